@@ -1,0 +1,48 @@
+# gregor: build, test, benchmark and fuzz. `make run` starts a broker; `make test`
+# is what CI runs.
+GO        ?= go
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1x
+PKGS      := ./...
+
+.PHONY: all build run test fmtcheck vet unit bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/gregor ./cmd/gregor
+
+run: build
+	./bin/gregor serve
+
+# test: formatting, vet, and every test (with the seed corpora of the fuzz
+# targets) under the race detector.
+test: fmtcheck vet unit
+
+fmtcheck:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# bench: every benchmark beside its reference, 3 runs each; scripts/benchreport
+# prints the medians and ratios.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS) | tee bench.out
+	$(GO) run ./cmd/benchreport < bench.out
+
+# fuzz: each fuzz target for FUZZTIME.
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin bench.out

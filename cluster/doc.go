@@ -1,0 +1,11 @@
+// Package cluster holds the replication and metadata cores: the partition replica
+// (log end offset, high watermark, ISR, leader epochs, truncation), the
+// controller, the metadata image and the Raft metadata quorum, plus the
+// Membership interface (serf lives only in a subpackage).
+//
+// It may import logstore and nothing else of gregor; never protoactor, serf
+// (outside its subpackage), netio, groups, txn, actors or sim.
+//
+// Concurrency: cores are plain values with no goroutines, clocks, sockets or
+// files; the caller serialises every call. Time arrives as an argument.
+package cluster

@@ -1,0 +1,120 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Byte positions in a Kafka RecordBatch v2 (magic 2). The base offset, the
+// length and the partition leader epoch precede the CRC and are not covered by
+// it, so the broker rewrites them in place without re-encoding the batch.
+const (
+	batchBaseOffsetPos   = 0
+	batchLengthPos       = 8
+	batchLeaderEpochPos  = 12
+	batchMagicPos        = 16
+	batchCRCPos          = 17
+	batchAttributesPos   = 21
+	batchCRCCoveredStart = 21
+	// BatchHeaderBytes is the size of a RecordBatch v2 header, up to and
+	// including the record count.
+	BatchHeaderBytes = 61
+	// batchLengthOverhead is what the length field does not count: the base
+	// offset and the length itself.
+	batchLengthOverhead = 12
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorruption marks data that failed a structural or checksum check. Test
+// with errors.Is.
+var ErrCorruption = errors.New("corrupt record batch")
+
+// Batch is a validated view of one RecordBatch v2 as stored: the decoded header
+// and the raw bytes it came from (Raw aliases the input).
+type Batch struct {
+	kmsg.RecordBatch
+	Raw []byte
+}
+
+// LastOffset is the offset of the batch's last record.
+func (b *Batch) LastOffset() int64 { return b.FirstOffset + int64(b.LastOffsetDelta) }
+
+// NextOffset is the offset after the batch's last record.
+func (b *Batch) NextOffset() int64 { return b.LastOffset() + 1 }
+
+// BatchSize reads the total size of the batch that starts at p from its length
+// field. It needs at least the first 12 bytes.
+func BatchSize(p []byte) (int, error) {
+	if len(p) < batchLengthOverhead {
+		return 0, fmt.Errorf("%w: %d bytes, need %d for the length", ErrCorruption, len(p), batchLengthOverhead)
+	}
+	n := int32(binary.BigEndian.Uint32(p[batchLengthPos:]))
+	if n < BatchHeaderBytes-batchLengthOverhead {
+		return 0, fmt.Errorf("%w: length field %d is below the header size", ErrCorruption, n)
+	}
+	return int(n) + batchLengthOverhead, nil
+}
+
+// ParseBatch validates the single RecordBatch v2 that fills p exactly (magic,
+// length, CRC-32C, record count and offset delta) and returns its header. It
+// never panics on arbitrary input.
+func ParseBatch(p []byte) (Batch, error) {
+	size, err := BatchSize(p)
+	if err != nil {
+		return Batch{}, err
+	}
+	if size != len(p) {
+		return Batch{}, fmt.Errorf("%w: length field says %d bytes, have %d", ErrCorruption, size, len(p))
+	}
+	if magic := int8(p[batchMagicPos]); magic != 2 {
+		return Batch{}, fmt.Errorf("%w: magic %d, only 2 is supported", ErrCorruption, magic)
+	}
+	want := binary.BigEndian.Uint32(p[batchCRCPos:])
+	if got := crc32.Checksum(p[batchCRCCoveredStart:], crc32c); got != want {
+		return Batch{}, fmt.Errorf("%w: crc32c %08x, header says %08x", ErrCorruption, got, want)
+	}
+	b := Batch{Raw: p}
+	if err := b.RecordBatch.ReadFrom(p); err != nil {
+		return Batch{}, fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	if b.LastOffsetDelta < 0 || b.NumRecords < 0 {
+		return Batch{}, fmt.Errorf("%w: last offset delta %d, record count %d", ErrCorruption, b.LastOffsetDelta, b.NumRecords)
+	}
+	return b, nil
+}
+
+// SetBatchBaseOffset rewrites the base offset of the batch at the start of p.
+func SetBatchBaseOffset(p []byte, offset int64) {
+	binary.BigEndian.PutUint64(p[batchBaseOffsetPos:], uint64(offset))
+}
+
+// SetBatchLeaderEpoch rewrites the partition leader epoch of the batch at the
+// start of p.
+func SetBatchLeaderEpoch(p []byte, epoch int32) {
+	binary.BigEndian.PutUint32(p[batchLeaderEpochPos:], uint32(epoch))
+}
+
+// SetBatchLogAppendTime sets the timestamp-type attribute to LogAppendTime and
+// the max timestamp to timestampMs in the batch filling p, then recomputes its
+// CRC, as a broker does for topics with message.timestamp.type=LogAppendTime
+// (clients then read every record's timestamp as the max timestamp).
+func SetBatchLogAppendTime(p []byte, timestampMs int64) {
+	const (
+		attrLogAppendTime = 0x08
+		maxTimestampPos   = 35
+	)
+	attrs := binary.BigEndian.Uint16(p[batchAttributesPos:])
+	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs|attrLogAppendTime)
+	binary.BigEndian.PutUint64(p[maxTimestampPos:], uint64(timestampMs))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+}
+
+// ChecksumBatch recomputes and stores the CRC-32C of the batch filling p.
+func ChecksumBatch(p []byte) {
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+}
