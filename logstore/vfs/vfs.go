@@ -1,11 +1,3 @@
-// Package vfs is the filesystem the log store runs on: the operating system's
-// (OS), or an in-memory one (Mem) that can simulate a crash and inject I/O
-// errors for tests and the simulator. Paths use forward slashes.
-//
-// It imports nothing of gregor.
-//
-// Concurrency: an FS and its Files are safe for concurrent use, with the usual
-// file semantics (concurrent ReadAt with one writer).
 package vfs
 
 import (

@@ -1,0 +1,144 @@
+package blockcache
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/dgraph-io/ristretto/v2"
+)
+
+// DefaultMaxBytes is the default capacity of a node's block cache: 256 MiB.
+const DefaultMaxBytes int64 = 256 << 20
+
+const (
+	// typicalBlockBytes sizes the admission sketch: ristretto wants about ten
+	// counters per block the cache holds when full.
+	typicalBlockBytes = 4 << 10
+	countersPerBlock  = 10
+	minCounters       = 1 << 10
+	// maxCounters caps the sketch (about 3 bytes a counter) for huge caches.
+	maxCounters = 1 << 24
+	// setBufferItems is ristretto's recommended Get-buffer size.
+	setBufferItems = 64
+	// counterStripes spreads the hit and miss counters over cache lines so
+	// concurrent readers do not contend on one word.
+	counterStripes = 16
+)
+
+// Cache holds immutable blocks by uint64 key, bounded by their total size in
+// bytes. The zero value is not usable; call New.
+type Cache struct {
+	cache  *ristretto.Cache[uint64, []byte]
+	hits   [counterStripes]paddedCounter
+	misses [counterStripes]paddedCounter
+	// sets counts Set calls; setsDropped those ristretto refused at once
+	// because its buffer was full.
+	sets, setsDropped atomic.Uint64
+}
+
+// paddedCounter fills a 64-byte cache line.
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// Stats are a cache's counters since New.
+type Stats struct {
+	// Hits and Misses count Get calls that found, or did not find, a block.
+	Hits, Misses uint64
+	// Sets counts Set calls, SetsDropped those dropped at once because the
+	// set buffer was full. A set not dropped may still be refused later by the
+	// admission policy, which is not counted.
+	Sets, SetsDropped uint64
+}
+
+// HitRatio is Hits/(Hits+Misses), or 0 before any Get.
+func (s Stats) HitRatio() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// New returns a cache holding at most maxBytes of blocks.
+func New(maxBytes int64) (*Cache, error) {
+	if maxBytes <= 0 {
+		return nil, fmt.Errorf("new block cache: max bytes %d, want > 0", maxBytes)
+	}
+	counters := min(maxCounters, max(minCounters, countersPerBlock*(maxBytes/typicalBlockBytes)))
+	rc, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
+		NumCounters:        counters,
+		MaxCost:            maxBytes,
+		BufferItems:        setBufferItems,
+		IgnoreInternalCost: true,
+		KeyToHash:          keyToHash,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new block cache of %d bytes: %w", maxBytes, err)
+	}
+	return &Cache{cache: rc}, nil
+}
+
+// keyToHash mixes the key for ristretto's shard and sketch (the identity hash
+// would put aligned keys in one shard) and keeps the raw key as the conflict
+// hash, so distinct keys never alias.
+func keyToHash(key uint64) (uint64, uint64) { return splitmix64(key), key }
+
+// splitmix64 is the finaliser of the SplitMix64 generator: a bijective mix of
+// all 64 bits.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Get returns the block stored under key. The block must not be modified.
+func (c *Cache) Get(key uint64) ([]byte, bool) {
+	block, ok := c.cache.Get(key)
+	// Aligned keys share their low bits; stripe by the mixed ones.
+	stripe := splitmix64(key) % counterStripes
+	if ok {
+		c.hits[stripe].n.Add(1)
+	} else {
+		c.misses[stripe].n.Add(1)
+	}
+	return block, ok
+}
+
+// Set offers block under key, at a cost of its length. It is asynchronous: a
+// Get right after may miss, and the block may be dropped or refused by the
+// admission policy. The cache keeps block itself, so the caller must not
+// modify it afterwards.
+func (c *Cache) Set(key uint64, block []byte) {
+	c.sets.Add(1)
+	if !c.cache.Set(key, block, int64(len(block))) {
+		c.setsDropped.Add(1)
+	}
+}
+
+// Del removes the block stored under key, including one still in the set
+// buffer.
+func (c *Cache) Del(key uint64) { c.cache.Del(key) }
+
+// Wait blocks until every Set so far has been applied or refused. Tests and
+// write-then-read paths use it; correctness never depends on it.
+func (c *Cache) Wait() { c.cache.Wait() }
+
+// Stats returns the counters since New.
+func (c *Cache) Stats() Stats {
+	var s Stats
+	for i := range counterStripes {
+		s.Hits += c.hits[i].n.Load()
+		s.Misses += c.misses[i].n.Load()
+	}
+	s.Sets = c.sets.Load()
+	s.SetsDropped = c.setsDropped.Load()
+	return s
+}
+
+// Close stops the cache's goroutines and frees its blocks. It must not run
+// concurrently with other calls (ristretto closes its set buffer, so a
+// racing Set could panic): close the cache after every user has stopped.
+// After Close every Get misses and every Set is dropped.
+func (c *Cache) Close() { c.cache.Close() }

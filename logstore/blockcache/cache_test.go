@@ -1,0 +1,214 @@
+package blockcache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+func newCache(t testing.TB, maxBytes int64) *Cache {
+	t.Helper()
+	c, err := New(maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// blockFor is a block whose content names its key, so a read can check it got
+// the block of the key it asked for.
+func blockFor(key uint64, size int) []byte {
+	b := make([]byte, max(size, 8))
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.BigEndian.PutUint64(b[i:], key)
+	}
+	return b
+}
+
+func TestNewRejectsNonPositiveSize(t *testing.T) {
+	for _, n := range []int64{0, -1} {
+		if c, err := New(n); err == nil {
+			c.Close()
+			t.Errorf("New(%d) succeeded", n)
+		}
+	}
+}
+
+func TestSetWaitGetDel(t *testing.T) {
+	c := newCache(t, 1<<20)
+	block := blockFor(7, 4096)
+	c.Set(7, block)
+	c.Wait()
+	got, ok := c.Get(7)
+	if !ok || !bytes.Equal(got, block) {
+		t.Fatalf("Get after Set+Wait: ok=%v", ok)
+	}
+	if _, ok := c.Get(8); ok {
+		t.Fatal("Get of a key never set hit")
+	}
+	c.Del(7)
+	if _, ok := c.Get(7); ok {
+		t.Fatal("Get after Del hit")
+	}
+	// A Del right after a Set (both still buffered) wins once applied.
+	c.Set(9, blockFor(9, 64))
+	c.Del(9)
+	c.Wait()
+	if _, ok := c.Get(9); ok {
+		t.Fatal("Get after Set, Del, Wait hit")
+	}
+	st := c.Stats()
+	if st.Hits != 1 || st.Misses != 3 || st.Sets != 2 {
+		t.Fatalf("Stats = %+v, want 1 hit, 3 misses, 2 sets", st)
+	}
+	if r := st.HitRatio(); r != 0.25 {
+		t.Fatalf("HitRatio = %v, want 0.25", r)
+	}
+}
+
+func TestSetReplacesBlock(t *testing.T) {
+	c := newCache(t, 1<<20)
+	c.Set(1, []byte("old"))
+	c.Wait()
+	c.Set(1, []byte("new"))
+	c.Wait()
+	if got, ok := c.Get(1); !ok || string(got) != "new" {
+		t.Fatalf("Get = %q %v, want new", got, ok)
+	}
+}
+
+func TestOversizedBlockIsNotStored(t *testing.T) {
+	c := newCache(t, 1024)
+	c.Set(1, make([]byte, 2048))
+	c.Wait()
+	if _, ok := c.Get(1); ok {
+		t.Fatal("a block larger than the cache was stored")
+	}
+}
+
+// The blocks resident after many sets never add up to more than maxBytes.
+func TestResidentBytesStayUnderMax(t *testing.T) {
+	const maxBytes, blockBytes, blocks = 64 << 10, 1 << 10, 1000
+	c := newCache(t, maxBytes)
+	for k := range uint64(blocks) {
+		c.Set(k, blockFor(k, blockBytes))
+		if k%64 == 0 {
+			c.Wait()
+		}
+	}
+	c.Wait()
+	var resident int
+	for k := range uint64(blocks) {
+		if b, ok := c.Get(k); ok {
+			if binary.BigEndian.Uint64(b) != k {
+				t.Fatalf("key %d returned the block of key %d", k, binary.BigEndian.Uint64(b))
+			}
+			resident += len(b)
+		}
+	}
+	if resident > maxBytes || resident == 0 {
+		t.Fatalf("resident %d bytes, max %d", resident, maxBytes)
+	}
+}
+
+// Keys packed as segment<<32|block, aligned on 4 KiB positions, spread over
+// ristretto's 256 shards, and splitmix64 matches its reference output.
+func TestKeyToHashSpreadsAlignedKeys(t *testing.T) {
+	if got, want := splitmix64(0), uint64(0xe220a8397b1dcdaf); got != want {
+		t.Fatalf("splitmix64(0) = %#x, want %#x", got, want)
+	}
+	shards := make(map[uint64]bool)
+	for seg := range uint64(4) {
+		for blk := range uint64(256) {
+			key := seg<<32 | blk*4096
+			h, conflict := keyToHash(key)
+			if conflict != key {
+				t.Fatalf("conflict hash %d, want the raw key %d", conflict, key)
+			}
+			shards[h%256] = true
+		}
+	}
+	if len(shards) < 240 {
+		t.Fatalf("1024 aligned keys reached only %d of 256 shards", len(shards))
+	}
+}
+
+// A Zipf-distributed read load over five times more blocks than fit, filling
+// the cache on each miss, is served mostly from the cache.
+func TestHitRatioUnderSkewedLoad(t *testing.T) {
+	const blockBytes, blocks, reads = 1 << 10, 10_000, 100_000
+	c := newCache(t, blocks/5*blockBytes)
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 1, blocks-1)
+	read := func() {
+		k := zipf.Uint64() * 4096 // aligned keys, as block positions are
+		if _, ok := c.Get(k); !ok {
+			c.Set(k, blockFor(k, blockBytes))
+		}
+	}
+	for range reads {
+		read()
+	}
+	c.Wait()
+	before := c.Stats()
+	for range reads {
+		read()
+	}
+	after := c.Stats()
+	hits, misses := after.Hits-before.Hits, after.Misses-before.Misses
+	ratio := float64(hits) / float64(hits+misses)
+	t.Logf("hit ratio %.3f over %d reads, %d sets dropped", ratio, reads, after.SetsDropped)
+	if ratio < 0.6 {
+		t.Fatalf("hit ratio %.3f, want >= 0.6", ratio)
+	}
+}
+
+// Concurrent Get, Set and Del never return the block of another key.
+func TestConcurrentUseNeverMixesKeys(t *testing.T) {
+	c := newCache(t, 256<<10)
+	var wg sync.WaitGroup
+	errs := make(chan uint64, 8)
+	for g := range uint64(4) {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(g, 0))
+			for range 5000 {
+				k := rng.Uint64N(512)
+				switch rng.IntN(4) {
+				case 0:
+					c.Set(k, blockFor(k, 256))
+				case 1:
+					c.Del(k)
+				default:
+					if b, ok := c.Get(k); ok && binary.BigEndian.Uint64(b) != k {
+						errs <- k
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for k := range errs {
+		t.Fatalf("Get(%d) returned another key's block", k)
+	}
+}
+
+func TestClosedCacheMisses(t *testing.T) {
+	c, err := New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Set(1, []byte("x"))
+	c.Wait()
+	c.Close()
+	if _, ok := c.Get(1); ok {
+		t.Fatal("Get after Close hit")
+	}
+	c.Set(2, []byte("y")) // must not panic
+	c.Del(2)
+	c.Wait()
+}

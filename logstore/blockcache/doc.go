@@ -1,0 +1,20 @@
+// Package blockcache is the block cache shared by every partition of a node:
+// recently written and read blocks of segment files, kept in memory so tailing
+// consumers and followers read memory instead of the disk. It wraps
+// github.com/dgraph-io/ristretto/v2 (TinyLFU admission, sampled LFU eviction)
+// with the settings its pitfalls call for: costs are the blocks' byte sizes
+// (IgnoreInternalCost), and keys are mixed with splitmix64 so aligned or
+// packed keys spread over every shard and sketch counter, while the raw key
+// serves as the conflict hash so two keys never alias.
+//
+// A cache is an optimisation, never a source of truth: Set is asynchronous
+// and may be dropped or refused by the admission policy, so callers must be
+// correct on every miss. Blocks are shared, not copied: a block handed to Set
+// or returned by Get must never be modified.
+//
+// It imports nothing of gregor; logstore declares the small interface it
+// needs (Get(uint64) ([]byte, bool), Set(uint64, []byte)).
+//
+// Concurrency: a Cache is safe for concurrent use by any number of
+// goroutines. Close stops its two background goroutines.
+package blockcache
