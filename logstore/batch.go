@@ -13,13 +13,17 @@ import (
 // length and the partition leader epoch precede the CRC and are not covered by
 // it, so the broker rewrites them in place without re-encoding the batch.
 const (
-	batchBaseOffsetPos   = 0
-	batchLengthPos       = 8
-	batchLeaderEpochPos  = 12
-	batchMagicPos        = 16
-	batchCRCPos          = 17
-	batchAttributesPos   = 21
-	batchCRCCoveredStart = 21
+	batchBaseOffsetPos  = 0
+	batchLengthPos      = 8
+	batchLeaderEpochPos = 12
+	batchMagicPos       = 16
+	batchCRCPos         = 17
+	batchAttributesPos  = 21
+	// batchLastOffsetDeltaPos and batchMaxTimestampPos locate the header
+	// fields the log indexes by without decoding the whole batch.
+	batchLastOffsetDeltaPos = 23
+	batchMaxTimestampPos    = 35
+	batchCRCCoveredStart    = 21
 	// BatchHeaderBytes is the size of a RecordBatch v2 header, up to and
 	// including the record count.
 	BatchHeaderBytes = 61

@@ -1,0 +1,93 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"gregor/logstore/vfs"
+)
+
+// Files in the partition directory besides segments.
+const (
+	recoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
+	logStartOffsetCheckpointFile = "log-start-offset-checkpoint"
+	cleanShutdownFile            = ".kafka_cleanshutdown"
+	tmpFileExt                   = vfs.TempSuffix
+	osCreateFlags                = os.O_CREATE | os.O_RDWR
+	checkpointVersion            = 0
+	// maxCheckpointBytes bounds how much of a checkpoint file is read.
+	maxCheckpointBytes = 64
+)
+
+// writeFileAtomic is vfs.WriteFileAtomic: temporary file, fsync, rename,
+// directory fsync.
+func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
+	return vfs.WriteFileAtomic(fsys, name, data)
+}
+
+// readWholeFile reads at most limitBytes of name.
+func readWholeFile(fsys vfs.FS, name string, limitBytes int64) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, fmt.Errorf("size of %s: %w", name, err)
+	}
+	if size > limitBytes {
+		return nil, fmt.Errorf("%w: %s has %d bytes, more than the %d expected", ErrCorruption, name, size, limitBytes)
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return buf, nil
+}
+
+// encodeCheckpoint renders an offset checkpoint: a version line and the
+// offset, each newline-terminated, so a torn file is recognisable.
+func encodeCheckpoint(offset int64) []byte {
+	return fmt.Appendf(nil, "%d\n%d\n", checkpointVersion, offset)
+}
+
+func decodeCheckpoint(p []byte) (int64, error) {
+	lines := strings.Split(string(p), "\n")
+	if len(lines) != 3 || lines[2] != "" || lines[0] != strconv.Itoa(checkpointVersion) {
+		return 0, fmt.Errorf("%w: checkpoint %q is malformed", ErrCorruption, p)
+	}
+	offset, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || offset < 0 {
+		return 0, fmt.Errorf("%w: checkpoint offset %q", ErrCorruption, lines[1])
+	}
+	return offset, nil
+}
+
+// readCheckpoint returns the offset in dir/name; ok is false when the file is
+// missing or unreadable (the caller falls back to a safe default).
+func (l *Log) readCheckpoint(name string) (offset int64, ok bool) {
+	full := path.Join(l.dir, name)
+	p, err := readWholeFile(l.fs, full, maxCheckpointBytes)
+	if err == nil {
+		offset, err = decodeCheckpoint(p)
+	}
+	if err != nil {
+		if !errors.Is(err, errNotExist) {
+			l.logger.Warn("ignoring bad checkpoint", zap.String("file", full), zap.Error(err))
+		}
+		return 0, false
+	}
+	return offset, true
+}
+
+func (l *Log) writeCheckpoint(name string, offset int64) error {
+	return writeFileAtomic(l.fs, path.Join(l.dir, name), encodeCheckpoint(offset))
+}

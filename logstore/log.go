@@ -1,0 +1,477 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path"
+	"sort"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.uber.org/zap"
+
+	"gregor/logstore/vfs"
+)
+
+var errNotExist = fs.ErrNotExist
+
+// Options are what Open needs besides the directory's contents.
+type Options struct {
+	// FS is the filesystem (vfs.OS in production, a vfs.Mem in tests and the
+	// simulator).
+	FS vfs.FS
+	// Dir is the partition directory, e.g. "/data/orders-3".
+	Dir string
+	// Config is the log configuration; zero fields take Kafka's defaults.
+	Config Config
+	// Cache is the node's shared block cache; nil disables caching.
+	Cache BlockCache
+	// Logger receives recovery and deletion events; nil logs nothing.
+	Logger *zap.Logger
+	// NowMs is the current time, used as the creation time of segments found
+	// on disk (for segment.ms) and of the first segment.
+	NowMs int64
+}
+
+// Log is one partition's log: an ordered list of segments, the last of which
+// (the active segment) takes appends.
+//
+// Concurrency contract: exactly one goroutine, the appender (the partition
+// actor, or the simulator), calls the mutating methods: Append,
+// AppendAsFollower, Truncate, TruncateFullyAndStartAt, AdvanceLogStartOffset,
+// DeleteRetainedSegments, Tick, ReplaceSegments and Close. Any number of other
+// goroutines may concurrently call the reading methods (Read,
+// OffsetForTimestamp, OffsetOfMaxTimestamp, the offset accessors, Segments) and
+// Sync (as GroupCommitter does). Sync runs its fsyncs without blocking appends
+// or reads. Close must not overlap any other call. Records read before a
+// Truncate of the same range may fail or see bytes appended after it, as in
+// Kafka (the segment's cache id changes, so cached blocks are never stale).
+//
+// The Log does no clock reads, starts no goroutines and uses no randomness:
+// time arrives as nowMs arguments.
+type Log struct {
+	fs     vfs.FS
+	dir    string
+	cfg    Config
+	cache  BlockCache
+	logger *zap.Logger
+	// keepTail says whether the active segment's last block is kept in
+	// memory (only with a cache, which it feeds).
+	keepTail bool
+
+	// mu guards the published state below. The appender holds it for writing
+	// only to publish; readers hold it for reading only to take views.
+	mu             sync.RWMutex
+	segments       []*segment // sorted by base offset; the last is active
+	logStartOffset int64
+	logEndOffset   int64
+	flushedOffset  int64
+	// truncations counts truncations, so a Sync that raced one does not
+	// claim durability of replaced data.
+	truncations uint64
+
+	// syncMu serialises Sync calls.
+	syncMu sync.Mutex
+
+	// failed is set by an unrecoverable I/O error (an fsync or a rollback
+	// that failed); guarded by mu.
+	failed error
+
+	// Appender-only state.
+	lastFlushMs            int64
+	lastCheckpointMs       int64
+	checkpointedRecoveryPt int64
+	closed                 bool
+}
+
+// LogStartOffset is the first offset that may be read (Kafka's log start
+// offset, advanced by retention and DeleteRecords).
+func (l *Log) LogStartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.logStartOffset
+}
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.logEndOffset
+}
+
+// FlushedOffset is the offset below which every record is durable (covered by
+// a completed fsync).
+func (l *Log) FlushedOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.flushedOffset
+}
+
+// Dir is the partition directory.
+func (l *Log) Dir() string { return l.dir }
+
+// SegmentInfo describes one segment, for retention, compaction and tools.
+type SegmentInfo struct {
+	// BaseOffset is the segment's first offset (its file name).
+	BaseOffset int64
+	// NextOffset is one past the last offset the segment holds.
+	NextOffset int64
+	// SizeBytes is the .log file's size.
+	SizeBytes int64
+	// MaxTimestampMs is the largest batch max timestamp, or -1 when empty.
+	MaxTimestampMs int64
+	// LogPath is the .log file's path.
+	LogPath string
+	// Active says whether this is the active segment (the last).
+	Active bool
+}
+
+// Segments lists the segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	infos := make([]SegmentInfo, len(l.segments))
+	for i, s := range l.segments {
+		infos[i] = SegmentInfo{
+			BaseOffset: s.baseOffset, NextOffset: s.nextOffset, SizeBytes: s.sizeBytes,
+			MaxTimestampMs: s.maxTimestampMs, LogPath: s.logPath(), Active: i == len(l.segments)-1,
+		}
+	}
+	return infos
+}
+
+// SizeBytes is the total size of all segments.
+func (l *Log) SizeBytes() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.sizeBytes
+	}
+	return n
+}
+
+func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
+
+// AppendResult is what Append assigned.
+type AppendResult struct {
+	// BaseOffsets holds each batch's assigned base offset, in order.
+	BaseOffsets []int64
+	// LogEndOffset is the log end offset after the append.
+	LogEndOffset int64
+}
+
+// Append validates each batch (RecordBatch v2, CRC-32C), assigns consecutive
+// offsets from the log end offset by rewriting base offsets in place, stamps
+// leaderEpoch as the partition leader epoch, and appends them to the active
+// segment, rolling first when segment.bytes or segment.ms says so. The batches
+// must not be modified by the caller afterwards. On any error nothing is
+// appended. Errors: kerr.CorruptMessage for invalid batches,
+// kerr.RecordListTooLarge for a batch larger than a segment, and a wrapped
+// I/O error (kerr.KafkaStorageError) for a failed write.
+func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	if err := l.checkAppendable(); err != nil {
+		return AppendResult{}, err
+	}
+	next := l.logEndOffset
+	res := AppendResult{BaseOffsets: make([]int64, len(batches))}
+	for i, p := range batches {
+		b, err := l.validateBatch(p)
+		if err != nil {
+			return AppendResult{}, fmt.Errorf("append batch %d of %d: %w", i, len(batches), err)
+		}
+		if next > math.MaxInt64-int64(b.LastOffsetDelta)-1 {
+			return AppendResult{}, fmt.Errorf("append batch %d: offset overflow: %w", i, kerr.InvalidRecord)
+		}
+		res.BaseOffsets[i] = next
+		next += int64(b.LastOffsetDelta) + 1
+	}
+	for i, p := range batches {
+		SetBatchBaseOffset(p, res.BaseOffsets[i])
+		SetBatchLeaderEpoch(p, leaderEpoch)
+	}
+	if err := l.appendValidated(batches, nowMs); err != nil {
+		return AppendResult{}, err
+	}
+	res.LogEndOffset = l.logEndOffset
+	return res, nil
+}
+
+// AppendAsFollower appends batches that already carry their offsets and leader
+// epochs (a follower copying its leader). Each batch's base offset must be at
+// or above the previous batch's next offset, starting at the log end offset
+// (gaps come from compaction). Errors as for Append.
+func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
+	if err := l.checkAppendable(); err != nil {
+		return 0, err
+	}
+	next := l.logEndOffset
+	for i, p := range batches {
+		b, err := l.validateBatch(p)
+		if err != nil {
+			return 0, fmt.Errorf("append batch %d of %d as follower: %w", i, len(batches), err)
+		}
+		if b.FirstOffset < next {
+			return 0, fmt.Errorf("append batch %d as follower: base offset %d below expected %d: %w",
+				i, b.FirstOffset, next, kerr.InvalidRecord)
+		}
+		next = b.NextOffset()
+	}
+	if err := l.appendValidated(batches, nowMs); err != nil {
+		return 0, err
+	}
+	return l.logEndOffset, nil
+}
+
+func (l *Log) checkAppendable() error {
+	if l.closed {
+		return errors.New("logstore: append to a closed log")
+	}
+	if err := l.failure(); err != nil {
+		return fmt.Errorf("log %s failed earlier and must be reopened: %w", l.dir, err)
+	}
+	return nil
+}
+
+// failure is the error that failed the log, if any.
+func (l *Log) failure() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
+// fail records the first unrecoverable error; the log then refuses appends.
+func (l *Log) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed == nil {
+		l.failed = err
+	}
+}
+
+func (l *Log) validateBatch(p []byte) (Batch, error) {
+	b, err := ParseBatch(p)
+	if err != nil {
+		return Batch{}, fmt.Errorf("%w: %w", kerr.CorruptMessage, err)
+	}
+	if int64(len(p)) > l.cfg.SegmentBytes {
+		return Batch{}, fmt.Errorf("batch of %d bytes exceeds segment.bytes %d: %w", len(p), l.cfg.SegmentBytes, kerr.RecordListTooLarge)
+	}
+	return b, nil
+}
+
+// appendValidated writes validated batches with final offsets to the active
+// segment (rolling first if needed), then publishes them.
+func (l *Log) appendValidated(batches [][]byte, nowMs int64) error {
+	var total int64
+	for _, p := range batches {
+		total += int64(len(p))
+	}
+	if len(batches) == 0 {
+		return nil
+	}
+	if l.shouldRoll(total, batches, nowMs) {
+		// The new segment starts at the log end offset even when a
+		// follower's batch starts past it, so consecutive segments always
+		// meet: a gap between them after a crash means lost data.
+		if err := l.roll(l.logEndOffset, nowMs); err != nil {
+			return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+		}
+	}
+	seg := l.active()
+	start := seg.sizeBytes
+	pos := start
+	for _, p := range batches {
+		if _, err := seg.logFile.WriteAt(p, pos); err != nil {
+			werr := fmt.Errorf("append %d bytes to %s at position %d: %w: %w", len(p), seg.logPath(), pos, kerr.KafkaStorageError, err)
+			if terr := seg.logFile.Truncate(start); terr != nil {
+				ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
+				l.fail(ferr)
+				return fmt.Errorf("%w (and %v)", werr, ferr)
+			}
+			return werr
+		}
+		pos += int64(len(p))
+	}
+	l.publishAppend(seg, batches, start)
+	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {
+		if err := l.Sync(); err != nil {
+			return fmt.Errorf("flush after append (flush.messages %d): %w", l.cfg.FlushMessages, err)
+		}
+		l.lastFlushMs = nowMs
+	}
+	return nil
+}
+
+// shouldRoll says whether the active segment must roll before the batches:
+// it is not empty and either segment.bytes or segment.ms is reached, or the
+// batches' offsets would not fit the 32-bit relative index.
+func (l *Log) shouldRoll(totalBytes int64, batches [][]byte, nowMs int64) bool {
+	seg := l.active()
+	if seg.sizeBytes == 0 {
+		return false
+	}
+	last, err := parseBatchHeader(batches[len(batches)-1])
+	if err != nil {
+		panic(fmt.Sprintf("logstore: validated batch has a bad header: %v", err))
+	}
+	return seg.sizeBytes+totalBytes > l.cfg.SegmentBytes ||
+		nowMs-seg.createdMs >= l.cfg.SegmentMs ||
+		last.lastOffset()-seg.baseOffset > math.MaxUint32
+}
+
+// publishAppend indexes the batches written at start and makes them visible.
+func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pos := start
+	for _, p := range batches {
+		h, err := parseBatchHeader(p)
+		if err != nil {
+			panic(fmt.Sprintf("logstore: validated batch has a bad header: %v", err))
+		}
+		l.indexBatch(seg, h, pos)
+		l.appendTail(seg, p)
+		pos += int64(len(p))
+		seg.sizeBytes = pos
+		seg.nextOffset = h.nextOffset()
+	}
+	l.logEndOffset = seg.nextOffset
+}
+
+// indexBatch adds index entries for the batch h at pos, as the appender or
+// recovery sees it (caller holds mu for writing, or owns seg exclusively).
+func (l *Log) indexBatch(seg *segment, h batchHeader, pos int64) {
+	rel := uint32(h.baseOffset - seg.baseOffset)
+	if seg.bytesSinceIndex >= l.cfg.IndexIntervalBytes && pos > 0 {
+		seg.index = append(seg.index, offsetIndexEntry{relOffset: rel, position: uint32(pos)})
+		seg.bytesSinceIndex = 0
+		if n := len(seg.timeIndex); seg.maxTimestampMs >= 0 && (n == 0 || seg.timeIndex[n-1].timestampMs < seg.maxTimestampMs) {
+			seg.timeIndex = append(seg.timeIndex, timeIndexEntry{
+				timestampMs: seg.maxTimestampMs, relOffset: uint32(seg.offsetOfMaxTimestamp - seg.baseOffset),
+			})
+		}
+	}
+	seg.bytesSinceIndex += h.sizeBytes
+	if h.maxTimestampMs > seg.maxTimestampMs {
+		seg.maxTimestampMs = h.maxTimestampMs
+		seg.offsetOfMaxTimestamp = h.baseOffset
+	}
+}
+
+// appendTail copies p into the active segment's in-memory tail block, handing
+// each block that fills to the cache (caller holds mu for writing). Without a
+// cache there is no tail: readers of fresh data read the file (the kernel's
+// page cache), and appends skip the copy.
+func (l *Log) appendTail(seg *segment, p []byte) {
+	if !l.keepTail {
+		return
+	}
+	b := l.cfg.CacheBlockBytes
+	for len(p) > 0 {
+		if seg.tail == nil {
+			seg.tail = make([]byte, 0, b)
+		}
+		n := copy(seg.tail[len(seg.tail):cap(seg.tail)], p)
+		seg.tail = seg.tail[:len(seg.tail)+n]
+		p = p[n:]
+		if int64(len(seg.tail)) == b {
+			l.cache.Set(blockCacheKey(seg.id, seg.tailStart/b), seg.tail)
+			seg.tailStart += b
+			seg.tail = nil
+		}
+	}
+}
+
+// roll closes the active segment for appends and starts a new one at
+// baseOffset: the old segment's index files are written and synced, then the
+// new file is created and the directory synced so the new segment survives a
+// crash. The old segment's data is not synced here (the next Sync does it);
+// recovery treats a scanned segment that ends before the next one's base
+// offset as having lost its tail and drops the later segments.
+func (l *Log) roll(baseOffset int64, nowMs int64) error {
+	old := l.active()
+	if err := l.writeIndexFiles(old); err != nil {
+		return err
+	}
+	seg, err := l.createSegment(baseOffset, nowMs)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(old.tail) > 0 {
+		l.cache.Set(blockCacheKey(old.id, old.tailStart/l.cfg.CacheBlockBytes), old.tail)
+	}
+	old.tail = nil
+	old.tailStart = old.sizeBytes
+	l.segments = append(l.segments, seg)
+	return nil
+}
+
+// createSegment creates an empty .log file for baseOffset and syncs the
+// directory.
+func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
+	seg := l.newSegment(baseOffset, nowMs)
+	f, err := l.fs.OpenFile(seg.logPath(), osCreateFlags, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create segment %s: %w", seg.logPath(), err)
+	}
+	if err := f.Truncate(0); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("empty segment %s: %w", seg.logPath(), err)
+	}
+	seg.logFile = f
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("sync directory %s after creating %s: %w", l.dir, seg.logPath(), err)
+	}
+	return seg, nil
+}
+
+func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {
+	seg := &segment{
+		fs: l.fs, dir: l.dir, baseOffset: baseOffset, logger: l.logger,
+		id: newSegmentCacheID(), nextOffset: baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1,
+		createdMs: nowMs,
+	}
+	seg.refs.Store(1)
+	return seg
+}
+
+// writeIndexFiles writes seg's .index and .timeindex (with a final time-index
+// entry for the segment's max timestamp) and syncs them.
+func (l *Log) writeIndexFiles(seg *segment) error {
+	l.mu.RLock()
+	index := seg.index
+	timeIndex := seg.timeIndex
+	if n := len(timeIndex); seg.maxTimestampMs >= 0 && (n == 0 || timeIndex[n-1].timestampMs < seg.maxTimestampMs) {
+		timeIndex = append(timeIndex[:n:n], timeIndexEntry{
+			timestampMs: seg.maxTimestampMs, relOffset: uint32(seg.offsetOfMaxTimestamp - seg.baseOffset),
+		})
+	}
+	l.mu.RUnlock()
+	files := []struct {
+		ext  string
+		data []byte
+	}{{indexFileExt, encodeOffsetIndex(index)}, {timeIndexFileExt, encodeTimeIndex(timeIndex)}}
+	for _, f := range files {
+		name := path.Join(l.dir, segmentFileName(seg.baseOffset, f.ext))
+		if err := writeFileAtomic(l.fs, name, f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segmentIndexFor returns the index in segs of the segment holding offset:
+// the last one whose base offset is at or below it (0 if none).
+func segmentIndexFor(segs []*segment, offset int64) int {
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].baseOffset > offset })
+	if i == 0 {
+		return 0
+	}
+	return i - 1
+}

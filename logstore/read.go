@@ -1,0 +1,353 @@
+package logstore
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Records is the result of a Read: whole stored batches, as chunks that are
+// either in-memory blocks (the tail or the cache) or sections of a segment
+// file. Write it to a socket with WriteTo (file sections go through sendfile
+// when possible) or copy it with AppendTo. Call Release when done: it keeps
+// the segments it reads from open, even if retention deletes them meanwhile.
+// A Records is not safe for concurrent use.
+type Records struct {
+	// FirstOffset is the base offset of the first batch (at or below the
+	// offset asked for); NextOffset is one past the last batch's last offset.
+	// Both equal the requested offset when no batch was returned.
+	FirstOffset int64
+	NextOffset  int64
+	sizeBytes   int64
+	chunks      []recordsChunk
+	segments    []*segment
+	cache       BlockCache
+	released    bool
+	// readChunk and readPos are the io.Reader cursor.
+	readChunk int
+	readPos   int64
+}
+
+// Read implements io.Reader (a copy through user space); io.Copy prefers
+// WriteTo, which avoids it.
+func (r *Records) Read(p []byte) (int, error) {
+	for r.readChunk < len(r.chunks) {
+		c := &r.chunks[r.readChunk]
+		var n int
+		if c.mem != nil {
+			n = copy(p, c.mem[r.readPos:])
+		} else {
+			m := min(int64(len(p)), c.section.n-r.readPos)
+			if _, err := c.section.view.seg.logFile.ReadAt(p[:m], c.section.pos+r.readPos); err != nil {
+				return 0, fmt.Errorf("read %s position %d: %w", c.section.view.seg.logPath(), c.section.pos+r.readPos, err)
+			}
+			n = int(m)
+		}
+		r.readPos += int64(n)
+		if r.readPos == chunkLen(c) {
+			r.readChunk, r.readPos = r.readChunk+1, 0
+		}
+		if n > 0 || len(p) == 0 {
+			return n, nil
+		}
+	}
+	return 0, io.EOF
+}
+
+func chunkLen(c *recordsChunk) int64 {
+	if c.mem != nil {
+		return int64(len(c.mem))
+	}
+	return c.section.n
+}
+
+// recordsChunk is either mem or a file section.
+type recordsChunk struct {
+	mem     []byte
+	section FileSection
+}
+
+// Len is the number of bytes in the records.
+func (r *Records) Len() int64 { return r.sizeBytes }
+
+// WriteTo writes every chunk to w, in order. With a TCP connection as w, file
+// sections go out through sendfile without passing through user space.
+func (r *Records) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for _, c := range r.chunks {
+		var n int64
+		var err error
+		if c.mem != nil {
+			var m int
+			m, err = w.Write(c.mem)
+			n = int64(m)
+		} else {
+			n, err = c.section.WriteTo(w)
+		}
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("write records: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// AppendTo appends the records' bytes to dst. Blocks read from disk on the way
+// are offered to the cache.
+func (r *Records) AppendTo(dst []byte) ([]byte, error) {
+	if need := len(dst) + int(r.sizeBytes); cap(dst) < need {
+		grown := make([]byte, len(dst), need)
+		copy(grown, dst)
+		dst = grown
+	}
+	for _, c := range r.chunks {
+		if c.mem != nil {
+			dst = append(dst, c.mem...)
+			continue
+		}
+		var err error
+		if dst, err = c.section.appendThroughCache(dst, r.cache); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// Bytes returns a copy of the records' bytes.
+func (r *Records) Bytes() ([]byte, error) { return r.AppendTo(nil) }
+
+// Release lets go of the segments the records read from. It is idempotent;
+// the records must not be used afterwards.
+func (r *Records) Release() {
+	if r.released {
+		return
+	}
+	r.released = true
+	for _, s := range r.segments {
+		s.release()
+	}
+	r.chunks = nil
+}
+
+// FileSection is n bytes of a segment file at a position. It implements
+// io.WriterTo: to a TCP connection from an *os.File it uses sendfile with an
+// explicit offset (concurrent readers never share a file position); otherwise
+// it copies through a buffer with ReadAt.
+type FileSection struct {
+	view segmentView
+	pos  int64
+	n    int64
+}
+
+// Len is the section's size in bytes.
+func (s *FileSection) Len() int64 { return s.n }
+
+// WriteTo writes the section to w.
+func (s *FileSection) WriteTo(w io.Writer) (int64, error) {
+	if n, handled, err := sendFileSection(w, s.view.seg.logFile, s.pos, s.n); handled {
+		sendfileBytes.Add(n)
+		if err != nil {
+			err = fmt.Errorf("sendfile %s position %d: %w", s.view.seg.logPath(), s.pos+n, err)
+		}
+		return n, err
+	}
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
+	var written int64
+	for written < s.n {
+		chunk := buf[:min(int64(len(buf)), s.n-written)]
+		if _, err := s.view.seg.logFile.ReadAt(chunk, s.pos+written); err != nil {
+			return written, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), s.pos+written, err)
+		}
+		m, err := w.Write(chunk)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// sendfileBytes counts bytes sent with sendfile, so tests can tell the
+// zero-copy path ran.
+var sendfileBytes atomic.Int64
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// appendThroughCache appends the section to dst, reading whole blocks and
+// offering those that can no longer change to the cache.
+func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache) ([]byte, error) {
+	b := s.view.blockBytes
+	pos, end := s.pos, s.pos+s.n
+	for pos < end {
+		blockStart := pos &^ (b - 1)
+		blockEnd := min(blockStart+b, s.view.sizeBytes, s.view.tailStart)
+		block := make([]byte, blockEnd-blockStart)
+		if _, err := s.view.seg.logFile.ReadAt(block, blockStart); err != nil {
+			return dst, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), blockStart, err)
+		}
+		// A block is final once it is full, or when its segment takes no
+		// more appends (then the partial last block is final too).
+		if blockEnd-blockStart == b || s.view.tail == nil {
+			cache.Set(blockCacheKey(s.view.id, blockStart/b), block)
+		}
+		stop := min(end, blockEnd)
+		dst = append(dst, block[pos-blockStart:stop-blockStart]...)
+		pos = stop
+	}
+	return dst, nil
+}
+
+// Read returns whole batches starting with the one that contains offset, up
+// to maxBytes in total but always at least one whole batch (Kafka semantics),
+// and never a batch that reaches maxOffset (the high watermark; pass
+// LogEndOffset to read everything). Reads stay within one segment. Reading at
+// the log end offset or at maxOffset returns no batches. An offset outside
+// [LogStartOffset, LogEndOffset] fails with kerr.OffsetOutOfRange.
+func (l *Log) Read(offset, maxBytes, maxOffset int64) (*Records, error) {
+	views, logStart, logEnd := l.viewsFrom(offset)
+	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache}
+	for _, v := range views {
+		recs.segments = append(recs.segments, v.seg)
+	}
+	if offset < logStart || offset > logEnd {
+		recs.Release()
+		return nil, fmt.Errorf("read offset %d, log has %d..%d: %w", offset, logStart, logEnd, kerr.OffsetOutOfRange)
+	}
+	maxOffset = min(maxOffset, logEnd)
+	for i := range views {
+		v := &views[i]
+		if offset >= maxOffset {
+			break
+		}
+		found, err := l.readFromSegment(v, recs, offset, maxBytes, maxOffset)
+		if err != nil {
+			recs.Release()
+			return nil, err
+		}
+		if found {
+			break
+		}
+	}
+	return recs, nil
+}
+
+// viewsFrom snapshots the segments from the one holding offset to the end,
+// each acquired, with the log's start and end offsets.
+func (l *Log) viewsFrom(offset int64) ([]segmentView, int64, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if offset < l.logStartOffset || offset > l.logEndOffset {
+		return nil, l.logStartOffset, l.logEndOffset
+	}
+	var views []segmentView
+	for _, s := range l.segments[segmentIndexFor(l.segments, offset):] {
+		if !s.acquire() {
+			panic(fmt.Sprintf("logstore: listed segment %s is already closed", s.logPath()))
+		}
+		v := s.view()
+		v.blockBytes = l.cfg.CacheBlockBytes
+		views = append(views, v)
+	}
+	return views, l.logStartOffset, l.logEndOffset
+}
+
+// readFromSegment fills recs from v if v holds a batch containing offset or
+// after it; found says whether it did (further segments are then not read).
+func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, maxOffset int64) (found bool, err error) {
+	if offset >= v.nextOffset {
+		return false, nil
+	}
+	b := l.cfg.CacheBlockBytes
+	pos := int64(0)
+	if offset > v.baseOffset {
+		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
+	}
+	var h batchHeader
+	for ; pos < v.sizeBytes; pos += h.sizeBytes {
+		if h, err = v.readBatchHeader(pos, l.cache, b); err != nil {
+			return false, err
+		}
+		if h.lastOffset() >= offset {
+			break
+		}
+	}
+	if pos >= v.sizeBytes {
+		return false, nil
+	}
+	start, end := pos, pos
+	recs.FirstOffset = h.baseOffset
+	// Skip whole batches with the offset index, then walk the headers of
+	// the last few.
+	if e, ok := indexJump(v, start, maxBytes, maxOffset); ok {
+		end = int64(e.position)
+		recs.NextOffset = v.baseOffset + int64(e.relOffset)
+	}
+	for end < v.sizeBytes {
+		if h, err = v.readBatchHeader(end, l.cache, b); err != nil {
+			return false, err
+		}
+		if h.lastOffset() >= maxOffset || (end > start && end-start+h.sizeBytes > maxBytes) {
+			break
+		}
+		end += h.sizeBytes
+		recs.NextOffset = h.nextOffset()
+	}
+	if end == start {
+		recs.FirstOffset = offset
+		return true, nil
+	}
+	recs.sizeBytes = end - start
+	recs.chunks = l.chunksFor(v, start, end)
+	return true, nil
+}
+
+// chunksFor splits [start, end) of v into memory chunks (tail, cache hits)
+// and merged file sections.
+func (l *Log) chunksFor(v *segmentView, start, end int64) []recordsChunk {
+	b := l.cfg.CacheBlockBytes
+	var chunks []recordsChunk
+	addFile := func(pos, stop int64) {
+		if n := len(chunks); n > 0 && chunks[n-1].mem == nil && chunks[n-1].section.pos+chunks[n-1].section.n == pos {
+			chunks[n-1].section.n += stop - pos
+			return
+		}
+		chunks = append(chunks, recordsChunk{section: FileSection{view: *v, pos: pos, n: stop - pos}})
+	}
+	for pos := start; pos < end; {
+		if pos >= v.tailStart {
+			chunks = append(chunks, recordsChunk{mem: v.tail[pos-v.tailStart : end-v.tailStart]})
+			break
+		}
+		blockStart := pos &^ (b - 1)
+		stop := min(end, blockStart+b, v.tailStart)
+		if block, ok := l.cache.Get(blockCacheKey(v.id, blockStart/b)); ok && int64(len(block)) >= stop-blockStart {
+			chunks = append(chunks, recordsChunk{mem: block[pos-blockStart : stop-blockStart]})
+		} else {
+			addFile(pos, stop)
+		}
+		pos = stop
+	}
+	return chunks
+}
+
+// indexJump finds the furthest index entry past start that a read may skip
+// to: every batch before it fits the byte budget and ends below maxOffset.
+func indexJump(v *segmentView, start, maxBytes, maxOffset int64) (offsetIndexEntry, bool) {
+	i := sort.Search(len(v.index), func(i int) bool { return int64(v.index[i].position) > start })
+	var best offsetIndexEntry
+	found := false
+	for ; i < len(v.index); i++ {
+		e := v.index[i]
+		if int64(e.position)-start > maxBytes || v.baseOffset+int64(e.relOffset) > maxOffset {
+			break
+		}
+		best, found = e, true
+	}
+	return best, found
+}

@@ -1,0 +1,217 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"gregor/logstore/vfs"
+)
+
+// File name extensions of a segment.
+const (
+	logFileExt       = ".log"
+	indexFileExt     = ".index"
+	timeIndexFileExt = ".timeindex"
+	deletedFileExt   = ".deleted"
+)
+
+// segmentFileName is the 20-digit base offset followed by ext.
+func segmentFileName(baseOffset int64, ext string) string {
+	return fmt.Sprintf("%020d%s", baseOffset, ext)
+}
+
+// segment is one .log file and its indexes. Fields below mu are written by the
+// appender under Log.mu held for writing and read by readers under Log.mu held
+// for reading (or through a segmentView taken under it).
+type segment struct {
+	fs         vfs.FS
+	dir        string
+	baseOffset int64
+	logFile    vfs.File
+	logger     *zap.Logger
+	// refs counts the log's own reference (until deletion) and every reader
+	// or Sync holding the segment; the file closes when it drops to zero.
+	refs atomic.Int32
+
+	// Published state, guarded by Log.mu.
+	id                   uint64
+	sizeBytes            int64
+	nextOffset           int64
+	maxTimestampMs       int64
+	offsetOfMaxTimestamp int64
+	index                []offsetIndexEntry
+	timeIndex            []timeIndexEntry
+	tailStart            int64
+	tail                 []byte // bytes [tailStart, sizeBytes) of the active segment
+	deleted              bool
+	deletedPath          string // the .log's name once renamed for deletion
+
+	// Appender-only state.
+	createdMs       int64
+	bytesSinceIndex int64
+}
+
+func (s *segment) logPath() string {
+	return path.Join(s.dir, segmentFileName(s.baseOffset, logFileExt))
+}
+
+// acquire takes a reference; it fails once the segment is fully released.
+func (s *segment) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference; the last one closes the file and, for a deleted
+// segment, removes it.
+func (s *segment) release() {
+	n := s.refs.Add(-1)
+	if n > 0 {
+		return
+	}
+	if n < 0 {
+		panic(fmt.Sprintf("logstore: segment %s released more often than acquired", s.logPath()))
+	}
+	if err := s.logFile.Close(); err != nil {
+		s.logger.Warn("close segment failed", zap.String("file", s.logFile.Name()), zap.Error(err))
+	}
+	if s.deleted {
+		if err := s.fs.Remove(s.deletedPath); err != nil && !errors.Is(err, errNotExist) {
+			s.logger.Warn("remove deleted segment failed", zap.String("file", s.deletedPath), zap.Error(err))
+		}
+	}
+}
+
+// segmentView is a reader's consistent snapshot of a segment's published
+// state. Its slices are never modified after publication (the appender copies
+// them on truncation), so it is used without the log's lock.
+type segmentView struct {
+	seg                  *segment
+	id                   uint64
+	baseOffset           int64
+	nextOffset           int64
+	sizeBytes            int64
+	index                []offsetIndexEntry
+	timeIndex            []timeIndexEntry
+	tailStart            int64
+	tail                 []byte
+	maxTimestampMs       int64
+	offsetOfMaxTimestamp int64
+	blockBytes           int64
+}
+
+// view snapshots s; the caller holds Log.mu for reading or writing.
+func (s *segment) view() segmentView {
+	v := segmentView{
+		seg: s, id: s.id, baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes,
+		index: s.index[:len(s.index):len(s.index)], timeIndex: s.timeIndex[:len(s.timeIndex):len(s.timeIndex)],
+		maxTimestampMs: s.maxTimestampMs, offsetOfMaxTimestamp: s.offsetOfMaxTimestamp,
+	}
+	if s.tail != nil {
+		v.tailStart = s.tailStart
+		v.tail = s.tail[: s.sizeBytes-s.tailStart : s.sizeBytes-s.tailStart]
+	} else {
+		v.tailStart = s.sizeBytes
+	}
+	return v
+}
+
+// readAt fills p from position pos, from the tail, the cache or the file, in
+// that order of preference. It never reads past the view's size.
+func (v *segmentView) readAt(p []byte, pos int64, cache BlockCache, blockBytes int64) error {
+	if pos < 0 || pos+int64(len(p)) > v.sizeBytes {
+		return fmt.Errorf("%w: segment %s: read of %d bytes at position %d past its %d bytes",
+			ErrCorruption, v.seg.logPath(), len(p), pos, v.sizeBytes)
+	}
+	for len(p) > 0 {
+		if pos >= v.tailStart {
+			copy(p, v.tail[pos-v.tailStart:])
+			return nil
+		}
+		blockStart := pos &^ (blockBytes - 1)
+		if block, ok := cache.Get(blockCacheKey(v.id, blockStart/blockBytes)); ok && int64(len(block)) > pos-blockStart {
+			n := copy(p, block[pos-blockStart:])
+			p, pos = p[n:], pos+int64(n)
+			continue
+		}
+		// Read the rest from the file up to the tail in one call.
+		n := int64(len(p))
+		if pos+n > v.tailStart {
+			n = v.tailStart - pos
+		}
+		if _, err := v.seg.logFile.ReadAt(p[:n], pos); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+			return fmt.Errorf("segment %s: read %d bytes at position %d: %w", v.seg.logPath(), n, pos, err)
+		}
+		p, pos = p[n:], pos+n
+	}
+	return nil
+}
+
+// batchHeader is the part of a stored batch's header that reads need.
+type batchHeader struct {
+	baseOffset      int64
+	sizeBytes       int64
+	lastOffsetDelta int32
+	maxTimestampMs  int64
+}
+
+func (h batchHeader) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
+func (h batchHeader) nextOffset() int64 { return h.lastOffset() + 1 }
+
+// readBatchHeader reads and sanity-checks the header of the batch at pos. The
+// CRC is not checked here (it was checked on append and in recovery).
+func (v *segmentView) readBatchHeader(pos int64, cache BlockCache, blockBytes int64) (batchHeader, error) {
+	var buf [BatchHeaderBytes]byte
+	if pos+BatchHeaderBytes > v.sizeBytes {
+		return batchHeader{}, fmt.Errorf("%w: segment %s position %d: batch header past the end (%d bytes)",
+			ErrCorruption, v.seg.logPath(), pos, v.sizeBytes)
+	}
+	if err := v.readAt(buf[:], pos, cache, blockBytes); err != nil {
+		return batchHeader{}, err
+	}
+	h, err := parseBatchHeader(buf[:])
+	if err == nil && pos+h.sizeBytes > v.sizeBytes {
+		err = fmt.Errorf("%w: batch of %d bytes runs past the segment end %d", ErrCorruption, h.sizeBytes, v.sizeBytes)
+	}
+	if err == nil && (h.baseOffset < v.baseOffset || h.lastOffset() >= v.nextOffset) {
+		err = fmt.Errorf("%w: batch offsets %d..%d outside the segment's %d..%d", ErrCorruption, h.baseOffset, h.lastOffset(), v.baseOffset, v.nextOffset-1)
+	}
+	if err != nil {
+		return batchHeader{}, fmt.Errorf("segment %s position %d: %w", v.seg.logPath(), pos, err)
+	}
+	return h, nil
+}
+
+// parseBatchHeader decodes the fields of a RecordBatch v2 header that the log
+// indexes by (p holds at least BatchHeaderBytes).
+func parseBatchHeader(p []byte) (batchHeader, error) {
+	size, err := BatchSize(p)
+	if err != nil {
+		return batchHeader{}, err
+	}
+	if magic := int8(p[batchMagicPos]); magic != 2 {
+		return batchHeader{}, fmt.Errorf("%w: magic %d, only 2 is supported", ErrCorruption, magic)
+	}
+	h := batchHeader{
+		baseOffset:      int64(binary.BigEndian.Uint64(p[batchBaseOffsetPos:])),
+		sizeBytes:       int64(size),
+		lastOffsetDelta: int32(binary.BigEndian.Uint32(p[batchLastOffsetDeltaPos:])),
+		maxTimestampMs:  int64(binary.BigEndian.Uint64(p[batchMaxTimestampPos:])),
+	}
+	if h.lastOffsetDelta < 0 {
+		return batchHeader{}, fmt.Errorf("%w: last offset delta %d", ErrCorruption, h.lastOffsetDelta)
+	}
+	return h, nil
+}

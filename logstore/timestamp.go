@@ -1,0 +1,203 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// attrLogAppendTime is the timestamp-type bit of a batch's attributes; with it
+// every record's timestamp is the batch's max timestamp.
+const (
+	attrLogAppendTime = 0x08
+	attrCodecMask     = 0x07
+)
+
+var decompressor = kgo.DefaultDecompressor()
+
+// TimestampOffset is a record's offset and timestamp, as ListOffsets returns.
+type TimestampOffset struct {
+	Offset      int64
+	TimestampMs int64
+}
+
+// OffsetForTimestamp returns the offset and timestamp of the first record at
+// or after the log start offset whose timestamp is at or above timestampMs
+// (ListOffsets with a timestamp). found is false when there is none. It
+// decodes (and decompresses) the one batch the indexes lead to.
+func (l *Log) OffsetForTimestamp(timestampMs int64) (to TimestampOffset, found bool, err error) {
+	views, logStart := l.allViews()
+	defer releaseViews(views)
+	for i := range views {
+		v := &views[i]
+		if v.maxTimestampMs < timestampMs || v.nextOffset <= logStart {
+			continue
+		}
+		startRel := lookupTimeIndexBelow(v.timeIndex, timestampMs)
+		startRel = max(startRel, uint32(max(logStart-v.baseOffset, 0)))
+		pos := int64(lookupOffsetIndex(v.index, startRel).position)
+		for pos < v.sizeBytes {
+			h, err := v.readBatchHeader(pos, l.cache, l.cfg.CacheBlockBytes)
+			if err != nil {
+				return TimestampOffset{}, false, fmt.Errorf("offset for timestamp %d: %w", timestampMs, err)
+			}
+			if h.maxTimestampMs >= timestampMs && h.lastOffset() >= logStart {
+				to, found, err := l.findRecord(v, pos, h, func(offset, ts int64) bool { return offset >= logStart && ts >= timestampMs })
+				if err != nil || found {
+					return to, found, err
+				}
+			}
+			pos += h.sizeBytes
+		}
+	}
+	return TimestampOffset{}, false, nil
+}
+
+// OffsetOfMaxTimestamp answers ListOffsets timestamp -3 (KIP-734): among
+// the batches that end at or after the log start offset, it takes the one with
+// the largest max timestamp (the first on ties) and returns its first record
+// at or after the log start offset carrying that timestamp (or, when that
+// record precedes the log start offset, the batch's first record at or after
+// it). found is false for an empty log.
+func (l *Log) OffsetOfMaxTimestamp() (to TimestampOffset, found bool, err error) {
+	views, logStart := l.allViews()
+	defer releaseViews(views)
+	var best *segmentView
+	var bestTs int64 = -1
+	var bestPos int64
+	for i := range views {
+		v := &views[i]
+		ts, pos, err := l.segmentMaxTimestamp(v, logStart)
+		if err != nil {
+			return TimestampOffset{}, false, fmt.Errorf("offset of max timestamp: %w", err)
+		}
+		if pos >= 0 && (best == nil || ts > bestTs) {
+			best, bestTs, bestPos = v, ts, pos
+		}
+	}
+	if best == nil {
+		return TimestampOffset{}, false, nil
+	}
+	h, err := best.readBatchHeader(bestPos, l.cache, l.cfg.CacheBlockBytes)
+	if err != nil {
+		return TimestampOffset{}, false, fmt.Errorf("offset of max timestamp: %w", err)
+	}
+	to, found, err = l.findRecord(best, bestPos, h, func(offset, ts int64) bool { return offset >= logStart && ts >= bestTs })
+	if err != nil || found {
+		return to, found, err
+	}
+	return l.findRecord(best, bestPos, h, func(offset, _ int64) bool { return offset >= logStart })
+}
+
+// segmentMaxTimestamp returns the largest batch max timestamp in v among
+// batches ending at or after logStart, and the position of the first batch
+// carrying it (-1 when there is none). Only a segment holding logStart is
+// scanned; others answer from their recorded maximum.
+func (l *Log) segmentMaxTimestamp(v *segmentView, logStart int64) (int64, int64, error) {
+	if v.nextOffset <= logStart || v.sizeBytes == 0 {
+		return -1, -1, nil
+	}
+	rel := uint32(0)
+	if logStart > v.baseOffset {
+		rel = uint32(logStart - v.baseOffset)
+	} else if v.offsetOfMaxTimestamp >= 0 {
+		rel = uint32(v.offsetOfMaxTimestamp - v.baseOffset)
+	}
+	bestTs, bestPos := int64(-1), int64(-1)
+	for pos := int64(lookupOffsetIndex(v.index, rel).position); pos < v.sizeBytes; {
+		h, err := v.readBatchHeader(pos, l.cache, l.cfg.CacheBlockBytes)
+		if err != nil {
+			return 0, 0, err
+		}
+		if h.lastOffset() >= logStart && (bestPos < 0 || h.maxTimestampMs > bestTs) {
+			bestTs, bestPos = h.maxTimestampMs, pos
+		}
+		if logStart <= v.baseOffset && bestPos >= 0 && bestTs == v.maxTimestampMs {
+			break // the recorded maximum is found; no later batch beats it
+		}
+		pos += h.sizeBytes
+	}
+	return bestTs, bestPos, nil
+}
+
+// allViews snapshots every segment (acquired) and the log start offset.
+func (l *Log) allViews() ([]segmentView, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	views := make([]segmentView, 0, len(l.segments))
+	for _, s := range l.segments {
+		if !s.acquire() {
+			panic(fmt.Sprintf("logstore: listed segment %s is already closed", s.logPath()))
+		}
+		v := s.view()
+		v.blockBytes = l.cfg.CacheBlockBytes
+		views = append(views, v)
+	}
+	return views, l.logStartOffset
+}
+
+func releaseViews(views []segmentView) {
+	for _, v := range views {
+		v.seg.release()
+	}
+}
+
+// findRecord decodes the batch h at pos and returns the first record that
+// match accepts.
+func (l *Log) findRecord(v *segmentView, pos int64, h batchHeader, match func(offset, timestampMs int64) bool) (TimestampOffset, bool, error) {
+	raw := make([]byte, h.sizeBytes)
+	if err := v.readAt(raw, pos, l.cache, l.cfg.CacheBlockBytes); err != nil {
+		return TimestampOffset{}, false, err
+	}
+	b, err := ParseBatch(raw)
+	if err != nil {
+		return TimestampOffset{}, false, fmt.Errorf("segment %s position %d: %w", v.seg.logPath(), pos, err)
+	}
+	var found TimestampOffset
+	ok := false
+	err = eachRecord(&b, func(r *kmsg.Record) bool {
+		offset := b.FirstOffset + int64(r.OffsetDelta)
+		ts := b.FirstTimestamp + r.TimestampDelta64
+		if b.Attributes&attrLogAppendTime != 0 {
+			ts = b.MaxTimestamp
+		}
+		if match(offset, ts) {
+			found, ok = TimestampOffset{Offset: offset, TimestampMs: ts}, true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return TimestampOffset{}, false, fmt.Errorf("segment %s position %d: %w", v.seg.logPath(), pos, err)
+	}
+	return found, ok, nil
+}
+
+// eachRecord decompresses b's records and calls fn for each until it returns
+// false.
+func eachRecord(b *Batch, fn func(r *kmsg.Record) bool) error {
+	data := b.Records
+	if codec := b.Attributes & attrCodecMask; codec != 0 {
+		var err error
+		if data, err = decompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
+			return fmt.Errorf("%w: decompress records: %v", ErrCorruption, err)
+		}
+	}
+	var r kmsg.Record
+	for i := int32(0); i < b.NumRecords; i++ {
+		length, n := binary.Varint(data)
+		if n <= 0 || length < 0 || int64(len(data)-n) < length {
+			return fmt.Errorf("%w: record %d of %d: bad length", ErrCorruption, i, b.NumRecords)
+		}
+		if err := r.ReadFrom(data[:n+int(length)]); err != nil {
+			return fmt.Errorf("%w: record %d of %d: %v", ErrCorruption, i, b.NumRecords, err)
+		}
+		data = data[n+int(length):]
+		if !fn(&r) {
+			return nil
+		}
+	}
+	return nil
+}
