@@ -1,0 +1,252 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+	"gregor/netio"
+)
+
+// fetchPartition asks a partition actor for what a Fetch may read now. It
+// never waits: waiting is a separate watchPartition, so one slow partition
+// never holds a multi-partition fetch hostage.
+type fetchPartition struct {
+	fetchOffset        int64
+	maxBytes           int32
+	isolationLevel     int8
+	currentLeaderEpoch int32
+	reply              func(fetchPartitionResult)
+}
+
+// fetchPartitionResult is one partition's part of a Fetch response. records
+// is nil when there is nothing to read; the receiver must Release it.
+type fetchPartitionResult struct {
+	errorCode        int16
+	highWatermark    int64
+	lastStableOffset int64
+	logStartOffset   int64
+	records          *logstore.Records
+}
+
+// watchPartition parks in a partition actor until records at or past offset
+// are readable (notify is called once), or until deadline passes (notify is
+// not called; the fetch has its own timer).
+type watchPartition struct {
+	offset   int64
+	deadline time.Time
+	notify   func()
+}
+
+// fetchTarget is one partition a Fetch asks for, in request order.
+type fetchTarget struct {
+	ti, pi    int
+	topic     string
+	partition int32
+	request   *fetchPartition
+	result    fetchPartitionResult
+}
+
+// fetchRound gathers one read of every partition of a Fetch.
+type fetchRound struct {
+	mu      sync.Mutex
+	pending int
+	done    func()
+}
+
+// fetchState is a Fetch in progress: its response skeleton, its partitions,
+// its deadline, and whether it was answered.
+type fetchState struct {
+	r        *router
+	body     *kmsg.FetchRequest
+	resp     *kmsg.FetchResponse
+	targets  []*fetchTarget
+	deadline time.Time
+	respond  func(kmsg.Response)
+
+	mu       sync.Mutex
+	answered bool
+	timer    *time.Timer
+	woken    bool
+}
+
+func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
+	resp := body.ResponseKind().(*kmsg.FetchResponse)
+	if body.SessionID != 0 || (body.SessionEpoch != 0 && body.SessionEpoch != -1) {
+		// This broker never hands out fetch sessions (it answers with
+		// session id 0, so clients do full fetches); a client naming one
+		// is told it does not exist and starts over.
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		respond(resp)
+		return
+	}
+	st := &fetchState{r: r, body: body, resp: resp, respond: respond,
+		deadline: req.ReceivedAt.Add(time.Duration(body.MaxWaitMillis) * time.Millisecond)}
+	rt := r.node.routes.load()
+	for ti, t := range body.Topics {
+		rtopic := kmsg.NewFetchResponseTopic()
+		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
+		name := t.Topic
+		topic, ok := rt.image.Topic(name)
+		if body.Version >= 13 {
+			if topic, ok = rt.image.TopicByID(t.TopicID); ok {
+				name = topic.Name
+			}
+		}
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			switch {
+			case !ok && body.Version >= 13:
+				rp.ErrorCode = kerr.UnknownTopicID.Code
+			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case rt.partition(name, p.Partition) == nil:
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				st.targets = append(st.targets, &fetchTarget{ti: ti, pi: pi, topic: name, partition: p.Partition,
+					request: &fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
+						isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}})
+			}
+			rtopic.Partitions = append(rtopic.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rtopic)
+	}
+	st.read()
+}
+
+// read asks every partition for what it has now, then answers or waits.
+func (st *fetchState) read() {
+	if len(st.targets) == 0 {
+		st.answer()
+		return
+	}
+	round := &fetchRound{pending: len(st.targets)}
+	round.done = st.afterRead
+	rt := st.r.node.routes.load()
+	for _, t := range st.targets {
+		t := t
+		msg := *t.request
+		msg.reply = func(res fetchPartitionResult) {
+			round.mu.Lock()
+			t.result = res
+			round.pending--
+			last := round.pending == 0
+			round.mu.Unlock()
+			if last {
+				round.done()
+			}
+		}
+		pid := rt.partition(t.topic, t.partition)
+		if pid == nil {
+			msg.reply(fetchPartitionResult{errorCode: kerr.NotLeaderForPartition.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1})
+			continue
+		}
+		st.r.node.system.Root.Send(pid, &msg)
+	}
+}
+
+// afterRead answers when enough bytes (min_bytes) are readable, a partition
+// has an error, or the wait is over; otherwise it parks watches in the
+// partition actors and waits for the first new data or the deadline.
+func (st *fetchState) afterRead() {
+	var total int64
+	failed := false
+	for _, t := range st.targets {
+		if t.result.errorCode != 0 {
+			failed = true
+		}
+		if t.result.records != nil {
+			total += t.result.records.Len()
+		}
+	}
+	now := time.Now()
+	if failed || total >= int64(st.body.MinBytes) || total > 0 && st.body.MinBytes <= 0 || !now.Before(st.deadline) {
+		st.answer()
+		return
+	}
+	st.releaseReads()
+	st.mu.Lock()
+	st.woken = false
+	if st.timer == nil {
+		st.timer = time.AfterFunc(st.deadline.Sub(now), st.wake)
+	}
+	st.mu.Unlock()
+	rt := st.r.node.routes.load()
+	for _, t := range st.targets {
+		if pid := rt.partition(t.topic, t.partition); pid != nil {
+			st.r.node.system.Root.Send(pid, &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake})
+		}
+	}
+}
+
+// wake runs on new data in a watched partition or at the deadline: it reads
+// again once per wait.
+func (st *fetchState) wake() {
+	st.mu.Lock()
+	if st.answered || st.woken {
+		st.mu.Unlock()
+		return
+	}
+	st.woken = true
+	st.mu.Unlock()
+	st.read()
+}
+
+func (st *fetchState) releaseReads() {
+	for _, t := range st.targets {
+		if t.result.records != nil {
+			t.result.records.Release()
+			t.result.records = nil
+		}
+	}
+}
+
+// answer fills the response in request order within the response's max_bytes
+// (the first partition with data is always included whole, as Kafka does, so
+// a consumer always makes progress) and sends it.
+func (st *fetchState) answer() {
+	st.mu.Lock()
+	if st.answered {
+		st.mu.Unlock()
+		st.releaseReads()
+		return
+	}
+	st.answered = true
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	st.mu.Unlock()
+	budget := int64(st.body.MaxBytes)
+	if st.body.Version < 3 || budget <= 0 {
+		budget = 1<<31 - 1
+	}
+	first := true
+	for _, t := range st.targets {
+		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
+		res := t.result
+		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = res.errorCode, res.highWatermark, res.lastStableOffset, res.logStartOffset
+		if st.body.IsolationLevel == 1 {
+			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+		if res.records == nil {
+			continue
+		}
+		if n := res.records.Len(); first || n <= budget {
+			if b, err := res.records.Bytes(); err != nil {
+				rp.ErrorCode = kerr.KafkaStorageError.Code
+			} else {
+				rp.RecordBatches = b
+				budget -= int64(len(b))
+				first = false
+			}
+		}
+		res.records.Release()
+		t.result.records = nil
+	}
+	st.respond(st.resp)
+}

@@ -1,0 +1,123 @@
+package actors
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
+)
+
+// metadata answers Metadata from the published routes, first asking the
+// controller to auto-create missing topics when the request and the broker
+// allow it.
+func (r *router) metadata(req *kmsg.MetadataRequest, respond func(kmsg.Response)) {
+	if r.node.cfg.AutoCreateTopics && req.AllowAutoTopicCreation && req.Topics != nil {
+		rt := r.node.routes.load()
+		var missing []string
+		for _, t := range req.Topics {
+			if t.Topic != nil && *t.Topic != "" {
+				if _, ok := rt.image.Topic(*t.Topic); !ok {
+					missing = append(missing, *t.Topic)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			r.node.system.Root.Send(r.node.controller, &autoCreateTopics{topics: missing, done: func() {
+				respond(r.metadataResponse(req))
+			}})
+			return
+		}
+	}
+	respond(r.metadataResponse(req))
+}
+
+func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	host, port := r.node.advertised()
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = r.node.cfg.NodeID, host, port
+	resp.Brokers = []kmsg.MetadataResponseBroker{b}
+	resp.ClusterID = kmsg.StringPtr(r.node.clusterID)
+	resp.ControllerID = r.node.cfg.NodeID
+	rt := r.node.routes.load()
+	if req.Topics == nil {
+		for _, name := range rt.image.TopicNames() {
+			t, _ := rt.image.Topic(name)
+			resp.Topics = append(resp.Topics, r.metadataTopic(rt, t))
+		}
+		return resp
+	}
+	for _, want := range req.Topics {
+		var t *cluster.TopicImage
+		var ok bool
+		if want.Topic != nil && *want.Topic != "" {
+			t, ok = rt.image.Topic(*want.Topic)
+		} else {
+			t, ok = rt.image.TopicByID(want.TopicID)
+		}
+		if ok {
+			resp.Topics = append(resp.Topics, r.metadataTopic(rt, t))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic, mt.TopicID = want.Topic, want.TopicID
+		switch {
+		case want.Topic == nil || *want.Topic == "":
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+		case cluster.ValidateTopicName(*want.Topic) != nil:
+			mt.ErrorCode = kerr.InvalidTopicException.Code
+		default:
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+	return resp
+}
+
+func (r *router) metadataTopic(rt *routes, t *cluster.TopicImage) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic, mt.TopicID = kmsg.StringPtr(t.Name), t.ID
+	mt.IsInternal = len(t.Name) > 1 && t.Name[:2] == "__"
+	node := r.node.cfg.NodeID
+	for p := int32(0); p < t.Partitions; p++ {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p
+		mp.Replicas = []int32{node}
+		if rt.partition(t.Name, p) == nil {
+			// The partition's actor stopped on a corrupt or failing log.
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			mp.Leader = -1
+			mp.OfflineReplicas = []int32{node}
+			mp.ISR = []int32{}
+		} else {
+			mp.Leader = node
+			mp.LeaderEpoch = leaderEpoch
+			mp.ISR = []int32{node}
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+// leaderEpoch is every partition's leader epoch on a single node, where
+// leadership never moves.
+const leaderEpoch = 0
+
+func (r *router) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	host, port := r.node.advertised()
+	b := kmsg.NewDescribeClusterResponseBroker()
+	b.NodeID, b.Host, b.Port = r.node.cfg.NodeID, host, port
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
+	resp.ClusterID = r.node.clusterID
+	resp.ControllerID = r.node.cfg.NodeID
+	if req.EndpointType == 2 {
+		// Controllers endpoint type (KIP-919): this node is its own
+		// controller, reached on the same listener.
+		resp.EndpointType = 2
+	} else if req.EndpointType > 2 || req.EndpointType < 1 {
+		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
+		resp.Brokers = nil
+	}
+	return resp
+}

@@ -1,0 +1,146 @@
+package actors
+
+import (
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// listOffsetsPartition asks a partition actor for the offset of a timestamp
+// (or of -1 latest, -2 earliest, -3 max timestamp, -4 earliest local).
+type listOffsetsPartition struct {
+	timestampMs    int64
+	isolationLevel int8
+	reply          func(listOffsetsResult)
+}
+
+// listOffsetsResult is one partition's ListOffsets answer.
+type listOffsetsResult struct {
+	errorCode   int16
+	timestampMs int64
+	offset      int64
+	leaderEpoch int32
+}
+
+// deleteRecordsPartition asks a partition actor to advance its log start
+// offset to offset (-1: the high watermark).
+type deleteRecordsPartition struct {
+	offset int64
+	reply  func(deleteRecordsResult)
+}
+
+// deleteRecordsResult is one partition's DeleteRecords answer.
+type deleteRecordsResult struct {
+	errorCode    int16
+	lowWatermark int64
+}
+
+// merger counts outstanding partition answers and calls done after the last.
+type merger struct {
+	mu      sync.Mutex
+	pending int
+	done    func()
+}
+
+// finish records one answer under the lock (fill runs locked) and calls done
+// after the last one.
+func (m *merger) finish(fill func()) {
+	m.mu.Lock()
+	fill()
+	m.pending--
+	last := m.pending == 0
+	m.mu.Unlock()
+	if last {
+		m.done()
+	}
+}
+
+func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Response)) {
+	resp := body.ResponseKind().(*kmsg.ListOffsetsResponse)
+	rt := r.node.routes.load()
+	m := &merger{done: func() { respond(resp) }}
+	var sends []func()
+	for ti, t := range body.Topics {
+		rtopic := kmsg.NewListOffsetsResponseTopic()
+		rtopic.Topic = t.Topic
+		topic, ok := rt.image.Topic(t.Topic)
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition, rp.Timestamp, rp.Offset = p.Partition, -1, -1
+			pid := rt.partition(t.Topic, p.Partition)
+			switch {
+			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case pid == nil:
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case p.CurrentLeaderEpoch > leaderEpoch:
+				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < leaderEpoch:
+				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			default:
+				m.pending++
+				ti, pi := ti, pi
+				msg := &listOffsetsPartition{timestampMs: p.Timestamp, isolationLevel: body.IsolationLevel,
+					reply: func(res listOffsetsResult) {
+						m.finish(func() {
+							out := &resp.Topics[ti].Partitions[pi]
+							out.ErrorCode, out.Timestamp, out.Offset, out.LeaderEpoch = res.errorCode, res.timestampMs, res.offset, res.leaderEpoch
+						})
+					}}
+				sends = append(sends, func() { r.node.system.Root.Send(pid, msg) })
+			}
+			rtopic.Partitions = append(rtopic.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rtopic)
+	}
+	if m.pending == 0 {
+		respond(resp)
+		return
+	}
+	for _, s := range sends {
+		s()
+	}
+}
+
+func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kmsg.Response)) {
+	resp := body.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	rt := r.node.routes.load()
+	m := &merger{done: func() { respond(resp) }}
+	var sends []func()
+	for ti, t := range body.Topics {
+		rtopic := kmsg.NewDeleteRecordsResponseTopic()
+		rtopic.Topic = t.Topic
+		topic, ok := rt.image.Topic(t.Topic)
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			rp.Partition, rp.LowWatermark = p.Partition, -1
+			pid := rt.partition(t.Topic, p.Partition)
+			switch {
+			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case pid == nil:
+				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				m.pending++
+				ti, pi := ti, pi
+				msg := &deleteRecordsPartition{offset: p.Offset, reply: func(res deleteRecordsResult) {
+					m.finish(func() {
+						out := &resp.Topics[ti].Partitions[pi]
+						out.ErrorCode, out.LowWatermark = res.errorCode, res.lowWatermark
+					})
+				}}
+				sends = append(sends, func() { r.node.system.Root.Send(pid, msg) })
+			}
+			rtopic.Partitions = append(rtopic.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rtopic)
+	}
+	if m.pending == 0 {
+		respond(resp)
+		return
+	}
+	for _, s := range sends {
+		s()
+	}
+}

@@ -1,0 +1,91 @@
+package actors
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// nodeMetrics is the node's Prometheus registry; it implements netio.Observer.
+type nodeMetrics struct {
+	registry       *prometheus.Registry
+	connections    prometheus.Gauge
+	connRefused    prometheus.Counter
+	requests       *prometheus.HistogramVec
+	netBytesIn     prometheus.Counter
+	netBytesOut    prometheus.Counter
+	topicBytesIn   *prometheus.CounterVec
+	topicBytesOut  *prometheus.CounterVec
+	logEndOffset   *prometheus.GaugeVec
+	logSizeBytes   *prometheus.GaugeVec
+	apiKeyLabelFor [128]string
+}
+
+func newNodeMetrics() *nodeMetrics {
+	m := &nodeMetrics{
+		registry: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gregor_connections", Help: "Open client connections."}),
+		connRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_connections_refused_total", Help: "Connections closed at accept by max.connections."}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gregor_request_duration_seconds", Help: "Time from a request's arrival to its response, by API.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14)}, []string{"api"}),
+		netBytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_network_received_bytes_total", Help: "Bytes read from client connections."}),
+		netBytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_network_sent_bytes_total", Help: "Bytes written to client connections."}),
+		topicBytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gregor_topic_bytes_in_total", Help: "Record batch bytes appended, by topic."}, []string{"topic"}),
+		topicBytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gregor_topic_bytes_out_total", Help: "Record batch bytes fetched, by topic."}, []string{"topic"}),
+		logEndOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gregor_log_end_offset", Help: "Log end offset, by partition."}, []string{"topic", "partition"}),
+		logSizeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gregor_log_size_bytes", Help: "Bytes on disk, by partition."}, []string{"topic", "partition"}),
+	}
+	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for i := range m.apiKeyLabelFor {
+		m.apiKeyLabelFor[i] = apiName(int16(i))
+	}
+	return m
+}
+
+func (m *nodeMetrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ConnectionOpened implements netio.Observer.
+func (m *nodeMetrics) ConnectionOpened() { m.connections.Inc() }
+
+// ConnectionClosed implements netio.Observer.
+func (m *nodeMetrics) ConnectionClosed() { m.connections.Dec() }
+
+// ConnectionRefused implements netio.Observer.
+func (m *nodeMetrics) ConnectionRefused() { m.connRefused.Inc() }
+
+// RequestCompleted implements netio.Observer.
+func (m *nodeMetrics) RequestCompleted(apiKey int16, latency time.Duration) {
+	label := "unknown"
+	if apiKey >= 0 && int(apiKey) < len(m.apiKeyLabelFor) {
+		label = m.apiKeyLabelFor[apiKey]
+	}
+	m.requests.WithLabelValues(label).Observe(latency.Seconds())
+}
+
+// BytesReceived implements netio.Observer.
+func (m *nodeMetrics) BytesReceived(n int) { m.netBytesIn.Add(float64(n)) }
+
+// BytesSent implements netio.Observer.
+func (m *nodeMetrics) BytesSent(n int) { m.netBytesOut.Add(float64(n)) }
+
+// partitionLabels are the labels of a partition's gauges.
+func partitionLabels(topic string, partition int32) []string {
+	return []string{topic, strconv.Itoa(int(partition))}
+}

@@ -1,0 +1,280 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/logstore"
+	"gregor/logstore/blockcache"
+	"gregor/logstore/vfs"
+	"gregor/netio"
+)
+
+// Config is what a node needs to start. The gregor command builds it from
+// server.properties (Kafka's names are given beside each field).
+type Config struct {
+	// NodeID is node.id.
+	NodeID int32
+	// ListenAddress is the host:port of listeners (one PLAINTEXT listener).
+	ListenAddress string
+	// AdvertisedHost and AdvertisedPort are advertised.listeners; empty or
+	// zero take the bound address.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// DataDir is the first of log.dirs.
+	DataDir string
+	// AutoCreateTopics is auto.create.topics.enable.
+	AutoCreateTopics bool
+	// NumPartitions is num.partitions, for auto-created topics and
+	// CreateTopics without a count.
+	NumPartitions int32
+	// DefaultReplicationFactor is default.replication.factor.
+	DefaultReplicationFactor int16
+	// DeleteTopicEnable is delete.topic.enable.
+	DeleteTopicEnable bool
+	// StaticBrokerConfigs are the server.properties settings (file, --set
+	// and embedded defaults) by Kafka key. DescribeConfigs shows them, and
+	// those that are broker-wide topic defaults (log.retention.ms for
+	// retention.ms, message.max.bytes for max.message.bytes, ...) apply to
+	// every topic without its own value.
+	StaticBrokerConfigs map[string]string
+	// CacheBytes is the size of the node's block cache (log.cache.bytes);
+	// 0 disables the cache.
+	CacheBytes int64
+	// GroupCommit is log.flush.group.commit: acks=all replies wait for an
+	// fsync covering the batch, many appends sharing one fsync.
+	GroupCommit bool
+	// RequestMaxBytes is socket.request.max.bytes.
+	RequestMaxBytes int32
+	// MaxConnections is max.connections.
+	MaxConnections int
+	// ConnectionsMaxIdleMs is connections.max.idle.ms.
+	ConnectionsMaxIdleMs int64
+	// MetricsListener is the host:port of the /metrics endpoint; empty
+	// disables it.
+	MetricsListener string
+	// FS is the filesystem; nil means the operating system's.
+	FS vfs.FS
+}
+
+// Node is one running broker: the composition root that owns the actor
+// system, the partition actors, the controller, the protocol server and the
+// metrics endpoint.
+type Node struct {
+	cfg       Config
+	logger    *zap.Logger
+	clusterID string
+
+	system     *actor.ActorSystem
+	controller *actor.PID
+	routes     *routeTable
+	cache      *blockcache.Cache
+	server     *netio.Server
+	metrics    *nodeMetrics
+	httpServer *http.Server
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start opens the data directory, recovers every partition and starts
+// serving. It returns once the listener is bound.
+func Start(cfg Config, logger *zap.Logger) (*Node, error) {
+	if cfg.FS == nil {
+		cfg.FS = vfs.OS
+	}
+	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)
+	}
+	clusterID, err := loadOrCreateMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), clusterID: clusterID, routes: newRouteTable()}
+	n.metrics = newNodeMetrics()
+	if cfg.CacheBytes > 0 {
+		if n.cache, err = blockcache.New(cfg.CacheBytes); err != nil {
+			return nil, fmt.Errorf("block cache: %w", err)
+		}
+	}
+	image, err := loadMetadataImage(cfg.FS, cfg.DataDir)
+	if err != nil {
+		n.closeCache()
+		return nil, err
+	}
+	n.system = newActorSystem(n.logger)
+	if err := n.startController(image); err != nil {
+		n.closeCache()
+		return nil, err
+	}
+	if err := n.startServer(); err != nil {
+		n.stopActors()
+		n.closeCache()
+		return nil, err
+	}
+	if err := n.startMetrics(); err != nil {
+		_ = n.server.Close()
+		n.stopActors()
+		n.closeCache()
+		return nil, err
+	}
+	n.logger.Info("node started", zap.String("listener", n.server.Addr().String()), zap.String("cluster_id", clusterID), zap.String("log_dir", cfg.DataDir))
+	return n, nil
+}
+
+func (n *Node) startServer() error {
+	handler := newRouter(n)
+	srv, err := netio.NewServer(netio.Config{
+		Address:              n.cfg.ListenAddress,
+		RequestMaxBytes:      n.cfg.RequestMaxBytes,
+		MaxConnections:       n.cfg.MaxConnections,
+		ConnectionsMaxIdleMs: n.cfg.ConnectionsMaxIdleMs,
+		APIVersions:          servedAPIVersions(),
+		Observer:             n.metrics,
+	}, handler, n.logger.Named("netio"))
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("listen on %s: %w", n.cfg.ListenAddress, err)
+	}
+	n.server = srv
+	return nil
+}
+
+func (n *Node) startMetrics() error {
+	if n.cfg.MetricsListener == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", n.cfg.MetricsListener)
+	if err != nil {
+		return fmt.Errorf("metrics.listener %s: %w", n.cfg.MetricsListener, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.metrics.handler())
+	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := n.httpServer.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("metrics server stopped", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the Kafka listener is bound to.
+func (n *Node) Addr() net.Addr { return n.server.Addr() }
+
+// ClusterID is the cluster id kept in meta.properties.
+func (n *Node) ClusterID() string { return n.clusterID }
+
+// advertised is the host and port clients are told to connect to.
+func (n *Node) advertised() (string, int32) {
+	host, port := n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
+	if tcp, ok := n.server.Addr().(*net.TCPAddr); ok {
+		if host == "" {
+			host = tcp.IP.String()
+		}
+		if port == 0 {
+			port = int32(tcp.Port)
+		}
+	}
+	return host, port
+}
+
+// Stop shuts the node down gracefully: stop accepting, finish in-flight
+// requests (until ctx ends), stop every partition actor (each flushes and
+// leaves its clean-shutdown marker), close the cache.
+func (n *Node) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		var errs []error
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
+		}
+		if n.httpServer != nil {
+			_ = n.httpServer.Close()
+		}
+		n.stopActors()
+		n.closeCache()
+		n.stopErr = errors.Join(errs...)
+		n.logger.Info("node stopped")
+	})
+	return n.stopErr
+}
+
+func (n *Node) stopActors() {
+	if n.controller != nil {
+		// The controller's children (every partition actor) stop first.
+		_ = n.system.Root.StopFuture(n.controller).Wait()
+	}
+	n.system.Shutdown()
+}
+
+func (n *Node) closeCache() {
+	if n.cache != nil {
+		n.cache.Close()
+	}
+}
+
+// partitionDir is the directory of one partition's log.
+func (n *Node) partitionDir(topic string, partition int32) string {
+	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
+}
+
+// blockCache is the node's cache as logstore sees it (nil when disabled).
+func (n *Node) blockCache() logstore.BlockCache {
+	if n.cache == nil {
+		return nil
+	}
+	return n.cache
+}
+
+const metaPropertiesFile = "meta.properties"
+
+// loadOrCreateMetaProperties reads the cluster id and node id of the data
+// directory, creating them on first start; a directory of another node is
+// refused.
+func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32) (string, error) {
+	path := filepath.Join(dir, metaPropertiesFile)
+	p, err := readWholeFile(fs, path)
+	if err == nil {
+		props := map[string]string{}
+		for _, line := range strings.Split(string(p), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if ok && !strings.HasPrefix(k, "#") {
+				props[k] = v
+			}
+		}
+		if got := props["node.id"]; got != fmt.Sprint(nodeID) {
+			return "", fmt.Errorf("%s belongs to node.id %s, this node is %d", path, got, nodeID)
+		}
+		if props["cluster.id"] == "" {
+			return "", fmt.Errorf("%s has no cluster.id", path)
+		}
+		return props["cluster.id"], nil
+	}
+	if !errors.Is(err, errNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	var id cluster.TopicID
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	clusterID := strings.ReplaceAll(id.String(), "-", "")[:22]
+	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
+	if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return clusterID, nil
+}

@@ -1,0 +1,316 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/logstore"
+)
+
+// errPartitionUnusable marks a failure after which restarting the partition
+// actor cannot help (the supervisor stops it: the partition goes offline).
+var errPartitionUnusable = errors.New("partition unusable")
+
+// partitionTick wakes a partition actor for its timers and housekeeping.
+type partitionTick struct{}
+
+// durableUpTo reports that the group committer's fsync covers offset.
+type durableUpTo struct {
+	offset int64
+	err    error
+}
+
+// topicConfigsChanged tells a partition actor its topic's configs changed.
+type topicConfigsChanged struct{}
+
+// housekeepingInterval is how often a partition runs flush.ms, the recovery
+// point checkpoint and retention even when idle.
+const housekeepingInterval = time.Second
+
+// partitionActor is the thin shell around one partition's replica core: it
+// owns the log, feeds the core, and carries out its effects.
+type partitionActor struct {
+	node      *Node
+	topic     string
+	partition int32
+	logger    *zap.Logger
+
+	log       *logstore.Log
+	committer *logstore.GroupCommitter
+	core      *cluster.Replica
+
+	self     *actor.PID
+	nextID   cluster.RequestID
+	produces map[cluster.RequestID]func(producePartitionResult)
+	watches  map[cluster.RequestID]func()
+	timer    *time.Timer
+	lastBusy int64
+}
+
+func newPartitionActor(n *Node, topic string, partition int32) *partitionActor {
+	return &partitionActor{node: n, topic: topic, partition: partition,
+		logger: n.logger.With(zap.String("topic", topic), zap.Int32("partition", partition))}
+}
+
+// Receive implements actor.Actor.
+func (a *partitionActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *producePartition:
+		a.produce(msg)
+	case *fetchPartition:
+		a.fetch(msg)
+	case *watchPartition:
+		a.nextID++
+		a.watches[a.nextID] = msg.notify
+		a.core.Watch(a.nextID, msg.offset, msg.deadline.UnixMilli())
+	case *listOffsetsPartition:
+		msg.reply(a.listOffsets(msg))
+	case *deleteRecordsPartition:
+		msg.reply(a.deleteRecords(msg))
+	case *durableUpTo:
+		a.durable(msg)
+	case *topicConfigsChanged:
+		a.applyConfigs()
+	case *partitionTick:
+		a.tick()
+	case *actor.Stopping, *actor.Restarting:
+		a.stop()
+		return
+	default:
+		return
+	}
+	a.carryOut(ctx)
+}
+
+func (a *partitionActor) start(ctx actor.Context) {
+	a.produces = map[cluster.RequestID]func(producePartitionResult){}
+	a.watches = map[cluster.RequestID]func(){}
+	cfg := a.node.topicSettings(a.topic)
+	nowMs := time.Now().UnixMilli()
+	log, err := logstore.Open(logstore.Options{
+		FS: a.node.cfg.FS, Dir: a.node.partitionDir(a.topic, a.partition), Config: cfg.log,
+		Cache: a.node.blockCache(), Logger: a.logger, NowMs: nowMs,
+	})
+	if err != nil {
+		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
+		panic(fmt.Errorf("%w: open log: %w", errPartitionUnusable, err))
+	}
+	a.log = log
+	if a.node.cfg.GroupCommit {
+		a.committer = logstore.NewGroupCommitter(log, 4096, a.logger)
+	}
+	a.core = cluster.NewReplica(cfg.replica, cluster.ReplicaState{
+		LeaderEpoch: leaderEpoch, LogStartOffset: log.LogStartOffset(),
+		LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(),
+	}, a.node.cfg.NodeID)
+	a.self = ctx.Self()
+	self, root := a.self, a.node.system.Root
+	a.timer = time.AfterFunc(housekeepingInterval, func() { root.Send(self, &partitionTick{}) })
+	a.publishGauges()
+}
+
+func (a *partitionActor) stop() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if a.committer != nil {
+		a.committer.Close()
+	}
+	if a.log != nil {
+		if err := a.log.Close(); err != nil {
+			a.logger.Error("close log", zap.Error(err))
+		}
+		a.log = nil
+	}
+	// Whoever still waits is told the partition is gone.
+	for id, reply := range a.produces {
+		reply(producePartitionResult{errorCode: kerr.NotLeaderForPartition.Code, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
+		delete(a.produces, id)
+	}
+	for id, notify := range a.watches {
+		notify()
+		delete(a.watches, id)
+	}
+}
+
+func (a *partitionActor) produce(msg *producePartition) {
+	a.nextID++
+	id := a.nextID
+	if msg.reply != nil {
+		a.produces[id] = msg.reply
+	}
+	a.core.Produce(id, msg.records, msg.acks, msg.timeoutMs, time.Now().UnixMilli())
+	a.node.metrics.topicBytesIn.WithLabelValues(a.topic).Add(float64(len(msg.records)))
+}
+
+func (a *partitionActor) fetch(msg *fetchPartition) {
+	fb := a.core.Fetch(msg.fetchOffset, msg.currentLeaderEpoch)
+	res := fetchPartitionResult{errorCode: fb.ErrorCode, highWatermark: fb.HighWatermark, lastStableOffset: fb.LastStableOffset, logStartOffset: fb.LogStartOffset}
+	if fb.ErrorCode == 0 && fb.Readable {
+		recs, err := a.log.Read(msg.fetchOffset, int64(max(msg.maxBytes, 1)), fb.UpToOffset)
+		switch {
+		case errors.Is(err, kerr.OffsetOutOfRange):
+			res.errorCode = kerr.OffsetOutOfRange.Code
+		case err != nil:
+			a.logger.Error("read log", zap.Int64("offset", msg.fetchOffset), zap.Error(err))
+			res.errorCode = kerr.KafkaStorageError.Code
+		default:
+			res.records = recs
+			a.node.metrics.topicBytesOut.WithLabelValues(a.topic).Add(float64(recs.Len()))
+		}
+	}
+	msg.reply(res)
+}
+
+// carryOut performs the core's effects: appends, replies, wake-ups.
+func (a *partitionActor) carryOut(ctx actor.Context) {
+	if a.core == nil {
+		return
+	}
+	for {
+		rd := a.core.Ready()
+		if len(rd.Appends) == 0 && len(rd.ProduceReplies) == 0 && len(rd.Woken) == 0 {
+			break
+		}
+		for _, ap := range rd.Appends {
+			a.append(ap)
+		}
+		for _, rep := range rd.ProduceReplies {
+			if reply, ok := a.produces[rep.ID]; ok {
+				delete(a.produces, rep.ID)
+				reply(producePartitionResult{errorCode: rep.ErrorCode, errorMessage: rep.ErrorMessage, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs, logStartOffset: rep.LogStartOffset})
+			}
+		}
+		for _, w := range rd.Woken {
+			if notify, ok := a.watches[w.ID]; ok {
+				delete(a.watches, w.ID)
+				if !w.Expired {
+					notify()
+				}
+			}
+		}
+	}
+	a.armTimer(ctx)
+}
+
+func (a *partitionActor) append(ap cluster.AppendBatches) {
+	nowMs := time.Now().UnixMilli()
+	res, err := a.log.Append(ap.Batches, leaderEpoch, nowMs)
+	if err != nil {
+		a.logger.Warn("append failed", zap.Error(err))
+		a.core.AppendCompleted(ap.ID, -1, a.log.LogEndOffset(), err)
+		return
+	}
+	a.core.AppendCompleted(ap.ID, res.BaseOffsets[0], res.LogEndOffset, nil)
+	a.core.Flushed(a.log.FlushedOffset())
+	if a.committer != nil {
+		self, root := a.self, a.node.system.Root
+		leo := res.LogEndOffset
+		a.committer.NotifyWhenDurable(leo, func(err error) { root.Send(self, &durableUpTo{offset: leo, err: err}) })
+	}
+	a.node.metrics.logEndOffset.WithLabelValues(partitionLabels(a.topic, a.partition)...).Set(float64(res.LogEndOffset))
+}
+
+func (a *partitionActor) durable(msg *durableUpTo) {
+	if msg.err != nil {
+		if !errors.Is(msg.err, logstore.ErrGroupCommitterClosed) {
+			a.logger.Error("fsync failed", zap.Error(msg.err))
+		}
+		return
+	}
+	a.core.Flushed(max(msg.offset, a.log.FlushedOffset()))
+}
+
+func (a *partitionActor) tick() {
+	nowMs := time.Now().UnixMilli()
+	a.core.Tick(nowMs)
+	if err := a.log.Tick(nowMs); err != nil {
+		a.logger.Error("log housekeeping", zap.Error(err))
+	}
+	a.core.Flushed(a.log.FlushedOffset())
+	if nowMs-a.lastBusy >= retentionCheckIntervalMs {
+		a.lastBusy = nowMs
+		if n, err := a.log.DeleteRetainedSegments(nowMs); err != nil {
+			a.logger.Error("retention", zap.Error(err))
+		} else if n > 0 {
+			a.core.LogStartAdvanced(a.log.LogStartOffset())
+			a.logger.Info("segments deleted by retention", zap.Int("segments", n), zap.Int64("log_start_offset", a.log.LogStartOffset()))
+		}
+		a.publishGauges()
+	}
+}
+
+// retentionCheckIntervalMs is log.retention.check.interval.ms's role, shorter
+// than Kafka's 5 minutes because a check of an idle log is cheap.
+const retentionCheckIntervalMs = 10_000
+
+// armTimer schedules the next tick: the core's earliest deadline, or the
+// housekeeping interval.
+func (a *partitionActor) armTimer(ctx actor.Context) {
+	wait := housekeepingInterval
+	if next := a.core.NextDeadlineMs(); next != 1<<63-1 {
+		wait = min(wait, time.Until(time.UnixMilli(next))+time.Millisecond)
+	}
+	a.timer.Reset(max(wait, time.Millisecond))
+}
+
+func (a *partitionActor) publishGauges() {
+	labels := partitionLabels(a.topic, a.partition)
+	a.node.metrics.logEndOffset.WithLabelValues(labels...).Set(float64(a.log.LogEndOffset()))
+	a.node.metrics.logSizeBytes.WithLabelValues(labels...).Set(float64(a.log.SizeBytes()))
+}
+
+func (a *partitionActor) listOffsets(msg *listOffsetsPartition) listOffsetsResult {
+	res := listOffsetsResult{timestampMs: -1, offset: -1, leaderEpoch: leaderEpoch}
+	if off, lookup := a.core.ListOffset(msg.timestampMs); !lookup {
+		res.offset = off
+		return res
+	}
+	var to logstore.TimestampOffset
+	var found bool
+	var err error
+	if msg.timestampMs == -3 {
+		to, found, err = a.log.OffsetOfMaxTimestamp()
+	} else if msg.timestampMs >= 0 {
+		to, found, err = a.log.OffsetForTimestamp(msg.timestampMs)
+	} else {
+		res.errorCode = kerr.InvalidRequest.Code
+		return res
+	}
+	if err != nil {
+		a.logger.Error("offset lookup by timestamp", zap.Error(err))
+		res.errorCode = kerr.KafkaStorageError.Code
+		return res
+	}
+	if found && to.Offset < a.core.HighWatermark() {
+		res.offset, res.timestampMs = to.Offset, to.TimestampMs
+	}
+	return res
+}
+
+func (a *partitionActor) deleteRecords(msg *deleteRecordsPartition) deleteRecordsResult {
+	offset, code := a.core.DeleteRecordsOffset(msg.offset)
+	if code != 0 {
+		return deleteRecordsResult{errorCode: code, lowWatermark: -1}
+	}
+	if err := a.log.AdvanceLogStartOffset(offset); err != nil {
+		a.logger.Error("advance log start offset", zap.Int64("offset", offset), zap.Error(err))
+		return deleteRecordsResult{errorCode: kerr.KafkaStorageError.Code, lowWatermark: -1}
+	}
+	a.core.LogStartAdvanced(a.log.LogStartOffset())
+	return deleteRecordsResult{lowWatermark: a.log.LogStartOffset()}
+}
+
+func (a *partitionActor) applyConfigs() {
+	cfg := a.node.topicSettings(a.topic)
+	_ = cfg.log // SETCONFIG_PENDING
+	a.core.SetConfig(cfg.replica)
+}

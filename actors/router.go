@@ -1,0 +1,78 @@
+package actors
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/netio"
+)
+
+// router is the netio.Handler: it sends each decoded request to the actors
+// that serve it (the controller for metadata changes, partition actors for
+// data) and merges their answers. It never blocks: answers arrive through
+// callbacks. Every request passes through Handle, the one place where
+// authorization will be checked.
+type router struct {
+	node   *Node
+	logger *zap.Logger
+}
+
+func newRouter(n *Node) *router {
+	return &router{node: n, logger: n.logger.Named("router")}
+}
+
+// servedAPIVersions is the ApiVersions table: every key and version this
+// broker serves with its real semantics. ApiVersions itself is answered by
+// netio.
+func servedAPIVersions() []netio.APIVersionRange {
+	return []netio.APIVersionRange{
+		{APIKey: 0, MinVersion: 3, MaxVersion: 13},  // Produce (magic 2 batches only)
+		{APIKey: 1, MinVersion: 4, MaxVersion: 18},  // Fetch
+		{APIKey: 2, MinVersion: 1, MaxVersion: 10},  // ListOffsets
+		{APIKey: 3, MinVersion: 0, MaxVersion: 13},  // Metadata
+		{APIKey: 19, MinVersion: 2, MaxVersion: 7},  // CreateTopics
+		{APIKey: 20, MinVersion: 1, MaxVersion: 6},  // DeleteTopics
+		{APIKey: 21, MinVersion: 0, MaxVersion: 2},  // DeleteRecords
+		{APIKey: 32, MinVersion: 1, MaxVersion: 4},  // DescribeConfigs
+		{APIKey: 33, MinVersion: 0, MaxVersion: 2},  // AlterConfigs
+		{APIKey: 37, MinVersion: 0, MaxVersion: 3},  // CreatePartitions
+		{APIKey: 44, MinVersion: 0, MaxVersion: 1},  // IncrementalAlterConfigs
+		{APIKey: 60, MinVersion: 0, MaxVersion: 2},  // DescribeCluster
+	}
+}
+
+// apiName is the name of an API key for logs and metrics.
+func apiName(key int16) string {
+	if name := kmsg.NameForKey(key); name != "" {
+		return name
+	}
+	return "Unknown"
+}
+
+// Handle implements netio.Handler.
+func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
+	switch body := req.Body.(type) {
+	case *kmsg.ProduceRequest:
+		r.produce(req, body, respond)
+	case *kmsg.FetchRequest:
+		r.fetch(req, body, respond)
+	case *kmsg.ListOffsetsRequest:
+		r.listOffsets(body, respond)
+	case *kmsg.MetadataRequest:
+		r.metadata(body, respond)
+	case *kmsg.DeleteRecordsRequest:
+		r.deleteRecords(body, respond)
+	case *kmsg.DescribeConfigsRequest:
+		respond(r.describeConfigs(body))
+	case *kmsg.DescribeClusterRequest:
+		respond(r.describeCluster(body))
+	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
+		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
+		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, version: req.Header.APIVersion, respond: respond})
+	default:
+		// netio only passes keys from servedAPIVersions; reaching this is a
+		// bug in that table.
+		r.logger.Error("request for an API the router does not serve", zap.String("api", apiName(req.Header.APIKey)))
+		respond(nil)
+	}
+}

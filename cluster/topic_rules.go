@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// MaxTopicNameLength is Kafka's limit on a topic name.
+const MaxTopicNameLength = 249
+
+// ValidateTopicName applies Kafka's topic name rules: 1 to 249 characters of
+// [a-zA-Z0-9._-], and neither "." nor "..".
+func ValidateTopicName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("topic name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name cannot be %q", name)
+	case len(name) > MaxTopicNameLength:
+		return fmt.Errorf("topic name %q is %d characters, the limit is %d", name, len(name), MaxTopicNameLength)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q contains %q; legal characters are ASCII letters, digits, '.', '_' and '-'", name, c)
+		}
+	}
+	return nil
+}
+
+// TopicNamesCollide says whether two different names are the same once '.' is
+// read as '_', as Kafka's metric names do; Kafka refuses the second.
+func TopicNamesCollide(a, b string) bool {
+	return a != b && strings.ReplaceAll(a, ".", "_") == strings.ReplaceAll(b, ".", "_")
+}
+
+// ConfigType is a config's type as DescribeConfigs v3+ reports it.
+type ConfigType int8
+
+// Kafka's config types (DescribeConfigs ConfigType).
+const (
+	ConfigBoolean ConfigType = 1
+	ConfigString  ConfigType = 2
+	ConfigInt     ConfigType = 3
+	ConfigShort   ConfigType = 4
+	ConfigLong    ConfigType = 5
+	ConfigDouble  ConfigType = 6
+	ConfigList    ConfigType = 7
+)
+
+// TopicConfigSpec describes one topic config: Kafka's name, type, default and
+// valid values.
+type TopicConfigSpec struct {
+	Name    string
+	Type    ConfigType
+	Default string
+	// BrokerKey is the server.properties key that sets the broker-wide
+	// default, "" if none.
+	BrokerKey string
+	Doc       string
+	validate  func(string) error
+}
+
+func longAtLeast(lo int64) func(string) error {
+	return func(v string) error {
+		x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		if x < lo {
+			return fmt.Errorf("%d is below the minimum %d", x, lo)
+		}
+		return nil
+	}
+}
+
+func intBetween(lo, hi int64) func(string) error {
+	return func(v string) error {
+		x, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			return fmt.Errorf("%q is not a 32-bit whole number", v)
+		}
+		if x < lo || x > hi {
+			return fmt.Errorf("%d is outside [%d, %d]", x, lo, hi)
+		}
+		return nil
+	}
+}
+
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if v == ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))
+	}
+}
+
+func listOf(values ...string) func(string) error {
+	return func(v string) error {
+		parts := strings.Split(v, ",")
+		for _, p := range parts {
+			if err := oneOf(values...)(strings.TrimSpace(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func boolean(v string) error {
+	if v != "true" && v != "false" {
+		return fmt.Errorf("%q is not true or false", v)
+	}
+	return nil
+}
+
+func ratio(v string) error {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || x < 0 || x > 1 {
+		return fmt.Errorf("%q is not a number in [0, 1]", v)
+	}
+	return nil
+}
+
+var maxLong = strconv.FormatInt(math.MaxInt64, 10)
+
+// topicConfigSpecs are the topic configs this broker knows, with Kafka 4's
+// defaults. segment.bytes accepts down to 1 KiB (Kafka: 1 MiB) so tests can
+// roll small segments.
+var topicConfigSpecs = []TopicConfigSpec{
+	{Name: "cleanup.policy", Type: ConfigList, Default: "delete", BrokerKey: "log.cleanup.policy", validate: listOf("delete", "compact"), Doc: "delete or compact old segments, or both"},
+	{Name: "compression.type", Type: ConfigString, Default: "producer", BrokerKey: "compression.type", validate: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")},
+	{Name: "delete.retention.ms", Type: ConfigLong, Default: "86400000", BrokerKey: "log.cleaner.delete.retention.ms", validate: longAtLeast(0)},
+	{Name: "file.delete.delay.ms", Type: ConfigLong, Default: "60000", BrokerKey: "log.segment.delete.delay.ms", validate: longAtLeast(0)},
+	{Name: "flush.messages", Type: ConfigLong, Default: maxLong, BrokerKey: "log.flush.interval.messages", validate: longAtLeast(1)},
+	{Name: "flush.ms", Type: ConfigLong, Default: maxLong, BrokerKey: "log.flush.interval.ms", validate: longAtLeast(0)},
+	{Name: "index.interval.bytes", Type: ConfigInt, Default: "4096", BrokerKey: "log.index.interval.bytes", validate: intBetween(0, math.MaxInt32)},
+	{Name: "max.compaction.lag.ms", Type: ConfigLong, Default: maxLong, BrokerKey: "log.cleaner.max.compaction.lag.ms", validate: longAtLeast(1)},
+	{Name: "max.message.bytes", Type: ConfigInt, Default: "1048588", BrokerKey: "message.max.bytes", validate: intBetween(0, math.MaxInt32)},
+	{Name: "message.timestamp.after.max.ms", Type: ConfigLong, Default: "3600000", BrokerKey: "log.message.timestamp.after.max.ms", validate: longAtLeast(0)},
+	{Name: "message.timestamp.before.max.ms", Type: ConfigLong, Default: maxLong, BrokerKey: "log.message.timestamp.before.max.ms", validate: longAtLeast(0)},
+	{Name: "message.timestamp.type", Type: ConfigString, Default: "CreateTime", BrokerKey: "log.message.timestamp.type", validate: oneOf("CreateTime", "LogAppendTime")},
+	{Name: "min.cleanable.dirty.ratio", Type: ConfigDouble, Default: "0.5", BrokerKey: "log.cleaner.min.cleanable.ratio", validate: ratio},
+	{Name: "min.compaction.lag.ms", Type: ConfigLong, Default: "0", BrokerKey: "log.cleaner.min.compaction.lag.ms", validate: longAtLeast(0)},
+	{Name: "min.insync.replicas", Type: ConfigInt, Default: "1", BrokerKey: "min.insync.replicas", validate: intBetween(1, math.MaxInt32)},
+	{Name: "preallocate", Type: ConfigBoolean, Default: "false", BrokerKey: "log.preallocate", validate: boolean},
+	{Name: "retention.bytes", Type: ConfigLong, Default: "-1", BrokerKey: "log.retention.bytes", validate: longAtLeast(-1)},
+	{Name: "retention.ms", Type: ConfigLong, Default: "604800000", BrokerKey: "log.retention.ms", validate: longAtLeast(-1)},
+	{Name: "segment.bytes", Type: ConfigInt, Default: "1073741824", BrokerKey: "log.segment.bytes", validate: intBetween(1024, math.MaxInt32)},
+	{Name: "segment.index.bytes", Type: ConfigInt, Default: "10485760", BrokerKey: "log.index.size.max.bytes", validate: intBetween(4, math.MaxInt32)},
+	{Name: "segment.jitter.ms", Type: ConfigLong, Default: "0", BrokerKey: "log.roll.jitter.ms", validate: longAtLeast(0)},
+	{Name: "segment.ms", Type: ConfigLong, Default: "604800000", BrokerKey: "log.roll.ms", validate: longAtLeast(1)},
+	{Name: "unclean.leader.election.enable", Type: ConfigBoolean, Default: "false", BrokerKey: "unclean.leader.election.enable", validate: boolean},
+}
+
+// TopicConfigSpecs lists every known topic config, sorted by name.
+func TopicConfigSpecs() []TopicConfigSpec {
+	out := append([]TopicConfigSpec(nil), topicConfigSpecs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupTopicConfig returns the spec of a topic config.
+func LookupTopicConfig(name string) (TopicConfigSpec, bool) {
+	for _, s := range topicConfigSpecs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return TopicConfigSpec{}, false
+}
+
+// TopicConfigDefault is Kafka's default of a topic config.
+func TopicConfigDefault(name string) (string, bool) {
+	s, ok := LookupTopicConfig(name)
+	return s.Default, ok
+}
+
+// ValidateTopicConfig checks a value for a topic config; an unknown name is
+// an error, as in Kafka.
+func ValidateTopicConfig(name, value string) error {
+	s, ok := LookupTopicConfig(name)
+	if !ok {
+		return fmt.Errorf("unknown topic config %q", name)
+	}
+	if err := s.validate(value); err != nil {
+		return fmt.Errorf("invalid value for %s: %v", name, err)
+	}
+	return nil
+}
