@@ -26,18 +26,18 @@ func newRouter(n *Node) *router {
 // netio.
 func servedAPIVersions() []netio.APIVersionRange {
 	return []netio.APIVersionRange{
-		{APIKey: 0, MinVersion: 3, MaxVersion: 13},  // Produce (magic 2 batches only)
-		{APIKey: 1, MinVersion: 4, MaxVersion: 18},  // Fetch
-		{APIKey: 2, MinVersion: 1, MaxVersion: 10},  // ListOffsets
-		{APIKey: 3, MinVersion: 0, MaxVersion: 13},  // Metadata
-		{APIKey: 19, MinVersion: 2, MaxVersion: 7},  // CreateTopics
-		{APIKey: 20, MinVersion: 1, MaxVersion: 6},  // DeleteTopics
-		{APIKey: 21, MinVersion: 0, MaxVersion: 2},  // DeleteRecords
-		{APIKey: 32, MinVersion: 1, MaxVersion: 4},  // DescribeConfigs
-		{APIKey: 33, MinVersion: 0, MaxVersion: 2},  // AlterConfigs
-		{APIKey: 37, MinVersion: 0, MaxVersion: 3},  // CreatePartitions
-		{APIKey: 44, MinVersion: 0, MaxVersion: 1},  // IncrementalAlterConfigs
-		{APIKey: 60, MinVersion: 0, MaxVersion: 2},  // DescribeCluster
+		{APIKey: 0, MinVersion: 3, MaxVersion: 13}, // Produce (magic 2 batches only)
+		{APIKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch
+		{APIKey: 2, MinVersion: 1, MaxVersion: 10}, // ListOffsets
+		{APIKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata
+		{APIKey: 19, MinVersion: 2, MaxVersion: 7}, // CreateTopics
+		{APIKey: 20, MinVersion: 1, MaxVersion: 6}, // DeleteTopics
+		{APIKey: 21, MinVersion: 0, MaxVersion: 2}, // DeleteRecords
+		{APIKey: 32, MinVersion: 1, MaxVersion: 4}, // DescribeConfigs
+		{APIKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
+		{APIKey: 37, MinVersion: 0, MaxVersion: 3}, // CreatePartitions
+		{APIKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
+		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
 	}
 }
 

@@ -1,10 +1,31 @@
 // Package netio is the TCP protocol adapter: the listener, Kafka framing,
-// request header parsing, kmsg decode and encode, and the per-connection
-// pipeline that hands each decoded request to a Handler and writes responses in
-// request order.
+// request header parsing (v0–v2, with the tagged fields of flexible
+// versions), kmsg decode and encode, and the per-connection pipeline that
+// hands each decoded request to a Handler and writes responses in request
+// order.
 //
-// It imports nothing of gregor.
+// It imports nothing of gregor: the request router (in actors) implements
+// Handler and Observer and gives the table of API keys and versions it
+// serves. netio answers ApiVersions (key 18) itself from that table,
+// including Kafka's UNSUPPORTED_VERSION downgrade answer (KIP-511).
 //
-// Concurrency: one reader and one writer goroutine per connection; a Handler may
-// be called concurrently from many connections.
+// Files: server.go (listener, connection count, shutdown), conn.go (one
+// connection: reader and dispatch), writer.go (the ordered writer), idle.go
+// (idle timeout and shutdown through read deadlines), decode.go (framing,
+// header, body), encode.go (response frames, EncodedResponse for pre-encoded
+// and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
+// Request, Observer).
+//
+// Bad input closes only the connection it came on, with a log line naming
+// the client id and address: a frame size that is negative or above
+// socket.request.max.bytes, a header or body that does not decode, an API key
+// or version that is not served.
+//
+// Concurrency: per connection, one reader goroutine reads frames, decodes
+// them and calls Handler.Handle, one at a time; one writer goroutine writes
+// the responses strictly in request order, batching those that are ready
+// into one write. At most Config.MaxInFlightRequests requests per connection
+// are read and not yet written; when full the reader stops reading
+// (backpressure, nothing dropped). A Handler may be called concurrently from
+// many connections, and may answer from any goroutine.
 package netio

@@ -1,0 +1,215 @@
+package netio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// EncodedResponse is a response whose body is already encoded, in parts, so
+// that large payloads (stored record batches) can go to the socket without
+// being copied into one buffer, and a part can be an io.WriterTo such as a
+// file section written with sendfile. It costs nothing when unused: the writer
+// checks for it with one type assertion.
+//
+// The embedded Response gives the key and version (for the response header);
+// its fields are not encoded. netio writes the size prefix and the response
+// header, then the parts in order.
+type EncodedResponse struct {
+	kmsg.Response
+	// Parts are the response body, concatenated.
+	Parts []EncodedPart
+}
+
+// EncodedPart is one piece of an EncodedResponse: Bytes, or, when From is set,
+// the FromBytes bytes that From writes.
+type EncodedPart struct {
+	Bytes     []byte
+	From      io.WriterTo
+	FromBytes int64
+}
+
+// bodyBytes is the encoded length of the body.
+func (r *EncodedResponse) bodyBytes() int64 {
+	var n int64
+	for i := range r.Parts {
+		if r.Parts[i].From != nil {
+			n += r.Parts[i].FromBytes
+		} else {
+			n += int64(len(r.Parts[i].Bytes))
+		}
+	}
+	return n
+}
+
+// AppendTo appends the body's parts to dst, reading From parts into memory; it
+// is the copying fallback (tests, tools). A From part that fails or writes a
+// count other than FromBytes panics: AppendTo cannot report errors.
+func (r *EncodedResponse) AppendTo(dst []byte) []byte {
+	for _, p := range r.Parts {
+		if p.From == nil {
+			dst = append(dst, p.Bytes...)
+			continue
+		}
+		w := appendWriter{buf: dst}
+		n, err := p.From.WriteTo(&w)
+		if err != nil || n != p.FromBytes {
+			panic(fmt.Sprintf("netio: encoded response part wrote %d of %d bytes: %v", n, p.FromBytes, err))
+		}
+		dst = w.buf
+	}
+	return dst
+}
+
+// appendWriter is an io.Writer appending to a slice.
+type appendWriter struct{ buf []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// responseHeaderHasTags reports whether the response header is v1 (a tagged
+// field byte after the correlation id): flexible responses, except ApiVersions,
+// whose header stays v0 so that any client can read it.
+func responseHeaderHasTags(resp kmsg.Response) bool {
+	return resp.IsFlexible() && resp.Key() != apiVersionsKey
+}
+
+// Thresholds of the frame writer.
+const (
+	// flushThresholdBytes: buffered responses are written once they
+	// reach this size, even if more are ready.
+	flushThresholdBytes = 256 << 10
+	// directWriteBytes: an encoded part this large is written from its
+	// own slice rather than copied into the buffer.
+	directWriteBytes = 64 << 10
+	// retainedBufferBytes: a buffer grown beyond this by a large response
+	// is dropped after the write, so idle connections stay small.
+	retainedBufferBytes = 1 << 20
+)
+
+// frameWriter encodes response frames into one buffer and writes it to w in
+// as few writes as possible. It is used by one goroutine.
+type frameWriter struct {
+	w   io.Writer
+	out []byte
+	// beforeWrite, if set, runs before every write to w (deadlines).
+	beforeWrite func()
+	// sentBytes counts bytes written to w since takeSentBytes.
+	sentBytes int
+}
+
+// appendResponse adds the frame of resp (correlation id corr) to the buffer,
+// writing through for EncodedResponse parts that ask for it.
+func (fw *frameWriter) appendResponse(corr int32, resp kmsg.Response) error {
+	if enc, ok := resp.(*EncodedResponse); ok {
+		return fw.appendEncoded(corr, enc)
+	}
+	start := len(fw.out)
+	fw.out = append(fw.out, 0, 0, 0, 0)
+	fw.out = kbin.AppendInt32(fw.out, corr)
+	if responseHeaderHasTags(resp) {
+		fw.out = append(fw.out, 0)
+	}
+	fw.out = resp.AppendTo(fw.out)
+	size := len(fw.out) - start - frameSizeBytes
+	if size > math.MaxInt32 {
+		return fmt.Errorf("encode %s response: %d bytes exceed a frame", kmsg.NameForKey(resp.Key()), size)
+	}
+	binary.BigEndian.PutUint32(fw.out[start:], uint32(size))
+	return nil
+}
+
+// appendEncoded adds the frame of a pre-encoded response.
+func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
+	headerBytes := int64(4)
+	if responseHeaderHasTags(enc) {
+		headerBytes++
+	}
+	size := headerBytes + enc.bodyBytes()
+	if size > math.MaxInt32 {
+		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
+	}
+	fw.out = kbin.AppendInt32(fw.out, int32(size))
+	fw.out = kbin.AppendInt32(fw.out, corr)
+	if headerBytes == 5 {
+		fw.out = append(fw.out, 0)
+	}
+	for _, p := range enc.Parts {
+		if err := fw.appendPart(p); err != nil {
+			return fmt.Errorf("encoded %s response: %w", kmsg.NameForKey(enc.Key()), err)
+		}
+	}
+	return nil
+}
+
+// appendPart adds one part, writing large and WriterTo parts directly.
+func (fw *frameWriter) appendPart(p EncodedPart) error {
+	switch {
+	case p.From == nil && len(p.Bytes) < directWriteBytes:
+		fw.out = append(fw.out, p.Bytes...)
+		return nil
+	case p.From == nil:
+		if err := fw.flush(); err != nil {
+			return err
+		}
+		fw.prepareWrite()
+		n, err := fw.w.Write(p.Bytes)
+		fw.sentBytes += n
+		return err
+	}
+	if err := fw.flush(); err != nil {
+		return err
+	}
+	fw.prepareWrite()
+	n, err := p.From.WriteTo(fw.w)
+	fw.sentBytes += int(n)
+	if err != nil {
+		return fmt.Errorf("write part: %w", err)
+	}
+	if n != p.FromBytes {
+		// The frame size is already on the wire: the stream is broken.
+		return fmt.Errorf("part wrote %d bytes, announced %d", n, p.FromBytes)
+	}
+	return nil
+}
+
+func (fw *frameWriter) prepareWrite() {
+	if fw.beforeWrite != nil {
+		fw.beforeWrite()
+	}
+}
+
+// buffered is the number of bytes waiting for flush.
+func (fw *frameWriter) buffered() int { return len(fw.out) }
+
+// flush writes the buffer.
+func (fw *frameWriter) flush() error {
+	if len(fw.out) == 0 {
+		return nil
+	}
+	fw.prepareWrite()
+	n, err := fw.w.Write(fw.out)
+	fw.sentBytes += n
+	if cap(fw.out) > retainedBufferBytes {
+		fw.out = nil
+	} else {
+		fw.out = fw.out[:0]
+	}
+	if err != nil {
+		return fmt.Errorf("write responses: %w", err)
+	}
+	return nil
+}
+
+// takeSentBytes returns the bytes written since the last call.
+func (fw *frameWriter) takeSentBytes() int {
+	n := fw.sentBytes
+	fw.sentBytes = 0
+	return n
+}

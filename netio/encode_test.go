@@ -1,0 +1,221 @@
+package netio
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fileSection writes n bytes of a file from off: the shape of the future
+// zero-copy Fetch path (io.Copy to a TCP connection uses sendfile).
+type fileSection struct {
+	f      *os.File
+	off, n int64
+}
+
+func (s fileSection) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, io.NewSectionReader(s.f, s.off, s.n))
+}
+
+// bigMetadataResponse has enough topics to pass directWriteBytes.
+func bigMetadataResponse(version int16, topics int) *kmsg.MetadataResponse {
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = version
+	for i := 0; i < topics; i++ {
+		topic := kmsg.NewMetadataResponseTopic()
+		topic.Topic = kmsg.StringPtr(fmt.Sprintf("topic-with-a-long-name-%06d", i))
+		resp.Topics = append(resp.Topics, topic)
+	}
+	return resp
+}
+
+// An EncodedResponse made of a small part, a large part and a file section
+// reaches the client as the same bytes as the plain response.
+func TestEncodedResponseParts(t *testing.T) {
+	plain := bigMetadataResponse(12, 3000)
+	body := plain.AppendTo(nil)
+	if len(body) < 100+directWriteBytes+1000 {
+		t.Fatalf("body of %d bytes is too small for the test", len(body))
+	}
+	split1, split2 := 100, 100+directWriteBytes+10
+	path := filepath.Join(t.TempDir(), "segment")
+	if err := os.WriteFile(path, append(make([]byte, 7), body[split2:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	encoded := &EncodedResponse{Response: kmsg.NewPtrMetadataResponse(), Parts: []EncodedPart{
+		{Bytes: body[:split1]},
+		{Bytes: body[split1:split2]},
+		{From: fileSection{f: f, off: 7, n: int64(len(body) - split2)}, FromBytes: int64(len(body) - split2)},
+	}}
+	if got := encoded.AppendTo(nil); !bytes.Equal(got, body) {
+		t.Fatalf("AppendTo differs from the plain encoding")
+	}
+
+	var broken sync.Once
+	h := HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+		if topics := req.Body.(*kmsg.MetadataRequest).Topics; len(topics) > 0 && *topics[0].Topic == "short" {
+			broken.Do(func() {
+				respond(&EncodedResponse{Response: kmsg.NewPtrMetadataResponse(), Parts: []EncodedPart{
+					{From: fileSection{f: f, off: 0, n: 10}, FromBytes: 20},
+				}})
+			})
+			return
+		}
+		respond(encoded)
+	})
+	s := startServer(t, Config{}, h)
+	c := dialRaw(t, s.Addr(), "encoded")
+	for i := int32(1); i <= 3; i++ {
+		resp := c.roundTrip(metadataRequest(12, "x"), i).(*kmsg.MetadataResponse)
+		if len(resp.Topics) != 3000 || *resp.Topics[2999].Topic != *plain.Topics[2999].Topic {
+			t.Fatalf("response %d: %d topics", i, len(resp.Topics))
+		}
+	}
+	// A part shorter than announced breaks the stream: the connection closes.
+	c.send(metadataRequest(12, "short"), 4)
+	c.expectClosed()
+}
+
+// The response header has a tag byte for flexible versions, except for
+// ApiVersions; the size prefix counts everything after itself.
+func TestResponseFrameLayout(t *testing.T) {
+	cases := []struct {
+		resp     kmsg.Response
+		wantTags bool
+	}{
+		{&kmsg.MetadataResponse{Version: 8}, false},
+		{&kmsg.MetadataResponse{Version: 9}, true},
+		{&kmsg.ApiVersionsResponse{Version: 3}, false},
+		{&kmsg.ApiVersionsResponse{Version: 0}, false},
+		{&kmsg.ProduceResponse{Version: 9}, true},
+		{&EncodedResponse{Response: &kmsg.ProduceResponse{Version: 9}, Parts: []EncodedPart{{Bytes: []byte{1, 2}}}}, true},
+	}
+	for _, tc := range cases {
+		var out bytes.Buffer
+		fw := frameWriter{w: &out}
+		if err := fw.appendResponse(42, tc.resp); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.flush(); err != nil {
+			t.Fatal(err)
+		}
+		b := out.Bytes()
+		body := tc.resp.AppendTo(nil)
+		header := 4
+		if tc.wantTags {
+			header = 5
+		}
+		if len(b) != 4+header+len(body) || int(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])) != header+len(body) {
+			t.Fatalf("%T v%d: frame %x", tc.resp, tc.resp.GetVersion(), b)
+		}
+		if !bytes.Equal(b[4:8], []byte{0, 0, 0, 42}) || (tc.wantTags && b[8] != 0) || !bytes.Equal(b[4+header:], body) {
+			t.Fatalf("%T v%d: frame %x", tc.resp, tc.resp.GetVersion(), b)
+		}
+	}
+}
+
+// countingObserver counts every Observer event.
+type countingObserver struct {
+	mu     sync.Mutex
+	counts observedCounts
+}
+
+type observedCounts struct {
+	opened, closed, refused int
+	completed               map[int16]int
+	bytesIn, bytesOut       int
+	maxLatency              time.Duration
+}
+
+func (o *countingObserver) update(f func(c *observedCounts)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f(&o.counts)
+}
+
+func (o *countingObserver) ConnectionOpened()   { o.update(func(c *observedCounts) { c.opened++ }) }
+func (o *countingObserver) ConnectionClosed()   { o.update(func(c *observedCounts) { c.closed++ }) }
+func (o *countingObserver) ConnectionRefused()  { o.update(func(c *observedCounts) { c.refused++ }) }
+func (o *countingObserver) BytesReceived(n int) { o.update(func(c *observedCounts) { c.bytesIn += n }) }
+func (o *countingObserver) BytesSent(n int)     { o.update(func(c *observedCounts) { c.bytesOut += n }) }
+func (o *countingObserver) RequestCompleted(apiKey int16, latency time.Duration) {
+	o.update(func(c *observedCounts) {
+		if c.completed == nil {
+			c.completed = make(map[int16]int)
+		}
+		c.completed[apiKey]++
+		c.maxLatency = max(c.maxLatency, latency)
+	})
+}
+
+func (o *countingObserver) snapshot() observedCounts {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.counts
+	c.completed = make(map[int16]int)
+	for k, v := range o.counts.completed {
+		c.completed[k] = v
+	}
+	return c
+}
+
+// The Observer sees connections, requests (nil responses included) and the
+// exact wire bytes in both directions.
+func TestObserverCounts(t *testing.T) {
+	obs := &countingObserver{}
+	h := &memoryHandler{maxDelay: 5 * time.Millisecond}
+	s := startServer(t, Config{Observer: obs, MaxConnections: 1}, h)
+	c := dialRaw(t, s.Addr(), "observed")
+	var sent, received int
+	for i := int32(1); i <= 10; i++ {
+		var frame []byte
+		if i%2 == 0 {
+			frame = c.fmt.AppendRequest(nil, produceRequest(9, 0, "t"), i)
+		} else {
+			frame = c.fmt.AppendRequest(nil, metadataRequest(12, "t"), i)
+		}
+		sent += len(frame)
+		c.write(frame)
+	}
+	for i := 0; i < 5; i++ {
+		_, body, err := c.readFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		received += 8 + len(body)
+	}
+	apiVersions := c.fmt.AppendRequest(nil, apiVersionsRequest(3), 11)
+	sent += len(apiVersions)
+	c.write(apiVersions)
+	if _, body, err := c.readFrame(); err != nil {
+		t.Fatal(err)
+	} else {
+		received += 8 + len(body)
+	}
+	extra := dialRaw(t, s.Addr(), "refused")
+	extra.expectClosed()
+	_ = c.conn.Close()
+	waitFor(t, "the connection to close", 5*time.Second, func() bool { return obs.snapshot().closed == 1 })
+	got := obs.snapshot()
+	if got.opened != 1 || got.refused != 1 || got.completed[3] != 5 || got.completed[0] != 5 || got.completed[18] != 1 {
+		t.Fatalf("observer counts: %+v", got)
+	}
+	if got.bytesIn != sent || got.bytesOut != received {
+		t.Fatalf("bytes in %d (client sent %d), out %d (client read %d)", got.bytesIn, sent, got.bytesOut, received)
+	}
+	if got.maxLatency <= 0 || got.maxLatency > 5*time.Second {
+		t.Fatalf("latency %v", got.maxLatency)
+	}
+}
