@@ -199,6 +199,9 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 	if err != nil {
 		return nil, kerr.CorruptMessage.Code, err.Error()
 	}
+	if size > len(records) {
+		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("record batch length field says %d bytes, the request holds %d", size, len(records))
+	}
 	if size != len(records) {
 		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("produce requests must hold exactly one record batch per partition; the first is %d of %d bytes", size, len(records))
 	}
