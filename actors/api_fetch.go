@@ -165,7 +165,7 @@ func (st *fetchState) afterRead() {
 		}
 	}
 	now := time.Now()
-	if failed || total >= int64(st.body.MinBytes) || total > 0 && st.body.MinBytes <= 0 || !now.Before(st.deadline) {
+	if failed || total >= int64(st.body.MinBytes) || total > 0 && st.body.MinBytes <= 0 || !now.Before(st.deadline) || st.r.closing.Load() {
 		st.answer()
 		return
 	}
@@ -174,6 +174,7 @@ func (st *fetchState) afterRead() {
 	st.woken = false
 	if st.timer == nil {
 		st.timer = time.AfterFunc(st.deadline.Sub(now), st.wake)
+		st.r.parked.Store(st, struct{}{})
 	}
 	st.mu.Unlock()
 	rt := st.r.node.routes.load()
@@ -182,6 +183,14 @@ func (st *fetchState) afterRead() {
 			st.r.node.system.Root.Send(pid, &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake})
 		}
 	}
+}
+
+// wakeParkedFetches answers every waiting fetch now (graceful shutdown).
+func (r *router) wakeParkedFetches() {
+	r.parked.Range(func(k, _ any) bool {
+		k.(*fetchState).wake()
+		return true
+	})
 }
 
 // wake runs on new data in a watched partition or at the deadline: it reads
@@ -219,6 +228,7 @@ func (st *fetchState) answer() {
 	st.answered = true
 	if st.timer != nil {
 		st.timer.Stop()
+		st.r.parked.Delete(st)
 	}
 	st.mu.Unlock()
 	budget := int64(st.body.MaxBytes)

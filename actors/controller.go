@@ -23,6 +23,7 @@ type controllerActor struct {
 	partitions     map[string][]*actor.PID
 	pendingDeletes map[string]int    // topic → partition actors still stopping
 	stopping       map[string]string // stopping partition actor id → topic
+	shuttingDown   bool
 	logger         *zap.Logger
 }
 
@@ -89,8 +90,13 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 	case *autoCreateTopics:
 		c.autoCreate(ctx, msg.topics)
 		msg.done()
+	case *actor.Stopping:
+		// Children stop with the controller; that is no partition failure.
+		c.shuttingDown = true
 	case *actor.Terminated:
-		c.partitionStopped(msg.Who)
+		if !c.shuttingDown {
+			c.partitionStopped(msg.Who)
+		}
 	}
 }
 

@@ -82,6 +82,7 @@ type Node struct {
 	routes     *routeTable
 	cache      *blockcache.Cache
 	server     *netio.Server
+	router     *router
 	metrics    *nodeMetrics
 	httpServer *http.Server
 
@@ -136,6 +137,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 
 func (n *Node) startServer() error {
 	handler := newRouter(n)
+	n.router = handler
 	srv, err := netio.NewServer(netio.Config{
 		Address:              n.cfg.ListenAddress,
 		RequestMaxBytes:      n.cfg.RequestMaxBytes,
@@ -199,6 +201,10 @@ func (n *Node) advertised() (string, int32) {
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		var errs []error
+		// Answer the fetches waiting for data (and let no new one wait),
+		// then stop accepting and let every in-flight request finish.
+		n.router.closing.Store(true)
+		n.router.wakeParkedFetches()
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
 		}

@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -15,6 +18,10 @@ import (
 type router struct {
 	node   *Node
 	logger *zap.Logger
+	// parked holds the fetches waiting for data (*fetchState keys).
+	parked sync.Map
+	// closing is set when the node stops: fetches no longer wait.
+	closing atomic.Bool
 }
 
 func newRouter(n *Node) *router {
