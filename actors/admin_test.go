@@ -342,3 +342,35 @@ func TestUnopenablePartitionGoesOffline(t *testing.T) {
 		t.Fatalf("the healthy partition refuses records: %v", err)
 	}
 }
+
+func TestPartitionActorRestartsAfterPanic(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("phoenix"), kgo.AllowAutoTopicCreation())
+	for i := 0; i < 5; i++ {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(fmt.Sprint(i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid := n.routes.load().partition("phoenix", 0)
+	n.system.Root.Send(pid, &partitionProbe{run: func(*partitionActor) { panic("injected by the test") }})
+	// The restarted actor rebuilt its core from the log: offsets continue.
+	res := cl.ProduceSync(ctx, kgo.StringRecord("after"))
+	if err := res.FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.First(); r.Offset != 5 {
+		t.Fatalf("first record after the restart got offset %d, want 5", r.Offset)
+	}
+	if n.routes.load().partition("phoenix", 0) == nil {
+		t.Fatal("partition went offline after one panic")
+	}
+	consumer := newClient(t, n, kgo.ConsumeTopics("phoenix"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var vals []string
+	for len(vals) < 6 && ctx.Err() == nil {
+		consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
+	}
+	if fmt.Sprint(vals) != "[0 1 2 3 4 after]" {
+		t.Fatalf("records %v", vals)
+	}
+}

@@ -29,6 +29,11 @@ type durableUpTo struct {
 // topicConfigsChanged tells a partition actor its topic's configs changed.
 type topicConfigsChanged struct{}
 
+// partitionProbe runs a function inside a partition actor, on its mailbox
+// goroutine: an operator's and a test's window into a live partition (a panic
+// in it is supervised like any other).
+type partitionProbe struct{ run func(*partitionActor) }
+
 // housekeepingInterval is how often a partition runs flush.ms, the recovery
 // point checkpoint and retention even when idle.
 const housekeepingInterval = time.Second
@@ -81,6 +86,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.applyConfigs()
 	case *partitionTick:
 		a.tick()
+	case *partitionProbe:
+		msg.run(a)
 	case *actor.Stopping, *actor.Restarting:
 		a.stop()
 		return
@@ -159,6 +166,12 @@ func (a *partitionActor) fetch(msg *fetchPartition) {
 		switch {
 		case errors.Is(err, kerr.OffsetOutOfRange):
 			res.errorCode = kerr.OffsetOutOfRange.Code
+		case errors.Is(err, logstore.ErrCorruption):
+			// Corruption is not cured by a retry: answer, then stop the
+			// actor (the supervisor marks the partition offline).
+			msg.reply(fetchPartitionResult{errorCode: kerr.KafkaStorageError.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1})
+			a.logger.Error("partition offline: corrupt log", zap.Int64("offset", msg.fetchOffset), zap.Error(err))
+			panic(err)
 		case err != nil:
 			a.logger.Error("read log", zap.Int64("offset", msg.fetchOffset), zap.Error(err))
 			res.errorCode = kerr.KafkaStorageError.Code
