@@ -129,6 +129,9 @@ func (c *controllerActor) apply(rec cluster.MetadataRecord) error {
 		return err
 	}
 	c.image = next
+	// Publish at once: partition actors spawned or told of a change next
+	// read their topic's configs from the published image.
+	c.publish()
 	return nil
 }
 
