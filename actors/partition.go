@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 
@@ -56,6 +57,10 @@ type partitionActor struct {
 	watches  map[cluster.RequestID]func()
 	timer    *time.Timer
 	lastBusy int64
+
+	// The partition's metrics, looked up once.
+	bytesIn, bytesOut         prometheus.Counter
+	endOffsetGauge, sizeGauge prometheus.Gauge
 }
 
 func newPartitionActor(n *Node, topic string, partition int32) *partitionActor {
@@ -118,6 +123,11 @@ func (a *partitionActor) start(ctx actor.Context) {
 		LeaderEpoch: leaderEpoch, LogStartOffset: log.LogStartOffset(),
 		LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(),
 	}, a.node.cfg.NodeID)
+	labels := partitionLabels(a.topic, a.partition)
+	a.bytesIn = a.node.metrics.topicBytesIn.WithLabelValues(a.topic)
+	a.bytesOut = a.node.metrics.topicBytesOut.WithLabelValues(a.topic)
+	a.endOffsetGauge = a.node.metrics.logEndOffset.WithLabelValues(labels...)
+	a.sizeGauge = a.node.metrics.logSizeBytes.WithLabelValues(labels...)
 	a.self = ctx.Self()
 	self, root := a.self, a.node.system.Root
 	a.timer = time.AfterFunc(housekeepingInterval, func() { root.Send(self, &partitionTick{}) })
@@ -137,6 +147,14 @@ func (a *partitionActor) stop() {
 		}
 		a.log = nil
 	}
+	if _, exists := a.node.routes.load().image.Topic(a.topic); !exists {
+		// Deleted topic: its series go too.
+		labels := partitionLabels(a.topic, a.partition)
+		a.node.metrics.logEndOffset.DeleteLabelValues(labels...)
+		a.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
+		a.node.metrics.topicBytesIn.DeleteLabelValues(a.topic)
+		a.node.metrics.topicBytesOut.DeleteLabelValues(a.topic)
+	}
 	// Whoever still waits is told the partition is gone.
 	for id, reply := range a.produces {
 		reply(producePartitionResult{errorCode: kerr.NotLeaderForPartition.Code, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
@@ -155,7 +173,7 @@ func (a *partitionActor) produce(msg *producePartition) {
 		a.produces[id] = msg.reply
 	}
 	a.core.Produce(id, msg.records, msg.acks, msg.timeoutMs, time.Now().UnixMilli())
-	a.node.metrics.topicBytesIn.WithLabelValues(a.topic).Add(float64(len(msg.records)))
+	a.bytesIn.Add(float64(len(msg.records)))
 }
 
 func (a *partitionActor) fetch(msg *fetchPartition) {
@@ -177,7 +195,7 @@ func (a *partitionActor) fetch(msg *fetchPartition) {
 			res.errorCode = kerr.KafkaStorageError.Code
 		default:
 			res.records = recs
-			a.node.metrics.topicBytesOut.WithLabelValues(a.topic).Add(float64(recs.Len()))
+			a.bytesOut.Add(float64(recs.Len()))
 		}
 	}
 	msg.reply(res)
@@ -229,7 +247,7 @@ func (a *partitionActor) append(ap cluster.AppendBatches) {
 		leo := res.LogEndOffset
 		a.committer.NotifyWhenDurable(leo, func(err error) { root.Send(self, &durableUpTo{offset: leo, err: err}) })
 	}
-	a.node.metrics.logEndOffset.WithLabelValues(partitionLabels(a.topic, a.partition)...).Set(float64(res.LogEndOffset))
+	a.endOffsetGauge.Set(float64(res.LogEndOffset))
 }
 
 func (a *partitionActor) durable(msg *durableUpTo) {
@@ -276,9 +294,8 @@ func (a *partitionActor) armTimer(ctx actor.Context) {
 }
 
 func (a *partitionActor) publishGauges() {
-	labels := partitionLabels(a.topic, a.partition)
-	a.node.metrics.logEndOffset.WithLabelValues(labels...).Set(float64(a.log.LogEndOffset()))
-	a.node.metrics.logSizeBytes.WithLabelValues(labels...).Set(float64(a.log.SizeBytes()))
+	a.endOffsetGauge.Set(float64(a.log.LogEndOffset()))
+	a.sizeGauge.Set(float64(a.log.SizeBytes()))
 }
 
 func (a *partitionActor) listOffsets(msg *listOffsetsPartition) listOffsetsResult {
