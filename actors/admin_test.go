@@ -374,3 +374,26 @@ func TestPartitionActorRestartsAfterPanic(t *testing.T) {
 		t.Fatalf("records %v", vals)
 	}
 }
+
+func TestRequestToStoppedPartitionIsAnswered(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "stopped"); err != nil {
+		t.Fatal(err)
+	}
+	pid := n.routes.load().partition("stopped", 0)
+	if err := n.system.Root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int16, 1)
+	n.system.Root.Send(pid, &producePartition{records: []byte("x"), acks: 1, reply: func(res producePartitionResult) { got <- res.errorCode }})
+	select {
+	case code := <-got:
+		if code != kerr.NotLeaderForPartition.Code {
+			t.Fatalf("error code %d", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("a produce to a stopped partition actor was never answered")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -43,18 +44,10 @@ type watchPartition struct {
 
 // fetchTarget is one partition a Fetch asks for, in request order.
 type fetchTarget struct {
-	ti, pi    int
-	topic     string
-	partition int32
-	request   *fetchPartition
-	result    fetchPartitionResult
-}
-
-// fetchRound gathers one read of every partition of a Fetch.
-type fetchRound struct {
-	mu      sync.Mutex
-	pending int
-	done    func()
+	ti, pi  int
+	pid     *actor.PID
+	request *fetchPartition
+	result  fetchPartitionResult
 }
 
 // fetchState is a Fetch in progress: its response skeleton, its partitions,
@@ -86,29 +79,19 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	st := &fetchState{r: r, body: body, resp: resp, respond: respond,
 		deadline: req.ReceivedAt.Add(time.Duration(body.MaxWaitMillis) * time.Millisecond)}
 	rt := r.node.routes.load()
+	byID := body.Version >= 13
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
-		name := t.Topic
-		topic, ok := rt.image.Topic(name)
-		if body.Version >= 13 {
-			if topic, ok = rt.image.TopicByID(t.TopicID); ok {
-				name = topic.Name
-			}
-		}
+		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
-			switch {
-			case !ok && body.Version >= 13:
-				rp.ErrorCode = kerr.UnknownTopicID.Code
-			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rt.partition(name, p.Partition) == nil:
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				st.targets = append(st.targets, &fetchTarget{ti: ti, pi: pi, topic: name, partition: p.Partition,
+			pid, code := rt.route(topic, ok, byID, p.Partition)
+			rp.ErrorCode = code
+			if code == 0 {
+				st.targets = append(st.targets, &fetchTarget{ti: ti, pi: pi, pid: pid,
 					request: &fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
 						isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}})
 			}
@@ -119,34 +102,33 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	st.read()
 }
 
+// fetchTimeoutSlack is how long past a fetch's max wait the router waits for
+// a partition actor's read before answering without it.
+const fetchTimeoutSlack = 5 * time.Second
+
 // read asks every partition for what it has now, then answers or waits.
 func (st *fetchState) read() {
 	if len(st.targets) == 0 {
 		st.answer()
 		return
 	}
-	round := &fetchRound{pending: len(st.targets)}
-	round.done = st.afterRead
-	rt := st.r.node.routes.load()
+	m := &merger{done: st.afterRead}
+	for _, t := range st.targets {
+		// Until the partition answers: a client that gets this asks the
+		// metadata again and retries.
+		t.result = fetchPartitionResult{errorCode: kerr.NotLeaderForPartition.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
+		m.expect()
+	}
+	m.start(time.Until(st.deadline) + fetchTimeoutSlack)
 	for _, t := range st.targets {
 		t := t
 		msg := *t.request
 		msg.reply = func(res fetchPartitionResult) {
-			round.mu.Lock()
-			t.result = res
-			round.pending--
-			last := round.pending == 0
-			round.mu.Unlock()
-			if last {
-				round.done()
+			if !m.finish(func() { t.result = res }) && res.records != nil {
+				res.records.Release()
 			}
 		}
-		pid := rt.partition(t.topic, t.partition)
-		if pid == nil {
-			msg.reply(fetchPartitionResult{errorCode: kerr.NotLeaderForPartition.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1})
-			continue
-		}
-		st.r.node.system.Root.Send(pid, &msg)
+		st.r.node.system.Root.Send(t.pid, &msg)
 	}
 }
 
@@ -177,11 +159,8 @@ func (st *fetchState) afterRead() {
 		st.r.parked.Store(st, struct{}{})
 	}
 	st.mu.Unlock()
-	rt := st.r.node.routes.load()
 	for _, t := range st.targets {
-		if pid := rt.partition(t.topic, t.partition); pid != nil {
-			st.r.node.system.Root.Send(pid, &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake})
-		}
+		st.r.node.system.Root.Send(t.pid, &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake})
 	}
 }
 

@@ -40,7 +40,9 @@ func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataRespo
 	resp.ClusterID = kmsg.StringPtr(r.node.clusterID)
 	resp.ControllerID = r.node.cfg.NodeID
 	rt := r.node.routes.load()
-	if req.Topics == nil {
+	// Null asks for every topic; so does an empty list in v0, which has no
+	// null.
+	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
 		for _, name := range rt.image.TopicNames() {
 			t, _ := rt.image.Topic(name)
 			resp.Topics = append(resp.Topics, r.metadataTopic(rt, t))

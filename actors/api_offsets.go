@@ -1,7 +1,7 @@
 package actors
 
 import (
-	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,25 +36,9 @@ type deleteRecordsResult struct {
 	lowWatermark int64
 }
 
-// merger counts outstanding partition answers and calls done after the last.
-type merger struct {
-	mu      sync.Mutex
-	pending int
-	done    func()
-}
-
-// finish records one answer under the lock (fill runs locked) and calls done
-// after the last one.
-func (m *merger) finish(fill func()) {
-	m.mu.Lock()
-	fill()
-	m.pending--
-	last := m.pending == 0
-	m.mu.Unlock()
-	if last {
-		m.done()
-	}
-}
+// offsetsRequestTimeout bounds how long ListOffsets and DeleteRecords wait for
+// a partition actor.
+const offsetsRequestTimeout = 30 * time.Second
 
 func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.ListOffsetsResponse)
@@ -67,7 +51,7 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 		topic, ok := rt.image.Topic(t.Topic)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
-			rp.Partition, rp.Timestamp, rp.Offset = p.Partition, -1, -1
+			rp.Partition, rp.Timestamp, rp.Offset, rp.ErrorCode = p.Partition, -1, -1, kerr.RequestTimedOut.Code
 			pid := rt.partition(t.Topic, p.Partition)
 			switch {
 			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
@@ -79,7 +63,7 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < leaderEpoch:
 				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
-				m.pending++
+				m.expect()
 				ti, pi := ti, pi
 				msg := &listOffsetsPartition{timestampMs: p.Timestamp, isolationLevel: body.IsolationLevel,
 					reply: func(res listOffsetsResult) {
@@ -94,10 +78,7 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	if m.pending == 0 {
-		respond(resp)
-		return
-	}
+	m.start(offsetsRequestTimeout)
 	for _, s := range sends {
 		s()
 	}
@@ -114,7 +95,7 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 		topic, ok := rt.image.Topic(t.Topic)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
-			rp.Partition, rp.LowWatermark = p.Partition, -1
+			rp.Partition, rp.LowWatermark, rp.ErrorCode = p.Partition, -1, kerr.RequestTimedOut.Code
 			pid := rt.partition(t.Topic, p.Partition)
 			switch {
 			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
@@ -122,7 +103,7 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 			case pid == nil:
 				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
-				m.pending++
+				m.expect()
 				ti, pi := ti, pi
 				msg := &deleteRecordsPartition{offset: p.Offset, reply: func(res deleteRecordsResult) {
 					m.finish(func() {
@@ -136,10 +117,7 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	if m.pending == 0 {
-		respond(resp)
-		return
-	}
+	m.start(offsetsRequestTimeout)
 	for _, s := range sends {
 		s()
 	}

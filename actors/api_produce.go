@@ -1,8 +1,9 @@
 package actors
 
 import (
-	"sync"
+	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -28,43 +29,9 @@ type producePartitionResult struct {
 	logStartOffset  int64
 }
 
-// produceMerge collects the partition answers of one Produce request and
-// responds when the last one is in.
-type produceMerge struct {
-	mu      sync.Mutex
-	resp    *kmsg.ProduceResponse
-	pending int
-	respond func(kmsg.Response)
-}
-
-func (m *produceMerge) set(ti, pi int, res producePartitionResult) {
-	m.mu.Lock()
-	p := &m.resp.Topics[ti].Partitions[pi]
-	p.ErrorCode = res.errorCode
-	if res.errorMessage != "" {
-		msg := res.errorMessage
-		p.ErrorMessage = &msg
-	}
-	p.BaseOffset, p.LogAppendTime, p.LogStartOffset = res.baseOffset, res.logAppendTimeMs, res.logStartOffset
-	m.pending--
-	done := m.pending == 0
-	m.mu.Unlock()
-	if done {
-		m.respond(m.resp)
-	}
-}
-
 func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
-	merge := &produceMerge{resp: resp, respond: respond}
-	type send struct {
-		ti, pi int
-		msg    *producePartition
-		pidIdx int32
-		topic  string
-	}
-	var sends []send
 	if body.TransactionID != nil {
 		// Transactions come with their own issue; a client only sends a
 		// transactional Produce after InitProducerID, which is not served
@@ -72,32 +39,34 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 		r.failProduce(body, resp, kerr.InvalidRequest.Code, respond)
 		return
 	}
+	m := &merger{done: func() { respond(resp) }}
+	type send struct {
+		pid *actor.PID
+		msg *producePartition
+	}
+	var sends []send
+	byID := body.Version >= 13
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewProduceResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
-		name := t.Topic
-		topic, ok := rt.image.Topic(name)
-		if body.Version >= 13 {
-			topic, ok = rt.image.TopicByID(t.TopicID)
-			if ok {
-				name = topic.Name
-			}
-		}
+		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
-			switch {
-			case !ok && body.Version >= 13:
-				rp.ErrorCode = kerr.UnknownTopicID.Code
-			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case rt.partition(name, p.Partition) == nil:
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
-			default:
-				merge.pending++
-				sends = append(sends, send{ti: ti, pi: pi, topic: name, pidIdx: p.Partition, msg: &producePartition{
-					records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis,
-				}})
+			pid, code := rt.route(topic, ok, byID, p.Partition)
+			rp.ErrorCode = code
+			if code == 0 {
+				// Overwritten by the answer; stays if none comes in time.
+				rp.ErrorCode = kerr.RequestTimedOut.Code
+				m.expect()
+				ti, pi := ti, pi
+				msg := &producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
+				if body.Acks != 0 {
+					msg.reply = func(res producePartitionResult) {
+						m.finish(func() { setProduceResult(&resp.Topics[ti].Partitions[pi], res) })
+					}
+				}
+				sends = append(sends, send{pid, msg})
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
@@ -106,20 +75,25 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 	if body.Acks == 0 {
 		// The client wants no answer; the appends still happen.
 		respond(nil)
-		for _, s := range sends {
-			r.node.system.Root.Send(rt.partition(s.topic, s.pidIdx), s.msg)
-		}
-		return
-	}
-	if merge.pending == 0 {
-		respond(resp)
-		return
+	} else {
+		m.start(time.Duration(max(body.TimeoutMillis, 0))*time.Millisecond + produceTimeoutSlack)
 	}
 	for _, s := range sends {
-		s := s
-		s.msg.reply = func(res producePartitionResult) { merge.set(s.ti, s.pi, res) }
-		r.node.system.Root.Send(rt.partition(s.topic, s.pidIdx), s.msg)
+		r.node.system.Root.Send(s.pid, s.msg)
 	}
+}
+
+// produceTimeoutSlack is how long past the request's own timeout the router
+// waits for a partition actor before answering REQUEST_TIMED_OUT for it.
+const produceTimeoutSlack = 5 * time.Second
+
+func setProduceResult(p *kmsg.ProduceResponseTopicPartition, res producePartitionResult) {
+	p.ErrorCode = res.errorCode
+	if res.errorMessage != "" {
+		msg := res.errorMessage
+		p.ErrorMessage = &msg
+	}
+	p.BaseOffset, p.LogAppendTime, p.LogStartOffset = res.baseOffset, res.logAppendTimeMs, res.logStartOffset
 }
 
 func (r *router) failProduce(body *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16, respond func(kmsg.Response)) {

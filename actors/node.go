@@ -116,6 +116,11 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.system = newActorSystem(n.logger)
+	n.system.EventStream.Subscribe(func(evt interface{}) {
+		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+			answerUndelivered(dl.Message)
+		}
+	})
 	if err := n.startController(image); err != nil {
 		n.closeCache()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -81,5 +82,26 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		// bug in that table.
 		r.logger.Error("request for an API the router does not serve", zap.String("api", apiName(req.Header.APIKey)))
 		respond(nil)
+	}
+}
+
+// answerUndelivered answers a request that reached no partition actor (it
+// stopped: its topic was deleted or its log failed), so the request's
+// connection never waits for it.
+func answerUndelivered(msg interface{}) {
+	notLeader := kerr.NotLeaderForPartition.Code
+	switch m := msg.(type) {
+	case *producePartition:
+		if m.reply != nil {
+			m.reply(producePartitionResult{errorCode: notLeader, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
+		}
+	case *fetchPartition:
+		m.reply(fetchPartitionResult{errorCode: notLeader, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1})
+	case *watchPartition:
+		m.notify()
+	case *listOffsetsPartition:
+		m.reply(listOffsetsResult{errorCode: notLeader, timestampMs: -1, offset: -1, leaderEpoch: -1})
+	case *deleteRecordsPartition:
+		m.reply(deleteRecordsResult{errorCode: notLeader, lowWatermark: -1})
 	}
 }

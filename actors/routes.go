@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/cluster"
 )
@@ -37,3 +38,28 @@ func newRouteTable() *routeTable {
 func (t *routeTable) load() *routes { return t.p.Load() }
 
 func (t *routeTable) store(r *routes) { t.p.Store(r) }
+
+// lookupTopic finds a topic as a request names it: by name, or by id in the
+// versions that carry topic ids.
+func (r *routes) lookupTopic(name string, id cluster.TopicID, byID bool) (*cluster.TopicImage, bool) {
+	if byID {
+		return r.image.TopicByID(id)
+	}
+	return r.image.Topic(name)
+}
+
+// route returns the actor of a partition of a looked-up topic, or the Kafka
+// error code telling why there is none.
+func (r *routes) route(t *cluster.TopicImage, found, byID bool, partition int32) (*actor.PID, int16) {
+	switch {
+	case !found && byID:
+		return nil, kerr.UnknownTopicID.Code
+	case !found || partition < 0 || partition >= t.Partitions:
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	if pid := r.partition(t.Name, partition); pid != nil {
+		return pid, 0
+	}
+	// The partition's actor stopped on a corrupt or failing log.
+	return nil, kerr.NotLeaderForPartition.Code
+}
