@@ -86,7 +86,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
-			rp.Partition = p.Partition
+			rp.Partition, rp.RecordBatches = p.Partition, []byte{}
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 			pid, code := rt.route(topic, ok, byID, p.Partition)
 			rp.ErrorCode = code
@@ -217,6 +217,8 @@ func (st *fetchState) answer() {
 	first := true
 	for _, t := range st.targets {
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
+		// Empty, never null: librdkafka refuses a null record set.
+		rp.RecordBatches = []byte{}
 		res := t.result
 		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = res.errorCode, res.highWatermark, res.lastStableOffset, res.logStartOffset
 		if st.body.IsolationLevel == 1 {

@@ -11,7 +11,9 @@ import (
 // controller to auto-create missing topics when the request and the broker
 // allow it.
 func (r *router) metadata(req *kmsg.MetadataRequest, respond func(kmsg.Response)) {
-	if r.node.cfg.AutoCreateTopics && req.AllowAutoTopicCreation && req.Topics != nil {
+	// Before v4 the request has no AllowAutoTopicCreation: brokers create.
+	allow := req.AllowAutoTopicCreation || req.Version < 4
+	if r.node.cfg.AutoCreateTopics && allow && req.Topics != nil {
 		rt := r.node.routes.load()
 		var missing []string
 		for _, t := range req.Topics {

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 )
 
+// newRootCommand builds the gregor command tree. Every call returns a fresh
+// tree, so tests can run commands side by side with their own flags, input
+// and output.
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "gregor",
@@ -13,12 +14,12 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(&cobra.Command{
-		Use:   "serve",
-		Short: "Run a broker node",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("the broker is not built yet (it comes with the single-node broker issue)")
-		},
-	})
+	root.AddCommand(
+		newServeCommand(),
+		newTopicCommand(),
+		newProduceCommand(),
+		newConsumeCommand(),
+		newPerfCommand(),
+	)
 	return root
 }

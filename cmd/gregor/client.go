@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// defaultBrokers is where the client verbs connect without -b or
+// GREGOR_BROKERS.
+const defaultBrokers = "127.0.0.1:9092"
+
+// brokersEnv names the environment variable with the seed brokers.
+const brokersEnv = "GREGOR_BROKERS"
+
+// clientOptions are the flags every client verb shares.
+type clientOptions struct {
+	brokers  []string
+	logLevel string
+}
+
+// register adds the shared flags to cmd and its subcommands.
+func (o *clientOptions) register(cmd *cobra.Command) {
+	flags := cmd.PersistentFlags()
+	flags.StringSliceVarP(&o.brokers, "brokers", "b", nil,
+		"comma-separated seed brokers host:port (default $"+brokersEnv+", else "+defaultBrokers+")")
+	flags.StringVar(&o.logLevel, "log-level", "warn", "client log level: debug, info, warn, error")
+}
+
+// seedBrokers returns -b if given, else $GREGOR_BROKERS, else the default.
+func (o *clientOptions) seedBrokers() []string {
+	list := o.brokers
+	if len(list) == 0 {
+		list = strings.Split(os.Getenv(brokersEnv), ",")
+	}
+	var seeds []string
+	for _, b := range list {
+		if b = strings.TrimSpace(b); b != "" {
+			seeds = append(seeds, b)
+		}
+	}
+	if len(seeds) == 0 {
+		seeds = []string{defaultBrokers}
+	}
+	return seeds
+}
+
+// clientSession is what a client verb runs with: kgo clients, a logger, and
+// a stderr that the logger, the progress bar and the verb share.
+type clientSession struct {
+	client  *kgo.Client   // the first client, made by open
+	clients []*kgo.Client // every client, closed by close
+	logger  *zap.Logger
+	stderr  io.Writer
+	seeds   []kgo.Opt // seed brokers and logger, for further clients
+}
+
+// open connects a client to the seed brokers with the verb's options added.
+func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSession, error) {
+	level, _, ok := parseLogLevel(o.logLevel)
+	if !ok {
+		return nil, fmt.Errorf("--log-level %q: want one of debug, info, warn, error", o.logLevel)
+	}
+	stderr := &lockedWriter{w: cmd.ErrOrStderr()}
+	logger, err := newLogger(level, "console", zapcore.AddSync(stderr))
+	if err != nil {
+		return nil, err
+	}
+	s := &clientSession{logger: logger, stderr: stderr, seeds: []kgo.Opt{
+		kgo.SeedBrokers(o.seedBrokers()...),
+		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo"), level: level}),
+	}}
+	if s.client, err = s.connect(extra...); err != nil {
+		_ = logger.Sync()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect makes another client to the same brokers, for options that only
+// NewClient takes (such as the partitions to consume).
+func (s *clientSession) connect(extra ...kgo.Opt) (*kgo.Client, error) {
+	opts := append(slices.Clone(s.seeds), extra...)
+	client, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka client: %w", err)
+	}
+	s.clients = append(s.clients, client)
+	return client, nil
+}
+
+// close closes every client and flushes the logger.
+func (s *clientSession) close() {
+	for _, c := range s.clients {
+		c.Close()
+	}
+	_ = s.logger.Sync()
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write implements io.Writer.
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// kgoLogger hands kgo's log lines to zap.
+type kgoLogger struct {
+	logger *zap.Logger
+	level  zapcore.Level
+}
+
+// Level implements kgo.Logger.
+func (k kgoLogger) Level() kgo.LogLevel {
+	switch {
+	case k.level <= zapcore.DebugLevel:
+		return kgo.LogLevelDebug
+	case k.level == zapcore.InfoLevel:
+		return kgo.LogLevelInfo
+	case k.level == zapcore.WarnLevel:
+		return kgo.LogLevelWarn
+	default:
+		return kgo.LogLevelError
+	}
+}
+
+// Log implements kgo.Logger.
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	fields := make([]zap.Field, 0, len(keyvals)/2)
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		fields = append(fields, zap.Any(fmt.Sprint(keyvals[i]), keyvals[i+1]))
+	}
+	switch level {
+	case kgo.LogLevelError:
+		k.logger.Error(msg, fields...)
+	case kgo.LogLevelWarn:
+		k.logger.Warn(msg, fields...)
+	case kgo.LogLevelInfo:
+		k.logger.Info(msg, fields...)
+	default:
+		k.logger.Debug(msg, fields...)
+	}
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// configKey is one known key: its Kafka name, default, meaning, and how a
+// value is read into brokerConfig. apply returns the expected form of the
+// value and whether value had it.
+type configKey struct {
+	Name    string
+	Default string
+	Doc     string
+	apply   func(cfg *brokerConfig, value string) (expected string, ok bool)
+}
+
+// integerKey is a key holding an integer of type T within r.
+func integerKey[T integer](name, def string, r integerRange[T], field func(*brokerConfig) *T, doc string) configKey {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+		v, expected, ok := parseInteger(value, r)
+		if ok {
+			*field(cfg) = v
+		}
+		return expected, ok
+	}}
+}
+
+// byteCountKey is a key holding a byte count of type T within r.
+func byteCountKey[T integer](name, def string, r integerRange[T], field func(*brokerConfig) *T, doc string) configKey {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+		v, expected, ok := parseByteCount(value, r)
+		if ok {
+			*field(cfg) = v
+		}
+		return expected, ok
+	}}
+}
+
+// booleanKey is a key holding true or false.
+func booleanKey(name, def string, field func(*brokerConfig) *bool, doc string) configKey {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+		v, expected, ok := parseBoolean(value)
+		if ok {
+			*field(cfg) = v
+		}
+		return expected, ok
+	}}
+}
+
+// choiceKey is a key holding one of allowed.
+func choiceKey(name, def string, allowed []string, field func(*brokerConfig) *string, doc string) configKey {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+		v, expected, ok := parseChoice(value, allowed)
+		if ok {
+			*field(cfg) = v
+		}
+		return expected, ok
+	}}
+}
+
+// positive is the range 1 to the largest T.
+func positive[T integer]() integerRange[T] {
+	return integerRange[T]{minimum: 1, maximum: maxOf[T]()}
+}
+
+// atLeastZero is the range 0 to the largest T.
+func atLeastZero[T integer]() integerRange[T] {
+	return integerRange[T]{minimum: 0, maximum: maxOf[T]()}
+}
+
+// unlimitedOrPositive allows -1 (no limit) or 1 and up.
+func unlimitedOrPositive[T integer]() integerRange[T] {
+	return integerRange[T]{minimum: 1, maximum: maxOf[T](), unlimited: true}
+}
+
+// unlimitedOrAtLeastZero allows -1 (no limit or OS default) or 0 and up.
+func unlimitedOrAtLeastZero[T integer]() integerRange[T] {
+	return integerRange[T]{minimum: 0, maximum: maxOf[T](), unlimited: true}
+}
+
+var (
+	int32Max = strconv.FormatInt(math.MaxInt32, 10)
+	int64Max = strconv.FormatInt(math.MaxInt64, 10)
+)
+
+// brokerConfigKeys is every key gregor knows, with Kafka's name and default
+// (except where the issue embeds its own: listeners, log.dirs, node.id and
+// the replication factors of the internal topics, which suit one node).
+var brokerConfigKeys = []configKey{
+	integerKey("node.id", "1", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.NodeID },
+		"this node's id, unique in the cluster"),
+	{Name: "listeners", Default: "PLAINTEXT://127.0.0.1:9092", Doc: "addresses to accept Kafka clients on",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			list, expected, ok := parseListenerList(v)
+			c.Listeners = list
+			return expected, ok
+		}},
+	{Name: "advertised.listeners", Default: "", Doc: "addresses given to clients in metadata; empty means listeners",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			if strings.TrimSpace(v) == "" {
+				return "", true
+			}
+			list, expected, ok := parseListenerList(v)
+			c.AdvertisedListeners = list
+			return expected, ok
+		}},
+	{Name: "listener.security.protocol.map", Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+		Doc: "security protocol of each listener name",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			m, expected, ok := parseProtocolMap(v)
+			c.ListenerSecurityProtocolMap = m
+			return expected, ok
+		}},
+	{Name: "log.dirs", Default: "./data", Doc: "directories holding partition logs",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			paths, expected, ok := parsePathList(v)
+			c.LogDirs = paths
+			return expected, ok
+		}},
+	integerKey("num.partitions", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.NumPartitions },
+		"partitions of an automatically created topic"),
+	integerKey("default.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.DefaultReplicationFactor },
+		"replicas of an automatically created topic"),
+	integerKey("min.insync.replicas", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.MinInsyncReplicas },
+		"in-sync replicas an acks=all produce needs"),
+	booleanKey("auto.create.topics.enable", "true", func(c *brokerConfig) *bool { return &c.AutoCreateTopicsEnable },
+		"create a topic when metadata or produce names an unknown one"),
+	booleanKey("delete.topic.enable", "true", func(c *brokerConfig) *bool { return &c.DeleteTopicEnable },
+		"allow DeleteTopics"),
+	byteCountKey("message.max.bytes", "1048588", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.MessageMaxBytes },
+		"largest record batch accepted"),
+	byteCountKey("socket.request.max.bytes", "104857600", positive[int32](), func(c *brokerConfig) *int32 { return &c.SocketRequestMaxBytes },
+		"largest request frame accepted"),
+	byteCountKey("socket.send.buffer.bytes", "102400", unlimitedOrAtLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.SocketSendBufferBytes },
+		"SO_SNDBUF of client connections; -1 for the OS default"),
+	byteCountKey("socket.receive.buffer.bytes", "102400", unlimitedOrAtLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.SocketReceiveBufferBytes },
+		"SO_RCVBUF of client connections; -1 for the OS default"),
+	integerKey("max.connections", int32Max, atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.MaxConnections },
+		"client connections accepted at once"),
+	integerKey("connections.max.idle.ms", "600000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ConnectionsMaxIdleMs },
+		"idle time after which a connection is closed"),
+	byteCountKey("log.segment.bytes", "1073741824", integerRange[int32]{minimum: 1 << 20, maximum: math.MaxInt32},
+		func(c *brokerConfig) *int32 { return &c.LogSegmentBytes }, "size at which a segment is rolled"),
+	integerKey("log.segment.ms", "604800000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogSegmentMs },
+		"age at which a segment is rolled (Kafka: log.roll.ms, log.roll.hours)"),
+	integerKey("log.retention.ms", "604800000", unlimitedOrPositive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionMs },
+		"age after which segments are deleted; -1 keeps them"),
+	byteCountKey("log.retention.bytes", "-1", unlimitedOrAtLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionBytes },
+		"partition size beyond which old segments are deleted; -1 keeps them"),
+	integerKey("log.retention.check.interval.ms", "300000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionCheckIntervalMs },
+		"how often retention runs"),
+	{Name: "log.cleanup.policy", Default: "delete", Doc: "delete old segments, compact by key, or both",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			list, expected, ok := parseChoiceList(v, []string{"delete", "compact"})
+			c.LogCleanupPolicy = list
+			return expected, ok
+		}},
+	integerKey("log.cleaner.delete.retention.ms", "86400000", atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogCleanerDeleteRetentionMs },
+		"how long compaction keeps tombstones"),
+	byteCountKey("log.index.interval.bytes", "4096", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.LogIndexIntervalBytes },
+		"log bytes between offset index entries"),
+	byteCountKey("log.index.size.max.bytes", "10485760", integerRange[int32]{minimum: 4, maximum: math.MaxInt32},
+		func(c *brokerConfig) *int32 { return &c.LogIndexSizeMaxBytes }, "largest offset index file"),
+	integerKey("log.flush.interval.messages", int64Max, positive[int64](), func(c *brokerConfig) *int64 { return &c.LogFlushIntervalMessages },
+		"records appended between fsyncs of a partition"),
+	integerKey("log.flush.interval.ms", int64Max, atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogFlushIntervalMs },
+		"longest a record stays unsynced"),
+	integerKey("log.flush.scheduler.interval.ms", int64Max, atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogFlushSchedulerIntervalMs },
+		"how often partitions are checked for a time-based flush"),
+	integerKey("log.flush.offset.checkpoint.interval.ms", "60000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.LogFlushOffsetCheckpointMs },
+		"how often the recovery point checkpoint is written"),
+	integerKey("log.flush.start.offset.checkpoint.interval.ms", "60000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.LogFlushStartOffsetCheckMs },
+		"how often the log start offset checkpoint is written"),
+	booleanKey("log.flush.group.commit", "false", func(c *brokerConfig) *bool { return &c.LogFlushGroupCommit },
+		"fsync appends in groups before acknowledging them (survives machine crashes)"),
+	byteCountKey("log.cache.bytes", "256MiB", atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogCacheBytes },
+		"size of the block cache shared by all partitions; 0 disables it"),
+	choiceKey("log.message.timestamp.type", "CreateTime", []string{"CreateTime", "LogAppendTime"},
+		func(c *brokerConfig) *string { return &c.LogMessageTimestampType }, "which timestamp records keep"),
+	choiceKey("compression.type", "producer", []string{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"},
+		func(c *brokerConfig) *string { return &c.CompressionType }, "codec batches are stored in; producer keeps theirs"),
+	booleanKey("unclean.leader.election.enable", "false", func(c *brokerConfig) *bool { return &c.UncleanLeaderElectionEnable },
+		"let an out-of-sync replica become leader, losing data"),
+	integerKey("replica.lag.time.max.ms", "30000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ReplicaLagTimeMaxMs },
+		"how long a follower may lag before leaving the ISR"),
+	integerKey("offsets.topic.num.partitions", "50", positive[int32](), func(c *brokerConfig) *int32 { return &c.OffsetsTopicNumPartitions },
+		"partitions of __consumer_offsets"),
+	integerKey("offsets.topic.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.OffsetsTopicReplication },
+		"replicas of __consumer_offsets (Kafka's default is 3)"),
+	integerKey("transaction.state.log.num.partitions", "50", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogNumPartitions },
+		"partitions of __transaction_state"),
+	integerKey("transaction.state.log.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.TxnStateLogReplication },
+		"replicas of __transaction_state (Kafka's default is 3)"),
+	integerKey("transaction.state.log.min.isr", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogMinIsr },
+		"min.insync.replicas of __transaction_state (Kafka's default is 2)"),
+	integerKey("group.initial.rebalance.delay.ms", "3000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.GroupInitialRebalanceMs },
+		"how long a new group waits for more members before its first rebalance"),
+	{Name: "log.level", Default: "info", Doc: "least severe log level written: debug, info, warn, error",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			level, expected, ok := parseLogLevel(v)
+			c.LogLevel = level
+			return expected, ok
+		}},
+	choiceKey("log.format", "console", []string{"json", "console"}, func(c *brokerConfig) *string { return &c.LogFormat },
+		"log line encoding"),
+	{Name: "metrics.listener", Default: "127.0.0.1:9644", Doc: "host:port serving /metrics; empty disables it",
+		apply: func(c *brokerConfig, v string) (string, bool) {
+			const expected = "host:port (e.g. 127.0.0.1:9644), or empty to disable metrics"
+			v = strings.TrimSpace(v)
+			if v == "" {
+				c.MetricsListener = ""
+				return expected, true
+			}
+			if _, _, ok := parseHostPort(v); !ok {
+				return expected, false
+			}
+			c.MetricsListener = v
+			return expected, true
+		}},
+}
+
+// unusedKafkaKeys are Kafka broker keys a stock server.properties carries
+// that mean nothing to gregor: they are noted, not warned about.
+var unusedKafkaKeys = []string{
+	"num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir", "num.replica.fetchers",
+	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
+	"controller.listener.names", "inter.broker.listener.name", "zookeeper.connect",
+	"zookeeper.connection.timeout.ms", "share.coordinator.state.topic.replication.factor",
+	"share.coordinator.state.topic.min.isr",
+}
+
+// configAlias is an older or alternative Kafka key for a known one. It
+// applies only when its target (and every alias listed before it) is unset,
+// as in Kafka (log.retention.ms beats .minutes beats .hours).
+type configAlias struct {
+	Key        string
+	Target     string
+	Multiplier int64 // 0: the value is copied; otherwise an integer scaled into the target's unit
+	Minimum    int64 // smallest integer value; a negative one means "unlimited" (-1) in the target
+}
+
+// configAliases are in order of precedence within each target.
+var configAliases = []configAlias{
+	{Key: "broker.id", Target: "node.id"},
+	{Key: "log.dir", Target: "log.dirs"},
+	{Key: "log.roll.ms", Target: "log.segment.ms", Multiplier: 1, Minimum: 1},
+	{Key: "log.roll.hours", Target: "log.segment.ms", Multiplier: 3_600_000, Minimum: 1},
+	{Key: "log.retention.minutes", Target: "log.retention.ms", Multiplier: 60_000, Minimum: math.MinInt64},
+	{Key: "log.retention.hours", Target: "log.retention.ms", Multiplier: 3_600_000, Minimum: math.MinInt64},
+}
+
+// resolveConfigAliases folds each alias into its target when the target is
+// unset, and removes every alias from latest.
+func resolveConfigAliases(latest map[string]configSetting) []error {
+	var errs []error
+	for _, a := range configAliases {
+		s, ok := latest[a.Key]
+		if !ok {
+			continue
+		}
+		delete(latest, a.Key)
+		if _, set := latest[a.Target]; set {
+			continue
+		}
+		value, err := a.convert(s.Value)
+		if err != nil {
+			errs = append(errs, &configValueError{Key: a.Key, Value: s.Value, Source: s.Source, Expected: err.Error()})
+			continue
+		}
+		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key}
+	}
+	return errs
+}
+
+// convert turns the alias's value into the target's.
+func (a configAlias) convert(value string) (string, error) {
+	if a.Multiplier == 0 {
+		return value, nil
+	}
+	r := integerRange[int64]{minimum: a.Minimum, maximum: math.MaxInt64 / a.Multiplier}
+	v, _, ok := parseInteger(value, r)
+	if !ok {
+		return "", fmt.Errorf("%s", r.describe("an integer"))
+	}
+	if v < 0 {
+		return "-1", nil
+	}
+	return strconv.FormatInt(v*a.Multiplier, 10), nil
+}
+
+// loggerSettings reads only log.level and log.format from settings, falling
+// back to the defaults on a bad value (building the whole configuration
+// reports it), so that the configuration's own warnings use the configured
+// logger.
+func loggerSettings(settings []configSetting) (zapcore.Level, string) {
+	level, format := zapcore.InfoLevel, "console"
+	for _, s := range settings {
+		switch s.Key {
+		case "log.level":
+			if l, _, ok := parseLogLevel(s.Value); ok {
+				level = l
+			}
+		case "log.format":
+			if f, _, ok := parseChoice(s.Value, []string{"json", "console"}); ok {
+				format = f
+			}
+		}
+	}
+	return level, format
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// offsetKind says where consumption starts.
+type offsetKind int
+
+const (
+	offsetAtStart        offsetKind = iota // the log start offset
+	offsetAtEnd                            // the end: only new records
+	offsetExact                            // a given offset, clamped to the log
+	offsetBeforeEnd                        // the last N records
+	offsetAfterTimestamp                   // the first record at or after a time
+)
+
+// offsetSpec is a parsed --offset.
+type offsetSpec struct {
+	kind  offsetKind
+	value int64 // the offset, the count before the end, or milliseconds
+}
+
+const offsetHelp = `where to start in each partition: start, end, an offset N, -N for the
+last N records, or @TIME for the first record at or after TIME
+(milliseconds since the epoch or RFC 3339)`
+
+// parseOffsetSpec reads --offset.
+func parseOffsetSpec(text string) (offsetSpec, error) {
+	switch text {
+	case "start", "beginning", "oldest":
+		return offsetSpec{kind: offsetAtStart}, nil
+	case "end", "newest":
+		return offsetSpec{kind: offsetAtEnd}, nil
+	}
+	if rest, ok := strings.CutPrefix(text, "@"); ok {
+		ms, err := parseTimestamp(rest)
+		if err != nil {
+			return offsetSpec{}, fmt.Errorf("--offset: %w", err)
+		}
+		return offsetSpec{kind: offsetAfterTimestamp, value: ms}, nil
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return offsetSpec{}, fmt.Errorf("--offset %q: want start, end, N, -N or @TIME", text)
+	}
+	if n < 0 {
+		return offsetSpec{kind: offsetBeforeEnd, value: -n}, nil
+	}
+	return offsetSpec{kind: offsetExact, value: n}, nil
+}
+
+// partitionRange is where one partition's consumption starts and the end
+// offset it had when consumption was planned.
+type partitionRange struct {
+	start, end int64
+}
+
+// consumePlan is the range of every partition to consume, by topic.
+type consumePlan map[string]map[int32]partitionRange
+
+// planConsumption lists the log start and end offsets of the topics' (or
+// just the given) partitions and places each start according to spec.
+func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec) (consumePlan, error) {
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list log start offsets: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	var afterTime kadm.ListedOffsets
+	if spec.kind == offsetAfterTimestamp {
+		if afterTime, err = adm.ListOffsetsAfterMilli(ctx, spec.value, topics...); err == nil {
+			err = afterTime.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list offsets after %d ms: %w", spec.value, err)
+		}
+	}
+	plan := make(consumePlan)
+	var planErr error
+	starts.Each(func(s kadm.ListedOffset) {
+		if len(partitions) > 0 && !slices.Contains(partitions, s.Partition) {
+			return
+		}
+		e, ok := ends.Lookup(s.Topic, s.Partition)
+		if !ok {
+			planErr = fmt.Errorf("no end offset for %s[%d]", s.Topic, s.Partition)
+			return
+		}
+		r := partitionRange{start: s.Offset, end: e.Offset}
+		r.start = spec.startWithin(r, afterTime, s.Topic, s.Partition)
+		if plan[s.Topic] == nil {
+			plan[s.Topic] = make(map[int32]partitionRange)
+		}
+		plan[s.Topic][s.Partition] = r
+	})
+	if planErr != nil {
+		return nil, planErr
+	}
+	return plan, plan.checkPartitions(topics, partitions)
+}
+
+// startWithin places the start of a partition whose log spans r.
+func (spec offsetSpec) startWithin(r partitionRange, afterTime kadm.ListedOffsets, topic string, partition int32) int64 {
+	switch spec.kind {
+	case offsetAtEnd:
+		return r.end
+	case offsetExact:
+		return max(r.start, min(spec.value, r.end))
+	case offsetBeforeEnd:
+		return max(r.start, r.end-spec.value)
+	case offsetAfterTimestamp:
+		if o, ok := afterTime.Lookup(topic, partition); ok && o.Offset >= 0 {
+			return max(r.start, min(o.Offset, r.end))
+		}
+		return r.end
+	default:
+		return r.start
+	}
+}
+
+// checkPartitions fails when a named partition is missing from a topic.
+func (plan consumePlan) checkPartitions(topics []string, partitions []int32) error {
+	for _, t := range topics {
+		for _, p := range partitions {
+			if _, ok := plan[t][p]; !ok {
+				return fmt.Errorf("topic %s has no partition %d", t, p)
+			}
+		}
+	}
+	return nil
+}
+
+// kgoOffsets is the plan as kgo's consume-partitions option.
+func (plan consumePlan) kgoOffsets() map[string]map[int32]kgo.Offset {
+	offsets := make(map[string]map[int32]kgo.Offset, len(plan))
+	for t, ps := range plan {
+		offsets[t] = make(map[int32]kgo.Offset, len(ps))
+		for p, r := range ps {
+			offsets[t][p] = kgo.NewOffset().At(r.start)
+		}
+	}
+	return offsets
+}
+
+// unfinished counts the partitions whose start is before their end.
+func (plan consumePlan) unfinished() map[string]map[int32]int64 {
+	left := make(map[string]map[int32]int64)
+	for t, ps := range plan {
+		for p, r := range ps {
+			if r.start < r.end {
+				if left[t] == nil {
+					left[t] = make(map[int32]int64)
+				}
+				left[t][p] = r.end
+			}
+		}
+	}
+	return left
+}
+
+// consumeOptions are the flags of gregor consume.
+type consumeOptions struct {
+	client      clientOptions
+	offset      string
+	partitions  []int32
+	count       int64
+	follow      bool
+	format      string
+	idleTimeout time.Duration
+}
+
+func newConsumeCommand() *cobra.Command {
+	opts := &consumeOptions{}
+	cmd := &cobra.Command{
+		Use:   "consume TOPIC...",
+		Short: "Print records of topics",
+		Long: `Print records of topics, partition by partition from --offset. Without
+--follow, consume stops at the end offsets the partitions had when it
+started (or after --idle-timeout without a record, which covers offsets
+that hold no visible record); with --follow it waits for new records.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			return runConsume(cmd, opts, topics)
+		},
+	}
+	opts.client.register(cmd)
+	flags := cmd.Flags()
+	flags.StringVarP(&opts.offset, "offset", "o", "start", offsetHelp)
+	flags.Int32SliceVarP(&opts.partitions, "partitions", "p", nil, "consume only these partitions (comma-separated)")
+	flags.Int64VarP(&opts.count, "num", "n", 0, "stop after this many records (0: no limit)")
+	flags.BoolVarP(&opts.follow, "follow", "f", false, "keep waiting for new records")
+	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
+	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
+	return cmd
+}
+
+// runConsume plans the partitions, then prints records until done.
+func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error {
+	formatter, err := parseRecordFormat(opts.format)
+	if err != nil {
+		return err
+	}
+	spec, err := parseOffsetSpec(opts.offset)
+	if err != nil {
+		return err
+	}
+	if opts.count < 0 {
+		return fmt.Errorf("--num %d: want 0 (no limit) or more", opts.count)
+	}
+	session, err := opts.client.open(cmd)
+	if err != nil {
+		return err
+	}
+	defer session.close()
+	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec)
+	if err != nil {
+		return err
+	}
+	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second))
+	if err != nil {
+		return err
+	}
+	loop := consumeLoop{
+		consumer:    consumer,
+		follow:      opts.follow,
+		count:       opts.count,
+		idleTimeout: opts.idleTimeout,
+		left:        plan.unfinished(),
+	}
+	out := cmd.OutOrStdout()
+	var buf []byte
+	return loop.run(cmd.Context(), func(r *kgo.Record) error {
+		buf = formatter(buf[:0], r)
+		_, err := out.Write(buf)
+		return err
+	})
+}
+
+// consumeLoop polls records and hands them to a sink until the count is
+// reached, every partition is at its planned end (unless following), or the
+// context ends.
+type consumeLoop struct {
+	consumer    *kgo.Client
+	follow      bool
+	count       int64                      // 0: no limit
+	idleTimeout time.Duration              // without follow: stop after this long with no record
+	left        map[string]map[int32]int64 // unfinished partitions → end offset
+	seen        int64
+}
+
+// pollRecordsMax bounds the records taken from kgo per poll.
+const pollRecordsMax = 10_000
+
+// run polls until done; a cancelled context ends it without error.
+func (l *consumeLoop) run(ctx context.Context, sink func(*kgo.Record) error) error {
+	for !l.done() {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if !l.follow {
+			pollCtx, cancel = context.WithTimeout(ctx, l.idleTimeout)
+		}
+		fetches := l.consumer.PollRecords(pollCtx, l.pollLimit())
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := fetchError(fetches); err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		if fetches.NumRecords() == 0 && pollCtx.Err() != nil {
+			return nil // idle for idleTimeout: the rest holds no visible records
+		}
+		var sinkErr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if sinkErr == nil && !l.done() && l.wanted(r) {
+				l.seen++
+				sinkErr = sink(r)
+			}
+		})
+		if sinkErr != nil {
+			return fmt.Errorf("write record: %w", sinkErr)
+		}
+	}
+	return nil
+}
+
+// pollLimit is how many records the next poll may return.
+func (l *consumeLoop) pollLimit() int {
+	if l.count > 0 {
+		return int(min(l.count-l.seen, pollRecordsMax))
+	}
+	return pollRecordsMax
+}
+
+// done reports whether the loop has what it came for.
+func (l *consumeLoop) done() bool {
+	if l.count > 0 && l.seen >= l.count {
+		return true
+	}
+	return !l.follow && len(l.left) == 0
+}
+
+// wanted reports whether r is before its partition's planned end (always,
+// when following) and retires the partition once its end is reached.
+func (l *consumeLoop) wanted(r *kgo.Record) bool {
+	if l.follow {
+		return true
+	}
+	end, ok := l.left[r.Topic][r.Partition]
+	if !ok || r.Offset >= end {
+		return false
+	}
+	if r.Offset+1 >= end {
+		delete(l.left[r.Topic], r.Partition)
+		if len(l.left[r.Topic]) == 0 {
+			delete(l.left, r.Topic)
+		}
+	}
+	return true
+}
+
+// fetchError returns the first fetch error that is not the poll's own
+// deadline or cancellation.
+func fetchError(fetches kgo.Fetches) error {
+	var first error
+	fetches.EachError(func(topic string, partition int32, err error) {
+		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		first = fmt.Errorf("%s[%d]: %w", topic, partition, err)
+	})
+	return first
+}

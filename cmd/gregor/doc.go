@@ -1,0 +1,15 @@
+// Command gregor is the broker and its client tools in one binary.
+//
+// gregor serve runs a node configured by a Kafka-style server.properties
+// file and --set overrides (config.go, config_keys.go, properties.go). The
+// client verbs, topic, produce, consume and perf, work like rpk on top of
+// franz-go's kgo and kadm clients and talk to any Kafka-compatible cluster
+// named by -b/--brokers or GREGOR_BROKERS (default 127.0.0.1:9092).
+//
+// This package owns flags, configuration and the client verbs; it hands the
+// node's configuration to actors and imports nothing below actors. Commands
+// are built fresh by newRootCommand and read and write only through the
+// cobra command's input and outputs, so tests run them in-process. The
+// client verbs run on the calling goroutine plus the kgo client's own; they
+// share stderr (logs and progress) through one locked writer.
+package main

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// producerFlags are the producing flags produce and perf produce share.
+type producerFlags struct {
+	acks        string
+	compression string
+	idempotent  bool
+	partition   int32
+	linger      time.Duration
+}
+
+// register adds the producing flags to flags.
+func (p *producerFlags) register(flags *pflag.FlagSet) {
+	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
+	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
+	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs InitProducerID and acks=all)")
+	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
+	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
+}
+
+// kgoOptions turns the flags into kgo producer options.
+func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	switch p.acks {
+	case "all", "-1":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case "1":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case "0":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	default:
+		return nil, fmt.Errorf("--acks %q: want all, -1, 1 or 0", p.acks)
+	}
+	if p.idempotent {
+		if p.acks != "all" && p.acks != "-1" {
+			return nil, fmt.Errorf("--idempotent needs --acks all, not %s", p.acks)
+		}
+	} else {
+		// Until the broker serves InitProducerID, kgo's default idempotent
+		// producer would fail every produce.
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	codec, err := compressionCodec(p.compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(p.linger))
+	if p.partition >= 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	} else if p.partition != -1 {
+		return nil, fmt.Errorf("--partition %d: want -1 or a partition number", p.partition)
+	}
+	return opts, nil
+}
+
+// compressionCodec maps a codec name to kgo's codec.
+func compressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", name)
+}
+
+// produceOptions are the flags of gregor produce.
+type produceOptions struct {
+	client       clientOptions
+	producer     producerFlags
+	keySeparator string
+	delimiter    string
+	headers      []string
+	maxLineBytes int
+	quiet        bool
+}
+
+func newProduceCommand() *cobra.Command {
+	opts := &produceOptions{}
+	cmd := &cobra.Command{
+		Use:   "produce TOPIC",
+		Short: "Produce one record per line of stdin",
+		Long: `Produce one record per line of stdin. With --key-separator, a line is split
+at the first separator into key and value (a line without it is a value with
+no key). Every record carries the --header key=value headers. Each
+acknowledged record is printed as "TOPIC[PARTITION]@OFFSET" unless --quiet.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runProduce(cmd, opts, args[0])
+		},
+	}
+	opts.client.register(cmd)
+	opts.producer.register(cmd.Flags())
+	flags := cmd.Flags()
+	flags.StringVarP(&opts.keySeparator, "key-separator", "k", "", "split each line at the first SEP into key and value")
+	flags.StringVarP(&opts.delimiter, "delimiter", "d", "\n", "record delimiter in the input (\\n also strips a trailing \\r)")
+	flags.StringArrayVarP(&opts.headers, "header", "H", nil, "header key=value for every record (repeatable)")
+	flags.IntVar(&opts.maxLineBytes, "max-line-bytes", 1<<20, "longest input record accepted")
+	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "do not print each record's partition and offset")
+	return cmd
+}
+
+// runProduce reads records from stdin and produces them, reporting every
+// acknowledgement; it fails if any record failed.
+func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
+	headers, err := parseHeaders(opts.headers)
+	if err != nil {
+		return err
+	}
+	if opts.delimiter == "" {
+		return errors.New("--delimiter must not be empty")
+	}
+	producerOpts, err := opts.producer.kgoOptions()
+	if err != nil {
+		return err
+	}
+	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation())...)
+	if err != nil {
+		return err
+	}
+	defer session.close()
+
+	tally := &produceTally{out: cmd.OutOrStdout(), quiet: opts.quiet}
+	scanner := newRecordScanner(cmd.InOrStdin(), opts.delimiter, opts.maxLineBytes)
+	ctx := cmd.Context()
+	for scanner.Scan() && ctx.Err() == nil {
+		r := buildRecord(topic, scanner.Bytes(), opts.keySeparator, headers)
+		r.Partition = opts.producer.partition
+		session.client.Produce(ctx, r, tally.record)
+	}
+	if err := session.client.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	if err := scanner.Err(); err != nil {
+		return fmt.Errorf("read input: %w", err)
+	}
+	return tally.result(session.stderr)
+}
+
+// parseHeaders reads key=value header flags.
+func parseHeaders(pairs []string) ([]kgo.RecordHeader, error) {
+	headers := make([]kgo.RecordHeader, 0, len(pairs))
+	for _, pair := range pairs {
+		key, value, found := strings.Cut(pair, "=")
+		if !found {
+			return nil, fmt.Errorf("--header %q: want key=value", pair)
+		}
+		headers = append(headers, kgo.RecordHeader{Key: key, Value: []byte(value)})
+	}
+	return headers, nil
+}
+
+// buildRecord makes a record of one input line, copying it out of the
+// scanner's buffer.
+func buildRecord(topic string, line []byte, keySeparator string, headers []kgo.RecordHeader) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Headers: headers}
+	if keySeparator != "" {
+		if key, value, found := bytes.Cut(line, []byte(keySeparator)); found {
+			r.Key = bytes.Clone(key)
+			r.Value = bytes.Clone(value)
+			return r
+		}
+	}
+	r.Value = bytes.Clone(line)
+	return r
+}
+
+// newRecordScanner splits input at delimiter, accepting records of up to
+// maxBytes.
+func newRecordScanner(input io.Reader, delimiter string, maxBytes int) *bufio.Scanner {
+	scanner := bufio.NewScanner(input)
+	scanner.Buffer(make([]byte, 0, min(64<<10, maxBytes+len(delimiter))), maxBytes+len(delimiter))
+	if delimiter == "\n" {
+		scanner.Split(bufio.ScanLines)
+		return scanner
+	}
+	sep := []byte(delimiter)
+	scanner.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.Index(data, sep); i >= 0 {
+			return i + len(sep), data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	return scanner
+}
+
+// produceTally counts acknowledgements and prints them; kgo calls record
+// serially, and result runs after Flush, but the lock keeps it obviously safe.
+type produceTally struct {
+	mu       sync.Mutex
+	out      io.Writer
+	quiet    bool
+	produced int64
+	failed   int64
+	firstErr error
+	writeErr error
+}
+
+// record is the kgo promise for each record.
+func (t *produceTally) record(r *kgo.Record, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		t.failed++
+		if t.firstErr == nil {
+			t.firstErr = err
+		}
+		return
+	}
+	t.produced++
+	if !t.quiet && t.writeErr == nil {
+		_, t.writeErr = fmt.Fprintf(t.out, "%s[%d]@%d\n", r.Topic, r.Partition, r.Offset)
+	}
+}
+
+// result prints the summary to stderr and returns the first failure.
+func (t *produceTally) result(stderr io.Writer) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(stderr, "produced %d records, %d failed\n", t.produced, t.failed)
+	if t.firstErr != nil {
+		return fmt.Errorf("produce: %d of %d records failed, the first with: %w", t.failed, t.failed+t.produced, t.firstErr)
+	}
+	if t.writeErr != nil {
+		return fmt.Errorf("write acknowledgements: %w", t.writeErr)
+	}
+	return nil
+}

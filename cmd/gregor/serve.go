@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// serveOptions are the flags of gregor serve.
+type serveOptions struct {
+	configPath  string
+	overrides   []string
+	checkConfig bool
+}
+
+func newServeCommand() *cobra.Command {
+	var opts serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker node",
+		Long: `Run a broker node configured by a Kafka-style server.properties file
+(--config) and --set key=value overrides, which win over the file. The
+effective configuration is printed to stdout; unknown keys are warned about,
+and an invalid value stops startup.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.configPath, "config", "c", "", "server.properties file to read")
+	cmd.Flags().StringArrayVar(&opts.overrides, "set", nil, "override a setting, key=value (repeatable)")
+	cmd.Flags().BoolVar(&opts.checkConfig, "check-config", false, "validate the configuration, print it, and exit")
+	return cmd
+}
+
+// runServe loads the configuration, builds the logger it asks for, and runs
+// the node until a signal stops it.
+func runServe(cmd *cobra.Command, opts serveOptions) error {
+	var props []property
+	fileName := "(no file)"
+	if opts.configPath != "" {
+		var err error
+		if props, err = readServerProperties(opts.configPath); err != nil {
+			return err
+		}
+		fileName = opts.configPath
+	}
+	settings, err := collectSettings(fileName, props, opts.overrides)
+	if err != nil {
+		return err
+	}
+	level, format := loggerSettings(settings)
+	logger, err := newLogger(level, format, zapcore.Lock(zapcore.AddSync(cmd.ErrOrStderr())))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	cfg, err := buildBrokerConfig(settings, configOptions{hostname: os.Hostname}, logger)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.writeEffectiveConfig(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if opts.checkConfig {
+		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
+		return nil
+	}
+	return runNode(cmd.Context(), cfg, logger)
+}

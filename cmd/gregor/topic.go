@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// adminTimeout bounds each topic verb, so a missing broker ends in an error
+// instead of kgo's retries going on for ever.
+const defaultAdminTimeout = 30 * time.Second
+
+// topicOptions are the flags shared by the topic verbs.
+type topicOptions struct {
+	client  clientOptions
+	timeout time.Duration
+}
+
+func newTopicCommand() *cobra.Command {
+	opts := &topicOptions{}
+	cmd := &cobra.Command{
+		Use:   "topic",
+		Short: "Create, list, describe, delete and configure topics",
+	}
+	opts.client.register(cmd)
+	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a topic request may take")
+	cmd.AddCommand(
+		newTopicCreateCommand(opts),
+		newTopicListCommand(opts),
+		newTopicDescribeCommand(opts),
+		newTopicDeleteCommand(opts),
+		newTopicAlterConfigCommand(opts),
+	)
+	return cmd
+}
+
+// withAdmin runs fn with an admin client and a context bounded by --timeout.
+func (o *topicOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	session, err := o.client.open(cmd)
+	if err != nil {
+		return err
+	}
+	defer session.close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	return fn(ctx, kadm.NewClient(session.client))
+}
+
+func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
+	var (
+		partitions int32
+		replicas   int16
+		configs    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "create TOPIC...",
+		Short: "Create topics",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			topicConfigs, err := parseTopicConfigs(configs)
+			if err != nil {
+				return err
+			}
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				resps, err := adm.CreateTopics(ctx, partitions, replicas, topicConfigs, topics...)
+				if err != nil {
+					return fmt.Errorf("create topics: %w", err)
+				}
+				results := make([]topicResult, 0, len(resps))
+				for _, r := range resps {
+					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
+				}
+				return writeTopicResults(cmd.OutOrStdout(), "create", results)
+			})
+		},
+	}
+	cmd.Flags().Int32VarP(&partitions, "partitions", "p", -1, "partitions per topic (-1: the broker's num.partitions)")
+	cmd.Flags().Int16VarP(&replicas, "replicas", "r", -1, "replication factor (-1: the broker's default.replication.factor)")
+	cmd.Flags().StringArrayVarP(&configs, "config", "c", nil, "topic config key=value (repeatable)")
+	return cmd
+}
+
+// parseTopicConfigs reads key=value pairs into kadm's config map.
+func parseTopicConfigs(pairs []string) (map[string]*string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	configs := make(map[string]*string, len(pairs))
+	for _, pair := range pairs {
+		key, value, found := strings.Cut(pair, "=")
+		if !found || strings.TrimSpace(key) == "" {
+			return nil, fmt.Errorf("topic config %q: want key=value", pair)
+		}
+		configs[strings.TrimSpace(key)] = kadm.StringPtr(value)
+	}
+	return configs, nil
+}
+
+// topicResult is the outcome of a per-topic request.
+type topicResult struct {
+	topic   string
+	err     error
+	message string
+}
+
+// writeTopicResults prints one line per topic, sorted, and returns an error
+// if any topic failed.
+func writeTopicResults(out io.Writer, verb string, results []topicResult) error {
+	sort.Slice(results, func(i, j int) bool { return results[i].topic < results[j].topic })
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tSTATUS")
+	failed := 0
+	for _, r := range results {
+		status := "OK"
+		if r.err != nil {
+			failed++
+			status = r.err.Error()
+			if r.message != "" {
+				status += ": " + r.message
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", r.topic, status)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%s: %d of %d topics failed", verb, failed, len(results))
+	}
+	return nil
+}
+
+func newTopicListCommand(opts *topicOptions) *cobra.Command {
+	var internal bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List topics",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				list := adm.ListTopics
+				if internal {
+					list = adm.ListTopicsWithInternal
+				}
+				details, err := list(ctx)
+				if err != nil {
+					return fmt.Errorf("list topics: %w", err)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tPARTITIONS\tREPLICAS")
+				for _, d := range details.Sorted() {
+					fmt.Fprintf(tw, "%s\t%d\t%d\n", d.Topic, len(d.Partitions), replicationFactor(d))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&internal, "internal", "i", false, "include internal topics")
+	return cmd
+}
+
+// replicationFactor is the replica count of a topic's first partition.
+func replicationFactor(d kadm.TopicDetail) int {
+	for _, p := range d.Partitions.Sorted() {
+		return len(p.Replicas)
+	}
+	return 0
+}
+
+func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete TOPIC...",
+		Short: "Delete topics",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				resps, err := adm.DeleteTopics(ctx, topics...)
+				if err != nil {
+					return fmt.Errorf("delete topics: %w", err)
+				}
+				results := make([]topicResult, 0, len(resps))
+				for _, r := range resps {
+					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
+				}
+				return writeTopicResults(cmd.OutOrStdout(), "delete", results)
+			})
+		},
+	}
+}
+
+func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
+	var sets, deletes []string
+	cmd := &cobra.Command{
+		Use:   "alter-config TOPIC...",
+		Short: "Set or delete topic configs (incrementally)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			alters, err := topicConfigAlterations(sets, deletes)
+			if err != nil {
+				return err
+			}
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				resps, err := adm.AlterTopicConfigs(ctx, alters, topics...)
+				if err != nil {
+					return fmt.Errorf("alter topic configs: %w", err)
+				}
+				results := make([]topicResult, 0, len(resps))
+				for _, r := range resps {
+					results = append(results, topicResult{topic: r.Name, err: r.Err, message: r.ErrMessage})
+				}
+				return writeTopicResults(cmd.OutOrStdout(), "alter-config", results)
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config, key=value (repeatable)")
+	cmd.Flags().StringArrayVar(&deletes, "delete", nil, "delete a config, returning it to the default (repeatable)")
+	return cmd
+}
+
+// topicConfigAlterations turns --set and --delete into kadm alterations.
+func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) {
+	if len(sets) == 0 && len(deletes) == 0 {
+		return nil, errors.New("alter-config: give at least one --set key=value or --delete key")
+	}
+	alters := make([]kadm.AlterConfig, 0, len(sets)+len(deletes))
+	for _, s := range sets {
+		key, value, found := strings.Cut(s, "=")
+		if !found || strings.TrimSpace(key) == "" {
+			return nil, fmt.Errorf("--set %q: want key=value", s)
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: strings.TrimSpace(key), Value: kadm.StringPtr(value)})
+	}
+	for _, key := range deletes {
+		if strings.TrimSpace(key) == "" {
+			return nil, errors.New("--delete: want a config key")
+		}
+		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: strings.TrimSpace(key)})
+	}
+	return alters, nil
+}
+
+func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe TOPIC...",
+		Short: "Show a topic's summary, configs and partitions",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, topics []string) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+				return describeTopics(ctx, adm, cmd.OutOrStdout(), topics)
+			})
+		},
+	}
+}
+
+// topicDescription gathers what describe prints about existing topics.
+type topicDescription struct {
+	details kadm.TopicDetails
+	configs kadm.ResourceConfigs
+	starts  kadm.ListedOffsets
+	ends    kadm.ListedOffsets
+}
+
+// describeTopics prints each topic in turn, and fails if any is missing.
+func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, topics []string) error {
+	details, err := adm.ListTopicsWithInternal(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("describe topics: %w", err)
+	}
+	var existing []string
+	for _, name := range topics {
+		if d, ok := details[name]; ok && d.Err == nil {
+			existing = append(existing, name)
+		}
+	}
+	desc := topicDescription{details: details}
+	if len(existing) > 0 {
+		if desc.configs, err = adm.DescribeTopicConfigs(ctx, existing...); err != nil {
+			return fmt.Errorf("describe topic configs: %w", err)
+		}
+		if desc.starts, err = adm.ListStartOffsets(ctx, existing...); err != nil {
+			return fmt.Errorf("list log start offsets: %w", err)
+		}
+		if desc.ends, err = adm.ListEndOffsets(ctx, existing...); err != nil {
+			return fmt.Errorf("list high watermarks: %w", err)
+		}
+	}
+	missing := 0
+	for i, name := range topics {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		d, ok := details[name]
+		if !ok || d.Err != nil {
+			missing++
+			fmt.Fprintf(out, "%s: %v\n", name, describeErr(d, ok))
+			continue
+		}
+		if err := desc.write(out, d); err != nil {
+			return err
+		}
+	}
+	if missing > 0 {
+		return fmt.Errorf("describe: %d of %d topics could not be described", missing, len(topics))
+	}
+	return nil
+}
+
+func describeErr(d kadm.TopicDetail, found bool) error {
+	if !found {
+		return errors.New("not in the metadata response")
+	}
+	return d.Err
+}
+
+// write prints one topic's summary, configs and partitions.
+func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "NAME\t%s\n", d.Topic)
+	fmt.Fprintf(tw, "ID\t%s\n", d.ID)
+	fmt.Fprintf(tw, "INTERNAL\t%t\n", d.IsInternal)
+	fmt.Fprintf(tw, "PARTITIONS\t%d\n", len(d.Partitions))
+	fmt.Fprintf(tw, "REPLICAS\t%d\n", replicationFactor(d))
+	fmt.Fprintln(tw, "\nCONFIG\tVALUE\tSOURCE")
+	if rc, err := desc.configs.On(d.Topic, nil); err != nil || rc.Err != nil {
+		fmt.Fprintf(tw, "(unavailable: %v)\t\t\n", errors.Join(err, rc.Err))
+	} else {
+		sort.Slice(rc.Configs, func(i, j int) bool { return rc.Configs[i].Key < rc.Configs[j].Key })
+		for _, c := range rc.Configs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.MaybeValue(), c.Source)
+		}
+	}
+	fmt.Fprintln(tw, "\nPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tLOG-START-OFFSET\tHIGH-WATERMARK")
+	for _, p := range d.Partitions.Sorted() {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR,
+			listedOffsetText(desc.starts, d.Topic, p.Partition), listedOffsetText(desc.ends, d.Topic, p.Partition))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write description: %w", err)
+	}
+	return nil
+}
+
+// listedOffsetText prints a listed offset, or its error.
+func listedOffsetText(offsets kadm.ListedOffsets, topic string, partition int32) string {
+	o, ok := offsets.Lookup(topic, partition)
+	switch {
+	case !ok:
+		return "-"
+	case o.Err != nil:
+		return o.Err.Error()
+	}
+	return fmt.Sprint(o.Offset)
+}
