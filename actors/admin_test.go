@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func testContext(t *testing.T, d time.Duration) context.Context {
@@ -395,5 +396,60 @@ func TestRequestToStoppedPartitionIsAnswered(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("a produce to a stopped partition actor was never answered")
+	}
+}
+
+// listOffsetsAt sends one ListOffsets request at the given version for
+// partition 0 of topic.
+func listOffsetsAt(t *testing.T, ctx context.Context, n *Node, version int16, topic string, timestampMs int64) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(int16(kmsg.ListOffsets), version)
+	cl := newClient(t, n, kgo.MaxVersions(versions))
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = version
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, timestampMs, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("ListOffsets v%d: %v", version, err)
+	}
+	return resp.Topics[0].Partitions[0]
+}
+
+func TestListOffsetsSpecialTimestamps(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("special"), kgo.AllowAutoTopicCreation())
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i, ts := range []time.Duration{0, 3 * time.Minute, time.Minute} { // max timestamp at offset 1
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}, Timestamp: base.Add(ts)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		version     int16
+		timestampMs int64
+		code        int16
+		offset      int64
+	}{
+		{11, -1, 0, 3}, {11, -2, 0, 0}, {11, -3, 0, 1}, {11, -4, 0, 0},
+		{11, -5, 0, -1}, {11, -6, 0, -1}, {11, -7, kerr.InvalidRequest.Code, -1},
+		{6, -3, kerr.UnsupportedVersion.Code, -1}, {7, -4, kerr.UnsupportedVersion.Code, -1},
+		{8, -5, kerr.UnsupportedVersion.Code, -1}, {10, -6, kerr.UnsupportedVersion.Code, -1},
+		{1, -2, 0, 0}, {9, -5, 0, -1},
+	} {
+		p := listOffsetsAt(t, ctx, n, c.version, "special", c.timestampMs)
+		if p.ErrorCode != c.code || p.Offset != c.offset {
+			t.Errorf("v%d timestamp %d: error %d offset %d, want error %d offset %d", c.version, c.timestampMs, p.ErrorCode, p.Offset, c.code, c.offset)
+		}
+		if c.timestampMs == -3 && c.code == 0 && p.Timestamp != base.Add(3*time.Minute).UnixMilli() {
+			t.Errorf("max timestamp %d, want %d", p.Timestamp, base.Add(3*time.Minute).UnixMilli())
+		}
 	}
 }

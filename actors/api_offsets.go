@@ -56,6 +56,8 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 			switch {
 			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !listOffsetsTimestampAllowed(p.Timestamp, body.Version):
+				rp.ErrorCode = kerr.UnsupportedVersion.Code
 			case pid == nil:
 				rp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case p.CurrentLeaderEpoch > leaderEpoch:
@@ -82,6 +84,24 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 	for _, s := range sends {
 		s()
 	}
+}
+
+// listOffsetsTimestampAllowed reports whether a special timestamp exists in
+// the request's version: -3 (max timestamp) from v7, -4 (earliest local)
+// from v8, -5 (latest tiered) from v9, -6 (earliest pending upload) from v11.
+// Other negative timestamps are refused by the partition.
+func listOffsetsTimestampAllowed(timestampMs int64, version int16) bool {
+	switch timestampMs {
+	case -3:
+		return version >= 7
+	case -4:
+		return version >= 8
+	case -5:
+		return version >= 9
+	case -6:
+		return version >= 11
+	}
+	return true
 }
 
 func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kmsg.Response)) {

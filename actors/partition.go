@@ -85,6 +85,9 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		msg.reply(a.listOffsets(msg))
 	case *deleteRecordsPartition:
 		msg.reply(a.deleteRecords(msg))
+	case *logDirPartition:
+		msg.reply(a.log.SizeBytes())
+		return
 	case *durableUpTo:
 		a.durable(msg)
 	case *topicConfigsChanged:
@@ -307,11 +310,17 @@ func (a *partitionActor) listOffsets(msg *listOffsetsPartition) listOffsetsResul
 	var to logstore.TimestampOffset
 	var found bool
 	var err error
-	if msg.timestampMs == -3 {
+	switch {
+	case msg.timestampMs == -5 || msg.timestampMs == -6:
+		// Latest tiered and earliest pending upload: nothing is tiered, so
+		// there is no such offset, as Kafka answers without remote storage.
+		res.leaderEpoch = -1
+		return res
+	case msg.timestampMs == -3:
 		to, found, err = a.log.OffsetOfMaxTimestamp()
-	} else if msg.timestampMs >= 0 {
+	case msg.timestampMs >= 0:
 		to, found, err = a.log.OffsetForTimestamp(msg.timestampMs)
-	} else {
+	default:
 		res.errorCode = kerr.InvalidRequest.Code
 		return res
 	}

@@ -36,7 +36,7 @@ func servedAPIVersions() []netio.APIVersionRange {
 	return []netio.APIVersionRange{
 		{APIKey: 0, MinVersion: 3, MaxVersion: 13}, // Produce (magic 2 batches only)
 		{APIKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch
-		{APIKey: 2, MinVersion: 1, MaxVersion: 10}, // ListOffsets
+		{APIKey: 2, MinVersion: 1, MaxVersion: 11}, // ListOffsets
 		{APIKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata
 		{APIKey: 19, MinVersion: 2, MaxVersion: 7}, // CreateTopics
 		{APIKey: 20, MinVersion: 1, MaxVersion: 6}, // DeleteTopics
@@ -45,7 +45,10 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
 		{APIKey: 37, MinVersion: 0, MaxVersion: 3}, // CreatePartitions
 		{APIKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
+		{APIKey: 35, MinVersion: 1, MaxVersion: 5}, // DescribeLogDirs
 		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
+		{APIKey: 74, MinVersion: 0, MaxVersion: 1}, // ListConfigResources
+		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 	}
 }
 
@@ -74,6 +77,12 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		respond(r.describeConfigs(body))
 	case *kmsg.DescribeClusterRequest:
 		respond(r.describeCluster(body))
+	case *kmsg.DescribeLogDirsRequest:
+		r.describeLogDirs(body, respond)
+	case *kmsg.ListConfigResourcesRequest:
+		respond(r.listConfigResources(body))
+	case *kmsg.DescribeTopicPartitionsRequest:
+		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
 		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, version: req.Header.APIVersion, respond: respond})
@@ -103,5 +112,7 @@ func answerUndelivered(msg interface{}) {
 		m.reply(listOffsetsResult{errorCode: notLeader, timestampMs: -1, offset: -1, leaderEpoch: -1})
 	case *deleteRecordsPartition:
 		m.reply(deleteRecordsResult{errorCode: notLeader, lowWatermark: -1})
+	case *logDirPartition:
+		m.reply(-1)
 	}
 }
