@@ -215,6 +215,8 @@ func (st *fetchState) answer() {
 		budget = 1<<31 - 1
 	}
 	first := true
+	// The records each partition answers with, sent without a copy.
+	included := map[*kmsg.FetchResponseTopicPartition]*logstore.Records{}
 	for _, t := range st.targets {
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
 		// Empty, never null: librdkafka refuses a null record set.
@@ -227,17 +229,32 @@ func (st *fetchState) answer() {
 		if res.records == nil {
 			continue
 		}
-		if n := res.records.Len(); first || n <= budget {
-			if b, err := res.records.Bytes(); err != nil {
-				rp.ErrorCode = kerr.KafkaStorageError.Code
-			} else {
-				rp.RecordBatches = b
-				budget -= int64(len(b))
-				first = false
-			}
+		t.result.records = nil
+		if n := res.records.Len(); n > 0 && (first || n <= budget) {
+			included[rp] = res.records
+			budget -= n
+			first = false
+			continue
 		}
 		res.records.Release()
-		t.result.records = nil
+	}
+	if len(included) == 0 {
+		st.respond(st.resp)
+		return
+	}
+	if enc, ok := encodeFetchResponse(st.resp, included); ok {
+		st.respond(enc)
+		return
+	}
+	// Copying fallback.
+	for rp, recs := range included {
+		if b, err := recs.Bytes(); err != nil {
+			rp.RecordBatches = []byte{}
+			rp.ErrorCode = kerr.KafkaStorageError.Code
+		} else {
+			rp.RecordBatches = b
+		}
+		recs.Release()
 	}
 	st.respond(st.resp)
 }

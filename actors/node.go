@@ -62,6 +62,10 @@ type Config struct {
 	MaxConnections int
 	// ConnectionsMaxIdleMs is connections.max.idle.ms.
 	ConnectionsMaxIdleMs int64
+	// RetentionCheckIntervalMs is log.retention.check.interval.ms: how often
+	// each partition deletes the segments its retention lets go (and, with
+	// compaction, looks for a log to clean). Zero means Kafka's 300000.
+	RetentionCheckIntervalMs int64
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string

@@ -51,12 +51,12 @@ type partitionActor struct {
 	committer *logstore.GroupCommitter
 	core      *cluster.Replica
 
-	self     *actor.PID
-	nextID   cluster.RequestID
-	produces map[cluster.RequestID]func(producePartitionResult)
-	watches  map[cluster.RequestID]func()
-	timer    *time.Timer
-	lastBusy int64
+	self            *actor.PID
+	nextID          cluster.RequestID
+	produces        map[cluster.RequestID]func(producePartitionResult)
+	watches         map[cluster.RequestID]func()
+	timer           *time.Timer
+	lastRetentionMs int64
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter
@@ -270,8 +270,8 @@ func (a *partitionActor) tick() {
 		a.logger.Error("log housekeeping", zap.Error(err))
 	}
 	a.core.Flushed(a.log.FlushedOffset())
-	if nowMs-a.lastBusy >= retentionCheckIntervalMs {
-		a.lastBusy = nowMs
+	if nowMs-a.lastRetentionMs >= a.node.retentionCheckIntervalMs() {
+		a.lastRetentionMs = nowMs
 		if n, err := a.log.DeleteRetainedSegments(nowMs); err != nil {
 			a.logger.Error("retention", zap.Error(err))
 		} else if n > 0 {
@@ -282,9 +282,15 @@ func (a *partitionActor) tick() {
 	}
 }
 
-// retentionCheckIntervalMs is log.retention.check.interval.ms's role, shorter
-// than Kafka's 5 minutes because a check of an idle log is cheap.
-const retentionCheckIntervalMs = 10_000
+// defaultRetentionCheckIntervalMs is Kafka's log.retention.check.interval.ms.
+const defaultRetentionCheckIntervalMs = 300_000
+
+func (n *Node) retentionCheckIntervalMs() int64 {
+	if n.cfg.RetentionCheckIntervalMs > 0 {
+		return n.cfg.RetentionCheckIntervalMs
+	}
+	return defaultRetentionCheckIntervalMs
+}
 
 // armTimer schedules the next tick: the core's earliest deadline, or the
 // housekeeping interval.

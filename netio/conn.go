@@ -239,6 +239,7 @@ func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		releaseResponse(resp)
 		return
 	}
 	s := &c.ring[idx]
@@ -295,9 +296,18 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		var dropped []kmsg.Response
+		for _, slot := range c.ring {
+			if slot.answered && slot.resp != nil {
+				dropped = append(dropped, slot.resp)
+			}
+		}
 		clear(c.ring)
 		c.count = 0
 		c.mu.Unlock()
+		for _, resp := range dropped {
+			releaseResponse(resp)
+		}
 		c.cancel()
 		if err := c.netConn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			c.log.Debug("close connection", zap.Error(err))

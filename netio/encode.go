@@ -23,6 +23,17 @@ type EncodedResponse struct {
 	kmsg.Response
 	// Parts are the response body, concatenated.
 	Parts []EncodedPart
+	// Release, if set, is called exactly once when netio is done with the
+	// parts: after they were written, or when the response is dropped
+	// because its connection closed. It frees what the From parts read.
+	Release func()
+}
+
+// releaseResponse calls resp's Release hook, if it has one.
+func releaseResponse(resp kmsg.Response) {
+	if enc, ok := resp.(*EncodedResponse); ok && enc.Release != nil {
+		enc.Release()
+	}
 }
 
 // EncodedPart is one piece of an EncodedResponse: Bytes, or, when From is set,

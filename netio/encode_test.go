@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,5 +218,69 @@ func TestObserverCounts(t *testing.T) {
 	}
 	if got.maxLatency <= 0 || got.maxLatency > 5*time.Second {
 		t.Fatalf("latency %v", got.maxLatency)
+	}
+}
+
+// Release runs exactly once per EncodedResponse: after it is written, when
+// it is answered on a closed connection, and when its connection closes
+// before it could be written.
+func TestEncodedResponseReleasedOnce(t *testing.T) {
+	var released sync.Map // corr → *atomic.Int32
+	encoded := func(corr int32) *EncodedResponse {
+		var n atomic.Int32
+		released.Store(corr, &n)
+		body := kmsg.NewPtrMetadataResponse()
+		body.Version = 12
+		return &EncodedResponse{Response: kmsg.NewPtrMetadataResponse(), Parts: []EncodedPart{{Bytes: body.AppendTo(nil)}},
+			Release: func() { n.Add(1) }}
+	}
+	count := func(corr int32) int32 {
+		v, ok := released.Load(corr)
+		if !ok {
+			return -1
+		}
+		return v.(*atomic.Int32).Load()
+	}
+	h := &heldRequests{}
+	s := startServer(t, Config{}, h)
+
+	// Written: released after the write.
+	c := dialRaw(t, s.Addr(), "release")
+	c.send(metadataRequest(12, "a"), 1)
+	waitFor(t, "request held", 5*time.Second, func() bool { held, _ := h.count(); return held == 1 })
+	h.mu.Lock()
+	r := h.held[0]
+	h.held = nil
+	h.mu.Unlock()
+	r.respond(encoded(1))
+	if resp := c.readResponse(metadataRequest(12, "a"), 1); resp == nil {
+		t.Fatal("no response")
+	}
+	waitFor(t, "written response released", 5*time.Second, func() bool { return count(1) == 1 })
+
+	// Answered while an earlier request blocks the head, then the
+	// connection closes: released by the close; a late answer after the
+	// close is released at once.
+	c2 := dialRaw(t, s.Addr(), "release-2")
+	c2.send(metadataRequest(12, "head"), 1)
+	c2.send(metadataRequest(12, "second"), 2)
+	c2.send(metadataRequest(12, "third"), 3)
+	waitFor(t, "requests held", 5*time.Second, func() bool { held, _ := h.count(); return held == 3 })
+	h.mu.Lock()
+	head, second, third := h.held[0], h.held[1], h.held[2]
+	h.held = nil
+	h.mu.Unlock()
+	second.respond(encoded(2))
+	c2.conn.Close()
+	waitFor(t, "queued response released on close", 5*time.Second, func() bool { return count(2) == 1 })
+	third.respond(encoded(3))
+	head.respond(encoded(4))
+	for corr := int32(2); corr <= 4; corr++ {
+		if got := count(corr); got != 1 {
+			t.Fatalf("response %d released %d times", corr, got)
+		}
+	}
+	if got := count(1); got != 1 {
+		t.Fatalf("response 1 released %d times", got)
 	}
 }

@@ -65,6 +65,9 @@ func (c *conn) writeLoop() error {
 		<-c.slots // never blocks: every slot in the ring holds a token
 		if slot.resp != nil {
 			err := fw.appendResponse(slot.corr, slot.resp)
+			// Every From part is on the wire (or failed) by now; small
+			// parts were copied into the buffer.
+			releaseResponse(slot.resp)
 			c.noteSent(&fw)
 			if err != nil {
 				return err
