@@ -76,7 +76,8 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 	}
 	s := &clientSession{logger: logger, stderr: stderr, seeds: []kgo.Opt{
 		kgo.SeedBrokers(o.seedBrokers()...),
-		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo"), level: level}),
+		// The caller would always be kgoLogger.Log: leave it out.
+		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo").WithOptions(zap.WithCaller(false)), level: level}),
 	}}
 	if s.client, err = s.connect(extra...); err != nil {
 		_ = logger.Sync()

@@ -61,15 +61,16 @@ type brokerConfig struct {
 	LogLevel                    zapcore.Level       // log.level
 	LogFormat                   string              // log.format: json or console
 	MetricsListener             string              // metrics.listener host:port; "" disables /metrics
-	Settings                    []configSetting     // every known key's effective value, in table order
+	Settings                    []configSetting     // every known key's effective value in canonical form, in table order
 	unsetKeys                   map[string]struct{} // keys left at an empty default, for derivation
 }
 
 // configSetting is one key's value and where it came from.
 type configSetting struct {
-	Key    string
-	Value  string
-	Source string // "default", "--set", "FILE:LINE", "derived from listeners", ...
+	Key      string
+	Value    string
+	Source   string // "default", "--set", "FILE:LINE", "derived from listeners", ...
+	Override bool   // from --set, which wins over the file
 }
 
 // configOptions carries what building a configuration needs from outside.
@@ -92,7 +93,7 @@ func collectSettings(fileName string, props []property, overrides []string) ([]c
 		if !found || key == "" {
 			return nil, fmt.Errorf("--set %q: want key=value", o)
 		}
-		settings = append(settings, configSetting{Key: key, Value: value, Source: "--set"})
+		settings = append(settings, configSetting{Key: key, Value: value, Source: "--set", Override: true})
 	}
 	return settings, nil
 }
@@ -137,13 +138,19 @@ func buildBrokerConfig(settings []configSetting, opts configOptions, logger *zap
 		if !ok {
 			s = configSetting{Key: key.Name, Value: key.Default, Source: "default"}
 		}
-		if expected, valid := key.apply(cfg, s.Value); !valid {
+		canonical, expected, valid := key.apply(cfg, s.Value)
+		if !valid {
 			errs = append(errs, &configValueError{Key: key.Name, Value: s.Value, Source: s.Source, Expected: expected})
 			continue
 		}
-		if strings.TrimSpace(s.Value) == "" {
+		if canonical == "" {
 			cfg.unsetKeys[key.Name] = struct{}{}
 		}
+		// The node reads these values again (as topic defaults, for
+		// DescribeConfigs) with Kafka's plain parsers: hand it the canonical
+		// form, not "64MiB" or a value with the trailing space a properties
+		// file keeps.
+		s.Value = canonical
 		cfg.Settings = append(cfg.Settings, s)
 	}
 	if len(errs) > 0 {

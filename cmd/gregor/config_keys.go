@@ -10,56 +10,57 @@ import (
 )
 
 // configKey is one known key: its Kafka name, default, meaning, and how a
-// value is read into brokerConfig. apply returns the expected form of the
-// value and whether value had it.
+// value is read into brokerConfig. apply returns the value in canonical form
+// (what the node is given: surrounding space trimmed, a byte count in plain
+// bytes), the expected form of the value, and whether value had it.
 type configKey struct {
 	Name    string
 	Default string
 	Doc     string
-	apply   func(cfg *brokerConfig, value string) (expected string, ok bool)
+	apply   func(cfg *brokerConfig, value string) (canonical, expected string, ok bool)
 }
 
 // integerKey is a key holding an integer of type T within r.
 func integerKey[T integer](name, def string, r integerRange[T], field func(*brokerConfig) *T, doc string) configKey {
-	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, string, bool) {
 		v, expected, ok := parseInteger(value, r)
 		if ok {
 			*field(cfg) = v
 		}
-		return expected, ok
+		return strconv.FormatInt(int64(v), 10), expected, ok
 	}}
 }
 
 // byteCountKey is a key holding a byte count of type T within r.
 func byteCountKey[T integer](name, def string, r integerRange[T], field func(*brokerConfig) *T, doc string) configKey {
-	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, string, bool) {
 		v, expected, ok := parseByteCount(value, r)
 		if ok {
 			*field(cfg) = v
 		}
-		return expected, ok
+		return strconv.FormatInt(int64(v), 10), expected, ok
 	}}
 }
 
 // booleanKey is a key holding true or false.
 func booleanKey(name, def string, field func(*brokerConfig) *bool, doc string) configKey {
-	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, string, bool) {
 		v, expected, ok := parseBoolean(value)
 		if ok {
 			*field(cfg) = v
 		}
-		return expected, ok
+		return strconv.FormatBool(v), expected, ok
 	}}
 }
 
 // choiceKey is a key holding one of allowed.
 func choiceKey(name, def string, allowed []string, field func(*brokerConfig) *string, doc string) configKey {
-	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, bool) {
+	return configKey{Name: name, Default: def, Doc: doc, apply: func(cfg *brokerConfig, value string) (string, string, bool) {
 		v, expected, ok := parseChoice(value, allowed)
 		if ok {
 			*field(cfg) = v
 		}
-		return expected, ok
+		return v, expected, ok
 	}}
 }
 
@@ -95,32 +96,32 @@ var brokerConfigKeys = []configKey{
 	integerKey("node.id", "1", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.NodeID },
 		"this node's id, unique in the cluster"),
 	{Name: "listeners", Default: "PLAINTEXT://127.0.0.1:9092", Doc: "addresses to accept Kafka clients on",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			list, expected, ok := parseListenerList(v)
 			c.Listeners = list
-			return expected, ok
+			return listenersString(list), expected, ok
 		}},
 	{Name: "advertised.listeners", Default: "", Doc: "addresses given to clients in metadata; empty means listeners",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			if strings.TrimSpace(v) == "" {
-				return "", true
+				return "", "", true
 			}
 			list, expected, ok := parseListenerList(v)
 			c.AdvertisedListeners = list
-			return expected, ok
+			return listenersString(list), expected, ok
 		}},
 	{Name: "listener.security.protocol.map", Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Doc: "security protocol of each listener name",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			m, expected, ok := parseProtocolMap(v)
 			c.ListenerSecurityProtocolMap = m
-			return expected, ok
+			return strings.TrimSpace(v), expected, ok
 		}},
 	{Name: "log.dirs", Default: "./data", Doc: "directories holding partition logs",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			paths, expected, ok := parsePathList(v)
 			c.LogDirs = paths
-			return expected, ok
+			return strings.Join(paths, ","), expected, ok
 		}},
 	integerKey("num.partitions", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.NumPartitions },
 		"partitions of an automatically created topic"),
@@ -155,10 +156,10 @@ var brokerConfigKeys = []configKey{
 	integerKey("log.retention.check.interval.ms", "300000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionCheckIntervalMs },
 		"how often retention runs"),
 	{Name: "log.cleanup.policy", Default: "delete", Doc: "delete old segments, compact by key, or both",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			list, expected, ok := parseChoiceList(v, []string{"delete", "compact"})
 			c.LogCleanupPolicy = list
-			return expected, ok
+			return strings.Join(list, ","), expected, ok
 		}},
 	integerKey("log.cleaner.delete.retention.ms", "86400000", atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogCleanerDeleteRetentionMs },
 		"how long compaction keeps tombstones"),
@@ -201,26 +202,26 @@ var brokerConfigKeys = []configKey{
 	integerKey("group.initial.rebalance.delay.ms", "3000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.GroupInitialRebalanceMs },
 		"how long a new group waits for more members before its first rebalance"),
 	{Name: "log.level", Default: "info", Doc: "least severe log level written: debug, info, warn, error",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			level, expected, ok := parseLogLevel(v)
 			c.LogLevel = level
-			return expected, ok
+			return level.String(), expected, ok
 		}},
 	choiceKey("log.format", "console", []string{"json", "console"}, func(c *brokerConfig) *string { return &c.LogFormat },
 		"log line encoding"),
 	{Name: "metrics.listener", Default: "127.0.0.1:9644", Doc: "host:port serving /metrics; empty disables it",
-		apply: func(c *brokerConfig, v string) (string, bool) {
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			const expected = "host:port (e.g. 127.0.0.1:9644), or empty to disable metrics"
 			v = strings.TrimSpace(v)
 			if v == "" {
 				c.MetricsListener = ""
-				return expected, true
+				return "", expected, true
 			}
 			if _, _, ok := parseHostPort(v); !ok {
-				return expected, false
+				return "", expected, false
 			}
 			c.MetricsListener = v
-			return expected, true
+			return v, expected, true
 		}},
 }
 
@@ -236,7 +237,8 @@ var unusedKafkaKeys = []string{
 
 // configAlias is an older or alternative Kafka key for a known one. It
 // applies only when its target (and every alias listed before it) is unset,
-// as in Kafka (log.retention.ms beats .minutes beats .hours).
+// as in Kafka (log.retention.ms beats .minutes beats .hours), or set only by
+// the file while the alias comes from --set, which wins over the file.
 type configAlias struct {
 	Key        string
 	Target     string
@@ -255,7 +257,8 @@ var configAliases = []configAlias{
 }
 
 // resolveConfigAliases folds each alias into its target when the target is
-// unset, and removes every alias from latest.
+// unset (or only set by the file while the alias is an override), and
+// removes every alias from latest.
 func resolveConfigAliases(latest map[string]configSetting) []error {
 	var errs []error
 	for _, a := range configAliases {
@@ -264,7 +267,7 @@ func resolveConfigAliases(latest map[string]configSetting) []error {
 			continue
 		}
 		delete(latest, a.Key)
-		if _, set := latest[a.Target]; set {
+		if target, set := latest[a.Target]; set && (target.Override || !s.Override) {
 			continue
 		}
 		value, err := a.convert(s.Value)
@@ -272,7 +275,7 @@ func resolveConfigAliases(latest map[string]configSetting) []error {
 			errs = append(errs, &configValueError{Key: a.Key, Value: s.Value, Source: s.Source, Expected: err.Error()})
 			continue
 		}
-		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key}
+		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override}
 	}
 	return errs
 }

@@ -38,6 +38,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		RequestMaxBytes:          c.SocketRequestMaxBytes,
 		MaxConnections:           int(c.MaxConnections),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
+		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		MetricsListener:          c.MetricsListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
@@ -60,11 +61,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 // runNode starts the node and serves until SIGINT or SIGTERM (or ctx ends),
 // then stops gracefully: in-flight requests finish, logs are flushed and
 // marked cleanly shut down.
-func runNode(ctx context.Context, c *brokerConfig, logger *zap.Logger) error {
-	cfg, err := nodeConfig(c)
-	if err != nil {
-		return err
-	}
+func runNode(ctx context.Context, cfg actors.Config, logger *zap.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, err := actors.Start(cfg, logger)

@@ -17,21 +17,28 @@ import (
 
 // producerFlags are the producing flags produce and perf produce share.
 type producerFlags struct {
-	acks        string
-	compression string
-	idempotent  bool
-	partition   int32
-	linger      time.Duration
+	acks            string
+	compression     string
+	idempotent      bool
+	partition       int32
+	linger          time.Duration
+	deliveryTimeout time.Duration
 }
 
 // register adds the producing flags to flags.
 func (p *producerFlags) register(flags *pflag.FlagSet) {
 	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
 	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
-	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs InitProducerID and acks=all)")
+	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all; a broker without InitProducerID gets plain produces)")
 	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
 	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
+	flags.DurationVar(&p.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout,
+		"how long a record may take to be acknowledged, retries included, before it fails (0: no limit; else at least 1s)")
 }
+
+// defaultDeliveryTimeout bounds each record, so a broker that is down or
+// misnamed ends a produce in an error instead of kgo retrying for ever.
+const defaultDeliveryTimeout = 30 * time.Second
 
 // kgoOptions turns the flags into kgo producer options.
 func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
@@ -51,8 +58,9 @@ func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
 			return nil, fmt.Errorf("--idempotent needs --acks all, not %s", p.acks)
 		}
 	} else {
-		// Until the broker serves InitProducerID, kgo's default idempotent
-		// producer would fail every produce.
+		// kgo's default is idempotent, which acks 0 and 1 cannot be; and
+		// against a broker without InitProducerID (gregor, for now) kgo
+		// quietly produces without a producer ID anyway.
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	codec, err := compressionCodec(p.compression)
@@ -60,6 +68,12 @@ func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(p.linger))
+	if p.deliveryTimeout != 0 {
+		if p.deliveryTimeout < time.Second { // kgo's own lower bound
+			return nil, fmt.Errorf("--delivery-timeout %s: want 0 (no limit) or at least 1s", p.deliveryTimeout)
+		}
+		opts = append(opts, kgo.RecordDeliveryTimeout(p.deliveryTimeout))
+	}
 	if p.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	} else if p.partition != -1 {
@@ -104,7 +118,9 @@ func newProduceCommand() *cobra.Command {
 		Long: `Produce one record per line of stdin. With --key-separator, a line is split
 at the first separator into key and value (a line without it is a value with
 no key). Every record carries the --header key=value headers. Each
-acknowledged record is printed as "TOPIC[PARTITION]@OFFSET" unless --quiet.`,
+acknowledged record is printed as "TOPIC[PARTITION]@OFFSET" unless --quiet;
+with --acks 0 the broker sends no reply, so no offset is known and only
+"TOPIC[PARTITION]" is printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runProduce(cmd, opts, args[0])
@@ -114,7 +130,7 @@ acknowledged record is printed as "TOPIC[PARTITION]@OFFSET" unless --quiet.`,
 	opts.producer.register(cmd.Flags())
 	flags := cmd.Flags()
 	flags.StringVarP(&opts.keySeparator, "key-separator", "k", "", "split each line at the first SEP into key and value")
-	flags.StringVarP(&opts.delimiter, "delimiter", "d", "\n", "record delimiter in the input (\\n also strips a trailing \\r)")
+	flags.StringVarP(&opts.delimiter, "delimiter", "d", "\n", `record delimiter in the input, where \n, \t and \\ are escapes (\n also strips a trailing \r)`)
 	flags.StringArrayVarP(&opts.headers, "header", "H", nil, "header key=value for every record (repeatable)")
 	flags.IntVar(&opts.maxLineBytes, "max-line-bytes", 1<<20, "longest input record accepted")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "do not print each record's partition and offset")
@@ -128,8 +144,9 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 	if err != nil {
 		return err
 	}
-	if opts.delimiter == "" {
-		return errors.New("--delimiter must not be empty")
+	delimiter, err := parseDelimiter(opts.delimiter)
+	if err != nil {
+		return err
 	}
 	producerOpts, err := opts.producer.kgoOptions()
 	if err != nil {
@@ -141,8 +158,8 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 	}
 	defer session.close()
 
-	tally := &produceTally{out: cmd.OutOrStdout(), quiet: opts.quiet}
-	scanner := newRecordScanner(cmd.InOrStdin(), opts.delimiter, opts.maxLineBytes)
+	tally := &produceTally{out: cmd.OutOrStdout(), quiet: opts.quiet, offsetsKnown: opts.producer.acks != "0"}
+	scanner := newRecordScanner(cmd.InOrStdin(), delimiter, opts.maxLineBytes)
 	ctx := cmd.Context()
 	for scanner.Scan() && ctx.Err() == nil {
 		r := buildRecord(topic, scanner.Bytes(), opts.keySeparator, headers)
@@ -156,6 +173,31 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 		return fmt.Errorf("read input: %w", err)
 	}
 	return tally.result(session.stderr)
+}
+
+// parseDelimiter resolves the escapes of --delimiter, the same as a consume
+// template's, so that -d '\t' splits at tabs and -d '\n' at line ends.
+func parseDelimiter(text string) (string, error) {
+	var out strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' {
+			out.WriteByte(text[i])
+			continue
+		}
+		i++
+		if i == len(text) {
+			return "", fmt.Errorf("--delimiter %q ends in a lone \\ (write \\\\ for a backslash)", text)
+		}
+		escaped, ok := templateEscapes[text[i]]
+		if !ok {
+			return "", fmt.Errorf("--delimiter %q: unknown escape \\%c (want \\n, \\t or \\\\)", text, text[i])
+		}
+		out.WriteByte(escaped)
+	}
+	if out.Len() == 0 {
+		return "", errors.New("--delimiter must not be empty")
+	}
+	return out.String(), nil
 }
 
 // parseHeaders reads key=value header flags.
@@ -211,13 +253,17 @@ func newRecordScanner(input io.Reader, delimiter string, maxBytes int) *bufio.Sc
 // produceTally counts acknowledgements and prints them; kgo calls record
 // serially, and result runs after Flush, but the lock keeps it obviously safe.
 type produceTally struct {
-	mu       sync.Mutex
-	out      io.Writer
-	quiet    bool
-	produced int64
-	failed   int64
-	firstErr error
-	writeErr error
+	mu    sync.Mutex
+	out   io.Writer
+	quiet bool
+	// offsetsKnown is false with acks=0: no produce response comes back,
+	// and kgo numbers each batch's records from 0, which is no offset at
+	// all.
+	offsetsKnown bool
+	produced     int64
+	failed       int64
+	firstErr     error
+	writeErr     error
 }
 
 // record is the kgo promise for each record.
@@ -232,8 +278,12 @@ func (t *produceTally) record(r *kgo.Record, err error) {
 		return
 	}
 	t.produced++
-	if !t.quiet && t.writeErr == nil {
+	switch {
+	case t.quiet || t.writeErr != nil:
+	case t.offsetsKnown:
 		_, t.writeErr = fmt.Fprintf(t.out, "%s[%d]@%d\n", r.Topic, r.Partition, r.Offset)
+	default:
+		_, t.writeErr = fmt.Fprintf(t.out, "%s[%d]\n", r.Topic, r.Partition)
 	}
 }
 

@@ -62,6 +62,12 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	// What the node does not support yet (a second listener or log
+	// directory) is a configuration error too, so --check-config finds it.
+	node, err := nodeConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	if err := cfg.writeEffectiveConfig(cmd.OutOrStdout()); err != nil {
 		return err
 	}
@@ -69,5 +75,5 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
 		return nil
 	}
-	return runNode(cmd.Context(), cfg, logger)
+	return runNode(cmd.Context(), node, logger)
 }

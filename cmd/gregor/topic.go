@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -325,7 +326,7 @@ func describeErr(d kadm.TopicDetail, found bool) error {
 func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAME\t%s\n", d.Topic)
-	fmt.Fprintf(tw, "ID\t%s\n", d.ID)
+	fmt.Fprintf(tw, "ID\t%s\n", kafkaTopicID(d.ID))
 	fmt.Fprintf(tw, "INTERNAL\t%t\n", d.IsInternal)
 	fmt.Fprintf(tw, "PARTITIONS\t%d\n", len(d.Partitions))
 	fmt.Fprintf(tw, "REPLICAS\t%d\n", replicationFactor(d))
@@ -347,6 +348,12 @@ func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {
 		return fmt.Errorf("write description: %w", err)
 	}
 	return nil
+}
+
+// kafkaTopicID writes a topic ID as Kafka's tools do (Uuid.toString: URL-safe
+// base64 without padding), not as kadm's String (standard, padded).
+func kafkaTopicID(id kadm.TopicID) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
 // listedOffsetText prints a listed offset, or its error.

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSeedBrokers(t *testing.T) {
+	tests := []struct {
+		name  string
+		flag  []string
+		env   string
+		wants []string
+	}{
+		{"default", nil, "", []string{"127.0.0.1:9092"}},
+		{"env", nil, "h1:1, h2:2 ,", []string{"h1:1", "h2:2"}},
+		{"flag wins over env", []string{"f:1", " f:2"}, "h1:1", []string{"f:1", "f:2"}},
+		{"blank env", nil, " , ", []string{"127.0.0.1:9092"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(brokersEnv, tt.env)
+			o := clientOptions{brokers: tt.flag}
+			if got := o.seedBrokers(); !reflect.DeepEqual(got, tt.wants) {
+				t.Errorf("seedBrokers() = %q, want %q", got, tt.wants)
+			}
+		})
+	}
+}
+
+// TestBrokersFlagAndEnv runs a verb of each kind against the node named by
+// GREGOR_BROKERS or -b.
+func TestBrokersFlagAndEnv(t *testing.T) {
+	addr := startTestNode(t)
+	t.Setenv(brokersEnv, " "+addr+" ")
+	mustRun(t, "", "topic", "create", "env")
+	mustRun(t, "from-env\n", "produce", "env", "-q")
+	if inv := mustRun(t, "", "consume", "env"); inv.stdout != "from-env\n" {
+		t.Errorf("consume with $%s printed %q", brokersEnv, inv.stdout)
+	}
+	inv := mustRun(t, "", "perf", "consume", "env", "--no-progress")
+	if s := parsePerfSummary(t, inv.stdout); s.records != 1 {
+		t.Errorf("perf consume with $%s read %d records, want 1", brokersEnv, s.records)
+	}
+
+	// -b wins over an environment that names a dead address.
+	t.Setenv(brokersEnv, "127.0.0.1:1")
+	if inv := mustRun(t, "", "topic", "list", "--brokers", addr); !strings.Contains(inv.stdout, "env ") {
+		t.Errorf("topic list --brokers printed\n%s", inv.stdout)
+	}
+	if inv := mustRun(t, "", "consume", "env", "-b", addr); inv.stdout != "from-env\n" {
+		t.Errorf("consume -b printed %q", inv.stdout)
+	}
+}
+
+func TestUnreachableBroker(t *testing.T) {
+	t.Setenv(brokersEnv, "")
+	start := time.Now()
+	mustFail(t, "", []string{"topic", "list", "-b", "127.0.0.1:1", "--timeout", "300ms"}, "list topics")
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("topic list with --timeout 300ms took %s", elapsed)
+	}
+	mustFail(t, "", []string{"topic", "list", "-b", "127.0.0.1:1", "--log-level", "loud"}, `--log-level "loud": want one of debug, info, warn, error`)
+
+	// produce gives up on a record after --delivery-timeout, not never.
+	start = time.Now()
+	inv := mustFail(t, "x\n", []string{"produce", "t", "-b", "127.0.0.1:1", "--delivery-timeout", "1s"},
+		"produce: 1 of 1 records failed", "timed out", "connection refused")
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("produce with --delivery-timeout 1s took %s", elapsed)
+	}
+	if !strings.Contains(inv.stderr, "unable to open connection to broker") {
+		t.Errorf("stderr does not show kgo's warning:\n%s", inv.stderr)
+	}
+	mustFail(t, "x\n", []string{"produce", "t", "-b", "127.0.0.1:1", "--delivery-timeout", "10ms"},
+		"--delivery-timeout 10ms: want 0 (no limit) or at least 1s")
+}

@@ -1,0 +1,439 @@
+package main
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"gregor/actors"
+)
+
+// testHostname stands in for os.Hostname.
+func testHostname() (string, error) { return "gregor-host", nil }
+
+// buildFromOverrides builds a configuration from --set style pairs, and
+// returns it with the log lines building it wrote.
+func buildFromOverrides(t *testing.T, pairs ...string) (*brokerConfig, *observer.ObservedLogs, error) {
+	t.Helper()
+	settings, err := collectSettings("(no file)", nil, pairs)
+	if err != nil {
+		t.Fatalf("collectSettings(%q): %v", pairs, err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	cfg, err := buildBrokerConfig(settings, configOptions{hostname: testHostname}, zap.New(core))
+	return cfg, logs, err
+}
+
+// TestNodeConfigMapsEveryKey sets every key the issue lists (and the
+// Kafka aliases) to a value other than its default and checks the whole
+// actors.Config the node is started with.
+func TestNodeConfigMapsEveryKey(t *testing.T) {
+	cfg, _, err := buildFromOverrides(t,
+		"node.id=7",
+		"listeners=plaintext://127.0.0.1:19092",
+		"advertised.listeners=PLAINTEXT://broker.example.com:29092",
+		"log.dirs= /var/lib/gregor ",
+		"num.partitions=6",
+		"auto.create.topics.enable=FALSE",
+		"message.max.bytes=2MiB",
+		"log.segment.bytes=64MiB",
+		"log.retention.ms=3600000 ", // a properties file keeps trailing space
+		"log.retention.bytes=1GiB",
+		"log.flush.interval.messages=1000",
+		"log.flush.interval.ms=500",
+		"socket.request.max.bytes=50MiB",
+		"metrics.listener=127.0.0.1:19644",
+		"log.segment.ms=60000",
+		"log.flush.group.commit=true",
+		"log.cache.bytes=0",
+		"log.retention.check.interval.ms=1000",
+	)
+	if err != nil {
+		t.Fatalf("buildBrokerConfig: %v", err)
+	}
+	got, err := nodeConfig(cfg)
+	if err != nil {
+		t.Fatalf("nodeConfig: %v", err)
+	}
+	want := actors.Config{
+		NodeID:                   7,
+		ListenAddress:            "127.0.0.1:19092",
+		AdvertisedHost:           "broker.example.com",
+		AdvertisedPort:           29092,
+		DataDir:                  "/var/lib/gregor",
+		AutoCreateTopics:         false,
+		NumPartitions:            6,
+		DefaultReplicationFactor: 1,
+		DeleteTopicEnable:        true,
+		CacheBytes:               0,
+		GroupCommit:              true,
+		RequestMaxBytes:          50 << 20,
+		MaxConnections:           math.MaxInt32,
+		ConnectionsMaxIdleMs:     600_000,
+		RetentionCheckIntervalMs: 1000,
+		MetricsListener:          "127.0.0.1:19644",
+		// Every value the node reads again must be in Kafka's plain form.
+		StaticBrokerConfigs: map[string]string{
+			"node.id":                         "7",
+			"listeners":                       "PLAINTEXT://127.0.0.1:19092",
+			"advertised.listeners":            "PLAINTEXT://broker.example.com:29092",
+			"log.dirs":                        "/var/lib/gregor",
+			"num.partitions":                  "6",
+			"auto.create.topics.enable":       "false",
+			"message.max.bytes":               "2097152",
+			"log.segment.bytes":               "67108864",
+			"log.retention.ms":                "3600000",
+			"log.retention.bytes":             "1073741824",
+			"log.flush.interval.messages":     "1000",
+			"log.flush.interval.ms":           "500",
+			"socket.request.max.bytes":        "52428800",
+			"metrics.listener":                "127.0.0.1:19644",
+			"log.roll.ms":                     "60000", // Kafka's name for log.segment.ms
+			"log.flush.group.commit":          "true",
+			"log.cache.bytes":                 "0",
+			"log.retention.check.interval.ms": "1000",
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestNodeConfigDefaults(t *testing.T) {
+	cfg, _, err := buildFromOverrides(t)
+	if err != nil {
+		t.Fatalf("buildBrokerConfig: %v", err)
+	}
+	got, err := nodeConfig(cfg)
+	if err != nil {
+		t.Fatalf("nodeConfig: %v", err)
+	}
+	want := actors.Config{
+		NodeID:                   1,
+		ListenAddress:            "127.0.0.1:9092",
+		AdvertisedHost:           "127.0.0.1",
+		AdvertisedPort:           9092,
+		DataDir:                  "./data",
+		AutoCreateTopics:         true,
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		DeleteTopicEnable:        true,
+		CacheBytes:               256 << 20,
+		RequestMaxBytes:          100 << 20,
+		MaxConnections:           math.MaxInt32,
+		ConnectionsMaxIdleMs:     600_000,
+		RetentionCheckIntervalMs: 300_000,
+		MetricsListener:          "127.0.0.1:9644",
+		StaticBrokerConfigs: map[string]string{
+			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestNodeConfigSetsEveryField fails when actors.Config gains a field that
+// nodeConfig leaves at its zero value: map the field's server.properties key
+// (or list the field here if it is not configuration).
+func TestNodeConfigSetsEveryField(t *testing.T) {
+	notConfiguration := map[string]bool{"FS": true} // a test seam
+	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true")
+	if err != nil {
+		t.Fatalf("buildBrokerConfig: %v", err)
+	}
+	got, err := nodeConfig(cfg)
+	if err != nil {
+		t.Fatalf("nodeConfig: %v", err)
+	}
+	v := reflect.ValueOf(got)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if v.Field(i).IsZero() && !notConfiguration[name] {
+			t.Errorf("nodeConfig leaves actors.Config.%s unset", name)
+		}
+	}
+}
+
+func TestNodeConfigAliasesAndDerivedListeners(t *testing.T) {
+	cfg, _, err := buildFromOverrides(t,
+		"broker.id=3",
+		"log.dir=/tmp/g",
+		"log.retention.hours=2",
+		"log.roll.hours=1",
+		"listeners=PLAINTEXT://:9093",
+		"metrics.listener=",
+	)
+	if err != nil {
+		t.Fatalf("buildBrokerConfig: %v", err)
+	}
+	got, err := nodeConfig(cfg)
+	if err != nil {
+		t.Fatalf("nodeConfig: %v", err)
+	}
+	if got.NodeID != 3 || got.DataDir != "/tmp/g" || got.ListenAddress != ":9093" || got.MetricsListener != "" {
+		t.Errorf("node.id %d, data dir %q, listen %q, metrics %q; want 3, /tmp/g, :9093, none",
+			got.NodeID, got.DataDir, got.ListenAddress, got.MetricsListener)
+	}
+	if got.AdvertisedHost != "gregor-host" || got.AdvertisedPort != 9093 {
+		t.Errorf("advertised %s:%d, want gregor-host:9093 (the hostname, for an empty listener host)", got.AdvertisedHost, got.AdvertisedPort)
+	}
+	for key, want := range map[string]string{
+		"log.retention.ms":     "7200000",
+		"log.roll.ms":          "3600000",
+		"advertised.listeners": "PLAINTEXT://gregor-host:9093",
+	} {
+		if v := got.StaticBrokerConfigs[key]; v != want {
+			t.Errorf("StaticBrokerConfigs[%s] = %q, want %q", key, v, want)
+		}
+	}
+}
+
+// TestBrokerConfigInvalidValues checks that an invalid value of each key
+// stops the configuration with an error naming the key, the value and the
+// form expected.
+func TestBrokerConfigInvalidValues(t *testing.T) {
+	tests := []struct {
+		key, value, expected string
+	}{
+		{"node.id", "one", "an integer of at least 0"},
+		{"node.id", "-1", "an integer of at least 0"},
+		{"node.id", "2147483648", "an integer of at least 0"},
+		{"listeners", "127.0.0.1:9092", "NAME://host:port"},
+		{"listeners", "PLAINTEXT://127.0.0.1:99999", "NAME://host:port"},
+		{"listeners", "PLAINTEXT://a:1,PLAINTEXT://b:2", "each with its own name and port"},
+		{"listeners", "SSL://127.0.0.1:9093", "protocol in listener.security.protocol.map is PLAINTEXT"},
+		{"advertised.listeners", "broker:9092", "NAME://host:port"},
+		{"advertised.listeners", "PLAINTEXT://0.0.0.0:9092", "a host clients can reach"},
+		{"advertised.listeners", "OTHER://broker:9092", "listeners named in listeners"},
+		{"log.dirs", "", "a comma-separated list of one or more distinct directories"},
+		{"log.dirs", "/a,/a", "a comma-separated list of one or more distinct directories"},
+		{"log.dirs", "/a,,/b", "a comma-separated list of one or more distinct directories"},
+		{"num.partitions", "0", "an integer of at least 1"},
+		{"num.partitions", "many", "an integer of at least 1"},
+		{"auto.create.topics.enable", "yes", "true or false"},
+		{"message.max.bytes", "-1", "a byte count of at least 0"},
+		{"message.max.bytes", "1MB", "KiB/MiB/GiB/TiB suffix"},
+		{"message.max.bytes", "2GiB", "a byte count of at least 0"},
+		{"log.segment.bytes", "1000", "a byte count of at least 1048576"},
+		{"log.retention.ms", "0", "-1 (unlimited) or an integer of at least 1"},
+		{"log.retention.ms", "7d", "-1 (unlimited) or an integer of at least 1"},
+		{"log.retention.bytes", "-2", "-1 (unlimited) or a byte count of at least 0"},
+		{"log.flush.interval.messages", "0", "an integer of at least 1"},
+		{"log.flush.interval.ms", "-1", "an integer of at least 0"},
+		{"log.flush.interval.ms", "1.5", "an integer of at least 0"},
+		{"socket.request.max.bytes", "0", "a byte count of at least 1"},
+		{"metrics.listener", "localhost", "host:port (e.g. 127.0.0.1:9644), or empty to disable metrics"},
+		{"metrics.listener", "127.0.0.1:9092", "a host:port that no listener uses"},
+		{"log.retention.hours", "x", "an integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			_, _, err := buildFromOverrides(t, tt.key+"="+tt.value)
+			var valueErr *configValueError
+			if !errors.As(err, &valueErr) {
+				t.Fatalf("error %v, want a *configValueError", err)
+			}
+			if valueErr.Key != tt.key || valueErr.Value != tt.value || valueErr.Source != "--set" {
+				t.Errorf("error names %s=%q from %s, want %s=%q from --set", valueErr.Key, valueErr.Value, valueErr.Source, tt.key, tt.value)
+			}
+			for _, want := range []string{tt.key, "want ", tt.expected} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBrokerConfigReportsEveryInvalidValue(t *testing.T) {
+	_, _, err := buildFromOverrides(t, "num.partitions=0", "log.retention.bytes=lots", "auto.create.topics.enable=1")
+	if err == nil {
+		t.Fatal("no error for three invalid values")
+	}
+	for _, key := range []string{"num.partitions", "log.retention.bytes", "auto.create.topics.enable"} {
+		if !strings.Contains(err.Error(), "for "+key+" ") {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestNodeConfigRefusesWhatTheNodeCannotServe(t *testing.T) {
+	for _, tt := range []struct {
+		setting, want string
+	}{
+		{"listeners=PLAINTEXT://127.0.0.1:9092,OTHER://127.0.0.1:9093", "exactly one listener"},
+		{"log.dirs=/a,/b", "exactly one log directory"},
+	} {
+		overrides := []string{tt.setting, "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT"}
+		cfg, _, err := buildFromOverrides(t, overrides...)
+		if err != nil {
+			t.Fatalf("buildBrokerConfig(%q): %v", overrides, err)
+		}
+		if _, err := nodeConfig(cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("nodeConfig with %s: error %v, want one containing %q", tt.setting, err, tt.want)
+		}
+		// --check-config must find it too, not only a real start.
+		mustFail(t, "", []string{"serve", "--check-config", "--set", tt.setting, "--set", overrides[1]}, tt.want)
+	}
+}
+
+func TestBrokerConfigWarnsAboutUnknownKeys(t *testing.T) {
+	_, logs, err := buildFromOverrides(t, "log.retention.msec=1", "num.network.threads=3", "num.partitions=2")
+	if err != nil {
+		t.Fatalf("an unknown key must not stop startup: %v", err)
+	}
+	warnings := logs.FilterLevelExact(zapcore.WarnLevel).All()
+	if len(warnings) != 1 || warnings[0].ContextMap()["key"] != "log.retention.msec" || warnings[0].ContextMap()["source"] != "--set" {
+		t.Errorf("warnings %+v, want one naming log.retention.msec from --set", warnings)
+	}
+	if logs.FilterField(zap.String("key", "num.network.threads")).FilterLevelExact(zapcore.InfoLevel).Len() != 1 {
+		t.Errorf("num.network.threads, a Kafka key gregor ignores, should be noted at info level: %+v", logs.All())
+	}
+}
+
+// TestServeWarnsAboutUnknownKeys runs serve itself: the warning reaches
+// stderr and startup goes on.
+func TestServeWarnsAboutUnknownKeys(t *testing.T) {
+	inv := mustRun(t, "", "serve", "--check-config", "--set", "no.such.key=1", "--set", "log.format=json")
+	if !strings.Contains(inv.stderr, `"unknown configuration key"`) || !strings.Contains(inv.stderr, `"key":"no.such.key"`) {
+		t.Errorf("stderr does not warn about no.such.key:\n%s", inv.stderr)
+	}
+	if strings.Contains(inv.stdout, "no.such.key") {
+		t.Errorf("the effective configuration lists the unknown key:\n%s", inv.stdout)
+	}
+}
+
+func TestServeInvalidValueStopsStartup(t *testing.T) {
+	// No --check-config: an invalid value must stop serve before it binds.
+	inv := mustFail(t, "", []string{"serve", "--set", "log.segment.bytes=1KiB"},
+		"configuration: invalid value \"1KiB\" for log.segment.bytes (from --set): want a byte count of at least 1048576")
+	if inv.stdout != "" {
+		t.Errorf("serve printed a configuration for an invalid one:\n%s", inv.stdout)
+	}
+	mustFail(t, "", []string{"serve", "--set", "novalue"}, `--set "novalue": want key=value`)
+	mustFail(t, "", []string{"serve", "--config", filepath.Join(t.TempDir(), "missing.properties")}, "open config")
+}
+
+// effectiveSettings reads serve's effective configuration output: each key's
+// value, and the source its "# source:" comment names ("default" if none).
+func effectiveSettings(t *testing.T, out string) (map[string]string, map[string]string) {
+	t.Helper()
+	props, err := parseProperties(out)
+	if err != nil {
+		t.Fatalf("effective configuration does not parse: %v\n%s", err, out)
+	}
+	values := make(map[string]string, len(props))
+	for _, p := range props {
+		values[p.Key] = p.Value
+	}
+	sources := make(map[string]string)
+	source := "default"
+	for _, line := range strings.Split(out, "\n") {
+		if s, ok := strings.CutPrefix(line, "# source: "); ok {
+			source = s
+			continue
+		}
+		if key, _, ok := strings.Cut(line, "="); ok {
+			sources[key] = source
+			source = "default"
+		}
+	}
+	return values, sources
+}
+
+func TestServeConfigFileAndOverrides(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "server.properties")
+	file := strings.Join([]string{
+		"# a Kafka-style file",
+		"node.id=4",
+		"num.partitions=2",
+		"num.partitions=3",        // a later line wins
+		"log.retention.ms=1000  ", // trailing space is part of a properties value
+		"log.retention.bytes=10MiB",
+		"log.segment.bytes=1GiB",
+		"message.max.bytes = 2000000",
+		"log.dirs=" + filepath.Join(dir, "data"),
+		"listeners=PLAINTEXT://127.0.0.1:0",
+		"metrics.listener=127.0.0.1:0",
+		"auto.create.topics.enable=true",
+		"log.retention.msec=5", // a typo: warned about, not fatal
+		"",
+	}, "\n")
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := mustRun(t, "", "serve", "--check-config", "--config", path,
+		"--set", "num.partitions=5", "--set", "auto.create.topics.enable=false", "--set", "num.partitions=6",
+		"--set", "log.flush.interval.ms=250", "--set", "log.format=json")
+	values, sources := effectiveSettings(t, inv.stdout)
+	if !strings.Contains(inv.stderr, `"msg":"unknown configuration key","key":"log.retention.msec","source":"`+path+`:13"`) {
+		t.Errorf("stderr does not warn about log.retention.msec at line 13:\n%s", inv.stderr)
+	}
+	for _, tt := range []struct{ key, value, source string }{
+		{"node.id", "4", path + ":2"},
+		{"num.partitions", "6", "--set"},
+		{"log.retention.ms", "1000", path + ":5"},
+		{"log.retention.bytes", "10485760", path + ":6"},
+		{"log.segment.bytes", "1073741824", path + ":7"},
+		{"message.max.bytes", "2000000", path + ":8"},
+		{"auto.create.topics.enable", "false", "--set"},
+		{"log.flush.interval.ms", "250", "--set"},
+		{"log.flush.interval.messages", "9223372036854775807", "default"},
+		{"socket.request.max.bytes", "104857600", "default"},
+		{"advertised.listeners", "PLAINTEXT://127.0.0.1:0", "derived from listeners"},
+	} {
+		if values[tt.key] != tt.value || sources[tt.key] != tt.source {
+			t.Errorf("%s = %q from %q, want %q from %q", tt.key, values[tt.key], sources[tt.key], tt.value, tt.source)
+		}
+	}
+	if len(values) != len(brokerConfigKeys) {
+		t.Errorf("effective configuration has %d keys, want all %d known keys", len(values), len(brokerConfigKeys))
+	}
+}
+
+// TestConfigAliasPrecedence checks Kafka's order among a key and its
+// aliases within one source, and that --set wins over the file whichever
+// of the names each uses.
+func TestConfigAliasPrecedence(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      []property
+		overrides []string
+		want      string // effective log.retention.ms
+		source    string
+	}{
+		{"ms beats hours in the file", []property{{"log.retention.hours", "1", 1}, {"log.retention.ms", "5000", 2}}, nil, "5000", "f:2"},
+		{"minutes beats hours in the file", []property{{"log.retention.hours", "1", 1}, {"log.retention.minutes", "2", 2}}, nil, "120000", "f:2 as log.retention.minutes"},
+		{"ms beats hours in --set", nil, []string{"log.retention.ms=5000", "log.retention.hours=1"}, "5000", "--set"},
+		{"--set hours beats file ms", []property{{"log.retention.ms", "5000", 1}}, []string{"log.retention.hours=1"}, "3600000", "--set as log.retention.hours"},
+		{"--set hours beats file minutes", []property{{"log.retention.minutes", "2", 1}}, []string{"log.retention.hours=1"}, "3600000", "--set as log.retention.hours"},
+		{"--set ms beats file hours", []property{{"log.retention.hours", "1", 1}}, []string{"log.retention.ms=5000"}, "5000", "--set"},
+		{"file hours does not beat --set ms", []property{{"log.retention.hours", "1", 1}}, []string{"log.retention.ms=7000"}, "7000", "--set"},
+		{"unlimited hours", []property{{"log.retention.hours", "-1", 1}}, nil, "-1", "f:1 as log.retention.hours"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settings, err := collectSettings("f", tt.file, tt.overrides)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := buildBrokerConfig(settings, configOptions{hostname: testHostname}, zap.NewNop())
+			if err != nil {
+				t.Fatalf("buildBrokerConfig: %v", err)
+			}
+			if s := cfg.setting("log.retention.ms"); s.Value != tt.want || s.Source != tt.source {
+				t.Errorf("log.retention.ms = %q from %q, want %q from %q", s.Value, s.Source, tt.want, tt.source)
+			}
+		})
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServe runs gregor serve with args (plus a JSON logger) until the test
+// ends, and returns the address its Kafka listener is bound to, read from
+// its "node started" log line.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	bg := startGregor(t, append([]string{"serve", "--set", "log.format=json"}, args...)...)
+	t.Cleanup(func() {
+		bg.cancel()
+		if err := bg.wait(t); err != nil {
+			t.Errorf("serve ended with %v\nstderr:\n%s", err, bg.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(commandTimeout)
+	ticker := time.NewTicker(10 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		if addr := startedListener(bg.stderr.String()); addr != "" {
+			return addr
+		}
+		select {
+		case err := <-bg.done:
+			bg.done <- err // for cleanup
+			t.Fatalf("serve ended before the node started: %v\nstdout:\n%s\nstderr:\n%s", err, bg.stdout.String(), bg.stderr.String())
+		case <-ticker.C:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"node started\" line within %s:\n%s", commandTimeout, bg.stderr.String())
+		}
+	}
+}
+
+// startedListener finds the listener of the "node started" line in JSON log
+// output, or returns "".
+func startedListener(log string) string {
+	for _, line := range strings.Split(log, "\n") {
+		var entry struct {
+			Msg      string `json:"msg"`
+			Listener string `json:"listener"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "node started" {
+			return entry.Listener
+		}
+	}
+	return ""
+}
+
+// TestServeAppliesConfiguration starts a node the way an operator does, from
+// a server.properties file with overrides, and checks through the client
+// verbs that the settings reached the broker.
+func TestServeAppliesConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "server.properties")
+	file := "node.id=3\nnum.partitions=2\nlisteners=PLAINTEXT://127.0.0.1:0\nmetrics.listener=\n" +
+		"log.dirs=" + filepath.Join(dir, "data") + "\n" +
+		"message.max.bytes=1KiB \n" + // suffix and trailing space: the broker must still get 1024
+		"log.retention.ms=60000\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := startServe(t, "--config", path, "--set", "num.partitions=3", "--set", "log.segment.bytes=2MiB")
+	b := []string{"-b", addr}
+
+	mustRun(t, "", append([]string{"topic", "create", "defaults"}, b...)...)
+	list := mustRun(t, "", append([]string{"topic", "list"}, b...)...)
+	if !strings.Contains(list.stdout, "defaults  3 ") {
+		t.Errorf("a topic created without -p should have num.partitions=3 (the --set override):\n%s", list.stdout)
+	}
+	describe := mustRun(t, "", append([]string{"topic", "describe", "defaults"}, b...)...)
+	for _, want := range [][]string{
+		{"max.message.bytes", "1024", "STATIC_BROKER_CONFIG"},
+		{"retention.ms", "60000", "STATIC_BROKER_CONFIG"},
+		{"segment.bytes", "2097152", "STATIC_BROKER_CONFIG"},
+	} {
+		if !containsFields(describe.stdout, want...) {
+			t.Errorf("describe has no line %q:\n%s", want, describe.stdout)
+		}
+	}
+	if !strings.Contains(describe.stdout, "0          3       ") {
+		t.Errorf("partition 0 should be led by node.id 3:\n%s", describe.stdout)
+	}
+
+	mustRun(t, "small\n", append([]string{"produce", "defaults", "-q"}, b...)...)
+	big := strings.Repeat("x", 2048) + "\n"
+	mustFail(t, big, append([]string{"produce", "defaults", "-q"}, b...), "MESSAGE_TOO_LARGE")
+}
+
+// containsFields reports whether some line of text has exactly fields as
+// its whitespace-separated fields.
+func containsFields(text string, fields ...string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Join(strings.Fields(line), " ") == strings.Join(fields, " ") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestServeFailsOnATakenPort(t *testing.T) {
+	taken := startTestNode(t)
+	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://" + taken, "--set", "metrics.listener=",
+		"--set", "log.dirs=" + t.TempDir()}, "listen on "+taken, "address already in use")
+}
