@@ -94,11 +94,32 @@ type Node struct {
 	stopErr  error
 }
 
+// validateStaticBrokerConfigs refuses a server.properties value that sets a
+// topic default (log.retention.ms for retention.ms, ...) the topic config
+// would refuse: a topic would otherwise fall back to Kafka's default without
+// a word.
+func validateStaticBrokerConfigs(configs map[string]string) error {
+	for _, spec := range cluster.TopicConfigSpecs() {
+		if spec.BrokerKey == "" {
+			continue
+		}
+		if v, ok := configs[spec.BrokerKey]; ok {
+			if err := cluster.ValidateTopicConfig(spec.Name, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", spec.BrokerKey, v, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Start opens the data directory, recovers every partition and starts
 // serving. It returns once the listener is bound.
 func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	if cfg.FS == nil {
 		cfg.FS = vfs.OS
+	}
+	if err := validateStaticBrokerConfigs(cfg.StaticBrokerConfigs); err != nil {
+		return nil, err
 	}
 	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)

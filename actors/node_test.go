@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +171,18 @@ func TestTopicsSurviveRestart(t *testing.T) {
 		if v != fmt.Sprint(i) {
 			t.Fatalf("record %d = %q", i, v)
 		}
+	}
+}
+
+func TestInvalidStaticTopicDefaultRefused(t *testing.T) {
+	cfg := Config{NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: t.TempDir(),
+		StaticBrokerConfigs: map[string]string{"log.retention.ms": "soon"}}
+	n, err := Start(cfg, zaptest.NewLogger(t))
+	if err == nil {
+		n.Stop(context.Background())
+		t.Fatal("a node started with log.retention.ms=soon")
+	}
+	if !strings.Contains(err.Error(), "log.retention.ms") {
+		t.Fatalf("error %q does not name the key", err)
 	}
 }
