@@ -34,24 +34,27 @@ package logstore
 //     which protects against producer clocks far in the past; this simpler
 //     rule is what the cleaner has until that is needed.
 //
-// Design note for the segment-level cleaner (to be wired in by logstore):
+// The segment-level cleaner (cleaner.go, cleaner_run.go) is built on these:
 //   - Choosing: a partition is cleanable when its dirty ratio, the bytes
-//     after the cleaner checkpoint over the bytes of all closed segments,
-//     reaches min.cleanable.dirty.ratio, and the dirty part is older than
-//     min.compaction.lag.ms. The active segment is never cleaned.
+//     after the cleaner checkpoint over the bytes of the cleanable closed
+//     segments, reaches min.cleanable.dirty.ratio (or the first dirty batch
+//     is older than max.compaction.lag.ms); segments younger than
+//     min.compaction.lag.ms, or holding offsets at or past the high watermark
+//     the caller passes, are not cleanable. The active segment never is.
 //   - Mapping: add the dirty segments' batches to a bounded KeyOffsetMap in
 //     offset order; when it is full (ErrKeyOffsetMapFull) clean only up to
 //     the map's LatestOffset and leave the rest for the next round.
 //   - Rewriting: for each closed segment from the log start up to the map's
-//     end, in groups whose output fits one segment, FilterBatches into a new
-//     file named <base>.log.cleaned, write its indexes, fsync, rename over
-//     the old segment (Kafka's .cleaned → .swap → replace), fsync the
-//     directory, and advance the cleaner checkpoint (WriteFileAtomic).
+//     end, in groups whose input fits one segment, FilterBatch into a new
+//     file named <base>.log.cleaned, index it in memory and fsync it; then,
+//     on the appender, swap it in with the .cleaned → .swap → .log replace of
+//     ReplaceSegments and advance the cleaner checkpoint (WriteFileAtomic).
 //     Recovery deletes .cleaned files and completes .swap ones.
-//   - Not blocking appends: the cleaner runs on its own goroutine (bounded to
-//     one per node, throttled by bytes per second), reads only closed, immutable
-//     segments, and takes the Log's lock only to swap the segment list; readers
-//     holding the old segment keep their open file until they release it.
+//   - Not blocking appends: Run runs on the caller's goroutine (one cleaner
+//     per node, throttled through CleanerThrottle), reads only closed,
+//     immutable segments it holds references to, and the Log's lock is taken
+//     only to swap the segment list; readers holding the old segment keep
+//     their open file until they release it.
 
 import (
 	"bytes"

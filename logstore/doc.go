@@ -13,10 +13,10 @@
 // received, base offset and partition leader epoch rewritten), <base>.index
 // (relative offset → position, one entry per index.interval.bytes) and
 // <base>.timeindex (max timestamp so far → relative offset), plus the
-// recovery-point-offset-checkpoint, log-start-offset-checkpoint and the
-// clean-shutdown marker, each replaced atomically. Index files are written
-// when a segment rolls and at Close; the active segment's are rebuilt by
-// recovery.
+// recovery-point-offset-checkpoint, log-start-offset-checkpoint,
+// cleaner-offset-checkpoint and the clean-shutdown marker, each replaced
+// atomically. Index files are written when a segment rolls and at Close; the
+// active segment's are rebuilt by recovery.
 //
 // # Durability
 //
@@ -35,14 +35,23 @@
 // goroutine may read, take offsets, and call Sync. Read returns Records that
 // keep their segments open until released, so retention never breaks a read
 // in progress. The Log starts no goroutines and reads no clock;
-// GroupCommitter owns one goroutine for production use.
+// GroupCommitter owns one goroutine for production use, and CleanJob.Run
+// runs on whichever goroutine the caller gives it.
 //
-// # Compaction seam
+// # Compaction
 //
-// Segments lists the segments; a compactor writes a cleaned copy of a run of
-// non-active segments and ReplaceSegments swaps it in atomically (through a
-// "<base>-<end>.swap" file that recovery completes after a crash). Replaced
-// segments are below the recovery point, so recovery trusts them; it treats a
-// gap between a rescanned segment's end and the next segment's base offset as
-// lost data, which holds because segments roll at the log end offset.
+// With cleanup.policy=compact the log cleaner (cleaner.go) keeps the latest
+// record of each key and tombstones for delete.retention.ms, in three steps
+// so that appends never wait for it: PlanClean (appender, cheap: dirty ratio,
+// compaction lags) hands out a CleanJob holding the closed segments it will
+// read; CleanJob.Run (any goroutine: the node's cleaner) maps keys to latest
+// offsets with a bounded KeyOffsetMap and writes cleaned copies of groups of
+// segments with FilterBatch; CommitClean (appender) swaps them in and
+// advances the cleaner-offset-checkpoint. The swap is ReplaceSegments': the
+// cleaned file becomes "<base>-<end>.swap", which recovery completes after a
+// crash, and readers holding the old segments keep reading them. Replaced
+// segments are below the recovery point, so recovery trusts them; it treats
+// a gap between a rescanned segment's end and the next segment's base offset
+// as lost data, which holds because segments roll at the log end offset.
+// Recovery deletes leftover "<base>.log.cleaned" files.
 package logstore

@@ -92,12 +92,18 @@ func (l *Log) CheckpointRecoveryPoint() error {
 
 // Close flushes the log, writes the active segment's indexes, the checkpoints
 // and the clean shutdown marker (unless the log failed), and closes the files.
-// Records still held by readers stay readable until released.
+// Records still held by readers stay readable until released. An outstanding
+// CleanJob is abandoned (a Run in progress stops and cleans up after itself);
+// to reopen the directory at once, wait for such a Run to return first.
 func (l *Log) Close() error {
 	if l.closed {
 		return nil
 	}
 	l.closed = true
+	if l.cleanJob != nil {
+		l.cleanJob.Abandon()
+		l.cleanJob = nil
+	}
 	err := l.closeCleanly()
 	l.mu.Lock()
 	segs := l.segments

@@ -41,11 +41,13 @@ type Options struct {
 // Concurrency contract: exactly one goroutine, the appender (the partition
 // actor, or the simulator), calls the mutating methods: Append,
 // AppendAsFollower, Truncate, TruncateFullyAndStartAt, AdvanceLogStartOffset,
-// DeleteRetainedSegments, Tick, ReplaceSegments and Close. Any number of other
-// goroutines may concurrently call the reading methods (Read,
-// OffsetForTimestamp, OffsetOfMaxTimestamp, the offset accessors, Segments) and
-// Sync (as GroupCommitter does). Sync runs its fsyncs without blocking appends
-// or reads. Close must not overlap any other call. Records read before a
+// DeleteRetainedSegments, Tick, ReplaceSegments, SetConfig, PlanClean,
+// CommitClean, CleanJob.Abandon and Close; CleanJob.Run runs on any
+// goroutine. Any number of other goroutines may concurrently call the
+// reading methods (Read, OffsetForTimestamp, OffsetOfMaxTimestamp, the offset
+// accessors, Segments, CleanerCheckpoint) and Sync (as GroupCommitter does).
+// Sync runs its fsyncs without blocking appends or reads. Close must not
+// overlap any other call. Records read before a
 // Truncate of the same range may fail or see bytes appended after it, as in
 // Kafka (the segment's cache id changes, so cached blocks are never stale).
 //
@@ -54,9 +56,12 @@ type Options struct {
 type Log struct {
 	fs     vfs.FS
 	dir    string
-	cfg    Config
+	cfg    Config // appender-only: SetConfig replaces it
 	cache  BlockCache
 	logger *zap.Logger
+	// blockBytes is cfg.CacheBlockBytes, fixed at Open: readers use it
+	// without the lock.
+	blockBytes int64
 	// keepTail says whether the active segment's last block is kept in
 	// memory (only with a cache, which it feeds).
 	keepTail bool
@@ -68,6 +73,9 @@ type Log struct {
 	logStartOffset int64
 	logEndOffset   int64
 	flushedOffset  int64
+	// cleanerCheckpoint is Kafka's cleaner offset checkpoint: the records
+	// below it have been through a completed compaction pass.
+	cleanerCheckpoint int64
 	// truncations counts truncations, so a Sync that raced one does not
 	// claim durability of replaced data.
 	truncations uint64
@@ -84,6 +92,8 @@ type Log struct {
 	lastCheckpointMs       int64
 	checkpointedRecoveryPt int64
 	closed                 bool
+	// cleanJob is the job PlanClean handed out and not yet finished.
+	cleanJob *CleanJob
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -306,8 +316,9 @@ func (l *Log) appendValidated(batches [][]byte, nowMs int64) error {
 }
 
 // shouldRoll says whether the active segment must roll before the batches:
-// it is not empty and either segment.bytes or segment.ms is reached, or the
-// batches' offsets would not fit the 32-bit relative index.
+// it is not empty and either segment.bytes or segment.ms (or, compacting,
+// max.compaction.lag.ms) is reached, or the batches' offsets would not fit
+// the 32-bit relative index.
 func (l *Log) shouldRoll(totalBytes int64, batches [][]byte, nowMs int64) bool {
 	seg := l.active()
 	if seg.sizeBytes == 0 {
@@ -318,7 +329,7 @@ func (l *Log) shouldRoll(totalBytes int64, batches [][]byte, nowMs int64) bool {
 		panic(fmt.Sprintf("logstore: validated batch has a bad header: %v", err))
 	}
 	return seg.sizeBytes+totalBytes > l.cfg.SegmentBytes ||
-		nowMs-seg.createdMs >= l.cfg.SegmentMs ||
+		nowMs-seg.createdMs >= l.cfg.activeSegmentMaxAgeMs() ||
 		last.lastOffset()-seg.baseOffset > math.MaxUint32
 }
 
@@ -344,8 +355,14 @@ func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64) {
 // indexBatch adds index entries for the batch h at pos, as the appender or
 // recovery sees it (caller holds mu for writing, or owns seg exclusively).
 func (l *Log) indexBatch(seg *segment, h batchHeader, pos int64) {
+	indexBatchEvery(seg, h, pos, l.cfg.IndexIntervalBytes)
+}
+
+// indexBatchEvery is indexBatch with an index entry every intervalBytes (the
+// cleaner indexes with the interval it was planned with).
+func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) {
 	rel := uint32(h.baseOffset - seg.baseOffset)
-	if seg.bytesSinceIndex >= l.cfg.IndexIntervalBytes && pos > 0 {
+	if seg.bytesSinceIndex >= intervalBytes && pos > 0 {
 		seg.index = append(seg.index, offsetIndexEntry{relOffset: rel, position: uint32(pos)})
 		seg.bytesSinceIndex = 0
 		if n := len(seg.timeIndex); seg.maxTimestampMs >= 0 && (n == 0 || seg.timeIndex[n-1].timestampMs < seg.maxTimestampMs) {
@@ -369,7 +386,7 @@ func (l *Log) appendTail(seg *segment, p []byte) {
 	if !l.keepTail {
 		return
 	}
-	b := l.cfg.CacheBlockBytes
+	b := l.blockBytes
 	for len(p) > 0 {
 		if seg.tail == nil {
 			seg.tail = make([]byte, 0, b)
@@ -403,7 +420,7 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(old.tail) > 0 {
-		l.cache.Set(blockCacheKey(old.id, old.tailStart/l.cfg.CacheBlockBytes), old.tail)
+		l.cache.Set(blockCacheKey(old.id, old.tailStart/l.blockBytes), old.tail)
 	}
 	old.tail = nil
 	old.tailStart = old.sizeBytes

@@ -251,7 +251,7 @@ func (l *Log) viewsFrom(offset int64) ([]segmentView, int64, int64) {
 			panic(fmt.Sprintf("logstore: listed segment %s is already closed", s.logPath()))
 		}
 		v := s.view()
-		v.blockBytes = l.cfg.CacheBlockBytes
+		v.blockBytes = l.blockBytes
 		views = append(views, v)
 	}
 	return views, l.logStartOffset, l.logEndOffset
@@ -263,7 +263,7 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 	if offset >= v.nextOffset {
 		return false, nil
 	}
-	b := l.cfg.CacheBlockBytes
+	b := l.blockBytes
 	pos := int64(0)
 	if offset > v.baseOffset {
 		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
@@ -310,7 +310,7 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 // chunksFor splits [start, end) of v into memory chunks (tail, cache hits)
 // and merged file sections.
 func (l *Log) chunksFor(v *segmentView, start, end int64) []recordsChunk {
-	b := l.cfg.CacheBlockBytes
+	b := l.blockBytes
 	var chunks []recordsChunk
 	addFile := func(pos, stop int64) {
 		if n := len(chunks); n > 0 && chunks[n-1].mem == nil && chunks[n-1].section.pos+chunks[n-1].section.n == pos {

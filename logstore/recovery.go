@@ -26,7 +26,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", opts.Dir, err)
 	}
-	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger}
+	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes}
 	l.keepTail = l.cache != nil
 	if l.cache == nil {
 		l.cache = noCache{}
@@ -88,6 +88,9 @@ func (l *Log) recover(nowMs int64) error {
 	if err := l.loadTail(l.active()); err != nil {
 		return err
 	}
+	if err := l.loadCleanerCheckpoint(); err != nil {
+		return err
+	}
 	return l.finishRecovery(clean, recoveryPoint)
 }
 
@@ -138,7 +141,8 @@ func (l *Log) listSegments() (bases []int64, clean bool, err error) {
 			stem, isIndex = strings.CutSuffix(name, timeIndexFileExt)
 		}
 		orphan := isIndex && !logs[stem]
-		if orphan || strings.HasSuffix(name, tmpFileExt) || strings.HasSuffix(name, deletedFileExt) {
+		leftover := strings.HasSuffix(name, tmpFileExt) || strings.HasSuffix(name, deletedFileExt) || strings.HasSuffix(name, cleanedFileExt)
+		if orphan || leftover {
 			if err := l.fs.Remove(path.Join(l.dir, name)); err != nil {
 				return nil, false, fmt.Errorf("remove leftover %s: %w", name, err)
 			}
@@ -402,7 +406,7 @@ func (l *Log) loadTail(seg *segment) error {
 		seg.tail, seg.tailStart = nil, seg.sizeBytes
 		return nil
 	}
-	b := l.cfg.CacheBlockBytes
+	b := l.blockBytes
 	seg.tailStart = seg.sizeBytes &^ (b - 1)
 	n := seg.sizeBytes - seg.tailStart
 	seg.tail = make([]byte, n, b)

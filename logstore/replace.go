@@ -44,30 +44,47 @@ func (l *Log) ReplaceSegments(firstBase, endOffset int64, cleanedPath string) er
 	if err := l.checkAppendable(); err != nil {
 		return err
 	}
-	from, to, err := l.replaceRange(firstBase, endOffset)
-	if err != nil {
-		return err
-	}
-	if l.FlushedOffset() < endOffset {
-		if err := l.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := l.CheckpointRecoveryPoint(); err != nil {
+	if _, _, err := l.replaceRange(firstBase, endOffset); err != nil {
 		return err
 	}
 	fresh, err := l.openCleaned(firstBase, endOffset, cleanedPath)
 	if err != nil {
 		return fmt.Errorf("replace segments %d..%d: %w", firstBase, endOffset, err)
 	}
+	return l.swapInCleaned(firstBase, endOffset, cleanedPath, fresh)
+}
+
+// swapInCleaned replaces the segments covering [firstBase, endOffset) with
+// fresh, a validated and synced segment whose file is open at cleanedPath.
+// Before the swap is durable, a failure closes fresh's file and leaves it at
+// cleanedPath; after, fresh is listed and a failure fails the log.
+func (l *Log) swapInCleaned(firstBase, endOffset int64, cleanedPath string, fresh *segment) error {
+	abort := func(err error) error {
+		_ = fresh.logFile.Close()
+		return fmt.Errorf("replace segments %d..%d: %w", firstBase, endOffset, err)
+	}
+	from, to, err := l.replaceRange(firstBase, endOffset)
+	if err != nil {
+		return abort(err)
+	}
+	if l.FlushedOffset() < endOffset {
+		if err := l.Sync(); err != nil {
+			return abort(err)
+		}
+	}
+	if err := l.CheckpointRecoveryPoint(); err != nil {
+		return abort(err)
+	}
 	swap := path.Join(l.dir, swapFileName(firstBase, endOffset))
 	if err := l.fs.Rename(cleanedPath, swap); err != nil {
-		_ = fresh.logFile.Close()
-		return fmt.Errorf("replace segments: rename %s to %s: %w", cleanedPath, swap, err)
+		return abort(fmt.Errorf("rename %s to %s: %w", cleanedPath, swap, err))
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
-		_ = fresh.logFile.Close()
-		return fmt.Errorf("replace segments: sync directory: %w", err)
+		// The swap file may or may not be durable, so recovery may or may
+		// not complete the swap: fail the log, so it is reopened first.
+		err = fmt.Errorf("sync directory %s after renaming %s to %s: %w", l.dir, cleanedPath, swap, err)
+		l.fail(err)
+		return abort(err)
 	}
 	// From here on recovery completes the swap if we crash.
 	old := append([]*segment(nil), l.segments[from:to]...)

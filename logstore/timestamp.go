@@ -39,7 +39,7 @@ func (l *Log) OffsetForTimestamp(timestampMs int64) (to TimestampOffset, found b
 		startRel = max(startRel, uint32(max(logStart-v.baseOffset, 0)))
 		pos := int64(lookupOffsetIndex(v.index, startRel).position)
 		for pos < v.sizeBytes {
-			h, err := v.readBatchHeader(pos, l.cache, l.cfg.CacheBlockBytes)
+			h, err := v.readBatchHeader(pos, l.cache, l.blockBytes)
 			if err != nil {
 				return TimestampOffset{}, false, fmt.Errorf("offset for timestamp %d: %w", timestampMs, err)
 			}
@@ -80,7 +80,7 @@ func (l *Log) OffsetOfMaxTimestamp() (to TimestampOffset, found bool, err error)
 	if best == nil {
 		return TimestampOffset{}, false, nil
 	}
-	h, err := best.readBatchHeader(bestPos, l.cache, l.cfg.CacheBlockBytes)
+	h, err := best.readBatchHeader(bestPos, l.cache, l.blockBytes)
 	if err != nil {
 		return TimestampOffset{}, false, fmt.Errorf("offset of max timestamp: %w", err)
 	}
@@ -107,7 +107,7 @@ func (l *Log) segmentMaxTimestamp(v *segmentView, logStart int64) (int64, int64,
 	}
 	bestTs, bestPos := int64(-1), int64(-1)
 	for pos := int64(lookupOffsetIndex(v.index, rel).position); pos < v.sizeBytes; {
-		h, err := v.readBatchHeader(pos, l.cache, l.cfg.CacheBlockBytes)
+		h, err := v.readBatchHeader(pos, l.cache, l.blockBytes)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -132,7 +132,7 @@ func (l *Log) allViews() ([]segmentView, int64) {
 			panic(fmt.Sprintf("logstore: listed segment %s is already closed", s.logPath()))
 		}
 		v := s.view()
-		v.blockBytes = l.cfg.CacheBlockBytes
+		v.blockBytes = l.blockBytes
 		views = append(views, v)
 	}
 	return views, l.logStartOffset
@@ -148,7 +148,7 @@ func releaseViews(views []segmentView) {
 // match accepts.
 func (l *Log) findRecord(v *segmentView, pos int64, h batchHeader, match func(offset, timestampMs int64) bool) (TimestampOffset, bool, error) {
 	raw := make([]byte, h.sizeBytes)
-	if err := v.readAt(raw, pos, l.cache, l.cfg.CacheBlockBytes); err != nil {
+	if err := v.readAt(raw, pos, l.cache, l.blockBytes); err != nil {
 		return TimestampOffset{}, false, err
 	}
 	b, err := ParseBatch(raw)

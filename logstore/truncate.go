@@ -16,8 +16,8 @@ import (
 // it falls inside a batch (if that batch held the log start offset, the log
 // start offset drops to the new log end offset). Truncating at or above the log end offset does
 // nothing; at or below the log start offset it empties the log and restarts
-// it at offset (TruncateFullyAndStartAt). The flushed offset drops to at most
-// the new log end offset.
+// it at offset (TruncateFullyAndStartAt). The flushed offset and the cleaner
+// checkpoint drop to at most the new log end offset.
 func (l *Log) Truncate(offset int64, nowMs int64) error {
 	if err := l.checkAppendable(); err != nil {
 		return err
@@ -33,9 +33,12 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 	l.mu.RLock()
 	v := seg.view()
 	l.mu.RUnlock()
-	v.blockBytes = l.cfg.CacheBlockBytes
+	v.blockBytes = l.blockBytes
 	cutPos, newEnd, err := l.findCut(&v, offset)
 	if err != nil {
+		return fmt.Errorf("truncate to %d: %w", offset, err)
+	}
+	if err := l.lowerCleanerCheckpoint(newEnd); err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
 	if err := l.retireSegments(l.segments[i+1:], func() { l.segments = l.segments[:i+1] }); err != nil {
@@ -68,7 +71,7 @@ func (l *Log) findCut(v *segmentView, offset int64) (pos, newEnd int64, err erro
 		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
 	}
 	for pos < v.sizeBytes {
-		h, err := v.readBatchHeader(pos, l.cache, l.cfg.CacheBlockBytes)
+		h, err := v.readBatchHeader(pos, l.cache, l.blockBytes)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -133,6 +136,9 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	}
 	if offset < 0 {
 		return fmt.Errorf("truncate fully at negative offset %d: %w", offset, kerr.OffsetOutOfRange)
+	}
+	if err := l.lowerCleanerCheckpoint(offset); err != nil {
+		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}
 	old := l.segments
 	if err := l.retireSegments(old, func() { l.segments = nil }); err != nil {
@@ -212,17 +218,21 @@ func (l *Log) AdvanceLogStartOffset(offset int64) error {
 	return err
 }
 
-// DeleteRetainedSegments applies retention.ms and retention.bytes: it deletes
-// the oldest non-active segments whose largest timestamp is older than
-// nowMs-retention.ms, or while the log without them is still at least
-// retention.bytes, and those wholly below the log start offset. The log start
-// offset advances to the first remaining segment. It returns how many
-// segments it deleted. Call it from the appender.
+// DeleteRetainedSegments applies retention.ms and retention.bytes when
+// cleanup.policy includes delete: it deletes the oldest non-active segments
+// whose largest timestamp is older than nowMs-retention.ms, or while the log
+// without them is still at least retention.bytes. Whatever the policy, it
+// deletes those wholly below the log start offset. The log start offset
+// advances to the first remaining segment. It returns how many segments it
+// deleted. Call it from the appender.
 func (l *Log) DeleteRetainedSegments(nowMs int64) (int, error) {
 	if l.closed {
 		return 0, errors.New("logstore: retention on a closed log")
 	}
 	return l.deleteSegmentPrefix(func(s *segment, remainingBytes int64) bool {
+		if !l.cfg.CleanupPolicyDelete {
+			return false
+		}
 		if l.cfg.RetentionMs >= 0 && s.maxTimestampMs < nowMs-l.cfg.RetentionMs {
 			return true
 		}
