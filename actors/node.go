@@ -89,6 +89,7 @@ type Node struct {
 	router     *router
 	metrics    *nodeMetrics
 	httpServer *http.Server
+	cleaner    *logCleaner
 
 	stopOnce sync.Once
 	stopErr  error
@@ -146,18 +147,22 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 			answerUndelivered(dl.Message)
 		}
 	})
+	n.cleaner = newLogCleaner()
 	if err := n.startController(image); err != nil {
+		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
 	}
 	if err := n.startServer(); err != nil {
 		n.stopActors()
+		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
 	}
 	if err := n.startMetrics(); err != nil {
 		_ = n.server.Close()
 		n.stopActors()
+		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
 	}
@@ -242,6 +247,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			_ = n.httpServer.Close()
 		}
 		n.stopActors()
+		n.cleaner.stop()
 		n.closeCache()
 		n.stopErr = errors.Join(errs...)
 		n.logger.Info("node stopped")

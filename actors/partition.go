@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -56,7 +57,12 @@ type partitionActor struct {
 	produces        map[cluster.RequestID]func(producePartitionResult)
 	watches         map[cluster.RequestID]func()
 	timer           *time.Timer
+	tickAt          time.Time // when timer fires; zero when not armed
 	lastRetentionMs int64
+	// cleaning is the compaction job handed to the node's cleaner, if any;
+	// cleaningDone closes when its Run has returned.
+	cleaning     *logstore.CleanJob
+	cleaningDone <-chan struct{}
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter
@@ -94,6 +100,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.applyConfigs()
 	case *partitionTick:
 		a.tick()
+	case *cleanFinished:
+		a.cleanFinished(msg)
 	case *partitionProbe:
 		msg.run(a)
 	case *actor.Stopping, *actor.Restarting:
@@ -149,6 +157,16 @@ func (a *partitionActor) stop() {
 			a.logger.Error("close log", zap.Error(err))
 		}
 		a.log = nil
+	}
+	if a.cleaning != nil {
+		// Close abandoned the job; its Run stops and removes its files.
+		// Wait for that before a restart reopens the directory.
+		select {
+		case <-a.cleaningDone:
+		case <-time.After(cleanerStopWait):
+			a.logger.Warn("compaction still running after the log closed")
+		}
+		a.cleaning, a.cleaningDone = nil, nil
 	}
 	if _, exists := a.node.routes.load().image.Topic(a.topic); !exists {
 		// Deleted topic: its series go too.
@@ -264,6 +282,7 @@ func (a *partitionActor) durable(msg *durableUpTo) {
 }
 
 func (a *partitionActor) tick() {
+	a.tickAt = time.Time{} // the armed tick fired; carryOut arms the next
 	nowMs := time.Now().UnixMilli()
 	a.core.Tick(nowMs)
 	if err := a.log.Tick(nowMs); err != nil {
@@ -278,8 +297,61 @@ func (a *partitionActor) tick() {
 			a.core.LogStartAdvanced(a.log.LogStartOffset())
 			a.logger.Info("segments deleted by retention", zap.Int("segments", n), zap.Int64("log_start_offset", a.log.LogStartOffset()))
 		}
+		a.planClean(nowMs)
 		a.publishGauges()
 	}
+}
+
+// cleanFinished is the node cleaner's answer for a partition's job.
+type cleanFinished struct {
+	job *logstore.CleanJob
+	err error
+}
+
+// cleanerStopWait bounds how long a stopping partition waits for its
+// running compaction to notice the closed log.
+const cleanerStopWait = 10 * time.Second
+
+// planClean hands the log to the node's cleaner when compaction is due.
+func (a *partitionActor) planClean(nowMs int64) {
+	if a.cleaning != nil {
+		return
+	}
+	job, ok := a.log.PlanClean(nowMs, a.core.HighWatermark())
+	if !ok {
+		return
+	}
+	self, root := a.self, a.node.system.Root
+	done, ok := a.node.cleaner.submit(job, func(err error) { root.Send(self, &cleanFinished{job: job, err: err}) })
+	if !ok {
+		job.Abandon()
+		return
+	}
+	a.cleaning, a.cleaningDone = job, done
+}
+
+// cleanFinished commits a job that ran, or gives it up.
+func (a *partitionActor) cleanFinished(msg *cleanFinished) {
+	if msg.job != a.cleaning {
+		return // a job of a log this actor closed since
+	}
+	a.cleaning, a.cleaningDone = nil, nil
+	if msg.err != nil {
+		msg.job.Abandon()
+		if !errors.Is(msg.err, context.Canceled) {
+			a.logger.Error("compaction failed", zap.Error(msg.err))
+		}
+		return
+	}
+	if err := a.log.CommitClean(msg.job); err != nil {
+		a.logger.Error("compaction commit failed", zap.Error(err))
+		return
+	}
+	st := msg.job.Stats()
+	a.logger.Info("log compacted", zap.Int64("cleaned_up_to", st.CleanedUpToOffset),
+		zap.Float64("dirty_ratio", st.DirtyRatio), zap.Int64("bytes_read", st.BytesRead), zap.Int64("bytes_written", st.BytesWritten),
+		zap.Int64("records_removed", st.RecordsRemoved), zap.Int("segments_replaced", st.SegmentsReplaced))
+	a.publishGauges()
 }
 
 // defaultRetentionCheckIntervalMs is Kafka's log.retention.check.interval.ms.
@@ -292,14 +364,22 @@ func (n *Node) retentionCheckIntervalMs() int64 {
 	return defaultRetentionCheckIntervalMs
 }
 
-// armTimer schedules the next tick: the core's earliest deadline, or the
-// housekeeping interval.
+// armTimer schedules the next tick at the core's earliest deadline or one
+// housekeeping interval from now, whichever comes first. It only ever moves
+// an armed tick earlier: postponing it on every message would starve
+// housekeeping (retention, flush.ms, compaction) on a busy partition.
 func (a *partitionActor) armTimer(ctx actor.Context) {
-	wait := housekeepingInterval
+	at := time.Now().Add(housekeepingInterval)
 	if next := a.core.NextDeadlineMs(); next != 1<<63-1 {
-		wait = min(wait, time.Until(time.UnixMilli(next))+time.Millisecond)
+		if deadline := time.UnixMilli(next).Add(time.Millisecond); deadline.Before(at) {
+			at = deadline
+		}
 	}
-	a.timer.Reset(max(wait, time.Millisecond))
+	if !a.tickAt.IsZero() && !at.Before(a.tickAt) {
+		return
+	}
+	a.tickAt = at
+	a.timer.Reset(max(time.Until(at), time.Millisecond))
 }
 
 func (a *partitionActor) publishGauges() {
@@ -356,6 +436,8 @@ func (a *partitionActor) deleteRecords(msg *deleteRecordsPartition) deleteRecord
 
 func (a *partitionActor) applyConfigs() {
 	cfg := a.node.topicSettings(a.topic)
-	_ = cfg.log // SETCONFIG_PENDING
+	if err := a.log.SetConfig(cfg.log); err != nil {
+		a.logger.Error("topic configs not applied to the log", zap.Error(err))
+	}
 	a.core.SetConfig(cfg.replica)
 }

@@ -61,6 +61,17 @@ func (n *Node) topicSettings(name string) topicSettings {
 	lc.FlushMs = intOf("flush.ms")
 	lc.RetentionMs = intOf("retention.ms")
 	lc.RetentionBytes = intOf("retention.bytes")
+	lc.DeleteRetentionMs = intOf("delete.retention.ms")
+	lc.MinCompactionLagMs = intOf("min.compaction.lag.ms")
+	lc.MaxCompactionLagMs = intOf("max.compaction.lag.ms")
+	if v, _ := n.topicConfigValue(topic, "min.cleanable.dirty.ratio"); v != "" {
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			lc.MinCleanableDirtyRatio = x
+		}
+	}
+	if v, _ := n.topicConfigValue(topic, "cleanup.policy"); v != "" {
+		_ = lc.SetCleanupPolicy(v) // validated when set; on error the default stays
+	}
 	tsType, _ := n.topicConfigValue(topic, "message.timestamp.type")
 	rc := cluster.ReplicaConfig{
 		MaxMessageBytes:      int32(intOf("max.message.bytes")),
@@ -68,6 +79,7 @@ func (n *Node) topicSettings(name string) topicSettings {
 		TimestampAfterMaxMs:  intOf("message.timestamp.after.max.ms"),
 		MinInsyncReplicas:    int(intOf("min.insync.replicas")),
 		DurableHighWatermark: n.cfg.GroupCommit,
+		Compacted:            lc.CleanupPolicyCompact,
 	}
 	if tsType == "LogAppendTime" {
 		rc.TimestampType = cluster.LogAppendTime

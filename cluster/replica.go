@@ -38,6 +38,9 @@ type ReplicaConfig struct {
 	// (acks=all) and visible to consumers only once an fsync covers it (the
 	// group-commit fsync mode).
 	DurableHighWatermark bool
+	// Compacted is cleanup.policy containing compact: every record must
+	// have a key.
+	Compacted bool
 }
 
 // ReplicaState is what the replica core recovers from its log on start.
@@ -223,6 +226,15 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 		return nil, kerr.InvalidRecord.Code, "transactional batches need InitProducerID, which this broker does not serve yet"
 	case b.Attributes&0x07 > 4:
 		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
+	}
+	if r.cfg.Compacted {
+		n, err := logstore.KeylessRecords(&b)
+		if err != nil {
+			return nil, kerr.CorruptMessage.Code, err.Error()
+		}
+		if n > 0 {
+			return nil, kerr.InvalidRecord.Code, fmt.Sprintf("compacted topic cannot accept records without a key (%d of %d have none)", n, b.NumRecords)
+		}
 	}
 	if r.cfg.TimestampType == CreateTime {
 		if b.MaxTimestamp < nowMs && nowMs-b.MaxTimestamp > r.cfg.TimestampBeforeMaxMs ||

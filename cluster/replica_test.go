@@ -22,9 +22,18 @@ func testBatch(t interface {
 	Fatal(...any)
 }, n int, firstTs, maxTs int64, codec int8) []byte {
 	t.Helper()
+	return testBatchKeyed(t, n, firstTs, maxTs, codec, func(i int) []byte { return []byte(fmt.Sprint("k", i)) })
+}
+
+// testBatchKeyed is testBatch with record i's key from key (nil: no key).
+func testBatchKeyed(t interface {
+	Helper()
+	Fatal(...any)
+}, n int, firstTs, maxTs int64, codec int8, key func(i int) []byte) []byte {
+	t.Helper()
 	var records []byte
 	for i := 0; i < n; i++ {
-		r := kmsg.Record{OffsetDelta: int32(i), Key: []byte(fmt.Sprint("k", i)), Value: []byte(fmt.Sprint("v", i))}
+		r := kmsg.Record{OffsetDelta: int32(i), Key: key(i), Value: []byte(fmt.Sprint("v", i))}
 		enc := r.AppendTo(nil)
 		r.Length = int32(len(enc) - 1)
 		enc = r.AppendTo(nil)
@@ -65,6 +74,14 @@ func TestReplicaProduceValidation(t *testing.T) {
 	magic1 := append([]byte(nil), good...)
 	magic1[16] = 1
 	future := testBatch(t, 1, now+2*3_600_000, now+2*3_600_000, 0)
+	// The third record of a compressed batch has no key.
+	keyless := testBatchKeyed(t, 4, now, now, 2, func(i int) []byte {
+		if i == 2 {
+			return nil
+		}
+		return []byte{byte(i)}
+	})
+	compacted := func(c *ReplicaConfig) { c.Compacted = true }
 	for _, c := range []struct {
 		name    string
 		records []byte
@@ -91,6 +108,9 @@ func TestReplicaProduceValidation(t *testing.T) {
 		{"bad acks", good, 2, nil, kerr.InvalidRequiredAcks.Code},
 		{"min isr", good, -1, func(c *ReplicaConfig) { c.MinInsyncReplicas = 2 }, kerr.NotEnoughReplicas.Code},
 		{"min isr acks 1", good, 1, func(c *ReplicaConfig) { c.MinInsyncReplicas = 2 }, 0},
+		{"compacted keyed", testBatch(t, 5, now, now, 4), 1, compacted, 0},
+		{"compacted keyless", keyless, 1, compacted, kerr.InvalidRecord.Code},
+		{"not compacted keyless", keyless, 1, nil, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := testReplicaConfig()

@@ -471,3 +471,21 @@ func encodeBatch(rb *kmsg.RecordBatch) []byte {
 	}
 	return p
 }
+
+// KeylessRecords counts the records of b that have no key, decompressing
+// them if needed: a compacted topic refuses such records at produce, as
+// Kafka's log validator does. A batch that does not decode fails with
+// ErrCorruption.
+func KeylessRecords(b *Batch) (int, error) {
+	recs, err := decodeCompactionRecords(b)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range recs {
+		if recs[i].Key == nil {
+			n++
+		}
+	}
+	return n, nil
+}

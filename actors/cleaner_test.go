@@ -1,0 +1,152 @@
+package actors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// produceKeyed writes rounds × keys records, key k<i> with value
+// <tag><round>-<padding>.
+func produceKeyed(t *testing.T, cl *kgo.Client, topic, tag string, rounds, keys int) {
+	t.Helper()
+	ctx := testContext(t, 30*time.Second)
+	for r := 0; r < rounds; r++ {
+		var recs []*kgo.Record
+		for k := 0; k < keys; k++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint("k", k)), Value: []byte(fmt.Sprintf("%s%d-%0100d", tag, r, k))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readAll consumes topic from the start up to its end offset.
+func readAll(t *testing.T, n *Node, topic string) []*kgo.Record {
+	t.Helper()
+	ctx := testContext(t, 30*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := ends[topic][0].Offset
+	cl := newClient(t, n, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	var out []*kgo.Record
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d records of %s up to %d", len(out), topic, end)
+		}
+		out = append(out, fs.Records()...)
+		if len(out) > 0 && out[len(out)-1].Offset >= end-1 {
+			return out
+		}
+	}
+}
+
+// A compacted topic keeps the latest value of every key: the node's cleaner
+// runs on its own, and a topic turned from delete to compact by
+// AlterConfigs is cleaned too (the log takes the new config).
+func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	ctx := testContext(t, 60*time.Second)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	adm := kadm.NewClient(cl)
+	small := map[string]*string{"segment.bytes": kadm.StringPtr("4096"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01")}
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	for k, v := range small {
+		compact[k] = v
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, compact, "compacted"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, small, "altered"); err != nil {
+		t.Fatal(err)
+	}
+	const rounds, keys = 20, 10
+	for _, topic := range []string{"compacted", "altered"} {
+		produceKeyed(t, cl, topic, "r", rounds, keys)
+	}
+	// A keyless record is refused by the compacted topic only.
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "compacted", Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("keyless record on a compacted topic: %v, want INVALID_RECORD", err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: kadm.StringPtr("compact")}}, "altered"); err != nil {
+		t.Fatal(err)
+	}
+	// One more record per key in a new segment, so the old ones are closed.
+	for _, topic := range []string{"compacted", "altered"} {
+		produceKeyed(t, cl, topic, "final", 1, keys)
+	}
+	for _, topic := range []string{"compacted", "altered"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			recs := readAll(t, n, topic)
+			latest := map[string]string{}
+			lastOffset := int64(-1)
+			for _, r := range recs {
+				if r.Offset <= lastOffset {
+					t.Fatalf("%s: offset %d after %d", topic, r.Offset, lastOffset)
+				}
+				lastOffset = r.Offset
+				latest[string(r.Key)] = string(r.Value[:bytes.IndexByte(r.Value, '-')])
+			}
+			for k := 0; k < keys; k++ {
+				if v := latest[fmt.Sprint("k", k)]; v != "final0" {
+					t.Fatalf("%s: key k%d reads %q last, want the final round", topic, k, v)
+				}
+			}
+			if len(recs) < (rounds+1)*keys/2 {
+				t.Logf("%s: %d of %d records left after compaction", topic, len(recs), (rounds+1)*keys)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d of %d records after 30s", topic, len(recs), (rounds+1)*keys)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// retention.bytes set by AlterConfigs reaches the log: old segments go and
+// the log start offset moves.
+func TestAlteredRetentionDeletesSegments(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	ctx := testContext(t, 30*time.Second)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kadm.StringPtr("4096")}, "shrink"); err != nil {
+		t.Fatal(err)
+	}
+	produceKeyed(t, cl, "shrink", "r", 20, 10)
+	starts, err := adm.ListStartOffsets(ctx, "shrink")
+	if err != nil || starts["shrink"][0].Offset != 0 {
+		t.Fatalf("log start before retention: %v %v", starts, err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.bytes", Value: kadm.StringPtr("8192")}}, "shrink"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		starts, err := adm.ListStartOffsets(ctx, "shrink")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start := starts["shrink"][0].Offset; start > 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log start offset still %d 20s after retention.bytes=8192", starts["shrink"][0].Offset)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
