@@ -1,0 +1,65 @@
+// Package benchmarks measures a single gregor node end to end, as a Kafka
+// client sees it, beside the references it is judged against. It has no code
+// outside its tests and no Test functions: everything runs under -bench only,
+// so `make test` only compiles it, and the broker binary is built the first
+// time a benchmark needs it.
+//
+// Every benchmark runs the same franz-go client (kgo) with the same settings
+// against each target:
+//
+//   - gregor: the gregor binary built from this tree, started once per process
+//     as `gregor serve` over a fresh data directory with default settings. Its
+//     CPU time comes from /proc (Linux: the threads' schedstat run times, in
+//     nanoseconds, else utime+stime in 10 ms ticks), so each gregor run also
+//     reports ns-cpu/rec, the broker's CPU time per record (1000 ns-cpu/rec
+//     = 1 CPU second per million records), and broker-cpu-%, its CPU time
+//     over the wall time measured (two cores = 200%).
+//   - ref-kfake: franz-go's in-memory fake broker (pkg/kfake) with one node,
+//     running inside the benchmark process (so it never touches a disk).
+//   - ref-tcp: raw loopback TCP, the physical limit: one goroutine writes the
+//     same records' bytes, each record's payload plus 10 bytes (about what a
+//     Kafka v2 record without key or headers adds: length, attributes,
+//     timestamp and offset deltas, key and value lengths, header count), in
+//     64 KiB writes to a socket whose peer reads and discards them.
+//
+// Client settings, identical for gregor and kfake: idempotent writes off
+// (gregor does not serve InitProducerID yet), so five produce requests in
+// flight per broker as an idempotent producer would have, linger 0, 1 MiB
+// batches, up to 1M buffered records, round-robin partitioning, no
+// compression. Each iteration uses a fresh topic (created and deleted outside
+// the timer), so data never accumulates.
+//
+// The benchmarks (leaf names pair gregor with ref-<what> for cmd/benchreport):
+//
+//	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-tcp}
+//	    one iteration produces the whole record set (1M × 100 B or
+//	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
+//	    MB/s of payload, records/s, and ns-cpu/rec for gregor.
+//	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-tcp}
+//	    the record set is produced once (outside the timer); one iteration is
+//	    a new client reading all of it from the start; same metrics.
+//	BenchmarkLatency/rate=10k/rec=100B/{gregor,ref-kfake}
+//	    a producer (linger 0, acks all) paced at 10k records/s and a consumer
+//	    (FetchMaxWait 10 ms, the least kgo allows) on one partition; latency
+//	    is the consumer's receive time minus the producer's Produce call time,
+//	    both from the benchmark's monotonic clock (the value carries it; the
+//	    Kafka timestamp only has milliseconds). Reports p50-us, p99-us,
+//	    p999-us, records/s (the pace achieved) and the mean as ns/op, over
+//	    25k records per iteration after a warm-up.
+//
+// The matrix is the issue's in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
+// partitions, acks 1 and all for produce (8 cells), the same record sets and
+// partition counts for consume (4 cells), and the latency run. One round
+// takes about 100 s on two cores, so `make bench` (-count 3) spends about
+// 5 minutes here. Knobs, all optional:
+//
+//   - GREGOR_BENCH_SCALE=0.01 multiplies every record count (and the latency
+//     run's) by that factor, for trying the benchmarks out on a busy machine:
+//     GREGOR_BENCH_SCALE=0.01 go test -run '^$' -bench . -benchtime 1x ./cmd/gregor/benchmarks
+//   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
+//     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
+//
+// The goals (issue): produce and consume at 70% or more of kfake's MB/s,
+// broker CPU at 500 ns-cpu/rec or less for 100 B records, end-to-end p99 at
+// 1500 us or less; `make bench` prints medians of 3 runs and the ratios.
+package benchmarks

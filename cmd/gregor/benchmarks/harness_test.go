@@ -1,0 +1,468 @@
+package benchmarks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// target is one broker the benchmarks drive: gregor or a reference.
+type target struct {
+	name  string // leaf name: "gregor" or "ref-kfake"
+	addr  string
+	pid   int // broker process whose CPU is measured; 0 when in-process
+	admin *kadm.Client
+	logs  *tailBuffer // broker output, for failures; nil when in-process
+}
+
+var (
+	workDir     string // temporary: binary and data directory
+	workDirOnce sync.Once
+	workDirErr  error
+
+	gregorOnce sync.Once
+	gregor     *target
+	gregorErr  error
+	gregorCmd  *exec.Cmd
+	gregorDone chan struct{}
+
+	kfakeOnce    sync.Once
+	kfakeTarget  *target
+	kfakeErr     error
+	kfakeCluster *kfake.Cluster
+
+	sinkOnce sync.Once
+	sinkAddr string
+	sinkErr  error
+	sinkLn   net.Listener
+)
+
+// TestMain only cleans up: the broker is built and started lazily by the
+// first benchmark that needs it, so `go test` without -bench does nothing.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if gregorCmd != nil && gregorCmd.Process != nil {
+		_ = gregorCmd.Process.Kill()
+		<-gregorDone
+	}
+	if kfakeCluster != nil {
+		kfakeCluster.Close()
+	}
+	if sinkLn != nil {
+		_ = sinkLn.Close()
+	}
+	if workDir != "" {
+		_ = os.RemoveAll(workDir)
+	}
+	os.Exit(code)
+}
+
+func tempDir() (string, error) {
+	workDirOnce.Do(func() { workDir, workDirErr = os.MkdirTemp("", "gregor-bench-") })
+	return workDir, workDirErr
+}
+
+// tailBuffer keeps the last 64 KiB (at least) written to it.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - 64<<10; over > 64<<10 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// gregorBroker builds the binary and starts one gregor node, once per process.
+func gregorBroker(b *testing.B) *target {
+	b.Helper()
+	gregorOnce.Do(func() { gregor, gregorErr = startGregor() })
+	if gregorErr != nil {
+		b.Fatal(gregorErr)
+	}
+	if err := gregor.alive(); err != nil {
+		b.Fatal(err)
+	}
+	return gregor
+}
+
+func startGregor() (*target, error) {
+	dir, err := tempDir()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "gregor")
+	build := exec.Command("go", "build", "-o", bin, "gregor/cmd/gregor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("build gregor: %w", err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data")
+	logs := &tailBuffer{}
+	args := []string{"serve",
+		"--set", "listeners=PLAINTEXT://" + addr,
+		"--set", "log.dirs=" + data,
+		"--set", "metrics.listener=" + metricsAddr,
+		"--set", "node.id=1"}
+	// GREGOR_BENCH_SET="key=value key=value" tries other broker settings.
+	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
+		args = append(args, "--set", kv)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	gregorCmd = cmd
+	gregorDone = make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(gregorDone)
+	}()
+	t := &target{name: "gregor", addr: addr, pid: cmd.Process.Pid, logs: logs}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := ping(addr); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			return nil, fmt.Errorf("gregor did not answer within 30s: %v\n%s", err, logs)
+		}
+		if err := t.alive(); err != nil {
+			return nil, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if t.admin, err = newAdmin(addr); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// alive fails when the gregor process has exited.
+func (t *target) alive() error {
+	if t.pid == 0 {
+		return nil
+	}
+	select {
+	case <-gregorDone:
+		return fmt.Errorf("gregor exited: %v\n%s", gregorCmd.ProcessState, t.logs)
+	default:
+		return nil
+	}
+}
+
+// kfakeBroker starts franz-go's in-memory fake, one node, once per process.
+func kfakeBroker(b *testing.B) *target {
+	b.Helper()
+	kfakeOnce.Do(func() {
+		kfakeCluster, kfakeErr = kfake.NewCluster(kfake.NumBrokers(1))
+		if kfakeErr != nil {
+			return
+		}
+		addr := kfakeCluster.ListenAddrs()[0]
+		kfakeTarget = &target{name: "ref-kfake", addr: addr}
+		kfakeTarget.admin, kfakeErr = newAdmin(addr)
+	})
+	if kfakeErr != nil {
+		b.Fatal(kfakeErr)
+	}
+	return kfakeTarget
+}
+
+func ping(addr string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return cl.Ping(ctx)
+}
+
+func newAdmin(addr string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// cpu is the broker's user+system CPU time so far; 0 for in-process brokers.
+func (t *target) cpu(b *testing.B) time.Duration {
+	if t.pid == 0 {
+		return 0
+	}
+	d, err := procCPU(t.pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// procCPU is the CPU time pid's threads have run: the sum of the first
+// field of /proc/<pid>/task/*/schedstat (nanoseconds) where the kernel has
+// it, else utime+stime of /proc/<pid>/stat in 10 ms clock ticks. (A thread
+// that exits takes its time with it from schedstat; Go runtimes keep theirs.)
+func procCPU(pid int) (time.Duration, error) {
+	if d, err := schedstatCPU(pid); err == nil {
+		return d, nil
+	}
+	return statCPU(pid)
+}
+
+func schedstatCPU(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, task := range tasks {
+		raw, err := os.ReadFile(dir + "/" + task.Name() + "/schedstat")
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread exited meanwhile
+		}
+		if err != nil {
+			return 0, err
+		}
+		f := strings.Fields(string(raw))
+		if len(f) == 0 {
+			return 0, errors.New("broker CPU: empty schedstat")
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("broker CPU: schedstat: %w", err)
+		}
+		total += ns
+	}
+	if total == 0 {
+		return 0, errors.New("broker CPU: schedstat reads 0")
+	}
+	return time.Duration(total), nil
+}
+
+func statCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("broker CPU: %w", err)
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("broker CPU: malformed /proc stat")
+	}
+	// After "pid (comm) " the fields start at 3 (state); utime is 14, stime 15.
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("broker CPU: short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("broker CPU: malformed utime/stime")
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// fail stops the benchmark with err and, for gregor, the tail of its log.
+func (t *target) fail(b *testing.B, format string, args ...any) {
+	b.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if t.logs != nil {
+		msg += "\ngregor log tail:\n" + lastLines(t.logs.String(), 30)
+	}
+	b.Fatal(msg)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var topicSeq struct {
+	mu sync.Mutex
+	n  int
+}
+
+// createTopic makes a fresh topic and waits until every partition has a
+// leader in the metadata.
+func (t *target) createTopic(b *testing.B, prefix string, parts int) string {
+	b.Helper()
+	topicSeq.mu.Lock()
+	topicSeq.n++
+	name := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), topicSeq.n)
+	topicSeq.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := t.admin.CreateTopic(ctx, int32(parts), 1, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.fail(b, "%s: create topic %s: %v", t.name, name, err)
+	}
+	for {
+		md, err := t.admin.Metadata(ctx, name)
+		if err == nil {
+			td, ok := md.Topics[name]
+			if ok && td.Err == nil && len(td.Partitions) == parts {
+				ready := true
+				for _, p := range td.Partitions {
+					if p.Err != nil || p.Leader < 0 {
+						ready = false
+					}
+				}
+				if ready {
+					return name
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.fail(b, "%s: topic %s has no leaders after 30s (last error %v)", t.name, name, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (t *target) deleteTopic(b *testing.B, name string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := t.admin.DeleteTopic(ctx, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.fail(b, "%s: delete topic %s: %v", t.name, name, err)
+	}
+}
+
+// tcpSink listens on loopback; each connection sends an 8-byte count, then
+// that many bytes, which the sink reads and drops before answering one byte.
+func tcpSink(b *testing.B) string {
+	b.Helper()
+	sinkOnce.Do(func() {
+		sinkLn, sinkErr = net.Listen("tcp", "127.0.0.1:0")
+		if sinkErr != nil {
+			return
+		}
+		sinkAddr = sinkLn.Addr().String()
+		go func() {
+			for {
+				c, err := sinkLn.Accept()
+				if err != nil {
+					return
+				}
+				go drain(c)
+			}
+		}()
+	})
+	if sinkErr != nil {
+		b.Fatal(sinkErr)
+	}
+	return sinkAddr
+}
+
+func drain(c net.Conn) {
+	defer c.Close()
+	var hdr [8]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return
+	}
+	var n int64
+	for _, x := range hdr {
+		n = n<<8 | int64(x)
+	}
+	buf := make([]byte, 1<<20)
+	for n > 0 {
+		k, err := c.Read(buf[:min(int64(len(buf)), n)])
+		n -= int64(k)
+		if err != nil {
+			return
+		}
+	}
+	_, _ = c.Write([]byte{1})
+}
+
+// tcpChunk is the size of each write of the raw TCP reference.
+const tcpChunk = 64 << 10
+
+// tcpOverhead is what Kafka's v2 record format adds to a value without key
+// or headers (length, attributes, timestamp and offset deltas, key and value
+// lengths, header count), give or take a byte.
+const tcpOverhead = 10
+
+// sendTCP pushes total bytes through the loopback sink and waits for it to
+// confirm it read them all.
+func sendTCP(b *testing.B, addr string, total int64, chunk []byte) {
+	b.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var hdr [8]byte
+	for i := range hdr {
+		hdr[i] = byte(total >> (56 - 8*i))
+	}
+	if _, err := c.Write(hdr[:]); err != nil {
+		b.Fatal(err)
+	}
+	for left := total; left > 0; {
+		k := min(int64(len(chunk)), left)
+		if _, err := c.Write(chunk[:k]); err != nil {
+			b.Fatal(err)
+		}
+		left -= k
+	}
+	var ack [1]byte
+	if _, err := io.ReadFull(c, ack[:]); err != nil {
+		b.Fatal(err)
+	}
+}

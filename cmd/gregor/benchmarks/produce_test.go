@@ -1,0 +1,208 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// recordSet is the data one produce iteration writes.
+type recordSet struct {
+	name string
+	n    int // records
+	size int // value bytes per record
+}
+
+func (s recordSet) payload() int64 { return int64(s.n) * int64(s.size) }
+
+// scale is GREGOR_BENCH_SCALE: every record count is multiplied by it.
+func scale() float64 {
+	v := os.Getenv("GREGOR_BENCH_SCALE")
+	if v == "" {
+		return 1
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 {
+		return 1
+	}
+	return f
+}
+
+func scaled(n int) int { return max(1, int(math.Round(float64(n)*scale()))) }
+
+func recordSets() []recordSet {
+	return []recordSet{
+		{name: "100B", n: scaled(1_000_000), size: 100},
+		{name: "1KiB", n: scaled(100_000), size: 1024},
+	}
+}
+
+var partitionCounts = []int{1, 6}
+
+// acksChoices are the produce cells: acks=1 (leader) and acks=all.
+var acksChoices = []struct {
+	name string
+	acks kgo.Acks
+}{
+	{"1", kgo.LeaderAck()},
+	{"all", kgo.AllISRAcks()},
+}
+
+// producerOpts are the franz-go settings every target gets.
+func producerOpts(addr string, acks kgo.Acks) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.DisableIdempotentWrite(),
+		kgo.MaxProduceRequestsInflightPerBroker(5),
+		kgo.RequiredAcks(acks),
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}
+}
+
+// produceAll writes set to topic with a fresh client and waits for every
+// acknowledgement. The timer, when timed, runs only while records are
+// produced; so do the wall time and broker CPU it returns.
+func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool) (elapsed, cpu time.Duration) {
+	b.Helper()
+	cl, err := kgo.NewClient(producerOpts(t.addr, acks)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		t.fail(b, "%s: ping: %v", t.name, err)
+	}
+	value := make([]byte, set.size)
+	for i := range value {
+		value[i] = byte('a' + i%26)
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		failed   int
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			failed++
+			mu.Unlock()
+		}
+		wg.Done()
+	}
+	if timed {
+		b.StartTimer()
+	}
+	cpu0, start := t.cpu(b), time.Now()
+	wg.Add(set.n)
+	for i := 0; i < set.n; i++ {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
+	}
+	if !waitTimeout(&wg, 2*time.Minute) {
+		b.StopTimer()
+		mu.Lock()
+		err := firstErr
+		mu.Unlock()
+		t.fail(b, "%s: records of %s still unacknowledged after 2 minutes (first error %v)", t.name, topic, err)
+	}
+	elapsed, cpu = time.Since(start), t.cpu(b)-cpu0
+	if timed {
+		b.StopTimer()
+	}
+	if firstErr != nil {
+		t.fail(b, "%s: %d of %d records failed, first: %v", t.name, failed, set.n, firstErr)
+	}
+	return elapsed, cpu
+}
+
+// BenchmarkProduce: one iteration produces a whole record set (1M × 100 B or
+// 100k × 1 KiB) into a fresh topic and waits for every acknowledgement.
+func BenchmarkProduce(b *testing.B) {
+	for _, set := range recordSets() {
+		for _, parts := range partitionCounts {
+			for _, a := range acksChoices {
+				name := fmt.Sprintf("rec=%s/parts=%d/acks=%s", set.name, parts, a.name)
+				b.Run(name+"/gregor", func(b *testing.B) {
+					benchProduce(b, gregorBroker(b), set, parts, a.acks)
+				})
+				b.Run(name+"/ref-kfake", func(b *testing.B) {
+					benchProduce(b, kfakeBroker(b), set, parts, a.acks)
+				})
+				b.Run(name+"/ref-tcp", func(b *testing.B) { benchTCP(b, set) })
+			}
+		}
+	}
+}
+
+func benchProduce(b *testing.B, t *target, set recordSet, parts int, acks kgo.Acks) {
+	b.StopTimer()
+	b.ResetTimer() // starting the broker is not part of it
+	b.SetBytes(set.payload())
+	var cpu time.Duration
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		topic := t.createTopic(b, "produce", parts)
+		e, c := produceAll(b, t, topic, set, acks, true)
+		elapsed, cpu = elapsed+e, cpu+c
+		t.deleteTopic(b, topic)
+	}
+	report(b, t, set, cpu, elapsed)
+}
+
+// report adds records/s and, for a broker in its own process, its CPU per
+// record.
+func report(b *testing.B, t *target, set recordSet, cpu, elapsed time.Duration) {
+	records := float64(set.n) * float64(b.N)
+	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
+	if t != nil && t.pid != 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/records, "ns-cpu/rec")
+		// CPU share of one core while the broker worked (2 cores = 200%).
+		b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "broker-cpu-%")
+	}
+}
+
+// benchTCP is the physical limit: the record set's bytes (payload plus
+// tcpOverhead per record) through raw loopback TCP.
+func benchTCP(b *testing.B, set recordSet) {
+	addr := tcpSink(b)
+	chunk := make([]byte, tcpChunk)
+	total := int64(set.n) * int64(set.size+tcpOverhead)
+	b.SetBytes(set.payload())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sendTCP(b, addr, total, chunk)
+	}
+	b.StopTimer()
+	report(b, nil, set, 0, 0)
+}
+
+// waitTimeout waits for wg at most d and tells whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
