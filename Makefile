@@ -2,7 +2,6 @@
 # is what CI runs.
 GO        ?= go
 FUZZTIME  ?= 30s
-BENCHTIME ?= 1x
 PKGS      := ./...
 
 .PHONY: all build run test fmtcheck vet unit bench fuzz clean
@@ -29,7 +28,7 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# bench: every benchmark beside its reference, 3 runs each; scripts/benchreport
+# bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS) | tee bench.out
