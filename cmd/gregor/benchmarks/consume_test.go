@@ -26,6 +26,9 @@ func BenchmarkConsume(b *testing.B) {
 			b.Run(name+"/ref-kfake", func(b *testing.B) {
 				benchConsume(b, kfakeBroker(b), name, set, parts)
 			})
+			b.Run(name+"/ref-kfake-process", func(b *testing.B) {
+				benchConsume(b, kfakeProcessBroker(b), name, set, parts)
+			})
 			b.Run(name+"/ref-tcp", func(b *testing.B) { benchTCP(b, set) })
 		}
 	}

@@ -16,6 +16,13 @@
 //     over the wall time measured (two cores = 200%).
 //   - ref-kfake: franz-go's in-memory fake broker (pkg/kfake) with one node,
 //     running inside the benchmark process (so it never touches a disk).
+//   - ref-kfake-process: the same kfake as a process of its own
+//     (testdata/kfakeserver), a process boundary away from the client as
+//     gregor is, with its CPU read from /proc like gregor's. In-process kfake
+//     hands bytes between goroutines of one process; across processes every
+//     socket wake-up crosses to another process, which costs a
+//     latency-bound single-partition consumer most. This reference shows
+//     how much of a gap is that boundary and how much is gregor.
 //   - ref-tcp: raw loopback TCP, the physical limit: one goroutine writes the
 //     same records' bytes, each record's payload plus 10 bytes (about what a
 //     Kafka v2 record without key or headers adds: length, attributes,
@@ -31,14 +38,14 @@
 //
 // The benchmarks (leaf names pair gregor with ref-<what> for cmd/benchreport):
 //
-//	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-tcp}
+//	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    one iteration produces the whole record set (1M × 100 B or
 //	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
 //	    MB/s of payload, records/s, and ns-cpu/rec for gregor.
-//	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-tcp}
+//	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    the record set is produced once (outside the timer); one iteration is
 //	    a new client reading all of it from the start; same metrics.
-//	BenchmarkLatency/rate=10k/rec=100B/{gregor,ref-kfake}
+//	BenchmarkLatency/rate=10k/rec=100B/{gregor,ref-kfake,ref-kfake-process}
 //	    a producer (linger 0, acks all) paced at 10k records/s and a consumer
 //	    (FetchMaxWait 10 ms, the least kgo allows) on one partition; latency
 //	    is the consumer's receive time minus the producer's Produce call time,
@@ -50,8 +57,8 @@
 // The matrix is the issue's in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and
 // partition counts for consume (4 cells), and the latency run. One round
-// takes about 100 s on two cores, so `make bench` (-count 3) spends about
-// 5 minutes here. Knobs, all optional:
+// takes about 130 s on two cores, so `make bench` (-count 3) spends about
+// 7 minutes here. Knobs, all optional:
 //
 //   - GREGOR_BENCH_SCALE=0.01 multiplies every record count (and the latency
 //     run's) by that factor, for trying the benchmarks out on a busy machine:
@@ -59,7 +66,8 @@
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
 //
-// The goals (issue): produce and consume at 70% or more of kfake's MB/s,
+// The goals (issue): produce and consume at 70% or more of kfake's MB/s
+// (benchreport prints the ratio to both kfake references),
 // broker CPU at 500 ns-cpu/rec or less for 100 B records, end-to-end p99 at
 // 1500 us or less; `make bench` prints medians of 3 runs and the ratios.
 package benchmarks

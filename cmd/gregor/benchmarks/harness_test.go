@@ -22,11 +22,13 @@ import (
 
 // target is one broker the benchmarks drive: gregor or a reference.
 type target struct {
-	name  string // leaf name: "gregor" or "ref-kfake"
+	name  string // leaf name: "gregor", "ref-kfake" or "ref-kfake-process"
 	addr  string
 	pid   int // broker process whose CPU is measured; 0 when in-process
 	admin *kadm.Client
 	logs  *tailBuffer // broker output, for failures; nil when in-process
+	cmd   *exec.Cmd   // the broker process; nil when in-process
+	done  chan struct{}
 }
 
 var (
@@ -37,8 +39,10 @@ var (
 	gregorOnce sync.Once
 	gregor     *target
 	gregorErr  error
-	gregorCmd  *exec.Cmd
-	gregorDone chan struct{}
+
+	kfakeProcessOnce sync.Once
+	kfakeProcess     *target
+	kfakeProcessErr  error
 
 	kfakeOnce    sync.Once
 	kfakeTarget  *target
@@ -55,9 +59,11 @@ var (
 // first benchmark that needs it, so `go test` without -bench does nothing.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if gregorCmd != nil && gregorCmd.Process != nil {
-		_ = gregorCmd.Process.Kill()
-		<-gregorDone
+	for _, t := range []*target{gregor, kfakeProcess} {
+		if t != nil && t.cmd != nil {
+			_ = t.cmd.Process.Kill()
+			<-t.done
+		}
 	}
 	if kfakeCluster != nil {
 		kfakeCluster.Close()
@@ -126,10 +132,8 @@ func startGregor() (*target, error) {
 		return nil, err
 	}
 	bin := filepath.Join(dir, "gregor")
-	build := exec.Command("go", "build", "-o", bin, "gregor/cmd/gregor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build gregor: %w", err)
+	if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {
@@ -139,55 +143,98 @@ func startGregor() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	logs := &tailBuffer{}
 	args := []string{"serve",
 		"--set", "listeners=PLAINTEXT://" + addr,
-		"--set", "log.dirs=" + data,
+		"--set", "log.dirs=" + filepath.Join(dir, "data"),
 		"--set", "metrics.listener=" + metricsAddr,
 		"--set", "node.id=1"}
 	// GREGOR_BENCH_SET="key=value key=value" tries other broker settings.
 	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
 		args = append(args, "--set", kv)
 	}
+	return startProcess("gregor", addr, bin, args...)
+}
+
+// kfakeProcessBroker starts kfake as a process of its own (testdata/
+// kfakeserver), once per process: the reference on gregor's own terms, a
+// process boundary away from the client, with its CPU measured.
+func kfakeProcessBroker(b *testing.B) *target {
+	b.Helper()
+	kfakeProcessOnce.Do(func() {
+		dir, err := tempDir()
+		if err != nil {
+			kfakeProcessErr = err
+			return
+		}
+		bin := filepath.Join(dir, "kfakeserver")
+		if kfakeProcessErr = goBuild(bin, "./testdata/kfakeserver"); kfakeProcessErr != nil {
+			return
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			kfakeProcessErr = err
+			return
+		}
+		kfakeProcess, kfakeProcessErr = startProcess("ref-kfake-process", addr, bin, addr)
+	})
+	if kfakeProcessErr != nil {
+		b.Fatal(kfakeProcessErr)
+	}
+	if err := kfakeProcess.alive(); err != nil {
+		b.Fatal(err)
+	}
+	return kfakeProcess
+}
+
+func goBuild(out, pkg string) error {
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// startProcess runs a broker binary and waits until it answers on addr.
+func startProcess(name, addr, bin string, args ...string) (*target, error) {
+	logs := &tailBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	gregorCmd = cmd
-	gregorDone = make(chan struct{})
+	t := &target{name: name, addr: addr, pid: cmd.Process.Pid, logs: logs, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
-		close(gregorDone)
+		close(t.done)
 	}()
-	t := &target{name: "gregor", addr: addr, pid: cmd.Process.Pid, logs: logs}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if err := ping(addr); err == nil {
 			break
 		} else if time.Now().After(deadline) {
-			return nil, fmt.Errorf("gregor did not answer within 30s: %v\n%s", err, logs)
+			return nil, fmt.Errorf("%s did not answer within 30s: %v\n%s", name, err, logs)
 		}
 		if err := t.alive(); err != nil {
 			return nil, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	var err error
 	if t.admin, err = newAdmin(addr); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// alive fails when the gregor process has exited.
+// alive fails when the broker process has exited.
 func (t *target) alive() error {
-	if t.pid == 0 {
+	if t.cmd == nil {
 		return nil
 	}
 	select {
-	case <-gregorDone:
-		return fmt.Errorf("gregor exited: %v\n%s", gregorCmd.ProcessState, t.logs)
+	case <-t.done:
+		return fmt.Errorf("%s exited: %v\n%s", t.name, t.cmd.ProcessState, t.logs)
 	default:
 		return nil
 	}
@@ -312,7 +359,7 @@ func (t *target) fail(b *testing.B, format string, args ...any) {
 	b.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if t.logs != nil {
-		msg += "\ngregor log tail:\n" + lastLines(t.logs.String(), 30)
+		msg += "\n" + t.name + " log tail:\n" + lastLines(t.logs.String(), 30)
 	}
 	b.Fatal(msg)
 }

@@ -24,6 +24,7 @@ const (
 func BenchmarkLatency(b *testing.B) {
 	b.Run("rate=10k/rec=100B/gregor", func(b *testing.B) { benchLatency(b, gregorBroker(b)) })
 	b.Run("rate=10k/rec=100B/ref-kfake", func(b *testing.B) { benchLatency(b, kfakeBroker(b)) })
+	b.Run("rate=10k/rec=100B/ref-kfake-process", func(b *testing.B) { benchLatency(b, kfakeProcessBroker(b)) })
 }
 
 func benchLatency(b *testing.B, t *target) {

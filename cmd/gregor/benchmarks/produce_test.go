@@ -144,6 +144,9 @@ func BenchmarkProduce(b *testing.B) {
 				b.Run(name+"/ref-kfake", func(b *testing.B) {
 					benchProduce(b, kfakeBroker(b), set, parts, a.acks)
 				})
+				b.Run(name+"/ref-kfake-process", func(b *testing.B) {
+					benchProduce(b, kfakeProcessBroker(b), set, parts, a.acks)
+				})
 				b.Run(name+"/ref-tcp", func(b *testing.B) { benchTCP(b, set) })
 			}
 		}
