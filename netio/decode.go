@@ -35,6 +35,12 @@ const frameSizeBytes = 4
 // socket.request.max.bytes and sends nothing costs little memory.
 const frameChunkBytes = 1 << 20
 
+// frameWholeBytes is the largest frame allocated whole at once: a produce of
+// one 1 MiB batch (franz-go's and the Java client's default batch limit) plus
+// its headers, which would otherwise be read into 1 MiB, then copied into a
+// second buffer for its last few hundred bytes.
+const frameWholeBytes = frameChunkBytes + frameChunkBytes/4
+
 // readFrame reads one size-prefixed frame and returns it without the prefix.
 // io.EOF means the stream ended cleanly between frames.
 func readFrame(r io.Reader, maxBytes int32) ([]byte, error) {
@@ -53,10 +59,10 @@ func readFrame(r io.Reader, maxBytes int32) ([]byte, error) {
 	return frame, nil
 }
 
-// readFrameBody reads size bytes, allocating at most frameChunkBytes ahead of
+// readFrameBody reads size bytes, allocating at most frameWholeBytes ahead of
 // the bytes received.
 func readFrameBody(r io.Reader, size int) ([]byte, error) {
-	if size <= frameChunkBytes {
+	if size <= frameWholeBytes {
 		frame := make([]byte, size)
 		_, err := io.ReadFull(r, frame)
 		return frame, err
