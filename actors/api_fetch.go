@@ -34,12 +34,15 @@ type fetchPartitionResult struct {
 }
 
 // watchPartition parks in a partition actor until records at or past offset
-// are readable (notify is called once), or until deadline passes (notify is
-// not called; the fetch has its own timer).
+// are readable, or until deadline passes (then nothing is called; the fetch
+// has its own timer). When records come, the actor carries out read if set
+// (a fetch of one partition gets its records with the wake-up), else calls
+// notify; when the partition stops, it calls notify.
 type watchPartition struct {
 	offset   int64
 	deadline time.Time
 	notify   func()
+	read     *fetchPartition
 }
 
 // fetchTarget is one partition a Fetch asks for, in request order.
@@ -160,8 +163,31 @@ func (st *fetchState) afterRead() {
 	}
 	st.mu.Unlock()
 	for _, t := range st.targets {
-		st.r.node.system.Root.Send(t.pid, &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake})
+		w := &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake}
+		if len(st.targets) == 1 {
+			read := *t.request
+			read.reply = func(res fetchPartitionResult) { st.wokenWithRead(t, res) }
+			w.read = &read
+		}
+		st.r.node.system.Root.Send(t.pid, w)
 	}
+}
+
+// wokenWithRead takes the read a partition actor did when new records woke
+// the watch of a single-partition fetch, in place of a wake and a re-read.
+func (st *fetchState) wokenWithRead(t *fetchTarget, res fetchPartitionResult) {
+	st.mu.Lock()
+	if st.answered || st.woken {
+		st.mu.Unlock()
+		if res.records != nil {
+			res.records.Release()
+		}
+		return
+	}
+	st.woken = true
+	st.mu.Unlock()
+	t.result = res
+	st.afterRead()
 }
 
 // wakeParkedFetches answers every waiting fetch now (graceful shutdown).

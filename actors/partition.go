@@ -55,7 +55,7 @@ type partitionActor struct {
 	self            *actor.PID
 	nextID          cluster.RequestID
 	produces        map[cluster.RequestID]func(producePartitionResult)
-	watches         map[cluster.RequestID]func()
+	watches         map[cluster.RequestID]*watchPartition
 	timer           *time.Timer
 	tickAt          time.Time // when timer fires; zero when not armed
 	lastRetentionMs int64
@@ -85,7 +85,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.fetch(msg)
 	case *watchPartition:
 		a.nextID++
-		a.watches[a.nextID] = msg.notify
+		a.watches[a.nextID] = msg
 		a.core.Watch(a.nextID, msg.offset, msg.deadline.UnixMilli())
 	case *listOffsetsPartition:
 		msg.reply(a.listOffsets(msg))
@@ -115,7 +115,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 
 func (a *partitionActor) start(ctx actor.Context) {
 	a.produces = map[cluster.RequestID]func(producePartitionResult){}
-	a.watches = map[cluster.RequestID]func(){}
+	a.watches = map[cluster.RequestID]*watchPartition{}
 	cfg := a.node.topicSettings(a.topic)
 	nowMs := time.Now().UnixMilli()
 	log, err := logstore.Open(logstore.Options{
@@ -181,8 +181,8 @@ func (a *partitionActor) stop() {
 		reply(producePartitionResult{errorCode: kerr.NotLeaderForPartition.Code, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
 		delete(a.produces, id)
 	}
-	for id, notify := range a.watches {
-		notify()
+	for id, w := range a.watches {
+		w.notify()
 		delete(a.watches, id)
 	}
 }
@@ -242,10 +242,16 @@ func (a *partitionActor) carryOut(ctx actor.Context) {
 			}
 		}
 		for _, w := range rd.Woken {
-			if notify, ok := a.watches[w.ID]; ok {
+			if watch, ok := a.watches[w.ID]; ok {
 				delete(a.watches, w.ID)
-				if !w.Expired {
-					notify()
+				switch {
+				case w.Expired:
+				case watch.read != nil:
+					// Read now, for the fetch that waits: it answers
+					// without a second round trip to this actor.
+					a.fetch(watch.read)
+				default:
+					watch.notify()
 				}
 			}
 		}
