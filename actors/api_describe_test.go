@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func TestDescribeLogDirs(t *testing.T) {
@@ -173,5 +175,53 @@ func TestDescribeTopicPartitionsPages(t *testing.T) {
 	resp = describe([]string{"beta"}, 100, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "alpha"})
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("cursor outside the topics asked for: %+v", resp.Topics)
+	}
+}
+
+// The topic's bytes in and out count the record batches appended and sent:
+// a fetch whose response budget leaves a partition out does not count it.
+func TestTopicByteCounters(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "counted"); err != nil {
+		t.Fatal(err)
+	}
+	value := bytes.Repeat([]byte("c"), 10_000)
+	for p := int32(0); p < 2; p++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "counted", Partition: p, Value: value}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := testutil.ToFloat64(n.metrics.topicBytesIn.WithLabelValues("counted"))
+	if in < 20_000 {
+		t.Fatalf("bytes in %v after 20 KB produced", in)
+	}
+	// One fetch of both partitions with room for one batch only.
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 100, 1, 1000
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "counted"
+	for p := int32(0); p < 2; p++ {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = p, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(int16(kmsg.Fetch), 12) // by name
+	resp, err := req.RequestWith(ctx, newClient(t, n, kgo.MaxVersions(versions)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, p := range resp.Topics[0].Partitions {
+		sent += len(p.RecordBatches)
+	}
+	if sent == 0 || sent > int(in)/2+100 {
+		t.Fatalf("fetch sent %d record bytes, want one partition's", sent)
+	}
+	if out := testutil.ToFloat64(n.metrics.topicBytesOut.WithLabelValues("counted")); out != float64(sent) {
+		t.Fatalf("bytes out %v, the response carried %d", out, sent)
 	}
 }

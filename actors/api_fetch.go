@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -31,6 +32,9 @@ type fetchPartitionResult struct {
 	lastStableOffset int64
 	logStartOffset   int64
 	records          *logstore.Records
+	// bytesOut counts the topic's bytes sent, for records the response
+	// includes.
+	bytesOut prometheus.Counter
 }
 
 // watchPartition parks in a partition actor until records at or past offset
@@ -258,6 +262,7 @@ func (st *fetchState) answer() {
 		t.result.records = nil
 		if n := res.records.Len(); n > 0 && (first || n <= budget) {
 			included[rp] = res.records
+			res.bytesOut.Add(float64(n))
 			budget -= n
 			first = false
 			continue

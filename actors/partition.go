@@ -215,8 +215,7 @@ func (a *partitionActor) fetch(msg *fetchPartition) {
 			a.logger.Error("read log", zap.Int64("offset", msg.fetchOffset), zap.Error(err))
 			res.errorCode = kerr.KafkaStorageError.Code
 		default:
-			res.records = recs
-			a.bytesOut.Add(float64(recs.Len()))
+			res.records, res.bytesOut = recs, a.bytesOut
 		}
 	}
 	msg.reply(res)
