@@ -7,5 +7,11 @@
 // It may import netio, cluster, groups, txn and logstore; it must not import sim.
 //
 // Concurrency: each shell runs its core on the actor's mailbox goroutine and never
-// blocks in Receive; messages between actors are pointers to immutable values.
+// blocks in Receive (a stopping partition waits, bounded, for its compaction job
+// to settle); messages between actors are pointers to immutable values. Two
+// pieces of work leave the mailboxes on purpose: log compaction runs on the
+// node's one cleaner goroutine (cleaner.go), the partition planning and
+// committing each job, and Fetch responses are written by netio straight from
+// the log's files and cached blocks (fetch_encode.go), the records released
+// once written.
 package actors
