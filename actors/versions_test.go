@@ -170,3 +170,39 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 		}
 	}
 }
+
+// A read_committed consumer reads everything (there are no transactions yet,
+// so the last stable offset is the high watermark), and ListOffsets at
+// read_committed answers the same end.
+func TestReadCommittedConsumer(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	prod := newClient(t, n, kgo.DefaultProduceTopic("committed"), kgo.AllowAutoTopicCreation())
+	for i := 0; i < 5; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons := newClient(t, n, kgo.ConsumeTopics("committed"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	var got []*kgo.Record
+	for len(got) < 5 {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read_committed consumer read %d of 5", len(got))
+		}
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fs.Records()...)
+	}
+	for i, r := range got {
+		if r.Offset != int64(i) || r.Value[0] != byte(i) {
+			t.Fatalf("record %d: offset %d value %v", i, r.Offset, r.Value)
+		}
+	}
+	ends, err := kadm.NewClient(newClient(t, n)).ListCommittedOffsets(ctx, "committed")
+	if err != nil || ends["committed"][0].Offset != 5 {
+		t.Fatalf("end offsets %v %v", ends, err)
+	}
+}
