@@ -4,7 +4,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      := ./...
 
-.PHONY: all build run test fmtcheck vet unit bench fuzz clean
+.PHONY: all build run test testdeps fmtcheck vet unit bench fuzz clean
 
 all: build
 
@@ -15,8 +15,13 @@ run: build
 	./bin/gregor serve
 
 # test: formatting, vet, and every test (with the seed corpora of the fuzz
-# targets) under the race detector.
-test: fmtcheck vet unit
+# targets) under the race detector. testdeps first installs the clients the
+# end-to-end tests drive (kcat, python3-kafka, python3-confluent-kafka) when
+# they are missing.
+test: testdeps fmtcheck vet unit
+
+testdeps:
+	@.ci/install-test-deps
 
 fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
