@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -87,6 +88,14 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 	for _, topic := range []string{"compacted", "altered"} {
 		produceKeyed(t, cl, topic, "final", 1, keys)
 	}
+	defer func() {
+		if t.Failed() {
+			return
+		}
+		if runs, removed := testutil.ToFloat64(n.metrics.cleanerRuns), testutil.ToFloat64(n.metrics.cleanerRecordsRemoved); runs < 2 || removed < 2*170 {
+			t.Errorf("metrics: %v cleaner runs, %v records removed", runs, removed)
+		}
+	}()
 	for _, topic := range []string{"compacted", "altered"} {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -114,6 +123,26 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+}
+
+// With log.cleaner.enable=false a compacted topic keeps every record.
+func TestDisabledLogCleanerCompactsNothing(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 20; c.DisableLogCleaner = true })
+	ctx := testContext(t, 30*time.Second)
+	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01")}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, configs, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	produceKeyed(t, cl, "kept", "r", 20, 10)
+	time.Sleep(1500 * time.Millisecond) // more than one housekeeping tick, many retention checks
+	if recs := readAll(t, n, "kept"); len(recs) != 200 {
+		t.Fatalf("%d of 200 records left with the cleaner disabled", len(recs))
+	}
+	if runs := testutil.ToFloat64(n.metrics.cleanerRuns); runs != 0 {
+		t.Fatalf("%v cleaner runs with the cleaner disabled", runs)
 	}
 }
 

@@ -12,17 +12,19 @@ import (
 
 // nodeMetrics is the node's Prometheus registry; it implements netio.Observer.
 type nodeMetrics struct {
-	registry       *prometheus.Registry
-	connections    prometheus.Gauge
-	connRefused    prometheus.Counter
-	requests       *prometheus.HistogramVec
-	netBytesIn     prometheus.Counter
-	netBytesOut    prometheus.Counter
-	topicBytesIn   *prometheus.CounterVec
-	topicBytesOut  *prometheus.CounterVec
-	logEndOffset   *prometheus.GaugeVec
-	logSizeBytes   *prometheus.GaugeVec
-	apiKeyLabelFor [128]string
+	registry      *prometheus.Registry
+	connections   prometheus.Gauge
+	connRefused   prometheus.Counter
+	requests      *prometheus.HistogramVec
+	netBytesIn    prometheus.Counter
+	netBytesOut   prometheus.Counter
+	topicBytesIn  *prometheus.CounterVec
+	topicBytesOut *prometheus.CounterVec
+	logEndOffset  *prometheus.GaugeVec
+	logSizeBytes  *prometheus.GaugeVec
+	// The log cleaner's work, node-wide.
+	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
+	apiKeyLabelFor                                                            [128]string
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -47,9 +49,18 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_end_offset", Help: "Log end offset, by partition."}, []string{"topic", "partition"}),
 		logSizeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gregor_log_size_bytes", Help: "Bytes on disk, by partition."}, []string{"topic", "partition"}),
+		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
+		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_log_cleaner_read_bytes_total", Help: "Bytes the log cleaner read."}),
+		cleanerBytesWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_log_cleaner_written_bytes_total", Help: "Bytes the log cleaner wrote."}),
+		cleanerRecordsRemoved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
 		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes,
+		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {
 		m.apiKeyLabelFor[i] = apiName(int16(i))

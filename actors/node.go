@@ -66,6 +66,9 @@ type Config struct {
 	// each partition deletes the segments its retention lets go (and, with
 	// compaction, looks for a log to clean). Zero means Kafka's 300000.
 	RetentionCheckIntervalMs int64
+	// DisableLogCleaner is log.cleaner.enable=false: compacted topics are
+	// not cleaned (their retention still runs).
+	DisableLogCleaner bool
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string

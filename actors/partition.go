@@ -319,7 +319,7 @@ const cleanerStopWait = 10 * time.Second
 
 // planClean hands the log to the node's cleaner when compaction is due.
 func (a *partitionActor) planClean(nowMs int64) {
-	if a.cleaning != nil {
+	if a.cleaning != nil || a.node.cfg.DisableLogCleaner {
 		return
 	}
 	job, ok := a.log.PlanClean(nowMs, a.core.HighWatermark())
@@ -353,6 +353,11 @@ func (a *partitionActor) cleanFinished(msg *cleanFinished) {
 		return
 	}
 	st := msg.job.Stats()
+	m := a.node.metrics
+	m.cleanerRuns.Inc()
+	m.cleanerBytesRead.Add(float64(st.BytesRead))
+	m.cleanerBytesWritten.Add(float64(st.BytesWritten))
+	m.cleanerRecordsRemoved.Add(float64(st.RecordsRemoved))
 	a.logger.Info("log compacted", zap.Int64("cleaned_up_to", st.CleanedUpToOffset),
 		zap.Float64("dirty_ratio", st.DirtyRatio), zap.Int64("bytes_read", st.BytesRead), zap.Int64("bytes_written", st.BytesWritten),
 		zap.Int64("records_removed", st.RecordsRemoved), zap.Int("segments_replaced", st.SegmentsReplaced))

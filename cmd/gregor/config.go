@@ -39,6 +39,7 @@ type brokerConfig struct {
 	LogRetentionCheckIntervalMs int64               // log.retention.check.interval.ms
 	LogCleanupPolicy            []string            // log.cleanup.policy: delete and/or compact
 	LogCleanerDeleteRetentionMs int64               // log.cleaner.delete.retention.ms: how long tombstones stay
+	LogCleanerEnable            bool                // log.cleaner.enable: compact topics with cleanup.policy compact
 	LogIndexIntervalBytes       int32               // log.index.interval.bytes
 	LogIndexSizeMaxBytes        int32               // log.index.size.max.bytes
 	LogFlushIntervalMessages    int64               // log.flush.interval.messages

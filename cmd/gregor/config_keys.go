@@ -163,6 +163,8 @@ var brokerConfigKeys = []configKey{
 		}},
 	integerKey("log.cleaner.delete.retention.ms", "86400000", atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogCleanerDeleteRetentionMs },
 		"how long compaction keeps tombstones"),
+	booleanKey("log.cleaner.enable", "true", func(c *brokerConfig) *bool { return &c.LogCleanerEnable },
+		"run the log cleaner, which compacts topics whose cleanup.policy has compact"),
 	byteCountKey("log.index.interval.bytes", "4096", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.LogIndexIntervalBytes },
 		"log bytes between offset index entries"),
 	byteCountKey("log.index.size.max.bytes", "10485760", integerRange[int32]{minimum: 4, maximum: math.MaxInt32},

@@ -55,6 +55,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"log.flush.group.commit=true",
 		"log.cache.bytes=0",
 		"log.retention.check.interval.ms=1000",
+		"log.cleaner.enable=false",
 	)
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
@@ -79,6 +80,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		MaxConnections:           math.MaxInt32,
 		ConnectionsMaxIdleMs:     600_000,
 		RetentionCheckIntervalMs: 1000,
+		DisableLogCleaner:        true,
 		MetricsListener:          "127.0.0.1:19644",
 		// Every value the node reads again must be in Kafka's plain form.
 		StaticBrokerConfigs: map[string]string{
@@ -100,6 +102,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"log.flush.group.commit":          "true",
 			"log.cache.bytes":                 "0",
 			"log.retention.check.interval.ms": "1000",
+			"log.cleaner.enable":              "false",
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -146,7 +149,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 // (or list the field here if it is not configuration).
 func TestNodeConfigSetsEveryField(t *testing.T) {
 	notConfiguration := map[string]bool{"FS": true} // a test seam
-	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true")
+	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false")
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
 	}

@@ -39,6 +39,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		MaxConnections:           int(c.MaxConnections),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
+		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
