@@ -102,19 +102,11 @@ func (r *router) describeTopicPartitions(req *kmsg.DescribeTopicPartitionsReques
 }
 
 func (r *router) describedPartition(rt *routes, t *cluster.TopicImage, p int32) kmsg.DescribeTopicPartitionsResponseTopicPartition {
-	node := r.node.cfg.NodeID
+	l := r.leadership(rt, t.Name, p)
 	dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
-	dp.Partition = p
-	dp.Replicas = []int32{node}
+	dp.Partition, dp.ErrorCode, dp.Replicas = p, l.errorCode, l.replicas
+	dp.LeaderID, dp.LeaderEpoch, dp.ISR, dp.OfflineReplicas = l.leader, l.leaderEpoch, l.isr, l.offline
 	dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
-	if rt.partition(t.Name, p) == nil {
-		dp.ErrorCode = kerr.LeaderNotAvailable.Code
-		dp.LeaderID, dp.LeaderEpoch = -1, -1
-		dp.ISR, dp.OfflineReplicas = []int32{}, []int32{node}
-	} else {
-		dp.LeaderID, dp.LeaderEpoch = node, leaderEpoch
-		dp.ISR, dp.OfflineReplicas = []int32{node}, []int32{}
-	}
 	return dp
 }
 

@@ -245,8 +245,9 @@ func (st *fetchState) answer() {
 		budget = 1<<31 - 1
 	}
 	first := true
-	// The records each partition answers with, sent without a copy.
-	included := map[*kmsg.FetchResponseTopicPartition]*logstore.Records{}
+	// The records each partition answers with, in response order (targets
+	// follow the request's), sent without a copy.
+	var included []partitionRecords
 	for _, t := range st.targets {
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
 		// Empty, never null: librdkafka refuses a null record set.
@@ -261,7 +262,7 @@ func (st *fetchState) answer() {
 		}
 		t.result.records = nil
 		if n := res.records.Len(); n > 0 && (first || n <= budget) {
-			included[rp] = res.records
+			included = append(included, partitionRecords{partition: rp, records: res.records})
 			res.bytesOut.Add(float64(n))
 			budget -= n
 			first = false
@@ -278,14 +279,14 @@ func (st *fetchState) answer() {
 		return
 	}
 	// Copying fallback.
-	for rp, recs := range included {
-		if b, err := recs.Bytes(); err != nil {
-			rp.RecordBatches = []byte{}
-			rp.ErrorCode = kerr.KafkaStorageError.Code
+	for _, pr := range included {
+		if b, err := pr.records.Bytes(); err != nil {
+			pr.partition.RecordBatches = []byte{}
+			pr.partition.ErrorCode = kerr.KafkaStorageError.Code
 		} else {
-			rp.RecordBatches = b
+			pr.partition.RecordBatches = b
 		}
-		recs.Release()
+		pr.records.Release()
 	}
 	st.respond(st.resp)
 }

@@ -82,25 +82,34 @@ func (r *router) metadataTopic(rt *routes, t *cluster.TopicImage) kmsg.MetadataR
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic, mt.TopicID = kmsg.StringPtr(t.Name), t.ID
 	mt.IsInternal = len(t.Name) > 1 && t.Name[:2] == "__"
-	node := r.node.cfg.NodeID
 	for p := int32(0); p < t.Partitions; p++ {
+		l := r.leadership(rt, t.Name, p)
 		mp := kmsg.NewMetadataResponseTopicPartition()
-		mp.Partition = p
-		mp.Replicas = []int32{node}
-		if rt.partition(t.Name, p) == nil {
-			// The partition's actor stopped on a corrupt or failing log.
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-			mp.Leader = -1
-			mp.OfflineReplicas = []int32{node}
-			mp.ISR = []int32{}
-		} else {
-			mp.Leader = node
-			mp.LeaderEpoch = leaderEpoch
-			mp.ISR = []int32{node}
-		}
+		mp.Partition, mp.ErrorCode, mp.Replicas = p, l.errorCode, l.replicas
+		mp.Leader, mp.LeaderEpoch, mp.ISR, mp.OfflineReplicas = l.leader, l.leaderEpoch, l.isr, l.offline
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// partitionLeadership is what the node reports of one partition's replicas
+// in Metadata and DescribeTopicPartitions.
+type partitionLeadership struct {
+	errorCode              int16
+	leader, leaderEpoch    int32
+	replicas, isr, offline []int32
+}
+
+// leadership reports a partition of this single node: led here, or offline
+// when its actor stopped on a corrupt or failing log.
+func (r *router) leadership(rt *routes, topic string, p int32) partitionLeadership {
+	node := r.node.cfg.NodeID
+	if rt.partition(topic, p) == nil {
+		return partitionLeadership{errorCode: kerr.LeaderNotAvailable.Code, leader: -1, leaderEpoch: -1,
+			replicas: []int32{node}, isr: []int32{}, offline: []int32{node}}
+	}
+	return partitionLeadership{leader: node, leaderEpoch: leaderEpoch,
+		replicas: []int32{node}, isr: []int32{node}, offline: []int32{}}
 }
 
 // leaderEpoch is every partition's leader epoch on a single node, where

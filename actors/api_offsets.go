@@ -52,14 +52,14 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition, rp.Timestamp, rp.Offset, rp.ErrorCode = p.Partition, -1, -1, kerr.RequestTimedOut.Code
-			pid := rt.partition(t.Topic, p.Partition)
+			pid, code := rt.route(topic, ok, false, p.Partition)
 			switch {
-			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case code == kerr.UnknownTopicOrPartition.Code:
+				rp.ErrorCode = code
 			case !listOffsetsTimestampAllowed(p.Timestamp, body.Version):
 				rp.ErrorCode = kerr.UnsupportedVersion.Code
-			case pid == nil:
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case code != 0:
+				rp.ErrorCode = code
 			case p.CurrentLeaderEpoch > leaderEpoch:
 				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
 			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < leaderEpoch:
@@ -116,12 +116,10 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition, rp.LowWatermark, rp.ErrorCode = p.Partition, -1, kerr.RequestTimedOut.Code
-			pid := rt.partition(t.Topic, p.Partition)
+			pid, code := rt.route(topic, ok, false, p.Partition)
 			switch {
-			case !ok || p.Partition < 0 || p.Partition >= topic.Partitions:
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case pid == nil:
-				rp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case code != 0:
+				rp.ErrorCode = code
 			default:
 				m.expect()
 				ti, pi := ti, pi

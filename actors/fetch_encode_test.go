@@ -30,64 +30,61 @@ func recordBatch(n int) []byte {
 // The spliced encoding of a Fetch response equals kmsg's encoding of the same
 // response with the records copied in, at every version.
 func TestEncodeFetchResponseMatchesCopy(t *testing.T) {
-	{
-		opts := logstore.Options{FS: vfs.NewMem(), Dir: "/p", Config: logstore.DefaultConfig(), NowMs: 1}
-		log, err := logstore.Open(opts)
-		if err != nil {
+	opts := logstore.Options{FS: vfs.NewMem(), Dir: "/p", Config: logstore.DefaultConfig(), NowMs: 1}
+	log, err := logstore.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	for i := 0; i < 5; i++ {
+		if _, err := log.Append([][]byte{recordBatch(3 + i)}, 0, 1); err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < 5; i++ {
-			if _, err := log.Append([][]byte{recordBatch(3 + i)}, 0, 1); err != nil {
-				t.Fatal(err)
+	}
+	for version := int16(4); version <= 18; version++ {
+		build := func() (*kmsg.FetchResponse, []partitionRecords) {
+			resp := kmsg.NewPtrFetchResponse()
+			resp.Version = version
+			var records []partitionRecords
+			for _, name := range []string{"a", "b"} {
+				rt := kmsg.NewFetchResponseTopic()
+				rt.Topic = name
+				for p := int32(0); p < 3; p++ {
+					rp := kmsg.NewFetchResponseTopicPartition()
+					rp.Partition, rp.HighWatermark, rp.RecordBatches = p, 25, []byte{}
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
 			}
+			for _, at := range [][2]int{{0, 0}, {0, 2}, {1, 1}} {
+				recs, err := log.Read(int64(at[0]+at[1]), 1<<20, log.LogEndOffset())
+				if err != nil {
+					t.Fatal(err)
+				}
+				records = append(records, partitionRecords{partition: &resp.Topics[at[0]].Partitions[at[1]], records: recs})
+			}
+			return resp, records
 		}
-		for version := int16(4); version <= 18; version++ {
-			build := func() (*kmsg.FetchResponse, map[*kmsg.FetchResponseTopicPartition]*logstore.Records) {
-				resp := kmsg.NewPtrFetchResponse()
-				resp.Version = version
-				records := map[*kmsg.FetchResponseTopicPartition]*logstore.Records{}
-				for ti, name := range []string{"a", "b"} {
-					rt := kmsg.NewFetchResponseTopic()
-					rt.Topic = name
-					for p := int32(0); p < 3; p++ {
-						rp := kmsg.NewFetchResponseTopicPartition()
-						rp.Partition, rp.HighWatermark, rp.RecordBatches = p, 25, []byte{}
-						rt.Partitions = append(rt.Partitions, rp)
-					}
-					resp.Topics = append(resp.Topics, rt)
-					_ = ti
+		resp, records := build()
+		want := func() []byte {
+			r2, recs2 := build()
+			for _, pr := range recs2 {
+				b, err := pr.records.Bytes()
+				if err != nil {
+					t.Fatal(err)
 				}
-				for _, at := range [][2]int{{0, 0}, {0, 2}, {1, 1}} {
-					recs, err := log.Read(int64(at[0]+at[1]), 1<<20, log.LogEndOffset())
-					if err != nil {
-						t.Fatal(err)
-					}
-					records[&resp.Topics[at[0]].Partitions[at[1]]] = recs
-				}
-				return resp, records
+				pr.partition.RecordBatches = b
+				pr.records.Release()
 			}
-			resp, records := build()
-			want := func() []byte {
-				r2, recs2 := build()
-				for rp, recs := range recs2 {
-					b, err := recs.Bytes()
-					if err != nil {
-						t.Fatal(err)
-					}
-					rp.RecordBatches = b
-					recs.Release()
-				}
-				return r2.AppendTo(nil)
-			}()
-			enc, ok := encodeFetchResponse(resp, records)
-			if !ok {
-				t.Fatalf("v%d: placeholders not found", version)
-			}
-			if got := enc.AppendTo(nil); !bytes.Equal(got, want) {
-				t.Fatalf("v%d: spliced encoding differs (%d bytes, want %d)", version, len(got), len(want))
-			}
-			enc.Release()
+			return r2.AppendTo(nil)
+		}()
+		enc, ok := encodeFetchResponse(resp, records)
+		if !ok {
+			t.Fatalf("v%d: placeholders not found", version)
 		}
-		log.Close()
+		if got := enc.AppendTo(nil); !bytes.Equal(got, want) {
+			t.Fatalf("v%d: spliced encoding differs (%d bytes, want %d)", version, len(got), len(want))
+		}
+		enc.Release()
 	}
 }
