@@ -63,11 +63,11 @@ func (c *controllerActor) newTopic(name string, partitions int32, replication in
 	if terr := checkTopicConfigs(configs); terr != nil {
 		return nil, terr
 	}
-	id, err := newTopicID()
+	id, err := c.newTopicID()
 	if err != nil {
 		return nil, newTopicError(kerr.UnknownServerError, "topic id: %v", err)
 	}
-	return &cluster.TopicImage{Name: name, ID: id, Partitions: partitions, ReplicationFactor: replication, Configs: configs}, nil
+	return &cluster.TopicImage{Name: name, ID: id, Partitions: cluster.SingleNodePartitions(0, partitions, c.node.cfg.NodeID), ReplicationFactor: replication, Configs: configs}, nil
 }
 
 // maxPartitionsPerTopic bounds the partition actors one request can create.
@@ -105,14 +105,14 @@ func (c *controllerActor) createTopics(ctx actor.Context, req *kmsg.CreateTopics
 				terr = newTopicError(kerr.KafkaStorageError, "persist topic %q: %v", t.Topic, err)
 			} else {
 				c.spawnPartitions(ctx, topic, 0)
-				c.logger.Info("topic created", zap.String("topic", topic.Name), zap.Int32("partitions", topic.Partitions), zap.String("topic_id", topic.ID.String()))
+				c.logger.Info("topic created", zap.String("topic", topic.Name), zap.Int32("partitions", topic.PartitionCount()), zap.String("topic_id", topic.ID.String()))
 			}
 		}
 		if terr != nil {
 			rt.ErrorCode, rt.ErrorMessage = terr.code, &terr.msg
 		} else {
 			rt.TopicID = topic.ID
-			rt.NumPartitions, rt.ReplicationFactor = topic.Partitions, topic.ReplicationFactor
+			rt.NumPartitions, rt.ReplicationFactor = topic.PartitionCount(), topic.ReplicationFactor
 			rt.Configs = createTopicsConfigs(c.node.topicConfigView(topic))
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -140,7 +140,7 @@ func (c *controllerActor) autoCreate(ctx actor.Context, names []string) {
 		}
 		c.spawnPartitions(ctx, topic, 0)
 		created = true
-		c.logger.Info("topic auto-created", zap.String("topic", name), zap.Int32("partitions", topic.Partitions))
+		c.logger.Info("topic auto-created", zap.String("topic", name), zap.Int32("partitions", topic.PartitionCount()))
 	}
 	if created {
 		c.publish()
@@ -236,15 +236,16 @@ func (c *controllerActor) addPartitions(ctx actor.Context, t kmsg.CreatePartitio
 	if _, deleting := c.pendingDeletes[t.Topic]; deleting {
 		return newTopicError(kerr.UnknownTopicOrPartition, "topic %q is being deleted", t.Topic)
 	}
+	current := topic.PartitionCount()
 	switch {
-	case t.Count < topic.Partitions:
-		return newTopicError(kerr.InvalidPartitions, "topic %q has %d partitions, which is higher than the requested %d", t.Topic, topic.Partitions, t.Count)
-	case t.Count == topic.Partitions:
+	case t.Count < current:
+		return newTopicError(kerr.InvalidPartitions, "topic %q has %d partitions, which is higher than the requested %d", t.Topic, current, t.Count)
+	case t.Count == current:
 		return newTopicError(kerr.InvalidPartitions, "topic %q already has %d partitions", t.Topic, t.Count)
 	case t.Count > maxPartitionsPerTopic:
 		return newTopicError(kerr.InvalidPartitions, "number of partitions %d is above this broker's limit of %d", t.Count, maxPartitionsPerTopic)
-	case t.Assignment != nil && len(t.Assignment) != int(t.Count-topic.Partitions):
-		return newTopicError(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(t.Assignment), t.Count-topic.Partitions)
+	case t.Assignment != nil && len(t.Assignment) != int(t.Count-current):
+		return newTopicError(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(t.Assignment), t.Count-current)
 	}
 	for _, a := range t.Assignment {
 		if len(a.Replicas) != 1 || a.Replicas[0] != c.node.cfg.NodeID {
@@ -254,8 +255,8 @@ func (c *controllerActor) addPartitions(ctx actor.Context, t kmsg.CreatePartitio
 	if validateOnly {
 		return nil
 	}
-	from := topic.Partitions
-	if err := c.apply(cluster.PartitionsCreated{Topic: t.Topic, Count: t.Count}); err != nil {
+	from := current
+	if err := c.apply(cluster.PartitionsCreated{Topic: t.Topic, Partitions: cluster.SingleNodePartitions(current, t.Count, c.node.cfg.NodeID)}); err != nil {
 		return newTopicError(kerr.KafkaStorageError, "persist partitions of %q: %v", t.Topic, err)
 	}
 	grown, _ := c.image.Topic(t.Topic)

@@ -299,9 +299,10 @@ func (c *controllerActor) replaceConfigs(ctx actor.Context, typ kmsg.ConfigResou
 			return newTopicError(kerr.KafkaStorageError, "persist configs of %q: %v", name, err)
 		}
 		c.publish()
+		settings := c.node.topicSettings(c.image, name)
 		for _, pid := range c.partitions[name] {
 			if pid != nil {
-				ctx.Send(pid, &topicConfigsChanged{})
+				ctx.Send(pid, &topicConfigsChanged{settings: settings})
 			}
 		}
 		c.logger.Info("topic configs changed", zap.String("topic", name))
@@ -319,10 +320,11 @@ func (c *controllerActor) replaceConfigs(ctx actor.Context, typ kmsg.ConfigResou
 			return newTopicError(kerr.KafkaStorageError, "persist broker configs: %v", err)
 		}
 		c.publish()
-		for _, pids := range c.partitions {
+		for topic, pids := range c.partitions {
+			settings := c.node.topicSettings(c.image, topic)
 			for _, pid := range pids {
 				if pid != nil {
-					ctx.Send(pid, &topicConfigsChanged{})
+					ctx.Send(pid, &topicConfigsChanged{settings: settings})
 				}
 			}
 		}

@@ -88,12 +88,12 @@ func (r *router) describeTopicPartitions(req *kmsg.DescribeTopicPartitionsReques
 			first = cursorPartition
 		}
 		p := first
-		for ; p < t.Partitions && remaining > 0; p++ {
+		for ; p < t.PartitionCount() && remaining > 0; p++ {
 			rtopic.Partitions = append(rtopic.Partitions, r.describedPartition(rt, t, p))
 			remaining--
 		}
 		resp.Topics = append(resp.Topics, rtopic)
-		if p < t.Partitions {
+		if p < t.PartitionCount() {
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: p}
 			break
 		}
@@ -180,7 +180,7 @@ func (r *router) describeLogDirs(req *kmsg.DescribeLogDirsRequest, respond func(
 		for _, name := range rt.image.TopicNames() {
 			t, _ := rt.image.Topic(name)
 			w := want{topic: name}
-			for p := int32(0); p < t.Partitions; p++ {
+			for p := int32(0); p < t.PartitionCount(); p++ {
 				w.partitions = append(w.partitions, p)
 			}
 			wants = append(wants, w)

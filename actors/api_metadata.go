@@ -82,7 +82,7 @@ func (r *router) metadataTopic(rt *routes, t *cluster.TopicImage) kmsg.MetadataR
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic, mt.TopicID = kmsg.StringPtr(t.Name), t.ID
 	mt.IsInternal = len(t.Name) > 1 && t.Name[:2] == "__"
-	for p := int32(0); p < t.Partitions; p++ {
+	for p := int32(0); p < t.PartitionCount(); p++ {
 		l := r.leadership(rt, t.Name, p)
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition, mp.ErrorCode, mp.Replicas = p, l.errorCode, l.replicas
@@ -100,21 +100,23 @@ type partitionLeadership struct {
 	replicas, isr, offline []int32
 }
 
-// leadership reports a partition of this single node: led here, or offline
-// when its actor stopped on a corrupt or failing log.
+// leadership reports a partition as the image records it; a partition led
+// here whose actor stopped on a corrupt or failing log is offline.
 func (r *router) leadership(rt *routes, topic string, p int32) partitionLeadership {
-	node := r.node.cfg.NodeID
-	if rt.partition(topic, p) == nil {
-		return partitionLeadership{errorCode: kerr.LeaderNotAvailable.Code, leader: -1, leaderEpoch: -1,
-			replicas: []int32{node}, isr: []int32{}, offline: []int32{node}}
+	t, ok := rt.image.Topic(topic)
+	if !ok || p < 0 || p >= t.PartitionCount() {
+		return partitionLeadership{errorCode: kerr.UnknownTopicOrPartition.Code, leader: -1, leaderEpoch: -1,
+			replicas: []int32{}, isr: []int32{}, offline: []int32{}}
 	}
-	return partitionLeadership{leader: node, leaderEpoch: leaderEpoch,
-		replicas: []int32{node}, isr: []int32{node}, offline: []int32{}}
+	part := t.Partitions[p]
+	node := r.node.cfg.NodeID
+	if part.Leader == node && rt.partition(topic, p) == nil {
+		return partitionLeadership{errorCode: kerr.LeaderNotAvailable.Code, leader: -1, leaderEpoch: -1,
+			replicas: part.Replicas, isr: []int32{}, offline: []int32{node}}
+	}
+	return partitionLeadership{leader: part.Leader, leaderEpoch: part.LeaderEpoch,
+		replicas: part.Replicas, isr: part.ISR, offline: []int32{}}
 }
-
-// leaderEpoch is every partition's leader epoch on a single node, where
-// leadership never moves.
-const leaderEpoch = 0
 
 func (r *router) describeCluster(req *kmsg.DescribeClusterRequest) *kmsg.DescribeClusterResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)

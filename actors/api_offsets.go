@@ -60,9 +60,9 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 				rp.ErrorCode = kerr.UnsupportedVersion.Code
 			case code != 0:
 				rp.ErrorCode = code
-			case p.CurrentLeaderEpoch > leaderEpoch:
+			case p.CurrentLeaderEpoch > topic.Partitions[p.Partition].LeaderEpoch:
 				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < leaderEpoch:
+			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < topic.Partitions[p.Partition].LeaderEpoch:
 				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
 				m.expect()

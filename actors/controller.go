@@ -1,8 +1,8 @@
 package actors
 
 import (
-	"crypto/rand"
 	"errors"
+	"io"
 	"sort"
 	"time"
 
@@ -146,9 +146,11 @@ func (c *controllerActor) publish() {
 
 // spawnPartitions starts the actors of t's partitions from index from on.
 func (c *controllerActor) spawnPartitions(ctx actor.Context, t *cluster.TopicImage, from int32) {
-	for p := from; p < t.Partitions; p++ {
+	settings := c.node.topicSettings(c.image, t.Name)
+	for _, part := range t.Partitions[from:] {
+		pa := partitionAssignment{topic: t.Name, topicID: t.ID, image: part, settings: settings}
 		props := actor.PropsFromProducer(func() actor.Actor {
-			return newPartitionActor(c.node, t.Name, p)
+			return newPartitionActor(c.node, pa)
 		})
 		pid := ctx.Spawn(props)
 		ctx.Watch(pid)
@@ -214,9 +216,9 @@ func isPartitionDirOf(name, topic string) bool {
 	return true
 }
 
-func newTopicID() (cluster.TopicID, error) {
+func (c *controllerActor) newTopicID() (cluster.TopicID, error) {
 	var id cluster.TopicID
-	_, err := rand.Read(id[:])
+	_, err := io.ReadFull(c.node.cfg.Entropy, id[:])
 	return id, err
 }
 

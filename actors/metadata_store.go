@@ -17,9 +17,10 @@ const metadataFile = "__gregor_metadata.json"
 
 var errNotExist = fs.ErrNotExist
 
-// loadMetadataImage reads the node's metadata image; a missing file is an
+// loadMetadataImage reads the node's metadata image (a version 1 file, from
+// before partitions had records, as nodeID's); a missing file is an
 // empty image (first start).
-func loadMetadataImage(fsys vfs.FS, dir string) (*cluster.MetadataImage, error) {
+func loadMetadataImage(fsys vfs.FS, dir string, nodeID int32) (*cluster.MetadataImage, error) {
 	path := filepath.Join(dir, metadataFile)
 	p, err := readWholeFile(fsys, path)
 	if errors.Is(err, errNotExist) {
@@ -28,7 +29,7 @@ func loadMetadataImage(fsys vfs.FS, dir string) (*cluster.MetadataImage, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	img, err := cluster.UnmarshalMetadataSnapshot(p)
+	img, err := cluster.UnmarshalMetadataSnapshot(p, nodeID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

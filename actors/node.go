@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -74,6 +75,11 @@ type Config struct {
 	MetricsListener string
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
+	// Clock is the time the node's shells read; nil means the system clock.
+	Clock Clock
+	// Entropy is the node's only source of randomness (topic and cluster
+	// ids); nil means crypto/rand.
+	Entropy io.Reader
 }
 
 // Node is one running broker: the composition root that owns the actor
@@ -122,13 +128,19 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	if cfg.FS == nil {
 		cfg.FS = vfs.OS
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = newSystemClock()
+	}
+	if cfg.Entropy == nil {
+		cfg.Entropy = rand.Reader
+	}
 	if err := validateStaticBrokerConfigs(cfg.StaticBrokerConfigs); err != nil {
 		return nil, err
 	}
 	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)
 	}
-	clusterID, err := loadOrCreateMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)
+	clusterID, err := loadOrCreateMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID, cfg.Entropy)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +151,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
 	}
-	image, err := loadMetadataImage(cfg.FS, cfg.DataDir)
+	image, err := loadMetadataImage(cfg.FS, cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		n.closeCache()
 		return nil, err
@@ -290,7 +302,7 @@ const metaPropertiesFile = "meta.properties"
 // loadOrCreateMetaProperties reads the cluster id and node id of the data
 // directory, creating them on first start; a directory of another node is
 // refused.
-func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32) (string, error) {
+func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32, entropy io.Reader) (string, error) {
 	path := filepath.Join(dir, metaPropertiesFile)
 	p, err := readWholeFile(fs, path)
 	if err == nil {
@@ -313,8 +325,8 @@ func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32) (string, er
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	var id cluster.TopicID
-	if _, err := rand.Read(id[:]); err != nil {
-		return "", err
+	if _, err := io.ReadFull(entropy, id[:]); err != nil {
+		return "", fmt.Errorf("cluster id: %w", err)
 	}
 	clusterID := strings.ReplaceAll(id.String(), "-", "")[:22]
 	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)

@@ -28,8 +28,19 @@ type durableUpTo struct {
 	err    error
 }
 
-// topicConfigsChanged tells a partition actor its topic's configs changed.
-type topicConfigsChanged struct{}
+// topicConfigsChanged tells a partition actor its topic's effective configs
+// changed.
+type topicConfigsChanged struct{ settings cluster.TopicSettings }
+
+// partitionAssignment is what a partition actor is started with: which
+// partition, its record in the metadata image (replicas, leader, leader
+// epoch), and its topic's effective configs.
+type partitionAssignment struct {
+	topic    string
+	topicID  cluster.TopicID
+	image    cluster.PartitionImage
+	settings cluster.TopicSettings
+}
 
 // partitionProbe runs a function inside a partition actor, on its mailbox
 // goroutine: an operator's and a test's window into a live partition (a panic
@@ -43,10 +54,12 @@ const housekeepingInterval = time.Second
 // partitionActor is the thin shell around one partition's replica core: it
 // owns the log, feeds the core, and carries out its effects.
 type partitionActor struct {
-	node      *Node
-	topic     string
-	partition int32
-	logger    *zap.Logger
+	node        *Node
+	topic       string
+	partition   int32
+	leaderEpoch int32
+	settings    cluster.TopicSettings
+	logger      *zap.Logger
 
 	log       *logstore.Log
 	committer *logstore.GroupCommitter
@@ -69,9 +82,10 @@ type partitionActor struct {
 	endOffsetGauge, sizeGauge prometheus.Gauge
 }
 
-func newPartitionActor(n *Node, topic string, partition int32) *partitionActor {
-	return &partitionActor{node: n, topic: topic, partition: partition,
-		logger: n.logger.With(zap.String("topic", topic), zap.Int32("partition", partition))}
+func newPartitionActor(n *Node, pa partitionAssignment) *partitionActor {
+	return &partitionActor{node: n, topic: pa.topic, partition: pa.image.Partition,
+		leaderEpoch: pa.image.LeaderEpoch, settings: pa.settings,
+		logger: n.logger.With(zap.String("topic", pa.topic), zap.Int32("partition", pa.image.Partition))}
 }
 
 // Receive implements actor.Actor.
@@ -97,7 +111,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	case *durableUpTo:
 		a.durable(msg)
 	case *topicConfigsChanged:
-		a.applyConfigs()
+		a.applyConfigs(msg.settings)
 	case *partitionTick:
 		a.tick()
 	case *cleanFinished:
@@ -116,10 +130,10 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 func (a *partitionActor) start(ctx actor.Context) {
 	a.produces = map[cluster.RequestID]func(producePartitionResult){}
 	a.watches = map[cluster.RequestID]*watchPartition{}
-	cfg := a.node.topicSettings(a.topic)
+	cfg := a.settings
 	nowMs := time.Now().UnixMilli()
 	log, err := logstore.Open(logstore.Options{
-		FS: a.node.cfg.FS, Dir: a.node.partitionDir(a.topic, a.partition), Config: cfg.log,
+		FS: a.node.cfg.FS, Dir: a.node.partitionDir(a.topic, a.partition), Config: cfg.Log,
 		Cache: a.node.blockCache(), Logger: a.logger, NowMs: nowMs,
 	})
 	if err != nil {
@@ -130,8 +144,8 @@ func (a *partitionActor) start(ctx actor.Context) {
 	if a.node.cfg.GroupCommit {
 		a.committer = logstore.NewGroupCommitter(log, 4096, a.logger)
 	}
-	a.core = cluster.NewReplica(cfg.replica, cluster.ReplicaState{
-		LeaderEpoch: leaderEpoch, LogStartOffset: log.LogStartOffset(),
+	a.core = cluster.NewReplica(cfg.Replica, cluster.ReplicaState{
+		LeaderEpoch: a.leaderEpoch, LogStartOffset: log.LogStartOffset(),
 		LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(),
 	}, a.node.cfg.NodeID)
 	labels := partitionLabels(a.topic, a.partition)
@@ -260,7 +274,7 @@ func (a *partitionActor) carryOut(ctx actor.Context) {
 
 func (a *partitionActor) append(ap cluster.AppendBatches) {
 	nowMs := time.Now().UnixMilli()
-	res, err := a.log.Append(ap.Batches, leaderEpoch, nowMs)
+	res, err := a.log.Append(ap.Batches, a.leaderEpoch, nowMs)
 	if err != nil {
 		a.logger.Warn("append failed", zap.Error(err))
 		a.core.AppendCompleted(ap.ID, -1, a.log.LogEndOffset(), err)
@@ -398,7 +412,7 @@ func (a *partitionActor) publishGauges() {
 }
 
 func (a *partitionActor) listOffsets(msg *listOffsetsPartition) listOffsetsResult {
-	res := listOffsetsResult{timestampMs: -1, offset: -1, leaderEpoch: leaderEpoch}
+	res := listOffsetsResult{timestampMs: -1, offset: -1, leaderEpoch: a.leaderEpoch}
 	if off, lookup := a.core.ListOffset(msg.timestampMs); !lookup {
 		res.offset = off
 		return res
@@ -444,10 +458,10 @@ func (a *partitionActor) deleteRecords(msg *deleteRecordsPartition) deleteRecord
 	return deleteRecordsResult{lowWatermark: a.log.LogStartOffset()}
 }
 
-func (a *partitionActor) applyConfigs() {
-	cfg := a.node.topicSettings(a.topic)
-	if err := a.log.SetConfig(cfg.log); err != nil {
+func (a *partitionActor) applyConfigs(settings cluster.TopicSettings) {
+	a.settings = settings
+	if err := a.log.SetConfig(settings.Log); err != nil {
 		a.logger.Error("topic configs not applied to the log", zap.Error(err))
 	}
-	a.core.SetConfig(cfg.replica)
+	a.core.SetConfig(settings.Replica)
 }

@@ -54,7 +54,7 @@ func (r *routes) route(t *cluster.TopicImage, found, byID bool, partition int32)
 	switch {
 	case !found && byID:
 		return nil, kerr.UnknownTopicID.Code
-	case !found || partition < 0 || partition >= t.Partitions:
+	case !found || partition < 0 || partition >= t.PartitionCount():
 		return nil, kerr.UnknownTopicOrPartition.Code
 	}
 	if pid := r.partition(t.Name, partition); pid != nil {

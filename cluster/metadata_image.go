@@ -46,13 +46,53 @@ func (id *TopicID) UnmarshalText(p []byte) error {
 type TopicImage struct {
 	Name string
 	ID   TopicID
-	// Partitions is the partition count; partitions are 0..Partitions-1.
-	Partitions int32
+	// Partitions are the topic's partitions, indexed by partition number.
+	Partitions []PartitionImage
 	// ReplicationFactor is the number of replicas of each partition.
 	ReplicationFactor int16
 	// Configs holds the topic's own configs (Kafka's names); absent keys take
 	// the broker default.
 	Configs map[string]string
+}
+
+// PartitionCount is the number of partitions.
+func (t *TopicImage) PartitionCount() int32 { return int32(len(t.Partitions)) }
+
+// PartitionImage is one partition as the metadata image knows it: where its
+// replicas are and who leads them (Kafka's PartitionRecord).
+type PartitionImage struct {
+	Partition int32
+	// Replicas are the brokers holding a replica, preferred leader first.
+	Replicas []int32
+	// ISR is the in-sync replica set.
+	ISR []int32
+	// Leader is the leading broker, -1 when there is none.
+	Leader int32
+	// LeaderEpoch rises with every leader change; batches appended by the
+	// leader carry it.
+	LeaderEpoch int32
+	// PartitionEpoch rises with every change of the partition's record.
+	PartitionEpoch int32
+}
+
+// HostedBy says whether broker holds a replica of the partition.
+func (p PartitionImage) HostedBy(broker int32) bool {
+	for _, r := range p.Replicas {
+		if r == broker {
+			return true
+		}
+	}
+	return false
+}
+
+// SingleNodePartitions lays out count partitions from index from on, each
+// with one replica on broker, which leads it at epoch 0.
+func SingleNodePartitions(from, count int32, broker int32) []PartitionImage {
+	out := make([]PartitionImage, 0, max(count-from, 0))
+	for p := from; p < count; p++ {
+		out = append(out, PartitionImage{Partition: p, Replicas: []int32{broker}, ISR: []int32{broker}, Leader: broker})
+	}
+	return out
 }
 
 // MetadataImage is an immutable view of the cluster's metadata: the result of
@@ -74,10 +114,11 @@ type MetadataRecord interface{ isMetadataRecord() }
 // TopicCreated adds a topic.
 type TopicCreated struct{ Topic TopicImage }
 
-// PartitionsCreated raises a topic's partition count to Count.
+// PartitionsCreated adds partitions to a topic; they follow its existing
+// ones, numbered in order.
 type PartitionsCreated struct {
-	Topic string
-	Count int32
+	Topic      string
+	Partitions []PartitionImage
 }
 
 // TopicDeleted removes a topic.
@@ -147,7 +188,11 @@ func (m *MetadataImage) Apply(rec MetadataRecord) (*MetadataImage, error) {
 			return nil, fmt.Errorf("topic id %s already in use", r.Topic.ID)
 		}
 		t := r.Topic
+		if err := checkPartitionNumbers(t.Name, 0, t.Partitions); err != nil {
+			return nil, err
+		}
 		t.Configs = copyConfigs(t.Configs)
+		t.Partitions = append([]PartitionImage(nil), t.Partitions...)
 		next.topics[t.Name] = &t
 		next.byID[t.ID] = t.Name
 	case PartitionsCreated:
@@ -155,11 +200,14 @@ func (m *MetadataImage) Apply(rec MetadataRecord) (*MetadataImage, error) {
 		if !ok {
 			return nil, fmt.Errorf("topic %q does not exist", r.Topic)
 		}
-		if r.Count <= old.Partitions {
-			return nil, fmt.Errorf("topic %q has %d partitions, cannot go to %d", r.Topic, old.Partitions, r.Count)
+		if len(r.Partitions) == 0 {
+			return nil, fmt.Errorf("topic %q: no partitions to add", r.Topic)
+		}
+		if err := checkPartitionNumbers(r.Topic, int32(len(old.Partitions)), r.Partitions); err != nil {
+			return nil, err
 		}
 		t := *old
-		t.Partitions = r.Count
+		t.Partitions = append(append(make([]PartitionImage, 0, len(old.Partitions)+len(r.Partitions)), old.Partitions...), r.Partitions...)
 		next.topics[r.Topic] = &t
 	case TopicDeleted:
 		old, ok := next.topics[r.Topic]
@@ -184,6 +232,16 @@ func (m *MetadataImage) Apply(rec MetadataRecord) (*MetadataImage, error) {
 	return next, nil
 }
 
+// checkPartitionNumbers checks that parts are numbered from on in order.
+func checkPartitionNumbers(topic string, from int32, parts []PartitionImage) error {
+	for i, p := range parts {
+		if p.Partition != from+int32(i) {
+			return fmt.Errorf("topic %q: partition %d listed where %d belongs", topic, p.Partition, from+int32(i))
+		}
+	}
+	return nil
+}
+
 func copyConfigs(in map[string]string) map[string]string {
 	out := make(map[string]string, len(in))
 	for k, v := range in {
@@ -200,7 +258,18 @@ type imageSnapshot struct {
 	BrokerConfigs map[string]string `json:"broker_configs,omitempty"`
 }
 
-const imageSnapshotVersion = 1
+// imageSnapshotVersion 2 lists each topic's partitions; version 1 had a
+// partition count only (a single node, which held and led every partition).
+const imageSnapshotVersion = 2
+
+// topicSnapshotV1 is a topic in a version 1 snapshot.
+type topicSnapshotV1 struct {
+	Name              string            `json:"Name"`
+	ID                TopicID           `json:"ID"`
+	Partitions        int32             `json:"Partitions"`
+	ReplicationFactor int16             `json:"ReplicationFactor"`
+	Configs           map[string]string `json:"Configs"`
+}
 
 // MarshalSnapshot encodes the image for a durable file.
 func (m *MetadataImage) MarshalSnapshot() ([]byte, error) {
@@ -211,14 +280,37 @@ func (m *MetadataImage) MarshalSnapshot() ([]byte, error) {
 	return json.MarshalIndent(s, "", "  ")
 }
 
-// UnmarshalMetadataSnapshot decodes a snapshot written by MarshalSnapshot.
-func UnmarshalMetadataSnapshot(p []byte) (*MetadataImage, error) {
+// UnmarshalMetadataSnapshot decodes a snapshot written by MarshalSnapshot. A
+// version 1 snapshot (a single node's, with partition counts only) is read as
+// every partition held and led by v1NodeID at leader epoch 0.
+func UnmarshalMetadataSnapshot(p []byte, v1NodeID int32) (*MetadataImage, error) {
 	var s imageSnapshot
-	if err := json.Unmarshal(p, &s); err != nil {
+	if err := json.Unmarshal(p, &struct {
+		Version *int `json:"version"`
+	}{&s.Version}); err != nil {
 		return nil, fmt.Errorf("decode metadata snapshot: %w", err)
 	}
-	if s.Version != imageSnapshotVersion {
-		return nil, fmt.Errorf("metadata snapshot version %d, this build reads %d", s.Version, imageSnapshotVersion)
+	switch s.Version {
+	case imageSnapshotVersion:
+		if err := json.Unmarshal(p, &s); err != nil {
+			return nil, fmt.Errorf("decode metadata snapshot: %w", err)
+		}
+	case 1:
+		var v1 struct {
+			Epoch         int64             `json:"epoch"`
+			Topics        []topicSnapshotV1 `json:"topics"`
+			BrokerConfigs map[string]string `json:"broker_configs,omitempty"`
+		}
+		if err := json.Unmarshal(p, &v1); err != nil {
+			return nil, fmt.Errorf("decode metadata snapshot version 1: %w", err)
+		}
+		s.Epoch, s.BrokerConfigs = v1.Epoch, v1.BrokerConfigs
+		for _, t := range v1.Topics {
+			s.Topics = append(s.Topics, TopicImage{Name: t.Name, ID: t.ID, ReplicationFactor: t.ReplicationFactor,
+				Configs: t.Configs, Partitions: SingleNodePartitions(0, t.Partitions, v1NodeID)})
+		}
+	default:
+		return nil, fmt.Errorf("metadata snapshot version %d, this build reads %d and 1", s.Version, imageSnapshotVersion)
 	}
 	m := NewMetadataImage()
 	for _, t := range s.Topics {
