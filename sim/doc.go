@@ -1,11 +1,9 @@
-// Package sim is the deterministic simulator: it drives the cores of cluster,
-// groups, txn and logstore (on the in-memory filesystem) on one goroutine with a
-// virtual clock, a simulated network and membership, workloads, fault schedules
-// and checkers. Same seed, same run.
+// Package sim is reserved for the deterministic simulator (the simulator
+// issue). It holds no code yet.
 //
-// It may import cluster, groups, txn and logstore; never actors or netio, so no
-// goroutine, socket or wall clock enters a simulation. Nothing imports sim but
-// the gregor command.
-//
-// Concurrency: single-threaded by design.
+// Rules for what will live here: it may import cluster, groups, txn and
+// logstore (on the in-memory filesystem); never actors or netio, so no
+// protoactor, serf, ristretto, goroutine, socket or wall clock enters a
+// simulation. Nothing imports sim but the gregor command. It is
+// single-threaded by design.
 package sim

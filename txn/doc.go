@@ -1,8 +1,10 @@
-// Package txn holds the producer-state and transaction coordinator cores
-// (producer ids, epochs and sequences; KIP-98 transactions).
+// Package txn is reserved for the producer-state and transaction coordinator
+// cores (the idempotent and transactional producers issue). It holds no code
+// yet: InitProducerId is not served, so producers run without idempotence.
 //
-// It may import logstore only; never actors, netio, cluster, groups or sim.
-//
-// Concurrency: cores are plain values with no goroutines, clocks or I/O; the
-// caller serialises every call.
+// Rules for what will live here: it may import logstore only; never actors,
+// netio, cluster, groups or sim. Its cores are plain values with no
+// goroutines, clocks, sockets, files or randomness of their own
+// (purity_test.go at the repository root enforces this); the caller
+// serialises every call.
 package txn

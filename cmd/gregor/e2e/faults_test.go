@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 // produceUntilStopped produces acks=all records numbered 0, 1, ... to topic
 // across its partitions until stop closes, and returns the numbers each
 // partition acknowledged, in acknowledgement order.
-func produceUntilStopped(t *testing.T, b *broker, topic string, stop <-chan struct{}) map[int32][]int {
+func produceUntilStopped(t *testing.T, b *broker, topic string, stop <-chan struct{}, ackedCount *atomic.Int64) map[int32][]int {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DisableIdempotentWrite(), kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.RecordRetries(0),
 		kgo.RecordDeliveryTimeout(5*time.Second), kgo.MaxBufferedRecords(2000))
@@ -50,6 +51,7 @@ func produceUntilStopped(t *testing.T, b *broker, topic string, stop <-chan stru
 				mu.Lock()
 				acked[r.Partition] = append(acked[r.Partition], i)
 				mu.Unlock()
+				ackedCount.Add(1)
 			}
 		})
 	}
@@ -109,9 +111,11 @@ func testRestartKeepsAcknowledged(t *testing.T, sig syscall.Signal, extra ...str
 	}
 	stop := make(chan struct{})
 	done := make(chan map[int32][]int)
-	go func() { done <- produceUntilStopped(t, b, "durable", stop) }()
-	time.Sleep(1500 * time.Millisecond)
-	// The signal lands while records are in flight.
+	var ackedCount atomic.Int64
+	go func() { done <- produceUntilStopped(t, b, "durable", stop, &ackedCount) }()
+	// The signal lands while records are in flight, once enough are
+	// acknowledged for the check to mean something.
+	waitFor(t, 30*time.Second, "2000 acknowledged records", func() bool { return ackedCount.Load() >= 2000 })
 	b.stop(sig)
 	close(stop)
 	acked := <-done
@@ -177,8 +181,13 @@ func TestThousandConnectionsLeaveNothingBehind(t *testing.T) {
 	b := startBroker(t)
 	// Warm up the broker (the first client starts its pools) and take a baseline.
 	b.client(t).Ping(context.Background())
-	time.Sleep(200 * time.Millisecond)
-	baseGoroutines := b.metric(t, "go_goroutines")
+	// Settled: the goroutine count reads the same twice in a row.
+	var baseGoroutines float64
+	waitFor(t, 10*time.Second, "a steady goroutine count", func() bool {
+		prev := baseGoroutines
+		baseGoroutines = b.metric(t, "go_goroutines")
+		return prev == baseGoroutines
+	})
 	baseFDs := b.openFDs(t)
 
 	var wg sync.WaitGroup
@@ -287,5 +296,17 @@ func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
 	case <-b.exited:
 		t.Fatal("broker exited")
 	default:
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
