@@ -117,9 +117,11 @@ func (fr *frameReader) readSize() (int32, error) {
 // socket.request.max.bytes and sending nothing costs little memory. The
 // buffer is released to the pool on error.
 func (fr *frameReader) readBody(size int) ([]byte, error) {
-	frame := fr.pool.tryGet(size)
-	if frame == nil && size <= frameWholeBytes {
+	var frame []byte
+	if size <= frameWholeBytes {
 		frame = fr.pool.get(size)
+	} else {
+		frame = fr.pool.tryGet(size)
 	}
 	if frame != nil {
 		if err := fr.readFull(frame); err != nil {

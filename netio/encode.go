@@ -194,6 +194,7 @@ func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
 func (fw *frameWriter) appendPart(p EncodedPart) error {
 	switch {
 	case p.From == nil && len(p.Bytes) < directWriteBytes:
+		fw.reserve(len(p.Bytes)) // room was made, unless a flush dropped the buffer
 		fw.out = append(fw.out, p.Bytes...)
 		return nil
 	case p.From == nil:
