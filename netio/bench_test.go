@@ -71,36 +71,65 @@ func echoServer(b *testing.B) net.Addr {
 	return l.Addr()
 }
 
-// Pipelined small requests through one loopback connection: gregor's
-// server (decode, handler, encode, ordered write) beside raw TCP echo of the
-// same request bytes.
+// retainingBenchHandler is benchHandler as a handler of pooled frames would
+// be: it retains a Produce request's frame while it answers, and releases it
+// after, as a partition would after its append.
+type retainingBenchHandler struct{}
+
+func (retainingBenchHandler) Handle(req *Request, respond func(kmsg.Response)) {
+	if _, ok := req.Body.(*kmsg.ProduceRequest); ok {
+		release := req.Retain()
+		respond(req.Body.ResponseKind())
+		release()
+		return
+	}
+	respond(req.Body.ResponseKind())
+}
+
+// Pipelined requests through one loopback connection: gregor's server
+// (framing, decode, handler, encode, ordered write) beside raw TCP echo of the
+// same request bytes, with request frames allocated per request (pool=off,
+// the default) and from the server's pool (pool=on). The allocations per
+// request are the server's and the client's (the client allocates next to
+// nothing).
 func BenchmarkPipelined(b *testing.B) {
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("bench"))
 	produce := produceRequest(9, 1, "bench-topic")
 	produce.Topics[0].Partitions[0].Records = make([]byte, 1024)
+	bigProduce := produceRequest(9, 1, "bench-topic")
+	bigProduce.Topics[0].Partitions[0].Records = make([]byte, 1<<20)
 	requests := []struct {
 		name  string
 		frame []byte
 	}{
 		{"metadata", f.AppendRequest(nil, metadataRequest(12, "bench-topic"), 1)},
 		{"produce-1KiB", f.AppendRequest(nil, produce, 1)},
+		{"produce-1MiB", f.AppendRequest(nil, bigProduce, 1)},
 	}
-	for _, rq := range requests {
-		name := "req=" + rq.name + "-" + strconv.Itoa(len(rq.frame)) + "B"
-		b.Run(name+"/gregor", func(b *testing.B) {
-			s, err := NewServer(Config{Address: "127.0.0.1:0", APIVersions: testVersions}, benchHandler{}, zap.NewNop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			benchPipeline(b, s.Addr(), rq.frame)
-		})
-		b.Run(name+"/ref-rawtcp", func(b *testing.B) {
-			benchPipeline(b, echoServer(b), rq.frame)
-		})
+	for _, pooled := range []bool{false, true} {
+		pool := "pool=off/"
+		var handler Handler = benchHandler{}
+		if pooled {
+			pool, handler = "pool=on/", retainingBenchHandler{}
+		}
+		for _, rq := range requests {
+			name := pool + "req=" + rq.name + "-" + strconv.Itoa(len(rq.frame)) + "B"
+			b.Run(name+"/gregor", func(b *testing.B) {
+				cfg := Config{Address: "127.0.0.1:0", APIVersions: testVersions, PoolRequestBuffers: pooled}
+				s, err := NewServer(cfg, handler, zap.NewNop())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Start(); err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				benchPipeline(b, s.Addr(), rq.frame)
+			})
+			b.Run(name+"/ref-rawtcp", func(b *testing.B) {
+				benchPipeline(b, echoServer(b), rq.frame)
+			})
+		}
 	}
 }
 

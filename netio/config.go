@@ -26,6 +26,11 @@ const (
 	// DefaultListenerName is the listener name given to requests when the
 	// Config names none.
 	DefaultListenerName = "PLAINTEXT"
+	// DefaultBufferPoolBytes bounds the free buffers a Server keeps for
+	// reuse (request frames, response encoding): enough for a few dozen
+	// 1 MiB produce requests in flight at once, and small beside the page
+	// cache a broker wants.
+	DefaultBufferPoolBytes = 64 << 20
 	// AnonymousPrincipal is the principal of every connection until
 	// authentication exists.
 	AnonymousPrincipal = "User:ANONYMOUS"
@@ -83,6 +88,23 @@ type Config struct {
 	NodeID    int32
 	// Observer receives metrics events; nil means no metrics.
 	Observer Observer
+	// PoolRequestBuffers reads each request frame into a buffer from the
+	// server's pool and returns it there once the request is done with it
+	// (see Request.Retain), instead of allocating a frame per request that
+	// the handler may keep. Off by default: a handler must retain what it
+	// keeps before it can turn this on.
+	PoolRequestBuffers bool
+	// BufferPoolBytes bounds the bytes of free buffers the server's pool
+	// keeps (request frames when pooled, response encoding buffers); a
+	// buffer released beyond it goes to the garbage collector. Zero means
+	// DefaultBufferPoolBytes; negative keeps none.
+	BufferPoolBytes int64
+	// PoisonReleasedBuffers overwrites every buffer released to the pool
+	// and checks, when the pool hands it out again, that nobody wrote to
+	// it meanwhile; a buffer released twice panics. For tests: a use after
+	// release then reads poison instead of plausible bytes. It costs a pass
+	// over every buffer at release and at reuse.
+	PoisonReleasedBuffers bool
 }
 
 // withDefaults returns cfg with zero fields set to their defaults.
@@ -101,6 +123,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxInFlightRequests == 0 {
 		cfg.MaxInFlightRequests = DefaultMaxInFlightRequests
+	}
+	if cfg.BufferPoolBytes == 0 {
+		cfg.BufferPoolBytes = DefaultBufferPoolBytes
 	}
 	return cfg
 }

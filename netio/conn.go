@@ -31,7 +31,9 @@ type conn struct {
 	openedAt time.Time
 	ctx      context.Context
 	cancel   context.CancelFunc
-	reader   *bufio.Reader
+	// frames reads the request frames through a buffered reader; they
+	// come from the server's pool when requests are pooled.
+	frames frameReader
 
 	// slots holds one token per request in flight: the reader puts one
 	// before reading a request, the writer takes one per response taken.
@@ -68,6 +70,10 @@ type responseSlot struct {
 	receivedAt time.Time
 	answered   bool
 	resp       kmsg.Response // nil when answered means: send nothing
+	// frame is the request's pooled frame, referenced until resp is
+	// written or dropped (a response may alias its request); nil when not
+	// pooled.
+	frame *frameRef
 }
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
@@ -92,7 +98,11 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	}
 	c.log = s.log.With(zap.Uint64("connection_id", id), zap.Stringer("remote_addr", nc.RemoteAddr()),
 		zap.String("listener", s.cfg.ListenerName))
-	c.reader = bufio.NewReaderSize(&idleAwareReader{c: c}, readBufferBytes)
+	raw := &idleAwareReader{c: c}
+	c.frames = frameReader{br: bufio.NewReaderSize(raw, readBufferBytes), raw: raw, maxBytes: s.cfg.RequestMaxBytes}
+	if s.cfg.PoolRequestBuffers {
+		c.frames.pool = s.pool
+	}
 	return c
 }
 
@@ -130,7 +140,6 @@ var (
 
 // readLoop reads, decodes and dispatches requests until an error.
 func (c *conn) readLoop() error {
-	maxBytes := c.srv.cfg.RequestMaxBytes
 	for {
 		select {
 		case c.slots <- struct{}{}:
@@ -139,7 +148,7 @@ func (c *conn) readLoop() error {
 		case <-c.ctx.Done():
 			return errClosed
 		}
-		frame, err := readFrame(c.reader, maxBytes)
+		frame, err := c.frames.next()
 		if err != nil {
 			return err
 		}
@@ -147,12 +156,13 @@ func (c *conn) readLoop() error {
 		if c.srv.observer != nil {
 			c.srv.observer.BytesReceived(len(frame) + frameSizeBytes)
 		}
-		d, err := decodeRequest(frame, c.srv.versions)
+		d, err := decodeRequestAfter(frame, c.srv.versions, c.clientID)
 		if err != nil {
+			c.frames.pool.put(frame)
 			return &badRequestError{header: d.header, err: err}
 		}
 		c.clientID = d.header.ClientID
-		if err := c.dispatch(&d, len(frame), receivedAt); err != nil {
+		if err := c.dispatch(&d, frame, receivedAt); err != nil {
 			return err
 		}
 	}
@@ -168,39 +178,92 @@ type badRequestError struct {
 func (e *badRequestError) Error() string { return e.err.Error() }
 func (e *badRequestError) Unwrap() error { return e.err }
 
+// inflight is a request handed to the Handler: the Request, what its
+// respond function needs, and the references to its frame when pooled. One
+// allocation holds all three.
+type inflight struct {
+	req Request
+	c   *conn
+	idx int
+	seq uint64
+	// The header as read, whatever the handler does to req.
+	apiKey, apiVersion int16
+	corr               int32
+	frame              frameRef
+	responded          atomic.Bool
+}
+
 // dispatch gives a decoded request a response slot and hands it to the
-// Handler, or answers it here (ApiVersions).
-func (c *conn) dispatch(d *decodedRequest, frameBytes int, receivedAt time.Time) (err error) {
-	respond := c.pushSlot(&d.header, receivedAt)
+// Handler, or answers it here (ApiVersions). frame is what the request was
+// decoded from; when pooled, it goes back to the pool once the request is
+// done with it.
+func (c *conn) dispatch(d *decodedRequest, frame []byte, receivedAt time.Time) (err error) {
+	idx, seq := c.pushSlot(&d.header, receivedAt)
 	if d.header.APIKey == apiVersionsKey {
-		respond(answerAPIVersions(d, c.srv.versions, c.srv.identity))
+		resp := answerAPIVersions(d, c.srv.versions, c.srv.identity)
+		// The answer holds nothing of the frame.
+		c.frames.pool.put(frame)
+		c.answer(idx, seq, d.header.CorrelationID, resp, nil)
 		return nil
 	}
-	req := &Request{
-		Header:     d.header,
-		Body:       d.body,
-		Conn:       c.info,
-		FrameBytes: frameBytes,
-		ReceivedAt: receivedAt,
-		ctx:        c.ctx,
+	f := &inflight{
+		req: Request{
+			Header:     d.header,
+			Body:       d.body,
+			Conn:       c.info,
+			FrameBytes: len(frame),
+			ReceivedAt: receivedAt,
+			ctx:        c.ctx,
+			pool:       c.srv.pool,
+		},
+		c:          c,
+		idx:        idx,
+		seq:        seq,
+		apiKey:     d.header.APIKey,
+		apiVersion: d.header.APIVersion,
+		corr:       d.header.CorrelationID,
+	}
+	if c.frames.pool != nil {
+		f.frame.pool, f.frame.buf = c.frames.pool, frame
+		f.frame.refs.Store(2) // Handle until it returns, and respond
+		f.req.frame = &f.frame
 	}
 	defer func() {
+		f.req.frame.release() // Handle's reference
 		if p := recover(); p != nil {
 			c.log.Error("handler panicked", zap.String("client_id", d.header.ClientID),
 				zap.Int16("api_key", d.header.APIKey), zap.Any("panic", p), zap.StackSkip("stack", 1))
 			err = fmt.Errorf("handler panicked on %s: %v", kmsg.NameForKey(d.header.APIKey), p)
 		}
 	}()
-	c.srv.handler.Handle(req, respond)
+	c.srv.handler.Handle(&f.req, f.respond)
 	return nil
 }
 
-// pushSlot appends a slot for the request and returns its respond function.
-// The caller holds a token of c.slots, so the ring has room.
-func (c *conn) pushSlot(h *RequestHeader, receivedAt time.Time) func(kmsg.Response) {
+// respond is the respond function of a request: it stores the answer in the
+// request's slot, which takes over respond's reference to the frame until
+// the answer is written.
+func (f *inflight) respond(resp kmsg.Response) {
+	if resp != nil {
+		checkResponseKind(resp, f.apiKey, f.corr)
+		resp.SetVersion(f.apiVersion)
+	}
+	if f.responded.Swap(true) {
+		if f.c.isClosed() {
+			f.c.releaseResponse(resp)
+			return // harmless after close, as before pooling
+		}
+		panic(fmt.Sprintf("netio: respond called twice for correlation id %d", f.corr))
+	}
+	f.c.answer(f.idx, f.seq, f.corr, resp, f.req.frame)
+}
+
+// pushSlot appends a slot for the request and returns its index and
+// sequence number. The caller holds a token of c.slots, so the ring has room.
+func (c *conn) pushSlot(h *RequestHeader, receivedAt time.Time) (int, uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.count == len(c.ring) {
-		c.mu.Unlock()
 		panic("netio: response ring full although a slot token was taken")
 	}
 	idx := (c.head + c.count) % len(c.ring)
@@ -208,18 +271,7 @@ func (c *conn) pushSlot(h *RequestHeader, receivedAt time.Time) func(kmsg.Respon
 	seq := c.nextSeq
 	c.ring[idx] = responseSlot{seq: seq, corr: h.CorrelationID, apiKey: h.APIKey, apiVersion: h.APIVersion, receivedAt: receivedAt}
 	c.count++
-	c.mu.Unlock()
-	apiKey, apiVersion, corr := h.APIKey, h.APIVersion, h.CorrelationID
-	return func(resp kmsg.Response) {
-		if resp != nil {
-			checkResponseKind(resp, apiKey, corr)
-			if apiKey != apiVersionsKey {
-				// ApiVersions sets its own version (v0 for KIP-511).
-				resp.SetVersion(apiVersion)
-			}
-		}
-		c.answer(idx, seq, corr, resp)
-	}
+	return idx, seq
 }
 
 // checkResponseKind panics when a handler answers with the wrong type: that
@@ -234,12 +286,14 @@ func checkResponseKind(resp kmsg.Response, apiKey int16, corr int32) {
 	}
 }
 
-// answer stores the answer of slot idx and wakes the writer if it waits on it.
-func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response) {
+// answer stores the answer of slot idx, with the reference to its frame,
+// and wakes the writer if it waits on it.
+func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response, frame *frameRef) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		releaseResponse(resp)
+		c.releaseResponse(resp)
+		frame.release()
 		return
 	}
 	s := &c.ring[idx]
@@ -249,6 +303,7 @@ func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response) {
 	}
 	s.answered = true
 	s.resp = resp
+	s.frame = frame
 	isHead := idx == c.head
 	c.mu.Unlock()
 	if isHead {
@@ -296,17 +351,18 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
-		var dropped []kmsg.Response
+		var dropped []responseSlot
 		for _, slot := range c.ring {
-			if slot.answered && slot.resp != nil {
-				dropped = append(dropped, slot.resp)
+			if slot.answered {
+				dropped = append(dropped, slot)
 			}
 		}
 		clear(c.ring)
 		c.count = 0
 		c.mu.Unlock()
-		for _, resp := range dropped {
-			releaseResponse(resp)
+		for _, slot := range dropped {
+			c.releaseResponse(slot.resp)
+			slot.frame.release()
 		}
 		c.cancel()
 		if err := c.netConn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -314,6 +370,13 @@ func (c *conn) close() {
 		}
 		c.log.Debug("connection closed")
 	})
+}
+
+// isClosed reports whether close has run.
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // inFlight is the number of requests read and not yet written.

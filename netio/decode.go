@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,46 +42,134 @@ const frameChunkBytes = 1 << 20
 // second buffer for its last few hundred bytes.
 const frameWholeBytes = frameChunkBytes + frameChunkBytes/4
 
-// readFrame reads one size-prefixed frame and returns it without the prefix.
-// io.EOF means the stream ended cleanly between frames.
+// directReadBytes: when at least this much of a frame is still to come
+// after what the buffered reader holds, it is read from the connection
+// straight into the frame, not through the buffered reader and a copy.
+// Smaller remainders go through the buffered reader, which may read the
+// next pipelined requests with the same system call.
+const directReadBytes = readBufferBytes / 2
+
+// frameReader reads size-prefixed frames. A small frame comes through the
+// buffered reader, which serves many pipelined requests from one system
+// call; the bulk of a large frame goes from the connection straight into the
+// frame's buffer, so the kernel's copy is the only one. Frame buffers come
+// from pool (nil: a fresh allocation each); the caller releases them.
+type frameReader struct {
+	br       *bufio.Reader // nil: everything is read from raw
+	raw      io.Reader     // what br reads from
+	pool     *bufferPool
+	maxBytes int32
+}
+
+// readFrame reads one size-prefixed frame from r into a fresh buffer and
+// returns it without the prefix. io.EOF means the stream ended cleanly
+// between frames.
 func readFrame(r io.Reader, maxBytes int32) ([]byte, error) {
-	var sizeBuf [frameSizeBytes]byte
-	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+	fr := frameReader{raw: r, maxBytes: maxBytes}
+	if br, ok := r.(*bufio.Reader); ok {
+		fr.br = br
+	}
+	return fr.next()
+}
+
+// next reads one frame and returns it without the size prefix. io.EOF means
+// the stream ended cleanly between frames.
+func (fr *frameReader) next() ([]byte, error) {
+	size, err := fr.readSize()
+	if err != nil {
 		return nil, err
 	}
-	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-	if size < 0 || size > maxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameSize, size, maxBytes)
+	if size < 0 || size > fr.maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameSize, size, fr.maxBytes)
 	}
-	frame, err := readFrameBody(r, int(size))
+	frame, err := fr.readBody(int(size))
 	if err != nil {
 		return nil, fmt.Errorf("read %d-byte frame: %w", size, noEOF(err))
 	}
 	return frame, nil
 }
 
-// readFrameBody reads size bytes, allocating at most frameWholeBytes ahead of
-// the bytes received.
-func readFrameBody(r io.Reader, size int) ([]byte, error) {
-	if size <= frameWholeBytes {
-		frame := make([]byte, size)
-		_, err := io.ReadFull(r, frame)
-		return frame, err
-	}
-	frame := make([]byte, 0, frameChunkBytes)
-	for len(frame) < size {
-		if len(frame) == cap(frame) {
-			grown := make([]byte, len(frame), min(2*cap(frame), size))
-			copy(grown, frame)
-			frame = grown
+// readSize reads the size prefix.
+func (fr *frameReader) readSize() (int32, error) {
+	if fr.br == nil {
+		var sizeBuf [frameSizeBytes]byte
+		if _, err := io.ReadFull(fr.raw, sizeBuf[:]); err != nil {
+			return 0, err
 		}
-		n, err := io.ReadFull(r, frame[len(frame):cap(frame)])
-		frame = frame[:len(frame)+n]
-		if err != nil {
+		return int32(binary.BigEndian.Uint32(sizeBuf[:])), nil
+	}
+	// Peek and Discard read the prefix without a buffer of its own.
+	p, err := fr.br.Peek(frameSizeBytes)
+	if err != nil {
+		if len(p) > 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	size := int32(binary.BigEndian.Uint32(p))
+	_, _ = fr.br.Discard(frameSizeBytes)
+	return size, nil
+}
+
+// readBody reads a size-byte frame. A frame up to frameWholeBytes, or one
+// the pool has a free buffer for, is read into its final buffer at once; a
+// larger one grows as its bytes arrive, so that a client announcing
+// socket.request.max.bytes and sending nothing costs little memory. The
+// buffer is released to the pool on error.
+func (fr *frameReader) readBody(size int) ([]byte, error) {
+	var frame []byte
+	if size <= frameWholeBytes {
+		frame = fr.pool.get(size)
+	} else {
+		frame = fr.pool.tryGet(size)
+	}
+	if frame != nil {
+		if err := fr.readFull(frame); err != nil {
+			fr.pool.put(frame)
 			return nil, err
 		}
+		return frame, nil
+	}
+	frame = fr.pool.get(frameChunkBytes)[:0]
+	for len(frame) < size {
+		if len(frame) == cap(frame) {
+			grown := fr.pool.get(min(2*cap(frame), size))[:len(frame)]
+			copy(grown, frame)
+			fr.pool.put(frame)
+			frame = grown
+		}
+		// A pooled buffer may be larger than the frame: never read past it.
+		end := min(cap(frame), size)
+		if err := fr.readFull(frame[len(frame):end]); err != nil {
+			fr.pool.put(frame)
+			return nil, err
+		}
+		frame = frame[:end]
 	}
 	return frame, nil
+}
+
+// readFull fills dst: first with what the buffered reader holds, then, for a
+// large remainder, straight from the connection.
+func (fr *frameReader) readFull(dst []byte) error {
+	if fr.br == nil {
+		_, err := io.ReadFull(fr.raw, dst)
+		return err
+	}
+	n := 0
+	if fr.br.Buffered() > 0 {
+		n, _ = fr.br.Read(dst) // a copy of buffered bytes, no system call
+	}
+	rest := dst[n:]
+	switch {
+	case len(rest) == 0:
+		return nil
+	case len(rest) < directReadBytes:
+		_, err := io.ReadFull(fr.br, rest)
+		return err
+	}
+	_, err := io.ReadFull(fr.raw, rest)
+	return err
 }
 
 // noEOF turns an EOF inside a frame into io.ErrUnexpectedEOF.
@@ -108,6 +197,12 @@ func (d *decodedRequest) unsupportedAPIVersions() bool {
 // v0–v2 and the body at the header's version, checked against the served
 // versions. On error the header holds what was parsed, for the log line.
 func decodeRequest(frame []byte, versions *versionTable) (decodedRequest, error) {
+	return decodeRequestAfter(frame, versions, "")
+}
+
+// decodeRequestAfter is decodeRequest on a connection whose previous request
+// had client id lastClientID: the same client id is not allocated again.
+func decodeRequestAfter(frame []byte, versions *versionTable, lastClientID string) (decodedRequest, error) {
 	var d decodedRequest
 	r := kbin.Reader{Src: frame}
 	d.header.APIKey = r.Int16()
@@ -115,9 +210,7 @@ func decodeRequest(frame []byte, versions *versionTable) (decodedRequest, error)
 	d.header.CorrelationID = r.Int32()
 	// ControlledShutdown v0 is the one request with header v0: no client id.
 	if !(d.header.APIKey == 7 && d.header.APIVersion == 0) {
-		if clientID := r.NullableString(); clientID != nil {
-			d.header.ClientID = *clientID
-		}
+		d.header.ClientID = readClientID(&r, lastClientID)
 	}
 	if !r.Ok() {
 		return d, fmt.Errorf("%w: %d-byte frame", ErrMalformedHeader, len(frame))
@@ -137,7 +230,7 @@ func decodeRequest(frame []byte, versions *versionTable) (decodedRequest, error)
 	}
 	body.SetVersion(version)
 	if body.IsFlexible() {
-		kmsg.SkipTags(&r)
+		skipTags(&r)
 		if !r.Ok() {
 			return d, fmt.Errorf("%w: bad tagged fields", ErrMalformedHeader)
 		}
@@ -147,4 +240,28 @@ func decodeRequest(frame []byte, versions *versionTable) (decodedRequest, error)
 	}
 	d.body = body
 	return d, nil
+}
+
+// readClientID reads the header's nullable client id ("" when null), reusing
+// last when the bytes are the same: clients send one id on every request.
+func readClientID(r *kbin.Reader, last string) string {
+	n := r.Int16()
+	if n < 0 {
+		return ""
+	}
+	b := r.Span(int(n))
+	if string(b) == last { // compared without allocating
+		return last
+	}
+	return string(b)
+}
+
+// skipTags skips the header's tagged fields. It is kmsg.SkipTags on the
+// concrete reader: through SkipTags' interface the reader would escape to
+// the heap, one allocation per request.
+func skipTags(r *kbin.Reader) {
+	for n := r.Uvarint(); n > 0 && r.Ok(); n-- {
+		r.Uvarint() // the tag
+		r.Span(int(r.Uvarint()))
+	}
 }

@@ -14,7 +14,14 @@
 // (idle timeout and shutdown through read deadlines), decode.go (framing,
 // header, body), encode.go (response frames, EncodedResponse for pre-encoded
 // and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
-// Request, Observer).
+// Request, Observer, Retain), pool.go (the buffer pool by size class).
+//
+// Buffers: each Server owns a pool of buffers by size class, bounded by
+// Config.BufferPoolBytes, for the connections' response encoding and, with
+// Config.PoolRequestBuffers, for request frames. A pooled frame is counted:
+// Handle holds it until it returns, the response until it is written, and
+// every Request.Retain until released; the last one gives it back. A large
+// frame is read from the socket straight into its buffer.
 //
 // Bad input closes only the connection it came on, with a log line naming
 // the client id and address: a frame size that is negative or above

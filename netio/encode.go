@@ -27,12 +27,24 @@ type EncodedResponse struct {
 	// parts: after they were written, or when the response is dropped
 	// because its connection closed. It frees what the From parts read.
 	Release func()
+	// Buffer, if set, is the buffer the Bytes parts were encoded into,
+	// from Request.ResponseBuffer (or grown from it by append): netio
+	// returns it to the server's pool after Release.
+	Buffer []byte
 }
 
-// releaseResponse calls resp's Release hook, if it has one.
-func releaseResponse(resp kmsg.Response) {
-	if enc, ok := resp.(*EncodedResponse); ok && enc.Release != nil {
+// releaseResponse calls resp's Release hook, if it has one, and returns its
+// Buffer to the pool.
+func (c *conn) releaseResponse(resp kmsg.Response) {
+	enc, ok := resp.(*EncodedResponse)
+	if !ok {
+		return
+	}
+	if enc.Release != nil {
 		enc.Release()
+	}
+	if enc.Buffer != nil {
+		c.srv.pool.put(enc.Buffer)
 	}
 }
 
@@ -100,15 +112,21 @@ const (
 	// own slice rather than copied into the buffer.
 	directWriteBytes = 64 << 10
 	// retainedBufferBytes: a buffer grown beyond this by a large response
-	// is dropped after the write, so idle connections stay small.
+	// goes back to the pool after the write.
 	retainedBufferBytes = 1 << 20
+	// writerBufferBytes: the buffer a frame writer takes from the pool to
+	// start with, and the most it keeps while its connection is idle.
+	writerBufferBytes = 16 << 10
 )
 
 // frameWriter encodes response frames into one buffer and writes it to w in
-// as few writes as possible. It is used by one goroutine.
+// as few writes as possible. It is used by one goroutine. Its buffer comes
+// from pool (nil: plain allocations) and goes back there when it grows past
+// it, when a large write is done, and when the connection goes idle.
 type frameWriter struct {
-	w   io.Writer
-	out []byte
+	w    io.Writer
+	pool *bufferPool
+	out  []byte
 	// beforeWrite, if set, runs before every write to w (deadlines).
 	beforeWrite func()
 	// sentBytes counts bytes written to w since takeSentBytes.
@@ -121,13 +139,19 @@ func (fw *frameWriter) appendResponse(corr int32, resp kmsg.Response) error {
 	if enc, ok := resp.(*EncodedResponse); ok {
 		return fw.appendEncoded(corr, enc)
 	}
+	fw.reserve(frameSizeBytes + 5)
 	start := len(fw.out)
 	fw.out = append(fw.out, 0, 0, 0, 0)
 	fw.out = kbin.AppendInt32(fw.out, corr)
 	if responseHeaderHasTags(resp) {
 		fw.out = append(fw.out, 0)
 	}
+	before := fw.out
 	fw.out = resp.AppendTo(fw.out)
+	if cap(fw.out) != cap(before) {
+		// append moved the bytes to a larger array; the old one is free.
+		fw.pool.put(before)
+	}
 	size := len(fw.out) - start - frameSizeBytes
 	if size > math.MaxInt32 {
 		return fmt.Errorf("encode %s response: %d bytes exceed a frame", kmsg.NameForKey(resp.Key()), size)
@@ -146,6 +170,13 @@ func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
 	if size > math.MaxInt32 {
 		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
 	}
+	copied := 0 // the bytes appendPart copies into the buffer
+	for _, p := range enc.Parts {
+		if p.From == nil && len(p.Bytes) < directWriteBytes {
+			copied += len(p.Bytes)
+		}
+	}
+	fw.reserve(frameSizeBytes + int(headerBytes) + copied)
 	fw.out = kbin.AppendInt32(fw.out, int32(size))
 	fw.out = kbin.AppendInt32(fw.out, corr)
 	if headerBytes == 5 {
@@ -163,6 +194,7 @@ func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
 func (fw *frameWriter) appendPart(p EncodedPart) error {
 	switch {
 	case p.From == nil && len(p.Bytes) < directWriteBytes:
+		fw.reserve(len(p.Bytes)) // room was made, unless a flush dropped the buffer
 		fw.out = append(fw.out, p.Bytes...)
 		return nil
 	case p.From == nil:
@@ -208,6 +240,7 @@ func (fw *frameWriter) flush() error {
 	n, err := fw.w.Write(fw.out)
 	fw.sentBytes += n
 	if cap(fw.out) > retainedBufferBytes {
+		fw.pool.put(fw.out)
 		fw.out = nil
 	} else {
 		fw.out = fw.out[:0]
@@ -216,6 +249,38 @@ func (fw *frameWriter) flush() error {
 		return fmt.Errorf("write responses: %w", err)
 	}
 	return nil
+}
+
+// reserve makes room for n more bytes in the buffer, taking one from the
+// pool when there is none, and moving to a larger one (and releasing the
+// old) when n does not fit.
+func (fw *frameWriter) reserve(n int) {
+	if fw.out == nil {
+		fw.out = fw.pool.get(max(n, writerBufferBytes))[:0]
+		return
+	}
+	if cap(fw.out)-len(fw.out) >= n {
+		return
+	}
+	grown := fw.pool.get(max(len(fw.out)+n, 2*cap(fw.out)))[:len(fw.out)]
+	copy(grown, fw.out)
+	fw.pool.put(fw.out)
+	fw.out = grown
+}
+
+// idle gives a large buffer back to the pool while nothing is waiting to be
+// written; the writer keeps up to writerBufferBytes for its next response.
+func (fw *frameWriter) idle() {
+	if len(fw.out) == 0 && cap(fw.out) > writerBufferBytes {
+		fw.pool.put(fw.out)
+		fw.out = nil
+	}
+}
+
+// release gives the buffer back to the pool for good: the writer is done.
+func (fw *frameWriter) release() {
+	fw.pool.put(fw.out)
+	fw.out = nil
 }
 
 // takeSentBytes returns the bytes written since the last call.

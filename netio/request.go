@@ -3,6 +3,7 @@ package netio
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,6 +23,12 @@ import (
 // resp must be the response kind of the request (its Key must match) and must
 // not be changed after respond. Calling respond twice is a bug and panics;
 // calling it after the connection closed is harmless.
+//
+// With Config.PoolRequestBuffers, the byte fields of req.Body (Produce
+// records) stay valid only until Handle has returned and respond has been
+// called, unless the handler takes a reference with req.Retain: in
+// particular, respond(nil) for acks=0 must come after Retain for records
+// that are still to be appended.
 type Handler interface {
 	Handle(req *Request, respond func(kmsg.Response))
 }
@@ -60,8 +67,14 @@ type ConnInfo struct {
 type Request struct {
 	Header RequestHeader
 	// Body is the decoded request, of the kmsg type for Header.APIKey at
-	// Header.APIVersion. Byte fields (Produce records) alias the frame,
-	// which is never reused, so the handler may keep them.
+	// Header.APIVersion. Its byte fields (Produce records, JoinGroup
+	// protocol metadata, SyncGroup assignments, SaslAuthenticate bytes,
+	// unknown tagged fields) alias the request frame; strings never do.
+	// Without Config.PoolRequestBuffers the frame is never reused, so the
+	// handler may keep them. With it, the frame is valid until Handle has
+	// returned, respond has been called and every Retain has been
+	// released (netio itself keeps it until the response is written, so
+	// a response may alias its request): see Retain.
 	Body kmsg.Request
 	// Conn is the connection the request came on.
 	Conn *ConnInfo
@@ -71,6 +84,77 @@ type Request struct {
 	ReceivedAt time.Time
 
 	ctx context.Context
+	// frame counts the references to a pooled frame; nil when the frame
+	// is not pooled.
+	frame *frameRef
+	// pool gives ResponseBuffer its buffers; nil outside a Server.
+	pool *bufferPool
+}
+
+// Retain keeps the request's frame, and so every byte field of Body, valid
+// until the returned release function is called. Each release function must
+// be called exactly once, from any goroutine; a second call panics. Call
+// Retain while the frame is still valid: during Handle, before respond, or
+// while holding an earlier Retain.
+//
+// With Config.PoolRequestBuffers the frame goes back to the server's pool
+// once Handle has returned, the response has been written (or dropped, or
+// respond(nil) called) and every release function has been called; a byte
+// field of Body used after that reads another request's bytes. A handler that keeps byte fields for good (a
+// group keeping JoinGroup metadata) may Retain and never release: the frame
+// then goes to the garbage collector instead of the pool. Without pooling
+// Retain costs nothing and release does nothing.
+func (r *Request) Retain() (release func()) {
+	f := r.frame
+	if f == nil {
+		return noRelease
+	}
+	if f.refs.Add(1) <= 1 {
+		panic("netio: Retain on a request whose frame was already released")
+	}
+	var released atomic.Bool
+	return func() {
+		if released.Swap(true) {
+			panic("netio: a request frame's release function was called twice")
+		}
+		f.release()
+	}
+}
+
+// noRelease is Retain's release function for frames that are not pooled.
+func noRelease() {}
+
+// ResponseBuffer returns an empty buffer with room for at least n bytes, for
+// encoding the body of an EncodedResponse into. Give it back through the
+// response's Buffer field: netio returns it to the server's pool once the
+// response is written or dropped. A buffer that is never given back is
+// simply garbage.
+func (r *Request) ResponseBuffer(n int) []byte {
+	return r.pool.get(n)[:0]
+}
+
+// frameRef is a pooled request frame and its references: one for Handle
+// until it returns, one for respond until it is called, one per Retain.
+// When the count drops to zero the frame goes back to the pool.
+type frameRef struct {
+	pool *bufferPool
+	buf  []byte
+	refs atomic.Int32
+}
+
+// release drops one reference; nil-safe.
+func (f *frameRef) release() {
+	if f == nil {
+		return
+	}
+	switch n := f.refs.Add(-1); {
+	case n == 0:
+		buf := f.buf
+		f.buf = nil
+		f.pool.put(buf)
+	case n < 0:
+		panic("netio: a request frame was released more often than referenced")
+	}
 }
 
 // Context is cancelled when the request's connection closes: work for it can

@@ -32,6 +32,9 @@ type Server struct {
 	versions *versionTable
 	identity brokerIdentity
 	observer Observer
+	// pool holds the buffers of request frames (when pooled) and of
+	// response encoding, shared by every connection.
+	pool *bufferPool
 
 	nextConnID atomic.Uint64
 
@@ -69,6 +72,7 @@ func NewServer(cfg Config, handler Handler, logger *zap.Logger) (*Server, error)
 		versions:  versions,
 		identity:  brokerIdentity{clusterID: cfg.ClusterID, nodeID: cfg.NodeID},
 		observer:  cfg.Observer,
+		pool:      newBufferPool(cfg.BufferPoolBytes, cfg.PoisonReleasedBuffers),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		connsDone: make(chan struct{}),

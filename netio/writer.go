@@ -42,7 +42,8 @@ func (c *conn) takeHead() (responseSlot, headState) {
 // is ready into one write, until the connection closes or, after reading
 // stopped, every request is answered. It returns the write error, if any.
 func (c *conn) writeLoop() error {
-	fw := frameWriter{w: c.netConn, beforeWrite: c.armWriteDeadline}
+	fw := frameWriter{w: c.netConn, pool: c.srv.pool, beforeWrite: c.armWriteDeadline}
+	defer fw.release()
 	observer := c.srv.observer
 	for {
 		slot, state := c.takeHead()
@@ -55,6 +56,7 @@ func (c *conn) writeLoop() error {
 			if err := c.flush(&fw); err != nil {
 				return err
 			}
+			fw.idle()
 			select {
 			case <-c.wake:
 			case <-c.ctx.Done():
@@ -63,15 +65,8 @@ func (c *conn) writeLoop() error {
 			continue
 		}
 		<-c.slots // never blocks: every slot in the ring holds a token
-		if slot.resp != nil {
-			err := fw.appendResponse(slot.corr, slot.resp)
-			// Every From part is on the wire (or failed) by now; small
-			// parts were copied into the buffer.
-			releaseResponse(slot.resp)
-			c.noteSent(&fw)
-			if err != nil {
-				return err
-			}
+		if err := c.writeSlot(&fw, &slot); err != nil {
+			return err
 		}
 		if observer != nil {
 			observer.RequestCompleted(slot.apiKey, time.Since(slot.receivedAt))
@@ -82,6 +77,20 @@ func (c *conn) writeLoop() error {
 			}
 		}
 	}
+}
+
+// writeSlot encodes the answer of a slot taken from the ring into the frame
+// writer, then releases the answer and the request frame: every From part is
+// on the wire (or failed) by now, and the rest was copied into the buffer.
+func (c *conn) writeSlot(fw *frameWriter, slot *responseSlot) error {
+	defer slot.frame.release()
+	if slot.resp == nil {
+		return nil
+	}
+	err := fw.appendResponse(slot.corr, slot.resp)
+	c.releaseResponse(slot.resp)
+	c.noteSent(fw)
+	return err
 }
 
 // flush writes what the frame writer buffered.

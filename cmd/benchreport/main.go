@@ -7,7 +7,11 @@
 // BenchmarkAppend/rec=100B/ref-rawwrite. Ratios use MB/s when both sides report
 // it (higher is better, ratio = gregor/ref), otherwise ns/op (ratio = ref/gregor,
 // so above 1 always means gregor is faster). Custom metrics (b.ReportMetric) are
-// printed as medians.
+// printed as medians. The broker's costs per record (ns-cpu/rec, allocs/rec,
+// alloc-B/rec) get a ratio of their own, gregor/ref, where below 1 means
+// gregor spends less; a closing table sets gregor's CPU and allocations per
+// record beside those of ref-kfake-process (kfake in a process of its own,
+// measured alike) for every cell that has both.
 package main
 
 import (
@@ -99,6 +103,14 @@ func units(samples []sample) []string {
 	return us
 }
 
+// perRecordCosts are the lower-is-better costs per record the broker
+// benchmarks report, compared as gregor/ref.
+var perRecordCosts = []string{"ns-cpu/rec", "allocs/rec", "alloc-B/rec"}
+
+// costReference is the reference whose costs per record the closing table
+// sets beside gregor's.
+const costReference = "ref-kfake-process"
+
 func report(w io.Writer, runs map[string][]sample, order []string) {
 	for _, name := range order {
 		samples := runs[name]
@@ -116,6 +128,13 @@ func report(w io.Writer, runs map[string][]sample, order []string) {
 		if !ok {
 			continue
 		}
+		for _, unit := range perRecordCosts {
+			g, ok1 := medianOf(ours, unit)
+			r, ok2 := medianOf(samples, unit)
+			if ok1 && ok2 && r > 0 {
+				fmt.Fprintf(w, "%-70s gregor/%s = %.2f (%s, below 1 means gregor spends less)\n", "  ratio", leaf, g/r, unit)
+			}
+		}
 		if g, ok1 := medianOf(ours, "MB/s"); ok1 {
 			if r, ok2 := medianOf(samples, "MB/s"); ok2 && r > 0 {
 				fmt.Fprintf(w, "%-70s gregor/%s = %.2f (MB/s, higher is better for gregor)\n", "  ratio", leaf, g/r)
@@ -130,6 +149,43 @@ func report(w io.Writer, runs map[string][]sample, order []string) {
 	}
 }
 
+// costTable prints, for every group where gregor and costReference both
+// report CPU per record, the medians of both and their ratio, with the
+// allocations per record beside them.
+func costTable(w io.Writer, runs map[string][]sample, order []string) {
+	header := false
+	for _, name := range order {
+		group, leaf := split(name)
+		if leaf != "gregor" {
+			continue
+		}
+		ref, ok := runs[group+"/"+costReference]
+		if !ok {
+			continue
+		}
+		g, ok1 := medianOf(runs[name], "ns-cpu/rec")
+		r, ok2 := medianOf(ref, "ns-cpu/rec")
+		if !ok1 || !ok2 || r <= 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\nbroker cost per record, gregor beside %s (medians; ratio below 1 means gregor spends less)\n", costReference)
+			fmt.Fprintf(w, "%-52s %12s %12s %6s %14s %14s\n", "cell", "gregor ns", "ref ns", "ratio", "gregor allocs", "ref allocs")
+			header = true
+		}
+		fmt.Fprintf(w, "%-52s %12.0f %12.0f %6.2f %14s %14s\n", group, g, r, g/r,
+			optional(runs[name], "allocs/rec"), optional(ref, "allocs/rec"))
+	}
+}
+
+// optional formats the median of unit, "-" when not reported.
+func optional(samples []sample, unit string) string {
+	if m, ok := medianOf(samples, unit); ok {
+		return fmt.Sprintf("%.2f", m)
+	}
+	return "-"
+}
+
 func main() {
 	runs, order, err := parse(os.Stdin)
 	if err != nil {
@@ -137,4 +193,5 @@ func main() {
 		os.Exit(1)
 	}
 	report(os.Stdout, runs, order)
+	costTable(os.Stdout, runs, order)
 }

@@ -41,22 +41,21 @@ func benchConsume(b *testing.B, t *target, cell string, set recordSet, parts int
 	topic, ok := consumeTopics.Load(key)
 	if !ok {
 		name := t.createTopic(b, "consume", parts)
-		produceAll(b, t, name, set, kgo.LeaderAck(), false)
+		_ = produceAll(b, t, name, set, kgo.LeaderAck(), false)
 		consumeTopics.Store(key, name)
 		topic = name
 	}
 	b.SetBytes(set.payload())
-	var cpu, elapsed time.Duration
+	var total window
 	for i := 0; i < b.N; i++ {
-		e, c := consumeAll(b, t, topic.(string), set)
-		elapsed, cpu = elapsed+e, cpu+c
+		total.add(consumeAll(b, t, topic.(string), set))
 	}
-	report(b, t, set, cpu, elapsed)
+	report(b, t, set, total)
 }
 
 // consumeAll reads every record of topic from the start with a fresh client,
 // timing from the first poll to the last record.
-func consumeAll(b *testing.B, t *target, topic string, set recordSet) (elapsed, cpu time.Duration) {
+func consumeAll(b *testing.B, t *target, topic string, set recordSet) window {
 	b.Helper()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(t.addr),
@@ -70,33 +69,31 @@ func consumeAll(b *testing.B, t *target, topic string, set recordSet) (elapsed, 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var records, bytes int64
-	b.StartTimer()
-	cpu0, start := t.cpu(b), time.Now()
-	for records < int64(set.n) {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			b.StopTimer()
-			t.fail(b, "%s: consumed %d of %d records of %s: %v", t.name, records, set.n, topic, ctx.Err())
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if ferr == nil {
-				ferr = err
+	w := measure(b, t, true, func() {
+		for records < int64(set.n) {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				b.StopTimer()
+				t.fail(b, "%s: consumed %d of %d records of %s: %v", t.name, records, set.n, topic, ctx.Err())
 			}
-		})
-		if ferr != nil {
-			b.StopTimer()
-			t.fail(b, "%s: fetch %s: %v", t.name, topic, ferr)
+			var ferr error
+			fs.EachError(func(_ string, _ int32, err error) {
+				if ferr == nil {
+					ferr = err
+				}
+			})
+			if ferr != nil {
+				b.StopTimer()
+				t.fail(b, "%s: fetch %s: %v", t.name, topic, ferr)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				records++
+				bytes += int64(len(r.Value))
+			})
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			records++
-			bytes += int64(len(r.Value))
-		})
-	}
-	elapsed, cpu = time.Since(start), t.cpu(b)-cpu0
-	b.StopTimer()
+	})
 	if records != int64(set.n) || bytes != set.payload() {
 		t.fail(b, "%s: consumed %d records, %d bytes; want %d, %d", t.name, records, bytes, set.n, set.payload())
 	}
-	return elapsed, cpu
+	return w
 }

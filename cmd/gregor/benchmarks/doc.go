@@ -13,15 +13,25 @@
 //     nanoseconds, else utime+stime in 10 ms ticks), so each gregor run also
 //     reports ns-cpu/rec, the broker's CPU time per record (1000 ns-cpu/rec
 //     = 1 CPU second per million records), and broker-cpu-%, its CPU time
-//     over the wall time measured (two cores = 200%).
+//     over the wall time measured (two cores = 200%). Its heap allocations
+//     come from its metrics listener (go_memstats_mallocs_total and
+//     go_memstats_alloc_bytes_total of Prometheus's Go collector, read
+//     before and after the measured stretch, outside the timer and the CPU
+//     window, less what one scrape itself allocates), reported as
+//     allocs/rec and alloc-B/rec. The runtime counts small objects a span at
+//     a time, so a reading lags by up to a few thousand objects: close over
+//     a full record set, rough under -short (±0.1 allocs/rec or so on the
+//     100k × 1 KiB set's tenth).
 //   - ref-kfake: franz-go's in-memory fake broker (pkg/kfake) with one node,
 //     running inside the benchmark process (so it never touches a disk).
 //   - ref-kfake-process: the same kfake as a process of its own
 //     (testdata/kfakeserver), a process boundary away from the client as
-//     gregor is, with its CPU read from /proc like gregor's. In-process kfake
-//     hands bytes between goroutines of one process; across processes every
-//     socket wake-up crosses to another process, which costs a
-//     latency-bound single-partition consumer most. This reference shows
+//     gregor is, with its CPU read from /proc like gregor's and its
+//     allocations from the same two counters, which it serves on a metrics
+//     address of its own (computed as the Go collector computes them).
+//     In-process kfake hands bytes between goroutines of one process;
+//     across processes every socket wake-up crosses to another process,
+//     which costs a latency-bound single-partition consumer most. This reference shows
 //     how much of a gap is that boundary and how much is gregor.
 //   - ref-tcp: raw loopback TCP, the physical limit: one goroutine writes the
 //     same records' bytes, each record's payload plus 10 bytes (about what a
@@ -41,7 +51,8 @@
 //	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    one iteration produces the whole record set (1M × 100 B or
 //	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
-//	    MB/s of payload, records/s, and ns-cpu/rec for gregor.
+//	    MB/s of payload, records/s, and for gregor and ref-kfake-process
+//	    ns-cpu/rec, allocs/rec and alloc-B/rec.
 //	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    the record set is produced once (outside the timer); one iteration is
 //	    a new client reading all of it from the start; same metrics.
@@ -58,8 +69,21 @@
 // partitions, acks 1 and all for produce (8 cells), the same record sets and
 // partition counts for consume (4 cells), and the latency run. One round
 // takes about 130 s on two cores, so `make bench` (-count 3) spends about
-// 7 minutes here. Knobs, all optional:
+// 7 minutes here. benchreport prints, besides the ratios, a table of
+// gregor's CPU and allocations per record beside ref-kfake-process's for
+// every cell. The cells of the data-path issue (produce 100 B on 1 and 6
+// partitions, produce 1 KiB on 6, consume 1 KiB on 6; -bench patterns match
+// level by level, so the first command adds produce 1 KiB on 1) alone,
+// quickly:
 //
+//	B='go test -short -run ^$ -benchtime 1x ./cmd/gregor/benchmarks -bench'
+//	{ $B 'Produce/./parts=./acks=all/(gregor|ref-kfake-process)$'
+//	  $B 'Consume/rec=1KiB/parts=6/(gregor|ref-kfake-process)$'; } | go run ./cmd/benchreport
+//
+// Knobs, all optional:
+//
+//   - -short runs every record count at a tenth (unless GREGOR_BENCH_SCALE
+//     is set): a round in well under a minute.
 //   - GREGOR_BENCH_SCALE=0.01 multiplies every record count (and the latency
 //     run's) by that factor, for trying the benchmarks out on a busy machine:
 //     GREGOR_BENCH_SCALE=0.01 go test -run '^$' -bench . -benchtime 1x ./cmd/gregor/benchmarks

@@ -22,13 +22,16 @@ import (
 
 // target is one broker the benchmarks drive: gregor or a reference.
 type target struct {
-	name  string // leaf name: "gregor", "ref-kfake" or "ref-kfake-process"
-	addr  string
-	pid   int // broker process whose CPU is measured; 0 when in-process
-	admin *kadm.Client
-	logs  *tailBuffer // broker output, for failures; nil when in-process
-	cmd   *exec.Cmd   // the broker process; nil when in-process
-	done  chan struct{}
+	name string // leaf name: "gregor", "ref-kfake" or "ref-kfake-process"
+	addr string
+	pid  int // broker process whose CPU is measured; 0 when in-process
+	// metricsAddr serves the broker's /metrics with the Go runtime's
+	// allocation counters; "" when in-process.
+	metricsAddr string
+	admin       *kadm.Client
+	logs        *tailBuffer // broker output, for failures; nil when in-process
+	cmd         *exec.Cmd   // the broker process; nil when in-process
+	done        chan struct{}
 }
 
 var (
@@ -152,7 +155,12 @@ func startGregor() (*target, error) {
 	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
 		args = append(args, "--set", kv)
 	}
-	return startProcess("gregor", addr, bin, args...)
+	t, err := startProcess("gregor", addr, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	t.metricsAddr = metricsAddr
+	return t, nil
 }
 
 // kfakeProcessBroker starts kfake as a process of its own (testdata/
@@ -175,7 +183,15 @@ func kfakeProcessBroker(b *testing.B) *target {
 			kfakeProcessErr = err
 			return
 		}
-		kfakeProcess, kfakeProcessErr = startProcess("ref-kfake-process", addr, bin, addr)
+		metricsAddr, err := freeAddr()
+		if err != nil {
+			kfakeProcessErr = err
+			return
+		}
+		kfakeProcess, kfakeProcessErr = startProcess("ref-kfake-process", addr, bin, addr, metricsAddr)
+		if kfakeProcessErr == nil {
+			kfakeProcess.metricsAddr = metricsAddr
+		}
 	})
 	if kfakeProcessErr != nil {
 		b.Fatal(kfakeProcessErr)

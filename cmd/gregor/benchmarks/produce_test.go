@@ -22,10 +22,18 @@ type recordSet struct {
 
 func (s recordSet) payload() int64 { return int64(s.n) * int64(s.size) }
 
+// shortScale is the scale under -short when GREGOR_BENCH_SCALE is unset:
+// a round takes seconds, not minutes, and still has enough records for CPU
+// and allocations per record to mean something.
+const shortScale = 0.1
+
 // scale is GREGOR_BENCH_SCALE: every record count is multiplied by it.
 func scale() float64 {
 	v := os.Getenv("GREGOR_BENCH_SCALE")
 	if v == "" {
+		if testing.Short() {
+			return shortScale
+		}
 		return 1
 	}
 	f, err := strconv.ParseFloat(v, 64)
@@ -70,10 +78,45 @@ func producerOpts(addr string, acks kgo.Acks) []kgo.Opt {
 	}
 }
 
+// window is what one measured stretch of work cost: wall time, and the
+// broker's CPU time and heap allocations when they can be read.
+type window struct {
+	elapsed, cpu time.Duration
+	allocs       heapAllocs
+	hasAllocs    bool
+}
+
+func (w *window) add(o window) {
+	w.elapsed += o.elapsed
+	w.cpu += o.cpu
+	w.allocs.objects += o.allocs.objects
+	w.allocs.bytes += o.allocs.bytes
+	w.hasAllocs = o.hasAllocs
+}
+
+// measure runs work with the timer (when timed) and the CPU window around it
+// alone; the allocation counters are read outside both, since scraping
+// them costs the broker CPU.
+func measure(b *testing.B, t *target, timed bool, work func()) window {
+	b.Helper()
+	probe := t.beginAllocs(b)
+	if timed {
+		b.StartTimer()
+	}
+	cpu0, start := t.cpu(b), time.Now()
+	work()
+	w := window{elapsed: time.Since(start), cpu: t.cpu(b) - cpu0}
+	if timed {
+		b.StopTimer()
+	}
+	w.allocs, w.hasAllocs = probe.end(b)
+	return w
+}
+
 // produceAll writes set to topic with a fresh client and waits for every
 // acknowledgement. The timer, when timed, runs only while records are
-// produced; so do the wall time and broker CPU it returns.
-func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool) (elapsed, cpu time.Duration) {
+// produced; so does the window it returns.
+func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool) window {
 	b.Helper()
 	cl, err := kgo.NewClient(producerOpts(t.addr, acks)...)
 	if err != nil {
@@ -106,29 +149,23 @@ func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.A
 		}
 		wg.Done()
 	}
-	if timed {
-		b.StartTimer()
-	}
-	cpu0, start := t.cpu(b), time.Now()
-	wg.Add(set.n)
-	for i := 0; i < set.n; i++ {
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
-	}
-	if !waitTimeout(&wg, 2*time.Minute) {
-		b.StopTimer()
-		mu.Lock()
-		err := firstErr
-		mu.Unlock()
-		t.fail(b, "%s: records of %s still unacknowledged after 2 minutes (first error %v)", t.name, topic, err)
-	}
-	elapsed, cpu = time.Since(start), t.cpu(b)-cpu0
-	if timed {
-		b.StopTimer()
-	}
+	w := measure(b, t, timed, func() {
+		wg.Add(set.n)
+		for i := 0; i < set.n; i++ {
+			cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
+		}
+		if !waitTimeout(&wg, 2*time.Minute) {
+			b.StopTimer()
+			mu.Lock()
+			err := firstErr
+			mu.Unlock()
+			t.fail(b, "%s: records of %s still unacknowledged after 2 minutes (first error %v)", t.name, topic, err)
+		}
+	})
 	if firstErr != nil {
 		t.fail(b, "%s: %d of %d records failed, first: %v", t.name, failed, set.n, firstErr)
 	}
-	return elapsed, cpu
+	return w
 }
 
 // BenchmarkProduce: one iteration produces a whole record set (1M × 100 B or
@@ -157,26 +194,28 @@ func benchProduce(b *testing.B, t *target, set recordSet, parts int, acks kgo.Ac
 	b.StopTimer()
 	b.ResetTimer() // starting the broker is not part of it
 	b.SetBytes(set.payload())
-	var cpu time.Duration
-	var elapsed time.Duration
+	var total window
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "produce", parts)
-		e, c := produceAll(b, t, topic, set, acks, true)
-		elapsed, cpu = elapsed+e, cpu+c
+		total.add(produceAll(b, t, topic, set, acks, true))
 		t.deleteTopic(b, topic)
 	}
-	report(b, t, set, cpu, elapsed)
+	report(b, t, set, total)
 }
 
 // report adds records/s and, for a broker in its own process, its CPU per
-// record.
-func report(b *testing.B, t *target, set recordSet, cpu, elapsed time.Duration) {
+// record and its heap allocations per record.
+func report(b *testing.B, t *target, set recordSet, w window) {
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
 	if t != nil && t.pid != 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/records, "ns-cpu/rec")
+		b.ReportMetric(float64(w.cpu.Nanoseconds())/records, "ns-cpu/rec")
 		// CPU share of one core while the broker worked (2 cores = 200%).
-		b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "broker-cpu-%")
+		b.ReportMetric(100*w.cpu.Seconds()/w.elapsed.Seconds(), "broker-cpu-%")
+	}
+	if w.hasAllocs {
+		b.ReportMetric(w.allocs.objects/records, "allocs/rec")
+		b.ReportMetric(w.allocs.bytes/records, "alloc-B/rec")
 	}
 }
 
@@ -192,7 +231,7 @@ func benchTCP(b *testing.B, set recordSet) {
 		sendTCP(b, addr, total, chunk)
 	}
 	b.StopTimer()
-	report(b, nil, set, 0, 0)
+	report(b, nil, set, window{})
 }
 
 // waitTimeout waits for wg at most d and tells whether it finished.
