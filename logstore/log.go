@@ -59,6 +59,9 @@ type Log struct {
 	cfg    Config // appender-only: SetConfig replaces it
 	cache  BlockCache
 	logger *zap.Logger
+	// codecs decompress records for timestamp lookups and serve the log's
+	// clean jobs; safe for concurrent use.
+	codecs *Codecs
 	// blockBytes is cfg.CacheBlockBytes, fixed at Open: readers use it
 	// without the lock.
 	blockBytes int64
@@ -451,7 +454,7 @@ func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {
 	seg := &segment{
 		fs: l.fs, dir: l.dir, baseOffset: baseOffset, logger: l.logger,
-		id: newSegmentCacheID(), nextOffset: baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1,
+		id: l.cache.NewSegmentID(), nextOffset: baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1,
 		createdMs: nowMs,
 	}
 	seg.refs.Store(1)

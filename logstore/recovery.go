@@ -26,10 +26,10 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", opts.Dir, err)
 	}
-	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes}
+	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
 	l.keepTail = l.cache != nil
 	if l.cache == nil {
-		l.cache = noCache{}
+		l.cache = &noCache{}
 	}
 	if l.logger == nil {
 		l.logger = zap.NewNop()

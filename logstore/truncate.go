@@ -112,7 +112,7 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	seg.id = newSegmentCacheID()
+	seg.id = l.cache.NewSegmentID()
 	seg.sizeBytes, seg.nextOffset = fresh.sizeBytes, max(fresh.nextOffset, newEnd)
 	seg.index, seg.timeIndex = fresh.index, fresh.timeIndex
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = fresh.maxTimestampMs, fresh.offsetOfMaxTimestamp
