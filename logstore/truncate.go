@@ -161,6 +161,11 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, offset); err != nil {
 		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}
+	// The checkpointed recovery point may lie past offset: lower it before
+	// anything is appended, or a crash would trust unsynced records there.
+	if err := l.CheckpointRecoveryPoint(); err != nil {
+		return fmt.Errorf("truncate fully at %d: %w", offset, err)
+	}
 	return nil
 }
 
