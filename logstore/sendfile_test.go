@@ -70,7 +70,7 @@ func TestRecordsWriteToTCPUsesFileSections(t *testing.T) {
 	l = openTestLog(t, fsys, dir, cfg, nil, 0)
 	defer l.Close()
 	// Roll so that the data sits in a non-active segment: no tail in memory.
-	if _, err := l.Append([][]byte{simpleBatch(t, 1, 2000, 0, 9)}, 0, 1<<40); err != nil {
+	if _, err := l.Append([][]byte{simpleBatch(t, 1, 2000, 0, 9)}, 7, 1<<40); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
