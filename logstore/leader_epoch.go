@@ -150,6 +150,15 @@ func sortSearchEpoch(es []EpochEntry, epoch int32) int {
 	return i
 }
 
+// sameEpochs says whether a and b hold the same entries, cheaply when one is
+// the other (the common case: an append in the latest epoch).
+func sameEpochs(a, b []EpochEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	return len(a) == 0 || &a[0] == &b[0] || slices.Equal(a, b)
+}
+
 // The operations below never modify their argument: readers may hold it.
 
 // leaderAssign is es after a leader's append (or takeover) at logEnd with
@@ -224,7 +233,7 @@ func truncateEpochsFromStart(es []EpochEntry, startOffset int64) []EpochEntry {
 // will publish with its records (after, changed from before), before the
 // records are written: once on disk, they have their epochs in it.
 func (l *Log) checkpointEpochsBeforeAppend(before, after []EpochEntry) error {
-	if slices.Equal(before, after) {
+	if sameEpochs(before, after) {
 		return nil
 	}
 	if err := l.writeEpochCheckpoint(after); err != nil {
@@ -237,7 +246,7 @@ func (l *Log) checkpointEpochsBeforeAppend(before, after []EpochEntry) error {
 // records never came. If that fails, the log fails: the checkpoint would name
 // epochs for records that do not exist.
 func (l *Log) restoreEpochCheckpoint(before, after []EpochEntry) {
-	if slices.Equal(before, after) {
+	if sameEpochs(before, after) {
 		return
 	}
 	if err := l.writeEpochCheckpoint(before); err != nil {
@@ -252,7 +261,7 @@ func (l *Log) checkpointEpochsIfChanged(before []EpochEntry) error {
 	l.mu.RLock()
 	es := l.epochs
 	l.mu.RUnlock()
-	if slices.Equal(es, before) {
+	if sameEpochs(es, before) {
 		return nil
 	}
 	return l.writeEpochCheckpoint(es)
@@ -360,7 +369,7 @@ func (l *Log) finishEpochRecovery(loaded []EpochEntry, haveCheckpoint bool) erro
 	es = truncateEpochsFromEnd(es, l.logEndOffset+1)
 	es = truncateEpochsFromStart(es, l.logStartOffset)
 	l.epochs = es
-	if haveCheckpoint && slices.Equal(es, loaded) {
+	if haveCheckpoint && sameEpochs(es, loaded) {
 		return nil
 	}
 	return l.writeEpochCheckpoint(es)
