@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"sort"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -82,9 +83,11 @@ func (l *Log) LatestEpoch() (epoch int32, ok bool) {
 // latest epoch, that epoch and the log end offset; otherwise the largest
 // epoch at or below the one asked for and the start offset of the first
 // epoch above it, which is where the epoch asked for ended. An epoch below
-// every entry gets itself and the first entry's start offset. An epoch past
-// the latest, a negative epoch, and any epoch on an empty cache get Kafka's
-// undefined answer (-1, -1).
+// every entry gets itself and the first entry's start offset (its records
+// are gone; a follower goes on from there). An epoch past the latest, any
+// epoch on an empty cache, and Kafka's undefined epoch -1 get Kafka's
+// undefined answer (-1, -1); so does any other negative epoch, which no
+// replica sends.
 func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -132,7 +135,7 @@ func endOffsetForEpoch(es []EpochEntry, epoch int32, logEnd int64) (int32, int64
 		return epoch, logEnd
 	}
 	// higher is the first entry of a later epoch.
-	higher := sortSearchEpoch(es, epoch)
+	higher := firstEpochAbove(es, epoch)
 	if higher == n {
 		return undefinedEpoch, undefinedEpochOffset
 	}
@@ -142,12 +145,9 @@ func endOffsetForEpoch(es []EpochEntry, epoch int32, logEnd int64) (int32, int64
 	return es[higher-1].Epoch, es[higher].StartOffset
 }
 
-// sortSearchEpoch is the index of the first entry whose epoch is above epoch.
-func sortSearchEpoch(es []EpochEntry, epoch int32) int {
-	i, _ := slices.BinarySearchFunc(es, epoch+1, func(e EpochEntry, target int32) int {
-		return int(e.Epoch) - int(target)
-	})
-	return i
+// firstEpochAbove is the index of the first entry whose epoch is above epoch.
+func firstEpochAbove(es []EpochEntry, epoch int32) int {
+	return sort.Search(len(es), func(i int) bool { return es[i].Epoch > epoch })
 }
 
 // sameEpochs says whether a and b hold the same entries, cheaply when one is

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
@@ -21,9 +22,10 @@ func TestEndOffsetForEpochAnswersAsKafka(t *testing.T) {
 		{es, 5, 5, 30},        // the latest: the log end offset
 		{es, 6, -1, -1},       // past the latest
 		{es, 1 << 30, -1, -1}, // far past it
-		{es, 0, 0, 0},         // below the first: itself, the first start
-		{es, 1, 1, 10},        // ends where 3 starts
-		{es, 2, 1, 10},        // unknown, between: the one below, the next start
+		{es, math.MaxInt32, -1, -1},
+		{es, 0, 0, 0},  // below the first: itself, the first start
+		{es, 1, 1, 10}, // ends where 3 starts
+		{es, 2, 1, 10}, // unknown, between: the one below, the next start
 		{es, 3, 3, 20},
 		{es, 4, 3, 20},
 		{nil, 0, -1, -1}, // empty cache
