@@ -223,6 +223,8 @@ type boundedCache struct {
 	order    []uint64
 	bytes    int64
 	maxBytes int64
+	// lastSegmentID is the last id NewSegmentID handed out.
+	lastSegmentID uint64
 }
 
 func newBoundedCache(maxBytes int64) *boundedCache {
@@ -234,6 +236,13 @@ func (c *boundedCache) Get(key uint64) ([]byte, bool) {
 	defer c.mu.Unlock()
 	b, ok := c.blocks[key]
 	return b, ok
+}
+
+func (c *boundedCache) NewSegmentID() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastSegmentID++
+	return c.lastSegmentID
 }
 
 func (c *boundedCache) Set(key uint64, block []byte) {

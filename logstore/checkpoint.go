@@ -91,3 +91,43 @@ func (l *Log) readCheckpoint(name string) (offset int64, ok bool) {
 func (l *Log) writeCheckpoint(name string, offset int64) error {
 	return writeFileAtomic(l.fs, path.Join(l.dir, name), encodeCheckpoint(offset))
 }
+
+// encodeCheckpointEntries renders Kafka's multi-entry checkpoint format: the
+// version line 0, a line with the number of entries, then one line per entry
+// (fields joined by single spaces), each newline-terminated.
+func encodeCheckpointEntries(entries [][]string) []byte {
+	p := fmt.Appendf(nil, "%d\n%d\n", checkpointVersion, len(entries))
+	for _, fields := range entries {
+		p = append(p, strings.Join(fields, " ")...)
+		p = append(p, '\n')
+	}
+	return p
+}
+
+// decodeCheckpointEntries parses what encodeCheckpointEntries renders, each
+// entry having exactly fieldsPerEntry whitespace-separated fields. Anything
+// else (another version, a count that does not match, a missing final
+// newline, as a torn file has) is ErrCorruption.
+func decodeCheckpointEntries(p []byte, fieldsPerEntry int) ([][]string, error) {
+	text, ok := strings.CutSuffix(string(p), "\n")
+	if !ok {
+		return nil, fmt.Errorf("%w: checkpoint of %d bytes does not end with a newline", ErrCorruption, len(p))
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 || lines[0] != strconv.Itoa(checkpointVersion) {
+		return nil, fmt.Errorf("%w: checkpoint does not start with version %d and a count", ErrCorruption, checkpointVersion)
+	}
+	count, err := strconv.Atoi(lines[1])
+	if err != nil || count != len(lines)-2 {
+		return nil, fmt.Errorf("%w: checkpoint count line %q, %d entry lines follow", ErrCorruption, lines[1], len(lines)-2)
+	}
+	entries := make([][]string, 0, count)
+	for i, line := range lines[2:] {
+		fields := strings.Fields(line)
+		if len(fields) != fieldsPerEntry {
+			return nil, fmt.Errorf("%w: checkpoint entry %d %q has %d fields, want %d", ErrCorruption, i, line, len(fields), fieldsPerEntry)
+		}
+		entries = append(entries, fields)
+	}
+	return entries, nil
+}

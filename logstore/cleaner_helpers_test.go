@@ -30,7 +30,7 @@ type keyedRecord struct {
 func appendKeyed(t testingT, l *Log, tsMs int64, recs ...keyedRecord) []consumedRecord {
 	t.Helper()
 	raw, out := keyedBatch(t, -1, tsMs, recs...)
-	res, err := l.Append([][]byte{raw}, 3, tsMs)
+	res, err := l.Append([][]byte{raw}, 7, tsMs)
 	if err != nil {
 		t.Fatalf("append: %v", err)
 	}

@@ -63,7 +63,7 @@ func (j *CleanJob) run(ctx context.Context, opts CleanerOptions) error {
 	if maxKeys <= 0 {
 		maxKeys = DefaultCleanerMaxKeys
 	}
-	keys := NewKeyOffsetMap(maxKeys)
+	keys := newKeyOffsetMap(maxKeys, j.log.codecs)
 	producers := make(map[int64]int64)
 	cleanedUpTo, err := j.buildOffsetMap(&c, keys, producers, maxKeys)
 	if err != nil {
@@ -230,7 +230,7 @@ func (j *CleanJob) cleanGroup(c *cleanerIO, g *cleanedGroup, keep KeepFunc, reta
 	var buf []byte
 	for _, src := range g.sources {
 		err := c.eachBatch(src, &buf, func(b *Batch, pos int64) error {
-			res, err := FilterBatch(b.Raw, keep, retainEmpty(b))
+			res, err := filterBatch(j.log.codecs, b.Raw, keep, retainEmpty(b))
 			if err != nil {
 				return fmt.Errorf("segment %s position %d: %w", src.seg.logPath(), pos, err)
 			}

@@ -57,12 +57,10 @@ package logstore
 //     their open file until they release it.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -101,11 +99,17 @@ type KeyOffsetMap struct {
 	offsets      map[string]int64
 	maxKeys      int
 	latestOffset int64
+	codecs       *Codecs
 }
 
-// NewKeyOffsetMap returns an empty map bounded to maxKeys keys.
-func NewKeyOffsetMap(maxKeys int) *KeyOffsetMap {
-	return &KeyOffsetMap{offsets: make(map[string]int64), maxKeys: maxKeys, latestOffset: -1}
+// NewKeyOffsetMap returns an empty map bounded to maxKeys keys, with codecs
+// of its own for the batches it is given.
+func NewKeyOffsetMap(maxKeys int) *KeyOffsetMap { return newKeyOffsetMap(maxKeys, NewCodecs()) }
+
+// newKeyOffsetMap is NewKeyOffsetMap decoding with codecs (a clean job
+// shares its log's).
+func newKeyOffsetMap(maxKeys int, codecs *Codecs) *KeyOffsetMap {
+	return &KeyOffsetMap{offsets: make(map[string]int64), maxKeys: maxKeys, latestOffset: -1, codecs: codecs}
 }
 
 // Len is the number of keys in the map.
@@ -137,7 +141,7 @@ func (m *KeyOffsetMap) AddBatch(raw []byte) error {
 		m.latestOffset = b.LastOffset()
 		return nil
 	}
-	recs, err := decodeCompactionRecords(&b)
+	recs, err := decodeCompactionRecords(m.codecs, &b)
 	if err != nil {
 		return fmt.Errorf("add batch at offset %d to key offset map: %w", b.FirstOffset, err)
 	}
@@ -233,8 +237,14 @@ type FilterResult struct {
 // returns true, in a new valid batch as described at the top of this file.
 // Control and transactional batches are returned unchanged without consulting
 // keep. With retainEmpty, a batch with no record kept becomes an empty batch
-// instead of being dropped.
+// instead of being dropped. It makes codecs for the one call (the cleaner
+// reuses its log's).
 func FilterBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
+	return filterBatch(NewCodecs(), raw, keep, retainEmpty)
+}
+
+// filterBatch is FilterBatch with codecs.
+func filterBatch(codecs *Codecs, raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
 	b, err := ParseBatch(raw)
 	if err != nil {
 		return FilterResult{}, fmt.Errorf("filter batch: %w", err)
@@ -242,7 +252,7 @@ func FilterBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, err
 	if b.Attributes&(compactAttrControl|compactAttrTransactional) != 0 {
 		return FilterResult{Batch: raw, Kept: int(b.NumRecords)}, nil
 	}
-	recs, err := decodeCompactionRecords(&b)
+	recs, err := decodeCompactionRecords(codecs, &b)
 	if err != nil {
 		return FilterResult{}, fmt.Errorf("filter batch at offset %d: %w", b.FirstOffset, err)
 	}
@@ -263,7 +273,7 @@ func FilterBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, err
 	case res.Dropped == 0:
 		res.Batch = raw
 	case len(kept) > 0:
-		res.Batch, err = rewriteBatch(&b, kept)
+		res.Batch, err = rewriteBatch(codecs, &b, kept)
 	case retainEmpty:
 		res.Batch = emptyBatch(&b)
 	}
@@ -281,8 +291,10 @@ type FilterStats struct {
 
 // FilterBatches filters each batch of the concatenated batches in log and
 // returns the concatenation of the results. retainEmpty (nil means never)
-// says which batches left with no record are kept empty.
+// says which batches left with no record are kept empty. Its codecs serve
+// every batch of the call.
 func FilterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) ([]byte, FilterStats, error) {
+	codecs := NewCodecs()
 	var (
 		out   []byte
 		stats FilterStats
@@ -305,7 +317,7 @@ func FilterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) (
 			}
 			retain = retainEmpty(&b)
 		}
-		res, err := FilterBatch(raw, keep, retain)
+		res, err := filterBatch(codecs, raw, keep, retain)
 		if err != nil {
 			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
 		}
@@ -321,19 +333,15 @@ func FilterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) (
 	return out, stats, nil
 }
 
-// compactionDecompressor decompresses record sections. It is safe for
-// concurrent use.
-var compactionDecompressor = kgo.DefaultDecompressor()
-
 // decodeCompactionRecords decompresses and decodes every record of b,
 // checking that there are exactly NumRecords of them, with offset deltas
 // strictly increasing within [0, LastOffsetDelta].
-func decodeCompactionRecords(b *Batch) ([]kmsg.Record, error) {
+func decodeCompactionRecords(codecs *Codecs, b *Batch) ([]kmsg.Record, error) {
 	data := b.Records
 	if codec := b.Attributes & compactAttrCodecMask; codec != 0 {
 		var err error
-		if data, err = compactionDecompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
-			return nil, fmt.Errorf("%w: decompress records: %v", ErrCorruption, err)
+		if data, err = codecs.decompress(data, kgo.CompressionCodecType(codec)); err != nil {
+			return nil, err
 		}
 	}
 	// Each record takes at least 7 bytes; this bounds the allocation by
@@ -366,7 +374,7 @@ func decodeCompactionRecords(b *Batch) ([]kmsg.Record, error) {
 
 // rewriteBatch encodes kept, a non-empty subset of b's records, as a batch
 // with b's header.
-func rewriteBatch(b *Batch, kept []kmsg.Record) ([]byte, error) {
+func rewriteBatch(codecs *Codecs, b *Batch, kept []kmsg.Record) ([]byte, error) {
 	out := b.RecordBatch
 	out.NumRecords = int32(len(kept))
 	if b.Attributes&compactAttrLogAppendTime == 0 {
@@ -376,7 +384,7 @@ func rewriteBatch(b *Batch, kept []kmsg.Record) ([]byte, error) {
 	codec := kgo.CompressionCodecType(b.Attributes & compactAttrCodecMask)
 	if codec != 0 {
 		var err error
-		if section, err = compressRecordSection(section, codec); err != nil {
+		if section, err = codecs.compress(section, codec); err != nil {
 			return nil, err
 		}
 	}
@@ -414,39 +422,6 @@ func encodeRecordSection(recs []kmsg.Record, sizeHint int) []byte {
 	return dst
 }
 
-// compactionCompressors holds one compressor per codec, made on first use;
-// kgo compressors are safe for concurrent use.
-var compactionCompressors = sync.OnceValue(func() map[kgo.CompressionCodecType]kgo.Compressor {
-	codecs := map[kgo.CompressionCodecType]kgo.CompressionCodec{
-		kgo.CodecGzip:   kgo.GzipCompression(),
-		kgo.CodecSnappy: kgo.SnappyCompression(),
-		kgo.CodecLz4:    kgo.Lz4Compression(),
-		kgo.CodecZstd:   kgo.ZstdCompression(),
-	}
-	m := make(map[kgo.CompressionCodecType]kgo.Compressor, len(codecs))
-	for typ, codec := range codecs {
-		comp, err := kgo.DefaultCompressor(codec)
-		if err != nil {
-			panic(fmt.Sprintf("logstore: kgo compressor for built-in codec %d: %v", typ, err))
-		}
-		m[typ] = comp
-	}
-	return m
-})
-
-// compressRecordSection compresses section with codec.
-func compressRecordSection(section []byte, codec kgo.CompressionCodecType) ([]byte, error) {
-	comp, ok := compactionCompressors()[codec]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorruption, codec)
-	}
-	out, used := comp.Compress(new(bytes.Buffer), section)
-	if used != codec {
-		return nil, fmt.Errorf("compress %d bytes: codec %d used %d", len(section), codec, used)
-	}
-	return out, nil
-}
-
 // emptyBatch is b as a batch with no records, as Kafka writes one to keep a
 // producer's last sequence: no codec, first and max timestamp the max.
 func emptyBatch(b *Batch) []byte {
@@ -475,9 +450,13 @@ func encodeBatch(rb *kmsg.RecordBatch) []byte {
 // KeylessRecords counts the records of b that have no key, decompressing
 // them if needed: a compacted topic refuses such records at produce, as
 // Kafka's log validator does. A batch that does not decode fails with
-// ErrCorruption.
-func KeylessRecords(b *Batch) (int, error) {
-	recs, err := decodeCompactionRecords(b)
+// ErrCorruption. It makes codecs for the one call; a caller checking many
+// compressed batches keeps a Codecs and calls its KeylessRecords.
+func KeylessRecords(b *Batch) (int, error) { return NewCodecs().KeylessRecords(b) }
+
+// KeylessRecords is the package's KeylessRecords decompressing with c.
+func (c *Codecs) KeylessRecords(b *Batch) (int, error) {
+	recs, err := decodeCompactionRecords(c, b)
 	if err != nil {
 		return 0, err
 	}

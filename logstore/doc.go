@@ -14,9 +14,22 @@
 // (relative offset → position, one entry per index.interval.bytes) and
 // <base>.timeindex (max timestamp so far → relative offset), plus the
 // recovery-point-offset-checkpoint, log-start-offset-checkpoint,
-// cleaner-offset-checkpoint and the clean-shutdown marker, each replaced
-// atomically. Index files are written when a segment rolls and at Close; the
-// active segment's are rebuilt by recovery.
+// cleaner-offset-checkpoint, leader-epoch-checkpoint and the clean-shutdown
+// marker, each replaced atomically. Index files are written when a segment
+// rolls and at Close; the active segment's are rebuilt by recovery.
+//
+// The files, by responsibility: batch.go (RecordBatch v2 validation and
+// in-place rewrites), log.go (the Log, appends), segment.go and
+// index.go (segments and their indexes), read.go and sendfile_*.go (reads,
+// zero-copy), timestamp.go (ListOffsets by time), recovery.go (Open),
+// truncate.go (truncation, retention, log start advances), flush.go (Sync,
+// Tick, Close; fdatasync_*.go), checkpoint.go (single-offset checkpoints and Kafka's
+// multi-entry checkpoint format), leader_epoch.go (the leader-epoch cache:
+// epoch → start offset, EndOffsetForEpoch, its checkpoint and recovery),
+// offset_checkpoint.go (the replication-offset-checkpoint API a log directory
+// uses for high watermarks), cache.go (the BlockCache interface and its keys),
+// codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
+// and replace.go (compaction), groupcommit.go (batched fsync), config.go.
 //
 // # Durability
 //
@@ -26,17 +39,26 @@
 // unclean shutdown rescans the segments past the checkpointed recovery point
 // and truncates at the first batch with a short length, a bad CRC-32C or a
 // non-increasing offset, dropping every later segment; everything below the
-// flushed offset at the crash survives.
+// flushed offset at the crash survives. The leader-epoch checkpoint is written
+// before the records that start a new epoch, so no record on disk lacks its
+// epoch; recovery drops entries past the recovered log end offset.
 //
 // # Concurrency
 //
 // A Log is safe for one appender and many concurrent readers: one goroutine
 // (the partition actor, or the simulator) calls the mutating methods; any
-// goroutine may read, take offsets, and call Sync. Read returns Records that
-// keep their segments open until released, so retention never breaks a read
-// in progress. The Log starts no goroutines and reads no clock;
-// GroupCommitter owns one goroutine for production use, and CleanJob.Run
-// runs on whichever goroutine the caller gives it.
+// goroutine may read, take offsets, look up leader epochs, and call Sync.
+// Read returns Records that keep their segments open until released, so
+// retention never breaks a read in progress. The Log starts no goroutines
+// and reads no clock; GroupCommitter owns one goroutine for production use,
+// and CleanJob.Run runs on whichever goroutine the caller gives it.
+//
+// The package holds no mutable state of its own (a test enforces it): the
+// BlockCache hands out the segment ids its keys are made of, so logs sharing
+// a cache never collide; each Log, KeyOffsetMap and call of the exported
+// compaction helpers has its own Codecs; a Records copies through a buffer
+// of its own when sendfile does not apply. Two Logs in one process share
+// nothing but what the caller hands both (the filesystem, the cache).
 //
 // # Compaction
 //

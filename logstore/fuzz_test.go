@@ -31,7 +31,7 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("header %+v disagrees with the batch (%v)", h, err)
 		}
 		// Timestamp decoding of an accepted batch must not panic either.
-		_ = eachRecord(&b, func(*kmsg.Record) bool { return true })
+		_ = eachRecord(NewCodecs(), &b, func(*kmsg.Record) bool { return true })
 	})
 }
 

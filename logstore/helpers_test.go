@@ -96,9 +96,10 @@ func simpleBatch(tb testingT, n, valueBytes int, tsMs int64, seed int) []byte {
 
 // mapCache is a BlockCache backed by a map, for tests.
 type mapCache struct {
-	mu     sync.Mutex
-	blocks map[uint64][]byte
-	hits   int
+	mu            sync.Mutex
+	blocks        map[uint64][]byte
+	hits          int
+	lastSegmentID uint64
 }
 
 func newMapCache() *mapCache { return &mapCache{blocks: make(map[uint64][]byte)} }
@@ -117,6 +118,13 @@ func (c *mapCache) Set(key uint64, block []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.blocks[key] = block
+}
+
+func (c *mapCache) NewSegmentID() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastSegmentID++
+	return c.lastSegmentID
 }
 
 // openTestLog opens a log in dir on fsys, failing the test on error.

@@ -40,12 +40,15 @@ type Options struct {
 //
 // Concurrency contract: exactly one goroutine, the appender (the partition
 // actor, or the simulator), calls the mutating methods: Append,
-// AppendAsFollower, Truncate, TruncateFullyAndStartAt, AdvanceLogStartOffset,
-// DeleteRetainedSegments, Tick, ReplaceSegments, SetConfig, PlanClean,
-// CommitClean, CleanJob.Abandon and Close; CleanJob.Run runs on any
-// goroutine. Any number of other goroutines may concurrently call the
-// reading methods (Read, OffsetForTimestamp, OffsetOfMaxTimestamp, the offset
-// accessors, Segments, CleanerCheckpoint) and Sync (as GroupCommitter does).
+// AppendAsFollower, AssignEpochStartOffset, Truncate, TruncateFullyAndStartAt,
+// AdvanceLogStartOffset, DeleteRetainedSegments, Tick, ReplaceSegments,
+// SetConfig, PlanClean, CommitClean, CleanJob.Abandon and Close;
+// CleanJob.Run runs on any goroutine. Any number of other goroutines may
+// concurrently call the reading methods (Read, OffsetForTimestamp,
+// OffsetOfMaxTimestamp, the offset accessors, Segments, CleanerCheckpoint,
+// LatestEpoch, EndOffsetForEpoch, LeaderEpochs) and Sync (as GroupCommitter
+// does). The leader-epoch cache is published with the offsets that change
+// it, so a reader never sees an entry past the log end offset.
 // Sync runs its fsyncs without blocking appends or reads. Close must not
 // overlap any other call. Records read before a
 // Truncate of the same range may fail or see bytes appended after it, as in
@@ -59,6 +62,9 @@ type Log struct {
 	cfg    Config // appender-only: SetConfig replaces it
 	cache  BlockCache
 	logger *zap.Logger
+	// codecs decompress records for timestamp lookups and serve the log's
+	// clean jobs; safe for concurrent use.
+	codecs *Codecs
 	// blockBytes is cfg.CacheBlockBytes, fixed at Open: readers use it
 	// without the lock.
 	blockBytes int64
@@ -79,6 +85,9 @@ type Log struct {
 	// truncations counts truncations, so a Sync that raced one does not
 	// claim durability of replaced data.
 	truncations uint64
+	// epochs is the leader-epoch cache (leader_epoch.go), replaced, never
+	// modified, by the appender.
+	epochs []EpochEntry
 
 	// syncMu serialises Sync calls.
 	syncMu sync.Mutex
@@ -176,9 +185,13 @@ type AppendResult struct {
 // Append validates each batch (RecordBatch v2, CRC-32C), assigns consecutive
 // offsets from the log end offset by rewriting base offsets in place, stamps
 // leaderEpoch as the partition leader epoch, and appends them to the active
-// segment, rolling first when segment.bytes or segment.ms says so. The batches
-// must not be modified by the caller afterwards. On any error nothing is
-// appended. Errors: kerr.CorruptMessage for invalid batches,
+// segment, rolling first when segment.bytes or segment.ms says so. A
+// leaderEpoch newer than the leader-epoch cache's latest starts an entry at
+// the first assigned offset, checkpointed before the records are written.
+// The batches must not be modified by the caller afterwards. On any error
+// nothing is appended. Errors: kerr.FencedLeaderEpoch when leaderEpoch is
+// older than the cache's latest (a deposed leader), kerr.InvalidRecord when
+// it is negative, kerr.CorruptMessage for invalid batches,
 // kerr.RecordListTooLarge for a batch larger than a segment, and a wrapped
 // I/O error (kerr.KafkaStorageError) for a failed write.
 func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
@@ -198,11 +211,22 @@ func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendRe
 		res.BaseOffsets[i] = next
 		next += int64(b.LastOffsetDelta) + 1
 	}
+	if len(batches) == 0 {
+		return AppendResult{LogEndOffset: l.logEndOffset}, nil
+	}
+	epochsBefore := l.epochs
+	epochs, err := leaderAssign(epochsBefore, leaderEpoch, l.logEndOffset)
+	if err == nil {
+		err = l.checkpointEpochsBeforeAppend(epochsBefore, epochs)
+	}
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("append at leader epoch %d: %w", leaderEpoch, err)
+	}
 	for i, p := range batches {
 		SetBatchBaseOffset(p, res.BaseOffsets[i])
 		SetBatchLeaderEpoch(p, leaderEpoch)
 	}
-	if err := l.appendValidated(batches, nowMs); err != nil {
+	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
 		return AppendResult{}, err
 	}
 	res.LogEndOffset = l.logEndOffset
@@ -212,11 +236,16 @@ func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendRe
 // AppendAsFollower appends batches that already carry their offsets and leader
 // epochs (a follower copying its leader). Each batch's base offset must be at
 // or above the previous batch's next offset, starting at the log end offset
-// (gaps come from compaction). Errors as for Append.
+// (gaps come from compaction). A batch whose epoch is newer than the
+// leader-epoch cache's latest starts an entry at its base offset (see
+// leader_epoch.go for an older one). Errors as for Append, but no epoch is
+// refused: the leader's log is the truth.
 func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	if err := l.checkAppendable(); err != nil {
 		return 0, err
 	}
+	epochsBefore := l.epochs
+	epochs := epochsBefore
 	next := l.logEndOffset
 	for i, p := range batches {
 		b, err := l.validateBatch(p)
@@ -228,8 +257,12 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 				i, b.FirstOffset, next, kerr.InvalidRecord)
 		}
 		next = b.NextOffset()
+		epochs = followerAssign(epochs, b.PartitionLeaderEpoch, b.FirstOffset)
 	}
-	if err := l.appendValidated(batches, nowMs); err != nil {
+	if err := l.checkpointEpochsBeforeAppend(epochsBefore, epochs); err != nil {
+		return 0, fmt.Errorf("append as follower: %w", err)
+	}
+	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
 		return 0, err
 	}
 	return l.logEndOffset, nil
@@ -273,21 +306,42 @@ func (l *Log) validateBatch(p []byte) (Batch, error) {
 }
 
 // appendValidated writes validated batches with final offsets to the active
-// segment (rolling first if needed), then publishes them.
-func (l *Log) appendValidated(batches [][]byte, nowMs int64) error {
+// segment (rolling first if needed), then publishes them with epochs, the
+// leader-epoch cache that covers them (its checkpoint already written). If
+// the records cannot be written, the checkpoint goes back to epochsBefore.
+func (l *Log) appendValidated(batches [][]byte, epochsBefore, epochs []EpochEntry, nowMs int64) error {
+	if len(batches) == 0 {
+		return nil
+	}
+	seg, start, err := l.writeBatches(batches, nowMs)
+	if err != nil {
+		l.restoreEpochCheckpoint(epochsBefore, epochs)
+		return err
+	}
+	l.publishAppend(seg, batches, start, epochs)
+	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {
+		if err := l.Sync(); err != nil {
+			return fmt.Errorf("flush after append (flush.messages %d): %w", l.cfg.FlushMessages, err)
+		}
+		l.lastFlushMs = nowMs
+	}
+	return nil
+}
+
+// writeBatches writes the batches after the active segment's end (rolling
+// first if needed) and returns that segment and where they start. On error
+// nothing of them is left in the file.
+func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, error) {
 	var total int64
 	for _, p := range batches {
 		total += int64(len(p))
-	}
-	if len(batches) == 0 {
-		return nil
 	}
 	if l.shouldRoll(total, batches, nowMs) {
 		// The new segment starts at the log end offset even when a
 		// follower's batch starts past it, so consecutive segments always
 		// meet: a gap between them after a crash means lost data.
 		if err := l.roll(l.logEndOffset, nowMs); err != nil {
-			return fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
+			return nil, 0, fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 		}
 	}
 	seg := l.active()
@@ -299,20 +353,13 @@ func (l *Log) appendValidated(batches [][]byte, nowMs int64) error {
 			if terr := seg.logFile.Truncate(start); terr != nil {
 				ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
 				l.fail(ferr)
-				return fmt.Errorf("%w (and %v)", werr, ferr)
+				return nil, 0, fmt.Errorf("%w (and %v)", werr, ferr)
 			}
-			return werr
+			return nil, 0, werr
 		}
 		pos += int64(len(p))
 	}
-	l.publishAppend(seg, batches, start)
-	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {
-		if err := l.Sync(); err != nil {
-			return fmt.Errorf("flush after append (flush.messages %d): %w", l.cfg.FlushMessages, err)
-		}
-		l.lastFlushMs = nowMs
-	}
-	return nil
+	return seg, start, nil
 }
 
 // shouldRoll says whether the active segment must roll before the batches:
@@ -333,10 +380,13 @@ func (l *Log) shouldRoll(totalBytes int64, batches [][]byte, nowMs int64) bool {
 		last.lastOffset()-seg.baseOffset > math.MaxUint32
 }
 
-// publishAppend indexes the batches written at start and makes them visible.
-func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64) {
+// publishAppend indexes the batches written at start and makes them visible,
+// with the leader-epoch cache that covers them (so readers never see an
+// entry past the log end offset).
+func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64, epochs []EpochEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.epochs = epochs
 	pos := start
 	for _, p := range batches {
 		h, err := parseBatchHeader(p)
@@ -451,7 +501,7 @@ func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {
 	seg := &segment{
 		fs: l.fs, dir: l.dir, baseOffset: baseOffset, logger: l.logger,
-		id: newSegmentCacheID(), nextOffset: baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1,
+		id: l.cache.NewSegmentID(), nextOffset: baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1,
 		createdMs: nowMs,
 	}
 	seg.refs.Store(1)

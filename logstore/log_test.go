@@ -341,7 +341,7 @@ func TestAppendFailsCleanlyWhenDiskIsFull(t *testing.T) {
 	var failures int
 	for i := range 50 {
 		b := simpleBatch(t, 1, 40, 0, 1000+i)
-		_, err := l.Append([][]byte{b}, 0, 0)
+		_, err := l.Append([][]byte{b}, 7, 0)
 		if err == nil {
 			want = append(want, b)
 			continue

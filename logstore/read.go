@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -75,9 +73,11 @@ type recordsChunk struct {
 func (r *Records) Len() int64 { return r.sizeBytes }
 
 // WriteTo writes every chunk to w, in order. With a TCP connection as w, file
-// sections go out through sendfile without passing through user space.
+// sections go out through sendfile without passing through user space;
+// otherwise they are copied through one buffer, made for this call.
 func (r *Records) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	var buf []byte
 	for _, c := range r.chunks {
 		var n int64
 		var err error
@@ -86,7 +86,7 @@ func (r *Records) WriteTo(w io.Writer) (int64, error) {
 			m, err = w.Write(c.mem)
 			n = int64(m)
 		} else {
-			n, err = c.section.WriteTo(w)
+			n, err = c.section.writeTo(w, &buf)
 		}
 		total += n
 		if err != nil {
@@ -148,19 +148,30 @@ func (s *FileSection) Len() int64 { return s.n }
 
 // WriteTo writes the section to w.
 func (s *FileSection) WriteTo(w io.Writer) (int64, error) {
+	var buf []byte
+	return s.writeTo(w, &buf)
+}
+
+// maxCopyBufBytes bounds the buffer a section is copied through when
+// sendfile does not apply.
+const maxCopyBufBytes = 256 << 10
+
+// writeTo writes the section to w with sendfile, or else by copying through
+// *buf, which it makes (up to maxCopyBufBytes) when it is too small, so the
+// caller's later sections reuse it.
+func (s *FileSection) writeTo(w io.Writer, buf *[]byte) (int64, error) {
 	if n, handled, err := sendFileSection(w, s.view.seg.logFile, s.pos, s.n); handled {
-		sendfileBytes.Add(n)
 		if err != nil {
 			err = fmt.Errorf("sendfile %s position %d: %w", s.view.seg.logPath(), s.pos+n, err)
 		}
 		return n, err
 	}
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
+	if want := min(s.n, maxCopyBufBytes); int64(len(*buf)) < want {
+		*buf = make([]byte, want)
+	}
 	var written int64
 	for written < s.n {
-		chunk := buf[:min(int64(len(buf)), s.n-written)]
+		chunk := (*buf)[:min(int64(len(*buf)), s.n-written)]
 		if _, err := s.view.seg.logFile.ReadAt(chunk, s.pos+written); err != nil {
 			return written, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), s.pos+written, err)
 		}
@@ -172,12 +183,6 @@ func (s *FileSection) WriteTo(w io.Writer) (int64, error) {
 	}
 	return written, nil
 }
-
-// sendfileBytes counts bytes sent with sendfile, so tests can tell the
-// zero-copy path ran.
-var sendfileBytes atomic.Int64
-
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // appendThroughCache appends the section to dst, reading whole blocks and
 // offering those that can no longer change to the cache.

@@ -21,15 +21,17 @@ const recoveryReadBytes = 1 << 20
 // rescans every segment past the recovery-point checkpoint, validating each
 // batch (length, CRC-32C, increasing offsets), truncates at the first invalid
 // one, drops the segments after it and rebuilds missing or corrupt indexes.
+// The leader-epoch cache is loaded from its checkpoint (or rebuilt from batch
+// headers without one) and fitted to the recovered log (leader_epoch.go).
 func Open(opts Options) (*Log, error) {
 	cfg, err := opts.Config.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", opts.Dir, err)
 	}
-	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes}
+	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
 	l.keepTail = l.cache != nil
 	if l.cache == nil {
-		l.cache = noCache{}
+		l.cache = &noCache{}
 	}
 	if l.logger == nil {
 		l.logger = zap.NewNop()
@@ -60,8 +62,26 @@ func (l *Log) recover(nowMs int64) error {
 	}
 	recoveryPoint, _ := l.readCheckpoint(recoveryPointCheckpointFile)
 	logStart, haveLogStart := l.readCheckpoint(logStartOffsetCheckpointFile)
-	if err := l.loadSegments(bases, clean, recoveryPoint, nowMs); err != nil {
+	haveEpochs := l.loadEpochCheckpoint()
+	loadedEpochs := l.epochs
+	var onBatch func(b *Batch)
+	if haveEpochs {
+		// The batches past the recovery point may start epochs the
+		// checkpoint lacks; those wholly below the log start offset are
+		// gone for readers and say nothing.
+		onBatch = func(b *Batch) {
+			if b.LastOffset() >= logStart {
+				l.epochs = recoveryAssign(l.epochs, b.PartitionLeaderEpoch, b.FirstOffset)
+			}
+		}
+	}
+	if err := l.loadSegments(bases, clean, recoveryPoint, nowMs, onBatch); err != nil {
 		return err
+	}
+	if !haveEpochs {
+		if err := l.rebuildEpochs(logStart); err != nil {
+			return err
+		}
 	}
 	if len(l.segments) == 0 {
 		seg, err := l.createSegment(logStart, nowMs)
@@ -84,6 +104,9 @@ func (l *Log) recover(nowMs int64) error {
 		if err := l.TruncateFullyAndStartAt(l.logStartOffset, nowMs); err != nil {
 			return err
 		}
+	}
+	if err := l.finishEpochRecovery(loadedEpochs, haveEpochs); err != nil {
+		return err
 	}
 	if err := l.loadTail(l.active()); err != nil {
 		return err
@@ -165,8 +188,9 @@ func parseSegmentFileName(name, ext string) (int64, bool) {
 }
 
 // loadSegments opens each segment and recovers or trusts it; after the first
-// segment that recovery truncated, the later ones are deleted.
-func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs int64) error {
+// segment that recovery truncated, the later ones are deleted. onBatch (if
+// not nil) sees every batch scanned, in log order.
+func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs int64, onBatch func(b *Batch)) error {
 	for i, base := range bases {
 		seg := l.newSegment(base, nowMs)
 		f, err := l.fs.OpenFile(seg.logPath(), os.O_RDWR, 0)
@@ -180,7 +204,7 @@ func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs
 			seg.nextOffset = bases[i+1]
 		}
 		trusted := clean || (!last && bases[i+1] <= recoveryPoint)
-		truncated, err := l.loadSegment(seg, last, trusted)
+		truncated, err := l.loadSegment(seg, last, trusted, onBatch)
 		if err != nil {
 			return err
 		}
@@ -210,8 +234,9 @@ func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs
 // loadSegment loads one segment. A trusted segment (below the recovery
 // point, or after a clean shutdown) keeps its index files if they are sane;
 // otherwise, or when they are not, the segment is scanned and its indexes
-// rebuilt. It reports whether the scan truncated invalid bytes.
-func (l *Log) loadSegment(seg *segment, last, trusted bool) (truncated bool, err error) {
+// rebuilt. It reports whether the scan truncated invalid bytes. onBatch is
+// scanSegment's.
+func (l *Log) loadSegment(seg *segment, last, trusted bool, onBatch func(b *Batch)) (truncated bool, err error) {
 	size, err := seg.logFile.Size()
 	if err != nil {
 		return false, fmt.Errorf("size of segment %s: %w", seg.logPath(), err)
@@ -227,7 +252,7 @@ func (l *Log) loadSegment(seg *segment, last, trusted bool) (truncated bool, err
 			return false, nil
 		}
 		if err == nil {
-			return l.resumeScan(seg, size)
+			return l.resumeScan(seg, size, onBatch)
 		}
 		l.logger.Warn("rebuilding index", zap.String("file", seg.logPath()), zap.Error(err))
 	}
@@ -235,12 +260,12 @@ func (l *Log) loadSegment(seg *segment, last, trusted bool) (truncated bool, err
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = -1, -1
 	seg.bytesSinceIndex = 0
 	seg.nextOffset = seg.baseOffset
-	return l.scanSegment(seg, 0, size)
+	return l.scanSegment(seg, 0, size, onBatch)
 }
 
 // resumeScan scans a trusted active segment from its last index entry, to
 // find its end.
-func (l *Log) resumeScan(seg *segment, size int64) (bool, error) {
+func (l *Log) resumeScan(seg *segment, size int64, onBatch func(b *Batch)) (bool, error) {
 	from := int64(0)
 	if n := len(seg.index); n > 0 {
 		e := seg.index[n-1]
@@ -251,7 +276,7 @@ func (l *Log) resumeScan(seg *segment, size int64) (bool, error) {
 	} else {
 		seg.nextOffset = seg.baseOffset
 	}
-	return l.scanSegment(seg, from, size)
+	return l.scanSegment(seg, from, size, onBatch)
 }
 
 // loadIndexFiles reads seg's .index and .timeindex and checks them against the
@@ -300,8 +325,9 @@ func (l *Log) loadIndexFiles(seg *segment, size int64, last bool) error {
 
 // scanSegment validates and indexes the batches from pos to size, continuing
 // seg's state (nextOffset is the lowest acceptable base offset). At the first
-// invalid batch it truncates the file there and reports true.
-func (l *Log) scanSegment(seg *segment, pos, size int64) (truncated bool, err error) {
+// invalid batch it truncates the file there and reports true. onBatch, if not
+// nil, sees each valid batch.
+func (l *Log) scanSegment(seg *segment, pos, size int64, onBatch func(b *Batch)) (truncated bool, err error) {
 	r := segmentScanner{file: seg, size: size}
 	for pos < size {
 		b, problem, err := r.batchAt(pos)
@@ -322,6 +348,9 @@ func (l *Log) scanSegment(seg *segment, pos, size int64) (truncated bool, err er
 			}
 			seg.sizeBytes = pos
 			return true, nil
+		}
+		if onBatch != nil {
+			onBatch(&b)
 		}
 		l.indexBatch(seg, batchHeader{baseOffset: b.FirstOffset, sizeBytes: int64(len(b.Raw)),
 			lastOffsetDelta: b.LastOffsetDelta, maxTimestampMs: b.MaxTimestamp}, pos)

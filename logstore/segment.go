@@ -163,6 +163,7 @@ func (v *segmentView) readAt(p []byte, pos int64, cache BlockCache, blockBytes i
 type batchHeader struct {
 	baseOffset      int64
 	sizeBytes       int64
+	leaderEpoch     int32
 	lastOffsetDelta int32
 	maxTimestampMs  int64
 }
@@ -207,6 +208,7 @@ func parseBatchHeader(p []byte) (batchHeader, error) {
 	h := batchHeader{
 		baseOffset:      int64(binary.BigEndian.Uint64(p[batchBaseOffsetPos:])),
 		sizeBytes:       int64(size),
+		leaderEpoch:     int32(binary.BigEndian.Uint32(p[batchLeaderEpochPos:])),
 		lastOffsetDelta: int32(binary.BigEndian.Uint32(p[batchLastOffsetDeltaPos:])),
 		maxTimestampMs:  int64(binary.BigEndian.Uint64(p[batchMaxTimestampPos:])),
 	}

@@ -15,8 +15,6 @@ const (
 	attrCodecMask     = 0x07
 )
 
-var decompressor = kgo.DefaultDecompressor()
-
 // TimestampOffset is a record's offset and timestamp, as ListOffsets returns.
 type TimestampOffset struct {
 	Offset      int64
@@ -157,7 +155,7 @@ func (l *Log) findRecord(v *segmentView, pos int64, h batchHeader, match func(of
 	}
 	var found TimestampOffset
 	ok := false
-	err = eachRecord(&b, func(r *kmsg.Record) bool {
+	err = eachRecord(l.codecs, &b, func(r *kmsg.Record) bool {
 		offset := b.FirstOffset + int64(r.OffsetDelta)
 		ts := b.FirstTimestamp + r.TimestampDelta64
 		if b.Attributes&attrLogAppendTime != 0 {
@@ -177,12 +175,12 @@ func (l *Log) findRecord(v *segmentView, pos int64, h batchHeader, match func(of
 
 // eachRecord decompresses b's records and calls fn for each until it returns
 // false.
-func eachRecord(b *Batch, fn func(r *kmsg.Record) bool) error {
+func eachRecord(codecs *Codecs, b *Batch, fn func(r *kmsg.Record) bool) error {
 	data := b.Records
 	if codec := b.Attributes & attrCodecMask; codec != 0 {
 		var err error
-		if data, err = decompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
-			return fmt.Errorf("%w: decompress records: %v", ErrCorruption, err)
+		if data, err = codecs.decompress(data, kgo.CompressionCodecType(codec)); err != nil {
+			return err
 		}
 	}
 	var r kmsg.Record

@@ -14,15 +14,26 @@ import (
 // leader). The log end offset becomes the base offset of the first removed
 // batch, which is offset itself when offset is a batch boundary and lower when
 // it falls inside a batch (if that batch held the log start offset, the log
-// start offset drops to the new log end offset). Truncating at or above the log end offset does
-// nothing; at or below the log start offset it empties the log and restarts
-// it at offset (TruncateFullyAndStartAt). The flushed offset and the cleaner
-// checkpoint drop to at most the new log end offset.
+// start offset drops to the new log end offset). Truncating at or above the
+// log end offset cuts nothing; at or below the log start offset it empties
+// the log and restarts it at offset (TruncateFullyAndStartAt). The flushed
+// offset and the cleaner checkpoint drop to at most the new log end offset,
+// and the leader-epoch cache loses every entry starting at or past it (past
+// the end too: an epoch this replica began without writing, as in Kafka).
 func (l *Log) Truncate(offset int64, nowMs int64) error {
 	if err := l.checkAppendable(); err != nil {
 		return err
 	}
+	epochsBefore := l.epochs
 	if offset >= l.logEndOffset {
+		// Nothing to cut, but an epoch begun at the end with no record
+		// (this replica led it briefly) goes, as in Kafka.
+		l.mu.Lock()
+		l.epochs = truncateEpochsFromEnd(l.epochs, l.logEndOffset)
+		l.mu.Unlock()
+		if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
+			return fmt.Errorf("truncate to %d: %w", offset, err)
+		}
 		return nil
 	}
 	if offset <= l.logStartOffset {
@@ -59,6 +70,9 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 		if err := l.writeCheckpoint(logStartOffsetCheckpointFile, l.logStartOffset); err != nil {
 			return fmt.Errorf("truncate to %d: %w", offset, err)
 		}
+	}
+	if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
+		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
 	l.logger.Info("truncated log", zap.Int64("offset", offset), zap.Int64("log_end_offset", newEnd))
 	return nil
@@ -100,7 +114,7 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	}
 	fresh := &segment{fs: l.fs, dir: l.dir, baseOffset: seg.baseOffset, logFile: seg.logFile, logger: l.logger,
 		nextOffset: seg.baseOffset, maxTimestampMs: -1, offsetOfMaxTimestamp: -1}
-	truncated, err := l.scanSegment(fresh, 0, cutPos)
+	truncated, err := l.scanSegment(fresh, 0, cutPos, nil)
 	if err != nil {
 		return err
 	}
@@ -112,7 +126,7 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	seg.id = newSegmentCacheID()
+	seg.id = l.cache.NewSegmentID()
 	seg.sizeBytes, seg.nextOffset = fresh.sizeBytes, max(fresh.nextOffset, newEnd)
 	seg.index, seg.timeIndex = fresh.index, fresh.timeIndex
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = fresh.maxTimestampMs, fresh.offsetOfMaxTimestamp
@@ -123,13 +137,17 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	// A cut inside the batch holding the log start offset removes that
 	// batch, so the log starts where it now ends.
 	l.logStartOffset = min(l.logStartOffset, l.logEndOffset)
+	// Entries at or past the new end describe no record; they go with the
+	// end, so readers never see one past it.
+	l.epochs = truncateEpochsFromEnd(l.epochs, l.logEndOffset)
 	l.truncations++
 	return nil
 }
 
 // TruncateFullyAndStartAt deletes every segment and restarts the log empty at
 // offset, which becomes both the log start and log end offset (a follower
-// whose leader's log starts past its own end).
+// whose leader's log starts past its own end). The leader-epoch cache is
+// emptied.
 func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	if l.closed {
 		return errors.New("logstore: truncate a closed log")
@@ -140,6 +158,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	if err := l.lowerCleanerCheckpoint(offset); err != nil {
 		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}
+	epochsBefore := l.epochs
 	old := l.segments
 	if err := l.retireSegments(old, func() { l.segments = nil }); err != nil {
 		l.fail(err)
@@ -156,9 +175,18 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	l.mu.Lock()
 	l.segments = []*segment{seg}
 	l.logStartOffset, l.logEndOffset, l.flushedOffset = offset, offset, offset
+	l.epochs = nil
 	l.truncations++
 	l.mu.Unlock()
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, offset); err != nil {
+		return fmt.Errorf("truncate fully at %d: %w", offset, err)
+	}
+	// The checkpointed recovery point may lie past offset: lower it before
+	// anything is appended, or a crash would trust unsynced records there.
+	if err := l.CheckpointRecoveryPoint(); err != nil {
+		return fmt.Errorf("truncate fully at %d: %w", offset, err)
+	}
+	if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
 		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}
 	return nil
@@ -196,8 +224,10 @@ func (l *Log) retireSegments(segs []*segment, unlist func()) error {
 }
 
 // AdvanceLogStartOffset raises the log start offset to offset (DeleteRecords)
-// and deletes the non-active segments wholly below it. Lower offsets are a
-// no-op; offsets past the log end offset fail with kerr.OffsetOutOfRange.
+// and deletes the non-active segments wholly below it; the leader-epoch
+// cache drops the entries wholly below it and moves the one holding it to
+// start there. Lower offsets are a no-op; offsets past the log end offset
+// fail with kerr.OffsetOutOfRange.
 func (l *Log) AdvanceLogStartOffset(offset int64) error {
 	if l.closed {
 		return errors.New("logstore: advance the log start offset of a closed log")
@@ -211,10 +241,15 @@ func (l *Log) AdvanceLogStartOffset(offset int64) error {
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, offset); err != nil {
 		return fmt.Errorf("advance log start offset to %d: %w", offset, err)
 	}
+	epochsBefore := l.epochs
 	l.mu.Lock()
 	l.logStartOffset = offset
+	l.epochs = truncateEpochsFromStart(l.epochs, offset)
 	l.mu.Unlock()
 	_, err := l.deleteSegmentPrefix(func(s *segment, _ int64) bool { return false })
+	if cerr := l.checkpointEpochsIfChanged(epochsBefore); err == nil && cerr != nil {
+		err = fmt.Errorf("advance log start offset to %d: %w", offset, cerr)
+	}
 	return err
 }
 
@@ -223,13 +258,15 @@ func (l *Log) AdvanceLogStartOffset(offset int64) error {
 // whose largest timestamp is older than nowMs-retention.ms, or while the log
 // without them is still at least retention.bytes. Whatever the policy, it
 // deletes those wholly below the log start offset. The log start offset
-// advances to the first remaining segment. It returns how many segments it
+// advances to the first remaining segment, and the leader-epoch cache with
+// it (as for AdvanceLogStartOffset). It returns how many segments it
 // deleted. Call it from the appender.
 func (l *Log) DeleteRetainedSegments(nowMs int64) (int, error) {
 	if l.closed {
 		return 0, errors.New("logstore: retention on a closed log")
 	}
-	return l.deleteSegmentPrefix(func(s *segment, remainingBytes int64) bool {
+	epochsBefore := l.epochs
+	n, err := l.deleteSegmentPrefix(func(s *segment, remainingBytes int64) bool {
 		if !l.cfg.CleanupPolicyDelete {
 			return false
 		}
@@ -238,6 +275,10 @@ func (l *Log) DeleteRetainedSegments(nowMs int64) (int, error) {
 		}
 		return l.cfg.RetentionBytes >= 0 && remainingBytes-s.sizeBytes >= l.cfg.RetentionBytes
 	})
+	if cerr := l.checkpointEpochsIfChanged(epochsBefore); err == nil && cerr != nil {
+		err = fmt.Errorf("retention: %w", cerr)
+	}
+	return n, err
 }
 
 // deleteSegmentPrefix deletes the longest prefix of non-active segments that
@@ -270,6 +311,7 @@ func (l *Log) deleteSegmentPrefix(expired func(s *segment, remainingBytes int64)
 	err := l.retireSegments(doomed, func() {
 		l.segments = append([]*segment(nil), l.segments[n:]...)
 		l.logStartOffset = newStart
+		l.epochs = truncateEpochsFromStart(l.epochs, newStart)
 	})
 	return n, err
 }

@@ -34,6 +34,8 @@ type Cache struct {
 	// sets counts Set calls; setsDropped those ristretto refused at once
 	// because its buffer was full.
 	sets, setsDropped atomic.Uint64
+	// lastSegmentID is the last id NewSegmentID handed out.
+	lastSegmentID atomic.Uint64
 }
 
 // paddedCounter fills a 64-byte cache line.
@@ -124,6 +126,12 @@ func (c *Cache) Del(key uint64) { c.cache.Del(key) }
 // Wait blocks until every Set so far has been applied or refused. Tests and
 // write-then-read paths use it; correctness never depends on it.
 func (c *Cache) Wait() { c.cache.Wait() }
+
+// NewSegmentID returns an id this cache has never returned before, from 1
+// up, for a user to build keys from: logstore takes one per segment
+// incarnation and keys that segment's blocks by it, so keys stay unique
+// across every partition sharing the cache.
+func (c *Cache) NewSegmentID() uint64 { return c.lastSegmentID.Add(1) }
 
 // Stats returns the counters since New.
 func (c *Cache) Stats() Stats {

@@ -212,3 +212,30 @@ func TestClosedCacheMisses(t *testing.T) {
 	c.Del(2)
 	c.Wait()
 }
+
+// TestNewSegmentIDIsUniqueAcrossGoroutines takes ids from many goroutines and
+// checks none repeats and none is 0.
+func TestNewSegmentIDIsUniqueAcrossGoroutines(t *testing.T) {
+	c := newCache(t, 1<<20)
+	const goroutines, each = 8, 1000
+	ids := make(chan uint64, goroutines*each)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				ids <- c.NewSegmentID()
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := make(map[uint64]bool, goroutines*each)
+	for id := range ids {
+		if id == 0 || seen[id] {
+			t.Fatalf("id %d handed out twice or zero", id)
+		}
+		seen[id] = true
+	}
+}

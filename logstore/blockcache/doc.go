@@ -13,7 +13,9 @@
 // or returned by Get must never be modified.
 //
 // It imports nothing of gregor; logstore declares the small interface it
-// needs (Get(uint64) ([]byte, bool), Set(uint64, []byte)).
+// needs (Get(uint64) ([]byte, bool), Set(uint64, []byte), and NewSegmentID()
+// uint64, which numbers the segments whose blocks the keys name: the id space
+// belongs to the cache, so every log sharing it gets unique keys).
 //
 // Concurrency: a Cache is safe for concurrent use by any number of
 // goroutines. Close stops its two background goroutines.
