@@ -23,7 +23,7 @@ func topicRecords(name string, id TopicID, count int32, configs ...string) []Met
 	return recs
 }
 
-func mustApply(t testing.TB, m *MetadataImage, recs ...MetadataRecord) *MetadataImage {
+func applied(t testing.TB, m *MetadataImage, recs ...MetadataRecord) *MetadataImage {
 	t.Helper()
 	next, err := m.Apply(recs...)
 	if err != nil {
@@ -34,10 +34,10 @@ func mustApply(t testing.TB, m *MetadataImage, recs ...MetadataRecord) *Metadata
 
 func TestMetadataImageApply(t *testing.T) {
 	idA, idB := TopicID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, TopicID{9}
-	m := mustApply(t, NewMetadataImage(), topicRecords("a", idA, 1, "retention.ms", "1000")...)
-	m = mustApply(t, m, topicRecords("b", idB, 2)...)
+	m := applied(t, NewMetadataImage(), topicRecords("a", idA, 1, "retention.ms", "1000")...)
+	m = applied(t, m, topicRecords("b", idB, 2)...)
 	before := m
-	m = mustApply(t, m,
+	m = applied(t, m,
 		PartitionRecord{TopicID: idA, Partition: 1, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a", Name: "retention.ms"},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a", Name: "cleanup.policy", Value: strp("compact")},
@@ -68,7 +68,7 @@ func TestMetadataImageApply(t *testing.T) {
 		t.Fatalf("a collides with %q", other)
 	}
 
-	del := mustApply(t, m, RemoveTopicRecord{TopicID: idA})
+	del := applied(t, m, RemoveTopicRecord{TopicID: idA})
 	if _, ok := del.Topic("a"); ok {
 		t.Fatal("deleted topic still there")
 	}
@@ -83,9 +83,9 @@ func TestMetadataImageApply(t *testing.T) {
 // TestMetadataImageSharesWhatDidNotChange: a record copies the topic it
 // changes and nothing else; a config change leaves the partitions shared.
 func TestMetadataImageSharesWhatDidNotChange(t *testing.T) {
-	m := mustApply(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 3)...)
-	m = mustApply(t, m, topicRecords("b", TopicID{2}, 3)...)
-	next := mustApply(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a", Name: "retention.ms", Value: strp("1")})
+	m := applied(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 3)...)
+	m = applied(t, m, topicRecords("b", TopicID{2}, 3)...)
+	next := applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "a", Name: "retention.ms", Value: strp("1")})
 	a0, _ := m.Topic("a")
 	a1, _ := next.Topic("a")
 	b0, _ := m.Topic("b")
@@ -99,18 +99,18 @@ func TestMetadataImageSharesWhatDidNotChange(t *testing.T) {
 }
 
 func TestMetadataImageCollidingTopic(t *testing.T) {
-	m := mustApply(t, NewMetadataImage(), topicRecords("a.b", TopicID{1}, 1)...)
+	m := applied(t, NewMetadataImage(), topicRecords("a.b", TopicID{1}, 1)...)
 	if other, ok := m.CollidingTopic("a_b"); !ok || other != "a.b" {
 		t.Fatalf("a_b collides with %q %t", other, ok)
 	}
-	m = mustApply(t, m, RemoveTopicRecord{TopicID: TopicID{1}})
+	m = applied(t, m, RemoveTopicRecord{TopicID: TopicID{1}})
 	if _, ok := m.CollidingTopic("a_b"); ok {
 		t.Fatal("a removed topic still collides")
 	}
 }
 
 func TestMetadataImageRefusesRecordsThatDoNotFit(t *testing.T) {
-	m := mustApply(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 2)...)
+	m := applied(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 2)...)
 	for _, rec := range []MetadataRecord{
 		TopicRecord{Name: "a", TopicID: TopicID{2}},
 		TopicRecord{Name: "b", TopicID: TopicID{1}},
@@ -140,9 +140,9 @@ func TestMetadataImageRefusesRecordsThatDoNotFit(t *testing.T) {
 }
 
 func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
-	m := mustApply(t, NewMetadataImage(), topicRecords("b", TopicID{2}, 2, "retention.ms", "7", "cleanup.policy", "compact")...)
-	m = mustApply(t, m, topicRecords("a", TopicID{1}, 1)...)
-	m = mustApply(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
+	m := applied(t, NewMetadataImage(), topicRecords("b", TopicID{2}, 2, "retention.ms", "7", "cleanup.policy", "compact")...)
+	m = applied(t, m, topicRecords("a", TopicID{1}, 1)...)
+	m = applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
 		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1})
 	back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
 	if err != nil {
@@ -216,7 +216,7 @@ func BenchmarkMetadataImageApply(b *testing.B) {
 			for i := range topics {
 				recs = append(recs, topicRecords(fmt.Sprintf("topic-%05d", i), TopicID{byte(i >> 8), byte(i), 1}, 3)...)
 			}
-			m = mustApply(b, m, recs...)
+			m = applied(b, m, recs...)
 			rec := ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "topic-00005", Name: "retention.ms", Value: strp("1")}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -68,11 +68,11 @@ func TestMetadataRecordsEncodingIsStable(t *testing.T) {
 }
 
 func TestReplayMetadataLog(t *testing.T) {
-	m := mustApply(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 2, "retention.ms", "5")...)
+	m := applied(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 2, "retention.ms", "5")...)
 	log := AppendMetadataBatch(nil, MetadataBatch{Snapshot: true, Epoch: m.Epoch, Records: m.SnapshotRecords()})
 	delta := topicRecords("b", TopicID{2}, 1)
 	log = AppendMetadataBatch(log, MetadataBatch{Epoch: m.Epoch, Records: delta})
-	want := mustApply(t, m, delta...)
+	want := applied(t, m, delta...)
 	whole := len(log)
 	got, n, err := ReplayMetadataLog(log)
 	if err != nil || n != whole {
