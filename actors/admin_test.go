@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -121,24 +123,42 @@ func TestDeleteTopicRemovesData(t *testing.T) {
 	if err != nil || resp["gone"].Err != nil {
 		t.Fatalf("delete: %v %+v", err, resp)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "gone-0")); os.IsNotExist(err) {
-			break
+	// The partition directory is renamed aside at once, then removed.
+	waitFor(t, 10*time.Second, "the partition directory to be removed", func() bool {
+		names, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("partition directory still there")
+		for _, e := range names {
+			if strings.HasPrefix(e.Name(), "gone-0") {
+				return false
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(dir, "gone-0")); !os.IsNotExist(err) {
+		t.Fatalf("gone-0: %v", err)
+	}
+	if testutil.CollectAndCount(n.metrics.logEndOffset) != 0 || testutil.CollectAndCount(n.metrics.topicBytesIn) != 0 {
+		t.Fatal("the deleted topic's metric series are still there")
 	}
 	resp, err = adm.DeleteTopics(ctx, "gone")
 	if err != nil || !errors.Is(resp["gone"].Err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("second delete: %v %+v", err, resp)
 	}
-	// The name is free again, with a new id and no old data.
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "gone"); err != nil {
-		t.Fatal(err)
-	}
+	// The name is free again, with a new id and no old data. Until the
+	// controller hears that the node deleted the replicas, it answers
+	// TOPIC_ALREADY_EXISTS ("being deleted"), which a client retries.
+	waitFor(t, 10*time.Second, "the name to be free again", func() bool {
+		cr, err := adm.CreateTopic(ctx, 1, 1, nil, "gone")
+		if err == nil {
+			err = cr.Err
+		}
+		if err != nil && !strings.Contains(cr.ErrMessage, "being deleted") {
+			t.Fatalf("create again: %v %+v", err, cr)
+		}
+		return err == nil
+	})
 	offs, err := adm.ListEndOffsets(ctx, "gone")
 	if err != nil {
 		t.Fatal(err)
@@ -265,19 +285,14 @@ func TestProduceLimitsAndAcks(t *testing.T) {
 	}
 	// 1 + 20 (acks=0 arrive before the next producer's acks=1 records,
 	// since the end offset is read after both flushed) ... wait for all.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, "end offset 61", func() bool {
 		offs, err := adm.ListEndOffsets(ctx, "small")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o, _ := offs.Lookup("small", 0); o.Offset == 61 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("end offset %d, want 61", o.Offset)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		o, _ := offs.Lookup("small", 0)
+		return o.Offset == 61
+	})
 }
 
 func TestLongPollReturnsWhenDataArrives(t *testing.T) {
@@ -287,7 +302,8 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "poll"); err != nil {
 		t.Fatal(err)
 	}
-	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second))
+	written := make(chan struct{}, 1)
+	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second), kgo.WithHooks(fetchWritten(written)))
 	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"))
 	done := make(chan time.Duration, 1)
 	go func() {
@@ -300,7 +316,12 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the fetch park in the partitions
+	// Produce once a fetch is on its way to the broker, to wait there.
+	select {
+	case <-written:
+	case <-ctx.Done():
+		t.Fatal("the consumer never sent a fetch")
+	}
 	sent := time.Now()
 	if err := producer.ProduceSync(ctx, kgo.StringRecord("wake")).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -308,6 +329,30 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 	waited := <-done
 	if since := time.Since(sent); since > 2*time.Second || waited >= 5*time.Second {
 		t.Fatalf("the fetch returned %v after the produce (%v in all); it should return as data arrives", since, waited)
+	}
+}
+
+// fetchWritten is a kgo hook that signals each Fetch request written.
+type fetchWritten chan struct{}
+
+func (c fetchWritten) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.Fetch) && err == nil {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -323,21 +368,14 @@ func TestUnopenablePartitionGoesOffline(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "broken"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, "partition 0 to go offline", func() bool {
 		md, err := adm.Metadata(ctx, "broken")
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := md.Topics["broken"].Partitions
-		if p[0].Leader == -1 && p[1].Leader == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partition 0 never went offline: %+v", p)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return p[0].Leader == -1 && p[1].Leader == 1
+	})
 	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "broken", Partition: 1, Value: []byte("ok")}).FirstErr(); err != nil {
 		t.Fatalf("the healthy partition refuses records: %v", err)

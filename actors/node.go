@@ -90,15 +90,17 @@ type Node struct {
 	logger    *zap.Logger
 	clusterID string
 
-	system     *actor.ActorSystem
-	controller *actor.PID
-	routes     *routeTable
-	cache      *blockcache.Cache
-	server     *netio.Server
-	router     *router
-	metrics    *nodeMetrics
-	httpServer *http.Server
-	cleaner    *logCleaner
+	system         *actor.ActorSystem
+	controller     *actor.PID
+	replicaManager *actor.PID
+	metadata       *metadataStore
+	routes         *routeTable
+	cache          *blockcache.Cache
+	server         *netio.Server
+	router         *router
+	metrics        *nodeMetrics
+	httpServer     *http.Server
+	cleaner        *logCleaner
 
 	stopOnce sync.Once
 	stopErr  error
@@ -151,8 +153,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
 	}
-	image, err := loadMetadataImage(cfg.FS, cfg.DataDir, cfg.NodeID)
-	if err != nil {
+	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
 		n.closeCache()
 		return nil, err
 	}
@@ -163,7 +164,8 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 		}
 	})
 	n.cleaner = newLogCleaner()
-	if err := n.startController(image); err != nil {
+	if err := n.startActors(); err != nil {
+		n.stopActors()
 		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
@@ -270,12 +272,28 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
+// startActors starts the replica manager, which starts every replica the
+// metadata log assigns this node, then the controller.
+func (n *Node) startActors() error {
+	if err := n.startReplicaManager(n.metadata.image()); err != nil {
+		return err
+	}
+	return n.startController(n.metadata)
+}
+
+// stopActors stops the controller, so metadata no longer changes, then the
+// replica manager, whose children (every partition actor) stop first.
 func (n *Node) stopActors() {
 	if n.controller != nil {
-		// The controller's children (every partition actor) stop first.
 		_ = n.system.Root.StopFuture(n.controller).Wait()
 	}
+	if n.replicaManager != nil {
+		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
+	}
 	n.system.Shutdown()
+	if err := n.metadata.close(); err != nil {
+		n.logger.Error("close metadata log", zap.Error(err))
+	}
 }
 
 func (n *Node) closeCache() {
