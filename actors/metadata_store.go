@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -196,4 +197,45 @@ func readWholeFile(fsys vfs.FS, path string) ([]byte, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// metaPropertiesFile holds the data directory's cluster id and node id, as
+// Kafka's does.
+const metaPropertiesFile = "meta.properties"
+
+// loadOrCreateMetaProperties reads the cluster id and node id of the data
+// directory, creating them on first start; a directory of another node is
+// refused.
+func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32, entropy io.Reader) (string, error) {
+	path := filepath.Join(dir, metaPropertiesFile)
+	p, err := readWholeFile(fs, path)
+	if err == nil {
+		props := map[string]string{}
+		for _, line := range strings.Split(string(p), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if ok && !strings.HasPrefix(k, "#") {
+				props[k] = v
+			}
+		}
+		if got := props["node.id"]; got != fmt.Sprint(nodeID) {
+			return "", fmt.Errorf("%s belongs to node.id %s, this node is %d", path, got, nodeID)
+		}
+		if props["cluster.id"] == "" {
+			return "", fmt.Errorf("%s has no cluster.id", path)
+		}
+		return props["cluster.id"], nil
+	}
+	if !errors.Is(err, errNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	var id cluster.TopicID
+	if _, err := io.ReadFull(entropy, id[:]); err != nil {
+		return "", fmt.Errorf("cluster id: %w", err)
+	}
+	clusterID := strings.ReplaceAll(id.String(), "-", "")[:22]
+	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
+	if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return clusterID, nil
 }

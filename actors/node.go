@@ -9,14 +9,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
-	"gregor/cluster"
 	"gregor/logstore"
 	"gregor/logstore/blockcache"
 	"gregor/logstore/vfs"
@@ -104,24 +102,6 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
-}
-
-// validateStaticBrokerConfigs refuses a server.properties value that sets a
-// topic default (log.retention.ms for retention.ms, ...) the topic config
-// would refuse: a topic would otherwise fall back to Kafka's default without
-// a word.
-func validateStaticBrokerConfigs(configs map[string]string) error {
-	for _, spec := range cluster.TopicConfigSpecs() {
-		if spec.BrokerKey == "" {
-			continue
-		}
-		if v, ok := configs[spec.BrokerKey]; ok {
-			if err := cluster.ValidateTopicConfig(spec.Name, v); err != nil {
-				return fmt.Errorf("%s=%q: %w", spec.BrokerKey, v, err)
-			}
-		}
-	}
-	return nil
 }
 
 // Start opens the data directory, recovers every partition and starts
@@ -313,43 +293,4 @@ func (n *Node) blockCache() logstore.BlockCache {
 		return nil
 	}
 	return n.cache
-}
-
-const metaPropertiesFile = "meta.properties"
-
-// loadOrCreateMetaProperties reads the cluster id and node id of the data
-// directory, creating them on first start; a directory of another node is
-// refused.
-func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32, entropy io.Reader) (string, error) {
-	path := filepath.Join(dir, metaPropertiesFile)
-	p, err := readWholeFile(fs, path)
-	if err == nil {
-		props := map[string]string{}
-		for _, line := range strings.Split(string(p), "\n") {
-			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-			if ok && !strings.HasPrefix(k, "#") {
-				props[k] = v
-			}
-		}
-		if got := props["node.id"]; got != fmt.Sprint(nodeID) {
-			return "", fmt.Errorf("%s belongs to node.id %s, this node is %d", path, got, nodeID)
-		}
-		if props["cluster.id"] == "" {
-			return "", fmt.Errorf("%s has no cluster.id", path)
-		}
-		return props["cluster.id"], nil
-	}
-	if !errors.Is(err, errNotExist) {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	var id cluster.TopicID
-	if _, err := io.ReadFull(entropy, id[:]); err != nil {
-		return "", fmt.Errorf("cluster id: %w", err)
-	}
-	clusterID := strings.ReplaceAll(id.String(), "-", "")[:22]
-	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
-	if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return clusterID, nil
 }
