@@ -91,7 +91,7 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
 	case *replicaManagerRestarted:
 		ctx.Request(c.node.replicaManager, &metadataImageApplied{image: c.core.Image()})
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
 		// Every pending change is committed: answer without the routes.
 		c.answerUpTo(math.MaxInt64)
 	}

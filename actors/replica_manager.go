@@ -120,6 +120,14 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	ch := cluster.LocalChanges(m.image, next, m.node.cfg.NodeID)
 	m.image = next
+	// Count every replica of a deleted topic before any is retired, so the
+	// deletion ends with the last of them.
+	for _, st := range ch.Stop {
+		if st.Delete {
+			_, kept := next.TopicByID(st.TopicID)
+			m.data.expect(m.node.partitionDir(st.Topic, st.Partition.Partition), st.Topic, !kept)
+		}
+	}
 	for _, st := range ch.Stop {
 		m.stop(ctx, st)
 	}
@@ -164,7 +172,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 }
 
 // stop stops a replica's actor; its data goes once the actor has closed its
-// log.
+// log (apply counted it with expect).
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
 	_, topicKept := m.image.TopicByID(st.TopicID)
@@ -183,13 +191,9 @@ func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	if h == nil {
 		// Offline already: nothing to wait for.
 		if st.Delete {
-			m.data.expect(dir, topic, !topicKept)
 			m.retire(ctx, &hostedReplica{topic: topic, topicID: st.TopicID, partition: p, topicDeleted: !topicKept})
 		}
 		return
-	}
-	if st.Delete {
-		m.data.expect(dir, topic, !topicKept)
 	}
 	h.stopping, h.delete, h.topicDeleted = true, st.Delete, !topicKept
 	ctx.Stop(pid)
@@ -213,7 +217,9 @@ func (m *replicaManager) terminated(ctx actor.Context, who *actor.PID) {
 			m.publish()
 		}
 	case h.delete:
-		m.retire(ctx, h)
+		if m.retire(ctx, h) {
+			m.publish()
+		}
 	}
 }
 

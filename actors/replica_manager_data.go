@@ -159,8 +159,9 @@ func (m *replicaManager) queueLeftovers() {
 
 // retire deletes the data of a replica whose actor stopped: it renames the
 // directory aside (durably), counts the partition towards its topic's
-// deletion, and starts a replica waiting for the directory.
-func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) {
+// deletion, and starts a replica waiting for the directory, saying so (the
+// caller publishes the routes).
+func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) (started bool) {
 	m.removeSeries(r.topic, r.partition)
 	dir := m.node.partitionDir(r.topic, r.partition)
 	fsys := m.node.cfg.FS
@@ -171,7 +172,7 @@ func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) {
 	case err != nil:
 		// The directory stays busy: no replica may adopt its data.
 		m.logger.Error("partition directory not removed", zap.String("dir", dir), zap.Error(err))
-		return
+		return false
 	default:
 		if err := fsys.SyncDir(m.node.cfg.DataDir); err != nil {
 			m.logger.Error("sync log dir", zap.Error(err))
@@ -193,10 +194,11 @@ func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) {
 		if t, ok := m.image.TopicByID(next.TopicID); ok && t.Partitions[next.Partition.Partition].HostedBy(m.node.cfg.NodeID) {
 			next.Partition = t.Partitions[next.Partition.Partition]
 			m.start(ctx, next)
-			m.publish()
+			started = true
 		}
 	}
 	m.data.run(ctx, m.node)
+	return started
 }
 
 // dataRemoved ends a removal run and starts the next.

@@ -85,9 +85,10 @@ func TestDeleteOfflineTopic(t *testing.T) {
 	if n.routes.load().partition("broken", 0) == nil {
 		t.Fatal("the recreated topic's partition is offline")
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "broken-0")); err != nil || !fi.IsDir() {
-		t.Fatalf("broken-0 is not the new partition's directory: %v", err)
-	}
+	waitFor(t, 10*time.Second, "broken-0 to be the new partition's directory", func() bool {
+		fi, err := os.Stat(filepath.Join(dir, "broken-0"))
+		return err == nil && fi.IsDir()
+	})
 }
 
 // A request that changes metadata is answered once the routes include the
