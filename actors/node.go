@@ -81,8 +81,8 @@ type Config struct {
 }
 
 // Node is one running broker: the composition root that owns the actor
-// system, the partition actors, the controller, the protocol server and the
-// metrics endpoint.
+// system, the metadata log, the controller, the replica manager (and through
+// it the partition actors), the protocol server and the metrics endpoint.
 type Node struct {
 	cfg       Config
 	logger    *zap.Logger
