@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func testContext(t *testing.T, d time.Duration) context.Context {
@@ -121,24 +122,42 @@ func TestDeleteTopicRemovesData(t *testing.T) {
 	if err != nil || resp["gone"].Err != nil {
 		t.Fatalf("delete: %v %+v", err, resp)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "gone-0")); os.IsNotExist(err) {
-			break
+	// The partition directory is renamed aside at once, then removed.
+	waitFor(t, 10*time.Second, "the partition directory to be removed", func() bool {
+		names, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("partition directory still there")
+		for _, e := range names {
+			if strings.HasPrefix(e.Name(), "gone-0") {
+				return false
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(dir, "gone-0")); !os.IsNotExist(err) {
+		t.Fatalf("gone-0: %v", err)
+	}
+	if testutil.CollectAndCount(n.metrics.logEndOffset) != 0 || testutil.CollectAndCount(n.metrics.topicBytesIn) != 0 {
+		t.Fatal("the deleted topic's metric series are still there")
 	}
 	resp, err = adm.DeleteTopics(ctx, "gone")
 	if err != nil || !errors.Is(resp["gone"].Err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("second delete: %v %+v", err, resp)
 	}
-	// The name is free again, with a new id and no old data.
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "gone"); err != nil {
-		t.Fatal(err)
-	}
+	// The name is free again, with a new id and no old data. Until the
+	// controller hears that the node deleted the replicas, it answers
+	// TOPIC_ALREADY_EXISTS ("being deleted"), which a client retries.
+	waitFor(t, 10*time.Second, "the name to be free again", func() bool {
+		cr, err := adm.CreateTopic(ctx, 1, 1, nil, "gone")
+		if err == nil {
+			err = cr.Err
+		}
+		if err != nil && !strings.Contains(cr.ErrMessage, "being deleted") {
+			t.Fatalf("create again: %v %+v", err, cr)
+		}
+		return err == nil
+	})
 	offs, err := adm.ListEndOffsets(ctx, "gone")
 	if err != nil {
 		t.Fatal(err)
@@ -206,141 +225,15 @@ func TestCreatePartitionsAndDeleteRecords(t *testing.T) {
 	}
 }
 
-func TestListOffsetsByTimestamp(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 20*time.Second)
-	cl := newClient(t, n, kgo.DefaultProduceTopic("ts"), kgo.AllowAutoTopicCreation())
-	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	for i := 0; i < 5; i++ {
-		r := &kgo.Record{Value: []byte(fmt.Sprint(i)), Timestamp: base.Add(time.Duration(i) * time.Minute)}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	adm := kadm.NewClient(cl)
-	for _, c := range []struct {
-		at   time.Time
-		want int64
-	}{{base.Add(-time.Minute), 0}, {base, 0}, {base.Add(90 * time.Second), 2}, {base.Add(4 * time.Minute), 4}, {base.Add(time.Hour), -1}} {
-		lo, err := adm.ListOffsetsAfterMilli(ctx, c.at.UnixMilli(), "ts")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _ := lo.Lookup("ts", 0)
-		// Kafka answers -1 for "no record at or after"; kadm then reports
-		// the end offset.
-		if c.want >= 0 && o.Offset != c.want || c.want < 0 && o.Offset != 5 && o.Offset != -1 {
-			t.Errorf("offset after %v: %d, want %d", c.at.Sub(base), o.Offset, c.want)
-		}
-	}
-}
-
-func TestProduceLimitsAndAcks(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 20*time.Second)
-	adm := kadm.NewClient(newClient(t, n))
-	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("2000")}, "small"); err != nil {
-		t.Fatal(err)
-	}
-	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(0))
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 1500)}).FirstErr(); err != nil {
-		t.Fatalf("batch under max.message.bytes: %v", err)
-	}
-	err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 2500)}).FirstErr()
-	if !errors.Is(err, kerr.MessageTooLarge) {
-		t.Fatalf("batch over max.message.bytes: %v", err)
-	}
-	for _, acks := range []kgo.Acks{kgo.NoAck(), kgo.LeaderAck(), kgo.AllISRAcks()} {
-		p := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(acks))
-		for i := 0; i < 20; i++ {
-			p.Produce(ctx, kgo.StringRecord("a"), func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Errorf("acks %v: %v", acks, err)
-				}
-			})
-		}
-		if err := p.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// 1 + 20 (acks=0 arrive before the next producer's acks=1 records,
-	// since the end offset is read after both flushed) ... wait for all.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		offs, err := adm.ListEndOffsets(ctx, "small")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o, _ := offs.Lookup("small", 0); o.Offset == 61 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("end offset %d, want 61", o.Offset)
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestLongPollReturnsWhenDataArrives(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 20*time.Second)
-	adm := kadm.NewClient(newClient(t, n))
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "poll"); err != nil {
-		t.Fatal(err)
-	}
-	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second))
-	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"))
-	done := make(chan time.Duration, 1)
-	go func() {
-		start := time.Now()
-		for {
-			fs := consumer.PollFetches(ctx)
-			if fs.NumRecords() > 0 || ctx.Err() != nil {
-				done <- time.Since(start)
-				return
-			}
-		}
-	}()
-	time.Sleep(300 * time.Millisecond) // let the fetch park in the partitions
-	sent := time.Now()
-	if err := producer.ProduceSync(ctx, kgo.StringRecord("wake")).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	waited := <-done
-	if since := time.Since(sent); since > 2*time.Second || waited >= 5*time.Second {
-		t.Fatalf("the fetch returned %v after the produce (%v in all); it should return as data arrives", since, waited)
-	}
-}
-
-func TestUnopenablePartitionGoesOffline(t *testing.T) {
-	dir := t.TempDir()
-	// A file where the partition directory should be: the log cannot open.
-	if err := os.WriteFile(filepath.Join(dir, "broken-0"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n := startTestNode(t, dir, nil)
-	ctx := testContext(t, 20*time.Second)
-	adm := kadm.NewClient(newClient(t, n))
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "broken"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		md, err := adm.Metadata(ctx, "broken")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := md.Topics["broken"].Partitions
-		if p[0].Leader == -1 && p[1].Leader == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("partition 0 never went offline: %+v", p)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "broken", Partition: 1, Value: []byte("ok")}).FirstErr(); err != nil {
-		t.Fatalf("the healthy partition refuses records: %v", err)
 	}
 }
 
@@ -373,83 +266,5 @@ func TestPartitionActorRestartsAfterPanic(t *testing.T) {
 	}
 	if fmt.Sprint(vals) != "[0 1 2 3 4 after]" {
 		t.Fatalf("records %v", vals)
-	}
-}
-
-func TestRequestToStoppedPartitionIsAnswered(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 20*time.Second)
-	adm := kadm.NewClient(newClient(t, n))
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "stopped"); err != nil {
-		t.Fatal(err)
-	}
-	pid := n.routes.load().partition("stopped", 0)
-	if err := n.system.Root.StopFuture(pid).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan int16, 1)
-	n.system.Root.Send(pid, &producePartition{records: []byte("x"), acks: 1, reply: func(res producePartitionResult) { got <- res.errorCode }})
-	select {
-	case code := <-got:
-		if code != kerr.NotLeaderForPartition.Code {
-			t.Fatalf("error code %d", code)
-		}
-	case <-ctx.Done():
-		t.Fatal("a produce to a stopped partition actor was never answered")
-	}
-}
-
-// listOffsetsAt sends one ListOffsets request at the given version for
-// partition 0 of topic.
-func listOffsetsAt(t *testing.T, ctx context.Context, n *Node, version int16, topic string, timestampMs int64) kmsg.ListOffsetsResponseTopicPartition {
-	t.Helper()
-	versions := kversion.Stable()
-	versions.SetMaxKeyVersion(int16(kmsg.ListOffsets), version)
-	cl := newClient(t, n, kgo.MaxVersions(versions))
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.Version = version
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, timestampMs, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatalf("ListOffsets v%d: %v", version, err)
-	}
-	return resp.Topics[0].Partitions[0]
-}
-
-func TestListOffsetsSpecialTimestamps(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 20*time.Second)
-	cl := newClient(t, n, kgo.DefaultProduceTopic("special"), kgo.AllowAutoTopicCreation())
-	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	for i, ts := range []time.Duration{0, 3 * time.Minute, time.Minute} { // max timestamp at offset 1
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}, Timestamp: base.Add(ts)}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []struct {
-		version     int16
-		timestampMs int64
-		code        int16
-		offset      int64
-	}{
-		{11, -1, 0, 3}, {11, -2, 0, 0}, {11, -3, 0, 1}, {11, -4, 0, 0},
-		{11, -5, 0, -1}, {11, -6, 0, -1}, {11, -7, kerr.InvalidRequest.Code, -1},
-		{6, -3, kerr.UnsupportedVersion.Code, -1}, {7, -4, kerr.UnsupportedVersion.Code, -1},
-		{8, -5, kerr.UnsupportedVersion.Code, -1}, {10, -6, kerr.UnsupportedVersion.Code, -1},
-		{1, -2, 0, 0}, {9, -5, 0, -1},
-	} {
-		p := listOffsetsAt(t, ctx, n, c.version, "special", c.timestampMs)
-		if p.ErrorCode != c.code || p.Offset != c.offset {
-			t.Errorf("v%d timestamp %d: error %d offset %d, want error %d offset %d", c.version, c.timestampMs, p.ErrorCode, p.Offset, c.code, c.offset)
-		}
-		if c.timestampMs == -3 && c.code == 0 && p.Timestamp != base.Add(3*time.Minute).UnixMilli() {
-			t.Errorf("max timestamp %d, want %d", p.Timestamp, base.Add(3*time.Minute).UnixMilli())
-		}
 	}
 }

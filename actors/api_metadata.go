@@ -45,8 +45,7 @@ func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataRespo
 	// Null asks for every topic; so does an empty list in v0, which has no
 	// null.
 	if req.Topics == nil || req.Version == 0 && len(req.Topics) == 0 {
-		for _, name := range rt.image.TopicNames() {
-			t, _ := rt.image.Topic(name)
+		for t := range rt.image.Topics() {
 			resp.Topics = append(resp.Topics, r.metadataTopic(rt, t))
 		}
 		return resp

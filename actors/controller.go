@@ -1,30 +1,37 @@
 package actors
 
 import (
-	"errors"
-	"io"
-	"sort"
-	"time"
+	"math"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
-	"gregor/logstore"
 )
 
-// controllerActor is the node's singleton controller: it owns the metadata
-// image (in a durable file of its own until clustering moves it into Raft),
-// applies topic changes, and supervises one actor per partition.
+// controllerName is the controller actor's name in the actor system.
+const controllerName = "controller"
+
+// controllerActor is the node's singleton controller, a thin shell around
+// cluster.Controller: it feeds the core each request that changes metadata,
+// makes the records the core returns durable in the metadata log, applies
+// them, and hands the new image to the replica manager. It answers a request
+// once the routes include its change, so a client may produce right after
+// CreateTopics succeeds.
 type controllerActor struct {
-	node           *Node
-	image          *cluster.MetadataImage
-	partitions     map[string][]*actor.PID
-	pendingDeletes map[string]int    // topic → partition actors still stopping
-	stopping       map[string]string // stopping partition actor id → topic
-	shuttingDown   bool
-	logger         *zap.Logger
+	node  *Node
+	store *metadataStore
+	core  *cluster.Controller
+	// pending are answers waiting for routes that include their epoch, in
+	// epoch order.
+	pending []pendingAnswer
+	logger  *zap.Logger
+}
+
+type pendingAnswer struct {
+	epoch  int64
+	answer func()
 }
 
 // adminRequest carries a request that changes metadata to the controller.
@@ -35,199 +42,132 @@ type adminRequest struct {
 }
 
 // autoCreateTopics asks the controller to create the named topics with the
-// broker defaults if they do not exist; done runs after the attempt.
+// broker defaults if they do not exist; done runs once the routes include
+// them, or the attempt failed.
 type autoCreateTopics struct {
 	topics []string
 	done   func()
 }
 
-// partitionSupervisor restarts a partition actor that panicked (it rebuilds
-// its state from the log) and stops one whose log is corrupt or unusable, which
-// marks the partition offline instead of looping.
-func partitionSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(3, 10*time.Second, func(reason interface{}) actor.Directive {
-		if err, ok := reason.(error); ok && (errors.Is(err, logstore.ErrCorruption) || errors.Is(err, errPartitionUnusable)) {
-			return actor.StopDirective
-		}
-		return actor.RestartDirective
-	})
-}
-
-func (n *Node) startController(image *cluster.MetadataImage) error {
+// startController spawns the controller over the metadata log.
+func (n *Node) startController(store *metadataStore) error {
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &controllerActor{node: n, image: image, logger: n.logger.Named("controller")}
-	}, actor.WithSupervisor(partitionSupervisor()))
-	pid, err := n.system.Root.SpawnNamed(props, "controller")
+		return &controllerActor{node: n, store: store, logger: n.logger.Named("controller")}
+	})
+	pid, err := n.system.Root.SpawnNamed(props, controllerName)
 	if err != nil {
 		return err
 	}
 	n.controller = pid
-	// Wait until every partition actor is spawned, so the first request
-	// already sees them.
-	_, err = n.system.Root.RequestFuture(pid, &controllerReady{}, time.Minute).Result()
-	return err
+	return nil
 }
-
-// controllerReady is answered once the controller has started its partitions.
-type controllerReady struct{}
 
 // Receive implements actor.Actor.
 func (c *controllerActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		c.partitions = map[string][]*actor.PID{}
-		c.pendingDeletes = map[string]int{}
-		c.stopping = map[string]string{}
-		for _, name := range c.image.TopicNames() {
-			t, _ := c.image.Topic(name)
-			c.spawnPartitions(ctx, t, 0)
-		}
-		c.publish()
-	case *controllerReady:
-		ctx.Respond(msg)
+		cfg := c.node.cfg
+		c.core = cluster.NewController(cluster.ControllerConfig{
+			NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
+		}, c.store.image(), []int32{cfg.NodeID})
 	case *adminRequest:
-		c.serveAdmin(ctx, msg)
+		res, ok := c.core.Handle(msg.body)
+		if !ok {
+			c.logger.Error("controller got a request it does not serve", zap.String("api", apiName(msg.body.Key())))
+			msg.respond(nil)
+			return
+		}
+		c.commit(ctx, res, msg.respond)
 	case *autoCreateTopics:
-		c.autoCreate(ctx, msg.topics)
-		msg.done()
-	case *actor.Stopping:
-		// Children stop with the controller; that is no partition failure.
-		c.shuttingDown = true
-	case *actor.Terminated:
-		if !c.shuttingDown {
-			c.partitionStopped(msg.Who)
+		res := c.core.AutoCreateTopics(msg.topics)
+		for _, r := range res.Refused {
+			c.logger.Info("topic not auto-created", zap.String("topic", r.Topic), zap.String("reason", r.Reason))
 		}
+		c.commit(ctx, res, func(kmsg.Response) { msg.done() })
+	case *routesPublished:
+		c.answerUpTo(msg.epoch)
+	case *topicDeletionCompleted:
+		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
+	case *replicaManagerRestarted:
+		ctx.Request(c.node.replicaManager, &metadataImageApplied{image: c.core.Image()})
+	case *actor.Stopping, *actor.Restarting:
+		// Every pending change is committed: answer without the routes.
+		c.answerUpTo(math.MaxInt64)
 	}
 }
 
-func (c *controllerActor) serveAdmin(ctx actor.Context, msg *adminRequest) {
-	switch req := msg.body.(type) {
-	case *kmsg.CreateTopicsRequest:
-		msg.respond(c.createTopics(ctx, req))
-	case *kmsg.DeleteTopicsRequest:
-		msg.respond(c.deleteTopics(ctx, req))
-	case *kmsg.CreatePartitionsRequest:
-		msg.respond(c.createPartitions(ctx, req))
-	case *kmsg.AlterConfigsRequest:
-		msg.respond(c.alterConfigs(ctx, req))
-	case *kmsg.IncrementalAlterConfigsRequest:
-		msg.respond(c.incrementalAlterConfigs(ctx, req))
-	default:
-		c.logger.Error("controller got a request it does not serve", zap.String("api", apiName(msg.body.Key())))
-		msg.respond(nil)
-	}
-}
-
-// apply persists rec's effect on the image and publishes new routes. The
-// image file is written before anyone sees the change.
-func (c *controllerActor) apply(rec cluster.MetadataRecord) error {
-	next, err := c.image.Apply(rec)
-	if err != nil {
-		return err
-	}
-	if err := saveMetadataImage(c.node.cfg.FS, c.node.cfg.DataDir, next); err != nil {
-		return err
-	}
-	c.image = next
-	// Publish at once: partition actors spawned or told of a change next
-	// read their topic's configs from the published image.
-	c.publish()
-	return nil
-}
-
-// publish makes the current image and partition actors visible to the router.
-func (c *controllerActor) publish() {
-	parts := make(map[string][]*actor.PID, len(c.partitions))
-	for k, v := range c.partitions {
-		parts[k] = append([]*actor.PID(nil), v...)
-	}
-	c.node.routes.store(&routes{image: c.image, partitions: parts})
-}
-
-// spawnPartitions starts the actors of t's partitions from index from on.
-func (c *controllerActor) spawnPartitions(ctx actor.Context, t *cluster.TopicImage, from int32) {
-	settings := c.node.topicSettings(c.image, t.Name)
-	for _, part := range t.Partitions[from:] {
-		pa := partitionAssignment{topic: t.Name, topicID: t.ID, image: part, settings: settings}
-		props := actor.PropsFromProducer(func() actor.Actor {
-			return newPartitionActor(c.node, pa)
-		})
-		pid := ctx.Spawn(props)
-		ctx.Watch(pid)
-		c.partitions[t.Name] = append(c.partitions[t.Name], pid)
-	}
-}
-
-// partitionStopped handles the end of a partition actor: after a topic
-// deletion, the topic's directories go once its last actor closed its log; any
-// other stop (the supervisor gave up on a corrupt or failing log) marks the
-// partition offline.
-func (c *controllerActor) partitionStopped(who *actor.PID) {
-	if topic, ok := c.stopping[who.Id]; ok {
-		delete(c.stopping, who.Id)
-		c.pendingDeletes[topic]--
-		if c.pendingDeletes[topic] == 0 {
-			delete(c.pendingDeletes, topic)
-			c.removeTopicData(topic)
-		}
+// commit makes a result's records durable and applies them, then answers
+// once the replica manager has published routes that include them; without
+// records it answers at once.
+func (c *controllerActor) commit(ctx actor.Context, res cluster.ControllerResult, answer func(kmsg.Response)) {
+	if len(res.Records) == 0 {
+		answer(res.Response)
 		return
 	}
-	for topic, pids := range c.partitions {
-		for p, pid := range pids {
-			if pid != nil && pid.Id == who.Id {
-				c.logger.Error("partition offline: its actor stopped", zap.String("topic", topic), zap.Int("partition", p))
-				pids[p] = nil
-				c.publish()
-				return
+	before := c.core.Image()
+	next, err := before.Apply(res.Records...)
+	if err == nil {
+		err = c.store.append(res.Records, next)
+	}
+	if err != nil {
+		c.logger.Error("metadata records not committed", zap.Error(err))
+		answer(res.FailedResponse(err))
+		return
+	}
+	if _, err := c.core.Replay(res.Records); err != nil {
+		panic("controller: committed records do not replay: " + err.Error())
+	}
+	logCommitted(c.logger, before, next, res.Records)
+	c.pending = append(c.pending, pendingAnswer{epoch: next.Epoch, answer: func() { answer(res.Response) }})
+	ctx.Request(c.node.replicaManager, &metadataImageApplied{image: next})
+}
+
+func (c *controllerActor) answerUpTo(epoch int64) {
+	n := 0
+	for n < len(c.pending) && c.pending[n].epoch <= epoch {
+		c.pending[n].answer()
+		n++
+	}
+	c.pending = c.pending[n:]
+}
+
+// logCommitted logs what committed records changed.
+func logCommitted(logger *zap.Logger, before, after *cluster.MetadataImage, recs []cluster.MetadataRecord) {
+	created, grown, configured := map[cluster.TopicID]bool{}, map[cluster.TopicID]bool{}, map[string]bool{}
+	for _, rec := range recs {
+		switch r := rec.(type) {
+		case cluster.TopicRecord:
+			created[r.TopicID] = true
+			t, _ := after.TopicByID(r.TopicID)
+			if t != nil {
+				logger.Info("topic created", zap.String("topic", t.Name), zap.Int32("partitions", t.PartitionCount()), zap.String("topic_id", t.ID.String()))
+			}
+		case cluster.PartitionRecord:
+			if t, ok := after.TopicByID(r.TopicID); ok && !created[r.TopicID] && !grown[r.TopicID] {
+				grown[r.TopicID] = true
+				logger.Info("partitions created", zap.String("topic", t.Name), zap.Int32("partitions", t.PartitionCount()))
+			}
+		case cluster.RemoveTopicRecord:
+			if t, ok := before.TopicByID(r.TopicID); ok {
+				logger.Info("topic deleted", zap.String("topic", t.Name))
+			}
+		case cluster.ConfigRecord:
+			if key := r.ResourceName; !configured[key] && !created[topicIDOf(after, key)] {
+				configured[key] = true
+				if r.ResourceType == kmsg.ConfigResourceTypeBroker {
+					logger.Info("broker configs changed")
+				} else {
+					logger.Info("topic configs changed", zap.String("topic", key))
+				}
 			}
 		}
 	}
 }
 
-func (c *controllerActor) removeTopicData(topic string) {
-	names, err := c.node.cfg.FS.ReadDir(c.node.cfg.DataDir)
-	if err != nil {
-		c.logger.Error("list log dir", zap.Error(err))
-		return
+func topicIDOf(m *cluster.MetadataImage, name string) cluster.TopicID {
+	if t, ok := m.Topic(name); ok {
+		return t.ID
 	}
-	for _, name := range names {
-		if isPartitionDirOf(name, topic) {
-			if err := c.node.cfg.FS.RemoveAll(c.node.cfg.DataDir + "/" + name); err != nil {
-				c.logger.Error("remove partition directory", zap.String("dir", name), zap.Error(err))
-			}
-		}
-	}
-	if err := c.node.cfg.FS.SyncDir(c.node.cfg.DataDir); err != nil {
-		c.logger.Error("sync log dir", zap.Error(err))
-	}
-	c.logger.Info("topic data removed", zap.String("topic", topic))
-}
-
-// isPartitionDirOf says whether a directory name is topic-N.
-func isPartitionDirOf(name, topic string) bool {
-	if len(name) <= len(topic)+1 || name[:len(topic)] != topic || name[len(topic)] != '-' {
-		return false
-	}
-	for _, ch := range name[len(topic)+1:] {
-		if ch < '0' || ch > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *controllerActor) newTopicID() (cluster.TopicID, error) {
-	var id cluster.TopicID
-	_, err := io.ReadFull(c.node.cfg.Entropy, id[:])
-	return id, err
-}
-
-// sortedKeys lists a map's keys in order, so output never depends on map order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return cluster.TopicID{}
 }

@@ -9,14 +9,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
-	"gregor/cluster"
 	"gregor/logstore"
 	"gregor/logstore/blockcache"
 	"gregor/logstore/vfs"
@@ -83,43 +81,27 @@ type Config struct {
 }
 
 // Node is one running broker: the composition root that owns the actor
-// system, the partition actors, the controller, the protocol server and the
-// metrics endpoint.
+// system, the metadata log, the controller, the replica manager (and through
+// it the partition actors), the protocol server and the metrics endpoint.
 type Node struct {
 	cfg       Config
 	logger    *zap.Logger
 	clusterID string
 
-	system     *actor.ActorSystem
-	controller *actor.PID
-	routes     *routeTable
-	cache      *blockcache.Cache
-	server     *netio.Server
-	router     *router
-	metrics    *nodeMetrics
-	httpServer *http.Server
-	cleaner    *logCleaner
+	system         *actor.ActorSystem
+	controller     *actor.PID
+	replicaManager *actor.PID
+	metadata       *metadataStore
+	routes         *routeTable
+	cache          *blockcache.Cache
+	server         *netio.Server
+	router         *router
+	metrics        *nodeMetrics
+	httpServer     *http.Server
+	cleaner        *logCleaner
 
 	stopOnce sync.Once
 	stopErr  error
-}
-
-// validateStaticBrokerConfigs refuses a server.properties value that sets a
-// topic default (log.retention.ms for retention.ms, ...) the topic config
-// would refuse: a topic would otherwise fall back to Kafka's default without
-// a word.
-func validateStaticBrokerConfigs(configs map[string]string) error {
-	for _, spec := range cluster.TopicConfigSpecs() {
-		if spec.BrokerKey == "" {
-			continue
-		}
-		if v, ok := configs[spec.BrokerKey]; ok {
-			if err := cluster.ValidateTopicConfig(spec.Name, v); err != nil {
-				return fmt.Errorf("%s=%q: %w", spec.BrokerKey, v, err)
-			}
-		}
-	}
-	return nil
 }
 
 // Start opens the data directory, recovers every partition and starts
@@ -151,8 +133,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
 	}
-	image, err := loadMetadataImage(cfg.FS, cfg.DataDir, cfg.NodeID)
-	if err != nil {
+	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
 		n.closeCache()
 		return nil, err
 	}
@@ -163,7 +144,8 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 		}
 	})
 	n.cleaner = newLogCleaner()
-	if err := n.startController(image); err != nil {
+	if err := n.startActors(); err != nil {
+		n.stopActors()
 		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
@@ -270,12 +252,28 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
+// startActors starts the replica manager, which starts every replica the
+// metadata log assigns this node, then the controller.
+func (n *Node) startActors() error {
+	if err := n.startReplicaManager(n.metadata.image()); err != nil {
+		return err
+	}
+	return n.startController(n.metadata)
+}
+
+// stopActors stops the controller, so metadata no longer changes, then the
+// replica manager, whose children (every partition actor) stop first.
 func (n *Node) stopActors() {
 	if n.controller != nil {
-		// The controller's children (every partition actor) stop first.
 		_ = n.system.Root.StopFuture(n.controller).Wait()
 	}
+	if n.replicaManager != nil {
+		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
+	}
 	n.system.Shutdown()
+	if err := n.metadata.close(); err != nil {
+		n.logger.Error("close metadata log", zap.Error(err))
+	}
 }
 
 func (n *Node) closeCache() {
@@ -295,43 +293,4 @@ func (n *Node) blockCache() logstore.BlockCache {
 		return nil
 	}
 	return n.cache
-}
-
-const metaPropertiesFile = "meta.properties"
-
-// loadOrCreateMetaProperties reads the cluster id and node id of the data
-// directory, creating them on first start; a directory of another node is
-// refused.
-func loadOrCreateMetaProperties(fs vfs.FS, dir string, nodeID int32, entropy io.Reader) (string, error) {
-	path := filepath.Join(dir, metaPropertiesFile)
-	p, err := readWholeFile(fs, path)
-	if err == nil {
-		props := map[string]string{}
-		for _, line := range strings.Split(string(p), "\n") {
-			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-			if ok && !strings.HasPrefix(k, "#") {
-				props[k] = v
-			}
-		}
-		if got := props["node.id"]; got != fmt.Sprint(nodeID) {
-			return "", fmt.Errorf("%s belongs to node.id %s, this node is %d", path, got, nodeID)
-		}
-		if props["cluster.id"] == "" {
-			return "", fmt.Errorf("%s has no cluster.id", path)
-		}
-		return props["cluster.id"], nil
-	}
-	if !errors.Is(err, errNotExist) {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	var id cluster.TopicID
-	if _, err := io.ReadFull(entropy, id[:]); err != nil {
-		return "", fmt.Errorf("cluster id: %w", err)
-	}
-	clusterID := strings.ReplaceAll(id.String(), "-", "")[:22]
-	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
-	if err := vfs.WriteFileAtomic(fs, path, []byte(content)); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return clusterID, nil
 }

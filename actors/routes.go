@@ -10,16 +10,17 @@ import (
 )
 
 // routes is an immutable snapshot of where requests go: the metadata image
-// and the actor of every partition. The controller publishes a new one after
-// each change; the router reads it without locks.
+// and the actor of every partition this node hosts. The replica manager
+// publishes a new one after each change; the router reads it without locks.
+// A change copies only the topics it touches.
 type routes struct {
 	image      *cluster.MetadataImage
-	partitions map[string][]*actor.PID
+	partitions cluster.PersistentMap[string, []*actor.PID]
 }
 
 // partition returns the actor of topic-partition, or nil.
 func (r *routes) partition(topic string, partition int32) *actor.PID {
-	pids := r.partitions[topic]
+	pids, _ := r.partitions.Get(topic)
 	if partition < 0 || int(partition) >= len(pids) {
 		return nil
 	}
@@ -31,7 +32,7 @@ type routeTable struct{ p atomic.Pointer[routes] }
 
 func newRouteTable() *routeTable {
 	t := &routeTable{}
-	t.p.Store(&routes{image: cluster.NewMetadataImage(), partitions: map[string][]*actor.PID{}})
+	t.p.Store(&routes{image: cluster.NewMetadataImage()})
 	return t
 }
 

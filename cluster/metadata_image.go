@@ -2,10 +2,13 @@ package cluster
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"sort"
+	"iter"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TopicID is a topic's UUID (Metadata v10+, Fetch v13+), stable for the
@@ -28,7 +31,7 @@ func (id TopicID) String() string {
 	return string(b[:])
 }
 
-// MarshalText encodes the id as a UUID string (for the durable snapshot).
+// MarshalText encodes the id as a UUID string.
 func (id TopicID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
 
 // UnmarshalText decodes a UUID string written by MarshalText.
@@ -42,7 +45,8 @@ func (id *TopicID) UnmarshalText(p []byte) error {
 	return nil
 }
 
-// TopicImage is one topic as the metadata image knows it.
+// TopicImage is one topic as the metadata image knows it. It is immutable:
+// applying a record that changes a topic makes a new TopicImage.
 type TopicImage struct {
 	Name string
 	ID   TopicID
@@ -76,14 +80,7 @@ type PartitionImage struct {
 }
 
 // HostedBy says whether broker holds a replica of the partition.
-func (p PartitionImage) HostedBy(broker int32) bool {
-	for _, r := range p.Replicas {
-		if r == broker {
-			return true
-		}
-	}
-	return false
-}
+func (p PartitionImage) HostedBy(broker int32) bool { return slices.Contains(p.Replicas, broker) }
 
 // SingleNodePartitions lays out count partitions from index from on, each
 // with one replica on broker, which leads it at epoch 0.
@@ -96,242 +93,288 @@ func SingleNodePartitions(from, count int32, broker int32) []PartitionImage {
 }
 
 // MetadataImage is an immutable view of the cluster's metadata: the result of
-// applying every metadata record in order. Today a single node keeps it in a
-// durable file of its own; with clustering the records come from the Raft log.
+// applying every metadata record in order. Applying records makes a new
+// image that shares with the old one everything the records did not change,
+// so its cost follows the change, not the number of topics.
 type MetadataImage struct {
-	// Epoch counts the records applied.
+	// Epoch counts the records applied (a snapshot sets it).
 	Epoch  int64
-	topics map[string]*TopicImage
-	byID   map[TopicID]string
+	topics PersistentMap[string, *TopicImage]
+	// byID maps string(TopicID[:]) to the topic's name.
+	byID PersistentMap[string, string]
+	// metricNames maps a topic's name with '.' read as '_' to the name, so
+	// a colliding name is found without a scan.
+	metricNames PersistentMap[string, string]
 	// brokerConfigs are the dynamic cluster-wide broker configs (set with
-	// AlterConfigs on the default broker resource), by server.properties key.
+	// AlterConfigs on the default broker resource), by server.properties
+	// key.
 	brokerConfigs map[string]string
 }
 
-// MetadataRecord is one change to the metadata image.
-type MetadataRecord interface{ isMetadataRecord() }
-
-// TopicCreated adds a topic.
-type TopicCreated struct{ Topic TopicImage }
-
-// PartitionsCreated adds partitions to a topic; they follow its existing
-// ones, numbered in order.
-type PartitionsCreated struct {
-	Topic      string
-	Partitions []PartitionImage
-}
-
-// TopicDeleted removes a topic.
-type TopicDeleted struct{ Topic string }
-
-// TopicConfigsSet replaces a topic's own configs.
-type TopicConfigsSet struct {
-	Topic   string
-	Configs map[string]string
-}
-
-// BrokerConfigsSet replaces the dynamic cluster-wide broker configs.
-type BrokerConfigsSet struct{ Configs map[string]string }
-
-func (BrokerConfigsSet) isMetadataRecord()  {}
-func (TopicCreated) isMetadataRecord()      {}
-func (PartitionsCreated) isMetadataRecord() {}
-func (TopicDeleted) isMetadataRecord()      {}
-func (TopicConfigsSet) isMetadataRecord()   {}
+// NewMetadataImage is the empty image.
+func NewMetadataImage() *MetadataImage { return &MetadataImage{} }
 
 // BrokerConfigs returns the dynamic cluster-wide broker configs; the map must
 // not be changed.
 func (m *MetadataImage) BrokerConfigs() map[string]string { return m.brokerConfigs }
 
 // Topic returns the named topic.
-func (m *MetadataImage) Topic(name string) (*TopicImage, bool) {
-	t, ok := m.topics[name]
-	return t, ok
-}
+func (m *MetadataImage) Topic(name string) (*TopicImage, bool) { return m.topics.Get(name) }
 
 // TopicByID returns the topic with the given id.
 func (m *MetadataImage) TopicByID(id TopicID) (*TopicImage, bool) {
-	name, ok := m.byID[id]
+	name, ok := m.byID.Get(string(id[:]))
 	if !ok {
 		return nil, false
 	}
-	return m.topics[name], true
+	return m.topics.Get(name)
+}
+
+// TopicCount is the number of topics.
+func (m *MetadataImage) TopicCount() int { return m.topics.Len() }
+
+// Topics yields every topic in name order.
+func (m *MetadataImage) Topics() iter.Seq[*TopicImage] {
+	return func(yield func(*TopicImage) bool) {
+		for _, t := range m.topics.All() {
+			if !yield(t) {
+				return
+			}
+		}
+	}
 }
 
 // TopicNames lists every topic, sorted.
-func (m *MetadataImage) TopicNames() []string {
-	names := make([]string, 0, len(m.topics))
-	for n := range m.topics {
-		names = append(names, n)
+func (m *MetadataImage) TopicNames() []string { return slices.Collect(m.topics.Keys()) }
+
+// CollidingTopic returns an existing topic whose name is a different one
+// that becomes the same when '.' is read as '_' (TopicNamesCollide).
+func (m *MetadataImage) CollidingTopic(name string) (string, bool) {
+	other, ok := m.metricNames.Get(metricName(name))
+	if !ok || other == name {
+		return "", false
 	}
-	sort.Strings(names)
-	return names
+	return other, true
 }
 
-// Apply returns the image with rec applied; m is unchanged. A record that does
-// not fit the image (a duplicate topic, an unknown one, fewer partitions) is an
-// error: the caller validated it first, so this is a bug or a corrupt log.
-func (m *MetadataImage) Apply(rec MetadataRecord) (*MetadataImage, error) {
-	next := &MetadataImage{Epoch: m.Epoch + 1, topics: make(map[string]*TopicImage, len(m.topics)+1), byID: make(map[TopicID]string, len(m.byID)+1), brokerConfigs: m.brokerConfigs}
-	for k, v := range m.topics {
-		next.topics[k] = v
+func metricName(topic string) string { return strings.ReplaceAll(topic, ".", "_") }
+
+// Apply returns the image with recs applied in order; m is unchanged. A
+// record that does not fit the image (a duplicate topic, an unknown one, a
+// partition out of order) is an error and nothing is applied: the
+// controller validated the records first, so this is a bug or a damaged log.
+func (m *MetadataImage) Apply(recs ...MetadataRecord) (*MetadataImage, error) {
+	d := imageDelta{next: *m, drafts: map[string]*topicDraft{}}
+	for i, rec := range recs {
+		if err := d.apply(rec); err != nil {
+			return nil, fmt.Errorf("metadata record %d (%v): %w", i, rec, err)
+		}
+		d.next.Epoch++
 	}
-	for k, v := range m.byID {
-		next.byID[k] = v
-	}
+	return &d.next, nil
+}
+
+// imageDelta builds the next image. A topic the records touch is copied
+// once (its draft) and then changed in place until the delta is done: a
+// topic created with many partitions is not copied once per partition.
+type imageDelta struct {
+	next          MetadataImage
+	drafts        map[string]*topicDraft
+	brokerDrafted bool
+}
+
+// topicDraft is a topic copied by this delta, and which of its parts the
+// delta owns (may change in place).
+type topicDraft struct {
+	t                         *TopicImage
+	ownPartitions, ownConfigs bool
+}
+
+func (d *imageDelta) apply(rec MetadataRecord) error {
 	switch r := rec.(type) {
-	case TopicCreated:
-		if _, ok := next.topics[r.Topic.Name]; ok {
-			return nil, fmt.Errorf("topic %q already exists", r.Topic.Name)
-		}
-		if _, ok := next.byID[r.Topic.ID]; ok {
-			return nil, fmt.Errorf("topic id %s already in use", r.Topic.ID)
-		}
-		t := r.Topic
-		if err := checkPartitionNumbers(t.Name, 0, t.Partitions); err != nil {
-			return nil, err
-		}
-		t.Configs = copyConfigs(t.Configs)
-		t.Partitions = append([]PartitionImage(nil), t.Partitions...)
-		next.topics[t.Name] = &t
-		next.byID[t.ID] = t.Name
-	case PartitionsCreated:
-		old, ok := next.topics[r.Topic]
+	case TopicRecord:
+		return d.addTopic(r)
+	case PartitionRecord:
+		return d.addPartition(r)
+	case PartitionChangeRecord:
+		return d.changePartition(r)
+	case RemoveTopicRecord:
+		t, ok := d.next.TopicByID(r.TopicID)
 		if !ok {
-			return nil, fmt.Errorf("topic %q does not exist", r.Topic)
+			return fmt.Errorf("topic id %s does not exist", r.TopicID)
 		}
-		if len(r.Partitions) == 0 {
-			return nil, fmt.Errorf("topic %q: no partitions to add", r.Topic)
+		d.next.topics = d.next.topics.Delete(t.Name)
+		d.next.byID = d.next.byID.Delete(string(t.ID[:]))
+		if owner, _ := d.next.metricNames.Get(metricName(t.Name)); owner == t.Name {
+			d.next.metricNames = d.next.metricNames.Delete(metricName(t.Name))
 		}
-		if err := checkPartitionNumbers(r.Topic, int32(len(old.Partitions)), r.Partitions); err != nil {
-			return nil, err
-		}
-		t := *old
-		t.Partitions = append(append(make([]PartitionImage, 0, len(old.Partitions)+len(r.Partitions)), old.Partitions...), r.Partitions...)
-		next.topics[r.Topic] = &t
-	case TopicDeleted:
-		old, ok := next.topics[r.Topic]
-		if !ok {
-			return nil, fmt.Errorf("topic %q does not exist", r.Topic)
-		}
-		delete(next.topics, r.Topic)
-		delete(next.byID, old.ID)
-	case BrokerConfigsSet:
-		next.brokerConfigs = copyConfigs(r.Configs)
-	case TopicConfigsSet:
-		old, ok := next.topics[r.Topic]
-		if !ok {
-			return nil, fmt.Errorf("topic %q does not exist", r.Topic)
-		}
-		t := *old
-		t.Configs = copyConfigs(r.Configs)
-		next.topics[r.Topic] = &t
+		delete(d.drafts, t.Name)
+		return nil
+	case ConfigRecord:
+		return d.setConfig(r)
 	default:
-		return nil, fmt.Errorf("unknown metadata record %T", rec)
+		return fmt.Errorf("unknown metadata record %T", rec)
 	}
-	return next, nil
 }
 
-// checkPartitionNumbers checks that parts are numbered from on in order.
-func checkPartitionNumbers(topic string, from int32, parts []PartitionImage) error {
-	for i, p := range parts {
-		if p.Partition != from+int32(i) {
-			return fmt.Errorf("topic %q: partition %d listed where %d belongs", topic, p.Partition, from+int32(i))
-		}
+func (d *imageDelta) addTopic(r TopicRecord) error {
+	if r.Name == "" {
+		return fmt.Errorf("topic with id %s has no name", r.TopicID)
+	}
+	if _, ok := d.next.topics.Get(r.Name); ok {
+		return fmt.Errorf("topic %q already exists", r.Name)
+	}
+	if r.TopicID == (TopicID{}) {
+		return fmt.Errorf("topic %q has the zero topic id", r.Name)
+	}
+	if _, ok := d.next.byID.Get(string(r.TopicID[:])); ok {
+		return fmt.Errorf("topic id %s already in use", r.TopicID)
+	}
+	t := &TopicImage{Name: r.Name, ID: r.TopicID}
+	d.next.topics = d.next.topics.Set(r.Name, t)
+	d.next.byID = d.next.byID.Set(string(r.TopicID[:]), r.Name)
+	if _, taken := d.next.metricNames.Get(metricName(r.Name)); !taken {
+		d.next.metricNames = d.next.metricNames.Set(metricName(r.Name), r.Name)
+	}
+	d.drafts[r.Name] = &topicDraft{t: t, ownPartitions: true, ownConfigs: true}
+	return nil
+}
+
+// draft returns the delta's own copy of a topic, copying it on first use.
+func (d *imageDelta) draft(t *TopicImage) *topicDraft {
+	if dr, ok := d.drafts[t.Name]; ok {
+		return dr
+	}
+	cp := *t
+	dr := &topicDraft{t: &cp}
+	d.drafts[t.Name] = dr
+	d.next.topics = d.next.topics.Set(t.Name, &cp)
+	return dr
+}
+
+func (d *imageDelta) partitions(dr *topicDraft) []PartitionImage {
+	if !dr.ownPartitions {
+		dr.t.Partitions = slices.Clone(dr.t.Partitions)
+		dr.ownPartitions = true
+	}
+	return dr.t.Partitions
+}
+
+func (d *imageDelta) addPartition(r PartitionRecord) error {
+	t, ok := d.next.TopicByID(r.TopicID)
+	if !ok {
+		return fmt.Errorf("topic id %s does not exist", r.TopicID)
+	}
+	if r.Partition != t.PartitionCount() {
+		return fmt.Errorf("topic %q: partition %d listed where %d belongs", t.Name, r.Partition, t.PartitionCount())
+	}
+	if len(r.Replicas) == 0 {
+		return fmt.Errorf("topic %q: partition %d has no replicas", t.Name, r.Partition)
+	}
+	dr := d.draft(t)
+	dr.t.Partitions = append(d.partitions(dr), PartitionImage{Partition: r.Partition,
+		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
+		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch})
+	if r.Partition == 0 {
+		dr.t.ReplicationFactor = int16(len(r.Replicas))
 	}
 	return nil
 }
 
-func copyConfigs(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
+func (d *imageDelta) changePartition(r PartitionChangeRecord) error {
+	t, ok := d.next.TopicByID(r.TopicID)
+	if !ok {
+		return fmt.Errorf("topic id %s does not exist", r.TopicID)
+	}
+	if r.Partition < 0 || r.Partition >= t.PartitionCount() {
+		return fmt.Errorf("topic %q has no partition %d", t.Name, r.Partition)
+	}
+	dr := d.draft(t)
+	p := &d.partitions(dr)[r.Partition]
+	if r.Leader != NoLeaderChange && r.Leader != p.Leader {
+		p.Leader = r.Leader
+		p.LeaderEpoch++
+	}
+	if r.ISR != nil {
+		p.ISR = slices.Clone(r.ISR)
+	}
+	if r.Replicas != nil {
+		if len(r.Replicas) == 0 {
+			return fmt.Errorf("topic %q: partition %d would have no replicas", t.Name, r.Partition)
+		}
+		p.Replicas = slices.Clone(r.Replicas)
+	}
+	p.PartitionEpoch++
+	return nil
+}
+
+func (d *imageDelta) setConfig(r ConfigRecord) error {
+	var configs *map[string]string
+	switch r.ResourceType {
+	case kmsg.ConfigResourceTypeTopic:
+		t, ok := d.next.topics.Get(r.ResourceName)
+		if !ok {
+			return fmt.Errorf("topic %q does not exist", r.ResourceName)
+		}
+		dr := d.draft(t)
+		if !dr.ownConfigs {
+			dr.t.Configs, dr.ownConfigs = maps.Clone(dr.t.Configs), true
+		}
+		configs = &dr.t.Configs
+	case kmsg.ConfigResourceTypeBroker:
+		if r.ResourceName != "" {
+			return fmt.Errorf("broker %q: only the cluster-wide broker default takes dynamic configs", r.ResourceName)
+		}
+		if !d.brokerDrafted {
+			d.next.brokerConfigs, d.brokerDrafted = maps.Clone(d.next.brokerConfigs), true
+		}
+		configs = &d.next.brokerConfigs
+	default:
+		return fmt.Errorf("config resource type %d is not kept", r.ResourceType)
+	}
+	if r.Value == nil {
+		delete(*configs, r.Name)
+		return nil
+	}
+	if *configs == nil {
+		*configs = map[string]string{}
+	}
+	(*configs)[r.Name] = *r.Value
+	return nil
+}
+
+// SnapshotRecords are records that rebuild the image from empty: each topic
+// (in name order) with its configs and partitions, then the broker configs.
+func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
+	var out []MetadataRecord
+	for t := range m.Topics() {
+		out = append(out, TopicRecord{Name: t.Name, TopicID: t.ID})
+		out = append(out, configRecords(kmsg.ConfigResourceTypeTopic, t.Name, t.Configs)...)
+		for _, p := range t.Partitions {
+			out = append(out, PartitionRecord{TopicID: t.ID, Partition: p.Partition, Replicas: p.Replicas, ISR: p.ISR,
+				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch})
+		}
+	}
+	return append(out, configRecords(kmsg.ConfigResourceTypeBroker, "", m.brokerConfigs)...)
+}
+
+// configRecords sets every config of a resource, in key order.
+func configRecords(typ kmsg.ConfigResourceType, name string, configs map[string]string) []MetadataRecord {
+	var out []MetadataRecord
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		v := configs[k]
+		out = append(out, ConfigRecord{ResourceType: typ, ResourceName: name, Name: k, Value: &v})
 	}
 	return out
 }
 
-// imageSnapshot is the durable form of a MetadataImage.
-type imageSnapshot struct {
-	Version       int               `json:"version"`
-	Epoch         int64             `json:"epoch"`
-	Topics        []TopicImage      `json:"topics"`
-	BrokerConfigs map[string]string `json:"broker_configs,omitempty"`
-}
-
-// imageSnapshotVersion 2 lists each topic's partitions; version 1 had a
-// partition count only (a single node, which held and led every partition).
-const imageSnapshotVersion = 2
-
-// topicSnapshotV1 is a topic in a version 1 snapshot.
-type topicSnapshotV1 struct {
-	Name              string            `json:"Name"`
-	ID                TopicID           `json:"ID"`
-	Partitions        int32             `json:"Partitions"`
-	ReplicationFactor int16             `json:"ReplicationFactor"`
-	Configs           map[string]string `json:"Configs"`
-}
-
-// MarshalSnapshot encodes the image for a durable file.
-func (m *MetadataImage) MarshalSnapshot() ([]byte, error) {
-	s := imageSnapshot{Version: imageSnapshotVersion, Epoch: m.Epoch, BrokerConfigs: m.brokerConfigs}
-	for _, n := range m.TopicNames() {
-		s.Topics = append(s.Topics, *m.topics[n])
+// ImageFromSnapshot rebuilds an image from SnapshotRecords at the given
+// epoch.
+func ImageFromSnapshot(epoch int64, recs []MetadataRecord) (*MetadataImage, error) {
+	m, err := NewMetadataImage().Apply(recs...)
+	if err != nil {
+		return nil, fmt.Errorf("metadata snapshot: %w", err)
 	}
-	return json.MarshalIndent(s, "", "  ")
-}
-
-// UnmarshalMetadataSnapshot decodes a snapshot written by MarshalSnapshot. A
-// version 1 snapshot (a single node's, with partition counts only) is read as
-// every partition held and led by v1NodeID at leader epoch 0.
-func UnmarshalMetadataSnapshot(p []byte, v1NodeID int32) (*MetadataImage, error) {
-	var s imageSnapshot
-	if err := json.Unmarshal(p, &struct {
-		Version *int `json:"version"`
-	}{&s.Version}); err != nil {
-		return nil, fmt.Errorf("decode metadata snapshot: %w", err)
-	}
-	switch s.Version {
-	case imageSnapshotVersion:
-		if err := json.Unmarshal(p, &s); err != nil {
-			return nil, fmt.Errorf("decode metadata snapshot: %w", err)
-		}
-	case 1:
-		var v1 struct {
-			Epoch         int64             `json:"epoch"`
-			Topics        []topicSnapshotV1 `json:"topics"`
-			BrokerConfigs map[string]string `json:"broker_configs,omitempty"`
-		}
-		if err := json.Unmarshal(p, &v1); err != nil {
-			return nil, fmt.Errorf("decode metadata snapshot version 1: %w", err)
-		}
-		s.Epoch, s.BrokerConfigs = v1.Epoch, v1.BrokerConfigs
-		for _, t := range v1.Topics {
-			s.Topics = append(s.Topics, TopicImage{Name: t.Name, ID: t.ID, ReplicationFactor: t.ReplicationFactor,
-				Configs: t.Configs, Partitions: SingleNodePartitions(0, t.Partitions, v1NodeID)})
-		}
-	default:
-		return nil, fmt.Errorf("metadata snapshot version %d, this build reads %d and 1", s.Version, imageSnapshotVersion)
-	}
-	m := NewMetadataImage()
-	for _, t := range s.Topics {
-		next, err := m.Apply(TopicCreated{Topic: t})
-		if err != nil {
-			return nil, fmt.Errorf("metadata snapshot: %w", err)
-		}
-		m = next
-	}
-	if len(s.BrokerConfigs) > 0 {
-		next, err := m.Apply(BrokerConfigsSet{Configs: s.BrokerConfigs})
-		if err != nil {
-			return nil, fmt.Errorf("metadata snapshot: %w", err)
-		}
-		m = next
-	}
-	m.Epoch = s.Epoch
+	m.Epoch = epoch
 	return m, nil
-}
-
-// NewMetadataImage is the empty image.
-func NewMetadataImage() *MetadataImage {
-	return &MetadataImage{topics: map[string]*TopicImage{}, byID: map[TopicID]string{}, brokerConfigs: map[string]string{}}
 }

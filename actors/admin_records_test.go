@@ -1,0 +1,188 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+func TestListOffsetsByTimestamp(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("ts"), kgo.AllowAutoTopicCreation())
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i := 0; i < 5; i++ {
+		r := &kgo.Record{Value: []byte(fmt.Sprint(i)), Timestamp: base.Add(time.Duration(i) * time.Minute)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	for _, c := range []struct {
+		at   time.Time
+		want int64
+	}{{base.Add(-time.Minute), 0}, {base, 0}, {base.Add(90 * time.Second), 2}, {base.Add(4 * time.Minute), 4}, {base.Add(time.Hour), -1}} {
+		lo, err := adm.ListOffsetsAfterMilli(ctx, c.at.UnixMilli(), "ts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := lo.Lookup("ts", 0)
+		// Kafka answers -1 for "no record at or after"; kadm then reports
+		// the end offset.
+		if c.want >= 0 && o.Offset != c.want || c.want < 0 && o.Offset != 5 && o.Offset != -1 {
+			t.Errorf("offset after %v: %d, want %d", c.at.Sub(base), o.Offset, c.want)
+		}
+	}
+}
+
+func TestProduceLimitsAndAcks(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("2000")}, "small"); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(0))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 1500)}).FirstErr(); err != nil {
+		t.Fatalf("batch under max.message.bytes: %v", err)
+	}
+	err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 2500)}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("batch over max.message.bytes: %v", err)
+	}
+	for _, acks := range []kgo.Acks{kgo.NoAck(), kgo.LeaderAck(), kgo.AllISRAcks()} {
+		p := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(acks))
+		for i := 0; i < 20; i++ {
+			p.Produce(ctx, kgo.StringRecord("a"), func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("acks %v: %v", acks, err)
+				}
+			})
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1 + 20 (acks=0 arrive before the next producer's acks=1 records,
+	// since the end offset is read after both flushed) ... wait for all.
+	waitFor(t, 10*time.Second, "end offset 61", func() bool {
+		offs, err := adm.ListEndOffsets(ctx, "small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := offs.Lookup("small", 0)
+		return o.Offset == 61
+	})
+}
+
+func TestLongPollReturnsWhenDataArrives(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "poll"); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan struct{}, 1)
+	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second), kgo.WithHooks(fetchWritten(written)))
+	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"))
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		for {
+			fs := consumer.PollFetches(ctx)
+			if fs.NumRecords() > 0 || ctx.Err() != nil {
+				done <- time.Since(start)
+				return
+			}
+		}
+	}()
+	// Produce once a fetch is on its way to the broker, to wait there.
+	select {
+	case <-written:
+	case <-ctx.Done():
+		t.Fatal("the consumer never sent a fetch")
+	}
+	sent := time.Now()
+	if err := producer.ProduceSync(ctx, kgo.StringRecord("wake")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waited := <-done
+	if since := time.Since(sent); since > 2*time.Second || waited >= 5*time.Second {
+		t.Fatalf("the fetch returned %v after the produce (%v in all); it should return as data arrives", since, waited)
+	}
+}
+
+// fetchWritten is a kgo hook that signals each Fetch request written.
+type fetchWritten chan struct{}
+
+func (c fetchWritten) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.Fetch) && err == nil {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// listOffsetsAt sends one ListOffsets request at the given version for
+// partition 0 of topic.
+func listOffsetsAt(t *testing.T, ctx context.Context, n *Node, version int16, topic string, timestampMs int64) kmsg.ListOffsetsResponseTopicPartition {
+	t.Helper()
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(int16(kmsg.ListOffsets), version)
+	cl := newClient(t, n, kgo.MaxVersions(versions))
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = version
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, timestampMs, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("ListOffsets v%d: %v", version, err)
+	}
+	return resp.Topics[0].Partitions[0]
+}
+
+func TestListOffsetsSpecialTimestamps(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("special"), kgo.AllowAutoTopicCreation())
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	for i, ts := range []time.Duration{0, 3 * time.Minute, time.Minute} { // max timestamp at offset 1
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}, Timestamp: base.Add(ts)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		version     int16
+		timestampMs int64
+		code        int16
+		offset      int64
+	}{
+		{11, -1, 0, 3}, {11, -2, 0, 0}, {11, -3, 0, 1}, {11, -4, 0, 0},
+		{11, -5, 0, -1}, {11, -6, 0, -1}, {11, -7, kerr.InvalidRequest.Code, -1},
+		{6, -3, kerr.UnsupportedVersion.Code, -1}, {7, -4, kerr.UnsupportedVersion.Code, -1},
+		{8, -5, kerr.UnsupportedVersion.Code, -1}, {10, -6, kerr.UnsupportedVersion.Code, -1},
+		{1, -2, 0, 0}, {9, -5, 0, -1},
+	} {
+		p := listOffsetsAt(t, ctx, n, c.version, "special", c.timestampMs)
+		if p.ErrorCode != c.code || p.Offset != c.offset {
+			t.Errorf("v%d timestamp %d: error %d offset %d, want error %d offset %d", c.version, c.timestampMs, p.ErrorCode, p.Offset, c.code, c.offset)
+		}
+		if c.timestampMs == -3 && c.code == 0 && p.Timestamp != base.Add(3*time.Minute).UnixMilli() {
+			t.Errorf("max timestamp %d, want %d", p.Timestamp, base.Add(3*time.Minute).UnixMilli())
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package actors
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/logstore"
+)
+
+// replicaManager is the node's owner of partition actors, one per node: the
+// parent and supervisor of every replica the node hosts. It reads each
+// metadata image the node applies, starts, stops (deleting their data) and
+// reconfigures the replicas cluster.LocalChanges lists, and publishes the
+// routes the router reads. Nothing but the image tells it what to host.
+type replicaManager struct {
+	node *Node
+	// incarnations counts this actor's starts, across restarts.
+	incarnations *atomic.Int32
+	image        *cluster.MetadataImage
+	slots        partitionSlots
+	// hosted maps a running partition actor's id to its replica.
+	hosted map[string]*hostedReplica
+	data   dataRemoval
+	// shuttingDown is set once the manager stops or restarts: its children
+	// stop with it, which is no partition failure.
+	shuttingDown bool
+	logger       *zap.Logger
+}
+
+// hostedReplica is a partition actor the manager started.
+type hostedReplica struct {
+	topic     string
+	topicID   cluster.TopicID
+	partition int32
+	// stopping is set when the manager stopped it; delete says its data
+	// goes too, topicDeleted that its topic is gone.
+	stopping, delete, topicDeleted bool
+}
+
+// metadataImageApplied hands the replica manager the image the node
+// applied; it answers routesPublished once the routes include it.
+type metadataImageApplied struct{ image *cluster.MetadataImage }
+
+// routesPublished says the routes include every change up to epoch.
+type routesPublished struct{ epoch int64 }
+
+// replicaManagerReady is answered once the manager has started the
+// replicas of its first image and published their routes.
+type replicaManagerReady struct{}
+
+// replicaManagerRestarted asks the controller for its latest image again: a
+// restarted manager may have lost one.
+type replicaManagerRestarted struct{}
+
+// partitionSupervisor restarts a partition actor that panicked (it rebuilds
+// its state from the log) and stops one whose log is corrupt or unusable,
+// which marks the partition offline instead of looping.
+func partitionSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(3, 10*time.Second, func(reason interface{}) actor.Directive {
+		if err, ok := reason.(error); ok && (errors.Is(err, logstore.ErrCorruption) || errors.Is(err, errPartitionUnusable)) {
+			return actor.StopDirective
+		}
+		return actor.RestartDirective
+	})
+}
+
+// startReplicaManager spawns the node's replica manager over the image the
+// node starts with and waits until its replicas run.
+func (n *Node) startReplicaManager(image *cluster.MetadataImage) error {
+	// The manager starts from the published image, on a restart too.
+	n.routes.store(&routes{image: image})
+	incarnations := &atomic.Int32{}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &replicaManager{node: n, incarnations: incarnations, logger: n.logger.Named("replica_manager")}
+	}, actor.WithSupervisor(partitionSupervisor()))
+	pid, err := n.system.Root.SpawnNamed(props, "replica-manager")
+	if err != nil {
+		return err
+	}
+	n.replicaManager = pid
+	_, err = n.system.Root.RequestFuture(pid, &replicaManagerReady{}, time.Minute).Result()
+	return err
+}
+
+// Receive implements actor.Actor.
+func (m *replicaManager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.hosted = map[string]*hostedReplica{}
+		m.data = newDataRemoval()
+		m.image = cluster.NewMetadataImage()
+		m.queueLeftovers()
+		m.apply(ctx, m.node.routes.load().image)
+		if m.incarnations.Add(1) > 1 {
+			ctx.Send(m.node.system.NewLocalPID(controllerName), &replicaManagerRestarted{})
+		}
+	case *replicaManagerReady:
+		ctx.Respond(msg)
+	case *metadataImageApplied:
+		m.apply(ctx, msg.image)
+		ctx.Respond(&routesPublished{epoch: msg.image.Epoch})
+	case *partitionDataRemoved:
+		m.dataRemoved(ctx, msg)
+	case *actor.Terminated:
+		if !m.shuttingDown {
+			m.terminated(ctx, msg.Who)
+		}
+	case *actor.Stopping, *actor.Restarting:
+		m.shuttingDown = true
+	}
+}
+
+// apply moves the node's replicas from what the current image assigns it
+// to what next assigns it, then publishes routes over next.
+func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
+	ch := cluster.LocalChanges(m.image, next, m.node.cfg.NodeID)
+	m.image = next
+	// Count every replica of a deleted topic before any is retired, so the
+	// deletion ends with the last of them.
+	for _, st := range ch.Stop {
+		if st.Delete {
+			_, kept := next.TopicByID(st.TopicID)
+			m.data.expect(m.node.partitionDir(st.Topic, st.Partition.Partition), st.Topic, !kept)
+		}
+	}
+	for _, st := range ch.Stop {
+		m.stop(ctx, st)
+	}
+	for _, st := range ch.Stop {
+		if _, kept := next.TopicByID(st.TopicID); !kept {
+			m.slots.drop(st.Topic)
+		}
+	}
+	for _, r := range ch.Start {
+		m.start(ctx, r)
+	}
+	for _, topic := range ch.Reconfigure {
+		settings := m.node.topicSettings(next, topic)
+		for _, pid := range m.slots.pids(topic) {
+			if pid != nil {
+				ctx.Send(pid, &topicConfigsChanged{settings: settings})
+			}
+		}
+	}
+	for _, r := range ch.Changed {
+		// Leader and follower changes come with clustering; one node leads
+		// every partition it hosts.
+		m.logger.Info("partition record changed", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
+			zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
+	}
+	m.publish()
+	m.data.run(ctx, m.node)
+}
+
+// start spawns a replica's partition actor, unless the data of a replica
+// stopped in that directory is still being removed: it starts once it is.
+func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
+	dir := m.node.partitionDir(r.Topic, r.Partition.Partition)
+	if m.data.busy(dir) {
+		m.data.deferred[dir] = r
+		return
+	}
+	pa := partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic)}
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, pa) }))
+	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition}
+	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
+}
+
+// stop stops a replica's actor; its data goes once the actor has closed its
+// log (apply counted it with expect).
+func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
+	topic, p := st.Topic, st.Partition.Partition
+	_, topicKept := m.image.TopicByID(st.TopicID)
+	pid := m.slots.get(topic, p)
+	m.slots.set(m.image, topic, p, nil)
+	dir := m.node.partitionDir(topic, p)
+	if r, ok := m.data.deferred[dir]; ok && r.TopicID == st.TopicID {
+		// It never started; its directory is going already.
+		delete(m.data.deferred, dir)
+		return
+	}
+	var h *hostedReplica
+	if pid != nil {
+		h = m.hosted[pid.Id]
+	}
+	if h == nil {
+		// Offline already: nothing to wait for.
+		if st.Delete {
+			m.retire(ctx, &hostedReplica{topic: topic, topicID: st.TopicID, partition: p, topicDeleted: !topicKept})
+		}
+		return
+	}
+	h.stopping, h.delete, h.topicDeleted = true, st.Delete, !topicKept
+	ctx.Stop(pid)
+}
+
+// terminated handles the end of a partition actor: one the manager stopped
+// has its data removed if it was deleted; any other stopped because the
+// supervisor gave up on a corrupt or failing log, and its partition is
+// offline.
+func (m *replicaManager) terminated(ctx actor.Context, who *actor.PID) {
+	h, ok := m.hosted[who.Id]
+	if !ok {
+		return
+	}
+	delete(m.hosted, who.Id)
+	switch {
+	case !h.stopping:
+		m.logger.Error("partition offline: its actor stopped", zap.String("topic", h.topic), zap.Int32("partition", h.partition))
+		if pid := m.slots.get(h.topic, h.partition); pid != nil && pid.Id == who.Id {
+			m.slots.set(m.image, h.topic, h.partition, nil)
+			m.publish()
+		}
+	case h.delete:
+		if m.retire(ctx, h) {
+			m.publish()
+		}
+	}
+}
+
+// publish makes the image and the partition actors visible to the router.
+func (m *replicaManager) publish() {
+	m.node.routes.store(&routes{image: m.image, partitions: m.slots.commit()})
+}
+
+// removeSeries drops a deleted partition's metric series.
+func (m *replicaManager) removeSeries(topic string, partition int32) {
+	labels := partitionLabels(topic, partition)
+	m.node.metrics.logEndOffset.DeleteLabelValues(labels...)
+	m.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
+}

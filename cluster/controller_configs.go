@@ -1,0 +1,255 @@
+package cluster
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// AlterConfigs decides an AlterConfigs request, which replaces every config
+// of each resource: absent keys go back to their defaults. Each resource is
+// checked against the image as the resources before it leave it.
+func (c *Controller) AlterConfigs(req *kmsg.AlterConfigsRequest) ControllerResult {
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	var a configAlteration
+	a.w = c.image
+	for _, res := range req.Resources {
+		set := map[string]string{}
+		var aerr *apiError
+		for _, cfg := range res.Configs {
+			if cfg.Value == nil {
+				aerr = newAPIError(kerr.InvalidConfig, "config %s has a null value", cfg.Name)
+				break
+			}
+			set[cfg.Name] = *cfg.Value
+		}
+		if aerr == nil {
+			aerr = a.replace(c, len(resp.Resources), res.ResourceType, res.ResourceName, set, req.ValidateOnly)
+		}
+		out := kmsg.NewAlterConfigsResponseResource()
+		out.ResourceType, out.ResourceName = res.ResourceType, res.ResourceName
+		if aerr != nil {
+			out.ErrorCode, out.ErrorMessage = aerr.code, &aerr.msg
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return ControllerResult{Records: a.recs, Response: resp, failed: func(err error) kmsg.Response {
+		out := *resp
+		out.Resources = slices.Clone(resp.Resources)
+		for _, ch := range a.changed {
+			r := &out.Resources[ch.index]
+			r.ErrorCode, r.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
+		}
+		return &out
+	}}
+}
+
+// IncrementalAlterConfigs decides an IncrementalAlterConfigs request: SET,
+// DELETE, APPEND and SUBTRACT on the current configs of each resource.
+func (c *Controller) IncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) ControllerResult {
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	var a configAlteration
+	a.w = c.image
+	for _, res := range req.Resources {
+		current, aerr := currentConfigs(a.w, res.ResourceType, res.ResourceName)
+		if aerr == nil {
+			aerr = applyIncremental(current, res.Configs, res.ResourceType)
+		}
+		if aerr == nil {
+			aerr = a.replace(c, len(resp.Resources), res.ResourceType, res.ResourceName, current, req.ValidateOnly)
+		}
+		out := kmsg.NewIncrementalAlterConfigsResponseResource()
+		out.ResourceType, out.ResourceName = res.ResourceType, res.ResourceName
+		if aerr != nil {
+			out.ErrorCode, out.ErrorMessage = aerr.code, &aerr.msg
+		}
+		resp.Resources = append(resp.Resources, out)
+	}
+	return ControllerResult{Records: a.recs, Response: resp, failed: func(err error) kmsg.Response {
+		out := *resp
+		out.Resources = slices.Clone(resp.Resources)
+		for _, ch := range a.changed {
+			r := &out.Resources[ch.index]
+			r.ErrorCode, r.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
+		}
+		return &out
+	}}
+}
+
+// configAlteration gathers the records of one request's resources.
+type configAlteration struct {
+	w       *MetadataImage
+	recs    []MetadataRecord
+	changed []changedResource
+}
+
+// changedResource is a resource whose answer needs the records.
+type changedResource struct {
+	index int
+	typ   kmsg.ConfigResourceType
+	name  string
+}
+
+func persistConfigsError(typ kmsg.ConfigResourceType, name string, err error) string {
+	if typ == kmsg.ConfigResourceTypeBroker {
+		return fmt.Sprintf("persist broker configs: %v", err)
+	}
+	return fmt.Sprintf("persist configs of %q: %v", name, err)
+}
+
+// replace validates a resource's new configs and records what differs from
+// its current ones.
+// index is the resource's place in the answer.
+func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigResourceType, name string, configs map[string]string, validateOnly bool) *apiError {
+	var current map[string]string
+	recordName := name
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		t, ok := a.w.Topic(name)
+		if !ok {
+			return newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+		}
+		if aerr := checkTopicConfigs(configs); aerr != nil {
+			return aerr
+		}
+		current = t.Configs
+	case kmsg.ConfigResourceTypeBroker:
+		if name != "" && name != strconv.Itoa(int(c.cfg.NodeID)) {
+			return newAPIError(kerr.InvalidRequest, "broker %q is not this node (%d)", name, c.cfg.NodeID)
+		}
+		if aerr := checkBrokerConfigs(configs); aerr != nil {
+			return aerr
+		}
+		// Until brokers have configs of their own, a broker's configs are
+		// the cluster-wide default.
+		current, recordName = a.w.BrokerConfigs(), ""
+	default:
+		return newAPIError(kerr.InvalidRequest, "config resource type %d is not served", typ)
+	}
+	if validateOnly {
+		return nil
+	}
+	recs := configChanges(typ, recordName, current, configs)
+	if len(recs) == 0 {
+		return nil
+	}
+	a.w = mustApply(a.w, recs)
+	a.recs = append(a.recs, recs...)
+	a.changed = append(a.changed, changedResource{index: index, typ: typ, name: name})
+	return nil
+}
+
+// configChanges are the records that turn a resource's configs from old
+// into new: deletes of the keys new lacks, then sets of the values that
+// differ, each in key order.
+func configChanges(typ kmsg.ConfigResourceType, name string, old, new map[string]string) []MetadataRecord {
+	var out []MetadataRecord
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := new[k]; !ok {
+			out = append(out, ConfigRecord{ResourceType: typ, ResourceName: name, Name: k})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(new)) {
+		if v, ok := old[k]; !ok || v != new[k] {
+			v := new[k]
+			out = append(out, ConfigRecord{ResourceType: typ, ResourceName: name, Name: k, Value: &v})
+		}
+	}
+	return out
+}
+
+// currentConfigs copies a resource's own configs.
+func currentConfigs(w *MetadataImage, typ kmsg.ConfigResourceType, name string) (map[string]string, *apiError) {
+	var src map[string]string
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		t, ok := w.Topic(name)
+		if !ok {
+			return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+		}
+		src = t.Configs
+	case kmsg.ConfigResourceTypeBroker:
+		src = w.BrokerConfigs()
+	default:
+		return nil, newAPIError(kerr.InvalidRequest, "config resource type %d is not served", typ)
+	}
+	out := make(map[string]string, len(src))
+	maps.Copy(out, src)
+	return out, nil
+}
+
+// applyIncremental applies the operations to current, in order.
+func applyIncremental(current map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, typ kmsg.ConfigResourceType) *apiError {
+	for _, op := range ops {
+		switch op.Op {
+		case kmsg.IncrementalAlterConfigOpSet:
+			if op.Value == nil {
+				return newAPIError(kerr.InvalidConfig, "SET of %s has a null value", op.Name)
+			}
+			current[op.Name] = *op.Value
+		case kmsg.IncrementalAlterConfigOpDelete:
+			delete(current, op.Name)
+		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+			spec, ok := LookupTopicConfig(op.Name)
+			if typ != kmsg.ConfigResourceTypeTopic || !ok || spec.Type != ConfigList || op.Value == nil {
+				return newAPIError(kerr.InvalidConfig, "APPEND and SUBTRACT apply to list configs only, not %s", op.Name)
+			}
+			base, ok := current[op.Name]
+			if !ok {
+				base = spec.Default
+			}
+			current[op.Name] = editList(base, *op.Value, op.Op == kmsg.IncrementalAlterConfigOpAppend)
+		default:
+			return newAPIError(kerr.InvalidRequest, "unknown config operation %d for %s", op.Op, op.Name)
+		}
+	}
+	return nil
+}
+
+// editList appends or removes the comma-separated items of change.
+func editList(list, change string, appendItems bool) string {
+	var items []string
+	has := map[string]bool{}
+	for _, it := range strings.Split(list, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			items, has[it] = append(items, it), true
+		}
+	}
+	for _, it := range strings.Split(change, ",") {
+		it = strings.TrimSpace(it)
+		switch {
+		case it == "":
+		case appendItems && !has[it]:
+			items, has[it] = append(items, it), true
+		case !appendItems && has[it]:
+			items, has[it] = slices.DeleteFunc(items, func(x string) bool { return x == it }), false
+		}
+	}
+	return strings.Join(items, ",")
+}
+
+// checkBrokerConfigs allows at run time only the broker-wide topic defaults
+// (log.retention.ms and the like), validated as their topic configs.
+func checkBrokerConfigs(configs map[string]string) *apiError {
+	byBrokerKey := map[string]string{}
+	for _, spec := range topicConfigSpecs {
+		if spec.BrokerKey != "" {
+			byBrokerKey[spec.BrokerKey] = spec.Name
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		topicKey, ok := byBrokerKey[k]
+		if !ok {
+			return newAPIError(kerr.InvalidRequest, "cannot update broker config %s dynamically; set it in server.properties and restart", k)
+		}
+		if err := ValidateTopicConfig(topicKey, configs[k]); err != nil {
+			return newAPIError(kerr.InvalidConfig, "%s: %v", k, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package cluster
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// topicPlan is a topic the controller decided to create.
+type topicPlan struct {
+	name     string
+	id       TopicID
+	replicas [][]int32
+	configs  map[string]string
+}
+
+func (p *topicPlan) records() []MetadataRecord {
+	recs := []MetadataRecord{TopicRecord{Name: p.name, TopicID: p.id}}
+	recs = append(recs, configRecords(kmsg.ConfigResourceTypeTopic, p.name, p.configs)...)
+	return append(recs, partitionRecords(p.id, 0, p.replicas)...)
+}
+
+// CreateTopics decides a CreateTopics request. Each topic is checked
+// against the image as the topics before it in the request leave it.
+func (c *Controller) CreateTopics(req *kmsg.CreateTopicsRequest) ControllerResult {
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, t := range req.Topics {
+		seen[t.Topic]++
+	}
+	w := c.image
+	var recs []MetadataRecord
+	var created []int // answers that need the records
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		var aerr *apiError
+		configs := map[string]string{}
+		for _, cfg := range t.Configs {
+			if cfg.Value == nil {
+				aerr = newAPIError(kerr.InvalidConfig, "config %s of topic %q has a null value", cfg.Name, t.Topic)
+				break
+			}
+			configs[cfg.Name] = *cfg.Value
+		}
+		var plan *topicPlan
+		switch {
+		case aerr != nil:
+		case seen[t.Topic] > 1:
+			aerr = newAPIError(kerr.InvalidRequest, "topic %q is listed more than once", t.Topic)
+		default:
+			plan, aerr = c.newTopic(w, t.Topic, t.NumPartitions, t.ReplicationFactor, t.ReplicaAssignment, configs)
+		}
+		if aerr != nil {
+			rt.ErrorCode, rt.ErrorMessage = aerr.code, &aerr.msg
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		if !req.ValidateOnly {
+			trecs := plan.records()
+			w = mustApply(w, trecs)
+			recs = append(recs, trecs...)
+			created = append(created, len(resp.Topics))
+		}
+		rt.TopicID = plan.id
+		rt.NumPartitions, rt.ReplicationFactor = int32(len(plan.replicas)), int16(len(plan.replicas[0]))
+		view := &TopicImage{Name: plan.name, ID: plan.id, Configs: plan.configs}
+		rt.Configs = createTopicsConfigs(TopicConfigEntries(view, BrokerConfigs{Dynamic: w.BrokerConfigs(), Static: c.cfg.StaticBrokerConfigs}))
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+		out := *resp
+		out.Topics = slices.Clone(resp.Topics)
+		for _, i := range created {
+			rt := &out.Topics[i]
+			msg := fmt.Sprintf("persist topic %q: %v", rt.Topic, err)
+			rt.ErrorCode, rt.ErrorMessage = kerr.KafkaStorageError.Code, &msg
+			rt.TopicID, rt.NumPartitions, rt.ReplicationFactor, rt.Configs = TopicID{}, -1, -1, nil
+		}
+		return &out
+	}}
+}
+
+// AutoCreateTopics creates the named topics that do not exist, with the
+// broker defaults, as auto.create.topics.enable does. Refused lists the
+// names it could not create; there is no Response.
+func (c *Controller) AutoCreateTopics(names []string) ControllerResult {
+	w := c.image
+	var res ControllerResult
+	for _, name := range names {
+		if _, ok := w.Topic(name); ok {
+			continue
+		}
+		plan, aerr := c.newTopic(w, name, -1, -1, nil, map[string]string{})
+		if aerr != nil {
+			res.Refused = append(res.Refused, TopicRefusal{Topic: name, Reason: aerr.msg})
+			continue
+		}
+		trecs := plan.records()
+		w = mustApply(w, trecs)
+		res.Records = append(res.Records, trecs...)
+	}
+	return res
+}
+
+// newTopic validates a topic to create against the working image w and
+// places its replicas.
+func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, replication int16, assignment []kmsg.CreateTopicsRequestTopicReplicaAssignment, configs map[string]string) (*topicPlan, *apiError) {
+	if aerr := c.checkNewTopicName(w, name); aerr != nil {
+		return nil, aerr
+	}
+	var replicas [][]int32
+	if len(assignment) > 0 {
+		if partitions != -1 || replication != -1 {
+			return nil, newAPIError(kerr.InvalidRequest, "both a replica assignment and a partition count or replication factor were given for %q", name)
+		}
+		for i, a := range assignment {
+			if a.Partition != int32(i) {
+				return nil, newAPIError(kerr.InvalidReplicaAssignment, "replica assignment of %q must list partitions 0..%d in order", name, len(assignment)-1)
+			}
+			if problem := c.replicaProblem(a.Replicas, len(assignment[0].Replicas)); problem != "" {
+				return nil, newAPIError(kerr.InvalidReplicaAssignment, "partition %d of %q is assigned to brokers %v; %s", i, name, a.Replicas, problem)
+			}
+			replicas = append(replicas, slices.Clone(a.Replicas))
+		}
+		partitions, replication = int32(len(assignment)), int16(len(assignment[0].Replicas))
+	}
+	if partitions == -1 {
+		partitions = c.cfg.NumPartitions
+	}
+	if replication == -1 {
+		replication = c.cfg.DefaultReplicationFactor
+	}
+	switch {
+	case partitions <= 0:
+		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions must be larger than 0, got %d", partitions)
+	case partitions > MaxPartitionsPerTopic:
+		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions %d is above this broker's limit of %d", partitions, MaxPartitionsPerTopic)
+	case replication <= 0:
+		return nil, newAPIError(kerr.InvalidReplicationFactor, "replication factor must be larger than 0, got %d", replication)
+	case int(replication) > len(c.brokers):
+		return nil, c.replicationTooHigh(int(replication))
+	}
+	if aerr := checkTopicConfigs(configs); aerr != nil {
+		return nil, aerr
+	}
+	id, err := c.newTopicID(w)
+	if err != nil {
+		return nil, newAPIError(kerr.UnknownServerError, "topic id: %v", err)
+	}
+	if replicas == nil {
+		var aerr *apiError
+		if replicas, aerr = c.placement(nil, 0, partitions, int(replication)); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return &topicPlan{name: name, id: id, replicas: replicas, configs: configs}, nil
+}
+
+// checkNewTopicName applies Kafka's name rules and refuses names that
+// exist, collide with an existing one ('.' and '_' are the same in metric
+// names), or whose deletion is still under way.
+func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError {
+	if err := ValidateTopicName(name); err != nil {
+		return newAPIError(kerr.InvalidTopicException, "%v", err)
+	}
+	if _, ok := w.Topic(name); ok {
+		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)
+	}
+	if _, deleting := c.deleting[name]; deleting {
+		return newAPIError(kerr.TopicAlreadyExists, "topic %q is being deleted; try again shortly", name)
+	}
+	if other, ok := w.CollidingTopic(name); ok {
+		return newAPIError(kerr.InvalidTopicException, "topic %q collides with existing topic %q: '.' and '_' are interchangeable in metric names", name, other)
+	}
+	return nil
+}
+
+// checkTopicConfigs validates the configs of a topic to create or alter, in
+// key order.
+func checkTopicConfigs(configs map[string]string) *apiError {
+	for _, name := range slices.Sorted(maps.Keys(configs)) {
+		if err := ValidateTopicConfig(name, configs[name]); err != nil {
+			return newAPIError(kerr.InvalidConfig, "%v", err)
+		}
+	}
+	return nil
+}
+
+// DeleteTopics decides a DeleteTopics request (by name up to v5, by name
+// or id from v6).
+func (c *Controller) DeleteTopics(req *kmsg.DeleteTopicsRequest) ControllerResult {
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	type target struct {
+		name *string
+		id   TopicID
+	}
+	var targets []target
+	for _, n := range req.TopicNames {
+		targets = append(targets, target{name: kmsg.StringPtr(n)})
+	}
+	for _, t := range req.Topics {
+		targets = append(targets, target{name: t.Topic, id: t.TopicID})
+	}
+	w := c.image
+	var recs []MetadataRecord
+	var deleted []int
+	for _, tg := range targets {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic, rt.TopicID = tg.name, tg.id
+		var topic *TopicImage
+		var ok bool
+		if tg.name != nil {
+			topic, ok = w.Topic(*tg.name)
+		} else {
+			topic, ok = w.TopicByID(tg.id)
+		}
+		switch {
+		case !c.cfg.DeleteTopicEnable:
+			rt.ErrorCode = kerr.TopicDeletionDisabled.Code
+		case !ok && tg.name == nil:
+			rt.ErrorCode = kerr.UnknownTopicID.Code
+		case !ok:
+			rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		default:
+			rt.Topic, rt.TopicID = kmsg.StringPtr(topic.Name), topic.ID
+			rec := []MetadataRecord{RemoveTopicRecord{TopicID: topic.ID}}
+			w = mustApply(w, rec)
+			recs = append(recs, rec...)
+			deleted = append(deleted, len(resp.Topics))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+		out := *resp
+		out.Topics = slices.Clone(resp.Topics)
+		for _, i := range deleted {
+			msg := err.Error()
+			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = kerr.KafkaStorageError.Code, &msg
+		}
+		return &out
+	}}
+}
+
+// CreatePartitions decides a CreatePartitions request.
+func (c *Controller) CreatePartitions(req *kmsg.CreatePartitionsRequest) ControllerResult {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	w := c.image
+	var recs []MetadataRecord
+	var grown []int
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreatePartitionsResponseTopic()
+		rt.Topic = t.Topic
+		precs, aerr := c.addPartitions(w, t)
+		switch {
+		case aerr != nil:
+			rt.ErrorCode, rt.ErrorMessage = aerr.code, &aerr.msg
+		case !req.ValidateOnly:
+			w = mustApply(w, precs)
+			recs = append(recs, precs...)
+			grown = append(grown, len(resp.Topics))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+		out := *resp
+		out.Topics = slices.Clone(resp.Topics)
+		for _, i := range grown {
+			msg := fmt.Sprintf("persist partitions of %q: %v", out.Topics[i].Topic, err)
+			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = kerr.KafkaStorageError.Code, &msg
+		}
+		return &out
+	}}
+}
+
+// addPartitions validates one topic's growth and returns its records.
+func (c *Controller) addPartitions(w *MetadataImage, t kmsg.CreatePartitionsRequestTopic) ([]MetadataRecord, *apiError) {
+	topic, ok := w.Topic(t.Topic)
+	if !ok {
+		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", t.Topic)
+	}
+	if _, deleting := c.deleting[t.Topic]; deleting {
+		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q is being deleted", t.Topic)
+	}
+	current := topic.PartitionCount()
+	switch {
+	case t.Count < current:
+		return nil, newAPIError(kerr.InvalidPartitions, "topic %q has %d partitions, which is higher than the requested %d", t.Topic, current, t.Count)
+	case t.Count == current:
+		return nil, newAPIError(kerr.InvalidPartitions, "topic %q already has %d partitions", t.Topic, t.Count)
+	case t.Count > MaxPartitionsPerTopic:
+		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions %d is above this broker's limit of %d", t.Count, MaxPartitionsPerTopic)
+	case t.Assignment != nil && len(t.Assignment) != int(t.Count-current):
+		return nil, newAPIError(kerr.InvalidReplicaAssignment, "%d assignments given for %d new partitions", len(t.Assignment), t.Count-current)
+	}
+	rf := int(topic.ReplicationFactor)
+	var replicas [][]int32
+	for _, a := range t.Assignment {
+		if problem := c.replicaProblem(a.Replicas, rf); problem != "" {
+			return nil, newAPIError(kerr.InvalidReplicaAssignment, "replicas %v: %s", a.Replicas, problem)
+		}
+		replicas = append(replicas, slices.Clone(a.Replicas))
+	}
+	if replicas == nil {
+		var aerr *apiError
+		if replicas, aerr = c.placement(topic, current, t.Count, rf); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return partitionRecords(topic.ID, current, replicas), nil
+}
