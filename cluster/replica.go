@@ -199,9 +199,13 @@ type Ready struct {
 	// FinishCompaction commits or abandons the job the log cleaner ran.
 	FinishCompaction *FinishCompaction
 
-	ProduceReplies       []ProduceReply
-	FetchReplies         []FetchReply
-	ListOffsetsReplies   []ListOffsetsReply
+	// ProduceReplies answer produces (never acks=0 ones).
+	ProduceReplies []ProduceReply
+	// FetchReplies answer fetches and ReadOnWake watches.
+	FetchReplies []FetchReply
+	// ListOffsetsReplies answer ListOffsets.
+	ListOffsetsReplies []ListOffsetsReply
+	// DeleteRecordsReplies answer DeleteRecords.
 	DeleteRecordsReplies []DeleteRecordsReply
 	// Woken are watches to wake: data is readable past their offset, or
 	// the deadline passed (Expired).

@@ -46,15 +46,14 @@ func TestReplicaScripts(t *testing.T) {
 
 // replicaHarness holds a replica core, the time, and a model of its log.
 type replicaHarness struct {
-	r          *Replica
-	now        Instant
-	leo        int64
-	flushed    int64
-	appends    map[RequestID]AppendBatches
-	reads      map[RequestID]ReadRecords
-	advances   map[RequestID]AdvanceLogStart
-	lastHW     int64
-	compaction bool // a compaction job is running
+	r        *Replica
+	now      Instant
+	leo      int64
+	flushed  int64
+	appends  map[RequestID]AppendBatches
+	reads    map[RequestID]ReadRecords
+	advances map[RequestID]AdvanceLogStart
+	lastHW   int64
 }
 
 func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
@@ -125,8 +124,7 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "start", &start)
 		h.r.RetentionApplied(start)
 	case "compaction-planned":
-		h.compaction = td.HasArg("started")
-		h.r.CompactionPlanned(h.compaction)
+		h.r.CompactionPlanned(td.HasArg("started"))
 	case "compaction-done":
 		var err error
 		if td.HasArg("error") {
