@@ -117,8 +117,7 @@ func (r *router) fetch(_ *netio.Request, body *kmsg.FetchRequest, respond func(k
 	if body.Version < 3 {
 		maxBytes = 0 // no response limit before v3
 	}
-	st.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: body.MinBytes, MaxBytes: maxBytes, DeadlineMs: st.deadlineMs,
-		IsolationLevel: cluster.IsolationLevel(body.IsolationLevel)}, targets)
+	st.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: body.MinBytes, MaxBytes: maxBytes, DeadlineMs: st.deadlineMs}, targets)
 	st.step(nil, nil)
 }
 

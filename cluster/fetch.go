@@ -14,9 +14,6 @@ type FetchConfig struct {
 	MaxBytes int32
 	// DeadlineMs is when max_wait_ms runs out (monotonic).
 	DeadlineMs int64
-	// IsolationLevel is the request's isolation_level; each partition reads
-	// at it (read_committed up to the last stable offset).
-	IsolationLevel IsolationLevel
 }
 
 // FetchTarget is one partition a Fetch asks for.
@@ -48,7 +45,9 @@ type PartitionRead struct {
 // answers when a partition failed, min_bytes are readable, the deadline
 // passed or the node is stopping; otherwise it parks a watch in each routed
 // partition (Ready.Watches) and reads again once, at the first wake-up or at
-// the deadline.
+// the deadline. The isolation level is not its concern: it travels with each
+// partition's read to the replica (Replica.Fetch, Replica.Watch), which reads
+// up to the last stable offset for read_committed.
 type Fetch struct {
 	cfg      FetchConfig
 	targets  []FetchTarget

@@ -14,7 +14,7 @@ import (
 // command, printing its Ready after each step. Partitions are p0, p1, ... in
 // request order; times are monotonic ms.
 //
-//	new min-bytes=N max-bytes=N deadline=MS [committed]
+//	new min-bytes=N max-bytes=N deadline=MS
 //	    input: one line per partition "pI offset=O [error=NAME]"
 //	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S]
 //	                 [error=NAME]" per partition that read something
@@ -33,7 +33,7 @@ func TestFetchScripts(t *testing.T) {
 			}
 			switch td.Cmd {
 			case "new":
-				cfg := FetchConfig{IsolationLevel: isolationArg(td)}
+				var cfg FetchConfig
 				td.ScanArgs(t, "min-bytes", &cfg.MinBytes)
 				td.ScanArgs(t, "max-bytes", &cfg.MaxBytes)
 				td.ScanArgs(t, "deadline", &cfg.DeadlineMs)
