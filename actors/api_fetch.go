@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/cluster"
 	"gregor/logstore"
 	"gregor/netio"
 )
@@ -37,43 +39,48 @@ type fetchPartitionResult struct {
 	bytesOut prometheus.Counter
 }
 
-// watchPartition parks in a partition actor until records at or past offset
-// are readable, or until deadline passes (then nothing is called; the fetch
-// has its own timer). When records come, the actor carries out read if set
-// (a fetch of one partition gets its records with the wake-up), else calls
-// notify; when the partition stops, it calls notify.
+// watchPartition parks in a partition actor until records past the fetch
+// offset are readable, or until deadlineMs (monotonic) passes (then nothing
+// is called; the fetch has its own timer). When records come, the actor
+// answers fetch if readOnWake (a fetch of one partition gets its records with
+// the wake-up), else calls notify; when the partition stops, it calls notify.
 type watchPartition struct {
-	offset   int64
-	deadline time.Time
-	notify   func()
-	read     *fetchPartition
+	fetch      fetchPartition
+	deadlineMs int64
+	readOnWake bool
+	notify     func()
 }
 
-// fetchTarget is one partition a Fetch asks for, in request order.
+// notLeaderResult is a partition's part of a Fetch until its actor answers:
+// a client that gets it asks for metadata again and retries.
+var notLeaderResult = fetchPartitionResult{errorCode: kerr.NotLeaderForPartition.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
+
+// fetchTarget is one partition a Fetch asks for, in request order: where it
+// goes in the response and its actor (nil when routing failed).
 type fetchTarget struct {
 	ti, pi  int
 	pid     *actor.PID
-	request *fetchPartition
-	result  fetchPartitionResult
+	request fetchPartition
 }
 
-// fetchState is a Fetch in progress: its response skeleton, its partitions,
-// its deadline, and whether it was answered.
-type fetchState struct {
-	r        *router
-	body     *kmsg.FetchRequest
-	resp     *kmsg.FetchResponse
-	targets  []*fetchTarget
-	deadline time.Time
-	respond  func(kmsg.Response)
+// fetchShell carries out one Fetch's core (cluster.Fetch): it reads the
+// partitions through their actors, parks watches, arms the deadline timer
+// and sends the answer. Partition answers arrive on other goroutines; mu
+// serialises calls into the core, and effects run outside it.
+type fetchShell struct {
+	r          *router
+	body       *kmsg.FetchRequest
+	resp       *kmsg.FetchResponse
+	respond    func(kmsg.Response)
+	targets    []fetchTarget
+	deadlineMs int64
 
-	mu       sync.Mutex
-	answered bool
-	timer    *time.Timer
-	woken    bool
+	mu    sync.Mutex
+	core  *cluster.Fetch
+	timer *time.Timer
 }
 
-func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
+func (r *router) fetch(_ *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.FetchResponse)
 	if body.SessionID != 0 || (body.SessionEpoch != 0 && body.SessionEpoch != -1) {
 		// This broker never hands out fetch sessions (it answers with
@@ -83,8 +90,9 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 		respond(resp)
 		return
 	}
-	st := &fetchState{r: r, body: body, resp: resp, respond: respond,
-		deadline: req.ReceivedAt.Add(time.Duration(body.MaxWaitMillis) * time.Millisecond)}
+	now := r.node.cfg.Clock.Now()
+	st := &fetchShell{r: r, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0))}
+	var targets []cluster.FetchTarget
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
 	for ti, t := range body.Topics {
@@ -97,184 +105,162 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 			pid, code := rt.route(topic, ok, byID, p.Partition)
 			rp.ErrorCode = code
-			if code == 0 {
-				st.targets = append(st.targets, &fetchTarget{ti: ti, pi: pi, pid: pid,
-					request: &fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
-						isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}})
-			}
+			req := fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}
+			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req})
+			targets = append(targets, cluster.FetchTarget{ErrorCode: code, FetchPartition: cluster.FetchPartition{
+				FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch}})
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	st.read()
+	maxBytes := body.MaxBytes
+	if body.Version < 3 {
+		maxBytes = 0 // no response limit before v3
+	}
+	st.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: body.MinBytes, MaxBytes: maxBytes, DeadlineMs: st.deadlineMs}, targets)
+	st.step(nil, nil)
 }
 
 // fetchTimeoutSlack is how long past a fetch's max wait the router waits for
 // a partition actor's read before answering without it.
 const fetchTimeoutSlack = 5 * time.Second
 
-// read asks every partition for what it has now, then answers or waits.
-func (st *fetchState) read() {
-	if len(st.targets) == 0 {
-		st.answer()
-		return
+// step feeds the core under the lock (input may be nil), takes its effects
+// and carries them out. results are the partition answers input reported,
+// by target (nil: none).
+func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), results []fetchPartitionResult) {
+	st.mu.Lock()
+	now := st.r.node.cfg.Clock.Now()
+	if input != nil {
+		input(st.core, now)
 	}
-	m := &merger{done: st.afterRead}
-	for _, t := range st.targets {
-		// Until the partition answers: a client that gets this asks the
-		// metadata again and retries.
-		t.result = fetchPartitionResult{errorCode: kerr.NotLeaderForPartition.Code, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
-		m.expect()
-	}
-	m.start(time.Until(st.deadline) + fetchTimeoutSlack)
-	for _, t := range st.targets {
-		t := t
-		msg := *t.request
-		msg.reply = func(res fetchPartitionResult) {
-			if !m.finish(func() { t.result = res }) && res.records != nil {
-				res.records.Release()
-			}
+	if deadline := st.core.NextDeadlineMs(); deadline != math.MaxInt64 {
+		// Parked: listed first, then the closing flag read, so a node
+		// that stops meanwhile either finds this fetch or is seen here.
+		st.r.parked.Store(st, struct{}{})
+		if st.r.closing.Load() {
+			st.core.StopWaiting()
+		} else if st.timer == nil {
+			st.timer = time.AfterFunc(time.Duration(max(deadline-now.MonoMs, 0))*time.Millisecond, st.tick)
 		}
-		st.r.node.system.Root.Send(t.pid, &msg)
+	}
+	rd := st.core.Ready()
+	if rd.Answer != nil {
+		if st.timer != nil {
+			st.timer.Stop()
+		}
+		st.r.parked.Delete(st)
+	}
+	st.mu.Unlock()
+
+	if rd.Answer == nil {
+		releaseResults(results)
+	}
+	if rd.Read {
+		st.read()
+	}
+	for _, w := range rd.Watches {
+		t := st.targets[w.Index]
+		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, notify: st.wake}
+		if w.ReadOnWake {
+			msg.fetch.reply = func(res fetchPartitionResult) { st.wokenWithRead(w.Index, res) }
+		}
+		st.r.node.system.Root.Send(t.pid, msg)
+	}
+	if rd.Answer != nil {
+		st.answer(rd.Answer, results)
 	}
 }
 
-// afterRead answers when enough bytes (min_bytes) are readable, a partition
-// has an error, or the wait is over; otherwise it parks watches in the
-// partition actors and waits for the first new data or the deadline.
-func (st *fetchState) afterRead() {
-	var total int64
-	failed := false
-	for _, t := range st.targets {
-		if t.result.errorCode != 0 {
-			failed = true
+// read asks every routed partition for what it has now.
+func (st *fetchShell) read() {
+	results := make([]fetchPartitionResult, len(st.targets))
+	fo := &fanOut[fetchPartitionResult]{late: func(res fetchPartitionResult) { releaseResults([]fetchPartitionResult{res}) }}
+	for i, t := range st.targets {
+		if t.pid == nil {
+			continue
 		}
-		if t.result.records != nil {
-			total += t.result.records.Len()
+		results[i] = notLeaderResult
+		msg := t.request
+		fo.ask(t.pid, func(res fetchPartitionResult) { results[i] = res },
+			func(reply func(fetchPartitionResult)) any { msg.reply = reply; return &msg })
+	}
+	timeout := time.Duration(st.deadlineMs-st.r.node.cfg.Clock.Now().MonoMs)*time.Millisecond + fetchTimeoutSlack
+	fo.run(st.r.node.system.Root, timeout, func() {
+		reads := make([]cluster.PartitionRead, len(results))
+		for i, res := range results {
+			reads[i] = partitionRead(res)
 		}
-	}
-	now := time.Now()
-	if failed || total >= int64(st.body.MinBytes) || total > 0 && st.body.MinBytes <= 0 || !now.Before(st.deadline) || st.r.closing.Load() {
-		st.answer()
-		return
-	}
-	st.releaseReads()
-	st.mu.Lock()
-	st.woken = false
-	if st.timer == nil {
-		st.timer = time.AfterFunc(st.deadline.Sub(now), st.wake)
-		st.r.parked.Store(st, struct{}{})
-	}
-	st.mu.Unlock()
-	for _, t := range st.targets {
-		w := &watchPartition{offset: t.request.fetchOffset, deadline: st.deadline, notify: st.wake}
-		if len(st.targets) == 1 {
-			read := *t.request
-			read.reply = func(res fetchPartitionResult) { st.wokenWithRead(t, res) }
-			w.read = &read
-		}
-		st.r.node.system.Root.Send(t.pid, w)
-	}
+		st.step(func(f *cluster.Fetch, now cluster.Instant) { f.ReadCompleted(reads, now) }, results)
+	})
 }
 
 // wokenWithRead takes the read a partition actor did when new records woke
 // the watch of a single-partition fetch, in place of a wake and a re-read.
-func (st *fetchState) wokenWithRead(t *fetchTarget, res fetchPartitionResult) {
-	st.mu.Lock()
-	if st.answered || st.woken {
-		st.mu.Unlock()
-		if res.records != nil {
-			res.records.Release()
-		}
-		return
-	}
-	st.woken = true
-	st.mu.Unlock()
-	t.result = res
-	st.afterRead()
+func (st *fetchShell) wokenWithRead(index int, res fetchPartitionResult) {
+	results := make([]fetchPartitionResult, len(st.targets))
+	results[index] = res
+	st.step(func(f *cluster.Fetch, now cluster.Instant) { f.WokenWithRead(index, partitionRead(res), now) }, results)
+}
+
+// wake runs on new data in a watched partition (or its stop).
+func (st *fetchShell) wake() { st.step(func(f *cluster.Fetch, _ cluster.Instant) { f.Woken() }, nil) }
+
+// tick runs at the deadline.
+func (st *fetchShell) tick() {
+	st.step(func(f *cluster.Fetch, now cluster.Instant) { f.Tick(now) }, nil)
 }
 
 // wakeParkedFetches answers every waiting fetch now (graceful shutdown).
 func (r *router) wakeParkedFetches() {
 	r.parked.Range(func(k, _ any) bool {
-		k.(*fetchState).wake()
+		k.(*fetchShell).step(func(f *cluster.Fetch, _ cluster.Instant) { f.StopWaiting() }, nil)
 		return true
 	})
 }
 
-// wake runs on new data in a watched partition or at the deadline: it reads
-// again once per wait.
-func (st *fetchState) wake() {
-	st.mu.Lock()
-	if st.answered || st.woken {
-		st.mu.Unlock()
-		return
+func partitionRead(res fetchPartitionResult) cluster.PartitionRead {
+	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset}
+	if res.records != nil {
+		pr.RecordsBytes = res.records.Len()
 	}
-	st.woken = true
-	st.mu.Unlock()
-	st.read()
+	return pr
 }
 
-func (st *fetchState) releaseReads() {
-	for _, t := range st.targets {
-		if t.result.records != nil {
-			t.result.records.Release()
-			t.result.records = nil
+func releaseResults(results []fetchPartitionResult) {
+	for _, res := range results {
+		if res.records != nil {
+			res.records.Release()
 		}
 	}
 }
 
-// answer fills the response in request order within the response's max_bytes
-// (the first partition with data is always included whole, as Kafka does, so
-// a consumer always makes progress) and sends it.
-func (st *fetchState) answer() {
-	st.mu.Lock()
-	if st.answered {
-		st.mu.Unlock()
-		st.releaseReads()
-		return
-	}
-	st.answered = true
-	if st.timer != nil {
-		st.timer.Stop()
-		st.r.parked.Delete(st)
-	}
-	st.mu.Unlock()
-	budget := int64(st.body.MaxBytes)
-	if st.body.Version < 3 || budget <= 0 {
-		budget = 1<<31 - 1
-	}
-	first := true
-	// The records each partition answers with, in response order (targets
-	// follow the request's), sent without a copy.
-	var included []partitionRecords
-	for _, t := range st.targets {
+// answer fills the response as the core decided and sends it: the included
+// records go to the socket without a copy; the others are released.
+func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionResult) {
+	var included []partitionRecords // in response order (targets follow the request's)
+	for i, t := range st.targets {
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
-		// Empty, never null: librdkafka refuses a null record set.
-		rp.RecordBatches = []byte{}
-		res := t.result
-		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = res.errorCode, res.highWatermark, res.lastStableOffset, res.logStartOffset
-		if st.body.IsolationLevel == 1 {
+		pa := ans.Partitions[i]
+		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.ErrorCode, pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
+		if t.pid != nil && st.body.IsolationLevel == 1 {
 			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
-		if res.records == nil {
+		if results == nil || results[i].records == nil {
 			continue
 		}
-		t.result.records = nil
-		if n := res.records.Len(); n > 0 && (first || n <= budget) {
+		if res := results[i]; pa.IncludeRecords {
 			included = append(included, partitionRecords{partition: rp, records: res.records})
-			res.bytesOut.Add(float64(n))
-			budget -= n
-			first = false
-			continue
+			res.bytesOut.Add(float64(res.records.Len()))
+		} else {
+			res.records.Release()
 		}
-		res.records.Release()
 	}
 	if len(included) == 0 {
 		st.respond(st.resp)
 		return
 	}
-	if enc, ok := encodeFetchResponse(st.resp, included); ok {
+	if enc, ok := encodeFetchResponse(st.resp, included, st.r.salts); ok {
 		st.respond(enc)
 		return
 	}

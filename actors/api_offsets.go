@@ -8,11 +8,13 @@ import (
 )
 
 // listOffsetsPartition asks a partition actor for the offset of a timestamp
-// (or of -1 latest, -2 earliest, -3 max timestamp, -4 earliest local).
+// (or of -1 latest, -2 earliest, -3 max timestamp, -4 earliest local, -5
+// latest tiered, -6 earliest pending upload), checking the leader epoch.
 type listOffsetsPartition struct {
-	timestampMs    int64
-	isolationLevel int8
-	reply          func(listOffsetsResult)
+	timestampMs        int64
+	currentLeaderEpoch int32
+	isolationLevel     int8
+	reply              func(listOffsetsResult)
 }
 
 // listOffsetsResult is one partition's ListOffsets answer.
@@ -43,8 +45,7 @@ const offsetsRequestTimeout = 30 * time.Second
 func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.ListOffsetsResponse)
 	rt := r.node.routes.load()
-	m := &merger{done: func() { respond(resp) }}
-	var sends []func()
+	fo := &fanOut[listOffsetsResult]{}
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewListOffsetsResponseTopic()
 		rtopic.Topic = t.Topic
@@ -60,30 +61,18 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 				rp.ErrorCode = kerr.UnsupportedVersion.Code
 			case code != 0:
 				rp.ErrorCode = code
-			case p.CurrentLeaderEpoch > topic.Partitions[p.Partition].LeaderEpoch:
-				rp.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < topic.Partitions[p.Partition].LeaderEpoch:
-				rp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
-				m.expect()
-				ti, pi := ti, pi
-				msg := &listOffsetsPartition{timestampMs: p.Timestamp, isolationLevel: body.IsolationLevel,
-					reply: func(res listOffsetsResult) {
-						m.finish(func() {
-							out := &resp.Topics[ti].Partitions[pi]
-							out.ErrorCode, out.Timestamp, out.Offset, out.LeaderEpoch = res.errorCode, res.timestampMs, res.offset, res.leaderEpoch
-						})
-					}}
-				sends = append(sends, func() { r.node.system.Root.Send(pid, msg) })
+				msg := listOffsetsPartition{timestampMs: p.Timestamp, currentLeaderEpoch: p.CurrentLeaderEpoch, isolationLevel: body.IsolationLevel}
+				fo.ask(pid, func(res listOffsetsResult) {
+					out := &resp.Topics[ti].Partitions[pi]
+					out.ErrorCode, out.Timestamp, out.Offset, out.LeaderEpoch = res.errorCode, res.timestampMs, res.offset, res.leaderEpoch
+				}, func(reply func(listOffsetsResult)) any { msg.reply = reply; return &msg })
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	m.start(offsetsRequestTimeout)
-	for _, s := range sends {
-		s()
-	}
+	fo.run(r.node.system.Root, offsetsRequestTimeout, func() { respond(resp) })
 }
 
 // listOffsetsTimestampAllowed reports whether a special timestamp exists in
@@ -107,8 +96,7 @@ func listOffsetsTimestampAllowed(timestampMs int64, version int16) bool {
 func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	rt := r.node.routes.load()
-	m := &merger{done: func() { respond(resp) }}
-	var sends []func()
+	fo := &fanOut[deleteRecordsResult]{}
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewDeleteRecordsResponseTopic()
 		rtopic.Topic = t.Topic
@@ -117,26 +105,18 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			rp.Partition, rp.LowWatermark, rp.ErrorCode = p.Partition, -1, kerr.RequestTimedOut.Code
 			pid, code := rt.route(topic, ok, false, p.Partition)
-			switch {
-			case code != 0:
+			if code != 0 {
 				rp.ErrorCode = code
-			default:
-				m.expect()
-				ti, pi := ti, pi
-				msg := &deleteRecordsPartition{offset: p.Offset, reply: func(res deleteRecordsResult) {
-					m.finish(func() {
-						out := &resp.Topics[ti].Partitions[pi]
-						out.ErrorCode, out.LowWatermark = res.errorCode, res.lowWatermark
-					})
-				}}
-				sends = append(sends, func() { r.node.system.Root.Send(pid, msg) })
+			} else {
+				msg := deleteRecordsPartition{offset: p.Offset}
+				fo.ask(pid, func(res deleteRecordsResult) {
+					out := &resp.Topics[ti].Partitions[pi]
+					out.ErrorCode, out.LowWatermark = res.errorCode, res.lowWatermark
+				}, func(reply func(deleteRecordsResult)) any { msg.reply = reply; return &msg })
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	m.start(offsetsRequestTimeout)
-	for _, s := range sends {
-		s()
-	}
+	fo.run(r.node.system.Root, offsetsRequestTimeout, func() { respond(resp) })
 }

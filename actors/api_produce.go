@@ -3,7 +3,6 @@ package actors
 import (
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -39,12 +38,7 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 		r.failProduce(body, resp, kerr.InvalidRequest.Code, respond)
 		return
 	}
-	m := &merger{done: func() { respond(resp) }}
-	type send struct {
-		pid *actor.PID
-		msg *producePartition
-	}
-	var sends []send
+	fo := &fanOut[producePartitionResult]{}
 	byID := body.Version >= 13
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewProduceResponseTopic()
@@ -55,32 +49,30 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 			rp.Partition = p.Partition
 			pid, code := rt.route(topic, ok, byID, p.Partition)
 			rp.ErrorCode = code
-			if code == 0 {
+			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
+			switch {
+			case code != 0:
+			case body.Acks == 0:
+				fo.tell(pid, &msg)
+			default:
 				// Overwritten by the answer; stays if none comes in time.
 				rp.ErrorCode = kerr.RequestTimedOut.Code
-				m.expect()
-				ti, pi := ti, pi
-				msg := &producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
-				if body.Acks != 0 {
-					msg.reply = func(res producePartitionResult) {
-						m.finish(func() { setProduceResult(&resp.Topics[ti].Partitions[pi], res) })
-					}
-				}
-				sends = append(sends, send{pid, msg})
+				fo.ask(pid, func(res producePartitionResult) { setProduceResult(&resp.Topics[ti].Partitions[pi], res) },
+					func(reply func(producePartitionResult)) any { msg.reply = reply; return &msg })
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rtopic)
 	}
-	if body.Acks == 0 {
-		// The client wants no answer; the appends still happen.
-		respond(nil)
-	} else {
-		m.start(time.Duration(max(body.TimeoutMillis, 0))*time.Millisecond + produceTimeoutSlack)
-	}
-	for _, s := range sends {
-		r.node.system.Root.Send(s.pid, s.msg)
-	}
+	timeout := time.Duration(max(body.TimeoutMillis, 0))*time.Millisecond + produceTimeoutSlack
+	fo.run(r.node.system.Root, timeout, func() {
+		if body.Acks == 0 {
+			// The client wants no answer; the appends still happen.
+			respond(nil)
+			return
+		}
+		respond(resp)
+	})
 }
 
 // produceTimeoutSlack is how long past the request's own timeout the router

@@ -11,7 +11,10 @@
 // to settle); messages between actors are pointers to immutable values. Two
 // pieces of work leave the mailboxes on purpose: log compaction runs on the
 // node's one cleaner goroutine (cleaner.go), the partition planning and
-// committing each job, and Fetch responses are written by netio straight from
+// committing each job; Fetch responses are written by netio straight from
 // the log's files and cached blocks (fetch_encode.go), the records released
-// once written.
+// once written; and the node's high watermark checkpoint is written by a
+// goroutine of its own from what the partitions publish (hw_checkpoint.go).
+// A Fetch that waits is a core (cluster.Fetch) driven under a mutex by the
+// partitions' answers and a timer (api_fetch.go).
 package actors

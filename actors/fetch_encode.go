@@ -3,7 +3,9 @@ package actors
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -28,12 +30,14 @@ type partitionRecords struct {
 // unique placeholder through kmsg's encoder, and the placeholder and its
 // length prefix are then swapped for the real length and a part that writes
 // the records. The response releases the records once written or dropped. It
-// returns false, releasing nothing, when a placeholder cannot be found where
-// expected (the caller falls back to copying).
-func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords) (*netio.EncodedResponse, bool) {
+// returns false, releasing nothing, when no salt can be drawn or a
+// placeholder cannot be found where expected (the caller falls back to
+// copying).
+func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords, salts *saltSource) (*netio.EncodedResponse, bool) {
 	var salt [fetchRecordsMarkerBytes - 4]byte
-	binary.LittleEndian.PutUint64(salt[:], rand.Uint64())
-	binary.LittleEndian.PutUint32(salt[8:], rand.Uint32())
+	if !salts.draw(salt[:]) {
+		return nil, false
+	}
 	markers := make([][]byte, len(records))
 	for i, pr := range records {
 		marker := make([]byte, fetchRecordsMarkerBytes)
@@ -82,4 +86,30 @@ func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords) (
 		}
 	}
 	return enc, true
+}
+
+// saltSource draws the placeholders' salts from a ChaCha8 stream seeded from
+// the node's entropy on first use (a client cannot predict a placeholder, so
+// cannot plant one in a response). Safe for concurrent use.
+type saltSource struct {
+	entropy io.Reader
+	mu      sync.Mutex
+	rng     *rand.ChaCha8
+}
+
+func newSaltSource(entropy io.Reader) *saltSource { return &saltSource{entropy: entropy} }
+
+// draw fills salt, or reports false when the entropy could not be read.
+func (s *saltSource) draw(salt []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rng == nil {
+		var seed [32]byte
+		if _, err := io.ReadFull(s.entropy, seed[:]); err != nil {
+			return false
+		}
+		s.rng = rand.NewChaCha8(seed)
+	}
+	_, _ = s.rng.Read(salt)
+	return true
 }

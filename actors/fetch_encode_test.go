@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"testing"
@@ -78,7 +79,7 @@ func TestEncodeFetchResponseMatchesCopy(t *testing.T) {
 			}
 			return r2.AppendTo(nil)
 		}()
-		enc, ok := encodeFetchResponse(resp, records)
+		enc, ok := encodeFetchResponse(resp, records, newSaltSource(crand.Reader))
 		if !ok {
 			t.Fatalf("v%d: placeholders not found", version)
 		}

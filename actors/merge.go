@@ -3,13 +3,61 @@ package actors
 import (
 	"sync"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
-// merger collects the partition answers of one request and calls done exactly
-// once: after the last answer, or at its deadline with the answers in by then
-// (a partition actor stopped with the request still in its mailbox never
-// answers, and a connection's responses must never wait for it forever).
-// Answers arriving after done are dropped.
+// fanOut sends one message per partition of a request to the partitions'
+// actors and merges their answers: each answer is filled into the response as
+// it comes, and done runs exactly once, after the last answer or at the
+// deadline with the answers in by then (a partition actor stopped with the
+// request still in its mailbox never answers, and a connection's responses
+// must never wait for it forever). Produce, ListOffsets, DeleteRecords and
+// the reads of a Fetch all go through it.
+type fanOut[R any] struct {
+	m     merger
+	sends []fanOutSend
+	// late, if set, gets each answer that came after done (to release
+	// what it holds).
+	late func(R)
+}
+
+type fanOutSend struct {
+	pid *actor.PID
+	msg any
+}
+
+// ask queues a message to pid built around its reply function; fill records
+// the answer (under the fan-out's lock). Call it before run.
+func (f *fanOut[R]) ask(pid *actor.PID, fill func(R), build func(reply func(R)) any) {
+	f.m.expect()
+	f.sends = append(f.sends, fanOutSend{pid: pid, msg: build(func(res R) {
+		if !f.m.finish(func() { fill(res) }) && f.late != nil {
+			f.late(res)
+		}
+	})})
+}
+
+// tell queues a message that expects no answer (acks=0 produce).
+func (f *fanOut[R]) tell(pid *actor.PID, msg any) {
+	f.sends = append(f.sends, fanOutSend{pid: pid, msg: msg})
+}
+
+// run arms the deadline, then sends every queued message; done runs once
+// every asked partition answered or timeout passed (at once when none was
+// asked).
+func (f *fanOut[R]) run(root *actor.RootContext, timeout time.Duration, done func()) {
+	f.m.done = done
+	f.m.start(timeout)
+	for _, s := range f.sends {
+		root.Send(s.pid, s.msg)
+	}
+	f.sends = nil
+}
+
+// merger counts the answers of one request and calls done exactly once:
+// after the last answer, or at its deadline. Answers arriving after done are
+// refused. fanOut is built on it; use fanOut for partition requests.
 type merger struct {
 	mu       sync.Mutex
 	pending  int

@@ -68,6 +68,11 @@ type Config struct {
 	// DisableLogCleaner is log.cleaner.enable=false: compacted topics are
 	// not cleaned (their retention still runs).
 	DisableLogCleaner bool
+	// HighWatermarkCheckpointIntervalMs is
+	// replica.high.watermark.checkpoint.interval.ms: how often the
+	// partitions' high watermarks are written to the log directory's
+	// replication-offset-checkpoint. Zero means Kafka's 5000.
+	HighWatermarkCheckpointIntervalMs int64
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string
@@ -99,6 +104,8 @@ type Node struct {
 	metrics        *nodeMetrics
 	httpServer     *http.Server
 	cleaner        *logCleaner
+	// highWatermarks is the log directory's high watermark checkpoint.
+	highWatermarks *highWatermarkCheckpoint
 
 	stopOnce sync.Once
 	stopErr  error
@@ -144,14 +151,17 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 		}
 	})
 	n.cleaner = newLogCleaner()
+	n.highWatermarks = startHighWatermarkCheckpoint(cfg.FS, cfg.DataDir, cfg.HighWatermarkCheckpointIntervalMs, n.logger)
 	if err := n.startActors(); err != nil {
 		n.stopActors()
+		n.highWatermarks.stop()
 		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
 	}
 	if err := n.startServer(); err != nil {
 		n.stopActors()
+		n.highWatermarks.stop()
 		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
@@ -159,6 +169,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	if err := n.startMetrics(); err != nil {
 		_ = n.server.Close()
 		n.stopActors()
+		n.highWatermarks.stop()
 		n.cleaner.stop()
 		n.closeCache()
 		return nil, err
@@ -243,7 +254,11 @@ func (n *Node) Stop(ctx context.Context) error {
 		if n.httpServer != nil {
 			_ = n.httpServer.Close()
 		}
+		// Partitions stopped by the shutdown keep their high watermarks
+		// in the checkpoint, written once more after they stopped.
+		n.highWatermarks.beginShutdown()
 		n.stopActors()
+		n.highWatermarks.stop()
 		n.cleaner.stop()
 		n.closeCache()
 		n.stopErr = errors.Join(errs...)

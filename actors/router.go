@@ -19,14 +19,16 @@ import (
 type router struct {
 	node   *Node
 	logger *zap.Logger
-	// parked holds the fetches waiting for data (*fetchState keys).
+	// parked holds the fetches waiting for data (*fetchShell keys).
 	parked sync.Map
 	// closing is set when the node stops: fetches no longer wait.
 	closing atomic.Bool
+	// salts draws the fetch encoder's placeholder salts.
+	salts *saltSource
 }
 
 func newRouter(n *Node) *router {
-	return &router{node: n, logger: n.logger.Named("router")}
+	return &router{node: n, logger: n.logger.Named("router"), salts: newSaltSource(n.cfg.Entropy)}
 }
 
 // servedAPIVersions is the ApiVersions table: every key and version this

@@ -1,6 +1,6 @@
 // Package cluster holds the replication and metadata cores: the partition replica
-// (log end offset, high watermark, ISR, leader epochs, truncation), the
-// controller, the metadata image and the Raft metadata quorum, plus the
+// (log end offset, high watermark, ISR, leader epochs, truncation), the Fetch
+// request that waits for data, the controller, the metadata image and the Raft metadata quorum, plus the
 // Membership interface (serf lives only in a subpackage).
 //
 // It may import logstore and nothing else of gregor; never protoactor, serf

@@ -1,12 +1,8 @@
 package cluster
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"sort"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/logstore"
 )
@@ -18,6 +14,17 @@ type TimestampType int8
 const (
 	CreateTime TimestampType = iota
 	LogAppendTime
+)
+
+// IsolationLevel is the isolation_level of a Fetch or ListOffsets request.
+type IsolationLevel int8
+
+// The two isolation levels of Kafka. read_committed reads up to the last
+// stable offset; until transactions exist no transaction is ever open, so the
+// last stable offset equals the high watermark and both levels read the same.
+const (
+	ReadUncommitted IsolationLevel = 0
+	ReadCommitted   IsolationLevel = 1
 )
 
 // ReplicaConfig is what the replica core needs of its topic's configs.
@@ -39,33 +46,66 @@ type ReplicaConfig struct {
 	// group-commit fsync mode).
 	DurableHighWatermark bool
 	// Compacted is cleanup.policy containing compact: every record must
-	// have a key.
+	// have a key, and the log is handed to the log cleaner when due.
 	Compacted bool
 }
 
-// ReplicaState is what the replica core recovers from its log on start.
+// ReplicaState is what the replica core recovers on start: the log's offsets
+// and the partition's leader epoch (from the metadata image) and checkpointed
+// high watermark (replication-offset-checkpoint; 0 when absent).
 type ReplicaState struct {
 	LeaderEpoch    int32
 	LogStartOffset int64
 	LogEndOffset   int64
 	FlushedOffset  int64
+	HighWatermark  int64
 }
+
+// ReplicaOptions are the node-wide settings of every replica core.
+type ReplicaOptions struct {
+	// NodeID is node.id: the replica's own broker, the ISR while the
+	// replica is alone.
+	NodeID int32
+	// HousekeepingIntervalMs is how often the log's time-based policies
+	// (flush.ms, the recovery-point checkpoint) run; zero means
+	// DefaultHousekeepingIntervalMs.
+	HousekeepingIntervalMs int64
+	// RetentionCheckIntervalMs is log.retention.check.interval.ms: how
+	// often retention runs and compaction is considered; zero means
+	// DefaultRetentionCheckIntervalMs.
+	RetentionCheckIntervalMs int64
+	// LogCleanerEnabled is log.cleaner.enable: compacted logs are handed to
+	// the node's log cleaner.
+	LogCleanerEnabled bool
+}
+
+// DefaultHousekeepingIntervalMs is how often a replica ticks its log unless
+// told otherwise.
+const DefaultHousekeepingIntervalMs = 1000
+
+// DefaultRetentionCheckIntervalMs is Kafka's log.retention.check.interval.ms.
+const DefaultRetentionCheckIntervalMs = 300_000
 
 // RequestID names a request to the replica core; replies carry it back. The
 // shell maps it to whoever waits.
 type RequestID uint64
 
-// Replica is the core of one partition replica, leader role: it validates
-// produce batches, asks for appends, advances the high watermark, answers
-// acks, bounds fetches and parks fetch watches. It does no I/O and reads no
-// clock: the shell feeds it inputs and carries out the effects it lists in
-// Ready. The ISR is the leader alone until replication arrives.
+// Replica is the core of one partition replica, leader role. It validates
+// produce batches and asks for appends, advances the high watermark and
+// answers acks, bounds and answers fetches, parks fetch watches, resolves
+// ListOffsets and DeleteRecords, maps log errors to Kafka codes, and decides
+// when the log is ticked, retention runs and compaction is planned. It does no
+// I/O and reads no clock: the shell feeds it requests, storage completions and
+// ticks with the time, and carries out what it lists in Ready. The ISR is the
+// leader alone until replication arrives.
 type Replica struct {
+	opts  ReplicaOptions
 	cfg   ReplicaConfig
 	state ReplicaState
+	isr   []int32
+
 	// highWatermark is the offset below which records are committed.
 	highWatermark int64
-	isr           []int32
 
 	// appending holds produces handed to the shell for appending.
 	appending map[RequestID]pendingProduce
@@ -74,43 +114,173 @@ type Replica struct {
 	awaitingHW []pendingProduce
 	// watches are parked fetches waiting for data past an offset.
 	watches []watch
+	// reading, lookingUp and advancing are fetches, ListOffsets lookups
+	// and DeleteRecords handed to the shell.
+	reading   map[RequestID]FetchReply
+	lookingUp map[RequestID]ListOffsetsRequest
+	advancing map[RequestID]bool
+
+	// nextHousekeepingMs and nextRetentionCheckMs are monotonic deadlines.
+	nextHousekeepingMs   int64
+	nextRetentionCheckMs int64
+	compaction           compactionState
 
 	ready Ready
 }
 
-type pendingProduce struct {
-	id           RequestID
-	acks         int16
-	deadlineMs   int64
-	appendTimeMs int64
-	baseOffset   int64
-	nextOffset   int64
+// compactionState is where the replica's one compaction job stands.
+type compactionState int8
+
+const (
+	compactionIdle     compactionState = iota
+	compactionPlanning                 // PlanCompaction handed out, CompactionPlanned not yet told
+	compactionRunning                  // the log cleaner has the job
+)
+
+// NewReplica builds a leader replica over a recovered log at time now. The
+// high watermark starts at the checkpointed one (kept within the log's
+// offsets) and advances at once as far as the ISR allows.
+func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, now Instant) *Replica {
+	if opts.HousekeepingIntervalMs <= 0 {
+		opts.HousekeepingIntervalMs = DefaultHousekeepingIntervalMs
+	}
+	if opts.RetentionCheckIntervalMs <= 0 {
+		opts.RetentionCheckIntervalMs = DefaultRetentionCheckIntervalMs
+	}
+	if st.LogStartOffset > st.LogEndOffset || st.FlushedOffset > st.LogEndOffset {
+		panic(fmt.Sprintf("replica: recovered log start %d, flushed %d past the log end offset %d", st.LogStartOffset, st.FlushedOffset, st.LogEndOffset))
+	}
+	r := &Replica{
+		opts: opts, cfg: settings.Replica, state: st, isr: []int32{opts.NodeID},
+		highWatermark: min(max(st.HighWatermark, st.LogStartOffset), st.LogEndOffset),
+		appending:     map[RequestID]pendingProduce{},
+		reading:       map[RequestID]FetchReply{},
+		lookingUp:     map[RequestID]ListOffsetsRequest{},
+		advancing:     map[RequestID]bool{},
+		// Retention first runs with the first housekeeping, then every
+		// retention check interval.
+		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,
+		nextRetentionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
+	}
+	r.advanceHighWatermark()
+	return r
 }
 
-type watch struct {
-	id         RequestID
-	offset     int64
-	deadlineMs int64
-}
-
-// Ready is what the shell must do after a step, in order: append batches,
-// send replies, wake watchers.
+// Ready is what the shell must do after a step. Carry it out in field order:
+// configure the log, append, register durability waits, read, look up,
+// advance the log start offset, tick the log, apply retention, plan and
+// finish compaction; then send replies and wake watchers; then, if Fatal is
+// set, stop. Every I/O effect is reported back with its completion method
+// (named on each type).
 type Ready struct {
-	// Appends are batches to append to the log (Log.Append); report the
-	// outcome with AppendCompleted.
+	// ConfigureLog is the log's new configuration (Log.SetConfig).
+	ConfigureLog *logstore.Config
+	// Appends are batches to append to the log; AppendCompleted.
 	Appends []AppendBatches
-	// ProduceReplies answer produces.
+	// AwaitDurable asks to be told (Flushed) when every record below the
+	// offset is durable: the group committer's fsync.
+	AwaitDurable []int64
+	// Reads are log reads for fetches; ReadCompleted.
+	Reads []ReadRecords
+	// Lookups are offset-by-timestamp lookups for ListOffsets;
+	// TimestampLookedUp.
+	Lookups []LookupTimestamp
+	// LogStartAdvances raise the log start offset for DeleteRecords;
+	// LogStartAdvanced.
+	LogStartAdvances []AdvanceLogStart
+	// TickLog runs the log's time-based policies (flush.ms, recovery-point
+	// checkpoint); report the flushed offset after it with Flushed.
+	TickLog *TickLog
+	// DeleteRetainedSegments applies retention; RetentionApplied.
+	DeleteRetainedSegments *DeleteRetainedSegments
+	// PlanCompaction asks the log for a compaction job and hands it to the
+	// log cleaner; CompactionPlanned, then CompactionFinished.
+	PlanCompaction *PlanCompaction
+	// FinishCompaction commits or abandons the job the log cleaner ran.
+	FinishCompaction *FinishCompaction
+
+	// ProduceReplies answer produces (never acks=0 ones).
 	ProduceReplies []ProduceReply
+	// FetchReplies answer fetches and ReadOnWake watches.
+	FetchReplies []FetchReply
+	// ListOffsetsReplies answer ListOffsets.
+	ListOffsetsReplies []ListOffsetsReply
+	// DeleteRecordsReplies answer DeleteRecords.
+	DeleteRecordsReplies []DeleteRecordsReply
 	// Woken are watches to wake: data is readable past their offset, or
 	// the deadline passed (Expired).
 	Woken []WatchWoken
+
+	// Fatal is set when the partition cannot go on (a corrupt log): after
+	// the replies, the shell stops and the partition goes offline.
+	Fatal error
 }
 
-// AppendBatches asks the shell to append validated batches.
-type AppendBatches struct {
-	ID      RequestID
-	Batches [][]byte
+// Empty says whether there is nothing to do.
+func (rd *Ready) Empty() bool {
+	return rd.ConfigureLog == nil && len(rd.Appends) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
+		len(rd.Lookups) == 0 && len(rd.LogStartAdvances) == 0 && rd.TickLog == nil && rd.DeleteRetainedSegments == nil &&
+		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 &&
+		len(rd.ListOffsetsReplies) == 0 && len(rd.DeleteRecordsReplies) == 0 && len(rd.Woken) == 0 && rd.Fatal == nil
 }
+
+// AppendBatches asks the shell to append validated batches (Log.Append with
+// the replica's leader epoch at wall time NowMs).
+type AppendBatches struct {
+	ID          RequestID
+	Batches     [][]byte
+	LeaderEpoch int32
+	NowMs       int64
+}
+
+// AppendOutcome is what an append did: the first batch's base offset, and the
+// log's end and flushed offsets after it.
+type AppendOutcome struct {
+	BaseOffset    int64
+	LogEndOffset  int64
+	FlushedOffset int64
+}
+
+// ReadRecords asks for a log read (Log.Read) for a fetch.
+type ReadRecords struct {
+	ID        RequestID
+	Offset    int64
+	MaxBytes  int64
+	MaxOffset int64
+}
+
+// LookupTimestamp asks for the offset of a timestamp (Log.OffsetForTimestamp),
+// or of the largest timestamp (Log.OffsetOfMaxTimestamp) when MaxTimestamp.
+type LookupTimestamp struct {
+	ID           RequestID
+	TimestampMs  int64
+	MaxTimestamp bool
+}
+
+// AdvanceLogStart asks to raise the log start offset
+// (Log.AdvanceLogStartOffset).
+type AdvanceLogStart struct {
+	ID     RequestID
+	Offset int64
+}
+
+// TickLog runs the log's time-based policies at wall time NowMs (Log.Tick).
+type TickLog struct{ NowMs int64 }
+
+// DeleteRetainedSegments applies retention at wall time NowMs
+// (Log.DeleteRetainedSegments).
+type DeleteRetainedSegments struct{ NowMs int64 }
+
+// PlanCompaction asks the log for a compaction job at wall time NowMs over
+// records below MaxOffset (Log.PlanClean), to hand to the log cleaner.
+type PlanCompaction struct {
+	NowMs     int64
+	MaxOffset int64
+}
+
+// FinishCompaction says what to do with the job the log cleaner ran:
+// Log.CommitClean when Commit, else CleanJob.Abandon.
+type FinishCompaction struct{ Commit bool }
 
 // ProduceReply answers one partition of a Produce request.
 type ProduceReply struct {
@@ -122,21 +292,46 @@ type ProduceReply struct {
 	LogStartOffset  int64
 }
 
-// WatchWoken wakes a parked fetch watch.
+// FetchReply answers one partition of a Fetch. Records is what the log read
+// (nil when nothing was read); the receiver releases it.
+type FetchReply struct {
+	ID               RequestID
+	ErrorCode        int16
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+	Records          *logstore.Records
+}
+
+// ListOffsetsReply answers one partition of a ListOffsets request.
+type ListOffsetsReply struct {
+	ID          RequestID
+	ErrorCode   int16
+	TimestampMs int64
+	Offset      int64
+	LeaderEpoch int32
+}
+
+// DeleteRecordsReply answers one partition of a DeleteRecords request.
+type DeleteRecordsReply struct {
+	ID           RequestID
+	ErrorCode    int16
+	LowWatermark int64
+}
+
+// WatchWoken wakes a parked fetch watch. A watch with ReadOnWake is answered
+// by a FetchReply instead, unless Expired.
 type WatchWoken struct {
 	ID      RequestID
 	Expired bool
 }
 
-// NewReplica builds a leader replica over a recovered log.
-func NewReplica(cfg ReplicaConfig, st ReplicaState, nodeID int32) *Replica {
-	r := &Replica{cfg: cfg, state: st, isr: []int32{nodeID}, appending: map[RequestID]pendingProduce{}}
-	r.advanceHighWatermark()
-	return r
-}
-
 // HighWatermark is the offset below which records are committed.
 func (r *Replica) HighWatermark() int64 { return r.highWatermark }
+
+// LastStableOffset is the offset below which no transaction is open: the high
+// watermark, until transactions exist.
+func (r *Replica) LastStableOffset() int64 { return r.highWatermark }
 
 // LogEndOffset is the next offset to assign.
 func (r *Replica) LogEndOffset() int64 { return r.state.LogEndOffset }
@@ -147,9 +342,12 @@ func (r *Replica) LogStartOffset() int64 { return r.state.LogStartOffset }
 // LeaderEpoch is the partition's leader epoch.
 func (r *Replica) LeaderEpoch() int32 { return r.state.LeaderEpoch }
 
-// SetConfig applies changed topic configs.
-func (r *Replica) SetConfig(cfg ReplicaConfig) {
-	r.cfg = cfg
+// SetConfig applies changed topic configs, to the core and (through Ready) to
+// the log.
+func (r *Replica) SetConfig(settings TopicSettings) {
+	r.cfg = settings.Replica
+	logCfg := settings.Log
+	r.ready.ConfigureLog = &logCfg
 	r.advanceHighWatermark()
 }
 
@@ -160,287 +358,65 @@ func (r *Replica) Ready() Ready {
 	return rd
 }
 
-// Produce validates the records of one partition of a Produce request (one
-// RecordBatch v2, as Kafka requires from Produce v3 on) and asks for the
-// append, or replies with the error.
-func (r *Replica) Produce(id RequestID, records []byte, acks int16, timeoutMs int32, nowMs int64) {
-	reply := func(code int16, format string, args ...any) {
-		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+// Tick tells the core the time: produces waiting past their request timeout
+// and watches past their deadline are answered, and housekeeping that is due
+// is handed out.
+func (r *Replica) Tick(now Instant) {
+	r.expire(now.MonoMs)
+	if now.MonoMs >= r.nextHousekeepingMs {
+		r.ready.TickLog = &TickLog{NowMs: now.WallMs}
+		r.nextHousekeepingMs = now.MonoMs + r.opts.HousekeepingIntervalMs
 	}
-	if acks != 0 && acks != 1 && acks != -1 {
-		reply(kerr.InvalidRequiredAcks.Code, "acks must be 0, 1 or -1, got %d", acks)
-		return
-	}
-	if acks == -1 && len(r.isr) < r.cfg.MinInsyncReplicas {
-		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", len(r.isr), r.cfg.MinInsyncReplicas)
-		return
-	}
-	batch, code, msg := r.validateBatch(records, nowMs)
-	if code != 0 {
-		reply(code, "%s", msg)
-		return
-	}
-	p := pendingProduce{id: id, acks: acks, deadlineMs: nowMs + int64(max(timeoutMs, 0)), appendTimeMs: -1}
-	if r.cfg.TimestampType == LogAppendTime {
-		logstore.SetBatchLogAppendTime(batch, nowMs)
-		p.appendTimeMs = nowMs
-	}
-	r.appending[id] = p
-	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}})
-}
-
-// validateBatch checks the produce records as Kafka's log validator does and
-// returns the one batch, or a kerr code and message.
-func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, string) {
-	if len(records) == 0 {
-		return nil, kerr.InvalidRecord.Code, "produce request has no record batch for the partition"
-	}
-	if len(records) > 16 && records[16] != 2 {
-		return nil, kerr.UnsupportedForMessageFormat.Code, fmt.Sprintf("record batch magic %d: only magic 2 (Kafka 0.11+) is accepted", int8(records[16]))
-	}
-	size, err := logstore.BatchSize(records)
-	if err != nil {
-		return nil, kerr.CorruptMessage.Code, err.Error()
-	}
-	if size > len(records) {
-		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("record batch length field says %d bytes, the request holds %d", size, len(records))
-	}
-	if size != len(records) {
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("produce requests must hold exactly one record batch per partition; the first is %d of %d bytes", size, len(records))
-	}
-	if size > int(r.cfg.MaxMessageBytes) {
-		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("record batch of %d bytes is larger than max.message.bytes %d", size, r.cfg.MaxMessageBytes)
-	}
-	b, err := logstore.ParseBatch(records)
-	if err != nil {
-		return nil, kerr.CorruptMessage.Code, err.Error()
-	}
-	switch {
-	case b.FirstOffset != 0:
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch base offset %d: a producer must send 0", b.FirstOffset)
-	case b.NumRecords <= 0 || int64(b.NumRecords) != int64(b.LastOffsetDelta)+1:
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
-	case b.Attributes&0x20 != 0:
-		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
-	case b.Attributes&0x10 != 0:
-		return nil, kerr.InvalidRecord.Code, "transactional batches need InitProducerID, which this broker does not serve yet"
-	case b.Attributes&0x07 > 4:
-		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
-	}
-	if r.cfg.Compacted {
-		n, err := logstore.KeylessRecords(&b)
-		if err != nil {
-			return nil, kerr.CorruptMessage.Code, err.Error()
+	if now.MonoMs >= r.nextRetentionCheckMs {
+		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs}
+		if r.cfg.Compacted && r.opts.LogCleanerEnabled && r.compaction == compactionIdle {
+			r.ready.PlanCompaction = &PlanCompaction{NowMs: now.WallMs, MaxOffset: r.highWatermark}
+			r.compaction = compactionPlanning
 		}
-		if n > 0 {
-			return nil, kerr.InvalidRecord.Code, fmt.Sprintf("compacted topic cannot accept records without a key (%d of %d have none)", n, b.NumRecords)
-		}
-	}
-	if r.cfg.TimestampType == CreateTime {
-		if b.MaxTimestamp < nowMs && nowMs-b.MaxTimestamp > r.cfg.TimestampBeforeMaxMs ||
-			b.FirstTimestamp < nowMs && nowMs-b.FirstTimestamp > r.cfg.TimestampBeforeMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d", min(b.FirstTimestamp, b.MaxTimestamp), r.cfg.TimestampBeforeMaxMs, nowMs)
-		}
-		if b.MaxTimestamp > nowMs && b.MaxTimestamp-nowMs > r.cfg.TimestampAfterMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d", b.MaxTimestamp, r.cfg.TimestampAfterMaxMs, nowMs)
-		}
-	}
-	return records, 0, ""
-}
-
-// AppendCompleted reports the outcome of an AppendBatches: the log end offset
-// after it and the batch's base offset, or an error (then nothing was
-// appended).
-func (r *Replica) AppendCompleted(id RequestID, baseOffset, logEndOffset int64, err error) {
-	p, ok := r.appending[id]
-	if !ok {
-		panic(fmt.Sprintf("replica: append completion for unknown request %d", id))
-	}
-	delete(r.appending, id)
-	if err != nil {
-		code := kerr.KafkaStorageError.Code
-		var ke *kerr.Error
-		if errors.As(err, &ke) {
-			code = ke.Code
-		}
-		r.reply(p, code, err.Error())
-		return
-	}
-	if logEndOffset < r.state.LogEndOffset {
-		panic(fmt.Sprintf("replica: log end offset went back from %d to %d", r.state.LogEndOffset, logEndOffset))
-	}
-	r.state.LogEndOffset = logEndOffset
-	p.baseOffset, p.nextOffset = baseOffset, logEndOffset
-	switch p.acks {
-	case 0:
-	case 1:
-		r.reply(p, 0, "")
-	default:
-		r.awaitingHW = append(r.awaitingHW, p)
-	}
-	r.advanceHighWatermark()
-}
-
-// Flushed reports that every record below offset is durable.
-func (r *Replica) Flushed(offset int64) {
-	if offset > r.state.FlushedOffset {
-		r.state.FlushedOffset = offset
-		r.advanceHighWatermark()
+		r.nextRetentionCheckMs = now.MonoMs + r.opts.RetentionCheckIntervalMs
 	}
 }
 
-// LogStartAdvanced reports a new log start offset (retention, DeleteRecords).
-func (r *Replica) LogStartAdvanced(offset int64) {
-	if offset > r.state.LogStartOffset {
-		r.state.LogStartOffset = offset
-	}
-}
-
-func (r *Replica) advanceHighWatermark() {
-	hw := r.state.LogEndOffset
-	if r.cfg.DurableHighWatermark {
-		hw = min(hw, r.state.FlushedOffset)
-	}
-	if hw <= r.highWatermark {
-		return
-	}
-	r.highWatermark = hw
-	done := 0
-	for _, p := range r.awaitingHW {
-		if p.nextOffset > hw {
-			break
-		}
-		r.reply(p, 0, "")
-		done++
-	}
-	r.awaitingHW = r.awaitingHW[done:]
-	kept := r.watches[:0]
-	for _, w := range r.watches {
-		if hw > w.offset {
-			r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id})
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	r.watches = kept
-}
-
-func (r *Replica) reply(p pendingProduce, code int16, msg string) {
-	if p.acks == 0 {
-		return
-	}
-	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset}
-	if code == 0 {
-		rep.BaseOffset, rep.LogAppendTimeMs = p.baseOffset, p.appendTimeMs
-	}
-	r.ready.ProduceReplies = append(r.ready.ProduceReplies, rep)
-}
-
-// FetchBounds is what a fetch at an offset may read: from Offset up to
-// UpToOffset (the high watermark) with the partition's offsets, or an error.
-type FetchBounds struct {
-	ErrorCode        int16
-	HighWatermark    int64
-	LastStableOffset int64
-	LogStartOffset   int64
-	// Readable says whether there are records to read at the offset.
-	Readable   bool
-	UpToOffset int64
-}
-
-// Fetch bounds a read at offset by the epoch check (KIP-320) and the log's
-// offsets.
-func (r *Replica) Fetch(offset int64, currentLeaderEpoch int32) FetchBounds {
-	fb := FetchBounds{HighWatermark: r.highWatermark, LastStableOffset: r.highWatermark, LogStartOffset: r.state.LogStartOffset, UpToOffset: r.highWatermark}
-	switch {
-	case currentLeaderEpoch > r.state.LeaderEpoch:
-		fb.ErrorCode = kerr.UnknownLeaderEpoch.Code
-	case currentLeaderEpoch >= 0 && currentLeaderEpoch < r.state.LeaderEpoch:
-		fb.ErrorCode = kerr.FencedLeaderEpoch.Code
-	case offset < r.state.LogStartOffset || offset > r.state.LogEndOffset:
-		fb.ErrorCode = kerr.OffsetOutOfRange.Code
-	default:
-		fb.Readable = offset < r.highWatermark
-	}
-	return fb
-}
-
-// Watch parks a fetch until records past offset are committed or deadlineMs
-// passes; it wakes at once when they already are.
-func (r *Replica) Watch(id RequestID, offset, deadlineMs int64) {
-	if r.highWatermark > offset {
-		r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: id})
-		return
-	}
-	const maxWatches = 100_000
-	if len(r.watches) >= maxWatches {
-		// Bounded: the oldest watch wakes early; its fetch reads again
-		// and answers, which is always allowed.
-		r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: r.watches[0].id, Expired: true})
-		r.watches = r.watches[1:]
-	}
-	r.watches = append(r.watches, watch{id: id, offset: offset, deadlineMs: deadlineMs})
-}
-
-// Tick expires produces waiting past their request timeout and watches past
-// their deadline.
-func (r *Replica) Tick(nowMs int64) {
-	kept := r.awaitingHW[:0]
-	for _, p := range r.awaitingHW {
-		if nowMs >= p.deadlineMs {
-			r.reply(p, kerr.RequestTimedOut.Code, fmt.Sprintf("the high watermark did not pass offset %d within the request timeout", p.nextOffset-1))
-		} else {
-			kept = append(kept, p)
-		}
-	}
-	r.awaitingHW = kept
-	keptW := r.watches[:0]
-	for _, w := range r.watches {
-		if nowMs >= w.deadlineMs {
-			r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id, Expired: true})
-		} else {
-			keptW = append(keptW, w)
-		}
-	}
-	r.watches = keptW
-}
-
-// NextDeadlineMs is the earliest time Tick has work, or math.MaxInt64.
+// NextDeadlineMs is the earliest monotonic time at which Tick has work: a
+// request deadline or the next housekeeping. Housekeeping is scheduled from
+// when it last ran, so no stream of requests ever postpones it.
 func (r *Replica) NextDeadlineMs() int64 {
-	next := int64(math.MaxInt64)
+	next := min(r.nextHousekeepingMs, r.nextRetentionCheckMs)
 	for _, p := range r.awaitingHW {
 		next = min(next, p.deadlineMs)
 	}
 	for _, w := range r.watches {
-		next = min(next, w.deadlineMs)
+		next = min(next, w.DeadlineMs)
 	}
 	return next
 }
 
-// ListOffset resolves the special timestamps of ListOffsets: -2 earliest, -1
-// latest (the high watermark; read_committed: the last stable offset, equal
-// today), -4 earliest local. Other timestamps need the log's time index:
-// lookup is true and the shell searches the log below the high watermark.
-func (r *Replica) ListOffset(timestampMs int64) (offset int64, lookup bool) {
-	switch timestampMs {
-	case -2, -4:
-		return r.state.LogStartOffset, false
-	case -1:
-		return r.highWatermark, false
-	}
-	return 0, true
+// RetentionApplied reports that retention ran; logStartOffset is the log's
+// start offset after it.
+func (r *Replica) RetentionApplied(logStartOffset int64) {
+	r.raiseLogStartOffset(logStartOffset)
 }
 
-// DeleteRecordsOffset checks a DeleteRecords target (-1: the high watermark)
-// and returns the new log start offset, or a kerr code.
-func (r *Replica) DeleteRecordsOffset(offset int64) (int64, int16) {
-	if offset == -1 {
-		offset = r.highWatermark
+// CompactionPlanned reports whether the log had a job and the log cleaner
+// took it.
+func (r *Replica) CompactionPlanned(started bool) {
+	if r.compaction != compactionPlanning {
+		panic("replica: compaction planned without PlanCompaction")
 	}
-	if offset < 0 || offset > r.highWatermark {
-		return 0, kerr.OffsetOutOfRange.Code
+	r.compaction = compactionIdle
+	if started {
+		r.compaction = compactionRunning
 	}
-	return max(offset, r.state.LogStartOffset), 0
+}
+
+// CompactionFinished reports the log cleaner's outcome for the running job:
+// the core asks to commit it, or to abandon it after an error.
+func (r *Replica) CompactionFinished(err error) {
+	if r.compaction != compactionRunning {
+		panic("replica: compaction finished with no job running")
+	}
+	r.compaction = compactionIdle
+	r.ready.FinishCompaction = &FinishCompaction{Commit: err == nil}
 }
 
 // PendingRequests lists the requests the core still owes an answer, sorted
@@ -456,6 +432,24 @@ func (r *Replica) PendingRequests() []RequestID {
 	for _, w := range r.watches {
 		ids = append(ids, w.id)
 	}
+	for id := range r.reading {
+		ids = append(ids, id)
+	}
+	for id := range r.lookingUp {
+		ids = append(ids, id)
+	}
+	for id := range r.advancing {
+		ids = append(ids, id)
+	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+func (r *Replica) raiseLogStartOffset(offset int64) {
+	if offset > r.state.LogEndOffset {
+		panic(fmt.Sprintf("replica: log start offset %d past the log end offset %d", offset, r.state.LogEndOffset))
+	}
+	if offset > r.state.LogStartOffset {
+		r.state.LogStartOffset = offset
+	}
 }

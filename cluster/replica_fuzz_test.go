@@ -27,8 +27,8 @@ func FuzzReplicaProduce(f *testing.F) {
 		}
 		cfg := testReplicaConfig()
 		cfg.Compacted = compacted
-		r := NewReplica(cfg, ReplicaState{}, 1)
-		r.Produce(1, records, 1, 1000, now)
+		r := newTestReplica(cfg, ReplicaState{})
+		r.Produce(1, ProduceRequest{Records: records, Acks: 1, TimeoutMs: 1000}, Instant{WallMs: now})
 		rd := r.Ready()
 		switch {
 		case len(rd.Appends) == 1 && len(rd.ProduceReplies) == 0:

@@ -63,6 +63,11 @@ func testReplicaConfig() ReplicaConfig {
 	return ReplicaConfig{MaxMessageBytes: 1 << 20, TimestampBeforeMaxMs: math.MaxInt64, TimestampAfterMaxMs: 3_600_000, MinInsyncReplicas: 1}
 }
 
+// newTestReplica builds a replica of node 1 over a recovered state at time 0.
+func newTestReplica(cfg ReplicaConfig, st ReplicaState) *Replica {
+	return NewReplica(ReplicaOptions{NodeID: 1, LogCleanerEnabled: true}, TopicSettings{Replica: cfg}, st, Instant{})
+}
+
 func TestReplicaProduceValidation(t *testing.T) {
 	const now = 1_000_000_000
 	good := testBatch(t, 3, now, now, 0)
@@ -117,8 +122,8 @@ func TestReplicaProduceValidation(t *testing.T) {
 			if c.edit != nil {
 				c.edit(&cfg)
 			}
-			r := NewReplica(cfg, ReplicaState{}, 1)
-			r.Produce(1, append([]byte(nil), c.records...), c.acks, 1000, now)
+			r := newTestReplica(cfg, ReplicaState{})
+			r.Produce(1, ProduceRequest{Records: append([]byte(nil), c.records...), Acks: c.acks, TimeoutMs: 1000}, Instant{WallMs: now})
 			rd := r.Ready()
 			if c.want != 0 {
 				if len(rd.Appends) != 0 || len(rd.ProduceReplies) != 1 || rd.ProduceReplies[0].ErrorCode != c.want {
@@ -136,200 +141,149 @@ func TestReplicaProduceValidation(t *testing.T) {
 	}
 }
 
-func TestReplicaAcksAndHighWatermark(t *testing.T) {
-	const now = 1_000_000_000
-	r := NewReplica(testReplicaConfig(), ReplicaState{LogEndOffset: 10, FlushedOffset: 10}, 1)
-	if r.HighWatermark() != 10 {
-		t.Fatalf("recovered high watermark %d", r.HighWatermark())
-	}
-	r.Produce(1, testBatch(t, 2, now, now, 0), 0, 1000, now)
-	r.Produce(2, testBatch(t, 2, now, now, 0), 1, 1000, now)
-	r.Produce(3, testBatch(t, 2, now, now, 0), -1, 1000, now)
-	rd := r.Ready()
-	if len(rd.Appends) != 3 || len(rd.ProduceReplies) != 0 {
-		t.Fatalf("ready %+v", rd)
-	}
-	r.AppendCompleted(1, 10, 12, nil)
-	r.AppendCompleted(2, 12, 14, nil)
-	r.AppendCompleted(3, 14, 16, nil)
-	rd = r.Ready()
-	if len(rd.ProduceReplies) != 2 || rd.ProduceReplies[0].ID != 2 || rd.ProduceReplies[0].BaseOffset != 12 || rd.ProduceReplies[1].ID != 3 || rd.ProduceReplies[1].BaseOffset != 14 {
-		t.Fatalf("replies %+v: acks=0 gets none, acks=1 and all get their base offsets", rd.ProduceReplies)
-	}
-	if r.HighWatermark() != 16 {
-		t.Fatalf("high watermark %d, want 16", r.HighWatermark())
-	}
-}
-
-func TestReplicaAppendCompletionForUnknownRequestPanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic")
-		}
-	}()
-	NewReplica(testReplicaConfig(), ReplicaState{}, 1).AppendCompleted(99, 0, 0, nil)
-}
-
-func TestReplicaDurableHighWatermark(t *testing.T) {
-	const now = 1_000_000_000
-	cfg := testReplicaConfig()
-	cfg.DurableHighWatermark = true
-	r := NewReplica(cfg, ReplicaState{}, 1)
-	r.Watch(7, 0, now+500)
-	r.Produce(1, testBatch(t, 3, now, now, 0), -1, 1000, now)
-	r.Produce(2, testBatch(t, 1, now, now, 0), 1, 1000, now)
-	r.Ready()
-	r.AppendCompleted(1, 0, 3, nil)
-	r.AppendCompleted(2, 3, 4, nil)
-	rd := r.Ready()
-	if len(rd.ProduceReplies) != 1 || rd.ProduceReplies[0].ID != 2 || len(rd.Woken) != 0 || r.HighWatermark() != 0 {
-		t.Fatalf("before fsync: %+v hw %d; only acks=1 may be answered", rd, r.HighWatermark())
-	}
-	if fb := r.Fetch(0, -1); fb.Readable {
-		t.Fatal("unflushed records are readable")
-	}
-	r.Flushed(3)
-	rd = r.Ready()
-	if len(rd.ProduceReplies) != 1 || rd.ProduceReplies[0].ID != 1 || len(rd.Woken) != 1 || rd.Woken[0].ID != 7 || r.HighWatermark() != 3 {
-		t.Fatalf("after fsync: %+v hw %d", rd, r.HighWatermark())
-	}
-}
-
-func TestReplicaTimeoutsAndWatches(t *testing.T) {
-	const now = 1_000_000_000
-	cfg := testReplicaConfig()
-	cfg.DurableHighWatermark = true
-	r := NewReplica(cfg, ReplicaState{}, 1)
-	r.Produce(1, testBatch(t, 1, now, now, 0), -1, 100, now)
-	r.Ready()
-	r.AppendCompleted(1, 0, 1, nil)
-	r.Watch(2, 0, now+50)
-	r.Watch(3, 5, now+500)
-	if got := r.NextDeadlineMs(); got != now+50 {
-		t.Fatalf("next deadline %d", got)
-	}
-	r.Tick(now + 60)
-	rd := r.Ready()
-	if len(rd.Woken) != 1 || rd.Woken[0].ID != 2 || !rd.Woken[0].Expired || len(rd.ProduceReplies) != 0 {
-		t.Fatalf("tick at 60: %+v", rd)
-	}
-	r.Tick(now + 100)
-	rd = r.Ready()
-	if len(rd.ProduceReplies) != 1 || rd.ProduceReplies[0].ErrorCode != kerr.RequestTimedOut.Code {
-		t.Fatalf("tick at 100: %+v", rd)
-	}
-	if got := r.PendingRequests(); len(got) != 1 || got[0] != 3 {
-		t.Fatalf("pending %v", got)
-	}
-}
-
-func TestReplicaFetchBounds(t *testing.T) {
-	r := NewReplica(testReplicaConfig(), ReplicaState{LogStartOffset: 5, LogEndOffset: 10, FlushedOffset: 10, LeaderEpoch: 3}, 1)
-	for _, c := range []struct {
-		offset   int64
-		epoch    int32
-		code     int16
-		readable bool
-	}{
-		{4, -1, kerr.OffsetOutOfRange.Code, false},
-		{5, -1, 0, true},
-		{9, 3, 0, true},
-		{10, -1, 0, false},
-		{11, -1, kerr.OffsetOutOfRange.Code, false},
-		{5, 2, kerr.FencedLeaderEpoch.Code, false},
-		{5, 4, kerr.UnknownLeaderEpoch.Code, false},
+func TestReplicaCompletionForUnknownRequestPanics(t *testing.T) {
+	for name, complete := range map[string]func(r *Replica){
+		"append":      func(r *Replica) { r.AppendCompleted(99, AppendOutcome{}, nil) },
+		"read":        func(r *Replica) { r.ReadCompleted(99, nil, nil) },
+		"lookup":      func(r *Replica) { r.TimestampLookedUp(99, logstore.TimestampOffset{}, false, nil) },
+		"log start":   func(r *Replica) { r.LogStartAdvanced(99, 0, nil) },
+		"compaction":  func(r *Replica) { r.CompactionFinished(nil) },
+		"planned":     func(r *Replica) { r.CompactionPlanned(true) },
+		"flushed":     func(r *Replica) { r.Flushed(1) },
+		"log start 2": func(r *Replica) { r.RetentionApplied(1) },
 	} {
-		fb := r.Fetch(c.offset, c.epoch)
-		if fb.ErrorCode != c.code || fb.Readable != c.readable || fb.HighWatermark != 10 || fb.LogStartOffset != 5 {
-			t.Errorf("fetch %d epoch %d: %+v", c.offset, c.epoch, fb)
-		}
-	}
-	if off, lookup := r.ListOffset(-2); off != 5 || lookup {
-		t.Errorf("earliest %d %v", off, lookup)
-	}
-	if off, lookup := r.ListOffset(-1); off != 10 || lookup {
-		t.Errorf("latest %d %v", off, lookup)
-	}
-	if _, lookup := r.ListOffset(12345); !lookup {
-		t.Error("timestamp needs a lookup")
-	}
-	if off, code := r.DeleteRecordsOffset(-1); off != 10 || code != 0 {
-		t.Errorf("delete to hw: %d %d", off, code)
-	}
-	if _, code := r.DeleteRecordsOffset(11); code != kerr.OffsetOutOfRange.Code {
-		t.Errorf("delete past hw: %d", code)
-	}
-	if off, _ := r.DeleteRecordsOffset(2); off != 5 {
-		t.Errorf("delete below log start: %d", off)
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			complete(newTestReplica(testReplicaConfig(), ReplicaState{}))
+		})
 	}
 }
 
-// TestReplicaProperties drives random produce, append, flush, watch and tick
-// sequences: the high watermark never decreases or passes the log end
-// offset, replies never precede their append, and every request is answered
-// at most once and, once time passes every deadline, exactly once.
+// TestReplicaProperties drives random produce, append, flush, fetch,
+// watch, ListOffsets and tick sequences against a naive model: the high
+// watermark is the minimum log end offset over the ISR (the leader's own, or
+// its flushed offset with a durable high watermark), never decreases,
+// replies never precede their append, and every request is answered at most
+// once and, once time passes every deadline, exactly once.
 func TestReplicaProperties(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		const now = 1_000_000_000
+		const wall0 = 1_000_000_000
 		cfg := testReplicaConfig()
 		cfg.DurableHighWatermark = rapid.Bool().Draw(rt, "durable")
-		r := NewReplica(cfg, ReplicaState{}, 1)
+		cfg.Compacted = rapid.Bool().Draw(rt, "compacted")
+		r := newTestReplica(cfg, ReplicaState{})
 		answered := map[RequestID]int{}
 		appended := map[RequestID]bool{}
 		var pendingAppends []AppendBatches
-		acks := map[RequestID]int16{}
+		wantsAnswer := map[RequestID]bool{}
 		var next RequestID
-		var leo, lastHW int64
-		clock := int64(now)
-		drain := func() {
+		var leo, flushed, lastHW int64
+		var mono int64
+		now := func() Instant { return Instant{WallMs: wall0 + mono, MonoMs: mono} }
+		complete := func(ap AppendBatches, fail bool) {
+			if fail {
+				r.AppendCompleted(ap.ID, AppendOutcome{}, errors.New("disk full"))
+				return
+			}
+			b, _ := logstore.ParseBatch(ap.Batches[0])
+			base := leo
+			leo += int64(b.LastOffsetDelta) + 1
+			appended[ap.ID] = true
+			r.AppendCompleted(ap.ID, AppendOutcome{BaseOffset: base, LogEndOffset: leo, FlushedOffset: flushed}, nil)
+		}
+		// drain carries out a Ready as the shell does: reads, lookups and
+		// housekeeping complete at once, appends wait for the test.
+		var drain func()
+		drain = func() {
 			rd := r.Ready()
+			if rd.Empty() {
+				return
+			}
 			pendingAppends = append(pendingAppends, rd.Appends...)
+			for _, rr := range rd.Reads {
+				if rr.MaxOffset > r.HighWatermark() || rr.Offset >= rr.MaxOffset {
+					rt.Fatalf("read %+v with high watermark %d", rr, r.HighWatermark())
+				}
+				r.ReadCompleted(rr.ID, nil, nil)
+			}
+			for _, l := range rd.Lookups {
+				r.TimestampLookedUp(l.ID, logstore.TimestampOffset{Offset: leo, TimestampMs: wall0}, true, nil)
+			}
+			if rd.DeleteRetainedSegments != nil {
+				r.RetentionApplied(r.LogStartOffset())
+			}
+			if rd.PlanCompaction != nil {
+				if !cfg.Compacted {
+					rt.Fatal("compaction planned for a topic without cleanup.policy=compact")
+				}
+				r.CompactionPlanned(false)
+			}
 			for _, rep := range rd.ProduceReplies {
 				answered[rep.ID]++
 				if rep.ErrorCode == 0 && !appended[rep.ID] {
 					rt.Fatalf("request %d acknowledged before its append", rep.ID)
 				}
 			}
+			for _, rep := range rd.FetchReplies {
+				answered[rep.ID]++
+			}
+			for _, rep := range rd.ListOffsetsReplies {
+				answered[rep.ID]++
+				if rep.Offset >= 0 && rep.Offset > r.HighWatermark() {
+					rt.Fatalf("ListOffsets answered %d past the high watermark %d", rep.Offset, r.HighWatermark())
+				}
+			}
 			for _, w := range rd.Woken {
 				answered[w.ID]++
 			}
+			drain()
 		}
-		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
+		steps := rapid.IntRange(1, 80).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
-			switch rapid.IntRange(0, 4).Draw(rt, "op") {
+			switch rapid.IntRange(0, 6).Draw(rt, "op") {
 			case 0:
 				next++
 				a := rapid.SampledFrom([]int16{0, 1, -1}).Draw(rt, "acks")
-				acks[next] = a
-				r.Produce(next, testBatch(rt, rapid.IntRange(1, 4).Draw(rt, "n"), clock, clock, 0), a, 100, clock)
+				wantsAnswer[next] = a != 0
+				r.Produce(next, ProduceRequest{Records: testBatch(rt, rapid.IntRange(1, 4).Draw(rt, "n"), now().WallMs, now().WallMs, 0), Acks: a, TimeoutMs: 100}, now())
 			case 1:
 				if len(pendingAppends) > 0 {
 					ap := pendingAppends[0]
 					pendingAppends = pendingAppends[1:]
-					b, _ := logstore.ParseBatch(ap.Batches[0])
-					if rapid.IntRange(0, 9).Draw(rt, "fail") == 0 {
-						r.AppendCompleted(ap.ID, -1, leo, errors.New("disk full"))
-						break
-					}
-					base := leo
-					leo += int64(b.LastOffsetDelta) + 1
-					appended[ap.ID] = true
-					r.AppendCompleted(ap.ID, base, leo, nil)
+					complete(ap, rapid.IntRange(0, 9).Draw(rt, "fail") == 0)
 				}
 			case 2:
-				r.Flushed(rapid.Int64Range(0, leo).Draw(rt, "flushed"))
+				flushed = max(flushed, rapid.Int64Range(0, leo).Draw(rt, "flushed"))
+				r.Flushed(flushed)
 			case 3:
 				next++
-				r.Watch(next, rapid.Int64Range(0, leo+3).Draw(rt, "watch"), clock+rapid.Int64Range(0, 200).Draw(rt, "wait"))
-				acks[next] = 1
+				wantsAnswer[next] = true
+				r.Watch(next, Watch{Partition: FetchPartition{FetchOffset: rapid.Int64Range(0, leo+3).Draw(rt, "watch"), CurrentLeaderEpoch: -1},
+					DeadlineMs: mono + rapid.Int64Range(0, 200).Draw(rt, "wait"), ReadOnWake: rapid.Bool().Draw(rt, "read on wake")})
 			case 4:
-				clock += rapid.Int64Range(0, 150).Draw(rt, "advance")
-				r.Tick(clock)
+				mono += rapid.Int64Range(0, 1500).Draw(rt, "advance")
+				r.Tick(now())
+			case 5:
+				next++
+				wantsAnswer[next] = true
+				r.Fetch(next, FetchPartition{FetchOffset: rapid.Int64Range(0, leo+1).Draw(rt, "fetch"), PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1}, ReadUncommitted)
+			case 6:
+				next++
+				wantsAnswer[next] = true
+				r.ListOffsets(next, ListOffsetsRequest{TimestampMs: rapid.Int64Range(-3, 5).Draw(rt, "timestamp"), CurrentLeaderEpoch: -1})
 			}
 			drain()
 			hw := r.HighWatermark()
-			if hw < lastHW || hw > r.LogEndOffset() {
-				rt.Fatalf("high watermark %d (was %d, log end %d)", hw, lastHW, r.LogEndOffset())
+			model := r.LogEndOffset()
+			if cfg.DurableHighWatermark {
+				model = min(model, flushed)
+			}
+			if hw != model || hw < lastHW || r.LogEndOffset() != leo {
+				rt.Fatalf("high watermark %d (was %d, model %d), log end %d (model %d)", hw, lastHW, model, r.LogEndOffset(), leo)
 			}
 			lastHW = hw
 		}
@@ -338,25 +292,24 @@ func TestReplicaProperties(t *testing.T) {
 				rt.Fatalf("request %d answered %d times", id, n)
 			}
 		}
-		// Finish every append, then let every deadline pass.
+		// Finish every append and flush, then let every deadline pass.
 		for len(pendingAppends) > 0 {
 			ap := pendingAppends[0]
 			pendingAppends = pendingAppends[1:]
-			b, _ := logstore.ParseBatch(ap.Batches[0])
-			base := leo
-			leo += int64(b.LastOffsetDelta) + 1
-			appended[ap.ID] = true
-			r.AppendCompleted(ap.ID, base, leo, nil)
+			complete(ap, false)
 			drain()
 		}
-		r.Tick(clock + 1000)
+		mono += 1000
+		r.Tick(now())
 		drain()
 		if p := r.PendingRequests(); len(p) != 0 {
 			rt.Fatalf("requests never answered: %v", p)
 		}
 		for id := RequestID(1); id <= next; id++ {
-			if acks[id] != 0 && answered[id] != 1 {
+			if wantsAnswer[id] && answered[id] != 1 {
 				rt.Fatalf("request %d answered %d times", id, answered[id])
+			} else if !wantsAnswer[id] && answered[id] != 0 {
+				rt.Fatalf("acks=0 request %d answered", id)
 			}
 		}
 	})

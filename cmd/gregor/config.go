@@ -53,6 +53,7 @@ type brokerConfig struct {
 	CompressionType             string              // compression.type
 	UncleanLeaderElectionEnable bool                // unclean.leader.election.enable
 	ReplicaLagTimeMaxMs         int64               // replica.lag.time.max.ms
+	HighWatermarkCheckpointMs   int64               // replica.high.watermark.checkpoint.interval.ms
 	OffsetsTopicNumPartitions   int32               // offsets.topic.num.partitions
 	OffsetsTopicReplication     int16               // offsets.topic.replication.factor
 	TxnStateLogNumPartitions    int32               // transaction.state.log.num.partitions

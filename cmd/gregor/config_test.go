@@ -105,6 +105,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"log.cleaner.enable":              "false",
 		},
 	}
+	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -139,6 +140,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
 		},
 	}
+	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}

@@ -43,6 +43,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		MetricsListener:          c.MetricsListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
+	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
 	if len(c.AdvertisedListeners) > 0 {
 		cfg.AdvertisedHost, cfg.AdvertisedPort = c.AdvertisedListeners[0].Host, int32(c.AdvertisedListeners[0].Port)
 	}

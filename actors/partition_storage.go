@@ -1,0 +1,176 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/logstore"
+)
+
+// groupCommitWaiters bounds the durability waits queued on a partition's group
+// committer.
+const groupCommitWaiters = 4096
+
+// cleanerStopWait bounds how long a stopping partition waits for its
+// running compaction to notice the closed log.
+const cleanerStopWait = 10 * time.Second
+
+// start opens the log and builds the core from it, the partition's leader
+// epoch (metadata image) and its checkpointed high watermark.
+func (a *partitionActor) start(ctx actor.Context) {
+	a.waiting = map[cluster.RequestID]any{}
+	a.self = ctx.Self()
+	pa, now := a.assigned, a.node.cfg.Clock.Now()
+	log, err := logstore.Open(logstore.Options{
+		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
+		Cache: a.node.blockCache(), Logger: a.logger, NowMs: now.WallMs,
+	})
+	if err != nil {
+		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
+		panic(fmt.Errorf("%w: open log: %w", errPartitionUnusable, err))
+	}
+	a.log = log
+	if a.node.cfg.GroupCommit {
+		a.committer = logstore.NewGroupCommitter(log, groupCommitWaiters, a.logger)
+	}
+	var checkpointed int64
+	a.highWatermark, checkpointed = a.node.highWatermarks.register(logstore.TopicPartition{Topic: pa.topic, Partition: pa.image.Partition})
+	a.core = cluster.NewReplica(cluster.ReplicaOptions{
+		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
+	}, pa.settings, cluster.ReplicaState{
+		LeaderEpoch: pa.image.LeaderEpoch, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
+		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed,
+	}, now)
+	labels := partitionLabels(pa.topic, pa.image.Partition)
+	m := a.node.metrics
+	a.bytesIn, a.bytesOut = m.topicBytesIn.WithLabelValues(pa.topic), m.topicBytesOut.WithLabelValues(pa.topic)
+	a.endOffsetGauge, a.sizeGauge = m.logEndOffset.WithLabelValues(labels...), m.logSizeBytes.WithLabelValues(labels...)
+	a.publishGauges()
+}
+
+// stop closes the log and tells whoever still waits that the partition is
+// gone. final is a stop for good (not a restart): the partition's high
+// watermark then leaves the node's checkpoint, unless the node is stopping.
+func (a *partitionActor) stop(final bool) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if a.committer != nil {
+		a.committer.Close()
+	}
+	if a.log != nil {
+		if err := a.log.Close(); err != nil {
+			a.logger.Error("close log", zap.Error(err))
+		}
+		a.log = nil
+	}
+	if a.cleaning != nil {
+		// Close abandoned the job; its Run stops and removes its files.
+		// Wait for that before a restart reopens the directory.
+		select {
+		case <-a.cleaningDone:
+		case <-time.After(cleanerStopWait):
+			a.logger.Warn("compaction still running after the log closed")
+		}
+		a.cleaning, a.cleaningDone = nil, nil
+	}
+	if final && a.highWatermark != nil {
+		a.node.highWatermarks.forget(logstore.TopicPartition{Topic: a.assigned.topic, Partition: a.assigned.image.Partition}, a.highWatermark)
+	}
+	for _, id := range sortedRequestIDs(a.waiting) {
+		answerUndelivered(a.take(id))
+	}
+}
+
+func sortedRequestIDs(m map[cluster.RequestID]any) []cluster.RequestID {
+	ids := make([]cluster.RequestID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// append appends one produce's batches and reports the outcome.
+func (a *partitionActor) append(ap cluster.AppendBatches) {
+	res, err := a.log.Append(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+	if err != nil {
+		a.logger.Warn("append failed", zap.Error(err))
+		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)
+		return
+	}
+	a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: a.log.FlushedOffset()}, nil)
+	a.endOffsetGauge.Set(float64(res.LogEndOffset))
+}
+
+// awaitDurable hands a durability wait to the group committer.
+func (a *partitionActor) awaitDurable(offset int64) {
+	if a.committer == nil {
+		a.committer = logstore.NewGroupCommitter(a.log, groupCommitWaiters, a.logger)
+	}
+	self, root, log := a.self, a.node.system.Root, a.log
+	a.committer.NotifyWhenDurable(offset, func(err error) { root.Send(self, &durableUpTo{log: log, offset: offset, err: err}) })
+}
+
+func (a *partitionActor) deleteRetainedSegments(nowMs int64) {
+	n, err := a.log.DeleteRetainedSegments(nowMs)
+	switch {
+	case err != nil:
+		a.logger.Error("retention", zap.Error(err))
+	case n > 0:
+		a.logger.Info("segments deleted by retention", zap.Int("segments", n), zap.Int64("log_start_offset", a.log.LogStartOffset()))
+	}
+	a.core.RetentionApplied(a.log.LogStartOffset())
+	a.publishGauges()
+}
+
+// planCompaction hands the log to the node's cleaner when the log has a job;
+// it reports whether the cleaner took one.
+func (a *partitionActor) planCompaction(p cluster.PlanCompaction) bool {
+	job, ok := a.log.PlanClean(p.NowMs, p.MaxOffset)
+	if !ok {
+		return false
+	}
+	self, root := a.self, a.node.system.Root
+	done, ok := a.node.cleaner.submit(job, func(err error) { root.Send(self, &cleanFinished{job: job, err: err}) })
+	if !ok {
+		job.Abandon()
+		return false
+	}
+	a.cleaning, a.cleaningDone = job, done
+	return true
+}
+
+// finishCompaction commits the job that ran, or gives it up.
+func (a *partitionActor) finishCompaction(commit bool) {
+	job := a.cleaning
+	a.cleaning, a.cleaningDone = nil, nil
+	if !commit {
+		job.Abandon()
+		return
+	}
+	if err := a.log.CommitClean(job); err != nil {
+		a.logger.Error("compaction commit failed", zap.Error(err))
+		return
+	}
+	st := job.Stats()
+	m := a.node.metrics
+	m.cleanerRuns.Inc()
+	m.cleanerBytesRead.Add(float64(st.BytesRead))
+	m.cleanerBytesWritten.Add(float64(st.BytesWritten))
+	m.cleanerRecordsRemoved.Add(float64(st.RecordsRemoved))
+	a.logger.Info("log compacted", zap.Int64("cleaned_up_to", st.CleanedUpToOffset),
+		zap.Float64("dirty_ratio", st.DirtyRatio), zap.Int64("bytes_read", st.BytesRead), zap.Int64("bytes_written", st.BytesWritten),
+		zap.Int64("records_removed", st.RecordsRemoved), zap.Int("segments_replaced", st.SegmentsReplaced))
+	a.publishGauges()
+}
+
+func (a *partitionActor) publishGauges() {
+	a.endOffsetGauge.Set(float64(a.log.LogEndOffset()))
+	a.sizeGauge.Set(float64(a.log.SizeBytes()))
+}

@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/logstore"
+)
+
+type pendingProduce struct {
+	id           RequestID
+	acks         int16
+	deadlineMs   int64 // monotonic
+	appendTimeMs int64
+	baseOffset   int64
+	nextOffset   int64
+}
+
+// ProduceRequest is one partition of a Produce request.
+type ProduceRequest struct {
+	// Records holds the partition's record batch.
+	Records []byte
+	// Acks is 0 (no answer), 1 (after the leader's append) or -1 (all:
+	// after the high watermark passed the batch).
+	Acks int16
+	// TimeoutMs bounds how long acks=all waits for the high watermark.
+	TimeoutMs int32
+}
+
+// Produce validates the records of one partition of a Produce request (one
+// RecordBatch v2, as Kafka requires from Produce v3 on) at time now and asks
+// for the append, or replies with the error. An acks=0 produce is never
+// answered.
+func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
+	reply := func(code int16, format string, args ...any) {
+		if req.Acks == 0 {
+			return
+		}
+		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+	}
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		reply(kerr.InvalidRequiredAcks.Code, "acks must be 0, 1 or -1, got %d", req.Acks)
+		return
+	}
+	if req.Acks == -1 && len(r.isr) < r.cfg.MinInsyncReplicas {
+		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", len(r.isr), r.cfg.MinInsyncReplicas)
+		return
+	}
+	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
+	if code != 0 {
+		reply(code, "%s", msg)
+		return
+	}
+	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}
+	if r.cfg.TimestampType == LogAppendTime {
+		logstore.SetBatchLogAppendTime(batch, now.WallMs)
+		p.appendTimeMs = now.WallMs
+	}
+	r.appending[id] = p
+	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.state.LeaderEpoch, NowMs: now.WallMs})
+}
+
+// validateBatch checks the produce records as Kafka's log validator does and
+// returns the one batch, or a kerr code and message.
+func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, string) {
+	if len(records) == 0 {
+		return nil, kerr.InvalidRecord.Code, "produce request has no record batch for the partition"
+	}
+	if len(records) > 16 && records[16] != 2 {
+		return nil, kerr.UnsupportedForMessageFormat.Code, fmt.Sprintf("record batch magic %d: only magic 2 (Kafka 0.11+) is accepted", int8(records[16]))
+	}
+	size, err := logstore.BatchSize(records)
+	if err != nil {
+		return nil, kerr.CorruptMessage.Code, err.Error()
+	}
+	if size > len(records) {
+		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("record batch length field says %d bytes, the request holds %d", size, len(records))
+	}
+	if size != len(records) {
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("produce requests must hold exactly one record batch per partition; the first is %d of %d bytes", size, len(records))
+	}
+	if size > int(r.cfg.MaxMessageBytes) {
+		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("record batch of %d bytes is larger than max.message.bytes %d", size, r.cfg.MaxMessageBytes)
+	}
+	b, err := logstore.ParseBatch(records)
+	if err != nil {
+		return nil, kerr.CorruptMessage.Code, err.Error()
+	}
+	switch {
+	case b.FirstOffset != 0:
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch base offset %d: a producer must send 0", b.FirstOffset)
+	case b.NumRecords <= 0 || int64(b.NumRecords) != int64(b.LastOffsetDelta)+1:
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
+	case b.Attributes&0x20 != 0:
+		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
+	case b.Attributes&0x10 != 0:
+		return nil, kerr.InvalidRecord.Code, "transactional batches need InitProducerID, which this broker does not serve yet"
+	case b.Attributes&0x07 > 4:
+		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
+	}
+	if r.cfg.Compacted {
+		n, err := logstore.KeylessRecords(&b)
+		if err != nil {
+			return nil, kerr.CorruptMessage.Code, err.Error()
+		}
+		if n > 0 {
+			return nil, kerr.InvalidRecord.Code, fmt.Sprintf("compacted topic cannot accept records without a key (%d of %d have none)", n, b.NumRecords)
+		}
+	}
+	if r.cfg.TimestampType == CreateTime {
+		if b.MaxTimestamp < nowMs && nowMs-b.MaxTimestamp > r.cfg.TimestampBeforeMaxMs ||
+			b.FirstTimestamp < nowMs && nowMs-b.FirstTimestamp > r.cfg.TimestampBeforeMaxMs {
+			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d", min(b.FirstTimestamp, b.MaxTimestamp), r.cfg.TimestampBeforeMaxMs, nowMs)
+		}
+		if b.MaxTimestamp > nowMs && b.MaxTimestamp-nowMs > r.cfg.TimestampAfterMaxMs {
+			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d", b.MaxTimestamp, r.cfg.TimestampAfterMaxMs, nowMs)
+		}
+	}
+	return records, 0, ""
+}
+
+// AppendCompleted reports the outcome of an AppendBatches, or an error (then
+// nothing was appended).
+func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
+	p, ok := r.appending[id]
+	if !ok {
+		panic(fmt.Sprintf("replica: append completion for unknown request %d", id))
+	}
+	delete(r.appending, id)
+	if err != nil {
+		code, _ := r.storageErrorCode(err)
+		r.reply(p, code, err.Error())
+		return
+	}
+	if out.LogEndOffset < r.state.LogEndOffset || out.BaseOffset < r.state.LogEndOffset || out.BaseOffset >= out.LogEndOffset {
+		panic(fmt.Sprintf("replica: append at %d to log end offset %d, the log ended at %d", out.BaseOffset, out.LogEndOffset, r.state.LogEndOffset))
+	}
+	r.state.LogEndOffset = out.LogEndOffset
+	p.baseOffset, p.nextOffset = out.BaseOffset, out.LogEndOffset
+	switch p.acks {
+	case 0:
+	case 1:
+		r.reply(p, 0, "")
+	default:
+		r.awaitingHW = append(r.awaitingHW, p)
+	}
+	if r.cfg.DurableHighWatermark && out.FlushedOffset < out.LogEndOffset {
+		r.ready.AwaitDurable = append(r.ready.AwaitDurable, out.LogEndOffset)
+	}
+	r.Flushed(out.FlushedOffset)
+	r.advanceHighWatermark()
+}
+
+// Flushed reports that every record below offset is durable (an fsync by the
+// group committer, flush.messages or flush.ms).
+func (r *Replica) Flushed(offset int64) {
+	if offset > r.state.LogEndOffset {
+		panic(fmt.Sprintf("replica: flushed offset %d past the log end offset %d", offset, r.state.LogEndOffset))
+	}
+	if offset > r.state.FlushedOffset {
+		r.state.FlushedOffset = offset
+		r.advanceHighWatermark()
+	}
+}
+
+// advanceHighWatermark moves the high watermark to the minimum log end offset
+// over the ISR (the leader's own, the flushed offset with a durable high
+// watermark), answers the acks=all produces it passed and wakes the watches
+// that can read.
+func (r *Replica) advanceHighWatermark() {
+	hw := r.state.LogEndOffset
+	if r.cfg.DurableHighWatermark {
+		hw = min(hw, r.state.FlushedOffset)
+	}
+	if hw <= r.highWatermark {
+		return
+	}
+	r.highWatermark = hw
+	done := 0
+	for _, p := range r.awaitingHW {
+		if p.nextOffset > hw {
+			break
+		}
+		r.reply(p, 0, "")
+		done++
+	}
+	r.awaitingHW = r.awaitingHW[done:]
+	kept := r.watches[:0]
+	for _, w := range r.watches {
+		if r.readableBelow(w.Isolation) > w.Partition.FetchOffset {
+			r.wake(w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	r.watches = kept
+}
+
+func (r *Replica) reply(p pendingProduce, code int16, msg string) {
+	if p.acks == 0 {
+		return
+	}
+	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset}
+	if code == 0 {
+		rep.BaseOffset, rep.LogAppendTimeMs = p.baseOffset, p.appendTimeMs
+	}
+	r.ready.ProduceReplies = append(r.ready.ProduceReplies, rep)
+}
+
+// expire answers the produces waiting past their request timeout and the
+// watches past their deadline.
+func (r *Replica) expire(nowMs int64) {
+	kept := r.awaitingHW[:0]
+	for _, p := range r.awaitingHW {
+		if nowMs >= p.deadlineMs {
+			r.reply(p, kerr.RequestTimedOut.Code, fmt.Sprintf("the high watermark did not pass offset %d within the request timeout", p.nextOffset-1))
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	r.awaitingHW = kept
+	keptW := r.watches[:0]
+	for _, w := range r.watches {
+		if nowMs >= w.DeadlineMs {
+			r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id, Expired: true})
+		} else {
+			keptW = append(keptW, w)
+		}
+	}
+	r.watches = keptW
+}

@@ -1,0 +1,225 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/logstore"
+)
+
+// FetchPartition is one partition of a Fetch request.
+type FetchPartition struct {
+	FetchOffset        int64
+	PartitionMaxBytes  int32
+	CurrentLeaderEpoch int32
+}
+
+// Watch parks a fetch in the replica until records past its fetch offset are
+// readable at its isolation level, or until DeadlineMs (monotonic) passes.
+type Watch struct {
+	Partition  FetchPartition
+	Isolation  IsolationLevel
+	DeadlineMs int64
+	// ReadOnWake answers the watch, when records come, with a FetchReply
+	// holding them (a fetch of one partition gets its records with the
+	// wake-up, without a second round trip) instead of a WatchWoken.
+	ReadOnWake bool
+}
+
+type watch struct {
+	id RequestID
+	Watch
+}
+
+// maxWatches bounds the parked watches of a replica.
+const maxWatches = 100_000
+
+// readableBelow is the offset a fetch at isolation may read up to: the high
+// watermark, or the last stable offset for read_committed.
+func (r *Replica) readableBelow(isolation IsolationLevel) int64 {
+	if isolation == ReadCommitted {
+		return r.LastStableOffset()
+	}
+	return r.highWatermark
+}
+
+// Fetch serves one partition of a Fetch at an isolation level: it replies at
+// once with an error (leader epoch fenced or unknown, KIP-320; offset out of
+// range) or with no records (nothing readable at the offset yet), or asks
+// for a log read up to the high watermark (read_committed: the last stable
+// offset) and replies after ReadCompleted.
+func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel) {
+	rep := FetchReply{ID: id, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset}
+	upTo := r.readableBelow(isolation)
+	switch {
+	case p.CurrentLeaderEpoch > r.state.LeaderEpoch:
+		rep.ErrorCode = kerr.UnknownLeaderEpoch.Code
+	case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < r.state.LeaderEpoch:
+		rep.ErrorCode = kerr.FencedLeaderEpoch.Code
+	case p.FetchOffset < r.state.LogStartOffset || p.FetchOffset > r.state.LogEndOffset:
+		rep.ErrorCode = kerr.OffsetOutOfRange.Code
+	case p.FetchOffset < upTo:
+		r.reading[id] = rep
+		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo})
+		return
+	}
+	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+}
+
+// ReadCompleted reports the outcome of a ReadRecords: the records read, or
+// the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal.
+func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
+	rep, ok := r.reading[id]
+	if !ok {
+		panic(fmt.Sprintf("replica: read completion for unknown request %d", id))
+	}
+	delete(r.reading, id)
+	switch code, fatal := r.storageErrorCode(err); {
+	case fatal:
+		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+	case err != nil:
+		rep.ErrorCode = code
+	default:
+		rep.Records = recs
+	}
+	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+}
+
+// Watch parks a fetch watch; it wakes at once when records past its offset
+// are already readable. At the bound, the oldest watch is woken early: its
+// fetch reads again and answers, which is always allowed.
+func (r *Replica) Watch(id RequestID, w Watch) {
+	if r.readableBelow(w.Isolation) > w.Partition.FetchOffset {
+		r.wake(watch{id: id, Watch: w})
+		return
+	}
+	if len(r.watches) >= maxWatches {
+		r.wake(r.watches[0])
+		r.watches = r.watches[1:]
+	}
+	r.watches = append(r.watches, watch{id: id, Watch: w})
+}
+
+// wake answers a watch whose records came.
+func (r *Replica) wake(w watch) {
+	if w.ReadOnWake {
+		r.Fetch(w.id, w.Partition, w.Isolation)
+		return
+	}
+	r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id})
+}
+
+// ListOffsetsRequest is one partition of a ListOffsets request.
+type ListOffsetsRequest struct {
+	// TimestampMs is a timestamp, or one of the special values: -1 latest,
+	// -2 earliest, -3 max timestamp, -4 earliest local, -5 latest tiered,
+	// -6 earliest pending upload.
+	TimestampMs        int64
+	CurrentLeaderEpoch int32
+	IsolationLevel     IsolationLevel
+}
+
+// ListOffsets resolves one partition of a ListOffsets request: the leader
+// epoch check (KIP-320), then -2 and -4 (earliest, earliest local: the log
+// start offset), -1 (latest: the high watermark; read_committed: the last
+// stable offset), -5 and -6 (nothing is tiered: no offset, as Kafka answers
+// without remote storage) at once; -3 and timestamps through the log's time
+// index (LookupTimestamp, then TimestampLookedUp).
+func (r *Replica) ListOffsets(id RequestID, req ListOffsetsRequest) {
+	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.state.LeaderEpoch}
+	switch ts := req.TimestampMs; {
+	case req.CurrentLeaderEpoch > r.state.LeaderEpoch:
+		rep.ErrorCode, rep.LeaderEpoch = kerr.UnknownLeaderEpoch.Code, -1
+	case req.CurrentLeaderEpoch >= 0 && req.CurrentLeaderEpoch < r.state.LeaderEpoch:
+		rep.ErrorCode, rep.LeaderEpoch = kerr.FencedLeaderEpoch.Code, -1
+	case ts == -2 || ts == -4:
+		rep.Offset = r.state.LogStartOffset
+	case ts == -1:
+		rep.Offset = r.readableBelow(req.IsolationLevel)
+	case ts == -5 || ts == -6:
+		rep.LeaderEpoch = -1
+	case ts == -3 || ts >= 0:
+		r.lookingUp[id] = req
+		r.ready.Lookups = append(r.ready.Lookups, LookupTimestamp{ID: id, TimestampMs: ts, MaxTimestamp: ts == -3})
+		return
+	default:
+		rep.ErrorCode = kerr.InvalidRequest.Code
+	}
+	r.ready.ListOffsetsReplies = append(r.ready.ListOffsetsReplies, rep)
+}
+
+// TimestampLookedUp reports the outcome of a LookupTimestamp. An offset at or
+// past the high watermark (read_committed: the last stable offset) is not
+// visible yet, so the answer is no offset.
+func (r *Replica) TimestampLookedUp(id RequestID, to logstore.TimestampOffset, found bool, err error) {
+	req, ok := r.lookingUp[id]
+	if !ok {
+		panic(fmt.Sprintf("replica: timestamp lookup completion for unknown request %d", id))
+	}
+	delete(r.lookingUp, id)
+	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.state.LeaderEpoch}
+	if err != nil {
+		rep.ErrorCode, _ = r.storageErrorCode(err)
+	} else if found && to.Offset < r.readableBelow(req.IsolationLevel) {
+		rep.Offset, rep.TimestampMs = to.Offset, to.TimestampMs
+	}
+	r.ready.ListOffsetsReplies = append(r.ready.ListOffsetsReplies, rep)
+}
+
+// DeleteRecords serves one partition of a DeleteRecords request: offset (-1:
+// the high watermark) must not pass the high watermark; the log start offset
+// is raised to it (AdvanceLogStart, then LogStartAdvanced) unless already
+// there.
+func (r *Replica) DeleteRecords(id RequestID, offset int64) {
+	if offset == -1 {
+		offset = r.highWatermark
+	}
+	switch {
+	case offset < 0 || offset > r.highWatermark:
+		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: kerr.OffsetOutOfRange.Code, LowWatermark: -1})
+	case offset <= r.state.LogStartOffset:
+		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, LowWatermark: r.state.LogStartOffset})
+	default:
+		r.advancing[id] = true
+		r.ready.LogStartAdvances = append(r.ready.LogStartAdvances, AdvanceLogStart{ID: id, Offset: offset})
+	}
+}
+
+// LogStartAdvanced reports the outcome of an AdvanceLogStart: the log start
+// offset after it, or the error.
+func (r *Replica) LogStartAdvanced(id RequestID, logStartOffset int64, err error) {
+	if !r.advancing[id] {
+		panic(fmt.Sprintf("replica: log start completion for unknown request %d", id))
+	}
+	delete(r.advancing, id)
+	if err != nil {
+		code, _ := r.storageErrorCode(err)
+		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: code, LowWatermark: -1})
+		return
+	}
+	r.raiseLogStartOffset(logStartOffset)
+	r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, LowWatermark: r.state.LogStartOffset})
+}
+
+// storageErrorCode is the one place a log error becomes a Kafka error code: a
+// kerr error keeps its code (OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE for a bad
+// batch, ...); a corrupt log is KAFKA_STORAGE_ERROR and fatal (Ready.Fatal:
+// a retry cannot cure it, so the partition goes offline); any other I/O
+// error is KAFKA_STORAGE_ERROR. nil is 0.
+func (r *Replica) storageErrorCode(err error) (code int16, fatal bool) {
+	var ke *kerr.Error
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.As(err, &ke):
+		return ke.Code, false
+	case errors.Is(err, logstore.ErrCorruption):
+		if r.ready.Fatal == nil {
+			r.ready.Fatal = err
+		}
+		return kerr.KafkaStorageError.Code, true
+	}
+	return kerr.KafkaStorageError.Code, false
+}
