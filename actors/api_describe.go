@@ -192,7 +192,18 @@ func (r *router) describeLogDirs(req *kmsg.DescribeLogDirsRequest, respond func(
 	}
 	// sizes[i][j] is the size of wants[i].partitions[j], -1 when unknown.
 	sizes := make([][]int64, len(wants))
-	m := &merger{done: func() {
+	var f fanOut[int64]
+	for i, w := range wants {
+		sizes[i] = make([]int64, len(w.partitions))
+		for j, p := range w.partitions {
+			sizes[i][j] = -1
+			if pid := rt.partition(w.topic, p); pid != nil {
+				f.ask(pid, func(size int64) { sizes[i][j] = size },
+					func(reply func(int64)) any { return &logDirPartition{reply: reply} })
+			}
+		}
+	}
+	f.run(r.node.system.Root, describeLogDirsTimeout, func() {
 		for i, w := range wants {
 			dt := kmsg.NewDescribeLogDirsResponseDirTopic()
 			dt.Topic = w.topic
@@ -210,28 +221,7 @@ func (r *router) describeLogDirs(req *kmsg.DescribeLogDirsRequest, respond func(
 		}
 		resp.Dirs = []kmsg.DescribeLogDirsResponseDir{dir}
 		respond(resp)
-	}}
-	var sends []func()
-	for i, w := range wants {
-		sizes[i] = make([]int64, len(w.partitions))
-		for j, p := range w.partitions {
-			sizes[i][j] = -1
-			pid := rt.partition(w.topic, p)
-			if pid == nil {
-				continue
-			}
-			m.expect()
-			i, j := i, j
-			msg := &logDirPartition{reply: func(size int64) {
-				m.finish(func() { sizes[i][j] = size })
-			}}
-			sends = append(sends, func() { r.node.system.Root.Send(pid, msg) })
-		}
-	}
-	m.start(describeLogDirsTimeout)
-	for _, s := range sends {
-		s()
-	}
+	})
 }
 
 // describeLogDirsTimeout bounds how long DescribeLogDirs waits for partition

@@ -11,12 +11,23 @@ import (
 
 // producePartition asks a partition actor to append the records of one
 // partition of a Produce request. reply is called exactly once, unless acks is
-// 0 (then never).
+// 0 (then never). records point into the request's pooled frame, held until
+// releaseRecords: the partition calls it once the append copied them (or
+// refused them), and never reads records after.
 type producePartition struct {
 	records   []byte
 	acks      int16
 	timeoutMs int32
 	reply     func(producePartitionResult)
+	release   func()
+}
+
+// releaseRecords gives the request's frame back (once).
+func (m *producePartition) releaseRecords() {
+	if m.release != nil {
+		m.release()
+		m.release = nil
+	}
 }
 
 // producePartitionResult is one partition's answer to a Produce request.
@@ -50,6 +61,9 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 			pid, code := rt.route(topic, ok, byID, p.Partition)
 			rp.ErrorCode = code
 			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
+			if code == 0 {
+				msg.release = req.Retain()
+			}
 			switch {
 			case code != 0:
 			case body.Acks == 0:

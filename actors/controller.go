@@ -37,7 +37,6 @@ type pendingAnswer struct {
 // adminRequest carries a request that changes metadata to the controller.
 type adminRequest struct {
 	body    kmsg.Request
-	version int16
 	respond func(kmsg.Response)
 }
 

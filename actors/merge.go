@@ -55,9 +55,9 @@ func (f *fanOut[R]) run(root *actor.RootContext, timeout time.Duration, done fun
 	f.sends = nil
 }
 
-// merger counts the answers of one request and calls done exactly once:
-// after the last answer, or at its deadline. Answers arriving after done are
-// refused. fanOut is built on it; use fanOut for partition requests.
+// merger counts the answers of one fanOut and calls done exactly once: after
+// the last answer, or at its deadline. Answers arriving after done are
+// refused.
 type merger struct {
 	mu       sync.Mutex
 	pending  int

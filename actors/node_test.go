@@ -20,7 +20,7 @@ func startTestNode(t *testing.T, dir string, edit func(*Config)) *Node {
 	cfg := Config{
 		NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: dir,
 		AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
-		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{},
+		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{}, poisonReleasedBuffers: true,
 	}
 	if edit != nil {
 		edit(&cfg)

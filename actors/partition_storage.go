@@ -34,6 +34,14 @@ func (a *partitionActor) start(ctx actor.Context) {
 		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
 		panic(fmt.Errorf("%w: open log: %w", errPartitionUnusable, err))
 	}
+	// Leading from the image's epoch on: the log records where it starts
+	// (a log holding a later epoch means this image is stale, and the
+	// partition must not lead).
+	if err := log.AssignEpochStartOffset(pa.image.LeaderEpoch); err != nil {
+		_ = log.Close()
+		a.logger.Error("partition offline: cannot lead at the image's leader epoch", zap.Int32("leader_epoch", pa.image.LeaderEpoch), zap.Error(err))
+		panic(fmt.Errorf("%w: %w", errPartitionUnusable, err))
+	}
 	a.log = log
 	if a.node.cfg.GroupCommit {
 		a.committer = logstore.NewGroupCommitter(log, groupCommitWaiters, a.logger)

@@ -87,7 +87,7 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
-		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, version: req.Header.APIVersion, respond: respond})
+		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, respond: respond})
 	default:
 		// netio only passes keys from servedAPIVersions; reaching this is a
 		// bug in that table.
@@ -103,6 +103,7 @@ func answerUndelivered(msg interface{}) {
 	notLeader := kerr.NotLeaderForPartition.Code
 	switch m := msg.(type) {
 	case *producePartition:
+		m.releaseRecords()
 		if m.reply != nil {
 			m.reply(producePartitionResult{errorCode: notLeader, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
 		}

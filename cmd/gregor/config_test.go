@@ -150,7 +150,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 // nodeConfig leaves at its zero value: map the field's server.properties key
 // (or list the field here if it is not configuration).
 func TestNodeConfigSetsEveryField(t *testing.T) {
-	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true} // test and simulation seams
+	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true} // test and simulation seams
 	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false")
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
