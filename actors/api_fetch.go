@@ -137,7 +137,9 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	if deadline := st.core.NextDeadlineMs(); deadline != math.MaxInt64 {
 		// Parked: listed first, then the closing flag read, so a node
 		// that stops meanwhile either finds this fetch or is seen here.
-		st.r.parked.Store(st, struct{}{})
+		if _, already := st.r.parked.LoadOrStore(st, struct{}{}); !already {
+			st.r.node.metrics.fetchesWaiting.Inc()
+		}
 		if st.r.closing.Load() {
 			st.core.StopWaiting()
 		} else if st.timer == nil {
@@ -149,7 +151,9 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 		if st.timer != nil {
 			st.timer.Stop()
 		}
-		st.r.parked.Delete(st)
+		if _, was := st.r.parked.LoadAndDelete(st); was {
+			st.r.node.metrics.fetchesWaiting.Dec()
+		}
 	}
 	st.mu.Unlock()
 

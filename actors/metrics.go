@@ -22,6 +22,9 @@ type nodeMetrics struct {
 	topicBytesOut *prometheus.CounterVec
 	logEndOffset  *prometheus.GaugeVec
 	logSizeBytes  *prometheus.GaugeVec
+	// fetchesWaiting counts the Fetch requests parked until data or their
+	// max wait (Kafka's fetch purgatory size).
+	fetchesWaiting prometheus.Gauge
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
@@ -49,6 +52,8 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_end_offset", Help: "Log end offset, by partition."}, []string{"topic", "partition"}),
 		logSizeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gregor_log_size_bytes", Help: "Bytes on disk, by partition."}, []string{"topic", "partition"}),
+		fetchesWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gregor_fetches_waiting", Help: "Fetch requests waiting for data or their max wait."}),
 		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
 		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
@@ -59,7 +64,7 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
-		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting,
 		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {

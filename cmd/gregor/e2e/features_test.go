@@ -84,7 +84,8 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(500 * time.Millisecond) // the fetch is parked in the broker by now
+	// The consumer's fetch is parked in the broker, waiting for data.
+	waitFor(t, 10*time.Second, "a parked fetch", func() bool { return b.metric(t, "gregor_fetches_waiting") >= 1 })
 	prod := b.client(t, kgo.DefaultProduceTopic("poll"))
 	sent := time.Now()
 	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("wake")}).FirstErr(); err != nil {
