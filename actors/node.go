@@ -37,8 +37,9 @@ type Node struct {
 	server         *netio.Server
 	router         *router
 	metrics        *nodeMetrics
-	httpServer     *http.Server
-	cleaner        *logCleaner
+	// httpServers serve metrics.listener and debug.listener.
+	httpServers []*http.Server
+	cleaner     *logCleaner
 	// highWatermarks is the log directory's high watermark checkpoint.
 	highWatermarks *highWatermarkCheckpoint
 
@@ -140,22 +141,42 @@ func (n *Node) startServer() error {
 }
 
 func (n *Node) startMetrics() error {
-	if n.cfg.MetricsListener == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", n.cfg.MetricsListener)
-	if err != nil {
-		return fmt.Errorf("metrics.listener %s: %w", n.cfg.MetricsListener, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", n.metrics.handler())
-	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
+		return err
+	}
+	if err := n.serveHTTP("debug.listener", n.cfg.DebugListener, debugHandler()); err != nil {
+		n.closeHTTP()
+		return err
+	}
+	return nil
+}
+
+// serveHTTP serves handler on addr (the setting key names it in errors);
+// an empty addr serves nothing.
+func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", key, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.httpServers = append(n.httpServers, srv)
 	go func() {
-		if err := n.httpServer.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("metrics server stopped", zap.Error(err))
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
 		}
 	}()
 	return nil
+}
+
+func (n *Node) closeHTTP() {
+	for _, srv := range n.httpServers {
+		_ = srv.Close()
+	}
 }
 
 // Addr is the address the Kafka listener is bound to.
@@ -191,9 +212,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
 		}
-		if n.httpServer != nil {
-			_ = n.httpServer.Close()
-		}
+		n.closeHTTP()
 		// Partitions stopped by the shutdown keep their high watermarks
 		// in the checkpoint, written once more after they stopped.
 		n.highWatermarks.beginShutdown()
