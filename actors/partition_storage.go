@@ -106,7 +106,7 @@ func sortedRequestIDs(m map[cluster.RequestID]any) []cluster.RequestID {
 
 // append appends one produce's batches and reports the outcome.
 func (a *partitionActor) append(ap cluster.AppendBatches) {
-	res, err := a.log.Append(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+	res, err := a.log.AppendValidated(ap.Batches, ap.LeaderEpoch, ap.NowMs)
 	if err != nil {
 		a.logger.Warn("append failed", zap.Error(err))
 		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)

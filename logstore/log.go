@@ -195,21 +195,38 @@ type AppendResult struct {
 // kerr.RecordListTooLarge for a batch larger than a segment, and a wrapped
 // I/O error (kerr.KafkaStorageError) for a failed write.
 func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendAsLeader(batches, leaderEpoch, nowMs, l.validateBatch)
+}
+
+// AppendValidated is Append for batches that each passed ParseBatch (the
+// replica core parses a produce's batch before asking for its append): their
+// CRC-32C is not computed a second time. The checks that cost nothing are
+// still made (the length field against the batch's size, the magic byte, the
+// last offset delta, segment.bytes), so a batch whose header changed after
+// ParseBatch is refused as by Append; a change in its records is not
+// noticed. Follower appends (AppendAsFollower) always check the CRC.
+func (l *Log) AppendValidated(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendAsLeader(batches, leaderEpoch, nowMs, l.checkParsedBatch)
+}
+
+// appendAsLeader is Append with each batch checked by validate, which
+// returns the batch's last offset delta.
+func (l *Log) appendAsLeader(batches [][]byte, leaderEpoch int32, nowMs int64, validate func([]byte) (int32, error)) (AppendResult, error) {
 	if err := l.checkAppendable(); err != nil {
 		return AppendResult{}, err
 	}
 	next := l.logEndOffset
 	res := AppendResult{BaseOffsets: make([]int64, len(batches))}
 	for i, p := range batches {
-		b, err := l.validateBatch(p)
+		lastOffsetDelta, err := validate(p)
 		if err != nil {
 			return AppendResult{}, fmt.Errorf("append batch %d of %d: %w", i, len(batches), err)
 		}
-		if next > math.MaxInt64-int64(b.LastOffsetDelta)-1 {
+		if next > math.MaxInt64-int64(lastOffsetDelta)-1 {
 			return AppendResult{}, fmt.Errorf("append batch %d: offset overflow: %w", i, kerr.InvalidRecord)
 		}
 		res.BaseOffsets[i] = next
-		next += int64(b.LastOffsetDelta) + 1
+		next += int64(lastOffsetDelta) + 1
 	}
 	if len(batches) == 0 {
 		return AppendResult{LogEndOffset: l.logEndOffset}, nil
@@ -226,7 +243,7 @@ func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendRe
 		SetBatchBaseOffset(p, res.BaseOffsets[i])
 		SetBatchLeaderEpoch(p, leaderEpoch)
 	}
-	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
+	if err := l.writeAndPublish(batches, epochsBefore, epochs, nowMs); err != nil {
 		return AppendResult{}, err
 	}
 	res.LogEndOffset = l.logEndOffset
@@ -248,7 +265,7 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	epochs := epochsBefore
 	next := l.logEndOffset
 	for i, p := range batches {
-		b, err := l.validateBatch(p)
+		b, err := l.parseBatch(p)
 		if err != nil {
 			return 0, fmt.Errorf("append batch %d of %d as follower: %w", i, len(batches), err)
 		}
@@ -262,7 +279,7 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	if err := l.checkpointEpochsBeforeAppend(epochsBefore, epochs); err != nil {
 		return 0, fmt.Errorf("append as follower: %w", err)
 	}
-	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
+	if err := l.writeAndPublish(batches, epochsBefore, epochs, nowMs); err != nil {
 		return 0, err
 	}
 	return l.logEndOffset, nil
@@ -294,22 +311,57 @@ func (l *Log) fail(err error) {
 	}
 }
 
-func (l *Log) validateBatch(p []byte) (Batch, error) {
+// validateBatch checks p in full (ParseBatch, CRC included) and against
+// segment.bytes, and returns its last offset delta.
+func (l *Log) validateBatch(p []byte) (int32, error) {
+	b, err := l.parseBatch(p)
+	return b.LastOffsetDelta, err
+}
+
+// parseBatch is ParseBatch with the log's errors, and the segment.bytes check.
+func (l *Log) parseBatch(p []byte) (Batch, error) {
 	b, err := ParseBatch(p)
 	if err != nil {
 		return Batch{}, fmt.Errorf("%w: %w", kerr.CorruptMessage, err)
 	}
-	if int64(len(p)) > l.cfg.SegmentBytes {
-		return Batch{}, fmt.Errorf("batch of %d bytes exceeds segment.bytes %d: %w", len(p), l.cfg.SegmentBytes, kerr.RecordListTooLarge)
+	if err := l.checkBatchFits(p); err != nil {
+		return Batch{}, err
 	}
 	return b, nil
 }
 
-// appendValidated writes validated batches with final offsets to the active
+// checkParsedBatch makes validateBatch's checks that need no pass over the
+// records, for a batch that already passed ParseBatch.
+func (l *Log) checkParsedBatch(p []byte) (int32, error) {
+	var h batchHeader
+	err := fmt.Errorf("%w: %d bytes, shorter than a batch header", ErrCorruption, len(p))
+	if len(p) >= BatchHeaderBytes {
+		h, err = parseBatchHeader(p)
+	}
+	if err == nil && h.sizeBytes != int64(len(p)) {
+		err = fmt.Errorf("%w: length field says %d bytes, have %d", ErrCorruption, h.sizeBytes, len(p))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", kerr.CorruptMessage, err)
+	}
+	if err := l.checkBatchFits(p); err != nil {
+		return 0, err
+	}
+	return h.lastOffsetDelta, nil
+}
+
+func (l *Log) checkBatchFits(p []byte) error {
+	if int64(len(p)) > l.cfg.SegmentBytes {
+		return fmt.Errorf("batch of %d bytes exceeds segment.bytes %d: %w", len(p), l.cfg.SegmentBytes, kerr.RecordListTooLarge)
+	}
+	return nil
+}
+
+// writeAndPublish writes validated batches with final offsets to the active
 // segment (rolling first if needed), then publishes them with epochs, the
 // leader-epoch cache that covers them (its checkpoint already written). If
 // the records cannot be written, the checkpoint goes back to epochsBefore.
-func (l *Log) appendValidated(batches [][]byte, epochsBefore, epochs []EpochEntry, nowMs int64) error {
+func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntry, nowMs int64) error {
 	if len(batches) == 0 {
 		return nil
 	}
