@@ -33,7 +33,8 @@ type Node struct {
 	replicaManager *actor.PID
 	metadata       *metadataStore
 	routes         *routeTable
-	cache          *blockcache.Cache
+	cache          *blockcache.Cache[*logstore.Block]
+	blocks         *logstore.BlockPool
 	server         *netio.Server
 	router         *router
 	metrics        *nodeMetrics
@@ -72,9 +73,10 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), clusterID: clusterID, routes: newRouteTable()}
 	n.metrics = newNodeMetrics()
 	if cfg.CacheBytes > 0 {
-		if n.cache, err = blockcache.New(cfg.CacheBytes); err != nil {
+		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
+		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes/8, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
 	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
 		n.closeCache()
@@ -260,6 +262,11 @@ func (n *Node) closeCache() {
 func (n *Node) partitionDir(topic string, partition int32) string {
 	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
 }
+
+// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
+// busy cache frees about one block per block it takes in, so a few
+// megabytes carry the tail and cache blocks of every partition.
+const maxFreeBlockBytes = 32 << 20
 
 // blockCache is the node's cache as logstore sees it (nil when disabled).
 func (n *Node) blockCache() logstore.BlockCache {

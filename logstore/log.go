@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
@@ -28,6 +29,10 @@ type Options struct {
 	Config Config
 	// Cache is the node's shared block cache; nil disables caching.
 	Cache BlockCache
+	// BlockPool gives the log its tail and cache blocks, and takes them
+	// back when released; one pool serves every log of a node. nil
+	// allocates every block.
+	BlockPool *BlockPool
 	// Logger receives recovery and deletion events; nil logs nothing.
 	Logger *zap.Logger
 	// NowMs is the current time, used as the creation time of segments found
@@ -68,9 +73,15 @@ type Log struct {
 	// blockBytes is cfg.CacheBlockBytes, fixed at Open: readers use it
 	// without the lock.
 	blockBytes int64
-	// keepTail says whether the active segment's last block is kept in
-	// memory (only with a cache, which it feeds).
-	keepTail bool
+	// blocks gives the log its blocks (nil: fresh allocations).
+	blocks *BlockPool
+	// tailAllowed says whether the log may keep its tail in memory: only
+	// with a cache, which the tail feeds.
+	tailAllowed bool
+	// tailRead is set by a read that reached the end of what it may read
+	// (a caught-up consumer or follower) and cleared by the appender,
+	// which keeps the tail in memory while such reads come (tail.go).
+	tailRead atomic.Bool
 
 	// mu guards the published state below. The appender holds it for writing
 	// only to publish; readers hold it for reading only to take views.
@@ -103,6 +114,11 @@ type Log struct {
 	closed                 bool
 	// cleanJob is the job PlanClean handed out and not yet finished.
 	cleanJob *CleanJob
+	// keepTail says whether the active segment's last block is kept in
+	// memory now; lastTailReadMs is when the appender last saw a tail
+	// read (tail.go).
+	keepTail       bool
+	lastTailReadMs int64
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -365,6 +381,7 @@ func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntr
 	if len(batches) == 0 {
 		return nil
 	}
+	l.updateTailPolicy(nowMs)
 	seg, start, err := l.writeBatches(batches, nowMs)
 	if err != nil {
 		l.restoreEpochCheckpoint(epochsBefore, epochs)
@@ -481,9 +498,10 @@ func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) {
 }
 
 // appendTail copies p into the active segment's in-memory tail block, handing
-// each block that fills to the cache (caller holds mu for writing). Without a
-// cache there is no tail: readers of fresh data read the file (the kernel's
-// page cache), and appends skip the copy.
+// each block that fills to the cache (caller holds mu for writing). While
+// the log keeps no tail (no cache, or no reader caught up: tail.go), readers
+// of fresh data read the file (the kernel's page cache), and appends skip
+// the copy.
 func (l *Log) appendTail(seg *segment, p []byte) {
 	if !l.keepTail {
 		return
@@ -491,13 +509,14 @@ func (l *Log) appendTail(seg *segment, p []byte) {
 	b := l.blockBytes
 	for len(p) > 0 {
 		if seg.tail == nil {
-			seg.tail = make([]byte, 0, b)
+			seg.tail = l.blocks.get(int(b))
 		}
-		n := copy(seg.tail[len(seg.tail):cap(seg.tail)], p)
-		seg.tail = seg.tail[:len(seg.tail)+n]
+		t := seg.tail
+		n := copy(t.buf[len(t.buf):cap(t.buf)], p)
+		t.buf = t.buf[:len(t.buf)+n]
 		p = p[n:]
-		if int64(len(seg.tail)) == b {
-			l.cache.Set(blockCacheKey(seg.id, seg.tailStart/b), seg.tail)
+		if int64(len(t.buf)) == b {
+			cacheBlock(l.cache, blockCacheKey(seg.id, seg.tailStart/b), t)
 			seg.tailStart += b
 			seg.tail = nil
 		}
@@ -521,8 +540,8 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(old.tail) > 0 {
-		l.cache.Set(blockCacheKey(old.id, old.tailStart/l.blockBytes), old.tail)
+	if old.tail != nil {
+		cacheBlock(l.cache, blockCacheKey(old.id, old.tailStart/l.blockBytes), old.tail)
 	}
 	old.tail = nil
 	old.tailStart = old.sizeBytes

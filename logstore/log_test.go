@@ -513,8 +513,9 @@ func TestCacheServesTailAndReadBlocks(t *testing.T) {
 	cfg := smallConfig()
 	l := openTestLog(t, vfs.NewMem(), "/p", cfg, cache, 0)
 	defer l.Close()
+	readAtEnd(t, l) // a caught-up reader: the tail is kept
 	want := appendN(t, l, 200, 40, 0)
-	if len(cache.blocks) == 0 {
+	if cache.len() == 0 {
 		t.Fatal("appends cached no full blocks")
 	}
 	hits := cache.hits
@@ -523,11 +524,21 @@ func TestCacheServesTailAndReadBlocks(t *testing.T) {
 		t.Fatal("reads never hit the cache")
 	}
 	// Reads of evicted blocks fill the cache again.
-	cache.blocks = map[uint64][]byte{}
+	cache.evictAll()
 	equalBatches(t, readAllBatches(t, l, 1<<20), want)
-	if len(cache.blocks) == 0 {
+	if cache.len() == 0 {
 		t.Fatal("reads from disk cached nothing")
 	}
+}
+
+// readAtEnd reads at the log end offset, as a caught-up consumer does.
+func readAtEnd(t *testing.T, l *Log) {
+	t.Helper()
+	recs, err := l.Read(l.LogEndOffset(), 1<<20, l.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs.Release()
 }
 
 // TestFollowerGapsSurviveRollsAndRecovery appends a follower's batches with
