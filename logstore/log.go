@@ -349,11 +349,10 @@ func (l *Log) parseBatch(p []byte) (Batch, error) {
 // checkParsedBatch makes validateBatch's checks that need no pass over the
 // records, for a batch that already passed ParseBatch.
 func (l *Log) checkParsedBatch(p []byte) (int32, error) {
-	var h batchHeader
-	err := fmt.Errorf("%w: %d bytes, shorter than a batch header", ErrCorruption, len(p))
-	if len(p) >= BatchHeaderBytes {
-		h, err = parseBatchHeader(p)
+	if len(p) < BatchHeaderBytes {
+		return 0, fmt.Errorf("%w: %w: %d bytes, shorter than a batch header", kerr.CorruptMessage, ErrCorruption, len(p))
 	}
+	h, err := parseBatchHeader(p)
 	if err == nil && h.sizeBytes != int64(len(p)) {
 		err = fmt.Errorf("%w: length field says %d bytes, have %d", ErrCorruption, h.sizeBytes, len(p))
 	}
