@@ -200,22 +200,28 @@ func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache, pool *Blo
 	for pos < end {
 		blockStart := pos &^ (b - 1)
 		blockEnd := min(blockStart+b, s.view.sizeBytes, s.view.tailStart)
+		stop := min(end, blockEnd)
+		// A block is final once it is full, or when its segment takes no
+		// more appends (then the partial last block is final too). One
+		// that is not is never cached: read just what is asked for.
+		if blockEnd-blockStart < b && s.view.active {
+			n := len(dst)
+			dst = append(dst, make([]byte, stop-pos)...)
+			if _, err := s.view.seg.logFile.ReadAt(dst[n:], pos); err != nil {
+				return dst[:n], fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), pos, err)
+			}
+			pos = stop
+			continue
+		}
 		block := pool.get(int(b))
 		block.buf = block.buf[:blockEnd-blockStart]
 		if _, err := s.view.seg.logFile.ReadAt(block.buf, blockStart); err != nil {
 			block.Release()
 			return dst, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), blockStart, err)
 		}
-		stop := min(end, blockEnd)
 		dst = append(dst, block.buf[pos-blockStart:stop-blockStart]...)
 		pos = stop
-		// A block is final once it is full, or when its segment takes no
-		// more appends (then the partial last block is final too).
-		if blockEnd-blockStart == b || !s.view.active {
-			cacheBlock(cache, blockCacheKey(s.view.id, blockStart/b), block)
-		} else {
-			block.Release()
-		}
+		cacheBlock(cache, blockCacheKey(s.view.id, blockStart/b), block)
 	}
 	return dst, nil
 }
