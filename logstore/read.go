@@ -78,11 +78,25 @@ func (r *Records) Len() int64 { return r.sizeBytes }
 
 // WriteTo writes every chunk to w, in order. With a TCP connection as w, file
 // sections go out through sendfile without passing through user space;
-// otherwise they are copied through one buffer, made for this call.
+// otherwise they are copied through one pooled block.
 func (r *Records) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	var buf []byte
-	for _, c := range r.chunks {
+	// A file section that sendfile cannot send is copied through a pooled
+	// block (fresh memory per call costs page faults), taken when needed.
+	var block *Block
+	defer func() {
+		if block != nil {
+			block.Release()
+		}
+	}()
+	copyBuf := func(s *FileSection) []byte {
+		if block == nil {
+			block = r.pool.get(int(s.view.blockBytes))
+		}
+		return block.buf[:cap(block.buf)]
+	}
+	for i := range r.chunks {
+		c := &r.chunks[i]
 		var n int64
 		var err error
 		if c.mem != nil {
@@ -90,7 +104,7 @@ func (r *Records) WriteTo(w io.Writer) (int64, error) {
 			m, err = w.Write(c.mem)
 			n = int64(m)
 		} else {
-			n, err = c.section.writeTo(w, &buf)
+			n, err = c.section.writeTo(w, copyBuf)
 		}
 		total += n
 		if err != nil {
@@ -156,30 +170,26 @@ func (s *FileSection) Len() int64 { return s.n }
 
 // WriteTo writes the section to w.
 func (s *FileSection) WriteTo(w io.Writer) (int64, error) {
-	var buf []byte
-	return s.writeTo(w, &buf)
+	return s.writeTo(w, func(s *FileSection) []byte { return make([]byte, min(s.n, maxCopyBufBytes)) })
 }
 
-// maxCopyBufBytes bounds the buffer a section is copied through when
-// sendfile does not apply.
+// maxCopyBufBytes bounds the buffer FileSection.WriteTo copies through
+// when sendfile does not apply.
 const maxCopyBufBytes = 256 << 10
 
 // writeTo writes the section to w with sendfile, or else by copying through
-// *buf, which it makes (up to maxCopyBufBytes) when it is too small, so the
-// caller's later sections reuse it.
-func (s *FileSection) writeTo(w io.Writer, buf *[]byte) (int64, error) {
+// the buffer copyBuf returns (asked for only then).
+func (s *FileSection) writeTo(w io.Writer, copyBuf func(*FileSection) []byte) (int64, error) {
 	if n, handled, err := sendFileSection(w, s.view.seg.logFile, s.pos, s.n); handled {
 		if err != nil {
 			err = fmt.Errorf("sendfile %s position %d: %w", s.view.seg.logPath(), s.pos+n, err)
 		}
 		return n, err
 	}
-	if want := min(s.n, maxCopyBufBytes); int64(len(*buf)) < want {
-		*buf = make([]byte, want)
-	}
+	buf := copyBuf(s)
 	var written int64
 	for written < s.n {
-		chunk := (*buf)[:min(int64(len(*buf)), s.n-written)]
+		chunk := buf[:min(int64(len(buf)), s.n-written)]
 		if _, err := s.view.seg.logFile.ReadAt(chunk, s.pos+written); err != nil {
 			return written, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), s.pos+written, err)
 		}
