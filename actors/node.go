@@ -76,7 +76,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
-		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes/8, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
+		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
 	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
 		n.closeCache()
