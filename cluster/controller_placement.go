@@ -77,7 +77,7 @@ func replicationTooHigh(rf, usable int) *apiError {
 	case usable == 0:
 		return newAPIError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): All brokers are currently fenced or in controlled shutdown.", rf)
 	case rf > usable:
-		return newAPIError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are unfenced.", rf, rf, usable)
+		return newAPIError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are unfenced and not shutting down.", rf, rf, usable)
 	}
 	return nil
 }

@@ -324,7 +324,7 @@ func (s *controllerScript) heartbeatRequest(t *testing.T, td *datadriven.TestDat
 	r := kmsg.NewPtrBrokerHeartbeatRequest()
 	r.BrokerID = int32(intArg(t, td, "broker", -1))
 	r.BrokerEpoch = -1
-	if b, ok := s.c.WorkingImage().Broker(r.BrokerID); ok {
+	if b, ok := s.view().Broker(r.BrokerID); ok {
 		r.BrokerEpoch = b.Epoch
 	}
 	r.BrokerEpoch = int64(intArg(t, td, "epoch", int(r.BrokerEpoch)))
@@ -336,13 +336,13 @@ func (s *controllerScript) heartbeatRequest(t *testing.T, td *datadriven.TestDat
 func (s *controllerScript) alterPartitionRequest(t *testing.T, td *datadriven.TestData, version int16) *kmsg.AlterPartitionRequest {
 	r := kmsg.NewPtrAlterPartitionRequest()
 	r.BrokerID = int32(intArg(t, td, "broker", -1))
-	if b, ok := s.c.WorkingImage().Broker(r.BrokerID); ok {
+	if b, ok := s.view().Broker(r.BrokerID); ok {
 		r.BrokerEpoch = b.Epoch
 	}
 	r.BrokerEpoch = int64(intArg(t, td, "epoch", int(r.BrokerEpoch)))
 	for _, line := range lines(td.Input) {
 		name, args := parseLine(t, line)
-		topic, ok := s.c.WorkingImage().Topic(name)
+		topic, ok := s.view().Topic(name)
 		rt := kmsg.NewAlterPartitionRequestTopic()
 		rt.Topic = name
 		if ok {
@@ -380,7 +380,7 @@ func (s *controllerScript) alterPartitionRequest(t *testing.T, td *datadriven.Te
 				e, ok := epochs[b]
 				if !ok {
 					e = -1
-					if reg, registered := s.c.WorkingImage().Broker(b); registered {
+					if reg, registered := s.view().Broker(b); registered {
 						e = reg.Epoch
 					}
 				}
@@ -459,4 +459,13 @@ func listReassignmentsRequest(t *testing.T, td *datadriven.TestData) *kmsg.ListP
 		r.Topics = append(r.Topics, rt)
 	}
 	return r
+}
+
+// view is the image requests are built from: the working image, or the
+// committed one when the controller does not lead.
+func (s *controllerScript) view() *MetadataImage {
+	if w := s.c.WorkingImage(); w != nil {
+		return w
+	}
+	return s.c.Image()
 }
