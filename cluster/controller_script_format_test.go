@@ -259,4 +259,3 @@ func codeName(code int16) string {
 	}
 	return strconv.Itoa(int(code))
 }
-
