@@ -187,8 +187,10 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		switch {
 		case r.WantShutdown:
 			return stateShutdownNow
-		case !r.WantFence && r.CurrentMetadataOffset >= b.Epoch:
-			// Caught up with the metadata past its own registration.
+		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= b.Epoch:
+			// Caught up with the metadata past its own registration. An
+			// incarnation that went through a controlled shutdown stays
+			// fenced: it must register again.
 			return stateUnfenced
 		}
 		return stateFenced
