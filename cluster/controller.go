@@ -123,6 +123,9 @@ type Controller struct {
 type proposal struct {
 	batch MetadataBatch
 	image *MetadataImage
+	// deletes are the topics the batch deletes, with the brokers that
+	// hold their replicas.
+	deletes map[string][]int32
 }
 
 type pendingAnswer struct {
@@ -194,6 +197,9 @@ type decision struct {
 	refused  []TopicRefusal
 	reason   string
 	fail     func(code int16, cause error) kmsg.Response
+	// deletes are the topics the records delete, with the brokers that
+	// hold their replicas.
+	deletes map[string][]int32
 }
 
 // NewController makes an inactive controller: it answers NOT_CONTROLLER
@@ -281,6 +287,9 @@ func (c *Controller) Committed(offset int64) {
 	p := c.proposals[0]
 	c.proposals = c.proposals[1:]
 	c.committed = p.image
+	for name, brokers := range p.deletes {
+		c.deleting[name] = brokers
+	}
 	c.release()
 }
 
@@ -403,6 +412,7 @@ func servedByController(req kmsg.Request) bool {
 func (c *Controller) submit(token any, req kmsg.Request, d decision) {
 	if len(d.records) > 0 {
 		c.propose(d.records, d.image)
+		c.proposals[len(c.proposals)-1].deletes = d.deletes
 	}
 	c.answers = append(c.answers, pendingAnswer{token: token, req: req, epoch: c.working.Epoch,
 		response: d.response, refused: d.refused, reason: d.reason, fail: d.fail})
@@ -431,6 +441,21 @@ func (c *Controller) release() {
 		n++
 	}
 	c.answers = c.answers[n:]
+}
+
+// beingDeleted says a topic of that name was deleted, by a committed
+// record whose replicas are not all deleted yet or by a pending one: the
+// name cannot be reused yet.
+func (c *Controller) beingDeleted(name string) bool {
+	if _, ok := c.deleting[name]; ok {
+		return true
+	}
+	for _, p := range c.proposals {
+		if _, ok := p.deletes[name]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // TopicDeletionCompleted reports that broker stopped and deleted its

@@ -182,7 +182,7 @@ func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError 
 	if _, ok := w.Topic(name); ok {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)
 	}
-	if _, deleting := c.deleting[name]; deleting {
+	if c.beingDeleted(name) {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q is being deleted; try again shortly", name)
 	}
 	if other, ok := w.CollidingTopic(name); ok {
@@ -220,6 +220,7 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 	w := c.working
 	var recs []MetadataRecord
 	var deleted []int
+	deletes := map[string][]int32{}
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = tg.name, tg.id
@@ -242,13 +243,13 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 			rec := []MetadataRecord{RemoveTopicRecord{TopicID: topic.ID}}
 			w = mustApply(w, rec)
 			// The name stays taken until every broker deleted its replicas.
-			c.deleting[topic.Name] = hostingBrokers(topic)
+			deletes[topic.Name] = hostingBrokers(topic)
 			recs = append(recs, rec...)
 			deleted = append(deleted, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return decision{records: recs, image: w, response: resp, fail: func(code int16, err error) kmsg.Response {
+	return decision{records: recs, image: w, response: resp, deletes: deletes, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Topics = slices.Clone(resp.Topics)
 		for _, i := range deleted {
@@ -296,7 +297,7 @@ func (c *Controller) addPartitions(w *MetadataImage, t kmsg.CreatePartitionsRequ
 	if !ok {
 		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", t.Topic)
 	}
-	if _, deleting := c.deleting[t.Topic]; deleting {
+	if c.beingDeleted(t.Topic) {
 		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q is being deleted", t.Topic)
 	}
 	current := topic.PartitionCount()
