@@ -63,14 +63,19 @@ type ControllerConfig struct {
 
 // Kafka's defaults of the controller's timings.
 const (
-	defaultBrokerSessionTimeoutMs     = 9_000
-	defaultBrokerHeartbeatIntervalMs  = 2_000
-	defaultLeaderImbalanceCheckMs     = 300_000
-	defaultUncleanElectionIntervalMs  = 300_000
-	maxElectionsPerImbalanceCheck     = 1_000
-	rescheduleImmediatelyDelayMs      = 10
-	noBroker                          = int32(-1)
-	controllerLostLeadershipCauseText = "the controller lost its leadership before the change was committed"
+	defaultBrokerSessionTimeoutMs    = 9_000
+	defaultBrokerHeartbeatIntervalMs = 2_000
+	defaultLeaderImbalanceCheckMs    = 300_000
+	defaultUncleanElectionIntervalMs = 300_000
+)
+
+const (
+	// maxElectionsPerImbalanceCheck bounds the elections of one periodic
+	// check (Kafka's); the next check then runs at once.
+	maxElectionsPerImbalanceCheck = 1_000
+	rescheduleImmediatelyDelayMs  = 10
+	// noBroker is a partition's leader when it has none.
+	noBroker = int32(-1)
 )
 
 // MaxPartitionsPerTopic bounds the partitions one request can create.
@@ -78,7 +83,7 @@ const MaxPartitionsPerTopic = 10_000
 
 // errNotController is the cause of answers failed when the controller
 // resigns.
-var errNotController = errors.New(controllerLostLeadershipCauseText)
+var errNotController = errors.New("the controller lost its leadership before the change was committed")
 
 // Controller decides every change of the metadata. It runs on the metadata
 // quorum's leader only (Active): it validates each input against its working
