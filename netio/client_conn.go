@@ -54,11 +54,12 @@ type clientConn struct {
 func (c *Client) run() {
 	defer close(c.done)
 	failures := 0 // connection attempts failed in a row
+	var retryAt time.Time
 	for {
 		if !c.waitForWork() {
 			break
 		}
-		if failures > 0 && !c.sleep(c.backoff(failures)) {
+		if wait := time.Until(retryAt); wait > 0 && !c.sleep(wait) {
 			break
 		}
 		cc, err := c.connect()
@@ -67,6 +68,7 @@ func (c *Client) run() {
 				break
 			}
 			failures++
+			retryAt = time.Now().Add(c.backoff(failures))
 			err = fmt.Errorf("%w: %s: %w", ErrConnectionFailed, c.cfg.Address, err)
 			if failures == 1 {
 				c.log.Warn("cannot connect to peer", zap.Error(err))
@@ -78,6 +80,7 @@ func (c *Client) run() {
 		}
 		failures = 1 // after a connection ends, wait the base back-off once
 		c.serveConn(cc)
+		retryAt = time.Now().Add(c.backoff(failures))
 	}
 	c.failQueued(fmt.Errorf("%w: %s", ErrClientClosed, c.cfg.Address))
 }

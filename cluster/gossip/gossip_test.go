@@ -119,11 +119,9 @@ func TestDuplicateNodeIDRefused(t *testing.T) {
 			t.Fatalf("duplicate of node 1 joining through node %d: %v", via.cfg.NodeID, err)
 		}
 		t.Logf("refused: %v", err)
-		if _, ok := dup.rec.find(time.Time{}, func(e Event) bool {
+		dup.rec.wait(t, "name conflict", time.Time{}, 5*time.Second, func(e Event) bool {
 			return e.Kind == NameConflict && e.Member.GossipAddress == nodes[0].Address()
-		}); !ok {
-			dup.rec.wait(t, "name conflict", time.Time{}, 5*time.Second, func(e Event) bool { return e.Kind == NameConflict })
-		}
+		})
 		if via == nodes[0] {
 			nodes[0].rec.wait(t, "name conflict", time.Time{}, 5*time.Second, func(e Event) bool {
 				return e.Kind == NameConflict && e.Member.GossipAddress == dup.Address()
@@ -132,10 +130,10 @@ func TestDuplicateNodeIDRefused(t *testing.T) {
 		_ = dup.Shutdown()
 	}
 	for _, n := range nodes {
-		live := n.LiveMembers()
-		if len(live) != 3 || live[0].GossipAddress != nodes[0].Address() {
-			t.Fatalf("node %d sees %+v", n.cfg.NodeID, live)
-		}
+		waitFor(t, "node 1 at its own address everywhere", 10*time.Second, func() bool {
+			live := n.LiveMembers()
+			return len(live) == 3 && live[0].GossipAddress == nodes[0].Address()
+		})
 	}
 }
 
