@@ -205,7 +205,7 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // serfConfig builds serf's and memberlist's configuration.
-func (cfg *Config) serfConfig(events chan serf.Event, guard *conflictGuard, logger *zap.Logger) (*serf.Config, error) {
+func (cfg *Config) serfConfig(events chan serf.Event, guard *conflictGuard, logs *levelWriter) *serf.Config {
 	t := cfg.Timings
 	ml := memberlist.DefaultLANConfig()
 	host, port, _ := splitHostPort(cfg.BindAddress)
@@ -218,7 +218,7 @@ func (cfg *Config) serfConfig(events chan serf.Event, guard *conflictGuard, logg
 	ml.GossipInterval, ml.PushPullInterval, ml.TCPTimeout = t.GossipInterval, t.PushPullInterval, t.TCPTimeout
 	ml.GossipToTheDeadTime, ml.DeadNodeReclaimTime = t.GossipToTheDeadTime, t.DeadNodeReclaimTime
 	ml.Alive, ml.Merge = guard, guard
-	std := newStdLogger(logger)
+	std := newStdLogger(logs)
 	ml.LogOutput, ml.Logger = nil, std
 
 	sc := serf.DefaultConfig()
@@ -232,5 +232,5 @@ func (cfg *Config) serfConfig(events chan serf.Event, guard *conflictGuard, logg
 	sc.LeavePropagateDelay, sc.BroadcastTimeout = t.LeavePropagateDelay, t.BroadcastTimeout
 	sc.EnableNameConflictResolution = true // serf's own check, behind the guard
 	sc.DisableCoordinates = true           // no network coordinates needed
-	return sc, nil
+	return sc
 }

@@ -64,6 +64,7 @@ type Node struct {
 	serf   *serf.Serf
 	guard  *conflictGuard
 	events *eventQueue
+	logs   *levelWriter
 	// stop ends the goroutines; stopped closes once both ended.
 	stop     chan struct{}
 	stopped  sync.WaitGroup
@@ -89,14 +90,12 @@ func Start(cfg Config) (*Node, error) {
 		cfg:    cfg,
 		log:    logger,
 		events: newEventQueue(),
+		logs:   newLevelWriter(logger),
 		stop:   make(chan struct{}),
 	}
 	n.guard = &conflictGuard{name: NodeName(cfg.NodeID), log: logger, report: n.reportConflict}
 	ch := make(chan serf.Event, serfEventBuffer)
-	sc, err := cfg.serfConfig(ch, n.guard, logger)
-	if err != nil {
-		return nil, err
-	}
+	sc := cfg.serfConfig(ch, n.guard, n.logs)
 	s, err := serf.Create(sc)
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.BindAddress, err)
@@ -188,6 +187,7 @@ func (n *Node) Leave() error {
 func (n *Node) Shutdown() error {
 	n.shutOnce.Do(func() {
 		n.shutErr = n.serf.Shutdown()
+		n.logs.muted.Store(true)
 		close(n.stop)
 		n.stopped.Wait()
 		n.log.Info("gossip stopped")
