@@ -278,8 +278,9 @@ func (c *testCluster) handleReadies(n *testNode) {
 			}
 			c.t.Fatalf("n%d: persist: %v", n.id, err)
 		}
-		if rd.Persist.Snapshot.GetMetadata().GetIndex() > 1 {
+		if idx := rd.Persist.Snapshot.GetMetadata().GetIndex(); idx > 1 {
 			c.stats.snapshotsInstalled++
+			c.note("n%d: installed the leader's snapshot at %d", n.id, idx)
 		}
 		for _, env := range rd.Messages {
 			c.send(n, env)
@@ -433,6 +434,14 @@ func (c *testCluster) propose() (string, error) {
 	n := c.activeLeader()
 	if n == nil {
 		return "", ErrNotLeader
+	}
+	return c.proposeOn(n)
+}
+
+// proposeOn proposes a new named batch on node n, leader or not.
+func (c *testCluster) proposeOn(n *testNode) (string, error) {
+	if !n.up {
+		return "", fmt.Errorf("n%d is down", n.id)
 	}
 	c.nextID++
 	name := fmt.Sprintf("p%d", c.nextID)

@@ -129,13 +129,11 @@ func (q *Quorum) Ready() Ready {
 		out.Persist.HardState = rd.HardState
 	}
 	switch {
-	case q.bootstrap != nil:
-		if !raft.IsEmptySnap(rd.Snapshot) {
-			panic("quorum: raft installed a snapshot before the bootstrap one was persisted")
-		}
-		out.Persist.Snapshot, out.Persist.MustSync = q.bootstrap, true
 	case !raft.IsEmptySnap(rd.Snapshot):
+		// A snapshot from the leader supersedes the bootstrap one.
 		out.Persist.Snapshot = rd.Snapshot
+	case q.bootstrap != nil:
+		out.Persist.Snapshot, out.Persist.MustSync = q.bootstrap, true
 	}
 	for _, m := range rd.Messages {
 		out.Messages = append(out.Messages, Envelope{To: nodeID(m.GetTo()), Message: m})
