@@ -322,6 +322,21 @@ func (q *Quorum) activeLeader() bool {
 	return st.RaftState == raft.StateLeader && st.GetTerm() == q.activeTerm
 }
 
+// TransferLeadership asks the leader to hand leadership to voter to, as a
+// controller does before it shuts down: raft brings to up to date, then
+// tells it to campaign at once. Proposals are refused meanwhile; if to does
+// not take over within an election timeout, this node leads on.
+func (q *Quorum) TransferLeadership(to int32) error {
+	if q.rn.BasicStatus().RaftState != raft.StateLeader {
+		return ErrNotLeader
+	}
+	if to == q.cfg.NodeID || !slices.Contains(q.membership.GetVoters(), raftID(to)) {
+		return fmt.Errorf("quorum: node %d is not another voter", to)
+	}
+	q.rn.TransferLeader(raftID(to))
+	return nil
+}
+
 // ReportUnreachable tells raft the last message to node could not be sent,
 // so the leader probes it instead of streaming.
 func (q *Quorum) ReportUnreachable(node int32) { q.rn.ReportUnreachable(raftID(node)) }

@@ -27,6 +27,7 @@ import (
 //	                           or crash took, leader or not)
 //	add-learner id=N           the active leader adds a learner
 //	remove-node id=N           the active leader removes a node
+//	transfer id=N              the active leader hands leadership to N
 //	partition                  cut the network: one group of ids per line
 //	isolate id=N|leader|follower
 //	                           cut a node off from every other: node N, the
@@ -123,6 +124,16 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 			return fmt.Sprintf("error: %v", err)
 		}
 		return "proposed " + name
+	case "transfer":
+		var id int
+		td.ScanArgs(t, "id", &id)
+		l := s.c.activeLeader()
+		if l == nil {
+			return "no leader"
+		}
+		if err := l.q.TransferLeadership(int32(id)); err != nil {
+			return fmt.Sprintf("error: %v", err)
+		}
 	case "partition":
 		var groups [][]int32
 		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
