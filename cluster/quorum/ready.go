@@ -140,8 +140,14 @@ func (q *Quorum) Ready() Ready {
 	}
 	out.Proposals = append(out.Proposals, q.proposals.index(rd.Entries)...)
 	q.applySnapshot(&out, rd.Snapshot)
+	st := q.rn.BasicStatus()
+	// ownTerm is the term of this node's leadership, 0 when it follows.
+	ownTerm := uint64(0)
+	if st.RaftState == raft.StateLeader {
+		ownTerm = st.GetTerm()
+	}
 	for _, e := range rd.CommittedEntries {
-		q.applyEntry(&out, e)
+		q.applyEntry(&out, e, ownTerm)
 	}
 	q.updateLeadership(&out)
 	q.trackProgress()
@@ -175,8 +181,9 @@ func (q *Quorum) applySnapshot(out *Ready, installed *raftpb.Snapshot) {
 }
 
 // applyEntry hands out one committed entry: a metadata batch, a membership
-// change (which raft applies now), or the empty entry of an election.
-func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry) {
+// change (which raft applies now), or the empty entry of an election. An
+// entry of ownTerm, the term this node leads in, makes it active.
+func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry, ownTerm uint64) {
 	if e.GetIndex() != q.appliedIndex+1 {
 		panic(fmt.Sprintf("quorum: committed entry %d after entry %d", e.GetIndex(), q.appliedIndex))
 	}
@@ -199,9 +206,8 @@ func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry) {
 		q.applyMembershipChange(out, e)
 	}
 	out.Proposals = append(out.Proposals, q.proposals.committed(e)...)
-	st := q.rn.BasicStatus()
-	if st.RaftState == raft.StateLeader && e.GetTerm() == st.GetTerm() {
-		q.activeTerm = st.GetTerm()
+	if ownTerm != 0 && e.GetTerm() == ownTerm {
+		q.activeTerm = ownTerm
 	}
 }
 

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -194,10 +195,17 @@ func (c *testCluster) randomPartition(r *rand.Rand) {
 	c.partition(a, b)
 }
 
+// soakSeeds runs TestRandomFaults over more seeds:
+// go test ./cluster/quorum -run RandomFaults -quorum.seeds=1000
+var soakSeeds = flag.Int("quorum.seeds", 0, "seeds for TestRandomFaults (0: the default)")
+
 func TestRandomFaults(t *testing.T) {
 	seeds := 32
 	if testing.Short() || raceDetector {
 		seeds = 6
+	}
+	if *soakSeeds > 0 {
+		seeds = *soakSeeds
 	}
 	var total clusterStats
 	for seed := range uint64(seeds) {
