@@ -32,9 +32,10 @@ type Config struct {
 	// rounded down to whole ticks. Default HeartbeatIntervalMs.
 	TickMs int64
 	// InitialSnapshot is the data of the snapshot a voter bootstraps with:
-	// an encoded cluster.MetadataBatch snapshot. Nil is the empty image.
-	// Every voter of a new quorum must be given the same bytes; a single
-	// node's existing metadata may start a one-voter quorum.
+	// an encoded cluster.MetadataBatch snapshot. Nil is the empty image,
+	// which every voter of a new quorum starts from; a single node's
+	// existing metadata (an image with records) may start a quorum of that
+	// node alone, and New refuses it with more voters.
 	InitialSnapshot []byte
 	// SnapshotIntervalBytes is metadata.log.max.record.bytes.between.snapshots:
 	// once this many bytes of metadata were applied since the last

@@ -104,8 +104,14 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		if data == nil {
 			data = cluster.AppendMetadataBatch(nil, cluster.MetadataBatch{Snapshot: true})
 		}
-		if _, err := decodeSnapshotData(data); err != nil {
+		b, err := decodeSnapshotData(data)
+		if err != nil {
 			return nil, fmt.Errorf("initial snapshot: %w", err)
+		}
+		if len(b.Records) > 0 && len(cfg.Voters) > 1 {
+			// The other voters would bootstrap from another image at the
+			// same index, and the quorum would diverge.
+			return nil, fmt.Errorf("existing metadata can start a quorum of this node alone, not of voters %v", cfg.Voters)
 		}
 		snap = &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{
 			Index: new(uint64(1)), Term: new(uint64(1)),

@@ -275,6 +275,10 @@ func TestNewRefusesABadInitialSnapshot(t *testing.T) {
 			t.Errorf("initial snapshot %q accepted", data)
 		}
 	}
+	image := cluster.AppendMetadataBatch(nil, cluster.MetadataBatch{Snapshot: true, Records: []cluster.MetadataRecord{cluster.TopicRecord{Name: "t"}}})
+	if _, err := New(Config{NodeID: 1, Voters: []int32{1, 2, 3}, InitialSnapshot: image}, raftlog.State{}); err == nil {
+		t.Error("existing metadata started a quorum of three voters")
+	}
 }
 
 func TestStepChecksAddresses(t *testing.T) {

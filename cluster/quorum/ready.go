@@ -68,7 +68,8 @@ type SnapshotToApply struct {
 	// Offset is the metadata offset (raft index) of the last entry the
 	// snapshot covers.
 	Offset int64
-	Term   uint64
+	// Term is the raft term of that entry.
+	Term uint64
 	// Batch holds the records that rebuild the image (Snapshot is true).
 	Batch cluster.MetadataBatch
 }
