@@ -437,6 +437,20 @@ func splitFetched(records []byte, fetchOffset int64) ([][]byte, error) {
 	return out, nil
 }
 
+// badBatch says an append failed on the batches themselves (the log
+// validates them), not on the log.
+func badBatch(err error) bool {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	switch ke {
+	case kerr.CorruptMessage, kerr.InvalidRecord, kerr.RecordListTooLarge, kerr.MessageTooLarge:
+		return true
+	}
+	return false
+}
+
 // FollowerAppendCompleted reports the outcome of an AppendAsFollower: the log
 // after it, or the error. Batches the log refused as corrupt or invalid (a
 // transient state of the leader's log) are fetched again after a backoff, as
@@ -452,8 +466,7 @@ func (r *Replica) FollowerAppendCompleted(out FollowerAppendOutcome, err error) 
 		f.dirty = true
 	}
 	if err != nil {
-		var ke *kerr.Error
-		if errors.As(err, &ke) && ke != kerr.KafkaStorageError && !errors.Is(err, logstore.ErrCorruption) {
+		if badBatch(err) {
 			if f != nil {
 				f.backoff = true
 			}
