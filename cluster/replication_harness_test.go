@@ -224,32 +224,38 @@ func batchesLine(batches [][]byte) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-// logBatches lists the batches the node's log holds.
+// logBatches lists the batches the node's log holds (a read returns one
+// segment's worth at most: read on until the end).
 func (n *testNode) logBatches() ([]logstore.Batch, error) {
-	recs, err := n.log.Read(n.log.LogStartOffset(), math.MaxInt32, n.log.LogEndOffset())
-	if errors.Is(err, kerr.OffsetOutOfRange) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer recs.Release()
-	raw, err := recs.Bytes()
-	if err != nil {
-		return nil, err
-	}
 	var out []logstore.Batch
-	for len(raw) > 0 {
-		size, err := logstore.BatchSize(raw)
+	for offset := n.log.LogStartOffset(); offset < n.log.LogEndOffset(); {
+		recs, err := n.log.Read(offset, math.MaxInt32, n.log.LogEndOffset())
 		if err != nil {
 			return nil, err
 		}
-		b, err := logstore.ParseBatch(raw[:size])
+		raw, err := recs.Bytes()
+		recs.Release()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, b)
-		raw = raw[size:]
+		if len(raw) == 0 {
+			return nil, fmt.Errorf("read at %d below the log end offset %d returned nothing", offset, n.log.LogEndOffset())
+		}
+		for len(raw) > 0 {
+			size, err := logstore.BatchSize(raw)
+			if err != nil {
+				return nil, err
+			}
+			b, err := logstore.ParseBatch(raw[:size])
+			if err != nil {
+				return nil, err
+			}
+			if len(out) == 0 || b.FirstOffset > out[len(out)-1].LastOffset() {
+				out = append(out, b)
+			}
+			raw = raw[size:]
+			offset = b.NextOffset()
+		}
 	}
 	return out, nil
 }
