@@ -243,7 +243,7 @@ func (h *followerHarness) output() string {
 		p("%s", e)
 	}
 	for _, rep := range h.n.produceReplies {
-		p("produce-reply id=%d error=%s base-offset=%d", rep.ID, errName(rep.ErrorCode), rep.BaseOffset)
+		p("produce-reply id=%d error=%s base-offset=%d%s", rep.ID, errName(rep.ErrorCode), rep.BaseOffset, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range h.n.fetchReplies {
 		recs := "none"
@@ -251,7 +251,7 @@ func (h *followerHarness) output() string {
 			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
 			rep.Records.Release()
 		}
-		p("fetch-reply id=%d error=%s hw=%d log-start=%d records=%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LogStartOffset, recs)
+		p("fetch-reply id=%d error=%s hw=%d log-start=%d records=%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LogStartOffset, recs, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range h.n.epochEnds {
 		p("epoch-end-reply id=%d error=%s epoch=%d end-offset=%d", rep.ID, errName(rep.ErrorCode), rep.LeaderEpoch, rep.EndOffset)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"gregor/logstore"
 )
 
@@ -386,6 +388,29 @@ type ProduceReply struct {
 	BaseOffset      int64
 	LogAppendTimeMs int64
 	LogStartOffset  int64
+	// CurrentLeader is the leader as this replica knows it, with
+	// NOT_LEADER_OR_FOLLOWER (Produce v10+, KIP-951).
+	CurrentLeader LeaderHint
+}
+
+// LeaderHint is a partition's leader and leader epoch as a replica knows
+// them, sent with NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH so that a
+// client re-routes without a metadata round trip (KIP-951); -1 and -1 when
+// there is none to give.
+type LeaderHint struct {
+	LeaderID    int32
+	LeaderEpoch int32
+}
+
+// noLeaderHint is the hint of an answer that gives none.
+var noLeaderHint = LeaderHint{LeaderID: -1, LeaderEpoch: -1}
+
+// leaderHint is the hint an answer with code carries.
+func (r *Replica) leaderHint(code int16) LeaderHint {
+	if code == kerr.NotLeaderForPartition.Code || code == kerr.FencedLeaderEpoch.Code {
+		return LeaderHint{LeaderID: r.partition.Leader, LeaderEpoch: r.partition.LeaderEpoch}
+	}
+	return noLeaderHint
 }
 
 // FetchReply answers one partition of a Fetch. Records is what the log read
@@ -397,6 +422,9 @@ type FetchReply struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	Records          *logstore.Records
+	// CurrentLeader is the leader as this replica knows it, with
+	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (Fetch v12+, KIP-951).
+	CurrentLeader LeaderHint
 }
 
 // ListOffsetsReply answers one partition of a ListOffsets request.

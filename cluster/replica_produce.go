@@ -43,7 +43,8 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		if req.Acks == 0 {
 			return
 		}
-		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...),
+			BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1, CurrentLeader: r.leaderHint(code)})
 	}
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		reply(kerr.InvalidRequiredAcks.Code, "acks must be 0, 1 or -1, got %d", req.Acks)
@@ -241,7 +242,8 @@ func (r *Replica) reply(p pendingProduce, code int16, msg string) {
 	if p.acks == 0 {
 		return
 	}
-	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset}
+	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset,
+		CurrentLeader: r.leaderHint(code)}
 	if code == 0 {
 		rep.BaseOffset, rep.LogAppendTimeMs = p.baseOffset, p.appendTimeMs
 	}

@@ -86,7 +86,8 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	if code == 0 && p.Follower != nil {
 		r.followerFetched(p.Follower.ReplicaID, p.FetchOffset, p.Follower.LogStartOffset, p.Follower.FetchedAtMs)
 	}
-	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset}
+	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
+		CurrentLeader: r.leaderHint(code)}
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		r.reading[id] = rep
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo})
@@ -129,7 +130,7 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 	delete(r.reading, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
-		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, CurrentLeader: noLeaderHint}
 	case err != nil:
 		rep.ErrorCode = code
 	default:

@@ -490,7 +490,7 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	for _, rep := range rd.ProduceReplies {
 		if rep.ErrorCode != 0 {
-			p("produce-reply id=%d error=%s %q", rep.ID, errName(rep.ErrorCode), rep.ErrorMessage)
+			p("produce-reply id=%d error=%s %q%s", rep.ID, errName(rep.ErrorCode), rep.ErrorMessage, hintSuffix(rep.CurrentLeader))
 			continue
 		}
 		p("produce-reply id=%d base-offset=%d append-time=%d log-start=%d", rep.ID, rep.BaseOffset, rep.LogAppendTimeMs, rep.LogStartOffset)
@@ -500,7 +500,7 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 		if rep.Records != nil {
 			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
 		}
-		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs)
+		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range rd.ListOffsetsReplies {
 		p("list-offsets-reply id=%d error=%s offset=%d timestamp=%d epoch=%d", rep.ID, errName(rep.ErrorCode), rep.Offset, rep.TimestampMs, rep.LeaderEpoch)
@@ -537,4 +537,12 @@ func fetchStateLine(st FollowerFetchState) string {
 		line += " backoff"
 	}
 	return line
+}
+
+// hintSuffix prints a leader hint, if the reply gives one.
+func hintSuffix(h LeaderHint) string {
+	if h == noLeaderHint {
+		return ""
+	}
+	return fmt.Sprintf(" current-leader=%d/%d", h.LeaderID, h.LeaderEpoch)
 }
