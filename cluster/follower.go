@@ -110,7 +110,8 @@ type EpochEndOutcome struct {
 // TruncateLog asks the shell to truncate a follower's log to Offset
 // (Log.Truncate, which cuts at batch boundaries), or with Fully to empty it
 // and restart it at Offset (Log.TruncateFullyAndStartAt: the leader's log
-// starts past this one's end). Report it with Truncated.
+// starts past this one's end), at wall time NowMs. Report it with
+// Truncated.
 type TruncateLog struct {
 	Offset int64
 	Fully  bool
@@ -177,8 +178,8 @@ type followerLogWork struct {
 	raisingLogStart      bool
 }
 
-// FetchState is the follower's current fetch state, as last published (the
-// zero state with Phase FollowerIdle when leading).
+// FetchState is the follower's fetch state as it stands, numbered as the
+// last one published (phase FollowerIdle when leading).
 func (r *Replica) FetchState() FollowerFetchState {
 	if r.follower == nil {
 		return FollowerFetchState{Seq: r.fetchSeq, Leader: r.partition.Leader, CurrentLeaderEpoch: r.partition.LeaderEpoch,
@@ -196,14 +197,6 @@ func (r *Replica) followerFetchState() FollowerFetchState {
 		st.Phase = FollowerIdle
 	}
 	return st
-}
-
-// publishFetchState marks the follower's state for publishing.
-func (r *Replica) publishFetchState() {
-	if r.follower != nil {
-		r.follower.dirty = true
-		r.followerStep()
-	}
 }
 
 // logWorkInFlight says whether the shell still has log work whose outcome
@@ -280,7 +273,7 @@ func (r *Replica) takeEpochEnd(code int16, leaderEpoch int32, endOffset int64, n
 	switch code {
 	case 0:
 		offset, done := r.truncationOffset(leaderEpoch, endOffset)
-		r.truncate(TruncateLog{Offset: offset, NowMs: now.WallMs}, done)
+		r.truncate(TruncateLog{Offset: offset}, done)
 	case kerr.FencedLeaderEpoch.Code:
 		f.fenced = true
 	default:
@@ -315,8 +308,10 @@ func (r *Replica) truncationOffset(leaderEpoch int32, leaderEnd int64) (int64, b
 	return min(end, leaderEnd, leo), true
 }
 
-// truncate hands a truncation to the shell.
+// truncate hands a truncation to the shell, at the latest wall time the core
+// was told.
 func (r *Replica) truncate(t TruncateLog, done bool) {
+	t.NowMs = r.wallMs
 	r.logWork.truncation, r.logWork.truncationDone = &t, done
 	tc := t
 	r.ready.Truncate = &tc
@@ -378,9 +373,9 @@ func (r *Replica) FetchedFromLeader(o FollowerFetchOutcome, now Instant) {
 	case kerr.OffsetOutOfRange.Code:
 		switch leo := r.state.LogEndOffset; {
 		case o.LogStartOffset > leo:
-			r.truncate(TruncateLog{Offset: o.LogStartOffset, Fully: true, NowMs: now.WallMs}, true)
+			r.truncate(TruncateLog{Offset: o.LogStartOffset, Fully: true}, true)
 		case o.HighWatermark >= 0 && o.HighWatermark < leo:
-			r.truncate(TruncateLog{Offset: o.HighWatermark, NowMs: now.WallMs}, true)
+			r.truncate(TruncateLog{Offset: o.HighWatermark}, true)
 		default:
 			f.backoff = true
 		}

@@ -43,6 +43,9 @@ type followerProgress struct {
 	// latest fetch offset is at or past the leader's log end offset at t:
 	// the follower lags by no more than now minus it.
 	lastCaughtUpTimeMs int64
+	// brokerEpoch is the broker epoch of the follower's fetches, -1 when
+	// unknown.
+	brokerEpoch int64
 }
 
 // reset starts a follower's progress afresh when this replica begins to lead
@@ -56,7 +59,7 @@ func (f *followerProgress) reset(nowMs, leaderLogEndOffset int64, newLeader, inS
 	}
 	if newLeader {
 		*f = followerProgress{logEndOffset: -1, logStartOffset: -1, lastFetchLeaderLogEndOffset: -1,
-			lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: caughtUp}
+			lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: caughtUp, brokerEpoch: -1}
 		return
 	}
 	f.lastFetchLeaderLogEndOffset = leaderLogEndOffset
@@ -77,7 +80,7 @@ func (f *followerProgress) caughtUp(leaderLogEndOffset, nowMs, maxLagMs int64) b
 // heard from.
 func newFollowerProgress() *followerProgress {
 	return &followerProgress{logEndOffset: -1, logStartOffset: -1, lastFetchLeaderLogEndOffset: -1,
-		lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: neverMs}
+		lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: neverMs, brokerEpoch: -1}
 }
 
 // syncFollowers keeps one progress per replica other than self: new replicas
@@ -120,14 +123,17 @@ type isrChange struct {
 
 // AlterPartitionRequest asks the controller, through the shell, to set the
 // partition's ISR (Kafka's AlterPartition, one partition): valid only while
-// the leader epoch and partition epoch are still the controller's. The shell
-// adds the topic id, this broker and its broker epoch, and reports the
-// answer with AlterPartitionCompleted and Seq.
+// the leader epoch and partition epoch are still the controller's.
+// BrokerEpochs are the ISR members' broker epochs as their fetches gave them
+// (AlterPartition v3+ NewIsrWithEpochs), -1 where unknown and for this
+// broker, whose own the shell fills in. The shell adds the topic id and
+// this broker, and reports the answer with AlterPartitionCompleted and Seq.
 type AlterPartitionRequest struct {
 	Seq            uint64
 	LeaderEpoch    int32
 	PartitionEpoch int32
 	ISR            []int32
+	BrokerEpochs   []int64
 }
 
 // AlterPartitionResult is the controller's answer to an AlterPartition for
@@ -190,9 +196,11 @@ func (r *Replica) highWatermarkCandidate() int64 {
 // offset, and it caught up at this fetch if the offset reaches the leader's
 // log end offset, or at its previous fetch if it reaches the leader's log end
 // offset then. The ISR may then grow, and the high watermark advance.
-func (r *Replica) followerFetched(id int32, fetchOffset, logStartOffset, nowMs int64) {
+func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 	l := r.leader
+	id, logStartOffset, nowMs := ff.ReplicaID, ff.LogStartOffset, ff.FetchedAtMs
 	f := l.followers[id]
+	f.brokerEpoch = ff.BrokerEpoch
 	leo := r.state.LogEndOffset
 	switch {
 	case fetchOffset >= leo:
@@ -248,10 +256,23 @@ func (r *Replica) maybeShrinkISR(nowMs int64) {
 func (r *Replica) proposeISR(isr []int32, expand bool) {
 	l := r.leader
 	l.alterSeq++
+	epochs := make([]int64, len(isr))
+	for i, id := range isr {
+		epochs[i] = -1
+		if f := l.followers[id]; f != nil {
+			epochs[i] = f.brokerEpoch
+		}
+	}
 	l.isrChange = &isrChange{expand: expand, inFlight: true, req: AlterPartitionRequest{Seq: l.alterSeq,
-		LeaderEpoch: r.partition.LeaderEpoch, PartitionEpoch: r.partition.PartitionEpoch, ISR: isr}}
-	req := l.isrChange.req
-	req.ISR = slices.Clone(isr)
+		LeaderEpoch: r.partition.LeaderEpoch, PartitionEpoch: r.partition.PartitionEpoch, ISR: isr, BrokerEpochs: epochs}}
+	r.sendAlterPartition()
+}
+
+// sendAlterPartition hands the pending ISR change to the shell (a copy: the
+// shell may keep it).
+func (r *Replica) sendAlterPartition() {
+	req := r.leader.isrChange.req
+	req.ISR, req.BrokerEpochs = slices.Clone(req.ISR), slices.Clone(req.BrokerEpochs)
 	r.ready.AlterPartition = &req
 }
 
@@ -299,9 +320,7 @@ func (r *Replica) tickLeader(now Instant) {
 	l := r.leader
 	if ch := l.isrChange; ch != nil && !ch.inFlight && ch.retryAtMs > 0 && now.MonoMs >= ch.retryAtMs {
 		ch.inFlight, ch.retryAtMs = true, 0
-		req := ch.req
-		req.ISR = slices.Clone(ch.req.ISR)
-		r.ready.AlterPartition = &req
+		r.sendAlterPartition()
 	}
 	r.maybeShrinkISR(now.MonoMs)
 	r.advanceHighWatermark()

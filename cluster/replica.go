@@ -146,8 +146,9 @@ type Replica struct {
 	partition PartitionImage
 	// epochs is the log's leader-epoch cache, as the log last reported it.
 	epochs []logstore.EpochEntry
-	// nowMs is the latest monotonic time the core was told.
-	nowMs int64
+	// nowMs and wallMs are the latest monotonic and wall times the core
+	// was told.
+	nowMs, wallMs int64
 
 	// highWatermark is the offset below which records are committed.
 	highWatermark int64
@@ -217,7 +218,7 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		panic(fmt.Sprintf("replica: recovered log start %d, flushed %d past the log end offset %d", st.LogStartOffset, st.FlushedOffset, st.LogEndOffset))
 	}
 	r := &Replica{
-		opts: opts, cfg: settings.Replica, state: st, nowMs: now.MonoMs,
+		opts: opts, cfg: settings.Replica, state: st, nowMs: now.MonoMs, wallMs: now.WallMs,
 		// No record applied yet: any record is newer.
 		partition:     PartitionImage{Partition: st.Partition.Partition, Leader: -1, LeaderEpoch: -1, PartitionEpoch: -1},
 		epochs:        slices.Clone(st.LeaderEpochs),
@@ -489,8 +490,14 @@ func (r *Replica) ISR() []int32 { return r.partition.ISR }
 func (r *Replica) LeaderEpochs() []logstore.EpochEntry { return r.epochs }
 
 // observe takes the time of an input: the core's clock is the latest
-// monotonic time it was told (completions carry no time at all).
-func (r *Replica) observe(now Instant) { r.observeMs(now.MonoMs) }
+// monotonic time it was told (completions carry no time at all); its wall
+// time, for the log's effects, the latest wall time.
+func (r *Replica) observe(now Instant) {
+	r.observeMs(now.MonoMs)
+	if now.MonoMs >= r.nowMs {
+		r.wallMs = now.WallMs
+	}
+}
 
 func (r *Replica) observeMs(nowMs int64) { r.nowMs = max(r.nowMs, nowMs) }
 

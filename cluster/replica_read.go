@@ -29,6 +29,11 @@ type FollowerFetch struct {
 	// FetchedAtMs is when the fetch arrived (monotonic): a follower is
 	// caught up as of the fetches that reach the leader's log end offset.
 	FetchedAtMs int64
+	// BrokerEpoch is the follower's broker epoch (Fetch v15+ replica
+	// state), -1 when it sent none: AlterPartition names it for the
+	// controller to check (KIP-903: a broker that restarted, maybe with
+	// less data, does not rejoin on the strength of its old fetches).
+	BrokerEpoch int64
 }
 
 // Watch parks a fetch in the replica until records past its fetch offset are
@@ -84,7 +89,7 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	}
 	code := r.checkFetch(p)
 	if code == 0 && p.Follower != nil {
-		r.followerFetched(p.Follower.ReplicaID, p.FetchOffset, p.Follower.LogStartOffset, p.Follower.FetchedAtMs)
+		r.followerFetched(p.Follower, p.FetchOffset)
 	}
 	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
 		CurrentLeader: r.leaderHint(code)}

@@ -23,7 +23,7 @@ import (
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
 //	    [lag=MS] [log-epoch=E|no-epochs]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
-//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S]
+//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B]
 //	offset-for-epoch id=I epoch=E [current=C]
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
@@ -153,14 +153,15 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	case "partition-changed":
 		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
 	case "follower-fetch":
-		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs}}
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
 		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
+		td.MaybeScanArgs(t, "broker-epoch", &p.Follower.BrokerEpoch)
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
 		td.MaybeScanArgs(t, "log-start", &p.Follower.LogStartOffset)
 		h.r.Fetch(id, p, ReadUncommitted)
 	case "follower-watch":
-		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs}}, ReadOnWake: td.HasArg("read")}
+		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}, ReadOnWake: td.HasArg("read")}
 		td.ScanArgs(t, "replica", &w.Partition.Follower.ReplicaID)
 		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
@@ -470,7 +471,11 @@ func (h *replicaHarness) ready() string {
 	}
 	if a := rd.AlterPartition; a != nil {
 		h.lastAlterSeq = a.Seq
-		p("alter-partition seq=%d leader-epoch=%d partition-epoch=%d isr=%v", a.Seq, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
+		line := fmt.Sprintf("alter-partition seq=%d leader-epoch=%d partition-epoch=%d isr=%v", a.Seq, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
+		if slices.ContainsFunc(a.BrokerEpochs, func(e int64) bool { return e != -1 }) {
+			line += fmt.Sprintf(" broker-epochs=%v", a.BrokerEpochs)
+		}
+		p("%s", line)
 	}
 	if st := rd.FetchState; st != nil {
 		p("%s", fetchStateLine(*st))

@@ -302,7 +302,7 @@ func (c *modelCluster) feedFetchers(mn *modelNode) {
 		if st.Phase == FollowerIdle {
 			return
 		}
-		mf = &modelFetcher{f: NewFetcher(FetcherConfig{NodeID: mn.id, Leader: st.Leader, BackoffMs: 100})}
+		mf = &modelFetcher{f: NewFetcher(FetcherConfig{NodeID: mn.id, Leader: st.Leader, BackoffMs: 100, BrokerEpoch: int64(100 + mn.id)})}
 		mn.fetchers[st.Leader] = mf
 	}
 	mf.f.SetPartition(modelPartition, st, c.now)
@@ -404,7 +404,7 @@ func (c *modelCluster) serveFetch(leader *modelNode, req *kmsg.FetchRequest) *km
 		for _, p := range t.Partitions {
 			id := c.id()
 			leader.r.Fetch(id, FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch,
-				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs}}, ReadUncommitted)
+				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch}}, ReadUncommitted)
 			c.settle(leader)
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
