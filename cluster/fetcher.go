@@ -166,7 +166,10 @@ func (f *Fetcher) Partitions() int { return len(f.parts) }
 // state for another leader, or with phase FollowerIdle, takes the partition
 // out of this fetcher; a state older than the one held is ignored (states
 // may arrive out of order). A state asking for a backoff delays the
-// partition; a new leader epoch ends a backoff.
+// partition; a new leader epoch ends a backoff. A replica core rebuilt (its
+// actor restarted) numbers its states afresh: the shell removes the
+// partition (RemovePartition) before it hands on the new core's first
+// state.
 func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now Instant) {
 	if st.Leader != f.cfg.Leader || st.Phase == FollowerIdle {
 		f.RemovePartition(p)

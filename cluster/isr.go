@@ -221,7 +221,7 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 func (r *Replica) maybeExpandISR(id int32) {
 	l := r.leader
 	f := l.followers[id]
-	if l.isrChange != nil || slices.Contains(r.partition.ISR, id) ||
+	if l.isrChange != nil || l.epochStartPending || slices.Contains(r.partition.ISR, id) ||
 		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
 		return
 	}
