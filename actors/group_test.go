@@ -74,3 +74,62 @@ func TestGroupConsumeCommitResume(t *testing.T) {
 	}
 	t.Logf("lag %+v", lags["g1"].Lag.Total())
 }
+
+// gatherMetric returns the value of metric name with labels (name=value
+// pairs) from the node's registry, and whether it is there.
+func gatherMetric(t *testing.T, n *Node, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	families, err := n.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					continue metrics
+				}
+			}
+			switch {
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue(), true
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// The group metrics: groups by state, rebalances, lag per partition.
+func TestGroupMetrics(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.Groups = GroupConfig{OffsetsTopicPartitions: 3} })
+	ctx := testContext(t, 30*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "measured"); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, ctx, n, "measured", 0, 10)
+	cl := newClient(t, n, kgo.ConsumerGroup("metered"), kgo.ConsumeTopics("measured"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	recs := consumeGroup(t, ctx, cl, 10)
+	if err := cl.CommitRecords(ctx, recs[:4]...); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := gatherMetric(t, n, "gregor_groups", map[string]string{"type": "classic", "state": "Stable"}); !ok || v != 1 {
+		t.Errorf("gregor_groups{classic,Stable} = %v (%v), want 1", v, ok)
+	}
+	if v, ok := gatherMetric(t, n, "gregor_group_rebalances_total", nil); !ok || v < 1 {
+		t.Errorf("gregor_group_rebalances_total = %v (%v), want at least 1", v, ok)
+	}
+	if v, ok := gatherMetric(t, n, "gregor_group_lag", map[string]string{"group": "metered", "topic": "measured", "partition": "0"}); !ok || v != 6 {
+		t.Errorf("gregor_group_lag = %v (%v), want 6", v, ok)
+	}
+	if v, ok := gatherMetric(t, n, "gregor_group_members", map[string]string{"group": "metered"}); !ok || v != 1 {
+		t.Errorf("gregor_group_members = %v (%v), want 1", v, ok)
+	}
+}
