@@ -54,7 +54,9 @@ func groupFixture(t *testing.T, addr string, after time.Time) *kgo.Client {
 	}
 	var commitErr error
 	member.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{"orders": {0: {Epoch: -1, Offset: 7}, 1: {Epoch: -1, Offset: 4}}},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) { commitErr = err })
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+			commitErr = err
+		})
 	if commitErr != nil {
 		t.Fatal(commitErr)
 	}
