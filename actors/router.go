@@ -62,6 +62,8 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 16, MinVersion: 0, MaxVersion: 5}, // ListGroups
 		{APIKey: 42, MinVersion: 0, MaxVersion: 3}, // DeleteGroups
 		{APIKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
+		{APIKey: 68, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupHeartbeat
+		{APIKey: 69, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupDescribe
 	}
 }
 

@@ -32,10 +32,10 @@ func (h *keyReadHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ 
 // groupMember runs a franz-go group consumer of topic "versions" pinned to
 // version v of key, until it has read a record and (when awaitKey) read an
 // answer of key; then it leaves the group.
-func groupMember(ctx context.Context, t *testing.T, n *Node, key, v int16, group string, awaitKey bool) error {
+func groupMember(ctx context.Context, t *testing.T, n *Node, key, v int16, group string, awaitKey bool, opts ...kgo.Opt) error {
 	hook := &keyReadHook{key: key, read: make(chan struct{}, 1)}
-	cl := pinnedClient(t, n, key, v, kgo.ConsumerGroup(group), kgo.ConsumeTopics("versions"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.HeartbeatInterval(50*time.Millisecond), kgo.WithHooks(hook))
+	cl := pinnedClient(t, n, key, v, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics("versions"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.HeartbeatInterval(50 * time.Millisecond), kgo.WithHooks(hook)}, opts...)...)
 	defer cl.Close()
 	fs := cl.PollRecords(ctx, 1)
 	if err := fs.Err(); err != nil {
@@ -189,6 +189,34 @@ func groupVersionCases(t *testing.T, n *Node) map[int16]func(ctx context.Context
 				return fmt.Errorf("deleted group still described: %+v", d)
 			}
 			return nil
+		},
+		int16(kmsg.ConsumerGroupHeartbeat): func(ctx context.Context, v int16) error {
+			group := fmt.Sprint("cgh-v", v)
+			if v >= 1 {
+				// franz-go's KIP-848 consumer speaks v1.
+				return groupMember(ctx, t, n, int16(kmsg.ConsumerGroupHeartbeat), v, group, true, kgo.ServerSideBalancer())
+			}
+			// v0: the coordinator names the member.
+			req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			req.Group, req.MemberEpoch, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = group, 0, 30000, []string{"versions"}
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.ConsumerGroupHeartbeat), v))
+			if err == nil && (resp.ErrorCode != 0 || resp.MemberID == nil || *resp.MemberID == "" || resp.MemberEpoch != 1 || resp.Assignment == nil || resp.Version != v) {
+				err = fmt.Errorf("answer %+v", resp)
+			}
+			return err
+		},
+		int16(kmsg.ConsumerGroupDescribe): func(ctx context.Context, v int16) error {
+			group := fmt.Sprint("cgd-v", v)
+			req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis, req.SubscribedTopicNames = group, "described", 0, 30000, []string{"versions"}
+			if _, err := req.RequestWith(ctx, newClient(t, n)); err != nil {
+				return err
+			}
+			described, err := kadm.NewClient(pinnedClient(t, n, int16(kmsg.ConsumerGroupDescribe), v)).DescribeConsumerGroups(ctx, group)
+			if d := described[group]; err == nil && (d.Err != nil || len(d.Members) != 1 || d.Members[0].MemberID != "described" || len(d.Members[0].Assignment["versions"]) != 2) {
+				err = fmt.Errorf("described %+v", d)
+			}
+			return err
 		},
 		int16(kmsg.OffsetDelete): func(ctx context.Context, v int16) error {
 			group := fmt.Sprint("offset-delete-v", v)

@@ -25,7 +25,7 @@ func (c *Coordinator) listGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsRe
 		return false
 	}
 	for _, g := range c.sortedGroups() {
-		state := g.state.String()
+		state := g.stateName()
 		if g.state == stateDead || !matches(req.StatesFilter, state) || !matches(req.TypesFilter, g.kind.String()) {
 			continue
 		}
@@ -144,7 +144,7 @@ func (c *Coordinator) Groups() []GroupSummary {
 		if g.kind == kindConsumer {
 			n = len(g.consumer.members)
 		}
-		out = append(out, GroupSummary{Group: g.id, Type: g.kind.String(), State: g.state.String(), Members: n})
+		out = append(out, GroupSummary{Group: g.id, Type: g.kind.String(), State: g.stateName(), Members: n})
 	}
 	return out
 }

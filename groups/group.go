@@ -149,6 +149,14 @@ func (g *group) transition(s groupState, now Time) {
 	g.stateSinceWallMs = now.WallMs
 }
 
+// stateName is the group's state as ListGroups and describe name it.
+func (g *group) stateName() string {
+	if g.kind == kindConsumer {
+		return g.consumer.state().String()
+	}
+	return g.state.String()
+}
+
 // isEmpty says whether the group has no members (of either protocol).
 func (g *group) isEmpty() bool {
 	if g.kind == kindConsumer {
