@@ -40,6 +40,9 @@ type groupAppended struct {
 // its load).
 type groupTick struct{}
 
+// groupShutdown tells a coordinator the node is stopping.
+type groupShutdown struct{}
+
 // groupSnapshot asks a coordinator for its groups and committed offsets
 // (metrics); it answers with a *groupSnapshotResult.
 type groupSnapshot struct{}
@@ -78,6 +81,9 @@ type groupCoordinator struct {
 	topicsEpoch int64
 	// rebalances is how many of the core's rebalances the metrics count.
 	rebalances int64
+	// closing is set once the node stops: every request is answered
+	// NOT_COORDINATOR.
+	closing bool
 	// timer fires groupTick at tickAtMs (monotonic) when tickArmed.
 	timer     *time.Timer
 	tickAtMs  int64
@@ -100,6 +106,10 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 	case *groupLoadRead:
 		a.loadRead(msg.res)
 	case *groupRequest:
+		if a.closing {
+			msg.answerUndelivered()
+			return
+		}
 		a.refreshTopics()
 		a.nextID++
 		a.waiting[a.nextID] = msg
@@ -114,6 +124,10 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		}
 		a.refreshTopics()
 		a.core.Tick(a.now())
+	case *groupShutdown:
+		a.closing = true
+		a.answerWaiting()
+		return
 	case *groupSnapshot:
 		ctx.Respond(&groupSnapshotResult{groups: a.core.Groups(), offsets: a.core.CommittedOffsets()})
 		return
@@ -255,6 +269,12 @@ func (a *groupCoordinator) stop() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.answerWaiting()
+}
+
+// answerWaiting answers NOT_COORDINATOR to every request the core still
+// owes an answer; the core's later replies to them are dropped.
+func (a *groupCoordinator) answerWaiting() {
 	for id, req := range a.waiting {
 		req.answerUndelivered()
 		delete(a.waiting, id)

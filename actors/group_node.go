@@ -110,6 +110,16 @@ func (g *groupNode) leadershipChanged(ctx actor.Context, r cluster.LocalReplica,
 	}
 }
 
+// shutdown tells every coordinator that the node is stopping: requests
+// waiting in a rebalance are answered NOT_COORDINATOR now (the members find
+// the group's next coordinator), so they do not hold up the listener's
+// graceful shutdown.
+func (g *groupNode) shutdown() {
+	for _, pid := range *g.coordinators.Load() {
+		g.n.system.Root.Send(pid, &groupShutdown{})
+	}
+}
+
 // brokers is how many brokers can hold replicas; one until brokers
 // register with the controller.
 func (g *groupNode) brokers() int { return 1 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // produceN writes records "v<from>".."v<from+count-1>" spread over topic's
@@ -131,5 +132,45 @@ func TestGroupMetrics(t *testing.T) {
 	}
 	if v, ok := gatherMetric(t, n, "gregor_group_members", map[string]string{"group": "metered"}); !ok || v != 1 {
 		t.Errorf("gregor_group_members = %v (%v), want 1", v, ok)
+	}
+}
+
+// A node stopping answers the JoinGroups waiting in a rebalance with
+// NOT_COORDINATOR instead of holding its graceful shutdown for them.
+func TestGroupShutdownAnswersParkedJoin(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.Groups = GroupConfig{OffsetsTopicPartitions: 1} })
+	ctx := testContext(t, 30*time.Second)
+	hook := &keyReadHook{key: int16(kmsg.JoinGroup), read: make(chan struct{}, 4)}
+	// v3: no member id required first. kgo retries a JoinGroup answered
+	// NOT_COORDINATOR, so the hook sees the answer.
+	cl := pinnedClient(t, n, int16(kmsg.JoinGroup), 3, kgo.WithHooks(hook))
+	join := func() (*kmsg.JoinGroupResponse, error) {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.ProtocolType = "parked", "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 30000, 60000
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{}}}
+		return req.RequestWith(ctx, cl)
+	}
+	if a, err := join(); err != nil || a.ErrorCode != 0 || a.Generation != 1 {
+		t.Fatalf("first join: %+v %v", a, err)
+	}
+	<-hook.read
+	// The second member waits for the first to rejoin, which it never does.
+	go join()
+	waitUntil(t, ctx, "the join to wait", func() bool {
+		described, err := kadm.NewClient(newClient(t, n)).DescribeGroups(ctx, "parked")
+		return err == nil && described["parked"].State == "PreparingRebalance"
+	})
+	start := time.Now()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stopping took %v", took)
+	}
+	select {
+	case <-hook.read:
+	case <-ctx.Done():
+		t.Fatal("the waiting JoinGroup was never answered")
 	}
 }

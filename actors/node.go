@@ -191,6 +191,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		// then stop accepting and let every in-flight request finish.
 		n.router.closing.Store(true)
 		n.router.wakeParkedFetches()
+		n.groups.shutdown()
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
 		}
