@@ -137,3 +137,43 @@ func TestGroupCommands(t *testing.T) {
 	mustFail(t, "", group("describe", "app"), "GROUP_ID_NOT_FOUND")
 	mustFail(t, "", group("delete", "app"), "GROUP_ID_NOT_FOUND")
 }
+
+// describe shows a KIP-848 consumer group through ConsumerGroupDescribe.
+func TestGroupDescribeConsumerGroup(t *testing.T) {
+	addr := startTestNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableIdempotentWrite(), kgo.DefaultProduceTopic("events"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("e0")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	member, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("next"), kgo.ConsumeTopics("events"),
+		kgo.ServerSideBalancer(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ClientID("next-client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	if fs := member.PollRecords(ctx, 1); len(fs.Records()) != 1 {
+		t.Fatalf("member read %v (%v)", fs.Records(), fs.Err())
+	}
+	describe := mustRun(t, "", "group", "describe", "next", "-b", addr)
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^TYPE +consumer$`),
+		regexp.MustCompile(`(?m)^STATE +Stable$`),
+		regexp.MustCompile(`(?m)^PROTOCOL +uniform$`),
+		regexp.MustCompile(`(?m)^\S+ +- +next-client +/127\.0\.0\.1 +events\[0\]$`),
+		regexp.MustCompile(`(?m)^events +0 +- +1 +- +\S+$`),
+	} {
+		if !re.MatchString(describe.stdout) {
+			t.Errorf("describe output has no match for %s:\n%s", re, describe.stdout)
+		}
+	}
+	list := mustRun(t, "", "group", "list", "--type", "consumer", "-b", addr)
+	if want := "GROUP  TYPE      STATE   PROTOCOL-TYPE\nnext   consumer  Stable  consumer\n"; list.stdout != want {
+		t.Errorf("list --type consumer printed\n%s\nwant\n%s", list.stdout, want)
+	}
+}
