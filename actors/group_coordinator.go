@@ -30,9 +30,10 @@ func (m *groupRequest) answerUndelivered() {
 // groupLoadRead is a partition read the coordinator asked for while loading.
 type groupLoadRead struct{ res fetchPartitionResult }
 
-// groupAppended reports the partition's answer to a coordinator's append.
+// groupAppended reports the partition's answer to a coordinator's batch of
+// appends.
 type groupAppended struct {
-	id   groups.AppendID
+	ids  []groups.AppendID
 	code int16
 }
 
@@ -81,6 +82,11 @@ type groupCoordinator struct {
 	topicsEpoch int64
 	// rebalances is how many of the core's rebalances the metrics count.
 	rebalances int64
+	// appending are the core's appends in the batch the partition is
+	// writing (nil: none); queued wait for it to finish, then go as one
+	// batch, so a busy coordinator writes many commits at once.
+	appending []groups.AppendID
+	queued    []groups.Append
 	// closing is set once the node stops: every request is answered
 	// NOT_COORDINATOR.
 	closing bool
@@ -115,7 +121,10 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		a.waiting[a.nextID] = msg
 		a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 	case *groupAppended:
-		a.core.Appended(msg.id, msg.code, a.now())
+		a.appending = nil
+		for _, id := range msg.ids {
+			a.core.Appended(id, msg.code, a.now())
+		}
 	case *groupTick:
 		a.tickArmed = false
 		if a.core.Loading() {
@@ -220,9 +229,7 @@ func (a *groupCoordinator) carryOut() {
 		if rd.Empty() {
 			break
 		}
-		for _, ap := range rd.Appends {
-			a.append(ap)
-		}
+		a.queued = append(a.queued, rd.Appends...)
 		for _, r := range rd.Replies {
 			if req := a.waiting[r.ID]; req != nil {
 				delete(a.waiting, r.ID)
@@ -230,6 +237,7 @@ func (a *groupCoordinator) carryOut() {
 			}
 		}
 	}
+	a.flushAppends()
 	if n := a.core.Rebalances(); n > a.rebalances {
 		a.g.metrics.rebalances.Add(float64(n - a.rebalances))
 		a.rebalances = n
@@ -237,13 +245,38 @@ func (a *groupCoordinator) carryOut() {
 	a.armTimer()
 }
 
-// append writes records to the partition like a produce with acks=all; the
-// partition's answer comes back as groupAppended.
-func (a *groupCoordinator) append(ap groups.Append) {
-	self, root := a.self, a.g.n.system.Root
-	batch := groups.EncodeBatch(ap.Records, a.g.n.cfg.Clock.Now().WallMs)
+// appendBatchBytes bounds the records of one batch the coordinator writes
+// (max.message.bytes is about 1 MiB).
+const appendBatchBytes = 512 << 10
+
+// flushAppends writes the queued appends to the partition as one batch,
+// like a produce with acks=all, unless a batch is being written; the
+// partition's answer comes back as groupAppended. A batch takes queued
+// appends up to appendBatchBytes (at least one).
+func (a *groupCoordinator) flushAppends() {
+	if a.appending != nil || len(a.queued) == 0 {
+		return
+	}
+	var records []groups.Record
+	size, n := 0, 0
+	for _, ap := range a.queued {
+		apSize := 0
+		for _, r := range ap.Records {
+			apSize += len(r.Key) + len(r.Value)
+		}
+		if n > 0 && size+apSize > appendBatchBytes {
+			break
+		}
+		records = append(records, ap.Records...)
+		a.appending = append(a.appending, ap.ID)
+		size += apSize
+		n++
+	}
+	a.queued = a.queued[n:]
+	self, root, ids := a.self, a.g.n.system.Root, a.appending
+	batch := groups.EncodeBatch(records, a.g.n.cfg.Clock.Now().WallMs)
 	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
-		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{id: ap.ID, code: res.errorCode}) }})
+		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
 }
 
 // armTimer schedules the next tick at the core's next deadline, only ever
