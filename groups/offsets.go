@@ -9,47 +9,94 @@ import (
 
 // OffsetCommit, OffsetFetch, OffsetDelete and the expiry of offsets.
 
-func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
-	resp := kmsg.NewPtrOffsetCommitResponse()
-	resp.Version = req.Version
-	byID := req.Version >= 10
-	// codes[i][j] is the answer for req.Topics[i].Partitions[j].
-	codes := make([][]int16, len(req.Topics))
+// commitAnswer is an OffsetCommit's answer being built: codes[i][j] is the
+// answer for req.Topics[i].Partitions[j].
+type commitAnswer struct {
+	req   *kmsg.OffsetCommitRequest
+	codes [][]int16
+}
+
+func newCommitAnswer(req *kmsg.OffsetCommitRequest) *commitAnswer {
+	a := &commitAnswer{req: req, codes: make([][]int16, len(req.Topics))}
 	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
+		a.codes[i] = make([]int16, len(t.Partitions))
 	}
-	setAll := func(code int16) {
-		for i := range codes {
-			for j := range codes[i] {
-				codes[i][j] = code
-			}
+	return a
+}
+
+func (a *commitAnswer) setAll(code int16) {
+	for i := range a.codes {
+		for j := range a.codes[i] {
+			a.codes[i][j] = code
 		}
 	}
-	answer := func() {
-		for i, t := range req.Topics {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for j, p := range t.Partitions {
-				rp := kmsg.NewOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, codes[i][j]
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
+}
+
+func (a *commitAnswer) response() *kmsg.OffsetCommitResponse {
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	resp.Version = a.req.Version
+	for i, t := range a.req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for j, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, a.codes[i][j]
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-		c.reply(id, resp)
+		resp.Topics = append(resp.Topics, rt)
 	}
+	return resp
+}
+
+// plannedCommit is one partition of an OffsetCommit to write.
+type plannedCommit struct {
+	i, j  int
+	tp    topicPartition
+	entry offsetEntry
+}
+
+func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
+	ans := newCommitAnswer(req)
 	g, code := c.offsetCommitGroup(req, now)
 	if code != 0 {
-		setAll(code)
-		answer()
+		ans.setAll(code)
+		c.reply(id, ans.response())
 		return
 	}
-	type commit struct {
-		i, j  int
-		tp    topicPartition
-		entry offsetEntry
+	commits := c.planCommits(req, ans, now)
+	if len(commits) == 0 {
+		c.reply(id, ans.response())
+		return
 	}
-	var commits []commit
+	records := make([]Record, 0, len(commits))
+	for _, cm := range commits {
+		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
+		g.pendingCommits[cm.tp]++
+	}
+	c.append(records, func(code int16, _ Time) {
+		for _, cm := range commits {
+			ans.codes[cm.i][cm.j] = commitErrorCode(code)
+			if g.pendingCommits[cm.tp] == 0 {
+				// Deleted while appending: the deletion came after.
+				continue
+			}
+			if g.pendingCommits[cm.tp]--; g.pendingCommits[cm.tp] == 0 {
+				delete(g.pendingCommits, cm.tp)
+			}
+			if code == 0 && c.groups[g.id] == g {
+				g.offsets[cm.tp] = cm.entry
+			}
+		}
+		c.reply(id, ans.response())
+	})
+}
+
+// planCommits checks each partition of an OffsetCommit (the topic exists,
+// the metadata fits), noting refusals in ans, and returns the commits to
+// write.
+func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, now Time) []plannedCommit {
+	var commits []plannedCommit
+	byID := req.Version >= 10
 	for i, t := range req.Topics {
 		name, known := t.Topic, false
 		if byID {
@@ -64,11 +111,11 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 			}
 			switch {
 			case !known && byID:
-				codes[i][j] = kerr.UnknownTopicID.Code
+				ans.codes[i][j] = kerr.UnknownTopicID.Code
 			case !known || p.Partition < 0 || p.Partition >= c.topics.byName[name].Partitions:
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
+				ans.codes[i][j] = kerr.UnknownTopicOrPartition.Code
 			case len(meta) > c.cfg.OffsetMetadataMaxBytes:
-				codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+				ans.codes[i][j] = kerr.OffsetMetadataTooLarge.Code
 			default:
 				e := offsetEntry{offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: meta, commitWallMs: now.WallMs}
 				switch {
@@ -78,35 +125,11 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 				case req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis >= 0:
 					e.expireWallMs = now.WallMs + req.RetentionTimeMillis
 				}
-				commits = append(commits, commit{i: i, j: j, tp: topicPartition{topic: name, partition: p.Partition}, entry: e})
+				commits = append(commits, plannedCommit{i: i, j: j, tp: topicPartition{topic: name, partition: p.Partition}, entry: e})
 			}
 		}
 	}
-	if len(commits) == 0 {
-		answer()
-		return
-	}
-	records := make([]Record, 0, len(commits))
-	for _, cm := range commits {
-		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
-		g.pendingCommits[cm.tp]++
-	}
-	c.append(records, func(code int16, _ Time) {
-		for _, cm := range commits {
-			codes[cm.i][cm.j] = commitErrorCode(code)
-			if g.pendingCommits[cm.tp] == 0 {
-				// Deleted while appending: the deletion came after.
-				continue
-			}
-			if g.pendingCommits[cm.tp]--; g.pendingCommits[cm.tp] == 0 {
-				delete(g.pendingCommits, cm.tp)
-			}
-			if code == 0 && c.groups[g.id] == g {
-				g.offsets[cm.tp] = cm.entry
-			}
-		}
-		answer()
-	})
+	return commits
 }
 
 // offsetCommitGroup finds (or, for a commit outside group management,
