@@ -58,6 +58,8 @@ type Config struct {
 	// partitions' high watermarks are written to the log directory's
 	// replication-offset-checkpoint. Zero means Kafka's 5000.
 	HighWatermarkCheckpointIntervalMs int64
+	// Groups are the consumer group settings.
+	Groups GroupConfig
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string

@@ -26,7 +26,10 @@ type controllerActor struct {
 	// pending are answers waiting for routes that include their epoch, in
 	// epoch order.
 	pending []pendingAnswer
-	logger  *zap.Logger
+	// published is the epoch of the latest image whose routes are
+	// published.
+	published int64
+	logger    *zap.Logger
 }
 
 type pendingAnswer struct {
@@ -69,22 +72,30 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.core = cluster.NewController(cluster.ControllerConfig{
 			NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
-		}, c.store.image(), []int32{cfg.NodeID})
+			StaticBrokers: []int32{cfg.NodeID},
+		})
+		// A single node leads its one-voter metadata quorum from the start.
+		c.core.BecomeLeader(c.store.image(), cfg.Clock.Now())
+		c.published = c.store.image().Epoch
 	case *adminRequest:
-		res, ok := c.core.Handle(msg.body)
-		if !ok {
+		respond := msg.respond
+		if !c.core.Handle(c.node.cfg.Clock.Now(), msg.body, func(a cluster.ControllerAnswer) { respond(a.Response) }) {
 			c.logger.Error("controller got a request it does not serve", zap.String("api", apiName(msg.body.Key())))
 			msg.respond(nil)
 			return
 		}
-		c.commit(ctx, res, msg.respond)
+		c.drive(ctx)
 	case *autoCreateTopics:
-		res := c.core.AutoCreateTopics(msg.topics)
-		for _, r := range res.Refused {
-			c.logger.Info("topic not auto-created", zap.String("topic", r.Topic), zap.String("reason", r.Reason))
-		}
-		c.commit(ctx, res, func(kmsg.Response) { msg.done() })
+		done := msg.done
+		c.core.AutoCreateTopics(msg.topics, func(a cluster.ControllerAnswer) {
+			for _, r := range a.Refused {
+				c.logger.Info("topic not auto-created", zap.String("topic", r.Topic), zap.String("reason", r.Reason))
+			}
+			done()
+		})
+		c.drive(ctx)
 	case *routesPublished:
+		c.published = max(c.published, msg.epoch)
 		c.answerUpTo(msg.epoch)
 	case *topicDeletionCompleted:
 		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
@@ -96,30 +107,32 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 	}
 }
 
-// commit makes a result's records durable and applies them, then answers
-// once the replica manager has published routes that include them; without
-// records it answers at once.
-func (c *controllerActor) commit(ctx actor.Context, res cluster.ControllerResult, answer func(kmsg.Response)) {
-	if len(res.Records) == 0 {
-		answer(res.Response)
-		return
+// drive carries out what the core decided: each proposal is made durable
+// in the metadata log and applied (or reported lost), the new image goes to
+// the replica manager, and each answer goes out once the routes include
+// what it reports.
+func (c *controllerActor) drive(ctx actor.Context) {
+	for rd := c.core.Ready(); !rd.Empty(); rd = c.core.Ready() {
+		for _, p := range rd.Proposals {
+			before := c.core.Image()
+			if err := c.store.append(p.Batch.Records, p.Image); err != nil {
+				c.logger.Error("metadata records not committed", zap.Error(err))
+				c.core.Lost(p.Batch.Epoch, err)
+				break
+			}
+			c.core.Committed(p.Batch.Epoch)
+			logCommitted(c.logger, before, p.Image, p.Batch.Records)
+			ctx.Request(c.node.replicaManager, &metadataImageApplied{image: p.Image})
+		}
+		for _, a := range rd.Answers {
+			answer := a.Token.(func(cluster.ControllerAnswer))
+			if a.ImageEpoch <= c.published {
+				answer(a)
+				continue
+			}
+			c.pending = append(c.pending, pendingAnswer{epoch: a.ImageEpoch, answer: func() { answer(a) }})
+		}
 	}
-	before := c.core.Image()
-	next, err := before.Apply(res.Records...)
-	if err == nil {
-		err = c.store.append(res.Records, next)
-	}
-	if err != nil {
-		c.logger.Error("metadata records not committed", zap.Error(err))
-		answer(res.FailedResponse(err))
-		return
-	}
-	if _, err := c.core.Replay(res.Records); err != nil {
-		panic("controller: committed records do not replay: " + err.Error())
-	}
-	logCommitted(c.logger, before, next, res.Records)
-	c.pending = append(c.pending, pendingAnswer{epoch: next.Epoch, answer: func() { answer(res.Response) }})
-	ctx.Request(c.node.replicaManager, &metadataImageApplied{image: next})
 }
 
 func (c *controllerActor) answerUpTo(epoch int64) {

@@ -1,10 +1,14 @@
 // Package actors is the composition root of a gregor node and the only importer
 // of protoactor-go. It owns the actor system and supervision and one thin shell
 // per core: a partition actor per hosted partition (cluster.Replica), the
-// controller singleton (cluster.Controller), and the replica manager, which
-// starts, stops and reconfigures the node's partition actors as each applied
-// metadata image says. The router, the netio.Handler, hands decoded requests
-// to them; a Fetch that waits is a core too (cluster.Fetch).
+// controller singleton (cluster.Controller), a group coordinator per
+// __consumer_offsets partition the node leads (groups.Coordinator, in
+// group_coordinator.go; it reads and appends its partition through the
+// partition actor), and the replica manager, which starts, stops and
+// reconfigures the node's partition actors and group coordinators as each
+// applied metadata image says. The router, the netio.Handler, hands decoded
+// requests to them (the group APIs in api_group.go); a Fetch that waits is a
+// core too (cluster.Fetch).
 //
 // It may import netio, cluster, groups, txn and logstore; it must not import sim.
 //
@@ -25,5 +29,7 @@
 //   - a deleted partition's directory, renamed aside by the replica manager,
 //     is removed on a goroutine of its own;
 //   - a waiting Fetch's core runs under a mutex, driven by the partitions'
-//     answers and a timer (api_fetch.go).
+//     answers and a timer (api_fetch.go);
+//   - a /metrics scrape asks each group coordinator for its groups and
+//     offsets, waiting (bounded) on the scraping goroutine (group_metrics.go).
 package actors

@@ -43,6 +43,8 @@ type Node struct {
 	cleaner     *logCleaner
 	// highWatermarks is the log directory's high watermark checkpoint.
 	highWatermarks *highWatermarkCheckpoint
+	// groups holds the group coordinators this node runs.
+	groups *groupNode
 
 	stopOnce sync.Once
 	stopErr  error
@@ -72,6 +74,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), clusterID: clusterID, routes: newRouteTable()}
 	n.metrics = newNodeMetrics()
+	n.groups = newGroupNode(n)
 	if cfg.CacheBytes > 0 {
 		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
 			return nil, fmt.Errorf("block cache: %w", err)
@@ -211,6 +214,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		// then stop accepting and let every in-flight request finish.
 		n.router.closing.Store(true)
 		n.router.wakeParkedFetches()
+		n.groups.shutdown()
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
 		}

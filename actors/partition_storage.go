@@ -51,8 +51,8 @@ func (a *partitionActor) start(ctx actor.Context) {
 	a.core = cluster.NewReplica(cluster.ReplicaOptions{
 		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
 	}, pa.settings, cluster.ReplicaState{
-		LeaderEpoch: pa.image.LeaderEpoch, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
-		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed,
+		Partition: pa.image, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
+		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed, LeaderEpochs: log.LeaderEpochs(),
 	}, now)
 	labels := partitionLabels(pa.topic, pa.image.Partition)
 	m := a.node.metrics

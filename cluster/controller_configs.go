@@ -11,13 +11,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// AlterConfigs decides an AlterConfigs request, which replaces every config
+// alterConfigs decides an AlterConfigs request, which replaces every config
 // of each resource: absent keys go back to their defaults. Each resource is
 // checked against the image as the resources before it leave it.
-func (c *Controller) AlterConfigs(req *kmsg.AlterConfigsRequest) ControllerResult {
+func (c *Controller) alterConfigs(req *kmsg.AlterConfigsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	var a configAlteration
-	a.w = c.image
+	a.w = c.working
 	for _, res := range req.Resources {
 		set := map[string]string{}
 		var aerr *apiError
@@ -38,23 +38,23 @@ func (c *Controller) AlterConfigs(req *kmsg.AlterConfigsRequest) ControllerResul
 		}
 		resp.Resources = append(resp.Resources, out)
 	}
-	return ControllerResult{Records: a.recs, Response: resp, failed: func(err error) kmsg.Response {
+	return decision{records: a.recs, image: a.w, response: resp, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Resources = slices.Clone(resp.Resources)
 		for _, ch := range a.changed {
 			r := &out.Resources[ch.index]
-			r.ErrorCode, r.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
+			r.ErrorCode, r.ErrorMessage = code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
 		}
 		return &out
 	}}
 }
 
-// IncrementalAlterConfigs decides an IncrementalAlterConfigs request: SET,
+// incrementalAlterConfigs decides an IncrementalAlterConfigs request: SET,
 // DELETE, APPEND and SUBTRACT on the current configs of each resource.
-func (c *Controller) IncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) ControllerResult {
+func (c *Controller) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	var a configAlteration
-	a.w = c.image
+	a.w = c.working
 	for _, res := range req.Resources {
 		current, aerr := currentConfigs(a.w, res.ResourceType, res.ResourceName)
 		if aerr == nil {
@@ -70,12 +70,12 @@ func (c *Controller) IncrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRe
 		}
 		resp.Resources = append(resp.Resources, out)
 	}
-	return ControllerResult{Records: a.recs, Response: resp, failed: func(err error) kmsg.Response {
+	return decision{records: a.recs, image: a.w, response: resp, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Resources = slices.Clone(resp.Resources)
 		for _, ch := range a.changed {
 			r := &out.Resources[ch.index]
-			r.ErrorCode, r.ErrorMessage = kerr.KafkaStorageError.Code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
+			r.ErrorCode, r.ErrorMessage = code, kmsg.StringPtr(persistConfigsError(ch.typ, ch.name, err))
 		}
 		return &out
 	}}

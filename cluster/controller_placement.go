@@ -7,68 +7,87 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// placeReplicas lays out count partitions numbered from `from` on, with rf
-// replicas each, over brokers (sorted, rf of them at least). As Kafka does
-// without racks, the first replicas (the preferred leaders) go round the
-// brokers from start, one partition after another, so leadership is spread
-// evenly; each later replica sits a shift away from the first, and the shift
-// moves on after every full round so that followers spread too.
-func placeReplicas(brokers []int32, from, count int32, rf, start, shift int) [][]int32 {
-	n := len(brokers)
-	out := make([][]int32, 0, max(count-from, 0))
-	for p := int(from); p < int(count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
-		replicas := []int32{brokers[first]}
-		for j := 0; j < rf-1; j++ {
-			gap := 1 + (shift+j)%(n-1)
-			replicas = append(replicas, brokers[(first+gap)%n])
-		}
-		out = append(out, replicas)
+// activeBroker says broker may lead and join ISRs in w: registered and
+// active, or a static broker without a registration.
+func (c *Controller) activeBroker(w *MetadataImage, broker int32) bool {
+	if b, ok := w.Broker(broker); ok {
+		return b.Active()
 	}
-	return out
+	_, static := slices.BinarySearch(c.static, broker)
+	return static
+}
+
+// knownBrokers are the registered brokers of w and the static ones, sorted:
+// the brokers a replica assignment may name.
+func (c *Controller) knownBrokers(w *MetadataImage) []int32 {
+	out := slices.Clone(c.static)
+	for b := range w.Brokers() {
+		out = append(out, b.ID)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out)))
+}
+
+// usableBrokers are the brokers new replicas go on: the active ones, in
+// rack-alternated order.
+func (c *Controller) usableBrokers(w *MetadataImage) []placementBroker {
+	var out []placementBroker
+	for b := range w.Brokers() {
+		if b.Active() {
+			out = append(out, placementBroker{id: b.ID, rack: b.RackName()})
+		}
+	}
+	for _, id := range c.static {
+		if _, registered := w.Broker(id); !registered {
+			out = append(out, placementBroker{id: id})
+		}
+	}
+	return rackAlternated(out)
 }
 
 // placement chooses the replicas of a topic's partitions from `from` to
-// count. A topic that has partitions goes on from where its partition 0's
-// preferred leader sits; a new one starts at a random broker.
-func (c *Controller) placement(t *TopicImage, from, count int32, rf int) ([][]int32, *apiError) {
-	n := len(c.brokers)
-	if rf > n {
-		return nil, c.replicationTooHigh(rf)
+// count over the usable brokers of w. A topic that has partitions goes on
+// from where its partition 0's preferred leader sits; a new one starts at a
+// random broker.
+func (c *Controller) placement(w *MetadataImage, t *TopicImage, from, count int32, rf int) ([][]int32, *apiError) {
+	brokers := c.usableBrokers(w)
+	if aerr := replicationTooHigh(rf, len(brokers)); aerr != nil {
+		return nil, aerr
 	}
 	start := -1
 	if t != nil && len(t.Partitions) > 0 && len(t.Partitions[0].Replicas) > 0 {
-		start = slices.Index(c.brokers, t.Partitions[0].Replicas[0])
+		start = slices.IndexFunc(brokers, func(b placementBroker) bool { return b.id == t.Partitions[0].Replicas[0] })
 	}
 	var err error
 	if start < 0 {
-		if start, err = c.randomIndex(n); err != nil {
+		if start, err = c.randomIndex(len(brokers)); err != nil {
 			return nil, newAPIError(kerr.UnknownServerError, "replica placement: %v", err)
 		}
 	}
-	shift, err := c.randomIndex(n)
+	shift, err := c.randomIndex(len(brokers))
 	if err != nil {
 		return nil, newAPIError(kerr.UnknownServerError, "replica placement: %v", err)
 	}
-	return placeReplicas(c.brokers, from, count, rf, start, shift), nil
+	return placeReplicas(brokers, from, count, rf, start, shift), nil
 }
 
-func (c *Controller) replicationTooHigh(rf int) *apiError {
-	noun := "brokers"
-	if len(c.brokers) == 1 {
-		noun = "broker"
+// replicationTooHigh refuses a replication factor above the number of
+// usable brokers, in Kafka's words.
+func replicationTooHigh(rf, usable int) *apiError {
+	switch {
+	case usable == 0:
+		return newAPIError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): All brokers are currently fenced or in controlled shutdown.", rf)
+	case rf > usable:
+		return newAPIError(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are unfenced and not shutting down.", rf, rf, usable)
 	}
-	return newAPIError(kerr.InvalidReplicationFactor, "replication factor %d is larger than the %d available %s", rf, len(c.brokers), noun)
+	return nil
 }
 
 // replicaProblem says what is wrong with the replicas a request assigns to
 // a partition, or "". rf is the replication factor they must match (0: any).
-func (c *Controller) replicaProblem(replicas []int32, rf int) string {
-	if len(c.brokers) == 1 && !(len(replicas) == 1 && replicas[0] == c.brokers[0]) {
-		return fmt.Sprintf("this cluster has only broker %d", c.brokers[0])
+func (c *Controller) replicaProblem(w *MetadataImage, replicas []int32, rf int) string {
+	known := c.knownBrokers(w)
+	if len(known) == 1 && !(len(replicas) == 1 && replicas[0] == known[0]) {
+		return fmt.Sprintf("this cluster has only broker %d", known[0])
 	}
 	switch {
 	case len(replicas) == 0:
@@ -77,22 +96,30 @@ func (c *Controller) replicaProblem(replicas []int32, rf int) string {
 		return fmt.Sprintf("the replication factor is %d", rf)
 	}
 	for i, b := range replicas {
-		if !slices.Contains(c.brokers, b) {
-			return fmt.Sprintf("broker %d is not in the cluster (brokers %v)", b, c.brokers)
+		if !slices.Contains(known, b) {
+			return fmt.Sprintf("broker %d is not in the cluster (brokers %v)", b, known)
 		}
 		if slices.Contains(replicas[:i], b) {
 			return fmt.Sprintf("broker %d is listed twice", b)
 		}
 	}
+	if !slices.ContainsFunc(replicas, func(b int32) bool { return c.activeBroker(w, b) }) {
+		return "every broker listed is fenced or in controlled shutdown"
+	}
 	return ""
 }
 
 // partitionRecords creates partitions from `from` on with the given
-// replicas; the first replica leads and every replica is in sync.
-func partitionRecords(id TopicID, from int32, replicas [][]int32) []MetadataRecord {
+// replicas: the active replicas are the ISR and the first of them leads.
+func (c *Controller) partitionRecords(w *MetadataImage, id TopicID, from int32, replicas [][]int32) []MetadataRecord {
 	out := make([]MetadataRecord, 0, len(replicas))
 	for i, r := range replicas {
-		out = append(out, PartitionRecord{TopicID: id, Partition: from + int32(i), Replicas: r, ISR: slices.Clone(r), Leader: r[0]})
+		isr := slices.DeleteFunc(slices.Clone(r), func(b int32) bool { return !c.activeBroker(w, b) })
+		leader := noBroker
+		if len(isr) > 0 {
+			leader = isr[0]
+		}
+		out = append(out, PartitionRecord{TopicID: id, Partition: from + int32(i), Replicas: r, ISR: isr, Leader: leader})
 	}
 	return out
 }

@@ -17,21 +17,22 @@ type topicPlan struct {
 	configs  map[string]string
 }
 
-func (p *topicPlan) records() []MetadataRecord {
+// topicRecords are the records that create the topic a plan describes.
+func (c *Controller) topicRecords(w *MetadataImage, p *topicPlan) []MetadataRecord {
 	recs := []MetadataRecord{TopicRecord{Name: p.name, TopicID: p.id}}
 	recs = append(recs, configRecords(kmsg.ConfigResourceTypeTopic, p.name, p.configs)...)
-	return append(recs, partitionRecords(p.id, 0, p.replicas)...)
+	return append(recs, c.partitionRecords(w, p.id, 0, p.replicas)...)
 }
 
-// CreateTopics decides a CreateTopics request. Each topic is checked
+// createTopics decides a CreateTopics request. Each topic is checked
 // against the image as the topics before it in the request leave it.
-func (c *Controller) CreateTopics(req *kmsg.CreateTopicsRequest) ControllerResult {
+func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, t := range req.Topics {
 		seen[t.Topic]++
 	}
-	w := c.image
+	w := c.working
 	var recs []MetadataRecord
 	var created []int // answers that need the records
 	for _, t := range req.Topics {
@@ -61,7 +62,7 @@ func (c *Controller) CreateTopics(req *kmsg.CreateTopicsRequest) ControllerResul
 			continue
 		}
 		if !req.ValidateOnly {
-			trecs := plan.records()
+			trecs := c.topicRecords(w, plan)
 			w = mustApply(w, trecs)
 			recs = append(recs, trecs...)
 			created = append(created, len(resp.Topics))
@@ -72,13 +73,13 @@ func (c *Controller) CreateTopics(req *kmsg.CreateTopicsRequest) ControllerResul
 		rt.Configs = createTopicsConfigs(TopicConfigEntries(view, BrokerConfigs{Dynamic: w.BrokerConfigs(), Static: c.cfg.StaticBrokerConfigs}))
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+	return decision{records: recs, image: w, response: resp, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Topics = slices.Clone(resp.Topics)
 		for _, i := range created {
 			rt := &out.Topics[i]
 			msg := fmt.Sprintf("persist topic %q: %v", rt.Topic, err)
-			rt.ErrorCode, rt.ErrorMessage = kerr.KafkaStorageError.Code, &msg
+			rt.ErrorCode, rt.ErrorMessage = code, &msg
 			rt.TopicID, rt.NumPartitions, rt.ReplicationFactor, rt.Configs = TopicID{}, -1, -1, nil
 		}
 		return &out
@@ -86,25 +87,35 @@ func (c *Controller) CreateTopics(req *kmsg.CreateTopicsRequest) ControllerResul
 }
 
 // AutoCreateTopics creates the named topics that do not exist, with the
-// broker defaults, as auto.create.topics.enable does. Refused lists the
-// names it could not create; there is no Response.
-func (c *Controller) AutoCreateTopics(names []string) ControllerResult {
-	w := c.image
-	var res ControllerResult
+// broker defaults, as auto.create.topics.enable does. Its answer comes out
+// of Ready with token once the topics are committed: Refused lists the
+// names it could not create, and there is no Response.
+func (c *Controller) AutoCreateTopics(names []string, token any) {
+	if !c.active {
+		var refused []TopicRefusal
+		for _, name := range names {
+			refused = append(refused, TopicRefusal{Topic: name, Reason: "this node's controller is not the active controller"})
+		}
+		c.out.Answers = append(c.out.Answers, ControllerAnswer{Token: token, Refused: refused})
+		return
+	}
+	w := c.working
+	var d decision
 	for _, name := range names {
 		if _, ok := w.Topic(name); ok {
 			continue
 		}
 		plan, aerr := c.newTopic(w, name, -1, -1, nil, map[string]string{})
 		if aerr != nil {
-			res.Refused = append(res.Refused, TopicRefusal{Topic: name, Reason: aerr.msg})
+			d.refused = append(d.refused, TopicRefusal{Topic: name, Reason: aerr.msg})
 			continue
 		}
-		trecs := plan.records()
+		trecs := c.topicRecords(w, plan)
 		w = mustApply(w, trecs)
-		res.Records = append(res.Records, trecs...)
+		d.records = append(d.records, trecs...)
 	}
-	return res
+	d.image = w
+	c.submit(token, nil, d)
 }
 
 // newTopic validates a topic to create against the working image w and
@@ -122,7 +133,7 @@ func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, r
 			if a.Partition != int32(i) {
 				return nil, newAPIError(kerr.InvalidReplicaAssignment, "replica assignment of %q must list partitions 0..%d in order", name, len(assignment)-1)
 			}
-			if problem := c.replicaProblem(a.Replicas, len(assignment[0].Replicas)); problem != "" {
+			if problem := c.replicaProblem(w, a.Replicas, len(assignment[0].Replicas)); problem != "" {
 				return nil, newAPIError(kerr.InvalidReplicaAssignment, "partition %d of %q is assigned to brokers %v; %s", i, name, a.Replicas, problem)
 			}
 			replicas = append(replicas, slices.Clone(a.Replicas))
@@ -142,8 +153,8 @@ func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, r
 		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions %d is above this broker's limit of %d", partitions, MaxPartitionsPerTopic)
 	case replication <= 0:
 		return nil, newAPIError(kerr.InvalidReplicationFactor, "replication factor must be larger than 0, got %d", replication)
-	case int(replication) > len(c.brokers):
-		return nil, c.replicationTooHigh(int(replication))
+	case replicas == nil && replicationTooHigh(int(replication), len(c.usableBrokers(w))) != nil:
+		return nil, replicationTooHigh(int(replication), len(c.usableBrokers(w)))
 	}
 	if aerr := checkTopicConfigs(configs); aerr != nil {
 		return nil, aerr
@@ -154,7 +165,7 @@ func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, r
 	}
 	if replicas == nil {
 		var aerr *apiError
-		if replicas, aerr = c.placement(nil, 0, partitions, int(replication)); aerr != nil {
+		if replicas, aerr = c.placement(w, nil, 0, partitions, int(replication)); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -171,7 +182,7 @@ func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError 
 	if _, ok := w.Topic(name); ok {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)
 	}
-	if _, deleting := c.deleting[name]; deleting {
+	if c.beingDeleted(name) {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q is being deleted; try again shortly", name)
 	}
 	if other, ok := w.CollidingTopic(name); ok {
@@ -191,9 +202,9 @@ func checkTopicConfigs(configs map[string]string) *apiError {
 	return nil
 }
 
-// DeleteTopics decides a DeleteTopics request (by name up to v5, by name
+// deleteTopics decides a DeleteTopics request (by name up to v5, by name
 // or id from v6).
-func (c *Controller) DeleteTopics(req *kmsg.DeleteTopicsRequest) ControllerResult {
+func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string
@@ -206,9 +217,10 @@ func (c *Controller) DeleteTopics(req *kmsg.DeleteTopicsRequest) ControllerResul
 	for _, t := range req.Topics {
 		targets = append(targets, target{name: t.Topic, id: t.TopicID})
 	}
-	w := c.image
+	w := c.working
 	var recs []MetadataRecord
 	var deleted []int
+	deletes := map[string][]int32{}
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = tg.name, tg.id
@@ -230,26 +242,28 @@ func (c *Controller) DeleteTopics(req *kmsg.DeleteTopicsRequest) ControllerResul
 			rt.Topic, rt.TopicID = kmsg.StringPtr(topic.Name), topic.ID
 			rec := []MetadataRecord{RemoveTopicRecord{TopicID: topic.ID}}
 			w = mustApply(w, rec)
+			// The name stays taken until every broker deleted its replicas.
+			deletes[topic.Name] = hostingBrokers(topic)
 			recs = append(recs, rec...)
 			deleted = append(deleted, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+	return decision{records: recs, image: w, response: resp, deletes: deletes, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Topics = slices.Clone(resp.Topics)
 		for _, i := range deleted {
 			msg := err.Error()
-			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = kerr.KafkaStorageError.Code, &msg
+			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = code, &msg
 		}
 		return &out
 	}}
 }
 
-// CreatePartitions decides a CreatePartitions request.
-func (c *Controller) CreatePartitions(req *kmsg.CreatePartitionsRequest) ControllerResult {
+// createPartitions decides a CreatePartitions request.
+func (c *Controller) createPartitions(req *kmsg.CreatePartitionsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	w := c.image
+	w := c.working
 	var recs []MetadataRecord
 	var grown []int
 	for _, t := range req.Topics {
@@ -266,12 +280,12 @@ func (c *Controller) CreatePartitions(req *kmsg.CreatePartitionsRequest) Control
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return ControllerResult{Records: recs, Response: resp, failed: func(err error) kmsg.Response {
+	return decision{records: recs, image: w, response: resp, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Topics = slices.Clone(resp.Topics)
 		for _, i := range grown {
 			msg := fmt.Sprintf("persist partitions of %q: %v", out.Topics[i].Topic, err)
-			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = kerr.KafkaStorageError.Code, &msg
+			out.Topics[i].ErrorCode, out.Topics[i].ErrorMessage = code, &msg
 		}
 		return &out
 	}}
@@ -283,7 +297,7 @@ func (c *Controller) addPartitions(w *MetadataImage, t kmsg.CreatePartitionsRequ
 	if !ok {
 		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", t.Topic)
 	}
-	if _, deleting := c.deleting[t.Topic]; deleting {
+	if c.beingDeleted(t.Topic) {
 		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q is being deleted", t.Topic)
 	}
 	current := topic.PartitionCount()
@@ -300,16 +314,16 @@ func (c *Controller) addPartitions(w *MetadataImage, t kmsg.CreatePartitionsRequ
 	rf := int(topic.ReplicationFactor)
 	var replicas [][]int32
 	for _, a := range t.Assignment {
-		if problem := c.replicaProblem(a.Replicas, rf); problem != "" {
+		if problem := c.replicaProblem(w, a.Replicas, rf); problem != "" {
 			return nil, newAPIError(kerr.InvalidReplicaAssignment, "replicas %v: %s", a.Replicas, problem)
 		}
 		replicas = append(replicas, slices.Clone(a.Replicas))
 	}
 	if replicas == nil {
 		var aerr *apiError
-		if replicas, aerr = c.placement(topic, current, t.Count, rf); aerr != nil {
+		if replicas, aerr = c.placement(w, topic, current, t.Count, rf); aerr != nil {
 			return nil, aerr
 		}
 	}
-	return partitionRecords(topic.ID, current, replicas), nil
+	return c.partitionRecords(w, topic.ID, current, replicas), nil
 }

@@ -77,6 +77,15 @@ type PartitionImage struct {
 	LeaderEpoch int32
 	// PartitionEpoch rises with every change of the partition's record.
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas are the replicas a reassignment
+	// under way adds and removes; both are in Replicas. Nil when none is.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning says a reassignment of the partition is under way.
+func (p PartitionImage) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
 }
 
 // HostedBy says whether broker holds a replica of the partition.
@@ -96,10 +105,22 @@ func SingleNodePartitions(from, count int32, broker int32) []PartitionImage {
 // applying every metadata record in order. Applying records makes a new
 // image that shares with the old one everything the records did not change,
 // so its cost follows the change, not the number of topics.
+//
+// Metadata offsets: the records of the metadata log are numbered from 0 in
+// the order they apply, and a record's offset is the number of records
+// before it. An image at Epoch E has applied the records at offsets 0 to
+// E-1, so the next record applies at offset E (a batch's Epoch is the offset
+// of its first record) and LastOffset is E-1. The controller knows where a
+// batch it proposes will land (the Epoch of its working image), so it writes
+// a new incarnation's broker epoch, that offset, into the RegisterBrokerRecord
+// itself: every image, one rebuilt from a snapshot too, reads it from there.
 type MetadataImage struct {
-	// Epoch counts the records applied (a snapshot sets it).
+	// Epoch counts the records applied (a snapshot sets it): the offset of
+	// the next record.
 	Epoch  int64
 	topics PersistentMap[string, *TopicImage]
+	// brokers are the registered brokers by id.
+	brokers PersistentMap[int32, *BrokerRegistration]
 	// byID maps string(TopicID[:]) to the topic's name.
 	byID PersistentMap[string, string]
 	// metricNames maps a topic's name with '.' read as '_' to the name, so
@@ -212,6 +233,12 @@ func (d *imageDelta) apply(rec MetadataRecord) error {
 		return nil
 	case ConfigRecord:
 		return d.setConfig(r)
+	case RegisterBrokerRecord:
+		return d.registerBroker(r)
+	case BrokerRegistrationChangeRecord:
+		return d.changeBroker(r)
+	case UnregisterBrokerRecord:
+		return d.unregisterBroker(r)
 	default:
 		return fmt.Errorf("unknown metadata record %T", rec)
 	}
@@ -271,10 +298,14 @@ func (d *imageDelta) addPartition(r PartitionRecord) error {
 	if len(r.Replicas) == 0 {
 		return fmt.Errorf("topic %q: partition %d has no replicas", t.Name, r.Partition)
 	}
+	if err := checkReassignment(r.Replicas, r.AddingReplicas, r.RemovingReplicas); err != nil {
+		return fmt.Errorf("topic %q: partition %d: %w", t.Name, r.Partition, err)
+	}
 	dr := d.draft(t)
 	dr.t.Partitions = append(d.partitions(dr), PartitionImage{Partition: r.Partition,
 		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
-		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch})
+		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
+		AddingReplicas: nilIfEmpty(r.AddingReplicas), RemovingReplicas: nilIfEmpty(r.RemovingReplicas)})
 	if r.Partition == 0 {
 		dr.t.ReplicationFactor = int16(len(r.Replicas))
 	}
@@ -289,22 +320,35 @@ func (d *imageDelta) changePartition(r PartitionChangeRecord) error {
 	if r.Partition < 0 || r.Partition >= t.PartitionCount() {
 		return fmt.Errorf("topic %q has no partition %d", t.Name, r.Partition)
 	}
-	dr := d.draft(t)
-	p := &d.partitions(dr)[r.Partition]
-	if r.Leader != NoLeaderChange && r.Leader != p.Leader {
-		p.Leader = r.Leader
-		p.LeaderEpoch++
+	next := t.Partitions[r.Partition]
+	if r.Leader < -1 && r.Leader != NoLeaderChange {
+		return fmt.Errorf("topic %q: partition %d: leader %d", t.Name, r.Partition, r.Leader)
+	}
+	if r.Leader != NoLeaderChange {
+		next.Leader = r.Leader
+		next.LeaderEpoch++
 	}
 	if r.ISR != nil {
-		p.ISR = slices.Clone(r.ISR)
+		next.ISR = slices.Clone(r.ISR)
 	}
 	if r.Replicas != nil {
 		if len(r.Replicas) == 0 {
 			return fmt.Errorf("topic %q: partition %d would have no replicas", t.Name, r.Partition)
 		}
-		p.Replicas = slices.Clone(r.Replicas)
+		next.Replicas = slices.Clone(r.Replicas)
 	}
-	p.PartitionEpoch++
+	if r.AddingReplicas != nil {
+		next.AddingReplicas = nilIfEmpty(r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		next.RemovingReplicas = nilIfEmpty(r.RemovingReplicas)
+	}
+	if err := checkReassignment(next.Replicas, next.AddingReplicas, next.RemovingReplicas); err != nil {
+		return fmt.Errorf("topic %q: partition %d: %w", t.Name, r.Partition, err)
+	}
+	next.PartitionEpoch++
+	dr := d.draft(t)
+	d.partitions(dr)[r.Partition] = next
 	return nil
 }
 
@@ -343,19 +387,53 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 	return nil
 }
 
-// SnapshotRecords are records that rebuild the image from empty: each topic
-// (in name order) with its configs and partitions, then the broker configs.
+// SnapshotRecords are records that rebuild the image from empty: every
+// registered broker (in id order), each topic (in name order) with its
+// configs and partitions, then the broker configs.
 func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
-	var out []MetadataRecord
+	out := m.brokerRecords()
 	for t := range m.Topics() {
 		out = append(out, TopicRecord{Name: t.Name, TopicID: t.ID})
 		out = append(out, configRecords(kmsg.ConfigResourceTypeTopic, t.Name, t.Configs)...)
 		for _, p := range t.Partitions {
-			out = append(out, PartitionRecord{TopicID: t.ID, Partition: p.Partition, Replicas: p.Replicas, ISR: p.ISR,
-				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch})
+			out = append(out, p.record(t.ID))
 		}
 	}
 	return append(out, configRecords(kmsg.ConfigResourceTypeBroker, "", m.brokerConfigs)...)
+}
+
+// record is the PartitionRecord that creates the partition as it is.
+func (p PartitionImage) record(id TopicID) PartitionRecord {
+	r := PartitionRecord{TopicID: id, Partition: p.Partition, Replicas: p.Replicas, ISR: p.ISR,
+		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+	if p.Reassigning() {
+		r.AddingReplicas, r.RemovingReplicas = p.AddingReplicas, p.RemovingReplicas
+	}
+	return r
+}
+
+// checkReassignment checks that the replicas a reassignment adds and
+// removes are distinct replicas of the partition, none both.
+func checkReassignment(replicas, adding, removing []int32) error {
+	for _, b := range adding {
+		if !slices.Contains(replicas, b) || slices.Contains(removing, b) {
+			return fmt.Errorf("adding replica %d is not a replica only being added (replicas %v, removing %v)", b, replicas, removing)
+		}
+	}
+	for _, b := range removing {
+		if !slices.Contains(replicas, b) {
+			return fmt.Errorf("removing replica %d is not a replica (replicas %v)", b, replicas)
+		}
+	}
+	return nil
+}
+
+// nilIfEmpty copies s; an image keeps an empty reassignment set as nil.
+func nilIfEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // configRecords sets every config of a resource, in key order.

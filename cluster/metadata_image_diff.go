@@ -113,7 +113,8 @@ func (ch *LocalReplicaChanges) compare(old, next *TopicImage, node int32) bool {
 
 func samePartition(a, b PartitionImage) bool {
 	return a.Leader == b.Leader && a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch &&
-		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
+		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR) &&
+		slices.Equal(a.AddingReplicas, b.AddingReplicas) && slices.Equal(a.RemovingReplicas, b.RemovingReplicas)
 }
 
 func hostsAny(t *TopicImage, node int32) bool {

@@ -65,7 +65,8 @@ func UnmarshalLegacySnapshot(p []byte, v1NodeID int32) (*MetadataImage, error) {
 				return nil, fmt.Errorf("decode metadata snapshot version 2, topic %q: %w", t.Name, err)
 			}
 			for _, lp := range list {
-				parts = append(parts, PartitionImage(lp))
+				parts = append(parts, PartitionImage{Partition: lp.Partition, Replicas: lp.Replicas, ISR: lp.ISR,
+					Leader: lp.Leader, LeaderEpoch: lp.LeaderEpoch, PartitionEpoch: lp.PartitionEpoch})
 			}
 		}
 		recs = append(recs, TopicRecord{Name: t.Name, TopicID: t.ID})

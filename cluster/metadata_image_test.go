@@ -162,6 +162,14 @@ func assertSameImage(t *testing.T, got, want *MetadataImage) {
 			t.Fatalf("topic %s = %+v, want %+v", w.Name, g, w)
 		}
 	}
+	if got.BrokerCount() != want.BrokerCount() {
+		t.Fatalf("%d brokers, want %d", got.BrokerCount(), want.BrokerCount())
+	}
+	for w := range want.Brokers() {
+		if g, _ := got.Broker(w.ID); !reflect.DeepEqual(g, w) {
+			t.Fatalf("broker %d = %+v, want %+v", w.ID, g, w)
+		}
+	}
 }
 
 func TestLegacySnapshots(t *testing.T) {
@@ -226,5 +234,64 @@ func BenchmarkMetadataImageApply(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetadataImageBrokers: registrations, their changes and their removal,
+// the checks on broker epochs, and a snapshot that keeps them.
+func TestMetadataImageBrokers(t *testing.T) {
+	eps := []BrokerEndpoint{{Name: "CONTROLLER", Host: "h1", Port: 9093}, {Name: "PLAINTEXT", Host: "h1", Port: 9092}}
+	m := applied(t, NewMetadataImage(),
+		RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{1}, BrokerEpoch: 0, Endpoints: eps, Rack: strp("a"), Fenced: true},
+		RegisterBrokerRecord{BrokerID: 2, IncarnationID: IncarnationID{2}, BrokerEpoch: 1, Fenced: true},
+		BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 0, Fenced: UnfenceBroker},
+	)
+	b1, ok := m.Broker(1)
+	if !ok || b1.Fenced || !b1.Active() || b1.RackName() != "a" || b1.Epoch != 0 {
+		t.Fatalf("broker 1 = %+v", b1)
+	}
+	if e, ok := b1.Endpoint("PLAINTEXT"); !ok || e.Port != 9092 {
+		t.Fatalf("PLAINTEXT endpoint %+v %v", e, ok)
+	}
+	if _, ok := b1.Endpoint("SSL"); ok {
+		t.Fatal("an SSL endpoint")
+	}
+	if m.BrokerCount() != 2 || m.LastOffset() != 2 {
+		t.Fatalf("%d brokers, last offset %d", m.BrokerCount(), m.LastOffset())
+	}
+	for name, bad := range map[string]MetadataRecord{
+		"stale epoch change":          BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 7, Fenced: FenceBroker},
+		"unknown broker":              BrokerRegistrationChangeRecord{BrokerID: 3, Fenced: FenceBroker},
+		"unknown fencing change":      BrokerRegistrationChangeRecord{BrokerID: 1, Fenced: 3},
+		"new incarnation, old epoch":  RegisterBrokerRecord{BrokerID: 2, IncarnationID: IncarnationID{3}, BrokerEpoch: 1},
+		"same incarnation, new epoch": RegisterBrokerRecord{BrokerID: 2, IncarnationID: IncarnationID{2}, BrokerEpoch: 5},
+		"unsorted endpoints":          RegisterBrokerRecord{BrokerID: 4, Endpoints: []BrokerEndpoint{eps[1], eps[0]}},
+		"unregister stale epoch":      UnregisterBrokerRecord{BrokerID: 2, BrokerEpoch: 0},
+	} {
+		if _, err := m.Apply(bad); err == nil {
+			t.Errorf("%s: applied", name)
+		}
+	}
+	next := applied(t, m,
+		RegisterBrokerRecord{BrokerID: 2, IncarnationID: IncarnationID{3}, BrokerEpoch: 3, Fenced: true},
+		BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 0, InControlledShutdown: true},
+	)
+	if b, _ := next.Broker(1); b.Active() || !b.InControlledShutdown || b.Fenced {
+		t.Fatalf("broker 1 in controlled shutdown: %+v", b)
+	}
+	if b, _ := next.Broker(2); b.IncarnationID != (IncarnationID{3}) || b.Epoch != 3 {
+		t.Fatalf("broker 2 re-registered: %+v", b)
+	}
+	if b, _ := m.Broker(1); b.InControlledShutdown {
+		t.Fatal("Apply changed the image it was called on")
+	}
+	snap, err := ImageFromSnapshot(next.Epoch, next.SnapshotRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameImage(t, snap, next)
+	gone := applied(t, next, UnregisterBrokerRecord{BrokerID: 2, BrokerEpoch: 3})
+	if _, ok := gone.Broker(2); ok || gone.BrokerCount() != 1 {
+		t.Fatal("broker 2 still registered")
 	}
 }

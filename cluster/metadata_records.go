@@ -19,11 +19,14 @@ type MetadataRecord interface {
 
 // Api keys of the metadata records (Kafka's).
 const (
-	topicRecordKey           uint16 = 2
-	partitionRecordKey       uint16 = 3
-	configRecordKey          uint16 = 4
-	partitionChangeRecordKey uint16 = 5
-	removeTopicRecordKey     uint16 = 9
+	registerBrokerRecordKey           uint16 = 0
+	unregisterBrokerRecordKey         uint16 = 1
+	topicRecordKey                    uint16 = 2
+	partitionRecordKey                uint16 = 3
+	configRecordKey                   uint16 = 4
+	partitionChangeRecordKey          uint16 = 5
+	removeTopicRecordKey              uint16 = 9
+	brokerRegistrationChangeRecordKey uint16 = 17
 )
 
 // TopicRecord creates a topic, with no partitions and no configs of its own;
@@ -46,21 +49,32 @@ type PartitionRecord struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas are the replicas a reassignment
+	// adds and removes (both in Replicas); empty when none is under way.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // NoLeaderChange in PartitionChangeRecord.Leader keeps the leader.
 const NoLeaderChange int32 = -2
 
-// PartitionChangeRecord changes a partition: its leader (the leader epoch
-// rises), its ISR or its replicas. Every change raises the partition epoch.
+// PartitionChangeRecord changes a partition: its leader, its ISR, its
+// replicas or the reassignment under way. Every change raises the partition
+// epoch; a Leader other than NoLeaderChange raises the leader epoch too,
+// even when it names the current leader (as Kafka's does: the controller
+// sets it to bump the epoch when a reassignment removes replicas).
 type PartitionChangeRecord struct {
 	TopicID   TopicID
 	Partition int32
 	// Leader is the new leader (-1: none), or NoLeaderChange.
 	Leader int32
-	// ISR and Replicas are the new sets; nil keeps the current one.
-	ISR      []int32
-	Replicas []int32
+	// ISR, Replicas, AddingReplicas and RemovingReplicas are the new sets;
+	// nil keeps the current one (an empty AddingReplicas or
+	// RemovingReplicas clears it).
+	ISR              []int32
+	Replicas         []int32
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // RemoveTopicRecord deletes a topic, its partitions and its configs.
@@ -76,11 +90,14 @@ type ConfigRecord struct {
 	Value        *string
 }
 
-func (TopicRecord) apiKey() uint16           { return topicRecordKey }
-func (PartitionRecord) apiKey() uint16       { return partitionRecordKey }
-func (ConfigRecord) apiKey() uint16          { return configRecordKey }
-func (PartitionChangeRecord) apiKey() uint16 { return partitionChangeRecordKey }
-func (RemoveTopicRecord) apiKey() uint16     { return removeTopicRecordKey }
+func (RegisterBrokerRecord) apiKey() uint16           { return registerBrokerRecordKey }
+func (UnregisterBrokerRecord) apiKey() uint16         { return unregisterBrokerRecordKey }
+func (BrokerRegistrationChangeRecord) apiKey() uint16 { return brokerRegistrationChangeRecordKey }
+func (TopicRecord) apiKey() uint16                    { return topicRecordKey }
+func (PartitionRecord) apiKey() uint16                { return partitionRecordKey }
+func (ConfigRecord) apiKey() uint16                   { return configRecordKey }
+func (PartitionChangeRecord) apiKey() uint16          { return partitionChangeRecordKey }
+func (RemoveTopicRecord) apiKey() uint16              { return removeTopicRecordKey }
 
 // String describes the record for logs and test scripts.
 func (r TopicRecord) String() string {
@@ -89,8 +106,12 @@ func (r TopicRecord) String() string {
 
 // String describes the record for logs and test scripts.
 func (r PartitionRecord) String() string {
-	return fmt.Sprintf("PartitionRecord id=%s partition=%d replicas=%v isr=%v leader=%d leader_epoch=%d partition_epoch=%d",
+	s := fmt.Sprintf("PartitionRecord id=%s partition=%d replicas=%v isr=%v leader=%d leader_epoch=%d partition_epoch=%d",
 		r.TopicID, r.Partition, r.Replicas, r.ISR, r.Leader, r.LeaderEpoch, r.PartitionEpoch)
+	if len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0 {
+		s += fmt.Sprintf(" adding=%v removing=%v", r.AddingReplicas, r.RemovingReplicas)
+	}
+	return s
 }
 
 // String describes the record for logs and test scripts.
@@ -105,6 +126,12 @@ func (r PartitionChangeRecord) String() string {
 	}
 	if r.Replicas != nil {
 		fmt.Fprintf(&b, " replicas=%v", r.Replicas)
+	}
+	if r.AddingReplicas != nil {
+		fmt.Fprintf(&b, " adding=%v", r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		fmt.Fprintf(&b, " removing=%v", r.RemovingReplicas)
 	}
 	return b.String()
 }
@@ -129,4 +156,113 @@ func configResourceName(t kmsg.ConfigResourceType) string {
 		return "broker"
 	}
 	return fmt.Sprintf("resource(%d)", t)
+}
+
+// IncarnationID identifies one run of a broker process (Kafka's incarnation
+// id, a UUID drawn when the process starts): a broker that restarts
+// registers under a new one.
+type IncarnationID [16]byte
+
+// String is the id in the canonical UUID form.
+func (id IncarnationID) String() string { return TopicID(id).String() }
+
+// BrokerEndpoint is one listener a broker serves (Kafka's BrokerEndpoint).
+type BrokerEndpoint struct {
+	// Name is the listener name, such as PLAINTEXT or CONTROLLER.
+	Name string
+	Host string
+	Port uint16
+	// SecurityProtocol is Kafka's security protocol id (0 PLAINTEXT).
+	SecurityProtocol int16
+}
+
+// RegisterBrokerRecord registers a broker incarnation, replacing the broker
+// id's previous registration. A new incarnation starts fenced; a record for
+// the registered incarnation amends its listeners and rack and keeps its
+// epoch and state.
+type RegisterBrokerRecord struct {
+	BrokerID      int32
+	IncarnationID IncarnationID
+	// BrokerEpoch is the metadata offset of the record that registered this
+	// incarnation (see MetadataImage): it rises with every incarnation.
+	BrokerEpoch int64
+	// Endpoints are the broker's listeners, sorted by name.
+	Endpoints []BrokerEndpoint
+	// Rack is broker.rack; nil when the broker has none.
+	Rack                 *string
+	Fenced               bool
+	InControlledShutdown bool
+}
+
+// BrokerFencingChange is how a BrokerRegistrationChangeRecord changes
+// whether a broker is fenced (Kafka's values).
+type BrokerFencingChange int8
+
+// The fencing changes.
+const (
+	UnfenceBroker    BrokerFencingChange = -1
+	FencingUnchanged BrokerFencingChange = 0
+	FenceBroker      BrokerFencingChange = 1
+)
+
+// BrokerRegistrationChangeRecord fences or unfences a registered broker, or
+// moves it into controlled shutdown.
+type BrokerRegistrationChangeRecord struct {
+	BrokerID int32
+	// BrokerEpoch must be the registered incarnation's.
+	BrokerEpoch int64
+	Fenced      BrokerFencingChange
+	// InControlledShutdown true moves the broker into controlled shutdown
+	// (false changes nothing); it leaves it only by registering again.
+	InControlledShutdown bool
+}
+
+// UnregisterBrokerRecord removes a broker's registration.
+type UnregisterBrokerRecord struct {
+	BrokerID    int32
+	BrokerEpoch int64
+}
+
+// String describes the record for logs and test scripts.
+func (r RegisterBrokerRecord) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "RegisterBrokerRecord broker=%d incarnation=%s broker_epoch=%d", r.BrokerID, r.IncarnationID, r.BrokerEpoch)
+	for _, e := range r.Endpoints {
+		fmt.Fprintf(&b, " %s://%s:%d", e.Name, e.Host, e.Port)
+		if e.SecurityProtocol != 0 {
+			fmt.Fprintf(&b, "(protocol %d)", e.SecurityProtocol)
+		}
+	}
+	if r.Rack != nil {
+		fmt.Fprintf(&b, " rack=%q", *r.Rack)
+	}
+	fmt.Fprintf(&b, " fenced=%t", r.Fenced)
+	if r.InControlledShutdown {
+		b.WriteString(" in_controlled_shutdown=true")
+	}
+	return b.String()
+}
+
+// String describes the record for logs and test scripts.
+func (r BrokerRegistrationChangeRecord) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BrokerRegistrationChangeRecord broker=%d broker_epoch=%d", r.BrokerID, r.BrokerEpoch)
+	switch r.Fenced {
+	case FenceBroker:
+		b.WriteString(" fence")
+	case UnfenceBroker:
+		b.WriteString(" unfence")
+	case FencingUnchanged:
+	default:
+		fmt.Fprintf(&b, " fenced=%d", r.Fenced)
+	}
+	if r.InControlledShutdown {
+		b.WriteString(" in_controlled_shutdown")
+	}
+	return b.String()
+}
+
+// String describes the record for logs and test scripts.
+func (r UnregisterBrokerRecord) String() string {
+	return fmt.Sprintf("UnregisterBrokerRecord broker=%d broker_epoch=%d", r.BrokerID, r.BrokerEpoch)
 }

@@ -14,13 +14,33 @@ import (
 
 // The durable form of metadata records: the bytes a metadata log stores and a
 // Raft log will carry. It never changes meaning once written; a new field
-// means a new record version.
+// means a new record version, and a record is written in the lowest version
+// that holds it, so records that do not use a new field keep their bytes.
 //
 //	record := apiKey uvarint | version uvarint | fields
-//	fields:   int8 as one byte; int32 and int64 as zig-zag varints; a topic
-//	          id as 16 bytes; a string as uvarint length and bytes; a
-//	          nullable string or int32 array as uvarint length+1 (0 is null)
-//	          and its items
+//	fields:   int8 and bool as one byte (a bool is 0 or 1); int32 and int64
+//	          as zig-zag varints; uint16 as a uvarint; a UUID (topic or
+//	          incarnation id) as 16 bytes; a string as uvarint length and
+//	          bytes; a nullable string or int32 array as uvarint length+1
+//	          (0 is null) and its items; an endpoint array as uvarint count
+//	          and per endpoint name, host, port, security protocol (int32)
+//
+// The fields of each record, by api key and version:
+//
+//	0  RegisterBrokerRecord v0: broker id, incarnation id, broker epoch
+//	   (int64), endpoints, rack (nullable string), fenced, in controlled
+//	   shutdown
+//	1  UnregisterBrokerRecord v0: broker id, broker epoch
+//	2  TopicRecord v0: name, topic id
+//	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
+//	   leader epoch, partition epoch; v1 adds adding and removing replicas
+//	4  ConfigRecord v0: resource type (int8), resource name, name, value
+//	   (nullable string)
+//	5  PartitionChangeRecord v0: topic id, partition, leader, ISR,
+//	   replicas (nullable arrays); v1 adds adding and removing replicas
+//	9  RemoveTopicRecord v0: topic id
+//	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
+//	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
 //
 //	batch  := length uint32 | crc32c uint32 | body        (big-endian)
 //	body   := kind byte (0 records, 1 snapshot) | epoch varint | count uvarint
@@ -44,8 +64,19 @@ const (
 	// maxMetadataBatchBytes bounds a batch a decoder accepts: a length field
 	// beyond it is damage, not a batch.
 	maxMetadataBatchBytes = 1 << 30
-	recordVersion         = 0
 )
+
+// recordVersions is the highest version of each record this build reads.
+var recordVersions = map[uint16]uint64{
+	registerBrokerRecordKey:           0,
+	unregisterBrokerRecordKey:         0,
+	topicRecordKey:                    0,
+	partitionRecordKey:                1,
+	configRecordKey:                   0,
+	partitionChangeRecordKey:          1,
+	removeTopicRecordKey:              0,
+	brokerRegistrationChangeRecordKey: 0,
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -124,37 +155,76 @@ func DecodeMetadataBatch(p []byte) (MetadataBatch, int, error) {
 // AppendMetadataRecord appends the encoded record to dst.
 func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 	dst = binary.AppendUvarint(dst, uint64(rec.apiKey()))
-	dst = binary.AppendUvarint(dst, recordVersion)
+	dst = binary.AppendUvarint(dst, recordVersion(rec))
 	e := encoder{p: dst}
 	switch r := rec.(type) {
+	case RegisterBrokerRecord:
+		e.int32(r.BrokerID)
+		e.uuid(r.IncarnationID)
+		e.int64(r.BrokerEpoch)
+		e.endpoints(r.Endpoints)
+		e.nullableString(r.Rack)
+		e.bool(r.Fenced)
+		e.bool(r.InControlledShutdown)
+	case UnregisterBrokerRecord:
+		e.int32(r.BrokerID)
+		e.int64(r.BrokerEpoch)
+	case BrokerRegistrationChangeRecord:
+		e.int32(r.BrokerID)
+		e.int64(r.BrokerEpoch)
+		e.p = append(e.p, byte(r.Fenced))
+		e.bool(r.InControlledShutdown)
 	case TopicRecord:
 		e.string(r.Name)
-		e.topicID(r.TopicID)
+		e.uuid(r.TopicID)
 	case PartitionRecord:
-		e.topicID(r.TopicID)
+		e.uuid(r.TopicID)
 		e.int32(r.Partition)
 		e.int32s(r.Replicas)
 		e.int32s(r.ISR)
 		e.int32(r.Leader)
 		e.int32(r.LeaderEpoch)
 		e.int32(r.PartitionEpoch)
+		if recordVersion(r) >= 1 {
+			e.int32s(r.AddingReplicas)
+			e.int32s(r.RemovingReplicas)
+		}
 	case ConfigRecord:
 		e.p = append(e.p, byte(r.ResourceType))
 		e.string(r.ResourceName)
 		e.string(r.Name)
 		e.nullableString(r.Value)
 	case PartitionChangeRecord:
-		e.topicID(r.TopicID)
+		e.uuid(r.TopicID)
 		e.int32(r.Partition)
 		e.int32(r.Leader)
 		e.int32s(r.ISR)
 		e.int32s(r.Replicas)
+		if recordVersion(r) >= 1 {
+			e.int32s(r.AddingReplicas)
+			e.int32s(r.RemovingReplicas)
+		}
 	case RemoveTopicRecord:
-		e.topicID(r.TopicID)
+		e.uuid(r.TopicID)
 	default:
 		panic(fmt.Sprintf("metadata record %T has no encoding", rec))
 	}
 	return e.p
+}
+
+// recordVersion is the lowest version that holds every field rec sets.
+func recordVersion(rec MetadataRecord) uint64 {
+	switch r := rec.(type) {
+	case PartitionRecord:
+		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
+			return 1
+		}
+	case PartitionChangeRecord:
+		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
+			return 1
+		}
+	}
+	return 0
 }
 
 // DecodeMetadataRecord decodes one record written by AppendMetadataRecord;
@@ -162,24 +232,42 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 	d := decoder{p: p}
 	key, version := d.uvarint(), d.uvarint()
-	if d.err == nil && version != recordVersion {
-		return nil, fmt.Errorf("metadata record %d version %d: this build reads version %d", key, version, recordVersion)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if highest, known := recordVersions[uint16(key)]; !known || key > 1<<16-1 {
+		return nil, fmt.Errorf("unknown metadata record type %d", key)
+	} else if version > highest {
+		return nil, fmt.Errorf("metadata record %d version %d: this build reads versions up to %d", key, version, highest)
 	}
 	var rec MetadataRecord
 	switch uint16(key) {
+	case registerBrokerRecordKey:
+		rec = RegisterBrokerRecord{BrokerID: d.int32(), IncarnationID: d.uuid(), BrokerEpoch: d.varint(),
+			Endpoints: d.endpoints(), Rack: d.nullableString(), Fenced: d.bool(), InControlledShutdown: d.bool()}
+	case unregisterBrokerRecordKey:
+		rec = UnregisterBrokerRecord{BrokerID: d.int32(), BrokerEpoch: d.varint()}
+	case brokerRegistrationChangeRecordKey:
+		rec = BrokerRegistrationChangeRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), Fenced: BrokerFencingChange(d.int8()), InControlledShutdown: d.bool()}
 	case topicRecordKey:
-		rec = TopicRecord{Name: d.string(), TopicID: d.topicID()}
+		rec = TopicRecord{Name: d.string(), TopicID: d.uuid()}
 	case partitionRecordKey:
-		rec = PartitionRecord{TopicID: d.topicID(), Partition: d.int32(), Replicas: d.int32s(), ISR: d.int32s(),
+		r := PartitionRecord{TopicID: d.uuid(), Partition: d.int32(), Replicas: d.int32s(), ISR: d.int32s(),
 			Leader: d.int32(), LeaderEpoch: d.int32(), PartitionEpoch: d.int32()}
+		if version >= 1 {
+			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
+		}
+		rec = r
 	case configRecordKey:
 		rec = ConfigRecord{ResourceType: kmsg.ConfigResourceType(d.int8()), ResourceName: d.string(), Name: d.string(), Value: d.nullableString()}
 	case partitionChangeRecordKey:
-		rec = PartitionChangeRecord{TopicID: d.topicID(), Partition: d.int32(), Leader: d.int32(), ISR: d.int32s(), Replicas: d.int32s()}
+		r := PartitionChangeRecord{TopicID: d.uuid(), Partition: d.int32(), Leader: d.int32(), ISR: d.int32s(), Replicas: d.int32s()}
+		if version >= 1 {
+			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
+		}
+		rec = r
 	case removeTopicRecordKey:
-		rec = RemoveTopicRecord{TopicID: d.topicID()}
-	default:
-		d.fail(fmt.Errorf("unknown metadata record type %d", key))
+		rec = RemoveTopicRecord{TopicID: d.uuid()}
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.fail(fmt.Errorf("%d bytes after metadata record %d", len(d.p), key))
@@ -187,14 +275,38 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	if version > 0 && recordVersion(rec) < version {
+		// The same record has a shorter encoding; refusing it keeps
+		// decode(encode(x)) the identity on whatever decodes.
+		return nil, fmt.Errorf("metadata record %d version %d holds nothing that needs it", key, version)
+	}
 	return rec, nil
 }
 
 type encoder struct{ p []byte }
 
-func (e *encoder) int32(v int32)      { e.p = binary.AppendVarint(e.p, int64(v)) }
-func (e *encoder) topicID(id TopicID) { e.p = append(e.p, id[:]...) }
-func (e *encoder) string(s string)    { e.p = append(binary.AppendUvarint(e.p, uint64(len(s))), s...) }
+func (e *encoder) int32(v int32)    { e.p = binary.AppendVarint(e.p, int64(v)) }
+func (e *encoder) int64(v int64)    { e.p = binary.AppendVarint(e.p, v) }
+func (e *encoder) uuid(id [16]byte) { e.p = append(e.p, id[:]...) }
+func (e *encoder) string(s string)  { e.p = append(binary.AppendUvarint(e.p, uint64(len(s))), s...) }
+func (e *encoder) uint16(v uint16)  { e.p = binary.AppendUvarint(e.p, uint64(v)) }
+func (e *encoder) bool(v bool) {
+	b := byte(0)
+	if v {
+		b = 1
+	}
+	e.p = append(e.p, b)
+}
+
+func (e *encoder) endpoints(eps []BrokerEndpoint) {
+	e.p = binary.AppendUvarint(e.p, uint64(len(eps)))
+	for _, ep := range eps {
+		e.string(ep.Name)
+		e.string(ep.Host)
+		e.uint16(ep.Port)
+		e.int32(int32(ep.SecurityProtocol))
+	}
+}
 func (e *encoder) nullableString(s *string) {
 	if s == nil {
 		e.p = binary.AppendUvarint(e.p, 0)
@@ -287,10 +399,51 @@ func (d *decoder) int32() int32 {
 	return int32(v)
 }
 
-func (d *decoder) topicID() TopicID {
-	var id TopicID
+func (d *decoder) uuid() [16]byte {
+	var id [16]byte
 	copy(id[:], d.bytes(len(id)))
 	return id
+}
+
+func (d *decoder) bool() bool {
+	switch b := d.int8(); b {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		d.fail(fmt.Errorf("bool field holds %d", b))
+		return false
+	}
+}
+
+func (d *decoder) uint16() uint16 {
+	v := d.uvarint()
+	if v > 1<<16-1 {
+		d.fail(fmt.Errorf("%d does not fit a uint16", v))
+		return 0
+	}
+	return uint16(v)
+}
+
+// endpoints reads an endpoint array; each takes at least four bytes, so its
+// count is bounded by what is left.
+func (d *decoder) endpoints() []BrokerEndpoint {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]BrokerEndpoint, 0, min(n, len(d.p)/4+1))
+	for i := 0; i < n && d.err == nil; i++ {
+		ep := BrokerEndpoint{Name: d.string(), Host: d.string(), Port: d.uint16()}
+		proto := d.int32()
+		if proto < -1<<15 || proto > 1<<15-1 {
+			d.fail(fmt.Errorf("security protocol %d does not fit an int16", proto))
+		}
+		ep.SecurityProtocol = int16(proto)
+		out = append(out, ep)
+	}
+	return out
 }
 
 // nullableCount reads a length+1 (0 is null) whose length fits in what is

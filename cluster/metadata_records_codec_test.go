@@ -21,6 +21,14 @@ var everyRecord = []MetadataRecord{
 	RemoveTopicRecord{TopicID: TopicID{255, 254}},
 	ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "orders", Name: "retention.ms", Value: strp("")},
 	ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.ms"},
+	PartitionRecord{TopicID: TopicID{4}, Partition: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{3}, RemovingReplicas: []int32{}},
+	PartitionChangeRecord{TopicID: TopicID{4}, Partition: 1, Leader: NoLeaderChange, AddingReplicas: []int32{}, RemovingReplicas: []int32{2}},
+	RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{7, 8}, BrokerEpoch: 1 << 40, Fenced: true,
+		Endpoints: []BrokerEndpoint{{Name: "CONTROLLER", Host: "127.0.0.1", Port: 9093}, {Name: "PLAINTEXT", Host: "h", Port: 65535, SecurityProtocol: -3}}},
+	RegisterBrokerRecord{BrokerID: 2, Rack: strp("rack-a"), InControlledShutdown: true},
+	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: UnfenceBroker},
+	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: FenceBroker, InControlledShutdown: true},
+	UnregisterBrokerRecord{BrokerID: 3, BrokerEpoch: 12},
 }
 
 func TestMetadataRecordsRoundTrip(t *testing.T) {
@@ -60,10 +68,45 @@ func TestMetadataRecordsRoundTrip(t *testing.T) {
 // TestMetadataRecordsEncodingIsStable pins the bytes of a record: the
 // encoding is durable, and a change to it must be a new record version.
 func TestMetadataRecordsEncodingIsStable(t *testing.T) {
-	got := AppendMetadataRecord(nil, PartitionRecord{TopicID: TopicID{0xab}, Partition: 1, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1})
-	want := []byte{3, 0, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 0, 0}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("PartitionRecord encodes as %v, was %v", got, want)
+	id := TopicID{0xab}
+	for _, c := range []struct {
+		rec  MetadataRecord
+		want []byte
+	}{
+		{PartitionRecord{TopicID: id, Partition: 1, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
+			[]byte{3, 0, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 0, 0}},
+		// Version 1 only when a reassignment is under way.
+		{PartitionRecord{TopicID: id, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{1}, RemovingReplicas: []int32{}},
+			[]byte{3, 1, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 0, 0, 2, 2, 1}},
+		{PartitionChangeRecord{TopicID: id, Leader: NoLeaderChange, ISR: []int32{2}},
+			[]byte{5, 0, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 4, 0}},
+		{RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{0xcd}, BrokerEpoch: 64,
+			Endpoints: []BrokerEndpoint{{Name: "P", Host: "h", Port: 300}}, Rack: strp("r"), Fenced: true},
+			[]byte{0, 0, 2, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 1, 1, 1, 'P', 1, 'h', 0xac, 2, 0, 2, 'r', 1, 0}},
+		{BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 5, Fenced: UnfenceBroker, InControlledShutdown: true},
+			[]byte{17, 0, 2, 10, 0xff, 1}},
+		{UnregisterBrokerRecord{BrokerID: 1, BrokerEpoch: 5}, []byte{1, 0, 2, 10}},
+	} {
+		if got := AppendMetadataRecord(nil, c.rec); !bytes.Equal(got, c.want) {
+			t.Errorf("%v encodes as %v, was %v", c.rec, got, c.want)
+		}
+	}
+}
+
+// TestMetadataRecordsRefuseDamage: a record of an unknown type or version,
+// a bool that is neither 0 nor 1, or a version 1 record that version 0
+// holds does not decode.
+func TestMetadataRecordsRefuseDamage(t *testing.T) {
+	for name, p := range map[string][]byte{
+		"unknown type":    {6, 0},
+		"future version":  {3, 2},
+		"bool 2":          {17, 0, 2, 10, 0, 2},
+		"needless v1":     append([]byte{5, 1}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0)...),
+		"port past 65535": {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'P', 1, 'h', 0x80, 0x80, 4, 0, 0, 0, 0},
+	} {
+		if rec, err := DecodeMetadataRecord(p); err == nil {
+			t.Errorf("%s: decoded %v", name, rec)
+		}
 	}
 }
 

@@ -82,6 +82,12 @@ type Config struct {
 	// closes its connection. ApiVersions (key 18) is answered by netio and
 	// added to the table unless listed here (then within 0..5).
 	APIVersions []APIVersionRange
+	// PrivateAPIs are API keys unknown to kmsg that this listener also
+	// serves and advertises in ApiVersions, with request and response
+	// types the caller supplies (gregor's inter-node APIs, such as the
+	// raft transport on the CONTROLLER listener). A listener for clients
+	// lists none.
+	PrivateAPIs []PrivateAPI
 	// ClusterID and NodeID identify this broker for ApiVersions v5
 	// (KIP-1242), which is served only when ClusterID is set.
 	ClusterID string
@@ -156,6 +162,8 @@ func (cfg *Config) validate() error {
 type versionTable struct {
 	byKey  []versionRangeEntry
 	sorted []APIVersionRange // the ApiVersions response entries, by key
+	// private holds the served keys unknown to kmsg (private.go).
+	private map[int16]privateEntry
 }
 
 type versionRangeEntry struct {
@@ -213,7 +221,7 @@ func newVersionTable(ranges []APIVersionRange, identified bool) (*versionTable, 
 // lookup returns the served range of key.
 func (t *versionTable) lookup(key int16) (versionRangeEntry, bool) {
 	if key < 0 || int(key) >= len(t.byKey) || !t.byKey[key].served {
-		return versionRangeEntry{}, false
+		return t.lookupPrivate(key)
 	}
 	return t.byKey[key], true
 }

@@ -217,7 +217,7 @@ func decodeRequestAfter(frame []byte, versions *versionTable, lastClientID strin
 	}
 	key, version := d.header.APIKey, d.header.APIVersion
 	served, ok := versions.lookup(key)
-	body := kmsg.RequestForKey(key)
+	body := versions.newRequest(key)
 	if !ok || body == nil {
 		return d, fmt.Errorf("%w: %d (%s)", ErrUnknownAPIKey, key, kmsg.NameForKey(key))
 	}
@@ -226,7 +226,7 @@ func decodeRequestAfter(frame []byte, versions *versionTable, lastClientID strin
 			return d, nil
 		}
 		return d, fmt.Errorf("%w: %s v%d, served v%d..v%d",
-			ErrUnsupportedVersion, kmsg.NameForKey(key), version, served.minVersion, served.maxVersion)
+			ErrUnsupportedVersion, versions.apiName(key), version, served.minVersion, served.maxVersion)
 	}
 	body.SetVersion(version)
 	if body.IsFlexible() {
@@ -236,7 +236,7 @@ func decodeRequestAfter(frame []byte, versions *versionTable, lastClientID strin
 		}
 	}
 	if err := body.ReadFrom(r.Src); err != nil {
-		return d, fmt.Errorf("%w: %s v%d: %w", ErrMalformedBody, kmsg.NameForKey(key), version, err)
+		return d, fmt.Errorf("%w: %s v%d: %w", ErrMalformedBody, versions.apiName(key), version, err)
 	}
 	d.body = body
 	return d, nil

@@ -16,6 +16,19 @@
 // and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
 // Request, Observer, Retain), pool.go (the buffer pool by size class).
 //
+// Private APIs: Config.PrivateAPIs adds API keys kmsg does not know, with
+// request and response types the caller supplies (private.go); only the
+// listener configured with them advertises and serves them.
+//
+// The inter-broker client (client.go, client_conn.go): a Client is one
+// connection to one peer listener. Send queues a request and returns; a
+// completion function gets the response or the error later, on a goroutine of
+// the client. Versions are negotiated per connection from the peer's
+// ApiVersions; requests are pipelined up to a bound; each has a timeout; the
+// connection is re-dialled with back-off after a failure. Response frames may
+// come from the client's own buffer pool: the Response then owns its frame
+// (Release, Retain), as a Request does on the server side.
+//
 // Buffers: each Server owns a pool of buffers by size class, bounded by
 // Config.BufferPoolBytes, for the connections' response encoding and, with
 // Config.PoolRequestBuffers, for request frames. A pooled frame is counted:

@@ -62,6 +62,9 @@ func NewServer(cfg Config, handler Handler, logger *zap.Logger) (*Server, error)
 		return nil, fmt.Errorf("netio config: %w", err)
 	}
 	versions, err := newVersionTable(cfg.APIVersions, cfg.ClusterID != "")
+	if err == nil {
+		err = versions.addPrivate(cfg.PrivateAPIs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("netio config: %w", err)
 	}

@@ -109,6 +109,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -144,6 +145,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}

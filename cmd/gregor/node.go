@@ -45,6 +45,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		StaticBrokerConfigs:      map[string]string{},
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
+	cfg.Groups = groupConfig(c)
 	if len(c.AdvertisedListeners) > 0 {
 		cfg.AdvertisedHost, cfg.AdvertisedPort = c.AdvertisedListeners[0].Host, int32(c.AdvertisedListeners[0].Port)
 	}

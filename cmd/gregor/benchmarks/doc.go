@@ -78,6 +78,20 @@
 //	    Kafka timestamp only has milliseconds). Reports p50-us, p99-us,
 //	    p999-us, records/s (the pace achieved) and the mean as ns/op, over
 //	    25k records per iteration after a warm-up.
+//	BenchmarkGroupRebalance/{eager,cooperative,kip848}/{gregor,ref-kfake}
+//	    (groups_test.go) ten members of a group over 20 partitions; a round
+//	    is an eleventh joining, timed until every member holds a share and
+//	    every partition is held once, as the members' own callbacks tell;
+//	    p50-ms and p99-ms over 20 rounds per iteration. Eager is the range
+//	    balancer, cooperative the cooperative-sticky one, kip848 the
+//	    server's uniform assignor. Both brokers are instances of their own
+//	    for group work: gregor with group.initial.rebalance.delay.ms=0, and
+//	    a KIP-848 heartbeat interval of 50 ms on both (members heartbeat at
+//	    that interval in every protocol), so rebalances are not dominated by
+//	    timers.
+//	BenchmarkOffsetCommit/parts=10/{gregor,ref-kfake}
+//	    four committers, each committing ten partitions' offsets to a group
+//	    of its own, one commit after another; commits/s.
 //
 // The matrix is the in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and

@@ -1,0 +1,405 @@
+package cluster
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// brokerSession is what the controller knows of a broker's heartbeats. It
+// lives in memory only: a new controller starts every registered broker
+// with a fresh one.
+type brokerSession struct {
+	// lastContactMs is when the broker last registered or heartbeated
+	// (monotonic ms).
+	lastContactMs int64
+	// metadataOffset is the CurrentMetadataOffset of its last heartbeat,
+	// -1 before the first.
+	metadataOffset int64
+	// shutdownOffset is the offset of the last record that moved the
+	// broker into controlled shutdown, -1 when it is not shutting down.
+	shutdownOffset int64
+	// suspectedAtMs is when membership last reported the broker failed,
+	// -1 when no report stands (a heartbeat clears it).
+	suspectedAtMs int64
+}
+
+func newBrokerSession(now Instant) *brokerSession {
+	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
+}
+
+// brokerState is where a broker stands in Kafka's heartbeat state machine
+// (BrokerControlState).
+type brokerState int8
+
+const (
+	stateFenced brokerState = iota
+	stateUnfenced
+	stateControlledShutdown
+	stateShutdownNow
+)
+
+func (s brokerState) fenced() bool { return s == stateFenced || s == stateShutdownNow }
+
+// expired says the session lapsed: no heartbeat for longer than
+// broker.session.timeout.ms.
+func (c *Controller) expired(s *brokerSession, nowMs int64) bool {
+	return nowMs-s.lastContactMs > c.cfg.BrokerSessionTimeoutMs
+}
+
+// failureConfirmed says membership reported the broker failed and the
+// broker has not heartbeated since, for two heartbeat intervals: gossip
+// alone never fences a broker the controller still hears from.
+func (c *Controller) failureConfirmed(s *brokerSession, nowMs int64) bool {
+	return s.suspectedAtMs >= 0 && nowMs-s.lastContactMs >= 2*c.cfg.BrokerHeartbeatIntervalMs
+}
+
+// registerBroker decides a BrokerRegistration request.
+func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationRequest) decision {
+	resp := r.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	resp.BrokerEpoch = -1
+	refuse := func(err *kerr.Error, format string, args ...any) decision {
+		resp.ErrorCode = err.Code
+		return decision{response: resp, reason: fmt.Sprintf(format, args...)}
+	}
+	if c.cfg.ClusterID != "" && r.ClusterID != c.cfg.ClusterID {
+		return refuse(kerr.InconsistentClusterID, "broker %d belongs to cluster %q, this is cluster %q", r.BrokerID, r.ClusterID, c.cfg.ClusterID)
+	}
+	if r.BrokerID < 0 {
+		return refuse(kerr.InvalidRegistration, "broker id %d is negative", r.BrokerID)
+	}
+	endpoints := make([]BrokerEndpoint, 0, len(r.Listeners))
+	for _, l := range r.Listeners {
+		endpoints = append(endpoints, BrokerEndpoint{Name: l.Name, Host: l.Host, Port: l.Port, SecurityProtocol: l.SecurityProtocol})
+	}
+	slices.SortFunc(endpoints, func(a, b BrokerEndpoint) int { return cmp.Compare(a.Name, b.Name) })
+	for i := 1; i < len(endpoints); i++ {
+		if endpoints[i].Name == endpoints[i-1].Name {
+			return refuse(kerr.InvalidRegistration, "broker %d lists listener %s twice", r.BrokerID, endpoints[i].Name)
+		}
+	}
+	w := c.working
+	rec := RegisterBrokerRecord{BrokerID: r.BrokerID, IncarnationID: r.IncarnationID, Endpoints: endpoints, Rack: r.Rack, Fenced: true}
+	old, registered := w.Broker(r.BrokerID)
+	if registered && old.IncarnationID == r.IncarnationID {
+		// The same process registering again: its epoch and state stay.
+		c.touch(r.BrokerID, now)
+		resp.BrokerEpoch = old.Epoch
+		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
+		if slices.Equal(old.Endpoints, endpoints) && sameRack(old.Rack, r.Rack) {
+			return decision{response: resp}
+		}
+		return decision{records: []MetadataRecord{rec}, response: resp}
+	}
+	if registered && !old.Fenced {
+		if s := c.sessions[r.BrokerID]; s != nil && !c.expired(s, now.MonoMs) {
+			return refuse(kerr.DuplicateBrokerRegistration,
+				"broker %d is registered by a live broker (incarnation %s, broker epoch %d, last heartbeat %d ms ago); a second broker with node.id %d is refused until that one stops heartbeating for %d ms",
+				r.BrokerID, old.IncarnationID, old.Epoch, now.MonoMs-s.lastContactMs, r.BrokerID, c.cfg.BrokerSessionTimeoutMs)
+		}
+	}
+	var recs []MetadataRecord
+	if registered && old.Active() {
+		// The previous incarnation's session lapsed but it was not fenced
+		// yet: its leadership and ISR places go first.
+		recs = c.leaderAndISRUpdates(w, r.BrokerID, noBroker, inISR(r.BrokerID))
+	}
+	rec.BrokerEpoch = w.Epoch + int64(len(recs))
+	recs = append(recs, rec)
+	c.sessions[r.BrokerID] = newBrokerSession(now)
+	resp.BrokerEpoch = rec.BrokerEpoch
+	return decision{records: recs, response: resp}
+}
+
+func sameRack(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// touch records contact with a broker.
+func (c *Controller) touch(id int32, now Instant) {
+	s := c.sessions[id]
+	if s == nil {
+		s = newBrokerSession(now)
+		c.sessions[id] = s
+	}
+	s.lastContactMs = now.MonoMs
+}
+
+// brokerHeartbeat decides a BrokerHeartbeat request: the session goes on,
+// and the broker moves through Kafka's states (fenced, unfenced, controlled
+// shutdown, shut down now).
+func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest) decision {
+	resp := r.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+	w := c.working
+	b, ok := w.Broker(r.BrokerID)
+	if !ok || b.Epoch != r.BrokerEpoch {
+		resp.ErrorCode, resp.IsFenced = kerr.StaleBrokerEpoch.Code, true
+		reason := fmt.Sprintf("broker %d is not registered", r.BrokerID)
+		if ok {
+			reason = fmt.Sprintf("broker %d heartbeated with broker epoch %d; its registration has %d", r.BrokerID, r.BrokerEpoch, b.Epoch)
+		}
+		return decision{response: resp, reason: reason}
+	}
+	c.touch(r.BrokerID, now)
+	s := c.sessions[r.BrokerID]
+	s.suspectedAtMs = -1
+	current := stateUnfenced
+	switch {
+	case s.shutdownOffset >= 0:
+		current = stateControlledShutdown
+	case b.Fenced:
+		current = stateFenced
+	}
+	next := c.nextState(current, b, s, r)
+	var recs []MetadataRecord
+	if next != current {
+		switch next {
+		case stateFenced, stateShutdownNow:
+			if !b.Fenced {
+				recs = c.fenceRecords(w, b)
+			}
+		case stateUnfenced:
+			recs = c.unfenceRecords(w, b)
+		case stateControlledShutdown:
+			recs = c.controlledShutdownRecords(w, b)
+		}
+	}
+	s.metadataOffset = r.CurrentMetadataOffset
+	if next.fenced() {
+		s.shutdownOffset = -1
+	}
+	if next == stateControlledShutdown && s.shutdownOffset < 0 {
+		s.shutdownOffset = w.Epoch + int64(len(recs)) - 1
+	}
+	resp.IsCaughtUp = r.CurrentMetadataOffset >= b.Epoch
+	resp.IsFenced = next.fenced()
+	resp.ShouldShutdown = next == stateShutdownNow
+	return decision{records: recs, response: resp}
+}
+
+// nextState is Kafka's BrokerHeartbeatManager.calculateNextBrokerState.
+func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *brokerSession, r *kmsg.BrokerHeartbeatRequest) brokerState {
+	switch current {
+	case stateFenced:
+		switch {
+		case r.WantShutdown:
+			return stateShutdownNow
+		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= b.Epoch:
+			// Caught up with the metadata past its own registration. An
+			// incarnation that went through a controlled shutdown stays
+			// fenced: it must register again.
+			return stateUnfenced
+		}
+		return stateFenced
+	case stateUnfenced:
+		switch {
+		case r.WantFence && r.WantShutdown:
+			return stateShutdownNow
+		case r.WantFence:
+			return stateFenced
+		case r.WantShutdown && leadsAny(c.working, b.ID):
+			return stateControlledShutdown
+		case r.WantShutdown:
+			return stateShutdownNow
+		}
+		return stateUnfenced
+	case stateControlledShutdown:
+		if leadsAny(c.working, b.ID) || s.shutdownOffset > c.lowestActiveOffset() {
+			return stateControlledShutdown
+		}
+		return stateShutdownNow
+	}
+	return stateShutdownNow
+}
+
+// lowestActiveOffset is the lowest metadata offset the active brokers (not
+// fenced, not shutting down) reported: a broker may finish its controlled
+// shutdown once every active broker has seen its leadership move.
+func (c *Controller) lowestActiveOffset() int64 {
+	lowest := int64(math.MaxInt64)
+	for id, s := range c.sessions {
+		if b, ok := c.working.Broker(id); ok && b.Active() && s.shutdownOffset < 0 {
+			lowest = min(lowest, s.metadataOffset)
+		}
+	}
+	return lowest
+}
+
+// fenceRecords fence a broker: it leaves every ISR (the last member stays),
+// leadership moves, then the registration says fenced.
+func (c *Controller) fenceRecords(w *MetadataImage, b *BrokerRegistration) []MetadataRecord {
+	recs := c.leaderAndISRUpdates(w, b.ID, noBroker, inISR(b.ID))
+	return append(recs, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: FenceBroker})
+}
+
+// unfenceRecords unfence a broker, then elect leaders for the leaderless
+// partitions it can lead.
+func (c *Controller) unfenceRecords(w *MetadataImage, b *BrokerRegistration) []MetadataRecord {
+	recs := []MetadataRecord{BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: UnfenceBroker}}
+	return append(recs, c.leaderAndISRUpdates(w, noBroker, b.ID, leaderless)...)
+}
+
+// controlledShutdownRecords move a broker into controlled shutdown: it
+// leaves every ISR and its leadership moves away (a partition whose only
+// ISR member it is goes leaderless).
+func (c *Controller) controlledShutdownRecords(w *MetadataImage, b *BrokerRegistration) []MetadataRecord {
+	var recs []MetadataRecord
+	if !b.InControlledShutdown {
+		recs = append(recs, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, InControlledShutdown: true})
+	}
+	return append(recs, c.leaderAndISRUpdates(w, b.ID, noBroker, inISR(b.ID))...)
+}
+
+// unregisterBroker decides an UnregisterBroker request: the broker leaves
+// every ISR and its registration goes.
+func (c *Controller) unregisterBroker(r *kmsg.UnregisterBrokerRequest) decision {
+	resp := r.ResponseKind().(*kmsg.UnregisterBrokerResponse)
+	b, ok := c.working.Broker(r.BrokerID)
+	if !ok {
+		resp.ErrorCode = kerr.BrokerIDNotRegistered.Code
+		resp.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("broker %d is not registered", r.BrokerID))
+		return decision{response: resp}
+	}
+	recs := c.leaderAndISRUpdates(c.working, b.ID, noBroker, inISR(b.ID))
+	recs = append(recs, UnregisterBrokerRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch})
+	delete(c.sessions, b.ID)
+	return decision{records: recs, response: resp}
+}
+
+// BrokerFailed is membership's report (serf) that a broker failed. It is a
+// hint, never a decision: the broker is fenced (and its leadership moves)
+// only if it has also missed its heartbeats for two heartbeat intervals; a
+// heartbeat after the report clears it. So a broker that gossip lost but
+// the controller still hears from keeps its partitions, and a broker that
+// really died is fenced well before broker.session.timeout.ms.
+func (c *Controller) BrokerFailed(id int32, now Instant) {
+	if !c.active {
+		return
+	}
+	s := c.sessions[id]
+	if s == nil {
+		return
+	}
+	s.suspectedAtMs = now.MonoMs
+	c.fenceLapsed(now)
+}
+
+// Tick moves the controller's clock: it fences brokers whose session lapsed
+// (or whose reported failure is confirmed), and runs the periodic preferred
+// and unclean leader elections when they are due.
+func (c *Controller) Tick(now Instant) {
+	if !c.active {
+		return
+	}
+	c.fenceLapsed(now)
+	if c.cfg.AutoLeaderRebalanceEnable && now.MonoMs >= c.nextBalanceMs {
+		recs := c.preferredElections(c.working, maxElectionsPerImbalanceCheck)
+		c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
+		if len(recs) >= maxElectionsPerImbalanceCheck {
+			c.nextBalanceMs = now.MonoMs + rescheduleImmediatelyDelayMs
+		}
+		if len(recs) > 0 {
+			c.propose(recs, nil)
+		}
+	}
+	if now.MonoMs >= c.nextUncleanMs {
+		recs := c.uncleanElections(c.working, maxElectionsPerImbalanceCheck)
+		c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs
+		if len(recs) >= maxElectionsPerImbalanceCheck {
+			c.nextUncleanMs = now.MonoMs + rescheduleImmediatelyDelayMs
+		}
+		if len(recs) > 0 {
+			c.propose(recs, nil)
+		}
+	}
+}
+
+// fenceLapsed fences, one batch each and in id order, the unfenced brokers
+// whose session lapsed or whose reported failure is confirmed.
+func (c *Controller) fenceLapsed(now Instant) {
+	for _, id := range slices.Sorted(maps.Keys(c.sessions)) {
+		s := c.sessions[id]
+		b, ok := c.working.Broker(id)
+		if !ok || b.Fenced || !(c.expired(s, now.MonoMs) || c.failureConfirmed(s, now.MonoMs)) {
+			continue
+		}
+		c.propose(c.fenceRecords(c.working, b), nil)
+		s.shutdownOffset, s.suspectedAtMs = -1, -1
+	}
+}
+
+// NextDeadline is when Tick may next have something to do (monotonic ms):
+// a session lapsing, a reported failure confirmed, a periodic election.
+// false when the controller is not active.
+func (c *Controller) NextDeadline() (int64, bool) {
+	if !c.active {
+		return 0, false
+	}
+	next := c.nextUncleanMs
+	if c.cfg.AutoLeaderRebalanceEnable {
+		next = min(next, c.nextBalanceMs)
+	}
+	for id, s := range c.sessions {
+		if b, ok := c.working.Broker(id); !ok || b.Fenced {
+			continue
+		}
+		next = min(next, s.lastContactMs+c.cfg.BrokerSessionTimeoutMs+1)
+		if s.suspectedAtMs >= 0 {
+			next = min(next, s.lastContactMs+2*c.cfg.BrokerHeartbeatIntervalMs)
+		}
+	}
+	return next, true
+}
+
+// preferredElections elect the preferred replica of partitions it does
+// not lead, where it is in the ISR and active; at most limit.
+func (c *Controller) preferredElections(w *MetadataImage, limit int) []MetadataRecord {
+	acceptable := func(b int32) bool { return c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		for _, p := range t.Partitions {
+			if len(out) >= limit {
+				return out
+			}
+			if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] {
+				continue
+			}
+			pc := newPartitionChange(t.ID, p, acceptable)
+			pc.election = electPreferred
+			if rec, ok := pc.build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
+}
+
+// uncleanElections elect a leader, uncleanly if need be, for leaderless
+// partitions of topics with unclean.leader.election.enable=true; at most
+// limit.
+func (c *Controller) uncleanElections(w *MetadataImage, limit int) []MetadataRecord {
+	acceptable := func(b int32) bool { return c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		if !c.uncleanElectionEnabled(w, t) {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if len(out) >= limit {
+				return out
+			}
+			if !leaderless(p) {
+				continue
+			}
+			pc := newPartitionChange(t.ID, p, acceptable)
+			pc.election = electUnclean
+			if rec, ok := pc.build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
+}

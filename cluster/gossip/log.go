@@ -1,0 +1,49 @@
+package gossip
+
+import (
+	"bytes"
+	"log"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+)
+
+// newStdLogger is a log.Logger for serf and memberlist whose lines go to zap
+// at the level their "[LEVEL]" prefix names, until the writer is muted.
+func newStdLogger(w *levelWriter) *log.Logger { return log.New(w, "", 0) }
+
+// levelWriter writes serf's log lines to zap.
+type levelWriter struct {
+	log *zap.Logger
+	// muted drops every line: set at Shutdown, after which memberlist's
+	// goroutines still finishing a probe only log their closed sockets.
+	muted atomic.Bool
+}
+
+func newLevelWriter(logger *zap.Logger) *levelWriter {
+	return &levelWriter{log: logger.Named("serf").WithOptions(zap.AddCallerSkip(3))}
+}
+
+func (w *levelWriter) Write(p []byte) (int, error) {
+	if w.muted.Load() {
+		return len(p), nil
+	}
+	line := bytes.TrimSpace(p)
+	level, msg := "", line
+	if len(line) > 0 && line[0] == '[' {
+		if end := bytes.IndexByte(line, ']'); end > 0 {
+			level, msg = string(line[1:end]), bytes.TrimSpace(line[end+1:])
+		}
+	}
+	switch level {
+	case "ERR", "ERROR":
+		w.log.Error(string(msg))
+	case "WARN":
+		w.log.Warn(string(msg))
+	case "INFO":
+		w.log.Info(string(msg))
+	default:
+		w.log.Debug(string(msg))
+	}
+	return len(p), nil
+}

@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+)
+
+// BrokerRegistration is one registered broker as the metadata image knows
+// it (Kafka's BrokerRegistration): the incarnation that registered last, its
+// listeners and rack, and whether it may lead and join ISRs. It is
+// immutable.
+type BrokerRegistration struct {
+	ID            int32
+	IncarnationID IncarnationID
+	// Epoch is the broker epoch: the metadata offset of the record that
+	// registered this incarnation.
+	Epoch int64
+	// Endpoints are the broker's listeners, sorted by name.
+	Endpoints []BrokerEndpoint
+	// Rack is broker.rack; nil when the broker has none.
+	Rack *string
+	// Fenced brokers neither lead nor join ISRs: a new incarnation until it
+	// has caught up with the metadata, and a broker whose session lapsed.
+	Fenced bool
+	// InControlledShutdown says the broker asked to shut down: leadership
+	// moves away from it and it joins no ISR.
+	InControlledShutdown bool
+}
+
+// Endpoint returns the broker's listener of the given name.
+func (b *BrokerRegistration) Endpoint(listener string) (BrokerEndpoint, bool) {
+	i, ok := slices.BinarySearchFunc(b.Endpoints, listener, func(e BrokerEndpoint, name string) int { return strings.Compare(e.Name, name) })
+	if !ok {
+		return BrokerEndpoint{}, false
+	}
+	return b.Endpoints[i], true
+}
+
+// Active says the broker may lead partitions and join ISRs: it is neither
+// fenced nor in controlled shutdown (Kafka's isActive).
+func (b *BrokerRegistration) Active() bool { return !b.Fenced && !b.InControlledShutdown }
+
+// RackName is the broker's rack, "" when it has none.
+func (b *BrokerRegistration) RackName() string {
+	if b.Rack == nil {
+		return ""
+	}
+	return *b.Rack
+}
+
+// Broker returns a registered broker.
+func (m *MetadataImage) Broker(id int32) (*BrokerRegistration, bool) { return m.brokers.Get(id) }
+
+// Brokers yields every registered broker in id order.
+func (m *MetadataImage) Brokers() iter.Seq[*BrokerRegistration] {
+	return func(yield func(*BrokerRegistration) bool) {
+		for _, b := range m.brokers.All() {
+			if !yield(b) {
+				return
+			}
+		}
+	}
+}
+
+// BrokerCount is the number of registered brokers.
+func (m *MetadataImage) BrokerCount() int { return m.brokers.Len() }
+
+// LastOffset is the metadata offset of the last record the image applied
+// (-1 for none): what a broker reports as CurrentMetadataOffset in its
+// heartbeats, in Kafka's sense.
+func (m *MetadataImage) LastOffset() int64 { return m.Epoch - 1 }
+
+// registerBroker applies a RegisterBrokerRecord. A new incarnation's epoch
+// must exceed the one it replaces (S10: broker epochs only rise); the
+// registered incarnation keeps its epoch.
+func (d *imageDelta) registerBroker(r RegisterBrokerRecord) error {
+	if r.BrokerID < 0 {
+		return fmt.Errorf("broker id %d is negative", r.BrokerID)
+	}
+	if r.BrokerEpoch < 0 {
+		return fmt.Errorf("broker %d: broker epoch %d is negative", r.BrokerID, r.BrokerEpoch)
+	}
+	for i, e := range r.Endpoints {
+		if i > 0 && r.Endpoints[i-1].Name >= e.Name {
+			return fmt.Errorf("broker %d: endpoints not sorted by unique name at %q", r.BrokerID, e.Name)
+		}
+	}
+	if old, ok := d.next.brokers.Get(r.BrokerID); ok {
+		switch {
+		case old.IncarnationID == r.IncarnationID && old.Epoch != r.BrokerEpoch:
+			return fmt.Errorf("broker %d: incarnation %s re-registered with epoch %d, registered with %d", r.BrokerID, r.IncarnationID, r.BrokerEpoch, old.Epoch)
+		case old.IncarnationID != r.IncarnationID && r.BrokerEpoch <= old.Epoch:
+			return fmt.Errorf("broker %d: new incarnation with epoch %d, not above %d", r.BrokerID, r.BrokerEpoch, old.Epoch)
+		}
+	}
+	var rack *string
+	if r.Rack != nil {
+		v := *r.Rack
+		rack = &v
+	}
+	d.next.brokers = d.next.brokers.Set(r.BrokerID, &BrokerRegistration{
+		ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: r.BrokerEpoch,
+		Endpoints: slices.Clone(r.Endpoints), Rack: rack,
+		Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
+	})
+	return nil
+}
+
+// registeredBroker returns the registration a change names, which must be
+// the current incarnation's.
+func (d *imageDelta) registeredBroker(id int32, epoch int64) (*BrokerRegistration, error) {
+	b, ok := d.next.brokers.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("broker %d is not registered", id)
+	}
+	if b.Epoch != epoch {
+		return nil, fmt.Errorf("broker %d is registered with epoch %d, not %d", id, b.Epoch, epoch)
+	}
+	return b, nil
+}
+
+func (d *imageDelta) changeBroker(r BrokerRegistrationChangeRecord) error {
+	b, err := d.registeredBroker(r.BrokerID, r.BrokerEpoch)
+	if err != nil {
+		return err
+	}
+	next := *b
+	switch r.Fenced {
+	case FenceBroker:
+		next.Fenced = true
+	case UnfenceBroker:
+		next.Fenced = false
+	case FencingUnchanged:
+	default:
+		return fmt.Errorf("broker %d: unknown fencing change %d", r.BrokerID, r.Fenced)
+	}
+	if r.InControlledShutdown {
+		next.InControlledShutdown = true
+	}
+	d.next.brokers = d.next.brokers.Set(r.BrokerID, &next)
+	return nil
+}
+
+func (d *imageDelta) unregisterBroker(r UnregisterBrokerRecord) error {
+	if _, err := d.registeredBroker(r.BrokerID, r.BrokerEpoch); err != nil {
+		return err
+	}
+	d.next.brokers = d.next.brokers.Delete(r.BrokerID)
+	return nil
+}
+
+// brokerRecords registers every broker as it is, for a snapshot.
+func (m *MetadataImage) brokerRecords() []MetadataRecord {
+	var out []MetadataRecord
+	for b := range m.Brokers() {
+		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, BrokerEpoch: b.Epoch,
+			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown})
+	}
+	return out
+}

@@ -1,0 +1,418 @@
+package quorum
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"gregor/cluster"
+	"gregor/logstore/raftlog"
+)
+
+// Errors of Propose, AddLearner and RemoveNode; nothing was proposed.
+var (
+	// ErrNotLeader: this node is not the active leader (Kafka's
+	// NOT_CONTROLLER).
+	ErrNotLeader = errors.New("quorum: this node is not the active leader")
+	// ErrMembershipChangePending: a membership change has not been applied
+	// yet; raft takes one at a time.
+	ErrMembershipChangePending = errors.New("quorum: a membership change is still pending")
+	// ErrProposalRefused: raft dropped the proposal (too many bytes
+	// uncommitted, a leadership transfer, this node removed).
+	ErrProposalRefused = errors.New("quorum: proposal refused")
+	// ErrInvalidProposal: the data is not one encoded metadata batch of
+	// records within the size bound.
+	ErrInvalidProposal = errors.New("quorum: proposal is not one metadata batch")
+)
+
+// maxCatchUpTicks bounds the ticks one Tick takes when time jumped (a
+// paused process): enough for every timeout to fire, no more.
+const maxCatchUpTicks = 1000
+
+// Quorum is the metadata quorum's core on one node: a raft node whose log
+// carries metadata batches. It has no I/O, clock or goroutines; the caller
+// serialises every call.
+type Quorum struct {
+	cfg     Config
+	self    uint64
+	storage *raft.MemoryStorage
+	rn      *raft.RawNode
+
+	// Time: the instant of the last Tick, the monotonic origin of the
+	// tick count, and the ticks taken.
+	now      cluster.Instant
+	started  bool
+	originMs int64
+	ticks    int64
+
+	// membership is raft's configuration as of the last entry handed out.
+	membership *raftpb.ConfState
+	// appliedIndex is the last entry (or snapshot) handed out in a Ready;
+	// advancedIndex the last one whose Ready was advanced.
+	appliedIndex, advancedIndex uint64
+	// snapshotIndex is the newest snapshot's; the counters say how much was
+	// applied since.
+	snapshotIndex        uint64
+	bytesSinceSnapshot   uint64
+	entriesSinceSnapshot uint64
+	snapshotWanted       bool
+
+	// bootstrap is the snapshot a new voter starts from, to persist with
+	// the first Ready; recovered is the snapshot to apply first.
+	bootstrap, recovered *raftpb.Snapshot
+	// outstanding is the raft Ready handed out and not yet advanced.
+	outstanding *raft.Ready
+
+	leadership Leadership
+	// activeTerm is the term in which this node leads and has handed out
+	// an entry of its own term (so every earlier entry too).
+	activeTerm uint64
+
+	proposals    proposalTracker
+	nextProposal ProposalID
+	// lostOutcomes are fates learned outside a Ready, for the next one.
+	lostOutcomes []ProposalOutcome
+
+	lastContact  map[int32]cluster.Instant
+	lastCaughtUp map[int32]cluster.Instant
+}
+
+// New starts the core from what the durable log recovered. A voter whose
+// log is empty bootstraps the quorum: its first Ready persists a snapshot at
+// index 1 holding the voters and cfg.InitialSnapshot. A learner whose log is
+// empty waits for the leader.
+func New(cfg Config, durable raftlog.State) (*Quorum, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	q := &Quorum{
+		cfg:          cfg,
+		self:         raftID(cfg.NodeID),
+		storage:      raft.NewMemoryStorage(),
+		leadership:   Leadership{LeaderID: -1},
+		lastContact:  map[int32]cluster.Instant{},
+		lastCaughtUp: map[int32]cluster.Instant{},
+	}
+	snap := durable.Snapshot
+	if durable.Empty() && slices.Contains(cfg.Voters, cfg.NodeID) {
+		data := cfg.InitialSnapshot
+		if data == nil {
+			data = cluster.AppendMetadataBatch(nil, cluster.MetadataBatch{Snapshot: true})
+		}
+		b, err := decodeSnapshotData(data)
+		if err != nil {
+			return nil, fmt.Errorf("initial snapshot: %w", err)
+		}
+		if len(b.Records) > 0 && len(cfg.Voters) > 1 {
+			// The other voters would bootstrap from another image at the
+			// same index, and the quorum would diverge.
+			return nil, fmt.Errorf("existing metadata can start a quorum of this node alone, not of voters %v", cfg.Voters)
+		}
+		snap = &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{
+			Index: new(uint64(1)), Term: new(uint64(1)),
+			ConfState: &raftpb.ConfState{Voters: raftIDs(cfg.Voters)},
+		}}
+		q.bootstrap = snap
+	}
+	if err := q.seedStorage(snap, durable); err != nil {
+		return nil, err
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        q.self,
+		ElectionTick:              cfg.electionTicks(),
+		HeartbeatTick:             cfg.heartbeatTicks(),
+		Storage:                   q.storage,
+		Applied:                   q.appliedIndex,
+		MaxSizePerMsg:             cfg.MaxMessageBytes,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes,
+		MaxInflightMsgs:           cfg.MaxInflightMessages,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
+		Logger:                    zapRaftLogger{cfg.Logger.Named("raft").Sugar()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	q.rn = rn
+	if voters := q.membership.GetVoters(); len(voters) == 1 && voters[0] == q.self {
+		// A quorum of one need not wait an election timeout to lead.
+		_ = rn.Campaign()
+	}
+	return q, nil
+}
+
+// seedStorage loads the snapshot, entries and hard state raft restarts from.
+func (q *Quorum) seedStorage(snap *raftpb.Snapshot, durable raftlog.State) error {
+	if snap != nil {
+		if _, err := decodeSnapshotData(snap.GetData()); err != nil {
+			return fmt.Errorf("snapshot %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
+		if err := q.storage.ApplySnapshot(snap); err != nil {
+			return fmt.Errorf("load snapshot %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
+		q.recovered = snap
+		q.appliedIndex = snap.GetMetadata().GetIndex()
+		q.advancedIndex, q.snapshotIndex = q.appliedIndex, q.appliedIndex
+	}
+	q.membership = cloneConfState(snap.GetMetadata().GetConfState())
+	if err := q.storage.Append(durable.Entries); err != nil {
+		return fmt.Errorf("load entries: %w", err)
+	}
+	if durable.HardState != nil {
+		if err := q.storage.SetHardState(durable.HardState); err != nil {
+			return fmt.Errorf("load hard state: %w", err)
+		}
+	}
+	if voters := nodeIDs(q.membership.GetVoters()); len(voters) > 0 && !slices.Equal(voters, q.cfg.Voters) {
+		q.cfg.Logger.Info("the metadata log's voters differ from controller.quorum.voters; the log's hold",
+			zapInt32s("log_voters", voters), zapInt32s("configured_voters", q.cfg.Voters))
+	}
+	return nil
+}
+
+// Tick tells the core the time. Raft's logical clock advances by the whole
+// ticks of TickMs elapsed on the monotonic clock since the first Tick.
+func (q *Quorum) Tick(now cluster.Instant) {
+	if !q.started {
+		q.started, q.originMs, q.now = true, now.MonoMs, now
+		return
+	}
+	if now.MonoMs < q.now.MonoMs {
+		now.MonoMs = q.now.MonoMs // monotonic time never goes back
+	}
+	q.now = now
+	due := (now.MonoMs - q.originMs) / q.cfg.TickMs
+	n := min(due-q.ticks, maxCatchUpTicks)
+	q.ticks = due
+	for range n {
+		q.rn.Tick()
+	}
+}
+
+// NextTickMs is the monotonic time at which the next tick falls: when the
+// caller should call Tick again. Before the first Tick it is 0 (now).
+func (q *Quorum) NextTickMs() int64 {
+	if !q.started {
+		return 0
+	}
+	return q.originMs + (q.ticks+1)*q.cfg.TickMs
+}
+
+// Step takes one raft message from another node.
+func (q *Quorum) Step(m *raftpb.Message) error {
+	if m.GetTo() != q.self {
+		return fmt.Errorf("quorum: message for node %d delivered to node %d", nodeID(m.GetTo()), q.cfg.NodeID)
+	}
+	if m.GetFrom() == raft.None || m.GetFrom() == q.self {
+		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
+	}
+	q.lastContact[nodeID(m.GetFrom())] = q.now
+	err := q.rn.Step(m)
+	if errors.Is(err, raft.ErrStepPeerNotFound) {
+		// A late answer from a node no longer in the quorum.
+		return nil
+	}
+	return err
+}
+
+// StepBytes takes one serialized raft message (MarshalMessage's bytes).
+func (q *Quorum) StepBytes(p []byte) error {
+	m := &raftpb.Message{}
+	if err := proto.Unmarshal(p, m); err != nil {
+		return fmt.Errorf("quorum: decode raft message: %w", err)
+	}
+	return q.Step(m)
+}
+
+// MarshalMessage serializes a raft message for the wire.
+func MarshalMessage(m *raftpb.Message) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+// Propose proposes one encoded metadata batch (cluster.AppendMetadataBatch,
+// not a snapshot). Its fate arrives in a later Ready's Proposals. Only the
+// active leader proposes; any other node gets ErrNotLeader.
+func (q *Quorum) Propose(data []byte) (ProposalID, error) {
+	if !q.activeLeader() {
+		return 0, ErrNotLeader
+	}
+	if len(data) > q.cfg.MaxProposalBytes {
+		return 0, fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidProposal, len(data), q.cfg.MaxProposalBytes)
+	}
+	b, n, err := cluster.DecodeMetadataBatch(data)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%w: %v", ErrInvalidProposal, err)
+	case n != len(data) || b.Snapshot:
+		return 0, fmt.Errorf("%w: a snapshot, or bytes after the batch", ErrInvalidProposal)
+	}
+	if err := q.rn.Propose(data); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrProposalRefused, err)
+	}
+	return q.track(metadataProposal, data), nil
+}
+
+// AddLearner proposes adding node as a learner: it receives the log and
+// votes in nothing. The leader does this when a broker that is not a voter
+// registers. Its fate arrives in Proposals, the new membership in
+// Membership.
+func (q *Quorum) AddLearner(node int32) (ProposalID, error) {
+	if err := q.checkMembershipChange(); err != nil {
+		return 0, err
+	}
+	if q.isMember(node) {
+		return 0, fmt.Errorf("quorum: node %d is already a voter or learner", node)
+	}
+	return q.proposeMembership(raftpb.ConfChangeAddLearnerNode, node)
+}
+
+// RemoveNode proposes removing node (a learner, or a voter other than the
+// last one) from the quorum.
+func (q *Quorum) RemoveNode(node int32) (ProposalID, error) {
+	if err := q.checkMembershipChange(); err != nil {
+		return 0, err
+	}
+	if !q.isMember(node) {
+		return 0, fmt.Errorf("quorum: node %d is not a member", node)
+	}
+	if voters := q.membership.GetVoters(); len(voters) == 1 && voters[0] == raftID(node) {
+		return 0, fmt.Errorf("quorum: node %d is the last voter", node)
+	}
+	return q.proposeMembership(raftpb.ConfChangeRemoveNode, node)
+}
+
+func (q *Quorum) checkMembershipChange() error {
+	if !q.activeLeader() {
+		return ErrNotLeader
+	}
+	if q.proposals.membershipPending() || q.advancedIndex < q.appliedIndex {
+		return ErrMembershipChangePending
+	}
+	return nil
+}
+
+func (q *Quorum) proposeMembership(typ raftpb.ConfChangeType, node int32) (ProposalID, error) {
+	cc := &raftpb.ConfChange{Type: typ.Enum(), NodeId: new(raftID(node))}
+	if err := q.rn.ProposeConfChange(cc); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrProposalRefused, err)
+	}
+	return q.track(membershipProposal, nil), nil
+}
+
+func (q *Quorum) track(kind proposalKind, data []byte) ProposalID {
+	q.nextProposal++
+	p := &proposal{id: q.nextProposal, kind: kind, data: data}
+	q.lostOutcomes = append(q.lostOutcomes, q.proposals.add(p, q.activeTerm)...)
+	return p.id
+}
+
+func (q *Quorum) isMember(node int32) bool {
+	id := raftID(node)
+	return slices.Contains(q.membership.GetVoters(), id) || slices.Contains(q.membership.GetLearners(), id)
+}
+
+// activeLeader says whether this node leads, in the term it became active
+// in, right now (not only as of the last Ready).
+func (q *Quorum) activeLeader() bool {
+	if !q.leadership.Active {
+		return false
+	}
+	st := q.rn.BasicStatus()
+	return st.RaftState == raft.StateLeader && st.GetTerm() == q.activeTerm
+}
+
+// TransferLeadership asks the leader to hand leadership to voter to, as a
+// controller does before it shuts down: raft brings to up to date, then
+// tells it to campaign at once. Proposals are refused meanwhile; if to does
+// not take over within an election timeout, this node leads on.
+func (q *Quorum) TransferLeadership(to int32) error {
+	if q.rn.BasicStatus().RaftState != raft.StateLeader {
+		return ErrNotLeader
+	}
+	if to == q.cfg.NodeID || !slices.Contains(q.membership.GetVoters(), raftID(to)) {
+		return fmt.Errorf("quorum: node %d is not another voter", to)
+	}
+	q.rn.TransferLeader(raftID(to))
+	return nil
+}
+
+// ReportUnreachable tells raft the last message to node could not be sent,
+// so the leader probes it instead of streaming.
+func (q *Quorum) ReportUnreachable(node int32) { q.rn.ReportUnreachable(raftID(node)) }
+
+// ReportSnapshot tells raft whether a snapshot message (MsgSnap) to node
+// was delivered; the caller must report every one it was handed.
+func (q *Quorum) ReportSnapshot(node int32, delivered bool) {
+	status := raft.SnapshotFinish
+	if !delivered {
+		status = raft.SnapshotFailure
+	}
+	q.rn.ReportSnapshot(raftID(node), status)
+}
+
+// Snapshot takes a snapshot at the applied offset (AppliedOffset) holding
+// data, the encoded image as of that offset (a cluster.MetadataBatch
+// snapshot), and drops from memory the entries it covers but the last
+// SnapshotCatchUpEntries. The caller makes it the durable log's start with
+// raftlog.Log.Compact. Call it after Advance, when a Ready says SnapshotDue
+// or whenever it likes.
+func (q *Quorum) Snapshot(data []byte) (*raftpb.Snapshot, error) {
+	if q.outstanding != nil {
+		return nil, errors.New("quorum: snapshot while a Ready is not advanced")
+	}
+	if q.appliedIndex <= q.snapshotIndex {
+		return nil, fmt.Errorf("quorum: nothing applied since the snapshot at %d", q.snapshotIndex)
+	}
+	if _, err := decodeSnapshotData(data); err != nil {
+		return nil, fmt.Errorf("quorum: snapshot data: %w", err)
+	}
+	snap, err := q.storage.CreateSnapshot(q.appliedIndex, q.membership, data)
+	if err != nil {
+		return nil, fmt.Errorf("quorum: snapshot at %d: %w", q.appliedIndex, err)
+	}
+	if q.appliedIndex > q.cfg.SnapshotCatchUpEntries {
+		if err := q.storage.Compact(q.appliedIndex - q.cfg.SnapshotCatchUpEntries); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return nil, fmt.Errorf("quorum: compact the log in memory: %w", err)
+		}
+	}
+	q.snapshotIndex = q.appliedIndex
+	q.bytesSinceSnapshot, q.entriesSinceSnapshot, q.snapshotWanted = 0, 0, false
+	return snap, nil
+}
+
+// AppliedOffset is the metadata offset (raft index) of the last entry or
+// snapshot handed out: the offset of the image once the caller applied
+// every Ready.
+func (q *Quorum) AppliedOffset() int64 { return int64(q.appliedIndex) }
+
+func cloneConfState(cs *raftpb.ConfState) *raftpb.ConfState {
+	if cs == nil {
+		return &raftpb.ConfState{}
+	}
+	return proto.Clone(cs).(*raftpb.ConfState)
+}
+
+// decodeSnapshotData decodes a snapshot's data: one metadata batch
+// snapshot; empty data is the empty image.
+func decodeSnapshotData(data []byte) (cluster.MetadataBatch, error) {
+	if len(data) == 0 {
+		return cluster.MetadataBatch{Snapshot: true}, nil
+	}
+	b, n, err := cluster.DecodeMetadataBatch(data)
+	switch {
+	case err != nil:
+		return b, err
+	case n != len(data):
+		return b, fmt.Errorf("%d bytes after the snapshot batch", len(data)-n)
+	case !b.Snapshot:
+		return b, errors.New("a batch of records, not a snapshot")
+	}
+	return b, nil
+}
