@@ -63,6 +63,9 @@ type Config struct {
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string
+	// DebugListener is debug.listener: the host:port serving Go's pprof
+	// endpoints under /debug/pprof/; empty (the default) disables it.
+	DebugListener string
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
 	// Clock is the time the node's shells read; nil means the system clock.

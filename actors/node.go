@@ -33,12 +33,14 @@ type Node struct {
 	replicaManager *actor.PID
 	metadata       *metadataStore
 	routes         *routeTable
-	cache          *blockcache.Cache
+	cache          *blockcache.Cache[*logstore.Block]
+	blocks         *logstore.BlockPool
 	server         *netio.Server
 	router         *router
 	metrics        *nodeMetrics
-	httpServer     *http.Server
-	cleaner        *logCleaner
+	// httpServers serve metrics.listener and debug.listener.
+	httpServers []*http.Server
+	cleaner     *logCleaner
 	// highWatermarks is the log directory's high watermark checkpoint.
 	highWatermarks *highWatermarkCheckpoint
 	// groups holds the group coordinators this node runs.
@@ -74,9 +76,10 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	n.metrics = newNodeMetrics()
 	n.groups = newGroupNode(n)
 	if cfg.CacheBytes > 0 {
-		if n.cache, err = blockcache.New(cfg.CacheBytes); err != nil {
+		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
 			return nil, fmt.Errorf("block cache: %w", err)
 		}
+		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
 	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
 		n.closeCache()
@@ -143,22 +146,42 @@ func (n *Node) startServer() error {
 }
 
 func (n *Node) startMetrics() error {
-	if n.cfg.MetricsListener == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", n.cfg.MetricsListener)
-	if err != nil {
-		return fmt.Errorf("metrics.listener %s: %w", n.cfg.MetricsListener, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", n.metrics.handler())
-	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
+		return err
+	}
+	if err := n.serveHTTP("debug.listener", n.cfg.DebugListener, debugHandler()); err != nil {
+		n.closeHTTP()
+		return err
+	}
+	return nil
+}
+
+// serveHTTP serves handler on addr (the setting key names it in errors);
+// an empty addr serves nothing.
+func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", key, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.httpServers = append(n.httpServers, srv)
 	go func() {
-		if err := n.httpServer.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("metrics server stopped", zap.Error(err))
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
 		}
 	}()
 	return nil
+}
+
+func (n *Node) closeHTTP() {
+	for _, srv := range n.httpServers {
+		_ = srv.Close()
+	}
 }
 
 // Addr is the address the Kafka listener is bound to.
@@ -195,9 +218,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
 		}
-		if n.httpServer != nil {
-			_ = n.httpServer.Close()
-		}
+		n.closeHTTP()
 		// Partitions stopped by the shutdown keep their high watermarks
 		// in the checkpoint, written once more after they stopped.
 		n.highWatermarks.beginShutdown()
@@ -245,6 +266,11 @@ func (n *Node) closeCache() {
 func (n *Node) partitionDir(topic string, partition int32) string {
 	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
 }
+
+// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
+// busy cache frees about one block per block it takes in, so a few
+// megabytes carry the tail and cache blocks of every partition.
+const maxFreeBlockBytes = 32 << 20
 
 // blockCache is the node's cache as logstore sees it (nil when disabled).
 func (n *Node) blockCache() logstore.BlockCache {

@@ -72,6 +72,7 @@ type brokerConfig struct {
 	LogLevel                      zapcore.Level       // log.level
 	LogFormat                     string              // log.format: json or console
 	MetricsListener               string              // metrics.listener host:port; "" disables /metrics
+	DebugListener                 string              // debug.listener host:port; "" (the default) disables pprof
 	Settings                      []configSetting     // every known key's effective value in canonical form, in table order
 	unsetKeys                     map[string]struct{} // keys left at an empty default, for derivation
 }
@@ -270,19 +271,34 @@ func (c *brokerConfig) deriveAdvertisedListeners(opts configOptions) error {
 	return nil
 }
 
-// checkMetricsListener refuses a metrics address that a listener also uses.
+// checkMetricsListener refuses a metrics or debug address that a listener
+// (or, for the debug listener, the metrics listener) also uses.
 func (c *brokerConfig) checkMetricsListener() error {
-	if c.MetricsListener == "" {
-		return nil
+	for _, hl := range []struct{ key, addr string }{{"metrics.listener", c.MetricsListener}, {"debug.listener", c.DebugListener}} {
+		if hl.addr == "" {
+			continue
+		}
+		host, port, _ := parseHostPort(hl.addr)
+		for _, l := range c.Listeners {
+			if port != 0 && port == l.Port && sameListenHost(host, l.Host) {
+				return c.invalid(hl.key, "a host:port that no listener uses (listener "+l.String()+" has it)")
+			}
+		}
 	}
-	host, port, _ := parseHostPort(c.MetricsListener)
-	for _, l := range c.Listeners {
-		sameHost := host == l.Host || host == "" || l.Host == "" || isWildcardHost(host) || isWildcardHost(l.Host)
-		if port != 0 && port == l.Port && sameHost {
-			return c.invalid("metrics.listener", "a host:port that no listener uses (listener "+l.String()+" has it)")
+	if c.MetricsListener != "" && c.DebugListener != "" {
+		mHost, mPort, _ := parseHostPort(c.MetricsListener)
+		dHost, dPort, _ := parseHostPort(c.DebugListener)
+		if dPort != 0 && dPort == mPort && sameListenHost(dHost, mHost) {
+			return c.invalid("debug.listener", "a host:port other than metrics.listener's")
 		}
 	}
 	return nil
+}
+
+// sameListenHost says whether two bind hosts may be the same address (an
+// empty or wildcard host binds every address).
+func sameListenHost(a, b string) bool {
+	return a == b || a == "" || b == "" || isWildcardHost(a) || isWildcardHost(b)
 }
 
 // listenersString writes listeners back as a Kafka listener list.

@@ -246,6 +246,20 @@ var brokerConfigKeys = []configKey{
 			c.MetricsListener = v
 			return v, expected, true
 		}},
+	{Name: "debug.listener", Default: "", Doc: "host:port serving Go's profiling endpoints (net/http/pprof) under /debug/pprof/; empty (the default) disables it. Anyone who reaches it can read the broker's memory profiles: bind it to loopback",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			const expected = "host:port (e.g. 127.0.0.1:9645), or empty to disable profiling"
+			v = strings.TrimSpace(v)
+			if v == "" {
+				c.DebugListener = ""
+				return "", expected, true
+			}
+			if _, _, ok := parseHostPort(v); !ok {
+				return "", expected, false
+			}
+			c.DebugListener = v
+			return v, expected, true
+		}},
 }
 
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries

@@ -41,6 +41,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
+		DebugListener:            c.DebugListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs

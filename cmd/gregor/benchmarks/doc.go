@@ -39,6 +39,20 @@
 //     timestamp and offset deltas, key and value lengths, header count), in
 //     64 KiB writes to a socket whose peer reads and discards them.
 //
+// Before each measured window the harness waits until the broker process is
+// idle (it ran under 2 ms of CPU in 20 ms, for at most 5 s), so that work
+// left by what came before (the previous iteration's topic deletion: logs
+// closed and synced, files removed) is not counted in the window.
+//
+// Reading the figures: the first iteration in a process costs the most for
+// both brokers (gregor's buffer pools fill, kfake's heap grows), and on
+// virtual machines that fault memory in lazily (this one is PVM, with free
+// page reporting: freshly allocated memory costs several microseconds per
+// 4 KiB page the first time user code, and again the first time the kernel,
+// touches it) that first pass can cost several times the next ones. Take
+// medians of -count 3 or more, and run the cells to compare in one process
+// (one go test invocation), as make bench does.
+//
 // Client settings, identical for gregor and kfake: idempotent writes off
 // (gregor does not serve InitProducerID yet), so five produce requests in
 // flight per broker as an idempotent producer would have, linger 0, 1 MiB
