@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +17,17 @@ type ControllerConfig struct {
 	// with the controller, it is the one broker a broker config resource
 	// may name.
 	NodeID int32
-	// ClusterID is the cluster's id; a broker registering with another one
-	// is refused (INCONSISTENT_CLUSTER_ID). "" checks nothing.
+	// ClusterID is the cluster id this node knows (its meta.properties).
+	// With NameCluster, a controller that becomes leader over an image
+	// without one commits it (a ClusterIDRecord), or a new one drawn from
+	// Entropy when it is "". A broker registering with another id than the image's is refused
+	// (INCONSISTENT_CLUSTER_ID); one that knows none yet (a new node) is
+	// not.
 	ClusterID string
+	// NameCluster makes the controller commit a cluster id when it becomes
+	// leader over an image that has none (the first controller of a
+	// quorum).
+	NameCluster bool
 	// NumPartitions is num.partitions: the partition count of auto-created
 	// topics and of CreateTopics without one.
 	NumPartitions int32
@@ -260,6 +269,18 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	c.deleting = map[string][]int32{}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs
+	if c.cfg.NameCluster && committed.ClusterID() == "" {
+		// The first controller of a quorum names the cluster.
+		id := c.cfg.ClusterID
+		if id == "" {
+			var raw [16]byte
+			if _, err := io.ReadFull(c.cfg.Entropy, raw[:]); err != nil {
+				panic(fmt.Sprintf("controller: draw a cluster id: %v", err))
+			}
+			id = base64.RawURLEncoding.EncodeToString(raw[:])
+		}
+		c.propose([]MetadataRecord{ClusterIDRecord{ClusterID: id}}, nil)
+	}
 }
 
 // ResignLeadership makes the controller inactive: every answer still
