@@ -50,6 +50,10 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 35, MinVersion: 1, MaxVersion: 5}, // DescribeLogDirs
 		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
 		{APIKey: 74, MinVersion: 0, MaxVersion: 1}, // ListConfigResources
+		{APIKey: 43, MinVersion: 0, MaxVersion: 2}, // ElectLeaders
+		{APIKey: 45, MinVersion: 0, MaxVersion: 1}, // AlterPartitionAssignments
+		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
+		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 	}
 }
@@ -86,8 +90,9 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 	case *kmsg.DescribeTopicPartitionsRequest:
 		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
-		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
-		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, respond: respond})
+		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
+		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
+		r.forwardToController(body, respond)
 	default:
 		// netio only passes keys from servedAPIVersions; reaching this is a
 		// bug in that table.
@@ -117,5 +122,7 @@ func answerUndelivered(msg interface{}) {
 		m.reply(deleteRecordsResult{errorCode: notLeader, lowWatermark: -1})
 	case *logDirPartition:
 		m.reply(-1)
+	default:
+		answerUndeliveredToController(msg)
 	}
 }

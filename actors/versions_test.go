@@ -157,6 +157,9 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			return err
 		},
 	}
+	for key, run := range clusterVersionCases(t, n) {
+		cases[key] = run
+	}
 	for _, r := range servedAPIVersions() {
 		run, ok := cases[r.APIKey]
 		if !ok {
