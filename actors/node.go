@@ -231,41 +231,6 @@ func (n *Node) ClusterID() string {
 
 func (n *Node) setClusterID(id string) { n.clusterID.Store(&id) }
 
-// Failed is closed when the node failed while running: the controller
-// refused its broker (another live broker has its node.id), its metadata
-// log failed, gossip found another node with its id. Err says why; the
-// node should be stopped.
-func (n *Node) Failed() <-chan struct{} { return n.failed }
-
-// Err is why the node failed, nil while it did not.
-func (n *Node) Err() error {
-	select {
-	case <-n.failed:
-		return n.failErr
-	default:
-		return nil
-	}
-}
-
-// fail records that the node cannot go on.
-func (n *Node) fail(err error) {
-	n.failOnce.Do(func() {
-		n.failErr = err
-		n.logger.Error("node failed", zap.Error(err))
-		close(n.failed)
-	})
-}
-
-// unfence notes that the controller unfenced this broker (once).
-func (n *Node) unfence() { n.unfenceOnce.Do(func() { close(n.unfenced) }) }
-
-// send sends msg to pid, unless the node has no such actor.
-func (n *Node) send(pid *actor.PID, msg any) {
-	if pid != nil {
-		n.system.Root.Send(pid, msg)
-	}
-}
-
 // advertised is the host and port clients are told to connect to.
 func (n *Node) advertised() (string, int32) {
 	host, port := n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
