@@ -91,18 +91,18 @@ func (c *controllerCall) try() {
 }
 
 // target is the voter to ask: the quorum's leader as this node knows it,
-// else the next voter in turn; -1 when there is none to ask (this node is
-// the only voter, not yet active).
+// else the next voter in turn (this node's own id too: the voter of that
+// id may be another process, when this one is a duplicate); -1 when there
+// is none to ask (this node is the only voter, not yet active).
 func (c *controllerCall) target() int32 {
 	n := c.node
-	self := n.cfg.NodeID
-	if leader := n.quorumLeader.Load(); leader >= 0 && leader != self && leader != c.avoid && n.cfg.voterAddress(leader) != "" {
+	if leader := n.quorumLeader.Load(); leader >= 0 && leader != c.avoid && n.cfg.voterAddress(leader) != "" {
 		return leader
 	}
 	voters := n.cfg.QuorumVoters
 	for range voters {
 		v := voters[int(n.controllers.next.Add(1))%len(voters)].NodeID
-		if v != self && v != c.avoid {
+		if v != c.avoid {
 			return v
 		}
 	}
