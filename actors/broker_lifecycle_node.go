@@ -24,23 +24,21 @@ func (n *Node) startActors(opened *openedQuorum) error {
 		return actor.StopDirective
 	}))
 	if n.cfg.Roles.Controller {
-		pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 			return &controllerActor{node: n}
-		}, guard), controllerName)
-		if err != nil {
+		}, guard), controllerName); err != nil {
 			_ = opened.log.Close()
 			return err
 		}
-		n.controller = pid
+		n.spawned[controllerName] = true
 	}
-	pid, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &quorumActor{node: n, core: opened.core, log: opened.log, migrated: opened.migrated}
-	}, guard), quorumName)
-	if err != nil {
+	}, guard), quorumName); err != nil {
 		_ = opened.log.Close()
 		return err
 	}
-	n.quorum = pid
+	n.spawned[quorumName] = true
 	return nil
 }
 
@@ -125,10 +123,13 @@ func (n *Node) stopActors() {
 	if n.system == nil {
 		return
 	}
-	for _, pid := range []*actor.PID{n.lifecycle, n.controller, n.quorum, n.replicaManager} {
-		if pid != nil {
-			_ = n.system.Root.StopFuture(pid).Wait()
+	for _, name := range []string{brokerLifecycleName, controllerName, quorumName} {
+		if n.spawned[name] {
+			_ = n.system.Root.StopFuture(n.system.NewLocalPID(name)).Wait()
 		}
+	}
+	if n.replicaManager != nil {
+		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
 	}
 	n.system.Shutdown()
 }

@@ -38,6 +38,8 @@ type Node struct {
 	controller       *actor.PID
 	lifecycle        *actor.PID
 	replicaManager   *actor.PID
+	// spawned are the metadata actors started, by name.
+	spawned map[string]bool
 	routes           *routeTable
 	cache            *blockcache.Cache
 	brokerListener   net.Listener
@@ -100,7 +102,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)
 	}
 	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), routes: newRouteTable(),
-		unfenced: make(chan struct{}), failed: make(chan struct{})}
+		unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
 	n.quorumLeader.Store(-1)
 	n.controllers = &controllerClients{node: n}
 	clusterID, err := readMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)
@@ -141,6 +143,15 @@ func (n *Node) start(ctx context.Context) error {
 			answerUndelivered(dl.Message)
 		}
 	})
+	// The metadata actors know each other by these from the start; what
+	// reaches one before it runs is answered as undelivered.
+	n.quorum = n.system.NewLocalPID(quorumName)
+	if cfg.Roles.Controller {
+		n.controller = n.system.NewLocalPID(controllerName)
+	}
+	if cfg.Roles.Broker {
+		n.lifecycle = n.system.NewLocalPID(brokerLifecycleName)
+	}
 	n.cleaner = newLogCleaner()
 	n.highWatermarks = startHighWatermarkCheckpoint(cfg.FS, cfg.DataDir, cfg.HighWatermarkCheckpointIntervalMs, n.logger)
 	if err := n.startReplicaManager(n.routes.load().image); err != nil {
@@ -162,12 +173,12 @@ func (n *Node) start(ctx context.Context) error {
 	if !cfg.Roles.Broker {
 		return nil
 	}
-	n.lifecycle, err = n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+	if _, err = n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &brokerLifecycleActor{node: n}
-	}), brokerLifecycleName)
-	if err != nil {
+	}), brokerLifecycleName); err != nil {
 		return err
 	}
+	n.spawned[brokerLifecycleName] = true
 	select {
 	case <-n.unfenced:
 	case <-n.failed:

@@ -208,7 +208,7 @@ func TestClusterFormsAndCreatesTopics(t *testing.T) {
 			t.Fatalf("node %d metadata: %d brokers, controller %d, cluster %v", i+1, len(md.Brokers), md.ControllerID, md.ClusterID)
 		}
 		for _, b := range md.Brokers {
-			if want := c.node(int(b.NodeID-1)).Addr().(*net.TCPAddr).Port; int(b.Port) != want {
+			if want := c.node(int(b.NodeID - 1)).Addr().(*net.TCPAddr).Port; int(b.Port) != want {
 				t.Fatalf("broker %d at port %d, listening on %d", b.NodeID, b.Port, want)
 			}
 		}
