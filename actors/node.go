@@ -33,13 +33,13 @@ type Node struct {
 	clusterID   atomic.Pointer[string]
 	incarnation cluster.IncarnationID
 
-	system           *actor.ActorSystem
-	quorum           *actor.PID
-	controller       *actor.PID
-	lifecycle        *actor.PID
-	replicaManager   *actor.PID
+	system         *actor.ActorSystem
+	quorum         *actor.PID
+	controller     *actor.PID
+	lifecycle      *actor.PID
+	replicaManager *actor.PID
 	// spawned are the metadata actors started, by name.
-	spawned map[string]bool
+	spawned          map[string]bool
 	routes           *routeTable
 	cache            *blockcache.Cache
 	brokerListener   net.Listener
