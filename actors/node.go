@@ -119,8 +119,15 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 		n.stop(context.Background(), false)
 		return nil, err
 	}
-	n.logger.Info("node started", zap.String("cluster_id", n.ClusterID()), zap.String("log_dir", cfg.DataDir),
-		zap.Bool("broker", cfg.Roles.Broker), zap.Bool("controller", cfg.Roles.Controller))
+	fields := []zap.Field{zap.String("cluster_id", n.ClusterID()), zap.String("log_dir", cfg.DataDir),
+		zap.Bool("broker", cfg.Roles.Broker), zap.Bool("controller", cfg.Roles.Controller)}
+	if a := n.Addr(); a != nil {
+		fields = append(fields, zap.String("listener", a.String()))
+	}
+	if a := n.ControllerAddr(); a != nil {
+		fields = append(fields, zap.String("controller_listener", a.String()))
+	}
+	n.logger.Info("node started", fields...)
 	return n, nil
 }
 
