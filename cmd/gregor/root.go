@@ -20,6 +20,7 @@ func newRootCommand() *cobra.Command {
 		newProduceCommand(),
 		newConsumeCommand(),
 		newPerfCommand(),
+		newClusterCommand(),
 	)
 	return root
 }
