@@ -198,12 +198,16 @@ func (n *Node) liveBrokers(img *cluster.MetadataImage) []liveBroker {
 }
 
 // controllerIDForClients is the controller id clients are told: the active
-// controller when it is a live broker clients can reach, else (as Kafka's
-// brokers answer when controllers are separate) a live broker, which
-// forwards what it gets to the controller; -1 when there is none.
+// controller (the quorum's leader) when it is a live broker clients can
+// reach; when it is a controller-only node, a live broker (this one if it
+// can), which forwards what it gets to the controller, as Kafka's brokers
+// answer; -1 while no leader is known.
 func (n *Node) controllerIDForClients(img *cluster.MetadataImage) int32 {
-	brokers := n.liveBrokers(img)
 	leader := n.quorumLeader.Load()
+	if leader < 0 && len(n.cfg.QuorumVoters) > 0 {
+		return -1
+	}
+	brokers := n.liveBrokers(img)
 	for _, b := range brokers {
 		if b.id == leader {
 			return leader
