@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -129,6 +130,11 @@ type Controller struct {
 	// stopped and deleted its replicas; the name cannot be reused until
 	// they have.
 	deleting map[string][]int32
+	// deletedAt is the metadata offset of each deletion in deleting: a
+	// broker that heartbeats having applied it has stopped the topic's
+	// replicas (and a replica of a new topic of that name waits for their
+	// data to go).
+	deletedAt map[string]int64
 	// nextBalanceMs and nextUncleanMs are when the periodic preferred and
 	// unclean elections run next (monotonic ms).
 	nextBalanceMs, nextUncleanMs int64
@@ -231,7 +237,7 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.UncleanLeaderElectionIntervalMs <= 0 {
 		cfg.UncleanLeaderElectionIntervalMs = defaultUncleanElectionIntervalMs
 	}
-	c := &Controller{cfg: cfg, deleting: map[string][]int32{}}
+	c := &Controller{cfg: cfg, deleting: map[string][]int32{}, deletedAt: map[string]int64{}}
 	c.SetStaticBrokers(cfg.StaticBrokers)
 	return c
 }
@@ -266,7 +272,7 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	for b := range committed.Brokers() {
 		c.sessions[b.ID] = newBrokerSession(now)
 	}
-	c.deleting = map[string][]int32{}
+	c.deleting, c.deletedAt = map[string][]int32{}, map[string]int64{}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs
 	if c.cfg.NameCluster && committed.ClusterID() == "" {
@@ -315,6 +321,7 @@ func (c *Controller) Committed(offset int64) {
 	c.committed = p.image
 	for name, brokers := range p.deletes {
 		c.deleting[name] = brokers
+		c.deletedAt[name] = p.image.LastOffset()
 	}
 	c.release()
 }
@@ -494,9 +501,20 @@ func (c *Controller) TopicDeletionCompleted(topic string, broker int32) {
 	left = slices.DeleteFunc(left, func(b int32) bool { return b == broker })
 	if len(left) == 0 {
 		delete(c.deleting, topic)
+		delete(c.deletedAt, topic)
 		return
 	}
 	c.deleting[topic] = left
+}
+
+// appliedDeletions completes the deletions a broker has applied, as its
+// heartbeat's metadata offset says.
+func (c *Controller) appliedDeletions(broker int32, offset int64) {
+	for _, topic := range slices.Sorted(maps.Keys(c.deletedAt)) {
+		if offset >= c.deletedAt[topic] {
+			c.TopicDeletionCompleted(topic, broker)
+		}
+	}
 }
 
 // hostingBrokers lists the brokers holding a replica of t, sorted.

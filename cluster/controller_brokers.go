@@ -189,6 +189,7 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 		}
 	}
 	s.metadataOffset = r.CurrentMetadataOffset
+	c.appliedDeletions(r.BrokerID, r.CurrentMetadataOffset)
 	if next.fenced() {
 		s.shutdownOffset = -1
 	}
