@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,62 +260,6 @@ func (c *testCluster) createTopicEventually(i int, name string, partitions int32
 	}
 }
 
-// The active controller's node stopping (gracefully, then as if killed)
-// leaves a new active controller within seconds, and topic creation works
-// again; a stopped node that comes back catches up.
-func TestClusterControllerFailover(t *testing.T) {
-	c := newTestCluster(t, 3, 0, nil)
-	c.startAll()
-	first := c.activeController()
-	c.createTopicEventually(first, "before", 3, 3)
-
-	stopped := time.Now()
-	c.stop(first, true)
-	second := c.activeController()
-	t.Logf("graceful stop: node %d took over from node %d in %v", second+1, first+1, time.Since(stopped))
-	if second == first {
-		t.Fatal("the stopped node is still the controller")
-	}
-	c.createTopicEventually(3-first-second, "after-stop", 2, 2)
-
-	c.startAll() // the first node comes back
-	c.waitForTopic("after-stop", 2)
-
-	killed := time.Now()
-	c.stop(second, false)
-	third := c.activeController()
-	t.Logf("kill: node %d took over from node %d in %v", third+1, second+1, time.Since(killed))
-	survivor := 3 - second - third
-	c.createTopicEventually(survivor, "after-kill", 2, 1)
-	c.waitForTopic("after-kill", 2)
-	c.waitForTopic("before", 3)
-}
-
-// A whole-cluster restart keeps every topic, and the cluster forms again.
-func TestClusterRestartKeepsTopics(t *testing.T) {
-	c := newTestCluster(t, 3, 0, nil)
-	c.startAll()
-	active := c.activeController()
-	for i, name := range []string{"a", "b", "c"} {
-		c.createTopicEventually((active+i)%3, name, int32(i+1), 3)
-	}
-	c.waitForTopic("c", 3)
-	id := c.node(0).ClusterID()
-	for i := range 3 {
-		c.stop(i, true)
-	}
-	c.startAll()
-	for i, name := range []string{"a", "b", "c"} {
-		c.waitForTopic(name, int32(i+1))
-	}
-	for i := range 3 {
-		if got := c.node(i).ClusterID(); got != id {
-			t.Fatalf("node %d is in cluster %q after the restart, was %q", i+1, got, id)
-		}
-	}
-	c.createTopicEventually(c.activeController(), "d", 1, 3)
-}
-
 // A second node with the node.id of a live broker is refused: its start
 // fails naming the conflict, and the cluster goes on.
 func TestClusterRefusesDuplicateNodeID(t *testing.T) {
@@ -336,35 +279,4 @@ func TestClusterRefusesDuplicateNodeID(t *testing.T) {
 		t.Fatalf("duplicate refused with: %v", err)
 	}
 	c.createTopicEventually(c.activeController(), "still-works", 1, 3)
-}
-
-// A broker-only node follows the metadata quorum as a learner: it registers,
-// is unfenced, sees every topic, and forwards what it is asked to the
-// controller.
-func TestClusterBrokerOnlyNodeJoinsAsLearner(t *testing.T) {
-	c := newTestCluster(t, 3, 1, nil)
-	c.startAll()
-	learner := c.node(3)
-	if learner.ControllerAddr() != nil || learner.controller != nil {
-		t.Fatal("the broker-only node runs a controller")
-	}
-	c.createTopicEventually(3, "through-learner", 4, 3)
-	c.waitForTopic("through-learner", 4)
-	ctx := testContext(t, 30*time.Second)
-	dq, err := describeQuorumRequest().RequestWith(ctx, newClient(t, learner))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := dq.Topics[0].Partitions[0]
-	if p.ErrorCode != 0 || len(p.CurrentVoters) != 3 || len(p.Observers) != 1 || p.Observers[0].ReplicaID != 4 {
-		t.Fatalf("describe quorum: %+v", p)
-	}
-	md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, newClient(t, learner))
-	if err != nil || len(md.Brokers) != 4 {
-		t.Fatalf("metadata from the learner: %v %+v", err, md)
-	}
-}
-
-func errorContains(err error, text string) bool {
-	return err != nil && strings.Contains(err.Error(), text)
 }
