@@ -148,13 +148,21 @@ func TestMetadataSnapshotsAndRestart(t *testing.T) {
 
 // A broker-only node follows the metadata quorum as a learner: it registers,
 // is unfenced, sees every topic, and forwards what it is asked to the
-// controller.
+// controller. A controller-only node votes and may be the active
+// controller, but hosts nothing, and clients are never told to reach it.
 func TestClusterBrokerOnlyNodeJoinsAsLearner(t *testing.T) {
-	c := newTestCluster(t, 3, 1, nil)
+	c := newTestCluster(t, 3, 1, func(i int, cfg *Config) {
+		if i == 2 {
+			cfg.Roles = Roles{Controller: true}
+		}
+	})
 	c.startAll()
 	learner := c.node(3)
 	if learner.ControllerAddr() != nil || learner.controller != nil {
 		t.Fatal("the broker-only node runs a controller")
+	}
+	if c.node(2).Addr() != nil {
+		t.Fatal("the controller-only node has a client listener")
 	}
 	c.createTopicEventually(3, "through-learner", 4, 3)
 	c.waitForTopic("through-learner", 4)
@@ -168,8 +176,19 @@ func TestClusterBrokerOnlyNodeJoinsAsLearner(t *testing.T) {
 		t.Fatalf("describe quorum: %+v", p)
 	}
 	md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, newClient(t, learner))
-	if err != nil || len(md.Brokers) != 4 {
+	if err != nil || len(md.Brokers) != 3 || md.ControllerID == 3 || md.ControllerID < 0 {
 		t.Fatalf("metadata from the learner: %v %+v", err, md)
+	}
+	for _, b := range md.Brokers {
+		if b.NodeID == 3 {
+			t.Fatal("the controller-only node is listed as a broker")
+		}
+	}
+	topic, _ := learner.routes.load().image.Topic("through-learner")
+	for _, part := range topic.Partitions {
+		if part.HostedBy(3) {
+			t.Fatalf("a replica placed on the controller-only node: %+v", part)
+		}
 	}
 }
 
