@@ -248,3 +248,59 @@ func TestPausedControllerCannotChangeMetadata(t *testing.T) {
 		}
 	}
 }
+
+// brokerOnlyArgs are gregor serve's arguments for a broker-only node of the
+// cluster, on ports from base.
+func (c *localCluster) brokerOnlyArgs(t *testing.T, id int, base int) []string {
+	var voters, seeds []string
+	for i := 1; i <= c.nodes; i++ {
+		voters = append(voters, fmt.Sprintf("%d@%s", i, c.controllerAddr(i)))
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(c.basePort+200+i-1))
+	}
+	addr := func(offset int) string { return "127.0.0.1:" + strconv.Itoa(base+offset) }
+	return []string{"serve", "--set", "node.id=" + strconv.Itoa(id), "--set", "process.roles=broker",
+		"--set", "listeners=PLAINTEXT://" + addr(0),
+		"--set", "controller.quorum.voters=" + strings.Join(voters, ","),
+		"--set", "gossip.listener=" + addr(200), "--set", "gossip.seeds=" + strings.Join(seeds, ","),
+		"--set", "log.dirs=" + t.TempDir(), "--set", "metrics.listener=" + addr(300)}
+}
+
+// A broker-only process joins the cluster (a learner of the metadata
+// quorum); a second process with its node.id exits non-zero naming the
+// conflict, and the cluster goes on.
+func TestDuplicateNodeIDProcessRefused(t *testing.T) {
+	c := clusterUp(t, 3)
+	first := exec.Command(gregorBin, c.brokerOnlyArgs(t, 4, freeBasePort(t, 1))...)
+	var firstLog lockedBuffer
+	first.Stdout, first.Stderr = &firstLog, &firstLog
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = first.Process.Signal(syscall.SIGTERM)
+		_ = first.Wait()
+		if t.Failed() {
+			t.Logf("broker 4 log:\n%s", tail(firstLog.String(), 40))
+		}
+	})
+	waitFor(t, 30*time.Second, "broker 4 in the cluster", func() bool {
+		md, err := c.metadata(1)
+		return err == nil && len(md.Brokers) == 4
+	})
+	started := time.Now()
+	out, err := gregor(t, c.brokerOnlyArgs(t, 4, freeBasePort(t, 1))...)
+	if err == nil {
+		t.Fatalf("a second node 4 ran and exited cleanly:\n%s", tail(out, 30))
+	}
+	if !strings.Contains(out, "node.id 4 is taken") {
+		t.Fatalf("the second node 4 exited (%v) without naming the conflict:\n%s", err, tail(out, 30))
+	}
+	t.Logf("the second node 4 exited after %v: %v", time.Since(started), err)
+	if out, err := gregor(t, "topic", "create", "-b", c.addr(1), "still-works", "-p", "4", "-r", "3"); err != nil {
+		t.Fatalf("topic create after the duplicate: %v\n%s", err, out)
+	}
+	md, err := c.metadata(2)
+	if err != nil || len(md.Brokers) != 4 {
+		t.Fatalf("after the duplicate: %v %+v", err, md)
+	}
+}
