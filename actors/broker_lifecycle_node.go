@@ -86,6 +86,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			// stopped.
 			n.highWatermarks.beginShutdown()
 		}
+		n.stopping.Store(true)
 		n.stopActors()
 		if n.highWatermarks != nil {
 			n.highWatermarks.stop()

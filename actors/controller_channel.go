@@ -63,7 +63,7 @@ type controllerCall struct {
 func (c *controllerCall) try() {
 	n := c.node
 	remainingMs := c.deadlineMs - n.cfg.Clock.Now().MonoMs
-	if remainingMs <= 0 {
+	if remainingMs <= 0 || n.stopping.Load() {
 		c.finish(c.last, c.lastErr)
 		return
 	}

@@ -200,3 +200,24 @@ func kgoRecordValues(t *testing.T, n *Node, topic string, want int) []string {
 	}
 	return vals
 }
+
+// A node whose meta.properties names another cluster than its metadata log
+// is refused: it fails instead of serving.
+func TestMetaPropertiesOfAnotherClusterRefused(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, nil)
+	stopNode(t, n)
+	if err := writeMetaProperties(vfs.OS, dir, 1, "another-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := StartContext(ctx, testNodeConfig(dir), zaptest.NewLogger(t))
+	if err == nil {
+		stopNode(t, n)
+		t.Fatal("a node of another cluster started")
+	}
+	if !strings.Contains(err.Error(), "names cluster another-cluster") {
+		t.Fatalf("refused with: %v", err)
+	}
+}

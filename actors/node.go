@@ -60,6 +60,9 @@ type Node struct {
 	// the quorum's leader as this node knows it (-1 unknown).
 	controllerActive atomic.Bool
 	quorumLeader     atomic.Int32
+	// stopping is set once the node's metadata actors stop: requests for
+	// the controller are not retried any more.
+	stopping atomic.Bool
 
 	unfenced    chan struct{}
 	unfenceOnce sync.Once
