@@ -193,7 +193,9 @@ func (a *quorumActor) propose(ctx actor.Context, msg *proposeMetadata) {
 		}
 	}
 	a.refused = r
-	if errors.Is(err, quorum.ErrNotLeader) {
+	if errors.Is(err, quorum.ErrNotLeader) || errors.Is(err, quorum.ErrProposalRefused) {
+		// Not leading, or handing the leadership on: the requester tries
+		// the next controller.
 		err = fmt.Errorf("%w: %v", kerr.NotController, err)
 	}
 	ctx.Send(a.node.controller, &proposalFailed{ref: r, err: err})
