@@ -33,6 +33,13 @@ type FetcherConfig struct {
 	// request failed waits before the next; zero means
 	// DefaultReplicaFetchBackoffMs.
 	BackoffMs int64
+	// OutcomeWaitMs bounds how long the next Fetch waits for the
+	// partitions handed an outcome to publish their next state, so that
+	// they go in it (as Kafka's fetcher thread appends what it fetched
+	// before it fetches again: a partition left out of a Fetch parked at
+	// the leader would wait for that Fetch to end); zero means
+	// DefaultReplicaFetchOutcomeWaitMs.
+	OutcomeWaitMs int64
 }
 
 // Kafka's defaults for the replica.fetch.* settings.
@@ -41,6 +48,7 @@ const (
 	DefaultReplicaFetchResponseMaxBytes = 10 << 20
 	DefaultReplicaFetchMaxBytes         = 1 << 20
 	DefaultReplicaFetchBackoffMs        = 1000
+	DefaultReplicaFetchOutcomeWaitMs    = 100
 )
 
 // FetcherPartition names a partition in a fetcher's requests: by name (Fetch
@@ -103,6 +111,9 @@ type Fetcher struct {
 	epochsInFlight []sentPartition
 	fetching       bool
 	truncating     bool
+	// outcomesWaitUntilMs is when the next Fetch stops waiting for the
+	// partitions the last one handed outcomes to (monotonic).
+	outcomesWaitUntilMs int64
 	// nowMs is the latest monotonic time the fetcher was told.
 	nowMs int64
 
@@ -148,6 +159,9 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	if cfg.BackoffMs <= 0 {
 		cfg.BackoffMs = DefaultReplicaFetchBackoffMs
 	}
+	if cfg.OutcomeWaitMs <= 0 {
+		cfg.OutcomeWaitMs = DefaultReplicaFetchOutcomeWaitMs
+	}
 	return &Fetcher{cfg: cfg, parts: map[FetcherPartition]*fetcherEntry{}}
 }
 
@@ -157,6 +171,10 @@ func (f *Fetcher) Ready() FetcherReady {
 	f.ready = FetcherReady{}
 	return rd
 }
+
+// SetBrokerEpoch sets this broker's epoch for the requests built from now
+// on: the broker registered (again) after the fetcher was made.
+func (f *Fetcher) SetBrokerEpoch(epoch int64) { f.cfg.BrokerEpoch = epoch }
 
 // Partitions is how many partitions the fetcher holds (a fetcher with none
 // may stop).
@@ -208,11 +226,15 @@ func (f *Fetcher) RemovePartition(p FetcherPartition) {
 func (f *Fetcher) Tick(now Instant) { f.send(now) }
 
 // NextDeadlineMs is when a backoff ends for a partition that waits for
-// nothing else (monotonic), or math.MaxInt64. A backoff that ended already
-// is no deadline: the partition goes into the next request, which the
-// answer to the one in flight sends.
+// nothing else, or when the next Fetch stops waiting for partitions to
+// publish their states after their outcomes (monotonic), or math.MaxInt64.
+// A backoff that ended already is no deadline: the partition goes into the
+// next request, which the answer to the one in flight sends.
 func (f *Fetcher) NextDeadlineMs() int64 {
 	next := int64(math.MaxInt64)
+	if !f.fetching && f.awaitingStates(f.nowMs) {
+		next = f.outcomesWaitUntilMs
+	}
 	for _, p := range f.order {
 		e := f.parts[p]
 		if e.delayedUntilMs > f.nowMs && !e.inFlight && e.state.Seq > e.deliveredSeq {
@@ -227,10 +249,24 @@ func (e *fetcherEntry) sendable(phase FollowerPhase, nowMs int64) bool {
 	return e.state.Phase == phase && !e.inFlight && e.state.Seq > e.deliveredSeq && nowMs >= e.delayedUntilMs
 }
 
+// awaitingStates says whether the next Fetch still waits for a partition
+// handed an outcome to publish its next state.
+func (f *Fetcher) awaitingStates(nowMs int64) bool {
+	if nowMs >= f.outcomesWaitUntilMs {
+		return false
+	}
+	for _, p := range f.order {
+		if e := f.parts[p]; e.deliveredSeq == e.state.Seq && !e.inFlight {
+			return true
+		}
+	}
+	return false
+}
+
 // send builds the requests there is something for and nothing in flight.
 func (f *Fetcher) send(now Instant) {
 	f.nowMs = max(f.nowMs, now.MonoMs)
-	if !f.fetching {
+	if !f.fetching && !f.awaitingStates(now.MonoMs) {
 		f.buildFetch(now.MonoMs)
 	}
 	if !f.truncating {
@@ -335,10 +371,14 @@ func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instan
 	f.settle(sent, failed, now.MonoMs)
 	if !failed {
 		answers := fetchAnswers(resp)
+		delivered := len(f.ready.Outcomes)
 		for _, s := range sent {
 			if rp := answers.lookup(s.p); rp != nil {
 				f.deliverFetch(s, rp)
 			}
+		}
+		if len(f.ready.Outcomes) > delivered {
+			f.outcomesWaitUntilMs = now.MonoMs + f.cfg.OutcomeWaitMs
 		}
 	}
 	f.send(now)
