@@ -105,9 +105,14 @@ type Config struct {
 	// partitions' high watermarks are written to the log directory's
 	// replication-offset-checkpoint. Zero means Kafka's 5000.
 	HighWatermarkCheckpointIntervalMs int64
+	// Groups are the consumer group settings.
+	Groups GroupConfig
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string
+	// DebugListener is debug.listener: the host:port serving Go's pprof
+	// endpoints under /debug/pprof/; empty (the default) disables it.
+	DebugListener string
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
 	// Clock is the time the node's shells read; nil means the system clock.

@@ -6,12 +6,16 @@
 // image; on a controller, the controller actor (cluster.Controller), active
 // while the quorum says this node leads; on a broker, the broker lifecycle
 // (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown);
-// and the replica manager, which starts, stops and reconfigures the node's
-// partition actors as each applied metadata image says. The router, the
-// netio.Handler of the client listener, hands decoded requests to them (and
-// what the controller serves to the active controller, sendToController); a
-// Fetch that waits is a core too (cluster.Fetch). Gossip (cluster/gossip)
-// hands membership hints to the controller.
+// a group coordinator per __consumer_offsets partition the node leads
+// (groups.Coordinator, in group_coordinator.go; it reads and appends its
+// partition through the partition actor); and the replica manager, which
+// starts, stops and reconfigures the node's partition actors and group
+// coordinators as each applied metadata image says. The router, the
+// netio.Handler of the client listener, hands decoded requests to them (the
+// group APIs in api_group.go; what the controller serves goes to the active
+// controller, sendToController); a Fetch that waits is a core too
+// (cluster.Fetch). Gossip (cluster/gossip) hands membership hints to the
+// controller.
 //
 // It may import netio, cluster, groups, txn and logstore; it must not import sim.
 //
@@ -21,7 +25,8 @@
 // Concurrency: each shell runs its core on the actor's mailbox goroutine and
 // never blocks in Receive (a stopping partition waits, bounded, for its
 // compaction job to settle; the quorum actor saves and fsyncs the metadata
-// log before raft's messages leave); messages between actors are pointers to immutable values. Some work
+// log before raft's messages leave); messages between actors are pointers to
+// immutable values. Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;
@@ -37,5 +42,7 @@
 //     controller (controller_channel.go), and answers wait for the routes to
 //     show what they report (controller_forward.go);
 //   - gossip runs serf's goroutines, and a node that found no seed yet joins
-//     again on a goroutine of its own (gossip.go).
+//     again on a goroutine of its own (gossip.go);
+//   - a /metrics scrape asks each group coordinator for its groups and
+//     offsets, waiting (bounded) on the scraping goroutine (group_metrics.go).
 package actors

@@ -41,7 +41,8 @@ type Node struct {
 	// spawned are the metadata actors started, by name.
 	spawned          map[string]bool
 	routes           *routeTable
-	cache            *blockcache.Cache
+	cache            *blockcache.Cache[*logstore.Block]
+	blocks           *logstore.BlockPool
 	brokerListener   net.Listener
 	server           *netio.Server
 	controllerServer *netio.Server
@@ -51,10 +52,13 @@ type Node struct {
 	router           *router
 	metrics          *nodeMetrics
 	clusterMetrics   *clusterMetrics
-	httpServer       *http.Server
-	cleaner          *logCleaner
+	// httpServers serve metrics.listener and debug.listener.
+	httpServers []*http.Server
+	cleaner     *logCleaner
 	// highWatermarks is the log directory's high watermark checkpoint.
 	highWatermarks *highWatermarkCheckpoint
+	// groups holds the group coordinators this node runs.
+	groups *groupNode
 
 	// controllerActive says this node's controller leads; quorumLeader is
 	// the quorum's leader as this node knows it (-1 unknown).
@@ -118,6 +122,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	}
 	n.metrics = newNodeMetrics()
 	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
+	n.groups = newGroupNode(n)
 	if err := n.start(ctx); err != nil {
 		n.stop(context.Background(), false)
 		return nil, err
@@ -139,9 +144,10 @@ func (n *Node) start(ctx context.Context) error {
 	cfg := n.cfg
 	if cfg.CacheBytes > 0 {
 		var err error
-		if n.cache, err = blockcache.New(cfg.CacheBytes); err != nil {
+		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
 			return fmt.Errorf("block cache: %w", err)
 		}
+		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
 	opened, err := n.openQuorum()
 	if err != nil {
@@ -199,25 +205,6 @@ func (n *Node) start(ctx context.Context) error {
 	go func() {
 		if err := n.server.Serve(n.brokerListener); err != nil && !errors.Is(err, netio.ErrServerClosed) {
 			n.logger.Error("client listener stopped", zap.Error(err))
-		}
-	}()
-	return nil
-}
-
-func (n *Node) startMetrics() error {
-	if n.cfg.MetricsListener == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", n.cfg.MetricsListener)
-	if err != nil {
-		return fmt.Errorf("metrics.listener %s: %w", n.cfg.MetricsListener, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", n.metrics.handler())
-	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10e9}
-	go func() {
-		if err := n.httpServer.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("metrics server stopped", zap.Error(err))
 		}
 	}()
 	return nil
@@ -281,6 +268,11 @@ func (n *Node) Stop(ctx context.Context) error {
 func (n *Node) partitionDir(topic string, partition int32) string {
 	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
 }
+
+// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
+// busy cache frees about one block per block it takes in, so a few
+// megabytes carry the tail and cache blocks of every partition.
+const maxFreeBlockBytes = 32 << 20
 
 // blockCache is the node's cache as logstore sees it (nil when disabled).
 func (n *Node) blockCache() logstore.BlockCache {

@@ -42,6 +42,10 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 			a.logger.Error("topic configs not applied to the log", zap.Error(err))
 		}
 	}
+	if rd.AssignEpochStart != nil {
+		err := a.log.AssignEpochStartOffset(rd.AssignEpochStart.Epoch)
+		a.core.EpochStartAssigned(a.log.LeaderEpochs(), err)
+	}
 	for _, ap := range rd.Appends {
 		a.append(ap)
 	}

@@ -149,6 +149,7 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	}
 	for _, r := range ch.Changed {
 		m.leadershipChanged(ctx, r)
+		m.node.groups.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
 	}
 	m.publish()
 	m.data.run(ctx, m.node)
@@ -166,12 +167,14 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, pa) }))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition}
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
+	m.node.groups.partitionStarted(ctx, r, pid)
 }
 
 // stop stops a replica's actor; its data goes once the actor has closed its
 // log (apply counted it with expect).
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
+	m.node.groups.partitionStopping(ctx, topic, p)
 	_, topicKept := m.image.TopicByID(st.TopicID)
 	pid := m.slots.get(topic, p)
 	m.slots.set(m.image, topic, p, nil)

@@ -1,6 +1,7 @@
 // Package cluster holds the replication and metadata cores: the partition replica
-// (log end offset, high watermark, ISR, leader epochs, truncation), the Fetch
-// request that waits for data, the controller, the metadata image and the Raft metadata quorum, plus the
+// (log end offset, high watermark, ISR, leader epochs, truncation; leader or
+// follower), the replica fetcher of one source broker, the Fetch request that
+// waits for data, the controller, the metadata image and the Raft metadata quorum, plus the
 // Membership interface (serf lives only in a subpackage).
 //
 // It may import logstore and nothing else of gregor; never protoactor, serf

@@ -2,7 +2,11 @@ package cluster
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/logstore"
 )
@@ -50,15 +54,18 @@ type ReplicaConfig struct {
 	Compacted bool
 }
 
-// ReplicaState is what the replica core recovers on start: the log's offsets
-// and the partition's leader epoch (from the metadata image) and checkpointed
-// high watermark (replication-offset-checkpoint; 0 when absent).
+// ReplicaState is what the replica core recovers on start: the partition's
+// record in the metadata image (replicas, ISR, leader, leader and partition
+// epochs: it decides whether the replica leads or follows), the log's offsets
+// and leader-epoch cache (Log.LeaderEpochs), and the checkpointed high
+// watermark (replication-offset-checkpoint; 0 when absent).
 type ReplicaState struct {
-	LeaderEpoch    int32
+	Partition      PartitionImage
 	LogStartOffset int64
 	LogEndOffset   int64
 	FlushedOffset  int64
 	HighWatermark  int64
+	LeaderEpochs   []logstore.EpochEntry
 }
 
 // ReplicaOptions are the node-wide settings of every replica core.
@@ -77,7 +84,22 @@ type ReplicaOptions struct {
 	// LogCleanerEnabled is log.cleaner.enable: compacted logs are handed to
 	// the node's log cleaner.
 	LogCleanerEnabled bool
+	// ReplicaLagTimeMaxMs is replica.lag.time.max.ms: a leader drops from
+	// the ISR a follower that has not caught up with its log end offset for
+	// this long; zero means DefaultReplicaLagTimeMaxMs.
+	ReplicaLagTimeMaxMs int64
+	// AlterPartitionRetryBackoffMs is how long a leader waits before asking
+	// the controller again after an AlterPartition failed with an error
+	// worth retrying; zero means DefaultAlterPartitionRetryBackoffMs.
+	AlterPartitionRetryBackoffMs int64
 }
+
+// DefaultReplicaLagTimeMaxMs is Kafka's replica.lag.time.max.ms (KIP-537).
+const DefaultReplicaLagTimeMaxMs = 30_000
+
+// DefaultAlterPartitionRetryBackoffMs is how long a leader waits before
+// resending a failed AlterPartition, unless told otherwise.
+const DefaultAlterPartitionRetryBackoffMs = 100
 
 // DefaultHousekeepingIntervalMs is how often a replica ticks its log unless
 // told otherwise.
@@ -90,35 +112,72 @@ const DefaultRetentionCheckIntervalMs = 300_000
 // shell maps it to whoever waits.
 type RequestID uint64
 
-// Replica is the core of one partition replica, leader role. It validates
-// produce batches and asks for appends, advances the high watermark and
-// answers acks, bounds and answers fetches, parks fetch watches, resolves
-// ListOffsets and DeleteRecords, maps log errors to Kafka codes, and decides
-// when the log is ticked, retention runs and compaction is planned. It does no
-// I/O and reads no clock: the shell feeds it requests, storage completions and
-// ticks with the time, and carries out what it lists in Ready. The ISR is the
-// leader alone until replication arrives.
+// Replica is the core of one partition replica, leader or follower as its
+// partition record says (PartitionChanged moves it between the roles at any
+// time).
+//
+// As leader it validates produce batches and asks for appends, tracks each
+// follower's log end offset and last caught-up time from its fetches,
+// advances the high watermark to the minimum over the ISR (while the ISR
+// holds at least min.insync.replicas), answers acks, asks the controller to
+// shrink or expand the ISR (AlterPartition), bounds and answers fetches of
+// consumers and followers, parks fetch watches, answers OffsetForLeaderEpoch,
+// resolves ListOffsets and DeleteRecords.
+//
+// As follower it truncates its log to where it agrees with the leader's
+// (OffsetForLeaderEpoch, KIP-101/KIP-279) after every leader epoch change,
+// then publishes its fetch state for the node's fetcher of its leader and
+// appends what the fetcher brings, keeping its high watermark at the
+// leader's (never past its own log end offset) and its log start offset at
+// the leader's.
+//
+// In both roles it maps log errors to Kafka codes, and decides when the log is
+// ticked, retention runs and compaction is planned. It does no I/O and reads
+// no clock: the shell feeds it requests, storage completions, fetcher
+// outcomes, controller answers and ticks with the time, and carries out what
+// it lists in Ready.
 type Replica struct {
 	opts  ReplicaOptions
 	cfg   ReplicaConfig
 	state ReplicaState
-	isr   []int32
+	// partition is the partition record as the replica applied it; its ISR
+	// is the committed one (the controller's), its PartitionEpoch rises
+	// with the controller's answers to AlterPartition too.
+	partition PartitionImage
+	// epochs is the log's leader-epoch cache, as the log last reported it.
+	epochs []logstore.EpochEntry
+	// nowMs and wallMs are the latest monotonic and wall times the core
+	// was told.
+	nowMs, wallMs int64
 
 	// highWatermark is the offset below which records are committed.
 	highWatermark int64
+
+	// leader is the leader role's state, nil when following.
+	leader *leaderState
+	// follower is the follower role's state, nil when leading.
+	follower *followerState
 
 	// appending holds produces handed to the shell for appending.
 	appending map[RequestID]pendingProduce
 	// awaitingHW holds acks=all produces whose last offset the high
 	// watermark has not yet passed, in offset order.
 	awaitingHW []pendingProduce
-	// watches are parked fetches waiting for data past an offset.
-	watches []watch
+	// watches are parked fetches waiting for data past an offset;
+	// followerWatches counts those of followers.
+	watches         []watch
+	followerWatches int
 	// reading, lookingUp and advancing are fetches, ListOffsets lookups
 	// and DeleteRecords handed to the shell.
 	reading   map[RequestID]FetchReply
 	lookingUp map[RequestID]ListOffsetsRequest
 	advancing map[RequestID]bool
+	// assigningEpoch is set while an AssignEpochStart is with the shell.
+	assigningEpoch bool
+	// logWork is the follower's log work with the shell.
+	logWork followerLogWork
+	// fetchSeq numbers the follower fetch states published.
+	fetchSeq uint64
 
 	// nextHousekeepingMs and nextRetentionCheckMs are monotonic deadlines.
 	nextHousekeepingMs   int64
@@ -137,9 +196,11 @@ const (
 	compactionRunning                  // the log cleaner has the job
 )
 
-// NewReplica builds a leader replica over a recovered log at time now. The
-// high watermark starts at the checkpointed one (kept within the log's
-// offsets) and advances at once as far as the ISR allows.
+// NewReplica builds a replica over a recovered log at time now, leader or
+// follower as its partition record says. The high watermark starts at the
+// checkpointed one (kept within the log's offsets); a leader advances it at
+// once as far as the ISR allows, a follower learns the leader's from its
+// fetches.
 func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, now Instant) *Replica {
 	if opts.HousekeepingIntervalMs <= 0 {
 		opts.HousekeepingIntervalMs = DefaultHousekeepingIntervalMs
@@ -147,11 +208,20 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 	if opts.RetentionCheckIntervalMs <= 0 {
 		opts.RetentionCheckIntervalMs = DefaultRetentionCheckIntervalMs
 	}
+	if opts.ReplicaLagTimeMaxMs <= 0 {
+		opts.ReplicaLagTimeMaxMs = DefaultReplicaLagTimeMaxMs
+	}
+	if opts.AlterPartitionRetryBackoffMs <= 0 {
+		opts.AlterPartitionRetryBackoffMs = DefaultAlterPartitionRetryBackoffMs
+	}
 	if st.LogStartOffset > st.LogEndOffset || st.FlushedOffset > st.LogEndOffset {
 		panic(fmt.Sprintf("replica: recovered log start %d, flushed %d past the log end offset %d", st.LogStartOffset, st.FlushedOffset, st.LogEndOffset))
 	}
 	r := &Replica{
-		opts: opts, cfg: settings.Replica, state: st, isr: []int32{opts.NodeID},
+		opts: opts, cfg: settings.Replica, state: st, nowMs: now.MonoMs, wallMs: now.WallMs,
+		// No record applied yet: any record is newer.
+		partition:     PartitionImage{Partition: st.Partition.Partition, Leader: -1, LeaderEpoch: -1, PartitionEpoch: -1},
+		epochs:        slices.Clone(st.LeaderEpochs),
 		highWatermark: min(max(st.HighWatermark, st.LogStartOffset), st.LogEndOffset),
 		appending:     map[RequestID]pendingProduce{},
 		reading:       map[RequestID]FetchReply{},
@@ -162,19 +232,35 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,
 		nextRetentionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
 	}
-	r.advanceHighWatermark()
+	r.state.LeaderEpochs = nil
+	r.PartitionChanged(st.Partition, now)
 	return r
 }
 
 // Ready is what the shell must do after a step. Carry it out in field order:
-// configure the log, append, register durability waits, read, look up,
-// advance the log start offset, tick the log, apply retention, plan and
-// finish compaction; then send replies and wake watchers; then, if Fatal is
-// set, stop. Every I/O effect is reported back with its completion method
-// (named on each type).
+// configure the log, record a new leader epoch's start, truncate, append as
+// follower, follow the leader's log start offset, append, register
+// durability waits, read, look up, advance the log start offset, tick the
+// log, apply retention, plan and finish compaction; then send the
+// AlterPartition request and hand the follower's fetch state to the fetcher;
+// then send replies and wake watchers; then, if Fatal is set, stop. Every
+// I/O effect is reported back with its completion method (named on each
+// type).
 type Ready struct {
 	// ConfigureLog is the log's new configuration (Log.SetConfig).
 	ConfigureLog *logstore.Config
+	// AssignEpochStart records where a new leader epoch starts, before any
+	// append of the epoch; EpochStartAssigned.
+	AssignEpochStart *AssignEpochStart
+	// Truncate cuts a follower's log to agree with its leader's;
+	// Truncated.
+	Truncate *TruncateLog
+	// FollowerAppend appends what a follower fetched from its leader;
+	// FollowerAppendCompleted.
+	FollowerAppend *AppendAsFollower
+	// RaiseLogStart moves a follower's log start offset up to its
+	// leader's; LogStartRaised.
+	RaiseLogStart *RaiseLogStart
 	// Appends are batches to append to the log; AppendCompleted.
 	Appends []AppendBatches
 	// AwaitDurable asks to be told (Flushed) when every record below the
@@ -199,6 +285,14 @@ type Ready struct {
 	// FinishCompaction commits or abandons the job the log cleaner ran.
 	FinishCompaction *FinishCompaction
 
+	// AlterPartition asks the controller to change the ISR (a leader's
+	// shrink or expansion); AlterPartitionCompleted with its answer.
+	AlterPartition *AlterPartitionRequest
+	// FetchState is the follower's new fetch state, for the fetcher of its
+	// leader (Fetcher.SetPartition); a state with Leader -1 or phase
+	// FollowerIdle takes the partition out of fetching.
+	FetchState *FollowerFetchState
+
 	// ProduceReplies answer produces (never acks=0 ones).
 	ProduceReplies []ProduceReply
 	// FetchReplies answer fetches and ReadOnWake watches.
@@ -207,21 +301,26 @@ type Ready struct {
 	ListOffsetsReplies []ListOffsetsReply
 	// DeleteRecordsReplies answer DeleteRecords.
 	DeleteRecordsReplies []DeleteRecordsReply
-	// Woken are watches to wake: data is readable past their offset, or
-	// the deadline passed (Expired).
+	// EpochEndReplies answer OffsetForLeaderEpoch.
+	EpochEndReplies []EpochEndReply
+	// Woken are watches to wake: data is readable past their offset, the
+	// replica stopped leading, or the deadline passed (Expired).
 	Woken []WatchWoken
 
-	// Fatal is set when the partition cannot go on (a corrupt log): after
-	// the replies, the shell stops and the partition goes offline.
+	// Fatal is set when the partition cannot go on (a corrupt log, a log
+	// that cannot record its leader epoch or be truncated): after the
+	// replies, the shell stops and the partition goes offline.
 	Fatal error
 }
 
 // Empty says whether there is nothing to do.
 func (rd *Ready) Empty() bool {
-	return rd.ConfigureLog == nil && len(rd.Appends) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
+	return rd.ConfigureLog == nil && rd.AssignEpochStart == nil && rd.Truncate == nil && rd.FollowerAppend == nil &&
+		rd.RaiseLogStart == nil && len(rd.Appends) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
 		len(rd.Lookups) == 0 && len(rd.LogStartAdvances) == 0 && rd.TickLog == nil && rd.DeleteRetainedSegments == nil &&
-		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 &&
-		len(rd.ListOffsetsReplies) == 0 && len(rd.DeleteRecordsReplies) == 0 && len(rd.Woken) == 0 && rd.Fatal == nil
+		rd.PlanCompaction == nil && rd.FinishCompaction == nil && rd.AlterPartition == nil && rd.FetchState == nil &&
+		len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 && len(rd.ListOffsetsReplies) == 0 &&
+		len(rd.DeleteRecordsReplies) == 0 && len(rd.EpochEndReplies) == 0 && len(rd.Woken) == 0 && rd.Fatal == nil
 }
 
 // AppendBatches asks the shell to append validated batches (Log.Append with
@@ -290,6 +389,29 @@ type ProduceReply struct {
 	BaseOffset      int64
 	LogAppendTimeMs int64
 	LogStartOffset  int64
+	// CurrentLeader is the leader as this replica knows it, with
+	// NOT_LEADER_OR_FOLLOWER (Produce v10+, KIP-951).
+	CurrentLeader LeaderHint
+}
+
+// LeaderHint is a partition's leader and leader epoch as a replica knows
+// them, sent with NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH so that a
+// client re-routes without a metadata round trip (KIP-951); -1 and -1 when
+// there is none to give.
+type LeaderHint struct {
+	LeaderID    int32
+	LeaderEpoch int32
+}
+
+// noLeaderHint is the hint of an answer that gives none.
+var noLeaderHint = LeaderHint{LeaderID: -1, LeaderEpoch: -1}
+
+// leaderHint is the hint an answer with code carries.
+func (r *Replica) leaderHint(code int16) LeaderHint {
+	if code == kerr.NotLeaderForPartition.Code || code == kerr.FencedLeaderEpoch.Code {
+		return LeaderHint{LeaderID: r.partition.Leader, LeaderEpoch: r.partition.LeaderEpoch}
+	}
+	return noLeaderHint
 }
 
 // FetchReply answers one partition of a Fetch. Records is what the log read
@@ -301,6 +423,9 @@ type FetchReply struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	Records          *logstore.Records
+	// CurrentLeader is the leader as this replica knows it, with
+	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (Fetch v12+, KIP-951).
+	CurrentLeader LeaderHint
 }
 
 // ListOffsetsReply answers one partition of a ListOffsets request.
@@ -340,7 +465,41 @@ func (r *Replica) LogEndOffset() int64 { return r.state.LogEndOffset }
 func (r *Replica) LogStartOffset() int64 { return r.state.LogStartOffset }
 
 // LeaderEpoch is the partition's leader epoch.
-func (r *Replica) LeaderEpoch() int32 { return r.state.LeaderEpoch }
+func (r *Replica) LeaderEpoch() int32 { return r.partition.LeaderEpoch }
+
+// PartitionEpoch is the partition epoch of the record the replica applied
+// last (raised too by the controller's answers to AlterPartition).
+func (r *Replica) PartitionEpoch() int32 { return r.partition.PartitionEpoch }
+
+// IsLeader says whether the replica leads its partition.
+func (r *Replica) IsLeader() bool { return r.leader != nil }
+
+// Leader is the partition's leader (the node itself when leading), -1 when
+// it has none.
+func (r *Replica) Leader() int32 { return r.partition.Leader }
+
+// Replicas are the partition's replicas (do not modify).
+func (r *Replica) Replicas() []int32 { return r.partition.Replicas }
+
+// ISR is the committed in-sync replica set: the controller's (do not
+// modify). A follower keeps the one of its record, which it does not use.
+func (r *Replica) ISR() []int32 { return r.partition.ISR }
+
+// LeaderEpochs is the log's leader-epoch cache as the core knows it (do not
+// modify).
+func (r *Replica) LeaderEpochs() []logstore.EpochEntry { return r.epochs }
+
+// observe takes the time of an input: the core's clock is the latest
+// monotonic time it was told (completions carry no time at all); its wall
+// time, for the log's effects, the latest wall time.
+func (r *Replica) observe(now Instant) {
+	r.observeMs(now.MonoMs)
+	if now.MonoMs >= r.nowMs {
+		r.wallMs = now.WallMs
+	}
+}
+
+func (r *Replica) observeMs(nowMs int64) { r.nowMs = max(r.nowMs, nowMs) }
 
 // SetConfig applies changed topic configs, to the core and (through Ready) to
 // the log.
@@ -362,7 +521,11 @@ func (r *Replica) Ready() Ready {
 // and watches past their deadline are answered, and housekeeping that is due
 // is handed out.
 func (r *Replica) Tick(now Instant) {
+	r.observe(now)
 	r.expire(now.MonoMs)
+	if r.leader != nil {
+		r.tickLeader(now)
+	}
 	if now.MonoMs >= r.nextHousekeepingMs {
 		r.ready.TickLog = &TickLog{NowMs: now.WallMs}
 		r.nextHousekeepingMs = now.MonoMs + r.opts.HousekeepingIntervalMs
@@ -378,10 +541,15 @@ func (r *Replica) Tick(now Instant) {
 }
 
 // NextDeadlineMs is the earliest monotonic time at which Tick has work: a
-// request deadline or the next housekeeping. Housekeeping is scheduled from
-// when it last ran, so no stream of requests ever postpones it.
+// request deadline, the next housekeeping, or (leading) the moment a
+// follower falls out of sync or an AlterPartition is due again.
+// Housekeeping is scheduled from when it last ran, so no stream of requests
+// ever postpones it.
 func (r *Replica) NextDeadlineMs() int64 {
 	next := min(r.nextHousekeepingMs, r.nextRetentionCheckMs)
+	if r.leader != nil {
+		next = min(next, r.leaderDeadlineMs())
+	}
 	for _, p := range r.awaitingHW {
 		next = min(next, p.deadlineMs)
 	}
@@ -423,8 +591,10 @@ func (r *Replica) CompactionFinished(err error) {
 // (for invariant checks and shutdown).
 func (r *Replica) PendingRequests() []RequestID {
 	var ids []RequestID
-	for id := range r.appending {
-		ids = append(ids, id)
+	for id, p := range r.appending {
+		if !p.orphaned {
+			ids = append(ids, id)
+		}
 	}
 	for _, p := range r.awaitingHW {
 		ids = append(ids, p.id)
@@ -445,11 +615,22 @@ func (r *Replica) PendingRequests() []RequestID {
 	return ids
 }
 
+// raiseLogStartOffset takes a log start offset the log reached: the
+// leader-epoch cache follows it as the log's does, and so does a follower's
+// high watermark (as Kafka's, never below the log start offset).
 func (r *Replica) raiseLogStartOffset(offset int64) {
 	if offset > r.state.LogEndOffset {
 		panic(fmt.Sprintf("replica: log start offset %d past the log end offset %d", offset, r.state.LogEndOffset))
 	}
 	if offset > r.state.LogStartOffset {
 		r.state.LogStartOffset = offset
+		r.epochs = epochsFromStart(r.epochs, offset)
+		if r.follower != nil {
+			r.highWatermark = max(r.highWatermark, offset)
+		}
 	}
 }
+
+// neverMs is a monotonic time before any other: a follower that never
+// caught up, or never fetched.
+const neverMs = math.MinInt64 / 4

@@ -15,6 +15,10 @@ type pendingProduce struct {
 	appendTimeMs int64
 	baseOffset   int64
 	nextOffset   int64
+	// orphaned says the produce was answered when the replica stopped
+	// leading during its append: the completion only moves the log end
+	// offset.
+	orphaned bool
 }
 
 // ProduceRequest is one partition of a Produce request.
@@ -30,21 +34,31 @@ type ProduceRequest struct {
 
 // Produce validates the records of one partition of a Produce request (one
 // RecordBatch v2, as Kafka requires from Produce v3 on) at time now and asks
-// for the append, or replies with the error. An acks=0 produce is never
-// answered.
+// for the append, or replies with the error: NOT_LEADER_OR_FOLLOWER on a
+// follower, NOT_ENOUGH_REPLICAS for acks=all while the ISR is smaller than
+// min.insync.replicas. An acks=0 produce is never answered.
 func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
+	r.observe(now)
 	reply := func(code int16, format string, args ...any) {
 		if req.Acks == 0 {
 			return
 		}
-		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1})
+		r.ready.ProduceReplies = append(r.ready.ProduceReplies, ProduceReply{ID: id, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...),
+			BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1, CurrentLeader: r.leaderHint(code)})
 	}
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		reply(kerr.InvalidRequiredAcks.Code, "acks must be 0, 1 or -1, got %d", req.Acks)
 		return
 	}
-	if req.Acks == -1 && len(r.isr) < r.cfg.MinInsyncReplicas {
-		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", len(r.isr), r.cfg.MinInsyncReplicas)
+	if r.leader == nil || r.leader.epochStartPending {
+		reply(kerr.NotLeaderForPartition.Code, "broker %d does not lead the partition (leader %d, leader epoch %d)", r.opts.NodeID, r.partition.Leader, r.partition.LeaderEpoch)
+		return
+	}
+	// The committed ISR against min.insync.replicas itself, not bounded by
+	// the replication factor: a single replica with min.insync.replicas=2
+	// refuses acks=all, as it always did.
+	if isr := len(r.partition.ISR); req.Acks == -1 && isr < r.cfg.MinInsyncReplicas {
+		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", isr, r.cfg.MinInsyncReplicas)
 		return
 	}
 	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
@@ -58,7 +72,7 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		p.appendTimeMs = now.WallMs
 	}
 	r.appending[id] = p
-	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.state.LeaderEpoch, NowMs: now.WallMs})
+	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
 }
 
 // validateBatch checks the produce records as Kafka's log validator does and
@@ -130,7 +144,10 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 	delete(r.appending, id)
 	if err != nil {
 		code, _ := r.storageErrorCode(err)
-		r.reply(p, code, err.Error())
+		if !p.orphaned {
+			r.reply(p, code, err.Error())
+		}
+		r.step()
 		return
 	}
 	if out.LogEndOffset < r.state.LogEndOffset || out.BaseOffset < r.state.LogEndOffset || out.BaseOffset >= out.LogEndOffset {
@@ -138,18 +155,19 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 	}
 	r.state.LogEndOffset = out.LogEndOffset
 	p.baseOffset, p.nextOffset = out.BaseOffset, out.LogEndOffset
-	switch p.acks {
-	case 0:
-	case 1:
+	switch {
+	case p.orphaned, p.acks == 0:
+	case p.acks == 1:
 		r.reply(p, 0, "")
 	default:
 		r.awaitingHW = append(r.awaitingHW, p)
 	}
-	if r.cfg.DurableHighWatermark && out.FlushedOffset < out.LogEndOffset {
+	if r.cfg.DurableHighWatermark && out.FlushedOffset < out.LogEndOffset && r.leader != nil {
 		r.ready.AwaitDurable = append(r.ready.AwaitDurable, out.LogEndOffset)
 	}
 	r.Flushed(out.FlushedOffset)
 	r.advanceHighWatermark()
+	r.step()
 }
 
 // Flushed reports that every record below offset is durable (an fsync by the
@@ -164,34 +182,57 @@ func (r *Replica) Flushed(offset int64) {
 	}
 }
 
-// advanceHighWatermark moves the high watermark to the minimum log end offset
-// over the ISR (the leader's own, the flushed offset with a durable high
-// watermark), answers the acks=all produces it passed and wakes the watches
-// that can read.
+// advanceHighWatermark moves a leader's high watermark up to the minimum log
+// end offset over the ISR (see highWatermarkCandidate), answers the acks=all
+// produces it passed (NOT_ENOUGH_REPLICAS_AFTER_APPEND should the ISR they
+// waited for be below min.insync.replicas then, as Kafka's
+// checkEnoughReplicasReachOffset) and wakes the watches that can read. It
+// wakes the watches of followers too, whose bound is the log end offset.
 func (r *Replica) advanceHighWatermark() {
-	hw := r.state.LogEndOffset
-	if r.cfg.DurableHighWatermark {
-		hw = min(hw, r.state.FlushedOffset)
+	advanced := false
+	if r.leader != nil {
+		if hw := r.highWatermarkCandidate(); hw > r.highWatermark {
+			r.highWatermark = hw
+			advanced = true
+			r.answerAwaitingHW()
+		}
 	}
-	if hw <= r.highWatermark {
-		return
+	// Only followers read past the high watermark: without their watches,
+	// nothing new is readable unless it moved.
+	if advanced || r.followerWatches > 0 {
+		r.wakeReadable()
 	}
-	r.highWatermark = hw
+}
+
+func (r *Replica) answerAwaitingHW() {
 	done := 0
 	for _, p := range r.awaitingHW {
-		if p.nextOffset > hw {
+		if p.nextOffset > r.highWatermark {
 			break
 		}
-		r.reply(p, 0, "")
+		if n := len(r.maximalISR()); n < r.effectiveMinISR() {
+			r.reply(p, kerr.NotEnoughReplicasAfterAppend.Code, fmt.Sprintf("appended, but %d in-sync replicas is below min.insync.replicas %d", n, r.cfg.MinInsyncReplicas))
+		} else {
+			r.reply(p, 0, "")
+		}
 		done++
 	}
 	r.awaitingHW = r.awaitingHW[done:]
+}
+
+// wakeReadable wakes the watches whose fetches can now read something.
+func (r *Replica) wakeReadable() {
+	if len(r.watches) == 0 {
+		return
+	}
 	kept := r.watches[:0]
+	r.followerWatches = 0
 	for _, w := range r.watches {
-		if r.readableBelow(w.Isolation) > w.Partition.FetchOffset {
+		if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset {
 			r.wake(w)
 		} else {
 			kept = append(kept, w)
+			r.countWatch(w, 1)
 		}
 	}
 	r.watches = kept
@@ -201,7 +242,8 @@ func (r *Replica) reply(p pendingProduce, code int16, msg string) {
 	if p.acks == 0 {
 		return
 	}
-	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset}
+	rep := ProduceReply{ID: p.id, ErrorCode: code, ErrorMessage: msg, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: r.state.LogStartOffset,
+		CurrentLeader: r.leaderHint(code)}
 	if code == 0 {
 		rep.BaseOffset, rep.LogAppendTimeMs = p.baseOffset, p.appendTimeMs
 	}
@@ -221,11 +263,13 @@ func (r *Replica) expire(nowMs int64) {
 	}
 	r.awaitingHW = kept
 	keptW := r.watches[:0]
+	r.followerWatches = 0
 	for _, w := range r.watches {
 		if nowMs >= w.DeadlineMs {
 			r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id, Expired: true})
 		} else {
 			keptW = append(keptW, w)
+			r.countWatch(w, 1)
 		}
 	}
 	r.watches = keptW

@@ -14,6 +14,26 @@ type FetchPartition struct {
 	FetchOffset        int64
 	PartitionMaxBytes  int32
 	CurrentLeaderEpoch int32
+	// Follower is set when a follower fetches (a Fetch with a replica id):
+	// it reads up to the log end offset, and its fetch offset tells the
+	// leader how far its log goes. nil for consumers.
+	Follower *FollowerFetch
+}
+
+// FollowerFetch is what a follower's Fetch says besides its fetch offset.
+type FollowerFetch struct {
+	// ReplicaID is the follower's broker id.
+	ReplicaID int32
+	// LogStartOffset is the follower's log start offset.
+	LogStartOffset int64
+	// FetchedAtMs is when the fetch arrived (monotonic): a follower is
+	// caught up as of the fetches that reach the leader's log end offset.
+	FetchedAtMs int64
+	// BrokerEpoch is the follower's broker epoch (Fetch v15+ replica
+	// state), -1 when it sent none: AlterPartition names it for the
+	// controller to check (KIP-903: a broker that restarted, maybe with
+	// less data, does not rejoin on the strength of its old fetches).
+	BrokerEpoch int64
 }
 
 // Watch parks a fetch in the replica until records past its fetch offset are
@@ -36,8 +56,8 @@ type watch struct {
 // maxWatches bounds the parked watches of a replica.
 const maxWatches = 100_000
 
-// readableBelow is the offset a fetch at isolation may read up to: the high
-// watermark, or the last stable offset for read_committed.
+// readableBelow is the offset a consumer's fetch at isolation may read up
+// to: the high watermark, or the last stable offset for read_committed.
 func (r *Replica) readableBelow(isolation IsolationLevel) int64 {
 	if isolation == ReadCommitted {
 		return r.LastStableOffset()
@@ -45,27 +65,64 @@ func (r *Replica) readableBelow(isolation IsolationLevel) int64 {
 	return r.highWatermark
 }
 
+// readableFor is the offset a fetch may read up to: a follower's, the log
+// end offset; a consumer's, readableBelow.
+func (r *Replica) readableFor(p FetchPartition, isolation IsolationLevel) int64 {
+	if p.Follower != nil {
+		return r.state.LogEndOffset
+	}
+	return r.readableBelow(isolation)
+}
+
 // Fetch serves one partition of a Fetch at an isolation level: it replies at
-// once with an error (leader epoch fenced or unknown, KIP-320; offset out of
-// range) or with no records (nothing readable at the offset yet), or asks
-// for a log read up to the high watermark (read_committed: the last stable
-// offset) and replies after ReadCompleted.
+// once with an error (leader epoch fenced or unknown, KIP-320; not the
+// leader; a follower not among the replicas; offset out of range) or with no
+// records (nothing readable at the offset yet), or asks for a log read up to
+// the high watermark (read_committed: the last stable offset; a follower:
+// the log end offset) and replies after ReadCompleted. A follower's fetch
+// that passes these checks first updates the leader's view of it (its log
+// end offset is the fetch offset), which may grow the ISR and advance the
+// high watermark.
 func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel) {
-	rep := FetchReply{ID: id, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset}
-	upTo := r.readableBelow(isolation)
-	switch {
-	case p.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		rep.ErrorCode = kerr.UnknownLeaderEpoch.Code
-	case p.CurrentLeaderEpoch >= 0 && p.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		rep.ErrorCode = kerr.FencedLeaderEpoch.Code
-	case p.FetchOffset < r.state.LogStartOffset || p.FetchOffset > r.state.LogEndOffset:
-		rep.ErrorCode = kerr.OffsetOutOfRange.Code
-	case p.FetchOffset < upTo:
+	if p.Follower != nil {
+		r.observeMs(p.Follower.FetchedAtMs)
+	}
+	code := r.checkFetch(p)
+	if code == 0 && p.Follower != nil {
+		r.followerFetched(p.Follower, p.FetchOffset)
+	}
+	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
+		CurrentLeader: r.leaderHint(code)}
+	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		r.reading[id] = rep
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo})
 		return
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+}
+
+// checkFetch is the error a fetch gets before any read, or 0 (Kafka's order:
+// the leader epoch, the leadership, the follower's membership, the offset).
+// A follower outside the replica set gets UNKNOWN_LEADER_EPOCH when it sent
+// its leader epoch (the leader's metadata may lag a reassignment), else
+// NOT_LEADER_OR_FOLLOWER.
+func (r *Replica) checkFetch(p FetchPartition) int16 {
+	if code := r.checkLeaderEpoch(p.CurrentLeaderEpoch); code != 0 {
+		return code
+	}
+	if r.leader == nil {
+		return kerr.NotLeaderForPartition.Code
+	}
+	if f := p.Follower; f != nil && (f.ReplicaID == r.opts.NodeID || r.leader.followers[f.ReplicaID] == nil) {
+		if p.CurrentLeaderEpoch >= 0 {
+			return kerr.UnknownLeaderEpoch.Code
+		}
+		return kerr.NotLeaderForPartition.Code
+	}
+	if p.FetchOffset < r.state.LogStartOffset || p.FetchOffset > r.state.LogEndOffset {
+		return kerr.OffsetOutOfRange.Code
+	}
+	return 0
 }
 
 // ReadCompleted reports the outcome of a ReadRecords: the records read, or
@@ -78,7 +135,7 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 	delete(r.reading, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
-		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, CurrentLeader: noLeaderHint}
 	case err != nil:
 		rep.ErrorCode = code
 	default:
@@ -90,16 +147,28 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 // Watch parks a fetch watch; it wakes at once when records past its offset
 // are already readable. At the bound, the oldest watch is woken early: its
 // fetch reads again and answers, which is always allowed.
+//
+// A watch wakes at once, too, on a replica that does not lead or fences its
+// leader epoch: its fetch reads again and gets the error.
 func (r *Replica) Watch(id RequestID, w Watch) {
-	if r.readableBelow(w.Isolation) > w.Partition.FetchOffset {
+	if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset || r.leader == nil || r.checkLeaderEpoch(w.Partition.CurrentLeaderEpoch) != 0 {
 		r.wake(watch{id: id, Watch: w})
 		return
 	}
 	if len(r.watches) >= maxWatches {
+		r.countWatch(r.watches[0], -1)
 		r.wake(r.watches[0])
 		r.watches = r.watches[1:]
 	}
 	r.watches = append(r.watches, watch{id: id, Watch: w})
+	r.countWatch(r.watches[len(r.watches)-1], 1)
+}
+
+// countWatch keeps followerWatches as watches of followers come and go.
+func (r *Replica) countWatch(w watch, delta int) {
+	if w.Partition.Follower != nil {
+		r.followerWatches += delta
+	}
 }
 
 // wake answers a watch whose records came.
@@ -122,18 +191,18 @@ type ListOffsetsRequest struct {
 }
 
 // ListOffsets resolves one partition of a ListOffsets request: the leader
-// epoch check (KIP-320), then -2 and -4 (earliest, earliest local: the log
+// epoch check (KIP-320), NOT_LEADER_OR_FOLLOWER on a follower, then -2 and -4 (earliest, earliest local: the log
 // start offset), -1 (latest: the high watermark; read_committed: the last
 // stable offset), -5 and -6 (nothing is tiered: no offset, as Kafka answers
 // without remote storage) at once; -3 and timestamps through the log's time
 // index (LookupTimestamp, then TimestampLookedUp).
 func (r *Replica) ListOffsets(id RequestID, req ListOffsetsRequest) {
-	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.state.LeaderEpoch}
+	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.partition.LeaderEpoch}
 	switch ts := req.TimestampMs; {
-	case req.CurrentLeaderEpoch > r.state.LeaderEpoch:
-		rep.ErrorCode, rep.LeaderEpoch = kerr.UnknownLeaderEpoch.Code, -1
-	case req.CurrentLeaderEpoch >= 0 && req.CurrentLeaderEpoch < r.state.LeaderEpoch:
-		rep.ErrorCode, rep.LeaderEpoch = kerr.FencedLeaderEpoch.Code, -1
+	case r.checkLeaderEpoch(req.CurrentLeaderEpoch) != 0:
+		rep.ErrorCode, rep.LeaderEpoch = r.checkLeaderEpoch(req.CurrentLeaderEpoch), -1
+	case r.leader == nil:
+		rep.ErrorCode, rep.LeaderEpoch = kerr.NotLeaderForPartition.Code, -1
 	case ts == -2 || ts == -4:
 		rep.Offset = r.state.LogStartOffset
 	case ts == -1:
@@ -159,7 +228,7 @@ func (r *Replica) TimestampLookedUp(id RequestID, to logstore.TimestampOffset, f
 		panic(fmt.Sprintf("replica: timestamp lookup completion for unknown request %d", id))
 	}
 	delete(r.lookingUp, id)
-	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.state.LeaderEpoch}
+	rep := ListOffsetsReply{ID: id, TimestampMs: -1, Offset: -1, LeaderEpoch: r.partition.LeaderEpoch}
 	if err != nil {
 		rep.ErrorCode, _ = r.storageErrorCode(err)
 	} else if found && to.Offset < r.readableBelow(req.IsolationLevel) {
@@ -172,11 +241,15 @@ func (r *Replica) TimestampLookedUp(id RequestID, to logstore.TimestampOffset, f
 // the high watermark) must not pass the high watermark; the log start offset
 // is raised to it (AdvanceLogStart, then LogStartAdvanced) unless already
 // there.
+//
+// A follower answers NOT_LEADER_OR_FOLLOWER.
 func (r *Replica) DeleteRecords(id RequestID, offset int64) {
 	if offset == -1 {
 		offset = r.highWatermark
 	}
 	switch {
+	case r.leader == nil:
+		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: kerr.NotLeaderForPartition.Code, LowWatermark: -1})
 	case offset < 0 || offset > r.highWatermark:
 		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: kerr.OffsetOutOfRange.Code, LowWatermark: -1})
 	case offset <= r.state.LogStartOffset:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,14 @@ import (
 //
 //	new [epoch=E] [start=S] [end=L] [flushed=F] [hw=H] [durable] [compact]
 //	    [min-isr=N] [no-cleaner] [retention-check=MS] [log-append-time]
+//	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
+//	    [lag=MS] [log-epoch=E|no-epochs]
+//	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
+//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B]
+//	offset-for-epoch id=I epoch=E [current=C]
+//	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
+//	epoch-start-done [error]
+//	replication
 //	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T]
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
@@ -54,6 +63,12 @@ type replicaHarness struct {
 	reads    map[RequestID]ReadRecords
 	advances map[RequestID]AdvanceLogStart
 	lastHW   int64
+	// lastRole and lastAlterSeq are what the harness printed last: the
+	// replica's role, the seq of its last AlterPartition.
+	lastRole, lastISR string
+	lastAlterSeq      uint64
+	// preamble is printed before the next Ready.
+	preamble string
 }
 
 func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
@@ -135,6 +150,37 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.r.SetConfig(TopicSettings{Replica: h.config(t, td), Log: logstore.Config{CleanupPolicyCompact: td.HasArg("compact")}})
 	case "state":
 		return h.state()
+	case "partition-changed":
+		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
+	case "follower-fetch":
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
+		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
+		td.MaybeScanArgs(t, "broker-epoch", &p.Follower.BrokerEpoch)
+		td.ScanArgs(t, "offset", &p.FetchOffset)
+		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
+		td.MaybeScanArgs(t, "log-start", &p.Follower.LogStartOffset)
+		h.r.Fetch(id, p, ReadUncommitted)
+	case "follower-watch":
+		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}, ReadOnWake: td.HasArg("read")}
+		td.ScanArgs(t, "replica", &w.Partition.Follower.ReplicaID)
+		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
+		td.ScanArgs(t, "deadline", &w.DeadlineMs)
+		h.r.Watch(id, w)
+	case "offset-for-epoch":
+		req := OffsetForLeaderEpochRequest{CurrentLeaderEpoch: -1}
+		td.ScanArgs(t, "epoch", &req.LeaderEpoch)
+		td.MaybeScanArgs(t, "current", &req.CurrentLeaderEpoch)
+		h.r.OffsetForLeaderEpoch(id, req)
+	case "alter-done":
+		h.alterDone(t, td)
+	case "epoch-start-done":
+		if td.HasArg("error") {
+			h.r.EpochStartAssigned(nil, fmt.Errorf("assign leader epoch: %w", kerr.FencedLeaderEpoch))
+		} else {
+			h.r.EpochStartAssigned(append(slices.Clone(h.r.LeaderEpochs()), logstore.EpochEntry{Epoch: h.r.LeaderEpoch(), StartOffset: h.leo}), nil)
+		}
+	case "replication":
+		return h.replication()
 	default:
 		td.Fatalf(t, "unknown command %q", td.Cmd)
 	}
@@ -153,18 +199,125 @@ func (h *replicaHarness) config(t *testing.T, td *datadriven.TestData) ReplicaCo
 
 func (h *replicaHarness) newReplica(t *testing.T, td *datadriven.TestData) {
 	var st ReplicaState
-	td.MaybeScanArgs(t, "epoch", &st.LeaderEpoch)
+	st.Partition = h.partitionArgs(t, td, PartitionImage{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1})
 	td.MaybeScanArgs(t, "start", &st.LogStartOffset)
+	logEpoch := st.Partition.LeaderEpoch
+	td.MaybeScanArgs(t, "log-epoch", &logEpoch)
+	if !td.HasArg("no-epochs") {
+		st.LeaderEpochs = []logstore.EpochEntry{{Epoch: logEpoch, StartOffset: st.LogStartOffset}}
+	}
 	td.MaybeScanArgs(t, "end", &st.LogEndOffset)
 	st.FlushedOffset = st.LogEndOffset
 	td.MaybeScanArgs(t, "flushed", &st.FlushedOffset)
 	td.MaybeScanArgs(t, "hw", &st.HighWatermark)
 	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner")}
 	td.MaybeScanArgs(t, "retention-check", &opts.RetentionCheckIntervalMs)
+	td.MaybeScanArgs(t, "lag", &opts.ReplicaLagTimeMaxMs)
 	*h = replicaHarness{leo: st.LogEndOffset, flushed: st.FlushedOffset,
 		appends: map[RequestID]AppendBatches{}, reads: map[RequestID]ReadRecords{}, advances: map[RequestID]AdvanceLogStart{}}
 	h.r = NewReplica(opts, TopicSettings{Replica: h.config(t, td)}, st, h.now)
 	h.lastHW = st.HighWatermark
+	h.lastRole, h.lastISR = roleLine(h.r), isrLine(h.r)
+	// A leader alone is what every script starts with unless it says.
+	if !h.r.IsLeader() || !slices.Equal(h.r.Replicas(), []int32{1}) {
+		h.preamble = "became " + h.lastRole
+		if h.lastISR != "" {
+			h.preamble += " " + h.lastISR
+		}
+	}
+}
+
+// partitionArgs is p with the fields the command sets.
+func (h *replicaHarness) partitionArgs(t *testing.T, td *datadriven.TestData, p PartitionImage) PartitionImage {
+	td.MaybeScanArgs(t, "leader", &p.Leader)
+	td.MaybeScanArgs(t, "epoch", &p.LeaderEpoch)
+	td.MaybeScanArgs(t, "partition-epoch", &p.PartitionEpoch)
+	if v, ok := argInt32s(t, td, "replicas"); ok {
+		p.Replicas = v
+	}
+	if v, ok := argInt32s(t, td, "isr"); ok {
+		p.ISR = v
+	}
+	return p
+}
+
+// partitionImage is the record the replica applied, for partition-changed
+// to edit.
+func (r *Replica) partitionImage() PartitionImage {
+	p := r.partition
+	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR)
+	return p
+}
+
+// argInt32s reads a list argument key=(1,2,3); key=() is the empty list.
+func argInt32s(t *testing.T, td *datadriven.TestData, key string) ([]int32, bool) {
+	for _, a := range td.CmdArgs {
+		if a.Key != key {
+			continue
+		}
+		out := []int32{}
+		for _, v := range a.Vals {
+			if v == "" {
+				continue
+			}
+			var n int32
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				td.Fatalf(t, "%s: %v", key, err)
+			}
+			out = append(out, n)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// roleLine says what the replica is: leader or follower, with the epoch.
+func roleLine(r *Replica) string {
+	if r.IsLeader() {
+		return fmt.Sprintf("leader epoch=%d", r.LeaderEpoch())
+	}
+	return fmt.Sprintf("follower of %d epoch=%d", r.Leader(), r.LeaderEpoch())
+}
+
+// isrLine is a leader's committed ISR and partition epoch.
+func isrLine(r *Replica) string {
+	if !r.IsLeader() {
+		return ""
+	}
+	return fmt.Sprintf("isr=%v partition-epoch=%d", r.ISR(), r.PartitionEpoch())
+}
+
+func (h *replicaHarness) alterDone(t *testing.T, td *datadriven.TestData) {
+	res := AlterPartitionResult{Seq: h.lastAlterSeq, LeaderEpoch: h.r.LeaderEpoch()}
+	td.MaybeScanArgs(t, "seq", &res.Seq)
+	var name string
+	if td.MaybeScanArgs(t, "error", &name); name != "" {
+		res.ErrorCode = errCode(t, td, name)
+	} else {
+		res.ISR, _ = argInt32s(t, td, "isr")
+		td.ScanArgs(t, "partition-epoch", &res.PartitionEpoch)
+		td.MaybeScanArgs(t, "epoch", &res.LeaderEpoch)
+	}
+	h.r.AlterPartitionCompleted(res, h.now)
+}
+
+// replication prints the leader's view of replication: its ISR (and the one
+// it asked for), and each follower's progress.
+func (h *replicaHarness) replication() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", roleLine(h.r), isrLine(h.r))
+	if p := h.r.PendingISR(); p != nil {
+		fmt.Fprintf(&b, " pending-isr=%v", p)
+	}
+	b.WriteString("\n")
+	for _, f := range h.r.Followers() {
+		caught := "never"
+		if f.LastCaughtUpTimeMs != neverMs {
+			caught = fmt.Sprint(f.LastCaughtUpTimeMs)
+		}
+		fmt.Fprintf(&b, "follower %d: leo=%d log-start=%d caught-up=%s in-sync=%t\n", f.ReplicaID, f.LogEndOffset, f.LogStartOffset, caught, f.InSync)
+	}
+	return b.String()
 }
 
 func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id RequestID) {
@@ -264,8 +417,22 @@ func (h *replicaHarness) ready() string {
 	rd := h.r.Ready()
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	if h.preamble != "" {
+		p("%s", h.preamble)
+		h.preamble = ""
+	}
+	if role, isr := roleLine(h.r), isrLine(h.r); role != h.lastRole {
+		p("%s", strings.TrimSpace("became "+role+" "+isr))
+		h.lastRole, h.lastISR = role, isr
+	} else if isr != h.lastISR {
+		p("%s", isr)
+		h.lastISR = isr
+	}
 	if rd.ConfigureLog != nil {
 		p("configure-log compact=%t", rd.ConfigureLog.CleanupPolicyCompact)
+	}
+	if a := rd.AssignEpochStart; a != nil {
+		p("assign-epoch-start epoch=%d", a.Epoch)
 	}
 	for _, ap := range rd.Appends {
 		h.appends[ap.ID] = ap
@@ -302,6 +469,17 @@ func (h *replicaHarness) ready() string {
 	if rd.FinishCompaction != nil {
 		p("finish-compaction commit=%t", rd.FinishCompaction.Commit)
 	}
+	if a := rd.AlterPartition; a != nil {
+		h.lastAlterSeq = a.Seq
+		line := fmt.Sprintf("alter-partition seq=%d leader-epoch=%d partition-epoch=%d isr=%v", a.Seq, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
+		if slices.ContainsFunc(a.BrokerEpochs, func(e int64) bool { return e != -1 }) {
+			line += fmt.Sprintf(" broker-epochs=%v", a.BrokerEpochs)
+		}
+		p("%s", line)
+	}
+	if st := rd.FetchState; st != nil {
+		p("%s", fetchStateLine(*st))
+	}
 	h.printReplies(&b, rd)
 	if rd.Fatal != nil {
 		p("fatal: %v", rd.Fatal)
@@ -317,7 +495,7 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	for _, rep := range rd.ProduceReplies {
 		if rep.ErrorCode != 0 {
-			p("produce-reply id=%d error=%s %q", rep.ID, errName(rep.ErrorCode), rep.ErrorMessage)
+			p("produce-reply id=%d error=%s %q%s", rep.ID, errName(rep.ErrorCode), rep.ErrorMessage, hintSuffix(rep.CurrentLeader))
 			continue
 		}
 		p("produce-reply id=%d base-offset=%d append-time=%d log-start=%d", rep.ID, rep.BaseOffset, rep.LogAppendTimeMs, rep.LogStartOffset)
@@ -327,13 +505,16 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 		if rep.Records != nil {
 			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
 		}
-		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs)
+		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range rd.ListOffsetsReplies {
 		p("list-offsets-reply id=%d error=%s offset=%d timestamp=%d epoch=%d", rep.ID, errName(rep.ErrorCode), rep.Offset, rep.TimestampMs, rep.LeaderEpoch)
 	}
 	for _, rep := range rd.DeleteRecordsReplies {
 		p("delete-records-reply id=%d error=%s low-watermark=%d", rep.ID, errName(rep.ErrorCode), rep.LowWatermark)
+	}
+	for _, rep := range rd.EpochEndReplies {
+		p("epoch-end-reply id=%d error=%s epoch=%d end-offset=%d", rep.ID, errName(rep.ErrorCode), rep.LeaderEpoch, rep.EndOffset)
 	}
 	for _, w := range rd.Woken {
 		if w.Expired {
@@ -351,4 +532,22 @@ func (h *replicaHarness) state() string {
 	}
 	return fmt.Sprintf("log-start=%d hw=%d lso=%d leo=%d epoch=%d pending=%v next-deadline=%s\n",
 		h.r.LogStartOffset(), h.r.HighWatermark(), h.r.LastStableOffset(), h.r.LogEndOffset(), h.r.LeaderEpoch(), h.r.PendingRequests(), next)
+}
+
+// fetchStateLine prints a follower's published fetch state.
+func fetchStateLine(st FollowerFetchState) string {
+	line := fmt.Sprintf("fetch-state seq=%d leader=%d epoch=%d %s fetch-offset=%d log-start=%d last-fetched-epoch=%d",
+		st.Seq, st.Leader, st.CurrentLeaderEpoch, st.Phase, st.FetchOffset, st.LogStartOffset, st.LastFetchedEpoch)
+	if st.Backoff {
+		line += " backoff"
+	}
+	return line
+}
+
+// hintSuffix prints a leader hint, if the reply gives one.
+func hintSuffix(h LeaderHint) string {
+	if h == noLeaderHint {
+		return ""
+	}
+	return fmt.Sprintf(" current-leader=%d/%d", h.LeaderID, h.LeaderEpoch)
 }

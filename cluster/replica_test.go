@@ -63,8 +63,14 @@ func testReplicaConfig() ReplicaConfig {
 	return ReplicaConfig{MaxMessageBytes: 1 << 20, TimestampBeforeMaxMs: math.MaxInt64, TimestampAfterMaxMs: 3_600_000, MinInsyncReplicas: 1}
 }
 
-// newTestReplica builds a replica of node 1 over a recovered state at time 0.
+// newTestReplica builds a replica of node 1 over a recovered state at time 0;
+// with no partition record in st, node 1 leads alone at epoch 0, its log
+// having recorded the epoch's start.
 func newTestReplica(cfg ReplicaConfig, st ReplicaState) *Replica {
+	if len(st.Partition.Replicas) == 0 {
+		st.Partition = PartitionImage{Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}
+		st.LeaderEpochs = []logstore.EpochEntry{{Epoch: 0, StartOffset: st.LogStartOffset}}
+	}
 	return NewReplica(ReplicaOptions{NodeID: 1, LogCleanerEnabled: true}, TopicSettings{Replica: cfg}, st, Instant{})
 }
 

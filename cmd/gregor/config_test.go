@@ -51,6 +51,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"log.flush.interval.ms=500",
 		"socket.request.max.bytes=50MiB",
 		"metrics.listener=127.0.0.1:19644",
+		"debug.listener=127.0.0.1:19645",
 		"log.segment.ms=60000",
 		"log.flush.group.commit=true",
 		"log.cache.bytes=0",
@@ -105,6 +106,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		RetentionCheckIntervalMs:      1000,
 		DisableLogCleaner:             true,
 		MetricsListener:               "127.0.0.1:19644",
+		DebugListener:                 "127.0.0.1:19645",
 		// Every value the node reads again must be in Kafka's plain form.
 		StaticBrokerConfigs: map[string]string{
 			"node.id":                               "7",
@@ -121,6 +123,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"log.flush.interval.ms":                 "500",
 			"socket.request.max.bytes":              "52428800",
 			"metrics.listener":                      "127.0.0.1:19644",
+			"debug.listener":                        "127.0.0.1:19645",
 			"log.roll.ms":                           "60000", // Kafka's name for log.segment.ms
 			"log.flush.group.commit":                "true",
 			"log.cache.bytes":                       "0",
@@ -139,6 +142,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -183,6 +187,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -195,7 +200,7 @@ func TestNodeConfigSetsEveryField(t *testing.T) {
 	// Test and simulation seams; gossip's failure detector keeps its LAN
 	// timings outside tests.
 	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true, "GossipTimings": true}
-	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false",
+	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false", "debug.listener=127.0.0.1:9645",
 		"listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",
 		"broker.rack=r", "gossip.listener=127.0.0.1:7946", "gossip.seeds=127.0.0.1:7947")
 	if err != nil {
@@ -284,6 +289,9 @@ func TestBrokerConfigInvalidValues(t *testing.T) {
 		{"socket.request.max.bytes", "0", "a byte count of at least 1"},
 		{"metrics.listener", "localhost", "host:port (e.g. 127.0.0.1:9644), or empty to disable metrics"},
 		{"metrics.listener", "127.0.0.1:9092", "a host:port that no listener uses"},
+		{"debug.listener", "localhost", "host:port (e.g. 127.0.0.1:9645), or empty to disable profiling"},
+		{"debug.listener", "127.0.0.1:9092", "a host:port that no listener uses"},
+		{"debug.listener", "127.0.0.1:9644", "a host:port other than metrics.listener's"},
 		{"log.retention.hours", "x", "an integer"},
 	}
 	for _, tt := range tests {

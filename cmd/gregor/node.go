@@ -37,9 +37,11 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
+		DebugListener:            c.DebugListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
+	cfg.Groups = groupConfig(c)
 	if err := clusterNodeConfig(c, &cfg); err != nil {
 		return actors.Config{}, err
 	}

@@ -19,6 +19,7 @@ func newRootCommand() *cobra.Command {
 		newTopicCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
+		newGroupCommand(),
 		newPerfCommand(),
 		newClusterCommand(),
 	)

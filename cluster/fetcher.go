@@ -1,0 +1,437 @@
+package cluster
+
+import (
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// FetcherConfig is what a fetcher needs to build its requests (Kafka's
+// replica.fetch.* settings).
+type FetcherConfig struct {
+	// NodeID is this broker: the replica id of every request.
+	NodeID int32
+	// BrokerEpoch is this broker's epoch (its registration's), sent with
+	// Fetch v15+ so that a leader can tell a restarted broker's requests
+	// from a zombie's; -1 when unknown.
+	BrokerEpoch int64
+	// Leader is the broker the fetcher fetches from.
+	Leader int32
+	// MaxWaitMs is replica.fetch.wait.max.ms; zero means
+	// DefaultReplicaFetchWaitMaxMs.
+	MaxWaitMs int32
+	// MinBytes is replica.fetch.min.bytes; zero means 1.
+	MinBytes int32
+	// MaxBytes is replica.fetch.response.max.bytes; zero means
+	// DefaultReplicaFetchResponseMaxBytes.
+	MaxBytes int32
+	// PartitionMaxBytes is replica.fetch.max.bytes; zero means
+	// DefaultReplicaFetchMaxBytes.
+	PartitionMaxBytes int32
+	// BackoffMs is replica.fetch.backoff.ms: how long a partition whose
+	// request failed waits before the next; zero means
+	// DefaultReplicaFetchBackoffMs.
+	BackoffMs int64
+}
+
+// Kafka's defaults for the replica.fetch.* settings.
+const (
+	DefaultReplicaFetchWaitMaxMs        = 500
+	DefaultReplicaFetchResponseMaxBytes = 10 << 20
+	DefaultReplicaFetchMaxBytes         = 1 << 20
+	DefaultReplicaFetchBackoffMs        = 1000
+)
+
+// FetcherPartition names a partition in a fetcher's requests: by name (Fetch
+// before v13, OffsetForLeaderEpoch) and by topic id (Fetch v13+).
+type FetcherPartition struct {
+	Topic     string
+	TopicID   TopicID
+	Partition int32
+}
+
+// FetcherOutcome is what the leader answered for one of the fetcher's
+// partitions: hand it to the partition's replica core
+// (Replica.FetchedFromLeader or Replica.EpochEndOffsetFetched).
+type FetcherOutcome struct {
+	Partition FetcherPartition
+	// Exactly one of Fetch and EpochEnd is set.
+	Fetch    *FollowerFetchOutcome
+	EpochEnd *EpochEndOutcome
+}
+
+// FetcherReady is what the shell must do for a fetcher after a step: send
+// the requests to the leader (the shell sets their version, pinned from the
+// leader's ApiVersions), reporting each answer with FetchCompleted and
+// EpochEndOffsetsCompleted, and hand the outcomes to the partitions.
+type FetcherReady struct {
+	Fetch                *kmsg.FetchRequest
+	OffsetForLeaderEpoch *kmsg.OffsetForLeaderEpochRequest
+	Outcomes             []FetcherOutcome
+}
+
+// Empty says whether there is nothing to do.
+func (rd *FetcherReady) Empty() bool {
+	return rd.Fetch == nil && rd.OffsetForLeaderEpoch == nil && len(rd.Outcomes) == 0
+}
+
+// Fetcher is the core of the replica fetcher for one source broker (Kafka's
+// ReplicaFetcherThread): it holds the fetch states of the follower partitions
+// this node fetches from that leader, builds one Fetch request for those
+// fetching and one OffsetForLeaderEpoch request for those truncating (at most
+// one of each in flight), turns the answers into per-partition outcomes, and
+// backs off partitions whose requests failed. It decides nothing about the
+// logs: the partitions' replica cores do, and publish their next state. It
+// does no I/O and reads no clock.
+//
+// A partition is sent again only once its replica core published a newer
+// state than the one an outcome was delivered for (every outcome is taken
+// by the core, which then publishes), so no two requests ever ask for the
+// same thing. An answer that brings nothing new (no records, no error, the
+// same high watermark and log start offset) is not delivered; the partition
+// goes into the next request as it is.
+type Fetcher struct {
+	cfg   FetcherConfig
+	parts map[FetcherPartition]*fetcherEntry
+	// order is the partitions in request order: a partition that got
+	// records moves to the end, so that under max_bytes no partition
+	// starves (as Kafka's fetcher does).
+	order []FetcherPartition
+
+	fetchInFlight  []sentPartition
+	epochsInFlight []sentPartition
+	fetching       bool
+	truncating     bool
+	// nowMs is the latest monotonic time the fetcher was told.
+	nowMs int64
+
+	ready FetcherReady
+}
+
+type fetcherEntry struct {
+	state FollowerFetchState
+	// deliveredSeq is the state an outcome was delivered for: the partition
+	// waits for a newer one.
+	deliveredSeq uint64
+	inFlight     bool
+	// delayedUntilMs is when a partition backing off may be sent again
+	// (monotonic).
+	delayedUntilMs int64
+	// lastHighWatermark and lastLogStartOffset are what the last outcome
+	// delivered said.
+	lastHighWatermark  int64
+	lastLogStartOffset int64
+}
+
+// sentPartition is a partition in a request in flight, with the state the
+// request was built from.
+type sentPartition struct {
+	p   FetcherPartition
+	seq uint64
+}
+
+// NewFetcher builds a fetcher with no partitions.
+func NewFetcher(cfg FetcherConfig) *Fetcher {
+	if cfg.MaxWaitMs <= 0 {
+		cfg.MaxWaitMs = DefaultReplicaFetchWaitMaxMs
+	}
+	if cfg.MinBytes <= 0 {
+		cfg.MinBytes = 1
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultReplicaFetchResponseMaxBytes
+	}
+	if cfg.PartitionMaxBytes <= 0 {
+		cfg.PartitionMaxBytes = DefaultReplicaFetchMaxBytes
+	}
+	if cfg.BackoffMs <= 0 {
+		cfg.BackoffMs = DefaultReplicaFetchBackoffMs
+	}
+	return &Fetcher{cfg: cfg, parts: map[FetcherPartition]*fetcherEntry{}}
+}
+
+// Ready takes the effects accumulated since the last call.
+func (f *Fetcher) Ready() FetcherReady {
+	rd := f.ready
+	f.ready = FetcherReady{}
+	return rd
+}
+
+// Partitions is how many partitions the fetcher holds (a fetcher with none
+// may stop).
+func (f *Fetcher) Partitions() int { return len(f.parts) }
+
+// SetPartition takes a partition's published fetch state at time now. A
+// state for another leader, or with phase FollowerIdle, takes the partition
+// out of this fetcher; a state older than the one held is ignored (states
+// may arrive out of order). A state asking for a backoff delays the
+// partition; a new leader epoch ends a backoff. A replica core rebuilt (its
+// actor restarted) numbers its states afresh: the shell removes the
+// partition (RemovePartition) before it hands on the new core's first
+// state.
+func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now Instant) {
+	if st.Leader != f.cfg.Leader || st.Phase == FollowerIdle {
+		f.RemovePartition(p)
+		f.send(now)
+		return
+	}
+	e := f.parts[p]
+	if e == nil {
+		e = &fetcherEntry{lastHighWatermark: -1, lastLogStartOffset: -1}
+		f.parts[p] = e
+		f.order = append(f.order, p)
+	} else if st.Seq <= e.state.Seq {
+		return
+	}
+	if st.CurrentLeaderEpoch != e.state.CurrentLeaderEpoch {
+		e.delayedUntilMs = 0
+	}
+	if st.Backoff {
+		e.delayedUntilMs = now.MonoMs + f.cfg.BackoffMs
+	}
+	e.state = st
+	f.send(now)
+}
+
+// RemovePartition forgets a partition; an answer for it in flight is
+// dropped.
+func (f *Fetcher) RemovePartition(p FetcherPartition) {
+	if f.parts[p] == nil {
+		return
+	}
+	delete(f.parts, p)
+	f.order = slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == p })
+}
+
+// Tick tells the fetcher the time: partitions whose backoff ended are sent.
+func (f *Fetcher) Tick(now Instant) { f.send(now) }
+
+// NextDeadlineMs is when a backoff ends for a partition that waits for
+// nothing else (monotonic), or math.MaxInt64. A backoff that ended already
+// is no deadline: the partition goes into the next request, which the
+// answer to the one in flight sends.
+func (f *Fetcher) NextDeadlineMs() int64 {
+	next := int64(math.MaxInt64)
+	for _, p := range f.order {
+		e := f.parts[p]
+		if e.delayedUntilMs > f.nowMs && !e.inFlight && e.state.Seq > e.deliveredSeq {
+			next = min(next, e.delayedUntilMs)
+		}
+	}
+	return next
+}
+
+// sendable says whether a partition may go into a request for phase now.
+func (e *fetcherEntry) sendable(phase FollowerPhase, nowMs int64) bool {
+	return e.state.Phase == phase && !e.inFlight && e.state.Seq > e.deliveredSeq && nowMs >= e.delayedUntilMs
+}
+
+// send builds the requests there is something for and nothing in flight.
+func (f *Fetcher) send(now Instant) {
+	f.nowMs = max(f.nowMs, now.MonoMs)
+	if !f.fetching {
+		f.buildFetch(now.MonoMs)
+	}
+	if !f.truncating {
+		f.buildEpochRequest(now.MonoMs)
+	}
+}
+
+func (f *Fetcher) buildFetch(nowMs int64) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = f.cfg.NodeID
+	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.NodeID, f.cfg.BrokerEpoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = f.cfg.MaxWaitMs, f.cfg.MinBytes, f.cfg.MaxBytes
+	req.SessionID, req.SessionEpoch = 0, -1 // no fetch session: every request is full
+	var sent []sentPartition
+	for _, p := range f.order {
+		e := f.parts[p]
+		if !e.sendable(FollowerFetching, nowMs) {
+			continue
+		}
+		e.inFlight = true
+		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
+		tp := kmsg.NewFetchRequestTopicPartition()
+		tp.Partition, tp.CurrentLeaderEpoch = p.Partition, e.state.CurrentLeaderEpoch
+		tp.FetchOffset, tp.LastFetchedEpoch, tp.LogStartOffset = e.state.FetchOffset, e.state.LastFetchedEpoch, e.state.LogStartOffset
+		tp.PartitionMaxBytes = f.cfg.PartitionMaxBytes
+		t := fetchTopic(req, p)
+		t.Partitions = append(t.Partitions, tp)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	f.fetching, f.fetchInFlight = true, sent
+	f.ready.Fetch = req
+}
+
+// fetchTopic is the request's entry for p's topic, added at the end if the
+// last one is another topic (a topic may then appear twice, which Kafka
+// accepts; partitions keep their rotation order).
+func fetchTopic(req *kmsg.FetchRequest, p FetcherPartition) *kmsg.FetchRequestTopic {
+	if n := len(req.Topics); n > 0 && req.Topics[n-1].Topic == p.Topic && req.Topics[n-1].TopicID == p.TopicID {
+		return &req.Topics[n-1]
+	}
+	t := kmsg.NewFetchRequestTopic()
+	t.Topic, t.TopicID = p.Topic, p.TopicID
+	req.Topics = append(req.Topics, t)
+	return &req.Topics[len(req.Topics)-1]
+}
+
+func (f *Fetcher) buildEpochRequest(nowMs int64) {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = f.cfg.NodeID
+	var sent []sentPartition
+	for _, p := range f.order {
+		e := f.parts[p]
+		if !e.sendable(FollowerTruncating, nowMs) {
+			continue
+		}
+		e.inFlight = true
+		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
+		tp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		tp.Partition, tp.CurrentLeaderEpoch, tp.LeaderEpoch = p.Partition, e.state.CurrentLeaderEpoch, e.state.LastFetchedEpoch
+		if n := len(req.Topics); n > 0 && req.Topics[n-1].Topic == p.Topic {
+			req.Topics[n-1].Partitions = append(req.Topics[n-1].Partitions, tp)
+			continue
+		}
+		t := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		t.Topic, t.Partitions = p.Topic, []kmsg.OffsetForLeaderEpochRequestTopicPartition{tp}
+		req.Topics = append(req.Topics, t)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	f.truncating, f.epochsInFlight = true, sent
+	f.ready.OffsetForLeaderEpoch = req
+}
+
+// settle ends a request in flight: every partition in it is free again; on
+// failure (err, or a request-level error) each backs off, as Kafka's
+// fetcher delays every partition of a failed request.
+func (f *Fetcher) settle(sent []sentPartition, failed bool, nowMs int64) {
+	for _, s := range sent {
+		if e := f.parts[s.p]; e != nil {
+			e.inFlight = false
+			if failed && e.state.Seq == s.seq {
+				e.delayedUntilMs = nowMs + f.cfg.BackoffMs
+			}
+		}
+	}
+}
+
+// FetchCompleted takes the leader's answer to the Fetch in flight (resp), or
+// the error that ended it (err: a timeout, a lost connection), at time now.
+// A failed request delays all its partitions; otherwise each partition
+// still at the state it was sent with gets its outcome.
+func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instant) {
+	if !f.fetching {
+		panic("fetcher: fetch completed with none in flight")
+	}
+	sent := f.fetchInFlight
+	f.fetching, f.fetchInFlight = false, nil
+	failed := err != nil || resp == nil || resp.ErrorCode != 0
+	f.settle(sent, failed, now.MonoMs)
+	if !failed {
+		answers := fetchAnswers(resp)
+		for _, s := range sent {
+			if rp := answers.lookup(s.p); rp != nil {
+				f.deliverFetch(s, rp)
+			}
+		}
+	}
+	f.send(now)
+}
+
+// partitionKey identifies a partition in an answer: a Fetch answer names
+// topics by id from v13 on, by name before; OffsetForLeaderEpoch by name.
+type partitionKey struct {
+	topic     string
+	topicID   TopicID
+	partition int32
+}
+
+type fetchAnswerIndex map[partitionKey]*kmsg.FetchResponseTopicPartition
+
+// fetchAnswers indexes a Fetch response by the topic name or id it gives.
+func fetchAnswers(resp *kmsg.FetchResponse) fetchAnswerIndex {
+	out := fetchAnswerIndex{}
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			rp := &t.Partitions[j]
+			out[partitionKey{topic: t.Topic, topicID: t.TopicID, partition: rp.Partition}] = rp
+		}
+	}
+	return out
+}
+
+// lookup finds p's answer by its id, its name, or both.
+func (idx fetchAnswerIndex) lookup(p FetcherPartition) *kmsg.FetchResponseTopicPartition {
+	for _, k := range []partitionKey{{topicID: p.TopicID, partition: p.Partition}, {topic: p.Topic, partition: p.Partition},
+		{topic: p.Topic, topicID: p.TopicID, partition: p.Partition}} {
+		if k.topicID == (TopicID{}) && k.topic == "" {
+			continue
+		}
+		if rp := idx[k]; rp != nil {
+			return rp
+		}
+	}
+	return nil
+}
+
+// deliverFetch turns one partition's answer into an outcome, unless the
+// partition moved on or the answer brings nothing new.
+func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicPartition) {
+	e := f.parts[s.p]
+	if e == nil || e.state.Seq != s.seq {
+		return
+	}
+	o := FollowerFetchOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset,
+		DivergingEpoch: rp.DivergingEpoch.Epoch, DivergingEndOffset: rp.DivergingEpoch.EndOffset, Records: rp.RecordBatches}
+	diverging := o.DivergingEpoch >= 0 && o.DivergingEndOffset >= 0
+	if o.ErrorCode == 0 && len(o.Records) == 0 && !diverging && o.HighWatermark == e.lastHighWatermark && o.LogStartOffset == e.lastLogStartOffset {
+		return
+	}
+	e.deliveredSeq = s.seq
+	e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
+	if len(o.Records) > 0 {
+		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
+	}
+	f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p, Fetch: &o})
+}
+
+// EpochEndOffsetsCompleted takes the leader's answer to the
+// OffsetForLeaderEpoch request in flight, or the error that ended it, at
+// time now. A failed request delays all its partitions; otherwise each
+// partition still at the state it was sent with gets its outcome.
+func (f *Fetcher) EpochEndOffsetsCompleted(resp *kmsg.OffsetForLeaderEpochResponse, err error, now Instant) {
+	if !f.truncating {
+		panic("fetcher: OffsetForLeaderEpoch completed with none in flight")
+	}
+	sent := f.epochsInFlight
+	f.truncating, f.epochsInFlight = false, nil
+	failed := err != nil || resp == nil
+	f.settle(sent, failed, now.MonoMs)
+	if !failed {
+		answers := map[partitionKey]*kmsg.OffsetForLeaderEpochResponseTopicPartition{}
+		for i := range resp.Topics {
+			t := &resp.Topics[i]
+			for j := range t.Partitions {
+				answers[partitionKey{topic: t.Topic, partition: t.Partitions[j].Partition}] = &t.Partitions[j]
+			}
+		}
+		for _, s := range sent {
+			rp, ok := answers[partitionKey{topic: s.p.Topic, partition: s.p.Partition}]
+			e := f.parts[s.p]
+			if !ok || e == nil || e.state.Seq != s.seq {
+				continue
+			}
+			e.deliveredSeq = s.seq
+			f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p,
+				EpochEnd: &EpochEndOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, LeaderEpoch: rp.LeaderEpoch, EndOffset: rp.EndOffset}})
+		}
+	}
+	f.send(now)
+}

@@ -1,0 +1,395 @@
+package cluster
+
+import (
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// The leader role: what a leader knows of its followers, the high watermark
+// it computes from them, and the ISR changes it asks the controller for
+// (Kafka's Partition, Replica and AlterPartitionManager).
+
+// leaderState is the leader role's state.
+type leaderState struct {
+	// followers are the other replicas' fetch progress, by broker id.
+	followers map[int32]*followerProgress
+	// epochStartOffset is where the current leader epoch started: a
+	// follower joins the ISR only once its log end offset reaches it (it
+	// fetched in this epoch, S6). epochStartPending says it is not known
+	// yet (log work is in flight): no produce is taken until it is.
+	epochStartOffset  int64
+	epochStartPending bool
+	// isrChange is the ISR change asked of the controller and not yet
+	// settled; at most one at a time.
+	isrChange *isrChange
+	// alterSeq numbers AlterPartition requests.
+	alterSeq uint64
+}
+
+// followerProgress is a leader's view of one follower (Kafka's ReplicaState).
+type followerProgress struct {
+	// logEndOffset is the follower's log end offset: the offset of its
+	// last fetch in this leadership, -1 before any.
+	logEndOffset int64
+	// logStartOffset is the follower's log start offset, -1 before any.
+	logStartOffset int64
+	// lastFetchLeaderLogEndOffset and lastFetchTimeMs are the leader's log
+	// end offset and the time at the follower's previous fetch.
+	lastFetchLeaderLogEndOffset int64
+	lastFetchTimeMs             int64
+	// lastCaughtUpTimeMs is the latest time t such that the follower's
+	// latest fetch offset is at or past the leader's log end offset at t:
+	// the follower lags by no more than now minus it.
+	lastCaughtUpTimeMs int64
+	// brokerEpoch is the broker epoch of the follower's fetches, -1 when
+	// unknown.
+	brokerEpoch int64
+}
+
+// reset starts a follower's progress afresh when this replica begins to lead
+// (newLeader) or leads a new epoch, as Kafka's resetReplicaState: an ISR
+// member counts as caught up now, any other as never; a new leader knows
+// nothing of the follower's log, a re-elected one keeps what it knew.
+func (f *followerProgress) reset(nowMs, leaderLogEndOffset int64, newLeader, inSync bool) {
+	caughtUp := int64(neverMs)
+	if inSync {
+		caughtUp = nowMs
+	}
+	if newLeader {
+		*f = followerProgress{logEndOffset: -1, logStartOffset: -1, lastFetchLeaderLogEndOffset: -1,
+			lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: caughtUp, brokerEpoch: -1}
+		return
+	}
+	f.lastFetchLeaderLogEndOffset = leaderLogEndOffset
+	f.lastFetchTimeMs = neverMs
+	if inSync {
+		f.lastFetchTimeMs = nowMs
+	}
+	f.lastCaughtUpTimeMs = caughtUp
+}
+
+// caughtUp is Kafka's isCaughtUp: the follower is at the leader's log end
+// offset, or was within the last replica.lag.time.max.ms.
+func (f *followerProgress) caughtUp(leaderLogEndOffset, nowMs, maxLagMs int64) bool {
+	return f.logEndOffset == leaderLogEndOffset || nowMs-f.lastCaughtUpTimeMs <= maxLagMs
+}
+
+// newFollowerProgress is the progress of a follower this leader has not
+// heard from.
+func newFollowerProgress() *followerProgress {
+	return &followerProgress{logEndOffset: -1, logStartOffset: -1, lastFetchLeaderLogEndOffset: -1,
+		lastFetchTimeMs: neverMs, lastCaughtUpTimeMs: neverMs, brokerEpoch: -1}
+}
+
+// syncFollowers keeps one progress per replica other than self: new replicas
+// start unknown, removed ones go.
+func (l *leaderState) syncFollowers(replicas []int32, self int32) {
+	for id := range l.followers {
+		if !slices.Contains(replicas, id) {
+			delete(l.followers, id)
+		}
+	}
+	for _, id := range replicas {
+		if id != self && l.followers[id] == nil {
+			l.followers[id] = newFollowerProgress()
+		}
+	}
+}
+
+func (l *leaderState) sortedFollowerIDs() []int32 {
+	ids := make([]int32, 0, len(l.followers))
+	for id := range l.followers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// isrChange is an ISR change asked of the controller (Kafka's
+// PendingExpandIsr and PendingShrinkIsr).
+type isrChange struct {
+	req AlterPartitionRequest
+	// expand says the change adds a replica: the high watermark counts the
+	// larger ISR at once (it is the stricter); a shrink counts only once
+	// the controller settled it.
+	expand bool
+	// inFlight says the request is with the shell; otherwise it is sent
+	// again at retryAtMs.
+	inFlight  bool
+	retryAtMs int64
+}
+
+// AlterPartitionRequest asks the controller, through the shell, to set the
+// partition's ISR (Kafka's AlterPartition, one partition): valid only while
+// the leader epoch and partition epoch are still the controller's.
+// BrokerEpochs are the ISR members' broker epochs as their fetches gave them
+// (AlterPartition v3+ NewIsrWithEpochs), -1 where unknown and for this
+// broker, whose own the shell fills in. The shell adds the topic id and
+// this broker, and reports the answer with AlterPartitionCompleted and Seq.
+type AlterPartitionRequest struct {
+	Seq            uint64
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+	BrokerEpochs   []int64
+}
+
+// AlterPartitionResult is the controller's answer to an AlterPartition for
+// this partition: an error, or the partition's leader epoch, partition epoch
+// and ISR after it. A request that failed in transport (timeout,
+// disconnection, NOT_CONTROLLER) is reported with a retriable code such as
+// REQUEST_TIMED_OUT.
+type AlterPartitionResult struct {
+	Seq            uint64
+	ErrorCode      int16
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
+// maximalISR is the ISR the high watermark and acks=all wait for: the
+// committed one, plus the replica a pending expansion adds (KIP-497).
+func (r *Replica) maximalISR() []int32 {
+	if l := r.leader; l != nil && l.isrChange != nil && l.isrChange.expand {
+		return l.isrChange.req.ISR
+	}
+	return r.partition.ISR
+}
+
+// effectiveMinISR is min.insync.replicas, bounded by the replication factor
+// (Kafka's effectiveMinIsr): the high watermark of a partition with fewer
+// replicas than min.insync.replicas still advances.
+func (r *Replica) effectiveMinISR() int {
+	return min(r.cfg.MinInsyncReplicas, max(len(r.partition.Replicas), 1))
+}
+
+// highWatermarkCandidate is where a leader's high watermark may go: the
+// minimum log end offset over the maximal ISR and the followers caught up
+// enough to join it (which the high watermark waits for, so that a follower
+// can catch up with it at all: Kafka's shouldWaitForReplicaToJoinIsr), the
+// leader's own being its log end offset (its flushed offset with a durable
+// high watermark). It is the current high watermark while the ISR is below
+// min.insync.replicas (KIP-966).
+func (r *Replica) highWatermarkCandidate() int64 {
+	hw := r.state.LogEndOffset
+	if r.cfg.DurableHighWatermark {
+		hw = min(hw, r.state.FlushedOffset)
+	}
+	l := r.leader
+	if l == nil || len(r.partition.ISR) < r.effectiveMinISR() {
+		return r.highWatermark
+	}
+	maximal := r.maximalISR()
+	for _, id := range l.sortedFollowerIDs() {
+		f := l.followers[id]
+		if f.logEndOffset < hw && (slices.Contains(maximal, id) || f.caughtUp(r.state.LogEndOffset, r.nowMs, r.opts.ReplicaLagTimeMaxMs)) {
+			hw = f.logEndOffset
+		}
+	}
+	return hw
+}
+
+// followerFetched records a follower's fetch at offset fetchOffset at nowMs
+// (Kafka's updateFetchStateOrThrow): its log end offset is the fetch
+// offset, and it caught up at this fetch if the offset reaches the leader's
+// log end offset, or at its previous fetch if it reaches the leader's log end
+// offset then. The ISR may then grow, and the high watermark advance.
+func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
+	l := r.leader
+	id, logStartOffset, nowMs := ff.ReplicaID, ff.LogStartOffset, ff.FetchedAtMs
+	f := l.followers[id]
+	f.brokerEpoch = ff.BrokerEpoch
+	leo := r.state.LogEndOffset
+	switch {
+	case fetchOffset >= leo:
+		f.lastCaughtUpTimeMs = max(f.lastCaughtUpTimeMs, nowMs)
+	case fetchOffset >= f.lastFetchLeaderLogEndOffset:
+		f.lastCaughtUpTimeMs = max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs)
+	}
+	f.logEndOffset, f.logStartOffset = fetchOffset, logStartOffset
+	f.lastFetchLeaderLogEndOffset = max(leo, f.lastFetchLeaderLogEndOffset)
+	f.lastFetchTimeMs = nowMs
+	r.maybeExpandISR(id)
+	r.advanceHighWatermark()
+}
+
+// maybeExpandISR asks to add a follower to the ISR once it reached the high
+// watermark with records of the current leader epoch (Kafka's
+// isFollowerInSync; S6), unless an ISR change is pending.
+func (r *Replica) maybeExpandISR(id int32) {
+	l := r.leader
+	f := l.followers[id]
+	if l.isrChange != nil || l.epochStartPending || slices.Contains(r.partition.ISR, id) ||
+		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
+		return
+	}
+	r.proposeISR(sortedISR(append(slices.Clone(r.partition.ISR), id)), true)
+}
+
+// maybeShrinkISR asks to drop from the ISR the followers that have not caught
+// up within replica.lag.time.max.ms, unless an ISR change is pending (Kafka's
+// maybeShrinkIsr).
+func (r *Replica) maybeShrinkISR(nowMs int64) {
+	l := r.leader
+	if l.isrChange != nil {
+		return
+	}
+	var out []int32
+	for _, id := range r.partition.ISR {
+		if id == r.opts.NodeID {
+			continue
+		}
+		if f := l.followers[id]; f == nil || !f.caughtUp(r.state.LogEndOffset, nowMs, r.opts.ReplicaLagTimeMaxMs) {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	isr := slices.DeleteFunc(slices.Clone(r.partition.ISR), func(id int32) bool { return slices.Contains(out, id) })
+	r.proposeISR(isr, false)
+}
+
+// proposeISR asks the controller for a new ISR.
+func (r *Replica) proposeISR(isr []int32, expand bool) {
+	l := r.leader
+	l.alterSeq++
+	epochs := make([]int64, len(isr))
+	for i, id := range isr {
+		epochs[i] = -1
+		if f := l.followers[id]; f != nil {
+			epochs[i] = f.brokerEpoch
+		}
+	}
+	l.isrChange = &isrChange{expand: expand, inFlight: true, req: AlterPartitionRequest{Seq: l.alterSeq,
+		LeaderEpoch: r.partition.LeaderEpoch, PartitionEpoch: r.partition.PartitionEpoch, ISR: isr, BrokerEpochs: epochs}}
+	r.sendAlterPartition()
+}
+
+// sendAlterPartition hands the pending ISR change to the shell (a copy: the
+// shell may keep it).
+func (r *Replica) sendAlterPartition() {
+	req := r.leader.isrChange.req
+	req.ISR, req.BrokerEpochs = slices.Clone(req.ISR), slices.Clone(req.BrokerEpochs)
+	r.ready.AlterPartition = &req
+}
+
+// AlterPartitionCompleted reports the controller's answer to an
+// AlterPartition (Kafka's handleAlterPartitionUpdate and
+// handleAlterPartitionError). An answer to a request the replica no longer
+// waits for (a newer record settled it) changes nothing. On success for the
+// current leader epoch and a partition epoch not older than the replica's,
+// the answer's ISR becomes the committed one. OPERATION_NOT_ATTEMPTED and
+// INELIGIBLE_REPLICA drop the change (the controller says it was not made);
+// errors saying the replica's metadata is stale keep it pending until the
+// next record; any other error asks again after a backoff.
+func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant) {
+	r.observe(now)
+	l := r.leader
+	if l == nil || l.isrChange == nil || !l.isrChange.inFlight || l.isrChange.req.Seq != res.Seq {
+		return
+	}
+	ch := l.isrChange
+	ch.inFlight = false
+	switch res.ErrorCode {
+	case 0:
+		if res.LeaderEpoch != r.partition.LeaderEpoch || res.PartitionEpoch < r.partition.PartitionEpoch {
+			return // stale: wait for the next record
+		}
+		r.partition.ISR = sortedISR(res.ISR)
+		r.partition.PartitionEpoch = res.PartitionEpoch
+		l.isrChange = nil
+		r.advanceHighWatermark()
+	case kerr.OperationNotAttempted.Code, kerr.IneligibleReplica.Code:
+		l.isrChange = nil
+		r.advanceHighWatermark()
+	case kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicID.Code, kerr.FencedLeaderEpoch.Code,
+		kerr.InvalidUpdateVersion.Code, kerr.InvalidRequest.Code, kerr.NewLeaderElected.Code:
+		// Pending until the next record.
+	default:
+		ch.retryAtMs = now.MonoMs + r.opts.AlterPartitionRetryBackoffMs
+	}
+}
+
+// tickLeader runs the leader's timed work: a failed AlterPartition is sent
+// again when due, lagging followers leave the ISR, and the high watermark
+// stops waiting for followers that are no longer caught up.
+func (r *Replica) tickLeader(now Instant) {
+	l := r.leader
+	if ch := l.isrChange; ch != nil && !ch.inFlight && ch.retryAtMs > 0 && now.MonoMs >= ch.retryAtMs {
+		ch.inFlight, ch.retryAtMs = true, 0
+		r.sendAlterPartition()
+	}
+	r.maybeShrinkISR(now.MonoMs)
+	r.advanceHighWatermark()
+}
+
+// leaderDeadlineMs is when the leader's timed work is next due: a failed
+// AlterPartition sent again, an ISR member falling out of sync (it then
+// leaves the ISR, unless an ISR change is pending), a follower outside the
+// ISR falling out of sync (the high watermark then stops waiting for it).
+// A deadline that passed counts only while Tick would act on it, so the
+// shell never spins on one.
+func (r *Replica) leaderDeadlineMs() int64 {
+	l := r.leader
+	next := int64(math.MaxInt64)
+	if ch := l.isrChange; ch != nil && !ch.inFlight && ch.retryAtMs > 0 {
+		next = ch.retryAtMs
+	}
+	maximal := r.maximalISR()
+	for _, id := range l.sortedFollowerIDs() {
+		f := l.followers[id]
+		if f.logEndOffset == r.state.LogEndOffset {
+			continue
+		}
+		outOfSyncMs := int64(math.MinInt64)
+		if f.lastCaughtUpTimeMs != neverMs {
+			outOfSyncMs = f.lastCaughtUpTimeMs + r.opts.ReplicaLagTimeMaxMs + 1
+		}
+		switch {
+		case slices.Contains(r.partition.ISR, id):
+			if l.isrChange == nil {
+				next = min(next, outOfSyncMs)
+			}
+		case !slices.Contains(maximal, id) && outOfSyncMs > r.nowMs:
+			next = min(next, outOfSyncMs)
+		}
+	}
+	return next
+}
+
+// FollowerProgress is what a leader knows of one follower, for tests,
+// metrics and invariant checks.
+type FollowerProgress struct {
+	ReplicaID          int32
+	LogEndOffset       int64
+	LogStartOffset     int64
+	LastCaughtUpTimeMs int64
+	InSync             bool
+}
+
+// Followers lists a leader's view of its followers by broker id (nil when
+// following).
+func (r *Replica) Followers() []FollowerProgress {
+	if r.leader == nil {
+		return nil
+	}
+	var out []FollowerProgress
+	for _, id := range r.leader.sortedFollowerIDs() {
+		f := r.leader.followers[id]
+		out = append(out, FollowerProgress{ReplicaID: id, LogEndOffset: f.logEndOffset, LogStartOffset: f.logStartOffset,
+			LastCaughtUpTimeMs: f.lastCaughtUpTimeMs, InSync: slices.Contains(r.partition.ISR, id)})
+	}
+	return out
+}
+
+// PendingISR is the ISR a leader asked the controller for and is waiting on,
+// or nil.
+func (r *Replica) PendingISR() []int32 {
+	if r.leader == nil || r.leader.isrChange == nil {
+		return nil
+	}
+	return r.leader.isrChange.req.ISR
+}
