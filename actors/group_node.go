@@ -120,9 +120,9 @@ func (g *groupNode) shutdown() {
 	}
 }
 
-// brokers is how many brokers can hold replicas; one until brokers
-// register with the controller.
-func (g *groupNode) brokers() int { return 1 }
+// brokers is how many brokers can hold replicas: the live brokers this
+// node's image knows (at least one).
+func (g *groupNode) brokers() int { return max(1, len(g.n.liveBrokers(g.n.routes.load().image))) }
 
 // createOffsetsTopic asks the controller to create __consumer_offsets (once
 // at a time); done runs when the controller answered.
@@ -148,11 +148,11 @@ func (g *groupNode) createOffsetsTopic(done func()) {
 		t.Configs = append(t.Configs, c)
 	}
 	req.Topics = append(req.Topics, t)
-	g.n.system.Root.Send(g.n.controller, &adminRequest{body: req, respond: func(resp kmsg.Response) {
+	g.n.sendToController(req, func(resp kmsg.Response, _ error) {
 		g.creating.Store(false)
 		if r, ok := resp.(*kmsg.CreateTopicsResponse); ok && len(r.Topics) == 1 && r.Topics[0].ErrorCode != 0 && r.Topics[0].ErrorMessage != nil {
 			g.logger.Info("__consumer_offsets not created", zap.String("reason", *r.Topics[0].ErrorMessage))
 		}
 		done()
-	}})
+	})
 }

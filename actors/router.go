@@ -50,6 +50,10 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 35, MinVersion: 1, MaxVersion: 5}, // DescribeLogDirs
 		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
 		{APIKey: 74, MinVersion: 0, MaxVersion: 1}, // ListConfigResources
+		{APIKey: 43, MinVersion: 0, MaxVersion: 2}, // ElectLeaders
+		{APIKey: 45, MinVersion: 0, MaxVersion: 1}, // AlterPartitionAssignments
+		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
+		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 		{APIKey: 8, MinVersion: 2, MaxVersion: 10}, // OffsetCommit
 		{APIKey: 9, MinVersion: 1, MaxVersion: 10}, // OffsetFetch
@@ -99,8 +103,9 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 	case *kmsg.DescribeTopicPartitionsRequest:
 		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
-		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
-		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, respond: respond})
+		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
+		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
+		r.forwardToController(body, respond)
 	default:
 		if r.handleGroup(req, respond) {
 			return
@@ -135,5 +140,7 @@ func answerUndelivered(msg interface{}) {
 		m.reply(-1)
 	case interface{ answerUndelivered() }:
 		m.answerUndelivered()
+	default:
+		answerUndeliveredToController(msg)
 	}
 }

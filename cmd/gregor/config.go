@@ -73,6 +73,7 @@ type brokerConfig struct {
 	LogFormat                     string              // log.format: json or console
 	MetricsListener               string              // metrics.listener host:port; "" disables /metrics
 	DebugListener                 string              // debug.listener host:port; "" (the default) disables pprof
+	clusterSettings                                   // process.roles, controller.quorum.voters, ...
 	Settings                      []configSetting     // every known key's effective value in canonical form, in table order
 	unsetKeys                     map[string]struct{} // keys left at an empty default, for derivation
 }
@@ -224,7 +225,7 @@ func (c *brokerConfig) replaceSetting(key, value, source string) {
 // checkAgreement checks what no single key can: listener protocols, the
 // advertised listeners, and the metrics listener's port.
 func (c *brokerConfig) checkAgreement(opts configOptions) error {
-	if err := assignSecurityProtocols(c.Listeners, c.ListenerSecurityProtocolMap); err != nil {
+	if err := assignSecurityProtocols(c.Listeners, c.controllerProtocols()); err != nil {
 		return c.invalid("listeners", "listeners whose protocol in listener.security.protocol.map is PLAINTEXT ("+err.Error()+")")
 	}
 	if err := c.deriveAdvertisedListeners(opts); err != nil {
@@ -253,7 +254,7 @@ func (c *brokerConfig) deriveAdvertisedListeners(opts configOptions) error {
 		}
 		return nil
 	}
-	derived := slices.Clone(c.Listeners)
+	derived := slices.DeleteFunc(slices.Clone(c.Listeners), c.isControllerListener)
 	for i := range derived {
 		switch {
 		case isWildcardHost(derived[i].Host):

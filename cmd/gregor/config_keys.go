@@ -92,7 +92,7 @@ var (
 // brokerConfigKeys is every key gregor knows, with Kafka's name and default
 // (except where the issue embeds its own: listeners, log.dirs, node.id and
 // the replication factors of the internal topics, which suit one node).
-var brokerConfigKeys = []configKey{
+var brokerConfigKeys = append([]configKey{
 	integerKey("node.id", "1", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.NodeID },
 		"this node's id, unique in the cluster"),
 	{Name: "listeners", Default: "PLAINTEXT://127.0.0.1:9092", Doc: "addresses to accept Kafka clients on",
@@ -260,14 +260,13 @@ var brokerConfigKeys = []configKey{
 			c.DebugListener = v
 			return v, expected, true
 		}},
-}
+}, clusterConfigKeys...)
 
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries
 // that mean nothing to gregor: they are noted, not warned about.
 var unusedKafkaKeys = []string{
 	"num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir", "num.replica.fetchers",
-	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-	"controller.listener.names", "inter.broker.listener.name", "zookeeper.connect",
+	"controller.quorum.bootstrap.servers", "inter.broker.listener.name", "zookeeper.connect",
 	"zookeeper.connection.timeout.ms", "share.coordinator.state.topic.replication.factor",
 	"share.coordinator.state.topic.min.isr",
 }

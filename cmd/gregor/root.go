@@ -21,6 +21,7 @@ func newRootCommand() *cobra.Command {
 		newConsumeCommand(),
 		newGroupCommand(),
 		newPerfCommand(),
+		newClusterCommand(),
 	)
 	return root
 }
