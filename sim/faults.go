@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"gregor/cluster"
 )
 
 // faultInjector injects the profile's faults during the faulty phase, each
@@ -27,6 +29,7 @@ func (f *faultInjector) start() {
 	f.every(p.ClientCutEveryMs, f.clientCut)
 	f.every(p.ClockJumpEveryMs, f.clockJump)
 	f.every(p.DiskFaultEveryMs, f.diskFault)
+	f.every(p.StarveISREveryMs, f.starveISR)
 	f.startDetector()
 }
 
@@ -247,14 +250,82 @@ func (f *faultInjector) clockJump() {
 	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), delta/1000)
 }
 
-// diskFault makes a node's writes and fsyncs fail for a while.
+// starveISR cuts the replication links from a partition's followers to
+// its leader (their fetches are lost; every broker still reaches the
+// controller) until the leader has dropped them from the ISR, then crashes
+// the leader: the shape of CORRECTNESS.md B1 and B6.
+func (f *faultInjector) starveISR() {
+	w := f.w
+	var ctrl *node
+	for _, n := range w.nodes {
+		if n.up && n.ctrl != nil && n.ctrl.Active() {
+			ctrl = n
+		}
+	}
+	if ctrl == nil {
+		return
+	}
+	var cands []cluster.PartitionImage
+	var names []string
+	for t := range ctrl.image.Topics() {
+		for _, p := range t.Partitions {
+			if p.Leader >= 0 && len(p.ISR) > 1 {
+				cands = append(cands, p)
+				names = append(names, t.Name)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	i := w.rngFaults.IntN(len(cands))
+	p, tp := cands[i], tpKey{names[i], cands[i].Partition}
+	var cut []linkKey
+	var names2 []string
+	for _, r := range p.Replicas {
+		if k := (linkKey{r, p.Leader}); r != p.Leader && !w.net.dataCut[k] {
+			w.net.dataCut[k] = true
+			cut = append(cut, k)
+			names2 = append(names2, k.String())
+		}
+	}
+	if len(cut) == 0 {
+		return
+	}
+	w.stats.Partitions++
+	w.timelinef("fault: %s's followers cannot fetch from its leader n%d (replication links %s cut)", tp, p.Leader, strings.Join(names2, " "))
+	leader := w.node(p.Leader)
+	w.schedule(w.now+w.timing.replicaLagMaxMs+2000+expMs(w.rngFaults, 3000), func() {
+		for _, k := range cut {
+			delete(w.net.dataCut, k)
+		}
+		if w.phase != phaseFaulty {
+			return
+		}
+		w.crash(leader, chance(w.rngFaults, w.profile.PowerLossShare), "")
+		w.schedule(w.now+200+expMs(w.rngFaults, max(w.profile.DownForMs, 3000)), func() {
+			if w.phase == phaseFaulty {
+				w.restart(leader)
+			}
+		})
+	})
+}
+
+// diskFault makes a node's writes and fsyncs fail for a while: with EIO
+// (each with probability DiskFaultP), or with ENOSPC (the disk is full).
 func (f *faultInjector) diskFault() {
 	w := f.w
 	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
-	n.diskFaultUntilMs = w.now + 1 + expMs(w.rngFaults, w.profile.DiskFaultForMs)
-	n.diskFaultP = w.profile.DiskFaultP
+	until := w.now + 1 + expMs(w.rngFaults, w.profile.DiskFaultForMs)
 	w.stats.DiskFaults++
-	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(n.diskFaultUntilMs))
+	if w.rngFaults.IntN(2) == 0 {
+		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(w.rngFaults.IntN(4096)))
+		w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
+		w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
+		return
+	}
+	n.diskFaultUntilMs, n.diskFaultP = until, w.profile.DiskFaultP
+	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
 }
 
 // startDetector runs the membership failure detector: every second the
@@ -311,12 +382,14 @@ func (f *faultInjector) startDetector() {
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
+	clear(w.net.dataCut)
 	clear(w.net.degraded)
 	w.faults.partitionCuts = nil
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
 	for _, n := range w.nodes {
 		n.diskFaultUntilMs = 0
+		n.fs.SetSpaceLimit(-1)
 		if n.paused {
 			w.resume(n)
 		}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The simulated network: every message between endpoints (brokers, and the
@@ -70,13 +73,17 @@ type network struct {
 	minDelayMs  int64
 	meanDelayMs float64
 	dropP, dupP float64
-	// cut links lose every message; degraded ones more than the baseline.
+	// cut links lose every message; dataCut links only a follower's
+	// replication traffic to a leader (see replicationCut), while the
+	// CONTROLLER listener still works; degraded links lose more than the
+	// baseline.
 	cut      map[linkKey]bool
+	dataCut  map[linkKey]bool
 	degraded map[linkKey]*linkFaults
 }
 
 func newNetwork(w *World, rng *rand.Rand) *network {
-	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{}}
+	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{}}
 }
 
 // send puts a message on the wire.
@@ -87,7 +94,7 @@ func (n *network) send(m *message) {
 	dup := false
 	extra := 0.0
 	if m.from != m.to {
-		if n.cut[k] {
+		if n.cut[k] || n.replicationCut(m) {
 			w.stats.MessagesCut++
 			return
 		}
@@ -119,11 +126,86 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 // arrive hands a message to its destination, unless its link was cut while
 // it was in flight.
 func (n *network) arrive(m *message) {
-	if m.from != m.to && n.cut[linkKey{m.from, m.to}] {
+	if m.from != m.to && (n.cut[linkKey{m.from, m.to}] || n.replicationCut(m)) {
 		n.w.stats.MessagesCut++
 		return
 	}
+	n.w.traceMessage(m)
 	n.w.endpoint(m.to).receive(m)
+}
+
+// traceMessage adds a delivered message to the event log.
+func (w *World) traceMessage(m *message) {
+	b := appendMs(w.traceBuf[:0], w.now)
+	b = append(b, ' ')
+	b = appendEndpoint(b, m.from)
+	b = append(b, "→"...)
+	b = appendEndpoint(b, m.to)
+	switch m.kind {
+	case msgRaft:
+		b = append(b, " raft "...)
+		b = strconv.AppendInt(b, int64(len(m.body.([]byte))), 10)
+		b = append(b, 'B')
+	case msgRequest:
+		b = append(b, " request "...)
+		b = strconv.AppendUint(b, m.corr, 10)
+		b = append(b, ' ')
+		b = append(b, bodyName(m.body)...)
+	case msgResponse:
+		b = append(b, " response "...)
+		b = strconv.AppendUint(b, m.corr, 10)
+		b = append(b, ' ')
+		if m.err != nil {
+			b = append(b, m.err.Error()...)
+		} else {
+			b = append(b, bodyName(m.body)...)
+		}
+	}
+	b = append(b, '\n')
+	w.traceBuf = b
+	w.writeTrace(b)
+}
+
+func appendEndpoint(b []byte, id int32) []byte {
+	if id >= clientBase {
+		return strconv.AppendInt(append(b, 'c'), int64(id-clientBase+1), 10)
+	}
+	return strconv.AppendInt(append(b, 'n'), int64(id), 10)
+}
+
+// bodyName names a request or response for the event log.
+func bodyName(body any) string {
+	switch b := body.(type) {
+	case *produceRequest:
+		return "Produce"
+	case *produceResponse:
+		return "ProduceResponse"
+	case *metadataRequest:
+		return "Metadata"
+	case *metadataResponse:
+		return "MetadataResponse"
+	case kmsg.Request:
+		return kmsg.NameForKey(b.Key())
+	case kmsg.Response:
+		return kmsg.NameForKey(b.Key()) + "Response"
+	}
+	return "?"
+}
+
+// replicationCut says a message is lost to a cut replication link: the
+// link from a follower to a leader carries the follower's Fetch and
+// OffsetForLeaderEpoch requests, and their answers back.
+func (n *network) replicationCut(m *message) bool {
+	if len(n.dataCut) == 0 || m.from >= clientBase || m.to >= clientBase {
+		return false
+	}
+	switch m.body.(type) {
+	case *kmsg.FetchRequest, *kmsg.OffsetForLeaderEpochRequest:
+		return n.dataCut[linkKey{m.from, m.to}]
+	case *kmsg.FetchResponse, *kmsg.OffsetForLeaderEpochResponse:
+		return n.dataCut[linkKey{m.to, m.from}]
+	}
+	return false
 }
 
 // bounce answers a request that reached a node whose process is down: the

@@ -211,8 +211,14 @@ func (n *node) run(fn func()) {
 	}
 	n.queue = nil
 	if n.failing != nil {
-		err := n.failing
-		n.w.crash(n, false, fmt.Sprintf("process stopped: %v", err))
+		w, err := n.w, n.failing
+		w.crash(n, false, fmt.Sprintf("process stopped: %v", err))
+		// The process supervisor (systemd, Kubernetes) starts it again.
+		w.schedule(w.now+1000+expMs(w.rngFaults, 2000), func() {
+			if w.phase == phaseFaulty {
+				w.restart(n)
+			}
+		})
 		return
 	}
 	n.rearm()

@@ -163,7 +163,9 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 	}
 	if rd.TickLog != nil {
 		_ = log.Tick(rd.TickLog.NowMs)
-		core.Flushed(log.FlushedOffset())
+		// Under the skip-truncation plant the core may believe its log ends
+		// before the log's real end: the plant keeps the lie consistent.
+		core.Flushed(min(log.FlushedOffset(), core.LogEndOffset()))
 	}
 	if rd.DeleteRetainedSegments != nil {
 		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)

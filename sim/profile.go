@@ -82,6 +82,10 @@ type Profile struct {
 	// ClockJumpEveryMs: a node's wall clock jumps by up to an hour either
 	// way (its monotonic clock does not).
 	ClockJumpEveryMs float64
+	// StarveISREveryMs: the followers of a partition stop reaching its
+	// leader (one-way cuts) until the ISR shrinks to the leader, which
+	// then crashes (CORRECTNESS.md B1, B6).
+	StarveISREveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
@@ -148,6 +152,9 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.2) {
 		p.DiskFaultEveryMs, p.DiskFaultForMs, p.DiskFaultP = between(10000, 60000), between(100, 3000), between(0.05, 0.5)
 	}
+	if on(0.5) {
+		p.StarveISREveryMs = between(5000, 20000)
+	}
 	if on(0.3) {
 		p.FalseSuspicionP = between(0, 0.05)
 	}
@@ -189,6 +196,7 @@ func (p Profile) String() string {
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
+	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -346,10 +347,15 @@ func (w *World) tracef(format string, args ...any) {
 	b = fmt.Appendf(b, format, args...)
 	b = append(b, '\n')
 	w.traceBuf = b
-	w.traceHash.Write(b)
+	w.writeTrace(b)
+}
+
+// writeTrace adds a line to the event log's hash, and to its file if any.
+func (w *World) writeTrace(line []byte) {
+	w.traceHash.Write(line)
 	w.traceLines++
 	if w.opts.Trace != nil {
-		_, _ = w.opts.Trace.Write(b)
+		_, _ = w.opts.Trace.Write(line)
 	}
 }
 
@@ -363,7 +369,10 @@ func (w *World) timelinef(format string, args ...any) {
 }
 
 func appendMs(b []byte, ms int64) []byte {
-	return fmt.Appendf(b, "%d.%03d", ms/1000, ms%1000)
+	b = strconv.AppendInt(b, ms/1000, 10)
+	frac := ms % 1000
+	b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
 }
 
 // fmtMs prints a virtual time as seconds.
