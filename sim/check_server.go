@@ -208,17 +208,30 @@ func (c *serverChecks) droppedBelow(tp tpKey, end int64) bool {
 	return false
 }
 
-// node checks the invariants that an event on n may have broken.
+// node checks the invariants that an event on n may have broken: those of
+// the replicas the event touched, and of the leaders of the partitions they
+// follow (a follower's log bounds its leader's high watermark, S3).
 func (c *serverChecks) node(n *node) {
+	dirty := n.dirty
+	n.dirty = nil
+	for _, h := range dirty {
+		h.dirty = false
+	}
 	if !n.up {
 		return
 	}
-	for _, k := range n.keys {
-		h := n.replicas[k]
-		if h.core == nil || c.w.stopped {
+	for _, h := range dirty {
+		if h.core == nil || c.w.stopped || n.replicas[h.key] != h {
 			continue
 		}
 		c.checkReplica(n, h)
+		if l := h.core.Leader(); l != n.id && l >= 0 && int(l) <= len(c.w.nodes) && !c.w.stopped {
+			if ln := c.w.node(l); ln.up {
+				if lh := ln.replicas[h.key]; lh != nil && lh.core != nil && lh.core.IsLeader() {
+					c.checkReplica(ln, lh)
+				}
+			}
+		}
 	}
 }
 

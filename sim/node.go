@@ -81,11 +81,16 @@ type node struct {
 	// its image; hosted is the image they were last moved to.
 	replicasOn bool
 	hosted     *cluster.MetadataImage
-	replicas   map[tpKey]*replicaHost
-	keys       []tpKey // sorted
-	fetchers   map[int32]*fetcherHost
-	servers    map[uint64]*fetchServer
+	replicas map[tpKey]*replicaHost
+	keys     []tpKey // sorted
+	fetchers map[int32]*fetcherHost
+	leaders  []int32 // the fetchers' leaders, sorted
+	servers  map[uint64]*fetchServer
+	// serverIDs are the fetch servers waiting, oldest first.
+	serverIDs  []uint64
 	nextServer uint64
+	// dirty are the replicas an event touched, for the checks.
+	dirty []*replicaHost
 	// checkpointed are the high watermarks read at start
 	// (replication-offset-checkpoint); nextCheckpointMs when they are next
 	// written.
@@ -288,6 +293,7 @@ func (n *node) start() error {
 	n.replicasOn = false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
+	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
 	_, _ = w.ids.Read(n.incarnation[:])
 
@@ -332,6 +338,7 @@ func (n *node) stopProcess() {
 	n.backlog, n.queue = nil, nil
 	n.raftLog, n.q, n.ctrl = nil, nil, nil
 	n.replicas, n.keys, n.fetchers, n.servers = nil, nil, nil, nil
+	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
 	n.replicasOn = false
 	n.failing = nil
 }
@@ -372,15 +379,17 @@ func (n *node) nextDeadline() int64 {
 	if n.replicasOn {
 		next = min(next, n.nextCheckpointMs)
 	}
+	// The cores' deadlines as their shells cached them after each input:
+	// a core's deadline changes only when it is called.
 	for _, k := range n.keys {
 		if h := n.replicas[k]; h.core != nil {
-			next = min(next, n.monoToVirtual(h.core.NextDeadlineMs()))
+			next = min(next, n.monoToVirtual(h.deadlineMs))
 		}
 	}
-	for _, leader := range sortedIDs(n.fetchers) {
-		next = min(next, n.monoToVirtual(n.fetchers[leader].core.NextDeadlineMs()))
+	for _, leader := range n.leaders {
+		next = min(next, n.monoToVirtual(n.fetchers[leader].deadlineMs))
 	}
-	for _, id := range sortedIDs(n.servers) {
+	for _, id := range n.serverIDs {
 		next = min(next, n.monoToVirtual(n.servers[id].core.NextDeadlineMs()))
 	}
 	return next
@@ -414,19 +423,19 @@ func (n *node) wake() {
 	}
 	n.lifecycleTimers()
 	for _, k := range slices.Clone(n.keys) {
-		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.core.NextDeadlineMs() {
+		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.deadlineMs {
 			h.core.Tick(now)
 			h.carryOut()
 		}
 	}
-	for _, leader := range sortedIDs(n.fetchers) {
+	for _, leader := range n.leaders {
 		f := n.fetchers[leader]
-		if now.MonoMs >= f.core.NextDeadlineMs() {
+		if now.MonoMs >= f.deadlineMs {
 			f.core.Tick(now)
 			n.runFetcher(f)
 		}
 	}
-	for _, id := range sortedIDs(n.servers) {
+	for _, id := range slices.Clone(n.serverIDs) {
 		if s := n.servers[id]; s != nil && now.MonoMs >= s.core.NextDeadlineMs() {
 			s.core.Tick(now)
 			s.process()

@@ -296,8 +296,13 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 }
 
 // topicSettings are a topic's effective configs, as the node resolves them.
+// The simulated nodes run without a block cache, and read their logs in
+// the smallest blocks logstore allows (without a cache, every read copies
+// whole blocks: 64 KiB by default for a batch of a hundred bytes).
 func (w *World) topicSettings(img *cluster.MetadataImage, t *cluster.TopicImage) cluster.TopicSettings {
-	return cluster.ResolveTopicSettings(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, false)
+	s := cluster.ResolveTopicSettings(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, false)
+	s.Log.CacheBlockBytes = 4 << 10
+	return s
 }
 
 // uncleanEnabled reads a topic's unclean.leader.election.enable.

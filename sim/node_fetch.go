@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -30,6 +32,8 @@ var avoidFollowerReadOnWake = true
 type fetcherHost struct {
 	leader int32
 	core   *cluster.Fetcher
+	// deadlineMs is the core's NextDeadlineMs after its last input.
+	deadlineMs int64
 }
 
 // feedFetchers hands a follower's published fetch state to the fetcher of
@@ -40,7 +44,7 @@ func (n *node) feedFetchers(h *replicaHost, st cluster.FollowerFetchState) {
 	}
 	p := cluster.FetcherPartition{Topic: h.key.topic, TopicID: h.topicID, Partition: h.key.partition}
 	now := n.instant()
-	for _, leader := range sortedIDs(n.fetchers) {
+	for _, leader := range n.leaders {
 		if leader != st.Leader {
 			n.fetchers[leader].core.RemovePartition(p)
 		}
@@ -56,6 +60,8 @@ func (n *node) feedFetchers(h *replicaHost, st cluster.FollowerFetchState) {
 		f = &fetcherHost{leader: st.Leader, core: cluster.NewFetcher(cluster.FetcherConfig{NodeID: n.id, BrokerEpoch: n.brokerEpoch,
 			Leader: st.Leader, MaxWaitMs: int32(n.w.timing.replicaFetchWaitMs), BackoffMs: n.w.timing.retryBackoffMs})}
 		n.fetchers[st.Leader] = f
+		n.leaders = append(n.leaders, st.Leader)
+		slices.Sort(n.leaders)
 	}
 	f.core.SetPartition(p, st, now)
 	n.runFetcher(f)
@@ -68,6 +74,7 @@ func (n *node) runFetcher(f *fetcherHost) {
 	for {
 		rd := f.core.Ready()
 		if rd.Empty() {
+			f.deadlineMs = f.core.NextDeadlineMs()
 			return
 		}
 		if req := rd.Fetch; req != nil {
@@ -159,6 +166,7 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 	s.recs = make([]*logstore.Records, len(s.targets))
 	s.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: req.MinBytes, MaxBytes: req.MaxBytes, DeadlineMs: now.MonoMs + int64(req.MaxWaitMillis)}, targets)
 	n.servers[s.id] = s
+	n.serverIDs = append(n.serverIDs, s.id)
 	s.process()
 }
 
@@ -284,6 +292,9 @@ func partitionRead(rep cluster.FetchReply) cluster.PartitionRead {
 func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 	s.done = true
 	delete(s.n.servers, s.id)
+	if i := slices.Index(s.n.serverIDs, s.id); i >= 0 {
+		s.n.serverIDs = slices.Delete(s.n.serverIDs, i, i+1)
+	}
 	resp := kmsg.NewPtrFetchResponse()
 	i := 0
 	for _, t := range s.body.Topics {

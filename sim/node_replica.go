@@ -28,6 +28,10 @@ type replicaHost struct {
 	offline error
 	nextID  cluster.RequestID
 	waiting map[cluster.RequestID]waiter
+	// deadlineMs is the core's NextDeadlineMs after its last input; dirty
+	// says an event touched the replica since the last check.
+	deadlineMs int64
+	dirty      bool
 	shadow  shadowLog
 	// settings the checkers need.
 	minISR  int
@@ -96,9 +100,14 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 
 // carryOut performs the core's effects until it has none left.
 func (h *replicaHost) carryOut() {
+	if !h.dirty {
+		h.dirty = true
+		h.n.dirty = append(h.n.dirty, h)
+	}
 	for h.core != nil {
 		rd := h.core.Ready()
 		if rd.Empty() {
+			h.deadlineMs = h.core.NextDeadlineMs()
 			return
 		}
 		h.perform(&rd)
@@ -333,7 +342,7 @@ func (h *replicaHost) stop(deleteData bool) {
 	}
 	h.waiting = map[cluster.RequestID]waiter{}
 	p := cluster.FetcherPartition{Topic: h.key.topic, TopicID: h.topicID, Partition: h.key.partition}
-	for _, leader := range sortedIDs(n.fetchers) {
+	for _, leader := range n.leaders {
 		n.fetchers[leader].core.RemovePartition(p)
 	}
 	if h.offline == nil {
