@@ -81,11 +81,11 @@ type node struct {
 	// its image; hosted is the image they were last moved to.
 	replicasOn bool
 	hosted     *cluster.MetadataImage
-	replicas map[tpKey]*replicaHost
-	keys     []tpKey // sorted
-	fetchers map[int32]*fetcherHost
-	leaders  []int32 // the fetchers' leaders, sorted
-	servers  map[uint64]*fetchServer
+	replicas   map[tpKey]*replicaHost
+	keys       []tpKey // sorted
+	fetchers   map[int32]*fetcherHost
+	leaders    []int32 // the fetchers' leaders, sorted
+	servers    map[uint64]*fetchServer
 	// serverIDs are the fetch servers waiting, oldest first.
 	serverIDs  []uint64
 	nextServer uint64

@@ -32,7 +32,7 @@ type replicaHost struct {
 	// says an event touched the replica since the last check.
 	deadlineMs int64
 	dirty      bool
-	shadow  shadowLog
+	shadow     shadowLog
 	// settings the checkers need.
 	minISR  int
 	unclean bool
