@@ -8,8 +8,8 @@ import (
 // The client-side checkers of CORRECTNESS.md §2.2, over the history once
 // the run has healed and read everything back:
 //
-//   - Q1: every offset of a partition holds at most one value, in every
-//     poll and at every acknowledged acks=all offset;
+//   - Q1: every offset of a partition holds at most one value in the
+//     polls;
 //   - Q3: every acknowledged acks=all write at or below the highest offset
 //     any poll read was read;
 //   - Q4: after the final read, every acknowledged acks=all write was read;
@@ -17,8 +17,8 @@ import (
 //     offsets;
 //   - Q9: an assigned consumer's poll starts at its position and reads
 //     consecutive offsets;
-//   - Q11: an acknowledged acks=all write is read at the offset its
-//     acknowledgement named (with Q1 and Q4).
+//   - Q11: an offset an acks=all write was acknowledged at holds that
+//     write's value when read (never read there: Q3, Q4).
 //
 // Q3, Q4 and Q11 hold where the guarantees promise them (D1:
 // min.insync.replicas ≥ 2, more than one replica, unclean elections off);
@@ -164,7 +164,7 @@ func (c *historyChecker) checkSends(final bool) bool {
 		check := "Q3"
 		switch {
 		case read:
-			check = "Q1"
+			check = "Q11"
 		case final && (!any || s.offset > maxRead):
 			check = "Q4"
 		}

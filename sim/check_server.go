@@ -251,6 +251,7 @@ func (c *serverChecks) checkReplica(n *node, h *replicaHost) {
 		return
 	}
 	c.checkBatches(h)
+	c.checkEpochCache(h)
 	if core.IsLeader() {
 		c.checkLeader(n, h)
 	}
@@ -273,6 +274,37 @@ func (c *serverChecks) checkBatches(h *replicaHost) {
 			return
 		}
 		c.chains[k] = b.chain
+	}
+}
+
+// checkEpochCache is S4 for a log's leader-epoch cache: strictly
+// increasing in epoch and start offset, and the entry that covers the last
+// batch names that batch's epoch.
+func (c *serverChecks) checkEpochCache(h *replicaHost) {
+	if h.log == nil {
+		return
+	}
+	es := h.log.LeaderEpochs()
+	for i := 1; i < len(es); i++ {
+		if es[i].Epoch <= es[i-1].Epoch || es[i].StartOffset <= es[i-1].StartOffset {
+			c.w.violation("S4", fmt.Sprintf("%s %s: leader-epoch cache out of order: %v", h.n.name(), h.key, es))
+			return
+		}
+	}
+	n := len(h.shadow.batches)
+	if n == 0 || c.w.opts.Plant == PlantSkipTruncation {
+		return
+	}
+	last := h.shadow.batches[n-1]
+	covering := int32(-1)
+	for _, e := range es {
+		if e.StartOffset <= last.base {
+			covering = e.Epoch
+		}
+	}
+	if covering != last.epoch {
+		c.w.violation("S4", fmt.Sprintf("%s %s: the last batch [%d, %d] has leader epoch %d, the leader-epoch cache %v says %d there",
+			h.n.name(), h.key, last.base, last.last, last.epoch, es, covering))
 	}
 }
 
@@ -308,7 +340,9 @@ func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
 			continue
 		}
 		f := m.replicas[tp]
-		if f == nil || f.core == nil {
+		if f == nil || f.core == nil || f.core.LeaderEpoch() != epoch {
+			// A member that follows a newer leader epoch has left this
+			// leader, which is stale: its log answers to the new leader.
 			continue
 		}
 		if leo := f.core.LogEndOffset(); leo < hw && !c.droppedBelow(tp, hw) {

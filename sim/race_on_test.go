@@ -3,5 +3,5 @@
 package sim
 
 // raceDetector says the race detector is on: it slows a simulation some
-// fifteen times, so the seeded tests play fewer seeds.
+// ten times, so the seeded tests play fewer seeds.
 const raceDetector = true

@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds plays (0: 200, or 12 under the race detector)")
+	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds plays (0: 200, or 40 under the race detector)")
 	seedFlag  = flag.Uint64("sim.seed", 0, "play only this seed in TestSeeds, printing its timeline")
 )
 
@@ -24,7 +24,7 @@ const testDurationMs = 60_000
 func TestSeeds(t *testing.T) {
 	n := 200
 	if raceDetector {
-		n = 12
+		n = 40
 	}
 	if testing.Short() {
 		n = 20
@@ -105,8 +105,8 @@ var plantDurationMs = map[Plant]int64{
 // plant breaks.
 func TestPlantsAreFound(t *testing.T) {
 	want := map[Plant][]string{
-		PlantSkipTruncation: {"S4", "S2", "Q1", "S12", "Q3", "Q4"},
-		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4"},
+		PlantSkipTruncation: {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
+		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
 	}
 	for _, plant := range Plants() {
@@ -181,7 +181,7 @@ func TestCheckersCatchBadHistories(t *testing.T) {
 		want  string
 	}{
 		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1"},
-		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q1"},
+		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11"},
 		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
 		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
 		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
