@@ -116,7 +116,7 @@ func defaultTiming() timing {
 		controllerRPCTimeoutMs: 3000, fetchRPCTimeoutMs: 5000,
 		requestTimeoutMs: 5000, deliveryTimeoutMs: 20_000,
 		hwCheckpointIntervalMs: 5000, uncleanIntervalMs: 10_000,
-		retryBackoffMs: 200, snapshotIntervalBytes: 64 << 10,
+		retryBackoffMs: 200, snapshotIntervalBytes: 8 << 10,
 	}
 }
 
