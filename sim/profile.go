@@ -26,6 +26,7 @@ const (
 	PlantUncleanElect Plant = "unclean-elect"
 )
 
+// String is the plant's name, "none" for none.
 func (p Plant) String() string {
 	if p == PlantNone {
 		return "none"

@@ -48,6 +48,7 @@ type Violation struct {
 	Detail string
 }
 
+// String prints the violation on one line (its detail may run on).
 func (v Violation) String() string {
 	return fmt.Sprintf("%s at %s: %s", v.Check, fmtMs(v.AtMs), v.Detail)
 }
