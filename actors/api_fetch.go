@@ -69,6 +69,7 @@ type fetchTarget struct {
 // serialises calls into the core, and effects run outside it.
 type fetchShell struct {
 	r          *router
+	req        *netio.Request
 	body       *kmsg.FetchRequest
 	resp       *kmsg.FetchResponse
 	respond    func(kmsg.Response)
@@ -80,7 +81,7 @@ type fetchShell struct {
 	timer *time.Timer
 }
 
-func (r *router) fetch(_ *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
+func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.FetchResponse)
 	if body.SessionID != 0 || (body.SessionEpoch != 0 && body.SessionEpoch != -1) {
 		// This broker never hands out fetch sessions (it answers with
@@ -91,7 +92,7 @@ func (r *router) fetch(_ *netio.Request, body *kmsg.FetchRequest, respond func(k
 		return
 	}
 	now := r.node.cfg.Clock.Now()
-	st := &fetchShell{r: r, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0))}
+	st := &fetchShell{r: r, req: req, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0))}
 	var targets []cluster.FetchTarget
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
@@ -242,7 +243,8 @@ func releaseResults(results []fetchPartitionResult) {
 // answer fills the response as the core decided and sends it: the included
 // records go to the socket without a copy; the others are released.
 func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionResult) {
-	var included []partitionRecords // in response order (targets follow the request's)
+	// In response order (targets follow the request's).
+	included := make([]partitionRecords, 0, len(st.targets))
 	for i, t := range st.targets {
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
 		pa := ans.Partitions[i]
@@ -264,7 +266,7 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 		st.respond(st.resp)
 		return
 	}
-	if enc, ok := encodeFetchResponse(st.resp, included, st.r.salts); ok {
+	if enc, ok := encodeFetchResponse(st.resp, included, st.r.salts, st.req.ResponseBuffer); ok {
 		st.respond(enc)
 		return
 	}

@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"fmt"
 	"io"
+	"slices"
 
+	"gregor/cluster/gossip"
 	"gregor/logstore/vfs"
 )
 
@@ -11,12 +14,56 @@ import (
 type Config struct {
 	// NodeID is node.id.
 	NodeID int32
-	// ListenAddress is the host:port of listeners (one PLAINTEXT listener).
+	// Roles is process.roles; the zero value is both roles.
+	Roles Roles
+	// ListenAddress is the host:port of the broker's listener (the one of
+	// listeners not named in controller.listener.names).
 	ListenAddress string
+	// ListenerName is that listener's name; "" means PLAINTEXT.
+	ListenerName string
 	// AdvertisedHost and AdvertisedPort are advertised.listeners; empty or
 	// zero take the bound address.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// ControllerListenAddress is the host:port of the CONTROLLER listener
+	// (raft traffic and broker-to-controller requests); "" for none, which
+	// a one-voter quorum of this node and a broker-only node may do
+	// without.
+	ControllerListenAddress string
+	// ControllerListenerName is controller.listener.names (its first);
+	// "" means CONTROLLER.
+	ControllerListenerName string
+	// QuorumVoters is controller.quorum.voters; empty makes this node a
+	// one-voter quorum of itself.
+	QuorumVoters []QuorumVoter
+	// Rack is broker.rack; "" for none.
+	Rack string
+	// GossipListener is gossip.listener (host:port); "" runs no gossip.
+	GossipListener string
+	// GossipSeeds is gossip.seeds.
+	GossipSeeds []string
+	// GossipTimings are the failure detector's; zero means
+	// gossip.LANTimings.
+	GossipTimings gossip.Timings
+	// BrokerSessionTimeoutMs is broker.session.timeout.ms; 0 means
+	// DefaultBrokerSessionTimeoutMs.
+	BrokerSessionTimeoutMs int64
+	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms; 0 means
+	// DefaultBrokerHeartbeatIntervalMs.
+	BrokerHeartbeatIntervalMs int64
+	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms;
+	// 0 means 1000.
+	QuorumElectionTimeoutMs int64
+	// QuorumHeartbeatIntervalMs is how often the quorum leader reaches its
+	// followers (and learners poll it); 0 means a tenth of the election
+	// timeout.
+	QuorumHeartbeatIntervalMs int64
+	// MetadataSnapshotIntervalBytes is
+	// metadata.log.max.record.bytes.between.snapshots; 0 means 20 MiB.
+	MetadataSnapshotIntervalBytes uint64
+	// ControllerRequestTimeoutMs bounds a request to the controller that
+	// carries no timeout of its own; 0 means 30000.
+	ControllerRequestTimeoutMs int64
 	// DataDir is the first of log.dirs.
 	DataDir string
 	// AutoCreateTopics is auto.create.topics.enable.
@@ -58,9 +105,14 @@ type Config struct {
 	// partitions' high watermarks are written to the log directory's
 	// replication-offset-checkpoint. Zero means Kafka's 5000.
 	HighWatermarkCheckpointIntervalMs int64
+	// Groups are the consumer group settings.
+	Groups GroupConfig
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string
+	// DebugListener is debug.listener: the host:port serving Go's pprof
+	// endpoints under /debug/pprof/; empty (the default) disables it.
+	DebugListener string
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
 	// Clock is the time the node's shells read; nil means the system clock.
@@ -72,4 +124,100 @@ type Config struct {
 	// poisonReleasedBuffers makes netio overwrite every request buffer
 	// handed back to its pool, so a read after release fails a test.
 	poisonReleasedBuffers bool
+}
+
+// Roles is process.roles.
+type Roles struct {
+	// Broker serves clients and hosts partitions; Controller votes in the
+	// metadata quorum and may become the active controller.
+	Broker, Controller bool
+}
+
+// QuorumVoter is one entry of controller.quorum.voters: id@host:port.
+type QuorumVoter struct {
+	NodeID int32
+	// Address is the voter's CONTROLLER listener, host:port.
+	Address string
+}
+
+// Defaults of the broker's timings with the controller. Kafka's are 2000
+// and 9000; gregor's fence a silent broker (with gossip's early report)
+// within about two seconds.
+const (
+	DefaultBrokerHeartbeatIntervalMs = 500
+	DefaultBrokerSessionTimeoutMs    = 6000
+)
+
+// withClusterDefaults fills the clustering fields a zero Config leaves
+// unset.
+func (c Config) withClusterDefaults() Config {
+	if !c.Roles.Broker && !c.Roles.Controller {
+		c.Roles = Roles{Broker: true, Controller: true}
+	}
+	if c.ListenerName == "" {
+		c.ListenerName = "PLAINTEXT"
+	}
+	if c.ControllerListenerName == "" {
+		c.ControllerListenerName = "CONTROLLER"
+	}
+	if c.BrokerSessionTimeoutMs <= 0 {
+		c.BrokerSessionTimeoutMs = DefaultBrokerSessionTimeoutMs
+	}
+	if c.BrokerHeartbeatIntervalMs <= 0 {
+		c.BrokerHeartbeatIntervalMs = DefaultBrokerHeartbeatIntervalMs
+	}
+	if c.QuorumElectionTimeoutMs <= 0 {
+		c.QuorumElectionTimeoutMs = 1000
+	}
+	if c.ControllerRequestTimeoutMs <= 0 {
+		c.ControllerRequestTimeoutMs = 30_000
+	}
+	return c
+}
+
+// voterIDs are the quorum's voters: controller.quorum.voters, or this node
+// alone.
+func (c Config) voterIDs() []int32 {
+	if len(c.QuorumVoters) == 0 {
+		return []int32{c.NodeID}
+	}
+	ids := make([]int32, len(c.QuorumVoters))
+	for i, v := range c.QuorumVoters {
+		ids[i] = v.NodeID
+	}
+	return ids
+}
+
+// voterAddress is the CONTROLLER listener of a voter, "" when unknown.
+func (c Config) voterAddress(id int32) string {
+	for _, v := range c.QuorumVoters {
+		if v.NodeID == id {
+			return v.Address
+		}
+	}
+	return ""
+}
+
+// checkCluster checks the clustering settings against each other.
+func (c Config) checkCluster() error {
+	voters := c.voterIDs()
+	voter := slices.Contains(voters, c.NodeID)
+	switch {
+	case !c.Roles.Controller && len(c.QuorumVoters) == 0:
+		return fmt.Errorf("process.roles is broker only: controller.quorum.voters must name the controllers")
+	case c.Roles.Controller && !voter:
+		return fmt.Errorf("process.roles has controller, but node.id %d is not in controller.quorum.voters %v", c.NodeID, voters)
+	case !c.Roles.Controller && voter:
+		return fmt.Errorf("node.id %d is in controller.quorum.voters %v, but process.roles has no controller", c.NodeID, voters)
+	case len(voters) > 1 && voter && c.ControllerListenAddress == "":
+		return fmt.Errorf("node %d is a voter of controller.quorum.voters %v, and needs a %s listener in listeners", c.NodeID, voters, c.ControllerListenerName)
+	case c.Roles.Broker && c.ListenAddress == "":
+		return fmt.Errorf("process.roles has broker, but listeners has no broker listener")
+	}
+	for _, v := range c.QuorumVoters {
+		if _, _, ok := splitAddress(v.Address); !ok || v.NodeID < 0 {
+			return fmt.Errorf("controller.quorum.voters: %d@%s is not id@host:port", v.NodeID, v.Address)
+		}
+	}
+	return nil
 }

@@ -1,34 +1,44 @@
 package actors
 
 import (
-	"math"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/cluster/gossip"
+	"gregor/cluster/quorum"
 )
 
 // controllerName is the controller actor's name in the actor system.
 const controllerName = "controller"
 
-// controllerActor is the node's singleton controller, a thin shell around
-// cluster.Controller: it feeds the core each request that changes metadata,
-// makes the records the core returns durable in the metadata log, applies
-// them, and hands the new image to the replica manager. It answers a request
-// once the routes include its change, so a client may produce right after
-// CreateTopics succeeds.
+// controllerActor is the node's controller, a thin shell around
+// cluster.Controller. It runs on every controller-role node and is active
+// only while the metadata quorum says this node leads (Leadership.Active):
+// then it feeds the core each request, tick and membership hint, hands the
+// records the core decides to the quorum actor, and answers a request once
+// its records are committed (a request from this node once this node's
+// routes include them too, so a client may produce right after
+// CreateTopics). Inactive, the core answers NOT_CONTROLLER.
 type controllerActor struct {
-	node  *Node
-	store *metadataStore
-	core  *cluster.Controller
+	node *Node
+	core *cluster.Controller
+	// image is the image as the quorum actor last applied it, from which
+	// the core leads when the leadership turns active.
+	image *cluster.MetadataImage
+	// term is the leadership term the core leads in (or last led in);
+	// session numbers its runs of proposals within the term: a lost batch
+	// ends one (the core drops it and every later one).
+	term, session uint64
 	// pending are answers waiting for routes that include their epoch, in
-	// epoch order.
-	pending []pendingAnswer
-	// published is the epoch of the latest image whose routes are
-	// published.
+	// epoch order; published is the epoch the routes include.
+	pending   []pendingAnswer
 	published int64
+	timer     *time.Timer
 	logger    *zap.Logger
 }
 
@@ -37,102 +47,146 @@ type pendingAnswer struct {
 	answer func()
 }
 
-// adminRequest carries a request that changes metadata to the controller.
-type adminRequest struct {
+// controllerRequest carries a request the controller serves. local says it
+// comes from this node (a client of its broker, its broker lifecycle): the
+// answer waits until this node's routes include what it reports.
+type controllerRequest struct {
 	body    kmsg.Request
+	local   bool
 	respond func(kmsg.Response)
 }
 
-// autoCreateTopics asks the controller to create the named topics with the
-// broker defaults if they do not exist; done runs once the routes include
-// them, or the attempt failed.
-type autoCreateTopics struct {
-	topics []string
-	done   func()
-}
+// controllerTick wakes the controller at the core's next deadline.
+type controllerTick struct{}
 
-// startController spawns the controller over the metadata log.
-func (n *Node) startController(store *metadataStore) error {
-	props := actor.PropsFromProducer(func() actor.Actor {
-		return &controllerActor{node: n, store: store, logger: n.logger.Named("controller")}
-	})
-	pid, err := n.system.Root.SpawnNamed(props, controllerName)
-	if err != nil {
-		return err
-	}
-	n.controller = pid
-	return nil
-}
+// membershipEvent is a gossip membership event, for the controller.
+type membershipEvent struct{ event gossip.Event }
 
 // Receive implements actor.Actor.
 func (c *controllerActor) Receive(ctx actor.Context) {
+	now := c.node.cfg.Clock.Now()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		c.logger = c.node.logger.Named("controller")
+		c.image, c.published = cluster.NewMetadataImage(), -1
 		cfg := c.node.cfg
 		c.core = cluster.NewController(cluster.ControllerConfig{
-			NodeID: cfg.NodeID, NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+			NodeID: cfg.NodeID, ClusterID: c.node.ClusterID(), NameCluster: true,
+			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
-			StaticBrokers: []int32{cfg.NodeID},
+			BrokerSessionTimeoutMs: cfg.BrokerSessionTimeoutMs, BrokerHeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs,
 		})
-		// A single node leads its one-voter metadata quorum from the start.
-		c.core.BecomeLeader(c.store.image(), cfg.Clock.Now())
-		c.published = c.store.image().Epoch
-	case *adminRequest:
-		respond := msg.respond
-		if !c.core.Handle(c.node.cfg.Clock.Now(), msg.body, func(a cluster.ControllerAnswer) { respond(a.Response) }) {
+	case *controllerRequest:
+		token := &answerToken{local: msg.local, respond: msg.respond}
+		if !c.core.Handle(now, msg.body, token) {
 			c.logger.Error("controller got a request it does not serve", zap.String("api", apiName(msg.body.Key())))
 			msg.respond(nil)
 			return
 		}
-		c.drive(ctx)
-	case *autoCreateTopics:
-		done := msg.done
-		c.core.AutoCreateTopics(msg.topics, func(a cluster.ControllerAnswer) {
-			for _, r := range a.Refused {
-				c.logger.Info("topic not auto-created", zap.String("topic", r.Topic), zap.String("reason", r.Reason))
+	case *quorumUpdate:
+		c.image = msg.image
+		for _, r := range msg.committed {
+			if c.core.Active() && r.term == c.term {
+				c.core.Committed(r.epoch)
 			}
-			done()
-		})
-		c.drive(ctx)
+		}
+		if msg.leadership != nil {
+			c.lead(*msg.leadership, now)
+		}
+	case *proposalFailed:
+		if c.core.Active() && msg.ref.term == c.term && msg.ref.session == c.session {
+			c.logger.Warn("metadata records not committed", zap.Int64("offset", msg.ref.epoch), zap.Error(msg.err))
+			c.core.Lost(msg.ref.epoch, msg.err)
+			c.session++
+		}
+	case *controllerTick:
+		c.core.Tick(now)
+	case *membershipEvent:
+		c.membership(msg.event, now)
 	case *routesPublished:
 		c.published = max(c.published, msg.epoch)
 		c.answerUpTo(msg.epoch)
+		return
 	case *topicDeletionCompleted:
 		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
-	case *replicaManagerRestarted:
-		ctx.Request(c.node.replicaManager, &metadataImageApplied{image: c.core.Image()})
-	case *actor.Stopping, *actor.Restarting:
-		// Every pending change is committed: answer without the routes.
-		c.answerUpTo(math.MaxInt64)
+	case *actor.Stopping:
+		c.core.ResignLeadership()
+		c.node.controllerActive.Store(false)
+		c.drive(ctx)
+		c.answerUpTo(1 << 62)
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return
+	}
+	c.drive(ctx)
+}
+
+// lead starts or stops the core as the quorum's leadership says. A term
+// is led once: a core that resigned in a term never leads it again, so no
+// batch of its earlier run can commit under a later one.
+func (c *controllerActor) lead(l quorum.Leadership, now cluster.Instant) {
+	switch {
+	case l.Active && l.LeaderEpoch > c.term:
+		c.core.BecomeLeader(c.image, now)
+		c.term, c.session = l.LeaderEpoch, c.session+1
+		c.node.controllerActive.Store(true)
+		c.node.clusterMetrics.controllerActive.Set(1)
+		c.logger.Info("became the active controller", zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Int64("image_epoch", c.image.Epoch))
+	case !l.Active && c.core.Active():
+		c.core.ResignLeadership()
+		c.node.controllerActive.Store(false)
+		c.node.clusterMetrics.controllerActive.Set(0)
+		c.logger.Info("no longer the active controller", zap.Int32("leader", l.LeaderID), zap.Uint64("leader_epoch", l.LeaderEpoch))
 	}
 }
 
-// drive carries out what the core decided: each proposal is made durable
-// in the metadata log and applied (or reported lost), the new image goes to
-// the replica manager, and each answer goes out once the routes include
-// what it reports.
+// membership hands gossip's report of a failed or departed broker to the
+// core as a hint.
+func (c *controllerActor) membership(e gossip.Event, now cluster.Instant) {
+	switch e.Kind {
+	case gossip.MemberFailed, gossip.MemberLeft:
+		c.logger.Info("gossip reports a broker gone", zap.Int32("broker", e.Member.NodeID), zap.Stringer("kind", e.Kind))
+		c.core.BrokerFailed(e.Member.NodeID, now)
+	case gossip.MemberJoined:
+		c.logger.Debug("gossip reports a broker joined", zap.Int32("broker", e.Member.NodeID))
+	case gossip.NameConflict:
+		c.logger.Error("gossip: another node claims this node's id", zap.String("gossip_address", e.Member.GossipAddress))
+	}
+}
+
+// answerToken is what the controller's answers carry back.
+type answerToken struct {
+	local   bool
+	respond func(kmsg.Response)
+}
+
+// drive carries out what the core decided: each proposal goes to the
+// quorum actor, each answer to its requester (a local one once the routes
+// include what it reports).
 func (c *controllerActor) drive(ctx actor.Context) {
 	for rd := c.core.Ready(); !rd.Empty(); rd = c.core.Ready() {
 		for _, p := range rd.Proposals {
-			before := c.core.Image()
-			if err := c.store.append(p.Batch.Records, p.Image); err != nil {
-				c.logger.Error("metadata records not committed", zap.Error(err))
-				c.core.Lost(p.Batch.Epoch, err)
-				break
-			}
-			c.core.Committed(p.Batch.Epoch)
-			logCommitted(c.logger, before, p.Image, p.Batch.Records)
-			ctx.Request(c.node.replicaManager, &metadataImageApplied{image: p.Image})
+			ref := proposalRef{term: c.term, session: c.session, epoch: p.Batch.Epoch}
+			ctx.Send(c.node.quorum, &proposeMetadata{ref: ref, data: cluster.AppendMetadataBatch(nil, p.Batch)})
 		}
 		for _, a := range rd.Answers {
-			answer := a.Token.(func(cluster.ControllerAnswer))
-			if a.ImageEpoch <= c.published {
-				answer(a)
+			token, ok := a.Token.(*answerToken)
+			if !ok {
 				continue
 			}
-			c.pending = append(c.pending, pendingAnswer{epoch: a.ImageEpoch, answer: func() { answer(a) }})
+			if a.Reason != "" {
+				c.logger.Info("controller refused a request", zap.String("reason", a.Reason))
+			}
+			resp := a.Response
+			if !token.local || a.ImageEpoch <= c.published {
+				token.respond(resp)
+				continue
+			}
+			c.pending = append(c.pending, pendingAnswer{epoch: a.ImageEpoch, answer: func() { token.respond(resp) }})
 		}
 	}
+	c.armTick(ctx)
 }
 
 func (c *controllerActor) answerUpTo(epoch int64) {
@@ -144,42 +198,23 @@ func (c *controllerActor) answerUpTo(epoch int64) {
 	c.pending = c.pending[n:]
 }
 
-// logCommitted logs what committed records changed.
-func logCommitted(logger *zap.Logger, before, after *cluster.MetadataImage, recs []cluster.MetadataRecord) {
-	created, grown, configured := map[cluster.TopicID]bool{}, map[cluster.TopicID]bool{}, map[string]bool{}
-	for _, rec := range recs {
-		switch r := rec.(type) {
-		case cluster.TopicRecord:
-			created[r.TopicID] = true
-			t, _ := after.TopicByID(r.TopicID)
-			if t != nil {
-				logger.Info("topic created", zap.String("topic", t.Name), zap.Int32("partitions", t.PartitionCount()), zap.String("topic_id", t.ID.String()))
-			}
-		case cluster.PartitionRecord:
-			if t, ok := after.TopicByID(r.TopicID); ok && !created[r.TopicID] && !grown[r.TopicID] {
-				grown[r.TopicID] = true
-				logger.Info("partitions created", zap.String("topic", t.Name), zap.Int32("partitions", t.PartitionCount()))
-			}
-		case cluster.RemoveTopicRecord:
-			if t, ok := before.TopicByID(r.TopicID); ok {
-				logger.Info("topic deleted", zap.String("topic", t.Name))
-			}
-		case cluster.ConfigRecord:
-			if key := r.ResourceName; !configured[key] && !created[topicIDOf(after, key)] {
-				configured[key] = true
-				if r.ResourceType == kmsg.ConfigResourceTypeBroker {
-					logger.Info("broker configs changed")
-				} else {
-					logger.Info("topic configs changed", zap.String("topic", key))
-				}
-			}
-		}
+// armTick sets the timer for the core's next deadline.
+func (c *controllerActor) armTick(ctx actor.Context) {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
 	}
+	deadline, ok := c.core.NextDeadline()
+	if !ok {
+		return
+	}
+	wait := time.Duration(deadline-c.node.cfg.Clock.Now().MonoMs) * time.Millisecond
+	self, root := ctx.Self(), c.node.system.Root
+	c.timer = time.AfterFunc(max(wait, 0), func() { root.Send(self, &controllerTick{}) })
 }
 
-func topicIDOf(m *cluster.MetadataImage, name string) cluster.TopicID {
-	if t, ok := m.Topic(name); ok {
-		return t.ID
-	}
-	return cluster.TopicID{}
+// notControllerResponse answers a request for the controller that no
+// active controller took.
+func notControllerResponse(req kmsg.Request, msg string) kmsg.Response {
+	return cluster.ControllerErrorResponse(req, kerr.NotController.Code, msg)
 }

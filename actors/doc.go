@@ -1,10 +1,21 @@
 // Package actors is the composition root of a gregor node and the only importer
 // of protoactor-go. It owns the actor system and supervision and one thin shell
-// per core: a partition actor per hosted partition (cluster.Replica), the
-// controller singleton (cluster.Controller), and the replica manager, which
-// starts, stops and reconfigures the node's partition actors as each applied
-// metadata image says. The router, the netio.Handler, hands decoded requests
-// to them; a Fetch that waits is a core too (cluster.Fetch).
+// per core: a partition actor per hosted partition (cluster.Replica); the
+// quorum actor (quorum.Quorum over logstore/raftlog), which carries raft over
+// the CONTROLLER listener and applies the committed metadata to the node's
+// image; on a controller, the controller actor (cluster.Controller), active
+// while the quorum says this node leads; on a broker, the broker lifecycle
+// (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown);
+// a group coordinator per __consumer_offsets partition the node leads
+// (groups.Coordinator, in group_coordinator.go; it reads and appends its
+// partition through the partition actor); and the replica manager, which
+// starts, stops and reconfigures the node's partition actors and group
+// coordinators as each applied metadata image says. The router, the
+// netio.Handler of the client listener, hands decoded requests to them (the
+// group APIs in api_group.go; what the controller serves goes to the active
+// controller, sendToController); a Fetch that waits is a core too
+// (cluster.Fetch). Gossip (cluster/gossip) hands membership hints to the
+// controller.
 //
 // It may import netio, cluster, groups, txn and logstore; it must not import sim.
 //
@@ -13,8 +24,9 @@
 //
 // Concurrency: each shell runs its core on the actor's mailbox goroutine and
 // never blocks in Receive (a stopping partition waits, bounded, for its
-// compaction job to settle; the controller appends and fsyncs the metadata
-// log); messages between actors are pointers to immutable values. Some work
+// compaction job to settle; the quorum actor saves and fsyncs the metadata
+// log before raft's messages leave); messages between actors are pointers to
+// immutable values. Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;
@@ -25,5 +37,12 @@
 //   - a deleted partition's directory, renamed aside by the replica manager,
 //     is removed on a goroutine of its own;
 //   - a waiting Fetch's core runs under a mutex, driven by the partitions'
-//     answers and a timer (api_fetch.go).
+//     answers and a timer (api_fetch.go);
+//   - requests for the controller retry, on timers, against the active
+//     controller (controller_channel.go), and answers wait for the routes to
+//     show what they report (controller_forward.go);
+//   - gossip runs serf's goroutines, and a node that found no seed yet joins
+//     again on a goroutine of its own (gossip.go);
+//   - a /metrics scrape asks each group coordinator for its groups and
+//     offsets, waiting (bounded) on the scraping goroutine (group_metrics.go).
 package actors

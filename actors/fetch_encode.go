@@ -27,55 +27,67 @@ type partitionRecords struct {
 // socket from where they are (file sections through sendfile, cached blocks
 // from memory) instead of being copied into the response: every partition in
 // records (given in resp's order, the order kmsg encodes them) carries a
-// unique placeholder through kmsg's encoder, and the placeholder and its
-// length prefix are then swapped for the real length and a part that writes
-// the records. The response releases the records once written or dropped. It
-// returns false, releasing nothing, when no salt can be drawn or a
-// placeholder cannot be found where expected (the caller falls back to
+// unique placeholder through kmsg's encoder, and the placeholder's length
+// prefix is then rewritten in place with the real length, followed by a part
+// that writes the records. The response releases the records once written
+// or dropped. It returns false, releasing nothing, when no salt can be drawn
+// or a placeholder cannot be found where expected (the caller falls back to
 // copying).
-func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords, salts *saltSource) (*netio.EncodedResponse, bool) {
+//
+// The encoding allocates nothing per partition: the placeholders and the
+// body share one buffer from newBuffer (Request.ResponseBuffer: the server's
+// pool, to which netio returns it after the write), and each real length
+// prefix overwrites the placeholder it replaces.
+func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords, salts *saltSource, newBuffer func(n int) []byte) (*netio.EncodedResponse, bool) {
 	var salt [fetchRecordsMarkerBytes - 4]byte
 	if !salts.draw(salt[:]) {
 		return nil, false
 	}
-	markers := make([][]byte, len(records))
+	markersBytes := fetchRecordsMarkerBytes * len(records)
+	buf := newBuffer(markersBytes + fetchBodyEstimate(resp))
+	markers := buf[:markersBytes]
 	for i, pr := range records {
-		marker := make([]byte, fetchRecordsMarkerBytes)
+		marker := markers[i*fetchRecordsMarkerBytes : (i+1)*fetchRecordsMarkerBytes : (i+1)*fetchRecordsMarkerBytes]
 		copy(marker, salt[:])
 		binary.BigEndian.PutUint32(marker[len(salt):], uint32(i))
 		pr.partition.RecordBatches = marker
-		markers[i] = marker
 	}
-	body := resp.AppendTo(nil)
+	// The body follows the placeholders in the same buffer (append moves
+	// it to a larger one if the estimate fell short).
+	body := resp.AppendTo(buf[markersBytes:markersBytes])
+	buffer := buf
+	if cap(body) != cap(buf)-markersBytes {
+		buffer = body // the one netio takes back
+	}
 	flexible := resp.Version >= 12
-	enc := &netio.EncodedResponse{Response: resp}
+	enc := &netio.EncodedResponse{Response: resp, Parts: make([]netio.EncodedPart, 0, 2*len(records)+1), Buffer: buffer}
 	prev := 0
 	for i, pr := range records {
-		at := bytes.Index(body[prev:], markers[i])
+		marker := markers[i*fetchRecordsMarkerBytes : (i+1)*fetchRecordsMarkerBytes]
+		at := bytes.Index(body[prev:], marker)
 		if at < 0 {
 			return nil, false
 		}
 		at += prev
-		// The placeholder's length prefix: compact bytes (uvarint of
-		// length+1) in flexible versions, an int32 before.
-		var prefixBytes int
-		var prefix []byte
+		// The placeholder's length prefix (compact bytes: uvarint of
+		// length+1, in flexible versions; an int32 before) becomes the
+		// real one, written over it and the placeholder's first bytes,
+		// which are not sent.
+		var prefixEnd int
 		if flexible {
 			if at < 1 || body[at-1] != fetchRecordsMarkerBytes+1 {
 				return nil, false
 			}
-			prefixBytes = 1
-			prefix = binary.AppendUvarint(nil, uint64(pr.records.Len())+1)
+			prefixEnd = at - 1 + binary.PutUvarint(body[at-1:at+fetchRecordsMarkerBytes], uint64(pr.records.Len())+1)
 		} else {
 			if at < 4 || binary.BigEndian.Uint32(body[at-4:]) != fetchRecordsMarkerBytes {
 				return nil, false
 			}
-			prefixBytes = 4
-			prefix = binary.BigEndian.AppendUint32(nil, uint32(pr.records.Len()))
+			binary.BigEndian.PutUint32(body[at-4:], uint32(pr.records.Len()))
+			prefixEnd = at
 		}
 		enc.Parts = append(enc.Parts,
-			netio.EncodedPart{Bytes: body[prev : at-prefixBytes]},
-			netio.EncodedPart{Bytes: prefix},
+			netio.EncodedPart{Bytes: body[prev:prefixEnd]},
 			netio.EncodedPart{From: pr.records, FromBytes: pr.records.Len()})
 		prev = at + fetchRecordsMarkerBytes
 	}
@@ -86,6 +98,25 @@ func encodeFetchResponse(resp *kmsg.FetchResponse, records []partitionRecords, s
 		}
 	}
 	return enc, true
+}
+
+// fetchBodyEstimate is a size that usually holds resp's encoding with
+// placeholders for records (an underestimate costs a larger buffer).
+func fetchBodyEstimate(resp *kmsg.FetchResponse) int {
+	const (
+		fixedBytes        = 64 // header fields, arrays, tags
+		perTopicBytes     = 32 // topic id, arrays, tags, besides the name
+		perPartitionBytes = 80 // fixed fields, aborted transactions, tags, placeholder
+	)
+	n := fixedBytes
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		n += perTopicBytes + len(t.Topic) + perPartitionBytes*len(t.Partitions)
+		for j := range t.Partitions {
+			n += len(t.Partitions[j].AbortedTransactions) * 16
+		}
+	}
+	return n
 }
 
 // saltSource draws the placeholders' salts from a ChaCha8 stream seeded from

@@ -42,7 +42,9 @@ func TestEncodeFetchResponseMatchesCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for version := int16(4); version <= 18; version++ {
+	for i, version := 0, int16(4); version <= 18; i, version = i+1, version+1 {
+		// Buffers just as large as asked, and larger.
+		extraBytes := []int{0, 4 << 10}[i%2]
 		build := func() (*kmsg.FetchResponse, []partitionRecords) {
 			resp := kmsg.NewPtrFetchResponse()
 			resp.Version = version
@@ -79,7 +81,7 @@ func TestEncodeFetchResponseMatchesCopy(t *testing.T) {
 			}
 			return r2.AppendTo(nil)
 		}()
-		enc, ok := encodeFetchResponse(resp, records, newSaltSource(crand.Reader))
+		enc, ok := encodeFetchResponse(resp, records, newSaltSource(crand.Reader), func(n int) []byte { return make([]byte, 0, n+extraBytes) })
 		if !ok {
 			t.Fatalf("v%d: placeholders not found", version)
 		}
@@ -87,5 +89,63 @@ func TestEncodeFetchResponseMatchesCopy(t *testing.T) {
 			t.Fatalf("v%d: spliced encoding differs (%d bytes, want %d)", version, len(got), len(want))
 		}
 		enc.Release()
+	}
+}
+
+// A response larger than the buffer's estimate (here, by unknown tagged
+// fields) still encodes right, into a larger buffer that netio takes back.
+func TestEncodeFetchResponseOutgrowsItsBuffer(t *testing.T) {
+	log, err := logstore.Open(logstore.Options{FS: vfs.NewMem(), Dir: "/p", Config: logstore.DefaultConfig(), NowMs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	if _, err := log.Append([][]byte{recordBatch(4)}, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	build := func() (*kmsg.FetchResponse, []partitionRecords) {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 12
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic = "t"
+		for p := int32(0); p < 2; p++ {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.RecordBatches = p, []byte{}
+			rp.UnknownTags.Set(99, bytes.Repeat([]byte{'x'}, 500))
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+		var records []partitionRecords
+		for p := range rt.Partitions {
+			recs, err := log.Read(0, 1<<20, log.LogEndOffset())
+			if err != nil {
+				t.Fatal(err)
+			}
+			records = append(records, partitionRecords{partition: &resp.Topics[0].Partitions[p], records: recs})
+		}
+		return resp, records
+	}
+	r2, recs2 := build()
+	for _, pr := range recs2 {
+		pr.partition.RecordBatches, _ = pr.records.Bytes()
+		pr.records.Release()
+	}
+	want := r2.AppendTo(nil)
+	resp, records := build()
+	var asked int
+	enc, ok := encodeFetchResponse(resp, records, newSaltSource(crand.Reader), func(n int) []byte { asked = n; return make([]byte, 0, n) })
+	if !ok {
+		t.Fatal("placeholders not found")
+	}
+	defer enc.Release()
+	if got := enc.AppendTo(nil); !bytes.Equal(got, want) {
+		t.Fatalf("spliced encoding differs (%d bytes, want %d)", len(got), len(want))
+	}
+	if len(want) <= asked {
+		t.Fatalf("asked for %d bytes for a %d-byte response: the test proves nothing", asked, len(want))
+	}
+	// The body moved to a larger buffer: that one goes back to the pool.
+	if cap(enc.Parts[0].Bytes) != cap(enc.Buffer) {
+		t.Fatalf("the buffer handed back (%d bytes) is not the one holding the body", cap(enc.Buffer))
 	}
 }

@@ -1,18 +1,20 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
-	"pgregory.net/rapid"
 
 	"gregor/cluster"
+	"gregor/logstore/raftlog"
 	"gregor/logstore/vfs"
 )
 
@@ -35,103 +37,112 @@ func newDataDir(t testing.TB, opts ...vfs.MemOption) *vfs.Mem {
 	return mem
 }
 
-func appendTopic(t testing.TB, s *metadataStore, name string, id byte) (*cluster.MetadataImage, error) {
-	recs := topicCreation(name, id)
-	next, err := s.image().Apply(recs...)
-	if err != nil {
-		t.Fatal(err)
+// singleNodeLog is a single node's metadata log as it was before the
+// metadata quorum: a snapshot batch, then a batch per topic.
+func singleNodeLog(topics ...string) []byte {
+	log := cluster.AppendMetadataBatch(nil, cluster.MetadataBatch{Snapshot: true})
+	img := cluster.NewMetadataImage()
+	for i, name := range topics {
+		recs := topicCreation(name, byte(i+1))
+		log = cluster.AppendMetadataBatch(log, cluster.MetadataBatch{Epoch: img.Epoch, Records: recs})
+		img, _ = img.Apply(recs...)
 	}
-	return next, s.append(recs, next)
+	return log
 }
 
-// TestMetadataStoreSurvivesCrash: after a crash at any moment (unsynced
-// writes lost or torn), the log reopens with every batch whose append
-// returned, and takes appends again.
-func TestMetadataStoreSurvivesCrash(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
-		mem := newDataDir(t, vfs.WithTornWrites(rapid.Uint64().Draw(rt, "seed")))
-		s, err := openMetadataStore(mem, "/data", 1, zaptest.NewLogger(t))
-		if err != nil {
-			rt.Fatal(err)
-		}
-		s.limit = int64(rapid.IntRange(0, 2000).Draw(rt, "compaction limit"))
-		mem.CrashAfterOps(rapid.Int64Range(0, 60).Draw(rt, "ops"))
-		acked := 0
-		for i := range 10 {
-			if _, err := appendTopic(t, s, fmt.Sprintf("t%d", i), byte(i+1)); err != nil {
-				break
-			}
-			acked++
-		}
-		mem.Crash()
-		back, err := openMetadataStore(mem, "/data", 1, zaptest.NewLogger(t))
-		if err != nil {
-			rt.Fatalf("reopen after %d appends: %v", acked, err)
-		}
-		if got := back.image().TopicCount(); got < acked {
-			rt.Fatalf("%d topics after a crash, %d appends had returned", got, acked)
-		}
-		if _, err := appendTopic(t, back, "after", 99); err != nil {
-			rt.Fatalf("append after reopening: %v", err)
-		}
-		again, err := openMetadataStore(mem, "/data", 1, zaptest.NewLogger(t))
-		if err != nil || again.image().TopicCount() != back.image().TopicCount() {
-			rt.Fatalf("third open: %v", err)
-		}
-	})
-}
-
-func TestMetadataStoreCompacts(t *testing.T) {
+// A single node's metadata log is read whole (a torn last batch cut off),
+// and so is the JSON snapshot before it, version 1 as this node's
+// partitions.
+func TestReadSingleNodeMetadata(t *testing.T) {
 	mem := newDataDir(t)
-	s, err := openMetadataStore(mem, "/data", 1, zaptest.NewLogger(t))
-	if err != nil {
+	log := singleNodeLog("a", "b")
+	torn := append(bytes.Clone(log), singleNodeLog("c")[:10]...)
+	if err := vfs.WriteFileAtomic(mem, "/data/"+metadataLogFile, torn); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
-		s.limit = 0 // compact after every append
-		if _, err := appendTopic(t, s, fmt.Sprintf("t%d", i), byte(i+1)); err != nil {
-			t.Fatal(err)
-		}
+	m, err := readSingleNodeMetadata(mem, "/data", 1)
+	if err != nil || fmt.Sprint(m.image.TopicNames()) != "[a b]" || len(m.files) != 1 || m.empty() {
+		t.Fatalf("read %+v: %v", m, err)
 	}
-	p, err := readWholeFile(mem, "/data/"+metadataLogFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, n, err := cluster.DecodeMetadataBatch(p); err != nil || !b.Snapshot || n != len(p) || b.Epoch != 10 {
-		t.Fatalf("compacted log: %+v, %d of %d bytes, %v", b, n, len(p), err)
-	}
-	back, err := openMetadataStore(mem, "/data", 1, zaptest.NewLogger(t))
-	if err != nil || fmt.Sprint(back.image().TopicNames()) != "[t0 t1 t2 t3 t4]" || back.image().Epoch != 10 {
-		t.Fatalf("reopened: %v %v", err, back.image().TopicNames())
-	}
-}
 
-// TestLegacyMetadataFileMoved: the JSON snapshot of an older version is read
-// (version 1 as this node's partitions) and moved into the metadata log.
-func TestLegacyMetadataFileMoved(t *testing.T) {
-	mem := newDataDir(t)
+	mem = newDataDir(t)
 	v1 := `{"version": 1, "epoch": 3, "topics": [{"Name": "old", "ID": "00000000-0000-0000-0000-000000000007", "Partitions": 2, "ReplicationFactor": 1, "Configs": {"retention.ms": "5"}}]}`
 	if err := vfs.WriteFileAtomic(mem, "/data/"+legacyMetadataFile, []byte(v1)); err != nil {
 		t.Fatal(err)
 	}
+	m, err = readSingleNodeMetadata(mem, "/data", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, ok := m.image.Topic("old")
+	if !ok || old.PartitionCount() != 2 || old.Partitions[1].Leader != 4 || old.Configs["retention.ms"] != "5" || m.image.Epoch != 3 {
+		t.Fatalf("old = %+v", old)
+	}
+
+	m, err = readSingleNodeMetadata(newDataDir(t), "/data", 1)
+	if err != nil || len(m.files) != 0 || !m.empty() {
+		t.Fatalf("nothing read as %+v: %v", m, err)
+	}
+}
+
+// TestNodeMigratesSingleNodeLog: a data directory of a single node from
+// before the metadata quorum starts with its topics and cluster id; the old
+// log is gone, and the node starts again from the quorum's log.
+func TestNodeMigratesSingleNodeLog(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, metadataLogFile), singleNodeLog("a", "b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeMetaProperties(vfs.OS, dir, 1, "old-cluster-id"); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
-		s, err := openMetadataStore(mem, "/data", 4, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
+		n := startTestNode(t, dir, nil)
+		img := n.routes.load().image
+		if fmt.Sprint(img.TopicNames()) != "[a b]" || n.ClusterID() != "old-cluster-id" || img.ClusterID() != "old-cluster-id" {
+			t.Fatalf("topics %v, cluster %q (image %q)", img.TopicNames(), n.ClusterID(), img.ClusterID())
 		}
-		old, ok := s.image().Topic("old")
-		if !ok || old.PartitionCount() != 2 || old.Partitions[1].Leader != 4 || old.Configs["retention.ms"] != "5" || s.image().Epoch != 3 {
-			t.Fatalf("old = %+v", old)
+		if _, err := os.Stat(filepath.Join(dir, metadataLogFile)); !os.IsNotExist(err) {
+			t.Fatalf("the single-node log is still there: %v", err)
 		}
-		if _, err := mem.Stat("/data/" + legacyMetadataFile); !os.IsNotExist(err) {
-			t.Fatalf("the JSON snapshot is still there: %v", err)
-		}
-		_ = s.close()
+		waitFor(t, 10*time.Second, "a-0 to be led here", func() bool { return n.routes.load().partition("a", 0) != nil })
+		stopNode(t, n)
+	}
+}
+
+// A single node's metadata cannot seed a quorum of several voters, and a
+// directory of a formed cluster that lost its metadata log never starts a
+// new quorum: both refused with what to do.
+func TestMetadataDirectoriesRefused(t *testing.T) {
+	voters := func(c *Config) {
+		c.QuorumVoters = []QuorumVoter{{1, "127.0.0.1:1"}, {2, "127.0.0.1:2"}, {3, "127.0.0.1:3"}}
+		c.ControllerListenAddress = "127.0.0.1:0"
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, metadataLogFile), singleNodeLog("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testNodeConfig(dir)
+	voters(&cfg)
+	if _, err := Start(cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), "without controller.quorum.voters") {
+		t.Fatalf("single-node metadata in a quorum of three: %v", err)
+	}
+
+	dir = t.TempDir()
+	n := startTestNode(t, dir, nil)
+	id := n.ClusterID()
+	stopNode(t, n)
+	if err := os.RemoveAll(filepath.Join(dir, raftlog.DirName)); err != nil {
+		t.Fatal(err)
+	}
+	cfg = testNodeConfig(dir)
+	if _, err := Start(cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "never starts a new metadata quorum") {
+		t.Fatalf("a formed cluster's directory without its log: %v", err)
 	}
 }
 
 // TestNodeStartsFromLegacyDataDirectory: a data directory written before the
-// metadata log starts with its topics, ids and records.
+// metadata log (the JSON snapshot) starts with its topics, ids and records.
 func TestNodeStartsFromLegacyDataDirectory(t *testing.T) {
 	dir := t.TempDir()
 	n := startTestNode(t, dir, nil)
@@ -145,11 +156,11 @@ func TestNodeStartsFromLegacyDataDirectory(t *testing.T) {
 	kept, _ := n.routes.load().image.Topic("kept")
 	cl.Close()
 	stopNode(t, n)
-	// What main wrote before: version 2 of the JSON snapshot, no log.
+	// What main wrote two versions ago: version 2 of the JSON snapshot.
 	v2 := fmt.Sprintf(`{"version": 2, "epoch": 2, "topics": [{"Name": "kept", "ID": %q,
 	  "Partitions": [{"Partition": 0, "Replicas": [1], "ISR": [1], "Leader": 1, "LeaderEpoch": 0, "PartitionEpoch": 0}],
 	  "ReplicationFactor": 1, "Configs": {}}]}`, kept.ID)
-	if err := os.Remove(filepath.Join(dir, metadataLogFile)); err != nil {
+	if err := os.RemoveAll(filepath.Join(dir, raftlog.DirName)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, legacyMetadataFile), []byte(v2), 0o644); err != nil {
@@ -188,4 +199,25 @@ func kgoRecordValues(t *testing.T, n *Node, topic string, want int) []string {
 		fs.EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
 	}
 	return vals
+}
+
+// A node whose meta.properties names another cluster than its metadata log
+// is refused: it fails instead of serving.
+func TestMetaPropertiesOfAnotherClusterRefused(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, nil)
+	stopNode(t, n)
+	if err := writeMetaProperties(vfs.OS, dir, 1, "another-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := StartContext(ctx, testNodeConfig(dir), zaptest.NewLogger(t))
+	if err == nil {
+		stopNode(t, n)
+		t.Fatal("a node of another cluster started")
+	}
+	if !strings.Contains(err.Error(), "names cluster another-cluster") {
+		t.Fatalf("refused with: %v", err)
+	}
 }

@@ -5,50 +5,90 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"gregor/cluster"
 	"gregor/logstore"
 	"gregor/logstore/blockcache"
 	"gregor/logstore/vfs"
 	"gregor/netio"
 )
 
-// Node is one running broker: the composition root that owns the actor
-// system, the metadata log, the controller, the replica manager (and through
-// it the partition actors), the protocol server and the metrics endpoint.
+// Node is one running gregor process: the composition root that owns the
+// actor system, the metadata quorum (quorum.go) and, on a controller, the
+// controller; on a broker, the broker lifecycle, the replica manager (and
+// through it the partition actors) and the client listener; the CONTROLLER
+// listener, gossip, and the metrics endpoint.
 type Node struct {
-	cfg       Config
-	logger    *zap.Logger
-	clusterID string
+	cfg         Config
+	logger      *zap.Logger
+	clusterID   atomic.Pointer[string]
+	incarnation cluster.IncarnationID
 
 	system         *actor.ActorSystem
+	quorum         *actor.PID
 	controller     *actor.PID
+	lifecycle      *actor.PID
 	replicaManager *actor.PID
-	metadata       *metadataStore
-	routes         *routeTable
-	cache          *blockcache.Cache
-	server         *netio.Server
-	router         *router
-	metrics        *nodeMetrics
-	httpServer     *http.Server
-	cleaner        *logCleaner
+	// spawned are the metadata actors started, by name.
+	spawned          map[string]bool
+	routes           *routeTable
+	cache            *blockcache.Cache[*logstore.Block]
+	blocks           *logstore.BlockPool
+	brokerListener   net.Listener
+	server           *netio.Server
+	controllerServer *netio.Server
+	controllers      *controllerClients
+	gossip           Membership
+	gossipStop       chan struct{}
+	router           *router
+	metrics          *nodeMetrics
+	clusterMetrics   *clusterMetrics
+	// httpServers serve metrics.listener and debug.listener.
+	httpServers []*http.Server
+	cleaner     *logCleaner
 	// highWatermarks is the log directory's high watermark checkpoint.
 	highWatermarks *highWatermarkCheckpoint
+	// groups holds the group coordinators this node runs.
+	groups *groupNode
+
+	// controllerActive says this node's controller leads; quorumLeader is
+	// the quorum's leader as this node knows it (-1 unknown).
+	controllerActive atomic.Bool
+	quorumLeader     atomic.Int32
+	// stopping is set once the node's metadata actors stop: requests for
+	// the controller are not retried any more.
+	stopping atomic.Bool
+
+	unfenced    chan struct{}
+	unfenceOnce sync.Once
+	failed      chan struct{}
+	failOnce    sync.Once
+	failErr     error
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// Start opens the data directory, recovers every partition and starts
-// serving. It returns once the listener is bound.
+// Start opens the data directory, joins the metadata quorum, recovers the
+// partitions the metadata assigns this node and, on a broker, registers
+// with the active controller; it returns once the broker is unfenced and
+// its client listener serves (a controller-only node: once it runs).
 func Start(cfg Config, logger *zap.Logger) (*Node, error) {
+	return StartContext(context.Background(), cfg, logger)
+}
+
+// StartContext is Start, given up (and the node stopped) when ctx ends
+// before the broker is unfenced: a node waits for a quorum of its voters.
+func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
 	if cfg.FS == nil {
 		cfg.FS = vfs.OS
 	}
@@ -58,26 +98,60 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 	if cfg.Entropy == nil {
 		cfg.Entropy = rand.Reader
 	}
+	cfg = cfg.withClusterDefaults()
 	if err := validateStaticBrokerConfigs(cfg.StaticBrokerConfigs); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkCluster(); err != nil {
 		return nil, err
 	}
 	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)
 	}
-	clusterID, err := loadOrCreateMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID, cfg.Entropy)
+	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), routes: newRouteTable(),
+		unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
+	n.quorumLeader.Store(-1)
+	n.controllers = &controllerClients{node: n}
+	clusterID, err := readMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), clusterID: clusterID, routes: newRouteTable()}
-	n.metrics = newNodeMetrics()
-	if cfg.CacheBytes > 0 {
-		if n.cache, err = blockcache.New(cfg.CacheBytes); err != nil {
-			return nil, fmt.Errorf("block cache: %w", err)
-		}
+	n.setClusterID(clusterID)
+	if _, err := io.ReadFull(cfg.Entropy, n.incarnation[:]); err != nil {
+		return nil, fmt.Errorf("incarnation id: %w", err)
 	}
-	if n.metadata, err = openMetadataStore(cfg.FS, cfg.DataDir, cfg.NodeID, n.logger.Named("metadata")); err != nil {
-		n.closeCache()
+	n.metrics = newNodeMetrics()
+	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
+	n.groups = newGroupNode(n)
+	if err := n.start(ctx); err != nil {
+		n.stop(context.Background(), false)
 		return nil, err
+	}
+	fields := []zap.Field{zap.String("cluster_id", n.ClusterID()), zap.String("log_dir", cfg.DataDir),
+		zap.Bool("broker", cfg.Roles.Broker), zap.Bool("controller", cfg.Roles.Controller)}
+	if a := n.Addr(); a != nil {
+		fields = append(fields, zap.String("listener", a.String()))
+	}
+	if a := n.ControllerAddr(); a != nil {
+		fields = append(fields, zap.String("controller_listener", a.String()))
+	}
+	n.logger.Info("node started", fields...)
+	return n, nil
+}
+
+// start brings the node up in order (see stop for the reverse).
+func (n *Node) start(ctx context.Context) error {
+	cfg := n.cfg
+	if cfg.CacheBytes > 0 {
+		var err error
+		if n.cache, err = blockcache.New[*logstore.Block](cfg.CacheBytes); err != nil {
+			return fmt.Errorf("block cache: %w", err)
+		}
+		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
+	}
+	opened, err := n.openQuorum()
+	if err != nil {
+		return err
 	}
 	n.system = newActorSystem(n.logger)
 	n.system.EventStream.Subscribe(func(evt interface{}) {
@@ -85,89 +159,90 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 			answerUndelivered(dl.Message)
 		}
 	})
+	// The metadata actors know each other by these from the start; what
+	// reaches one before it runs is answered as undelivered.
+	n.quorum = n.system.NewLocalPID(quorumName)
+	if cfg.Roles.Controller {
+		n.controller = n.system.NewLocalPID(controllerName)
+	}
+	if cfg.Roles.Broker {
+		n.lifecycle = n.system.NewLocalPID(brokerLifecycleName)
+	}
 	n.cleaner = newLogCleaner()
 	n.highWatermarks = startHighWatermarkCheckpoint(cfg.FS, cfg.DataDir, cfg.HighWatermarkCheckpointIntervalMs, n.logger)
-	if err := n.startActors(); err != nil {
-		n.stopActors()
-		n.highWatermarks.stop()
-		n.cleaner.stop()
-		n.closeCache()
-		return nil, err
-	}
-	if err := n.startServer(); err != nil {
-		n.stopActors()
-		n.highWatermarks.stop()
-		n.cleaner.stop()
-		n.closeCache()
-		return nil, err
-	}
-	if err := n.startMetrics(); err != nil {
-		_ = n.server.Close()
-		n.stopActors()
-		n.highWatermarks.stop()
-		n.cleaner.stop()
-		n.closeCache()
-		return nil, err
-	}
-	n.logger.Info("node started", zap.String("listener", n.server.Addr().String()), zap.String("cluster_id", clusterID), zap.String("log_dir", cfg.DataDir))
-	return n, nil
-}
-
-func (n *Node) startServer() error {
-	handler := newRouter(n)
-	n.router = handler
-	srv, err := netio.NewServer(netio.Config{
-		Address:              n.cfg.ListenAddress,
-		RequestMaxBytes:      n.cfg.RequestMaxBytes,
-		MaxConnections:       n.cfg.MaxConnections,
-		ConnectionsMaxIdleMs: n.cfg.ConnectionsMaxIdleMs,
-		APIVersions:          servedAPIVersions(),
-		Observer:             n.metrics,
-		// Produce records are held (Request.Retain) until their partition
-		// appended them; every other request is done with its frame when
-		// it is answered.
-		PoolRequestBuffers:    true,
-		PoisonReleasedBuffers: n.cfg.poisonReleasedBuffers,
-	}, handler, n.logger.Named("netio"))
-	if err != nil {
+	if err := n.startReplicaManager(n.routes.load().image); err != nil {
+		_ = opened.log.Close()
 		return err
 	}
-	if err := srv.Start(); err != nil {
-		return fmt.Errorf("listen on %s: %w", n.cfg.ListenAddress, err)
+	if err := n.startActors(opened); err != nil {
+		return err
 	}
-	n.server = srv
-	return nil
-}
-
-func (n *Node) startMetrics() error {
-	if n.cfg.MetricsListener == "" {
+	if err := n.startListeners(); err != nil {
+		return err
+	}
+	if err := n.startGossip(); err != nil {
+		return err
+	}
+	if err := n.startMetrics(); err != nil {
+		return err
+	}
+	if !cfg.Roles.Broker {
 		return nil
 	}
-	l, err := net.Listen("tcp", n.cfg.MetricsListener)
-	if err != nil {
-		return fmt.Errorf("metrics.listener %s: %w", n.cfg.MetricsListener, err)
+	if _, err = n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &brokerLifecycleActor{node: n}
+	}), brokerLifecycleName); err != nil {
+		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", n.metrics.handler())
-	n.httpServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	n.spawned[brokerLifecycleName] = true
+	select {
+	case <-n.unfenced:
+	case <-n.failed:
+		return n.failErr
+	case <-ctx.Done():
+		return fmt.Errorf("broker %d not unfenced by the controller: %w", cfg.NodeID, ctx.Err())
+	}
 	go func() {
-		if err := n.httpServer.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("metrics server stopped", zap.Error(err))
+		if err := n.server.Serve(n.brokerListener); err != nil && !errors.Is(err, netio.ErrServerClosed) {
+			n.logger.Error("client listener stopped", zap.Error(err))
 		}
 	}()
 	return nil
 }
 
-// Addr is the address the Kafka listener is bound to.
-func (n *Node) Addr() net.Addr { return n.server.Addr() }
+// Addr is the address the client listener is bound to (nil on a
+// controller-only node).
+func (n *Node) Addr() net.Addr {
+	if n.brokerListener == nil {
+		return nil
+	}
+	return n.brokerListener.Addr()
+}
 
-// ClusterID is the cluster id kept in meta.properties.
-func (n *Node) ClusterID() string { return n.clusterID }
+// ControllerAddr is the address the CONTROLLER listener is bound to, nil
+// when the node has none.
+func (n *Node) ControllerAddr() net.Addr {
+	if n.controllerServer == nil {
+		return nil
+	}
+	return n.controllerServer.Addr()
+}
+
+// ClusterID is the cluster's id, "" until this node learned it (from its
+// meta.properties or the metadata log).
+func (n *Node) ClusterID() string {
+	if p := n.clusterID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (n *Node) setClusterID(id string) { n.clusterID.Store(&id) }
 
 // advertised is the host and port clients are told to connect to.
 func (n *Node) advertised() (string, int32) {
 	host, port := n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
-	if tcp, ok := n.server.Addr().(*net.TCPAddr); ok {
+	if tcp, ok := n.Addr().(*net.TCPAddr); ok {
 		if host == "" {
 			host = tcp.IP.String()
 		}
@@ -178,69 +253,26 @@ func (n *Node) advertised() (string, int32) {
 	return host, port
 }
 
-// Stop shuts the node down gracefully: stop accepting, finish in-flight
-// requests (until ctx ends), stop every partition actor (each flushes and
-// leaves its clean-shutdown marker), close the cache.
+// Stop shuts the node down gracefully: the broker asks the controller for a
+// controlled shutdown (its leadership moves away), stops accepting and
+// finishes in-flight requests (until ctx ends), leaves gossip, hands the
+// quorum's leadership to another voter, then stops every actor (each
+// partition flushes and leaves its clean-shutdown marker) and closes the
+// cache.
 func (n *Node) Stop(ctx context.Context) error {
-	n.stopOnce.Do(func() {
-		var errs []error
-		// Answer the fetches waiting for data (and let no new one wait),
-		// then stop accepting and let every in-flight request finish.
-		n.router.closing.Store(true)
-		n.router.wakeParkedFetches()
-		if err := n.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("shut down listener: %w", err))
-		}
-		if n.httpServer != nil {
-			_ = n.httpServer.Close()
-		}
-		// Partitions stopped by the shutdown keep their high watermarks
-		// in the checkpoint, written once more after they stopped.
-		n.highWatermarks.beginShutdown()
-		n.stopActors()
-		n.highWatermarks.stop()
-		n.cleaner.stop()
-		n.closeCache()
-		n.stopErr = errors.Join(errs...)
-		n.logger.Info("node stopped")
-	})
+	n.stop(ctx, true)
 	return n.stopErr
-}
-
-// startActors starts the replica manager, which starts every replica the
-// metadata log assigns this node, then the controller.
-func (n *Node) startActors() error {
-	if err := n.startReplicaManager(n.metadata.image()); err != nil {
-		return err
-	}
-	return n.startController(n.metadata)
-}
-
-// stopActors stops the controller, so metadata no longer changes, then the
-// replica manager, whose children (every partition actor) stop first.
-func (n *Node) stopActors() {
-	if n.controller != nil {
-		_ = n.system.Root.StopFuture(n.controller).Wait()
-	}
-	if n.replicaManager != nil {
-		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
-	}
-	n.system.Shutdown()
-	if err := n.metadata.close(); err != nil {
-		n.logger.Error("close metadata log", zap.Error(err))
-	}
-}
-
-func (n *Node) closeCache() {
-	if n.cache != nil {
-		n.cache.Close()
-	}
 }
 
 // partitionDir is the directory of one partition's log.
 func (n *Node) partitionDir(topic string, partition int32) string {
 	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
 }
+
+// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
+// busy cache frees about one block per block it takes in, so a few
+// megabytes carry the tail and cache blocks of every partition.
+const maxFreeBlockBytes = 32 << 20
 
 // blockCache is the node's cache as logstore sees it (nil when disabled).
 func (n *Node) blockCache() logstore.BlockCache {

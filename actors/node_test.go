@@ -17,11 +17,7 @@ import (
 // directory, stopped at the end of the test.
 func startTestNode(t *testing.T, dir string, edit func(*Config)) *Node {
 	t.Helper()
-	cfg := Config{
-		NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: dir,
-		AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
-		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{}, poisonReleasedBuffers: true,
-	}
+	cfg := testNodeConfig(dir)
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -37,6 +33,15 @@ func startTestNode(t *testing.T, dir string, edit func(*Config)) *Node {
 		}
 	})
 	return n
+}
+
+// testNodeConfig is a single node's configuration on a free loopback port.
+func testNodeConfig(dir string) Config {
+	return Config{
+		NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: dir,
+		AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
+		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{}, poisonReleasedBuffers: true,
+	}
 }
 
 func newClient(t *testing.T, n *Node, opts ...kgo.Opt) *kgo.Client {

@@ -28,7 +28,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 	pa, now := a.assigned, a.node.cfg.Clock.Now()
 	log, err := logstore.Open(logstore.Options{
 		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
-		Cache: a.node.blockCache(), Logger: a.logger, NowMs: now.WallMs,
+		Cache: a.node.blockCache(), BlockPool: a.node.blocks, Logger: a.logger, NowMs: now.WallMs,
 	})
 	if err != nil {
 		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
@@ -106,7 +106,7 @@ func sortedRequestIDs(m map[cluster.RequestID]any) []cluster.RequestID {
 
 // append appends one produce's batches and reports the outcome.
 func (a *partitionActor) append(ap cluster.AppendBatches) {
-	res, err := a.log.Append(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+	res, err := a.log.AppendValidated(ap.Batches, ap.LeaderEpoch, ap.NowMs)
 	if err != nil {
 		a.logger.Warn("append failed", zap.Error(err))
 		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)

@@ -53,8 +53,8 @@ type routesPublished struct{ epoch int64 }
 // replicas of its first image and published their routes.
 type replicaManagerReady struct{}
 
-// replicaManagerRestarted asks the controller for its latest image again: a
-// restarted manager may have lost one.
+// replicaManagerRestarted asks the quorum actor for its latest image again:
+// a restarted manager may have lost one.
 type replicaManagerRestarted struct{}
 
 // partitionSupervisor restarts a partition actor that panicked (it rebuilds
@@ -97,7 +97,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		m.queueLeftovers()
 		m.apply(ctx, m.node.routes.load().image)
 		if m.incarnations.Add(1) > 1 {
-			ctx.Send(m.node.system.NewLocalPID(controllerName), &replicaManagerRestarted{})
+			ctx.Send(m.node.system.NewLocalPID(quorumName), &replicaManagerRestarted{})
 		}
 	case *replicaManagerReady:
 		ctx.Respond(msg)
@@ -137,7 +137,7 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 		}
 	}
 	for _, r := range ch.Start {
-		m.start(ctx, r)
+		m.startIfLeader(ctx, r)
 	}
 	for _, topic := range ch.Reconfigure {
 		settings := m.node.topicSettings(next, topic)
@@ -148,10 +148,8 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 		}
 	}
 	for _, r := range ch.Changed {
-		// Leader and follower changes come with clustering; one node leads
-		// every partition it hosts.
-		m.logger.Info("partition record changed", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
-			zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
+		m.leadershipChanged(ctx, r)
+		m.node.groups.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
 	}
 	m.publish()
 	m.data.run(ctx, m.node)
@@ -169,12 +167,14 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, pa) }))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition}
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
+	m.node.groups.partitionStarted(ctx, r, pid)
 }
 
 // stop stops a replica's actor; its data goes once the actor has closed its
 // log (apply counted it with expect).
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
+	m.node.groups.partitionStopping(ctx, topic, p)
 	_, topicKept := m.image.TopicByID(st.TopicID)
 	pid := m.slots.get(topic, p)
 	m.slots.set(m.image, topic, p, nil)
@@ -233,4 +233,32 @@ func (m *replicaManager) removeSeries(topic string, partition int32) {
 	labels := partitionLabels(topic, partition)
 	m.node.metrics.logEndOffset.DeleteLabelValues(labels...)
 	m.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
+}
+
+// startIfLeader starts the partition actor of a replica this node leads.
+// A replica led elsewhere is a follower: following (fetching from the
+// leader) comes with the replication part of clustering, which starts and
+// promotes such replicas; until then it is not started here.
+func (m *replicaManager) startIfLeader(ctx actor.Context, r cluster.LocalReplica) {
+	if r.Partition.Leader == m.node.cfg.NodeID {
+		m.start(ctx, r)
+		return
+	}
+	m.logger.Info("replica led by another broker not started (followers come with replication)",
+		zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition), zap.Int32("leader", r.Partition.Leader))
+}
+
+// leadershipChanged starts the actor of a replica whose leadership came to
+// this node. One whose leadership went elsewhere keeps running as it is:
+// demoting it to a follower (and promoting a follower) comes with
+// replication.
+func (m *replicaManager) leadershipChanged(ctx actor.Context, r cluster.LocalReplica) {
+	p := r.Partition
+	if p.Leader == m.node.cfg.NodeID && m.slots.get(r.Topic, p.Partition) == nil && !m.data.busy(m.node.partitionDir(r.Topic, p.Partition)) {
+		m.logger.Info("leading a replica", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition), zap.Int32("leader_epoch", p.LeaderEpoch))
+		m.start(ctx, r)
+		return
+	}
+	m.logger.Debug("partition record changed", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition),
+		zap.Int32("leader", p.Leader), zap.Int32("leader_epoch", p.LeaderEpoch))
 }

@@ -50,7 +50,24 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 35, MinVersion: 1, MaxVersion: 5}, // DescribeLogDirs
 		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
 		{APIKey: 74, MinVersion: 0, MaxVersion: 1}, // ListConfigResources
+		{APIKey: 43, MinVersion: 0, MaxVersion: 2}, // ElectLeaders
+		{APIKey: 45, MinVersion: 0, MaxVersion: 1}, // AlterPartitionAssignments
+		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
+		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
+		{APIKey: 8, MinVersion: 2, MaxVersion: 10}, // OffsetCommit
+		{APIKey: 9, MinVersion: 1, MaxVersion: 10}, // OffsetFetch
+		{APIKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
+		{APIKey: 11, MinVersion: 2, MaxVersion: 9}, // JoinGroup
+		{APIKey: 12, MinVersion: 0, MaxVersion: 4}, // Heartbeat
+		{APIKey: 13, MinVersion: 0, MaxVersion: 5}, // LeaveGroup
+		{APIKey: 14, MinVersion: 0, MaxVersion: 5}, // SyncGroup
+		{APIKey: 15, MinVersion: 0, MaxVersion: 6}, // DescribeGroups
+		{APIKey: 16, MinVersion: 0, MaxVersion: 5}, // ListGroups
+		{APIKey: 42, MinVersion: 0, MaxVersion: 3}, // DeleteGroups
+		{APIKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
+		{APIKey: 68, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupHeartbeat
+		{APIKey: 69, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupDescribe
 	}
 }
 
@@ -86,9 +103,13 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 	case *kmsg.DescribeTopicPartitionsRequest:
 		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
-		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest:
-		r.node.system.Root.Send(r.node.controller, &adminRequest{body: body, respond: respond})
+		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
+		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
+		r.forwardToController(body, respond)
 	default:
+		if r.handleGroup(req, respond) {
+			return
+		}
 		// netio only passes keys from servedAPIVersions; reaching this is a
 		// bug in that table.
 		r.logger.Error("request for an API the router does not serve", zap.String("api", apiName(req.Header.APIKey)))
@@ -117,5 +138,9 @@ func answerUndelivered(msg interface{}) {
 		m.reply(deleteRecordsResult{errorCode: notLeader, lowWatermark: -1})
 	case *logDirPartition:
 		m.reply(-1)
+	case interface{ answerUndelivered() }:
+		m.answerUndelivered()
+	default:
+		answerUndeliveredToController(msg)
 	}
 }

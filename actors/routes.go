@@ -27,8 +27,12 @@ func (r *routes) partition(topic string, partition int32) *actor.PID {
 	return pids[partition]
 }
 
-// routeTable holds the current routes.
-type routeTable struct{ p atomic.Pointer[routes] }
+// routeTable holds the current routes, and the answers waiting for routes
+// that show what they report.
+type routeTable struct {
+	p       atomic.Pointer[routes]
+	waiters imageWaiters
+}
 
 func newRouteTable() *routeTable {
 	t := &routeTable{}
@@ -38,7 +42,10 @@ func newRouteTable() *routeTable {
 
 func (t *routeTable) load() *routes { return t.p.Load() }
 
-func (t *routeTable) store(r *routes) { t.p.Store(r) }
+func (t *routeTable) store(r *routes) {
+	t.p.Store(r)
+	t.waiters.published(r.image)
+}
 
 // lookupTopic finds a topic as a request names it: by name, or by id in the
 // versions that carry topic ids.

@@ -157,6 +157,12 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			return err
 		},
 	}
+	for key, run := range clusterVersionCases(t, n) {
+		cases[key] = run
+	}
+	for key, run := range groupVersionCases(t, n) {
+		cases[key] = run
+	}
 	for _, r := range servedAPIVersions() {
 		run, ok := cases[r.APIKey]
 		if !ok {

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,9 +18,17 @@ type ControllerConfig struct {
 	// with the controller, it is the one broker a broker config resource
 	// may name.
 	NodeID int32
-	// ClusterID is the cluster's id; a broker registering with another one
-	// is refused (INCONSISTENT_CLUSTER_ID). "" checks nothing.
+	// ClusterID is the cluster id this node knows (its meta.properties).
+	// With NameCluster, a controller that becomes leader over an image
+	// without one commits it (a ClusterIDRecord), or a new one drawn from
+	// Entropy when it is "". A broker registering with another id than the image's is refused
+	// (INCONSISTENT_CLUSTER_ID); one that knows none yet (a new node) is
+	// not.
 	ClusterID string
+	// NameCluster makes the controller commit a cluster id when it becomes
+	// leader over an image that has none (the first controller of a
+	// quorum).
+	NameCluster bool
 	// NumPartitions is num.partitions: the partition count of auto-created
 	// topics and of CreateTopics without one.
 	NumPartitions int32
@@ -120,6 +130,11 @@ type Controller struct {
 	// stopped and deleted its replicas; the name cannot be reused until
 	// they have.
 	deleting map[string][]int32
+	// deletedAt is the metadata offset of each deletion in deleting: a
+	// broker that heartbeats having applied it has stopped the topic's
+	// replicas (and a replica of a new topic of that name waits for their
+	// data to go).
+	deletedAt map[string]int64
 	// nextBalanceMs and nextUncleanMs are when the periodic preferred and
 	// unclean elections run next (monotonic ms).
 	nextBalanceMs, nextUncleanMs int64
@@ -222,7 +237,7 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.UncleanLeaderElectionIntervalMs <= 0 {
 		cfg.UncleanLeaderElectionIntervalMs = defaultUncleanElectionIntervalMs
 	}
-	c := &Controller{cfg: cfg, deleting: map[string][]int32{}}
+	c := &Controller{cfg: cfg, deleting: map[string][]int32{}, deletedAt: map[string]int64{}}
 	c.SetStaticBrokers(cfg.StaticBrokers)
 	return c
 }
@@ -257,9 +272,21 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	for b := range committed.Brokers() {
 		c.sessions[b.ID] = newBrokerSession(now)
 	}
-	c.deleting = map[string][]int32{}
+	c.deleting, c.deletedAt = map[string][]int32{}, map[string]int64{}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs
+	if c.cfg.NameCluster && committed.ClusterID() == "" {
+		// The first controller of a quorum names the cluster.
+		id := c.cfg.ClusterID
+		if id == "" {
+			var raw [16]byte
+			if _, err := io.ReadFull(c.cfg.Entropy, raw[:]); err != nil {
+				panic(fmt.Sprintf("controller: draw a cluster id: %v", err))
+			}
+			id = base64.RawURLEncoding.EncodeToString(raw[:])
+		}
+		c.propose([]MetadataRecord{ClusterIDRecord{ClusterID: id}}, nil)
+	}
 }
 
 // ResignLeadership makes the controller inactive: every answer still
@@ -294,6 +321,7 @@ func (c *Controller) Committed(offset int64) {
 	c.committed = p.image
 	for name, brokers := range p.deletes {
 		c.deleting[name] = brokers
+		c.deletedAt[name] = p.image.LastOffset()
 	}
 	c.release()
 }
@@ -473,9 +501,20 @@ func (c *Controller) TopicDeletionCompleted(topic string, broker int32) {
 	left = slices.DeleteFunc(left, func(b int32) bool { return b == broker })
 	if len(left) == 0 {
 		delete(c.deleting, topic)
+		delete(c.deletedAt, topic)
 		return
 	}
 	c.deleting[topic] = left
+}
+
+// appliedDeletions completes the deletions a broker has applied, as its
+// heartbeat's metadata offset says.
+func (c *Controller) appliedDeletions(broker int32, offset int64) {
+	for _, topic := range slices.Sorted(maps.Keys(c.deletedAt)) {
+		if offset >= c.deletedAt[topic] {
+			c.TopicDeletionCompleted(topic, broker)
+		}
+	}
 }
 
 // hostingBrokers lists the brokers holding a replica of t, sorted.

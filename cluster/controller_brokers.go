@@ -27,10 +27,23 @@ type brokerSession struct {
 	// suspectedAtMs is when membership last reported the broker failed,
 	// -1 when no report stands (a heartbeat clears it).
 	suspectedAtMs int64
+	// heard says this controller heard from the broker's incarnation
+	// itself (a registration or heartbeat), not only from the log: a
+	// session a new controller started for every registered broker does
+	// not make the registered incarnation live enough to refuse a new one.
+	heard bool
 }
 
 func newBrokerSession(now Instant) *brokerSession {
 	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
+}
+
+// heardBrokerSession is the session of a broker that just contacted the
+// controller.
+func heardBrokerSession(now Instant) *brokerSession {
+	s := newBrokerSession(now)
+	s.heard = true
+	return s
 }
 
 // brokerState is where a broker stands in Kafka's heartbeat state machine
@@ -67,8 +80,12 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		resp.ErrorCode = err.Code
 		return decision{response: resp, reason: fmt.Sprintf(format, args...)}
 	}
-	if c.cfg.ClusterID != "" && r.ClusterID != c.cfg.ClusterID {
-		return refuse(kerr.InconsistentClusterID, "broker %d belongs to cluster %q, this is cluster %q", r.BrokerID, r.ClusterID, c.cfg.ClusterID)
+	clusterID := c.working.ClusterID()
+	if clusterID == "" {
+		clusterID = c.cfg.ClusterID
+	}
+	if clusterID != "" && r.ClusterID != "" && r.ClusterID != clusterID {
+		return refuse(kerr.InconsistentClusterID, "broker %d belongs to cluster %q, this is cluster %q", r.BrokerID, r.ClusterID, clusterID)
 	}
 	if r.BrokerID < 0 {
 		return refuse(kerr.InvalidRegistration, "broker id %d is negative", r.BrokerID)
@@ -97,7 +114,11 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		return decision{records: []MetadataRecord{rec}, response: resp}
 	}
 	if registered && !old.Fenced {
-		if s := c.sessions[r.BrokerID]; s != nil && !c.expired(s, now.MonoMs) {
+		// Only an incarnation this controller has heard from is live: after
+		// a controller failover (or a restart of a node that is its own
+		// controller) the registered incarnation may be the process that
+		// just restarted, and waiting for its session would stall it.
+		if s := c.sessions[r.BrokerID]; s != nil && s.heard && !c.expired(s, now.MonoMs) {
 			return refuse(kerr.DuplicateBrokerRegistration,
 				"broker %d is registered by a live broker (incarnation %s, broker epoch %d, last heartbeat %d ms ago); a second broker with node.id %d is refused until that one stops heartbeating for %d ms",
 				r.BrokerID, old.IncarnationID, old.Epoch, now.MonoMs-s.lastContactMs, r.BrokerID, c.cfg.BrokerSessionTimeoutMs)
@@ -111,7 +132,7 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	}
 	rec.BrokerEpoch = w.Epoch + int64(len(recs))
 	recs = append(recs, rec)
-	c.sessions[r.BrokerID] = newBrokerSession(now)
+	c.sessions[r.BrokerID] = heardBrokerSession(now)
 	resp.BrokerEpoch = rec.BrokerEpoch
 	return decision{records: recs, response: resp}
 }
@@ -125,7 +146,7 @@ func (c *Controller) touch(id int32, now Instant) {
 		s = newBrokerSession(now)
 		c.sessions[id] = s
 	}
-	s.lastContactMs = now.MonoMs
+	s.lastContactMs, s.heard = now.MonoMs, true
 }
 
 // brokerHeartbeat decides a BrokerHeartbeat request: the session goes on,
@@ -168,6 +189,7 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 		}
 	}
 	s.metadataOffset = r.CurrentMetadataOffset
+	c.appliedDeletions(r.BrokerID, r.CurrentMetadataOffset)
 	if next.fenced() {
 		s.shutdownOffset = -1
 	}

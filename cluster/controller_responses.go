@@ -101,3 +101,10 @@ func errorResponse(req kmsg.Request, code int16, msg string) kmsg.Response {
 	}
 	return nil
 }
+
+// ControllerErrorResponse answers every part of a request the controller
+// serves with one error, as the controller does when it is not active: for
+// a node that could not reach the active controller.
+func ControllerErrorResponse(req kmsg.Request, code int16, msg string) kmsg.Response {
+	return errorResponse(req, code, msg)
+}

@@ -51,6 +51,9 @@ func shortID(id TopicID) string {
 func formatImage(m *MetadataImage) string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "epoch %d\n", m.Epoch)
+	if m.ClusterID() != "" {
+		fmt.Fprintf(&out, "cluster %s\n", m.ClusterID())
+	}
 	for t := range m.Topics() {
 		fmt.Fprintf(&out, "%s id=%s rf=%d%s\n", t.Name, shortID(t.ID), t.ReplicationFactor, formatConfigs(t.Configs))
 		for _, p := range t.Partitions {

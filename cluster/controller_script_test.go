@@ -19,11 +19,12 @@ import (
 //	        [default.replication.factor=N] [delete.topic.enable=false]
 //	        [session.timeout.ms=N] [heartbeat.interval.ms=N]
 //	        [auto.leader.rebalance.enable=true] [imbalance.check.ms=N]
-//	        [unclean.check.ms=N] [manual] [key=value ...]
+//	        [unclean.check.ms=N] [manual] [name-cluster] [key=value ...]
 //	                      a fresh controller, leading over an empty image
 //	                      from t=0, with static brokers (default (1); () for
 //	                      none) and server.properties key=value; with
-//	                      manual, proposals wait for commit or lose
+//	                      manual, proposals wait for commit or lose; with
+//	                      name-cluster, it commits the cluster id first
 //	brokers ids=(1, 2, 3) the static brokers
 //	create-topics [validate-only] [commit-fails] [v=N]
 //	        one topic per line: name [partitions=N] [rf=N]
@@ -121,7 +122,9 @@ func (s *controllerScript) now() Instant { return Instant{WallMs: s.nowMs, MonoM
 func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 	if td.Cmd == "controller" {
 		s.newController(t, td)
-		return ""
+		var out strings.Builder
+		s.drain(t, &out, false)
+		return out.String()
 	}
 	if s.c == nil {
 		td.Fatalf(t, "start with a controller command")
@@ -229,6 +232,8 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			cfg.UncleanLeaderElectionIntervalMs = int64(atoi(t, arg.SingleVal(t)))
 		case "manual":
 			s.manual = true
+		case "name-cluster":
+			cfg.NameCluster = true
 		default:
 			cfg.StaticBrokerConfigs[arg.Key] = arg.SingleVal(t)
 		}

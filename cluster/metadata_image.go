@@ -130,10 +130,16 @@ type MetadataImage struct {
 	// AlterConfigs on the default broker resource), by server.properties
 	// key.
 	brokerConfigs map[string]string
+	// clusterID is the cluster's id, "" until a ClusterIDRecord named it.
+	clusterID string
 }
 
 // NewMetadataImage is the empty image.
 func NewMetadataImage() *MetadataImage { return &MetadataImage{} }
+
+// ClusterID is the cluster's id (ClusterIDRecord), "" until one is
+// committed.
+func (m *MetadataImage) ClusterID() string { return m.clusterID }
 
 // BrokerConfigs returns the dynamic cluster-wide broker configs; the map must
 // not be changed.
@@ -239,6 +245,15 @@ func (d *imageDelta) apply(rec MetadataRecord) error {
 		return d.changeBroker(r)
 	case UnregisterBrokerRecord:
 		return d.unregisterBroker(r)
+	case ClusterIDRecord:
+		switch {
+		case r.ClusterID == "":
+			return fmt.Errorf("empty cluster id")
+		case d.next.clusterID != "" && d.next.clusterID != r.ClusterID:
+			return fmt.Errorf("the cluster is %q already, not %q", d.next.clusterID, r.ClusterID)
+		}
+		d.next.clusterID = r.ClusterID
+		return nil
 	default:
 		return fmt.Errorf("unknown metadata record %T", rec)
 	}
@@ -387,11 +402,15 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 	return nil
 }
 
-// SnapshotRecords are records that rebuild the image from empty: every
-// registered broker (in id order), each topic (in name order) with its
+// SnapshotRecords are records that rebuild the image from empty: the
+// cluster id, every registered broker (in id order), each topic (in name order) with its
 // configs and partitions, then the broker configs.
 func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
-	out := m.brokerRecords()
+	var out []MetadataRecord
+	if m.clusterID != "" {
+		out = append(out, ClusterIDRecord{ClusterID: m.clusterID})
+	}
+	out = append(out, m.brokerRecords()...)
 	for t := range m.Topics() {
 		out = append(out, TopicRecord{Name: t.Name, TopicID: t.ID})
 		out = append(out, configRecords(kmsg.ConfigResourceTypeTopic, t.Name, t.Configs)...)

@@ -125,10 +125,19 @@ func TestMetadataImageRefusesRecordsThatDoNotFit(t *testing.T) {
 		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "x", Name: "retention.ms"},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1", Name: "log.retention.ms"},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceType(32), ResourceName: "g", Name: "x"},
+		ClusterIDRecord{},
 	} {
 		if _, err := m.Apply(rec); err == nil {
 			t.Errorf("%v was applied", rec)
 		}
+	}
+	// The cluster id is named once.
+	named := applied(t, m, ClusterIDRecord{ClusterID: "c1"})
+	if _, err := named.Apply(ClusterIDRecord{ClusterID: "c2"}); err == nil || named.ClusterID() != "c1" {
+		t.Errorf("the cluster id %q was renamed: %v", named.ClusterID(), err)
+	}
+	if again := applied(t, named, ClusterIDRecord{ClusterID: "c1"}); again.ClusterID() != "c1" {
+		t.Errorf("cluster id %q", again.ClusterID())
 	}
 	// A batch that fails part-way applies nothing.
 	if _, err := m.Apply(RemoveTopicRecord{TopicID: TopicID{1}}, RemoveTopicRecord{TopicID: TopicID{1}}); err == nil {
@@ -143,7 +152,7 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 	m := applied(t, NewMetadataImage(), topicRecords("b", TopicID{2}, 2, "retention.ms", "7", "cleanup.policy", "compact")...)
 	m = applied(t, m, topicRecords("a", TopicID{1}, 1)...)
 	m = applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
-		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1})
+		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1}, ClusterIDRecord{ClusterID: "c"})
 	back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +162,7 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 
 func assertSameImage(t *testing.T, got, want *MetadataImage) {
 	t.Helper()
-	if got.Epoch != want.Epoch || !reflect.DeepEqual(got.TopicNames(), want.TopicNames()) || !reflect.DeepEqual(got.BrokerConfigs(), want.BrokerConfigs()) {
+	if got.Epoch != want.Epoch || got.ClusterID() != want.ClusterID() || !reflect.DeepEqual(got.TopicNames(), want.TopicNames()) || !reflect.DeepEqual(got.BrokerConfigs(), want.BrokerConfigs()) {
 		t.Fatalf("image at epoch %d with %v %v, want epoch %d with %v %v", got.Epoch, got.TopicNames(), got.BrokerConfigs(), want.Epoch, want.TopicNames(), want.BrokerConfigs())
 	}
 	for w := range want.Topics() {

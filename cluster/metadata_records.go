@@ -27,6 +27,10 @@ const (
 	partitionChangeRecordKey          uint16 = 5
 	removeTopicRecordKey              uint16 = 9
 	brokerRegistrationChangeRecordKey uint16 = 17
+	// clusterIDRecordKey is gregor's own: Kafka keeps the cluster id in
+	// meta.properties only, written by its storage tool before the first
+	// start; a gregor cluster that forms by itself commits it instead.
+	clusterIDRecordKey uint16 = 1000
 )
 
 // TopicRecord creates a topic, with no partitions and no configs of its own;
@@ -98,6 +102,7 @@ func (PartitionRecord) apiKey() uint16                { return partitionRecordKe
 func (ConfigRecord) apiKey() uint16                   { return configRecordKey }
 func (PartitionChangeRecord) apiKey() uint16          { return partitionChangeRecordKey }
 func (RemoveTopicRecord) apiKey() uint16              { return removeTopicRecordKey }
+func (ClusterIDRecord) apiKey() uint16                { return clusterIDRecordKey }
 
 // String describes the record for logs and test scripts.
 func (r TopicRecord) String() string {
@@ -265,4 +270,16 @@ func (r BrokerRegistrationChangeRecord) String() string {
 // String describes the record for logs and test scripts.
 func (r UnregisterBrokerRecord) String() string {
 	return fmt.Sprintf("UnregisterBrokerRecord broker=%d broker_epoch=%d", r.BrokerID, r.BrokerEpoch)
+}
+
+// ClusterIDRecord names the cluster, once: the first active controller of a
+// new quorum commits it, and every node writes it to its meta.properties
+// and refuses a data directory that names another cluster.
+type ClusterIDRecord struct {
+	ClusterID string
+}
+
+// String describes the record for logs and test scripts.
+func (r ClusterIDRecord) String() string {
+	return fmt.Sprintf("ClusterIDRecord cluster_id=%s", r.ClusterID)
 }

@@ -41,6 +41,7 @@ import (
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
 //	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
+//	1000 ClusterIDRecord v0 (gregor's own): cluster id (string)
 //
 //	batch  := length uint32 | crc32c uint32 | body        (big-endian)
 //	body   := kind byte (0 records, 1 snapshot) | epoch varint | count uvarint
@@ -76,6 +77,7 @@ var recordVersions = map[uint16]uint64{
 	partitionChangeRecordKey:          1,
 	removeTopicRecordKey:              0,
 	brokerRegistrationChangeRecordKey: 0,
+	clusterIDRecordKey:                0,
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -206,6 +208,8 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		}
 	case RemoveTopicRecord:
 		e.uuid(r.TopicID)
+	case ClusterIDRecord:
+		e.string(r.ClusterID)
 	default:
 		panic(fmt.Sprintf("metadata record %T has no encoding", rec))
 	}
@@ -268,6 +272,8 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		rec = r
 	case removeTopicRecordKey:
 		rec = RemoveTopicRecord{TopicID: d.uuid()}
+	case clusterIDRecordKey:
+		rec = ClusterIDRecord{ClusterID: d.string()}
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.fail(fmt.Errorf("%d bytes after metadata record %d", len(d.p), key))

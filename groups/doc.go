@@ -1,9 +1,25 @@
-// Package groups is reserved for the consumer group coordinator core (the
-// consumer groups issue). It holds no code yet: gregor serves no group APIs,
-// so clients must assign partitions themselves.
+// Package groups is the group coordinator core: the consumer groups of one
+// __consumer_offsets partition and their committed offsets. Coordinator
+// serves the classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+// static membership, session and rebalance timeouts, generation fencing),
+// KIP-848 consumer groups (ConsumerGroupHeartbeat with the assignment
+// computed here) and the offset and administration APIs. It takes requests,
+// the partition's records at load, append outcomes and ticks with the time,
+// and returns replies and records to append (Ready) and its next deadline;
+// its records are Kafka's (OffsetCommitKey/Value, GroupMetadataKey/Value and
+// the consumer group records), so its state is whatever replaying its
+// partition gives. PartitionFor says which partition holds a group.
 //
-// Rules for what will live here: it may import logstore only; never actors,
-// netio, cluster, txn or sim. Its cores are plain values with no goroutines,
-// clocks, sockets, files or randomness of their own (purity_test.go at the
-// repository root enforces this); the caller serialises every call.
+// Files: coordinator.go (the core, its config and effects), group.go (group
+// and member state), classic_join.go and classic_members.go (the classic
+// protocol), offsets.go (offset commits, fetches, deletes, expiry), admin.go
+// (ListGroups, DescribeGroups, DeleteGroups, summaries), consumer*.go
+// (KIP-848), records.go and replay.go (the partition's records), topics.go
+// (the topics it is told of), errors.go (answers for a request that cannot
+// be served), partition.go (PartitionFor).
+//
+// It may import logstore only; never actors, netio, cluster, txn or sim. Its
+// cores are plain values with no goroutines, clocks, sockets, files or
+// randomness of their own (purity_test.go at the repository root enforces
+// this); the caller serialises every call.
 package groups

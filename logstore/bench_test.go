@@ -215,50 +215,6 @@ func benchSequentialRead(b *testing.B, l *Log, copyOut bool) {
 	b.SetBytes(total / int64(b.N))
 }
 
-// boundedCache is a FIFO BlockCache holding at most maxBytes, standing in for
-// the node's ristretto cache in benchmarks with a bounded footprint.
-type boundedCache struct {
-	mu       sync.Mutex
-	blocks   map[uint64][]byte
-	order    []uint64
-	bytes    int64
-	maxBytes int64
-	// lastSegmentID is the last id NewSegmentID handed out.
-	lastSegmentID uint64
-}
-
-func newBoundedCache(maxBytes int64) *boundedCache {
-	return &boundedCache{blocks: make(map[uint64][]byte), maxBytes: maxBytes}
-}
-
-func (c *boundedCache) Get(key uint64) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.blocks[key]
-	return b, ok
-}
-
-func (c *boundedCache) NewSegmentID() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lastSegmentID++
-	return c.lastSegmentID
-}
-
-func (c *boundedCache) Set(key uint64, block []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.blocks[key]; ok {
-		c.bytes -= int64(len(old))
-	} else {
-		c.order = append(c.order, key)
-	}
-	c.blocks[key] = block
-	c.bytes += int64(len(block))
-	for c.bytes > c.maxBytes && len(c.order) > 0 {
-		victim := c.order[0]
-		c.order = c.order[1:]
-		c.bytes -= int64(len(c.blocks[victim]))
-		delete(c.blocks, victim)
-	}
-}
+// newBoundedCache is a FIFO BlockCache holding at most maxBytes, standing
+// in for the node's ristretto cache in benchmarks with a bounded footprint.
+func newBoundedCache(maxBytes int64) *mapCache { return newEvictingCache(maxBytes) }

@@ -5,27 +5,51 @@ import (
 	"sync/atomic"
 )
 
-// BlockCache holds immutable blocks of segment data keyed by a uint64 unique
-// among its users. It is shared by every partition of a node
-// (logstore/blockcache implements it with ristretto). Set may drop a block
-// and Get may miss at any time: the log never depends on a hit. A block
-// handed to Set is never modified afterwards, and the cache must not modify
-// it either.
+// BlockCache holds blocks of segment data keyed by a uint64 unique among
+// its users. It is shared by every partition of a node (logstore/blockcache
+// implements it with ristretto). Set may drop a block and Get may miss at
+// any time: the log never depends on a hit. A block's bytes never change
+// once it is handed to Set, and the cache must not modify them either.
+//
+// Blocks are counted by reference (Block): Set takes over one reference
+// from its caller, and the cache releases it when it lets go of the block
+// (evicted, refused by its admission policy, replaced under its key, dropped
+// at once, or at Close). Get takes no reference: the log acquires one itself
+// (Block.acquire), which fails, and counts as a miss, when the block was
+// released and handed out again meanwhile.
 //
 // The cache also hands out the segment ids the keys are made of, so that
 // keys stay unique across every log sharing it without any process-wide
 // counter.
 type BlockCache interface {
 	// Get returns the block stored under key, if the cache holds it.
-	Get(key uint64) ([]byte, bool)
-	// Set offers block for caching under key.
-	Set(key uint64, block []byte)
+	Get(key uint64) (*Block, bool)
+	// Set offers block for caching under key, with one reference the
+	// caller gives up.
+	Set(key uint64, block *Block)
 	// NewSegmentID returns an id that this cache has never returned
 	// before, from 1 up. A log takes one for each segment incarnation (a
 	// new segment, or one whose bytes may have changed by truncation), so
 	// a block cached before a truncation is never served after it. It is
 	// called from any goroutine.
 	NewSegmentID() uint64
+}
+
+// cachedBlock returns the block cached under key with a reference the
+// caller must release, or nil.
+func cachedBlock(cache BlockCache, key uint64) *Block {
+	b, ok := cache.Get(key)
+	if !ok || b == nil || !b.acquire(key) {
+		return nil
+	}
+	return b
+}
+
+// cacheBlock seals b as holding key's bytes and hands it, with the caller's
+// reference, to the cache.
+func cacheBlock(cache BlockCache, key uint64, b *Block) {
+	b.seal(key)
+	cache.Set(key, b)
 }
 
 // blockIndexBits is the width of the block index in a cache key: segments
@@ -49,6 +73,6 @@ type noCache struct {
 	lastSegmentID atomic.Uint64
 }
 
-func (*noCache) Get(uint64) ([]byte, bool) { return nil, false }
-func (*noCache) Set(uint64, []byte)        {}
+func (*noCache) Get(uint64) (*Block, bool) { return nil, false }
+func (*noCache) Set(_ uint64, b *Block)    { b.Release() }
 func (c *noCache) NewSegmentID() uint64    { return c.lastSegmentID.Add(1) }

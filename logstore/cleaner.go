@@ -270,14 +270,17 @@ func (l *Log) PlanClean(nowMs, maxOffset int64) (*CleanJob, bool) {
 	}
 	l.mu.RUnlock()
 	if p.dirtyBytes == 0 {
+		firstDirty.releaseTail()
 		return nil, false
 	}
 	ratio := p.dirtyRatio()
 	forced := false
 	if ratio < l.cfg.MinCleanableDirtyRatio {
-		if forced = l.pastMaxCompactionLag(&firstDirty, nowMs); !forced {
-			return nil, false
-		}
+		forced = l.pastMaxCompactionLag(&firstDirty, nowMs)
+	}
+	firstDirty.releaseTail()
+	if ratio < l.cfg.MinCleanableDirtyRatio && !forced {
+		return nil, false
 	}
 	for _, src := range p.sources {
 		if !src.seg.acquire() {

@@ -28,7 +28,8 @@
 // epoch → start offset, EndOffsetForEpoch, its checkpoint and recovery),
 // offset_checkpoint.go (the replication-offset-checkpoint API a log directory
 // uses for high watermarks), cache.go (the BlockCache interface and its keys),
-// codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
+// block.go (blocks counted by reference and their pool), tail.go (when the
+// active segment's last block is kept in memory), codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
 // and replace.go (compaction), groupcommit.go (batched fsync), config.go.
 //
 // # Durability
@@ -56,9 +57,26 @@
 // The package holds no mutable state of its own (a test enforces it): the
 // BlockCache hands out the segment ids its keys are made of, so logs sharing
 // a cache never collide; each Log, KeyOffsetMap and call of the exported
-// compaction helpers has its own Codecs; a Records copies through a buffer
-// of its own when sendfile does not apply. Two Logs in one process share
-// nothing but what the caller hands both (the filesystem, the cache).
+// compaction helpers has its own Codecs; a Records copies through a block
+// of the log's pool when sendfile does not apply. Two Logs in one process share
+// nothing but what the caller hands both (the filesystem, the cache, the
+// block pool).
+//
+// # Memory
+//
+// The bytes of an append are copied once by the log: into the segment file
+// (the page cache). A log with a cache also copies them into the active
+// segment's tail block, but only while a reader is caught up (tail.go): the
+// tail serves that reader from memory and, block by block, feeds the cache.
+// Tail and cache blocks come from a BlockPool shared by the node's logs and
+// are counted by reference (Block): the log, the cache and every Records
+// pointing into a block hold one, and the block returns to the pool, to be
+// filled again, only when the last is released. The cache drops blocks on
+// its own goroutine, so a reader that finds a block takes its reference with
+// a check that the block still holds the key it looked up. Appends, reads
+// and the cache thus reuse the same memory instead of allocating a block per
+// 64 KiB; with a poisoning pool (tests), a block used after its release is
+// overwritten and caught.
 //
 // # Compaction
 //

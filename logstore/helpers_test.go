@@ -94,17 +94,30 @@ func simpleBatch(tb testingT, n, valueBytes int, tsMs int64, seed int) []byte {
 	return makeBatch(tb, 0, recs)
 }
 
-// mapCache is a BlockCache backed by a map, for tests.
+// mapCache is a BlockCache backed by a map, for tests. With maxBytes > 0 it
+// evicts the oldest blocks (FIFO) past that many bytes, releasing them, so
+// that blocks go back to their pool and are handed out again while readers
+// may still hold them.
 type mapCache struct {
 	mu            sync.Mutex
-	blocks        map[uint64][]byte
+	blocks        map[uint64]*Block
+	order         []uint64
+	bytes         int64
+	maxBytes      int64
 	hits          int
 	lastSegmentID uint64
 }
 
-func newMapCache() *mapCache { return &mapCache{blocks: make(map[uint64][]byte)} }
+func newMapCache() *mapCache { return &mapCache{blocks: make(map[uint64]*Block)} }
 
-func (c *mapCache) Get(key uint64) ([]byte, bool) {
+// newEvictingCache is a mapCache holding at most maxBytes of blocks.
+func newEvictingCache(maxBytes int64) *mapCache {
+	c := newMapCache()
+	c.maxBytes = maxBytes
+	return c
+}
+
+func (c *mapCache) Get(key uint64) (*Block, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.blocks[key]
@@ -114,10 +127,44 @@ func (c *mapCache) Get(key uint64) ([]byte, bool) {
 	return b, ok
 }
 
-func (c *mapCache) Set(key uint64, block []byte) {
+func (c *mapCache) Set(key uint64, block *Block) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.blocks[key]; ok {
+		c.bytes -= int64(old.Len())
+		old.Release()
+	} else {
+		c.order = append(c.order, key)
+	}
 	c.blocks[key] = block
+	c.bytes += int64(block.Len())
+	for c.maxBytes > 0 && c.bytes > c.maxBytes && len(c.order) > 0 {
+		victim := c.order[0]
+		c.order = c.order[1:]
+		if b, ok := c.blocks[victim]; ok {
+			c.bytes -= int64(b.Len())
+			delete(c.blocks, victim)
+			b.Release()
+		}
+	}
+}
+
+// len is the number of blocks held.
+func (c *mapCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.blocks)
+}
+
+// evictAll drops every block.
+func (c *mapCache) evictAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, b := range c.blocks {
+		delete(c.blocks, k)
+		b.Release()
+	}
+	c.order, c.bytes = nil, 0
 }
 
 func (c *mapCache) NewSegmentID() uint64 {
@@ -127,6 +174,9 @@ func (c *mapCache) NewSegmentID() uint64 {
 	return c.lastSegmentID
 }
 
+// testBlockPoolBytes bounds the free blocks of a test log's pool.
+const testBlockPoolBytes = 4 << 20
+
 // openTestLog opens a log in dir on fsys, failing the test on error.
 func openTestLog(tb testingT, fsys vfs.FS, dir string, cfg Config, cache BlockCache, nowMs int64) *Log {
 	tb.Helper()
@@ -134,7 +184,10 @@ func openTestLog(tb testingT, fsys vfs.FS, dir string, cfg Config, cache BlockCa
 	if zt, ok := tb.(zaptest.TestingT); ok {
 		logger = zaptest.NewLogger(zt)
 	}
-	l, err := Open(Options{FS: fsys, Dir: dir, Config: cfg, Cache: cache, Logger: logger, NowMs: nowMs})
+	// Released blocks are poisoned: a read of one after its release
+	// returns bytes that fail the tests' comparisons.
+	pool := NewBlockPool(testBlockPoolBytes, true)
+	l, err := Open(Options{FS: fsys, Dir: dir, Config: cfg, Cache: cache, BlockPool: pool, Logger: logger, NowMs: nowMs})
 	if err != nil {
 		tb.Fatalf("open: %v", err)
 	}

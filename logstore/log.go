@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
@@ -28,6 +29,10 @@ type Options struct {
 	Config Config
 	// Cache is the node's shared block cache; nil disables caching.
 	Cache BlockCache
+	// BlockPool gives the log its tail and cache blocks, and takes them
+	// back when released; one pool serves every log of a node. nil
+	// allocates every block.
+	BlockPool *BlockPool
 	// Logger receives recovery and deletion events; nil logs nothing.
 	Logger *zap.Logger
 	// NowMs is the current time, used as the creation time of segments found
@@ -68,9 +73,15 @@ type Log struct {
 	// blockBytes is cfg.CacheBlockBytes, fixed at Open: readers use it
 	// without the lock.
 	blockBytes int64
-	// keepTail says whether the active segment's last block is kept in
-	// memory (only with a cache, which it feeds).
-	keepTail bool
+	// blocks gives the log its blocks (nil: fresh allocations).
+	blocks *BlockPool
+	// tailAllowed says whether the log may keep its tail in memory: only
+	// with a cache, which the tail feeds.
+	tailAllowed bool
+	// tailRead is set by a read that reached the end of what it may read
+	// (a caught-up consumer or follower) and cleared by the appender,
+	// which keeps the tail in memory while such reads come (tail.go).
+	tailRead atomic.Bool
 
 	// mu guards the published state below. The appender holds it for writing
 	// only to publish; readers hold it for reading only to take views.
@@ -103,6 +114,11 @@ type Log struct {
 	closed                 bool
 	// cleanJob is the job PlanClean handed out and not yet finished.
 	cleanJob *CleanJob
+	// keepTail says whether the active segment's last block is kept in
+	// memory now; lastTailReadMs is when the appender last saw a tail
+	// read (tail.go).
+	keepTail       bool
+	lastTailReadMs int64
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -195,21 +211,38 @@ type AppendResult struct {
 // kerr.RecordListTooLarge for a batch larger than a segment, and a wrapped
 // I/O error (kerr.KafkaStorageError) for a failed write.
 func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendAsLeader(batches, leaderEpoch, nowMs, l.validateBatch)
+}
+
+// AppendValidated is Append for batches that each passed ParseBatch (the
+// replica core parses a produce's batch before asking for its append): their
+// CRC-32C is not computed a second time. The checks that cost nothing are
+// still made (the length field against the batch's size, the magic byte, the
+// last offset delta, segment.bytes), so a batch whose header changed after
+// ParseBatch is refused as by Append; a change in its records is not
+// noticed. Follower appends (AppendAsFollower) always check the CRC.
+func (l *Log) AppendValidated(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	return l.appendAsLeader(batches, leaderEpoch, nowMs, l.checkParsedBatch)
+}
+
+// appendAsLeader is Append with each batch checked by validate, which
+// returns the batch's last offset delta.
+func (l *Log) appendAsLeader(batches [][]byte, leaderEpoch int32, nowMs int64, validate func([]byte) (int32, error)) (AppendResult, error) {
 	if err := l.checkAppendable(); err != nil {
 		return AppendResult{}, err
 	}
 	next := l.logEndOffset
 	res := AppendResult{BaseOffsets: make([]int64, len(batches))}
 	for i, p := range batches {
-		b, err := l.validateBatch(p)
+		lastOffsetDelta, err := validate(p)
 		if err != nil {
 			return AppendResult{}, fmt.Errorf("append batch %d of %d: %w", i, len(batches), err)
 		}
-		if next > math.MaxInt64-int64(b.LastOffsetDelta)-1 {
+		if next > math.MaxInt64-int64(lastOffsetDelta)-1 {
 			return AppendResult{}, fmt.Errorf("append batch %d: offset overflow: %w", i, kerr.InvalidRecord)
 		}
 		res.BaseOffsets[i] = next
-		next += int64(b.LastOffsetDelta) + 1
+		next += int64(lastOffsetDelta) + 1
 	}
 	if len(batches) == 0 {
 		return AppendResult{LogEndOffset: l.logEndOffset}, nil
@@ -226,7 +259,7 @@ func (l *Log) Append(batches [][]byte, leaderEpoch int32, nowMs int64) (AppendRe
 		SetBatchBaseOffset(p, res.BaseOffsets[i])
 		SetBatchLeaderEpoch(p, leaderEpoch)
 	}
-	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
+	if err := l.writeAndPublish(batches, epochsBefore, epochs, nowMs); err != nil {
 		return AppendResult{}, err
 	}
 	res.LogEndOffset = l.logEndOffset
@@ -248,7 +281,7 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	epochs := epochsBefore
 	next := l.logEndOffset
 	for i, p := range batches {
-		b, err := l.validateBatch(p)
+		b, err := l.parseBatch(p)
 		if err != nil {
 			return 0, fmt.Errorf("append batch %d of %d as follower: %w", i, len(batches), err)
 		}
@@ -262,7 +295,7 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	if err := l.checkpointEpochsBeforeAppend(epochsBefore, epochs); err != nil {
 		return 0, fmt.Errorf("append as follower: %w", err)
 	}
-	if err := l.appendValidated(batches, epochsBefore, epochs, nowMs); err != nil {
+	if err := l.writeAndPublish(batches, epochsBefore, epochs, nowMs); err != nil {
 		return 0, err
 	}
 	return l.logEndOffset, nil
@@ -294,25 +327,60 @@ func (l *Log) fail(err error) {
 	}
 }
 
-func (l *Log) validateBatch(p []byte) (Batch, error) {
+// validateBatch checks p in full (ParseBatch, CRC included) and against
+// segment.bytes, and returns its last offset delta.
+func (l *Log) validateBatch(p []byte) (int32, error) {
+	b, err := l.parseBatch(p)
+	return b.LastOffsetDelta, err
+}
+
+// parseBatch is ParseBatch with the log's errors, and the segment.bytes check.
+func (l *Log) parseBatch(p []byte) (Batch, error) {
 	b, err := ParseBatch(p)
 	if err != nil {
 		return Batch{}, fmt.Errorf("%w: %w", kerr.CorruptMessage, err)
 	}
-	if int64(len(p)) > l.cfg.SegmentBytes {
-		return Batch{}, fmt.Errorf("batch of %d bytes exceeds segment.bytes %d: %w", len(p), l.cfg.SegmentBytes, kerr.RecordListTooLarge)
+	if err := l.checkBatchFits(p); err != nil {
+		return Batch{}, err
 	}
 	return b, nil
 }
 
-// appendValidated writes validated batches with final offsets to the active
+// checkParsedBatch makes validateBatch's checks that need no pass over the
+// records, for a batch that already passed ParseBatch.
+func (l *Log) checkParsedBatch(p []byte) (int32, error) {
+	if len(p) < BatchHeaderBytes {
+		return 0, fmt.Errorf("%w: %w: %d bytes, shorter than a batch header", kerr.CorruptMessage, ErrCorruption, len(p))
+	}
+	h, err := parseBatchHeader(p)
+	if err == nil && h.sizeBytes != int64(len(p)) {
+		err = fmt.Errorf("%w: length field says %d bytes, have %d", ErrCorruption, h.sizeBytes, len(p))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", kerr.CorruptMessage, err)
+	}
+	if err := l.checkBatchFits(p); err != nil {
+		return 0, err
+	}
+	return h.lastOffsetDelta, nil
+}
+
+func (l *Log) checkBatchFits(p []byte) error {
+	if int64(len(p)) > l.cfg.SegmentBytes {
+		return fmt.Errorf("batch of %d bytes exceeds segment.bytes %d: %w", len(p), l.cfg.SegmentBytes, kerr.RecordListTooLarge)
+	}
+	return nil
+}
+
+// writeAndPublish writes validated batches with final offsets to the active
 // segment (rolling first if needed), then publishes them with epochs, the
 // leader-epoch cache that covers them (its checkpoint already written). If
 // the records cannot be written, the checkpoint goes back to epochsBefore.
-func (l *Log) appendValidated(batches [][]byte, epochsBefore, epochs []EpochEntry, nowMs int64) error {
+func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntry, nowMs int64) error {
 	if len(batches) == 0 {
 		return nil
 	}
+	l.updateTailPolicy(nowMs)
 	seg, start, err := l.writeBatches(batches, nowMs)
 	if err != nil {
 		l.restoreEpochCheckpoint(epochsBefore, epochs)
@@ -429,9 +497,10 @@ func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) {
 }
 
 // appendTail copies p into the active segment's in-memory tail block, handing
-// each block that fills to the cache (caller holds mu for writing). Without a
-// cache there is no tail: readers of fresh data read the file (the kernel's
-// page cache), and appends skip the copy.
+// each block that fills to the cache (caller holds mu for writing). While
+// the log keeps no tail (no cache, or no reader caught up: tail.go), readers
+// of fresh data read the file (the kernel's page cache), and appends skip
+// the copy.
 func (l *Log) appendTail(seg *segment, p []byte) {
 	if !l.keepTail {
 		return
@@ -439,13 +508,14 @@ func (l *Log) appendTail(seg *segment, p []byte) {
 	b := l.blockBytes
 	for len(p) > 0 {
 		if seg.tail == nil {
-			seg.tail = make([]byte, 0, b)
+			seg.tail = l.blocks.get(int(b))
 		}
-		n := copy(seg.tail[len(seg.tail):cap(seg.tail)], p)
-		seg.tail = seg.tail[:len(seg.tail)+n]
+		t := seg.tail
+		n := copy(t.buf[len(t.buf):cap(t.buf)], p)
+		t.buf = t.buf[:len(t.buf)+n]
 		p = p[n:]
-		if int64(len(seg.tail)) == b {
-			l.cache.Set(blockCacheKey(seg.id, seg.tailStart/b), seg.tail)
+		if int64(len(t.buf)) == b {
+			cacheBlock(l.cache, blockCacheKey(seg.id, seg.tailStart/b), t)
 			seg.tailStart += b
 			seg.tail = nil
 		}
@@ -469,8 +539,8 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(old.tail) > 0 {
-		l.cache.Set(blockCacheKey(old.id, old.tailStart/l.blockBytes), old.tail)
+	if old.tail != nil {
+		cacheBlock(l.cache, blockCacheKey(old.id, old.tailStart/l.blockBytes), old.tail)
 	}
 	old.tail = nil
 	old.tailStart = old.sizeBytes

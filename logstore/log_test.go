@@ -176,6 +176,65 @@ func TestAppendRejectsCorruptAndOversizedBatches(t *testing.T) {
 	}
 }
 
+// TestAppendValidatedSkipsOnlyTheCRC: AppendValidated stores what Append
+// stores, refuses what a header says is wrong (length, magic, offset delta,
+// segment.bytes) as Append does, and takes a batch whose records changed
+// after ParseBatch (the CRC is the caller's check); a follower append still
+// checks it.
+func TestAppendValidatedSkipsOnlyTheCRC(t *testing.T) {
+	a := openTestLog(t, vfs.NewMem(), "/a", smallConfig(), newMapCache(), 0)
+	defer a.Close()
+	v := openTestLog(t, vfs.NewMem(), "/v", smallConfig(), newMapCache(), 0)
+	defer v.Close()
+	for i := range 20 {
+		b1, b2 := simpleBatch(t, 1+i%3, 50, int64(i), i), simpleBatch(t, 2, 30, int64(i), -i)
+		ra, err := a.Append([][]byte{b1, b2}, 3, int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1, c2 := simpleBatch(t, 1+i%3, 50, int64(i), i), simpleBatch(t, 2, 30, int64(i), -i)
+		rv, err := v.AppendValidated([][]byte{c1, c2}, 3, int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.LogEndOffset != rv.LogEndOffset || ra.BaseOffsets[1] != rv.BaseOffsets[1] {
+			t.Fatalf("append %d: Append gave %+v, AppendValidated %+v", i, ra, rv)
+		}
+	}
+	equalBatches(t, readAllBatches(t, v, 1<<20), readAllBatches(t, a, 1<<20))
+
+	damage := map[string]func([]byte) []byte{
+		"length field":      func(b []byte) []byte { b[batchLengthPos+3]++; return b },
+		"short":             func(b []byte) []byte { return b[:BatchHeaderBytes-1] },
+		"magic":             func(b []byte) []byte { b[batchMagicPos] = 1; return b },
+		"last offset delta": func(b []byte) []byte { b[batchLastOffsetDeltaPos] = 0x80; return b },
+	}
+	for name, damage := range damage {
+		end := v.LogEndOffset()
+		if _, err := v.AppendValidated([][]byte{damage(simpleBatch(t, 1, 10, 0, 9))}, 3, 0); !errors.Is(err, kerr.CorruptMessage) {
+			t.Errorf("%s damaged: %v, want CorruptMessage", name, err)
+		}
+		if v.LogEndOffset() != end {
+			t.Fatalf("%s damaged: the refused append moved the log end offset", name)
+		}
+	}
+	if _, err := v.AppendValidated([][]byte{simpleBatch(t, 1, 5000, 0, 3)}, 3, 0); !errors.Is(err, kerr.RecordListTooLarge) {
+		t.Fatalf("oversized batch: %v", err)
+	}
+
+	records := simpleBatch(t, 1, 10, 0, 4)
+	records[len(records)-1] ^= 0xff // after the caller's ParseBatch
+	if _, err := v.AppendValidated([][]byte{records}, 3, 0); err != nil {
+		t.Fatalf("AppendValidated computed the CRC: %v", err)
+	}
+	follower := simpleBatch(t, 1, 10, 0, 5)
+	SetBatchBaseOffset(follower, v.LogEndOffset())
+	follower[len(follower)-1] ^= 0xff
+	if _, err := v.AppendAsFollower([][]byte{follower}, 0); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("follower append of a batch with a bad CRC: %v", err)
+	}
+}
+
 func TestAppendAsFollower(t *testing.T) {
 	l := openTestLog(t, vfs.NewMem(), "/p", smallConfig(), nil, 0)
 	defer l.Close()
@@ -454,8 +513,9 @@ func TestCacheServesTailAndReadBlocks(t *testing.T) {
 	cfg := smallConfig()
 	l := openTestLog(t, vfs.NewMem(), "/p", cfg, cache, 0)
 	defer l.Close()
+	readAtEnd(t, l) // a caught-up reader: the tail is kept
 	want := appendN(t, l, 200, 40, 0)
-	if len(cache.blocks) == 0 {
+	if cache.len() == 0 {
 		t.Fatal("appends cached no full blocks")
 	}
 	hits := cache.hits
@@ -464,11 +524,21 @@ func TestCacheServesTailAndReadBlocks(t *testing.T) {
 		t.Fatal("reads never hit the cache")
 	}
 	// Reads of evicted blocks fill the cache again.
-	cache.blocks = map[uint64][]byte{}
+	cache.evictAll()
 	equalBatches(t, readAllBatches(t, l, 1<<20), want)
-	if len(cache.blocks) == 0 {
+	if cache.len() == 0 {
 		t.Fatal("reads from disk cached nothing")
 	}
+}
+
+// readAtEnd reads at the log end offset, as a caught-up consumer does.
+func readAtEnd(t *testing.T, l *Log) {
+	t.Helper()
+	recs, err := l.Read(l.LogEndOffset(), 1<<20, l.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs.Release()
 }
 
 // TestFollowerGapsSurviveRollsAndRecovery appends a follower's batches with

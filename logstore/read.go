@@ -23,8 +23,12 @@ type Records struct {
 	sizeBytes   int64
 	chunks      []recordsChunk
 	segments    []*segment
-	cache       BlockCache
-	released    bool
+	// blocks are the tail and cache blocks the records hold references
+	// to: their memory chunks point into them.
+	blocks   []*Block
+	cache    BlockCache
+	pool     *BlockPool
+	released bool
 	// readChunk and readPos are the io.Reader cursor.
 	readChunk int
 	readPos   int64
@@ -74,11 +78,25 @@ func (r *Records) Len() int64 { return r.sizeBytes }
 
 // WriteTo writes every chunk to w, in order. With a TCP connection as w, file
 // sections go out through sendfile without passing through user space;
-// otherwise they are copied through one buffer, made for this call.
+// otherwise they are copied through one pooled block.
 func (r *Records) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	var buf []byte
-	for _, c := range r.chunks {
+	// A file section that sendfile cannot send is copied through a pooled
+	// block (fresh memory per call costs page faults), taken when needed.
+	var block *Block
+	defer func() {
+		if block != nil {
+			block.Release()
+		}
+	}()
+	copyBuf := func(s *FileSection) []byte {
+		if block == nil {
+			block = r.pool.get(int(s.view.blockBytes))
+		}
+		return block.buf[:cap(block.buf)]
+	}
+	for i := range r.chunks {
+		c := &r.chunks[i]
 		var n int64
 		var err error
 		if c.mem != nil {
@@ -86,7 +104,7 @@ func (r *Records) WriteTo(w io.Writer) (int64, error) {
 			m, err = w.Write(c.mem)
 			n = int64(m)
 		} else {
-			n, err = c.section.writeTo(w, &buf)
+			n, err = c.section.writeTo(w, copyBuf)
 		}
 		total += n
 		if err != nil {
@@ -110,7 +128,7 @@ func (r *Records) AppendTo(dst []byte) ([]byte, error) {
 			continue
 		}
 		var err error
-		if dst, err = c.section.appendThroughCache(dst, r.cache); err != nil {
+		if dst, err = c.section.appendThroughCache(dst, r.cache, r.pool); err != nil {
 			return dst, err
 		}
 	}
@@ -127,10 +145,14 @@ func (r *Records) Release() {
 		return
 	}
 	r.released = true
+	r.chunks = nil
+	for _, b := range r.blocks {
+		b.Release()
+	}
+	r.blocks = nil
 	for _, s := range r.segments {
 		s.release()
 	}
-	r.chunks = nil
 }
 
 // FileSection is n bytes of a segment file at a position. It implements
@@ -148,30 +170,26 @@ func (s *FileSection) Len() int64 { return s.n }
 
 // WriteTo writes the section to w.
 func (s *FileSection) WriteTo(w io.Writer) (int64, error) {
-	var buf []byte
-	return s.writeTo(w, &buf)
+	return s.writeTo(w, func(s *FileSection) []byte { return make([]byte, min(s.n, maxCopyBufBytes)) })
 }
 
-// maxCopyBufBytes bounds the buffer a section is copied through when
-// sendfile does not apply.
+// maxCopyBufBytes bounds the buffer FileSection.WriteTo copies through
+// when sendfile does not apply.
 const maxCopyBufBytes = 256 << 10
 
 // writeTo writes the section to w with sendfile, or else by copying through
-// *buf, which it makes (up to maxCopyBufBytes) when it is too small, so the
-// caller's later sections reuse it.
-func (s *FileSection) writeTo(w io.Writer, buf *[]byte) (int64, error) {
+// the buffer copyBuf returns (asked for only then).
+func (s *FileSection) writeTo(w io.Writer, copyBuf func(*FileSection) []byte) (int64, error) {
 	if n, handled, err := sendFileSection(w, s.view.seg.logFile, s.pos, s.n); handled {
 		if err != nil {
 			err = fmt.Errorf("sendfile %s position %d: %w", s.view.seg.logPath(), s.pos+n, err)
 		}
 		return n, err
 	}
-	if want := min(s.n, maxCopyBufBytes); int64(len(*buf)) < want {
-		*buf = make([]byte, want)
-	}
+	buf := copyBuf(s)
 	var written int64
 	for written < s.n {
-		chunk := (*buf)[:min(int64(len(*buf)), s.n-written)]
+		chunk := buf[:min(int64(len(buf)), s.n-written)]
 		if _, err := s.view.seg.logFile.ReadAt(chunk, s.pos+written); err != nil {
 			return written, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), s.pos+written, err)
 		}
@@ -186,24 +204,34 @@ func (s *FileSection) writeTo(w io.Writer, buf *[]byte) (int64, error) {
 
 // appendThroughCache appends the section to dst, reading whole blocks and
 // offering those that can no longer change to the cache.
-func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache) ([]byte, error) {
+func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache, pool *BlockPool) ([]byte, error) {
 	b := s.view.blockBytes
 	pos, end := s.pos, s.pos+s.n
 	for pos < end {
 		blockStart := pos &^ (b - 1)
 		blockEnd := min(blockStart+b, s.view.sizeBytes, s.view.tailStart)
-		block := make([]byte, blockEnd-blockStart)
-		if _, err := s.view.seg.logFile.ReadAt(block, blockStart); err != nil {
+		stop := min(end, blockEnd)
+		// A block is final once it is full, or when its segment takes no
+		// more appends (then the partial last block is final too). One
+		// that is not is never cached: read just what is asked for.
+		if blockEnd-blockStart < b && s.view.active {
+			n := len(dst)
+			dst = append(dst, make([]byte, stop-pos)...)
+			if _, err := s.view.seg.logFile.ReadAt(dst[n:], pos); err != nil {
+				return dst[:n], fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), pos, err)
+			}
+			pos = stop
+			continue
+		}
+		block := pool.get(int(b))
+		block.buf = block.buf[:blockEnd-blockStart]
+		if _, err := s.view.seg.logFile.ReadAt(block.buf, blockStart); err != nil {
+			block.Release()
 			return dst, fmt.Errorf("read %s position %d: %w", s.view.seg.logPath(), blockStart, err)
 		}
-		// A block is final once it is full, or when its segment takes no
-		// more appends (then the partial last block is final too).
-		if blockEnd-blockStart == b || s.view.tail == nil {
-			cache.Set(blockCacheKey(s.view.id, blockStart/b), block)
-		}
-		stop := min(end, blockEnd)
-		dst = append(dst, block[pos-blockStart:stop-blockStart]...)
+		dst = append(dst, block.buf[pos-blockStart:stop-blockStart]...)
 		pos = stop
+		cacheBlock(cache, blockCacheKey(s.view.id, blockStart/b), block)
 	}
 	return dst, nil
 }
@@ -216,9 +244,13 @@ func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache) ([]byte, 
 // [LogStartOffset, LogEndOffset] fails with kerr.OffsetOutOfRange.
 func (l *Log) Read(offset, maxBytes, maxOffset int64) (*Records, error) {
 	views, logStart, logEnd := l.viewsFrom(offset)
-	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache}
-	for _, v := range views {
-		recs.segments = append(recs.segments, v.seg)
+	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache, pool: l.blocks}
+	for i := range views {
+		recs.segments = append(recs.segments, views[i].seg)
+		if views[i].tailBlock != nil {
+			// The records hold the view's reference from here on.
+			recs.blocks = append(recs.blocks, views[i].tailBlock)
+		}
 	}
 	if offset < logStart || offset > logEnd {
 		recs.Release()
@@ -239,6 +271,9 @@ func (l *Log) Read(offset, maxBytes, maxOffset int64) (*Records, error) {
 			break
 		}
 	}
+	if recs.NextOffset >= maxOffset {
+		l.noteTailRead()
+	}
 	return recs, nil
 }
 
@@ -251,12 +286,14 @@ func (l *Log) viewsFrom(offset int64) ([]segmentView, int64, int64) {
 		return nil, l.logStartOffset, l.logEndOffset
 	}
 	var views []segmentView
-	for _, s := range l.segments[segmentIndexFor(l.segments, offset):] {
+	first := segmentIndexFor(l.segments, offset)
+	for i, s := range l.segments[first:] {
 		if !s.acquire() {
 			panic(fmt.Sprintf("logstore: listed segment %s is already closed", s.logPath()))
 		}
 		v := s.view()
 		v.blockBytes = l.blockBytes
+		v.active = first+i == len(l.segments)-1
 		views = append(views, v)
 	}
 	return views, l.logStartOffset, l.logEndOffset
@@ -308,13 +345,14 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 		return true, nil
 	}
 	recs.sizeBytes = end - start
-	recs.chunks = l.chunksFor(v, start, end)
+	recs.chunks = l.chunksFor(v, recs, start, end)
 	return true, nil
 }
 
 // chunksFor splits [start, end) of v into memory chunks (tail, cache hits)
-// and merged file sections.
-func (l *Log) chunksFor(v *segmentView, start, end int64) []recordsChunk {
+// and merged file sections. The records take a reference to every cache
+// block they point into.
+func (l *Log) chunksFor(v *segmentView, recs *Records, start, end int64) []recordsChunk {
 	b := l.blockBytes
 	var chunks []recordsChunk
 	addFile := func(pos, stop int64) {
@@ -322,7 +360,9 @@ func (l *Log) chunksFor(v *segmentView, start, end int64) []recordsChunk {
 			chunks[n-1].section.n += stop - pos
 			return
 		}
-		chunks = append(chunks, recordsChunk{section: FileSection{view: *v, pos: pos, n: stop - pos}})
+		sv := *v
+		sv.tail, sv.tailBlock = nil, nil // the records hold the reference
+		chunks = append(chunks, recordsChunk{section: FileSection{view: sv, pos: pos, n: stop - pos}})
 	}
 	for pos := start; pos < end; {
 		if pos >= v.tailStart {
@@ -331,9 +371,13 @@ func (l *Log) chunksFor(v *segmentView, start, end int64) []recordsChunk {
 		}
 		blockStart := pos &^ (b - 1)
 		stop := min(end, blockStart+b, v.tailStart)
-		if block, ok := l.cache.Get(blockCacheKey(v.id, blockStart/b)); ok && int64(len(block)) >= stop-blockStart {
-			chunks = append(chunks, recordsChunk{mem: block[pos-blockStart : stop-blockStart]})
+		if block := cachedBlock(l.cache, blockCacheKey(v.id, blockStart/b)); block != nil && int64(block.Len()) >= stop-blockStart {
+			recs.blocks = append(recs.blocks, block)
+			chunks = append(chunks, recordsChunk{mem: block.buf[pos-blockStart : stop-blockStart]})
 		} else {
+			if block != nil {
+				block.Release()
+			}
 			addFile(pos, stop)
 		}
 		pos = stop

@@ -28,8 +28,8 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", opts.Dir, err)
 	}
-	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
-	l.keepTail = l.cache != nil
+	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, blocks: opts.BlockPool, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
+	l.tailAllowed = l.cache != nil
 	if l.cache == nil {
 		l.cache = &noCache{}
 	}
@@ -425,25 +425,6 @@ func (l *Log) dropSegmentsFrom(bases []int64) error {
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fmt.Errorf("sync directory after dropping segments: %w", err)
-	}
-	return nil
-}
-
-// loadTail reads the active segment's last partial block into memory.
-func (l *Log) loadTail(seg *segment) error {
-	if !l.keepTail {
-		seg.tail, seg.tailStart = nil, seg.sizeBytes
-		return nil
-	}
-	b := l.blockBytes
-	seg.tailStart = seg.sizeBytes &^ (b - 1)
-	n := seg.sizeBytes - seg.tailStart
-	seg.tail = make([]byte, n, b)
-	if n == 0 {
-		return nil
-	}
-	if _, err := seg.logFile.ReadAt(seg.tail, seg.tailStart); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("segment %s: read tail at %d: %w", seg.logPath(), seg.tailStart, err)
 	}
 	return nil
 }

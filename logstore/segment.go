@@ -47,10 +47,13 @@ type segment struct {
 	offsetOfMaxTimestamp int64
 	index                []offsetIndexEntry
 	timeIndex            []timeIndexEntry
-	tailStart            int64
-	tail                 []byte // bytes [tailStart, sizeBytes) of the active segment
-	deleted              bool
-	deletedPath          string // the .log's name once renamed for deletion
+	// tail holds bytes [tailStart, sizeBytes) of the active segment while
+	// the log keeps its tail in memory (log.go: keepTail), with the
+	// segment's reference; nil otherwise, or when sizeBytes is tailStart.
+	tailStart   int64
+	tail        *Block
+	deleted     bool
+	deletedPath string // the .log's name once renamed for deletion
 
 	// Appender-only state.
 	createdMs       int64
@@ -87,6 +90,12 @@ func (s *segment) release() {
 	if err := s.logFile.Close(); err != nil {
 		s.logger.Warn("close segment failed", zap.String("file", s.logFile.Name()), zap.Error(err))
 	}
+	if s.tail != nil {
+		// Nobody can take a view of the segment any more; views taken
+		// earlier hold references of their own.
+		s.tail.Release()
+		s.tail = nil
+	}
 	if s.deleted {
 		if err := s.fs.Remove(s.deletedPath); err != nil && !errors.Is(err, errNotExist) {
 			s.logger.Warn("remove deleted segment failed", zap.String("file", s.deletedPath), zap.Error(err))
@@ -96,7 +105,8 @@ func (s *segment) release() {
 
 // segmentView is a reader's consistent snapshot of a segment's published
 // state. Its slices are never modified after publication (the appender copies
-// them on truncation), so it is used without the log's lock.
+// them on truncation), so it is used without the log's lock. A view with a
+// tail holds a reference to the tail block: release it with releaseTail.
 type segmentView struct {
 	seg                  *segment
 	id                   uint64
@@ -107,12 +117,17 @@ type segmentView struct {
 	timeIndex            []timeIndexEntry
 	tailStart            int64
 	tail                 []byte
+	tailBlock            *Block
 	maxTimestampMs       int64
 	offsetOfMaxTimestamp int64
 	blockBytes           int64
+	// active says the segment took appends when the view was taken: its
+	// last partial block may still grow.
+	active bool
 }
 
-// view snapshots s; the caller holds Log.mu for reading or writing.
+// view snapshots s, with a reference to its tail block; the caller holds
+// Log.mu for reading or writing.
 func (s *segment) view() segmentView {
 	v := segmentView{
 		seg: s, id: s.id, baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes,
@@ -120,12 +135,22 @@ func (s *segment) view() segmentView {
 		maxTimestampMs: s.maxTimestampMs, offsetOfMaxTimestamp: s.offsetOfMaxTimestamp,
 	}
 	if s.tail != nil {
-		v.tailStart = s.tailStart
-		v.tail = s.tail[: s.sizeBytes-s.tailStart : s.sizeBytes-s.tailStart]
+		n := s.sizeBytes - s.tailStart
+		s.tail.ref()
+		v.tailStart, v.tail, v.tailBlock = s.tailStart, s.tail.buf[:n:n], s.tail
 	} else {
 		v.tailStart = s.sizeBytes
 	}
 	return v
+}
+
+// releaseTail drops the view's reference to the tail block; the view must
+// not read its tail afterwards.
+func (v *segmentView) releaseTail() {
+	if v.tailBlock != nil {
+		v.tailBlock.Release()
+		v.tailBlock, v.tail = nil, nil
+	}
 }
 
 // readAt fills p from position pos, from the tail, the cache or the file, in
@@ -141,10 +166,16 @@ func (v *segmentView) readAt(p []byte, pos int64, cache BlockCache, blockBytes i
 			return nil
 		}
 		blockStart := pos &^ (blockBytes - 1)
-		if block, ok := cache.Get(blockCacheKey(v.id, blockStart/blockBytes)); ok && int64(len(block)) > pos-blockStart {
-			n := copy(p, block[pos-blockStart:])
-			p, pos = p[n:], pos+int64(n)
-			continue
+		if block := cachedBlock(cache, blockCacheKey(v.id, blockStart/blockBytes)); block != nil {
+			n := 0
+			if int64(block.Len()) > pos-blockStart {
+				n = copy(p, block.buf[pos-blockStart:])
+			}
+			block.Release()
+			if n > 0 {
+				p, pos = p[n:], pos+int64(n)
+				continue
+			}
 		}
 		// Read the rest from the file up to the tail in one call.
 		n := int64(len(p))

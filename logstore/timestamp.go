@@ -137,8 +137,9 @@ func (l *Log) allViews() ([]segmentView, int64) {
 }
 
 func releaseViews(views []segmentView) {
-	for _, v := range views {
-		v.seg.release()
+	for i := range views {
+		views[i].releaseTail()
+		views[i].seg.release()
 	}
 }
 

@@ -46,6 +46,7 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 	l.mu.RUnlock()
 	v.blockBytes = l.blockBytes
 	cutPos, newEnd, err := l.findCut(&v, offset)
+	v.releaseTail()
 	if err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
@@ -131,6 +132,9 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	seg.index, seg.timeIndex = fresh.index, fresh.timeIndex
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = fresh.maxTimestampMs, fresh.offsetOfMaxTimestamp
 	seg.bytesSinceIndex = fresh.bytesSinceIndex
+	if seg.tail != nil {
+		seg.tail.Release() // views taken before hold their own references
+	}
 	seg.tail, seg.tailStart = fresh.tail, fresh.tailStart
 	l.logEndOffset = seg.nextOffset
 	l.flushedOffset = min(l.flushedOffset, l.logEndOffset)

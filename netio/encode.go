@@ -49,11 +49,34 @@ func (c *conn) releaseResponse(resp kmsg.Response) {
 }
 
 // EncodedPart is one piece of an EncodedResponse: Bytes, or, when From is set,
-// the FromBytes bytes that From writes.
+// the FromBytes bytes that From writes. A From part of at most
+// copyFromBytes that can also append itself to a buffer (PartAppender) is
+// copied into the frame writer's buffer, so that a small response goes out
+// in one write instead of one per part.
 type EncodedPart struct {
 	Bytes     []byte
 	From      io.WriterTo
 	FromBytes int64
+}
+
+// PartAppender is a From part that can also copy itself: AppendTo appends
+// its bytes to dst.
+type PartAppender interface {
+	AppendTo(dst []byte) ([]byte, error)
+}
+
+// copyFromBytes is the largest From part copied into the writer's buffer
+// when it is a PartAppender: below it, the system calls a part of its own
+// costs (a flush, then its write or sendfile) outweigh the copy.
+const copyFromBytes = 16 << 10
+
+// copiedFrom says whether p is a From part appendPart copies.
+func (p *EncodedPart) copiedFrom() (PartAppender, bool) {
+	if p.From == nil || p.FromBytes > copyFromBytes {
+		return nil, false
+	}
+	a, ok := p.From.(PartAppender)
+	return a, ok
 }
 
 // bodyBytes is the encoded length of the body.
@@ -171,8 +194,11 @@ func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
 		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
 	}
 	copied := 0 // the bytes appendPart copies into the buffer
-	for _, p := range enc.Parts {
-		if p.From == nil && len(p.Bytes) < directWriteBytes {
+	for i := range enc.Parts {
+		p := &enc.Parts[i]
+		if _, ok := p.copiedFrom(); ok {
+			copied += int(p.FromBytes)
+		} else if p.From == nil && len(p.Bytes) < directWriteBytes {
 			copied += len(p.Bytes)
 		}
 	}
@@ -190,8 +216,22 @@ func (fw *frameWriter) appendEncoded(corr int32, enc *EncodedResponse) error {
 	return nil
 }
 
-// appendPart adds one part, writing large and WriterTo parts directly.
+// appendPart adds one part, writing large and WriterTo parts directly (but
+// copying small From parts that can be copied).
 func (fw *frameWriter) appendPart(p EncodedPart) error {
+	if a, ok := p.copiedFrom(); ok {
+		fw.reserve(int(p.FromBytes))
+		out, err := a.AppendTo(fw.out)
+		if err != nil {
+			return fmt.Errorf("copy part: %w", err)
+		}
+		if n := int64(len(out) - len(fw.out)); n != p.FromBytes {
+			// The frame size is already announced: the stream is broken.
+			return fmt.Errorf("part copied %d bytes, announced %d", n, p.FromBytes)
+		}
+		fw.out = out
+		return nil
+	}
 	switch {
 	case p.From == nil && len(p.Bytes) < directWriteBytes:
 		fw.reserve(len(p.Bytes)) // room was made, unless a flush dropped the buffer

@@ -284,3 +284,71 @@ func TestEncodedResponseReleasedOnce(t *testing.T) {
 		t.Fatalf("response 1 released %d times", got)
 	}
 }
+
+// appendingPart is a From part that can also copy itself, and records which
+// way it was written.
+type appendingPart struct {
+	data               []byte
+	wrote, appended    int
+	appendShortByBytes int
+}
+
+func (p *appendingPart) WriteTo(w io.Writer) (int64, error) {
+	p.wrote++
+	n, err := w.Write(p.data)
+	return int64(n), err
+}
+
+func (p *appendingPart) AppendTo(dst []byte) ([]byte, error) {
+	p.appended++
+	return append(dst, p.data[:len(p.data)-p.appendShortByBytes]...), nil
+}
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// A small From part that can copy itself is copied into the frame buffer (a
+// frame of small parts is one write); a large one is written on its own; one
+// that copies fewer bytes than announced fails the frame.
+func TestSmallFromPartsAreCopied(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		partBytes  int
+		wantCopied bool
+	}{{"small", 300, true}, {"at the limit", copyFromBytes, true}, {"large", copyFromBytes + 1, false}} {
+		part := &appendingPart{data: bytes.Repeat([]byte{'r'}, tc.partBytes)}
+		enc := &EncodedResponse{Response: kmsg.NewPtrFetchResponse(), Parts: []EncodedPart{
+			{Bytes: []byte("head")}, {From: part, FromBytes: int64(len(part.data))}, {Bytes: []byte("tail")},
+		}}
+		var w countingWriter
+		fw := frameWriter{w: &w, pool: newBufferPool(1<<20, true)}
+		if err := fw.appendResponse(7, enc); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.flush(); err != nil {
+			t.Fatal(err)
+		}
+		fw.release()
+		want := append(append([]byte("head"), part.data...), "tail"...)
+		if got := w.Bytes(); !bytes.Equal(got[len(got)-len(want):], want) {
+			t.Fatalf("%s: frame ends %q, want the parts", tc.name, got[len(got)-len(want):])
+		}
+		if copied := part.appended == 1 && part.wrote == 0 && w.writes == 1; copied != tc.wantCopied {
+			t.Fatalf("%s: appended %d, wrote %d, %d writes; want copied %v", tc.name, part.appended, part.wrote, w.writes, tc.wantCopied)
+		}
+	}
+	short := &appendingPart{data: []byte("records"), appendShortByBytes: 1}
+	fw := frameWriter{w: io.Discard}
+	enc := &EncodedResponse{Response: kmsg.NewPtrFetchResponse(), Parts: []EncodedPart{{From: short, FromBytes: int64(len(short.data))}}}
+	if err := fw.appendResponse(8, enc); err == nil {
+		t.Fatal("a part copying fewer bytes than announced did not fail the frame")
+	}
+}

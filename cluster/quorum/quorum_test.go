@@ -304,3 +304,13 @@ func TestStepChecksAddresses(t *testing.T) {
 		t.Fatalf("after node 2's heartbeat in term 2: %+v", l)
 	}
 }
+
+func TestMissingLearners(t *testing.T) {
+	m := Membership{Voters: []int32{1, 2, 3}, Learners: []int32{5}}
+	if got := m.MissingLearners([]int32{6, 1, 5, 4, 6}); len(got) != 2 || got[0] != 4 || got[1] != 6 {
+		t.Fatalf("missing %v", got)
+	}
+	if got := m.MissingLearners([]int32{1, 2}); len(got) != 0 {
+		t.Fatalf("missing %v", got)
+	}
+}

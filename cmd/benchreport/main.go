@@ -151,7 +151,7 @@ func report(w io.Writer, runs map[string][]sample, order []string) {
 
 // costTable prints, for every group where gregor and costReference both
 // report CPU per record, the medians of both and their ratio, with the
-// allocations per record beside them.
+// allocations per record (objects, and bytes) beside them.
 func costTable(w io.Writer, runs map[string][]sample, order []string) {
 	header := false
 	for _, name := range order {
@@ -170,11 +170,12 @@ func costTable(w io.Writer, runs map[string][]sample, order []string) {
 		}
 		if !header {
 			fmt.Fprintf(w, "\nbroker cost per record, gregor beside %s (medians; ratio below 1 means gregor spends less)\n", costReference)
-			fmt.Fprintf(w, "%-52s %12s %12s %6s %14s %14s\n", "cell", "gregor ns", "ref ns", "ratio", "gregor allocs", "ref allocs")
+			fmt.Fprintf(w, "%-52s %12s %12s %6s %14s %14s %10s %10s\n", "cell", "gregor ns", "ref ns", "ratio", "gregor allocs", "ref allocs", "gregor B", "ref B")
 			header = true
 		}
-		fmt.Fprintf(w, "%-52s %12.0f %12.0f %6.2f %14s %14s\n", group, g, r, g/r,
-			optional(runs[name], "allocs/rec"), optional(ref, "allocs/rec"))
+		fmt.Fprintf(w, "%-52s %12.0f %12.0f %6.2f %14s %14s %10s %10s\n", group, g, r, g/r,
+			optional(runs[name], "allocs/rec"), optional(ref, "allocs/rec"),
+			optional(runs[name], "alloc-B/rec"), optional(ref, "alloc-B/rec"))
 	}
 }
 

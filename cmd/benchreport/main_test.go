@@ -15,7 +15,7 @@ BenchmarkAppend/rec=100B/ref-rawwrite-2   	     100	     10000 ns/op	1000.00 MB/
 BenchmarkAppend/rec=100B/ref-rawwrite-2   	     100	     10000 ns/op	5000.00 MB/s
 BenchmarkLatency/gregor-2                 	     100	      2000 ns/op
 BenchmarkLatency/ref-kfake-2              	     100	      3000 ns/op
-BenchmarkProduce/rec=1KiB/parts=6/acks=all/gregor-2            	1	2000000000 ns/op	  50.00 MB/s	 3000 ns-cpu/rec	 2.5 allocs/rec
+BenchmarkProduce/rec=1KiB/parts=6/acks=all/gregor-2            	1	2000000000 ns/op	  50.00 MB/s	 3000 ns-cpu/rec	 2.5 allocs/rec	 40 alloc-B/rec
 BenchmarkProduce/rec=1KiB/parts=6/acks=all/ref-kfake-process-2 	1	2000000000 ns/op	  40.00 MB/s	 4000 ns-cpu/rec	 10 allocs/rec
 PASS
 `
@@ -36,7 +36,7 @@ func TestReportRatios(t *testing.T) {
 		"gregor/ref-kfake-process = 0.75 (ns-cpu/rec",
 		"gregor/ref-kfake-process = 0.25 (allocs/rec",
 		"gregor/ref-kfake-process = 1.25 (MB/s",
-		"BenchmarkProduce/rec=1KiB/parts=6/acks=all                   3000         4000   0.75           2.50          10.00",
+		"BenchmarkProduce/rec=1KiB/parts=6/acks=all                   3000         4000   0.75           2.50          10.00      40.00          -",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)

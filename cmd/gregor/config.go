@@ -16,55 +16,66 @@ import (
 // after its Kafka key (log.segment.bytes is LogSegmentBytes) and carries its
 // unit; the serve command hands it to the node.
 type brokerConfig struct {
-	NodeID                      int32               // node.id (alias broker.id)
-	Listeners                   []listener          // listeners
-	AdvertisedListeners         []listener          // advertised.listeners; derived from listeners when unset
-	ListenerSecurityProtocolMap map[string]string   // listener.security.protocol.map, listener name → protocol
-	LogDirs                     []string            // log.dirs (alias log.dir)
-	NumPartitions               int32               // num.partitions: partitions of an auto-created topic
-	DefaultReplicationFactor    int16               // default.replication.factor
-	MinInsyncReplicas           int32               // min.insync.replicas
-	AutoCreateTopicsEnable      bool                // auto.create.topics.enable
-	DeleteTopicEnable           bool                // delete.topic.enable
-	MessageMaxBytes             int32               // message.max.bytes: largest record batch accepted
-	SocketRequestMaxBytes       int32               // socket.request.max.bytes: largest request frame
-	SocketSendBufferBytes       int32               // socket.send.buffer.bytes; -1 for the OS default
-	SocketReceiveBufferBytes    int32               // socket.receive.buffer.bytes; -1 for the OS default
-	MaxConnections              int32               // max.connections
-	ConnectionsMaxIdleMs        int64               // connections.max.idle.ms
-	LogSegmentBytes             int32               // log.segment.bytes
-	LogSegmentMs                int64               // log.segment.ms (Kafka: log.roll.ms, log.roll.hours)
-	LogRetentionMs              int64               // log.retention.ms (or .minutes, .hours); -1 unlimited
-	LogRetentionBytes           int64               // log.retention.bytes; -1 unlimited
-	LogRetentionCheckIntervalMs int64               // log.retention.check.interval.ms
-	LogCleanupPolicy            []string            // log.cleanup.policy: delete and/or compact
-	LogCleanerDeleteRetentionMs int64               // log.cleaner.delete.retention.ms: how long tombstones stay
-	LogCleanerEnable            bool                // log.cleaner.enable: compact topics with cleanup.policy compact
-	LogIndexIntervalBytes       int32               // log.index.interval.bytes
-	LogIndexSizeMaxBytes        int32               // log.index.size.max.bytes
-	LogFlushIntervalMessages    int64               // log.flush.interval.messages
-	LogFlushIntervalMs          int64               // log.flush.interval.ms
-	LogFlushSchedulerIntervalMs int64               // log.flush.scheduler.interval.ms
-	LogFlushOffsetCheckpointMs  int32               // log.flush.offset.checkpoint.interval.ms
-	LogFlushStartOffsetCheckMs  int32               // log.flush.start.offset.checkpoint.interval.ms
-	LogFlushGroupCommit         bool                // log.flush.group.commit: fsync before acknowledging, batched
-	LogCacheBytes               int64               // log.cache.bytes: the shared block cache; 0 disables it
-	LogMessageTimestampType     string              // log.message.timestamp.type: CreateTime or LogAppendTime
-	CompressionType             string              // compression.type
-	UncleanLeaderElectionEnable bool                // unclean.leader.election.enable
-	ReplicaLagTimeMaxMs         int64               // replica.lag.time.max.ms
-	HighWatermarkCheckpointMs   int64               // replica.high.watermark.checkpoint.interval.ms
-	OffsetsTopicNumPartitions   int32               // offsets.topic.num.partitions
-	OffsetsTopicReplication     int16               // offsets.topic.replication.factor
-	TxnStateLogNumPartitions    int32               // transaction.state.log.num.partitions
-	TxnStateLogReplication      int16               // transaction.state.log.replication.factor
-	TxnStateLogMinIsr           int32               // transaction.state.log.min.isr
-	GroupInitialRebalanceMs     int32               // group.initial.rebalance.delay.ms
-	LogLevel                    zapcore.Level       // log.level
-	LogFormat                   string              // log.format: json or console
-	MetricsListener             string              // metrics.listener host:port; "" disables /metrics
-	Settings                    []configSetting     // every known key's effective value in canonical form, in table order
-	unsetKeys                   map[string]struct{} // keys left at an empty default, for derivation
+	NodeID                        int32               // node.id (alias broker.id)
+	Listeners                     []listener          // listeners
+	AdvertisedListeners           []listener          // advertised.listeners; derived from listeners when unset
+	ListenerSecurityProtocolMap   map[string]string   // listener.security.protocol.map, listener name → protocol
+	LogDirs                       []string            // log.dirs (alias log.dir)
+	NumPartitions                 int32               // num.partitions: partitions of an auto-created topic
+	DefaultReplicationFactor      int16               // default.replication.factor
+	MinInsyncReplicas             int32               // min.insync.replicas
+	AutoCreateTopicsEnable        bool                // auto.create.topics.enable
+	DeleteTopicEnable             bool                // delete.topic.enable
+	MessageMaxBytes               int32               // message.max.bytes: largest record batch accepted
+	SocketRequestMaxBytes         int32               // socket.request.max.bytes: largest request frame
+	SocketSendBufferBytes         int32               // socket.send.buffer.bytes; -1 for the OS default
+	SocketReceiveBufferBytes      int32               // socket.receive.buffer.bytes; -1 for the OS default
+	MaxConnections                int32               // max.connections
+	ConnectionsMaxIdleMs          int64               // connections.max.idle.ms
+	LogSegmentBytes               int32               // log.segment.bytes
+	LogSegmentMs                  int64               // log.segment.ms (Kafka: log.roll.ms, log.roll.hours)
+	LogRetentionMs                int64               // log.retention.ms (or .minutes, .hours); -1 unlimited
+	LogRetentionBytes             int64               // log.retention.bytes; -1 unlimited
+	LogRetentionCheckIntervalMs   int64               // log.retention.check.interval.ms
+	LogCleanupPolicy              []string            // log.cleanup.policy: delete and/or compact
+	LogCleanerDeleteRetentionMs   int64               // log.cleaner.delete.retention.ms: how long tombstones stay
+	LogCleanerEnable              bool                // log.cleaner.enable: compact topics with cleanup.policy compact
+	LogIndexIntervalBytes         int32               // log.index.interval.bytes
+	LogIndexSizeMaxBytes          int32               // log.index.size.max.bytes
+	LogFlushIntervalMessages      int64               // log.flush.interval.messages
+	LogFlushIntervalMs            int64               // log.flush.interval.ms
+	LogFlushSchedulerIntervalMs   int64               // log.flush.scheduler.interval.ms
+	LogFlushOffsetCheckpointMs    int32               // log.flush.offset.checkpoint.interval.ms
+	LogFlushStartOffsetCheckMs    int32               // log.flush.start.offset.checkpoint.interval.ms
+	LogFlushGroupCommit           bool                // log.flush.group.commit: fsync before acknowledging, batched
+	LogCacheBytes                 int64               // log.cache.bytes: the shared block cache; 0 disables it
+	LogMessageTimestampType       string              // log.message.timestamp.type: CreateTime or LogAppendTime
+	CompressionType               string              // compression.type
+	UncleanLeaderElectionEnable   bool                // unclean.leader.election.enable
+	ReplicaLagTimeMaxMs           int64               // replica.lag.time.max.ms
+	HighWatermarkCheckpointMs     int64               // replica.high.watermark.checkpoint.interval.ms
+	OffsetsTopicNumPartitions     int32               // offsets.topic.num.partitions
+	OffsetsTopicReplication       int16               // offsets.topic.replication.factor
+	TxnStateLogNumPartitions      int32               // transaction.state.log.num.partitions
+	TxnStateLogReplication        int16               // transaction.state.log.replication.factor
+	TxnStateLogMinIsr             int32               // transaction.state.log.min.isr
+	GroupInitialRebalanceMs       int32               // group.initial.rebalance.delay.ms
+	GroupMinSessionTimeoutMs      int32               // group.min.session.timeout.ms
+	GroupMaxSessionTimeoutMs      int32               // group.max.session.timeout.ms
+	GroupMaxSize                  int32               // group.max.size
+	GroupConsumerSessionTimeoutMs int32               // group.consumer.session.timeout.ms
+	GroupConsumerHeartbeatMs      int32               // group.consumer.heartbeat.interval.ms
+	OffsetsRetentionMinutes       int32               // offsets.retention.minutes
+	OffsetsRetentionCheckMs       int64               // offsets.retention.check.interval.ms
+	OffsetsTopicSegmentBytes      int32               // offsets.topic.segment.bytes
+	OffsetMetadataMaxBytes        int32               // offset.metadata.max.bytes
+	LogLevel                      zapcore.Level       // log.level
+	LogFormat                     string              // log.format: json or console
+	MetricsListener               string              // metrics.listener host:port; "" disables /metrics
+	DebugListener                 string              // debug.listener host:port; "" (the default) disables pprof
+	clusterSettings                                   // process.roles, controller.quorum.voters, ...
+	Settings                      []configSetting     // every known key's effective value in canonical form, in table order
+	unsetKeys                     map[string]struct{} // keys left at an empty default, for derivation
 }
 
 // configSetting is one key's value and where it came from.
@@ -214,7 +225,7 @@ func (c *brokerConfig) replaceSetting(key, value, source string) {
 // checkAgreement checks what no single key can: listener protocols, the
 // advertised listeners, and the metrics listener's port.
 func (c *brokerConfig) checkAgreement(opts configOptions) error {
-	if err := assignSecurityProtocols(c.Listeners, c.ListenerSecurityProtocolMap); err != nil {
+	if err := assignSecurityProtocols(c.Listeners, c.controllerProtocols()); err != nil {
 		return c.invalid("listeners", "listeners whose protocol in listener.security.protocol.map is PLAINTEXT ("+err.Error()+")")
 	}
 	if err := c.deriveAdvertisedListeners(opts); err != nil {
@@ -243,7 +254,7 @@ func (c *brokerConfig) deriveAdvertisedListeners(opts configOptions) error {
 		}
 		return nil
 	}
-	derived := slices.Clone(c.Listeners)
+	derived := slices.DeleteFunc(slices.Clone(c.Listeners), c.isControllerListener)
 	for i := range derived {
 		switch {
 		case isWildcardHost(derived[i].Host):
@@ -261,19 +272,34 @@ func (c *brokerConfig) deriveAdvertisedListeners(opts configOptions) error {
 	return nil
 }
 
-// checkMetricsListener refuses a metrics address that a listener also uses.
+// checkMetricsListener refuses a metrics or debug address that a listener
+// (or, for the debug listener, the metrics listener) also uses.
 func (c *brokerConfig) checkMetricsListener() error {
-	if c.MetricsListener == "" {
-		return nil
+	for _, hl := range []struct{ key, addr string }{{"metrics.listener", c.MetricsListener}, {"debug.listener", c.DebugListener}} {
+		if hl.addr == "" {
+			continue
+		}
+		host, port, _ := parseHostPort(hl.addr)
+		for _, l := range c.Listeners {
+			if port != 0 && port == l.Port && sameListenHost(host, l.Host) {
+				return c.invalid(hl.key, "a host:port that no listener uses (listener "+l.String()+" has it)")
+			}
+		}
 	}
-	host, port, _ := parseHostPort(c.MetricsListener)
-	for _, l := range c.Listeners {
-		sameHost := host == l.Host || host == "" || l.Host == "" || isWildcardHost(host) || isWildcardHost(l.Host)
-		if port != 0 && port == l.Port && sameHost {
-			return c.invalid("metrics.listener", "a host:port that no listener uses (listener "+l.String()+" has it)")
+	if c.MetricsListener != "" && c.DebugListener != "" {
+		mHost, mPort, _ := parseHostPort(c.MetricsListener)
+		dHost, dPort, _ := parseHostPort(c.DebugListener)
+		if dPort != 0 && dPort == mPort && sameListenHost(dHost, mHost) {
+			return c.invalid("debug.listener", "a host:port other than metrics.listener's")
 		}
 	}
 	return nil
+}
+
+// sameListenHost says whether two bind hosts may be the same address (an
+// empty or wildcard host binds every address).
+func sameListenHost(a, b string) bool {
+	return a == b || a == "" || b == "" || isWildcardHost(a) || isWildcardHost(b)
 }
 
 // listenersString writes listeners back as a Kafka listener list.

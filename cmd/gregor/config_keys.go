@@ -92,7 +92,7 @@ var (
 // brokerConfigKeys is every key gregor knows, with Kafka's name and default
 // (except where the issue embeds its own: listeners, log.dirs, node.id and
 // the replication factors of the internal topics, which suit one node).
-var brokerConfigKeys = []configKey{
+var brokerConfigKeys = append([]configKey{
 	integerKey("node.id", "1", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.NodeID },
 		"this node's id, unique in the cluster"),
 	{Name: "listeners", Default: "PLAINTEXT://127.0.0.1:9092", Doc: "addresses to accept Kafka clients on",
@@ -196,8 +196,8 @@ var brokerConfigKeys = []configKey{
 		"how often the partitions' high watermarks are written to replication-offset-checkpoint"),
 	integerKey("offsets.topic.num.partitions", "50", positive[int32](), func(c *brokerConfig) *int32 { return &c.OffsetsTopicNumPartitions },
 		"partitions of __consumer_offsets"),
-	integerKey("offsets.topic.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.OffsetsTopicReplication },
-		"replicas of __consumer_offsets (Kafka's default is 3)"),
+	integerKey("offsets.topic.replication.factor", "3", positive[int16](), func(c *brokerConfig) *int16 { return &c.OffsetsTopicReplication },
+		"replicas of __consumer_offsets, capped to the brokers present (with a warning)"),
 	integerKey("transaction.state.log.num.partitions", "50", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogNumPartitions },
 		"partitions of __transaction_state"),
 	integerKey("transaction.state.log.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.TxnStateLogReplication },
@@ -206,6 +206,24 @@ var brokerConfigKeys = []configKey{
 		"min.insync.replicas of __transaction_state (Kafka's default is 2)"),
 	integerKey("group.initial.rebalance.delay.ms", "3000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.GroupInitialRebalanceMs },
 		"how long a new group waits for more members before its first rebalance"),
+	integerKey("group.min.session.timeout.ms", "6000", positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupMinSessionTimeoutMs },
+		"shortest session timeout a group member may ask for"),
+	integerKey("group.max.session.timeout.ms", "1800000", positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupMaxSessionTimeoutMs },
+		"longest session timeout a group member may ask for"),
+	integerKey("group.max.size", int32Max, positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupMaxSize },
+		"members a classic group accepts"),
+	integerKey("group.consumer.session.timeout.ms", "45000", positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupConsumerSessionTimeoutMs },
+		"session timeout of consumer group (KIP-848) members"),
+	integerKey("group.consumer.heartbeat.interval.ms", "5000", positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupConsumerHeartbeatMs },
+		"heartbeat interval of consumer group (KIP-848) members"),
+	integerKey("offsets.retention.minutes", "10080", positive[int32](), func(c *brokerConfig) *int32 { return &c.OffsetsRetentionMinutes },
+		"how long the committed offsets of an empty group are kept"),
+	integerKey("offsets.retention.check.interval.ms", "600000", positive[int64](), func(c *brokerConfig) *int64 { return &c.OffsetsRetentionCheckMs },
+		"how often committed offsets are checked for expiry"),
+	byteCountKey("offsets.topic.segment.bytes", "104857600", positive[int32](), func(c *brokerConfig) *int32 { return &c.OffsetsTopicSegmentBytes },
+		"segment size of __consumer_offsets"),
+	integerKey("offset.metadata.max.bytes", "4096", positive[int32](), func(c *brokerConfig) *int32 { return &c.OffsetMetadataMaxBytes },
+		"largest metadata string an offset commit may carry"),
 	{Name: "log.level", Default: "info", Doc: "least severe log level written: debug, info, warn, error",
 		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			level, expected, ok := parseLogLevel(v)
@@ -228,14 +246,27 @@ var brokerConfigKeys = []configKey{
 			c.MetricsListener = v
 			return v, expected, true
 		}},
-}
+	{Name: "debug.listener", Default: "", Doc: "host:port serving Go's profiling endpoints (net/http/pprof) under /debug/pprof/; empty (the default) disables it. Anyone who reaches it can read the broker's memory profiles: bind it to loopback",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			const expected = "host:port (e.g. 127.0.0.1:9645), or empty to disable profiling"
+			v = strings.TrimSpace(v)
+			if v == "" {
+				c.DebugListener = ""
+				return "", expected, true
+			}
+			if _, _, ok := parseHostPort(v); !ok {
+				return "", expected, false
+			}
+			c.DebugListener = v
+			return v, expected, true
+		}},
+}, clusterConfigKeys...)
 
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries
 // that mean nothing to gregor: they are noted, not warned about.
 var unusedKafkaKeys = []string{
 	"num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir", "num.replica.fetchers",
-	"process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-	"controller.listener.names", "inter.broker.listener.name", "zookeeper.connect",
+	"controller.quorum.bootstrap.servers", "inter.broker.listener.name", "zookeeper.connect",
 	"zookeeper.connection.timeout.ms", "share.coordinator.state.topic.replication.factor",
 	"share.coordinator.state.topic.min.isr",
 }

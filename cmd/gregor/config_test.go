@@ -51,11 +51,22 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"log.flush.interval.ms=500",
 		"socket.request.max.bytes=50MiB",
 		"metrics.listener=127.0.0.1:19644",
+		"debug.listener=127.0.0.1:19645",
 		"log.segment.ms=60000",
 		"log.flush.group.commit=true",
 		"log.cache.bytes=0",
 		"log.retention.check.interval.ms=1000",
 		"log.cleaner.enable=false",
+		"process.roles=broker",
+		"controller.quorum.voters=1@10.0.0.1:9093,2@controller-2:9093",
+		"broker.rack=r1",
+		"gossip.listener=127.0.0.1:19101",
+		"gossip.seeds=10.0.0.1:7946,10.0.0.2:7946",
+		"broker.session.timeout.ms=9000",
+		"broker.heartbeat.interval.ms=2000",
+		"controller.quorum.election.timeout.ms=2000",
+		"metadata.log.max.record.bytes.between.snapshots=1MiB",
+		"controller.socket.timeout.ms=5000",
 	)
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
@@ -65,47 +76,73 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		t.Fatalf("nodeConfig: %v", err)
 	}
 	want := actors.Config{
-		NodeID:                   7,
-		ListenAddress:            "127.0.0.1:19092",
-		AdvertisedHost:           "broker.example.com",
-		AdvertisedPort:           29092,
-		DataDir:                  "/var/lib/gregor",
-		AutoCreateTopics:         false,
-		NumPartitions:            6,
-		DefaultReplicationFactor: 1,
-		DeleteTopicEnable:        true,
-		CacheBytes:               0,
-		GroupCommit:              true,
-		RequestMaxBytes:          50 << 20,
-		MaxConnections:           math.MaxInt32,
-		ConnectionsMaxIdleMs:     600_000,
-		RetentionCheckIntervalMs: 1000,
-		DisableLogCleaner:        true,
-		MetricsListener:          "127.0.0.1:19644",
+		NodeID:                        7,
+		Roles:                         actors.Roles{Broker: true},
+		ListenerName:                  "PLAINTEXT",
+		ControllerListenerName:        "CONTROLLER",
+		QuorumVoters:                  []actors.QuorumVoter{{NodeID: 1, Address: "10.0.0.1:9093"}, {NodeID: 2, Address: "controller-2:9093"}},
+		Rack:                          "r1",
+		GossipListener:                "127.0.0.1:19101",
+		GossipSeeds:                   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
+		BrokerSessionTimeoutMs:        9000,
+		BrokerHeartbeatIntervalMs:     2000,
+		QuorumElectionTimeoutMs:       2000,
+		QuorumHeartbeatIntervalMs:     200,
+		MetadataSnapshotIntervalBytes: 1 << 20,
+		ControllerRequestTimeoutMs:    5000,
+		ListenAddress:                 "127.0.0.1:19092",
+		AdvertisedHost:                "broker.example.com",
+		AdvertisedPort:                29092,
+		DataDir:                       "/var/lib/gregor",
+		AutoCreateTopics:              false,
+		NumPartitions:                 6,
+		DefaultReplicationFactor:      1,
+		DeleteTopicEnable:             true,
+		CacheBytes:                    0,
+		GroupCommit:                   true,
+		RequestMaxBytes:               50 << 20,
+		MaxConnections:                math.MaxInt32,
+		ConnectionsMaxIdleMs:          600_000,
+		RetentionCheckIntervalMs:      1000,
+		DisableLogCleaner:             true,
+		MetricsListener:               "127.0.0.1:19644",
+		DebugListener:                 "127.0.0.1:19645",
 		// Every value the node reads again must be in Kafka's plain form.
 		StaticBrokerConfigs: map[string]string{
-			"node.id":                         "7",
-			"listeners":                       "PLAINTEXT://127.0.0.1:19092",
-			"advertised.listeners":            "PLAINTEXT://broker.example.com:29092",
-			"log.dirs":                        "/var/lib/gregor",
-			"num.partitions":                  "6",
-			"auto.create.topics.enable":       "false",
-			"message.max.bytes":               "2097152",
-			"log.segment.bytes":               "67108864",
-			"log.retention.ms":                "3600000",
-			"log.retention.bytes":             "1073741824",
-			"log.flush.interval.messages":     "1000",
-			"log.flush.interval.ms":           "500",
-			"socket.request.max.bytes":        "52428800",
-			"metrics.listener":                "127.0.0.1:19644",
-			"log.roll.ms":                     "60000", // Kafka's name for log.segment.ms
-			"log.flush.group.commit":          "true",
-			"log.cache.bytes":                 "0",
-			"log.retention.check.interval.ms": "1000",
-			"log.cleaner.enable":              "false",
+			"node.id":                               "7",
+			"listeners":                             "PLAINTEXT://127.0.0.1:19092",
+			"advertised.listeners":                  "PLAINTEXT://broker.example.com:29092",
+			"log.dirs":                              "/var/lib/gregor",
+			"num.partitions":                        "6",
+			"auto.create.topics.enable":             "false",
+			"message.max.bytes":                     "2097152",
+			"log.segment.bytes":                     "67108864",
+			"log.retention.ms":                      "3600000",
+			"log.retention.bytes":                   "1073741824",
+			"log.flush.interval.messages":           "1000",
+			"log.flush.interval.ms":                 "500",
+			"socket.request.max.bytes":              "52428800",
+			"metrics.listener":                      "127.0.0.1:19644",
+			"debug.listener":                        "127.0.0.1:19645",
+			"log.roll.ms":                           "60000", // Kafka's name for log.segment.ms
+			"log.flush.group.commit":                "true",
+			"log.cache.bytes":                       "0",
+			"log.retention.check.interval.ms":       "1000",
+			"log.cleaner.enable":                    "false",
+			"process.roles":                         "broker",
+			"controller.quorum.voters":              "1@10.0.0.1:9093,2@controller-2:9093",
+			"broker.rack":                           "r1",
+			"gossip.listener":                       "127.0.0.1:19101",
+			"gossip.seeds":                          "10.0.0.1:7946,10.0.0.2:7946",
+			"broker.session.timeout.ms":             "9000",
+			"broker.heartbeat.interval.ms":          "2000",
+			"controller.quorum.election.timeout.ms": "2000",
+			"metadata.log.max.record.bytes.between.snapshots": "1048576",
+			"controller.socket.timeout.ms":                    "5000",
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -121,26 +158,36 @@ func TestNodeConfigDefaults(t *testing.T) {
 		t.Fatalf("nodeConfig: %v", err)
 	}
 	want := actors.Config{
-		NodeID:                   1,
-		ListenAddress:            "127.0.0.1:9092",
-		AdvertisedHost:           "127.0.0.1",
-		AdvertisedPort:           9092,
-		DataDir:                  "./data",
-		AutoCreateTopics:         true,
-		NumPartitions:            1,
-		DefaultReplicationFactor: 1,
-		DeleteTopicEnable:        true,
-		CacheBytes:               256 << 20,
-		RequestMaxBytes:          100 << 20,
-		MaxConnections:           math.MaxInt32,
-		ConnectionsMaxIdleMs:     600_000,
-		RetentionCheckIntervalMs: 300_000,
-		MetricsListener:          "127.0.0.1:9644",
+		NodeID:                        1,
+		Roles:                         actors.Roles{Broker: true, Controller: true},
+		ListenerName:                  "PLAINTEXT",
+		ControllerListenerName:        "CONTROLLER",
+		BrokerSessionTimeoutMs:        actors.DefaultBrokerSessionTimeoutMs,
+		BrokerHeartbeatIntervalMs:     actors.DefaultBrokerHeartbeatIntervalMs,
+		QuorumElectionTimeoutMs:       1000,
+		QuorumHeartbeatIntervalMs:     100,
+		MetadataSnapshotIntervalBytes: 20 << 20,
+		ControllerRequestTimeoutMs:    30_000,
+		ListenAddress:                 "127.0.0.1:9092",
+		AdvertisedHost:                "127.0.0.1",
+		AdvertisedPort:                9092,
+		DataDir:                       "./data",
+		AutoCreateTopics:              true,
+		NumPartitions:                 1,
+		DefaultReplicationFactor:      1,
+		DeleteTopicEnable:             true,
+		CacheBytes:                    256 << 20,
+		RequestMaxBytes:               100 << 20,
+		MaxConnections:                math.MaxInt32,
+		ConnectionsMaxIdleMs:          600_000,
+		RetentionCheckIntervalMs:      300_000,
+		MetricsListener:               "127.0.0.1:9644",
 		StaticBrokerConfigs: map[string]string{
 			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
+	want.Groups = defaultGroupConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -150,8 +197,12 @@ func TestNodeConfigDefaults(t *testing.T) {
 // nodeConfig leaves at its zero value: map the field's server.properties key
 // (or list the field here if it is not configuration).
 func TestNodeConfigSetsEveryField(t *testing.T) {
-	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true} // test and simulation seams
-	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false")
+	// Test and simulation seams; gossip's failure detector keeps its LAN
+	// timings outside tests.
+	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true, "GossipTimings": true}
+	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false", "debug.listener=127.0.0.1:9645",
+		"listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",
+		"broker.rack=r", "gossip.listener=127.0.0.1:7946", "gossip.seeds=127.0.0.1:7947")
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
 	}
@@ -238,6 +289,9 @@ func TestBrokerConfigInvalidValues(t *testing.T) {
 		{"socket.request.max.bytes", "0", "a byte count of at least 1"},
 		{"metrics.listener", "localhost", "host:port (e.g. 127.0.0.1:9644), or empty to disable metrics"},
 		{"metrics.listener", "127.0.0.1:9092", "a host:port that no listener uses"},
+		{"debug.listener", "localhost", "host:port (e.g. 127.0.0.1:9645), or empty to disable profiling"},
+		{"debug.listener", "127.0.0.1:9092", "a host:port that no listener uses"},
+		{"debug.listener", "127.0.0.1:9644", "a host:port other than metrics.listener's"},
 		{"log.retention.hours", "x", "an integer"},
 	}
 	for _, tt := range tests {

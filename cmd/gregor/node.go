@@ -19,15 +19,11 @@ const shutdownTimeout = 30 * time.Second
 
 // nodeConfig turns the broker configuration into what the node needs.
 func nodeConfig(c *brokerConfig) (actors.Config, error) {
-	if len(c.Listeners) != 1 {
-		return actors.Config{}, fmt.Errorf("listeners: gregor serves exactly one listener for now, got %d (%s)", len(c.Listeners), listenersString(c.Listeners))
-	}
 	if len(c.LogDirs) != 1 {
 		return actors.Config{}, fmt.Errorf("log.dirs: gregor uses exactly one log directory for now, got %d", len(c.LogDirs))
 	}
 	cfg := actors.Config{
 		NodeID:                   c.NodeID,
-		ListenAddress:            c.Listeners[0].Address(),
 		DataDir:                  c.LogDirs[0],
 		AutoCreateTopics:         c.AutoCreateTopicsEnable,
 		NumPartitions:            c.NumPartitions,
@@ -41,11 +37,13 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
+		DebugListener:            c.DebugListener,
 		StaticBrokerConfigs:      map[string]string{},
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
-	if len(c.AdvertisedListeners) > 0 {
-		cfg.AdvertisedHost, cfg.AdvertisedPort = c.AdvertisedListeners[0].Host, int32(c.AdvertisedListeners[0].Port)
+	cfg.Groups = groupConfig(c)
+	if err := clusterNodeConfig(c, &cfg); err != nil {
+		return actors.Config{}, err
 	}
 	for _, s := range c.Settings {
 		if s.Source == "default" {
@@ -61,21 +59,30 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 }
 
 // runNode starts the node and serves until SIGINT or SIGTERM (or ctx ends),
-// then stops gracefully: in-flight requests finish, logs are flushed and
-// marked cleanly shut down.
+// then stops gracefully: the broker's leadership moves away (a controlled
+// shutdown), in-flight requests finish, logs are flushed and marked cleanly
+// shut down. A node that fails while running (another live broker has its
+// node.id) stops and returns why.
 func runNode(ctx context.Context, cfg actors.Config, logger *zap.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	node, err := actors.Start(cfg, logger)
+	// A node waits for a quorum of its controllers and for the controller
+	// to unfence its broker; a signal meanwhile stops it.
+	node, err := actors.StartContext(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
+	var failed error
+	select {
+	case <-ctx.Done():
+	case <-node.Failed():
+		failed = node.Err()
+	}
 	logger.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := node.Stop(stopCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+		return errors.Join(failed, err)
 	}
-	return nil
+	return failed
 }

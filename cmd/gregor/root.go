@@ -19,7 +19,9 @@ func newRootCommand() *cobra.Command {
 		newTopicCommand(),
 		newProduceCommand(),
 		newConsumeCommand(),
+		newGroupCommand(),
 		newPerfCommand(),
+		newClusterCommand(),
 		newSimCommand(),
 	)
 	return root

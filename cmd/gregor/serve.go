@@ -24,7 +24,13 @@ func newServeCommand() *cobra.Command {
 		Long: `Run a broker node configured by a Kafka-style server.properties file
 (--config) and --set key=value overrides, which win over the file. The
 effective configuration is printed to stdout; unknown keys are warned about,
-and an invalid value stops startup.`,
+and an invalid value stops startup.
+
+The garbage collector runs at GOGC=200 with a soft memory limit of half the
+memory the process may use (its cgroup's limit, else the machine's; at
+least 1.5 times log.cache.bytes plus 512 MiB), leaving the rest to the page
+cache that holds the segment files; the GOGC and GOMEMLIMIT environment
+variables override either.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, opts)
@@ -75,5 +81,6 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
 		return nil
 	}
+	applyGCDefaults(cfg.LogCacheBytes, logger)
 	return runNode(cmd.Context(), node, logger)
 }

@@ -25,10 +25,24 @@ const (
 	counterStripes = 16
 )
 
+// Block is what a Cache holds: a block of bytes that others may share,
+// counted by reference. The cache holds one reference to each block it
+// keeps, given with Set.
+type Block interface {
+	comparable
+	// Len is the block's size in bytes, its cost in the cache.
+	Len() int
+	// Release drops the cache's reference when the cache lets go of the
+	// block: evicted, refused by the admission policy, replaced under its
+	// key, deleted, dropped at once because the set buffer was full, or at
+	// Close.
+	Release()
+}
+
 // Cache holds immutable blocks by uint64 key, bounded by their total size in
 // bytes. The zero value is not usable; call New.
-type Cache struct {
-	cache  *ristretto.Cache[uint64, []byte]
+type Cache[B Block] struct {
+	cache  *ristretto.Cache[uint64, B]
 	hits   [counterStripes]paddedCounter
 	misses [counterStripes]paddedCounter
 	// sets counts Set calls; setsDropped those ristretto refused at once
@@ -63,22 +77,31 @@ func (s Stats) HitRatio() float64 {
 }
 
 // New returns a cache holding at most maxBytes of blocks.
-func New(maxBytes int64) (*Cache, error) {
+func New[B Block](maxBytes int64) (*Cache[B], error) {
 	if maxBytes <= 0 {
 		return nil, fmt.Errorf("new block cache: max bytes %d, want > 0", maxBytes)
 	}
 	counters := min(maxCounters, max(minCounters, countersPerBlock*(maxBytes/typicalBlockBytes)))
-	rc, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
+	rc, err := ristretto.NewCache(&ristretto.Config[uint64, B]{
 		NumCounters:        counters,
 		MaxCost:            maxBytes,
 		BufferItems:        setBufferItems,
 		IgnoreInternalCost: true,
 		KeyToHash:          keyToHash,
+		// Every way a value leaves ristretto (eviction, rejection,
+		// replacement, deletion, Clear and Close) ends here; a missing
+		// item comes as the zero value.
+		OnExit: func(b B) {
+			var none B
+			if b != none {
+				b.Release()
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new block cache of %d bytes: %w", maxBytes, err)
 	}
-	return &Cache{cache: rc}, nil
+	return &Cache[B]{cache: rc}, nil
 }
 
 // keyToHash mixes the key for ristretto's shard and sketch (the identity hash
@@ -96,7 +119,10 @@ func splitmix64(x uint64) uint64 {
 }
 
 // Get returns the block stored under key. The block must not be modified.
-func (c *Cache) Get(key uint64) ([]byte, bool) {
+// No reference is taken: the cache may release the block at any moment, so
+// the caller must take one of its own in a way that notices a block released
+// meanwhile (logstore's Block.acquire).
+func (c *Cache[B]) Get(key uint64) (B, bool) {
 	block, ok := c.cache.Get(key)
 	// Aligned keys share their low bits; stripe by the mixed ones.
 	stripe := splitmix64(key) % counterStripes
@@ -108,33 +134,36 @@ func (c *Cache) Get(key uint64) ([]byte, bool) {
 	return block, ok
 }
 
-// Set offers block under key, at a cost of its length. It is asynchronous: a
-// Get right after may miss, and the block may be dropped or refused by the
-// admission policy. The cache keeps block itself, so the caller must not
-// modify it afterwards.
-func (c *Cache) Set(key uint64, block []byte) {
+// Set offers block under key, at a cost of its length, with a reference the
+// caller gives up. It is asynchronous: a Get right after may miss, and the
+// block may be dropped or refused by the admission policy (then released).
+// The cache keeps block itself, so the caller must not modify it afterwards.
+func (c *Cache[B]) Set(key uint64, block B) {
 	c.sets.Add(1)
-	if !c.cache.Set(key, block, int64(len(block))) {
+	if !c.cache.Set(key, block, int64(block.Len())) {
+		// Not stored and not handed to OnExit: the buffer was full or
+		// the cache is closed.
 		c.setsDropped.Add(1)
+		block.Release()
 	}
 }
 
 // Del removes the block stored under key, including one still in the set
 // buffer.
-func (c *Cache) Del(key uint64) { c.cache.Del(key) }
+func (c *Cache[B]) Del(key uint64) { c.cache.Del(key) }
 
 // Wait blocks until every Set so far has been applied or refused. Tests and
 // write-then-read paths use it; correctness never depends on it.
-func (c *Cache) Wait() { c.cache.Wait() }
+func (c *Cache[B]) Wait() { c.cache.Wait() }
 
 // NewSegmentID returns an id this cache has never returned before, from 1
 // up, for a user to build keys from: logstore takes one per segment
 // incarnation and keys that segment's blocks by it, so keys stay unique
 // across every partition sharing the cache.
-func (c *Cache) NewSegmentID() uint64 { return c.lastSegmentID.Add(1) }
+func (c *Cache[B]) NewSegmentID() uint64 { return c.lastSegmentID.Add(1) }
 
 // Stats returns the counters since New.
-func (c *Cache) Stats() Stats {
+func (c *Cache[B]) Stats() Stats {
 	var s Stats
 	for i := range counterStripes {
 		s.Hits += c.hits[i].n.Load()
@@ -149,4 +178,4 @@ func (c *Cache) Stats() Stats {
 // concurrently with other calls (ristretto closes its set buffer, so a
 // racing Set could panic): close the cache after every user has stopped.
 // After Close every Get misses and every Set is dropped.
-func (c *Cache) Close() { c.cache.Close() }
+func (c *Cache[B]) Close() { c.cache.Close() }

@@ -11,36 +11,36 @@ const benchBlockBytes = 4 << 10
 
 // blockStore is what the benchmarks drive: our Cache and the references.
 type blockStore interface {
-	Get(key uint64) ([]byte, bool)
-	Set(key uint64, block []byte)
+	Get(key uint64) (*testBlock, bool)
+	Set(key uint64, block *testBlock)
 }
 
 // rawRistretto is ristretto with the same settings and no wrapper: the cost
 // of our counters.
 type rawRistretto struct {
-	c *ristretto.Cache[uint64, []byte]
+	c *ristretto.Cache[uint64, *testBlock]
 }
 
-func (r rawRistretto) Get(key uint64) ([]byte, bool) { return r.c.Get(key) }
-func (r rawRistretto) Set(key uint64, block []byte) {
-	r.c.Set(key, block, int64(len(block)))
+func (r rawRistretto) Get(key uint64) (*testBlock, bool) { return r.c.Get(key) }
+func (r rawRistretto) Set(key uint64, block *testBlock) {
+	r.c.Set(key, block, int64(block.Len()))
 }
 
 // mutexMap is the naive alternative: a map under a read-write lock, with no
 // bound.
 type mutexMap struct {
 	mu sync.RWMutex
-	m  map[uint64][]byte
+	m  map[uint64]*testBlock
 }
 
-func (r *mutexMap) Get(key uint64) ([]byte, bool) {
+func (r *mutexMap) Get(key uint64) (*testBlock, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	b, ok := r.m[key]
 	return b, ok
 }
 
-func (r *mutexMap) Set(key uint64, block []byte) {
+func (r *mutexMap) Set(key uint64, block *testBlock) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.m[key] = block
@@ -52,7 +52,7 @@ func benchStores(b *testing.B) []struct {
 	wait  func()
 } {
 	c := newCache(b, 64<<20)
-	rc, err := ristretto.NewCache(&ristretto.Config[uint64, []byte]{
+	rc, err := ristretto.NewCache(&ristretto.Config[uint64, *testBlock]{
 		NumCounters: 10 * (64 << 20) / benchBlockBytes, MaxCost: 64 << 20, BufferItems: 64,
 		IgnoreInternalCost: true, KeyToHash: keyToHash,
 	})
@@ -67,7 +67,7 @@ func benchStores(b *testing.B) []struct {
 	}{
 		{"gregor", c, c.Wait},
 		{"ref-ristretto-raw", rawRistretto{rc}, rc.Wait},
-		{"ref-mutexmap", &mutexMap{m: make(map[uint64][]byte)}, func() {}},
+		{"ref-mutexmap", &mutexMap{m: make(map[uint64]*testBlock)}, func() {}},
 	}
 }
 
@@ -76,7 +76,7 @@ func BenchmarkGet(b *testing.B) {
 	const keys = 1024
 	for _, s := range benchStores(b) {
 		for k := range uint64(keys) {
-			s.store.Set(k<<12, make([]byte, benchBlockBytes))
+			s.store.Set(k<<12, newTestBlock(make([]byte, benchBlockBytes)))
 			if k%32 == 0 {
 				s.wait()
 			}
@@ -99,7 +99,7 @@ func BenchmarkGet(b *testing.B) {
 
 // BenchmarkSet offers new and repeated blocks from one goroutine.
 func BenchmarkSet(b *testing.B) {
-	block := make([]byte, benchBlockBytes)
+	block := newTestBlock(make([]byte, benchBlockBytes))
 	for _, s := range benchStores(b) {
 		b.Run(s.name, func(b *testing.B) {
 			b.SetBytes(benchBlockBytes)

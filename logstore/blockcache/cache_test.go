@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
-func newCache(t testing.TB, maxBytes int64) *Cache {
+func newCache(t testing.TB, maxBytes int64) *Cache[*testBlock] {
 	t.Helper()
-	c, err := New(maxBytes)
+	c, err := New[*testBlock](maxBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,19 +19,30 @@ func newCache(t testing.TB, maxBytes int64) *Cache {
 	return c
 }
 
+// testBlock is a Block that counts its releases.
+type testBlock struct {
+	data     []byte
+	released atomic.Int32
+}
+
+func (b *testBlock) Len() int { return len(b.data) }
+func (b *testBlock) Release() { b.released.Add(1) }
+
+func newTestBlock(data []byte) *testBlock { return &testBlock{data: data} }
+
 // blockFor is a block whose content names its key, so a read can check it got
 // the block of the key it asked for.
-func blockFor(key uint64, size int) []byte {
+func blockFor(key uint64, size int) *testBlock {
 	b := make([]byte, max(size, 8))
 	for i := 0; i+8 <= len(b); i += 8 {
 		binary.BigEndian.PutUint64(b[i:], key)
 	}
-	return b
+	return newTestBlock(b)
 }
 
 func TestNewRejectsNonPositiveSize(t *testing.T) {
 	for _, n := range []int64{0, -1} {
-		if c, err := New(n); err == nil {
+		if c, err := New[*testBlock](n); err == nil {
 			c.Close()
 			t.Errorf("New(%d) succeeded", n)
 		}
@@ -43,7 +55,7 @@ func TestSetWaitGetDel(t *testing.T) {
 	c.Set(7, block)
 	c.Wait()
 	got, ok := c.Get(7)
-	if !ok || !bytes.Equal(got, block) {
+	if !ok || got != block || !bytes.Equal(got.data, block.data) {
 		t.Fatalf("Get after Set+Wait: ok=%v", ok)
 	}
 	if _, ok := c.Get(8); ok {
@@ -71,21 +83,29 @@ func TestSetWaitGetDel(t *testing.T) {
 
 func TestSetReplacesBlock(t *testing.T) {
 	c := newCache(t, 1<<20)
-	c.Set(1, []byte("old"))
+	old, new := newTestBlock([]byte("old")), newTestBlock([]byte("new"))
+	c.Set(1, old)
 	c.Wait()
-	c.Set(1, []byte("new"))
+	c.Set(1, new)
 	c.Wait()
-	if got, ok := c.Get(1); !ok || string(got) != "new" {
-		t.Fatalf("Get = %q %v, want new", got, ok)
+	if got, ok := c.Get(1); !ok || string(got.data) != "new" {
+		t.Fatalf("Get = %v %v, want new", got, ok)
+	}
+	if old.released.Load() != 1 || new.released.Load() != 0 {
+		t.Fatalf("releases: replaced block %d, new block %d; want 1, 0", old.released.Load(), new.released.Load())
 	}
 }
 
 func TestOversizedBlockIsNotStored(t *testing.T) {
 	c := newCache(t, 1024)
-	c.Set(1, make([]byte, 2048))
+	big := newTestBlock(make([]byte, 2048))
+	c.Set(1, big)
 	c.Wait()
 	if _, ok := c.Get(1); ok {
 		t.Fatal("a block larger than the cache was stored")
+	}
+	if big.released.Load() != 1 {
+		t.Fatalf("the refused block was released %d times, want 1", big.released.Load())
 	}
 }
 
@@ -103,10 +123,10 @@ func TestResidentBytesStayUnderMax(t *testing.T) {
 	var resident int
 	for k := range uint64(blocks) {
 		if b, ok := c.Get(k); ok {
-			if binary.BigEndian.Uint64(b) != k {
-				t.Fatalf("key %d returned the block of key %d", k, binary.BigEndian.Uint64(b))
+			if binary.BigEndian.Uint64(b.data) != k {
+				t.Fatalf("key %d returned the block of key %d", k, binary.BigEndian.Uint64(b.data))
 			}
-			resident += len(b)
+			resident += b.Len()
 		}
 	}
 	if resident > maxBytes || resident == 0 {
@@ -182,7 +202,7 @@ func TestConcurrentUseNeverMixesKeys(t *testing.T) {
 				case 1:
 					c.Del(k)
 				default:
-					if b, ok := c.Get(k); ok && binary.BigEndian.Uint64(b) != k {
+					if b, ok := c.Get(k); ok && binary.BigEndian.Uint64(b.data) != k {
 						errs <- k
 						return
 					}
@@ -198,19 +218,23 @@ func TestConcurrentUseNeverMixesKeys(t *testing.T) {
 }
 
 func TestClosedCacheMisses(t *testing.T) {
-	c, err := New(1 << 20)
+	c, err := New[*testBlock](1 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Set(1, []byte("x"))
+	x, y := newTestBlock([]byte("x")), newTestBlock([]byte("y"))
+	c.Set(1, x)
 	c.Wait()
 	c.Close()
 	if _, ok := c.Get(1); ok {
 		t.Fatal("Get after Close hit")
 	}
-	c.Set(2, []byte("y")) // must not panic
+	c.Set(2, y) // must not panic
 	c.Del(2)
 	c.Wait()
+	if x.released.Load() != 1 || y.released.Load() != 1 {
+		t.Fatalf("releases after Close: held block %d, block set after %d; want 1, 1", x.released.Load(), y.released.Load())
+	}
 }
 
 // TestNewSegmentIDIsUniqueAcrossGoroutines takes ids from many goroutines and
@@ -237,5 +261,47 @@ func TestNewSegmentIDIsUniqueAcrossGoroutines(t *testing.T) {
 			t.Fatalf("id %d handed out twice or zero", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestEveryBlockIsReleasedOnce sets, replaces and deletes many blocks from
+// several goroutines, over a cache that evicts: once the cache is closed,
+// every block handed to Set was released exactly once (a block released
+// twice could be reused while the cache still serves it).
+func TestEveryBlockIsReleasedOnce(t *testing.T) {
+	c, err := New[*testBlock](64 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var all []*testBlock
+	var wg sync.WaitGroup
+	for g := range uint64(4) {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(g, 1))
+			for range 5000 {
+				k := rng.Uint64N(256)
+				switch rng.IntN(5) {
+				case 0:
+					c.Del(k)
+				case 1:
+					c.Get(k)
+				default:
+					b := blockFor(k, 1<<10)
+					mu.Lock()
+					all = append(all, b)
+					mu.Unlock()
+					c.Set(k, b)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c.Wait()
+	c.Close()
+	for i, b := range all {
+		if n := b.released.Load(); n != 1 {
+			t.Fatalf("block %d of %d released %d times", i, len(all), n)
+		}
 	}
 }

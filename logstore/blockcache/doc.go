@@ -10,12 +10,18 @@
 // A cache is an optimisation, never a source of truth: Set is asynchronous
 // and may be dropped or refused by the admission policy, so callers must be
 // correct on every miss. Blocks are shared, not copied: a block handed to Set
-// or returned by Get must never be modified.
+// or returned by Get must never be modified. A block is counted by reference
+// (the Block constraint): Set takes over one reference, which the cache
+// releases exactly once when it lets go of the block, however that happens,
+// so its owner can reuse the memory once every holder released it. Get
+// takes no reference; the caller takes its own, in a way that notices a
+// block released meanwhile.
 //
-// It imports nothing of gregor; logstore declares the small interface it
-// needs (Get(uint64) ([]byte, bool), Set(uint64, []byte), and NewSegmentID()
-// uint64, which numbers the segments whose blocks the keys name: the id space
-// belongs to the cache, so every log sharing it gets unique keys).
+// It imports nothing of gregor: it is generic over the block type, and
+// logstore declares the small interface it needs (Get, Set, and
+// NewSegmentID() uint64, which numbers the segments whose blocks the keys
+// name: the id space belongs to the cache, so every log sharing it gets
+// unique keys).
 //
 // Concurrency: a Cache is safe for concurrent use by any number of
 // goroutines. Close stops its two background goroutines.

@@ -62,7 +62,7 @@ var (
 // first benchmark that needs it, so `go test` without -bench does nothing.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, t := range []*target{gregor, kfakeProcess} {
+	for _, t := range []*target{gregor, kfakeProcess, groupGregor} {
 		if t != nil && t.cmd != nil {
 			_ = t.cmd.Process.Kill()
 			<-t.done
@@ -70,6 +70,9 @@ func TestMain(m *testing.M) {
 	}
 	if kfakeCluster != nil {
 		kfakeCluster.Close()
+	}
+	if groupKfakeCluster != nil {
+		groupKfakeCluster.Close()
 	}
 	if sinkLn != nil {
 		_ = sinkLn.Close()

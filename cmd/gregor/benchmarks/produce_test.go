@@ -99,6 +99,7 @@ func (w *window) add(o window) {
 // them costs the broker CPU.
 func measure(b *testing.B, t *target, timed bool, work func()) window {
 	b.Helper()
+	t.quiesce(b)
 	probe := t.beginAllocs(b)
 	if timed {
 		b.StartTimer()
@@ -111,6 +112,35 @@ func measure(b *testing.B, t *target, timed bool, work func()) window {
 	}
 	w.allocs, w.hasAllocs = probe.end(b)
 	return w
+}
+
+// Quiescence: a broker is idle when it ran less than quietCPU in a
+// quietInterval; quiesce waits up to quiesceMax for that.
+const (
+	quietInterval = 20 * time.Millisecond
+	quietCPU      = 2 * time.Millisecond
+	quiesceMax    = 5 * time.Second
+)
+
+// quiesce waits until the broker process is idle, so that work left from
+// what came before the window (the previous iteration's topic deletion:
+// closing its logs, removing its files) is not counted in it. In-process
+// brokers are not measured and not waited for.
+func (t *target) quiesce(b *testing.B) {
+	b.Helper()
+	if t.pid == 0 {
+		return
+	}
+	deadline := time.Now().Add(quiesceMax)
+	last := t.cpu(b)
+	for time.Now().Before(deadline) {
+		time.Sleep(quietInterval)
+		now := t.cpu(b)
+		if now-last < quietCPU {
+			return
+		}
+		last = now
+	}
 }
 
 // produceAll writes set to topic with a fresh client and waits for every

@@ -1,0 +1,150 @@
+package actors
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+)
+
+// brokerLifecycleName is the broker lifecycle actor's name.
+const brokerLifecycleName = "broker-lifecycle"
+
+// brokerLifecycleActor is a broker-role node's side of its registration
+// with the controller, a thin shell around cluster.BrokerLifecycle: it
+// sends what the core decides to the active controller (sendToController),
+// ticks the core at its deadlines, tells it the metadata offset this node's
+// routes include, and reports what it became: unfenced (the node starts
+// serving clients), failed (the node stops), or done with its controlled
+// shutdown (the node stops).
+type brokerLifecycleActor struct {
+	node  *Node
+	core  *cluster.BrokerLifecycle
+	timer *time.Timer
+	// shutdownDone runs when the controlled shutdown is over.
+	shutdownDone func()
+	logger       *zap.Logger
+}
+
+// lifecycleAnswer is the answer to the core's request in flight.
+type lifecycleAnswer struct {
+	resp kmsg.Response
+	err  error
+}
+
+// lifecycleTick wakes the lifecycle at the core's next deadline.
+type lifecycleTick struct{}
+
+// beginControlledShutdown asks for a controlled shutdown; done runs when it
+// is over (or was given up).
+type beginControlledShutdown struct{ done func() }
+
+// Receive implements actor.Actor.
+func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
+	now := b.node.cfg.Clock.Now()
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		b.logger = b.node.logger.Named("broker_lifecycle")
+		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
+		b.core.SetClusterID(b.node.ClusterID())
+		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
+		b.core.Start(now)
+	case *lifecycleAnswer:
+		b.core.Answered(now, msg.resp, msg.err)
+	case *lifecycleTick:
+		b.core.Tick(now)
+	case *routesPublished:
+		b.core.SetClusterID(b.node.ClusterID())
+		b.core.MetadataApplied(msg.epoch - 1)
+	case *beginControlledShutdown:
+		b.shutdownDone = msg.done
+		b.core.BeginControlledShutdown(now)
+	case *actor.Stopping:
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		if b.shutdownDone != nil {
+			b.shutdownDone()
+			b.shutdownDone = nil
+		}
+		return
+	}
+	b.drive(ctx)
+}
+
+// drive carries out what the core decided.
+func (b *brokerLifecycleActor) drive(ctx actor.Context) {
+	rd := b.core.Ready()
+	if rd.Request != nil {
+		self, root := ctx.Self(), b.node.system.Root
+		b.node.sendToControllerWithin(rd.Request, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
+			root.Send(self, &lifecycleAnswer{resp: resp, err: err})
+		})
+	}
+	if rd.StateChanged {
+		b.changed(rd.Reason)
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if deadline, ok := b.core.NextDeadline(); ok {
+		wait := time.Duration(deadline-b.node.cfg.Clock.Now().MonoMs) * time.Millisecond
+		self, root := ctx.Self(), b.node.system.Root
+		b.timer = time.AfterFunc(max(wait, 0), func() { root.Send(self, &lifecycleTick{}) })
+	}
+}
+
+// changed reports the broker's new state.
+func (b *brokerLifecycleActor) changed(reason string) {
+	state := b.core.State()
+	b.logger.Info("broker state", zap.Stringer("state", state), zap.String("reason", reason),
+		zap.Int64("broker_epoch", b.core.BrokerEpoch()))
+	b.node.clusterMetrics.brokerState(state)
+	switch state {
+	case cluster.BrokerRunning:
+		b.node.unfence()
+	case cluster.BrokerFailed:
+		b.node.fail(b.core.Err())
+	case cluster.BrokerShuttingDown:
+		if b.shutdownDone != nil {
+			b.shutdownDone()
+			b.shutdownDone = nil
+		}
+	}
+}
+
+// lifecycleConfig is what the broker registers: its advertised listener
+// (and its CONTROLLER listener, when it has one), rack and timings.
+func (n *Node) lifecycleConfig() cluster.BrokerLifecycleConfig {
+	cfg := n.cfg
+	host, port := n.advertised()
+	endpoints := []cluster.BrokerEndpoint{{Name: cfg.ListenerName, Host: host, Port: uint16(port)}}
+	if n.controllerServer != nil {
+		if addr, ok := n.controllerServer.Addr().(*net.TCPAddr); ok {
+			chost, _, _ := net.SplitHostPort(cfg.ControllerListenAddress)
+			if chost == "" || net.ParseIP(chost).IsUnspecified() {
+				chost = host
+			}
+			endpoints = append(endpoints, cluster.BrokerEndpoint{Name: cfg.ControllerListenerName, Host: chost, Port: uint16(addr.Port)})
+		}
+	}
+	var rack *string
+	if cfg.Rack != "" {
+		rack = &cfg.Rack
+	}
+	return cluster.BrokerLifecycleConfig{
+		NodeID: cfg.NodeID, IncarnationID: n.incarnation, Listeners: endpoints, Rack: rack,
+		HeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs, SessionTimeoutMs: cfg.BrokerSessionTimeoutMs,
+	}
+}
+
+// brokerEndpointText is an endpoint as host:port.
+func brokerEndpointText(e cluster.BrokerEndpoint) string {
+	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+}

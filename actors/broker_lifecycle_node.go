@@ -1,0 +1,213 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+)
+
+// The node's own lifecycle, around its broker's: starting the metadata
+// actors, and stopping everything in order.
+
+// startActors spawns the controller (on a controller-role node) and the
+// quorum actor over the recovered metadata log. Neither is restarted when
+// it panics: a broken invariant in the metadata path fails the node, and
+// the quorum elects another leader.
+func (n *Node) startActors(opened *openedQuorum) error {
+	guard := actor.WithGuardian(actor.NewOneForOneStrategy(0, time.Second, func(reason interface{}) actor.Directive {
+		n.fail(fmt.Errorf("metadata actor failed: %v", reason))
+		return actor.StopDirective
+	}))
+	if n.cfg.Roles.Controller {
+		if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+			return &controllerActor{node: n}
+		}, guard), controllerName); err != nil {
+			_ = opened.log.Close()
+			return err
+		}
+		n.spawned[controllerName] = true
+	}
+	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &quorumActor{node: n, core: opened.core, log: opened.log, migrated: opened.migrated}
+	}, guard), quorumName); err != nil {
+		_ = opened.log.Close()
+		return err
+	}
+	n.spawned[quorumName] = true
+	return nil
+}
+
+// stop stops the node; graceful asks for a controlled shutdown, lets
+// in-flight requests finish, leaves gossip and hands the quorum's
+// leadership on first. Without it the node stops as if killed, but for its
+// files (tests).
+func (n *Node) stop(ctx context.Context, graceful bool) {
+	n.stopOnce.Do(func() {
+		var errs []error
+		if n.router != nil {
+			// Answer the fetches waiting for data (and let no new one wait).
+			n.router.closing.Store(true)
+			n.router.wakeParkedFetches()
+		}
+		if n.groups != nil {
+			n.groups.shutdown()
+		}
+		if graceful && n.lifecycle != nil {
+			n.awaitActor(ctx, n.lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+		}
+		if n.server != nil {
+			if graceful {
+				if err := n.server.Shutdown(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("shut down listener: %w", err))
+				}
+			} else {
+				_ = n.server.Close()
+			}
+		} else if n.brokerListener != nil {
+			_ = n.brokerListener.Close()
+		}
+		n.stopGossip(graceful)
+		if graceful && n.quorum != nil && len(n.cfg.QuorumVoters) > 1 {
+			bounded, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.QuorumElectionTimeoutMs)*time.Millisecond)
+			n.awaitActor(bounded, n.quorum, func(done func()) any { return &transferLeadership{done: done} })
+			cancel()
+		}
+		if n.controllerServer != nil {
+			_ = n.controllerServer.Close()
+		}
+		n.closeHTTP()
+		if n.highWatermarks != nil {
+			// Partitions stopped by the shutdown keep their high
+			// watermarks in the checkpoint, written once more after they
+			// stopped.
+			n.highWatermarks.beginShutdown()
+		}
+		n.stopping.Store(true)
+		n.stopActors()
+		if n.highWatermarks != nil {
+			n.highWatermarks.stop()
+		}
+		if n.cleaner != nil {
+			n.cleaner.stop()
+		}
+		n.controllers.close()
+		if n.cache != nil {
+			n.cache.Close()
+		}
+		n.stopErr = errors.Join(errs...)
+		n.logger.Info("node stopped", zap.Bool("graceful", graceful))
+	})
+}
+
+// awaitActor sends an actor a message built around a done callback and
+// waits until it runs or ctx ends.
+func (n *Node) awaitActor(ctx context.Context, pid *actor.PID, msg func(done func()) any) {
+	ch := make(chan struct{})
+	var once sync.Once
+	done := func() { once.Do(func() { close(ch) }) }
+	n.system.Root.Send(pid, msg(done))
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// stopActors stops the broker lifecycle, the controller (so metadata no
+// longer changes here), the quorum actor (which closes the metadata log),
+// then the replica manager, whose children (every partition actor) stop
+// first.
+func (n *Node) stopActors() {
+	if n.system == nil {
+		return
+	}
+	for _, name := range []string{brokerLifecycleName, controllerName, quorumName} {
+		if n.spawned[name] {
+			_ = n.system.Root.StopFuture(n.system.NewLocalPID(name)).Wait()
+		}
+	}
+	if n.replicaManager != nil {
+		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
+	}
+	n.system.Shutdown()
+}
+
+// Failed is closed when the node failed while running: the controller
+// refused its broker (another live broker has its node.id), its metadata
+// log failed, gossip found another node with its id. Err says why; the
+// node should be stopped.
+func (n *Node) Failed() <-chan struct{} { return n.failed }
+
+// Err is why the node failed, nil while it did not.
+func (n *Node) Err() error {
+	select {
+	case <-n.failed:
+		return n.failErr
+	default:
+		return nil
+	}
+}
+
+// fail records that the node cannot go on.
+func (n *Node) fail(err error) {
+	n.failOnce.Do(func() {
+		n.failErr = err
+		n.logger.Error("node failed", zap.Error(err))
+		close(n.failed)
+	})
+}
+
+// unfence notes that the controller unfenced this broker (once).
+func (n *Node) unfence() { n.unfenceOnce.Do(func() { close(n.unfenced) }) }
+
+// send sends msg to pid, unless the node has no such actor.
+func (n *Node) send(pid *actor.PID, msg any) {
+	if pid != nil {
+		n.system.Root.Send(pid, msg)
+	}
+}
+
+func (n *Node) startMetrics() error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.metrics.handler())
+	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
+		return err
+	}
+	if err := n.serveHTTP("debug.listener", n.cfg.DebugListener, debugHandler()); err != nil {
+		n.closeHTTP()
+		return err
+	}
+	return nil
+}
+
+// serveHTTP serves handler on addr (the setting key names it in errors);
+// an empty addr serves nothing.
+func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", key, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.httpServers = append(n.httpServers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (n *Node) closeHTTP() {
+	for _, srv := range n.httpServers {
+		_ = srv.Close()
+	}
+}

@@ -1,0 +1,262 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/netio"
+)
+
+// errNoController: no active controller answered within the request's
+// timeout.
+var errNoController = errors.New("no active controller answered")
+
+// sendToController sends a request for the controller (a broker's
+// BrokerRegistration, BrokerHeartbeat or AlterPartition; an admin request
+// a client sent this broker) to the active controller: this node's when it
+// is active, else over the CONTROLLER listener of the leader the local
+// quorum knows (the voters in turn while it knows none), with one
+// netio.Client per voter. NOT_CONTROLLER answers and connection failures
+// are retried against the next controller until the request's own timeout
+// (TimeoutMillis, or controller request timeout) ends. done runs once, on
+// any goroutine, never blocking; on the last failure it gets the last
+// answer if there was one, else an error.
+func (n *Node) sendToController(req kmsg.Request, done func(kmsg.Response, error)) {
+	timeout := time.Duration(n.cfg.ControllerRequestTimeoutMs) * time.Millisecond
+	if ms := requestTimeoutMs(req); ms > 0 {
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	n.sendToControllerWithin(req, timeout, done)
+}
+
+// sendToControllerWithin is sendToController with a timeout of the
+// caller's.
+func (n *Node) sendToControllerWithin(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error)) {
+	c := &controllerCall{node: n, req: req, done: done, avoid: -1,
+		deadlineMs: n.cfg.Clock.Now().MonoMs + timeout.Milliseconds()}
+	c.try()
+}
+
+// controllerCall is one request on its way to the active controller.
+type controllerCall struct {
+	node       *Node
+	req        kmsg.Request
+	deadlineMs int64
+	done       func(kmsg.Response, error)
+	finished   atomic.Bool
+	attempts   int
+	// avoid is the voter that last failed or answered NOT_CONTROLLER.
+	avoid   int32
+	last    kmsg.Response
+	lastErr error
+}
+
+// try sends the request to the controller that seems active now.
+func (c *controllerCall) try() {
+	n := c.node
+	remainingMs := c.deadlineMs - n.cfg.Clock.Now().MonoMs
+	if remainingMs <= 0 || n.stopping.Load() {
+		c.finish(c.last, c.lastErr)
+		return
+	}
+	if n.controllerActive.Load() {
+		n.dispatchToController(c.req, true, func(resp kmsg.Response) { c.answered(resp, nil, n.cfg.NodeID) })
+		return
+	}
+	target := c.target()
+	client := n.controllers.client(target)
+	if client == nil {
+		c.retry()
+		return
+	}
+	timeout := time.Duration(min(remainingMs, n.cfg.ControllerRequestTimeoutMs)) * time.Millisecond
+	err := client.Send(c.req, timeout, func(r *netio.Response, err error) {
+		var body kmsg.Response
+		if err == nil {
+			body = r.Body
+		}
+		c.answered(body, err, target)
+	})
+	if err != nil {
+		c.answered(nil, err, target)
+	}
+}
+
+// target is the voter to ask: the quorum's leader as this node knows it,
+// else the next voter in turn (this node's own id too: the voter of that
+// id may be another process, when this one is a duplicate); -1 when there
+// is none to ask (this node is the only voter, not yet active).
+func (c *controllerCall) target() int32 {
+	n := c.node
+	if leader := n.quorumLeader.Load(); leader >= 0 && leader != c.avoid && n.cfg.voterAddress(leader) != "" {
+		return leader
+	}
+	voters := n.cfg.QuorumVoters
+	for range voters {
+		v := voters[int(n.controllers.next.Add(1))%len(voters)].NodeID
+		if v != c.avoid {
+			return v
+		}
+	}
+	return -1
+}
+
+// answered takes an attempt's outcome: done, or another attempt.
+func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
+	if err == nil && resp != nil && !notControllerAnswer(resp) {
+		c.finish(resp, nil)
+		return
+	}
+	if resp != nil {
+		c.last = resp
+	}
+	c.lastErr = err
+	if err != nil && !netio.IsRetriable(err) && !errors.Is(err, netio.ErrNotServedByPeer) {
+		c.finish(nil, err)
+		return
+	}
+	c.avoid = from
+	c.retry()
+}
+
+// retry tries again after a backoff that doubles, from 25 ms up to 500 ms.
+func (c *controllerCall) retry() {
+	c.attempts++
+	backoff := min(25*time.Millisecond<<min(c.attempts, 5), 500*time.Millisecond)
+	time.AfterFunc(backoff, c.try)
+}
+
+func (c *controllerCall) finish(resp kmsg.Response, err error) {
+	if c.finished.Swap(true) {
+		return
+	}
+	if resp == nil && err == nil {
+		err = fmt.Errorf("%w: %s", errNoController, apiName(c.req.Key()))
+	} else if resp == nil {
+		err = fmt.Errorf("%w: %s: %v", errNoController, apiName(c.req.Key()), err)
+	}
+	c.done(resp, err)
+}
+
+// dispatchToController hands a request to this node's controller (or, for
+// DescribeQuorum, to its quorum actor). local says the requester is on this
+// node (see controllerRequest).
+func (n *Node) dispatchToController(req kmsg.Request, local bool, respond func(kmsg.Response)) {
+	if dq, ok := req.(*kmsg.DescribeQuorumRequest); ok {
+		n.system.Root.Send(n.quorum, &describeQuorumLocal{req: dq, respond: respond})
+		return
+	}
+	if n.controller == nil {
+		respond(notControllerResponse(req, "this node is not a controller"))
+		return
+	}
+	n.system.Root.Send(n.controller, &controllerRequest{body: req, local: local, respond: respond})
+}
+
+// controllerClients are the node's connections to the voters' CONTROLLER
+// listeners, made when first needed.
+type controllerClients struct {
+	node    *Node
+	mu      sync.Mutex
+	clients map[int32]*netio.Client
+	closed  bool
+	next    atomic.Int32
+}
+
+func (cc *controllerClients) client(voter int32) *netio.Client {
+	addr := cc.node.cfg.voterAddress(voter)
+	if voter < 0 || addr == "" {
+		return nil
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return nil
+	}
+	if c, ok := cc.clients[voter]; ok {
+		return c
+	}
+	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: "gregor-broker-" + strconv.Itoa(int(cc.node.cfg.NodeID)),
+		ReconnectBackoffMaxMs: 500}, cc.node.logger.Named("controller_client"))
+	if err != nil {
+		cc.node.logger.Error("controller client not made", zap.String("address", addr), zap.Error(err))
+		return nil
+	}
+	if cc.clients == nil {
+		cc.clients = map[int32]*netio.Client{}
+	}
+	cc.clients[voter] = c
+	return c
+}
+
+func (cc *controllerClients) close() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.closed = true
+	for _, c := range cc.clients {
+		_ = c.Close()
+	}
+}
+
+// requestTimeoutMs is the timeout a request carries, 0 for none.
+func requestTimeoutMs(req kmsg.Request) int32 {
+	switch r := req.(type) {
+	case *kmsg.CreateTopicsRequest:
+		return r.TimeoutMillis
+	case *kmsg.DeleteTopicsRequest:
+		return r.TimeoutMillis
+	case *kmsg.CreatePartitionsRequest:
+		return r.TimeoutMillis
+	case *kmsg.ElectLeadersRequest:
+		return r.TimeoutMillis
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return r.TimeoutMillis
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return r.TimeoutMillis
+	}
+	return 0
+}
+
+// notControllerAnswer says the answer came from a node whose controller is
+// not the active one (or, for DescribeQuorum, that is not the leader).
+func notControllerAnswer(resp kmsg.Response) bool {
+	nc := kerr.NotController.Code
+	switch r := resp.(type) {
+	case *kmsg.BrokerRegistrationResponse:
+		return r.ErrorCode == nc
+	case *kmsg.BrokerHeartbeatResponse:
+		return r.ErrorCode == nc
+	case *kmsg.UnregisterBrokerResponse:
+		return r.ErrorCode == nc
+	case *kmsg.AlterPartitionResponse:
+		return r.ErrorCode == nc
+	case *kmsg.ElectLeadersResponse:
+		return r.ErrorCode == nc
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		return r.ErrorCode == nc
+	case *kmsg.ListPartitionReassignmentsResponse:
+		return r.ErrorCode == nc
+	case *kmsg.CreateTopicsResponse:
+		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
+	case *kmsg.DeleteTopicsResponse:
+		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
+	case *kmsg.CreatePartitionsResponse:
+		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
+	case *kmsg.AlterConfigsResponse:
+		return len(r.Resources) > 0 && r.Resources[0].ErrorCode == nc
+	case *kmsg.IncrementalAlterConfigsResponse:
+		return len(r.Resources) > 0 && r.Resources[0].ErrorCode == nc
+	case *kmsg.DescribeQuorumResponse:
+		return r.ErrorCode == nc || len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 &&
+			r.Topics[0].Partitions[0].ErrorCode == kerr.NotLeaderForPartition.Code
+	}
+	return false
+}

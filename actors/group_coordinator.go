@@ -1,0 +1,315 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/groups"
+)
+
+// groupRequest carries a group request to the coordinator of its group.
+// Its byte fields are the router's copies: the coordinator keeps them.
+type groupRequest struct {
+	body    kmsg.Request
+	client  groups.Client
+	respond func(kmsg.Response)
+}
+
+// answerUndelivered answers a group request that reached no coordinator (it
+// stopped): its groups are coordinated elsewhere now.
+func (m *groupRequest) answerUndelivered() {
+	m.respond(groups.ErrorResponse(m.body, kerr.NotCoordinator.Code))
+}
+
+// groupLoadRead is a partition read the coordinator asked for while loading.
+type groupLoadRead struct{ res fetchPartitionResult }
+
+// groupAppended reports the partition's answer to a coordinator's batch of
+// appends.
+type groupAppended struct {
+	ids  []groups.AppendID
+	code int16
+}
+
+// groupTick wakes a coordinator at its core's next deadline (or to retry
+// its load).
+type groupTick struct{}
+
+// groupShutdown tells a coordinator the node is stopping.
+type groupShutdown struct{}
+
+// groupSnapshot asks a coordinator for its groups and committed offsets
+// (metrics); it answers with a *groupSnapshotResult.
+type groupSnapshot struct{}
+
+type groupSnapshotResult struct {
+	groups  []groups.GroupSummary
+	offsets []groups.CommittedOffset
+}
+
+// loadReadBytes is how much one read of the partition asks for at load.
+const loadReadBytes = 8 << 20
+
+// loadRetryDelay is how long a coordinator waits before reading its
+// partition again after a failed read.
+const loadRetryDelay = 100 * time.Millisecond
+
+// groupCoordinator is the thin shell around one __consumer_offsets
+// partition's groups.Coordinator: it loads the partition through the
+// partition actor, feeds the core every request, append outcome and tick,
+// appends the core's records through the partition actor (acks=all) and
+// sends its replies.
+type groupCoordinator struct {
+	g            *groupNode
+	partition    int32
+	partitionPID *actor.PID
+	logger       *zap.Logger
+
+	core *groups.Coordinator
+	self *actor.PID
+	// waiting holds the requests the core owes an answer.
+	waiting map[groups.RequestID]*groupRequest
+	nextID  groups.RequestID
+	// loadOffset is where the load reads next.
+	loadOffset int64
+	// topicsEpoch is the metadata image epoch the core's topics are from.
+	topicsEpoch int64
+	// rebalances is how many of the core's rebalances the metrics count.
+	rebalances int64
+	// appending are the core's appends in the batch the partition is
+	// writing (nil: none); queued wait for it to finish, then go as one
+	// batch, so a busy coordinator writes many commits at once.
+	appending []groups.AppendID
+	queued    []groups.Append
+	// closing is set once the node stops: every request is answered
+	// NOT_COORDINATOR.
+	closing bool
+	// timer fires groupTick at tickAtMs (monotonic) when tickArmed.
+	timer     *time.Timer
+	tickAtMs  int64
+	tickArmed bool
+}
+
+func newGroupCoordinator(g *groupNode, partition int32, partitionPID *actor.PID) *groupCoordinator {
+	return &groupCoordinator{g: g, partition: partition, partitionPID: partitionPID,
+		logger: g.logger.With(zap.Int32("partition", partition))}
+}
+
+// Receive implements actor.Actor.
+func (a *groupCoordinator) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.self, a.waiting, a.topicsEpoch = ctx.Self(), map[groups.RequestID]*groupRequest{}, -1
+		a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
+		a.readPartition()
+		return
+	case *groupLoadRead:
+		a.loadRead(msg.res)
+	case *groupRequest:
+		if a.closing {
+			msg.answerUndelivered()
+			return
+		}
+		a.refreshTopics()
+		a.nextID++
+		a.waiting[a.nextID] = msg
+		a.core.Handle(a.nextID, msg.body, msg.client, a.now())
+	case *groupAppended:
+		a.appending = nil
+		for _, id := range msg.ids {
+			a.core.Appended(id, msg.code, a.now())
+		}
+	case *groupTick:
+		a.tickArmed = false
+		if a.core.Loading() {
+			a.readPartition()
+			return
+		}
+		a.refreshTopics()
+		a.core.Tick(a.now())
+	case *groupShutdown:
+		a.closing = true
+		a.answerWaiting()
+		return
+	case *groupSnapshot:
+		ctx.Respond(&groupSnapshotResult{groups: a.core.Groups(), offsets: a.core.CommittedOffsets()})
+		return
+	case *actor.Stopping, *actor.Restarting:
+		a.stop()
+		return
+	case *actor.Stopped:
+		return
+	default:
+		panic(fmt.Sprintf("group coordinator %d: unexpected message %T", a.partition, msg))
+	}
+	a.carryOut()
+}
+
+func (a *groupCoordinator) now() groups.Time {
+	now := a.g.n.cfg.Clock.Now()
+	return groups.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
+}
+
+// readPartition asks the partition for its records from loadOffset on.
+func (a *groupCoordinator) readPartition() {
+	self, root := a.self, a.g.n.system.Root
+	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
+		reply: func(res fetchPartitionResult) { root.Send(self, &groupLoadRead{res: res}) }})
+}
+
+// loadRead replays one read of the partition and reads on, until the high
+// watermark: then the coordinator serves.
+func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
+	switch {
+	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
+		a.loadOffset = res.logStartOffset
+		a.readPartition()
+		return
+	case res.errorCode != 0:
+		a.logger.Warn("group coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
+		a.retryLoad()
+		return
+	}
+	if res.records != nil {
+		p, err := res.records.Bytes()
+		res.records.Release()
+		if err == nil {
+			a.loadOffset, err = a.core.Load(p, a.loadOffset)
+		}
+		if err != nil {
+			// The partition's log is unreadable: supervision restarts
+			// the coordinator, which loads again.
+			panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
+		}
+	}
+	if a.loadOffset < res.highWatermark {
+		a.readPartition()
+		return
+	}
+	a.refreshTopics()
+	a.core.Loaded(a.now())
+	a.logger.Info("group coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
+}
+
+func (a *groupCoordinator) retryLoad() {
+	self, root := a.self, a.g.n.system.Root
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &groupTick{}) })
+	a.tickArmed = false
+}
+
+// refreshTopics tells the core the topics of the published image when it
+// changed since it was last told.
+func (a *groupCoordinator) refreshTopics() {
+	img := a.g.n.routes.load().image
+	if img.Epoch == a.topicsEpoch {
+		return
+	}
+	a.topicsEpoch = img.Epoch
+	var topics []groups.Topic
+	for t := range img.Topics() {
+		topics = append(topics, groups.Topic{Name: t.Name, ID: t.ID, Partitions: t.PartitionCount()})
+	}
+	a.core.SetTopics(topics, a.now())
+}
+
+// carryOut appends the core's records and sends its replies until it has
+// none left, then arms the next tick.
+func (a *groupCoordinator) carryOut() {
+	for {
+		rd := a.core.Ready()
+		if rd.Empty() {
+			break
+		}
+		a.queued = append(a.queued, rd.Appends...)
+		for _, r := range rd.Replies {
+			if req := a.waiting[r.ID]; req != nil {
+				delete(a.waiting, r.ID)
+				req.respond(r.Response)
+			}
+		}
+	}
+	a.flushAppends()
+	if n := a.core.Rebalances(); n > a.rebalances {
+		a.g.metrics.rebalances.Add(float64(n - a.rebalances))
+		a.rebalances = n
+	}
+	a.armTimer()
+}
+
+// appendBatchBytes bounds the records of one batch the coordinator writes
+// (max.message.bytes is about 1 MiB).
+const appendBatchBytes = 512 << 10
+
+// flushAppends writes the queued appends to the partition as one batch,
+// like a produce with acks=all, unless a batch is being written; the
+// partition's answer comes back as groupAppended. A batch takes queued
+// appends up to appendBatchBytes (at least one).
+func (a *groupCoordinator) flushAppends() {
+	if a.appending != nil || len(a.queued) == 0 {
+		return
+	}
+	var records []groups.Record
+	size, n := 0, 0
+	for _, ap := range a.queued {
+		apSize := 0
+		for _, r := range ap.Records {
+			apSize += len(r.Key) + len(r.Value)
+		}
+		if n > 0 && size+apSize > appendBatchBytes {
+			break
+		}
+		records = append(records, ap.Records...)
+		a.appending = append(a.appending, ap.ID)
+		size += apSize
+		n++
+	}
+	a.queued = a.queued[n:]
+	self, root, ids := a.self, a.g.n.system.Root, a.appending
+	batch := groups.EncodeBatch(records, a.g.n.cfg.Clock.Now().WallMs)
+	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
+		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
+}
+
+// armTimer schedules the next tick at the core's next deadline, only ever
+// moving an armed tick earlier.
+func (a *groupCoordinator) armTimer() {
+	next := a.core.NextDeadlineMs()
+	if a.core.Loading() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+		return
+	}
+	a.tickAtMs, a.tickArmed = next, true
+	delay := time.Duration(max(next-a.g.n.cfg.Clock.Now().MonoMs, 0)) * time.Millisecond
+	if a.timer == nil {
+		self, root := a.self, a.g.n.system.Root
+		a.timer = time.AfterFunc(delay, func() { root.Send(self, &groupTick{}) })
+		return
+	}
+	a.timer.Reset(delay)
+}
+
+// stop answers every request still waiting: this node no longer
+// coordinates their groups (or will after it restarts and reloads).
+func (a *groupCoordinator) stop() {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.answerWaiting()
+}
+
+// answerWaiting answers NOT_COORDINATOR to every request the core still
+// owes an answer; the core's later replies to them are dropped.
+func (a *groupCoordinator) answerWaiting() {
+	for id, req := range a.waiting {
+		req.answerUndelivered()
+		delete(a.waiting, id)
+	}
+}

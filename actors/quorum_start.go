@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"gregor/cluster/quorum"
+	"gregor/logstore/raftlog"
+)
+
+// openedQuorum is the metadata quorum's core and durable log as a node
+// recovered them, and the single-node files its first snapshot replaces.
+type openedQuorum struct {
+	core *quorum.Quorum
+	log  *raftlog.Log
+	// migrated are the single-node metadata files to remove once the
+	// first snapshot is durable.
+	migrated []string
+}
+
+// openQuorum recovers the metadata log of the data directory and starts
+// the quorum core over it. A data directory of a single node from before
+// the quorum is migrated: its metadata becomes the first snapshot of a
+// one-voter quorum of this node. A directory that belongs to a formed
+// cluster (it has a cluster id) but lost its metadata log is refused: a
+// voter that forgot its log could elect a leader missing committed
+// metadata.
+func (n *Node) openQuorum() (*openedQuorum, error) {
+	cfg := n.cfg
+	logger := n.logger.Named("quorum")
+	log, state, err := raftlog.Open(cfg.FS, filepath.Join(cfg.DataDir, raftlog.DirName), logger)
+	if err != nil {
+		return nil, fmt.Errorf("open the metadata log: %w", err)
+	}
+	legacy, err := readSingleNodeMetadata(cfg.FS, cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		_ = log.Close()
+		return nil, err
+	}
+	voters := cfg.voterIDs()
+	voter := slices.Contains(voters, cfg.NodeID)
+	opened := &openedQuorum{log: log}
+	var initial []byte
+	clusterID := n.ClusterID()
+	switch {
+	case !state.Empty():
+		if len(legacy.files) > 0 {
+			// A migration whose first snapshot is durable, the old files
+			// not yet removed.
+			opened.migrated = legacy.files
+		}
+	case len(legacy.files) > 0 && voter && len(voters) == 1:
+		initial, opened.migrated = legacy.snapshotData(clusterID), legacy.files
+		logger.Info("migrating the single-node metadata into the metadata log",
+			zap.Strings("files", legacy.files), zap.Int("topics", legacy.image.TopicCount()))
+	case len(legacy.files) > 0 && !legacy.empty():
+		_ = log.Close()
+		return nil, fmt.Errorf("data directory %s holds the metadata of a single gregor node (%d topics, in %s), "+
+			"which can only become a metadata quorum of node %d alone: start this node once without controller.quorum.voters "+
+			"(or with only itself as voter, process.roles=broker,controller) to migrate it, "+
+			"or move the directory aside to start this node as a new member of the cluster",
+			cfg.DataDir, legacy.image.TopicCount(), legacy.files[0], cfg.NodeID)
+	case len(legacy.files) > 0:
+		// An empty single-node directory: it joins as a new node, under the
+		// cluster's id.
+		opened.migrated = append(legacy.files, filepath.Join(cfg.DataDir, metaPropertiesFile))
+		n.setClusterID("")
+	case voter && clusterID != "":
+		_ = log.Close()
+		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but holds no metadata log (%s): "+
+			"a node never starts a new metadata quorum over the directory of a formed cluster; "+
+			"restore the directory, or empty it to start this node as a new member",
+			cfg.DataDir, clusterID, metaPropertiesFile, raftlog.DirName)
+	}
+	opened.core, err = quorum.New(quorum.Config{
+		NodeID: cfg.NodeID, Voters: voters,
+		ElectionTimeoutMs: cfg.QuorumElectionTimeoutMs, HeartbeatIntervalMs: cfg.QuorumHeartbeatIntervalMs,
+		InitialSnapshot: initial, SnapshotIntervalBytes: cfg.MetadataSnapshotIntervalBytes,
+		Logger: logger,
+	}, state)
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("start the metadata quorum: %w", err)
+	}
+	return opened, nil
+}

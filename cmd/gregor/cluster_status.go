@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metadataTopic is the metadata quorum's log as DescribeQuorum names it.
+const metadataTopic = "__cluster_metadata"
+
+func newClusterStatusCommand() *cobra.Command {
+	var (
+		client  clientOptions
+		dir     string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's brokers, controller, metadata quorum, and offline and under-replicated partitions",
+		Long: `Show the cluster as its brokers report it: every live broker, the active
+controller, the metadata quorum (leader, epoch, high watermark, each voter's
+and observer's log end offset and lag), and the partitions that are offline
+(no leader) or under-replicated (fewer in-sync replicas than replicas).
+Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir != "" && len(client.brokers) == 0 {
+				c, err := readLocalCluster(dir)
+				if err != nil {
+					return err
+				}
+				client.brokers = c.bootstrap()
+			}
+			session, err := client.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer session.close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			return clusterStatus(ctx, session.client, cmd.OutOrStdout())
+		},
+	}
+	client.register(cmd)
+	cmd.Flags().StringVar(&dir, "dir", "", "directory of a cluster started by gregor cluster up")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long the requests may take")
+	return cmd
+}
+
+// clusterStatus prints what Metadata and DescribeQuorum report.
+func clusterStatus(ctx context.Context, cl *kgo.Client, out io.Writer) error {
+	md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	clusterID := "-"
+	if md.ClusterID != nil {
+		clusterID = *md.ClusterID
+	}
+	fmt.Fprintf(tw, "CLUSTER\t%s\nCONTROLLER\t%d\n\nBROKER\tADDRESS\tRACK\n", clusterID, md.ControllerID)
+	sort.Slice(md.Brokers, func(i, j int) bool { return md.Brokers[i].NodeID < md.Brokers[j].NodeID })
+	for _, b := range md.Brokers {
+		rack := "-"
+		if b.Rack != nil {
+			rack = *b.Rack
+		}
+		fmt.Fprintf(tw, "%d\t%s:%d\t%s\n", b.NodeID, b.Host, b.Port, rack)
+	}
+	writeQuorumStatus(ctx, cl, tw)
+	writePartitionHealth(tw, md)
+	return tw.Flush()
+}
+
+// writeQuorumStatus prints the metadata quorum as its leader describes it.
+func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = metadataTopic
+	t.Partitions = append(t.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil && (len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1) {
+		err = fmt.Errorf("an answer without the metadata partition")
+	}
+	if err == nil {
+		err = kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+	}
+	if err != nil {
+		fmt.Fprintf(tw, "\nQUORUM\t(unavailable: %v)\n", err)
+		return
+	}
+	p := resp.Topics[0].Partitions[0]
+	fmt.Fprintf(tw, "\nQUORUM LEADER\t%d\nQUORUM EPOCH\t%d\nHIGH WATERMARK\t%d\n\nQUORUM MEMBER\tROLE\tLOG-END-OFFSET\tLAG\tLAST-CAUGHT-UP\n",
+		p.LeaderID, p.LeaderEpoch, p.HighWatermark)
+	member := func(r kmsg.DescribeQuorumResponseTopicPartitionReplicaState, role string) {
+		if r.ReplicaID == p.LeaderID {
+			role = "leader"
+		}
+		lag := "-"
+		if r.LogEndOffset >= 0 {
+			lag = fmt.Sprint(max(0, p.HighWatermark-r.LogEndOffset))
+		}
+		caughtUp := "-"
+		if r.LastCaughtUpTimestamp > 0 {
+			caughtUp = time.UnixMilli(r.LastCaughtUpTimestamp).Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", r.ReplicaID, role, r.LogEndOffset, lag, caughtUp)
+	}
+	for _, v := range p.CurrentVoters {
+		member(v, "voter")
+	}
+	for _, o := range p.Observers {
+		member(o, "observer")
+	}
+}
+
+// writePartitionHealth lists the partitions without a leader and those
+// with fewer in-sync replicas than replicas.
+func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
+	var offline, under []string
+	total := 0
+	for _, t := range md.Topics {
+		name := ""
+		if t.Topic != nil {
+			name = *t.Topic
+		}
+		for _, p := range t.Partitions {
+			total++
+			id := fmt.Sprintf("%s-%d", name, p.Partition)
+			switch {
+			case p.Leader < 0:
+				offline = append(offline, id)
+			case len(p.ISR) < len(p.Replicas):
+				under = append(under, fmt.Sprintf("%s (isr %v of %v)", id, p.ISR, p.Replicas))
+			}
+		}
+	}
+	sort.Strings(offline)
+	sort.Strings(under)
+	fmt.Fprintf(tw, "\nPARTITIONS\t%d\nOFFLINE\t%d\t%s\nUNDER-REPLICATED\t%d\t%s\n", total,
+		len(offline), strings.Join(offline, " "), len(under), strings.Join(under, " "))
+}

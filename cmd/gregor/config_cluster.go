@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gregor/actors"
+)
+
+// clusterSettings are the keys of a node in a cluster, Kafka's names.
+type clusterSettings struct {
+	ProcessRoles                      []string      // process.roles: broker, controller or both
+	ControllerQuorumVoters            []quorumVoter // controller.quorum.voters; empty: a one-voter quorum of this node
+	ControllerListenerNames           []string      // controller.listener.names
+	BrokerRack                        string        // broker.rack
+	GossipListener                    string        // gossip.listener host:port; "" runs no gossip
+	GossipSeeds                       []string      // gossip.seeds
+	BrokerSessionTimeoutMs            int64         // broker.session.timeout.ms
+	BrokerHeartbeatIntervalMs         int64         // broker.heartbeat.interval.ms
+	ControllerQuorumElectionTimeoutMs int64         // controller.quorum.election.timeout.ms
+	MetadataSnapshotMaxBytes          int64         // metadata.log.max.record.bytes.between.snapshots
+	ControllerSocketTimeoutMs         int64         // controller.socket.timeout.ms
+}
+
+// quorumVoter is one entry of controller.quorum.voters: id@host:port.
+type quorumVoter struct {
+	ID   int32
+	Host string
+	Port int
+}
+
+func (v quorumVoter) String() string { return fmt.Sprintf("%d@%s", v.ID, joinHostPort(v.Host, v.Port)) }
+
+func joinHostPort(host string, port int) string {
+	return listener{Host: host, Port: port}.Address()
+}
+
+// clusterConfigKeys are the keys of clustering.
+var clusterConfigKeys = []configKey{
+	{Name: "process.roles", Default: "broker,controller", Doc: "what this node is: broker, controller, or both",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			roles, expected, ok := parseChoiceList(v, []string{"broker", "controller"})
+			c.ProcessRoles = roles
+			return strings.Join(roles, ","), expected, ok
+		}},
+	{Name: "controller.quorum.voters", Default: "", Doc: "the metadata quorum's voters, id@host:port of their CONTROLLER listeners; empty: this node alone",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			voters, expected, ok := parseQuorumVoters(v)
+			c.ControllerQuorumVoters = voters
+			parts := make([]string, len(voters))
+			for i, voter := range voters {
+				parts[i] = voter.String()
+			}
+			return strings.Join(parts, ","), expected, ok
+		}},
+	{Name: "controller.listener.names", Default: "CONTROLLER", Doc: "names of the listeners of the metadata quorum and broker-to-controller requests",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			names, expected, ok := parseListenerNames(v)
+			c.ControllerListenerNames = names
+			return strings.Join(names, ","), expected, ok
+		}},
+	{Name: "broker.rack", Default: "", Doc: "the rack of this broker; replicas of a partition go to distinct racks",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			c.BrokerRack = strings.TrimSpace(v)
+			return c.BrokerRack, "", true
+		}},
+	{Name: "gossip.listener", Default: "", Doc: "host:port of gossip membership (serf); empty runs no gossip",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			list, expected, ok := parseAddressList(v, true)
+			if len(list) > 1 {
+				return "", "one host:port", false
+			}
+			c.GossipListener = strings.Join(list, "")
+			return c.GossipListener, expected, ok
+		}},
+	{Name: "gossip.seeds", Default: "", Doc: "host:port of gossip listeners to join through",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			list, expected, ok := parseAddressList(v, true)
+			c.GossipSeeds = list
+			return strings.Join(list, ","), expected, ok
+		}},
+	integerKey("broker.session.timeout.ms", strconv.Itoa(actors.DefaultBrokerSessionTimeoutMs), positive[int64](),
+		func(c *brokerConfig) *int64 { return &c.BrokerSessionTimeoutMs }, "a broker silent this long is fenced"),
+	integerKey("broker.heartbeat.interval.ms", strconv.Itoa(actors.DefaultBrokerHeartbeatIntervalMs), positive[int64](),
+		func(c *brokerConfig) *int64 { return &c.BrokerHeartbeatIntervalMs }, "how often a broker heartbeats to the controller"),
+	integerKey("controller.quorum.election.timeout.ms", "1000", integerRange[int64]{minimum: 10, maximum: maxOf[int64]()},
+		func(c *brokerConfig) *int64 { return &c.ControllerQuorumElectionTimeoutMs }, "how long a quorum voter waits for the leader before it campaigns"),
+	byteCountKey("metadata.log.max.record.bytes.between.snapshots", "20971520", positive[int64](),
+		func(c *brokerConfig) *int64 { return &c.MetadataSnapshotMaxBytes }, "metadata applied between two snapshots of the metadata log"),
+	integerKey("controller.socket.timeout.ms", "30000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ControllerSocketTimeoutMs },
+		"how long a request to the controller may take, retries included"),
+}
+
+// parseQuorumVoters reads id@host:port,... (empty: none).
+func parseQuorumVoters(value string) ([]quorumVoter, string, bool) {
+	const expected = "a comma-separated list of id@host:port (e.g. 1@127.0.0.1:9093,2@127.0.0.1:9094), each id once"
+	if strings.TrimSpace(value) == "" {
+		return nil, expected, true
+	}
+	var voters []quorumVoter
+	for _, part := range strings.Split(value, ",") {
+		idText, addr, found := strings.Cut(strings.TrimSpace(part), "@")
+		id, err := strconv.ParseInt(idText, 10, 32)
+		host, port, ok := parseHostPort(addr)
+		if !found || err != nil || id < 0 || !ok || host == "" || port == 0 {
+			return nil, expected, false
+		}
+		if slices.ContainsFunc(voters, func(v quorumVoter) bool { return v.ID == int32(id) }) {
+			return nil, expected, false
+		}
+		voters = append(voters, quorumVoter{ID: int32(id), Host: host, Port: port})
+	}
+	return voters, expected, true
+}
+
+// parseListenerNames reads a non-empty list of listener names.
+func parseListenerNames(value string) ([]string, string, bool) {
+	const expected = "a comma-separated list of listener names (letters, digits, _)"
+	var names []string
+	for _, part := range strings.Split(value, ",") {
+		name := strings.ToUpper(strings.TrimSpace(part))
+		if !isListenerName(name) || slices.Contains(names, name) {
+			return nil, expected, false
+		}
+		names = append(names, name)
+	}
+	return names, expected, true
+}
+
+// parseAddressList reads host:port,... with a host and a port; empty is
+// none when allowEmpty.
+func parseAddressList(value string, allowEmpty bool) ([]string, string, bool) {
+	const expected = "a comma-separated list of host:port"
+	if strings.TrimSpace(value) == "" {
+		return nil, expected, allowEmpty
+	}
+	var list []string
+	for _, part := range strings.Split(value, ",") {
+		host, port, ok := parseHostPort(strings.TrimSpace(part))
+		if !ok || port == 0 {
+			return nil, expected, false
+		}
+		list = append(list, joinHostPort(host, port))
+	}
+	return list, expected, true
+}
+
+// hasRole says process.roles has role.
+func (c *brokerConfig) hasRole(role string) bool { return slices.Contains(c.ProcessRoles, role) }
+
+// isControllerListener says a listener is named in controller.listener.names.
+func (c *brokerConfig) isControllerListener(l listener) bool {
+	return slices.Contains(c.ControllerListenerNames, l.Name)
+}
+
+// controllerProtocols adds PLAINTEXT for controller listeners that
+// listener.security.protocol.map does not name (Kafka's default map has no
+// CONTROLLER entry).
+func (c *brokerConfig) controllerProtocols() map[string]string {
+	m := make(map[string]string, len(c.ListenerSecurityProtocolMap)+len(c.ControllerListenerNames))
+	for k, v := range c.ListenerSecurityProtocolMap {
+		m[k] = v
+	}
+	for _, name := range c.ControllerListenerNames {
+		if _, ok := m[name]; !ok {
+			m[name] = supportedSecurityProtocol
+		}
+	}
+	return m
+}
+
+// clusterNodeConfig fills the node's clustering settings, checking what no
+// single key can: one broker listener and at most one controller listener,
+// a voter's controller listener where the voters say it is.
+func clusterNodeConfig(c *brokerConfig, cfg *actors.Config) error {
+	cfg.Roles = actors.Roles{Broker: c.hasRole("broker"), Controller: c.hasRole("controller")}
+	var broker, controller []listener
+	for _, l := range c.Listeners {
+		if c.isControllerListener(l) {
+			controller = append(controller, l)
+		} else {
+			broker = append(broker, l)
+		}
+	}
+	switch {
+	case cfg.Roles.Broker && len(broker) != 1:
+		return fmt.Errorf("listeners: a broker serves exactly one listener besides %s for now, got %d (%s)",
+			strings.Join(c.ControllerListenerNames, ","), len(broker), listenersString(c.Listeners))
+	case len(controller) > 1:
+		return fmt.Errorf("listeners: gregor serves one controller listener, got %s", listenersString(controller))
+	}
+	if len(broker) == 1 {
+		cfg.ListenAddress, cfg.ListenerName = broker[0].Address(), broker[0].Name
+		for _, a := range c.AdvertisedListeners {
+			if a.Name == broker[0].Name {
+				cfg.AdvertisedHost, cfg.AdvertisedPort = a.Host, int32(a.Port)
+			}
+		}
+	}
+	cfg.ControllerListenerName = c.ControllerListenerNames[0]
+	if len(controller) == 1 {
+		cfg.ControllerListenAddress, cfg.ControllerListenerName = controller[0].Address(), controller[0].Name
+	}
+	for _, v := range c.ControllerQuorumVoters {
+		cfg.QuorumVoters = append(cfg.QuorumVoters, actors.QuorumVoter{NodeID: v.ID, Address: joinHostPort(v.Host, v.Port)})
+		if v.ID == c.NodeID && len(controller) == 1 && v.Port != controller[0].Port {
+			return fmt.Errorf("controller.quorum.voters places node %d at %s, but its %s listener is %s", v.ID, joinHostPort(v.Host, v.Port),
+				controller[0].Name, controller[0].Address())
+		}
+	}
+	cfg.Rack, cfg.GossipListener, cfg.GossipSeeds = c.BrokerRack, c.GossipListener, c.GossipSeeds
+	cfg.BrokerSessionTimeoutMs, cfg.BrokerHeartbeatIntervalMs = c.BrokerSessionTimeoutMs, c.BrokerHeartbeatIntervalMs
+	cfg.QuorumElectionTimeoutMs = c.ControllerQuorumElectionTimeoutMs
+	cfg.QuorumHeartbeatIntervalMs = max(1, c.ControllerQuorumElectionTimeoutMs/10)
+	cfg.MetadataSnapshotIntervalBytes = uint64(c.MetadataSnapshotMaxBytes)
+	cfg.ControllerRequestTimeoutMs = c.ControllerSocketTimeoutMs
+	return nil
+}

@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// startGroupBroker runs gregor with groups that rebalance at once and a
+// small __consumer_offsets, for tests.
+func startGroupBroker(t *testing.T) *broker {
+	t.Helper()
+	return startBroker(t, "group.initial.rebalance.delay.ms=0", "offsets.topic.num.partitions=5")
+}
+
+// produceValues writes values to topic (created with partitions).
+func (b *broker) produceValues(t *testing.T, topic string, partitions int32, values []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.admin(t).CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	// Uncompressed: kafka-python has no snappy here.
+	cl := b.client(t, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for _, v := range values {
+		cl.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func valuesN(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint(prefix, i)
+	}
+	return out
+}
+
+// committedTotal sums a group's committed offsets of topic.
+func (b *broker) committedTotal(t *testing.T, group, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fetched, err := b.admin(t).FetchOffsetsForTopics(ctx, group, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	fetched.Each(func(o kadm.OffsetResponse) {
+		if o.At > 0 {
+			total += o.At
+		}
+	})
+	return total
+}
+
+// saramaHandler counts the messages of a sarama group session and marks
+// them for commit.
+type saramaHandler struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (h *saramaHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *saramaHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h *saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for m := range claim.Messages() {
+		h.mu.Lock()
+		h.seen[string(m.Value)] = true
+		h.mu.Unlock()
+		s.MarkMessage(m, "")
+	}
+	return nil
+}
+
+func (h *saramaHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// Two sarama group members share a topic, read all of it and commit it.
+func TestSaramaConsumerGroup(t *testing.T) {
+	b := startGroupBroker(t)
+	b.produceValues(t, "sarama-group", 4, valuesN("s", 200))
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
+	cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := &saramaHandler{seen: map[string]bool{}}
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		g, err := sarama.NewConsumerGroup([]string{b.addr}, "sarama-g", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer g.Close()
+			for ctx.Err() == nil {
+				if err := g.Consume(ctx, []string{"sarama-group"}, h); err != nil && ctx.Err() == nil {
+					t.Logf("sarama consume: %v", err)
+				}
+			}
+		}()
+	}
+	for h.count() < 200 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sarama group read %d of 200", h.count())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for b.committedTotal(t, "sarama-g", "sarama-group") < 200 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sarama group committed %d of 200", b.committedTotal(t, "sarama-g", "sarama-group"))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	wg.Wait()
+}
+
+// A kafka-go group reader reads and commits; a second one resumes after
+// what the first committed.
+func TestKafkaGoConsumerGroup(t *testing.T) {
+	b := startGroupBroker(t)
+	b.produceValues(t, "kgo-group", 3, valuesN("k", 60))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	read := func(n int) []string {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.addr}, GroupID: "kafka-go-g", Topic: "kgo-group",
+			MaxWait: 200 * time.Millisecond, StartOffset: kafka.FirstOffset, HeartbeatInterval: 200 * time.Millisecond})
+		defer r.Close()
+		var out []string
+		for len(out) < n {
+			m, err := r.ReadMessage(ctx) // commits each message before returning it
+			if err != nil {
+				t.Fatalf("kafka-go read %d of %d: %v", len(out), n, err)
+			}
+			out = append(out, string(m.Value))
+		}
+		return out
+	}
+	first := read(25)
+	rest := read(35)
+	seen := map[string]bool{}
+	for _, v := range append(first, rest...) {
+		if seen[v] {
+			t.Fatalf("kafka-go read %s twice: the second reader did not resume from the commit", v)
+		}
+		seen[v] = true
+	}
+	if got := b.committedTotal(t, "kafka-go-g", "kgo-group"); got != 60 {
+		t.Fatalf("committed %d of 60", got)
+	}
+}
+
+// kafka-python and confluent-kafka group consumers commit and a second
+// consumer resumes from the committed offsets.
+func TestPythonConsumerGroups(t *testing.T) {
+	b := startGroupBroker(t)
+	for _, script := range []string{"group_kafka_python.py", "group_confluent.py"} {
+		topic := strings.TrimSuffix(script, ".py")
+		b.produceValues(t, topic, 3, valuesN("p", 40))
+		cmd := exec.Command("/usr/bin/python3", "testdata/"+script, b.addr, topic, topic+"-g", "40", "15")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		if got := b.committedTotal(t, topic+"-g", topic); got != 40 {
+			t.Fatalf("%s: committed %d of 40", script, got)
+		}
+	}
+}
+
+// kcat -G consumes as a group member and commits; a second run reads only
+// what came after.
+func TestKcatGroup(t *testing.T) {
+	b := startGroupBroker(t)
+	b.produceValues(t, "kcat-group", 2, valuesN("c", 10))
+	run := func() []string {
+		out, err := exec.Command("kcat", "-b", b.addr, "-G", "kcat-g", "-X", "auto.offset.reset=earliest",
+			"-e", "-q", "-f", "%s\n", "kcat-group").Output()
+		if err != nil {
+			t.Fatalf("kcat -G: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	if got := run(); len(got) != 10 {
+		t.Fatalf("kcat -G read %v, want 10 records", got)
+	}
+	cl := b.client(t, kgo.DefaultProduceTopic("kcat-group"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, v := range valuesN("d", 5) {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := run()
+	if len(got) != 5 || !strings.HasPrefix(got[0], "d") {
+		t.Fatalf("second kcat -G read %v, want the 5 new records", got)
+	}
+}

@@ -1,0 +1,714 @@
+package groups
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// KIP-848 consumer groups: members heartbeat with ConsumerGroupHeartbeat,
+// the coordinator computes the target assignment with a server assignor
+// whenever the group epoch moves (a member joins, leaves or changes its
+// subscription, or the subscribed topics change), and each member is led
+// to its target incrementally: it first revokes what it must give up, then
+// gets what it should own once no other member owns it. A member's epoch is
+// the target epoch it has reached.
+
+// ConsumerConfig holds the settings of KIP-848 consumer groups. Zero fields
+// take Kafka's defaults.
+type ConsumerConfig struct {
+	// SessionTimeoutMs is group.consumer.session.timeout.ms (45000).
+	SessionTimeoutMs int32
+	// HeartbeatIntervalMs is group.consumer.heartbeat.interval.ms (5000).
+	HeartbeatIntervalMs int32
+}
+
+func (c ConsumerConfig) withDefaults() ConsumerConfig {
+	if c.SessionTimeoutMs <= 0 {
+		c.SessionTimeoutMs = 45000
+	}
+	if c.HeartbeatIntervalMs <= 0 {
+		c.HeartbeatIntervalMs = 5000
+	}
+	return c
+}
+
+// The server assignors, by the names clients ask for; the first is the
+// default.
+const (
+	assignorUniform = "uniform"
+	assignorRange   = "range"
+)
+
+// memberState is where a member is on its way to its target assignment.
+type memberState int8
+
+const (
+	// memberStable: the member owns its whole target at the target epoch.
+	memberStable memberState = iota
+	// memberUnrevoked: the member must first give up partitions.
+	memberUnrevoked
+	// memberUnreleased: at the target epoch, waiting for partitions other
+	// members still own.
+	memberUnreleased
+)
+
+// tpSet is a set of partitions.
+type tpSet map[topicPartition]struct{}
+
+func (s tpSet) sorted() []topicPartition {
+	out := make([]topicPartition, 0, len(s))
+	for tp := range s {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, compareTopicPartitions)
+	return out
+}
+
+// consumerMember is a member of a consumer group.
+type consumerMember struct {
+	id                   string
+	instanceID, rackID   *string
+	clientID, clientHost string
+	subscribedNames      []string // sorted
+	regex                string   // "" when none
+	pattern              *regexp.Regexp
+	serverAssignor       string
+	rebalanceTimeoutMs   int32
+
+	epoch, previousEpoch int32
+	state                memberState
+	// assigned are the partitions the member owns; revoking, those it must
+	// give up before it reaches the target epoch.
+	assigned, revoking tpSet
+
+	sessionDeadlineMs    int64
+	revocationDeadlineMs int64
+	// leftStatic is set when a static member left for now (epoch -2):
+	// its instance keeps its place until the session ends.
+	leftStatic bool
+}
+
+// consumerGroup is the state of a KIP-848 consumer group.
+type consumerGroup struct {
+	epoch, assignmentEpoch int32
+	members                map[string]*consumerMember
+	static                 map[string]string // instance id → member id
+	target                 map[string]tpSet  // member id → target assignment
+	// subscribed is the partition count of every topic a member subscribes
+	// to: when it changes, the group epoch moves.
+	subscribed map[string]int32
+	assignor   string
+}
+
+func newConsumerGroup() *consumerGroup {
+	return &consumerGroup{members: map[string]*consumerMember{}, static: map[string]string{},
+		target: map[string]tpSet{}, subscribed: map[string]int32{}, assignor: assignorUniform}
+}
+
+func (cg *consumerGroup) nextDeadlineMs() int64 {
+	next := int64(noDeadline)
+	for _, m := range cg.members {
+		next = min(next, m.sessionDeadlineMs, m.revocationDeadlineMs)
+	}
+	return next
+}
+
+func (cg *consumerGroup) subscribedTo(topic string) bool {
+	_, ok := cg.subscribed[topic]
+	return ok && len(cg.members) > 0
+}
+
+func (cg *consumerGroup) sortedMembers() []*consumerMember {
+	out := make([]*consumerMember, 0, len(cg.members))
+	for _, m := range cg.members {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b *consumerMember) int {
+		switch {
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// state is the group's state under Kafka's names.
+func (cg *consumerGroup) state() groupState {
+	switch {
+	case len(cg.members) == 0:
+		return stateEmpty
+	case cg.assignmentEpoch < cg.epoch:
+		return stateAssigning
+	}
+	for _, m := range cg.members {
+		if m.epoch != cg.assignmentEpoch || m.state != memberStable {
+			return stateReconciling
+		}
+	}
+	return stateStable
+}
+
+func heartbeatResponse(version int16, code int16, msg string) *kmsg.ConsumerGroupHeartbeatResponse {
+	r := kmsg.NewPtrConsumerGroupHeartbeatResponse()
+	r.Version, r.ErrorCode = version, code
+	if msg != "" {
+		r.ErrorMessage = kmsg.StringPtr(msg)
+	}
+	return r
+}
+
+// validHeartbeat checks a heartbeat's fields as Kafka does; it returns an
+// error code and message, or 0.
+func validHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest) (int16, string) {
+	switch {
+	case req.Group == "":
+		return kerr.InvalidRequest.Code, "GroupId can't be empty"
+	case req.MemberEpoch < -2:
+		return kerr.InvalidRequest.Code, fmt.Sprintf("MemberEpoch %d is invalid", req.MemberEpoch)
+	case req.MemberID == "" && (req.MemberEpoch != 0 || req.Version >= 1):
+		return kerr.InvalidRequest.Code, "MemberId can't be empty"
+	case req.MemberEpoch == 0 && req.RebalanceTimeoutMillis == -1:
+		return kerr.InvalidRequest.Code, "RebalanceTimeoutMs must be provided in the first request"
+	case req.MemberEpoch == 0 && len(req.Topics) > 0:
+		return kerr.InvalidRequest.Code, "TopicPartitions must be empty when (re-)joining"
+	case req.MemberEpoch == 0 && req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil:
+		return kerr.InvalidRequest.Code, "SubscribedTopicNames or SubscribedTopicRegex must be set in the first request"
+	case req.ServerAssignor != nil && *req.ServerAssignor != assignorUniform && *req.ServerAssignor != assignorRange:
+		return kerr.UnsupportedAssignor.Code, fmt.Sprintf("ServerAssignor %s is not supported; supported assignors: uniform, range", *req.ServerAssignor)
+	}
+	return 0, ""
+}
+
+func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, client Client, now Time) {
+	if code, msg := validHeartbeat(req); code != 0 {
+		c.reply(id, heartbeatResponse(req.Version, code, msg))
+		return
+	}
+	var pattern *regexp.Regexp
+	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != "" {
+		p, err := regexp.Compile("^(?:" + *req.SubscribedTopicRegex + ")$")
+		if err != nil {
+			c.reply(id, heartbeatResponse(req.Version, kerr.InvalidRegularExpression.Code, err.Error()))
+			return
+		}
+		pattern = p
+	}
+	g := c.groups[req.Group]
+	switch {
+	case g == nil && req.MemberEpoch != 0:
+		c.reply(id, heartbeatResponse(req.Version, kerr.UnknownMemberID.Code, fmt.Sprintf("group %s has no member %s", req.Group, req.MemberID)))
+		return
+	case g == nil:
+		g = newClassicGroup(req.Group, now)
+		c.groups[g.id] = g
+		c.convertToConsumer(g, now)
+	case g.kind == kindClassic:
+		if !g.isEmpty() || c.groupBusy(g) {
+			c.reply(id, heartbeatResponse(req.Version, kerr.GroupIDNotFound.Code, fmt.Sprintf("group %s is not a consumer group", req.Group)))
+			return
+		}
+		c.convertToConsumer(g, now)
+	}
+	if req.MemberEpoch < 0 {
+		c.consumerLeave(g, id, req, now)
+		return
+	}
+	if req.MemberID == "" {
+		req.MemberID = c.newUUID() // v0: the coordinator names the member
+	}
+	m, code, msg := c.consumerMemberFor(g, req, now)
+	if code != 0 {
+		c.reply(id, heartbeatResponse(req.Version, code, msg))
+		return
+	}
+	before := assignmentKey(m)
+	changed := c.updateMember(m, req, client, pattern)
+	if req.Topics != nil && m.state == memberUnrevoked && !c.ownsAny(req.Topics, m.revoking) {
+		clear(m.revoking) // the member acknowledged the revocation
+	}
+	m.sessionDeadlineMs = now.MonoMs + int64(c.cfg.Consumer.SessionTimeoutMs)
+	bumped := false
+	if subscriptionChanged := c.subscriptionChanged(g); changed || subscriptionChanged {
+		c.bumpGroupEpoch(g, now)
+		bumped = true
+	}
+	c.reconcile(g, m, now)
+	resp := heartbeatResponse(req.Version, 0, "")
+	resp.MemberID, resp.MemberEpoch, resp.HeartbeatIntervalMillis = kmsg.StringPtr(m.id), m.epoch, c.cfg.Consumer.HeartbeatIntervalMs
+	if req.MemberEpoch == 0 || req.Topics != nil || assignmentKey(m) != before {
+		resp.Assignment = c.assignmentOf(m)
+	}
+	if bumped {
+		// The reply waits for the epoch's record, so an epoch a member
+		// saw never goes back after a failover.
+		c.appendGroupEpoch(g, func(int16, Time) { c.reply(id, resp) })
+		return
+	}
+	c.reply(id, resp)
+}
+
+// consumerMemberFor finds the member a heartbeat is from, or adds it when
+// it joins (epoch 0); a static member that left for now is replaced by the
+// same instance's new member, keeping its assignment.
+func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbeatRequest, now Time) (*consumerMember, int16, string) {
+	cg := g.consumer
+	m := cg.members[req.MemberID]
+	if req.MemberEpoch > 0 {
+		switch {
+		case m == nil:
+			return nil, kerr.UnknownMemberID.Code, fmt.Sprintf("member %s is not in group %s", req.MemberID, g.id)
+		case req.MemberEpoch == m.epoch:
+		case req.MemberEpoch == m.previousEpoch && req.Topics != nil && c.ownedWithin(req.Topics, m.assigned):
+			// The member missed the answer that moved it on.
+		default:
+			return nil, kerr.FencedMemberEpoch.Code, fmt.Sprintf("member epoch %d is not the member's epoch %d", req.MemberEpoch, m.epoch)
+		}
+		m.leftStatic = false
+		return m, 0, ""
+	}
+	if req.InstanceID != nil {
+		if holder, ok := cg.static[*req.InstanceID]; ok && holder != req.MemberID {
+			old := cg.members[holder]
+			if !old.leftStatic {
+				return nil, kerr.UnreleasedInstanceID.Code, fmt.Sprintf("instance %s is still used by member %s", *req.InstanceID, holder)
+			}
+			// The instance comes back: its new member takes the old
+			// one's place and assignment, with no rebalance.
+			delete(cg.members, holder)
+			m = old
+			m.id, m.leftStatic = req.MemberID, false
+			cg.members[m.id] = m
+			cg.static[*req.InstanceID] = m.id
+			cg.target[m.id] = cg.target[holder]
+			delete(cg.target, holder)
+			return m, 0, ""
+		}
+	}
+	if m == nil {
+		m = &consumerMember{id: req.MemberID, assigned: tpSet{}, revoking: tpSet{}, revocationDeadlineMs: noDeadline, rebalanceTimeoutMs: req.RebalanceTimeoutMillis}
+		cg.members[m.id] = m
+		if req.InstanceID != nil {
+			cg.static[*req.InstanceID] = m.id
+		}
+		cg.target[m.id] = tpSet{}
+		return m, 0, ""
+	}
+	// A member rejoining lost what it owned.
+	m.assigned, m.revoking, m.epoch, m.previousEpoch, m.state = tpSet{}, tpSet{}, 0, 0, memberStable
+	m.revocationDeadlineMs, m.leftStatic = noDeadline, false
+	return m, 0, ""
+}
+
+// updateMember takes the fields a heartbeat sets (null ones are
+// unchanged) and says whether the subscription or assignor changed.
+func (c *Coordinator) updateMember(m *consumerMember, req *kmsg.ConsumerGroupHeartbeatRequest, client Client, pattern *regexp.Regexp) bool {
+	changed := false
+	m.clientID, m.clientHost = client.ID, client.Host
+	if req.RackID != nil {
+		m.rackID = req.RackID
+	}
+	if req.InstanceID != nil {
+		m.instanceID = req.InstanceID
+	}
+	if req.RebalanceTimeoutMillis > 0 {
+		m.rebalanceTimeoutMs = req.RebalanceTimeoutMillis
+	}
+	if req.SubscribedTopicNames != nil {
+		names := slices.Clone(req.SubscribedTopicNames)
+		slices.Sort(names)
+		names = slices.Compact(names)
+		if !slices.Equal(names, m.subscribedNames) {
+			m.subscribedNames, changed = names, true
+		}
+	}
+	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != m.regex {
+		m.regex, m.pattern, changed = *req.SubscribedTopicRegex, pattern, true
+	}
+	if req.ServerAssignor != nil && *req.ServerAssignor != m.serverAssignor {
+		m.serverAssignor, changed = *req.ServerAssignor, true
+	}
+	if m.epoch == 0 && m.state == memberStable && len(m.assigned) == 0 {
+		changed = true // a joining member always moves the group on
+	}
+	return changed
+}
+
+// ownsAny says whether the topics a member reports own any of set.
+func (c *Coordinator) ownsAny(topics []kmsg.ConsumerGroupHeartbeatRequestTopic, set tpSet) bool {
+	for _, t := range topics {
+		name, ok := c.topics.nameOf(t.TopicID)
+		if !ok {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if _, ok := set[topicPartition{topic: name, partition: p}]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ownedWithin says whether the topics a member reports are all in set.
+func (c *Coordinator) ownedWithin(topics []kmsg.ConsumerGroupHeartbeatRequestTopic, set tpSet) bool {
+	for _, t := range topics {
+		name, ok := c.topics.nameOf(t.TopicID)
+		if !ok {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if _, ok := set[topicPartition{topic: name, partition: p}]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (c *Coordinator) consumerLeave(g *group, id RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, now Time) {
+	cg := g.consumer
+	resp := heartbeatResponse(req.Version, 0, "")
+	resp.MemberID, resp.MemberEpoch = kmsg.StringPtr(req.MemberID), req.MemberEpoch
+	m := cg.members[req.MemberID]
+	switch {
+	case m == nil:
+		resp.ErrorCode = kerr.UnknownMemberID.Code
+		c.reply(id, resp)
+	case req.MemberEpoch == -2 && m.instanceID != nil:
+		// A static member leaving for now keeps its place until its
+		// session ends.
+		m.leftStatic = true
+		c.reply(id, resp)
+	default:
+		c.removeConsumerMember(g, m, now)
+		c.appendGroupEpoch(g, func(int16, Time) { c.reply(id, resp) })
+	}
+}
+
+// removeConsumerMember drops a member and moves the group epoch on.
+func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember, now Time) {
+	cg := g.consumer
+	delete(cg.members, m.id)
+	delete(cg.target, m.id)
+	if m.instanceID != nil && cg.static[*m.instanceID] == m.id {
+		delete(cg.static, *m.instanceID)
+	}
+	c.subscriptionChanged(g)
+	c.bumpGroupEpoch(g, now)
+}
+
+// consumerTick ends sessions and revocations that ran out of time.
+func (c *Coordinator) consumerTick(g *group, now Time) {
+	removed := false
+	for _, m := range g.consumer.sortedMembers() {
+		if now.MonoMs >= m.sessionDeadlineMs || now.MonoMs >= m.revocationDeadlineMs {
+			c.removeConsumerMember(g, m, now)
+			removed = true
+		}
+	}
+	if removed {
+		c.appendGroupEpoch(g, func(int16, Time) {})
+	}
+}
+
+// subscriptionChanged recomputes the partition counts of the topics the
+// members subscribe to, and says whether they changed.
+func (c *Coordinator) subscriptionChanged(g *group) bool {
+	cg := g.consumer
+	next := map[string]int32{}
+	for _, m := range cg.members {
+		for topic := range c.memberTopics(m) {
+			next[topic] = c.topics.byName[topic].Partitions
+		}
+	}
+	if len(next) == len(cg.subscribed) {
+		same := true
+		for t, n := range next {
+			if old, ok := cg.subscribed[t]; !ok || old != n {
+				same = false
+				break
+			}
+		}
+		if same {
+			return false
+		}
+	}
+	cg.subscribed = next
+	return true
+}
+
+// memberTopics are the existing topics a member subscribes to, by name or
+// by its regular expression (matched against whole topic names).
+func (c *Coordinator) memberTopics(m *consumerMember) map[string]bool {
+	out := map[string]bool{}
+	for _, name := range m.subscribedNames {
+		if _, ok := c.topics.byName[name]; ok {
+			out[name] = true
+		}
+	}
+	if m.pattern != nil {
+		for _, name := range c.topics.names {
+			if m.pattern.MatchString(name) {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}
+
+// topicsChanged moves the epoch of every consumer group whose subscribed
+// topics changed (created, deleted, grown): members learn their new
+// targets on their next heartbeats.
+func (c *Coordinator) topicsChanged(now Time) {
+	if c.loading {
+		return
+	}
+	for _, g := range c.sortedGroups() {
+		if g.kind == kindConsumer && len(g.consumer.members) > 0 && c.subscriptionChanged(g) {
+			c.bumpGroupEpoch(g, now)
+			c.appendGroupEpoch(g, func(int16, Time) {})
+		}
+	}
+}
+
+// bumpGroupEpoch moves the group epoch on and computes the new target
+// assignment.
+func (c *Coordinator) bumpGroupEpoch(g *group, now Time) {
+	cg := g.consumer
+	cg.epoch++
+	c.rebalances++
+	cg.assignor = c.selectAssignor(cg)
+	members := cg.sortedMembers()
+	subs := make(map[string]map[string]bool, len(members))
+	for _, m := range members {
+		subs[m.id] = c.memberTopics(m)
+	}
+	partitions := make(map[string]int32, len(cg.subscribed))
+	for t, n := range cg.subscribed {
+		partitions[t] = n
+	}
+	if cg.assignor == assignorRange {
+		cg.target = assignRange(members, subs, partitions)
+	} else {
+		cg.target = assignUniform(members, subs, partitions, cg.target)
+	}
+	cg.assignmentEpoch = cg.epoch
+	g.stateSinceWallMs = now.WallMs
+}
+
+// selectAssignor is the server assignor most members ask for (ties: the
+// first of uniform, range); uniform when none asks.
+func (c *Coordinator) selectAssignor(cg *consumerGroup) string {
+	votes := map[string]int{}
+	for _, m := range cg.members {
+		if m.serverAssignor != "" {
+			votes[m.serverAssignor]++
+		}
+	}
+	if votes[assignorRange] > votes[assignorUniform] {
+		return assignorRange
+	}
+	return assignorUniform
+}
+
+// reconcile moves a member toward its target: it first gives up what the
+// target does not hold (keeping its epoch), then reaches the target epoch
+// and takes the target partitions no other member owns.
+func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
+	cg := g.consumer
+	if m.epoch == cg.assignmentEpoch && m.state == memberStable {
+		return
+	}
+	target := cg.target[m.id]
+	for tp := range m.assigned {
+		if _, keep := target[tp]; !keep {
+			delete(m.assigned, tp)
+			m.revoking[tp] = struct{}{}
+		}
+	}
+	if len(m.revoking) > 0 {
+		if m.state != memberUnrevoked {
+			m.state = memberUnrevoked
+			m.revocationDeadlineMs = now.MonoMs + int64(m.rebalanceTimeoutMs)
+		}
+		return
+	}
+	m.revocationDeadlineMs = noDeadline
+	owned := map[topicPartition]bool{}
+	for _, other := range cg.members {
+		if other == m {
+			continue
+		}
+		for tp := range other.assigned {
+			owned[tp] = true
+		}
+		for tp := range other.revoking {
+			owned[tp] = true
+		}
+	}
+	unreleased := 0
+	for tp := range target {
+		if _, have := m.assigned[tp]; have {
+			continue
+		}
+		if owned[tp] {
+			unreleased++
+			continue
+		}
+		m.assigned[tp] = struct{}{}
+	}
+	if m.epoch != cg.assignmentEpoch {
+		m.previousEpoch, m.epoch = m.epoch, cg.assignmentEpoch
+	}
+	m.state = memberStable
+	if unreleased > 0 {
+		m.state = memberUnreleased
+	}
+}
+
+// assignmentKey fingerprints a member's epoch and assignment, to tell
+// whether a heartbeat changed them.
+func assignmentKey(m *consumerMember) string {
+	return fmt.Sprint(m.epoch, m.assigned.sorted())
+}
+
+// assignmentOf is a member's assignment as a heartbeat answer carries it.
+func (c *Coordinator) assignmentOf(m *consumerMember) *kmsg.ConsumerGroupHeartbeatResponseAssignment {
+	a := kmsg.NewConsumerGroupHeartbeatResponseAssignment()
+	a.Topics = []kmsg.ConsumerGroupHeartbeatResponseAssignmentTopic{}
+	for _, tp := range m.assigned.sorted() {
+		n := len(a.Topics)
+		id := c.topics.byName[tp.topic].ID
+		if n == 0 || a.Topics[n-1].TopicID != id {
+			a.Topics = append(a.Topics, kmsg.ConsumerGroupHeartbeatResponseAssignmentTopic{TopicID: id})
+			n++
+		}
+		a.Topics[n-1].Partitions = append(a.Topics[n-1].Partitions, tp.partition)
+	}
+	return &a
+}
+
+// convertToConsumer makes an empty classic group (or a new one) a consumer
+// group, keeping its offsets.
+func (c *Coordinator) convertToConsumer(g *group, now Time) {
+	if g.generation > 0 || g.protocolType != "" {
+		c.append([]Record{groupTombstone(g.id)}, func(int16, Time) {})
+	}
+	offsets, pending := g.offsets, g.pendingCommits
+	*g = *newClassicGroup(g.id, now)
+	g.offsets, g.pendingCommits = offsets, pending
+	g.kind, g.consumer = kindConsumer, newConsumerGroup()
+}
+
+// convertToClassic makes an empty consumer group a classic group, keeping
+// its offsets.
+func (c *Coordinator) convertToClassic(g *group, now Time) {
+	c.append([]Record{consumerGroupTombstone(g.id)}, func(int16, Time) {})
+	offsets, pending := g.offsets, g.pendingCommits
+	*g = *newClassicGroup(g.id, now)
+	g.offsets, g.pendingCommits = offsets, pending
+}
+
+// validateConsumerOffsetCommit checks an offset commit to a consumer
+// group: from a member at its epoch, or from outside the group while it has
+// no members.
+func (c *Coordinator) validateConsumerOffsetCommit(g *group, memberID string, epoch int32) int16 {
+	cg := g.consumer
+	if epoch < 0 && len(cg.members) == 0 {
+		return 0
+	}
+	m := cg.members[memberID]
+	switch {
+	case m == nil:
+		return kerr.UnknownMemberID.Code
+	case epoch != m.epoch:
+		return kerr.StaleMemberEpoch.Code
+	}
+	return 0
+}
+
+// validateConsumerOffsetFetch checks an OffsetFetch naming a member.
+func (c *Coordinator) validateConsumerOffsetFetch(g *group, memberID string, epoch int32) int16 {
+	if epoch < 0 && memberID == "" {
+		return 0
+	}
+	m := g.consumer.members[memberID]
+	switch {
+	case m == nil:
+		return kerr.UnknownMemberID.Code
+	case epoch != m.epoch:
+		return kerr.StaleMemberEpoch.Code
+	}
+	return 0
+}
+
+func (c *Coordinator) consumerGroupDescribe(req *kmsg.ConsumerGroupDescribeRequest) kmsg.Response {
+	resp := kmsg.NewPtrConsumerGroupDescribeResponse()
+	resp.Version = req.Version
+	for _, id := range req.Groups {
+		dg := kmsg.NewConsumerGroupDescribeResponseGroup()
+		dg.Group, dg.AuthorizedOperations = id, -2147483648
+		g := c.groups[id]
+		switch {
+		case id == "":
+			dg.ErrorCode = kerr.InvalidGroupID.Code
+		case g == nil || g.kind != kindConsumer:
+			dg.ErrorCode = kerr.GroupIDNotFound.Code
+			msg := fmt.Sprintf("group %s not found", id)
+			if g != nil {
+				msg = fmt.Sprintf("group %s is not a consumer group", id)
+			}
+			dg.ErrorMessage = &msg
+		default:
+			c.describeConsumerGroup(g, &dg)
+		}
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp
+}
+
+func (c *Coordinator) describeConsumerGroup(g *group, dg *kmsg.ConsumerGroupDescribeResponseGroup) {
+	cg := g.consumer
+	dg.State, dg.Epoch, dg.AssignmentEpoch, dg.AssignorName = cg.state().String(), cg.epoch, cg.assignmentEpoch, cg.assignor
+	for _, m := range cg.sortedMembers() {
+		dm := kmsg.NewConsumerGroupDescribeResponseGroupMember()
+		dm.MemberID, dm.InstanceID, dm.RackID, dm.MemberEpoch = m.id, m.instanceID, m.rackID, m.epoch
+		dm.ClientID, dm.ClientHost, dm.SubscribedTopics, dm.MemberType = m.clientID, m.clientHost, m.subscribedNames, 1
+		if dm.SubscribedTopics == nil {
+			dm.SubscribedTopics = []string{}
+		}
+		if m.regex != "" {
+			dm.SubscribedTopicRegex = kmsg.StringPtr(m.regex)
+		}
+		dm.Assignment, dm.TargetAssignment = c.describedAssignment(m.assigned), c.describedAssignment(cg.target[m.id])
+		dg.Members = append(dg.Members, dm)
+	}
+}
+
+func (c *Coordinator) describedAssignment(set tpSet) kmsg.Assignment {
+	a := kmsg.NewAssignment()
+	a.TopicPartitions = []kmsg.AssignmentTopicPartition{}
+	for _, tp := range set.sorted() {
+		n := len(a.TopicPartitions)
+		if n == 0 || a.TopicPartitions[n-1].Topic != tp.topic {
+			a.TopicPartitions = append(a.TopicPartitions, kmsg.AssignmentTopicPartition{Topic: tp.topic, TopicID: c.topics.byName[tp.topic].ID})
+			n++
+		}
+		a.TopicPartitions[n-1].Partitions = append(a.TopicPartitions[n-1].Partitions, tp.partition)
+	}
+	return a
+}
+
+// consumerGroupLoaded starts the group a load ended with: members are not
+// kept across a load, so they rejoin; the group epoch goes on from where it
+// was.
+func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
+	g.consumer.assignmentEpoch = g.consumer.epoch
+}

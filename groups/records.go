@@ -1,0 +1,200 @@
+package groups
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+)
+
+// Record is one record of __consumer_offsets: a key and a value, or a
+// tombstone (nil Value) that deletes what the key names.
+type Record struct {
+	Key, Value []byte
+}
+
+// The key versions of __consumer_offsets records, as Kafka writes them: the
+// first int16 of a key says what it is.
+const (
+	keyOffsetCommit  int16 = 1 // OffsetCommitKey (0 is the same layout)
+	keyGroupMetadata int16 = 2 // GroupMetadataKey
+	// KIP-848 consumer groups (see consumer_records.go).
+	keyConsumerGroupMetadata          int16 = 3
+	keyConsumerGroupPartitionMetadata int16 = 4
+	keyConsumerGroupMemberMetadata    int16 = 5
+	keyConsumerGroupTargetMetadata    int16 = 6
+	keyConsumerGroupTargetMember      int16 = 7
+	keyConsumerGroupCurrentMember     int16 = 8
+)
+
+// offsetCommitValueVersion is the OffsetCommitValue version written: 3
+// carries the leader epoch and no expire timestamp (KIP-211, KIP-320).
+const offsetCommitValueVersion = 3
+
+// groupMetadataValueVersion is the GroupMetadataValue version written: 3
+// carries static members' instance ids (KIP-345).
+const groupMetadataValueVersion = 3
+
+func offsetKey(group, topic string, partition int32) []byte {
+	k := kmsg.OffsetCommitKey{Version: keyOffsetCommit, Group: group, Topic: topic, Partition: partition}
+	return k.AppendTo(nil)
+}
+
+// offsetCommitRecord is the record of a committed offset.
+func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) Record {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetCommitValueVersion
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.offset, o.leaderEpoch, o.metadata, o.commitWallMs
+	return Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
+}
+
+// offsetTombstone deletes a committed offset.
+func offsetTombstone(group string, tp topicPartition) Record {
+	return Record{Key: offsetKey(group, tp.topic, tp.partition)}
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.GroupMetadataKey{Version: keyGroupMetadata, Group: group}
+	return k.AppendTo(nil)
+}
+
+// groupTombstone deletes a group's metadata.
+func groupTombstone(group string) Record { return Record{Key: groupKey(group)} }
+
+// groupMetadataRecord is a classic group's metadata with each member's
+// subscription (its metadata for the chosen protocol) and the assignment
+// given (members absent from assignment keep theirs).
+func groupMetadataRecord(g *group, assignment map[string][]byte) Record {
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupMetadataValueVersion
+	v.ProtocolType, v.Generation = g.protocolType, g.generation
+	if g.protocolName != "" {
+		v.Protocol = kmsg.StringPtr(g.protocolName)
+	}
+	if g.leader != "" {
+		v.Leader = kmsg.StringPtr(g.leader)
+	}
+	v.CurrentStateTimestamp = g.stateSinceWallMs
+	for _, m := range g.members {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID, vm.InstanceID, vm.ClientID, vm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+		vm.RebalanceTimeoutMillis, vm.SessionTimeoutMillis = m.rebalanceTimeoutMs, m.sessionTimeoutMs
+		vm.Subscription = m.metadataFor(g.protocolName)
+		vm.Assignment = m.assignment
+		if a, ok := assignment[m.id]; ok {
+			vm.Assignment = a
+		}
+		if vm.Subscription == nil {
+			vm.Subscription = []byte{}
+		}
+		if vm.Assignment == nil {
+			vm.Assignment = []byte{}
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return Record{Key: groupKey(g.id), Value: v.AppendTo(nil)}
+}
+
+// EncodeBatch encodes records as one uncompressed RecordBatch v2 stamped
+// with wall time nowMs (the partition assigns its offsets and epoch).
+func EncodeBatch(records []Record, nowMs int64) []byte {
+	if len(records) == 0 {
+		panic("groups: an empty batch")
+	}
+	var section, scratch []byte
+	for i, r := range records {
+		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
+		scratch = rec.AppendTo(scratch[:0])
+		body := scratch[1:] // a zero Length is the one byte 0x00
+		section = binary.AppendVarint(section, int64(len(body)))
+		section = append(section, body...)
+	}
+	rb := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(len(records) - 1),
+		FirstTimestamp: nowMs, MaxTimestamp: nowMs, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+		NumRecords: int32(len(records)), Records: section,
+	}
+	rb.Length = int32(logstore.BatchHeaderBytes - 12 + len(section))
+	p := rb.AppendTo(make([]byte, 0, logstore.BatchHeaderBytes+len(section)))
+	logstore.ChecksumBatch(p)
+	return p
+}
+
+// batchAttrControl marks a control batch (transaction markers), which holds
+// no group records.
+const (
+	batchAttrCodecMask = 0x07
+	batchAttrControl   = 0x20
+)
+
+// batchDecoder reads the records of __consumer_offsets batches.
+type batchDecoder struct {
+	decompressor kgo.Decompressor
+}
+
+// decode calls fn for every record of the batches filling p, in offset
+// order, and returns the offset after the last batch (from when p is empty).
+// A batch that fails its checks is corruption: the partition's log promised
+// valid batches.
+func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record)) (int64, error) {
+	next := from
+	for len(p) > 0 {
+		size, err := logstore.BatchSize(p)
+		if err != nil {
+			return next, err
+		}
+		if size > len(p) {
+			return next, fmt.Errorf("%w: batch of %d bytes, %d read", logstore.ErrCorruption, size, len(p))
+		}
+		b, err := logstore.ParseBatch(p[:size])
+		if err != nil {
+			return next, err
+		}
+		p = p[size:]
+		next = b.NextOffset()
+		if b.Attributes&batchAttrControl != 0 {
+			continue
+		}
+		if err := d.decodeRecords(&b, fn); err != nil {
+			return next, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
+		}
+	}
+	return next, nil
+}
+
+func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {
+	data := b.Records
+	if codec := b.Attributes & batchAttrCodecMask; codec != 0 {
+		if d.decompressor == nil {
+			d.decompressor = kgo.DefaultDecompressor()
+		}
+		var err error
+		if data, err = d.decompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
+			return fmt.Errorf("%w: %v", logstore.ErrCorruption, err)
+		}
+	}
+	for i := int32(0); i < b.NumRecords; i++ {
+		length, n := binary.Varint(data)
+		if n <= 0 || length < 0 || int64(len(data)-n) < length {
+			return fmt.Errorf("%w: record %d of %d: bad length", logstore.ErrCorruption, i, b.NumRecords)
+		}
+		var rec kmsg.Record
+		if err := rec.ReadFrom(data[:n+int(length)]); err != nil {
+			return fmt.Errorf("%w: record %d of %d: %v", logstore.ErrCorruption, i, b.NumRecords, err)
+		}
+		data = data[n+int(length):]
+		fn(b.FirstOffset+int64(rec.OffsetDelta), Record{Key: rec.Key, Value: rec.Value})
+	}
+	return nil
+}
+
+// keyVersion is the first int16 of a record key, or -1 for a key too short.
+func keyVersion(key []byte) int16 {
+	if len(key) < 2 {
+		return -1
+	}
+	return int16(binary.BigEndian.Uint16(key))
+}
