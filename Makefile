@@ -4,7 +4,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      := ./...
 
-.PHONY: all build run test testdeps fmtcheck vet unit bench fuzz clean
+.PHONY: all build run test testdeps fmtcheck vet unit bench fuzz clean sim
 
 all: build
 
@@ -50,3 +50,14 @@ fuzz:
 
 clean:
 	rm -rf bin bench.out
+
+# sim: a long swarm of the deterministic simulator (SIMSEEDS seeds from
+# SIMSTART, each with its own faults and workload, in SIMPARALLEL worker
+# processes); failing seeds are listed with the command that replays each.
+SIMSEEDS    ?= 5000
+SIMSTART    ?= 1
+SIMPARALLEL ?= 2
+SIMDURATION ?= 60s
+
+sim: build
+	./bin/gregor sim swarm --seeds $(SIMSEEDS) --start $(SIMSTART) --parallel $(SIMPARALLEL) --duration $(SIMDURATION)

@@ -117,8 +117,8 @@ func (r *router) findCoordinator(body *kmsg.FindCoordinatorRequest, respond func
 
 func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys []string) *kmsg.FindCoordinatorResponse {
 	resp := body.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := r.node.advertised()
 	rt := r.node.routes.load()
+	live := r.node.liveBrokers(rt.image)
 	for _, key := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
@@ -128,10 +128,8 @@ func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys
 			c.ErrorCode, msg = kerr.CoordinatorNotAvailable.Code, "transaction coordinators are not served yet"
 		case body.CoordinatorType != 0:
 			c.ErrorCode, msg = kerr.InvalidRequest.Code, "unknown coordinator type"
-		case r.node.groups.coordinatorFor(rt, key) == nil:
-			c.ErrorCode, msg = kerr.CoordinatorNotAvailable.Code, "the group's coordinator is not available yet"
 		default:
-			c.NodeID, c.Host, c.Port = r.node.cfg.NodeID, host, port
+			c.ErrorCode, msg = r.groupCoordinator(rt, live, key, &c)
 		}
 		if msg != "" {
 			c.ErrorMessage = kmsg.StringPtr(msg)
@@ -144,6 +142,29 @@ func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys
 		resp.Coordinators = nil
 	}
 	return resp
+}
+
+// groupCoordinator fills in the broker that coordinates group key: the
+// leader of the group's __consumer_offsets partition, when it is live (and,
+// when it is this node, once its coordinator runs); otherwise it returns
+// COORDINATOR_NOT_AVAILABLE, and the client asks again.
+func (r *router) groupCoordinator(rt *routes, live []liveBroker, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
+	notAvailable := kerr.CoordinatorNotAvailable.Code
+	t, ok := rt.image.Topic(groups.OffsetsTopic)
+	if !ok || t.PartitionCount() == 0 {
+		return notAvailable, "the group's coordinator is not available yet"
+	}
+	leader := t.Partitions[groups.PartitionFor(key, t.PartitionCount())].Leader
+	if leader == r.node.cfg.NodeID && r.node.groups.coordinatorFor(rt, key) == nil {
+		return notAvailable, "the group's coordinator is loading"
+	}
+	for _, b := range live {
+		if b.id == leader {
+			c.NodeID, c.Host, c.Port = b.id, b.host, b.port
+			return 0, ""
+		}
+	}
+	return notAvailable, "the group's coordinator has no live leader"
 }
 
 // groupSplit is the part of a batched request one coordinator answers: its

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -168,5 +170,44 @@ func (n *Node) unfence() { n.unfenceOnce.Do(func() { close(n.unfenced) }) }
 func (n *Node) send(pid *actor.PID, msg any) {
 	if pid != nil {
 		n.system.Root.Send(pid, msg)
+	}
+}
+
+func (n *Node) startMetrics() error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", n.metrics.handler())
+	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
+		return err
+	}
+	if err := n.serveHTTP("debug.listener", n.cfg.DebugListener, debugHandler()); err != nil {
+		n.closeHTTP()
+		return err
+	}
+	return nil
+}
+
+// serveHTTP serves handler on addr (the setting key names it in errors);
+// an empty addr serves nothing.
+func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", key, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	n.httpServers = append(n.httpServers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (n *Node) closeHTTP() {
+	for _, srv := range n.httpServers {
+		_ = srv.Close()
 	}
 }

@@ -5,8 +5,8 @@
 // the CONTROLLER listener and applies the committed metadata to the node's
 // image; on a controller, the controller actor (cluster.Controller), active
 // while the quorum says this node leads; on a broker, the broker lifecycle
-// (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown); a
-// group coordinator per __consumer_offsets partition the node leads
+// (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown);
+// a group coordinator per __consumer_offsets partition the node leads
 // (groups.Coordinator, in group_coordinator.go; it reads and appends its
 // partition through the partition actor); and the replica manager, which
 // starts, stops and reconfigures the node's partition actors and group
@@ -25,7 +25,8 @@
 // Concurrency: each shell runs its core on the actor's mailbox goroutine and
 // never blocks in Receive (a stopping partition waits, bounded, for its
 // compaction job to settle; the quorum actor saves and fsyncs the metadata
-// log before raft's messages leave); messages between actors are pointers to immutable values. Some work
+// log before raft's messages leave); messages between actors are pointers to
+// immutable values. Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;
@@ -37,11 +38,11 @@
 //     is removed on a goroutine of its own;
 //   - a waiting Fetch's core runs under a mutex, driven by the partitions'
 //     answers and a timer (api_fetch.go);
-//   - a /metrics scrape asks each group coordinator for its groups and
-//     offsets, waiting (bounded) on the scraping goroutine (group_metrics.go).
 //   - requests for the controller retry, on timers, against the active
 //     controller (controller_channel.go), and answers wait for the routes to
 //     show what they report (controller_forward.go);
 //   - gossip runs serf's goroutines, and a node that found no seed yet joins
-//     again on a goroutine of its own (gossip.go).
+//     again on a goroutine of its own (gossip.go);
+//   - a /metrics scrape asks each group coordinator for its groups and
+//     offsets, waiting (bounded) on the scraping goroutine (group_metrics.go).
 package actors

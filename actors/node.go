@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
@@ -122,8 +121,8 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 		return nil, fmt.Errorf("incarnation id: %w", err)
 	}
 	n.metrics = newNodeMetrics()
-	n.groups = newGroupNode(n)
 	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
+	n.groups = newGroupNode(n)
 	if err := n.start(ctx); err != nil {
 		n.stop(context.Background(), false)
 		return nil, err
@@ -209,45 +208,6 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	return nil
-}
-
-func (n *Node) startMetrics() error {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", n.metrics.handler())
-	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
-		return err
-	}
-	if err := n.serveHTTP("debug.listener", n.cfg.DebugListener, debugHandler()); err != nil {
-		n.closeHTTP()
-		return err
-	}
-	return nil
-}
-
-// serveHTTP serves handler on addr (the setting key names it in errors);
-// an empty addr serves nothing.
-func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
-	if addr == "" {
-		return nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", key, addr, err)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	n.httpServers = append(n.httpServers, srv)
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
-		}
-	}()
-	return nil
-}
-
-func (n *Node) closeHTTP() {
-	for _, srv := range n.httpServers {
-		_ = srv.Close()
-	}
 }
 
 // Addr is the address the client listener is bound to (nil on a

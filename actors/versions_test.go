@@ -157,10 +157,10 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			return err
 		},
 	}
-	for key, run := range groupVersionCases(t, n) {
+	for key, run := range clusterVersionCases(t, n) {
 		cases[key] = run
 	}
-	for key, run := range clusterVersionCases(t, n) {
+	for key, run := range groupVersionCases(t, n) {
 		cases[key] = run
 	}
 	for key, run := range replicationVersionCases(t, n) {

@@ -1,9 +1,44 @@
-// Package sim is reserved for the deterministic simulator (the simulator
-// issue). It holds no code yet.
+// Package sim is the deterministic simulator: it plays a whole gregor
+// cluster (brokers with the metadata quorum, the controller, leader and
+// follower replicas, fetchers) and its clients on one goroutine, in
+// virtual time, through crashes, power losses, partitions, pauses, clock
+// jumps and disk faults, and checks Kafka's guarantees after every event
+// and over the history of client operations (CORRECTNESS.md §2).
 //
-// Rules for what will live here: it may import cluster, groups, txn and
-// logstore (on the in-memory filesystem); never actors or netio, so no
-// protoactor, serf, ristretto, goroutine, socket or wall clock enters a
-// simulation. Nothing imports sim but the gregor command. It is
-// single-threaded by design.
+// It drives the real cores of cluster and cluster/quorum over logstore and
+// logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
+// the cores' effects as the actors do in production. Everything random
+// comes from the run's seed, split per subsystem (network, disk, faults,
+// workload, membership, ids, and raft's election jitter through
+// crypto/rand.Reader for the run's duration): the same seed gives the same
+// run, event for event, and the same event log (its SHA-256 is the trace
+// hash).
+//
+// The parts:
+//
+//   - world.go, events.go, rand.go: the event loop ordered by (virtual
+//     time, sequence), the seed's streams, the event log and the report;
+//   - net.go: the network (delay, loss, duplication, reordering, cut and
+//     replication-only links) and its RPC layer;
+//   - node*.go: a broker's shell: the quorum and the controller, the
+//     broker's lifecycle and replica manager, the replicas, the fetchers
+//     and the fetch servers;
+//   - client.go, history.go: the workload's clients and their history;
+//   - faults.go, profile.go: the faults, the failure detector, the
+//     swarm's per-seed profiles and the plants;
+//   - check_server.go, check_client.go: the checkers;
+//   - run.go: a swarm run (faults, then heal, converge, read back, check);
+//   - scenario.go: scripted scenarios (testdata/scenarios).
+//
+// A failing seed is replayed with `gregor sim run --seed S` (add --trace
+// FILE for the event log), or `go test ./sim -run TestSeeds -sim.seed=S`.
+//
+// It may import cluster, groups, txn and logstore; never actors or netio,
+// so no protoactor, serf, ristretto, goroutine, socket or wall clock enters
+// a simulation. Nothing imports sim but the gregor command.
+//
+// Concurrency: a run is single-threaded; runs in one process are
+// serialised (they share crypto/rand.Reader, which a run replaces: do not
+// run a simulation beside code that needs real randomness). Parallel runs
+// use processes (gregor sim swarm --parallel).
 package sim

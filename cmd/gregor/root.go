@@ -22,6 +22,7 @@ func newRootCommand() *cobra.Command {
 		newGroupCommand(),
 		newPerfCommand(),
 		newClusterCommand(),
+		newSimCommand(),
 	)
 	return root
 }

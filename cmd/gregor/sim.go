@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gregor/sim"
+)
+
+// errViolation makes the command exit with status 1 after it printed the
+// violation, the seed and the replay command.
+var errViolation = errors.New("the simulation found a violation")
+
+func newSimCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Play a gregor cluster through faults in simulated time and check Kafka's guarantees",
+		Long: `sim drives the real cores of a gregor cluster (metadata quorum, controller,
+leader and follower replicas) and its clients on one goroutine in simulated
+time, through crashes, power losses, partitions, pauses, clock jumps and disk
+faults, and checks Kafka's guarantees after every event and over the history
+of client operations. The same seed gives the same run, byte for byte.`,
+	}
+	cmd.AddCommand(newSimRunCommand(), newSimSwarmCommand(), newSimWorkerCommand())
+	return cmd
+}
+
+// simFlags are the flags run and swarm share.
+type simFlags struct {
+	nodes    int
+	duration time.Duration
+	plant    string
+}
+
+func (f *simFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "brokers (the first three are the controller quorum's voters)")
+	cmd.Flags().DurationVar(&f.duration, "duration", 60*time.Second, "simulated length of the faulty phase")
+	cmd.Flags().StringVar(&f.plant, "plant", "", "plant a bug in the simulator's shell: "+plantNames())
+}
+
+func plantNames() string {
+	s := ""
+	for i, p := range sim.Plants() {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(p)
+	}
+	return s
+}
+
+func (f *simFlags) options(seed uint64) (sim.Options, error) {
+	plant, err := sim.ParsePlant(f.plant)
+	if err != nil {
+		return sim.Options{}, err
+	}
+	if f.nodes < 1 || f.nodes > 50 {
+		return sim.Options{}, fmt.Errorf("--nodes %d: between 1 and 50", f.nodes)
+	}
+	return sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant}, nil
+}
+
+func newSimRunCommand() *cobra.Command {
+	var flags simFlags
+	var seed uint64
+	var scenario, traceFile string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Play one seed (or a named scenario) and check it",
+		Example: `  gregor sim run --seed 42
+  gregor sim run --seed 7 --duration 5m --nodes 5 --trace run.log
+  gregor sim run --scenario last-replica-standing
+  gregor sim run --seed 3 --plant early-hw`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := flags.options(seed)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !quiet {
+				opts.Timeline = out
+			}
+			if traceFile != "" {
+				f, err := os.Create(traceFile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Trace = f
+			}
+			start := time.Now()
+			var rep *sim.Report
+			if scenario != "" {
+				script, err := sim.ScenarioScript(scenario)
+				if err != nil {
+					return err
+				}
+				opts.Timeline = nil
+				rep, _ = sim.RunScenarioScript(script, opts, out)
+			} else {
+				rep = sim.Run(opts)
+			}
+			real := time.Since(start)
+			fmt.Fprintf(out, "\n%s", rep.Summary())
+			fmt.Fprintf(out, "real time %s: %.0f× simulated time per real second\n", real.Round(time.Millisecond), float64(rep.SimulatedMs)/max(float64(real.Milliseconds()), 1))
+			if traceFile != "" {
+				fmt.Fprintf(out, "trace written to %s (its sha256 is the trace hash above)\n", traceFile)
+			}
+			if rep.Failed() {
+				replay := rep.ReplayCommand()
+				if scenario != "" {
+					replay = fmt.Sprintf("gregor sim run --scenario %s --seed %d", scenario, seed)
+				}
+				fmt.Fprintf(out, "seed %d failed; replay with:\n  %s\n", seed, replay)
+				return errViolation
+			}
+			return nil
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "the seed: the same seed plays the same run")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "play a named scenario instead of a swarm seed: "+scenarioNames())
+	cmd.Flags().StringVar(&traceFile, "trace", "", "write the full event log to this file")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "print only the summary, not the timeline")
+	return cmd
+}
+
+func scenarioNames() string {
+	s := ""
+	for i, n := range sim.ScenarioNames() {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}

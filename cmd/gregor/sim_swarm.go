@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gregor/sim"
+)
+
+// seedResult is what one seed of a swarm found, as a worker reports it.
+type seedResult struct {
+	Seed      uint64 `json:"seed"`
+	Failed    bool   `json:"failed"`
+	Violation string `json:"violation,omitempty"`
+	Replay    string `json:"replay"`
+	SimMs     int64  `json:"sim_ms"`
+	RealMs    int64  `json:"real_ms"`
+	Profile   string `json:"profile"`
+}
+
+func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
+	opts, err := flags.options(seed)
+	if err != nil {
+		return seedResult{}, err
+	}
+	start := time.Now()
+	rep := sim.Run(opts)
+	res := seedResult{Seed: seed, Failed: rep.Failed(), Replay: rep.ReplayCommand(), SimMs: rep.SimulatedMs,
+		RealMs: time.Since(start).Milliseconds(), Profile: rep.Profile.String()}
+	if rep.Failed() {
+		v := rep.Violations[0].String()
+		if i := strings.Index(v, "\n"); i >= 0 {
+			v = v[:i]
+		}
+		res.Violation = v
+	}
+	return res, nil
+}
+
+func newSimSwarmCommand() *cobra.Command {
+	var flags simFlags
+	var seeds, start uint64
+	var parallel int
+	cmd := &cobra.Command{
+		Use:   "swarm",
+		Short: "Play many seeds, each with its own fault and workload mix, and list those that fail",
+		Example: `  gregor sim swarm --seeds 1000 --parallel 2
+  gregor sim swarm --seeds 50 --plant early-hw`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := flags.options(start); err != nil {
+				return err
+			}
+			if seeds == 0 {
+				return fmt.Errorf("--seeds must be at least 1")
+			}
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			began := time.Now()
+			results := make(chan seedResult)
+			var runErr error
+			go func() {
+				defer close(results)
+				if parallel <= 1 {
+					for s := start; s < start+seeds; s++ {
+						res, err := runSeed(&flags, s)
+						if err != nil {
+							runErr = err
+							return
+						}
+						results <- res
+					}
+					return
+				}
+				runErr = runWorkers(&flags, start, seeds, parallel, results)
+			}()
+			var failed []seedResult
+			var done, simMs int64
+			for res := range results {
+				done++
+				simMs += res.SimMs
+				if res.Failed {
+					failed = append(failed, res)
+				}
+				fmt.Fprintf(errOut, "\r%s", swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began)))
+			}
+			fmt.Fprintln(errOut)
+			if runErr != nil {
+				return runErr
+			}
+			elapsed := time.Since(began)
+			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s\n",
+				done, start, elapsed.Round(time.Millisecond), float64(done)/elapsed.Minutes(), time.Duration(simMs)*time.Millisecond,
+				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant))
+			if len(failed) == 0 {
+				fmt.Fprintln(out, "no seed failed")
+				return nil
+			}
+			fmt.Fprintf(out, "%d seeds failed:\n", len(failed))
+			for _, f := range failed {
+				fmt.Fprintf(out, "  seed %d: %s\n    profile: %s\n    replay: %s\n", f.Seed, f.Violation, f.Profile, f.Replay)
+			}
+			return errViolation
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().Uint64Var(&seeds, "seeds", 100, "how many seeds to play")
+	cmd.Flags().Uint64Var(&start, "start", 1, "the first seed")
+	cmd.Flags().IntVar(&parallel, "parallel", 1, "worker processes (a process plays one seed at a time)")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func swarmProgress(done, total, failed int64, elapsed time.Duration) string {
+	const width = 30
+	filled := int(float64(done) / float64(total) * width)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	return fmt.Sprintf("[%s] %d/%d seeds, %d failing, %.1f seeds/s", bar, done, total, failed, float64(done)/max(elapsed.Seconds(), 1e-3))
+}
+
+// runWorkers plays the seeds in worker processes (gregor sim worker): a
+// simulation owns its process's crypto/rand.Reader for its whole run, so
+// runs in parallel need processes of their own.
+func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan<- seedResult) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"sim", "worker", "--nodes", strconv.Itoa(flags.nodes), "--duration", flags.duration.String()}
+	if flags.plant != "" {
+		args = append(args, "--plant", flags.plant)
+	}
+	var mu sync.Mutex
+	next := start
+	take := func() (uint64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= start+seeds {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, parallel)
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runWorker(self, args, take, results); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// runWorker feeds one worker process a seed at a time.
+func runWorker(self string, args []string, take func() (uint64, bool), results chan<- seedResult) error {
+	c := exec.Command(self, args...)
+	c.Stderr = os.Stderr
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	for {
+		seed, ok := take()
+		if !ok {
+			break
+		}
+		if _, err := fmt.Fprintf(stdin, "%d\n", seed); err != nil {
+			return err
+		}
+		if !lines.Scan() {
+			return fmt.Errorf("worker stopped at seed %d: %v", seed, lines.Err())
+		}
+		var res seedResult
+		if err := json.Unmarshal(lines.Bytes(), &res); err != nil {
+			return fmt.Errorf("worker answer for seed %d: %w", seed, err)
+		}
+		results <- res
+	}
+	_ = stdin.Close()
+	return c.Wait()
+}
+
+// newSimWorkerCommand is the swarm's worker: it reads seeds, a line each,
+// and answers each with a JSON line.
+func newSimWorkerCommand() *cobra.Command {
+	var flags simFlags
+	cmd := &cobra.Command{
+		Use:    "worker",
+		Short:  "Play the seeds read from stdin (for gregor sim swarm --parallel)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return simWorker(&flags, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	flags.add(cmd)
+	return cmd
+}
+
+func simWorker(flags *simFlags, in io.Reader, out io.Writer) error {
+	lines := bufio.NewScanner(in)
+	enc := json.NewEncoder(out)
+	for lines.Scan() {
+		seed, err := strconv.ParseUint(strings.TrimSpace(lines.Text()), 10, 64)
+		if err != nil {
+			return fmt.Errorf("seed %q: %w", lines.Text(), err)
+		}
+		res, err := runSeed(flags, seed)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	}
+	return lines.Err()
+}

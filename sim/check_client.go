@@ -1,0 +1,244 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+)
+
+// The client-side checkers of CORRECTNESS.md §2.2, over the history once
+// the run has healed and read everything back:
+//
+//   - Q1: every offset of a partition holds at most one value in the
+//     polls;
+//   - Q3: every acknowledged acks=all write at or below the highest offset
+//     any poll read was read;
+//   - Q4: after the final read, every acknowledged acks=all write was read;
+//   - Q8: a producer's acknowledged sends to a partition get increasing
+//     offsets;
+//   - Q9: an assigned consumer's poll starts at its position and reads
+//     consecutive offsets;
+//   - Q11: an offset an acks=all write was acknowledged at holds that
+//     write's value when read (never read there: Q3, Q4).
+//
+// Q3, Q4 and Q11 hold where the guarantees promise them (D1:
+// min.insync.replicas ≥ 2, more than one replica, unclean elections off);
+// elsewhere, and where a power loss dropped the offset from a replica (D2
+// without KIP-966), a lost write is reported as a loss the guarantees
+// allow. Writes acknowledged with acks=1 promise nothing: their losses are
+// reported. A producer's retries may append a value twice (idempotence is
+// off), so values are not required to appear once.
+type historyChecker struct {
+	w *World
+	// reads maps each partition's offsets to the value polls read there.
+	reads   map[tpKey]map[int64]string
+	maxRead map[tpKey]int64
+	// topics are the topics' settings as the clients last saw them.
+	topics map[string]topicMetadata
+}
+
+func (w *World) checkHistory(final bool) {
+	c := &historyChecker{w: w, reads: map[tpKey]map[int64]string{}, maxRead: map[tpKey]int64{}, topics: map[string]topicMetadata{}}
+	for _, cl := range w.clients {
+		for name, t := range cl.meta.topics {
+			c.topics[name] = t
+		}
+	}
+	if !c.checkPolls() || !c.checkSends(final) {
+		return
+	}
+	c.checkSendOrder()
+}
+
+// checkPolls builds the log view from the polls: Q1 and Q9.
+func (c *historyChecker) checkPolls() bool {
+	w := c.w
+	for _, p := range w.hist.polls {
+		w.stats.InvariantsChecked++
+		if p.records[0].offset != p.position {
+			w.violation("Q9", fmt.Sprintf("%s polled %s from position %d but got records from offset %d", endpointName(p.process), p.tp, p.position, p.records[0].offset))
+			return false
+		}
+		m := c.reads[p.tp]
+		if m == nil {
+			m = map[int64]string{}
+			c.reads[p.tp] = m
+		}
+		for i, r := range p.records {
+			if i > 0 && r.offset != p.records[i-1].offset+1 {
+				w.violation("Q9", fmt.Sprintf("%s polled %s and skipped from offset %d to %d", endpointName(p.process), p.tp, p.records[i-1].offset, r.offset))
+				return false
+			}
+			if v, ok := m[r.offset]; ok && v != r.value {
+				if why := c.excused(p.tp, r.offset); why != "" {
+					w.loss("%s: offset %d read as %q and later as %q (%s)", p.tp, r.offset, v, r.value, why)
+				} else {
+					w.violation("Q1", fmt.Sprintf("%s offset %d read as %q and as %q", p.tp, r.offset, v, r.value))
+					return false
+				}
+			}
+			m[r.offset] = r.value
+			if cur, ok := c.maxRead[p.tp]; !ok || r.offset > cur {
+				c.maxRead[p.tp] = r.offset
+			}
+		}
+	}
+	return true
+}
+
+// promised says whether the guarantees promise acknowledged acks=all writes
+// to tp survive (D1).
+func (c *historyChecker) promised(tp tpKey) (bool, string) {
+	t, ok := c.topics[tp.topic]
+	if !ok {
+		return false, "unknown topic"
+	}
+	switch {
+	case t.unclean:
+		return false, "unclean.leader.election.enable=true"
+	case t.minISR < 2:
+		return false, fmt.Sprintf("min.insync.replicas=%d", t.minISR)
+	case len(t.partitions) > int(tp.partition) && len(t.partitions[tp.partition].Replicas) < 2:
+		return false, "a single replica"
+	}
+	return true, ""
+}
+
+// excused says why the guarantees allow a partition to change what an
+// offset holds: an unclean election, or a power loss that dropped the offset
+// from a replica; "" when they do not.
+func (c *historyChecker) excused(tp tpKey, offset int64) string {
+	switch {
+	case c.w.checks.unclean[tp]:
+		return "the partition had an unclean election"
+	case c.droppedAt(tp, offset):
+		return "a power loss dropped the offset unsynced"
+	}
+	return ""
+}
+
+// droppedAt says a power loss dropped offset from a replica of tp.
+func (c *historyChecker) droppedAt(tp tpKey, offset int64) bool {
+	for _, r := range c.w.checks.dropped[tp] {
+		if r.from <= offset && offset < r.to {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSends checks the acknowledged sends against the log view: Q1, Q3,
+// Q4, Q11.
+func (c *historyChecker) checkSends(final bool) bool {
+	w := c.w
+	for _, s := range w.hist.sends {
+		if s.outcome != outcomeOK {
+			continue
+		}
+		w.stats.InvariantsChecked++
+		v, read := c.reads[s.tp][s.offset]
+		maxRead, any := c.maxRead[s.tp]
+		lost := ""
+		switch {
+		case read && v != s.value:
+			lost = fmt.Sprintf("offset %d holds %q", s.offset, v)
+		case !read && any && s.offset <= maxRead:
+			lost = fmt.Sprintf("offset %d was never read though polls read up to %d", s.offset, maxRead)
+		case !read && final:
+			lost = fmt.Sprintf("offset %d was never read, not even by the final read", s.offset)
+		}
+		if lost == "" {
+			continue
+		}
+		if s.acks != -1 {
+			w.loss("%s: acks=1 write %q acknowledged at offset %d lost: %s", s.tp, s.value, s.offset, lost)
+			continue
+		}
+		if ok, why := c.promised(s.tp); !ok {
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost (%s): %s", s.tp, s.value, s.offset, why, lost)
+			continue
+		}
+		if c.droppedAt(s.tp, s.offset) {
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost to a power loss that dropped it unsynced (D2 without KIP-966): %s", s.tp, s.value, s.offset, lost)
+			continue
+		}
+		check := "Q3"
+		switch {
+		case read:
+			check = "Q11"
+		case final && (!any || s.offset > maxRead):
+			check = "Q4"
+		}
+		w.violation(check, fmt.Sprintf("%s: acks=all write %q acknowledged at offset %d by %s at %s is lost: %s",
+			s.tp, s.value, s.offset, endpointName(s.process), fmtMs(s.doneMs), lost))
+		return false
+	}
+	return true
+}
+
+// checkSendOrder is Q8: among a producer's acknowledged sends to a
+// partition that the log view holds, offsets rise in the order sent.
+func (c *historyChecker) checkSendOrder() {
+	w := c.w
+	type key struct {
+		process int32
+		tp      tpKey
+	}
+	last := map[key]*sendOp{}
+	for _, s := range w.hist.sends {
+		if s.outcome != outcomeOK {
+			continue
+		}
+		if v, ok := c.reads[s.tp][s.offset]; !ok || v != s.value {
+			continue
+		}
+		k := key{s.process, s.tp}
+		if prev := last[k]; prev != nil && s.offset <= prev.offset {
+			if why := c.excused(s.tp, s.offset); why != "" {
+				w.loss("%s: %s's send %q got offset %d after %q got %d (%s)", s.tp, endpointName(s.process), s.value, s.offset, prev.value, prev.offset, why)
+				last[k] = s
+				continue
+			}
+			w.violation("Q8", fmt.Sprintf("%s sent %q to %s after %q, but it got offset %d, not above %d",
+				endpointName(s.process), s.value, s.tp, prev.value, s.offset, prev.offset))
+			return
+		}
+		last[k] = s
+	}
+}
+
+// checkReplicasIdentical is S12: once converged, the replicas of every
+// partition hold the same batches.
+func (w *World) checkReplicasIdentical() {
+	var keys []tpKey
+	seen := map[tpKey]bool{}
+	for _, n := range w.nodes {
+		for _, k := range n.keys {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	for _, k := range keys {
+		var ref *replicaHost
+		for _, n := range w.nodes {
+			h := n.replicas[k]
+			if h == nil || h.core == nil {
+				continue
+			}
+			w.stats.InvariantsChecked++
+			if ref == nil {
+				ref = h
+				continue
+			}
+			if !slices.EqualFunc(ref.shadow.batches, h.shadow.batches, func(a, b shadowBatch) bool {
+				return a.base == b.base && a.last == b.last && a.epoch == b.epoch && a.crc == b.crc
+			}) {
+				w.violation("S12", fmt.Sprintf("%s: the replicas on %s and %s differ after convergence (%d and %d batches)",
+					k, ref.n.name(), h.n.name(), len(ref.shadow.batches), len(h.shadow.batches)))
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,392 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	"gregor/cluster"
+	"gregor/cluster/quorum"
+)
+
+// serverChecks are the white-box invariants of CORRECTNESS.md §2.4,
+// checked after every event of a node (and, for the metadata log, at every
+// committed batch):
+//
+//   - S1: at most one leader per partition leader epoch and per raft term;
+//     a node never goes back to an older leader epoch or term;
+//   - S2: a batch once below a leader's high watermark is in every later
+//     leader's log, identical (the hash of the log up to it matches);
+//   - S3: a leader's high watermark never passes the log end offset of an
+//     ISR member, never decreases within its epoch, and advances only while
+//     the ISR holds min.insync.replicas members;
+//   - S4: two replicas holding the same batch (base offset and leader
+//     epoch) hold the same log up to it;
+//   - S5: a new leader comes from the ISR, unless its topic allows unclean
+//     elections;
+//   - S9: every node applies the same metadata batch at each offset.
+//
+// Data a power loss dropped (CORRECTNESS.md D2: Kafka acknowledges before
+// fsync) excuses S2 and S3 at the offsets it dropped; the loss is reported.
+// Topics with unclean elections are D4: their losses are reported, not
+// violations.
+type serverChecks struct {
+	w             *World
+	raftLeaders   map[uint64]int32
+	raftTerms     map[int32]uint64
+	metaBatches   map[int64]uint64
+	metaApplied   int64
+	epochLeaders  map[epochKey]int32
+	replicaEpochs map[nodeTP]int32
+	leaderHW      map[nodeEpoch]int64
+	chains        map[batchKey]uint64
+	committed     map[tpKey]*committedPrefix
+	dropped       map[tpKey][]offsetRange
+	// unclean marks the partitions that had an unclean election.
+	unclean map[tpKey]bool
+}
+
+type epochKey struct {
+	tp    tpKey
+	epoch int32
+}
+
+type nodeTP struct {
+	node int32
+	tp   tpKey
+}
+
+type nodeEpoch struct {
+	node  int32
+	tp    tpKey
+	epoch int32
+}
+
+type batchKey struct {
+	tp         tpKey
+	start      int64
+	base, last int64
+	epoch      int32
+}
+
+// committedPrefix is the longest prefix of a partition below any leader's
+// high watermark: where it ends, the hash of the log up to there, the
+// leader epoch that committed it, and the log start the hash counts from.
+type committedPrefix struct {
+	end   int64
+	chain uint64
+	epoch int32
+	start int64
+}
+
+type offsetRange struct {
+	node     int32
+	from, to int64
+}
+
+func newServerChecks(w *World) *serverChecks {
+	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
+		epochLeaders: map[epochKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
+		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}}
+}
+
+// raftLeadership checks S1 for the metadata quorum.
+func (c *serverChecks) raftLeadership(n *node, l quorum.Leadership) {
+	c.w.stats.InvariantsChecked++
+	if l.LeaderEpoch < c.raftTerms[n.id] {
+		c.w.violation("S1", fmt.Sprintf("%s: quorum epoch went back from %d to %d", n.name(), c.raftTerms[n.id], l.LeaderEpoch))
+		return
+	}
+	c.raftTerms[n.id] = l.LeaderEpoch
+	if l.LeaderID < 0 {
+		return
+	}
+	if prev, ok := c.raftLeaders[l.LeaderEpoch]; ok && prev != l.LeaderID {
+		c.w.violation("S1", fmt.Sprintf("quorum epoch %d has two leaders: %d and %d", l.LeaderEpoch, prev, l.LeaderID))
+		return
+	}
+	c.raftLeaders[l.LeaderEpoch] = l.LeaderID
+}
+
+func (c *serverChecks) snapshotApplied(n *node, s *quorum.SnapshotToApply) {
+	c.w.tracef("%s: metadata snapshot at offset %d (image epoch %d) applied", n.name(), s.Offset, s.Batch.Epoch)
+}
+
+// batchCommitted checks S9 for a committed metadata batch and, the first
+// time a batch is applied anywhere, S5 and the timeline.
+func (c *serverChecks) batchCommitted(n *node, b quorum.CommittedBatch, old, next *cluster.MetadataImage) {
+	w := c.w
+	w.stats.InvariantsChecked++
+	h := fnv.New64a()
+	h.Write(cluster.AppendMetadataBatch(nil, b.Batch))
+	sum := h.Sum64()
+	if prev, ok := c.metaBatches[b.Offset]; ok {
+		if prev != sum {
+			w.violation("S9", fmt.Sprintf("%s applied a different metadata batch at offset %d than another node", n.name(), b.Offset))
+		}
+		return
+	}
+	c.metaBatches[b.Offset] = sum
+	if b.Offset <= c.metaApplied {
+		return
+	}
+	c.metaApplied = b.Offset
+	for _, rec := range b.Batch.Records {
+		c.recordCommitted(rec, old, next)
+	}
+}
+
+// recordCommitted checks S5 and tells the timeline about one record
+// committed for the first time.
+func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cluster.MetadataImage) {
+	w := c.w
+	switch r := rec.(type) {
+	case cluster.TopicRecord:
+		w.timelinef("metadata: topic %s created", r.Name)
+	case cluster.PartitionRecord:
+		if t, ok := next.TopicByID(r.TopicID); ok {
+			w.tracef("metadata: %s/%d replicas %v leader %d", t.Name, r.Partition, r.Replicas, r.Leader)
+		}
+	case cluster.RegisterBrokerRecord:
+		w.timelinef("metadata: broker %d registered (broker epoch %d)", r.BrokerID, r.BrokerEpoch)
+	case cluster.BrokerRegistrationChangeRecord:
+		switch r.Fenced {
+		case cluster.FenceBroker:
+			w.timelinef("metadata: broker %d fenced", r.BrokerID)
+		case cluster.UnfenceBroker:
+			w.timelinef("metadata: broker %d unfenced", r.BrokerID)
+		}
+	case cluster.PartitionChangeRecord:
+		t, ok := next.TopicByID(r.TopicID)
+		ot, ook := old.TopicByID(r.TopicID)
+		if !ok || !ook || int(r.Partition) >= len(t.Partitions) || int(r.Partition) >= len(ot.Partitions) {
+			return
+		}
+		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
+		tp := tpKey{t.Name, r.Partition}
+		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
+			w.stats.LeaderChanges++
+			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
+			c.checkElection(tp, t, before, after, next)
+		} else if !slices.Equal(after.ISR, before.ISR) {
+			w.stats.ISRChanges++
+			w.timelinef("metadata: %s ISR %v → %v", tp, before.ISR, after.ISR)
+		}
+	}
+}
+
+// checkElection is S5: a new leader from the ISR it was elected from.
+func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, after cluster.PartitionImage, img *cluster.MetadataImage) {
+	w := c.w
+	w.stats.InvariantsChecked++
+	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+		return
+	}
+	if w.uncleanEnabled(img, t) {
+		c.unclean[tp] = true
+		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
+		return
+	}
+	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v, and unclean.leader.election.enable is false",
+		tp, after.Leader, after.LeaderEpoch, before.ISR))
+}
+
+// dataLost records what a power loss dropped from a replica's log.
+func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
+	c.dropped[tp] = append(c.dropped[tp], offsetRange{node: node, from: from, to: to})
+	c.w.timelinef("n%d: %s lost [%d, %d) to the power loss (not yet fsynced)", node, tp, from, to)
+}
+
+// droppedBelow says a power loss dropped from some replica of tp an offset
+// below end.
+func (c *serverChecks) droppedBelow(tp tpKey, end int64) bool {
+	for _, r := range c.dropped[tp] {
+		if r.from < end {
+			return true
+		}
+	}
+	return false
+}
+
+// node checks the invariants that an event on n may have broken: those of
+// the replicas the event touched, and of the leaders of the partitions they
+// follow (a follower's log bounds its leader's high watermark, S3).
+func (c *serverChecks) node(n *node) {
+	dirty := n.dirty
+	n.dirty = nil
+	for _, h := range dirty {
+		h.dirty = false
+	}
+	if !n.up {
+		return
+	}
+	for _, h := range dirty {
+		if h.core == nil || c.w.stopped || n.replicas[h.key] != h {
+			continue
+		}
+		c.checkReplica(n, h)
+		if l := h.core.Leader(); l != n.id && l >= 0 && int(l) <= len(c.w.nodes) && !c.w.stopped {
+			if ln := c.w.node(l); ln.up {
+				if lh := ln.replicas[h.key]; lh != nil && lh.core != nil && lh.core.IsLeader() {
+					c.checkReplica(ln, lh)
+				}
+			}
+		}
+	}
+}
+
+func (c *serverChecks) checkReplica(n *node, h *replicaHost) {
+	w := c.w
+	w.stats.InvariantsChecked++
+	core := h.core
+	epoch := core.LeaderEpoch()
+	key := nodeTP{n.id, h.key}
+	if prev, ok := c.replicaEpochs[key]; ok && epoch < prev {
+		w.violation("S1", fmt.Sprintf("%s %s: leader epoch went back from %d to %d", n.name(), h.key, prev, epoch))
+		return
+	}
+	c.replicaEpochs[key] = epoch
+	if hw, leo := core.HighWatermark(), core.LogEndOffset(); hw > leo {
+		w.violation("S3", fmt.Sprintf("%s %s: high watermark %d past the log end offset %d", n.name(), h.key, hw, leo))
+		return
+	}
+	c.checkBatches(h)
+	c.checkEpochCache(h)
+	if core.IsLeader() {
+		c.checkLeader(n, h)
+	}
+}
+
+// checkBatches is S4 over the batches the replica gained since the last
+// check.
+func (c *serverChecks) checkBatches(h *replicaHost) {
+	s := &h.shadow
+	for i := len(s.batches) - 1; i >= 0; i-- {
+		b := s.batches[i]
+		k := batchKey{tp: h.key, start: s.start, base: b.base, last: b.last, epoch: b.epoch}
+		prev, ok := c.chains[k]
+		if ok && prev == b.chain {
+			return // this batch, and so every one before it, was checked
+		}
+		if ok {
+			c.w.violation("S4", fmt.Sprintf("%s %s: holds batch [%d, %d] of leader epoch %d after a log that differs from another replica's",
+				h.n.name(), h.key, b.base, b.last, b.epoch))
+			return
+		}
+		c.chains[k] = b.chain
+	}
+}
+
+// checkEpochCache is S4 for a log's leader-epoch cache: strictly
+// increasing in epoch and start offset, and the entry that covers the last
+// batch names that batch's epoch.
+func (c *serverChecks) checkEpochCache(h *replicaHost) {
+	if h.log == nil {
+		return
+	}
+	es := h.log.LeaderEpochs()
+	for i := 1; i < len(es); i++ {
+		if es[i].Epoch <= es[i-1].Epoch || es[i].StartOffset <= es[i-1].StartOffset {
+			c.w.violation("S4", fmt.Sprintf("%s %s: leader-epoch cache out of order: %v", h.n.name(), h.key, es))
+			return
+		}
+	}
+	n := len(h.shadow.batches)
+	if n == 0 || c.w.opts.Plant == PlantSkipTruncation {
+		return
+	}
+	last := h.shadow.batches[n-1]
+	covering := int32(-1)
+	for _, e := range es {
+		if e.StartOffset <= last.base {
+			covering = e.Epoch
+		}
+	}
+	if covering != last.epoch {
+		c.w.violation("S4", fmt.Sprintf("%s %s: the last batch [%d, %d] has leader epoch %d, the leader-epoch cache %v says %d there",
+			h.n.name(), h.key, last.base, last.last, last.epoch, es, covering))
+	}
+}
+
+// checkLeader is S1, S2 and S3 for a replica that leads.
+func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
+	w := c.w
+	core := h.core
+	tp, epoch, hw := h.key, core.LeaderEpoch(), core.HighWatermark()
+	if prev, ok := c.epochLeaders[epochKey{tp, epoch}]; ok && prev != n.id {
+		w.violation("S1", fmt.Sprintf("%s: leader epoch %d has two leaders: %d and %d", tp, epoch, prev, n.id))
+		return
+	}
+	c.epochLeaders[epochKey{tp, epoch}] = n.id
+	ne := nodeEpoch{n.id, tp, epoch}
+	last, seen := c.leaderHW[ne]
+	if seen && hw < last {
+		w.violation("S3", fmt.Sprintf("%s %s: high watermark went back from %d to %d in leader epoch %d", n.name(), tp, last, hw, epoch))
+		return
+	}
+	c.leaderHW[ne] = hw
+	isr := core.ISR()
+	if seen && hw > last && len(isr) < min(h.minISR, max(len(core.Replicas()), 1)) {
+		w.violation("S3", fmt.Sprintf("%s %s: high watermark advanced from %d to %d with ISR %v below min.insync.replicas %d",
+			n.name(), tp, last, hw, isr, h.minISR))
+		return
+	}
+	for _, id := range isr {
+		if id == n.id {
+			continue
+		}
+		m := w.node(id)
+		if !m.up {
+			continue
+		}
+		f := m.replicas[tp]
+		if f == nil || f.core == nil || f.core.LeaderEpoch() != epoch {
+			// A member that follows a newer leader epoch has left this
+			// leader, which is stale: its log answers to the new leader.
+			continue
+		}
+		if leo := f.core.LogEndOffset(); leo < hw && !c.droppedBelow(tp, hw) {
+			w.violation("S3", fmt.Sprintf("%s %s: high watermark %d past the log end offset %d of ISR member %d (ISR %v, leader epoch %d)",
+				n.name(), tp, hw, leo, id, isr, epoch))
+			return
+		}
+	}
+	c.checkCommitted(n, h, hw)
+}
+
+// checkCommitted is S2: the leader holds the committed prefix, which its
+// high watermark may extend.
+func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
+	w := c.w
+	tp, epoch, s := h.key, h.core.LeaderEpoch(), &h.shadow
+	cp := c.committed[tp]
+	if cp == nil {
+		cp = &committedPrefix{start: s.start}
+		c.committed[tp] = cp
+	}
+	if cp.end > 0 && epoch >= cp.epoch && cp.start == s.start {
+		i := s.find(cp.end - 1)
+		if i < 0 || s.batches[i].chain != cp.chain || s.batches[i].last != cp.end-1 {
+			switch {
+			case h.unclean:
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d (unclean elections allowed)",
+					tp, n.id, epoch, cp.end, cp.epoch)
+			case c.droppedBelow(tp, cp.end):
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: a power loss dropped them (outside D2 without KIP-966)",
+					tp, n.id, epoch, cp.end, cp.epoch)
+			default:
+				w.violation("S2", fmt.Sprintf("%s: leader %d at epoch %d does not hold the log below the high watermark %d that leader epoch %d committed",
+					tp, n.id, epoch, cp.end, cp.epoch))
+				return
+			}
+			*cp = committedPrefix{start: s.start}
+		}
+	}
+	if hw > cp.end && hw > s.start {
+		i := s.find(hw - 1)
+		if i < 0 {
+			return
+		}
+		*cp = committedPrefix{end: s.batches[i].last + 1, chain: s.batches[i].chain, epoch: epoch, start: s.start}
+	}
+}

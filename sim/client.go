@@ -1,0 +1,493 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The workload's clients: they find leaders from Metadata like real
+// clients, send to them, retry, and record every operation in the history.
+// A producer sends one value at a time (acks=all or acks=1, idempotence
+// off); a consumer assigns itself every partition and polls each from its
+// position; the admin creates topics and partitions during the run.
+
+type clientKind int8
+
+const (
+	producerClient clientKind = iota
+	consumerClient
+	adminClient
+)
+
+type client struct {
+	w    *World
+	id   int32
+	kind clientKind
+	rpc  *rpcs
+	meta clientMeta
+	// stopped clients send nothing new (the workload ended).
+	stopped bool
+
+	// producer; a scripted one sends limit values to target, one after
+	// another.
+	acks   int16
+	busy   bool
+	seq    int
+	meanMs float64
+	target *tpKey
+	limit  int
+
+	// consumer
+	positions map[tpKey]int64
+	polling   map[tpKey]bool
+	final     bool
+	// caughtUp tracks, for the final reader, the high watermark each
+	// partition last reported.
+	highWatermarks map[tpKey]int64
+
+	// admin
+	pendingTopics []topicSpec
+}
+
+// topicSpec is a topic the admin creates.
+type topicSpec struct {
+	name       string
+	partitions int32
+	rf         int16
+	minISR     int
+	unclean    bool
+	// assign places partition 0 on these brokers (a single partition).
+	assign []int32
+}
+
+type clientMeta struct {
+	topics     map[string]topicMetadata
+	controller int32
+	brokers    []int32
+	refreshing bool
+	lastMs     int64
+	next       int
+}
+
+func (w *World) newClient(kind clientKind) *client {
+	c := &client{w: w, id: clientBase + int32(len(w.clients)), kind: kind, rpc: newRPCs(),
+		positions: map[tpKey]int64{}, polling: map[tpKey]bool{}, highWatermarks: map[tpKey]int64{}}
+	c.meta.topics = map[string]topicMetadata{}
+	c.meta.controller = -1
+	c.meta.lastMs = -1 << 40
+	for _, n := range w.nodes {
+		c.meta.brokers = append(c.meta.brokers, n.id)
+	}
+	w.clients = append(w.clients, c)
+	return c
+}
+
+func (c *client) name() string             { return endpointName(c.id) }
+func (c *client) rpcTable() *rpcs          { return c.rpc }
+func (c *client) at(atMs int64, fn func()) { c.w.schedule(atMs, fn) }
+func (c *client) receive(m *message)       { c.rpc.completeCall(m) }
+func (c *client) call(to int32, body any, timeoutMs int64, done func(any, error)) {
+	c.w.call(c, c.id, to, body, timeoutMs, done)
+}
+
+// refreshMetadata asks a broker (the next in turn) for its metadata.
+func (c *client) refreshMetadata() {
+	w := c.w
+	if c.meta.refreshing || w.now-c.meta.lastMs < 100 {
+		return
+	}
+	c.meta.refreshing, c.meta.lastMs = true, w.now
+	to := c.meta.brokers[c.meta.next%len(c.meta.brokers)]
+	c.meta.next++
+	c.call(to, &metadataRequest{}, w.timing.requestTimeoutMs, func(body any, err error) {
+		c.meta.refreshing = false
+		resp, _ := body.(*metadataResponse)
+		if err != nil || resp == nil {
+			return
+		}
+		c.meta.controller = resp.controller
+		for _, t := range resp.topics {
+			c.meta.topics[t.name] = t
+		}
+	})
+}
+
+func (c *client) topicNames() []string {
+	names := make([]string, 0, len(c.meta.topics))
+	for name := range c.meta.topics {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// leader is where the client's metadata says tp's leader is.
+func (c *client) leader(tp tpKey) (int32, int32) {
+	t, ok := c.meta.topics[tp.topic]
+	if !ok || int(tp.partition) >= len(t.partitions) {
+		return -1, -1
+	}
+	p := t.partitions[tp.partition]
+	return p.Leader, p.LeaderEpoch
+}
+
+// startProducer runs a producer: one value at a time, a new one every
+// meanMs on average.
+func (c *client) startProducer() {
+	c.refreshMetadata()
+	c.at(c.w.now+expMs(c.w.rngWorkload, c.meanMs), c.produceNext)
+}
+
+func (c *client) produceNext() {
+	w := c.w
+	if c.stopped {
+		return
+	}
+	c.at(w.now+1+expMs(w.rngWorkload, c.meanMs), c.produceNext)
+	if c.busy {
+		return
+	}
+	if c.limit > 0 && c.seq >= c.limit {
+		c.stopped = true
+		return
+	}
+	var tp tpKey
+	if c.target != nil {
+		tp = *c.target
+	} else {
+		names := c.topicNames()
+		if len(names) == 0 {
+			c.refreshMetadata()
+			return
+		}
+		t := c.meta.topics[names[w.rngWorkload.IntN(len(names))]]
+		if len(t.partitions) == 0 {
+			return
+		}
+		tp = tpKey{t.name, int32(w.rngWorkload.IntN(len(t.partitions)))}
+	}
+	c.seq++
+	value := fmt.Sprintf("%s-%d", c.name(), c.seq)
+	op := w.hist.invokeSend(c.id, tp, value, c.acks, w.now, w.now+w.timing.deliveryTimeoutMs)
+	w.stats.Sends++
+	w.tracef("%s: send %s to %s acks=%d", c.name(), value, tp, c.acks)
+	c.busy = true
+	c.sendAttempt(op)
+}
+
+// sendAttempt sends the value to the leader the client knows, and decides
+// from the answer whether to retry.
+func (c *client) sendAttempt(op *sendOp) {
+	w := c.w
+	if w.now >= op.deadline {
+		c.finishSend(op, outcomeFail)
+		return
+	}
+	leader, _ := c.leader(op.tp)
+	if leader < 0 {
+		c.refreshMetadata()
+		c.at(w.now+w.timing.retryBackoffMs, func() { c.sendAttempt(op) })
+		return
+	}
+	op.attempts++
+	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildBatch(op.value, wallStartMs+w.now),
+		acks: op.acks, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}
+	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*produceResponse)
+		switch {
+		case errors.Is(err, errUnreachable):
+			op.lastError = err.Error()
+		case err != nil || resp == nil:
+			op.ambiguous, op.lastError = true, errTimeout.Error()
+		case resp.errorCode == 0:
+			op.offset = resp.baseOffset
+			c.finishSend(op, outcomeOK)
+			return
+		default:
+			op.lastError = kerr.ErrorForCode(resp.errorCode).Error()
+			if !definiteProduceError(resp.errorCode) {
+				op.ambiguous = true
+			}
+			if !retriableProduceError(resp.errorCode) {
+				c.finishSend(op, outcomeFail)
+				return
+			}
+		}
+		c.refreshMetadata()
+		c.at(w.now+w.timing.retryBackoffMs, func() { c.sendAttempt(op) })
+	})
+}
+
+// finishSend completes a send; a failed one that may have been appended is
+// info.
+func (c *client) finishSend(op *sendOp, o outcome) {
+	w := c.w
+	if o == outcomeFail && op.ambiguous {
+		o = outcomeInfo
+	}
+	op.outcome, op.doneMs = o, w.now
+	c.busy = false
+	switch o {
+	case outcomeOK:
+		w.stats.SendsOK++
+		if op.acks == -1 {
+			w.stats.SendsAcksAllOK++
+		}
+		w.tracef("%s: send %s ok at %s@%d", c.name(), op.value, op.tp, op.offset)
+	case outcomeFail:
+		w.stats.SendsFailed++
+		w.tracef("%s: send %s failed: %s", c.name(), op.value, op.lastError)
+	case outcomeInfo:
+		w.stats.SendsInfo++
+		w.tracef("%s: send %s unknown: %s", c.name(), op.value, op.lastError)
+	}
+}
+
+// definiteProduceError says an error proves nothing was appended: the
+// replica refused the batch before its append, or the append failed.
+// NOT_LEADER_OR_FOLLOWER does not: a leader deposed during an append
+// answers it too.
+func definiteProduceError(code int16) bool {
+	switch code {
+	case kerr.UnknownTopicOrPartition.Code, kerr.NotEnoughReplicas.Code, kerr.InvalidRequiredAcks.Code,
+		kerr.CorruptMessage.Code, kerr.InvalidRecord.Code, kerr.MessageTooLarge.Code, kerr.InvalidTimestamp.Code,
+		kerr.KafkaStorageError.Code, kerr.RecordListTooLarge.Code:
+		return true
+	}
+	return false
+}
+
+func retriableProduceError(code int16) bool {
+	switch code {
+	case kerr.InvalidRequiredAcks.Code, kerr.CorruptMessage.Code, kerr.InvalidRecord.Code, kerr.MessageTooLarge.Code,
+		kerr.InvalidTimestamp.Code, kerr.RecordListTooLarge.Code:
+		return false
+	}
+	return true
+}
+
+// startConsumer runs a consumer that assigns itself every partition it
+// learns of and polls each from its position.
+func (c *client) startConsumer() {
+	c.refreshMetadata()
+	c.at(c.w.now+100, c.consumeTick)
+}
+
+func (c *client) consumeTick() {
+	w := c.w
+	if c.stopped {
+		return
+	}
+	c.at(w.now+200, c.consumeTick)
+	if w.now-c.meta.lastMs > 2000 {
+		c.refreshMetadata()
+	}
+	for _, name := range c.topicNames() {
+		t := c.meta.topics[name]
+		for p := range t.partitions {
+			tp := tpKey{name, int32(p)}
+			if _, ok := c.positions[tp]; !ok {
+				c.positions[tp] = 0
+			}
+			if !c.polling[tp] {
+				c.poll(tp)
+			}
+		}
+	}
+}
+
+// poll fetches one partition from the consumer's position.
+func (c *client) poll(tp tpKey) {
+	w := c.w
+	leader, epoch := c.leader(tp)
+	if leader < 0 {
+		c.refreshMetadata()
+		return
+	}
+	c.polling[tp] = true
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.ReplicaState.ID = -1, -1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 200, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = tp.topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = tp.partition, c.positions[tp], epoch, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	position := c.positions[tp]
+	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
+		c.polling[tp] = false
+		resp, _ := body.(*kmsg.FetchResponse)
+		if err != nil || resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			c.refreshMetadata()
+			return
+		}
+		c.polled(tp, position, &resp.Topics[0].Partitions[0])
+	})
+}
+
+// polled takes a poll's answer.
+func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPartition) {
+	w := c.w
+	switch rp.ErrorCode {
+	case 0:
+	case kerr.OffsetOutOfRange.Code:
+		// auto.offset.reset=earliest: a log truncated below the position
+		// (a loss) or a position below the log start.
+		to := max(rp.LogStartOffset, 0)
+		w.hist.seek(c.id, tp, position, to, w.now)
+		w.tracef("%s: %s position %d out of range, reset to %d", c.name(), tp, position, to)
+		c.positions[tp] = to
+		return
+	default:
+		c.refreshMetadata()
+		return
+	}
+	if rp.HighWatermark >= 0 {
+		c.highWatermarks[tp] = rp.HighWatermark
+	}
+	if len(rp.RecordBatches) == 0 || c.positions[tp] != position {
+		return
+	}
+	recs, err := decodeRecords(rp.RecordBatches)
+	if err != nil {
+		w.violation("Q1", fmt.Sprintf("%s: %s: records from offset %d do not decode: %v", c.name(), tp, position, err))
+		return
+	}
+	var kept []readRecord
+	for _, r := range recs {
+		if r.offset >= position {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	w.stats.Polls++
+	w.stats.RecordsRead += int64(len(kept))
+	w.hist.poll(c.id, tp, position, kept, w.now, c.final)
+	w.tracef("%s: poll %s from %d: %d records to %d", c.name(), tp, position, len(kept), kept[len(kept)-1].offset)
+	c.positions[tp] = kept[len(kept)-1].offset + 1
+}
+
+// adminTick creates the topics and partitions the workload asks for.
+func (c *client) startAdmin() {
+	c.refreshMetadata()
+	c.at(c.w.now+500, c.adminTick)
+}
+
+func (c *client) adminTick() {
+	w := c.w
+	if c.stopped {
+		return
+	}
+	c.at(w.now+1000, c.adminTick)
+	c.refreshMetadata()
+	if len(c.pendingTopics) > 0 {
+		c.createTopic(c.pendingTopics[0])
+	}
+	if w.opts.Plant == PlantUncleanElect {
+		c.electUncleanly()
+	}
+}
+
+// controller is where the admin sends controller requests.
+func (c *client) controller() int32 {
+	if c.meta.controller >= 0 {
+		return c.meta.controller
+	}
+	return c.w.voters[c.meta.next%len(c.w.voters)]
+}
+
+func (c *client) createTopic(spec topicSpec) {
+	w := c.w
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	req.TimeoutMillis = 5000
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = spec.name, spec.partitions, spec.rf
+	if spec.assign != nil {
+		a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		a.Partition, a.Replicas = 0, spec.assign
+		t.NumPartitions, t.ReplicationFactor, t.ReplicaAssignment = -1, -1, append(t.ReplicaAssignment, a)
+	}
+	for _, kv := range [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
+		{"segment.bytes", "65536"}} {
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = kv[0], kmsg.StringPtr(kv[1])
+		t.Configs = append(t.Configs, cfg)
+	}
+	req.Topics = append(req.Topics, t)
+	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.CreateTopicsResponse)
+		if err != nil || resp == nil || len(resp.Topics) != 1 {
+			c.meta.next++
+			return
+		}
+		switch code := resp.Topics[0].ErrorCode; code {
+		case 0, kerr.TopicAlreadyExists.Code:
+			if len(c.pendingTopics) > 0 && c.pendingTopics[0].name == spec.name {
+				c.pendingTopics = c.pendingTopics[1:]
+				if code == 0 {
+					w.stats.TopicsCreated++
+				}
+			}
+		case kerr.NotController.Code:
+			c.meta.next++
+			c.meta.controller = -1
+		}
+	})
+}
+
+// createPartitions grows a topic by one partition.
+func (c *client) createPartitions(topic string) {
+	w := c.w
+	t, ok := c.meta.topics[topic]
+	if !ok {
+		return
+	}
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = topic, int32(len(t.partitions)+1)
+	req.Topics = append(req.Topics, rt)
+	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.CreatePartitionsResponse)
+		if err == nil && resp != nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == 0 {
+			w.stats.PartitionsAdded++
+			w.timelinef("admin: %s grows to %d partitions", topic, rt.Count)
+		}
+	})
+}
+
+// electUncleanly is the unclean-elect plant: an operator asks for unclean
+// elections of every leaderless partition, whatever its topic's
+// unclean.leader.election.enable says.
+func (c *client) electUncleanly() {
+	w := c.w
+	req := kmsg.NewPtrElectLeadersRequest()
+	req.Version = 2
+	req.ElectionType = 1
+	for _, name := range c.topicNames() {
+		t := c.meta.topics[name]
+		rt := kmsg.NewElectLeadersRequestTopic()
+		rt.Topic = name
+		for _, p := range t.partitions {
+			if p.Leader < 0 {
+				rt.Partitions = append(rt.Partitions, p.Partition)
+			}
+		}
+		if len(rt.Partitions) > 0 {
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	if len(req.Topics) == 0 {
+		return
+	}
+	w.stats.PlantFired++
+	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(any, error) {})
+}

@@ -1,0 +1,407 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"gregor/cluster"
+)
+
+// faultInjector injects the profile's faults during the faulty phase, each
+// kind on its own exponential clock, and runs the membership failure
+// detector (in place of serf) for the whole run.
+type faultInjector struct {
+	w *World
+	// partitionCuts are the links the current network partition cut.
+	partitionCuts []linkKey
+}
+
+func newFaultInjector(w *World) *faultInjector { return &faultInjector{w: w} }
+
+// start arms every fault the profile turns on, and the failure detector.
+func (f *faultInjector) start() {
+	p := f.w.profile
+	f.every(p.CrashEveryMs, f.crash)
+	f.every(p.PauseEveryMs, f.pause)
+	f.every(p.PartitionEveryMs, f.partition)
+	f.every(p.LinkFaultEveryMs, f.linkFault)
+	f.every(p.ClientCutEveryMs, f.clientCut)
+	f.every(p.ClockJumpEveryMs, f.clockJump)
+	f.every(p.DiskFaultEveryMs, f.diskFault)
+	f.every(p.StarveISREveryMs, f.starveISR)
+	f.startDetector()
+}
+
+// every runs fault at exponential intervals of mean meanMs while the run
+// is in its faulty phase.
+func (f *faultInjector) every(meanMs float64, fault func()) {
+	if meanMs <= 0 {
+		return
+	}
+	w := f.w
+	var next func()
+	next = func() {
+		if w.phase != phaseFaulty {
+			return
+		}
+		fault()
+		w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
+	}
+	w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
+}
+
+// pick draws one of the nodes that satisfy ok, or nil.
+func (f *faultInjector) pick(ok func(*node) bool) *node {
+	var cands []*node
+	for _, n := range f.w.nodes {
+		if ok(n) {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	return cands[f.w.rngFaults.IntN(len(cands))]
+}
+
+func (f *faultInjector) crash() {
+	w := f.w
+	n := f.pick(func(n *node) bool { return n.up })
+	if n == nil {
+		return
+	}
+	power := chance(w.rngFaults, w.profile.PowerLossShare)
+	w.crash(n, power, "")
+	w.schedule(w.now+200+expMs(w.rngFaults, w.profile.DownForMs), func() {
+		if w.phase == phaseFaulty {
+			w.restart(n)
+		}
+	})
+}
+
+func (f *faultInjector) pause() {
+	w := f.w
+	n := f.pick(func(n *node) bool { return n.up && !n.paused })
+	if n == nil {
+		return
+	}
+	w.pause(n)
+	inc := n.inc
+	w.schedule(w.now+100+expMs(w.rngFaults, w.profile.PauseForMs), func() {
+		if n.inc == inc {
+			w.resume(n)
+		}
+	})
+}
+
+// partition cuts the brokers' network in one of four shapes, and heals it
+// later. One partition at a time.
+func (f *faultInjector) partition() {
+	w := f.w
+	if len(f.partitionCuts) > 0 || len(w.nodes) < 2 {
+		return
+	}
+	ids := make([]int32, len(w.nodes))
+	for i, n := range w.nodes {
+		ids[i] = n.id
+	}
+	w.rngFaults.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	var desc string
+	switch shape := w.rngFaults.IntN(4); {
+	case shape == 0: // one node isolated
+		desc = f.cutGroups([][]int32{ids[:1], ids[1:]})
+	case shape == 1: // a clean split
+		k := 1 + w.rngFaults.IntN(len(ids)-1)
+		desc = f.cutGroups([][]int32{ids[:k], ids[k:]})
+	case shape == 2 || len(ids) < 3: // one-way cuts
+		var parts []string
+		for i := 0; i < 1+w.rngFaults.IntN(len(ids)); i++ {
+			a, b := ids[w.rngFaults.IntN(len(ids))], ids[w.rngFaults.IntN(len(ids))]
+			if a != b && !w.net.cut[linkKey{a, b}] {
+				f.cut(linkKey{a, b})
+				parts = append(parts, linkKey{a, b}.String())
+			}
+		}
+		desc = "one-way " + strings.Join(parts, " ")
+	default: // a bridge: two sides that reach each other only through one node
+		k := 1 + w.rngFaults.IntN(len(ids)-2)
+		left, right := ids[1:1+k], ids[1+k:]
+		for _, a := range left {
+			for _, b := range right {
+				f.cut(linkKey{a, b})
+				f.cut(linkKey{b, a})
+			}
+		}
+		desc = fmt.Sprintf("bridge %s | %s | %s", idList(left), endpointName(ids[0]), idList(right))
+	}
+	if len(f.partitionCuts) == 0 {
+		return
+	}
+	w.stats.Partitions++
+	w.timelinef("fault: partition %s", desc)
+	w.schedule(w.now+500+expMs(w.rngFaults, w.profile.PartitionForMs), f.healPartition)
+}
+
+// cutGroups cuts every link between nodes of different groups.
+func (f *faultInjector) cutGroups(groups [][]int32) string {
+	var parts []string
+	for i, g := range groups {
+		parts = append(parts, idList(g))
+		for j, h := range groups {
+			if i == j {
+				continue
+			}
+			for _, a := range g {
+				for _, b := range h {
+					f.cut(linkKey{a, b})
+				}
+			}
+		}
+	}
+	return strings.Join(parts, " | ")
+}
+
+func (f *faultInjector) cut(k linkKey) {
+	if f.w.net.cut[k] {
+		return
+	}
+	f.w.net.cut[k] = true
+	f.partitionCuts = append(f.partitionCuts, k)
+}
+
+func (f *faultInjector) healPartition() {
+	w := f.w
+	if len(f.partitionCuts) == 0 {
+		return
+	}
+	for _, k := range f.partitionCuts {
+		delete(w.net.cut, k)
+	}
+	f.partitionCuts = nil
+	w.timelinef("fault: partition healed")
+}
+
+func idList(ids []int32) string {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	var parts []string
+	for _, id := range s {
+		parts = append(parts, endpointName(id))
+	}
+	return strings.Join(parts, ",")
+}
+
+// linkFault degrades one directed link between brokers for a while.
+func (f *faultInjector) linkFault() {
+	w := f.w
+	if len(w.nodes) < 2 {
+		return
+	}
+	a := w.nodes[w.rngFaults.IntN(len(w.nodes))].id
+	b := w.nodes[w.rngFaults.IntN(len(w.nodes))].id
+	if a == b {
+		return
+	}
+	k := linkKey{a, b}
+	lf := &linkFaults{dropP: 0.1 + 0.4*w.rngFaults.Float64(), dupP: 0.2 * w.rngFaults.Float64(), extraDelayMs: 50 * w.rngFaults.Float64()}
+	w.net.degraded[k] = lf
+	w.stats.LinkFaults++
+	w.timelinef("fault: link %s loses %.0f%%, duplicates %.0f%%, delays +%.0fms", k, 100*lf.dropP, 100*lf.dupP, lf.extraDelayMs)
+	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
+		if w.net.degraded[k] == lf {
+			delete(w.net.degraded, k)
+			w.tracef("fault: link %s restored", k)
+		}
+	})
+}
+
+// clientCut cuts a client off one broker (both ways) for a while.
+func (f *faultInjector) clientCut() {
+	w := f.w
+	if len(w.clients) == 0 {
+		return
+	}
+	c := w.clients[w.rngFaults.IntN(len(w.clients))]
+	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
+	ks := []linkKey{{c.id, n.id}, {n.id, c.id}}
+	if w.net.cut[ks[0]] {
+		return
+	}
+	for _, k := range ks {
+		w.net.cut[k] = true
+	}
+	w.timelinef("fault: %s cut off %s", c.name(), n.name())
+	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
+		for _, k := range ks {
+			delete(w.net.cut, k)
+		}
+		w.tracef("fault: %s reaches %s again", c.name(), n.name())
+	})
+}
+
+// clockJump moves a node's wall clock by up to an hour either way.
+func (f *faultInjector) clockJump() {
+	w := f.w
+	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
+	delta := (w.rngFaults.Int64N(2*3_600_000) - 3_600_000)
+	n.wallOffsetMs += delta
+	w.stats.ClockJumps++
+	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), delta/1000)
+}
+
+// starveISR cuts the replication links from a partition's followers to
+// its leader (their fetches are lost; every broker still reaches the
+// controller) until the leader has dropped them from the ISR, then crashes
+// the leader: the shape of CORRECTNESS.md B1 and B6.
+func (f *faultInjector) starveISR() {
+	w := f.w
+	var ctrl *node
+	for _, n := range w.nodes {
+		if n.up && n.ctrl != nil && n.ctrl.Active() {
+			ctrl = n
+		}
+	}
+	if ctrl == nil {
+		return
+	}
+	var cands []cluster.PartitionImage
+	var names []string
+	for t := range ctrl.image.Topics() {
+		for _, p := range t.Partitions {
+			if p.Leader >= 0 && len(p.ISR) > 1 {
+				cands = append(cands, p)
+				names = append(names, t.Name)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	i := w.rngFaults.IntN(len(cands))
+	p, tp := cands[i], tpKey{names[i], cands[i].Partition}
+	var cut []linkKey
+	var names2 []string
+	for _, r := range p.Replicas {
+		if k := (linkKey{r, p.Leader}); r != p.Leader && !w.net.dataCut[k] {
+			w.net.dataCut[k] = true
+			cut = append(cut, k)
+			names2 = append(names2, k.String())
+		}
+	}
+	if len(cut) == 0 {
+		return
+	}
+	w.stats.Partitions++
+	w.timelinef("fault: %s's followers cannot fetch from its leader n%d (replication links %s cut)", tp, p.Leader, strings.Join(names2, " "))
+	leader := w.node(p.Leader)
+	w.schedule(w.now+w.timing.replicaLagMaxMs+2000+expMs(w.rngFaults, 3000), func() {
+		for _, k := range cut {
+			delete(w.net.dataCut, k)
+		}
+		if w.phase != phaseFaulty {
+			return
+		}
+		w.crash(leader, chance(w.rngFaults, w.profile.PowerLossShare), "")
+		w.schedule(w.now+200+expMs(w.rngFaults, max(w.profile.DownForMs, 3000)), func() {
+			if w.phase == phaseFaulty {
+				w.restart(leader)
+			}
+		})
+	})
+}
+
+// diskFault makes a node's writes and fsyncs fail for a while: with EIO
+// (each with probability DiskFaultP), or with ENOSPC (the disk is full).
+func (f *faultInjector) diskFault() {
+	w := f.w
+	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
+	until := w.now + 1 + expMs(w.rngFaults, w.profile.DiskFaultForMs)
+	w.stats.DiskFaults++
+	if w.rngFaults.IntN(2) == 0 {
+		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(w.rngFaults.IntN(4096)))
+		w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
+		w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
+		return
+	}
+	n.diskFaultUntilMs, n.diskFaultP = until, w.profile.DiskFaultP
+	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
+}
+
+// startDetector runs the membership failure detector: every second the
+// active controller may hear that a broker failed. Of a broker it cannot
+// reach (down, paused, cut off) it hears with probability DetectP; of one it
+// can, with FalseSuspicionP (only while faults are on). The controller
+// takes it as a hint (BrokerFailed).
+func (f *faultInjector) startDetector() {
+	w := f.w
+	var tick func()
+	tick = func() {
+		w.schedule(w.now+1000, tick)
+		var ctrl *node
+		for _, n := range w.nodes {
+			if n.up && !n.paused && n.ctrl != nil && n.ctrl.Active() {
+				ctrl = n
+				break
+			}
+		}
+		if ctrl == nil {
+			return
+		}
+		for _, b := range w.nodes {
+			if b == ctrl {
+				continue
+			}
+			unreachable := !b.up || b.paused || w.net.cut[linkKey{ctrl.id, b.id}] || w.net.cut[linkKey{b.id, ctrl.id}]
+			detect := unreachable && chance(w.rngMembership, w.profile.DetectP)
+			falsely := !unreachable && w.phase == phaseFaulty && chance(w.rngMembership, w.profile.FalseSuspicionP)
+			if !detect && !falsely {
+				continue
+			}
+			if falsely {
+				w.stats.FalseSuspicions++
+			} else {
+				w.stats.Suspicions++
+			}
+			id := b.id
+			ctrl.at(w.now, func() {
+				if ctrl.ctrl.Active() {
+					w.tracef("membership: %s suspects %s (false=%t)", ctrl.name(), endpointName(id), falsely)
+					ctrl.ctrl.BrokerFailed(id, ctrl.instant())
+					ctrl.settle()
+				}
+			})
+		}
+	}
+	w.schedule(w.now+1000, tick)
+}
+
+// heal ends every fault: partitions and cuts heal, links recover, paused
+// nodes continue, disks work, and crashed nodes (and nodes with offline
+// partitions, which only a restart brings back) restart.
+func (w *World) heal() {
+	w.phase = phaseHealing
+	clear(w.net.cut)
+	clear(w.net.dataCut)
+	clear(w.net.degraded)
+	w.faults.partitionCuts = nil
+	w.net.dropP, w.net.dupP = 0, 0
+	w.timelinef("heal: faults stop, the network heals, every node runs")
+	for _, n := range w.nodes {
+		n.diskFaultUntilMs = 0
+		n.fs.SetSpaceLimit(-1)
+		if n.paused {
+			w.resume(n)
+		}
+		offline := n.diskErrorSeen
+		for _, k := range n.keys {
+			if n.replicas[k].offline != nil {
+				offline = true
+			}
+		}
+		if offline {
+			w.crash(n, false, "restarted to bring its failed logs and offline partitions back")
+		}
+		w.restart(n)
+	}
+}

@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+)
+
+// The history of client operations (CORRECTNESS.md §2.1): each operation is
+// invoked, then completes once as ok (it happened), fail (it certainly did
+// not) or info (unknown: a timeout, an answer that does not say). Every
+// value sent is unique.
+
+type outcome int8
+
+const (
+	pending outcome = iota
+	outcomeOK
+	outcomeFail
+	outcomeInfo
+)
+
+func (o outcome) String() string {
+	return [...]string{"pending", "ok", "fail", "info"}[o]
+}
+
+// sendOp is one produce of one value to one partition, with the producer's
+// retries folded in (idempotence is off: a retry after an unknown outcome
+// may append the value twice).
+type sendOp struct {
+	index    int
+	process  int32
+	tp       tpKey
+	value    string
+	acks     int16
+	invokeMs int64
+	doneMs   int64
+	outcome  outcome
+	// offset is where the ok attempt's value was appended.
+	offset int64
+	// ambiguous says some attempt may have been appended.
+	ambiguous bool
+	attempts  int
+	deadline  int64
+	lastError string
+}
+
+// pollOp is one ok poll of one partition by an assigned consumer: the
+// records read from position on, in offset order.
+type pollOp struct {
+	index    int
+	process  int32
+	tp       tpKey
+	position int64
+	atMs     int64
+	records  []readRecord
+	// final says the poll belongs to the final read phase.
+	final bool
+}
+
+// seekOp is a consumer moving its position (after OFFSET_OUT_OF_RANGE):
+// poll monotonicity (Q9) starts afresh.
+type seekOp struct {
+	process int32
+	tp      tpKey
+	from    int64
+	to      int64
+	atMs    int64
+}
+
+type readRecord struct {
+	offset int64
+	value  string
+}
+
+type history struct {
+	ops   int
+	sends []*sendOp
+	polls []*pollOp
+	seeks []*seekOp
+}
+
+func newHistory() *history { return &history{} }
+
+func (h *history) invokeSend(process int32, tp tpKey, value string, acks int16, nowMs, deadline int64) *sendOp {
+	h.ops++
+	op := &sendOp{index: h.ops, process: process, tp: tp, value: value, acks: acks, invokeMs: nowMs, offset: -1, deadline: deadline}
+	h.sends = append(h.sends, op)
+	return op
+}
+
+func (h *history) poll(process int32, tp tpKey, position int64, records []readRecord, nowMs int64, final bool) *pollOp {
+	h.ops++
+	op := &pollOp{index: h.ops, process: process, tp: tp, position: position, atMs: nowMs, records: records, final: final}
+	h.polls = append(h.polls, op)
+	return op
+}
+
+func (h *history) seek(process int32, tp tpKey, from, to, nowMs int64) {
+	h.ops++
+	h.seeks = append(h.seeks, &seekOp{process: process, tp: tp, from: from, to: to, atMs: nowMs})
+}
+
+// buildBatch encodes a RecordBatch v2 of one record holding value, as a
+// producer does (no key, no compression, no idempotence).
+func buildBatch(value string, timestampMs int64) []byte {
+	r := kmsg.Record{Value: []byte(value)}
+	enc := r.AppendTo(nil)
+	r.Length = int32(len(enc) - 1)
+	enc = r.AppendTo(nil)
+	b := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: timestampMs, MaxTimestamp: timestampMs,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: enc,
+	}
+	raw := b.AppendTo(nil)
+	b.Length = int32(len(raw) - 12)
+	raw = b.AppendTo(nil)
+	logstore.ChecksumBatch(raw)
+	return raw
+}
+
+// decodeRecords reads the records of fetched batches (uncompressed, as
+// the workload writes them), with their offsets.
+func decodeRecords(p []byte) ([]readRecord, error) {
+	var out []readRecord
+	for len(p) > 0 {
+		size, err := logstore.BatchSize(p)
+		if err != nil {
+			return nil, err
+		}
+		if size > len(p) {
+			break // a partial batch at the end of a response
+		}
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(p[:size]); err != nil {
+			return nil, fmt.Errorf("batch at %d: %w", b.FirstOffset, err)
+		}
+		if b.Attributes&0x07 != 0 {
+			return nil, fmt.Errorf("batch at %d is compressed", b.FirstOffset)
+		}
+		rs := b.Records
+		for i := 0; i < int(b.NumRecords); i++ {
+			length, n := binary.Varint(rs)
+			if n <= 0 || int64(n)+length > int64(len(rs)) {
+				return nil, fmt.Errorf("batch at %d: record %d does not decode", b.FirstOffset, i)
+			}
+			var r kmsg.Record
+			if err := r.ReadFrom(rs[:int64(n)+length]); err != nil {
+				return nil, fmt.Errorf("batch at %d: record %d: %w", b.FirstOffset, i, err)
+			}
+			out = append(out, readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value)})
+			rs = rs[int64(n)+length:]
+		}
+		p = p[size:]
+	}
+	return out, nil
+}

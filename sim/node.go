@@ -1,0 +1,493 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"slices"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/cluster/quorum"
+	"gregor/logstore"
+	"gregor/logstore/raftlog"
+	"gregor/logstore/vfs"
+)
+
+// node is one simulated broker (and, when it is a voter, controller): the
+// shell the simulator puts around the real cores, doing with their effects
+// what the actors and netio do in production. It runs only inside events of
+// its own (at and receive), which drop what belonged to an earlier process
+// (incarnation) and hold everything while the node is paused.
+type node struct {
+	w  *World
+	id int32
+	fs *vfs.Mem
+
+	// inc counts the node's process starts; events of an older one are
+	// dropped. up says a process runs; paused that it is stopped (SIGSTOP).
+	inc     uint64
+	started bool
+	up      bool
+	paused  bool
+	backlog []func()
+	// failing is set when the process must stop (a durable write failed):
+	// it crashes once the current event is done.
+	failing error
+
+	// Clocks: monotonic time is virtual time from an origin of the node's
+	// own; wall time is virtual time plus wallOffsetMs, which clock jumps
+	// move.
+	monoBaseMs   int64
+	wallOffsetMs int64
+
+	rpc *rpcs
+	// queue is work posted by the node's own handlers, run in order before
+	// the event ends (so that no core is entered while it is carrying out).
+	queue []func()
+
+	// wakeAtMs is the earliest wake-up scheduled (virtual ms), math.MaxInt64
+	// when none; wakesThisMs counts wake-ups at the same instant (a core
+	// that asks to be ticked again and again without acting spins).
+	wakeAtMs    int64
+	lastWakeMs  int64
+	wakesThisMs int
+
+	// The metadata quorum and the controller.
+	raftLog    *raftlog.Log
+	q          *quorum.Quorum
+	image      *cluster.MetadataImage
+	leadership quorum.Leadership
+	ctrl       *cluster.Controller
+	// ctrlProposals are the controller's batches proposed to the quorum,
+	// oldest first.
+	ctrlProposals []ctrlProposal
+
+	// The broker's lifecycle (Kafka's BrokerLifecycleManager).
+	incarnation     cluster.IncarnationID
+	brokerEpoch     int64
+	fenced          bool
+	registering     bool
+	heartbeating    bool
+	registerAtMs    int64
+	nextHeartbeatMs int64
+	controllerGuess int
+
+	// The replica manager: replicas run once the node's registration is in
+	// its image; hosted is the image they were last moved to.
+	replicasOn bool
+	hosted     *cluster.MetadataImage
+	replicas   map[tpKey]*replicaHost
+	keys       []tpKey // sorted
+	fetchers   map[int32]*fetcherHost
+	leaders    []int32 // the fetchers' leaders, sorted
+	servers    map[uint64]*fetchServer
+	// serverIDs are the fetch servers waiting, oldest first.
+	serverIDs  []uint64
+	nextServer uint64
+	// dirty are the replicas an event touched, for the checks.
+	dirty []*replicaHost
+	// checkpointed are the high watermarks read at start
+	// (replication-offset-checkpoint); nextCheckpointMs when they are next
+	// written.
+	checkpointed     map[logstore.TopicPartition]int64
+	nextCheckpointMs int64
+	// diskEnd is the end of each partition log the node's processes wrote
+	// (the simulator's bookkeeping, which outlives processes); preCrashEnd
+	// is what it was when a power loss hit, to learn at the next open of
+	// the log what the loss dropped.
+	diskEnd     map[tpKey]int64
+	preCrashEnd map[tpKey]int64
+
+	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
+	// with EIO with probability diskFaultP.
+	diskFaultUntilMs int64
+	diskFaultP       float64
+	// diskErrorSeen says an I/O error was injected in this process: its logs
+	// may refuse every write until reopened (a failed fsync is sticky), so
+	// healing restarts it.
+	diskErrorSeen bool
+}
+
+type ctrlProposal struct {
+	id    quorum.ProposalID
+	epoch int64
+}
+
+// tpKey names a partition.
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+func (k tpKey) String() string { return fmt.Sprintf("%s/%d", k.topic, k.partition) }
+
+func compareKeys(a, b tpKey) int {
+	if a.topic != b.topic {
+		if a.topic < b.topic {
+			return -1
+		}
+		return 1
+	}
+	return int(a.partition) - int(b.partition)
+}
+
+const (
+	dataDir        = "/data"
+	checkpointPath = dataDir + "/" + logstore.ReplicationOffsetCheckpointFile
+	wallStartMs    = 1_700_000_000_000
+	never          = int64(math.MaxInt64)
+)
+
+var nopLogger = zap.NewNop()
+
+func newNode(w *World, id int32) *node {
+	n := &node{w: w, id: id, wakeAtMs: never, diskEnd: map[tpKey]int64{}, preCrashEnd: map[tpKey]int64{}}
+	n.fs = vfs.NewMem(vfs.WithTornWrites(w.opts.Seed ^ uint64(id)*0x2545f4914f6cdd1d))
+	n.monoBaseMs = 1_000_000 * int64(id)
+	_ = n.fs.MkdirAll(dataDir, 0o755)
+	_ = n.fs.SyncDir("/")
+	n.fs.SetErrorHook(n.diskHook)
+	return n
+}
+
+func (n *node) name() string { return fmt.Sprintf("n%d", n.id) }
+
+// instant is the node's time: monotonic and wall.
+func (n *node) instant() cluster.Instant {
+	return cluster.Instant{WallMs: wallStartMs + n.w.now + n.wallOffsetMs, MonoMs: n.monoBaseMs + n.w.now}
+}
+
+// monoToVirtual turns one of the node's monotonic deadlines into virtual
+// time.
+func (n *node) monoToVirtual(ms int64) int64 {
+	if ms >= never-n.monoBaseMs {
+		return never
+	}
+	return ms - n.monoBaseMs
+}
+
+func (n *node) rpcTable() *rpcs { return n.rpc }
+
+// at runs fn at atMs in this process of the node.
+func (n *node) at(atMs int64, fn func()) {
+	inc := n.inc
+	n.w.schedule(atMs, func() {
+		if n.inc != inc || !n.up {
+			return
+		}
+		if n.paused {
+			n.backlog = append(n.backlog, fn)
+			return
+		}
+		n.run(fn)
+	})
+}
+
+// receive takes a message off the network.
+func (n *node) receive(m *message) {
+	if !n.up {
+		n.w.net.bounce(m)
+		return
+	}
+	fn := func() { n.handle(m) }
+	if n.paused {
+		n.backlog = append(n.backlog, fn)
+		return
+	}
+	n.run(fn)
+}
+
+// post queues work for the end of the current event.
+func (n *node) post(fn func()) { n.queue = append(n.queue, fn) }
+
+// run is one event of the node: the handler, the work it posted, a crash
+// if a durable write failed, then the next wake-up and the checks.
+func (n *node) run(fn func()) {
+	fn()
+	for len(n.queue) > 0 && n.up && n.failing == nil {
+		next := n.queue[0]
+		n.queue = n.queue[1:]
+		next()
+	}
+	n.queue = nil
+	if n.failing != nil {
+		w, err := n.w, n.failing
+		w.crash(n, false, fmt.Sprintf("process stopped: %v", err))
+		// The process supervisor (systemd, Kubernetes) starts it again.
+		w.schedule(w.now+1000+expMs(w.rngFaults, 2000), func() {
+			if w.phase == phaseFaulty {
+				w.restart(n)
+			}
+		})
+		return
+	}
+	n.rearm()
+	n.w.checkNode(n)
+}
+
+// fail stops the process after the current event (a shell stops its node
+// when the metadata log cannot be written).
+func (n *node) fail(err error) {
+	if n.failing == nil {
+		n.failing = err
+	}
+}
+
+func (n *node) handle(m *message) {
+	switch m.kind {
+	case msgRaft:
+		if n.q == nil {
+			return
+		}
+		if err := n.q.StepBytes(m.body.([]byte)); err != nil {
+			n.w.violation("S9", fmt.Sprintf("%s: raft message from %s refused: %v", n.name(), endpointName(m.from), err))
+			return
+		}
+		n.settle()
+	case msgResponse:
+		n.rpc.completeCall(m)
+	case msgRequest:
+		n.serve(m)
+	}
+}
+
+// serve answers a request, as the router of a broker (and its controller
+// listener) does.
+func (n *node) serve(m *message) {
+	switch req := m.body.(type) {
+	case *produceRequest:
+		n.serveProduce(m, req)
+	case *metadataRequest:
+		n.w.respond(m, n.metadata())
+	case *kmsg.FetchRequest:
+		n.serveFetch(m, req)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		n.serveOffsetForLeaderEpoch(m, req)
+	case kmsg.Request:
+		n.serveController(m, req)
+	default:
+		panic(fmt.Sprintf("sim: %s got a request of type %T", n.name(), m.body))
+	}
+}
+
+// start begins a process on the node: the metadata log is recovered, the
+// quorum core starts from it, and the broker registers with the
+// controller.
+func (n *node) start() error {
+	w := n.w
+	n.inc++
+	n.up, n.paused, n.failing, n.diskErrorSeen = true, false, nil, false
+	n.backlog, n.queue = nil, nil
+	n.rpc = newRPCs()
+	n.wakeAtMs = never
+	n.image, n.hosted = cluster.NewMetadataImage(), nil
+	n.leadership = quorum.Leadership{LeaderID: -1}
+	n.ctrlProposals = nil
+	n.brokerEpoch, n.fenced, n.registering, n.heartbeating = -1, false, false, false
+	n.registerAtMs, n.nextHeartbeatMs = w.now, never
+	n.replicasOn = false
+	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
+	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
+	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
+	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
+	_, _ = w.ids.Read(n.incarnation[:])
+
+	offsets, err := logstore.ReadOffsetCheckpointFile(n.fs, checkpointPath)
+	if err != nil {
+		w.tracef("%s: high watermark checkpoint ignored: %v", n.name(), err)
+		offsets = map[logstore.TopicPartition]int64{}
+	}
+	n.checkpointed = offsets
+
+	log, st, err := raftlog.Open(n.fs, dataDir+"/"+raftlog.DirName, nopLogger)
+	if err != nil {
+		return fmt.Errorf("open the metadata log: %w", err)
+	}
+	q, err := quorum.New(quorum.Config{
+		NodeID: n.id, Voters: w.voters,
+		ElectionTimeoutMs: w.timing.electionTimeoutMs, HeartbeatIntervalMs: w.timing.raftHeartbeatMs, TickMs: w.timing.raftTickMs,
+		SnapshotIntervalBytes: w.timing.snapshotIntervalBytes, SnapshotCatchUpEntries: 100,
+	}, st)
+	if err != nil {
+		return fmt.Errorf("start the quorum core: %w", err)
+	}
+	n.raftLog, n.q = log, q
+	n.ctrl = cluster.NewController(cluster.ControllerConfig{
+		NodeID: n.id, NumPartitions: 1, DefaultReplicationFactor: int16(min(3, len(w.nodes))),
+		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids,
+		BrokerSessionTimeoutMs: w.timing.sessionTimeoutMs, BrokerHeartbeatIntervalMs: w.timing.heartbeatIntervalMs,
+		UncleanLeaderElectionIntervalMs: w.timing.uncleanIntervalMs,
+	})
+	n.run(func() {
+		n.q.Tick(n.instant())
+		n.settle()
+	})
+	return nil
+}
+
+// stopProcess forgets everything the process held in memory; what it wrote
+// stays on the filesystem (a power loss then drops what was not synced).
+func (n *node) stopProcess() {
+	n.up, n.paused = false, false
+	n.inc++
+	n.backlog, n.queue = nil, nil
+	n.raftLog, n.q, n.ctrl = nil, nil, nil
+	n.replicas, n.keys, n.fetchers, n.servers = nil, nil, nil, nil
+	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
+	n.replicasOn = false
+	n.failing = nil
+}
+
+// rearm schedules the node's next wake-up at the earliest deadline of its
+// cores and timers.
+func (n *node) rearm() {
+	if !n.up {
+		return
+	}
+	next := n.nextDeadline()
+	if next == never || next >= n.wakeAtMs {
+		return
+	}
+	at := max(next, n.w.now)
+	n.wakeAtMs = at
+	n.at(at, n.wake)
+}
+
+// nextDeadline is the earliest virtual time at which a core of the node, or
+// one of its timers, has work.
+func (n *node) nextDeadline() int64 {
+	next := never
+	if n.q != nil {
+		next = min(next, n.monoToVirtual(n.q.NextTickMs()))
+	}
+	if n.ctrl != nil {
+		if d, ok := n.ctrl.NextDeadline(); ok {
+			next = min(next, n.monoToVirtual(d))
+		}
+	}
+	if n.brokerEpoch < 0 && !n.registering {
+		next = min(next, n.registerAtMs)
+	}
+	if n.brokerEpoch >= 0 && !n.heartbeating {
+		next = min(next, n.nextHeartbeatMs)
+	}
+	if n.replicasOn {
+		next = min(next, n.nextCheckpointMs)
+	}
+	// The cores' deadlines as their shells cached them after each input:
+	// a core's deadline changes only when it is called.
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h.core != nil {
+			next = min(next, n.monoToVirtual(h.deadlineMs))
+		}
+	}
+	for _, leader := range n.leaders {
+		next = min(next, n.monoToVirtual(n.fetchers[leader].deadlineMs))
+	}
+	for _, id := range n.serverIDs {
+		next = min(next, n.monoToVirtual(n.servers[id].core.NextDeadlineMs()))
+	}
+	return next
+}
+
+// wake ticks every core whose deadline passed and runs the timers due.
+func (n *node) wake() {
+	w := n.w
+	if w.now == n.lastWakeMs {
+		n.wakesThisMs++
+		if n.wakesThisMs > 10_000 {
+			w.violation("L2", fmt.Sprintf("%s: a core asks to be ticked again and again at %d ms without acting", n.name(), w.now))
+			return
+		}
+	} else {
+		n.lastWakeMs, n.wakesThisMs = w.now, 0
+	}
+	if n.wakeAtMs <= w.now {
+		n.wakeAtMs = never
+	}
+	now := n.instant()
+	if n.q != nil && now.MonoMs >= n.q.NextTickMs() {
+		n.q.Tick(now)
+		n.settle()
+	}
+	if n.ctrl != nil {
+		if d, ok := n.ctrl.NextDeadline(); ok && now.MonoMs >= d {
+			n.ctrl.Tick(now)
+			n.settle()
+		}
+	}
+	n.lifecycleTimers()
+	for _, k := range slices.Clone(n.keys) {
+		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.deadlineMs {
+			h.core.Tick(now)
+			h.carryOut()
+		}
+	}
+	for _, leader := range n.leaders {
+		f := n.fetchers[leader]
+		if now.MonoMs >= f.deadlineMs {
+			f.core.Tick(now)
+			n.runFetcher(f)
+		}
+	}
+	for _, id := range slices.Clone(n.serverIDs) {
+		if s := n.servers[id]; s != nil && now.MonoMs >= s.core.NextDeadlineMs() {
+			s.core.Tick(now)
+			s.process()
+		}
+	}
+	if n.replicasOn && w.now >= n.nextCheckpointMs {
+		n.writeCheckpoint()
+	}
+}
+
+// writeCheckpoint writes the high watermarks of the running replicas
+// (replica.high.watermark.checkpoint.interval.ms).
+func (n *node) writeCheckpoint() {
+	n.nextCheckpointMs = n.w.now + n.w.timing.hwCheckpointIntervalMs
+	offsets := map[logstore.TopicPartition]int64{}
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h.core != nil {
+			offsets[logstore.TopicPartition{Topic: k.topic, Partition: k.partition}] = h.core.HighWatermark()
+		}
+	}
+	if err := logstore.WriteOffsetCheckpointFile(n.fs, checkpointPath, offsets); err != nil {
+		n.w.tracef("%s: high watermark checkpoint not written: %v", n.name(), err)
+	}
+}
+
+// diskHook fails writes and fsyncs during a disk fault (EIO).
+func (n *node) diskHook(op vfs.Op, path string) error {
+	if n.w.now >= n.diskFaultUntilMs {
+		return nil
+	}
+	switch op {
+	case vfs.OpWrite, vfs.OpWriteAt, vfs.OpSync, vfs.OpTruncate:
+	default:
+		return nil
+	}
+	if !chance(n.w.rngDisk, n.diskFaultP) {
+		return nil
+	}
+	n.w.stats.DiskErrors++
+	n.diskErrorSeen = true
+	n.w.tracef("%s: disk %s %s failed (EIO)", n.name(), op, path)
+	return &fs.PathError{Op: string(op), Path: path, Err: syscall.EIO}
+}
+
+// crashed says an error is the filesystem's simulated power loss.
+func crashed(err error) bool { return errors.Is(err, vfs.ErrCrashed) }
+
+func sortedIDs[V any, K int32 | uint64](m map[K]V) []K {
+	ids := make([]K, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

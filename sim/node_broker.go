@@ -1,0 +1,312 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
+	"gregor/logstore"
+)
+
+// The broker shell of a node: registration and heartbeats with the
+// controller (Kafka's BrokerLifecycleManager), the replica manager (it
+// diffs metadata images with cluster.LocalChanges and starts, stops and
+// changes replicas), and the router's part for produce, metadata and
+// OffsetForLeaderEpoch requests.
+
+// produceRequest is one partition of a Produce request, as the router hands
+// it to a partition.
+type produceRequest struct {
+	topic     string
+	partition int32
+	records   []byte
+	acks      int16
+	timeoutMs int32
+}
+
+type produceResponse struct {
+	errorCode  int16
+	baseOffset int64
+}
+
+// metadataRequest asks a broker for its metadata image, as Metadata does.
+type metadataRequest struct{}
+
+type metadataResponse struct {
+	controller int32
+	brokers    []int32
+	topics     []topicMetadata
+}
+
+type topicMetadata struct {
+	name       string
+	partitions []cluster.PartitionImage
+	// unclean and minISR are the topic's settings, which the checkers need.
+	unclean bool
+	minISR  int
+}
+
+// lifecycleTimers registers and heartbeats when due.
+func (n *node) lifecycleTimers() {
+	now := n.w.now
+	if n.brokerEpoch < 0 && !n.registering && now >= n.registerAtMs {
+		n.register()
+	}
+	if n.brokerEpoch >= 0 && !n.heartbeating && now >= n.nextHeartbeatMs {
+		n.heartbeat()
+	}
+}
+
+func (n *node) register() {
+	w := n.w
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID, req.IncarnationID = n.id, n.incarnation
+	for _, name := range []string{"CONTROLLER", "PLAINTEXT"} {
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = name, n.name(), 9092
+		req.Listeners = append(req.Listeners, l)
+	}
+	n.registering = true
+	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
+		n.registering = false
+		resp, _ := body.(*kmsg.BrokerRegistrationResponse)
+		if err != nil || resp == nil || resp.ErrorCode != 0 {
+			n.controllerMissed()
+			n.registerAtMs = w.now + w.timing.retryBackoffMs
+			return
+		}
+		n.brokerEpoch = resp.BrokerEpoch
+		n.nextHeartbeatMs = w.now
+		w.tracef("%s: registered with broker epoch %d", n.name(), n.brokerEpoch)
+		n.maybeStartReplicas()
+	})
+}
+
+func (n *node) heartbeat() {
+	w := n.w
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = n.id, n.brokerEpoch, n.image.LastOffset()
+	n.heartbeating = true
+	epoch := n.brokerEpoch
+	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
+		n.heartbeating = false
+		n.nextHeartbeatMs = w.now + w.timing.heartbeatIntervalMs
+		resp, _ := body.(*kmsg.BrokerHeartbeatResponse)
+		switch {
+		case err != nil || resp == nil:
+			n.controllerMissed()
+		case resp.ErrorCode == kerr.StaleBrokerEpoch.Code && epoch == n.brokerEpoch:
+			// The controller does not know this registration (it was
+			// lost, or replaced): register again, same incarnation.
+			n.brokerEpoch = -1
+			n.registerAtMs = w.now
+		case resp.ErrorCode != 0:
+			n.controllerMissed()
+		default:
+			if resp.IsFenced != n.fenced {
+				n.w.tracef("%s: fenced=%t", n.name(), resp.IsFenced)
+			}
+			n.fenced = resp.IsFenced
+		}
+	})
+}
+
+// maybeStartReplicas turns the replica manager on once the node's own
+// registration is in its image (the broker caught up with the metadata past
+// it), as a Kafka broker starts its replicas after registering.
+func (n *node) maybeStartReplicas() {
+	if n.replicasOn || n.brokerEpoch < 0 {
+		return
+	}
+	if b, ok := n.image.Broker(n.id); !ok || b.Epoch != n.brokerEpoch {
+		return
+	}
+	n.replicasOn = true
+	n.hosted = cluster.NewMetadataImage()
+	n.imageChanged()
+}
+
+// imageChanged moves the node's replicas to what its image assigns it.
+func (n *node) imageChanged() {
+	if !n.replicasOn {
+		n.maybeStartReplicas()
+		return
+	}
+	if n.hosted == n.image {
+		return
+	}
+	ch := cluster.LocalChanges(n.hosted, n.image, n.id)
+	n.hosted = n.image
+	now := n.instant()
+	for _, st := range ch.Stop {
+		if h := n.replicas[tpKey{st.Topic, st.Partition.Partition}]; h != nil {
+			h.stop(st.Delete)
+		}
+	}
+	for _, r := range ch.Start {
+		n.startReplica(r)
+	}
+	for _, topic := range ch.Reconfigure {
+		t, ok := n.image.Topic(topic)
+		if !ok {
+			continue
+		}
+		settings := n.w.topicSettings(n.image, t)
+		for _, k := range n.keys {
+			if h := n.replicas[k]; k.topic == topic && h.core != nil {
+				h.core.SetConfig(settings)
+				h.carryOut()
+			}
+		}
+	}
+	for _, r := range ch.Changed {
+		if h := n.replicas[tpKey{r.Topic, r.Partition.Partition}]; h != nil && h.core != nil {
+			h.core.PartitionChanged(r.Partition, now)
+			h.carryOut()
+		}
+	}
+}
+
+// serveProduce routes one partition of a produce to its replica.
+func (n *node) serveProduce(m *message, req *produceRequest) {
+	h := n.replicas[tpKey{req.topic, req.partition}]
+	if h == nil || h.core == nil {
+		code := kerr.NotLeaderForPartition.Code
+		if t, ok := n.image.Topic(req.topic); !ok || req.partition >= t.PartitionCount() {
+			code = kerr.UnknownTopicOrPartition.Code
+		}
+		n.w.respond(m, &produceResponse{errorCode: code, baseOffset: -1})
+		return
+	}
+	id := h.await(waiter{kind: waitProduce, req: m})
+	h.core.Produce(id, cluster.ProduceRequest{Records: req.records, Acks: req.acks, TimeoutMs: req.timeoutMs}, n.instant())
+	h.carryOut()
+}
+
+// metadata answers a Metadata request from the node's image.
+func (n *node) metadata() *metadataResponse {
+	resp := &metadataResponse{controller: n.leadership.LeaderID}
+	for b := range n.image.Brokers() {
+		resp.brokers = append(resp.brokers, b.ID)
+	}
+	for t := range n.image.Topics() {
+		s := n.w.topicSettings(n.image, t)
+		resp.topics = append(resp.topics, topicMetadata{name: t.Name, partitions: slices.Clone(t.Partitions),
+			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas})
+	}
+	return resp
+}
+
+// serveOffsetForLeaderEpoch answers each partition from its replica; the
+// replica core answers at once.
+func (n *node) serveOffsetForLeaderEpoch(m *message, req *kmsg.OffsetForLeaderEpochRequest) {
+	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		rt.Topic = t.Topic
+		rt.Partitions = make([]kmsg.OffsetForLeaderEpochResponseTopicPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			rp := &rt.Partitions[i]
+			*rp = kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			rp.Partition, rp.ErrorCode, rp.LeaderEpoch, rp.EndOffset = p.Partition, kerr.NotLeaderForPartition.Code, -1, -1
+			h := n.replicas[tpKey{t.Topic, p.Partition}]
+			if h == nil || h.core == nil {
+				continue
+			}
+			id := h.await(waiter{kind: waitEpochEnd, epochEnd: rp})
+			h.core.OffsetForLeaderEpoch(id, cluster.OffsetForLeaderEpochRequest{CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch})
+			h.carryOut()
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	n.w.respond(m, resp)
+}
+
+// sendAlterPartition asks the controller for a replica's ISR change and
+// hands the answer back to the replica (transport failures and
+// NOT_CONTROLLER as REQUEST_TIMED_OUT, which the replica retries).
+func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionRequest) {
+	w := n.w
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.Version = 3
+	req.BrokerID, req.BrokerEpoch = n.id, n.brokerEpoch
+	rt := kmsg.NewAlterPartitionRequestTopic()
+	rt.Topic, rt.TopicID = h.key.topic, h.topicID
+	rp := kmsg.NewAlterPartitionRequestTopicPartition()
+	rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch = h.key.partition, ap.LeaderEpoch, ap.PartitionEpoch
+	for i, b := range ap.ISR {
+		e := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+		e.BrokerID, e.BrokerEpoch = b, ap.BrokerEpochs[i]
+		if b == n.id {
+			e.BrokerEpoch = n.brokerEpoch
+		}
+		rp.NewEpochISR = append(rp.NewEpochISR, e)
+		rp.NewISR = append(rp.NewISR, b)
+	}
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	w.stats.AlterPartitions++
+	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
+		if n.replicas[h.key] != h || h.core == nil {
+			return
+		}
+		res := cluster.AlterPartitionResult{Seq: ap.Seq, ErrorCode: kerr.RequestTimedOut.Code, LeaderEpoch: -1, PartitionEpoch: -1}
+		resp, _ := body.(*kmsg.AlterPartitionResponse)
+		switch {
+		case err != nil || resp == nil:
+			n.controllerMissed()
+		case resp.ErrorCode == kerr.NotController.Code:
+			n.controllerMissed()
+		case resp.ErrorCode != 0:
+			res.ErrorCode = resp.ErrorCode
+		case len(resp.Topics) == 1 && len(resp.Topics[0].Partitions) == 1:
+			p := resp.Topics[0].Partitions[0]
+			res.ErrorCode = p.ErrorCode
+			if p.ErrorCode == kerr.NotController.Code {
+				res.ErrorCode = kerr.RequestTimedOut.Code
+			}
+			if p.ErrorCode == 0 {
+				res.LeaderEpoch, res.PartitionEpoch, res.ISR = p.LeaderEpoch, p.PartitionEpoch, p.ISR
+			}
+		}
+		h.core.AlterPartitionCompleted(res, n.instant())
+		h.carryOut()
+	})
+}
+
+// startReplica opens a replica's log and builds its core.
+func (n *node) startReplica(r cluster.LocalReplica) {
+	t, ok := n.image.Topic(r.Topic)
+	if !ok {
+		return
+	}
+	k := tpKey{r.Topic, r.Partition.Partition}
+	if old := n.replicas[k]; old != nil {
+		old.offline = nil
+		old.stop(false)
+	}
+	h := &replicaHost{n: n, key: k, topicID: r.TopicID, waiting: map[cluster.RequestID]waiter{}}
+	n.replicas[k] = h
+	n.keys = append(n.keys, k)
+	slices.SortFunc(n.keys, compareKeys)
+	settings := n.w.topicSettings(n.image, t)
+	h.open(r.Partition, settings, n.checkpointed[logstore.TopicPartition{Topic: k.topic, Partition: k.partition}])
+}
+
+// topicSettings are a topic's effective configs, as the node resolves them.
+// The simulated nodes run without a block cache, and read their logs in
+// the smallest blocks logstore allows (without a cache, every read copies
+// whole blocks: 64 KiB by default for a batch of a hundred bytes).
+func (w *World) topicSettings(img *cluster.MetadataImage, t *cluster.TopicImage) cluster.TopicSettings {
+	s := cluster.ResolveTopicSettings(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, false)
+	s.Log.CacheBlockBytes = 4 << 10
+	return s
+}
+
+// uncleanEnabled reads a topic's unclean.leader.election.enable.
+func (w *World) uncleanEnabled(img *cluster.MetadataImage, t *cluster.TopicImage) bool {
+	v, _ := cluster.TopicConfigValue(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, "unclean.leader.election.enable")
+	return v == "true"
+}

@@ -1,0 +1,502 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
+	"gregor/logstore"
+)
+
+// replicaHost is the shell of one partition replica on a node: it owns the
+// log, feeds the replica core, and carries out what its Ready lists in the
+// order it prescribes, as the partition actor does (and, for the follower
+// role, as the replication property test's testNode does). Beside the log
+// it keeps a shadow of the batches the log holds, for the checkers.
+type replicaHost struct {
+	n       *node
+	key     tpKey
+	topicID cluster.TopicID
+	log     *logstore.Log
+	core    *cluster.Replica
+	// offline is why the replica stopped for good in this process (a
+	// corrupt log, a log that cannot be written): the partition is offline
+	// here until the node restarts.
+	offline error
+	nextID  cluster.RequestID
+	waiting map[cluster.RequestID]waiter
+	// deadlineMs is the core's NextDeadlineMs after its last input; dirty
+	// says an event touched the replica since the last check.
+	deadlineMs int64
+	dirty      bool
+	shadow     shadowLog
+	// settings the checkers need.
+	minISR  int
+	unclean bool
+}
+
+type waitKind uint8
+
+const (
+	waitProduce   waitKind = iota // a client's produce
+	waitFetchRead                 // a read of a fetch server's target
+	waitWatch                     // a watch of a fetch server's target
+	waitEpochEnd                  // an OffsetForLeaderEpoch partition
+)
+
+// waiter is whoever waits for the core's answer to a request.
+type waiter struct {
+	kind     waitKind
+	req      *message
+	srv      *fetchServer
+	index    int
+	epochEnd *kmsg.OffsetForLeaderEpochResponseTopicPartition
+}
+
+func (h *replicaHost) await(wt waiter) cluster.RequestID {
+	h.nextID++
+	h.waiting[h.nextID] = wt
+	return h.nextID
+}
+
+func (h *replicaHost) dir() string {
+	return fmt.Sprintf("%s/%s-%d", dataDir, h.key.topic, h.key.partition)
+}
+
+// open recovers the replica's log and builds its core, leader or follower
+// as the partition record says.
+func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSettings, checkpointedHW int64) {
+	n, w := h.n, h.n.w
+	now := n.instant()
+	log, err := logstore.Open(logstore.Options{FS: n.fs, Dir: h.dir(), Config: settings.Log, NowMs: now.WallMs})
+	if err != nil {
+		h.goOffline(fmt.Errorf("open the log: %w", err))
+		return
+	}
+	h.log = log
+	h.minISR = settings.Replica.MinInsyncReplicas
+	if t, ok := n.image.Topic(h.key.topic); ok {
+		h.unclean = w.uncleanEnabled(n.image, t)
+	}
+	if err := h.shadow.rebuild(log); err != nil {
+		h.goOffline(fmt.Errorf("read the recovered log: %w", err))
+		return
+	}
+	if pre, ok := n.preCrashEnd[h.key]; ok {
+		delete(n.preCrashEnd, h.key)
+		if end := log.LogEndOffset(); end < pre {
+			w.checks.dataLost(h.key, n.id, end, pre)
+		}
+	}
+	n.diskEnd[h.key] = log.LogEndOffset()
+	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs},
+		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
+			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs()}, now)
+	h.carryOut()
+}
+
+// carryOut performs the core's effects until it has none left.
+func (h *replicaHost) carryOut() {
+	if !h.dirty {
+		h.dirty = true
+		h.n.dirty = append(h.n.dirty, h)
+	}
+	for h.core != nil {
+		rd := h.core.Ready()
+		if rd.Empty() {
+			h.deadlineMs = h.core.NextDeadlineMs()
+			return
+		}
+		h.perform(&rd)
+		h.route(&rd)
+		if rd.Fatal != nil {
+			h.goOffline(rd.Fatal)
+			return
+		}
+	}
+}
+
+// perform carries out the storage effects in Ready's order, reporting each
+// completion to the core.
+func (h *replicaHost) perform(rd *cluster.Ready) {
+	log, core := h.log, h.core
+	if rd.ConfigureLog != nil {
+		if err := log.SetConfig(*rd.ConfigureLog); err != nil {
+			h.n.w.tracef("%s %s: configs not applied to the log: %v", h.n.name(), h.key, err)
+		}
+	}
+	if a := rd.AssignEpochStart; a != nil {
+		err := log.AssignEpochStartOffset(a.Epoch)
+		core.EpochStartAssigned(log.LeaderEpochs(), err)
+	}
+	if t := rd.Truncate; t != nil {
+		h.truncate(t)
+	}
+	if a := rd.FollowerAppend; a != nil {
+		h.appendAsFollower(a)
+	}
+	if rl := rd.RaiseLogStart; rl != nil {
+		err := log.AdvanceLogStartOffset(rl.Offset)
+		h.shadow.raiseStart(log.LogStartOffset())
+		core.LogStartRaised(log.LogStartOffset(), err)
+	}
+	for _, ap := range rd.Appends {
+		res, err := log.Append(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+		if err != nil {
+			core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)
+			continue
+		}
+		h.shadow.appendBatches(ap.Batches)
+		h.n.w.stats.Appends++
+		core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: log.FlushedOffset()}, nil)
+	}
+	for range rd.AwaitDurable {
+		// The durable high watermark (group commit) is not simulated: the
+		// node never sets log.flush.group.commit.
+		panic("sim: AwaitDurable without a durable high watermark")
+	}
+	for _, rr := range rd.Reads {
+		recs, err := log.Read(rr.Offset, rr.MaxBytes, rr.MaxOffset)
+		core.ReadCompleted(rr.ID, recs, err)
+	}
+	for _, l := range rd.Lookups {
+		core.TimestampLookedUp(l.ID, logstore.TimestampOffset{}, false, nil)
+	}
+	for _, adv := range rd.LogStartAdvances {
+		err := log.AdvanceLogStartOffset(adv.Offset)
+		h.shadow.raiseStart(log.LogStartOffset())
+		core.LogStartAdvanced(adv.ID, log.LogStartOffset(), err)
+	}
+	if rd.TickLog != nil {
+		_ = log.Tick(rd.TickLog.NowMs)
+		// Under the skip-truncation plant the core may believe its log ends
+		// before the log's real end: the plant keeps the lie consistent.
+		core.Flushed(min(log.FlushedOffset(), core.LogEndOffset()))
+	}
+	if rd.DeleteRetainedSegments != nil {
+		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
+		h.shadow.raiseStart(log.LogStartOffset())
+		core.RetentionApplied(log.LogStartOffset())
+	}
+	if rd.PlanCompaction != nil {
+		core.CompactionPlanned(false)
+	}
+	h.n.diskEnd[h.key] = log.LogEndOffset()
+	if h.shadow.end() != log.LogEndOffset() {
+		panic(fmt.Sprintf("sim: %s %s: shadow ends at %d, the log at %d", h.n.name(), h.key, h.shadow.end(), log.LogEndOffset()))
+	}
+}
+
+// truncate cuts a follower's log, unless the skip-truncation plant keeps
+// the divergent tail (and tells the core what it expects to hear).
+func (h *replicaHost) truncate(t *cluster.TruncateLog) {
+	log, core := h.log, h.core
+	if h.n.w.opts.Plant == PlantSkipTruncation && !t.Fully && t.Offset < log.LogEndOffset() {
+		h.n.w.stats.PlantFired++
+		h.n.w.tracef("%s %s: plant skip-truncation keeps [%d, %d)", h.n.name(), h.key, t.Offset, log.LogEndOffset())
+		end := max(t.Offset, log.LogStartOffset())
+		core.Truncated(cluster.TruncateOutcome{LogStartOffset: log.LogStartOffset(), LogEndOffset: end,
+			FlushedOffset: min(log.FlushedOffset(), end), LeaderEpochs: epochsBelow(log.LeaderEpochs(), end)}, nil)
+		return
+	}
+	before := log.LogEndOffset()
+	var err error
+	if t.Fully {
+		err = log.TruncateFullyAndStartAt(t.Offset, t.NowMs)
+		h.shadow.reset(log.LogStartOffset())
+	} else {
+		err = log.Truncate(t.Offset, t.NowMs)
+		h.shadow.truncate(log.LogEndOffset())
+	}
+	if after := log.LogEndOffset(); after < before {
+		h.n.w.stats.Truncations++
+		h.n.w.timelinef("%s: %s truncated [%d, %d) to agree with its leader", h.n.name(), h.key, after, before)
+	}
+	core.Truncated(cluster.TruncateOutcome{LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
+		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs()}, err)
+}
+
+// appendAsFollower appends what the follower fetched; under the
+// skip-truncation plant the batches the kept tail overlaps are dropped.
+func (h *replicaHost) appendAsFollower(a *cluster.AppendAsFollower) {
+	log, core := h.log, h.core
+	batches := a.Batches
+	if h.n.w.opts.Plant == PlantSkipTruncation {
+		var kept [][]byte
+		for _, b := range batches {
+			if pb, err := logstore.ParseBatch(b); err != nil || pb.FirstOffset >= log.LogEndOffset() {
+				kept = append(kept, b)
+			}
+		}
+		batches = kept
+	}
+	_, err := log.AppendAsFollower(batches, a.NowMs)
+	if err == nil {
+		h.shadow.appendBatches(batches)
+	}
+	core.FollowerAppendCompleted(cluster.FollowerAppendOutcome{LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(),
+		LeaderEpochs: log.LeaderEpochs()}, err)
+}
+
+// epochsBelow is a leader-epoch cache cut at end, as a truncation leaves it.
+func epochsBelow(es []logstore.EpochEntry, end int64) []logstore.EpochEntry {
+	var out []logstore.EpochEntry
+	for _, e := range es {
+		if e.StartOffset < end {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// route hands the core's answers to whoever waits, its ISR change to the
+// controller, its fetch state to the fetchers.
+func (h *replicaHost) route(rd *cluster.Ready) {
+	n := h.n
+	for _, rep := range rd.ProduceReplies {
+		if wt, ok := h.take(rep.ID); ok {
+			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
+		}
+	}
+	for _, rep := range rd.FetchReplies {
+		wt, ok := h.take(rep.ID)
+		if !ok {
+			releaseRecords(rep.Records)
+			continue
+		}
+		srv, i, rep := wt.srv, wt.index, rep
+		if wt.kind == waitWatch {
+			n.post(func() { srv.wokenWithRead(i, rep) })
+		} else {
+			n.post(func() { srv.readDone(i, rep) })
+		}
+	}
+	for _, rep := range rd.EpochEndReplies {
+		if wt, ok := h.take(rep.ID); ok {
+			wt.epochEnd.ErrorCode, wt.epochEnd.LeaderEpoch, wt.epochEnd.EndOffset = rep.ErrorCode, rep.LeaderEpoch, rep.EndOffset
+		}
+	}
+	for _, wk := range rd.Woken {
+		wt, ok := h.take(wk.ID)
+		if ok && !wk.Expired {
+			srv := wt.srv
+			n.post(srv.woken)
+		}
+	}
+	if ap := rd.AlterPartition; ap != nil {
+		n.sendAlterPartition(h, *ap)
+	}
+	if st := rd.FetchState; st != nil {
+		s := *st
+		n.post(func() { n.feedFetchers(h, s) })
+	}
+}
+
+func (h *replicaHost) take(id cluster.RequestID) (waiter, bool) {
+	wt, ok := h.waiting[id]
+	delete(h.waiting, id)
+	return wt, ok
+}
+
+// goOffline stops the replica for the rest of the process: the partition is
+// offline on this node (production's supervisor stops the actor).
+func (h *replicaHost) goOffline(err error) {
+	n := h.n
+	h.offline = err
+	n.w.stats.OfflineReplicas++
+	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
+	h.stop(false)
+}
+
+// stop closes the replica (deleting its data when asked); whoever waits on
+// it gets NOT_LEADER_OR_FOLLOWER, and the fetchers forget it.
+func (h *replicaHost) stop(deleteData bool) {
+	n := h.n
+	h.core = nil
+	if h.log != nil {
+		_ = h.log.Close()
+		h.log = nil
+	}
+	if deleteData {
+		delete(n.diskEnd, h.key)
+		delete(n.preCrashEnd, h.key)
+		_ = n.fs.RemoveAll(h.dir())
+		_ = n.fs.SyncDir(dataDir)
+	}
+	for _, id := range sortedRequestIDs(h.waiting) {
+		wt := h.waiting[id]
+		switch wt.kind {
+		case waitProduce:
+			n.w.respond(wt.req, &produceResponse{errorCode: kerr.NotLeaderForPartition.Code, baseOffset: -1})
+		case waitFetchRead:
+			srv, i := wt.srv, wt.index
+			n.post(func() {
+				srv.readDone(i, cluster.FetchReply{ErrorCode: kerr.NotLeaderForPartition.Code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1})
+			})
+		case waitWatch:
+			n.post(wt.srv.woken)
+		}
+	}
+	h.waiting = map[cluster.RequestID]waiter{}
+	p := cluster.FetcherPartition{Topic: h.key.topic, TopicID: h.topicID, Partition: h.key.partition}
+	for _, leader := range n.leaders {
+		n.fetchers[leader].core.RemovePartition(p)
+	}
+	if h.offline == nil {
+		delete(n.replicas, h.key)
+		for i, k := range n.keys {
+			if k == h.key {
+				n.keys = append(n.keys[:i:i], n.keys[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+func sortedRequestIDs(m map[cluster.RequestID]waiter) []cluster.RequestID {
+	ids := make([]cluster.RequestID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}
+
+func releaseRecords(r *logstore.Records) {
+	if r != nil {
+		r.Release()
+	}
+}
+
+// shadowLog is what the checkers know of a replica's log: its batches, each
+// with a hash of the whole log up to it (log matching, S4, compares those).
+type shadowLog struct {
+	start   int64
+	batches []shadowBatch
+}
+
+type shadowBatch struct {
+	base, last int64
+	epoch      int32
+	crc        uint32
+	chain      uint64
+}
+
+func (s *shadowLog) end() int64 {
+	if n := len(s.batches); n > 0 {
+		return s.batches[n-1].last + 1
+	}
+	return s.start
+}
+
+func (s *shadowLog) push(b logstore.Batch) {
+	prev := uint64(0xcbf29ce484222325)
+	if n := len(s.batches); n > 0 {
+		prev = s.batches[n-1].chain
+	}
+	h := prev
+	for _, v := range []uint64{uint64(b.FirstOffset), uint64(b.LastOffset()), uint64(uint32(b.PartitionLeaderEpoch)), uint64(uint32(b.CRC))} {
+		h ^= v
+		h *= 0x100000001b3
+		h ^= h >> 29
+	}
+	s.batches = append(s.batches, shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: uint32(b.CRC), chain: h})
+}
+
+func (s *shadowLog) appendBatches(batches [][]byte) {
+	for _, p := range batches {
+		b, err := logstore.ParseBatch(p)
+		if err != nil {
+			panic(fmt.Sprintf("sim: appended batch does not parse: %v", err))
+		}
+		s.push(b)
+	}
+}
+
+// truncate drops the batches past end.
+func (s *shadowLog) truncate(end int64) {
+	for len(s.batches) > 0 && s.batches[len(s.batches)-1].last >= end {
+		s.batches = s.batches[:len(s.batches)-1]
+	}
+	if len(s.batches) == 0 {
+		s.start = min(s.start, end)
+	}
+}
+
+func (s *shadowLog) reset(start int64) { s.start, s.batches = start, nil }
+
+// raiseStart drops the batches wholly below a new log start offset.
+func (s *shadowLog) raiseStart(start int64) {
+	i := 0
+	for i < len(s.batches) && s.batches[i].last < start {
+		i++
+	}
+	s.batches = s.batches[i:]
+	if len(s.batches) == 0 {
+		s.start = max(s.start, start)
+	} else {
+		s.start = min(start, s.batches[0].base)
+	}
+}
+
+// find returns the index of the batch holding offset, or -1.
+func (s *shadowLog) find(offset int64) int {
+	lo, hi := 0, len(s.batches)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if s.batches[mid].last < offset {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(s.batches) && s.batches[lo].base <= offset {
+		return lo
+	}
+	return -1
+}
+
+// rebuild reads a recovered log's batches.
+func (s *shadowLog) rebuild(log *logstore.Log) error {
+	s.reset(log.LogStartOffset())
+	for offset := log.LogStartOffset(); offset < log.LogEndOffset(); {
+		recs, err := log.Read(offset, math.MaxInt32, log.LogEndOffset())
+		if err != nil {
+			return err
+		}
+		raw, err := recs.Bytes()
+		recs.Release()
+		if err != nil {
+			return err
+		}
+		if len(raw) == 0 {
+			return fmt.Errorf("read at %d below the log end offset %d returned nothing", offset, log.LogEndOffset())
+		}
+		for len(raw) > 0 {
+			size, err := logstore.BatchSize(raw)
+			if err != nil {
+				return err
+			}
+			b, err := logstore.ParseBatch(raw[:size])
+			if err != nil {
+				return err
+			}
+			if b.FirstOffset >= s.end() || len(s.batches) == 0 {
+				if len(s.batches) == 0 {
+					s.start = min(s.start, b.FirstOffset)
+				}
+				s.push(b)
+			}
+			raw = raw[size:]
+			offset = b.NextOffset()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Plant is a bug the simulator can plant in its own shell, one at a time,
+// to show that a checker catches it (CORRECTNESS.md H4). Plants live in the
+// simulator only: production code carries none.
+type Plant string
+
+// The plants.
+const (
+	PlantNone Plant = ""
+	// PlantSkipTruncation: followers keep their divergent tail (the shell
+	// skips the truncation the replica core asks for, KIP-101).
+	PlantSkipTruncation Plant = "skip-truncation"
+	// PlantEarlyHW: the high watermark passes batches the ISR does not
+	// have (the shell tells the leader a follower fetched from the
+	// leader's log end offset before serving its real fetch).
+	PlantEarlyHW Plant = "early-hw"
+	// PlantUncleanElect: a leader from outside the ISR with unclean
+	// election off (an operator's ElectLeaders UNCLEAN for every leaderless
+	// partition).
+	PlantUncleanElect Plant = "unclean-elect"
+)
+
+// String is the plant's name, "none" for none.
+func (p Plant) String() string {
+	if p == PlantNone {
+		return "none"
+	}
+	return string(p)
+}
+
+// Plants lists every plant.
+func Plants() []Plant { return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect} }
+
+// ParsePlant reads a plant's name ("" and "none" are none).
+func ParsePlant(s string) (Plant, error) {
+	if s == "" || s == "none" {
+		return PlantNone, nil
+	}
+	for _, p := range Plants() {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	names := make([]string, 0, 3)
+	for _, p := range Plants() {
+		names = append(names, string(p))
+	}
+	return PlantNone, fmt.Errorf("unknown plant %q (one of %s)", s, strings.Join(names, ", "))
+}
+
+// Profile is a run's fault and workload mix. Swarm testing draws a new one
+// for each seed (DrawProfile), so that each seed stresses some faults hard
+// and leaves others out. Intervals are means of exponential draws; zero
+// turns a fault off.
+type Profile struct {
+	// The network's baseline: a message's mean delay beyond 1 ms, and the
+	// shares of messages lost and duplicated.
+	MeanDelayMs float64
+	DropP, DupP float64
+
+	// CrashEveryMs is the mean time between node crashes; PowerLossShare
+	// the share of crashes that lose unsynced writes (and tear the last);
+	// DownForMs the mean time a crashed node stays down.
+	CrashEveryMs   float64
+	PowerLossShare float64
+	DownForMs      float64
+	// PauseEveryMs and PauseForMs: processes stopped and continued.
+	PauseEveryMs, PauseForMs float64
+	// PartitionEveryMs and PartitionForMs: network partitions between
+	// brokers (one node isolated, a clean split, one-way cuts, a bridge).
+	PartitionEveryMs, PartitionForMs float64
+	// LinkFaultEveryMs: one directed link loses, duplicates and delays
+	// far more than the baseline for a while.
+	LinkFaultEveryMs float64
+	// ClientCutEveryMs: a client loses its links to one broker for a while.
+	ClientCutEveryMs float64
+	// ClockJumpEveryMs: a node's wall clock jumps by up to an hour either
+	// way (its monotonic clock does not).
+	ClockJumpEveryMs float64
+	// StarveISREveryMs: the followers of a partition stop reaching its
+	// leader (one-way cuts) until the ISR shrinks to the leader, which
+	// then crashes (CORRECTNESS.md B1, B6).
+	StarveISREveryMs float64
+	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
+	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
+	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
+	// The membership failure detector: each second the controller hears
+	// of a broker it cannot reach with probability DetectP, and of one it
+	// can with probability FalseSuspicionP.
+	DetectP, FalseSuspicionP float64
+
+	// The workload: producers (AcksAllShare of them with acks=all, the rest
+	// acks=1) sending a value every ProduceEveryMs each, consumers, the
+	// topics at start, topics created and partitions added during the run.
+	Producers           int
+	AcksAllShare        float64
+	ProduceEveryMs      float64
+	Consumers           int
+	Topics              int
+	Partitions          int
+	MinISR              int
+	UncleanShare        float64
+	CreateTopicEveryMs  float64
+	AddPartitionEveryMs float64
+}
+
+// QuietProfile is a workload with no faults at all.
+func QuietProfile() Profile {
+	return Profile{MeanDelayMs: 1, DetectP: 0.5, Producers: 2, AcksAllShare: 1, ProduceEveryMs: 50, Consumers: 1,
+		Topics: 1, Partitions: 2, MinISR: 2}
+}
+
+// DrawProfile draws the profile of a seed: every fault is on or off, and
+// its rate, independently (swarm testing).
+func DrawProfile(seed uint64) Profile {
+	r := newRand(seed, streamProfile)
+	on := func(p float64) bool { return r.Float64() < p }
+	between := func(lo, hi float64) float64 { return lo + r.Float64()*(hi-lo) }
+	p := Profile{MeanDelayMs: between(0.5, 5), DetectP: between(0.3, 1)}
+	if on(0.3) {
+		p.DropP = between(0, 0.05)
+	}
+	if on(0.3) {
+		p.DupP = between(0, 0.05)
+	}
+	if on(0.7) {
+		p.CrashEveryMs, p.DownForMs = between(4000, 30000), between(500, 15000)
+		if on(0.5) {
+			p.PowerLossShare = between(0.2, 1)
+		}
+	}
+	if on(0.4) {
+		p.PauseEveryMs, p.PauseForMs = between(5000, 30000), between(200, 12000)
+	}
+	if on(0.7) {
+		p.PartitionEveryMs, p.PartitionForMs = between(4000, 30000), between(1000, 25000)
+	}
+	if on(0.3) {
+		p.LinkFaultEveryMs = between(3000, 20000)
+	}
+	if on(0.3) {
+		p.ClientCutEveryMs = between(5000, 30000)
+	}
+	if on(0.3) {
+		p.ClockJumpEveryMs = between(5000, 30000)
+	}
+	if on(0.2) {
+		p.DiskFaultEveryMs, p.DiskFaultForMs, p.DiskFaultP = between(10000, 60000), between(100, 3000), between(0.05, 0.5)
+	}
+	if on(0.5) {
+		p.StarveISREveryMs = between(5000, 20000)
+	}
+	if on(0.3) {
+		p.FalseSuspicionP = between(0, 0.05)
+	}
+	p.Producers = 1 + r.IntN(3)
+	p.AcksAllShare = []float64{1, 1, 0.5, 0}[r.IntN(4)]
+	p.ProduceEveryMs = between(20, 200)
+	p.Consumers = 1 + r.IntN(2)
+	p.Topics = 1 + r.IntN(2)
+	p.Partitions = 1 + r.IntN(3)
+	p.MinISR = 2
+	if on(0.15) {
+		p.MinISR = 1
+	}
+	if on(0.2) {
+		p.UncleanShare = 0.5
+	}
+	if on(0.4) {
+		p.CreateTopicEveryMs = between(10000, 40000)
+	}
+	if on(0.4) {
+		p.AddPartitionEveryMs = between(10000, 40000)
+	}
+	return p
+}
+
+// String lists the faults a profile turns on.
+func (p Profile) String() string {
+	var on []string
+	add := func(cond bool, format string, args ...any) {
+		if cond {
+			on = append(on, fmt.Sprintf(format, args...))
+		}
+	}
+	add(p.DropP > 0 || p.DupP > 0, "loss %.1f%% dup %.1f%%", 100*p.DropP, 100*p.DupP)
+	add(p.CrashEveryMs > 0, "crashes every %.0fs (%.0f%% power loss)", p.CrashEveryMs/1000, 100*p.PowerLossShare)
+	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
+	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
+	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
+	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
+	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
+	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
+	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
+	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
+	faults := "no faults"
+	if len(on) > 0 {
+		faults = strings.Join(on, ", ")
+	}
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
+}

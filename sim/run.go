@@ -1,0 +1,238 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Bounds of the liveness mode (CORRECTNESS.md L1): after healing, the
+// cluster must converge within convergeBoundMs of simulated time, and the
+// final read must catch up within finalReadBoundMs.
+const (
+	convergeBoundMs  = 120_000
+	finalReadBoundMs = 60_000
+)
+
+// Run plays one seed: the cluster starts, the workload and the profile's
+// faults run for opts.DurationMs, then every fault heals, the cluster must
+// converge (liveness), everything acknowledged is read back, and the
+// history is checked. Every server invariant is checked after every event.
+// Runs in one process are serialised (see seedCryptoRand).
+func Run(opts Options) *Report {
+	defer seedCryptoRand(opts.Seed)()
+	w := newWorld(opts)
+	w.guard(w.play)
+	return w.report()
+}
+
+// play is a whole swarm run.
+func (w *World) play() {
+	w.timelinef("start: %d nodes, profile: %s", len(w.nodes), w.profile)
+	w.startCluster()
+	w.startWorkload()
+	w.faults.start()
+	w.runUntil(w.opts.DurationMs)
+	if w.stopped {
+		return
+	}
+	w.stopWorkload()
+	w.heal()
+	w.finish()
+}
+
+// finish waits for convergence, reads everything back and checks the
+// history (the liveness mode).
+func (w *World) finish() {
+	if !w.awaitConvergence(convergeBoundMs) {
+		return
+	}
+	w.checkReplicasIdentical()
+	if w.stopped || !w.finalRead(finalReadBoundMs) {
+		return
+	}
+	w.checkHistory(true)
+	w.phase = phaseDone
+}
+
+// startWorkload creates the clients of the profile: an admin that creates
+// the first topics (and more, and partitions, during the run), producers
+// and consumers.
+func (w *World) startWorkload() {
+	p := w.profile
+	admin := w.newClient(adminClient)
+	for i := 0; i < p.Topics; i++ {
+		admin.pendingTopics = append(admin.pendingTopics, w.drawTopic(fmt.Sprintf("t%d", i), p.Partitions))
+	}
+	admin.startAdmin()
+	for i := 0; i < p.Producers; i++ {
+		c := w.newClient(producerClient)
+		c.acks, c.meanMs = 1, p.ProduceEveryMs
+		if float64(i) < p.AcksAllShare*float64(p.Producers) {
+			c.acks = -1
+		}
+		c.startProducer()
+	}
+	for i := 0; i < p.Consumers; i++ {
+		w.newClient(consumerClient).startConsumer()
+	}
+	topics := p.Topics
+	if p.CreateTopicEveryMs > 0 {
+		var next func()
+		next = func() {
+			if w.phase != phaseFaulty {
+				return
+			}
+			admin.pendingTopics = append(admin.pendingTopics, w.drawTopic(fmt.Sprintf("t%d", topics), 1+w.rngWorkload.IntN(3)))
+			topics++
+			w.schedule(w.now+1+expMs(w.rngWorkload, p.CreateTopicEveryMs), next)
+		}
+		w.schedule(w.now+1+expMs(w.rngWorkload, p.CreateTopicEveryMs), next)
+	}
+	if p.AddPartitionEveryMs > 0 {
+		var next func()
+		next = func() {
+			if w.phase != phaseFaulty {
+				return
+			}
+			if names := admin.topicNames(); len(names) > 0 {
+				admin.createPartitions(names[w.rngWorkload.IntN(len(names))])
+			}
+			w.schedule(w.now+1+expMs(w.rngWorkload, p.AddPartitionEveryMs), next)
+		}
+		w.schedule(w.now+1+expMs(w.rngWorkload, p.AddPartitionEveryMs), next)
+	}
+}
+
+// drawTopic is a topic of the workload: replicated on up to three brokers,
+// with the profile's min.insync.replicas and, for its share of topics,
+// unclean elections.
+func (w *World) drawTopic(name string, partitions int) topicSpec {
+	return topicSpec{name: name, partitions: int32(partitions), rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR,
+		unclean: chance(w.rngWorkload, w.profile.UncleanShare)}
+}
+
+// stopWorkload stops new operations; those in flight finish.
+func (w *World) stopWorkload() {
+	for _, c := range w.clients {
+		c.stopped = true
+	}
+}
+
+// awaitConvergence runs until the cluster converged (converged), at most
+// boundMs; a cluster that does not is a liveness violation (L1).
+func (w *World) awaitConvergence(boundMs int64) bool {
+	deadline := w.now + boundMs
+	why := ""
+	for !w.stopped {
+		if why = w.converged(); why == "" {
+			w.convergedAtMs = w.now
+			w.timelinef("converged: every partition has a leader, every replica is in sync")
+			return true
+		}
+		if w.now >= deadline {
+			w.violation("L1", fmt.Sprintf("not converged %s after healing: %s", fmtMs(boundMs), why))
+			return false
+		}
+		w.runUntil(w.now + 250)
+	}
+	return false
+}
+
+// converged says why the cluster has not converged yet, or "": every node
+// runs, registered and unfenced, with the active controller's image; every
+// partition has a leader that leads it with every replica in its ISR and
+// every log at the leader's end; no producer has a send in flight.
+func (w *World) converged() string {
+	var ctrl *node
+	for _, n := range w.nodes {
+		if n.up && n.ctrl != nil && n.ctrl.Active() {
+			ctrl = n
+		}
+	}
+	if ctrl == nil {
+		return "no active controller"
+	}
+	img := ctrl.image
+	for _, n := range w.nodes {
+		switch b, ok := img.Broker(n.id); {
+		case !n.up:
+			return n.name() + " is down"
+		case !n.replicasOn:
+			return n.name() + " has not registered"
+		case n.image.Epoch != img.Epoch:
+			return fmt.Sprintf("%s applied metadata to epoch %d, the controller %d", n.name(), n.image.Epoch, img.Epoch)
+		case !ok || b.Fenced:
+			return n.name() + " is fenced"
+		}
+	}
+	for t := range img.Topics() {
+		for _, p := range t.Partitions {
+			tp := tpKey{t.Name, p.Partition}
+			if p.Leader < 0 {
+				return tp.String() + " has no leader"
+			}
+			h := w.node(p.Leader).replicas[tp]
+			if h == nil || h.core == nil || !h.core.IsLeader() || h.core.LeaderEpoch() != p.LeaderEpoch {
+				return fmt.Sprintf("%s: n%d does not lead it", tp, p.Leader)
+			}
+			leo := h.core.LogEndOffset()
+			if hw := h.core.HighWatermark(); hw != leo {
+				return fmt.Sprintf("%s: high watermark %d below the log end offset %d", tp, hw, leo)
+			}
+			if len(p.ISR) != len(p.Replicas) {
+				return fmt.Sprintf("%s: ISR %v of replicas %v", tp, p.ISR, p.Replicas)
+			}
+			for _, r := range p.Replicas {
+				f := w.node(r).replicas[tp]
+				if f == nil || f.core == nil || f.core.LogEndOffset() != leo {
+					return fmt.Sprintf("%s: replica on n%d behind the leader's end %d", tp, r, leo)
+				}
+			}
+		}
+	}
+	for _, c := range w.clients {
+		if c.busy {
+			return c.name() + " has a send in flight"
+		}
+	}
+	return ""
+}
+
+// finalRead reads every partition from offset 0 to its end with a fresh
+// consumer (Jepsen's final polls), at most boundMs.
+func (w *World) finalRead(boundMs int64) bool {
+	r := w.newClient(consumerClient)
+	r.final = true
+	ends := map[tpKey]int64{}
+	var keys []tpKey
+	for _, n := range w.nodes {
+		for _, k := range n.keys {
+			if h := n.replicas[k]; h.core != nil && h.core.IsLeader() {
+				ends[k] = h.core.HighWatermark()
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	r.startConsumer()
+	deadline := w.now + boundMs
+	for !w.stopped {
+		behind := ""
+		for _, k := range keys {
+			if r.positions[k] < ends[k] {
+				behind = fmt.Sprintf("%s at %d of %d", k, r.positions[k], ends[k])
+				break
+			}
+		}
+		if behind == "" {
+			r.stopped = true
+			return true
+		}
+		if w.now >= deadline {
+			w.violation("L1", fmt.Sprintf("the final read did not catch up within %s: %s", fmtMs(boundMs), behind))
+			return false
+		}
+		w.runUntil(w.now + 250)
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gregor/cluster"
+)
+
+var (
+	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds plays (0: 200, or 40 under the race detector)")
+	seedFlag  = flag.Uint64("sim.seed", 0, "play only this seed in TestSeeds, printing its timeline")
+)
+
+// testDurationMs is the faulty phase of the tests' seeds.
+const testDurationMs = 60_000
+
+// TestSeeds plays a fixed set of seeds, each with the fault and workload
+// mix its seed draws, and demands no violation: every server invariant
+// after every event, liveness after healing, and the history checkers.
+func TestSeeds(t *testing.T) {
+	n := 200
+	if raceDetector {
+		n = 40
+	}
+	if testing.Short() {
+		n = 20
+	}
+	if *seedsFlag > 0 {
+		n = *seedsFlag
+	}
+	first := uint64(1)
+	if *seedFlag > 0 {
+		first, n = *seedFlag, 1
+	}
+	start := time.Now()
+	var simMs int64
+	for seed := first; seed < first+uint64(n); seed++ {
+		opts := Options{Seed: seed, DurationMs: testDurationMs}
+		var timeline strings.Builder
+		if *seedFlag > 0 {
+			opts.Timeline = &timeline
+		}
+		rep := Run(opts)
+		simMs += rep.SimulatedMs
+		if timeline.Len() > 0 {
+			t.Logf("timeline:\n%s", timeline.String())
+		}
+		if rep.Failed() {
+			t.Errorf("seed %d: %s\nprofile: %s\nreplay: go test ./sim -run TestSeeds -sim.seed=%d (or %s)",
+				seed, rep.Violations[0], rep.Profile, seed, rep.ReplayCommand())
+		}
+	}
+	real := time.Since(start)
+	t.Logf("%d seeds of %s in %s: %.0f seeds/min, %.0f× real time", n, fmtMs(testDurationMs), real.Round(time.Millisecond),
+		float64(n)/real.Minutes(), float64(simMs)/float64(real.Milliseconds()))
+}
+
+// TestDeterminism plays seeds twice and compares the hashes of their
+// event logs (CORRECTNESS.md H1): the same seed gives the same run.
+func TestDeterminism(t *testing.T) {
+	seeds := []uint64{1, 2, 3, 12, 42}
+	if raceDetector {
+		seeds = seeds[:2]
+	}
+	for _, seed := range seeds {
+		a := Run(Options{Seed: seed, DurationMs: 20_000})
+		b := Run(Options{Seed: seed, DurationMs: 20_000})
+		if a.TraceHash != b.TraceHash || a.TraceLines != b.TraceLines || a.Events != b.Events {
+			t.Errorf("seed %d: two runs differ: %d lines %s, then %d lines %s", seed, a.TraceLines, a.TraceHash, b.TraceLines, b.TraceHash)
+		}
+		if a.TraceLines < 200 {
+			t.Errorf("seed %d: only %d trace lines", seed, a.TraceLines)
+		}
+	}
+	c := Run(Options{Seed: 1, DurationMs: 20_000})
+	d := Run(Options{Seed: 2, DurationMs: 20_000})
+	if c.TraceHash == d.TraceHash {
+		t.Errorf("seeds 1 and 2 gave the same trace")
+	}
+}
+
+// plantBounds are the seeds (of faulty phases of plantDurationMs) within
+// which the swarm must find each plant (CORRECTNESS.md H4). Measured over
+// seeds 1-100: skip-truncation is found by 30 of them (first: seed 1),
+// early-hw by 87 (seed 1), unclean-elect by 19 (seed 9), which needs a
+// partition whose ISR shrank to its leader before the leader failed.
+var plantBounds = map[Plant]int{
+	PlantSkipTruncation: 10,
+	PlantEarlyHW:        5,
+	PlantUncleanElect:   30,
+}
+
+var plantDurationMs = map[Plant]int64{
+	PlantSkipTruncation: 30_000,
+	PlantEarlyHW:        30_000,
+	PlantUncleanElect:   60_000,
+}
+
+// TestPlantsAreFound shows each checker catches its bug: with a plant, the
+// swarm fails within the stated number of seeds, and with the checker the
+// plant breaks.
+func TestPlantsAreFound(t *testing.T) {
+	want := map[Plant][]string{
+		PlantSkipTruncation: {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
+		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
+		PlantUncleanElect:   {"S5"},
+	}
+	for _, plant := range Plants() {
+		found := false
+		for seed := uint64(1); seed <= uint64(plantBounds[plant]); seed++ {
+			rep := Run(Options{Seed: seed, DurationMs: plantDurationMs[plant], Plant: plant})
+			if !rep.Failed() {
+				continue
+			}
+			v := rep.Violations[0]
+			if !contains(want[plant], v.Check) {
+				t.Errorf("plant %s, seed %d: found by %s, not by one of %v: %s", plant, seed, v.Check, want[plant], v)
+			}
+			t.Logf("plant %s found at seed %d by %s", plant, seed, v)
+			found = true
+			break
+		}
+		if !found {
+			t.Errorf("plant %s not found within %d seeds", plant, plantBounds[plant])
+		}
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCoreBugWakeReentrancy shows a bug of the replica core the simulator
+// found, which avoidFollowerReadOnWake works around: without it, some seed
+// wakes a follower's ReadOnWake watch twice and panics in ReadCompleted.
+// When the core is fixed, this test fails: turn the workaround off then.
+func TestCoreBugWakeReentrancy(t *testing.T) {
+	if raceDetector || testing.Short() {
+		t.Skip("plays up to 300 seeds")
+	}
+	avoidFollowerReadOnWake = false
+	defer func() { avoidFollowerReadOnWake = true }()
+	for seed := uint64(1); seed <= 300; seed++ {
+		rep := Run(Options{Seed: seed, DurationMs: 60_000})
+		if rep.Failed() && strings.Contains(rep.Violations[0].Detail, "read completion for unknown request") {
+			t.Logf("seed %d: %s", seed, strings.SplitN(rep.Violations[0].String(), "\n", 2)[0])
+			return
+		}
+	}
+	t.Errorf("no seed of 300 hits the wake re-entrancy of Replica.wakeReadable: is it fixed? Then drop avoidFollowerReadOnWake")
+}
+
+// TestCheckersCatchBadHistories feeds the history checkers hand-built bad
+// histories (CORRECTNESS.md H3).
+func TestCheckersCatchBadHistories(t *testing.T) {
+	tp := tpKey{"t", 0}
+	topic := topicMetadata{name: "t", minISR: 2, partitions: []cluster.PartitionImage{{Partition: 0, Replicas: []int32{1, 2, 3}}}}
+	poll := func(position int64, values ...string) *pollOp {
+		p := &pollOp{tp: tp, position: position, process: clientBase + 1}
+		for i, v := range values {
+			p.records = append(p.records, readRecord{offset: position + int64(i), value: v})
+		}
+		return p
+	}
+	send := func(value string, offset int64, acks int16) *sendOp {
+		return &sendOp{tp: tp, value: value, offset: offset, acks: acks, outcome: outcomeOK, process: clientBase + 2}
+	}
+	for _, tc := range []struct {
+		name  string
+		sends []*sendOp
+		polls []*pollOp
+		want  string
+	}{
+		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1"},
+		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11"},
+		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
+		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
+		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
+		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{2, "c"}}}}, "Q9"},
+		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{0, "a"}, {2, "c"}}}}, "Q9"},
+		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, ""},
+		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+			c := w.newClient(consumerClient)
+			c.meta.topics["t"] = topic
+			w.hist.sends, w.hist.polls = tc.sends, tc.polls
+			w.checkHistory(true)
+			got := ""
+			if len(w.violations) > 0 {
+				got = w.violations[0].Check
+			}
+			if got != tc.want {
+				t.Errorf("checkers found %q (%v), want %q", got, w.violations, tc.want)
+			}
+		})
+	}
+}
+
+func TestProfileString(t *testing.T) {
+	if s := fmt.Sprint(DrawProfile(1)); !strings.Contains(s, "producers") {
+		t.Errorf("profile prints %q", s)
+	}
+}

@@ -1,0 +1,446 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Options configure one run.
+type Options struct {
+	// Seed decides everything: the profile (when not given), the faults,
+	// the workload, the network, raft's election jitter.
+	Seed uint64
+	// Nodes is the number of brokers (node ids 1..Nodes); the first
+	// min(Nodes, 3) are the controller voters, the others raft learners.
+	// Zero means 3.
+	Nodes int
+	// DurationMs is the length of the faulty phase with the workload; the
+	// run then heals, converges and reads everything back. Zero means 60 s.
+	DurationMs int64
+	// Plant breaks one rule in the simulator's shell, to show a checker
+	// catches it (PlantNone: none).
+	Plant Plant
+	// Profile is the fault and workload mix; nil draws it from the seed
+	// (swarm testing).
+	Profile *Profile
+	// Trace receives the full event log, a line per event; its SHA-256 is
+	// the report's TraceHash either way.
+	Trace io.Writer
+	// Timeline receives the readable timeline as it happens (faults,
+	// elections, ISR and leader changes, violations).
+	Timeline io.Writer
+}
+
+// Violation is a broken guarantee: the id of its checker (CORRECTNESS.md
+// Q*, S*, L*), when and what.
+type Violation struct {
+	Check  string
+	AtMs   int64
+	Detail string
+}
+
+// String prints the violation on one line (its detail may run on).
+func (v Violation) String() string {
+	return fmt.Sprintf("%s at %s: %s", v.Check, fmtMs(v.AtMs), v.Detail)
+}
+
+// Report is what a run did and found.
+type Report struct {
+	Seed        uint64
+	Nodes       int
+	DurationMs  int64
+	Plant       Plant
+	Profile     Profile
+	Violations  []Violation
+	TraceHash   string
+	TraceLines  int
+	SimulatedMs int64
+	Events      int64
+	Stats       Stats
+	// Losses are losses the guarantees allow (acks=1 writes truncated,
+	// unclean elections, data-losing crashes beyond D2), reported.
+	Losses []string
+	// ConvergedAtMs is when the cluster converged after healing, -1 if it
+	// did not within the bound.
+	ConvergedAtMs int64
+}
+
+// Failed says the run found a violation.
+func (r *Report) Failed() bool { return len(r.Violations) > 0 }
+
+// Stats count what a run went through.
+type Stats struct {
+	Messages, MessagesDropped, MessagesDuplicated, MessagesCut int64
+	RPCTimeouts                                                int64
+	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
+	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
+	FalseSuspicions, Suspicions                                int64
+	ControllerChanges, LeaderChanges, ISRChanges               int64
+	Truncations, OfflineReplicas, AlterPartitions              int64
+	Appends, ReplicaFetches, BytesFetched                      int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo     int64
+	Polls, RecordsRead                                         int64
+	TopicsCreated, PartitionsAdded                             int64
+	InvariantsChecked, PlantFired                              int64
+}
+
+// timing is the cluster's configuration of timeouts and intervals.
+type timing struct {
+	electionTimeoutMs, raftHeartbeatMs, raftTickMs int64
+	sessionTimeoutMs, heartbeatIntervalMs          int64
+	replicaLagMaxMs, replicaFetchWaitMs            int64
+	controllerRPCTimeoutMs, fetchRPCTimeoutMs      int64
+	requestTimeoutMs, deliveryTimeoutMs            int64
+	hwCheckpointIntervalMs, uncleanIntervalMs      int64
+	retryBackoffMs                                 int64
+	snapshotIntervalBytes                          uint64
+}
+
+// defaultTiming is Kafka's defaults, with two shortened so that runs of a
+// minute go through ISR changes and unclean elections:
+// replica.lag.time.max.ms 10 s (Kafka: 30 s) and
+// unclean.leader.election.interval.ms 10 s (Kafka: 5 min).
+func defaultTiming() timing {
+	return timing{
+		electionTimeoutMs: 1000, raftHeartbeatMs: 100, raftTickMs: 100,
+		sessionTimeoutMs: 9000, heartbeatIntervalMs: 2000,
+		replicaLagMaxMs: 10_000, replicaFetchWaitMs: 500,
+		controllerRPCTimeoutMs: 3000, fetchRPCTimeoutMs: 5000,
+		requestTimeoutMs: 5000, deliveryTimeoutMs: 20_000,
+		hwCheckpointIntervalMs: 5000, uncleanIntervalMs: 10_000,
+		retryBackoffMs: 200, snapshotIntervalBytes: 8 << 10,
+	}
+}
+
+// World is one simulation: the cluster, its clients, the network, the
+// virtual clock and the checkers, all on one goroutine.
+type World struct {
+	opts    Options
+	profile Profile
+	timing  timing
+	now     int64
+	queue   eventQueue
+	events  int64
+	stopped bool
+
+	net     *network
+	nodes   []*node
+	voters  []int32
+	clients []*client
+	// staticConfigs are the brokers' server.properties.
+	staticConfigs map[string]string
+
+	rngFaults, rngWorkload, rngDisk, rngMembership *rand.Rand
+	ids                                            io.Reader
+
+	hist   *history
+	checks *serverChecks
+	faults *faultInjector
+	stats  Stats
+
+	traceHash  hash.Hash
+	traceLines int
+	traceBuf   []byte
+
+	violations []Violation
+	losses     []string
+	// phase is where the run stands: the faulty phase, healing, done.
+	phase         runPhase
+	convergedAtMs int64
+}
+
+type runPhase int8
+
+const (
+	phaseFaulty runPhase = iota
+	phaseHealing
+	phaseDone
+)
+
+// newWorld builds the cluster; nothing runs until the events do.
+func newWorld(opts Options) *World {
+	if opts.Nodes <= 0 {
+		opts.Nodes = 3
+	}
+	if opts.DurationMs <= 0 {
+		opts.DurationMs = 60_000
+	}
+	w := &World{opts: opts, timing: defaultTiming(), traceHash: sha256.New(), convergedAtMs: -1}
+	if opts.Profile != nil {
+		w.profile = *opts.Profile
+	} else {
+		w.profile = DrawProfile(opts.Seed)
+	}
+	w.rngFaults = newRand(opts.Seed, streamFaults)
+	w.rngWorkload = newRand(opts.Seed, streamWorkload)
+	w.rngDisk = newRand(opts.Seed, streamDisk)
+	w.rngMembership = newRand(opts.Seed, streamMembership)
+	w.ids = entropy(opts.Seed, streamIDs)
+	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
+	w.net.dropP, w.net.dupP, w.net.meanDelayMs = w.profile.DropP, w.profile.DupP, w.profile.MeanDelayMs
+	w.staticConfigs = map[string]string{"min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
+	w.hist = newHistory()
+	w.checks = newServerChecks(w)
+	for id := int32(1); id <= int32(opts.Nodes); id++ {
+		w.nodes = append(w.nodes, newNode(w, id))
+		if len(w.voters) < 3 {
+			w.voters = append(w.voters, id)
+		}
+	}
+	w.faults = newFaultInjector(w)
+	return w
+}
+
+// schedule runs fn at virtual time atMs (never before now).
+func (w *World) schedule(atMs int64, fn func()) { w.queue.push(max(atMs, w.now), fn) }
+
+// endpoint is the node or client of an id.
+func (w *World) endpoint(id int32) endpoint {
+	if id >= clientBase {
+		return w.clients[id-clientBase]
+	}
+	return w.nodes[id-1]
+}
+
+func (w *World) node(id int32) *node { return w.nodes[id-1] }
+
+// clientBase is the first client id; broker ids are below it.
+const clientBase = 1000
+
+func endpointName(id int32) string {
+	if id >= clientBase {
+		return fmt.Sprintf("c%d", id-clientBase+1)
+	}
+	return fmt.Sprintf("n%d", id)
+}
+
+// runUntil runs every event up to endMs, and leaves the clock there.
+func (w *World) runUntil(endMs int64) {
+	for !w.stopped && w.queue.len() > 0 && w.queue.peekMs() <= endMs {
+		ev := w.queue.pop()
+		w.now = ev.atMs
+		w.events++
+		ev.fn()
+	}
+	if !w.stopped && w.now < endMs {
+		w.now = endMs
+	}
+}
+
+// guard runs f, turning a panic of a core (or of the simulator) into a
+// violation, as supervision turns one into an offline partition.
+func (w *World) guard(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.violation("panic", fmt.Sprintf("%v\n%s", r, debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// startCluster starts every node's process.
+func (w *World) startCluster() {
+	for _, n := range w.nodes {
+		n := n
+		w.schedule(int64(n.id-1)*7, func() { w.restart(n) })
+	}
+}
+
+// crash stops a node's process; a power loss also drops whatever its disk
+// had not synced (vfs.Mem.Crash: files back to their last fsync, directory
+// entries to their last directory sync, the last unsynced write torn).
+func (w *World) crash(n *node, powerLoss bool, reason string) {
+	if !n.up {
+		return
+	}
+	if powerLoss {
+		for k, end := range n.diskEnd {
+			n.preCrashEnd[k] = max(n.preCrashEnd[k], end)
+		}
+	}
+	n.stopProcess()
+	w.stats.Crashes++
+	kind := "process crash"
+	if powerLoss {
+		n.fs.Crash()
+		w.stats.PowerLosses++
+		kind = "power loss"
+	}
+	if reason != "" {
+		kind += ": " + reason
+	}
+	w.timelinef("fault: %s crashed (%s)", n.name(), kind)
+}
+
+// restart starts a node's process again.
+func (w *World) restart(n *node) {
+	if n.up {
+		return
+	}
+	if n.started {
+		w.stats.Restarts++
+		w.timelinef("fault: %s restarted", n.name())
+	}
+	n.started = true
+	if err := n.start(); err != nil {
+		n.stopProcess()
+		if errors.Is(err, syscall.EIO) {
+			w.timelinef("%s does not start: %v", n.name(), err)
+			return
+		}
+		w.violation("S9", fmt.Sprintf("%s cannot recover after a crash: %v", n.name(), err))
+	}
+}
+
+func (w *World) pause(n *node) {
+	if !n.up || n.paused {
+		return
+	}
+	n.paused = true
+	w.stats.Pauses++
+	w.timelinef("fault: %s paused", n.name())
+}
+
+func (w *World) resume(n *node) {
+	if !n.up || !n.paused {
+		return
+	}
+	n.paused = false
+	w.timelinef("fault: %s resumed", n.name())
+	backlog := n.backlog
+	n.backlog = nil
+	for _, fn := range backlog {
+		n.at(w.now, fn)
+	}
+	n.wakeAtMs = never
+	n.at(w.now, func() {})
+}
+
+// violation records a broken guarantee; the run stops at the first.
+func (w *World) violation(check, detail string) {
+	v := Violation{Check: check, AtMs: w.now, Detail: detail}
+	w.violations = append(w.violations, v)
+	w.timelinef("VIOLATION %s", v)
+	w.stopped = true
+}
+
+// loss records a loss the guarantees allow.
+func (w *World) loss(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	w.losses = append(w.losses, line)
+	w.tracef("loss: %s", line)
+}
+
+// tracef adds a line to the event log.
+func (w *World) tracef(format string, args ...any) {
+	b := w.traceBuf[:0]
+	b = appendMs(b, w.now)
+	b = append(b, ' ')
+	b = fmt.Appendf(b, format, args...)
+	b = append(b, '\n')
+	w.traceBuf = b
+	w.writeTrace(b)
+}
+
+// writeTrace adds a line to the event log's hash, and to its file if any.
+func (w *World) writeTrace(line []byte) {
+	w.traceHash.Write(line)
+	w.traceLines++
+	if w.opts.Trace != nil {
+		_, _ = w.opts.Trace.Write(line)
+	}
+}
+
+// timelinef adds a line to the readable timeline (and to the event log).
+func (w *World) timelinef(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	w.tracef("%s", line)
+	if w.opts.Timeline != nil {
+		fmt.Fprintf(w.opts.Timeline, "%10s  %s\n", fmtMs(w.now), line)
+	}
+}
+
+func appendMs(b []byte, ms int64) []byte {
+	b = strconv.AppendInt(b, ms/1000, 10)
+	frac := ms % 1000
+	b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	return b
+}
+
+// fmtMs prints a virtual time as seconds.
+func fmtMs(ms int64) string { return string(appendMs(nil, ms)) + "s" }
+
+// report sums the run up.
+func (w *World) report() *Report {
+	return &Report{
+		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile,
+		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
+		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
+	}
+}
+
+// Summary prints a report for people.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	s := r.Stats
+	fmt.Fprintf(&b, "seed %d, %d nodes, %s of faults, plant %s\n", r.Seed, r.Nodes, fmtMs(r.DurationMs), r.Plant)
+	fmt.Fprintf(&b, "simulated %s in %d events; trace %d lines, sha256 %s\n", fmtMs(r.SimulatedMs), r.Events, r.TraceLines, r.TraceHash)
+	fmt.Fprintf(&b, "operations: %d sends (%d ok, %d acks=all ok, %d failed, %d unknown), %d polls reading %d records\n",
+		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
+	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline\n",
+		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas)
+	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
+		s.Crashes, s.PowerLosses, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
+		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
+	if r.Plant != PlantNone {
+		fmt.Fprintf(&b, "; plant fired %d times", s.PlantFired)
+	}
+	b.WriteString("\n")
+	if r.ConvergedAtMs >= 0 {
+		fmt.Fprintf(&b, "converged after healing at %s\n", fmtMs(r.ConvergedAtMs))
+	}
+	if len(r.Losses) > 0 {
+		fmt.Fprintf(&b, "losses the guarantees allow (%d):\n", len(r.Losses))
+		for i, l := range r.Losses {
+			if i == 10 {
+				fmt.Fprintf(&b, "  ... and %d more\n", len(r.Losses)-10)
+				break
+			}
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	if len(r.Violations) == 0 {
+		b.WriteString("no violations\n")
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintf(&b, "VIOLATION %s\n", v)
+	}
+	return b.String()
+}
+
+// ReplayCommand is the command that replays the run.
+func (r *Report) ReplayCommand() string {
+	cmd := fmt.Sprintf("gregor sim run --seed %d --nodes %d --duration %dms", r.Seed, r.Nodes, r.DurationMs)
+	if r.Plant != PlantNone {
+		cmd += " --plant " + string(r.Plant)
+	}
+	return cmd
+}
+
+// checkNode checks the server invariants after an event of a node.
+func (w *World) checkNode(n *node) {
+	if !w.stopped {
+		w.checks.node(n)
+	}
+}
