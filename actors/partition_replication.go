@@ -161,10 +161,13 @@ func (a *partitionActor) sendAlterPartition(ap cluster.AlterPartitionRequest) {
 	req.Topics = append(req.Topics, t)
 	a.logger.Info("asking the controller to change the ISR", zap.Int32s("isr", ap.ISR), zap.Int32("leader_epoch", ap.LeaderEpoch),
 		zap.Int32("partition_epoch", ap.PartitionEpoch))
-	self, root, seq, partition := a.self, n.system.Root, ap.Seq, a.assigned.image.Partition
+	self, root, seq, partition, logger := a.self, n.system.Root, ap.Seq, a.assigned.image.Partition, a.logger
 	n.sendToController(req, func(resp kmsg.Response, err error) {
 		res := alterPartitionResult(resp, err, partition)
 		res.Seq = seq
+		if res.ErrorCode != 0 {
+			logger.Info("the controller did not change the ISR", zap.Int32s("isr", ap.ISR), zap.Error(kerr.ErrorForCode(res.ErrorCode)))
+		}
 		root.Send(self, &alterPartitionAnswered{result: res})
 	})
 }

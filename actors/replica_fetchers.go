@@ -26,6 +26,9 @@ type fetcherManager struct {
 	// of partitions each holds.
 	fetchers map[int32]*fetcherHandle
 	logger   *zap.Logger
+	// stopping is set once the manager stops or restarts: its fetchers
+	// stop with it, which is no failure to make up for.
+	stopping bool
 }
 
 type followerRoute struct {
@@ -103,8 +106,12 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 		if r := m.partitions[msg.partition]; r != nil && r.owner.incarnation == msg.incarnation {
 			m.remove(ctx, msg.partition)
 		}
+	case *actor.Stopping, *actor.Restarting:
+		m.stopping = true
 	case *actor.Terminated:
-		m.terminated(ctx, msg.Who)
+		if !m.stopping {
+			m.terminated(ctx, msg.Who)
+		}
 	}
 }
 

@@ -112,17 +112,29 @@ func checkAcked(t *testing.T, n *Node, topic string, acked []ackedRecord) {
 		if want[a.partition] == nil {
 			want[a.partition] = map[int64]string{}
 		}
+		if v, ok := want[a.partition][a.offset]; ok {
+			t.Fatalf("partition %d offset %d acknowledged twice: for %q and for %q", a.partition, a.offset, v, a.value)
+		}
 		want[a.partition][a.offset] = a.value
 		total++
 	}
 	ctx := testContext(t, 60*time.Second)
 	cl := newClient(t, n, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	last := map[int32]int64{}
+	readAt := map[int32]map[int64]bool{}
 	seen := 0
 	for seen < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d acknowledged records", seen, total)
+			var missing []string
+			for p, offsets := range want {
+				for o, v := range offsets {
+					if len(missing) < 10 && (o > last[p] || !readAt[p][o]) {
+						missing = append(missing, fmt.Sprintf("%d@%d=%q", p, o, v))
+					}
+				}
+			}
+			t.Fatalf("read %d of %d acknowledged records; not read, among others: %v", seen, total, missing)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if prev, ok := last[r.Partition]; ok && r.Offset <= prev {
@@ -133,6 +145,10 @@ func checkAcked(t *testing.T, n *Node, topic string, acked []ackedRecord) {
 				if v != string(r.Value) {
 					t.Fatalf("partition %d offset %d holds %q, %q was acknowledged there", r.Partition, r.Offset, r.Value, v)
 				}
+				if readAt[r.Partition] == nil {
+					readAt[r.Partition] = map[int64]bool{}
+				}
+				readAt[r.Partition][r.Offset] = true
 				seen++
 			}
 		})

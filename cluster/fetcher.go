@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -40,6 +41,13 @@ type FetcherConfig struct {
 	// the leader would wait for that Fetch to end); zero means
 	// DefaultReplicaFetchOutcomeWaitMs.
 	OutcomeWaitMs int64
+	// LeaderBehindBackoffMs is how long a partition waits, instead of
+	// BackoffMs, after its leader answered UNKNOWN_LEADER_EPOCH: the
+	// leader has not applied the leader change this follower applied,
+	// and will within a metadata round trip (a failover would otherwise
+	// wait a whole BackoffMs for it); zero means
+	// DefaultLeaderBehindBackoffMs.
+	LeaderBehindBackoffMs int64
 }
 
 // Kafka's defaults for the replica.fetch.* settings.
@@ -49,6 +57,7 @@ const (
 	DefaultReplicaFetchMaxBytes         = 1 << 20
 	DefaultReplicaFetchBackoffMs        = 1000
 	DefaultReplicaFetchOutcomeWaitMs    = 100
+	DefaultLeaderBehindBackoffMs        = 50
 )
 
 // FetcherPartition names a partition in a fetcher's requests: by name (Fetch
@@ -126,6 +135,9 @@ type fetcherEntry struct {
 	// waits for a newer one.
 	deliveredSeq uint64
 	inFlight     bool
+	// leaderBehind says the outcome last delivered was
+	// UNKNOWN_LEADER_EPOCH: a backoff the next state asks for is short.
+	leaderBehind bool
 	// delayedUntilMs is when a partition backing off may be sent again
 	// (monotonic).
 	delayedUntilMs int64
@@ -161,6 +173,9 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	}
 	if cfg.OutcomeWaitMs <= 0 {
 		cfg.OutcomeWaitMs = DefaultReplicaFetchOutcomeWaitMs
+	}
+	if cfg.LeaderBehindBackoffMs <= 0 {
+		cfg.LeaderBehindBackoffMs = DefaultLeaderBehindBackoffMs
 	}
 	return &Fetcher{cfg: cfg, parts: map[FetcherPartition]*fetcherEntry{}}
 }
@@ -206,8 +221,13 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 		e.delayedUntilMs = 0
 	}
 	if st.Backoff {
-		e.delayedUntilMs = now.MonoMs + f.cfg.BackoffMs
+		backoffMs := f.cfg.BackoffMs
+		if e.leaderBehind {
+			backoffMs = min(backoffMs, f.cfg.LeaderBehindBackoffMs)
+		}
+		e.delayedUntilMs = now.MonoMs + backoffMs
 	}
+	e.leaderBehind = false
 	e.state = st
 	f.send(now)
 }
@@ -435,6 +455,7 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 		return
 	}
 	e.deliveredSeq = s.seq
+	e.leaderBehind = o.ErrorCode == kerr.UnknownLeaderEpoch.Code
 	e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
 	if len(o.Records) > 0 {
 		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
@@ -469,6 +490,7 @@ func (f *Fetcher) EpochEndOffsetsCompleted(resp *kmsg.OffsetForLeaderEpochRespon
 				continue
 			}
 			e.deliveredSeq = s.seq
+			e.leaderBehind = rp.ErrorCode == kerr.UnknownLeaderEpoch.Code
 			f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p,
 				EpochEnd: &EpochEndOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, LeaderEpoch: rp.LeaderEpoch, EndOffset: rp.EndOffset}})
 		}
