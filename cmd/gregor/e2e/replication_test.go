@@ -91,7 +91,8 @@ func rawProduce(addr, topic string, topicID [16]byte, partition int32, value str
 	rt.Topic, rt.TopicID = topic, topicID
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = partition, raw
-	rt.Partitions, req.Topics = append(rt.Partitions, rp), append(req.Topics, rt)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
@@ -194,13 +195,21 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}
 		value := fmt.Sprintf("probe-%d", round)
 		var back time.Time
+		var why string
+		defer func() {
+			if t.Failed() {
+				t.Logf("the last write after the kill: %s", why)
+			}
+		}()
 		waitFor(t, 30*time.Second, "an acks=all write after the leader was killed", func() bool {
 			ps, _, ok := c.partitionState(survivor, topic)
 			if !ok || ps[0].Leader < 1 || int(ps[0].Leader) == victim {
+				why = fmt.Sprintf("metadata %v: %+v", ok, ps)
 				return false
 			}
 			offset, err := rawProduce(c.addr(int(ps[0].Leader)), topic, topicID, 0, value)
 			if err != nil {
+				why = fmt.Sprintf("to %d: %v", ps[0].Leader, err)
 				return false
 			}
 			back = time.Now()
