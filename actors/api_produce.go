@@ -66,6 +66,10 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
 			pid, code := rt.route(topic, ok, byID, p.Partition)
+			if code == 0 && cluster.IsInternalTopic(topic.Name) {
+				// Only the coordinators append to their topics, not clients.
+				pid, code = nil, kerr.InvalidTopicException.Code
+			}
 			rp.ErrorCode = code
 			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
 			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
