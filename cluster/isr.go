@@ -26,13 +26,14 @@ type leaderState struct {
 	isrChange *isrChange
 	// alterSeq numbers AlterPartition requests.
 	alterSeq uint64
-	// expandAfterMs is when an expansion may be asked again after the
+	// isrRetryAfterMs is when an ISR change may be asked again after the
 	// controller did not make one (OPERATION_NOT_ATTEMPTED,
-	// INELIGIBLE_REPLICA: a follower that restarted and is not unfenced
-	// yet): expansions are driven by fetches, and a follower fetching
-	// without pause would otherwise ask on every fetch (Kafka checks the
-	// replica's eligibility in its metadata cache first).
-	expandAfterMs int64
+	// INELIGIBLE_REPLICA: say a follower that restarted and is not
+	// unfenced yet): expansions are driven by fetches and shrinks by a
+	// deadline already past, so either would otherwise be asked again at
+	// once, as fast as the controller answers (Kafka checks the replicas'
+	// eligibility in its metadata cache first).
+	isrRetryAfterMs int64
 }
 
 // followerProgress is a leader's view of one follower (Kafka's ReplicaState).
@@ -228,7 +229,7 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 func (r *Replica) maybeExpandISR(id int32) {
 	l := r.leader
 	f := l.followers[id]
-	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.expandAfterMs || slices.Contains(r.partition.ISR, id) ||
+	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.isrRetryAfterMs || slices.Contains(r.partition.ISR, id) ||
 		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
 		return
 	}
@@ -240,7 +241,7 @@ func (r *Replica) maybeExpandISR(id int32) {
 // maybeShrinkIsr).
 func (r *Replica) maybeShrinkISR(nowMs int64) {
 	l := r.leader
-	if l.isrChange != nil {
+	if l.isrChange != nil || nowMs < l.isrRetryAfterMs {
 		return
 	}
 	var out []int32
@@ -290,7 +291,7 @@ func (r *Replica) sendAlterPartition() {
 // current leader epoch and a partition epoch not older than the replica's,
 // the answer's ISR becomes the committed one. OPERATION_NOT_ATTEMPTED and
 // INELIGIBLE_REPLICA drop the change (the controller says it was not made;
-// an expansion is asked again only after the backoff);
+// a change is asked again only after the backoff);
 // errors saying the replica's metadata is stale keep it pending until the
 // next record; any other error asks again after a backoff.
 func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant) {
@@ -311,9 +312,7 @@ func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant)
 		l.isrChange = nil
 		r.advanceHighWatermark()
 	case kerr.OperationNotAttempted.Code, kerr.IneligibleReplica.Code:
-		if ch.expand {
-			l.expandAfterMs = now.MonoMs + r.opts.AlterPartitionRetryBackoffMs
-		}
+		l.isrRetryAfterMs = now.MonoMs + r.opts.AlterPartitionRetryBackoffMs
 		l.isrChange = nil
 		r.advanceHighWatermark()
 	case kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicID.Code, kerr.FencedLeaderEpoch.Code,
@@ -362,7 +361,7 @@ func (r *Replica) leaderDeadlineMs() int64 {
 		switch {
 		case slices.Contains(r.partition.ISR, id):
 			if l.isrChange == nil {
-				next = min(next, outOfSyncMs)
+				next = min(next, max(outOfSyncMs, l.isrRetryAfterMs))
 			}
 		case !slices.Contains(maximal, id) && outOfSyncMs > r.nowMs:
 			next = min(next, outOfSyncMs)
