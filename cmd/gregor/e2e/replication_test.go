@@ -156,7 +156,10 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		acked []ackedRecord
-		wg    sync.WaitGroup
+		// firstAcks are when each partition's load was last acknowledged
+		// for the first time after a kill (reset at each kill).
+		firstAcks map[int32]time.Time
+		wg        sync.WaitGroup
 	)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	for p := range partitions {
@@ -168,6 +171,9 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 				if err == nil {
 					mu.Lock()
 					acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
+					if _, ok := firstAcks[p]; !ok && firstAcks != nil {
+						firstAcks[p] = time.Now()
+					}
 					mu.Unlock()
 				}
 			}
@@ -187,14 +193,21 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			t.Fatal("no metadata")
 		}
 		victim := int(ps[0].Leader)
+		controller := -1
+		if md, err := c.metadata(1 + round%3); err == nil {
+			controller = int(md.ControllerID)
+		}
 		survivor := victim%3 + 1
 		before := ackedCount()
+		mu.Lock()
+		firstAcks = map[int32]time.Time{}
+		mu.Unlock()
 		killed := time.Now()
 		if err := syscall.Kill(c.pid(victim), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		value := fmt.Sprintf("probe-%d", round)
-		var back time.Time
+		var back, moved time.Time
 		var why string
 		defer func() {
 			if t.Failed() {
@@ -206,6 +219,9 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			if !ok || ps[0].Leader < 1 || int(ps[0].Leader) == victim {
 				why = fmt.Sprintf("metadata %v: %+v", ok, ps)
 				return false
+			}
+			if moved.IsZero() {
+				moved = time.Now()
 			}
 			offset, err := rawProduce(c.addr(int(ps[0].Leader)), topic, topicID, 0, value)
 			if err != nil {
@@ -219,7 +235,18 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			return true
 		})
 		failovers = append(failovers, back.Sub(killed))
-		t.Logf("round %d: node %d (leader of partition 0) killed; acks=all writes acknowledged again after %v", round, victim, back.Sub(killed))
+		waitFor(t, 30*time.Second, "the load's writes to partition 0 acknowledged again", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			_, ok := firstAcks[0]
+			return ok
+		})
+		mu.Lock()
+		loadBack := firstAcks[0].Sub(killed)
+		mu.Unlock()
+		t.Logf("round %d: node %d (leader of partition 0%s) killed; a survivor's metadata named a new leader after %v, "+
+			"acks=all writes acknowledged again after %v (the load's after %v)",
+			round, victim, controllerNote(controller == victim), moved.Sub(killed), back.Sub(killed), loadBack)
 		c.restart(victim)
 		waitISRFull(survivor)
 		waitFor(t, 30*time.Second, "the load going on", func() bool { return ackedCount() > before+100 })
@@ -302,4 +329,11 @@ func partitionBytes(t *testing.T, dir string) []byte {
 		out = append(out, b...)
 	}
 	return out
+}
+
+func controllerNote(isController bool) string {
+	if isController {
+		return ", and the active controller"
+	}
+	return ""
 }
