@@ -50,7 +50,8 @@ type FetcherConfig struct {
 	LeaderBehindBackoffMs int64
 }
 
-// Kafka's defaults for the replica.fetch.* settings.
+// Kafka's defaults for the replica.fetch.* settings, and gregor's for its
+// fetcher's own waits (OutcomeWaitMs, LeaderBehindBackoffMs).
 const (
 	DefaultReplicaFetchWaitMaxMs        = 500
 	DefaultReplicaFetchResponseMaxBytes = 10 << 20
