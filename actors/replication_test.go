@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -193,15 +192,3 @@ func TestClusterReplicatesThroughLeaderKills(t *testing.T) {
 	}
 	checkAcked(t, c.node(active), "replicated", acked)
 }
-
-// errorContainsAny says whether err's text holds one of the parts.
-func errorContainsAny(err error, parts ...string) bool {
-	for _, p := range parts {
-		if err != nil && strings.Contains(err.Error(), p) {
-			return true
-		}
-	}
-	return false
-}
-
-var _ = context.Background
