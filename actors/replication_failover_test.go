@@ -171,6 +171,7 @@ func TestReplicationFailoverUnderLoad(t *testing.T) {
 		victimID := tp.Partitions[0].Leader
 		victim := int(victimID - 1)
 		led := c.ledBy(observer, topic, victimID)
+		wasController := victim == active
 		killed := time.Now()
 		c.stop(victim, false)
 		// Answers the victim gave before it stopped do not count.
@@ -185,8 +186,8 @@ func TestReplicationFailoverUnderLoad(t *testing.T) {
 			back = load.firstAckAfter(stopped, led)
 			return !back.IsZero()
 		})
-		t.Logf("round %d: node %d (leader of %v) killed; a probe's acks=all write succeeded after %v, the load's after %v",
-			round, victimID, led, probed.Sub(killed), back.Sub(killed))
+		t.Logf("round %d: node %d (leader of %v, active controller %v) killed; a probe's acks=all write succeeded after %v, the load's after %v",
+			round, victimID, led, wasController, probed.Sub(killed), back.Sub(killed))
 		c.startAll()
 		c.waitISRFull(active, topic, partitions)
 	}
