@@ -138,7 +138,9 @@ func TestIdempotentProducerDuplicatedAndReorderedRetries(t *testing.T) {
 	// Every connection goes through the proxy, the broker's advertised
 	// address included.
 	var d net.Dialer
-	through := kgo.Dialer(func(ctx context.Context, network, _ string) (net.Conn, error) { return d.DialContext(ctx, network, px.addr()) })
+	through := kgo.Dialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, px.addr())
+	})
 	cl := idempotentClient(t, px.addr(), through, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond }))
 	produceNumbered(ctx, t, cl, "retried", 2, 400, 2)
@@ -314,7 +316,6 @@ func (px *duplicatingProxy) replayer(done chan struct{}) {
 		px.replayed.Add(1)
 	}
 }
-
 
 // idempotentRecordBatch is a batch of n records of producer pid at epoch,
 // starting at sequence seq.
