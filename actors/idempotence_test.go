@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,8 +154,8 @@ func TestIdempotentProducerDuplicatedAndReorderedRetries(t *testing.T) {
 
 // duplicatingProxy forwards Kafka frames between clients and a broker. Every
 // cutEvery-th Produce answer is dropped and the client's connection closed;
-// every Produce request is also kept, and replayed to the broker on the
-// proxy's own connection after a few later ones (so out of order).
+// every answered Produce request is also kept, and replayed to the broker on
+// the proxy's own connection after a few later ones (so out of order).
 type duplicatingProxy struct {
 	l        net.Listener
 	broker   string
@@ -171,6 +173,11 @@ func startDuplicatingProxy(t *testing.T, broker string) *duplicatingProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startDuplicatingProxyOn(t, l, broker)
+}
+
+func startDuplicatingProxyOn(t *testing.T, l net.Listener, broker string) *duplicatingProxy {
+	t.Helper()
 	px := &duplicatingProxy{l: l, broker: broker, replay: make(chan []byte, 1024)}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -228,7 +235,8 @@ func (px *duplicatingProxy) serve(client net.Conn, done chan struct{}) {
 		client.Close()
 	}()
 	var mu sync.Mutex
-	produceCorr := map[int32]bool{}
+	// produceCorr holds the Produce requests awaiting their answer.
+	produceCorr := map[int32][]byte{}
 	go func() {
 		defer broker.Close()
 		for {
@@ -238,12 +246,8 @@ func (px *duplicatingProxy) serve(client net.Conn, done chan struct{}) {
 			}
 			if len(frame) >= 12 && binary.BigEndian.Uint16(frame[4:]) == 0 {
 				mu.Lock()
-				produceCorr[int32(binary.BigEndian.Uint32(frame[8:]))] = true
+				produceCorr[int32(binary.BigEndian.Uint32(frame[8:]))] = frame
 				mu.Unlock()
-				select {
-				case px.replay <- frame:
-				default:
-				}
 			}
 			if _, err := broker.Write(frame); err != nil {
 				return
@@ -257,9 +261,17 @@ func (px *duplicatingProxy) serve(client net.Conn, done chan struct{}) {
 		}
 		corr := int32(binary.BigEndian.Uint32(frame[4:]))
 		mu.Lock()
-		produce := produceCorr[corr]
+		request, produce := produceCorr[corr]
 		delete(produceCorr, corr)
 		mu.Unlock()
+		if produce {
+			// Answered: the broker handled it, and a copy sent now is a
+			// late retry.
+			select {
+			case px.replay <- request:
+			default:
+			}
+		}
 		if produce && px.produces.Add(1)%proxyCutEvery == 0 {
 			// The answer is lost: the producer sees the connection
 			// fail and retries what the broker already appended.
@@ -392,4 +404,31 @@ func TestIdempotenceSurvivesRestart(t *testing.T) {
 	if o, _ := ends.Lookup("kept-state", 0); o.Offset != 9 {
 		t.Fatalf("log end offset %d, want 9: a retry was appended", o.Offset)
 	}
+}
+
+// confluent-kafka's (librdkafka's) idempotent producer, through the proxy
+// that loses answers and replays requests (the node advertises the proxy,
+// so every connection passes it): every record lands once, in order.
+func TestIdempotentProducerConfluentKafka(t *testing.T) {
+	ctx := testContext(t, 120*time.Second)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.AdvertisedHost, c.AdvertisedPort = "127.0.0.1", int32(port) })
+	px := startDuplicatingProxyOn(t, l, n.Addr().String())
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, 2, 1, nil, "librdkafka"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/idempotent_confluent.py", px.addr(), "librdkafka", "2", "300").CombinedOutput()
+	// librdkafka logs each cut connection before the script's last line.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || !strings.HasPrefix(lines[len(lines)-1], "ok") {
+		t.Fatalf("confluent-kafka: %v\n%s", err, out)
+	}
+	if px.cut.Load() == 0 {
+		t.Fatalf("the proxy cut no connection")
+	}
+	checkExactlyOnceInOrder(t, consumeValues(ctx, t, n, "librdkafka", 600), 300)
 }
