@@ -27,8 +27,10 @@ type ProducerBatchInfo struct {
 	MaxTimestampMs             int64
 	Transactional, Control     bool
 	// Commit says a control batch is a transaction's commit marker (not
-	// its abort marker).
-	Commit bool
+	// its abort marker); CoordinatorEpoch is the epoch of the transaction
+	// coordinator that wrote it.
+	Commit           bool
+	CoordinatorEpoch int32
 }
 
 // ReadProducerBatchInfo reads the producer fields of the batch header at the
@@ -52,7 +54,9 @@ func ReadProducerBatchInfo(p []byte) ProducerBatchInfo {
 		info.LastSequence = addSequence(info.BaseSequence, lastDelta)
 	}
 	if info.Control {
-		info.Commit = controlRecordType(p[BatchHeaderBytes:]) == ControlCommit
+		var typ int16
+		typ, info.CoordinatorEpoch = readControlRecord(p[BatchHeaderBytes:])
+		info.Commit = typ == ControlCommit
 	}
 	return info
 }
@@ -63,28 +67,35 @@ const (
 	ControlCommit int16 = 1
 )
 
-// controlRecordType reads the type in the key of the first record of an
-// uncompressed control batch's records; -1 when it cannot.
-func controlRecordType(recs []byte) int16 {
+// readControlRecord reads the marker type (the key's) and the coordinator
+// epoch (the value's) of the first record of an uncompressed control batch's
+// records; -1, -1 when it cannot.
+func readControlRecord(recs []byte) (int16, int32) {
 	for i := 0; i < 4; i++ { // length, attributes, timestamp delta, offset delta
 		if i == 1 {
 			if len(recs) == 0 {
-				return -1
+				return -1, -1
 			}
 			recs = recs[1:]
 			continue
 		}
 		_, n := binary.Varint(recs)
 		if n <= 0 {
-			return -1
+			return -1, -1
 		}
 		recs = recs[n:]
 	}
 	keyLen, n := binary.Varint(recs)
 	if n <= 0 || keyLen < 4 || int64(len(recs)-n) < keyLen {
-		return -1
+		return -1, -1
 	}
-	return int16(binary.BigEndian.Uint16(recs[n+2:]))
+	typ := int16(binary.BigEndian.Uint16(recs[n+2:]))
+	recs = recs[n+int(keyLen):]
+	valueLen, n := binary.Varint(recs)
+	if n <= 0 || valueLen < 6 || int64(len(recs)-n) < valueLen {
+		return typ, -1
+	}
+	return typ, int32(binary.BigEndian.Uint32(recs[n+2:]))
 }
 
 // CompletedTxn is a transaction a marker ended: the producer, the first
@@ -237,6 +248,7 @@ func (s *ProducerStates) Apply(info ProducerBatchInfo) *CompletedTxn {
 			done = &CompletedTxn{ProducerID: info.ProducerID, FirstOffset: e.TxnFirstOffset, LastOffset: info.LastOffset, Aborted: !info.Commit}
 		}
 		e.TxnFirstOffset = -1
+		e.CoordinatorEpoch = max(e.CoordinatorEpoch, info.CoordinatorEpoch)
 		delete(s.ongoing, info.ProducerID)
 		return done
 	case info.Transactional && e.TxnFirstOffset < 0:
