@@ -481,7 +481,6 @@ type WatchWoken struct {
 // HighWatermark is the offset below which records are committed.
 func (r *Replica) HighWatermark() int64 { return r.highWatermark }
 
-
 // LogEndOffset is the next offset to assign.
 func (r *Replica) LogEndOffset() int64 { return r.state.LogEndOffset }
 
