@@ -130,6 +130,9 @@ type CleanJob struct {
 	indexIntervalBytes int64
 	sources            []cleanSource
 	firstDirtyOffset   int64
+	// aborted are the aborted transactions whose records the sources may
+	// hold: the cleaner drops those records (producer_clean.go).
+	aborted []AbortedTxn
 
 	mu        sync.Mutex
 	state     cleanJobState
@@ -291,6 +294,7 @@ func (l *Log) PlanClean(nowMs, maxOffset int64) (*CleanJob, bool) {
 		log: l, nowMs: nowMs, deleteRetentionMs: l.cfg.DeleteRetentionMs,
 		segmentBytes: l.cfg.SegmentBytes, indexIntervalBytes: l.cfg.IndexIntervalBytes,
 		sources: p.sources, firstDirtyOffset: p.firstDirtyOffset,
+		aborted: l.AbortedTransactions(p.sources[0].baseOffset, p.sources[len(p.sources)-1].nextOffset),
 		stats: CleanStats{FirstDirtyOffset: p.firstDirtyOffset, DirtyRatio: ratio, ForcedByMaxCompactionLag: forced},
 	}
 	l.cleanJob = j
