@@ -295,7 +295,7 @@ func (l *Log) PlanClean(nowMs, maxOffset int64) (*CleanJob, bool) {
 		segmentBytes: l.cfg.SegmentBytes, indexIntervalBytes: l.cfg.IndexIntervalBytes,
 		sources: p.sources, firstDirtyOffset: p.firstDirtyOffset,
 		aborted: l.AbortedTransactions(p.sources[0].baseOffset, p.sources[len(p.sources)-1].nextOffset),
-		stats: CleanStats{FirstDirtyOffset: p.firstDirtyOffset, DirtyRatio: ratio, ForcedByMaxCompactionLag: forced},
+		stats:   CleanStats{FirstDirtyOffset: p.firstDirtyOffset, DirtyRatio: ratio, ForcedByMaxCompactionLag: forced},
 	}
 	l.cleanJob = j
 	return j, true
