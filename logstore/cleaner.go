@@ -133,6 +133,9 @@ type CleanJob struct {
 	// aborted are the aborted transactions whose records the sources may
 	// hold: the cleaner drops those records (producer_clean.go).
 	aborted []AbortedTxn
+	// txnKept says, per producer, whether Run kept a batch of the
+	// transaction it is in the middle of (producer_clean.go).
+	txnKept map[int64]bool
 
 	mu        sync.Mutex
 	state     cleanJobState
