@@ -16,8 +16,9 @@ run: build
 
 # test: formatting, vet, and every test (with the seed corpora of the fuzz
 # targets) under the race detector. testdeps first installs the clients the
-# end-to-end tests drive (kcat, python3-kafka, python3-confluent-kafka) when
-# they are missing.
+# end-to-end tests drive (kcat, python3-kafka, python3-confluent-kafka) and
+# the browser the simulator's page is checked in (chromium) when they are
+# missing.
 test: testdeps fmtcheck vet unit
 
 testdeps:

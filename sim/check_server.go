@@ -167,10 +167,12 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
+			w.rec.mark(w.now, "election", &tp, "leader %d → %d (epoch %d), ISR %v", before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
 			c.checkElection(tp, t, before, after, next)
 		} else if !slices.Equal(after.ISR, before.ISR) {
 			w.stats.ISRChanges++
 			w.timelinef("metadata: %s ISR %v → %v", tp, before.ISR, after.ISR)
+			w.rec.mark(w.now, "isr", &tp, "ISR %v → %v", before.ISR, after.ISR)
 		}
 	}
 }
@@ -195,6 +197,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
 	c.dropped[tp] = append(c.dropped[tp], offsetRange{node: node, from: from, to: to})
 	c.w.timelinef("n%d: %s lost [%d, %d) to the power loss (not yet fsynced)", node, tp, from, to)
+	c.w.rec.mark(c.w.now, "lost", &tp, "n%d lost [%d, %d) to a power loss", node, from, to)
 }
 
 // droppedBelow says a power loss dropped from some replica of tp an offset

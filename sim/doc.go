@@ -28,10 +28,18 @@
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go: a swarm run (faults, then heal, converge, read back, check);
-//   - scenario.go: scripted scenarios (testdata/scenarios).
+//   - scenario.go: scripted scenarios (testdata/scenarios);
+//   - html.go, html_page.go: the run's page (gregor sim run --html), a
+//     self-contained HTML file drawing each partition's leader, ISR, high
+//     watermark and log end offsets, the faults, the client operations,
+//     the elections, and a violation with the events that led to it;
+//   - shrink.go: the shortest prefix of a failing run's fault schedule
+//     that still fails (Options.LimitFaults replays a prefix).
 //
 // A failing seed is replayed with `gregor sim run --seed S` (add --trace
-// FILE for the event log), or `go test ./sim -run TestSeeds -sim.seed=S`.
+// FILE for the event log, --html FILE for its page, --faults K to cut its
+// fault schedule after K faults), or `go test ./sim -run TestSeeds
+// -sim.seed=S`.
 //
 // It may import cluster, groups, txn and logstore; never actors or netio,
 // so no protoactor, serf, ristretto, goroutine, socket or wall clock enters

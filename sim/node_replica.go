@@ -214,6 +214,7 @@ func (h *replicaHost) truncate(t *cluster.TruncateLog) {
 	if after := log.LogEndOffset(); after < before {
 		h.n.w.stats.Truncations++
 		h.n.w.timelinef("%s: %s truncated [%d, %d) to agree with its leader", h.n.name(), h.key, after, before)
+		h.n.w.rec.mark(h.n.w.now, "truncation", &h.key, "%s truncated [%d, %d)", h.n.name(), after, before)
 	}
 	core.Truncated(cluster.TruncateOutcome{LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs()}, err)
@@ -308,6 +309,7 @@ func (h *replicaHost) goOffline(err error) {
 	h.offline = err
 	n.w.stats.OfflineReplicas++
 	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
+	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
 }
 

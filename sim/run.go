@@ -22,7 +22,17 @@ func Run(opts Options) *Report {
 	defer seedCryptoRand(opts.Seed)()
 	w := newWorld(opts)
 	w.guard(w.play)
-	return w.report()
+	return w.finalReport()
+}
+
+// finalReport is the run's report, with its page written if one is asked
+// for.
+func (w *World) finalReport() *Report {
+	rep := w.report()
+	if w.opts.HTML != nil {
+		rep.HTMLErr = w.writeHTML(w.opts.HTML, rep)
+	}
+	return rep
 }
 
 // play is a whole swarm run.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -67,4 +68,64 @@ func TestSimSwarmFindsAPlantAndNamesTheSeed(t *testing.T) {
 	if inv := runGregor(t, "", "sim", "swarm", "--plant", "nope"); inv.err == nil {
 		t.Errorf("an unknown plant was accepted")
 	}
+}
+
+// TestSimRunShrinksTheFaultSchedule: on a violation, sim run exits 1 with
+// the seed and the shortest prefix of the fault schedule that still fails,
+// and the command it prints replays that prefix, failing again.
+func TestSimRunShrinksTheFaultSchedule(t *testing.T) {
+	inv := runGregor(t, "", "sim", "run", "--seed", "1", "--duration", "30s", "--plant", "skip-truncation", "--quiet")
+	if !errors.Is(inv.err, errViolation) {
+		t.Fatalf("sim run with skip-truncation: %v\n%s", inv.err, inv.stdout)
+	}
+	m := regexp.MustCompile(`shortest failing prefix: (\d+) of (\d+) faults`).FindStringSubmatch(inv.stdout)
+	if m == nil || !strings.Contains(inv.stdout, "seed 1 failed") {
+		t.Fatalf("no seed or shortest prefix in:\n%s", inv.stdout)
+	}
+	k, n := atoi(t, m[1]), atoi(t, m[2])
+	if k < 1 || k >= n {
+		t.Errorf("shortest prefix %d of %d faults: seed 1 needs some faults to fail, and not all of them", k, n)
+	}
+	replay := regexp.MustCompile(`(?m)^  gregor (sim run --seed 1 .* --faults (\d+))$`).FindStringSubmatch(inv.stdout)
+	if replay == nil || replay[2] != m[1] {
+		t.Fatalf("no replay command with --faults %s in:\n%s", m[1], inv.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^  #` + m[1] + ` at \d+\.\d{3}s: `).MatchString(inv.stdout) {
+		t.Errorf("the prefix's faults are not listed:\n%s", inv.stdout)
+	}
+	again := runGregor(t, "", append(strings.Fields(replay[1]), "--quiet", "--no-shrink")...)
+	if !errors.Is(again.err, errViolation) || !strings.Contains(again.stdout, "VIOLATION") {
+		t.Errorf("the shrunk replay does not fail: %v\n%s", again.err, again.stdout)
+	}
+	if !strings.Contains(again.stdout, "seed 1, 3 nodes") {
+		t.Errorf("the shrunk replay:\n%s", again.stdout)
+	}
+}
+
+// TestSimRunWritesAPage: --html writes the run's self-contained page (the
+// sim package's test opens one in a browser).
+func TestSimRunWritesAPage(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "run.html")
+	inv := mustRun(t, "", "sim", "run", "--seed", "7", "--duration", "10s", "--quiet", "--html", page)
+	if !strings.Contains(inv.stdout, "page written to "+page) {
+		t.Errorf("output:\n%s", inv.stdout)
+	}
+	p, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "<title>gregor sim: seed 7, 3 nodes, plant none</title>", `"partitions":[{"tp":"t0/0"`, "<script>"} {
+		if !strings.Contains(string(p), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
