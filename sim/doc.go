@@ -5,8 +5,8 @@
 // jumps and disk faults, and checks Kafka's guarantees after every event
 // and over the history of client operations (CORRECTNESS.md §2).
 //
-// It drives the real cores of cluster and cluster/quorum over logstore and
-// logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
+// It drives the real cores of cluster, cluster/quorum and groups over
+// logstore and logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
 // the cores' effects as the actors do in production. Everything random
 // comes from the run's seed, split per subsystem (network, disk, faults,
 // workload, membership, ids, and raft's election jitter through
@@ -24,6 +24,9 @@
 //     broker's lifecycle and replica manager, the replicas, the fetchers
 //     and the fetch servers;
 //   - client.go, history.go: the workload's clients and their history;
+//   - node_group.go, client_group.go, check_group.go: KIP-848 consumer
+//     groups: the groups core on the leader of each __consumer_offsets
+//     partition, group members as a workload, and their checkers;
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;

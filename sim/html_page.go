@@ -5,7 +5,8 @@ package sim
 // script draws, per partition, the leader, the ISR, the high watermark and
 // the log end offsets over time, with the client's sends and polls, the
 // elections and truncations as marks and the faults as shaded spans; and
-// for the cluster, each node's faults and the controller changes. Every
+// for the cluster, each node's faults, the controller changes and the
+// consumer groups' assignments. Every
 // drawn fault span is an element of class "fault" with data-kind and
 // data-subject, every partition a panel with data-tp, and the body gets
 // data-rendered="ok" once drawn (data-error when the script failed), so a
@@ -57,7 +58,7 @@ var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", 
 var FAULT = {down: "#b22222", paused: "#999999", disk: "#e08a00", partition: "#f4a6a6", link: "#f7c59f",
   "client-cut": "#c9b3e6", starve: "#f2d16b", clock: "#3a7bd5"};
 var MARK = {election: "#6a1b9a", isr: "#00897b", truncation: "#795548", lost: "#d50000", offline: "#000000",
-  controller: "#1565c0", violation: "#ff0000"};
+  controller: "#1565c0", violation: "#ff0000", rebalance: "#ad1457"};
 function nodeColor(id) { return id < 1 ? "#bbbbbb" : COLORS[(id - 1) % COLORS.length]; }
 function nodeID(name) { return parseInt(String(name).replace(/^n/, ""), 10); }
 function svgEl(tag, attrs, parent, text) {
@@ -117,7 +118,7 @@ function violationLine(svg, top, bottom) {
 function drawCluster() {
   var box = document.getElementById("cluster");
   box.textContent = "";
-  var rows = D.nodes.concat(["network", "starved", "controller"]);
+  var rows = D.nodes.concat(["network", "starved", "controller", "groups"]);
   var ROW = 18, top = 4, height = top + rows.length * ROW + 20;
   var svg = svgEl("svg", {width: W(), height: height, "data-panel": "cluster"}, box);
   axis(svg, height - 16, 0);
@@ -144,9 +145,10 @@ function drawCluster() {
     }
     return r;
   });
-  var cy = top + (rows.length - 1) * ROW;
+  var cy = top + (rows.length - 2) * ROW, gy = top + (rows.length - 1) * ROW;
   D.rec.marks.forEach(function (m) {
     if (m.kind === "controller") { markLine(svg, m, cy, cy + ROW, m.label.replace(/^controller /, "").replace(/ active.*/, "")); }
+    if (m.kind === "rebalance") { markLine(svg, m, gy, gy + ROW, ""); }
   });
   violationLine(svg, 0, height - 16);
 }
@@ -271,7 +273,7 @@ function drawStatic() {
   D.nodes.forEach(function (n) { sw(nodeColor(nodeID(n)), n); });
   sw(FAULT.down, "node down"); sw(FAULT.paused, "paused"); sw(FAULT.disk, "disk faults"); sw(FAULT.partition, "network partition");
   sw(FAULT.link, "degraded link"); sw(FAULT["client-cut"], "client cut off"); sw(FAULT.starve, "ISR starved");
-  sw(MARK.election, "election"); sw(MARK.truncation, "truncation"); sw(MARK.lost, "lost to power loss");
+  sw(MARK.election, "election"); sw(MARK.rebalance, "group assignment"); sw(MARK.truncation, "truncation"); sw(MARK.lost, "lost to power loss");
   sw("#2e7d32", "acks=all ok"); sw("#9ccc65", "acks=1 ok"); sw("#c62828", "failed"); sw("#ef6c00", "unknown"); sw("#29b6f6", "poll");
   var led = {};
   if (D.violation) {

@@ -41,10 +41,11 @@ type replicaHost struct {
 type waitKind uint8
 
 const (
-	waitProduce   waitKind = iota // a client's produce
-	waitFetchRead                 // a read of a fetch server's target
-	waitWatch                     // a watch of a fetch server's target
-	waitEpochEnd                  // an OffsetForLeaderEpoch partition
+	waitProduce     waitKind = iota // a client's produce
+	waitFetchRead                   // a read of a fetch server's target
+	waitWatch                       // a watch of a fetch server's target
+	waitEpochEnd                    // an OffsetForLeaderEpoch partition
+	waitGroupAppend                 // a group coordinator's append
 )
 
 // waiter is whoever waits for the core's answer to a request.
@@ -54,6 +55,8 @@ type waiter struct {
 	srv      *fetchServer
 	index    int
 	epochEnd *kmsg.OffsetForLeaderEpochResponseTopicPartition
+	// done takes a group coordinator's append outcome.
+	done func(code int16)
 }
 
 func (h *replicaHost) await(wt waiter) cluster.RequestID {
@@ -259,6 +262,11 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 	n := h.n
 	for _, rep := range rd.ProduceReplies {
 		if wt, ok := h.take(rep.ID); ok {
+			if wt.kind == waitGroupAppend {
+				done, code := wt.done, rep.ErrorCode
+				n.post(func() { done(code) })
+				continue
+			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
 		}
 	}
@@ -340,6 +348,9 @@ func (h *replicaHost) stop(deleteData bool) {
 			})
 		case waitWatch:
 			n.post(wt.srv.woken)
+		case waitGroupAppend:
+			done := wt.done
+			n.post(func() { done(kerr.NotLeaderForPartition.Code) })
 		}
 	}
 	h.waiting = map[cluster.RequestID]waiter{}

@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"slices"
+
+	"gregor/groups"
 )
 
 // Bounds of the liveness mode (CORRECTNESS.md L1): after healing, the
@@ -84,6 +86,13 @@ func (w *World) startWorkload() {
 	}
 	for i := 0; i < p.Consumers; i++ {
 		w.newClient(consumerClient).startConsumer()
+	}
+	if p.GroupMembers > 0 {
+		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions,
+			rf: int16(min(3, len(w.nodes))), minISR: p.MinISR})
+		for i := 0; i < p.GroupMembers; i++ {
+			w.newClient(groupClient).startGroupMember(fmt.Sprintf("g%d", i/3))
+		}
 	}
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
@@ -217,7 +226,7 @@ func (w *World) finalRead(boundMs int64) bool {
 	var keys []tpKey
 	for _, n := range w.nodes {
 		for _, k := range n.keys {
-			if h := n.replicas[k]; h.core != nil && h.core.IsLeader() {
+			if h := n.replicas[k]; k.topic != groups.OffsetsTopic && h.core != nil && h.core.IsLeader() {
 				ends[k] = h.core.HighWatermark()
 				keys = append(keys, k)
 			}

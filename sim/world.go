@@ -157,10 +157,11 @@ type World struct {
 	rngFaults, rngWorkload, rngDisk, rngMembership *rand.Rand
 	ids                                            io.Reader
 
-	hist   *history
-	checks *serverChecks
-	faults *faultInjector
-	stats  Stats
+	hist        *history
+	checks      *serverChecks
+	groupChecks *groupChecks
+	faults      *faultInjector
+	stats       Stats
 
 	traceHash  hash.Hash
 	traceLines int
@@ -168,6 +169,10 @@ type World struct {
 
 	violations []Violation
 	losses     []string
+	// lossEra counts the losses the guarantees allow that struck each
+	// partition (its records may be gone): state rebuilt from the
+	// partition (a group's) starts a new era.
+	lossEra map[tpKey]int
 	// phase is where the run stands: the faulty phase, healing, done.
 	phase         runPhase
 	convergedAtMs int64
@@ -211,7 +216,9 @@ func newWorld(opts Options) *World {
 	w.net.dropP, w.net.dupP, w.net.meanDelayMs = w.profile.DropP, w.profile.DupP, w.profile.MeanDelayMs
 	w.staticConfigs = map[string]string{"min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
 	w.hist = newHistory()
+	w.lossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
+	w.groupChecks = newGroupChecks(w)
 	for id := int32(1); id <= int32(opts.Nodes); id++ {
 		w.nodes = append(w.nodes, newNode(w, id))
 		if len(w.voters) < 3 {

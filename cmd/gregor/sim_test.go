@@ -59,7 +59,8 @@ func TestSimRunScenario(t *testing.T) {
 // (CORRECTNESS.md H4): measured, the first failing seed is 1 for early-hw
 // (44 of the 50 seeds fail), 1 for skip-truncation (25 of 50) and 9 for
 // unclean-elect (11 of 50: it needs a partition whose ISR shrank to its
-// leader before the leader failed).
+// leader before the leader failed), 1 for double-owner (23 of 50: it needs
+// two members in a consumer group).
 var swarmPlantBounds = map[string]struct {
 	seeds  int
 	checks string
@@ -67,6 +68,7 @@ var swarmPlantBounds = map[string]struct {
 	"early-hw":        {5, `S3|S2|Q3|Q4|Q11`},
 	"skip-truncation": {10, `S4|S2|Q1|Q11|S12|Q3|Q4`},
 	"unclean-elect":   {30, `S5`},
+	"double-owner":    {5, `S11`},
 }
 
 // TestSimSwarmFindsEachPlantAndNothingWithout is the proof that the
@@ -77,7 +79,7 @@ var swarmPlantBounds = map[string]struct {
 // package's (layering_test.go keeps sim out of every package but this
 // command, so serve carries none).
 func TestSimSwarmFindsEachPlantAndNothingWithout(t *testing.T) {
-	for _, plant := range []string{"early-hw", "skip-truncation", "unclean-elect"} {
+	for _, plant := range []string{"early-hw", "skip-truncation", "unclean-elect", "double-owner"} {
 		bound := swarmPlantBounds[plant]
 		inv := runGregorFor(t, 5*time.Minute, "sim", "swarm", "--seeds", "50", "--plant", plant)
 		if !errors.Is(inv.err, errViolation) {
