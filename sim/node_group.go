@@ -23,19 +23,23 @@ import (
 // loads up to the high watermark it reads), so that it loads everything its
 // log holds.
 
-// reloadGroupsOnFailedAppend works around a bug of groups.Coordinator the
-// simulator found: when the record of a consumer group's new epoch fails to
-// append (NOT_ENOUGH_REPLICAS, a timeout), the core still answers the
-// member's heartbeat with the new epoch and its assignment, and keeps the
-// epoch in memory; after a failover the next coordinator, which never saw
-// the record, starts the group over at epoch 1 and gives the same
-// partitions to another member at an epoch the first member also holds
-// them in (two owners in one epoch, S11). Production's shell
-// (actors/group_coordinator.go) has the same bug. The workaround: a failed
-// append restarts the coordinator from the partition (every request it
-// owes an answer is told NOT_COORDINATOR). TestCoreBugGroupEpochNotDurable
-// shows the bug; when the core is fixed it fails, and this goes.
-var reloadGroupsOnFailedAppend = true
+// groupRepliesWaitForRecords works around a bug of groups.Coordinator the
+// simulator found: a consumer group's member can be told an epoch whose
+// record is not durable. The core answers a heartbeat with the new epoch
+// even when the epoch's record failed to append (NOT_ENOUGH_REPLICAS, a
+// timeout), and after an epoch bump of its own (a session that expired, a
+// topic that grew) it answers the other members' heartbeats with the new
+// epoch while the record is still being appended. After a failover the
+// next coordinator, which never saw the record, hands the same epoch out
+// again with another assignment: two members own a partition in one epoch
+// (S11). Production's shell (actors/group_coordinator.go) has the same bug.
+// The workaround, in the shell, does what Kafka's coordinator runtime
+// does: a reply waits until every record the core asked to append before
+// it is acknowledged, and a failed append restarts the coordinator from
+// the partition (every request it owes an answer is told NOT_COORDINATOR).
+// TestCoreBugGroupEpochNotDurable shows the bug; when the core is fixed it
+// fails, and this goes.
+var groupRepliesWaitForRecords = true
 
 // offsetsPartitions is offsets.topic.num.partitions in the simulator
 // (Kafka: 50).
@@ -51,10 +55,21 @@ type groupHost struct {
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
+	// held are replies waiting for the appends asked before them
+	// (groupRepliesWaitForRecords).
+	held []heldReply
 	// lastAssigned is, for the double-owner plant, the last assignment
 	// each group's coordinator handed a member: its member, epoch and
 	// partitions.
 	lastAssigned map[string]plantedAssignment
+}
+
+// heldReply is a reply that waits until the appends up to barrier are
+// acknowledged.
+type heldReply struct {
+	m       *message
+	resp    kmsg.Response
+	barrier groups.AppendID
 }
 
 type plantedAssignment struct {
@@ -198,6 +213,10 @@ func (gh *groupHost) carryOut() {
 		for _, ap := range rd.Appends {
 			gh.append(ap)
 		}
+		var barrier groups.AppendID
+		if pending := gh.core.PendingAppends(); len(pending) > 0 && groupRepliesWaitForRecords {
+			barrier = pending[len(pending)-1]
+		}
 		for _, r := range rd.Replies {
 			m := gh.waiting[r.ID]
 			if m == nil {
@@ -207,9 +226,28 @@ func (gh *groupHost) carryOut() {
 			if hb, ok := r.Response.(*kmsg.ConsumerGroupHeartbeatResponse); ok {
 				gh.plantDoubleOwner(m, hb)
 			}
-			gh.n.w.respond(m, r.Response)
+			gh.held = append(gh.held, heldReply{m: m, resp: r.Response, barrier: barrier})
 		}
+		gh.release()
 	}
+}
+
+// release sends the held replies whose appends are all acknowledged, in
+// order.
+func (gh *groupHost) release() {
+	oldest := groups.AppendID(math.MaxUint64)
+	if pending := gh.core.PendingAppends(); len(pending) > 0 {
+		oldest = pending[0]
+	}
+	sent := 0
+	for _, h := range gh.held {
+		if h.barrier >= oldest {
+			break
+		}
+		gh.n.w.respond(h.m, h.resp)
+		sent++
+	}
+	gh.held = gh.held[sent:]
 }
 
 // append writes records to the partition with acks=all; the outcome goes
@@ -235,7 +273,7 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 	if gh.core == nil {
 		return
 	}
-	if code != 0 && reloadGroupsOnFailedAppend {
+	if code != 0 && groupRepliesWaitForRecords {
 		// Work around the core's bug (TestCoreBugGroupEpochNotDurable):
 		// start over from the partition, as Kafka's coordinator reverts
 		// to its last committed state.
@@ -245,6 +283,9 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 	}
 	gh.core.Appended(id, code, gh.now())
 	gh.carryOut()
+	if gh.core != nil {
+		gh.release()
+	}
 }
 
 // tick ticks the core when its deadline passed.
@@ -268,11 +309,14 @@ func (gh *groupHost) deadlineMs() int64 {
 // stop ends the coordinator: every request it owes an answer is told
 // NOT_COORDINATOR.
 func (gh *groupHost) stop() {
+	for _, h := range gh.held {
+		gh.n.w.respond(h.m, groups.ErrorResponse(h.m.body.(kmsg.Request), kerr.NotCoordinator.Code))
+	}
 	for _, id := range sortedIDs(gh.waiting) {
 		m := gh.waiting[id]
 		gh.n.w.respond(m, groups.ErrorResponse(m.body.(kmsg.Request), kerr.NotCoordinator.Code))
 	}
-	gh.waiting = nil
+	gh.waiting, gh.held = nil, nil
 	gh.core = nil
 	gh.n.w.tracef("%s: group coordinator of %s stops", gh.n.name(), gh.key)
 }

@@ -164,17 +164,18 @@ func TestCoreBugWakeReentrancy(t *testing.T) {
 }
 
 // TestCoreBugGroupEpochNotDurable shows a bug of groups.Coordinator the
-// simulator found, which reloadGroupsOnFailedAppend works around: without
-// it, a consumer group's epoch whose record failed to append is handed to
-// its member anyway, and after a failover another member gets the same
-// partition at the same epoch (S11). When the core is fixed, this test
-// fails: turn the workaround off then.
+// simulator found, which groupRepliesWaitForRecords works around: without
+// it, a consumer group's epoch whose record is not durable (it failed to
+// append, or is still being appended) is handed to members, and after a
+// failover another member gets the same partition at the same epoch
+// (S11). When the core is fixed, this test fails: turn the workaround off
+// then.
 func TestCoreBugGroupEpochNotDurable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays up to 300 seeds")
 	}
-	reloadGroupsOnFailedAppend = false
-	defer func() { reloadGroupsOnFailedAppend = true }()
+	groupRepliesWaitForRecords = false
+	defer func() { groupRepliesWaitForRecords = true }()
 	for seed := uint64(1); seed <= 300; seed++ {
 		rep := Run(Options{Seed: seed, DurationMs: 60_000})
 		if rep.Failed() && rep.Violations[0].Check == "S11" && strings.Contains(rep.Violations[0].Detail, "is owned by") {
@@ -182,7 +183,7 @@ func TestCoreBugGroupEpochNotDurable(t *testing.T) {
 			return
 		}
 	}
-	t.Errorf("no seed of 300 hands out an epoch whose record failed to append: is groups.Coordinator fixed? Then drop reloadGroupsOnFailedAppend")
+	t.Errorf("no seed of 300 hands out an epoch whose record is not durable: is groups.Coordinator fixed? Then drop groupRepliesWaitForRecords")
 }
 
 // TestCheckersCatchBadHistories feeds the history checkers hand-built bad
