@@ -26,6 +26,11 @@ type groupMember struct {
 	// era is the loss era of the group's partition at the member's last
 	// heartbeat answer (check_group.go).
 	era int
+	// classic members (client_classic.go) use the classic protocol:
+	// generation is the one they are in (-1: none, join), lastGeneration
+	// the last they synced in since they joined afresh.
+	classic                    bool
+	generation, lastGeneration int32
 
 	heartbeating    bool
 	nextHeartbeatMs int64
@@ -45,8 +50,12 @@ type groupMember struct {
 	session map[tpKey]int
 }
 
-func (c *client) startGroupMember(group string) {
-	c.member = &groupMember{group: group, memberID: c.name() + "-member", ready: map[tpKey]bool{}, session: map[tpKey]int{}}
+func (c *client) startGroupMember(group string, classic bool) {
+	c.member = &groupMember{group: group, memberID: c.name() + "-member", ready: map[tpKey]bool{}, session: map[tpKey]int{},
+		classic: classic, generation: -1}
+	if classic {
+		c.member.memberID = ""
+	}
 	c.refreshMetadata()
 	c.at(c.w.now+100, c.groupTick)
 }
@@ -62,7 +71,9 @@ func (c *client) groupTick() {
 	if w.now-c.meta.lastMs > 2000 {
 		c.refreshMetadata()
 	}
-	if !m.heartbeating && w.now >= m.nextHeartbeatMs {
+	if m.classic {
+		c.classicTick()
+	} else if !m.heartbeating && w.now >= m.nextHeartbeatMs {
 		c.groupHeartbeat()
 	}
 	if !m.fetching && len(m.ready) < len(m.assigned) {
@@ -269,6 +280,9 @@ func (c *client) commitPositions() {
 	}
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Version, req.Group, req.Generation, req.MemberID = 9, m.group, m.epoch, m.memberID
+	if m.classic {
+		req.Version = 7
+	}
 	type sent struct {
 		session int
 		offset  int64

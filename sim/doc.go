@@ -24,9 +24,10 @@
 //     broker's lifecycle and replica manager, the replicas, the fetchers
 //     and the fetch servers;
 //   - client.go, history.go: the workload's clients and their history;
-//   - node_group.go, client_group.go, check_group.go: KIP-848 consumer
-//     groups: the groups core on the leader of each __consumer_offsets
-//     partition, group members as a workload, and their checkers;
+//   - node_group.go, client_group.go, client_classic.go, check_group.go:
+//     consumer groups: the groups core on the leader of each
+//     __consumer_offsets partition, group members (KIP-848 or classic) as a
+//     workload, and their checkers;
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;

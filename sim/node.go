@@ -285,6 +285,13 @@ func (n *node) serve(m *message) {
 		n.serveGroup(m, &r, req.Group)
 	case *kmsg.OffsetCommitRequest:
 		n.serveGroup(m, req, req.Group)
+	case *kmsg.JoinGroupRequest:
+		r := *req
+		n.serveGroup(m, &r, req.Group)
+	case *kmsg.SyncGroupRequest:
+		n.serveGroup(m, req, req.Group)
+	case *kmsg.HeartbeatRequest:
+		n.serveGroup(m, req, req.Group)
 	case *kmsg.OffsetFetchRequest:
 		n.serveGroup(m, req, req.Group)
 	case kmsg.Request:

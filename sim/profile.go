@@ -119,6 +119,8 @@ type Profile struct {
 	// committing their positions; zero: no groups (and no
 	// __consumer_offsets).
 	GroupMembers int
+	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
+	ClassicGroups bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -194,6 +196,7 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.6) {
 		p.GroupMembers = 1 + r.IntN(4)
 	}
+	p.ClassicGroups = on(0.4)
 	return p
 }
 
@@ -219,6 +222,6 @@ func (p Profile) String() string {
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
 }

@@ -91,7 +91,11 @@ func (w *World) startWorkload() {
 		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions,
 			rf: int16(min(3, len(w.nodes))), minISR: p.MinISR})
 		for i := 0; i < p.GroupMembers; i++ {
-			w.newClient(groupClient).startGroupMember(fmt.Sprintf("g%d", i/3))
+			group := fmt.Sprintf("g%d", i/3)
+			if p.ClassicGroups {
+				group = "c" + group
+			}
+			w.newClient(groupClient).startGroupMember(group, p.ClassicGroups)
 		}
 	}
 	topics := p.Topics
