@@ -82,7 +82,7 @@ func (r *router) describeTopicPartitions(req *kmsg.DescribeTopicPartitionsReques
 		}
 		rtopic := kmsg.NewDescribeTopicPartitionsResponseTopic()
 		rtopic.Topic, rtopic.TopicID = kmsg.StringPtr(t.Name), t.ID
-		rtopic.IsInternal = len(t.Name) > 1 && t.Name[:2] == "__"
+		rtopic.IsInternal = cluster.IsInternalTopic(t.Name)
 		first := int32(0)
 		if name == cursorTopic {
 			first = cursorPartition

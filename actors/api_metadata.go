@@ -117,7 +117,7 @@ func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataRespo
 func (r *router) metadataTopic(rt *routes, t *cluster.TopicImage) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic, mt.TopicID = kmsg.StringPtr(t.Name), t.ID
-	mt.IsInternal = len(t.Name) > 1 && t.Name[:2] == "__"
+	mt.IsInternal = cluster.IsInternalTopic(t.Name)
 	for p := int32(0); p < t.PartitionCount(); p++ {
 		l := r.leadership(rt, t.Name, p)
 		mp := kmsg.NewMetadataResponseTopicPartition()

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/cluster"
 	"gregor/netio"
 )
 
@@ -59,6 +60,10 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
 			pid, code := rt.route(topic, ok, byID, p.Partition)
+			if code == 0 && cluster.IsInternalTopic(topic.Name) {
+				// Only the coordinators append to their topics, not clients.
+				pid, code = nil, kerr.InvalidTopicException.Code
+			}
 			rp.ErrorCode = code
 			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
 			if code == 0 {

@@ -221,13 +221,20 @@ func (r *Replica) answerAwaitingHW() {
 }
 
 // wakeReadable wakes the watches whose fetches can now read something.
+// The list is detached before any watch wakes: waking a follower's watch
+// runs its fetch, which may move the high watermark and come back here, or
+// park a new watch; each watch must wake once.
 func (r *Replica) wakeReadable() {
 	if len(r.watches) == 0 {
 		return
 	}
-	kept := r.watches[:0]
-	r.followerWatches = 0
-	for _, w := range r.watches {
+	pending := r.watches
+	r.watches = nil
+	for _, w := range pending {
+		r.countWatch(w, -1)
+	}
+	var kept []watch
+	for _, w := range pending {
 		if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset {
 			r.wake(w)
 		} else {
@@ -235,7 +242,7 @@ func (r *Replica) wakeReadable() {
 			r.countWatch(w, 1)
 		}
 	}
-	r.watches = kept
+	r.watches = append(kept, r.watches...)
 }
 
 func (r *Replica) reply(p pendingProduce, code int16, msg string) {

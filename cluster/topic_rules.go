@@ -11,6 +11,13 @@ import (
 // MaxTopicNameLength is Kafka's limit on a topic name.
 const MaxTopicNameLength = 249
 
+// IsInternalTopic says whether a topic is one of the broker's own records,
+// as Kafka marks them: the consumer offsets and the transaction state.
+// Clients read them; only their coordinators write to them.
+func IsInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}
+
 // ValidateTopicName applies Kafka's topic name rules: 1 to 249 characters of
 // [a-zA-Z0-9._-], and neither "." nor "..".
 func ValidateTopicName(name string) error {

@@ -16,19 +16,6 @@ import (
 // cluster.Fetch core: read every partition, park watches until min_bytes or
 // max_wait_ms, answer), for followers and consumers alike.
 
-// avoidFollowerReadOnWake works around a bug of the replica core the
-// simulator found (seed 88 of the swarm): a follower's watch parked with
-// ReadOnWake is woken by Replica.wakeReadable, whose wake runs the
-// follower's fetch, which advances the high watermark and calls
-// wakeReadable again while the first call is still iterating (and
-// rewriting) the watch list: the same watch is woken twice, its read is
-// handed out twice, and the second ReadCompleted panics ("read completion
-// for unknown request"). Until the core detaches the list before waking
-// (cluster/replica_produce.go), the simulator parks follower watches
-// without ReadOnWake (the Fetch core reads again on the wake-up instead).
-// TestCoreBugWakeReentrancy shows the bug with the workaround off.
-var avoidFollowerReadOnWake = true
-
 type fetcherHost struct {
 	leader int32
 	core   *cluster.Fetcher
@@ -187,8 +174,7 @@ func (s *fetchServer) process() {
 				continue
 			}
 			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			readOnWake := wt.ReadOnWake && !(s.follower && avoidFollowerReadOnWake)
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: cluster.ReadUncommitted, DeadlineMs: wt.DeadlineMs, ReadOnWake: readOnWake})
+			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: cluster.ReadUncommitted, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake})
 			t.h.carryOut()
 		}
 		if rd.Answer != nil {
