@@ -59,6 +59,8 @@ type Node struct {
 	highWatermarks *highWatermarkCheckpoint
 	// groups holds the group coordinators this node runs.
 	groups *groupNode
+	// producerIDs is the node's block of producer ids (producer_ids.go).
+	producerIDs producerIDBlock
 
 	// controllerActive says this node's controller leads; quorumLeader is
 	// the quorum's leader as this node knows it (-1 unknown).

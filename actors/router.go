@@ -68,6 +68,7 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
 		{APIKey: 68, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupHeartbeat
 		{APIKey: 69, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupDescribe
+		{APIKey: 22, MinVersion: 0, MaxVersion: 5}, // InitProducerId
 	}
 }
 
@@ -107,7 +108,7 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
 		r.forwardToController(body, respond)
 	default:
-		if r.handleGroup(req, respond) {
+		if r.handleGroup(req, respond) || r.handleProducer(req, respond) {
 			return
 		}
 		// netio only passes keys from servedAPIVersions; reaching this is a
