@@ -13,6 +13,7 @@ import (
 
 	"gregor/groups"
 	"gregor/netio"
+	"gregor/txn"
 )
 
 // The group APIs: FindCoordinator is answered here from the metadata image;
@@ -108,8 +109,13 @@ func (r *router) findCoordinator(body *kmsg.FindCoordinatorRequest, respond func
 	if body.Version < 4 {
 		keys = []string{body.CoordinatorKey}
 	}
-	if _, ok := r.node.routes.load().image.Topic(groups.OffsetsTopic); !ok && body.CoordinatorType == 0 && len(keys) > 0 {
+	img := r.node.routes.load().image
+	if _, ok := img.Topic(groups.OffsetsTopic); !ok && body.CoordinatorType == 0 && len(keys) > 0 {
 		r.node.groups.createOffsetsTopic(func() { respond(r.findCoordinatorResponse(body, keys)) })
+		return
+	}
+	if _, ok := img.Topic(txn.StateTopic); !ok && body.CoordinatorType == 1 && len(keys) > 0 {
+		r.node.txns.createStateTopic(func() { respond(r.findCoordinatorResponse(body, keys)) })
 		return
 	}
 	respond(r.findCoordinatorResponse(body, keys))
@@ -125,7 +131,7 @@ func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys
 		var msg string
 		switch {
 		case body.CoordinatorType == 1:
-			c.ErrorCode, msg = kerr.CoordinatorNotAvailable.Code, "transaction coordinators are not served yet"
+			c.ErrorCode, msg = r.txnCoordinatorFor(rt, live, key, &c)
 		case body.CoordinatorType != 0:
 			c.ErrorCode, msg = kerr.InvalidRequest.Code, "unknown coordinator type"
 		default:
