@@ -13,6 +13,9 @@ type TxnConfig struct {
 	// transaction.state.log.replication.factor (3), capped to the brokers
 	// present with a warning.
 	StateLogReplicationFactor int16
+	// StateLogMinISR is transaction.state.log.min.isr (2), capped to the
+	// replication factor.
+	StateLogMinISR int32
 	// StateLogSegmentBytes is transaction.state.log.segment.bytes
 	// (100 MiB).
 	StateLogSegmentBytes int32
@@ -30,6 +33,7 @@ const (
 	defaultStateLogPartitions        = 50
 	defaultStateLogReplicationFactor = 3
 	defaultStateLogSegmentBytes      = 100 << 20
+	defaultStateLogMinISR            = 2
 	// txnAppendTimeoutMs is how long an append to __transaction_state may
 	// wait for its acknowledgement (Kafka's request.timeout.ms for it).
 	txnAppendTimeoutMs = 30000
@@ -43,6 +47,9 @@ func (c TxnConfig) withDefaults() TxnConfig {
 	}
 	if c.StateLogReplicationFactor <= 0 {
 		c.StateLogReplicationFactor = defaultStateLogReplicationFactor
+	}
+	if c.StateLogMinISR <= 0 {
+		c.StateLogMinISR = defaultStateLogMinISR
 	}
 	if c.StateLogSegmentBytes <= 0 {
 		c.StateLogSegmentBytes = defaultStateLogSegmentBytes

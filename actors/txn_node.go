@@ -186,7 +186,8 @@ func (x *txnNode) createStateTopic(done func()) {
 	t := kmsg.NewCreateTopicsRequestTopic()
 	t.Topic, t.NumPartitions, t.ReplicationFactor = txn.StateTopic, x.cfg.StateLogPartitions, rf
 	for _, kv := range [][2]string{{"cleanup.policy", "compact"}, {"compression.type", "uncompressed"},
-		{"segment.bytes", strconv.Itoa(int(x.cfg.StateLogSegmentBytes))}} {
+		{"segment.bytes", strconv.Itoa(int(x.cfg.StateLogSegmentBytes))},
+		{"min.insync.replicas", strconv.Itoa(int(min(x.cfg.StateLogMinISR, int32(rf))))}} {
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
 		c.Name, c.Value = kv[0], kmsg.StringPtr(kv[1])
 		t.Configs = append(t.Configs, c)
