@@ -82,6 +82,8 @@ func (r *router) handleGroup(req *netio.Request, respond func(kmsg.Response)) bo
 		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.OffsetDeleteRequest:
 		r.toCoordinator(req, body.Group, respond)
+	case *kmsg.TxnOffsetCommitRequest:
+		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.ConsumerGroupHeartbeatRequest:
 		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.OffsetFetchRequest:

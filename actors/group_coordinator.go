@@ -133,6 +133,8 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		}
 		a.refreshTopics()
 		a.core.Tick(a.now())
+	case *groupTxnMarker:
+		a.core.TransactionMarker(msg.producerID, msg.commit)
 	case *groupShutdown:
 		a.closing = true
 		a.answerWaiting()
@@ -257,9 +259,16 @@ func (a *groupCoordinator) flushAppends() {
 	if a.appending != nil || len(a.queued) == 0 {
 		return
 	}
+	if ap := a.queued[0]; ap.Producer != nil {
+		a.flushTransactional(ap)
+		return
+	}
 	var records []groups.Record
 	size, n := 0, 0
 	for _, ap := range a.queued {
+		if ap.Producer != nil {
+			break // it goes alone, next
+		}
 		apSize := 0
 		for _, r := range ap.Records {
 			apSize += len(r.Key) + len(r.Value)

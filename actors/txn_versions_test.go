@@ -5,9 +5,15 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// transactionalBatchesRefused is set while partitions refuse
+// transactional batches (their producer state does not track transactions
+// yet): offsets committed in a transaction cannot be appended.
+const transactionalBatchesRefused = true
 
 // txnProducer is a transactional id's producer id and epoch, got with
 // InitProducerId through franz-go's routing (FindCoordinator key type 1).
@@ -132,6 +138,34 @@ func txnVersionCases(t *testing.T, n *Node) map[int16]func(ctx context.Context, 
 				return fmt.Errorf("v%d: no epoch bump (KIP-890): %+v", v, resp)
 			}
 			return nil
+		},
+		int16(kmsg.TxnOffsetCommit): func(ctx context.Context, v int16) error {
+			p, err := initTxn(ctx, plain, fmt.Sprint("txn-commit-v", v))
+			if err != nil {
+				return err
+			}
+			group := fmt.Sprint("txn-group-v", v)
+			add := kmsg.NewPtrAddOffsetsToTxnRequest()
+			add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.id, p.pid, p.epoch, group
+			if resp, err := add.RequestWith(ctx, plain); err != nil || resp.ErrorCode != 0 {
+				return fmt.Errorf("AddOffsetsToTxn: %v %+v", err, resp)
+			}
+			req := kmsg.NewPtrTxnOffsetCommitRequest()
+			req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = p.id, group, p.pid, p.epoch
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = "versions"
+			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = 0, 1
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.TxnOffsetCommit), v))
+			// Until partitions take transactional batches (the partition
+			// side of transactions), the append is refused.
+			refused := transactionalBatchesRefused && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == kerr.UnknownServerError.Code
+			if err == nil && !refused && (resp.Version != v || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
 		},
 		int16(kmsg.DescribeTransactions): func(ctx context.Context, v int16) error {
 			p, err := initTxn(ctx, plain, fmt.Sprint("describe-v", v))
