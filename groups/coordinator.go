@@ -157,7 +157,7 @@ type Coordinator struct {
 	// txnOffsets are the offsets committed in transactions not ended yet,
 	// by producer id (txn_offsets.go).
 	txnOffsets map[int64]txnPending
-	ready         Ready
+	ready      Ready
 }
 
 // NewCoordinator starts a coordinator that is loading its partition.
