@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestTxnCommands(t *testing.T) {
+	addr := startTestNode(t)
+	b := []string{"-b", addr}
+	txn := func(args ...string) []string { return append(append([]string{"txn"}, args...), b...) }
+	if out := mustRun(t, "", txn("list")...).stdout; len(lines(out)) != 1 {
+		t.Fatalf("txn list before any transactional id:\n%s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("cli-txn"), 30_000
+	if resp, err := req.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %+v", err, resp)
+	}
+	list := mustRun(t, "", txn("list")...).stdout
+	if !strings.Contains(list, "cli-txn") || !strings.Contains(list, "Empty") {
+		t.Fatalf("txn list:\n%s", list)
+	}
+	if out := mustRun(t, "", txn("list", "--state", "Ongoing")...).stdout; strings.Contains(out, "cli-txn") {
+		t.Fatalf("txn list --state Ongoing:\n%s", out)
+	}
+	describe := mustRun(t, "", txn("describe", "cli-txn")...).stdout
+	if !strings.Contains(describe, "cli-txn") || !strings.Contains(describe, "30s") || !strings.Contains(describe, "Empty") {
+		t.Fatalf("txn describe:\n%s", describe)
+	}
+	mustFail(t, "", txn("describe", "nobody"), "TRANSACTIONAL_ID_NOT_FOUND")
+	mustFail(t, "x\n", []string{"produce", "t", "-b", addr, "--abort"}, "--abort needs --transactional-id")
+	mustFail(t, "x\n", []string{"produce", "t", "-b", addr, "--acks", "1", "--transactional-id", "x"}, "--transactional-id needs --acks all")
+}
