@@ -97,6 +97,10 @@ type Config struct {
 	// each partition deletes the segments its retention lets go (and, with
 	// compaction, looks for a log to clean). Zero means Kafka's 300000.
 	RetentionCheckIntervalMs int64
+	// ProducerIDExpirationMs is producer.id.expiration.ms: a partition
+	// forgets a producer id with no batch for this long. Zero means
+	// Kafka's 86400000.
+	ProducerIDExpirationMs int64
 	// DisableLogCleaner is log.cleaner.enable=false: compacted topics are
 	// not cleaned (their retention still runs).
 	DisableLogCleaner bool

@@ -84,6 +84,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 	if rd.FinishCompaction != nil {
 		a.finishCompaction(rd.FinishCompaction.Commit)
 	}
+	a.log.RemoveProducers(rd.ExpireProducers)
 }
 
 func (a *partitionActor) lookup(l cluster.LookupTimestamp) {

@@ -19,6 +19,8 @@ type pendingProduce struct {
 	// leading during its append: the completion only moves the log end
 	// offset.
 	orphaned bool
+	// producer is the batch's producer, for an idempotent batch.
+	producer *logstore.ProducerBatchInfo
 }
 
 // ProduceRequest is one partition of a Produce request.
@@ -67,6 +69,19 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		return
 	}
 	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}
+	if info := logstore.ReadProducerBatchInfo(batch); info.ProducerID != logstore.NoProducerID && info.BaseSequence >= 0 {
+		check := r.checkProducer(info)
+		switch {
+		case check.code != 0:
+			reply(check.code, "%s", check.msg)
+			return
+		case check.duplicate != nil:
+			r.answerDuplicate(p, *check.duplicate)
+			return
+		}
+		p.producer = &info
+		r.producerAppendStarted(info)
+	}
 	if r.cfg.TimestampType == LogAppendTime {
 		logstore.SetBatchLogAppendTime(batch, now.WallMs)
 		p.appendTimeMs = now.WallMs
@@ -142,6 +157,9 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		panic(fmt.Sprintf("replica: append completion for unknown request %d", id))
 	}
 	delete(r.appending, id)
+	if p.producer != nil {
+		r.producerAppendDone(*p.producer, out.BaseOffset, err == nil)
+	}
 	if err != nil {
 		code, _ := r.storageErrorCode(err)
 		if !p.orphaned {

@@ -28,7 +28,7 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S]
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed]
@@ -336,6 +336,19 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 		fmt.Sscan(acks, &req.Acks)
 	}
 	req.Records = testBatch(t, n, ts, ts, 0)
+	if td.HasArg("pid") {
+		// An idempotent producer's batch: pid=P pepoch=E seq=S.
+		b, err := logstore.ParseBatch(req.Records)
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		b.ProducerEpoch = 0
+		td.ScanArgs(t, "pid", &b.ProducerID)
+		td.MaybeScanArgs(t, "pepoch", &b.ProducerEpoch)
+		td.ScanArgs(t, "seq", &b.FirstSequence)
+		req.Records = b.RecordBatch.AppendTo(nil)
+		logstore.ChecksumBatch(req.Records)
+	}
 	h.r.Produce(id, req, h.now)
 }
 
@@ -468,6 +481,9 @@ func (h *replicaHarness) ready() string {
 	}
 	if rd.FinishCompaction != nil {
 		p("finish-compaction commit=%t", rd.FinishCompaction.Commit)
+	}
+	if len(rd.ExpireProducers) > 0 {
+		p("expire-producers %v", rd.ExpireProducers)
 	}
 	if a := rd.AlterPartition; a != nil {
 		h.lastAlterSeq = a.Seq

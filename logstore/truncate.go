@@ -75,6 +75,12 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 	if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
+	if l.producers != nil {
+		if err := l.loadProducerState(); err != nil {
+			l.fail(err)
+			return fmt.Errorf("truncate to %d: %w", offset, err)
+		}
+	}
 	l.logger.Info("truncated log", zap.Int64("offset", offset), zap.Int64("log_end_offset", newEnd))
 	return nil
 }
@@ -182,6 +188,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	l.epochs = nil
 	l.truncations++
 	l.mu.Unlock()
+	l.resetProducerState()
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, offset); err != nil {
 		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}

@@ -37,6 +37,7 @@ type brokerConfig struct {
 	LogRetentionMs                int64               // log.retention.ms (or .minutes, .hours); -1 unlimited
 	LogRetentionBytes             int64               // log.retention.bytes; -1 unlimited
 	LogRetentionCheckIntervalMs   int64               // log.retention.check.interval.ms
+	ProducerIDExpirationMs        int64               // producer.id.expiration.ms
 	LogCleanupPolicy              []string            // log.cleanup.policy: delete and/or compact
 	LogCleanerDeleteRetentionMs   int64               // log.cleaner.delete.retention.ms: how long tombstones stay
 	LogCleanerEnable              bool                // log.cleaner.enable: compact topics with cleanup.policy compact

@@ -155,6 +155,8 @@ var brokerConfigKeys = append([]configKey{
 		"partition size beyond which old segments are deleted; -1 keeps them"),
 	integerKey("log.retention.check.interval.ms", "300000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionCheckIntervalMs },
 		"how often retention runs"),
+	integerKey("producer.id.expiration.ms", "86400000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ProducerIDExpirationMs },
+		"how long a partition remembers an idle producer id's sequences"),
 	{Name: "log.cleanup.policy", Default: "delete", Doc: "delete old segments, compact by key, or both",
 		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			list, expected, ok := parseChoiceList(v, []string{"delete", "compact"})

@@ -104,6 +104,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		MaxConnections:                math.MaxInt32,
 		ConnectionsMaxIdleMs:          600_000,
 		RetentionCheckIntervalMs:      1000,
+		ProducerIDExpirationMs:        86_400_000,
 		DisableLogCleaner:             true,
 		MetricsListener:               "127.0.0.1:19644",
 		DebugListener:                 "127.0.0.1:19645",
@@ -182,6 +183,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		MaxConnections:                math.MaxInt32,
 		ConnectionsMaxIdleMs:          600_000,
 		RetentionCheckIntervalMs:      300_000,
+		ProducerIDExpirationMs:        86_400_000,
 		MetricsListener:               "127.0.0.1:9644",
 		StaticBrokerConfigs: map[string]string{
 			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",

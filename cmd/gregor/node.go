@@ -35,6 +35,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		MaxConnections:           int(c.MaxConnections),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
+		ProducerIDExpirationMs:   c.ProducerIDExpirationMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
 		DebugListener:            c.DebugListener,

@@ -33,7 +33,7 @@ type producerFlags struct {
 func (p *producerFlags) register(flags *pflag.FlagSet) {
 	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
 	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
-	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all; a broker without InitProducerID gets plain produces)")
+	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all): retries are never appended twice")
 	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
 	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
 	flags.DurationVar(&p.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout,
@@ -67,9 +67,7 @@ func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
 			return nil, fmt.Errorf("--idempotent needs --acks all, not %s", p.acks)
 		}
 	default:
-		// kgo's default is idempotent, which acks 0 and 1 cannot be; and
-		// against a broker without InitProducerID (gregor, for now) kgo
-		// quietly produces without a producer ID anyway.
+		// kgo's default is idempotent, which acks 0 and 1 cannot be.
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	codec, err := compressionCodec(p.compression)
