@@ -45,10 +45,13 @@ func (tp txnProducer) addPartition(ctx context.Context, cl *kgo.Client, topic st
 	rt.Topic, rt.Partitions = topic, []int32{p}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
-	if err == nil && (len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0) {
-		err = fmt.Errorf("AddPartitionsToTxn: %+v", resp)
+	switch {
+	case err != nil:
+		return err
+	case len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1:
+		return fmt.Errorf("AddPartitionsToTxn: %+v", resp)
 	}
-	return err
+	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
 }
 
 // txnVersionCases drives every advertised version of the transaction APIs
