@@ -34,6 +34,9 @@ type fetchPartitionResult struct {
 	lastStableOffset int64
 	logStartOffset   int64
 	records          *logstore.Records
+	// abortedTxns are the aborted transactions among the records, for a
+	// read_committed fetch.
+	abortedTxns []logstore.AbortedTxn
 	// bytesOut counts the topic's bytes sent, for records the response
 	// includes.
 	bytesOut prometheus.Counter
@@ -256,6 +259,7 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 			continue
 		}
 		if res := results[i]; pa.IncludeRecords {
+			setAbortedTransactions(rp, res.abortedTxns)
 			included = append(included, partitionRecords{partition: rp, records: res.records})
 			res.bytesOut.Add(float64(res.records.Len()))
 		} else {

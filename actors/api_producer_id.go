@@ -17,6 +17,10 @@ func (r *router) handleProducer(req *netio.Request, respond func(kmsg.Response))
 	switch body := req.Body.(type) {
 	case *kmsg.InitProducerIDRequest:
 		r.initProducerID(body, respond)
+	case *kmsg.WriteTxnMarkersRequest:
+		r.writeTxnMarkers(body, respond)
+	case *kmsg.DescribeProducersRequest:
+		r.describeProducers(body, respond)
 	default:
 		return false
 	}

@@ -14,6 +14,18 @@ import (
 // partition side, for TestEveryAdvertisedVersion.
 func producerVersionCases(t *testing.T, n *Node) map[int16]func(ctx context.Context, v int16) error {
 	return map[int16]func(ctx context.Context, v int16) error{
+		int16(kmsg.WriteTxnMarkers): func(ctx context.Context, v int16) error {
+			// A marker for a producer with no open transaction is written
+			// all the same (coordinators retry markers).
+			if code := writeMarker(ctx, t, n, v, "versions", 1<<40+int64(v), 0, v == 1); code != 0 {
+				return fmt.Errorf("error %d", code)
+			}
+			return nil
+		},
+		int16(kmsg.DescribeProducers): func(ctx context.Context, v int16) error {
+			describeProducers(ctx, t, n, v, "versions")
+			return nil
+		},
 		int16(kmsg.InitProducerID): func(ctx context.Context, v int16) error {
 			cl := pinnedClient(t, n, int16(kmsg.InitProducerID), v)
 			var ids []int64

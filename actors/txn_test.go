@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"gregor/txn"
+	"gregor/logstore"
 )
 
 // A partition leader's verification (KIP-890 part 1) reaches the
@@ -33,7 +33,7 @@ func TestVerifyTransaction(t *testing.T) {
 	}
 	verify := func(epoch int16, partition int32) int16 {
 		codes := make(chan int16, 1)
-		n.verifyTransaction(p.id, p.pid, epoch, txn.TopicPartition{Topic: "verified", Partition: partition}, func(c int16) { codes <- c })
+		n.verifyTransaction(p.id, p.pid, epoch, logstore.TopicPartition{Topic: "verified", Partition: partition}, func(c int16) { codes <- c })
 		select {
 		case c := <-codes:
 			return c

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/logstore"
 	"gregor/netio"
 	"gregor/txn"
 )
@@ -22,7 +23,7 @@ const verifyTimeout = 10 * time.Second
 // INVALID_PRODUCER_EPOCH (a stale producer), INVALID_PRODUCER_ID_MAPPING,
 // or NOT_ENOUGH_REPLICAS when the coordinator cannot answer now (the
 // producer retries), as Kafka's brokers answer.
-func (n *Node) verifyTransaction(txnID string, producerID int64, epoch int16, tp txn.TopicPartition, done func(errCode int16)) {
+func (n *Node) verifyTransaction(txnID string, producerID int64, epoch int16, tp logstore.TopicPartition, done func(errCode int16)) {
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
 	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()

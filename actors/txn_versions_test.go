@@ -13,7 +13,7 @@ import (
 // transactionalBatchesRefused is set while partitions refuse
 // transactional batches (their producer state does not track transactions
 // yet): offsets committed in a transaction cannot be appended.
-const transactionalBatchesRefused = true
+const transactionalBatchesRefused = false
 
 // txnProducer is a transactional id's producer id and epoch, got with
 // InitProducerId through franz-go's routing (FindCoordinator key type 1).

@@ -110,7 +110,7 @@ func (r *Replica) producerAppendDone(info logstore.ProducerBatchInfo, baseOffset
 	if appended {
 		info.LastOffset += baseOffset - info.FirstOffset
 		info.FirstOffset = baseOffset
-		r.producers.Apply(info)
+		r.txnCompleted(r.producers.Apply(info))
 	}
 }
 

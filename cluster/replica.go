@@ -173,6 +173,9 @@ type Replica struct {
 	producers         *logstore.ProducerStates
 	producerAppending map[int64][]logstore.ProducerBatchInfo
 	followerInfos     []logstore.ProducerBatchInfo
+	// unreplicatedTxns are transactions whose marker the high watermark
+	// has not passed (producer_txn.go).
+	unreplicatedTxns []completedTxn
 	// awaitingHW holds acks=all produces whose last offset the high
 	// watermark has not yet passed, in offset order.
 	awaitingHW []pendingProduce
@@ -477,10 +480,6 @@ type WatchWoken struct {
 
 // HighWatermark is the offset below which records are committed.
 func (r *Replica) HighWatermark() int64 { return r.highWatermark }
-
-// LastStableOffset is the offset below which no transaction is open: the high
-// watermark, until transactions exist.
-func (r *Replica) LastStableOffset() int64 { return r.highWatermark }
 
 // LogEndOffset is the next offset to assign.
 func (r *Replica) LogEndOffset() int64 { return r.state.LogEndOffset }

@@ -32,6 +32,9 @@ type ProduceRequest struct {
 	Acks int16
 	// TimeoutMs bounds how long acks=all waits for the high watermark.
 	TimeoutMs int32
+	// Marker, when set, is a transaction marker to write instead of
+	// Records (WriteTxnMarkers); it is answered as acks=all.
+	Marker *TxnMarker
 }
 
 // Produce validates the records of one partition of a Produce request (one
@@ -61,6 +64,10 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 	// refuses acks=all, as it always did.
 	if isr := len(r.partition.ISR); req.Acks == -1 && isr < r.cfg.MinInsyncReplicas {
 		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", isr, r.cfg.MinInsyncReplicas)
+		return
+	}
+	if req.Marker != nil {
+		r.writeTxnMarker(id, *req.Marker, now, reply)
 		return
 	}
 	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
@@ -123,8 +130,8 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
 	case b.Attributes&0x20 != 0:
 		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
-	case b.Attributes&0x10 != 0:
-		return nil, kerr.InvalidRecord.Code, "transactional batches need InitProducerID, which this broker does not serve yet"
+	case b.Attributes&0x10 != 0 && (b.ProducerID < 0 || b.FirstSequence < 0):
+		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id and sequence"
 	case b.Attributes&0x07 > 4:
 		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
 	}
@@ -212,6 +219,7 @@ func (r *Replica) advanceHighWatermark() {
 		if hw := r.highWatermarkCandidate(); hw > r.highWatermark {
 			r.highWatermark = hw
 			advanced = true
+			r.pruneUnreplicatedTxns()
 			r.answerAwaitingHW()
 		}
 	}

@@ -28,7 +28,8 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn]]
+//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed]
@@ -80,6 +81,12 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	switch td.Cmd {
 	case "new":
 		h.newReplica(t, td)
+	case "marker":
+		m := TxnMarker{Commit: td.HasArg("commit")}
+		td.ScanArgs(t, "pid", &m.ProducerID)
+		td.MaybeScanArgs(t, "pepoch", &m.ProducerEpoch)
+		td.MaybeScanArgs(t, "cepoch", &m.CoordinatorEpoch)
+		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
 	case "append-done":
@@ -346,6 +353,9 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 		td.ScanArgs(t, "pid", &b.ProducerID)
 		td.MaybeScanArgs(t, "pepoch", &b.ProducerEpoch)
 		td.ScanArgs(t, "seq", &b.FirstSequence)
+		if td.HasArg("txn") {
+			b.Attributes |= 0x10
+		}
 		req.Records = b.RecordBatch.AppendTo(nil)
 		logstore.ChecksumBatch(req.Records)
 	}

@@ -123,6 +123,9 @@ type Log struct {
 	// (producer_state.go), snapshotted at segment rolls and clean
 	// shutdown.
 	producers *ProducerStates
+	// aborted are the log's aborted transactions by marker offset
+	// (producer_txnindex.go); guarded by mu.
+	aborted []AbortedTxn
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -393,7 +396,7 @@ func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntr
 	l.publishAppend(seg, batches, start, epochs)
 	if l.producers != nil {
 		for _, p := range batches {
-			l.producers.Apply(ReadProducerBatchInfo(p))
+			l.noteCompletedTxn(l.producers.Apply(ReadProducerBatchInfo(p)), seg)
 		}
 	}
 	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {

@@ -72,6 +72,9 @@ func decodeProducerSnapshot(p []byte) (*ProducerStates, error) {
 				FirstOffset: d.varint(), LastOffset: d.varint(), MaxTimestampMs: d.varint()})
 		}
 		s.entries[e.ProducerID] = e
+		if e.TxnFirstOffset >= 0 {
+			s.ongoing[e.ProducerID] = e.TxnFirstOffset
+		}
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.err = fmt.Errorf("%d bytes after the last producer", len(d.p))
@@ -166,6 +169,7 @@ func (l *Log) loadProducerState() error {
 	if err != nil {
 		return err
 	}
+	l.loadTxnIndexes()
 	state, from := NewProducerStates(), l.logStartOffset
 	for i := len(offsets) - 1; i >= 0; i-- {
 		name := path.Join(l.dir, segmentFileName(offsets[i], producerSnapshotExt))
@@ -212,7 +216,7 @@ func (l *Log) scanProducerBatches(s *ProducerStates, from int64) error {
 				return fmt.Errorf("%w: batch at offset %d", ErrCorruption, off)
 			}
 			if info := ReadProducerBatchInfo(p); info.LastOffset >= from {
-				s.Apply(info)
+				l.noteCompletedTxn(s.Apply(info), l.segments[segmentIndexFor(l.segments, info.LastOffset)])
 			}
 			p = p[n:]
 		}
@@ -228,6 +232,9 @@ func (l *Log) scanProducerBatches(s *ProducerStates, from int64) error {
 // starts over).
 func (l *Log) resetProducerState() {
 	l.producers = NewProducerStates()
+	l.mu.Lock()
+	l.aborted = nil
+	l.mu.Unlock()
 	offsets, _ := l.producerSnapshots()
 	for _, off := range offsets {
 		_ = l.fs.Remove(path.Join(l.dir, segmentFileName(off, producerSnapshotExt)))

@@ -26,6 +26,11 @@ type ProducerBatchInfo struct {
 	FirstOffset, LastOffset    int64
 	MaxTimestampMs             int64
 	Transactional, Control     bool
+	// Commit says a control batch is a transaction's commit marker (not
+	// its abort marker); CoordinatorEpoch is the epoch of the transaction
+	// coordinator that wrote it.
+	Commit           bool
+	CoordinatorEpoch int32
 }
 
 // ReadProducerBatchInfo reads the producer fields of the batch header at the
@@ -48,7 +53,59 @@ func ReadProducerBatchInfo(p []byte) ProducerBatchInfo {
 	if info.BaseSequence >= 0 {
 		info.LastSequence = addSequence(info.BaseSequence, lastDelta)
 	}
+	if info.Control {
+		var typ int16
+		typ, info.CoordinatorEpoch = readControlRecord(p[BatchHeaderBytes:])
+		info.Commit = typ == ControlCommit
+	}
 	return info
+}
+
+// The control record types of transaction markers (the key's type field).
+const (
+	ControlAbort  int16 = 0
+	ControlCommit int16 = 1
+)
+
+// readControlRecord reads the marker type (the key's) and the coordinator
+// epoch (the value's) of the first record of an uncompressed control batch's
+// records; -1, -1 when it cannot.
+func readControlRecord(recs []byte) (int16, int32) {
+	for i := 0; i < 4; i++ { // length, attributes, timestamp delta, offset delta
+		if i == 1 {
+			if len(recs) == 0 {
+				return -1, -1
+			}
+			recs = recs[1:]
+			continue
+		}
+		_, n := binary.Varint(recs)
+		if n <= 0 {
+			return -1, -1
+		}
+		recs = recs[n:]
+	}
+	keyLen, n := binary.Varint(recs)
+	if n <= 0 || keyLen < 4 || int64(len(recs)-n) < keyLen {
+		return -1, -1
+	}
+	typ := int16(binary.BigEndian.Uint16(recs[n+2:]))
+	recs = recs[n+int(keyLen):]
+	valueLen, n := binary.Varint(recs)
+	if n <= 0 || valueLen < 6 || int64(len(recs)-n) < valueLen {
+		return typ, -1
+	}
+	return typ, int32(binary.BigEndian.Uint32(recs[n+2:]))
+}
+
+// CompletedTxn is a transaction a marker ended: the producer, the first
+// offset of its records and the marker's offset.
+type CompletedTxn struct {
+	ProducerID  int64
+	FirstOffset int64
+	// LastOffset is the marker's offset.
+	LastOffset int64
+	Aborted    bool
 }
 
 // addSequence adds delta to a sequence number, wrapping past math.MaxInt32
@@ -111,16 +168,19 @@ func (e *ProducerEntry) FindBatch(first, last int32) (ProducerBatch, bool) {
 // snapshot and the log after it.
 type ProducerStates struct {
 	entries map[int64]*ProducerEntry
+	// ongoing maps the producers with an open transaction to its first
+	// offset.
+	ongoing map[int64]int64
 }
 
 // NewProducerStates is the empty state.
 func NewProducerStates() *ProducerStates {
-	return &ProducerStates{entries: map[int64]*ProducerEntry{}}
+	return &ProducerStates{entries: map[int64]*ProducerEntry{}, ongoing: map[int64]int64{}}
 }
 
 // Clone is a deep copy.
 func (s *ProducerStates) Clone() *ProducerStates {
-	c := &ProducerStates{entries: make(map[int64]*ProducerEntry, len(s.entries))}
+	c := &ProducerStates{entries: make(map[int64]*ProducerEntry, len(s.entries)), ongoing: maps.Clone(s.ongoing)}
 	for id, e := range s.entries {
 		ce := *e
 		ce.Batches = slices.Clone(e.Batches)
@@ -145,16 +205,32 @@ func (s *ProducerStates) IDs() []int64 { return slices.Sorted(maps.Keys(s.entrie
 func (s *ProducerStates) Remove(ids ...int64) {
 	for _, id := range ids {
 		delete(s.entries, id)
+		delete(s.ongoing, id)
 	}
 }
+
+// FirstUnstableOffset is the first offset of the oldest open transaction;
+// false when none is open.
+func (s *ProducerStates) FirstUnstableOffset() (int64, bool) {
+	first, found := int64(math.MaxInt64), false
+	for _, off := range s.ongoing {
+		first, found = min(first, off), true
+	}
+	return first, found
+}
+
+// Ongoing lists the open transactions' producers with their first offsets,
+// by producer id.
+func (s *ProducerStates) Ongoing() map[int64]int64 { return maps.Clone(s.ongoing) }
 
 // Apply takes one appended batch into the state. Batches without a producer
 // id change nothing. A newer epoch replaces what was known of the producer;
 // an older one (a replica copying what its leader accepted before a fence)
-// is taken as it comes. A control batch ends the producer's transaction.
-func (s *ProducerStates) Apply(info ProducerBatchInfo) {
+// is taken as it comes. A control batch ends the producer's transaction,
+// which it returns (nil when it had none open).
+func (s *ProducerStates) Apply(info ProducerBatchInfo) *CompletedTxn {
 	if info.ProducerID == NoProducerID {
-		return
+		return nil
 	}
 	e, ok := s.entries[info.ProducerID]
 	if !ok {
@@ -167,19 +243,27 @@ func (s *ProducerStates) Apply(info ProducerBatchInfo) {
 	e.LastTimestamp = max(e.LastTimestamp, info.MaxTimestampMs)
 	switch {
 	case info.Control:
+		var done *CompletedTxn
+		if e.TxnFirstOffset >= 0 {
+			done = &CompletedTxn{ProducerID: info.ProducerID, FirstOffset: e.TxnFirstOffset, LastOffset: info.LastOffset, Aborted: !info.Commit}
+		}
 		e.TxnFirstOffset = -1
-		return
+		e.CoordinatorEpoch = max(e.CoordinatorEpoch, info.CoordinatorEpoch)
+		delete(s.ongoing, info.ProducerID)
+		return done
 	case info.Transactional && e.TxnFirstOffset < 0:
 		e.TxnFirstOffset = info.FirstOffset
+		s.ongoing[info.ProducerID] = info.FirstOffset
 	}
 	if info.BaseSequence < 0 {
-		return
+		return nil
 	}
 	if len(e.Batches) == ProducerBatchesKept {
 		e.Batches = append(e.Batches[:0], e.Batches[1:]...)
 	}
 	e.Batches = append(e.Batches, ProducerBatch{FirstSequence: info.BaseSequence, LastSequence: info.LastSequence,
 		FirstOffset: info.FirstOffset, LastOffset: info.LastOffset, MaxTimestampMs: info.MaxTimestampMs})
+	return nil
 }
 
 // ApplyBatches takes every batch of p (whole stored batches, offsets set)

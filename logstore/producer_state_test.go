@@ -3,6 +3,7 @@ package logstore
 import (
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"gregor/logstore/vfs"
@@ -95,4 +96,63 @@ func TestLogProducerStateSurvivesRestartAndTruncation(t *testing.T) {
 		t.Fatalf("producer 0 after truncation to %d: %+v", cut, e)
 	}
 	_ = l2.Close()
+}
+
+// Transactions: the open ones set the first unstable offset, an abort
+// marker lands in the aborted-transaction index, which survives a restart
+// (with or without its .txnindex file) and follows a truncation.
+func TestLogAbortedTransactions(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	txn := func(pid int64, seq int32) []byte {
+		b := idempotentBatch(t, pid, 0, seq, 2, 1000)
+		b[batchAttributesPos+1] |= 0x10
+		ChecksumBatch(b)
+		return b
+	}
+	appendProducerBatches(t, l, txn(1, 0)) // 0-1
+	appendProducerBatches(t, l, txn(2, 0)) // 2-3
+	if first, ok := l.ProducerStates().FirstUnstableOffset(); !ok || first != 0 {
+		t.Fatalf("first unstable offset %d %t", first, ok)
+	}
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 4: abort 1
+	appendProducerBatches(t, l, TxnMarkerBatch(2, 0, 5, true, 1000))  // 5: commit 2
+	appendProducerBatches(t, l, txn(1, 2))                            // 6-7
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 8: abort 1
+	want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 4, LastStableOffset: 4}, {ProducerID: 1, FirstOffset: 6, LastOffset: 8, LastStableOffset: 8}}
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want) {
+		t.Fatalf("aborted %+v, want %+v", got, want)
+	}
+	if got := l.AbortedTransactions(5, 6); len(got) != 0 {
+		t.Fatalf("aborted in [5, 6): %+v", got)
+	}
+	if _, ok := l.ProducerStates().FirstUnstableOffset(); ok {
+		t.Fatal("a transaction is still open")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a restart: %+v", got)
+	}
+	if err := l.Truncate(6, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want[:1]) {
+		t.Fatalf("after truncating to 6: %+v", got)
+	}
+	_ = l.Close()
+	// Without index files or snapshots, the log rebuilds both.
+	names, _ := mem.ReadDir("/p")
+	for _, name := range names {
+		if strings.HasSuffix(name, txnIndexFileExt) || strings.HasSuffix(name, producerSnapshotExt) {
+			_ = mem.Remove("/p/" + name)
+		}
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	defer l.Close()
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want[:1]) {
+		t.Fatalf("rebuilt: %+v", got)
+	}
 }

@@ -75,6 +75,7 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 	if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
+	l.truncateAbortedTxns(newEnd)
 	if l.producers != nil {
 		if err := l.loadProducerState(); err != nil {
 			l.fail(err)
@@ -216,7 +217,7 @@ func (l *Log) retireSegments(segs []*segment, unlist func()) error {
 	l.mu.Unlock()
 	var firstErr error
 	for _, s := range segs {
-		for _, ext := range []string{indexFileExt, timeIndexFileExt} {
+		for _, ext := range []string{indexFileExt, timeIndexFileExt, txnIndexFileExt} {
 			if err := l.fs.Remove(path.Join(l.dir, segmentFileName(s.baseOffset, ext))); err != nil && !errors.Is(err, errNotExist) && firstErr == nil {
 				firstErr = fmt.Errorf("remove index of %s: %w", s.logPath(), err)
 			}

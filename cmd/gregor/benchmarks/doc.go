@@ -54,8 +54,9 @@
 // (one go test invocation), as make bench does.
 //
 // Client settings, identical for gregor and kfake: idempotent writes off
-// (gregor does not serve InitProducerID yet), so five produce requests in
-// flight per broker as an idempotent producer would have, linger 0, 1 MiB
+// (the cells predate gregor's InitProducerId; kept for comparable figures),
+// five produce requests in flight per broker as an idempotent producer would
+// have, linger 0, 1 MiB
 // batches, up to 1M buffered records, round-robin partitioning, no
 // compression. Each iteration uses a fresh topic (created and deleted outside
 // the timer), so data never accumulates.
