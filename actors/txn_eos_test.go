@@ -85,7 +85,7 @@ func TestTxnGroupTransactSession(t *testing.T) {
 	}
 	n := startTxnNode(t)
 	ctx := testContext(t, 120*time.Second)
-	cl := newClient(t, n)
+	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
 	const partitions, perPartition = 3, 200
 	for _, topic := range []string{"eos-in", "eos-out"} {
@@ -157,7 +157,7 @@ func TestTxnConfluentKafka(t *testing.T) {
 	}
 	n := startTxnNode(t)
 	ctx := testContext(t, 120*time.Second)
-	cl := newClient(t, n)
+	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "ck-in"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,13 @@ func TestTxnFencedProducerRecordsAborted(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func() *kgo.Client {
-		return newClient(t, n, kgo.TransactionalID("same"), kgo.DefaultProduceTopic("zombies"), kgo.TransactionTimeout(10*time.Second))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("same"),
+			kgo.DefaultProduceTopic("zombies"), kgo.TransactionTimeout(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
 	}
 	old := open()
 	if err := old.BeginTransaction(); err != nil {

@@ -10,11 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// transactionalBatchesRefused is set while partitions refuse
-// transactional batches (their producer state does not track transactions
-// yet): offsets committed in a transaction cannot be appended.
-const transactionalBatchesRefused = false
-
 // txnProducer is a transactional id's producer id and epoch, got with
 // InitProducerId through franz-go's routing (FindCoordinator key type 1).
 type txnProducer struct {
@@ -162,10 +157,7 @@ func txnVersionCases(t *testing.T, n *Node) map[int16]func(ctx context.Context, 
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
 			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.TxnOffsetCommit), v))
-			// Until partitions take transactional batches (the partition
-			// side of transactions), the append is refused.
-			refused := transactionalBatchesRefused && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == kerr.UnknownServerError.Code
-			if err == nil && !refused && (resp.Version != v || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0) {
+			if err == nil && (resp.Version != v || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0) {
 				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
 			}
 			return err

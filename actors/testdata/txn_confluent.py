@@ -49,6 +49,7 @@ while read < TOTAL:
         committed += values
         committed_positions = {(p.topic, p.partition): p.offset for p in positions}
     else:
+        producer.flush(30)  # else the abort drops what is still queued
         producer.abort_transaction(30)
         aborted += values
 
