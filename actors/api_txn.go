@@ -175,25 +175,3 @@ func (r *router) listTransactions(body *kmsg.ListTransactionsRequest, respond fu
 		}})
 	}
 }
-
-// txnCoordinatorFor fills in the broker that coordinates transactional id
-// key: the live leader of its __transaction_state partition (when it is
-// this node, once its coordinator runs).
-func (r *router) txnCoordinatorFor(rt *routes, live []liveBroker, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
-	notAvailable := kerr.CoordinatorNotAvailable.Code
-	t, ok := rt.image.Topic(txn.StateTopic)
-	if !ok || t.PartitionCount() == 0 {
-		return notAvailable, "the transaction coordinator is not available yet"
-	}
-	leader := t.Partitions[txn.PartitionFor(key, t.PartitionCount())].Leader
-	if leader == r.node.cfg.NodeID && r.node.txns.coordinatorFor(rt, key) == nil {
-		return notAvailable, "the transaction coordinator is loading"
-	}
-	for _, b := range live {
-		if b.id == leader {
-			c.NodeID, c.Host, c.Port = b.id, b.host, b.port
-			return 0, ""
-		}
-	}
-	return notAvailable, "the transaction coordinator has no live leader"
-}
