@@ -125,6 +125,9 @@ func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16,
 	case t.epoch != epoch:
 		done(kerr.ProducerFenced.Code)
 		return
+	case c.park(t, func(now Time) { c.addPartitions(txnID, producerID, epoch, tps, byBroker, now, done) },
+		func() { done(kerr.ConcurrentTransactions.Code) }):
+		return
 	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
 		done(kerr.ConcurrentTransactions.Code)
 		return

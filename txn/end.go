@@ -150,8 +150,49 @@ func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
 		}
 	case kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
 		t.markers = nil
+		c.refuseParked(t)
 	default:
 		ms.inflight, ms.retryAtMs = false, now.MonoMs+c.cfg.MarkerRetryBackoffMs
+		c.refuseParked(t)
+	}
+}
+
+// park holds a request of t's producer for its next transaction while the
+// markers of the one ending are being written, all of them on their first
+// try, and runs it once the transaction completes: the producer would be
+// told CONCURRENT_TRANSACTIONS and retry after a backoff, which is most of
+// a short transaction's time. It reports false when the request cannot
+// wait (the caller answers it).
+func (c *Coordinator) park(t *txnMeta, run func(now Time), refuse func()) bool {
+	completing := t.pending != nil && (t.pending.state == CompleteCommit || t.pending.state == CompleteAbort)
+	if !completing && (t.pending != nil || t.markers == nil || t.completeRetryAtMs > 0) {
+		return false
+	}
+	for _, ms := range t.markers {
+		if !ms.inflight {
+			return false
+		}
+	}
+	t.parked = append(t.parked, parkedRequest{run: run, refuse: refuse})
+	return true
+}
+
+// runParked runs the requests parked on t once it is complete, one at a
+// time: one that appends holds the rest until its append is reported.
+func (c *Coordinator) runParked(t *txnMeta, now Time) {
+	for len(t.parked) > 0 && t.pending == nil && t.state != PrepareCommit && t.state != PrepareAbort {
+		p := t.parked[0]
+		t.parked = t.parked[1:]
+		p.run(now)
+	}
+}
+
+// refuseParked tells the requests parked on t to retry.
+func (c *Coordinator) refuseParked(t *txnMeta) {
+	parked := t.parked
+	t.parked = nil
+	for _, p := range parked {
+		p.refuse()
 	}
 }
 
@@ -185,8 +226,11 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 		next.epoch, next.lastEpoch = 0, noProducerEpoch
 	}
 	c.transit(t, next, func(code int16, now Time) {
-		if code != 0 && code != kerr.NotCoordinator.Code {
-			t.completeRetryAtMs = now.MonoMs + c.cfg.MarkerRetryBackoffMs
+		if code != 0 {
+			if code != kerr.NotCoordinator.Code {
+				t.completeRetryAtMs = now.MonoMs + c.cfg.MarkerRetryBackoffMs
+			}
+			c.refuseParked(t)
 		}
 	})
 }

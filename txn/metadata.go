@@ -97,6 +97,16 @@ type txnMeta struct {
 	// completeRetryAtMs is when a failed append of the completion is tried
 	// again (0: none waiting).
 	completeRetryAtMs int64
+	// parked are the producer's requests for its next transaction that
+	// came while this one completes (see park).
+	parked []parkedRequest
+}
+
+// parkedRequest is a request waiting for a transaction to complete: run
+// once it has, refuse (CONCURRENT_TRANSACTIONS) if it cannot soon.
+type parkedRequest struct {
+	run    func(now Time)
+	refuse func()
 }
 
 // markerState is one partition's marker still to write.
@@ -158,14 +168,16 @@ func (c *Coordinator) transit(t *txnMeta, next *txnMeta, done func(code int16, n
 		t.pending = nil
 		if code != 0 {
 			done(storeErrorCode(code), now)
+			c.runParked(t, now)
 			return
 		}
-		markers := t.markers
+		markers, parked := t.markers, t.parked
 		*t = *next
-		t.markers = markers
+		t.markers, t.parked = markers, parked
 		if t.state == Dead {
 			delete(c.txns, t.id)
 		}
 		done(0, now)
+		c.runParked(t, now)
 	})
 }
