@@ -58,12 +58,25 @@ func (x *txnNode) sendMarkers(leader int32, ms []txn.Marker, report func([]marke
 		}
 		report(results)
 	}
+	req := markersRequest(ms)
+	if leader == x.n.cfg.NodeID && x.n.router != nil {
+		// This node leads the partitions: straight to its handler, with
+		// no connection to itself.
+		req.Version = 1
+		x.n.router.writeTxnMarkers(req, func(resp kmsg.Response) {
+			if r, ok := resp.(*kmsg.WriteTxnMarkersResponse); ok {
+				report(markerResults(ms, r))
+				return
+			}
+			failAll(kerr.UnknownServerError.Code)
+		})
+		return
+	}
 	c := x.brokerClient(leader)
 	if c == nil {
 		failAll(kerr.NotLeaderForPartition.Code)
 		return
 	}
-	req := markersRequest(ms)
 	err := c.Send(req, markerTimeoutMs*time.Millisecond, func(resp *netio.Response, err error) {
 		if err != nil {
 			failAll(kerr.RequestTimedOut.Code)
