@@ -35,6 +35,9 @@ type txnNode struct {
 	mu      sync.Mutex
 	clients map[string]*netio.Client // by broker address
 	closed  bool
+	// unverified, set by tests that drive partitions with markers of their
+	// own and no coordinator, lets every transactional produce through.
+	unverified atomic.Bool
 }
 
 func newTxnNode(n *Node) *txnNode {
