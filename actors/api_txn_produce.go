@@ -24,13 +24,20 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 		epoch      int16
 	}
 	var checks []check
+	image := r.node.routes.load().image
 	for _, t := range body.Topics {
+		name := t.Topic
+		if body.Version >= 13 { // topics by id
+			if ti, ok := image.TopicByID(t.TopicID); ok {
+				name = ti.Name
+			}
+		}
 		for _, p := range t.Partitions {
 			if len(p.Records) < logstore.BatchHeaderBytes {
 				continue // the replica core refuses it
 			}
 			info := logstore.ReadProducerBatchInfo(p.Records)
-			checks = append(checks, check{tp: logstore.TopicPartition{Topic: t.Topic, Partition: p.Partition}, producerID: info.ProducerID, epoch: info.ProducerEpoch})
+			checks = append(checks, check{tp: logstore.TopicPartition{Topic: name, Partition: p.Partition}, producerID: info.ProducerID, epoch: info.ProducerEpoch})
 		}
 	}
 	if txnID == "" || len(checks) == 0 {

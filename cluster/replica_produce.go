@@ -76,6 +76,12 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		return
 	}
 	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}
+	if r.cfg.TimestampType == LogAppendTime {
+		// Before the producer state reads the batch's time: it keeps what
+		// the log will hold.
+		logstore.SetBatchLogAppendTime(batch, now.WallMs)
+		p.appendTimeMs = now.WallMs
+	}
 	if info := logstore.ReadProducerBatchInfo(batch); info.ProducerID != logstore.NoProducerID && info.BaseSequence >= 0 {
 		check := r.checkProducer(info)
 		switch {
@@ -83,6 +89,9 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 			reply(check.code, "%s", check.msg)
 			return
 		case check.duplicate != nil:
+			if r.cfg.TimestampType == LogAppendTime {
+				p.appendTimeMs = check.duplicate.MaxTimestampMs
+			}
 			r.answerDuplicate(p, *check.duplicate)
 			return
 		}
@@ -93,10 +102,6 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		// the same.
 		p.producer = &info
 		r.producerAppendStarted(info)
-	}
-	if r.cfg.TimestampType == LogAppendTime {
-		logstore.SetBatchLogAppendTime(batch, now.WallMs)
-		p.appendTimeMs = now.WallMs
 	}
 	r.appending[id] = p
 	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})

@@ -30,6 +30,7 @@ import (
 //	replication
 //	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn]]
 //	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
+//	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed]
@@ -81,6 +82,8 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	switch td.Cmd {
 	case "new":
 		h.newReplica(t, td)
+	case "producers":
+		return formatProducers(h.r.Producers())
 	case "marker":
 		m := TxnMarker{Commit: td.HasArg("commit")}
 		td.ScanArgs(t, "pid", &m.ProducerID)
@@ -576,4 +579,24 @@ func hintSuffix(h LeaderHint) string {
 		return ""
 	}
 	return fmt.Sprintf(" current-leader=%d/%d", h.LeaderID, h.LeaderEpoch)
+}
+
+// formatProducers prints a producer state, a line per producer id.
+func formatProducers(st *logstore.ProducerStates) string {
+	if st.Len() == 0 {
+		return "no producers\n"
+	}
+	var b strings.Builder
+	for _, id := range st.IDs() {
+		e, _ := st.Get(id)
+		fmt.Fprintf(&b, "producer %d epoch=%d last-seq=%d txn-first-offset=%d coordinator-epoch=%d batches=", id, e.ProducerEpoch, e.LastSequence(), e.TxnFirstOffset, e.CoordinatorEpoch)
+		for i, bt := range e.Batches {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%d-%d@%d", bt.FirstSequence, bt.LastSequence, bt.FirstOffset)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

@@ -94,7 +94,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
-			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs()}, now)
+			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
+			Producers: log.ProducerStates()}, now)
 	h.carryOut()
 }
 
@@ -176,6 +177,7 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		// before the log's real end: the plant keeps the lie consistent.
 		core.Flushed(min(log.FlushedOffset(), core.LogEndOffset()))
 	}
+	log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
 		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
 		h.shadow.raiseStart(log.LogStartOffset())
@@ -216,7 +218,7 @@ func (h *replicaHost) truncate(t *cluster.TruncateLog) {
 		h.n.w.timelinef("%s: %s truncated [%d, %d) to agree with its leader", h.n.name(), h.key, after, before)
 	}
 	core.Truncated(cluster.TruncateOutcome{LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
-		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs()}, err)
+		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs(), Producers: log.ProducerStates()}, err)
 }
 
 // appendAsFollower appends what the follower fetched; under the
