@@ -66,6 +66,20 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 		t.fail(b, "%s: ping: %v", t.name, err)
 	}
 	value := make([]byte, set.size)
+	if txn {
+		// Outside the window: the transaction coordinator found (and on
+		// the first run, __transaction_state made and loaded) and the
+		// producer id got, by one aborted transaction of one record.
+		if err := cl.BeginTransaction(); err != nil {
+			t.fail(b, "%s: begin: %v", t.name, err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+			t.fail(b, "%s: warm-up record: %v", t.name, err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.fail(b, "%s: warm-up abort: %v", t.name, err)
+		}
+	}
 	var (
 		mu       sync.Mutex
 		firstErr error
