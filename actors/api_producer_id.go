@@ -30,8 +30,8 @@ func (r *router) handleProducer(req *netio.Request, respond func(kmsg.Response))
 // initProducerID serves InitProducerId (API 22). Without a transactional id
 // the producer is idempotent only: it gets a fresh producer id of the
 // node's block at epoch 0 (an id and epoch it may send are ignored, as
-// Kafka's coordinator does). A transactional id needs the transaction
-// coordinator, which this node does not run yet: COORDINATOR_NOT_AVAILABLE.
+// Kafka's coordinator does). A transactional id goes to its transaction
+// coordinator (api_txn.go).
 func (r *router) initProducerID(body *kmsg.InitProducerIDRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.InitProducerIDResponse)
 	fail := func(code int16) {
@@ -43,7 +43,7 @@ func (r *router) initProducerID(body *kmsg.InitProducerIDRequest, respond func(k
 		fail(kerr.InvalidRequest.Code)
 		return
 	case body.TransactionalID != nil:
-		fail(kerr.CoordinatorNotAvailable.Code)
+		r.initTxnProducerID(body, respond)
 		return
 	}
 	r.node.allocateProducerID(func(id int64, err error) {

@@ -111,6 +111,8 @@ type Config struct {
 	HighWatermarkCheckpointIntervalMs int64
 	// Groups are the consumer group settings.
 	Groups GroupConfig
+	// Txns are the transaction coordinator settings.
+	Txns TxnConfig
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string

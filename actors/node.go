@@ -59,6 +59,8 @@ type Node struct {
 	highWatermarks *highWatermarkCheckpoint
 	// groups holds the group coordinators this node runs.
 	groups *groupNode
+	// txns holds the transaction coordinators this node runs.
+	txns *txnNode
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock
 
@@ -125,6 +127,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	n.metrics = newNodeMetrics()
 	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
 	n.groups = newGroupNode(n)
+	n.txns = newTxnNode(n)
 	if err := n.start(ctx); err != nil {
 		n.stop(context.Background(), false)
 		return nil, err

@@ -97,6 +97,11 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		}
 		p.producer = &info
 		r.producerAppendStarted(info)
+	} else if info.ProducerID != logstore.NoProducerID && info.Transactional {
+		// No sequence (a coordinator's): the transaction is tracked all
+		// the same.
+		p.producer = &info
+		r.producerAppendStarted(info)
 	}
 	r.appending[id] = p
 	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
@@ -135,8 +140,10 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
 	case b.Attributes&0x20 != 0:
 		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
-	case b.Attributes&0x10 != 0 && (b.ProducerID < 0 || b.FirstSequence < 0):
-		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id and sequence"
+	case b.Attributes&0x10 != 0 && b.ProducerID < 0:
+		// A group coordinator's batch of offsets committed in a
+		// transaction (TxnOffsetCommit) has no sequence, as Kafka's.
+		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id"
 	case b.Attributes&0x07 > 4:
 		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
 	}

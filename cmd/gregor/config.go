@@ -60,6 +60,10 @@ type brokerConfig struct {
 	TxnStateLogNumPartitions      int32               // transaction.state.log.num.partitions
 	TxnStateLogReplication        int16               // transaction.state.log.replication.factor
 	TxnStateLogMinIsr             int32               // transaction.state.log.min.isr
+	TxnStateLogSegmentBytes       int32               // transaction.state.log.segment.bytes
+	TxnMaxTimeoutMs               int32               // transaction.max.timeout.ms
+	TxnIDExpirationMs             int32               // transactional.id.expiration.ms
+	TxnRemoveExpiredIntervalMs    int32               // transaction.remove.expired.transaction.cleanup.interval.ms
 	GroupInitialRebalanceMs       int32               // group.initial.rebalance.delay.ms
 	GroupMinSessionTimeoutMs      int32               // group.min.session.timeout.ms
 	GroupMaxSessionTimeoutMs      int32               // group.max.session.timeout.ms

@@ -144,6 +144,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
+	want.Txns = defaultTxnConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -190,6 +191,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
+	want.Txns = defaultTxnConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}

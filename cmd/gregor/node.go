@@ -43,6 +43,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
 	cfg.Groups = groupConfig(c)
+	cfg.Txns = txnConfig(c)
 	if err := clusterNodeConfig(c, &cfg); err != nil {
 		return actors.Config{}, err
 	}

@@ -93,6 +93,12 @@
 //	BenchmarkOffsetCommit/parts=10/{gregor,ref-kfake}
 //	    four committers, each committing ten partitions' offsets to a group
 //	    of its own, one commit after another; commits/s.
+//	BenchmarkTransactions/rec=100B/parts=6/mode={txn100,idempotent}/{gregor,ref-kfake,ref-kfake-process}
+//	    (txn_test.go) 100k × 100 B to six partitions, acks all, linger 0:
+//	    in transactions of 100 records committed one after another, or with
+//	    the idempotent producer and no transactions, the figure the first is
+//	    held to (60% or more); records/s and the per-record costs. One
+//	    aborted transaction before the window finds the coordinator.
 //
 // The matrix is the in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and
