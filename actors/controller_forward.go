@@ -123,13 +123,15 @@ type imageWaiter struct {
 	shows func(*cluster.MetadataImage) bool
 	done  func()
 	fired atomic.Bool
-	timer *time.Timer
+	// timer is set after the waiter is listed, while published may fire
+	// it on another goroutine.
+	timer atomic.Pointer[time.Timer]
 }
 
 func (w *imageWaiter) fire() {
 	if !w.fired.Swap(true) {
-		if w.timer != nil {
-			w.timer.Stop()
+		if t := w.timer.Load(); t != nil {
+			t.Stop()
 		}
 		w.done()
 	}
@@ -146,7 +148,7 @@ func (t *routeTable) waitFor(shows func(*cluster.MetadataImage) bool, timeout ti
 	t.waiters.mu.Lock()
 	t.waiters.list = append(t.waiters.list, w)
 	t.waiters.mu.Unlock()
-	w.timer = time.AfterFunc(timeout, w.fire)
+	w.timer.Store(time.AfterFunc(timeout, w.fire))
 	if shows(t.load().image) { // published meanwhile
 		w.fire()
 	}
