@@ -18,7 +18,8 @@ run: build
 # targets) under the race detector, but the simulator's: a simulation runs
 # on one goroutine, and without the detector it plays its full 200 seeds.
 # testdeps first installs the clients the end-to-end tests drive (kcat,
-# python3-kafka, python3-confluent-kafka) when they are missing.
+# python3-kafka, python3-confluent-kafka) and the browser the simulator's
+# page is checked in (chromium) when they are missing.
 test: testdeps fmtcheck vet unit
 
 testdeps:

@@ -42,6 +42,9 @@ type fetchPartitionResult struct {
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (KIP-951); nil for
 	// none.
 	currentLeader *cluster.LeaderHint
+	// abortedTxns are the aborted transactions among the records, for a
+	// read_committed fetch.
+	abortedTxns []logstore.AbortedTxn
 	// bytesOut counts the topic's bytes sent, for records the response
 	// includes.
 	bytesOut prometheus.Counter

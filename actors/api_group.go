@@ -15,8 +15,9 @@ import (
 	"gregor/netio"
 )
 
-// The group APIs: FindCoordinator is answered here from the metadata image;
-// every other group request goes to the coordinator of its group (batched
+// The group APIs: FindCoordinator is answered from the metadata image
+// (api_find_coordinator.go); every other group request goes to the
+// coordinator of its group (batched
 // requests are split by coordinator and their answers merged).
 
 // groupBatchTimeout bounds how long a batched group request waits for the
@@ -81,6 +82,8 @@ func (r *router) handleGroup(req *netio.Request, respond func(kmsg.Response)) bo
 		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.OffsetDeleteRequest:
 		r.toCoordinator(req, body.Group, respond)
+	case *kmsg.TxnOffsetCommitRequest:
+		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.ConsumerGroupHeartbeatRequest:
 		r.toCoordinator(req, body.Group, respond)
 	case *kmsg.OffsetFetchRequest:
@@ -101,70 +104,6 @@ func (r *router) handleGroup(req *netio.Request, respond func(kmsg.Response)) bo
 		return false
 	}
 	return true
-}
-
-func (r *router) findCoordinator(body *kmsg.FindCoordinatorRequest, respond func(kmsg.Response)) {
-	keys := body.CoordinatorKeys
-	if body.Version < 4 {
-		keys = []string{body.CoordinatorKey}
-	}
-	if _, ok := r.node.routes.load().image.Topic(groups.OffsetsTopic); !ok && body.CoordinatorType == 0 && len(keys) > 0 {
-		r.node.groups.createOffsetsTopic(func() { respond(r.findCoordinatorResponse(body, keys)) })
-		return
-	}
-	respond(r.findCoordinatorResponse(body, keys))
-}
-
-func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys []string) *kmsg.FindCoordinatorResponse {
-	resp := body.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	rt := r.node.routes.load()
-	live := r.node.liveBrokers(rt.image)
-	for _, key := range keys {
-		c := kmsg.NewFindCoordinatorResponseCoordinator()
-		c.Key, c.NodeID, c.Port = key, -1, -1
-		var msg string
-		switch {
-		case body.CoordinatorType == 1:
-			c.ErrorCode, msg = kerr.CoordinatorNotAvailable.Code, "transaction coordinators are not served yet"
-		case body.CoordinatorType != 0:
-			c.ErrorCode, msg = kerr.InvalidRequest.Code, "unknown coordinator type"
-		default:
-			c.ErrorCode, msg = r.groupCoordinator(rt, live, key, &c)
-		}
-		if msg != "" {
-			c.ErrorMessage = kmsg.StringPtr(msg)
-		}
-		resp.Coordinators = append(resp.Coordinators, c)
-	}
-	if body.Version < 4 {
-		c := resp.Coordinators[0]
-		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
-		resp.Coordinators = nil
-	}
-	return resp
-}
-
-// groupCoordinator fills in the broker that coordinates group key: the
-// leader of the group's __consumer_offsets partition, when it is live (and,
-// when it is this node, once its coordinator runs); otherwise it returns
-// COORDINATOR_NOT_AVAILABLE, and the client asks again.
-func (r *router) groupCoordinator(rt *routes, live []liveBroker, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
-	notAvailable := kerr.CoordinatorNotAvailable.Code
-	t, ok := rt.image.Topic(groups.OffsetsTopic)
-	if !ok || t.PartitionCount() == 0 {
-		return notAvailable, "the group's coordinator is not available yet"
-	}
-	leader := t.Partitions[groups.PartitionFor(key, t.PartitionCount())].Leader
-	if leader == r.node.cfg.NodeID && r.node.groups.coordinatorFor(rt, key) == nil {
-		return notAvailable, "the group's coordinator is loading"
-	}
-	for _, b := range live {
-		if b.id == leader {
-			c.NodeID, c.Host, c.Port = b.id, b.host, b.port
-			return 0, ""
-		}
-	}
-	return notAvailable, "the group's coordinator has no live leader"
 }
 
 // groupSplit is the part of a batched request one coordinator answers: its

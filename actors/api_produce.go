@@ -19,8 +19,11 @@ type producePartition struct {
 	records   []byte
 	acks      int16
 	timeoutMs int32
-	reply     func(producePartitionResult)
-	release   func()
+	// marker, when set, is a transaction marker to write instead of
+	// records (WriteTxnMarkers).
+	marker  *cluster.TxnMarker
+	reply   func(producePartitionResult)
+	release func()
 }
 
 // releaseRecords gives the request's frame back (once).
@@ -44,15 +47,19 @@ type producePartitionResult struct {
 }
 
 func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
-	rt := r.node.routes.load()
-	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	if body.TransactionID != nil {
-		// Transactions come with their own issue; a client only sends a
-		// transactional Produce after InitProducerID, which is not served
-		// yet, so this request is malformed.
-		r.failProduce(body, resp, kerr.InvalidRequest.Code, respond)
+		// Each partition must be in the producer's ongoing transaction
+		// (api_txn_produce.go); then the produce goes on as any other.
+		r.verifyTransactionalProduce(req, body, respond)
 		return
 	}
+	r.producePartitions(req, body, respond)
+}
+
+// producePartitions hands each partition's records to its actor.
+func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
+	rt := r.node.routes.load()
+	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	fo := &fanOut[producePartitionResult]{}
 	byID := body.Version >= 13
 	// hints are the leader hints of the partitions, by topic and partition.

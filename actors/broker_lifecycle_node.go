@@ -58,6 +58,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		if n.groups != nil {
 			n.groups.shutdown()
+			n.txns.shutdown()
 		}
 		if graceful && n.lifecycle != nil {
 			n.awaitActor(ctx, n.lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })

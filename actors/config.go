@@ -97,6 +97,10 @@ type Config struct {
 	// each partition deletes the segments its retention lets go (and, with
 	// compaction, looks for a log to clean). Zero means Kafka's 300000.
 	RetentionCheckIntervalMs int64
+	// ProducerIDExpirationMs is producer.id.expiration.ms: a partition
+	// forgets a producer id with no batch for this long. Zero means
+	// Kafka's 86400000.
+	ProducerIDExpirationMs int64
 	// DisableLogCleaner is log.cleaner.enable=false: compacted topics are
 	// not cleaned (their retention still runs).
 	DisableLogCleaner bool
@@ -107,6 +111,8 @@ type Config struct {
 	HighWatermarkCheckpointIntervalMs int64
 	// Groups are the consumer group settings.
 	Groups GroupConfig
+	// Txns are the transaction coordinator settings.
+	Txns TxnConfig
 	// MetricsListener is the host:port of the /metrics endpoint; empty
 	// disables it.
 	MetricsListener string

@@ -236,6 +236,8 @@ func notControllerAnswer(resp kmsg.Response) bool {
 		return r.ErrorCode == nc
 	case *kmsg.UnregisterBrokerResponse:
 		return r.ErrorCode == nc
+	case *kmsg.AllocateProducerIDsResponse:
+		return r.ErrorCode == nc
 	case *kmsg.AlterPartitionResponse:
 		return r.ErrorCode == nc
 	case *kmsg.ElectLeadersResponse:

@@ -123,8 +123,8 @@ type imageWaiter struct {
 	shows func(*cluster.MetadataImage) bool
 	done  func()
 	fired atomic.Bool
-	// timer is set after the waiter is listed, so published may fire it
-	// meanwhile: atomic.
+	// timer is set after the waiter is listed, while published may fire
+	// it on another goroutine.
 	timer atomic.Pointer[time.Timer]
 }
 

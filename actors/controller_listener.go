@@ -31,6 +31,7 @@ func controllerAPIVersions() []netio.APIVersionRange {
 		{APIKey: 62, MinVersion: 0, MaxVersion: 4}, // BrokerRegistration
 		{APIKey: 63, MinVersion: 0, MaxVersion: 2}, // BrokerHeartbeat
 		{APIKey: 64, MinVersion: 0, MaxVersion: 0}, // UnregisterBroker
+		{APIKey: 67, MinVersion: 0, MaxVersion: 0}, // AllocateProducerIds
 	}
 }
 
@@ -117,7 +118,7 @@ func servedByController(req kmsg.Request) bool {
 		*kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.UnregisterBrokerRequest,
 		*kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
-		*kmsg.DescribeQuorumRequest:
+		*kmsg.DescribeQuorumRequest, *kmsg.AllocateProducerIDsRequest:
 		return true
 	}
 	return false

@@ -8,11 +8,14 @@
 // (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown);
 // a group coordinator per __consumer_offsets partition the node leads
 // (groups.Coordinator, in group_coordinator.go; it reads and appends its
-// partition through the partition actor); and the replica manager, which
-// starts, stops and reconfigures the node's partition actors and group
-// coordinators as each applied metadata image says. The router, the
-// netio.Handler of the client listener, hands decoded requests to them (the
-// group APIs in api_group.go; what the controller serves goes to the active
+// partition through the partition actor); a transaction coordinator per
+// __transaction_state partition the node leads (txn.Coordinator, in
+// txn_coordinator.go, the same way; its markers go to partition leaders over
+// broker clients, txn_markers.go); and the replica manager, which starts,
+// stops and reconfigures the node's partition actors and coordinators as
+// each applied metadata image says. The router, the netio.Handler of the
+// client listener, hands decoded requests to them (the group APIs in
+// api_group.go, the transaction APIs in api_txn.go; what the controller serves goes to the active
 // controller, sendToController); a Fetch that waits is a core too
 // (cluster.Fetch). Gossip (cluster/gossip) hands membership hints to the
 // controller.

@@ -48,6 +48,7 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 			continue
 		}
 		if res := results[i]; pa.IncludeRecords {
+			setAbortedTransactions(rp, res.abortedTxns)
 			included = append(included, partitionRecords{partition: rp, records: res.records})
 			res.bytesOut.Add(float64(res.records.Len()))
 		} else {

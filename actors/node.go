@@ -62,6 +62,10 @@ type Node struct {
 	highWatermarks *highWatermarkCheckpoint
 	// groups holds the group coordinators this node runs.
 	groups *groupNode
+	// txns holds the transaction coordinators this node runs.
+	txns *txnNode
+	// producerIDs is the node's block of producer ids (producer_ids.go).
+	producerIDs producerIDBlock
 
 	// controllerActive says this node's controller leads; quorumLeader is
 	// the quorum's leader as this node knows it (-1 unknown).
@@ -126,6 +130,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	n.metrics = newNodeMetrics()
 	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
 	n.groups = newGroupNode(n)
+	n.txns = newTxnNode(n)
 	if err := n.start(ctx); err != nil {
 		n.stop(context.Background(), false)
 		return nil, err

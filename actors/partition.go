@@ -99,7 +99,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *producePartition:
 		a.bytesIn.Add(float64(len(msg.records)))
-		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs}
+		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker}
 		a.core.Produce(a.await(msg, msg.reply != nil), req, a.node.cfg.Clock.Now())
 		// The append (or the refusal) happens in this carryOut; after it
 		// nothing reads the records, so the request's frame goes back.
@@ -118,6 +118,9 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.DeleteRecords(a.await(msg, true), msg.offset)
 	case *logDirPartition:
 		msg.reply(a.log.SizeBytes())
+		return
+	case *describeProducersPartition:
+		a.describeProducers(msg)
 		return
 	case *durableUpTo:
 		a.durable(msg)

@@ -86,6 +86,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 	if rd.FinishCompaction != nil {
 		a.finishCompaction(rd.FinishCompaction.Commit)
 	}
+	a.log.RemoveProducers(rd.ExpireProducers)
 }
 
 func (a *partitionActor) lookup(l cluster.LookupTimestamp) {
@@ -121,8 +122,10 @@ func (a *partitionActor) reply(rd *cluster.Ready) {
 		}
 		switch msg := a.take(rep.ID).(type) {
 		case *fetchPartition:
+			a.addAbortedTxns(&res, msg.isolationLevel)
 			msg.reply(res)
 		case *watchPartition:
+			a.addAbortedTxns(&res, msg.fetch.isolationLevel)
 			msg.fetch.reply(res)
 		default:
 			panic(fmt.Sprintf("partition actor: fetch reply %d for %T", rep.ID, msg))

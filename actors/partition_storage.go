@@ -46,9 +46,11 @@ func (a *partitionActor) start(ctx actor.Context) {
 	a.core = cluster.NewReplica(cluster.ReplicaOptions{
 		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
 		ReplicaLagTimeMaxMs: a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
+		ProducerIDExpirationMs: a.node.cfg.ProducerIDExpirationMs,
 	}, pa.settings, cluster.ReplicaState{
 		Partition: pa.image, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed, LeaderEpochs: log.LeaderEpochs(),
+		Producers: log.ProducerStates(),
 	}, now)
 	labels := partitionLabels(pa.topic, pa.image.Partition)
 	m := a.node.metrics

@@ -159,6 +159,7 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	for _, r := range ch.Changed {
 		m.leadershipChanged(ctx, r)
 		m.node.groups.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
+		m.node.txns.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
 	}
 	m.publish()
 	m.data.run(ctx, m.node)
@@ -181,6 +182,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
 	m.node.groups.partitionStarted(ctx, r, pid)
+	m.node.txns.partitionStarted(ctx, r, pid)
 }
 
 // stop stops a replica's actor; its data goes once the actor has closed its
@@ -188,6 +190,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
 	m.node.groups.partitionStopping(ctx, topic, p)
+	m.node.txns.partitionStopping(ctx, topic, p)
 	_, topicKept := m.image.TopicByID(st.TopicID)
 	pid := m.slots.get(topic, p)
 	m.slots.set(m.image, topic, p, nil)

@@ -69,6 +69,18 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
 		{APIKey: 68, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupHeartbeat
 		{APIKey: 69, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupDescribe
+		{APIKey: 22, MinVersion: 0, MaxVersion: 5}, // InitProducerId
+		{APIKey: 27, MinVersion: 0, MaxVersion: 1}, // WriteTxnMarkers
+		{APIKey: 61, MinVersion: 0, MaxVersion: 0}, // DescribeProducers
+		{APIKey: 24, MinVersion: 0, MaxVersion: 5}, // AddPartitionsToTxn
+		{APIKey: 25, MinVersion: 0, MaxVersion: 4}, // AddOffsetsToTxn
+		{APIKey: 26, MinVersion: 0, MaxVersion: 5}, // EndTxn
+		{APIKey: 65, MinVersion: 0, MaxVersion: 0}, // DescribeTransactions
+		{APIKey: 66, MinVersion: 0, MaxVersion: 2}, // ListTransactions
+		// TxnOffsetCommit v5 is for KIP-890 part 2 clients (it adds the
+		// offsets partition itself), which the missing transaction.version
+		// feature keeps away.
+		{APIKey: 28, MinVersion: 0, MaxVersion: 4}, // TxnOffsetCommit
 	}
 }
 
@@ -110,7 +122,7 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
 		r.forwardToController(body, respond)
 	default:
-		if r.handleGroup(req, respond) {
+		if r.handleGroup(req, respond) || r.handleProducer(req, respond) || r.handleTxn(req, respond) {
 			return
 		}
 		// netio only passes keys from servedAPIVersions; reaching this is a

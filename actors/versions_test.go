@@ -166,6 +166,12 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 	for key, run := range replicationVersionCases(t, n) {
 		cases[key] = run
 	}
+	for key, run := range producerVersionCases(t, n) {
+		cases[key] = run
+	}
+	for key, run := range txnVersionCases(t, n) {
+		cases[key] = run
+	}
 	for _, r := range servedAPIVersions() {
 		run, ok := cases[r.APIKey]
 		if !ok {

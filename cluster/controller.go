@@ -386,7 +386,8 @@ func (c *Controller) Ready() ControllerReady {
 // Handle decides a request the controller serves: CreateTopics,
 // DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
 // BrokerRegistration, BrokerHeartbeat, UnregisterBroker, AlterPartition,
-// ElectLeaders, AlterPartitionReassignments and ListPartitionReassignments.
+// ElectLeaders, AlterPartitionReassignments, ListPartitionReassignments and
+// AllocateProducerIDs.
 // Its answer comes out of Ready with token once the records it depends on
 // are committed. It reports false for any other request.
 func (c *Controller) Handle(now Instant, req kmsg.Request, token any) bool {
@@ -424,6 +425,8 @@ func (c *Controller) Handle(now Instant, req kmsg.Request, token any) bool {
 		d = c.alterPartitionReassignments(r)
 	case *kmsg.ListPartitionReassignmentsRequest:
 		d = c.listPartitionReassignments(r)
+	case *kmsg.AllocateProducerIDsRequest:
+		d = c.allocateProducerIDs(r)
 	}
 	c.submit(token, req, d)
 	return true
@@ -435,7 +438,8 @@ func servedByController(req kmsg.Request) bool {
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest,
 		*kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.UnregisterBrokerRequest,
 		*kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest,
-		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest:
+		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
+		*kmsg.AllocateProducerIDsRequest:
 		return true
 	}
 	return false

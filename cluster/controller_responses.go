@@ -98,6 +98,10 @@ func errorResponse(req kmsg.Request, code int16, msg string) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
 		resp.ErrorCode, resp.ErrorMessage = code, m
 		return resp
+	case *kmsg.AllocateProducerIDsRequest:
+		resp := r.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
+		resp.ErrorCode, resp.ProducerIDStart = code, -1
+		return resp
 	}
 	return nil
 }

@@ -226,6 +226,12 @@ func formatClusterResponse(out *strings.Builder, resp kmsg.Response, result func
 				out.WriteString("\n")
 			}
 		}
+	case *kmsg.AllocateProducerIDsResponse:
+		result("AllocateProducerIDs", r.ErrorCode, nil)
+		if r.ErrorCode == 0 {
+			fmt.Fprintf(out, " start=%d len=%d", r.ProducerIDStart, r.ProducerIDLen)
+		}
+		out.WriteString("\n")
 	case *kmsg.ListPartitionReassignmentsResponse:
 		if r.ErrorCode != 0 {
 			result("ListPartitionReassignments", r.ErrorCode, r.ErrorMessage)

@@ -367,6 +367,11 @@ func (s *controllerScript) request(t *testing.T, td *datadriven.TestData) kmsg.R
 		req = alterReassignmentsRequest(t, td, version)
 	case "list-reassignments":
 		req = listReassignmentsRequest(t, td)
+	case "allocate-producer-ids":
+		r := kmsg.NewPtrAllocateProducerIDsRequest()
+		r.BrokerID = int32(intArg(t, td, "broker", -1))
+		r.BrokerEpoch = int64(intArg(t, td, "epoch", -1))
+		req = r
 	default:
 		td.Fatalf(t, "unknown command %q", td.Cmd)
 	}

@@ -124,6 +124,10 @@ type TruncateOutcome struct {
 	LogEndOffset   int64
 	FlushedOffset  int64
 	LeaderEpochs   []logstore.EpochEntry
+	// Producers is the log's producer state after the truncation
+	// (Log.ProducerStates); nil makes the core drop the producers whose
+	// latest batch was cut.
+	Producers *logstore.ProducerStates
 }
 
 // AppendAsFollower asks the shell to append batches fetched from the leader,
@@ -338,6 +342,7 @@ func (r *Replica) Truncated(out TruncateOutcome, err error) {
 	}
 	r.state.LogStartOffset, r.state.LogEndOffset, r.state.FlushedOffset = out.LogStartOffset, out.LogEndOffset, out.FlushedOffset
 	r.setEpochs(out.LeaderEpochs)
+	r.producersTruncated(out.Producers, out.LogEndOffset)
 	r.highWatermark = max(min(r.highWatermark, out.LogEndOffset), out.LogStartOffset)
 	if f := r.follower; f != nil {
 		if done && f.phase == FollowerTruncating {
@@ -403,6 +408,7 @@ func (r *Replica) appendFetched(o FollowerFetchOutcome, now Instant) {
 	w := &r.logWork
 	w.appending = true
 	w.leaderHighWatermark, w.leaderLogStartOffset = o.HighWatermark, o.LogStartOffset
+	r.followerInfos = producerInfos(batches)
 	r.ready.FollowerAppend = &AppendAsFollower{Batches: batches, NowMs: now.WallMs}
 }
 
@@ -477,6 +483,8 @@ func (r *Replica) FollowerAppendCompleted(out FollowerAppendOutcome, err error) 
 	r.state.LogEndOffset = out.LogEndOffset
 	r.state.FlushedOffset = max(r.state.FlushedOffset, out.FlushedOffset)
 	r.setEpochs(out.LeaderEpochs)
+	r.applyFollowerBatches(r.followerInfos)
+	r.followerInfos = nil
 	if f != nil {
 		r.followLeaderOffsets(w.leaderHighWatermark, w.leaderLogStartOffset)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ import (
 // carries out the core's log effects at once (testNode) and prints them,
 // with the fetch states the follower publishes. Time is one number.
 //
-//	log batches=(BASE:COUNT@EPOCH,..) [sync]    a fresh log for new (appended as follower)
+//	log batches=(BASE:COUNT@EPOCH[/PID:SEQ],..) [sync]    a fresh log for new (appended as follower)
 //	new [leader=L] [epoch=E] [partition-epoch=P] [replicas=(..)] [isr=(..)] [hw=H] [lag=MS]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
 //	epoch-end [seq=S] (epoch=E end=O | error=NAME)
@@ -30,6 +31,7 @@ import (
 //	offset-for-epoch epoch=E [current=C]
 //	tick T
 //	state
+//	producers
 func TestFollowerScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/follower", func(t *testing.T, path string) {
 		h := &followerHarness{fs: vfs.NewMem()}
@@ -123,6 +125,13 @@ func (h *followerHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.now = Instant{WallMs: ms, MonoMs: ms}
 		h.n.now = h.now
 		h.n.r.Tick(h.now)
+	case "producers":
+		// The core's producer state, which must be its log's.
+		got, want := formatProducers(h.n.r.Producers()), formatProducers(h.n.log.ProducerStates())
+		if got != want {
+			td.Fatalf(t, "the core's producer state\n%sis not the log's\n%s", got, want)
+		}
+		return got
 	case "state":
 		st := h.n.r.FetchState()
 		return fmt.Sprintf("%s hw=%d\n%s\n%s\n", roleLine(h.n.r), h.n.r.HighWatermark(), fetchStateLine(st), h.n.logLine())
@@ -174,10 +183,23 @@ func (h *followerHarness) batchesArg(t *testing.T, td *datadriven.TestData, key 
 			var base int64
 			var count int
 			var epoch int32
-			if _, err := fmt.Sscanf(v, "%d:%d@%d", &base, &count, &epoch); err != nil {
+			spec, producer, idempotent := strings.Cut(v, "/")
+			if _, err := fmt.Sscanf(spec, "%d:%d@%d", &base, &count, &epoch); err != nil {
 				td.Fatalf(t, "batch %q: %v", v, err)
 			}
-			out = append(out, leaderBatch(t, base, count, epoch))
+			b := leaderBatch(t, base, count, epoch)
+			if idempotent { // BASE:COUNT@EPOCH/PID:SEQ, a batch of an idempotent producer
+				var pid int64
+				var seq int32
+				if _, err := fmt.Sscanf(producer, "%d:%d", &pid, &seq); err != nil {
+					td.Fatalf(t, "batch %q: %v", v, err)
+				}
+				binary.BigEndian.PutUint64(b[43:], uint64(pid))
+				binary.BigEndian.PutUint16(b[51:], 0)
+				binary.BigEndian.PutUint32(b[53:], uint32(seq))
+				logstore.ChecksumBatch(b)
+			}
+			out = append(out, b)
 		}
 	}
 	return out

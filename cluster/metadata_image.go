@@ -132,6 +132,9 @@ type MetadataImage struct {
 	brokerConfigs map[string]string
 	// clusterID is the cluster's id, "" until a ClusterIDRecord named it.
 	clusterID string
+	// nextProducerID is the first producer id no block holds yet
+	// (ProducerIdsRecord).
+	nextProducerID int64
 }
 
 // NewMetadataImage is the empty image.
@@ -245,6 +248,8 @@ func (d *imageDelta) apply(rec MetadataRecord) error {
 		return d.changeBroker(r)
 	case UnregisterBrokerRecord:
 		return d.unregisterBroker(r)
+	case ProducerIdsRecord:
+		return d.applyProducerIds(r)
 	case ClusterIDRecord:
 		switch {
 		case r.ClusterID == "":
@@ -418,7 +423,11 @@ func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 			out = append(out, p.record(t.ID))
 		}
 	}
-	return append(out, configRecords(kmsg.ConfigResourceTypeBroker, "", m.brokerConfigs)...)
+	out = append(out, configRecords(kmsg.ConfigResourceTypeBroker, "", m.brokerConfigs)...)
+	if m.nextProducerID > 0 {
+		out = append(out, ProducerIdsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
+	}
+	return out
 }
 
 // record is the PartitionRecord that creates the partition as it is.

@@ -152,7 +152,8 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 	m := applied(t, NewMetadataImage(), topicRecords("b", TopicID{2}, 2, "retention.ms", "7", "cleanup.policy", "compact")...)
 	m = applied(t, m, topicRecords("a", TopicID{1}, 1)...)
 	m = applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
-		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1}, ClusterIDRecord{ClusterID: "c"})
+		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1}, ClusterIDRecord{ClusterID: "c"},
+		ProducerIdsRecord{BrokerID: 1, NextProducerID: 2000})
 	back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 
 func assertSameImage(t *testing.T, got, want *MetadataImage) {
 	t.Helper()
-	if got.Epoch != want.Epoch || got.ClusterID() != want.ClusterID() || !reflect.DeepEqual(got.TopicNames(), want.TopicNames()) || !reflect.DeepEqual(got.BrokerConfigs(), want.BrokerConfigs()) {
+	if got.Epoch != want.Epoch || got.ClusterID() != want.ClusterID() || got.NextProducerID() != want.NextProducerID() || !reflect.DeepEqual(got.TopicNames(), want.TopicNames()) || !reflect.DeepEqual(got.BrokerConfigs(), want.BrokerConfigs()) {
 		t.Fatalf("image at epoch %d with %v %v, want epoch %d with %v %v", got.Epoch, got.TopicNames(), got.BrokerConfigs(), want.Epoch, want.TopicNames(), want.BrokerConfigs())
 	}
 	for w := range want.Topics() {

@@ -78,6 +78,7 @@ var recordVersions = map[uint16]uint64{
 	removeTopicRecordKey:              0,
 	brokerRegistrationChangeRecordKey: 0,
 	clusterIDRecordKey:                0,
+	producerIdsRecordKey:              0,
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -210,6 +211,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.uuid(r.TopicID)
 	case ClusterIDRecord:
 		e.string(r.ClusterID)
+	case ProducerIdsRecord:
+		e.int32(r.BrokerID)
+		e.int64(r.BrokerEpoch)
+		e.int64(r.NextProducerID)
 	default:
 		panic(fmt.Sprintf("metadata record %T has no encoding", rec))
 	}
@@ -274,6 +279,8 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		rec = RemoveTopicRecord{TopicID: d.uuid()}
 	case clusterIDRecordKey:
 		rec = ClusterIDRecord{ClusterID: d.string()}
+	case producerIdsRecordKey:
+		rec = ProducerIdsRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), NextProducerID: d.varint()}
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.fail(fmt.Errorf("%d bytes after metadata record %d", len(d.p), key))

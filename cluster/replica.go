@@ -66,6 +66,9 @@ type ReplicaState struct {
 	FlushedOffset  int64
 	HighWatermark  int64
 	LeaderEpochs   []logstore.EpochEntry
+	// Producers is the log's producer state (Log.ProducerStates); nil is
+	// none.
+	Producers *logstore.ProducerStates
 }
 
 // ReplicaOptions are the node-wide settings of every replica core.
@@ -92,6 +95,9 @@ type ReplicaOptions struct {
 	// the controller again after an AlterPartition failed with an error
 	// worth retrying; zero means DefaultAlterPartitionRetryBackoffMs.
 	AlterPartitionRetryBackoffMs int64
+	// ProducerIDExpirationMs is producer.id.expiration.ms; zero means
+	// DefaultProducerIDExpirationMs.
+	ProducerIDExpirationMs int64
 }
 
 // DefaultReplicaLagTimeMaxMs is Kafka's replica.lag.time.max.ms (KIP-537).
@@ -160,6 +166,16 @@ type Replica struct {
 
 	// appending holds produces handed to the shell for appending.
 	appending map[RequestID]pendingProduce
+	// producers is the producer state of the log's batches (producer.go);
+	// producerAppending the idempotent batches handed out for appending,
+	// by producer id, in order; followerInfos the producer fields of the
+	// batches a follower is appending.
+	producers         *logstore.ProducerStates
+	producerAppending map[int64][]logstore.ProducerBatchInfo
+	followerInfos     []logstore.ProducerBatchInfo
+	// unreplicatedTxns are transactions whose marker the high watermark
+	// has not passed (producer_txn.go).
+	unreplicatedTxns []completedTxn
 	// awaitingHW holds acks=all produces whose last offset the high
 	// watermark has not yet passed, in offset order.
 	awaitingHW []pendingProduce
@@ -214,6 +230,13 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 	if opts.AlterPartitionRetryBackoffMs <= 0 {
 		opts.AlterPartitionRetryBackoffMs = DefaultAlterPartitionRetryBackoffMs
 	}
+	if opts.ProducerIDExpirationMs <= 0 {
+		opts.ProducerIDExpirationMs = DefaultProducerIDExpirationMs
+	}
+	producers := st.Producers
+	if producers == nil {
+		producers = logstore.NewProducerStates()
+	}
 	if st.LogStartOffset > st.LogEndOffset || st.FlushedOffset > st.LogEndOffset {
 		panic(fmt.Sprintf("replica: recovered log start %d, flushed %d past the log end offset %d", st.LogStartOffset, st.FlushedOffset, st.LogEndOffset))
 	}
@@ -224,15 +247,16 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		epochs:        slices.Clone(st.LeaderEpochs),
 		highWatermark: min(max(st.HighWatermark, st.LogStartOffset), st.LogEndOffset),
 		appending:     map[RequestID]pendingProduce{},
-		reading:       map[RequestID]FetchReply{},
-		lookingUp:     map[RequestID]ListOffsetsRequest{},
-		advancing:     map[RequestID]bool{},
+		producers:     producers, producerAppending: map[int64][]logstore.ProducerBatchInfo{},
+		reading:   map[RequestID]FetchReply{},
+		lookingUp: map[RequestID]ListOffsetsRequest{},
+		advancing: map[RequestID]bool{},
 		// Retention first runs with the first housekeeping, then every
 		// retention check interval.
 		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,
 		nextRetentionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
 	}
-	r.state.LeaderEpochs = nil
+	r.state.LeaderEpochs, r.state.Producers = nil, nil
 	r.PartitionChanged(st.Partition, now)
 	return r
 }
@@ -284,6 +308,9 @@ type Ready struct {
 	PlanCompaction *PlanCompaction
 	// FinishCompaction commits or abandons the job the log cleaner ran.
 	FinishCompaction *FinishCompaction
+	// ExpireProducers are producer ids the log forgets
+	// (Log.RemoveProducers): producer.id.expiration.ms passed.
+	ExpireProducers []int64
 
 	// AlterPartition asks the controller to change the ISR (a leader's
 	// shrink or expansion); AlterPartitionCompleted with its answer.
@@ -318,7 +345,7 @@ func (rd *Ready) Empty() bool {
 	return rd.ConfigureLog == nil && rd.AssignEpochStart == nil && rd.Truncate == nil && rd.FollowerAppend == nil &&
 		rd.RaiseLogStart == nil && len(rd.Appends) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
 		len(rd.Lookups) == 0 && len(rd.LogStartAdvances) == 0 && rd.TickLog == nil && rd.DeleteRetainedSegments == nil &&
-		rd.PlanCompaction == nil && rd.FinishCompaction == nil && rd.AlterPartition == nil && rd.FetchState == nil &&
+		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ExpireProducers) == 0 && rd.AlterPartition == nil && rd.FetchState == nil &&
 		len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 && len(rd.ListOffsetsReplies) == 0 &&
 		len(rd.DeleteRecordsReplies) == 0 && len(rd.EpochEndReplies) == 0 && len(rd.Woken) == 0 && rd.Fatal == nil
 }
@@ -454,10 +481,6 @@ type WatchWoken struct {
 // HighWatermark is the offset below which records are committed.
 func (r *Replica) HighWatermark() int64 { return r.highWatermark }
 
-// LastStableOffset is the offset below which no transaction is open: the high
-// watermark, until transactions exist.
-func (r *Replica) LastStableOffset() int64 { return r.highWatermark }
-
 // LogEndOffset is the next offset to assign.
 func (r *Replica) LogEndOffset() int64 { return r.state.LogEndOffset }
 
@@ -532,6 +555,7 @@ func (r *Replica) Tick(now Instant) {
 	}
 	if now.MonoMs >= r.nextRetentionCheckMs {
 		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs}
+		r.expireProducers(now.WallMs)
 		if r.cfg.Compacted && r.opts.LogCleanerEnabled && r.compaction == compactionIdle {
 			r.ready.PlanCompaction = &PlanCompaction{NowMs: now.WallMs, MaxOffset: r.highWatermark}
 			r.compaction = compactionPlanning

@@ -19,6 +19,8 @@ type pendingProduce struct {
 	// leading during its append: the completion only moves the log end
 	// offset.
 	orphaned bool
+	// producer is the batch's producer, for an idempotent batch.
+	producer *logstore.ProducerBatchInfo
 }
 
 // ProduceRequest is one partition of a Produce request.
@@ -30,6 +32,9 @@ type ProduceRequest struct {
 	Acks int16
 	// TimeoutMs bounds how long acks=all waits for the high watermark.
 	TimeoutMs int32
+	// Marker, when set, is a transaction marker to write instead of
+	// Records (WriteTxnMarkers); it is answered as acks=all.
+	Marker *TxnMarker
 }
 
 // Produce validates the records of one partition of a Produce request (one
@@ -61,6 +66,10 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 		reply(kerr.NotEnoughReplicas.Code, "%d in-sync replicas, min.insync.replicas is %d", isr, r.cfg.MinInsyncReplicas)
 		return
 	}
+	if req.Marker != nil {
+		r.writeTxnMarker(id, *req.Marker, now, reply)
+		return
+	}
 	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
 	if code != 0 {
 		reply(code, "%s", msg)
@@ -68,8 +77,31 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 	}
 	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}
 	if r.cfg.TimestampType == LogAppendTime {
+		// Before the producer state reads the batch's time: it keeps what
+		// the log will hold.
 		logstore.SetBatchLogAppendTime(batch, now.WallMs)
 		p.appendTimeMs = now.WallMs
+	}
+	if info := logstore.ReadProducerBatchInfo(batch); info.ProducerID != logstore.NoProducerID && info.BaseSequence >= 0 {
+		check := r.checkProducer(info)
+		switch {
+		case check.code != 0:
+			reply(check.code, "%s", check.msg)
+			return
+		case check.duplicate != nil:
+			if r.cfg.TimestampType == LogAppendTime {
+				p.appendTimeMs = check.duplicate.MaxTimestampMs
+			}
+			r.answerDuplicate(p, *check.duplicate)
+			return
+		}
+		p.producer = &info
+		r.producerAppendStarted(info)
+	} else if info.ProducerID != logstore.NoProducerID && info.Transactional {
+		// No sequence (a coordinator's): the transaction is tracked all
+		// the same.
+		p.producer = &info
+		r.producerAppendStarted(info)
 	}
 	r.appending[id] = p
 	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
@@ -108,8 +140,10 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
 	case b.Attributes&0x20 != 0:
 		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
-	case b.Attributes&0x10 != 0:
-		return nil, kerr.InvalidRecord.Code, "transactional batches need InitProducerID, which this broker does not serve yet"
+	case b.Attributes&0x10 != 0 && b.ProducerID < 0:
+		// A group coordinator's batch of offsets committed in a
+		// transaction (TxnOffsetCommit) has no sequence, as Kafka's.
+		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id"
 	case b.Attributes&0x07 > 4:
 		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
 	}
@@ -142,6 +176,9 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		panic(fmt.Sprintf("replica: append completion for unknown request %d", id))
 	}
 	delete(r.appending, id)
+	if p.producer != nil {
+		r.producerAppendDone(*p.producer, out.BaseOffset, err == nil)
+	}
 	if err != nil {
 		code, _ := r.storageErrorCode(err)
 		if !p.orphaned {
@@ -194,6 +231,7 @@ func (r *Replica) advanceHighWatermark() {
 		if hw := r.highWatermarkCandidate(); hw > r.highWatermark {
 			r.highWatermark = hw
 			advanced = true
+			r.pruneUnreplicatedTxns()
 			r.answerAwaitingHW()
 		}
 	}

@@ -28,7 +28,9 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn]]
+//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
+//	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed]
@@ -80,6 +82,14 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	switch td.Cmd {
 	case "new":
 		h.newReplica(t, td)
+	case "producers":
+		return formatProducers(h.r.Producers())
+	case "marker":
+		m := TxnMarker{Commit: td.HasArg("commit")}
+		td.ScanArgs(t, "pid", &m.ProducerID)
+		td.MaybeScanArgs(t, "pepoch", &m.ProducerEpoch)
+		td.MaybeScanArgs(t, "cepoch", &m.CoordinatorEpoch)
+		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
 	case "append-done":
@@ -336,6 +346,22 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 		fmt.Sscan(acks, &req.Acks)
 	}
 	req.Records = testBatch(t, n, ts, ts, 0)
+	if td.HasArg("pid") {
+		// An idempotent producer's batch: pid=P pepoch=E seq=S.
+		b, err := logstore.ParseBatch(req.Records)
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		b.ProducerEpoch = 0
+		td.ScanArgs(t, "pid", &b.ProducerID)
+		td.MaybeScanArgs(t, "pepoch", &b.ProducerEpoch)
+		td.ScanArgs(t, "seq", &b.FirstSequence)
+		if td.HasArg("txn") {
+			b.Attributes |= 0x10
+		}
+		req.Records = b.RecordBatch.AppendTo(nil)
+		logstore.ChecksumBatch(req.Records)
+	}
 	h.r.Produce(id, req, h.now)
 }
 
@@ -469,6 +495,9 @@ func (h *replicaHarness) ready() string {
 	if rd.FinishCompaction != nil {
 		p("finish-compaction commit=%t", rd.FinishCompaction.Commit)
 	}
+	if len(rd.ExpireProducers) > 0 {
+		p("expire-producers %v", rd.ExpireProducers)
+	}
 	if a := rd.AlterPartition; a != nil {
 		h.lastAlterSeq = a.Seq
 		line := fmt.Sprintf("alter-partition seq=%d leader-epoch=%d partition-epoch=%d isr=%v", a.Seq, a.LeaderEpoch, a.PartitionEpoch, a.ISR)
@@ -550,4 +579,24 @@ func hintSuffix(h LeaderHint) string {
 		return ""
 	}
 	return fmt.Sprintf(" current-leader=%d/%d", h.LeaderID, h.LeaderEpoch)
+}
+
+// formatProducers prints a producer state, a line per producer id.
+func formatProducers(st *logstore.ProducerStates) string {
+	if st.Len() == 0 {
+		return "no producers\n"
+	}
+	var b strings.Builder
+	for _, id := range st.IDs() {
+		e, _ := st.Get(id)
+		fmt.Fprintf(&b, "producer %d epoch=%d last-seq=%d txn-first-offset=%d coordinator-epoch=%d batches=", id, e.ProducerEpoch, e.LastSequence(), e.TxnFirstOffset, e.CoordinatorEpoch)
+		for i, bt := range e.Batches {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%d-%d@%d", bt.FirstSequence, bt.LastSequence, bt.FirstOffset)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

@@ -64,7 +64,8 @@ func (n *testNode) open(p PartitionImage) error {
 	n.log = log
 	n.opts.NodeID = n.id
 	n.r = NewReplica(n.opts, TopicSettings{Replica: n.cfg}, ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(),
-		LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(), HighWatermark: n.hw, LeaderEpochs: log.LeaderEpochs()}, n.now)
+		LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(), HighWatermark: n.hw, LeaderEpochs: log.LeaderEpochs(),
+		Producers: log.ProducerStates()}, n.now)
 	n.carryOut()
 	return nil
 }
@@ -152,7 +153,7 @@ func (n *testNode) perform(rd *Ready) {
 			n.note("truncate offset=%d%s", t.Offset, errSuffix(err))
 		}
 		n.r.Truncated(TruncateOutcome{LogStartOffset: n.log.LogStartOffset(), LogEndOffset: n.log.LogEndOffset(),
-			FlushedOffset: n.log.FlushedOffset(), LeaderEpochs: n.log.LeaderEpochs()}, err)
+			FlushedOffset: n.log.FlushedOffset(), LeaderEpochs: n.log.LeaderEpochs(), Producers: n.log.ProducerStates()}, err)
 	}
 	if a := rd.FollowerAppend; a != nil {
 		_, err := n.log.AppendAsFollower(a.Batches, a.NowMs)
@@ -190,6 +191,7 @@ func (n *testNode) perform(rd *Ready) {
 		_ = n.log.Tick(rd.TickLog.NowMs)
 		n.r.Flushed(n.log.FlushedOffset())
 	}
+	n.log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
 		_, _ = n.log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
 		n.r.RetentionApplied(n.log.LogStartOffset())

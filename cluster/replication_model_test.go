@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -203,7 +205,21 @@ func (c *modelCluster) logf(format string, args ...any) {
 	c.rt.Logf("%s | record leader=%d epoch=%d isr=%v pe=%d | %v", fmt.Sprintf(format, args...), c.record.Leader, c.record.LeaderEpoch, c.record.ISR, c.record.PartitionEpoch, views)
 }
 
+// checkProducerStates checks that every running replica's producer state
+// (the core's, kept as it appends and truncates) is the one its log holds.
+func (c *modelCluster) checkProducerStates() {
+	for _, mn := range c.nodes {
+		if mn.down {
+			continue
+		}
+		if got, want := mn.r.Producers(), mn.log.ProducerStates(); !reflect.DeepEqual(got, want) {
+			c.rt.Fatalf("node %d: the core knows producers %v, its log %v", mn.id, got.IDs(), want.IDs())
+		}
+	}
+}
+
 func (c *modelCluster) step() {
+	defer c.checkProducerStates()
 	switch rapid.IntRange(0, 13).Draw(c.rt, "event") {
 	case 0, 1:
 		c.produce()
@@ -244,6 +260,12 @@ func (c *modelCluster) produce() {
 	ts := 1_000_000 + int64(id)
 	c.produced[id] = producedBatch{ts: ts, acksAll: acks == -1}
 	records := testBatch(c.rt, rapid.IntRange(1, 3).Draw(c.rt, "records"), ts, ts, 0)
+	// Each batch from a producer of its own: the replicas' producer states
+	// must agree with their logs (checkProducerStates).
+	binary.BigEndian.PutUint64(records[43:], uint64(id))
+	binary.BigEndian.PutUint32(records[53:], 0)
+	binary.BigEndian.PutUint16(records[51:], 0)
+	logstore.ChecksumBatch(records)
 	mn.r.Produce(id, ProduceRequest{Records: records, Acks: acks, TimeoutMs: 5_000}, Instant{WallMs: ts, MonoMs: c.now.MonoMs})
 	c.settle(mn)
 	c.logf("produce %d acks=%d to %d", id, acks, mn.id)

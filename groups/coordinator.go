@@ -113,6 +113,10 @@ type Reply struct {
 type Append struct {
 	ID      AppendID
 	Records []Record
+	// Producer, when set, makes the records one transactional batch of
+	// that producer (TxnOffsetCommit): it must go alone, not merged with
+	// other appends.
+	Producer *Producer
 }
 
 // Ready is what the shell must do after a step: append, then reply.
@@ -150,14 +154,17 @@ type Coordinator struct {
 	decoder    batchDecoder
 	// loadedRecords counts the records replayed by Load.
 	loadedRecords int
-	ready         Ready
+	// txnOffsets are the offsets committed in transactions not ended yet,
+	// by producer id (txn_offsets.go).
+	txnOffsets map[int64]txnPending
+	ready      Ready
 }
 
 // NewCoordinator starts a coordinator that is loading its partition.
 func NewCoordinator(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	return &Coordinator{cfg: cfg, loading: true, groups: map[string]*group{},
-		appending: map[AppendID]func(int16, Time){}, topics: newTopicTable(nil)}
+		appending: map[AppendID]func(int16, Time){}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{}}
 }
 
 // Load replays the batches filling p, read from the partition from offset
@@ -166,9 +173,17 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	if !c.loading {
 		panic("groups: Load after Loaded")
 	}
-	return c.decoder.decode(p, from, func(_ int64, r Record) {
-		c.loadedRecords++
-		c.replay(r)
+	return c.decoder.decode(p, from, func(_ int64, r Record, b batchInfo) {
+		switch {
+		case b.control:
+			c.TransactionMarker(b.producerID, b.commit)
+		case b.transactional:
+			c.loadedRecords++
+			c.replayTxnOffset(b.producerID, r)
+		default:
+			c.loadedRecords++
+			c.replay(r)
+		}
 	})
 }
 
@@ -206,6 +221,8 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now 
 		c.leaveGroup(id, r, now)
 	case *kmsg.OffsetCommitRequest:
 		c.offsetCommit(id, r, now)
+	case *kmsg.TxnOffsetCommitRequest:
+		c.txnOffsetCommit(id, r, now)
 	case *kmsg.OffsetFetchRequest:
 		c.reply(id, c.offsetFetch(r))
 	case *kmsg.OffsetDeleteRequest:

@@ -3,7 +3,9 @@
 // serves the classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 // static membership, session and rebalance timeouts, generation fencing),
 // KIP-848 consumer groups (ConsumerGroupHeartbeat with the assignment
-// computed here) and the offset and administration APIs. It takes requests,
+// computed here), the offset and administration APIs, and TxnOffsetCommit
+// (offsets pending in a transaction until its marker, TransactionMarker).
+// It takes requests,
 // the partition's records at load, append outcomes and ticks with the time,
 // and returns replies and records to append (Ready) and its next deadline;
 // its records are Kafka's (OffsetCommitKey/Value, GroupMetadataKey/Value and
@@ -13,7 +15,8 @@
 // Files: coordinator.go (the core, its config and effects), group.go (group
 // and member state), classic_join.go and classic_members.go (the classic
 // protocol), offsets.go (offset commits, fetches, deletes, expiry), admin.go
-// (ListGroups, DescribeGroups, DeleteGroups, summaries), consumer*.go
+// (ListGroups, DescribeGroups, DeleteGroups, summaries), txn_offsets.go
+// (TxnOffsetCommit and the pending transactional offsets), consumer*.go
 // (KIP-848), records.go and replay.go (the partition's records), topics.go
 // (the topics it is told of), errors.go (answers for a request that cannot
 // be served), partition.go (PartitionFor).

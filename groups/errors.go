@@ -27,6 +27,18 @@ func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 		return offsetCommitError(r, code)
 	case *kmsg.OffsetFetchRequest:
 		return offsetFetchError(r, code)
+	case *kmsg.TxnOffsetCommitRequest:
+		oc := kmsg.NewPtrOffsetCommitRequest()
+		for _, t := range r.Topics {
+			ot := kmsg.NewOffsetCommitRequestTopic()
+			for _, p := range t.Partitions {
+				ot.Partitions = append(ot.Partitions, kmsg.OffsetCommitRequestTopicPartition{Partition: p.Partition})
+			}
+			oc.Topics = append(oc.Topics, ot)
+		}
+		ans := newCommitAnswer(oc)
+		ans.setAll(code)
+		return txnCommitResponse(r, ans)
 	case *kmsg.OffsetDeleteRequest:
 		resp := kmsg.NewPtrOffsetDeleteResponse()
 		resp.Version, resp.ErrorCode = r.Version, code

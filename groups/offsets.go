@@ -242,7 +242,7 @@ func (c *Coordinator) fetchGroupOffsets(version int16, rg kmsg.OffsetFetchReques
 		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = tp.partition, -1, -1, kmsg.StringPtr("")
 		switch {
 		case g == nil:
-		case requireStable && g.pendingCommits[tp] > 0:
+		case requireStable && (g.pendingCommits[tp] > 0 || c.txnOffsetPending(g.id, tp)):
 			rp.ErrorCode = kerr.UnstableOffsetCommit.Code
 		default:
 			if e, ok := g.offsets[tp]; ok {

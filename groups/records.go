@@ -101,6 +101,17 @@ func groupMetadataRecord(g *group, assignment map[string][]byte) Record {
 // EncodeBatch encodes records as one uncompressed RecordBatch v2 stamped
 // with wall time nowMs (the partition assigns its offsets and epoch).
 func EncodeBatch(records []Record, nowMs int64) []byte {
+	return encodeBatch(records, nowMs, nil)
+}
+
+// EncodeTxnBatch is EncodeBatch for a transactional batch of producer
+// (TxnOffsetCommit): it carries the producer id and epoch and no sequence,
+// as Kafka's coordinators write them.
+func EncodeTxnBatch(records []Record, nowMs int64, producer Producer) []byte {
+	return encodeBatch(records, nowMs, &producer)
+}
+
+func encodeBatch(records []Record, nowMs int64, producer *Producer) []byte {
 	if len(records) == 0 {
 		panic("groups: an empty batch")
 	}
@@ -117,6 +128,10 @@ func EncodeBatch(records []Record, nowMs int64) []byte {
 		FirstTimestamp: nowMs, MaxTimestamp: nowMs, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
 		NumRecords: int32(len(records)), Records: section,
 	}
+	if producer != nil {
+		rb.Attributes |= batchAttrTransactional
+		rb.ProducerID, rb.ProducerEpoch = producer.ID, producer.Epoch
+	}
 	rb.Length = int32(logstore.BatchHeaderBytes - 12 + len(section))
 	p := rb.AppendTo(make([]byte, 0, logstore.BatchHeaderBytes+len(section)))
 	logstore.ChecksumBatch(p)
@@ -126,9 +141,19 @@ func EncodeBatch(records []Record, nowMs int64) []byte {
 // batchAttrControl marks a control batch (transaction markers), which holds
 // no group records.
 const (
-	batchAttrCodecMask = 0x07
-	batchAttrControl   = 0x20
+	batchAttrCodecMask     = 0x07
+	batchAttrTransactional = 0x10
+	batchAttrControl       = 0x20
 )
+
+// batchInfo is what a record's batch says about it: transactional records
+// belong to producerID's transaction; a control batch is that
+// transaction's marker (commit or abort), holding no group records.
+type batchInfo struct {
+	transactional, control bool
+	producerID             int64
+	commit                 bool
+}
 
 // batchDecoder reads the records of __consumer_offsets batches.
 type batchDecoder struct {
@@ -139,7 +164,7 @@ type batchDecoder struct {
 // order, and returns the offset after the last batch (from when p is empty).
 // A batch that fails its checks is corruption: the partition's log promised
 // valid batches.
-func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record)) (int64, error) {
+func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record, b batchInfo)) (int64, error) {
 	next := from
 	for len(p) > 0 {
 		size, err := logstore.BatchSize(p)
@@ -155,10 +180,22 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 		}
 		p = p[size:]
 		next = b.NextOffset()
+		info := batchInfo{transactional: b.Attributes&batchAttrTransactional != 0, producerID: b.ProducerID}
 		if b.Attributes&batchAttrControl != 0 {
+			// A marker: its one record's key is a version and a type
+			// (0 abort, 1 commit).
+			err := d.decodeRecords(&b, func(_ int64, r Record) {
+				if len(r.Key) >= 4 && info.transactional {
+					info.control, info.commit = true, binary.BigEndian.Uint16(r.Key[2:4]) == 1
+					fn(b.FirstOffset, r, info)
+				}
+			})
+			if err != nil {
+				return next, fmt.Errorf("control batch at offset %d: %w", b.FirstOffset, err)
+			}
 			continue
 		}
-		if err := d.decodeRecords(&b, fn); err != nil {
+		if err := d.decodeRecords(&b, func(offset int64, r Record) { fn(offset, r, info) }); err != nil {
 			return next, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
 		}
 	}

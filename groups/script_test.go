@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
 )
 
 // TestCoordinatorScripts runs testdata/*.txt: a coordinator stepped command
@@ -32,6 +35,8 @@ import (
 //	describe id=I groups=G,... [v=V]
 //	delete-groups id=I groups=G,... [v=V]
 //	offset-delete id=I group=G partitions=T/P,...
+//	txn-commit id=I group=G pid=P epoch=E [member=M] [gen=N] [instance=S] [v=V] offsets=T/P=O,...
+//	txn-marker pid=P [commit]   (the marker of P's transaction reached the partition: commit, else abort)
 //	appended id=A [error=NAME]
 //	restart (a new coordinator loads every acknowledged record)
 //	state
@@ -67,7 +72,7 @@ type harness struct {
 	now     Time
 	manual  bool
 	topics  []Topic
-	log     []Record // acknowledged records
+	log     []testBatch // acknowledged batches
 	pending map[AppendID]Append
 	aliases map[string]string // member id → alias
 	ids     map[string]string // alias → member id
@@ -108,6 +113,14 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		h.c.Handle(id, h.leaveRequest(t, td), Client{}, h.now)
 	case "commit":
 		h.c.Handle(id, h.commitRequest(t, td), Client{}, h.now)
+	case "txn-commit":
+		h.c.Handle(id, h.txnCommitRequest(t, td), Client{}, h.now)
+	case "txn-marker":
+		var pid int64
+		td.ScanArgs(t, "pid", &pid)
+		commit := td.HasArg("commit")
+		h.log = append(h.log, testBatch{producer: &Producer{ID: pid}, marker: true, commit: commit})
+		h.c.TransactionMarker(pid, commit)
 	case "fetch-offsets":
 		h.c.Handle(id, h.fetchRequest(t, td), Client{}, h.now)
 	case "list":
@@ -136,7 +149,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		if name := h.str(td, "error", ""); name != "" {
 			code = errCode(t, td, name)
 		} else {
-			h.log = append(h.log, ap.Records...)
+			h.log = append(h.log, testBatch{records: ap.Records, producer: ap.Producer})
 		}
 		h.c.Appended(aid, code, h.now)
 	case "restart":
@@ -182,9 +195,14 @@ func (h *harness) restart(t *testing.T) {
 	}
 	h.c = NewCoordinator(h.cfg)
 	if len(h.log) > 0 {
-		batch := EncodeBatch(h.log, h.now.WallMs)
-		next, err := h.c.Load(batch, 0)
-		if err != nil || next != int64(len(h.log)) {
+		var p []byte
+		offsets := int64(0)
+		for _, b := range h.log {
+			p = append(p, b.encode(offsets, h.now.WallMs)...)
+			offsets += int64(max(len(b.records), 1))
+		}
+		next, err := h.c.Load(p, 0)
+		if err != nil || next != offsets {
 			t.Fatalf("load: next %d, %v", next, err)
 		}
 	}
@@ -390,7 +408,11 @@ func (h *harness) ready(t *testing.T) string {
 			break
 		}
 		for _, ap := range rd.Appends {
-			fmt.Fprintf(&b, "append %d:\n", ap.ID)
+			if ap.Producer != nil {
+				fmt.Fprintf(&b, "append %d (transactional, producer %d/%d):\n", ap.ID, ap.Producer.ID, ap.Producer.Epoch)
+			} else {
+				fmt.Fprintf(&b, "append %d:\n", ap.ID)
+			}
 			for _, r := range ap.Records {
 				fmt.Fprintf(&b, "  %s\n", h.describeRecord(t, r))
 			}
@@ -403,7 +425,7 @@ func (h *harness) ready(t *testing.T) string {
 				h.pending[ap.ID] = ap
 				continue
 			}
-			h.log = append(h.log, ap.Records...)
+			h.log = append(h.log, testBatch{records: ap.Records, producer: ap.Producer})
 			h.c.Appended(ap.ID, 0, h.now)
 		}
 	}
@@ -518,6 +540,14 @@ func (h *harness) describeReply(r Reply) string {
 		return s
 	case *kmsg.OffsetCommitResponse:
 		s := "commit-reply " + id
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				s += fmt.Sprintf(" %s/%d=%s", t.Topic, p.Partition, errName(p.ErrorCode))
+			}
+		}
+		return s
+	case *kmsg.TxnOffsetCommitResponse:
+		s := "txn-commit-reply " + id
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				s += fmt.Sprintf(" %s/%d=%s", t.Topic, p.Partition, errName(p.ErrorCode))
@@ -654,4 +684,53 @@ func offsetsString(g *group) string {
 		parts = append(parts, fmt.Sprintf("%s/%d=%d", tp.topic, tp.partition, g.offsets[tp].offset))
 	}
 	return " offsets=[" + strings.Join(parts, " ") + "]"
+}
+
+// testBatch is one batch of the scripts' log: an append's records (of a
+// producer's transaction when producer is set), or a transaction marker.
+type testBatch struct {
+	records  []Record
+	producer *Producer
+	marker   bool
+	commit   bool
+}
+
+// encode writes the batch at base offset first.
+func (b testBatch) encode(first, nowMs int64) []byte {
+	var p []byte
+	switch {
+	case b.marker:
+		key := []byte{0, 0, 0, 0}
+		if b.commit {
+			key[3] = 1
+		}
+		p = EncodeTxnBatch([]Record{{Key: key, Value: []byte{0, 0, 0, 0, 0, 0}}}, nowMs, *b.producer)
+		p[22] |= batchAttrControl // attributes: the low byte of the int16 at 21
+	case b.producer != nil:
+		p = EncodeTxnBatch(b.records, nowMs, *b.producer)
+	default:
+		p = EncodeBatch(b.records, nowMs)
+	}
+	binary.BigEndian.PutUint64(p, uint64(first))
+	logstore.ChecksumBatch(p)
+	return p
+}
+
+func (h *harness) txnCommitRequest(t *testing.T, td *datadriven.TestData) *kmsg.TxnOffsetCommitRequest {
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.Version, req.Group, req.MemberID, req.InstanceID = h.version(t, td, 4), h.str(td, "group", ""), h.member(td), h.instance(td)
+	req.TransactionalID = "t"
+	td.ScanArgs(t, "pid", &req.ProducerID)
+	td.ScanArgs(t, "epoch", &req.ProducerEpoch)
+	td.MaybeScanArgs(t, "gen", &req.Generation)
+	tps, offsets := partitions(t, td, h.list(td, "offsets"))
+	for i, tp := range tps {
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
+			req.Topics = append(req.Topics, kmsg.TxnOffsetCommitRequestTopic{Topic: tp.topic})
+		}
+		p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		p.Partition, p.Offset = tp.partition, offsets[i]
+		req.Topics[len(req.Topics)-1].Partitions = append(req.Topics[len(req.Topics)-1].Partitions, p)
+	}
+	return req
 }

@@ -130,6 +130,12 @@ type CleanJob struct {
 	indexIntervalBytes int64
 	sources            []cleanSource
 	firstDirtyOffset   int64
+	// aborted are the aborted transactions whose records the sources may
+	// hold: the cleaner drops those records (producer_clean.go).
+	aborted []AbortedTxn
+	// txnKept says, per producer, whether Run kept a batch of the
+	// transaction it is in the middle of (producer_clean.go).
+	txnKept map[int64]bool
 
 	mu        sync.Mutex
 	state     cleanJobState
@@ -291,7 +297,8 @@ func (l *Log) PlanClean(nowMs, maxOffset int64) (*CleanJob, bool) {
 		log: l, nowMs: nowMs, deleteRetentionMs: l.cfg.DeleteRetentionMs,
 		segmentBytes: l.cfg.SegmentBytes, indexIntervalBytes: l.cfg.IndexIntervalBytes,
 		sources: p.sources, firstDirtyOffset: p.firstDirtyOffset,
-		stats: CleanStats{FirstDirtyOffset: p.firstDirtyOffset, DirtyRatio: ratio, ForcedByMaxCompactionLag: forced},
+		aborted: l.AbortedTransactions(p.sources[0].baseOffset, p.sources[len(p.sources)-1].nextOffset),
+		stats:   CleanStats{FirstDirtyOffset: p.firstDirtyOffset, DirtyRatio: ratio, ForcedByMaxCompactionLag: forced},
 	}
 	l.cleanJob = j
 	return j, true

@@ -230,7 +230,7 @@ func (j *CleanJob) cleanGroup(c *cleanerIO, g *cleanedGroup, keep KeepFunc, reta
 	var buf []byte
 	for _, src := range g.sources {
 		err := c.eachBatch(src, &buf, func(b *Batch, pos int64) error {
-			res, err := filterBatch(j.log.codecs, b.Raw, keep, retainEmpty(b))
+			res, err := j.filterBatch(b, keep, retainEmpty(b))
 			if err != nil {
 				return fmt.Errorf("segment %s position %d: %w", src.seg.logPath(), pos, err)
 			}

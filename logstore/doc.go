@@ -94,4 +94,18 @@
 // a gap between a rescanned segment's end and the next segment's base offset
 // as lost data, which holds because segments roll at the log end offset.
 // Recovery deletes leftover "<base>.log.cleaned" files.
+//
+// Producer state (producer_state.go, producer_snapshot.go,
+// producer_txnindex.go, producer_clean.go): the Log keeps, for every producer
+// id its batches carry, the epoch, the last five batches (sequences and
+// offsets), the time of the last batch and the first offset of an open
+// transaction, as its batches in offset order build it (ProducerStates.Apply,
+// the same function the replica core applies). It writes "<offset>.snapshot"
+// files (the state of every batch below the offset) at segment rolls and
+// clean shutdown, rebuilds the state on Open and after a truncation from the
+// newest snapshot at or below the log end and the batches after it, and
+// keeps the aborted transactions in memory and in a "<base>.txnindex" per
+// segment (Kafka's layout) for read_committed fetches (AbortedTransactions).
+// The cleaner drops the records of aborted transactions and, past
+// delete.retention.ms, abort markers whose transaction left nothing.
 package logstore

@@ -128,6 +128,7 @@ func (l *Log) closeCleanly() error {
 	if err := l.writeIndexFiles(l.active()); err != nil {
 		return err
 	}
+	l.writeProducerSnapshot()
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, l.LogStartOffset()); err != nil {
 		return err
 	}

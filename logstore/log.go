@@ -119,6 +119,13 @@ type Log struct {
 	// read (tail.go).
 	keepTail       bool
 	lastTailReadMs int64
+	// producers is the producer state of every batch in the log
+	// (producer_state.go), snapshotted at segment rolls and clean
+	// shutdown.
+	producers *ProducerStates
+	// aborted are the log's aborted transactions by marker offset
+	// (producer_txnindex.go); guarded by mu.
+	aborted []AbortedTxn
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -387,6 +394,11 @@ func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntr
 		return err
 	}
 	l.publishAppend(seg, batches, start, epochs)
+	if l.producers != nil {
+		for _, p := range batches {
+			l.noteCompletedTxn(l.producers.Apply(ReadProducerBatchInfo(p)), seg)
+		}
+	}
 	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {
 		if err := l.Sync(); err != nil {
 			return fmt.Errorf("flush after append (flush.messages %d): %w", l.cfg.FlushMessages, err)
@@ -529,6 +541,7 @@ func (l *Log) appendTail(seg *segment, p []byte) {
 // recovery treats a scanned segment that ends before the next one's base
 // offset as having lost its tail and drops the later segments.
 func (l *Log) roll(baseOffset int64, nowMs int64) error {
+	l.writeProducerSnapshot()
 	old := l.active()
 	if err := l.writeIndexFiles(old); err != nil {
 		return err

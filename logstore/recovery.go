@@ -38,7 +38,11 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.logger = l.logger.With(zap.String("dir", opts.Dir))
 	l.lastFlushMs, l.lastCheckpointMs = opts.NowMs, opts.NowMs
-	if err := l.recover(opts.NowMs); err != nil {
+	err = l.recover(opts.NowMs)
+	if err == nil {
+		err = l.loadProducerState()
+	}
+	if err != nil {
 		for _, s := range l.segments {
 			s.release()
 		}

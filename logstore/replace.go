@@ -100,6 +100,9 @@ func (l *Log) swapInCleaned(firstBase, endOffset int64, cleanedPath string, fres
 		l.fail(err)
 		return fmt.Errorf("replace segments: %w", err)
 	}
+	// The replaced segments' aborted-transaction indexes went with them:
+	// the fresh segment's holds all their entries.
+	l.writeTxnIndex(firstBase, endOffset)
 	return l.writeIndexFiles(fresh)
 }
 

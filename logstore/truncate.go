@@ -75,6 +75,13 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 	if err := l.checkpointEpochsIfChanged(epochsBefore); err != nil {
 		return fmt.Errorf("truncate to %d: %w", offset, err)
 	}
+	l.truncateAbortedTxns(newEnd)
+	if l.producers != nil {
+		if err := l.loadProducerState(); err != nil {
+			l.fail(err)
+			return fmt.Errorf("truncate to %d: %w", offset, err)
+		}
+	}
 	l.logger.Info("truncated log", zap.Int64("offset", offset), zap.Int64("log_end_offset", newEnd))
 	return nil
 }
@@ -182,6 +189,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64, nowMs int64) error {
 	l.epochs = nil
 	l.truncations++
 	l.mu.Unlock()
+	l.resetProducerState()
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, offset); err != nil {
 		return fmt.Errorf("truncate fully at %d: %w", offset, err)
 	}
@@ -209,7 +217,7 @@ func (l *Log) retireSegments(segs []*segment, unlist func()) error {
 	l.mu.Unlock()
 	var firstErr error
 	for _, s := range segs {
-		for _, ext := range []string{indexFileExt, timeIndexFileExt} {
+		for _, ext := range []string{indexFileExt, timeIndexFileExt, txnIndexFileExt} {
 			if err := l.fs.Remove(path.Join(l.dir, segmentFileName(s.baseOffset, ext))); err != nil && !errors.Is(err, errNotExist) && firstErr == nil {
 				firstErr = fmt.Errorf("remove index of %s: %w", s.logPath(), err)
 			}

@@ -167,10 +167,12 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
+			w.rec.mark(w.now, "election", &tp, "leader %d → %d (epoch %d), ISR %v", before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
 			c.checkElection(tp, t, before, after, next)
 		} else if !slices.Equal(after.ISR, before.ISR) {
 			w.stats.ISRChanges++
 			w.timelinef("metadata: %s ISR %v → %v", tp, before.ISR, after.ISR)
+			w.rec.mark(w.now, "isr", &tp, "ISR %v → %v", before.ISR, after.ISR)
 		}
 	}
 }
@@ -184,6 +186,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 	}
 	if w.uncleanEnabled(img, t) {
 		c.unclean[tp] = true
+		w.lossEra[tp]++
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
 	}
@@ -194,7 +197,9 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 // dataLost records what a power loss dropped from a replica's log.
 func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
 	c.dropped[tp] = append(c.dropped[tp], offsetRange{node: node, from: from, to: to})
+	c.w.lossEra[tp]++
 	c.w.timelinef("n%d: %s lost [%d, %d) to the power loss (not yet fsynced)", node, tp, from, to)
+	c.w.rec.mark(c.w.now, "lost", &tp, "n%d lost [%d, %d) to a power loss", node, from, to)
 }
 
 // droppedBelow says a power loss dropped from some replica of tp an offset
@@ -367,6 +372,7 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 	if cp.end > 0 && epoch >= cp.epoch && cp.start == s.start {
 		i := s.find(cp.end - 1)
 		if i < 0 || s.batches[i].chain != cp.chain || s.batches[i].last != cp.end-1 {
+			w.lossEra[tp]++
 			switch {
 			case h.unclean:
 				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d (unclean elections allowed)",

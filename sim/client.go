@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/groups"
 )
 
 // The workload's clients: they find leaders from Metadata like real
@@ -21,6 +23,7 @@ const (
 	producerClient clientKind = iota
 	consumerClient
 	adminClient
+	groupClient
 )
 
 type client struct {
@@ -51,6 +54,9 @@ type client struct {
 
 	// admin
 	pendingTopics []topicSpec
+
+	// group member (KIP-848)
+	member *groupMember
 }
 
 // topicSpec is a topic the admin creates.
@@ -116,10 +122,14 @@ func (c *client) refreshMetadata() {
 	})
 }
 
+// topicNames are the workload's topics the client knows (not
+// __consumer_offsets), sorted.
 func (c *client) topicNames() []string {
 	names := make([]string, 0, len(c.meta.topics))
 	for name := range c.meta.topics {
-		names = append(names, name)
+		if name != groups.OffsetsTopic {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	return names
@@ -340,6 +350,7 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 		// (a loss) or a position below the log start.
 		to := max(rp.LogStartOffset, 0)
 		w.hist.seek(c.id, tp, position, to, w.now)
+		c.positionReset(tp)
 		w.tracef("%s: %s position %d out of range, reset to %d", c.name(), tp, position, to)
 		c.positions[tp] = to
 		return

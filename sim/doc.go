@@ -5,8 +5,8 @@
 // jumps and disk faults, and checks Kafka's guarantees after every event
 // and over the history of client operations (CORRECTNESS.md §2).
 //
-// It drives the real cores of cluster and cluster/quorum over logstore and
-// logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
+// It drives the real cores of cluster, cluster/quorum and groups over
+// logstore and logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
 // the cores' effects as the actors do in production. Everything random
 // comes from the run's seed, split per subsystem (network, disk, faults,
 // workload, membership, ids, and raft's election jitter through
@@ -24,14 +24,26 @@
 //     broker's lifecycle and replica manager, the replicas, the fetchers
 //     and the fetch servers;
 //   - client.go, history.go: the workload's clients and their history;
+//   - node_group.go, client_group.go, client_classic.go, check_group.go:
+//     consumer groups: the groups core on the leader of each
+//     __consumer_offsets partition, group members (KIP-848 or classic) as a
+//     workload, and their checkers;
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go: a swarm run (faults, then heal, converge, read back, check);
-//   - scenario.go: scripted scenarios (testdata/scenarios).
+//   - scenario.go: scripted scenarios (testdata/scenarios);
+//   - html.go, html_page.go: the run's page (gregor sim run --html), a
+//     self-contained HTML file drawing each partition's leader, ISR, high
+//     watermark and log end offsets, the faults, the client operations,
+//     the elections, and a violation with the events that led to it;
+//   - shrink.go: the shortest prefix of a failing run's fault schedule
+//     that still fails (Options.LimitFaults replays a prefix).
 //
 // A failing seed is replayed with `gregor sim run --seed S` (add --trace
-// FILE for the event log), or `go test ./sim -run TestSeeds -sim.seed=S`.
+// FILE for the event log, --html FILE for its page, --faults K to cut its
+// fault schedule after K faults), or `go test ./sim -run TestSeeds
+// -sim.seed=S`.
 //
 // It may import cluster, groups, txn and logstore; never actors or netio,
 // so no protoactor, serf, ristretto, goroutine, socket or wall clock enters

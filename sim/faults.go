@@ -33,8 +33,26 @@ func (f *faultInjector) start() {
 	f.startDetector()
 }
 
+// FaultEvent is one entry of a run's fault schedule: the Index-th fault
+// the injector drew (from 1), when, and what it did (its timeline lines;
+// empty when it found nothing to do, e.g. no node up to crash).
+type FaultEvent struct {
+	Index int    `json:"i"`
+	AtMs  int64  `json:"t"`
+	What  string `json:"what"`
+}
+
+// String prints the fault on one line.
+func (e FaultEvent) String() string {
+	what := e.What
+	if what == "" {
+		what = "(nothing to do)"
+	}
+	return fmt.Sprintf("#%d at %s: %s", e.Index, fmtMs(e.AtMs), what)
+}
+
 // every runs fault at exponential intervals of mean meanMs while the run
-// is in its faulty phase.
+// is in its faulty phase, until the schedule is cut (Options.LimitFaults).
 func (f *faultInjector) every(meanMs float64, fault func()) {
 	if meanMs <= 0 {
 		return
@@ -42,13 +60,22 @@ func (f *faultInjector) every(meanMs float64, fault func()) {
 	w := f.w
 	var next func()
 	next = func() {
-		if w.phase != phaseFaulty {
+		if w.phase != phaseFaulty || (w.opts.LimitFaults && len(w.faultLog) >= w.opts.MaxFaults) {
 			return
 		}
-		fault()
+		f.inject(fault)
 		w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
 	}
 	w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
+}
+
+// inject runs one fault of the schedule and logs it.
+func (f *faultInjector) inject(fault func()) {
+	w := f.w
+	w.faultLog = append(w.faultLog, FaultEvent{Index: len(w.faultLog) + 1, AtMs: w.now})
+	w.injecting = &w.faultLog[len(w.faultLog)-1]
+	defer func() { w.injecting = nil }()
+	fault()
 }
 
 // pick draws one of the nodes that satisfy ok, or nil.
@@ -140,6 +167,7 @@ func (f *faultInjector) partition() {
 	}
 	w.stats.Partitions++
 	w.timelinef("fault: partition %s", desc)
+	w.rec.begin(w.now, "partition", "network", desc)
 	w.schedule(w.now+500+expMs(w.rngFaults, w.profile.PartitionForMs), f.healPartition)
 }
 
@@ -180,6 +208,7 @@ func (f *faultInjector) healPartition() {
 	}
 	f.partitionCuts = nil
 	w.timelinef("fault: partition healed")
+	w.rec.end(w.now, "partition", "network")
 }
 
 func idList(ids []int32) string {
@@ -208,10 +237,12 @@ func (f *faultInjector) linkFault() {
 	w.net.degraded[k] = lf
 	w.stats.LinkFaults++
 	w.timelinef("fault: link %s loses %.0f%%, duplicates %.0f%%, delays +%.0fms", k, 100*lf.dropP, 100*lf.dupP, lf.extraDelayMs)
+	w.rec.begin(w.now, "link", k.String(), fmt.Sprintf("loses %.0f%%, duplicates %.0f%%, delays +%.0fms", 100*lf.dropP, 100*lf.dupP, lf.extraDelayMs))
 	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
 		if w.net.degraded[k] == lf {
 			delete(w.net.degraded, k)
 			w.tracef("fault: link %s restored", k)
+			w.rec.end(w.now, "link", k.String())
 		}
 	})
 }
@@ -232,10 +263,12 @@ func (f *faultInjector) clientCut() {
 		w.net.cut[k] = true
 	}
 	w.timelinef("fault: %s cut off %s", c.name(), n.name())
+	w.rec.begin(w.now, "client-cut", c.name()+"-"+n.name(), c.name()+" cut off "+n.name())
 	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
 		for _, k := range ks {
 			delete(w.net.cut, k)
 		}
+		w.rec.end(w.now, "client-cut", c.name()+"-"+n.name())
 		w.tracef("fault: %s reaches %s again", c.name(), n.name())
 	})
 }
@@ -248,6 +281,7 @@ func (f *faultInjector) clockJump() {
 	n.wallOffsetMs += delta
 	w.stats.ClockJumps++
 	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), delta/1000)
+	w.rec.span(w.now, w.now, "clock", n.name(), fmt.Sprintf("wall clock jumps %+ds", delta/1000))
 }
 
 // starveISR cuts the replication links from a partition's followers to
@@ -294,11 +328,13 @@ func (f *faultInjector) starveISR() {
 	}
 	w.stats.Partitions++
 	w.timelinef("fault: %s's followers cannot fetch from its leader n%d (replication links %s cut)", tp, p.Leader, strings.Join(names2, " "))
+	w.rec.begin(w.now, "starve", tp.String(), fmt.Sprintf("followers cannot fetch from n%d", p.Leader))
 	leader := w.node(p.Leader)
 	w.schedule(w.now+w.timing.replicaLagMaxMs+2000+expMs(w.rngFaults, 3000), func() {
 		for _, k := range cut {
 			delete(w.net.dataCut, k)
 		}
+		w.rec.end(w.now, "starve", tp.String())
 		if w.phase != phaseFaulty {
 			return
 		}
@@ -321,11 +357,13 @@ func (f *faultInjector) diskFault() {
 	if w.rngFaults.IntN(2) == 0 {
 		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(w.rngFaults.IntN(4096)))
 		w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
+		w.rec.span(w.now, until, "disk", n.name(), "disk full")
 		w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
 		return
 	}
 	n.diskFaultUntilMs, n.diskFaultP = until, w.profile.DiskFaultP
 	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
+	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of writes and fsyncs", 100*n.diskFaultP))
 }
 
 // startDetector runs the membership failure detector: every second the
@@ -387,6 +425,7 @@ func (w *World) heal() {
 	w.faults.partitionCuts = nil
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
+	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve")
 	for _, n := range w.nodes {
 		n.diskFaultUntilMs = 0
 		n.fs.SetSpaceLimit(-1)

@@ -83,9 +83,12 @@ type node struct {
 	hosted     *cluster.MetadataImage
 	replicas   map[tpKey]*replicaHost
 	keys       []tpKey // sorted
-	fetchers   map[int32]*fetcherHost
-	leaders    []int32 // the fetchers' leaders, sorted
-	servers    map[uint64]*fetchServer
+	// coords are the group coordinators of the __consumer_offsets
+	// partitions the node leads, by partition.
+	coords   []*groupHost
+	fetchers map[int32]*fetcherHost
+	leaders  []int32 // the fetchers' leaders, sorted
+	servers  map[uint64]*fetchServer
 	// serverIDs are the fetch servers waiting, oldest first.
 	serverIDs  []uint64
 	nextServer uint64
@@ -215,6 +218,15 @@ func (n *node) run(fn func()) {
 		next()
 	}
 	n.queue = nil
+	if n.failing == nil {
+		n.syncCoordinators()
+		for len(n.queue) > 0 && n.up && n.failing == nil {
+			next := n.queue[0]
+			n.queue = n.queue[1:]
+			next()
+		}
+		n.queue = nil
+	}
 	if n.failing != nil {
 		w, err := n.w, n.failing
 		w.crash(n, false, fmt.Sprintf("process stopped: %v", err))
@@ -268,6 +280,20 @@ func (n *node) serve(m *message) {
 		n.serveFetch(m, req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		n.serveOffsetForLeaderEpoch(m, req)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		r := *req // the core may fill in fields; a duplicate must arrive as sent
+		n.serveGroup(m, &r, req.Group)
+	case *kmsg.OffsetCommitRequest:
+		n.serveGroup(m, req, req.Group)
+	case *kmsg.JoinGroupRequest:
+		r := *req
+		n.serveGroup(m, &r, req.Group)
+	case *kmsg.SyncGroupRequest:
+		n.serveGroup(m, req, req.Group)
+	case *kmsg.HeartbeatRequest:
+		n.serveGroup(m, req, req.Group)
+	case *kmsg.OffsetFetchRequest:
+		n.serveGroup(m, req, req.Group)
 	case kmsg.Request:
 		n.serveController(m, req)
 	default:
@@ -341,6 +367,7 @@ func (n *node) stopProcess() {
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
 	n.replicasOn = false
 	n.failing = nil
+	n.coords = nil
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its
@@ -392,6 +419,11 @@ func (n *node) nextDeadline() int64 {
 	for _, id := range n.serverIDs {
 		next = min(next, n.monoToVirtual(n.servers[id].core.NextDeadlineMs()))
 	}
+	for _, gh := range n.coords {
+		if gh != nil {
+			next = min(next, n.monoToVirtual(gh.deadlineMs()))
+		}
+	}
 	return next
 }
 
@@ -441,6 +473,11 @@ func (n *node) wake() {
 			s.process()
 		}
 	}
+	for _, gh := range n.coords {
+		if gh != nil {
+			gh.tick(now.MonoMs)
+		}
+	}
 	if n.replicasOn && w.now >= n.nextCheckpointMs {
 		n.writeCheckpoint()
 	}
@@ -483,7 +520,7 @@ func (n *node) diskHook(op vfs.Op, path string) error {
 // crashed says an error is the filesystem's simulated power loss.
 func crashed(err error) bool { return errors.Is(err, vfs.ErrCrashed) }
 
-func sortedIDs[V any, K int32 | uint64](m map[K]V) []K {
+func sortedIDs[V any, K ~int32 | ~uint64](m map[K]V) []K {
 	ids := make([]K, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)

@@ -42,6 +42,7 @@ type metadataResponse struct {
 
 type topicMetadata struct {
 	name       string
+	id         cluster.TopicID
 	partitions []cluster.PartitionImage
 	// unclean and minISR are the topic's settings, which the checkers need.
 	unclean bool
@@ -193,7 +194,7 @@ func (n *node) metadata() *metadataResponse {
 	}
 	for t := range n.image.Topics() {
 		s := n.w.topicSettings(n.image, t)
-		resp.topics = append(resp.topics, topicMetadata{name: t.Name, partitions: slices.Clone(t.Partitions),
+		resp.topics = append(resp.topics, topicMetadata{name: t.Name, id: t.ID, partitions: slices.Clone(t.Partitions),
 			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas})
 	}
 	return resp

@@ -164,6 +164,7 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 		n.ctrlProposals = nil
 		n.w.stats.ControllerChanges++
 		n.w.timelinef("controller: %s active (quorum epoch %d)", n.name(), l.LeaderEpoch)
+		n.w.rec.mark(n.w.now, "controller", nil, "controller %s active (quorum epoch %d)", n.name(), l.LeaderEpoch)
 	case !l.Active && n.ctrl.Active():
 		n.ctrl.ResignLeadership()
 		n.ctrlProposals = nil

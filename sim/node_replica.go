@@ -41,10 +41,11 @@ type replicaHost struct {
 type waitKind uint8
 
 const (
-	waitProduce   waitKind = iota // a client's produce
-	waitFetchRead                 // a read of a fetch server's target
-	waitWatch                     // a watch of a fetch server's target
-	waitEpochEnd                  // an OffsetForLeaderEpoch partition
+	waitProduce     waitKind = iota // a client's produce
+	waitFetchRead                   // a read of a fetch server's target
+	waitWatch                       // a watch of a fetch server's target
+	waitEpochEnd                    // an OffsetForLeaderEpoch partition
+	waitGroupAppend                 // a group coordinator's append
 )
 
 // waiter is whoever waits for the core's answer to a request.
@@ -54,6 +55,8 @@ type waiter struct {
 	srv      *fetchServer
 	index    int
 	epochEnd *kmsg.OffsetForLeaderEpochResponseTopicPartition
+	// done takes a group coordinator's append outcome.
+	done func(code int16)
 }
 
 func (h *replicaHost) await(wt waiter) cluster.RequestID {
@@ -94,7 +97,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
-			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs()}, now)
+			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
+			Producers: log.ProducerStates()}, now)
 	h.carryOut()
 }
 
@@ -176,6 +180,7 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		// before the log's real end: the plant keeps the lie consistent.
 		core.Flushed(min(log.FlushedOffset(), core.LogEndOffset()))
 	}
+	log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
 		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
 		h.shadow.raiseStart(log.LogStartOffset())
@@ -214,9 +219,10 @@ func (h *replicaHost) truncate(t *cluster.TruncateLog) {
 	if after := log.LogEndOffset(); after < before {
 		h.n.w.stats.Truncations++
 		h.n.w.timelinef("%s: %s truncated [%d, %d) to agree with its leader", h.n.name(), h.key, after, before)
+		h.n.w.rec.mark(h.n.w.now, "truncation", &h.key, "%s truncated [%d, %d)", h.n.name(), after, before)
 	}
 	core.Truncated(cluster.TruncateOutcome{LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
-		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs()}, err)
+		FlushedOffset: log.FlushedOffset(), LeaderEpochs: log.LeaderEpochs(), Producers: log.ProducerStates()}, err)
 }
 
 // appendAsFollower appends what the follower fetched; under the
@@ -258,6 +264,11 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 	n := h.n
 	for _, rep := range rd.ProduceReplies {
 		if wt, ok := h.take(rep.ID); ok {
+			if wt.kind == waitGroupAppend {
+				done, code := wt.done, rep.ErrorCode
+				n.post(func() { done(code) })
+				continue
+			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
 		}
 	}
@@ -308,6 +319,7 @@ func (h *replicaHost) goOffline(err error) {
 	h.offline = err
 	n.w.stats.OfflineReplicas++
 	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
+	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
 }
 
@@ -338,6 +350,9 @@ func (h *replicaHost) stop(deleteData bool) {
 			})
 		case waitWatch:
 			n.post(wt.srv.woken)
+		case waitGroupAppend:
+			done := wt.done
+			n.post(func() { done(kerr.NotLeaderForPartition.Code) })
 		}
 	}
 	h.waiting = map[cluster.RequestID]waiter{}

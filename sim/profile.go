@@ -24,6 +24,10 @@ const (
 	// election off (an operator's ElectLeaders UNCLEAN for every leaderless
 	// partition).
 	PlantUncleanElect Plant = "unclean-elect"
+	// PlantDoubleOwner: two members own a partition in one epoch (the
+	// coordinator's shell adds another member's partition to an
+	// assignment it hands out at the same epoch).
+	PlantDoubleOwner Plant = "double-owner"
 )
 
 // String is the plant's name, "none" for none.
@@ -35,7 +39,9 @@ func (p Plant) String() string {
 }
 
 // Plants lists every plant.
-func Plants() []Plant { return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect} }
+func Plants() []Plant {
+	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner}
+}
 
 // ParsePlant reads a plant's name ("" and "none" are none).
 func ParsePlant(s string) (Plant, error) {
@@ -108,6 +114,13 @@ type Profile struct {
 	UncleanShare        float64
 	CreateTopicEveryMs  float64
 	AddPartitionEveryMs float64
+	// GroupMembers consume in KIP-848 consumer groups (three in g0, then
+	// g1),
+	// committing their positions; zero: no groups (and no
+	// __consumer_offsets).
+	GroupMembers int
+	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
+	ClassicGroups bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -178,6 +191,12 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.4) {
 		p.AddPartitionEveryMs = between(10000, 40000)
 	}
+	// Drawn last, so that the draws before keep what they drew before
+	// groups came.
+	if on(0.6) {
+		p.GroupMembers = 1 + r.IntN(4)
+	}
+	p.ClassicGroups = on(0.4)
 	return p
 }
 
@@ -203,6 +222,6 @@ func (p Profile) String() string {
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
 }

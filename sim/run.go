@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"slices"
+
+	"gregor/groups"
 )
 
 // Bounds of the liveness mode (CORRECTNESS.md L1): after healing, the
@@ -22,7 +24,17 @@ func Run(opts Options) *Report {
 	defer seedCryptoRand(opts.Seed)()
 	w := newWorld(opts)
 	w.guard(w.play)
-	return w.report()
+	return w.finalReport()
+}
+
+// finalReport is the run's report, with its page written if one is asked
+// for.
+func (w *World) finalReport() *Report {
+	rep := w.report()
+	if w.opts.HTML != nil {
+		rep.HTMLErr = w.writeHTML(w.opts.HTML, rep)
+	}
+	return rep
 }
 
 // play is a whole swarm run.
@@ -74,6 +86,17 @@ func (w *World) startWorkload() {
 	}
 	for i := 0; i < p.Consumers; i++ {
 		w.newClient(consumerClient).startConsumer()
+	}
+	if p.GroupMembers > 0 {
+		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions,
+			rf: int16(min(3, len(w.nodes))), minISR: p.MinISR})
+		for i := 0; i < p.GroupMembers; i++ {
+			group := fmt.Sprintf("g%d", i/3)
+			if p.ClassicGroups {
+				group = "c" + group
+			}
+			w.newClient(groupClient).startGroupMember(group, p.ClassicGroups)
+		}
 	}
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
@@ -207,7 +230,7 @@ func (w *World) finalRead(boundMs int64) bool {
 	var keys []tpKey
 	for _, n := range w.nodes {
 		for _, k := range n.keys {
-			if h := n.replicas[k]; h.core != nil && h.core.IsLeader() {
+			if h := n.replicas[k]; k.topic != groups.OffsetsTopic && h.core != nil && h.core.IsLeader() {
 				ends[k] = h.core.HighWatermark()
 				keys = append(keys, k)
 			}

@@ -77,7 +77,7 @@ func (s *Scenario) Close() *Report {
 	if s.w == nil {
 		return &Report{Seed: s.opts.Seed}
 	}
-	return s.w.report()
+	return s.w.finalReport()
 }
 
 // Arg is one argument of a command: key=value, or a bare key.
@@ -344,7 +344,9 @@ func (s *Scenario) network(cmd string, args []Arg) {
 			groups = append(groups, parseIDs(g, ","))
 		}
 		w.stats.Partitions++
-		w.timelinef("fault: partition %s", f.cutGroups(groups))
+		desc := f.cutGroups(groups)
+		w.timelinef("fault: partition %s", desc)
+		w.rec.begin(w.now, "partition", "network", desc)
 	case "isolate":
 		id := int32(parseIDs(positional(args, 0, ""), ",")[0])
 		var others []int32
@@ -354,11 +356,14 @@ func (s *Scenario) network(cmd string, args []Arg) {
 			}
 		}
 		w.stats.Partitions++
-		w.timelinef("fault: partition %s", f.cutGroups([][]int32{{id}, others}))
+		desc := f.cutGroups([][]int32{{id}, others})
+		w.timelinef("fault: partition %s", desc)
+		w.rec.begin(w.now, "partition", "network", desc)
 	case "cut":
 		ends := parseIDs(strings.Replace(positional(args, 0, ""), "->", ",", 1), ",")
 		f.cut(linkKey{ends[0], ends[1]})
 		w.timelinef("fault: cut %s", linkKey{ends[0], ends[1]})
+		w.rec.begin(w.now, "partition", "network", "cut "+linkKey{ends[0], ends[1]}.String())
 	case "heal":
 		f.healPartition()
 	}

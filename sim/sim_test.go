@@ -11,7 +11,7 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds plays (0: 200, or 40 under the race detector)")
+	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds plays (0: 200, or 100 under the race detector)")
 	seedFlag  = flag.Uint64("sim.seed", 0, "play only this seed in TestSeeds, printing its timeline")
 )
 
@@ -21,10 +21,14 @@ const testDurationMs = 60_000
 // TestSeeds plays a fixed set of seeds, each with the fault and workload
 // mix its seed draws, and demands no violation: every server invariant
 // after every event, liveness after healing, and the history checkers.
+// make test plays them without the race detector (some 15 s); under it
+// (go test -race ./sim) they are 100, some 100 s on this 2-core machine.
+// make test's swarm test (cmd/gregor) plays 250 more seeds, 50 of them
+// without plants.
 func TestSeeds(t *testing.T) {
 	n := 200
 	if raceDetector {
-		n = 40
+		n = 100
 	}
 	if testing.Short() {
 		n = 20
@@ -92,12 +96,16 @@ var plantBounds = map[Plant]int{
 	PlantSkipTruncation: 10,
 	PlantEarlyHW:        5,
 	PlantUncleanElect:   30,
+	// double-owner: 21 of seeds 1-50 (first: seed 1); it needs two
+	// members in a group.
+	PlantDoubleOwner: 5,
 }
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation: 30_000,
 	PlantEarlyHW:        30_000,
 	PlantUncleanElect:   60_000,
+	PlantDoubleOwner:    30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -108,6 +116,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantSkipTruncation: {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
 		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
+		PlantDoubleOwner:    {"S11"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -150,6 +159,29 @@ func TestWakeReentrancy(t *testing.T) {
 	if rep.Failed() {
 		t.Fatalf("seed 11: %s", rep.Violations[0])
 	}
+}
+
+// TestCoreBugGroupEpochNotDurable shows a bug of groups.Coordinator the
+// simulator found, which groupRepliesWaitForRecords works around: without
+// it, a consumer group's epoch whose record is not durable (it failed to
+// append, or is still being appended) is handed to members, and after a
+// failover another member gets the same partition at the same epoch
+// (S11). When the core is fixed, this test fails: turn the workaround off
+// then.
+func TestCoreBugGroupEpochNotDurable(t *testing.T) {
+	if raceDetector || testing.Short() {
+		t.Skip("plays up to 300 seeds")
+	}
+	groupRepliesWaitForRecords = false
+	defer func() { groupRepliesWaitForRecords = true }()
+	for seed := uint64(1); seed <= 300; seed++ {
+		rep := Run(Options{Seed: seed, DurationMs: 60_000})
+		if rep.Failed() && rep.Violations[0].Check == "S11" && strings.Contains(rep.Violations[0].Detail, "is owned by") {
+			t.Logf("seed %d: %s", seed, rep.Violations[0])
+			return
+		}
+	}
+	t.Errorf("no seed of 300 hands out an epoch whose record is not durable: is groups.Coordinator fixed? Then drop groupRepliesWaitForRecords")
 }
 
 // TestCheckersCatchBadHistories feeds the history checkers hand-built bad

@@ -38,6 +38,13 @@ type Options struct {
 	// Timeline receives the readable timeline as it happens (faults,
 	// elections, ISR and leader changes, violations).
 	Timeline io.Writer
+	// HTML receives the run's page when it ends (see html.go).
+	HTML io.Writer
+	// LimitFaults cuts the fault schedule after its first MaxFaults
+	// faults (the injector draws no more): a replay of a failing seed with
+	// a prefix of its schedule (see Shrink).
+	LimitFaults bool
+	MaxFaults   int
 }
 
 // Violation is a broken guarantee: the id of its checker (CORRECTNESS.md
@@ -72,6 +79,14 @@ type Report struct {
 	// ConvergedAtMs is when the cluster converged after healing, -1 if it
 	// did not within the bound.
 	ConvergedAtMs int64
+	// Faults is the fault schedule the run played (up to its violation).
+	Faults []FaultEvent
+	// LimitFaults and MaxFaults are the run's cut of its fault schedule
+	// (Options).
+	LimitFaults bool
+	MaxFaults   int
+	// HTMLErr is the error writing the page, if any.
+	HTMLErr error
 }
 
 // Failed says the run found a violation.
@@ -142,10 +157,11 @@ type World struct {
 	rngFaults, rngWorkload, rngDisk, rngMembership *rand.Rand
 	ids                                            io.Reader
 
-	hist   *history
-	checks *serverChecks
-	faults *faultInjector
-	stats  Stats
+	hist        *history
+	checks      *serverChecks
+	groupChecks *groupChecks
+	faults      *faultInjector
+	stats       Stats
 
 	traceHash  hash.Hash
 	traceLines int
@@ -153,9 +169,20 @@ type World struct {
 
 	violations []Violation
 	losses     []string
+	// lossEra counts the losses the guarantees allow that struck each
+	// partition (its records may be gone): state rebuilt from the
+	// partition (a group's) starts a new era.
+	lossEra map[tpKey]int
 	// phase is where the run stands: the faulty phase, healing, done.
 	phase         runPhase
 	convergedAtMs int64
+
+	// faultLog is the fault schedule so far; injecting points at the
+	// entry a fault injection is filling in.
+	faultLog  []FaultEvent
+	injecting *FaultEvent
+	// rec follows the run for its page (nil without one).
+	rec *recorder
 }
 
 type runPhase int8
@@ -189,7 +216,9 @@ func newWorld(opts Options) *World {
 	w.net.dropP, w.net.dupP, w.net.meanDelayMs = w.profile.DropP, w.profile.DupP, w.profile.MeanDelayMs
 	w.staticConfigs = map[string]string{"min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
 	w.hist = newHistory()
+	w.lossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
+	w.groupChecks = newGroupChecks(w)
 	for id := int32(1); id <= int32(opts.Nodes); id++ {
 		w.nodes = append(w.nodes, newNode(w, id))
 		if len(w.voters) < 3 {
@@ -197,6 +226,9 @@ func newWorld(opts Options) *World {
 		}
 	}
 	w.faults = newFaultInjector(w)
+	if opts.HTML != nil {
+		w.rec = newRecorder()
+	}
 	return w
 }
 
@@ -230,6 +262,7 @@ func (w *World) runUntil(endMs int64) {
 		w.now = ev.atMs
 		w.events++
 		ev.fn()
+		w.rec.maybeSample(w)
 	}
 	if !w.stopped && w.now < endMs {
 		w.now = endMs
@@ -279,6 +312,7 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 		kind += ": " + reason
 	}
 	w.timelinef("fault: %s crashed (%s)", n.name(), kind)
+	w.rec.begin(w.now, "down", n.name(), kind)
 }
 
 // restart starts a node's process again.
@@ -290,6 +324,7 @@ func (w *World) restart(n *node) {
 		w.stats.Restarts++
 		w.timelinef("fault: %s restarted", n.name())
 	}
+	w.rec.end(w.now, "down", n.name())
 	n.started = true
 	if err := n.start(); err != nil {
 		n.stopProcess()
@@ -308,6 +343,7 @@ func (w *World) pause(n *node) {
 	n.paused = true
 	w.stats.Pauses++
 	w.timelinef("fault: %s paused", n.name())
+	w.rec.begin(w.now, "paused", n.name(), "paused")
 }
 
 func (w *World) resume(n *node) {
@@ -316,6 +352,7 @@ func (w *World) resume(n *node) {
 	}
 	n.paused = false
 	w.timelinef("fault: %s resumed", n.name())
+	w.rec.end(w.now, "paused", n.name())
 	backlog := n.backlog
 	n.backlog = nil
 	for _, fn := range backlog {
@@ -330,6 +367,7 @@ func (w *World) violation(check, detail string) {
 	v := Violation{Check: check, AtMs: w.now, Detail: detail}
 	w.violations = append(w.violations, v)
 	w.timelinef("VIOLATION %s", v)
+	w.rec.mark(w.now, "violation", nil, "%s", v)
 	w.stopped = true
 }
 
@@ -364,6 +402,13 @@ func (w *World) writeTrace(line []byte) {
 func (w *World) timelinef(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	w.tracef("%s", line)
+	w.rec.line(w.now, line)
+	if w.injecting != nil && strings.HasPrefix(line, "fault: ") {
+		if w.injecting.What != "" {
+			w.injecting.What += "; "
+		}
+		w.injecting.What += strings.TrimPrefix(line, "fault: ")
+	}
 	if w.opts.Timeline != nil {
 		fmt.Fprintf(w.opts.Timeline, "%10s  %s\n", fmtMs(w.now), line)
 	}
@@ -385,6 +430,7 @@ func (w *World) report() *Report {
 		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile,
 		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
 		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
+		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults,
 	}
 }
 
@@ -434,6 +480,9 @@ func (r *Report) ReplayCommand() string {
 	cmd := fmt.Sprintf("gregor sim run --seed %d --nodes %d --duration %dms", r.Seed, r.Nodes, r.DurationMs)
 	if r.Plant != PlantNone {
 		cmd += " --plant " + string(r.Plant)
+	}
+	if r.LimitFaults {
+		cmd += fmt.Sprintf(" --faults %d", r.MaxFaults)
 	}
 	return cmd
 }

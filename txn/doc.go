@@ -1,10 +1,30 @@
-// Package txn is reserved for the producer-state and transaction coordinator
-// cores (the idempotent and transactional producers issue). It holds no code
-// yet: InitProducerId is not served, so producers run without idempotence.
+// Package txn is the transaction coordinator core: the transactional ids of
+// one __transaction_state partition, their producer ids and epochs, their
+// transactions and the markers that end them. Coordinator serves
+// InitProducerId with a transactional id (epoch bumps, fencing, producer id
+// rotation), AddPartitionsToTxn (including the verification-only form that
+// brokers send, KIP-890 part 1), AddOffsetsToTxn, EndTxn (with the epoch
+// bump per transaction of KIP-890 part 2 for clients that negotiate EndTxn
+// v5), DescribeTransactions and ListTransactions. It aborts transactions
+// left open past their timeout and forgets idle transactional ids.
 //
-// Rules for what will live here: it may import logstore only; never actors,
-// netio, cluster, groups or sim. Its cores are plain values with no
-// goroutines, clocks, sockets, files or randomness of their own
-// (purity_test.go at the repository root enforces this); the caller
-// serialises every call.
+// It takes requests, the partition's records at load, append outcomes,
+// producer ids it asked for, marker outcomes and ticks with the time, and
+// returns (Ready) replies, records to append, producer ids to allocate and
+// transaction markers to write, with its next deadline. Its records are
+// Kafka's (TxnMetadataKey/Value), so tools that read __transaction_state
+// read ours, and its state is whatever replaying its partition gives.
+//
+// Files: coordinator.go (the core, its config and effects), metadata.go
+// (one transactional id's state and its transitions), records.go (the
+// partition's records and batches), init.go (InitProducerId), add.go
+// (AddPartitionsToTxn, AddOffsetsToTxn), end.go (EndTxn, markers,
+// completion, timeouts, expiry), describe.go (DescribeTransactions,
+// ListTransactions), errors.go (answers for a request that cannot be
+// served), partition.go (PartitionFor).
+//
+// It may import logstore only; never actors, netio, cluster, groups or sim.
+// Its cores are plain values with no goroutines, clocks, sockets, files or
+// randomness of their own (purity_test.go at the repository root enforces
+// this); the caller serialises every call.
 package txn

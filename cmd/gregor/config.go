@@ -37,6 +37,7 @@ type brokerConfig struct {
 	LogRetentionMs                int64               // log.retention.ms (or .minutes, .hours); -1 unlimited
 	LogRetentionBytes             int64               // log.retention.bytes; -1 unlimited
 	LogRetentionCheckIntervalMs   int64               // log.retention.check.interval.ms
+	ProducerIDExpirationMs        int64               // producer.id.expiration.ms
 	LogCleanupPolicy              []string            // log.cleanup.policy: delete and/or compact
 	LogCleanerDeleteRetentionMs   int64               // log.cleaner.delete.retention.ms: how long tombstones stay
 	LogCleanerEnable              bool                // log.cleaner.enable: compact topics with cleanup.policy compact
@@ -59,6 +60,10 @@ type brokerConfig struct {
 	TxnStateLogNumPartitions      int32               // transaction.state.log.num.partitions
 	TxnStateLogReplication        int16               // transaction.state.log.replication.factor
 	TxnStateLogMinIsr             int32               // transaction.state.log.min.isr
+	TxnStateLogSegmentBytes       int32               // transaction.state.log.segment.bytes
+	TxnMaxTimeoutMs               int32               // transaction.max.timeout.ms
+	TxnIDExpirationMs             int32               // transactional.id.expiration.ms
+	TxnRemoveExpiredIntervalMs    int32               // transaction.remove.expired.transaction.cleanup.interval.ms
 	GroupInitialRebalanceMs       int32               // group.initial.rebalance.delay.ms
 	GroupMinSessionTimeoutMs      int32               // group.min.session.timeout.ms
 	GroupMaxSessionTimeoutMs      int32               // group.max.session.timeout.ms

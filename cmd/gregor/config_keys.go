@@ -155,6 +155,8 @@ var brokerConfigKeys = append([]configKey{
 		"partition size beyond which old segments are deleted; -1 keeps them"),
 	integerKey("log.retention.check.interval.ms", "300000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionCheckIntervalMs },
 		"how often retention runs"),
+	integerKey("producer.id.expiration.ms", "86400000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ProducerIDExpirationMs },
+		"how long a partition remembers an idle producer id's sequences"),
 	{Name: "log.cleanup.policy", Default: "delete", Doc: "delete old segments, compact by key, or both",
 		apply: func(c *brokerConfig, v string) (string, string, bool) {
 			list, expected, ok := parseChoiceList(v, []string{"delete", "compact"})
@@ -204,6 +206,14 @@ var brokerConfigKeys = append([]configKey{
 		"replicas of __transaction_state (Kafka's default is 3)"),
 	integerKey("transaction.state.log.min.isr", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogMinIsr },
 		"min.insync.replicas of __transaction_state (Kafka's default is 2)"),
+	byteCountKey("transaction.state.log.segment.bytes", "104857600", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogSegmentBytes },
+		"segment size of __transaction_state"),
+	integerKey("transaction.max.timeout.ms", "900000", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnMaxTimeoutMs },
+		"longest transaction timeout a producer may ask for"),
+	integerKey("transactional.id.expiration.ms", "604800000", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnIDExpirationMs },
+		"how long a transactional id with no transaction open is kept"),
+	integerKey("transaction.remove.expired.transaction.cleanup.interval.ms", "3600000", positive[int32](),
+		func(c *brokerConfig) *int32 { return &c.TxnRemoveExpiredIntervalMs }, "how often idle transactional ids are checked for expiry"),
 	integerKey("group.initial.rebalance.delay.ms", "3000", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.GroupInitialRebalanceMs },
 		"how long a new group waits for more members before its first rebalance"),
 	integerKey("group.min.session.timeout.ms", "6000", positive[int32](), func(c *brokerConfig) *int32 { return &c.GroupMinSessionTimeoutMs },

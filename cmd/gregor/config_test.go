@@ -104,6 +104,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		MaxConnections:                math.MaxInt32,
 		ConnectionsMaxIdleMs:          600_000,
 		RetentionCheckIntervalMs:      1000,
+		ProducerIDExpirationMs:        86_400_000,
 		DisableLogCleaner:             true,
 		MetricsListener:               "127.0.0.1:19644",
 		DebugListener:                 "127.0.0.1:19645",
@@ -143,6 +144,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
+	want.Txns = defaultTxnConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -181,6 +183,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		MaxConnections:                math.MaxInt32,
 		ConnectionsMaxIdleMs:          600_000,
 		RetentionCheckIntervalMs:      300_000,
+		ProducerIDExpirationMs:        86_400_000,
 		MetricsListener:               "127.0.0.1:9644",
 		StaticBrokerConfigs: map[string]string{
 			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
@@ -188,6 +191,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
+	want.Txns = defaultTxnConfig
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}

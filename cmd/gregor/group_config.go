@@ -20,3 +20,17 @@ func groupConfig(c *brokerConfig) actors.GroupConfig {
 		ConsumerHeartbeatIntervalMs:     c.GroupConsumerHeartbeatMs,
 	}
 }
+
+// txnConfig is the node's transaction coordinator settings from the broker
+// configuration.
+func txnConfig(c *brokerConfig) actors.TxnConfig {
+	return actors.TxnConfig{
+		StateLogPartitions:        c.TxnStateLogNumPartitions,
+		StateLogReplicationFactor: c.TxnStateLogReplication,
+		StateLogMinISR:            c.TxnStateLogMinIsr,
+		StateLogSegmentBytes:      c.TxnStateLogSegmentBytes,
+		MaxTimeoutMs:              c.TxnMaxTimeoutMs,
+		IDExpirationMs:            int64(c.TxnIDExpirationMs),
+		RemoveExpiredIntervalMs:   int64(c.TxnRemoveExpiredIntervalMs),
+	}
+}

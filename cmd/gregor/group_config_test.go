@@ -9,3 +9,10 @@ var defaultGroupConfig = actors.GroupConfig{
 	OffsetsRetentionMs: 7 * 24 * 60 * 60_000, OffsetsRetentionCheckIntervalMs: 600_000, OffsetMetadataMaxBytes: 4096,
 	ConsumerSessionTimeoutMs: 45_000, ConsumerHeartbeatIntervalMs: 5000,
 }
+
+// defaultTxnConfig is what an empty configuration gives the node's
+// transaction coordinators.
+var defaultTxnConfig = actors.TxnConfig{
+	StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 100 << 20,
+	MaxTimeoutMs: 900_000, IDExpirationMs: 7 * 24 * 60 * 60_000, RemoveExpiredIntervalMs: 3_600_000,
+}

@@ -35,6 +35,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		MaxConnections:           int(c.MaxConnections),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
+		ProducerIDExpirationMs:   c.ProducerIDExpirationMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		MetricsListener:          c.MetricsListener,
 		DebugListener:            c.DebugListener,
@@ -42,6 +43,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 	}
 	cfg.HighWatermarkCheckpointIntervalMs = c.HighWatermarkCheckpointMs
 	cfg.Groups = groupConfig(c)
+	cfg.Txns = txnConfig(c)
 	if err := clusterNodeConfig(c, &cfg); err != nil {
 		return actors.Config{}, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,13 +24,16 @@ type producerFlags struct {
 	partition       int32
 	linger          time.Duration
 	deliveryTimeout time.Duration
+	// transactional is set by produce --transactional-id: the producer is
+	// idempotent, as transactions need.
+	transactional bool
 }
 
 // register adds the producing flags to flags.
 func (p *producerFlags) register(flags *pflag.FlagSet) {
 	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
 	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
-	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all; a broker without InitProducerID gets plain produces)")
+	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all): retries are never appended twice")
 	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
 	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
 	flags.DurationVar(&p.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout,
@@ -53,14 +57,17 @@ func (p *producerFlags) kgoOptions() ([]kgo.Opt, error) {
 	default:
 		return nil, fmt.Errorf("--acks %q: want all, -1, 1 or 0", p.acks)
 	}
-	if p.idempotent {
+	switch {
+	case p.transactional:
+		if p.acks != "all" && p.acks != "-1" {
+			return nil, fmt.Errorf("--transactional-id needs --acks all, not %s", p.acks)
+		}
+	case p.idempotent:
 		if p.acks != "all" && p.acks != "-1" {
 			return nil, fmt.Errorf("--idempotent needs --acks all, not %s", p.acks)
 		}
-	} else {
-		// kgo's default is idempotent, which acks 0 and 1 cannot be; and
-		// against a broker without InitProducerID (gregor, for now) kgo
-		// quietly produces without a producer ID anyway.
+	default:
+		// kgo's default is idempotent, which acks 0 and 1 cannot be.
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	codec, err := compressionCodec(p.compression)
@@ -108,6 +115,10 @@ type produceOptions struct {
 	headers      []string
 	maxLineBytes int
 	quiet        bool
+	// transactionalID, when set, produces every record in one
+	// transaction, committed at the end (aborted with abort).
+	transactionalID string
+	abort           bool
 }
 
 func newProduceCommand() *cobra.Command {
@@ -134,6 +145,8 @@ with --acks 0 the broker sends no reply, so no offset is known and only
 	flags.StringArrayVarP(&opts.headers, "header", "H", nil, "header key=value for every record (repeatable)")
 	flags.IntVar(&opts.maxLineBytes, "max-line-bytes", 1<<20, "longest input record accepted")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "do not print each record's partition and offset")
+	flags.StringVar(&opts.transactionalID, "transactional-id", "", "produce every record in one transaction of this transactional id, committed once all are acknowledged")
+	flags.BoolVar(&opts.abort, "abort", false, "with --transactional-id: abort the transaction instead of committing it")
 	return cmd
 }
 
@@ -148,15 +161,27 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 	if err != nil {
 		return err
 	}
+	if opts.abort && opts.transactionalID == "" {
+		return errors.New("--abort needs --transactional-id")
+	}
+	opts.producer.transactional = opts.transactionalID != ""
 	producerOpts, err := opts.producer.kgoOptions()
 	if err != nil {
 		return err
+	}
+	if opts.transactionalID != "" {
+		producerOpts = append(producerOpts, kgo.TransactionalID(opts.transactionalID))
 	}
 	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation())...)
 	if err != nil {
 		return err
 	}
 	defer session.close()
+	if opts.transactionalID != "" {
+		if err := session.client.BeginTransaction(); err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+	}
 
 	tally := &produceTally{out: cmd.OutOrStdout(), quiet: opts.quiet, offsetsKnown: opts.producer.acks != "0"}
 	scanner := newRecordScanner(cmd.InOrStdin(), delimiter, opts.maxLineBytes)
@@ -172,7 +197,28 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 	if err := scanner.Err(); err != nil {
 		return fmt.Errorf("read input: %w", err)
 	}
+	if opts.transactionalID != "" {
+		if err := endTransaction(ctx, session.client, tally, opts.abort); err != nil {
+			return err
+		}
+	}
 	return tally.result(session.stderr)
+}
+
+// endTransaction commits the transaction (aborts it with abort, or when a
+// record failed) and says so on the tally's failure.
+func endTransaction(ctx context.Context, cl *kgo.Client, tally *produceTally, abort bool) error {
+	tally.mu.Lock()
+	failed := tally.failed > 0
+	tally.mu.Unlock()
+	commit := kgo.TryCommit
+	if abort || failed {
+		commit = kgo.TryAbort
+	}
+	if err := cl.EndTransaction(ctx, commit); err != nil {
+		return fmt.Errorf("end transaction: %w", err)
+	}
+	return nil
 }
 
 // parseDelimiter resolves the escapes of --delimiter, the same as a consume

@@ -234,3 +234,19 @@ func TestProduceInputErrors(t *testing.T) {
 	mustFail(t, "x\n", []string{"produce", "t", "-b", addr, "--delimiter", ""}, "--delimiter must not be empty")
 	mustFail(t, "x\n", []string{"produce", "-b", addr}, "accepts 1 arg(s)")
 }
+
+// --idempotent produces with a producer id and sequence numbers the broker
+// checks (its InitProducerId hands the id out).
+func TestProduceIdempotent(t *testing.T) {
+	addr := startTestNode(t)
+	mustRun(t, "", "topic", "create", "idem", "-b", addr)
+	inv := mustRun(t, "a\nb\nc\n", "produce", "idem", "-b", addr, "--idempotent")
+	if want := "idem[0]@0\nidem[0]@1\nidem[0]@2\n"; inv.stdout != want {
+		t.Errorf("--idempotent printed %q, want %q", inv.stdout, want)
+	}
+	for _, r := range fetchRecords(t, addr, "idem", 3) {
+		if r.ProducerID < 0 {
+			t.Errorf("record %d has no producer id", r.Offset)
+		}
+	}
+}

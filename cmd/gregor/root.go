@@ -20,6 +20,7 @@ func newRootCommand() *cobra.Command {
 		newProduceCommand(),
 		newConsumeCommand(),
 		newGroupCommand(),
+		newTxnCommand(),
 		newPerfCommand(),
 		newClusterCommand(),
 		newSimCommand(),

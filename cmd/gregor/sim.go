@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,15 +69,18 @@ func (f *simFlags) options(seed uint64) (sim.Options, error) {
 func newSimRunCommand() *cobra.Command {
 	var flags simFlags
 	var seed uint64
-	var scenario, traceFile string
-	var quiet bool
+	var scenario, traceFile, htmlFile string
+	var quiet, noShrink bool
+	maxFaults := -1
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Play one seed (or a named scenario) and check it",
 		Example: `  gregor sim run --seed 42
   gregor sim run --seed 7 --duration 5m --nodes 5 --trace run.log
   gregor sim run --scenario last-replica-standing
-  gregor sim run --seed 3 --plant early-hw`,
+  gregor sim run --seed 3 --plant early-hw
+  gregor sim run --seed 9 --html run.html
+  gregor sim run --seed 1 --plant skip-truncation --faults 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := flags.options(seed)
@@ -85,6 +90,17 @@ func newSimRunCommand() *cobra.Command {
 			out := cmd.OutOrStdout()
 			if !quiet {
 				opts.Timeline = out
+			}
+			if maxFaults >= 0 {
+				opts.LimitFaults, opts.MaxFaults = true, maxFaults
+			}
+			var page *os.File
+			if htmlFile != "" {
+				if page, err = os.Create(htmlFile); err != nil {
+					return err
+				}
+				defer page.Close()
+				opts.HTML = page
 			}
 			if traceFile != "" {
 				f, err := os.Create(traceFile)
@@ -112,15 +128,24 @@ func newSimRunCommand() *cobra.Command {
 			if traceFile != "" {
 				fmt.Fprintf(out, "trace written to %s (its sha256 is the trace hash above)\n", traceFile)
 			}
-			if rep.Failed() {
-				replay := rep.ReplayCommand()
-				if scenario != "" {
-					replay = fmt.Sprintf("gregor sim run --scenario %s --seed %d", scenario, seed)
+			if page != nil {
+				if err := errors.Join(rep.HTMLErr, page.Close()); err != nil {
+					return fmt.Errorf("write %s: %w", htmlFile, err)
 				}
-				fmt.Fprintf(out, "seed %d failed; replay with:\n  %s\n", seed, replay)
+				fmt.Fprintf(out, "page written to %s\n", htmlFile)
+			}
+			if !rep.Failed() {
+				return nil
+			}
+			if scenario != "" {
+				fmt.Fprintf(out, "seed %d failed; replay with:\n  gregor sim run --scenario %s --seed %d\n", seed, scenario, seed)
 				return errViolation
 			}
-			return nil
+			fmt.Fprintf(out, "seed %d failed; replay with:\n  %s\n", seed, rep.ReplayCommand())
+			if !noShrink {
+				printShrunk(out, opts, rep)
+			}
+			return errViolation
 		},
 	}
 	flags.add(cmd)
@@ -128,7 +153,34 @@ func newSimRunCommand() *cobra.Command {
 	cmd.Flags().StringVar(&scenario, "scenario", "", "play a named scenario instead of a swarm seed: "+scenarioNames())
 	cmd.Flags().StringVar(&traceFile, "trace", "", "write the full event log to this file")
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "print only the summary, not the timeline")
+	cmd.Flags().StringVar(&htmlFile, "html", "", "write the run as one self-contained HTML page to this file")
+	cmd.Flags().IntVar(&maxFaults, "faults", -1, "cut the fault schedule after this many faults (-1: no cut)")
+	cmd.Flags().BoolVar(&noShrink, "no-shrink", false, "on a violation, do not search for the shortest failing prefix of the fault schedule")
 	return cmd
+}
+
+// printShrunk replays a failing seed with its fault schedule cut at
+// successive points and prints the shortest prefix that still fails.
+func printShrunk(out io.Writer, opts sim.Options, rep *sim.Report) {
+	start := time.Now()
+	fmt.Fprintf(out, "\nsearching the shortest prefix of its fault schedule (%d faults) that still fails...\n", len(rep.Faults))
+	k, shrunk := sim.Shrink(opts, rep)
+	fmt.Fprintf(out, "shortest failing prefix: %d of %d faults (found in %s)\n", k, len(rep.Faults), time.Since(start).Round(time.Millisecond))
+	for _, f := range shrunk.Faults {
+		fmt.Fprintf(out, "  %s\n", f)
+	}
+	if k == 0 {
+		fmt.Fprintf(out, "  (it fails with no fault at all)\n")
+	}
+	fmt.Fprintf(out, "  then: VIOLATION %s\n", firstLine(shrunk.Violations[0].String()))
+	fmt.Fprintf(out, "replay it with:\n  %s\n", shrunk.ReplayCommand())
+}
+
+func firstLine(s string) string {
+	if i := strings.Index(s, "\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func scenarioNames() string {

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSimRunPrintsTimelineSummaryAndTraceHash(t *testing.T) {
@@ -50,21 +54,134 @@ func TestSimRunScenario(t *testing.T) {
 	}
 }
 
-func TestSimSwarmFindsAPlantAndNamesTheSeed(t *testing.T) {
-	inv := runGregor(t, "", "sim", "swarm", "--seeds", "5", "--duration", "20s", "--plant", "early-hw")
-	if !errors.Is(inv.err, errViolation) {
-		t.Fatalf("swarm with early-hw: %v\n%s", inv.err, inv.stdout)
-	}
-	for _, want := range []string{`seeds failed:`, `seed \d+: S3 at `, `replay: gregor sim run --seed \d+ --nodes 3 --duration 20000ms --plant early-hw`} {
-		if !regexp.MustCompile(want).MatchString(inv.stdout) {
-			t.Errorf("output lacks %q:\n%s", want, inv.stdout)
+// swarmPlantBounds are the seeds within which `gregor sim swarm --seeds 50
+// --plant P` (faulty phases of 60 s, seeds from 1) must find each plant
+// (CORRECTNESS.md H4): measured, the first failing seed is 1 for early-hw
+// (44 of the 50 seeds fail), 1 for skip-truncation (25 of 50) and 9 for
+// unclean-elect (11 of 50: it needs a partition whose ISR shrank to its
+// leader before the leader failed), 1 for double-owner (23 of 50: it needs
+// two members in a consumer group).
+var swarmPlantBounds = map[string]struct {
+	seeds  int
+	checks string
+}{
+	"early-hw":        {5, `S3|S2|Q3|Q4|Q11`},
+	"skip-truncation": {10, `S4|S2|Q1|Q11|S12|Q3|Q4`},
+	"unclean-elect":   {30, `S5`},
+	"double-owner":    {5, `S11`},
+}
+
+// TestSimSwarmFindsEachPlantAndNothingWithout is the proof that the
+// checkers check (issue 12): `gregor sim swarm --seeds 50 --plant P`
+// exits with the violation, names a failing seed within the stated bound
+// with the command that replays it, and that command fails again; the
+// same swarm without a plant finds nothing. The plants are the sim
+// package's (layering_test.go keeps sim out of every package but this
+// command, so serve carries none).
+func TestSimSwarmFindsEachPlantAndNothingWithout(t *testing.T) {
+	for _, plant := range []string{"early-hw", "skip-truncation", "unclean-elect", "double-owner"} {
+		bound := swarmPlantBounds[plant]
+		inv := runGregorFor(t, 5*time.Minute, "sim", "swarm", "--seeds", "50", "--plant", plant)
+		if !errors.Is(inv.err, errViolation) {
+			t.Errorf("swarm with %s: %v\n%s", plant, inv.err, inv.stdout)
+			continue
 		}
+		m := regexp.MustCompile(`(?m)^\d+ seeds failed:\n  seed (\d+): (\S+) at `).FindStringSubmatch(inv.stdout)
+		if m == nil {
+			t.Errorf("swarm with %s names no failing seed:\n%s", plant, inv.stdout)
+			continue
+		}
+		seed := atoi(t, m[1])
+		if seed > bound.seeds {
+			t.Errorf("plant %s: first found at seed %d, past the stated bound of %d seeds", plant, seed, bound.seeds)
+		}
+		if !regexp.MustCompile(`^(` + bound.checks + `)$`).MatchString(m[2]) {
+			t.Errorf("plant %s: seed %d found by %s, not one of %s", plant, seed, m[2], bound.checks)
+		}
+		replay := fmt.Sprintf("gregor sim run --seed %d --nodes 3 --duration 60000ms --plant %s", seed, plant)
+		if !strings.Contains(inv.stdout, "replay: "+replay+"\n") {
+			t.Errorf("plant %s: no replay command %q in:\n%s", plant, replay, inv.stdout)
+		}
+		again := runGregorFor(t, time.Minute, append(strings.Fields(replay)[1:], "--quiet", "--no-shrink")...)
+		if !errors.Is(again.err, errViolation) || !strings.Contains(again.stdout, "VIOLATION "+m[2]) {
+			t.Errorf("plant %s: the replay of seed %d does not fail with %s: %v\n%s", plant, seed, m[2], again.err, again.stdout)
+		}
+		t.Logf("plant %s: found first at seed %d by %s", plant, seed, m[2])
 	}
-	ok := mustRun(t, "", "sim", "swarm", "--seeds", "5", "--duration", "10s")
-	if !strings.Contains(ok.stdout, "no seed failed") || !strings.Contains(ok.stderr, "5/5 seeds") {
-		t.Errorf("swarm without plants:\n%s\n%s", ok.stdout, ok.stderr)
+	ok := runGregorFor(t, 5*time.Minute, "sim", "swarm", "--seeds", "50")
+	if ok.err != nil || !strings.Contains(ok.stdout, "no seed failed") || !strings.Contains(ok.stderr, "50/50 seeds, 0 failing") {
+		t.Errorf("swarm without plants: %v\n%s\n%s", ok.err, ok.stdout, ok.stderr)
 	}
 	if inv := runGregor(t, "", "sim", "swarm", "--plant", "nope"); inv.err == nil {
 		t.Errorf("an unknown plant was accepted")
 	}
+}
+
+// runGregorFor runs gregor with a deadline longer than commandTimeout
+// (swarms under the race detector).
+func runGregorFor(t *testing.T, timeout time.Duration, args ...string) invocation {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return runGregorContext(ctx, strings.NewReader(""), args...)
+}
+
+// TestSimRunShrinksTheFaultSchedule: on a violation, sim run exits 1 with
+// the seed and the shortest prefix of the fault schedule that still fails,
+// and the command it prints replays that prefix, failing again.
+func TestSimRunShrinksTheFaultSchedule(t *testing.T) {
+	inv := runGregor(t, "", "sim", "run", "--seed", "1", "--duration", "30s", "--plant", "skip-truncation", "--quiet")
+	if !errors.Is(inv.err, errViolation) {
+		t.Fatalf("sim run with skip-truncation: %v\n%s", inv.err, inv.stdout)
+	}
+	m := regexp.MustCompile(`shortest failing prefix: (\d+) of (\d+) faults`).FindStringSubmatch(inv.stdout)
+	if m == nil || !strings.Contains(inv.stdout, "seed 1 failed") {
+		t.Fatalf("no seed or shortest prefix in:\n%s", inv.stdout)
+	}
+	k, n := atoi(t, m[1]), atoi(t, m[2])
+	if k < 1 || k >= n {
+		t.Errorf("shortest prefix %d of %d faults: seed 1 needs some faults to fail, and not all of them", k, n)
+	}
+	replay := regexp.MustCompile(`(?m)^  gregor (sim run --seed 1 .* --faults (\d+))$`).FindStringSubmatch(inv.stdout)
+	if replay == nil || replay[2] != m[1] {
+		t.Fatalf("no replay command with --faults %s in:\n%s", m[1], inv.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^  #` + m[1] + ` at \d+\.\d{3}s: `).MatchString(inv.stdout) {
+		t.Errorf("the prefix's faults are not listed:\n%s", inv.stdout)
+	}
+	again := runGregor(t, "", append(strings.Fields(replay[1]), "--quiet", "--no-shrink")...)
+	if !errors.Is(again.err, errViolation) || !strings.Contains(again.stdout, "VIOLATION") {
+		t.Errorf("the shrunk replay does not fail: %v\n%s", again.err, again.stdout)
+	}
+	if !strings.Contains(again.stdout, "seed 1, 3 nodes") {
+		t.Errorf("the shrunk replay:\n%s", again.stdout)
+	}
+}
+
+// TestSimRunWritesAPage: --html writes the run's self-contained page (the
+// sim package's test opens one in a browser).
+func TestSimRunWritesAPage(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "run.html")
+	inv := mustRun(t, "", "sim", "run", "--seed", "7", "--duration", "10s", "--quiet", "--html", page)
+	if !strings.Contains(inv.stdout, "page written to "+page) {
+		t.Errorf("output:\n%s", inv.stdout)
+	}
+	p, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "<title>gregor sim: seed 7, 3 nodes, plant none</title>", `"partitions":[{"tp":"t0/0"`, "<script>"} {
+		if !strings.Contains(string(p), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -1,0 +1,177 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/netio"
+	"gregor/txn"
+)
+
+// The transaction APIs: each request goes to the coordinator of its
+// transactional id (the leader of the id's __transaction_state partition);
+// batched requests are split by coordinator and their answers merged.
+
+// handleTxn routes a transaction request; it reports false for others.
+func (r *router) handleTxn(req *netio.Request, respond func(kmsg.Response)) bool {
+	switch body := req.Body.(type) {
+	case *kmsg.AddPartitionsToTxnRequest:
+		r.addPartitionsToTxn(body, respond)
+	case *kmsg.AddOffsetsToTxnRequest:
+		r.toTxnCoordinator(body, body.TransactionalID, respond)
+	case *kmsg.EndTxnRequest:
+		r.toTxnCoordinator(body, body.TransactionalID, respond)
+	case *kmsg.DescribeTransactionsRequest:
+		r.describeTransactions(body, respond)
+	case *kmsg.ListTransactionsRequest:
+		r.listTransactions(body, respond)
+	default:
+		return false
+	}
+	return true
+}
+
+// toTxnCoordinator sends a request about one transactional id to its
+// coordinator, or answers NOT_COORDINATOR when this node is not it.
+func (r *router) toTxnCoordinator(body kmsg.Request, txnID string, respond func(kmsg.Response)) {
+	pid := r.node.txns.coordinatorFor(r.node.routes.load(), txnID)
+	if pid == nil {
+		respond(txn.ErrorResponse(body, kerr.NotCoordinator.Code))
+		return
+	}
+	r.node.system.Root.Send(pid, &txnRequest{body: body, respond: respond})
+}
+
+// initTxnProducerID serves InitProducerId with a transactional id.
+func (r *router) initTxnProducerID(body *kmsg.InitProducerIDRequest, respond func(kmsg.Response)) {
+	r.toTxnCoordinator(body, *body.TransactionalID, respond)
+}
+
+// addPartitionsToTxn checks that the partitions exist (else
+// UNKNOWN_TOPIC_OR_PARTITION for them and OPERATION_NOT_ATTEMPTED for the
+// rest, as Kafka answers) and sends each transaction to its coordinator.
+func (r *router) addPartitionsToTxn(body *kmsg.AddPartitionsToTxnRequest, respond func(kmsg.Response)) {
+	img := r.node.routes.load().image
+	exists := func(topic string, p int32) bool {
+		t, ok := img.Topic(topic)
+		return ok && p >= 0 && p < t.PartitionCount()
+	}
+	if body.Version <= 3 {
+		resp := txn.ErrorResponse(body, kerr.OperationNotAttempted.Code).(*kmsg.AddPartitionsToTxnResponse)
+		missing := false
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if p := &resp.Topics[i].Partitions[j]; !exists(resp.Topics[i].Topic, p.Partition) {
+					p.ErrorCode, missing = kerr.UnknownTopicOrPartition.Code, true
+				}
+			}
+		}
+		if missing {
+			respond(resp)
+			return
+		}
+		r.toTxnCoordinator(body, body.TransactionalID, respond)
+		return
+	}
+	// Brokers' batches: one request per transaction, answers merged in
+	// order.
+	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+	resp.Version = body.Version
+	resp.Transactions = make([]kmsg.AddPartitionsToTxnResponseTransaction, len(body.Transactions))
+	if len(body.Transactions) == 0 {
+		respond(resp)
+		return
+	}
+	var mu sync.Mutex
+	left := len(body.Transactions)
+	for i, tx := range body.Transactions {
+		one := kmsg.NewPtrAddPartitionsToTxnRequest()
+		one.Version, one.Transactions = body.Version, []kmsg.AddPartitionsToTxnRequestTransaction{tx}
+		r.toTxnCoordinator(one, tx.TransactionalID, func(part kmsg.Response) {
+			mu.Lock()
+			defer mu.Unlock()
+			if p := part.(*kmsg.AddPartitionsToTxnResponse); len(p.Transactions) == 1 {
+				resp.Transactions[i] = p.Transactions[0]
+			}
+			if left--; left == 0 {
+				respond(resp)
+			}
+		})
+	}
+}
+
+// describeTransactions splits the ids by coordinator and merges the
+// answers in the request's order.
+func (r *router) describeTransactions(body *kmsg.DescribeTransactionsRequest, respond func(kmsg.Response)) {
+	resp := kmsg.NewPtrDescribeTransactionsResponse()
+	resp.Version = body.Version
+	resp.TransactionStates = make([]kmsg.DescribeTransactionsResponseTransactionState, len(body.TransactionalIDs))
+	if len(body.TransactionalIDs) == 0 {
+		respond(resp)
+		return
+	}
+	var mu sync.Mutex
+	left := len(body.TransactionalIDs)
+	for i, id := range body.TransactionalIDs {
+		one := kmsg.NewPtrDescribeTransactionsRequest()
+		one.Version, one.TransactionalIDs = body.Version, []string{id}
+		r.toTxnCoordinator(one, id, func(part kmsg.Response) {
+			mu.Lock()
+			defer mu.Unlock()
+			if p := part.(*kmsg.DescribeTransactionsResponse); len(p.TransactionStates) == 1 {
+				resp.TransactionStates[i] = p.TransactionStates[0]
+			}
+			if left--; left == 0 {
+				respond(resp)
+			}
+		})
+	}
+}
+
+// listTransactions asks every coordinator on this node and merges their
+// lists; a coordinator still loading makes the answer
+// COORDINATOR_LOAD_IN_PROGRESS, as Kafka's.
+func (r *router) listTransactions(body *kmsg.ListTransactionsRequest, respond func(kmsg.Response)) {
+	resp := kmsg.NewPtrListTransactionsResponse()
+	resp.Version = body.Version
+	coordinators := *r.node.txns.coordinators.Load()
+	if len(coordinators) == 0 {
+		respond(resp)
+		return
+	}
+	var mu sync.Mutex
+	left, done := len(coordinators), false
+	finish := func() {
+		if !done {
+			done = true
+			respond(resp)
+		}
+	}
+	timer := time.AfterFunc(groupBatchTimeout, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		finish()
+	})
+	for _, pid := range coordinators {
+		r.node.system.Root.Send(pid, &txnRequest{body: body, respond: func(part kmsg.Response) {
+			mu.Lock()
+			defer mu.Unlock()
+			if done {
+				return
+			}
+			p := part.(*kmsg.ListTransactionsResponse)
+			if p.ErrorCode != 0 && p.ErrorCode != kerr.NotCoordinator.Code && resp.ErrorCode == 0 {
+				resp.ErrorCode = p.ErrorCode
+			}
+			resp.TransactionStates = append(resp.TransactionStates, p.TransactionStates...)
+			resp.UnknownStateFilters = p.UnknownStateFilters
+			if left--; left == 0 {
+				timer.Stop()
+				finish()
+			}
+		}})
+	}
+}

@@ -1,0 +1,65 @@
+package actors
+
+import (
+	"gregor/txn"
+)
+
+// TxnConfig holds a node's transaction coordinator settings (Kafka's names
+// beside each field). Zero fields take Kafka's defaults.
+type TxnConfig struct {
+	// StateLogPartitions is transaction.state.log.num.partitions (50).
+	StateLogPartitions int32
+	// StateLogReplicationFactor is
+	// transaction.state.log.replication.factor (3), capped to the brokers
+	// present with a warning.
+	StateLogReplicationFactor int16
+	// StateLogMinISR is transaction.state.log.min.isr (2), capped to the
+	// replication factor.
+	StateLogMinISR int32
+	// StateLogSegmentBytes is transaction.state.log.segment.bytes
+	// (100 MiB).
+	StateLogSegmentBytes int32
+	// MaxTimeoutMs is transaction.max.timeout.ms (900000).
+	MaxTimeoutMs int32
+	// IDExpirationMs is transactional.id.expiration.ms (7 days).
+	IDExpirationMs int64
+	// RemoveExpiredIntervalMs is
+	// transaction.remove.expired.transaction.cleanup.interval.ms (1 hour).
+	RemoveExpiredIntervalMs int64
+}
+
+// Kafka's defaults for the transaction state topic.
+const (
+	defaultStateLogPartitions        = 50
+	defaultStateLogReplicationFactor = 3
+	defaultStateLogSegmentBytes      = 100 << 20
+	defaultStateLogMinISR            = 2
+	// txnAppendTimeoutMs is how long an append to __transaction_state may
+	// wait for its acknowledgement (Kafka's request.timeout.ms for it).
+	txnAppendTimeoutMs = 30000
+	// markerTimeoutMs bounds one WriteTxnMarkers request.
+	markerTimeoutMs = 30000
+)
+
+func (c TxnConfig) withDefaults() TxnConfig {
+	if c.StateLogPartitions <= 0 {
+		c.StateLogPartitions = defaultStateLogPartitions
+	}
+	if c.StateLogReplicationFactor <= 0 {
+		c.StateLogReplicationFactor = defaultStateLogReplicationFactor
+	}
+	if c.StateLogMinISR <= 0 {
+		c.StateLogMinISR = defaultStateLogMinISR
+	}
+	if c.StateLogSegmentBytes <= 0 {
+		c.StateLogSegmentBytes = defaultStateLogSegmentBytes
+	}
+	return c
+}
+
+// coreConfig is what each coordinator core is started with: coordinator
+// epoch is the leader epoch of its partition.
+func (c TxnConfig) coreConfig(n *Node, coordinatorEpoch int32) txn.Config {
+	return txn.Config{CoordinatorEpoch: coordinatorEpoch, MaxTimeoutMs: c.MaxTimeoutMs, IDExpirationMs: c.IDExpirationMs,
+		ExpiryCheckIntervalMs: c.RemoveExpiredIntervalMs, OffsetsPartitions: n.groups.cfg.OffsetsTopicPartitions}
+}

@@ -1,0 +1,257 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/txn"
+)
+
+// txnRequest carries a transaction request to the coordinator of its
+// transactional id.
+type txnRequest struct {
+	body    kmsg.Request
+	respond func(kmsg.Response)
+}
+
+// answerUndelivered answers a request that reached no coordinator (it
+// stopped): its transactional ids are coordinated elsewhere now.
+func (m *txnRequest) answerUndelivered() {
+	m.respond(txn.ErrorResponse(m.body, kerr.NotCoordinator.Code))
+}
+
+// Messages of a transaction coordinator actor.
+type (
+	txnLoadRead struct{ res fetchPartitionResult }
+	txnAppended struct {
+		ids  []txn.AppendID
+		code int16
+	}
+	txnAllocated struct {
+		id   txn.AllocID
+		pid  int64
+		code int16
+	}
+	txnMarkersWritten struct{ results []markerResult }
+	txnTick           struct{}
+	txnShutdown       struct{}
+)
+
+// txnCoordinator is the thin shell around one __transaction_state
+// partition's txn.Coordinator: it loads the partition through the
+// partition actor, feeds the core every request, append outcome, producer
+// id, marker outcome and tick, and carries out what the core asks
+// (appends through the partition actor with acks=all, producer ids from
+// the node's block, markers to partition leaders) and its replies.
+type txnCoordinator struct {
+	x            *txnNode
+	partition    int32
+	epoch        int32
+	partitionPID *actor.PID
+	logger       *zap.Logger
+
+	core       *txn.Coordinator
+	self       *actor.PID
+	waiting    map[txn.RequestID]*txnRequest
+	nextID     txn.RequestID
+	loadOffset int64
+	// appending are the appends the partition is writing (nil: none);
+	// queued wait for them, then go as one batch.
+	appending []txn.AppendID
+	queued    []txn.Append
+	closing   bool
+	timer     *time.Timer
+	tickAtMs  int64
+	tickArmed bool
+}
+
+func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
+	return &txnCoordinator{x: x, partition: partition, epoch: epoch, partitionPID: partitionPID,
+		logger: x.logger.With(zap.Int32("partition", partition), zap.Int32("coordinator_epoch", epoch))}
+}
+
+// Receive implements actor.Actor.
+func (a *txnCoordinator) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.self, a.waiting = ctx.Self(), map[txn.RequestID]*txnRequest{}
+		a.core = txn.NewCoordinator(a.x.cfg.coreConfig(a.x.n, a.epoch))
+		a.readPartition()
+		return
+	case *txnLoadRead:
+		a.loadRead(msg.res)
+	case *txnRequest:
+		if a.closing {
+			msg.answerUndelivered()
+			return
+		}
+		a.nextID++
+		a.waiting[a.nextID] = msg
+		a.core.Handle(a.nextID, msg.body, a.now())
+	case *txnAppended:
+		a.appending = nil
+		for _, id := range msg.ids {
+			a.core.Appended(id, msg.code, a.now())
+		}
+	case *txnAllocated:
+		a.core.ProducerIDAllocated(msg.id, msg.pid, msg.code, a.now())
+	case *txnMarkersWritten:
+		for _, r := range msg.results {
+			a.core.MarkerWritten(r.marker, r.code, a.now())
+		}
+	case *txnTick:
+		a.tickArmed = false
+		if a.core.Loading() {
+			a.readPartition()
+			return
+		}
+		a.core.Tick(a.now())
+	case *txnShutdown:
+		a.closing = true
+		a.answerWaiting()
+		return
+	case *actor.Stopping, *actor.Restarting:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.answerWaiting()
+		return
+	case *actor.Stopped:
+		return
+	default:
+		panic(fmt.Sprintf("transaction coordinator %d: unexpected message %T", a.partition, msg))
+	}
+	a.carryOut()
+}
+
+func (a *txnCoordinator) now() txn.Time {
+	now := a.x.n.cfg.Clock.Now()
+	return txn.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
+}
+
+// readPartition asks the partition for its records from loadOffset on.
+func (a *txnCoordinator) readPartition() {
+	self, root := a.self, a.x.n.system.Root
+	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
+		reply: func(res fetchPartitionResult) { root.Send(self, &txnLoadRead{res: res}) }})
+}
+
+// loadRead replays one read of the partition and reads on, until the high
+// watermark: then the coordinator serves.
+func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
+	switch {
+	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
+		a.loadOffset = res.logStartOffset
+		a.readPartition()
+		return
+	case res.errorCode != 0:
+		a.logger.Warn("transaction coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
+		self, root := a.self, a.x.n.system.Root
+		a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &txnTick{}) })
+		return
+	}
+	if res.records != nil {
+		p, err := res.records.Bytes()
+		res.records.Release()
+		if err == nil {
+			a.loadOffset, err = a.core.Load(p, a.loadOffset)
+		}
+		if err != nil {
+			panic(fmt.Errorf("transaction coordinator %d: load: %w", a.partition, err))
+		}
+	}
+	if a.loadOffset < res.highWatermark {
+		a.readPartition()
+		return
+	}
+	a.core.Loaded(a.now())
+	a.logger.Info("transaction coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
+}
+
+// carryOut does what the core asks until it has nothing left, then arms
+// the next tick.
+func (a *txnCoordinator) carryOut() {
+	for {
+		rd := a.core.Ready()
+		if rd.Empty() {
+			break
+		}
+		for _, id := range rd.Allocs {
+			a.allocate(id)
+		}
+		a.queued = append(a.queued, rd.Appends...)
+		if len(rd.Markers) > 0 {
+			a.x.writeMarkers(rd.Markers, a.self)
+		}
+		for _, r := range rd.Replies {
+			if req := a.waiting[r.ID]; req != nil {
+				delete(a.waiting, r.ID)
+				req.respond(r.Response)
+			}
+		}
+	}
+	a.flushAppends()
+	a.armTimer()
+}
+
+// allocate asks the node for a producer id for the core.
+func (a *txnCoordinator) allocate(id txn.AllocID) {
+	self, root := a.self, a.x.n.system.Root
+	a.x.n.allocateProducerID(func(pid int64, err error) {
+		code := int16(0)
+		if err != nil {
+			code = kerr.CoordinatorLoadInProgress.Code // the controller is away: the client retries
+		}
+		root.Send(self, &txnAllocated{id: id, pid: pid, code: code})
+	})
+}
+
+// flushAppends writes the queued appends to the partition as one batch
+// (acks=all) unless a batch is being written.
+func (a *txnCoordinator) flushAppends() {
+	if a.appending != nil || len(a.queued) == 0 {
+		return
+	}
+	var records []txn.Record
+	for _, ap := range a.queued {
+		records = append(records, ap.Records...)
+		a.appending = append(a.appending, ap.ID)
+	}
+	a.queued = nil
+	self, root, ids := a.self, a.x.n.system.Root, a.appending
+	batch := txn.EncodeBatch(records, a.x.n.cfg.Clock.Now().WallMs)
+	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: txnAppendTimeoutMs,
+		reply: func(res producePartitionResult) { root.Send(self, &txnAppended{ids: ids, code: res.errorCode}) }})
+}
+
+// armTimer schedules the next tick at the core's next deadline, only ever
+// moving an armed tick earlier.
+func (a *txnCoordinator) armTimer() {
+	next := a.core.NextDeadlineMs()
+	if a.core.Loading() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+		return
+	}
+	a.tickAtMs, a.tickArmed = next, true
+	delay := time.Duration(max(next-a.x.n.cfg.Clock.Now().MonoMs, 0)) * time.Millisecond
+	if a.timer == nil {
+		self, root := a.self, a.x.n.system.Root
+		a.timer = time.AfterFunc(delay, func() { root.Send(self, &txnTick{}) })
+		return
+	}
+	a.timer.Reset(delay)
+}
+
+// answerWaiting answers NOT_COORDINATOR to every request the core still
+// owes an answer; the core's later replies to them are dropped.
+func (a *txnCoordinator) answerWaiting() {
+	for id, req := range a.waiting {
+		req.answerUndelivered()
+		delete(a.waiting, id)
+	}
+}

@@ -1,0 +1,206 @@
+package actors
+
+import (
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/netio"
+	"gregor/txn"
+)
+
+// txnNode is the node's part in transaction coordination: the coordinator
+// actor of every __transaction_state partition this node leads (started
+// and stopped by the replica manager as leadership says), the creation of
+// that topic when the first transactional request needs it, and the
+// clients that carry markers and verifications to other brokers.
+type txnNode struct {
+	n   *Node
+	cfg TxnConfig
+	// coordinators maps a __transaction_state partition to its coordinator
+	// actor. Only the replica manager writes it (a copy each time); the
+	// router reads it without locks.
+	coordinators atomic.Pointer[map[int32]*actor.PID]
+	// creating is set while a request to create __transaction_state is
+	// with the controller.
+	creating atomic.Bool
+	logger   *zap.Logger
+
+	mu      sync.Mutex
+	clients map[string]*netio.Client // by broker address
+	closed  bool
+	// unverified, set by tests that drive partitions with markers of their
+	// own and no coordinator, lets every transactional produce through.
+	unverified atomic.Bool
+}
+
+func newTxnNode(n *Node) *txnNode {
+	x := &txnNode{n: n, cfg: n.cfg.Txns.withDefaults(), logger: n.logger.Named("txns"), clients: map[string]*netio.Client{}}
+	x.coordinators.Store(&map[int32]*actor.PID{})
+	return x
+}
+
+func (x *txnNode) coordinator(partition int32) *actor.PID {
+	return (*x.coordinators.Load())[partition]
+}
+
+// partitionOf is the __transaction_state partition of txnID, or -1 when
+// the topic does not exist yet.
+func (x *txnNode) partitionOf(rt *routes, txnID string) int32 {
+	t, ok := rt.image.Topic(txn.StateTopic)
+	if !ok || t.PartitionCount() == 0 {
+		return -1
+	}
+	return txn.PartitionFor(txnID, t.PartitionCount())
+}
+
+// coordinatorFor returns the actor coordinating txnID, or nil when this
+// node does not.
+func (x *txnNode) coordinatorFor(rt *routes, txnID string) *actor.PID {
+	p := x.partitionOf(rt, txnID)
+	if p < 0 {
+		return nil
+	}
+	return x.coordinator(p)
+}
+
+func (x *txnNode) setCoordinator(partition int32, pid *actor.PID) {
+	next := maps.Clone(*x.coordinators.Load())
+	if pid == nil {
+		delete(next, partition)
+	} else {
+		next[partition] = pid
+	}
+	x.coordinators.Store(&next)
+}
+
+// partitionStarted is the replica manager's hook after it started a
+// partition actor: a __transaction_state partition this node leads gets
+// its coordinator, a child of the manager beside the partition.
+func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, partitionPID *actor.PID) {
+	if r.Topic != txn.StateTopic || r.Partition.Leader != x.n.cfg.NodeID {
+		return
+	}
+	p, epoch := r.Partition.Partition, r.Partition.LeaderEpoch
+	if old := x.coordinator(p); old != nil {
+		ctx.Stop(old)
+	}
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return newTxnCoordinator(x, p, epoch, partitionPID)
+	}))
+	x.setCoordinator(p, pid)
+	x.logger.Info("transaction coordinator started", zap.Int32("partition", p), zap.Int32("coordinator_epoch", epoch))
+}
+
+// partitionStopping is the replica manager's hook before it stops a
+// partition actor (or when the partition's leader moved away).
+func (x *txnNode) partitionStopping(ctx actor.Context, topic string, partition int32) {
+	if topic != txn.StateTopic {
+		return
+	}
+	if pid := x.coordinator(partition); pid != nil {
+		ctx.Stop(pid)
+		x.setCoordinator(partition, nil)
+		x.logger.Info("transaction coordinator stopped", zap.Int32("partition", partition))
+	}
+}
+
+// leadershipChanged is the replica manager's hook for a partition whose
+// record changed: the coordinator follows the leader, and starts afresh
+// (a new coordinator epoch) when the leader epoch moved.
+func (x *txnNode) leadershipChanged(ctx actor.Context, r cluster.LocalReplica, partitionPID *actor.PID) {
+	if r.Topic != txn.StateTopic {
+		return
+	}
+	leads := r.Partition.Leader == x.n.cfg.NodeID && partitionPID != nil
+	switch running := x.coordinator(r.Partition.Partition) != nil; {
+	case leads && !running:
+		x.partitionStarted(ctx, r, partitionPID)
+	case !leads && running:
+		x.partitionStopping(ctx, r.Topic, r.Partition.Partition)
+	}
+}
+
+// shutdown tells every coordinator that the node is stopping, and closes
+// the broker clients.
+func (x *txnNode) shutdown() {
+	for _, pid := range *x.coordinators.Load() {
+		x.n.system.Root.Send(pid, &txnShutdown{})
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.closed = true
+	for _, c := range x.clients {
+		_ = c.Close()
+	}
+}
+
+// brokerClient returns the client to broker id's listener, or nil when the
+// broker is not live (or the node is stopping).
+func (x *txnNode) brokerClient(id int32) *netio.Client {
+	var addr string
+	for _, b := range x.n.liveBrokers(x.n.routes.load().image) {
+		if b.id == id {
+			addr = b.host + ":" + strconv.Itoa(int(b.port))
+		}
+	}
+	if addr == "" {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	if c, ok := x.clients[addr]; ok {
+		return c
+	}
+	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: "gregor-txn-" + strconv.Itoa(int(x.n.cfg.NodeID)),
+		ReconnectBackoffMaxMs: 500}, x.logger.Named("broker_client"))
+	if err != nil {
+		x.logger.Error("broker client not made", zap.String("address", addr), zap.Error(err))
+		return nil
+	}
+	x.clients[addr] = c
+	return c
+}
+
+// createStateTopic asks the controller to create __transaction_state
+// (once at a time); done runs when the controller answered.
+func (x *txnNode) createStateTopic(done func()) {
+	if !x.creating.CompareAndSwap(false, true) {
+		done()
+		return
+	}
+	rf := x.cfg.StateLogReplicationFactor
+	if brokers := x.n.groups.brokers(); int(rf) > brokers {
+		x.logger.Warn("transaction.state.log.replication.factor is above the brokers present: __transaction_state gets fewer replicas",
+			zap.Int16("replication_factor", rf), zap.Int("brokers", brokers))
+		rf = int16(brokers)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	t := kmsg.NewCreateTopicsRequestTopic()
+	t.Topic, t.NumPartitions, t.ReplicationFactor = txn.StateTopic, x.cfg.StateLogPartitions, rf
+	for _, kv := range [][2]string{{"cleanup.policy", "compact"}, {"compression.type", "uncompressed"},
+		{"segment.bytes", strconv.Itoa(int(x.cfg.StateLogSegmentBytes))},
+		{"min.insync.replicas", strconv.Itoa(int(min(x.cfg.StateLogMinISR, int32(rf))))}} {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = kv[0], kmsg.StringPtr(kv[1])
+		t.Configs = append(t.Configs, c)
+	}
+	req.Topics = append(req.Topics, t)
+	x.n.sendToController(req, func(resp kmsg.Response, _ error) {
+		x.creating.Store(false)
+		if r, ok := resp.(*kmsg.CreateTopicsResponse); ok && len(r.Topics) == 1 && r.Topics[0].ErrorCode != 0 && r.Topics[0].ErrorMessage != nil {
+			x.logger.Info("__transaction_state not created", zap.String("reason", *r.Topics[0].ErrorMessage))
+		}
+		done()
+	})
+}

@@ -1,0 +1,96 @@
+package cluster
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/logstore"
+)
+
+// txnMarkerTimeoutMs bounds how long a transaction marker waits for the high
+// watermark (WriteTxnMarkers carries no timeout of its own).
+const txnMarkerTimeoutMs = 30_000
+
+// TxnMarker asks the partition leader to end a producer's transaction
+// (WriteTxnMarkers from the transaction coordinator): a control batch,
+// answered once the high watermark passed it.
+type TxnMarker struct {
+	ProducerID       int64
+	ProducerEpoch    int16
+	CoordinatorEpoch int32
+	Commit           bool
+}
+
+// writeTxnMarker checks a marker against the producer's state and asks for
+// the append of its control batch. An epoch older than the producer's is
+// INVALID_PRODUCER_EPOCH, a coordinator epoch older than the last marker's
+// TRANSACTION_COORDINATOR_FENCED; a marker for a producer with no open
+// transaction is written anyway (the coordinator retries markers).
+func (r *Replica) writeTxnMarker(id RequestID, m TxnMarker, now Instant, reply func(code int16, format string, args ...any)) {
+	if e, ok := r.producers.Get(m.ProducerID); ok {
+		switch {
+		case m.ProducerEpoch < e.ProducerEpoch:
+			reply(kerr.InvalidProducerEpoch.Code, "marker for producer %d epoch %d, the partition knows epoch %d", m.ProducerID, m.ProducerEpoch, e.ProducerEpoch)
+			return
+		case m.CoordinatorEpoch < e.CoordinatorEpoch:
+			reply(kerr.TransactionCoordinatorFenced.Code, "marker from coordinator epoch %d, the last was from %d", m.CoordinatorEpoch, e.CoordinatorEpoch)
+			return
+		}
+	}
+	batch := logstore.TxnMarkerBatch(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, now.WallMs)
+	info := logstore.ReadProducerBatchInfo(batch)
+	p := pendingProduce{id: id, acks: -1, deadlineMs: now.MonoMs + txnMarkerTimeoutMs, appendTimeMs: -1, producer: &info}
+	r.producerAppendStarted(info)
+	r.appending[id] = p
+	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
+}
+
+// completedTxn is a transaction whose marker the leader appended and the
+// high watermark has not passed yet: its records stay unstable (a new
+// leader might not have the marker).
+type completedTxn struct {
+	firstOffset, markerOffset int64
+}
+
+// txnCompleted notes a transaction a marker ended on the leader.
+func (r *Replica) txnCompleted(done *logstore.CompletedTxn) {
+	if done != nil && r.leader != nil && done.LastOffset >= r.highWatermark {
+		r.unreplicatedTxns = append(r.unreplicatedTxns, completedTxn{firstOffset: done.FirstOffset, markerOffset: done.LastOffset})
+	}
+}
+
+// pruneUnreplicatedTxns forgets the completed transactions whose marker the
+// high watermark passed.
+func (r *Replica) pruneUnreplicatedTxns() {
+	kept := r.unreplicatedTxns[:0]
+	for _, t := range r.unreplicatedTxns {
+		if t.markerOffset >= r.highWatermark {
+			kept = append(kept, t)
+		}
+	}
+	r.unreplicatedTxns = kept
+}
+
+// LastStableOffset is the offset below which every transaction is decided
+// and known to be: the high watermark, or the first offset of the oldest
+// transaction still open or whose marker is not yet replicated.
+func (r *Replica) LastStableOffset() int64 {
+	lso := r.highWatermark
+	if first, ok := r.producers.FirstUnstableOffset(); ok {
+		lso = min(lso, first)
+	}
+	for _, t := range r.unreplicatedTxns {
+		lso = min(lso, t.firstOffset)
+	}
+	return max(lso, min(r.state.LogStartOffset, r.highWatermark))
+}
+
+// describeTxnMarker is the marker for logs.
+func (m TxnMarker) String() string {
+	kind := "abort"
+	if m.Commit {
+		kind = "commit"
+	}
+	return fmt.Sprintf("%s producer=%d epoch=%d coordinator-epoch=%d", kind, m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch)
+}

@@ -1,0 +1,173 @@
+package groups
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Offsets committed inside transactions (TxnOffsetCommit): they are
+// appended as transactional records of the producer and stay pending,
+// invisible to OffsetFetch, until the transaction's marker reaches this
+// partition: a commit marker makes them the group's committed offsets, an
+// abort marker drops them. A load replays the same: records of a
+// transactional batch are pending for its producer until its marker.
+
+// Producer is the producer id and epoch of a transactional append.
+type Producer struct {
+	ID    int64
+	Epoch int16
+}
+
+// txnPending holds one producer's pending offsets, by group.
+type txnPending map[string]map[topicPartition]offsetEntry
+
+// txnOffsetCommit serves TxnOffsetCommit: the group and member are
+// checked as for OffsetCommit, the offsets are appended as the producer's
+// transactional records, and kept pending once appended.
+func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitRequest, now Time) {
+	// The checks of OffsetCommit, on the request seen as one (v8: names,
+	// generation and member; a commit from outside the group without
+	// them).
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Version, oc.Group, oc.Generation, oc.MemberID, oc.InstanceID = 8, req.Group, -1, "", nil
+	if req.Version >= 3 {
+		oc.Generation, oc.MemberID, oc.InstanceID = req.Generation, req.MemberID, req.InstanceID
+	}
+	for _, t := range req.Topics {
+		ot := kmsg.NewOffsetCommitRequestTopic()
+		ot.Topic = t.Topic
+		for _, p := range t.Partitions {
+			op := kmsg.NewOffsetCommitRequestTopicPartition()
+			op.Partition, op.Offset, op.LeaderEpoch, op.Metadata = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		oc.Topics = append(oc.Topics, ot)
+	}
+	ans := newCommitAnswer(oc)
+	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
+	g, code := c.offsetCommitGroup(oc, now)
+	if code != 0 {
+		ans.setAll(code)
+		respond()
+		return
+	}
+	commits := c.planCommits(oc, ans, now)
+	if len(commits) == 0 {
+		respond()
+		return
+	}
+	records := make([]Record, 0, len(commits))
+	for _, cm := range commits {
+		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
+	}
+	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch}
+	c.appendTransactional(records, producer, func(code int16, _ Time) {
+		for _, cm := range commits {
+			ans.codes[cm.i][cm.j] = commitErrorCode(code)
+			if code == 0 {
+				c.addTxnOffset(producer.ID, g.id, cm.tp, cm.entry)
+			}
+		}
+		respond()
+	})
+}
+
+func txnCommitResponse(req *kmsg.TxnOffsetCommitRequest, ans *commitAnswer) *kmsg.TxnOffsetCommitResponse {
+	resp := kmsg.NewPtrTxnOffsetCommitResponse()
+	resp.Version = req.Version
+	for i, t := range req.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for j, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, ans.codes[i][j]
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+func (c *Coordinator) addTxnOffset(producerID int64, group string, tp topicPartition, e offsetEntry) {
+	p := c.txnOffsets[producerID]
+	if p == nil {
+		p = txnPending{}
+		c.txnOffsets[producerID] = p
+	}
+	if p[group] == nil {
+		p[group] = map[topicPartition]offsetEntry{}
+	}
+	p[group][tp] = e
+}
+
+// TransactionMarker tells the coordinator that the marker of producerID's
+// transaction was written to its partition: commit makes the offsets the
+// producer committed in it the groups' committed offsets; an abort drops
+// them.
+func (c *Coordinator) TransactionMarker(producerID int64, commit bool) {
+	p := c.txnOffsets[producerID]
+	delete(c.txnOffsets, producerID)
+	if !commit || p == nil {
+		return
+	}
+	groups := make([]string, 0, len(p))
+	for id := range p {
+		groups = append(groups, id)
+	}
+	slices.Sort(groups)
+	for _, id := range groups {
+		g := c.loadedGroup(id)
+		for tp, e := range p[id] {
+			g.offsets[tp] = e
+		}
+	}
+}
+
+// txnOffsetPending says whether a transaction holds an offset of group's
+// tp not yet committed or aborted (OffsetFetch with RequireStable answers
+// UNSTABLE_OFFSET_COMMIT for it).
+func (c *Coordinator) txnOffsetPending(group string, tp topicPartition) bool {
+	for _, p := range c.txnOffsets {
+		if _, ok := p[group][tp]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// PendingTxnProducers lists the producer ids with offsets pending, sorted.
+func (c *Coordinator) PendingTxnProducers() []int64 {
+	out := make([]int64, 0, len(c.txnOffsets))
+	for id := range c.txnOffsets {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// appendTransactional asks for records to be appended as one
+// transactional batch of producer.
+func (c *Coordinator) appendTransactional(records []Record, producer Producer, done func(code int16, now Time)) {
+	c.nextAppendID++
+	c.appending[c.nextAppendID] = done
+	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records, Producer: &producer})
+}
+
+// replayTxnOffset applies a loaded record of producerID's transactional
+// batch: an offset commit pending until the transaction's marker.
+func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
+	if v := keyVersion(r.Key); v != 0 && v != 1 || r.Value == nil {
+		return
+	}
+	var k kmsg.OffsetCommitKey
+	var v kmsg.OffsetCommitValue
+	if k.ReadFrom(r.Key) != nil || v.ReadFrom(r.Value) != nil {
+		return
+	}
+	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitWallMs: v.CommitTimestamp}
+	if v.Version >= 3 {
+		e.leaderEpoch = v.LeaderEpoch
+	}
+	c.addTxnOffset(producerID, k.Group, topicPartition{topic: k.Topic, partition: k.Partition}, e)
+}

@@ -1,0 +1,158 @@
+package logstore
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gregor/logstore/vfs"
+)
+
+// idempotentBatch is a batch of n records of producer pid at epoch and
+// base sequence seq.
+func idempotentBatch(tb testingT, pid int64, epoch int16, seq int32, n int, tsMs int64) []byte {
+	tb.Helper()
+	p := simpleBatch(tb, n, 8, tsMs, int(seq))
+	b, err := ParseBatch(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.ProducerID, b.ProducerEpoch, b.FirstSequence = pid, epoch, seq
+	raw := b.RecordBatch.AppendTo(nil)
+	ChecksumBatch(raw)
+	return raw
+}
+
+func appendProducerBatches(t *testing.T, l *Log, batches ...[]byte) {
+	t.Helper()
+	if _, err := l.Append(batches, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProducerStateLastBatchesAndEpochs(t *testing.T) {
+	s := NewProducerStates()
+	for seq := int32(0); seq < 70; seq += 10 {
+		s.Apply(ProducerBatchInfo{ProducerID: 7, ProducerEpoch: 1, BaseSequence: seq, LastSequence: seq + 9, FirstOffset: int64(seq), LastOffset: int64(seq) + 9})
+	}
+	e, _ := s.Get(7)
+	if len(e.Batches) != ProducerBatchesKept || e.Batches[0].FirstSequence != 20 || e.LastSequence() != 69 {
+		t.Fatalf("entry %+v", e)
+	}
+	if b, ok := e.FindBatch(40, 49); !ok || b.FirstOffset != 40 {
+		t.Fatalf("batch 40..49: %+v %t", b, ok)
+	}
+	s.Apply(ProducerBatchInfo{ProducerID: 7, ProducerEpoch: 2, BaseSequence: 0, LastSequence: 0, FirstOffset: 70, LastOffset: 70})
+	if e, _ := s.Get(7); e.ProducerEpoch != 2 || len(e.Batches) != 1 {
+		t.Fatalf("after a new epoch: %+v", e)
+	}
+	if got := addSequence(math.MaxInt32-1, 3); got != 1 {
+		t.Fatalf("sequence wrap: %d", got)
+	}
+	back, err := decodeProducerSnapshot(encodeProducerSnapshot(s))
+	if err != nil || !reflect.DeepEqual(back, s) {
+		t.Fatalf("snapshot round trip: %v\n%+v\n%+v", err, back, s)
+	}
+}
+
+// The log's producer state is the same after a clean restart (snapshot),
+// an unclean one (rebuilt from the batches) and follows a truncation.
+func TestLogProducerStateSurvivesRestartAndTruncation(t *testing.T) {
+	mem := vfs.NewMem()
+	cfg := smallConfig()
+	l := openTestLog(t, mem, "/p", cfg, nil, 0)
+	for i := 0; i < 40; i++ {
+		appendProducerBatches(t, l, idempotentBatch(t, int64(i%3), 0, int32(i/3)*4, 4, 1000+int64(i)))
+	}
+	want := l.ProducerStates()
+	if want.Len() != 3 {
+		t.Fatalf("%d producers", want.Len())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, mem, "/p", cfg, nil, 0)
+	if got := l.ProducerStates(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a clean restart:\n%+v\nwant\n%+v", got, want)
+	}
+	// An unclean restart with no snapshot at all: rebuilt from the log.
+	offsets, _ := l.producerSnapshots()
+	for _, off := range offsets {
+		_ = mem.Remove("/p/" + segmentFileName(off, producerSnapshotExt))
+	}
+	l2 := openTestLog(t, mem, "/p", cfg, nil, 0)
+	if got := l2.ProducerStates(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("rebuilt from the log:\n%+v\nwant\n%+v", got, want)
+	}
+	_ = l.Close()
+	// Truncating drops the batches past the cut.
+	cut := l2.LogEndOffset() - 8 // the last two batches (producers 0 and 2)
+	if err := l2.Truncate(cut, 0); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := l2.ProducerStates().Get(0)
+	if e.Batches[len(e.Batches)-1].LastOffset >= cut {
+		t.Fatalf("producer 0 after truncation to %d: %+v", cut, e)
+	}
+	_ = l2.Close()
+}
+
+// Transactions: the open ones set the first unstable offset, an abort
+// marker lands in the aborted-transaction index, which survives a restart
+// (with or without its .txnindex file) and follows a truncation.
+func TestLogAbortedTransactions(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	txn := func(pid int64, seq int32) []byte {
+		b := idempotentBatch(t, pid, 0, seq, 2, 1000)
+		b[batchAttributesPos+1] |= 0x10
+		ChecksumBatch(b)
+		return b
+	}
+	appendProducerBatches(t, l, txn(1, 0)) // 0-1
+	appendProducerBatches(t, l, txn(2, 0)) // 2-3
+	if first, ok := l.ProducerStates().FirstUnstableOffset(); !ok || first != 0 {
+		t.Fatalf("first unstable offset %d %t", first, ok)
+	}
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 4: abort 1
+	appendProducerBatches(t, l, TxnMarkerBatch(2, 0, 5, true, 1000))  // 5: commit 2
+	appendProducerBatches(t, l, txn(1, 2))                            // 6-7
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 8: abort 1
+	want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 4, LastStableOffset: 4}, {ProducerID: 1, FirstOffset: 6, LastOffset: 8, LastStableOffset: 8}}
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want) {
+		t.Fatalf("aborted %+v, want %+v", got, want)
+	}
+	if got := l.AbortedTransactions(5, 6); len(got) != 0 {
+		t.Fatalf("aborted in [5, 6): %+v", got)
+	}
+	if _, ok := l.ProducerStates().FirstUnstableOffset(); ok {
+		t.Fatal("a transaction is still open")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a restart: %+v", got)
+	}
+	if err := l.Truncate(6, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want[:1]) {
+		t.Fatalf("after truncating to 6: %+v", got)
+	}
+	_ = l.Close()
+	// Without index files or snapshots, the log rebuilds both.
+	names, _ := mem.ReadDir("/p")
+	for _, name := range names {
+		if strings.HasSuffix(name, txnIndexFileExt) || strings.HasSuffix(name, producerSnapshotExt) {
+			_ = mem.Remove("/p/" + name)
+		}
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	defer l.Close()
+	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want[:1]) {
+		t.Fatalf("rebuilt: %+v", got)
+	}
+}

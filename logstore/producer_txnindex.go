@@ -1,0 +1,173 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// txnIndexFileExt names a segment's aborted-transaction index: one entry per
+// abort marker in the segment (Kafka's .txnindex layout: version, producer
+// id, first offset, last offset, last stable offset).
+const txnIndexFileExt = ".txnindex"
+
+const txnIndexEntryBytes = 34
+
+// AbortedTxn is an aborted transaction: its producer, the first offset of
+// its records and the offset of its abort marker (LastOffset).
+type AbortedTxn struct {
+	ProducerID       int64
+	FirstOffset      int64
+	LastOffset       int64
+	LastStableOffset int64
+}
+
+func encodeTxnIndex(entries []AbortedTxn) []byte {
+	p := make([]byte, 0, len(entries)*txnIndexEntryBytes)
+	for _, e := range entries {
+		p = binary.BigEndian.AppendUint16(p, 0)
+		p = binary.BigEndian.AppendUint64(p, uint64(e.ProducerID))
+		p = binary.BigEndian.AppendUint64(p, uint64(e.FirstOffset))
+		p = binary.BigEndian.AppendUint64(p, uint64(e.LastOffset))
+		p = binary.BigEndian.AppendUint64(p, uint64(e.LastStableOffset))
+	}
+	return p
+}
+
+func decodeTxnIndex(p []byte) ([]AbortedTxn, error) {
+	if len(p)%txnIndexEntryBytes != 0 {
+		return nil, fmt.Errorf("%w: transaction index of %d bytes", ErrCorruption, len(p))
+	}
+	var out []AbortedTxn
+	for ; len(p) > 0; p = p[txnIndexEntryBytes:] {
+		if v := binary.BigEndian.Uint16(p); v != 0 {
+			return nil, fmt.Errorf("%w: transaction index entry version %d", ErrCorruption, v)
+		}
+		out = append(out, AbortedTxn{ProducerID: int64(binary.BigEndian.Uint64(p[2:])), FirstOffset: int64(binary.BigEndian.Uint64(p[10:])),
+			LastOffset: int64(binary.BigEndian.Uint64(p[18:])), LastStableOffset: int64(binary.BigEndian.Uint64(p[26:]))})
+	}
+	return out, nil
+}
+
+// AbortedTransactions lists the aborted transactions with records in
+// [from, to): those whose marker is at or past from and whose first record
+// is before to, by marker offset (what a read_committed Fetch lists).
+func (l *Log) AbortedTransactions(from, to int64) []AbortedTxn {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := sort.Search(len(l.aborted), func(i int) bool { return l.aborted[i].LastOffset >= from })
+	var out []AbortedTxn
+	for _, a := range l.aborted[i:] {
+		if a.FirstOffset < to {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// noteCompletedTxn records an aborted transaction whose marker seg holds, in
+// memory and in the segment's .txnindex (rewritten whole: aborts are rare).
+func (l *Log) noteCompletedTxn(done *CompletedTxn, seg *segment) {
+	if done == nil || !done.Aborted {
+		return
+	}
+	a := AbortedTxn{ProducerID: done.ProducerID, FirstOffset: done.FirstOffset, LastOffset: done.LastOffset, LastStableOffset: done.LastOffset}
+	l.mu.Lock()
+	if n := len(l.aborted); n > 0 && l.aborted[n-1].LastOffset >= a.LastOffset {
+		l.mu.Unlock()
+		return // known already (from the index, rebuilding)
+	}
+	l.aborted = append(l.aborted, a)
+	l.mu.Unlock()
+	l.writeTxnIndex(seg.baseOffset, seg.nextOffset)
+}
+
+// writeTxnIndex rewrites the .txnindex of the segment [base, end).
+func (l *Log) writeTxnIndex(base, end int64) {
+	l.mu.RLock()
+	var entries []AbortedTxn
+	for _, a := range l.aborted {
+		if a.LastOffset >= base && a.LastOffset < end {
+			entries = append(entries, a)
+		}
+	}
+	l.mu.RUnlock()
+	name := path.Join(l.dir, segmentFileName(base, txnIndexFileExt))
+	if len(entries) == 0 {
+		_ = l.fs.Remove(name)
+		return
+	}
+	if err := writeFileAtomic(l.fs, name, encodeTxnIndex(entries)); err != nil {
+		// The markers are in the log: a restart without the index
+		// rebuilds it from the batches after the producer snapshot.
+		l.logger.Warn("transaction index not written", zap.String("file", name), zap.Error(err))
+	}
+}
+
+// loadTxnIndexes reads the .txnindex of every segment, keeping the aborts
+// whose marker is below the log end offset.
+func (l *Log) loadTxnIndexes() {
+	var all []AbortedTxn
+	for _, seg := range l.segments {
+		name := path.Join(l.dir, segmentFileName(seg.baseOffset, txnIndexFileExt))
+		p, err := readWholeFile(l.fs, name, 64<<20)
+		if err != nil {
+			continue
+		}
+		entries, err := decodeTxnIndex(p)
+		if err != nil {
+			l.logger.Warn("ignoring transaction index", zap.String("file", name), zap.Error(err))
+			continue
+		}
+		for _, a := range entries {
+			if a.LastOffset < l.logEndOffset {
+				all = append(all, a)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b AbortedTxn) int { return int(max(min(a.LastOffset-b.LastOffset, 1), -1)) })
+	all = slices.CompactFunc(all, func(a, b AbortedTxn) bool { return a.LastOffset == b.LastOffset })
+	l.mu.Lock()
+	l.aborted = all
+	l.mu.Unlock()
+}
+
+// truncateAbortedTxns forgets the aborts whose marker is at or past end and
+// rewrites the index of the segment holding end.
+func (l *Log) truncateAbortedTxns(end int64) {
+	l.mu.Lock()
+	i := sort.Search(len(l.aborted), func(i int) bool { return l.aborted[i].LastOffset >= end })
+	cut := i < len(l.aborted)
+	l.aborted = l.aborted[:i]
+	l.mu.Unlock()
+	if cut && len(l.segments) > 0 {
+		seg := l.active()
+		l.writeTxnIndex(seg.baseOffset, end)
+	}
+}
+
+// TxnMarkerBatch encodes the control batch that ends a producer's
+// transaction (a commit or abort marker) at wall time nowMs, base offset 0:
+// one control record whose key holds the marker type and whose value the
+// coordinator epoch.
+func TxnMarkerBatch(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool, nowMs int64) []byte {
+	typ := ControlAbort
+	if commit {
+		typ = ControlCommit
+	}
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))
+	rec := kmsg.Record{Key: key, Value: value}
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	b := kmsg.RecordBatch{Magic: 2, Attributes: 0x30, LastOffsetDelta: 0, FirstTimestamp: nowMs, MaxTimestamp: nowMs,
+		ProducerID: producerID, ProducerEpoch: producerEpoch, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil)}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[batchLengthPos:], uint32(len(raw)-batchLengthOverhead))
+	ChecksumBatch(raw)
+	return raw
+}

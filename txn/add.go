@@ -1,0 +1,165 @@
+package txn
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// addPartitionsToTxn serves AddPartitionsToTxn: v0–v3 from a producer for
+// its one transaction; v4+ from brokers, batching transactions, each either
+// verification only (KIP-890 part 1: is the partition in the ongoing
+// transaction?) or adding on the producer's behalf (part 2). Every
+// transaction of the request must hash to this coordinator.
+func (c *Coordinator) addPartitionsToTxn(id RequestID, r *kmsg.AddPartitionsToTxnRequest, now Time) {
+	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+	resp.Version = r.Version
+	if r.Version <= 3 {
+		var tps []TopicPartition
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				tps = append(tps, TopicPartition{t.Topic, p})
+			}
+		}
+		c.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, tps, false, now, func(code int16) {
+			code = fencedCode(code, r.Version, 2)
+			for _, t := range r.Topics {
+				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+					rp.Partition, rp.ErrorCode = p, code
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			c.reply(id, resp)
+		})
+		return
+	}
+	// Broker batches: answer once every transaction has its answer.
+	left := len(r.Transactions)
+	resp.Transactions = make([]kmsg.AddPartitionsToTxnResponseTransaction, len(r.Transactions))
+	if left == 0 {
+		c.reply(id, resp)
+		return
+	}
+	for i, tx := range r.Transactions {
+		rt := &resp.Transactions[i]
+		*rt = kmsg.NewAddPartitionsToTxnResponseTransaction()
+		rt.TransactionalID = tx.TransactionalID
+		var tps []TopicPartition
+		for _, t := range tx.Topics {
+			for _, p := range t.Partitions {
+				tps = append(tps, TopicPartition{t.Topic, p})
+			}
+		}
+		answer := func(codeOf func(TopicPartition) int16) {
+			for _, t := range tx.Topics {
+				rtt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+				rtt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+					rp.Partition, rp.ErrorCode = p, codeOf(TopicPartition{t.Topic, p})
+					rtt.Partitions = append(rtt.Partitions, rp)
+				}
+				rt.Topics = append(rt.Topics, rtt)
+			}
+			if left--; left == 0 {
+				c.reply(id, resp)
+			}
+		}
+		if tx.VerifyOnly {
+			answer(c.verify(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch))
+			continue
+		}
+		c.addPartitions(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tps, true, now, func(code int16) {
+			answer(func(TopicPartition) int16 { return code })
+		})
+	}
+}
+
+// verify is the verification-only form: each partition is answered 0 when
+// it is in the producer's ongoing transaction, INVALID_TXN_STATE when not.
+func (c *Coordinator) verify(txnID string, producerID int64, epoch int16) func(TopicPartition) int16 {
+	all := func(code int16) func(TopicPartition) int16 { return func(TopicPartition) int16 { return code } }
+	t := c.txns[txnID]
+	switch {
+	case t == nil || t.producerID != producerID:
+		return all(kerr.InvalidProducerIDMapping.Code)
+	case t.epoch != epoch:
+		return all(kerr.ProducerFenced.Code)
+	case t.pending != nil && t.pending.state != Ongoing, t.state == PrepareCommit, t.state == PrepareAbort:
+		return all(kerr.ConcurrentTransactions.Code)
+	}
+	return func(tp TopicPartition) int16 {
+		if t.state == Ongoing && t.has(tp) {
+			return 0
+		}
+		return kerr.InvalidTxnState.Code
+	}
+}
+
+// addOffsetsToTxn serves AddOffsetsToTxn: the __consumer_offsets partition
+// of the group joins the transaction, so the group's TxnOffsetCommits are
+// committed or aborted with it.
+func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnRequest, now Time) {
+	tp := TopicPartition{OffsetsTopic, PartitionFor(r.Group, c.cfg.OffsetsPartitions)}
+	c.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []TopicPartition{tp}, false, now, func(code int16) {
+		resp := kmsg.NewPtrAddOffsetsToTxnResponse()
+		resp.Version, resp.ErrorCode = r.Version, fencedCode(code, r.Version, 2)
+		c.reply(id, resp)
+	})
+}
+
+// addPartitions adds tps to the producer's transaction, opening it if none
+// is, and calls done with the outcome once the state is appended (at once
+// when every partition is in the transaction already). byBroker marks a
+// broker adding for a producer of KIP-890 part 2.
+func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16, tps []TopicPartition, byBroker bool,
+	now Time, done func(code int16)) {
+	t := c.txns[txnID]
+	switch {
+	case t == nil || t.producerID != producerID:
+		done(kerr.InvalidProducerIDMapping.Code)
+		return
+	case t.epoch != epoch:
+		done(kerr.ProducerFenced.Code)
+		return
+	case c.park(t, func(now Time) { c.addPartitions(txnID, producerID, epoch, tps, byBroker, now, done) },
+		func() { done(kerr.ConcurrentTransactions.Code) }):
+		return
+	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
+		done(kerr.ConcurrentTransactions.Code)
+		return
+	case t.state == Dead, t.state == PrepareEpochFence:
+		done(kerr.InvalidTxnState.Code)
+		return
+	}
+	if t.state == Ongoing {
+		missing := false
+		for _, tp := range tps {
+			missing = missing || !t.has(tp)
+		}
+		if !missing {
+			done(0)
+			return
+		}
+	}
+	next := t.clone()
+	if t.state != Ongoing {
+		next.partitions, next.startWallMs, next.startMonoMs = nil, now.WallMs, now.MonoMs
+	}
+	next.state, next.lastUpdateWallMs = Ongoing, now.WallMs
+	next.tv2 = next.tv2 || byBroker
+	next.addPartitions(tps)
+	c.transit(t, next, func(code int16, _ Time) { done(code) })
+}
+
+// fencedCode answers PRODUCER_FENCED as INVALID_PRODUCER_EPOCH to requests
+// older than version fencedSince, which predate the code.
+func fencedCode(code, version, fencedSince int16) int16 {
+	if code == kerr.ProducerFenced.Code && version < fencedSince {
+		return kerr.InvalidProducerEpoch.Code
+	}
+	return code
+}

@@ -1,0 +1,258 @@
+package txn
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// endTxn serves EndTxn: an ongoing transaction moves to PrepareCommit or
+// PrepareAbort, the producer is answered once that is appended, and the
+// markers are written; a retry of an end already done is answered again.
+// With v5 (KIP-890 part 2) every end bumps the epoch, and the answer
+// carries the producer id and epoch to use next.
+func (c *Coordinator) endTxn(id RequestID, r *kmsg.EndTxnRequest, now Time) {
+	c.endTxnWith(id, r, now, -1)
+}
+
+func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, newPID int64) {
+	resp := kmsg.NewPtrEndTxnResponse()
+	resp.Version, resp.ProducerID, resp.ProducerEpoch = r.Version, -1, -1
+	fail := func(code int16) {
+		resp.ErrorCode = fencedCode(code, r.Version, 2)
+		c.reply(id, resp)
+	}
+	succeed := func(t *txnMeta) {
+		resp.ProducerID, resp.ProducerEpoch = t.producerID, t.epoch
+		if t.nextProducerID >= 0 {
+			resp.ProducerID, resp.ProducerEpoch = t.nextProducerID, 0
+		}
+		c.reply(id, resp)
+	}
+	tv2 := r.Version >= 5
+	t := c.txns[r.TransactionalID]
+	if t == nil {
+		fail(kerr.InvalidProducerIDMapping.Code)
+		return
+	}
+	ended := (r.Commit && (t.state == PrepareCommit || t.state == CompleteCommit)) ||
+		(!r.Commit && (t.state == PrepareAbort || t.state == CompleteAbort))
+	if tv2 && ended && t.pending == nil && (r.ProducerID == t.producerID && t.lastEpoch >= 0 && r.ProducerEpoch == t.lastEpoch ||
+		r.ProducerID == t.prevProducerID && t.epoch == 0) {
+		// A retry of the end that bumped the epoch.
+		if t.state == PrepareCommit || t.state == PrepareAbort {
+			fail(kerr.ConcurrentTransactions.Code)
+			return
+		}
+		succeed(t)
+		return
+	}
+	switch {
+	case r.ProducerID != t.producerID:
+		fail(kerr.InvalidProducerIDMapping.Code)
+		return
+	case r.ProducerEpoch != t.epoch:
+		fail(kerr.ProducerFenced.Code)
+		return
+	case t.pending != nil:
+		fail(kerr.ConcurrentTransactions.Code)
+		return
+	}
+	switch t.state {
+	case Ongoing:
+	case Empty, CompleteCommit, CompleteAbort:
+		if tv2 && !r.Commit {
+			break // KIP-890: aborting with nothing open bumps the epoch
+		}
+		if !tv2 && ended {
+			succeed(t) // a retry: the epoch did not move
+			return
+		}
+		fail(kerr.InvalidTxnState.Code)
+		return
+	case PrepareCommit, PrepareAbort:
+		if ended {
+			fail(kerr.ConcurrentTransactions.Code)
+		} else {
+			fail(kerr.InvalidTxnState.Code)
+		}
+		return
+	default:
+		fail(kerr.InvalidTxnState.Code)
+		return
+	}
+	next := t.clone()
+	next.state, next.lastUpdateWallMs = PrepareAbort, now.WallMs
+	if r.Commit {
+		next.state = PrepareCommit
+	}
+	if t.state != Ongoing {
+		next.partitions, next.startWallMs = nil, now.WallMs
+	}
+	if tv2 {
+		next.tv2, next.epoch, next.lastEpoch = true, t.epoch+1, t.epoch
+		if epochExhausted(next.epoch) {
+			if newPID < 0 {
+				c.withProducerID(fail, func(pid int64, now Time) { c.endTxnWith(id, r, now, pid) })
+				return
+			}
+			next.nextProducerID = newPID
+		}
+	}
+	c.transit(t, next, func(code int16, now Time) {
+		if code != 0 {
+			fail(code)
+			return
+		}
+		succeed(t)
+		c.sendMarkers(t, now)
+	})
+}
+
+// sendMarkers asks for the marker of t's outcome on every partition of its
+// transaction; with none, the transaction completes at once.
+func (c *Coordinator) sendMarkers(t *txnMeta, now Time) {
+	t.markers = map[TopicPartition]*markerState{}
+	for _, tp := range t.partitions {
+		t.markers[tp] = &markerState{inflight: true}
+		c.ready.Markers = append(c.ready.Markers, c.marker(t, tp))
+	}
+	if len(t.partitions) == 0 {
+		c.complete(t, now)
+	}
+}
+
+func (c *Coordinator) marker(t *txnMeta, tp TopicPartition) Marker {
+	return Marker{TransactionalID: t.id, ProducerID: t.producerID, ProducerEpoch: t.epoch,
+		Commit: t.state == PrepareCommit, CoordinatorEpoch: c.cfg.CoordinatorEpoch, Topic: tp.Topic, Partition: tp.Partition}
+}
+
+// MarkerWritten reports the outcome of writing marker m: code is 0, or the
+// partition leader's error. The shell reports 0 for a partition whose topic
+// was deleted, as nothing is left to mark. A deposed coordinator
+// (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) stops writing
+// the transaction's markers: its new coordinator finishes it. Other errors
+// are retried after a backoff.
+func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
+	t := c.txns[m.TransactionalID]
+	if t == nil || t.markers == nil || t.producerID != m.ProducerID || t.epoch != m.ProducerEpoch {
+		return
+	}
+	tp := TopicPartition{m.Topic, m.Partition}
+	ms := t.markers[tp]
+	if ms == nil || !ms.inflight {
+		return
+	}
+	switch code {
+	case 0:
+		delete(t.markers, tp)
+		if len(t.markers) == 0 {
+			c.complete(t, now)
+		}
+	case kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
+		t.markers = nil
+		c.refuseParked(t)
+	default:
+		ms.inflight, ms.retryAtMs = false, now.MonoMs+c.cfg.MarkerRetryBackoffMs
+		c.refuseParked(t)
+	}
+}
+
+// park holds a request of t's producer for its next transaction while the
+// markers of the one ending are being written, all of them on their first
+// try, and runs it once the transaction completes: the producer would be
+// told CONCURRENT_TRANSACTIONS and retry after a backoff, which is most of
+// a short transaction's time. It reports false when the request cannot
+// wait (the caller answers it).
+func (c *Coordinator) park(t *txnMeta, run func(now Time), refuse func()) bool {
+	completing := t.pending != nil && (t.pending.state == CompleteCommit || t.pending.state == CompleteAbort)
+	if !completing && (t.pending != nil || t.markers == nil || t.completeRetryAtMs > 0) {
+		return false
+	}
+	for _, ms := range t.markers {
+		if !ms.inflight {
+			return false
+		}
+	}
+	t.parked = append(t.parked, parkedRequest{run: run, refuse: refuse})
+	return true
+}
+
+// runParked runs the requests parked on t once it is complete, one at a
+// time: one that appends holds the rest until its append is reported.
+func (c *Coordinator) runParked(t *txnMeta, now Time) {
+	for len(t.parked) > 0 && t.pending == nil && t.state != PrepareCommit && t.state != PrepareAbort {
+		p := t.parked[0]
+		t.parked = t.parked[1:]
+		p.run(now)
+	}
+}
+
+// refuseParked tells the requests parked on t to retry.
+func (c *Coordinator) refuseParked(t *txnMeta) {
+	parked := t.parked
+	t.parked = nil
+	for _, p := range parked {
+		p.refuse()
+	}
+}
+
+// retryMarkers sends again the markers whose backoff is over, and the
+// completion if its append failed.
+func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
+	for _, tp := range t.partitions {
+		if ms := t.markers[tp]; ms != nil && !ms.inflight && now.MonoMs >= ms.retryAtMs {
+			ms.inflight = true
+			c.ready.Markers = append(c.ready.Markers, c.marker(t, tp))
+		}
+	}
+	if t.completeRetryAtMs > 0 && now.MonoMs >= t.completeRetryAtMs && t.pending == nil {
+		t.completeRetryAtMs = 0
+		c.complete(t, now)
+	}
+}
+
+// complete appends the end of t's transaction once every marker is
+// written: CompleteCommit or CompleteAbort, with no partitions (and, after
+// a KIP-890 epoch exhaustion, the next producer id at epoch 0).
+func (c *Coordinator) complete(t *txnMeta, now Time) {
+	t.markers = nil
+	next := t.clone()
+	next.state, next.partitions, next.lastUpdateWallMs = CompleteAbort, nil, now.WallMs
+	if t.state == PrepareCommit {
+		next.state = CompleteCommit
+	}
+	if t.nextProducerID >= 0 {
+		next.prevProducerID, next.producerID, next.nextProducerID = t.producerID, t.nextProducerID, -1
+		next.epoch, next.lastEpoch = 0, noProducerEpoch
+	}
+	c.transit(t, next, func(code int16, now Time) {
+		if code != 0 {
+			if code != kerr.NotCoordinator.Code {
+				t.completeRetryAtMs = now.MonoMs + c.cfg.MarkerRetryBackoffMs
+			}
+			c.refuseParked(t)
+		}
+	})
+}
+
+// abortTimedOut aborts a transaction open longer than its timeout, fencing
+// its producer.
+func (c *Coordinator) abortTimedOut(t *txnMeta, now Time) { c.fenceAndAbort(t, now) }
+
+// expireIDs removes transactional ids idle (no transaction open) for
+// longer than transactional.id.expiration.ms.
+func (c *Coordinator) expireIDs(now Time) {
+	for _, t := range c.sorted() {
+		switch t.state {
+		case Empty, CompleteCommit, CompleteAbort:
+		default:
+			continue
+		}
+		if t.pending != nil || now.WallMs-t.lastUpdateWallMs < c.cfg.IDExpirationMs {
+			continue
+		}
+		next := t.clone()
+		next.state = Dead
+		c.transit(t, next, func(int16, Time) {})
+	}
+}

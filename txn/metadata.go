@@ -1,0 +1,183 @@
+package txn
+
+import (
+	"math"
+	"slices"
+	"strings"
+)
+
+// State is a transaction's state, numbered as Kafka's __transaction_state
+// records number it.
+type State int8
+
+// The states of a transactional id's transaction.
+const (
+	Empty             State = 0 // no transaction open
+	Ongoing           State = 1 // partitions added, not ended
+	PrepareCommit     State = 2 // EndTxn(commit) logged; markers being written
+	PrepareAbort      State = 3 // EndTxn(abort) or a timeout logged; markers being written
+	CompleteCommit    State = 4 // every commit marker written
+	CompleteAbort     State = 5 // every abort marker written
+	Dead              State = 6 // the transactional id is being removed
+	PrepareEpochFence State = 7 // the epoch is being bumped to fence the producer before an abort
+)
+
+var stateNames = [...]string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit",
+	"CompleteAbort", "Dead", "PrepareEpochFence"}
+
+// String is Kafka's name of the state (DescribeTransactions and
+// ListTransactions use it).
+func (s State) String() string {
+	if int(s) < len(stateNames) && s >= 0 {
+		return stateNames[s]
+	}
+	return "Unknown"
+}
+
+// StateNamed is the state Kafka names name.
+func StateNamed(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), true
+		}
+	}
+	return 0, false
+}
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func compareTP(a, b TopicPartition) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	return int(a.Partition) - int(b.Partition)
+}
+
+// noProducerEpoch is the epoch of a producer id not handed out yet.
+const noProducerEpoch = -1
+
+// epochExhausted says an epoch cannot be bumped again: the last epoch is
+// kept for the bump that fences a producer whose transaction times out.
+func epochExhausted(epoch int16) bool { return epoch >= math.MaxInt16-1 }
+
+// txnMeta is one transactional id's state: what its record holds, plus the
+// in-memory fields the coordinator needs while it runs.
+type txnMeta struct {
+	id string
+	// The record's fields.
+	producerID, prevProducerID, nextProducerID int64
+	epoch                                      int16
+	timeoutMs                                  int32
+	state                                      State
+	partitions                                 []TopicPartition // sorted
+	lastUpdateWallMs, startWallMs              int64
+	// tv2 is set once the client negotiated KIP-890 part 2 (EndTxn v5):
+	// every EndTxn bumps the epoch.
+	tv2 bool
+
+	// lastEpoch is the epoch before the last bump (-1 at load): a client
+	// retrying the request that bumped it is answered, not fenced.
+	lastEpoch int16
+	// startMonoMs is startWallMs on the monotonic clock: the timeout runs
+	// from it.
+	startMonoMs int64
+	// pending is the state being appended (nil: none); requests that
+	// would change the state meanwhile are told CONCURRENT_TRANSACTIONS.
+	pending *txnMeta
+	// fencing is set while the abort of a fenced producer's transaction is
+	// appended: the transaction shows PrepareEpochFence.
+	fencing bool
+	// markers are the partitions whose markers are not written yet, while
+	// preparing.
+	markers map[TopicPartition]*markerState
+	// completeRetryAtMs is when a failed append of the completion is tried
+	// again (0: none waiting).
+	completeRetryAtMs int64
+	// parked are the producer's requests for its next transaction that
+	// came while this one completes (see park).
+	parked []parkedRequest
+}
+
+// parkedRequest is a request waiting for a transaction to complete: run
+// once it has, refuse (CONCURRENT_TRANSACTIONS) if it cannot soon.
+type parkedRequest struct {
+	run    func(now Time)
+	refuse func()
+}
+
+// markerState is one partition's marker still to write.
+type markerState struct {
+	inflight  bool
+	retryAtMs int64
+}
+
+// clone copies the durable fields: the state a transition builds.
+func (t *txnMeta) clone() *txnMeta {
+	n := &txnMeta{id: t.id, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
+		epoch: t.epoch, timeoutMs: t.timeoutMs, state: t.state, partitions: slices.Clone(t.partitions),
+		lastUpdateWallMs: t.lastUpdateWallMs, startWallMs: t.startWallMs, tv2: t.tv2,
+		lastEpoch: t.lastEpoch, startMonoMs: t.startMonoMs}
+	return n
+}
+
+// has says whether tp is in the transaction.
+func (t *txnMeta) has(tp TopicPartition) bool {
+	_, ok := slices.BinarySearchFunc(t.partitions, tp, compareTP)
+	return ok
+}
+
+// addPartitions adds tps to the transaction, keeping partitions sorted.
+func (t *txnMeta) addPartitions(tps []TopicPartition) {
+	for _, tp := range tps {
+		if i, ok := slices.BinarySearchFunc(t.partitions, tp, compareTP); !ok {
+			t.partitions = slices.Insert(t.partitions, i, tp)
+		}
+	}
+}
+
+// nextDeadlineMs is when Tick has work for the transaction.
+func (t *txnMeta) nextDeadlineMs() int64 {
+	next := int64(math.MaxInt64)
+	if t.state == Ongoing && t.pending == nil {
+		next = t.startMonoMs + int64(t.timeoutMs)
+	}
+	for _, m := range t.markers {
+		if !m.inflight {
+			next = min(next, m.retryAtMs)
+		}
+	}
+	if t.completeRetryAtMs > 0 {
+		next = min(next, t.completeRetryAtMs)
+	}
+	return next
+}
+
+// transit appends the record of next, the state t moves to; once it is
+// appended t becomes next and done runs with 0, else t stays and done runs
+// with the error the request gets.
+func (c *Coordinator) transit(t *txnMeta, next *txnMeta, done func(code int16, now Time)) {
+	if t.pending != nil {
+		panic("txn: a transition while one is pending for " + t.id)
+	}
+	t.pending = next
+	c.append([]Record{metadataRecord(next)}, func(code int16, now Time) {
+		t.pending = nil
+		if code != 0 {
+			done(storeErrorCode(code), now)
+			c.runParked(t, now)
+			return
+		}
+		markers, parked := t.markers, t.parked
+		*t = *next
+		t.markers, t.parked = markers, parked
+		if t.state == Dead {
+			delete(c.txns, t.id)
+		}
+		done(0, now)
+		c.runParked(t, now)
+	})
+}

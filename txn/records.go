@@ -1,0 +1,176 @@
+package txn
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+)
+
+// Record is one record of __transaction_state: a key and a value, or a
+// tombstone (nil Value) that removes the transactional id.
+type Record struct {
+	Key, Value []byte
+}
+
+// keyVersion is the TxnMetadataKey version Kafka writes (and the only one).
+const keyVersion int16 = 0
+
+// TxnMetadataValue versions: 1 is flexible and carries KIP-890's fields;
+// it is written once a transactional id's client uses KIP-890 part 2.
+const (
+	valueVersionClassic int16 = 0
+	valueVersionTV2     int16 = 1
+)
+
+func metadataKey(id string) []byte {
+	k := kmsg.TxnMetadataKey{Version: keyVersion, TransactionalID: id}
+	return k.AppendTo(nil)
+}
+
+// metadataRecord is the record of t's state (a tombstone when Dead).
+func metadataRecord(t *txnMeta) Record {
+	if t.state == Dead {
+		return Record{Key: metadataKey(t.id)}
+	}
+	v := kmsg.NewTxnMetadataValue()
+	v.Version = valueVersionClassic
+	if t.tv2 {
+		v.Version = valueVersionTV2
+		v.ClientTransactionVersion = 2
+		v.PreviousProducerID, v.NextProducerID = t.prevProducerID, t.nextProducerID
+	}
+	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = t.producerID, t.epoch, t.timeoutMs
+	v.State = kmsg.TransactionState(t.state)
+	v.LastUpdateTimestamp, v.StartTimestamp = t.lastUpdateWallMs, t.startWallMs
+	for _, tp := range t.partitions {
+		if n := len(v.Topics); n == 0 || v.Topics[n-1].Topic != tp.Topic {
+			v.Topics = append(v.Topics, kmsg.TxnMetadataValueTopic{Topic: tp.Topic})
+		}
+		last := &v.Topics[len(v.Topics)-1]
+		last.Partitions = append(last.Partitions, tp.Partition)
+	}
+	return Record{Key: metadataKey(t.id), Value: v.AppendTo(nil)}
+}
+
+// replay applies one loaded record; records it cannot read are skipped.
+func (c *Coordinator) replay(r Record) {
+	var k kmsg.TxnMetadataKey
+	if len(r.Key) < 2 || int16(binary.BigEndian.Uint16(r.Key)) != keyVersion || k.ReadFrom(r.Key) != nil {
+		return
+	}
+	if r.Value == nil {
+		delete(c.txns, k.TransactionalID)
+		return
+	}
+	var v kmsg.TxnMetadataValue
+	if v.ReadFrom(r.Value) != nil {
+		return
+	}
+	t := &txnMeta{id: k.TransactionalID, producerID: v.ProducerID, prevProducerID: -1, nextProducerID: -1,
+		epoch: v.ProducerEpoch, timeoutMs: v.TimeoutMillis, state: State(v.State),
+		lastUpdateWallMs: v.LastUpdateTimestamp, startWallMs: v.StartTimestamp, lastEpoch: noProducerEpoch}
+	if v.Version >= valueVersionTV2 {
+		t.prevProducerID, t.nextProducerID = v.PreviousProducerID, v.NextProducerID
+		t.tv2 = v.ClientTransactionVersion >= 2
+	}
+	for _, tp := range v.Topics {
+		for _, p := range tp.Partitions {
+			t.addPartitions([]TopicPartition{{tp.Topic, p}})
+		}
+	}
+	c.txns[t.id] = t
+}
+
+// EncodeBatch encodes records as one uncompressed RecordBatch v2 stamped
+// with wall time nowMs (the partition assigns its offsets and epoch).
+func EncodeBatch(records []Record, nowMs int64) []byte {
+	if len(records) == 0 {
+		panic("txn: an empty batch")
+	}
+	var section, scratch []byte
+	for i, r := range records {
+		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
+		scratch = rec.AppendTo(scratch[:0])
+		body := scratch[1:] // a zero Length is the one byte 0x00
+		section = binary.AppendVarint(section, int64(len(body)))
+		section = append(section, body...)
+	}
+	rb := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(len(records) - 1),
+		FirstTimestamp: nowMs, MaxTimestamp: nowMs, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+		NumRecords: int32(len(records)), Records: section,
+	}
+	rb.Length = int32(logstore.BatchHeaderBytes - 12 + len(section))
+	p := rb.AppendTo(make([]byte, 0, logstore.BatchHeaderBytes+len(section)))
+	logstore.ChecksumBatch(p)
+	return p
+}
+
+const (
+	batchAttrCodecMask = 0x07
+	batchAttrControl   = 0x20
+)
+
+// batchDecoder reads the records of __transaction_state batches.
+type batchDecoder struct {
+	decompressor kgo.Decompressor
+}
+
+// decode calls fn for every record of the batches filling p, in offset
+// order, and returns the offset after the last batch (from when p is
+// empty). A batch that fails its checks is corruption.
+func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record)) (int64, error) {
+	next := from
+	for len(p) > 0 {
+		size, err := logstore.BatchSize(p)
+		if err != nil {
+			return next, err
+		}
+		if size > len(p) {
+			return next, fmt.Errorf("%w: batch of %d bytes, %d read", logstore.ErrCorruption, size, len(p))
+		}
+		b, err := logstore.ParseBatch(p[:size])
+		if err != nil {
+			return next, err
+		}
+		p = p[size:]
+		next = b.NextOffset()
+		if b.Attributes&batchAttrControl != 0 {
+			continue
+		}
+		if err := d.decodeRecords(&b, fn); err != nil {
+			return next, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
+		}
+	}
+	return next, nil
+}
+
+func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {
+	data := b.Records
+	if codec := b.Attributes & batchAttrCodecMask; codec != 0 {
+		if d.decompressor == nil {
+			d.decompressor = kgo.DefaultDecompressor()
+		}
+		var err error
+		if data, err = d.decompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
+			return fmt.Errorf("%w: %v", logstore.ErrCorruption, err)
+		}
+	}
+	for i := int32(0); i < b.NumRecords; i++ {
+		length, n := binary.Varint(data)
+		if n <= 0 || length < 0 || int64(len(data)-n) < length {
+			return fmt.Errorf("%w: record %d of %d: bad length", logstore.ErrCorruption, i, b.NumRecords)
+		}
+		var rec kmsg.Record
+		if err := rec.ReadFrom(data[:n+int(length)]); err != nil {
+			return fmt.Errorf("%w: record %d of %d: %v", logstore.ErrCorruption, i, b.NumRecords, err)
+		}
+		data = data[n+int(length):]
+		fn(b.FirstOffset+int64(rec.OffsetDelta), Record{Key: rec.Key, Value: rec.Value})
+	}
+	return nil
+}
