@@ -45,7 +45,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 	a.highWatermark, checkpointed = a.node.highWatermarks.register(logstore.TopicPartition{Topic: pa.topic, Partition: pa.image.Partition})
 	a.core = cluster.NewReplica(cluster.ReplicaOptions{
 		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
-		ReplicaLagTimeMaxMs: a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
+		ReplicaLagTimeMaxMs:    a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
 		ProducerIDExpirationMs: a.node.cfg.ProducerIDExpirationMs,
 	}, pa.settings, cluster.ReplicaState{
 		Partition: pa.image, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
