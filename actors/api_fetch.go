@@ -23,7 +23,11 @@ type fetchPartition struct {
 	maxBytes           int32
 	isolationLevel     int8
 	currentLeaderEpoch int32
-	reply              func(fetchPartitionResult)
+	// follower is set on a follower's fetch (a Fetch with a replica id):
+	// it reads up to the log end offset and tells the leader how far its
+	// log goes.
+	follower *cluster.FollowerFetch
+	reply    func(fetchPartitionResult)
 }
 
 // fetchPartitionResult is one partition's part of a Fetch response. records
@@ -34,6 +38,10 @@ type fetchPartitionResult struct {
 	lastStableOffset int64
 	logStartOffset   int64
 	records          *logstore.Records
+	// currentLeader is the leader as the partition knows it, given with
+	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (KIP-951); nil for
+	// none.
+	currentLeader *cluster.LeaderHint
 	// abortedTxns are the aborted transactions among the records, for a
 	// read_committed fetch.
 	abortedTxns []logstore.AbortedTxn
@@ -64,6 +72,9 @@ type fetchTarget struct {
 	ti, pi  int
 	pid     *actor.PID
 	request fetchPartition
+	// imageHint is the partition's leader as the image has it, for an
+	// answer its actor gave none for.
+	imageHint *cluster.LeaderHint
 }
 
 // fetchShell carries out one Fetch's core (cluster.Fetch): it reads the
@@ -99,6 +110,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	var targets []cluster.FetchTarget
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
+	follower := replicaFetch(body, now)
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
@@ -110,9 +122,13 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 			pid, code := rt.route(topic, ok, byID, p.Partition)
 			rp.ErrorCode = code
 			req := fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}
-			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req})
-			targets = append(targets, cluster.FetchTarget{ErrorCode: code, FetchPartition: cluster.FetchPartition{
-				FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch}})
+			if follower != nil {
+				ff := *follower
+				ff.LogStartOffset = p.LogStartOffset
+				req.follower = &ff
+			}
+			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req, imageHint: r.node.imageLeaderHint(topic, ok, p.Partition)})
+			targets = append(targets, cluster.FetchTarget{ErrorCode: code, FetchPartition: fetchPartitionOf(&req)})
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rtopic)
@@ -123,6 +139,20 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	}
 	st.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: body.MinBytes, MaxBytes: maxBytes, DeadlineMs: st.deadlineMs}, targets)
 	st.step(nil, nil)
+}
+
+// replicaFetch is what a follower's Fetch says of the follower (its
+// replica id: ReplicaID before v15, ReplicaState from v15 on), nil for a
+// consumer's (replica id -1) or another tool's (negative ids).
+func replicaFetch(body *kmsg.FetchRequest, now cluster.Instant) *cluster.FollowerFetch {
+	id, epoch := body.ReplicaID, int64(-1)
+	if body.Version >= 15 {
+		id, epoch = body.ReplicaState.ID, body.ReplicaState.Epoch
+	}
+	if id < 0 {
+		return nil
+	}
+	return &cluster.FollowerFetch{ReplicaID: id, FetchedAtMs: now.MonoMs, BrokerEpoch: epoch}
 }
 
 // fetchTimeoutSlack is how long past a fetch's max wait the router waits for
@@ -225,64 +255,4 @@ func (r *router) wakeParkedFetches() {
 		k.(*fetchShell).step(func(f *cluster.Fetch, _ cluster.Instant) { f.StopWaiting() }, nil)
 		return true
 	})
-}
-
-func partitionRead(res fetchPartitionResult) cluster.PartitionRead {
-	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset}
-	if res.records != nil {
-		pr.RecordsBytes = res.records.Len()
-	}
-	return pr
-}
-
-func releaseResults(results []fetchPartitionResult) {
-	for _, res := range results {
-		if res.records != nil {
-			res.records.Release()
-		}
-	}
-}
-
-// answer fills the response as the core decided and sends it: the included
-// records go to the socket without a copy; the others are released.
-func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionResult) {
-	// In response order (targets follow the request's).
-	included := make([]partitionRecords, 0, len(st.targets))
-	for i, t := range st.targets {
-		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
-		pa := ans.Partitions[i]
-		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.ErrorCode, pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
-		if t.pid != nil && st.body.IsolationLevel == 1 {
-			rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-		}
-		if results == nil || results[i].records == nil {
-			continue
-		}
-		if res := results[i]; pa.IncludeRecords {
-			setAbortedTransactions(rp, res.abortedTxns)
-			included = append(included, partitionRecords{partition: rp, records: res.records})
-			res.bytesOut.Add(float64(res.records.Len()))
-		} else {
-			res.records.Release()
-		}
-	}
-	if len(included) == 0 {
-		st.respond(st.resp)
-		return
-	}
-	if enc, ok := encodeFetchResponse(st.resp, included, st.r.salts, st.req.ResponseBuffer); ok {
-		st.respond(enc)
-		return
-	}
-	// Copying fallback.
-	for _, pr := range included {
-		if b, err := pr.records.Bytes(); err != nil {
-			pr.partition.RecordBatches = []byte{}
-			pr.partition.ErrorCode = kerr.KafkaStorageError.Code
-		} else {
-			pr.partition.RecordBatches = b
-		}
-		pr.records.Release()
-	}
-	st.respond(st.resp)
 }

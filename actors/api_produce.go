@@ -41,6 +41,9 @@ type producePartitionResult struct {
 	baseOffset      int64
 	logAppendTimeMs int64
 	logStartOffset  int64
+	// currentLeader is the leader as the partition knows it, given with
+	// NOT_LEADER_OR_FOLLOWER (KIP-951); nil for none.
+	currentLeader *cluster.LeaderHint
 }
 
 func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
@@ -59,10 +62,13 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	fo := &fanOut[producePartitionResult]{}
 	byID := body.Version >= 13
+	// hints are the leader hints of the partitions, by topic and partition.
+	hints := make([][]*cluster.LeaderHint, len(body.Topics))
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewProduceResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
+		hints[ti] = make([]*cluster.LeaderHint, len(t.Partitions))
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -72,6 +78,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 				pid, code = nil, kerr.InvalidTopicException.Code
 			}
 			rp.ErrorCode = code
+			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
 			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
 			if code == 0 {
 				msg.release = req.Retain()
@@ -83,7 +90,10 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			default:
 				// Overwritten by the answer; stays if none comes in time.
 				rp.ErrorCode = kerr.RequestTimedOut.Code
-				fo.ask(pid, func(res producePartitionResult) { setProduceResult(&resp.Topics[ti].Partitions[pi], res) },
+				fo.ask(pid, func(res producePartitionResult) {
+					setProduceResult(&resp.Topics[ti].Partitions[pi], res)
+					hints[ti][pi] = res.currentLeader
+				},
 					func(reply func(producePartitionResult)) any { msg.reply = reply; return &msg })
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
@@ -97,6 +107,13 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			respond(nil)
 			return
 		}
+		var leaders hintedLeaders
+		for ti := range resp.Topics {
+			for pi := range resp.Topics[ti].Partitions {
+				hintProducePartition(&resp.Topics[ti].Partitions[pi], body.Version, hints[ti][pi], &leaders)
+			}
+		}
+		r.node.produceResponseBrokers(resp, leaders)
 		respond(resp)
 	})
 }

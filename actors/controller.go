@@ -133,6 +133,13 @@ func (c *controllerActor) lead(l quorum.Leadership, now cluster.Instant) {
 		c.node.controllerActive.Store(true)
 		c.node.clusterMetrics.controllerActive.Set(1)
 		c.logger.Info("became the active controller", zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Int64("image_epoch", c.image.Epoch))
+		// Failures gossip reported while another node led (often the
+		// failure of that node itself) are hints for this core too.
+		if g := c.node.gossipStarted.Load(); g != nil {
+			for _, m := range (*g).GoneMembers() {
+				c.membership(gossip.Event{Kind: gossip.MemberFailed, Member: m}, now)
+			}
+		}
 	case !l.Active && c.core.Active():
 		c.core.ResignLeadership()
 		c.node.controllerActive.Store(false)

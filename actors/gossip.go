@@ -17,6 +17,7 @@ import (
 // way out.
 type Membership interface {
 	LiveMembers() []gossip.Member
+	GoneMembers() []gossip.Member
 	Leave() error
 	Shutdown() error
 }
@@ -60,6 +61,8 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	n.gossip = g
+	var m Membership = g
+	n.gossipStarted.Store(&m)
 	stopped := n.failed
 	join := func() bool {
 		_, err := g.Join()

@@ -48,10 +48,13 @@ type Node struct {
 	controllerServer *netio.Server
 	controllers      *controllerClients
 	gossip           Membership
-	gossipStop       chan struct{}
-	router           *router
-	metrics          *nodeMetrics
-	clusterMetrics   *clusterMetrics
+	// gossipStarted holds gossip once it started, for the controller
+	// actor, which may run before it does.
+	gossipStarted  atomic.Pointer[Membership]
+	gossipStop     chan struct{}
+	router         *router
+	metrics        *nodeMetrics
+	clusterMetrics *clusterMetrics
 	// httpServers serve metrics.listener and debug.listener.
 	httpServers []*http.Server
 	cleaner     *logCleaner

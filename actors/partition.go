@@ -41,6 +41,9 @@ type partitionAssignment struct {
 	topicID  cluster.TopicID
 	image    cluster.PartitionImage
 	settings cluster.TopicSettings
+	// fetchers is the node's fetcher manager, to which a follower hands
+	// its fetch state.
+	fetchers *actor.PID
 }
 
 // cleanFinished is the node cleaner's answer for a partition's job.
@@ -61,7 +64,10 @@ type partitionActor struct {
 	committer *logstore.GroupCommitter
 	core      *cluster.Replica
 	self      *actor.PID
-	nextID    cluster.RequestID
+	// incarnation tells this start of the actor from the others: its
+	// follower's fetch states and their outcomes carry it.
+	incarnation uint64
+	nextID      cluster.RequestID
 	// waiting holds the request messages the core owes an answer.
 	waiting map[cluster.RequestID]any
 	// timer fires partitionTick at tickAtMs (monotonic) when tickArmed.
@@ -120,6 +126,14 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.durable(msg)
 	case *topicConfigsChanged:
 		a.core.SetConfig(msg.settings)
+	case *partitionChanged:
+		a.core.PartitionChanged(msg.image, a.node.cfg.Clock.Now())
+	case *leaderAnswered:
+		a.leaderAnswered(msg)
+	case *epochEndPartition:
+		a.core.OffsetForLeaderEpoch(a.await(msg, true), msg.req)
+	case *alterPartitionAnswered:
+		a.core.AlterPartitionCompleted(msg.result, a.node.cfg.Clock.Now())
 	case *partitionTick:
 		a.tickArmed = false // carryOut arms the next
 		a.core.Tick(a.node.cfg.Clock.Now())
@@ -158,7 +172,8 @@ func (a *partitionActor) await(msg any, answered bool) cluster.RequestID {
 }
 
 func fetchPartitionOf(msg *fetchPartition) cluster.FetchPartition {
-	return cluster.FetchPartition{FetchOffset: msg.fetchOffset, PartitionMaxBytes: msg.maxBytes, CurrentLeaderEpoch: msg.currentLeaderEpoch}
+	return cluster.FetchPartition{FetchOffset: msg.fetchOffset, PartitionMaxBytes: msg.maxBytes, CurrentLeaderEpoch: msg.currentLeaderEpoch,
+		Follower: msg.follower}
 }
 
 // durable takes the group committer's report; a report for a log this actor

@@ -24,6 +24,7 @@ func (a *partitionActor) carryOut() {
 			break
 		}
 		a.perform(&rd)
+		a.replicate(&rd)
 		a.reply(&rd)
 		if rd.Fatal != nil {
 			a.logger.Error("partition offline: corrupt log", zap.Error(rd.Fatal))
@@ -46,6 +47,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 		err := a.log.AssignEpochStartOffset(rd.AssignEpochStart.Epoch)
 		a.core.EpochStartAssigned(a.log.LeaderEpochs(), err)
 	}
+	a.performFollower(rd)
 	for _, ap := range rd.Appends {
 		a.append(ap)
 	}
@@ -107,12 +109,14 @@ func (a *partitionActor) reply(rd *cluster.Ready) {
 	for _, rep := range rd.ProduceReplies {
 		if msg, ok := a.take(rep.ID).(*producePartition); ok {
 			msg.reply(producePartitionResult{errorCode: rep.ErrorCode, errorMessage: rep.ErrorMessage,
-				baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs, logStartOffset: rep.LogStartOffset})
+				baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs, logStartOffset: rep.LogStartOffset,
+				currentLeader: hintOf(rep.CurrentLeader)})
 		}
 	}
 	for _, rep := range rd.FetchReplies {
 		res := fetchPartitionResult{errorCode: rep.ErrorCode, highWatermark: rep.HighWatermark,
-			lastStableOffset: rep.LastStableOffset, logStartOffset: rep.LogStartOffset, records: rep.Records}
+			lastStableOffset: rep.LastStableOffset, logStartOffset: rep.LogStartOffset, records: rep.Records,
+			currentLeader: hintOf(rep.CurrentLeader)}
 		if res.records != nil {
 			res.bytesOut = a.bytesOut
 		}
@@ -133,6 +137,9 @@ func (a *partitionActor) reply(rd *cluster.Ready) {
 	}
 	for _, rep := range rd.DeleteRecordsReplies {
 		a.take(rep.ID).(*deleteRecordsPartition).reply(deleteRecordsResult{errorCode: rep.ErrorCode, lowWatermark: rep.LowWatermark})
+	}
+	for _, rep := range rd.EpochEndReplies {
+		a.take(rep.ID).(*epochEndPartition).reply(rep)
 	}
 	for _, w := range rd.Woken {
 		// An expired watch needs nothing: its fetch has its own timer.

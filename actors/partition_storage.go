@@ -34,15 +34,10 @@ func (a *partitionActor) start(ctx actor.Context) {
 		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
 		panic(fmt.Errorf("%w: open log: %w", errPartitionUnusable, err))
 	}
-	// Leading from the image's epoch on: the log records where it starts
-	// (a log holding a later epoch means this image is stale, and the
-	// partition must not lead).
-	if err := log.AssignEpochStartOffset(pa.image.LeaderEpoch); err != nil {
-		_ = log.Close()
-		a.logger.Error("partition offline: cannot lead at the image's leader epoch", zap.Int32("leader_epoch", pa.image.LeaderEpoch), zap.Error(err))
-		panic(fmt.Errorf("%w: %w", errPartitionUnusable, err))
-	}
+	// A leader's core records where its epoch starts (AssignEpochStart);
+	// a follower's truncates first.
 	a.log = log
+	a.incarnation = partitionIncarnations.Add(1)
 	if a.node.cfg.GroupCommit {
 		a.committer = logstore.NewGroupCommitter(log, groupCommitWaiters, a.logger)
 	}
@@ -50,6 +45,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 	a.highWatermark, checkpointed = a.node.highWatermarks.register(logstore.TopicPartition{Topic: pa.topic, Partition: pa.image.Partition})
 	a.core = cluster.NewReplica(cluster.ReplicaOptions{
 		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
+		ReplicaLagTimeMaxMs:    a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
 		ProducerIDExpirationMs: a.node.cfg.ProducerIDExpirationMs,
 	}, pa.settings, cluster.ReplicaState{
 		Partition: pa.image, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
@@ -67,6 +63,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 // gone. final is a stop for good (not a restart): the partition's high
 // watermark then leaves the node's checkpoint, unless the node is stopping.
 func (a *partitionActor) stop(final bool) {
+	a.forgetFetchState()
 	if a.timer != nil {
 		a.timer.Stop()
 	}

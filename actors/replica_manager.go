@@ -25,7 +25,9 @@ type replicaManager struct {
 	slots        partitionSlots
 	// hosted maps a running partition actor's id to its replica.
 	hosted map[string]*hostedReplica
-	data   dataRemoval
+	// fetchers is the fetcher manager, a child of this actor.
+	fetchers *actor.PID
+	data     dataRemoval
 	// shuttingDown is set once the manager stops or restarts: its children
 	// stop with it, which is no partition failure.
 	shuttingDown bool
@@ -40,6 +42,9 @@ type hostedReplica struct {
 	// stopping is set when the manager stopped it; delete says its data
 	// goes too, topicDeleted that its topic is gone.
 	stopping, delete, topicDeleted bool
+	// assignment is the partition's latest record and settings: a
+	// restarted actor starts from it.
+	assignment *atomic.Pointer[partitionAssignment]
 }
 
 // metadataImageApplied hands the replica manager the image the node
@@ -94,6 +99,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		m.hosted = map[string]*hostedReplica{}
 		m.data = newDataRemoval()
 		m.image = cluster.NewMetadataImage()
+		m.fetchers = spawnFetcherManager(ctx, m.node)
 		m.queueLeftovers()
 		m.apply(ctx, m.node.routes.load().image)
 		if m.incarnations.Add(1) > 1 {
@@ -137,12 +143,15 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 		}
 	}
 	for _, r := range ch.Start {
-		m.startIfLeader(ctx, r)
+		m.start(ctx, r)
 	}
 	for _, topic := range ch.Reconfigure {
 		settings := m.node.topicSettings(next, topic)
 		for _, pid := range m.slots.pids(topic) {
-			if pid != nil {
+			if h := m.hostedBy(pid); h != nil {
+				pa := *h.assignment.Load()
+				pa.settings = settings
+				h.assignment.Store(&pa)
 				ctx.Send(pid, &topicConfigsChanged{settings: settings})
 			}
 		}
@@ -164,9 +173,13 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		m.data.deferred[dir] = r
 		return
 	}
-	pa := partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic)}
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, pa) }))
-	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition}
+	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
+		fetchers: m.fetchers}
+	latest := &atomic.Pointer[partitionAssignment]{}
+	latest.Store(pa)
+	// A restart (supervision) starts from the latest assignment.
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) }))
+	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
 	m.node.groups.partitionStarted(ctx, r, pid)
 	m.node.txns.partitionStarted(ctx, r, pid)
@@ -238,30 +251,32 @@ func (m *replicaManager) removeSeries(topic string, partition int32) {
 	m.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
 }
 
-// startIfLeader starts the partition actor of a replica this node leads.
-// A replica led elsewhere is a follower: following (fetching from the
-// leader) comes with the replication part of clustering, which starts and
-// promotes such replicas; until then it is not started here.
-func (m *replicaManager) startIfLeader(ctx actor.Context, r cluster.LocalReplica) {
-	if r.Partition.Leader == m.node.cfg.NodeID {
-		m.start(ctx, r)
-		return
+// hostedBy is the replica a running partition actor hosts, nil for none.
+func (m *replicaManager) hostedBy(pid *actor.PID) *hostedReplica {
+	if pid == nil {
+		return nil
 	}
-	m.logger.Info("replica led by another broker not started (followers come with replication)",
-		zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition), zap.Int32("leader", r.Partition.Leader))
+	return m.hosted[pid.Id]
 }
 
-// leadershipChanged starts the actor of a replica whose leadership came to
-// this node. One whose leadership went elsewhere keeps running as it is:
-// demoting it to a follower (and promoting a follower) comes with
-// replication.
+// leadershipChanged hands a replica's changed record to its actor, which
+// leads or follows as it says (a replica whose actor stopped, offline, is
+// started again).
 func (m *replicaManager) leadershipChanged(ctx actor.Context, r cluster.LocalReplica) {
 	p := r.Partition
-	if p.Leader == m.node.cfg.NodeID && m.slots.get(r.Topic, p.Partition) == nil && !m.data.busy(m.node.partitionDir(r.Topic, p.Partition)) {
-		m.logger.Info("leading a replica", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition), zap.Int32("leader_epoch", p.LeaderEpoch))
-		m.start(ctx, r)
+	pid := m.slots.get(r.Topic, p.Partition)
+	h := m.hostedBy(pid)
+	if h == nil {
+		if pid == nil && !m.data.busy(m.node.partitionDir(r.Topic, p.Partition)) {
+			m.logger.Info("starting an offline replica again", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition))
+			m.start(ctx, r)
+		}
 		return
 	}
 	m.logger.Debug("partition record changed", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition),
-		zap.Int32("leader", p.Leader), zap.Int32("leader_epoch", p.LeaderEpoch))
+		zap.Int32("leader", p.Leader), zap.Int32("leader_epoch", p.LeaderEpoch), zap.Int32s("isr", p.ISR))
+	pa := *h.assignment.Load()
+	pa.image = p
+	h.assignment.Store(&pa)
+	ctx.Send(pid, &partitionChanged{image: p})
 }

@@ -191,7 +191,7 @@ func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) (started bo
 	}
 	if next, ok := m.data.deferred[dir]; ok {
 		delete(m.data.deferred, dir)
-		if t, ok := m.image.TopicByID(next.TopicID); ok && t.Partitions[next.Partition.Partition].Leader == m.node.cfg.NodeID {
+		if t, ok := m.image.TopicByID(next.TopicID); ok && int(next.Partition.Partition) < len(t.Partitions) {
 			next.Partition = t.Partitions[next.Partition.Partition]
 			m.start(ctx, next)
 			started = true

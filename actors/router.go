@@ -43,6 +43,7 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 19, MinVersion: 2, MaxVersion: 7}, // CreateTopics
 		{APIKey: 20, MinVersion: 1, MaxVersion: 6}, // DeleteTopics
 		{APIKey: 21, MinVersion: 0, MaxVersion: 2}, // DeleteRecords
+		{APIKey: 23, MinVersion: 2, MaxVersion: 4}, // OffsetForLeaderEpoch
 		{APIKey: 32, MinVersion: 1, MaxVersion: 4}, // DescribeConfigs
 		{APIKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
 		{APIKey: 37, MinVersion: 0, MaxVersion: 3}, // CreatePartitions
@@ -104,6 +105,8 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		r.metadata(body, respond)
 	case *kmsg.DeleteRecordsRequest:
 		r.deleteRecords(body, respond)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		r.offsetForLeaderEpoch(body, respond)
 	case *kmsg.DescribeConfigsRequest:
 		respond(r.describeConfigs(body))
 	case *kmsg.DescribeClusterRequest:

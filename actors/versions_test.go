@@ -163,6 +163,9 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 	for key, run := range groupVersionCases(t, n) {
 		cases[key] = run
 	}
+	for key, run := range replicationVersionCases(t, n) {
+		cases[key] = run
+	}
 	for key, run := range producerVersionCases(t, n) {
 		cases[key] = run
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -33,14 +34,31 @@ type FetcherConfig struct {
 	// request failed waits before the next; zero means
 	// DefaultReplicaFetchBackoffMs.
 	BackoffMs int64
+	// OutcomeWaitMs bounds how long the next Fetch waits for the
+	// partitions handed an outcome to publish their next state, so that
+	// they go in it (as Kafka's fetcher thread appends what it fetched
+	// before it fetches again: a partition left out of a Fetch parked at
+	// the leader would wait for that Fetch to end); zero means
+	// DefaultReplicaFetchOutcomeWaitMs.
+	OutcomeWaitMs int64
+	// LeaderBehindBackoffMs is how long a partition waits, instead of
+	// BackoffMs, after its leader answered UNKNOWN_LEADER_EPOCH: the
+	// leader has not applied the leader change this follower applied,
+	// and will within a metadata round trip (a failover would otherwise
+	// wait a whole BackoffMs for it); zero means
+	// DefaultLeaderBehindBackoffMs.
+	LeaderBehindBackoffMs int64
 }
 
-// Kafka's defaults for the replica.fetch.* settings.
+// Kafka's defaults for the replica.fetch.* settings, and gregor's for its
+// fetcher's own waits (OutcomeWaitMs, LeaderBehindBackoffMs).
 const (
 	DefaultReplicaFetchWaitMaxMs        = 500
 	DefaultReplicaFetchResponseMaxBytes = 10 << 20
 	DefaultReplicaFetchMaxBytes         = 1 << 20
 	DefaultReplicaFetchBackoffMs        = 1000
+	DefaultReplicaFetchOutcomeWaitMs    = 100
+	DefaultLeaderBehindBackoffMs        = 50
 )
 
 // FetcherPartition names a partition in a fetcher's requests: by name (Fetch
@@ -103,6 +121,9 @@ type Fetcher struct {
 	epochsInFlight []sentPartition
 	fetching       bool
 	truncating     bool
+	// outcomesWaitUntilMs is when the next Fetch stops waiting for the
+	// partitions the last one handed outcomes to (monotonic).
+	outcomesWaitUntilMs int64
 	// nowMs is the latest monotonic time the fetcher was told.
 	nowMs int64
 
@@ -115,6 +136,9 @@ type fetcherEntry struct {
 	// waits for a newer one.
 	deliveredSeq uint64
 	inFlight     bool
+	// leaderBehind says the outcome last delivered was
+	// UNKNOWN_LEADER_EPOCH: a backoff the next state asks for is short.
+	leaderBehind bool
 	// delayedUntilMs is when a partition backing off may be sent again
 	// (monotonic).
 	delayedUntilMs int64
@@ -148,6 +172,12 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	if cfg.BackoffMs <= 0 {
 		cfg.BackoffMs = DefaultReplicaFetchBackoffMs
 	}
+	if cfg.OutcomeWaitMs <= 0 {
+		cfg.OutcomeWaitMs = DefaultReplicaFetchOutcomeWaitMs
+	}
+	if cfg.LeaderBehindBackoffMs <= 0 {
+		cfg.LeaderBehindBackoffMs = DefaultLeaderBehindBackoffMs
+	}
 	return &Fetcher{cfg: cfg, parts: map[FetcherPartition]*fetcherEntry{}}
 }
 
@@ -157,6 +187,10 @@ func (f *Fetcher) Ready() FetcherReady {
 	f.ready = FetcherReady{}
 	return rd
 }
+
+// SetBrokerEpoch sets this broker's epoch for the requests built from now
+// on: the broker registered (again) after the fetcher was made.
+func (f *Fetcher) SetBrokerEpoch(epoch int64) { f.cfg.BrokerEpoch = epoch }
 
 // Partitions is how many partitions the fetcher holds (a fetcher with none
 // may stop).
@@ -188,8 +222,13 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 		e.delayedUntilMs = 0
 	}
 	if st.Backoff {
-		e.delayedUntilMs = now.MonoMs + f.cfg.BackoffMs
+		backoffMs := f.cfg.BackoffMs
+		if e.leaderBehind {
+			backoffMs = min(backoffMs, f.cfg.LeaderBehindBackoffMs)
+		}
+		e.delayedUntilMs = now.MonoMs + backoffMs
 	}
+	e.leaderBehind = false
 	e.state = st
 	f.send(now)
 }
@@ -208,11 +247,15 @@ func (f *Fetcher) RemovePartition(p FetcherPartition) {
 func (f *Fetcher) Tick(now Instant) { f.send(now) }
 
 // NextDeadlineMs is when a backoff ends for a partition that waits for
-// nothing else (monotonic), or math.MaxInt64. A backoff that ended already
-// is no deadline: the partition goes into the next request, which the
-// answer to the one in flight sends.
+// nothing else, or when the next Fetch stops waiting for partitions to
+// publish their states after their outcomes (monotonic), or math.MaxInt64.
+// A backoff that ended already is no deadline: the partition goes into the
+// next request, which the answer to the one in flight sends.
 func (f *Fetcher) NextDeadlineMs() int64 {
 	next := int64(math.MaxInt64)
+	if !f.fetching && f.awaitingStates(f.nowMs) {
+		next = f.outcomesWaitUntilMs
+	}
 	for _, p := range f.order {
 		e := f.parts[p]
 		if e.delayedUntilMs > f.nowMs && !e.inFlight && e.state.Seq > e.deliveredSeq {
@@ -227,10 +270,24 @@ func (e *fetcherEntry) sendable(phase FollowerPhase, nowMs int64) bool {
 	return e.state.Phase == phase && !e.inFlight && e.state.Seq > e.deliveredSeq && nowMs >= e.delayedUntilMs
 }
 
+// awaitingStates says whether the next Fetch still waits for a partition
+// handed an outcome to publish its next state.
+func (f *Fetcher) awaitingStates(nowMs int64) bool {
+	if nowMs >= f.outcomesWaitUntilMs {
+		return false
+	}
+	for _, p := range f.order {
+		if e := f.parts[p]; e.deliveredSeq == e.state.Seq && !e.inFlight {
+			return true
+		}
+	}
+	return false
+}
+
 // send builds the requests there is something for and nothing in flight.
 func (f *Fetcher) send(now Instant) {
 	f.nowMs = max(f.nowMs, now.MonoMs)
-	if !f.fetching {
+	if !f.fetching && !f.awaitingStates(now.MonoMs) {
 		f.buildFetch(now.MonoMs)
 	}
 	if !f.truncating {
@@ -335,10 +392,14 @@ func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instan
 	f.settle(sent, failed, now.MonoMs)
 	if !failed {
 		answers := fetchAnswers(resp)
+		delivered := len(f.ready.Outcomes)
 		for _, s := range sent {
 			if rp := answers.lookup(s.p); rp != nil {
 				f.deliverFetch(s, rp)
 			}
+		}
+		if len(f.ready.Outcomes) > delivered {
+			f.outcomesWaitUntilMs = now.MonoMs + f.cfg.OutcomeWaitMs
 		}
 	}
 	f.send(now)
@@ -395,6 +456,7 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 		return
 	}
 	e.deliveredSeq = s.seq
+	e.leaderBehind = o.ErrorCode == kerr.UnknownLeaderEpoch.Code
 	e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
 	if len(o.Records) > 0 {
 		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
@@ -429,6 +491,7 @@ func (f *Fetcher) EpochEndOffsetsCompleted(resp *kmsg.OffsetForLeaderEpochRespon
 				continue
 			}
 			e.deliveredSeq = s.seq
+			e.leaderBehind = rp.ErrorCode == kerr.UnknownLeaderEpoch.Code
 			f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p,
 				EpochEnd: &EpochEndOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, LeaderEpoch: rp.LeaderEpoch, EndOffset: rp.EndOffset}})
 		}

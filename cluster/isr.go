@@ -26,6 +26,14 @@ type leaderState struct {
 	isrChange *isrChange
 	// alterSeq numbers AlterPartition requests.
 	alterSeq uint64
+	// isrRetryAfterMs is when an ISR change may be asked again after the
+	// controller did not make one (OPERATION_NOT_ATTEMPTED,
+	// INELIGIBLE_REPLICA: say a follower that restarted and is not
+	// unfenced yet): expansions are driven by fetches and shrinks by a
+	// deadline already past, so either would otherwise be asked again at
+	// once, as fast as the controller answers (Kafka checks the replicas'
+	// eligibility in its metadata cache first).
+	isrRetryAfterMs int64
 }
 
 // followerProgress is a leader's view of one follower (Kafka's ReplicaState).
@@ -221,7 +229,7 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 func (r *Replica) maybeExpandISR(id int32) {
 	l := r.leader
 	f := l.followers[id]
-	if l.isrChange != nil || l.epochStartPending || slices.Contains(r.partition.ISR, id) ||
+	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.isrRetryAfterMs || slices.Contains(r.partition.ISR, id) ||
 		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
 		return
 	}
@@ -233,7 +241,7 @@ func (r *Replica) maybeExpandISR(id int32) {
 // maybeShrinkIsr).
 func (r *Replica) maybeShrinkISR(nowMs int64) {
 	l := r.leader
-	if l.isrChange != nil {
+	if l.isrChange != nil || nowMs < l.isrRetryAfterMs {
 		return
 	}
 	var out []int32
@@ -282,7 +290,8 @@ func (r *Replica) sendAlterPartition() {
 // waits for (a newer record settled it) changes nothing. On success for the
 // current leader epoch and a partition epoch not older than the replica's,
 // the answer's ISR becomes the committed one. OPERATION_NOT_ATTEMPTED and
-// INELIGIBLE_REPLICA drop the change (the controller says it was not made);
+// INELIGIBLE_REPLICA drop the change (the controller says it was not made;
+// a change is asked again only after the backoff);
 // errors saying the replica's metadata is stale keep it pending until the
 // next record; any other error asks again after a backoff.
 func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant) {
@@ -303,6 +312,7 @@ func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant)
 		l.isrChange = nil
 		r.advanceHighWatermark()
 	case kerr.OperationNotAttempted.Code, kerr.IneligibleReplica.Code:
+		l.isrRetryAfterMs = now.MonoMs + r.opts.AlterPartitionRetryBackoffMs
 		l.isrChange = nil
 		r.advanceHighWatermark()
 	case kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicID.Code, kerr.FencedLeaderEpoch.Code,
@@ -351,7 +361,7 @@ func (r *Replica) leaderDeadlineMs() int64 {
 		switch {
 		case slices.Contains(r.partition.ISR, id):
 			if l.isrChange == nil {
-				next = min(next, outOfSyncMs)
+				next = min(next, max(outOfSyncMs, l.isrRetryAfterMs))
 			}
 		case !slices.Contains(maximal, id) && outOfSyncMs > r.nowMs:
 			next = min(next, outOfSyncMs)

@@ -171,6 +171,23 @@ func (n *Node) LiveMembers() []Member {
 	return live
 }
 
+// GoneMembers returns the members gossip holds failed or departed (until
+// it forgets them), by node id: a controller that becomes active learns
+// from them of failures reported before it led.
+func (n *Node) GoneMembers() []Member {
+	var gone []Member
+	for _, m := range n.serf.Members() {
+		if m.Status != serf.StatusFailed && m.Status != serf.StatusLeft {
+			continue
+		}
+		if member, ok := n.member(m); ok {
+			gone = append(gone, member)
+		}
+	}
+	slices.SortFunc(gone, func(a, b Member) int { return int(a.NodeID) - int(b.NodeID) })
+	return gone
+}
+
 // Leave tells the cluster this node is going: the others get a Left event
 // instead of a Failed one. It waits for the news to spread (a fraction of
 // a second), then the node should Shutdown.

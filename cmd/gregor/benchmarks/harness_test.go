@@ -62,6 +62,7 @@ var (
 // first benchmark that needs it, so `go test` without -bench does nothing.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopCluster()
 	for _, t := range []*target{gregor, kfakeProcess, groupGregor} {
 		if t != nil && t.cmd != nil {
 			_ = t.cmd.Process.Kill()

@@ -1,0 +1,220 @@
+package actors
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+	"gregor/netio"
+)
+
+// fetcherActor is the replica fetcher of one source broker (Kafka's
+// ReplicaFetcherThread): the thin shell of a cluster.Fetcher, which builds
+// the Fetch and OffsetForLeaderEpoch requests of the partitions this node
+// follows on that broker, with a netio.Client to the broker's client
+// listener (its endpoint from the broker's registration in the metadata
+// image). Requests name topics by id (Fetch v13+). Each answer goes back
+// to the core, and the outcomes it makes go to the partition actors.
+type fetcherActor struct {
+	node   *Node
+	leader int32
+	logger *zap.Logger
+	core   *cluster.Fetcher
+	client *netio.Client
+	addr   string
+	self   *actor.PID
+	// owners are the partition actors of the partitions fetched.
+	owners map[cluster.FetcherPartition]fetcherOwner
+	// timer fires fetcherTick at tickAtMs (monotonic) while tickArmed.
+	timer     *time.Timer
+	tickAtMs  int64
+	tickArmed bool
+}
+
+// fetchAnswered and epochEndsAnswered carry the leader's answer (or the
+// transport's failure) to the fetcher's request of core.
+type fetchAnswered struct {
+	core *cluster.Fetcher
+	resp *netio.Response
+	err  error
+}
+
+type epochEndsAnswered struct {
+	core *cluster.Fetcher
+	resp *netio.Response
+	err  error
+}
+
+// fetcherTick wakes a fetcher at its core's next deadline.
+type fetcherTick struct{}
+
+func (*fetchAnswered) answerUndelivered()     {}
+func (*epochEndsAnswered) answerUndelivered() {}
+func (*fetcherTick) answerUndelivered()       {}
+
+// fetchSocketTimeout is replica.socket.timeout.ms: how long a request to
+// the leader may take beyond the time the leader is asked to wait.
+const fetchSocketTimeout = 30 * time.Second
+
+func newFetcherActor(n *Node, leader int32) *fetcherActor {
+	return &fetcherActor{node: n, leader: leader, logger: n.logger.Named("replica_fetcher").With(zap.Int32("leader", leader))}
+}
+
+// Receive implements actor.Actor.
+func (f *fetcherActor) Receive(ctx actor.Context) {
+	now := f.node.cfg.Clock.Now()
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		f.self = ctx.Self()
+		f.owners = map[cluster.FetcherPartition]fetcherOwner{}
+		cfg := f.node.cfg
+		f.core = cluster.NewFetcher(cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: f.node.brokerEpoch(), Leader: f.leader,
+			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms")})
+	case *fetcherSetPartition:
+		if o, ok := f.owners[msg.partition]; ok && o.incarnation != msg.owner.incarnation {
+			f.core.RemovePartition(msg.partition)
+		}
+		f.owners[msg.partition] = msg.owner
+		f.core.SetPartition(msg.partition, msg.state, now)
+	case *fetcherRemovePartition:
+		delete(f.owners, msg.partition)
+		f.core.RemovePartition(msg.partition)
+	case *fetchAnswered:
+		if msg.core != f.core {
+			return
+		}
+		var body *kmsg.FetchResponse
+		if msg.err == nil {
+			body, _ = msg.resp.Body.(*kmsg.FetchResponse)
+		}
+		f.core.FetchCompleted(body, msg.err, now)
+	case *epochEndsAnswered:
+		if msg.core != f.core {
+			return
+		}
+		var body *kmsg.OffsetForLeaderEpochResponse
+		if msg.err == nil {
+			body, _ = msg.resp.Body.(*kmsg.OffsetForLeaderEpochResponse)
+		}
+		f.core.EpochEndOffsetsCompleted(body, msg.err, now)
+	case *fetcherTick:
+		f.tickArmed = false
+		f.core.Tick(now)
+	case *actor.Stopping, *actor.Restarting:
+		if f.timer != nil {
+			f.timer.Stop()
+		}
+		f.closeClient()
+		return
+	default:
+		return
+	}
+	f.carryOut(now)
+}
+
+// carryOut sends the requests the core built, hands its outcomes to the
+// partitions and arms its next tick.
+func (f *fetcherActor) carryOut(now cluster.Instant) {
+	f.core.SetBrokerEpoch(f.node.brokerEpoch())
+	rd := f.core.Ready()
+	for _, o := range rd.Outcomes {
+		if owner, ok := f.owners[o.Partition]; ok {
+			f.node.system.Root.Send(owner.pid, &leaderAnswered{incarnation: owner.incarnation, outcome: o})
+		}
+	}
+	if rd.Fetch != nil {
+		core := f.core
+		timeout := time.Duration(rd.Fetch.MaxWaitMillis)*time.Millisecond + fetchSocketTimeout
+		f.send(rd.Fetch, timeout, func(resp *netio.Response, err error) any { return &fetchAnswered{core: core, resp: resp, err: err} })
+	}
+	if rd.OffsetForLeaderEpoch != nil {
+		core := f.core
+		f.send(rd.OffsetForLeaderEpoch, fetchSocketTimeout, func(resp *netio.Response, err error) any {
+			return &epochEndsAnswered{core: core, resp: resp, err: err}
+		})
+	}
+	f.armTimer(now)
+}
+
+// send sends a request to the leader; its answer comes back to the actor
+// as the message answer builds. A request that cannot be sent (no address
+// for the leader yet, a full queue) fails at once, through the mailbox.
+func (f *fetcherActor) send(req kmsg.Request, timeout time.Duration, answer func(*netio.Response, error) any) {
+	self, root := f.self, f.node.system.Root
+	done := func(resp *netio.Response, err error) { root.Send(self, answer(resp, err)) }
+	client, err := f.connection()
+	if err == nil {
+		err = client.Send(req, timeout, done)
+	}
+	if err != nil {
+		// Answered after a short pause: the core backs the partitions off.
+		time.AfterFunc(10*time.Millisecond, func() { done(nil, err) })
+	}
+}
+
+// connection is the client to the leader's client listener, made (again)
+// when the leader's registered endpoint changed.
+func (f *fetcherActor) connection() (*netio.Client, error) {
+	addr, err := f.node.brokerAddress(f.leader)
+	if err != nil {
+		return nil, err
+	}
+	if f.client != nil && addr == f.addr {
+		return f.client, nil
+	}
+	f.closeClient()
+	client, err := netio.NewClient(netio.ClientConfig{Address: addr, MaxInFlightRequests: 2,
+		ClientID: "gregor-replica-fetcher-" + strconv.Itoa(int(f.node.cfg.NodeID)), ReconnectBackoffMaxMs: 500}, f.logger)
+	if err != nil {
+		return nil, err
+	}
+	f.client, f.addr = client, addr
+	return client, nil
+}
+
+// closeClient closes the client off the mailbox (Close waits for its
+// goroutines); its requests in flight fail, and their answers are dropped.
+func (f *fetcherActor) closeClient() {
+	if c := f.client; c != nil {
+		f.client = nil
+		go func() { _ = c.Close() }()
+	}
+}
+
+// armTimer schedules the next tick at the core's next deadline; it only
+// ever moves an armed tick earlier.
+func (f *fetcherActor) armTimer(now cluster.Instant) {
+	next := f.core.NextDeadlineMs()
+	if next == math.MaxInt64 || (f.tickArmed && next >= f.tickAtMs) {
+		return
+	}
+	f.tickAtMs, f.tickArmed = next, true
+	delay := time.Duration(max(next-now.MonoMs, 0)) * time.Millisecond
+	if f.timer == nil {
+		self, root := f.self, f.node.system.Root
+		f.timer = time.AfterFunc(delay, func() { root.Send(self, &fetcherTick{}) })
+		return
+	}
+	f.timer.Reset(delay)
+}
+
+// brokerAddress is the host:port of a broker's client listener, from its
+// registration in the metadata image.
+func (n *Node) brokerAddress(id int32) (string, error) {
+	b, ok := n.routes.load().image.Broker(id)
+	if !ok {
+		return "", fmt.Errorf("broker %d is not registered", id)
+	}
+	e, ok := b.Endpoint(n.cfg.ListenerName)
+	if !ok {
+		return "", fmt.Errorf("broker %d has no %s listener registered", id, n.cfg.ListenerName)
+	}
+	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), nil
+}

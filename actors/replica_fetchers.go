@@ -1,0 +1,204 @@
+package actors
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+)
+
+// fetcherManager is the node's replica fetcher manager (Kafka's
+// ReplicaFetcherManager), a child of the replica manager: it routes each
+// follower partition's fetch state to the fetcher of the partition's leader
+// (one fetcherActor per source broker, started when a first partition
+// follows that broker and stopped when the last one leaves it), moving the
+// partition when its leader changes, and replays the states of a fetcher
+// that failed to the one started in its place.
+type fetcherManager struct {
+	node *Node
+	// partitions are the follower partitions being fetched, with the
+	// fetcher of their leader and their latest state.
+	partitions map[cluster.FetcherPartition]*followerRoute
+	// fetchers are the running fetchers by source broker, with the number
+	// of partitions each holds.
+	fetchers map[int32]*fetcherHandle
+	logger   *zap.Logger
+	// stopping is set once the manager stops or restarts: its fetchers
+	// stop with it, which is no failure to make up for.
+	stopping bool
+}
+
+type followerRoute struct {
+	leader int32
+	state  cluster.FollowerFetchState
+	owner  fetcherOwner
+}
+
+type fetcherHandle struct {
+	pid        *actor.PID
+	partitions int
+}
+
+// fetcherOwner is the partition actor a fetch state came from, in the
+// incarnation that published it.
+type fetcherOwner struct {
+	pid         *actor.PID
+	incarnation uint64
+}
+
+// followerStateChanged hands the fetcher manager a follower's newly
+// published fetch state.
+type followerStateChanged struct {
+	partition cluster.FetcherPartition
+	state     cluster.FollowerFetchState
+	owner     fetcherOwner
+}
+
+// followerStopped tells the fetcher manager a partition actor's incarnation
+// stopped: its partition is fetched no more (until a new incarnation
+// publishes a state).
+type followerStopped struct {
+	partition   cluster.FetcherPartition
+	incarnation uint64
+}
+
+// fetcherSetPartition and fetcherRemovePartition are the manager's orders to
+// a fetcher.
+type fetcherSetPartition struct {
+	partition cluster.FetcherPartition
+	state     cluster.FollowerFetchState
+	owner     fetcherOwner
+}
+
+type fetcherRemovePartition struct{ partition cluster.FetcherPartition }
+
+func (*followerStateChanged) answerUndelivered()   {}
+func (*followerStopped) answerUndelivered()        {}
+func (*fetcherSetPartition) answerUndelivered()    {}
+func (*fetcherRemovePartition) answerUndelivered() {}
+
+// spawnFetcherManager starts the node's fetcher manager under ctx (the
+// replica manager's).
+func spawnFetcherManager(ctx actor.Context, n *Node) *actor.PID {
+	return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return &fetcherManager{node: n, logger: n.logger.Named("replica_fetchers")}
+	}, actor.WithSupervisor(fetcherSupervisor())))
+}
+
+// fetcherSupervisor stops a fetcher that panicked; the manager starts a new
+// one for its partitions.
+func fetcherSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(0, 10*time.Second, func(interface{}) actor.Directive { return actor.StopDirective })
+}
+
+// Receive implements actor.Actor.
+func (m *fetcherManager) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		m.partitions = map[cluster.FetcherPartition]*followerRoute{}
+		m.fetchers = map[int32]*fetcherHandle{}
+	case *followerStateChanged:
+		m.stateChanged(ctx, msg)
+	case *followerStopped:
+		if r := m.partitions[msg.partition]; r != nil && r.owner.incarnation == msg.incarnation {
+			m.remove(ctx, msg.partition)
+		}
+	case *actor.Stopping, *actor.Restarting:
+		m.stopping = true
+	case *actor.Terminated:
+		if !m.stopping {
+			m.terminated(ctx, msg.Who)
+		}
+	}
+}
+
+// stateChanged routes a state to its leader's fetcher, taking the partition
+// from the fetcher of its previous leader (or of the previous incarnation
+// of its actor) first.
+func (m *fetcherManager) stateChanged(ctx actor.Context, msg *followerStateChanged) {
+	p, st := msg.partition, msg.state
+	if r := m.partitions[p]; r != nil && (r.leader != st.Leader || r.owner.incarnation != msg.owner.incarnation) {
+		m.remove(ctx, p)
+	}
+	if st.Leader < 0 || st.Phase == cluster.FollowerIdle {
+		m.remove(ctx, p)
+		return
+	}
+	r := m.partitions[p]
+	if r == nil {
+		r = &followerRoute{leader: st.Leader, owner: msg.owner}
+		m.partitions[p] = r
+		m.fetcher(ctx, st.Leader).partitions++
+	}
+	r.state = st
+	ctx.Send(m.fetchers[st.Leader].pid, &fetcherSetPartition{partition: p, state: st, owner: msg.owner})
+}
+
+// fetcher returns the fetcher of a source broker, started if need be.
+func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle {
+	if h := m.fetchers[leader]; h != nil {
+		return h
+	}
+	n := m.node
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader) }))
+	h := &fetcherHandle{pid: pid}
+	m.fetchers[leader] = h
+	m.logger.Info("replica fetcher started", zap.Int32("leader", leader))
+	return h
+}
+
+// remove takes a partition out of its fetcher, stopping the fetcher when it
+// holds no partition any more.
+func (m *fetcherManager) remove(ctx actor.Context, p cluster.FetcherPartition) {
+	r := m.partitions[p]
+	if r == nil {
+		return
+	}
+	delete(m.partitions, p)
+	h := m.fetchers[r.leader]
+	if h == nil {
+		return
+	}
+	h.partitions--
+	if h.partitions > 0 {
+		ctx.Send(h.pid, &fetcherRemovePartition{partition: p})
+		return
+	}
+	delete(m.fetchers, r.leader)
+	ctx.Stop(h.pid)
+	m.logger.Info("replica fetcher stopped", zap.Int32("leader", r.leader))
+}
+
+// terminated replaces a fetcher that stopped on its own (it failed) with a
+// new one holding its partitions' latest states.
+func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
+	for leader, h := range m.fetchers {
+		if h.pid.Id != who.Id {
+			continue
+		}
+		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader))
+		delete(m.fetchers, leader)
+		nh := m.fetcher(ctx, leader)
+		for p, r := range m.partitions {
+			if r.leader == leader {
+				nh.partitions++
+				ctx.Send(nh.pid, &fetcherSetPartition{partition: p, state: r.state, owner: r.owner})
+			}
+		}
+		return
+	}
+}
+
+// brokerSettingMs is a broker setting in milliseconds from the static
+// broker configs (server.properties), 0 when absent or not a number (the
+// core's default then applies).
+func (c Config) brokerSettingMs(key string) int64 {
+	v, err := strconv.ParseInt(c.StaticBrokerConfigs[key], 10, 64)
+	if err != nil || v < 0 {
+		return 0
+	}
+	return v
+}

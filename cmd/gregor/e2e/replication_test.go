@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+)
+
+// restart starts node i of the cluster again, as cluster up started it
+// (same settings, data and log file), recording its pid for cluster down.
+func (c *localCluster) restart(i int) {
+	c.t.Helper()
+	var voters, seeds []string
+	for j := 1; j <= c.nodes; j++ {
+		voters = append(voters, fmt.Sprintf("%d@%s", j, c.controllerAddr(j)))
+		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(c.basePort+200+j-1))
+	}
+	nodeDir := filepath.Join(c.dir, fmt.Sprintf("node-%d", i))
+	port := func(offset int) string { return "127.0.0.1:" + strconv.Itoa(c.basePort+offset+i-1) }
+	cmd := exec.Command(gregorBin, "serve", "--set", "node.id="+strconv.Itoa(i), "--set", "process.roles=broker,controller",
+		"--set", fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", c.addr(i), c.controllerAddr(i)),
+		"--set", "controller.quorum.voters="+strings.Join(voters, ","),
+		"--set", "gossip.listener="+port(200), "--set", "gossip.seeds="+strings.Join(seeds, ","),
+		"--set", "log.dirs="+filepath.Join(nodeDir, "data"), "--set", "metrics.listener="+port(300))
+	logFile, err := os.OpenFile(c.logFile(i), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait() }()
+	if err := os.WriteFile(filepath.Join(nodeDir, "gregor.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// partitionState is a partition as node i's Metadata answer has it.
+func (c *localCluster) partitionState(i int, topic string) ([]kmsg.MetadataResponseTopicPartition, [16]byte, bool) {
+	md, err := c.metadata(i, topic)
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].ErrorCode != 0 {
+		return nil, [16]byte{}, false
+	}
+	return md.Topics[0].Partitions, md.Topics[0].TopicID, true
+}
+
+type ackedRecord struct {
+	partition int32
+	offset    int64
+	value     string
+}
+
+// rawProduce writes one record to a partition with acks=all through the
+// broker at addr, answered within a second or failed; it returns the
+// record's offset.
+func rawProduce(addr, topic string, topicID [16]byte, partition int32, value string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableIdempotentWrite())
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	b := kmsg.RecordBatch{Magic: 2, NumRecords: 1, FirstTimestamp: 1, MaxTimestamp: 1, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1}
+	rest := (&kmsg.Record{Value: []byte(value)}).AppendTo(nil)[1:] // without its zero length
+	b.Records = append(binary.AppendVarint(nil, int64(len(rest))), rest...)
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	logstore.ChecksumBatch(raw)
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic, rt.TopicID = topic, topicID
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, raw
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err != nil {
+		return 0, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0, fmt.Errorf("produce answered %+v", resp)
+	}
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 {
+		return 0, kerr.ErrorForCode(p.ErrorCode)
+	}
+	return resp.Topics[0].Partitions[0].BaseOffset, nil
+}
+
+// The failover test with real processes: RF=3 and
+// min.insync.replicas=2, a franz-go acks=all producer (idempotence off)
+// writes to every partition without pause while the leader of partition 0
+// is killed with SIGKILL five times, restarted each time. Afterwards every
+// acknowledged record is consumed at its offset, in order per partition,
+// and the replicas' logs are identical byte for byte (no offset holds two
+// records). The failover time, from the SIGKILL to the first acks=all
+// write the new leader acknowledged (a probe asking a survivor's metadata
+// where the leader is), is logged with its p50 and max.
+func TestClusterLeaderKilledUnderLoad(t *testing.T) {
+	c := clusterUp(t, 3)
+	const topic, partitions = "kills", int32(3)
+	seeds := kgo.SeedBrokers(c.bootstrap()...)
+	admin, err := kgo.NewClient(seeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	waitISRFull := func(observer int) {
+		waitFor(t, 60*time.Second, "every replica in the ISR", func() bool {
+			ps, _, ok := c.partitionState(observer, topic)
+			if !ok || len(ps) != int(partitions) {
+				return false
+			}
+			for _, p := range ps {
+				if len(p.ISR) != 3 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	waitISRFull(1)
+
+	prod, err := kgo.NewClient(seeds, kgo.DisableIdempotentWrite(), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MetadataMinAge(100*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var (
+		mu    sync.Mutex
+		acked []ackedRecord
+		// firstAcks are when each partition's load was last acknowledged
+		// for the first time after a kill (reset at each kill).
+		firstAcks map[int32]time.Time
+		wg        sync.WaitGroup
+	)
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	for p := range partitions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; loadCtx.Err() == nil; i++ {
+				r, err := prod.ProduceSync(loadCtx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))}).First()
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
+					if _, ok := firstAcks[p]; !ok && firstAcks != nil {
+						firstAcks[p] = time.Now()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	waitFor(t, 30*time.Second, "acknowledged writes", func() bool { return ackedCount() > 100 })
+
+	var failovers []time.Duration
+	for round := range 5 {
+		ps, topicID, ok := c.partitionState(1+round%3, topic)
+		if !ok {
+			t.Fatal("no metadata")
+		}
+		victim := int(ps[0].Leader)
+		controller := -1
+		if md, err := c.metadata(1 + round%3); err == nil {
+			controller = int(md.ControllerID)
+		}
+		survivor := victim%3 + 1
+		before := ackedCount()
+		mu.Lock()
+		firstAcks = map[int32]time.Time{}
+		mu.Unlock()
+		killed := time.Now()
+		if err := syscall.Kill(c.pid(victim), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		value := fmt.Sprintf("probe-%d", round)
+		var back, moved time.Time
+		var why string
+		defer func() {
+			if t.Failed() {
+				t.Logf("the last write after the kill: %s", why)
+			}
+		}()
+		waitFor(t, 30*time.Second, "an acks=all write after the leader was killed", func() bool {
+			ps, _, ok := c.partitionState(survivor, topic)
+			if !ok || ps[0].Leader < 1 || int(ps[0].Leader) == victim {
+				why = fmt.Sprintf("metadata %v: %+v", ok, ps)
+				return false
+			}
+			if moved.IsZero() {
+				moved = time.Now()
+			}
+			offset, err := rawProduce(c.addr(int(ps[0].Leader)), topic, topicID, 0, value)
+			if err != nil {
+				why = fmt.Sprintf("to %d: %v", ps[0].Leader, err)
+				return false
+			}
+			back = time.Now()
+			mu.Lock()
+			acked = append(acked, ackedRecord{partition: 0, offset: offset, value: value})
+			mu.Unlock()
+			return true
+		})
+		failovers = append(failovers, back.Sub(killed))
+		waitFor(t, 30*time.Second, "the load's writes to partition 0 acknowledged again", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			_, ok := firstAcks[0]
+			return ok
+		})
+		mu.Lock()
+		loadBack := firstAcks[0].Sub(killed)
+		mu.Unlock()
+		t.Logf("round %d: node %d (leader of partition 0%s) killed; a survivor's metadata named a new leader after %v, "+
+			"acks=all writes acknowledged again after %v (the load's after %v)",
+			round, victim, controllerNote(controller == victim), moved.Sub(killed), back.Sub(killed), loadBack)
+		c.restart(victim)
+		waitISRFull(survivor)
+		waitFor(t, 30*time.Second, "the load going on", func() bool { return ackedCount() > before+100 })
+	}
+	stopLoad()
+	wg.Wait()
+
+	// Every acknowledged record, at its offset, in order (Q3, Q11).
+	want := map[int32]map[int64]string{}
+	for _, a := range acked {
+		if want[a.partition] == nil {
+			want[a.partition] = map[int64]string{}
+		}
+		if v, ok := want[a.partition][a.offset]; ok {
+			t.Fatalf("partition %d offset %d acknowledged twice: %q and %q", a.partition, a.offset, v, a.value)
+		}
+		want[a.partition][a.offset] = a.value
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.addr(2)), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	last := map[int32]int64{}
+	seen := 0
+	for seen < len(acked) {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d acknowledged records", seen, len(acked))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if prev, ok := last[r.Partition]; ok && r.Offset <= prev {
+				t.Fatalf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+			}
+			last[r.Partition] = r.Offset
+			if v, ok := want[r.Partition][r.Offset]; ok {
+				if v != string(r.Value) {
+					t.Fatalf("partition %d offset %d holds %q; %q was acknowledged there", r.Partition, r.Offset, r.Value, v)
+				}
+				seen++
+			}
+		})
+	}
+	// The replicas hold the same bytes (S12).
+	waitISRFull(1)
+	waitFor(t, 30*time.Second, "identical replicas", func() bool {
+		for p := range partitions {
+			var first []byte
+			for i := 1; i <= 3; i++ {
+				b := partitionBytes(t, filepath.Join(c.dir, fmt.Sprintf("node-%d", i), "data", fmt.Sprintf("%s-%d", topic, p)))
+				if i == 1 {
+					first = b
+				} else if !bytes.Equal(first, b) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	sorted := slices.Clone(failovers)
+	slices.Sort(sorted)
+	t.Logf("%d records acknowledged and read back; failover (SIGKILL to the first acknowledged acks=all write) p50 %v, max %v over %d kills",
+		len(acked), sorted[len(sorted)/2], sorted[len(sorted)-1], len(sorted))
+}
+
+// partitionBytes is a partition directory's segment files concatenated in
+// offset order.
+func partitionBytes(t *testing.T, dir string) []byte {
+	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	var out []byte
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+func controllerNote(isController bool) string {
+	if isController {
+		return ", and the active controller"
+	}
+	return ""
+}
