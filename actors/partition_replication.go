@@ -94,7 +94,7 @@ func (a *partitionActor) performFollower(rd *cluster.Ready) {
 			a.logger.Info("log truncated as follower", zap.Int64("offset", t.Offset), zap.Bool("fully", t.Fully))
 		}
 		a.core.Truncated(cluster.TruncateOutcome{LogStartOffset: a.log.LogStartOffset(), LogEndOffset: a.log.LogEndOffset(),
-			FlushedOffset: a.log.FlushedOffset(), LeaderEpochs: a.log.LeaderEpochs()}, err)
+			FlushedOffset: a.log.FlushedOffset(), LeaderEpochs: a.log.LeaderEpochs(), Producers: a.log.ProducerStates()}, err)
 		a.publishGauges()
 	}
 	if ap := rd.FollowerAppend; ap != nil {
