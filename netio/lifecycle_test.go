@@ -179,7 +179,9 @@ func TestMaxConnections(t *testing.T) {
 // connections.max.idle.ms closes a connection with no traffic and nothing in
 // flight; traffic, or a request in flight, keeps it open.
 func TestIdleTimeout(t *testing.T) {
-	const idle = 300 * time.Millisecond
+	// Long enough that a loaded machine's scheduling stalls stay well
+	// within it between the busy connection's requests.
+	const idle = time.Second
 	h := &heldRequests{}
 	s := startServer(t, Config{ConnectionsMaxIdleMs: idle.Milliseconds()}, h)
 
@@ -194,14 +196,14 @@ func TestIdleTimeout(t *testing.T) {
 	busy := dialRaw(t, s.Addr(), "busy")
 	busyDone := make(chan error, 1)
 	go func() {
-		// A request every idle/3 for 3 idle periods.
-		for i := int32(1); i <= 9; i++ {
+		// A request every idle/10 for 3 idle periods.
+		for i := int32(1); i <= 30; i++ {
 			busy.send(apiVersionsRequest(3), i)
 			if _, _, err := busy.readFrame(); err != nil {
 				busyDone <- err
 				return
 			}
-			time.Sleep(idle / 3) // pacing the traffic, not waiting for a condition
+			time.Sleep(idle / 10) // pacing the traffic, not waiting for a condition
 		}
 		busyDone <- nil
 	}()

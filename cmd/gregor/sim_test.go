@@ -130,19 +130,29 @@ func runGregorFor(t *testing.T, timeout time.Duration, args ...string) invocatio
 // the seed and the shortest prefix of the fault schedule that still fails,
 // and the command it prints replays that prefix, failing again.
 func TestSimRunShrinksTheFaultSchedule(t *testing.T) {
-	inv := runGregor(t, "", "sim", "run", "--seed", "1", "--duration", "30s", "--plant", "skip-truncation", "--quiet")
-	if !errors.Is(inv.err, errViolation) {
-		t.Fatalf("sim run with skip-truncation: %v\n%s", inv.err, inv.stdout)
+	// The first of seeds 1-20 the plant breaks whose shortest failing
+	// prefix is shorter than its schedule (which seeds do moves with any
+	// change to the cores).
+	var inv invocation
+	var m []string
+	seed := 0
+	for s := 1; s <= 20 && seed == 0; s++ {
+		inv = runGregor(t, "", "sim", "run", "--seed", strconv.Itoa(s), "--duration", "30s", "--plant", "skip-truncation", "--quiet")
+		if !errors.Is(inv.err, errViolation) {
+			continue
+		}
+		m = regexp.MustCompile(`shortest failing prefix: (\d+) of (\d+) faults`).FindStringSubmatch(inv.stdout)
+		if m == nil || !strings.Contains(inv.stdout, fmt.Sprintf("seed %d failed", s)) {
+			t.Fatalf("no seed or shortest prefix in:\n%s", inv.stdout)
+		}
+		if k, n := atoi(t, m[1]), atoi(t, m[2]); k >= 1 && k < n {
+			seed = s
+		}
 	}
-	m := regexp.MustCompile(`shortest failing prefix: (\d+) of (\d+) faults`).FindStringSubmatch(inv.stdout)
-	if m == nil || !strings.Contains(inv.stdout, "seed 1 failed") {
-		t.Fatalf("no seed or shortest prefix in:\n%s", inv.stdout)
+	if seed == 0 {
+		t.Fatalf("no seed of 1-20 fails with skip-truncation and some faults to spare")
 	}
-	k, n := atoi(t, m[1]), atoi(t, m[2])
-	if k < 1 || k >= n {
-		t.Errorf("shortest prefix %d of %d faults: seed 1 needs some faults to fail, and not all of them", k, n)
-	}
-	replay := regexp.MustCompile(`(?m)^  gregor (sim run --seed 1 .* --faults (\d+))$`).FindStringSubmatch(inv.stdout)
+	replay := regexp.MustCompile(fmt.Sprintf(`(?m)^  gregor (sim run --seed %d .* --faults (\d+))$`, seed)).FindStringSubmatch(inv.stdout)
 	if replay == nil || replay[2] != m[1] {
 		t.Fatalf("no replay command with --faults %s in:\n%s", m[1], inv.stdout)
 	}
@@ -153,7 +163,7 @@ func TestSimRunShrinksTheFaultSchedule(t *testing.T) {
 	if !errors.Is(again.err, errViolation) || !strings.Contains(again.stdout, "VIOLATION") {
 		t.Errorf("the shrunk replay does not fail: %v\n%s", again.err, again.stdout)
 	}
-	if !strings.Contains(again.stdout, "seed 1, 3 nodes") {
+	if !strings.Contains(again.stdout, fmt.Sprintf("seed %d, 3 nodes", seed)) {
 		t.Errorf("the shrunk replay:\n%s", again.stdout)
 	}
 }
