@@ -76,8 +76,10 @@ type groupCoordinator struct {
 	// waiting holds the requests the core owes an answer.
 	waiting map[groups.RequestID]*groupRequest
 	nextID  groups.RequestID
-	// loadOffset is where the load reads next.
+	// loadOffset is where the load reads next; reading, whether a read
+	// is in flight.
 	loadOffset int64
+	reading    bool
 	// topicsEpoch is the metadata image epoch the core's topics are from.
 	topicsEpoch int64
 	// rebalances is how many of the core's rebalances the metrics count.
@@ -128,7 +130,9 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 	case *groupTick:
 		a.tickArmed = false
 		if a.core.Loading() {
-			a.readPartition()
+			if !a.reading {
+				a.readPartition()
+			}
 			return
 		}
 		a.refreshTopics()
@@ -158,56 +162,6 @@ func (a *groupCoordinator) now() groups.Time {
 	return groups.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
 }
 
-// readPartition asks the partition for its records from loadOffset on.
-func (a *groupCoordinator) readPartition() {
-	self, root := a.self, a.g.n.system.Root
-	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
-		reply: func(res fetchPartitionResult) { root.Send(self, &groupLoadRead{res: res}) }})
-}
-
-// loadRead replays one read of the partition and reads on, until the high
-// watermark: then the coordinator serves.
-func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
-	switch {
-	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
-		a.loadOffset = res.logStartOffset
-		a.readPartition()
-		return
-	case res.errorCode != 0:
-		a.logger.Warn("group coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
-		a.retryLoad()
-		return
-	}
-	if res.records != nil {
-		p, err := res.records.Bytes()
-		res.records.Release()
-		if err == nil {
-			a.loadOffset, err = a.core.Load(p, a.loadOffset)
-		}
-		if err != nil {
-			// The partition's log is unreadable: supervision restarts
-			// the coordinator, which loads again.
-			panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
-		}
-	}
-	if a.loadOffset < res.highWatermark {
-		a.readPartition()
-		return
-	}
-	a.refreshTopics()
-	a.core.Loaded(a.now())
-	a.logger.Info("group coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
-}
-
-func (a *groupCoordinator) retryLoad() {
-	self, root := a.self, a.g.n.system.Root
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &groupTick{}) })
-	a.tickArmed = false
-}
-
 // refreshTopics tells the core the topics of the published image when it
 // changed since it was last told.
 func (a *groupCoordinator) refreshTopics() {
@@ -223,8 +177,10 @@ func (a *groupCoordinator) refreshTopics() {
 	a.core.SetTopics(topics, a.now())
 }
 
-// carryOut appends the core's records and sends its replies until it has
-// none left, then arms the next tick.
+// carryOut appends the core's records and sends its replies (the core
+// holds each until the records before it are acknowledged) until it has
+// none left, then arms the next tick. A core that reverted after a failed
+// append is replaced by one loaded from the partition.
 func (a *groupCoordinator) carryOut() {
 	for {
 		rd := a.core.Ready()
@@ -237,6 +193,9 @@ func (a *groupCoordinator) carryOut() {
 				delete(a.waiting, r.ID)
 				req.respond(r.Response)
 			}
+		}
+		if rd.Reload {
+			a.reload()
 		}
 	}
 	a.flushAppends()

@@ -246,10 +246,11 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 		resp.Assignment = c.assignmentOf(m)
 	}
 	if bumped {
-		// The reply waits for the epoch's record, so an epoch a member
-		// saw never goes back after a failover.
-		c.appendGroupEpoch(g, func(int16, Time) { c.reply(id, resp) })
-		return
+		// The reply waits for the epoch's record (as every reply waits
+		// for the records before it), so an epoch a member saw never
+		// goes back after a failover; if it fails, the member is told
+		// the mapped error and the coordinator reverts.
+		c.appendGroupEpoch(g, c.failedAnswer(id, req))
 	}
 	c.reply(id, resp)
 }
@@ -388,7 +389,8 @@ func (c *Coordinator) consumerLeave(g *group, id RequestID, req *kmsg.ConsumerGr
 		c.reply(id, resp)
 	default:
 		c.removeConsumerMember(g, m, now)
-		c.appendGroupEpoch(g, func(int16, Time) { c.reply(id, resp) })
+		c.appendGroupEpoch(g, c.failedAnswer(id, req))
+		c.reply(id, resp)
 	}
 }
 
@@ -414,6 +416,7 @@ func (c *Coordinator) consumerTick(g *group, now Time) {
 		}
 	}
 	if removed {
+		// The members' next answers wait for this record.
 		c.appendGroupEpoch(g, func(int16, Time) {})
 	}
 }

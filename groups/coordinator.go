@@ -119,21 +119,32 @@ type Append struct {
 	Producer *Producer
 }
 
-// Ready is what the shell must do after a step: append, then reply.
+// Ready is what the shell must do after a step: append, then reply. A
+// reply comes out only once every record asked before it is acknowledged,
+// so no client is told of state that a failover could lose.
 type Ready struct {
 	Appends []Append
 	Replies []Reply
+	// Reload says an append failed: the core reverted by answering every
+	// request it owed (the failed append's own with the mapped error, the
+	// others NOT_COORDINATOR) and does nothing more. The shell must drop
+	// the appends it has not written, ignore the outcomes of those in
+	// flight, and start a new Coordinator from the partition's
+	// acknowledged records, as Kafka's coordinator reverts to its last
+	// committed state.
+	Reload bool
 }
 
 // Empty says whether there is nothing to do.
-func (rd *Ready) Empty() bool { return len(rd.Appends) == 0 && len(rd.Replies) == 0 }
+func (rd *Ready) Empty() bool { return len(rd.Appends) == 0 && len(rd.Replies) == 0 && !rd.Reload }
 
 // Coordinator is the core of one __consumer_offsets partition's group
 // coordinator: the groups whose ids hash to the partition, their members and
 // their committed offsets. It answers group requests, decides rebalances,
 // expires members and offsets, and lists the records that make its state
-// durable; it replies to a request that changes durable state only once its
-// records are appended. It starts loading: the shell hands it the partition's
+// durable. It holds every reply until the records asked before it are
+// acknowledged (replies.go), and when an append fails it reverts (see
+// Ready.Reload). It starts loading: the shell hands it the partition's
 // batches (Load) and then says the load is done (Loaded); until then every
 // request is told COORDINATOR_LOAD_IN_PROGRESS.
 //
@@ -146,6 +157,16 @@ type Coordinator struct {
 	// appending holds what to do when each append is reported.
 	appending    map[AppendID]func(code int16, now Time)
 	nextAppendID AppendID
+	// acknowledged is the highest append id up to which every append was
+	// acknowledged.
+	acknowledged AppendID
+	// owed are the requests not answered yet; held, the answers waiting
+	// for their records (replies.go).
+	owed map[RequestID]kmsg.Request
+	held []heldReply
+	// failed is set when an append failed: the core reverts at the next
+	// Ready; reverted, once it did.
+	failed, reverted bool
 	// nextRetentionCheckMs is when offsets are next checked for expiry.
 	nextRetentionCheckMs int64
 	// rebalances counts completed classic rebalances and consumer group
@@ -164,7 +185,8 @@ type Coordinator struct {
 func NewCoordinator(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	return &Coordinator{cfg: cfg, loading: true, groups: map[string]*group{},
-		appending: map[AppendID]func(int16, Time){}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{}}
+		appending: map[AppendID]func(int16, Time){}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
+		owed: map[RequestID]kmsg.Request{}}
 }
 
 // Load replays the batches filling p, read from the partition from offset
@@ -206,10 +228,15 @@ func (c *Coordinator) LoadedRecords() int { return c.loadedRecords }
 // Handle takes a group request from client at time now. Its answer comes in
 // a later Ready, at once or after records are appended or a rebalance ends.
 func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now Time) {
-	if c.loading {
-		c.reply(id, ErrorResponse(req, kerr.CoordinatorLoadInProgress.Code))
+	switch {
+	case c.loading:
+		c.release(Reply{ID: id, Response: ErrorResponse(req, kerr.CoordinatorLoadInProgress.Code)})
+		return
+	case c.failed:
+		c.release(Reply{ID: id, Response: ErrorResponse(req, kerr.NotCoordinator.Code)})
 		return
 	}
+	c.owed[id] = req
 	switch r := req.(type) {
 	case *kmsg.JoinGroupRequest:
 		c.joinGroup(id, r, client, now)
@@ -243,20 +270,35 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now 
 }
 
 // Appended reports the outcome of an append: code is 0, or the Kafka error
-// of the partition's produce answer.
+// of the partition's produce answer. After a failure (code other than 0)
+// the core only answers, with errors, the requests of other failed appends
+// reported before the next Ready, which reverts it.
 func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
+	if c.reverted {
+		return
+	}
 	done, ok := c.appending[id]
 	if !ok {
 		panic(fmt.Sprintf("groups: append %d reported twice or never asked", id))
 	}
 	delete(c.appending, id)
-	done(code, now)
+	switch {
+	case code != 0:
+		// The failed append's requests are answered with its error:
+		// done callbacks answer only with errors on a failure.
+		c.failed = true
+		done(code, now)
+	case !c.failed:
+		c.advanceAcknowledged()
+		done(code, now)
+		c.releaseHeld()
+	}
 }
 
 // Tick tells the core the time: rebalances, sessions, pending members and
 // offsets whose time has come are dealt with.
 func (c *Coordinator) Tick(now Time) {
-	if c.loading {
+	if c.loading || c.failed {
 		return
 	}
 	for _, g := range c.sortedGroups() {
@@ -275,7 +317,7 @@ func (c *Coordinator) Tick(now Time) {
 // NextDeadlineMs is the earliest monotonic time at which Tick has work
 // (math.MaxInt64 while loading).
 func (c *Coordinator) NextDeadlineMs() int64 {
-	if c.loading {
+	if c.loading || c.failed {
 		return math.MaxInt64
 	}
 	next := c.nextRetentionCheckMs
@@ -287,6 +329,9 @@ func (c *Coordinator) NextDeadlineMs() int64 {
 
 // Ready takes the effects accumulated since the last call.
 func (c *Coordinator) Ready() Ready {
+	if c.failed && !c.reverted {
+		c.revert()
+	}
 	rd := c.ready
 	c.ready = Ready{}
 	return rd
@@ -300,10 +345,6 @@ func (c *Coordinator) PendingAppends() []AppendID {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-func (c *Coordinator) reply(id RequestID, resp kmsg.Response) {
-	c.ready.Replies = append(c.ready.Replies, Reply{ID: id, Response: resp})
 }
 
 // append asks for records to be appended and calls done with the outcome.

@@ -7,8 +7,12 @@
 // (offsets pending in a transaction until its marker, TransactionMarker).
 // It takes requests,
 // the partition's records at load, append outcomes and ticks with the time,
-// and returns replies and records to append (Ready) and its next deadline;
-// its records are Kafka's (OffsetCommitKey/Value, GroupMetadataKey/Value and
+// and returns replies and records to append (Ready) and its next deadline.
+// A reply is handed out only once every record asked before it is
+// acknowledged, and a failed append makes the core revert: it answers what
+// it owes with errors and asks the shell to load a new one from the
+// partition (Ready.Reload), so no client is told of state a failover loses.
+// Its records are Kafka's (OffsetCommitKey/Value, GroupMetadataKey/Value and
 // the consumer group records), so its state is whatever replaying its
 // partition gives. PartitionFor says which partition holds a group.
 //
@@ -17,7 +21,8 @@
 // protocol), offsets.go (offset commits, fetches, deletes, expiry), admin.go
 // (ListGroups, DescribeGroups, DeleteGroups, summaries), txn_offsets.go
 // (TxnOffsetCommit and the pending transactional offsets), consumer*.go
-// (KIP-848), records.go and replay.go (the partition's records), topics.go
+// (KIP-848), records.go and replay.go (the partition's records), replies.go
+// (replies held for their records, the revert after a failed append), topics.go
 // (the topics it is told of), errors.go (answers for a request that cannot
 // be served), partition.go (PartitionFor).
 //

@@ -20,7 +20,8 @@ import (
 // by command, printing its replies and appends after each step. Member ids
 // print as m1, m2, ... in order of appearance, and commands name members so.
 // Time is one number (monotonic and wall ms alike). Appends are acknowledged
-// at once unless new had manual-appends.
+// at once unless new had manual-appends; a reply shows once the appends
+// before it are.
 //
 //	new [initial-delay=MS] [min-session=MS] [max-session=MS] [retention=MS] [max-size=N] [manual-appends]
 //	topics NAME=PARTITIONS...
@@ -37,7 +38,7 @@ import (
 //	offset-delete id=I group=G partitions=T/P,...
 //	txn-commit id=I group=G pid=P epoch=E [member=M] [gen=N] [instance=S] [v=V] offsets=T/P=O,...
 //	txn-marker pid=P [commit]   (the marker of P's transaction reached the partition: commit, else abort)
-//	appended id=A [error=NAME]
+//	appended id=A [error=NAME]   (a failed append makes the coordinator revert: "reload" prints and a new one loads the log)
 //	restart (a new coordinator loads every acknowledged record)
 //	state
 //
@@ -419,6 +420,14 @@ func (h *harness) ready(t *testing.T) string {
 		}
 		for _, r := range rd.Replies {
 			fmt.Fprintf(&b, "%s\n", h.describeReply(r))
+		}
+		if rd.Reload {
+			// The shell's part: drop the appends not acknowledged and
+			// start over from the log.
+			fmt.Fprintf(&b, "reload (%d appends dropped)\n", len(h.pending))
+			clear(h.pending)
+			h.restart(t)
+			continue
 		}
 		for _, ap := range rd.Appends {
 			if h.manual {

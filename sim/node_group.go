@@ -23,24 +23,6 @@ import (
 // loads up to the high watermark it reads), so that it loads everything its
 // log holds.
 
-// groupRepliesWaitForRecords works around a bug of groups.Coordinator the
-// simulator found: a consumer group's member can be told an epoch whose
-// record is not durable. The core answers a heartbeat with the new epoch
-// even when the epoch's record failed to append (NOT_ENOUGH_REPLICAS, a
-// timeout), and after an epoch bump of its own (a session that expired, a
-// topic that grew) it answers the other members' heartbeats with the new
-// epoch while the record is still being appended. After a failover the
-// next coordinator, which never saw the record, hands the same epoch out
-// again with another assignment: two members own a partition in one epoch
-// (S11). Production's shell (actors/group_coordinator.go) has the same bug.
-// The workaround, in the shell, does what Kafka's coordinator runtime
-// does: a reply waits until every record the core asked to append before
-// it is acknowledged, and a failed append restarts the coordinator from
-// the partition (every request it owes an answer is told NOT_COORDINATOR).
-// TestCoreBugGroupEpochNotDurable shows the bug; when the core is fixed it
-// fails, and this goes.
-var groupRepliesWaitForRecords = true
-
 // offsetsPartitions is offsets.topic.num.partitions in the simulator
 // (Kafka: 50).
 const offsetsPartitions = 3
@@ -55,21 +37,10 @@ type groupHost struct {
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
-	// held are replies waiting for the appends asked before them
-	// (groupRepliesWaitForRecords).
-	held []heldReply
 	// lastAssigned is, for the double-owner plant, the last assignment
 	// each group's coordinator handed a member: its member, epoch and
 	// partitions.
 	lastAssigned map[string]plantedAssignment
-}
-
-// heldReply is a reply that waits until the appends up to barrier are
-// acknowledged.
-type heldReply struct {
-	m       *message
-	resp    kmsg.Response
-	barrier groups.AppendID
 }
 
 type plantedAssignment struct {
@@ -203,7 +174,12 @@ func (n *node) serveGroup(m *message, req kmsg.Request, group string) {
 	gh.carryOut()
 }
 
-// carryOut appends the core's records and sends its replies.
+// carryOut appends the core's records and sends its replies (the core
+// holds each until the records before it are acknowledged). When the core
+// reverted after a failed append, the coordinator starts over from the
+// partition, as Kafka's reverts to its last committed state: the outcomes
+// of its appends in flight go nowhere, and syncCoordinators starts a new one
+// once the partition's high watermark reached its log end.
 func (gh *groupHost) carryOut() {
 	for gh.core != nil {
 		rd := gh.core.Ready()
@@ -212,10 +188,6 @@ func (gh *groupHost) carryOut() {
 		}
 		for _, ap := range rd.Appends {
 			gh.append(ap)
-		}
-		var barrier groups.AppendID
-		if pending := gh.core.PendingAppends(); len(pending) > 0 && groupRepliesWaitForRecords {
-			barrier = pending[len(pending)-1]
 		}
 		for _, r := range rd.Replies {
 			m := gh.waiting[r.ID]
@@ -226,28 +198,14 @@ func (gh *groupHost) carryOut() {
 			if hb, ok := r.Response.(*kmsg.ConsumerGroupHeartbeatResponse); ok {
 				gh.plantDoubleOwner(m, hb)
 			}
-			gh.held = append(gh.held, heldReply{m: m, resp: r.Response, barrier: barrier})
+			gh.n.w.respond(m, r.Response)
 		}
-		gh.release()
-	}
-}
-
-// release sends the held replies whose appends are all acknowledged, in
-// order.
-func (gh *groupHost) release() {
-	oldest := groups.AppendID(math.MaxUint64)
-	if pending := gh.core.PendingAppends(); len(pending) > 0 {
-		oldest = pending[0]
-	}
-	sent := 0
-	for _, h := range gh.held {
-		if h.barrier >= oldest {
-			break
+		if rd.Reload {
+			gh.n.w.tracef("%s: group coordinator of %s reverts after a failed append", gh.n.name(), gh.key)
+			gh.stop()
+			gh.n.coords[gh.key.partition] = nil
 		}
-		gh.n.w.respond(h.m, h.resp)
-		sent++
 	}
-	gh.held = gh.held[sent:]
 }
 
 // append writes records to the partition with acks=all; the outcome goes
@@ -273,19 +231,8 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 	if gh.core == nil {
 		return
 	}
-	if code != 0 && groupRepliesWaitForRecords {
-		// Work around the core's bug (TestCoreBugGroupEpochNotDurable):
-		// start over from the partition, as Kafka's coordinator reverts
-		// to its last committed state.
-		gh.stop()
-		n.coords[gh.key.partition] = nil
-		return
-	}
 	gh.core.Appended(id, code, gh.now())
 	gh.carryOut()
-	if gh.core != nil {
-		gh.release()
-	}
 }
 
 // tick ticks the core when its deadline passed.
@@ -309,14 +256,11 @@ func (gh *groupHost) deadlineMs() int64 {
 // stop ends the coordinator: every request it owes an answer is told
 // NOT_COORDINATOR.
 func (gh *groupHost) stop() {
-	for _, h := range gh.held {
-		gh.n.w.respond(h.m, groups.ErrorResponse(h.m.body.(kmsg.Request), kerr.NotCoordinator.Code))
-	}
 	for _, id := range sortedIDs(gh.waiting) {
 		m := gh.waiting[id]
 		gh.n.w.respond(m, groups.ErrorResponse(m.body.(kmsg.Request), kerr.NotCoordinator.Code))
 	}
-	gh.waiting, gh.held = nil, nil
+	gh.waiting = nil
 	gh.core = nil
 	gh.n.w.tracef("%s: group coordinator of %s stops", gh.n.name(), gh.key)
 }

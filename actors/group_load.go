@@ -1,0 +1,83 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.uber.org/zap"
+
+	"gregor/groups"
+)
+
+// The group coordinator's load of its partition: when it starts, and again
+// when its core reverted after a failed append.
+
+// readPartition asks the partition for its records from loadOffset on.
+func (a *groupCoordinator) readPartition() {
+	a.reading = true
+	self, root := a.self, a.g.n.system.Root
+	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
+		reply: func(res fetchPartitionResult) { root.Send(self, &groupLoadRead{res: res}) }})
+}
+
+// loadRead replays one read of the partition and reads on, until the high
+// watermark: then the coordinator serves.
+func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
+	a.reading = false
+	switch {
+	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
+		a.loadOffset = res.logStartOffset
+		a.readPartition()
+		return
+	case res.errorCode != 0:
+		a.logger.Warn("group coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
+		a.retryLoad()
+		return
+	}
+	if res.records != nil {
+		p, err := res.records.Bytes()
+		res.records.Release()
+		if err == nil {
+			a.loadOffset, err = a.core.Load(p, a.loadOffset)
+		}
+		if err != nil {
+			// The partition's log is unreadable: supervision restarts
+			// the coordinator, which loads again.
+			panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
+		}
+	}
+	if a.loadOffset < res.highWatermark {
+		a.readPartition()
+		return
+	}
+	a.refreshTopics()
+	a.core.Loaded(a.now())
+	a.logger.Info("group coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
+}
+
+func (a *groupCoordinator) retryLoad() {
+	self, root := a.self, a.g.n.system.Root
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &groupTick{}) })
+	a.tickArmed = false
+}
+
+// reload replaces a core that reverted after a failed append (it answered
+// every request it owed) with a new one loaded from the partition, as
+// Kafka's coordinator reverts to its last committed state. The old core's
+// appends not written yet are dropped; none is in flight, since a batch's
+// failure is what made the core revert.
+func (a *groupCoordinator) reload() {
+	a.logger.Warn("group coordinator reloads its partition after a failed append", zap.Int("appends_dropped", len(a.queued)))
+	a.queued, a.appending = nil, nil
+	a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
+	a.loadOffset, a.topicsEpoch, a.rebalances = 0, -1, 0
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.tickArmed = false
+	a.readPartition()
+}
