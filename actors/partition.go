@@ -102,6 +102,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		return
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())
+	case *txnPartitionAdded:
+		a.core.TxnPartitionAdded(msg.producerID, msg.producerEpoch)
 	case *fetchPartition:
 		a.core.Fetch(a.await(msg, true), fetchPartitionOf(msg), cluster.IsolationLevel(msg.isolationLevel))
 	case *watchPartition:

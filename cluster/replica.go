@@ -176,6 +176,9 @@ type Replica struct {
 	// verifying are the transactional produces waiting for their
 	// coordinator's verification, in arrival order (replica_txn_verify.go).
 	verifying []verifyingProduce
+	// txnAdded are the producers whose ongoing transaction the
+	// coordinator said this partition is in, by producer id: the epoch.
+	txnAdded map[int64]int16
 	// unreplicatedTxns are transactions whose marker the high watermark
 	// has not passed (producer_txn.go).
 	unreplicatedTxns []completedTxn

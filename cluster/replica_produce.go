@@ -54,6 +54,11 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 // transaction (TxnVerified).
 func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verified bool) {
 	r.observe(now)
+	if req.Marker != nil {
+		// Even a marker refused below: what the partition knew of the
+		// producer's transaction may be out of date.
+		r.txnMarkerStarted(req.Marker.ProducerID)
+	}
 	reply := func(code int16, format string, args ...any) {
 		if req.Acks == 0 {
 			return

@@ -30,6 +30,7 @@ import (
 //	replication
 //	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T]]
 //	txn-verified id=I [error=NAME]
+//	txn-added pid=P [pepoch=E]
 //	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
 //	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
@@ -93,6 +94,12 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
+	case "txn-added":
+		var pid int64
+		var epoch int16
+		td.ScanArgs(t, "pid", &pid)
+		td.MaybeScanArgs(t, "pepoch", &epoch)
+		h.r.TxnPartitionAdded(pid, epoch)
 	case "txn-verified":
 		code := int16(0)
 		if td.HasArg("error") {

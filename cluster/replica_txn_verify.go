@@ -47,6 +47,9 @@ func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.Produce
 	if slices.ContainsFunc(r.verifying, func(v verifyingProduce) bool { return v.producer == info.ProducerID }) {
 		return true
 	}
+	if epoch, ok := r.txnAdded[info.ProducerID]; ok && epoch == info.ProducerEpoch {
+		return false
+	}
 	if pending := r.producerAppending[info.ProducerID]; len(pending) > 0 {
 		last := pending[len(pending)-1]
 		return !(last.Transactional && !last.Control && last.ProducerEpoch == info.ProducerEpoch)
@@ -92,9 +95,28 @@ func (r *Replica) TxnVerified(id RequestID, code int16, now Instant) {
 	}
 }
 
+// TxnPartitionAdded tells the leader that its partition is in the ongoing
+// transaction of the producer id and epoch (the transaction coordinator
+// appended it, AddPartitionsToTxn): the producer's transactional batches
+// of that epoch need no verification until a marker for the producer ends
+// the transaction here or the replica stops leading. The coordinator tells
+// it before it answers the producer, so it comes before the producer's
+// produces and before the transaction's marker.
+func (r *Replica) TxnPartitionAdded(producerID int64, producerEpoch int16) {
+	if r.leader == nil {
+		return
+	}
+	if r.txnAdded == nil {
+		r.txnAdded = map[int64]int16{}
+	}
+	r.txnAdded[producerID] = producerEpoch
+}
+
 // txnMarkerStarted makes the verifications of the producer's waiting
-// produces stale: a marker ends its transaction on the partition.
+// produces stale and forgets that its transaction was added: a marker ends
+// its transaction on the partition.
 func (r *Replica) txnMarkerStarted(producerID int64) {
+	delete(r.txnAdded, producerID)
 	for i := range r.verifying {
 		if r.verifying[i].producer == producerID {
 			r.verifying[i].stale = true
@@ -109,4 +131,5 @@ func (r *Replica) dropVerifying() {
 		r.reply(pendingProduce{id: v.id, acks: v.req.Acks}, kerr.NotLeaderForPartition.Code, "the replica stopped leading the partition while the produce was verified")
 	}
 	r.verifying = nil
+	r.txnAdded = nil
 }
