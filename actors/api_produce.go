@@ -21,9 +21,12 @@ type producePartition struct {
 	timeoutMs int32
 	// marker, when set, is a transaction marker to write instead of
 	// records (WriteTxnMarkers).
-	marker  *cluster.TxnMarker
-	reply   func(producePartitionResult)
-	release func()
+	marker *cluster.TxnMarker
+	// transactionalID is the request's, for the verification of a
+	// transactional batch (txn_partition_verify.go).
+	transactionalID string
+	reply           func(producePartitionResult)
+	release         func()
 }
 
 // releaseRecords gives the request's frame back (once).
@@ -79,7 +82,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			}
 			rp.ErrorCode = code
 			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
-			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis}
+			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body)}
 			if code == 0 {
 				msg.release = req.Retain()
 			}

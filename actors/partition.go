@@ -99,13 +99,17 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *producePartition:
 		a.bytesIn.Add(float64(len(msg.records)))
-		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker}
+		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker, TransactionalID: msg.transactionalID}
 		a.core.Produce(a.await(msg, msg.reply != nil), req, a.node.cfg.Clock.Now())
 		// The append (or the refusal) happens in this carryOut; after it
 		// nothing reads the records, so the request's frame goes back.
 		a.carryOut()
 		msg.releaseRecords()
 		return
+	case *txnVerified:
+		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())
+	case *txnPartitionAdded:
+		a.core.TxnPartitionAdded(msg.producerID, msg.producerEpoch)
 	case *fetchPartition:
 		a.core.Fetch(a.await(msg, true), fetchPartitionOf(msg), cluster.IsolationLevel(msg.isolationLevel))
 	case *watchPartition:

@@ -51,6 +51,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 	for _, ap := range rd.Appends {
 		a.append(ap)
 	}
+	a.verifyTxns(rd.VerifyTxns)
 	for _, offset := range rd.AwaitDurable {
 		a.awaitDurable(offset)
 	}

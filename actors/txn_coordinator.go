@@ -186,6 +186,8 @@ func (a *txnCoordinator) carryOut() {
 			a.allocate(id)
 		}
 		a.queued = append(a.queued, rd.Appends...)
+		// Before the markers and replies: a marker ends what was added.
+		a.x.partitionsAdded(rd.Added)
 		if len(rd.Markers) > 0 {
 			a.x.writeMarkers(rd.Markers, a.self)
 		}

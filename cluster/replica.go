@@ -173,6 +173,12 @@ type Replica struct {
 	producers         *logstore.ProducerStates
 	producerAppending map[int64][]logstore.ProducerBatchInfo
 	followerInfos     []logstore.ProducerBatchInfo
+	// verifying are the transactional produces waiting for their
+	// coordinator's verification, in arrival order (replica_txn_verify.go).
+	verifying []verifyingProduce
+	// txnAdded are the producers whose ongoing transaction the
+	// coordinator said this partition is in, by producer id: the epoch.
+	txnAdded map[int64]int16
 	// unreplicatedTxns are transactions whose marker the high watermark
 	// has not passed (producer_txn.go).
 	unreplicatedTxns []completedTxn
@@ -287,6 +293,9 @@ type Ready struct {
 	RaiseLogStart *RaiseLogStart
 	// Appends are batches to append to the log; AppendCompleted.
 	Appends []AppendBatches
+	// VerifyTxns ask the transaction coordinators to verify transactional
+	// produces; TxnVerified.
+	VerifyTxns []VerifyTxn
 	// AwaitDurable asks to be told (Flushed) when every record below the
 	// offset is durable: the group committer's fsync.
 	AwaitDurable []int64
@@ -343,7 +352,7 @@ type Ready struct {
 // Empty says whether there is nothing to do.
 func (rd *Ready) Empty() bool {
 	return rd.ConfigureLog == nil && rd.AssignEpochStart == nil && rd.Truncate == nil && rd.FollowerAppend == nil &&
-		rd.RaiseLogStart == nil && len(rd.Appends) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
+		rd.RaiseLogStart == nil && len(rd.Appends) == 0 && len(rd.VerifyTxns) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
 		len(rd.Lookups) == 0 && len(rd.LogStartAdvances) == 0 && rd.TickLog == nil && rd.DeleteRetainedSegments == nil &&
 		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ExpireProducers) == 0 && rd.AlterPartition == nil && rd.FetchState == nil &&
 		len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 && len(rd.ListOffsetsReplies) == 0 &&
@@ -622,6 +631,9 @@ func (r *Replica) PendingRequests() []RequestID {
 	}
 	for _, p := range r.awaitingHW {
 		ids = append(ids, p.id)
+	}
+	for _, v := range r.verifying {
+		ids = append(ids, v.id)
 	}
 	for _, w := range r.watches {
 		ids = append(ids, w.id)

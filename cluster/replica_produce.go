@@ -35,6 +35,10 @@ type ProduceRequest struct {
 	// Marker, when set, is a transaction marker to write instead of
 	// Records (WriteTxnMarkers); it is answered as acks=all.
 	Marker *TxnMarker
+	// TransactionalID is the Produce request's transactional id: a
+	// transactional batch with one is verified with its coordinator when
+	// the partition does not know its transaction (replica_txn_verify.go).
+	TransactionalID string
 }
 
 // Produce validates the records of one partition of a Produce request (one
@@ -43,7 +47,18 @@ type ProduceRequest struct {
 // follower, NOT_ENOUGH_REPLICAS for acks=all while the ISR is smaller than
 // min.insync.replicas. An acks=0 produce is never answered.
 func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
+	r.produce(id, req, now, false)
+}
+
+// produce is Produce; verified says the coordinator verified the batch's
+// transaction (TxnVerified).
+func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verified bool) {
 	r.observe(now)
+	if req.Marker != nil {
+		// Even a marker refused below: what the partition knew of the
+		// producer's transaction may be out of date.
+		r.txnMarkerStarted(req.Marker.ProducerID)
+	}
 	reply := func(code int16, format string, args ...any) {
 		if req.Acks == 0 {
 			return
@@ -73,6 +88,10 @@ func (r *Replica) Produce(id RequestID, req ProduceRequest, now Instant) {
 	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
 	if code != 0 {
 		reply(code, "%s", msg)
+		return
+	}
+	if info := logstore.ReadProducerBatchInfo(batch); !verified && r.needsTxnVerification(req, info) {
+		r.awaitTxnVerification(id, req, info)
 		return
 	}
 	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}

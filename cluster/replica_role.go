@@ -128,6 +128,7 @@ func (r *Replica) demote() {
 		r.reply(p, kerr.NotLeaderForPartition.Code, fmt.Sprintf("the replica stopped leading the partition before the high watermark passed offset %d", p.nextOffset-1))
 	}
 	r.awaitingHW = nil
+	r.dropVerifying()
 	watches := r.watches
 	r.watches = nil
 	for _, w := range watches {

@@ -28,7 +28,9 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn]]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T]]
+//	txn-verified id=I [error=NAME]
+//	txn-added pid=P [pepoch=E]
 //	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
 //	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
@@ -92,6 +94,20 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
+	case "txn-added":
+		var pid int64
+		var epoch int16
+		td.ScanArgs(t, "pid", &pid)
+		td.MaybeScanArgs(t, "pepoch", &epoch)
+		h.r.TxnPartitionAdded(pid, epoch)
+	case "txn-verified":
+		code := int16(0)
+		if td.HasArg("error") {
+			var name string
+			td.ScanArgs(t, "error", &name)
+			code = errCodeNamed(t, name)
+		}
+		h.r.TxnVerified(id, code, h.now)
 	case "append-done":
 		h.appendDone(t, td, id)
 	case "flushed":
@@ -359,6 +375,7 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 		if td.HasArg("txn") {
 			b.Attributes |= 0x10
 		}
+		td.MaybeScanArgs(t, "txn-id", &req.TransactionalID)
 		req.Records = b.RecordBatch.AppendTo(nil)
 		logstore.ChecksumBatch(req.Records)
 	}
@@ -464,6 +481,9 @@ func (h *replicaHarness) ready() string {
 		h.appends[ap.ID] = ap
 		bt, _ := logstore.ParseBatch(ap.Batches[0])
 		p("append id=%d records=%d epoch=%d now=%d", ap.ID, bt.NumRecords, ap.LeaderEpoch, ap.NowMs)
+	}
+	for _, v := range rd.VerifyTxns {
+		p("verify-txn id=%d txn-id=%s pid=%d pepoch=%d", v.ID, v.TransactionalID, v.ProducerID, v.ProducerEpoch)
 	}
 	for _, off := range rd.AwaitDurable {
 		p("await-durable %d", off)
@@ -599,4 +619,15 @@ func formatProducers(st *logstore.ProducerStates) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// errCodeNamed is the code of a Kafka error name (errName's inverse).
+func errCodeNamed(t *testing.T, name string) int16 {
+	for code := int16(-1); code < 200; code++ {
+		if errName(code) == name {
+			return code
+		}
+	}
+	t.Fatalf("unknown error %q", name)
+	return 0
 }

@@ -152,7 +152,12 @@ func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16,
 	next.state, next.lastUpdateWallMs = Ongoing, now.WallMs
 	next.tv2 = next.tv2 || byBroker
 	next.addPartitions(tps)
-	c.transit(t, next, func(code int16, _ Time) { done(code) })
+	c.transit(t, next, func(code int16, _ Time) {
+		if code == 0 {
+			c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: next.producerID, ProducerEpoch: next.epoch, Partitions: tps})
+		}
+		done(code)
+	})
 }
 
 // fencedCode answers PRODUCER_FENCED as INVALID_PRODUCER_EPOCH to requests

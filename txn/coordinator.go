@@ -112,12 +112,27 @@ type Ready struct {
 	Allocs  []AllocID
 	Appends []Append
 	Markers []Marker
+	// Added tells the partitions' leaders, before the replies, which
+	// partitions joined an ongoing transaction (PartitionsAdded).
+	Added   []PartitionsAdded
 	Replies []Reply
 }
 
 // Empty says whether there is nothing to do.
 func (rd *Ready) Empty() bool {
-	return len(rd.Allocs) == 0 && len(rd.Appends) == 0 && len(rd.Markers) == 0 && len(rd.Replies) == 0
+	return len(rd.Allocs) == 0 && len(rd.Appends) == 0 && len(rd.Markers) == 0 && len(rd.Added) == 0 && len(rd.Replies) == 0
+}
+
+// PartitionsAdded says the partitions are in the ongoing transaction of
+// the producer id and epoch, durably: a partition leader told so before
+// the producer's first produce needs no verification of it (KIP-890 part
+// 1) until the transaction's marker. The shell tells the leaders on its
+// node before it sends the reply to the AddPartitionsToTxn, so that the
+// message is ahead of the producer's produce and of the marker.
+type PartitionsAdded struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	Partitions    []TopicPartition
 }
 
 // Coordinator is the core of one __transaction_state partition's

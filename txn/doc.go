@@ -10,8 +10,10 @@
 //
 // It takes requests, the partition's records at load, append outcomes,
 // producer ids it asked for, marker outcomes and ticks with the time, and
-// returns (Ready) replies, records to append, producer ids to allocate and
-// transaction markers to write, with its next deadline. Its records are
+// returns (Ready) replies, records to append, producer ids to allocate,
+// transaction markers to write and the partitions that joined transactions
+// (so their leaders need not verify the first produce), with its next
+// deadline. Its records are
 // Kafka's (TxnMetadataKey/Value), so tools that read __transaction_state
 // read ours, and its state is whatever replaying its partition gives.
 //

@@ -237,6 +237,13 @@ func (h *harness) drain(t *testing.T) {
 				m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.TransactionalID)
 			h.markers = append(h.markers, m)
 		}
+		for _, a := range rd.Added {
+			var tps []string
+			for _, tp := range a.Partitions {
+				tps = append(tps, fmt.Sprintf("%s/%d", tp.Topic, tp.Partition))
+			}
+			fmt.Fprintf(&h.out, "added pid=%d epoch=%d %s\n", a.ProducerID, a.ProducerEpoch, strings.Join(tps, ","))
+		}
 		for _, r := range rd.Replies {
 			fmt.Fprintf(&h.out, "reply %d: %s\n", r.ID, describeResponse(r.Response))
 		}

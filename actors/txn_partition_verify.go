@@ -1,0 +1,55 @@
+package actors
+
+import (
+	"gregor/cluster"
+	"gregor/logstore"
+	"gregor/txn"
+)
+
+// txnVerified carries a transaction coordinator's answer to a partition's
+// verification of a transactional produce (cluster.VerifyTxn).
+type txnVerified struct {
+	id   cluster.RequestID
+	code int16
+}
+
+// verifyTxns asks the coordinators to verify the transactional produces the
+// core holds back (KIP-890 part 1; the core asks only for a producer whose
+// transaction the partition does not know as ongoing) and feeds each answer
+// back as txnVerified.
+func (a *partitionActor) verifyTxns(vs []cluster.VerifyTxn) {
+	tp := logstore.TopicPartition{Topic: a.assigned.topic, Partition: a.assigned.image.Partition}
+	self, root := a.self, a.node.system.Root
+	for _, v := range vs {
+		if a.node.txns.unverified.Load() {
+			a.core.TxnVerified(v.ID, 0, a.node.cfg.Clock.Now())
+			continue
+		}
+		a.node.verifyTransaction(v.TransactionalID, v.ProducerID, v.ProducerEpoch, tp, func(code int16) {
+			root.Send(self, &txnVerified{id: v.ID, code: code})
+		})
+	}
+}
+
+// txnPartitionAdded tells a partition that the producer's ongoing
+// transaction holds it (txn.PartitionsAdded).
+type txnPartitionAdded struct {
+	producerID    int64
+	producerEpoch int16
+}
+
+// partitionsAdded tells the partitions this node hosts that they joined
+// transactions; the others verify on their first produce. It runs on the
+// coordinator's goroutine before the replies, so each message is ahead of
+// the producer's produce and of the transaction's markers in the
+// partition's mailbox.
+func (x *txnNode) partitionsAdded(added []txn.PartitionsAdded) {
+	rts, root := x.n.routes.load(), x.n.system.Root
+	for _, a := range added {
+		for _, tp := range a.Partitions {
+			if pid := rts.partition(tp.Topic, tp.Partition); pid != nil {
+				root.Send(pid, &txnPartitionAdded{producerID: a.ProducerID, producerEpoch: a.ProducerEpoch})
+			}
+		}
+	}
+}
