@@ -28,11 +28,12 @@ type leaderState struct {
 	alterSeq uint64
 	// isrRetryAfterMs is when an ISR change may be asked again after the
 	// controller did not make one (OPERATION_NOT_ATTEMPTED,
-	// INELIGIBLE_REPLICA: say a follower that restarted and is not
-	// unfenced yet): expansions are driven by fetches and shrinks by a
-	// deadline already past, so either would otherwise be asked again at
-	// once, as fast as the controller answers (Kafka checks the replicas'
-	// eligibility in its metadata cache first).
+	// INELIGIBLE_REPLICA: say a follower whose broker the controller
+	// fenced before this replica heard of it): expansions are driven by
+	// fetches and shrinks by a deadline already past, so either would
+	// otherwise be asked again at once, as fast as the controller answers.
+	// Brokers the image says are ineligible (SetIneligibleReplicas) are
+	// not asked for at all, as Kafka checks its metadata cache first.
 	isrRetryAfterMs int64
 }
 
