@@ -15,7 +15,7 @@ import (
 // loadProducer writes acks=all records to every partition of a topic
 // without pause, one producing goroutine per partition (each waits for an
 // answer before it sends the next record), and keeps what was
-// acknowledged, with when.
+// acknowledged, with when it was sent and when acknowledged.
 type loadProducer struct {
 	t      *testing.T
 	cl     *kgo.Client
@@ -25,6 +25,7 @@ type loadProducer struct {
 
 	mu      sync.Mutex
 	acked   []ackedRecord
+	sentAt  []time.Time
 	ackedAt []time.Time
 	failed  int
 }
@@ -38,11 +39,12 @@ func startLoad(t *testing.T, cl *kgo.Client, topic string, partitions int32) *lo
 			defer lp.wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
 				rec := &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))}
+				sent := time.Now()
 				r, err := cl.ProduceSync(ctx, rec).First()
 				lp.mu.Lock()
 				if err == nil {
 					lp.acked = append(lp.acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
-					lp.ackedAt = append(lp.ackedAt, time.Now())
+					lp.sentAt, lp.ackedAt = append(lp.sentAt, sent), append(lp.ackedAt, time.Now())
 				} else if ctx.Err() == nil {
 					lp.failed++
 				}
@@ -60,13 +62,15 @@ func (lp *loadProducer) count() int {
 	return len(lp.acked)
 }
 
-// firstAckAfter is when the first record of one of the partitions was
-// acknowledged after since, the zero time for none yet.
+// firstAckAfter is when the first record of one of the partitions sent
+// after since was acknowledged, the zero time for none yet. (A record sent
+// before since may have been answered already, or been answered by a
+// leader that did not need the lost node.)
 func (lp *loadProducer) firstAckAfter(since time.Time, partitions []int32) time.Time {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	for i, at := range lp.ackedAt {
-		if at.After(since) && slices.Contains(partitions, lp.acked[i].partition) {
+		if lp.sentAt[i].After(since) && slices.Contains(partitions, lp.acked[i].partition) {
 			return at
 		}
 	}
@@ -74,8 +78,8 @@ func (lp *loadProducer) firstAckAfter(since time.Time, partitions []int32) time.
 }
 
 // lastFirstAckAfter is, over partitions 0 to n-1, the latest of their first
-// acknowledgements after since: when every partition had one, the zero time
-// until then.
+// acknowledgements of records sent after since: when every partition had
+// one, the zero time until then.
 func (lp *loadProducer) lastFirstAckAfter(since time.Time, n int32) time.Time {
 	var last time.Time
 	for p := range n {

@@ -158,9 +158,11 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		acked []ackedRecord
-		// firstAcks are when each partition's load was last acknowledged
-		// for the first time after a kill (reset at each kill).
+		// firstAcks are when each partition's load had a record sent
+		// after the latest kill (at killedAt) acknowledged for the first
+		// time (reset at each kill).
 		firstAcks map[int32]time.Time
+		killedAt  time.Time
 		wg        sync.WaitGroup
 	)
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -169,11 +171,14 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; loadCtx.Err() == nil; i++ {
+				sent := time.Now()
 				r, err := prod.ProduceSync(loadCtx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))}).First()
 				if err == nil {
 					mu.Lock()
 					acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
-					if _, ok := firstAcks[p]; !ok && firstAcks != nil {
+					// A record sent before the kill may have been answered
+					// by the victim already.
+					if _, ok := firstAcks[p]; !ok && firstAcks != nil && sent.After(killedAt) {
 						firstAcks[p] = time.Now()
 					}
 					mu.Unlock()
@@ -201,10 +206,10 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}
 		survivor := victim%3 + 1
 		before := ackedCount()
-		mu.Lock()
-		firstAcks = map[int32]time.Time{}
-		mu.Unlock()
 		killed := time.Now()
+		mu.Lock()
+		firstAcks, killedAt = map[int32]time.Time{}, killed
+		mu.Unlock()
 		if err := syscall.Kill(c.pid(victim), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
