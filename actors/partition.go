@@ -44,6 +44,9 @@ type partitionAssignment struct {
 	// fetchers is the node's fetcher manager, to which a follower hands
 	// its fetch state.
 	fetchers *actor.PID
+	// ineligible are the brokers that may join no ISR (fenced or in
+	// controlled shutdown), in id order.
+	ineligible []int32
 }
 
 // cleanFinished is the node cleaner's answer for a partition's job.
@@ -130,6 +133,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.durable(msg)
 	case *topicConfigsChanged:
 		a.core.SetConfig(msg.settings)
+	case *isrEligibilityChanged:
+		a.core.SetIneligibleReplicas(msg.ineligible, a.node.cfg.Clock.Now())
 	case *partitionChanged:
 		a.core.PartitionChanged(msg.image, a.node.cfg.Clock.Now())
 	case *leaderAnswered:

@@ -125,6 +125,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 // to what next assigns it, then publishes routes over next.
 func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	ch := cluster.LocalChanges(m.image, next, m.node.cfg.NodeID)
+	prev := m.image
 	m.image = next
 	// Count every replica of a deleted topic before any is retired, so the
 	// deletion ends with the last of them.
@@ -156,6 +157,7 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 			}
 		}
 	}
+	m.eligibilityChanged(ctx, prev, next)
 	for _, r := range ch.Changed {
 		m.leadershipChanged(ctx, r)
 		m.node.groups.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
@@ -174,7 +176,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers}
+		fetchers: m.fetchers, ineligible: isrIneligible(m.image)}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.

@@ -28,11 +28,12 @@ type leaderState struct {
 	alterSeq uint64
 	// isrRetryAfterMs is when an ISR change may be asked again after the
 	// controller did not make one (OPERATION_NOT_ATTEMPTED,
-	// INELIGIBLE_REPLICA: say a follower that restarted and is not
-	// unfenced yet): expansions are driven by fetches and shrinks by a
-	// deadline already past, so either would otherwise be asked again at
-	// once, as fast as the controller answers (Kafka checks the replicas'
-	// eligibility in its metadata cache first).
+	// INELIGIBLE_REPLICA: say a follower whose broker the controller
+	// fenced before this replica heard of it): expansions are driven by
+	// fetches and shrinks by a deadline already past, so either would
+	// otherwise be asked again at once, as fast as the controller answers.
+	// Brokers the image says are ineligible (SetIneligibleReplicas) are
+	// not asked for at all, as Kafka checks its metadata cache first.
 	isrRetryAfterMs int64
 }
 
@@ -192,11 +193,43 @@ func (r *Replica) highWatermarkCandidate() int64 {
 	maximal := r.maximalISR()
 	for _, id := range l.sortedFollowerIDs() {
 		f := l.followers[id]
-		if f.logEndOffset < hw && (slices.Contains(maximal, id) || f.caughtUp(r.state.LogEndOffset, r.nowMs, r.opts.ReplicaLagTimeMaxMs)) {
+		if f.logEndOffset < hw && (slices.Contains(maximal, id) || r.shouldWaitToJoinISR(id, f)) {
 			hw = f.logEndOffset
 		}
 	}
 	return hw
+}
+
+// shouldWaitToJoinISR says whether the high watermark waits for a follower
+// outside the ISR: it is caught up and may join the ISR (Kafka's
+// shouldWaitForReplicaToJoinIsr with isReplicaIsrEligible). A fenced broker
+// may not: without that check, a leader whose follower died keeps waiting
+// for it for replica.lag.time.max.ms after the controller has fenced it and
+// taken it out of the ISR, and acks=all stalls that long.
+func (r *Replica) shouldWaitToJoinISR(id int32, f *followerProgress) bool {
+	return !r.ineligibleReplica(id) && f.caughtUp(r.state.LogEndOffset, r.nowMs, r.opts.ReplicaLagTimeMaxMs)
+}
+
+// ineligibleReplica says whether broker id may join no ISR now.
+func (r *Replica) ineligibleReplica(id int32) bool {
+	_, found := slices.BinarySearch(r.ineligible, id)
+	return found
+}
+
+// SetIneligibleReplicas tells the replica which brokers the metadata image
+// says may join no ISR at time now: fenced brokers and brokers in controlled
+// shutdown (Kafka's isReplicaIsrEligible). A leader neither waits for them to
+// join the ISR before it advances the high watermark nor asks to add them;
+// the high watermark may advance at once. Every broker is eligible until
+// this is called.
+func (r *Replica) SetIneligibleReplicas(ids []int32, now Instant) {
+	r.observe(now)
+	ineligible := slices.Compact(slices.Sorted(slices.Values(ids)))
+	changed := !slices.Equal(ineligible, r.ineligible)
+	r.ineligible = ineligible
+	if changed && r.leader != nil {
+		r.advanceHighWatermark()
+	}
 }
 
 // followerFetched records a follower's fetch at offset fetchOffset at nowMs
@@ -229,7 +262,7 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 func (r *Replica) maybeExpandISR(id int32) {
 	l := r.leader
 	f := l.followers[id]
-	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.isrRetryAfterMs || slices.Contains(r.partition.ISR, id) ||
+	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.isrRetryAfterMs || slices.Contains(r.partition.ISR, id) || r.ineligibleReplica(id) ||
 		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
 		return
 	}

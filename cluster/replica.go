@@ -161,6 +161,10 @@ type Replica struct {
 
 	// leader is the leader role's state, nil when following.
 	leader *leaderState
+	// ineligible are the brokers that may join no ISR now (fenced or in
+	// controlled shutdown), in id order: the high watermark does not wait
+	// for them to join.
+	ineligible []int32
 	// follower is the follower role's state, nil when leading.
 	follower *followerState
 

@@ -176,6 +176,9 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.r.SetConfig(TopicSettings{Replica: h.config(t, td), Log: logstore.Config{CleanupPolicyCompact: td.HasArg("compact")}})
 	case "state":
 		return h.state()
+	case "ineligible-replicas":
+		ids, _ := argInt32s(t, td, "ids")
+		h.r.SetIneligibleReplicas(ids, h.now)
 	case "partition-changed":
 		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
 	case "follower-fetch":

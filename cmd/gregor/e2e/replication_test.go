@@ -111,7 +111,9 @@ func rawProduce(addr, topic string, topicID [16]byte, partition int32, value str
 // The failover test with real processes: RF=3 and
 // min.insync.replicas=2, a franz-go acks=all producer (idempotence off)
 // writes to every partition without pause while the leader of partition 0
-// is killed with SIGKILL five times, restarted each time. Afterwards every
+// is killed with SIGKILL ten times, restarted each time; after each kill,
+// before the victim is back, the producer's writes to every partition must
+// be acknowledged again within clientRecoveryBound. Afterwards every
 // acknowledged record is consumed at its offset, in order per partition,
 // and the replicas' logs are identical byte for byte (no offset holds two
 // records). The failover time, from the SIGKILL to the first acks=all
@@ -156,9 +158,11 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		acked []ackedRecord
-		// firstAcks are when each partition's load was last acknowledged
-		// for the first time after a kill (reset at each kill).
+		// firstAcks are when each partition's load had a record sent
+		// after the latest kill (at killedAt) acknowledged for the first
+		// time (reset at each kill).
 		firstAcks map[int32]time.Time
+		killedAt  time.Time
 		wg        sync.WaitGroup
 	)
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -167,11 +171,14 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; loadCtx.Err() == nil; i++ {
+				sent := time.Now()
 				r, err := prod.ProduceSync(loadCtx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))}).First()
 				if err == nil {
 					mu.Lock()
 					acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: string(r.Value)})
-					if _, ok := firstAcks[p]; !ok && firstAcks != nil {
+					// A record sent before the kill may have been answered
+					// by the victim already.
+					if _, ok := firstAcks[p]; !ok && firstAcks != nil && sent.After(killedAt) {
 						firstAcks[p] = time.Now()
 					}
 					mu.Unlock()
@@ -186,8 +193,8 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "acknowledged writes", func() bool { return ackedCount() > 100 })
 
-	var failovers []time.Duration
-	for round := range 5 {
+	var failovers, recoveries []time.Duration
+	for round := range kills {
 		ps, topicID, ok := c.partitionState(1+round%3, topic)
 		if !ok {
 			t.Fatal("no metadata")
@@ -199,10 +206,10 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}
 		survivor := victim%3 + 1
 		before := ackedCount()
-		mu.Lock()
-		firstAcks = map[int32]time.Time{}
-		mu.Unlock()
 		killed := time.Now()
+		mu.Lock()
+		firstAcks, killedAt = map[int32]time.Time{}, killed
+		mu.Unlock()
 		if err := syscall.Kill(c.pid(victim), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -235,18 +242,27 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			return true
 		})
 		failovers = append(failovers, back.Sub(killed))
-		waitFor(t, 30*time.Second, "the load's writes to partition 0 acknowledged again", func() bool {
+		// The producer recovers by itself on every partition, those the
+		// victim led and those it followed, before the victim comes back.
+		waitFor(t, 30*time.Second, "the load's writes to every partition acknowledged again", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			_, ok := firstAcks[0]
-			return ok
+			return len(firstAcks) == int(partitions)
 		})
 		mu.Lock()
-		loadBack := firstAcks[0].Sub(killed)
+		loadBack, allBack := firstAcks[0].Sub(killed), time.Duration(0)
+		for _, at := range firstAcks {
+			allBack = max(allBack, at.Sub(killed))
+		}
 		mu.Unlock()
+		recoveries = append(recoveries, allBack)
 		t.Logf("round %d: node %d (leader of partition 0%s) killed; a survivor's metadata named a new leader after %v, "+
-			"acks=all writes acknowledged again after %v (the load's after %v)",
-			round, victim, controllerNote(controller == victim), moved.Sub(killed), back.Sub(killed), loadBack)
+			"acks=all writes acknowledged again after %v (the load's after %v, on every partition after %v)",
+			round, victim, controllerNote(controller == victim), moved.Sub(killed), back.Sub(killed), loadBack, allBack)
+		if allBack > clientRecoveryBound {
+			t.Errorf("round %d: the producer's acks=all writes were acknowledged on every partition only %v after the SIGKILL (bound %v)",
+				round, allBack, clientRecoveryBound)
+		}
 		c.restart(victim)
 		waitISRFull(survivor)
 		waitFor(t, 30*time.Second, "the load going on", func() bool { return ackedCount() > before+100 })
@@ -306,10 +322,31 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}
 		return true
 	})
-	sorted := slices.Clone(failovers)
+	p50, worst := quantiles(failovers)
+	lp50, lworst := quantiles(recoveries)
+	t.Logf("%d records acknowledged and read back; failover (SIGKILL to the first acknowledged acks=all write) p50 %v, max %v "+
+		"(the issue's goal: p50 under 2 s, max under 3 s); the producer's writes to every partition acknowledged again p50 %v, max %v; over %d kills",
+		len(acked), p50, worst, lp50, lworst, len(failovers))
+}
+
+// kills is how many times the leader of partition 0 is killed: the issue's
+// failover benchmark counts ten.
+const kills = 10
+
+// clientRecoveryBound is how long after a SIGKILL of a leader's process a
+// franz-go acks=all producer (default timeouts, 50 ms retry backoff) may go
+// without an acknowledgement on any partition: gossip's failure detection,
+// a controller election when the victim was the controller, fencing, the
+// partition leader election and the client's metadata refresh (2 to 3 s on
+// loopback), with room for a loaded machine. A leader that waited for a
+// fenced follower to rejoin the ISR stalled it for replica.lag.time.max.ms.
+const clientRecoveryBound = 5 * time.Second
+
+// quantiles is the median and the maximum of ds.
+func quantiles(ds []time.Duration) (p50, worst time.Duration) {
+	sorted := slices.Clone(ds)
 	slices.Sort(sorted)
-	t.Logf("%d records acknowledged and read back; failover (SIGKILL to the first acknowledged acks=all write) p50 %v, max %v over %d kills",
-		len(acked), sorted[len(sorted)/2], sorted[len(sorted)-1], len(sorted))
+	return sorted[len(sorted)/2], sorted[len(sorted)-1]
 }
 
 // partitionBytes is a partition directory's segment files concatenated in
