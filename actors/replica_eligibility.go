@@ -19,24 +19,12 @@ type isrEligibilityChanged struct{ ineligible []int32 }
 
 func (*isrEligibilityChanged) answerUndelivered() {}
 
-// isrIneligible lists, in id order, the brokers an image says may join no
-// ISR: the fenced ones and those in controlled shutdown.
-func isrIneligible(img *cluster.MetadataImage) []int32 {
-	var out []int32
-	for b := range img.Brokers() {
-		if !b.Active() {
-			out = append(out, b.ID)
-		}
-	}
-	return out
-}
-
 // eligibilityChanged tells every hosted partition actor the brokers next
 // says may join no ISR, when they differ from prev's. A restarted actor
 // starts from its assignment's list.
 func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *cluster.MetadataImage) {
-	ineligible := isrIneligible(next)
-	if slices.Equal(ineligible, isrIneligible(prev)) {
+	ineligible := next.ISRIneligibleBrokers()
+	if slices.Equal(ineligible, prev.ISRIneligibleBrokers()) {
 		return
 	}
 	for _, id := range slices.Sorted(maps.Keys(m.hosted)) {

@@ -176,7 +176,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: isrIneligible(m.image)}
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers()}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.

@@ -64,6 +64,20 @@ func (m *MetadataImage) Brokers() iter.Seq[*BrokerRegistration] {
 	}
 }
 
+// ISRIneligibleBrokers lists, in id order, the brokers that may join no ISR
+// (Kafka's isReplicaIsrEligible): the fenced ones and those in controlled
+// shutdown. A leader tells its replica core (Replica.SetIneligibleReplicas),
+// so that it stops waiting for them.
+func (m *MetadataImage) ISRIneligibleBrokers() []int32 {
+	var out []int32
+	for b := range m.Brokers() {
+		if !b.Active() {
+			out = append(out, b.ID)
+		}
+	}
+	return out
+}
+
 // BrokerCount is the number of registered brokers.
 func (m *MetadataImage) BrokerCount() int { return m.brokers.Len() }
 

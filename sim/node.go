@@ -83,6 +83,9 @@ type node struct {
 	hosted     *cluster.MetadataImage
 	replicas   map[tpKey]*replicaHost
 	keys       []tpKey // sorted
+	// ineligible are the brokers hosted says may join no ISR, as the
+	// replicas were last told.
+	ineligible []int32
 	// coords are the group coordinators of the __consumer_offsets
 	// partitions the node leads, by partition.
 	coords   []*groupHost

@@ -168,6 +168,17 @@ func (n *node) imageChanged() {
 			h.carryOut()
 		}
 	}
+	// As the replica manager does: leaders stop waiting for followers on
+	// brokers that may join no ISR.
+	if ineligible := n.image.ISRIneligibleBrokers(); !slices.Equal(ineligible, n.ineligible) {
+		n.ineligible = ineligible
+		for _, k := range n.keys {
+			if h := n.replicas[k]; h != nil && h.core != nil {
+				h.core.SetIneligibleReplicas(ineligible, now)
+				h.carryOut()
+			}
+		}
+	}
 }
 
 // serveProduce routes one partition of a produce to its replica.
