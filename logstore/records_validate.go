@@ -132,7 +132,7 @@ type recordFrame struct {
 
 // readRecordFrame reads the record i at the start of p without copying it.
 func readRecordFrame(p []byte, i int32) (recordFrame, error) {
-	length, n := binary.Varint(p)
+	length, n := varint(p)
 	if n <= 0 || n > binary.MaxVarintLen32 {
 		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: malformed length prefix", i)
 	}
@@ -181,7 +181,7 @@ type frameReader struct {
 }
 
 func (r *frameReader) varlong() int64 {
-	v, n := binary.Varint(r.p)
+	v, n := varint(r.p)
 	if n <= 0 {
 		r.bad = true
 		return 0
@@ -191,7 +191,7 @@ func (r *frameReader) varlong() int64 {
 }
 
 func (r *frameReader) varint() int64 {
-	v, n := binary.Varint(r.p)
+	v, n := varint(r.p)
 	if n <= 0 || n > binary.MaxVarintLen32 || v < math.MinInt32 || v > math.MaxInt32 {
 		r.bad = true
 		return 0
@@ -215,6 +215,16 @@ func (r *frameReader) bytes() int64 {
 		r.p = r.p[l:]
 	}
 	return l
+}
+
+// varint is binary.Varint with the one-byte case inlined: most fields of a
+// record (deltas, small lengths, header counts) are one byte.
+func varint(p []byte) (int64, int) {
+	if len(p) > 0 && p[0] < 0x80 {
+		x := int64(p[0])
+		return x>>1 ^ -(x & 1), 1
+	}
+	return binary.Varint(p)
 }
 
 func invalidRecords(kind RecordsErrorKind, format string, args ...any) *InvalidRecordsError {
