@@ -220,12 +220,17 @@ func (r *frameReader) bytes() int64 {
 // varint is binary.Varint with the one-byte case inlined: most fields of a
 // record (deltas, small lengths, header counts) are one byte.
 func varint(p []byte) (int64, int) {
-	if len(p) > 0 && p[0] < 0x80 {
-		x := int64(p[0])
-		return x>>1 ^ -(x & 1), 1
+	if len(p) != 0 && p[0] < 0x80 {
+		u := p[0]
+		return int64(u>>1) ^ -int64(u&1), 1
 	}
-	return binary.Varint(p)
+	return varintSlow(p)
 }
+
+// varintSlow is binary.Varint out of line, so that varint inlines.
+//
+//go:noinline
+func varintSlow(p []byte) (int64, int) { return binary.Varint(p) }
 
 func invalidRecords(kind RecordsErrorKind, format string, args ...any) *InvalidRecordsError {
 	return &InvalidRecordsError{Kind: kind, Message: fmt.Sprintf(format, args...)}
