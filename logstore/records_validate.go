@@ -217,20 +217,24 @@ func (r *frameReader) bytes() int64 {
 	return l
 }
 
-// varint is binary.Varint with the one-byte case inlined: most fields of a
-// record (deltas, small lengths, header counts) are one byte.
+// varint is binary.Varint (a zigzag varint of at most 10 bytes; n == 0: p
+// ended first, n < 0: too long; a 10th byte above 1 wraps, as in Kafka)
+// written small enough to inline: a record's fields are a run of varints,
+// read in the hot loop of produce validation.
 func varint(p []byte) (int64, int) {
-	if len(p) != 0 && p[0] < 0x80 {
-		u := p[0]
-		return int64(u>>1) ^ -int64(u&1), 1
+	var x uint64
+	for i, b := range p {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1)
+		}
+		if b < 0x80 {
+			x |= uint64(b) << (7 * i)
+			return int64(x>>1) ^ -int64(x&1), i + 1
+		}
+		x |= uint64(b&0x7f) << (7 * i)
 	}
-	return varintSlow(p)
+	return 0, 0
 }
-
-// varintSlow is binary.Varint out of line, so that varint inlines.
-//
-//go:noinline
-func varintSlow(p []byte) (int64, int) { return binary.Varint(p) }
 
 func invalidRecords(kind RecordsErrorKind, format string, args ...any) *InvalidRecordsError {
 	return &InvalidRecordsError{Kind: kind, Message: fmt.Sprintf(format, args...)}

@@ -300,3 +300,23 @@ func BenchmarkValidateRecords(b *testing.B) {
 		})
 	}
 }
+
+// FuzzVarint checks varint against encoding/binary: the same value and
+// length wherever binary.Varint reads one.
+func FuzzVarint(f *testing.F) {
+	for _, v := range []int64{0, -1, 1, 63, -64, 64, 1 << 31, -1 << 31, 1<<63 - 1, -1 << 63} {
+		f.Add(binary.AppendVarint(nil, v))
+	}
+	f.Add([]byte{0x80, 0x80})
+	f.Add(bytes.Repeat([]byte{0xff}, 11))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		want, wn := binary.Varint(p)
+		got, n := varint(p)
+		if wn > 0 && (got != want || n != wn) {
+			t.Fatalf("varint(%x) = %d, %d; binary.Varint = %d, %d", p, got, n, want, wn)
+		}
+		if wn == 0 && n > 0 {
+			t.Fatalf("varint(%x) read %d bytes of a truncated varint", p, n)
+		}
+	})
+}
