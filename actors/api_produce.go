@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/cluster"
+	"gregor/logstore"
 	"gregor/netio"
 )
 
@@ -39,8 +40,10 @@ func (m *producePartition) releaseRecords() {
 
 // producePartitionResult is one partition's answer to a Produce request.
 type producePartitionResult struct {
-	errorCode       int16
-	errorMessage    string
+	errorCode    int16
+	errorMessage string
+	// recordErrors are the refused records of a per-record refusal.
+	recordErrors    []logstore.RecordError
 	baseOffset      int64
 	logAppendTimeMs int64
 	logStartOffset  int64
@@ -130,6 +133,15 @@ func setProduceResult(p *kmsg.ProduceResponseTopicPartition, res producePartitio
 	if res.errorMessage != "" {
 		msg := res.errorMessage
 		p.ErrorMessage = &msg
+	}
+	for _, re := range res.recordErrors {
+		kre := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		kre.RelativeOffset = re.BatchIndex
+		if re.Message != "" {
+			m := re.Message
+			kre.ErrorMessage = &m
+		}
+		p.ErrorRecords = append(p.ErrorRecords, kre)
 	}
 	p.BaseOffset, p.LogAppendTime, p.LogStartOffset = res.baseOffset, res.logAppendTimeMs, res.logStartOffset
 }

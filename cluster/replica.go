@@ -143,9 +143,12 @@ type RequestID uint64
 // outcomes, controller answers and ticks with the time, and carries out what
 // it lists in Ready.
 type Replica struct {
-	opts  ReplicaOptions
-	cfg   ReplicaConfig
-	state ReplicaState
+	opts ReplicaOptions
+	// recordCodecs decompresses produced batches to validate their
+	// records; see codecs.
+	recordCodecs *logstore.Codecs
+	cfg          ReplicaConfig
+	state        ReplicaState
 	// partition is the partition record as the replica applied it; its ISR
 	// is the committed one (the controller's), its PartitionEpoch rises
 	// with the controller's answers to AlterPartition too.
@@ -423,9 +426,12 @@ type FinishCompaction struct{ Commit bool }
 
 // ProduceReply answers one partition of a Produce request.
 type ProduceReply struct {
-	ID              RequestID
-	ErrorCode       int16
-	ErrorMessage    string
+	ID           RequestID
+	ErrorCode    int16
+	ErrorMessage string
+	// RecordErrors are the refused records of an INVALID_RECORD or
+	// INVALID_TIMESTAMP refusal per record (Produce v8+).
+	RecordErrors    []logstore.RecordError
 	BaseOffset      int64
 	LogAppendTimeMs int64
 	LogStartOffset  int64

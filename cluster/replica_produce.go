@@ -85,9 +85,12 @@ func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verifie
 		r.writeTxnMarker(id, *req.Marker, now, reply)
 		return
 	}
-	batch, code, msg := r.validateBatch(req.Records, now.WallMs)
+	batch, code, msg, recordErrors := r.validateBatch(req.Records, now.WallMs)
 	if code != 0 {
 		reply(code, "%s", msg)
+		if n := len(r.ready.ProduceReplies); req.Acks != 0 && n > 0 {
+			r.ready.ProduceReplies[n-1].RecordErrors = recordErrors
+		}
 		return
 	}
 	if info := logstore.ReadProducerBatchInfo(batch); !verified && r.needsTxnVerification(req, info) {
@@ -127,64 +130,59 @@ func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verifie
 }
 
 // validateBatch checks the produce records as Kafka's log validator does and
-// returns the one batch, or a kerr code and message.
-func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, string) {
+// returns the one batch, or a kerr code and message (and the refused records,
+// for a per-record refusal).
+func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, string, []logstore.RecordError) {
 	if len(records) == 0 {
-		return nil, kerr.InvalidRecord.Code, "produce request has no record batch for the partition"
+		return nil, kerr.InvalidRecord.Code, "produce request has no record batch for the partition", nil
 	}
 	if len(records) > 16 && records[16] != 2 {
-		return nil, kerr.UnsupportedForMessageFormat.Code, fmt.Sprintf("record batch magic %d: only magic 2 (Kafka 0.11+) is accepted", int8(records[16]))
+		return nil, kerr.UnsupportedForMessageFormat.Code, fmt.Sprintf("record batch magic %d: only magic 2 (Kafka 0.11+) is accepted", int8(records[16])), nil
 	}
 	size, err := logstore.BatchSize(records)
 	if err != nil {
-		return nil, kerr.CorruptMessage.Code, err.Error()
+		return nil, kerr.CorruptMessage.Code, err.Error(), nil
 	}
 	if size > len(records) {
-		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("record batch length field says %d bytes, the request holds %d", size, len(records))
+		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("record batch length field says %d bytes, the request holds %d", size, len(records)), nil
 	}
 	if size != len(records) {
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("produce requests must hold exactly one record batch per partition; the first is %d of %d bytes", size, len(records))
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("produce requests must hold exactly one record batch per partition; the first is %d of %d bytes", size, len(records)), nil
 	}
 	if size > int(r.cfg.MaxMessageBytes) {
-		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("record batch of %d bytes is larger than max.message.bytes %d", size, r.cfg.MaxMessageBytes)
+		return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("record batch of %d bytes is larger than max.message.bytes %d", size, r.cfg.MaxMessageBytes), nil
 	}
 	b, err := logstore.ParseBatch(records)
 	if err != nil {
-		return nil, kerr.CorruptMessage.Code, err.Error()
+		return nil, kerr.CorruptMessage.Code, err.Error(), nil
 	}
 	switch {
 	case b.FirstOffset != 0:
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch base offset %d: a producer must send 0", b.FirstOffset)
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch base offset %d: a producer must send 0", b.FirstOffset), nil
 	case b.NumRecords <= 0 || int64(b.NumRecords) != int64(b.LastOffsetDelta)+1:
-		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
+		return nil, kerr.InvalidRecord.Code, fmt.Sprintf("record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta), nil
 	case b.Attributes&0x20 != 0:
-		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches"
+		return nil, kerr.InvalidRecord.Code, "a producer may not send control batches", nil
 	case b.Attributes&0x10 != 0 && b.ProducerID < 0:
 		// A group coordinator's batch of offsets committed in a
 		// transaction (TxnOffsetCommit) has no sequence, as Kafka's.
-		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id"
+		return nil, kerr.InvalidRecord.Code, "a transactional batch needs a producer id", nil
 	case b.Attributes&0x07 > 4:
-		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07)
-	}
-	if r.cfg.Compacted {
-		n, err := logstore.KeylessRecords(&b)
-		if err != nil {
-			return nil, kerr.CorruptMessage.Code, err.Error()
-		}
-		if n > 0 {
-			return nil, kerr.InvalidRecord.Code, fmt.Sprintf("compacted topic cannot accept records without a key (%d of %d have none)", n, b.NumRecords)
-		}
+		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07), nil
 	}
 	if r.cfg.TimestampType == CreateTime {
 		if b.MaxTimestamp < nowMs && nowMs-b.MaxTimestamp > r.cfg.TimestampBeforeMaxMs ||
 			b.FirstTimestamp < nowMs && nowMs-b.FirstTimestamp > r.cfg.TimestampBeforeMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d", min(b.FirstTimestamp, b.MaxTimestamp), r.cfg.TimestampBeforeMaxMs, nowMs)
+			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d", min(b.FirstTimestamp, b.MaxTimestamp), r.cfg.TimestampBeforeMaxMs, nowMs), nil
 		}
 		if b.MaxTimestamp > nowMs && b.MaxTimestamp-nowMs > r.cfg.TimestampAfterMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d", b.MaxTimestamp, r.cfg.TimestampAfterMaxMs, nowMs)
+			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d", b.MaxTimestamp, r.cfg.TimestampAfterMaxMs, nowMs), nil
 		}
 	}
-	return records, 0, ""
+	if err := r.codecs().ValidateRecords(&b, r.recordRules(nowMs)); err != nil {
+		return nil, recordsErrorCode(err), err.Error(), recordErrorsOf(err)
+	}
+	return records, 0, "", nil
 }
 
 // AppendCompleted reports the outcome of an AppendBatches, or an error (then

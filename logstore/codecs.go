@@ -21,6 +21,11 @@ type Codecs struct {
 	decompressorOnce sync.Once
 	decompressor     kgo.Decompressor
 
+	// pooled decompresses into pool's buffers, for ValidateRecords.
+	pooledOnce sync.Once
+	pooled     kgo.Decompressor
+	pool       decompressBufferPool
+
 	compressorsOnce sync.Once
 	compressors     map[kgo.CompressionCodecType]kgo.Compressor
 }

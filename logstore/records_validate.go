@@ -1,0 +1,308 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RecordRules are the checks the records of a produced batch must pass
+// beyond their structure: what the topic demands of keys and timestamps.
+type RecordRules struct {
+	// RequireKeys refuses records without a key (a compacted topic).
+	RequireKeys bool
+	// CheckTimestamps refuses records whose timestamp (the batch's first
+	// timestamp plus the record's delta) is outside [MinTimestampMs,
+	// MaxTimestampMs]; a record timestamp of -1 (none) passes.
+	CheckTimestamps                bool
+	MinTimestampMs, MaxTimestampMs int64
+}
+
+// RecordError is one refused record: its index in the batch and why, as a
+// Produce v8+ response's RecordErrors carry them.
+type RecordError struct {
+	BatchIndex int32
+	Message    string
+}
+
+// RecordsErrorKind says which Kafka error a refused batch maps to.
+type RecordsErrorKind int8
+
+const (
+	// InvalidRecords is INVALID_RECORD: a record's structure, offset delta
+	// or key is wrong.
+	InvalidRecords RecordsErrorKind = iota
+	// CorruptRecords is CORRUPT_MESSAGE: the record section does not
+	// decompress.
+	CorruptRecords
+	// InvalidTimestamps is INVALID_TIMESTAMP: a record's timestamp is out of
+	// the topic's bounds.
+	InvalidTimestamps
+)
+
+// InvalidRecordsError is a batch ValidateRecords refused: the kind, a
+// message for the partition, and the refused records when the refusal is
+// per record (keys, timestamps); structural errors name no record list.
+type InvalidRecordsError struct {
+	Kind    RecordsErrorKind
+	Message string
+	Records []RecordError
+}
+
+func (e *InvalidRecordsError) Error() string { return e.Message }
+
+// recordBodyMinBytes is the smallest record body after its length prefix:
+// attributes, timestamp delta, offset delta, key length, value length and
+// header count, one byte each.
+const recordBodyMinBytes = 6
+
+// ValidateRecords checks every record of the batch b (which passed
+// ParseBatch) in one pass, decompressing a compressed record section into a
+// pooled buffer: each length prefix matches the record it frames, varints
+// are well formed and within the record, offset deltas run 0..n-1 in order,
+// key, value and header lengths fit the record, the records fill the section
+// exactly and number the header's record count, and the rules hold. It
+// returns nil or an *InvalidRecordsError, and never panics on arbitrary
+// input. It allocates nothing per record, and nothing per batch on success
+// once its pools are warm.
+func (c *Codecs) ValidateRecords(b *Batch, rules RecordRules) error {
+	if len(b.Raw) < BatchHeaderBytes {
+		return invalidRecords(InvalidRecords, "record batch of %d bytes is shorter than its header", len(b.Raw))
+	}
+	section := b.Raw[BatchHeaderBytes:]
+	if codec := b.Attributes & 0x07; codec != 0 {
+		buf, err := c.decompressPooled(section, kgo.CompressionCodecType(codec))
+		if err != nil {
+			return invalidRecords(CorruptRecords, "record batch does not decompress (codec %d): %v", codec, err)
+		}
+		defer c.pool.PutDecompressBytes(buf)
+		section = buf
+	}
+	return validateRecordSection(section, b, rules)
+}
+
+// validateRecordSection walks the uncompressed records of b. A structural
+// error ends the walk; key and timestamp errors are gathered for every
+// record, as Kafka reports them.
+func validateRecordSection(section []byte, b *Batch, rules RecordRules) error {
+	if b.NumRecords < 0 {
+		return invalidRecords(InvalidRecords, "invalid record count %d", b.NumRecords)
+	}
+	var perRecord *InvalidRecordsError
+	pos := 0
+	for i := int32(0); i < b.NumRecords; i++ {
+		if pos >= len(section) {
+			return invalidRecords(InvalidRecords, "record batch declares %d records but holds %d", b.NumRecords, i)
+		}
+		rec, err := readRecordFrame(section[pos:], i)
+		if err != nil {
+			return err
+		}
+		pos += rec.size
+		keyless := rules.RequireKeys && rec.keyLen < 0
+		ts := b.FirstTimestamp + rec.timestampDelta
+		badTs := rules.CheckTimestamps && ts != -1 && (ts < rules.MinTimestampMs || ts > rules.MaxTimestampMs)
+		if keyless || badTs {
+			perRecord = addRecordError(perRecord, i, keyless, ts, rules)
+		}
+	}
+	if pos != len(section) {
+		return invalidRecords(InvalidRecords, "record batch holds %d bytes past its %d declared records", len(section)-pos, b.NumRecords)
+	}
+	if b.NumRecords > 0 && b.LastOffsetDelta != b.NumRecords-1 {
+		return invalidRecords(InvalidRecords, "record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
+	}
+	if perRecord != nil {
+		perRecord.Message = perRecordMessage(perRecord)
+		return perRecord
+	}
+	return nil
+}
+
+// recordFrame is what the walk needs of one record.
+type recordFrame struct {
+	size           int // with its length prefix
+	timestampDelta int64
+	keyLen         int64
+}
+
+// readRecordFrame reads the record i at the start of p without copying it.
+func readRecordFrame(p []byte, i int32) (recordFrame, error) {
+	length, n := varint(p)
+	if n <= 0 || n > binary.MaxVarintLen32 {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: malformed length prefix", i)
+	}
+	if length < recordBodyMinBytes || length > int64(len(p)-n) {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: length prefix %d, %d bytes remain in the batch", i, length, len(p)-n)
+	}
+	body := p[n : n+int(length)]
+	f := recordFrame{size: n + int(length)}
+	r := frameReader{p: body[1:]} // attributes: unused in v2, any value passes (as Kafka)
+	f.timestampDelta = r.varlong()
+	offsetDelta := r.varint()
+	f.keyLen = r.bytes()
+	valueLen := r.bytes()
+	headers := r.varint()
+	if r.bad {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: malformed varint or a key or value past the record's %d bytes", i, length)
+	}
+	if offsetDelta != int64(i) {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: inner record offset delta %d, expected %d (offset deltas must run from 0 in order)", i, offsetDelta, i)
+	}
+	if f.keyLen < -1 || valueLen < -1 {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: invalid key length %d or value length %d", i, f.keyLen, valueLen)
+	}
+	if headers < 0 || headers > int64(len(r.p)) {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: invalid number of record headers %d", i, headers)
+	}
+	for h := int64(0); h < headers; h++ {
+		if keyLen := r.bytes(); keyLen < 0 && !r.bad {
+			return recordFrame{}, invalidRecords(InvalidRecords, "record %d: header %d has a negative key length %d", i, h, keyLen)
+		}
+		if r.bytes(); r.bad {
+			return recordFrame{}, invalidRecords(InvalidRecords, "record %d: header %d runs past the record's %d bytes", i, h, length)
+		}
+	}
+	if r.bad || len(r.p) != 0 {
+		return recordFrame{}, invalidRecords(InvalidRecords, "record %d: length prefix %d disagrees with the record's fields (%d bytes left over)", i, length, len(r.p))
+	}
+	return f, nil
+}
+
+// frameReader reads varints and length-prefixed fields from a record body;
+// bad latches the first malformed or overrunning read.
+type frameReader struct {
+	p   []byte
+	bad bool
+}
+
+func (r *frameReader) varlong() int64 {
+	v, n := varint(r.p)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+func (r *frameReader) varint() int64 {
+	v, n := varint(r.p)
+	if n <= 0 || n > binary.MaxVarintLen32 || v < math.MinInt32 || v > math.MaxInt32 {
+		r.bad = true
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// bytes reads a varint length and skips that many bytes (none for a
+// negative length); it returns the length.
+func (r *frameReader) bytes() int64 {
+	l := r.varint()
+	if r.bad {
+		return 0
+	}
+	if l > int64(len(r.p)) {
+		r.bad = true
+		return l
+	}
+	if l > 0 {
+		r.p = r.p[l:]
+	}
+	return l
+}
+
+// varint is binary.Varint (a zigzag varint of at most 10 bytes; n == 0: p
+// ended first, n < 0: too long; a 10th byte above 1 wraps, as in Kafka)
+// written small enough to inline: a record's fields are a run of varints,
+// read in the hot loop of produce validation.
+func varint(p []byte) (int64, int) {
+	var x uint64
+	for i, b := range p {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1)
+		}
+		if b < 0x80 {
+			x |= uint64(b) << (7 * i)
+			return int64(x>>1) ^ -int64(x&1), i + 1
+		}
+		x |= uint64(b&0x7f) << (7 * i)
+	}
+	return 0, 0
+}
+
+func invalidRecords(kind RecordsErrorKind, format string, args ...any) *InvalidRecordsError {
+	return &InvalidRecordsError{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// addRecordError records record i's refusal; a timestamp error makes the
+// batch's error INVALID_TIMESTAMP, as Kafka's.
+func addRecordError(e *InvalidRecordsError, i int32, keyless bool, ts int64, rules RecordRules) *InvalidRecordsError {
+	if e == nil {
+		e = &InvalidRecordsError{Kind: InvalidRecords}
+	}
+	msg := "compacted topic cannot accept a record without a key"
+	if !keyless {
+		msg = fmt.Sprintf("timestamp %d is out of range [%d, %d]", ts, rules.MinTimestampMs, rules.MaxTimestampMs)
+		e.Kind = InvalidTimestamps
+	}
+	e.Records = append(e.Records, RecordError{BatchIndex: i, Message: msg})
+	return e
+}
+
+// perRecordMessage is the partition's message for per-record refusals: the
+// count and the first three.
+func perRecordMessage(e *InvalidRecordsError) string {
+	if e.Kind == InvalidTimestamps {
+		return "one or more records have been rejected due to invalid timestamp"
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "one or more records have been rejected due to %d record errors in total, the first ones:", len(e.Records))
+	for _, re := range e.Records[:min(len(e.Records), 3)] {
+		fmt.Fprintf(&sb, " record %d: %s;", re.BatchIndex, re.Message)
+	}
+	return strings.TrimSuffix(sb.String(), ";")
+}
+
+// decompressBufferPool keeps decompression buffers for ValidateRecords; kgo
+// decompresses into one of them (growing it when needed) through its
+// PoolDecompressBytes interface. The buffers travel in *[]byte holders, and
+// emptied holders are kept too, so that a warm pool allocates nothing.
+type decompressBufferPool struct {
+	bufs    sync.Pool // *[]byte holding a buffer
+	holders sync.Pool // *[]byte holding nothing
+}
+
+// GetDecompressBytes returns a buffer to decompress into.
+func (p *decompressBufferPool) GetDecompressBytes([]byte, kgo.CompressionCodecType) []byte {
+	if h, ok := p.bufs.Get().(*[]byte); ok {
+		b := (*h)[:0]
+		*h = nil
+		p.holders.Put(h)
+		return b
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+// PutDecompressBytes takes back a buffer: one kgo gave up on (a failed
+// decompression), or one ValidateRecords is done with.
+func (p *decompressBufferPool) PutDecompressBytes(b []byte) {
+	h, ok := p.holders.Get().(*[]byte)
+	if !ok {
+		h = new([]byte)
+	}
+	*h = b
+	p.bufs.Put(h)
+}
+
+// decompressPooled decompresses section into a pooled buffer; the caller
+// puts it back with c.pool.PutDecompressBytes.
+func (c *Codecs) decompressPooled(section []byte, codec kgo.CompressionCodecType) ([]byte, error) {
+	c.pooledOnce.Do(func() { c.pooled = kgo.DefaultDecompressor(&c.pool) })
+	return c.pooled.Decompress(section, codec)
+}
