@@ -125,6 +125,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 // to what next assigns it, then publishes routes over next.
 func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	ch := cluster.LocalChanges(m.image, next, m.node.cfg.NodeID)
+	m.node.replicationMetrics.imageApplied(m.image, next, m.node.cfg.NodeID)
 	m.image = next
 	// Count every replica of a deleted topic before any is retired, so the
 	// deletion ends with the last of them.
