@@ -61,6 +61,8 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	case *routesPublished:
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(msg.epoch - 1)
+	case *offlineReplicasChanged:
+		b.core.SetOfflineDirectories(msg.dirs)
 	case *beginControlledShutdown:
 		b.shutdownDone = msg.done
 		b.core.BeginControlledShutdown(now)

@@ -55,6 +55,9 @@ type Node struct {
 	router         *router
 	metrics        *nodeMetrics
 	clusterMetrics *clusterMetrics
+	// replicationMetrics are under-replicated and offline partitions and
+	// ISR changes.
+	replicationMetrics *replicationMetrics
 	// httpServers serve metrics.listener and debug.listener.
 	httpServers []*http.Server
 	cleaner     *logCleaner
@@ -129,6 +132,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	}
 	n.metrics = newNodeMetrics()
 	n.clusterMetrics = newClusterMetrics(n.metrics.registry)
+	n.replicationMetrics = newReplicationMetrics(n)
 	n.groups = newGroupNode(n)
 	n.txns = newTxnNode(n)
 	if err := n.start(ctx); err != nil {

@@ -32,6 +32,8 @@ type replicaManager struct {
 	// stop with it, which is no partition failure.
 	shuttingDown bool
 	logger       *zap.Logger
+	// offline holds the directory ids of the replicas whose actor stopped.
+	offline map[[16]byte]bool
 }
 
 // hostedReplica is a partition actor the manager started.
@@ -126,6 +128,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	ch := cluster.LocalChanges(m.image, next, m.node.cfg.NodeID)
 	prev := m.image
+	m.node.replicationMetrics.imageApplied(m.image, next, m.node.cfg.NodeID)
 	m.image = next
 	// Count every replica of a deleted topic before any is retired, so the
 	// deletion ends with the last of them.
@@ -182,6 +185,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	// A restart (supervision) starts from the latest assignment.
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) }))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
+	m.markOffline(ctx, r.TopicID, r.Partition.Partition, false)
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
 	m.node.groups.partitionStarted(ctx, r, pid)
 	m.node.txns.partitionStarted(ctx, r, pid)
@@ -191,6 +195,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 // log (apply counted it with expect).
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
+	m.markOffline(ctx, st.TopicID, p, false)
 	m.node.groups.partitionStopping(ctx, topic, p)
 	m.node.txns.partitionStopping(ctx, topic, p)
 	_, topicKept := m.image.TopicByID(st.TopicID)
@@ -230,6 +235,7 @@ func (m *replicaManager) terminated(ctx actor.Context, who *actor.PID) {
 	switch {
 	case !h.stopping:
 		m.logger.Error("partition offline: its actor stopped", zap.String("topic", h.topic), zap.Int32("partition", h.partition))
+		m.markOffline(ctx, h.topicID, h.partition, true)
 		if pid := m.slots.get(h.topic, h.partition); pid != nil && pid.Id == who.Id {
 			m.slots.set(m.image, h.topic, h.partition, nil)
 			m.publish()

@@ -105,6 +105,9 @@ type BrokerLifecycle struct {
 	err                error
 	out                BrokerLifecycleReady
 	started            bool
+	// offlineDirs are the directory ids of the node's offline replicas,
+	// sent in every heartbeat (SetOfflineDirectories).
+	offlineDirs [][16]byte
 }
 
 // BrokerLifecycleReady is what the caller must do.
@@ -210,6 +213,7 @@ func (b *BrokerLifecycle) heartbeat() *kmsg.BrokerHeartbeatRequest {
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = b.cfg.NodeID, b.epoch, b.metadataOffset
 	req.WantShutdown = b.state == BrokerPendingControlledShutdown
+	req.OfflineLogDirs = append([][16]byte(nil), b.offlineDirs...)
 	return req
 }
 

@@ -188,6 +188,9 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 			recs = c.controlledShutdownRecords(w, b)
 		}
 	}
+	if !next.fenced() {
+		recs = append(recs, c.offlineReplicaRecords(w, b.ID, r.OfflineLogDirs)...)
+	}
 	s.metadataOffset = r.CurrentMetadataOffset
 	c.appliedDeletions(r.BrokerID, r.CurrentMetadataOffset)
 	if next.fenced() {

@@ -330,6 +330,20 @@ func (s *controllerScript) heartbeatRequest(t *testing.T, td *datadriven.TestDat
 	r.BrokerEpoch = int64(intArg(t, td, "epoch", int(r.BrokerEpoch)))
 	r.CurrentMetadataOffset = int64(intArg(t, td, "offset", -1))
 	r.WantFence, r.WantShutdown = td.HasArg("want-fence"), td.HasArg("want-shutdown")
+	if td.HasArg("offline") {
+		// offline=(t-0,u-1): the directory ids of those replicas.
+		var names []string
+		td.ScanArgs(t, "offline", &names)
+		for _, name := range names {
+			i := strings.LastIndex(name, "-")
+			p, err := strconv.Atoi(name[i+1:])
+			topic, ok := s.view().Topic(name[:i])
+			if i < 0 || err != nil || !ok {
+				t.Fatalf("offline %q: not a topic-partition", name)
+			}
+			r.OfflineLogDirs = append(r.OfflineLogDirs, PartitionDirectoryID(topic.ID, int32(p)))
+		}
+	}
 	return r
 }
 

@@ -1,0 +1,68 @@
+package cluster
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+)
+
+// A replica whose log is corrupt or whose storage fails goes offline on its
+// broker alone. Kafka reports a failed log directory in BrokerHeartbeat's
+// OfflineLogDirs (KIP-858) and its controller moves every replica in that
+// directory out of the ISR and leadership away from it. gregor keeps each
+// partition in its own directory and treats that directory as the failure
+// domain: a broker lists the directory ids of its offline replicas (one id
+// per partition, PartitionDirectoryID) in its heartbeats, and the
+// controller takes that broker out of those partitions' ISR and elects
+// their leaders elsewhere, as it does for a fenced broker, partition by
+// partition. A replica that opens again fetches and rejoins the ISR as any
+// follower does.
+
+// PartitionDirectoryID is the directory id a broker reports in
+// OfflineLogDirs for its replica of a partition.
+func PartitionDirectoryID(topic TopicID, partition int32) [16]byte {
+	var in [20]byte
+	copy(in[:16], topic[:])
+	binary.BigEndian.PutUint32(in[16:], uint32(partition))
+	sum := sha256.Sum256(in[:])
+	var id [16]byte
+	copy(id[:], sum[:16])
+	return id
+}
+
+// SetOfflineDirectories sets the directory ids of the node's offline
+// replicas that its heartbeats report from now on.
+func (b *BrokerLifecycle) SetOfflineDirectories(ids [][16]byte) {
+	b.offlineDirs = slices.Clone(ids)
+	slices.SortFunc(b.offlineDirs, func(x, y [16]byte) int { return slices.Compare(x[:], y[:]) })
+}
+
+// offlineReplicaRecords move broker out of the ISR, and leadership away
+// from it, of every partition whose directory id offline lists.
+func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offline [][16]byte) []MetadataRecord {
+	if len(offline) == 0 {
+		return nil
+	}
+	acceptable := func(b int32) bool { return b != broker && c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		unclean := c.uncleanElectionEnabled(w, t)
+		for _, p := range t.Partitions {
+			if p.Leader != broker && !slices.Contains(p.ISR, broker) {
+				continue
+			}
+			if !slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition)) {
+				continue
+			}
+			pc := newPartitionChange(t.ID, p, acceptable)
+			if unclean {
+				pc.election = electUnclean
+			}
+			pc.isr = without(p.ISR, broker)
+			if rec, ok := pc.build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
+}

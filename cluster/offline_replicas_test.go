@@ -1,0 +1,57 @@
+package cluster
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Directory ids differ by topic and by partition, and stay the same for
+// the same replica.
+func TestPartitionDirectoryID(t *testing.T) {
+	a, b := TopicID{1}, TopicID{2}
+	seen := map[[16]byte]bool{}
+	for _, topic := range []TopicID{a, b} {
+		for p := range int32(100) {
+			id := PartitionDirectoryID(topic, p)
+			if seen[id] {
+				t.Fatalf("topic %v partition %d: id %x taken", topic, p, id)
+			}
+			seen[id] = true
+		}
+	}
+	if PartitionDirectoryID(a, 7) != PartitionDirectoryID(a, 7) {
+		t.Fatal("the id of one replica changed")
+	}
+}
+
+// A broker's heartbeats carry its offline replicas' directory ids, sorted,
+// until the set is emptied.
+func TestBrokerLifecycleReportsOfflineDirectories(t *testing.T) {
+	r := newLifecycleRun(t)
+	r.b.SetClusterID("c")
+	r.b.Start(r.at())
+	r.sent()
+	r.answer(registrationAnswer(0, 40), nil)
+	hb := r.sent().(*kmsg.BrokerHeartbeatRequest)
+	if len(hb.OfflineLogDirs) != 0 {
+		t.Fatalf("offline dirs %x before any", hb.OfflineLogDirs)
+	}
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	x, y := PartitionDirectoryID(TopicID{1}, 0), PartitionDirectoryID(TopicID{1}, 1)
+	r.b.SetOfflineDirectories([][16]byte{x, y})
+	r.tickTo(500)
+	hb = r.sent().(*kmsg.BrokerHeartbeatRequest)
+	want := [][16]byte{x, y}
+	slices.SortFunc(want, func(p, q [16]byte) int { return slices.Compare(p[:], q[:]) })
+	if !slices.Equal(hb.OfflineLogDirs, want) {
+		t.Fatalf("offline dirs %x, want %x", hb.OfflineLogDirs, want)
+	}
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	r.b.SetOfflineDirectories(nil)
+	r.tickTo(1000)
+	if hb = r.sent().(*kmsg.BrokerHeartbeatRequest); len(hb.OfflineLogDirs) != 0 {
+		t.Fatalf("offline dirs %x after the set emptied", hb.OfflineLogDirs)
+	}
+}

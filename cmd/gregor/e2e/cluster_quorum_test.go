@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// produceAcked writes n records with acks=all to each partition of topic
+// and returns the acknowledged values by partition and offset.
+func (c *localCluster) produceAcked(t *testing.T, topic string, partitions int32, n int) map[int32]map[int64]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for p := range partitions {
+		for i := range n {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("p%d-%d", p, i))})
+		}
+	}
+	acked := map[int32]map[int64]string{}
+	for _, r := range cl.ProduceSync(ctx, recs...) {
+		if r.Err != nil {
+			t.Fatalf("produce: %v", r.Err)
+		}
+		if acked[r.Record.Partition] == nil {
+			acked[r.Record.Partition] = map[int64]string{}
+		}
+		acked[r.Record.Partition][r.Record.Offset] = string(r.Record.Value)
+	}
+	return acked
+}
+
+// createTopic creates topic with RF=3 and min.insync.replicas=2 and waits
+// until every replica is in the ISR.
+func (c *localCluster) createTopic(t *testing.T, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every replica in the ISR", func() bool {
+		ps, _, ok := c.partitionState(1, topic)
+		if !ok || len(ps) != int(partitions) {
+			return false
+		}
+		for _, p := range ps {
+			if len(p.ISR) != 3 || p.Leader < 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// killAll kills every node with SIGKILL and waits until their client
+// ports are free.
+func (c *localCluster) killAll(t *testing.T, nodes ...int) {
+	t.Helper()
+	for _, i := range nodes {
+		if err := syscall.Kill(c.pid(i), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range nodes {
+		waitFor(t, 20*time.Second, fmt.Sprintf("node %d gone", i), func() bool {
+			conn, err := net.DialTimeout("tcp", c.addr(i), 100*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				return false
+			}
+			return true
+		})
+	}
+}
+
+// consumeAcked reads topic through node i until every acknowledged record
+// was read at its offset, with the value acknowledged there.
+func (c *localCluster) consumeAcked(t *testing.T, i int, topic string, acked map[int32]map[int64]string) {
+	t.Helper()
+	want := 0
+	for _, m := range acked {
+		want += len(m)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr(i)), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := 0
+	for seen < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d acknowledged records through node %d", seen, want, i)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if v, ok := acked[r.Partition][r.Offset]; ok {
+				if v != string(r.Value) {
+					t.Fatalf("partition %d offset %d holds %q; %q was acknowledged there", r.Partition, r.Offset, r.Value, v)
+				}
+				seen++
+			}
+		})
+	}
+}
+
+// All three processes of a cluster killed with SIGKILL at once and started
+// again: every acks=all record acknowledged before is read after, at its
+// offset, and the cluster takes new topics.
+func TestWholeClusterRestartKeepsAcknowledged(t *testing.T) {
+	c := clusterUp(t, 3)
+	const topic, partitions = "whole", int32(3)
+	c.createTopic(t, topic, partitions)
+	acked := c.produceAcked(t, topic, partitions, 50)
+	c.killAll(t, 1, 2, 3)
+	for i := 1; i <= 3; i++ {
+		c.restart(i)
+	}
+	waitFor(t, 60*time.Second, "the restarted cluster's leaders", func() bool {
+		ps, _, ok := c.partitionState(2, topic)
+		if !ok {
+			return false
+		}
+		for _, p := range ps {
+			if p.Leader < 1 || p.ErrorCode != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c.consumeAcked(t, 3, topic, acked)
+	if out, err := gregor(t, "topic", "create", "-b", c.addr(1), "after-restart", "-p", "2", "-r", "3"); err != nil {
+		t.Fatalf("topic create after the restart: %v\n%s", err, out)
+	}
+}
+
+// With two of three voters down the metadata quorum has no majority: a
+// CreateTopics through the survivor is refused (an error or a timeout)
+// and creates nothing, while the survivor goes on serving reads of the
+// partition it leads.
+func TestTwoVotersDownRefuseMetadataButServeReads(t *testing.T) {
+	c := clusterUp(t, 3)
+	const topic, partitions = "survive", int32(3)
+	c.createTopic(t, topic, partitions)
+	acked := c.produceAcked(t, topic, partitions, 20)
+	ps, _, _ := c.partitionState(1, topic)
+	survivor, led := int(ps[0].Leader), ps[0].Partition
+	var down []int
+	for i := 1; i <= 3; i++ {
+		if i != survivor {
+			down = append(down, i)
+		}
+	}
+	c.killAll(t, down...)
+	t.Cleanup(func() {
+		for _, i := range down {
+			c.restart(i)
+		}
+	})
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr(survivor)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "no-quorum", 1, 1
+	req.Topics, req.TimeoutMillis = append(req.Topics, rt), 3000
+	// A refusal is an error code, or no answer within a few seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	started := time.Now()
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	if err == nil && resp.Topics[0].ErrorCode == 0 {
+		t.Fatal("CreateTopics succeeded with two of three voters down")
+	}
+	refusal := fmt.Sprint(err)
+	if err == nil {
+		refusal = kerr.ErrorForCode(resp.Topics[0].ErrorCode).Error()
+	}
+	t.Logf("CreateTopics through node %d refused after %v: %s", survivor, time.Since(started), refusal)
+
+	if md, err := c.metadata(survivor, "no-quorum"); err != nil || md.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("no-quorum after the refusal: %v %+v", err, md)
+	}
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.addr(survivor)),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {led: kgo.NewOffset().At(0)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	fctx, fcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer fcancel()
+	read := 0
+	for read < len(acked[led]) {
+		fs := cons.PollFetches(fctx)
+		if fctx.Err() != nil {
+			t.Fatalf("read %d of %d records of partition %d from its leader, node %d", read, len(acked[led]), led, survivor)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if acked[led][r.Offset] != string(r.Value) {
+				t.Fatalf("offset %d holds %q, want %q", r.Offset, r.Value, acked[led][r.Offset])
+			}
+			read++
+		})
+	}
+}
