@@ -89,6 +89,13 @@ func (n *node) heartbeat() {
 	w := n.w
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = n.id, n.brokerEpoch, n.image.LastOffset()
+	// As production's broker lifecycle does: the replicas offline on this
+	// node, so that the controller moves their leadership (KIP-858 shape).
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h != nil && h.offline != nil {
+			req.OfflineLogDirs = append(req.OfflineLogDirs, cluster.PartitionDirectoryID(h.topicID, k.partition))
+		}
+	}
 	n.heartbeating = true
 	epoch := n.brokerEpoch
 	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
