@@ -85,15 +85,25 @@ func newSimSwarmCommand() *cobra.Command {
 			}()
 			var failed []seedResult
 			var done, simMs int64
+			tty := isTerminal(errOut)
 			for res := range results {
 				done++
 				simMs += res.SimMs
 				if res.Failed {
 					failed = append(failed, res)
 				}
-				fmt.Fprintf(errOut, "\r%s", swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began)))
+				progress := swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began))
+				switch {
+				case tty:
+					fmt.Fprintf(errOut, "\r%s", progress)
+				case done == int64(seeds) || done%max(int64(seeds)/10, 1) == 0:
+					// A log, not a terminal: a line every tenth of the run.
+					fmt.Fprintln(errOut, progress)
+				}
 			}
-			fmt.Fprintln(errOut)
+			if tty {
+				fmt.Fprintln(errOut)
+			}
 			if runErr != nil {
 				return runErr
 			}
@@ -244,4 +254,15 @@ func simWorker(flags *simFlags, in io.Reader, out io.Writer) error {
 		}
 	}
 	return lines.Err()
+}
+
+// isTerminal says whether w is a terminal, where a progress bar is redrawn
+// in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
