@@ -150,46 +150,44 @@ func (r *router) askCoordinators(req *netio.Request, parts []*groupSplit, build 
 	fo.run(r.node.system.Root, groupBatchTimeout, done)
 }
 
+// askByGroupList splits a request that lists group ids (ids) over their
+// coordinators: sub builds the request for a coordinator's ids, answers
+// takes each answer's per-group results, which go to out at their ids'
+// indexes; done runs once every coordinator answered or timed out.
+func askByGroupList[G any](r *router, req *netio.Request, ids []string, sub func(keys []string) kmsg.Request,
+	answers func(kmsg.Response) []G, out []G, done func()) {
+	parts, _ := r.splitGroups(ids)
+	r.askCoordinators(req, parts, func(s *groupSplit) kmsg.Request { return sub(s.keys) },
+		func(s *groupSplit, answer kmsg.Response) {
+			for j, g := range answers(answer) {
+				out[s.idx[j]] = g
+			}
+		}, done)
+}
+
 func (r *router) describeGroups(req *netio.Request, body *kmsg.DescribeGroupsRequest, respond func(kmsg.Response)) {
 	resp := groups.ErrorResponse(body, kerr.NotCoordinator.Code).(*kmsg.DescribeGroupsResponse)
-	parts, _ := r.splitGroups(body.Groups)
-	r.askCoordinators(req, parts, func(s *groupSplit) kmsg.Request {
-		sub := *body
-		sub.Groups = s.keys
-		return &sub
-	}, func(s *groupSplit, answer kmsg.Response) {
-		for j, g := range answer.(*kmsg.DescribeGroupsResponse).Groups {
-			resp.Groups[s.idx[j]] = g
-		}
-	}, func() { respond(resp) })
+	askByGroupList(r, req, body.Groups, func(keys []string) kmsg.Request { sub := *body; sub.Groups = keys; return &sub },
+		func(a kmsg.Response) []kmsg.DescribeGroupsResponseGroup {
+			return a.(*kmsg.DescribeGroupsResponse).Groups
+		},
+		resp.Groups, func() { respond(resp) })
 }
 
 func (r *router) deleteGroups(req *netio.Request, body *kmsg.DeleteGroupsRequest, respond func(kmsg.Response)) {
 	resp := groups.ErrorResponse(body, kerr.NotCoordinator.Code).(*kmsg.DeleteGroupsResponse)
-	parts, _ := r.splitGroups(body.Groups)
-	r.askCoordinators(req, parts, func(s *groupSplit) kmsg.Request {
-		sub := *body
-		sub.Groups = s.keys
-		return &sub
-	}, func(s *groupSplit, answer kmsg.Response) {
-		for j, g := range answer.(*kmsg.DeleteGroupsResponse).Groups {
-			resp.Groups[s.idx[j]] = g
-		}
-	}, func() { respond(resp) })
+	askByGroupList(r, req, body.Groups, func(keys []string) kmsg.Request { sub := *body; sub.Groups = keys; return &sub },
+		func(a kmsg.Response) []kmsg.DeleteGroupsResponseGroup { return a.(*kmsg.DeleteGroupsResponse).Groups },
+		resp.Groups, func() { respond(resp) })
 }
 
 func (r *router) consumerGroupDescribe(req *netio.Request, body *kmsg.ConsumerGroupDescribeRequest, respond func(kmsg.Response)) {
 	resp := groups.ErrorResponse(body, kerr.NotCoordinator.Code).(*kmsg.ConsumerGroupDescribeResponse)
-	parts, _ := r.splitGroups(body.Groups)
-	r.askCoordinators(req, parts, func(s *groupSplit) kmsg.Request {
-		sub := *body
-		sub.Groups = s.keys
-		return &sub
-	}, func(s *groupSplit, answer kmsg.Response) {
-		for j, g := range answer.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			resp.Groups[s.idx[j]] = g
-		}
-	}, func() { respond(resp) })
+	askByGroupList(r, req, body.Groups, func(keys []string) kmsg.Request { sub := *body; sub.Groups = keys; return &sub },
+		func(a kmsg.Response) []kmsg.ConsumerGroupDescribeResponseGroup {
+			return a.(*kmsg.ConsumerGroupDescribeResponse).Groups
+		},
+		resp.Groups, func() { respond(resp) })
 }
 
 // offsetFetchGroups splits an OffsetFetch of several groups (v8+).

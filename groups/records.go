@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
@@ -141,7 +140,6 @@ func encodeBatch(records []Record, nowMs int64, producer *Producer) []byte {
 // batchAttrControl marks a control batch (transaction markers), which holds
 // no group records.
 const (
-	batchAttrCodecMask     = 0x07
 	batchAttrTransactional = 0x10
 	batchAttrControl       = 0x20
 )
@@ -157,7 +155,7 @@ type batchInfo struct {
 
 // batchDecoder reads the records of __consumer_offsets batches.
 type batchDecoder struct {
-	decompressor kgo.Decompressor
+	codecs *logstore.Codecs
 }
 
 // decode calls fn for every record of the batches filling p, in offset
@@ -203,29 +201,10 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 }
 
 func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {
-	data := b.Records
-	if codec := b.Attributes & batchAttrCodecMask; codec != 0 {
-		if d.decompressor == nil {
-			d.decompressor = kgo.DefaultDecompressor()
-		}
-		var err error
-		if data, err = d.decompressor.Decompress(data, kgo.CompressionCodecType(codec)); err != nil {
-			return fmt.Errorf("%w: %v", logstore.ErrCorruption, err)
-		}
+	if d.codecs == nil {
+		d.codecs = logstore.NewCodecs()
 	}
-	for i := int32(0); i < b.NumRecords; i++ {
-		length, n := binary.Varint(data)
-		if n <= 0 || length < 0 || int64(len(data)-n) < length {
-			return fmt.Errorf("%w: record %d of %d: bad length", logstore.ErrCorruption, i, b.NumRecords)
-		}
-		var rec kmsg.Record
-		if err := rec.ReadFrom(data[:n+int(length)]); err != nil {
-			return fmt.Errorf("%w: record %d of %d: %v", logstore.ErrCorruption, i, b.NumRecords, err)
-		}
-		data = data[n+int(length):]
-		fn(b.FirstOffset+int64(rec.OffsetDelta), Record{Key: rec.Key, Value: rec.Value})
-	}
-	return nil
+	return d.codecs.EachRecord(b, func(offset int64, r *kmsg.Record) { fn(offset, Record{Key: r.Key, Value: r.Value}) })
 }
 
 // keyVersion is the first int16 of a record key, or -1 for a key too short.
