@@ -344,7 +344,7 @@ func (r *Replica) Truncated(out TruncateOutcome, err error) {
 	r.setEpochs(out.LeaderEpochs)
 	r.producersTruncated(out.Producers, out.LogEndOffset)
 	r.highWatermark = max(min(r.highWatermark, out.LogEndOffset), out.LogStartOffset)
-	r.pruneUnreplicatedTxns()
+	r.noteEndedTxns()
 	if f := r.follower; f != nil {
 		if done && f.phase == FollowerTruncating {
 			f.phase = FollowerFetching

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -61,6 +62,19 @@ func (r *Replica) txnCompleted(done *logstore.CompletedTxn) {
 	if done != nil && done.LastOffset >= r.highWatermark {
 		r.unreplicatedTxns = append(r.unreplicatedTxns, completedTxn{firstOffset: done.FirstOffset, markerOffset: done.LastOffset})
 	}
+}
+
+// noteEndedTxns takes the transactions of the producer state whose marker
+// the high watermark has not passed (each producer's latest) among the
+// unreplicated ones: a replica that starts over a log, or takes its state
+// after a truncation, did not see them end.
+func (r *Replica) noteEndedTxns() {
+	for _, done := range r.producers.EndedSince(r.highWatermark) {
+		if !slices.ContainsFunc(r.unreplicatedTxns, func(t completedTxn) bool { return t.markerOffset == done.LastOffset }) {
+			r.txnCompleted(&done)
+		}
+	}
+	r.pruneUnreplicatedTxns()
 }
 
 // pruneUnreplicatedTxns forgets the completed transactions whose marker the
