@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,12 +16,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"gregor/groups"
 	"gregor/txn"
 )
 
 // The settings of the exactly-once cluster: internal topics replicated on
-// every node with min.insync.replicas=2, few internal partitions, groups
-// that rebalance at once and short sessions.
+// every node with min.insync.replicas=2 (the broker default, which
+// __consumer_offsets takes), few internal partitions, groups that rebalance
+// at once.
 var eosClusterSettings = []string{
 	"min.insync.replicas=2",
 	"offsets.topic.replication.factor=3",
@@ -29,7 +32,6 @@ var eosClusterSettings = []string{
 	"transaction.state.log.min.isr=2",
 	"transaction.state.log.num.partitions=" + strconv.Itoa(eosStatePartitions),
 	"group.initial.rebalance.delay.ms=0",
-	"group.min.session.timeout.ms=1000",
 }
 
 // eosStatePartitions is the partition count of __transaction_state and
@@ -57,12 +59,18 @@ type eosStage struct {
 	// transactions.
 	txnPartition int32
 	errs         chan<- error
+	// clientLog is what the members' clients log, shown when the test
+	// fails.
+	clientLog *lockedBuffer
 
 	mu       sync.Mutex
 	members  []*eosMember
 	nextID   int
 	commits  atomic.Int64
 	attempts atomic.Int64
+	// restarts counts the sessions started again after a client error
+	// during a failover.
+	restarts atomic.Int64
 }
 
 // eosMember is one running member.
@@ -89,57 +97,94 @@ func (s *eosStage) join(ctx context.Context) {
 	s.nextID++
 	s.mu.Unlock()
 	m := &eosMember{txnID: eosTxnID(s.group, n, s.txnPartition), stop: make(chan struct{}), done: make(chan struct{})}
-	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(s.c.bootstrap()...),
-		kgo.TransactionalID(m.txnID), kgo.TransactionTimeout(20*time.Second),
-		kgo.ConsumerGroup(s.group), kgo.ConsumeTopics(s.from), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequireStableFetchOffsets(),
-		kgo.HeartbeatInterval(250*time.Millisecond), kgo.SessionTimeout(4*time.Second),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(250*time.Millisecond))
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	go func() {
 		defer close(m.done)
-		defer sess.Close()
 		for {
-			select {
-			case <-m.stop:
+			err := s.run(ctx, m)
+			switch {
+			case err == nil || ctx.Err() != nil:
 				return
-			default:
-			}
-			pollCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			fs := sess.PollFetches(pollCtx)
-			cancel()
-			if ctx.Err() != nil {
+			case !clientFailoverError(err):
+				s.errs <- fmt.Errorf("%s: %w", m.txnID, err)
 				return
 			}
-			if err := sess.Begin(); err != nil {
-				s.errs <- fmt.Errorf("%s: begin: %w", m.txnID, err)
-				return
-			}
-			fs.EachRecord(func(r *kgo.Record) {
-				sess.Produce(ctx, &kgo.Record{Topic: s.to, Partition: r.Partition, Value: r.Value}, func(_ *kgo.Record, err error) {
-					if err != nil && !errors.Is(err, kgo.ErrAborting) && ctx.Err() == nil {
-						s.errs <- fmt.Errorf("%s: produce to %s: %w", m.txnID, s.to, err)
-					}
-				})
-			})
-			s.attempts.Add(1)
-			committed, err := sess.End(ctx, kgo.TryCommit)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.errs <- fmt.Errorf("%s: end: %w", m.txnID, err)
-				}
-				return
-			}
-			if committed && !fs.Empty() {
-				s.commits.Add(1)
-			}
+			// The client gave up during the failover: the member starts
+			// a new session with the same transactional id, which fences
+			// the old one and ends its transaction (Kafka Streams' way).
+			s.restarts.Add(1)
+			s.t.Logf("%s: a new session after: %v", m.txnID, err)
 		}
 	}()
 	s.mu.Lock()
 	s.members = append(s.members, m)
 	s.mu.Unlock()
+}
+
+// clientFailoverError says err is franz-go giving up while a coordinator
+// or leader moves: a dial refused by the killed node, or a coordinator
+// named by one broker's image while the client's metadata, from a broker
+// that applied the fencing already, lists no such broker. The client
+// turns either into a fatal error (AddPartitionsToTxn, TxnOffsetCommit);
+// any other error fails the test.
+func clientFailoverError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to dial") || strings.Contains(msg, "unknown broker")
+}
+
+// run is one session of a member: poll, copy, commit, until stopped (nil)
+// or an error.
+func (s *eosStage) run(ctx context.Context, m *eosMember) error {
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(s.c.bootstrap()...),
+		kgo.TransactionalID(m.txnID), kgo.TransactionTimeout(20*time.Second),
+		kgo.ConsumerGroup(s.group), kgo.ConsumeTopics(s.from), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequireStableFetchOffsets(),
+		kgo.HeartbeatInterval(250*time.Millisecond),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.WithLogger(kgo.BasicLogger(s.clientLog, kgo.LogLevelInfo, func() string {
+			return time.Now().Format("15:04:05.000 ") + m.txnID + " "
+		})))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	for {
+		select {
+		case <-m.stop:
+			return nil
+		default:
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		fs := sess.PollFetches(pollCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := sess.Begin(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		var produceErr atomic.Pointer[error]
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Topic: s.to, Partition: r.Partition, Value: r.Value}, func(_ *kgo.Record, err error) {
+				if err != nil && !errors.Is(err, kgo.ErrAborting) {
+					produceErr.CompareAndSwap(nil, &err)
+				}
+			})
+		})
+		s.attempts.Add(1)
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			return fmt.Errorf("end: %w", err)
+		}
+		if p := produceErr.Load(); p != nil {
+			if committed {
+				return fmt.Errorf("committed a transaction whose produce to %s failed: %w", s.to, *p)
+			}
+			return fmt.Errorf("produce to %s: %w", s.to, *p)
+		}
+		if committed && !fs.Empty() {
+			s.commits.Add(1)
+		}
+	}
 }
 
 // leave stops the oldest member (its session leaves the group).
@@ -260,9 +305,13 @@ func readCommitted(ctx context.Context, t *testing.T, c *localCluster, topic str
 // transactions, while members join and leave both stages. Every member's
 // transactional id hashes to one __transaction_state partition, and the
 // node FindCoordinator names for them is killed with SIGKILL mid-run, then
-// restarted, eosCoordinatorKills times. Afterwards a read_committed
-// consumer finds eos-mid and eos-out equal to eos-in: every record once, in
-// order per partition, and every member's End succeeded.
+// restarted, eosCoordinatorKills times; the partitions the victim led move
+// with open transactions on them. A member whose client gives up during a
+// failover (clientFailoverError) starts a new session with its
+// transactional id, which the new coordinator fences; any other error
+// fails the test. Afterwards a read_committed consumer finds eos-mid and
+// eos-out equal to eos-in: every record once, in order per partition; and
+// stage a's committed offsets are at eos-in's end.
 func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 	start := time.Now()
 	c := clusterUp(t, 3, eosClusterSettings...)
@@ -314,8 +363,20 @@ func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 
 	errs := make(chan error, 64)
 	txnPartition := int32(0)
-	a := &eosStage{t: t, c: c, group: "eos-a", from: "eos-in", to: "eos-mid", txnPartition: txnPartition, errs: errs}
-	b := &eosStage{t: t, c: c, group: "eos-b", from: "eos-mid", to: "eos-out", txnPartition: txnPartition, errs: errs}
+	clientLog := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			var warnings []string
+			for _, line := range strings.Split(clientLog.String(), "\n") {
+				if strings.Contains(line, "[WARN]") || strings.Contains(line, "[ERROR]") {
+					warnings = append(warnings, line)
+				}
+			}
+			t.Logf("the members' clients warned:\n%s\nand logged last:\n%s", strings.Join(warnings, "\n"), tail(clientLog.String(), 100))
+		}
+	})
+	a := &eosStage{t: t, c: c, group: "eos-a", from: "eos-in", to: "eos-mid", txnPartition: txnPartition, errs: errs, clientLog: clientLog}
+	b := &eosStage{t: t, c: c, group: "eos-b", from: "eos-mid", to: "eos-out", txnPartition: txnPartition, errs: errs, clientLog: clientLog}
 	defer a.closeAll()
 	defer b.closeAll()
 	for range 2 {
@@ -371,7 +432,7 @@ func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 		a.leave()
 		b.leave()
 		c.restart(victim)
-		c.waitFullISR(t, survivor, 30*time.Second, append(topics, txn.StateTopic)...)
+		c.waitFullISR(t, survivor, 30*time.Second, append(topics, txn.StateTopic, groups.OffsetsTopic)...)
 		progress("transactions committed in both stages after the restart", 3)
 	}
 	close(stopInput)
@@ -404,8 +465,23 @@ func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d records through both stages exactly once; transactions committed with records: %d and %d (of %d and %d); %v in all",
-		produced.Load(), a.commits.Load(), b.commits.Load(), a.attempts.Load(), b.attempts.Load(), time.Since(start).Round(time.Millisecond))
+	// Stage a's offsets, committed in its transactions, end at eos-in's
+	// end once its markers reached __consumer_offsets.
+	adm := kadm.NewClient(admin)
+	waitFor(t, 15*time.Second, "eos-a's offsets at eos-in's end", func() bool {
+		offsets, err := adm.FetchOffsets(ctx, "eos-a")
+		if err != nil {
+			return false
+		}
+		for p := range int32(eosPartitions) {
+			if o, ok := offsets.Lookup("eos-in", p); !ok || o.At != int64(len(in[p])) {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d records through both stages; transactions committed with records: %d and %d (of %d and %d); sessions started again after a client error: %d; %v in all",
+		produced.Load(), a.commits.Load(), b.commits.Load(), a.attempts.Load(), b.attempts.Load(), a.restarts.Load()+b.restarts.Load(), time.Since(start).Round(time.Millisecond))
 }
 
 // firstDifference is the first index where a and b differ.
