@@ -27,6 +27,8 @@ type fetchPartition struct {
 	// it reads up to the log end offset and tells the leader how far its
 	// log goes.
 	follower *cluster.FollowerFetch
+	// toLogEnd reads up to the log end offset: a coordinator's load.
+	toLogEnd bool
 	reply    func(fetchPartitionResult)
 }
 

@@ -17,12 +17,15 @@ import (
 func (a *groupCoordinator) readPartition() {
 	a.reading = true
 	self, root := a.self, a.g.n.system.Root
-	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
+	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1, toLogEnd: true,
 		reply: func(res fetchPartitionResult) { root.Send(self, &groupLoadRead{res: res}) }})
 }
 
-// loadRead replays one read of the partition and reads on, until the high
-// watermark: then the coordinator serves.
+// loadRead replays one read of the partition and reads on, until the log
+// end offset (a read with no records): then the coordinator serves. The
+// partition's new leader may not have advanced its high watermark to what
+// its predecessor acknowledged yet; its log holds it, and so does the
+// coordinator's state (Kafka's coordinators load to the log end too).
 func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
 	a.reading = false
 	switch {
@@ -35,6 +38,7 @@ func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
 		a.retryLoad()
 		return
 	}
+	before := a.loadOffset
 	if res.records != nil {
 		p, err := res.records.Bytes()
 		res.records.Release()
@@ -47,13 +51,13 @@ func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
 			panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
 		}
 	}
-	if a.loadOffset < res.highWatermark {
+	if a.loadOffset > before {
 		a.readPartition()
 		return
 	}
 	a.refreshTopics()
 	a.core.Loaded(a.now())
-	a.logger.Info("group coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
+	a.logger.Info("group coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark), zap.Int64("loaded_to", a.loadOffset))
 }
 
 func (a *groupCoordinator) retryLoad() {

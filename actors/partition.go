@@ -182,7 +182,7 @@ func (a *partitionActor) await(msg any, answered bool) cluster.RequestID {
 
 func fetchPartitionOf(msg *fetchPartition) cluster.FetchPartition {
 	return cluster.FetchPartition{FetchOffset: msg.fetchOffset, PartitionMaxBytes: msg.maxBytes, CurrentLeaderEpoch: msg.currentLeaderEpoch,
-		Follower: msg.follower}
+		Follower: msg.follower, ToLogEnd: msg.toLogEnd}
 }
 
 // durable takes the group committer's report; a report for a log this actor

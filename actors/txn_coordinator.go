@@ -138,12 +138,15 @@ func (a *txnCoordinator) now() txn.Time {
 // readPartition asks the partition for its records from loadOffset on.
 func (a *txnCoordinator) readPartition() {
 	self, root := a.self, a.x.n.system.Root
-	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1,
+	root.Send(a.partitionPID, &fetchPartition{fetchOffset: a.loadOffset, maxBytes: loadReadBytes, currentLeaderEpoch: -1, toLogEnd: true,
 		reply: func(res fetchPartitionResult) { root.Send(self, &txnLoadRead{res: res}) }})
 }
 
-// loadRead replays one read of the partition and reads on, until the high
-// watermark: then the coordinator serves.
+// loadRead replays one read of the partition and reads on, until the log
+// end offset (a read with no records): then the coordinator serves. The
+// partition's new leader may not have advanced its high watermark to what
+// its predecessor acknowledged yet; its log holds it, and so does the
+// coordinator's state (Kafka's coordinators load to the log end too).
 func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 	switch {
 	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
@@ -156,6 +159,7 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 		a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &txnTick{}) })
 		return
 	}
+	before := a.loadOffset
 	if res.records != nil {
 		p, err := res.records.Bytes()
 		res.records.Release()
@@ -166,12 +170,12 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 			panic(fmt.Errorf("transaction coordinator %d: load: %w", a.partition, err))
 		}
 	}
-	if a.loadOffset < res.highWatermark {
+	if a.loadOffset > before {
 		a.readPartition()
 		return
 	}
 	a.core.Loaded(a.now())
-	a.logger.Info("transaction coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark))
+	a.logger.Info("transaction coordinator loaded", zap.Int("records", a.core.LoadedRecords()), zap.Int64("high_watermark", res.highWatermark), zap.Int64("loaded_to", a.loadOffset))
 }
 
 // carryOut does what the core asks until it has nothing left, then arms

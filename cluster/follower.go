@@ -344,6 +344,7 @@ func (r *Replica) Truncated(out TruncateOutcome, err error) {
 	r.setEpochs(out.LeaderEpochs)
 	r.producersTruncated(out.Producers, out.LogEndOffset)
 	r.highWatermark = max(min(r.highWatermark, out.LogEndOffset), out.LogStartOffset)
+	r.noteEndedTxns()
 	if f := r.follower; f != nil {
 		if done && f.phase == FollowerTruncating {
 			f.phase = FollowerFetching
@@ -497,6 +498,7 @@ func (r *Replica) FollowerAppendCompleted(out FollowerAppendOutcome, err error) 
 func (r *Replica) followLeaderOffsets(leaderHW, leaderLogStart int64) {
 	if leaderHW >= 0 {
 		r.highWatermark = max(min(leaderHW, r.state.LogEndOffset), r.state.LogStartOffset)
+		r.pruneUnreplicatedTxns()
 	}
 	if target := min(leaderLogStart, r.state.LogEndOffset); target > r.state.LogStartOffset && !r.logWork.raisingLogStart {
 		r.logWork.raisingLogStart = true

@@ -18,7 +18,7 @@ import (
 // carries out the core's log effects at once (testNode) and prints them,
 // with the fetch states the follower publishes. Time is one number.
 //
-//	log batches=(BASE:COUNT@EPOCH[/PID:SEQ],..) [sync]    a fresh log for new (appended as follower)
+//	log batches=(BATCH,..) [sync]    a fresh log for new (appended as follower)
 //	new [leader=L] [epoch=E] [partition-epoch=P] [replicas=(..)] [isr=(..)] [hw=H] [lag=MS]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
 //	epoch-end [seq=S] (epoch=E end=O | error=NAME)
@@ -32,6 +32,12 @@ import (
 //	tick T
 //	state
 //	producers
+//	lso
+//
+// A BATCH is BASE:COUNT@EPOCH (records of no producer), with /PID:SEQ an
+// idempotent producer's, with /PID:SEQ:txn a transactional one's; or
+// BASE:commit@EPOCH/PID or BASE:abort@EPOCH/PID, a producer's transaction
+// marker.
 func TestFollowerScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/follower", func(t *testing.T, path string) {
 		h := &followerHarness{fs: vfs.NewMem()}
@@ -132,6 +138,8 @@ func (h *followerHarness) run(t *testing.T, td *datadriven.TestData) string {
 			td.Fatalf(t, "the core's producer state\n%sis not the log's\n%s", got, want)
 		}
 		return got
+	case "lso":
+		return fmt.Sprintf("lso=%d hw=%d\n", h.n.r.LastStableOffset(), h.n.r.HighWatermark())
 	case "state":
 		st := h.n.r.FetchState()
 		return fmt.Sprintf("%s hw=%d\n%s\n%s\n", roleLine(h.n.r), h.n.r.HighWatermark(), fetchStateLine(st), h.n.logLine())
@@ -169,7 +177,7 @@ func (h *followerHarness) writeLog(t *testing.T, td *datadriven.TestData) {
 	}
 }
 
-// batchesArg reads batches=(BASE:COUNT@EPOCH, ...).
+// batchesArg reads batches=(BATCH, ...) (see TestFollowerScripts).
 func (h *followerHarness) batchesArg(t *testing.T, td *datadriven.TestData, key string) [][]byte {
 	var out [][]byte
 	for _, a := range td.CmdArgs {
@@ -180,29 +188,55 @@ func (h *followerHarness) batchesArg(t *testing.T, td *datadriven.TestData, key 
 			if v == "" {
 				continue
 			}
-			var base int64
-			var count int
-			var epoch int32
-			spec, producer, idempotent := strings.Cut(v, "/")
-			if _, err := fmt.Sscanf(spec, "%d:%d@%d", &base, &count, &epoch); err != nil {
-				td.Fatalf(t, "batch %q: %v", v, err)
-			}
-			b := leaderBatch(t, base, count, epoch)
-			if idempotent { // BASE:COUNT@EPOCH/PID:SEQ, a batch of an idempotent producer
-				var pid int64
-				var seq int32
-				if _, err := fmt.Sscanf(producer, "%d:%d", &pid, &seq); err != nil {
-					td.Fatalf(t, "batch %q: %v", v, err)
-				}
-				binary.BigEndian.PutUint64(b[43:], uint64(pid))
-				binary.BigEndian.PutUint16(b[51:], 0)
-				binary.BigEndian.PutUint32(b[53:], uint32(seq))
-				logstore.ChecksumBatch(b)
-			}
-			out = append(out, b)
+			out = append(out, h.batchSpec(t, td, v))
 		}
 	}
 	return out
+}
+
+// batchSpec makes one BATCH.
+func (h *followerHarness) batchSpec(t *testing.T, td *datadriven.TestData, v string) []byte {
+	var base int64
+	var count int
+	var epoch int32
+	spec, producer, hasProducer := strings.Cut(v, "/")
+	var kind string
+	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%d %s", &base, &kind); err != nil {
+		td.Fatalf(t, "batch %q: %v", v, err)
+	}
+	if marker, at, ok := strings.Cut(kind, "@"); ok && (marker == "commit" || marker == "abort") {
+		var pid int64
+		if _, err := fmt.Sscanf(at, "%d", &epoch); err != nil || !hasProducer {
+			td.Fatalf(t, "marker %q: BASE:commit@EPOCH/PID", v)
+		}
+		if _, err := fmt.Sscanf(producer, "%d", &pid); err != nil {
+			td.Fatalf(t, "marker %q: %v", v, err)
+		}
+		b := logstore.TxnMarkerBatch(pid, 0, 0, marker == "commit", 1_000)
+		logstore.SetBatchBaseOffset(b, base)
+		logstore.SetBatchLeaderEpoch(b, epoch)
+		return b
+	}
+	if _, err := fmt.Sscanf(spec, "%d:%d@%d", &base, &count, &epoch); err != nil {
+		td.Fatalf(t, "batch %q: %v", v, err)
+	}
+	b := leaderBatch(t, base, count, epoch)
+	if hasProducer { // /PID:SEQ[:txn], a batch of an idempotent or transactional producer
+		var pid int64
+		var seq int32
+		fields := strings.Split(producer, ":")
+		if _, err := fmt.Sscanf(strings.Join(fields[:min(2, len(fields))], " "), "%d %d", &pid, &seq); err != nil || len(fields) > 3 || len(fields) == 3 && fields[2] != "txn" {
+			td.Fatalf(t, "batch %q: /PID:SEQ[:txn]", v)
+		}
+		binary.BigEndian.PutUint64(b[43:], uint64(pid))
+		binary.BigEndian.PutUint16(b[51:], 0)
+		binary.BigEndian.PutUint32(b[53:], uint32(seq))
+		if len(fields) == 3 {
+			binary.BigEndian.PutUint16(b[21:], binary.BigEndian.Uint16(b[21:])|0x10)
+		}
+		logstore.ChecksumBatch(b)
+	}
+	return b
 }
 
 func (h *followerHarness) newNode(t *testing.T, td *datadriven.TestData) {

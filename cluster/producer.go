@@ -142,10 +142,13 @@ func cmpInt64(a, b int64) int {
 }
 
 // applyFollowerBatches takes batches a follower appended into the producer
-// state, as its leader did when it appended them.
+// state, as its leader did when it appended them: transactional batches open
+// their producer's transaction, and a marker ends it (a transaction whose
+// marker the high watermark has not passed stays unstable, as on the
+// leader).
 func (r *Replica) applyFollowerBatches(infos []logstore.ProducerBatchInfo) {
 	for _, info := range infos {
-		r.producers.Apply(info)
+		r.txnCompleted(r.producers.Apply(info))
 	}
 }
 

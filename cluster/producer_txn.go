@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -46,26 +47,44 @@ func (r *Replica) writeTxnMarker(id RequestID, m TxnMarker, now Instant, reply f
 	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
 }
 
-// completedTxn is a transaction whose marker the leader appended and the
-// high watermark has not passed yet: its records stay unstable (a new
-// leader might not have the marker).
+// completedTxn is a transaction whose marker the replica appended (as
+// leader or follower) and the high watermark has not passed yet: its records
+// stay unstable (Kafka's unreplicated transactions), for a replica that
+// leads later might not have the marker and find the transaction open.
 type completedTxn struct {
 	firstOffset, markerOffset int64
 }
 
-// txnCompleted notes a transaction a marker ended on the leader.
+// txnCompleted notes a transaction a marker ended in the log, in either
+// role: a follower that becomes leader keeps the transactions whose marker
+// its high watermark has not passed unstable, as its leader did.
 func (r *Replica) txnCompleted(done *logstore.CompletedTxn) {
-	if done != nil && r.leader != nil && done.LastOffset >= r.highWatermark {
+	if done != nil && done.LastOffset >= r.highWatermark {
 		r.unreplicatedTxns = append(r.unreplicatedTxns, completedTxn{firstOffset: done.FirstOffset, markerOffset: done.LastOffset})
 	}
 }
 
+// noteEndedTxns takes the transactions of the producer state whose marker
+// the high watermark has not passed (each producer's latest) among the
+// unreplicated ones: a replica that starts over a log, or takes its state
+// after a truncation, did not see them end.
+func (r *Replica) noteEndedTxns() {
+	for _, done := range r.producers.EndedSince(r.highWatermark) {
+		if !slices.ContainsFunc(r.unreplicatedTxns, func(t completedTxn) bool { return t.markerOffset == done.LastOffset }) {
+			r.txnCompleted(&done)
+		}
+	}
+	r.pruneUnreplicatedTxns()
+}
+
 // pruneUnreplicatedTxns forgets the completed transactions whose marker the
-// high watermark passed.
+// high watermark passed, and those whose marker is no longer in the log (a
+// truncation cut it: the log's producer state has the transaction open
+// again).
 func (r *Replica) pruneUnreplicatedTxns() {
 	kept := r.unreplicatedTxns[:0]
 	for _, t := range r.unreplicatedTxns {
-		if t.markerOffset >= r.highWatermark {
+		if t.markerOffset >= r.highWatermark && t.markerOffset < r.state.LogEndOffset {
 			kept = append(kept, t)
 		}
 	}
@@ -74,7 +93,9 @@ func (r *Replica) pruneUnreplicatedTxns() {
 
 // LastStableOffset is the offset below which every transaction is decided
 // and known to be: the high watermark, or the first offset of the oldest
-// transaction still open or whose marker is not yet replicated.
+// transaction still open or whose marker is not yet replicated. A follower
+// keeps it as a leader does (its producer state opens and ends transactions
+// as it appends the leader's batches), so a new leader's starts right.
 func (r *Replica) LastStableOffset() int64 {
 	lso := r.highWatermark
 	if first, ok := r.producers.FirstUnstableOffset(); ok {

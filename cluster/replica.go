@@ -270,6 +270,7 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		nextRetentionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
 	}
 	r.state.LeaderEpochs, r.state.Producers = nil, nil
+	r.noteEndedTxns()
 	r.PartitionChanged(st.Partition, now)
 	return r
 }

@@ -18,6 +18,12 @@ type FetchPartition struct {
 	// it reads up to the log end offset, and its fetch offset tells the
 	// leader how far its log goes. nil for consumers.
 	Follower *FollowerFetch
+	// ToLogEnd reads up to the log end offset, not the high watermark
+	// (Kafka's LOG_END fetch isolation): a group or transaction coordinator
+	// loading its partition on a new leader reads every record of the
+	// leader's log, some of them acknowledged by the previous leader above
+	// this one's high watermark. No client's fetch sets it.
+	ToLogEnd bool
 }
 
 // FollowerFetch is what a follower's Fetch says besides its fetch offset.
@@ -65,10 +71,10 @@ func (r *Replica) readableBelow(isolation IsolationLevel) int64 {
 	return r.highWatermark
 }
 
-// readableFor is the offset a fetch may read up to: a follower's, the log
-// end offset; a consumer's, readableBelow.
+// readableFor is the offset a fetch may read up to: a follower's and a
+// coordinator's load, the log end offset; a consumer's, readableBelow.
 func (r *Replica) readableFor(p FetchPartition, isolation IsolationLevel) int64 {
-	if p.Follower != nil {
+	if p.Follower != nil || p.ToLogEnd {
 		return r.state.LogEndOffset
 	}
 	return r.readableBelow(isolation)

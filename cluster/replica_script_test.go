@@ -35,7 +35,7 @@ import (
 //	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
-//	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed]
+//	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed] [log-end]
 //	read-done id=I [error=out-of-range|corrupt|io]
 //	watch id=I offset=O deadline=MS [epoch=E] [read] [committed]
 //	tick T [wall=W]
@@ -121,6 +121,7 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
 		td.MaybeScanArgs(t, "max-bytes", &p.PartitionMaxBytes)
+		p.ToLogEnd = td.HasArg("log-end")
 		h.r.Fetch(id, p, isolationArg(td))
 	case "read-done":
 		h.readDone(t, td, id)

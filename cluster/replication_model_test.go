@@ -36,11 +36,17 @@ import (
 //     watermark is in every later leader's log, identical (S2), and every
 //     acks=all acknowledgement names the batch there (Q3, Q11). A machine
 //     crash may lose what no fsync covered (CORRECTNESS.md D2: Kafka
-//     acknowledges before fsync), so those checks are off then.
+//     acknowledges before fsync), so those checks are off then;
+//   - some batches are transactional, and markers (WriteTxnMarkers) end
+//     their transactions: no replica's last stable offset, leader or
+//     follower, passes a transactional batch whose marker is not in its log
+//     below its high watermark (Q5: read_committed reads decided
+//     transactions only, whatever replica leads next).
 //
 // At the end the cluster heals and converges: every replica's log is the
-// leader's, batch for batch (S12), and the high watermark is the log end
-// offset.
+// leader's, batch for batch (S12), the high watermark is the log end
+// offset, and the last stable offset is the first offset of the oldest
+// transaction left open.
 func TestReplicationProperties(t *testing.T) {
 	var seen modelCoverage
 	rapid.Check(t, func(rt *rapid.T) {
@@ -62,11 +68,16 @@ func TestReplicationProperties(t *testing.T) {
 // modelCoverage counts the runs that reached a state.
 type modelCoverage struct {
 	Acked, Truncated, Shrunk, Expanded, LeaderMoved, MachineCrash, Fenced int
+	// UnreplicatedMarker: a replica held a transaction marker its high
+	// watermark had not passed, with the transaction's first batch below
+	// it.
+	UnreplicatedMarker int
 }
 
 func (m *modelCoverage) add(o modelCoverage) {
 	for _, p := range []struct{ to, from *int }{{&m.Acked, &o.Acked}, {&m.Truncated, &o.Truncated}, {&m.Shrunk, &o.Shrunk},
-		{&m.Expanded, &o.Expanded}, {&m.LeaderMoved, &o.LeaderMoved}, {&m.MachineCrash, &o.MachineCrash}, {&m.Fenced, &o.Fenced}} {
+		{&m.Expanded, &o.Expanded}, {&m.LeaderMoved, &o.LeaderMoved}, {&m.MachineCrash, &o.MachineCrash}, {&m.Fenced, &o.Fenced},
+		{&m.UnreplicatedMarker, &o.UnreplicatedMarker}} {
 		if *p.from > 0 {
 			*p.to++
 		}
@@ -98,7 +109,10 @@ type modelCluster struct {
 	leaderHW map[[2]int32]int64
 	// leoBefore is each broker's log end offset after its last settle.
 	leoBefore map[int32]int64
-	seen      modelCoverage
+	// openTxns are the producer ids of transactional batches produced,
+	// which a marker may end, in order.
+	openTxns []int64
+	seen     modelCoverage
 }
 
 type producedBatch struct {
@@ -220,9 +234,11 @@ func (c *modelCluster) checkProducerStates() {
 
 func (c *modelCluster) step() {
 	defer c.checkProducerStates()
-	switch rapid.IntRange(0, 13).Draw(c.rt, "event") {
+	switch rapid.IntRange(0, 14).Draw(c.rt, "event") {
 	case 0, 1:
 		c.produce()
+	case 14:
+		c.marker()
 	case 2, 3:
 		c.serve(c.drawNode("serve"), false)
 	case 4, 5:
@@ -265,10 +281,37 @@ func (c *modelCluster) produce() {
 	binary.BigEndian.PutUint64(records[43:], uint64(id))
 	binary.BigEndian.PutUint32(records[53:], 0)
 	binary.BigEndian.PutUint16(records[51:], 0)
+	// Some open a transaction of their producer (one batch each).
+	txn := rapid.IntRange(0, 2).Draw(c.rt, "transactional") == 0
+	if txn {
+		binary.BigEndian.PutUint16(records[21:], binary.BigEndian.Uint16(records[21:])|0x10)
+		c.openTxns = append(c.openTxns, int64(id))
+	}
 	logstore.ChecksumBatch(records)
 	mn.r.Produce(id, ProduceRequest{Records: records, Acks: acks, TimeoutMs: 5_000}, Instant{WallMs: ts, MonoMs: c.now.MonoMs})
 	c.settle(mn)
-	c.logf("produce %d acks=%d to %d", id, acks, mn.id)
+	c.logf("produce %d acks=%d txn=%t to %d", id, acks, txn, mn.id)
+}
+
+// marker has the transaction coordinator end one of the transactions
+// produced: a commit or abort marker to the broker the controller names
+// leader. A transaction's marker may be sent again (the coordinator retries
+// until the high watermark passed one); a leader writes a marker for a
+// producer with no transaction open anyway.
+func (c *modelCluster) marker() {
+	if len(c.openTxns) == 0 || c.record.Leader < 0 || c.node(c.record.Leader).down {
+		return
+	}
+	mn := c.node(c.record.Leader)
+	i := rapid.IntRange(0, len(c.openTxns)-1).Draw(c.rt, "transaction")
+	pid := c.openTxns[i]
+	if rapid.Bool().Draw(c.rt, "marker ends it") {
+		c.openTxns = slices.Delete(c.openTxns, i, i+1)
+	}
+	commit := rapid.Bool().Draw(c.rt, "commit")
+	mn.r.Produce(c.id(), ProduceRequest{Acks: -1, Marker: &TxnMarker{ProducerID: pid, Commit: commit}}, c.now)
+	c.settle(mn)
+	c.logf("marker commit=%t for producer %d to %d", commit, pid, mn.id)
 }
 
 // settle carries out a broker's effects and routes what comes of them:
@@ -679,6 +722,52 @@ func (c *modelCluster) check() {
 	}
 	c.checkLeaders(logs)
 	c.checkLogMatching(logs)
+	c.checkStableOffsets(logs)
+}
+
+// checkStableOffsets checks every running replica's last stable offset: no
+// transactional batch below it lacks its marker below the high watermark.
+func (c *modelCluster) checkStableOffsets(logs map[int32][]logstore.Batch) {
+	for _, mn := range c.nodes {
+		if mn.down {
+			continue
+		}
+		lso, hw := mn.r.LastStableOffset(), mn.r.HighWatermark()
+		bs := logs[mn.id]
+		for i, b := range bs {
+			if b.Attributes&0x30 != 0x10 {
+				continue
+			}
+			marker := int64(-1)
+			for _, m := range bs[i+1:] {
+				if m.ProducerID == b.ProducerID && m.Attributes&0x20 != 0 {
+					marker = m.FirstOffset
+					break
+				}
+			}
+			if marker >= hw && b.FirstOffset < hw {
+				c.seen.UnreplicatedMarker++
+			}
+			if b.FirstOffset < lso && (marker < 0 || marker >= hw) {
+				c.rt.Fatalf("node %d (%s): last stable offset %d passes producer %d's transaction at %d, whose marker is at %d, high watermark %d",
+					mn.id, roleLine(mn.r), lso, b.ProducerID, b.FirstOffset, marker, hw)
+			}
+		}
+	}
+}
+
+// firstOpenTxn is the first offset of the oldest transaction a log holds
+// with no marker after it, or the log end offset.
+func firstOpenTxn(bs []logstore.Batch, end int64) int64 {
+	for i, b := range bs {
+		if b.Attributes&0x30 != 0x10 {
+			continue
+		}
+		if !slices.ContainsFunc(bs[i+1:], func(m logstore.Batch) bool { return m.ProducerID == b.ProducerID && m.Attributes&0x20 != 0 }) {
+			return b.FirstOffset
+		}
+	}
+	return end
 }
 
 // checkLeaders checks S3 and S2 on the brokers that lead by their own
@@ -832,6 +921,11 @@ func (c *modelCluster) checkConverged() {
 	}
 	if hw, leo := leader.r.HighWatermark(), leader.log.LogEndOffset(); hw != leo {
 		c.rt.Fatalf("leader %d: high watermark %d, log end offset %d after healing (ISR %v, pending %v)", leader.id, hw, leo, leader.r.ISR(), leader.r.PendingISR())
+	}
+	for _, mn := range c.nodes {
+		if lso, open := mn.r.LastStableOffset(), firstOpenTxn(want, leader.log.LogEndOffset()); lso != max(open, mn.log.LogStartOffset()) {
+			c.rt.Fatalf("node %d: last stable offset %d after healing, the oldest open transaction at %d", mn.id, lso, open)
+		}
 	}
 	for _, mn := range c.nodes {
 		got, err := mn.logBatches()

@@ -22,7 +22,9 @@ const producerSnapshotsKept = 2
 // maxProducerSnapshotBytes bounds a snapshot read back.
 const maxProducerSnapshotBytes = 256 << 20
 
-const producerSnapshotVersion = 1
+// producerSnapshotVersion is the version snapshots are written in: 2 holds
+// each producer's latest ended transaction; 1, without it, is still read.
+const producerSnapshotVersion = 2
 
 // encodeProducerSnapshot encodes the state: a version byte, the entries in
 // producer id order, and a CRC-32C of everything before it.
@@ -36,6 +38,8 @@ func encodeProducerSnapshot(s *ProducerStates) []byte {
 		p = binary.AppendVarint(p, e.LastTimestamp)
 		p = binary.AppendVarint(p, int64(e.CoordinatorEpoch))
 		p = binary.AppendVarint(p, e.TxnFirstOffset)
+		p = binary.AppendVarint(p, e.LastTxnFirstOffset)
+		p = binary.AppendVarint(p, e.LastTxnMarkerOffset)
 		p = binary.AppendUvarint(p, uint64(len(e.Batches)))
 		for _, b := range e.Batches {
 			p = binary.AppendVarint(p, int64(b.FirstSequence))
@@ -54,7 +58,8 @@ func decodeProducerSnapshot(p []byte) (*ProducerStates, error) {
 	if len(p) < 5 || crc32.Checksum(p[:len(p)-4], crc32c) != binary.BigEndian.Uint32(p[len(p)-4:]) {
 		return nil, fmt.Errorf("%w: producer snapshot checksum", ErrCorruption)
 	}
-	if p[0] != producerSnapshotVersion {
+	version := p[0]
+	if version != 1 && version != producerSnapshotVersion {
 		return nil, fmt.Errorf("%w: producer snapshot version %d", ErrCorruption, p[0])
 	}
 	d := snapshotDecoder{p: p[1 : len(p)-4]}
@@ -62,7 +67,10 @@ func decodeProducerSnapshot(p []byte) (*ProducerStates, error) {
 	n := d.uvarint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		e := &ProducerEntry{ProducerID: d.varint(), ProducerEpoch: int16(d.varint()), LastTimestamp: d.varint(),
-			CoordinatorEpoch: int32(d.varint()), TxnFirstOffset: d.varint()}
+			CoordinatorEpoch: int32(d.varint()), TxnFirstOffset: d.varint(), LastTxnFirstOffset: -1, LastTxnMarkerOffset: -1}
+		if version >= 2 {
+			e.LastTxnFirstOffset, e.LastTxnMarkerOffset = d.varint(), d.varint()
+		}
 		nb := d.uvarint()
 		if nb > ProducerBatchesKept {
 			return nil, fmt.Errorf("%w: producer snapshot holds %d batches of producer %d", ErrCorruption, nb, e.ProducerID)

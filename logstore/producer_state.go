@@ -140,6 +140,12 @@ type ProducerEntry struct {
 	// TxnFirstOffset is the first offset of the ongoing transaction, -1
 	// when there is none.
 	TxnFirstOffset int64
+	// LastTxnFirstOffset and LastTxnMarkerOffset are where the producer's
+	// latest ended transaction started and where its marker is, -1 when
+	// none ended: a replica that restarts with its marker above its high
+	// watermark keeps the transaction unstable until the marker is
+	// replicated, as the replica that wrote it did.
+	LastTxnFirstOffset, LastTxnMarkerOffset int64
 }
 
 // LastSequence is the sequence of the producer's last record, -1 when no
@@ -223,6 +229,18 @@ func (s *ProducerStates) FirstUnstableOffset() (int64, bool) {
 // by producer id.
 func (s *ProducerStates) Ongoing() map[int64]int64 { return maps.Clone(s.ongoing) }
 
+// EndedSince lists each producer's latest ended transaction whose marker is
+// at or past offset, by producer id.
+func (s *ProducerStates) EndedSince(offset int64) []CompletedTxn {
+	var out []CompletedTxn
+	for _, id := range s.IDs() {
+		if e := s.entries[id]; e.LastTxnMarkerOffset >= offset {
+			out = append(out, CompletedTxn{ProducerID: id, FirstOffset: e.LastTxnFirstOffset, LastOffset: e.LastTxnMarkerOffset})
+		}
+	}
+	return out
+}
+
 // Apply takes one appended batch into the state. Batches without a producer
 // id change nothing. A newer epoch replaces what was known of the producer;
 // an older one (a replica copying what its leader accepted before a fence)
@@ -234,7 +252,8 @@ func (s *ProducerStates) Apply(info ProducerBatchInfo) *CompletedTxn {
 	}
 	e, ok := s.entries[info.ProducerID]
 	if !ok {
-		e = &ProducerEntry{ProducerID: info.ProducerID, ProducerEpoch: info.ProducerEpoch, CoordinatorEpoch: -1, TxnFirstOffset: -1}
+		e = &ProducerEntry{ProducerID: info.ProducerID, ProducerEpoch: info.ProducerEpoch, CoordinatorEpoch: -1, TxnFirstOffset: -1,
+			LastTxnFirstOffset: -1, LastTxnMarkerOffset: -1}
 		s.entries[info.ProducerID] = e
 	}
 	if info.ProducerEpoch != e.ProducerEpoch {
@@ -246,6 +265,7 @@ func (s *ProducerStates) Apply(info ProducerBatchInfo) *CompletedTxn {
 		var done *CompletedTxn
 		if e.TxnFirstOffset >= 0 {
 			done = &CompletedTxn{ProducerID: info.ProducerID, FirstOffset: e.TxnFirstOffset, LastOffset: info.LastOffset, Aborted: !info.Commit}
+			e.LastTxnFirstOffset, e.LastTxnMarkerOffset = e.TxnFirstOffset, info.LastOffset
 		}
 		e.TxnFirstOffset = -1
 		e.CoordinatorEpoch = max(e.CoordinatorEpoch, info.CoordinatorEpoch)

@@ -1,6 +1,8 @@
 package logstore
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"math"
 	"reflect"
 	"strings"
@@ -154,5 +156,48 @@ func TestLogAbortedTransactions(t *testing.T) {
 	defer l.Close()
 	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want[:1]) {
 		t.Fatalf("rebuilt: %+v", got)
+	}
+}
+
+// Each producer's latest ended transaction (where it started, where its
+// marker is) is kept, in snapshots too; a version 1 snapshot, which has
+// none, still reads.
+func TestProducerStateLastEndedTransaction(t *testing.T) {
+	s := NewProducerStates()
+	s.Apply(ProducerBatchInfo{ProducerID: 7, BaseSequence: 0, LastSequence: 1, FirstOffset: 0, LastOffset: 1, Transactional: true})
+	s.Apply(ProducerBatchInfo{ProducerID: 8, BaseSequence: 0, LastSequence: 0, FirstOffset: 2, LastOffset: 2, Transactional: true})
+	s.Apply(ProducerBatchInfo{ProducerID: 7, BaseSequence: -1, LastSequence: -1, FirstOffset: 3, LastOffset: 3, Control: true, Commit: true})
+	s.Apply(ProducerBatchInfo{ProducerID: 7, BaseSequence: 2, LastSequence: 2, FirstOffset: 4, LastOffset: 4, Transactional: true})
+	s.Apply(ProducerBatchInfo{ProducerID: 7, BaseSequence: -1, LastSequence: -1, FirstOffset: 5, LastOffset: 5, Control: true})
+	// A marker for a producer with no transaction open changes nothing.
+	s.Apply(ProducerBatchInfo{ProducerID: 7, BaseSequence: -1, LastSequence: -1, FirstOffset: 6, LastOffset: 6, Control: true})
+	want := []CompletedTxn{{ProducerID: 7, FirstOffset: 4, LastOffset: 5}}
+	if got := s.EndedSince(0); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ended since 0: %+v, want %+v", got, want)
+	}
+	if got := s.EndedSince(6); len(got) != 0 {
+		t.Fatalf("ended since 6: %+v", got)
+	}
+	if e, _ := s.Get(8); e.LastTxnMarkerOffset != -1 || e.TxnFirstOffset != 2 {
+		t.Fatalf("producer 8: %+v", e)
+	}
+	back, err := decodeProducerSnapshot(encodeProducerSnapshot(s))
+	if err != nil || !reflect.DeepEqual(back, s) {
+		t.Fatalf("snapshot round trip: %v\n%+v\n%+v", err, back, s)
+	}
+	// Version 1: the same fields without the latest ended transaction.
+	v1 := []byte{1}
+	v1 = binary.AppendUvarint(v1, 1)
+	for _, v := range []int64{8, 0, 0, -1, 2} { // id, epoch, last timestamp, coordinator epoch, open transaction
+		v1 = binary.AppendVarint(v1, v)
+	}
+	v1 = binary.AppendUvarint(v1, 0)
+	v1 = binary.BigEndian.AppendUint32(v1, crc32.Checksum(v1, crc32c))
+	old, err := decodeProducerSnapshot(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := old.Get(8); !ok || e.TxnFirstOffset != 2 || e.LastTxnFirstOffset != -1 || e.LastTxnMarkerOffset != -1 {
+		t.Fatalf("version 1 snapshot: %+v", e)
 	}
 }

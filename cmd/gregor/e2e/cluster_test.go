@@ -25,6 +25,9 @@ type localCluster struct {
 	dir      string
 	basePort int
 	nodes    int
+	// extra are the settings given to every node (cluster up --set), and
+	// again when a node restarts.
+	extra []string
 }
 
 // freeBasePort finds a base port whose cluster ports (client, CONTROLLER,
@@ -62,11 +65,15 @@ func gregor(t *testing.T, args ...string) (string, error) {
 }
 
 // clusterUp starts a cluster of nodes with gregor cluster up, taken down
-// when the test ends.
-func clusterUp(t *testing.T, nodes int) *localCluster {
+// when the test ends; extra are settings (key=value) for every node.
+func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 	t.Helper()
-	c := &localCluster{t: t, dir: t.TempDir(), basePort: freeBasePort(t, nodes), nodes: nodes}
-	out, err := gregor(t, "cluster", "up", "--nodes", strconv.Itoa(nodes), "--dir", c.dir, "--base-port", strconv.Itoa(c.basePort))
+	c := &localCluster{t: t, dir: t.TempDir(), basePort: freeBasePort(t, nodes), nodes: nodes, extra: extra}
+	args := []string{"cluster", "up", "--nodes", strconv.Itoa(nodes), "--dir", c.dir, "--base-port", strconv.Itoa(c.basePort)}
+	for _, e := range extra {
+		args = append(args, "--set", e)
+	}
+	out, err := gregor(t, args...)
 	t.Cleanup(func() {
 		if down, err := gregor(t, "cluster", "down", "--dir", c.dir, "--timeout", "20s"); err != nil {
 			t.Errorf("cluster down: %v\n%s", err, down)

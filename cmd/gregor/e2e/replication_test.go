@@ -40,6 +40,9 @@ func (c *localCluster) restart(i int) {
 		"--set", "controller.quorum.voters="+strings.Join(voters, ","),
 		"--set", "gossip.listener="+port(200), "--set", "gossip.seeds="+strings.Join(seeds, ","),
 		"--set", "log.dirs="+filepath.Join(nodeDir, "data"), "--set", "metrics.listener="+port(300))
+	for _, e := range c.extra {
+		cmd.Args = append(cmd.Args, "--set", e)
+	}
 	logFile, err := os.OpenFile(c.logFile(i), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
