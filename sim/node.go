@@ -67,15 +67,14 @@ type node struct {
 	// oldest first.
 	ctrlProposals []ctrlProposal
 
-	// The broker's lifecycle (Kafka's BrokerLifecycleManager).
+	// The broker's lifecycle: production's core (cluster.BrokerLifecycle,
+	// Kafka's BrokerLifecycleManager) for this process, and where its
+	// requests go (node_broker.go). shutdownDone runs when a controlled
+	// shutdown is over.
 	incarnation     cluster.IncarnationID
-	brokerEpoch     int64
-	fenced          bool
-	registering     bool
-	heartbeating    bool
-	registerAtMs    int64
-	nextHeartbeatMs int64
+	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
+	shutdownDone    func()
 
 	// The replica manager: replicas run once the node's registration is in
 	// its image; hosted is the image they were last moved to.
@@ -317,8 +316,7 @@ func (n *node) start() error {
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
 	n.ctrlProposals = nil
-	n.brokerEpoch, n.fenced, n.registering, n.heartbeating = -1, false, false, false
-	n.registerAtMs, n.nextHeartbeatMs = w.now, never
+	n.lifecycle, n.shutdownDone = nil, nil
 	n.replicasOn = false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
@@ -355,6 +353,7 @@ func (n *node) start() error {
 	n.run(func() {
 		n.q.Tick(n.instant())
 		n.settle()
+		n.startLifecycle()
 	})
 	return nil
 }
@@ -371,6 +370,7 @@ func (n *node) stopProcess() {
 	n.replicasOn = false
 	n.failing = nil
 	n.coords = nil
+	n.lifecycle, n.shutdownDone = nil, nil
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its
@@ -400,11 +400,10 @@ func (n *node) nextDeadline() int64 {
 			next = min(next, n.monoToVirtual(d))
 		}
 	}
-	if n.brokerEpoch < 0 && !n.registering {
-		next = min(next, n.registerAtMs)
-	}
-	if n.brokerEpoch >= 0 && !n.heartbeating {
-		next = min(next, n.nextHeartbeatMs)
+	if n.lifecycle != nil {
+		if d, ok := n.lifecycle.NextDeadline(); ok {
+			next = min(next, n.monoToVirtual(d))
+		}
 	}
 	if n.replicasOn {
 		next = min(next, n.nextCheckpointMs)
@@ -456,7 +455,12 @@ func (n *node) wake() {
 			n.settle()
 		}
 	}
-	n.lifecycleTimers()
+	if n.lifecycle != nil {
+		if d, ok := n.lifecycle.NextDeadline(); ok && now.MonoMs >= d {
+			n.lifecycle.Tick(now)
+			n.driveLifecycle()
+		}
+	}
 	for _, k := range slices.Clone(n.keys) {
 		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.deadlineMs {
 			h.core.Tick(now)

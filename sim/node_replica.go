@@ -322,6 +322,7 @@ func (h *replicaHost) goOffline(err error) {
 	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
+	n.offlineReplicasChanged()
 }
 
 // stop closes the replica (deleting its data when asked); whoever waits on
