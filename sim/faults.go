@@ -23,6 +23,7 @@ func newFaultInjector(w *World) *faultInjector { return &faultInjector{w: w} }
 func (f *faultInjector) start() {
 	p := f.w.profile
 	f.every(p.CrashEveryMs, f.crash)
+	f.every(p.ShutdownEveryMs, f.shutdown)
 	f.every(p.PauseEveryMs, f.pause)
 	f.every(p.PartitionEveryMs, f.partition)
 	f.every(p.LinkFaultEveryMs, f.linkFault)
@@ -104,6 +105,29 @@ func (f *faultInjector) crash() {
 		if w.phase == phaseFaulty {
 			w.restart(n)
 		}
+	})
+}
+
+// shutdown stops a node gracefully (a controlled shutdown) and starts it
+// again later.
+func (f *faultInjector) shutdown() {
+	w := f.w
+	n := f.pick(func(n *node) bool { return n.up && !n.paused && n.shutdownDone == nil })
+	if n == nil {
+		return
+	}
+	downMs := 1000 + expMs(w.rngFaults, max(w.profile.DownForMs, 1000))
+	w.controlledShutdown(n, func() {
+		if w.phase != phaseFaulty {
+			// Healing began while it shut down.
+			w.schedule(w.now, func() { w.restart(n) })
+			return
+		}
+		w.schedule(w.now+downMs, func() {
+			if w.phase == phaseFaulty {
+				w.restart(n)
+			}
+		})
 	})
 }
 

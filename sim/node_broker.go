@@ -413,3 +413,27 @@ func (w *World) uncleanEnabled(img *cluster.MetadataImage, t *cluster.TopicImage
 	v, _ := cluster.TopicConfigValue(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, "unclean.leader.election.enable")
 	return v == "true"
 }
+
+// controlledShutdown stops a node gracefully, as `gregor serve` does on
+// SIGTERM: its lifecycle core asks the controller to move its leadership
+// away (heartbeats with WantShutdown) until the controller lets it stop, or
+// the controlled shutdown times out; then the process stops (its files
+// stay as written) and then runs. A node that crashes meanwhile does not
+// run then.
+func (w *World) controlledShutdown(n *node, then func()) {
+	if !n.up || n.lifecycle == nil {
+		return
+	}
+	w.stats.ControlledShutdowns++
+	w.timelinef("fault: %s shuts down (controlled shutdown)", n.name())
+	w.rec.begin(w.now, "down", n.name(), "controlled shutdown")
+	n.shutdownDone = func() {
+		n.stopProcess()
+		w.timelinef("%s stopped after its controlled shutdown", n.name())
+		then()
+	}
+	n.at(w.now, func() {
+		n.lifecycle.BeginControlledShutdown(n.instant())
+		n.driveLifecycle()
+	})
+}

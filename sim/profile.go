@@ -121,6 +121,10 @@ type Profile struct {
 	GroupMembers int
 	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
 	ClassicGroups bool
+	// ShutdownEveryMs: a node shuts down gracefully (a controlled
+	// shutdown: the controller moves its leadership away first) and
+	// starts again after about DownForMs (at least a second).
+	ShutdownEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -197,6 +201,9 @@ func DrawProfile(seed uint64) Profile {
 		p.GroupMembers = 1 + r.IntN(4)
 	}
 	p.ClassicGroups = on(0.4)
+	if on(0.3) {
+		p.ShutdownEveryMs = between(5000, 30000)
+	}
 	return p
 }
 
@@ -210,6 +217,7 @@ func (p Profile) String() string {
 	}
 	add(p.DropP > 0 || p.DupP > 0, "loss %.1f%% dup %.1f%%", 100*p.DropP, 100*p.DupP)
 	add(p.CrashEveryMs > 0, "crashes every %.0fs (%.0f%% power loss)", p.CrashEveryMs/1000, 100*p.PowerLossShare)
+	add(p.ShutdownEveryMs > 0, "controlled shutdowns every %.0fs", p.ShutdownEveryMs/1000)
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)

@@ -97,6 +97,7 @@ type Stats struct {
 	Messages, MessagesDropped, MessagesDuplicated, MessagesCut int64
 	RPCTimeouts                                                int64
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
+	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
 	FalseSuspicions, Suspicions                                int64
 	ControllerChanges, LeaderChanges, ISRChanges               int64
@@ -444,8 +445,8 @@ func (r *Report) Summary() string {
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas)
-	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
-		s.Crashes, s.PowerLosses, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
+		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
