@@ -94,6 +94,8 @@ type node struct {
 	// serverIDs are the fetch servers waiting, oldest first.
 	serverIDs  []uint64
 	nextServer uint64
+	// cleaner is the node's log cleaner (compaction.go).
+	cleaner nodeCleaner
 	// dirty are the replicas an event touched, for the checks.
 	dirty []*replicaHost
 	// checkpointed are the high watermarks read at start
@@ -321,6 +323,7 @@ func (n *node) start() error {
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
+	n.cleaner = nodeCleaner{}
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
 	_, _ = w.ids.Read(n.incarnation[:])
 
@@ -371,6 +374,7 @@ func (n *node) stopProcess() {
 	n.failing = nil
 	n.coords = nil
 	n.lifecycle, n.shutdownDone = nil, nil
+	n.cleaner = nodeCleaner{}
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its

@@ -45,9 +45,11 @@ type topicMetadata struct {
 	name       string
 	id         cluster.TopicID
 	partitions []cluster.PartitionImage
-	// unclean and minISR are the topic's settings, which the checkers need.
-	unclean bool
-	minISR  int
+	// unclean and minISR are the topic's settings, which the checkers need;
+	// compacted says cleanup.policy has compact (its records need keys).
+	unclean   bool
+	minISR    int
+	compacted bool
 }
 
 // startLifecycle builds the broker lifecycle core of a new process (the
@@ -293,7 +295,7 @@ func (n *node) metadata() *metadataResponse {
 	for t := range n.image.Topics() {
 		s := n.w.topicSettings(n.image, t)
 		resp.topics = append(resp.topics, topicMetadata{name: t.Name, id: t.ID, partitions: slices.Clone(t.Partitions),
-			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas})
+			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas, compacted: s.Log.CleanupPolicyCompact})
 	}
 	return resp
 }

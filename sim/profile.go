@@ -121,6 +121,10 @@ type Profile struct {
 	GroupMembers int
 	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
 	ClassicGroups bool
+	// CompactedShare of the workload topics are compacted
+	// (cleanup.policy=compact, small segments), their records keyed by a
+	// few keys; __consumer_offsets always is.
+	CompactedShare float64
 	// ShutdownEveryMs: a node shuts down gracefully (a controlled
 	// shutdown: the controller moves its leadership away first) and
 	// starts again after about DownForMs (at least a second).
@@ -204,6 +208,9 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.ShutdownEveryMs = between(5000, 30000)
 	}
+	if on(0.4) {
+		p.CompactedShare = 0.5
+	}
 	return p
 }
 
@@ -230,6 +237,6 @@ func (p Profile) String() string {
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
 }

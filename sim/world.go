@@ -106,6 +106,7 @@ type Stats struct {
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo     int64
 	Polls, RecordsRead                                         int64
 	TopicsCreated, PartitionsAdded                             int64
+	Compactions, RecordsCompacted                              int64
 	InvariantsChecked, PlantFired                              int64
 }
 
@@ -184,6 +185,8 @@ type World struct {
 	injecting *FaultEvent
 	// rec follows the run for its page (nil without one).
 	rec *recorder
+	// compaction is what compaction did to each partition (compaction.go).
+	compaction map[tpKey]*compactionLog
 }
 
 type runPhase int8
@@ -443,8 +446,8 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "simulated %s in %d events; trace %d lines, sha256 %s\n", fmtMs(r.SimulatedMs), r.Events, r.TraceLines, r.TraceHash)
 	fmt.Fprintf(&b, "operations: %d sends (%d ok, %d acks=all ok, %d failed, %d unknown), %d polls reading %d records\n",
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
-	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline\n",
-		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas)
+	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
+		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
