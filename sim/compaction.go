@@ -69,8 +69,13 @@ type compactionLog struct {
 	// rewritten maps a batch compaction rewrote (as it is now) to the CRC
 	// it was first written with.
 	rewritten map[batchID]uint32
-	// dropped are the batches compaction removed whole, by base offset.
-	dropped map[int64]shadowBatch
+	// dropped are the batches compaction removed whole, each by the batch
+	// that followed it in the log as first written: a batch (its offsets,
+	// leader epoch and CRC) determines the log before it (log matching,
+	// S4), so a log that holds the follower held the dropped batch too,
+	// whatever other histories held at its offsets (after unclean
+	// elections).
+	dropped map[batchID]shadowBatch
 	// removed are the offsets whose records compaction removed.
 	removed map[int64]bool
 	// filled counts the dropped batches put back into shadows of logs
@@ -92,7 +97,7 @@ func (w *World) compactionOf(tp tpKey) *compactionLog {
 	}
 	c := w.compaction[tp]
 	if c == nil {
-		c = &compactionLog{rewritten: map[batchID]uint32{}, dropped: map[int64]shadowBatch{}, removed: map[int64]bool{}}
+		c = &compactionLog{rewritten: map[batchID]uint32{}, dropped: map[batchID]shadowBatch{}, removed: map[int64]bool{}}
 		w.compaction[tp] = c
 	}
 	return c
@@ -343,11 +348,11 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 	}
 	// The shadow keeps each batch as first written: register how the
 	// rewritten ones look now, and the ones dropped.
-	for _, sb := range shadow.batches {
+	for i, sb := range shadow.batches {
 		a, ok := afterBatches[sb.base]
 		switch {
-		case !ok && beforeBatches[sb.base]:
-			c.dropped[sb.base] = shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc}
+		case !ok && beforeBatches[sb.base] && i+1 < len(shadow.batches):
+			c.dropped[shadow.batches[i+1].id()] = shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc}
 		case ok && a.crc != sb.crc:
 			c.rewritten[a] = sb.crc
 		}
@@ -355,22 +360,35 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 	return removed
 }
 
-// fillDropped adds to the shadow, up to offset end, the batches compaction
-// dropped from the log it reads (a restart's recovery, a follower fetching
-// from a compacted leader), so that it holds the log as first written.
-func (s *shadowLog) fillDropped(end int64) {
+// fillDropped adds to the shadow the batches compaction dropped before
+// next, the batch that follows a gap in the log it reads (a restart's
+// recovery, a follower fetching from a compacted leader), so that it holds
+// the log as first written. It adds nothing unless the dropped batches
+// fill the gap exactly.
+func (s *shadowLog) fillDropped(next batchID) {
 	if s.canon == nil {
 		return
 	}
-	for s.end() < end {
-		d, ok := s.canon.dropped[s.end()]
-		if !ok || d.last >= end {
+	var run []shadowBatch
+	for id := next; ; {
+		d, ok := s.canon.dropped[id]
+		if !ok || d.base < s.end() {
 			return
 		}
-		s.pushID(d.base, d.last, d.epoch, d.crc)
-		s.canon.filled++
+		run = append(run, d)
+		if d.base == s.end() {
+			break
+		}
+		id = d.id()
 	}
+	for i := len(run) - 1; i >= 0; i-- {
+		s.pushID(run[i].base, run[i].last, run[i].epoch, run[i].crc)
+	}
+	s.canon.filled += len(run)
 }
+
+// id names the batch as first written.
+func (b shadowBatch) id() batchID { return batchID{b.base, b.last, b.epoch, b.crc} }
 
 // compactedTopicConfigs are the configs of a compacted topic in the
 // simulator.

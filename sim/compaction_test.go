@@ -52,7 +52,7 @@ func TestCompactionCheckerCatchesBadCommits(t *testing.T) {
 			}
 			// A replica reading the compacted log sees it as first written.
 			fresh := &shadowLog{canon: c}
-			fresh.fillDropped(2)
+			fresh.fillDropped(batchID{2, 2, 0, 12})
 			fresh.pushID(2, 2, 0, 12)
 			fresh.pushID(3, 3, 0, 13)
 			if len(fresh.batches) != 4 || fresh.batches[3].chain != shadow.batches[3].chain {

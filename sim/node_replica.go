@@ -427,14 +427,18 @@ func (s *shadowLog) end() int64 {
 // push adds a batch read from the log or appended to it: as first
 // written, after the batches compaction dropped before it.
 func (s *shadowLog) push(b logstore.Batch) {
+	crc := s.canon.originalCRC(&b)
 	if b.FirstOffset > s.end() {
-		s.fillDropped(b.FirstOffset)
+		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})
 	}
-	s.pushID(b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, s.canon.originalCRC(&b))
+	s.pushID(b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc)
 }
 
+// chainStart is the chain hash of an empty log.
+const chainStart = uint64(0xcbf29ce484222325)
+
 func (s *shadowLog) pushID(base, last int64, epoch int32, crc uint32) {
-	prev := uint64(0xcbf29ce484222325)
+	prev := chainStart
 	if n := len(s.batches); n > 0 {
 		prev = s.batches[n-1].chain
 	}

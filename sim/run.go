@@ -59,7 +59,7 @@ func (w *World) finish() {
 		return
 	}
 	w.checkReplicasIdentical()
-	if w.stopped || !w.finalRead(finalReadBoundMs) {
+	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
 	w.checkHistory(true)
@@ -134,10 +134,13 @@ func (w *World) drawTopic(name string, partitions int) topicSpec {
 		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare)}
 }
 
-// stopWorkload stops new operations; those in flight finish.
+// stopWorkload stops new operations; those in flight finish. Group
+// members go on until their groups are stable (check_liveness.go).
 func (w *World) stopWorkload() {
 	for _, c := range w.clients {
-		c.stopped = true
+		if c.member == nil {
+			c.stopped = true
+		}
 	}
 }
 
