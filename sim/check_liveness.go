@@ -122,7 +122,7 @@ func (w *World) groupStable(ctrl *node, group string, members []*client, partiti
 	if int(tp.partition) >= len(leader.coords) || leader.coords[tp.partition] == nil || !leader.coords[tp.partition].loaded {
 		return fmt.Sprintf("no coordinator loaded on %s", leader.name())
 	}
-	state, count := "unknown to its coordinator", 0
+	state, count := "unknown", 0
 	for _, s := range leader.coords[tp.partition].core.Groups() {
 		if s.Group == group {
 			state, count = s.State, s.Members
