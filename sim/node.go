@@ -313,7 +313,14 @@ func (n *node) start() error {
 	n.inc++
 	n.up, n.paused, n.failing, n.diskErrorSeen = true, false, nil, false
 	n.backlog, n.queue = nil, nil
+	// Correlation ids go on from the last process's: an answer to a request
+	// of that process finds no call (a new process has new connections).
+	next := uint64(0)
+	if n.rpc != nil {
+		next = n.rpc.next
+	}
 	n.rpc = newRPCs()
+	n.rpc.next = next
 	n.wakeAtMs = never
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
