@@ -45,6 +45,10 @@ type Options struct {
 	// a prefix of its schedule (see Shrink).
 	LimitFaults bool
 	MaxFaults   int
+	// SkipFaults are faults of the schedule (by index, from 1) the
+	// injector draws but does not inject; the others stay as they were
+	// (see Shrink).
+	SkipFaults []int
 }
 
 // Violation is a broken guarantee: the id of its checker (CORRECTNESS.md
@@ -81,10 +85,11 @@ type Report struct {
 	ConvergedAtMs int64
 	// Faults is the fault schedule the run played (up to its violation).
 	Faults []FaultEvent
-	// LimitFaults and MaxFaults are the run's cut of its fault schedule
-	// (Options).
+	// LimitFaults, MaxFaults and SkipFaults are the run's cut of its
+	// fault schedule (Options).
 	LimitFaults bool
 	MaxFaults   int
+	SkipFaults  []int
 	// HTMLErr is the error writing the page, if any.
 	HTMLErr error
 }
@@ -434,7 +439,7 @@ func (w *World) report() *Report {
 		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile,
 		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
 		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
-		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults,
+		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults, SkipFaults: w.opts.SkipFaults,
 	}
 }
 
@@ -487,6 +492,9 @@ func (r *Report) ReplayCommand() string {
 	}
 	if r.LimitFaults {
 		cmd += fmt.Sprintf(" --faults %d", r.MaxFaults)
+	}
+	if len(r.SkipFaults) > 0 {
+		cmd += " --skip-faults " + joinInts(r.SkipFaults)
 	}
 	return cmd
 }
