@@ -236,9 +236,10 @@ type logView struct {
 
 type viewBatch struct {
 	id batchID
-	// special batches (control, transactional) follow rules of their own.
-	special bool
-	records []viewRecord
+	// special batches (control, transactional) follow rules of their own;
+	// control ones hold no data.
+	special, control bool
+	records          []viewRecord
 }
 
 type viewRecord struct {
@@ -279,7 +280,8 @@ func readLogView(log *logstore.Log) (*logView, error) {
 			if n := len(v.batches); n > 0 && b.FirstOffset <= v.batches[n-1].id.last {
 				continue
 			}
-			vb := viewBatch{id: batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, uint32(b.CRC)}, special: b.Attributes&0x30 != 0}
+			vb := viewBatch{id: batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, uint32(b.CRC)},
+				special: b.Attributes&0x30 != 0, control: b.Attributes&0x20 != 0}
 			err = codecs.EachRecord(&b, func(off int64, r *kmsg.Record) {
 				h := fnv.New64a()
 				h.Write(r.Value)
@@ -306,12 +308,14 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 			kept[r.offset] = r
 		}
 	}
-	// The latest record of each key before the commit.
+	// The latest record of each key before the commit (a transactional
+	// one may supersede a plain one, and be aborted: then neither need
+	// stay).
 	latest := map[string]int64{}
 	latestAt := map[int64]bool{}
 	for _, b := range before.batches {
 		for _, r := range b.records {
-			if !b.special {
+			if !b.control {
 				latest[r.key] = r.offset
 			}
 		}
