@@ -63,18 +63,25 @@ func TestCompactionCheckerCatchesBadCommits(t *testing.T) {
 }
 
 // TestCompactionRunsAsEvents plays a compacted workload topic and
-// __consumer_offsets through crashes: compaction jobs are planned, run and
-// committed on every replica, consumers skip the offsets compaction
-// removed, replicas that read compacted logs (followers, restarts) keep
-// the log as first written, and no checker objects.
+// __consumer_offsets through crashes and controlled shutdowns: compaction
+// jobs are planned, run and committed on every replica, consumers skip the
+// offsets compaction removed, replicas that read compacted logs
+// (followers, restarts) keep the log as first written, no checker
+// objects, and a second run of the seed is the same.
 func TestCompactionRunsAsEvents(t *testing.T) {
 	p := QuietProfile()
 	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
-	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 2, 6000, 0.5, 3000
+	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
 	w := playWorld(Options{Seed: 3, DurationMs: 60_000, Profile: &p})
 	rep := w.report()
 	if rep.Failed() {
 		t.Fatalf("%v", rep.Violations[0])
+	}
+	if again := Run(Options{Seed: 3, DurationMs: 60_000, Profile: &p}); again.TraceHash != rep.TraceHash || again.Events != rep.Events {
+		t.Errorf("two runs differ: %d events %s, then %d events %s", rep.Events, rep.TraceHash, again.Events, again.TraceHash)
+	}
+	if rep.Stats.ControlledShutdowns == 0 {
+		t.Errorf("no controlled shutdown")
 	}
 	if rep.Stats.Compactions < 5 || rep.Stats.RecordsCompacted == 0 {
 		t.Fatalf("%d compactions removed %d records", rep.Stats.Compactions, rep.Stats.RecordsCompacted)
@@ -97,8 +104,8 @@ func TestCompactionRunsAsEvents(t *testing.T) {
 		t.Errorf("__consumer_offsets compacted: %t; dropped batches put back in shadows: %d; polls that skipped removed offsets: %d",
 			offsetsCompacted, filled, skipped)
 	}
-	t.Logf("%d compactions removed %d records; %d dropped batches put back in shadows; %d polls skipped removed offsets; %d crashes",
-		rep.Stats.Compactions, rep.Stats.RecordsCompacted, filled, skipped, rep.Stats.Crashes)
+	t.Logf("%d compactions removed %d records; %d dropped batches put back in shadows; %d polls skipped removed offsets; %d crashes, %d controlled shutdowns",
+		rep.Stats.Compactions, rep.Stats.RecordsCompacted, filled, skipped, rep.Stats.Crashes, rep.Stats.ControlledShutdowns)
 }
 
 // TestHistoryCheckersKnowRemovedOffsets: a poll may skip offsets
