@@ -108,6 +108,10 @@ type BrokerLifecycle struct {
 	// offlineDirs are the directory ids of the node's offline replicas,
 	// sent in every heartbeat (SetOfflineDirectories).
 	offlineDirs [][16]byte
+	// sentOffset is the metadata offset the heartbeat in flight carries;
+	// lastNowMs the time of the last call that told one.
+	sentOffset int64
+	lastNowMs  int64
 }
 
 // BrokerLifecycleReady is what the caller must do.
@@ -154,13 +158,22 @@ func (b *BrokerLifecycle) Err() error { return b.err }
 func (b *BrokerLifecycle) SetClusterID(id string) { b.clusterID = id }
 
 // MetadataApplied reports the metadata offset the node has applied (the
-// image's LastOffset), which heartbeats carry.
+// image's LastOffset), which heartbeats carry. A fenced broker in recovery
+// that has just caught up with its own registration (the controller
+// unfences a broker once its offset reaches its broker epoch) heartbeats at
+// once rather than an interval later (Kafka's setReadyToUnfence): call
+// Tick when NextDeadline says.
 func (b *BrokerLifecycle) MetadataApplied(offset int64) {
+	before := b.metadataOffset
 	b.metadataOffset = max(b.metadataOffset, offset)
+	if b.state == BrokerRecovery && b.inFlight == nil && before < b.epoch && b.metadataOffset >= b.epoch {
+		b.nextSendMs = min(b.nextSendMs, b.lastNowMs)
+	}
 }
 
 // Start begins registering.
 func (b *BrokerLifecycle) Start(now Instant) {
+	b.lastNowMs = now.MonoMs
 	if b.started {
 		return
 	}
@@ -171,6 +184,7 @@ func (b *BrokerLifecycle) Start(now Instant) {
 // Tick moves the clock: the next request goes when it is due, and a
 // controlled shutdown that took too long ends.
 func (b *BrokerLifecycle) Tick(now Instant) {
+	b.lastNowMs = now.MonoMs
 	if !b.started || b.done() {
 		return
 	}
@@ -214,6 +228,7 @@ func (b *BrokerLifecycle) heartbeat() *kmsg.BrokerHeartbeatRequest {
 	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = b.cfg.NodeID, b.epoch, b.metadataOffset
 	req.WantShutdown = b.state == BrokerPendingControlledShutdown
 	req.OfflineLogDirs = append([][16]byte(nil), b.offlineDirs...)
+	b.sentOffset = b.metadataOffset
 	return req
 }
 
@@ -225,6 +240,7 @@ func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
 	if req == nil {
 		panic("broker lifecycle: an answer with no request in flight")
 	}
+	b.lastNowMs = now.MonoMs
 	b.inFlight = nil
 	if b.done() {
 		return
@@ -296,6 +312,10 @@ func (b *BrokerLifecycle) heartbeated(now Instant, r *kmsg.BrokerHeartbeatRespon
 		b.nextSendMs = now.MonoMs + min(controlledShutdownPollMs, b.cfg.HeartbeatIntervalMs)
 	case b.state == BrokerRecovery && !r.IsFenced:
 		b.moveTo(BrokerRunning, fmt.Sprintf("unfenced at metadata offset %d", b.metadataOffset))
+	case b.state == BrokerRecovery && b.sentOffset < b.epoch && b.metadataOffset >= b.epoch:
+		// The controller saw this broker behind its own registration;
+		// it has caught up since: ask to be unfenced now.
+		b.nextSendMs = now.MonoMs
 	case b.state == BrokerRunning && r.IsFenced:
 		b.moveTo(BrokerRecovery, "the controller fenced this broker")
 	}
@@ -305,6 +325,7 @@ func (b *BrokerLifecycle) heartbeated(now Instant, r *kmsg.BrokerHeartbeatRespon
 // leadership away before it stops (Kafka's controlled shutdown). A broker
 // that never registered stops at once.
 func (b *BrokerLifecycle) BeginControlledShutdown(now Instant) {
+	b.lastNowMs = now.MonoMs
 	switch b.state {
 	case BrokerShuttingDown, BrokerFailed, BrokerPendingControlledShutdown:
 		return

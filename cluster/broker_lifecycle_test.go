@@ -123,6 +123,67 @@ func TestBrokerLifecycleRegistersAndUnfences(t *testing.T) {
 	}
 }
 
+// A fenced broker that catches up with its own registration (the
+// controller unfences a broker whose metadata offset reached its broker
+// epoch) heartbeats at once, not an interval later: when its offset
+// passes the epoch while no heartbeat is in flight, and when a heartbeat
+// sent behind it is answered after it caught up.
+func TestBrokerLifecycleHeartbeatsOnceCaughtUp(t *testing.T) {
+	r := newLifecycleRun(t)
+	r.b.MetadataApplied(30)
+	r.b.Start(r.at())
+	r.sent()
+	r.tickTo(5)
+	r.answer(registrationAnswer(0, 40), nil)
+	if hb := r.sent().(*kmsg.BrokerHeartbeatRequest); hb.CurrentMetadataOffset != 30 {
+		t.Fatalf("heartbeat at offset %d", hb.CurrentMetadataOffset)
+	}
+	r.tickTo(8)
+	r.answer(heartbeatAnswer(0, true, false), nil)
+	if next, _ := r.b.NextDeadline(); next != 508 {
+		t.Fatalf("behind its registration, next heartbeat at %d", next)
+	}
+	r.b.MetadataApplied(39)
+	if next, _ := r.b.NextDeadline(); next != 508 {
+		t.Fatalf("still behind, next heartbeat at %d", next)
+	}
+	r.now = 20
+	r.b.MetadataApplied(40)
+	if next, _ := r.b.NextDeadline(); next > 20 {
+		t.Fatalf("caught up at 20 ms, next heartbeat at %d", next)
+	}
+	r.tickTo(20)
+	if hb := r.sent().(*kmsg.BrokerHeartbeatRequest); hb.CurrentMetadataOffset != 40 {
+		t.Fatalf("heartbeat at offset %d", hb.CurrentMetadataOffset)
+	}
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	r.expectState(BrokerRunning)
+
+	// Caught up while the heartbeat sent behind is in flight.
+	r = newLifecycleRun(t)
+	r.b.Start(r.at())
+	r.sent()
+	r.answer(registrationAnswer(0, 7), nil)
+	r.sent()
+	r.b.MetadataApplied(9)
+	r.tickTo(3)
+	r.quiet()
+	r.answer(heartbeatAnswer(0, true, false), nil)
+	if hb := r.sent().(*kmsg.BrokerHeartbeatRequest); hb.CurrentMetadataOffset != 9 {
+		t.Fatalf("heartbeat at offset %d", hb.CurrentMetadataOffset)
+	}
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	r.expectState(BrokerRunning)
+	// Fenced later (its session lapsed): the interval again.
+	r.tickTo(503)
+	r.sent()
+	r.answer(heartbeatAnswer(0, true, false), nil)
+	r.expectState(BrokerRecovery)
+	if next, _ := r.b.NextDeadline(); next != 1003 {
+		t.Fatalf("fenced while caught up, next heartbeat at %d", next)
+	}
+}
+
 // A registration refused as a duplicate is retried for a session timeout
 // and two heartbeat intervals (the registered incarnation may be this node's
 // dead process), then the broker fails naming the conflict.

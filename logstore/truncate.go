@@ -87,7 +87,8 @@ func (l *Log) Truncate(offset int64, nowMs int64) error {
 }
 
 // findCut returns the position of the first batch whose last offset is at or
-// above offset, and the log end offset a cut there leaves.
+// above offset, and the log end offset a cut there leaves (never past
+// offset).
 func (l *Log) findCut(v *segmentView, offset int64) (pos, newEnd int64, err error) {
 	if offset > v.baseOffset {
 		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
@@ -101,7 +102,9 @@ func (l *Log) findCut(v *segmentView, offset int64) (pos, newEnd int64, err erro
 			if pos == 0 {
 				return 0, v.baseOffset, nil
 			}
-			return pos, h.baseOffset, nil
+			// In a compacted log offset may fall in a gap (compaction
+			// removed its batch): the log then ends at offset.
+			return pos, min(h.baseOffset, offset), nil
 		}
 		pos += h.sizeBytes
 	}

@@ -68,6 +68,8 @@ type topicSpec struct {
 	unclean    bool
 	// assign places partition 0 on these brokers (a single partition).
 	assign []int32
+	// compacted topics have cleanup.policy=compact (compaction.go).
+	compacted bool
 }
 
 type clientMeta struct {
@@ -204,7 +206,7 @@ func (c *client) sendAttempt(op *sendOp) {
 		return
 	}
 	op.attempts++
-	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildBatch(op.value, wallStartMs+w.now),
+	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, wallStartMs+w.now),
 		acks: op.acks, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
@@ -426,8 +428,12 @@ func (c *client) createTopic(spec topicSpec) {
 		a.Partition, a.Replicas = 0, spec.assign
 		t.NumPartitions, t.ReplicationFactor, t.ReplicaAssignment = -1, -1, append(t.ReplicaAssignment, a)
 	}
-	for _, kv := range [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
-		{"segment.bytes", "65536"}} {
+	configs := [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
+		{"segment.bytes", "65536"}}
+	if spec.compacted {
+		configs = append(configs[:2], compactedTopicConfigs()...)
+	}
+	for _, kv := range configs {
 		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
 		cfg.Name, cfg.Value = kv[0], kmsg.StringPtr(kv[1])
 		t.Configs = append(t.Configs, cfg)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,6 +22,13 @@ const classicRPCTimeoutMs = 20_000
 
 func (c *client) classicTick() {
 	w, m := c.w, c.member
+	if !m.heartbeating && m.generation >= 0 && c.subscription() != m.joinedWith {
+		// As a consumer subscribed to a pattern does when topics or
+		// partitions appear: give everything up and join again.
+		w.tracef("%s: group %s: topics changed (%s, joined with %s); joins again", c.name(), m.group, c.subscription(), m.joinedWith)
+		c.assign(nil)
+		m.generation, m.nextHeartbeatMs = -1, w.now
+	}
 	if !m.heartbeating && w.now >= m.nextHeartbeatMs {
 		if m.generation < 0 {
 			c.joinGroup()
@@ -42,6 +50,7 @@ func (c *client) joinGroup() {
 	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 10_000, 10_000
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Topics = c.topicNames()
+	m.joinedWith = c.subscription()
 	p := kmsg.NewJoinGroupRequestProtocol()
 	p.Name, p.Metadata = "range", meta.AppendTo(nil)
 	req.Protocols = append(req.Protocols, p)
@@ -198,6 +207,16 @@ func (c *client) classicHeartbeat() {
 			c.refreshMetadata()
 		}
 	})
+}
+
+// subscription is the topics the member knows and their partition
+// counts, as one string.
+func (c *client) subscription() string {
+	s := ""
+	for _, name := range c.topicNames() {
+		s += fmt.Sprintf("%s:%d ", name, len(c.meta.topics[name].partitions))
+	}
+	return s
 }
 
 // classicReset starts the member over with a new member id.

@@ -31,6 +31,10 @@ type groupMember struct {
 	// the last they synced in since they joined afresh.
 	classic                    bool
 	generation, lastGeneration int32
+	// joinedWith is the topics (and their partition counts) a classic
+	// member last joined with: when its metadata shows others, it joins
+	// again (a pattern subscription).
+	joinedWith string
 
 	heartbeating    bool
 	nextHeartbeatMs int64

@@ -1,18 +1,20 @@
 // Package sim is the deterministic simulator: it plays a whole gregor
 // cluster (brokers with the metadata quorum, the controller, leader and
 // follower replicas, fetchers) and its clients on one goroutine, in
-// virtual time, through crashes, power losses, partitions, pauses, clock
-// jumps and disk faults, and checks Kafka's guarantees after every event
+// virtual time, through crashes, power losses, controlled shutdowns,
+// partitions, pauses, clock jumps and disk faults, and checks Kafka's guarantees after every event
 // and over the history of client operations (CORRECTNESS.md §2).
 //
 // It drives the real cores of cluster, cluster/quorum and groups over
-// logstore and logstore/raftlog on a vfs.Mem per node; its shells (node*.go) carry out
-// the cores' effects as the actors do in production. Everything random
-// comes from the run's seed, split per subsystem (network, disk, faults,
-// workload, membership, ids, and raft's election jitter through
-// crypto/rand.Reader for the run's duration): the same seed gives the same
-// run, event for event, and the same event log (its SHA-256 is the trace
-// hash).
+// logstore and logstore/raftlog on a vfs.Mem per node (the broker
+// lifecycle too: cluster.BrokerLifecycle); its shells (node*.go) carry out
+// the cores' effects as the actors do in production. What production runs
+// outside the actors' mailboxes, the log cleaner's compaction jobs, runs
+// here as events in virtual time. Everything random comes from the run's
+// seed, split per subsystem (network, disk, faults, workload, membership,
+// ids, and raft's election jitter through crypto/rand.Reader for the run's
+// duration): the same seed gives the same run, event for event, and the
+// same event log (its SHA-256 is the trace hash).
 //
 // The parts:
 //
@@ -21,8 +23,12 @@
 //   - net.go: the network (delay, loss, duplication, reordering, cut and
 //     replication-only links) and its RPC layer;
 //   - node*.go: a broker's shell: the quorum and the controller, the
-//     broker's lifecycle and replica manager, the replicas, the fetchers
-//     and the fetch servers;
+//     broker's lifecycle (registration, heartbeats, fencing, controlled
+//     shutdown, offline replicas) and replica manager, the replicas, the
+//     fetchers and the fetch servers;
+//   - compaction.go: log compaction jobs as events (planned by the
+//     replica, run by the node's cleaner, committed by the replica), the
+//     compaction checker C1, and what compaction did to each partition;
 //   - client.go, history.go: the workload's clients and their history;
 //   - node_group.go, client_group.go, client_classic.go, check_group.go:
 //     consumer groups: the groups core on the leader of each
@@ -31,19 +37,22 @@
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;
-//   - run.go: a swarm run (faults, then heal, converge, read back, check);
+//   - run.go, check_liveness.go: a swarm run (faults, then heal; the
+//     liveness mode: converge, groups stable, read back; then check);
 //   - scenario.go: scripted scenarios (testdata/scenarios);
 //   - html.go, html_page.go: the run's page (gregor sim run --html), a
 //     self-contained HTML file drawing each partition's leader, ISR, high
 //     watermark and log end offsets, the faults, the client operations,
 //     the elections, and a violation with the events that led to it;
 //   - shrink.go: the shortest prefix of a failing run's fault schedule
-//     that still fails (Options.LimitFaults replays a prefix).
+//     that still fails, then the faults of it the run fails without
+//     (Options.LimitFaults replays a prefix, Options.SkipFaults a subset);
+//   - speed_test.go: the simulator's speed as benchmarks (make bench).
 //
 // A failing seed is replayed with `gregor sim run --seed S` (add --trace
 // FILE for the event log, --html FILE for its page, --faults K to cut its
-// fault schedule after K faults), or `go test ./sim -run TestSeeds
-// -sim.seed=S`.
+// fault schedule after K faults, --skip-faults I,J to leave faults out), or
+// `go test ./sim -run TestSeeds -sim.seed=S`.
 //
 // It may import cluster, groups, txn and logstore; never actors or netio,
 // so no protoactor, serf, ristretto, goroutine, socket or wall clock enters

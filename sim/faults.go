@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -11,18 +12,40 @@ import (
 // faultInjector injects the profile's faults during the faulty phase, each
 // kind on its own exponential clock, and runs the membership failure
 // detector (in place of serf) for the whole run.
+//
+// Each kind's clock draws from a stream of its own, and each fault from a
+// stream of its own (by its index in the schedule), so that a replay that
+// skips some faults (Options.SkipFaults, for Shrink) draws every other
+// fault at the same time with the same choices.
 type faultInjector struct {
 	w *World
 	// partitionCuts are the links the current network partition cut.
 	partitionCuts []linkKey
+	// kinds counts the fault kinds armed (each has its clock); drawn
+	// counts the faults drawn, injected or skipped.
+	kinds, drawn int
+	skip         map[int]bool
 }
 
-func newFaultInjector(w *World) *faultInjector { return &faultInjector{w: w} }
+func newFaultInjector(w *World) *faultInjector {
+	f := &faultInjector{w: w, skip: map[int]bool{}}
+	for _, i := range w.opts.SkipFaults {
+		f.skip[i] = true
+	}
+	return f
+}
+
+// faultRand is the randomness of one fault kind's clock (n < 0) or of the
+// n-th fault of the schedule.
+func faultRand(seed uint64, n int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed^0x6a09e667f3bcc909, uint64(int64(n))*0x9e3779b97f4a7c15+uint64(streamFaults)))
+}
 
 // start arms every fault the profile turns on, and the failure detector.
 func (f *faultInjector) start() {
 	p := f.w.profile
 	f.every(p.CrashEveryMs, f.crash)
+	f.every(p.ShutdownEveryMs, f.shutdown)
 	f.every(p.PauseEveryMs, f.pause)
 	f.every(p.PartitionEveryMs, f.partition)
 	f.every(p.LinkFaultEveryMs, f.linkFault)
@@ -53,33 +76,41 @@ func (e FaultEvent) String() string {
 
 // every runs fault at exponential intervals of mean meanMs while the run
 // is in its faulty phase, until the schedule is cut (Options.LimitFaults).
-func (f *faultInjector) every(meanMs float64, fault func()) {
+func (f *faultInjector) every(meanMs float64, fault func(r *rand.Rand)) {
 	if meanMs <= 0 {
 		return
 	}
 	w := f.w
+	f.kinds++
+	clock := faultRand(w.opts.Seed, -f.kinds)
 	var next func()
 	next = func() {
-		if w.phase != phaseFaulty || (w.opts.LimitFaults && len(w.faultLog) >= w.opts.MaxFaults) {
+		if w.phase != phaseFaulty || (w.opts.LimitFaults && f.drawn >= w.opts.MaxFaults) {
 			return
 		}
 		f.inject(fault)
-		w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
+		w.schedule(w.now+1+expMs(clock, meanMs), next)
 	}
-	w.schedule(w.now+1+expMs(w.rngFaults, meanMs), next)
+	w.schedule(w.now+1+expMs(clock, meanMs), next)
 }
 
-// inject runs one fault of the schedule and logs it.
-func (f *faultInjector) inject(fault func()) {
+// inject runs the next fault of the schedule and logs it, unless the run
+// skips it.
+func (f *faultInjector) inject(fault func(r *rand.Rand)) {
 	w := f.w
-	w.faultLog = append(w.faultLog, FaultEvent{Index: len(w.faultLog) + 1, AtMs: w.now})
+	f.drawn++
+	if f.skip[f.drawn] {
+		w.tracef("fault #%d skipped", f.drawn)
+		return
+	}
+	w.faultLog = append(w.faultLog, FaultEvent{Index: f.drawn, AtMs: w.now})
 	w.injecting = &w.faultLog[len(w.faultLog)-1]
 	defer func() { w.injecting = nil }()
-	fault()
+	fault(faultRand(w.opts.Seed, f.drawn))
 }
 
 // pick draws one of the nodes that satisfy ok, or nil.
-func (f *faultInjector) pick(ok func(*node) bool) *node {
+func (f *faultInjector) pick(r *rand.Rand, ok func(*node) bool) *node {
 	var cands []*node
 	for _, n := range f.w.nodes {
 		if ok(n) {
@@ -89,33 +120,56 @@ func (f *faultInjector) pick(ok func(*node) bool) *node {
 	if len(cands) == 0 {
 		return nil
 	}
-	return cands[f.w.rngFaults.IntN(len(cands))]
+	return cands[r.IntN(len(cands))]
 }
 
-func (f *faultInjector) crash() {
+func (f *faultInjector) crash(r *rand.Rand) {
 	w := f.w
-	n := f.pick(func(n *node) bool { return n.up })
+	n := f.pick(r, func(n *node) bool { return n.up })
 	if n == nil {
 		return
 	}
-	power := chance(w.rngFaults, w.profile.PowerLossShare)
+	power := chance(r, w.profile.PowerLossShare)
 	w.crash(n, power, "")
-	w.schedule(w.now+200+expMs(w.rngFaults, w.profile.DownForMs), func() {
+	w.schedule(w.now+200+expMs(r, w.profile.DownForMs), func() {
 		if w.phase == phaseFaulty {
 			w.restart(n)
 		}
 	})
 }
 
-func (f *faultInjector) pause() {
+// shutdown stops a node gracefully (a controlled shutdown) and starts it
+// again later.
+func (f *faultInjector) shutdown(r *rand.Rand) {
 	w := f.w
-	n := f.pick(func(n *node) bool { return n.up && !n.paused })
+	n := f.pick(r, func(n *node) bool { return n.up && !n.paused && n.shutdownDone == nil })
+	if n == nil {
+		return
+	}
+	downMs := 1000 + expMs(r, max(w.profile.DownForMs, 1000))
+	w.controlledShutdown(n, func() {
+		if w.phase != phaseFaulty {
+			// Healing began while it shut down.
+			w.schedule(w.now, func() { w.restart(n) })
+			return
+		}
+		w.schedule(w.now+downMs, func() {
+			if w.phase == phaseFaulty {
+				w.restart(n)
+			}
+		})
+	})
+}
+
+func (f *faultInjector) pause(r *rand.Rand) {
+	w := f.w
+	n := f.pick(r, func(n *node) bool { return n.up && !n.paused })
 	if n == nil {
 		return
 	}
 	w.pause(n)
 	inc := n.inc
-	w.schedule(w.now+100+expMs(w.rngFaults, w.profile.PauseForMs), func() {
+	w.schedule(w.now+100+expMs(r, w.profile.PauseForMs), func() {
 		if n.inc == inc {
 			w.resume(n)
 		}
@@ -124,7 +178,7 @@ func (f *faultInjector) pause() {
 
 // partition cuts the brokers' network in one of four shapes, and heals it
 // later. One partition at a time.
-func (f *faultInjector) partition() {
+func (f *faultInjector) partition(r *rand.Rand) {
 	w := f.w
 	if len(f.partitionCuts) > 0 || len(w.nodes) < 2 {
 		return
@@ -133,18 +187,18 @@ func (f *faultInjector) partition() {
 	for i, n := range w.nodes {
 		ids[i] = n.id
 	}
-	w.rngFaults.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	var desc string
-	switch shape := w.rngFaults.IntN(4); {
+	switch shape := r.IntN(4); {
 	case shape == 0: // one node isolated
 		desc = f.cutGroups([][]int32{ids[:1], ids[1:]})
 	case shape == 1: // a clean split
-		k := 1 + w.rngFaults.IntN(len(ids)-1)
+		k := 1 + r.IntN(len(ids)-1)
 		desc = f.cutGroups([][]int32{ids[:k], ids[k:]})
 	case shape == 2 || len(ids) < 3: // one-way cuts
 		var parts []string
-		for i := 0; i < 1+w.rngFaults.IntN(len(ids)); i++ {
-			a, b := ids[w.rngFaults.IntN(len(ids))], ids[w.rngFaults.IntN(len(ids))]
+		for i := 0; i < 1+r.IntN(len(ids)); i++ {
+			a, b := ids[r.IntN(len(ids))], ids[r.IntN(len(ids))]
 			if a != b && !w.net.cut[linkKey{a, b}] {
 				f.cut(linkKey{a, b})
 				parts = append(parts, linkKey{a, b}.String())
@@ -152,7 +206,7 @@ func (f *faultInjector) partition() {
 		}
 		desc = "one-way " + strings.Join(parts, " ")
 	default: // a bridge: two sides that reach each other only through one node
-		k := 1 + w.rngFaults.IntN(len(ids)-2)
+		k := 1 + r.IntN(len(ids)-2)
 		left, right := ids[1:1+k], ids[1+k:]
 		for _, a := range left {
 			for _, b := range right {
@@ -168,7 +222,7 @@ func (f *faultInjector) partition() {
 	w.stats.Partitions++
 	w.timelinef("fault: partition %s", desc)
 	w.rec.begin(w.now, "partition", "network", desc)
-	w.schedule(w.now+500+expMs(w.rngFaults, w.profile.PartitionForMs), f.healPartition)
+	w.schedule(w.now+500+expMs(r, w.profile.PartitionForMs), f.healPartition)
 }
 
 // cutGroups cuts every link between nodes of different groups.
@@ -222,23 +276,23 @@ func idList(ids []int32) string {
 }
 
 // linkFault degrades one directed link between brokers for a while.
-func (f *faultInjector) linkFault() {
+func (f *faultInjector) linkFault(r *rand.Rand) {
 	w := f.w
 	if len(w.nodes) < 2 {
 		return
 	}
-	a := w.nodes[w.rngFaults.IntN(len(w.nodes))].id
-	b := w.nodes[w.rngFaults.IntN(len(w.nodes))].id
+	a := w.nodes[r.IntN(len(w.nodes))].id
+	b := w.nodes[r.IntN(len(w.nodes))].id
 	if a == b {
 		return
 	}
 	k := linkKey{a, b}
-	lf := &linkFaults{dropP: 0.1 + 0.4*w.rngFaults.Float64(), dupP: 0.2 * w.rngFaults.Float64(), extraDelayMs: 50 * w.rngFaults.Float64()}
+	lf := &linkFaults{dropP: 0.1 + 0.4*r.Float64(), dupP: 0.2 * r.Float64(), extraDelayMs: 50 * r.Float64()}
 	w.net.degraded[k] = lf
 	w.stats.LinkFaults++
 	w.timelinef("fault: link %s loses %.0f%%, duplicates %.0f%%, delays +%.0fms", k, 100*lf.dropP, 100*lf.dupP, lf.extraDelayMs)
 	w.rec.begin(w.now, "link", k.String(), fmt.Sprintf("loses %.0f%%, duplicates %.0f%%, delays +%.0fms", 100*lf.dropP, 100*lf.dupP, lf.extraDelayMs))
-	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
+	w.schedule(w.now+500+expMs(r, 5000), func() {
 		if w.net.degraded[k] == lf {
 			delete(w.net.degraded, k)
 			w.tracef("fault: link %s restored", k)
@@ -248,13 +302,13 @@ func (f *faultInjector) linkFault() {
 }
 
 // clientCut cuts a client off one broker (both ways) for a while.
-func (f *faultInjector) clientCut() {
+func (f *faultInjector) clientCut(r *rand.Rand) {
 	w := f.w
 	if len(w.clients) == 0 {
 		return
 	}
-	c := w.clients[w.rngFaults.IntN(len(w.clients))]
-	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
+	c := w.clients[r.IntN(len(w.clients))]
+	n := w.nodes[r.IntN(len(w.nodes))]
 	ks := []linkKey{{c.id, n.id}, {n.id, c.id}}
 	if w.net.cut[ks[0]] {
 		return
@@ -264,7 +318,7 @@ func (f *faultInjector) clientCut() {
 	}
 	w.timelinef("fault: %s cut off %s", c.name(), n.name())
 	w.rec.begin(w.now, "client-cut", c.name()+"-"+n.name(), c.name()+" cut off "+n.name())
-	w.schedule(w.now+500+expMs(w.rngFaults, 5000), func() {
+	w.schedule(w.now+500+expMs(r, 5000), func() {
 		for _, k := range ks {
 			delete(w.net.cut, k)
 		}
@@ -274,10 +328,10 @@ func (f *faultInjector) clientCut() {
 }
 
 // clockJump moves a node's wall clock by up to an hour either way.
-func (f *faultInjector) clockJump() {
+func (f *faultInjector) clockJump(r *rand.Rand) {
 	w := f.w
-	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
-	delta := (w.rngFaults.Int64N(2*3_600_000) - 3_600_000)
+	n := w.nodes[r.IntN(len(w.nodes))]
+	delta := (r.Int64N(2*3_600_000) - 3_600_000)
 	n.wallOffsetMs += delta
 	w.stats.ClockJumps++
 	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), delta/1000)
@@ -288,7 +342,7 @@ func (f *faultInjector) clockJump() {
 // its leader (their fetches are lost; every broker still reaches the
 // controller) until the leader has dropped them from the ISR, then crashes
 // the leader: the shape of CORRECTNESS.md B1 and B6.
-func (f *faultInjector) starveISR() {
+func (f *faultInjector) starveISR(r *rand.Rand) {
 	w := f.w
 	var ctrl *node
 	for _, n := range w.nodes {
@@ -312,7 +366,7 @@ func (f *faultInjector) starveISR() {
 	if len(cands) == 0 {
 		return
 	}
-	i := w.rngFaults.IntN(len(cands))
+	i := r.IntN(len(cands))
 	p, tp := cands[i], tpKey{names[i], cands[i].Partition}
 	var cut []linkKey
 	var names2 []string
@@ -330,7 +384,7 @@ func (f *faultInjector) starveISR() {
 	w.timelinef("fault: %s's followers cannot fetch from its leader n%d (replication links %s cut)", tp, p.Leader, strings.Join(names2, " "))
 	w.rec.begin(w.now, "starve", tp.String(), fmt.Sprintf("followers cannot fetch from n%d", p.Leader))
 	leader := w.node(p.Leader)
-	w.schedule(w.now+w.timing.replicaLagMaxMs+2000+expMs(w.rngFaults, 3000), func() {
+	w.schedule(w.now+w.timing.replicaLagMaxMs+2000+expMs(r, 3000), func() {
 		for _, k := range cut {
 			delete(w.net.dataCut, k)
 		}
@@ -338,8 +392,8 @@ func (f *faultInjector) starveISR() {
 		if w.phase != phaseFaulty {
 			return
 		}
-		w.crash(leader, chance(w.rngFaults, w.profile.PowerLossShare), "")
-		w.schedule(w.now+200+expMs(w.rngFaults, max(w.profile.DownForMs, 3000)), func() {
+		w.crash(leader, chance(r, w.profile.PowerLossShare), "")
+		w.schedule(w.now+200+expMs(r, max(w.profile.DownForMs, 3000)), func() {
 			if w.phase == phaseFaulty {
 				w.restart(leader)
 			}
@@ -349,13 +403,13 @@ func (f *faultInjector) starveISR() {
 
 // diskFault makes a node's writes and fsyncs fail for a while: with EIO
 // (each with probability DiskFaultP), or with ENOSPC (the disk is full).
-func (f *faultInjector) diskFault() {
+func (f *faultInjector) diskFault(r *rand.Rand) {
 	w := f.w
-	n := w.nodes[w.rngFaults.IntN(len(w.nodes))]
-	until := w.now + 1 + expMs(w.rngFaults, w.profile.DiskFaultForMs)
+	n := w.nodes[r.IntN(len(w.nodes))]
+	until := w.now + 1 + expMs(r, w.profile.DiskFaultForMs)
 	w.stats.DiskFaults++
-	if w.rngFaults.IntN(2) == 0 {
-		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(w.rngFaults.IntN(4096)))
+	if r.IntN(2) == 0 {
+		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(r.IntN(4096)))
 		w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
 		w.rec.span(w.now, until, "disk", n.name(), "disk full")
 		w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })

@@ -141,27 +141,3 @@ func TestHTMLPageInBrowser(t *testing.T) {
 		}
 	}
 }
-
-// TestShrink: the shortest failing prefix of a planted bug's fault
-// schedule fails when replayed, and one fault fewer passes.
-func TestShrink(t *testing.T) {
-	opts := Options{Seed: 5, DurationMs: 30_000, Plant: PlantSkipTruncation}
-	rep := Run(opts)
-	if !rep.Failed() {
-		t.Fatalf("seed 5 with skip-truncation no longer fails")
-	}
-	k, shrunk := Shrink(opts, rep)
-	if !shrunk.Failed() || len(shrunk.Faults) != k || k == 0 || k > len(rep.Faults) {
-		t.Fatalf("shrunk to %d of %d faults: %d played, violations %v", k, len(rep.Faults), len(shrunk.Faults), shrunk.Violations)
-	}
-	for i, f := range shrunk.Faults {
-		if f != rep.Faults[i] {
-			t.Errorf("the prefix's fault %d is %v, the full run's %v", i+1, f, rep.Faults[i])
-		}
-	}
-	opts.LimitFaults, opts.MaxFaults = true, k-1
-	if less := Run(opts); less.Failed() {
-		t.Errorf("with %d faults the run fails too: %v", k-1, less.Violations[0])
-	}
-	t.Logf("seed 5, skip-truncation: %d of %d faults fail: %v", k, len(rep.Faults), shrunk.Violations[0])
-}

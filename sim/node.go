@@ -67,15 +67,14 @@ type node struct {
 	// oldest first.
 	ctrlProposals []ctrlProposal
 
-	// The broker's lifecycle (Kafka's BrokerLifecycleManager).
+	// The broker's lifecycle: production's core (cluster.BrokerLifecycle,
+	// Kafka's BrokerLifecycleManager) for this process, and where its
+	// requests go (node_broker.go). shutdownDone runs when a controlled
+	// shutdown is over.
 	incarnation     cluster.IncarnationID
-	brokerEpoch     int64
-	fenced          bool
-	registering     bool
-	heartbeating    bool
-	registerAtMs    int64
-	nextHeartbeatMs int64
+	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
+	shutdownDone    func()
 
 	// The replica manager: replicas run once the node's registration is in
 	// its image; hosted is the image they were last moved to.
@@ -95,6 +94,8 @@ type node struct {
 	// serverIDs are the fetch servers waiting, oldest first.
 	serverIDs  []uint64
 	nextServer uint64
+	// cleaner is the node's log cleaner (compaction.go).
+	cleaner nodeCleaner
 	// dirty are the replicas an event touched, for the checks.
 	dirty []*replicaHost
 	// checkpointed are the high watermarks read at start
@@ -312,17 +313,24 @@ func (n *node) start() error {
 	n.inc++
 	n.up, n.paused, n.failing, n.diskErrorSeen = true, false, nil, false
 	n.backlog, n.queue = nil, nil
+	// Correlation ids go on from the last process's: an answer to a request
+	// of that process finds no call (a new process has new connections).
+	next := uint64(0)
+	if n.rpc != nil {
+		next = n.rpc.next
+	}
 	n.rpc = newRPCs()
+	n.rpc.next = next
 	n.wakeAtMs = never
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
 	n.ctrlProposals = nil
-	n.brokerEpoch, n.fenced, n.registering, n.heartbeating = -1, false, false, false
-	n.registerAtMs, n.nextHeartbeatMs = w.now, never
+	n.lifecycle, n.shutdownDone = nil, nil
 	n.replicasOn = false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
+	n.cleaner = nodeCleaner{}
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
 	_, _ = w.ids.Read(n.incarnation[:])
 
@@ -355,6 +363,7 @@ func (n *node) start() error {
 	n.run(func() {
 		n.q.Tick(n.instant())
 		n.settle()
+		n.startLifecycle()
 	})
 	return nil
 }
@@ -371,6 +380,8 @@ func (n *node) stopProcess() {
 	n.replicasOn = false
 	n.failing = nil
 	n.coords = nil
+	n.lifecycle, n.shutdownDone = nil, nil
+	n.cleaner = nodeCleaner{}
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its
@@ -400,11 +411,10 @@ func (n *node) nextDeadline() int64 {
 			next = min(next, n.monoToVirtual(d))
 		}
 	}
-	if n.brokerEpoch < 0 && !n.registering {
-		next = min(next, n.registerAtMs)
-	}
-	if n.brokerEpoch >= 0 && !n.heartbeating {
-		next = min(next, n.nextHeartbeatMs)
+	if n.lifecycle != nil {
+		if d, ok := n.lifecycle.NextDeadline(); ok {
+			next = min(next, n.monoToVirtual(d))
+		}
 	}
 	if n.replicasOn {
 		next = min(next, n.nextCheckpointMs)
@@ -456,7 +466,12 @@ func (n *node) wake() {
 			n.settle()
 		}
 	}
-	n.lifecycleTimers()
+	if n.lifecycle != nil {
+		if d, ok := n.lifecycle.NextDeadline(); ok && now.MonoMs >= d {
+			n.lifecycle.Tick(now)
+			n.driveLifecycle()
+		}
+	}
 	for _, k := range slices.Clone(n.keys) {
 		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.deadlineMs {
 			h.core.Tick(now)

@@ -10,11 +10,12 @@ import (
 	"gregor/logstore"
 )
 
-// The broker shell of a node: registration and heartbeats with the
-// controller (Kafka's BrokerLifecycleManager), the replica manager (it
-// diffs metadata images with cluster.LocalChanges and starts, stops and
-// changes replicas), and the router's part for produce, metadata and
-// OffsetForLeaderEpoch requests.
+// The broker shell of a node: its lifecycle with the controller
+// (registration, heartbeats, fencing, controlled shutdown, offline
+// replicas), decided by production's core cluster.BrokerLifecycle; the
+// replica manager (it diffs metadata images with cluster.LocalChanges and
+// starts, stops and changes replicas); and the router's part for produce,
+// metadata and OffsetForLeaderEpoch requests.
 
 // produceRequest is one partition of a Produce request, as the router hands
 // it to a partition.
@@ -44,91 +45,171 @@ type topicMetadata struct {
 	name       string
 	id         cluster.TopicID
 	partitions []cluster.PartitionImage
-	// unclean and minISR are the topic's settings, which the checkers need.
-	unclean bool
-	minISR  int
+	// unclean and minISR are the topic's settings, which the checkers need;
+	// compacted says cleanup.policy has compact (its records need keys).
+	unclean   bool
+	minISR    int
+	compacted bool
 }
 
-// lifecycleTimers registers and heartbeats when due.
-func (n *node) lifecycleTimers() {
-	now := n.w.now
-	if n.brokerEpoch < 0 && !n.registering && now >= n.registerAtMs {
-		n.register()
-	}
-	if n.brokerEpoch >= 0 && !n.heartbeating && now >= n.nextHeartbeatMs {
-		n.heartbeat()
-	}
-}
-
-func (n *node) register() {
+// startLifecycle builds the broker lifecycle core of a new process (the
+// core production's broker lifecycle actor drives) and starts it
+// registering.
+func (n *node) startLifecycle() {
 	w := n.w
-	req := kmsg.NewPtrBrokerRegistrationRequest()
-	req.BrokerID, req.IncarnationID = n.id, n.incarnation
+	var listeners []cluster.BrokerEndpoint
 	for _, name := range []string{"CONTROLLER", "PLAINTEXT"} {
-		l := kmsg.NewBrokerRegistrationRequestListener()
-		l.Name, l.Host, l.Port = name, n.name(), 9092
-		req.Listeners = append(req.Listeners, l)
+		listeners = append(listeners, cluster.BrokerEndpoint{Name: name, Host: n.name(), Port: 9092})
 	}
-	n.registering = true
-	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
-		n.registering = false
-		resp, _ := body.(*kmsg.BrokerRegistrationResponse)
-		if err != nil || resp == nil || resp.ErrorCode != 0 {
-			n.controllerMissed()
-			n.registerAtMs = w.now + w.timing.retryBackoffMs
-			return
-		}
-		n.brokerEpoch = resp.BrokerEpoch
-		n.nextHeartbeatMs = w.now
-		w.tracef("%s: registered with broker epoch %d", n.name(), n.brokerEpoch)
-		n.maybeStartReplicas()
+	n.lifecycle = cluster.NewBrokerLifecycle(cluster.BrokerLifecycleConfig{
+		NodeID: n.id, IncarnationID: n.incarnation, Listeners: listeners,
+		HeartbeatIntervalMs: w.timing.heartbeatIntervalMs, SessionTimeoutMs: w.timing.sessionTimeoutMs,
+		RetryBackoffMs: w.timing.retryBackoffMs,
 	})
+	n.lifecycle.SetClusterID(n.image.ClusterID())
+	n.lifecycle.MetadataApplied(n.image.LastOffset())
+	n.lifecycle.Start(n.instant())
+	n.driveLifecycle()
 }
 
-func (n *node) heartbeat() {
-	w := n.w
-	req := kmsg.NewPtrBrokerHeartbeatRequest()
-	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = n.id, n.brokerEpoch, n.image.LastOffset()
-	// As production's broker lifecycle does: the replicas offline on this
-	// node, so that the controller moves their leadership (KIP-858 shape).
+// driveLifecycle carries out what the lifecycle core decided, as the
+// broker lifecycle actor does: its request goes to the active controller
+// (its answer back to the core), and its new state moves the node.
+func (n *node) driveLifecycle() {
+	lc := n.lifecycle
+	if lc == nil {
+		return
+	}
+	rd := lc.Ready()
+	if rd.Request != nil {
+		n.sendToController(rd.Request, rd.TimeoutMs, func(resp kmsg.Response, err error) {
+			if n.lifecycle != lc {
+				return
+			}
+			lc.Answered(n.instant(), resp, err)
+			n.driveLifecycle()
+		})
+	}
+	if rd.StateChanged {
+		n.lifecycleChanged(rd.Reason)
+	}
+}
+
+// lifecycleChanged moves the node to the broker's new state: registered,
+// its replicas may start; failed, the process stops; done with its
+// controlled shutdown, the node stops.
+func (n *node) lifecycleChanged(reason string) {
+	lc := n.lifecycle
+	n.w.tracef("%s: broker %s (%s), broker epoch %d", n.name(), lc.State(), reason, lc.BrokerEpoch())
+	switch lc.State() {
+	case cluster.BrokerRecovery, cluster.BrokerRunning:
+		n.maybeStartReplicas()
+	case cluster.BrokerFailed:
+		n.fail(lc.Err())
+	case cluster.BrokerShuttingDown:
+		if done := n.shutdownDone; done != nil {
+			n.shutdownDone = nil
+			n.post(done)
+		}
+	}
+}
+
+// brokerEpoch is the epoch of the broker's registration, -1 before it.
+func (n *node) brokerEpoch() int64 {
+	if n.lifecycle == nil {
+		return -1
+	}
+	return n.lifecycle.BrokerEpoch()
+}
+
+// offlineReplicasChanged tells the lifecycle core the directory ids of the
+// node's offline replicas, which its heartbeats carry so that the
+// controller moves their leadership (KIP-858 shape), as the replica
+// manager tells production's.
+func (n *node) offlineReplicasChanged() {
+	if n.lifecycle == nil {
+		return
+	}
+	var dirs [][16]byte
 	for _, k := range n.keys {
 		if h := n.replicas[k]; h != nil && h.offline != nil {
-			req.OfflineLogDirs = append(req.OfflineLogDirs, cluster.PartitionDirectoryID(h.topicID, k.partition))
+			dirs = append(dirs, cluster.PartitionDirectoryID(h.topicID, k.partition))
 		}
 	}
-	n.heartbeating = true
-	epoch := n.brokerEpoch
-	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
-		n.heartbeating = false
-		n.nextHeartbeatMs = w.now + w.timing.heartbeatIntervalMs
-		resp, _ := body.(*kmsg.BrokerHeartbeatResponse)
-		switch {
-		case err != nil || resp == nil:
-			n.controllerMissed()
-		case resp.ErrorCode == kerr.StaleBrokerEpoch.Code && epoch == n.brokerEpoch:
-			// The controller does not know this registration (it was
-			// lost, or replaced): register again, same incarnation.
-			n.brokerEpoch = -1
-			n.registerAtMs = w.now
-		case resp.ErrorCode != 0:
-			n.controllerMissed()
-		default:
-			if resp.IsFenced != n.fenced {
-				n.w.tracef("%s: fenced=%t", n.name(), resp.IsFenced)
+	n.lifecycle.SetOfflineDirectories(dirs)
+}
+
+// metadataApplied tells the lifecycle core the metadata offset the node
+// applied, which its heartbeats carry.
+func (n *node) metadataApplied() {
+	if n.lifecycle != nil {
+		n.lifecycle.SetClusterID(n.image.ClusterID())
+		n.lifecycle.MetadataApplied(n.image.LastOffset())
+	}
+}
+
+// sendToController sends a request to the active controller as
+// production's controller channel does: to the quorum leader the node
+// knows (else the voters in turn), each attempt bounded by the controller
+// request timeout and the call's own; an unreachable or silent voter, or a
+// NOT_CONTROLLER answer, moves it to another voter after a backoff that
+// doubles from 25 ms to 500 ms, until the call's time is up.
+func (n *node) sendToController(req kmsg.Request, timeoutMs int64, done func(kmsg.Response, error)) {
+	w := n.w
+	deadline := w.now + timeoutMs
+	attempts := 0
+	var last kmsg.Response
+	var lastErr error
+	var try func()
+	try = func() {
+		remaining := deadline - w.now
+		if remaining <= 0 {
+			if last == nil && lastErr == nil {
+				lastErr = errTimeout
 			}
-			n.fenced = resp.IsFenced
+			if last != nil {
+				lastErr = nil
+			}
+			done(last, lastErr)
+			return
 		}
-	})
+		w.call(n, n.id, n.controllerTarget(), req, min(remaining, w.timing.controllerRPCTimeoutMs), func(body any, err error) {
+			resp, _ := body.(kmsg.Response)
+			if err == nil && resp != nil && !notController(resp) {
+				done(resp, nil)
+				return
+			}
+			if resp != nil {
+				last = resp
+			}
+			lastErr = err
+			n.controllerMissed()
+			attempts++
+			n.at(w.now+min(int64(25)<<min(attempts, 5), 500), try)
+		})
+	}
+	try()
+}
+
+// notController says a controller answer is NOT_CONTROLLER.
+func notController(resp kmsg.Response) bool {
+	switch r := resp.(type) {
+	case *kmsg.BrokerRegistrationResponse:
+		return r.ErrorCode == kerr.NotController.Code
+	case *kmsg.BrokerHeartbeatResponse:
+		return r.ErrorCode == kerr.NotController.Code
+	}
+	return false
 }
 
 // maybeStartReplicas turns the replica manager on once the node's own
 // registration is in its image (the broker caught up with the metadata past
 // it), as a Kafka broker starts its replicas after registering.
 func (n *node) maybeStartReplicas() {
-	if n.replicasOn || n.brokerEpoch < 0 {
+	if n.replicasOn || n.brokerEpoch() < 0 {
 		return
 	}
-	if b, ok := n.image.Broker(n.id); !ok || b.Epoch != n.brokerEpoch {
+	if b, ok := n.image.Broker(n.id); !ok || b.Epoch != n.brokerEpoch() {
 		return
 	}
 	n.replicasOn = true
@@ -138,6 +219,7 @@ func (n *node) maybeStartReplicas() {
 
 // imageChanged moves the node's replicas to what its image assigns it.
 func (n *node) imageChanged() {
+	n.metadataApplied()
 	if !n.replicasOn {
 		n.maybeStartReplicas()
 		return
@@ -213,7 +295,7 @@ func (n *node) metadata() *metadataResponse {
 	for t := range n.image.Topics() {
 		s := n.w.topicSettings(n.image, t)
 		resp.topics = append(resp.topics, topicMetadata{name: t.Name, id: t.ID, partitions: slices.Clone(t.Partitions),
-			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas})
+			unclean: n.w.uncleanEnabled(n.image, t), minISR: s.Replica.MinInsyncReplicas, compacted: s.Log.CleanupPolicyCompact})
 	}
 	return resp
 }
@@ -250,7 +332,7 @@ func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionReque
 	w := n.w
 	req := kmsg.NewPtrAlterPartitionRequest()
 	req.Version = 3
-	req.BrokerID, req.BrokerEpoch = n.id, n.brokerEpoch
+	req.BrokerID, req.BrokerEpoch = n.id, n.brokerEpoch()
 	rt := kmsg.NewAlterPartitionRequestTopic()
 	rt.Topic, rt.TopicID = h.key.topic, h.topicID
 	rp := kmsg.NewAlterPartitionRequestTopicPartition()
@@ -259,7 +341,7 @@ func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionReque
 		e := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
 		e.BrokerID, e.BrokerEpoch = b, ap.BrokerEpochs[i]
 		if b == n.id {
-			e.BrokerEpoch = n.brokerEpoch
+			e.BrokerEpoch = n.brokerEpoch()
 		}
 		rp.NewEpochISR = append(rp.NewEpochISR, e)
 		rp.NewISR = append(rp.NewISR, b)
@@ -303,8 +385,12 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 	}
 	k := tpKey{r.Topic, r.Partition.Partition}
 	if old := n.replicas[k]; old != nil {
+		wasOffline := old.offline != nil
 		old.offline = nil
 		old.stop(false)
+		if wasOffline {
+			n.offlineReplicasChanged()
+		}
 	}
 	h := &replicaHost{n: n, key: k, topicID: r.TopicID, waiting: map[cluster.RequestID]waiter{}}
 	n.replicas[k] = h
@@ -328,4 +414,28 @@ func (w *World) topicSettings(img *cluster.MetadataImage, t *cluster.TopicImage)
 func (w *World) uncleanEnabled(img *cluster.MetadataImage, t *cluster.TopicImage) bool {
 	v, _ := cluster.TopicConfigValue(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, "unclean.leader.election.enable")
 	return v == "true"
+}
+
+// controlledShutdown stops a node gracefully, as `gregor serve` does on
+// SIGTERM: its lifecycle core asks the controller to move its leadership
+// away (heartbeats with WantShutdown) until the controller lets it stop, or
+// the controlled shutdown times out; then the process stops (its files
+// stay as written) and then runs. A node that crashes meanwhile does not
+// run then.
+func (w *World) controlledShutdown(n *node, then func()) {
+	if !n.up || n.lifecycle == nil {
+		return
+	}
+	w.stats.ControlledShutdowns++
+	w.timelinef("fault: %s shuts down (controlled shutdown)", n.name())
+	w.rec.begin(w.now, "down", n.name(), "controlled shutdown")
+	n.shutdownDone = func() {
+		n.stopProcess()
+		w.timelinef("%s stopped after its controlled shutdown", n.name())
+		then()
+	}
+	n.at(w.now, func() {
+		n.lifecycle.BeginControlledShutdown(n.instant())
+		n.driveLifecycle()
+	})
 }

@@ -44,7 +44,7 @@ func (n *node) feedFetchers(h *replicaHost, st cluster.FollowerFetchState) {
 		if st.Phase == cluster.FollowerIdle {
 			return
 		}
-		f = &fetcherHost{leader: st.Leader, core: cluster.NewFetcher(cluster.FetcherConfig{NodeID: n.id, BrokerEpoch: n.brokerEpoch,
+		f = &fetcherHost{leader: st.Leader, core: cluster.NewFetcher(cluster.FetcherConfig{NodeID: n.id, BrokerEpoch: n.brokerEpoch(),
 			Leader: st.Leader, MaxWaitMs: int32(n.w.timing.replicaFetchWaitMs), BackoffMs: n.w.timing.retryBackoffMs})}
 		n.fetchers[st.Leader] = f
 		n.leaders = append(n.leaders, st.Leader)

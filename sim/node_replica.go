@@ -33,6 +33,9 @@ type replicaHost struct {
 	deadlineMs int64
 	dirty      bool
 	shadow     shadowLog
+	// cleaning is the compaction job the node's cleaner has for the
+	// replica (compaction.go).
+	cleaning *cleanTask
 	// settings the checkers need.
 	minISR  int
 	unclean bool
@@ -80,6 +83,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		return
 	}
 	h.log = log
+	h.shadow.canon = w.compactionOf(h.key)
 	h.minISR = settings.Replica.MinInsyncReplicas
 	if t, ok := n.image.Topic(h.key.topic); ok {
 		h.unclean = w.uncleanEnabled(n.image, t)
@@ -95,7 +99,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		}
 	}
 	n.diskEnd[h.key] = log.LogEndOffset()
-	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs},
+	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
+		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
@@ -188,7 +193,10 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		core.RetentionApplied(log.LogStartOffset())
 	}
 	if rd.PlanCompaction != nil {
-		core.CompactionPlanned(false)
+		core.CompactionPlanned(h.planCompaction(*rd.PlanCompaction))
+	}
+	if rd.FinishCompaction != nil {
+		h.finishCompaction(rd.FinishCompaction.Commit)
 	}
 	h.n.diskEnd[h.key] = log.LogEndOffset()
 	if h.shadow.end() != log.LogEndOffset() {
@@ -322,6 +330,7 @@ func (h *replicaHost) goOffline(err error) {
 	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
+	n.offlineReplicasChanged()
 }
 
 // stop closes the replica (deleting its data when asked); whoever waits on
@@ -391,11 +400,14 @@ func releaseRecords(r *logstore.Records) {
 	}
 }
 
-// shadowLog is what the checkers know of a replica's log: its batches, each
-// with a hash of the whole log up to it (log matching, S4, compares those).
+// shadowLog is what the checkers know of a replica's log: its batches as
+// first written (compaction.go), each with a hash of the whole log up to
+// it (log matching, S4, compares those).
 type shadowLog struct {
 	start   int64
 	batches []shadowBatch
+	// canon is what compaction did to the partition.
+	canon *compactionLog
 }
 
 type shadowBatch struct {
@@ -412,18 +424,31 @@ func (s *shadowLog) end() int64 {
 	return s.start
 }
 
+// push adds a batch read from the log or appended to it: as first
+// written, after the batches compaction dropped before it.
 func (s *shadowLog) push(b logstore.Batch) {
-	prev := uint64(0xcbf29ce484222325)
+	crc := s.canon.originalCRC(&b)
+	if b.FirstOffset > s.end() {
+		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})
+	}
+	s.pushID(b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc)
+}
+
+// chainStart is the chain hash of an empty log.
+const chainStart = uint64(0xcbf29ce484222325)
+
+func (s *shadowLog) pushID(base, last int64, epoch int32, crc uint32) {
+	prev := chainStart
 	if n := len(s.batches); n > 0 {
 		prev = s.batches[n-1].chain
 	}
 	h := prev
-	for _, v := range []uint64{uint64(b.FirstOffset), uint64(b.LastOffset()), uint64(uint32(b.PartitionLeaderEpoch)), uint64(uint32(b.CRC))} {
+	for _, v := range []uint64{uint64(base), uint64(last), uint64(uint32(epoch)), uint64(crc)} {
 		h ^= v
 		h *= 0x100000001b3
 		h ^= h >> 29
 	}
-	s.batches = append(s.batches, shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: uint32(b.CRC), chain: h})
+	s.batches = append(s.batches, shadowBatch{base: base, last: last, epoch: epoch, crc: crc, chain: h})
 }
 
 func (s *shadowLog) appendBatches(batches [][]byte) {

@@ -121,6 +121,14 @@ type Profile struct {
 	GroupMembers int
 	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
 	ClassicGroups bool
+	// CompactedShare of the workload topics are compacted
+	// (cleanup.policy=compact, small segments), their records keyed by a
+	// few keys; __consumer_offsets always is.
+	CompactedShare float64
+	// ShutdownEveryMs: a node shuts down gracefully (a controlled
+	// shutdown: the controller moves its leadership away first) and
+	// starts again after about DownForMs (at least a second).
+	ShutdownEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -197,6 +205,12 @@ func DrawProfile(seed uint64) Profile {
 		p.GroupMembers = 1 + r.IntN(4)
 	}
 	p.ClassicGroups = on(0.4)
+	if on(0.3) {
+		p.ShutdownEveryMs = between(5000, 30000)
+	}
+	if on(0.4) {
+		p.CompactedShare = 0.5
+	}
 	return p
 }
 
@@ -210,6 +224,7 @@ func (p Profile) String() string {
 	}
 	add(p.DropP > 0 || p.DupP > 0, "loss %.1f%% dup %.1f%%", 100*p.DropP, 100*p.DupP)
 	add(p.CrashEveryMs > 0, "crashes every %.0fs (%.0f%% power loss)", p.CrashEveryMs/1000, 100*p.PowerLossShare)
+	add(p.ShutdownEveryMs > 0, "controlled shutdowns every %.0fs", p.ShutdownEveryMs/1000)
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
@@ -222,6 +237,6 @@ func (p Profile) String() string {
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare)
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
 }

@@ -59,7 +59,7 @@ func (w *World) finish() {
 		return
 	}
 	w.checkReplicasIdentical()
-	if w.stopped || !w.finalRead(finalReadBoundMs) {
+	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
 	w.checkHistory(true)
@@ -89,7 +89,7 @@ func (w *World) startWorkload() {
 	}
 	if p.GroupMembers > 0 {
 		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions,
-			rf: int16(min(3, len(w.nodes))), minISR: p.MinISR})
+			rf: int16(min(3, len(w.nodes))), minISR: p.MinISR, compacted: true})
 		for i := 0; i < p.GroupMembers; i++ {
 			group := fmt.Sprintf("g%d", i/3)
 			if p.ClassicGroups {
@@ -127,17 +127,20 @@ func (w *World) startWorkload() {
 }
 
 // drawTopic is a topic of the workload: replicated on up to three brokers,
-// with the profile's min.insync.replicas and, for its share of topics,
-// unclean elections.
+// with the profile's min.insync.replicas and, for their shares of topics,
+// unclean elections and compaction.
 func (w *World) drawTopic(name string, partitions int) topicSpec {
 	return topicSpec{name: name, partitions: int32(partitions), rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR,
-		unclean: chance(w.rngWorkload, w.profile.UncleanShare)}
+		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare)}
 }
 
-// stopWorkload stops new operations; those in flight finish.
+// stopWorkload stops new operations; those in flight finish. Group
+// members go on until their groups are stable (check_liveness.go).
 func (w *World) stopWorkload() {
 	for _, c := range w.clients {
-		c.stopped = true
+		if c.member == nil {
+			c.stopped = true
+		}
 	}
 }
 

@@ -26,6 +26,8 @@ import (
 //	await name=P                        wait for an async producer
 //	run 5s                              let simulated time pass
 //	crash N|leader|controller [tp=T/P] [power]
+//	shutdown N|leader|controller [tp=T/P]
+//	                                    a controlled shutdown: wait until the node stopped
 //	restart N|all | pause N | resume N
 //	partition 1|2,3 | isolate N | cut A->B | heal
 //	leader tp=T/P                       the partition as the controller and each replica see it
@@ -135,6 +137,8 @@ func (s *Scenario) do(cmd string, args []Arg) {
 		s.w.runUntil(s.w.now + durationArg(positional(args, 0, "1s")))
 	case "crash":
 		s.crash(args)
+	case "shutdown":
+		s.shutdown(args)
 	case "restart", "pause", "resume":
 		s.process(cmd, args)
 	case "partition", "isolate", "cut", "heal":

@@ -45,6 +45,10 @@ type Options struct {
 	// a prefix of its schedule (see Shrink).
 	LimitFaults bool
 	MaxFaults   int
+	// SkipFaults are faults of the schedule (by index, from 1) the
+	// injector draws but does not inject; the others stay as they were
+	// (see Shrink).
+	SkipFaults []int
 }
 
 // Violation is a broken guarantee: the id of its checker (CORRECTNESS.md
@@ -81,10 +85,11 @@ type Report struct {
 	ConvergedAtMs int64
 	// Faults is the fault schedule the run played (up to its violation).
 	Faults []FaultEvent
-	// LimitFaults and MaxFaults are the run's cut of its fault schedule
-	// (Options).
+	// LimitFaults, MaxFaults and SkipFaults are the run's cut of its
+	// fault schedule (Options).
 	LimitFaults bool
 	MaxFaults   int
+	SkipFaults  []int
 	// HTMLErr is the error writing the page, if any.
 	HTMLErr error
 }
@@ -97,6 +102,7 @@ type Stats struct {
 	Messages, MessagesDropped, MessagesDuplicated, MessagesCut int64
 	RPCTimeouts                                                int64
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
+	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
 	FalseSuspicions, Suspicions                                int64
 	ControllerChanges, LeaderChanges, ISRChanges               int64
@@ -105,6 +111,7 @@ type Stats struct {
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo     int64
 	Polls, RecordsRead                                         int64
 	TopicsCreated, PartitionsAdded                             int64
+	Compactions, RecordsCompacted                              int64
 	InvariantsChecked, PlantFired                              int64
 }
 
@@ -183,6 +190,8 @@ type World struct {
 	injecting *FaultEvent
 	// rec follows the run for its page (nil without one).
 	rec *recorder
+	// compaction is what compaction did to each partition (compaction.go).
+	compaction map[tpKey]*compactionLog
 }
 
 type runPhase int8
@@ -430,7 +439,7 @@ func (w *World) report() *Report {
 		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile,
 		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
 		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
-		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults,
+		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults, SkipFaults: w.opts.SkipFaults,
 	}
 }
 
@@ -442,10 +451,10 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "simulated %s in %d events; trace %d lines, sha256 %s\n", fmtMs(r.SimulatedMs), r.Events, r.TraceLines, r.TraceHash)
 	fmt.Fprintf(&b, "operations: %d sends (%d ok, %d acks=all ok, %d failed, %d unknown), %d polls reading %d records\n",
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
-	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline\n",
-		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas)
-	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
-		s.Crashes, s.PowerLosses, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
+		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
+	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
+		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
@@ -483,6 +492,9 @@ func (r *Report) ReplayCommand() string {
 	}
 	if r.LimitFaults {
 		cmd += fmt.Sprintf(" --faults %d", r.MaxFaults)
+	}
+	if len(r.SkipFaults) > 0 {
+		cmd += " --skip-faults " + joinInts(r.SkipFaults)
 	}
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func (f *simFlags) options(seed uint64) (sim.Options, error) {
 func newSimRunCommand() *cobra.Command {
 	var flags simFlags
 	var seed uint64
-	var scenario, traceFile, htmlFile string
+	var scenario, traceFile, htmlFile, skipFaults string
 	var quiet, noShrink bool
 	maxFaults := -1
 	cmd := &cobra.Command{
@@ -93,6 +94,15 @@ func newSimRunCommand() *cobra.Command {
 			}
 			if maxFaults >= 0 {
 				opts.LimitFaults, opts.MaxFaults = true, maxFaults
+			}
+			if skipFaults != "" {
+				for _, f := range strings.Split(skipFaults, ",") {
+					i, err := strconv.Atoi(strings.TrimSpace(f))
+					if err != nil || i < 1 {
+						return fmt.Errorf("--skip-faults %q: fault numbers from 1, separated by commas", skipFaults)
+					}
+					opts.SkipFaults = append(opts.SkipFaults, i)
+				}
 			}
 			var page *os.File
 			if htmlFile != "" {
@@ -155,17 +165,22 @@ func newSimRunCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&quiet, "quiet", false, "print only the summary, not the timeline")
 	cmd.Flags().StringVar(&htmlFile, "html", "", "write the run as one self-contained HTML page to this file")
 	cmd.Flags().IntVar(&maxFaults, "faults", -1, "cut the fault schedule after this many faults (-1: no cut)")
+	cmd.Flags().StringVar(&skipFaults, "skip-faults", "", "leave these faults of the schedule out (their numbers, separated by commas); the others stay as they were")
 	cmd.Flags().BoolVar(&noShrink, "no-shrink", false, "on a violation, do not search for the shortest failing prefix of the fault schedule")
 	return cmd
 }
 
 // printShrunk replays a failing seed with its fault schedule cut at
-// successive points and prints the shortest prefix that still fails.
+// successive points and prints the shortest prefix that still fails, less
+// the faults it fails without (sim.Shrink).
 func printShrunk(out io.Writer, opts sim.Options, rep *sim.Report) {
 	start := time.Now()
 	fmt.Fprintf(out, "\nsearching the shortest prefix of its fault schedule (%d faults) that still fails...\n", len(rep.Faults))
 	k, shrunk := sim.Shrink(opts, rep)
 	fmt.Fprintf(out, "shortest failing prefix: %d of %d faults (found in %s)\n", k, len(rep.Faults), time.Since(start).Round(time.Millisecond))
+	if len(shrunk.SkipFaults) > 0 {
+		fmt.Fprintf(out, "it still fails without %d of them; these %d remain:\n", len(shrunk.SkipFaults), len(shrunk.Faults))
+	}
 	for _, f := range shrunk.Faults {
 		fmt.Fprintf(out, "  %s\n", f)
 	}
