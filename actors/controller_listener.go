@@ -53,6 +53,7 @@ func (n *Node) startListeners() error {
 			ConnectionsMaxIdleMs: cfg.ConnectionsMaxIdleMs,
 			APIVersions:          servedAPIVersions(),
 			Observer:             n.metrics,
+			Features:             n.apiFeatures,
 			// Produce records are held (Request.Retain) until their
 			// partition appended them; every other request is done with its
 			// frame when it is answered.

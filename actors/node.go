@@ -67,6 +67,9 @@ type Node struct {
 	groups *groupNode
 	// txns holds the transaction coordinators this node runs.
 	txns *txnNode
+	// features caches what ApiVersions advertises of the image's feature
+	// levels (api_features.go).
+	features featureCache
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock
 

@@ -54,6 +54,9 @@ func formatImage(m *MetadataImage) string {
 	if m.ClusterID() != "" {
 		fmt.Fprintf(&out, "cluster %s\n", m.ClusterID())
 	}
+	for _, f := range m.FinalizedFeatures() {
+		fmt.Fprintf(&out, "feature %s=%d\n", f.Name, f.Level)
+	}
 	for t := range m.Topics() {
 		fmt.Fprintf(&out, "%s id=%s rf=%d%s\n", t.Name, shortID(t.ID), t.ReplicationFactor, formatConfigs(t.Configs))
 		for _, p := range t.Partitions {

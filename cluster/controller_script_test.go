@@ -25,6 +25,8 @@ import (
 //	                      none) and server.properties key=value; with
 //	                      manual, proposals wait for commit or lose; with
 //	                      name-cluster, it commits the cluster id first
+//	                      (and the bootstrap features:
+//	                      [bootstrap.transaction.version=N])
 //	brokers ids=(1, 2, 3) the static brokers
 //	create-topics [validate-only] [commit-fails] [v=N]
 //	        one topic per line: name [partitions=N] [rf=N]
@@ -234,6 +236,8 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
+		case "bootstrap.transaction.version":
+			cfg.BootstrapFeatures = map[string]int16{TransactionVersionFeature: int16(atoi(t, arg.SingleVal(t)))}
 		default:
 			cfg.StaticBrokerConfigs[arg.Key] = arg.SingleVal(t)
 		}

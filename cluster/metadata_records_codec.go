@@ -41,6 +41,9 @@ import (
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
 //	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
+//	12 FeatureLevelRecord v0: name, level (an int16 as an int32)
+//	15 ProducerIdsRecord v0: broker id, broker epoch (int64), next
+//	   producer id (int64)
 //	1000 ClusterIDRecord v0 (gregor's own): cluster id (string)
 //
 //	batch  := length uint32 | crc32c uint32 | body        (big-endian)
@@ -79,6 +82,7 @@ var recordVersions = map[uint16]uint64{
 	brokerRegistrationChangeRecordKey: 0,
 	clusterIDRecordKey:                0,
 	producerIdsRecordKey:              0,
+	featureLevelRecordKey:             0,
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -215,6 +219,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
 		e.int64(r.NextProducerID)
+	case FeatureLevelRecord:
+		e.string(r.Name)
+		e.int32(int32(r.FeatureLevel))
 	default:
 		panic(fmt.Sprintf("metadata record %T has no encoding", rec))
 	}
@@ -281,6 +288,14 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		rec = ClusterIDRecord{ClusterID: d.string()}
 	case producerIdsRecordKey:
 		rec = ProducerIdsRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), NextProducerID: d.varint()}
+	case featureLevelRecordKey:
+		r := FeatureLevelRecord{Name: d.string()}
+		if level := d.int32(); level < -1<<15 || level > 1<<15-1 {
+			d.fail(fmt.Errorf("feature level %d does not fit an int16", level))
+		} else {
+			r.FeatureLevel = int16(level)
+		}
+		rec = r
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.fail(fmt.Errorf("%d bytes after metadata record %d", len(d.p), key))

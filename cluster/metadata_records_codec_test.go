@@ -21,6 +21,7 @@ var everyRecord = []MetadataRecord{
 	RemoveTopicRecord{TopicID: TopicID{255, 254}},
 	ClusterIDRecord{ClusterID: "MkU3OEVBNTcwNTJENDM2Qk"},
 	ProducerIdsRecord{BrokerID: -1, BrokerEpoch: 1 << 41, NextProducerID: 1<<62 + 3},
+	FeatureLevelRecord{Name: TransactionVersionFeature, FeatureLevel: 32767},
 	ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "orders", Name: "retention.ms", Value: strp("")},
 	ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.ms"},
 	PartitionRecord{TopicID: TopicID{4}, Partition: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{3}, RemovingReplicas: []int32{}},
