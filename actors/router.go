@@ -77,10 +77,10 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 26, MinVersion: 0, MaxVersion: 5}, // EndTxn
 		{APIKey: 65, MinVersion: 0, MaxVersion: 0}, // DescribeTransactions
 		{APIKey: 66, MinVersion: 0, MaxVersion: 2}, // ListTransactions
-		// TxnOffsetCommit v5 is for KIP-890 part 2 clients (it adds the
-		// offsets partition itself), which the missing transaction.version
-		// feature keeps away.
-		{APIKey: 28, MinVersion: 0, MaxVersion: 4}, // TxnOffsetCommit
+		// TxnOffsetCommit v5 is for KIP-890 part 2 clients: the offsets
+		// partition's leader adds it to the transaction. v6 names topics
+		// by id (KIP-1319).
+		{APIKey: 28, MinVersion: 0, MaxVersion: 5}, // TxnOffsetCommit
 	}
 }
 

@@ -38,6 +38,9 @@ type txnNode struct {
 	// unverified, set by tests that drive partitions with markers of their
 	// own and no coordinator, lets every transactional produce through.
 	unverified atomic.Bool
+	// asker carries the partitions' verifications and adds to the
+	// coordinators (txn_verify.go).
+	asker txnAsker
 }
 
 func newTxnNode(n *Node) *txnNode {
