@@ -118,15 +118,23 @@ func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnReque
 func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16, tps []TopicPartition, byBroker bool,
 	now Time, done func(code int16)) {
 	t := c.txns[txnID]
+	parkable := parkedAdd{producerID: producerID, epoch: epoch, tps: tps, byBroker: byBroker, done: done}
 	switch {
-	case t == nil || t.producerID != producerID:
+	case t == nil:
+		done(kerr.InvalidProducerIDMapping.Code)
+		return
+	case t.nextProducerID >= 0 && producerID == t.nextProducerID && epoch == 0 && c.park(t, parkable):
+		// The first request under the producer id an exhausted epoch
+		// moved to (the EndTxn answer gave it): it runs once the
+		// completion made that id the transactional id's.
+		return
+	case t.producerID != producerID:
 		done(kerr.InvalidProducerIDMapping.Code)
 		return
 	case t.epoch != epoch:
 		done(kerr.ProducerFenced.Code)
 		return
-	case c.park(t, func(now Time) { c.addPartitions(txnID, producerID, epoch, tps, byBroker, now, done) },
-		func() { done(kerr.ConcurrentTransactions.Code) }):
+	case c.park(t, parkable):
 		return
 	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
 		done(kerr.ConcurrentTransactions.Code)
