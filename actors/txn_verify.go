@@ -47,11 +47,13 @@ type txnAsk struct {
 	done       func(code int16)
 }
 
-// txnAsker carries the partitions' asks to the transaction coordinators
-// as Kafka's AddPartitionsToTxnManager does: one request at a time per
-// transactional id; what the partitions ask meanwhile for that id waits
-// and goes as one transaction of the next request, so the coordinator
-// appends once for the partitions of a produce rather than once for each.
+// txnAsker carries the partitions' asks to the transaction coordinators.
+// An ask of a coordinator on this node goes to it at once: the core holds
+// adds that come while another is appended and appends them as one. To
+// another broker it goes as Kafka's AddPartitionsToTxnManager sends: one
+// request at a time per transactional id; what the partitions ask
+// meanwhile for that id waits and goes as one transaction of the next
+// request.
 type txnAsker struct {
 	mu sync.Mutex
 	// queues are the transactional ids with a request in flight, and
@@ -66,6 +68,11 @@ type txnAskQueue struct{ waiting []txnAsk }
 func (n *Node) askTxnCoordinator(a txnAsk) {
 	if n.txns.unverified.Load() {
 		a.done(0)
+		return
+	}
+	if pid := n.txns.coordinatorFor(n.routes.load(), a.txnID); pid != nil {
+		req := txnAskRequest(a.txnID, []txnAsk{a})
+		n.system.Root.Send(pid, &txnRequest{body: req, respond: func(resp kmsg.Response) { a.done(verifyCode(resp, a.tp)) }})
 		return
 	}
 	x := &n.txns.asker
