@@ -48,8 +48,9 @@ type txnAsk struct {
 }
 
 // txnAsker carries the partitions' asks to the transaction coordinators.
-// An ask of a coordinator on this node goes to it at once: the core holds
-// adds that come while another is appended and appends them as one. To
+// An ask of a coordinator on this node goes to it at once: it gathers the
+// asks in its mailbox into one request, and the core holds adds that come
+// while another is appended and appends them as one. To
 // another broker it goes as Kafka's AddPartitionsToTxnManager sends: one
 // request at a time per transactional id; what the partitions ask
 // meanwhile for that id waits and goes as one transaction of the next
@@ -71,8 +72,7 @@ func (n *Node) askTxnCoordinator(a txnAsk) {
 		return
 	}
 	if pid := n.txns.coordinatorFor(n.routes.load(), a.txnID); pid != nil {
-		req := txnAskRequest(a.txnID, []txnAsk{a})
-		n.system.Root.Send(pid, &txnRequest{body: req, respond: func(resp kmsg.Response) { a.done(verifyCode(resp, a.tp)) }})
+		n.system.Root.Send(pid, &txnLocalAsk{ask: a})
 		return
 	}
 	x := &n.txns.asker
