@@ -194,3 +194,57 @@ func TestTxnTransactionVersion0(t *testing.T) {
 		t.Errorf("the producer's epoch moved to %d without KIP-890 part 2", epoch)
 	}
 }
+
+// An operator moves transaction.version with UpdateFeatures (kadm), as
+// with Kafka's kafka-features tool: a safe downgrade to 0 takes clients
+// back to adding partitions themselves, an upgrade to 2 forward again; a
+// level this build does not support is refused.
+func TestTxnUpdateFeatures(t *testing.T) {
+	n := startTxnNode(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	update := func(level int16, upgradeType int8) error {
+		res, err := adm.UpdateFeatures(ctx, false, kadm.FeatureUpdate{Feature: cluster.TransactionVersionFeature,
+			MaxVersionLevel: level, UpgradeType: upgradeType})
+		if err == nil {
+			err = res.Error()
+		}
+		return err
+	}
+	// The level is read from the node's image, which follows the commit.
+	awaitLevel := func(want int16) {
+		t.Helper()
+		for v := finalizedTransactionVersion(ctx, t, newClient(t, n)); v != want; v = finalizedTransactionVersion(ctx, t, newClient(t, n)) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("transaction.version %d, want %d", v, want)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	if err := update(3, 1); err == nil {
+		t.Fatal("transaction.version 3 was finalized")
+	}
+	if err := update(0, 1); err == nil {
+		t.Fatal("a downgrade went through as an upgrade")
+	}
+	if err := update(0, 2); err != nil {
+		t.Fatal(err)
+	}
+	awaitLevel(0)
+	for _, topic := range []string{"at-tv0", "at-tv2"} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if counter, _ := runInterleavedTransactions(ctx, t, n, "at-tv0", 1, 2); counter.sent(kmsg.AddPartitionsToTxn) == 0 {
+		t.Error("no AddPartitionsToTxn at transaction.version 0")
+	}
+	if err := update(2, 1); err != nil {
+		t.Fatal(err)
+	}
+	awaitLevel(2)
+	if counter, _ := runInterleavedTransactions(ctx, t, n, "at-tv2", 1, 2); counter.sent(kmsg.AddPartitionsToTxn) != 0 {
+		t.Error("AddPartitionsToTxn at transaction.version 2")
+	}
+}

@@ -435,6 +435,8 @@ func (c *Controller) Handle(now Instant, req kmsg.Request, token any) bool {
 		d = c.listPartitionReassignments(r)
 	case *kmsg.AllocateProducerIDsRequest:
 		d = c.allocateProducerIDs(r)
+	case *kmsg.UpdateFeaturesRequest:
+		d = c.updateFeatures(r)
 	}
 	c.submit(token, req, d)
 	return true
@@ -447,7 +449,7 @@ func servedByController(req kmsg.Request) bool {
 		*kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.UnregisterBrokerRequest,
 		*kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
-		*kmsg.AllocateProducerIDsRequest:
+		*kmsg.AllocateProducerIDsRequest, *kmsg.UpdateFeaturesRequest:
 		return true
 	}
 	return false

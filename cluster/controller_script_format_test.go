@@ -229,6 +229,13 @@ func formatClusterResponse(out *strings.Builder, resp kmsg.Response, result func
 				out.WriteString("\n")
 			}
 		}
+	case *kmsg.UpdateFeaturesResponse:
+		result("UpdateFeatures", r.ErrorCode, r.ErrorMessage)
+		out.WriteString("\n")
+		for _, res := range r.Results {
+			result("  "+res.Feature, res.ErrorCode, nil)
+			out.WriteString("\n")
+		}
 	case *kmsg.AllocateProducerIDsResponse:
 		result("AllocateProducerIDs", r.ErrorCode, nil)
 		if r.ErrorCode == 0 {

@@ -29,7 +29,8 @@ import (
 //
 //	0  RegisterBrokerRecord v0: broker id, incarnation id, broker epoch
 //	   (int64), endpoints, rack (nullable string), fenced, in controlled
-//	   shutdown
+//	   shutdown; v1 adds the supported features (uvarint count, then per
+//	   feature name, min level and max level as int32)
 //	1  UnregisterBrokerRecord v0: broker id, broker epoch
 //	2  TopicRecord v0: name, topic id
 //	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
@@ -72,7 +73,7 @@ const (
 
 // recordVersions is the highest version of each record this build reads.
 var recordVersions = map[uint16]uint64{
-	registerBrokerRecordKey:           0,
+	registerBrokerRecordKey:           1,
 	unregisterBrokerRecordKey:         0,
 	topicRecordKey:                    0,
 	partitionRecordKey:                1,
@@ -173,6 +174,14 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.nullableString(r.Rack)
 		e.bool(r.Fenced)
 		e.bool(r.InControlledShutdown)
+		if recordVersion(r) >= 1 {
+			e.p = binary.AppendUvarint(e.p, uint64(len(r.Features)))
+			for _, f := range r.Features {
+				e.string(f.Name)
+				e.int32(int32(f.MinVersion))
+				e.int32(int32(f.MaxVersion))
+			}
+		}
 	case UnregisterBrokerRecord:
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
@@ -231,6 +240,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 // recordVersion is the lowest version that holds every field rec sets.
 func recordVersion(rec MetadataRecord) uint64 {
 	switch r := rec.(type) {
+	case RegisterBrokerRecord:
+		if len(r.Features) > 0 {
+			return 1
+		}
 	case PartitionRecord:
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
@@ -259,8 +272,12 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 	var rec MetadataRecord
 	switch uint16(key) {
 	case registerBrokerRecordKey:
-		rec = RegisterBrokerRecord{BrokerID: d.int32(), IncarnationID: d.uuid(), BrokerEpoch: d.varint(),
+		r := RegisterBrokerRecord{BrokerID: d.int32(), IncarnationID: d.uuid(), BrokerEpoch: d.varint(),
 			Endpoints: d.endpoints(), Rack: d.nullableString(), Fenced: d.bool(), InControlledShutdown: d.bool()}
+		if version >= 1 {
+			r.Features = d.featureRanges()
+		}
+		rec = r
 	case unregisterBrokerRecordKey:
 		rec = UnregisterBrokerRecord{BrokerID: d.int32(), BrokerEpoch: d.varint()}
 	case brokerRegistrationChangeRecordKey:
@@ -549,4 +566,22 @@ func ReplayMetadataLog(p []byte) (*MetadataImage, int, error) {
 		whole += n
 	}
 	return img, whole, nil
+}
+
+// featureRanges reads a broker's supported features: count, then name, min
+// and max level of each.
+func (d *decoder) featureRanges() []FeatureRange {
+	n := d.count()
+	out := make([]FeatureRange, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		f := FeatureRange{Name: d.string()}
+		lo, hi := d.int32(), d.int32()
+		if lo < -1<<15 || lo > 1<<15-1 || hi < -1<<15 || hi > 1<<15-1 {
+			d.fail(fmt.Errorf("feature %s range %d-%d does not fit int16", f.Name, lo, hi))
+			return nil
+		}
+		f.MinVersion, f.MaxVersion = int16(lo), int16(hi)
+		out = append(out, f)
+	}
+	return out
 }
