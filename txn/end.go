@@ -193,7 +193,7 @@ func (c *Coordinator) runParked(t *txnMeta, now Time) {
 	for len(t.parked) > 0 && t.pending == nil && t.state != PrepareCommit && t.state != PrepareAbort {
 		adds := takeParkedAdds(t, t.parked[0].producerID, t.parked[0].epoch)
 		merged := mergeAdds(adds)
-		c.addPartitions(t.id, merged.producerID, merged.epoch, merged.tps, merged.byBroker, now, merged.done)
+		c.addParked(t.id, merged, now)
 	}
 }
 
@@ -222,6 +222,7 @@ func mergeAdds(adds []parkedAdd) parkedAdd {
 			}
 		}
 		m.byBroker = m.byBroker || a.byBroker
+		m.announce = append(m.announce, a.announce...)
 	}
 	m.done = func(code int16) {
 		for _, a := range adds {
@@ -295,7 +296,9 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 			return
 		}
 		if opened.done != nil {
-			c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: t.producerID, ProducerEpoch: t.epoch, Partitions: opened.tps})
+			if len(opened.announce) > 0 {
+				c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: t.producerID, ProducerEpoch: t.epoch, Partitions: opened.announce})
+			}
 			opened.done(0)
 		}
 	})

@@ -109,7 +109,10 @@ type parkedAdd struct {
 	epoch      int16
 	tps        []TopicPartition
 	byBroker   bool
-	done       func(code int16)
+	// announce are the partitions whose leaders are told they joined
+	// (those of a producer's own adds; a broker's partition asked).
+	announce []TopicPartition
+	done     func(code int16)
 }
 
 // markerState is one partition's marker still to write.
