@@ -26,8 +26,11 @@ type producePartition struct {
 	// transactionalID is the request's, for the verification of a
 	// transactional batch (txn_partition_verify.go).
 	transactionalID string
-	reply           func(producePartitionResult)
-	release         func()
+	// txnOperation says whether the partition may add itself to the
+	// transaction (Produce v12+, TxnOffsetCommit v5+) or only verify it.
+	txnOperation cluster.TxnOperation
+	reply        func(producePartitionResult)
+	release      func()
 }
 
 // releaseRecords gives the request's frame back (once).
@@ -85,7 +88,8 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			}
 			rp.ErrorCode = code
 			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
-			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body)}
+			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
+				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
 				msg.release = req.Retain()
 			}

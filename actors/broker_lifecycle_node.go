@@ -92,6 +92,9 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		n.stopping.Store(true)
 		n.stopActors()
+		if n.dispatcher != nil {
+			n.dispatcher.stop()
+		}
 		if n.highWatermarks != nil {
 			n.highWatermarks.stop()
 		}

@@ -75,6 +75,7 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
 			BrokerSessionTimeoutMs: cfg.BrokerSessionTimeoutMs, BrokerHeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs,
+			BootstrapFeatures: cfg.Txns.bootstrapFeatures(),
 		})
 	case *controllerRequest:
 		token := &answerToken{local: msg.local, respond: msg.respond}

@@ -25,6 +25,7 @@ func controllerAPIVersions() []netio.APIVersionRange {
 		{APIKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
 		{APIKey: 45, MinVersion: 0, MaxVersion: 1}, // AlterPartitionAssignments
 		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
+		{APIKey: 57, MinVersion: 0, MaxVersion: 2}, // UpdateFeatures
 		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 56, MinVersion: 0, MaxVersion: 3}, // AlterPartition
 		{APIKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
@@ -53,6 +54,7 @@ func (n *Node) startListeners() error {
 			ConnectionsMaxIdleMs: cfg.ConnectionsMaxIdleMs,
 			APIVersions:          servedAPIVersions(),
 			Observer:             n.metrics,
+			Features:             n.apiFeatures,
 			// Produce records are held (Request.Retain) until their
 			// partition appended them; every other request is done with its
 			// frame when it is answered.
@@ -118,7 +120,7 @@ func servedByController(req kmsg.Request) bool {
 		*kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.UnregisterBrokerRequest,
 		*kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
-		*kmsg.DescribeQuorumRequest, *kmsg.AllocateProducerIDsRequest:
+		*kmsg.DescribeQuorumRequest, *kmsg.AllocateProducerIDsRequest, *kmsg.UpdateFeaturesRequest:
 		return true
 	}
 	return false

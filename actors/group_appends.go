@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"gregor/cluster"
 	"gregor/groups"
 )
 
@@ -53,5 +54,6 @@ func (a *groupCoordinator) flushTransactional(ap groups.Append) {
 	self, root, ids := a.self, a.g.n.system.Root, a.appending
 	batch := groups.EncodeTxnBatch(ap.Records, a.g.n.cfg.Clock.Now().WallMs, *ap.Producer)
 	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
+		transactionalID: ap.Producer.TransactionalID, txnOperation: cluster.TxnOperationForTxnOffsetCommit(ap.Producer.TxnOffsetCommitVersion),
 		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
 }

@@ -67,6 +67,12 @@ type Node struct {
 	groups *groupNode
 	// txns holds the transaction coordinators this node runs.
 	txns *txnNode
+	// features caches what ApiVersions advertises of the image's feature
+	// levels (api_features.go).
+	features featureCache
+	// dispatcher runs the mailboxes of the partition and transaction
+	// coordinator actors on long-lived goroutines (dispatcher.go).
+	dispatcher *workerDispatcher
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock
 
@@ -135,6 +141,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	n.replicationMetrics = newReplicationMetrics(n)
 	n.groups = newGroupNode(n)
 	n.txns = newTxnNode(n)
+	n.dispatcher = newWorkerDispatcher(actorThroughput)
 	if err := n.start(ctx); err != nil {
 		n.stop(context.Background(), false)
 		return nil, err

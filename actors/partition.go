@@ -102,7 +102,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *producePartition:
 		a.bytesIn.Add(float64(len(msg.records)))
-		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker, TransactionalID: msg.transactionalID}
+		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
+			TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
 		a.core.Produce(a.await(msg, msg.reply != nil), req, a.node.cfg.Clock.Now())
 		// The append (or the refusal) happens in this carryOut; after it
 		// nothing reads the records, so the request's frame goes back.

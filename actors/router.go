@@ -54,6 +54,7 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 43, MinVersion: 0, MaxVersion: 2}, // ElectLeaders
 		{APIKey: 45, MinVersion: 0, MaxVersion: 1}, // AlterPartitionAssignments
 		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
+		{APIKey: 57, MinVersion: 0, MaxVersion: 2}, // UpdateFeatures (feature levels, api_features.go)
 		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 		{APIKey: 8, MinVersion: 2, MaxVersion: 10}, // OffsetCommit
@@ -77,10 +78,10 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 26, MinVersion: 0, MaxVersion: 5}, // EndTxn
 		{APIKey: 65, MinVersion: 0, MaxVersion: 0}, // DescribeTransactions
 		{APIKey: 66, MinVersion: 0, MaxVersion: 2}, // ListTransactions
-		// TxnOffsetCommit v5 is for KIP-890 part 2 clients (it adds the
-		// offsets partition itself), which the missing transaction.version
-		// feature keeps away.
-		{APIKey: 28, MinVersion: 0, MaxVersion: 4}, // TxnOffsetCommit
+		// TxnOffsetCommit v5 is for KIP-890 part 2 clients: the offsets
+		// partition's leader adds it to the transaction. v6 names topics
+		// by id (KIP-1319).
+		{APIKey: 28, MinVersion: 0, MaxVersion: 5}, // TxnOffsetCommit
 	}
 }
 
@@ -119,7 +120,8 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		respond(r.describeTopicPartitions(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
-		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest:
+		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest,
+		*kmsg.UpdateFeaturesRequest:
 		r.forwardToController(body, respond)
 	default:
 		if r.handleGroup(req, respond) || r.handleProducer(req, respond) || r.handleTxn(req, respond) {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"gregor/cluster"
 	"gregor/txn"
 )
 
@@ -26,6 +27,18 @@ type TxnConfig struct {
 	// RemoveExpiredIntervalMs is
 	// transaction.remove.expired.transaction.cleanup.interval.ms (1 hour).
 	RemoveExpiredIntervalMs int64
+	// BootstrapTransactionVersion is the transaction.version a new cluster
+	// starts at (nil: the highest this build supports, 2); a cluster named
+	// before keeps the level its metadata log holds.
+	BootstrapTransactionVersion *int16
+}
+
+// bootstrapFeatures are the feature levels a new cluster starts at.
+func (c TxnConfig) bootstrapFeatures() map[string]int16 {
+	if c.BootstrapTransactionVersion == nil {
+		return nil
+	}
+	return map[string]int16{cluster.TransactionVersionFeature: *c.BootstrapTransactionVersion}
 }
 
 // Kafka's defaults for the transaction state topic.

@@ -65,10 +65,14 @@ type txnCoordinator struct {
 	// queued wait for them, then go as one batch.
 	appending []txn.AppendID
 	queued    []txn.Append
-	closing   bool
-	timer     *time.Timer
-	tickAtMs  int64
-	tickArmed bool
+	// asks are partitions' asks gathered until flushQueued's
+	// txnFlushAsks arrives (txn_coordinator_asks.go).
+	asks        []txnAsk
+	flushQueued bool
+	closing     bool
+	timer       *time.Timer
+	tickAtMs    int64
+	tickArmed   bool
 }
 
 func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
@@ -91,9 +95,16 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 			msg.answerUndelivered()
 			return
 		}
-		a.nextID++
-		a.waiting[a.nextID] = msg
-		a.core.Handle(a.nextID, msg.body, a.now())
+		a.handle(msg)
+	case *txnLocalAsk:
+		if a.closing {
+			msg.answerUndelivered()
+			return
+		}
+		a.gatherAsk(msg.ask)
+		return
+	case *txnFlushAsks:
+		a.flushAsks()
 	case *txnAppended:
 		a.appending = nil
 		for _, id := range msg.ids {
@@ -128,6 +139,13 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("transaction coordinator %d: unexpected message %T", a.partition, msg))
 	}
 	a.carryOut()
+}
+
+// handle hands the core a request.
+func (a *txnCoordinator) handle(req *txnRequest) {
+	a.nextID++
+	a.waiting[a.nextID] = req
+	a.core.Handle(a.nextID, req.body, a.now())
 }
 
 func (a *txnCoordinator) now() txn.Time {
@@ -256,6 +274,7 @@ func (a *txnCoordinator) armTimer() {
 // answerWaiting answers NOT_COORDINATOR to every request the core still
 // owes an answer; the core's later replies to them are dropped.
 func (a *txnCoordinator) answerWaiting() {
+	a.answerAsks()
 	for id, req := range a.waiting {
 		req.answerUndelivered()
 		delete(a.waiting, id)

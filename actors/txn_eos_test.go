@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startTxnNode starts a node for transaction tests: few internal
@@ -30,14 +31,14 @@ type eosMember struct {
 	stop, done chan struct{}
 }
 
-func startEOSMember(t *testing.T, ctx context.Context, n *Node, id int, errs chan<- error) *eosMember {
+func startEOSMember(t *testing.T, ctx context.Context, n *Node, id int, errs chan<- error, opts ...kgo.Opt) *eosMember {
 	m := &eosMember{stop: make(chan struct{}), done: make(chan struct{})}
-	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(n.Addr().String()),
-		kgo.TransactionalID(fmt.Sprint("eos-", id)), kgo.TransactionTimeout(10*time.Second),
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.SeedBrokers(n.Addr().String()),
+		kgo.TransactionalID(fmt.Sprint("eos-", id)), kgo.TransactionTimeout(10 * time.Second),
 		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("eos-in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequireStableFetchOffsets(),
-		kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(3*time.Second),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.HeartbeatInterval(100 * time.Millisecond), kgo.SessionTimeout(3 * time.Second),
+		kgo.RecordPartitioner(kgo.ManualPartitioner())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +79,47 @@ func (m *eosMember) close() {
 // reads its input and writes its output with the offsets committed in the
 // same transaction, while members join and leave; the output holds every
 // input record once, in order per partition, and the group's offsets end
-// at the input's end.
+// at the input's end. The node is at transaction.version 2, so the members
+// send neither AddPartitionsToTxn nor AddOffsetsToTxn (KIP-890 part 2:
+// Produce v12 and TxnOffsetCommit v5 add their partitions).
 func TestTxnGroupTransactSession(t *testing.T) {
-	if !markersServed() {
-		t.Skip("partitions do not take transaction markers yet")
-	}
 	n := startTxnNode(t)
+	counter := &requestCounter{}
+	runGroupTransactSession(t, n, kgo.WithHooks(counter))
+	for _, key := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn} {
+		if got := counter.sent(key); got != 0 {
+			t.Errorf("the members sent %d %s under transaction.version 2", got, kmsg.NameForKey(int16(key)))
+		}
+	}
+	for _, key := range []kmsg.Key{kmsg.TxnOffsetCommit, kmsg.EndTxn} {
+		if counter.sent(key) == 0 {
+			t.Errorf("the members sent no %s", kmsg.NameForKey(int16(key)))
+		}
+	}
+}
+
+// The same chain on a node at transaction.version 0: the members add
+// partitions and offsets with AddPartitionsToTxn and AddOffsetsToTxn, as
+// before KIP-890 part 2.
+func TestTxnGroupTransactSessionVersion0(t *testing.T) {
+	level := int16(0)
+	n := startTestNode(t, t.TempDir(), func(c *Config) {
+		c.Groups = GroupConfig{OffsetsTopicPartitions: 5, MinSessionTimeoutMs: 500}
+		c.Txns = TxnConfig{StateLogPartitions: 5, BootstrapTransactionVersion: &level}
+	})
+	counter := &requestCounter{}
+	runGroupTransactSession(t, n, kgo.WithHooks(counter))
+	for _, key := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn} {
+		if counter.sent(key) == 0 {
+			t.Errorf("the members sent no %s under transaction.version 0", kmsg.NameForKey(int16(key)))
+		}
+	}
+}
+
+// runGroupTransactSession runs the exactly-once chain on n, with members
+// joining and leaving, and checks its output and the group's offsets.
+func runGroupTransactSession(t *testing.T, n *Node, opts ...kgo.Opt) {
+	t.Helper()
 	ctx := testContext(t, 120*time.Second)
 	cl := newClient(t, n, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
@@ -94,9 +130,9 @@ func TestTxnGroupTransactSession(t *testing.T) {
 		}
 	}
 	errs := make(chan error, 16)
-	members := []*eosMember{startEOSMember(t, ctx, n, 0, errs)}
+	members := []*eosMember{startEOSMember(t, ctx, n, 0, errs, opts...)}
 	produceNumbered(ctx, t, cl, "eos-in", partitions, perPartition/2, 10)
-	members = append(members, startEOSMember(t, ctx, n, 1, errs), startEOSMember(t, ctx, n, 2, errs))
+	members = append(members, startEOSMember(t, ctx, n, 1, errs, opts...), startEOSMember(t, ctx, n, 2, errs, opts...))
 	produceRange(ctx, t, cl, "eos-in", partitions, perPartition/2, perPartition)
 	members[0].close()
 	members = members[1:]

@@ -38,6 +38,9 @@ type txnNode struct {
 	// unverified, set by tests that drive partitions with markers of their
 	// own and no coordinator, lets every transactional produce through.
 	unverified atomic.Bool
+	// asker carries the partitions' verifications and adds to the
+	// coordinators (txn_verify.go).
+	asker txnAsker
 }
 
 func newTxnNode(n *Node) *txnNode {
@@ -93,7 +96,7 @@ func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, pa
 	}
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return newTxnCoordinator(x, p, epoch, partitionPID)
-	}))
+	}, actor.WithDispatcher(x.n.dispatcher)))
 	x.setCoordinator(p, pid)
 	x.logger.Info("transaction coordinator started", zap.Int32("partition", p), zap.Int32("coordinator_epoch", epoch))
 }

@@ -14,9 +14,10 @@ type txnVerified struct {
 }
 
 // verifyTxns asks the coordinators to verify the transactional produces the
-// core holds back (KIP-890 part 1; the core asks only for a producer whose
-// transaction the partition does not know as ongoing) and feeds each answer
-// back as txnVerified.
+// core holds back (KIP-890 part 1), or to add the partition to their
+// transactions (part 2) when the core says so (it asks only for a producer
+// whose transaction the partition does not know as ongoing), and feeds
+// each answer back as txnVerified.
 func (a *partitionActor) verifyTxns(vs []cluster.VerifyTxn) {
 	tp := logstore.TopicPartition{Topic: a.assigned.topic, Partition: a.assigned.image.Partition}
 	self, root := a.self, a.node.system.Root
@@ -25,9 +26,12 @@ func (a *partitionActor) verifyTxns(vs []cluster.VerifyTxn) {
 			a.core.TxnVerified(v.ID, 0, a.node.cfg.Clock.Now())
 			continue
 		}
-		a.node.verifyTransaction(v.TransactionalID, v.ProducerID, v.ProducerEpoch, tp, func(code int16) {
-			root.Send(self, &txnVerified{id: v.ID, code: code})
-		})
+		done := func(code int16) { root.Send(self, &txnVerified{id: v.ID, code: code}) }
+		if v.Add {
+			a.node.addToTransaction(v.TransactionalID, v.ProducerID, v.ProducerEpoch, tp, done)
+		} else {
+			a.node.verifyTransaction(v.TransactionalID, v.ProducerID, v.ProducerEpoch, tp, done)
+		}
 	}
 }
 

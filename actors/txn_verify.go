@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,20 +26,129 @@ const verifyTimeout = 10 * time.Second
 // or NOT_ENOUGH_REPLICAS when the coordinator cannot answer now (the
 // producer retries), as Kafka's brokers answer.
 func (n *Node) verifyTransaction(txnID string, producerID int64, epoch int16, tp logstore.TopicPartition, done func(errCode int16)) {
-	req := kmsg.NewPtrAddPartitionsToTxnRequest()
-	req.Version = 4
-	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = txnID, producerID, epoch, true
-	topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
-	topic.Topic, topic.Partitions = tp.Topic, []int32{tp.Partition}
-	tx.Topics = append(tx.Topics, topic)
-	req.Transactions = append(req.Transactions, tx)
+	n.askTxnCoordinator(txnAsk{txnID: txnID, producerID: producerID, epoch: epoch, tp: tp, done: done})
+}
+
+// addToTransaction asks the transaction coordinator of txnID to add tp to
+// the producer's transaction, opening one if none is (KIP-890 part 2: the
+// AddPartitionsToTxn v5 a broker sends for a producer that produced to tp
+// without adding it). done runs as verifyTransaction's.
+func (n *Node) addToTransaction(txnID string, producerID int64, epoch int16, tp logstore.TopicPartition, done func(errCode int16)) {
+	n.askTxnCoordinator(txnAsk{txnID: txnID, producerID: producerID, epoch: epoch, tp: tp, add: true, done: done})
+}
+
+// txnAsk is one partition's verification or add, for one producer.
+type txnAsk struct {
+	txnID      string
+	producerID int64
+	epoch      int16
+	tp         logstore.TopicPartition
+	add        bool
+	done       func(code int16)
+}
+
+// txnAsker carries the partitions' asks to the transaction coordinators.
+// An ask of a coordinator on this node goes to it at once: it gathers the
+// asks in its mailbox into one request, and the core holds adds that come
+// while another is appended and appends them as one. To
+// another broker it goes as Kafka's AddPartitionsToTxnManager sends: one
+// request at a time per transactional id; what the partitions ask
+// meanwhile for that id waits and goes as one transaction of the next
+// request.
+type txnAsker struct {
+	mu sync.Mutex
+	// queues are the transactional ids with a request in flight, and
+	// their asks waiting for the next one.
+	queues map[string]*txnAskQueue
+}
+
+type txnAskQueue struct{ waiting []txnAsk }
+
+// askTxnCoordinator sends a's request, or queues it behind the one in
+// flight for its transactional id.
+func (n *Node) askTxnCoordinator(a txnAsk) {
 	if n.txns.unverified.Load() {
-		done(0)
+		a.done(0)
 		return
 	}
-	answer := func(resp kmsg.Response) { done(verifyCode(resp)) }
+	if pid := n.txns.coordinatorFor(n.routes.load(), a.txnID); pid != nil {
+		n.system.Root.Send(pid, &txnLocalAsk{ask: a})
+		return
+	}
+	x := &n.txns.asker
+	x.mu.Lock()
+	if x.queues == nil {
+		x.queues = map[string]*txnAskQueue{}
+	}
+	if q := x.queues[a.txnID]; q != nil {
+		q.waiting = append(q.waiting, a)
+		x.mu.Unlock()
+		return
+	}
+	x.queues[a.txnID] = &txnAskQueue{}
+	x.mu.Unlock()
+	n.sendTxnAsks(a.txnID, []txnAsk{a})
+}
 
+// txnAsksAnswered takes the next asks of txnID once its request in
+// flight is answered, and sends them, or forgets the id when none wait.
+func (n *Node) txnAsksAnswered(txnID string) {
+	x := &n.txns.asker
+	x.mu.Lock()
+	q := x.queues[txnID]
+	if q == nil || len(q.waiting) == 0 {
+		delete(x.queues, txnID)
+		x.mu.Unlock()
+		return
+	}
+	next, rest := oneTransaction(q.waiting)
+	q.waiting = rest
+	x.mu.Unlock()
+	n.sendTxnAsks(txnID, next)
+}
+
+// oneTransaction picks from asks, in order, those that fit one
+// transaction of a request: the producer id, epoch and kind (add or
+// verify) of the first. An ask of an older epoch than a later one is
+// refused at once (INVALID_PRODUCER_EPOCH, as Kafka's manager answers the
+// older of two producers): its producer is fenced.
+func oneTransaction(asks []txnAsk) (picked, rest []txnAsk) {
+	newest := asks[0]
+	for _, a := range asks[1:] {
+		if a.producerID == newest.producerID && a.epoch > newest.epoch {
+			newest = a
+		}
+	}
+	for _, a := range asks {
+		switch {
+		case a.producerID == newest.producerID && a.epoch < newest.epoch:
+			a.done(kerr.InvalidProducerEpoch.Code)
+		case a.producerID == newest.producerID && a.epoch == newest.epoch && a.add == newest.add:
+			picked = append(picked, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return picked, rest
+}
+
+// sendTxnAsks sends asks, all of one producer id, epoch and kind, as one
+// transaction of an AddPartitionsToTxn request to txnID's coordinator: the
+// actor when this node is it, else its broker.
+func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
+	req := txnAskRequest(txnID, asks)
+	answer := func(resp kmsg.Response) {
+		for _, a := range asks {
+			a.done(verifyCode(resp, a.tp))
+		}
+		n.txnAsksAnswered(txnID)
+	}
+	fail := func(code int16) {
+		for _, a := range asks {
+			a.done(code)
+		}
+		n.txnAsksAnswered(txnID)
+	}
 	rts := n.routes.load()
 	if pid := n.txns.coordinatorFor(rts, txnID); pid != nil {
 		n.system.Root.Send(pid, &txnRequest{body: req, respond: answer})
@@ -49,31 +160,68 @@ func (n *Node) verifyTransaction(txnID string, producerID int64, epoch int16, tp
 	}
 	c := n.txns.brokerClient(leader)
 	if leader < 0 || leader == n.cfg.NodeID || c == nil {
-		done(kerr.NotEnoughReplicas.Code)
+		fail(kerr.NotEnoughReplicas.Code)
 		return
 	}
 	if err := c.Send(req, verifyTimeout, func(resp *netio.Response, err error) {
 		if err != nil {
-			done(kerr.NotEnoughReplicas.Code)
+			fail(kerr.NotEnoughReplicas.Code)
 			return
 		}
 		defer resp.Release()
 		answer(resp.Body)
 	}); err != nil {
-		done(kerr.NotEnoughReplicas.Code)
+		fail(kerr.NotEnoughReplicas.Code)
 	}
 }
 
-// verifyCode reads the one partition's code of a verification answer.
-func verifyCode(resp kmsg.Response) int16 {
+// txnAskRequest is the broker form of AddPartitionsToTxn for asks of one
+// transaction: v4 to verify, v5 to add (VerifyOnly false).
+func txnAskRequest(txnID string, asks []txnAsk) *kmsg.AddPartitionsToTxnRequest {
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 4
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = txnID, asks[0].producerID, asks[0].epoch, !asks[0].add
+	if asks[0].add {
+		req.Version = 5
+	}
+	for _, a := range asks {
+		i := slices.IndexFunc(tx.Topics, func(t kmsg.AddPartitionsToTxnRequestTransactionTopic) bool { return t.Topic == a.tp.Topic })
+		if i < 0 {
+			topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+			topic.Topic = a.tp.Topic
+			tx.Topics = append(tx.Topics, topic)
+			i = len(tx.Topics) - 1
+		}
+		if !slices.Contains(tx.Topics[i].Partitions, a.tp.Partition) {
+			tx.Topics[i].Partitions = append(tx.Topics[i].Partitions, a.tp.Partition)
+		}
+	}
+	req.Transactions = append(req.Transactions, tx)
+	return req
+}
+
+// verifyCode reads tp's code in the answer to a request of one
+// transaction, and turns the coordinator's own troubles into
+// NOT_ENOUGH_REPLICAS, which every producer retries.
+func verifyCode(resp kmsg.Response, tp logstore.TopicPartition) int16 {
 	r, ok := resp.(*kmsg.AddPartitionsToTxnResponse)
 	code := kerr.UnknownServerError.Code
 	switch {
 	case !ok:
 	case r.ErrorCode != 0:
 		code = r.ErrorCode
-	case len(r.Transactions) == 1 && len(r.Transactions[0].Topics) == 1 && len(r.Transactions[0].Topics[0].Partitions) == 1:
-		code = r.Transactions[0].Topics[0].Partitions[0].ErrorCode
+	case len(r.Transactions) == 1:
+		for _, t := range r.Transactions[0].Topics {
+			if t.Topic != tp.Topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.Partition == tp.Partition {
+					code = p.ErrorCode
+				}
+			}
+		}
 	}
 	switch code {
 	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,

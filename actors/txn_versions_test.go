@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
 )
 
 // txnProducer is a transactional id's producer id and epoch, got with
@@ -54,6 +56,24 @@ func (tp txnProducer) addPartition(ctx context.Context, cl *kgo.Client, topic st
 func txnVersionCases(t *testing.T, n *Node) map[int16]func(ctx context.Context, v int16) error {
 	plain := newClient(t, n)
 	return map[int16]func(ctx context.Context, v int16) error{
+		int16(kmsg.UpdateFeatures): func(ctx context.Context, v int16) error {
+			// transaction.version to the level it has: answered, nothing
+			// changed.
+			req := kmsg.NewPtrUpdateFeaturesRequest()
+			u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+			u.Feature, u.MaxVersionLevel, u.UpgradeType = cluster.TransactionVersionFeature, 2, 1
+			req.FeatureUpdates = append(req.FeatureUpdates, u)
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.UpdateFeatures), v))
+			switch {
+			case err != nil:
+				return err
+			case resp.ErrorCode != 0:
+				return kerr.ErrorForCode(resp.ErrorCode)
+			case v <= 1 && (len(resp.Results) != 1 || resp.Results[0].ErrorCode != 0):
+				return fmt.Errorf("results %+v", resp.Results)
+			}
+			return nil
+		},
 		int16(kmsg.AddPartitionsToTxn): func(ctx context.Context, v int16) error {
 			cl := pinnedClient(t, n, int16(kmsg.AddPartitionsToTxn), v)
 			p, err := initTxn(ctx, plain, fmt.Sprint("add-v", v))

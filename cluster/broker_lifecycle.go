@@ -215,6 +215,11 @@ func (b *BrokerLifecycle) registration() *kmsg.BrokerRegistrationRequest {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID, req.Rack = b.cfg.NodeID, b.clusterID, b.cfg.IncarnationID, b.cfg.Rack
 	req.PreviousBrokerEpoch = -1
+	for _, f := range SupportedFeatures() {
+		rf := kmsg.NewBrokerRegistrationRequestFeature()
+		rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.MinVersion, f.MaxVersion
+		req.Features = append(req.Features, rf)
+	}
 	for _, e := range b.cfg.Listeners {
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port, l.SecurityProtocol = e.Name, e.Host, e.Port, e.SecurityProtocol

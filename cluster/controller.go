@@ -29,6 +29,11 @@ type ControllerConfig struct {
 	// leader over an image that has none (the first controller of a
 	// quorum).
 	NameCluster bool
+	// BootstrapFeatures are the finalized feature levels a new cluster
+	// starts at, committed with its cluster id (nil:
+	// DefaultBootstrapFeatures; a level of 0 finalizes nothing). A cluster
+	// named before keeps the levels its log holds.
+	BootstrapFeatures map[string]int16
 	// NumPartitions is num.partitions: the partition count of auto-created
 	// topics and of CreateTopics without one.
 	NumPartitions int32
@@ -285,7 +290,10 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 			}
 			id = base64.RawURLEncoding.EncodeToString(raw[:])
 		}
-		c.propose([]MetadataRecord{ClusterIDRecord{ClusterID: id}}, nil)
+		// A new cluster starts at its bootstrap feature levels
+		// (metadata_features.go); an older log without them keeps level 0.
+		recs := append([]MetadataRecord{ClusterIDRecord{ClusterID: id}}, bootstrapFeatureRecords(c.cfg.BootstrapFeatures)...)
+		c.propose(recs, nil)
 	}
 }
 
@@ -427,6 +435,8 @@ func (c *Controller) Handle(now Instant, req kmsg.Request, token any) bool {
 		d = c.listPartitionReassignments(r)
 	case *kmsg.AllocateProducerIDsRequest:
 		d = c.allocateProducerIDs(r)
+	case *kmsg.UpdateFeaturesRequest:
+		d = c.updateFeatures(r)
 	}
 	c.submit(token, req, d)
 	return true
@@ -439,7 +449,7 @@ func servedByController(req kmsg.Request) bool {
 		*kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.UnregisterBrokerRequest,
 		*kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest,
-		*kmsg.AllocateProducerIDsRequest:
+		*kmsg.AllocateProducerIDsRequest, *kmsg.UpdateFeaturesRequest:
 		return true
 	}
 	return false

@@ -101,14 +101,19 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		}
 	}
 	w := c.working
-	rec := RegisterBrokerRecord{BrokerID: r.BrokerID, IncarnationID: r.IncarnationID, Endpoints: endpoints, Rack: r.Rack, Fenced: true}
+	features := registrationFeatures(r)
+	if why := unsupportedFinalized(w, features); why != "" {
+		return refuse(kerr.UnsupportedVersion, "broker %d cannot run the cluster's feature levels: %s", r.BrokerID, why)
+	}
+	rec := RegisterBrokerRecord{BrokerID: r.BrokerID, IncarnationID: r.IncarnationID, Endpoints: endpoints, Rack: r.Rack, Fenced: true,
+		Features: features}
 	old, registered := w.Broker(r.BrokerID)
 	if registered && old.IncarnationID == r.IncarnationID {
 		// The same process registering again: its epoch and state stay.
 		c.touch(r.BrokerID, now)
 		resp.BrokerEpoch = old.Epoch
 		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
-		if slices.Equal(old.Endpoints, endpoints) && sameRack(old.Rack, r.Rack) {
+		if slices.Equal(old.Endpoints, endpoints) && sameRack(old.Rack, r.Rack) && slices.Equal(old.Features, features) {
 			return decision{response: resp}
 		}
 		return decision{records: []MetadataRecord{rec}, response: resp}

@@ -102,6 +102,8 @@ func errorResponse(req kmsg.Request, code int16, msg string) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
 		resp.ErrorCode, resp.ProducerIDStart = code, -1
 		return resp
+	case *kmsg.UpdateFeaturesRequest:
+		return updateFeaturesResponse(r, code, msg)
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func formatImage(m *MetadataImage) string {
 	if m.ClusterID() != "" {
 		fmt.Fprintf(&out, "cluster %s\n", m.ClusterID())
 	}
+	for _, f := range m.FinalizedFeatures() {
+		fmt.Fprintf(&out, "feature %s=%d\n", f.Name, f.Level)
+	}
 	for t := range m.Topics() {
 		fmt.Fprintf(&out, "%s id=%s rf=%d%s\n", t.Name, shortID(t.ID), t.ReplicationFactor, formatConfigs(t.Configs))
 		for _, p := range t.Partitions {
@@ -225,6 +228,13 @@ func formatClusterResponse(out *strings.Builder, resp kmsg.Response, result func
 				result(fmt.Sprintf("%s-%d", t.Topic, p.Partition), p.ErrorCode, p.ErrorMessage)
 				out.WriteString("\n")
 			}
+		}
+	case *kmsg.UpdateFeaturesResponse:
+		result("UpdateFeatures", r.ErrorCode, r.ErrorMessage)
+		out.WriteString("\n")
+		for _, res := range r.Results {
+			result("  "+res.Feature, res.ErrorCode, nil)
+			out.WriteString("\n")
 		}
 	case *kmsg.AllocateProducerIDsResponse:
 		result("AllocateProducerIDs", r.ErrorCode, nil)

@@ -291,6 +291,36 @@ func incarnation(n int) IncarnationID {
 	return id
 }
 
+// updateFeaturesRequest reads one feature update per line: FEATURE
+// level=N [type=upgrade|safe|unsafe] (v0: safe or unsafe set
+// AllowDowngrade).
+func updateFeaturesRequest(t *testing.T, td *datadriven.TestData) *kmsg.UpdateFeaturesRequest {
+	r := kmsg.NewPtrUpdateFeaturesRequest()
+	r.ValidateOnly = td.HasArg("validate-only")
+	for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+		u.Feature, u.UpgradeType = fields[0], 1
+		for _, f := range fields[1:] {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "level":
+				u.MaxVersionLevel = int16(atoi(t, v))
+			case "type":
+				u.UpgradeType = map[string]int8{"upgrade": 1, "safe": 2, "unsafe": 3, "bogus": 9}[v]
+				u.AllowDowngrade = v == "safe" || v == "unsafe"
+			default:
+				td.Fatalf(t, "unknown feature update field %q", f)
+			}
+		}
+		r.FeatureUpdates = append(r.FeatureUpdates, u)
+	}
+	return r
+}
+
 func registerRequest(t *testing.T, td *datadriven.TestData) *kmsg.BrokerRegistrationRequest {
 	r := kmsg.NewPtrBrokerRegistrationRequest()
 	r.BrokerID = int32(intArg(t, td, "broker", -1))
@@ -300,6 +330,14 @@ func registerRequest(t *testing.T, td *datadriven.TestData) *kmsg.BrokerRegistra
 	}
 	if arg, ok := td.Arg("cluster"); ok {
 		r.ClusterID = arg.SingleVal(t)
+	}
+	if td.HasArg("features") {
+		// This build's feature ranges; without, a build before them.
+		for _, f := range SupportedFeatures() {
+			rf := kmsg.NewBrokerRegistrationRequestFeature()
+			rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.MinVersion, f.MaxVersion
+			r.Features = append(r.Features, rf)
+		}
 	}
 	if arg, ok := td.Arg("listeners"); ok {
 		for _, v := range arg.Vals {

@@ -25,6 +25,8 @@ import (
 //	                      none) and server.properties key=value; with
 //	                      manual, proposals wait for commit or lose; with
 //	                      name-cluster, it commits the cluster id first
+//	                      (and the bootstrap features:
+//	                      [bootstrap.transaction.version=N])
 //	brokers ids=(1, 2, 3) the static brokers
 //	create-topics [validate-only] [commit-fails] [v=N]
 //	        one topic per line: name [partitions=N] [rf=N]
@@ -42,7 +44,12 @@ import (
 //	        one resource per line: topic NAME op:key[=value] ...
 //	        with op one of set, delete, append, subtract
 //	register broker=N incarnation=N [rack=R] [listeners=(NAME://host:port, ...)]
-//	        [cluster=X] [t=MS]        BrokerRegistration
+//	        [cluster=X] [features] [t=MS]        BrokerRegistration
+//	                      (features: with this build's feature ranges;
+//	                      without, as a build before feature levels)
+//	update-features [v=N] [validate-only]
+//	        one per line: FEATURE level=N [type=upgrade|safe|unsafe]
+//	                      UpdateFeatures
 //	heartbeat broker=N offset=N [epoch=N] [want-fence] [want-shutdown] [t=MS]
 //	                      BrokerHeartbeat; epoch defaults to the broker's
 //	                      registered epoch
@@ -234,6 +241,8 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
+		case "bootstrap.transaction.version":
+			cfg.BootstrapFeatures = map[string]int16{TransactionVersionFeature: int16(atoi(t, arg.SingleVal(t)))}
 		default:
 			cfg.StaticBrokerConfigs[arg.Key] = arg.SingleVal(t)
 		}
@@ -367,6 +376,8 @@ func (s *controllerScript) request(t *testing.T, td *datadriven.TestData) kmsg.R
 		req = alterReassignmentsRequest(t, td, version)
 	case "list-reassignments":
 		req = listReassignmentsRequest(t, td)
+	case "update-features":
+		req = updateFeaturesRequest(t, td)
 	case "allocate-producer-ids":
 		r := kmsg.NewPtrAllocateProducerIDsRequest()
 		r.BrokerID = int32(intArg(t, td, "broker", -1))

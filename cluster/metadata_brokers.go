@@ -27,6 +27,9 @@ type BrokerRegistration struct {
 	// InControlledShutdown says the broker asked to shut down: leadership
 	// moves away from it and it joins no ISR.
 	InControlledShutdown bool
+	// Features are the feature ranges the broker's build supports
+	// (metadata_features.go); none for a build before feature levels.
+	Features []FeatureRange
 }
 
 // Endpoint returns the broker's listener of the given name.
@@ -117,7 +120,7 @@ func (d *imageDelta) registerBroker(r RegisterBrokerRecord) error {
 	d.next.brokers = d.next.brokers.Set(r.BrokerID, &BrokerRegistration{
 		ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: r.BrokerEpoch,
 		Endpoints: slices.Clone(r.Endpoints), Rack: rack,
-		Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
+		Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown, Features: slices.Clone(r.Features),
 	})
 	return nil
 }
@@ -170,7 +173,7 @@ func (m *MetadataImage) brokerRecords() []MetadataRecord {
 	var out []MetadataRecord
 	for b := range m.Brokers() {
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, BrokerEpoch: b.Epoch,
-			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown})
+			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown, Features: b.Features})
 	}
 	return out
 }

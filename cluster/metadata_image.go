@@ -135,6 +135,9 @@ type MetadataImage struct {
 	// nextProducerID is the first producer id no block holds yet
 	// (ProducerIdsRecord).
 	nextProducerID int64
+	// features are the finalized feature levels above 0, by name
+	// (FeatureLevelRecord); never changed in place.
+	features map[string]int16
 }
 
 // NewMetadataImage is the empty image.
@@ -250,6 +253,8 @@ func (d *imageDelta) apply(rec MetadataRecord) error {
 		return d.unregisterBroker(r)
 	case ProducerIdsRecord:
 		return d.applyProducerIds(r)
+	case FeatureLevelRecord:
+		return d.applyFeatureLevel(r)
 	case ClusterIDRecord:
 		switch {
 		case r.ClusterID == "":
@@ -408,13 +413,14 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 }
 
 // SnapshotRecords are records that rebuild the image from empty: the
-// cluster id, every registered broker (in id order), each topic (in name order) with its
+// cluster id, the finalized features, every registered broker (in id order), each topic (in name order) with its
 // configs and partitions, then the broker configs.
 func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 	var out []MetadataRecord
 	if m.clusterID != "" {
 		out = append(out, ClusterIDRecord{ClusterID: m.clusterID})
 	}
+	out = append(out, m.featureRecords()...)
 	out = append(out, m.brokerRecords()...)
 	for t := range m.Topics() {
 		out = append(out, TopicRecord{Name: t.Name, TopicID: t.ID})

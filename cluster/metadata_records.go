@@ -197,6 +197,10 @@ type RegisterBrokerRecord struct {
 	Rack                 *string
 	Fenced               bool
 	InControlledShutdown bool
+	// Features are the feature ranges the broker's build supports, by
+	// name (none: a build before feature levels, at level 0 of every
+	// feature).
+	Features []FeatureRange
 }
 
 // BrokerFencingChange is how a BrokerRegistrationChangeRecord changes
@@ -244,6 +248,9 @@ func (r RegisterBrokerRecord) String() string {
 	fmt.Fprintf(&b, " fenced=%t", r.Fenced)
 	if r.InControlledShutdown {
 		b.WriteString(" in_controlled_shutdown=true")
+	}
+	for _, f := range r.Features {
+		fmt.Fprintf(&b, " %s=%d-%d", f.Name, f.MinVersion, f.MaxVersion)
 	}
 	return b.String()
 }

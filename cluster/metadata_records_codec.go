@@ -29,7 +29,8 @@ import (
 //
 //	0  RegisterBrokerRecord v0: broker id, incarnation id, broker epoch
 //	   (int64), endpoints, rack (nullable string), fenced, in controlled
-//	   shutdown
+//	   shutdown; v1 adds the supported features (uvarint count, then per
+//	   feature name, min level and max level as int32)
 //	1  UnregisterBrokerRecord v0: broker id, broker epoch
 //	2  TopicRecord v0: name, topic id
 //	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
@@ -41,6 +42,9 @@ import (
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
 //	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
+//	12 FeatureLevelRecord v0: name, level (an int16 as an int32)
+//	15 ProducerIdsRecord v0: broker id, broker epoch (int64), next
+//	   producer id (int64)
 //	1000 ClusterIDRecord v0 (gregor's own): cluster id (string)
 //
 //	batch  := length uint32 | crc32c uint32 | body        (big-endian)
@@ -69,7 +73,7 @@ const (
 
 // recordVersions is the highest version of each record this build reads.
 var recordVersions = map[uint16]uint64{
-	registerBrokerRecordKey:           0,
+	registerBrokerRecordKey:           1,
 	unregisterBrokerRecordKey:         0,
 	topicRecordKey:                    0,
 	partitionRecordKey:                1,
@@ -79,6 +83,7 @@ var recordVersions = map[uint16]uint64{
 	brokerRegistrationChangeRecordKey: 0,
 	clusterIDRecordKey:                0,
 	producerIdsRecordKey:              0,
+	featureLevelRecordKey:             0,
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -169,6 +174,14 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.nullableString(r.Rack)
 		e.bool(r.Fenced)
 		e.bool(r.InControlledShutdown)
+		if recordVersion(r) >= 1 {
+			e.p = binary.AppendUvarint(e.p, uint64(len(r.Features)))
+			for _, f := range r.Features {
+				e.string(f.Name)
+				e.int32(int32(f.MinVersion))
+				e.int32(int32(f.MaxVersion))
+			}
+		}
 	case UnregisterBrokerRecord:
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
@@ -215,6 +228,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
 		e.int64(r.NextProducerID)
+	case FeatureLevelRecord:
+		e.string(r.Name)
+		e.int32(int32(r.FeatureLevel))
 	default:
 		panic(fmt.Sprintf("metadata record %T has no encoding", rec))
 	}
@@ -224,6 +240,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 // recordVersion is the lowest version that holds every field rec sets.
 func recordVersion(rec MetadataRecord) uint64 {
 	switch r := rec.(type) {
+	case RegisterBrokerRecord:
+		if len(r.Features) > 0 {
+			return 1
+		}
 	case PartitionRecord:
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
@@ -252,8 +272,12 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 	var rec MetadataRecord
 	switch uint16(key) {
 	case registerBrokerRecordKey:
-		rec = RegisterBrokerRecord{BrokerID: d.int32(), IncarnationID: d.uuid(), BrokerEpoch: d.varint(),
+		r := RegisterBrokerRecord{BrokerID: d.int32(), IncarnationID: d.uuid(), BrokerEpoch: d.varint(),
 			Endpoints: d.endpoints(), Rack: d.nullableString(), Fenced: d.bool(), InControlledShutdown: d.bool()}
+		if version >= 1 {
+			r.Features = d.featureRanges()
+		}
+		rec = r
 	case unregisterBrokerRecordKey:
 		rec = UnregisterBrokerRecord{BrokerID: d.int32(), BrokerEpoch: d.varint()}
 	case brokerRegistrationChangeRecordKey:
@@ -281,6 +305,14 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		rec = ClusterIDRecord{ClusterID: d.string()}
 	case producerIdsRecordKey:
 		rec = ProducerIdsRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), NextProducerID: d.varint()}
+	case featureLevelRecordKey:
+		r := FeatureLevelRecord{Name: d.string()}
+		if level := d.int32(); level < -1<<15 || level > 1<<15-1 {
+			d.fail(fmt.Errorf("feature level %d does not fit an int16", level))
+		} else {
+			r.FeatureLevel = int16(level)
+		}
+		rec = r
 	}
 	if d.err == nil && len(d.p) > 0 {
 		d.fail(fmt.Errorf("%d bytes after metadata record %d", len(d.p), key))
@@ -534,4 +566,22 @@ func ReplayMetadataLog(p []byte) (*MetadataImage, int, error) {
 		whole += n
 	}
 	return img, whole, nil
+}
+
+// featureRanges reads a broker's supported features: count, then name, min
+// and max level of each.
+func (d *decoder) featureRanges() []FeatureRange {
+	n := d.count()
+	out := make([]FeatureRange, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		f := FeatureRange{Name: d.string()}
+		lo, hi := d.int32(), d.int32()
+		if lo < -1<<15 || lo > 1<<15-1 || hi < -1<<15 || hi > 1<<15-1 {
+			d.fail(fmt.Errorf("feature %s range %d-%d does not fit int16", f.Name, lo, hi))
+			return nil
+		}
+		f.MinVersion, f.MaxVersion = int16(lo), int16(hi)
+		out = append(out, f)
+	}
+	return out
 }

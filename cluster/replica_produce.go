@@ -39,6 +39,10 @@ type ProduceRequest struct {
 	// transactional batch with one is verified with its coordinator when
 	// the partition does not know its transaction (replica_txn_verify.go).
 	TransactionalID string
+	// TxnOperation says whether the request lets the partition add itself
+	// to a transaction it does not know (KIP-890 part 2: Produce v12+,
+	// TxnOffsetCommit v5+) or only verify it is in it.
+	TxnOperation TxnOperation
 }
 
 // Produce validates the records of one partition of a Produce request (one
@@ -57,7 +61,7 @@ func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verifie
 	if req.Marker != nil {
 		// Even a marker refused below: what the partition knew of the
 		// producer's transaction may be out of date.
-		r.txnMarkerStarted(req.Marker.ProducerID)
+		r.txnMarkerStarted(*req.Marker)
 	}
 	reply := func(code int16, format string, args ...any) {
 		if req.Acks == 0 {

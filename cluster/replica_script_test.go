@@ -28,7 +28,9 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T]]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T] [add]]
+//	                      (add: the request may add the partition to the
+//	                      transaction, TxnAddPartition)
 //	txn-verified id=I [error=NAME]
 //	txn-added pid=P [pepoch=E]
 //	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
@@ -380,6 +382,9 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 			b.Attributes |= 0x10
 		}
 		td.MaybeScanArgs(t, "txn-id", &req.TransactionalID)
+		if td.HasArg("add") {
+			req.TxnOperation = TxnAddPartition
+		}
 		req.Records = b.RecordBatch.AppendTo(nil)
 		logstore.ChecksumBatch(req.Records)
 	}
@@ -487,7 +492,11 @@ func (h *replicaHarness) ready() string {
 		p("append id=%d records=%d epoch=%d now=%d", ap.ID, bt.NumRecords, ap.LeaderEpoch, ap.NowMs)
 	}
 	for _, v := range rd.VerifyTxns {
-		p("verify-txn id=%d txn-id=%s pid=%d pepoch=%d", v.ID, v.TransactionalID, v.ProducerID, v.ProducerEpoch)
+		if v.Add {
+			p("add-to-txn id=%d txn-id=%s pid=%d pepoch=%d", v.ID, v.TransactionalID, v.ProducerID, v.ProducerEpoch)
+		} else {
+			p("verify-txn id=%d txn-id=%s pid=%d pepoch=%d", v.ID, v.TransactionalID, v.ProducerID, v.ProducerEpoch)
+		}
 	}
 	for _, off := range rd.AwaitDurable {
 		p("await-durable %d", off)

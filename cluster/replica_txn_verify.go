@@ -11,13 +11,53 @@ import (
 
 // VerifyTxn asks the shell to ask the transaction coordinator whether the
 // partition is in the producer's ongoing transaction (KIP-890 part 1, the
-// verify-only AddPartitionsToTxn) before a transactional batch is appended;
-// TxnVerified with the answer.
+// verify-only AddPartitionsToTxn) before a transactional batch is appended,
+// or, with Add, to add it to the transaction (KIP-890 part 2, the
+// AddPartitionsToTxn v5 a broker sends for a producer); TxnVerified with
+// the answer.
 type VerifyTxn struct {
 	ID              RequestID
 	TransactionalID string
 	ProducerID      int64
 	ProducerEpoch   int16
+	// Add asks the coordinator to add the partition to the transaction
+	// (opening one if none is) rather than only to verify it.
+	Add bool
+}
+
+// TxnOperation is what a transactional produce lets its partition leader do
+// about a transaction the partition does not know (Kafka's
+// TransactionSupportedOperation).
+type TxnOperation int8
+
+// The operations, by the request's version.
+const (
+	// TxnVerifyOnly verifies the partition is in the transaction
+	// (KIP-890 part 1) and refuses the batch when it is not.
+	TxnVerifyOnly TxnOperation = iota
+	// TxnAddPartition adds the partition to the producer's transaction
+	// (KIP-890 part 2): the producer sent no AddPartitionsToTxn.
+	TxnAddPartition
+)
+
+// TxnOperationForProduce is the operation of a Produce request of version
+// v: Produce v12 and later come from producers under transaction.version 2,
+// which add partitions by producing to them.
+func TxnOperationForProduce(v int16) TxnOperation {
+	if v >= 12 {
+		return TxnAddPartition
+	}
+	return TxnVerifyOnly
+}
+
+// TxnOperationForTxnOffsetCommit is the operation of the offsets a
+// TxnOffsetCommit of version v appends: v5 and later come from producers
+// under transaction.version 2, which send no AddOffsetsToTxn.
+func TxnOperationForTxnOffsetCommit(v int16) TxnOperation {
+	if v >= 5 {
+		return TxnAddPartition
+	}
+	return TxnVerifyOnly
 }
 
 // verifyingProduce is a transactional produce waiting for its verification.
@@ -25,11 +65,14 @@ type verifyingProduce struct {
 	id       RequestID
 	req      ProduceRequest
 	producer int64
+	epoch    int16
+	// add says the coordinator was asked to add the partition.
+	add      bool
 	answered bool
 	code     int16
-	// stale is set when a marker for the producer was written while the
-	// produce waited: the answer may predate the transaction's end, so a
-	// yes no longer holds.
+	// stale is set when a marker that may end the transaction the answer
+	// is about was written while the produce waited: a yes no longer
+	// holds (txnMarkerStarted).
 	stale bool
 }
 
@@ -40,8 +83,12 @@ type verifyingProduce struct {
 // producer state's) is a transactional data batch of the same epoch:
 // verified once, no marker since. A produce of a producer with produces
 // still waiting for verification waits too, so batches keep their order.
+//
+// A batch with no sequence (the offsets of a TxnOffsetCommit, appended by
+// the group coordinator) is checked only when the partition is to be added
+// (TxnOffsetCommit v5): the older versions followed an AddOffsetsToTxn.
 func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.ProducerBatchInfo) bool {
-	if req.TransactionalID == "" || !info.Transactional || info.Control || info.BaseSequence < 0 {
+	if req.TransactionalID == "" || !info.Transactional || info.Control || info.BaseSequence < 0 && req.TxnOperation != TxnAddPartition {
 		return false
 	}
 	if slices.ContainsFunc(r.verifying, func(v verifyingProduce) bool { return v.producer == info.ProducerID }) {
@@ -63,9 +110,10 @@ func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.Produce
 // Produce returns.
 func (r *Replica) awaitTxnVerification(id RequestID, req ProduceRequest, info logstore.ProducerBatchInfo) {
 	req.Records = slices.Clone(req.Records)
-	r.verifying = append(r.verifying, verifyingProduce{id: id, req: req, producer: info.ProducerID})
+	add := req.TxnOperation == TxnAddPartition
+	r.verifying = append(r.verifying, verifyingProduce{id: id, req: req, producer: info.ProducerID, epoch: info.ProducerEpoch, add: add})
 	r.ready.VerifyTxns = append(r.ready.VerifyTxns, VerifyTxn{ID: id, TransactionalID: req.TransactionalID,
-		ProducerID: info.ProducerID, ProducerEpoch: info.ProducerEpoch})
+		ProducerID: info.ProducerID, ProducerEpoch: info.ProducerEpoch, Add: add})
 }
 
 // TxnVerified reports the coordinator's answer to a VerifyTxn: 0 (the
@@ -112,14 +160,21 @@ func (r *Replica) TxnPartitionAdded(producerID int64, producerEpoch int16) {
 	r.txnAdded[producerID] = producerEpoch
 }
 
-// txnMarkerStarted makes the verifications of the producer's waiting
-// produces stale and forgets that its transaction was added: a marker ends
-// its transaction on the partition.
-func (r *Replica) txnMarkerStarted(producerID int64) {
-	delete(r.txnAdded, producerID)
+// txnMarkerStarted forgets that the producer's transaction was added and
+// makes stale the answers its waiting produces may get about the
+// transaction the marker ends. A verification (transaction.version 1) is
+// about the transaction of the batch's epoch, which a marker of that
+// epoch or later ends. An add (transaction.version 2, where EndTxn bumps
+// the epoch and the markers carry the bumped one) is about the transaction
+// the batch's epoch opens: a marker of the batch's own epoch ends the one
+// before, which the coordinator completes before it adds the partition, so
+// only a later epoch's marker makes its answer stale.
+func (r *Replica) txnMarkerStarted(m TxnMarker) {
+	delete(r.txnAdded, m.ProducerID)
 	for i := range r.verifying {
-		if r.verifying[i].producer == producerID {
-			r.verifying[i].stale = true
+		v := &r.verifying[i]
+		if v.producer == m.ProducerID && (m.ProducerEpoch > v.epoch || m.ProducerEpoch == v.epoch && !v.add) {
+			v.stale = true
 		}
 	}
 }

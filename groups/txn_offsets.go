@@ -3,6 +3,7 @@ package groups
 import (
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -17,6 +18,12 @@ import (
 type Producer struct {
 	ID    int64
 	Epoch int16
+	// TransactionalID and TxnOffsetCommitVersion are the request's: the
+	// partition leader adds its __consumer_offsets partition to the
+	// transaction for a TxnOffsetCommit v5+ (KIP-890 part 2: the producer
+	// sent no AddOffsetsToTxn).
+	TransactionalID        string
+	TxnOffsetCommitVersion int16
 }
 
 // txnPending holds one producer's pending offsets, by group.
@@ -61,10 +68,10 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	for _, cm := range commits {
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 	}
-	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch}
+	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
 	c.appendTransactional(records, producer, func(code int16, _ Time) {
 		for _, cm := range commits {
-			ans.codes[cm.i][cm.j] = commitErrorCode(code)
+			ans.codes[cm.i][cm.j] = txnCommitErrorCode(code)
 			if code == 0 {
 				c.addTxnOffset(producer.ID, g.id, cm.tp, cm.entry)
 			}
@@ -170,4 +177,16 @@ func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
 		e.leaderEpoch = v.LeaderEpoch
 	}
 	c.addTxnOffset(producerID, k.Group, topicPartition{topic: k.Topic, partition: k.Partition}, e)
+}
+
+// txnCommitErrorCode is commitErrorCode for the offsets of a transaction:
+// the partition's refusals about the producer or its transaction (when it
+// verified or added the partition) are the commit's answer.
+func txnCommitErrorCode(code int16) int16 {
+	switch code {
+	case kerr.ProducerFenced.Code, kerr.InvalidProducerEpoch.Code, kerr.InvalidProducerIDMapping.Code,
+		kerr.InvalidTxnState.Code, kerr.TransactionAbortable.Code:
+		return code
+	}
+	return commitErrorCode(code)
 }

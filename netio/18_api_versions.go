@@ -18,8 +18,8 @@ import (
 //   - v5+ (only when the Config names the cluster): ClusterID and NodeID are
 //     both set or both unset, else INVALID_REQUEST; if set and not us,
 //     REBOOTSTRAP_REQUIRED (KIP-1242);
-//   - otherwise every served key with its range, sorted by key. No features
-//     are advertised (KIP-584): nothing in gregor is feature-gated yet.
+//   - otherwise every served key with its range, sorted by key, and (v3+)
+//     the feature levels the Config's Features gives (KIP-584).
 //
 // The response header of ApiVersions never has a tag byte (see
 // responseHeaderHasTags).

@@ -94,6 +94,10 @@ type Config struct {
 	NodeID    int32
 	// Observer receives metrics events; nil means no metrics.
 	Observer Observer
+	// Features, when set, gives the feature levels ApiVersions v3+
+	// advertises (18_api_versions_features.go); it is called for every
+	// ApiVersions answer, from connection goroutines, and must not block.
+	Features func() *Features
 	// PoolRequestBuffers reads each request frame into a buffer from the
 	// server's pool and returns it there once the request is done with it
 	// (see Request.Retain), instead of allocating a frame per request that

@@ -201,6 +201,7 @@ func (c *conn) dispatch(d *decodedRequest, frame []byte, receivedAt time.Time) (
 	idx, seq := c.pushSlot(&d.header, receivedAt)
 	if d.header.APIKey == apiVersionsKey {
 		resp := answerAPIVersions(d, c.srv.versions, c.srv.identity)
+		addFeatures(resp, c.srv.cfg.Features)
 		// The answer holds nothing of the frame.
 		c.frames.pool.put(frame)
 		c.answer(idx, seq, d.header.CorrelationID, resp, nil)

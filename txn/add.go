@@ -114,19 +114,37 @@ func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnReque
 // addPartitions adds tps to the producer's transaction, opening it if none
 // is, and calls done with the outcome once the state is appended (at once
 // when every partition is in the transaction already). byBroker marks a
-// broker adding for a producer of KIP-890 part 2.
+// broker adding for a producer of KIP-890 part 2: that broker's partition
+// asked, and is answered, so it is not told of the add (PartitionsAdded).
 func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16, tps []TopicPartition, byBroker bool,
 	now Time, done func(code int16)) {
+	add := parkedAdd{producerID: producerID, epoch: epoch, tps: tps, byBroker: byBroker, done: done}
+	if !byBroker {
+		add.announce = tps
+	}
+	c.addParked(txnID, add, now)
+}
+
+// addParked is addPartitions of an add as it waits (parkedAdd).
+func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 	t := c.txns[txnID]
+	producerID, epoch, tps, byBroker, done := parkable.producerID, parkable.epoch, parkable.tps, parkable.byBroker, parkable.done
 	switch {
-	case t == nil || t.producerID != producerID:
+	case t == nil:
+		done(kerr.InvalidProducerIDMapping.Code)
+		return
+	case t.nextProducerID >= 0 && producerID == t.nextProducerID && epoch == 0 && c.park(t, parkable):
+		// The first request under the producer id an exhausted epoch
+		// moved to (the EndTxn answer gave it): it runs once the
+		// completion made that id the transactional id's.
+		return
+	case t.producerID != producerID:
 		done(kerr.InvalidProducerIDMapping.Code)
 		return
 	case t.epoch != epoch:
 		done(kerr.ProducerFenced.Code)
 		return
-	case c.park(t, func(now Time) { c.addPartitions(txnID, producerID, epoch, tps, byBroker, now, done) },
-		func() { done(kerr.ConcurrentTransactions.Code) }):
+	case c.park(t, parkable):
 		return
 	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
 		done(kerr.ConcurrentTransactions.Code)
@@ -153,8 +171,8 @@ func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16,
 	next.tv2 = next.tv2 || byBroker
 	next.addPartitions(tps)
 	c.transit(t, next, func(code int16, _ Time) {
-		if code == 0 {
-			c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: next.producerID, ProducerEpoch: next.epoch, Partitions: tps})
+		if code == 0 && len(parkable.announce) > 0 {
+			c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: next.producerID, ProducerEpoch: next.epoch, Partitions: parkable.announce})
 		}
 		done(code)
 	})

@@ -113,7 +113,8 @@ type Ready struct {
 	Appends []Append
 	Markers []Marker
 	// Added tells the partitions' leaders, before the replies, which
-	// partitions joined an ongoing transaction (PartitionsAdded).
+	// partitions a producer's own AddPartitionsToTxn or AddOffsetsToTxn
+	// made join an ongoing transaction (PartitionsAdded).
 	Added   []PartitionsAdded
 	Replies []Reply
 }

@@ -6,7 +6,10 @@
 // brokers send, KIP-890 part 1), AddOffsetsToTxn, EndTxn (with the epoch
 // bump per transaction of KIP-890 part 2 for clients that negotiate EndTxn
 // v5), DescribeTransactions and ListTransactions. It aborts transactions
-// left open past their timeout and forgets idle transactional ids.
+// left open past their timeout and forgets idle transactional ids. Adds of
+// a producer's next transaction that come while the markers of its last
+// are written, or while another add is appended, wait and go as one; the
+// completion of a transaction and the opening of the next share an append.
 //
 // It takes requests, the partition's records at load, append outcomes,
 // producer ids it asked for, marker outcomes and ticks with the time, and

@@ -1,6 +1,8 @@
 package txn
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -157,15 +159,21 @@ func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
 	}
 }
 
-// park holds a request of t's producer for its next transaction while the
+// park holds an add of t's producer for its next transaction while the
 // markers of the one ending are being written, all of them on their first
-// try, and runs it once the transaction completes: the producer would be
+// try, and runs it once the transaction completes (the producer would be
 // told CONCURRENT_TRANSACTIONS and retry after a backoff, which is most of
-// a short transaction's time. It reports false when the request cannot
-// wait (the caller answers it).
-func (c *Coordinator) park(t *txnMeta, run func(now Time), refuse func()) bool {
+// a short transaction's time); it holds an add too while another add of
+// the same epoch is being appended. Parked adds run merged (runParked,
+// complete). It reports false when the request cannot wait (the caller
+// answers it).
+func (c *Coordinator) park(t *txnMeta, add parkedAdd) bool {
 	completing := t.pending != nil && (t.pending.state == CompleteCommit || t.pending.state == CompleteAbort)
-	if !completing && (t.pending != nil || t.markers == nil || t.completeRetryAtMs > 0) {
+	adding := t.pending != nil && t.pending.state == Ongoing && t.markers == nil && t.pending.producerID == add.producerID &&
+		t.pending.epoch == add.epoch
+	switch {
+	case adding:
+	case !completing && (t.pending != nil || t.markers == nil || t.completeRetryAtMs > 0):
 		return false
 	}
 	for _, ms := range t.markers {
@@ -173,26 +181,64 @@ func (c *Coordinator) park(t *txnMeta, run func(now Time), refuse func()) bool {
 			return false
 		}
 	}
-	t.parked = append(t.parked, parkedRequest{run: run, refuse: refuse})
+	t.parked = append(t.parked, add)
 	return true
 }
 
-// runParked runs the requests parked on t once it is complete, one at a
-// time: one that appends holds the rest until its append is reported.
+// runParked runs the adds parked on t once it is complete or its pending
+// add appended: every add of the producer id and epoch of the first goes
+// as one (one append for the partitions of them all), and the others
+// after it is appended.
 func (c *Coordinator) runParked(t *txnMeta, now Time) {
 	for len(t.parked) > 0 && t.pending == nil && t.state != PrepareCommit && t.state != PrepareAbort {
-		p := t.parked[0]
-		t.parked = t.parked[1:]
-		p.run(now)
+		adds := takeParkedAdds(t, t.parked[0].producerID, t.parked[0].epoch)
+		merged := mergeAdds(adds)
+		c.addParked(t.id, merged, now)
 	}
 }
 
-// refuseParked tells the requests parked on t to retry.
+// takeParkedAdds takes off t the parked adds of a producer id and epoch.
+func takeParkedAdds(t *txnMeta, producerID int64, epoch int16) []parkedAdd {
+	var taken, kept []parkedAdd
+	for _, p := range t.parked {
+		if p.producerID == producerID && p.epoch == epoch {
+			taken = append(taken, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	t.parked = kept
+	return taken
+}
+
+// mergeAdds is one add for the partitions of adds (of one producer id and
+// epoch) whose outcome is each one's.
+func mergeAdds(adds []parkedAdd) parkedAdd {
+	m := parkedAdd{producerID: adds[0].producerID, epoch: adds[0].epoch}
+	for _, a := range adds {
+		for _, tp := range a.tps {
+			if !slices.Contains(m.tps, tp) {
+				m.tps = append(m.tps, tp)
+			}
+		}
+		m.byBroker = m.byBroker || a.byBroker
+		m.announce = append(m.announce, a.announce...)
+	}
+	m.done = func(code int16) {
+		for _, a := range adds {
+			a.done(code)
+		}
+	}
+	return m
+}
+
+// refuseParked tells the adds parked on t to retry
+// (CONCURRENT_TRANSACTIONS).
 func (c *Coordinator) refuseParked(t *txnMeta) {
 	parked := t.parked
 	t.parked = nil
 	for _, p := range parked {
-		p.refuse()
+		p.done(kerr.ConcurrentTransactions.Code)
 	}
 }
 
@@ -213,7 +259,10 @@ func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
 
 // complete appends the end of t's transaction once every marker is
 // written: CompleteCommit or CompleteAbort, with no partitions (and, after
-// a KIP-890 epoch exhaustion, the next producer id at epoch 0).
+// a KIP-890 epoch exhaustion, the next producer id at epoch 0). The adds
+// parked for the producer's next transaction open it in the same append:
+// its Ongoing record follows the completion's, so one append (and one
+// outcome) serves both.
 func (c *Coordinator) complete(t *txnMeta, now Time) {
 	t.markers = nil
 	next := t.clone()
@@ -225,12 +274,32 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 		next.prevProducerID, next.producerID, next.nextProducerID = t.producerID, t.nextProducerID, -1
 		next.epoch, next.lastEpoch = 0, noProducerEpoch
 	}
-	c.transit(t, next, func(code int16, now Time) {
+	chain := []*txnMeta{next}
+	var opened parkedAdd
+	if adds := takeParkedAdds(t, next.producerID, next.epoch); len(adds) > 0 {
+		opened = mergeAdds(adds)
+		open := next.clone()
+		open.state, open.startWallMs, open.startMonoMs = Ongoing, now.WallMs, now.MonoMs
+		open.tv2 = open.tv2 || opened.byBroker
+		open.addPartitions(opened.tps)
+		chain = append(chain, open)
+	}
+	c.transitChain(t, chain, func(code int16, now Time) {
 		if code != 0 {
 			if code != kerr.NotCoordinator.Code {
 				t.completeRetryAtMs = now.MonoMs + c.cfg.MarkerRetryBackoffMs
 			}
+			if opened.done != nil {
+				opened.done(kerr.ConcurrentTransactions.Code)
+			}
 			c.refuseParked(t)
+			return
+		}
+		if opened.done != nil {
+			if len(opened.announce) > 0 {
+				c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: t.producerID, ProducerEpoch: t.epoch, Partitions: opened.announce})
+			}
+			opened.done(0)
 		}
 	})
 }

@@ -97,16 +97,22 @@ type txnMeta struct {
 	// completeRetryAtMs is when a failed append of the completion is tried
 	// again (0: none waiting).
 	completeRetryAtMs int64
-	// parked are the producer's requests for its next transaction that
-	// came while this one completes (see park).
-	parked []parkedRequest
+	// parked are the producer's adds for its next transaction that came
+	// while this one completes, or while an add is appended (see park).
+	parked []parkedAdd
 }
 
-// parkedRequest is a request waiting for a transaction to complete: run
-// once it has, refuse (CONCURRENT_TRANSACTIONS) if it cannot soon.
-type parkedRequest struct {
-	run    func(now Time)
-	refuse func()
+// parkedAdd is an add of partitions waiting for a transaction to complete
+// or for another add to be appended; done takes its outcome.
+type parkedAdd struct {
+	producerID int64
+	epoch      int16
+	tps        []TopicPartition
+	byBroker   bool
+	// announce are the partitions whose leaders are told they joined
+	// (those of a producer's own adds; a broker's partition asked).
+	announce []TopicPartition
+	done     func(code int16)
 }
 
 // markerState is one partition's marker still to write.
@@ -160,11 +166,22 @@ func (t *txnMeta) nextDeadlineMs() int64 {
 // appended t becomes next and done runs with 0, else t stays and done runs
 // with the error the request gets.
 func (c *Coordinator) transit(t *txnMeta, next *txnMeta, done func(code int16, now Time)) {
+	c.transitChain(t, []*txnMeta{next}, done)
+}
+
+// transitChain is transit through states one after the other, their
+// records appended together: t becomes the last once they are.
+func (c *Coordinator) transitChain(t *txnMeta, chain []*txnMeta, done func(code int16, now Time)) {
 	if t.pending != nil {
 		panic("txn: a transition while one is pending for " + t.id)
 	}
+	next := chain[len(chain)-1]
 	t.pending = next
-	c.append([]Record{metadataRecord(next)}, func(code int16, now Time) {
+	records := make([]Record, 0, len(chain))
+	for _, s := range chain {
+		records = append(records, metadataRecord(s))
+	}
+	c.append(records, func(code int16, now Time) {
 		t.pending = nil
 		if code != 0 {
 			done(storeErrorCode(code), now)

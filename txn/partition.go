@@ -2,6 +2,7 @@ package txn
 
 import (
 	"math"
+	"unicode"
 	"unicode/utf16"
 )
 
@@ -33,8 +34,12 @@ func PartitionFor(key string, partitions int32) int32 {
 // units, wrapping on overflow.
 func javaStringHash(s string) int32 {
 	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
+	for _, r := range s {
+		if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+			h = 31*(31*h+r1) + r2 // a surrogate pair: two code units
+			continue
+		}
+		h = 31*h + r
 	}
 	return h
 }

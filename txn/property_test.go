@@ -37,7 +37,7 @@ var legal = map[State][]State{
 // epoch never go back, and a coordinator loaded from the acknowledged
 // records holds the same state for every id with nothing pending.
 func TestCoordinatorProperties(t *testing.T) {
-	for seed := uint64(1); seed <= 40; seed++ {
+	for seed := uint64(1); seed <= 80; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { runProperties(t, seed) })
 	}
 }
@@ -65,6 +65,14 @@ func runProperties(t *testing.T, seed uint64) {
 		pending = append(pending, rd.Appends...)
 		markers = append(markers, rd.Markers...)
 		for _, r := range rd.Replies {
+			if resp, ok := r.Response.(*kmsg.EndTxnResponse); ok && resp.ErrorCode == 0 && resp.ProducerEpoch >= 0 {
+				// KIP-890: the client moves to the epoch the end gave.
+				for id, m := range c.txns {
+					if m.producerID == resp.ProducerID {
+						producer[id] = [2]int64{resp.ProducerID, int64(resp.ProducerEpoch)}
+					}
+				}
+			}
 			if resp, ok := r.Response.(*kmsg.InitProducerIDResponse); ok && resp.ErrorCode == 0 {
 				// The id is in the request; the client keeps what it got.
 				for id, m := range c.txns {
@@ -87,10 +95,19 @@ func runProperties(t *testing.T, seed uint64) {
 			req := kmsg.NewPtrInitProducerIDRequest()
 			req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(id), int32(1000+rng.IntN(3000))
 			c.Handle(nextReq, req, now)
-		case op <= 2:
+		case op == 1:
 			req := kmsg.NewPtrAddPartitionsToTxnRequest()
 			req.TransactionalID, req.ProducerID, req.ProducerEpoch = id, p[0], int16(p[1])
 			req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: tps[rng.IntN(2)], Partitions: []int32{int32(rng.IntN(3))}}}
+			c.Handle(nextReq, req, now)
+		case op == 2:
+			// A partition leader adding for a KIP-890 part 2 producer.
+			req := kmsg.NewPtrAddPartitionsToTxnRequest()
+			req.Version = 5
+			tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+			tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch = id, p[0], int16(p[1])
+			tx.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: tps[rng.IntN(2)], Partitions: []int32{int32(rng.IntN(3))}}}
+			req.Transactions = append(req.Transactions, tx)
 			c.Handle(nextReq, req, now)
 		case op == 3:
 			req := kmsg.NewPtrEndTxnRequest()
@@ -138,7 +155,7 @@ func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string
 	for id, m := range c.txns {
 		d := durableOf(m)
 		if was, ok := seen[id]; ok && was != d {
-			if !slicesContains(legal[was.state], d.state) {
+			if !slicesContains(legal[was.state], d.state) && !legalThroughCompletion(log, id, was.state, d.state) {
 				t.Errorf("%s: %s → %s", id, was.state, d.state)
 			}
 			if d.pid == was.pid && d.epoch < was.epoch || d.pid != was.pid && d.pid != was.nextPID && d.pid < was.pid {
@@ -162,6 +179,22 @@ func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string
 			t.Errorf("%s: live %+v, loaded %+v", id, durableOf(m), l)
 		}
 	}
+}
+
+// legalThroughCompletion says the log's last two records of id move from
+// a prepared transaction through its completion to to: a completion
+// appended with the next transaction's opening (complete), each step legal.
+func legalThroughCompletion(log []Record, id string, from, to State) bool {
+	var states []State
+	for _, r := range log {
+		c := NewCoordinator(Config{})
+		c.replay(r)
+		if m, ok := c.txns[id]; ok {
+			states = append(states, m.state)
+		}
+	}
+	n := len(states)
+	return n >= 2 && states[n-1] == to && slicesContains(legal[from], states[n-2]) && slicesContains(legal[states[n-2]], to)
 }
 
 func slicesContains(s []State, x State) bool {

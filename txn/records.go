@@ -27,7 +27,7 @@ const (
 
 func metadataKey(id string) []byte {
 	k := kmsg.TxnMetadataKey{Version: keyVersion, TransactionalID: id}
-	return k.AppendTo(nil)
+	return k.AppendTo(make([]byte, 0, 4+len(id)))
 }
 
 // metadataRecord is the record of t's state (a tombstone when Dead).
@@ -45,6 +45,12 @@ func metadataRecord(t *txnMeta) Record {
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = t.producerID, t.epoch, t.timeoutMs
 	v.State = kmsg.TransactionState(t.state)
 	v.LastUpdateTimestamp, v.StartTimestamp = t.lastUpdateWallMs, t.startWallMs
+	// Room for the fixed fields, each topic's name and count, and each
+	// partition: the value is encoded without growing.
+	size := 64
+	for _, tp := range t.partitions {
+		size += len(tp.Topic) + 10
+	}
 	for _, tp := range t.partitions {
 		if n := len(v.Topics); n == 0 || v.Topics[n-1].Topic != tp.Topic {
 			v.Topics = append(v.Topics, kmsg.TxnMetadataValueTopic{Topic: tp.Topic})
@@ -52,7 +58,7 @@ func metadataRecord(t *txnMeta) Record {
 		last := &v.Topics[len(v.Topics)-1]
 		last.Partitions = append(last.Partitions, tp.Partition)
 	}
-	return Record{Key: metadataKey(t.id), Value: v.AppendTo(nil)}
+	return Record{Key: metadataKey(t.id), Value: v.AppendTo(make([]byte, 0, size))}
 }
 
 // replay applies one loaded record; records it cannot read are skipped.
@@ -90,7 +96,11 @@ func EncodeBatch(records []Record, nowMs int64) []byte {
 	if len(records) == 0 {
 		panic("txn: an empty batch")
 	}
-	var section, scratch []byte
+	size := 0
+	for _, r := range records {
+		size += len(r.Key) + len(r.Value) + 24 // a record's varints and attributes
+	}
+	section, scratch := make([]byte, 0, size), make([]byte, 0, size)
 	for i, r := range records {
 		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
 		scratch = rec.AppendTo(scratch[:0])

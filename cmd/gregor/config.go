@@ -64,6 +64,7 @@ type brokerConfig struct {
 	TxnMaxTimeoutMs               int32               // transaction.max.timeout.ms
 	TxnIDExpirationMs             int32               // transactional.id.expiration.ms
 	TxnRemoveExpiredIntervalMs    int32               // transaction.remove.expired.transaction.cleanup.interval.ms
+	BootstrapTransactionVersion   int16               // bootstrap.transaction.version
 	GroupInitialRebalanceMs       int32               // group.initial.rebalance.delay.ms
 	GroupMinSessionTimeoutMs      int32               // group.min.session.timeout.ms
 	GroupMaxSessionTimeoutMs      int32               // group.max.session.timeout.ms

@@ -25,12 +25,13 @@ func groupConfig(c *brokerConfig) actors.GroupConfig {
 // configuration.
 func txnConfig(c *brokerConfig) actors.TxnConfig {
 	return actors.TxnConfig{
-		StateLogPartitions:        c.TxnStateLogNumPartitions,
-		StateLogReplicationFactor: c.TxnStateLogReplication,
-		StateLogMinISR:            c.TxnStateLogMinIsr,
-		StateLogSegmentBytes:      c.TxnStateLogSegmentBytes,
-		MaxTimeoutMs:              c.TxnMaxTimeoutMs,
-		IDExpirationMs:            int64(c.TxnIDExpirationMs),
-		RemoveExpiredIntervalMs:   int64(c.TxnRemoveExpiredIntervalMs),
+		StateLogPartitions:          c.TxnStateLogNumPartitions,
+		StateLogReplicationFactor:   c.TxnStateLogReplication,
+		StateLogMinISR:              c.TxnStateLogMinIsr,
+		StateLogSegmentBytes:        c.TxnStateLogSegmentBytes,
+		MaxTimeoutMs:                c.TxnMaxTimeoutMs,
+		IDExpirationMs:              int64(c.TxnIDExpirationMs),
+		RemoveExpiredIntervalMs:     int64(c.TxnRemoveExpiredIntervalMs),
+		BootstrapTransactionVersion: &c.BootstrapTransactionVersion,
 	}
 }

@@ -1,0 +1,65 @@
+package actors
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnLocalAsk carries a partition leader's add or verification to a
+// coordinator on the same node.
+type txnLocalAsk struct{ ask txnAsk }
+
+// answerUndelivered answers an ask that reached no coordinator: the
+// producer retries.
+func (m *txnLocalAsk) answerUndelivered() { m.ask.done(kerr.NotEnoughReplicas.Code) }
+
+// txnFlushAsks tells a coordinator to hand its core the asks it gathered.
+type txnFlushAsks struct{}
+
+// gatherAsk holds a partition's ask until the asks already in the
+// mailbox are read: the partitions of one produce ask at about the same
+// time, and gathered they go to the core as one request (one append)
+// rather than one each.
+func (a *txnCoordinator) gatherAsk(ask txnAsk) {
+	a.asks = append(a.asks, ask)
+	if !a.flushQueued {
+		a.flushQueued = true
+		a.x.n.system.Root.Send(a.self, &txnFlushAsks{})
+	}
+}
+
+// flushAsks hands the core the gathered asks: per transactional id, one
+// request of one transaction for the asks of one producer id, epoch and
+// kind (txn_verify.go's oneTransaction), each ask answered from it.
+func (a *txnCoordinator) flushAsks() {
+	a.flushQueued = false
+	var order []string
+	byID := map[string][]txnAsk{}
+	for _, ask := range a.asks {
+		if _, ok := byID[ask.txnID]; !ok {
+			order = append(order, ask.txnID)
+		}
+		byID[ask.txnID] = append(byID[ask.txnID], ask)
+	}
+	a.asks = nil
+	for _, id := range order {
+		rest := byID[id]
+		for len(rest) > 0 {
+			var picked []txnAsk
+			picked, rest = oneTransaction(rest)
+			a.handle(&txnRequest{body: txnAskRequest(id, picked), respond: func(resp kmsg.Response) {
+				for _, p := range picked {
+					p.done(verifyCode(resp, p.tp))
+				}
+			}})
+		}
+	}
+}
+
+// answerAsks answers the gathered asks when the coordinator stops.
+func (a *txnCoordinator) answerAsks() {
+	for _, ask := range a.asks {
+		ask.done(kerr.NotEnoughReplicas.Code)
+	}
+	a.asks = nil
+}

@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Upgrade types of an UpdateFeatures v1+ (v0's AllowDowngrade is 2 or 1).
+const (
+	featureUpgrade         = 1
+	featureSafeDowngrade   = 2
+	featureUnsafeDowngrade = 3
+)
+
+// updateFeatures decides an UpdateFeatures (KIP-584): each feature moves
+// to its new level (0 removes it) if this build and every registered
+// broker support that level; a lower level needs a downgrade upgrade type,
+// a higher one the upgrade type. The request is all or nothing: the first
+// refusal (INVALID_UPDATE_VERSION, or INVALID_REQUEST for a feature named
+// twice) answers every feature and changes none. ValidateOnly (v1+) checks
+// and changes nothing.
+func (c *Controller) updateFeatures(r *kmsg.UpdateFeaturesRequest) decision {
+	w := c.working
+	var recs []MetadataRecord
+	seen := map[string]bool{}
+	for _, u := range r.FeatureUpdates {
+		upgradeType := int8(u.UpgradeType)
+		if r.Version == 0 {
+			upgradeType = featureUpgrade
+			if u.AllowDowngrade {
+				upgradeType = featureSafeDowngrade
+			}
+		}
+		level, current := u.MaxVersionLevel, w.FeatureLevel(u.Feature)
+		var reason string
+		code := kerr.InvalidUpdateVersion.Code
+		switch {
+		case seen[u.Feature]:
+			code, reason = kerr.InvalidRequest.Code, "the feature is named twice"
+		case upgradeType < featureUpgrade || upgradeType > featureUnsafeDowngrade:
+			reason = fmt.Sprintf("upgrade type %d is unknown", upgradeType)
+		case level < 0:
+			reason = "a feature level cannot be below 0"
+		case level < current && upgradeType == featureUpgrade:
+			reason = fmt.Sprintf("a downgrade from level %d needs the safe or unsafe downgrade type", current)
+		case level > current && upgradeType != featureUpgrade:
+			reason = fmt.Sprintf("level %d is above level %d: not a downgrade", level, current)
+		default:
+			reason = featureUnsupported(w, u.Feature, level)
+		}
+		seen[u.Feature] = true
+		if reason != "" {
+			msg := fmt.Sprintf("%s level %d: %s", u.Feature, level, reason)
+			return decision{response: updateFeaturesResponse(r, code, msg), reason: msg}
+		}
+		if level != current {
+			recs = append(recs, FeatureLevelRecord{Name: u.Feature, FeatureLevel: level})
+		}
+	}
+	if r.Version >= 1 && r.ValidateOnly {
+		recs = nil
+	}
+	return decision{records: recs, response: updateFeaturesResponse(r, 0, "")}
+}
+
+// featureUnsupported says why level of a feature cannot be finalized (""
+// when it can): this build or a registered broker does not support it. A
+// broker that registered no range for the feature (a build before it)
+// supports level 0 only.
+func featureUnsupported(m *MetadataImage, name string, level int16) string {
+	f, ok := SupportedFeature(name)
+	switch {
+	case !ok:
+		return "the controller does not know the feature"
+	case level != 0 && (level < f.MinVersion || level > f.MaxVersion):
+		return fmt.Sprintf("the controller supports levels %d-%d", f.MinVersion, f.MaxVersion)
+	}
+	for b := range m.Brokers() {
+		if !supportsLevel(b.Features, name, level) {
+			return fmt.Sprintf("broker %d does not support it", b.ID)
+		}
+	}
+	return ""
+}
+
+// supportsLevel says a broker with the feature ranges fs runs level of
+// the named feature.
+func supportsLevel(fs []FeatureRange, name string, level int16) bool {
+	i := slices.IndexFunc(fs, func(f FeatureRange) bool { return f.Name == name })
+	if i < 0 {
+		return level == 0
+	}
+	return level == 0 || level >= fs[i].MinVersion && level <= fs[i].MaxVersion
+}
+
+// unsupportedFinalized says which finalized level a registering broker
+// with the feature ranges fs does not support ("" when it supports all): a
+// broker that cannot run what the cluster promises clients is refused.
+func unsupportedFinalized(m *MetadataImage, fs []FeatureRange) string {
+	for _, f := range m.FinalizedFeatures() {
+		if !supportsLevel(fs, f.Name, f.Level) {
+			return fmt.Sprintf("%s is finalized at level %d", f.Name, f.Level)
+		}
+	}
+	return ""
+}
+
+// registrationFeatures are the feature ranges of a BrokerRegistration, by
+// name.
+func registrationFeatures(r *kmsg.BrokerRegistrationRequest) []FeatureRange {
+	var out []FeatureRange
+	for _, f := range r.Features {
+		out = append(out, FeatureRange{Name: f.Name, MinVersion: f.MinSupportedVersion, MaxVersion: f.MaxSupportedVersion})
+	}
+	slices.SortFunc(out, func(a, b FeatureRange) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// updateFeaturesResponse answers every feature of r with code.
+func updateFeaturesResponse(r *kmsg.UpdateFeaturesRequest, code int16, msg string) *kmsg.UpdateFeaturesResponse {
+	resp := r.ResponseKind().(*kmsg.UpdateFeaturesResponse)
+	resp.ErrorCode = code
+	if msg != "" {
+		resp.ErrorMessage = kmsg.StringPtr(msg)
+	}
+	if r.Version <= 1 {
+		for _, u := range r.FeatureUpdates {
+			res := kmsg.NewUpdateFeaturesResponseResult()
+			res.Feature, res.ErrorCode, res.ErrorMessage = u.Feature, code, resp.ErrorMessage
+			resp.Results = append(resp.Results, res)
+		}
+	}
+	return resp
+}
