@@ -19,9 +19,11 @@ const brokerLifecycleName = "broker-lifecycle"
 // with the controller, a thin shell around cluster.BrokerLifecycle: it
 // sends what the core decides to the active controller (sendToController),
 // ticks the core at its deadlines, tells it the metadata offset this node's
-// routes include, and reports what it became: unfenced (the node starts
-// serving clients), failed (the node stops), or done with its controlled
-// shutdown (the node stops).
+// routes include, tells the replica manager when the broker caught up with
+// the metadata log (it starts the node's replicas then, and the core stops
+// asking to stay fenced once they run), and reports what it became:
+// unfenced (the node starts serving clients), failed (the node stops), or
+// done with its controlled shutdown (the node stops).
 type brokerLifecycleActor struct {
 	node  *Node
 	core  *cluster.BrokerLifecycle
@@ -58,6 +60,8 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		b.core.Answered(now, msg.resp, msg.err)
 	case *lifecycleTick:
 		b.core.Tick(now)
+	case *caughtUpPublished:
+		b.core.Published(now)
 	case *routesPublished:
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(msg.epoch - 1)
@@ -87,6 +91,10 @@ func (b *brokerLifecycleActor) drive(ctx actor.Context) {
 		b.node.sendToControllerWithin(rd.Request, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
 			root.Send(self, &lifecycleAnswer{resp: resp, err: err})
 		})
+	}
+	if rd.CaughtUp {
+		b.logger.Info("caught up with the metadata log", zap.Int64("broker_epoch", b.core.BrokerEpoch()))
+		ctx.Request(b.node.replicaManager, &publishCaughtUp{})
 	}
 	if rd.StateChanged {
 		b.changed(rd.Reason)
@@ -143,6 +151,7 @@ func (n *Node) lifecycleConfig() cluster.BrokerLifecycleConfig {
 	return cluster.BrokerLifecycleConfig{
 		NodeID: cfg.NodeID, IncarnationID: n.incarnation, Listeners: endpoints, Rack: rack,
 		HeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs, SessionTimeoutMs: cfg.BrokerSessionTimeoutMs,
+		PublishAfterCatchUp: true,
 	}
 }
 

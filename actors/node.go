@@ -84,6 +84,10 @@ type Node struct {
 	// the controller are not retried any more.
 	stopping atomic.Bool
 
+	// imagePublished is set once the replica manager handed a caught-up
+	// image to the node's replicas (replica_manager_hold.go).
+	imagePublished atomic.Bool
+
 	unfenced    chan struct{}
 	unfenceOnce sync.Once
 	failed      chan struct{}

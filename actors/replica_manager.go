@@ -34,6 +34,9 @@ type replicaManager struct {
 	logger       *zap.Logger
 	// offline holds the directory ids of the replicas whose actor stopped.
 	offline map[[16]byte]bool
+	// hold holds images back until the broker caught up
+	// (replica_manager_hold.go).
+	hold replicaHold
 }
 
 // hostedReplica is a partition actor the manager started.
@@ -103,15 +106,19 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		m.image = cluster.NewMetadataImage()
 		m.fetchers = spawnFetcherManager(ctx, m.node)
 		m.queueLeftovers()
-		m.apply(ctx, m.node.routes.load().image)
+		m.startHold()
+		m.offer(ctx, m.node.routes.load().image)
 		if m.incarnations.Add(1) > 1 {
 			ctx.Send(m.node.system.NewLocalPID(quorumName), &replicaManagerRestarted{})
 		}
 	case *replicaManagerReady:
 		ctx.Respond(msg)
 	case *metadataImageApplied:
-		m.apply(ctx, msg.image)
+		m.offer(ctx, msg.image)
 		ctx.Respond(&routesPublished{epoch: msg.image.Epoch})
+	case *publishCaughtUp:
+		m.release(ctx)
+		ctx.Respond(&caughtUpPublished{})
 	case *partitionDataRemoved:
 		m.dataRemoved(ctx, msg)
 	case *actor.Terminated:
@@ -185,6 +192,8 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	// A restart (supervision) starts from the latest assignment.
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) },
 		actor.WithDispatcher(m.node.dispatcher)))
+	m.logger.Debug("replica started", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
+		zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
 	m.markOffline(ctx, r.TopicID, r.Partition.Partition, false)
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)

@@ -70,6 +70,13 @@ type BrokerLifecycleConfig struct {
 	ControlledShutdownTimeoutMs int64
 	// RetryBackoffMs is the wait after a request failed. 0 means 100.
 	RetryBackoffMs int64
+	// PublishAfterCatchUp says the caller holds its metadata image back
+	// from its replicas and coordinators until the broker caught up with
+	// the metadata log (Ready.CaughtUp), and reports Published once they
+	// run on it: until then heartbeats ask to stay fenced and go every
+	// catchUpPollMs (Kafka's initial catch-up and readyToUnfence). Off,
+	// the broker never asks to stay fenced.
+	PublishAfterCatchUp bool
 }
 
 // controlledShutdownPollMs is how soon a broker in controlled shutdown asks
@@ -112,6 +119,10 @@ type BrokerLifecycle struct {
 	// lastNowMs the time of the last call that told one.
 	sentOffset int64
 	lastNowMs  int64
+	// caughtUp says a heartbeat's answer said the broker's metadata
+	// caught up with its registration; published that the caller
+	// published that image (Published).
+	caughtUp, published bool
 }
 
 // BrokerLifecycleReady is what the caller must do.
@@ -125,6 +136,10 @@ type BrokerLifecycleReady struct {
 	// for the log.
 	StateChanged bool
 	Reason       string
+	// CaughtUp says the broker has just caught up with the metadata log
+	// (once per lifecycle): the image it applied may now reach its
+	// replicas and coordinators.
+	CaughtUp bool
 }
 
 // NewBrokerLifecycle makes a lifecycle that has not started.
@@ -232,6 +247,7 @@ func (b *BrokerLifecycle) heartbeat() *kmsg.BrokerHeartbeatRequest {
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = b.cfg.NodeID, b.epoch, b.metadataOffset
 	req.WantShutdown = b.state == BrokerPendingControlledShutdown
+	req.WantFence = b.holdingFenced()
 	req.OfflineLogDirs = append([][16]byte(nil), b.offlineDirs...)
 	b.sentOffset = b.metadataOffset
 	return req
@@ -260,6 +276,7 @@ func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
 		b.registered(now, r)
 	case *kmsg.BrokerHeartbeatResponse:
 		b.heartbeated(now, r)
+		b.afterHeartbeat(now, req.(*kmsg.BrokerHeartbeatRequest), r)
 	default:
 		panic(fmt.Sprintf("broker lifecycle: a %T answers a %T", resp, req))
 	}

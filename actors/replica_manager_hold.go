@@ -1,0 +1,76 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+)
+
+// A broker's replica manager holds the metadata images back from its
+// replicas and coordinators until the broker caught up with the metadata
+// log (cluster.BrokerLifecycle decides; Kafka's broker publishes its image
+// only after its initial catch-up): a restarted node's first images are the
+// ones it persisted before it stopped, and acting on them would lead
+// partitions and coordinators at leader epochs the cluster has left. While
+// holding, the manager publishes routes over the newest image with no
+// partition actors (Metadata is answered, partitions are not), and notes
+// the replicas the images took away from the node, whose data goes before
+// the caught-up image starts the rest.
+
+// publishCaughtUp tells the replica manager the broker caught up: it starts
+// the node's replicas on the newest image, and answers caughtUpPublished.
+type publishCaughtUp struct{}
+
+// caughtUpPublished answers publishCaughtUp once the replicas started.
+type caughtUpPublished struct{}
+
+// replicaHold is what a holding replica manager keeps.
+type replicaHold struct {
+	on bool
+	// image is the newest image held back.
+	image *cluster.MetadataImage
+	// retired are the replicas the held images removed from this node (or
+	// whose topic went): their data is deleted on release.
+	retired []cluster.ReplicaStop
+}
+
+// startHold makes a broker's manager hold back until its node published
+// a caught-up image once (a manager restarted by supervision does not
+// hold again).
+func (m *replicaManager) startHold() {
+	m.hold = replicaHold{on: m.node.cfg.Roles.Broker && !m.node.imagePublished.Load(), image: cluster.NewMetadataImage()}
+}
+
+// offer applies an image, or holds it back.
+func (m *replicaManager) offer(ctx actor.Context, next *cluster.MetadataImage) {
+	if !m.hold.on {
+		m.apply(ctx, next)
+		return
+	}
+	for _, st := range cluster.LocalChanges(m.hold.image, next, m.node.cfg.NodeID).Stop {
+		if st.Delete {
+			m.hold.retired = append(m.hold.retired, st)
+		}
+	}
+	m.hold.image = next
+	m.node.routes.store(&routes{image: next, partitions: m.slots.commit()})
+}
+
+// release ends the hold: the data of the replicas the held images removed
+// goes, then the newest image starts the node's replicas and coordinators.
+func (m *replicaManager) release(ctx actor.Context) {
+	if !m.hold.on {
+		return
+	}
+	h := m.hold
+	m.hold = replicaHold{}
+	m.node.imagePublished.Store(true)
+	m.logger.Info("metadata caught up: starting replicas", zap.Int64("metadata_offset", h.image.LastOffset()))
+	for _, st := range h.retired {
+		_, kept := h.image.TopicByID(st.TopicID)
+		m.data.expect(m.node.partitionDir(st.Topic, st.Partition.Partition), st.Topic, !kept)
+		m.retire(ctx, &hostedReplica{topic: st.Topic, topicID: st.TopicID, partition: st.Partition.Partition, topicDeleted: !kept})
+	}
+	m.apply(ctx, h.image)
+}
