@@ -114,7 +114,7 @@ func TestDuplicateNodeIDRefused(t *testing.T) {
 	nodes := startCluster(t, 3)
 	for _, via := range []*testNode{nodes[0], nodes[1]} {
 		dup := startNode(t, 1, "")
-		_, err := dup.Join(via.Address())
+		err := joinRetrying(t, dup, via.Address())
 		if !errors.Is(err, ErrNameConflict) {
 			t.Fatalf("duplicate of node 1 joining through node %d: %v", via.cfg.NodeID, err)
 		}

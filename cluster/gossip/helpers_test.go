@@ -98,7 +98,7 @@ func startCluster(t testing.TB, count int) []*testNode {
 	nodes := []*testNode{startNode(t, 1, "")}
 	for id := int32(2); id <= int32(count); id++ {
 		n := startNode(t, id, "")
-		if _, err := n.Join(nodes[0].Address()); err != nil {
+		if err := joinRetrying(t, n, nodes[0].Address()); err != nil {
 			t.Fatalf("node %d join: %v", id, err)
 		}
 		nodes = append(nodes, n)
@@ -171,5 +171,21 @@ func waitNoGossipGoroutines(t testing.TB) {
 			t.Fatalf("a gossip goroutine is left after Shutdown:\n%s", left)
 		}
 		time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+// joinRetrying joins n through addr, trying again while the join only timed
+// out: the fast timings' 200 ms TCP timeout can pass on a loaded machine
+// under -race before the push-pull exchange ends. Any other error (a refusal)
+// is returned at once.
+func joinRetrying(t testing.TB, n *testNode, addr string) error {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := n.Join(addr)
+		if err == nil || !strings.Contains(err.Error(), "i/o timeout") || time.Now().After(deadline) {
+			return err
+		}
+		t.Logf("join through %s timed out, trying again: %v", addr, err)
 	}
 }
