@@ -155,8 +155,14 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 			continue
 		}
 		h.shadow.appendBatches(ap.Batches)
+		h.n.w.txn.checks.leaderAppended(h, ap.Batches, res.BaseOffsets)
 		h.n.w.stats.Appends++
 		core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: log.FlushedOffset()}, nil)
+	}
+	for _, v := range rd.VerifyTxns {
+		// After the event's work, as the actor's messages are: the
+		// coordinator may be on this node.
+		h.n.post(func() { h.n.verifyTxn(h, v) })
 	}
 	for range rd.AwaitDurable {
 		// The durable high watermark (group commit) is not simulated: the
@@ -403,6 +409,11 @@ type shadowBatch struct {
 	epoch      int32
 	crc        uint32
 	chain      uint64
+	// The batch's producer id, epoch and first sequence (-1: none), for
+	// the sequence checks (check_txn.go).
+	pid    int64
+	pepoch int16
+	seq    int32
 }
 
 func (s *shadowLog) end() int64 {
@@ -423,7 +434,8 @@ func (s *shadowLog) push(b logstore.Batch) {
 		h *= 0x100000001b3
 		h ^= h >> 29
 	}
-	s.batches = append(s.batches, shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: uint32(b.CRC), chain: h})
+	s.batches = append(s.batches, shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: uint32(b.CRC), chain: h,
+		pid: b.ProducerID, pepoch: b.ProducerEpoch, seq: b.FirstSequence})
 }
 
 func (s *shadowLog) appendBatches(batches [][]byte) {

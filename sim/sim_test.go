@@ -206,8 +206,8 @@ func TestCheckersCatchBadHistories(t *testing.T) {
 		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
 		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
 		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
-		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{2, "c"}}}}, "Q9"},
-		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{0, "a"}, {2, "c"}}}}, "Q9"},
+		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9"},
+		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9"},
 		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, ""},
 		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, ""},
 	} {

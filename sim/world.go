@@ -160,7 +160,11 @@ type World struct {
 	hist        *history
 	checks      *serverChecks
 	groupChecks *groupChecks
-	faults      *faultInjector
+	// txn is the transaction side: the nodes' coordinators and producer
+	// ids, its checks and the history's transactions (node_txn.go,
+	// check_txn.go).
+	txn    *txnWorld
+	faults *faultInjector
 	stats       Stats
 
 	traceHash  hash.Hash
@@ -219,6 +223,7 @@ func newWorld(opts Options) *World {
 	w.lossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
 	w.groupChecks = newGroupChecks(w)
+	w.txn = newTxnWorld(w, opts.Nodes)
 	for id := int32(1); id <= int32(opts.Nodes); id++ {
 		w.nodes = append(w.nodes, newNode(w, id))
 		if len(w.voters) < 3 {
