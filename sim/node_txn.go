@@ -704,7 +704,7 @@ func (h *replicaHost) plantForgetSequence(records []byte) []byte {
 	for i := 43; i < 51; i++ { // producer id -1
 		p[i] = 0xff
 	}
-	p[51], p[52] = 0xff, 0xff // producer epoch -1
+	p[51], p[52] = 0xff, 0xff  // producer epoch -1
 	for i := 53; i < 57; i++ { // base sequence -1
 		p[i] = 0xff
 	}

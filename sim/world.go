@@ -165,7 +165,7 @@ type World struct {
 	// check_txn.go).
 	txn    *txnWorld
 	faults *faultInjector
-	stats       Stats
+	stats  Stats
 
 	traceHash  hash.Hash
 	traceLines int
