@@ -106,9 +106,17 @@ type copierState struct {
 // until its deadline.
 const txnDeadlineCode int16 = -1
 
+// codeName is a Kafka error code's name (PRODUCER_FENCED), "ok" for 0.
 func codeName(code int16) string {
-	if code == txnDeadlineCode {
+	switch code {
+	case txnDeadlineCode:
 		return "deadline passed"
+	case 0:
+		return "ok"
+	}
+	var ke *kerr.Error
+	if errors.As(kerr.ErrorForCode(code), &ke) {
+		return ke.Message
 	}
 	return errorName(code)
 }
@@ -206,7 +214,7 @@ func (c *client) initProducer(then func()) {
 			p.lastInit = "InitProducerId: " + err.Error()
 			c.refreshMetadata()
 		case resp.ErrorCode != 0:
-			p.lastInit = "InitProducerId: " + errorName(resp.ErrorCode)
+			p.lastInit = "InitProducerId: " + codeName(resp.ErrorCode)
 			c.refreshMetadata()
 		default:
 			p.pid, p.epoch, p.seqs = resp.ProducerID, resp.ProducerEpoch, map[tpKey]int32{}
@@ -250,7 +258,7 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 			done(0)
 			return
 		default:
-			op.lastError = kerr.ErrorForCode(resp.errorCode).Error()
+			op.lastError = codeName(resp.errorCode)
 			if producerRefusal(resp.errorCode) || !retriableProduceError(resp.errorCode) {
 				done(resp.errorCode)
 				return
@@ -374,6 +382,7 @@ func (c *client) newTxn(commit bool) *txnOp {
 	op := &txnOp{process: c.id, tid: p.tid, seq: p.txns, pid: p.pid, epoch: p.epoch, commit: commit, invokeMs: w.now,
 		deadline: w.now + int64(p.timeoutMs), offsets: -1}
 	w.txn.txns = append(w.txn.txns, op)
+	w.stats.Transactions++
 	p.cur = op
 	c.busy = true
 	return op
@@ -438,7 +447,7 @@ func (c *client) txnCall(op *txnOp, deadline int64, to func() int32, mk func() k
 			k = code(resp)
 		}
 		if k != 0 && op != nil {
-			op.lastError = kmsg.NameForKey(req.Key()) + ": " + errorName(k)
+			op.lastError = kmsg.NameForKey(req.Key()) + ": " + codeName(k)
 			if err != nil {
 				op.lastError = kmsg.NameForKey(req.Key()) + ": " + err.Error()
 			}
@@ -648,6 +657,14 @@ func (c *client) finishTxn(op *txnOp, o outcome) {
 	c.busy = false
 	if op.lastError != "" && p.pid == op.pid && p.epoch == op.epoch {
 		p.pid = -1
+	}
+	switch o {
+	case outcomeOK:
+		w.stats.TxnCommits++
+	case outcomeFail:
+		w.stats.TxnAborts++
+	default:
+		w.stats.TxnUnknown++
 	}
 	who := fmt.Sprintf("txn: %s (%s)", c.name(), op.tid)
 	switch {

@@ -106,6 +106,7 @@ type Stats struct {
 	Polls, RecordsRead                                         int64
 	TopicsCreated, PartitionsAdded                             int64
 	InvariantsChecked, PlantFired                              int64
+	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -447,6 +448,9 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "simulated %s in %d events; trace %d lines, sha256 %s\n", fmtMs(r.SimulatedMs), r.Events, r.TraceLines, r.TraceHash)
 	fmt.Fprintf(&b, "operations: %d sends (%d ok, %d acks=all ok, %d failed, %d unknown), %d polls reading %d records\n",
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
+	if s.Transactions > 0 {
+		fmt.Fprintf(&b, "transactions: %d (%d committed, %d aborted, %d unknown)\n", s.Transactions, s.TxnCommits, s.TxnAborts, s.TxnUnknown)
+	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas)
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
