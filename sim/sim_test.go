@@ -99,6 +99,12 @@ var plantBounds = map[Plant]int{
 	// double-owner: 21 of seeds 1-50 (first: seed 1); it needs two
 	// members in a group.
 	PlantDoubleOwner: 5,
+	// forget-sequence: 17 of seeds 1-50 (first: seed 1), found by Q2; it
+	// needs an idempotent producer whose send is retried (a lost or
+	// duplicated message, a timeout). wrong-marker: 27 of seeds 1-50
+	// (first: seed 1), found by S8; it needs a committed transaction.
+	PlantForgetSequence: 5,
+	PlantWrongMarker:    5,
 }
 
 var plantDurationMs = map[Plant]int64{
@@ -106,6 +112,8 @@ var plantDurationMs = map[Plant]int64{
 	PlantEarlyHW:        30_000,
 	PlantUncleanElect:   60_000,
 	PlantDoubleOwner:    30_000,
+	PlantForgetSequence: 30_000,
+	PlantWrongMarker:    30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -117,6 +125,8 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
 		PlantDoubleOwner:    {"S11"},
+		PlantForgetSequence: {"Q2"},
+		PlantWrongMarker:    {"S8", "Q10", "Q5"},
 	}
 	for _, plant := range Plants() {
 		found := false
