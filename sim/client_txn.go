@@ -24,7 +24,7 @@ import (
 //     epoch, costs it its producer id (the next send gets a new one);
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
-//     3 partitions, sends 1 or 2 values to each, and commits, or aborts
+//     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
 //     with the profile's probability. A send or request that fails aborts
 //     the transaction; one fenced ends it (the coordinator aborts it). A
 //     transaction the client did not end cleanly costs it its epoch
@@ -32,7 +32,7 @@ import (
 //     flight);
 //   - a copier (consume-transform-produce) reads one input partition with
 //     read_committed from its group's committed offset, and for each poll
-//     runs a transaction: the copies of up to 5 records to the output
+//     runs a transaction: the copies of up to 10 records to the output
 //     topic, and its next position committed to its group inside the
 //     transaction (AddOffsetsToTxn, TxnOffsetCommit). After any
 //     transaction but a commit it starts again from the group's committed
@@ -315,7 +315,7 @@ func (c *client) idempotentNext() {
 	pid := p.pid
 	w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d)", c.name(), value, *tp, pid, p.epoch, seq)
 	c.busy = true
-	batch := buildProducerBatch(value, wallStartMs+w.now, pid, p.epoch, seq, false)
+	batch := buildProducerBatch([]string{value}, wallStartMs+w.now, pid, p.epoch, seq, false)
 	c.producerSend(op, batch, "", func(code int16) {
 		if code == 0 {
 			if p.pid == pid {
@@ -506,35 +506,49 @@ func (c *client) txnAddPartitions(op *txnOp, tps []tpKey, then func()) {
 	})
 }
 
-// txnSendFrom sends the transaction's writes from the i-th on, one after
-// another.
+// txnSendFrom sends the transaction's writes from the i-th on: the writes
+// to one partition that follow each other go in one batch, and batch after
+// batch.
 func (c *client) txnSendFrom(op *txnOp, i int, then func()) {
 	w, p := c.w, c.prod
 	if i >= len(op.writes) {
 		then()
 		return
 	}
-	s := op.writes[i]
+	s, j := op.writes[i], i+1
+	for j < len(op.writes) && op.writes[j].tp == s.tp {
+		j++
+	}
+	group := op.writes[i:j]
+	values := make([]string, len(group))
+	for k, wr := range group {
+		values[k] = wr.value
+	}
 	seq := p.seqs[s.tp]
-	w.tracef("%s: send %s to %s in transaction %d (producer %d epoch %d sequence %d)", c.name(), s.value, s.tp, op.seq, op.pid, op.epoch, seq)
-	batch := buildProducerBatch(s.value, wallStartMs+w.now, op.pid, op.epoch, seq, true)
+	w.tracef("%s: send %s to %s in transaction %d (producer %d epoch %d sequence %d)", c.name(), strings.Join(values, " "), s.tp, op.seq, op.pid, op.epoch, seq)
+	batch := buildProducerBatch(values, wallStartMs+w.now, op.pid, op.epoch, seq, true)
 	c.producerSend(s, batch, op.tid, func(code int16) {
-		s.doneMs = w.now
-		if code != 0 {
-			s.outcome = outcomeInfo
-			if !s.ambiguous && code != txnDeadlineCode {
-				s.outcome = outcomeFail
+		for k, wr := range group {
+			wr.doneMs, wr.ambiguous, wr.attempts = w.now, s.ambiguous, s.attempts
+			if code == 0 {
+				wr.outcome, wr.offset = outcomeOK, s.offset+int64(k)
+				continue
 			}
+			wr.outcome, wr.offset = outcomeInfo, -1
+			if !s.ambiguous && code != txnDeadlineCode {
+				wr.outcome = outcomeFail
+			}
+		}
+		if code != 0 {
 			op.lastError = fmt.Sprintf("send %s: %s", s.value, codeName(code))
 			c.txnFailed(op, code)
 			return
 		}
-		s.outcome = outcomeOK
 		if p.pid == op.pid && p.epoch == op.epoch {
-			p.seqs[s.tp] = seq + 1
+			p.seqs[s.tp] = seq + int32(len(group))
 		}
-		w.stats.SendsOK++
-		c.txnSendFrom(op, i+1, then)
+		w.stats.SendsOK += int64(len(group))
+		c.txnSendFrom(op, j, then)
 	})
 }
 
@@ -761,12 +775,12 @@ func (c *client) copierPoll() {
 	}
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.ReplicaState.ID = -1, -1
-	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.IsolationLevel = 200, 1, 1<<20, 1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.IsolationLevel = 200, 1, copierFetchBytes, 1
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic = cp.src.topic
 	rp := kmsg.NewFetchRequestTopicPartition()
 	position := cp.position
-	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = cp.src.partition, position, epoch, 1<<20
+	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = cp.src.partition, position, epoch, copierFetchBytes
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	cp.polling = true
@@ -800,10 +814,20 @@ func (c *client) copierPoll() {
 			w.violation("Q1", fmt.Sprintf("%s: %s: records from offset %d do not decode: %v", c.name(), cp.src, position, err))
 			return
 		}
+		// The records the transaction covers: from the position to the
+		// copyBatch-th record delivered.
 		var kept []readRecord
+		data := 0
 		for _, r := range recs {
-			if r.offset >= position {
-				kept = append(kept, r)
+			if r.offset < position {
+				continue
+			}
+			if data == copyBatch {
+				break
+			}
+			kept = append(kept, r)
+			if r.kind == recData {
+				data++
 			}
 		}
 		if len(kept) == 0 {
@@ -817,17 +841,21 @@ func (c *client) copierPoll() {
 	})
 }
 
-// copy runs the transaction that copies up to 5 of the records read (and
-// moves the group's offset past the records it covers).
+// A copier reads up to copierFetchBytes of its input a poll, and copies
+// up to copyBatch records a transaction.
+const (
+	copierFetchBytes = 8 << 10
+	copyBatch        = 10
+)
+
+// copy runs the transaction that copies the records read (and moves the
+// group's offset past them).
 func (c *client) copy(recs []readRecord, outPartitions int) {
 	w, cp := c.w, c.prod.copier
 	op := c.newTxn(!chance(w.rngWorkload, c.prod.abortP))
 	op.group, op.source = cp.group, cp.src
 	to := tpKey{cp.out, cp.src.partition % int32(outPartitions)}
 	for _, r := range recs {
-		if len(op.writes) == 5 {
-			break
-		}
 		op.offsets = r.offset + 1
 		if r.kind != recData {
 			continue
@@ -881,17 +909,20 @@ func (w *World) startTxnWorkload(admin *client) {
 // copyTopic is the copiers' output topic.
 const copyTopic = "cp"
 
-// buildProducerBatch encodes a RecordBatch v2 of one record holding value
-// from producer id pid at epoch with sequence seq, transactional or not,
-// as an idempotent producer does.
-func buildProducerBatch(value string, timestampMs, pid int64, epoch int16, seq int32, transactional bool) []byte {
-	r := kmsg.Record{Value: []byte(value)}
-	enc := r.AppendTo(nil)
-	r.Length = int32(len(enc) - 1)
-	enc = r.AppendTo(nil)
+// buildProducerBatch encodes a RecordBatch v2 of records holding values
+// from producer id pid at epoch, its first sequence seq, transactional or
+// not, as an idempotent producer does.
+func buildProducerBatch(values []string, timestampMs, pid int64, epoch int16, seq int32, transactional bool) []byte {
+	var recs []byte
+	for i, v := range values {
+		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		enc := r.AppendTo(nil)
+		r.Length = int32(len(enc) - 1)
+		recs = r.AppendTo(recs)
+	}
 	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: timestampMs, MaxTimestamp: timestampMs,
-		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: 1, Records: enc,
+		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: timestampMs, MaxTimestamp: timestampMs, LastOffsetDelta: int32(len(values) - 1),
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(len(values)), Records: recs,
 	}
 	if transactional {
 		b.Attributes |= 0x10
