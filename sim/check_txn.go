@@ -78,15 +78,19 @@ type seqPos struct {
 }
 
 // txnWorld is the world's transaction side: the nodes' transaction state
-// (by node id - 1), the checks and the transactions of the history.
+// (by node id - 1), the checks, the transactions of the history and what
+// the links delivered of transaction requests.
 type txnWorld struct {
 	nodes  []*nodeTxn
 	checks *txnChecks
 	txns   []*txnOp
+	// delivered is the newest transaction request each link delivered
+	// (txnEnvelope).
+	delivered map[linkKey]envelopeSeq
 }
 
 func newTxnWorld(w *World, nodes int) *txnWorld {
-	return &txnWorld{nodes: make([]*nodeTxn, nodes), checks: &txnChecks{w: w, decisions: map[pidEpoch]bool{},
+	return &txnWorld{nodes: make([]*nodeTxn, nodes), delivered: map[linkKey]envelopeSeq{}, checks: &txnChecks{w: w, decisions: map[pidEpoch]bool{},
 		states: map[string]txnRecordState{}, seqs: map[*replicaHost]*seqScan{}}}
 }
 

@@ -56,9 +56,9 @@ const (
 // txnEnvelope carries a transaction request (InitProducerId,
 // AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit,
 // WriteTxnMarkers). The network delivers envelopes of a link in the order
-// they were sent, and a node takes each at most once: what the sender's
-// correlation id (per process incarnation inc) shows as older than one it
-// already took is dropped. This is the TCP connection of a real client or
+// they were sent, and each at most once: what the sender's correlation id
+// (per process incarnation inc) shows as older than one the link already
+// delivered is dropped, across restarts of either end. This is the TCP connection of a real client or
 // broker, which neither duplicates nor reorders: without it a duplicated
 // EndTxn or marker could arrive after the next transaction of the same
 // producer epoch began and decide it (KAFKA-17754, closed for the
@@ -85,8 +85,6 @@ type nodeTxn struct {
 	pidNext, pidEnd int64
 	pidAsking       bool
 	pidWaiting      []func(pid int64, code int16)
-	// seen is, per sender, the newest envelope taken.
-	seen map[int32]envelopeSeq
 }
 
 type envelopeSeq struct{ inc, corr uint64 }
@@ -95,7 +93,7 @@ type envelopeSeq struct{ inc, corr uint64 }
 func (n *node) txns() *nodeTxn {
 	t := n.w.txn.nodes[n.id-1]
 	if t == nil || t.inc != n.inc {
-		t = &nodeTxn{inc: n.inc, coords: make([]*txnHost, txnStatePartitions), seen: map[int32]envelopeSeq{}}
+		t = &nodeTxn{inc: n.inc, coords: make([]*txnHost, txnStatePartitions)}
 		n.w.txn.nodes[n.id-1] = t
 	}
 	return t
@@ -433,12 +431,12 @@ func (n *node) txnTick(nowMono int64) {
 
 // serveTxn takes a transaction request, once and in order per sender.
 func (n *node) serveTxn(m *message, env *txnEnvelope) {
-	t := n.txns()
-	if last, ok := t.seen[m.from]; ok && (env.inc < last.inc || env.inc == last.inc && m.corr <= last.corr) {
-		n.w.tracef("%s: drops %s from %s: an older request than one it took", n.name(), kmsg.NameForKey(env.body.Key()), endpointName(m.from))
+	k := linkKey{m.from, m.to}
+	if last, ok := n.w.txn.delivered[k]; ok && (env.inc < last.inc || env.inc == last.inc && m.corr <= last.corr) {
+		n.w.tracef("%s: drops %s from %s: an older request than one the link delivered", n.name(), kmsg.NameForKey(env.body.Key()), endpointName(m.from))
 		return
 	}
-	t.seen[m.from] = envelopeSeq{env.inc, m.corr}
+	n.w.txn.delivered[k] = envelopeSeq{env.inc, m.corr}
 	respond := func(resp kmsg.Response) { n.w.respond(m, resp) }
 	switch req := env.body.(type) {
 	case *kmsg.InitProducerIDRequest:
