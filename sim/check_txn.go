@@ -299,6 +299,25 @@ func (c *historyChecker) excusedAny(tp tpKey, offsets ...int64) string {
 	return ""
 }
 
+// txnExcused says why the guarantees allow a transaction's write at
+// offset of tp to be delivered when it should not be, or not when it
+// should: a change at the offset, or a power loss that dropped offsets
+// past it (its marker, which a later marker of the producer may then stand
+// in for); "" when they do not.
+func (c *historyChecker) txnExcused(tp tpKey, offsets ...int64) string {
+	if why := c.excusedAny(tp, offsets...); why != "" {
+		return why
+	}
+	for _, r := range c.w.checks.dropped[tp] {
+		for _, o := range offsets {
+			if o >= 0 && r.to > o {
+				return fmt.Sprintf("a power loss dropped [%d, %d) from n%d, where its marker may have been", r.from, r.to, r.node)
+			}
+		}
+	}
+	return ""
+}
+
 // checkTxns runs the client-side transaction and idempotence checkers.
 func (c *historyChecker) checkTxns(final bool) bool {
 	w := c.w
@@ -345,7 +364,7 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 		w.stats.InvariantsChecked++
 		if off, ok := v.delivered[wr.tp][wr.value]; ok {
 			if t.outcome == outcomeFail {
-				why := c.excusedAny(wr.tp, off, wr.offset)
+				why := c.txnExcused(wr.tp, off, wr.offset)
 				if lostState {
 					why = "its coordinator's partition lost records"
 				}
@@ -369,7 +388,7 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 			}
 			continue
 		}
-		why := c.excusedAny(wr.tp, wr.offset)
+		why := c.txnExcused(wr.tp, wr.offset)
 		if lostState {
 			why = "its coordinator's partition lost records"
 		}
