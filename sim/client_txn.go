@@ -82,7 +82,9 @@ type txnOp struct {
 	invokeMs, doneMs   int64
 	deadline, endUntil int64
 	outcome            outcome
-	lastError          string
+	// lastError is what went wrong (empty: nothing); retryError the last
+	// answer a request was retried after.
+	lastError, retryError string
 	// fenced says a request of the transaction was refused as fenced.
 	fenced bool
 }
@@ -191,7 +193,7 @@ func (c *client) pickPartition() (tpKey, bool) {
 // producer, from the transactional id's coordinator (which bumps its
 // epoch, fencing an older producer) for a transactional one. A failure is
 // tried again at the next tick.
-func (c *client) initProducer(then func()) {
+func (c *client) initProducer() {
 	w, p := c.w, c.prod
 	to := int32(-1)
 	if p.tid == "" {
@@ -210,9 +212,11 @@ func (c *client) initProducer(then func()) {
 		p.initing = false
 		resp, _ := body.(*kmsg.InitProducerIDResponse)
 		switch {
-		case err != nil || resp == nil:
+		case err != nil:
 			p.lastInit = "InitProducerId: " + err.Error()
 			c.refreshMetadata()
+		case resp == nil:
+			p.lastInit = "InitProducerId: no answer"
 		case resp.ErrorCode != 0:
 			p.lastInit = "InitProducerId: " + codeName(resp.ErrorCode)
 			c.refreshMetadata()
@@ -220,9 +224,6 @@ func (c *client) initProducer(then func()) {
 			p.pid, p.epoch, p.seqs = resp.ProducerID, resp.ProducerEpoch, map[tpKey]int32{}
 			p.lastInit = ""
 			w.tracef("%s: producer id %d epoch %d%s", c.name(), p.pid, p.epoch, map[bool]string{true: " for " + p.tid}[p.tid != ""])
-			if then != nil {
-				then()
-			}
 		}
 	})
 }
@@ -295,7 +296,7 @@ func (c *client) idempotentNext() {
 		return
 	}
 	if p.pid < 0 {
-		c.initProducer(nil)
+		c.initProducer()
 		return
 	}
 	tp, ok := c.target, true
@@ -353,7 +354,7 @@ func (c *client) txnTick() {
 		return
 	}
 	if p.pid < 0 {
-		c.initProducer(nil)
+		c.initProducer()
 		return
 	}
 	var tps []tpKey
@@ -427,7 +428,16 @@ func tpList(tps []tpKey) string {
 // deadline; done gets 0, the code that ended it, or txnDeadlineCode.
 func (c *client) txnCall(op *txnOp, deadline int64, to func() int32, mk func() kmsg.Request, code func(kmsg.Response) int16, done func(int16)) {
 	w := c.w
+	req := mk()
+	name := kmsg.NameForKey(req.Key())
+	if r, ok := req.(*kmsg.EndTxnRequest); ok {
+		name += map[bool]string{true: "(commit)", false: "(abort)"}[r.Commit]
+	}
 	if w.now >= deadline {
+		op.lastError = name + ": deadline passed"
+		if op.retryError != "" {
+			op.lastError += " (last: " + op.retryError + ")"
+		}
 		done(txnDeadlineCode)
 		return
 	}
@@ -439,23 +449,26 @@ func (c *client) txnCall(op *txnOp, deadline int64, to func() int32, mk func() k
 		retry()
 		return
 	}
-	req := mk()
 	c.call(dst, &txnEnvelope{body: req}, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(kmsg.Response)
-		k := kerr.RequestTimedOut.Code
-		if err == nil && resp != nil {
+		k, why := kerr.RequestTimedOut.Code, ""
+		switch {
+		case err != nil:
+			why = err.Error()
+		case resp == nil:
+			why = "no answer"
+		default:
 			k = code(resp)
-		}
-		if k != 0 && op != nil {
-			op.lastError = kmsg.NameForKey(req.Key()) + ": " + codeName(k)
-			if err != nil {
-				op.lastError = kmsg.NameForKey(req.Key()) + ": " + err.Error()
-			}
+			why = codeName(k)
 		}
 		if k != 0 && retriableTxnCode(k) {
+			op.retryError = why
 			c.refreshMetadata()
 			retry()
 			return
+		}
+		if k != 0 {
+			op.lastError = name + ": " + why
 		}
 		done(k)
 	})
@@ -541,6 +554,9 @@ func (c *client) txnSendFrom(op *txnOp, i int, then func()) {
 		}
 		if code != 0 {
 			op.lastError = fmt.Sprintf("send %s: %s", s.value, codeName(code))
+			if code == txnDeadlineCode && s.lastError != "" {
+				op.lastError += " (last: " + s.lastError + ")"
+			}
 			c.txnFailed(op, code)
 			return
 		}
@@ -648,13 +664,9 @@ func (c *client) endTxn(op *txnOp) {
 			// coordinator aborts the transaction (now, or at its
 			// timeout, or when the next InitProducerId fences it).
 			op.fenced = op.fenced || fencedCode(k)
-			if k != 0 {
-				op.lastError = "EndTxn(abort): " + codeName(k)
-			}
 			c.finishTxn(op, outcomeFail)
 		default:
 			op.fenced = fencedCode(k)
-			op.lastError = "EndTxn(commit): " + codeName(k)
 			c.finishTxn(op, outcomeInfo)
 		}
 	})
@@ -729,7 +741,7 @@ func (c *client) copierTick() {
 	switch {
 	case c.busy || p.initing || cp.fetching || cp.polling:
 	case p.pid < 0:
-		c.initProducer(nil)
+		c.initProducer()
 	case cp.position < 0:
 		c.copierFetchPosition()
 	default:

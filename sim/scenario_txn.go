@@ -99,7 +99,7 @@ func (s *Scenario) txnInit(args []Arg) bool {
 	p.pid, p.lastInit = -1, ""
 	ok := s.until(60_000, c.name()+"'s producer id", func() bool {
 		if p.pid < 0 && !p.initing {
-			c.initProducer(nil)
+			c.initProducer()
 		}
 		return p.pid >= 0
 	})
