@@ -119,7 +119,8 @@ func TestHTMLPageInBrowser(t *testing.T) {
 			t.Errorf("the page draws no timeline for %s", p.TP)
 		}
 	}
-	for _, want := range []string{`class="leader"`, `class="isr"`, `class="hw"`, `class="leo"`, `class="send ok"`, `class="mark" data-kind="election"`, `Fault schedule`} {
+	for _, want := range []string{`class="leader"`, `class="isr"`, `class="hw"`, `class="leo"`, `class="send ok"`, `class="mark" data-kind="election"`,
+		`class="mark" data-kind="commit"`, `Fault schedule`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %s", want)
 		}
