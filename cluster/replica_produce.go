@@ -292,7 +292,9 @@ func (r *Replica) wakeReadable() {
 	for _, w := range pending {
 		r.countWatch(w, -1)
 	}
-	var kept []watch
+	// The watches kept go back into pending's array: each is written at
+	// or before the one being read.
+	kept := pending[:0]
 	for _, w := range pending {
 		if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset {
 			r.wake(w)

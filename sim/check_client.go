@@ -48,6 +48,9 @@ func (w *World) checkHistory(final bool) {
 		return
 	}
 	c.checkSendOrder()
+	if !w.stopped {
+		c.checkTxns(final)
+	}
 }
 
 // checkPolls builds the log view from the polls: Q1 and Q9.

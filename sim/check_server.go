@@ -260,6 +260,9 @@ func (c *serverChecks) checkReplica(n *node, h *replicaHost) {
 	if core.IsLeader() {
 		c.checkLeader(n, h)
 	}
+	if !w.stopped {
+		w.txn.checks.replica(n, h)
+	}
 }
 
 // checkBatches is S4 over the batches the replica gained since the last

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/groups"
+	"gregor/txn"
 )
 
 // The workload's clients: they find leaders from Metadata like real
@@ -57,6 +58,12 @@ type client struct {
 
 	// group member (KIP-848)
 	member *groupMember
+
+	// prod is an idempotent or transactional producer's state
+	// (client_txn.go); readCommitted makes a consumer's polls
+	// read_committed.
+	prod          *producerState
+	readCommitted bool
 }
 
 // topicSpec is a topic the admin creates.
@@ -125,11 +132,11 @@ func (c *client) refreshMetadata() {
 }
 
 // topicNames are the workload's topics the client knows (not
-// __consumer_offsets), sorted.
+// __consumer_offsets or __transaction_state), sorted.
 func (c *client) topicNames() []string {
 	names := make([]string, 0, len(c.meta.topics))
 	for name := range c.meta.topics {
-		if name != groups.OffsetsTopic {
+		if name != groups.OffsetsTopic && name != txn.StateTopic {
 			names = append(names, name)
 		}
 	}
@@ -324,6 +331,9 @@ func (c *client) poll(tp tpKey) {
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.ReplicaState.ID = -1, -1
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 200, 1, 1<<20
+	if c.readCommitted {
+		req.IsolationLevel = 1
+	}
 	rt := kmsg.NewFetchRequestTopic()
 	rt.Topic = tp.topic
 	rp := kmsg.NewFetchRequestTopicPartition()
@@ -366,7 +376,7 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 	if len(rp.RecordBatches) == 0 || c.positions[tp] != position {
 		return
 	}
-	recs, err := decodeRecords(rp.RecordBatches)
+	recs, err := decodeRecords(rp.RecordBatches, rp.AbortedTransactions, c.readCommitted)
 	if err != nil {
 		w.violation("Q1", fmt.Sprintf("%s: %s: records from offset %d do not decode: %v", c.name(), tp, position, err))
 		return
@@ -382,7 +392,7 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 	}
 	w.stats.Polls++
 	w.stats.RecordsRead += int64(len(kept))
-	w.hist.poll(c.id, tp, position, kept, w.now, c.final)
+	w.hist.poll(c.id, tp, position, kept, w.now, c.final).committed = c.readCommitted
 	w.tracef("%s: poll %s from %d: %d records to %d", c.name(), tp, position, len(kept), kept[len(kept)-1].offset)
 	c.positions[tp] = kept[len(kept)-1].offset + 1
 }

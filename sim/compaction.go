@@ -386,7 +386,7 @@ func (s *shadowLog) fillDropped(next batchID) {
 		id = d.id()
 	}
 	for i := len(run) - 1; i >= 0; i-- {
-		s.pushID(run[i].base, run[i].last, run[i].epoch, run[i].crc)
+		s.pushBatch(run[i])
 	}
 	s.canon.filled += len(run)
 }

@@ -5,7 +5,7 @@
 // partitions, pauses, clock jumps and disk faults, and checks Kafka's guarantees after every event
 // and over the history of client operations (CORRECTNESS.md §2).
 //
-// It drives the real cores of cluster, cluster/quorum and groups over
+// It drives the real cores of cluster, cluster/quorum, groups and txn over
 // logstore and logstore/raftlog on a vfs.Mem per node (the broker
 // lifecycle too: cluster.BrokerLifecycle); its shells (node*.go) carry out
 // the cores' effects as the actors do in production. What production runs
@@ -34,6 +34,12 @@
 //     consumer groups: the groups core on the leader of each
 //     __consumer_offsets partition, group members (KIP-848 or classic) as a
 //     workload, and their checkers;
+//   - node_txn.go, client_txn.go, check_txn.go, scenario_txn.go:
+//     transactions and idempotence: the txn core on the leader of each
+//     __transaction_state partition, producer ids from the controller's
+//     blocks, markers through the replica cores, idempotent and
+//     transactional producers and copiers (consume-transform-produce) as a
+//     workload, their checkers and scenario commands;
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
 //   - check_server.go, check_client.go: the checkers;

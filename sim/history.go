@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -46,6 +48,9 @@ type sendOp struct {
 	attempts  int
 	deadline  int64
 	lastError string
+	// idempotent says the producer numbered its batches: a retry never
+	// appends the value twice (Q2).
+	idempotent bool
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the
@@ -57,8 +62,11 @@ type pollOp struct {
 	position int64
 	atMs     int64
 	records  []readRecord
-	// final says the poll belongs to the final read phase.
-	final bool
+	// final says the poll belongs to the final read phase; committed that
+	// it read with read_committed (what it delivered is records of kind
+	// recData).
+	final     bool
+	committed bool
 }
 
 // seekOp is a consumer moving its position (after OFFSET_OUT_OF_RANGE):
@@ -71,10 +79,22 @@ type seekOp struct {
 	atMs    int64
 }
 
+// readRecord is one offset a poll covered: a record's value, a
+// transaction marker (recControl, no value), or a record of an aborted
+// transaction that a read_committed consumer skips (recAborted).
 type readRecord struct {
 	offset int64
 	value  string
+	kind   recKind
 }
+
+type recKind uint8
+
+const (
+	recData recKind = iota
+	recControl
+	recAborted
+)
 
 type history struct {
 	ops   int
@@ -123,9 +143,19 @@ func buildBatch(value string, timestampMs int64) []byte {
 }
 
 // decodeRecords reads the records of fetched batches (uncompressed, as
-// the workload writes them), with their offsets.
-func decodeRecords(p []byte) ([]readRecord, error) {
+// the workload writes them), with their offsets. Control batches give one
+// entry of kind recControl per record; with readCommitted, the records of
+// the aborted transactions the answer lists are of kind recAborted, as a
+// read_committed consumer skips them (an aborted transaction of a
+// producer starts at its listed first offset and ends at its abort
+// marker).
+func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction, readCommitted bool) ([]readRecord, error) {
 	var out []readRecord
+	aborted = slices.Clone(aborted)
+	slices.SortFunc(aborted, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
+		return cmp.Compare(a.FirstOffset, b.FirstOffset)
+	})
+	var abortedPids map[int64]bool
 	for len(p) > 0 {
 		size, err := logstore.BatchSize(p)
 		if err != nil {
@@ -141,6 +171,25 @@ func decodeRecords(p []byte) ([]readRecord, error) {
 		if b.Attributes&0x07 != 0 {
 			return nil, fmt.Errorf("batch at %d is compressed", b.FirstOffset)
 		}
+		last := b.FirstOffset + int64(b.LastOffsetDelta)
+		for readCommitted && len(aborted) > 0 && aborted[0].FirstOffset <= last {
+			if abortedPids == nil {
+				abortedPids = map[int64]bool{}
+			}
+			abortedPids[aborted[0].ProducerID] = true
+			aborted = aborted[1:]
+		}
+		control := b.Attributes&0x20 != 0
+		kind := recData
+		switch {
+		case control:
+			kind = recControl
+			if info := logstore.ReadProducerBatchInfo(p[:size]); !info.Commit {
+				delete(abortedPids, b.ProducerID)
+			}
+		case b.Attributes&0x10 != 0 && abortedPids[b.ProducerID]:
+			kind = recAborted
+		}
 		rs := b.Records
 		for i := 0; i < int(b.NumRecords); i++ {
 			length, n := binary.Varint(rs)
@@ -151,7 +200,11 @@ func decodeRecords(p []byte) ([]readRecord, error) {
 			if err := r.ReadFrom(rs[:int64(n)+length]); err != nil {
 				return nil, fmt.Errorf("batch at %d: record %d: %w", b.FirstOffset, i, err)
 			}
-			out = append(out, readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value)})
+			rec := readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value), kind: kind}
+			if control {
+				rec.value = ""
+			}
+			out = append(out, rec)
 			rs = rs[int64(n)+length:]
 		}
 		p = p[size:]

@@ -51,8 +51,9 @@ type recSpan struct {
 }
 
 // recMark is an instant worth a mark: an election, an ISR change, a
-// truncation, a data loss, a replica offline (of partition TP), a
-// controller change, a violation.
+// truncation, a data loss, a replica offline, a transaction marker
+// written (commit or abort; all of partition TP), a controller change, a
+// violation.
 type recMark struct {
 	AtMs  int64  `json:"t"`
 	Kind  string `json:"kind"`

@@ -4,7 +4,8 @@ package sim
 // the run's data (JSON) in place of the /*DATA*/null placeholder. The
 // script draws, per partition, the leader, the ISR, the high watermark and
 // the log end offsets over time, with the client's sends and polls, the
-// elections and truncations as marks and the faults as shaded spans; and
+// elections, truncations and transaction markers (commit, abort) as marks
+// and the faults as shaded spans; and
 // for the cluster, each node's faults, the controller changes and the
 // consumer groups' assignments. Every
 // drawn fault span is an element of class "fault" with data-kind and
@@ -58,7 +59,7 @@ var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", 
 var FAULT = {down: "#b22222", paused: "#999999", disk: "#e08a00", partition: "#f4a6a6", link: "#f7c59f",
   "client-cut": "#c9b3e6", starve: "#f2d16b", clock: "#3a7bd5"};
 var MARK = {election: "#6a1b9a", isr: "#00897b", truncation: "#795548", lost: "#d50000", offline: "#000000",
-  controller: "#1565c0", violation: "#ff0000", rebalance: "#ad1457"};
+  controller: "#1565c0", violation: "#ff0000", rebalance: "#ad1457", commit: "#2e7d32", abort: "#ef6c00"};
 function nodeColor(id) { return id < 1 ? "#bbbbbb" : COLORS[(id - 1) % COLORS.length]; }
 function nodeID(name) { return parseInt(String(name).replace(/^n/, ""), 10); }
 function svgEl(tag, attrs, parent, text) {

@@ -119,7 +119,8 @@ func TestHTMLPageInBrowser(t *testing.T) {
 			t.Errorf("the page draws no timeline for %s", p.TP)
 		}
 	}
-	for _, want := range []string{`class="leader"`, `class="isr"`, `class="hw"`, `class="leo"`, `class="send ok"`, `class="mark" data-kind="election"`, `Fault schedule`} {
+	for _, want := range []string{`class="leader"`, `class="isr"`, `class="hw"`, `class="leo"`, `class="send ok"`, `class="mark" data-kind="election"`,
+		`class="mark" data-kind="commit"`, `Fault schedule`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page lacks %s", want)
 		}
@@ -128,9 +129,9 @@ func TestHTMLPageInBrowser(t *testing.T) {
 		t.Errorf("a run without violation shows one")
 	}
 
-	_, bad, page := playWithPage(Options{Seed: 5, DurationMs: 30_000, Plant: PlantSkipTruncation})
+	_, bad, page := playWithPage(Options{Seed: 7, DurationMs: 30_000, Plant: PlantSkipTruncation})
 	if !bad.Failed() {
-		t.Fatalf("seed 5 with skip-truncation no longer fails")
+		t.Fatalf("seed 7 with skip-truncation no longer fails")
 	}
 	dom = dumpDOM(t, browser, page)
 	v := bad.Violations[0]

@@ -80,10 +80,16 @@ type network struct {
 	cut      map[linkKey]bool
 	dataCut  map[linkKey]bool
 	degraded map[linkKey]*linkFaults
+	// fifo is when the last transaction request sent on each link arrives:
+	// they arrive in order (txnEnvelope). held links keep what arrives
+	// until a scenario releases it (scenario_txn.go).
+	fifo map[linkKey]int64
+	held map[linkKey][]*message
 }
 
 func newNetwork(w *World, rng *rand.Rand) *network {
-	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{}}
+	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{},
+		fifo: map[linkKey]int64{}}
 }
 
 // send puts a message on the wire.
@@ -120,7 +126,13 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 	if m.from != m.to {
 		delay = n.minDelayMs + expMs(n.rng, n.meanDelayMs) + expMs(n.rng, extraMeanMs)
 	}
-	n.w.schedule(n.w.now+delay, func() { n.arrive(m) })
+	at := n.w.now + delay
+	if _, ok := m.body.(*txnEnvelope); ok && m.kind == msgRequest {
+		k := linkKey{m.from, m.to}
+		at = max(at, n.fifo[k])
+		n.fifo[k] = at
+	}
+	n.w.schedule(at, func() { n.arrive(m) })
 }
 
 // arrive hands a message to its destination, unless its link was cut while
@@ -128,6 +140,10 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 func (n *network) arrive(m *message) {
 	if m.from != m.to && (n.cut[linkKey{m.from, m.to}] || n.replicationCut(m)) {
 		n.w.stats.MessagesCut++
+		return
+	}
+	if q, ok := n.held[linkKey{m.from, m.to}]; ok {
+		n.held[linkKey{m.from, m.to}] = append(q, m)
 		return
 	}
 	n.w.traceMessage(m)
@@ -176,8 +192,10 @@ func appendEndpoint(b []byte, id int32) []byte {
 // bodyName names a request or response for the event log.
 func bodyName(body any) string {
 	switch b := body.(type) {
-	case *produceRequest:
+	case *produceRequest, *producerProduce:
 		return "Produce"
+	case *txnEnvelope:
+		return kmsg.NameForKey(b.body.Key())
 	case *produceResponse:
 		return "ProduceResponse"
 	case *metadataRequest:
@@ -221,7 +239,12 @@ func (n *network) bounce(m *message) {
 // batches of a produce request (the leader's log stamps offsets into them).
 func cloneMessage(m *message) *message {
 	c := *m
-	if p, ok := m.body.(*produceRequest); ok {
+	switch p := m.body.(type) {
+	case *produceRequest:
+		cp := *p
+		cp.records = slices.Clone(p.records)
+		c.body = &cp
+	case *producerProduce:
 		cp := *p
 		cp.records = slices.Clone(p.records)
 		c.body = &cp

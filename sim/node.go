@@ -224,6 +224,7 @@ func (n *node) run(fn func()) {
 	n.queue = nil
 	if n.failing == nil {
 		n.syncCoordinators()
+		n.syncTxnCoordinators()
 		for len(n.queue) > 0 && n.up && n.failing == nil {
 			next := n.queue[0]
 			n.queue = n.queue[1:]
@@ -278,6 +279,10 @@ func (n *node) serve(m *message) {
 	switch req := m.body.(type) {
 	case *produceRequest:
 		n.serveProduce(m, req)
+	case *producerProduce:
+		n.serveProducerProduce(m, req)
+	case *txnEnvelope:
+		n.serveTxn(m, req)
 	case *metadataRequest:
 		n.w.respond(m, n.metadata())
 	case *kmsg.FetchRequest:
@@ -437,7 +442,7 @@ func (n *node) nextDeadline() int64 {
 			next = min(next, n.monoToVirtual(gh.deadlineMs()))
 		}
 	}
-	return next
+	return min(next, n.txnDeadline())
 }
 
 // wake ticks every core whose deadline passed and runs the timers due.
@@ -496,6 +501,7 @@ func (n *node) wake() {
 			gh.tick(now.MonoMs)
 		}
 	}
+	n.txnTick(now.MonoMs)
 	if n.replicasOn && w.now >= n.nextCheckpointMs {
 		n.writeCheckpoint()
 	}

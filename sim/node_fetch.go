@@ -114,6 +114,10 @@ type fetchServer struct {
 	pending  int
 	done     bool
 	follower bool
+	// isolation is the consumer's isolation level (followers read
+	// uncommitted); a read_committed answer lists the aborted
+	// transactions among its records.
+	isolation cluster.IsolationLevel
 }
 
 type serverTarget struct {
@@ -130,7 +134,10 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 		replicaID = req.ReplicaState.ID
 	}
 	n.nextServer++
-	s := &fetchServer{n: n, id: n.nextServer, req: m, body: req, follower: replicaID >= 0}
+	s := &fetchServer{n: n, id: n.nextServer, req: m, body: req, follower: replicaID >= 0, isolation: cluster.ReadUncommitted}
+	if !s.follower && req.IsolationLevel == 1 {
+		s.isolation = cluster.ReadCommitted
+	}
 	var targets []cluster.FetchTarget
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
@@ -174,7 +181,7 @@ func (s *fetchServer) process() {
 				continue
 			}
 			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: cluster.ReadUncommitted, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake})
+			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake})
 			t.h.carryOut()
 		}
 		if rd.Answer != nil {
@@ -205,7 +212,7 @@ func (s *fetchServer) read() {
 			s.phantomFetch(t)
 		}
 		id := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i})
-		t.h.core.Fetch(id, t.part, cluster.ReadUncommitted)
+		t.h.core.Fetch(id, t.part, s.isolation)
 		t.h.carryOut()
 	}
 	if s.pending == 0 {
@@ -298,6 +305,13 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 				} else {
 					rp.RecordBatches = b
 					s.n.w.stats.BytesFetched += int64(len(b))
+					if h := s.targets[i].h; s.isolation == cluster.ReadCommitted && h != nil && h.log != nil {
+						for _, a := range h.log.AbortedTransactions(s.recs[i].FirstOffset, s.recs[i].NextOffset) {
+							at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+							at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+							rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+						}
+					}
 				}
 			}
 			releaseRecords(s.recs[i])

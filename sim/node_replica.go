@@ -160,8 +160,14 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 			continue
 		}
 		h.shadow.appendBatches(ap.Batches)
+		h.n.w.txn.checks.leaderAppended(h, ap.Batches, res.BaseOffsets)
 		h.n.w.stats.Appends++
 		core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: log.FlushedOffset()}, nil)
+	}
+	for _, v := range rd.VerifyTxns {
+		// After the event's work, as the actor's messages are: the
+		// coordinator may be on this node.
+		h.n.post(func() { h.n.verifyTxn(h, v) })
 	}
 	for range rd.AwaitDurable {
 		// The durable high watermark (group commit) is not simulated: the
@@ -415,6 +421,11 @@ type shadowBatch struct {
 	epoch      int32
 	crc        uint32
 	chain      uint64
+	// The batch's producer id, epoch and first sequence (-1: none), for
+	// the sequence checks (check_txn.go).
+	pid    int64
+	pepoch int16
+	seq    int32
 }
 
 func (s *shadowLog) end() int64 {
@@ -431,13 +442,21 @@ func (s *shadowLog) push(b logstore.Batch) {
 	if b.FirstOffset > s.end() {
 		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})
 	}
-	s.pushID(b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc)
+	s.pushBatch(shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: crc,
+		pid: b.ProducerID, pepoch: b.ProducerEpoch, seq: b.FirstSequence})
 }
 
 // chainStart is the chain hash of an empty log.
 const chainStart = uint64(0xcbf29ce484222325)
 
+// pushID adds a batch known by its id alone (no producer).
 func (s *shadowLog) pushID(base, last int64, epoch int32, crc uint32) {
+	s.pushBatch(shadowBatch{base: base, last: last, epoch: epoch, crc: crc, pid: -1, pepoch: -1, seq: -1})
+}
+
+// pushBatch adds b (its chain hash computed here) at the shadow's end.
+func (s *shadowLog) pushBatch(b shadowBatch) {
+	base, last, epoch, crc := b.base, b.last, b.epoch, b.crc
 	prev := chainStart
 	if n := len(s.batches); n > 0 {
 		prev = s.batches[n-1].chain
@@ -448,7 +467,8 @@ func (s *shadowLog) pushID(base, last int64, epoch int32, crc uint32) {
 		h *= 0x100000001b3
 		h ^= h >> 29
 	}
-	s.batches = append(s.batches, shadowBatch{base: base, last: last, epoch: epoch, crc: crc, chain: h})
+	b.chain = h
+	s.batches = append(s.batches, b)
 }
 
 func (s *shadowLog) appendBatches(batches [][]byte) {

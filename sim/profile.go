@@ -28,6 +28,15 @@ const (
 	// coordinator's shell adds another member's partition to an
 	// assignment it hands out at the same epoch).
 	PlantDoubleOwner Plant = "double-owner"
+	// PlantForgetSequence: a partition leader forgets a producer's
+	// sequence (the shell strips the producer id and sequence from a
+	// retried idempotent batch the partition holds already), so the retry
+	// is appended again.
+	PlantForgetSequence Plant = "forget-sequence"
+	// PlantWrongMarker: an abort marker for a committed transaction (the
+	// transaction coordinator's shell sends the first commit marker of
+	// each WriteTxnMarkers as an abort).
+	PlantWrongMarker Plant = "wrong-marker"
 )
 
 // String is the plant's name, "none" for none.
@@ -40,7 +49,7 @@ func (p Plant) String() string {
 
 // Plants lists every plant.
 func Plants() []Plant {
-	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner}
+	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -53,7 +62,7 @@ func ParsePlant(s string) (Plant, error) {
 			return p, nil
 		}
 	}
-	names := make([]string, 0, 3)
+	names := make([]string, 0, len(Plants()))
 	for _, p := range Plants() {
 		names = append(names, string(p))
 	}
@@ -129,6 +138,22 @@ type Profile struct {
 	// shutdown: the controller moves its leadership away first) and
 	// starts again after about DownForMs (at least a second).
 	ShutdownEveryMs float64
+
+	// IdempotentProducers send like the producers, with idempotence
+	// (acks=all, producer ids and sequences).
+	IdempotentProducers int
+	// TxnProducers run transactions (tx0, tx1, ...), one every four
+	// ProduceEveryMs (at least 200 ms) on average; Copiers copy partition
+	// i of t0 to the topic cp in transactions (consume-transform-produce,
+	// groups copy0, copy1, ...). A transaction aborts with probability
+	// TxnAbortP; its timeout is TxnTimeoutMs.
+	TxnProducers int
+	Copiers      int
+	TxnAbortP    float64
+	TxnTimeoutMs float64
+	// ReadCommitted makes the first of the consumers read with
+	// read_committed.
+	ReadCommitted bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -211,6 +236,19 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.4) {
 		p.CompactedShare = 0.5
 	}
+	// Transactions and idempotence, drawn after everything before them.
+	if on(0.5) {
+		p.IdempotentProducers = 1 + r.IntN(2)
+	}
+	if on(0.5) {
+		p.TxnProducers = 1 + r.IntN(2)
+	}
+	if on(0.35) {
+		p.Copiers = 1 + r.IntN(2)
+	}
+	p.TxnAbortP = between(0.05, 0.3)
+	p.TxnTimeoutMs = between(5000, 20000)
+	p.ReadCommitted = on(0.5)
 	return p
 }
 
@@ -237,6 +275,12 @@ func (p Profile) String() string {
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
+	txns := ""
+	if p.IdempotentProducers+p.TxnProducers+p.Copiers > 0 || p.ReadCommitted {
+		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs)%s",
+			p.IdempotentProducers, p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000,
+			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
+	}
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], txns, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
 }

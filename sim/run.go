@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"gregor/groups"
+	"gregor/txn"
 )
 
 // Bounds of the liveness mode (CORRECTNESS.md L1): after healing, the
@@ -85,7 +86,9 @@ func (w *World) startWorkload() {
 		c.startProducer()
 	}
 	for i := 0; i < p.Consumers; i++ {
-		w.newClient(consumerClient).startConsumer()
+		c := w.newClient(consumerClient)
+		c.readCommitted = i == 0 && p.ReadCommitted
+		c.startConsumer()
 	}
 	if p.GroupMembers > 0 {
 		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions,
@@ -98,6 +101,7 @@ func (w *World) startWorkload() {
 			w.newClient(groupClient).startGroupMember(group, p.ClassicGroups)
 		}
 	}
+	w.startTxnWorkload(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
 		var next func()
@@ -205,6 +209,9 @@ func (w *World) converged() string {
 			if hw := h.core.HighWatermark(); hw != leo {
 				return fmt.Sprintf("%s: high watermark %d below the log end offset %d", tp, hw, leo)
 			}
+			if why := txnSettled(h); why != "" {
+				return why
+			}
 			if len(p.ISR) != len(p.Replicas) {
 				return fmt.Sprintf("%s: ISR %v of replicas %v", tp, p.ISR, p.Replicas)
 			}
@@ -225,15 +232,15 @@ func (w *World) converged() string {
 }
 
 // finalRead reads every partition from offset 0 to its end with a fresh
-// consumer (Jepsen's final polls), at most boundMs.
+// read_committed consumer (Jepsen's final polls), at most boundMs.
 func (w *World) finalRead(boundMs int64) bool {
 	r := w.newClient(consumerClient)
-	r.final = true
+	r.final, r.readCommitted = true, true
 	ends := map[tpKey]int64{}
 	var keys []tpKey
 	for _, n := range w.nodes {
 		for _, k := range n.keys {
-			if h := n.replicas[k]; k.topic != groups.OffsetsTopic && h.core != nil && h.core.IsLeader() {
+			if h := n.replicas[k]; k.topic != groups.OffsetsTopic && k.topic != txn.StateTopic && h.core != nil && h.core.IsLeader() {
 				ends[k] = h.core.HighWatermark()
 				keys = append(keys, k)
 			}

@@ -34,6 +34,8 @@ import (
 //	wait-leader tp=T/P [not=N] [timeout=60s]
 //	wait-isr tp=T/P size=K [timeout=60s]
 //	check                               heal everything, converge, read everything back, check the history
+//
+// and the transaction commands of scenario_txn.go.
 type Scenario struct {
 	w       *World
 	restore func()
@@ -152,7 +154,9 @@ func (s *Scenario) do(cmd string, args []Arg) {
 	case "check":
 		s.check()
 	default:
-		s.printf("error: unknown command %q", cmd)
+		if !s.doTxn(cmd, args) {
+			s.printf("error: unknown command %q", cmd)
+		}
 	}
 }
 
@@ -302,6 +306,10 @@ func (s *Scenario) nodeArg(args []Arg) *node {
 		}
 	case "controller":
 		return s.controller()
+	case "coordinator":
+		if n := s.coordinatorOf(arg(args, "tid", "")); n != nil {
+			return n
+		}
 	default:
 		id, err := strconv.Atoi(who)
 		if err == nil && id >= 1 && id <= len(s.w.nodes) {
@@ -472,6 +480,9 @@ func (s *Scenario) check() {
 	}
 	st := w.stats
 	s.printf("sends: %d, %d ok (%d acks=all), %d failed, %d unknown; %d records read", st.Sends, st.SendsOK, st.SendsAcksAllOK, st.SendsFailed, st.SendsInfo, st.RecordsRead)
+	if line := w.txnSummary(); line != "" {
+		s.printf("%s", line)
+	}
 	if len(w.losses) == 0 {
 		s.printf("losses the guarantees allow: none")
 	} else {

@@ -99,6 +99,12 @@ var plantBounds = map[Plant]int{
 	// double-owner: 25 of seeds 1-100 (first: seed 3); it needs two
 	// members in a group.
 	PlantDoubleOwner: 5,
+	// forget-sequence: 17 of seeds 1-50 (first: seed 1), found by Q2; it
+	// needs an idempotent producer whose send is retried (a lost or
+	// duplicated message, a timeout). wrong-marker: 27 of seeds 1-50
+	// (first: seed 1), found by S8; it needs a committed transaction.
+	PlantForgetSequence: 5,
+	PlantWrongMarker:    5,
 }
 
 var plantDurationMs = map[Plant]int64{
@@ -106,6 +112,8 @@ var plantDurationMs = map[Plant]int64{
 	PlantEarlyHW:        30_000,
 	PlantUncleanElect:   60_000,
 	PlantDoubleOwner:    30_000,
+	PlantForgetSequence: 30_000,
+	PlantWrongMarker:    30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -117,6 +125,8 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
 		PlantDoubleOwner:    {"S11"},
+		PlantForgetSequence: {"Q2"},
+		PlantWrongMarker:    {"S8", "Q10", "Q5"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -206,8 +216,8 @@ func TestCheckersCatchBadHistories(t *testing.T) {
 		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
 		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
 		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
-		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{2, "c"}}}}, "Q9"},
-		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{0, "a"}, {2, "c"}}}}, "Q9"},
+		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9"},
+		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9"},
 		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, ""},
 		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, ""},
 	} {

@@ -113,6 +113,7 @@ type Stats struct {
 	TopicsCreated, PartitionsAdded                             int64
 	Compactions, RecordsCompacted                              int64
 	InvariantsChecked, PlantFired                              int64
+	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -167,8 +168,12 @@ type World struct {
 	hist        *history
 	checks      *serverChecks
 	groupChecks *groupChecks
-	faults      *faultInjector
-	stats       Stats
+	// txn is the transaction side: the nodes' coordinators and producer
+	// ids, its checks and the history's transactions (node_txn.go,
+	// check_txn.go).
+	txn    *txnWorld
+	faults *faultInjector
+	stats  Stats
 
 	traceHash  hash.Hash
 	traceLines int
@@ -228,6 +233,7 @@ func newWorld(opts Options) *World {
 	w.lossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
 	w.groupChecks = newGroupChecks(w)
+	w.txn = newTxnWorld(w, opts.Nodes)
 	for id := int32(1); id <= int32(opts.Nodes); id++ {
 		w.nodes = append(w.nodes, newNode(w, id))
 		if len(w.voters) < 3 {
@@ -451,6 +457,9 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "simulated %s in %d events; trace %d lines, sha256 %s\n", fmtMs(r.SimulatedMs), r.Events, r.TraceLines, r.TraceHash)
 	fmt.Fprintf(&b, "operations: %d sends (%d ok, %d acks=all ok, %d failed, %d unknown), %d polls reading %d records\n",
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
+	if s.Transactions > 0 {
+		fmt.Fprintf(&b, "transactions: %d (%d committed, %d aborted, %d unknown)\n", s.Transactions, s.TxnCommits, s.TxnAborts, s.TxnUnknown)
+	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",

@@ -1,0 +1,462 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+	"gregor/txn"
+)
+
+// The transaction and idempotence checkers (CORRECTNESS.md S7, S8, Q2, Q5,
+// Q10, Q12).
+//
+// Server-side, after every event:
+//   - S7: in every replica's log, the batches of a producer id follow each
+//     other's sequences within an epoch, and a newer epoch starts at 0;
+//   - S8: a leader's last stable offset never passes its high watermark;
+//     every marker a leader appends agrees with the coordinator's decision
+//     for the producer id and epoch (the latest PrepareCommit or
+//     PrepareAbort record a coordinator had acknowledged, or loaded from
+//     its partition), and no marker is written without one.
+//
+// Client-side, over the history once the run has read everything back
+// (the final read is read_committed):
+//   - Q2: a value an idempotent or transactional producer sent is at one
+//     offset of its partition at most;
+//   - Q5: no read_committed poll delivers a value of an aborted
+//     transaction;
+//   - Q10: a committed transaction is delivered whole by the final read; a
+//     transaction whose outcome the client does not know is delivered
+//     whole or not at all;
+//   - Q12: a copier (consume-transform-produce) delivers the copy of each
+//     input record once at most.
+//
+// As for the other checkers, offsets a power loss dropped, partitions with
+// unclean elections and topics without the D1 promise excuse what they
+// may have cost; it is reported as a loss.
+type txnChecks struct {
+	w *World
+	// decisions is the latest decision (true: commit) for each producer id
+	// and epoch.
+	decisions map[pidEpoch]bool
+	// states is each transactional id's latest record seen acknowledged.
+	states map[string]txnRecordState
+	seqs   map[*replicaHost]*seqScan
+	codecs *logstore.Codecs
+	// noMarkerCheck turns the marker check off (a test shows the client
+	// side catches the wrong-marker plant alone).
+	noMarkerCheck bool
+}
+
+type pidEpoch struct {
+	pid   int64
+	epoch int16
+}
+
+type txnRecordState struct {
+	pid   int64
+	epoch int16
+	state txn.State
+}
+
+// seqScan is how far S7 has checked a replica's log, and what it knows of
+// each producer there.
+type seqScan struct {
+	idx   int
+	chain uint64
+	start int64
+	last  map[int64]seqPos
+}
+
+type seqPos struct {
+	epoch   int16
+	lastSeq int32
+}
+
+// txnWorld is the world's transaction side: the nodes' transaction state
+// (by node id - 1), the checks, the transactions of the history and what
+// the links delivered of transaction requests.
+type txnWorld struct {
+	nodes  []*nodeTxn
+	checks *txnChecks
+	txns   []*txnOp
+	// delivered is the newest transaction request each link delivered
+	// (txnEnvelope).
+	delivered map[linkKey]envelopeSeq
+}
+
+func newTxnWorld(w *World, nodes int) *txnWorld {
+	return &txnWorld{nodes: make([]*nodeTxn, nodes), delivered: map[linkKey]envelopeSeq{}, checks: &txnChecks{w: w, decisions: map[pidEpoch]bool{},
+		states: map[string]txnRecordState{}, seqs: map[*replicaHost]*seqScan{}}}
+}
+
+// decided takes the records of an acknowledged coordinator append.
+func (c *txnChecks) decided(n *node, records []txn.Record) {
+	for _, r := range records {
+		c.record(n, r.Key, r.Value, true)
+	}
+}
+
+// loadedLog takes what a coordinator loads from its partition: the
+// decisions in it are the coordinator's.
+func (c *txnChecks) loadedLog(n *node, p []byte) {
+	if c.codecs == nil {
+		c.codecs = logstore.NewCodecs()
+	}
+	for len(p) > 0 {
+		size, err := logstore.BatchSize(p)
+		if err != nil || size > len(p) {
+			return
+		}
+		b, err := logstore.ParseBatch(p[:size])
+		p = p[size:]
+		if err != nil || b.Attributes&0x20 != 0 {
+			continue
+		}
+		_ = c.codecs.EachRecord(&b, func(_ int64, r *kmsg.Record) { c.record(n, r.Key, r.Value, false) })
+	}
+}
+
+// record takes one __transaction_state record: a decision, and for the
+// timeline a transaction the coordinator aborted on its own (a timeout, or
+// a new producer of the id fencing the old).
+func (c *txnChecks) record(n *node, key, value []byte, live bool) {
+	var k kmsg.TxnMetadataKey
+	if len(key) < 2 || k.ReadFrom(key) != nil {
+		return
+	}
+	if value == nil {
+		delete(c.states, k.TransactionalID)
+		return
+	}
+	var v kmsg.TxnMetadataValue
+	if v.ReadFrom(value) != nil {
+		return
+	}
+	st := txn.State(v.State)
+	prev, had := c.states[k.TransactionalID]
+	c.states[k.TransactionalID] = txnRecordState{pid: v.ProducerID, epoch: v.ProducerEpoch, state: st}
+	if st != txn.PrepareCommit && st != txn.PrepareAbort {
+		return
+	}
+	c.decisions[pidEpoch{v.ProducerID, v.ProducerEpoch}] = st == txn.PrepareCommit
+	if live && st == txn.PrepareAbort && had && prev.state == txn.Ongoing && prev.pid == v.ProducerID && v.ProducerEpoch > prev.epoch {
+		c.w.timelinef("txn: %s aborts %s's open transaction and fences producer %d (epoch %d → %d)",
+			n.name(), k.TransactionalID, v.ProducerID, prev.epoch, v.ProducerEpoch)
+	}
+}
+
+// leaderAppended checks the markers among batches a leader appended (S8).
+func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int64) {
+	w := c.w
+	for i, b := range batches {
+		if len(b) < logstore.BatchHeaderBytes || b[22]&0x20 == 0 {
+			continue
+		}
+		info := logstore.ReadProducerBatchInfo(b)
+		offset := int64(-1)
+		if i < len(bases) {
+			offset = bases[i]
+		}
+		kind := map[bool]string{true: "commit", false: "abort"}
+		w.rec.mark(w.now, kind[info.Commit], &h.key, "%s marker of producer %d epoch %d at %d", kind[info.Commit], info.ProducerID, info.ProducerEpoch, offset)
+		w.stats.InvariantsChecked++
+		d, ok := c.decisions[pidEpoch{info.ProducerID, info.ProducerEpoch}]
+		switch {
+		case c.noMarkerCheck:
+		case !ok:
+			w.violation("S8", fmt.Sprintf("%s %s: %s marker of producer %d epoch %d at offset %d, for which no coordinator decided",
+				h.n.name(), h.key, kind[info.Commit], info.ProducerID, info.ProducerEpoch, offset))
+			return
+		case d != info.Commit:
+			w.violation("S8", fmt.Sprintf("%s %s: %s marker of producer %d epoch %d at offset %d, but its coordinator decided to %s",
+				h.n.name(), h.key, kind[info.Commit], info.ProducerID, info.ProducerEpoch, offset, kind[d]))
+			return
+		}
+	}
+}
+
+// replica checks what an event may have changed in a replica: S8's last
+// stable offset and S7 over the batches it gained.
+func (c *txnChecks) replica(n *node, h *replicaHost) {
+	w := c.w
+	core := h.core
+	if core.IsLeader() {
+		if lso, hw := core.LastStableOffset(), core.HighWatermark(); lso > hw {
+			w.violation("S8", fmt.Sprintf("%s %s: last stable offset %d past the high watermark %d", n.name(), h.key, lso, hw))
+			return
+		}
+	}
+	c.scanSequences(h)
+}
+
+// scanSequences is S7 over the replica's batches not yet checked; a log
+// that changed below them (truncated, rebuilt, its start raised) is
+// checked again from its start.
+func (c *txnChecks) scanSequences(h *replicaHost) {
+	s := &h.shadow
+	st := c.seqs[h]
+	if st == nil || st.start != s.start || st.idx > len(s.batches) || st.idx > 0 && s.batches[st.idx-1].chain != st.chain {
+		st = &seqScan{start: s.start, last: map[int64]seqPos{}}
+		c.seqs[h] = st
+	}
+	for ; st.idx < len(s.batches); st.idx++ {
+		b := s.batches[st.idx]
+		if b.pid < 0 || b.seq < 0 {
+			continue
+		}
+		c.w.stats.InvariantsChecked++
+		last := addSeq(b.seq, int32(b.last-b.base))
+		if prev, ok := st.last[b.pid]; ok {
+			switch {
+			case b.pepoch == prev.epoch && !(b.seq == prev.lastSeq+1 || prev.lastSeq == math.MaxInt32 && b.seq == 0):
+				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d epoch %d has sequence %d at offset %d after sequence %d",
+					h.n.name(), h.key, b.pid, b.pepoch, b.seq, b.base, prev.lastSeq))
+				return
+			case b.pepoch > prev.epoch && b.seq != 0:
+				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d starts epoch %d at sequence %d (offset %d), not 0",
+					h.n.name(), h.key, b.pid, b.pepoch, b.seq, b.base))
+				return
+			}
+		}
+		st.last[b.pid] = seqPos{epoch: b.pepoch, lastSeq: last}
+	}
+	if st.idx > 0 {
+		st.chain = s.batches[st.idx-1].chain
+	}
+}
+
+// addSeq adds delta to a sequence number, wrapping past math.MaxInt32 to
+// 0 as producers do.
+func addSeq(seq, delta int32) int32 {
+	if seq > math.MaxInt32-delta {
+		return delta - (math.MaxInt32 - seq) - 1
+	}
+	return seq + delta
+}
+
+// txnSettled says why a leader's transactions have not settled after
+// healing (its last stable offset is below its high watermark: a
+// transaction is open or its marker not replicated), or "".
+func txnSettled(h *replicaHost) string {
+	if lso, hw := h.core.LastStableOffset(), h.core.HighWatermark(); lso != hw {
+		return fmt.Sprintf("%s: last stable offset %d below the high watermark %d (a transaction is open)", h.key, lso, hw)
+	}
+	return ""
+}
+
+// txnView is what the polls show of the transactional and idempotent
+// values: where each value is in its partition's log, and which values a
+// read_committed poll delivered.
+type txnView struct {
+	at        map[tpKey]map[string][]int64
+	delivered map[tpKey]map[string]int64
+}
+
+func (c *historyChecker) buildTxnView() *txnView {
+	v := &txnView{at: map[tpKey]map[string][]int64{}, delivered: map[tpKey]map[string]int64{}}
+	for _, p := range c.w.hist.polls {
+		at := v.at[p.tp]
+		if at == nil {
+			at = map[string][]int64{}
+			v.at[p.tp] = at
+		}
+		for _, r := range p.records {
+			if r.kind == recControl {
+				continue
+			}
+			if !slices.Contains(at[r.value], r.offset) {
+				at[r.value] = append(at[r.value], r.offset)
+			}
+			if p.committed && r.kind == recData {
+				d := v.delivered[p.tp]
+				if d == nil {
+					d = map[string]int64{}
+					v.delivered[p.tp] = d
+				}
+				d[r.value] = r.offset
+			}
+		}
+	}
+	return v
+}
+
+// excusedAny says why the guarantees allow a change at one of offsets of
+// tp, or "".
+func (c *historyChecker) excusedAny(tp tpKey, offsets ...int64) string {
+	for _, o := range offsets {
+		if why := c.excused(tp, o); why != "" {
+			return why
+		}
+	}
+	if c.w.checks.unclean[tp] {
+		return "the partition had an unclean election"
+	}
+	return ""
+}
+
+// txnExcused says why the guarantees allow a transaction's write at
+// offset of tp to be delivered when it should not be, or not when it
+// should: a change at the offset, or a power loss that dropped offsets
+// past it (its marker, which a later marker of the producer may then stand
+// in for); "" when they do not.
+func (c *historyChecker) txnExcused(tp tpKey, offsets ...int64) string {
+	if why := c.excusedAny(tp, offsets...); why != "" {
+		return why
+	}
+	for _, r := range c.w.checks.dropped[tp] {
+		for _, o := range offsets {
+			if o >= 0 && r.to > o {
+				return fmt.Sprintf("a power loss dropped [%d, %d) from n%d, where its marker may have been", r.from, r.to, r.node)
+			}
+		}
+	}
+	return ""
+}
+
+// checkTxns runs the client-side transaction and idempotence checkers.
+func (c *historyChecker) checkTxns(final bool) bool {
+	w := c.w
+	v := c.buildTxnView()
+	dup := func(tp tpKey, value, who string) bool {
+		offs := v.at[tp][value]
+		if len(offs) <= 1 {
+			return true
+		}
+		w.stats.InvariantsChecked++
+		if why := c.excusedAny(tp, offs...); why != "" {
+			w.loss("%s: %s's value %q is at offsets %v (%s)", tp, who, value, offs, why)
+			return true
+		}
+		w.violation("Q2", fmt.Sprintf("%s: %s's value %q is at offsets %v: a duplicate with idempotence on", tp, who, value, offs))
+		return false
+	}
+	for _, s := range w.hist.sends {
+		if s.idempotent && !dup(s.tp, s.value, "idempotent producer "+endpointName(s.process)) {
+			return false
+		}
+	}
+	for _, t := range w.txn.txns {
+		for _, wr := range t.writes {
+			if !dup(wr.tp, wr.value, fmt.Sprintf("%s (%s)", endpointName(t.process), t.tid)) {
+				return false
+			}
+		}
+	}
+	for _, t := range w.txn.txns {
+		if !c.checkTxn(t, v, final) {
+			return false
+		}
+	}
+	return c.checkCopies(v)
+}
+
+// checkTxn is Q5 and Q10 for one transaction.
+func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
+	w := c.w
+	lostState := w.lossEra[txnStateKey(t.tid)] > 0
+	var seen, owed []*sendOp
+	for _, wr := range t.writes {
+		w.stats.InvariantsChecked++
+		if off, ok := v.delivered[wr.tp][wr.value]; ok {
+			if t.outcome == outcomeFail {
+				why := c.txnExcused(wr.tp, off, wr.offset)
+				if lostState {
+					why = "its coordinator's partition lost records"
+				}
+				if why != "" {
+					w.loss("%s: aborted transaction %d of %s delivered %q at %d (%s)", wr.tp, t.seq, t.tid, wr.value, off, why)
+					continue
+				}
+				w.violation("Q5", fmt.Sprintf("%s: a read_committed poll delivered %q at offset %d, written by %s (%s) in transaction %d, which aborted",
+					wr.tp, wr.value, off, endpointName(t.process), t.tid, t.seq))
+				return false
+			}
+			seen = append(seen, wr)
+			continue
+		}
+		if wr.offset < 0 {
+			continue
+		}
+		if ok, why := c.promised(wr.tp); !ok {
+			if t.outcome == outcomeOK && final {
+				w.loss("%s: committed transaction %d of %s: %q at %d never delivered (%s)", wr.tp, t.seq, t.tid, wr.value, wr.offset, why)
+			}
+			continue
+		}
+		why := c.txnExcused(wr.tp, wr.offset)
+		if lostState {
+			why = "its coordinator's partition lost records"
+		}
+		if why != "" {
+			if t.outcome == outcomeOK && final {
+				w.loss("%s: committed transaction %d of %s: %q at %d never delivered (%s)", wr.tp, t.seq, t.tid, wr.value, wr.offset, why)
+			}
+			continue
+		}
+		owed = append(owed, wr)
+	}
+	if !final || len(owed) == 0 {
+		return true
+	}
+	switch {
+	case t.outcome == outcomeOK:
+		w.violation("Q10", fmt.Sprintf("committed transaction %d of %s (%s, producer %d epoch %d) delivered %d of its %d writes: %q at %s@%d never delivered",
+			t.seq, endpointName(t.process), t.tid, t.pid, t.epoch, len(seen), len(t.writes), owed[0].value, owed[0].tp, owed[0].offset))
+		return false
+	case t.outcome == outcomeInfo && len(seen) > 0:
+		w.violation("Q10", fmt.Sprintf("transaction %d of %s (%s, producer %d epoch %d, outcome unknown) is torn: %q at %s@%d delivered, %q at %s@%d not",
+			t.seq, endpointName(t.process), t.tid, t.pid, t.epoch, seen[0].value, seen[0].tp, v.delivered[seen[0].tp][seen[0].value],
+			owed[0].value, owed[0].tp, owed[0].offset))
+		return false
+	}
+	return true
+}
+
+// checkCopies is Q12: the copy of an input record by one group's copier
+// is delivered once at most, unless the copier's group lost committed offsets (a loss of its
+// __consumer_offsets partition) or the copy's partition lost records.
+func (c *historyChecker) checkCopies(v *txnView) bool {
+	w := c.w
+	type source struct {
+		group  string
+		tp     tpKey
+		offset int64
+	}
+	first := map[source]*sendOp{}
+	for _, t := range w.txn.txns {
+		for i, wr := range t.writes {
+			if i >= len(t.sources) {
+				break
+			}
+			off, ok := v.delivered[wr.tp][wr.value]
+			if !ok {
+				continue
+			}
+			src := source{t.group, t.sources[i].tp, t.sources[i].offset}
+			w.stats.InvariantsChecked++
+			prev := first[src]
+			if prev == nil {
+				first[src] = wr
+				continue
+			}
+			prevOff := v.delivered[prev.tp][prev.value]
+			if w.lossEra[offsetsKey(t.group)] > 0 {
+				w.loss("%s@%d copied twice (%q and %q): the group %s lost committed offsets", src.tp, src.offset, prev.value, wr.value, t.group)
+				continue
+			}
+			if why := c.excusedAny(wr.tp, off, prevOff); why != "" {
+				w.loss("%s@%d copied twice (%q and %q): %s", src.tp, src.offset, prev.value, wr.value, why)
+				continue
+			}
+			w.violation("Q12", fmt.Sprintf("%s@%d was copied twice: %q at %s@%d and %q at %s@%d both delivered",
+				src.tp, src.offset, prev.value, prev.tp, prevOff, wr.value, wr.tp, off))
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,849 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
+	"gregor/groups"
+	"gregor/logstore"
+	"gregor/txn"
+)
+
+// The transaction side of a node, as production's actors do it
+// (txn_node.go, txn_coordinator.go, txn_markers.go, api_txn*.go,
+// api_producer_id.go, producer_ids.go):
+//
+//   - the node that leads partition P of __transaction_state runs the
+//     txn.Coordinator of P at its leader epoch (the coordinator epoch): it
+//     loads the partition, serves InitProducerId with a transactional id,
+//     AddPartitionsToTxn (the producer's form and the brokers'
+//     verification), AddOffsetsToTxn and EndTxn, appends the core's records
+//     to P with acks=all (one batch in flight, the rest queued), writes its
+//     markers to the partitions' leaders (WriteTxnMarkers) and tells the
+//     node's own leaders which partitions joined a transaction;
+//   - every node hands out producer ids from a block the controller
+//     allocates (AllocateProducerIDs), to idempotent producers
+//     (InitProducerId without a transactional id) and to its coordinators;
+//   - a partition leader writes the markers it is sent through its replica
+//     core, and hands those of __consumer_offsets partitions to the group
+//     coordinator of the partition (the transaction's offsets commit or
+//     drop);
+//   - a leader's transactional produce that the replica core holds for
+//     verification (KIP-890 part 1) goes to the transaction's coordinator.
+//
+// The transaction requests travel in txnEnvelopes, which the network
+// delivers in order and once per link, as the TCP connections of Kafka's
+// clients and brokers do (see txnEnvelope).
+
+// txnStatePartitions is transaction.state.log.num.partitions in the
+// simulator (Kafka: 50).
+const txnStatePartitions = 2
+
+// Timeouts of the transaction shells: an append of the coordinator waits
+// for acks=all this long (Kafka's request.timeout.ms for it), a
+// WriteTxnMarkers request this long (the replica core answers a marker
+// once the high watermark passed it, or after 30 s).
+const (
+	txnAppendTimeoutMs = 30_000
+	txnMarkerRPCMs     = 35_000
+)
+
+// txnEnvelope carries a transaction request (InitProducerId,
+// AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit,
+// WriteTxnMarkers). The network delivers envelopes of a link in the order
+// they were sent, and each at most once: what the sender's correlation id
+// (per process incarnation inc) shows as older than one the link already
+// delivered is dropped, across restarts of either end. This is the TCP connection of a real client or
+// broker, which neither duplicates nor reorders: without it a duplicated
+// EndTxn or marker could arrive after the next transaction of the same
+// producer epoch began and decide it (KAFKA-17754, closed for the
+// clients of KIP-890 part 2, which the workload does not use yet).
+type txnEnvelope struct {
+	inc  uint64
+	body kmsg.Request
+}
+
+// producerProduce is one partition of a Produce of an idempotent or
+// transactional producer: its batch carries a producer id, epoch and
+// sequence, and a transactional one the request's transactional id.
+type producerProduce struct {
+	produceRequest
+	transactionalID string
+}
+
+// nodeTxn is a node process's transaction state; a restart starts anew.
+type nodeTxn struct {
+	inc    uint64
+	coords []*txnHost
+	// The node's block of producer ids: next to hand out, end past it;
+	// asking says an AllocateProducerIDs is out; waiting wait for a block.
+	pidNext, pidEnd int64
+	pidAsking       bool
+	pidWaiting      []func(pid int64, code int16)
+}
+
+type envelopeSeq struct{ inc, corr uint64 }
+
+// txns is the transaction state of the node's running process.
+func (n *node) txns() *nodeTxn {
+	t := n.w.txn.nodes[n.id-1]
+	if t == nil || t.inc != n.inc {
+		t = &nodeTxn{inc: n.inc, coords: make([]*txnHost, txnStatePartitions)}
+		n.w.txn.nodes[n.id-1] = t
+	}
+	return t
+}
+
+// txnHost is the shell of one __transaction_state partition's coordinator.
+type txnHost struct {
+	n       *node
+	key     tpKey
+	epoch   int32
+	core    *txn.Coordinator
+	loaded  bool
+	waiting map[txn.RequestID]pendingTxnRequest
+	nextID  txn.RequestID
+	// appending is the batch being appended (nil: none), queued the
+	// appends waiting for it.
+	appending []txn.AppendID
+	queued    []txn.Append
+}
+
+type pendingTxnRequest struct {
+	req     kmsg.Request
+	respond func(kmsg.Response)
+}
+
+func (th *txnHost) now() txn.Time {
+	now := th.n.instant()
+	return txn.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
+}
+
+func (n *node) txnConfig(epoch int32) txn.Config {
+	return txn.Config{CoordinatorEpoch: epoch, OffsetsPartitions: offsetsPartitions}
+}
+
+// syncTxnCoordinators starts a coordinator for each __transaction_state
+// partition the node leads, and stops those of partitions it no longer
+// leads in the same leader epoch.
+func (n *node) syncTxnCoordinators() {
+	if !n.up {
+		return
+	}
+	if _, ok := n.image.Topic(txn.StateTopic); !ok && n.w.txn.nodes[n.id-1] == nil {
+		return
+	}
+	t := n.txns()
+	for p, th := range t.coords {
+		if th == nil {
+			continue
+		}
+		h := n.replicas[th.key]
+		if h == nil || h.core == nil || !h.core.IsLeader() || h.core.LeaderEpoch() != th.epoch {
+			th.stop()
+			t.coords[p] = nil
+		}
+	}
+	for _, k := range n.keys {
+		if k.topic != txn.StateTopic || k.partition >= txnStatePartitions {
+			continue
+		}
+		h := n.replicas[k]
+		if h == nil || h.core == nil || !h.core.IsLeader() {
+			continue
+		}
+		th := t.coords[k.partition]
+		if th == nil {
+			th = &txnHost{n: n, key: k, epoch: h.core.LeaderEpoch(), core: txn.NewCoordinator(n.txnConfig(h.core.LeaderEpoch())),
+				waiting: map[txn.RequestID]pendingTxnRequest{}}
+			t.coords[k.partition] = th
+			n.w.tracef("%s: transaction coordinator of %s starts (coordinator epoch %d)", n.name(), k, th.epoch)
+		}
+		if !th.loaded {
+			th.load(h)
+		}
+	}
+}
+
+// load replays the partition once the leader's high watermark reached its
+// log end (as the group coordinators' shell does).
+func (th *txnHost) load(h *replicaHost) {
+	hw := h.core.HighWatermark()
+	if hw < h.core.LogEndOffset() {
+		return
+	}
+	n := th.n
+	for off := h.log.LogStartOffset(); off < hw; {
+		recs, err := h.log.Read(off, 8<<20, hw)
+		if err != nil {
+			n.w.tracef("%s: transaction coordinator of %s cannot read the partition: %v", n.name(), th.key, err)
+			return
+		}
+		p, err := recs.Bytes()
+		recs.Release()
+		if err == nil {
+			n.w.txn.checks.loadedLog(n, p)
+			var next int64
+			next, err = th.core.Load(p, off)
+			if next <= off && err == nil {
+				err = fmt.Errorf("no batch at %d", off)
+			}
+			off = next
+		}
+		if err != nil {
+			n.w.violation("S8", n.name()+": transaction coordinator of "+th.key.String()+" cannot load the partition: "+err.Error())
+			return
+		}
+	}
+	th.loaded = true
+	th.core.Loaded(th.now())
+	n.w.tracef("%s: transaction coordinator of %s loaded %d records to %d", n.name(), th.key, th.core.LoadedRecords(), hw)
+	th.carryOut()
+}
+
+// handle feeds a request to the core; respond takes its answer.
+func (th *txnHost) handle(req kmsg.Request, respond func(kmsg.Response)) {
+	th.nextID++
+	th.waiting[th.nextID] = pendingTxnRequest{req: req, respond: respond}
+	th.core.Handle(th.nextID, req, th.now())
+	th.carryOut()
+}
+
+// carryOut does what the core asks, in production's order: producer ids,
+// appends (queued), the partitions that joined transactions, markers, then
+// replies; the queued appends go once the core has nothing left.
+func (th *txnHost) carryOut() {
+	for th.core != nil {
+		rd := th.core.Ready()
+		if rd.Empty() {
+			break
+		}
+		for _, id := range rd.Allocs {
+			th.allocate(id)
+		}
+		th.queued = append(th.queued, rd.Appends...)
+		th.partitionsAdded(rd.Added)
+		if len(rd.Markers) > 0 {
+			th.writeMarkers(rd.Markers)
+		}
+		for _, r := range rd.Replies {
+			if p, ok := th.waiting[r.ID]; ok {
+				delete(th.waiting, r.ID)
+				p.respond(r.Response)
+			}
+		}
+	}
+	th.flush()
+}
+
+func (th *txnHost) allocate(id txn.AllocID) {
+	th.n.allocateProducerID(func(pid int64, code int16) {
+		if th.core == nil {
+			return
+		}
+		th.core.ProducerIDAllocated(id, pid, code, th.now())
+		th.carryOut()
+	})
+}
+
+// partitionsAdded tells the leaders on this node that their partitions
+// joined a producer's ongoing transaction (the others verify the first
+// produce).
+func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
+	for _, a := range added {
+		for _, tp := range a.Partitions {
+			if h := th.n.replicas[tpKey{tp.Topic, tp.Partition}]; h != nil && h.core != nil {
+				h.core.TxnPartitionAdded(a.ProducerID, a.ProducerEpoch)
+			}
+		}
+	}
+}
+
+// flush appends the queued records as one batch with acks=all, unless a
+// batch is being appended.
+func (th *txnHost) flush() {
+	if th.core == nil || th.appending != nil || len(th.queued) == 0 {
+		return
+	}
+	var records []txn.Record
+	for _, ap := range th.queued {
+		records = append(records, ap.Records...)
+		th.appending = append(th.appending, ap.ID)
+	}
+	th.queued = nil
+	n, ids := th.n, th.appending
+	done := func(code int16) { th.appended(ids, records, code) }
+	h := n.replicas[th.key]
+	if h == nil || h.core == nil {
+		n.post(func() { done(kerr.NotLeaderForPartition.Code) })
+		return
+	}
+	now := n.instant()
+	wid := h.await(waiter{kind: waitGroupAppend, done: done})
+	h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: -1, TimeoutMs: txnAppendTimeoutMs}, now)
+	h.carryOut()
+}
+
+// appended reports an append's outcome to the core; an acknowledged one
+// holds the coordinator's decisions, which the checks learn first.
+func (th *txnHost) appended(ids []txn.AppendID, records []txn.Record, code int16) {
+	th.appending = nil
+	if th.core == nil {
+		return
+	}
+	if code == 0 {
+		th.n.w.txn.checks.decided(th.n, records)
+	}
+	for _, id := range ids {
+		th.core.Appended(id, code, th.now())
+	}
+	th.carryOut()
+}
+
+// writeMarkers sends the markers to their partitions' leaders, one
+// WriteTxnMarkers per leader, and reports each marker's outcome to the
+// core. A partition whose topic is gone counts as written; one with no
+// leader gets NOT_LEADER_OR_FOLLOWER (the core retries). Under the
+// wrong-marker plant the first commit marker of each call is sent as an
+// abort marker.
+func (th *txnHost) writeMarkers(markers []txn.Marker) {
+	n, w := th.n, th.n.w
+	report := func(m txn.Marker, code int16) {
+		if th.core != nil {
+			th.core.MarkerWritten(m, code, th.now())
+			th.carryOut()
+		}
+	}
+	var leaders []int32
+	byLeader := map[int32][]txn.Marker{}
+	planted := false
+	for _, m := range markers {
+		t, ok := n.image.Topic(m.Topic)
+		switch {
+		case !ok || m.Partition >= t.PartitionCount():
+			n.post(func() { report(m, 0) })
+		case t.Partitions[m.Partition].Leader < 0:
+			n.post(func() { report(m, kerr.NotLeaderForPartition.Code) })
+		default:
+			leader := t.Partitions[m.Partition].Leader
+			if _, ok := byLeader[leader]; !ok {
+				leaders = append(leaders, leader)
+			}
+			byLeader[leader] = append(byLeader[leader], m)
+		}
+	}
+	slices.Sort(leaders)
+	for _, leader := range leaders {
+		ms := byLeader[leader]
+		req := kmsg.NewPtrWriteTxnMarkersRequest()
+		req.Version = 1
+		for _, m := range ms {
+			e := kmsg.NewWriteTxnMarkersRequestMarker()
+			e.ProducerID, e.ProducerEpoch, e.Committed, e.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+			if w.opts.Plant == PlantWrongMarker && m.Commit && !planted {
+				e.Committed, planted = false, true
+				w.stats.PlantFired++
+				w.tracef("%s: plant wrong-marker: an abort marker for %s's committed transaction to %s/%d", n.name(), m.TransactionalID, m.Topic, m.Partition)
+			}
+			t := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+			t.Topic, t.Partitions = m.Topic, []int32{m.Partition}
+			e.Topics = append(e.Topics, t)
+			req.Markers = append(req.Markers, e)
+		}
+		w.call(n, n.id, leader, &txnEnvelope{inc: n.inc, body: req}, txnMarkerRPCMs, func(body any, err error) {
+			resp, _ := body.(*kmsg.WriteTxnMarkersResponse)
+			for i, m := range ms {
+				code := kerr.RequestTimedOut.Code
+				if err == nil && resp != nil {
+					code = kerr.UnknownServerError.Code
+					if i < len(resp.Markers) && len(resp.Markers[i].Topics) == 1 && len(resp.Markers[i].Topics[0].Partitions) == 1 {
+						code = resp.Markers[i].Topics[0].Partitions[0].ErrorCode
+					}
+				}
+				report(m, code)
+			}
+		})
+	}
+}
+
+// tick ticks the core when its deadline passed.
+func (th *txnHost) tick(nowMono int64) {
+	if th.core == nil || !th.loaded || nowMono < th.core.NextDeadlineMs() {
+		return
+	}
+	th.core.Tick(th.now())
+	th.carryOut()
+}
+
+// deadlineMs is the core's next deadline (monotonic), never while loading.
+func (th *txnHost) deadlineMs() int64 {
+	if th.core == nil || !th.loaded {
+		return never
+	}
+	return th.core.NextDeadlineMs()
+}
+
+// stop ends the coordinator: every request it owes an answer is told
+// NOT_COORDINATOR.
+func (th *txnHost) stop() {
+	for _, id := range sortedIDs(th.waiting) {
+		p := th.waiting[id]
+		p.respond(txn.ErrorResponse(p.req, kerr.NotCoordinator.Code))
+	}
+	th.waiting = nil
+	th.core = nil
+	th.n.w.tracef("%s: transaction coordinator of %s stops", th.n.name(), th.key)
+}
+
+// txnDeadline is the earliest deadline of the node's coordinators (virtual
+// time).
+func (n *node) txnDeadline() int64 {
+	t := n.w.txn.nodes[n.id-1]
+	if t == nil || t.inc != n.inc {
+		return never
+	}
+	next := never
+	for _, th := range t.coords {
+		if th != nil {
+			next = min(next, n.monoToVirtual(th.deadlineMs()))
+		}
+	}
+	return next
+}
+
+// txnTick ticks the node's coordinators whose deadline passed.
+func (n *node) txnTick(nowMono int64) {
+	t := n.w.txn.nodes[n.id-1]
+	if t == nil || t.inc != n.inc {
+		return
+	}
+	for _, th := range t.coords {
+		if th != nil {
+			th.tick(nowMono)
+		}
+	}
+}
+
+// serveTxn takes a transaction request, once and in order per sender.
+func (n *node) serveTxn(m *message, env *txnEnvelope) {
+	k := linkKey{m.from, m.to}
+	if last, ok := n.w.txn.delivered[k]; ok && (env.inc < last.inc || env.inc == last.inc && m.corr <= last.corr) {
+		n.w.tracef("%s: drops %s from %s: an older request than one the link delivered", n.name(), kmsg.NameForKey(env.body.Key()), endpointName(m.from))
+		return
+	}
+	n.w.txn.delivered[k] = envelopeSeq{env.inc, m.corr}
+	respond := func(resp kmsg.Response) { n.w.respond(m, resp) }
+	switch req := env.body.(type) {
+	case *kmsg.InitProducerIDRequest:
+		if req.TransactionalID == nil {
+			n.initIdempotentProducer(req, respond)
+			return
+		}
+		n.toTxnCoordinator(req, *req.TransactionalID, respond)
+	case *kmsg.AddPartitionsToTxnRequest:
+		n.addPartitionsToTxn(req, respond)
+	case *kmsg.AddOffsetsToTxnRequest:
+		n.toTxnCoordinator(req, req.TransactionalID, respond)
+	case *kmsg.EndTxnRequest:
+		n.toTxnCoordinator(req, req.TransactionalID, respond)
+	case *kmsg.DescribeTransactionsRequest:
+		if len(req.TransactionalIDs) == 1 {
+			n.toTxnCoordinator(req, req.TransactionalIDs[0], respond)
+			return
+		}
+		respond(txn.ErrorResponse(req, kerr.InvalidRequest.Code))
+	case *kmsg.TxnOffsetCommitRequest:
+		n.serveGroup(m, req, req.Group)
+	case *kmsg.WriteTxnMarkersRequest:
+		n.serveMarkers(req, respond)
+	default:
+		panic("sim: " + n.name() + " got a transaction request of type " + kmsg.NameForKey(req.Key()))
+	}
+}
+
+// toTxnCoordinator hands a request to the coordinator of its transactional
+// id on this node, or answers NOT_COORDINATOR.
+func (n *node) toTxnCoordinator(req kmsg.Request, txnID string, respond func(kmsg.Response)) {
+	th := n.txns().coords[txn.PartitionFor(txnID, txnStatePartitions)]
+	if th == nil || th.core == nil {
+		respond(txn.ErrorResponse(req, kerr.NotCoordinator.Code))
+		return
+	}
+	th.handle(req, respond)
+}
+
+// addPartitionsToTxn checks a producer's partitions exist (else
+// UNKNOWN_TOPIC_OR_PARTITION for them and OPERATION_NOT_ATTEMPTED for the
+// others, as Kafka answers) and hands the request to the coordinator; a
+// broker's verification (v4, one transaction) goes straight there.
+func (n *node) addPartitionsToTxn(req *kmsg.AddPartitionsToTxnRequest, respond func(kmsg.Response)) {
+	if req.Version >= 4 {
+		if len(req.Transactions) != 1 {
+			respond(txn.ErrorResponse(req, kerr.InvalidRequest.Code))
+			return
+		}
+		n.toTxnCoordinator(req, req.Transactions[0].TransactionalID, respond)
+		return
+	}
+	resp := txn.ErrorResponse(req, kerr.OperationNotAttempted.Code).(*kmsg.AddPartitionsToTxnResponse)
+	missing := false
+	for i := range resp.Topics {
+		t, ok := n.image.Topic(resp.Topics[i].Topic)
+		for j := range resp.Topics[i].Partitions {
+			if p := &resp.Topics[i].Partitions[j]; !ok || p.Partition < 0 || p.Partition >= t.PartitionCount() {
+				p.ErrorCode, missing = kerr.UnknownTopicOrPartition.Code, true
+			}
+		}
+	}
+	if missing {
+		respond(resp)
+		return
+	}
+	n.toTxnCoordinator(req, req.TransactionalID, respond)
+}
+
+// initIdempotentProducer serves InitProducerId without a transactional id:
+// a fresh producer id of the node's block at epoch 0.
+func (n *node) initIdempotentProducer(req *kmsg.InitProducerIDRequest, respond func(kmsg.Response)) {
+	n.allocateProducerID(func(pid int64, code int16) {
+		resp := kmsg.NewPtrInitProducerIDResponse()
+		resp.Version, resp.ProducerID, resp.ProducerEpoch = req.Version, -1, -1
+		if code != 0 {
+			resp.ErrorCode = code
+		} else {
+			resp.ProducerID, resp.ProducerEpoch = pid, 0
+		}
+		respond(resp)
+	})
+}
+
+// allocateProducerID hands out the next id of the node's block (after the
+// current event), asking the controller for a block when it ran out.
+func (n *node) allocateProducerID(done func(pid int64, code int16)) {
+	t := n.txns()
+	if t.pidNext < t.pidEnd {
+		pid := t.pidNext
+		t.pidNext++
+		n.post(func() { done(pid, 0) })
+		return
+	}
+	t.pidWaiting = append(t.pidWaiting, done)
+	if !t.pidAsking {
+		n.askForProducerIDs(t)
+	}
+}
+
+// askForProducerIDs sends AllocateProducerIDs to the controller with the
+// broker's registration; the waiters get ids from the block, or
+// COORDINATOR_LOAD_IN_PROGRESS (the clients retry) when none came.
+func (n *node) askForProducerIDs(t *nodeTxn) {
+	w := n.w
+	fail := func() {
+		waiting := t.pidWaiting
+		t.pidWaiting, t.pidAsking = nil, false
+		for _, done := range waiting {
+			done(-1, kerr.CoordinatorLoadInProgress.Code)
+		}
+	}
+	if n.brokerEpoch() < 0 {
+		n.post(fail)
+		return
+	}
+	t.pidAsking = true
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID, req.BrokerEpoch = n.id, n.brokerEpoch()
+	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.AllocateProducerIDsResponse)
+		switch {
+		case err != nil || resp == nil || resp.ErrorCode == kerr.NotController.Code:
+			n.controllerMissed()
+			fail()
+		case resp.ErrorCode != 0 || resp.ProducerIDLen <= 0 || resp.ProducerIDStart < 0:
+			fail()
+		default:
+			t.pidNext, t.pidEnd, t.pidAsking = resp.ProducerIDStart, resp.ProducerIDStart+int64(resp.ProducerIDLen), false
+			w.tracef("%s: producer ids [%d, %d) allocated", n.name(), t.pidNext, t.pidEnd)
+			for len(t.pidWaiting) > 0 && t.pidNext < t.pidEnd {
+				done, pid := t.pidWaiting[0], t.pidNext
+				t.pidWaiting, t.pidNext = t.pidWaiting[1:], t.pidNext+1
+				done(pid, 0)
+			}
+			if len(t.pidWaiting) > 0 {
+				n.askForProducerIDs(t)
+			}
+		}
+	})
+}
+
+// serveMarkers serves WriteTxnMarkers: each partition's leader writes the
+// marker through its replica core (answered once the high watermark
+// passed it); one written to a __consumer_offsets partition goes to the
+// group coordinator of the partition on this node. The answer goes once
+// every partition answered.
+func (n *node) serveMarkers(req *kmsg.WriteTxnMarkersRequest, respond func(kmsg.Response)) {
+	resp := kmsg.NewPtrWriteTxnMarkersResponse()
+	resp.Version = req.Version
+	type target struct {
+		h      *replicaHost
+		mi, ti int
+		pi     int
+		marker *cluster.TxnMarker
+		tp     tpKey
+	}
+	var targets []target
+	for mi, m := range req.Markers {
+		rm := kmsg.NewWriteTxnMarkersResponseMarker()
+		rm.ProducerID = m.ProducerID
+		marker := &cluster.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Committed}
+		for ti, t := range m.Topics {
+			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+			rt.Topic = t.Topic
+			topic, known := n.image.Topic(t.Topic)
+			for pi, p := range t.Partitions {
+				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+				rp.Partition = p
+				tp := tpKey{t.Topic, p}
+				switch h := n.replicas[tp]; {
+				case !known || p < 0 || p >= topic.PartitionCount():
+					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				case h == nil || h.core == nil:
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
+				default:
+					targets = append(targets, target{h: h, mi: mi, ti: ti, pi: pi, marker: marker, tp: tp})
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			rm.Topics = append(rm.Topics, rt)
+		}
+		resp.Markers = append(resp.Markers, rm)
+	}
+	pending := len(targets)
+	if pending == 0 {
+		respond(resp)
+		return
+	}
+	now := n.instant()
+	for _, tg := range targets {
+		tg := tg
+		id := tg.h.await(waiter{kind: waitGroupAppend, done: func(code int16) {
+			resp.Markers[tg.mi].Topics[tg.ti].Partitions[tg.pi].ErrorCode = code
+			if code == 0 && tg.tp.topic == groups.OffsetsTopic {
+				n.groupTxnMarker(tg.tp.partition, tg.marker.ProducerID, tg.marker.Commit)
+			}
+			if pending--; pending == 0 {
+				respond(resp)
+			}
+		}})
+		tg.h.core.Produce(id, cluster.ProduceRequest{Acks: -1, Marker: tg.marker}, now)
+		tg.h.carryOut()
+	}
+}
+
+// groupTxnMarker hands a marker written to a __consumer_offsets partition
+// to its loaded group coordinator on this node (one still loading replays
+// it from the log).
+func (n *node) groupTxnMarker(partition int32, producerID int64, commit bool) {
+	if int(partition) >= len(n.coords) {
+		return
+	}
+	if gh := n.coords[partition]; gh != nil && gh.core != nil && gh.loaded {
+		gh.core.TransactionMarker(producerID, commit)
+	}
+}
+
+// serveProducerProduce routes a producer's batch to its partition's replica
+// core with its transactional id. Under the forget-sequence plant, a retry
+// of a batch the partition has (same producer, epoch and sequences) loses
+// its producer id and sequence first, as if the partition had forgotten
+// it: it is appended again.
+func (n *node) serveProducerProduce(m *message, req *producerProduce) {
+	h := n.replicas[tpKey{req.topic, req.partition}]
+	if h == nil || h.core == nil {
+		code := kerr.NotLeaderForPartition.Code
+		if t, ok := n.image.Topic(req.topic); !ok || req.partition >= t.PartitionCount() {
+			code = kerr.UnknownTopicOrPartition.Code
+		}
+		n.w.respond(m, &produceResponse{errorCode: code, baseOffset: -1})
+		return
+	}
+	records := req.records
+	if n.w.opts.Plant == PlantForgetSequence {
+		records = h.plantForgetSequence(records)
+	}
+	id := h.await(waiter{kind: waitProduce, req: m})
+	h.core.Produce(id, cluster.ProduceRequest{Records: records, Acks: req.acks, TimeoutMs: req.timeoutMs, TransactionalID: req.transactionalID}, n.instant())
+	h.carryOut()
+}
+
+// plantForgetSequence is the forget-sequence plant: an idempotent
+// (non-transactional) batch that repeats one the partition remembers is
+// stripped of its producer id, epoch and sequence.
+func (h *replicaHost) plantForgetSequence(records []byte) []byte {
+	if len(records) < logstore.BatchHeaderBytes || !h.core.IsLeader() {
+		return records
+	}
+	info := logstore.ReadProducerBatchInfo(records)
+	if info.ProducerID < 0 || info.Transactional || info.Control || info.BaseSequence < 0 {
+		return records
+	}
+	e, ok := h.core.Producers().Get(info.ProducerID)
+	if !ok || e.ProducerEpoch != info.ProducerEpoch {
+		return records
+	}
+	if _, dup := e.FindBatch(info.BaseSequence, info.LastSequence); !dup {
+		return records
+	}
+	p := slices.Clone(records)
+	for i := 43; i < 51; i++ { // producer id -1
+		p[i] = 0xff
+	}
+	p[51], p[52] = 0xff, 0xff  // producer epoch -1
+	for i := 53; i < 57; i++ { // base sequence -1
+		p[i] = 0xff
+	}
+	logstore.ChecksumBatch(p)
+	h.n.w.stats.PlantFired++
+	h.n.w.tracef("%s %s: plant forget-sequence: producer %d's sequence %d appended again", h.n.name(), h.key, info.ProducerID, info.BaseSequence)
+	return p
+}
+
+// verifyTxn asks the coordinator of a transactional produce's id whether
+// the partition is in the producer's ongoing transaction (the verify-only
+// AddPartitionsToTxn of KIP-890 part 1) and hands the answer to the
+// replica core, as production's brokers do: NOT_ENOUGH_REPLICAS (the
+// producer retries) when the coordinator cannot answer now.
+func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
+	answer := func(code int16) {
+		if n.replicas[h.key] != h || h.core == nil {
+			return
+		}
+		h.core.TxnVerified(v.ID, code, n.instant())
+		h.carryOut()
+	}
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 4
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = v.TransactionalID, v.ProducerID, v.ProducerEpoch, true
+	topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	topic.Topic, topic.Partitions = h.key.topic, []int32{h.key.partition}
+	tx.Topics = append(tx.Topics, topic)
+	req.Transactions = append(req.Transactions, tx)
+	p := txn.PartitionFor(v.TransactionalID, txnStatePartitions)
+	if th := n.txns().coords[p]; th != nil && th.core != nil {
+		th.handle(req, func(resp kmsg.Response) {
+			code := verifyCode(resp)
+			n.post(func() { answer(code) })
+		})
+		return
+	}
+	leader := int32(-1)
+	if t, ok := n.image.Topic(txn.StateTopic); ok && int(p) < len(t.Partitions) {
+		leader = t.Partitions[p].Leader
+	}
+	if leader < 0 || leader == n.id {
+		n.post(func() { answer(kerr.NotEnoughReplicas.Code) })
+		return
+	}
+	n.w.call(n, n.id, leader, &txnEnvelope{inc: n.inc, body: req}, n.w.timing.requestTimeoutMs, func(body any, err error) {
+		code := kerr.NotEnoughReplicas.Code
+		if resp, ok := body.(kmsg.Response); err == nil && ok {
+			code = verifyCode(resp)
+		}
+		answer(code)
+	})
+}
+
+// verifyCode reads a verification's answer as production's brokers do:
+// the coordinator's code, or NOT_ENOUGH_REPLICAS when it could not answer
+// now.
+func verifyCode(resp kmsg.Response) int16 {
+	r, ok := resp.(*kmsg.AddPartitionsToTxnResponse)
+	code := kerr.UnknownServerError.Code
+	switch {
+	case !ok:
+	case r.ErrorCode != 0:
+		code = r.ErrorCode
+	case len(r.Transactions) == 1 && len(r.Transactions[0].Topics) == 1 && len(r.Transactions[0].Topics[0].Partitions) == 1:
+		code = r.Transactions[0].Topics[0].Partitions[0].ErrorCode
+	}
+	switch code {
+	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,
+		kerr.ConcurrentTransactions.Code, kerr.UnknownServerError.Code:
+		return kerr.NotEnoughReplicas.Code
+	}
+	return code
+}
+
+// txnStateKey is the __transaction_state partition of a transactional id.
+func txnStateKey(tid string) tpKey {
+	return tpKey{txn.StateTopic, txn.PartitionFor(tid, txnStatePartitions)}
+}
+
+// abortHanging is the operator's part after healing (kafka-transactions.sh
+// abort, Kafka's AbortTransaction): a transaction still open on a
+// partition 20 s after the heal, whose records a loss the guarantees allow
+// may have cut from its coordinator (a loss of its __transaction_state
+// partition) or from the partition itself (its marker), hangs: nothing
+// will end it. The admin writes its abort marker (as the coordinator's
+// decision), and the loss is reported. Any other open transaction is left
+// to the liveness check.
+func (w *World) abortHanging(admin *client) {
+	var healedAt int64 = -1
+	var tick func()
+	tick = func() {
+		if w.phase == phaseDone {
+			return
+		}
+		w.schedule(w.now+5000, tick)
+		if w.phase != phaseHealing {
+			return
+		}
+		if healedAt < 0 {
+			healedAt = w.now
+		}
+		if w.now < healedAt+20_000 {
+			return
+		}
+		tids := map[int64]string{}
+		for _, op := range w.txn.txns {
+			tids[op.pid] = op.tid
+		}
+		for _, n := range w.nodes {
+			if !n.up {
+				continue
+			}
+			for _, k := range n.keys {
+				h := n.replicas[k]
+				if h == nil || h.core == nil || !h.core.IsLeader() || h.core.LastStableOffset() >= h.core.HighWatermark() {
+					continue
+				}
+				ongoing := h.core.Producers().Ongoing()
+				pids := slices.Collect(maps.Keys(ongoing))
+				slices.Sort(pids)
+				for _, pid := range pids {
+					tid, known := tids[pid]
+					if w.lossEra[k] == 0 && (!known || w.lossEra[txnStateKey(tid)] == 0) {
+						continue
+					}
+					e, _ := h.core.Producers().Get(pid)
+					w.loss("%s: producer %d's transaction from offset %d hangs after a loss (its coordinator's or the partition's); the operator aborts it",
+						k, pid, ongoing[pid])
+					w.txn.checks.decisions[pidEpoch{pid, e.ProducerEpoch}] = false
+					req := kmsg.NewPtrWriteTxnMarkersRequest()
+					req.Version = 1
+					m := kmsg.NewWriteTxnMarkersRequestMarker()
+					m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = pid, e.ProducerEpoch, false, e.CoordinatorEpoch
+					m.Topics = []kmsg.WriteTxnMarkersRequestMarkerTopic{{Topic: k.topic, Partitions: []int32{k.partition}}}
+					req.Markers = append(req.Markers, m)
+					admin.call(n.id, &txnEnvelope{body: req}, w.timing.requestTimeoutMs, func(any, error) {})
+				}
+			}
+		}
+	}
+	w.schedule(w.now+5000, tick)
+}
