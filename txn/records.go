@@ -82,6 +82,13 @@ func (c *Coordinator) replay(r Record) {
 		t.prevProducerID, t.nextProducerID = v.PreviousProducerID, v.NextProducerID
 		t.tv2 = v.ClientTransactionVersion >= 2
 	}
+	// A KIP-890 part 2 commit bumped the epoch when it was prepared: the
+	// client that asked for it may retry its EndTxn at the epoch before,
+	// here on a new coordinator. A commit is never a fence (a fence
+	// aborts), so the epoch before is the committing producer's own.
+	if t.tv2 && (t.state == PrepareCommit || t.state == CompleteCommit) && t.epoch > 0 {
+		t.lastEpoch = t.epoch - 1
+	}
 	for _, tp := range v.Topics {
 		for _, p := range tp.Partitions {
 			t.addPartitions([]TopicPartition{{tp.Topic, p}})
