@@ -28,6 +28,17 @@ type partitionChanged struct{ image cluster.PartitionImage }
 type leaderAnswered struct {
 	incarnation uint64
 	outcome     cluster.FetcherOutcome
+	// release lets go of the fetch response the outcome's records alias,
+	// once they are appended (nil: nothing to let go).
+	release func()
+}
+
+// releaseRecords lets go of the response the records alias; idempotent.
+func (m *leaderAnswered) releaseRecords() {
+	if m.release != nil {
+		m.release()
+		m.release = nil
+	}
 }
 
 // epochEndPartition asks a partition actor where a leader epoch ends in its
@@ -45,7 +56,7 @@ func (m *epochEndPartition) answerUndelivered() {
 	m.reply(cluster.EpochEndReply{ErrorCode: kerr.NotLeaderForPartition.Code, LeaderEpoch: -1, EndOffset: -1})
 }
 func (*partitionChanged) answerUndelivered()       {}
-func (*leaderAnswered) answerUndelivered()         {}
+func (m *leaderAnswered) answerUndelivered()       { m.releaseRecords() }
 func (*alterPartitionAnswered) answerUndelivered() {}
 
 // partitionIncarnations numbers the starts of partition actors.
