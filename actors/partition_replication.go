@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/logstore"
 )
 
 // The partition actor's replication: the record's changes fed to the core,
@@ -87,6 +88,15 @@ func (a *partitionActor) leaderAnswered(msg *leaderAnswered) {
 	case o.EpochEnd != nil:
 		a.core.EpochEndOffsetFetched(*o.EpochEnd, now)
 	}
+}
+
+// readLog reads for a fetch; a follower's read leaves the log's tail as it
+// is (the records go out from the file by sendfile).
+func (a *partitionActor) readLog(rr cluster.ReadRecords) (*logstore.Records, error) {
+	if rr.Follower {
+		return a.log.ReadUntailed(rr.Offset, rr.MaxBytes, rr.MaxOffset)
+	}
+	return a.log.Read(rr.Offset, rr.MaxBytes, rr.MaxOffset)
 }
 
 // performFollower carries out a follower's log work in Ready's order:
