@@ -14,9 +14,9 @@ import (
 // ReplicaFetcherManager), a child of the replica manager: it routes each
 // follower partition's fetch state to the fetcher of the partition's leader
 // (one fetcherActor per source broker, started when a first partition
-// follows that broker and stopped fetcherIdleTimeout after the last one
-// left it), moving the partition when its leader changes, and replays the
-// states of a fetcher that failed to the one started in its place.
+// follows that broker and stopped when the last one leaves it), moving the
+// partition when its leader changes, and replays the states of a fetcher
+// that failed to the one started in its place.
 type fetcherManager struct {
 	node *Node
 	// partitions are the follower partitions being fetched, with the
@@ -40,23 +40,6 @@ type followerRoute struct {
 type fetcherHandle struct {
 	pid        *actor.PID
 	partitions int
-	// idle counts the times the fetcher was left with no partition: an
-	// idle check for an earlier time finds it busy again or idle anew.
-	idle uint64
-}
-
-// fetcherIdleTimeout is how long a fetcher left with no partition lives on
-// before it stops: partitions that come back (a topic deleted and another
-// created, a leadership moved back) find its connection and its pool of
-// response buffers, whose fresh memory a new fetcher would fault in page
-// by page.
-const fetcherIdleTimeout = time.Minute
-
-// fetcherIdleCheck stops a fetcher that is still idle since its idle-th
-// time.
-type fetcherIdleCheck struct {
-	leader int32
-	idle   uint64
 }
 
 // fetcherOwner is the partition actor a fetch state came from, in the
@@ -96,7 +79,6 @@ func (*followerStateChanged) answerUndelivered()   {}
 func (*followerStopped) answerUndelivered()        {}
 func (*fetcherSetPartition) answerUndelivered()    {}
 func (*fetcherRemovePartition) answerUndelivered() {}
-func (*fetcherIdleCheck) answerUndelivered()       {}
 
 // spawnFetcherManager starts the node's fetcher manager under ctx (the
 // replica manager's).
@@ -123,12 +105,6 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 	case *followerStopped:
 		if r := m.partitions[msg.partition]; r != nil && r.owner.incarnation == msg.incarnation {
 			m.remove(ctx, msg.partition)
-		}
-	case *fetcherIdleCheck:
-		if h := m.fetchers[msg.leader]; h != nil && h.partitions == 0 && h.idle == msg.idle {
-			delete(m.fetchers, msg.leader)
-			ctx.Stop(h.pid)
-			m.logger.Info("replica fetcher stopped", zap.Int32("leader", msg.leader))
 		}
 	case *actor.Stopping, *actor.Restarting:
 		m.stopping = true
@@ -174,8 +150,8 @@ func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle
 	return h
 }
 
-// remove takes a partition out of its fetcher; a fetcher left with no
-// partition stops fetcherIdleTimeout later unless one comes meanwhile.
+// remove takes a partition out of its fetcher, stopping the fetcher when it
+// holds no partition any more.
 func (m *fetcherManager) remove(ctx actor.Context, p cluster.FetcherPartition) {
 	r := m.partitions[p]
 	if r == nil {
@@ -187,13 +163,13 @@ func (m *fetcherManager) remove(ctx actor.Context, p cluster.FetcherPartition) {
 		return
 	}
 	h.partitions--
-	ctx.Send(h.pid, &fetcherRemovePartition{partition: p})
 	if h.partitions > 0 {
+		ctx.Send(h.pid, &fetcherRemovePartition{partition: p})
 		return
 	}
-	h.idle++
-	self, root, check := ctx.Self(), m.node.system.Root, &fetcherIdleCheck{leader: r.leader, idle: h.idle}
-	time.AfterFunc(fetcherIdleTimeout, func() { root.Send(self, check) })
+	delete(m.fetchers, r.leader)
+	ctx.Stop(h.pid)
+	m.logger.Info("replica fetcher stopped", zap.Int32("leader", r.leader))
 }
 
 // terminated replaces a fetcher that stopped on its own (it failed) with a
@@ -203,12 +179,8 @@ func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 		if h.pid.Id != who.Id {
 			continue
 		}
-		delete(m.fetchers, leader)
-		if h.partitions == 0 {
-			m.logger.Error("idle replica fetcher failed", zap.Int32("leader", leader))
-			return
-		}
 		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader))
+		delete(m.fetchers, leader)
 		nh := m.fetcher(ctx, leader)
 		for p, r := range m.partitions {
 			if r.leader == leader {
