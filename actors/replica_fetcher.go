@@ -82,7 +82,8 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 		f.owners = map[cluster.FetcherPartition]fetcherOwner{}
 		cfg := f.node.cfg
 		f.core = cluster.NewFetcher(cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: f.node.brokerEpoch(), Leader: f.leader,
-			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms")})
+			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms"),
+			UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs})
 	case *fetcherSetPartition:
 		if o, ok := f.owners[msg.partition]; ok && o.incarnation != msg.owner.incarnation {
 			f.core.RemovePartition(msg.partition)
