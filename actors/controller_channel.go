@@ -30,11 +30,16 @@ var errNoController = errors.New("no active controller answered")
 // any goroutine, never blocking; on the last failure it gets the last
 // answer if there was one, else an error.
 func (n *Node) sendToController(req kmsg.Request, done func(kmsg.Response, error)) {
-	timeout := time.Duration(n.cfg.ControllerRequestTimeoutMs) * time.Millisecond
+	n.sendToControllerWithin(req, n.controllerTimeout(req), done)
+}
+
+// controllerTimeout is how long a request for the controller may take: its
+// own timeout (TimeoutMillis), else the controller request timeout.
+func (n *Node) controllerTimeout(req kmsg.Request) time.Duration {
 	if ms := requestTimeoutMs(req); ms > 0 {
-		timeout = time.Duration(ms) * time.Millisecond
+		return time.Duration(ms) * time.Millisecond
 	}
-	n.sendToControllerWithin(req, timeout, done)
+	return time.Duration(n.cfg.ControllerRequestTimeoutMs) * time.Millisecond
 }
 
 // sendToControllerWithin is sendToController with a timeout of the
@@ -68,7 +73,17 @@ func (c *controllerCall) try() {
 		return
 	}
 	if n.controllerActive.Load() {
-		n.dispatchToController(c.req, true, func(resp kmsg.Response) { c.answered(resp, nil, n.cfg.NodeID) })
+		// The local controller answers once its records commit, or fails
+		// them when it loses its leadership; a quorum that can commit
+		// nothing may keep it waiting past the deadline, which ends the
+		// call there.
+		expire := time.AfterFunc(time.Duration(remainingMs)*time.Millisecond, func() {
+			c.finish(nil, fmt.Errorf("the local controller did not commit within %d ms", remainingMs))
+		})
+		n.dispatchToController(c.req, true, func(resp kmsg.Response) {
+			expire.Stop()
+			c.answered(resp, nil, n.cfg.NodeID)
+		})
 		return
 	}
 	target := c.target()
@@ -109,8 +124,12 @@ func (c *controllerCall) target() int32 {
 	return -1
 }
 
-// answered takes an attempt's outcome: done, or another attempt.
+// answered takes an attempt's outcome: done, or another attempt (none once
+// the call finished: its deadline passed).
 func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
+	if c.finished.Load() {
+		return
+	}
 	if err == nil && resp != nil && !notControllerAnswer(resp) {
 		c.finish(resp, nil)
 		return
@@ -127,11 +146,13 @@ func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
 	c.retry()
 }
 
-// retry tries again after a backoff that doubles, from 25 ms up to 500 ms.
+// retry tries again after a backoff that doubles, from 25 ms up to 500 ms,
+// and never past the deadline (where try finishes the call).
 func (c *controllerCall) retry() {
 	c.attempts++
 	backoff := min(25*time.Millisecond<<min(c.attempts, 5), 500*time.Millisecond)
-	time.AfterFunc(backoff, c.try)
+	remaining := time.Duration(c.deadlineMs-c.node.cfg.Clock.Now().MonoMs) * time.Millisecond
+	time.AfterFunc(max(min(backoff, remaining), 0), c.try)
 }
 
 func (c *controllerCall) finish(resp kmsg.Response, err error) {

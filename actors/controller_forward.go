@@ -21,16 +21,22 @@ const imageWaitTimeout = 10 * time.Second
 // controller (an admin request, DescribeQuorum) to the active controller,
 // and relays its answer once this node's routes show what it reports: a
 // client that created a topic through any broker can use it there at once.
+// Every request is answered within its timeout: REQUEST_TIMED_OUT when no
+// controller answered (the quorum cannot commit), the controller's answer
+// at the latest when the timeout ends (the routes lag).
 func (r *router) forwardToController(req kmsg.Request, respond func(kmsg.Response)) {
 	n := r.node
+	timeout := n.controllerTimeout(req)
+	deadlineMs := n.cfg.Clock.Now().MonoMs + timeout.Milliseconds()
 	fwd := cloneRequest(req) // the client's request keeps its version
-	n.sendToController(fwd, func(resp kmsg.Response, err error) {
+	n.sendToControllerWithin(fwd, timeout, func(resp kmsg.Response, err error) {
 		if err != nil {
 			r.logger.Info("no controller answered a client's request", zap.String("api", apiName(req.Key())), zap.Error(err))
 			respond(unansweredResponse(req, err))
 			return
 		}
-		n.routes.waitFor(imageShows(req, resp), imageWaitTimeout, func() { respond(resp) })
+		remaining := time.Duration(deadlineMs-n.cfg.Clock.Now().MonoMs) * time.Millisecond
+		n.routes.waitFor(imageShows(req, resp), min(imageWaitTimeout, max(remaining, 0)), func() { respond(resp) })
 	})
 }
 

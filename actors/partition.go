@@ -140,6 +140,11 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.PartitionChanged(msg.image, a.node.cfg.Clock.Now())
 	case *leaderAnswered:
 		a.leaderAnswered(msg)
+		// The follower's append happens in this carryOut; after it nothing
+		// reads the records, so the fetch response's frame goes back.
+		a.carryOut()
+		msg.releaseRecords()
+		return
 	case *epochEndPartition:
 		a.core.OffsetForLeaderEpoch(a.await(msg, true), msg.req)
 	case *alterPartitionAnswered:

@@ -56,7 +56,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 		a.awaitDurable(offset)
 	}
 	for _, rr := range rd.Reads {
-		recs, err := a.log.Read(rr.Offset, rr.MaxBytes, rr.MaxOffset)
+		recs, err := a.readLog(rr)
 		if err != nil && !errors.Is(err, kerr.OffsetOutOfRange) {
 			a.logger.Error("read log", zap.Int64("offset", rr.Offset), zap.Error(err))
 		}

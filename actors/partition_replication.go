@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/logstore"
 )
 
 // The partition actor's replication: the record's changes fed to the core,
@@ -28,6 +29,17 @@ type partitionChanged struct{ image cluster.PartitionImage }
 type leaderAnswered struct {
 	incarnation uint64
 	outcome     cluster.FetcherOutcome
+	// release lets go of the fetch response the outcome's records alias,
+	// once they are appended (nil: nothing to let go).
+	release func()
+}
+
+// releaseRecords lets go of the response the records alias; idempotent.
+func (m *leaderAnswered) releaseRecords() {
+	if m.release != nil {
+		m.release()
+		m.release = nil
+	}
 }
 
 // epochEndPartition asks a partition actor where a leader epoch ends in its
@@ -45,7 +57,7 @@ func (m *epochEndPartition) answerUndelivered() {
 	m.reply(cluster.EpochEndReply{ErrorCode: kerr.NotLeaderForPartition.Code, LeaderEpoch: -1, EndOffset: -1})
 }
 func (*partitionChanged) answerUndelivered()       {}
-func (*leaderAnswered) answerUndelivered()         {}
+func (m *leaderAnswered) answerUndelivered()       { m.releaseRecords() }
 func (*alterPartitionAnswered) answerUndelivered() {}
 
 // partitionIncarnations numbers the starts of partition actors.
@@ -76,6 +88,15 @@ func (a *partitionActor) leaderAnswered(msg *leaderAnswered) {
 	case o.EpochEnd != nil:
 		a.core.EpochEndOffsetFetched(*o.EpochEnd, now)
 	}
+}
+
+// readLog reads for a fetch; a follower's read leaves the log's tail as it
+// is (the records go out from the file by sendfile).
+func (a *partitionActor) readLog(rr cluster.ReadRecords) (*logstore.Records, error) {
+	if rr.Follower {
+		return a.log.ReadUntailed(rr.Offset, rr.MaxBytes, rr.MaxOffset)
+	}
+	return a.log.Read(rr.Offset, rr.MaxBytes, rr.MaxOffset)
 }
 
 // performFollower carries out a follower's log work in Ready's order:

@@ -36,6 +36,12 @@ type fetcherActor struct {
 	timer     *time.Timer
 	tickAtMs  int64
 	tickArmed bool
+	// answer is the Fetch response the core's outcomes alias while a
+	// fetchAnswered is handled: each outcome with records takes a
+	// reference to its frame, which the partition lets go after its
+	// append (the frames come from the client's pool: a fresh multi-MiB
+	// buffer per response costs page faults on every read).
+	answer *netio.Response
 }
 
 // fetchAnswered and epochEndsAnswered carry the leader's answer (or the
@@ -76,7 +82,8 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 		f.owners = map[cluster.FetcherPartition]fetcherOwner{}
 		cfg := f.node.cfg
 		f.core = cluster.NewFetcher(cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: f.node.brokerEpoch(), Leader: f.leader,
-			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms")})
+			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms"),
+			UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs})
 	case *fetcherSetPartition:
 		if o, ok := f.owners[msg.partition]; ok && o.incarnation != msg.owner.incarnation {
 			f.core.RemovePartition(msg.partition)
@@ -87,6 +94,9 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 		delete(f.owners, msg.partition)
 		f.core.RemovePartition(msg.partition)
 	case *fetchAnswered:
+		if msg.resp != nil {
+			defer msg.resp.Release() // after carryOut: the outcomes took their references
+		}
 		if msg.core != f.core {
 			return
 		}
@@ -95,7 +105,11 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 			body, _ = msg.resp.Body.(*kmsg.FetchResponse)
 		}
 		f.core.FetchCompleted(body, msg.err, now)
+		f.answer = msg.resp
 	case *epochEndsAnswered:
+		if msg.resp != nil {
+			defer msg.resp.Release()
+		}
 		if msg.core != f.core {
 			return
 		}
@@ -126,9 +140,17 @@ func (f *fetcherActor) carryOut(now cluster.Instant) {
 	rd := f.core.Ready()
 	for _, o := range rd.Outcomes {
 		if owner, ok := f.owners[o.Partition]; ok {
-			f.node.system.Root.Send(owner.pid, &leaderAnswered{incarnation: owner.incarnation, outcome: o})
+			msg := &leaderAnswered{incarnation: owner.incarnation, outcome: o}
+			if o.Fetch != nil && len(o.Fetch.Records) > 0 {
+				if f.answer == nil {
+					panic("replica fetcher: an outcome with records and no response")
+				}
+				msg.release = f.answer.Retain()
+			}
+			f.node.system.Root.Send(owner.pid, msg)
 		}
 	}
+	f.answer = nil
 	if rd.Fetch != nil {
 		core := f.core
 		timeout := time.Duration(rd.Fetch.MaxWaitMillis)*time.Millisecond + fetchSocketTimeout
@@ -171,7 +193,8 @@ func (f *fetcherActor) connection() (*netio.Client, error) {
 	}
 	f.closeClient()
 	client, err := netio.NewClient(netio.ClientConfig{Address: addr, MaxInFlightRequests: 2,
-		ClientID: "gregor-replica-fetcher-" + strconv.Itoa(int(f.node.cfg.NodeID)), ReconnectBackoffMaxMs: 500}, f.logger)
+		ClientID: "gregor-replica-fetcher-" + strconv.Itoa(int(f.node.cfg.NodeID)), ReconnectBackoffMaxMs: 500,
+		PoolResponseBuffers: true, PoisonReleasedBuffers: f.node.cfg.poisonReleasedBuffers}, f.logger)
 	if err != nil {
 		return nil, err
 	}

@@ -300,13 +300,15 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 // ResignLeadership makes the controller inactive: every answer still
 // waiting for records fails with NOT_CONTROLLER, and the working image and
 // the sessions are dropped. Records already proposed may still commit (the
-// next leader applies them); the caller must not report them.
+// next leader applies them); the caller must not report them. The failed
+// answers report nothing of those records: they carry the committed
+// image's epoch, so that nobody waits for an image that may never come.
 func (c *Controller) ResignLeadership() {
 	if !c.active {
 		return
 	}
 	for _, a := range c.answers {
-		c.out.Answers = append(c.out.Answers, ControllerAnswer{Token: a.token, ImageEpoch: a.epoch,
+		c.out.Answers = append(c.out.Answers, ControllerAnswer{Token: a.token, ImageEpoch: c.committed.Epoch,
 			Response: errorResponse(a.req, kerr.NotController.Code, errNotController.Error())})
 	}
 	c.active = false

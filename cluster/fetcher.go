@@ -48,6 +48,13 @@ type FetcherConfig struct {
 	// wait a whole BackoffMs for it); zero means
 	// DefaultLeaderBehindBackoffMs.
 	LeaderBehindBackoffMs int64
+	// UnknownTopicBackoffMs is how long a partition waits, instead of
+	// BackoffMs, after its leader answered UNKNOWN_TOPIC_ID or
+	// UNKNOWN_TOPIC_OR_PARTITION: the leader has not applied the creation
+	// of a topic this follower applied, and will within a metadata round
+	// trip (the first records of a new topic would otherwise wait a whole
+	// BackoffMs); zero means BackoffMs, as in Kafka's fetcher.
+	UnknownTopicBackoffMs int64
 }
 
 // Kafka's defaults for the replica.fetch.* settings, and gregor's for its
@@ -137,8 +144,10 @@ type fetcherEntry struct {
 	deliveredSeq uint64
 	inFlight     bool
 	// leaderBehind says the outcome last delivered was
-	// UNKNOWN_LEADER_EPOCH: a backoff the next state asks for is short.
-	leaderBehind bool
+	// UNKNOWN_LEADER_EPOCH, topicUnknown that it was UNKNOWN_TOPIC_ID or
+	// UNKNOWN_TOPIC_OR_PARTITION: a backoff the next state asks for is
+	// short.
+	leaderBehind, topicUnknown bool
 	// delayedUntilMs is when a partition backing off may be sent again
 	// (monotonic).
 	delayedUntilMs int64
@@ -226,9 +235,12 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 		if e.leaderBehind {
 			backoffMs = min(backoffMs, f.cfg.LeaderBehindBackoffMs)
 		}
+		if e.topicUnknown && f.cfg.UnknownTopicBackoffMs > 0 {
+			backoffMs = min(backoffMs, f.cfg.UnknownTopicBackoffMs)
+		}
 		e.delayedUntilMs = now.MonoMs + backoffMs
 	}
-	e.leaderBehind = false
+	e.leaderBehind, e.topicUnknown = false, false
 	e.state = st
 	f.send(now)
 }
@@ -456,12 +468,18 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 		return
 	}
 	e.deliveredSeq = s.seq
-	e.leaderBehind = o.ErrorCode == kerr.UnknownLeaderEpoch.Code
+	e.leaderBehind, e.topicUnknown = o.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(o.ErrorCode)
 	e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
 	if len(o.Records) > 0 {
 		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
 	}
 	f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p, Fetch: &o})
+}
+
+// topicUnknownCode says a leader answered a partition with an error saying
+// it does not know the partition's topic.
+func topicUnknownCode(code int16) bool {
+	return code == kerr.UnknownTopicID.Code || code == kerr.UnknownTopicOrPartition.Code
 }
 
 // EpochEndOffsetsCompleted takes the leader's answer to the
@@ -491,7 +509,7 @@ func (f *Fetcher) EpochEndOffsetsCompleted(resp *kmsg.OffsetForLeaderEpochRespon
 				continue
 			}
 			e.deliveredSeq = s.seq
-			e.leaderBehind = rp.ErrorCode == kerr.UnknownLeaderEpoch.Code
+			e.leaderBehind, e.topicUnknown = rp.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(rp.ErrorCode)
 			f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p,
 				EpochEnd: &EpochEndOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, LeaderEpoch: rp.LeaderEpoch, EndOffset: rp.EndOffset}})
 		}

@@ -15,7 +15,7 @@ import (
 // outcomes it hands to the partitions. Partitions are named TOPIC-N; topic
 // t has id 1, u has id 2. Time is one number.
 //
-//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS]
+//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS] [unknown-topic-backoff=MS]
 //	set P seq=S (fetching|truncating|idle) [leader=L] [epoch=E] [offset=O] [log-start=S] [last-epoch=E] [backoff]
 //	remove P
 //	fetch-response [failed|error=NAME] [by-name]
@@ -65,6 +65,7 @@ func (h *fetcherHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "node", &cfg.NodeID)
 		td.MaybeScanArgs(t, "backoff", &cfg.BackoffMs)
 		td.MaybeScanArgs(t, "max-wait", &cfg.MaxWaitMs)
+		td.MaybeScanArgs(t, "unknown-topic-backoff", &cfg.UnknownTopicBackoffMs)
 		h.f = NewFetcher(cfg)
 	case "set":
 		p := fetcherPartitionArg(t, td, td.CmdArgs[0].Key)

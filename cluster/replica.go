@@ -390,6 +390,10 @@ type ReadRecords struct {
 	Offset    int64
 	MaxBytes  int64
 	MaxOffset int64
+	// Follower says the read is a follower's fetch: the leader sends it
+	// from the log file (logstore.Log.ReadUntailed), keeping no copy of
+	// the tail in memory for it.
+	Follower bool
 }
 
 // LookupTimestamp asks for the offset of a timestamp (Log.OffsetForTimestamp),

@@ -101,7 +101,8 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 		CurrentLeader: r.leaderHint(code)}
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		r.reading[id] = rep
-		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo})
+		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
+			Follower: p.Follower != nil})
 		return
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)

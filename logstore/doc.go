@@ -68,6 +68,8 @@
 // (the page cache). A log with a cache also copies them into the active
 // segment's tail block, but only while a reader is caught up (tail.go): the
 // tail serves that reader from memory and, block by block, feeds the cache.
+// A follower's fetch (ReadUntailed) never asks for the tail: a leader sends
+// it from the file by sendfile, as Kafka does, without a copy of its own.
 // Tail and cache blocks come from a BlockPool shared by the node's logs and
 // are counted by reference (Block): the log, the cache and every Records
 // pointing into a block hold one, and the block returns to the pool, to be

@@ -241,8 +241,24 @@ func (s *FileSection) appendThroughCache(dst []byte, cache BlockCache, pool *Blo
 // and never a batch that reaches maxOffset (the high watermark; pass
 // LogEndOffset to read everything). Reads stay within one segment. Reading at
 // the log end offset or at maxOffset returns no batches. An offset outside
-// [LogStartOffset, LogEndOffset] fails with kerr.OffsetOutOfRange.
+// [LogStartOffset, LogEndOffset] fails with kerr.OffsetOutOfRange. A read
+// that reaches maxOffset is caught up: the log keeps its tail in memory for
+// the next (tail.go).
 func (l *Log) Read(offset, maxBytes, maxOffset int64) (*Records, error) {
+	return l.read(offset, maxBytes, maxOffset, true)
+}
+
+// ReadUntailed is Read for a reader the log need not keep its tail for: a
+// follower's fetch, which the leader sends from the file by sendfile (the
+// kernel's page cache holds what was just written), as Kafka does, instead
+// of copying every appended byte into a tail block it would send from (it
+// still reads the tail when the log keeps one for another reader).
+func (l *Log) ReadUntailed(offset, maxBytes, maxOffset int64) (*Records, error) {
+	return l.read(offset, maxBytes, maxOffset, false)
+}
+
+// read is Read; tailed says a caught-up read asks the log to keep its tail.
+func (l *Log) read(offset, maxBytes, maxOffset int64, tailed bool) (*Records, error) {
 	views, logStart, logEnd := l.viewsFrom(offset)
 	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache, pool: l.blocks}
 	for i := range views {
@@ -271,7 +287,7 @@ func (l *Log) Read(offset, maxBytes, maxOffset int64) (*Records, error) {
 			break
 		}
 	}
-	if recs.NextOffset >= maxOffset {
+	if tailed && recs.NextOffset >= maxOffset {
 		l.noteTailRead()
 	}
 	return recs, nil

@@ -25,6 +25,9 @@ type target struct {
 	name string // leaf name: "gregor", "ref-kfake" or "ref-kfake-process"
 	addr string
 	pid  int // broker process whose CPU is measured; 0 when in-process
+	// pids are the processes of a cluster target, whose CPU is summed
+	// (pid is then 0).
+	pids []int
 	// metricsAddr serves the broker's /metrics with the Go runtime's
 	// allocation counters; "" when in-process.
 	metricsAddr string
@@ -299,14 +302,24 @@ func newAdmin(addr string) (*kadm.Client, error) {
 
 // cpu is the broker's user+system CPU time so far; 0 for in-process brokers.
 func (t *target) cpu(b *testing.B) time.Duration {
-	if t.pid == 0 {
-		return 0
+	var total time.Duration
+	for _, pid := range t.processes() {
+		d, err := procCPU(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
 	}
-	d, err := procCPU(t.pid)
-	if err != nil {
-		b.Fatal(err)
+	return total
+}
+
+// processes are the broker processes whose CPU is measured: none when
+// in-process.
+func (t *target) processes() []int {
+	if t.pid != 0 {
+		return []int{t.pid}
 	}
-	return d
+	return t.pids
 }
 
 // procCPU is the CPU time pid's threads have run: the sum of the first

@@ -128,7 +128,7 @@ const (
 // brokers are not measured and not waited for.
 func (t *target) quiesce(b *testing.B) {
 	b.Helper()
-	if t.pid == 0 {
+	if len(t.processes()) == 0 {
 		return
 	}
 	deadline := time.Now().Add(quiesceMax)
@@ -238,7 +238,7 @@ func benchProduce(b *testing.B, t *target, set recordSet, parts int, acks kgo.Ac
 func report(b *testing.B, t *target, set recordSet, w window) {
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
-	if t != nil && t.pid != 0 {
+	if t != nil && len(t.processes()) != 0 {
 		b.ReportMetric(float64(w.cpu.Nanoseconds())/records, "ns-cpu/rec")
 		// CPU share of one core while the broker worked (2 cores = 200%).
 		b.ReportMetric(100*w.cpu.Seconds()/w.elapsed.Seconds(), "broker-cpu-%")
