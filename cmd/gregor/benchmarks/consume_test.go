@@ -47,20 +47,23 @@ func benchConsume(b *testing.B, t *target, cell string, set recordSet, parts int
 	}
 	b.SetBytes(set.payload())
 	var total window
+	stats := &fetchStats{}
 	for i := 0; i < b.N; i++ {
-		total.add(consumeAll(b, t, topic.(string), set))
+		total.add(consumeAll(b, t, topic.(string), set, stats))
 	}
 	report(b, t, set, total)
+	stats.report(b)
 }
 
 // consumeAll reads every record of topic from the start with a fresh client,
 // timing from the first poll to the last record.
-func consumeAll(b *testing.B, t *target, topic string, set recordSet) window {
+func consumeAll(b *testing.B, t *target, topic string, set recordSet, stats *fetchStats) window {
 	b.Helper()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(t.addr),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.WithHooks(stats),
 	)
 	if err != nil {
 		b.Fatal(err)

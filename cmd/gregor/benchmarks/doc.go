@@ -44,6 +44,13 @@
 // left by what came before (the previous iteration's topic deletion: logs
 // closed and synced, files removed) is not counted in the window.
 //
+// The benchmark process allocates a 256 MiB heap ballast it never touches,
+// so that its clients' garbage collection does not depend on what the
+// in-process kfake happens to hold (see clientHeapBallast in harness_test.go:
+// without it the consume cell that runs first, gregor's 100 B on one
+// partition, was measured with a client three times slower than the
+// kfake-process cell measured after it).
+//
 // Reading the figures: the first iteration in a process costs the most for
 // both brokers (gregor's buffer pools fill, kfake's heap grows), and on
 // virtual machines that fault memory in lazily (this one is PVM, with free
@@ -70,7 +77,16 @@
 //	    ns-cpu/rec, allocs/rec and alloc-B/rec.
 //	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    the record set is produced once (outside the timer); one iteration is
-//	    a new client reading all of it from the start; same metrics.
+//	    a new client reading all of it from the start; same metrics, and how
+//	    the broker served the fetches as the client saw them: fetch-KB (bytes
+//	    per Fetch answer), read-us (from the start of reading an answer, which
+//	    waits for its first byte, to its last byte), gap-us (the client's own
+//	    work from one answer's last byte to the next Fetch) and rec/batch (the
+//	    layout the produce phase left: kgo with linger 0 makes batches as
+//	    large as the records that queued while earlier requests were in
+//	    flight, so a broker that acknowledges sooner holds smaller batches,
+//	    and a Fetch of whole batches under the 1 MiB partition limit stops
+//	    short of it by up to a batch).
 //	BenchmarkLatency/rate=10k/rec=100B/{gregor,ref-kfake,ref-kfake-process}
 //	    a producer (linger 0, acks all) paced at 10k records/s and a consumer
 //	    (FetchMaxWait 10 ms, the least kgo allows) on one partition; latency
