@@ -74,7 +74,11 @@
 //	    one iteration produces the whole record set (1M × 100 B or
 //	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
 //	    MB/s of payload, records/s, and for gregor and ref-kfake-process
-//	    ns-cpu/rec, allocs/rec and alloc-B/rec.
+//	    ns-cpu/rec, allocs/rec and alloc-B/rec; and the layout the producer
+//	    sent, rec/batch and batch/req (with linger 0, records queue while
+//	    requests are in flight, so a broker that answers sooner gets smaller
+//	    batches, and pays its per-batch and per-request costs over fewer
+//	    records).
 //	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    the record set is produced once (outside the timer); one iteration is
 //	    a new client reading all of it from the start; same metrics, and how

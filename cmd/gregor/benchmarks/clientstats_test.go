@@ -82,3 +82,46 @@ func (s *fetchStats) report(b *testing.B) {
 		b.ReportMetric(float64(s.records)/float64(s.batches), "rec/batch")
 	}
 }
+
+// produceStats is a producer's view of the layout it sent: Produce
+// requests, and the record batches and records they carried. A broker's
+// cost per record is a cost per record plus costs per batch and per request
+// spread over the records; with linger 0 the layout follows the broker's
+// speed (records queue while requests are in flight), so it is reported
+// beside the costs.
+type produceStats struct {
+	mu                         sync.Mutex
+	requests, batches, records int64
+}
+
+var (
+	_ kgo.HookBrokerWrite         = (*produceStats)(nil)
+	_ kgo.HookProduceBatchWritten = (*produceStats)(nil)
+)
+
+func (s *produceStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key != int16(kmsg.Produce) || err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+}
+
+func (s *produceStats) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	s.records += int64(m.NumRecords)
+}
+
+// report adds rec/batch and batch/req.
+func (s *produceStats) report(b *testing.B) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batches == 0 || s.requests == 0 {
+		return
+	}
+	b.ReportMetric(float64(s.records)/float64(s.batches), "rec/batch")
+	b.ReportMetric(float64(s.batches)/float64(s.requests), "batch/req")
+}
