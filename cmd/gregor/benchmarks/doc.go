@@ -142,6 +142,9 @@
 //   - GREGOR_BENCH_SCALE=0.01 multiplies every record count (and the latency
 //     run's) by that factor, for trying the benchmarks out on a busy machine:
 //     GREGOR_BENCH_SCALE=0.01 go test -run '^$' -bench . -benchtime 1x ./cmd/gregor/benchmarks
+//   - GREGOR_BENCH_BIN=path runs that gregor binary instead of building
+//     this tree's (another revision's, to compare two builds under the same
+//     load: run both in turn, with the same -bench pattern).
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
 //

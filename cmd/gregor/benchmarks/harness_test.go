@@ -165,7 +165,10 @@ func startGregor() (*target, error) {
 		return nil, err
 	}
 	bin := filepath.Join(dir, "gregor")
-	if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
+	if prebuilt := os.Getenv("GREGOR_BENCH_BIN"); prebuilt != "" {
+		// A binary built elsewhere: another revision, for an A/B run.
+		bin = prebuilt
+	} else if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
