@@ -136,6 +136,7 @@ func (n *Node) stopActors() {
 	if n.replicaManager != nil {
 		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
 	}
+	n.partitionDispatcher.stop()
 	n.system.Shutdown()
 }
 

@@ -33,6 +33,9 @@ type Node struct {
 	clusterID   atomic.Pointer[string]
 	incarnation cluster.IncarnationID
 
+	// partitionDispatcher runs the partition actors' mailboxes.
+	partitionDispatcher *workerDispatcher
+
 	system         *actor.ActorSystem
 	quorum         *actor.PID
 	controller     *actor.PID
@@ -166,6 +169,7 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.system = newActorSystem(n.logger)
+	n.partitionDispatcher = newWorkerDispatcher(partitionWorkers, mailboxThroughput)
 	n.system.EventStream.Subscribe(func(evt interface{}) {
 		if dl, ok := evt.(*actor.DeadLetterEvent); ok {
 			answerUndelivered(dl.Message)

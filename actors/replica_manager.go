@@ -183,7 +183,8 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) }))
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) },
+		actor.WithDispatcher(m.node.partitionDispatcher)))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
 	m.markOffline(ctx, r.TopicID, r.Partition.Partition, false)
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
