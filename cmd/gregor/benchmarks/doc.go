@@ -72,7 +72,9 @@
 //
 //	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    one iteration produces the whole record set (1M × 100 B or
-//	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
+//	    100k × 1 KiB) asynchronously and waits for every acknowledgement
+//	    (on this one node, acks=all is the acks=1 work plus the
+//	    high-watermark step, the leader being the whole ISR);
 //	    MB/s of payload, records/s, and for gregor and ref-kfake-process
 //	    ns-cpu/rec, allocs/rec and alloc-B/rec; and the layout the producer
 //	    sent, rec/batch and batch/req (with linger 0, records queue while
