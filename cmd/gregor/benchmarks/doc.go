@@ -147,6 +147,8 @@
 //   - GREGOR_BENCH_BIN=path runs that gregor binary instead of building
 //     this tree's (another revision's, to compare two builds under the same
 //     load: run both in turn, with the same -bench pattern).
+//   - GREGOR_BENCH_BALLAST_MB=n sets the client heap ballast to n MiB (0:
+//     none, which reproduces the unfairness it removes).
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
 //

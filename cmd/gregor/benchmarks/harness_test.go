@@ -85,7 +85,11 @@ const clientHeapBallastBytes = 256 << 20
 // TestMain only cleans up: the broker is built and started lazily by the
 // first benchmark that needs it, so `go test` without -bench does nothing.
 func TestMain(m *testing.M) {
-	clientHeapBallast = make([]byte, clientHeapBallastBytes)
+	ballast := clientHeapBallastBytes
+	if mb, err := strconv.Atoi(os.Getenv("GREGOR_BENCH_BALLAST_MB")); err == nil && mb >= 0 {
+		ballast = mb << 20 // 0: none, to see what it changes
+	}
+	clientHeapBallast = make([]byte, ballast)
 	code := m.Run()
 	runtime.KeepAlive(clientHeapBallast)
 	stopCluster()
