@@ -82,8 +82,10 @@
 //	    batches, and pays its per-batch and per-request costs over fewer
 //	    records).
 //	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
-//	    the record set is produced once (outside the timer); one iteration is
-//	    a new client reading all of it from the start; same metrics, and how
+//	    the record set is produced once and read once (both outside the
+//	    timer: the first read warms both the broker and the client); one
+//	    iteration is a new client reading all of it from the start; same
+//	    metrics, and how
 //	    the broker served the fetches as the client saw them: fetch-KB (bytes
 //	    per Fetch answer), read-us (from the start of reading an answer, which
 //	    waits for its first byte, to its last byte), gap-us (the client's own
