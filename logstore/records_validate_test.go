@@ -320,3 +320,55 @@ func FuzzVarint(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecordFrameFast: whatever the fast path reads, the full reader reads
+// too, with the same frame (the fast path may only decline).
+func FuzzRecordFrameFast(f *testing.F) {
+	f.Add(goodRecord(0, "a").encode(), int32(0))
+	f.Add(goodRecord(3, "").encode(), int32(3))
+	big := goodRecord(70, "k")
+	big.value, big.valueLen, big.timestampDelta = bytes.Repeat([]byte{7}, 300), 300, 100
+	f.Add(big.encode(), int32(70))
+	f.Add([]byte{0x0c, 0, 0, 0, 1, 0, 0, 0}, int32(0))
+	f.Add([]byte{0x80, 0x00, 0, 0, 0, 1, 0, 0, 0}, int32(0))
+	f.Fuzz(func(t *testing.T, p []byte, i int32) {
+		fast, ok := readRecordFrameFast(p, i)
+		if !ok {
+			return
+		}
+		full, err := readRecordFrame(p, i)
+		if err != nil {
+			t.Fatalf("fast path accepted what the full reader refuses: %v", err)
+		}
+		if fast != full {
+			t.Fatalf("fast path read %+v, the full reader %+v", fast, full)
+		}
+	})
+}
+
+// The fast path takes the common records and declines the rest, which the
+// full reader then reads: headers, three-byte varints, wrong offset deltas.
+func TestRecordFrameFastDeclines(t *testing.T) {
+	plain := goodRecord(5, "key")
+	if f, ok := readRecordFrameFast(plain.encode(), 5); !ok || f.keyLen != 3 {
+		t.Fatalf("fast path declined a plain record (%+v, %v)", f, ok)
+	}
+	long := goodRecord(5, "")
+	long.timestampDelta = 1 << 20 // three bytes
+	withHeader := goodRecord(5, "")
+	withHeader.headers = [][2][]byte{{[]byte("h"), []byte("v")}}
+	for name, c := range map[string]struct {
+		raw []byte
+		i   int32
+	}{"three-byte varint": {long.encode(), 5}, "a header": {withHeader.encode(), 5}, "other offset delta": {plain.encode(), 6}} {
+		if _, ok := readRecordFrameFast(c.raw, c.i); ok {
+			t.Errorf("%s: fast path took it", name)
+		}
+	}
+	if _, err := readRecordFrame(long.encode(), 5); err != nil {
+		t.Errorf("full reader refused a three-byte varint: %v", err)
+	}
+	if _, err := readRecordFrame(withHeader.encode(), 5); err != nil {
+		t.Errorf("full reader refused a record with a header: %v", err)
+	}
+}

@@ -90,7 +90,9 @@ func newBufferPool(maxKeptBytes int64, poison bool) *bufferPool {
 	return p
 }
 
-// get returns a buffer of length n; its capacity is that of n's class.
+// get returns a buffer of length n; its capacity is that of n's class, or
+// of a class up to twice that when that one had a free buffer and n's had
+// none.
 func (p *bufferPool) get(n int) []byte {
 	if p == nil {
 		return make([]byte, n)
@@ -100,14 +102,28 @@ func (p *bufferPool) get(n int) []byte {
 	if i >= numClasses {
 		return make([]byte, n)
 	}
-	if b := p.take(i); b != nil {
+	if b := p.takeUp(i); b != nil {
 		return b[:n]
 	}
 	return make([]byte, n, classBytes(i))
 }
 
-// tryGet returns a free buffer of length n, or nil when n's class has none:
-// it never allocates.
+// takeUp pops a free buffer of class i or, when it has none, of one of the
+// classes above it up to twice its size (one doubling of classes): request sizes vary continuously,
+// and a slightly larger free buffer beats a fresh one (whose pages fault in)
+// or, for a large frame, reading it in growing buffers and copying it along.
+func (p *bufferPool) takeUp(i int) []byte {
+	for j := i; j <= min(i+classesPerDoubling, numClasses-1); j++ {
+		if b := p.take(j); b != nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// tryGet returns a free buffer of length n, or nil when neither n's class
+// nor the classes up to twice that class's size have one: it never
+// allocates.
 func (p *bufferPool) tryGet(n int) []byte {
 	if p == nil {
 		return nil
@@ -116,7 +132,7 @@ func (p *bufferPool) tryGet(n int) []byte {
 	if i >= numClasses {
 		return nil
 	}
-	b := p.take(i)
+	b := p.takeUp(i)
 	if b == nil {
 		return nil
 	}

@@ -136,3 +136,30 @@ func TestFrameRefCounting(t *testing.T) {
 		t.Fatalf("ResponseBuffer outside a server: len %d cap %d", len(b), cap(b))
 	}
 }
+
+// A request whose class has no free buffer takes one of a larger class, up
+// to twice its size, before allocating: frame sizes vary continuously, and a
+// large frame would otherwise be read in growing buffers and copied along.
+// (The classes up to twice the asked class's size are searched.)
+func TestBufferPoolTakesLargerClass(t *testing.T) {
+	p := newBufferPool(64<<20, false)
+	big := p.get(2 << 20)
+	p.put(big)
+	if b := p.tryGet(1<<20 + 300<<10); b == nil || &b[:1][0] != &big[:1][0] || len(b) != 1<<20+300<<10 {
+		t.Fatalf("tryGet did not take the free 2 MiB buffer for a 1.3 MiB frame")
+	} else {
+		p.put(b)
+	}
+	if b := p.get(1<<20 + 1); &b[:1][0] != &big[:1][0] {
+		t.Fatalf("get did not take the free 2 MiB buffer for a 1 MiB frame")
+	} else {
+		p.put(b)
+	}
+	// Not more than twice the class: a 2 MiB buffer stays for larger asks.
+	if b := p.tryGet(800 << 10); b != nil {
+		t.Fatalf("tryGet took a %d-byte buffer for 800 KiB", cap(b))
+	}
+	if st := p.stats(); st.keptBytes != 2<<20 {
+		t.Fatalf("kept %d bytes, want the 2 MiB buffer", st.keptBytes)
+	}
+}

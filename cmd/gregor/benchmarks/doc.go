@@ -44,6 +44,13 @@
 // left by what came before (the previous iteration's topic deletion: logs
 // closed and synced, files removed) is not counted in the window.
 //
+// The benchmark process allocates a 256 MiB heap ballast it never touches,
+// so that its clients' garbage collection does not depend on what the
+// in-process kfake happens to hold (see clientHeapBallast in harness_test.go:
+// without it the consume cell that runs first, gregor's 100 B on one
+// partition, was measured with a client three times slower than the
+// kfake-process cell measured after it).
+//
 // Reading the figures: the first iteration in a process costs the most for
 // both brokers (gregor's buffer pools fill, kfake's heap grows), and on
 // virtual machines that fault memory in lazily (this one is PVM, with free
@@ -65,12 +72,29 @@
 //
 //	BenchmarkProduce/rec=100B/parts=1/acks=all/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
 //	    one iteration produces the whole record set (1M × 100 B or
-//	    100k × 1 KiB) asynchronously and waits for every acknowledgement;
+//	    100k × 1 KiB) asynchronously and waits for every acknowledgement
+//	    (on this one node, acks=all is the acks=1 work plus the
+//	    high-watermark step, the leader being the whole ISR);
 //	    MB/s of payload, records/s, and for gregor and ref-kfake-process
-//	    ns-cpu/rec, allocs/rec and alloc-B/rec.
+//	    ns-cpu/rec, allocs/rec and alloc-B/rec; and the layout the producer
+//	    sent, rec/batch and batch/req (with linger 0, records queue while
+//	    requests are in flight, so a broker that answers sooner gets smaller
+//	    batches, and pays its per-batch and per-request costs over fewer
+//	    records).
 //	BenchmarkConsume/rec=100B/parts=1/{gregor,ref-kfake,ref-kfake-process,ref-tcp}
-//	    the record set is produced once (outside the timer); one iteration is
-//	    a new client reading all of it from the start; same metrics.
+//	    the record set is produced once and read once (both outside the
+//	    timer: the first read warms both the broker and the client); one
+//	    iteration is a new client reading all of it from the start; same
+//	    metrics, and how
+//	    the broker served the fetches as the client saw them: fetch-KB (bytes
+//	    per Fetch answer), read-us (from the start of reading an answer, which
+//	    waits for its first byte, to its last byte), gap-us (the client's own
+//	    work from one answer's last byte to the next Fetch) and rec/batch (the
+//	    layout the produce phase left: kgo with linger 0 makes batches as
+//	    large as the records that queued while earlier requests were in
+//	    flight, so a broker that acknowledges sooner holds smaller batches,
+//	    and a Fetch of whole batches under the 1 MiB partition limit stops
+//	    short of it by up to a batch).
 //	BenchmarkLatency/rate=10k/rec=100B/{gregor,ref-kfake,ref-kfake-process}
 //	    a producer (linger 0, acks all) paced at 10k records/s and a consumer
 //	    (FetchMaxWait 10 ms, the least kgo allows) on one partition; latency
@@ -122,6 +146,11 @@
 //   - GREGOR_BENCH_SCALE=0.01 multiplies every record count (and the latency
 //     run's) by that factor, for trying the benchmarks out on a busy machine:
 //     GREGOR_BENCH_SCALE=0.01 go test -run '^$' -bench . -benchtime 1x ./cmd/gregor/benchmarks
+//   - GREGOR_BENCH_BIN=path runs that gregor binary instead of building
+//     this tree's (another revision's, to compare two builds under the same
+//     load: run both in turn, with the same -bench pattern).
+//   - GREGOR_BENCH_BALLAST_MB=n sets the client heap ballast to n MiB (0:
+//     none, which reproduces the unfairness it removes).
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
 //

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,10 +62,39 @@ var (
 	sinkLn   net.Listener
 )
 
+// clientHeapBallast is memory the benchmark process allocates and never
+// touches (so it costs no resident memory) to fix the Go heap goal of the
+// process the clients run in at a size that no broker's data moves much.
+//
+// Without it the clients' heap goal follows whatever the process holds:
+// the in-process kfake reference keeps every record set it was sent (over
+// 100 MB after its first cell), so a client running after it collects
+// garbage rarely and reuses its memory, while a client running before it
+// (gregor's first cells: go test runs all -count runs of one leaf before
+// the next leaf) collects every few megabytes, the scavenger hands the
+// freed pages back to the OS, and every Fetch answer's fresh 1 MiB buffer
+// and record slab fault their pages in again (madvise and page faults were
+// a quarter of the client's CPU). A consumer is latency-bound, one Fetch in
+// flight per broker, so that client-side cost set the consume cells'
+// throughput: 1M × 100 B from one partition read at about 1.5M records/s
+// by either broker in the first regime and 5-7M records/s in the second.
+var clientHeapBallast []byte
+
+// clientHeapBallastBytes is the ballast's size: the heap goal is then at
+// least twice that, a few hundred Fetch answers of garbage between
+// collections.
+const clientHeapBallastBytes = 256 << 20
+
 // TestMain only cleans up: the broker is built and started lazily by the
 // first benchmark that needs it, so `go test` without -bench does nothing.
 func TestMain(m *testing.M) {
+	ballast := clientHeapBallastBytes
+	if mb, err := strconv.Atoi(os.Getenv("GREGOR_BENCH_BALLAST_MB")); err == nil && mb >= 0 {
+		ballast = mb << 20 // 0: none, to see what it changes
+	}
+	clientHeapBallast = make([]byte, ballast)
 	code := m.Run()
+	runtime.KeepAlive(clientHeapBallast)
 	stopCluster()
 	for _, t := range []*target{gregor, kfakeProcess, groupGregor} {
 		if t != nil && t.cmd != nil {
@@ -142,7 +172,10 @@ func startGregor() (*target, error) {
 		return nil, err
 	}
 	bin := filepath.Join(dir, "gregor")
-	if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
+	if prebuilt := os.Getenv("GREGOR_BENCH_BIN"); prebuilt != "" {
+		// A binary built elsewhere: another revision, for an A/B run.
+		bin = prebuilt
+	} else if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()

@@ -148,7 +148,18 @@ func (t *target) quiesce(b *testing.B) {
 // produced; so does the window it returns.
 func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool) window {
 	b.Helper()
-	cl, err := kgo.NewClient(producerOpts(t.addr, acks)...)
+	return produceAllCounted(b, t, topic, set, acks, timed, nil)
+}
+
+// produceAllCounted is produceAll with the producer's layout counted in
+// stats (nil: not counted).
+func produceAllCounted(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool, stats *produceStats) window {
+	b.Helper()
+	opts := producerOpts(t.addr, acks)
+	if stats != nil {
+		opts = append(opts, kgo.WithHooks(stats))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -225,12 +236,14 @@ func benchProduce(b *testing.B, t *target, set recordSet, parts int, acks kgo.Ac
 	b.ResetTimer() // starting the broker is not part of it
 	b.SetBytes(set.payload())
 	var total window
+	stats := &produceStats{}
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "produce", parts)
-		total.add(produceAll(b, t, topic, set, acks, true))
+		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
+	stats.report(b)
 }
 
 // report adds records/s and, for a broker in its own process, its CPU per

@@ -1,0 +1,127 @@
+package benchmarks
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchStats is a consumer's view of how a broker served its fetches, taken
+// through kgo's hooks: how many Fetch answers it read, their bytes and the
+// time spent reading them (from the read's start, which waits for the first
+// byte, to the last byte), the time from one answer's last byte to the next
+// Fetch's write (the client's own work between fetches), and how many record
+// batches the answers held. The layout of the data (records per batch) and
+// the size of each answer decide how many round trips a consumer needs.
+type fetchStats struct {
+	mu               sync.Mutex
+	fetches          int
+	bytes            int64
+	read, gap        time.Duration
+	batches, records int64
+	lastReadEnd      time.Time
+	hasLastRead      bool
+}
+
+var (
+	_ kgo.HookBrokerRead     = (*fetchStats)(nil)
+	_ kgo.HookBrokerWrite    = (*fetchStats)(nil)
+	_ kgo.HookFetchBatchRead = (*fetchStats)(nil)
+)
+
+func (s *fetchStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, writeWait, timeToWrite time.Duration, _ error) {
+	if key != int16(kmsg.Fetch) {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hasLastRead {
+		s.gap += now.Add(-timeToWrite).Sub(s.lastReadEnd)
+		s.hasLastRead = false
+	}
+}
+
+func (s *fetchStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, timeToRead time.Duration, err error) {
+	if key != int16(kmsg.Fetch) || err != nil {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetches++
+	s.bytes += int64(n)
+	s.read += timeToRead
+	s.lastReadEnd, s.hasLastRead = now, true
+}
+
+func (s *fetchStats) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	s.records += int64(m.NumRecords)
+}
+
+// report adds the averages per Fetch answer: fetch-KB (answer size),
+// read-us (first byte awaited and all bytes read), gap-us (client work until
+// the next Fetch), and rec/batch.
+func (s *fetchStats) report(b *testing.B) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fetches == 0 {
+		return
+	}
+	f := float64(s.fetches)
+	b.ReportMetric(float64(s.bytes)/f/1000, "fetch-KB")
+	b.ReportMetric(float64(s.read.Microseconds())/f, "read-us")
+	b.ReportMetric(float64(s.gap.Microseconds())/f, "gap-us")
+	if s.batches > 0 {
+		b.ReportMetric(float64(s.records)/float64(s.batches), "rec/batch")
+	}
+}
+
+// produceStats is a producer's view of the layout it sent: Produce
+// requests, and the record batches and records they carried. A broker's
+// cost per record is a cost per record plus costs per batch and per request
+// spread over the records; with linger 0 the layout follows the broker's
+// speed (records queue while requests are in flight), so it is reported
+// beside the costs.
+type produceStats struct {
+	mu                         sync.Mutex
+	requests, batches, records int64
+}
+
+var (
+	_ kgo.HookBrokerWrite         = (*produceStats)(nil)
+	_ kgo.HookProduceBatchWritten = (*produceStats)(nil)
+)
+
+func (s *produceStats) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key != int16(kmsg.Produce) || err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+}
+
+func (s *produceStats) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	s.records += int64(m.NumRecords)
+}
+
+// report adds rec/batch and batch/req.
+func (s *produceStats) report(b *testing.B) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batches == 0 || s.requests == 0 {
+		return
+	}
+	b.ReportMetric(float64(s.records)/float64(s.batches), "rec/batch")
+	b.ReportMetric(float64(s.batches)/float64(s.requests), "batch/req")
+}
