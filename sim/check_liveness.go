@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"gregor/groups"
+	"gregor/txn"
 )
 
 // The liveness mode (CORRECTNESS.md L1, TigerBeetle's liveness mode): once
@@ -97,7 +98,7 @@ func (w *World) groupsStable(members []*client) string {
 	slices.Sort(names)
 	var partitions []tpKey
 	for t := range ctrl.image.Topics() {
-		if t.Name == groups.OffsetsTopic {
+		if t.Name == groups.OffsetsTopic || t.Name == txn.StateTopic {
 			continue
 		}
 		for _, p := range t.Partitions {

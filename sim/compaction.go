@@ -356,7 +356,7 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 		a, ok := afterBatches[sb.base]
 		switch {
 		case !ok && beforeBatches[sb.base] && i+1 < len(shadow.batches):
-			c.dropped[shadow.batches[i+1].id()] = shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc}
+			c.dropped[shadow.batches[i+1].id()] = shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc, pid: sb.pid, pepoch: sb.pepoch, seq: sb.seq}
 		case ok && a.crc != sb.crc:
 			c.rewritten[a] = sb.crc
 		}
