@@ -379,7 +379,9 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 			seen = append(seen, wr)
 			continue
 		}
-		if wr.offset < 0 {
+		if wr.offset < 0 || w.compactedAway(wr.tp, wr.offset) {
+			// Never appended, or compaction kept a later record of its
+			// key instead (C1).
 			continue
 		}
 		if ok, why := c.promised(wr.tp); !ok {

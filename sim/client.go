@@ -376,7 +376,7 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 	if len(rp.RecordBatches) == 0 || c.positions[tp] != position {
 		return
 	}
-	recs, err := decodeRecords(rp.RecordBatches, rp.AbortedTransactions, c.readCommitted)
+	recs, next, err := decodeRecords(rp.RecordBatches, rp.AbortedTransactions, c.readCommitted)
 	if err != nil {
 		w.violation("Q1", fmt.Sprintf("%s: %s: records from offset %d do not decode: %v", c.name(), tp, position, err))
 		return
@@ -388,6 +388,10 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 		}
 	}
 	if len(kept) == 0 {
+		if next > position {
+			// Only batches compaction emptied: past them.
+			c.positions[tp] = next
+		}
 		return
 	}
 	w.stats.Polls++

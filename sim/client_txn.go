@@ -316,7 +316,7 @@ func (c *client) idempotentNext() {
 	pid := p.pid
 	w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d)", c.name(), value, *tp, pid, p.epoch, seq)
 	c.busy = true
-	batch := buildProducerBatch([]string{value}, wallStartMs+w.now, pid, p.epoch, seq, false)
+	batch := buildProducerBatch([][]byte{c.recordKey(op)}, []string{value}, wallStartMs+w.now, pid, p.epoch, seq, false)
 	c.producerSend(op, batch, "", func(code int16) {
 		if code == 0 {
 			if p.pid == pid {
@@ -533,13 +533,18 @@ func (c *client) txnSendFrom(op *txnOp, i int, then func()) {
 		j++
 	}
 	group := op.writes[i:j]
-	values := make([]string, len(group))
+	values, keys := make([]string, len(group)), make([][]byte, len(group))
+	t, known := c.meta.topics[s.tp.topic]
 	for k, wr := range group {
 		values[k] = wr.value
+		if known && t.compacted {
+			// A compacted topic takes keyed records only.
+			keys[k] = []byte(fmt.Sprintf("k%d", (op.seq+i+k)%compactedKeys))
+		}
 	}
 	seq := p.seqs[s.tp]
 	w.tracef("%s: send %s to %s in transaction %d (producer %d epoch %d sequence %d)", c.name(), strings.Join(values, " "), s.tp, op.seq, op.pid, op.epoch, seq)
-	batch := buildProducerBatch(values, wallStartMs+w.now, op.pid, op.epoch, seq, true)
+	batch := buildProducerBatch(keys, values, wallStartMs+w.now, op.pid, op.epoch, seq, true)
 	c.producerSend(s, batch, op.tid, func(code int16) {
 		for k, wr := range group {
 			wr.doneMs, wr.ambiguous, wr.attempts = w.now, s.ambiguous, s.attempts
@@ -821,7 +826,7 @@ func (c *client) copierPoll() {
 			c.refreshMetadata()
 			return
 		}
-		recs, err := decodeRecords(fp.RecordBatches, fp.AbortedTransactions, true)
+		recs, next, err := decodeRecords(fp.RecordBatches, fp.AbortedTransactions, true)
 		if err != nil {
 			w.violation("Q1", fmt.Sprintf("%s: %s: records from offset %d do not decode: %v", c.name(), cp.src, position, err))
 			return
@@ -843,6 +848,9 @@ func (c *client) copierPoll() {
 			}
 		}
 		if len(kept) == 0 {
+			if next > position {
+				cp.position = next // only batches compaction emptied
+			}
 			return
 		}
 		pl := w.hist.poll(c.id, cp.src, position, kept, w.now, false)
@@ -879,9 +887,9 @@ func (c *client) copy(recs []readRecord, outPartitions int) {
 }
 
 // startTxnWorkload adds the profile's idempotent and transactional
-// clients, and the topics they need: __transaction_state (replicated as
-// Kafka's defaults: min.insync.replicas 2), and for copiers
-// __consumer_offsets and their output topic.
+// clients, and the topics they need: __transaction_state (compacted, and
+// replicated as Kafka's defaults: min.insync.replicas 2), and for copiers
+// __consumer_offsets (compacted) and their output topic.
 func (w *World) startTxnWorkload(admin *client) {
 	p := w.profile
 	rf := int16(min(3, len(w.nodes)))
@@ -889,11 +897,11 @@ func (w *World) startTxnWorkload(admin *client) {
 		return slices.ContainsFunc(admin.pendingTopics, func(t topicSpec) bool { return t.name == name })
 	}
 	if p.TxnProducers > 0 || p.Copiers > 0 {
-		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: txn.StateTopic, partitions: txnStatePartitions, rf: rf, minISR: min(2, int(rf))})
+		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: txn.StateTopic, partitions: txnStatePartitions, rf: rf, minISR: min(2, int(rf)), compacted: true})
 	}
 	if p.Copiers > 0 {
 		if !pending(groups.OffsetsTopic) {
-			admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions, rf: rf, minISR: p.MinISR})
+			admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: groups.OffsetsTopic, partitions: offsetsPartitions, rf: rf, minISR: p.MinISR, compacted: true})
 		}
 		admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: copyTopic, partitions: 1, rf: rf, minISR: p.MinISR})
 	}
@@ -922,12 +930,12 @@ func (w *World) startTxnWorkload(admin *client) {
 const copyTopic = "cp"
 
 // buildProducerBatch encodes a RecordBatch v2 of records holding values
-// from producer id pid at epoch, its first sequence seq, transactional or
-// not, as an idempotent producer does.
-func buildProducerBatch(values []string, timestampMs, pid int64, epoch int16, seq int32, transactional bool) []byte {
+// (with keys, nil for none) from producer id pid at epoch, its first
+// sequence seq, transactional or not, as an idempotent producer does.
+func buildProducerBatch(keys [][]byte, values []string, timestampMs, pid int64, epoch int16, seq int32, transactional bool) []byte {
 	var recs []byte
 	for i, v := range values {
-		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		r := kmsg.Record{OffsetDelta: int32(i), Key: keys[i], Value: []byte(v)}
 		enc := r.AppendTo(nil)
 		r.Length = int32(len(enc) - 1)
 		recs = r.AppendTo(recs)

@@ -148,9 +148,11 @@ func buildBatch(value string, timestampMs int64) []byte {
 // the aborted transactions the answer lists are of kind recAborted, as a
 // read_committed consumer skips them (an aborted transaction of a
 // producer starts at its listed first offset and ends at its abort
-// marker).
-func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction, readCommitted bool) ([]readRecord, error) {
-	var out []readRecord
+// marker). next is the offset after the last whole batch (-1: none): past
+// a batch compaction emptied (kept for its producer's state), which has no
+// record to move a consumer's position.
+func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction, readCommitted bool) (out []readRecord, next int64, err error) {
+	next = -1
 	aborted = slices.Clone(aborted)
 	slices.SortFunc(aborted, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
 		return cmp.Compare(a.FirstOffset, b.FirstOffset)
@@ -159,17 +161,17 @@ func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTr
 	for len(p) > 0 {
 		size, err := logstore.BatchSize(p)
 		if err != nil {
-			return nil, err
+			return nil, -1, err
 		}
 		if size > len(p) {
 			break // a partial batch at the end of a response
 		}
 		var b kmsg.RecordBatch
 		if err := b.ReadFrom(p[:size]); err != nil {
-			return nil, fmt.Errorf("batch at %d: %w", b.FirstOffset, err)
+			return nil, -1, fmt.Errorf("batch at %d: %w", b.FirstOffset, err)
 		}
 		if b.Attributes&0x07 != 0 {
-			return nil, fmt.Errorf("batch at %d is compressed", b.FirstOffset)
+			return nil, -1, fmt.Errorf("batch at %d is compressed", b.FirstOffset)
 		}
 		last := b.FirstOffset + int64(b.LastOffsetDelta)
 		for readCommitted && len(aborted) > 0 && aborted[0].FirstOffset <= last {
@@ -194,11 +196,11 @@ func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTr
 		for i := 0; i < int(b.NumRecords); i++ {
 			length, n := binary.Varint(rs)
 			if n <= 0 || int64(n)+length > int64(len(rs)) {
-				return nil, fmt.Errorf("batch at %d: record %d does not decode", b.FirstOffset, i)
+				return nil, -1, fmt.Errorf("batch at %d: record %d does not decode", b.FirstOffset, i)
 			}
 			var r kmsg.Record
 			if err := r.ReadFrom(rs[:int64(n)+length]); err != nil {
-				return nil, fmt.Errorf("batch at %d: record %d: %w", b.FirstOffset, i, err)
+				return nil, -1, fmt.Errorf("batch at %d: record %d: %w", b.FirstOffset, i, err)
 			}
 			rec := readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value), kind: kind}
 			if control {
@@ -208,6 +210,7 @@ func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTr
 			rs = rs[int64(n)+length:]
 		}
 		p = p[size:]
+		next = last + 1
 	}
-	return out, nil
+	return out, next, nil
 }

@@ -538,7 +538,8 @@ func (n *node) allocateProducerID(done func(pid int64, code int16)) {
 	}
 }
 
-// askForProducerIDs sends AllocateProducerIDs to the controller with the
+// askForProducerIDs sends AllocateProducerIDs to the controller (through
+// the node's controller channel, as production's broker does) with the
 // broker's registration; the waiters get ids from the block, or
 // COORDINATOR_LOAD_IN_PROGRESS (the clients retry) when none came.
 func (n *node) askForProducerIDs(t *nodeTxn) {
@@ -557,11 +558,10 @@ func (n *node) askForProducerIDs(t *nodeTxn) {
 	t.pidAsking = true
 	req := kmsg.NewPtrAllocateProducerIDsRequest()
 	req.BrokerID, req.BrokerEpoch = n.id, n.brokerEpoch()
-	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
+	n.sendToController(req, w.timing.controllerRPCTimeoutMs, func(body kmsg.Response, err error) {
 		resp, _ := body.(*kmsg.AllocateProducerIDsResponse)
 		switch {
-		case err != nil || resp == nil || resp.ErrorCode == kerr.NotController.Code:
-			n.controllerMissed()
+		case err != nil || resp == nil:
 			fail()
 		case resp.ErrorCode != 0 || resp.ProducerIDLen <= 0 || resp.ProducerIDStart < 0:
 			fail()

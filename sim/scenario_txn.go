@@ -77,7 +77,7 @@ func (s *Scenario) txnProducer(args []Arg) {
 		admin := s.clients["admin"]
 		if !slices.ContainsFunc(admin.pendingTopics, func(t topicSpec) bool { return t.name == txn.StateTopic }) {
 			rf := int16(min(3, len(w.nodes)))
-			admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: txn.StateTopic, partitions: txnStatePartitions, rf: rf, minISR: min(2, int(rf))})
+			admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: txn.StateTopic, partitions: txnStatePartitions, rf: rf, minISR: min(2, int(rf)), compacted: true})
 		}
 		s.waitTopic(txn.StateTopic)
 	}

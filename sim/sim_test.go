@@ -99,11 +99,11 @@ var plantBounds = map[Plant]int{
 	// double-owner: 25 of seeds 1-100 (first: seed 3); it needs two
 	// members in a group.
 	PlantDoubleOwner: 5,
-	// forget-sequence: 17 of seeds 1-50 (first: seed 1), found by Q2; it
+	// forget-sequence: 13 of seeds 1-50 (first: seed 4), found by Q2; it
 	// needs an idempotent producer whose send is retried (a lost or
-	// duplicated message, a timeout). wrong-marker: 27 of seeds 1-50
-	// (first: seed 1), found by S8; it needs a committed transaction.
-	PlantForgetSequence: 5,
+	// duplicated message, a timeout). wrong-marker: 21 of seeds 1-50
+	// (first: seed 2), found by S8; it needs a committed transaction.
+	PlantForgetSequence: 10,
 	PlantWrongMarker:    5,
 }
 

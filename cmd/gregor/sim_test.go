@@ -60,8 +60,8 @@ func TestSimRunScenario(t *testing.T) {
 // (44 of the 50 seeds fail), 1 for skip-truncation (25 of 50) and 9 for
 // unclean-elect (11 of 50: it needs a partition whose ISR shrank to its
 // leader before the leader failed), 1 for double-owner (23 of 50: it needs
-// two members in a consumer group), 1 for forget-sequence (17 of 50: it
-// needs an idempotent producer's retry) and 1 for wrong-marker (29 of 50:
+// two members in a consumer group), 4 for forget-sequence (14 of 50: it
+// needs an idempotent producer's retry) and 2 for wrong-marker (28 of 50:
 // it needs a committed transaction).
 var swarmPlantBounds = map[string]struct {
 	seeds  int
@@ -71,7 +71,7 @@ var swarmPlantBounds = map[string]struct {
 	"skip-truncation": {10, `S4|S2|Q1|Q11|S12|Q3|Q4`},
 	"unclean-elect":   {30, `S5`},
 	"double-owner":    {5, `S11`},
-	"forget-sequence": {5, `Q2`},
+	"forget-sequence": {10, `Q2`},
 	"wrong-marker":    {5, `S8|Q10|Q5`},
 }
 
