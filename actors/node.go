@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -264,16 +263,11 @@ func (n *Node) setClusterID(id string) { n.clusterID.Store(&id) }
 
 // advertised is the host and port clients are told to connect to.
 func (n *Node) advertised() (string, int32) {
-	host, port := n.cfg.AdvertisedHost, n.cfg.AdvertisedPort
-	if tcp, ok := n.Addr().(*net.TCPAddr); ok {
-		if host == "" {
-			host = tcp.IP.String()
-		}
-		if port == 0 {
-			port = int32(tcp.Port)
-		}
+	tcp, _ := n.Addr().(*net.TCPAddr)
+	if tcp == nil {
+		return cluster.AdvertisedEndpoint(n.cfg.AdvertisedHost, n.cfg.AdvertisedPort, "", 0)
 	}
-	return host, port
+	return cluster.AdvertisedEndpoint(n.cfg.AdvertisedHost, n.cfg.AdvertisedPort, tcp.IP.String(), int32(tcp.Port))
 }
 
 // Stop shuts the node down gracefully: the broker asks the controller for a
@@ -285,22 +279,4 @@ func (n *Node) advertised() (string, int32) {
 func (n *Node) Stop(ctx context.Context) error {
 	n.stop(ctx, true)
 	return n.stopErr
-}
-
-// partitionDir is the directory of one partition's log.
-func (n *Node) partitionDir(topic string, partition int32) string {
-	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
-}
-
-// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
-// busy cache frees about one block per block it takes in, so a few
-// megabytes carry the tail and cache blocks of every partition.
-const maxFreeBlockBytes = 32 << 20
-
-// blockCache is the node's cache as logstore sees it (nil when disabled).
-func (n *Node) blockCache() logstore.BlockCache {
-	if n.cache == nil {
-		return nil
-	}
-	return n.cache
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -181,4 +182,22 @@ func (a *partitionActor) finishCompaction(commit bool) {
 func (a *partitionActor) publishGauges() {
 	a.endOffsetGauge.Set(float64(a.log.LogEndOffset()))
 	a.sizeGauge.Set(float64(a.log.SizeBytes()))
+}
+
+// partitionDir is the directory of one partition's log.
+func (n *Node) partitionDir(topic string, partition int32) string {
+	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("%s-%d", topic, partition))
+}
+
+// maxFreeBlockBytes bounds the free blocks the node's block pool keeps: a
+// busy cache frees about one block per block it takes in, so a few
+// megabytes carry the tail and cache blocks of every partition.
+const maxFreeBlockBytes = 32 << 20
+
+// blockCache is the node's cache as logstore sees it (nil when disabled).
+func (n *Node) blockCache() logstore.BlockCache {
+	if n.cache == nil {
+		return nil
+	}
+	return n.cache
 }
