@@ -28,31 +28,20 @@ func (a *groupCoordinator) readPartition() {
 // coordinator's state (Kafka's coordinators load to the log end too).
 func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
 	a.reading = false
-	switch {
-	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
-		a.loadOffset = res.logStartOffset
+	next, step, err := loadStep(a.core, res, a.loadOffset)
+	if err != nil {
+		// The partition's log is unreadable: supervision restarts the
+		// coordinator, which loads again.
+		panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
+	}
+	a.loadOffset = next
+	switch step {
+	case loadReadMore:
 		a.readPartition()
 		return
-	case res.errorCode != 0:
+	case loadRetry:
 		a.logger.Warn("group coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
 		a.retryLoad()
-		return
-	}
-	before := a.loadOffset
-	if res.records != nil {
-		p, err := res.records.Bytes()
-		res.records.Release()
-		if err == nil {
-			a.loadOffset, err = a.core.Load(p, a.loadOffset)
-		}
-		if err != nil {
-			// The partition's log is unreadable: supervision restarts
-			// the coordinator, which loads again.
-			panic(fmt.Errorf("group coordinator %d: load: %w", a.partition, err))
-		}
-	}
-	if a.loadOffset > before {
-		a.readPartition()
 		return
 	}
 	a.refreshTopics()

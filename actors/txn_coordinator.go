@@ -166,30 +166,19 @@ func (a *txnCoordinator) readPartition() {
 // its predecessor acknowledged yet; its log holds it, and so does the
 // coordinator's state (Kafka's coordinators load to the log end too).
 func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
-	switch {
-	case res.errorCode == kerr.OffsetOutOfRange.Code && res.logStartOffset > a.loadOffset:
-		a.loadOffset = res.logStartOffset
+	next, step, err := loadStep(a.core, res, a.loadOffset)
+	if err != nil {
+		panic(fmt.Errorf("transaction coordinator %d: load: %w", a.partition, err))
+	}
+	a.loadOffset = next
+	switch step {
+	case loadReadMore:
 		a.readPartition()
 		return
-	case res.errorCode != 0:
+	case loadRetry:
 		a.logger.Warn("transaction coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
 		self, root := a.self, a.x.n.system.Root
 		a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &txnTick{}) })
-		return
-	}
-	before := a.loadOffset
-	if res.records != nil {
-		p, err := res.records.Bytes()
-		res.records.Release()
-		if err == nil {
-			a.loadOffset, err = a.core.Load(p, a.loadOffset)
-		}
-		if err != nil {
-			panic(fmt.Errorf("transaction coordinator %d: load: %w", a.partition, err))
-		}
-	}
-	if a.loadOffset > before {
-		a.readPartition()
 		return
 	}
 	a.core.Loaded(a.now())
