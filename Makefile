@@ -15,8 +15,9 @@ run: build
 	./bin/gregor serve
 
 # test: formatting, vet, and every test (with the seed corpora of the fuzz
-# targets) under the race detector, but the simulator's: a simulation runs
-# on one goroutine, and without the detector it plays its full 200 seeds.
+# targets) under the race detector, but the simulator's and the CLI's sim
+# commands (TestSim*): a simulation runs on one goroutine, and without the
+# detector it plays its full 200 seeds and the CLI's plant swarms in minutes.
 # testdeps first installs the clients the end-to-end tests drive (kcat,
 # python3-kafka, python3-confluent-kafka) and the browser the simulator's
 # page is checked in (chromium) when they are missing.
@@ -33,8 +34,9 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v '/sim$$')
+	$(GO) test -race -count=1 -timeout 20m -skip '^TestSim' $$($(GO) list $(PKGS) | grep -v '/sim$$')
 	$(GO) test -count=1 -timeout 10m ./sim/...
+	$(GO) test -count=1 -timeout 10m -run '^TestSim' ./cmd/gregor
 
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.
