@@ -41,7 +41,7 @@ unit:
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS) | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m $(PKGS) | tee bench.out
 	$(GO) run ./cmd/benchreport < bench.out
 
 # fuzz: each fuzz target for FUZZTIME.
