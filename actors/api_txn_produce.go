@@ -94,19 +94,19 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 			pids = append(pids, pid)
 		}
 	}
-	if len(pids) == 0 || x.producedAdds.covers(ask) {
+	if len(pids) == 0 || x.producedAdds.begin(ask) {
 		return false
 	}
 	release := req.Retain() // the records wait with the ask
 	root := r.node.system.Root
 	proceed := func(code int16) {
 		if code == 0 {
-			x.producedAdds.note(ask)
 			for _, pid := range pids {
 				root.Send(pid, &txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch})
 			}
 		}
 		r.producePartitions(req, body, respond)
+		x.producedAdds.end(ask, code == 0)
 		release()
 	}
 	var answered atomic.Bool
@@ -127,59 +127,89 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 }
 
 // producedAdds remembers, per transactional id, the producer id, epoch and
-// partitions the last adds of its produces added, so that the produces
-// that follow to the same partitions go straight to them (which know they
-// are in the transaction) instead of asking again. It is a hint: a
-// partition whose transaction a marker ended since verifies the produce
-// itself. It is bounded: when full it starts afresh.
+// partitions its produces' adds added, so that a produce that follows to
+// the same partitions goes straight to them (which know they are in the
+// transaction) instead of asking again. It is a hint: a partition whose
+// transaction a marker ended since verifies the produce itself. A produce
+// goes straight only while no add of its transactional id is in flight:
+// the partitions must get a pipelined produce after those before it, and
+// an add's produces are sent when it is answered, from the coordinator.
+// It is bounded: when full it forgets the ids with no add in flight.
 type producedAdds struct {
 	mu sync.Mutex
-	m  map[string]producedAdd
+	m  map[string]*producedAdd
 }
 
 type producedAdd struct {
 	producerID int64
 	epoch      int16
 	tps        []logstore.TopicPartition
+	// inflight counts the adds asked and not yet handed to the partitions.
+	inflight int
 }
 
 // producedAddsMax bounds the transactional ids remembered.
 const producedAddsMax = 4096
 
-// covers says whether every partition of a was added for its producer id
-// and epoch by an earlier add.
-func (p *producedAdds) covers(a txnAsk) bool {
+// begin reports whether a's partitions need no add (an earlier add of its
+// producer id and epoch added them all, and no add is in flight); else it
+// counts a's add in flight, to be ended with end.
+func (p *producedAdds) begin(a txnAsk) (added bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	last, ok := p.m[a.txnID]
-	if !ok || last.producerID != a.producerID || last.epoch != a.epoch || !slices.Contains(last.tps, a.tp) {
+	e := p.m[a.txnID]
+	if e != nil && e.inflight == 0 && e.producerID == a.producerID && e.epoch == a.epoch && e.has(a) {
+		return true
+	}
+	if e == nil {
+		if len(p.m) >= producedAddsMax {
+			for id, e := range p.m {
+				if e.inflight == 0 {
+					delete(p.m, id)
+				}
+			}
+		}
+		if p.m == nil {
+			p.m = map[string]*producedAdd{}
+		}
+		e = &producedAdd{producerID: a.producerID, epoch: a.epoch}
+		p.m[a.txnID] = e
+	}
+	e.inflight++
+	return false
+}
+
+// end takes a's add off the flight, its produces handed to the partitions,
+// and remembers its partitions when they were added.
+func (p *producedAdds) end(a txnAsk, added bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.m[a.txnID]
+	e.inflight--
+	if !added {
+		return
+	}
+	if e.producerID != a.producerID || e.epoch != a.epoch {
+		e.producerID, e.epoch, e.tps = a.producerID, a.epoch, nil
+	}
+	for _, tp := range append([]logstore.TopicPartition{a.tp}, a.more...) {
+		if !slices.Contains(e.tps, tp) {
+			e.tps = append(e.tps, tp)
+		}
+	}
+}
+
+// has says whether every partition of a is among e's.
+func (e *producedAdd) has(a txnAsk) bool {
+	if !slices.Contains(e.tps, a.tp) {
 		return false
 	}
 	for _, tp := range a.more {
-		if !slices.Contains(last.tps, tp) {
+		if !slices.Contains(e.tps, tp) {
 			return false
 		}
 	}
 	return true
-}
-
-// note remembers the partitions of a, added.
-func (p *producedAdds) note(a txnAsk) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil || len(p.m) >= producedAddsMax {
-		p.m = map[string]producedAdd{}
-	}
-	last := p.m[a.txnID]
-	if last.producerID != a.producerID || last.epoch != a.epoch {
-		last = producedAdd{producerID: a.producerID, epoch: a.epoch}
-	}
-	for _, tp := range append([]logstore.TopicPartition{a.tp}, a.more...) {
-		if !slices.Contains(last.tps, tp) {
-			last.tps = append(last.tps, tp)
-		}
-	}
-	p.m[a.txnID] = last
 }
 
 // transactionalProducer reads the producer id and epoch of a produced

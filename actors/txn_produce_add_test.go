@@ -123,3 +123,34 @@ func TestTxnProduceAddRefused(t *testing.T) {
 		}
 	})
 }
+
+// franz-go pipelines up to five Produce requests of one transaction (at
+// transaction.version 2, Produce v12): the first adds the partitions, the
+// next may go out before its answer. Each partition must still take the
+// produces in the order they were sent: every committed record lands once,
+// in order (a later produce overtaking an earlier one at a partition would
+// be refused as out of order, failing the transaction).
+func TestTxnPipelinedProducesKeepTheirOrder(t *testing.T) {
+	n := startTxnNode(t)
+	ctx := testContext(t, 60*time.Second)
+	const partitions, perTxn, txns = 6, 100, 20
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, partitions, 1, nil, "pipelined"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("pipelined-producer"), kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range txns {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produceRange(ctx, t, cl, "pipelined", partitions, i*perTxn, (i+1)*perTxn)
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	checkExactlyOnceInOrder(t, consumeValues(ctx, t, n, "pipelined", partitions*perTxn*txns), perTxn*txns)
+}
