@@ -1,9 +1,18 @@
 package actors
 
 import (
+	"encoding/binary"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/cluster"
+	"gregor/logstore"
 	"gregor/netio"
 )
 
@@ -13,12 +22,207 @@ import (
 // part 1; the decision is the replica core's, see
 // cluster/replica_txn_verify.go and txn_partition_verify.go). An empty
 // transactional id is refused.
+//
+// A Produce v12+ (KIP-890 part 2) whose coordinator is on this node first
+// adds all its partitions to the transaction in one ask, as Kafka's
+// brokers add a request's partitions in one AddPartitionsToTxn
+// (addProducedPartitions): asked one by one, the partitions' adds reach the
+// coordinator a few at a time and cost an append of __transaction_state
+// each.
 func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
-	if transactionalIDOf(body) == "" {
+	txnID := transactionalIDOf(body)
+	if txnID == "" {
 		r.failProduce(body, body.ResponseKind().(*kmsg.ProduceResponse), kerr.InvalidRequest.Code, respond)
 		return
 	}
+	if cluster.TxnOperationForProduce(body.Version) == cluster.TxnAddPartition && r.addProducedPartitions(req, body, txnID, respond) {
+		return
+	}
 	r.producePartitions(req, body, respond)
+}
+
+// producedAddTimeout bounds the wait for the coordinator's answer to a
+// request's add (a coordinator that stopped with the ask in its mailbox
+// never answers): then the partitions ask for themselves.
+const producedAddTimeout = verifyTimeout
+
+// addProducedPartitions asks the local coordinator of txnID to add the
+// partitions this node leads among body's to the producer's transaction,
+// all in one ask, and hands body to its partitions once it is answered:
+// on success each partition is first told it joined the transaction
+// (txnPartitionAdded, ahead of the produce in its mailbox, so it appends
+// without asking); on any failure the partitions verify for themselves as
+// before, and answer what they are told. It reports false, having done
+// nothing, when the request does not fit (no coordinator here, batches of
+// more than one producer, nothing this node leads).
+func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceRequest, txnID string, respond func(kmsg.Response)) bool {
+	x := r.node.txns
+	rt := r.node.routes.load()
+	coordinator := x.coordinatorFor(rt, txnID)
+	if coordinator == nil || x.unverified.Load() {
+		return false
+	}
+	ask := txnAsk{txnID: txnID, add: true}
+	var pids []*actor.PID
+	seen := false
+	for _, t := range body.Topics {
+		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, body.Version >= 13)
+		if !ok || cluster.IsInternalTopic(topic.Name) {
+			continue
+		}
+		for _, p := range t.Partitions {
+			producerID, epoch, ok := transactionalProducer(p.Records)
+			if !ok {
+				return false
+			}
+			switch {
+			case !seen:
+				ask.producerID, ask.epoch, seen = producerID, epoch, true
+			case producerID != ask.producerID || epoch != ask.epoch:
+				return false
+			}
+			pid, code := rt.route(topic, true, false, p.Partition)
+			if code != 0 || topic.Partitions[p.Partition].Leader != r.node.cfg.NodeID {
+				continue
+			}
+			tp := logstore.TopicPartition{Topic: topic.Name, Partition: p.Partition}
+			if len(pids) == 0 {
+				ask.tp = tp
+			} else {
+				ask.more = append(ask.more, tp)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 || x.producedAdds.begin(ask) {
+		return false
+	}
+	release := req.Retain() // the records wait with the ask
+	root := r.node.system.Root
+	proceed := func(code int16) {
+		if code == 0 {
+			for _, pid := range pids {
+				root.Send(pid, &txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch})
+			}
+		}
+		r.producePartitions(req, body, respond)
+		x.producedAdds.end(ask, code == 0)
+		release()
+	}
+	var answered atomic.Bool
+	timer := time.AfterFunc(producedAddTimeout, func() {
+		if !answered.Swap(true) {
+			proceed(kerr.RequestTimedOut.Code)
+		}
+	})
+	ask.done = func(code int16) {
+		if !answered.Swap(true) {
+			timer.Stop()
+			proceed(code)
+		}
+	}
+	x.asksSent.Add(1)
+	root.Send(coordinator, &txnLocalAsk{ask: ask})
+	return true
+}
+
+// producedAdds remembers, per transactional id, the producer id, epoch and
+// partitions its produces' adds added, so that a produce that follows to
+// the same partitions goes straight to them (which know they are in the
+// transaction) instead of asking again. It is a hint: a partition whose
+// transaction a marker ended since verifies the produce itself. A produce
+// goes straight only while no add of its transactional id is in flight:
+// the partitions must get a pipelined produce after those before it, and
+// an add's produces are sent when it is answered, from the coordinator.
+// It is bounded: when full it forgets the ids with no add in flight.
+type producedAdds struct {
+	mu sync.Mutex
+	m  map[string]*producedAdd
+}
+
+type producedAdd struct {
+	producerID int64
+	epoch      int16
+	tps        []logstore.TopicPartition
+	// inflight counts the adds asked and not yet handed to the partitions.
+	inflight int
+}
+
+// producedAddsMax bounds the transactional ids remembered.
+const producedAddsMax = 4096
+
+// begin reports whether a's partitions need no add (an earlier add of its
+// producer id and epoch added them all, and no add is in flight); else it
+// counts a's add in flight, to be ended with end.
+func (p *producedAdds) begin(a txnAsk) (added bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.m[a.txnID]
+	if e != nil && e.inflight == 0 && e.producerID == a.producerID && e.epoch == a.epoch && e.has(a) {
+		return true
+	}
+	if e == nil {
+		if len(p.m) >= producedAddsMax {
+			for id, e := range p.m {
+				if e.inflight == 0 {
+					delete(p.m, id)
+				}
+			}
+		}
+		if p.m == nil {
+			p.m = map[string]*producedAdd{}
+		}
+		e = &producedAdd{producerID: a.producerID, epoch: a.epoch}
+		p.m[a.txnID] = e
+	}
+	e.inflight++
+	return false
+}
+
+// end takes a's add off the flight, its produces handed to the partitions,
+// and remembers its partitions when they were added.
+func (p *producedAdds) end(a txnAsk, added bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.m[a.txnID]
+	e.inflight--
+	if !added {
+		return
+	}
+	if e.producerID != a.producerID || e.epoch != a.epoch {
+		e.producerID, e.epoch, e.tps = a.producerID, a.epoch, nil
+	}
+	for _, tp := range append([]logstore.TopicPartition{a.tp}, a.more...) {
+		if !slices.Contains(e.tps, tp) {
+			e.tps = append(e.tps, tp)
+		}
+	}
+}
+
+// has says whether every partition of a is among e's.
+func (e *producedAdd) has(a txnAsk) bool {
+	if !slices.Contains(e.tps, a.tp) {
+		return false
+	}
+	for _, tp := range a.more {
+		if !slices.Contains(e.tps, tp) {
+			return false
+		}
+	}
+	return true
+}
+
+// transactionalProducer reads the producer id and epoch of a produced
+// transactional data batch; ok is false for anything else (a malformed,
+// non-transactional or control batch), which its partition judges.
+func transactionalProducer(records []byte) (producerID int64, epoch int16, ok bool) {
+	const magicPos, attributesPos, producerIDPos, epochPos = 16, 21, 43, 51
+	if len(records) < logstore.BatchHeaderBytes || records[magicPos] != 2 {
+		return 0, 0, false
+	}
+	attrs := binary.BigEndian.Uint16(records[attributesPos:])
+	producerID, epoch = int64(binary.BigEndian.Uint64(records[producerIDPos:])), int16(binary.BigEndian.Uint16(records[epochPos:]))
+	return producerID, epoch, attrs&0x10 != 0 && attrs&0x20 == 0 && producerID >= 0 && epoch >= 0
 }
 
 // transactionalIDOf is a Produce request's transactional id, "" when none.

@@ -200,7 +200,7 @@ func (a *txnCoordinator) carryOut() {
 		// Before the markers and replies: a marker ends what was added.
 		a.x.partitionsAdded(rd.Added)
 		if len(rd.Markers) > 0 {
-			a.x.writeMarkers(rd.Markers, a.self)
+			a.writeMarkers(rd.Markers)
 		}
 		for _, r := range rd.Replies {
 			if req := a.waiting[r.ID]; req != nil {

@@ -49,7 +49,7 @@ func (a *txnCoordinator) flushAsks() {
 			picked, rest = oneTransaction(rest)
 			a.handle(&txnRequest{body: txnAskRequest(id, picked), respond: func(resp kmsg.Response) {
 				for _, p := range picked {
-					p.done(verifyCode(resp, p.tp))
+					p.answer(resp)
 				}
 			}})
 		}

@@ -41,6 +41,11 @@ type txnNode struct {
 	// asker carries the partitions' verifications and adds to the
 	// coordinators (txn_verify.go).
 	asker txnAsker
+	// asksSent counts the asks (verifications and adds) handed to a
+	// coordinator, for tests: a produce's partitions go in one.
+	asksSent atomic.Int64
+	// producedAdds are the partitions produces added (api_txn_produce.go).
+	producedAdds producedAdds
 }
 
 func newTxnNode(n *Node) *txnNode {

@@ -160,7 +160,11 @@ func TestTxnTimeoutAbortsAndReload(t *testing.T) {
 	if err := p.addPartition(ctx, cl, "slow", 0); err != nil {
 		t.Fatal(err)
 	}
-	s := awaitTxnState(ctx, t, cl, "slow", func(s kmsg.DescribeTransactionsResponseTransactionState) bool { return s.State != "Ongoing" })
+	// PrepareEpochFence shows while the fence is appended, before the
+	// abort.
+	s := awaitTxnState(ctx, t, cl, "slow", func(s kmsg.DescribeTransactionsResponseTransactionState) bool {
+		return s.State != "Ongoing" && s.State != "PrepareEpochFence"
+	})
 	if s.ProducerEpoch != p.epoch+1 || (s.State != "PrepareAbort" && s.State != "CompleteAbort") {
 		t.Fatalf("after the timeout: %+v", s)
 	}

@@ -43,8 +43,25 @@ type txnAsk struct {
 	producerID int64
 	epoch      int16
 	tp         logstore.TopicPartition
-	add        bool
-	done       func(code int16)
+	// more are further partitions asked for with tp, in one ask (a
+	// produce's partitions, api_txn_produce.go); done gets the first
+	// refusal among them all.
+	more []logstore.TopicPartition
+	add  bool
+	done func(code int16)
+}
+
+// answer calls a's done with its code in resp, the answer to a request
+// that carried it.
+func (a *txnAsk) answer(resp kmsg.Response) {
+	code := verifyCode(resp, a.tp)
+	for _, tp := range a.more {
+		if code != 0 {
+			break
+		}
+		code = verifyCode(resp, tp)
+	}
+	a.done(code)
 }
 
 // txnAsker carries the partitions' asks to the transaction coordinators.
@@ -71,6 +88,7 @@ func (n *Node) askTxnCoordinator(a txnAsk) {
 		a.done(0)
 		return
 	}
+	n.txns.asksSent.Add(1)
 	if pid := n.txns.coordinatorFor(n.routes.load(), a.txnID); pid != nil {
 		n.system.Root.Send(pid, &txnLocalAsk{ask: a})
 		return
@@ -139,7 +157,7 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 	req := txnAskRequest(txnID, asks)
 	answer := func(resp kmsg.Response) {
 		for _, a := range asks {
-			a.done(verifyCode(resp, a.tp))
+			a.answer(resp)
 		}
 		n.txnAsksAnswered(txnID)
 	}
@@ -185,16 +203,22 @@ func txnAskRequest(txnID string, asks []txnAsk) *kmsg.AddPartitionsToTxnRequest 
 	if asks[0].add {
 		req.Version = 5
 	}
-	for _, a := range asks {
-		i := slices.IndexFunc(tx.Topics, func(t kmsg.AddPartitionsToTxnRequestTransactionTopic) bool { return t.Topic == a.tp.Topic })
+	add := func(tp logstore.TopicPartition) {
+		i := slices.IndexFunc(tx.Topics, func(t kmsg.AddPartitionsToTxnRequestTransactionTopic) bool { return t.Topic == tp.Topic })
 		if i < 0 {
 			topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
-			topic.Topic = a.tp.Topic
+			topic.Topic = tp.Topic
 			tx.Topics = append(tx.Topics, topic)
 			i = len(tx.Topics) - 1
 		}
-		if !slices.Contains(tx.Topics[i].Partitions, a.tp.Partition) {
-			tx.Topics[i].Partitions = append(tx.Topics[i].Partitions, a.tp.Partition)
+		if !slices.Contains(tx.Topics[i].Partitions, tp.Partition) {
+			tx.Topics[i].Partitions = append(tx.Topics[i].Partitions, tp.Partition)
+		}
+	}
+	for _, a := range asks {
+		add(a.tp)
+		for _, tp := range a.more {
+			add(tp)
 		}
 	}
 	req.Transactions = append(req.Transactions, tx)

@@ -160,13 +160,20 @@ func TxnMarkerBatch(producerID int64, producerEpoch int16, coordinatorEpoch int3
 	if commit {
 		typ = ControlCommit
 	}
-	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
-	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))
+	// The key (version, type) and the value (version, coordinator epoch)
+	// share one buffer, and the record is encoded twice into another (for
+	// its length, then with it): a marker is written per partition of
+	// every transaction.
+	kv := make([]byte, 0, 10)
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(kv, 0), uint16(typ))
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(kv[4:4], 0), uint32(coordinatorEpoch))
 	rec := kmsg.Record{Key: key, Value: value}
-	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	records := rec.AppendTo(make([]byte, 0, 32))
+	rec.Length = int32(len(records) - 1)
+	records = rec.AppendTo(records[:0])
 	b := kmsg.RecordBatch{Magic: 2, Attributes: 0x30, LastOffsetDelta: 0, FirstTimestamp: nowMs, MaxTimestamp: nowMs,
-		ProducerID: producerID, ProducerEpoch: producerEpoch, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil)}
-	raw := b.AppendTo(nil)
+		ProducerID: producerID, ProducerEpoch: producerEpoch, FirstSequence: -1, NumRecords: 1, Records: records}
+	raw := b.AppendTo(make([]byte, 0, BatchHeaderBytes+len(records)))
 	binary.BigEndian.PutUint32(raw[batchLengthPos:], uint32(len(raw)-batchLengthOverhead))
 	ChecksumBatch(raw)
 	return raw
