@@ -191,7 +191,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) },
-		actor.WithDispatcher(m.node.dispatcher)))
+		actor.WithDispatcher(m.node.dispatcher), actor.WithMailbox(partitionMailbox)))
 	m.logger.Debug("replica started", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
 		zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
