@@ -24,7 +24,8 @@ import (
 const logPreloadWorkers = 4
 
 // logPreload is one log opened ahead of its partition actor. done closes
-// when the open finished; log and err are set before.
+// when the open finished (or was called off before it began); log and err
+// are set before.
 type logPreload struct {
 	dir     string
 	topicID cluster.TopicID
@@ -34,25 +35,41 @@ type logPreload struct {
 	log     *logstore.Log
 	err     error
 
-	mu    sync.Mutex
-	taken bool
+	mu sync.Mutex
+	// started says the open began; taken that the log was handed over or
+	// the open called off.
+	started, taken bool
 }
 
-// take waits for the open and hands its log over, once: a second call (a
-// partition actor restarted by supervision) gets ok false and opens the
-// log itself.
+// take hands the log over, once, waiting for an open that began: a second
+// call (a partition actor restarted by supervision), or one that comes
+// before the open began (it waits for one of the logPreloadWorkers slots),
+// gets ok false, and the caller opens the log itself, as it would without
+// preloading.
 func (p *logPreload) take() (log *logstore.Log, ok bool, err error) {
-	<-p.done
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.taken {
+	if p.taken || !p.started {
+		p.taken = true
+		p.mu.Unlock()
 		return nil, false, nil
 	}
 	p.taken = true
+	p.mu.Unlock()
+	<-p.done
 	return p.log, true, p.err
 }
 
-// discard waits for the open and closes its log, unless taken.
+// begin says whether the open may begin (it was not called off), and marks
+// it begun.
+func (p *logPreload) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = !p.taken
+	return p.started
+}
+
+// discard calls the open off, or waits for it if it began and closes its
+// log, unless the log was taken.
 func (p *logPreload) discard() {
 	if log, ok, err := p.take(); ok && err == nil {
 		if err := log.Close(); err != nil {
@@ -115,10 +132,13 @@ func (pl *logPreloads) add(image *cluster.MetadataImage, started []cluster.Local
 func (pl *logPreloads) open(p *logPreload) {
 	pl.slots <- struct{}{}
 	defer func() { <-pl.slots }()
+	defer close(p.done)
+	if !p.begin() {
+		return
+	}
 	n := pl.n
 	p.log, p.err = logstore.Open(logstore.Options{FS: n.cfg.FS, Dir: p.dir, Config: p.config, Cache: n.blockCache(),
 		BlockPool: n.blocks, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs})
-	close(p.done)
 }
 
 // claim hands the preloaded log of dir to the replica of topicID starting

@@ -189,3 +189,39 @@ func TestRestartedNodeOpensLogsWhileCatchingUp(t *testing.T) {
 		}
 	}
 }
+
+// TestLogPreloadHandsOverOnce checks the hand-over of one preloaded log: a
+// take before the open began calls it off (the partition opens its log
+// itself, at once), a take after it began waits for it, and only the first
+// take gets the log.
+func TestLogPreloadHandsOverOnce(t *testing.T) {
+	early := &logPreload{done: make(chan struct{})}
+	if _, ok, _ := early.take(); ok {
+		t.Error("a take before the open began was handed a log")
+	}
+	if early.begin() {
+		t.Error("an open called off by a take began anyway")
+	}
+
+	p := &logPreload{done: make(chan struct{})}
+	if !p.begin() {
+		t.Fatal("an open nobody called off did not begin")
+	}
+	taken := make(chan bool)
+	go func() {
+		_, ok, _ := p.take()
+		taken <- ok
+	}()
+	select {
+	case <-taken:
+		t.Fatal("a take returned before the open that began ended")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(p.done)
+	if ok := <-taken; !ok {
+		t.Error("the first take after the open was not handed the log")
+	}
+	if _, ok, _ := p.take(); ok {
+		t.Error("a second take was handed the log again")
+	}
+}
