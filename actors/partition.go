@@ -47,6 +47,9 @@ type partitionAssignment struct {
 	// ineligible are the brokers that may join no ISR (fenced or in
 	// controlled shutdown), in id order.
 	ineligible []int32
+	// preload is the log opened for the partition while the broker
+	// caught up with the metadata log, nil for none.
+	preload *logPreload
 }
 
 // cleanFinished is the node cleaner's answer for a partition's job.

@@ -27,10 +27,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 	a.waiting = map[cluster.RequestID]any{}
 	a.self = ctx.Self()
 	pa, now := a.assigned, a.node.cfg.Clock.Now()
-	log, err := logstore.Open(logstore.Options{
-		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
-		Cache: a.node.blockCache(), BlockPool: a.node.blocks, Logger: a.logger, NowMs: now.WallMs,
-	})
+	log, err := a.openLog(pa, now.WallMs)
 	if err != nil {
 		a.logger.Error("partition offline: cannot open its log", zap.Error(err))
 		panic(fmt.Errorf("%w: open log: %w", errPartitionUnusable, err))

@@ -65,6 +65,37 @@ func (*fetchAnswered) answerUndelivered()     {}
 func (*epochEndsAnswered) answerUndelivered() {}
 func (*fetcherTick) answerUndelivered()       {}
 
+// replicaFetcherConfig is the core's configuration for the fetcher from
+// leader: the replica.fetch.* settings of server.properties (absent ones
+// take the core's defaults, which are Kafka's). The core reads a zero as
+// its default, so a configured zero is passed as the nearest value that
+// means the same: a byte limit of 1 (a Fetch still returns its first
+// batch whole), a backoff of 1 ms.
+func replicaFetcherConfig(cfg Config, leader int32, brokerEpoch int64) cluster.FetcherConfig {
+	setting := func(key string) (int64, bool) {
+		v, err := strconv.ParseInt(cfg.StaticBrokerConfigs[key], 10, 32)
+		return max(v, 1), err == nil && v >= 0
+	}
+	fc := cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: brokerEpoch, Leader: leader,
+		UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs}
+	if v, ok := setting("replica.fetch.max.bytes"); ok {
+		fc.PartitionMaxBytes = int32(v)
+	}
+	if v, ok := setting("replica.fetch.min.bytes"); ok {
+		fc.MinBytes = int32(v)
+	}
+	if v, ok := setting("replica.fetch.wait.max.ms"); ok {
+		fc.MaxWaitMs = int32(v)
+	}
+	if v, ok := setting("replica.fetch.response.max.bytes"); ok {
+		fc.MaxBytes = int32(v)
+	}
+	if v, ok := setting("replica.fetch.backoff.ms"); ok {
+		fc.BackoffMs = v
+	}
+	return fc
+}
+
 // fetchSocketTimeout is replica.socket.timeout.ms: how long a request to
 // the leader may take beyond the time the leader is asked to wait.
 const fetchSocketTimeout = 30 * time.Second
@@ -80,10 +111,7 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		f.self = ctx.Self()
 		f.owners = map[cluster.FetcherPartition]fetcherOwner{}
-		cfg := f.node.cfg
-		f.core = cluster.NewFetcher(cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: f.node.brokerEpoch(), Leader: f.leader,
-			MaxWaitMs: int32(cfg.brokerSettingMs("replica.fetch.wait.max.ms")), BackoffMs: cfg.brokerSettingMs("replica.fetch.backoff.ms"),
-			UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs})
+		f.core = cluster.NewFetcher(replicaFetcherConfig(f.node.cfg, f.leader, f.node.brokerEpoch()))
 	case *fetcherSetPartition:
 		if o, ok := f.owners[msg.partition]; ok && o.incarnation != msg.owner.incarnation {
 			f.core.RemovePartition(msg.partition)

@@ -37,6 +37,8 @@ type replicaManager struct {
 	// hold holds images back until the broker caught up
 	// (replica_manager_hold.go).
 	hold replicaHold
+	// preloads are the logs opened while holding (partition_preload.go).
+	preloads *logPreloads
 }
 
 // hostedReplica is a partition actor the manager started.
@@ -127,6 +129,7 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping, *actor.Restarting:
 		m.shuttingDown = true
+		m.preloads.discardAll()
 	}
 }
 
@@ -186,12 +189,12 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers()}
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), preload: m.preloads.claim(dir, r.TopicID)}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) },
-		actor.WithDispatcher(m.node.dispatcher)))
+		actor.WithDispatcher(m.node.dispatcher), actor.WithMailbox(partitionMailbox)))
 	m.logger.Debug("replica started", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
 		zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
@@ -260,13 +263,6 @@ func (m *replicaManager) terminated(ctx actor.Context, who *actor.PID) {
 // publish makes the image and the partition actors visible to the router.
 func (m *replicaManager) publish() {
 	m.node.routes.store(&routes{image: m.image, partitions: m.slots.commit()})
-}
-
-// removeSeries drops a deleted partition's metric series.
-func (m *replicaManager) removeSeries(topic string, partition int32) {
-	labels := partitionLabels(topic, partition)
-	m.node.metrics.logEndOffset.DeleteLabelValues(labels...)
-	m.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
 }
 
 // hostedBy is the replica a running partition actor hosts, nil for none.

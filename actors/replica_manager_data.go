@@ -209,3 +209,10 @@ func (m *replicaManager) dataRemoved(ctx actor.Context, msg *partitionDataRemove
 	}
 	m.data.run(ctx, m.node)
 }
+
+// removeSeries drops a deleted partition's metric series.
+func (m *replicaManager) removeSeries(topic string, partition int32) {
+	labels := partitionLabels(topic, partition)
+	m.node.metrics.logEndOffset.DeleteLabelValues(labels...)
+	m.node.metrics.logSizeBytes.DeleteLabelValues(labels...)
+}

@@ -40,6 +40,9 @@ type replicaHold struct {
 // hold again).
 func (m *replicaManager) startHold() {
 	m.hold = replicaHold{on: m.node.cfg.Roles.Broker && !m.node.imagePublished.Load(), image: cluster.NewMetadataImage()}
+	if m.hold.on {
+		m.preloads = m.node.newLogPreloads()
+	}
 }
 
 // offer applies an image, or holds it back.
@@ -48,12 +51,14 @@ func (m *replicaManager) offer(ctx actor.Context, next *cluster.MetadataImage) {
 		m.apply(ctx, next)
 		return
 	}
-	for _, st := range cluster.LocalChanges(m.hold.image, next, m.node.cfg.NodeID).Stop {
+	ch := cluster.LocalChanges(m.hold.image, next, m.node.cfg.NodeID)
+	for _, st := range ch.Stop {
 		if st.Delete {
 			m.hold.retired = append(m.hold.retired, st)
 		}
 	}
 	m.hold.image = next
+	m.preloads.add(next, ch.Start)
 	m.node.routes.store(&routes{image: next, partitions: m.slots.commit()})
 }
 
@@ -68,9 +73,14 @@ func (m *replicaManager) release(ctx actor.Context) {
 	m.node.imagePublished.Store(true)
 	m.logger.Info("metadata caught up: starting replicas", zap.Int64("metadata_offset", h.image.LastOffset()))
 	for _, st := range h.retired {
+		m.preloads.discard(m.node.partitionDir(st.Topic, st.Partition.Partition))
 		_, kept := h.image.TopicByID(st.TopicID)
 		m.data.expect(m.node.partitionDir(st.Topic, st.Partition.Partition), st.Topic, !kept)
 		m.retire(ctx, &hostedReplica{topic: st.Topic, topicID: st.TopicID, partition: st.Partition.Partition, topicDeleted: !kept})
 	}
 	m.apply(ctx, h.image)
+	// What the caught-up image does not start here is closed before any
+	// later image could start a replica in its directory.
+	m.preloads.discardAll()
+	m.preloads = nil
 }

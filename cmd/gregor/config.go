@@ -80,6 +80,7 @@ type brokerConfig struct {
 	MetricsListener               string              // metrics.listener host:port; "" disables /metrics
 	DebugListener                 string              // debug.listener host:port; "" (the default) disables pprof
 	clusterSettings                                   // process.roles, controller.quorum.voters, ...
+	replicaFetchSettings                              // replica.fetch.*
 	Settings                      []configSetting     // every known key's effective value in canonical form, in table order
 	unsetKeys                     map[string]struct{} // keys left at an empty default, for derivation
 }
@@ -235,6 +236,9 @@ func (c *brokerConfig) checkAgreement(opts configOptions) error {
 		return c.invalid("listeners", "listeners whose protocol in listener.security.protocol.map is PLAINTEXT ("+err.Error()+")")
 	}
 	if err := c.deriveAdvertisedListeners(opts); err != nil {
+		return err
+	}
+	if err := c.checkReplicaFetch(); err != nil {
 		return err
 	}
 	return c.checkMetricsListener()

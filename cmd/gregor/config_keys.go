@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -273,7 +274,7 @@ var brokerConfigKeys = append([]configKey{
 			c.DebugListener = v
 			return v, expected, true
 		}},
-}, clusterConfigKeys...)
+}, slices.Concat(clusterConfigKeys, replicaFetchConfigKeys)...)
 
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries
 // that mean nothing to gregor: they are noted, not warned about.

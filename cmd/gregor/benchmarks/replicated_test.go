@@ -36,14 +36,37 @@ var (
 	clusterDir    string
 )
 
-// replicatedCluster starts the three-node cluster once per process.
+// replicatedCluster starts the three-node cluster once per process, and
+// warms it up.
 func replicatedCluster(b *testing.B) *target {
 	b.Helper()
-	clusterOnce.Do(func() { clusterTarget, clusterErr = startCluster() })
+	clusterOnce.Do(func() {
+		clusterTarget, clusterErr = startCluster()
+		if clusterErr == nil && os.Getenv("GREGOR_BENCH_CLUSTER_WARMUP") != "0" {
+			warmUpCluster(b, clusterTarget)
+		}
+	})
 	if clusterErr != nil {
 		b.Fatal(clusterErr)
 	}
 	return clusterTarget
+}
+
+// warmUpCluster produces every record set once, untimed, at replication
+// factor 3 into a topic it then deletes. Whichever cell ran first on a
+// fresh cluster paid alone for what any first run pays: connections and
+// first-time code paths, and above all the page cache growing into memory
+// the machine never touched (on a virtual machine whose memory its host
+// backs on first touch, copying into such pages cost 3.5 us/KiB where
+// reused ones cost 0.2). The cell that ran second ran in the pages the
+// first freed, so the order alone moved the RF3/RF1 ratio between 0.15
+// and 1.8. GREGOR_BENCH_CLUSTER_WARMUP=0 skips it.
+func warmUpCluster(b *testing.B, t *target) {
+	for _, set := range recordSets() {
+		topic := createReplicatedTopic(b, t, 6, 3)
+		produceAll(b, t, topic, set, kgo.AllISRAcks(), false)
+		t.deleteTopic(b, topic)
+	}
 }
 
 func startCluster() (*target, error) {
@@ -52,7 +75,10 @@ func startCluster() (*target, error) {
 		return nil, err
 	}
 	clusterBin = filepath.Join(dir, "gregor-cluster")
-	if err := goBuild(clusterBin, "gregor/cmd/gregor"); err != nil {
+	if prebuilt := os.Getenv("GREGOR_BENCH_BIN"); prebuilt != "" {
+		// A binary built elsewhere: another revision, for an A/B run.
+		clusterBin = prebuilt
+	} else if err := goBuild(clusterBin, "gregor/cmd/gregor"); err != nil {
 		return nil, err
 	}
 	clusterDir = filepath.Join(dir, "cluster")
