@@ -62,7 +62,10 @@ type lz4Reader struct {
 	r   *lz4.Reader
 }
 
-type zstdReader struct{ d *zstd.Decoder }
+type zstdReader struct {
+	src bytes.Reader
+	d   *zstd.Decoder
+}
 
 func newBoundedDecompressor(maxBytes int, pool *decompressBufferPool) *boundedDecompressor {
 	d := &boundedDecompressor{maxBytes: maxBytes, pool: pool}
@@ -221,14 +224,19 @@ func nextXerialBlock(p []byte) (block, rest []byte, err error) {
 	return p[:size], p[size:], nil
 }
 
-// zstd decodes with a decoder whose memory bound is maxBytes: it refuses a
-// frame declaring more, or asking for a larger window, and stops one that
-// outgrows the bound as it decodes.
+// zstd decodes as a stream read at most to the bound: DecodeAll checks a
+// frame that declares its content size before decoding it, but one that
+// does not (a streaming producer's) it decodes whole before checking. The
+// decoder's memory bound refuses a frame asking for a larger window.
 func (d *boundedDecompressor) zstd(buf, section []byte) ([]byte, error) {
 	z := d.zstds.Get().(*zstdReader)
 	defer d.zstds.Put(z)
-	out, err := z.d.DecodeAll(section, buf[:0])
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) || err == nil && len(out) > d.maxBytes {
+	z.src.Reset(section)
+	if err := z.d.Reset(&z.src); err != nil {
+		return nil, err
+	}
+	out, err := d.readAtMost(buf, z.d)
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 		return nil, fmt.Errorf("%w: %v", ErrDecompressedTooLarge, err)
 	}
 	return out, err
