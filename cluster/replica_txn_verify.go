@@ -38,24 +38,36 @@ const (
 	// TxnAddPartition adds the partition to the producer's transaction
 	// (KIP-890 part 2): the producer sent no AddPartitionsToTxn.
 	TxnAddPartition
+	// TxnVerifyAbortable verifies as TxnVerifyOnly, for a client that
+	// knows TRANSACTION_ABORTABLE (Produce v11, TxnOffsetCommit v4), which
+	// it is refused with (txnRefusalCode).
+	TxnVerifyAbortable
 )
 
 // TxnOperationForProduce is the operation of a Produce request of version
 // v: Produce v12 and later come from producers under transaction.version 2,
-// which add partitions by producing to them.
+// which add partitions by producing to them; v11 producers handle
+// TRANSACTION_ABORTABLE.
 func TxnOperationForProduce(v int16) TxnOperation {
-	if v >= 12 {
+	switch {
+	case v >= 12:
 		return TxnAddPartition
+	case v == 11:
+		return TxnVerifyAbortable
 	}
 	return TxnVerifyOnly
 }
 
 // TxnOperationForTxnOffsetCommit is the operation of the offsets a
 // TxnOffsetCommit of version v appends: v5 and later come from producers
-// under transaction.version 2, which send no AddOffsetsToTxn.
+// under transaction.version 2, which send no AddOffsetsToTxn; v4 producers
+// handle TRANSACTION_ABORTABLE.
 func TxnOperationForTxnOffsetCommit(v int16) TxnOperation {
-	if v >= 5 {
+	switch {
+	case v >= 5:
 		return TxnAddPartition
+	case v == 4:
+		return TxnVerifyAbortable
 	}
 	return TxnVerifyOnly
 }
@@ -134,7 +146,7 @@ func (r *Replica) TxnVerified(id RequestID, code int16, now Instant) {
 		p := pendingProduce{id: v.id, acks: v.req.Acks}
 		switch {
 		case v.code != 0:
-			r.reply(p, v.code, fmt.Sprintf("the transaction coordinator did not verify producer %d's transaction on the partition", v.producer))
+			r.reply(p, txnRefusalCode(v.code, v.req.TxnOperation), fmt.Sprintf("the transaction coordinator did not verify producer %d's transaction on the partition", v.producer))
 		case v.stale:
 			r.reply(p, kerr.InvalidTxnState.Code, fmt.Sprintf("producer %d's transaction ended on the partition while its produce was verified", v.producer))
 		default:
