@@ -34,7 +34,7 @@ import (
 //	                      that knows TRANSACTION_ABORTABLE, TxnVerifyAbortable)
 //	txn-verified id=I [error=NAME]
 //	txn-added pid=P [pepoch=E]
-//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
+//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit] [tv=V]   (tv: the marker's transaction version)
 //	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
@@ -94,6 +94,11 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "pid", &m.ProducerID)
 		td.MaybeScanArgs(t, "pepoch", &m.ProducerEpoch)
 		td.MaybeScanArgs(t, "cepoch", &m.CoordinatorEpoch)
+		if td.HasArg("tv") {
+			var tv int
+			td.ScanArgs(t, "tv", &tv)
+			m.TransactionVersion = int8(tv)
+		}
 		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
