@@ -227,7 +227,9 @@ func nextXerialBlock(p []byte) (block, rest []byte, err error) {
 // zstd decodes as a stream read at most to the bound: DecodeAll checks a
 // frame that declares its content size before decoding it, but one that
 // does not (a streaming producer's) it decodes whole before checking. The
-// decoder's memory bound refuses a frame asking for a larger window.
+// decoder's memory bound refuses a frame asking for a window larger than
+// the bound, however little it holds (producers size windows to their
+// batches; zstd itself refuses windows past 128 MiB by default).
 func (d *boundedDecompressor) zstd(buf, section []byte) ([]byte, error) {
 	z := d.zstds.Get().(*zstdReader)
 	defer d.zstds.Put(z)
@@ -237,7 +239,7 @@ func (d *boundedDecompressor) zstd(buf, section []byte) ([]byte, error) {
 	}
 	out, err := d.readAtMost(buf, z.d)
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-		return nil, fmt.Errorf("%w: %v", ErrDecompressedTooLarge, err)
+		return nil, fmt.Errorf("%w: %w", ErrDecompressedTooLarge, err)
 	}
 	return out, err
 }

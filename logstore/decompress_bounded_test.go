@@ -198,3 +198,41 @@ func TestValidateRecordsRefusesBomb(t *testing.T) {
 		t.Fatalf("got %v, want TooLargeRecords", err)
 	}
 }
+
+// FuzzBoundedDecompress feeds arbitrary sections to every codec: the
+// bounded decompressor never panics, never returns more than its bound,
+// and decodes to the same bytes every section kgo's unbounded decompressor
+// decodes to no more than the bound, except a zstd frame asking for a
+// window past the bound, which it refuses.
+func FuzzBoundedDecompress(f *testing.F) {
+	data := bytes.Repeat([]byte("fuzzed records "), 40)
+	c := NewCodecs()
+	for _, codec := range []kgo.CompressionCodecType{kgo.CodecGzip, kgo.CodecSnappy, kgo.CodecLz4, kgo.CodecZstd} {
+		section, err := c.compress(data, codec)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(codec), section)
+	}
+	f.Add(uint8(kgo.CodecSnappy), xerialSection(data, 64))
+	const boundBytes = 4 << 10
+	var pool decompressBufferPool
+	d := newBoundedDecompressor(boundBytes, &pool)
+	reference := kgo.DefaultDecompressor()
+	f.Fuzz(func(t *testing.T, codec uint8, section []byte) {
+		typ := kgo.CompressionCodecType(codec%4 + 1)
+		want, werr := reference.Decompress(section, typ)
+		out, err := d.decompress(section, typ)
+		switch {
+		case err == nil && len(out) > boundBytes:
+			t.Fatalf("codec %d: %d bytes past the bound %d", typ, len(out), boundBytes)
+		case werr == nil && len(want) <= boundBytes && err != nil && !errors.Is(err, zstd.ErrWindowSizeExceeded):
+			t.Fatalf("codec %d: refused (%v) a section kgo decodes to %d bytes", typ, err, len(want))
+		case werr == nil && err == nil && !bytes.Equal(out, want):
+			t.Fatalf("codec %d: %d bytes, kgo decodes %d", typ, len(out), len(want))
+		}
+		if err == nil {
+			pool.PutDecompressBytes(out)
+		}
+	})
+}
