@@ -96,11 +96,13 @@ type verifyingProduce struct {
 // verified once, no marker since. A produce of a producer with produces
 // still waiting for verification waits too, so batches keep their order.
 //
-// A batch with no sequence (the offsets of a TxnOffsetCommit, appended by
-// the group coordinator) is checked only when the partition is to be added
-// (TxnOffsetCommit v5): the older versions followed an AddOffsetsToTxn.
+// The offsets of a TxnOffsetCommit (a batch with no sequence, appended by
+// the group coordinator with the request's transactional id) are checked
+// too, as Kafka's group coordinator checks them: a TxnOffsetCommit before
+// v5 that no AddOffsetsToTxn preceded would leave a transaction open on
+// the offsets partition that no marker ever ends.
 func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.ProducerBatchInfo) bool {
-	if req.TransactionalID == "" || !info.Transactional || info.Control || info.BaseSequence < 0 && req.TxnOperation != TxnAddPartition {
+	if req.TransactionalID == "" || !info.Transactional || info.Control {
 		return false
 	}
 	if slices.ContainsFunc(r.verifying, func(v verifyingProduce) bool { return v.producer == info.ProducerID }) {
