@@ -35,7 +35,7 @@ var errMalformedXerial = errors.New("malformed xerial snappy framing")
 
 // xerialMagic starts a snappy section framed by the Java producer: the
 // magic, a version and a compatible version (4 bytes each), then blocks.
-var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+const xerialMagic = "\x82SNAPPY\x00"
 
 const xerialHeaderBytes = 16
 
@@ -99,7 +99,7 @@ func (d *boundedDecompressor) decompress(section []byte, codec kgo.CompressionCo
 	case kgo.CodecGzip:
 		return d.gzip(buf, section)
 	case kgo.CodecSnappy:
-		if len(section) >= xerialHeaderBytes && bytes.HasPrefix(section, xerialMagic) {
+		if len(section) >= xerialHeaderBytes && string(section[:len(xerialMagic)]) == xerialMagic {
 			return d.xerial(buf, section[xerialHeaderBytes:])
 		}
 		return d.snappy(buf, section)
