@@ -41,8 +41,8 @@ const xerialHeaderBytes = 16
 
 // boundedDecompressor decompresses record sections into pooled buffers,
 // refusing any that would inflate past maxBytes: snappy sections by their
-// declared lengths before any byte is written, gzip and lz4 by reading at
-// most maxBytes+1 bytes, zstd by its decoder's memory bound. It keeps its
+// declared lengths before any byte is written, gzip, lz4 and zstd by
+// reading at most maxBytes+1 bytes of their streams. It keeps its
 // gzip, lz4 and zstd readers for reuse and is safe for concurrent use.
 type boundedDecompressor struct {
 	maxBytes int
