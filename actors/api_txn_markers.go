@@ -22,7 +22,9 @@ const txnMarkerWait = 35 * time.Second
 // the aborted-transaction index) and answers once the high watermark passed
 // it. A marker written to a __consumer_offsets partition is also handed to
 // the node's group coordinators (the transaction's offsets become visible or
-// are dropped).
+// are dropped). From v2 each marker carries its transaction version
+// (KIP-1228), with which the replica core refuses a late marker; before,
+// every marker is version 0.
 func (r *router) writeTxnMarkers(body *kmsg.WriteTxnMarkersRequest, respond func(kmsg.Response)) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
@@ -31,6 +33,9 @@ func (r *router) writeTxnMarkers(body *kmsg.WriteTxnMarkersRequest, respond func
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
 		marker := &cluster.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Committed}
+		if body.Version >= 2 {
+			marker.TransactionVersion = m.TransactionVersion
+		}
 		for ti, t := range m.Topics {
 			rtopic := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
 			rtopic.Topic = t.Topic

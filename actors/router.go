@@ -71,7 +71,9 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 68, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupHeartbeat
 		{APIKey: 69, MinVersion: 0, MaxVersion: 1}, // ConsumerGroupDescribe
 		{APIKey: 22, MinVersion: 0, MaxVersion: 5}, // InitProducerId
-		{APIKey: 27, MinVersion: 0, MaxVersion: 1}, // WriteTxnMarkers
+		// WriteTxnMarkers v2 carries each marker's transaction version
+		// (KIP-1228): the leader refuses a late transaction version 2 marker.
+		{APIKey: 27, MinVersion: 0, MaxVersion: 2}, // WriteTxnMarkers
 		{APIKey: 61, MinVersion: 0, MaxVersion: 0}, // DescribeProducers
 		{APIKey: 24, MinVersion: 0, MaxVersion: 5}, // AddPartitionsToTxn
 		{APIKey: 25, MinVersion: 0, MaxVersion: 4}, // AddOffsetsToTxn

@@ -61,8 +61,8 @@ func (x *txnNode) sendMarkers(leader int32, ms []txn.Marker, report func([]marke
 	req := markersRequest(ms)
 	if leader == x.n.cfg.NodeID && x.n.router != nil {
 		// This node leads the partitions: straight to its handler, with
-		// no connection to itself.
-		req.Version = 1
+		// no connection to itself, at the version it serves.
+		req.Version = 2
 		x.n.router.writeTxnMarkers(req, func(resp kmsg.Response) {
 			if r, ok := resp.(*kmsg.WriteTxnMarkersResponse); ok {
 				report(markerResults(ms, r))
@@ -91,8 +91,10 @@ func (x *txnNode) sendMarkers(leader int32, ms []txn.Marker, report func([]marke
 	}
 }
 
-// markersRequest groups markers by transaction: one entry per producer id
-// and outcome, its partitions by topic.
+// markersRequest groups markers by transaction: one entry per producer id,
+// outcome and transaction version, its partitions by topic. The client
+// sends it at the highest version the leader serves: a leader that serves
+// only v1 gets no transaction version and checks the markers as version 0.
 func markersRequest(ms []txn.Marker) *kmsg.WriteTxnMarkersRequest {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	index := map[txn.Marker]int{} // the marker with no partition → entry
@@ -103,6 +105,7 @@ func markersRequest(ms []txn.Marker) *kmsg.WriteTxnMarkersRequest {
 		if !ok {
 			e := kmsg.NewWriteTxnMarkersRequestMarker()
 			e.ProducerID, e.ProducerEpoch, e.Committed, e.CoordinatorEpoch = m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch
+			e.TransactionVersion = m.TransactionVersion
 			req.Markers = append(req.Markers, e)
 			i = len(req.Markers) - 1
 			index[key] = i

@@ -21,14 +21,25 @@ type TxnMarker struct {
 	ProducerEpoch    int16
 	CoordinatorEpoch int32
 	Commit           bool
+	// TransactionVersion is WriteTxnMarkers v2's (KIP-1228): 2 says the
+	// coordinator bumped the epoch when the transaction ended, so the
+	// marker's epoch is above every epoch of the transaction's batches.
+	TransactionVersion int8
 }
 
 // writeTxnMarker checks a marker against the producer's state and asks for
 // the append of its control batch. An epoch older than the producer's is
-// INVALID_PRODUCER_EPOCH, a coordinator epoch older than the last marker's
+// INVALID_PRODUCER_EPOCH, and so is a transaction version 2 marker whose
+// epoch is that of the producer's open transaction (lateTV2Marker); a
+// coordinator epoch older than the last marker's is
 // TRANSACTION_COORDINATOR_FENCED; a marker for a producer with no open
 // transaction is written anyway (the coordinator retries markers).
 func (r *Replica) writeTxnMarker(id RequestID, m TxnMarker, now Instant, reply func(code int16, format string, args ...any)) {
+	if r.lateTV2Marker(m) {
+		reply(kerr.InvalidProducerEpoch.Code, "transaction version 2 marker for producer %d at epoch %d, the epoch of its open transaction: a late marker of an earlier one",
+			m.ProducerID, m.ProducerEpoch)
+		return
+	}
 	if e, ok := r.producers.Get(m.ProducerID); ok {
 		switch {
 		case m.ProducerEpoch < e.ProducerEpoch:
@@ -45,6 +56,32 @@ func (r *Replica) writeTxnMarker(id RequestID, m TxnMarker, now Instant, reply f
 	r.producerAppendStarted(info)
 	r.appending[id] = p
 	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
+}
+
+// lateTV2Marker says a transaction version 2 marker cannot be for the
+// producer's transaction open on the partition: that transaction's batches
+// carry the marker's own epoch (or a later one), while the marker of a
+// transaction version 2 end carries an epoch above its batches'. It is the
+// marker of an earlier transaction, arriving late (a retry, a delayed
+// request), and writing it would end the wrong transaction (KIP-1228).
+//
+// Kafka refuses every such marker whose epoch is not above the producer's
+// (KIP-1228). gregor refuses only those that would end an open
+// transaction: a marker of the producer's current epoch with no
+// transaction open is the retry of one already written whose answer was
+// lost (a timeout waiting for the high watermark), and refusing it would
+// leave its coordinator unable to complete the transaction, so it is
+// written again, which ends nothing.
+func (r *Replica) lateTV2Marker(m TxnMarker) bool {
+	if m.TransactionVersion < 2 {
+		return false
+	}
+	if pending := r.producerAppending[m.ProducerID]; len(pending) > 0 {
+		last := pending[len(pending)-1]
+		return last.ProducerEpoch > m.ProducerEpoch || last.ProducerEpoch == m.ProducerEpoch && last.Transactional && !last.Control
+	}
+	e, ok := r.producers.Get(m.ProducerID)
+	return ok && e.ProducerEpoch == m.ProducerEpoch && e.TxnFirstOffset >= 0
 }
 
 // completedTxn is a transaction whose marker the replica appended (as

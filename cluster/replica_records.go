@@ -43,6 +43,8 @@ func recordsErrorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case logstore.InvalidTimestamps:
 		return kerr.InvalidTimestamp.Code
+	case logstore.TooLargeRecords:
+		return kerr.MessageTooLarge.Code
 	default:
 		return kerr.InvalidRecord.Code
 	}

@@ -28,12 +28,13 @@ import (
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
 //	replication
-//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T] [add]]
+//	produce id=I acks=0|1|all records=N [timeout=MS] [ts=T] [pid=P [pepoch=E] seq=S [txn] [txn-id=T] [add|abortable]]
 //	                      (add: the request may add the partition to the
-//	                      transaction, TxnAddPartition)
+//	                      transaction, TxnAddPartition; abortable: a client
+//	                      that knows TRANSACTION_ABORTABLE, TxnVerifyAbortable)
 //	txn-verified id=I [error=NAME]
 //	txn-added pid=P [pepoch=E]
-//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit]
+//	marker id=I pid=P [pepoch=E] [cepoch=C] [commit] [tv=V]   (tv: the marker's transaction version)
 //	producers
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
@@ -93,6 +94,11 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "pid", &m.ProducerID)
 		td.MaybeScanArgs(t, "pepoch", &m.ProducerEpoch)
 		td.MaybeScanArgs(t, "cepoch", &m.CoordinatorEpoch)
+		if td.HasArg("tv") {
+			var tv int
+			td.ScanArgs(t, "tv", &tv)
+			m.TransactionVersion = int8(tv)
+		}
 		h.r.Produce(id, ProduceRequest{Acks: -1, Marker: &m}, h.now)
 	case "produce":
 		h.produce(t, td, id)
@@ -384,6 +390,9 @@ func (h *replicaHarness) produce(t *testing.T, td *datadriven.TestData, id Reque
 		td.MaybeScanArgs(t, "txn-id", &req.TransactionalID)
 		if td.HasArg("add") {
 			req.TxnOperation = TxnAddPartition
+		}
+		if td.HasArg("abortable") {
+			req.TxnOperation = TxnVerifyAbortable
 		}
 		req.Records = b.RecordBatch.AppendTo(nil)
 		logstore.ChecksumBatch(req.Records)

@@ -38,24 +38,36 @@ const (
 	// TxnAddPartition adds the partition to the producer's transaction
 	// (KIP-890 part 2): the producer sent no AddPartitionsToTxn.
 	TxnAddPartition
+	// TxnVerifyAbortable verifies as TxnVerifyOnly, for a client that
+	// knows TRANSACTION_ABORTABLE (Produce v11, TxnOffsetCommit v4), which
+	// it is refused with (txnRefusalCode).
+	TxnVerifyAbortable
 )
 
 // TxnOperationForProduce is the operation of a Produce request of version
 // v: Produce v12 and later come from producers under transaction.version 2,
-// which add partitions by producing to them.
+// which add partitions by producing to them; v11 producers handle
+// TRANSACTION_ABORTABLE.
 func TxnOperationForProduce(v int16) TxnOperation {
-	if v >= 12 {
+	switch {
+	case v >= 12:
 		return TxnAddPartition
+	case v == 11:
+		return TxnVerifyAbortable
 	}
 	return TxnVerifyOnly
 }
 
 // TxnOperationForTxnOffsetCommit is the operation of the offsets a
 // TxnOffsetCommit of version v appends: v5 and later come from producers
-// under transaction.version 2, which send no AddOffsetsToTxn.
+// under transaction.version 2, which send no AddOffsetsToTxn; v4 producers
+// handle TRANSACTION_ABORTABLE.
 func TxnOperationForTxnOffsetCommit(v int16) TxnOperation {
-	if v >= 5 {
+	switch {
+	case v >= 5:
 		return TxnAddPartition
+	case v == 4:
+		return TxnVerifyAbortable
 	}
 	return TxnVerifyOnly
 }
@@ -84,11 +96,13 @@ type verifyingProduce struct {
 // verified once, no marker since. A produce of a producer with produces
 // still waiting for verification waits too, so batches keep their order.
 //
-// A batch with no sequence (the offsets of a TxnOffsetCommit, appended by
-// the group coordinator) is checked only when the partition is to be added
-// (TxnOffsetCommit v5): the older versions followed an AddOffsetsToTxn.
+// The offsets of a TxnOffsetCommit (a batch with no sequence, appended by
+// the group coordinator with the request's transactional id) are checked
+// too, as Kafka's group coordinator checks them: a TxnOffsetCommit before
+// v5 that no AddOffsetsToTxn preceded would leave a transaction open on
+// the offsets partition that no marker ever ends.
 func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.ProducerBatchInfo) bool {
-	if req.TransactionalID == "" || !info.Transactional || info.Control || info.BaseSequence < 0 && req.TxnOperation != TxnAddPartition {
+	if req.TransactionalID == "" || !info.Transactional || info.Control {
 		return false
 	}
 	if slices.ContainsFunc(r.verifying, func(v verifyingProduce) bool { return v.producer == info.ProducerID }) {
@@ -134,7 +148,7 @@ func (r *Replica) TxnVerified(id RequestID, code int16, now Instant) {
 		p := pendingProduce{id: v.id, acks: v.req.Acks}
 		switch {
 		case v.code != 0:
-			r.reply(p, v.code, fmt.Sprintf("the transaction coordinator did not verify producer %d's transaction on the partition", v.producer))
+			r.reply(p, txnRefusalCode(v.code, v.req.TxnOperation), fmt.Sprintf("the transaction coordinator did not verify producer %d's transaction on the partition", v.producer))
 		case v.stale:
 			r.reply(p, kerr.InvalidTxnState.Code, fmt.Sprintf("producer %d's transaction ended on the partition while its produce was verified", v.producer))
 		default:

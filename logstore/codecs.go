@@ -21,9 +21,10 @@ type Codecs struct {
 	decompressorOnce sync.Once
 	decompressor     kgo.Decompressor
 
-	// pooled decompresses into pool's buffers, for ValidateRecords.
+	// pooled decompresses into pool's buffers, for ValidateRecords, and
+	// refuses a section that inflates past MaxDecompressedBatchBytes.
 	pooledOnce sync.Once
-	pooled     kgo.Decompressor
+	pooled     *boundedDecompressor
 	pool       decompressBufferPool
 
 	compressorsOnce sync.Once

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -42,6 +43,9 @@ const (
 	// InvalidTimestamps is INVALID_TIMESTAMP: a record's timestamp is out of
 	// the topic's bounds.
 	InvalidTimestamps
+	// TooLargeRecords is MESSAGE_TOO_LARGE: the record section inflates
+	// past MaxDecompressedBatchBytes.
+	TooLargeRecords
 )
 
 // InvalidRecordsError is a batch ValidateRecords refused: the kind, a
@@ -76,6 +80,10 @@ func (c *Codecs) ValidateRecords(b *Batch, rules RecordRules) error {
 	section := b.Raw[BatchHeaderBytes:]
 	if codec := b.Attributes & 0x07; codec != 0 {
 		buf, err := c.decompressPooled(section, kgo.CompressionCodecType(codec))
+		if errors.Is(err, ErrDecompressedTooLarge) {
+			return invalidRecords(TooLargeRecords, "record batch of %d compressed bytes inflates past %d bytes (codec %d)",
+				len(section), MaxDecompressedBatchBytes, codec)
+		}
 		if err != nil {
 			return invalidRecords(CorruptRecords, "record batch does not decompress (codec %d): %v", codec, err)
 		}
@@ -386,8 +394,9 @@ func (p *decompressBufferPool) PutDecompressBytes(b []byte) {
 }
 
 // decompressPooled decompresses section into a pooled buffer; the caller
-// puts it back with c.pool.PutDecompressBytes.
+// puts it back with c.pool.PutDecompressBytes. A section that would inflate
+// past MaxDecompressedBatchBytes is refused (ErrDecompressedTooLarge).
 func (c *Codecs) decompressPooled(section []byte, codec kgo.CompressionCodecType) ([]byte, error) {
-	c.pooledOnce.Do(func() { c.pooled = kgo.DefaultDecompressor(&c.pool) })
-	return c.pooled.Decompress(section, codec)
+	c.pooledOnce.Do(func() { c.pooled = newBoundedDecompressor(MaxDecompressedBatchBytes, &c.pool) })
+	return c.pooled.decompress(section, codec)
 }

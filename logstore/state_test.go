@@ -19,6 +19,7 @@ func TestNoPackageLevelMutableState(t *testing.T) {
 		"ErrCorruption": true, "ErrKeyOffsetMapFull": true, "ErrGroupCommitterClosed": true,
 		"errCleanJobAbandoned": true, "errNotExist": true, "crc32c": true,
 		"ErrCrashed": true, "OS": true, "_": true,
+		"ErrDecompressedTooLarge": true, "errMalformedXerial": true,
 	}
 	for _, dir := range []string{".", "vfs", "blockcache"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))

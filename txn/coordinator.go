@@ -104,6 +104,12 @@ type Marker struct {
 	CoordinatorEpoch int32
 	Topic            string
 	Partition        int32
+	// TransactionVersion is 2 when the end bumped the epoch of a
+	// transaction version 2 client's transaction, so the marker's epoch is
+	// above every epoch its batches carry and the leader refuses one that
+	// is not (KIP-1228, WriteTxnMarkers v2); 0 otherwise, and for a
+	// transaction loaded while its markers were being written.
+	TransactionVersion int8
 }
 
 // Ready is what the shell must do after a step: allocate producer ids,

@@ -91,7 +91,7 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 		next.partitions, next.startWallMs = nil, now.WallMs
 	}
 	if tv2 {
-		next.tv2, next.epoch, next.lastEpoch = true, t.epoch+1, t.epoch
+		next.tv2, next.epoch, next.lastEpoch, next.markersTV2 = true, t.epoch+1, t.epoch, true
 		if epochExhausted(next.epoch) {
 			if newPID < 0 {
 				c.withProducerID(fail, func(pid int64, now Time) { c.endTxnWith(id, r, now, pid) })
@@ -124,8 +124,12 @@ func (c *Coordinator) sendMarkers(t *txnMeta, now Time) {
 }
 
 func (c *Coordinator) marker(t *txnMeta, tp TopicPartition) Marker {
-	return Marker{TransactionalID: t.id, ProducerID: t.producerID, ProducerEpoch: t.epoch,
+	m := Marker{TransactionalID: t.id, ProducerID: t.producerID, ProducerEpoch: t.epoch,
 		Commit: t.state == PrepareCommit, CoordinatorEpoch: c.cfg.CoordinatorEpoch, Topic: tp.Topic, Partition: tp.Partition}
+	if t.markersTV2 {
+		m.TransactionVersion = 2
+	}
+	return m
 }
 
 // MarkerWritten reports the outcome of writing marker m: code is 0, or the

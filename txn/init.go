@@ -119,7 +119,7 @@ func (c *Coordinator) withProducerID(fail func(code int16), then func(pid int64,
 func (c *Coordinator) fenceAndAbort(t *txnMeta, now Time) {
 	next := t.clone()
 	if t.epoch < math.MaxInt16 {
-		next.epoch = t.epoch + 1
+		next.epoch, next.markersTV2 = t.epoch+1, t.tv2
 	}
 	next.lastEpoch = noProducerEpoch // no retry credit for the fenced producer
 	next.state, next.lastUpdateWallMs = PrepareAbort, now.WallMs

@@ -79,6 +79,12 @@ type txnMeta struct {
 	// every EndTxn bumps the epoch.
 	tv2 bool
 
+	// markersTV2 says the markers of the end being written go out as
+	// transaction version 2 (Marker.TransactionVersion): the end bumped
+	// the epoch of a tv2 client's transaction. Set on the state a
+	// prepare transition builds; not recorded, so false after a load.
+	markersTV2 bool
+
 	// lastEpoch is the epoch before the last bump (-1 at load): a client
 	// retrying the request that bumped it is answered, not fenced.
 	lastEpoch int16

@@ -20,6 +20,7 @@ import (
 // markers command.
 //
 //	new [max-timeout=MS] [expiration=MS] [coordinator-epoch=N] [offsets-partitions=N] [manual-appends] [manual-allocs]
+//	    [marker-versions]   (markers print their transaction version: tv=N)
 //	tick T
 //	init id=I txn=T [timeout=MS] [pid=P epoch=E] [v=V]
 //	add id=I txn=T pid=P epoch=E partitions=T/P,... [v=V]
@@ -49,11 +50,13 @@ type harness struct {
 	now          Time
 	manualAppend bool
 	manualAlloc  bool
-	nextPID      int64
-	log          []Record
-	pending      map[AppendID]Append
-	markers      []Marker // sent, not answered
-	out          strings.Builder
+	// markerVersions prints each marker's TransactionVersion.
+	markerVersions bool
+	nextPID        int64
+	log            []Record
+	pending        map[AppendID]Append
+	markers        []Marker // sent, not answered
+	out            strings.Builder
 }
 
 func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
@@ -71,6 +74,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "coordinator-epoch", &h.cfg.CoordinatorEpoch)
 		td.MaybeScanArgs(t, "offsets-partitions", &h.cfg.OffsetsPartitions)
 		h.manualAppend, h.manualAlloc = td.HasArg("manual-appends"), td.HasArg("manual-allocs")
+		h.markerVersions = td.HasArg("marker-versions")
 		h.nextPID, h.log, h.pending, h.markers = 1000, nil, map[AppendID]Append{}, nil
 		h.c = NewCoordinator(h.cfg)
 		h.c.Loaded(h.now)
@@ -233,8 +237,12 @@ func (h *harness) drain(t *testing.T) {
 			if m.Commit {
 				outcome = "commit"
 			}
-			fmt.Fprintf(&h.out, "marker %s %s/%d pid=%d epoch=%d coordinator-epoch=%d txn=%s\n", outcome, m.Topic, m.Partition,
+			fmt.Fprintf(&h.out, "marker %s %s/%d pid=%d epoch=%d coordinator-epoch=%d txn=%s", outcome, m.Topic, m.Partition,
 				m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.TransactionalID)
+			if h.markerVersions {
+				fmt.Fprintf(&h.out, " tv=%d", m.TransactionVersion)
+			}
+			fmt.Fprintln(&h.out)
 			h.markers = append(h.markers, m)
 		}
 		for _, a := range rd.Added {
