@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -70,4 +72,36 @@ func TestLongSeedsConverge(t *testing.T) {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])
 		}
 	}
+}
+
+// TestGroupOfManyPartitionsCommits: a consumer group member that owns 60
+// partitions commits them in one batch of about 2.4 KB. It must fit in a
+// segment of __consumer_offsets, or every commit is refused
+// (RECORD_LIST_TOO_LARGE), the coordinator reverts by loading its
+// partition again and forgets its members, and the group never settles
+// (seed 17 with --duration 3m, whose workload had created 25 topics).
+func TestGroupOfManyPartitionsCommits(t *testing.T) {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.GroupMembers, p.ProduceEveryMs = 20, 3, 1, 20
+	var trace bytes.Buffer
+	rep := Run(Options{Seed: 5, DurationMs: 40_000, Profile: &p, Trace: &trace})
+	if rep.Failed() {
+		t.Fatalf("%v", rep.Violations[0])
+	}
+	if n := strings.Count(trace.String(), "reverts after a failed append"); n > 0 {
+		t.Fatalf("the group coordinator reverted %d times without a fault: %s", n, firstLine(trace.String(), "RECORD_LIST_TOO_LARGE"))
+	}
+	if !strings.Contains(trace.String(), "groups stable") {
+		t.Fatalf("the group was never checked stable")
+	}
+}
+
+// firstLine is the first line of s that holds sub.
+func firstLine(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
 }
