@@ -75,6 +75,9 @@ type node struct {
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()
+	// handOffDone runs when the quorum's leadership was handed on before
+	// a graceful stop (node_quorum.go).
+	handOffDone func()
 
 	// The replica manager: replicas run once the node's registration is in
 	// its image; hosted is the image they were last moved to.
@@ -330,7 +333,7 @@ func (n *node) start() error {
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
 	n.ctrlProposals = nil
-	n.lifecycle, n.shutdownDone = nil, nil
+	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.replicasOn = false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
@@ -385,7 +388,7 @@ func (n *node) stopProcess() {
 	n.replicasOn = false
 	n.failing = nil
 	n.coords = nil
-	n.lifecycle, n.shutdownDone = nil, nil
+	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.cleaner = nodeCleaner{}
 }
 
