@@ -445,7 +445,7 @@ func (c *client) createTopic(spec topicSpec) {
 	configs := [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
 		{"segment.bytes", "65536"}}
 	if spec.compacted {
-		configs = append(configs[:2], compactedTopicConfigs(spec.name)...)
+		configs = append(configs[:2], compactedTopicConfigs()...)
 	}
 	for _, kv := range configs {
 		cfg := kmsg.NewCreateTopicsRequestTopicConfig()

@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/cluster"
-	"gregor/groups"
 	"gregor/logstore"
 )
 
@@ -63,18 +62,6 @@ const (
 	// compactedSegmentBytes is segment.bytes of the compacted topics in
 	// the simulator, small so that segments roll and get cleaned.
 	compactedSegmentBytes = 2048
-	// offsetsSegmentBytes is segment.bytes of __consumer_offsets (Kafka's
-	// offsets.topic.segment.bytes: 100 MiB). A segment must hold the
-	// largest batch the group coordinator writes: one offset commit, about
-	// 40 bytes a partition, atomic in one batch. A batch larger than the
-	// segment is refused (RECORD_LIST_TOO_LARGE), the coordinator reverts
-	// by loading its partition again, and its consumer group members,
-	// which it does not write, are forgotten: with 2 KiB segments a member
-	// owning the 52 partitions of a three-minute run (seed 17) committed,
-	// was refused and rejoined every second, and its group never settled.
-	// 16 KiB holds commits of about 400 partitions and still rolls
-	// segments for compaction within a minute.
-	offsetsSegmentBytes = 16 << 10
 )
 
 // compactionLog is what compaction did to one partition, on any replica.
@@ -421,12 +408,8 @@ func (b shadowBatch) id() batchID { return batchID{b.base, b.last, b.epoch, b.cr
 
 // compactedTopicConfigs are the configs of a compacted topic in the
 // simulator.
-func compactedTopicConfigs(topic string) [][2]string {
-	segmentBytes := compactedSegmentBytes
-	if topic == groups.OffsetsTopic {
-		segmentBytes = offsetsSegmentBytes
-	}
-	return [][2]string{{"cleanup.policy", "compact"}, {"segment.bytes", fmt.Sprint(segmentBytes)},
+func compactedTopicConfigs() [][2]string {
+	return [][2]string{{"cleanup.policy", "compact"}, {"segment.bytes", fmt.Sprint(compactedSegmentBytes)},
 		{"min.cleanable.dirty.ratio", "0.3"}}
 }
 

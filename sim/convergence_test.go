@@ -75,11 +75,12 @@ func TestLongSeedsConverge(t *testing.T) {
 }
 
 // TestGroupOfManyPartitionsCommits: a consumer group member that owns 60
-// partitions commits them in one batch of about 2.4 KB. It must fit in a
-// segment of __consumer_offsets, or every commit is refused
-// (RECORD_LIST_TOO_LARGE), the coordinator reverts by loading its
-// partition again and forgets its members, and the group never settles
-// (seed 17 with --duration 3m, whose workload had created 25 topics).
+// partitions would commit them in one batch of about 2.7 KB, more than a
+// 2 KiB segment of __consumer_offsets holds: every commit would be refused
+// (RECORD_LIST_TOO_LARGE), the coordinator would revert by loading its
+// partition again and forget its members, and the group would never settle
+// (seed 17 with --duration 3m, whose workload had created 25 topics). The
+// member commits them in turns (commitMaxPartitions).
 func TestGroupOfManyPartitionsCommits(t *testing.T) {
 	p := QuietProfile()
 	p.Topics, p.Partitions, p.GroupMembers, p.ProduceEveryMs = 20, 3, 1, 20
