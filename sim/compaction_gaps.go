@@ -16,10 +16,57 @@ import "slices"
 // compacted prefix whose superseding records were all truncated; a read at
 // the log start returns nothing, and production's readers stop there).
 //
-// So each dropped batch is also known by the batch before it as first
+// A log read again at a restart is first filled from the shadow of the
+// replica that last had it open (prev): the recovered log is a prefix of
+// what that replica held, so its batches as first written are exact, where
+// the same offsets may have held other batches in other histories. Failing
+// that, each dropped batch is also known by the batch before it as first
 // written (follows), and a gap the successor cannot fill is filled forward
 // from the shadow's last batch: the run of dropped batches after it that
 // ends exactly where the log goes on (or ends).
+
+// keepShadow keeps the shadow of a replica whose log closes with its data
+// kept, for the next open of the log.
+func (n *node) keepShadow(h *replicaHost) {
+	if h.log == nil {
+		return
+	}
+	if n.closedShadows == nil {
+		n.closedShadows = map[tpKey]*shadowLog{}
+	}
+	s := h.shadow
+	s.batches = slices.Clone(s.batches)
+	n.closedShadows[h.key] = &s
+}
+
+// fillFromPrev fills the gap from the shadow's end to end with the batches
+// the previous shadow held there, if it held the same log up to the gap
+// and its batches fill it exactly; it says whether it did.
+func (s *shadowLog) fillFromPrev(end int64) bool {
+	p := s.prev
+	if p == nil || p.start != s.start {
+		return false
+	}
+	i := p.find(s.end())
+	if i < 0 || p.batches[i].base != s.end() {
+		return false
+	}
+	n := len(s.batches)
+	if (i == 0) != (n == 0) || n > 0 && p.batches[i-1].chain != s.batches[n-1].chain {
+		return false
+	}
+	j := i
+	for j < len(p.batches) && p.batches[j].last < end {
+		j++
+	}
+	if j == i || p.batches[j-1].last+1 != end {
+		return false
+	}
+	for _, b := range p.batches[i:j] {
+		s.pushBatch(b)
+	}
+	return true
+}
 
 // logStartID names the place before a log's first batch at offset start:
 // the predecessor of a dropped batch compaction found first in the shadow.

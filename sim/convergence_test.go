@@ -61,12 +61,32 @@ func TestShadowFillsGapsWhoseSuccessorWasTruncated(t *testing.T) {
 	}
 }
 
+// TestShadowRefilledFromTheReplicasOwn: two histories held different
+// batches at the same offsets, and compaction dropped both (each on its
+// replica). A replica whose recovered log holds nothing there is filled
+// from the shadow it had before the restart, not with the first history
+// that fits (seed 63 with --duration 3m: S4 after a restart).
+func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
+	canon := &compactionLog{dropped: map[batchID]shadowBatch{}}
+	other := shadowBatch{base: 0, last: 0, epoch: 0, crc: 10, pid: -1, pepoch: -1, seq: -1}
+	own := shadowBatch{base: 0, last: 0, epoch: 1, crc: 20, pid: -1, pepoch: -1, seq: -1}
+	canon.registerFollows(logStartID(0), other)
+	canon.registerFollows(logStartID(0), own)
+	prev := &shadowLog{canon: canon}
+	prev.pushBatch(own)
+	fresh := &shadowLog{canon: canon, prev: prev}
+	if !fresh.fillFromPrev(1) || len(fresh.batches) != 1 || fresh.batches[0].chain != prev.batches[0].chain {
+		t.Fatalf("refilled with %v, the replica held %v", fresh.batches, prev.batches)
+	}
+}
+
 // TestLongSeedsConverge plays the seeds that failed to converge: 529 (a
-// compacted __transaction_state replica went offline at its restart) and
-// 13 with three minutes of faults (S4 on a gap compaction left before a
-// later history's batch).
+// compacted __transaction_state replica went offline at its restart), 13
+// with three minutes of faults (S4 on a gap compaction left before a later
+// history's batch) and 63 (S4 on a gap refilled with another history's
+// batches).
 func TestLongSeedsConverge(t *testing.T) {
-	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}} {
+	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])

@@ -112,6 +112,10 @@ type node struct {
 	// the log what the loss dropped.
 	diskEnd     map[tpKey]int64
 	preCrashEnd map[tpKey]int64
+	// closedShadows are the shadows of the replicas whose logs were closed
+	// with their data kept, for the next open to fill the gaps compaction
+	// left (compaction_gaps.go).
+	closedShadows map[tpKey]*shadowLog
 
 	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
 	// with EIO with probability diskFaultP.
@@ -379,6 +383,11 @@ func (n *node) start() error {
 // stopProcess forgets everything the process held in memory; what it wrote
 // stays on the filesystem (a power loss then drops what was not synced).
 func (n *node) stopProcess() {
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h != nil {
+			n.keepShadow(h)
+		}
+	}
 	n.up, n.paused = false, false
 	n.inc++
 	n.backlog, n.queue = nil, nil
