@@ -83,10 +83,12 @@ func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
 // TestLongSeedsConverge plays the seeds that failed to converge: 529 (a
 // compacted __transaction_state replica went offline at its restart), 13
 // with three minutes of faults (S4 on a gap compaction left before a later
-// history's batch) and 63 (S4 on a gap refilled with another history's
-// batches).
+// history's batch), 63 (S4 on a gap refilled with another history's
+// batches) and 1869 (a failed roll left a segment file behind, and the log
+// did not open after a restart: logstore's TestFailedRollLeavesNoSegmentFile).
 func TestLongSeedsConverge(t *testing.T) {
-	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000}} {
+	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000},
+		{Seed: 1869, DurationMs: 60_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])
