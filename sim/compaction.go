@@ -79,6 +79,8 @@ type compactionLog struct {
 	// follows are the same batches by the batch before them as first
 	// written (compaction_gaps.go).
 	follows map[batchID][]shadowBatch
+	// droppedIDs are the same batches by their ids.
+	droppedIDs map[batchID]bool
 	// removed are the offsets whose records compaction removed.
 	removed map[int64]bool
 	// filled counts the dropped batches put back into shadows of logs

@@ -1,6 +1,10 @@
 package sim
 
-import "slices"
+import (
+	"slices"
+
+	"gregor/logstore"
+)
 
 // Gaps compaction leaves whose successor is gone. compactionLog.dropped
 // knows each dropped batch by the batch that followed it as first written,
@@ -81,7 +85,17 @@ func (c *compactionLog) registerFollows(prev batchID, d shadowBatch) {
 	if !slices.ContainsFunc(c.follows[prev], func(e shadowBatch) bool { return e.id() == d.id() }) {
 		c.follows[prev] = append(c.follows[prev], d)
 	}
+	if c.droppedIDs == nil {
+		c.droppedIDs = map[batchID]bool{}
+	}
+	c.droppedIDs[d.id()] = true
 }
+
+// wasDropped says compaction dropped the batch id (as first written) on
+// some replica: a log may hold it in its shadow only, and its leader-epoch
+// cache need not cover it (a follower that fetched past it from a
+// compacted leader starts the epoch at the first batch it got).
+func (c *compactionLog) wasDropped(id batchID) bool { return c != nil && c.droppedIDs[id] }
 
 // lastID is the shadow's last batch as first written, or the place before
 // its first batch when it holds none.
@@ -128,4 +142,23 @@ func (c *compactionLog) runTo(prev batchID, from, end int64) []shadowBatch {
 		}
 	}
 	return nil
+}
+
+// logHolds says the log holds a batch starting at base.
+func logHolds(log *logstore.Log, base int64) bool {
+	recs, err := log.Read(base, 1, base+1)
+	if err != nil {
+		return false
+	}
+	raw, err := recs.Bytes()
+	recs.Release()
+	if err != nil || len(raw) == 0 {
+		return false
+	}
+	size, err := logstore.BatchSize(raw)
+	if err != nil || size > len(raw) {
+		return false
+	}
+	b, err := logstore.ParseBatch(raw[:size])
+	return err == nil && b.FirstOffset == base
 }

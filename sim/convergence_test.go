@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"gregor/logstore"
+	"gregor/logstore/vfs"
 )
 
 // TestShadowFillsGapsWhoseSuccessorWasTruncated: compaction drops a batch
@@ -84,11 +87,13 @@ func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
 // compacted __transaction_state replica went offline at its restart), 13
 // with three minutes of faults (S4 on a gap compaction left before a later
 // history's batch), 63 (S4 on a gap refilled with another history's
-// batches) and 1869 (a failed roll left a segment file behind, and the log
-// did not open after a restart: logstore's TestFailedRollLeavesNoSegmentFile).
+// batches), 1869 (a failed roll left a segment file behind, and the log
+// did not open after a restart: logstore's TestFailedRollLeavesNoSegmentFile)
+// and 1167 (S4 on the leader-epoch cache of a follower whose shadow ended
+// with a batch compaction had dropped before it fetched).
 func TestLongSeedsConverge(t *testing.T) {
 	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000},
-		{Seed: 1869, DurationMs: 60_000}} {
+		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])
@@ -127,4 +132,19 @@ func firstLine(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestLogHolds: logHolds tells a batch the log holds from one it does not.
+func TestLogHolds(t *testing.T) {
+	log, err := logstore.Open(logstore.Options{FS: vfs.NewMem(), Dir: "/p", Config: logstore.DefaultConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	if _, err := log.Append([][]byte{buildKeyedBatch([]byte("k"), "v", 0), buildKeyedBatch([]byte("k"), "w", 0)}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !logHolds(log, 0) || !logHolds(log, 1) || logHolds(log, 2) {
+		t.Fatalf("logHolds(0, 1, 2) = %t, %t, %t", logHolds(log, 0), logHolds(log, 1), logHolds(log, 2))
+	}
 }
