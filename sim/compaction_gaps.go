@@ -115,7 +115,7 @@ func (s *shadowLog) fillForward(end int64) bool {
 	if s.canon == nil || end <= s.end() {
 		return end == s.end()
 	}
-	run := s.canon.runTo(s.lastID(), s.end(), end)
+	run := s.canon.runTo(s.lastID(), s.end(), end, map[batchID]bool{})
 	if run == nil {
 		return false
 	}
@@ -129,7 +129,13 @@ func (s *shadowLog) fillForward(end int64) bool {
 // runTo is a run of dropped batches after prev, starting at from and
 // ending exactly at end, or nil. Each step moves from forward, so the
 // search ends.
-func (c *compactionLog) runTo(prev batchID, from, end int64) []shadowBatch {
+// failed holds the batches after which no run reaches end, so that the
+// search visits each batch once (histories that diverge and meet again
+// would make it exponential).
+func (c *compactionLog) runTo(prev batchID, from, end int64, failed map[batchID]bool) []shadowBatch {
+	if failed[prev] {
+		return nil
+	}
 	for _, d := range c.follows[prev] {
 		switch {
 		case d.base != from || d.last >= end:
@@ -137,10 +143,11 @@ func (c *compactionLog) runTo(prev batchID, from, end int64) []shadowBatch {
 		case d.last+1 == end:
 			return []shadowBatch{d}
 		}
-		if rest := c.runTo(d.id(), d.last+1, end); rest != nil {
+		if rest := c.runTo(d.id(), d.last+1, end, failed); rest != nil {
 			return append([]shadowBatch{d}, rest...)
 		}
 	}
+	failed[prev] = true
 	return nil
 }
 
