@@ -17,26 +17,17 @@ import (
 // hand it to).
 type transferLeadership struct{ done func() }
 
-// transfer hands the leadership to the voter furthest along, so that the
-// quorum need not wait an election timeout for this node to be missed.
+// transfer hands the leadership on (the quorum core picks the voter), so
+// that the quorum need not wait an election timeout for this node to be
+// missed.
 func (a *quorumActor) transfer(msg *transferLeadership) {
-	st := a.core.Status()
-	if st.Role != quorum.RoleLeader {
-		msg.done()
-		return
-	}
-	to, best := int32(-1), int64(-1)
-	for _, v := range st.Voters {
-		if v.NodeID != st.NodeID && v.LogEndOffset > best {
-			to, best = v.NodeID, v.LogEndOffset
-		}
-	}
-	if to < 0 {
-		msg.done()
-		return
-	}
-	if err := a.core.TransferLeadership(to); err != nil {
+	to, err := a.core.HandOffLeadership()
+	switch {
+	case err != nil:
 		a.logger.Info("metadata quorum leadership not transferred", zap.Error(err))
+		msg.done()
+		return
+	case to < 0:
 		msg.done()
 		return
 	}

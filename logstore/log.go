@@ -562,7 +562,10 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 }
 
 // createSegment creates an empty .log file for baseOffset and syncs the
-// directory.
+// directory. On failure it removes the file again: the log goes on in its
+// active segment, past baseOffset, and a file left behind would be a
+// segment starting inside that one at the next open (recovery would cut
+// the log there, losing the records appended since).
 func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 	seg := l.newSegment(baseOffset, nowMs)
 	f, err := l.fs.OpenFile(seg.logPath(), osCreateFlags, 0o644)
@@ -571,14 +574,27 @@ func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 	}
 	if err := f.Truncate(0); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("empty segment %s: %w", seg.logPath(), err)
+		return nil, l.abandonSegmentFile(seg, fmt.Errorf("empty segment %s: %w", seg.logPath(), err))
 	}
 	seg.logFile = f
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("sync directory %s after creating %s: %w", l.dir, seg.logPath(), err)
+		return nil, l.abandonSegmentFile(seg, fmt.Errorf("sync directory %s after creating %s: %w", l.dir, seg.logPath(), err))
 	}
 	return seg, nil
+}
+
+// abandonSegmentFile removes the file of a segment that could not be
+// created and returns err; a file that cannot be removed either fails the
+// log, which then writes nothing more (recovery at the next open would
+// take the file for a segment).
+func (l *Log) abandonSegmentFile(seg *segment, err error) error {
+	if rerr := l.fs.Remove(seg.logPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		ferr := fmt.Errorf("remove %s after a failed roll: %w", seg.logPath(), rerr)
+		l.fail(ferr)
+		return fmt.Errorf("%w (and %v)", err, ferr)
+	}
+	return err
 }
 
 func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {

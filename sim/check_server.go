@@ -304,6 +304,9 @@ func (c *serverChecks) checkEpochCache(h *replicaHost) {
 		return
 	}
 	last := h.shadow.batches[n-1]
+	if h.shadow.canon.wasDropped(last.id()) && !logHolds(h.log, last.base) {
+		return // the shadow alone holds it (compaction_gaps.go)
+	}
 	covering := int32(-1)
 	for _, e := range es {
 		if e.StartOffset <= last.base {

@@ -24,11 +24,13 @@
 //     replication-only links) and its RPC layer;
 //   - node*.go: a broker's shell: the quorum and the controller, the
 //     broker's lifecycle (registration, heartbeats, fencing, controlled
-//     shutdown, offline replicas) and replica manager, the replicas, the
-//     fetchers and the fetch servers;
-//   - compaction.go: log compaction jobs as events (planned by the
-//     replica, run by the node's cleaner, committed by the replica), the
-//     compaction checker C1, and what compaction did to each partition;
+//     shutdown with the quorum's leadership handed on, offline replicas)
+//     and replica manager, the replicas, the fetchers and the fetch
+//     servers;
+//   - compaction.go, compaction_gaps.go: log compaction jobs as events
+//     (planned by the replica, run by the node's cleaner, committed by the
+//     replica), the compaction checker C1, and what compaction did to each
+//     partition (so that a log read again is seen as first written);
 //   - client.go, history.go: the workload's clients and their history;
 //   - node_group.go, client_group.go, client_classic.go, check_group.go:
 //     consumer groups: the groups core on the leader of each

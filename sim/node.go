@@ -75,6 +75,9 @@ type node struct {
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()
+	// handOffDone runs when the quorum's leadership was handed on before
+	// a graceful stop (node_quorum.go).
+	handOffDone func()
 
 	// The replica manager: replicas run once the node's registration is in
 	// its image; hosted is the image they were last moved to.
@@ -109,6 +112,10 @@ type node struct {
 	// the log what the loss dropped.
 	diskEnd     map[tpKey]int64
 	preCrashEnd map[tpKey]int64
+	// closedShadows are the shadows of the replicas whose logs were closed
+	// with their data kept, for the next open to fill the gaps compaction
+	// left (compaction_gaps.go).
+	closedShadows map[tpKey]*shadowLog
 
 	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
 	// with EIO with probability diskFaultP.
@@ -330,7 +337,7 @@ func (n *node) start() error {
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
 	n.ctrlProposals = nil
-	n.lifecycle, n.shutdownDone = nil, nil
+	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.replicasOn = false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
@@ -376,6 +383,11 @@ func (n *node) start() error {
 // stopProcess forgets everything the process held in memory; what it wrote
 // stays on the filesystem (a power loss then drops what was not synced).
 func (n *node) stopProcess() {
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h != nil {
+			n.keepShadow(h)
+		}
+	}
 	n.up, n.paused = false, false
 	n.inc++
 	n.backlog, n.queue = nil, nil
@@ -385,7 +397,7 @@ func (n *node) stopProcess() {
 	n.replicasOn = false
 	n.failing = nil
 	n.coords = nil
-	n.lifecycle, n.shutdownDone = nil, nil
+	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.cleaner = nodeCleaner{}
 }
 

@@ -419,9 +419,9 @@ func (w *World) uncleanEnabled(img *cluster.MetadataImage, t *cluster.TopicImage
 // controlledShutdown stops a node gracefully, as `gregor serve` does on
 // SIGTERM: its lifecycle core asks the controller to move its leadership
 // away (heartbeats with WantShutdown) until the controller lets it stop, or
-// the controlled shutdown times out; then the process stops (its files
-// stay as written) and then runs. A node that crashes meanwhile does not
-// run then.
+// the controlled shutdown times out; then it hands the quorum's leadership
+// on (node_quorum.go), the process stops (its files stay as written) and
+// then runs. A node that crashes meanwhile does not run then.
 func (w *World) controlledShutdown(n *node, then func()) {
 	if !n.up || n.lifecycle == nil {
 		return
@@ -430,9 +430,11 @@ func (w *World) controlledShutdown(n *node, then func()) {
 	w.timelinef("fault: %s shuts down (controlled shutdown)", n.name())
 	w.rec.begin(w.now, "down", n.name(), "controlled shutdown")
 	n.shutdownDone = func() {
-		n.stopProcess()
-		w.timelinef("%s stopped after its controlled shutdown", n.name())
-		then()
+		n.handOffLeadership(func() {
+			n.stopProcess()
+			w.timelinef("%s stopped after its controlled shutdown", n.name())
+			then()
+		})
 	}
 	n.at(w.now, func() {
 		n.lifecycle.BeginControlledShutdown(n.instant())

@@ -173,6 +173,43 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 	if l.LeaderID != prev.LeaderID && l.LeaderID == n.id {
 		n.w.tracef("%s: leads the quorum in epoch %d", n.name(), l.LeaderEpoch)
 	}
+	if n.handOffDone != nil && l.LeaderID != n.id {
+		n.handedOff()
+	}
+}
+
+// handOffLeadership hands the quorum's leadership on before the process
+// stops gracefully, as production's node does after its controlled
+// shutdown (actors/broker_lifecycle_node.go, bounded by an election
+// timeout): the quorum core picks the voter, and then runs once another
+// node leads, once the election timeout passed, or at once when this node
+// does not lead.
+func (n *node) handOffLeadership(then func()) {
+	if n.q == nil || len(n.w.voters) < 2 {
+		then()
+		return
+	}
+	to, err := n.q.HandOffLeadership()
+	if err != nil || to < 0 {
+		if err != nil {
+			n.w.tracef("%s: quorum leadership not handed off: %v", n.name(), err)
+		}
+		then()
+		return
+	}
+	n.w.timelinef("controller: %s hands the quorum's leadership to n%d", n.name(), to)
+	n.handOffDone = then
+	n.at(n.w.now+n.w.timing.electionTimeoutMs, n.handedOff)
+	n.settle()
+}
+
+// handedOff ends a hand-off of the quorum's leadership: the process may
+// stop.
+func (n *node) handedOff() {
+	if done := n.handOffDone; done != nil {
+		n.handOffDone = nil
+		n.post(done)
+	}
 }
 
 // driveController carries out the controller's Ready: its proposals go to

@@ -88,7 +88,11 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	if t, ok := n.image.Topic(h.key.topic); ok {
 		h.unclean = w.uncleanEnabled(n.image, t)
 	}
-	if err := h.shadow.rebuild(log); err != nil {
+	h.shadow.prev = n.closedShadows[h.key]
+	delete(n.closedShadows, h.key)
+	err = h.shadow.rebuild(log)
+	h.shadow.prev = nil
+	if err != nil {
 		h.goOffline(fmt.Errorf("read the recovered log: %w", err))
 		return
 	}
@@ -344,11 +348,15 @@ func (h *replicaHost) goOffline(err error) {
 func (h *replicaHost) stop(deleteData bool) {
 	n := h.n
 	h.core = nil
+	if !deleteData {
+		n.keepShadow(h)
+	}
 	if h.log != nil {
 		_ = h.log.Close()
 		h.log = nil
 	}
 	if deleteData {
+		delete(n.closedShadows, h.key)
 		delete(n.diskEnd, h.key)
 		delete(n.preCrashEnd, h.key)
 		_ = n.fs.RemoveAll(h.dir())
@@ -414,6 +422,9 @@ type shadowLog struct {
 	batches []shadowBatch
 	// canon is what compaction did to the partition.
 	canon *compactionLog
+	// prev, while the shadow is rebuilt from a recovered log, is the
+	// shadow of the replica that last had the log open (compaction_gaps.go).
+	prev *shadowLog
 }
 
 type shadowBatch struct {
@@ -439,7 +450,7 @@ func (s *shadowLog) end() int64 {
 // written, after the batches compaction dropped before it.
 func (s *shadowLog) push(b logstore.Batch) {
 	crc := s.canon.originalCRC(&b)
-	if b.FirstOffset > s.end() {
+	if b.FirstOffset > s.end() && !s.fillFromPrev(b.FirstOffset) {
 		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})
 	}
 	s.pushBatch(shadowBatch{base: b.FirstOffset, last: b.LastOffset(), epoch: b.PartitionLeaderEpoch, crc: crc,
@@ -538,7 +549,13 @@ func (s *shadowLog) rebuild(log *logstore.Log) error {
 			return err
 		}
 		if len(raw) == 0 {
-			return fmt.Errorf("read at %d below the log end offset %d returned nothing", offset, log.LogEndOffset())
+			// No batch from offset to the log end: compaction emptied it
+			// and a truncation took what superseded it
+			// (compaction_gaps.go); production's readers stop here too.
+			if !s.fillFromPrev(log.LogEndOffset()) && !s.fillForward(log.LogEndOffset()) {
+				return fmt.Errorf("read at %d below the log end offset %d returned nothing, and compaction dropped no run of batches there", offset, log.LogEndOffset())
+			}
+			return nil
 		}
 		for len(raw) > 0 {
 			size, err := logstore.BatchSize(raw)

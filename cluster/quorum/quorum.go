@@ -343,6 +343,30 @@ func (q *Quorum) TransferLeadership(to int32) error {
 	return nil
 }
 
+// HandOffLeadership hands the leadership on, as a controller shutting down
+// gracefully does, to the voter furthest along (the one raft brings up to
+// date soonest; the lowest id of equals), so that the quorum need not wait
+// an election timeout to miss this node. It returns that voter, or -1 when
+// this node does not lead or no other voter exists. The leadership moved
+// once a Ready's Leadership names another leader; if it did not within an
+// election timeout, this node leads on.
+func (q *Quorum) HandOffLeadership() (int32, error) {
+	st := q.Status()
+	if st.Role != RoleLeader {
+		return -1, nil
+	}
+	to, best := int32(-1), int64(-1)
+	for _, v := range st.Voters {
+		if v.NodeID != st.NodeID && v.LogEndOffset > best {
+			to, best = v.NodeID, v.LogEndOffset
+		}
+	}
+	if to < 0 {
+		return -1, nil
+	}
+	return to, q.TransferLeadership(to)
+}
+
 // ReportUnreachable tells raft the last message to node could not be sent,
 // so the leader probes it instead of streaming.
 func (q *Quorum) ReportUnreachable(node int32) { q.rn.ReportUnreachable(raftID(node)) }

@@ -28,6 +28,8 @@ import (
 //	add-learner id=N           the active leader adds a learner
 //	remove-node id=N           the active leader removes a node
 //	transfer id=N              the active leader hands leadership to N
+//	hand-off                   the active leader hands leadership to the
+//	                           voter furthest along (a graceful shutdown)
 //	partition                  cut the network: one group of ids per line
 //	isolate id=N|leader|follower
 //	                           cut a node off from every other: node N, the
@@ -134,6 +136,16 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		if err := l.q.TransferLeadership(int32(id)); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
+	case "hand-off":
+		l := s.c.activeLeader()
+		if l == nil {
+			return "no leader"
+		}
+		to, err := l.q.HandOffLeadership()
+		if err != nil {
+			return fmt.Sprintf("error: %v", err)
+		}
+		return fmt.Sprintf("n%d hands leadership to %d", l.q.cfg.NodeID, to)
 	case "partition":
 		var groups [][]int32
 		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {

@@ -1,0 +1,171 @@
+package sim
+
+import (
+	"slices"
+
+	"gregor/logstore"
+)
+
+// Gaps compaction leaves whose successor is gone. compactionLog.dropped
+// knows each dropped batch by the batch that followed it as first written,
+// which is enough while that batch stays. But compaction removes records
+// that a later record of the same key superseded, and that later record
+// may itself be truncated afterwards: a loss the guarantees allow (a power
+// loss dropped committed records, so a replica truncates to agree with a
+// leader that never had them) takes the superseding records, and with
+// them the batch that named the dropped ones. The replica's log then holds
+// a gap that compaction made with a different batch after it (seed 13
+// with --duration 3m: the new leader's batch at the same offset, in a
+// later leader epoch), or nothing at all up to its end (seed 529: a
+// compacted prefix whose superseding records were all truncated; a read at
+// the log start returns nothing, and production's readers stop there).
+//
+// A log read again at a restart is first filled from the shadow of the
+// replica that last had it open (prev): the recovered log is a prefix of
+// what that replica held, so its batches as first written are exact, where
+// the same offsets may have held other batches in other histories. Failing
+// that, each dropped batch is also known by the batch before it as first
+// written (follows), and a gap the successor cannot fill is filled forward
+// from the shadow's last batch: the run of dropped batches after it that
+// ends exactly where the log goes on (or ends).
+
+// keepShadow keeps the shadow of a replica whose log closes with its data
+// kept, for the next open of the log.
+func (n *node) keepShadow(h *replicaHost) {
+	if h.log == nil {
+		return
+	}
+	if n.closedShadows == nil {
+		n.closedShadows = map[tpKey]*shadowLog{}
+	}
+	s := h.shadow
+	s.batches = slices.Clone(s.batches)
+	n.closedShadows[h.key] = &s
+}
+
+// fillFromPrev fills the gap from the shadow's end to end with the batches
+// the previous shadow held there, if it held the same log up to the gap
+// and its batches fill it exactly; it says whether it did.
+func (s *shadowLog) fillFromPrev(end int64) bool {
+	p := s.prev
+	if p == nil || p.start != s.start {
+		return false
+	}
+	i := p.find(s.end())
+	if i < 0 || p.batches[i].base != s.end() {
+		return false
+	}
+	n := len(s.batches)
+	if (i == 0) != (n == 0) || n > 0 && p.batches[i-1].chain != s.batches[n-1].chain {
+		return false
+	}
+	j := i
+	for j < len(p.batches) && p.batches[j].last < end {
+		j++
+	}
+	if j == i || p.batches[j-1].last+1 != end {
+		return false
+	}
+	for _, b := range p.batches[i:j] {
+		s.pushBatch(b)
+	}
+	return true
+}
+
+// logStartID names the place before a log's first batch at offset start:
+// the predecessor of a dropped batch compaction found first in the shadow.
+func logStartID(start int64) batchID { return batchID{base: start, last: start - 1, epoch: -1} }
+
+// registerFollows notes that d, dropped by compaction, followed prev in
+// the log as first written.
+func (c *compactionLog) registerFollows(prev batchID, d shadowBatch) {
+	if c.follows == nil {
+		c.follows = map[batchID][]shadowBatch{}
+	}
+	if !slices.ContainsFunc(c.follows[prev], func(e shadowBatch) bool { return e.id() == d.id() }) {
+		c.follows[prev] = append(c.follows[prev], d)
+	}
+	if c.droppedIDs == nil {
+		c.droppedIDs = map[batchID]bool{}
+	}
+	c.droppedIDs[d.id()] = true
+}
+
+// wasDropped says compaction dropped the batch id (as first written) on
+// some replica: a log may hold it in its shadow only, and its leader-epoch
+// cache need not cover it (a follower that fetched past it from a
+// compacted leader starts the epoch at the first batch it got).
+func (c *compactionLog) wasDropped(id batchID) bool { return c != nil && c.droppedIDs[id] }
+
+// lastID is the shadow's last batch as first written, or the place before
+// its first batch when it holds none.
+func (s *shadowLog) lastID() batchID {
+	if n := len(s.batches); n > 0 {
+		return s.batches[n-1].id()
+	}
+	return logStartID(s.start)
+}
+
+// fillForward adds to the shadow the run of batches compaction dropped
+// after its last batch that ends exactly at offset end (the next batch the
+// log holds, or its end); it says whether it found one. Of several runs
+// (histories that diverged after the shadow's last batch), the first
+// registered that fits is taken.
+func (s *shadowLog) fillForward(end int64) bool {
+	if s.canon == nil || end <= s.end() {
+		return end == s.end()
+	}
+	run := s.canon.runTo(s.lastID(), s.end(), end, map[batchID]bool{})
+	if run == nil {
+		return false
+	}
+	for _, b := range run {
+		s.pushBatch(b)
+	}
+	s.canon.filled += len(run)
+	return true
+}
+
+// runTo is a run of dropped batches after prev, starting at from and
+// ending exactly at end, or nil. Each step moves from forward, so the
+// search ends.
+// failed holds the batches after which no run reaches end, so that the
+// search visits each batch once (histories that diverge and meet again
+// would make it exponential).
+func (c *compactionLog) runTo(prev batchID, from, end int64, failed map[batchID]bool) []shadowBatch {
+	if failed[prev] {
+		return nil
+	}
+	for _, d := range c.follows[prev] {
+		switch {
+		case d.base != from || d.last >= end:
+			continue
+		case d.last+1 == end:
+			return []shadowBatch{d}
+		}
+		if rest := c.runTo(d.id(), d.last+1, end, failed); rest != nil {
+			return append([]shadowBatch{d}, rest...)
+		}
+	}
+	failed[prev] = true
+	return nil
+}
+
+// logHolds says the log holds a batch starting at base.
+func logHolds(log *logstore.Log, base int64) bool {
+	recs, err := log.Read(base, 1, base+1)
+	if err != nil {
+		return false
+	}
+	raw, err := recs.Bytes()
+	recs.Release()
+	if err != nil || len(raw) == 0 {
+		return false
+	}
+	size, err := logstore.BatchSize(raw)
+	if err != nil || size > len(raw) {
+		return false
+	}
+	b, err := logstore.ParseBatch(raw[:size])
+	return err == nil && b.FirstOffset == base
+}
