@@ -114,6 +114,10 @@ type Stats struct {
 	Compactions, RecordsCompacted                              int64
 	InvariantsChecked, PlantFired                              int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
+	// FetchReads are fetch answers whose records were read after the
+	// plan (fetch_read.go); of them, FetchReadsChanged read other bytes
+	// than planned and FetchReadsBroken read short (connection closed).
+	FetchReads, FetchReadsChanged, FetchReadsBroken int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -197,6 +201,8 @@ type World struct {
 	rec *recorder
 	// compaction is what compaction did to each partition (compaction.go).
 	compaction map[tpKey]*compactionLog
+	// reads are the fetch writers (fetch_read.go), set up on first use.
+	reads *fetchReads
 }
 
 type runPhase int8
