@@ -134,10 +134,11 @@ func (fw *fetchWrite) start() {
 
 // write reads the planned records and sends the response, or closes the
 // connection when a read comes up short.
-func (fw *fetchWrite) write() { fw.writeOutcome() }
+func (fw *fetchWrite) write() { fw.writeOutcome(false) }
 
-// writeOutcome is write; it says what the read found, for a scenario.
-func (fw *fetchWrite) writeOutcome() string {
+// writeOutcome is write; with describe, it says what the read found (for
+// a scenario).
+func (fw *fetchWrite) writeOutcome(describe bool) string {
 	n := fw.n
 	w := n.w
 	w.stats.FetchReads++
@@ -158,9 +159,20 @@ func (fw *fetchWrite) writeOutcome() string {
 			w.timelinef("%s: fetch answer to %s: %s [%d, %d) reads short (%v): connection closed",
 				n.name(), endpointName(fw.req.from), p.tp, p.recs.FirstOffset, p.recs.NextOffset, err)
 			w.net.send(&message{from: fw.req.to, to: fw.req.from, kind: msgResponse, corr: fw.req.corr, err: errConnectionClosed})
+			if !describe {
+				return ""
+			}
 			return fmt.Sprintf("%s [%d, %d) short: connection closed", p.tp, p.recs.FirstOffset, p.recs.NextOffset)
 		}
-		found = append(found, fw.checkRead(p, got))
+		changedAt := fw.checkRead(p, got)
+		if describe {
+			span := fmt.Sprintf("%s [%d, %d) high watermark %d", p.tp, p.recs.FirstOffset, p.recs.NextOffset, p.highWatermark)
+			if changedAt < 0 {
+				found = append(found, span+": as planned")
+			} else {
+				found = append(found, fmt.Sprintf("%s: changed from offset %d (%d bytes planned, %d read)", span, changedAt, len(p.planned), len(got)))
+			}
+		}
 		fw.resp.Topics[p.ti].Partitions[p.pi].RecordBatches = got
 		w.stats.BytesFetched += int64(len(got))
 	}
@@ -171,13 +183,13 @@ func (fw *fetchWrite) writeOutcome() string {
 // checkRead is F1: what a read returns below the high watermark its answer
 // announces is what the log held there at the plan. Above it (a
 // follower's read reaches the log end offset) the log may have changed:
-// that is reported on the timeline, as is a change a loss excuses.
-func (fw *fetchWrite) checkRead(p *writePart, got []byte) string {
+// that is reported on the timeline, as is a change a loss excuses. It
+// returns the base offset of the first batch that changed, -1 for none.
+func (fw *fetchWrite) checkRead(p *writePart, got []byte) int64 {
 	w := fw.n.w
 	w.stats.InvariantsChecked++
-	span := fmt.Sprintf("%s [%d, %d) high watermark %d", p.tp, p.recs.FirstOffset, p.recs.NextOffset, p.highWatermark)
 	if p.planned == nil || bytes.Equal(got, p.planned) {
-		return span + ": as planned"
+		return -1
 	}
 	w.stats.FetchReadsChanged++
 	at := 0
@@ -199,7 +211,7 @@ func (fw *fetchWrite) checkRead(p *writePart, got []byte) string {
 		w.violation("F1", fmt.Sprintf("%s: %s fetch of %s read other bytes from offset %d than planned, below the high watermark %d it announced",
 			fw.n.name(), kind, p.tp, base, p.highWatermark))
 	}
-	return fmt.Sprintf("%s: changed from offset %d (%d bytes planned, %d read)", span, base, len(p.planned), len(got))
+	return base
 }
 
 // batchBaseAt is the base offset of the batch of b holding byte at (of the

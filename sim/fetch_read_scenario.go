@@ -35,7 +35,7 @@ func (s *Scenario) doFetchRead(cmd string, args []Arg) bool {
 				continue
 			}
 			var found string
-			n.run(func() { found = fw.writeOutcome() })
+			n.run(func() { found = fw.writeOutcome(true) })
 			s.printf("%s: answer to %s: %s", n.name(), endpointName(fw.req.from), found)
 		}
 	default:
