@@ -54,7 +54,7 @@ type fetchReads struct {
 	rng *rand.Rand
 	// fastMeanMs is the mean delay of an idle writer; slowP is the share
 	// of answers whose writer is slow, with a delay of mean slowMeanMs
-	// (the profile's SlowWriteP and SlowWriteMs).
+	// (the profile's SlowWriteP and SlowWriteMs), while faults run.
 	fastMeanMs, slowP, slowMeanMs float64
 	// holding are the nodes whose writers a scenario stalled
 	// (hold-reads); held their writes, in answer order.
@@ -72,8 +72,8 @@ func (w *World) fetchReads() *fetchReads {
 }
 
 // delayMs draws how long an answer waits for its writer.
-func (fr *fetchReads) delayMs() int64 {
-	if chance(fr.rng, fr.slowP) {
+func (fr *fetchReads) delayMs(w *World) int64 {
+	if w.phase == phaseFaulty && chance(fr.rng, fr.slowP) {
 		return expMs(fr.rng, fr.slowMeanMs)
 	}
 	return expMs(fr.rng, fr.fastMeanMs)
@@ -103,16 +103,63 @@ type writePart struct {
 	// for F1; production keeps none); lossEra the partition's era then.
 	planned []byte
 	lossEra int
+	// at is the replica's state at the plan, to tell what changed before
+	// the read.
+	at replicaStamp
+}
+
+// replicaStamp is what a read can race with in a replica: its leadership,
+// its log's start and end, compaction.
+type replicaStamp struct {
+	h                  *replicaHost
+	leaderEpoch        int32
+	leader             bool
+	logStart, logEnd   int64
+	clusterCompactions int64
+}
+
+// stamp is the replica's state now (h may be nil).
+func stamp(w *World, h *replicaHost) replicaStamp {
+	if h == nil || h.core == nil || h.log == nil {
+		return replicaStamp{}
+	}
+	return replicaStamp{h: h, leaderEpoch: h.core.LeaderEpoch(), leader: h.core.IsLeader(), logStart: h.log.LogStartOffset(), logEnd: h.log.LogEndOffset(),
+		clusterCompactions: w.stats.Compactions}
+}
+
+// raced says what changed in the replica between the plan and the read,
+// "" for nothing.
+func (p *writePart) raced(n *node) string {
+	was := p.at
+	if was.h == nil {
+		return ""
+	}
+	now := stamp(n.w, n.replicas[p.tp])
+	switch {
+	case now.h != was.h:
+		return "the replica stopped"
+	case now.leaderEpoch != was.leaderEpoch || now.leader != was.leader:
+		return fmt.Sprintf("leadership changed (leader epoch %d to %d)", was.leaderEpoch, now.leaderEpoch)
+	case now.logEnd < p.recs.NextOffset:
+		return fmt.Sprintf("the log was truncated to %d", now.logEnd)
+	case now.logEnd < was.logEnd:
+		return fmt.Sprintf("the log was truncated from %d to %d", was.logEnd, now.logEnd)
+	case now.logStart > was.logStart:
+		return fmt.Sprintf("the log start rose to %d", now.logStart)
+	case now.clusterCompactions != was.clusterCompactions && n.w.compaction[p.tp] != nil:
+		return "compaction may have committed"
+	}
+	return ""
 }
 
 // plan adds a partition's records to the write.
-func (fw *fetchWrite) plan(ti, pi int, tp tpKey, recs *logstore.Records, highWatermark int64) {
+func (fw *fetchWrite) plan(ti, pi int, tp tpKey, h *replicaHost, recs *logstore.Records, highWatermark int64) {
 	planned, err := recs.Bytes()
 	if err != nil {
 		planned = nil // the read will tell
 	}
 	fw.parts = append(fw.parts, writePart{ti: ti, pi: pi, tp: tp, recs: recs, highWatermark: highWatermark,
-		planned: planned, lossEra: fw.n.w.lossEra[tp]})
+		planned: planned, lossEra: fw.n.w.lossEra[tp], at: stamp(fw.n.w, h)})
 }
 
 // start sends an answer without records at once, and schedules the read
@@ -129,7 +176,7 @@ func (fw *fetchWrite) start() {
 		fr.held[n.id] = append(fr.held[n.id], fw)
 		return
 	}
-	n.at(n.w.now+fr.delayMs(), fw.write)
+	n.at(n.w.now+fr.delayMs(n.w), fw.write)
 }
 
 // write reads the planned records and sends the response, or closes the
@@ -145,6 +192,10 @@ func (fw *fetchWrite) writeOutcome(describe bool) string {
 	var found []string
 	for k := range fw.parts {
 		p := &fw.parts[k]
+		if race := p.raced(n); race != "" {
+			w.stats.FetchReadsRaced++
+			w.tracef("%s: fetch answer to %s: %s [%d, %d) read after %s", n.name(), endpointName(fw.req.from), p.tp, p.recs.FirstOffset, p.recs.NextOffset, race)
+		}
 		size := p.recs.Len()
 		got, err := p.recs.Bytes()
 		p.recs.Release()

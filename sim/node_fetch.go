@@ -310,7 +310,7 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 						rp.AbortedTransactions = append(rp.AbortedTransactions, at)
 					}
 				}
-				fw.plan(ti, pi, tpKey{t.Topic, p.Partition}, recs, pa.HighWatermark)
+				fw.plan(ti, pi, tpKey{t.Topic, p.Partition}, s.targets[i].h, recs, pa.HighWatermark)
 			} else {
 				releaseRecords(recs)
 			}

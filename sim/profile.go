@@ -257,7 +257,7 @@ func DrawProfile(seed uint64) Profile {
 	p.ReadCommitted = on(0.5)
 	// Slow fetch writers, drawn after everything before them.
 	if on(0.3) {
-		p.SlowWriteP, p.SlowWriteMs = between(0.001, 0.05), between(20, 500)
+		p.SlowWriteP, p.SlowWriteMs = between(0.01, 0.2), between(50, 1000)
 	}
 	return p
 }

@@ -115,9 +115,11 @@ type Stats struct {
 	InvariantsChecked, PlantFired                              int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
 	// FetchReads are fetch answers whose records were read after the
-	// plan (fetch_read.go); of them, FetchReadsChanged read other bytes
-	// than planned and FetchReadsBroken read short (connection closed).
-	FetchReads, FetchReadsChanged, FetchReadsBroken int64
+	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
+	// change meanwhile (leadership, truncation, log start, compaction),
+	// FetchReadsChanged read other bytes than planned and
+	// FetchReadsBroken read short (connection closed).
+	FetchReads, FetchReadsRaced, FetchReadsChanged, FetchReadsBroken int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -472,6 +474,8 @@ func (r *Report) Summary() string {
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
+		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
 	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
 	if r.Plant != PlantNone {
 		fmt.Fprintf(&b, "; plant fired %d times", s.PlantFired)
