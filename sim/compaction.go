@@ -76,6 +76,9 @@ type compactionLog struct {
 	// whatever other histories held at its offsets (after unclean
 	// elections).
 	dropped map[batchID]shadowBatch
+	// follows are the same batches by the batch before them as first
+	// written (compaction_gaps.go).
+	follows map[batchID][]shadowBatch
 	// removed are the offsets whose records compaction removed.
 	removed map[int64]bool
 	// filled counts the dropped batches put back into shadows of logs
@@ -264,7 +267,7 @@ func readLogView(log *logstore.Log) (*logView, error) {
 			return nil, err
 		}
 		if len(raw) == 0 {
-			return nil, fmt.Errorf("read at %d below the log end offset %d returned nothing", offset, log.LogEndOffset())
+			break // compaction emptied the log's end (compaction_gaps.go)
 		}
 		for len(raw) > 0 {
 			size, err := logstore.BatchSize(raw)
@@ -356,7 +359,13 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 		a, ok := afterBatches[sb.base]
 		switch {
 		case !ok && beforeBatches[sb.base] && i+1 < len(shadow.batches):
-			c.dropped[shadow.batches[i+1].id()] = shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc, pid: sb.pid, pepoch: sb.pepoch, seq: sb.seq}
+			d := shadowBatch{base: sb.base, last: sb.last, epoch: sb.epoch, crc: sb.crc, pid: sb.pid, pepoch: sb.pepoch, seq: sb.seq}
+			c.dropped[shadow.batches[i+1].id()] = d
+			prev := logStartID(shadow.start)
+			if i > 0 {
+				prev = shadow.batches[i-1].id()
+			}
+			c.registerFollows(prev, d)
 		case ok && a.crc != sb.crc:
 			c.rewritten[a] = sb.crc
 		}
@@ -368,7 +377,9 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 // next, the batch that follows a gap in the log it reads (a restart's
 // recovery, a follower fetching from a compacted leader), so that it holds
 // the log as first written. It adds nothing unless the dropped batches
-// fill the gap exactly.
+// fill the gap exactly; when next does not name them (a truncation took
+// the batch that did), they are looked for after the shadow's last batch
+// (compaction_gaps.go).
 func (s *shadowLog) fillDropped(next batchID) {
 	if s.canon == nil {
 		return
@@ -377,6 +388,7 @@ func (s *shadowLog) fillDropped(next batchID) {
 	for id := next; ; {
 		d, ok := s.canon.dropped[id]
 		if !ok || d.base < s.end() {
+			s.fillForward(next.base)
 			return
 		}
 		run = append(run, d)

@@ -114,6 +114,13 @@ func (gh *groupHost) load(h *replicaHost) {
 		}
 		p, err := recs.Bytes()
 		recs.Release()
+		if err == nil && len(p) == 0 {
+			// Nothing from off to the high watermark: compaction emptied
+			// it and a truncation took what superseded it
+			// (compaction_gaps.go). Production's load stops here too
+			// (actors/coordinator_load.go).
+			break
+		}
 		if err == nil {
 			var next int64
 			next, err = gh.core.Load(p, off)
