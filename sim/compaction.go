@@ -398,7 +398,9 @@ func (s *shadowLog) fillDropped(next batchID) {
 		id = d.id()
 	}
 	for i := len(run) - 1; i >= 0; i-- {
-		s.pushBatch(run[i])
+		b := run[i]
+		b.filled = true
+		s.pushBatch(b)
 	}
 	s.canon.filled += len(run)
 }

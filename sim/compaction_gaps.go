@@ -59,6 +59,7 @@ func (s *shadowLog) fillForward(end int64) bool {
 		return false
 	}
 	for _, b := range run {
+		b.filled = true
 		s.pushBatch(b)
 	}
 	s.canon.filled += len(run)

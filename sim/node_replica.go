@@ -426,6 +426,11 @@ type shadowBatch struct {
 	pid    int64
 	pepoch int16
 	seq    int32
+	// filled says the log does not hold the batch: compaction dropped it
+	// before this log got it, and the shadow put it back (fillDropped,
+	// fillForward). The log's leader-epoch cache knows only the epochs of
+	// the batches it held (checkEpochCache).
+	filled bool
 }
 
 func (s *shadowLog) end() int64 {
