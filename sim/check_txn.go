@@ -75,6 +75,8 @@ type seqScan struct {
 type seqPos struct {
 	epoch   int16
 	lastSeq int32
+	// end is the offset after the producer's batch.
+	end int64
 }
 
 // txnWorld is the world's transaction side: the nodes' transaction state
@@ -211,7 +213,7 @@ func (c *txnChecks) scanSequences(h *replicaHost) {
 		}
 		c.w.stats.InvariantsChecked++
 		last := addSeq(b.seq, int32(b.last-b.base))
-		if prev, ok := st.last[b.pid]; ok {
+		if prev, ok := st.last[b.pid]; ok && !c.sequenceBreakExcused(h, prev, b) {
 			switch {
 			case b.pepoch == prev.epoch && !(b.seq == prev.lastSeq+1 || prev.lastSeq == math.MaxInt32 && b.seq == 0):
 				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d epoch %d has sequence %d at offset %d after sequence %d",
@@ -223,11 +225,29 @@ func (c *txnChecks) scanSequences(h *replicaHost) {
 				return
 			}
 		}
-		st.last[b.pid] = seqPos{epoch: b.pepoch, lastSeq: last}
+		st.last[b.pid] = seqPos{epoch: b.pepoch, lastSeq: last, end: b.last + 1}
 	}
 	if st.idx > 0 {
 		st.chain = s.batches[st.idx-1].chain
 	}
+}
+
+// sequenceBreakExcused says S7 may not hold between a producer's batch
+// (prev) and its next one in a replica's log (b): the partition had an
+// unclean election, or a power loss dropped offsets from one of its
+// replicas between them, taking batches of the producer that the client
+// does not know were lost (it goes on from its next sequence, and a
+// partition that no longer knows the producer accepts it, as Kafka's does).
+func (c *txnChecks) sequenceBreakExcused(h *replicaHost, prev seqPos, b shadowBatch) bool {
+	if c.w.checks.unclean[h.key] {
+		return true
+	}
+	for _, r := range c.w.checks.dropped[h.key] {
+		if r.to > prev.end && r.from <= b.base {
+			return true
+		}
+	}
+	return false
 }
 
 // addSeq adds delta to a sequence number, wrapping past math.MaxInt32 to

@@ -89,11 +89,13 @@ func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
 // history's batch), 63 (S4 on a gap refilled with another history's
 // batches), 1869 (a failed roll left a segment file behind, and the log
 // did not open after a restart: logstore's TestFailedRollLeavesNoSegmentFile)
-// and 1167 (S4 on the leader-epoch cache of a follower whose shadow ended
-// with a batch compaction had dropped before it fetched).
+// 1167 and 1097 (S4 on the leader-epoch cache of a follower whose shadow
+// ended with a batch compaction had dropped before it fetched) and 977 (S7
+// on a producer whose batches a power loss dropped, after which the
+// partition no longer knew it and took its next sequence).
 func TestLongSeedsConverge(t *testing.T) {
 	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000},
-		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}} {
+		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}, {Seed: 1097, DurationMs: 60_000}, {Seed: 977, DurationMs: 60_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])

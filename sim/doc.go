@@ -9,8 +9,9 @@
 // logstore and logstore/raftlog on a vfs.Mem per node (the broker
 // lifecycle too: cluster.BrokerLifecycle); its shells (node*.go) carry out
 // the cores' effects as the actors do in production. What production runs
-// outside the actors' mailboxes, the log cleaner's compaction jobs, runs
-// here as events in virtual time. Everything random comes from the run's
+// outside the actors' mailboxes, the log cleaner's compaction jobs and the
+// connection writers' reads of a fetch answer's records, runs here as
+// events in virtual time. Everything random comes from the run's
 // seed, split per subsystem (network, disk, faults, workload, membership,
 // ids, and raft's election jitter through crypto/rand.Reader for the run's
 // duration): the same seed gives the same run, event for event, and the
@@ -31,6 +32,10 @@
 //     (planned by the replica, run by the node's cleaner, committed by the
 //     replica), the compaction checker C1, and what compaction did to each
 //     partition (so that a log read again is seen as first written);
+//   - fetch_read.go, fetch_read_scenario.go: a fetch answer's records
+//     read, and the answer sent, in an event of their own at a seeded
+//     delay after the plan, as a connection's writer reads them in
+//     production; the check F1 and the hold-reads scenario commands;
 //   - client.go, history.go: the workload's clients and their history;
 //   - node_group.go, client_group.go, client_classic.go, check_group.go:
 //     consumer groups: the groups core on the leader of each

@@ -281,7 +281,10 @@ func partitionRead(rep cluster.FetchReply) cluster.PartitionRead {
 	return r
 }
 
-// answer sends the response and ends the server.
+// answer decides the response and ends the server. The records it
+// includes are read later, when the connection's writer writes them, in an
+// event of their own (fetch_read.go); the aborted transactions among them
+// are listed now, as the partition actor lists them with its reply.
 func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 	s.done = true
 	delete(s.n.servers, s.id)
@@ -289,37 +292,33 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 		s.n.serverIDs = slices.Delete(s.n.serverIDs, i, i+1)
 	}
 	resp := kmsg.NewPtrFetchResponse()
+	fw := &fetchWrite{n: s.n, req: s.req, resp: resp, follower: s.follower}
 	i := 0
-	for _, t := range s.body.Topics {
+	for ti, t := range s.body.Topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		for _, p := range t.Partitions {
+		for pi, p := range t.Partitions {
 			pa := a.Partitions[i]
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, pa.ErrorCode
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
-			if pa.IncludeRecords && s.recs[i] != nil {
-				b, err := s.recs[i].Bytes()
-				if err != nil {
-					rp.ErrorCode = kerr.KafkaStorageError.Code
-				} else {
-					rp.RecordBatches = b
-					s.n.w.stats.BytesFetched += int64(len(b))
-					if h := s.targets[i].h; s.isolation == cluster.ReadCommitted && h != nil && h.log != nil {
-						for _, a := range h.log.AbortedTransactions(s.recs[i].FirstOffset, s.recs[i].NextOffset) {
-							at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
-							at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
-							rp.AbortedTransactions = append(rp.AbortedTransactions, at)
-						}
+			if recs := s.recs[i]; pa.IncludeRecords && recs != nil && recs.Len() > 0 {
+				if h := s.targets[i].h; s.isolation == cluster.ReadCommitted && h != nil && h.log != nil {
+					for _, a := range h.log.AbortedTransactions(recs.FirstOffset, recs.NextOffset) {
+						at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+						at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+						rp.AbortedTransactions = append(rp.AbortedTransactions, at)
 					}
 				}
+				fw.plan(ti, pi, tpKey{t.Topic, p.Partition}, s.targets[i].h, recs, pa.HighWatermark)
+			} else {
+				releaseRecords(recs)
 			}
-			releaseRecords(s.recs[i])
 			s.recs[i] = nil
 			rt.Partitions = append(rt.Partitions, rp)
 			i++
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	s.n.w.respond(s.req, resp)
+	fw.start()
 }

@@ -154,6 +154,12 @@ type Profile struct {
 	// ReadCommitted makes the first of the consumers read with
 	// read_committed.
 	ReadCommitted bool
+
+	// SlowWriteP is the share of fetch answers whose connection writer is
+	// slow (behind earlier responses on its connection, or a client
+	// reading its socket slowly): their records are read, and the answer
+	// sent, SlowWriteMs later on average (fetch_read.go).
+	SlowWriteP, SlowWriteMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -249,6 +255,10 @@ func DrawProfile(seed uint64) Profile {
 	p.TxnAbortP = between(0.05, 0.3)
 	p.TxnTimeoutMs = between(5000, 20000)
 	p.ReadCommitted = on(0.5)
+	// Slow fetch writers, drawn after everything before them.
+	if on(0.3) {
+		p.SlowWriteP, p.SlowWriteMs = between(0.01, 0.2), between(50, 1000)
+	}
 	return p
 }
 
@@ -271,6 +281,7 @@ func (p Profile) String() string {
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
+	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {
 		faults = strings.Join(on, ", ")

@@ -142,9 +142,10 @@ func TestTxnCheckersCatchBadHistories(t *testing.T) {
 // a gap in a producer's sequences, a newer epoch not starting at 0, a
 // marker against its coordinator's decision, one without a decision.
 func TestTxnServerChecks(t *testing.T) {
-	seqCase := func(batches ...shadowBatch) string {
+	seqCaseDropped := func(dropped []offsetRange, batches ...shadowBatch) string {
 		w := newWorld(Options{Seed: 1, Profile: &Profile{}})
 		h := &replicaHost{n: w.node(1), key: tpKey{"t", 0}}
+		w.checks.dropped[h.key] = dropped
 		h.shadow.batches = batches
 		w.txn.checks.scanSequences(h)
 		if len(w.violations) > 0 {
@@ -152,6 +153,7 @@ func TestTxnServerChecks(t *testing.T) {
 		}
 		return ""
 	}
+	seqCase := func(batches ...shadowBatch) string { return seqCaseDropped(nil, batches...) }
 	b := func(base int64, pid int64, epoch int16, seq int32) shadowBatch {
 		return shadowBatch{base: base, last: base, pid: pid, pepoch: epoch, seq: seq, chain: uint64(base + 1)}
 	}
@@ -168,6 +170,18 @@ func TestTxnServerChecks(t *testing.T) {
 		if got := seqCase(tc.batches...); got != tc.want {
 			t.Errorf("%s: checks found %q, want %q", tc.name, got, tc.want)
 		}
+	}
+	// A power loss that dropped offsets between two batches of a producer
+	// (and so maybe its batches there) excuses the break; one elsewhere
+	// does not.
+	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 1, 0), b(1, 7, 2, 3)); got != "" {
+		t.Errorf("a new epoch not at 0 after a power loss dropped offsets between: checks found %q, want none", got)
+	}
+	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "" {
+		t.Errorf("a gap after a power loss dropped offsets between: checks found %q, want none", got)
+	}
+	if got := seqCaseDropped([]offsetRange{{node: 1, from: 10, to: 15}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "S7" {
+		t.Errorf("a gap with a power loss elsewhere: checks found %q, want S7", got)
 	}
 	markerCase := func(decided map[pidEpoch]bool, commit bool) string {
 		w := newWorld(Options{Seed: 1, Profile: &Profile{}})

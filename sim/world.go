@@ -114,6 +114,12 @@ type Stats struct {
 	Compactions, RecordsCompacted                              int64
 	InvariantsChecked, PlantFired                              int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
+	// FetchReads are fetch answers whose records were read after the
+	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
+	// change meanwhile (leadership, truncation, log start, compaction),
+	// FetchReadsChanged read other bytes than planned and
+	// FetchReadsBroken read short (connection closed).
+	FetchReads, FetchReadsRaced, FetchReadsChanged, FetchReadsBroken int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -197,6 +203,8 @@ type World struct {
 	rec *recorder
 	// compaction is what compaction did to each partition (compaction.go).
 	compaction map[tpKey]*compactionLog
+	// reads are the fetch writers (fetch_read.go), set up on first use.
+	reads *fetchReads
 }
 
 type runPhase int8
@@ -466,6 +474,8 @@ func (r *Report) Summary() string {
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
+		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
 	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
 	if r.Plant != PlantNone {
 		fmt.Fprintf(&b, "; plant fired %d times", s.PlantFired)
