@@ -39,6 +39,7 @@ type fetchPartitionResult struct {
 	highWatermark    int64
 	lastStableOffset int64
 	logStartOffset   int64
+	readUpTo         int64 // cluster.FetchReply.ReadUpTo
 	records          *logstore.Records
 	// currentLeader is the leader as the partition knows it, given with
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (KIP-951); nil for
@@ -61,6 +62,7 @@ type watchPartition struct {
 	fetch      fetchPartition
 	deadlineMs int64
 	readOnWake bool
+	emptyUpTo  int64 // cluster.Watch.EmptyUpTo
 	notify     func()
 }
 
@@ -201,7 +203,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	}
 	for _, w := range rd.Watches {
 		t := st.targets[w.Index]
-		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, notify: st.wake}
+		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, emptyUpTo: w.EmptyUpTo, notify: st.wake}
 		if w.ReadOnWake {
 			msg.fetch.reply = func(res fetchPartitionResult) { st.wokenWithRead(w.Index, res) }
 		}

@@ -11,7 +11,7 @@ import (
 // decided on, with leader hints.
 
 func partitionRead(res fetchPartitionResult) cluster.PartitionRead {
-	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset}
+	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset, ReadUpTo: res.readUpTo}
 	if res.records != nil {
 		pr.RecordsBytes = res.records.Len()
 	}

@@ -116,7 +116,7 @@ func (a *partitionActor) reply(rd *cluster.Ready) {
 	}
 	for _, rep := range rd.FetchReplies {
 		res := fetchPartitionResult{errorCode: rep.ErrorCode, highWatermark: rep.HighWatermark,
-			lastStableOffset: rep.LastStableOffset, logStartOffset: rep.LogStartOffset, records: rep.Records,
+			lastStableOffset: rep.LastStableOffset, logStartOffset: rep.LogStartOffset, readUpTo: rep.ReadUpTo, records: rep.Records,
 			currentLeader: hintOf(rep.CurrentLeader)}
 		if res.records != nil {
 			res.bytesOut = a.bytesOut

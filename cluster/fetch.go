@@ -33,6 +33,9 @@ type PartitionRead struct {
 	LogStartOffset   int64
 	// RecordsBytes is the size of the records read (0: none).
 	RecordsBytes int64
+	// ReadUpTo is FetchReply.ReadUpTo: with no records, the log holds none
+	// below it past the fetch offset.
+	ReadUpTo int64
 }
 
 // Fetch is the core of one Fetch request: its partitions in request order,
@@ -85,6 +88,9 @@ type FetchWatch struct {
 	FetchOffset int64
 	DeadlineMs  int64
 	ReadOnWake  bool
+	// EmptyUpTo is Watch.EmptyUpTo: the end of the stretch past the fetch
+	// offset that the last read found empty, or 0.
+	EmptyUpTo int64
 }
 
 // FetchAnswer is a Fetch's response, one entry per target in request order.
@@ -212,7 +218,11 @@ func (f *Fetch) decide(now Instant) {
 	f.ready.Watches = nil
 	for i, t := range f.targets {
 		if t.ErrorCode == 0 {
-			f.ready.Watches = append(f.ready.Watches, FetchWatch{Index: i, FetchOffset: t.FetchOffset, DeadlineMs: f.cfg.DeadlineMs, ReadOnWake: f.routed == 1})
+			w := FetchWatch{Index: i, FetchOffset: t.FetchOffset, DeadlineMs: f.cfg.DeadlineMs, ReadOnWake: f.routed == 1}
+			if rd := f.reads[i]; rd.RecordsBytes == 0 && rd.ReadUpTo > t.FetchOffset {
+				w.EmptyUpTo = rd.ReadUpTo
+			}
+			f.ready.Watches = append(f.ready.Watches, w)
 		}
 	}
 }

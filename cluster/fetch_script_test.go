@@ -16,7 +16,7 @@ import (
 //
 //	new min-bytes=N max-bytes=N deadline=MS
 //	    input: one line per partition "pI offset=O [error=NAME]"
-//	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S]
+//	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S] [read-up-to=U]
 //	                 [error=NAME]" per partition that read something
 //	woken
 //	woken-with-read T pI [bytes=N] [hw=H] [error=NAME]
@@ -103,7 +103,11 @@ func printFetchReady(rd FetchReady, last []PartitionRead) string {
 		b.WriteString("read\n")
 	}
 	for _, w := range rd.Watches {
-		fmt.Fprintf(&b, "watch p%d offset=%d deadline=%d read-on-wake=%t\n", w.Index, w.FetchOffset, w.DeadlineMs, w.ReadOnWake)
+		fmt.Fprintf(&b, "watch p%d offset=%d deadline=%d read-on-wake=%t", w.Index, w.FetchOffset, w.DeadlineMs, w.ReadOnWake)
+		if w.EmptyUpTo > 0 {
+			fmt.Fprintf(&b, " empty-up-to=%d", w.EmptyUpTo)
+		}
+		b.WriteString("\n")
 	}
 	if rd.Answer != nil {
 		b.WriteString("answer\n")
@@ -160,7 +164,7 @@ func fieldInt(t *testing.T, td *datadriven.TestData, fields map[string]string, k
 
 func partitionRead(t *testing.T, td *datadriven.TestData, fields map[string]string) PartitionRead {
 	r := PartitionRead{RecordsBytes: fieldInt(t, td, fields, "bytes", 0), HighWatermark: fieldInt(t, td, fields, "hw", 0),
-		LogStartOffset: fieldInt(t, td, fields, "log-start", 0)}
+		LogStartOffset: fieldInt(t, td, fields, "log-start", 0), ReadUpTo: fieldInt(t, td, fields, "read-up-to", 0)}
 	r.LastStableOffset = fieldInt(t, td, fields, "lso", r.HighWatermark)
 	if name, ok := fields["error"]; ok {
 		r.ErrorCode = errCode(t, td, name)

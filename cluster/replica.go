@@ -474,6 +474,11 @@ type FetchReply struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	Records          *logstore.Records
+	// ReadUpTo is the end (exclusive) of the readable offsets the read
+	// covered, 0 when nothing was read: a read that returned no records
+	// below it found a stretch of the log that holds none (compaction
+	// emptied it), and a watch of its fetch waits for records past it.
+	ReadUpTo int64
 	// CurrentLeader is the leader as this replica knows it, with
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (Fetch v12+, KIP-951).
 	CurrentLeader LeaderHint

@@ -296,7 +296,7 @@ func (r *Replica) wakeReadable() {
 	// or before the one being read.
 	kept := pending[:0]
 	for _, w := range pending {
-		if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset {
+		if r.readableFor(w.Partition, w.Isolation) > w.wakesAbove() {
 			r.wake(w)
 		} else {
 			kept = append(kept, w)

@@ -52,7 +52,15 @@ type Watch struct {
 	// holding them (a fetch of one partition gets its records with the
 	// wake-up, without a second round trip) instead of a WatchWoken.
 	ReadOnWake bool
+	// EmptyUpTo, when past the fetch offset, says the fetch's last read
+	// found no records below it (FetchReply.ReadUpTo): the watch waits for
+	// records past it, not past the fetch offset, or it would wake at once
+	// and read nothing again until its deadline.
+	EmptyUpTo int64
 }
+
+// wakesAbove is the offset past which readable records wake the watch.
+func (w *Watch) wakesAbove() int64 { return max(w.Partition.FetchOffset, w.EmptyUpTo) }
 
 type watch struct {
 	id RequestID
@@ -100,6 +108,7 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
 		CurrentLeader: r.leaderHint(code)}
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
+		rep.ReadUpTo = upTo
 		r.reading[id] = rep
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
 			Follower: p.Follower != nil})
@@ -158,7 +167,7 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 // A watch wakes at once, too, on a replica that does not lead or fences its
 // leader epoch: its fetch reads again and gets the error.
 func (r *Replica) Watch(id RequestID, w Watch) {
-	if r.readableFor(w.Partition, w.Isolation) > w.Partition.FetchOffset || r.leader == nil || r.checkLeaderEpoch(w.Partition.CurrentLeaderEpoch) != 0 {
+	if r.readableFor(w.Partition, w.Isolation) > w.wakesAbove() || r.leader == nil || r.checkLeaderEpoch(w.Partition.CurrentLeaderEpoch) != 0 {
 		r.wake(watch{id: id, Watch: w})
 		return
 	}

@@ -138,6 +138,7 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
 		td.MaybeScanArgs(t, "epoch", &w.Partition.CurrentLeaderEpoch)
+		td.MaybeScanArgs(t, "empty-up-to", &w.EmptyUpTo)
 		h.r.Watch(id, w)
 	case "tick":
 		mono := cmdTime(t, td)

@@ -181,7 +181,7 @@ func (s *fetchServer) process() {
 				continue
 			}
 			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake})
+			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake, EmptyUpTo: wt.EmptyUpTo})
 			t.h.carryOut()
 		}
 		if rd.Answer != nil {
@@ -274,7 +274,7 @@ func (s *fetchServer) wokenWithRead(i int, rep cluster.FetchReply) {
 }
 
 func partitionRead(rep cluster.FetchReply) cluster.PartitionRead {
-	r := cluster.PartitionRead{ErrorCode: rep.ErrorCode, HighWatermark: rep.HighWatermark, LastStableOffset: rep.LastStableOffset, LogStartOffset: rep.LogStartOffset}
+	r := cluster.PartitionRead{ErrorCode: rep.ErrorCode, HighWatermark: rep.HighWatermark, LastStableOffset: rep.LastStableOffset, LogStartOffset: rep.LogStartOffset, ReadUpTo: rep.ReadUpTo}
 	if rep.Records != nil {
 		r.RecordsBytes = rep.Records.Len()
 	}
