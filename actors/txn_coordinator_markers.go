@@ -47,8 +47,9 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 	for i, m := range local {
 		g.results[i] = markerResult{marker: m, code: kerr.RequestTimedOut.Code}
 		if marker == nil || marker.ProducerID != m.ProducerID || marker.ProducerEpoch != m.ProducerEpoch ||
-			marker.CoordinatorEpoch != m.CoordinatorEpoch || marker.Commit != m.Commit {
-			marker = &cluster.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Commit}
+			marker.CoordinatorEpoch != m.CoordinatorEpoch || marker.Commit != m.Commit || marker.TransactionVersion != m.TransactionVersion {
+			marker = &cluster.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Commit,
+				TransactionVersion: m.TransactionVersion}
 		}
 		root.Send(rt.partition(m.Topic, m.Partition), &producePartition{acks: -1, timeoutMs: int32(localMarkerWait / time.Millisecond), marker: marker,
 			reply: func(res producePartitionResult) {
