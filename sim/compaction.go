@@ -258,47 +258,63 @@ type viewRecord struct {
 func readLogView(log *logstore.Log) (*logView, error) {
 	v := &logView{}
 	codecs := logstore.NewCodecs()
-	for offset := log.LogStartOffset(); offset < log.LogEndOffset(); {
+	_, err := eachLogBatch(log, func(b *logstore.Batch) error {
+		if n := len(v.batches); n > 0 && b.FirstOffset <= v.batches[n-1].id.last {
+			return nil
+		}
+		vb := viewBatch{id: batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, uint32(b.CRC)},
+			special: b.Attributes&0x30 != 0, control: b.Attributes&0x20 != 0}
+		err := codecs.EachRecord(b, func(off int64, r *kmsg.Record) {
+			h := fnv.New64a()
+			h.Write(r.Value)
+			vb.records = append(vb.records, viewRecord{offset: off, key: string(r.Key), tombstone: r.Value == nil, value: h.Sum64()})
+		})
+		v.batches = append(v.batches, vb)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// eachLogBatch calls fn on every batch of log, from its start, in order. It
+// returns the offset where a read found no batch before the log end
+// (compaction emptied the log's end and a truncation took what superseded
+// it, compaction_gaps.go; production's readers stop there too), or the log
+// end offset.
+func eachLogBatch(log *logstore.Log, fn func(b *logstore.Batch) error) (int64, error) {
+	offset := log.LogStartOffset()
+	for offset < log.LogEndOffset() {
 		recs, err := log.Read(offset, math.MaxInt32, log.LogEndOffset())
 		if err != nil {
-			return nil, err
+			return offset, err
 		}
 		raw, err := recs.Bytes()
 		recs.Release()
 		if err != nil {
-			return nil, err
+			return offset, err
 		}
 		if len(raw) == 0 {
-			break // compaction emptied the log's end (compaction_gaps.go)
+			return offset, nil
 		}
 		for len(raw) > 0 {
 			size, err := logstore.BatchSize(raw)
 			if err != nil {
-				return nil, err
+				return offset, err
 			}
 			b, err := logstore.ParseBatch(raw[:size])
 			if err != nil {
-				return nil, err
+				return offset, err
+			}
+			if err := fn(&b); err != nil {
+				return offset, err
 			}
 			raw = raw[size:]
 			offset = b.NextOffset()
-			if n := len(v.batches); n > 0 && b.FirstOffset <= v.batches[n-1].id.last {
-				continue
-			}
-			vb := viewBatch{id: batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, uint32(b.CRC)},
-				special: b.Attributes&0x30 != 0, control: b.Attributes&0x20 != 0}
-			err = codecs.EachRecord(&b, func(off int64, r *kmsg.Record) {
-				h := fnv.New64a()
-				h.Write(r.Value)
-				vb.records = append(vb.records, viewRecord{offset: off, key: string(r.Key), tombstone: r.Value == nil, value: h.Sum64()})
-			})
-			if err != nil {
-				return nil, err
-			}
-			v.batches = append(v.batches, vb)
 		}
 	}
-	return v, nil
+	return offset, nil
 }
 
 // compactionCommitted checks C1 on one commit of n's replica of tp and

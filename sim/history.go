@@ -127,19 +127,7 @@ func (h *history) seek(process int32, tp tpKey, from, to, nowMs int64) {
 // buildBatch encodes a RecordBatch v2 of one record holding value, as a
 // producer does (no key, no compression, no idempotence).
 func buildBatch(value string, timestampMs int64) []byte {
-	r := kmsg.Record{Value: []byte(value)}
-	enc := r.AppendTo(nil)
-	r.Length = int32(len(enc) - 1)
-	enc = r.AppendTo(nil)
-	b := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: timestampMs, MaxTimestamp: timestampMs,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: enc,
-	}
-	raw := b.AppendTo(nil)
-	b.Length = int32(len(raw) - 12)
-	raw = b.AppendTo(nil)
-	logstore.ChecksumBatch(raw)
-	return raw
+	return buildKeyedBatch(nil, value, timestampMs)
 }
 
 // decodeRecords reads the records of fetched batches (uncompressed, as

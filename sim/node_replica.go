@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -538,43 +537,21 @@ func (s *shadowLog) find(offset int64) int {
 // rebuild reads a recovered log's batches.
 func (s *shadowLog) rebuild(log *logstore.Log) error {
 	s.reset(log.LogStartOffset())
-	for offset := log.LogStartOffset(); offset < log.LogEndOffset(); {
-		recs, err := log.Read(offset, math.MaxInt32, log.LogEndOffset())
-		if err != nil {
-			return err
-		}
-		raw, err := recs.Bytes()
-		recs.Release()
-		if err != nil {
-			return err
-		}
-		if len(raw) == 0 {
-			// No batch from offset to the log end: compaction emptied it
-			// and a truncation took what superseded it
-			// (compaction_gaps.go); production's readers stop here too.
-			if !s.fillFromPrev(log.LogEndOffset()) && !s.fillForward(log.LogEndOffset()) {
-				return fmt.Errorf("read at %d below the log end offset %d returned nothing, and compaction dropped no run of batches there", offset, log.LogEndOffset())
+	at, err := eachLogBatch(log, func(b *logstore.Batch) error {
+		if b.FirstOffset >= s.end() || len(s.batches) == 0 {
+			if len(s.batches) == 0 {
+				s.start = min(s.start, b.FirstOffset)
 			}
-			return nil
+			s.push(*b)
 		}
-		for len(raw) > 0 {
-			size, err := logstore.BatchSize(raw)
-			if err != nil {
-				return err
-			}
-			b, err := logstore.ParseBatch(raw[:size])
-			if err != nil {
-				return err
-			}
-			if b.FirstOffset >= s.end() || len(s.batches) == 0 {
-				if len(s.batches) == 0 {
-					s.start = min(s.start, b.FirstOffset)
-				}
-				s.push(b)
-			}
-			raw = raw[size:]
-			offset = b.NextOffset()
-		}
+		return nil
+	})
+	if err != nil || at >= log.LogEndOffset() {
+		return err
+	}
+	// No batch from at to the log end (compaction_gaps.go).
+	if !s.fillFromPrev(log.LogEndOffset()) && !s.fillForward(log.LogEndOffset()) {
+		return fmt.Errorf("read at %d below the log end offset %d returned nothing, and compaction dropped no run of batches there", at, log.LogEndOffset())
 	}
 	return nil
 }
