@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,57 +40,23 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 		return
 	}
 	self, root := a.self, a.x.n.system.Root
-	g := &markerGather{results: make([]markerResult, len(local)), left: len(local)}
-	g.timer = time.AfterFunc(localMarkerWait, func() { g.expire(func(rs []markerResult) { root.Send(self, &txnMarkersWritten{results: rs}) }) })
+	results := make([]markerResult, len(local))
+	// A partition actor that stops with the marker in its mailbox never
+	// answers: at the deadline the missing ones are timed out, which the
+	// core sends again.
+	fo := &fanOut[producePartitionResult]{}
 	var marker *cluster.TxnMarker
 	for i, m := range local {
-		g.results[i] = markerResult{marker: m, code: kerr.RequestTimedOut.Code}
+		results[i] = markerResult{marker: m, code: kerr.RequestTimedOut.Code}
 		if marker == nil || marker.ProducerID != m.ProducerID || marker.ProducerEpoch != m.ProducerEpoch ||
 			marker.CoordinatorEpoch != m.CoordinatorEpoch || marker.Commit != m.Commit || marker.TransactionVersion != m.TransactionVersion {
 			marker = &cluster.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch, Commit: m.Commit,
 				TransactionVersion: m.TransactionVersion}
 		}
-		root.Send(rt.partition(m.Topic, m.Partition), &producePartition{acks: -1, timeoutMs: int32(localMarkerWait / time.Millisecond), marker: marker,
-			reply: func(res producePartitionResult) {
-				g.answer(i, res.errorCode, func(rs []markerResult) { root.Send(self, &txnMarkersWritten{results: rs}) })
-			}})
+		fo.ask(rt.partition(m.Topic, m.Partition), func(res producePartitionResult) { results[i].code = res.errorCode },
+			func(reply func(producePartitionResult)) any {
+				return &producePartition{acks: -1, timeoutMs: int32(localMarkerWait / time.Millisecond), marker: marker, reply: reply}
+			})
 	}
-}
-
-// markerGather collects the answers of the markers sent to partition
-// actors and reports them together once all came, or at its deadline
-// (a partition actor that stopped with the marker in its mailbox never
-// answers) with those missing timed out, which the core sends again.
-type markerGather struct {
-	mu      sync.Mutex
-	results []markerResult
-	left    int
-	timer   *time.Timer
-}
-
-func (g *markerGather) answer(i int, code int16, report func([]markerResult)) {
-	g.mu.Lock()
-	if g.left == 0 {
-		g.mu.Unlock()
-		return
-	}
-	g.results[i].code = code
-	g.left--
-	done := g.left == 0
-	g.mu.Unlock()
-	if done {
-		g.timer.Stop()
-		report(g.results)
-	}
-}
-
-func (g *markerGather) expire(report func([]markerResult)) {
-	g.mu.Lock()
-	if g.left == 0 {
-		g.mu.Unlock()
-		return
-	}
-	g.left = 0
-	g.mu.Unlock()
-	report(g.results)
+	fo.run(root, localMarkerWait, func() { root.Send(self, &txnMarkersWritten{results: results}) })
 }
