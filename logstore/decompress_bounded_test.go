@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"runtime"
 	"testing"
 
@@ -102,7 +103,9 @@ func TestBoundedDecompressRoundTrip(t *testing.T) {
 // A zip bomb (64 MiB of zeros, a few KiB compressed) is refused with
 // ErrDecompressedTooLarge in every form, and refusing it again (the codec's
 // readers warm: an lz4 reader keeps 4 MiB block buffers) allocates a small
-// multiple of the bound, never the bomb's size.
+// multiple of the bound, never the bomb's size. The readers sit in a
+// sync.Pool, which a garbage collection between two refusals empties, so a
+// form passes when the least of three refusals stays under the bound.
 func TestBoundedDecompressRefusesBomb(t *testing.T) {
 	const boundBytes = 1 << 20
 	bomb := make([]byte, 64<<20)
@@ -113,15 +116,19 @@ func TestBoundedDecompressRefusesBomb(t *testing.T) {
 	d := newBoundedDecompressor(boundBytes, &pool)
 	for name, f := range forms {
 		_, _ = d.decompress(f.section, f.codec)
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := d.decompress(f.section, f.codec)
-		runtime.ReadMemStats(&after)
-		if !errors.Is(err, ErrDecompressedTooLarge) {
-			t.Errorf("%s (%d compressed bytes): got %v, want ErrDecompressedTooLarge", name, len(f.section), err)
+		least := uint64(math.MaxUint64)
+		for range 3 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := d.decompress(f.section, f.codec)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrDecompressedTooLarge) {
+				t.Errorf("%s (%d compressed bytes): got %v, want ErrDecompressedTooLarge", name, len(f.section), err)
+			}
+			least = min(least, after.TotalAlloc-before.TotalAlloc)
 		}
-		if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 8*boundBytes {
-			t.Errorf("%s: refusing the bomb allocated %d bytes, bound %d", name, allocated, boundBytes)
+		if least > 8*boundBytes {
+			t.Errorf("%s: refusing the bomb allocated at least %d bytes in each of three tries, bound %d", name, least, boundBytes)
 		}
 	}
 }
