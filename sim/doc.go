@@ -45,7 +45,8 @@
 //     transactions and idempotence: the txn core on the leader of each
 //     __transaction_state partition, producer ids from the controller's
 //     blocks, markers through the replica cores, idempotent and
-//     transactional producers and copiers (consume-transform-produce) as a
+//     transactional producers and copiers (consume-transform-produce,
+//     with KIP-890 part 2's epoch per transaction for a drawn share) as a
 //     workload, their checkers and scenario commands;
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants;
