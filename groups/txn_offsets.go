@@ -53,6 +53,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	}
 	ans := newCommitAnswer(oc)
 	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
+	created := c.groups[req.Group] == nil
 	g, code := c.offsetCommitGroup(oc, now)
 	if code != 0 {
 		ans.setAll(code)
@@ -69,12 +70,15 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 	}
 	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
-	c.appendTransactional(records, producer, func(code int16, _ Time) {
+	c.appendCommit(records, &producer, func(code int16, _ Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = txnCommitErrorCode(code)
 			if code == 0 {
 				c.addTxnOffset(producer.ID, g.id, cm.tp, cm.entry)
 			}
+		}
+		if code != 0 && created {
+			c.dropUnwrittenGroup(g)
 		}
 		respond()
 	})
@@ -151,14 +155,6 @@ func (c *Coordinator) PendingTxnProducers() []int64 {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// appendTransactional asks for records to be appended as one
-// transactional batch of producer.
-func (c *Coordinator) appendTransactional(records []Record, producer Producer, done func(code int16, now Time)) {
-	c.nextAppendID++
-	c.appending[c.nextAppendID] = done
-	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records, Producer: &producer})
 }
 
 // replayTxnOffset applies a loaded record of producerID's transactional
