@@ -201,7 +201,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	return c.decoder.decode(p, from, func(_ int64, r Record, b batchInfo) {
 		switch {
 		case b.control:
-			c.TransactionMarker(b.producerID, b.commit)
+			c.replayMarker(b.producerID, b.commit)
 		case b.transactional:
 			c.loadedRecords++
 			c.replayTxnOffset(b.producerID, r)

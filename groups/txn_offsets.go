@@ -115,8 +115,20 @@ func (c *Coordinator) addTxnOffset(producerID int64, group string, tp topicParti
 // TransactionMarker tells the coordinator that the marker of producerID's
 // transaction was written to its partition: commit makes the offsets the
 // producer committed in it the groups' committed offsets; an abort drops
-// them.
+// them. While loading it does nothing: the marker is in the log, after
+// the records the load has replayed so far, and the load replays it in its
+// place. Applied now, it would end whatever transaction of the producer
+// the load is in the middle of (one that an earlier marker, not replayed
+// yet, ended), with the later transaction's outcome.
 func (c *Coordinator) TransactionMarker(producerID int64, commit bool) {
+	if c.loading {
+		return
+	}
+	c.replayMarker(producerID, commit)
+}
+
+// replayMarker applies the marker of producerID's transaction.
+func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 	p := c.txnOffsets[producerID]
 	delete(c.txnOffsets, producerID)
 	if !commit || p == nil {
