@@ -107,3 +107,57 @@ func describeConsumerGroup(t *testing.T, ctx context.Context, adm *kadm.Client, 
 	}
 	return d
 }
+
+// Commits that arrive while a batch is written go out merged into one
+// batch; merged past __consumer_offsets' max.message.bytes, the batch is
+// refused, and the coordinator sends its commits again one by one: each
+// fits, so each succeeds (without the split, some are refused).
+func TestGroupMergedCommitsSplitWhenTooLarge(t *testing.T) {
+	n := startGroupNode(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "narrow"); err != nil {
+		t.Fatal(err)
+	}
+	first := kadm.Offsets{}
+	first.AddOffset("narrow", 0, 1, -1)
+	if err := adm.CommitAllOffsets(ctx, "warm-up", first); err != nil {
+		t.Fatal(err)
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("300")}}, groups.OffsetsTopic)
+	if err == nil {
+		_, err = resps.On(groups.OffsetsTopic, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the limit applies: a commit with 400 bytes of metadata
+	// no longer fits.
+	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
+		big := kadm.Offsets{}
+		big.Add(kadm.Offset{Topic: "narrow", Partition: 0, At: 2, LeaderEpoch: -1, Metadata: string(make([]byte, 400))})
+		err := adm.CommitAllOffsets(ctx, "probe", big)
+		return errors.Is(err, kerr.InvalidCommitOffsetSize)
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 5 {
+				o := kadm.Offsets{}
+				o.AddOffset("narrow", 0, int64(100*i+round), -1)
+				if err := adm.CommitAllOffsets(ctx, "g", o); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("commit: %v", err)
+	}
+}
