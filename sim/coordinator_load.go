@@ -49,8 +49,8 @@ const (
 type coordinatorLoads struct {
 	rng *rand.Rand
 	// fastMeanMs is the mean delay of a read; slowP the share of reads
-	// that wait for a slow disk, of mean slowMeanMs, while faults run
-	// (the profile's SlowWriteP and SlowWriteMs, as for fetch reads).
+	// that wait for a slow disk or a busy partition, of mean slowMeanMs,
+	// while faults run (the profile's SlowLoadP and SlowLoadMs).
 	fastMeanMs, slowP, slowMeanMs float64
 	// holding are the nodes whose load reads a scenario stalled
 	// (hold-loads); held their reads, in plan order.
@@ -61,8 +61,8 @@ type coordinatorLoads struct {
 // coordinatorLoads is the run's load reads, set up on first use.
 func (w *World) coordinatorLoads() *coordinatorLoads {
 	if w.loads == nil {
-		w.loads = &coordinatorLoads{rng: newRand(w.opts.Seed, streamCoordinatorLoad), fastMeanMs: 1, slowP: w.profile.SlowWriteP,
-			slowMeanMs: w.profile.SlowWriteMs, holding: map[int32]bool{}, held: map[int32][]*loadRead{}}
+		w.loads = &coordinatorLoads{rng: newRand(w.opts.Seed, streamCoordinatorLoad), fastMeanMs: 1, slowP: w.profile.SlowLoadP,
+			slowMeanMs: w.profile.SlowLoadMs, holding: map[int32]bool{}, held: map[int32][]*loadRead{}}
 	}
 	return w.loads
 }
