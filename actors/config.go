@@ -81,6 +81,10 @@ type Config struct {
 	// retention.ms, message.max.bytes for max.message.bytes, ...) apply to
 	// every topic without its own value.
 	StaticBrokerConfigs map[string]string
+	// LogRecoveryThreads is num.recovery.threads.per.data.dir: how many
+	// partition logs the node opens (and recovers) at once; zero means 2,
+	// Kafka's default.
+	LogRecoveryThreads int
 	// CacheBytes is the size of the node's block cache (log.cache.bytes);
 	// 0 disables the cache.
 	CacheBytes int64

@@ -38,10 +38,13 @@ type Node struct {
 	lifecycle      *actor.PID
 	replicaManager *actor.PID
 	// spawned are the metadata actors started, by name.
-	spawned          map[string]bool
-	routes           *routeTable
-	cache            *blockcache.Cache[*logstore.Block]
-	blocks           *logstore.BlockPool
+	spawned map[string]bool
+	routes  *routeTable
+	cache   *blockcache.Cache[*logstore.Block]
+	blocks  *logstore.BlockPool
+	// logOpens holds a slot for each partition log being opened
+	// (LogRecoveryThreads of them).
+	logOpens         chan struct{}
 	brokerListener   net.Listener
 	server           *netio.Server
 	controllerServer *netio.Server
@@ -129,6 +132,11 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	}
 	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), routes: newRouteTable(),
 		unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
+	if cfg.LogRecoveryThreads <= 0 {
+		cfg.LogRecoveryThreads = defaultLogRecoveryThreads
+		n.cfg = cfg
+	}
+	n.logOpens = make(chan struct{}, cfg.LogRecoveryThreads)
 	n.quorumLeader.Store(-1)
 	n.controllers = &controllerClients{node: n}
 	clusterID, err := readMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)

@@ -20,8 +20,9 @@ import (
 // directory and topic id, and the logs nobody claims are closed before
 // anything else touches their directories.
 
-// logPreloadWorkers bounds the logs opened at once.
-const logPreloadWorkers = 4
+// defaultLogRecoveryThreads is Kafka's num.recovery.threads.per.data.dir
+// default: the partition logs a node opens at once, preloaded or not.
+const defaultLogRecoveryThreads = 2
 
 // logPreload is one log opened ahead of its partition actor. done closes
 // when the open finished (or was called off before it began); log and err
@@ -43,7 +44,7 @@ type logPreload struct {
 
 // take hands the log over, once, waiting for an open that began: a second
 // call (a partition actor restarted by supervision), or one that comes
-// before the open began (it waits for one of the logPreloadWorkers slots),
+// before the open began (it waits for one of the node's log-open slots),
 // gets ok false, and the caller opens the log itself, as it would without
 // preloading.
 func (p *logPreload) take() (log *logstore.Log, ok bool, err error) {
@@ -80,19 +81,19 @@ func (p *logPreload) discard() {
 
 // logPreloads are the logs a holding replica manager opens, by directory.
 // Only the manager's goroutine calls its methods; each open runs on a
-// goroutine of its own, at most logPreloadWorkers at once.
+// goroutine of its own, at most the node's LogRecoveryThreads at once
+// (with the logs partition actors open themselves).
 type logPreloads struct {
 	n *Node
 	// present are the directories in the log dir when the node started:
 	// only existing logs are worth opening early.
 	present map[string]bool
 	byDir   map[string]*logPreload
-	slots   chan struct{}
 }
 
 // newLogPreloads starts preloading for a broker that holds its images.
 func (n *Node) newLogPreloads() *logPreloads {
-	pl := &logPreloads{n: n, present: map[string]bool{}, byDir: map[string]*logPreload{}, slots: make(chan struct{}, logPreloadWorkers)}
+	pl := &logPreloads{n: n, present: map[string]bool{}, byDir: map[string]*logPreload{}}
 	names, err := n.cfg.FS.ReadDir(n.cfg.DataDir)
 	if err != nil {
 		n.logger.Warn("list log dir: no logs preloaded", zap.Error(err))
@@ -130,13 +131,13 @@ func (pl *logPreloads) add(image *cluster.MetadataImage, started []cluster.Local
 
 // open opens one preloaded log, holding one of the slots meanwhile.
 func (pl *logPreloads) open(p *logPreload) {
-	pl.slots <- struct{}{}
-	defer func() { <-pl.slots }()
+	n := pl.n
+	n.logOpens <- struct{}{}
+	defer func() { <-n.logOpens }()
 	defer close(p.done)
 	if !p.begin() {
 		return
 	}
-	n := pl.n
 	p.log, p.err = logstore.Open(logstore.Options{FS: n.cfg.FS, Dir: p.dir, Config: p.config, Cache: n.blockCache(),
 		BlockPool: n.blocks, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs})
 }
@@ -197,6 +198,10 @@ func (a *partitionActor) openLog(pa partitionAssignment, nowMs int64) (*logstore
 			}
 		}
 	}
+	// A log taken from its preload above holds no slot; one opened here
+	// takes one, so a node opens at most LogRecoveryThreads at once.
+	a.node.logOpens <- struct{}{}
+	defer func() { <-a.node.logOpens }()
 	return logstore.Open(logstore.Options{
 		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
 		Cache: a.node.blockCache(), BlockPool: a.node.blocks, Logger: a.logger, NowMs: nowMs,

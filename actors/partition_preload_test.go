@@ -225,3 +225,66 @@ func TestLogPreloadHandsOverOnce(t *testing.T) {
 		t.Error("a second take was handed the log again")
 	}
 }
+
+// blockingListFS holds every listing of a directory under prefix (the
+// first thing logstore.Open does) until release closes, counting the
+// listings in flight and telling entered of each.
+type blockingListFS struct {
+	vfs.FS
+	prefix            string
+	release           chan struct{}
+	inFlight, highest atomic.Int32
+	entered           chan struct{}
+}
+
+func (f *blockingListFS) ReadDir(name string) ([]string, error) {
+	if strings.HasPrefix(name, f.prefix) {
+		n := f.inFlight.Add(1)
+		for h := f.highest.Load(); n > h && !f.highest.CompareAndSwap(h, n); h = f.highest.Load() {
+		}
+		select {
+		case f.entered <- struct{}{}:
+		default:
+		}
+		<-f.release
+		f.inFlight.Add(-1)
+	}
+	return f.FS.ReadDir(name)
+}
+
+// A node opens at most LogRecoveryThreads (num.recovery.threads.per.data.dir)
+// preloaded logs at once: with one slot, a second open does not start
+// while the first is under way.
+func TestLogPreloadsOpenAtMostRecoveryThreads(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		fs := &blockingListFS{FS: vfs.NewMem(), prefix: "/data/t-", release: make(chan struct{}), entered: make(chan struct{}, 4)}
+		n := &Node{cfg: Config{FS: fs, DataDir: "/data", Clock: newSystemClock()}, logger: zap.NewNop(),
+			logOpens: make(chan struct{}, threads)}
+		pl := &logPreloads{n: n, present: map[string]bool{}, byDir: map[string]*logPreload{}}
+		var preloads []*logPreload
+		for i := range 4 {
+			p := &logPreload{dir: fmt.Sprintf("/data/t-%d", i), config: logstore.DefaultConfig(), logger: zap.NewNop(), done: make(chan struct{})}
+			preloads = append(preloads, p)
+			go pl.open(p)
+		}
+		for range threads {
+			<-fs.entered
+		}
+		select {
+		case <-fs.entered:
+			t.Fatalf("%d threads: a log open began while %d were under way", threads, threads)
+		case <-time.After(100 * time.Millisecond):
+		}
+		close(fs.release)
+		for _, p := range preloads {
+			<-p.done
+			if p.err != nil {
+				t.Fatalf("open %s: %v", p.dir, p.err)
+			}
+			_ = p.log.Close()
+		}
+		if h := fs.highest.Load(); h != int32(threads) {
+			t.Errorf("%d threads: %d opens at once", threads, h)
+		}
+	}
+}

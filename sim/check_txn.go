@@ -147,6 +147,13 @@ func (c *txnChecks) record(n *node, key, value []byte, live bool) {
 	}
 	c.decisions[pidEpoch{v.ProducerID, v.ProducerEpoch}] = st == txn.PrepareCommit
 	if live && st == txn.PrepareAbort && had && prev.state == txn.Ongoing && prev.pid == v.ProducerID && v.ProducerEpoch > prev.epoch {
+		if v.ClientTransactionVersion >= 2 {
+			// KIP-890 part 2: every end bumps the epoch, the client's own
+			// abort as much as a timeout's or a fence's.
+			c.w.timelinef("txn: %s aborts %s's transaction (producer %d, epoch %d → %d)",
+				n.name(), k.TransactionalID, v.ProducerID, prev.epoch, v.ProducerEpoch)
+			return
+		}
 		c.w.timelinef("txn: %s aborts %s's open transaction and fences producer %d (epoch %d → %d)",
 			n.name(), k.TransactionalID, v.ProducerID, prev.epoch, v.ProducerEpoch)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/cluster"
 	"gregor/groups"
 	"gregor/logstore"
 	"gregor/txn"
@@ -38,6 +39,13 @@ import (
 //     transaction but a commit it starts again from the group's committed
 //     offset (exactly once, Q12).
 //
+// A transactional producer or copier with tv2 speaks KIP-890 part 2, as a
+// client does once the cluster finalized transaction.version 2: it sends
+// no AddPartitionsToTxn or AddOffsetsToTxn (its Produce v12 and
+// TxnOffsetCommit v5 add their partitions), and each EndTxn v5 answers a
+// new epoch (or producer id), which its next transaction uses with
+// sequences from 0.
+//
 // Every transaction goes to the history (txnOp) with its writes and its
 // outcome: ok (committed), fail (aborted: the client never asked to
 // commit it) or info (it asked, and does not know).
@@ -55,9 +63,11 @@ type producerState struct {
 	// lastInit is the last InitProducerId's answer (scenarios print it).
 	lastInit string
 	abortP   float64
-	txns     int
-	cur      *txnOp
-	copier   *copierState
+	// tv2 says the producer speaks KIP-890 part 2.
+	tv2    bool
+	txns   int
+	cur    *txnOp
+	copier *copierState
 }
 
 // txnOp is one transaction in the history.
@@ -247,6 +257,9 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	op.attempts++
 	req := &producerProduce{produceRequest: produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: slices.Clone(batch),
 		acks: -1, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}, transactionalID: tid}
+	if tid != "" && c.prod != nil && c.prod.tv2 {
+		req.txnOperation = cluster.TxnOperationForProduce(12)
+	}
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
 		switch {
@@ -337,9 +350,9 @@ func (c *client) idempotentNext() {
 
 // startTxnProducer runs a transactional producer with transactional id
 // tid: a transaction every meanMs on average.
-func (c *client) startTxnProducer(tid string, timeoutMs int32, abortP float64) {
+func (c *client) startTxnProducer(tid string, timeoutMs int32, abortP float64, tv2 bool) {
 	c.acks = -1
-	c.prod = &producerState{tid: tid, timeoutMs: timeoutMs, pid: -1, abortP: abortP}
+	c.prod = &producerState{tid: tid, timeoutMs: timeoutMs, pid: -1, abortP: abortP, tv2: tv2}
 	c.refreshMetadata()
 	c.at(c.w.now+expMs(c.w.rngWorkload, c.meanMs), c.txnTick)
 }
@@ -475,9 +488,9 @@ func (c *client) txnCall(op *txnOp, deadline int64, to func() int32, mk func() k
 }
 
 // txnAddPartitions adds partitions to the transaction (AddPartitionsToTxn
-// v3).
+// v3); a KIP-890 part 2 producer sends none: its produces add them.
 func (c *client) txnAddPartitions(op *txnOp, tps []tpKey, then func()) {
-	if len(tps) == 0 {
+	if len(tps) == 0 || c.prod.tv2 {
 		then()
 		return
 	}
@@ -574,12 +587,15 @@ func (c *client) txnSendFrom(op *txnOp, i int, then func()) {
 }
 
 // txnCommitOffsets commits a copier's next position in the transaction:
-// AddOffsetsToTxn, then TxnOffsetCommit to the group's coordinator.
+// AddOffsetsToTxn, then TxnOffsetCommit v3 to the group's coordinator; a
+// KIP-890 part 2 copier sends TxnOffsetCommit v5 alone (its group's
+// partition adds itself).
 func (c *client) txnCommitOffsets(op *txnOp, then func()) {
 	if op.group == "" {
 		then()
 		return
 	}
+	tv2 := c.prod.tv2
 	mkAdd := func() kmsg.Request {
 		req := kmsg.NewPtrAddOffsetsToTxnRequest()
 		req.Version, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = 3, op.tid, op.pid, op.epoch, op.group
@@ -594,6 +610,9 @@ func (c *client) txnCommitOffsets(op *txnOp, then func()) {
 	mkCommit := func() kmsg.Request {
 		req := kmsg.NewPtrTxnOffsetCommitRequest()
 		req.Version, req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = 3, op.tid, op.group, op.pid, op.epoch
+		if tv2 {
+			req.Version = 5
+		}
 		req.Generation, req.MemberID = -1, ""
 		t := kmsg.NewTxnOffsetCommitRequestTopic()
 		t.Topic = op.source.topic
@@ -610,11 +629,7 @@ func (c *client) txnCommitOffsets(op *txnOp, then func()) {
 		}
 		return r.Topics[0].Partitions[0].ErrorCode
 	}
-	c.txnCall(op, op.deadline, c.txnCoordinator, mkAdd, addCode, func(k int16) {
-		if k != 0 {
-			c.txnFailed(op, k)
-			return
-		}
+	commit := func() {
 		c.txnCall(op, op.deadline, func() int32 { return c.groupCoordinatorOf(op.group) }, mkCommit, commitCode, func(k int16) {
 			if k != 0 {
 				c.txnFailed(op, k)
@@ -622,6 +637,17 @@ func (c *client) txnCommitOffsets(op *txnOp, then func()) {
 			}
 			then()
 		})
+	}
+	if tv2 {
+		commit()
+		return
+	}
+	c.txnCall(op, op.deadline, c.txnCoordinator, mkAdd, addCode, func(k int16) {
+		if k != 0 {
+			c.txnFailed(op, k)
+			return
+		}
+		commit()
 	})
 }
 
@@ -643,24 +669,36 @@ func (c *client) txnFailed(op *txnOp, code int16) {
 }
 
 // endTxn ends the transaction (EndTxn v4: commit or abort as the client
-// intends), retrying until 20 s after its first attempt.
+// intends; v5 for a KIP-890 part 2 producer, which takes the epoch or
+// producer id the answer gives for its next transaction), retrying until
+// 20 s after its first attempt.
 func (c *client) endTxn(op *txnOp) {
-	w := c.w
+	w, p := c.w, c.prod
 	if !op.endSent {
 		op.endSent, op.endUntil = true, w.now+20_000
 	}
+	tv2 := p.tv2
 	mk := func() kmsg.Request {
 		req := kmsg.NewPtrEndTxnRequest()
 		req.Version, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = 4, op.tid, op.pid, op.epoch, op.commit
+		if tv2 {
+			req.Version = 5
+		}
 		return req
 	}
+	var ended *kmsg.EndTxnResponse
 	code := func(resp kmsg.Response) int16 {
 		if r, ok := resp.(*kmsg.EndTxnResponse); ok {
+			ended = r
 			return r.ErrorCode
 		}
 		return kerr.UnknownServerError.Code
 	}
 	c.txnCall(op, op.endUntil, c.txnCoordinator, mk, code, func(k int16) {
+		if k == 0 && tv2 && ended != nil && p.pid == op.pid && p.epoch == op.epoch && ended.ProducerID >= 0 {
+			p.pid, p.epoch, p.seqs = ended.ProducerID, ended.ProducerEpoch, map[tpKey]int32{}
+			w.tracef("%s: producer id %d epoch %d for %s after transaction %d", c.name(), p.pid, p.epoch, p.tid, op.seq)
+		}
 		switch {
 		case k == 0 && op.commit:
 			c.finishTxn(op, outcomeOK)
@@ -722,9 +760,9 @@ func (c *client) finishTxn(op *txnOp, o outcome) {
 }
 
 // startCopier runs a copier: group group, input src, output topic out.
-func (c *client) startCopier(tid, group string, src tpKey, out string, timeoutMs int32, abortP float64) {
+func (c *client) startCopier(tid, group string, src tpKey, out string, timeoutMs int32, abortP float64, tv2 bool) {
 	c.acks, c.readCommitted = -1, true
-	c.prod = &producerState{tid: tid, timeoutMs: timeoutMs, pid: -1, abortP: abortP,
+	c.prod = &producerState{tid: tid, timeoutMs: timeoutMs, pid: -1, abortP: abortP, tv2: tv2,
 		copier: &copierState{group: group, src: src, out: out, position: -1}}
 	c.refreshMetadata()
 	c.at(c.w.now+copierTickMs, c.copierTick)
@@ -917,12 +955,12 @@ func (w *World) startTxnWorkload(admin *client) {
 	for i := 0; i < p.TxnProducers; i++ {
 		c := w.newClient(producerClient)
 		c.meanMs = max(4*p.ProduceEveryMs, 200)
-		c.startTxnProducer(fmt.Sprintf("tx%d", i), timeout, p.TxnAbortP)
+		c.startTxnProducer(fmt.Sprintf("tx%d", i), timeout, p.TxnAbortP, p.txnV2(i))
 	}
 	for i := 0; i < p.Copiers; i++ {
 		c := w.newClient(producerClient)
 		src := tpKey{"t0", int32(i % max(p.Partitions, 1))}
-		c.startCopier(fmt.Sprintf("copy%d", i), fmt.Sprintf("copy%d", i), src, copyTopic, timeout, p.TxnAbortP)
+		c.startCopier(fmt.Sprintf("copy%d", i), fmt.Sprintf("copy%d", i), src, copyTopic, timeout, p.TxnAbortP, p.txnV2(i+1))
 	}
 }
 

@@ -199,7 +199,10 @@ func (gh *groupHost) carryOut() {
 }
 
 // append writes records to the partition with acks=all; the outcome goes
-// back to the core after the current event's work.
+// back to the core after the current event's work. A transactional append
+// (a TxnOffsetCommit's offsets) is a batch of its producer, verified or
+// added to the transaction by the partition as the request's version
+// says, as production writes it (actors/group_appends.go).
 func (gh *groupHost) append(ap groups.Append) {
 	n := gh.n
 	h := n.replicas[gh.key]
@@ -210,8 +213,13 @@ func (gh *groupHost) append(ap groups.Append) {
 	}
 	id := ap.ID
 	wid := h.await(waiter{kind: waitGroupAppend, done: func(code int16) { gh.appended(id, code) }})
-	h.core.Produce(wid, cluster.ProduceRequest{Records: groups.EncodeBatch(ap.Records, n.instant().WallMs), Acks: -1,
-		TimeoutMs: int32(n.w.timing.requestTimeoutMs)}, n.instant())
+	req := cluster.ProduceRequest{Records: groups.EncodeBatch(ap.Records, n.instant().WallMs), Acks: -1,
+		TimeoutMs: int32(n.w.timing.requestTimeoutMs)}
+	if pr := ap.Producer; pr != nil {
+		req.Records = groups.EncodeTxnBatch(ap.Records, n.instant().WallMs, *pr)
+		req.TransactionalID, req.TxnOperation = pr.TransactionalID, cluster.TxnOperationForTxnOffsetCommit(pr.TxnOffsetCommitVersion)
+	}
+	h.core.Produce(wid, req, n.instant())
 	h.carryOut()
 }
 

@@ -73,6 +73,10 @@ type txnEnvelope struct {
 type producerProduce struct {
 	produceRequest
 	transactionalID string
+	// txnOperation is what the Produce's version lets the partition do
+	// about a transaction it does not know (cluster.TxnOperationForProduce):
+	// a KIP-890 part 2 producer's Produce v12 adds the partition.
+	txnOperation cluster.TxnOperation
 }
 
 // nodeTxn is a node process's transaction state; a restart starts anew.
@@ -671,7 +675,8 @@ func (n *node) serveProducerProduce(m *message, req *producerProduce) {
 		records = h.plantForgetSequence(records)
 	}
 	id := h.await(waiter{kind: waitProduce, req: m})
-	h.core.Produce(id, cluster.ProduceRequest{Records: records, Acks: req.acks, TimeoutMs: req.timeoutMs, TransactionalID: req.transactionalID}, n.instant())
+	h.core.Produce(id, cluster.ProduceRequest{Records: records, Acks: req.acks, TimeoutMs: req.timeoutMs, TransactionalID: req.transactionalID,
+		TxnOperation: req.txnOperation}, n.instant())
 	h.carryOut()
 }
 
@@ -709,9 +714,11 @@ func (h *replicaHost) plantForgetSequence(records []byte) []byte {
 
 // verifyTxn asks the coordinator of a transactional produce's id whether
 // the partition is in the producer's ongoing transaction (the verify-only
-// AddPartitionsToTxn of KIP-890 part 1) and hands the answer to the
-// replica core, as production's brokers do: NOT_ENOUGH_REPLICAS (the
-// producer retries) when the coordinator cannot answer now.
+// AddPartitionsToTxn v4 of KIP-890 part 1), or, when the core asks to add
+// it (a part 2 producer's Produce v12 or TxnOffsetCommit v5), to add it
+// (AddPartitionsToTxn v5), and hands the answer to the replica core, as
+// production's brokers do: NOT_ENOUGH_REPLICAS (the producer retries) when
+// the coordinator cannot answer now.
 func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	answer := func(code int16) {
 		if n.replicas[h.key] != h || h.core == nil {
@@ -722,8 +729,11 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	}
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
+	if v.Add {
+		req.Version = 5
+	}
 	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = v.TransactionalID, v.ProducerID, v.ProducerEpoch, true
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = v.TransactionalID, v.ProducerID, v.ProducerEpoch, !v.Add
 	topic := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 	topic.Topic, topic.Partitions = h.key.topic, []int32{h.key.partition}
 	tx.Topics = append(tx.Topics, topic)

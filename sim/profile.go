@@ -154,6 +154,9 @@ type Profile struct {
 	// ReadCommitted makes the first of the consumers read with
 	// read_committed.
 	ReadCommitted bool
+	// TxnV2Share of the transactional producers and copiers speak KIP-890
+	// part 2 (0, half or all; client_txn.go).
+	TxnV2Share float64
 
 	// SlowWriteP is the share of fetch answers whose connection writer is
 	// slow (behind earlier responses on its connection, or a client
@@ -263,11 +266,20 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.SlowWriteP, p.SlowWriteMs = between(0.01, 0.2), between(50, 1000)
 	}
+	// KIP-890 part 2 clients, drawn after everything before them.
+	p.TxnV2Share = []float64{0, 0.5, 1}[r.IntN(3)]
 	// Slow coordinator loads, drawn after everything before them.
 	if on(0.3) {
 		p.SlowLoadP, p.SlowLoadMs = between(0.05, 0.5), between(100, 3000)
 	}
 	return p
+}
+
+// txnV2 says whether the i-th transactional client (producers count from
+// 0, copiers from 1) speaks KIP-890 part 2: under a share of one half,
+// every other one.
+func (p Profile) txnV2(i int) bool {
+	return p.TxnV2Share >= 1 || p.TxnV2Share > 0 && i%2 == 0
 }
 
 // String lists the faults a profile turns on.
@@ -297,8 +309,8 @@ func (p Profile) String() string {
 	}
 	txns := ""
 	if p.IdempotentProducers+p.TxnProducers+p.Copiers > 0 || p.ReadCommitted {
-		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs)%s",
-			p.IdempotentProducers, p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000,
+		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs, KIP-890 part 2 share %.0f%%)%s",
+			p.IdempotentProducers, p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000, 100*p.TxnV2Share,
 			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
 	}
 	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",

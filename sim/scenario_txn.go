@@ -12,7 +12,9 @@ import (
 
 // The scenario commands of transactions (scenario.go lists the others):
 //
-//	txn-producer name=A tid=X [timeout=10s]   a transactional producer (creates __transaction_state first)
+//	txn-producer name=A tid=X [timeout=10s] [tv2]
+//	                                          a transactional producer (creates __transaction_state first);
+//	                                          tv2: it speaks KIP-890 part 2 (client_txn.go)
 //	txn-init name=A                           InitProducerId (retried until it answers without error)
 //	txn-begin name=A tp=T/P[,T/P] [n=1]       a transaction: its partitions added, n values sent to each
 //	txn-send name=A tp=T/P [n=1]              n more values in the open transaction
@@ -83,10 +85,11 @@ func (s *Scenario) txnProducer(args []Arg) {
 	}
 	c := w.newClient(producerClient)
 	c.acks = -1
-	c.prod = &producerState{tid: tid, timeoutMs: int32(durationArg(arg(args, "timeout", "10s"))), pid: -1}
+	c.prod = &producerState{tid: tid, timeoutMs: int32(durationArg(arg(args, "timeout", "10s"))), pid: -1, tv2: has(args, "tv2")}
 	s.clients[name] = c
 	c.refreshMetadata()
-	s.printf("%s: %s is transactional producer %s (transaction timeout %s)", name, c.name(), tid, fmtMs(int64(c.prod.timeoutMs)))
+	s.printf("%s: %s is transactional producer %s (transaction timeout %s%s)", name, c.name(), tid, fmtMs(int64(c.prod.timeoutMs)),
+		map[bool]string{true: ", KIP-890 part 2"}[c.prod.tv2])
 }
 
 // txnInit gets the producer its producer id and epoch.

@@ -22,6 +22,7 @@ type brokerConfig struct {
 	ListenerSecurityProtocolMap   map[string]string   // listener.security.protocol.map, listener name → protocol
 	LogDirs                       []string            // log.dirs (alias log.dir)
 	NumPartitions                 int32               // num.partitions: partitions of an auto-created topic
+	NumRecoveryThreadsPerDataDir  int32               // num.recovery.threads.per.data.dir: logs opened at once
 	DefaultReplicationFactor      int16               // default.replication.factor
 	MinInsyncReplicas             int32               // min.insync.replicas
 	AutoCreateTopicsEnable        bool                // auto.create.topics.enable

@@ -126,6 +126,8 @@ var brokerConfigKeys = append([]configKey{
 		}},
 	integerKey("num.partitions", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.NumPartitions },
 		"partitions of an automatically created topic"),
+	integerKey("num.recovery.threads.per.data.dir", "2", positive[int32](), func(c *brokerConfig) *int32 { return &c.NumRecoveryThreadsPerDataDir },
+		"partition logs opened (and recovered) at once when a node starts"),
 	integerKey("default.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.DefaultReplicationFactor },
 		"replicas of an automatically created topic"),
 	integerKey("min.insync.replicas", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.MinInsyncReplicas },
@@ -203,10 +205,10 @@ var brokerConfigKeys = append([]configKey{
 		"replicas of __consumer_offsets, capped to the brokers present (with a warning)"),
 	integerKey("transaction.state.log.num.partitions", "50", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogNumPartitions },
 		"partitions of __transaction_state"),
-	integerKey("transaction.state.log.replication.factor", "1", positive[int16](), func(c *brokerConfig) *int16 { return &c.TxnStateLogReplication },
-		"replicas of __transaction_state (Kafka's default is 3)"),
-	integerKey("transaction.state.log.min.isr", "1", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogMinIsr },
-		"min.insync.replicas of __transaction_state (Kafka's default is 2)"),
+	integerKey("transaction.state.log.replication.factor", "3", positive[int16](), func(c *brokerConfig) *int16 { return &c.TxnStateLogReplication },
+		"replicas of __transaction_state, capped to the brokers present (with a warning)"),
+	integerKey("transaction.state.log.min.isr", "2", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogMinIsr },
+		"min.insync.replicas of __transaction_state, capped to its replication factor"),
 	byteCountKey("transaction.state.log.segment.bytes", "104857600", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnStateLogSegmentBytes },
 		"segment size of __transaction_state"),
 	integerKey("transaction.max.timeout.ms", "900000", positive[int32](), func(c *brokerConfig) *int32 { return &c.TxnMaxTimeoutMs },
@@ -279,7 +281,7 @@ var brokerConfigKeys = append([]configKey{
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries
 // that mean nothing to gregor: they are noted, not warned about.
 var unusedKafkaKeys = []string{
-	"num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir", "num.replica.fetchers",
+	"num.network.threads", "num.io.threads", "num.replica.fetchers",
 	"controller.quorum.bootstrap.servers", "inter.broker.listener.name", "zookeeper.connect",
 	"zookeeper.connection.timeout.ms", "share.coordinator.state.topic.replication.factor",
 	"share.coordinator.state.topic.min.isr",

@@ -67,6 +67,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"controller.quorum.election.timeout.ms=2000",
 		"metadata.log.max.record.bytes.between.snapshots=1MiB",
 		"controller.socket.timeout.ms=5000",
+		"num.recovery.threads.per.data.dir=3",
 	)
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
@@ -98,6 +99,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		NumPartitions:                 6,
 		DefaultReplicationFactor:      1,
 		DeleteTopicEnable:             true,
+		LogRecoveryThreads:            3,
 		CacheBytes:                    0,
 		GroupCommit:                   true,
 		RequestMaxBytes:               50 << 20,
@@ -140,6 +142,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"controller.quorum.election.timeout.ms": "2000",
 			"metadata.log.max.record.bytes.between.snapshots": "1048576",
 			"controller.socket.timeout.ms":                    "5000",
+			"num.recovery.threads.per.data.dir":               "3",
 		},
 	}
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
@@ -178,6 +181,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		NumPartitions:                 1,
 		DefaultReplicationFactor:      1,
 		DeleteTopicEnable:             true,
+		LogRecoveryThreads:            2,
 		CacheBytes:                    256 << 20,
 		RequestMaxBytes:               100 << 20,
 		MaxConnections:                math.MaxInt32,
@@ -318,11 +322,12 @@ func TestBrokerConfigInvalidValues(t *testing.T) {
 }
 
 func TestBrokerConfigReportsEveryInvalidValue(t *testing.T) {
-	_, _, err := buildFromOverrides(t, "num.partitions=0", "log.retention.bytes=lots", "auto.create.topics.enable=1")
+	_, _, err := buildFromOverrides(t, "num.partitions=0", "log.retention.bytes=lots", "auto.create.topics.enable=1",
+		"num.recovery.threads.per.data.dir=0")
 	if err == nil {
-		t.Fatal("no error for three invalid values")
+		t.Fatal("no error for four invalid values")
 	}
-	for _, key := range []string{"num.partitions", "log.retention.bytes", "auto.create.topics.enable"} {
+	for _, key := range []string{"num.partitions", "log.retention.bytes", "auto.create.topics.enable", "num.recovery.threads.per.data.dir"} {
 		if !strings.Contains(err.Error(), "for "+key+" ") {
 			t.Errorf("error %q does not name %s", err, key)
 		}

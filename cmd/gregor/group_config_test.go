@@ -13,7 +13,7 @@ var defaultGroupConfig = actors.GroupConfig{
 // defaultTxnConfig is what an empty configuration gives the node's
 // transaction coordinators.
 var defaultTxnConfig = actors.TxnConfig{
-	StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 100 << 20,
+	StateLogPartitions: 50, StateLogReplicationFactor: 3, StateLogMinISR: 2, StateLogSegmentBytes: 100 << 20,
 	MaxTimeoutMs: 900_000, IDExpirationMs: 7 * 24 * 60 * 60_000, RemoveExpiredIntervalMs: 3_600_000,
 	BootstrapTransactionVersion: func() *int16 { v := int16(2); return &v }(),
 }

@@ -30,6 +30,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		DefaultReplicationFactor: c.DefaultReplicationFactor,
 		DeleteTopicEnable:        c.DeleteTopicEnable,
 		CacheBytes:               c.LogCacheBytes,
+		LogRecoveryThreads:       int(c.NumRecoveryThreadsPerDataDir),
 		GroupCommit:              c.LogFlushGroupCommit,
 		RequestMaxBytes:          c.SocketRequestMaxBytes,
 		MaxConnections:           int(c.MaxConnections),
