@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.uber.org/zap"
+
 	"gregor/cluster"
 	"gregor/groups"
 )
@@ -12,19 +15,21 @@ const appendBatchBytes = 512 << 10
 // flushAppends writes the queued appends to the partition as one batch,
 // like a produce with acks=all, unless a batch is being written; the
 // partition's answer comes back as groupAppended. A batch takes queued
-// appends up to appendBatchBytes (at least one).
+// appends up to appendBatchBytes (at least one), or one alone after a
+// merged batch was refused for its size (appended).
 func (a *groupCoordinator) flushAppends() {
 	if a.appending != nil || len(a.queued) == 0 {
 		return
 	}
 	if ap := a.queued[0]; ap.Producer != nil {
+		a.alone = max(a.alone-1, 0)
 		a.flushTransactional(ap)
 		return
 	}
 	var records []groups.Record
 	size, n := 0, 0
 	for _, ap := range a.queued {
-		if ap.Producer != nil {
+		if ap.Producer != nil || n > 0 && a.alone > 0 {
 			break // it goes alone, next
 		}
 		apSize := 0
@@ -39,7 +44,9 @@ func (a *groupCoordinator) flushAppends() {
 		size += apSize
 		n++
 	}
+	a.merged = append([]groups.Append(nil), a.queued[:n]...)
 	a.queued = a.queued[n:]
+	a.alone = max(a.alone-1, 0)
 	self, root, ids := a.self, a.g.n.system.Root, a.appending
 	batch := groups.EncodeBatch(records, a.g.n.cfg.Clock.Now().WallMs)
 	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
@@ -56,4 +63,22 @@ func (a *groupCoordinator) flushTransactional(ap groups.Append) {
 	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
 		transactionalID: ap.Producer.TransactionalID, txnOperation: cluster.TxnOperationForTxnOffsetCommit(ap.Producer.TxnOffsetCommitVersion),
 		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
+}
+
+// appended hands the partition's answer to a batch to the core. A batch
+// of several appends refused for its size goes again one append at a
+// time, so that only an append too large by itself fails (the core fails
+// an offset commit the partition refused alone, and keeps its groups).
+func (a *groupCoordinator) appended(msg *groupAppended) {
+	merged := a.merged
+	a.appending, a.merged = nil, nil
+	if len(merged) > 1 && (msg.code == kerr.MessageTooLarge.Code || msg.code == kerr.RecordListTooLarge.Code) {
+		a.logger.Info("group coordinator splits a batch the partition refused for its size", zap.Int("appends", len(merged)))
+		a.queued = append(merged, a.queued...)
+		a.alone = len(merged)
+		return
+	}
+	for _, id := range msg.ids {
+		a.core.Appended(id, msg.code, a.now())
+	}
 }

@@ -89,6 +89,11 @@ type groupCoordinator struct {
 	// batch, so a busy coordinator writes many commits at once.
 	appending []groups.AppendID
 	queued    []groups.Append
+	// merged are the plain appends of the batch being written; alone
+	// counts the queued appends that go one per batch after a merged
+	// batch was refused for its size.
+	merged []groups.Append
+	alone  int
 	// closing is set once the node stops: every request is answered
 	// NOT_COORDINATOR.
 	closing bool
@@ -123,10 +128,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		a.waiting[a.nextID] = msg
 		a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 	case *groupAppended:
-		a.appending = nil
-		for _, id := range msg.ids {
-			a.core.Appended(id, msg.code, a.now())
-		}
+		a.appended(msg)
 	case *groupTick:
 		a.tickArmed = false
 		if a.core.Loading() {

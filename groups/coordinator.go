@@ -155,8 +155,11 @@ type Coordinator struct {
 	groups  map[string]*group
 	topics  topicTable
 	// appending holds what to do when each append is reported.
-	appending    map[AppendID]func(code int16, now Time)
-	nextAppendID AppendID
+	appending map[AppendID]func(code int16, now Time)
+	// commitAppends are the appends in appending of offset commits, which
+	// a refusal fails alone (refused_commits.go).
+	commitAppends map[AppendID]bool
+	nextAppendID  AppendID
 	// acknowledged is the highest append id up to which every append was
 	// acknowledged.
 	acknowledged AppendID
@@ -185,7 +188,7 @@ type Coordinator struct {
 func NewCoordinator(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	return &Coordinator{cfg: cfg, loading: true, groups: map[string]*group{},
-		appending: map[AppendID]func(int16, Time){}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
+		appending: map[AppendID]func(int16, Time){}, commitAppends: map[AppendID]bool{}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
 		owed: map[RequestID]kmsg.Request{}}
 }
 
@@ -198,7 +201,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	return c.decoder.decode(p, from, func(_ int64, r Record, b batchInfo) {
 		switch {
 		case b.control:
-			c.TransactionMarker(b.producerID, b.commit)
+			c.replayMarker(b.producerID, b.commit)
 		case b.transactional:
 			c.loadedRecords++
 			c.replayTxnOffset(b.producerID, r)
@@ -270,8 +273,9 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now 
 }
 
 // Appended reports the outcome of an append: code is 0, or the Kafka error
-// of the partition's produce answer. After a failure (code other than 0)
-// the core only answers, with errors, the requests of other failed appends
+// of the partition's produce answer. An offset commit the partition refused
+// unwritten fails alone (refused_commits.go). After any other failure the
+// core only answers, with errors, the requests of other failed appends
 // reported before the next Ready, which reverts it.
 func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 	if c.reverted {
@@ -282,7 +286,11 @@ func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 		panic(fmt.Sprintf("groups: append %d reported twice or never asked", id))
 	}
 	delete(c.appending, id)
+	commit := c.commitAppends[id]
+	delete(c.commitAppends, id)
 	switch {
+	case code != 0 && commit && refusedUnwritten(code):
+		c.commitRefused(done, code, now)
 	case code != 0:
 		// The failed append's requests are answered with its error:
 		// done callbacks answer only with errors on a failure.

@@ -57,6 +57,7 @@ type plannedCommit struct {
 
 func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
 	ans := newCommitAnswer(req)
+	created := c.groups[req.Group] == nil
 	g, code := c.offsetCommitGroup(req, now)
 	if code != 0 {
 		ans.setAll(code)
@@ -73,7 +74,7 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 		g.pendingCommits[cm.tp]++
 	}
-	c.append(records, func(code int16, _ Time) {
+	c.appendCommit(records, nil, func(code int16, _ Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = commitErrorCode(code)
 			if g.pendingCommits[cm.tp] == 0 {
@@ -86,6 +87,9 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 			if code == 0 && c.groups[g.id] == g {
 				g.offsets[cm.tp] = cm.entry
 			}
+		}
+		if code != 0 && created {
+			c.dropUnwrittenGroup(g)
 		}
 		c.reply(id, ans.response())
 	})

@@ -53,6 +53,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	}
 	ans := newCommitAnswer(oc)
 	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
+	created := c.groups[req.Group] == nil
 	g, code := c.offsetCommitGroup(oc, now)
 	if code != 0 {
 		ans.setAll(code)
@@ -69,12 +70,15 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 	}
 	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
-	c.appendTransactional(records, producer, func(code int16, _ Time) {
+	c.appendCommit(records, &producer, func(code int16, _ Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = txnCommitErrorCode(code)
 			if code == 0 {
 				c.addTxnOffset(producer.ID, g.id, cm.tp, cm.entry)
 			}
+		}
+		if code != 0 && created {
+			c.dropUnwrittenGroup(g)
 		}
 		respond()
 	})
@@ -111,8 +115,20 @@ func (c *Coordinator) addTxnOffset(producerID int64, group string, tp topicParti
 // TransactionMarker tells the coordinator that the marker of producerID's
 // transaction was written to its partition: commit makes the offsets the
 // producer committed in it the groups' committed offsets; an abort drops
-// them.
+// them. While loading it does nothing: the marker is in the log, after
+// the records the load has replayed so far, and the load replays it in its
+// place. Applied now, it would end whatever transaction of the producer
+// the load is in the middle of (one that an earlier marker, not replayed
+// yet, ended), with the later transaction's outcome.
 func (c *Coordinator) TransactionMarker(producerID int64, commit bool) {
+	if c.loading {
+		return
+	}
+	c.replayMarker(producerID, commit)
+}
+
+// replayMarker applies the marker of producerID's transaction.
+func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 	p := c.txnOffsets[producerID]
 	delete(c.txnOffsets, producerID)
 	if !commit || p == nil {
@@ -151,14 +167,6 @@ func (c *Coordinator) PendingTxnProducers() []int64 {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// appendTransactional asks for records to be appended as one
-// transactional batch of producer.
-func (c *Coordinator) appendTransactional(records []Record, producer Producer, done func(code int16, now Time)) {
-	c.nextAppendID++
-	c.appending[c.nextAppendID] = done
-	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records, Producer: &producer})
 }
 
 // replayTxnOffset applies a loaded record of producerID's transactional

@@ -36,6 +36,11 @@
 //     read, and the answer sent, in an event of their own at a seeded
 //     delay after the plan, as a connection's writer reads them in
 //     production; the check F1 and the hold-reads scenario commands;
+//   - coordinator_load.go, coordinator_load_scenario.go: a group or
+//     transaction coordinator's load of its partition as reads planned on
+//     the leader's log and read and replayed in events of their own at a
+//     seeded delay, as production's coordinators read off their mailbox;
+//     the hold-loads scenario commands;
 //   - client.go, history.go: the workload's clients and their history;
 //   - node_group.go, client_group.go, client_classic.go, check_group.go:
 //     consumer groups: the groups core on the leader of each

@@ -18,10 +18,9 @@ import (
 // like a produce with acks=all and replies once they are acknowledged.
 // When the node stops leading P (or leads it in a new leader epoch) the
 // coordinator stops, answering NOT_COORDINATOR; the next leader loads P
-// afresh. One difference from production: a new coordinator starts loading
-// only once the leader's high watermark reached its log end (production
-// loads up to the high watermark it reads), so that it loads everything its
-// log holds.
+// afresh. As in production, it loads through reads planned on the log and
+// read later (coordinator_load.go). One difference: a new coordinator starts
+// loading only once the leader's high watermark reached its log end.
 
 // offsetsPartitions is offsets.topic.num.partitions in the simulator
 // (Kafka: 50).
@@ -34,6 +33,7 @@ type groupHost struct {
 	epoch     int32
 	core      *groups.Coordinator
 	loaded    bool
+	loading   *partitionLoad
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
@@ -98,47 +98,30 @@ func (n *node) syncCoordinators() {
 	}
 }
 
-// load replays the partition once the leader's high watermark reached its
-// log end.
+// load starts loading the partition once the leader's high watermark
+// reached its log end; its reads are events (coordinator_load.go).
 func (gh *groupHost) load(h *replicaHost) {
-	hw := h.core.HighWatermark()
-	if hw < h.core.LogEndOffset() {
+	if gh.loading != nil || h.core.HighWatermark() < h.core.LogEndOffset() {
 		return
 	}
-	n := gh.n
-	for off := h.log.LogStartOffset(); off < hw; {
-		recs, err := h.log.Read(off, 8<<20, hw)
-		if err != nil {
-			n.w.tracef("%s: group coordinator of %s cannot read the partition: %v", n.name(), gh.key, err)
-			return
-		}
-		p, err := recs.Bytes()
-		recs.Release()
-		if err == nil && len(p) == 0 {
-			// Nothing from off to the high watermark: compaction emptied
-			// it and a truncation took what superseded it
-			// (compaction_gaps.go). Production's load stops here too
-			// (actors/coordinator_load.go).
-			break
-		}
-		if err == nil {
-			var next int64
-			next, err = gh.core.Load(p, off)
-			if next <= off && err == nil {
-				err = fmt.Errorf("no batch at %d", off)
-			}
-			off = next
-		}
-		if err != nil {
+	n, core := gh.n, gh.core
+	gh.loading = &partitionLoad{n: n, key: gh.key, what: "group coordinator", current: func() bool { return gh.core == core && core != nil },
+		feed: core.Load,
+		loaded: func() {
+			gh.loaded = true
+			gh.refreshTopics()
+			core.Loaded(gh.now())
+			n.w.tracef("%s: group coordinator of %s loaded %d records", n.name(), gh.key, core.LoadedRecords())
+			gh.carryOut()
+		},
+		restart: func() {
+			gh.stop()
+			n.coords[gh.key.partition] = nil
+		},
+		fail: func(err error) {
 			n.w.violation("S11", fmt.Sprintf("%s: group coordinator of %s cannot load the partition: %v", n.name(), gh.key, err))
-			return
-		}
-	}
-	gh.loaded = true
-	gh.refreshTopics()
-	gh.core.Loaded(gh.now())
-	n.w.tracef("%s: group coordinator of %s loaded %d records to %d", n.name(), gh.key, gh.core.LoadedRecords(), hw)
-	gh.carryOut()
+		}}
+	gh.loading.start(h.log.LogStartOffset())
 }
 
 func (gh *groupHost) now() groups.Time {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 
@@ -110,6 +109,7 @@ type txnHost struct {
 	epoch   int32
 	core    *txn.Coordinator
 	loaded  bool
+	loading *partitionLoad
 	waiting map[txn.RequestID]pendingTxnRequest
 	nextID  txn.RequestID
 	// appending is the batch being appended (nil: none), queued the
@@ -174,47 +174,35 @@ func (n *node) syncTxnCoordinators() {
 	}
 }
 
-// load replays the partition once the leader's high watermark reached its
-// log end (as the group coordinators' shell does).
+// load starts loading the partition once the leader's high watermark
+// reached its log end (as the group coordinators' shell does); its reads
+// are events (coordinator_load.go).
 func (th *txnHost) load(h *replicaHost) {
-	hw := h.core.HighWatermark()
-	if hw < h.core.LogEndOffset() {
+	if th.loading != nil || h.core.HighWatermark() < h.core.LogEndOffset() {
 		return
 	}
-	n := th.n
-	for off := h.log.LogStartOffset(); off < hw; {
-		recs, err := h.log.Read(off, 8<<20, hw)
-		if err != nil {
-			n.w.tracef("%s: transaction coordinator of %s cannot read the partition: %v", n.name(), th.key, err)
-			return
-		}
-		p, err := recs.Bytes()
-		recs.Release()
-		if err == nil && len(p) == 0 {
-			// Nothing from off to the high watermark: compaction emptied
-			// it and a truncation took what superseded it
-			// (compaction_gaps.go). Production's load stops here too
-			// (actors/coordinator_load.go).
-			break
-		}
-		if err == nil {
+	n, core := th.n, th.core
+	th.loading = &partitionLoad{n: n, key: th.key, what: "transaction coordinator", current: func() bool { return th.core == core && core != nil },
+		feed: func(p []byte, from int64) (int64, error) {
 			n.w.txn.checks.loadedLog(n, p)
-			var next int64
-			next, err = th.core.Load(p, off)
-			if next <= off && err == nil {
-				err = fmt.Errorf("no batch at %d", off)
+			return core.Load(p, from)
+		},
+		loaded: func() {
+			th.loaded = true
+			core.Loaded(th.now())
+			n.w.tracef("%s: transaction coordinator of %s loaded %d records", n.name(), th.key, core.LoadedRecords())
+			th.carryOut()
+		},
+		restart: func() {
+			th.stop()
+			if t := n.txns(); t.coords[th.key.partition] == th {
+				t.coords[th.key.partition] = nil
 			}
-			off = next
-		}
-		if err != nil {
+		},
+		fail: func(err error) {
 			n.w.violation("S8", n.name()+": transaction coordinator of "+th.key.String()+" cannot load the partition: "+err.Error())
-			return
-		}
-	}
-	th.loaded = true
-	th.core.Loaded(th.now())
-	n.w.tracef("%s: transaction coordinator of %s loaded %d records to %d", n.name(), th.key, th.core.LoadedRecords(), hw)
-	th.carryOut()
+		}}
+	th.loading.start(h.log.LogStartOffset())
 }
 
 // handle feeds a request to the core; respond takes its answer.

@@ -163,6 +163,10 @@ type Profile struct {
 	// reading its socket slowly): their records are read, and the answer
 	// sent, SlowWriteMs later on average (fetch_read.go).
 	SlowWriteP, SlowWriteMs float64
+	// SlowLoadP is the share of coordinator load reads that wait for a
+	// slow disk or a busy partition: they are read SlowLoadMs after their
+	// plan on average (coordinator_load.go).
+	SlowLoadP, SlowLoadMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -264,6 +268,10 @@ func DrawProfile(seed uint64) Profile {
 	}
 	// KIP-890 part 2 clients, drawn after everything before them.
 	p.TxnV2Share = []float64{0, 0.5, 1}[r.IntN(3)]
+	// Slow coordinator loads, drawn after everything before them.
+	if on(0.3) {
+		p.SlowLoadP, p.SlowLoadMs = between(0.05, 0.5), between(100, 3000)
+	}
 	return p
 }
 
@@ -293,6 +301,7 @@ func (p Profile) String() string {
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
+	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -155,7 +155,7 @@ func (s *Scenario) do(cmd string, args []Arg) {
 	case "check":
 		s.check()
 	default:
-		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) {
+		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) {
 			s.printf("error: unknown command %q", cmd)
 		}
 	}

@@ -120,6 +120,11 @@ type Stats struct {
 	// FetchReadsChanged read other bytes than planned and
 	// FetchReadsBroken read short (connection closed).
 	FetchReads, FetchReadsRaced, FetchReadsChanged, FetchReadsBroken int64
+	// LoadReads are coordinator load reads read after their plan
+	// (coordinator_load.go); of them, LoadReadsRaced saw their replica
+	// change meanwhile, LoadReadsDropped found their coordinator stopped
+	// and LoadReadsBroken read short (the coordinator started over).
+	LoadReads, LoadReadsRaced, LoadReadsDropped, LoadReadsBroken int64
 }
 
 // timing is the cluster's configuration of timeouts and intervals.
@@ -205,6 +210,9 @@ type World struct {
 	compaction map[tpKey]*compactionLog
 	// reads are the fetch writers (fetch_read.go), set up on first use.
 	reads *fetchReads
+	// loads are the coordinator load reads (coordinator_load.go), set up
+	// on first use.
+	loads *coordinatorLoads
 }
 
 type runPhase int8
@@ -476,6 +484,8 @@ func (r *Report) Summary() string {
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
+	fmt.Fprintf(&b, "coordinator loads: %d reads after their plan (%d after their replica changed, %d dropped: the coordinator stopped, %d short: it started over)\n",
+		s.LoadReads, s.LoadReadsRaced, s.LoadReadsDropped, s.LoadReadsBroken)
 	fmt.Fprintf(&b, "invariants checked: %d", s.InvariantsChecked)
 	if r.Plant != PlantNone {
 		fmt.Fprintf(&b, "; plant fired %d times", s.PlantFired)

@@ -1,0 +1,163 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/groups"
+)
+
+// A commit larger than __consumer_offsets' max.message.bytes fails alone
+// (INVALID_COMMIT_OFFSET_SIZE, as Kafka maps MESSAGE_TOO_LARGE): the
+// coordinator keeps its KIP-848 group, whose member keeps its epoch and
+// commits smaller batches. It used to revert and reload the partition,
+// forgetting the member (and again at each such commit).
+func TestGroupCommitTooLargeFailsAlone(t *testing.T) {
+	n := start848Node(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	const partitions = 40
+	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, "wide"); err != nil {
+		t.Fatal(err)
+	}
+	member := newClient(t, n, kgo.ConsumerGroup("gw"), kgo.ConsumeTopics("wide"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
+	var mu sync.Mutex
+	startPoller(t, ctx, member, &mu, map[string]bool{})
+	consumerAssignments(t, ctx, adm, "gw", 1, partitions)
+	before := describeConsumerGroup(t, ctx, adm, "gw")
+
+	// Commits of one partition fit in 600 bytes, of 40 they do not.
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("600")}}, groups.OffsetsTopic)
+	if err == nil {
+		_, err = resps.On(groups.OffsetsTopic, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := map[string]map[int32]kgo.EpochOffset{"wide": {}}
+	for p := int32(0); p < partitions; p++ {
+		wide["wide"][p] = kgo.EpochOffset{Epoch: -1, Offset: 0}
+	}
+	commit := func(offsets map[string]map[int32]kgo.EpochOffset) error {
+		var got error
+		member.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				got = err
+				return
+			}
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					if rp.ErrorCode != 0 && got == nil {
+						got = kerr.ErrorForCode(rp.ErrorCode)
+					}
+				}
+			}
+		})
+		return got
+	}
+	// The new limit reaches the partition through the metadata image: the
+	// wide commits succeed until it does.
+	waitUntil(t, ctx, "a wide commit refused as INVALID_COMMIT_OFFSET_SIZE", func() bool {
+		err := commit(wide)
+		if err != nil && !errors.Is(err, kerr.InvalidCommitOffsetSize) {
+			t.Fatalf("wide commit: %v", err)
+		}
+		return err != nil
+	})
+	for range 3 {
+		if err := commit(wide); !errors.Is(err, kerr.InvalidCommitOffsetSize) {
+			t.Fatalf("wide commit: %v, want INVALID_COMMIT_OFFSET_SIZE", err)
+		}
+	}
+	if err := commit(map[string]map[int32]kgo.EpochOffset{"wide": {7: {Epoch: -1, Offset: 3}}}); err != nil {
+		t.Fatalf("narrow commit after the refusals: %v", err)
+	}
+	after := describeConsumerGroup(t, ctx, adm, "gw")
+	if after.Epoch != before.Epoch || len(after.Members) != 1 || after.Members[0].MemberID != before.Members[0].MemberID ||
+		after.Members[0].MemberEpoch != before.Members[0].MemberEpoch {
+		t.Fatalf("the group changed across the refused commits: before %+v, after %+v", before, after)
+	}
+	offsets, err := adm.FetchOffsets(ctx, "gw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offsets.Lookup("wide", 7); !ok || o.At != 3 {
+		t.Fatalf("wide/7 committed %+v, want 3", o)
+	}
+}
+
+// describeConsumerGroup describes a KIP-848 group.
+func describeConsumerGroup(t *testing.T, ctx context.Context, adm *kadm.Client, group string) kadm.DescribedConsumerGroup {
+	t.Helper()
+	described, err := adm.DescribeConsumerGroups(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := described[group]
+	if d.Err != nil {
+		t.Fatal(d.Err)
+	}
+	return d
+}
+
+// Commits that arrive while a batch is written go out merged into one
+// batch; merged past __consumer_offsets' max.message.bytes, the batch is
+// refused, and the coordinator sends its commits again one by one: each
+// fits, so each succeeds (without the split, some are refused).
+func TestGroupMergedCommitsSplitWhenTooLarge(t *testing.T) {
+	n := startGroupNode(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "narrow"); err != nil {
+		t.Fatal(err)
+	}
+	first := kadm.Offsets{}
+	first.AddOffset("narrow", 0, 1, -1)
+	if err := adm.CommitAllOffsets(ctx, "warm-up", first); err != nil {
+		t.Fatal(err)
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("300")}}, groups.OffsetsTopic)
+	if err == nil {
+		_, err = resps.On(groups.OffsetsTopic, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the limit applies: a commit with 400 bytes of metadata
+	// no longer fits.
+	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
+		big := kadm.Offsets{}
+		big.Add(kadm.Offset{Topic: "narrow", Partition: 0, At: 2, LeaderEpoch: -1, Metadata: string(make([]byte, 400))})
+		err := adm.CommitAllOffsets(ctx, "probe", big)
+		return errors.Is(err, kerr.InvalidCommitOffsetSize)
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 5 {
+				o := kadm.Offsets{}
+				o.AddOffset("narrow", 0, int64(100*i+round), -1)
+				if err := adm.CommitAllOffsets(ctx, "g", o); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("commit: %v", err)
+	}
+}
