@@ -1,0 +1,167 @@
+package actors
+
+import (
+	"slices"
+	"sync"
+
+	"gregor/logstore"
+)
+
+// producedAdds keeps, per transactional id, the order in which its
+// transactional produces reach their partitions, and the partitions its
+// produces' adds added (api_txn_produce.go).
+//
+// A Produce v12 whose coordinator is on this node waits for its add (one
+// ask of the coordinator) before it goes to its partitions; the next
+// produce of the same transactional id, pipelined behind it, must not go
+// first, whatever path it takes: its batches carry later sequences, and a
+// partition that got them first would refuse them as out of order
+// (OUT_OF_ORDER_SEQUENCE_NUMBER). So every produce of an id with an add in
+// flight joins the id's queue, and the queue hands produces to their
+// partitions in the order they came, each once it and all before it are
+// ready (an add is ready when answered; a produce that asks nothing at
+// once).
+//
+// The partitions remembered are a hint: a produce to partitions an earlier
+// add of its producer id and epoch added, with nothing queued, goes
+// straight to them (which know they are in the transaction) instead of
+// asking again; a partition whose transaction a marker ended since
+// verifies the produce itself. It is bounded: when full it forgets the ids
+// with nothing queued.
+type producedAdds struct {
+	mu sync.Mutex
+	m  map[string]*producedAdd
+}
+
+type producedAdd struct {
+	producerID int64
+	epoch      int16
+	tps        []logstore.TopicPartition
+	// queue holds the produces not yet handed to their partitions, in the
+	// order they came.
+	queue []*queuedProduce
+	// draining says a goroutine is handing the queue's ready head on; the
+	// others leave it to that one, so the handing keeps the queue's order.
+	draining bool
+}
+
+// queuedProduce is one produce in its transactional id's queue.
+type queuedProduce struct {
+	ready bool
+	run   func() // hands the produce to its partitions
+}
+
+// producedAddsMax bounds the transactional ids remembered.
+const producedAddsMax = 4096
+
+// begin returns nil when a's partitions need no add (an earlier add of its
+// producer id and epoch added them all, and nothing of its id is queued);
+// else it queues a's produce, to be made ready with ready once its add is
+// answered.
+func (p *producedAdds) begin(a txnAsk) *queuedProduce {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.m[a.txnID]
+	if e != nil && len(e.queue) == 0 && e.producerID == a.producerID && e.epoch == a.epoch && e.has(a) {
+		return nil
+	}
+	if e == nil {
+		e = p.entry(a.txnID)
+		e.producerID, e.epoch = a.producerID, a.epoch
+	}
+	q := &queuedProduce{}
+	e.queue = append(e.queue, q)
+	return q
+}
+
+// entry is txnID's entry, made (and the map bounded) when there is none.
+// The caller holds mu.
+func (p *producedAdds) entry(txnID string) *producedAdd {
+	if e := p.m[txnID]; e != nil {
+		return e
+	}
+	if len(p.m) >= producedAddsMax {
+		for id, e := range p.m {
+			if len(e.queue) == 0 && !e.draining {
+				delete(p.m, id)
+			}
+		}
+	}
+	if p.m == nil {
+		p.m = map[string]*producedAdd{}
+	}
+	e := &producedAdd{}
+	p.m[txnID] = e
+	return e
+}
+
+// ready makes a's queued produce q ready to go, by run, once the produces
+// queued before it went; added says its add succeeded, and its partitions
+// are remembered.
+func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool, run func()) {
+	p.mu.Lock()
+	e := p.m[a.txnID]
+	if added {
+		if e.producerID != a.producerID || e.epoch != a.epoch {
+			e.producerID, e.epoch, e.tps = a.producerID, a.epoch, nil
+		}
+		for _, tp := range append([]logstore.TopicPartition{a.tp}, a.more...) {
+			if !slices.Contains(e.tps, tp) {
+				e.tps = append(e.tps, tp)
+			}
+		}
+	}
+	q.ready, q.run = true, run
+	p.mu.Unlock()
+	p.drain(e)
+}
+
+// follow runs run, which hands a produce of txnID that asks nothing to its
+// partitions, at once when nothing of txnID is queued, else after the
+// produces queued.
+func (p *producedAdds) follow(txnID string, run func()) {
+	p.mu.Lock()
+	e := p.m[txnID]
+	if e == nil || len(e.queue) == 0 {
+		p.mu.Unlock()
+		run()
+		return
+	}
+	e.queue = append(e.queue, &queuedProduce{ready: true, run: run})
+	p.mu.Unlock()
+	p.drain(e)
+}
+
+// drain hands on e's ready produces from the head of its queue, in order,
+// unless another goroutine is at it (that one then takes them too). The
+// runs happen outside the lock: they only send messages.
+func (p *producedAdds) drain(e *producedAdd) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.draining {
+		return
+	}
+	e.draining = true
+	for len(e.queue) > 0 && e.queue[0].ready {
+		q := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		p.mu.Unlock()
+		q.run()
+		p.mu.Lock()
+	}
+	e.draining = false
+}
+
+// has says whether every partition of a is among e's.
+func (e *producedAdd) has(a txnAsk) bool {
+	if !slices.Contains(e.tps, a.tp) {
+		return false
+	}
+	for _, tp := range a.more {
+		if !slices.Contains(e.tps, tp) {
+			return false
+		}
+	}
+	return true
+}
