@@ -134,7 +134,10 @@ func (p *producedAdds) follow(txnID string, run func()) {
 
 // drain hands on e's ready produces from the head of its queue, in order,
 // unless another goroutine is at it (that one then takes them too). The
-// runs happen outside the lock: they only send messages.
+// runs happen outside the lock (they only send messages), each produce
+// staying at the head until its run is over: a produce that comes
+// meanwhile queues behind it instead of going straight to the partitions
+// ahead of the run's messages.
 func (p *producedAdds) drain(e *producedAdd) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -144,11 +147,11 @@ func (p *producedAdds) drain(e *producedAdd) {
 	e.draining = true
 	for len(e.queue) > 0 && e.queue[0].ready {
 		q := e.queue[0]
-		e.queue[0] = nil
-		e.queue = e.queue[1:]
 		p.mu.Unlock()
 		q.run()
 		p.mu.Lock()
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
 	}
 	e.draining = false
 }
