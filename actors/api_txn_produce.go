@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,7 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 	// out of order.
 	release := req.Retain()
 	r.node.txns.producedAdds.follow(txnID, func() {
-		r.producePartitions(req, body, respond)
+		r.producePartitions(req, body, respond, nil)
 		release()
 	})
 }
@@ -56,9 +57,9 @@ const producedAddTimeout = verifyTimeout
 // addProducedPartitions asks the local coordinator of txnID to add the
 // partitions this node leads among body's to the producer's transaction,
 // all in one ask, and hands body to its partitions once it is answered:
-// on success each partition is first told it joined the transaction
-// (txnPartitionAdded, ahead of the produce in its mailbox, so it appends
-// without asking); on any failure the partitions verify for themselves as
+// on success each partition is told in the same message, before the
+// produce, that it joined the transaction (producePartition.added, so it
+// appends without asking); on any failure the partitions verify for themselves as
 // before, and answer what they are told. It reports false, having done
 // nothing, when the request does not fit (no coordinator here, batches of
 // more than one producer, nothing this node leads).
@@ -112,12 +113,11 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	root := r.node.system.Root
 	proceed := func(code int16) {
 		x.producedAdds.ready(ask, queued, code == 0, func() {
+			var added *producedAddition
 			if code == 0 {
-				for _, pid := range pids {
-					root.Send(pid, &txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch})
-				}
+				added = &producedAddition{ask: &ask, added: txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch}}
 			}
-			r.producePartitions(req, body, respond)
+			r.producePartitions(req, body, respond, added)
 			release()
 		})
 	}
@@ -157,4 +157,24 @@ func transactionalIDOf(body *kmsg.ProduceRequest) string {
 		return ""
 	}
 	return *body.TransactionID
+}
+
+// producedAddition is what a produce's one ask added: the partitions and
+// the producer's transaction they joined.
+type producedAddition struct {
+	ask   *txnAsk
+	added txnPartitionAdded
+}
+
+// of is the news for a partition of topic the ask added, nil for any
+// other (and for a nil addition).
+func (a *producedAddition) of(topic string, partition int32) *txnPartitionAdded {
+	if a == nil {
+		return nil
+	}
+	tp := logstore.TopicPartition{Topic: topic, Partition: partition}
+	if a.ask.tp == tp || slices.Contains(a.ask.more, tp) {
+		return &a.added
+	}
+	return nil
 }
