@@ -122,7 +122,8 @@
 //	    in transactions of 100 records committed one after another, or with
 //	    the idempotent producer and no transactions, the figure the first is
 //	    held to (60% or more); records/s and the per-record costs. One
-//	    aborted transaction before the window finds the coordinator.
+//	    aborted transaction before the window finds the coordinator; the
+//	    idempotent producer produces one record before the window.
 //	BenchmarkTransactions/rec=100B/parts=6/producers={4,16}/mode=ratio/{gregor,ref-kfake,ref-kfake-process}
 //	    the same 100k records split among 4 or 16 producers at once, each a
 //	    client of its own (and a transactional id of its own), in

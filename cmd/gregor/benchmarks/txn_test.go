@@ -184,7 +184,8 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 // newTxnBenchClient is a producer of topic, transactional with txnID when
 // txn: its coordinator found (and on the first run, __transaction_state
 // made and loaded) and its producer id got, by one aborted transaction of
-// one record, all before the window.
+// one record, all before the window; an idempotent one produces one record
+// before the window.
 func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string) *kgo.Client {
 	b.Helper()
 	opts := []kgo.Opt{
@@ -203,12 +204,19 @@ func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic strin
 		cl.Close()
 		t.fail(b, "%s: ping: %v", t.name, err)
 	}
-	if !txn {
-		return cl
-	}
 	fail := func(what string, err error) {
 		cl.Close()
 		t.fail(b, "%s: %s: %v", t.name, what, err)
+	}
+	if !txn {
+		// The same warm-up for the idempotent producer: its connections
+		// dialled, the topic's metadata and its producer id got, before
+		// the window. Without it the window of 16 producers at once is
+		// mostly 16 clients starting.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 1)}).FirstErr(); err != nil {
+			fail("warm-up record", err)
+		}
+		return cl
 	}
 	if err := cl.BeginTransaction(); err != nil {
 		fail("begin", err)
