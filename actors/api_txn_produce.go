@@ -59,8 +59,10 @@ const producedAddTimeout = verifyTimeout
 // all in one ask, and hands body to its partitions once it is answered:
 // on success each partition is told in the same message, before the
 // produce, that it joined the transaction (producePartition.added, so it
-// appends without asking); on any failure the partitions verify for themselves as
-// before, and answer what they are told. It reports false, having done
+// appends without asking); on any failure the partitions verify for
+// themselves as before, and answer what they are told. A produce whose
+// partitions an add queued before it (of the same producer id and epoch)
+// asked for asks nothing: it follows that add's outcome. It reports false, having done
 // nothing, when the request does not fit (no coordinator here, batches of
 // more than one producer, nothing this node leads).
 func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceRequest, txnID string, respond func(kmsg.Response)) bool {
@@ -105,22 +107,25 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	if len(pids) == 0 {
 		return false
 	}
-	queued := x.producedAdds.begin(ask)
-	if queued == nil {
+	release := req.Retain() // the records wait in the queue
+	run := func(added bool) {
+		var addition *producedAddition
+		if added {
+			addition = &producedAddition{ask: &ask, added: txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch}}
+		}
+		r.producePartitions(req, body, respond, addition)
+		release()
+	}
+	queued, how := x.producedAdds.begin(ask, run)
+	switch how {
+	case produceStraight:
+		release()
 		return false // its partitions are in the transaction: straight to them
+	case produceAfterAdd:
+		return true // an add in flight asked for its partitions: it goes with that add's outcome
 	}
-	release := req.Retain() // the records wait with the ask
 	root := r.node.system.Root
-	proceed := func(code int16) {
-		x.producedAdds.ready(ask, queued, code == 0, func() {
-			var added *producedAddition
-			if code == 0 {
-				added = &producedAddition{ask: &ask, added: txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch}}
-			}
-			r.producePartitions(req, body, respond, added)
-			release()
-		})
-	}
+	proceed := func(code int16) { x.producedAdds.ready(ask, queued, code == 0) }
 	var answered atomic.Bool
 	timer := time.AfterFunc(producedAddTimeout, func() {
 		if !answered.Swap(true) {

@@ -48,30 +48,84 @@ type producedAdd struct {
 // queuedProduce is one produce in its transactional id's queue.
 type queuedProduce struct {
 	ready bool
-	run   func() // hands the produce to its partitions
+	// added says the add it went with (its own, or its lead's) succeeded.
+	added bool
+	// run hands the produce to its partitions, told they were added when
+	// added.
+	run func(added bool)
+	// ask is the add this produce asked for, nil when it asked nothing.
+	ask *txnAsk
+	// lead is the add queued before it that asked for all its partitions,
+	// whose outcome it takes; nil when it asked itself, or asked nothing.
+	lead *queuedProduce
 }
 
 // producedAddsMax bounds the transactional ids remembered.
 const producedAddsMax = 4096
 
-// begin returns nil when a's partitions need no add (an earlier add of its
-// producer id and epoch added them all, and nothing of its id is queued);
-// else it queues a's produce, to be made ready with ready once its add is
-// answered.
-func (p *producedAdds) begin(a txnAsk) *queuedProduce {
+// How a produce goes to its partitions (producedAdds.begin).
+const (
+	// produceStraight: nothing queued and its partitions added; the
+	// caller hands it on (follow) and begin keeps nothing.
+	produceStraight = iota
+	// produceAsk: queued; the caller asks for the add and reports the
+	// outcome with ready.
+	produceAsk
+	// produceAfterAdd: queued behind an add in flight that asked for all
+	// its partitions (same producer id and epoch), whose outcome it takes:
+	// the caller asks nothing.
+	produceAfterAdd
+)
+
+// begin says how a's produce goes on, and queues it (to go by run) unless
+// it goes straight.
+func (p *producedAdds) begin(a txnAsk, run func(added bool)) (*queuedProduce, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := p.m[a.txnID]
 	if e != nil && len(e.queue) == 0 && e.producerID == a.producerID && e.epoch == a.epoch && e.has(a) {
-		return nil
+		return nil, produceStraight
 	}
 	if e == nil {
 		e = p.entry(a.txnID)
 		e.producerID, e.epoch = a.producerID, a.epoch
 	}
-	q := &queuedProduce{}
+	q := &queuedProduce{run: run}
+	how := produceAsk
+	if lead := e.lastAsk(); lead != nil && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && covers(lead.ask, a) {
+		q.lead, how = lead, produceAfterAdd
+		if lead.ready {
+			q.ready, q.added = true, lead.added
+		}
+	} else {
+		q.ask = &a
+	}
 	e.queue = append(e.queue, q)
-	return q
+	return q, how
+}
+
+// lastAsk is the last queued produce that asked for an add.
+func (e *producedAdd) lastAsk() *queuedProduce {
+	for i := len(e.queue) - 1; i >= 0; i-- {
+		if e.queue[i].ask != nil {
+			return e.queue[i]
+		}
+	}
+	return nil
+}
+
+// covers says whether every partition of b is among a's.
+func covers(a *txnAsk, b txnAsk) bool {
+	in := func(tp logstore.TopicPartition) bool { return tp == a.tp || slices.Contains(a.more, tp) }
+	if !in(b.tp) {
+		return false
+	}
+	for _, tp := range b.more {
+		if !in(tp) {
+			return false
+		}
+	}
+	return true
 }
 
 // entry is txnID's entry, made (and the map bounded) when there is none.
@@ -95,10 +149,11 @@ func (p *producedAdds) entry(txnID string) *producedAdd {
 	return e
 }
 
-// ready makes a's queued produce q ready to go, by run, once the produces
-// queued before it went; added says its add succeeded, and its partitions
-// are remembered.
-func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool, run func()) {
+// ready reports the outcome of a's add, asked for its queued produce q:
+// added says it succeeded, and its partitions are remembered. q and the
+// produces that took its outcome go once the produces queued before them
+// went.
+func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool) {
 	p.mu.Lock()
 	e := p.m[a.txnID]
 	if added {
@@ -111,7 +166,12 @@ func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool, run func())
 			}
 		}
 	}
-	q.ready, q.run = true, run
+	q.ready, q.added = true, added
+	for _, f := range e.queue {
+		if f.lead == q {
+			f.ready, f.added = true, added
+		}
+	}
 	p.mu.Unlock()
 	p.drain(e)
 }
@@ -127,7 +187,7 @@ func (p *producedAdds) follow(txnID string, run func()) {
 		run()
 		return
 	}
-	e.queue = append(e.queue, &queuedProduce{ready: true, run: run})
+	e.queue = append(e.queue, &queuedProduce{ready: true, run: func(bool) { run() }})
 	p.mu.Unlock()
 	p.drain(e)
 }
@@ -148,7 +208,7 @@ func (p *producedAdds) drain(e *producedAdd) {
 	for len(e.queue) > 0 && e.queue[0].ready {
 		q := e.queue[0]
 		p.mu.Unlock()
-		q.run()
+		q.run(q.added)
 		p.mu.Lock()
 		e.queue[0] = nil
 		e.queue = e.queue[1:]
