@@ -29,8 +29,12 @@ type producePartition struct {
 	// txnOperation says whether the partition may add itself to the
 	// transaction (Produce v12+, TxnOffsetCommit v5+) or only verify it.
 	txnOperation cluster.TxnOperation
-	reply        func(producePartitionResult)
-	release      func()
+	// added, when set, tells the partition first that it joined the
+	// producer's ongoing transaction (the request's one ask added it,
+	// api_txn_produce.go), so it appends without asking.
+	added   *txnPartitionAdded
+	reply   func(producePartitionResult)
+	release func()
 }
 
 // releaseRecords gives the request's frame back (once).
@@ -62,11 +66,13 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 		r.verifyTransactionalProduce(req, body, respond)
 		return
 	}
-	r.producePartitions(req, body, respond)
+	r.producePartitions(req, body, respond, nil)
 }
 
-// producePartitions hands each partition's records to its actor.
-func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response)) {
+// producePartitions hands each partition's records to its actor; those of
+// added, when set, are told first that they joined the producer's
+// transaction.
+func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	fo := &fanOut[producePartitionResult]{}
@@ -92,6 +98,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
 				msg.release = req.Retain()
+				msg.added = added.of(topic.Name, p.Partition)
 			}
 			switch {
 			case code != 0:

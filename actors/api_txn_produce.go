@@ -3,7 +3,6 @@ package actors
 import (
 	"encoding/binary"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +37,16 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 	if cluster.TxnOperationForProduce(body.Version) == cluster.TxnAddPartition && r.addProducedPartitions(req, body, txnID, respond) {
 		return
 	}
-	r.producePartitions(req, body, respond)
+	// A produce that cannot take the one-ask path (its coordinator moved,
+	// or its batches are not one producer's) still goes to its partitions
+	// after the produces of its transactional id whose add is in flight:
+	// overtaking one, it would reach a partition first and be refused as
+	// out of order.
+	release := req.Retain()
+	r.node.txns.producedAdds.follow(txnID, func() {
+		r.producePartitions(req, body, respond, nil)
+		release()
+	})
 }
 
 // producedAddTimeout bounds the wait for the coordinator's answer to a
@@ -49,10 +57,12 @@ const producedAddTimeout = verifyTimeout
 // addProducedPartitions asks the local coordinator of txnID to add the
 // partitions this node leads among body's to the producer's transaction,
 // all in one ask, and hands body to its partitions once it is answered:
-// on success each partition is first told it joined the transaction
-// (txnPartitionAdded, ahead of the produce in its mailbox, so it appends
-// without asking); on any failure the partitions verify for themselves as
-// before, and answer what they are told. It reports false, having done
+// on success each partition is told in the same message, before the
+// produce, that it joined the transaction (producePartition.added, so it
+// appends without asking); on any failure the partitions verify for
+// themselves as before, and answer what they are told. A produce whose
+// partitions an add queued before it (of the same producer id and epoch)
+// asked for asks nothing: it follows that add's outcome. It reports false, having done
 // nothing, when the request does not fit (no coordinator here, batches of
 // more than one producer, nothing this node leads).
 func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceRequest, txnID string, respond func(kmsg.Response)) bool {
@@ -94,21 +104,28 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 			pids = append(pids, pid)
 		}
 	}
-	if len(pids) == 0 || x.producedAdds.begin(ask) {
+	if len(pids) == 0 {
 		return false
 	}
-	release := req.Retain() // the records wait with the ask
-	root := r.node.system.Root
-	proceed := func(code int16) {
-		if code == 0 {
-			for _, pid := range pids {
-				root.Send(pid, &txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch})
-			}
+	release := req.Retain() // the records wait in the queue
+	run := func(added bool) {
+		var addition *producedAddition
+		if added {
+			addition = &producedAddition{ask: &ask, added: txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch}}
 		}
-		r.producePartitions(req, body, respond)
-		x.producedAdds.end(ask, code == 0)
+		r.producePartitions(req, body, respond, addition)
 		release()
 	}
+	queued, how := x.producedAdds.begin(ask, run)
+	switch how {
+	case produceStraight:
+		release()
+		return false // its partitions are in the transaction: straight to them
+	case produceAfterAdd:
+		return true // an add in flight asked for its partitions: it goes with that add's outcome
+	}
+	root := r.node.system.Root
+	proceed := func(code int16) { x.producedAdds.ready(ask, queued, code == 0) }
 	var answered atomic.Bool
 	timer := time.AfterFunc(producedAddTimeout, func() {
 		if !answered.Swap(true) {
@@ -123,92 +140,6 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	}
 	x.asksSent.Add(1)
 	root.Send(coordinator, &txnLocalAsk{ask: ask})
-	return true
-}
-
-// producedAdds remembers, per transactional id, the producer id, epoch and
-// partitions its produces' adds added, so that a produce that follows to
-// the same partitions goes straight to them (which know they are in the
-// transaction) instead of asking again. It is a hint: a partition whose
-// transaction a marker ended since verifies the produce itself. A produce
-// goes straight only while no add of its transactional id is in flight:
-// the partitions must get a pipelined produce after those before it, and
-// an add's produces are sent when it is answered, from the coordinator.
-// It is bounded: when full it forgets the ids with no add in flight.
-type producedAdds struct {
-	mu sync.Mutex
-	m  map[string]*producedAdd
-}
-
-type producedAdd struct {
-	producerID int64
-	epoch      int16
-	tps        []logstore.TopicPartition
-	// inflight counts the adds asked and not yet handed to the partitions.
-	inflight int
-}
-
-// producedAddsMax bounds the transactional ids remembered.
-const producedAddsMax = 4096
-
-// begin reports whether a's partitions need no add (an earlier add of its
-// producer id and epoch added them all, and no add is in flight); else it
-// counts a's add in flight, to be ended with end.
-func (p *producedAdds) begin(a txnAsk) (added bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e := p.m[a.txnID]
-	if e != nil && e.inflight == 0 && e.producerID == a.producerID && e.epoch == a.epoch && e.has(a) {
-		return true
-	}
-	if e == nil {
-		if len(p.m) >= producedAddsMax {
-			for id, e := range p.m {
-				if e.inflight == 0 {
-					delete(p.m, id)
-				}
-			}
-		}
-		if p.m == nil {
-			p.m = map[string]*producedAdd{}
-		}
-		e = &producedAdd{producerID: a.producerID, epoch: a.epoch}
-		p.m[a.txnID] = e
-	}
-	e.inflight++
-	return false
-}
-
-// end takes a's add off the flight, its produces handed to the partitions,
-// and remembers its partitions when they were added.
-func (p *producedAdds) end(a txnAsk, added bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	e := p.m[a.txnID]
-	e.inflight--
-	if !added {
-		return
-	}
-	if e.producerID != a.producerID || e.epoch != a.epoch {
-		e.producerID, e.epoch, e.tps = a.producerID, a.epoch, nil
-	}
-	for _, tp := range append([]logstore.TopicPartition{a.tp}, a.more...) {
-		if !slices.Contains(e.tps, tp) {
-			e.tps = append(e.tps, tp)
-		}
-	}
-}
-
-// has says whether every partition of a is among e's.
-func (e *producedAdd) has(a txnAsk) bool {
-	if !slices.Contains(e.tps, a.tp) {
-		return false
-	}
-	for _, tp := range a.more {
-		if !slices.Contains(e.tps, tp) {
-			return false
-		}
-	}
 	return true
 }
 
@@ -231,4 +162,24 @@ func transactionalIDOf(body *kmsg.ProduceRequest) string {
 		return ""
 	}
 	return *body.TransactionID
+}
+
+// producedAddition is what a produce's one ask added: the partitions and
+// the producer's transaction they joined.
+type producedAddition struct {
+	ask   *txnAsk
+	added txnPartitionAdded
+}
+
+// of is the news for a partition of topic the ask added, nil for any
+// other (and for a nil addition).
+func (a *producedAddition) of(topic string, partition int32) *txnPartitionAdded {
+	if a == nil {
+		return nil
+	}
+	tp := logstore.TopicPartition{Topic: topic, Partition: partition}
+	if a.ask.tp == tp || slices.Contains(a.ask.more, tp) {
+		return &a.added
+	}
+	return nil
 }

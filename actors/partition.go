@@ -105,6 +105,9 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *producePartition:
 		a.bytesIn.Add(float64(len(msg.records)))
+		if msg.added != nil {
+			a.core.TxnPartitionAdded(msg.added.producerID, msg.added.producerEpoch)
+		}
 		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
 			TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
 		a.core.Produce(a.await(msg, msg.reply != nil), req, a.node.cfg.Clock.Now())

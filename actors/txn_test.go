@@ -45,7 +45,7 @@ func TestVerifyTransaction(t *testing.T) {
 	if c := verify(p.epoch, 0); c != 0 {
 		t.Fatalf("partition in the transaction: %s", kerr.ErrorForCode(c))
 	}
-	if c := verify(p.epoch, 1); c != kerr.InvalidTxnState.Code {
+	if c := verify(p.epoch, 1); c != kerr.TransactionAbortable.Code {
 		t.Fatalf("partition not in the transaction: %s", kerr.ErrorForCode(c))
 	}
 	if c := verify(p.epoch+1, 0); c != kerr.ProducerFenced.Code {

@@ -20,8 +20,8 @@ const verifyTimeout = 10 * time.Second
 // is in the producer's ongoing transaction (KIP-890 part 1: the verify-only
 // AddPartitionsToTxn form), for a partition leader about to append a
 // transactional batch. done runs once, on any goroutine, never blocking,
-// with the code the produce should answer: 0 (append), INVALID_TXN_STATE
-// (the partition is not in the transaction), PRODUCER_FENCED or
+// with the coordinator's code: 0 (append), TRANSACTION_ABORTABLE (the
+// partition is not in the transaction), PRODUCER_FENCED or
 // INVALID_PRODUCER_EPOCH (a stale producer), INVALID_PRODUCER_ID_MAPPING,
 // or NOT_ENOUGH_REPLICAS when the coordinator cannot answer now (the
 // producer retries), as Kafka's brokers answer.

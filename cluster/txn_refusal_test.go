@@ -9,7 +9,8 @@ import (
 // The refusal of an unverified transactional produce by request version,
 // as Kafka's brokers answer: Produce v3–v10 INVALID_TXN_STATE, v11
 // TRANSACTION_ABORTABLE, v12+ (an add) the coordinator's own code; the same
-// for TxnOffsetCommit v0–v3, v4 and v5+.
+// for TxnOffsetCommit v0–v3, v4 and v5+; a fenced producer
+// INVALID_PRODUCER_EPOCH.
 func TestTxnRefusalByVersion(t *testing.T) {
 	notIn := kerr.InvalidTxnState.Code // gregor's coordinator: not in the transaction
 	kafkaNotIn := kerr.TransactionAbortable.Code
@@ -34,10 +35,15 @@ func TestTxnRefusalByVersion(t *testing.T) {
 		if got := txnRefusalCode(tt.code, tt.op); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, kerr.ErrorForCode(got), kerr.ErrorForCode(tt.want))
 		}
-		for _, other := range []int16{kerr.InvalidProducerIDMapping.Code, kerr.ProducerFenced.Code, kerr.NotEnoughReplicas.Code} {
+		for _, other := range []int16{kerr.InvalidProducerIDMapping.Code, kerr.InvalidProducerEpoch.Code, kerr.NotEnoughReplicas.Code} {
 			if got := txnRefusalCode(other, tt.op); got != other {
 				t.Errorf("%s: %s became %s", tt.name, kerr.ErrorForCode(other), kerr.ErrorForCode(got))
 			}
+		}
+		// Kafka's brokers answer a fenced producer's produce
+		// INVALID_PRODUCER_EPOCH, which producers expect there.
+		if got := txnRefusalCode(kerr.ProducerFenced.Code, tt.op); got != kerr.InvalidProducerEpoch.Code {
+			t.Errorf("%s: PRODUCER_FENCED became %s, want INVALID_PRODUCER_EPOCH", tt.name, kerr.ErrorForCode(got))
 		}
 	}
 	if TxnOperationForProduce(12) != TxnAddPartition || TxnOperationForTxnOffsetCommit(5) != TxnAddPartition {

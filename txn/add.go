@@ -79,7 +79,9 @@ func (c *Coordinator) addPartitionsToTxn(id RequestID, r *kmsg.AddPartitionsToTx
 }
 
 // verify is the verification-only form: each partition is answered 0 when
-// it is in the producer's ongoing transaction, INVALID_TXN_STATE when not.
+// it is in the producer's ongoing transaction, TRANSACTION_ABORTABLE when
+// not, as Kafka's coordinator answers (a broker turns it into
+// INVALID_TXN_STATE for a producer too old to know it).
 func (c *Coordinator) verify(txnID string, producerID int64, epoch int16) func(TopicPartition) int16 {
 	all := func(code int16) func(TopicPartition) int16 { return func(TopicPartition) int16 { return code } }
 	t := c.txns[txnID]
@@ -95,7 +97,7 @@ func (c *Coordinator) verify(txnID string, producerID int64, epoch int16) func(T
 		if t.state == Ongoing && t.has(tp) {
 			return 0
 		}
-		return kerr.InvalidTxnState.Code
+		return kerr.TransactionAbortable.Code
 	}
 }
 

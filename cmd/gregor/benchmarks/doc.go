@@ -122,7 +122,15 @@
 //	    in transactions of 100 records committed one after another, or with
 //	    the idempotent producer and no transactions, the figure the first is
 //	    held to (60% or more); records/s and the per-record costs. One
-//	    aborted transaction before the window finds the coordinator.
+//	    aborted transaction before the window finds the coordinator; the
+//	    idempotent producer produces one record before the window.
+//	BenchmarkTransactions/rec=100B/parts=6/producers={4,16}/mode=ratio/{gregor,ref-kfake,ref-kfake-process}
+//	    the same 100k records split among 4 or 16 producers at once, each a
+//	    client of its own (and a transactional id of its own), in
+//	    transactions of 100, beside as many idempotent producers at once;
+//	    txn/idempotent, each mode's records/s and broker CPU per record.
+//	    One producer's transactions wait on its round trips; several at once
+//	    measure what the broker can do.
 //
 // The matrix is the in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and

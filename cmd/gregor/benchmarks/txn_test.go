@@ -37,15 +37,30 @@ func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
 	for _, mode := range []string{"txn100", "idempotent", "ratio"} {
 		name := fmt.Sprintf("rec=%s/parts=6/mode=%s", set.name, mode)
-		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, mode) })
-		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, mode) })
-		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, mode) })
+		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, mode, 1) })
+		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, mode, 1) })
+		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, mode, 1) })
+	}
+	// Several producers at once, each its own client and transactional id,
+	// the same records in all: the transactions of one no longer wait on
+	// another's round trips, so the cell measures what the broker can do
+	// rather than one client's chain of them. Beside as many idempotent
+	// producers at once, which split the records the same way.
+	for _, producers := range txnProducerCounts {
+		name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=ratio", set.name, producers)
+		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "ratio", producers) })
+		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, "ratio", producers) })
+		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "ratio", producers) })
 	}
 }
 
-func benchTxn(b *testing.B, t *target, set recordSet, mode string) {
+// txnProducerCounts are the cells of BenchmarkTransactions with several
+// producers at once.
+var txnProducerCounts = []int{4, 16}
+
+func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int) {
 	if mode == "ratio" {
-		benchTxnRatio(b, t, set)
+		benchTxnRatio(b, t, set, producers)
 		return
 	}
 	b.StopTimer()
@@ -54,17 +69,18 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string) {
 	var total window
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "txn", 6)
-		total.add(produceTransactions(b, t, topic, set, mode, fmt.Sprint("bench-", time.Now().UnixNano())))
+		total.add(produceTransactions(b, t, topic, set, mode, producers))
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
 }
 
-// benchTxnRatio runs the idempotent producer and then transactions on the
-// same broker in every iteration and reports the ratio of their
-// throughputs (the same records each, so the inverse ratio of their
-// times), with the broker's CPU per record in each mode.
-func benchTxnRatio(b *testing.B, t *target, set recordSet) {
+// benchTxnRatio runs the idempotent producers and then the transactional
+// ones on the same broker in every iteration and reports the ratio of
+// their throughputs (the same records each, so the inverse ratio of their
+// times), each mode's records/s, and the broker's CPU per record in each
+// mode.
+func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 	b.StopTimer()
 	b.ResetTimer()
 	b.SetBytes(2 * set.payload())
@@ -75,28 +91,108 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet) {
 			w    *window
 		}{{"idempotent", &idempotent}, {"txn100", &txn}} {
 			topic := t.createTopic(b, "txn", 6)
-			m.w.add(produceTransactions(b, t, topic, set, m.mode, fmt.Sprint("bench-", time.Now().UnixNano())))
+			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers))
 			t.deleteTopic(b, topic)
 		}
 	}
+	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(idempotent.elapsed.Seconds()/txn.elapsed.Seconds(), "txn/idempotent")
+	b.ReportMetric(records/txn.elapsed.Seconds(), "txn-rec/s")
+	b.ReportMetric(records/idempotent.elapsed.Seconds(), "idem-rec/s")
 	if t.pid != 0 {
-		records := float64(set.n) * float64(b.N)
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
 	}
 }
 
-// produceTransactions writes set to topic with a fresh client: in
-// transactions of txnRecords records (mode txn100), or idempotently.
-func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode, txnID string) window {
+// produceTransactions writes set to topic with producers fresh clients
+// at once, each a share of its records: in transactions of txnRecords
+// records (mode txn100), each client with a transactional id of its own,
+// or idempotently.
+func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int) window {
+	b.Helper()
+	txn := mode == "txn100"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	clients := make([]*kgo.Client, producers)
+	for i := range clients {
+		clients[i] = newTxnBenchClient(b, ctx, t, topic, txn, fmt.Sprint("bench-", time.Now().UnixNano(), "-", i))
+		defer clients[i].Close()
+	}
+	value := make([]byte, set.size)
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			fail(err)
+		}
+	}
+	// run writes records [from, to) with cl.
+	run := func(cl *kgo.Client, from, to int) {
+		step := to - from
+		if txn {
+			step = txnRecords
+		}
+		for at := from; at < to && ctx.Err() == nil; at += step {
+			if txn {
+				if err := cl.BeginTransaction(); err != nil {
+					fail(fmt.Errorf("begin: %w", err))
+					return
+				}
+			}
+			for i := at; i < min(at+step, to); i++ {
+				cl.Produce(ctx, &kgo.Record{Value: value}, promise)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				fail(fmt.Errorf("flush: %w", err))
+				return
+			}
+			if txn {
+				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					fail(fmt.Errorf("commit: %w", err))
+					return
+				}
+			}
+		}
+	}
+	w := measure(b, t, true, func() {
+		var wg sync.WaitGroup
+		for i, cl := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(cl, i*set.n/producers, (i+1)*set.n/producers)
+			}()
+		}
+		wg.Wait()
+	})
+	if firstErr != nil {
+		t.fail(b, "%s: %s: %v", t.name, mode, firstErr)
+	}
+	return w
+}
+
+// newTxnBenchClient is a producer of topic, transactional with txnID when
+// txn: its coordinator found (and on the first run, __transaction_state
+// made and loaded) and its producer id got, by one aborted transaction of
+// one record, all before the window; an idempotent one produces one record
+// before the window.
+func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string) *kgo.Client {
 	b.Helper()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(t.addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(1 << 20), kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.MaxBufferedRecords(1 << 20), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.DefaultProduceTopic(topic),
 	}
-	txn := mode == "txn100"
 	if txn {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute))
 	}
@@ -104,66 +200,32 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	if err := cl.Ping(ctx); err != nil {
+		cl.Close()
 		t.fail(b, "%s: ping: %v", t.name, err)
 	}
-	value := make([]byte, set.size)
-	if txn {
-		// Outside the window: the transaction coordinator found (and on
-		// the first run, __transaction_state made and loaded) and the
-		// producer id got, by one aborted transaction of one record.
-		if err := cl.BeginTransaction(); err != nil {
-			t.fail(b, "%s: begin: %v", t.name, err)
-		}
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
-			t.fail(b, "%s: warm-up record: %v", t.name, err)
-		}
-		if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-			t.fail(b, "%s: warm-up abort: %v", t.name, err)
-		}
+	fail := func(what string, err error) {
+		cl.Close()
+		t.fail(b, "%s: %s: %v", t.name, what, err)
 	}
-	var (
-		mu       sync.Mutex
-		firstErr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
+	if !txn {
+		// The same warm-up for the idempotent producer: its connections
+		// dialled, the topic's metadata and its producer id got, before
+		// the window. Without it the window of 16 producers at once is
+		// mostly 16 clients starting.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 1)}).FirstErr(); err != nil {
+			fail("warm-up record", err)
 		}
+		return cl
 	}
-	w := measure(b, t, true, func() {
-		step := set.n
-		if txn {
-			step = txnRecords
-		}
-		for from := 0; from < set.n && ctx.Err() == nil; from += step {
-			if txn {
-				if err := cl.BeginTransaction(); err != nil {
-					t.fail(b, "%s: begin: %v", t.name, err)
-				}
-			}
-			for i := from; i < min(from+step, set.n); i++ {
-				cl.Produce(ctx, &kgo.Record{Value: value}, promise)
-			}
-			if err := cl.Flush(ctx); err != nil {
-				t.fail(b, "%s: flush: %v", t.name, err)
-			}
-			if txn {
-				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-					t.fail(b, "%s: commit: %v", t.name, err)
-				}
-			}
-		}
-	})
-	if firstErr != nil {
-		t.fail(b, "%s: a record failed: %v", t.name, firstErr)
+	if err := cl.BeginTransaction(); err != nil {
+		fail("begin", err)
 	}
-	return w
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 1)}).FirstErr(); err != nil {
+		fail("warm-up record", err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		fail("warm-up abort", err)
+	}
+	return cl
 }

@@ -1,0 +1,99 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"gregor/logstore"
+)
+
+// producedAdds hands a transactional id's produces on in the order they
+// came: an add answered early waits for the one before it, a produce that
+// asks nothing waits for the adds ahead of it, and a produce that comes
+// while another is being handed on (here, from inside its run) goes after
+// it, never straight to the partitions.
+func TestProducedAddsKeepArrivalOrder(t *testing.T) {
+	var p producedAdds
+	t0 := logstore.TopicPartition{Topic: "t", Partition: 0}
+	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
+	ask := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0}
+	var ran []string
+	runAs := func(name string) func(bool) {
+		return func(added bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, added)) }
+	}
+	first, how := p.begin(ask, runAs("first"))
+	if how != produceAsk {
+		t.Fatalf("the first produce of a transactional id: %d, want it to ask", how)
+	}
+	// Another partition: not covered by the first's add, so it asks too.
+	second, how := p.begin(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, runAs("second"))
+	if how != produceAsk {
+		t.Fatalf("a produce to a partition no queued add asked for: %d, want it to ask", how)
+	}
+	p.follow("x", func() { ran = append(ran, "direct") }) // behind both adds
+	p.ready(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, second, true)
+	if len(ran) != 0 {
+		t.Fatalf("ran %v before the first add was answered", ran)
+	}
+	p.ready(ask, first, false) // refused: the first goes on unadded
+	if want := []string{"first:false", "second:true", "direct"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+
+	// A produce that comes while the last queued one is handed on goes
+	// after that one's messages, not in between.
+	ran = nil
+	only, _ := p.begin(ask, func(bool) {
+		ran = append(ran, "only-start")
+		p.follow("x", func() { ran = append(ran, "during") })
+		ran = append(ran, "only-end")
+	})
+	p.ready(ask, only, true)
+	if want := []string{"only-start", "only-end", "during"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+	// Nothing queued and the partitions added: a produce goes at once.
+	if _, how := p.begin(ask, runAs("again")); how != produceStraight {
+		t.Fatalf("a produce to added partitions, nothing queued: %d, want it straight", how)
+	}
+}
+
+// A produce whose partitions an add in flight asked for (same producer id
+// and epoch) asks nothing: it goes right after, with that add's outcome;
+// one of another epoch, or to a partition the add did not ask for, asks.
+func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
+	var p producedAdds
+	t0 := logstore.TopicPartition{Topic: "t", Partition: 0}
+	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
+	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
+	var ran []string
+	runAs := func(name string) func(bool) {
+		return func(added bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, added)) }
+	}
+	q, how := p.begin(lead, runAs("lead"))
+	if how != produceAsk {
+		t.Fatalf("lead: %d, want it to ask", how)
+	}
+	if _, how := p.begin(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, runAs("follower")); how != produceAfterAdd {
+		t.Fatalf("a produce to partitions the lead asked for: %d, want it to follow", how)
+	}
+	if _, how := p.begin(txnAsk{txnID: "x", producerID: 7, epoch: 2, tp: t1}, runAs("other-epoch")); how != produceAsk {
+		t.Fatalf("a produce of another epoch: %d, want it to ask", how)
+	}
+	p.ready(lead, q, true)
+	if want := []string{"lead:true", "follower:true"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v (the other epoch waits for its own add)", ran, want)
+	}
+	// A refused lead: its follower goes on unadded, so its partitions
+	// verify for themselves.
+	ran = nil
+	q2, _ := p.begin(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, runAs("lead"))
+	if _, how := p.begin(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, runAs("follower")); how != produceAfterAdd {
+		t.Fatalf("follower: %d", how)
+	}
+	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q2, false)
+	if want := []string{"lead:false", "follower:false"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}
