@@ -13,20 +13,24 @@ import (
 
 	"gregor/cluster"
 	"gregor/groups"
+	"gregor/txn"
 )
 
 // TestCoordinatorAnswersOnlyUnderLease: node 2, a broker-only node, leads a
-// group's __consumer_offsets partition. The cluster's only controller
+// group's __consumer_offsets partition and a transactional id's
+// __transaction_state partition. The cluster's only controller
 // (node 1) is stopped as if killed, so node 2's heartbeats go unanswered:
 // once its lease lapses its coordinator answers OffsetFetch with
-// NOT_COORDINATOR instead of the offset it holds in memory (a controller
+// NOT_COORDINATOR instead of the offset it holds in memory, and so does its
+// transaction coordinator to InitProducerId (a controller
 // that could still reach the others might have moved the group), while
 // its partition keeps taking acks=1 writes, as Kafka's leaders do. When the
-// controller is back and acknowledges a heartbeat, the coordinator answers
+// controller is back and acknowledges a heartbeat, the coordinators answer
 // again.
 func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	c := newTestCluster(t, 1, 1, func(_ int, cfg *Config) {
 		cfg.Groups.OffsetsTopicPartitions, cfg.Groups.OffsetsTopicReplicationFactor = 4, 1
+		cfg.Txns.StateLogPartitions, cfg.Txns.StateLogReplicationFactor, cfg.Txns.StateLogMinISR = 4, 1, 1
 		cfg.BrokerHeartbeatIntervalMs, cfg.BrokerSessionTimeoutMs = 500, 6000
 	})
 	c.startAll()
@@ -41,6 +45,17 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	for i := 0; group == ""; i++ {
 		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == 2 {
 			group = g
+		}
+	}
+	// And a transactional id whose coordinator runs on node 2.
+	if found := adm.FindTxnCoordinators(ctx, "probe")["probe"]; found.Err != nil {
+		t.Logf("first transaction coordinator lookup (creates %s): %v", txn.StateTopic, found.Err)
+	}
+	txnLeaders := c.waitForTopic(txn.StateTopic, 4)
+	tid := ""
+	for i := 0; tid == ""; i++ {
+		if id := fmt.Sprintf("tx%d", i); txnLeaders[txn.PartitionFor(id, 4)] == 2 {
+			tid = id
 		}
 	}
 	offsets := kadm.Offsets{}
@@ -78,10 +93,23 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 		}
 		return r.Topics[0].Partitions[0].Offset, r.Topics[0].Partitions[0].ErrorCode
 	}
+	// initProducerID asks node 2 for a producer id of tid.
+	initProducerID := func() int16 {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(tid), 60_000
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := cl.Broker(2).Request(rctx, req)
+		if err != nil {
+			return kerr.RequestTimedOut.Code
+		}
+		return resp.(*kmsg.InitProducerIDResponse).ErrorCode
+	}
 	waitFor(t, 10*time.Second, "node 2's coordinator to answer offset 7", func() bool {
 		at, code := fetch()
 		return code == 0 && at == 7
 	})
+	waitFor(t, 10*time.Second, "node 2's transaction coordinator to give a producer id", func() bool { return initProducerID() == 0 })
 
 	c.stop(0, false)
 	stopped := time.Now()
@@ -94,6 +122,9 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	})
 	leaseMs := cluster.BrokerLeaseMs(6000, 500)
 	t.Logf("NOT_COORDINATOR %v after the controller stopped (lease %d ms)", time.Since(stopped), leaseMs)
+	if code := initProducerID(); code != kerr.NotCoordinator.Code {
+		t.Fatalf("node 2's transaction coordinator answered InitProducerId with %v without a lease, want NOT_COORDINATOR", kerr.ErrorForCode(code))
+	}
 	if err := cl.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
 		t.Fatalf("acks=1 produce to node 2 without a controller: %v", err)
 	}
@@ -103,4 +134,5 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 		at, code := fetch()
 		return code == 0 && at == 7
 	})
+	waitFor(t, 30*time.Second, "node 2's transaction coordinator to answer again", func() bool { return initProducerID() == 0 })
 }
