@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"sync/atomic"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 
 	"gregor/cluster"
 )
@@ -19,17 +22,36 @@ import (
 // acknowledged again, the coordinators answer again; if the leadership
 // moved meanwhile, the replica manager stopped them as the image says.
 
+// brokerLeaseState is the broker's lease as the coordinators read it.
+type brokerLeaseState struct {
+	// current is the lease the lifecycle last published, nil before the
+	// first; refused is the lease under which a coordinator last refused,
+	// so that each lapse is logged once.
+	current, refused atomic.Pointer[cluster.BrokerLease]
+}
+
 // publishLease hands the broker's lease to the coordinators.
 func (n *Node) publishLease(l cluster.BrokerLease) {
-	if old := n.brokerLease.Load(); old == nil || *old != l {
-		n.brokerLease.Store(&l)
+	if old := n.lease.current.Load(); old == nil || *old != l {
+		n.lease.current.Store(&l)
 	}
 }
 
-// leaseHolds says the node's coordinators may answer now.
+// leaseHolds says the node's coordinators may answer now; the first
+// refusal under each lapsed lease is logged.
 func (n *Node) leaseHolds() bool {
-	l := n.brokerLease.Load()
-	return l != nil && l.Valid(n.cfg.Clock.Now().MonoMs)
+	l := n.lease.current.Load()
+	if l != nil && l.Valid(n.cfg.Clock.Now().MonoMs) {
+		return true
+	}
+	if l != nil {
+		if old := n.lease.refused.Load(); (old == nil || *old != *l) && n.lease.refused.CompareAndSwap(old, l) {
+			until, held := l.UntilMs()
+			n.logger.Warn("broker lease lapsed: the coordinators answer NOT_COORDINATOR until the controller acknowledges a heartbeat",
+				zap.Bool("held", held), zap.Int64("lease_until_mono_ms", until))
+		}
+	}
+	return false
 }
 
 // leaseRefusal is a coordinator's answer while the lease does not hold:

@@ -37,9 +37,9 @@ type Node struct {
 	controller     *actor.PID
 	lifecycle      *actor.PID
 	replicaManager *actor.PID
-	// brokerLease is the lease the broker lifecycle last published
-	// (broker_lease.go); nil before the first.
-	brokerLease atomic.Pointer[cluster.BrokerLease]
+	// lease is the broker's lease as the lifecycle last published it
+	// (broker_lease.go).
+	lease brokerLeaseState
 	// spawned are the metadata actors started, by name.
 	spawned          map[string]bool
 	routes           *routeTable
