@@ -20,7 +20,11 @@ package cluster
 // lease is shorter by brokerLeaseDriftPermille to cover clocks that do
 // not. After the fence, the next leader still has to learn of its
 // election and load its partition before it coordinates: the two
-// coordinators never answer at once.
+// coordinators never answer at once. A controller that becomes active
+// starts every broker's session at that moment, so a failover only
+// delays fences. One gap is left: a deposed controller that has not yet
+// noticed (it steps down within an election timeout, check-quorum) may
+// acknowledge a heartbeat after its successor started the sessions.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
