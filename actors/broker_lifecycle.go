@@ -85,6 +85,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 
 // drive carries out what the core decided.
 func (b *brokerLifecycleActor) drive(ctx actor.Context) {
+	b.node.publishLease(b.core.Lease())
 	rd := b.core.Ready()
 	if rd.Request != nil {
 		self, root := ctx.Self(), b.node.system.Root

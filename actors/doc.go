@@ -5,8 +5,10 @@
 // the CONTROLLER listener and applies the committed metadata to the node's
 // image; on a controller, the controller actor (cluster.Controller), active
 // while the quorum says this node leads; on a broker, the broker lifecycle
-// (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown);
-// a group coordinator per __consumer_offsets partition the node leads
+// (cluster.BrokerLifecycle: registration, heartbeats, controlled shutdown,
+// and the broker's lease, under which alone the coordinators answer:
+// broker_lease.go); a group coordinator per __consumer_offsets partition
+// the node leads
 // (groups.Coordinator, in group_coordinator.go; it reads and appends its
 // partition through the partition actor); a transaction coordinator per
 // __transaction_state partition the node leads (txn.Coordinator, in

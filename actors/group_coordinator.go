@@ -123,6 +123,10 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			msg.answerUndelivered()
 			return
 		}
+		if !a.g.n.leaseHolds() {
+			msg.respond(groups.ErrorResponse(msg.body, leaseRefusal(msg.body)))
+			return
+		}
 		a.refreshTopics()
 		a.nextID++
 		a.waiting[a.nextID] = msg

@@ -37,6 +37,9 @@ type Node struct {
 	controller     *actor.PID
 	lifecycle      *actor.PID
 	replicaManager *actor.PID
+	// lease is the broker's lease as the lifecycle last published it
+	// (broker_lease.go).
+	lease brokerLeaseState
 	// spawned are the metadata actors started, by name.
 	spawned map[string]bool
 	routes  *routeTable

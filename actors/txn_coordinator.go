@@ -91,13 +91,13 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 	case *txnLoadRead:
 		a.loadRead(msg.res)
 	case *txnRequest:
-		if a.closing {
+		if a.closing || !a.x.n.leaseHolds() {
 			msg.answerUndelivered()
 			return
 		}
 		a.handle(msg)
 	case *txnLocalAsk:
-		if a.closing {
+		if a.closing || !a.x.n.leaseHolds() {
 			msg.answerUndelivered()
 			return
 		}

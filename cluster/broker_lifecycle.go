@@ -123,6 +123,10 @@ type BrokerLifecycle struct {
 	// caught up with its registration; published that the caller
 	// published that image (Published).
 	caughtUp, published bool
+	// sentMs is when the request in flight was sent (monotonic ms); lease
+	// is what the answers to heartbeats granted (broker_lease.go).
+	sentMs int64
+	lease  BrokerLease
 }
 
 // BrokerLifecycleReady is what the caller must do.
@@ -214,6 +218,7 @@ func (b *BrokerLifecycle) Tick(now Instant) {
 		b.send(b.registration(), b.cfg.SessionTimeoutMs)
 		return
 	}
+	b.sentMs = now.MonoMs
 	b.send(b.heartbeat(), max(b.cfg.SessionTimeoutMs/2, b.cfg.HeartbeatIntervalMs))
 }
 
@@ -276,6 +281,7 @@ func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
 		b.registered(now, r)
 	case *kmsg.BrokerHeartbeatResponse:
 		b.heartbeated(now, r)
+		b.leaseAfterHeartbeat(b.sentMs, r.ErrorCode, r.IsFenced)
 		b.afterHeartbeat(now, req.(*kmsg.BrokerHeartbeatRequest), r)
 	default:
 		panic(fmt.Sprintf("broker lifecycle: a %T answers a %T", resp, req))
@@ -386,6 +392,9 @@ func (b *BrokerLifecycle) Ready() BrokerLifecycleReady {
 
 func (b *BrokerLifecycle) moveTo(s BrokerState, reason string) {
 	b.state = s
+	if s != BrokerRunning && s != BrokerPendingControlledShutdown {
+		b.lease = NoBrokerLease
+	}
 	b.out.StateChanged = true
 	b.out.Reason = reason
 }

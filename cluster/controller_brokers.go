@@ -67,7 +67,9 @@ func (c *Controller) expired(s *brokerSession, nowMs int64) bool {
 
 // failureConfirmed says membership reported the broker failed and the
 // broker has not heartbeated since, for two heartbeat intervals: gossip
-// alone never fences a broker the controller still hears from.
+// alone never fences a broker the controller still hears from. Brokers'
+// leases rely on these two waits (BrokerFenceAfterMs): a shorter one
+// breaks TestBrokerLeaseLapsesBeforeFence.
 func (c *Controller) failureConfirmed(s *brokerSession, nowMs int64) bool {
 	return s.suspectedAtMs >= 0 && nowMs-s.lastContactMs >= 2*c.cfg.BrokerHeartbeatIntervalMs
 }

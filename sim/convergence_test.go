@@ -92,10 +92,15 @@ func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
 // 1167 and 1097 (S4 on the leader-epoch cache of a follower whose shadow
 // ended with a batch compaction had dropped before it fetched) and 977 (S7
 // on a producer whose batches a power loss dropped, after which the
-// partition no longer knew it and took its next sequence).
+// partition no longer knew it and took its next sequence), and 174 with
+// three minutes of faults (Q12: a node cut off from the controller went on
+// answering OffsetFetch from its old group state after the controller had
+// moved the group's coordinator; coordinators now answer only under the
+// broker's lease, node_lease.go).
 func TestLongSeedsConverge(t *testing.T) {
 	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000},
-		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}, {Seed: 1097, DurationMs: 60_000}, {Seed: 977, DurationMs: 60_000}} {
+		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}, {Seed: 1097, DurationMs: 60_000}, {Seed: 977, DurationMs: 60_000},
+		{Seed: 174, DurationMs: 180_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])

@@ -46,6 +46,9 @@
 //     consumer groups: the groups core on the leader of each
 //     __consumer_offsets partition, group members (KIP-848 or classic) as a
 //     workload, and their checkers;
+//   - node_lease.go, scenario_lease.go: the broker lease under which the
+//     group and transaction coordinators answer (cluster.BrokerLease), and
+//     the offsets scenario commands;
 //   - node_txn.go, client_txn.go, check_txn.go, scenario_txn.go:
 //     transactions and idempotence: the txn core on the leader of each
 //     __transaction_state partition, producer ids from the controller's

@@ -75,6 +75,9 @@ type node struct {
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()
+	// leaseRefused is the lease under which the coordinators last refused
+	// a request, so the timeline notes each lapse once (node_lease.go).
+	leaseRefused cluster.BrokerLease
 	// handOffDone runs when the quorum's leadership was handed on before
 	// a graceful stop (node_quorum.go).
 	handOffDone func()

@@ -151,7 +151,7 @@ func (n *node) serveGroup(m *message, req kmsg.Request, group string) {
 	if int(p) < len(n.coords) {
 		gh = n.coords[p]
 	}
-	if gh == nil {
+	if gh == nil || !n.leaseHolds() {
 		n.w.respond(m, groups.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}

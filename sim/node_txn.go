@@ -469,7 +469,7 @@ func (n *node) serveTxn(m *message, env *txnEnvelope) {
 // id on this node, or answers NOT_COORDINATOR.
 func (n *node) toTxnCoordinator(req kmsg.Request, txnID string, respond func(kmsg.Response)) {
 	th := n.txns().coords[txn.PartitionFor(txnID, txnStatePartitions)]
-	if th == nil || th.core == nil {
+	if th == nil || th.core == nil || !n.leaseHolds() {
 		respond(txn.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}
@@ -739,7 +739,7 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	tx.Topics = append(tx.Topics, topic)
 	req.Transactions = append(req.Transactions, tx)
 	p := txn.PartitionFor(v.TransactionalID, txnStatePartitions)
-	if th := n.txns().coords[p]; th != nil && th.core != nil {
+	if th := n.txns().coords[p]; th != nil && th.core != nil && n.leaseHolds() {
 		th.handle(req, func(resp kmsg.Response) {
 			code := verifyCode(resp)
 			n.post(func() { answer(code) })

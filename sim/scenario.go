@@ -35,8 +35,9 @@ import (
 //	wait-isr tp=T/P size=K [timeout=60s]
 //	check                               heal everything, converge, read everything back, check the history
 //
-// and the transaction commands of scenario_txn.go and the fetch-read
-// commands of fetch_read_scenario.go.
+// and the transaction commands of scenario_txn.go, the fetch-read
+// commands of fetch_read_scenario.go and the offsets commands of
+// scenario_lease.go.
 type Scenario struct {
 	w       *World
 	restore func()
@@ -155,7 +156,7 @@ func (s *Scenario) do(cmd string, args []Arg) {
 	case "check":
 		s.check()
 	default:
-		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) {
+		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) {
 			s.printf("error: unknown command %q", cmd)
 		}
 	}

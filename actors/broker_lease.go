@@ -1,0 +1,66 @@
+package actors
+
+import (
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/cluster"
+)
+
+// The broker lease in production (cluster.BrokerLease decides): the broker
+// lifecycle actor publishes its core's lease after every message, and the
+// group and transaction coordinator actors answer a request only while the
+// lease is valid by the node's monotonic clock when they take it up. A node
+// cut off from the controller, which may have fenced it and moved its
+// __consumer_offsets and __transaction_state leadership, so stops answering
+// from its coordinators' memory before another node's coordinators load:
+// the clients get NOT_COORDINATOR and look the coordinator up again. Its
+// partition leaders keep serving, as Kafka's do. Once a heartbeat is
+// acknowledged again, the coordinators answer again; if the leadership
+// moved meanwhile, the replica manager stopped them as the image says.
+
+// brokerLeaseState is the broker's lease as the coordinators read it.
+type brokerLeaseState struct {
+	// current is the lease the lifecycle last published, nil before the
+	// first; refused is the lease under which a coordinator last refused,
+	// so that each lapse is logged once.
+	current, refused atomic.Pointer[cluster.BrokerLease]
+}
+
+// publishLease hands the broker's lease to the coordinators.
+func (n *Node) publishLease(l cluster.BrokerLease) {
+	if old := n.lease.current.Load(); old == nil || *old != l {
+		n.lease.current.Store(&l)
+	}
+}
+
+// leaseHolds says the node's coordinators may answer now; the first
+// refusal under each lapsed lease is logged.
+func (n *Node) leaseHolds() bool {
+	l := n.lease.current.Load()
+	if l != nil && l.Valid(n.cfg.Clock.Now().MonoMs) {
+		return true
+	}
+	if l != nil {
+		if old := n.lease.refused.Load(); (old == nil || *old != *l) && n.lease.refused.CompareAndSwap(old, l) {
+			until, held := l.UntilMs()
+			n.logger.Warn("broker lease lapsed: the coordinators answer NOT_COORDINATOR until the controller acknowledges a heartbeat",
+				zap.Bool("held", held), zap.Int64("lease_until_mono_ms", until))
+		}
+	}
+	return false
+}
+
+// leaseRefusal is a coordinator's answer while the lease does not hold:
+// NOT_COORDINATOR, so the client finds the coordinator again; for
+// ListGroups, which names no group, COORDINATOR_NOT_AVAILABLE, as Kafka's
+// answers while its coordinator is not active.
+func leaseRefusal(body kmsg.Request) int16 {
+	if _, ok := body.(*kmsg.ListGroupsRequest); ok {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return kerr.NotCoordinator.Code
+}

@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
+	"gregor/groups"
+	"gregor/txn"
+)
+
+// TestCoordinatorAnswersOnlyUnderLease: node 2, a broker-only node, leads a
+// group's __consumer_offsets partition and a transactional id's
+// __transaction_state partition. The cluster's only controller
+// (node 1) is stopped as if killed, so node 2's heartbeats go unanswered:
+// once its lease lapses its coordinator answers OffsetFetch with
+// NOT_COORDINATOR instead of the offset it holds in memory, and so does its
+// transaction coordinator to InitProducerId (a controller
+// that could still reach the others might have moved the group), while
+// its partition keeps taking acks=1 writes, as Kafka's leaders do. When the
+// controller is back and acknowledges a heartbeat, the coordinators answer
+// again.
+func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
+	c := newTestCluster(t, 1, 1, func(_ int, cfg *Config) {
+		cfg.Groups.OffsetsTopicPartitions, cfg.Groups.OffsetsTopicReplicationFactor = 4, 1
+		cfg.Txns.StateLogPartitions, cfg.Txns.StateLogReplicationFactor, cfg.Txns.StateLogMinISR = 4, 1, 1
+		cfg.BrokerHeartbeatIntervalMs, cfg.BrokerSessionTimeoutMs = 500, 6000
+	})
+	c.startAll()
+	ctx := testContext(t, 120*time.Second)
+	c.createAssigned(0, "t", []int32{2}, "1")
+	adm := kadm.NewClient(newClient(t, c.node(1)))
+	if _, err := adm.FetchOffsets(ctx, "probe"); err != nil {
+		t.Logf("first offset fetch (creates %s): %v", groups.OffsetsTopic, err)
+	}
+	leaders := c.waitForTopic(groups.OffsetsTopic, 4)
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == 2 {
+			group = g
+		}
+	}
+	// And a transactional id whose coordinator runs on node 2.
+	if found := adm.FindTxnCoordinators(ctx, "probe")["probe"]; found.Err != nil {
+		t.Logf("first transaction coordinator lookup (creates %s): %v", txn.StateTopic, found.Err)
+	}
+	txnLeaders := c.waitForTopic(txn.StateTopic, 4)
+	tid := ""
+	for i := 0; tid == ""; i++ {
+		if id := fmt.Sprintf("tx%d", i); txnLeaders[txn.PartitionFor(id, 4)] == 2 {
+			tid = id
+		}
+	}
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "t", Partition: 0, At: 7, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, group, offsets); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+
+	cl := newClient(t, c.node(1), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DefaultProduceTopic("t"), kgo.RecordRetries(0))
+	topic, _ := c.node(1).routes.load().image.Topic("t")
+	// fetch asks node 2 itself for the group's offset of t/0, in either
+	// shape of OffsetFetch (the version is the highest both sides speak).
+	fetch := func() (int64, int16) {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group = group
+		req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+		req.Groups = []kmsg.OffsetFetchRequestGroup{{Group: group,
+			Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "t", TopicID: topic.ID, Partitions: []int32{0}}}}}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := cl.Broker(2).Request(rctx, req)
+		if err != nil {
+			return -1, kerr.RequestTimedOut.Code
+		}
+		r := resp.(*kmsg.OffsetFetchResponse)
+		if len(r.Groups) == 1 {
+			g := r.Groups[0]
+			if g.ErrorCode != 0 || len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 1 {
+				return -1, g.ErrorCode
+			}
+			return g.Topics[0].Partitions[0].Offset, g.Topics[0].Partitions[0].ErrorCode
+		}
+		if r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 {
+			return -1, r.ErrorCode
+		}
+		return r.Topics[0].Partitions[0].Offset, r.Topics[0].Partitions[0].ErrorCode
+	}
+	// initProducerID asks node 2 for a producer id of tid.
+	initProducerID := func() int16 {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(tid), 60_000
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		resp, err := cl.Broker(2).Request(rctx, req)
+		if err != nil {
+			return kerr.RequestTimedOut.Code
+		}
+		return resp.(*kmsg.InitProducerIDResponse).ErrorCode
+	}
+	waitFor(t, 10*time.Second, "node 2's coordinator to answer offset 7", func() bool {
+		at, code := fetch()
+		return code == 0 && at == 7
+	})
+	waitFor(t, 10*time.Second, "node 2's transaction coordinator to give a producer id", func() bool { return initProducerID() == 0 })
+
+	c.stop(0, false)
+	stopped := time.Now()
+	waitFor(t, 10*time.Second, "node 2's coordinator to answer NOT_COORDINATOR", func() bool {
+		at, code := fetch()
+		if code == 0 && time.Since(stopped) > 5*time.Second {
+			t.Logf("still answering offset %d %v after the controller stopped", at, time.Since(stopped))
+		}
+		return code == kerr.NotCoordinator.Code
+	})
+	leaseMs := cluster.BrokerLeaseMs(6000, 500)
+	t.Logf("NOT_COORDINATOR %v after the controller stopped (lease %d ms)", time.Since(stopped), leaseMs)
+	if code := initProducerID(); code != kerr.NotCoordinator.Code {
+		t.Fatalf("node 2's transaction coordinator answered InitProducerId with %v without a lease, want NOT_COORDINATOR", kerr.ErrorForCode(code))
+	}
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
+		t.Fatalf("acks=1 produce to node 2 without a controller: %v", err)
+	}
+
+	c.startAll()
+	waitFor(t, 60*time.Second, "node 2's coordinator to answer offset 7 again", func() bool {
+		at, code := fetch()
+		return code == 0 && at == 7
+	})
+	waitFor(t, 30*time.Second, "node 2's transaction coordinator to answer again", func() bool { return initProducerID() == 0 })
+}

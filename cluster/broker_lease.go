@@ -1,0 +1,103 @@
+package cluster
+
+// A broker's lease: how long it may go on acting on its own standing with
+// the controller without hearing from it. A broker cut off from the
+// controller does not learn that it was fenced and that its partitions'
+// leadership moved; its partition leaders find out when they cannot
+// replicate, but its group and transaction coordinators answer from memory
+// (OffsetFetch, a member's assignment) and would serve stale state beside
+// the new coordinator. So the coordinators serve only while the lease
+// holds (Kafka's brokers have no such bound: see BrokerLifecycle.Lease).
+//
+// The controller fences a broker no sooner than BrokerFenceAfterMs after
+// it last heard from it, by the controller's monotonic clock: after
+// broker.session.timeout.ms without a heartbeat (Controller.expired), or
+// two heartbeat intervals without one once membership reported the broker
+// failed (Controller.failureConfirmed). The controller heard the broker's
+// last acknowledged heartbeat no sooner than the broker sent it. So from
+// that send, by the broker's clock, the controller has not fenced it for
+// BrokerFenceAfterMs, as long as both clocks run at the same rate; the
+// lease is shorter by brokerLeaseDriftPermille to cover clocks that do
+// not. After the fence, the next leader still has to learn of its
+// election and load its partition before it coordinates: the two
+// coordinators never answer at once. A controller that becomes active
+// starts every broker's session at that moment, so a failover only
+// delays fences. One gap is left: a deposed controller that has not yet
+// noticed (it steps down within an election timeout, check-quorum) may
+// acknowledge a heartbeat after its successor started the sessions.
+
+// brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
+// lease is, in thousandths: it covers a broker's monotonic clock running
+// up to 10% slower than the controller's. Real clocks differ by well under
+// 0.1%; the simulator's monotonic clocks all run at virtual time (its clock
+// faults move wall clocks only), so any margin covers them.
+const brokerLeaseDriftPermille = 100
+
+// BrokerFenceAfterMs is the shortest time the controller waits, after it
+// last heard from a broker, before it fences it: the session timeout, or
+// two heartbeat intervals when membership reports the broker failed.
+func BrokerFenceAfterMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
+	return min(sessionTimeoutMs, 2*heartbeatIntervalMs)
+}
+
+// BrokerLeaseMs is how long a broker's lease lasts from the send of a
+// heartbeat the controller acknowledged unfenced.
+func BrokerLeaseMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
+	fenceAfter := BrokerFenceAfterMs(sessionTimeoutMs, heartbeatIntervalMs)
+	return fenceAfter - fenceAfter*brokerLeaseDriftPermille/1000
+}
+
+// BrokerLease is a broker's lease at one moment, an immutable value the
+// shells can hand around: whether the controller last acknowledged the
+// broker unfenced, and until when (monotonic ms) that still holds.
+type BrokerLease struct {
+	held    bool
+	untilMs int64
+}
+
+// NoBrokerLease is the lease of a broker the controller has not
+// acknowledged unfenced (or fenced since).
+var NoBrokerLease = BrokerLease{}
+
+// Valid says the broker may still act as the controller last saw it at
+// nowMs (monotonic): its coordinators may answer.
+func (l BrokerLease) Valid(nowMs int64) bool { return l.held && nowMs < l.untilMs }
+
+// UntilMs is when the lease lapses (monotonic ms); false when none is held.
+func (l BrokerLease) UntilMs() (int64, bool) { return l.untilMs, l.held }
+
+// extendLease grants the lease from a heartbeat sent at sentMs that the
+// controller acknowledged unfenced. Answers can come out of order only
+// across registrations; a later send never shortens it.
+func (b *BrokerLifecycle) extendLease(sentMs int64) {
+	until := sentMs + BrokerLeaseMs(b.cfg.SessionTimeoutMs, b.cfg.HeartbeatIntervalMs)
+	if b.lease.held && b.lease.untilMs >= until {
+		return
+	}
+	b.lease = BrokerLease{held: true, untilMs: until}
+}
+
+// Lease is the broker's lease now: held from each heartbeat the controller
+// answers unfenced, for BrokerLeaseMs from that heartbeat's send; dropped
+// at once when the controller answers fenced, no longer knows the broker's
+// epoch, or lets it stop after a controlled shutdown. Kafka's
+// BrokerLifecycleManager keeps no such bound: a Kafka broker cut off from
+// the controller goes on coordinating from its last metadata.
+func (b *BrokerLifecycle) Lease() BrokerLease { return b.lease }
+
+// leaseAfterHeartbeat updates the lease from a heartbeat's answer, once the
+// state it moved the broker to is known.
+func (b *BrokerLifecycle) leaseAfterHeartbeat(sentMs int64, code int16, fenced bool) {
+	switch {
+	case b.state != BrokerRunning && b.state != BrokerPendingControlledShutdown:
+		// Fenced, registering again (the controller no longer knows
+		// this broker epoch), or let go after a controlled shutdown.
+		b.lease = NoBrokerLease
+	case code != 0:
+		// A failed answer says nothing: the lease runs out by itself.
+	case fenced:
+		b.lease = NoBrokerLease
+	default:
+		b.extendLease(sentMs)
+	}
+}

@@ -1,0 +1,149 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestBrokerLeaseScripts runs testdata/broker_lease: a broker lifecycle
+// core fed scripted controller answers at scripted times, printing the
+// requests it sends, its state and its lease. Time is one number
+// (monotonic ms).
+//
+//	new [heartbeat=MS] [session=MS]
+//	tick T              the clock moves to T; prints what is sent
+//	answer T ok|fenced|stale|shutdown|error|failed
+//	                    the request in flight is answered at T
+//	register T [epoch=E]
+//	                    shorthand: the registration is answered at T
+//	shutdown T          a controlled shutdown begins at T
+//	lease T             is the lease valid at T, and until when
+func TestBrokerLeaseScripts(t *testing.T) {
+	datadriven.Walk(t, "testdata/broker_lease", func(t *testing.T, path string) {
+		h := &leaseHarness{}
+		datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+			return h.run(t, td)
+		})
+	})
+}
+
+type leaseHarness struct {
+	b   *BrokerLifecycle
+	now int64
+}
+
+func (h *leaseHarness) at() Instant { return Instant{WallMs: h.now, MonoMs: h.now} }
+
+func (h *leaseHarness) timeArg(t *testing.T, td *datadriven.TestData) {
+	if len(td.CmdArgs) == 0 || len(td.CmdArgs[0].Vals) != 0 {
+		td.Fatalf(t, "%s: want a time first", td.Cmd)
+	}
+	var ms int64
+	if _, err := fmt.Sscan(td.CmdArgs[0].Key, &ms); err != nil {
+		td.Fatalf(t, "%s: time %q: %v", td.Cmd, td.CmdArgs[0].Key, err)
+	}
+	if ms < h.now {
+		td.Fatalf(t, "%s: time goes back from %d to %d", td.Cmd, h.now, ms)
+	}
+	h.now = ms
+}
+
+func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
+	if td.Cmd != "new" && h.b == nil {
+		td.Fatalf(t, "%s before new", td.Cmd)
+	}
+	switch td.Cmd {
+	case "new":
+		hb, session := int64(500), int64(6000)
+		if td.HasArg("heartbeat") {
+			td.ScanArgs(t, "heartbeat", &hb)
+		}
+		if td.HasArg("session") {
+			td.ScanArgs(t, "session", &session)
+		}
+		h.b = NewBrokerLifecycle(BrokerLifecycleConfig{NodeID: 2, IncarnationID: IncarnationID{2},
+			HeartbeatIntervalMs: hb, SessionTimeoutMs: session, RetryBackoffMs: 100})
+		h.now = 0
+		h.b.Start(h.at())
+		return fmt.Sprintf("fence after %d ms, lease %d ms\n%s", BrokerFenceAfterMs(session, hb), BrokerLeaseMs(session, hb), h.drain())
+	case "tick":
+		h.timeArg(t, td)
+		h.b.Tick(h.at())
+		return h.drain()
+	case "register":
+		h.timeArg(t, td)
+		epoch := int64(10)
+		if td.HasArg("epoch") {
+			td.ScanArgs(t, "epoch", &epoch)
+		}
+		h.b.Answered(h.at(), registrationAnswer(0, epoch), nil)
+		return h.drain()
+	case "answer":
+		h.timeArg(t, td)
+		if len(td.CmdArgs) != 2 {
+			td.Fatalf(t, "answer T KIND")
+		}
+		switch kind := td.CmdArgs[1].Key; kind {
+		case "ok":
+			h.b.Answered(h.at(), heartbeatAnswer(0, false, false), nil)
+		case "fenced":
+			h.b.Answered(h.at(), heartbeatAnswer(0, true, false), nil)
+		case "shutdown":
+			h.b.Answered(h.at(), heartbeatAnswer(0, false, true), nil)
+		case "stale":
+			h.b.Answered(h.at(), heartbeatAnswer(kerr.StaleBrokerEpoch.Code, true, false), nil)
+		case "error":
+			h.b.Answered(h.at(), heartbeatAnswer(kerr.NotController.Code, false, false), nil)
+		case "failed":
+			h.b.Answered(h.at(), nil, fmt.Errorf("timed out"))
+		default:
+			td.Fatalf(t, "unknown answer %q", kind)
+		}
+		return h.drain()
+	case "shutdown":
+		h.timeArg(t, td)
+		h.b.BeginControlledShutdown(h.at())
+		return h.drain()
+	case "lease":
+		h.timeArg(t, td)
+		l := h.b.Lease()
+		until, held := l.UntilMs()
+		if !held {
+			return fmt.Sprintf("%s: no lease\n", h.b.State())
+		}
+		verdict := "lapsed"
+		if l.Valid(h.now) {
+			verdict = "valid"
+		}
+		return fmt.Sprintf("%s: %s (until %d)\n", h.b.State(), verdict, until)
+	}
+	td.Fatalf(t, "unknown command %q", td.Cmd)
+	return ""
+}
+
+// drain prints what the core did since the last call.
+func (h *leaseHarness) drain() string {
+	var out strings.Builder
+	rd := h.b.Ready()
+	if rd.StateChanged {
+		fmt.Fprintf(&out, "state %s (%s)\n", h.b.State(), rd.Reason)
+	}
+	switch r := rd.Request.(type) {
+	case nil:
+	case *kmsg.BrokerRegistrationRequest:
+		fmt.Fprintf(&out, "send registration\n")
+	case *kmsg.BrokerHeartbeatRequest:
+		fmt.Fprintf(&out, "send heartbeat epoch=%d want-shutdown=%t\n", r.BrokerEpoch, r.WantShutdown)
+	default:
+		fmt.Fprintf(&out, "send %T\n", r)
+	}
+	if d, ok := h.b.NextDeadline(); ok {
+		fmt.Fprintf(&out, "next %d\n", d)
+	}
+	return out.String()
+}

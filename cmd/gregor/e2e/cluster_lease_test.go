@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The process of a group's coordinator is paused (SIGSTOP) past its broker
+// lease: the controller fences it and the group's __consumer_offsets
+// partition gets a new leader, whose coordinator takes a newer offset
+// commit. An OffsetFetch written to the paused process's socket meanwhile
+// is read the moment it resumes (SIGCONT), before it can hear of the new
+// leader: it answers NOT_COORDINATOR, not the offset it held in memory,
+// and the client finds the new coordinator and the newer offset.
+func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
+	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
+	md, err := c.metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	controller := md.ControllerID
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	seeds, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seeds.Close()
+	adm := kadm.NewClient(seeds)
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(adm *kadm.Client, group string, at int64) error {
+		o := kadm.Offsets{}
+		o.Add(kadm.Offset{Topic: "src", Partition: 0, At: at, LeaderEpoch: -1})
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		resp, err := adm.CommitOffsets(cctx, group, o)
+		if err == nil {
+			err = resp.Error()
+		}
+		return err
+	}
+	// A group coordinated by a node other than the controller.
+	group, coordinator := "", int32(-1)
+	for i := 0; group == ""; i++ {
+		g := fmt.Sprintf("copier-%d", i)
+		if err := commit(adm, g, 5); err != nil {
+			t.Fatalf("commit for %s: %v", g, err)
+		}
+		found := adm.FindGroupCoordinators(ctx, g)[g]
+		if found.Err != nil {
+			t.Fatalf("find the coordinator of %s: %v", g, found.Err)
+		}
+		if id := found.NodeID; id != controller {
+			group, coordinator = g, id
+		}
+	}
+	t.Logf("group %s: coordinator node %d, controller node %d", group, coordinator, controller)
+
+	// A connection to the coordinator, opened while it runs.
+	conn, err := net.Dial("tcp", c.addr(int(coordinator)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 7, group
+	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "src", Partitions: []int32{0}}}
+	writeRequest(t, conn, fetch, 1)
+	if at, code := offsetFetchOn(t, conn, fetch, 1); code != 0 || at != 5 {
+		t.Fatalf("the coordinator answered offset %d, %v; want 5", at, kerr.ErrorForCode(code))
+	}
+
+	pid := c.pid(int(coordinator))
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
+	paused := time.Now()
+	// The others move the group and take a newer commit.
+	var others []string
+	for i := 1; i <= 3; i++ {
+		if int32(i) != coordinator {
+			others = append(others, c.addr(i))
+		}
+	}
+	rest, err := kgo.NewClient(kgo.SeedBrokers(others...), kgo.RequestTimeoutOverhead(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rest.Close()
+	restAdm := kadm.NewClient(rest)
+	waitFor(t, 60*time.Second, "a new coordinator to take offset 9", func() bool {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		found := restAdm.FindGroupCoordinators(fctx, group)[group]
+		if found.Err != nil || found.NodeID == coordinator {
+			return false
+		}
+		return commit(restAdm, group, 9) == nil
+	})
+	t.Logf("offset 9 committed at the new coordinator %v after the pause", time.Since(paused))
+
+	// Written while the coordinator is paused, read as it resumes.
+	writeRequest(t, conn, fetch, 2)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	at, code := offsetFetchOn(t, conn, fetch, 2)
+	if code != kerr.NotCoordinator.Code {
+		t.Fatalf("the resumed old coordinator answered offset %d, %v; want NOT_COORDINATOR (the group is at 9 on its new coordinator)",
+			at, kerr.ErrorForCode(code))
+	}
+	got, err := restAdm.FetchOffsets(ctx, group)
+	if err != nil || got.Error() != nil {
+		t.Fatalf("fetch offsets: %v %v", err, got.Error())
+	}
+	if o, _ := got.Lookup("src", 0); o.At != 9 {
+		t.Fatalf("the group's offset is %d, want 9", o.At)
+	}
+}
+
+// writeRequest writes a request to a raw connection (the kernel takes it
+// even while the peer's process is paused).
+func writeRequest(t *testing.T, conn net.Conn, req kmsg.Request, correlation int32) {
+	t.Helper()
+	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("lease")).AppendRequest(nil, req, correlation)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// offsetFetchOn reads the answer to an OffsetFetch (v7: one group, named
+// topics) from a raw connection: the offset of the first partition and the
+// error code.
+func offsetFetchOn(t *testing.T, conn net.Conn, req *kmsg.OffsetFetchRequest, correlation int32) (int64, int16) {
+	t.Helper()
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, frame); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	if got := int32(binary.BigEndian.Uint32(frame)); got != correlation {
+		t.Fatalf("answer to correlation id %d, want %d", got, correlation)
+	}
+	body := frame[4:]
+	if req.IsFlexible() {
+		body = body[1:] // the response header's empty tagged fields
+	}
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	resp.Version = req.Version
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decode the answer: %v", err)
+	}
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, resp.ErrorCode
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.Offset, p.ErrorCode
+}

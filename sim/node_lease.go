@@ -1,0 +1,32 @@
+package sim
+
+// The broker lease in the simulator, as production's coordinators use it
+// (cluster.BrokerLease): a node's group and transaction coordinators answer
+// only while the lease its lifecycle core holds is valid by the node's
+// monotonic clock, and NOT_COORDINATOR otherwise, so that a node cut off
+// from the controller stops coordinating before the controller may have
+// fenced it and moved its __consumer_offsets and __transaction_state
+// leadership. The simulator's monotonic clocks all run at virtual time (its
+// clock faults move wall clocks only), so the lease's drift margin is not
+// spent here; a paused node reads its clock when it resumes.
+
+// leaseHolds says the node's coordinators may answer now. The first
+// refusal after the lease lapsed goes to the timeline.
+func (n *node) leaseHolds() bool {
+	if n.lifecycle == nil {
+		return false
+	}
+	lease := n.lifecycle.Lease()
+	if lease.Valid(n.instant().MonoMs) {
+		return true
+	}
+	if until, held := lease.UntilMs(); lease != n.leaseRefused {
+		n.leaseRefused = lease
+		if held {
+			n.w.timelinef("%s: broker lease lapsed at %.3fs: its coordinators answer NOT_COORDINATOR", n.name(), float64(n.monoToVirtual(until))/1000)
+		} else {
+			n.w.timelinef("%s: no broker lease (%s): its coordinators answer NOT_COORDINATOR", n.name(), n.lifecycle.State())
+		}
+	}
+	return false
+}
