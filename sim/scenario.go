@@ -36,7 +36,8 @@ import (
 //	check                               heal everything, converge, read everything back, check the history
 //
 // and the transaction commands of scenario_txn.go, the fetch-read
-// commands of fetch_read_scenario.go and the offsets commands of
+// commands of fetch_read_scenario.go, the coordinator-load commands of
+// coordinator_load_scenario.go and the offsets commands of
 // scenario_lease.go.
 type Scenario struct {
 	w       *World
