@@ -80,6 +80,9 @@ type Node struct {
 	dispatcher *workerDispatcher
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock
+	// fetcherDir lists the running replica fetchers
+	// (replica_fetcher_directory.go).
+	fetcherDir fetcherDirectory
 
 	// controllerActive says this node's controller leads; quorumLeader is
 	// the quorum's leader as this node knows it (-1 unknown).

@@ -137,14 +137,16 @@ func (a *partitionActor) performFollower(rd *cluster.Ready) {
 }
 
 // replicate sends what the core asks of others: the AlterPartition to the
-// controller, the follower's fetch state to the fetcher manager.
+// controller, the follower's fetch state to the fetcher manager (and
+// straight to its leader's fetcher, replica_fetcher_directory.go).
 func (a *partitionActor) replicate(rd *cluster.Ready) {
 	if rd.AlterPartition != nil {
 		a.sendAlterPartition(*rd.AlterPartition)
 	}
 	if st := rd.FetchState; st != nil {
-		a.node.send(a.assigned.fetchers, &followerStateChanged{partition: a.fetcherPartition(), state: *st,
-			owner: fetcherOwner{pid: a.self, incarnation: a.incarnation}})
+		owner := fetcherOwner{pid: a.self, incarnation: a.incarnation}
+		a.node.shortcutFetchState(a.fetcherPartition(), *st, owner)
+		a.node.send(a.assigned.fetchers, &followerStateChanged{partition: a.fetcherPartition(), state: *st, owner: owner})
 	}
 }
 

@@ -100,6 +100,7 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 	case *actor.Started:
 		m.partitions = map[cluster.FetcherPartition]*followerRoute{}
 		m.fetchers = map[int32]*fetcherHandle{}
+		m.node.fetcherDir.clear()
 	case *followerStateChanged:
 		m.stateChanged(ctx, msg)
 	case *followerStopped:
@@ -108,6 +109,7 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping, *actor.Restarting:
 		m.stopping = true
+		m.node.fetcherDir.clear()
 	case *actor.Terminated:
 		if !m.stopping {
 			m.terminated(ctx, msg.Who)
@@ -146,6 +148,7 @@ func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader) }))
 	h := &fetcherHandle{pid: pid}
 	m.fetchers[leader] = h
+	n.fetcherDir.set(leader, pid)
 	m.logger.Info("replica fetcher started", zap.Int32("leader", leader))
 	return h
 }
@@ -168,6 +171,7 @@ func (m *fetcherManager) remove(ctx actor.Context, p cluster.FetcherPartition) {
 		return
 	}
 	delete(m.fetchers, r.leader)
+	m.node.fetcherDir.set(r.leader, nil)
 	ctx.Stop(h.pid)
 	m.logger.Info("replica fetcher stopped", zap.Int32("leader", r.leader))
 }
@@ -181,6 +185,7 @@ func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 		}
 		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader))
 		delete(m.fetchers, leader)
+		m.node.fetcherDir.set(leader, nil)
 		nh := m.fetcher(ctx, leader)
 		for p, r := range m.partitions {
 			if r.leader == leader {

@@ -218,3 +218,38 @@ func benchSequentialRead(b *testing.B, l *Log, copyOut bool) {
 // newBoundedCache is a FIFO BlockCache holding at most maxBytes, standing
 // in for the node's ristretto cache in benchmarks with a bounded footprint.
 func newBoundedCache(maxBytes int64) *mapCache { return newEvictingCache(maxBytes) }
+
+// BenchmarkAppendAsFollower measures a follower's append of a fetched
+// response of 1 MiB made of batches of 16 KiB (a Java producer's default
+// batch.size) or of one 1 MiB batch, without fsync.
+func BenchmarkAppendAsFollower(b *testing.B) {
+	for _, batchBytes := range []int{16 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("batch=%dKiB/gregor", batchBytes>>10), func(b *testing.B) {
+			recs := make([]recordSpec, batchBytes/(1024+10))
+			for i := range recs {
+				recs[i] = recordSpec{timestampMs: int64(i), value: bytes.Repeat([]byte{byte(i)}, 1024)}
+			}
+			proto := makeBatch(b, 0, recs)
+			perResponse := max((1<<20)/len(proto), 1)
+			l := openTestLog(b, vfs.OS, b.TempDir(), benchConfig(), nil, 0)
+			defer l.Close()
+			b.SetBytes(int64(perResponse * len(proto)))
+			next := int64(0)
+			b.ResetTimer()
+			for range b.N {
+				batches := make([][]byte, perResponse)
+				b.StopTimer()
+				for i := range batches {
+					batches[i] = bytes.Clone(proto)
+					SetBatchBaseOffset(batches[i], next)
+					next += int64(len(recs))
+				}
+				b.StartTimer()
+				if _, err := l.AppendAsFollower(batches, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+		})
+	}
+}

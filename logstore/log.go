@@ -426,20 +426,37 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 	}
 	seg := l.active()
 	start := seg.sizeBytes
+	if len(batches) > 1 {
+		// Many batches (a follower's append of a fetched response):
+		// one system call for all of them where the file allows it.
+		if handled, err := writeVectored(seg.logFile, batches, start); handled {
+			if err != nil {
+				return nil, 0, l.failedWrite(seg, start, fmt.Errorf("append %d batches (%d bytes) to %s at position %d: %w: %w",
+					len(batches), total, seg.logPath(), start, kerr.KafkaStorageError, err))
+			}
+			return seg, start, nil
+		}
+	}
 	pos := start
 	for _, p := range batches {
 		if _, err := seg.logFile.WriteAt(p, pos); err != nil {
-			werr := fmt.Errorf("append %d bytes to %s at position %d: %w: %w", len(p), seg.logPath(), pos, kerr.KafkaStorageError, err)
-			if terr := seg.logFile.Truncate(start); terr != nil {
-				ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
-				l.fail(ferr)
-				return nil, 0, fmt.Errorf("%w (and %v)", werr, ferr)
-			}
-			return nil, 0, werr
+			return nil, 0, l.failedWrite(seg, start, fmt.Errorf("append %d bytes to %s at position %d: %w: %w", len(p), seg.logPath(), pos, kerr.KafkaStorageError, err))
 		}
 		pos += int64(len(p))
 	}
 	return seg, start, nil
+}
+
+// failedWrite truncates seg back to start after a failed append (werr), so
+// that nothing of the append stays in the file; a log that cannot truncate
+// fails for good.
+func (l *Log) failedWrite(seg *segment, start int64, werr error) error {
+	if terr := seg.logFile.Truncate(start); terr != nil {
+		ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
+		l.fail(ferr)
+		return fmt.Errorf("%w (and %v)", werr, ferr)
+	}
+	return werr
 }
 
 // shouldRoll says whether the active segment must roll before the batches:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The replication cell: a local cluster of three gregor processes started
@@ -34,6 +35,8 @@ var (
 	clusterErr    error
 	clusterBin    string
 	clusterDir    string
+	// clusterClient asks each node of the cluster directly, for readiness.
+	clusterClient *kgo.Client
 )
 
 // replicatedCluster starts the three-node cluster once per process, and
@@ -116,6 +119,7 @@ func startCluster() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	clusterClient = cl
 	return &target{name: "gregor-cluster", addr: seeds[0], pids: pids, admin: kadm.NewClient(cl)}, nil
 }
 
@@ -176,8 +180,8 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 }
 
 // createReplicatedTopic makes a fresh topic with rf replicas (and
-// min.insync.replicas=2 when replicated) and waits until every partition
-// has a leader and its whole ISR.
+// min.insync.replicas=2 when replicated) and waits until every node says
+// every partition has a leader and its whole ISR.
 func createReplicatedTopic(b *testing.B, t *target, parts int, rf int16) string {
 	b.Helper()
 	topicSeq.mu.Lock()
@@ -198,13 +202,11 @@ func createReplicatedTopic(b *testing.B, t *target, parts int, rf int16) string 
 		t.fail(b, "create topic %s: %v", name, err)
 	}
 	for {
-		md, err := t.admin.Metadata(ctx, name)
-		if td, ok := md.Topics[name]; err == nil && ok && td.Err == nil && len(td.Partitions) == parts {
-			ready := true
-			for _, p := range td.Partitions {
-				ready = ready && p.Err == nil && p.Leader >= 0 && len(p.ISR) == int(rf)
-			}
-			if ready {
+		var md kadm.Metadata
+		md, err = t.admin.Metadata(ctx, name)
+		if err == nil {
+			var ready bool
+			if ready, err = readyEverywhere(ctx, md.Brokers.NodeIDs(), name, parts, rf); ready {
 				return name
 			}
 		}
@@ -213,4 +215,35 @@ func createReplicatedTopic(b *testing.B, t *target, parts int, rf int16) string 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// readyEverywhere says whether every node answers Metadata for topic with
+// all its partitions led and their whole ISR. One node's answer is not
+// enough: a node that applied the topic's creation a few milliseconds later
+// answers a producer that asks it with UNKNOWN_TOPIC_OR_PARTITION, and
+// franz-go then waits out its metadata min age (5 s) inside the timed
+// window, which then measures metadata propagation, not replication.
+func readyEverywhere(ctx context.Context, nodes []int32, topic string, parts int, rf int16) (bool, error) {
+	if len(nodes) == 0 {
+		return false, nil
+	}
+	for _, id := range nodes {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, clusterClient.Broker(int(id)))
+		if err != nil {
+			return false, err
+		}
+		if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) != parts {
+			return false, nil
+		}
+		for _, p := range resp.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 || len(p.ISR) != int(rf) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }

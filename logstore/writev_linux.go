@@ -1,0 +1,80 @@
+package logstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"gregor/logstore/vfs"
+)
+
+// maxIovecs is how many buffers one pwritev(2) takes (Linux's IOV_MAX).
+const maxIovecs = 1024
+
+// writeVectored writes bufs back to back at off in f with pwritev(2), one
+// system call for many batches where WriteAt makes one per batch (a
+// follower's append of a fetched response holds as many batches as the
+// producers sent: small batches cost a call each). handled is false when f
+// is not backed by an *os.File (nothing was written; the caller writes
+// each buffer with WriteAt). A short write is continued; an error reports
+// how far the write got in the message, and the caller truncates back.
+func writeVectored(f vfs.File, bufs [][]byte, off int64) (handled bool, err error) {
+	osf, ok := f.(vfs.OSFiler)
+	if !ok {
+		return false, nil
+	}
+	raw, err := osf.OSFile().SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	var werr error
+	if cerr := raw.Control(func(fd uintptr) { werr = pwritevAll(int(fd), bufs, off) }); cerr != nil {
+		return true, cerr
+	}
+	return true, werr
+}
+
+// pwritevAll writes every byte of bufs at off, continuing short writes.
+// bufs is left as it is.
+func pwritevAll(fd int, bufs [][]byte, off int64) error {
+	iovs := make([][]byte, 0, min(len(bufs), maxIovecs))
+	next, skip := 0, 0 // the first buffer not fully written, and how much of it is
+	for next < len(bufs) {
+		iovs = iovs[:0]
+		for i := next; i < len(bufs) && len(iovs) < maxIovecs; i++ {
+			b := bufs[i]
+			if i == next {
+				b = b[skip:]
+			}
+			if len(b) > 0 {
+				iovs = append(iovs, b)
+			}
+		}
+		if len(iovs) == 0 {
+			return nil
+		}
+		n, err := unix.Pwritev(fd, iovs, off)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("pwritev at %d: %w", off, io.ErrShortWrite)
+		}
+		off += int64(n)
+		for n > 0 && next < len(bufs) {
+			left := len(bufs[next]) - skip
+			if n < left {
+				skip += n
+				break
+			}
+			n -= left
+			next, skip = next+1, 0
+		}
+	}
+	return nil
+}
