@@ -382,6 +382,7 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 			}
 		}
 	}
+	shadow.checkGapsRegistered(c, before)
 	// The shadow keeps each batch as first written: register how the
 	// rewritten ones look now, and the ones dropped.
 	for i, sb := range shadow.batches {

@@ -86,3 +86,28 @@ func TestFailedCompactionCommitRegistersWhatItSwapped(t *testing.T) {
 			len(got), len(want))
 	}
 }
+
+// TestUnregisteredDropIsCaught: at a compaction commit the simulator
+// checks itself: a batch its shadow holds and the log lost, below the
+// log's last batch, must have been registered as dropped.
+func TestUnregisteredDropIsCaught(t *testing.T) {
+	for _, registered := range []bool{true, false} {
+		c := &compactionLog{rewritten: map[batchID]uint32{}, dropped: map[batchID]shadowBatch{}, removed: map[int64]bool{}}
+		s := &shadowLog{canon: c}
+		for i := range int64(4) {
+			s.pushID(i, i, 0, uint32(10+i))
+		}
+		if registered {
+			c.registerFollows(s.batches[0].id(), s.batches[1])
+		}
+		v := &logView{batches: []viewBatch{{id: s.batches[0].id()}, {id: s.batches[2].id()}, {id: s.batches[3].id()}}}
+		caught := func() (caught bool) {
+			defer func() { caught = recover() != nil }()
+			s.checkGapsRegistered(c, v)
+			return false
+		}()
+		if caught == registered {
+			t.Errorf("batch 1 lost, registered as dropped %t: caught %t", registered, caught)
+		}
+	}
+}
