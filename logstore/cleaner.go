@@ -326,8 +326,11 @@ func (l *Log) pastMaxCompactionLag(v *segmentView, nowMs int64) bool {
 // (truncation, or deletion of part of a group), the whole pass is dropped
 // and the next one starts over. Whatever the outcome, the job is finished
 // when CommitClean returns: its segments are released and its leftover files
-// removed. A job whose Run did not succeed is abandoned with an error. Call
-// it from the appender.
+// removed. An error does not mean the log is unchanged: the groups swapped in
+// before the one that failed stay, and so does that one if it failed after
+// its fresh segment replaced the old ones (writing its index files, say). A
+// job whose Run did not succeed is abandoned with an error. Call it from the
+// appender.
 func (l *Log) CommitClean(j *CleanJob) error {
 	if j.log != l {
 		return fmt.Errorf("commit clean job: the job belongs to log %s, not %s", j.log.dir, l.dir)

@@ -277,9 +277,18 @@ func (l *Log) appendAsLeader(batches [][]byte, leaderEpoch int32, nowMs int64, v
 // epochs (a follower copying its leader). Each batch's base offset must be at
 // or above the previous batch's next offset, starting at the log end offset
 // (gaps come from compaction). A batch whose epoch is newer than the
-// leader-epoch cache's latest starts an entry at its base offset (see
-// leader_epoch.go for an older one). Errors as for Append, but no epoch is
-// refused: the leader's log is the truth.
+// leader-epoch cache's latest starts an entry where the gap before it starts
+// (at its base offset when there is none; see leader_epoch.go for an older
+// epoch). Kafka starts it at the batch's base offset; but the batches in the
+// gap, which compaction dropped on the leader, may have been that epoch's
+// first (or a whole epoch's), and an entry that starts too late makes this
+// replica, once it leads, answer OffsetsForLeaderEpoch with an end offset too
+// high for the epoch before: a follower holding a batch of that older epoch
+// from another history at those offsets keeps it, and the logs diverge
+// (simulator seeds 1178 and 1450 with three minutes of faults). Starting the
+// entry early can only make a follower truncate more, into offsets the
+// leader holds no records at. Errors as for Append, but no epoch is refused:
+// the leader's log is the truth.
 func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 	if err := l.checkAppendable(); err != nil {
 		return 0, err
@@ -296,8 +305,11 @@ func (l *Log) AppendAsFollower(batches [][]byte, nowMs int64) (int64, error) {
 			return 0, fmt.Errorf("append batch %d as follower: base offset %d below expected %d: %w",
 				i, b.FirstOffset, next, kerr.InvalidRecord)
 		}
+		// A new epoch starts where the gap before its first batch starts:
+		// compaction on the leader may have dropped that epoch's first
+		// batches (see AppendAsFollower's doc).
+		epochs = followerAssign(epochs, b.PartitionLeaderEpoch, next)
 		next = b.NextOffset()
-		epochs = followerAssign(epochs, b.PartitionLeaderEpoch, b.FirstOffset)
 	}
 	if err := l.checkpointEpochsBeforeAppend(epochsBefore, epochs); err != nil {
 		return 0, fmt.Errorf("append as follower: %w", err)
