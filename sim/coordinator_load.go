@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"gregor/logstore"
 )
@@ -47,11 +46,10 @@ const (
 // coordinatorLoads are the run's coordinator load reads: how long a
 // planned read waits, and the reads a scenario holds.
 type coordinatorLoads struct {
-	rng *rand.Rand
-	// fastMeanMs is the mean delay of a read; slowP the share of reads
-	// that wait for a slow disk or a busy partition, of mean slowMeanMs,
-	// while faults run (the profile's SlowLoadP and SlowLoadMs).
-	fastMeanMs, slowP, slowMeanMs float64
+	// The delays: of mean fastMeanMs for a read, of mean slowMeanMs for
+	// the share slowP of reads that wait for a slow disk or a busy
+	// partition (the profile's SlowLoadP and SlowLoadMs), while faults run.
+	seededDelays
 	// holding are the nodes whose load reads a scenario stalled
 	// (hold-loads); held their reads, in plan order.
 	holding map[int32]bool
@@ -61,18 +59,10 @@ type coordinatorLoads struct {
 // coordinatorLoads is the run's load reads, set up on first use.
 func (w *World) coordinatorLoads() *coordinatorLoads {
 	if w.loads == nil {
-		w.loads = &coordinatorLoads{rng: newRand(w.opts.Seed, streamCoordinatorLoad), fastMeanMs: 1, slowP: w.profile.SlowLoadP,
-			slowMeanMs: w.profile.SlowLoadMs, holding: map[int32]bool{}, held: map[int32][]*loadRead{}}
+		w.loads = &coordinatorLoads{seededDelays: seededDelays{rng: newRand(w.opts.Seed, streamCoordinatorLoad), fastMeanMs: 1,
+			slowP: w.profile.SlowLoadP, slowMeanMs: w.profile.SlowLoadMs}, holding: map[int32]bool{}, held: map[int32][]*loadRead{}}
 	}
 	return w.loads
-}
-
-// delayMs draws how long a planned read waits for its read.
-func (cl *coordinatorLoads) delayMs(w *World) int64 {
-	if w.phase == phaseFaulty && chance(cl.rng, cl.slowP) {
-		return expMs(cl.rng, cl.slowMeanMs)
-	}
-	return expMs(cl.rng, cl.fastMeanMs)
 }
 
 // partitionLoad is one coordinator's load of its partition.

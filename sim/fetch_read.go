@@ -51,11 +51,10 @@ var errConnectionClosed = errors.New("connection closed by the server")
 // fetchReads are the run's fetch writers: how long a written answer waits
 // for its read, and the writes a scenario holds.
 type fetchReads struct {
-	rng *rand.Rand
-	// fastMeanMs is the mean delay of an idle writer; slowP is the share
-	// of answers whose writer is slow, with a delay of mean slowMeanMs
-	// (the profile's SlowWriteP and SlowWriteMs), while faults run.
-	fastMeanMs, slowP, slowMeanMs float64
+	// The delays: of mean fastMeanMs for an idle writer, of mean
+	// slowMeanMs for the share slowP of answers whose writer is slow (the
+	// profile's SlowWriteP and SlowWriteMs), while faults run.
+	seededDelays
 	// holding are the nodes whose writers a scenario stalled
 	// (hold-reads); held their writes, in answer order.
 	holding map[int32]bool
@@ -65,18 +64,26 @@ type fetchReads struct {
 // fetchReads is the run's fetch writers, set up on first use.
 func (w *World) fetchReads() *fetchReads {
 	if w.reads == nil {
-		w.reads = &fetchReads{rng: newRand(w.opts.Seed, streamFetchRead), fastMeanMs: 0.5, slowP: w.profile.SlowWriteP, slowMeanMs: w.profile.SlowWriteMs,
+		w.reads = &fetchReads{seededDelays: seededDelays{rng: newRand(w.opts.Seed, streamFetchRead), fastMeanMs: 0.5,
+			slowP: w.profile.SlowWriteP, slowMeanMs: w.profile.SlowWriteMs},
 			holding: map[int32]bool{}, held: map[int32][]*fetchWrite{}}
 	}
 	return w.reads
 }
 
-// delayMs draws how long an answer waits for its writer.
-func (fr *fetchReads) delayMs(w *World) int64 {
-	if w.phase == phaseFaulty && chance(fr.rng, fr.slowP) {
-		return expMs(fr.rng, fr.slowMeanMs)
+// seededDelays draws how long a planned read waits for its read: of mean
+// fastMeanMs, or, while faults run, of mean slowMeanMs for the share slowP
+// of reads that are slow.
+type seededDelays struct {
+	rng                           *rand.Rand
+	fastMeanMs, slowP, slowMeanMs float64
+}
+
+func (d *seededDelays) delayMs(w *World) int64 {
+	if w.phase == phaseFaulty && chance(d.rng, d.slowP) {
+		return expMs(d.rng, d.slowMeanMs)
 	}
-	return expMs(fr.rng, fr.fastMeanMs)
+	return expMs(d.rng, d.fastMeanMs)
 }
 
 // fetchWrite is an answered Fetch whose records are still to be read: the
