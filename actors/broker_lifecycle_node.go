@@ -107,6 +107,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		n.stopErr = errors.Join(errs...)
 		n.logger.Info("node stopped", zap.Bool("graceful", graceful))
+		n.logsClosed.Store(true)
 	})
 }
 

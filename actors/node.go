@@ -104,6 +104,8 @@ type Node struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	// logsClosed silences the node's loggers once it stopped (log_gate.go).
+	logsClosed atomic.Bool
 }
 
 // Start opens the data directory, joins the metadata quorum, recovers the
@@ -136,8 +138,8 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", cfg.DataDir, err)
 	}
-	n := &Node{cfg: cfg, logger: logger.With(zap.Int32("node_id", cfg.NodeID)), routes: newRouteTable(),
-		unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
+	n := &Node{cfg: cfg, routes: newRouteTable(), unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
+	n.logger = gatedLogger(logger, &n.logsClosed).With(zap.Int32("node_id", cfg.NodeID))
 	if cfg.LogRecoveryThreads <= 0 {
 		cfg.LogRecoveryThreads = defaultLogRecoveryThreads
 		n.cfg = cfg
