@@ -50,6 +50,9 @@ type partitionAssignment struct {
 	// preload is the log opened for the partition while the broker
 	// caught up with the metadata log, nil for none.
 	preload *logPreload
+	// retired is set by the replica manager before it stops a replica
+	// whose data it deletes next: the log closes without a flush.
+	retired *atomic.Bool
 }
 
 // cleanFinished is the node cleaner's answer for a partition's job.

@@ -70,7 +70,11 @@ func (a *partitionActor) stop(final bool) {
 		a.committer.Close()
 	}
 	if a.log != nil {
-		if err := a.log.Close(); err != nil {
+		closeLog := a.log.Close
+		if final && a.assigned.retired != nil && a.assigned.retired.Load() {
+			closeLog = a.log.CloseForDeletion
+		}
+		if err := closeLog(); err != nil {
 			a.logger.Error("close log", zap.Error(err))
 		}
 		a.log = nil

@@ -189,7 +189,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), preload: m.preloads.claim(dir, r.TopicID)}
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{}}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.
@@ -232,6 +232,9 @@ func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 		return
 	}
 	h.stopping, h.delete, h.topicDeleted = true, st.Delete, !topicKept
+	if st.Delete {
+		h.assignment.Load().retired.Store(true)
+	}
 	ctx.Stop(pid)
 }
 

@@ -96,6 +96,19 @@ func (l *Log) CheckpointRecoveryPoint() error {
 // CleanJob is abandoned (a Run in progress stops and cleans up after itself);
 // to reopen the directory at once, wait for such a Run to return first.
 func (l *Log) Close() error {
+	return l.close(true)
+}
+
+// CloseForDeletion closes the log's files without flushing them or writing
+// its indexes, checkpoints and clean shutdown marker: for a log whose
+// directory is deleted next (its topic deleted, its replica moved away),
+// where a flush would only write to disk what is about to go. A crash
+// before the deletion leaves a log that recovers as after any crash.
+func (l *Log) CloseForDeletion() error {
+	return l.close(false)
+}
+
+func (l *Log) close(cleanly bool) error {
 	if l.closed {
 		return nil
 	}
@@ -104,7 +117,10 @@ func (l *Log) Close() error {
 		l.cleanJob.Abandon()
 		l.cleanJob = nil
 	}
-	err := l.closeCleanly()
+	var err error
+	if cleanly {
+		err = l.closeCleanly()
+	}
 	l.mu.Lock()
 	segs := l.segments
 	l.segments = nil
