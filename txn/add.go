@@ -88,7 +88,7 @@ func (c *Coordinator) verify(txnID string, producerID int64, epoch int16) func(T
 	switch {
 	case t == nil || t.producerID != producerID:
 		return all(kerr.InvalidProducerIDMapping.Code)
-	case t.epoch != epoch:
+	case t.fenced(epoch):
 		return all(kerr.ProducerFenced.Code)
 	case t.pending != nil && t.pending.state != Ongoing, t.state == PrepareCommit, t.state == PrepareAbort:
 		return all(kerr.ConcurrentTransactions.Code)
@@ -143,7 +143,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 	case t.producerID != producerID:
 		done(kerr.InvalidProducerIDMapping.Code)
 		return
-	case t.epoch != epoch:
+	case t.fenced(epoch):
 		done(kerr.ProducerFenced.Code)
 		return
 	case c.park(t, parkable):

@@ -52,7 +52,7 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 	case r.ProducerID != t.producerID:
 		fail(kerr.InvalidProducerIDMapping.Code)
 		return
-	case r.ProducerEpoch != t.epoch:
+	case t.fenced(r.ProducerEpoch):
 		fail(kerr.ProducerFenced.Code)
 		return
 	case t.pending != nil:

@@ -127,6 +127,14 @@ type markerState struct {
 	retryAtMs int64
 }
 
+// fenced says a request of the producer at epoch is refused as fenced: an
+// older epoch, or the one whose transaction is being aborted under the
+// next (fencing), which is fenced from the moment the coordinator decided
+// it, as Kafka's coordinator bumps the epoch in memory before it appends.
+func (t *txnMeta) fenced(epoch int16) bool {
+	return epoch != t.epoch || t.fencing && t.pending != nil && t.pending.epoch != epoch
+}
+
 // clone copies the durable fields: the state a transition builds.
 func (t *txnMeta) clone() *txnMeta {
 	n := &txnMeta{id: t.id, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
