@@ -2,7 +2,6 @@ package actors
 
 import (
 	"encoding/binary"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -178,7 +177,7 @@ func (a *producedAddition) of(topic string, partition int32) *txnPartitionAdded 
 		return nil
 	}
 	tp := logstore.TopicPartition{Topic: topic, Partition: partition}
-	if a.ask.tp == tp || slices.Contains(a.ask.more, tp) {
+	if a.ask.asks(tp) {
 		return &a.added
 	}
 	return nil

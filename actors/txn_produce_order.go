@@ -92,7 +92,7 @@ func (p *producedAdds) begin(a txnAsk, run func(added bool)) (*queuedProduce, in
 	}
 	q := &queuedProduce{run: run}
 	how := produceAsk
-	if lead := e.lastAsk(); lead != nil && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && covers(lead.ask, a) {
+	if lead := e.lastAsk(); lead != nil && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && a.within(lead.ask.asks) {
 		q.lead, how = lead, produceAfterAdd
 		if lead.ready {
 			q.ready, q.added = true, lead.added
@@ -112,20 +112,6 @@ func (e *producedAdd) lastAsk() *queuedProduce {
 		}
 	}
 	return nil
-}
-
-// covers says whether every partition of b is among a's.
-func covers(a *txnAsk, b txnAsk) bool {
-	in := func(tp logstore.TopicPartition) bool { return tp == a.tp || slices.Contains(a.more, tp) }
-	if !in(b.tp) {
-		return false
-	}
-	for _, tp := range b.more {
-		if !in(tp) {
-			return false
-		}
-	}
-	return true
 }
 
 // entry is txnID's entry, made (and the map bounded) when there is none.
@@ -218,13 +204,5 @@ func (p *producedAdds) drain(e *producedAdd) {
 
 // has says whether every partition of a is among e's.
 func (e *producedAdd) has(a txnAsk) bool {
-	if !slices.Contains(e.tps, a.tp) {
-		return false
-	}
-	for _, tp := range a.more {
-		if !slices.Contains(e.tps, tp) {
-			return false
-		}
-	}
-	return true
+	return a.within(func(tp logstore.TopicPartition) bool { return slices.Contains(e.tps, tp) })
 }

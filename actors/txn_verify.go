@@ -51,6 +51,17 @@ type txnAsk struct {
 	done func(code int16)
 }
 
+// asks says whether tp is among the partitions a asks for.
+func (a *txnAsk) asks(tp logstore.TopicPartition) bool {
+	return tp == a.tp || slices.Contains(a.more, tp)
+}
+
+// within says whether every partition a asks for is in (in says which
+// are).
+func (a *txnAsk) within(in func(logstore.TopicPartition) bool) bool {
+	return in(a.tp) && !slices.ContainsFunc(a.more, func(tp logstore.TopicPartition) bool { return !in(tp) })
+}
+
 // answer calls a's done with its code in resp, the answer to a request
 // that carried it.
 func (a *txnAsk) answer(resp kmsg.Response) {
