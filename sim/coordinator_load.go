@@ -50,17 +50,16 @@ type coordinatorLoads struct {
 	// the share slowP of reads that wait for a slow disk or a busy
 	// partition (the profile's SlowLoadP and SlowLoadMs), while faults run.
 	seededDelays
-	// holding are the nodes whose load reads a scenario stalled
-	// (hold-loads); held their reads, in plan order.
-	holding map[int32]bool
-	held    map[int32][]*loadRead
+	// stalled are the reads of the nodes whose load reads a scenario
+	// stalled (hold-loads), in plan order.
+	stalled heldReads[*loadRead]
 }
 
 // coordinatorLoads is the run's load reads, set up on first use.
 func (w *World) coordinatorLoads() *coordinatorLoads {
 	if w.loads == nil {
 		w.loads = &coordinatorLoads{seededDelays: seededDelays{rng: newRand(w.opts.Seed, streamCoordinatorLoad), fastMeanMs: 1,
-			slowP: w.profile.SlowLoadP, slowMeanMs: w.profile.SlowLoadMs}, holding: map[int32]bool{}, held: map[int32][]*loadRead{}}
+			slowP: w.profile.SlowLoadP, slowMeanMs: w.profile.SlowLoadMs}}
 	}
 	return w.loads
 }
@@ -127,8 +126,7 @@ func (l *partitionLoad) plan() {
 	}
 	lr := &loadRead{l: l, recs: recs, from: from, logEnd: logEnd, at: stamp(w, h), inc: n.inc}
 	cl := w.coordinatorLoads()
-	if cl.holding[n.id] {
-		cl.held[n.id] = append(cl.held[n.id], lr)
+	if cl.stalled.keep(n.id, lr) {
 		return
 	}
 	n.at(w.now+cl.delayMs(w), func() { lr.read() })

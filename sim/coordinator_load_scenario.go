@@ -14,7 +14,7 @@ func (s *Scenario) doCoordinatorLoad(cmd string, args []Arg) bool {
 	switch cmd {
 	case "hold-loads":
 		if n := s.nodeArg(args); n != nil {
-			s.w.coordinatorLoads().holding[n.id] = true
+			s.w.coordinatorLoads().stalled.hold(n.id)
 			s.w.timelinef("fault: %s's coordinator load reads stall", n.name())
 		}
 	case "release-loads":
@@ -22,10 +22,7 @@ func (s *Scenario) doCoordinatorLoad(cmd string, args []Arg) bool {
 		if n == nil {
 			return true
 		}
-		cl := s.w.coordinatorLoads()
-		held := cl.held[n.id]
-		delete(cl.held, n.id)
-		delete(cl.holding, n.id)
+		held := s.w.coordinatorLoads().stalled.release(n.id)
 		s.w.timelinef("fault: %s's coordinator load reads go on with %d reads", n.name(), len(held))
 		for _, lr := range held {
 			if !n.up || n.paused || lr.inc != n.inc {

@@ -55,18 +55,16 @@ type fetchReads struct {
 	// slowMeanMs for the share slowP of answers whose writer is slow (the
 	// profile's SlowWriteP and SlowWriteMs), while faults run.
 	seededDelays
-	// holding are the nodes whose writers a scenario stalled
-	// (hold-reads); held their writes, in answer order.
-	holding map[int32]bool
-	held    map[int32][]*fetchWrite
+	// stalled are the writes of the nodes whose writers a scenario
+	// stalled (hold-reads), in answer order.
+	stalled heldReads[*fetchWrite]
 }
 
 // fetchReads is the run's fetch writers, set up on first use.
 func (w *World) fetchReads() *fetchReads {
 	if w.reads == nil {
 		w.reads = &fetchReads{seededDelays: seededDelays{rng: newRand(w.opts.Seed, streamFetchRead), fastMeanMs: 0.5,
-			slowP: w.profile.SlowWriteP, slowMeanMs: w.profile.SlowWriteMs},
-			holding: map[int32]bool{}, held: map[int32][]*fetchWrite{}}
+			slowP: w.profile.SlowWriteP, slowMeanMs: w.profile.SlowWriteMs}}
 	}
 	return w.reads
 }
@@ -77,6 +75,38 @@ func (w *World) fetchReads() *fetchReads {
 type seededDelays struct {
 	rng                           *rand.Rand
 	fastMeanMs, slowP, slowMeanMs float64
+}
+
+// heldReads are the planned reads a scenario stalled, per node, in plan
+// order (hold-reads, hold-loads).
+type heldReads[T any] struct {
+	holding map[int32]bool
+	held    map[int32][]T
+}
+
+// hold stalls node's reads from now on.
+func (h *heldReads[T]) hold(node int32) {
+	if h.holding == nil {
+		h.holding, h.held = map[int32]bool{}, map[int32][]T{}
+	}
+	h.holding[node] = true
+}
+
+// keep holds r when node's reads are stalled, and says so.
+func (h *heldReads[T]) keep(node int32, r T) bool {
+	if !h.holding[node] {
+		return false
+	}
+	h.held[node] = append(h.held[node], r)
+	return true
+}
+
+// release ends node's stall and hands back what it held, in plan order.
+func (h *heldReads[T]) release(node int32) []T {
+	held := h.held[node]
+	delete(h.held, node)
+	delete(h.holding, node)
+	return held
 }
 
 func (d *seededDelays) delayMs(w *World) int64 {
@@ -179,8 +209,7 @@ func (fw *fetchWrite) start() {
 	}
 	fw.inc = n.inc
 	fr := n.w.fetchReads()
-	if fr.holding[n.id] {
-		fr.held[n.id] = append(fr.held[n.id], fw)
+	if fr.stalled.keep(n.id, fw) {
 		return
 	}
 	n.at(n.w.now+fr.delayMs(n.w), fw.write)

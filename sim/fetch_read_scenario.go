@@ -14,7 +14,7 @@ func (s *Scenario) doFetchRead(cmd string, args []Arg) bool {
 	switch cmd {
 	case "hold-reads":
 		if n := s.nodeArg(args); n != nil {
-			s.w.fetchReads().holding[n.id] = true
+			s.w.fetchReads().stalled.hold(n.id)
 			s.w.timelinef("fault: %s's fetch writers stall", n.name())
 		}
 	case "release-reads":
@@ -22,10 +22,7 @@ func (s *Scenario) doFetchRead(cmd string, args []Arg) bool {
 		if n == nil {
 			return true
 		}
-		fr := s.w.fetchReads()
-		held := fr.held[n.id]
-		delete(fr.held, n.id)
-		delete(fr.holding, n.id)
+		held := s.w.fetchReads().stalled.release(n.id)
 		s.w.timelinef("fault: %s's fetch writers go on with %d answers", n.name(), len(held))
 		for _, fw := range held {
 			if !n.up || n.paused || fw.inc != n.inc {

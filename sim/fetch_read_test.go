@@ -69,7 +69,7 @@ func TestFetchReadsAreEvents(t *testing.T) {
 	if w.stats.FetchReads == 0 || w.stats.BytesFetched == 0 {
 		t.Fatalf("no fetch read as an event: %+v", w.stats)
 	}
-	if w.reads == nil || len(w.reads.held) != 0 {
+	if w.reads == nil || len(w.reads.stalled.held) != 0 {
 		t.Fatalf("fetch writers not set up, or writes left held")
 	}
 }
