@@ -289,7 +289,7 @@ func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 	commit := c.commitAppends[id]
 	delete(c.commitAppends, id)
 	switch {
-	case code != 0 && commit && refusedUnwritten(code):
+	case code != 0 && commit && RefusedUnwritten(code):
 		c.commitRefused(done, code, now)
 	case code != 0:
 		// The failed append's requests are answered with its error:

@@ -13,9 +13,11 @@ import "github.com/twmb/franz-go/pkg/kerr"
 // failure (the records may be in the log, or the leadership moved) still
 // reverts the whole coordinator (replies.go).
 
-// refusedUnwritten says whether a produce error code means the partition
-// wrote none of the batch: it refused it before the append.
-func refusedUnwritten(code int16) bool {
+// RefusedUnwritten says whether a produce error code means the partition
+// wrote none of the batch: it refused it before the append. A shell that
+// merged several of the core's appends into one batch, refused for its
+// size, may send them again one by one.
+func RefusedUnwritten(code int16) bool {
 	switch code {
 	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code, kerr.InvalidRecord.Code, kerr.CorruptMessage.Code,
 		kerr.InvalidTimestamp.Code, kerr.UnsupportedForMessageFormat.Code, kerr.NotEnoughReplicas.Code,
@@ -26,12 +28,6 @@ func refusedUnwritten(code int16) bool {
 	}
 	return false
 }
-
-// RefusedUnwritten says whether a produce error code means the partition
-// wrote none of the batch. A shell that merged several of the core's
-// appends into one batch, refused for its size, may send them again one by
-// one.
-func RefusedUnwritten(code int16) bool { return refusedUnwritten(code) }
 
 // appendCommit asks for an offset commit's records to be appended (as one
 // transactional batch of producer when it is set). Its state applies only
