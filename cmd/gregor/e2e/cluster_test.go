@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,14 +29,28 @@ type localCluster struct {
 	// extra are the settings given to every node (cluster up --set), and
 	// again when a node restarts.
 	extra []string
+	// exits are the nodes the test restarted that ended, with how
+	// (written by the goroutines waiting for them).
+	exits sync.Map
 }
 
 // freeBasePort finds a base port whose cluster ports (client, CONTROLLER,
-// gossip and metrics of every node) are free.
+// gossip and metrics of every node) are free, below the kernel's range of
+// ephemeral ports where it can: a port in that range, free while its node
+// is down, may be taken by any outgoing connection meanwhile, and the
+// node's restart then fails to listen on it.
 func freeBasePort(t *testing.T, nodes int) int {
 	t.Helper()
+	low, span := 10000, 40000
+	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(r)); len(f) == 2 {
+			if first, err := strconv.Atoi(f[0]); err == nil && first-400-low >= 1000 {
+				span = first - 400 - low
+			}
+		}
+	}
 	for range 50 {
-		base := 20000 + rand.IntN(30000)
+		base := low + rand.IntN(span)
 		free := true
 		for _, offset := range []int{0, 100, 200, 300} {
 			for i := range nodes {
@@ -79,6 +94,11 @@ func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 			t.Errorf("cluster down: %v\n%s", err, down)
 		}
 		if t.Failed() {
+			// First, in few lines, any restarted node that ended by itself.
+			c.exits.Range(func(node, how any) bool {
+				t.Logf("node %d, restarted by the test, exited: %v", node, how)
+				return true
+			})
 			for i := 1; i <= nodes; i++ {
 				log, _ := os.ReadFile(c.logFile(i))
 				t.Logf("node %d log:\n%s", i, tail(string(log), 60))

@@ -52,7 +52,14 @@ func (c *localCluster) restart(i int) {
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	go func() { _ = cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); err == nil || ok && ws.Signaled() {
+			return // stopped by cluster down, or killed by the test
+		}
+		log, _ := os.ReadFile(c.logFile(i))
+		c.exits.Store(i, fmt.Sprintf("%v; its log ends:\n%s", err, tail(strings.TrimSpace(string(log)), 3)))
+	}()
 	if err := os.WriteFile(filepath.Join(nodeDir, "gregor.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
