@@ -13,6 +13,12 @@ import (
 // transactional id's the live leader of its __transaction_state partition;
 // the first request for either creates the topic through the controller.
 
+// leaseLapsedMessage is FindCoordinator's answer for a coordinator this
+// node would run while its broker lease lapsed: naming itself would send
+// the client to a coordinator that answers NOT_COORDINATOR (the controller
+// may have moved it), so the client is told to ask again instead.
+const leaseLapsedMessage = "this broker's lease with the controller lapsed: its coordinators do not answer"
+
 func (r *router) findCoordinator(body *kmsg.FindCoordinatorRequest, respond func(kmsg.Response)) {
 	keys := body.CoordinatorKeys
 	if body.Version < 4 {
@@ -73,6 +79,9 @@ func (r *router) groupCoordinator(rt *routes, live []liveBroker, key string, c *
 	if leader == r.node.cfg.NodeID && r.node.groups.coordinatorFor(rt, key) == nil {
 		return notAvailable, "the group's coordinator is loading"
 	}
+	if leader == r.node.cfg.NodeID && !r.node.leaseHolds() {
+		return notAvailable, leaseLapsedMessage
+	}
 	for _, b := range live {
 		if b.id == leader {
 			c.NodeID, c.Host, c.Port = b.id, b.host, b.port
@@ -94,6 +103,9 @@ func (r *router) txnCoordinatorFor(rt *routes, live []liveBroker, key string, c 
 	leader := t.Partitions[txn.PartitionFor(key, t.PartitionCount())].Leader
 	if leader == r.node.cfg.NodeID && r.node.txns.coordinatorFor(rt, key) == nil {
 		return notAvailable, "the transaction coordinator is loading"
+	}
+	if leader == r.node.cfg.NodeID && !r.node.leaseHolds() {
+		return notAvailable, leaseLapsedMessage
 	}
 	for _, b := range live {
 		if b.id == leader {

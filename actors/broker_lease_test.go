@@ -125,6 +125,16 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	if code := initProducerID(); code != kerr.NotCoordinator.Code {
 		t.Fatalf("node 2's transaction coordinator answered InitProducerId with %v without a lease, want NOT_COORDINATOR", kerr.ErrorForCode(code))
 	}
+	// Nor does node 2 name itself as either coordinator.
+	find := kmsg.NewPtrFindCoordinatorRequest()
+	find.CoordinatorKey, find.CoordinatorKeys = group, []string{group}
+	if resp, err := find.RequestWith(ctx, cl.Broker(2)); err != nil || resp.ErrorCode != kerr.CoordinatorNotAvailable.Code && (len(resp.Coordinators) != 1 || resp.Coordinators[0].ErrorCode != kerr.CoordinatorNotAvailable.Code) {
+		t.Fatalf("FindCoordinator for the group at node 2 without a lease: %+v %v, want COORDINATOR_NOT_AVAILABLE", resp, err)
+	}
+	find.CoordinatorType, find.CoordinatorKey, find.CoordinatorKeys = 1, tid, []string{tid}
+	if resp, err := find.RequestWith(ctx, cl.Broker(2)); err != nil || resp.ErrorCode != kerr.CoordinatorNotAvailable.Code && (len(resp.Coordinators) != 1 || resp.Coordinators[0].ErrorCode != kerr.CoordinatorNotAvailable.Code) {
+		t.Fatalf("FindCoordinator for the transactional id at node 2 without a lease: %+v %v, want COORDINATOR_NOT_AVAILABLE", resp, err)
+	}
 	if err := cl.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
 		t.Fatalf("acks=1 produce to node 2 without a controller: %v", err)
 	}
