@@ -49,7 +49,7 @@ type Options struct {
 //
 // Concurrency contract: exactly one goroutine, the appender (the partition
 // actor, or the simulator), calls the mutating methods: Append,
-// AppendAsFollower, AssignEpochStartOffset, Truncate, TruncateFullyAndStartAt,
+// AppendValidated, AppendValidatedHeld, ReleaseHeldBelow, AppendAsFollower, AssignEpochStartOffset, Truncate, TruncateFullyAndStartAt,
 // AdvanceLogStartOffset, DeleteRetainedSegments, Tick, ReplaceSegments,
 // SetConfig, PlanClean, CommitClean, CleanJob.Abandon and Close;
 // CleanJob.Run runs on any goroutine. Any number of other goroutines may

@@ -29,7 +29,13 @@ import (
 // is the same cluster with replication factor 1 and acks=1: the ratio is
 // what replication costs (the clustering issue's goal is 0.5 or more). The
 // broker CPU per record is the sum over the three processes (utime+stime
-// from /proc); allocations are not reported.
+// from /proc); allocations are not reported. Each cell also reports the
+// producer's layout (rec/batch, batch/req), ms/req (the mean time from a
+// Produce's write to its answer: with five requests in flight per broker,
+// acks=all's replication round trip bounds the throughput) and
+// client-ns/rec (this process's CPU per record: with the brokers', what the
+// cell costs the machine's two cores). GREGOR_BENCH_RF1_COPIES=1 adds a
+// floor reference, ref-gregor-rf1-x3-acks1 (benchCopies).
 
 var (
 	clusterOnce   sync.Once
