@@ -45,6 +45,9 @@ type Node struct {
 	routes  *routeTable
 	cache   *blockcache.Cache[*logstore.Block]
 	blocks  *logstore.BlockPool
+	// held bounds the produce buffers the node's leaders hold for their
+	// followers (partition_storage.go).
+	held *logstore.HoldBudget
 	// logOpens holds a slot for each partition log being opened
 	// (LogRecoveryThreads of them).
 	logOpens         chan struct{}
@@ -187,6 +190,7 @@ func (n *Node) start(ctx context.Context) error {
 		}
 		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
+	n.held = logstore.NewHoldBudget(maxHeldBytes)
 	opened, err := n.openQuorum()
 	if err != nil {
 		return err

@@ -90,6 +90,9 @@ type partitionActor struct {
 	// highWatermark is where the partition publishes its high watermark
 	// for the node's checkpoint.
 	highWatermark *atomic.Int64
+	// producing is the produce being handled, whose append may hand its
+	// request's frame to the log (partition_storage.go).
+	producing producing
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter
@@ -113,10 +116,14 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		}
 		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
 			TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
-		a.core.Produce(a.await(msg, msg.reply != nil), req, a.node.cfg.Clock.Now())
+		id := a.await(msg, msg.reply != nil)
+		a.producing = producing{id: id, msg: msg}
+		a.core.Produce(id, req, a.node.cfg.Clock.Now())
 		// The append (or the refusal) happens in this carryOut; after it
-		// nothing reads the records, so the request's frame goes back.
+		// nothing reads the records, so the request's frame goes back,
+		// unless the log holds it for the followers (partition_storage.go).
 		a.carryOut()
+		a.producing = producing{}
 		msg.releaseRecords()
 		return
 	case *txnVerified:

@@ -31,7 +31,10 @@ func (a *partitionActor) carryOut() {
 			panic(fmt.Errorf("%w: %w", errPartitionUnusable, rd.Fatal))
 		}
 	}
-	a.highWatermark.Store(a.core.HighWatermark())
+	hw := a.core.HighWatermark()
+	a.highWatermark.Store(hw)
+	// Every in-sync follower has the batches below the high watermark.
+	a.log.ReleaseHeldBelow(hw)
 	a.armTimer()
 }
 

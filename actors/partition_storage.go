@@ -106,9 +106,29 @@ func sortedRequestIDs(m map[cluster.RequestID]any) []cluster.RequestID {
 	return ids
 }
 
-// append appends one produce's batches and reports the outcome.
+// maxHeldBytes bounds the produce buffers the node's leaders hold for their
+// followers (logstore.HoldBudget).
+const maxHeldBytes = 64 << 20
+
+// producing is the produce a partition actor is handling: its request id
+// and message.
+type producing struct {
+	id  cluster.RequestID
+	msg *producePartition
+}
+
+// append appends one produce's batches and reports the outcome. A leader
+// with followers hands the produce request's frame to the log with the
+// batch it holds: the followers' fetches of it are then answered from that
+// memory (logstore.AppendValidatedHeld), and the log lets the frame go.
 func (a *partitionActor) append(ap cluster.AppendBatches) {
-	res, err := a.log.AppendValidated(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+	var res logstore.AppendResult
+	var err error
+	if release := a.holdableFrame(ap); release != nil {
+		res, err = a.log.AppendValidatedHeld(ap.Batches, ap.LeaderEpoch, ap.NowMs, release)
+	} else {
+		res, err = a.log.AppendValidated(ap.Batches, ap.LeaderEpoch, ap.NowMs)
+	}
 	if err != nil {
 		a.logger.Warn("append failed", zap.Error(err))
 		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)
@@ -116,6 +136,23 @@ func (a *partitionActor) append(ap cluster.AppendBatches) {
 	}
 	a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: a.log.FlushedOffset()}, nil)
 	a.endOffsetGauge.Set(float64(res.LogEndOffset))
+}
+
+// holdableFrame takes, for the log to hold, the release of the frame of the
+// produce being handled when ap appends that produce's own records (the
+// very bytes of its frame) on a leader with followers; nil otherwise.
+func (a *partitionActor) holdableFrame(ap cluster.AppendBatches) func() {
+	p := a.producing
+	if p.msg == nil || p.id != ap.ID || p.msg.release == nil || len(ap.Batches) != 1 || !a.core.IsLeader() || len(a.core.Replicas()) < 2 {
+		return nil
+	}
+	b, records := ap.Batches[0], p.msg.records
+	if len(b) == 0 || len(b) != len(records) || &b[0] != &records[0] {
+		return nil
+	}
+	release := p.msg.release
+	p.msg.release = nil
+	return release
 }
 
 // awaitDurable hands a durability wait to the group committer.

@@ -121,6 +121,7 @@ func (l *Log) close(cleanly bool) error {
 	if cleanly {
 		err = l.closeCleanly()
 	}
+	l.releaseAllHeld()
 	l.mu.Lock()
 	segs := l.segments
 	l.segments = nil

@@ -33,6 +33,10 @@ type Options struct {
 	// back when released; one pool serves every log of a node. nil
 	// allocates every block.
 	BlockPool *BlockPool
+	// HoldBudget bounds, with the other logs of the node, the appended
+	// bytes the log holds in its producers' buffers (held.go); nil holds
+	// none.
+	HoldBudget *HoldBudget
 	// Logger receives recovery and deletion events; nil logs nothing.
 	Logger *zap.Logger
 	// NowMs is the current time, used as the creation time of segments found
@@ -45,7 +49,7 @@ type Options struct {
 //
 // Concurrency contract: exactly one goroutine, the appender (the partition
 // actor, or the simulator), calls the mutating methods: Append,
-// AppendAsFollower, AssignEpochStartOffset, Truncate, TruncateFullyAndStartAt,
+// AppendValidated, AppendValidatedHeld, ReleaseHeldBelow, AppendAsFollower, AssignEpochStartOffset, Truncate, TruncateFullyAndStartAt,
 // AdvanceLogStartOffset, DeleteRetainedSegments, Tick, ReplaceSegments,
 // SetConfig, PlanClean, CommitClean, CleanJob.Abandon and Close;
 // CleanJob.Run runs on any goroutine. Any number of other goroutines may
@@ -126,6 +130,15 @@ type Log struct {
 	// aborted are the log's aborted transactions by marker offset
 	// (producer_txnindex.go); guarded by mu.
 	aborted []AbortedTxn
+
+	// held are the batches of segment heldSegID the log serves from its
+	// producers' buffers, by position (held.go); the appender changes the
+	// slice under mu, and never an element once listed (readers' views
+	// share the array). heldBytes is their size (appender-only).
+	holdBudget *HoldBudget
+	held       []*heldBatch
+	heldSegID  uint64
+	heldBytes  int64
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start

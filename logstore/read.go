@@ -25,7 +25,10 @@ type Records struct {
 	segments    []*segment
 	// blocks are the tail and cache blocks the records hold references
 	// to: their memory chunks point into them.
-	blocks   []*Block
+	blocks []*Block
+	// held are the held batches (held.go) the records hold references
+	// to: their memory chunks may point into them.
+	held     []*heldBatch
 	cache    BlockCache
 	pool     *BlockPool
 	released bool
@@ -114,6 +117,23 @@ func (r *Records) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
+// AppendBuffers appends the records' chunks to bufs when every one of them
+// is in memory (held batches, the tail, cached blocks), so that a writer can
+// send them with other bytes in one writev; ok is false, and bufs as it
+// was, when a chunk is a file section (WriteTo sends it). The buffers stay
+// valid until Release.
+func (r *Records) AppendBuffers(bufs [][]byte) (_ [][]byte, ok bool) {
+	for i := range r.chunks {
+		if r.chunks[i].mem == nil {
+			return bufs, false
+		}
+	}
+	for i := range r.chunks {
+		bufs = append(bufs, r.chunks[i].mem)
+	}
+	return bufs, true
+}
+
 // AppendTo appends the records' bytes to dst. Blocks read from disk on the way
 // are offered to the cache.
 func (r *Records) AppendTo(dst []byte) ([]byte, error) {
@@ -150,6 +170,10 @@ func (r *Records) Release() {
 		b.Release()
 	}
 	r.blocks = nil
+	for _, h := range r.held {
+		h.unref()
+	}
+	r.held = nil
 	for _, s := range r.segments {
 		s.release()
 	}
@@ -259,13 +283,16 @@ func (l *Log) ReadUntailed(offset, maxBytes, maxOffset int64) (*Records, error) 
 
 // read is Read; tailed says a caught-up read asks the log to keep its tail.
 func (l *Log) read(offset, maxBytes, maxOffset int64, tailed bool) (*Records, error) {
-	views, logStart, logEnd := l.viewsFrom(offset)
+	views, logStart, logEnd := l.viewsFrom(offset, maxBytes)
 	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache, pool: l.blocks}
 	for i := range views {
 		recs.segments = append(recs.segments, views[i].seg)
 		if views[i].tailBlock != nil {
 			// The records hold the view's reference from here on.
 			recs.blocks = append(recs.blocks, views[i].tailBlock)
+		}
+		if views[i].held != nil {
+			recs.held = views[i].held // likewise; only the active view has any
 		}
 	}
 	if offset < logStart || offset > logEnd {
@@ -294,8 +321,10 @@ func (l *Log) read(offset, maxBytes, maxOffset int64, tailed bool) (*Records, er
 }
 
 // viewsFrom snapshots the segments from the one holding offset to the end,
-// each acquired, with the log's start and end offsets.
-func (l *Log) viewsFrom(offset int64) ([]segmentView, int64, int64) {
+// each acquired, with the log's start and end offsets. The active segment's
+// view holds references to the held batches a read of maxBytes from offset
+// may send.
+func (l *Log) viewsFrom(offset, maxBytes int64) ([]segmentView, int64, int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if offset < l.logStartOffset || offset > l.logEndOffset {
@@ -310,6 +339,9 @@ func (l *Log) viewsFrom(offset int64) ([]segmentView, int64, int64) {
 		v := s.view()
 		v.blockBytes = l.blockBytes
 		v.active = first+i == len(l.segments)-1
+		if v.active {
+			v.held = l.heldFor(&v, offset, maxBytes)
+		}
 		views = append(views, v)
 	}
 	return views, l.logStartOffset, l.logEndOffset
@@ -365,19 +397,40 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 	return true, nil
 }
 
-// chunksFor splits [start, end) of v into memory chunks (tail, cache hits)
-// and merged file sections. The records take a reference to every cache
-// block they point into.
+// chunksFor splits [start, end) of v into memory chunks (held batches, the
+// tail, cache hits) and merged file sections. The records take a reference
+// to every cache block they point into (they hold the held batches' already).
 func (l *Log) chunksFor(v *segmentView, recs *Records, start, end int64) []recordsChunk {
-	b := l.blockBytes
 	var chunks []recordsChunk
+	pos := start
+	for _, h := range v.held {
+		hEnd := h.pos + int64(len(h.bytes))
+		if hEnd <= pos || h.pos >= end {
+			continue
+		}
+		if h.pos < pos || hEnd > end {
+			// Reads start and end at batch boundaries, and a held batch is
+			// one batch: anything else is a bug.
+			panic(fmt.Sprintf("logstore: held batch at %d..%d straddles the read %d..%d", h.pos, hEnd, start, end))
+		}
+		chunks = l.unheldChunks(chunks, v, recs, pos, h.pos)
+		chunks = append(chunks, recordsChunk{mem: h.bytes})
+		pos = hEnd
+	}
+	return l.unheldChunks(chunks, v, recs, pos, end)
+}
+
+// unheldChunks appends to chunks those of [start, end) of v, none of it
+// held: memory chunks of the tail and cache hits, and merged file sections.
+func (l *Log) unheldChunks(chunks []recordsChunk, v *segmentView, recs *Records, start, end int64) []recordsChunk {
+	b := l.blockBytes
 	addFile := func(pos, stop int64) {
 		if n := len(chunks); n > 0 && chunks[n-1].mem == nil && chunks[n-1].section.pos+chunks[n-1].section.n == pos {
 			chunks[n-1].section.n += stop - pos
 			return
 		}
 		sv := *v
-		sv.tail, sv.tailBlock = nil, nil // the records hold the reference
+		sv.tail, sv.tailBlock, sv.held = nil, nil, nil // the records hold the references
 		chunks = append(chunks, recordsChunk{section: FileSection{view: sv, pos: pos, n: stop - pos}})
 	}
 	for pos := start; pos < end; {

@@ -124,6 +124,9 @@ type segmentView struct {
 	// active says the segment took appends when the view was taken: its
 	// last partial block may still grow.
 	active bool
+	// held are the held batches a read may send (held.go), each with the
+	// view's reference; only a read's view of the active segment has any.
+	held []*heldBatch
 }
 
 // view snapshots s, with a reference to its tail block; the caller holds

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -63,6 +64,16 @@ type EncodedPart struct {
 // its bytes to dst.
 type PartAppender interface {
 	AppendTo(dst []byte) ([]byte, error)
+}
+
+// PartBuffers is a From part whose bytes may all be in memory:
+// AppendBuffers appends them to bufs and reports true, or reports false
+// (bufs unchanged) when they are not. The frame writer sends such a part
+// together with the bytes it buffered in one writev, instead of a write of
+// the buffer and one of the part (or a sendfile). The buffers stay valid
+// until the response's Release.
+type PartBuffers interface {
+	AppendBuffers(bufs [][]byte) ([][]byte, bool)
 }
 
 // copyFromBytes is the largest From part copied into the writer's buffer
@@ -154,6 +165,8 @@ type frameWriter struct {
 	beforeWrite func()
 	// sentBytes counts bytes written to w since takeSentBytes.
 	sentBytes int
+	// iov is flushWith's vector, kept between writes.
+	iov [][]byte
 }
 
 // appendResponse adds the frame of resp (correlation id corr) to the buffer,
@@ -246,6 +259,11 @@ func (fw *frameWriter) appendPart(p EncodedPart) error {
 		fw.sentBytes += n
 		return err
 	}
+	if pb, ok := p.From.(PartBuffers); ok {
+		if bufs, ok := pb.AppendBuffers(append(fw.iov[:0], fw.out)); ok {
+			return fw.flushWith(bufs, p.FromBytes)
+		}
+	}
 	if err := fw.flush(); err != nil {
 		return err
 	}
@@ -287,6 +305,40 @@ func (fw *frameWriter) flush() error {
 	}
 	if err != nil {
 		return fmt.Errorf("write responses: %w", err)
+	}
+	return nil
+}
+
+// flushWith writes the buffer and the part's memory after it (bufs: the
+// buffer, then the part's fromBytes bytes) in one writev, then empties the
+// buffer as flush does.
+func (fw *frameWriter) flushWith(bufs [][]byte, fromBytes int64) error {
+	want := int64(len(fw.out)) + fromBytes
+	var got int64
+	for _, b := range bufs {
+		got += int64(len(b))
+	}
+	if got != want {
+		// The frame size is already announced: the stream would break.
+		return fmt.Errorf("part holds %d bytes in memory, announced %d", got-int64(len(fw.out)), fromBytes)
+	}
+	fw.prepareWrite()
+	v := net.Buffers(bufs)
+	n, err := v.WriteTo(fw.w)
+	fw.sentBytes += int(n)
+	clear(bufs) // the part's memory goes back with its response
+	fw.iov = bufs[:0]
+	if cap(fw.out) > retainedBufferBytes {
+		fw.pool.put(fw.out)
+		fw.out = nil
+	} else {
+		fw.out = fw.out[:0]
+	}
+	if err != nil {
+		return fmt.Errorf("write part: %w", err)
+	}
+	if n != want {
+		return fmt.Errorf("part wrote %d bytes, announced %d", n, want)
 	}
 	return nil
 }

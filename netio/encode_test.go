@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -350,5 +351,106 @@ func TestSmallFromPartsAreCopied(t *testing.T) {
 	enc := &EncodedResponse{Response: kmsg.NewPtrFetchResponse(), Parts: []EncodedPart{{From: short, FromBytes: int64(len(short.data))}}}
 	if err := fw.appendResponse(8, enc); err == nil {
 		t.Fatal("a part copying fewer bytes than announced did not fail the frame")
+	}
+}
+
+// bufferedPart is a large From part whose bytes are in memory, in chunks
+// (PartBuffers); inMemory false makes it say they are not.
+type bufferedPart struct {
+	chunks   [][]byte
+	inMemory bool
+	wrote    int
+}
+
+func (p *bufferedPart) WriteTo(w io.Writer) (int64, error) {
+	p.wrote++
+	var n int64
+	for _, c := range p.chunks {
+		m, err := w.Write(c)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (p *bufferedPart) AppendBuffers(bufs [][]byte) ([][]byte, bool) {
+	if !p.inMemory {
+		return bufs, false
+	}
+	return append(bufs, p.chunks...), true
+}
+
+func (p *bufferedPart) len() int64 {
+	var n int64
+	for _, c := range p.chunks {
+		n += int64(len(c))
+	}
+	return n
+}
+
+// A large From part in memory goes out with the bytes buffered before it in
+// one vectored write (here over a real TCP connection), the same bytes as
+// the part written on its own; a part announcing other than it holds fails
+// the frame.
+func TestFromPartsInMemoryGoOutWithTheBuffer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			received <- nil
+			return
+		}
+		b, _ := io.ReadAll(c)
+		received <- b
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := func(c byte) []byte { return bytes.Repeat([]byte{c}, copyFromBytes) }
+	var want bytes.Buffer
+	fw := frameWriter{w: conn, pool: newBufferPool(1<<20, true)}
+	for corr, inMemory := range []bool{true, false, true} {
+		part := &bufferedPart{chunks: [][]byte{chunk('a'), chunk('b')}, inMemory: inMemory}
+		enc := &EncodedResponse{Response: kmsg.NewPtrFetchResponse(), Parts: []EncodedPart{
+			{Bytes: []byte("head")}, {From: part, FromBytes: part.len()}, {Bytes: []byte("tail")},
+		}}
+		ref := frameWriter{w: &want}
+		refEnc := &EncodedResponse{Response: enc.Response, Parts: []EncodedPart{
+			{Bytes: []byte("head")}, {Bytes: bytes.Join(part.chunks, nil)}, {Bytes: []byte("tail")},
+		}}
+		if err := ref.appendResponse(int32(corr), refEnc); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.appendResponse(int32(corr), enc); err != nil {
+			t.Fatal(err)
+		}
+		if wroteItself := part.wrote == 1; wroteItself == inMemory {
+			t.Fatalf("response %d: part in memory %v, wrote itself %d times", corr, inMemory, part.wrote)
+		}
+	}
+	if err := fw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	fw.release()
+	conn.Close()
+	if got := <-received; !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("received %d bytes, want %d, or other bytes", len(got), want.Len())
+	}
+	lying := &bufferedPart{chunks: [][]byte{chunk('c')}, inMemory: true}
+	bad := &EncodedResponse{Response: kmsg.NewPtrFetchResponse(), Parts: []EncodedPart{{From: lying, FromBytes: lying.len() + 1}}}
+	fw = frameWriter{w: io.Discard}
+	if err := fw.appendResponse(9, bad); err == nil {
+		t.Fatal("a part holding fewer bytes than announced did not fail the frame")
 	}
 }

@@ -152,8 +152,8 @@ func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.A
 }
 
 // produceAllCounted is produceAll with the producer's layout counted in
-// stats (nil: not counted).
-func produceAllCounted(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool, stats *produceStats) window {
+// stats, kgo hooks such as *produceStats (nil: not counted).
+func produceAllCounted(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool, stats kgo.Hook) window {
 	b.Helper()
 	opts := producerOpts(t.addr, acks)
 	if stats != nil {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +29,13 @@ import (
 // is the same cluster with replication factor 1 and acks=1: the ratio is
 // what replication costs (the clustering issue's goal is 0.5 or more). The
 // broker CPU per record is the sum over the three processes (utime+stime
-// from /proc); allocations are not reported.
+// from /proc); allocations are not reported. Each cell also reports the
+// producer's layout (rec/batch, batch/req), ms/req (the mean time from a
+// Produce's write to its answer: with five requests in flight per broker,
+// acks=all's replication round trip bounds the throughput) and
+// client-ns/rec (this process's CPU per record: with the brokers', what the
+// cell costs the machine's two cores). GREGOR_BENCH_RF1_COPIES=1 adds a
+// floor reference, ref-gregor-rf1-x3-acks1 (benchCopies).
 
 var (
 	clusterOnce   sync.Once
@@ -162,7 +170,92 @@ func BenchmarkReplicatedProduce(b *testing.B) {
 		name := fmt.Sprintf("rec=%s/parts=6", set.name)
 		b.Run(name+"/gregor", func(b *testing.B) { benchReplicated(b, set, 3, kgo.AllISRAcks()) })
 		b.Run(name+"/ref-gregor-rf1-acks1", func(b *testing.B) { benchReplicated(b, set, 1, kgo.LeaderAck()) })
+		if os.Getenv("GREGOR_BENCH_RF1_COPIES") != "" {
+			b.Run(name+"/ref-gregor-rf1-x3-acks1", func(b *testing.B) { benchCopies(b, set, replicaCopies) })
+		}
 	}
+}
+
+// replicaCopies is how many times the floor cell stores each record.
+const replicaCopies = 3
+
+// benchCopies is the floor reference of the replication cell
+// (GREGOR_BENCH_RF1_COPIES=1 runs it): the same cluster stores every record
+// copies times without replication, one client producing it into copies
+// topics of replication factor 1 with acks=1. The kernel copies as many
+// bytes as replication factor 3 does (three socket reads and three writes
+// per record on the brokers, against one read and write on the leader, two
+// sends to followers, two reads and two writes on them), the client sends
+// and encodes three times what it does at RF3, and no round trip waits for
+// a follower. Its records/s counts each record once: what RF3 would reach if
+// replicating cost what storing on three leaders costs.
+func benchCopies(b *testing.B, set recordSet, copies int) {
+	t := replicatedCluster(b)
+	b.StopTimer()
+	b.ResetTimer()
+	b.SetBytes(set.payload())
+	var total window
+	var client time.Duration
+	for i := 0; i < b.N; i++ {
+		var topics []string
+		for range copies {
+			topics = append(topics, createReplicatedTopic(b, t, 6, 1))
+		}
+		before := processCPU()
+		total.add(produceCopies(b, t, topics, set))
+		client += processCPU() - before
+		for _, topic := range topics {
+			t.deleteTopic(b, topic)
+		}
+	}
+	report(b, t, set, total)
+	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
+}
+
+// produceCopies produces every record of set into each of topics (acks=1),
+// from one client, and waits for every acknowledgement.
+func produceCopies(b *testing.B, t *target, topics []string, set recordSet) window {
+	b.Helper()
+	cl, err := kgo.NewClient(producerOpts(t.addr, kgo.LeaderAck())...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		t.fail(b, "%s: ping: %v", t.name, err)
+	}
+	value := make([]byte, set.size)
+	for i := range value {
+		value[i] = byte('a' + i%26)
+	}
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Int64
+	)
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		wg.Done()
+	}
+	w := measure(b, t, true, func() {
+		wg.Add(set.n * len(topics))
+		for i := 0; i < set.n; i++ {
+			for _, topic := range topics {
+				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
+			}
+		}
+		if !waitTimeout(&wg, 2*time.Minute) {
+			b.StopTimer()
+			t.fail(b, "%s: records still unacknowledged after 2 minutes", t.name)
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		t.fail(b, "%s: %d records failed", t.name, n)
+	}
+	return w
 }
 
 func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
@@ -171,12 +264,63 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	b.ResetTimer()
 	b.SetBytes(set.payload())
 	var total window
+	var client time.Duration
+	stats := &replicatedStats{}
 	for i := 0; i < b.N; i++ {
 		topic := createReplicatedTopic(b, t, 6, rf)
-		total.add(produceAll(b, t, topic, set, acks, true))
+		before := processCPU()
+		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
+		client += processCPU() - before
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
+	stats.report(b)
+	// The client's CPU per record (this process: the producer, and the
+	// harness's waits): with the brokers', what the cell costs the
+	// machine, whose two cores bound it.
+	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
+}
+
+// processCPU is this process's CPU time so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// replicatedStats adds to the producer's layout (produceStats) the mean
+// time from a Produce request's write to the end of its answer (ms/req),
+// which acks=all lengthens by the replication round trip: with a bounded
+// number of requests in flight, the producer's throughput is at most what
+// they carry per that time.
+type replicatedStats struct {
+	produceStats
+	e2eMu sync.Mutex
+	e2e   time.Duration
+	e2eN  int64
+}
+
+var _ kgo.HookBrokerE2E = (*replicatedStats)(nil)
+
+func (s *replicatedStats) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if key != int16(kmsg.Produce) || e.Err() != nil {
+		return
+	}
+	s.e2eMu.Lock()
+	defer s.e2eMu.Unlock()
+	s.e2e += e.DurationE2E()
+	s.e2eN++
+}
+
+func (s *replicatedStats) report(b *testing.B) {
+	s.produceStats.report(b)
+	s.e2eMu.Lock()
+	defer s.e2eMu.Unlock()
+	if s.e2eN > 0 {
+		b.ReportMetric(float64(s.e2e.Microseconds())/1000/float64(s.e2eN), "ms/req")
+	}
 }
 
 // createReplicatedTopic makes a fresh topic with rf replicas (and
