@@ -119,6 +119,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.carryOut()
 		msg.releaseRecords()
 		return
+	case *txnMarkerBatch:
+		a.writeMarkerBatch(msg)
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())
 	case *txnPartitionAdded:

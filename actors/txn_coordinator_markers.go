@@ -17,7 +17,8 @@ const localMarkerWait = 35 * time.Second
 
 // writeMarkers writes the core's markers: those of partitions this node
 // leads go straight to their partition actors (no WriteTxnMarkers request
-// built, routed and answered on the node itself), the others as
+// built, routed and answered on the node itself), through the node's
+// marker queues (txn_marker_queue.go), the others as
 // WriteTxnMarkers to their leaders (txnNode.writeMarkers), which is also
 // how markers to __consumer_offsets go, whose group coordinators must
 // learn them. Each marker's outcome comes back as txnMarkersWritten.
@@ -58,5 +59,5 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 				return &producePartition{acks: -1, timeoutMs: int32(localMarkerWait / time.Millisecond), marker: marker, reply: reply}
 			})
 	}
-	fo.run(root, localMarkerWait, func() { root.Send(self, &txnMarkersWritten{results: results}) })
+	a.x.n.askMarkers(fo, localMarkerWait, func() { root.Send(self, &txnMarkersWritten{results: results}) })
 }

@@ -97,9 +97,11 @@ type txnMeta struct {
 	// fencing is set while the abort of a fenced producer's transaction is
 	// appended: the transaction shows PrepareEpochFence.
 	fencing bool
-	// markers are the partitions whose markers are not written yet, while
-	// preparing.
-	markers map[TopicPartition]*markerState
+	// markers are the partitions whose markers are not written yet, in
+	// the order of partitions, while preparing (nil otherwise). A slice:
+	// a transaction has a handful of partitions, and it is made once per
+	// transaction.
+	markers []markerState
 	// completeRetryAtMs is when a failed append of the completion is tried
 	// again (0: none waiting).
 	completeRetryAtMs int64
@@ -123,8 +125,19 @@ type parkedAdd struct {
 
 // markerState is one partition's marker still to write.
 type markerState struct {
+	tp        TopicPartition
 	inflight  bool
 	retryAtMs int64
+}
+
+// marker is tp's marker still to write, nil when none is.
+func (t *txnMeta) marker(tp TopicPartition) *markerState {
+	for i := range t.markers {
+		if t.markers[i].tp == tp {
+			return &t.markers[i]
+		}
+	}
+	return nil
 }
 
 // fenced says a request of the producer at epoch is refused as fenced: an
