@@ -68,6 +68,9 @@ func epochExhausted(epoch int16) bool { return epoch >= math.MaxInt16-1 }
 // in-memory fields the coordinator needs while it runs.
 type txnMeta struct {
 	id string
+	// key is the id's record key, encoded once (recordKey) and shared by
+	// the states cloned from it.
+	key []byte
 	// The record's fields.
 	producerID, prevProducerID, nextProducerID int64
 	epoch                                      int16
@@ -150,7 +153,7 @@ func (t *txnMeta) fenced(epoch int16) bool {
 
 // clone copies the durable fields: the state a transition builds.
 func (t *txnMeta) clone() *txnMeta {
-	n := &txnMeta{id: t.id, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
+	n := &txnMeta{id: t.id, key: t.key, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
 		epoch: t.epoch, timeoutMs: t.timeoutMs, state: t.state, partitions: slices.Clone(t.partitions),
 		lastUpdateWallMs: t.lastUpdateWallMs, startWallMs: t.startWallMs, tv2: t.tv2,
 		lastEpoch: t.lastEpoch, startMonoMs: t.startMonoMs}
