@@ -64,7 +64,9 @@ func (r *router) writeTxnMarkers(body *kmsg.WriteTxnMarkersRequest, respond func
 		}
 		resp.Markers = append(resp.Markers, rm)
 	}
-	fo.run(r.node.system.Root, txnMarkerWait, func() { respond(resp) })
+	// Through the node's marker queues: the partition writes the markers
+	// that reach it together in one append.
+	r.node.askMarkers(fo, txnMarkerWait, func() { respond(resp) })
 }
 
 // addAbortedTxns lists, for a read_committed fetch, the aborted

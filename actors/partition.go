@@ -126,6 +126,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.producing = producing{}
 		msg.releaseRecords()
 		return
+	case *txnMarkerBatch:
+		a.writeMarkerBatch(msg)
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())
 	case *txnPartitionAdded:

@@ -51,9 +51,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 		a.core.EpochStartAssigned(a.log.LeaderEpochs(), err)
 	}
 	a.performFollower(rd)
-	for _, ap := range rd.Appends {
-		a.append(ap)
-	}
+	a.appendAll(rd.Appends)
 	a.verifyTxns(rd.VerifyTxns)
 	for _, offset := range rd.AwaitDurable {
 		a.awaitDurable(offset)

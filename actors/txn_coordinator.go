@@ -231,13 +231,18 @@ func (a *txnCoordinator) flushAppends() {
 	if a.appending != nil || len(a.queued) == 0 {
 		return
 	}
-	var records []txn.Record
+	count := 0
+	for _, ap := range a.queued {
+		count += len(ap.Records)
+	}
+	records, ids := make([]txn.Record, 0, count), make([]txn.AppendID, 0, len(a.queued))
 	for _, ap := range a.queued {
 		records = append(records, ap.Records...)
-		a.appending = append(a.appending, ap.ID)
+		ids = append(ids, ap.ID)
 	}
+	a.appending = ids
 	a.queued = nil
-	self, root, ids := a.self, a.x.n.system.Root, a.appending
+	self, root := a.self, a.x.n.system.Root
 	batch := txn.EncodeBatch(records, a.x.n.cfg.Clock.Now().WallMs)
 	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: txnAppendTimeoutMs,
 		reply: func(res producePartitionResult) { root.Send(self, &txnAppended{ids: ids, code: res.errorCode}) }})

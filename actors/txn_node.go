@@ -46,6 +46,9 @@ type txnNode struct {
 	asksSent atomic.Int64
 	// producedAdds are the partitions produces added (api_txn_produce.go).
 	producedAdds producedAdds
+	// markerQueues gather the markers for each partition actor of the
+	// node (txn_marker_queue.go).
+	markerQueues markerQueues
 }
 
 func newTxnNode(n *Node) *txnNode {

@@ -113,9 +113,9 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 // sendMarkers asks for the marker of t's outcome on every partition of its
 // transaction; with none, the transaction completes at once.
 func (c *Coordinator) sendMarkers(t *txnMeta, now Time) {
-	t.markers = map[TopicPartition]*markerState{}
-	for _, tp := range t.partitions {
-		t.markers[tp] = &markerState{inflight: true}
+	t.markers = make([]markerState, len(t.partitions))
+	for i, tp := range t.partitions {
+		t.markers[i] = markerState{tp: tp, inflight: true}
 		c.ready.Markers = append(c.ready.Markers, c.marker(t, tp))
 	}
 	if len(t.partitions) == 0 {
@@ -144,13 +144,13 @@ func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
 		return
 	}
 	tp := TopicPartition{m.Topic, m.Partition}
-	ms := t.markers[tp]
+	ms := t.marker(tp)
 	if ms == nil || !ms.inflight {
 		return
 	}
 	switch code {
 	case 0:
-		delete(t.markers, tp)
+		t.markers = slices.DeleteFunc(t.markers, func(m markerState) bool { return m.tp == tp })
 		if len(t.markers) == 0 {
 			c.complete(t, now)
 		}
@@ -249,10 +249,10 @@ func (c *Coordinator) refuseParked(t *txnMeta) {
 // retryMarkers sends again the markers whose backoff is over, and the
 // completion if its append failed.
 func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
-	for _, tp := range t.partitions {
-		if ms := t.markers[tp]; ms != nil && !ms.inflight && now.MonoMs >= ms.retryAtMs {
+	for i := range t.markers {
+		if ms := &t.markers[i]; !ms.inflight && now.MonoMs >= ms.retryAtMs {
 			ms.inflight = true
-			c.ready.Markers = append(c.ready.Markers, c.marker(t, tp))
+			c.ready.Markers = append(c.ready.Markers, c.marker(t, ms.tp))
 		}
 	}
 	if t.completeRetryAtMs > 0 && now.MonoMs >= t.completeRetryAtMs && t.pending == nil {

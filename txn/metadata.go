@@ -68,6 +68,9 @@ func epochExhausted(epoch int16) bool { return epoch >= math.MaxInt16-1 }
 // in-memory fields the coordinator needs while it runs.
 type txnMeta struct {
 	id string
+	// key is the id's record key, encoded once (recordKey) and shared by
+	// the states cloned from it.
+	key []byte
 	// The record's fields.
 	producerID, prevProducerID, nextProducerID int64
 	epoch                                      int16
@@ -97,9 +100,11 @@ type txnMeta struct {
 	// fencing is set while the abort of a fenced producer's transaction is
 	// appended: the transaction shows PrepareEpochFence.
 	fencing bool
-	// markers are the partitions whose markers are not written yet, while
-	// preparing.
-	markers map[TopicPartition]*markerState
+	// markers are the partitions whose markers are not written yet, in
+	// the order of partitions, while preparing (nil otherwise). A slice:
+	// a transaction has a handful of partitions, and it is made once per
+	// transaction.
+	markers []markerState
 	// completeRetryAtMs is when a failed append of the completion is tried
 	// again (0: none waiting).
 	completeRetryAtMs int64
@@ -123,8 +128,19 @@ type parkedAdd struct {
 
 // markerState is one partition's marker still to write.
 type markerState struct {
+	tp        TopicPartition
 	inflight  bool
 	retryAtMs int64
+}
+
+// marker is tp's marker still to write, nil when none is.
+func (t *txnMeta) marker(tp TopicPartition) *markerState {
+	for i := range t.markers {
+		if t.markers[i].tp == tp {
+			return &t.markers[i]
+		}
+	}
+	return nil
 }
 
 // fenced says a request of the producer at epoch is refused as fenced: an
@@ -137,7 +153,7 @@ func (t *txnMeta) fenced(epoch int16) bool {
 
 // clone copies the durable fields: the state a transition builds.
 func (t *txnMeta) clone() *txnMeta {
-	n := &txnMeta{id: t.id, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
+	n := &txnMeta{id: t.id, key: t.key, producerID: t.producerID, prevProducerID: t.prevProducerID, nextProducerID: t.nextProducerID,
 		epoch: t.epoch, timeoutMs: t.timeoutMs, state: t.state, partitions: slices.Clone(t.partitions),
 		lastUpdateWallMs: t.lastUpdateWallMs, startWallMs: t.startWallMs, tv2: t.tv2,
 		lastEpoch: t.lastEpoch, startMonoMs: t.startMonoMs}

@@ -30,10 +30,19 @@ func metadataKey(id string) []byte {
 	return k.AppendTo(make([]byte, 0, 4+len(id)))
 }
 
+// recordKey is t's record key; records share it (an append copies it into
+// its batch).
+func (t *txnMeta) recordKey() []byte {
+	if t.key == nil {
+		t.key = metadataKey(t.id)
+	}
+	return t.key
+}
+
 // metadataRecord is the record of t's state (a tombstone when Dead).
 func metadataRecord(t *txnMeta) Record {
 	if t.state == Dead {
-		return Record{Key: metadataKey(t.id)}
+		return Record{Key: t.recordKey()}
 	}
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = valueVersionClassic
@@ -58,7 +67,7 @@ func metadataRecord(t *txnMeta) Record {
 		last := &v.Topics[len(v.Topics)-1]
 		last.Partitions = append(last.Partitions, tp.Partition)
 	}
-	return Record{Key: metadataKey(t.id), Value: v.AppendTo(make([]byte, 0, size))}
+	return Record{Key: t.recordKey(), Value: v.AppendTo(make([]byte, 0, size))}
 }
 
 // replay applies one loaded record; records it cannot read are skipped.

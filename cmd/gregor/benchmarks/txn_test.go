@@ -32,7 +32,8 @@ const txnRecords = 100
 // A transaction then costs on the broker about 2–3 appends of
 // __transaction_state (its partitions added, PrepareCommit, CompleteCommit
 // when no add of the next transaction joins it), one data append and one
-// marker per partition.
+// marker per partition; the markers of transactions that end together (the
+// cells with several producers) share their partition's append.
 func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
 	for _, mode := range []string{"txn100", "idempotent", "ratio"} {

@@ -1,0 +1,97 @@
+package actors
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestMarkersForOnePartitionGoAsOneBatch ends the transactions of eight
+// producers on one partition with one WriteTxnMarkers request while the
+// partition actor is busy: the eight markers wait in one batch (one
+// message, one append) instead of a message each, and once the actor is
+// free each is answered, the aborted transactions' records are skipped by
+// read_committed readers and the committed ones read, as when each marker
+// was appended on its own.
+func TestMarkersForOnePartitionGoAsOneBatch(t *testing.T) {
+	ctx := testContext(t, 60*time.Second)
+	n := startTestNode(t, t.TempDir(), nil)
+	n.txns.unverified.Store(true) // markers written by hand, no coordinator
+	const topic, producers = "markers-together", 8
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	pidOf := func(i int) int64 { return 7000 + int64(i) }
+	for i := range producers {
+		if rp := produceTxn(ctx, t, n, topic, txnRecordBatch(pidOf(i), 0, 0, 2)); rp.ErrorCode != 0 || rp.BaseOffset != int64(2*i) {
+			t.Fatalf("producer %d: transactional produce: %+v", i, rp)
+		}
+	}
+	partition := n.routes.load().partition(topic, 0)
+	if partition == nil {
+		t.Fatal("no partition actor routed for the topic")
+	}
+	// Hold the actor inside a message until the markers are queued.
+	entered, release := make(chan struct{}), make(chan struct{})
+	n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the partition actor never took the blocking message")
+	}
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	req.Version = 2
+	for i := range producers {
+		m := kmsg.NewWriteTxnMarkersRequestMarker()
+		m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = pidOf(i), 0, i%2 == 0, 1
+		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		mt.Topic, mt.Partitions = topic, []int32{0}
+		m.Topics = append(m.Topics, mt)
+		req.Markers = append(req.Markers, m)
+	}
+	answered := make(chan *kmsg.WriteTxnMarkersResponse, 1)
+	n.router.writeTxnMarkers(req, func(resp kmsg.Response) { answered <- resp.(*kmsg.WriteTxnMarkersResponse) })
+	q := &n.txns.markerQueues
+	q.mu.Lock()
+	var queued int
+	if b := q.open[partition]; b != nil {
+		queued = len(b.markers)
+	}
+	q.mu.Unlock()
+	close(release)
+	if queued != producers {
+		t.Errorf("%d markers wait in the partition's batch, want all %d", queued, producers)
+	}
+	var resp *kmsg.WriteTxnMarkersResponse
+	select {
+	case resp = <-answered:
+	case <-ctx.Done():
+		t.Fatal("WriteTxnMarkers never answered")
+	}
+	for _, m := range resp.Markers {
+		if code := m.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Errorf("marker of producer %d: error %d", m.ProducerID, code)
+		}
+	}
+	if c, u := endOffsets(ctx, t, n, topic); c != 3*producers || u != 3*producers {
+		t.Fatalf("after the markers: end offsets committed %d uncommitted %d, want %d", c, u, 3*producers)
+	}
+	var want []string
+	for i := 0; i < producers; i += 2 {
+		want = append(want, "seq-0", "seq-1")
+	}
+	got := readIsolated(ctx, t, n, topic, true, len(want))
+	if !slices.Equal(got, want) {
+		t.Fatalf("read_committed read %v, want %v", got, want)
+	}
+	if got := readIsolated(ctx, t, n, topic, false, 2*producers); len(got) != 2*producers {
+		t.Fatalf("read_uncommitted read %d records, want %d", len(got), 2*producers)
+	}
+	if q.mu.Lock(); len(q.open) != 0 {
+		t.Errorf("%d batches left open after every marker was written", len(q.open))
+	}
+	q.mu.Unlock()
+}
