@@ -151,16 +151,21 @@ type heartbeatResend struct {
 // lapse and its coordinators answer NOT_COORDINATOR for that long at each
 // controller failover. The old heartbeat's answer, should one come, is
 // dropped (AnsweredTo); the new one's grants the lease from its own send.
+// Only a running broker does so (the lease is held only then), with a
+// heartbeat in flight that does not ask to stay fenced.
 func (b *BrokerLifecycle) QuorumLeader(now Instant, leader int32) {
 	b.lastNowMs = now.MonoMs
 	moved := leader >= 0 && (!b.resend.known || b.resend.leader != leader)
 	if leader >= 0 {
 		b.resend = heartbeatResend{leader: leader, known: true}
 	}
-	if !moved || b.done() {
+	if !moved || (b.state != BrokerRunning && b.state != BrokerPendingControlledShutdown) {
 		return
 	}
-	if _, heartbeat := b.inFlight.(*kmsg.BrokerHeartbeatRequest); !heartbeat {
+	// Only a heartbeat that does not ask to stay fenced: the old one may
+	// still reach a controller after the new one, and one asking to stay
+	// fenced would fence a broker the new one had unfenced.
+	if hb, ok := b.inFlight.(*kmsg.BrokerHeartbeatRequest); !ok || hb.WantFence {
 		return
 	}
 	b.inFlight, b.nextSendMs = nil, now.MonoMs
