@@ -33,11 +33,17 @@ type brokerLifecycleActor struct {
 	logger       *zap.Logger
 }
 
-// lifecycleAnswer is the answer to the core's request in flight.
+// lifecycleAnswer is the answer to a request of the core's.
 type lifecycleAnswer struct {
+	req  kmsg.Request
 	resp kmsg.Response
 	err  error
 }
+
+// quorumLeaderKnown says which node this node now knows to lead the
+// metadata quorum (-1 while none): a heartbeat stuck at the one before is
+// sent again, to it (cluster.BrokerLifecycle.QuorumLeader).
+type quorumLeaderKnown struct{ leader int32 }
 
 // lifecycleTick wakes the lifecycle at the core's next deadline.
 type lifecycleTick struct{}
@@ -55,9 +61,12 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
+		b.core.QuorumLeader(now, b.node.quorumLeader.Load())
 		b.core.Start(now)
 	case *lifecycleAnswer:
-		b.core.Answered(now, msg.resp, msg.err)
+		b.core.AnsweredTo(now, msg.req, msg.resp, msg.err)
+	case *quorumLeaderKnown:
+		b.core.QuorumLeader(now, msg.leader)
 	case *lifecycleTick:
 		b.core.Tick(now)
 	case *caughtUpPublished:
@@ -87,10 +96,10 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 func (b *brokerLifecycleActor) drive(ctx actor.Context) {
 	b.node.publishLease(b.core.Lease())
 	rd := b.core.Ready()
-	if rd.Request != nil {
+	if req := rd.Request; req != nil {
 		self, root := ctx.Self(), b.node.system.Root
-		b.node.sendToControllerWithin(rd.Request, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
-			root.Send(self, &lifecycleAnswer{resp: resp, err: err})
+		b.node.sendToControllerWithin(req, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
+			root.Send(self, &lifecycleAnswer{req: req, resp: resp, err: err})
 		})
 	}
 	if rd.CaughtUp {

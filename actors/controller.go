@@ -79,6 +79,7 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		})
 	case *controllerRequest:
 		token := &answerToken{local: msg.local, respond: msg.respond}
+		c.core.LeadershipHolds(c.node.leadershipHold.Load())
 		if !c.core.Handle(now, msg.body, token) {
 			c.logger.Error("controller got a request it does not serve", zap.String("api", apiName(msg.body.Key())))
 			msg.respond(nil)

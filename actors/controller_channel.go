@@ -143,6 +143,12 @@ func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
 		return
 	}
 	c.avoid = from
+	if err == nil && from == c.node.quorumLeader.Load() {
+		// The quorum's leader answered NOT_CONTROLLER: its controller is
+		// not active yet (or not sure it leads). Ask it again rather than
+		// a voter that may be the silent one it replaced.
+		c.avoid = -1
+	}
 	c.retry()
 }
 

@@ -91,6 +91,10 @@ type Node struct {
 	// the quorum's leader as this node knows it (-1 unknown).
 	controllerActive atomic.Bool
 	quorumLeader     atomic.Int32
+	// leadershipHold is until when (monotonic ms) no other node can lead
+	// the quorum, as the quorum actor last saw (0 when this node does not
+	// lead): the controller grants broker leases only until then.
+	leadershipHold atomic.Int64
 	// stopping is set once the node's metadata actors stop: requests for
 	// the controller are not retried any more.
 	stopping atomic.Bool

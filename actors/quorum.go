@@ -157,6 +157,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 			a.snapshot()
 		}
 	}
+	a.node.leadershipHold.Store(a.core.LeadershipHoldsUntilMs())
 	a.addLearners()
 }
 
@@ -164,6 +165,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 func (a *quorumActor) led(l quorum.Leadership) {
 	a.leadership = l
 	a.node.quorumLeader.Store(l.LeaderID)
+	a.node.send(a.node.lifecycle, &quorumLeaderKnown{leader: l.LeaderID})
 	if a.transferDone != nil && l.LeaderID != a.node.cfg.NodeID {
 		a.transferDone()
 		a.transferDone = nil
@@ -214,6 +216,7 @@ func (a *quorumActor) armTick(ctx actor.Context) {
 // fail stops the node: the metadata log cannot go on.
 func (a *quorumActor) fail(ctx actor.Context, err error) {
 	a.failed = true
+	a.node.leadershipHold.Store(0)
 	a.node.fail(err)
 	ctx.Stop(ctx.Self())
 }

@@ -1,5 +1,7 @@
 package cluster
 
+import "github.com/twmb/franz-go/pkg/kmsg"
+
 // A broker's lease: how long it may go on acting on its own standing with
 // the controller without hearing from it. A broker cut off from the
 // controller does not learn that it was fenced and that its partitions'
@@ -22,9 +24,13 @@ package cluster
 // election and load its partition before it coordinates: the two
 // coordinators never answer at once. A controller that becomes active
 // starts every broker's session at that moment, so a failover only
-// delays fences. One gap is left: a deposed controller that has not yet
-// noticed (it steps down within an election timeout, check-quorum) may
-// acknowledge a heartbeat after its successor started the sessions.
+// delays fences. A deposed controller that has not noticed yet (it steps
+// down within two election timeouts, check-quorum) could still acknowledge
+// heartbeats after its successor started the sessions, and a lease from
+// such an acknowledgement could outlast the successor's fence: so a
+// controller acknowledges a heartbeat only while its quorum leadership is
+// known to hold (LeadershipHolds): until then no successor is active, so
+// the heartbeat was sent before any successor's sessions started.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
@@ -100,4 +106,80 @@ func (b *BrokerLifecycle) leaseAfterHeartbeat(sentMs int64, code int16, fenced b
 	default:
 		b.extendLease(sentMs)
 	}
+}
+
+// leadershipHold is how long the controller's quorum leadership is known
+// to hold, as its shell last said.
+type leadershipHold struct {
+	// bounded says the shell tells the controller; a controller never told
+	// (the tests of decisions alone) grants leases as long as it leads.
+	bounded bool
+	untilMs int64
+}
+
+// LeadershipHolds tells the controller until when (monotonic ms) no other
+// controller can become active (quorum.Quorum.LeadershipHoldsUntilMs,
+// read just before a heartbeat is handed to Handle). The controller
+// acknowledges a heartbeat only before then: a broker's lease starts when
+// it sent the heartbeat, before its successor's sessions started, so every
+// lease it grants lapses before the successor may fence the broker. Past
+// that time it answers NOT_CONTROLLER (the broker asks the voters again),
+// though it still counts the heartbeat as contact with the broker.
+func (c *Controller) LeadershipHolds(untilMs int64) {
+	c.leadership = leadershipHold{bounded: true, untilMs: untilMs}
+}
+
+// grantsLeases says an acknowledgement now may grant a broker lease.
+func (c *Controller) grantsLeases(now Instant) bool {
+	return !c.leadership.bounded || now.MonoMs < c.leadership.untilMs
+}
+
+// heartbeatResend is what the core knows of the quorum's leader, to resend
+// a heartbeat stuck at a controller that is gone (QuorumLeader).
+type heartbeatResend struct {
+	// leader is the quorum leader the broker last knew, valid when known.
+	leader int32
+	known  bool
+}
+
+// QuorumLeader tells the core which node the broker now knows to lead the
+// metadata quorum (-1 while an election is on). When it names a new leader
+// while a heartbeat is unanswered, most often one sent to a controller
+// that died or was cut off, the broker sends a fresh heartbeat at once,
+// which the shell routes to the new leader: otherwise it would wait out
+// the old heartbeat's timeout (half the session timeout), its lease would
+// lapse and its coordinators answer NOT_COORDINATOR for that long at each
+// controller failover. The old heartbeat's answer, should one come, is
+// dropped (AnsweredTo); the new one's grants the lease from its own send.
+// Only a running broker does so (the lease is held only then), with a
+// heartbeat in flight that does not ask to stay fenced.
+func (b *BrokerLifecycle) QuorumLeader(now Instant, leader int32) {
+	b.lastNowMs = now.MonoMs
+	moved := leader >= 0 && (!b.resend.known || b.resend.leader != leader)
+	if leader >= 0 {
+		b.resend = heartbeatResend{leader: leader, known: true}
+	}
+	if !moved || (b.state != BrokerRunning && b.state != BrokerPendingControlledShutdown) {
+		return
+	}
+	// Only a heartbeat that does not ask to stay fenced: the old one may
+	// still reach a controller after the new one, and one asking to stay
+	// fenced would fence a broker the new one had unfenced.
+	if hb, ok := b.inFlight.(*kmsg.BrokerHeartbeatRequest); !ok || hb.WantFence {
+		return
+	}
+	b.inFlight, b.nextSendMs = nil, now.MonoMs
+	b.Tick(now)
+}
+
+// AnsweredTo reports the answer to req, as Answered does, unless req is no
+// longer the request in flight (QuorumLeader sent a fresh heartbeat in its
+// place): then the answer is dropped and AnsweredTo says false.
+func (b *BrokerLifecycle) AnsweredTo(now Instant, req kmsg.Request, resp kmsg.Response, err error) bool {
+	if req == nil || b.inFlight != req {
+		b.lastNowMs = now.MonoMs
+		return false
+	}
+	b.Answered(now, resp, err)
+	return true
 }

@@ -23,6 +23,9 @@ import (
 //	                    shorthand: the registration is answered at T
 //	shutdown T          a controlled shutdown begins at T
 //	lease T             is the lease valid at T, and until when
+//	leader T id=N       the broker learns at T that node N leads the quorum
+//	answer-old T ok     the request sent before the one in flight is
+//	                    answered at T (taken, or dropped as superseded)
 func TestBrokerLeaseScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/broker_lease", func(t *testing.T, path string) {
 		h := &leaseHarness{}
@@ -35,6 +38,8 @@ func TestBrokerLeaseScripts(t *testing.T) {
 type leaseHarness struct {
 	b   *BrokerLifecycle
 	now int64
+	// sent are the requests the core sent, in order.
+	sent []kmsg.Request
 }
 
 func (h *leaseHarness) at() Instant { return Instant{WallMs: h.now, MonoMs: h.now} }
@@ -109,6 +114,22 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.timeArg(t, td)
 		h.b.BeginControlledShutdown(h.at())
 		return h.drain()
+	case "leader":
+		h.timeArg(t, td)
+		var id int
+		td.ScanArgs(t, "id", &id)
+		h.b.QuorumLeader(h.at(), int32(id))
+		return h.drain()
+	case "answer-old":
+		h.timeArg(t, td)
+		if len(h.sent) < 2 {
+			td.Fatalf(t, "answer-old: fewer than two requests sent")
+		}
+		verdict := "dropped"
+		if h.b.AnsweredTo(h.at(), h.sent[len(h.sent)-2], heartbeatAnswer(0, false, false), nil) {
+			verdict = "taken"
+		}
+		return verdict + "\n" + h.drain()
 	case "lease":
 		h.timeArg(t, td)
 		l := h.b.Lease()
@@ -130,6 +151,9 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 func (h *leaseHarness) drain() string {
 	var out strings.Builder
 	rd := h.b.Ready()
+	if rd.Request != nil {
+		h.sent = append(h.sent, rd.Request)
+	}
 	if rd.StateChanged {
 		fmt.Fprintf(&out, "state %s (%s)\n", h.b.State(), rd.Reason)
 	}

@@ -23,7 +23,7 @@ type leaseModel struct {
 	requests []leaseMessage
 	answers  []leaseMessage
 	tokens   int
-	byToken  map[int]int32
+	byToken  map[int]leaseMessage
 	// fences counts the fences of live brokers the model saw.
 	fences int
 }
@@ -60,8 +60,8 @@ func (m *leaseModel) drain(t *rapid.T) {
 			b.MetadataApplied(m.c.Image().LastOffset())
 		}
 		for _, a := range rd.Answers {
-			tok := a.Token.(int)
-			m.answers = append(m.answers, leaseMessage{broker: m.byToken[tok], resp: a.Response})
+			asked := m.byToken[a.Token.(int)]
+			m.answers = append(m.answers, leaseMessage{broker: asked.broker, req: asked.req, resp: a.Response})
 		}
 	}
 }
@@ -92,7 +92,7 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 		t := rt
 		hb := rapid.Int64Range(50, 3000).Draw(t, "heartbeat")
 		session := rapid.Int64Range(hb+1, 8*hb).Draw(t, "session")
-		m := &leaseModel{byToken: map[int]int32{}}
+		m := &leaseModel{byToken: map[int]leaseMessage{}}
 		m.c = NewController(ControllerConfig{NodeID: 1, NumPartitions: 1, DefaultReplicationFactor: 3,
 			StaticBrokerConfigs: map[string]string{}, Entropy: &scriptEntropy{},
 			BrokerSessionTimeoutMs: session, BrokerHeartbeatIntervalMs: hb})
@@ -120,7 +120,7 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 				msg := m.requests[i]
 				m.requests = slices.Delete(m.requests, i, i+1)
 				m.tokens++
-				m.byToken[m.tokens] = msg.broker
+				m.byToken[m.tokens] = msg
 				msg.req.SetVersion(msg.req.MaxVersion())
 				m.c.Handle(m.at(), msg.req, m.tokens)
 				m.drain(t)
@@ -133,7 +133,7 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 				i := m.pick(t, len(m.answers), "answer")
 				msg := m.answers[i]
 				m.answers = slices.Delete(m.answers, i, i+1)
-				m.lifecycle(msg.broker).Answered(m.at(), msg.resp, nil)
+				m.lifecycle(msg.broker).AnsweredTo(m.at(), msg.req, msg.resp, nil)
 				m.collect(msg.broker)
 			},
 			"lose": func(t *rapid.T) {
@@ -146,7 +146,7 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 				i := m.pick(t, len(m.requests), "request")
 				msg := m.requests[i]
 				m.requests = slices.Delete(m.requests, i, i+1)
-				m.lifecycle(msg.broker).Answered(m.at(), nil, errors.New("timed out"))
+				m.lifecycle(msg.broker).AnsweredTo(m.at(), msg.req, nil, errors.New("timed out"))
 				m.collect(msg.broker)
 			},
 			"tick": func(t *rapid.T) {
@@ -165,6 +165,13 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 				}
 				m.c.Tick(m.at())
 				m.drain(t)
+			},
+			"leader-known": func(t *rapid.T) {
+				// A broker learns of a quorum leader: a heartbeat in
+				// flight is sent again, the old one's answer dropped.
+				id := int32(m.pick(t, 3, "broker") + 1)
+				m.lifecycle(id).QuorumLeader(m.at(), int32(m.pick(t, 4, "leader")-1))
+				m.collect(id)
 			},
 			"broker-failed": func(t *rapid.T) {
 				m.c.BrokerFailed(int32(m.pick(t, 3, "broker")+1), m.at())

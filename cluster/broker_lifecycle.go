@@ -127,6 +127,9 @@ type BrokerLifecycle struct {
 	// is what the answers to heartbeats granted (broker_lease.go).
 	sentMs int64
 	lease  BrokerLease
+	// resend is the quorum leader last known, to resend a heartbeat stuck
+	// at one that is gone (broker_lease.go, QuorumLeader).
+	resend heartbeatResend
 }
 
 // BrokerLifecycleReady is what the caller must do.

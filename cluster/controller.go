@@ -143,6 +143,9 @@ type Controller struct {
 	// nextBalanceMs and nextUncleanMs are when the periodic preferred and
 	// unclean elections run next (monotonic ms).
 	nextBalanceMs, nextUncleanMs int64
+	// leadership bounds the broker leases this controller grants
+	// (broker_lease.go, LeadershipHolds).
+	leadership leadershipHold
 }
 
 type proposal struct {

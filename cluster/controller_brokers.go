@@ -174,6 +174,12 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	c.touch(r.BrokerID, now)
 	s := c.sessions[r.BrokerID]
 	s.suspectedAtMs = -1
+	if !c.grantsLeases(now) {
+		resp.ErrorCode = kerr.NotController.Code
+		return decision{response: resp, reason: fmt.Sprintf(
+			"this controller's quorum leadership is not known to hold past %d ms (now %d ms): another controller may be active, and an acknowledgement could grant broker %d a lease that outlasts its fence there",
+			c.leadership.untilMs, now.MonoMs, r.BrokerID)}
+	}
 	current := stateUnfenced
 	switch {
 	case s.shutdownOffset >= 0:

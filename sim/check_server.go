@@ -153,6 +153,7 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		switch r.Fenced {
 		case cluster.FenceBroker:
 			w.timelinef("metadata: broker %d fenced", r.BrokerID)
+			w.checkFencedAfterLease(r)
 		case cluster.UnfenceBroker:
 			w.timelinef("metadata: broker %d unfenced", r.BrokerID)
 		}

@@ -68,6 +68,7 @@ func (n *node) startLifecycle() {
 	})
 	n.lifecycle.SetClusterID(n.image.ClusterID())
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
+	n.lifecycle.QuorumLeader(n.instant(), n.leadership.LeaderID)
 	n.lifecycle.Start(n.instant())
 	n.driveLifecycle()
 }
@@ -81,12 +82,12 @@ func (n *node) driveLifecycle() {
 		return
 	}
 	rd := lc.Ready()
-	if rd.Request != nil {
-		n.sendToController(rd.Request, rd.TimeoutMs, func(resp kmsg.Response, err error) {
+	if req := rd.Request; req != nil {
+		n.sendToController(req, rd.TimeoutMs, func(resp kmsg.Response, err error) {
 			if n.lifecycle != lc {
 				return
 			}
-			lc.Answered(n.instant(), resp, err)
+			lc.AnsweredTo(n.instant(), req, resp, err)
 			n.driveLifecycle()
 		})
 	}

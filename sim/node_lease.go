@@ -1,5 +1,11 @@
 package sim
 
+import (
+	"fmt"
+
+	"gregor/cluster"
+)
+
 // The broker lease in the simulator, as production's coordinators use it
 // (cluster.BrokerLease): a node's group and transaction coordinators answer
 // only while the lease its lifecycle core holds is valid by the node's
@@ -29,4 +35,27 @@ func (n *node) leaseHolds() bool {
 		}
 	}
 	return false
+}
+
+// checkFencedAfterLease is S10's lease part, checked at each fence the
+// metadata log commits: the controller fences a broker that did not ask for
+// it (it runs, not in a controlled shutdown) only once that broker's lease
+// lapsed, so that its coordinators stopped answering before another node's
+// may load. A controller failover must keep it too: a deposed controller
+// that has not noticed may not grant a lease its successor's fence
+// outruns.
+func (w *World) checkFencedAfterLease(r cluster.BrokerRegistrationChangeRecord) {
+	if r.BrokerID < 1 || int(r.BrokerID) > len(w.nodes) {
+		return
+	}
+	n := w.node(r.BrokerID)
+	lc := n.lifecycle
+	if !n.up || lc == nil || lc.State() != cluster.BrokerRunning || lc.BrokerEpoch() != r.BrokerEpoch {
+		return
+	}
+	if lease := lc.Lease(); lease.Valid(n.instant().MonoMs) {
+		until, _ := lease.UntilMs()
+		w.violation("S10", fmt.Sprintf("broker %d (epoch %d) was fenced while its lease held, until %.3fs: its coordinators may answer beside the next ones",
+			r.BrokerID, r.BrokerEpoch, float64(n.monoToVirtual(until))/1000))
+	}
 }

@@ -173,6 +173,12 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 	if l.LeaderID != prev.LeaderID && l.LeaderID == n.id {
 		n.w.tracef("%s: leads the quorum in epoch %d", n.name(), l.LeaderEpoch)
 	}
+	if n.lifecycle != nil && l.LeaderID != prev.LeaderID {
+		// A heartbeat stuck at the controller before goes again, to this
+		// one (as the broker lifecycle actor hears of the quorum actor).
+		n.lifecycle.QuorumLeader(now, l.LeaderID)
+		n.driveLifecycle()
+	}
 	if n.handOffDone != nil && l.LeaderID != n.id {
 		n.handedOff()
 	}
@@ -247,6 +253,9 @@ func (n *node) driveController() bool {
 
 // serveController takes a request of the controller listener.
 func (n *node) serveController(m *message, req kmsg.Request) {
+	if n.ctrl != nil && n.q != nil {
+		n.ctrl.LeadershipHolds(n.q.LeadershipHoldsUntilMs())
+	}
 	if n.ctrl == nil || !n.ctrl.Handle(n.instant(), req, m) {
 		panic(fmt.Sprintf("sim: %s got %T, which the controller does not serve", n.name(), req))
 	}

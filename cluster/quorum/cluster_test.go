@@ -76,9 +76,12 @@ type testCluster struct {
 	stats clusterStats
 
 	leaderOfTerm map[uint64]int32
-	entryAt      map[int64]string
-	hashAt       map[int64]uint64
-	proposed     map[string]bool
+	// holds is, per term, the latest time (the cluster's clock) until
+	// which its leader said no other node could lead.
+	holds    map[uint64]int64
+	entryAt  map[int64]string
+	hashAt   map[int64]uint64
+	proposed map[string]bool
 }
 
 type testNode struct {
@@ -108,6 +111,9 @@ type testNode struct {
 type clusterStats struct {
 	crashes, partitions, snapshotsSent, snapshotsInstalled, snapshotsTaken int
 	proposalsLost, terms                                                   int
+	// holds counts the leaders' holds noted, holdsChecked the earlier
+	// terms' holds a new leader was checked against.
+	holds, holdsChecked int
 }
 
 type sha256Trace struct {
@@ -306,6 +312,7 @@ func (c *testCluster) handleReadies(n *testNode) {
 			c.leadershipChanged(n, *l)
 		}
 		n.q.Advance()
+		c.noteHold(n)
 		// Entries without a batch (elections, membership) count too.
 		n.applied = n.q.AppliedOffset()
 		if rd.SnapshotDue {
@@ -403,6 +410,7 @@ func (c *testCluster) leadershipChanged(n *testNode, l Leadership) {
 		}
 		if _, ok := c.leaderOfTerm[l.LeaderEpoch]; !ok {
 			c.stats.terms++
+			c.checkHolds(l)
 		}
 		c.leaderOfTerm[l.LeaderEpoch] = l.LeaderID
 	}

@@ -79,6 +79,11 @@ type Quorum struct {
 
 	lastContact  map[int32]cluster.Instant
 	lastCaughtUp map[int32]cluster.Instant
+
+	// heardSince is, for each voter, the send time of the newest marked
+	// heartbeat of term heardTerm it answered (leadership_hold.go).
+	heardTerm  uint64
+	heardSince map[int32]int64
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -214,7 +219,7 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
-	err := q.rn.Step(m)
+	err := q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.
 		return nil

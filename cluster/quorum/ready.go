@@ -137,6 +137,7 @@ func (q *Quorum) Ready() Ready {
 		out.Persist.Snapshot, out.Persist.MustSync = q.bootstrap, true
 	}
 	for _, m := range rd.Messages {
+		q.markHeartbeat(m)
 		out.Messages = append(out.Messages, Envelope{To: nodeID(m.GetTo()), Message: m})
 	}
 	out.Proposals = append(out.Proposals, q.proposals.index(rd.Entries)...)

@@ -136,6 +136,7 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		if err := l.q.TransferLeadership(int32(id)); err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
+		s.c.noteHold(l)
 	case "hand-off":
 		l := s.c.activeLeader()
 		if l == nil {
@@ -145,6 +146,7 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		if err != nil {
 			return fmt.Sprintf("error: %v", err)
 		}
+		s.c.noteHold(l)
 		return fmt.Sprintf("n%d hands leadership to %d", l.q.cfg.NodeID, to)
 	case "partition":
 		var groups [][]int32

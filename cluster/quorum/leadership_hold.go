@@ -1,0 +1,116 @@
+package quorum
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// How long the leader knows that no other node can lead: raft runs with
+// check-quorum, under which a voter that heard from its leader within an
+// election timeout ignores every (pre-)vote request but a leadership
+// transfer's. A voter that answered a heartbeat the leader sent at time t
+// heard from it no sooner than t, so it grants no vote before t plus an
+// election timeout (less one tick: its election clock counts whole ticks).
+// Once a majority of the voters (this node among them) answered
+// heartbeats sent at t or later, no other node gathers the votes to lead
+// before then. The controller grants broker leases only within that time
+// (cluster.Controller.LeadershipHolds): a deposed controller that has not
+// noticed yet grants none after its successor could have started.
+//
+// The leader learns it without a message of its own: it marks each
+// heartbeat it sends with the term and the time in raft's Context, which
+// the follower sends back in its answer (raft does so for ReadIndex; the
+// quorum issues no ReadIndex, so Context is otherwise empty).
+
+// holdDriftPermille is how much shorter than the followers' election
+// timeout the hold is, in thousandths, for clocks that run at different
+// rates (as cluster.BrokerLeaseMs allows).
+const holdDriftPermille = 100
+
+// heartbeatMarkLen is the length of a heartbeat's mark: a tag byte, the
+// term and the monotonic ms it was sent at.
+const heartbeatMarkLen = 17
+
+// heartbeatMarkTag starts a heartbeat's mark.
+const heartbeatMarkTag = 'h'
+
+// markHeartbeat marks a heartbeat this leader sends with its term and the
+// time; others are left alone.
+func (q *Quorum) markHeartbeat(m *raftpb.Message) {
+	if m.GetType() != raftpb.MsgHeartbeat || len(m.GetContext()) > 0 {
+		return
+	}
+	mark := make([]byte, heartbeatMarkLen)
+	mark[0] = heartbeatMarkTag
+	binary.BigEndian.PutUint64(mark[1:], m.GetTerm())
+	binary.BigEndian.PutUint64(mark[9:], uint64(q.now.MonoMs))
+	m.Context = mark
+}
+
+// heartbeatAnswered notes a voter's answer to a marked heartbeat: it heard
+// from this leader no sooner than the mark's time. It returns the message
+// raft is to step: the answer without its mark (raft would take it for a
+// ReadIndex's), else m.
+func (q *Quorum) heartbeatAnswered(m *raftpb.Message) *raftpb.Message {
+	ctx := m.GetContext()
+	if m.GetType() != raftpb.MsgHeartbeatResp || len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
+		return m
+	}
+	term, sentMs := binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:]))
+	if term > q.heardTerm {
+		q.heardTerm, q.heardSince = term, map[int32]int64{}
+	}
+	if term == q.heardTerm {
+		from := nodeID(m.GetFrom())
+		q.heardSince[from] = max(q.heardSince[from], sentMs)
+	}
+	unmarked := proto.Clone(m).(*raftpb.Message)
+	unmarked.Context = nil
+	return unmarked
+}
+
+// LeadershipHoldsUntilMs is the monotonic time until which no other node
+// can become the quorum's leader, as this node's leadership stands now:
+// math.MaxInt64 for the only voter, 0 when this node does not lead (or is
+// handing its leadership on, which lets the transferee campaign at once).
+func (q *Quorum) LeadershipHoldsUntilMs() int64 {
+	st := q.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || st.LeadTransferee != raft.None {
+		return 0
+	}
+	voters := q.membership.GetVoters()
+	if len(voters) == 1 && voters[0] == q.self {
+		return math.MaxInt64
+	}
+	if q.heardTerm != st.GetTerm() {
+		return 0
+	}
+	// The times the other voters heard from this leader, newest first;
+	// this node counts as one of the majority at any time.
+	var heard []int64
+	for _, v := range voters {
+		if v == q.self {
+			continue
+		}
+		if at, ok := q.heardSince[nodeID(v)]; ok {
+			heard = append(heard, at)
+		}
+	}
+	need := len(voters)/2 + 1
+	if slices.Contains(voters, q.self) {
+		need--
+	}
+	if len(heard) < need || need == 0 {
+		return 0
+	}
+	slices.Sort(heard)
+	slices.Reverse(heard)
+	since := heard[need-1]
+	window := (q.cfg.ElectionTimeoutMs/q.cfg.TickMs - 1) * q.cfg.TickMs
+	return since + window - window*holdDriftPermille/1000
+}

@@ -1,0 +1,75 @@
+package quorum
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"testing/cryptotest"
+
+	"go.etcd.io/raft/v3"
+)
+
+// noteHold records until when a leader says no other node can lead. A
+// leader handing its leadership on holds no more from then (a shell tells
+// its controller at once): the transferee campaigns past the voters'
+// check-quorum, so what the leader said before no longer binds the next.
+func (c *testCluster) noteHold(n *testNode) {
+	if c.holds == nil {
+		c.holds = map[uint64]int64{}
+	}
+	st := n.q.rn.BasicStatus()
+	term := st.GetTerm()
+	if st.LeadTransferee != raft.None {
+		if hold, ok := c.holds[term]; ok {
+			c.holds[term] = min(hold, c.now)
+		}
+		return
+	}
+	hold := n.q.LeadershipHoldsUntilMs()
+	if hold <= 0 || hold == math.MaxInt64 {
+		return
+	}
+	c.holds[term] = max(c.holds[term], hold-n.monoOffset)
+	c.stats.holds++
+}
+
+// checkHolds fails when a node starts to lead while the leader of an
+// earlier term still said no other node could.
+func (c *testCluster) checkHolds(l Leadership) {
+	for term, until := range c.holds {
+		if term < l.LeaderEpoch && until > c.now {
+			c.t.Fatalf("at %d ms n%d leads term %d, but the leader of term %d said no other node could lead before %d ms",
+				c.now, l.LeaderID, l.LeaderEpoch, term, until)
+		}
+		if term < l.LeaderEpoch && until > 0 {
+			c.stats.holdsChecked++
+		}
+	}
+}
+
+// A leader's hold (LeadershipHoldsUntilMs) ends before any other node
+// leads, under partitions, drops and crashes; and while nothing fails it
+// stays ahead of the clock. The check runs after every Ready in every
+// quorum test of this package; here it runs over more leadership changes.
+func TestLeadershipHoldEndsBeforeAnotherLeads(t *testing.T) {
+	seeds := 24
+	if raceDetector {
+		seeds = 6
+	}
+	var checked int
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			cryptotest.SetGlobalRandom(t, seed)
+			c := randomFaults(t, 1000+seed, 30_000, false)
+			checked += c.stats.holdsChecked
+			l := c.activeLeader()
+			if hold := l.q.LeadershipHoldsUntilMs(); len(l.membership.Voters) > 1 && hold <= c.instant(l).MonoMs {
+				t.Fatalf("the leader of a healthy quorum holds until %d ms, now is %d ms", hold, c.instant(l).MonoMs)
+			}
+		})
+	}
+	t.Logf("%d earlier holds checked at a new leader", checked)
+	if checked == 0 {
+		t.Fatal("no new leader started after an earlier leader's hold")
+	}
+}
