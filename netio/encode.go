@@ -297,16 +297,22 @@ func (fw *frameWriter) flush() error {
 	fw.prepareWrite()
 	n, err := fw.w.Write(fw.out)
 	fw.sentBytes += n
+	fw.emptyOut()
+	if err != nil {
+		return fmt.Errorf("write responses: %w", err)
+	}
+	return nil
+}
+
+// emptyOut empties the buffer after a write, handing a large one back to
+// the pool.
+func (fw *frameWriter) emptyOut() {
 	if cap(fw.out) > retainedBufferBytes {
 		fw.pool.put(fw.out)
 		fw.out = nil
 	} else {
 		fw.out = fw.out[:0]
 	}
-	if err != nil {
-		return fmt.Errorf("write responses: %w", err)
-	}
-	return nil
 }
 
 // flushWith writes the buffer and the part's memory after it (bufs: the
@@ -328,12 +334,7 @@ func (fw *frameWriter) flushWith(bufs [][]byte, fromBytes int64) error {
 	fw.sentBytes += int(n)
 	clear(bufs) // the part's memory goes back with its response
 	fw.iov = bufs[:0]
-	if cap(fw.out) > retainedBufferBytes {
-		fw.pool.put(fw.out)
-		fw.out = nil
-	} else {
-		fw.out = fw.out[:0]
-	}
+	fw.emptyOut()
 	if err != nil {
 		return fmt.Errorf("write part: %w", err)
 	}

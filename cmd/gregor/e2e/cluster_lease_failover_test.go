@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"syscall"
 	"testing"
@@ -66,26 +65,7 @@ func coordinatorGapAcrossController(t *testing.T, sig syscall.Signal) {
 		t.Fatal(err)
 	}
 	// A group coordinated by a node other than the controller.
-	group, coordinator := "", int32(-1)
-	for i := 0; group == ""; i++ {
-		g := fmt.Sprintf("failover-%d", i)
-		o := kadm.Offsets{}
-		o.Add(kadm.Offset{Topic: "src", Partition: 0, At: 5, LeaderEpoch: -1})
-		resp, err := adm.CommitOffsets(ctx, g, o)
-		if err == nil {
-			err = resp.Error()
-		}
-		if err != nil {
-			t.Fatalf("commit for %s: %v", g, err)
-		}
-		found := adm.FindGroupCoordinators(ctx, g)[g]
-		if found.Err != nil {
-			t.Fatalf("find the coordinator of %s: %v", g, found.Err)
-		}
-		if id := found.NodeID; id != controller {
-			group, coordinator = g, id
-		}
-	}
+	group, coordinator := groupAwayFrom(ctx, t, adm, controller, "failover")
 	t.Logf("group %s: coordinator node %d, controller node %d", group, coordinator, controller)
 
 	conn, err := net.Dial("tcp", c.addr(int(coordinator)))

@@ -41,32 +41,7 @@ func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
 		t.Fatal(err)
 	}
-	commit := func(adm *kadm.Client, group string, at int64) error {
-		o := kadm.Offsets{}
-		o.Add(kadm.Offset{Topic: "src", Partition: 0, At: at, LeaderEpoch: -1})
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		resp, err := adm.CommitOffsets(cctx, group, o)
-		if err == nil {
-			err = resp.Error()
-		}
-		return err
-	}
-	// A group coordinated by a node other than the controller.
-	group, coordinator := "", int32(-1)
-	for i := 0; group == ""; i++ {
-		g := fmt.Sprintf("copier-%d", i)
-		if err := commit(adm, g, 5); err != nil {
-			t.Fatalf("commit for %s: %v", g, err)
-		}
-		found := adm.FindGroupCoordinators(ctx, g)[g]
-		if found.Err != nil {
-			t.Fatalf("find the coordinator of %s: %v", g, found.Err)
-		}
-		if id := found.NodeID; id != controller {
-			group, coordinator = g, id
-		}
-	}
+	group, coordinator := groupAwayFrom(ctx, t, adm, controller, "copier")
 	t.Logf("group %s: coordinator node %d, controller node %d", group, coordinator, controller)
 
 	// A connection to the coordinator, opened while it runs.
@@ -114,7 +89,7 @@ func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
 		if found.Err != nil || found.NodeID == coordinator {
 			return false
 		}
-		return commit(restAdm, group, 9) == nil
+		return commitSrc(ctx, restAdm, group, 9) == nil
 	})
 	t.Logf("offset 9 committed at the new coordinator %v after the pause", time.Since(paused))
 
@@ -180,4 +155,36 @@ func offsetFetchOn(t *testing.T, conn net.Conn, req *kmsg.OffsetFetchRequest, co
 	}
 	p := resp.Topics[0].Partitions[0]
 	return p.Offset, p.ErrorCode
+}
+
+// commitSrc commits offset at of src/0 for group.
+func commitSrc(ctx context.Context, adm *kadm.Client, group string, at int64) error {
+	o := kadm.Offsets{}
+	o.Add(kadm.Offset{Topic: "src", Partition: 0, At: at, LeaderEpoch: -1})
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := adm.CommitOffsets(cctx, group, o)
+	if err == nil {
+		err = resp.Error()
+	}
+	return err
+}
+
+// groupAwayFrom finds a group (named prefix-N) whose coordinator is not
+// node controller, with offset 5 of src/0 committed, and its coordinator.
+func groupAwayFrom(ctx context.Context, t *testing.T, adm *kadm.Client, controller int32, prefix string) (string, int32) {
+	t.Helper()
+	for i := 0; ; i++ {
+		g := fmt.Sprintf("%s-%d", prefix, i)
+		if err := commitSrc(ctx, adm, g, 5); err != nil {
+			t.Fatalf("commit for %s: %v", g, err)
+		}
+		found := adm.FindGroupCoordinators(ctx, g)[g]
+		if found.Err != nil {
+			t.Fatalf("find the coordinator of %s: %v", g, found.Err)
+		}
+		if found.NodeID != controller {
+			return g, found.NodeID
+		}
+	}
 }
