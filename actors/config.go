@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"slices"
@@ -157,6 +158,25 @@ const (
 	DefaultBrokerHeartbeatIntervalMs = 500
 	DefaultBrokerSessionTimeoutMs    = 6000
 )
+
+// withProcessDefaults fills what a zero Config leaves to the process: the
+// real filesystem, clock and entropy, and Kafka's default number of logs
+// opened at once.
+func (c Config) withProcessDefaults() Config {
+	if c.FS == nil {
+		c.FS = vfs.OS
+	}
+	if c.Clock == nil {
+		c.Clock = newSystemClock()
+	}
+	if c.Entropy == nil {
+		c.Entropy = rand.Reader
+	}
+	if c.LogRecoveryThreads <= 0 {
+		c.LogRecoveryThreads = defaultLogRecoveryThreads
+	}
+	return c
+}
 
 // withClusterDefaults fills the clustering fields a zero Config leaves
 // unset.

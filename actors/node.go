@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"gregor/cluster"
 	"gregor/logstore"
 	"gregor/logstore/blockcache"
-	"gregor/logstore/vfs"
 	"gregor/netio"
 )
 
@@ -126,16 +124,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 // StartContext is Start, given up (and the node stopped) when ctx ends
 // before the broker is unfenced: a node waits for a quorum of its voters.
 func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
-	if cfg.FS == nil {
-		cfg.FS = vfs.OS
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = newSystemClock()
-	}
-	if cfg.Entropy == nil {
-		cfg.Entropy = rand.Reader
-	}
-	cfg = cfg.withClusterDefaults()
+	cfg = cfg.withProcessDefaults().withClusterDefaults()
 	if err := validateStaticBrokerConfigs(cfg.StaticBrokerConfigs); err != nil {
 		return nil, err
 	}
@@ -147,10 +136,6 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	}
 	n := &Node{cfg: cfg, routes: newRouteTable(), unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
 	n.logger = gatedLogger(logger, &n.logsClosed).With(zap.Int32("node_id", cfg.NodeID))
-	if cfg.LogRecoveryThreads <= 0 {
-		cfg.LogRecoveryThreads = defaultLogRecoveryThreads
-		n.cfg = cfg
-	}
 	n.logOpens = make(chan struct{}, cfg.LogRecoveryThreads)
 	n.quorumLeader.Store(-1)
 	n.controllers = &controllerClients{node: n}

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"net"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -47,26 +44,8 @@ func TestCoordinatorAnswersAcrossControllerPause(t *testing.T) {
 // with sig and measures (and bounds) the longest run of NOT_COORDINATOR
 // answers of a group coordinator on another node.
 func coordinatorGapAcrossController(t *testing.T, sig syscall.Signal) {
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
-	md, err := c.metadata(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	controller := md.ControllerID
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	seeds, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer seeds.Close()
-	adm := kadm.NewClient(seeds)
-	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
-		t.Fatal(err)
-	}
-	// A group coordinated by a node other than the controller.
-	group, coordinator := groupAwayFrom(ctx, t, adm, controller, "failover")
-	t.Logf("group %s: coordinator node %d, controller node %d", group, coordinator, controller)
+	g := groupAwayFromController(t, "failover")
+	c, controller, group, coordinator := g.c, g.controller, g.group, g.coordinator
 
 	conn, err := net.Dial("tcp", c.addr(int(coordinator)))
 	if err != nil {

@@ -24,25 +24,8 @@ import (
 // leader: it answers NOT_COORDINATOR, not the offset it held in memory,
 // and the client finds the new coordinator and the newer offset.
 func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
-	md, err := c.metadata(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	controller := md.ControllerID
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	seeds, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer seeds.Close()
-	adm := kadm.NewClient(seeds)
-	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
-		t.Fatal(err)
-	}
-	group, coordinator := groupAwayFrom(ctx, t, adm, controller, "copier")
-	t.Logf("group %s: coordinator node %d, controller node %d", group, coordinator, controller)
+	g := groupAwayFromController(t, "copier")
+	c, ctx, group, coordinator := g.c, g.ctx, g.group, g.coordinator
 
 	// A connection to the coordinator, opened while it runs.
 	conn, err := net.Dial("tcp", c.addr(int(coordinator)))
@@ -170,21 +153,51 @@ func commitSrc(ctx context.Context, adm *kadm.Client, group string, at int64) er
 	return err
 }
 
-// groupAwayFrom finds a group (named prefix-N) whose coordinator is not
-// node controller, with offset 5 of src/0 committed, and its coordinator.
-func groupAwayFrom(ctx context.Context, t *testing.T, adm *kadm.Client, controller int32, prefix string) (string, int32) {
+// groupAwayFromControllerSetup is what groupAwayFromController started.
+type groupAwayFromControllerSetup struct {
+	c           *localCluster
+	ctx         context.Context
+	controller  int32
+	group       string
+	coordinator int32
+}
+
+// groupAwayFromController starts a three-node cluster (6 __consumer_offsets
+// partitions) with a topic src of one partition, and finds a group (named
+// prefix-N) whose coordinator is not the active controller, with offset 5
+// of src/0 committed.
+func groupAwayFromController(t *testing.T, prefix string) groupAwayFromControllerSetup {
 	t.Helper()
-	for i := 0; ; i++ {
-		g := fmt.Sprintf("%s-%d", prefix, i)
-		if err := commitSrc(ctx, adm, g, 5); err != nil {
-			t.Fatalf("commit for %s: %v", g, err)
+	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
+	md, err := c.metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	t.Cleanup(cancel)
+	seeds, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(seeds.Close)
+	adm := kadm.NewClient(seeds)
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
+		t.Fatal(err)
+	}
+	g := groupAwayFromControllerSetup{c: c, ctx: ctx, controller: md.ControllerID}
+	for i := 0; g.group == ""; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		if err := commitSrc(ctx, adm, name, 5); err != nil {
+			t.Fatalf("commit for %s: %v", name, err)
 		}
-		found := adm.FindGroupCoordinators(ctx, g)[g]
+		found := adm.FindGroupCoordinators(ctx, name)[name]
 		if found.Err != nil {
-			t.Fatalf("find the coordinator of %s: %v", g, found.Err)
+			t.Fatalf("find the coordinator of %s: %v", name, found.Err)
 		}
-		if found.NodeID != controller {
-			return g, found.NodeID
+		if found.NodeID != g.controller {
+			g.group, g.coordinator = name, found.NodeID
 		}
 	}
+	t.Logf("group %s: coordinator node %d, controller node %d", g.group, g.coordinator, g.controller)
+	return g
 }
