@@ -74,8 +74,15 @@ func (j *CleanJob) run(ctx context.Context, opts CleanerOptions) error {
 	// Kafka keeps the last batch of each active idempotent producer, empty
 	// if need be, so that its sequence numbers survive. Without producer
 	// state the cleaner keeps, conservatively, a producer's last mapped
-	// batch and any batch of a producer it did not map.
+	// batch and any batch of a producer it did not map. The pass's last
+	// batch is kept too, empty if need be (as Kafka's cleaner does since
+	// KAFKA-17076): should every record below the log end offset go (the
+	// records after it lost, say), a follower copying the log from an
+	// earlier offset still reads its way up to the end.
 	retainEmpty := func(b *Batch) bool {
+		if b.NextOffset() == cleanedUpTo {
+			return true
+		}
 		if b.ProducerID < 0 {
 			return false
 		}

@@ -661,3 +661,33 @@ func TestSetConfig(t *testing.T) {
 		t.Fatal("no roll at max.compaction.lag.ms")
 	}
 }
+
+// A pass keeps its last batch, empty if no record of it stays (as Kafka's
+// cleaner does since KAFKA-17076): every record below the active segment
+// here is a tombstone past delete.retention.ms, and without it the cleaned
+// segments would hold no batch at all, so a log whose active segment then
+// lost its records (a power loss) would end at an offset no follower
+// copying it could reach (simulator seed 3588).
+func TestCleanerKeepsTheLastBatchOfAPass(t *testing.T) {
+	cfg := cleanerConfig()
+	cfg.MinCleanableDirtyRatio = 0
+	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+	defer l.Close()
+	for i := 0; len(l.segments) < 3; i++ {
+		appendKeyed(t, l, 10, keyedRecord{key: fmt.Sprint("k", i), tombstone: true})
+	}
+	bound := l.active().baseOffset
+	appendKeyed(t, l, 10, keyedRecord{key: "latest", value: "v"})
+	if _, ok := cleanOnce(t, l, 5000, CleanerOptions{}); !ok {
+		t.Fatal("no clean job")
+	}
+	var below []Batch
+	for _, raw := range readAllBatches(t, l, 1<<20) {
+		if b, _ := ParseBatch(raw); b.FirstOffset < bound {
+			below = append(below, b)
+		}
+	}
+	if len(below) != 1 || below[0].NextOffset() != bound || below[0].NumRecords != 0 {
+		t.Fatalf("below the active segment at %d the log holds %+v, want one empty batch ending there", bound, below)
+	}
+}
