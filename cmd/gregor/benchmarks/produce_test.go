@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,13 @@ func produceAll(b *testing.B, t *target, topic string, set recordSet, acks kgo.A
 // stats, kgo hooks such as *produceStats (nil: not counted).
 func produceAllCounted(b *testing.B, t *target, topic string, set recordSet, acks kgo.Acks, timed bool, stats kgo.Hook) window {
 	b.Helper()
+	return produceInto(b, t, []string{topic}, set, acks, timed, stats)
+}
+
+// produceInto is produceAllCounted writing every record of set into each of
+// topics, from one client.
+func produceInto(b *testing.B, t *target, topics []string, set recordSet, acks kgo.Acks, timed bool, stats kgo.Hook) window {
+	b.Helper()
 	opts := producerOpts(t.addr, acks)
 	if stats != nil {
 		opts = append(opts, kgo.WithHooks(stats))
@@ -191,20 +199,22 @@ func produceAllCounted(b *testing.B, t *target, topic string, set recordSet, ack
 		wg.Done()
 	}
 	w := measure(b, t, timed, func() {
-		wg.Add(set.n)
+		wg.Add(set.n * len(topics))
 		for i := 0; i < set.n; i++ {
-			cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
+			for _, topic := range topics {
+				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
+			}
 		}
 		if !waitTimeout(&wg, 2*time.Minute) {
 			b.StopTimer()
 			mu.Lock()
 			err := firstErr
 			mu.Unlock()
-			t.fail(b, "%s: records of %s still unacknowledged after 2 minutes (first error %v)", t.name, topic, err)
+			t.fail(b, "%s: records of %s still unacknowledged after 2 minutes (first error %v)", t.name, strings.Join(topics, ","), err)
 		}
 	})
 	if firstErr != nil {
-		t.fail(b, "%s: %d of %d records failed, first: %v", t.name, failed, set.n, firstErr)
+		t.fail(b, "%s: %d of %d records failed, first: %v", t.name, failed, set.n*len(topics), firstErr)
 	}
 	return w
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -202,7 +201,7 @@ func benchCopies(b *testing.B, set recordSet, copies int) {
 			topics = append(topics, createReplicatedTopic(b, t, 6, 1))
 		}
 		before := processCPU()
-		total.add(produceCopies(b, t, topics, set))
+		total.add(produceInto(b, t, topics, set, kgo.LeaderAck(), true, nil))
 		client += processCPU() - before
 		for _, topic := range topics {
 			t.deleteTopic(b, topic)
@@ -210,52 +209,6 @@ func benchCopies(b *testing.B, set recordSet, copies int) {
 	}
 	report(b, t, set, total)
 	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
-}
-
-// produceCopies produces every record of set into each of topics (acks=1),
-// from one client, and waits for every acknowledgement.
-func produceCopies(b *testing.B, t *target, topics []string, set recordSet) window {
-	b.Helper()
-	cl, err := kgo.NewClient(producerOpts(t.addr, kgo.LeaderAck())...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := cl.Ping(ctx); err != nil {
-		t.fail(b, "%s: ping: %v", t.name, err)
-	}
-	value := make([]byte, set.size)
-	for i := range value {
-		value[i] = byte('a' + i%26)
-	}
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Int64
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			failed.Add(1)
-		}
-		wg.Done()
-	}
-	w := measure(b, t, true, func() {
-		wg.Add(set.n * len(topics))
-		for i := 0; i < set.n; i++ {
-			for _, topic := range topics {
-				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: value}, promise)
-			}
-		}
-		if !waitTimeout(&wg, 2*time.Minute) {
-			b.StopTimer()
-			t.fail(b, "%s: records still unacknowledged after 2 minutes", t.name)
-		}
-	})
-	if n := failed.Load(); n > 0 {
-		t.fail(b, "%s: %d records failed", t.name, n)
-	}
-	return w
 }
 
 func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {

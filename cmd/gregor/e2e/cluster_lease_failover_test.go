@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"net"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // coordinatorGapBound bounds how long a group coordinator on a healthy
@@ -45,16 +43,9 @@ func TestCoordinatorAnswersAcrossControllerPause(t *testing.T) {
 // answers of a group coordinator on another node.
 func coordinatorGapAcrossController(t *testing.T, sig syscall.Signal) {
 	g := groupAwayFromController(t, "failover")
-	c, controller, group, coordinator := g.c, g.controller, g.group, g.coordinator
+	c, controller := g.c, g.controller
 
-	conn, err := net.Dial("tcp", c.addr(int(coordinator)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.Version, fetch.Group = 7, group
-	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "src", Partitions: []int32{0}}}
+	conn, fetch := g.dialCoordinator(t)
 	var (
 		corr       int32
 		killed     time.Time

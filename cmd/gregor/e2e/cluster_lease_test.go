@@ -28,14 +28,7 @@ func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
 	c, ctx, group, coordinator := g.c, g.ctx, g.group, g.coordinator
 
 	// A connection to the coordinator, opened while it runs.
-	conn, err := net.Dial("tcp", c.addr(int(coordinator)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fetch := kmsg.NewPtrOffsetFetchRequest()
-	fetch.Version, fetch.Group = 7, group
-	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "src", Partitions: []int32{0}}}
+	conn, fetch := g.dialCoordinator(t)
 	writeRequest(t, conn, fetch, 1)
 	if at, code := offsetFetchOn(t, conn, fetch, 1); code != 0 || at != 5 {
 		t.Fatalf("the coordinator answered offset %d, %v; want 5", at, kerr.ErrorForCode(code))
@@ -200,4 +193,19 @@ func groupAwayFromController(t *testing.T, prefix string) groupAwayFromControlle
 	}
 	t.Logf("group %s: coordinator node %d, controller node %d", g.group, g.coordinator, g.controller)
 	return g
+}
+
+// dialCoordinator opens a connection to the group's coordinator, closed
+// when the test ends, and makes the OffsetFetch of src/0 to send on it.
+func (g groupAwayFromControllerSetup) dialCoordinator(t *testing.T) (net.Conn, *kmsg.OffsetFetchRequest) {
+	t.Helper()
+	conn, err := net.Dial("tcp", g.c.addr(int(g.coordinator)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 7, g.group
+	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "src", Partitions: []int32{0}}}
+	return conn, fetch
 }
