@@ -240,7 +240,7 @@ func (c *testCluster) run(ms int64) {
 func (c *testCluster) runUntil(ms int64, what string, cond func() bool) {
 	for end := c.now + ms; !cond(); {
 		if c.now >= end {
-			c.t.Fatalf("after %d ms: still not %s\n%s", ms, what, c.status())
+			c.stuck("after %d ms: still not %s\n%s", ms, what, c.status())
 		}
 		c.step()
 	}

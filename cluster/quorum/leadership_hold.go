@@ -22,6 +22,14 @@ import (
 // (cluster.Controller.LeadershipHolds): a deposed controller that has not
 // noticed yet grants none after its successor could have started.
 //
+// A voter that restarts forgets its leader, and raft's check-quorum would
+// let it vote at once, though it may have answered a heartbeat just before
+// it stopped. So for an election timeout after it starts a voter ignores
+// (pre-)vote requests of a later term but a leadership transfer's, as
+// raft does while it hears from a leader (the Raft thesis' leader
+// stickiness): it grants no vote before its last answer plus an election
+// timeout either.
+//
 // The leader learns it without a message of its own: it marks each
 // heartbeat it sends with the term and the time in raft's Context, which
 // the follower sends back in its answer (raft does so for ReadIndex; the
@@ -38,6 +46,24 @@ const heartbeatMarkLen = 17
 
 // heartbeatMarkTag starts a heartbeat's mark.
 const heartbeatMarkTag = 'h'
+
+// campaignTransfer is the context raft gives the vote requests of a
+// leadership transfer, which no lease holds back.
+const campaignTransfer = "CampaignTransfer"
+
+// ignoresVoteRequest says whether to drop m, a (pre-)vote request of a
+// later term that is no leadership transfer's, because this node started
+// less than an election timeout ago (see above). Dropping it is raft's own
+// answer while it hears from a leader: no answer at all.
+func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
+	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote {
+		return false
+	}
+	if string(m.GetContext()) == campaignTransfer || m.GetTerm() <= q.rn.BasicStatus().GetTerm() {
+		return false
+	}
+	return !q.started || q.ticks < int64(q.cfg.electionTicks())
+}
 
 // markHeartbeat marks a heartbeat this leader sends with its term and the
 // time; others are left alone.

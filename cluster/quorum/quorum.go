@@ -219,6 +219,9 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
+	if q.ignoresVoteRequest(m) {
+		return nil
+	}
 	err := q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.

@@ -9,12 +9,17 @@ import (
 )
 
 // proposeAndConverge proposes n batches on the active leader as it can and
-// runs until every node holds them all.
+// runs until every node holds them all, each within withinMs: a quorum
+// that can no longer elect (its voters crashed for good) fails the test
+// rather than hang it.
 func proposeAndConverge(t testing.TB, c *testCluster, n int, withinMs int64) {
 	t.Helper()
-	for i := 0; i < n; {
+	for i, end := 0, c.now+withinMs; i < n; {
 		if _, err := c.propose(); err == nil {
-			i++
+			i, end = i+1, c.now+withinMs
+		}
+		if c.now >= end {
+			c.stuck("after %d ms: no leader took proposal %d of %d\n%s", withinMs, i+1, n, c.status())
 		}
 		c.step()
 	}
@@ -256,9 +261,23 @@ type failureCatcher struct{ testing.TB }
 
 type caughtFailure string
 
+// stuckRun is a run that stopped making progress: no check failed.
+type stuckRun string
+
 func (f failureCatcher) Fatal(args ...any) { panic(caughtFailure(fmt.Sprint(args...))) }
 func (f failureCatcher) Fatalf(format string, args ...any) {
 	panic(caughtFailure(fmt.Sprintf(format, args...)))
+}
+func (f failureCatcher) stuck(msg string) { panic(stuckRun(msg)) }
+
+// stuck fails the test: the cluster did not get where it had to in time.
+// Under a failureCatcher it is no caught failure but a run that went
+// nowhere (a planted fault may crash voters for good).
+func (c *testCluster) stuck(format string, args ...any) {
+	if f, ok := c.t.(failureCatcher); ok {
+		f.stuck(fmt.Sprintf(format, args...))
+	}
+	c.t.Fatalf(format, args...)
 }
 
 // A shell that sends before it persists is caught within a few seeds: the
@@ -272,6 +291,10 @@ func TestPlantedSendBeforePersistIsCaught(t *testing.T) {
 			randomFaults(failureCatcher{t}, seed, 45_000, true)
 			return nil
 		}()
+		if stuck, ok := caught.(stuckRun); ok {
+			t.Logf("seed %d went nowhere: %s", seed, stuck)
+			continue
+		}
 		if caught != nil {
 			t.Logf("seed %d caught it: %v", seed, caught)
 			return
