@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"slices"
 
@@ -63,6 +64,23 @@ func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 		return false
 	}
 	return !q.started || q.ticks < int64(q.cfg.electionTicks())
+}
+
+// beatOnLeading makes a node that just became the leader send every
+// follower a (marked) heartbeat at once, beside the append of its term's
+// first entry, rather than at its next heartbeat tick: it holds, and its
+// controller grants leases, as soon as a majority answered, not up to a
+// tick later. Raft takes a local MsgBeat through RawNode.Step only from a
+// local sender, hence LocalAppendThread.
+func (q *Quorum) beatOnLeading() {
+	st := q.rn.BasicStatus()
+	if st.RaftState != raft.StateLeader || q.beatTerm == st.GetTerm() {
+		return
+	}
+	q.beatTerm = st.GetTerm()
+	if err := q.rn.Step(&raftpb.Message{From: new(raft.LocalAppendThread), Type: raftpb.MsgBeat.Enum()}); err != nil {
+		panic(fmt.Sprintf("quorum: heartbeat on leading: %v", err))
+	}
 }
 
 // markHeartbeat marks a heartbeat this leader sends with its term and the

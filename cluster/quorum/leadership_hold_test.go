@@ -73,3 +73,39 @@ func TestLeadershipHoldEndsBeforeAnotherLeads(t *testing.T) {
 		t.Fatal("no new leader started after an earlier leader's hold")
 	}
 }
+
+// A new leader knows its hold as soon as its voters answer its first
+// message: it sends its marked heartbeat when it starts to lead, not at
+// its next heartbeat tick. Its controller refuses broker heartbeats until
+// then (cluster.Controller.LeadershipHolds), so a late hold is a pause in
+// every broker's lease at each controller failover.
+func TestNewLeaderHoldsWithinARoundTrip(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			cryptotest.SetGlobalRandom(t, 60+seed)
+			c := newTestCluster(t, clusterOptions{voters: []int32{1, 2, 3}, seed: 60 + seed})
+			c.runUntil(3000, "a leader", func() bool { return c.activeLeader() != nil })
+			c.crash(c.activeLeader())
+			var l *testNode
+			c.runUntil(3000, "another leader", func() bool {
+				for _, n := range c.nodes {
+					if n.up && n.q.rn.BasicStatus().RaftState == raft.StateLeader {
+						l = n
+						return true
+					}
+				}
+				return false
+			})
+			// The other voter answers within two of the network's delays
+			// (at most 5 ms each), so within two steps of 10 ms; the next
+			// heartbeat tick is up to 50 ms away.
+			started := c.now
+			c.runUntil(1000, "the new leader's hold", func() bool {
+				return l.q.LeadershipHoldsUntilMs() > c.instant(l).MonoMs
+			})
+			if took := c.now - started; took > 2*stepMs {
+				t.Fatalf("the new leader held %d ms after it started to lead, want at most %d ms", took, 2*stepMs)
+			}
+		})
+	}
+}

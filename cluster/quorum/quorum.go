@@ -84,6 +84,9 @@ type Quorum struct {
 	// heartbeat of term heardTerm it answered (leadership_hold.go).
 	heardTerm  uint64
 	heardSince map[int32]int64
+	// beatTerm is the last term in which this node, on becoming its
+	// leader, sent its followers a heartbeat at once (beatOnLeading).
+	beatTerm uint64
 }
 
 // New starts the core from what the durable log recovered. A voter whose

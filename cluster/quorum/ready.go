@@ -119,6 +119,7 @@ func (q *Quorum) Ready() Ready {
 	if q.outstanding != nil {
 		panic("quorum: Ready called before the last one was advanced")
 	}
+	q.beatOnLeading()
 	rd := q.rn.Ready()
 	q.outstanding = &rd
 	out := Ready{
