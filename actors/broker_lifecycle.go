@@ -28,6 +28,8 @@ type brokerLifecycleActor struct {
 	node  *Node
 	core  *cluster.BrokerLifecycle
 	timer *time.Timer
+	// call is the controller call of the core's last request.
+	call *controllerCall
 	// shutdownDone runs when the controlled shutdown is over.
 	shutdownDone func()
 	logger       *zap.Logger
@@ -97,8 +99,13 @@ func (b *brokerLifecycleActor) drive(ctx actor.Context) {
 	b.node.publishLease(b.core.Lease())
 	rd := b.core.Ready()
 	if req := rd.Request; req != nil {
+		// The core sends a request only once the last one was answered or
+		// superseded: stop asking controllers for the last one's answer.
+		if b.call != nil {
+			b.call.cancel()
+		}
 		self, root := ctx.Self(), b.node.system.Root
-		b.node.sendToControllerWithin(req, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
+		b.call = b.node.sendToControllerWithin(req, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
 			root.Send(self, &lifecycleAnswer{req: req, resp: resp, err: err})
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -43,11 +42,13 @@ func (n *Node) controllerTimeout(req kmsg.Request) time.Duration {
 }
 
 // sendToControllerWithin is sendToController with a timeout of the
-// caller's.
-func (n *Node) sendToControllerWithin(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error)) {
+// caller's. It returns the call, which the caller cancels when it no
+// longer wants the answer.
+func (n *Node) sendToControllerWithin(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error)) *controllerCall {
 	c := &controllerCall{node: n, req: req, done: done, avoid: -1,
-		deadlineMs: n.cfg.Clock.Now().MonoMs + timeout.Milliseconds()}
+		deadlineMs: n.cfg.Clock.Now().MonoMs + timeout.Milliseconds(), retired: make(chan struct{})}
 	c.try()
+	return c
 }
 
 // controllerCall is one request on its way to the active controller.
@@ -62,11 +63,27 @@ type controllerCall struct {
 	avoid   int32
 	last    kmsg.Response
 	lastErr error
+	// retired is closed once the call makes no more attempts.
+	retired    chan struct{}
+	retireOnce sync.Once
 }
+
+// cancel ends the call without an answer, as a broker lifecycle does with
+// a heartbeat it superseded (cluster.BrokerLifecycle.QuorumLeader): done
+// never runs, and no attempt starts after (one on its way is ignored).
+// Else the call would go on asking controllers until its deadline.
+func (c *controllerCall) cancel() { c.finished.Store(true) }
+
+// retire notes that the call makes no more attempts.
+func (c *controllerCall) retire() { c.retireOnce.Do(func() { close(c.retired) }) }
 
 // try sends the request to the controller that seems active now.
 func (c *controllerCall) try() {
 	n := c.node
+	if c.finished.Load() {
+		c.retire()
+		return
+	}
 	remainingMs := c.deadlineMs - n.cfg.Clock.Now().MonoMs
 	if remainingMs <= 0 || n.stopping.Load() {
 		c.finish(c.last, c.lastErr)
@@ -128,6 +145,7 @@ func (c *controllerCall) target() int32 {
 // the call finished: its deadline passed).
 func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
 	if c.finished.Load() {
+		c.retire()
 		return
 	}
 	if err == nil && resp != nil && !notControllerAnswer(resp) {
@@ -162,6 +180,7 @@ func (c *controllerCall) retry() {
 }
 
 func (c *controllerCall) finish(resp kmsg.Response, err error) {
+	c.retire()
 	if c.finished.Swap(true) {
 		return
 	}
@@ -231,61 +250,4 @@ func (cc *controllerClients) close() {
 	for _, c := range cc.clients {
 		_ = c.Close()
 	}
-}
-
-// requestTimeoutMs is the timeout a request carries, 0 for none.
-func requestTimeoutMs(req kmsg.Request) int32 {
-	switch r := req.(type) {
-	case *kmsg.CreateTopicsRequest:
-		return r.TimeoutMillis
-	case *kmsg.DeleteTopicsRequest:
-		return r.TimeoutMillis
-	case *kmsg.CreatePartitionsRequest:
-		return r.TimeoutMillis
-	case *kmsg.ElectLeadersRequest:
-		return r.TimeoutMillis
-	case *kmsg.AlterPartitionAssignmentsRequest:
-		return r.TimeoutMillis
-	case *kmsg.ListPartitionReassignmentsRequest:
-		return r.TimeoutMillis
-	}
-	return 0
-}
-
-// notControllerAnswer says the answer came from a node whose controller is
-// not the active one (or, for DescribeQuorum, that is not the leader).
-func notControllerAnswer(resp kmsg.Response) bool {
-	nc := kerr.NotController.Code
-	switch r := resp.(type) {
-	case *kmsg.BrokerRegistrationResponse:
-		return r.ErrorCode == nc
-	case *kmsg.BrokerHeartbeatResponse:
-		return r.ErrorCode == nc
-	case *kmsg.UnregisterBrokerResponse:
-		return r.ErrorCode == nc
-	case *kmsg.AllocateProducerIDsResponse:
-		return r.ErrorCode == nc
-	case *kmsg.AlterPartitionResponse:
-		return r.ErrorCode == nc
-	case *kmsg.ElectLeadersResponse:
-		return r.ErrorCode == nc
-	case *kmsg.AlterPartitionAssignmentsResponse:
-		return r.ErrorCode == nc
-	case *kmsg.ListPartitionReassignmentsResponse:
-		return r.ErrorCode == nc
-	case *kmsg.CreateTopicsResponse:
-		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
-	case *kmsg.DeleteTopicsResponse:
-		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
-	case *kmsg.CreatePartitionsResponse:
-		return len(r.Topics) > 0 && r.Topics[0].ErrorCode == nc
-	case *kmsg.AlterConfigsResponse:
-		return len(r.Resources) > 0 && r.Resources[0].ErrorCode == nc
-	case *kmsg.IncrementalAlterConfigsResponse:
-		return len(r.Resources) > 0 && r.Resources[0].ErrorCode == nc
-	case *kmsg.DescribeQuorumResponse:
-		return r.ErrorCode == nc || len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 &&
-			r.Topics[0].Partitions[0].ErrorCode == kerr.NotLeaderForPartition.Code
-	}
-	return false
 }
