@@ -24,16 +24,21 @@ import (
 //     epoch) hold the same log up to it;
 //   - S5: a new leader comes from the ISR, unless its topic allows unclean
 //     elections;
-//   - S9: every node applies the same metadata batch at each offset.
+//   - S9: every node applies the same metadata batch at each offset; no
+//     node leads a quorum epoch while an earlier epoch's leader says no
+//     other node can (check_hold.go).
 //
 // Data a power loss dropped (CORRECTNESS.md D2: Kafka acknowledges before
 // fsync) excuses S2 and S3 at the offsets it dropped; the loss is reported.
 // Topics with unclean elections are D4: their losses are reported, not
 // violations.
 type serverChecks struct {
-	w             *World
-	raftLeaders   map[uint64]int32
-	raftTerms     map[int32]uint64
+	w           *World
+	raftLeaders map[uint64]int32
+	raftTerms   map[int32]uint64
+	// raftHolds is, per quorum epoch, until when its leader said no other
+	// node could lead (check_hold.go).
+	raftHolds     map[uint64]int64
 	metaBatches   map[int64]uint64
 	metaApplied   int64
 	epochLeaders  map[epochKey]int32
@@ -101,9 +106,13 @@ func (c *serverChecks) raftLeadership(n *node, l quorum.Leadership) {
 	if l.LeaderID < 0 {
 		return
 	}
-	if prev, ok := c.raftLeaders[l.LeaderEpoch]; ok && prev != l.LeaderID {
+	prev, ok := c.raftLeaders[l.LeaderEpoch]
+	if ok && prev != l.LeaderID {
 		c.w.violation("S1", fmt.Sprintf("quorum epoch %d has two leaders: %d and %d", l.LeaderEpoch, prev, l.LeaderID))
 		return
+	}
+	if !ok {
+		c.checkHolds(l)
 	}
 	c.raftLeaders[l.LeaderEpoch] = l.LeaderID
 }

@@ -81,6 +81,7 @@ func (n *node) handleReady() {
 		n.w.violation("S9", fmt.Sprintf("%s: the active controller's committed image is at epoch %d, the applied log at %d",
 			n.name(), n.ctrl.Image().Epoch, n.image.Epoch))
 	}
+	n.w.checks.noteHold(n)
 	if rd.SnapshotDue {
 		n.takeSnapshot()
 	}
@@ -255,6 +256,7 @@ func (n *node) driveController() bool {
 func (n *node) serveController(m *message, req kmsg.Request) {
 	if n.ctrl != nil && n.q != nil {
 		n.ctrl.LeadershipHolds(n.q.LeadershipHoldsUntilMs())
+		n.w.checks.noteHold(n)
 	}
 	if n.ctrl == nil || !n.ctrl.Handle(n.instant(), req, m) {
 		panic(fmt.Sprintf("sim: %s got %T, which the controller does not serve", n.name(), req))
