@@ -139,6 +139,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 		// The first request under the producer id an exhausted epoch
 		// moved to (the EndTxn answer gave it): it runs once the
 		// completion made that id the transactional id's.
+		c.completeNow(t, now)
 		return
 	case t.producerID != producerID:
 		done(kerr.InvalidProducerIDMapping.Code)
@@ -147,6 +148,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 		done(kerr.ProducerFenced.Code)
 		return
 	case c.park(t, parkable):
+		c.completeNow(t, now) // a waiting completion goes with it
 		return
 	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
 		done(kerr.ConcurrentTransactions.Code)

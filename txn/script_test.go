@@ -19,7 +19,7 @@ import (
 // manual-appends or manual-allocs; markers always wait for a marker or
 // markers command.
 //
-//	new [max-timeout=MS] [expiration=MS] [coordinator-epoch=N] [offsets-partitions=N] [manual-appends] [manual-allocs]
+//	new [max-timeout=MS] [expiration=MS] [coordinator-epoch=N] [offsets-partitions=N] [complete-delay=MS] [manual-appends] [manual-allocs]
 //	    [marker-versions]   (markers print their transaction version: tv=N)
 //	tick T
 //	init id=I txn=T [timeout=MS] [pid=P epoch=E] [v=V]
@@ -73,6 +73,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "expiration", &h.cfg.IDExpirationMs)
 		td.MaybeScanArgs(t, "coordinator-epoch", &h.cfg.CoordinatorEpoch)
 		td.MaybeScanArgs(t, "offsets-partitions", &h.cfg.OffsetsPartitions)
+		td.MaybeScanArgs(t, "complete-delay", &h.cfg.CompleteDelayMs)
 		h.manualAppend, h.manualAlloc = td.HasArg("manual-appends"), td.HasArg("manual-allocs")
 		h.markerVersions = td.HasArg("marker-versions")
 		h.nextPID, h.log, h.pending, h.markers = 1000, nil, map[AppendID]Append{}, nil

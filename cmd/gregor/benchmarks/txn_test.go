@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnRecords is how many records one transaction of BenchmarkTransactions
@@ -70,7 +71,7 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int
 	var total window
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "txn", 6)
-		total.add(produceTransactions(b, t, topic, set, mode, producers))
+		total.add(produceTransactions(b, t, topic, set, mode, producers, nil, nil))
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
@@ -86,13 +87,17 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 	b.ResetTimer()
 	b.SetBytes(2 * set.payload())
 	var idempotent, txn window
+	var idemClient, txnClient time.Duration
+	requests := newRequestStats(kmsg.Produce, kmsg.EndTxn, kmsg.AddPartitionsToTxn)
 	for i := 0; i < b.N; i++ {
 		for _, m := range []struct {
-			mode string
-			w    *window
-		}{{"idempotent", &idempotent}, {"txn100", &txn}} {
+			mode     string
+			w        *window
+			client   *time.Duration
+			requests *requestStats
+		}{{"idempotent", &idempotent, &idemClient, nil}, {"txn100", &txn, &txnClient, requests}} {
 			topic := t.createTopic(b, "txn", 6)
-			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers))
+			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.requests))
 			t.deleteTopic(b, topic)
 		}
 	}
@@ -104,20 +109,32 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
 	}
+	// The client's CPU per record (this process: the producers and the
+	// harness; for the in-process reference, its broker too). With the
+	// broker's, what a record costs the machine, whose two cores bound
+	// each mode's throughput (txnCellBound).
+	b.ReportMetric(float64(txnClient.Nanoseconds())/records, "txn-client-ns/rec")
+	b.ReportMetric(float64(idemClient.Nanoseconds())/records, "idem-client-ns/rec")
+	// The transactional clients' requests: per transaction and their mean
+	// times, where a transaction's wall time goes.
+	requests.report(b, records/txnRecords, "txn")
 }
 
 // produceTransactions writes set to topic with producers fresh clients
 // at once, each a share of its records: in transactions of txnRecords
 // records (mode txn100), each client with a transactional id of its own,
-// or idempotently.
-func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int) window {
+// or idempotently. It adds to client, unless nil, this process's CPU time
+// in the window (the clients' start and warm-up left out), and to
+// requests, unless nil, the clients' requests in the window.
+func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int, client *time.Duration,
+	requests *requestStats) window {
 	b.Helper()
 	txn := mode == "txn100"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	clients := make([]*kgo.Client, producers)
 	for i := range clients {
-		clients[i] = newTxnBenchClient(b, ctx, t, topic, txn, fmt.Sprint("bench-", time.Now().UnixNano(), "-", i))
+		clients[i] = newTxnBenchClient(b, ctx, t, topic, txn, fmt.Sprint("bench-", time.Now().UnixNano(), "-", i), requests)
 		defer clients[i].Close()
 	}
 	value := make([]byte, set.size)
@@ -166,6 +183,13 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 		}
 	}
 	w := measure(b, t, true, func() {
+		if client != nil {
+			before := processCPU()
+			defer func() { *client += processCPU() - before }()
+		}
+		if requests != nil {
+			requests.reset()
+		}
 		var wg sync.WaitGroup
 		for i, cl := range clients {
 			wg.Add(1)
@@ -186,8 +210,8 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 // txn: its coordinator found (and on the first run, __transaction_state
 // made and loaded) and its producer id got, by one aborted transaction of
 // one record, all before the window; an idempotent one produces one record
-// before the window.
-func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string) *kgo.Client {
+// before the window. requests, unless nil, counts its requests.
+func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string, requests *requestStats) *kgo.Client {
 	b.Helper()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(t.addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
@@ -196,6 +220,9 @@ func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic strin
 	}
 	if txn {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute))
+	}
+	if requests != nil {
+		opts = append(opts, kgo.WithHooks(requests))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
