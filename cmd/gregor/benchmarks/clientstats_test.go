@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,9 +134,12 @@ func (s *produceStats) report(b *testing.B) {
 // times tell where a transaction's wall time goes.
 type requestStats struct {
 	keys []kmsg.Key
-	mu   sync.Mutex
-	n    map[int16]int64
-	e2e  map[int16]time.Duration
+	// counting is set inside the measured windows (the clients' warm-up
+	// is left out).
+	counting atomic.Bool
+	mu       sync.Mutex
+	n        map[int16]int64
+	e2e      map[int16]time.Duration
 }
 
 var _ kgo.HookBrokerE2E = (*requestStats)(nil)
@@ -145,21 +149,13 @@ func newRequestStats(keys ...kmsg.Key) *requestStats {
 }
 
 func (s *requestStats) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
-	if e.Err() != nil {
+	if e.Err() != nil || !s.counting.Load() {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n[key]++
 	s.e2e[key] += e.DurationE2E()
-}
-
-// reset forgets what was counted (the clients' warm-up).
-func (s *requestStats) reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.n)
-	clear(s.e2e)
 }
 
 // report adds, per kind, <Name>/<per> (requests per unit, e.g. per

@@ -188,7 +188,8 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 			defer func() { *client += processCPU() - before }()
 		}
 		if requests != nil {
-			requests.reset()
+			requests.counting.Store(true)
+			defer requests.counting.Store(false)
 		}
 		var wg sync.WaitGroup
 		for i, cl := range clients {
