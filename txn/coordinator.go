@@ -84,10 +84,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Reply answers a request.
+// Reply answers a request: Response, or for an add handed by HandleAdd
+// (Response nil) Code.
 type Reply struct {
 	ID       RequestID
 	Response kmsg.Response
+	// Code is HandleAdd's outcome: 0, or the error of every partition.
+	Code int16
 }
 
 // Append asks the shell to append records to the coordinator's partition
