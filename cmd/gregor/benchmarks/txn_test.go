@@ -32,10 +32,10 @@ const txnRecords = 100
 // gregor cluster finalizes) franz-go sends no AddPartitionsToTxn: the broker
 // adds each Produce's partitions to the transaction in one ask of the
 // coordinator (one append of __transaction_state), before their appends.
-// A transaction then costs on the broker about 2–3 appends of
-// __transaction_state (its partitions added, PrepareCommit, CompleteCommit
-// when no add of the next transaction joins it), one data append and one
-// marker per partition; the markers of transactions that end together (the
+// A transaction then costs on the broker about 2 appends of
+// __transaction_state (its partitions added, PrepareCommit; its
+// CompleteCommit waits up to 20 ms to go in one append with the next
+// transaction's add), one data append and one marker per partition; the markers of transactions that end together (the
 // cells with several producers) share their partition's append.
 func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
