@@ -82,6 +82,9 @@ type Config struct {
 	// retention.ms, message.max.bytes for max.message.bytes, ...) apply to
 	// every topic without its own value.
 	StaticBrokerConfigs map[string]string
+	// DefaultBrokerConfigs are the defaults of the keys the node was not
+	// given, by Kafka key; DescribeConfigs of the broker shows them.
+	DefaultBrokerConfigs map[string]string
 	// LogRecoveryThreads is num.recovery.threads.per.data.dir: how many
 	// partition logs the node opens (and recovers) at once; zero means 2,
 	// Kafka's default.

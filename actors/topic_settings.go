@@ -9,7 +9,7 @@ import (
 // brokerConfigs are the broker-wide settings topic configs fall back to: the
 // image's dynamic defaults over this node's server.properties.
 func (n *Node) brokerConfigs(image *cluster.MetadataImage) cluster.BrokerConfigs {
-	return cluster.BrokerConfigs{Dynamic: image.BrokerConfigs(), Static: n.cfg.StaticBrokerConfigs}
+	return cluster.BrokerConfigs{Dynamic: image.BrokerConfigs(), Static: n.cfg.StaticBrokerConfigs, Defaults: n.cfg.DefaultBrokerConfigs}
 }
 
 // topicSettings resolves a topic's effective configs from an image.

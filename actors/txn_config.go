@@ -52,6 +52,11 @@ const (
 	txnAppendTimeoutMs = 30000
 	// markerTimeoutMs bounds one WriteTxnMarkers request.
 	markerTimeoutMs = 30000
+	// txnCompleteDelayMs is how long a transaction's completion record
+	// waits for its producer's next add to share the append
+	// (txn.Config.CompleteDelayMs): a producer committing one transaction
+	// after another starts the next within a few round trips.
+	txnCompleteDelayMs = 20
 )
 
 func (c TxnConfig) withDefaults() TxnConfig {
@@ -74,5 +79,6 @@ func (c TxnConfig) withDefaults() TxnConfig {
 // epoch is the leader epoch of its partition.
 func (c TxnConfig) coreConfig(n *Node, coordinatorEpoch int32) txn.Config {
 	return txn.Config{CoordinatorEpoch: coordinatorEpoch, MaxTimeoutMs: c.MaxTimeoutMs, IDExpirationMs: c.IDExpirationMs,
-		ExpiryCheckIntervalMs: c.RemoveExpiredIntervalMs, OffsetsPartitions: n.groups.cfg.OffsetsTopicPartitions}
+		ExpiryCheckIntervalMs: c.RemoveExpiredIntervalMs, OffsetsPartitions: n.groups.cfg.OffsetsTopicPartitions,
+		CompleteDelayMs: txnCompleteDelayMs}
 }

@@ -14,16 +14,32 @@ import (
 )
 
 // txnRequest carries a transaction request to the coordinator of its
-// transactional id.
+// transactional id; or, with answerAdd set (and no body), stands for a
+// partition leader's add handed to the core (handleAdd), answered with
+// the core's code.
 type txnRequest struct {
-	body    kmsg.Request
-	respond func(kmsg.Response)
+	body      kmsg.Request
+	respond   func(kmsg.Response)
+	answerAdd func(code int16)
 }
 
 // answerUndelivered answers a request that reached no coordinator (it
 // stopped): its transactional ids are coordinated elsewhere now.
 func (m *txnRequest) answerUndelivered() {
+	if m.answerAdd != nil {
+		m.answerAdd(kerr.NotCoordinator.Code)
+		return
+	}
 	m.respond(txn.ErrorResponse(m.body, kerr.NotCoordinator.Code))
+}
+
+// answer gives the request the core's reply.
+func (m *txnRequest) answer(r txn.Reply) {
+	if m.answerAdd != nil {
+		m.answerAdd(r.Code)
+		return
+	}
+	m.respond(r.Response)
 }
 
 // Messages of a transaction coordinator actor.
@@ -205,7 +221,7 @@ func (a *txnCoordinator) carryOut() {
 		for _, r := range rd.Replies {
 			if req := a.waiting[r.ID]; req != nil {
 				delete(a.waiting, r.ID)
-				req.respond(r.Response)
+				req.answer(r)
 			}
 		}
 	}

@@ -1,8 +1,13 @@
 package actors
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore"
+	"gregor/txn"
 )
 
 // txnLocalAsk carries a partition leader's add or verification to a
@@ -47,6 +52,10 @@ func (a *txnCoordinator) flushAsks() {
 		for len(rest) > 0 {
 			var picked []txnAsk
 			picked, rest = oneTransaction(rest)
+			if picked[0].add {
+				a.handleAdd(id, picked)
+				continue
+			}
 			a.handle(&txnRequest{body: txnAskRequest(id, picked), respond: func(resp kmsg.Response) {
 				for _, p := range picked {
 					p.answer(resp)
@@ -54,6 +63,33 @@ func (a *txnCoordinator) flushAsks() {
 			}})
 		}
 	}
+}
+
+// handleAdd hands the core asks that add partitions, of one transaction,
+// as one add (txn.Coordinator.HandleAdd: no AddPartitionsToTxn request
+// and answer built); each ask gets its outcome.
+func (a *txnCoordinator) handleAdd(txnID string, asks []txnAsk) {
+	var tps []txn.TopicPartition
+	add := func(tp logstore.TopicPartition) {
+		t := txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+		if !slices.Contains(tps, t) {
+			tps = append(tps, t)
+		}
+	}
+	for _, ask := range asks {
+		add(ask.tp)
+		for _, tp := range ask.more {
+			add(tp)
+		}
+	}
+	a.nextID++
+	a.waiting[a.nextID] = &txnRequest{answerAdd: func(code int16) {
+		code = askCode(code)
+		for _, ask := range asks {
+			ask.done(code)
+		}
+	}}
+	a.core.HandleAdd(a.nextID, txnID, asks[0].producerID, asks[0].epoch, tps, a.now())
 }
 
 // answerAsks answers the gathered asks when the coordinator stops.

@@ -19,7 +19,9 @@ type markerResult struct {
 }
 
 // writeMarkers sends markers to their partitions' leaders, one
-// WriteTxnMarkers request per leader, and reports every marker's outcome
+// WriteTxnMarkers request per leader (to other brokers through the node's
+// markerSenders, which join them to other coordinators' markers waiting
+// for the same leader), and reports every marker's outcome
 // to the coordinator as txnMarkersWritten. A partition whose topic is gone
 // is reported written (nothing is left to mark); one with no live leader
 // gets NOT_LEADER_OR_FOLLOWER, which the core retries after a backoff.
@@ -45,7 +47,11 @@ func (x *txnNode) writeMarkers(markers []txn.Marker, coordinator *actor.PID) {
 		report(now)
 	}
 	for leader, ms := range byLeader {
-		x.sendMarkers(leader, ms, report)
+		if leader == x.n.cfg.NodeID {
+			x.sendMarkers(leader, ms, report) // straight to this node's handler
+			continue
+		}
+		x.markerSenders.queue(leader, ms, report)
 	}
 }
 

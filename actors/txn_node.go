@@ -49,11 +49,15 @@ type txnNode struct {
 	// markerQueues gather the markers for each partition actor of the
 	// node (txn_marker_queue.go).
 	markerQueues markerQueues
+	// markerSenders batch the markers for other brokers per leader
+	// (txn_marker_sender.go).
+	markerSenders markerSenders
 }
 
 func newTxnNode(n *Node) *txnNode {
 	x := &txnNode{n: n, cfg: n.cfg.Txns.withDefaults(), logger: n.logger.Named("txns"), clients: map[string]*netio.Client{}}
 	x.coordinators.Store(&map[int32]*actor.PID{})
+	x.markerSenders.send = x.sendMarkers
 	return x
 }
 

@@ -258,6 +258,12 @@ func verifyCode(resp kmsg.Response, tp logstore.TopicPartition) int16 {
 			}
 		}
 	}
+	return askCode(code)
+}
+
+// askCode is the code a partition's ask is answered: the coordinator's own
+// troubles become NOT_ENOUGH_REPLICAS, which every producer retries.
+func askCode(code int16) int16 {
 	switch code {
 	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,
 		kerr.ConcurrentTransactions.Code, kerr.UnknownServerError.Code:

@@ -73,6 +73,11 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 		e.Name, e.Value, e.Source = k, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig
 		values[k] = e
 	}
+	for k, v := range broker.Defaults {
+		if _, ok := values[k]; !ok {
+			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: ConfigString, ReadOnly: true}
+		}
+	}
 	out := make([]ConfigEntry, 0, len(values))
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		e := values[k]

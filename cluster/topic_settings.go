@@ -22,10 +22,12 @@ const (
 // BrokerConfigs are the broker-wide settings a topic config can fall back to:
 // the dynamic cluster-wide defaults of the metadata image (AlterConfigs on the
 // default broker resource) over the node's server.properties, both by
-// server.properties key.
+// server.properties key. Defaults are the node's own defaults of the keys it
+// was not given, which only DescribeConfigs of the broker shows.
 type BrokerConfigs struct {
-	Dynamic map[string]string
-	Static  map[string]string
+	Dynamic  map[string]string
+	Static   map[string]string
+	Defaults map[string]string
 }
 
 // TopicConfigValue is the effective value of a topic config and where it

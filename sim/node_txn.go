@@ -128,8 +128,10 @@ func (th *txnHost) now() txn.Time {
 	return txn.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
 }
 
+// txnConfig is a coordinator core's configuration; completions wait for
+// the next add as the broker's do (actors' txnCompleteDelayMs).
 func (n *node) txnConfig(epoch int32) txn.Config {
-	return txn.Config{CoordinatorEpoch: epoch, OffsetsPartitions: offsetsPartitions}
+	return txn.Config{CoordinatorEpoch: epoch, OffsetsPartitions: offsetsPartitions, CompleteDelayMs: 20}
 }
 
 // syncTxnCoordinators starts a coordinator for each __transaction_state

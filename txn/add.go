@@ -78,6 +78,20 @@ func (c *Coordinator) addPartitionsToTxn(id RequestID, r *kmsg.AddPartitionsToTx
 	}
 }
 
+// HandleAdd takes a partition leader's add of tps to the transaction of
+// txnID's producer at time now (KIP-890 part 2), from a broker on the
+// coordinator's node: what AddPartitionsToTxn v5 with one transaction,
+// not verify-only, asks, without its request and answer built. Its Reply
+// carries the outcome in Code.
+func (c *Coordinator) HandleAdd(id RequestID, txnID string, producerID int64, epoch int16, tps []TopicPartition, now Time) {
+	answer := func(code int16) { c.ready.Replies = append(c.ready.Replies, Reply{ID: id, Code: code}) }
+	if c.loading {
+		answer(kerr.CoordinatorLoadInProgress.Code)
+		return
+	}
+	c.addPartitions(txnID, producerID, epoch, tps, true, now, answer)
+}
+
 // verify is the verification-only form: each partition is answered 0 when
 // it is in the producer's ongoing transaction, TRANSACTION_ABORTABLE when
 // not, as Kafka's coordinator answers (a broker turns it into
@@ -139,6 +153,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 		// The first request under the producer id an exhausted epoch
 		// moved to (the EndTxn answer gave it): it runs once the
 		// completion made that id the transactional id's.
+		c.completeNow(t, now)
 		return
 	case t.producerID != producerID:
 		done(kerr.InvalidProducerIDMapping.Code)
@@ -147,6 +162,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 		done(kerr.ProducerFenced.Code)
 		return
 	case c.park(t, parkable):
+		c.completeNow(t, now) // a waiting completion goes with it
 		return
 	case t.pending != nil, t.state == PrepareCommit, t.state == PrepareAbort:
 		done(kerr.ConcurrentTransactions.Code)

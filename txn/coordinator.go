@@ -50,6 +50,10 @@ type Config struct {
 	// OffsetsPartitions is the partition count of __consumer_offsets
 	// (offsets.topic.num.partitions): AddOffsetsToTxn adds a group's.
 	OffsetsPartitions int32
+	// CompleteDelayMs is how long the completion record of a transaction
+	// whose markers are all written waits for the producer's next add, to
+	// share its append (complete.go); 0 appends it at once.
+	CompleteDelayMs int64
 }
 
 // Kafka's defaults.
@@ -80,10 +84,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Reply answers a request.
+// Reply answers a request: Response, or for an add handed by HandleAdd
+// (Response nil) Code.
 type Reply struct {
 	ID       RequestID
 	Response kmsg.Response
+	// Code is HandleAdd's outcome: 0, or the error of every partition.
+	Code int16
 }
 
 // Append asks the shell to append records to the coordinator's partition
@@ -212,6 +219,9 @@ func (c *Coordinator) LoadedRecords() int { return c.loadedRecords }
 func (c *Coordinator) Handle(id RequestID, req kmsg.Request, now Time) {
 	if c.loading {
 		c.reply(id, ErrorResponse(req, kerr.CoordinatorLoadInProgress.Code))
+		return
+	}
+	if c.completeFirst(id, req, now) {
 		return
 	}
 	switch r := req.(type) {

@@ -10,8 +10,13 @@ import (
 
 // shownState is the state DescribeTransactions and ListTransactions show.
 func (t *txnMeta) shownState() State {
-	if t.fencing {
+	switch {
+	case t.fencing:
 		return PrepareEpochFence
+	case t.deferred() && t.state == PrepareCommit:
+		return CompleteCommit // every marker written, the record waits
+	case t.deferred():
+		return CompleteAbort
 	}
 	return t.state
 }
@@ -31,10 +36,13 @@ func (c *Coordinator) describeTransactions(r *kmsg.DescribeTransactionsRequest) 
 			continue
 		}
 		s.State, s.TimeoutMillis, s.ProducerID, s.ProducerEpoch = t.shownState().String(), t.timeoutMs, t.producerID, t.epoch
-		if t.state == Ongoing || t.state == PrepareCommit || t.state == PrepareAbort {
+		if (t.state == Ongoing || t.state == PrepareCommit || t.state == PrepareAbort) && !t.deferred() {
 			s.StartTimestamp = t.startWallMs
 		}
 		for _, tp := range t.partitions {
+			if t.deferred() {
+				break // a completed transaction shows none
+			}
 			if n := len(s.Topics); n == 0 || s.Topics[n-1].Topic != tp.Topic {
 				st := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
 				st.Topic = tp.Topic

@@ -152,7 +152,7 @@ func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
 	case 0:
 		t.markers = slices.DeleteFunc(t.markers, func(m markerState) bool { return m.tp == tp })
 		if len(t.markers) == 0 {
-			c.complete(t, now)
+			c.markersDone(t, now)
 		}
 	case kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
 		t.markers = nil
@@ -172,7 +172,8 @@ func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
 // complete). It reports false when the request cannot wait (the caller
 // answers it).
 func (c *Coordinator) park(t *txnMeta, add parkedAdd) bool {
-	completing := t.pending != nil && (t.pending.state == CompleteCommit || t.pending.state == CompleteAbort)
+	completing := t.pending != nil && (t.pending.state == CompleteCommit || t.pending.state == CompleteAbort) ||
+		t.completeDueMs > 0 && t.pending == nil
 	adding := t.pending != nil && t.pending.state == Ongoing && t.markers == nil && t.pending.producerID == add.producerID &&
 		t.pending.epoch == add.epoch
 	switch {
@@ -259,6 +260,9 @@ func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
 		t.completeRetryAtMs = 0
 		c.complete(t, now)
 	}
+	if t.completeDueMs > 0 && now.MonoMs >= t.completeDueMs {
+		c.completeNow(t, now)
+	}
 }
 
 // complete appends the end of t's transaction once every marker is
@@ -268,7 +272,9 @@ func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
 // its Ongoing record follows the completion's, so one append (and one
 // outcome) serves both.
 func (c *Coordinator) complete(t *txnMeta, now Time) {
-	t.markers = nil
+	t.markers, t.completeDueMs = nil, 0
+	after := t.afterComplete
+	t.afterComplete = nil
 	next := t.clone()
 	next.state, next.partitions, next.lastUpdateWallMs = CompleteAbort, nil, now.WallMs
 	if t.state == PrepareCommit {
@@ -289,6 +295,7 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 		chain = append(chain, open)
 	}
 	c.transitChain(t, chain, func(code int16, now Time) {
+		defer runAfter(after, now)
 		if code != 0 {
 			if code != kerr.NotCoordinator.Code {
 				t.completeRetryAtMs = now.MonoMs + c.cfg.MarkerRetryBackoffMs

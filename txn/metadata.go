@@ -108,6 +108,13 @@ type txnMeta struct {
 	// completeRetryAtMs is when a failed append of the completion is tried
 	// again (0: none waiting).
 	completeRetryAtMs int64
+	// completeDueMs is, while every marker is written and the completion
+	// waits for the producer's next add to share its append, when it is
+	// appended alone (0: not waiting; complete.go).
+	completeDueMs int64
+	// afterComplete are requests that came while the completion waited:
+	// they run again once it is appended (or failed).
+	afterComplete []func(now Time)
 	// parked are the producer's adds for its next transaction that came
 	// while this one completes, or while an add is appended (see park).
 	parked []parkedAdd
@@ -188,6 +195,9 @@ func (t *txnMeta) nextDeadlineMs() int64 {
 	}
 	if t.completeRetryAtMs > 0 {
 		next = min(next, t.completeRetryAtMs)
+	}
+	if t.completeDueMs > 0 {
+		next = min(next, t.completeDueMs)
 	}
 	return next
 }

@@ -19,12 +19,13 @@ import (
 // manual-appends or manual-allocs; markers always wait for a marker or
 // markers command.
 //
-//	new [max-timeout=MS] [expiration=MS] [coordinator-epoch=N] [offsets-partitions=N] [manual-appends] [manual-allocs]
+//	new [max-timeout=MS] [expiration=MS] [coordinator-epoch=N] [offsets-partitions=N] [complete-delay=MS] [manual-appends] [manual-allocs]
 //	    [marker-versions]   (markers print their transaction version: tv=N)
 //	tick T
 //	init id=I txn=T [timeout=MS] [pid=P epoch=E] [v=V]
 //	add id=I txn=T pid=P epoch=E partitions=T/P,... [v=V]
 //	broker-add id=I txn=T pid=P epoch=E partitions=T/P,... [verify]   (v4, as brokers send it)
+//	local-add id=I txn=T pid=P epoch=E partitions=T/P,...   (HandleAdd: a broker's add on the coordinator's node)
 //	add-offsets id=I txn=T pid=P epoch=E group=G [v=V]
 //	end id=I txn=T pid=P epoch=E (commit|abort) [v=V]
 //	describe id=I txns=T,...
@@ -73,6 +74,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "expiration", &h.cfg.IDExpirationMs)
 		td.MaybeScanArgs(t, "coordinator-epoch", &h.cfg.CoordinatorEpoch)
 		td.MaybeScanArgs(t, "offsets-partitions", &h.cfg.OffsetsPartitions)
+		td.MaybeScanArgs(t, "complete-delay", &h.cfg.CompleteDelayMs)
 		h.manualAppend, h.manualAlloc = td.HasArg("manual-appends"), td.HasArg("manual-allocs")
 		h.markerVersions = td.HasArg("marker-versions")
 		h.nextPID, h.log, h.pending, h.markers = 1000, nil, map[AppendID]Append{}, nil
@@ -118,6 +120,12 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		req.Transactions = append(req.Transactions, tx)
 		h.c.Handle(id, req, h.now)
+	case "local-add":
+		var pid int64
+		var epoch int16
+		td.ScanArgs(t, "pid", &pid)
+		td.ScanArgs(t, "epoch", &epoch)
+		h.c.HandleAdd(id, h.str(td, "txn", ""), pid, epoch, h.partitions(t, td), h.now)
 	case "add-offsets":
 		req := kmsg.NewPtrAddOffsetsToTxnRequest()
 		req.Version, req.TransactionalID, req.Group = h.version(t, td, 4), h.str(td, "txn", ""), h.str(td, "group", "")
@@ -253,6 +261,10 @@ func (h *harness) drain(t *testing.T) {
 			fmt.Fprintf(&h.out, "added pid=%d epoch=%d %s\n", a.ProducerID, a.ProducerEpoch, strings.Join(tps, ","))
 		}
 		for _, r := range rd.Replies {
+			if r.Response == nil {
+				fmt.Fprintf(&h.out, "reply %d: local-add %s\n", r.ID, errName(r.Code))
+				continue
+			}
 			fmt.Fprintf(&h.out, "reply %d: %s\n", r.ID, describeResponse(r.Response))
 		}
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +21,8 @@ import (
 )
 
 // clusterFile records, in a cluster's directory, what cluster up started:
-// the node count and the base port, in properties form.
+// the node count, the base port and the settings given to every node
+// (one "set" line each), in properties form.
 const clusterFile = "cluster.properties"
 
 // Port offsets from the base port, per node i (0-based): the client
@@ -47,6 +50,9 @@ type localCluster struct {
 	dir      string
 	nodes    int
 	basePort int
+	// settings are the key=value settings every node is started with
+	// (cluster up --set).
+	settings []string
 }
 
 func (c localCluster) nodeDir(i int) string { return filepath.Join(c.dir, fmt.Sprintf("node-%d", i)) }
@@ -69,8 +75,8 @@ func (c localCluster) bootstrap() []string {
 }
 
 // serveArgs are node i's gregor serve arguments: combined roles, every
-// node a voter, gossip seeded by every node.
-func (c localCluster) serveArgs(i int, extra []string) []string {
+// node a voter, gossip seeded by every node, then c's settings.
+func (c localCluster) serveArgs(i int) []string {
 	var voters, seeds []string
 	for j := 1; j <= c.nodes; j++ {
 		voters = append(voters, fmt.Sprintf("%d@%s", j, c.address(j, controllerPortOffset)))
@@ -86,7 +92,7 @@ func (c localCluster) serveArgs(i int, extra []string) []string {
 		"--set", "log.dirs=" + filepath.Join(c.nodeDir(i), "data"),
 		"--set", "metrics.listener=" + c.address(i, metricsPortOffset),
 	}
-	for _, e := range extra {
+	for _, e := range c.settings {
 		args = append(args, "--set", e)
 	}
 	return args
@@ -105,6 +111,8 @@ func readLocalCluster(dir string) (localCluster, error) {
 			c.nodes, err = strconv.Atoi(strings.TrimSpace(p.Value))
 		case "base.port":
 			c.basePort, err = strconv.Atoi(strings.TrimSpace(p.Value))
+		case "set":
+			c.settings = append(c.settings, p.Value)
 		}
 		if err != nil {
 			return c, fmt.Errorf("%s: %s: %w", clusterFile, p.Key, err)
@@ -145,10 +153,14 @@ Ports from --base-port P: node I listens for clients on P+I-1, for the quorum
 P+300+I-1. It waits until the nodes formed a cluster, prints the bootstrap
 list, and leaves them running: stop them with gregor cluster down --dir DIR.
 Each node logs to DIR/node-I/gregor.log. Starting again over the same DIR
-restarts the same cluster.`,
+restarts the same cluster, with the node count, base port and settings it
+was started with unless given again: while some of its nodes run, only the
+others start (a node killed is restarted this way), and their layout
+cannot change.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return clusterUp(cmd, c, timeout, extra)
+			c.settings = extra
+			return clusterUp(cmd, c, timeout)
 		},
 	}
 	cmd.Flags().IntVarP(&c.nodes, "nodes", "n", 3, "number of nodes")
@@ -160,19 +172,23 @@ restarts the same cluster.`,
 	return cmd
 }
 
-func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration, extra []string) error {
+func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error {
+	var running map[int]bool
+	if prev, err := readLocalCluster(c.dir); err == nil {
+		if c, running, err = c.over(cmd, prev); err != nil {
+			return err
+		}
+	}
 	if c.nodes < 1 || c.nodes > maxLocalNodes {
 		return fmt.Errorf("--nodes %d: want 1 to %d", c.nodes, maxLocalNodes)
 	}
 	if c.basePort < 1 || c.basePort+metricsPortOffset+c.nodes > 65535 {
 		return fmt.Errorf("--base-port %d: the ports of %d nodes must stay below 65536", c.basePort, c.nodes)
 	}
-	if prev, err := readLocalCluster(c.dir); err == nil {
-		for i := 1; i <= prev.nodes; i++ {
-			if pid := prev.runningPID(i); pid != 0 {
-				return fmt.Errorf("node %d of the cluster in %s still runs (pid %d): gregor cluster down --dir %s first", i, c.dir, pid, c.dir)
-			}
-		}
+	bootstrap := strings.Join(c.bootstrap(), ",")
+	if len(running) == c.nodes {
+		fmt.Fprintf(cmd.OutOrStdout(), "all %d nodes of the cluster in %s already run\nbootstrap: %s\nexport %s=%s\n", c.nodes, c.dir, bootstrap, brokersEnv, bootstrap)
+		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -181,30 +197,98 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration, extra 
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
-	record := fmt.Sprintf("# written by gregor cluster up\nnodes=%d\nbase.port=%d\n", c.nodes, c.basePort)
-	if err := os.WriteFile(filepath.Join(c.dir, clusterFile), []byte(record), 0o644); err != nil {
+	if err := c.record(); err != nil {
 		return err
 	}
+	var started []int
+	stopStarted := func() { c.stop(cmd.ErrOrStderr(), started, 10*time.Second) }
 	for i := 1; i <= c.nodes; i++ {
-		if err := c.startNode(self, i, extra); err != nil {
-			c.stopAll(cmd.ErrOrStderr(), 10*time.Second)
+		if running[i] {
+			continue
+		}
+		if err := c.startNode(self, i); err != nil {
+			stopStarted()
 			return err
 		}
+		started = append(started, i)
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
 	if err := c.waitFormed(ctx); err != nil {
-		c.stopAll(cmd.ErrOrStderr(), 10*time.Second)
+		stopStarted()
 		return err
 	}
-	bootstrap := strings.Join(c.bootstrap(), ",")
-	fmt.Fprintf(cmd.OutOrStdout(), "cluster of %d nodes up in %s\nbootstrap: %s\nexport %s=%s\n", c.nodes, c.dir, bootstrap, brokersEnv, bootstrap)
+	if len(running) == 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "cluster of %d nodes up in %s\n", c.nodes, c.dir)
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "started %s of the cluster in %s (the others ran)\n", nodeList(started), c.dir)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "bootstrap: %s\nexport %s=%s\n", bootstrap, brokersEnv, bootstrap)
 	return nil
+}
+
+// over is c, asked for over prev, the cluster an earlier cluster up
+// recorded in the same directory, with the nodes of prev that still run:
+// the node count, base port and settings not given again (by flag) are
+// prev's, and while a node runs none may differ from prev's.
+func (c localCluster) over(cmd *cobra.Command, prev localCluster) (localCluster, map[int]bool, error) {
+	flags := cmd.Flags()
+	if !flags.Changed("nodes") {
+		c.nodes = prev.nodes
+	}
+	if !flags.Changed("base-port") {
+		c.basePort = prev.basePort
+	}
+	if !flags.Changed("set") {
+		c.settings = prev.settings
+	}
+	running := map[int]bool{}
+	for i := 1; i <= prev.nodes; i++ {
+		if prev.runningPID(i) != 0 {
+			running[i] = true
+		}
+	}
+	if len(running) > 0 && (c.nodes != prev.nodes || c.basePort != prev.basePort || !slices.Equal(c.settings, prev.settings)) {
+		return c, nil, fmt.Errorf("%s of the cluster in %s still run%s with --nodes %d --base-port %d%s: give no other, or gregor cluster down --dir %s first",
+			nodeList(slices.Sorted(maps.Keys(running))), c.dir, map[bool]string{true: "s"}[len(running) == 1], prev.nodes, prev.basePort, setFlags(prev.settings), c.dir)
+	}
+	return c, running, nil
+}
+
+// record writes c's layout and settings to the directory's clusterFile.
+func (c localCluster) record() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by gregor cluster up\nnodes=%d\nbase.port=%d\n", c.nodes, c.basePort)
+	for _, s := range c.settings {
+		b.WriteString(formatProperty("set", s) + "\n")
+	}
+	return os.WriteFile(filepath.Join(c.dir, clusterFile), []byte(b.String()), 0o644)
+}
+
+// nodeList names nodes for a message: "node 2", "nodes 1, 3".
+func nodeList(nodes []int) string {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = strconv.Itoa(n)
+	}
+	if len(nodes) == 1 {
+		return "node " + names[0]
+	}
+	return "nodes " + strings.Join(names, ", ")
+}
+
+// setFlags is settings as the --set flags that give them.
+func setFlags(settings []string) string {
+	var b strings.Builder
+	for _, s := range settings {
+		b.WriteString(" --set " + s)
+	}
+	return b.String()
 }
 
 // startNode starts node i in a session of its own, so it outlives this
 // command, logging to its file.
-func (c localCluster) startNode(self string, i int, extra []string) error {
+func (c localCluster) startNode(self string, i int) error {
 	if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
 		return err
 	}
@@ -213,7 +297,7 @@ func (c localCluster) startNode(self string, i int, extra []string) error {
 		return err
 	}
 	defer logFile.Close()
-	proc := exec.Command(self, c.serveArgs(i, extra)...)
+	proc := exec.Command(self, c.serveArgs(i)...)
 	proc.Stdout, proc.Stderr = logFile, logFile
 	proc.SysProcAttr = detachedProcess()
 	if err := proc.Start(); err != nil {
@@ -303,15 +387,25 @@ func newClusterDownCommand() *cobra.Command {
 // stopAll stops every running node: SIGTERM to all at once, SIGKILL to
 // those still running after timeout.
 func (c localCluster) stopAll(out io.Writer, timeout time.Duration) {
+	all := make([]int, c.nodes)
+	for i := range all {
+		all[i] = i + 1
+	}
+	c.stop(out, all, timeout)
+}
+
+// stop stops those of nodes that run: SIGTERM to all at once, SIGKILL to
+// those still running after timeout.
+func (c localCluster) stop(out io.Writer, nodes []int, timeout time.Duration) {
 	pids := map[int]int{}
-	for i := 1; i <= c.nodes; i++ {
+	for _, i := range nodes {
 		if pid := c.runningPID(i); pid != 0 {
 			pids[i] = pid
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
 	deadline := time.Now().Add(timeout)
-	for i := 1; i <= c.nodes; i++ {
+	for _, i := range nodes {
 		pid, ok := pids[i]
 		if !ok {
 			continue

@@ -48,13 +48,15 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 	if err := clusterNodeConfig(c, &cfg); err != nil {
 		return actors.Config{}, err
 	}
+	cfg.DefaultBrokerConfigs = map[string]string{}
 	for _, s := range c.Settings {
-		if s.Source == "default" {
-			continue
-		}
 		key := s.Key
 		if key == "log.segment.ms" {
 			key = "log.roll.ms" // Kafka's name for the broker-wide segment.ms
+		}
+		if s.Source == "default" {
+			cfg.DefaultBrokerConfigs[key] = s.Value
+			continue
 		}
 		cfg.StaticBrokerConfigs[key] = s.Value
 	}

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startServe runs gregor serve with args (plus a JSON logger) until the test
@@ -88,6 +93,38 @@ func TestServeAppliesConfiguration(t *testing.T) {
 	}
 	if !strings.Contains(describe.stdout, "0          3       ") {
 		t.Errorf("partition 0 should be led by node.id 3:\n%s", describe.stdout)
+	}
+
+	// DescribeConfigs of the broker shows every key: those given with
+	// their source, the others at their defaults.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	brokers, err := kadm.NewClient(cl).DescribeBrokerConfigs(ctx, 3)
+	if err != nil || len(brokers) != 1 || brokers[0].Err != nil {
+		t.Fatalf("DescribeBrokerConfigs: %v %+v", err, brokers)
+	}
+	got := map[string]kadm.Config{}
+	for _, c := range brokers[0].Configs {
+		got[c.Key] = c
+	}
+	for key, want := range map[string]struct {
+		value  string
+		source kmsg.ConfigSource
+	}{
+		"num.partitions":             {"3", kmsg.ConfigSourceStaticBrokerConfig},
+		"message.max.bytes":          {"1024", kmsg.ConfigSourceStaticBrokerConfig},
+		"default.replication.factor": {"1", kmsg.ConfigSourceDefaultConfig},
+		"auto.create.topics.enable":  {"true", kmsg.ConfigSourceDefaultConfig},
+		"replica.lag.time.max.ms":    {"30000", kmsg.ConfigSourceDefaultConfig},
+	} {
+		if c, ok := got[key]; !ok || c.MaybeValue() != want.value || c.Source != want.source {
+			t.Errorf("broker config %s: %+v (found %v), want %q from %v", key, c, ok, want.value, want.source)
+		}
 	}
 
 	mustRun(t, "small\n", append([]string{"produce", "defaults", "-q"}, b...)...)

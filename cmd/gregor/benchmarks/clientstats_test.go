@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,4 +125,54 @@ func (s *produceStats) report(b *testing.B) {
 	}
 	b.ReportMetric(float64(s.records)/float64(s.batches), "rec/batch")
 	b.ReportMetric(float64(s.batches)/float64(s.requests), "batch/req")
+}
+
+// requestStats is a client's view of its requests of some kinds: how many
+// it sent and the mean time from a request's write to the end of its
+// answer. Per transaction, the count tells a retried request (EndTxn told
+// CONCURRENT_TRANSACTIONS, a produce refused) from one sent once, and the
+// times tell where a transaction's wall time goes.
+type requestStats struct {
+	keys []kmsg.Key
+	// counting is set inside the measured windows (the clients' warm-up
+	// is left out).
+	counting atomic.Bool
+	mu       sync.Mutex
+	n        map[int16]int64
+	e2e      map[int16]time.Duration
+}
+
+var _ kgo.HookBrokerE2E = (*requestStats)(nil)
+
+func newRequestStats(keys ...kmsg.Key) *requestStats {
+	return &requestStats{keys: keys, n: map[int16]int64{}, e2e: map[int16]time.Duration{}}
+}
+
+func (s *requestStats) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e kgo.BrokerE2E) {
+	if e.Err() != nil || !s.counting.Load() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[key]++
+	s.e2e[key] += e.DurationE2E()
+}
+
+// report adds, per kind, <Name>/<per> (requests per unit, e.g. per
+// transaction) and <Name>-us (mean microseconds per request).
+func (s *requestStats) report(b *testing.B, units float64, per string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if units <= 0 {
+		return
+	}
+	for _, k := range s.keys {
+		n := s.n[int16(k)]
+		if n == 0 {
+			continue
+		}
+		name := k.Name()
+		b.ReportMetric(float64(n)/units, name+"/"+per)
+		b.ReportMetric(float64(s.e2e[int16(k)].Microseconds())/float64(n), name+"-us")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnRecords is how many records one transaction of BenchmarkTransactions
@@ -21,7 +22,9 @@ const txnRecords = 100
 // transactions are held to (60% or more of it). mode=ratio does both, one
 // after the other in every iteration, and reports txn/idempotent (the
 // transactions' throughput over the idempotent one's), which a machine
-// whose load drifts between the other modes' runs leaves less skewed.
+// whose load drifts between the other modes' runs leaves less skewed; its
+// cells are named by how many producers run at once (producers=1, 4, 16),
+// so one pattern of five levels picks them all.
 //
 // A transaction of 100 records is bound by latency, not by the broker's
 // CPU: the client waits for its produce, then for its EndTxn, before it
@@ -29,24 +32,25 @@ const txnRecords = 100
 // gregor cluster finalizes) franz-go sends no AddPartitionsToTxn: the broker
 // adds each Produce's partitions to the transaction in one ask of the
 // coordinator (one append of __transaction_state), before their appends.
-// A transaction then costs on the broker about 2–3 appends of
-// __transaction_state (its partitions added, PrepareCommit, CompleteCommit
-// when no add of the next transaction joins it), one data append and one
-// marker per partition; the markers of transactions that end together (the
+// A transaction then costs on the broker about 2 appends of
+// __transaction_state (its partitions added, PrepareCommit; its
+// CompleteCommit waits up to 20 ms to go in one append with the next
+// transaction's add), one data append and one marker per partition; the markers of transactions that end together (the
 // cells with several producers) share their partition's append.
 func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
-	for _, mode := range []string{"txn100", "idempotent", "ratio"} {
+	for _, mode := range []string{"txn100", "idempotent"} {
 		name := fmt.Sprintf("rec=%s/parts=6/mode=%s", set.name, mode)
 		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, mode, 1) })
 		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, mode, 1) })
 		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, mode, 1) })
 	}
-	// Several producers at once, each its own client and transactional id,
-	// the same records in all: the transactions of one no longer wait on
-	// another's round trips, so the cell measures what the broker can do
-	// rather than one client's chain of them. Beside as many idempotent
-	// producers at once, which split the records the same way.
+	// One producer, or several at once, each its own client and
+	// transactional id, the same records in all: with several, the
+	// transactions of one no longer wait on another's round trips, so the
+	// cell measures what the broker can do rather than one client's chain
+	// of them. Beside as many idempotent producers at once, which split the
+	// records the same way.
 	for _, producers := range txnProducerCounts {
 		name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=ratio", set.name, producers)
 		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "ratio", producers) })
@@ -55,9 +59,9 @@ func BenchmarkTransactions(b *testing.B) {
 	}
 }
 
-// txnProducerCounts are the cells of BenchmarkTransactions with several
-// producers at once.
-var txnProducerCounts = []int{4, 16}
+// txnProducerCounts are the ratio cells of BenchmarkTransactions: one
+// producer, and several at once.
+var txnProducerCounts = []int{1, 4, 16}
 
 func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int) {
 	if mode == "ratio" {
@@ -70,7 +74,7 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int
 	var total window
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "txn", 6)
-		total.add(produceTransactions(b, t, topic, set, mode, producers))
+		total.add(produceTransactions(b, t, topic, set, mode, producers, nil, nil))
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
@@ -86,13 +90,17 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 	b.ResetTimer()
 	b.SetBytes(2 * set.payload())
 	var idempotent, txn window
+	var idemClient, txnClient time.Duration
+	requests := newRequestStats(kmsg.Produce, kmsg.EndTxn, kmsg.AddPartitionsToTxn)
 	for i := 0; i < b.N; i++ {
 		for _, m := range []struct {
-			mode string
-			w    *window
-		}{{"idempotent", &idempotent}, {"txn100", &txn}} {
+			mode     string
+			w        *window
+			client   *time.Duration
+			requests *requestStats
+		}{{"idempotent", &idempotent, &idemClient, nil}, {"txn100", &txn, &txnClient, requests}} {
 			topic := t.createTopic(b, "txn", 6)
-			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers))
+			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.requests))
 			t.deleteTopic(b, topic)
 		}
 	}
@@ -104,20 +112,32 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
 	}
+	// The client's CPU per record (this process: the producers and the
+	// harness; for the in-process reference, its broker too). With the
+	// broker's, what a record costs the machine, whose two cores bound
+	// each mode's throughput (txnCellBound).
+	b.ReportMetric(float64(txnClient.Nanoseconds())/records, "txn-client-ns/rec")
+	b.ReportMetric(float64(idemClient.Nanoseconds())/records, "idem-client-ns/rec")
+	// The transactional clients' requests: per transaction and their mean
+	// times, where a transaction's wall time goes.
+	requests.report(b, records/txnRecords, "txn")
 }
 
 // produceTransactions writes set to topic with producers fresh clients
 // at once, each a share of its records: in transactions of txnRecords
 // records (mode txn100), each client with a transactional id of its own,
-// or idempotently.
-func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int) window {
+// or idempotently. It adds to client, unless nil, this process's CPU time
+// in the window (the clients' start and warm-up left out), and to
+// requests, unless nil, the clients' requests in the window.
+func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int, client *time.Duration,
+	requests *requestStats) window {
 	b.Helper()
 	txn := mode == "txn100"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	clients := make([]*kgo.Client, producers)
 	for i := range clients {
-		clients[i] = newTxnBenchClient(b, ctx, t, topic, txn, fmt.Sprint("bench-", time.Now().UnixNano(), "-", i))
+		clients[i] = newTxnBenchClient(b, ctx, t, topic, txn, fmt.Sprint("bench-", time.Now().UnixNano(), "-", i), requests)
 		defer clients[i].Close()
 	}
 	value := make([]byte, set.size)
@@ -166,6 +186,14 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 		}
 	}
 	w := measure(b, t, true, func() {
+		if client != nil {
+			before := processCPU()
+			defer func() { *client += processCPU() - before }()
+		}
+		if requests != nil {
+			requests.counting.Store(true)
+			defer requests.counting.Store(false)
+		}
 		var wg sync.WaitGroup
 		for i, cl := range clients {
 			wg.Add(1)
@@ -186,8 +214,8 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 // txn: its coordinator found (and on the first run, __transaction_state
 // made and loaded) and its producer id got, by one aborted transaction of
 // one record, all before the window; an idempotent one produces one record
-// before the window.
-func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string) *kgo.Client {
+// before the window. requests, unless nil, counts its requests.
+func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic string, txn bool, txnID string, requests *requestStats) *kgo.Client {
 	b.Helper()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(t.addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
@@ -196,6 +224,9 @@ func newTxnBenchClient(b *testing.B, ctx context.Context, t *target, topic strin
 	}
 	if txn {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(time.Minute))
+	}
+	if requests != nil {
+		opts = append(opts, kgo.WithHooks(requests))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
