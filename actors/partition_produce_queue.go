@@ -47,6 +47,9 @@ type produceBatch struct {
 	msgs []any
 	// bytes counts the records of msgs.
 	bytes int
+	// first holds the first messages, so that a batch of a few (the
+	// common case) is one allocation.
+	first [4]any
 }
 
 // send queues msg for the partition actor pid: in the batch already in
@@ -67,6 +70,7 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 			q.open = map[*actor.PID]*produceBatch{}
 		}
 		b = &produceBatch{q: q, pid: pid}
+		b.msgs = b.first[:0]
 		q.open[pid] = b
 	}
 	b.msgs = append(b.msgs, msg)
