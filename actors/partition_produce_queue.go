@@ -27,9 +27,10 @@ import (
 // produce's records, as it could on another connection.
 type produceQueues struct {
 	mu sync.Mutex
-	// open holds, per partition actor, the batch sent to its mailbox and
-	// not yet taken by it.
-	open map[*actor.PID]*produceBatch
+	// open holds, per partition actor (by process id: two *actor.PID
+	// values may name one actor), the batch sent to its mailbox and not
+	// yet taken by it.
+	open map[string]*produceBatch
 }
 
 // Bounds of one batch: past either a new batch starts (and waits behind
@@ -60,18 +61,18 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 		size = len(p.records)
 	}
 	q.mu.Lock()
-	b := q.open[pid]
+	b := q.open[pid.Id]
 	if b != nil && (len(b.msgs) >= maxBatchMessages || b.bytes+size > maxBatchBytes) {
 		b = nil // full: it goes as it is, taken in its turn
 	}
 	first := b == nil
 	if first {
 		if q.open == nil {
-			q.open = map[*actor.PID]*produceBatch{}
+			q.open = map[string]*produceBatch{}
 		}
 		b = &produceBatch{q: q, pid: pid}
 		b.msgs = b.first[:0]
-		q.open[pid] = b
+		q.open[pid.Id] = b
 	}
 	b.msgs = append(b.msgs, msg)
 	b.bytes += size
@@ -86,8 +87,8 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 func (b *produceBatch) take() []any {
 	b.q.mu.Lock()
 	defer b.q.mu.Unlock()
-	if b.q.open[b.pid] == b {
-		delete(b.q.open, b.pid)
+	if b.q.open[b.pid.Id] == b {
+		delete(b.q.open, b.pid.Id)
 	}
 	msgs := b.msgs
 	b.msgs = nil

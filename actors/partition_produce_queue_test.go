@@ -80,7 +80,7 @@ func TestProducesWaitingTogetherFailAlone(t *testing.T) {
 		q := &n.produceQueues
 		q.mu.Lock()
 		var queued int
-		if b := q.open[partition]; b != nil {
+		if b := q.open[partition.Id]; b != nil {
 			queued = len(b.msgs)
 		}
 		q.mu.Unlock()
