@@ -55,16 +55,18 @@ func (a *partitionActor) appendAll(aps []cluster.AppendBatches) {
 		msg.release = nil // the log took it
 	}
 	flushed := a.log.FlushedOffset()
+	ids, outs := make([]cluster.RequestID, len(aps)), make([]cluster.AppendOutcome, len(aps))
 	first := 0
 	for i, ap := range aps {
 		end := res.LogEndOffset
 		if next := first + len(ap.Batches); i+1 < len(aps) {
 			end = res.BaseOffsets[next]
 		}
-		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[first], LogEndOffset: end,
-			FlushedOffset: min(flushed, end)}, nil)
+		ids[i] = ap.ID
+		outs[i] = cluster.AppendOutcome{BaseOffset: res.BaseOffsets[first], LogEndOffset: end, FlushedOffset: min(flushed, end)}
 		first += len(ap.Batches)
 	}
+	a.core.AppendsCompleted(ids, outs)
 	a.endOffsetGauge.Set(float64(res.LogEndOffset))
 }
 

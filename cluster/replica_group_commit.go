@@ -59,3 +59,21 @@ func sequenceAfter(a, b int32) bool {
 	}
 	return b-a > 1<<30
 }
+
+// AppendsCompleted reports the outcomes of appends written together, in
+// the order handed out, each as AppendCompleted would; the parked fetches
+// wake once, after the last. Woken after the first, a follower's fetch
+// would read only that one's batch (its bound is the log end offset the
+// core knows) and come back at once for the rest: a round trip per
+// append of the group instead of one.
+func (r *Replica) AppendsCompleted(ids []RequestID, outs []AppendOutcome) {
+	if len(ids) != len(outs) {
+		panic(fmt.Sprintf("replica: %d append completions for %d outcomes", len(ids), len(outs)))
+	}
+	r.wakeDeferred = true
+	for i, id := range ids {
+		r.AppendCompleted(id, outs[i], nil)
+	}
+	r.wakeDeferred = false
+	r.wakeReadable()
+}

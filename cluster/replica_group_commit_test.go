@@ -68,3 +68,31 @@ func TestReplicaWithdrawsTheFollowersOfAFailedAppend(t *testing.T) {
 		t.Fatalf("retries: %d appends, replies %+v; want both appended", len(rd.Appends), rd.ProduceReplies)
 	}
 }
+
+// Appends written together complete together: a follower's fetch parked
+// at the leader wakes once, after the last, and reads up to the group's
+// end; woken after the first, it would read only that batch and come back
+// at once for each of the others.
+func TestReplicaGroupCompletionWakesAFollowerOnce(t *testing.T) {
+	const now = 1_000_000_000
+	r := newTestReplica(testReplicaConfig(), ReplicaState{
+		Partition:    PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
+		LeaderEpochs: []logstore.EpochEntry{{Epoch: 0, StartOffset: 0}},
+	})
+	at := Instant{WallMs: now, MonoMs: 1}
+	r.Watch(1, Watch{Partition: FetchPartition{FetchOffset: 0, CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20,
+		Follower: &FollowerFetch{ReplicaID: 2, FetchedAtMs: 1, BrokerEpoch: -1}}, DeadlineMs: 500, ReadOnWake: true})
+	if rd := r.Ready(); len(rd.Reads) != 0 || len(rd.FetchReplies) != 0 {
+		t.Fatalf("the follower's watch on an empty log was answered: %+v", rd)
+	}
+	r.Produce(2, ProduceRequest{Records: testBatch(t, 2, now, now, 0), Acks: 1}, at)
+	r.Produce(3, ProduceRequest{Records: testBatch(t, 3, now, now, 0), Acks: 1}, at)
+	if rd := r.Ready(); len(rd.Appends) != 2 {
+		t.Fatalf("%d appends, want 2", len(rd.Appends))
+	}
+	r.AppendsCompleted([]RequestID{2, 3}, []AppendOutcome{{BaseOffset: 0, LogEndOffset: 2}, {BaseOffset: 2, LogEndOffset: 5}})
+	rd := r.Ready()
+	if len(rd.Reads) != 1 || rd.Reads[0].MaxOffset != 5 {
+		t.Fatalf("the follower's watch woke to reads %+v, want one read up to offset 5", rd.Reads)
+	}
+}

@@ -263,8 +263,9 @@ func (r *Replica) advanceHighWatermark() {
 		}
 	}
 	// Only followers read past the high watermark: without their watches,
-	// nothing new is readable unless it moved.
-	if advanced || r.followerWatches > 0 {
+	// nothing new is readable unless it moved. Completions reported
+	// together wake once, after the last (AppendsCompleted).
+	if (advanced || r.followerWatches > 0) && !r.wakeDeferred {
 		r.wakeReadable()
 	}
 }
