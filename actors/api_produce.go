@@ -118,7 +118,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 		resp.Topics = append(resp.Topics, rtopic)
 	}
 	timeout := time.Duration(max(body.TimeoutMillis, 0))*time.Millisecond + produceTimeoutSlack
-	fo.run(r.node.system.Root, timeout, func() {
+	r.node.runProduces(fo, timeout, func() {
 		if body.Acks == 0 {
 			// The client wants no answer; the appends still happen.
 			respond(nil)

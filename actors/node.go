@@ -81,6 +81,9 @@ type Node struct {
 	dispatcher *workerDispatcher
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock
+	// produceQueues gather the produces for each partition actor, written
+	// together (partition_produce_queue.go).
+	produceQueues produceQueues
 	// fetcherDir lists the running replica fetchers
 	// (replica_fetcher_directory.go).
 	fetcherDir fetcherDirectory

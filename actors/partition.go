@@ -90,9 +90,10 @@ type partitionActor struct {
 	// highWatermark is where the partition publishes its high watermark
 	// for the node's checkpoint.
 	highWatermark *atomic.Int64
-	// producing is the produce being handled, whose append may hand its
-	// request's frame to the log (partition_storage.go).
-	producing producing
+	// producing holds the produces being handled, by request id, whose
+	// appends may hand their requests' frames to the log
+	// (partition_storage.go).
+	producing map[cluster.RequestID]*producePartition
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter
@@ -110,21 +111,15 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.start(ctx)
 	case *producePartition:
-		a.bytesIn.Add(float64(len(msg.records)))
-		if msg.added != nil {
-			a.core.TxnPartitionAdded(msg.added.producerID, msg.added.producerEpoch)
-		}
-		req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
-			TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
-		id := a.await(msg, msg.reply != nil)
-		a.producing = producing{id: id, msg: msg}
-		a.core.Produce(id, req, a.node.cfg.Clock.Now())
+		a.startProduce(msg, a.node.cfg.Clock.Now())
 		// The append (or the refusal) happens in this carryOut; after it
 		// nothing reads the records, so the request's frame goes back,
 		// unless the log holds it for the followers (partition_storage.go).
 		a.carryOut()
-		a.producing = producing{}
-		msg.releaseRecords()
+		a.releaseProducing()
+		return
+	case *produceBatch:
+		a.produceAll(msg.take())
 		return
 	case *txnMarkerBatch:
 		a.writeMarkerBatch(msg)

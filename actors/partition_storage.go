@@ -110,13 +110,6 @@ func sortedRequestIDs(m map[cluster.RequestID]any) []cluster.RequestID {
 // followers (logstore.HoldBudget).
 const maxHeldBytes = 64 << 20
 
-// producing is the produce a partition actor is handling: its request id
-// and message.
-type producing struct {
-	id  cluster.RequestID
-	msg *producePartition
-}
-
 // append appends one produce's batches and reports the outcome. A leader
 // with followers hands the produce request's frame to the log with the
 // batch it holds: the followers' fetches of it are then answered from that
@@ -138,21 +131,31 @@ func (a *partitionActor) append(ap cluster.AppendBatches) {
 	a.endOffsetGauge.Set(float64(res.LogEndOffset))
 }
 
-// holdableFrame takes, for the log to hold, the release of the frame of the
+// holdableFrame takes, for the log to hold, the release of the frame of a
 // produce being handled when ap appends that produce's own records (the
 // very bytes of its frame) on a leader with followers; nil otherwise.
 func (a *partitionActor) holdableFrame(ap cluster.AppendBatches) func() {
-	p := a.producing
-	if p.msg == nil || p.id != ap.ID || p.msg.release == nil || len(ap.Batches) != 1 || !a.core.IsLeader() || len(a.core.Replicas()) < 2 {
+	msg := a.holdableProduce(ap)
+	if msg == nil {
 		return nil
 	}
-	b, records := ap.Batches[0], p.msg.records
+	release := msg.release
+	msg.release = nil
+	return release
+}
+
+// holdableProduce is the produce whose frame holdableFrame would take for
+// ap, nil for none; it takes nothing.
+func (a *partitionActor) holdableProduce(ap cluster.AppendBatches) *producePartition {
+	msg := a.producing[ap.ID]
+	if msg == nil || msg.release == nil || len(ap.Batches) != 1 || !a.core.IsLeader() || len(a.core.Replicas()) < 2 {
+		return nil
+	}
+	b, records := ap.Batches[0], msg.records
 	if len(b) == 0 || len(b) != len(records) || &b[0] != &records[0] {
 		return nil
 	}
-	release := p.msg.release
-	p.msg.release = nil
-	return release
+	return msg
 }
 
 // awaitDurable hands a durability wait to the group committer.

@@ -52,7 +52,8 @@ func (x *txnNode) partitionsAdded(added []txn.PartitionsAdded) {
 	for _, a := range added {
 		for _, tp := range a.Partitions {
 			if pid := rts.partition(tp.Topic, tp.Partition); pid != nil {
-				root.Send(pid, &txnPartitionAdded{producerID: a.ProducerID, producerEpoch: a.ProducerEpoch})
+				// Through the produce queue, which the produce takes too.
+				x.n.produceQueues.send(root, pid, &txnPartitionAdded{producerID: a.ProducerID, producerEpoch: a.ProducerEpoch})
 			}
 		}
 	}

@@ -196,6 +196,9 @@ type Replica struct {
 	// followerWatches counts those of followers.
 	watches         []watch
 	followerWatches int
+	// wakeDeferred holds the watches back while AppendsCompleted reports
+	// several completions (replica_group_commit.go).
+	wakeDeferred bool
 	// reading, lookingUp and advancing are fetches, ListOffsets lookups
 	// and DeleteRecords handed to the shell.
 	reading   map[RequestID]FetchReply

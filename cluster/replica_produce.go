@@ -21,6 +21,9 @@ type pendingProduce struct {
 	orphaned bool
 	// producer is the batch's producer, for an idempotent batch.
 	producer *logstore.ProducerBatchInfo
+	// precluded says an earlier batch of the producer failed while this
+	// one was being appended (replica_group_commit.go).
+	precluded bool
 }
 
 // ProduceRequest is one partition of a Produce request.
@@ -201,6 +204,9 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		r.producerAppendDone(*p.producer, out.BaseOffset, err == nil)
 	}
 	if err != nil {
+		if p.producer != nil {
+			r.precludeFollowers(*p.producer)
+		}
 		code, _ := r.storageErrorCode(err)
 		if !p.orphaned {
 			r.reply(p, code, err.Error())
@@ -257,8 +263,9 @@ func (r *Replica) advanceHighWatermark() {
 		}
 	}
 	// Only followers read past the high watermark: without their watches,
-	// nothing new is readable unless it moved.
-	if advanced || r.followerWatches > 0 {
+	// nothing new is readable unless it moved. Completions reported
+	// together wake once, after the last (AppendsCompleted).
+	if (advanced || r.followerWatches > 0) && !r.wakeDeferred {
 		r.wakeReadable()
 	}
 }

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"fmt"
 	"sort"
 	"sync/atomic"
 )
@@ -120,6 +121,64 @@ func (l *Log) AppendValidatedHeld(batches [][]byte, leaderEpoch int32, nowMs int
 	return res, err
 }
 
+// AppendValidatedHeldEach is AppendValidated for batches each in its own
+// buffer (a group commit of several produces): releases[i], when not nil,
+// lets go of batches[i]'s buffer, which the log may keep and serve reads of
+// batches[i] from until it calls it (exactly once; maybe before it
+// returns). A batch with a nil release is written and not held. On error
+// nothing is appended and no release is called: the caller keeps every
+// buffer (to append the batches one by one, say). On success the caller
+// must not touch the batches' memory after the call.
+func (l *Log) AppendValidatedHeldEach(batches [][]byte, releases []func(), leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	if len(releases) != len(batches) {
+		panic(fmt.Sprintf("logstore: %d releases for %d batches", len(releases), len(batches)))
+	}
+	res, err := l.appendAsLeader(batches, leaderEpoch, nowMs, l.checkParsedBatch)
+	if err != nil {
+		return res, err
+	}
+	l.holdEach(batches, releases, res)
+	return res, nil
+}
+
+// holdEach lists, of the batches just appended (they end at the active
+// segment's end), those with a release as held in their own buffers, as
+// far as the bounds leave room; it lets go at once of the others' buffers.
+func (l *Log) holdEach(batches [][]byte, releases []func(), res AppendResult) {
+	seg := l.active()
+	var total int64
+	for _, p := range batches {
+		total += int64(len(p))
+	}
+	pos := seg.sizeBytes - total
+	pieces := make([]*heldBatch, 0, len(batches))
+	for i, p := range batches {
+		n, release := int64(len(p)), releases[i]
+		at := pos
+		pos += n
+		if release == nil {
+			continue
+		}
+		if n == 0 || l.heldBytes+n > maxHeldBytesPerLog || !l.holdBudget.take(n) {
+			release()
+			continue
+		}
+		next := res.LogEndOffset
+		if i+1 < len(batches) {
+			next = res.BaseOffsets[i+1]
+		}
+		buf := &heldBuffer{release: release}
+		buf.remaining.Store(1)
+		h := &heldBatch{bytes: p, pos: at, nextOffset: next, budget: l.holdBudget, release: buf}
+		h.refs.Store(1)
+		pieces = append(pieces, h)
+		l.heldBytes += n
+	}
+	if len(pieces) > 0 {
+		l.listHeld(seg, pieces)
+	}
+}
+
 // hold lists the batches just appended (they end at the active segment's
 // end) as held in the buffer release lets go of, or reports false when the
 // bounds leave no room for them.
@@ -147,6 +206,14 @@ func (l *Log) hold(batches [][]byte, res AppendResult, release func()) bool {
 		pos += int64(len(p))
 	}
 	l.heldBytes += total
+	l.listHeld(seg, pieces)
+	return true
+}
+
+// listHeld adds pieces, held batches of seg in position order, to the held
+// list; those listed before them go when they are of another segment or
+// overlap them (a truncation rewrote their positions).
+func (l *Log) listHeld(seg *segment, pieces []*heldBatch) {
 	var stale []*heldBatch
 	l.mu.Lock()
 	if l.heldSegID != seg.id || (len(l.held) > 0 && l.held[len(l.held)-1].pos+int64(len(l.held[len(l.held)-1].bytes)) > pieces[0].pos) {
@@ -156,7 +223,6 @@ func (l *Log) hold(batches [][]byte, res AppendResult, release func()) bool {
 	l.held = append(l.held, pieces...)
 	l.mu.Unlock()
 	l.letGo(stale)
-	return true
 }
 
 // ReleaseHeldBelow lets go of the held batches that end at or below offset

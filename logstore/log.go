@@ -66,6 +66,9 @@ type Options struct {
 // The Log does no clock reads, starts no goroutines and uses no randomness:
 // time arrives as nowMs arguments.
 type Log struct {
+	// iovecs is the appender's pwritev vector (writev_linux.go).
+	iovecs iovecScratch
+
 	fs     vfs.FS
 	dir    string
 	cfg    Config // appender-only: SetConfig replaces it
@@ -454,7 +457,7 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 	if len(batches) > 1 {
 		// Many batches (a follower's append of a fetched response):
 		// one system call for all of them where the file allows it.
-		if handled, err := writeVectored(seg.logFile, batches, start); handled {
+		if handled, err := writeVectored(seg.logFile, batches, start, &l.iovecs); handled {
 			if err != nil {
 				return nil, 0, l.failedWrite(seg, start, fmt.Errorf("append %d batches (%d bytes) to %s at position %d: %w: %w",
 					len(batches), total, seg.logPath(), start, kerr.KafkaStorageError, err))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -13,6 +15,13 @@ import (
 // maxIovecs is how many buffers one pwritev(2) takes (Linux's IOV_MAX).
 const maxIovecs = 1024
 
+// iovecScratch is an appender's pwritev(2) vector, kept between appends so
+// that a write of many batches (every follower append) allocates nothing.
+// Its entries are cleared after each call: it keeps no buffer alive.
+type iovecScratch struct {
+	iovs []unix.Iovec
+}
+
 // writeVectored writes bufs back to back at off in f with pwritev(2), one
 // system call for many batches where WriteAt makes one per batch (a
 // follower's append of a fetched response holds as many batches as the
@@ -20,7 +29,8 @@ const maxIovecs = 1024
 // is not backed by an *os.File (nothing was written; the caller writes
 // each buffer with WriteAt). A short write is continued; an error reports
 // how far the write got in the message, and the caller truncates back.
-func writeVectored(f vfs.File, bufs [][]byte, off int64) (handled bool, err error) {
+// scratch is the appender's vector.
+func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch) (handled bool, err error) {
 	osf, ok := f.(vfs.OSFiler)
 	if !ok {
 		return false, nil
@@ -30,7 +40,7 @@ func writeVectored(f vfs.File, bufs [][]byte, off int64) (handled bool, err erro
 		return false, nil
 	}
 	var werr error
-	if cerr := raw.Control(func(fd uintptr) { werr = pwritevAll(int(fd), bufs, off) }); cerr != nil {
+	if cerr := raw.Control(func(fd uintptr) { werr = scratch.pwritevAll(int(fd), bufs, off) }); cerr != nil {
 		return true, cerr
 	}
 	return true, werr
@@ -38,24 +48,27 @@ func writeVectored(f vfs.File, bufs [][]byte, off int64) (handled bool, err erro
 
 // pwritevAll writes every byte of bufs at off, continuing short writes.
 // bufs is left as it is.
-func pwritevAll(fd int, bufs [][]byte, off int64) error {
-	iovs := make([][]byte, 0, min(len(bufs), maxIovecs))
+func (s *iovecScratch) pwritevAll(fd int, bufs [][]byte, off int64) error {
 	next, skip := 0, 0 // the first buffer not fully written, and how much of it is
 	for next < len(bufs) {
-		iovs = iovs[:0]
+		iovs := s.iovs[:0]
 		for i := next; i < len(bufs) && len(iovs) < maxIovecs; i++ {
 			b := bufs[i]
 			if i == next {
 				b = b[skip:]
 			}
 			if len(b) > 0 {
-				iovs = append(iovs, b)
+				iov := unix.Iovec{Base: &b[0]}
+				iov.SetLen(len(b))
+				iovs = append(iovs, iov)
 			}
 		}
+		s.iovs = iovs
 		if len(iovs) == 0 {
 			return nil
 		}
-		n, err := unix.Pwritev(fd, iovs, off)
+		n, err := pwritev(fd, iovs, off)
+		clear(iovs)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -77,4 +90,15 @@ func pwritevAll(fd int, bufs [][]byte, off int64) error {
 		}
 	}
 	return nil
+}
+
+// pwritev is pwritev(2) of iovs at off (unix.Pwritev allocates its vector
+// on every call).
+func pwritev(fd int, iovs []unix.Iovec, off int64) (int, error) {
+	lo, hi := uintptr(off), uintptr(uint64(off)>>(bits.UintSize-1)>>1)
+	n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iovs[0])), uintptr(len(iovs)), lo, hi, 0)
+	if errno != 0 {
+		return int(n), errno
+	}
+	return int(n), nil
 }

@@ -93,7 +93,8 @@ func TestPwritevAllWritesEveryByte(t *testing.T) {
 	for i := range 2*maxIovecs + 5 {
 		bufs = append(bufs, bytes.Repeat([]byte{byte(i)}, i%7))
 	}
-	if err := pwritevAll(int(f.Fd()), bufs, 3); err != nil {
+	var scratch iovecScratch
+	if err := scratch.pwritevAll(int(f.Fd()), bufs, 3); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(f.Name())
@@ -103,5 +104,36 @@ func TestPwritevAllWritesEveryByte(t *testing.T) {
 	want := append(make([]byte, 3), bytes.Join(bufs, nil)...)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("file holds %d bytes, want %d", len(got), len(want))
+	}
+}
+
+// A vectored write reuses the appender's vector: after the first, writes of
+// as many batches allocate nothing, and the vector keeps no buffer alive.
+func TestWriteVectoredReusesItsVector(t *testing.T) {
+	f, err := vfs.OS.OpenFile(filepath.Join(t.TempDir(), "v"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bufs := make([][]byte, 64)
+	for i := range bufs {
+		bufs[i] = bytes.Repeat([]byte{byte(i)}, 100)
+	}
+	var scratch iovecScratch
+	off := int64(0)
+	write := func() {
+		if handled, err := writeVectored(f, bufs, off, &scratch); !handled || err != nil {
+			t.Fatalf("vectored write: handled %v, %v", handled, err)
+		}
+		off += 6400
+	}
+	write()
+	if allocs := testing.AllocsPerRun(20, write); allocs != 0 {
+		t.Errorf("a vectored write of %d buffers allocates %v objects, want none", len(bufs), allocs)
+	}
+	for i, iov := range scratch.iovs[:cap(scratch.iovs)] {
+		if iov.Base != nil {
+			t.Fatalf("the vector's entry %d still points at a buffer", i)
+		}
 	}
 }

@@ -1,0 +1,160 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"gregor/cluster"
+)
+
+// produceQueues gathers the produces bound for each partition actor on this
+// node (group commit): those that come while the partition's batch waits
+// in its mailbox (the actor is busy) join that batch, and the partition
+// checks each on its own (sequence, transaction verification, in the
+// replica core) and writes all it accepts in one append, one write
+// (appendAll). A partition's txnPartitionAdded messages come the same way,
+// so each stays ahead of its producer's produce.
+//
+// A produce joining a batch already in the mailbox goes ahead of what was
+// sent to the partition after that batch and not taken yet (a fetch, a
+// ListOffsets, a metadata change). Nothing a produce must follow can be
+// among it: what caused the produce (its producer's earlier produces and
+// adds, the previous transaction's markers, which its producer waits for)
+// was taken before it was sent, or is in the same queue ahead of it. A
+// request sent on the same connection before the produce may see the
+// produce's records, as it could on another connection.
+type produceQueues struct {
+	mu sync.Mutex
+	// open holds, per partition actor (by process id: two *actor.PID
+	// values may name one actor), the batch sent to its mailbox and not
+	// yet taken by it.
+	open map[string]*produceBatch
+}
+
+// Bounds of one batch: past either a new batch starts (and waits behind
+// it). maxBatchMessages stays under the vector a single pwritev takes.
+const (
+	maxBatchMessages = 512
+	maxBatchBytes    = 16 << 20
+)
+
+// produceBatch asks a partition actor to handle, in order, the messages
+// (*producePartition, *txnPartitionAdded) gathered until it takes them.
+type produceBatch struct {
+	q    *produceQueues
+	pid  *actor.PID
+	msgs []any
+	// bytes counts the records of msgs.
+	bytes int
+	// first holds the first messages, so that a batch of a few (the
+	// common case) is one allocation.
+	first [4]any
+}
+
+// send queues msg for the partition actor pid: in the batch already in
+// pid's mailbox, or in a new one sent there.
+func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
+	size := 0
+	if p, ok := msg.(*producePartition); ok {
+		size = len(p.records)
+	}
+	q.mu.Lock()
+	b := q.open[pid.Id]
+	if b != nil && (len(b.msgs) >= maxBatchMessages || b.bytes+size > maxBatchBytes) {
+		b = nil // full: it goes as it is, taken in its turn
+	}
+	first := b == nil
+	if first {
+		if q.open == nil {
+			q.open = map[string]*produceBatch{}
+		}
+		b = &produceBatch{q: q, pid: pid}
+		b.msgs = b.first[:0]
+		q.open[pid.Id] = b
+	}
+	b.msgs = append(b.msgs, msg)
+	b.bytes += size
+	q.mu.Unlock()
+	if first {
+		root.Send(pid, b)
+	}
+}
+
+// take closes the batch (messages sent later go in a new one) and returns
+// its messages.
+func (b *produceBatch) take() []any {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	if b.q.open[b.pid.Id] == b {
+		delete(b.q.open, b.pid.Id)
+	}
+	msgs := b.msgs
+	b.msgs = nil
+	return msgs
+}
+
+// answerUndelivered answers every message of a batch that reached no
+// partition actor (it stopped).
+func (b *produceBatch) answerUndelivered() {
+	for _, m := range b.take() {
+		answerUndelivered(m)
+	}
+}
+
+// runProduces runs a fan-out of produces through the node's produce
+// queues, as fanOut.run sends its messages: done runs once every asked
+// partition answered, or at timeout.
+func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, done func()) {
+	f.m.done = done
+	f.m.start(timeout)
+	for _, s := range f.sends {
+		n.produceQueues.send(n.system.Root, s.pid, s.msg)
+	}
+	f.sends = nil
+}
+
+// produceAll hands the core the messages of a batch in order, then carries
+// out what they asked in one go: the appends of the produces it accepted
+// are written together. After that nothing reads their records, so each
+// produce's frame goes back, unless the log holds it for the followers.
+func (a *partitionActor) produceAll(msgs []any) {
+	now := a.node.cfg.Clock.Now()
+	for _, m := range msgs {
+		switch m := m.(type) {
+		case *producePartition:
+			a.startProduce(m, now)
+		case *txnPartitionAdded:
+			a.core.TxnPartitionAdded(m.producerID, m.producerEpoch)
+		}
+	}
+	a.carryOut()
+	a.releaseProducing()
+}
+
+// startProduce hands one produce to the core; its records stay readable
+// until releaseProducing.
+func (a *partitionActor) startProduce(msg *producePartition, now cluster.Instant) {
+	a.bytesIn.Add(float64(len(msg.records)))
+	if msg.added != nil {
+		a.core.TxnPartitionAdded(msg.added.producerID, msg.added.producerEpoch)
+	}
+	req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
+		TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
+	id := a.await(msg, msg.reply != nil)
+	if a.producing == nil {
+		a.producing = map[cluster.RequestID]*producePartition{}
+	}
+	a.producing[id] = msg
+	a.core.Produce(id, req, now)
+}
+
+// releaseProducing gives back the frames of the produces handled since
+// the last call that the log did not take.
+func (a *partitionActor) releaseProducing() {
+	for id, msg := range a.producing {
+		msg.releaseRecords()
+		delete(a.producing, id)
+	}
+}

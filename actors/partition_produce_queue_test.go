@@ -1,0 +1,115 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/netio"
+)
+
+// TestProducesWaitingTogetherFailAlone sends seven produces to one
+// partition while its actor is busy: they wait in one batch and go to the
+// log in one append. One batch is larger than segment.bytes, which fails
+// that append; then each is appended on its own, so the large one fails
+// alone (RECORD_LIST_TOO_LARGE), the next batch of its producer is
+// withdrawn (OUT_OF_ORDER_SEQUENCE_NUMBER: written, it would leave a gap
+// in the producer's sequence), and every other produce is appended and
+// answered with its own offset, in the order sent. A second group, with
+// no large batch, is written together and answered likewise.
+func TestProducesWaitingTogetherFailAlone(t *testing.T) {
+	ctx := testContext(t, 60*time.Second)
+	n := startTestNode(t, t.TempDir(), nil)
+	const topic = "produces-together"
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kadm.StringPtr("1024")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	partition := n.routes.load().partition(topic, 0)
+	if partition == nil {
+		t.Fatal("no partition actor routed for the topic")
+	}
+	type sent struct {
+		batch    []byte
+		code     int16
+		base     int64
+		answered chan kmsg.ProduceResponseTopicPartition
+	}
+	large := idempotentRecordBatch(200, 0, 0, 200)
+	if len(large) <= 1024 {
+		t.Fatalf("the large batch has %d bytes, not more than segment.bytes", len(large))
+	}
+	groups := [][]*sent{{
+		{batch: idempotentRecordBatch(100, 0, 0, 3), base: 0},
+		{batch: large, code: kerr.RecordListTooLarge.Code, base: -1},
+		{batch: idempotentRecordBatch(100, 0, 3, 3), base: 3},
+		{batch: idempotentRecordBatch(200, 0, 200, 2), code: kerr.OutOfOrderSequenceNumber.Code, base: -1},
+		{batch: idempotentRecordBatch(300, 0, 0, 2), base: 6},
+		{batch: idempotentRecordBatch(100, 0, 6, 1), base: 8},
+		{batch: idempotentRecordBatch(-1, -1, -1, 4), base: 9},
+	}, {
+		{batch: idempotentRecordBatch(200, 0, 0, 2), base: 13},
+		{batch: idempotentRecordBatch(100, 0, 7, 2), base: 15},
+		{batch: idempotentRecordBatch(200, 0, 2, 5), base: 17},
+	}}
+	for g, group := range groups {
+		entered, release := make(chan struct{}), make(chan struct{})
+		n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
+		select {
+		case <-entered:
+		case <-ctx.Done():
+			t.Fatal("the partition actor never took the blocking message")
+		}
+		for _, s := range group {
+			s.answered = make(chan kmsg.ProduceResponseTopicPartition, 1)
+			req := kmsg.NewPtrProduceRequest()
+			req.Version, req.Acks, req.TimeoutMillis = 9, -1, 10_000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = s.batch
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			answered := s.answered
+			n.router.produce(&netio.Request{}, req, func(resp kmsg.Response) {
+				answered <- resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+			})
+		}
+		q := &n.produceQueues
+		q.mu.Lock()
+		var queued int
+		if b := q.open[partition.Id]; b != nil {
+			queued = len(b.msgs)
+		}
+		q.mu.Unlock()
+		close(release)
+		if queued != len(group) {
+			t.Errorf("group %d: %d produces wait in the partition's batch, want all %d", g, queued, len(group))
+		}
+		for i, s := range group {
+			select {
+			case rp := <-s.answered:
+				if rp.ErrorCode != s.code || rp.BaseOffset != s.base {
+					t.Errorf("group %d produce %d: error %d base offset %d, want error %d base offset %d", g, i, rp.ErrorCode, rp.BaseOffset, s.code, s.base)
+				}
+			case <-ctx.Done():
+				t.Fatalf("group %d produce %d never answered", g, i)
+			}
+		}
+	}
+	if c, u := endOffsets(ctx, t, n, topic); c != 22 || u != 22 {
+		t.Fatalf("end offsets committed %d uncommitted %d, want 22", c, u)
+	}
+	got := readIsolated(ctx, t, n, topic, false, 22)
+	want := []string{"seq-0", "seq-1", "seq-2", "seq-3", "seq-4", "seq-5", "seq-0", "seq-1", "seq-6"}
+	for i, v := range want {
+		if got[i] != v {
+			t.Fatalf("record %d reads %q, want %q (all: %v)", i, got[i], v, got)
+		}
+	}
+	if q := &n.produceQueues; len(q.open) != 0 {
+		t.Errorf("%d batches left open after every produce was answered", len(q.open))
+	}
+}
