@@ -145,8 +145,10 @@ type FollowerAppendOutcome struct {
 	LeaderEpochs  []logstore.EpochEntry
 }
 
-// RaiseLogStart asks the shell to raise a follower's log start offset to its
-// leader's (Log.AdvanceLogStartOffset). Report it with LogStartRaised.
+// RaiseLogStart asks the shell to raise the log start offset
+// (Log.AdvanceLogStartOffset): a follower's to its leader's, or a leader's
+// past a stretch at the start of its log that holds no batch
+// (emptyPrefixEnd). Report it with LogStartRaised.
 type RaiseLogStart struct {
 	Offset int64
 }
@@ -507,8 +509,8 @@ func (r *Replica) followLeaderOffsets(leaderHW, leaderLogStart int64) {
 }
 
 // LogStartRaised reports the outcome of a RaiseLogStart: the log start offset
-// after it, or the error (then the follower tries again after its next
-// fetch).
+// after it, or the error (then a follower tries again after its next fetch,
+// a leader after its next empty read).
 func (r *Replica) LogStartRaised(logStartOffset int64, err error) {
 	if !r.logWork.raisingLogStart {
 		panic("replica: log start raised without RaiseLogStart")

@@ -198,9 +198,12 @@ type Replica struct {
 	followerWatches int
 	// reading, lookingUp and advancing are fetches, ListOffsets lookups
 	// and DeleteRecords handed to the shell.
-	reading   map[RequestID]FetchReply
-	lookingUp map[RequestID]ListOffsetsRequest
-	advancing map[RequestID]bool
+	reading map[RequestID]FetchReply
+	// prefixReads are the reads, among reading, of followers fetching at
+	// the log start offset (replica_read.go, emptyPrefixEnd).
+	prefixReads map[RequestID]prefixRead
+	lookingUp   map[RequestID]ListOffsetsRequest
+	advancing   map[RequestID]bool
 	// assigningEpoch is set while an AssignEpochStart is with the shell.
 	assigningEpoch bool
 	// logWork is the follower's log work with the shell.
@@ -261,9 +264,10 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		highWatermark: min(max(st.HighWatermark, st.LogStartOffset), st.LogEndOffset),
 		appending:     map[RequestID]pendingProduce{},
 		producers:     producers, producerAppending: map[int64][]logstore.ProducerBatchInfo{},
-		reading:   map[RequestID]FetchReply{},
-		lookingUp: map[RequestID]ListOffsetsRequest{},
-		advancing: map[RequestID]bool{},
+		reading:     map[RequestID]FetchReply{},
+		prefixReads: map[RequestID]prefixRead{},
+		lookingUp:   map[RequestID]ListOffsetsRequest{},
+		advancing:   map[RequestID]bool{},
 		// Retention first runs with the first housekeeping, then every
 		// retention check interval.
 		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,

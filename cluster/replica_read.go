@@ -110,6 +110,9 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		rep.ReadUpTo = upTo
 		r.reading[id] = rep
+		if p.Follower != nil && p.FetchOffset == r.state.LogStartOffset {
+			r.prefixReads[id] = prefixRead{fetchOffset: p.FetchOffset, leaderEpoch: r.partition.LeaderEpoch}
+		}
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
 			Follower: p.Follower != nil})
 		return
@@ -141,14 +144,54 @@ func (r *Replica) checkFetch(p FetchPartition) int16 {
 	return 0
 }
 
+// prefixRead is a follower's read at the leader's log start offset: the
+// offset and the leader epoch the read was planned at.
+type prefixRead struct {
+	fetchOffset int64
+	leaderEpoch int32
+}
+
+// emptyPrefixEnd is where the leader's log start offset can move after a
+// follower's read from it found no batch below the read's end (rep's
+// ReadUpTo, the log end offset when the fetch came), or -1.
+//
+// A leader's log can hold no batch below its end at all: compaction removed
+// every record, then a truncation cut off the batch a cleaning pass kept
+// (KAFKA-9065). A follower fetching below that end would get no records for
+// ever, never reach the high watermark and never rejoin the ISR; nothing in
+// a Fetch answer tells it where the leader's records resume. So the leader
+// moves its log start offset past the empty stretch, as DeleteRecords
+// would: it drops nothing, the stretch holds no batch. The follower's next
+// fetch gets OFFSET_OUT_OF_RANGE with that log start offset and restarts its
+// log there (records it holds below are ones the leader no longer has, as
+// after retention). The move stops at the high watermark (a log never starts
+// past it) and needs the read whole (a read always returns the first batch
+// past its offset, whatever the bytes asked for), this replica still leading
+// at the read's epoch and its log start offset still the read's offset.
+func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.Records) int64 {
+	if recs == nil || recs.NextOffset > rd.fetchOffset || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||
+		r.state.LogStartOffset != rd.fetchOffset || r.logWork.raisingLogStart {
+		return -1
+	}
+	if end := min(rep.ReadUpTo, r.highWatermark, r.state.LogEndOffset); end > rd.fetchOffset {
+		return end
+	}
+	return -1
+}
+
 // ReadCompleted reports the outcome of a ReadRecords: the records read, or
-// the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal.
+// the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal. A
+// follower's read at the log start offset that found no batch below the log
+// end offset moves the log start offset past that empty stretch
+// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised).
 func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
 	rep, ok := r.reading[id]
 	if !ok {
 		panic(fmt.Sprintf("replica: read completion for unknown request %d", id))
 	}
 	delete(r.reading, id)
+	prefix, atStart := r.prefixReads[id]
+	delete(r.prefixReads, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
 		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, CurrentLeader: noLeaderHint}
@@ -156,6 +199,10 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 		rep.ErrorCode = code
 	default:
 		rep.Records = recs
+		if end := r.emptyPrefixEnd(prefix, rep, recs); atStart && end >= 0 {
+			r.logWork.raisingLogStart = true
+			r.ready.RaiseLogStart = &RaiseLogStart{Offset: end}
+		}
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
 }

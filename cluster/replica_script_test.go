@@ -39,7 +39,10 @@ import (
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed] [log-end]
-//	read-done id=I [error=out-of-range|corrupt|io]
+//	read-done id=I [empty] [error=out-of-range|corrupt|io]
+//	                      (empty: the log holds no batch from the read's
+//	                      offset to its max offset)
+//	raise-done [error]    (the RaiseLogStart asked for)
 //	watch id=I offset=O deadline=MS [epoch=E] [read] [committed]
 //	tick T [wall=W]
 //	list-offsets id=I ts=T [epoch=E] [committed]
@@ -69,7 +72,9 @@ type replicaHarness struct {
 	appends  map[RequestID]AppendBatches
 	reads    map[RequestID]ReadRecords
 	advances map[RequestID]AdvanceLogStart
-	lastHW   int64
+	// raising is the RaiseLogStart with the harness, nil for none.
+	raising *RaiseLogStart
+	lastHW  int64
 	// lastRole and lastAlterSeq are what the harness printed last: the
 	// replica's role, the seq of its last AlterPartition.
 	lastRole, lastISR string
@@ -169,6 +174,17 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 			h.r.LogStartAdvanced(id, -1, errors.New("write log-start-offset-checkpoint: input/output error"))
 		} else {
 			h.r.LogStartAdvanced(id, adv.Offset, nil)
+		}
+	case "raise-done":
+		if h.raising == nil {
+			td.Fatalf(t, "no log start raise asked for")
+		}
+		rl := h.raising
+		h.raising = nil
+		if td.HasArg("error") {
+			h.r.LogStartRaised(h.r.LogStartOffset(), errors.New("write log-start-offset-checkpoint: input/output error"))
+		} else {
+			h.r.LogStartRaised(rl.Offset, nil)
 		}
 	case "retention-done":
 		var start int64
@@ -443,7 +459,11 @@ func (h *replicaHarness) readDone(t *testing.T, td *datadriven.TestData, id Requ
 	td.MaybeScanArgs(t, "error", &kind)
 	switch kind {
 	case "":
-		h.r.ReadCompleted(id, &logstore.Records{FirstOffset: rr.Offset, NextOffset: rr.MaxOffset}, nil)
+		next := rr.MaxOffset
+		if td.HasArg("empty") {
+			next = rr.Offset
+		}
+		h.r.ReadCompleted(id, &logstore.Records{FirstOffset: rr.Offset, NextOffset: next}, nil)
 	case "out-of-range":
 		h.r.ReadCompleted(id, nil, fmt.Errorf("read offset %d: %w", rr.Offset, kerr.OffsetOutOfRange))
 	case "corrupt":
@@ -495,6 +515,10 @@ func (h *replicaHarness) ready() string {
 	}
 	if a := rd.AssignEpochStart; a != nil {
 		p("assign-epoch-start epoch=%d", a.Epoch)
+	}
+	if rl := rd.RaiseLogStart; rl != nil {
+		h.raising = rl
+		p("raise-log-start offset=%d", rl.Offset)
 	}
 	for _, ap := range rd.Appends {
 		h.appends[ap.ID] = ap
