@@ -114,7 +114,7 @@ func (h *followerHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.nextID++
 		h.n.r.Produce(h.nextID, req, h.now)
 	case "follower-fetch":
-		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}
 		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)

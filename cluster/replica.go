@@ -486,6 +486,9 @@ type FetchReply struct {
 	// CurrentLeader is the leader as this replica knows it, with
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (Fetch v12+, KIP-951).
 	CurrentLeader LeaderHint
+	// Diverging, for a follower's fetch, says where its log diverges from
+	// this leader's (no records are read); nil when it does not.
+	Diverging *DivergingEpoch
 }
 
 // ListOffsetsReply answers one partition of a ListOffsets request.

@@ -40,6 +40,20 @@ type FollowerFetch struct {
 	// controller to check (KIP-903: a broker that restarted, maybe with
 	// less data, does not rejoin on the strength of its old fetches).
 	BrokerEpoch int64
+	// LastFetchedEpoch is the epoch of the follower's newest records
+	// (Fetch v12+ last_fetched_epoch), -1 when it sent none: the leader
+	// checks it against its own log (divergence).
+	LastFetchedEpoch int32
+}
+
+// DivergingEpoch is a leader's answer to a follower whose last fetched epoch
+// diverges from the leader's log (Fetch v12+, KIP-595's truncation in
+// fetch): the largest epoch of the leader's log at or below the follower's
+// and where it ends there. The follower truncates by it as by an
+// OffsetForLeaderEpoch answer.
+type DivergingEpoch struct {
+	Epoch     int32
+	EndOffset int64
 }
 
 // Watch parks a fetch in the replica until records past its fetch offset are
@@ -102,11 +116,18 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 		r.observeMs(p.Follower.FetchedAtMs)
 	}
 	code := r.checkFetch(p)
+	var diverging *DivergingEpoch
 	if code == 0 && p.Follower != nil {
-		r.followerFetched(p.Follower, p.FetchOffset)
+		if diverging = r.divergence(p); diverging == nil {
+			r.followerFetched(p.Follower, p.FetchOffset)
+		}
 	}
 	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
-		CurrentLeader: r.leaderHint(code)}
+		CurrentLeader: r.leaderHint(code), Diverging: diverging}
+	if diverging != nil {
+		r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+		return
+	}
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		rep.ReadUpTo = upTo
 		r.reading[id] = rep
@@ -118,6 +139,27 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 		return
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+}
+
+// divergence is where a follower's log diverges from this leader's, nil when
+// it does not (or the leader cannot say): the follower's last fetched epoch
+// ends in this log below its fetch offset, or is not in this log at all (the
+// largest epoch at or below it is older). Its fetch then reads nothing and
+// does not count as the follower's log end offset (it may hold records this
+// log does not, past the high watermark): it truncates first, as Kafka's
+// leader answers Fetch v12+. An epoch this log cannot place (newer than its
+// latest, or no epochs at all) is left to the follower's own
+// OffsetForLeaderEpoch, which it asks after every leader change.
+func (r *Replica) divergence(p FetchPartition) *DivergingEpoch {
+	last := p.Follower.LastFetchedEpoch
+	if last < 0 {
+		return nil
+	}
+	epoch, end := epochEndOffset(r.epochs, last, r.state.LogEndOffset)
+	if epoch < 0 || end < 0 || (epoch == last && end >= p.FetchOffset) {
+		return nil
+	}
+	return &DivergingEpoch{Epoch: epoch, EndOffset: end}
 }
 
 // checkFetch is the error a fetch gets before any read, or 0 (Kafka's order:

@@ -23,7 +23,7 @@ import (
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
 //	    [lag=MS] [log-epoch=E|no-epochs]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
-//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B]
+//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B] [last-epoch=L]
 //	offset-for-epoch id=I epoch=E [current=C]
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
@@ -208,15 +208,16 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	case "partition-changed":
 		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
 	case "follower-fetch":
-		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}
 		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
 		td.MaybeScanArgs(t, "broker-epoch", &p.Follower.BrokerEpoch)
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
 		td.MaybeScanArgs(t, "log-start", &p.Follower.LogStartOffset)
+		td.MaybeScanArgs(t, "last-epoch", &p.Follower.LastFetchedEpoch)
 		h.r.Fetch(id, p, ReadUncommitted)
 	case "follower-watch":
-		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}, ReadOnWake: td.HasArg("read")}
+		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}, ReadOnWake: td.HasArg("read")}
 		td.ScanArgs(t, "replica", &w.Partition.Follower.ReplicaID)
 		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
@@ -601,7 +602,11 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 		if rep.Records != nil {
 			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
 		}
-		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, hintSuffix(rep.CurrentLeader))
+		div := ""
+		if d := rep.Diverging; d != nil {
+			div = fmt.Sprintf(" diverging=(epoch=%d end=%d)", d.Epoch, d.EndOffset)
+		}
+		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, div, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range rd.ListOffsetsReplies {
 		p("list-offsets-reply id=%d error=%s offset=%d timestamp=%d epoch=%d", rep.ID, errName(rep.ErrorCode), rep.Offset, rep.TimestampMs, rep.LeaderEpoch)

@@ -469,7 +469,8 @@ func (c *modelCluster) serveFetch(leader *modelNode, req *kmsg.FetchRequest) *km
 		for _, p := range t.Partitions {
 			id := c.id()
 			leader.r.Fetch(id, FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch,
-				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch}}, ReadUncommitted)
+				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch,
+					LastFetchedEpoch: p.LastFetchedEpoch}}, ReadUncommitted)
 			c.settle(leader)
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -478,6 +479,9 @@ func (c *modelCluster) serveFetch(leader *modelNode, req *kmsg.FetchRequest) *km
 				c.rt.Fatalf("leader %d did not answer fetch %d", leader.id, id)
 			}
 			rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = rep.ErrorCode, rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset
+			if d := rep.Diverging; d != nil {
+				rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = d.Epoch, d.EndOffset
+			}
 			if rep.Records != nil {
 				b, err := rep.Records.Bytes()
 				rep.Records.Release()
