@@ -224,19 +224,25 @@ func (r *Replica) step() {
 
 // followerStep moves the follower on once no log work is in flight: a
 // truncating follower whose log holds no leader epoch truncates to its high
-// watermark (Kafka's fallback: it has nothing to ask about), then the state
-// is published if it changed.
+// watermark (Kafka's fallback: it has nothing to ask about); one that holds
+// an epoch fetches at once under TruncateOnFetch (its leader's answer says
+// where its log diverges); then the state is published if it changed.
 func (r *Replica) followerStep() {
 	f := r.follower
 	if f == nil || r.logWorkInFlight() {
 		return
 	}
-	if f.phase == FollowerTruncating && !f.fenced && r.partition.Leader >= 0 && latestEpoch(r.epochs) < 0 {
-		if r.highWatermark < r.state.LogEndOffset {
-			r.truncate(TruncateLog{Offset: r.highWatermark}, true)
-			return
+	if f.phase == FollowerTruncating && !f.fenced && r.partition.Leader >= 0 {
+		switch {
+		case latestEpoch(r.epochs) < 0:
+			if r.highWatermark < r.state.LogEndOffset {
+				r.truncate(TruncateLog{Offset: r.highWatermark}, true)
+				return
+			}
+			f.phase, f.dirty = FollowerFetching, true
+		case r.opts.TruncateOnFetch:
+			f.phase, f.dirty = FollowerFetching, true
 		}
-		f.phase, f.dirty = FollowerFetching, true
 	}
 	if !f.dirty {
 		return

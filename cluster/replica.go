@@ -98,6 +98,13 @@ type ReplicaOptions struct {
 	// ProducerIDExpirationMs is producer.id.expiration.ms; zero means
 	// DefaultProducerIDExpirationMs.
 	ProducerIDExpirationMs int64
+	// TruncateOnFetch makes a follower whose log holds a leader epoch fetch
+	// at once after a leader change, truncating by the diverging epoch its
+	// leader answers (Fetch v12+, Kafka since 2.7), instead of asking
+	// OffsetForLeaderEpoch first: one round trip less. Every leader it may
+	// fetch from must answer diverging epochs (Replica.Fetch does); off, a
+	// follower always asks first.
+	TruncateOnFetch bool
 }
 
 // DefaultReplicaLagTimeMaxMs is Kafka's replica.lag.time.max.ms (KIP-537).

@@ -182,8 +182,11 @@ func newModelCluster(rt *rapid.T) *modelCluster {
 	c.record.ISR = slices.Clone(c.record.Replicas)
 	cfg := testReplicaConfig()
 	cfg.MinInsyncReplicas = rapid.IntRange(1, n).Draw(rt, "min.insync.replicas")
+	// Followers truncate by OffsetForLeaderEpoch first, or by their
+	// leader's diverging epochs as they fetch.
+	opts := ReplicaOptions{ReplicaLagTimeMaxMs: 1000, TruncateOnFetch: rapid.Bool().Draw(rt, "truncate on fetch")}
 	for id := int32(1); id <= int32(n); id++ {
-		tn, err := newTestNode(id, vfs.NewMem(), cfg, ReplicaOptions{ReplicaLagTimeMaxMs: 1000}, c.record, 0, c.now)
+		tn, err := newTestNode(id, vfs.NewMem(), cfg, opts, c.record, 0, c.now)
 		if err != nil {
 			rt.Fatal(err)
 		}
