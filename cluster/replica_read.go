@@ -117,8 +117,14 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	}
 	code := r.checkFetch(p)
 	var diverging *DivergingEpoch
-	if code == 0 && p.Follower != nil {
-		if diverging = r.divergence(p); diverging == nil {
+	if p.Follower != nil && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
+		// Past the log end offset, a follower whose log diverges is told
+		// where, not OFFSET_OUT_OF_RANGE (it would cut its log to this
+		// leader's high watermark, which may lag what an earlier leader
+		// committed), as Kafka checks the epoch first.
+		if diverging = r.divergence(p); diverging != nil {
+			code = 0
+		} else if code == 0 {
 			r.followerFetched(p.Follower, p.FetchOffset)
 		}
 	}
@@ -155,7 +161,10 @@ func (r *Replica) divergence(p FetchPartition) *DivergingEpoch {
 	if last < 0 {
 		return nil
 	}
-	epoch, end := epochEndOffset(r.epochs, last, r.state.LogEndOffset)
+	// An epoch past this log's latest (its own epoch's start not recorded
+	// yet) is none this log holds: the follower's records of it diverge
+	// from where this log's latest epoch ends.
+	epoch, end := epochEndOffset(r.epochs, min(last, latestEpoch(r.epochs)), r.state.LogEndOffset)
 	if epoch < 0 || end < 0 || (epoch == last && end >= p.FetchOffset) {
 		return nil
 	}

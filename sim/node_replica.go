@@ -103,7 +103,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	}
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
-		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs, TruncateOnFetch: true},
+		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
