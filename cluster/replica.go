@@ -101,9 +101,11 @@ type ReplicaOptions struct {
 	// TruncateOnFetch makes a follower whose log holds a leader epoch fetch
 	// at once after a leader change, truncating by the diverging epoch its
 	// leader answers (Fetch v12+, Kafka since 2.7), instead of asking
-	// OffsetForLeaderEpoch first: one round trip less. Every leader it may
-	// fetch from must answer diverging epochs (Replica.Fetch does); off, a
-	// follower always asks first.
+	// OffsetForLeaderEpoch first: one round trip less; and a leader answer
+	// followers' fetches with diverging epochs (divergence). Every replica
+	// of a cluster must have it alike. Off (the node and the simulator
+	// today), a follower always asks first and a leader ignores the last
+	// fetched epoch.
 	TruncateOnFetch bool
 }
 

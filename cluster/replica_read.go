@@ -117,16 +117,17 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	}
 	code := r.checkFetch(p)
 	var diverging *DivergingEpoch
-	if p.Follower != nil && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
+	if p.Follower != nil && r.opts.TruncateOnFetch && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
 		// Past the log end offset, a follower whose log diverges is told
 		// where, not OFFSET_OUT_OF_RANGE (it would cut its log to this
 		// leader's high watermark, which may lag what an earlier leader
 		// committed), as Kafka checks the epoch first.
 		if diverging = r.divergence(p); diverging != nil {
 			code = 0
-		} else if code == 0 {
-			r.followerFetched(p.Follower, p.FetchOffset)
 		}
+	}
+	if code == 0 && p.Follower != nil && diverging == nil {
+		r.followerFetched(p.Follower, p.FetchOffset)
 	}
 	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
 		CurrentLeader: r.leaderHint(code), Diverging: diverging}

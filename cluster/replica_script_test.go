@@ -21,7 +21,7 @@ import (
 //	new [epoch=E] [start=S] [end=L] [flushed=F] [hw=H] [durable] [compact]
 //	    [min-isr=N] [no-cleaner] [retention-check=MS] [log-append-time]
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
-//	    [lag=MS] [log-epoch=E|no-epochs]
+//	    [lag=MS] [log-epoch=E|no-epochs] [truncate-on-fetch]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
 //	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B] [last-epoch=L]
 //	offset-for-epoch id=I epoch=E [current=C]
@@ -266,7 +266,7 @@ func (h *replicaHarness) newReplica(t *testing.T, td *datadriven.TestData) {
 	st.FlushedOffset = st.LogEndOffset
 	td.MaybeScanArgs(t, "flushed", &st.FlushedOffset)
 	td.MaybeScanArgs(t, "hw", &st.HighWatermark)
-	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner")}
+	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner"), TruncateOnFetch: td.HasArg("truncate-on-fetch")}
 	td.MaybeScanArgs(t, "retention-check", &opts.RetentionCheckIntervalMs)
 	td.MaybeScanArgs(t, "lag", &opts.ReplicaLagTimeMaxMs)
 	*h = replicaHarness{leo: st.LogEndOffset, flushed: st.FlushedOffset,
