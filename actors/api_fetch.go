@@ -40,7 +40,9 @@ type fetchPartitionResult struct {
 	lastStableOffset int64
 	logStartOffset   int64
 	readUpTo         int64 // cluster.FetchReply.ReadUpTo
-	records          *logstore.Records
+	// diverging is cluster.FetchReply.Diverging.
+	diverging *cluster.DivergingEpoch
+	records   *logstore.Records
 	// currentLeader is the leader as the partition knows it, given with
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (KIP-951); nil for
 	// none.
@@ -128,7 +130,10 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 			req := fetchPartition{fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, isolationLevel: body.IsolationLevel, currentLeaderEpoch: p.CurrentLeaderEpoch}
 			if follower != nil {
 				ff := *follower
-				ff.LogStartOffset = p.LogStartOffset
+				ff.LogStartOffset, ff.LastFetchedEpoch = p.LogStartOffset, -1
+				if body.Version >= 12 {
+					ff.LastFetchedEpoch = p.LastFetchedEpoch
+				}
 				req.follower = &ff
 			}
 			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req, imageHint: r.node.imageLeaderHint(topic, ok, p.Partition)})

@@ -11,7 +11,8 @@ import (
 // decided on, with leader hints.
 
 func partitionRead(res fetchPartitionResult) cluster.PartitionRead {
-	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset, ReadUpTo: res.readUpTo}
+	pr := cluster.PartitionRead{ErrorCode: res.errorCode, HighWatermark: res.highWatermark, LastStableOffset: res.lastStableOffset, LogStartOffset: res.logStartOffset, ReadUpTo: res.readUpTo,
+		Diverging: res.diverging}
 	if res.records != nil {
 		pr.RecordsBytes = res.records.Len()
 	}
@@ -36,6 +37,9 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
 		pa := ans.Partitions[i]
 		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.ErrorCode, pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
+		if d := pa.Diverging; d != nil {
+			rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = d.Epoch, d.EndOffset
+		}
 		hint := t.imageHint
 		if results != nil && results[i].currentLeader != nil {
 			hint = results[i].currentLeader

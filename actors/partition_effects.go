@@ -118,7 +118,7 @@ func (a *partitionActor) reply(rd *cluster.Ready) {
 	for _, rep := range rd.FetchReplies {
 		res := fetchPartitionResult{errorCode: rep.ErrorCode, highWatermark: rep.HighWatermark,
 			lastStableOffset: rep.LastStableOffset, logStartOffset: rep.LogStartOffset, readUpTo: rep.ReadUpTo, records: rep.Records,
-			currentLeader: hintOf(rep.CurrentLeader)}
+			currentLeader: hintOf(rep.CurrentLeader), diverging: rep.Diverging}
 		if res.records != nil {
 			res.bytesOut = a.bytesOut
 		}

@@ -36,6 +36,8 @@ type PartitionRead struct {
 	// ReadUpTo is FetchReply.ReadUpTo: with no records, the log holds none
 	// below it past the fetch offset.
 	ReadUpTo int64
+	// Diverging is FetchReply.Diverging: the Fetch answers at once.
+	Diverging *DivergingEpoch
 }
 
 // Fetch is the core of one Fetch request: its partitions in request order,
@@ -107,6 +109,9 @@ type FetchPartitionAnswer struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	IncludeRecords   bool
+	// Diverging is the partition's diverging epoch (Fetch v12+), nil for
+	// none.
+	Diverging *DivergingEpoch
 }
 
 // NewFetch starts a Fetch: it reads every routed partition, or answers at
@@ -205,7 +210,7 @@ func (f *Fetch) decide(now Instant) {
 		if t.ErrorCode != 0 {
 			continue
 		}
-		if f.reads[i].ErrorCode != 0 {
+		if f.reads[i].ErrorCode != 0 || f.reads[i].Diverging != nil {
 			failed = true
 		}
 		total += f.reads[i].RecordsBytes
@@ -246,7 +251,8 @@ func (f *Fetch) answer() {
 			continue
 		}
 		rd := f.reads[i]
-		*pa = FetchPartitionAnswer{ErrorCode: rd.ErrorCode, HighWatermark: rd.HighWatermark, LastStableOffset: rd.LastStableOffset, LogStartOffset: rd.LogStartOffset}
+		*pa = FetchPartitionAnswer{ErrorCode: rd.ErrorCode, HighWatermark: rd.HighWatermark, LastStableOffset: rd.LastStableOffset, LogStartOffset: rd.LogStartOffset,
+			Diverging: rd.Diverging}
 		if n := rd.RecordsBytes; n > 0 && (first || n <= budget) {
 			pa.IncludeRecords = true
 			budget -= n

@@ -17,7 +17,7 @@ import (
 //	new min-bytes=N max-bytes=N deadline=MS
 //	    input: one line per partition "pI offset=O [error=NAME]"
 //	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S] [read-up-to=U]
-//	                 [error=NAME]" per partition that read something
+//	                 [error=NAME] [diverging=EPOCH:END]" per partition that read something
 //	woken
 //	woken-with-read T pI [bytes=N] [hw=H] [error=NAME]
 //	tick T
@@ -119,7 +119,11 @@ func printFetchReady(rd FetchReady, last []PartitionRead) string {
 			case last[i].RecordsBytes > 0:
 				recs = fmt.Sprintf("left out (%d bytes released)", last[i].RecordsBytes)
 			}
-			fmt.Fprintf(&b, "  p%d error=%s hw=%d lso=%d log-start=%d records=%s\n", i, errName(pa.ErrorCode), pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset, recs)
+			div := ""
+			if d := pa.Diverging; d != nil {
+				div = fmt.Sprintf(" diverging=%d:%d", d.Epoch, d.EndOffset)
+			}
+			fmt.Fprintf(&b, "  p%d error=%s hw=%d lso=%d log-start=%d records=%s%s\n", i, errName(pa.ErrorCode), pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset, recs, div)
 		}
 	}
 	return b.String()
@@ -168,6 +172,15 @@ func partitionRead(t *testing.T, td *datadriven.TestData, fields map[string]stri
 	r.LastStableOffset = fieldInt(t, td, fields, "lso", r.HighWatermark)
 	if name, ok := fields["error"]; ok {
 		r.ErrorCode = errCode(t, td, name)
+	}
+	if d, ok := fields["diverging"]; ok {
+		epoch, end, _ := strings.Cut(d, ":")
+		e, err1 := strconv.ParseInt(epoch, 10, 32)
+		o, err2 := strconv.ParseInt(end, 10, 64)
+		if err1 != nil || err2 != nil {
+			td.Fatalf(t, "diverging=%q: want EPOCH:END", d)
+		}
+		r.Diverging = &DivergingEpoch{Epoch: int32(e), EndOffset: o}
 	}
 	return r
 }

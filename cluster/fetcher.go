@@ -152,7 +152,8 @@ type fetcherEntry struct {
 	// (monotonic).
 	delayedUntilMs int64
 	// lastHighWatermark and lastLogStartOffset are what the last outcome
-	// delivered said.
+	// delivered said, if the follower took the leader's offsets from it (-1
+	// if not: an error, a diverging epoch).
 	lastHighWatermark  int64
 	lastLogStartOffset int64
 }
@@ -469,7 +470,13 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 	}
 	e.deliveredSeq = s.seq
 	e.leaderBehind, e.topicUnknown = o.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(o.ErrorCode)
-	e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
+	// Only an answer the follower takes the leader's offsets from counts
+	// as seen: after an error or a diverging epoch (it truncates first) the
+	// next answer with the same offsets is news to it.
+	e.lastHighWatermark, e.lastLogStartOffset = -1, -1
+	if o.ErrorCode == 0 && !diverging {
+		e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
+	}
 	if len(o.Records) > 0 {
 		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
 	}

@@ -145,8 +145,10 @@ type FollowerAppendOutcome struct {
 	LeaderEpochs  []logstore.EpochEntry
 }
 
-// RaiseLogStart asks the shell to raise a follower's log start offset to its
-// leader's (Log.AdvanceLogStartOffset). Report it with LogStartRaised.
+// RaiseLogStart asks the shell to raise the log start offset
+// (Log.AdvanceLogStartOffset): a follower's to its leader's, or a leader's
+// past a stretch at the start of its log that holds no batch
+// (emptyPrefixEnd). Report it with LogStartRaised.
 type RaiseLogStart struct {
 	Offset int64
 }
@@ -222,19 +224,25 @@ func (r *Replica) step() {
 
 // followerStep moves the follower on once no log work is in flight: a
 // truncating follower whose log holds no leader epoch truncates to its high
-// watermark (Kafka's fallback: it has nothing to ask about), then the state
-// is published if it changed.
+// watermark (Kafka's fallback: it has nothing to ask about); one that holds
+// an epoch fetches at once under TruncateOnFetch (its leader's answer says
+// where its log diverges); then the state is published if it changed.
 func (r *Replica) followerStep() {
 	f := r.follower
 	if f == nil || r.logWorkInFlight() {
 		return
 	}
-	if f.phase == FollowerTruncating && !f.fenced && r.partition.Leader >= 0 && latestEpoch(r.epochs) < 0 {
-		if r.highWatermark < r.state.LogEndOffset {
-			r.truncate(TruncateLog{Offset: r.highWatermark}, true)
-			return
+	if f.phase == FollowerTruncating && !f.fenced && r.partition.Leader >= 0 {
+		switch {
+		case latestEpoch(r.epochs) < 0:
+			if r.highWatermark < r.state.LogEndOffset {
+				r.truncate(TruncateLog{Offset: r.highWatermark}, true)
+				return
+			}
+			f.phase, f.dirty = FollowerFetching, true
+		case r.opts.TruncateOnFetch:
+			f.phase, f.dirty = FollowerFetching, true
 		}
-		f.phase, f.dirty = FollowerFetching, true
 	}
 	if !f.dirty {
 		return
@@ -507,8 +515,8 @@ func (r *Replica) followLeaderOffsets(leaderHW, leaderLogStart int64) {
 }
 
 // LogStartRaised reports the outcome of a RaiseLogStart: the log start offset
-// after it, or the error (then the follower tries again after its next
-// fetch).
+// after it, or the error (then a follower tries again after its next fetch,
+// a leader after its next empty read).
 func (r *Replica) LogStartRaised(logStartOffset int64, err error) {
 	if !r.logWork.raisingLogStart {
 		panic("replica: log start raised without RaiseLogStart")

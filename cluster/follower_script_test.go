@@ -19,7 +19,7 @@ import (
 // with the fetch states the follower publishes. Time is one number.
 //
 //	log batches=(BATCH,..) [sync]    a fresh log for new (appended as follower)
-//	new [leader=L] [epoch=E] [partition-epoch=P] [replicas=(..)] [isr=(..)] [hw=H] [lag=MS]
+//	new [leader=L] [epoch=E] [partition-epoch=P] [replicas=(..)] [isr=(..)] [hw=H] [lag=MS] [truncate-on-fetch]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
 //	epoch-end [seq=S] (epoch=E end=O | error=NAME)
 //	fetched [seq=S] [batches=(..)] [cut=BYTES] [corrupt] [hw=H] [log-start=L] [error=NAME] [diverging=(E,O)]
@@ -114,7 +114,7 @@ func (h *followerHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.nextID++
 		h.n.r.Produce(h.nextID, req, h.now)
 	case "follower-fetch":
-		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}
 		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
@@ -246,7 +246,7 @@ func (h *followerHarness) newNode(t *testing.T, td *datadriven.TestData) {
 	h.record = (&replicaHarness{}).partitionArgs(t, td, PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 2})
 	var hw int64
 	td.MaybeScanArgs(t, "hw", &hw)
-	opts := ReplicaOptions{}
+	opts := ReplicaOptions{TruncateOnFetch: td.HasArg("truncate-on-fetch")}
 	td.MaybeScanArgs(t, "lag", &opts.ReplicaLagTimeMaxMs)
 	n, err := newTestNode(1, h.fs, testReplicaConfig(), opts, h.record, hw, h.now)
 	if err != nil {

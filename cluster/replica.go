@@ -98,6 +98,15 @@ type ReplicaOptions struct {
 	// ProducerIDExpirationMs is producer.id.expiration.ms; zero means
 	// DefaultProducerIDExpirationMs.
 	ProducerIDExpirationMs int64
+	// TruncateOnFetch makes a follower whose log holds a leader epoch fetch
+	// at once after a leader change, truncating by the diverging epoch its
+	// leader answers (Fetch v12+, Kafka since 2.7), instead of asking
+	// OffsetForLeaderEpoch first: one round trip less; and a leader answer
+	// followers' fetches with diverging epochs (divergence). Every replica
+	// of a cluster must have it alike. Off (the node and the simulator
+	// today), a follower always asks first and a leader ignores the last
+	// fetched epoch.
+	TruncateOnFetch bool
 }
 
 // DefaultReplicaLagTimeMaxMs is Kafka's replica.lag.time.max.ms (KIP-537).
@@ -201,9 +210,12 @@ type Replica struct {
 	wakeDeferred bool
 	// reading, lookingUp and advancing are fetches, ListOffsets lookups
 	// and DeleteRecords handed to the shell.
-	reading   map[RequestID]FetchReply
-	lookingUp map[RequestID]ListOffsetsRequest
-	advancing map[RequestID]bool
+	reading map[RequestID]FetchReply
+	// prefixReads are the reads, among reading, of followers fetching at
+	// the log start offset (replica_read.go, emptyPrefixEnd).
+	prefixReads map[RequestID]prefixRead
+	lookingUp   map[RequestID]ListOffsetsRequest
+	advancing   map[RequestID]bool
 	// assigningEpoch is set while an AssignEpochStart is with the shell.
 	assigningEpoch bool
 	// logWork is the follower's log work with the shell.
@@ -264,9 +276,10 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		highWatermark: min(max(st.HighWatermark, st.LogStartOffset), st.LogEndOffset),
 		appending:     map[RequestID]pendingProduce{},
 		producers:     producers, producerAppending: map[int64][]logstore.ProducerBatchInfo{},
-		reading:   map[RequestID]FetchReply{},
-		lookingUp: map[RequestID]ListOffsetsRequest{},
-		advancing: map[RequestID]bool{},
+		reading:     map[RequestID]FetchReply{},
+		prefixReads: map[RequestID]prefixRead{},
+		lookingUp:   map[RequestID]ListOffsetsRequest{},
+		advancing:   map[RequestID]bool{},
 		// Retention first runs with the first housekeeping, then every
 		// retention check interval.
 		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,
@@ -485,6 +498,9 @@ type FetchReply struct {
 	// CurrentLeader is the leader as this replica knows it, with
 	// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH (Fetch v12+, KIP-951).
 	CurrentLeader LeaderHint
+	// Diverging, for a follower's fetch, says where its log diverges from
+	// this leader's (no records are read); nil when it does not.
+	Diverging *DivergingEpoch
 }
 
 // ListOffsetsReply answers one partition of a ListOffsets request.

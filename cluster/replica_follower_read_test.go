@@ -18,7 +18,7 @@ func TestFollowerReadsAreMarked(t *testing.T) {
 		follower *FollowerFetch
 	}{
 		{"consumer", nil},
-		{"follower", &FollowerFetch{ReplicaID: 2, BrokerEpoch: -1}},
+		{"follower", &FollowerFetch{ReplicaID: 2, BrokerEpoch: -1, LastFetchedEpoch: -1}},
 	} {
 		r.Fetch(1, FetchPartition{FetchOffset: 5, PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1, Follower: c.follower}, ReadUncommitted)
 		rd := r.Ready()

@@ -40,6 +40,20 @@ type FollowerFetch struct {
 	// controller to check (KIP-903: a broker that restarted, maybe with
 	// less data, does not rejoin on the strength of its old fetches).
 	BrokerEpoch int64
+	// LastFetchedEpoch is the epoch of the follower's newest records
+	// (Fetch v12+ last_fetched_epoch), -1 when it sent none: the leader
+	// checks it against its own log (divergence).
+	LastFetchedEpoch int32
+}
+
+// DivergingEpoch is a leader's answer to a follower whose last fetched epoch
+// diverges from the leader's log (Fetch v12+, KIP-595's truncation in
+// fetch): the largest epoch of the leader's log at or below the follower's
+// and where it ends there. The follower truncates by it as by an
+// OffsetForLeaderEpoch answer.
+type DivergingEpoch struct {
+	Epoch     int32
+	EndOffset int64
 }
 
 // Watch parks a fetch in the replica until records past its fetch offset are
@@ -102,19 +116,60 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 		r.observeMs(p.Follower.FetchedAtMs)
 	}
 	code := r.checkFetch(p)
-	if code == 0 && p.Follower != nil {
+	var diverging *DivergingEpoch
+	if p.Follower != nil && r.opts.TruncateOnFetch && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
+		// Past the log end offset, a follower whose log diverges is told
+		// where, not OFFSET_OUT_OF_RANGE (it would cut its log to this
+		// leader's high watermark, which may lag what an earlier leader
+		// committed), as Kafka checks the epoch first.
+		if diverging = r.divergence(p); diverging != nil {
+			code = 0
+		}
+	}
+	if code == 0 && p.Follower != nil && diverging == nil {
 		r.followerFetched(p.Follower, p.FetchOffset)
 	}
 	rep := FetchReply{ID: id, ErrorCode: code, HighWatermark: r.highWatermark, LastStableOffset: r.LastStableOffset(), LogStartOffset: r.state.LogStartOffset,
-		CurrentLeader: r.leaderHint(code)}
+		CurrentLeader: r.leaderHint(code), Diverging: diverging}
+	if diverging != nil {
+		r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+		return
+	}
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		rep.ReadUpTo = upTo
 		r.reading[id] = rep
+		if p.Follower != nil && p.FetchOffset == r.state.LogStartOffset {
+			r.prefixReads[id] = prefixRead{fetchOffset: p.FetchOffset, leaderEpoch: r.partition.LeaderEpoch}
+		}
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
 			Follower: p.Follower != nil})
 		return
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
+}
+
+// divergence is where a follower's log diverges from this leader's, nil when
+// it does not (or the leader cannot say): the follower's last fetched epoch
+// ends in this log below its fetch offset, or is not in this log at all (the
+// largest epoch at or below it is older). Its fetch then reads nothing and
+// does not count as the follower's log end offset (it may hold records this
+// log does not, past the high watermark): it truncates first, as Kafka's
+// leader answers Fetch v12+. An epoch this log cannot place (newer than its
+// latest, or no epochs at all) is left to the follower's own
+// OffsetForLeaderEpoch, which it asks after every leader change.
+func (r *Replica) divergence(p FetchPartition) *DivergingEpoch {
+	last := p.Follower.LastFetchedEpoch
+	if last < 0 {
+		return nil
+	}
+	// An epoch past this log's latest (its own epoch's start not recorded
+	// yet) is none this log holds: the follower's records of it diverge
+	// from where this log's latest epoch ends.
+	epoch, end := epochEndOffset(r.epochs, min(last, latestEpoch(r.epochs)), r.state.LogEndOffset)
+	if epoch < 0 || end < 0 || (epoch == last && end >= p.FetchOffset) {
+		return nil
+	}
+	return &DivergingEpoch{Epoch: epoch, EndOffset: end}
 }
 
 // checkFetch is the error a fetch gets before any read, or 0 (Kafka's order:
@@ -141,14 +196,54 @@ func (r *Replica) checkFetch(p FetchPartition) int16 {
 	return 0
 }
 
+// prefixRead is a follower's read at the leader's log start offset: the
+// offset and the leader epoch the read was planned at.
+type prefixRead struct {
+	fetchOffset int64
+	leaderEpoch int32
+}
+
+// emptyPrefixEnd is where the leader's log start offset can move after a
+// follower's read from it found no batch below the read's end (rep's
+// ReadUpTo, the log end offset when the fetch came), or -1.
+//
+// A leader's log can hold no batch below its end at all: compaction removed
+// every record, then a truncation cut off the batch a cleaning pass kept
+// (KAFKA-9065). A follower fetching below that end would get no records for
+// ever, never reach the high watermark and never rejoin the ISR; nothing in
+// a Fetch answer tells it where the leader's records resume. So the leader
+// moves its log start offset past the empty stretch, as DeleteRecords
+// would: it drops nothing, the stretch holds no batch. The follower's next
+// fetch gets OFFSET_OUT_OF_RANGE with that log start offset and restarts its
+// log there (records it holds below are ones the leader no longer has, as
+// after retention). The move stops at the high watermark (a log never starts
+// past it) and needs the read whole (a read always returns the first batch
+// past its offset, whatever the bytes asked for), this replica still leading
+// at the read's epoch and its log start offset still the read's offset.
+func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.Records) int64 {
+	if recs == nil || recs.NextOffset > rd.fetchOffset || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||
+		r.state.LogStartOffset != rd.fetchOffset || r.logWork.raisingLogStart {
+		return -1
+	}
+	if end := min(rep.ReadUpTo, r.highWatermark, r.state.LogEndOffset); end > rd.fetchOffset {
+		return end
+	}
+	return -1
+}
+
 // ReadCompleted reports the outcome of a ReadRecords: the records read, or
-// the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal.
+// the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal. A
+// follower's read at the log start offset that found no batch below the log
+// end offset moves the log start offset past that empty stretch
+// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised).
 func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
 	rep, ok := r.reading[id]
 	if !ok {
 		panic(fmt.Sprintf("replica: read completion for unknown request %d", id))
 	}
 	delete(r.reading, id)
+	prefix, atStart := r.prefixReads[id]
+	delete(r.prefixReads, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
 		rep = FetchReply{ID: id, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, CurrentLeader: noLeaderHint}
@@ -156,6 +251,10 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 		rep.ErrorCode = code
 	default:
 		rep.Records = recs
+		if end := r.emptyPrefixEnd(prefix, rep, recs); atStart && end >= 0 {
+			r.logWork.raisingLogStart = true
+			r.ready.RaiseLogStart = &RaiseLogStart{Offset: end}
+		}
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)
 }

@@ -18,7 +18,8 @@ import (
 // Becoming leader, or leading a new epoch: the start of the epoch is recorded
 // (AssignEpochStart) and the followers' fetch states start afresh. Leading the
 // same epoch: the committed ISR becomes the record's and an ISR change in
-// flight is forgotten. Losing leadership: every pending produce answers
+// flight is forgotten (unless the record is the same again, as the partition
+// epoch says: becomeLeader). Losing leadership: every pending produce answers
 // NOT_LEADER_OR_FOLLOWER and parked watches wake (their fetches then get that
 // error). Following a new leader epoch (under the same leader or another):
 // the follower truncates before it fetches again (KIP-101, KAFKA-7164).
@@ -35,15 +36,21 @@ func (r *Replica) PartitionChanged(p PartitionImage, now Instant) {
 	r.partition = PartitionImage{Partition: p.Partition, Replicas: slices.Clone(p.Replicas), ISR: sortedISR(p.ISR),
 		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
 	if p.Leader == r.opts.NodeID {
-		r.becomeLeader(newEpoch, now)
+		r.becomeLeader(newEpoch, p.PartitionEpoch != old.PartitionEpoch, now)
 		return
 	}
 	r.becomeFollower(old, newEpoch)
 }
 
 // becomeLeader takes the leader role, or a new record while leading (Kafka's
-// Partition.makeLeader).
-func (r *Replica) becomeLeader(newEpoch bool, now Instant) {
+// Partition.makeLeader). An ISR change in flight is forgotten only with a
+// new leader or partition epoch: the controller then refuses it. The same
+// record again (same partition epoch) keeps it: the controller may still
+// commit it, and until its answer the high watermark must wait for the
+// replica it adds (KIP-497), or it may pass that replica's log end offset
+// and the replica, once in the ISR, be elected without records the high
+// watermark covered (replication model test).
+func (r *Replica) becomeLeader(newEpoch, newPartitionEpoch bool, now Instant) {
 	wasLeader := r.leader != nil
 	if !wasLeader {
 		if r.follower != nil {
@@ -56,7 +63,9 @@ func (r *Replica) becomeLeader(newEpoch bool, now Instant) {
 		r.leader = &leaderState{followers: map[int32]*followerProgress{}}
 	}
 	l := r.leader
-	l.isrChange = nil
+	if newEpoch || newPartitionEpoch || !wasLeader {
+		l.isrChange = nil
+	}
 	l.syncFollowers(r.partition.Replicas, r.opts.NodeID)
 	if newEpoch || !wasLeader {
 		for _, id := range l.sortedFollowerIDs() {

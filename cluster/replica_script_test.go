@@ -21,9 +21,9 @@ import (
 //	new [epoch=E] [start=S] [end=L] [flushed=F] [hw=H] [durable] [compact]
 //	    [min-isr=N] [no-cleaner] [retention-check=MS] [log-append-time]
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
-//	    [lag=MS] [log-epoch=E|no-epochs]
+//	    [lag=MS] [log-epoch=E|no-epochs] [truncate-on-fetch]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
-//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B]
+//	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B] [last-epoch=L]
 //	offset-for-epoch id=I epoch=E [current=C]
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
 //	epoch-start-done [error]
@@ -39,7 +39,10 @@ import (
 //	append-done id=I [error=storage|corrupt|too-large] [flushed=F]
 //	flushed offset=F
 //	fetch id=I offset=O [epoch=E] [max-bytes=B] [committed] [log-end]
-//	read-done id=I [error=out-of-range|corrupt|io]
+//	read-done id=I [empty] [error=out-of-range|corrupt|io]
+//	                      (empty: the log holds no batch from the read's
+//	                      offset to its max offset)
+//	raise-done [error]    (the RaiseLogStart asked for)
 //	watch id=I offset=O deadline=MS [epoch=E] [read] [committed]
 //	tick T [wall=W]
 //	list-offsets id=I ts=T [epoch=E] [committed]
@@ -69,7 +72,9 @@ type replicaHarness struct {
 	appends  map[RequestID]AppendBatches
 	reads    map[RequestID]ReadRecords
 	advances map[RequestID]AdvanceLogStart
-	lastHW   int64
+	// raising is the RaiseLogStart with the harness, nil for none.
+	raising *RaiseLogStart
+	lastHW  int64
 	// lastRole and lastAlterSeq are what the harness printed last: the
 	// replica's role, the seq of its last AlterPartition.
 	lastRole, lastISR string
@@ -170,6 +175,17 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		} else {
 			h.r.LogStartAdvanced(id, adv.Offset, nil)
 		}
+	case "raise-done":
+		if h.raising == nil {
+			td.Fatalf(t, "no log start raise asked for")
+		}
+		rl := h.raising
+		h.raising = nil
+		if td.HasArg("error") {
+			h.r.LogStartRaised(h.r.LogStartOffset(), errors.New("write log-start-offset-checkpoint: input/output error"))
+		} else {
+			h.r.LogStartRaised(rl.Offset, nil)
+		}
 	case "retention-done":
 		var start int64
 		td.ScanArgs(t, "start", &start)
@@ -192,15 +208,16 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 	case "partition-changed":
 		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
 	case "follower-fetch":
-		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}
+		p := FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}
 		td.ScanArgs(t, "replica", &p.Follower.ReplicaID)
 		td.MaybeScanArgs(t, "broker-epoch", &p.Follower.BrokerEpoch)
 		td.ScanArgs(t, "offset", &p.FetchOffset)
 		td.MaybeScanArgs(t, "epoch", &p.CurrentLeaderEpoch)
 		td.MaybeScanArgs(t, "log-start", &p.Follower.LogStartOffset)
+		td.MaybeScanArgs(t, "last-epoch", &p.Follower.LastFetchedEpoch)
 		h.r.Fetch(id, p, ReadUncommitted)
 	case "follower-watch":
-		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1}}, ReadOnWake: td.HasArg("read")}
+		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}, ReadOnWake: td.HasArg("read")}
 		td.ScanArgs(t, "replica", &w.Partition.Follower.ReplicaID)
 		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
@@ -249,7 +266,7 @@ func (h *replicaHarness) newReplica(t *testing.T, td *datadriven.TestData) {
 	st.FlushedOffset = st.LogEndOffset
 	td.MaybeScanArgs(t, "flushed", &st.FlushedOffset)
 	td.MaybeScanArgs(t, "hw", &st.HighWatermark)
-	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner")}
+	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner"), TruncateOnFetch: td.HasArg("truncate-on-fetch")}
 	td.MaybeScanArgs(t, "retention-check", &opts.RetentionCheckIntervalMs)
 	td.MaybeScanArgs(t, "lag", &opts.ReplicaLagTimeMaxMs)
 	*h = replicaHarness{leo: st.LogEndOffset, flushed: st.FlushedOffset,
@@ -443,7 +460,11 @@ func (h *replicaHarness) readDone(t *testing.T, td *datadriven.TestData, id Requ
 	td.MaybeScanArgs(t, "error", &kind)
 	switch kind {
 	case "":
-		h.r.ReadCompleted(id, &logstore.Records{FirstOffset: rr.Offset, NextOffset: rr.MaxOffset}, nil)
+		next := rr.MaxOffset
+		if td.HasArg("empty") {
+			next = rr.Offset
+		}
+		h.r.ReadCompleted(id, &logstore.Records{FirstOffset: rr.Offset, NextOffset: next}, nil)
 	case "out-of-range":
 		h.r.ReadCompleted(id, nil, fmt.Errorf("read offset %d: %w", rr.Offset, kerr.OffsetOutOfRange))
 	case "corrupt":
@@ -495,6 +516,10 @@ func (h *replicaHarness) ready() string {
 	}
 	if a := rd.AssignEpochStart; a != nil {
 		p("assign-epoch-start epoch=%d", a.Epoch)
+	}
+	if rl := rd.RaiseLogStart; rl != nil {
+		h.raising = rl
+		p("raise-log-start offset=%d", rl.Offset)
 	}
 	for _, ap := range rd.Appends {
 		h.appends[ap.ID] = ap
@@ -577,7 +602,11 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 		if rep.Records != nil {
 			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
 		}
-		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, hintSuffix(rep.CurrentLeader))
+		div := ""
+		if d := rep.Diverging; d != nil {
+			div = fmt.Sprintf(" diverging=(epoch=%d end=%d)", d.Epoch, d.EndOffset)
+		}
+		p("fetch-reply id=%d error=%s hw=%d lso=%d log-start=%d records=%s%s%s", rep.ID, errName(rep.ErrorCode), rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset, recs, div, hintSuffix(rep.CurrentLeader))
 	}
 	for _, rep := range rd.ListOffsetsReplies {
 		p("list-offsets-reply id=%d error=%s offset=%d timestamp=%d epoch=%d", rep.ID, errName(rep.ErrorCode), rep.Offset, rep.TimestampMs, rep.LeaderEpoch)

@@ -182,8 +182,11 @@ func newModelCluster(rt *rapid.T) *modelCluster {
 	c.record.ISR = slices.Clone(c.record.Replicas)
 	cfg := testReplicaConfig()
 	cfg.MinInsyncReplicas = rapid.IntRange(1, n).Draw(rt, "min.insync.replicas")
+	// Followers truncate by OffsetForLeaderEpoch first, or by their
+	// leader's diverging epochs as they fetch.
+	opts := ReplicaOptions{ReplicaLagTimeMaxMs: 1000, TruncateOnFetch: rapid.Bool().Draw(rt, "truncate on fetch")}
 	for id := int32(1); id <= int32(n); id++ {
-		tn, err := newTestNode(id, vfs.NewMem(), cfg, ReplicaOptions{ReplicaLagTimeMaxMs: 1000}, c.record, 0, c.now)
+		tn, err := newTestNode(id, vfs.NewMem(), cfg, opts, c.record, 0, c.now)
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -469,7 +472,8 @@ func (c *modelCluster) serveFetch(leader *modelNode, req *kmsg.FetchRequest) *km
 		for _, p := range t.Partitions {
 			id := c.id()
 			leader.r.Fetch(id, FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch,
-				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch}}, ReadUncommitted)
+				Follower: &FollowerFetch{ReplicaID: req.ReplicaState.ID, LogStartOffset: p.LogStartOffset, FetchedAtMs: c.now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch,
+					LastFetchedEpoch: p.LastFetchedEpoch}}, ReadUncommitted)
 			c.settle(leader)
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -478,6 +482,9 @@ func (c *modelCluster) serveFetch(leader *modelNode, req *kmsg.FetchRequest) *km
 				c.rt.Fatalf("leader %d did not answer fetch %d", leader.id, id)
 			}
 			rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = rep.ErrorCode, rep.HighWatermark, rep.LastStableOffset, rep.LogStartOffset
+			if d := rep.Diverging; d != nil {
+				rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = d.Epoch, d.EndOffset
+			}
 			if rep.Records != nil {
 				b, err := rep.Records.Bytes()
 				rep.Records.Release()

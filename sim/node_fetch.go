@@ -143,7 +143,8 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 		for _, p := range t.Partitions {
 			st := serverTarget{part: cluster.FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch}}
 			if s.follower {
-				st.part.Follower = &cluster.FollowerFetch{ReplicaID: replicaID, LogStartOffset: p.LogStartOffset, FetchedAtMs: now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch}
+				st.part.Follower = &cluster.FollowerFetch{ReplicaID: replicaID, LogStartOffset: p.LogStartOffset, FetchedAtMs: now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch,
+					LastFetchedEpoch: p.LastFetchedEpoch}
 			}
 			if h := n.replicas[tpKey{t.Topic, p.Partition}]; h != nil && h.core != nil {
 				st.h = h
@@ -274,7 +275,8 @@ func (s *fetchServer) wokenWithRead(i int, rep cluster.FetchReply) {
 }
 
 func partitionRead(rep cluster.FetchReply) cluster.PartitionRead {
-	r := cluster.PartitionRead{ErrorCode: rep.ErrorCode, HighWatermark: rep.HighWatermark, LastStableOffset: rep.LastStableOffset, LogStartOffset: rep.LogStartOffset, ReadUpTo: rep.ReadUpTo}
+	r := cluster.PartitionRead{ErrorCode: rep.ErrorCode, HighWatermark: rep.HighWatermark, LastStableOffset: rep.LastStableOffset, LogStartOffset: rep.LogStartOffset, ReadUpTo: rep.ReadUpTo,
+		Diverging: rep.Diverging}
 	if rep.Records != nil {
 		r.RecordsBytes = rep.Records.Len()
 	}
@@ -302,6 +304,9 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, pa.ErrorCode
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
+			if d := pa.Diverging; d != nil {
+				rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = d.Epoch, d.EndOffset
+			}
 			if recs := s.recs[i]; pa.IncludeRecords && recs != nil && recs.Len() > 0 {
 				if h := s.targets[i].h; s.isolation == cluster.ReadCommitted && h != nil && h.log != nil {
 					for _, a := range h.log.AbortedTransactions(recs.FirstOffset, recs.NextOffset) {
