@@ -148,6 +148,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
 	want.Txns = defaultTxnConfig
+	checkDefaultBrokerConfigs(t, cfg, &got)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
@@ -196,9 +197,35 @@ func TestNodeConfigDefaults(t *testing.T) {
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
 	want.Txns = defaultTxnConfig
+	checkDefaultBrokerConfigs(t, cfg, &got)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
 	}
+}
+
+// checkDefaultBrokerConfigs checks that got's DefaultBrokerConfigs hold the
+// effective value of every key of cfg that was not given and is set, none
+// of them in StaticBrokerConfigs too, then clears them (for a comparison
+// of the rest).
+func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Config) {
+	t.Helper()
+	for _, s := range cfg.Settings {
+		key := s.Key
+		if key == "log.segment.ms" {
+			key = "log.roll.ms"
+		}
+		v, isDefault := got.DefaultBrokerConfigs[key]
+		_, isStatic := got.StaticBrokerConfigs[key]
+		switch {
+		case isDefault && isStatic:
+			t.Errorf("%s is both a default and a static broker config", key)
+		case s.Source == "default" && s.Value != "" && v != s.Value:
+			t.Errorf("default broker config %s = %q (found %v), want %q", key, v, isDefault, s.Value)
+		case s.Source != "default" && isDefault:
+			t.Errorf("%s, given (%s), is among the default broker configs", key, s.Source)
+		}
+	}
+	got.DefaultBrokerConfigs = nil
 }
 
 // TestNodeConfigSetsEveryField fails when actors.Config gains a field that

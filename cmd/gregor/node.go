@@ -55,7 +55,9 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 			key = "log.roll.ms" // Kafka's name for the broker-wide segment.ms
 		}
 		if s.Source == "default" {
-			cfg.DefaultBrokerConfigs[key] = s.Value
+			if s.Value != "" { // unset by default (broker.rack, debug.listener)
+				cfg.DefaultBrokerConfigs[key] = s.Value
+			}
 			continue
 		}
 		cfg.StaticBrokerConfigs[key] = s.Value
