@@ -24,7 +24,9 @@ import (
 // A log read again at a restart is first filled from the shadow of the
 // replica that last had it open (prev): the recovered log is a prefix of
 // what that replica held, so its batches as first written are exact, where
-// the same offsets may have held other batches in other histories. Failing
+// the same offsets may have held other batches in other histories. A gap
+// before batches a follower fetched is likewise first filled from its
+// leader's shadow, the history it copies. Failing
 // that, each dropped batch is also known by the batch before it as first
 // written (follows), and a gap the successor cannot fill is filled forward
 // from the shadow's last batch: the run of dropped batches after it that
@@ -69,6 +71,9 @@ func (s *shadowLog) fillFromPrev(end int64) bool {
 	}
 	for _, b := range p.batches[i:j] {
 		s.pushBatch(b)
+	}
+	if s.canon != nil {
+		s.canon.filled += j - i
 	}
 	return true
 }

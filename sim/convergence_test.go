@@ -104,11 +104,18 @@ func TestShadowRefilledFromTheReplicasOwn(t *testing.T) {
 // from another history, because its leader, which had fetched from a
 // compacted log, started the next epoch at the first batch it got and
 // answered OffsetsForLeaderEpoch too high; logstore's
-// TestAppendAsFollowerStartsEpochsFromBatches).
+// TestAppendAsFollowerStartsEpochsFromBatches), 2315 and 3588 with three
+// minutes of faults (L1: a follower fetching below a leader's log that
+// held no batch up to its end never caught up; the leader now raises its
+// log start offset past such a prefix, cluster's
+// testdata/replica/empty_prefix.txt) and 2321 with three minutes of faults
+// (S4 on a follower whose gap before a fetched batch was filled from its
+// own older history instead of its leader's: leaderShadow).
 func TestLongSeedsConverge(t *testing.T) {
 	for _, opts := range []Options{{Seed: 529, DurationMs: 60_000}, {Seed: 13, DurationMs: 180_000}, {Seed: 63, DurationMs: 180_000},
 		{Seed: 1869, DurationMs: 60_000}, {Seed: 1167, DurationMs: 60_000}, {Seed: 1097, DurationMs: 60_000}, {Seed: 977, DurationMs: 60_000},
-		{Seed: 174, DurationMs: 180_000}, {Seed: 342, DurationMs: 180_000}, {Seed: 1178, DurationMs: 180_000}, {Seed: 1450, DurationMs: 180_000}} {
+		{Seed: 174, DurationMs: 180_000}, {Seed: 342, DurationMs: 180_000}, {Seed: 1178, DurationMs: 180_000}, {Seed: 1450, DurationMs: 180_000},
+		{Seed: 2315, DurationMs: 180_000}, {Seed: 3588, DurationMs: 180_000}, {Seed: 2321, DurationMs: 180_000}} {
 		rep := Run(opts)
 		if rep.Failed() {
 			t.Errorf("seed %d (%s of faults): %v", opts.Seed, fmtMs(opts.DurationMs), rep.Violations[0])

@@ -259,10 +259,32 @@ func (h *replicaHost) appendAsFollower(a *cluster.AppendAsFollower) {
 	}
 	_, err := log.AppendAsFollower(batches, a.NowMs)
 	if err == nil {
+		h.shadow.prev = h.leaderShadow()
 		h.shadow.appendBatches(batches)
+		h.shadow.prev = nil
 	}
 	core.FollowerAppendCompleted(cluster.FollowerAppendOutcome{LogEndOffset: log.LogEndOffset(), FlushedOffset: log.FlushedOffset(),
 		LeaderEpochs: log.LeaderEpochs()}, err)
+}
+
+// leaderShadow is the shadow of the replica the follower fetches from, if
+// its node has it open. A gap before what the follower fetched is a run of
+// batches compaction dropped on that replica, so it is filled from that
+// replica's history first (fillFromPrev), not from one the follower's own
+// log once held at the same offsets (seed 2321 with --duration 3m: n1
+// truncated to 112 and fetched [132, 133] of epoch 12 from n3, whose
+// epoch 12 batches from 117 were compacted away; n1's own dropped epoch 8
+// batches at 112–131 filled the gap, and S4 found n1's log differing from
+// n3's).
+func (h *replicaHost) leaderShadow() *shadowLog {
+	l := h.core.Leader()
+	if l < 0 || l == h.n.id || int(l) > len(h.n.w.nodes) {
+		return nil
+	}
+	if lh := h.n.w.node(l).replicas[h.key]; lh != nil && lh.log != nil {
+		return &lh.shadow
+	}
+	return nil
 }
 
 // epochsBelow is a leader-epoch cache cut at end, as a truncation leaves it.
@@ -422,7 +444,8 @@ type shadowLog struct {
 	// canon is what compaction did to the partition.
 	canon *compactionLog
 	// prev, while the shadow is rebuilt from a recovered log, is the
-	// shadow of the replica that last had the log open (compaction_gaps.go).
+	// shadow of the replica that last had the log open; while a follower
+	// appends what it fetched, its leader's (compaction_gaps.go).
 	prev *shadowLog
 }
 
