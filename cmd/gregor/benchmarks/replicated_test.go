@@ -203,12 +203,7 @@ func benchCopies(b *testing.B, set recordSet, copies int) {
 		before := processCPU()
 		total.add(produceInto(b, t, topics, set, kgo.LeaderAck(), true, nil))
 		client += processCPU() - before
-		for _, topic := range topics {
-			t.deleteTopic(b, topic)
-		}
-		for _, topic := range topics {
-			awaitTopicDataRemoved(b, t, topic)
-		}
+		dropTopics(b, t, topics...)
 	}
 	report(b, t, set, total)
 	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
@@ -227,8 +222,7 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 		before := processCPU()
 		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
 		client += processCPU() - before
-		t.deleteTopic(b, topic)
-		awaitTopicDataRemoved(b, t, topic)
+		dropTopics(b, t, topic)
 	}
 	report(b, t, set, total)
 	stats.report(b)
@@ -347,6 +341,18 @@ func readyEverywhere(ctx context.Context, nodes []int32, topic string, parts int
 		}
 	}
 	return true, nil
+}
+
+// dropTopics deletes topics and waits until the brokers removed their
+// files (awaitTopicDataRemoved), so the next iteration does not pay for it.
+func dropTopics(b *testing.B, t *target, topics ...string) {
+	b.Helper()
+	for _, topic := range topics {
+		t.deleteTopic(b, topic)
+	}
+	for _, topic := range topics {
+		awaitTopicDataRemoved(b, t, topic)
+	}
 }
 
 // awaitTopicDataRemoved waits until no node's log directory holds a
