@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 
 	"gregor/cluster"
@@ -69,15 +70,24 @@ func TestCompactionCheckerCatchesBadCommits(t *testing.T) {
 // (followers, restarts) keep the log as first written, no checker
 // objects, and a second run of the seed is the same.
 func TestCompactionRunsAsEvents(t *testing.T) {
+	// Seed 7: a restart lowers a log end that a truncation had left inside
+	// a compacted stretch, after a power loss took committed records
+	// (emptyEndFell); it failed S2 before the checker knew that loss.
+	for _, seed := range []uint64{4, 7} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { playCompactionSeed(t, seed) })
+	}
+}
+
+func playCompactionSeed(t *testing.T, seed uint64) {
 	p := QuietProfile()
 	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
 	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
-	w := playWorld(Options{Seed: 4, DurationMs: 60_000, Profile: &p})
+	w := playWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p})
 	rep := w.report()
 	if rep.Failed() {
 		t.Fatalf("%v", rep.Violations[0])
 	}
-	if again := Run(Options{Seed: 4, DurationMs: 60_000, Profile: &p}); again.TraceHash != rep.TraceHash || again.Events != rep.Events {
+	if again := Run(Options{Seed: seed, DurationMs: 60_000, Profile: &p}); again.TraceHash != rep.TraceHash || again.Events != rep.Events {
 		t.Errorf("two runs differ: %d events %s, then %d events %s", rep.Events, rep.TraceHash, again.Events, again.TraceHash)
 	}
 	if rep.Stats.ControlledShutdowns == 0 {
@@ -143,6 +153,43 @@ func TestHistoryCheckersKnowRemovedOffsets(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("checkers found %q (%v), want %q", got, w.violations, tc.want)
+			}
+		})
+	}
+}
+
+// TestEmptyEndFellIsALossAfterALoss: a restart that lowers a log end over
+// batches compaction removed is a loss once a loss struck the partition (a
+// truncation into a compacted stretch cut committed records), and is left
+// to the checks otherwise.
+func TestEmptyEndFellIsALossAfterALoss(t *testing.T) {
+	tp := tpKey{"t", 0}
+	for _, tc := range []struct {
+		name           string
+		earlierLoss    bool
+		droppedFrom    int64
+		wantRegistered bool
+	}{
+		{"compacted stretch after a power loss", true, 3, true},
+		{"compacted stretch, no loss before", false, 3, false},
+		{"a batch compaction did not remove", true, 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+			closed := &shadowLog{canon: w.compactionOf(tp)}
+			for o := int64(0); o < 5; o++ {
+				closed.pushID(o, o, 0, uint32(10+o))
+			}
+			for i := tc.droppedFrom; i < 5; i++ {
+				w.compactionOf(tp).registerFollows(closed.batches[i-1].id(), closed.batches[i])
+			}
+			if tc.earlierLoss {
+				w.checks.dataLost(tp, 2, 5, 9)
+			}
+			w.checks.emptyEndFell(tp, 1, closed, 3, 5)
+			r, ok := w.checks.droppedRangeBelow(tp, 5)
+			if ok != tc.wantRegistered || ok && (r.node != 1 || r.from != 3 || r.to != 5) {
+				t.Fatalf("registered %t %+v, want %t", ok, r, tc.wantRegistered)
 			}
 		})
 	}

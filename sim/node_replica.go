@@ -87,7 +87,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	if t, ok := n.image.Topic(h.key.topic); ok {
 		h.unclean = w.uncleanEnabled(n.image, t)
 	}
-	h.shadow.prev = n.closedShadows[h.key]
+	closed := n.closedShadows[h.key]
+	h.shadow.prev = closed
 	delete(n.closedShadows, h.key)
 	err = h.shadow.rebuild(log)
 	h.shadow.prev = nil
@@ -100,6 +101,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		if end := log.LogEndOffset(); end < pre {
 			w.checks.dataLost(h.key, n.id, end, pre)
 		}
+	} else if before, ok := n.diskEnd[h.key]; ok && log.LogEndOffset() < before {
+		w.checks.emptyEndFell(h.key, n.id, closed, log.LogEndOffset(), before)
 	}
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
