@@ -240,3 +240,29 @@ func (c *serverChecks) emptyEndFell(tp tpKey, node int32, closed *shadowLog, end
 	c.w.loss("n%d %s: the log end fell from %d to %d at the restart: compaction had removed every batch there, and a truncation ended the log inside that stretch", node, tp, before, end)
 	c.w.timelinef("n%d: %s log end fell from %d to %d at the restart (a compacted stretch a truncation cut into)", node, tp, before, end)
 }
+
+// fillEmptyStretch takes an empty batch a leader answered over a stretch of
+// its log that holds no batch (cluster's emptyStretch): the shadow holds
+// the batches compaction dropped there as first written, as for any gap
+// (from prev, the leader's shadow while a follower appends, the shadow of
+// the log's last opener at a restart; else forward from the shadow's last
+// batch), not the empty batch. It says whether it did; if not, the batch
+// goes in as any other, and S4 compares it.
+func (s *shadowLog) fillEmptyStretch(b logstore.Batch) bool {
+	if b.FirstOffset < s.end() {
+		return false
+	}
+	end := b.NextOffset()
+	return s.fillFromPrev(end) || s.fillForward(end)
+}
+
+// traceEmptyStretches notes the empty batches a follower took over a
+// stretch of its leader's log that holds no batch.
+func (h *replicaHost) traceEmptyStretches(batches [][]byte) {
+	for _, p := range batches {
+		if b, err := logstore.ParseBatch(p); err == nil && logstore.IsEmptyStretchBatch(&b) {
+			h.n.w.stats.EmptyStretches++
+			h.n.w.tracef("%s %s: appends the empty stretch [%d, %d] of leader epoch %d", h.n.name(), h.key, b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch)
+		}
+	}
+}

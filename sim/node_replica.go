@@ -261,6 +261,7 @@ func (h *replicaHost) appendAsFollower(a *cluster.AppendAsFollower) {
 		batches = kept
 	}
 	_, err := log.AppendAsFollower(batches, a.NowMs)
+	h.traceEmptyStretches(batches)
 	if err == nil {
 		h.shadow.prev = h.leaderShadow()
 		h.shadow.appendBatches(batches)
@@ -474,6 +475,9 @@ func (s *shadowLog) end() int64 {
 // push adds a batch read from the log or appended to it: as first
 // written, after the batches compaction dropped before it.
 func (s *shadowLog) push(b logstore.Batch) {
+	if logstore.IsEmptyStretchBatch(&b) && s.fillEmptyStretch(b) {
+		return
+	}
 	crc := s.canon.originalCRC(&b)
 	if b.FirstOffset > s.end() && !s.fillFromPrev(b.FirstOffset) {
 		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})
