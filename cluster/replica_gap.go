@@ -7,9 +7,13 @@ import (
 )
 
 // emptyStretch is what a leader answers a follower's read with when the
-// read, from a fetch offset above the log start offset, found no batch up
-// to the log end offset the fetch saw (rep.ReadUpTo): one empty batch per
-// leader epoch of the stretch (logstore.EmptyStretchRecords), or nil.
+// read found no batch from its fetch offset up to the log end offset the
+// fetch saw (rep.ReadUpTo): one empty batch per leader epoch of the
+// stretch (logstore.EmptyStretchRecords), or nil.
+//
+// A read at the log start offset raises it past the stretch instead
+// (emptyPrefixEnd) when it can: its answer is an empty stretch only when the
+// high watermark bars the raise (it does not pass the fetch offset).
 //
 // A leader's log can end in a stretch that holds no batch: compaction
 // removed its records, then a truncation cut off the batches after them
@@ -24,11 +28,11 @@ import (
 // leader epoch is the one the leader's cache gives its offsets, so the
 // follower's cache starts each epoch where the leader's does. Compaction
 // leaves such batches in Kafka too (RETAIN_EMPTY), and readers skip their
-// offsets. The stretch from the log start offset is emptyPrefixEnd's.
+// offsets.
 func (r *Replica) emptyStretch(rd prefixRead, rep FetchReply, recs *logstore.Records) []logstore.EpochRange {
 	from, to := rd.fetchOffset, rep.ReadUpTo
 	if recs == nil || recs.Len() > 0 || recs.NextOffset > from || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||
-		from <= r.state.LogStartOffset || to > r.state.LogEndOffset || from >= to {
+		from < r.state.LogStartOffset || r.logWork.raisingLogStart || to > r.state.LogEndOffset || from >= to {
 		return nil
 	}
 	es := r.epochs
