@@ -6,6 +6,7 @@ import (
 
 	"gregor/cluster"
 	"gregor/groups"
+	"gregor/logstore"
 )
 
 // TestCompactionCheckerCatchesBadCommits feeds C1 hand-built logs before
@@ -192,5 +193,38 @@ func TestEmptyEndFellIsALossAfterALoss(t *testing.T) {
 				t.Fatalf("registered %t %+v, want %t", ok, r, tc.wantRegistered)
 			}
 		})
+	}
+}
+
+// TestShadowFillsAnEmptyStretch: a follower that appends a leader's empty
+// batches over a stretch its log holds no batch in gets in its shadow the
+// leader's batches there as first written, so the logs compare equal (S4);
+// without a history to fill from, the empty batch goes in as it is.
+func TestShadowFillsAnEmptyStretch(t *testing.T) {
+	w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+	tp := tpKey{"t", 0}
+	leader := &shadowLog{canon: w.compactionOf(tp)}
+	for o := int64(0); o < 64; o++ {
+		leader.pushID(o, o, 3+2*int32(o/60), uint32(100+o))
+	}
+	follower := &shadowLog{canon: w.compactionOf(tp)}
+	for _, b := range leader.batches[:10] {
+		follower.pushBatch(b)
+	}
+	stretch := [][]byte{logstore.EmptyBatch(10, 59, 3), logstore.EmptyBatch(60, 63, 5)}
+	follower.prev = leader
+	follower.appendBatches(stretch)
+	follower.prev = nil
+	if follower.end() != 64 || len(follower.batches) != 64 || follower.batches[63].chain != leader.batches[63].chain {
+		t.Fatalf("the follower's shadow ends at %d with %d batches; the leader's chain %x, the follower's %x",
+			follower.end(), len(follower.batches), leader.batches[63].chain, follower.batches[len(follower.batches)-1].chain)
+	}
+	alone := &shadowLog{canon: w.compactionOf(tp)}
+	for _, b := range leader.batches[:10] {
+		alone.pushBatch(b)
+	}
+	alone.appendBatches(stretch)
+	if alone.end() != 64 || len(alone.batches) != 12 {
+		t.Fatalf("with no history the shadow ends at %d with %d batches, want 64 and 12", alone.end(), len(alone.batches))
 	}
 }
