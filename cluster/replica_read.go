@@ -198,7 +198,8 @@ func (r *Replica) checkFetch(p FetchPartition) int16 {
 
 // prefixRead is a follower's read: the fetch offset and the leader epoch
 // the read was planned at (a read at the log start offset may raise it,
-// emptyPrefixEnd; one above it may answer an empty stretch, emptyStretch).
+// emptyPrefixEnd; one that found no batch may answer an empty stretch,
+// emptyStretch).
 type prefixRead struct {
 	fetchOffset int64
 	leaderEpoch int32
@@ -236,9 +237,9 @@ func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.R
 // the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal. A
 // follower's read at the log start offset that found no batch below the log
 // end offset moves the log start offset past that empty stretch
-// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised); one above the log
-// start offset is answered with empty batches over the stretch
-// (emptyStretch).
+// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised); any other
+// follower's read that found no batch up to the log end offset is answered
+// with empty batches over the stretch (emptyStretch).
 func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
 	rep, ok := r.reading[id]
 	if !ok {

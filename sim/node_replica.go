@@ -261,8 +261,8 @@ func (h *replicaHost) appendAsFollower(a *cluster.AppendAsFollower) {
 		batches = kept
 	}
 	_, err := log.AppendAsFollower(batches, a.NowMs)
-	h.traceEmptyStretches(batches)
 	if err == nil {
+		h.traceEmptyStretches(batches)
 		h.shadow.prev = h.leaderShadow()
 		h.shadow.appendBatches(batches)
 		h.shadow.prev = nil
