@@ -37,7 +37,8 @@ import (
 // A BATCH is BASE:COUNT@EPOCH (records of no producer), with /PID:SEQ an
 // idempotent producer's, with /PID:SEQ:txn a transactional one's; or
 // BASE:commit@EPOCH/PID or BASE:abort@EPOCH/PID, a producer's transaction
-// marker.
+// marker; or BASE-LAST:empty@EPOCH, an empty batch a leader answers over a
+// stretch of its log that holds no batch (logstore.EmptyBatch).
 func TestFollowerScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/follower", func(t *testing.T, path string) {
 		h := &followerHarness{fs: vfs.NewMem()}
@@ -200,6 +201,13 @@ func (h *followerHarness) batchSpec(t *testing.T, td *datadriven.TestData, v str
 	var count int
 	var epoch int32
 	spec, producer, hasProducer := strings.Cut(v, "/")
+	if strings.Contains(spec, ":empty@") { // BASE-LAST:empty@EPOCH, an empty stretch's batch
+		var last int64
+		if _, err := fmt.Sscanf(spec, "%d-%d:empty@%d", &base, &last, &epoch); err != nil {
+			td.Fatalf(t, "empty batch %q: BASE-LAST:empty@EPOCH", v)
+		}
+		return logstore.EmptyBatch(base, last, epoch)
+	}
 	var kind string
 	if _, err := fmt.Sscanf(strings.Replace(spec, ":", " ", 1), "%d %s", &base, &kind); err != nil {
 		td.Fatalf(t, "batch %q: %v", v, err)

@@ -138,7 +138,7 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		rep.ReadUpTo = upTo
 		r.reading[id] = rep
-		if p.Follower != nil && p.FetchOffset == r.state.LogStartOffset {
+		if p.Follower != nil {
 			r.prefixReads[id] = prefixRead{fetchOffset: p.FetchOffset, leaderEpoch: r.partition.LeaderEpoch}
 		}
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
@@ -196,8 +196,10 @@ func (r *Replica) checkFetch(p FetchPartition) int16 {
 	return 0
 }
 
-// prefixRead is a follower's read at the leader's log start offset: the
-// offset and the leader epoch the read was planned at.
+// prefixRead is a follower's read: the fetch offset and the leader epoch
+// the read was planned at (a read at the log start offset may raise it,
+// emptyPrefixEnd; one that found no batch may answer an empty stretch,
+// emptyStretch).
 type prefixRead struct {
 	fetchOffset int64
 	leaderEpoch int32
@@ -235,14 +237,16 @@ func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.R
 // the error. A corrupt log answers KAFKA_STORAGE_ERROR and is fatal. A
 // follower's read at the log start offset that found no batch below the log
 // end offset moves the log start offset past that empty stretch
-// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised).
+// (emptyPrefixEnd; RaiseLogStart, then LogStartRaised); any other
+// follower's read that found no batch up to the log end offset is answered
+// with empty batches over the stretch (emptyStretch).
 func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
 	rep, ok := r.reading[id]
 	if !ok {
 		panic(fmt.Sprintf("replica: read completion for unknown request %d", id))
 	}
 	delete(r.reading, id)
-	prefix, atStart := r.prefixReads[id]
+	prefix, followerRead := r.prefixReads[id]
 	delete(r.prefixReads, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
@@ -251,9 +255,15 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 		rep.ErrorCode = code
 	default:
 		rep.Records = recs
-		if end := r.emptyPrefixEnd(prefix, rep, recs); atStart && end >= 0 {
+		if !followerRead {
+			break
+		}
+		if end := r.emptyPrefixEnd(prefix, rep, recs); end >= 0 {
 			r.logWork.raisingLogStart = true
 			r.ready.RaiseLogStart = &RaiseLogStart{Offset: end}
+		} else if stretch := r.emptyStretch(prefix, rep, recs); stretch != nil {
+			recs.Release()
+			rep.Records = logstore.EmptyStretchRecords(stretch)
 		}
 	}
 	r.ready.FetchReplies = append(r.ready.FetchReplies, rep)

@@ -261,6 +261,13 @@ func (h *replicaHarness) newReplica(t *testing.T, td *datadriven.TestData) {
 	td.MaybeScanArgs(t, "log-epoch", &logEpoch)
 	if !td.HasArg("no-epochs") {
 		st.LeaderEpochs = []logstore.EpochEntry{{Epoch: logEpoch, StartOffset: st.LogStartOffset}}
+		// epoch-from starts the partition's leader epoch in the log there,
+		// after log-epoch's records.
+		if td.HasArg("epoch-from") {
+			var from int64
+			td.ScanArgs(t, "epoch-from", &from)
+			st.LeaderEpochs = append(st.LeaderEpochs, logstore.EpochEntry{Epoch: st.Partition.LeaderEpoch, StartOffset: from})
+		}
 	}
 	td.MaybeScanArgs(t, "end", &st.LogEndOffset)
 	st.FlushedOffset = st.LogEndOffset
@@ -600,7 +607,7 @@ func (h *replicaHarness) printReplies(b *strings.Builder, rd Ready) {
 	for _, rep := range rd.FetchReplies {
 		recs := "none"
 		if rep.Records != nil {
-			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset)
+			recs = fmt.Sprintf("[%d,%d)", rep.Records.FirstOffset, rep.Records.NextOffset) + emptyBatchesSuffix(rep.Records)
 		}
 		div := ""
 		if d := rep.Diverging; d != nil {
@@ -682,4 +689,28 @@ func errCodeNamed(t *testing.T, name string) int16 {
 	}
 	t.Fatalf("unknown error %q", name)
 	return 0
+}
+
+// emptyBatchesSuffix lists the batches of records the core made itself (the
+// harness's reads hold no bytes): the empty batches of an empty stretch,
+// as first-last@epoch.
+func emptyBatchesSuffix(recs *logstore.Records) string {
+	raw, err := recs.Bytes()
+	if err != nil || len(raw) == 0 {
+		return ""
+	}
+	var parts []string
+	for len(raw) > 0 {
+		size, err := logstore.BatchSize(raw)
+		if err != nil || size > len(raw) {
+			return " bad-batches"
+		}
+		b, err := logstore.ParseBatch(raw[:size])
+		if err != nil || !logstore.IsEmptyStretchBatch(&b) {
+			return " bad-batches"
+		}
+		parts = append(parts, fmt.Sprintf("%d-%d@%d", b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch))
+		raw = raw[size:]
+	}
+	return " empty-batches=[" + strings.Join(parts, " ") + "]"
 }

@@ -87,6 +87,16 @@ type committedPrefix struct {
 type offsetRange struct {
 	node     int32
 	from, to int64
+	// why the offsets went, when not a power loss.
+	why string
+}
+
+// cause says what dropped the range.
+func (r offsetRange) cause() string {
+	if r.why != "" {
+		return r.why
+	}
+	return "a power loss dropped them"
 }
 
 func newServerChecks(w *World) *serverChecks {
@@ -212,15 +222,22 @@ func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
 	c.w.rec.mark(c.w.now, "lost", &tp, "n%d lost [%d, %d) to a power loss", node, from, to)
 }
 
-// droppedBelow says a power loss dropped from some replica of tp an offset
-// below end.
+// droppedBelow says a power loss (or a restart that lowered a log end,
+// emptyEndFell) dropped from some replica of tp an offset below end.
 func (c *serverChecks) droppedBelow(tp tpKey, end int64) bool {
+	_, ok := c.droppedRangeBelow(tp, end)
+	return ok
+}
+
+// droppedRangeBelow is the first range dropped from a replica of tp that
+// starts below end.
+func (c *serverChecks) droppedRangeBelow(tp tpKey, end int64) (offsetRange, bool) {
 	for _, r := range c.dropped[tp] {
 		if r.from < end {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return offsetRange{}, false
 }
 
 // node checks the invariants that an event on n may have broken: those of
@@ -394,8 +411,9 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d (unclean elections allowed)",
 					tp, n.id, epoch, cp.end, cp.epoch)
 			case c.droppedBelow(tp, cp.end):
-				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: a power loss dropped them (outside D2 without KIP-966)",
-					tp, n.id, epoch, cp.end, cp.epoch)
+				r, _ := c.droppedRangeBelow(tp, cp.end)
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: %s (outside D2 without KIP-966)",
+					tp, n.id, epoch, cp.end, cp.epoch, r.cause())
 			default:
 				w.violation("S2", fmt.Sprintf("%s: leader %d at epoch %d does not hold the log below the high watermark %d that leader epoch %d committed",
 					tp, n.id, epoch, cp.end, cp.epoch))

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 
 	"gregor/cluster"
 	"gregor/groups"
+	"gregor/logstore"
 )
 
 // TestCompactionCheckerCatchesBadCommits feeds C1 hand-built logs before
@@ -69,15 +71,25 @@ func TestCompactionCheckerCatchesBadCommits(t *testing.T) {
 // (followers, restarts) keep the log as first written, no checker
 // objects, and a second run of the seed is the same.
 func TestCompactionRunsAsEvents(t *testing.T) {
+	// Seeds 7 and 290: a restart lowers a log end that a truncation had
+	// left inside a compacted stretch, after a power loss took committed
+	// records (emptyEndFell); they failed S2 before the checker knew that
+	// loss.
+	for _, seed := range []uint64{4, 7, 290} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { playCompactionSeed(t, seed) })
+	}
+}
+
+func playCompactionSeed(t *testing.T, seed uint64) {
 	p := QuietProfile()
 	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
 	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
-	w := playWorld(Options{Seed: 4, DurationMs: 60_000, Profile: &p})
+	w := playWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p})
 	rep := w.report()
 	if rep.Failed() {
 		t.Fatalf("%v", rep.Violations[0])
 	}
-	if again := Run(Options{Seed: 4, DurationMs: 60_000, Profile: &p}); again.TraceHash != rep.TraceHash || again.Events != rep.Events {
+	if again := Run(Options{Seed: seed, DurationMs: 60_000, Profile: &p}); again.TraceHash != rep.TraceHash || again.Events != rep.Events {
 		t.Errorf("two runs differ: %d events %s, then %d events %s", rep.Events, rep.TraceHash, again.Events, again.TraceHash)
 	}
 	if rep.Stats.ControlledShutdowns == 0 {
@@ -145,5 +157,75 @@ func TestHistoryCheckersKnowRemovedOffsets(t *testing.T) {
 				t.Errorf("checkers found %q (%v), want %q", got, w.violations, tc.want)
 			}
 		})
+	}
+}
+
+// TestEmptyEndFellIsALossAfterALoss: a restart that lowers a log end over
+// batches compaction removed is a loss once a loss struck the partition (a
+// truncation into a compacted stretch cut committed records), and is left
+// to the checks otherwise.
+func TestEmptyEndFellIsALossAfterALoss(t *testing.T) {
+	tp := tpKey{"t", 0}
+	for _, tc := range []struct {
+		name           string
+		earlierLoss    bool
+		droppedFrom    int64
+		wantRegistered bool
+	}{
+		{"compacted stretch after a power loss", true, 3, true},
+		{"compacted stretch, no loss before", false, 3, false},
+		{"a batch compaction did not remove", true, 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+			closed := &shadowLog{canon: w.compactionOf(tp)}
+			for o := int64(0); o < 5; o++ {
+				closed.pushID(o, o, 0, uint32(10+o))
+			}
+			for i := tc.droppedFrom; i < 5; i++ {
+				w.compactionOf(tp).registerFollows(closed.batches[i-1].id(), closed.batches[i])
+			}
+			if tc.earlierLoss {
+				w.checks.dataLost(tp, 2, 5, 9)
+			}
+			w.checks.emptyEndFell(tp, 1, closed, 3, 5)
+			r, ok := w.checks.droppedRangeBelow(tp, 5)
+			if ok != tc.wantRegistered || ok && (r.node != 1 || r.from != 3 || r.to != 5) {
+				t.Fatalf("registered %t %+v, want %t", ok, r, tc.wantRegistered)
+			}
+		})
+	}
+}
+
+// TestShadowFillsAnEmptyStretch: a follower that appends a leader's empty
+// batches over a stretch its log holds no batch in gets in its shadow the
+// leader's batches there as first written, so the logs compare equal (S4);
+// without a history to fill from, the empty batch goes in as it is.
+func TestShadowFillsAnEmptyStretch(t *testing.T) {
+	w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+	tp := tpKey{"t", 0}
+	leader := &shadowLog{canon: w.compactionOf(tp)}
+	for o := int64(0); o < 64; o++ {
+		leader.pushID(o, o, 3+2*int32(o/60), uint32(100+o))
+	}
+	follower := &shadowLog{canon: w.compactionOf(tp)}
+	for _, b := range leader.batches[:10] {
+		follower.pushBatch(b)
+	}
+	stretch := [][]byte{logstore.EmptyBatch(10, 59, 3), logstore.EmptyBatch(60, 63, 5)}
+	follower.prev = leader
+	follower.appendBatches(stretch)
+	follower.prev = nil
+	if follower.end() != 64 || len(follower.batches) != 64 || follower.batches[63].chain != leader.batches[63].chain {
+		t.Fatalf("the follower's shadow ends at %d with %d batches; the leader's chain %x, the follower's %x",
+			follower.end(), len(follower.batches), leader.batches[63].chain, follower.batches[len(follower.batches)-1].chain)
+	}
+	alone := &shadowLog{canon: w.compactionOf(tp)}
+	for _, b := range leader.batches[:10] {
+		alone.pushBatch(b)
+	}
+	alone.appendBatches(stretch)
+	if alone.end() != 64 || len(alone.batches) != 12 {
+		t.Fatalf("with no history the shadow ends at %d with %d batches, want 64 and 12", alone.end(), len(alone.batches))
 	}
 }

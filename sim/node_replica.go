@@ -87,7 +87,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	if t, ok := n.image.Topic(h.key.topic); ok {
 		h.unclean = w.uncleanEnabled(n.image, t)
 	}
-	h.shadow.prev = n.closedShadows[h.key]
+	closed := n.closedShadows[h.key]
+	h.shadow.prev = closed
 	delete(n.closedShadows, h.key)
 	err = h.shadow.rebuild(log)
 	h.shadow.prev = nil
@@ -100,6 +101,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		if end := log.LogEndOffset(); end < pre {
 			w.checks.dataLost(h.key, n.id, end, pre)
 		}
+	} else if before, ok := n.diskEnd[h.key]; ok && log.LogEndOffset() < before {
+		w.checks.emptyEndFell(h.key, n.id, closed, log.LogEndOffset(), before)
 	}
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
@@ -259,6 +262,7 @@ func (h *replicaHost) appendAsFollower(a *cluster.AppendAsFollower) {
 	}
 	_, err := log.AppendAsFollower(batches, a.NowMs)
 	if err == nil {
+		h.traceEmptyStretches(batches)
 		h.shadow.prev = h.leaderShadow()
 		h.shadow.appendBatches(batches)
 		h.shadow.prev = nil
@@ -471,6 +475,9 @@ func (s *shadowLog) end() int64 {
 // push adds a batch read from the log or appended to it: as first
 // written, after the batches compaction dropped before it.
 func (s *shadowLog) push(b logstore.Batch) {
+	if logstore.IsEmptyStretchBatch(&b) && s.fillEmptyStretch(b) {
+		return
+	}
 	crc := s.canon.originalCRC(&b)
 	if b.FirstOffset > s.end() && !s.fillFromPrev(b.FirstOffset) {
 		s.fillDropped(batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, crc})

@@ -112,8 +112,11 @@ type Stats struct {
 	Polls, RecordsRead                                         int64
 	TopicsCreated, PartitionsAdded                             int64
 	Compactions, RecordsCompacted                              int64
-	InvariantsChecked, PlantFired                              int64
-	Transactions, TxnCommits, TxnAborts, TxnUnknown            int64
+	// EmptyStretches are the empty batches followers took over stretches
+	// of their leaders' logs that hold no batch (cluster's emptyStretch).
+	EmptyStretches                                  int64
+	InvariantsChecked, PlantFired                   int64
+	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// FetchReads are fetch answers whose records were read after the
 	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
 	// change meanwhile (leadership, truncation, log start, compaction),
