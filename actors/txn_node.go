@@ -46,9 +46,6 @@ type txnNode struct {
 	asksSent atomic.Int64
 	// producedAdds are the partitions produces added (api_txn_produce.go).
 	producedAdds producedAdds
-	// markerQueues gather the markers for each partition actor of the
-	// node (txn_marker_queue.go).
-	markerQueues markerQueues
 	// markerSenders batch the markers for other brokers per leader
 	// (txn_marker_sender.go).
 	markerSenders markerSenders
