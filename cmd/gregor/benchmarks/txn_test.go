@@ -57,7 +57,17 @@ func BenchmarkTransactions(b *testing.B) {
 		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, "ratio", producers) })
 		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "ratio", producers) })
 	}
+	// The transactions of the cell with 4 producers alone, no idempotent
+	// run between: a profile of the broker in this cell shows what a
+	// transaction costs it, and nothing else.
+	name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=txn100", set.name, txnProfiledProducers)
+	b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "txn100", txnProfiledProducers) })
+	b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "txn100", txnProfiledProducers) })
 }
+
+// txnProfiledProducers is how many producers run at once in the
+// transactions-only cell of BenchmarkTransactions.
+const txnProfiledProducers = 4
 
 // txnProducerCounts are the ratio cells of BenchmarkTransactions: one
 // producer, and several at once.
