@@ -35,8 +35,10 @@ const txnRecords = 100
 // A transaction then costs on the broker about 2 appends of
 // __transaction_state (its partitions added, PrepareCommit; its
 // CompleteCommit waits up to 20 ms to go in one append with the next
-// transaction's add), one data append and one marker per partition; the markers of transactions that end together (the
-// cells with several producers) share their partition's append.
+// transaction's add), one data append and one marker per partition; the
+// markers of transactions that end together and the produces that reach a
+// partition meanwhile (the cells with several producers) share their
+// partition's append.
 func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
 	for _, mode := range []string{"txn100", "idempotent"} {
