@@ -98,6 +98,12 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int
 // times), each mode's records/s, and the broker's CPU per record in each
 // mode.
 func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
+	benchTxnRatioOn(b, t, set, producers, func() string { return t.createTopic(b, "txn", 6) }, func(topic string) { t.deleteTopic(b, topic) })
+}
+
+// benchTxnRatioOn is benchTxnRatio with the topics of each run made by
+// newTopic and dropped by dropTopic.
+func benchTxnRatioOn(b *testing.B, t *target, set recordSet, producers int, newTopic func() string, dropTopic func(string)) {
 	b.StopTimer()
 	b.ResetTimer()
 	b.SetBytes(2 * set.payload())
@@ -111,16 +117,16 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 			client   *time.Duration
 			requests *requestStats
 		}{{"idempotent", &idempotent, &idemClient, nil}, {"txn100", &txn, &txnClient, requests}} {
-			topic := t.createTopic(b, "txn", 6)
+			topic := newTopic()
 			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.requests))
-			t.deleteTopic(b, topic)
+			dropTopic(topic)
 		}
 	}
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(idempotent.elapsed.Seconds()/txn.elapsed.Seconds(), "txn/idempotent")
 	b.ReportMetric(records/txn.elapsed.Seconds(), "txn-rec/s")
 	b.ReportMetric(records/idempotent.elapsed.Seconds(), "idem-rec/s")
-	if t.pid != 0 {
+	if len(t.processes()) != 0 {
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
 	}
