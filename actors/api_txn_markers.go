@@ -64,9 +64,10 @@ func (r *router) writeTxnMarkers(body *kmsg.WriteTxnMarkersRequest, respond func
 		}
 		resp.Markers = append(resp.Markers, rm)
 	}
-	// Through the node's marker queues: the partition writes the markers
-	// that reach it together in one append.
-	r.node.askMarkers(fo, txnMarkerWait, func() { respond(resp) })
+	// Through the node's produce queues (txn_marker_queue.go): the
+	// partition writes the markers and produces that reach it together in
+	// one append.
+	r.node.runProduces(fo, txnMarkerWait, func() { respond(resp) })
 }
 
 // addAbortedTxns lists, for a read_committed fetch, the aborted

@@ -121,8 +121,6 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	case *produceBatch:
 		a.produceAll(msg.take())
 		return
-	case *txnMarkerBatch:
-		a.writeMarkerBatch(msg)
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())
 	case *txnPartitionAdded:

@@ -20,7 +20,7 @@ const localMarkerWait = 35 * time.Second
 // writeMarkers writes the core's markers: those of partitions this node
 // leads go straight to their partition actors (no WriteTxnMarkers request
 // built, routed and answered on the node itself), through the node's
-// marker queues (txn_marker_queue.go), the others as
+// produce queues (txn_marker_queue.go), the others as
 // WriteTxnMarkers to their leaders (txnNode.writeMarkers), which is also
 // how markers to __consumer_offsets go, whose group coordinators must
 // learn them. Each marker's outcome comes back as txnMarkersWritten.
@@ -72,6 +72,6 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 	}
 	mg.start(localMarkerWait)
 	for i := range msgs {
-		a.x.markerQueues.send(root, pids[i], &msgs[i])
+		a.x.n.queueMarker(pids[i], &msgs[i])
 	}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -54,11 +55,11 @@ func TestMarkersForOnePartitionGoAsOneBatch(t *testing.T) {
 	}
 	answered := make(chan *kmsg.WriteTxnMarkersResponse, 1)
 	n.router.writeTxnMarkers(req, func(resp kmsg.Response) { answered <- resp.(*kmsg.WriteTxnMarkersResponse) })
-	q := &n.txns.markerQueues
+	q := &n.produceQueues
 	q.mu.Lock()
 	var queued int
-	if b := q.open[partition]; b != nil {
-		queued = len(b.markers)
+	if b := q.open[partition.Id]; b != nil {
+		queued = len(b.msgs)
 	}
 	q.mu.Unlock()
 	close(release)
@@ -94,4 +95,109 @@ func TestMarkersForOnePartitionGoAsOneBatch(t *testing.T) {
 		t.Errorf("%d batches left open after every marker was written", len(q.open))
 	}
 	q.mu.Unlock()
+}
+
+// TestMarkerAndProduceGoAsOneBatch ends one producer's transaction while
+// another producer's produce reaches the busy partition: the marker and the
+// produce wait in one batch (one message, one append) instead of one each,
+// keep the order they were sent in (the marker first), and once the actor
+// is free both are answered as if appended one after the other: the
+// committed transaction is read by read_committed readers, the open one
+// holds the last stable offset at its first record.
+func TestMarkerAndProduceGoAsOneBatch(t *testing.T) {
+	ctx := testContext(t, 60*time.Second)
+	n := startTestNode(t, t.TempDir(), nil)
+	n.txns.unverified.Store(true) // markers written by hand, no coordinator
+	const topic = "marker-and-produce"
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	if rp := produceTxn(ctx, t, n, topic, txnRecordBatch(7000, 0, 0, 2)); rp.ErrorCode != 0 || rp.BaseOffset != 0 {
+		t.Fatalf("first transactional produce: %+v", rp)
+	}
+	partition := n.routes.load().partition(topic, 0)
+	if partition == nil {
+		t.Fatal("no partition actor routed for the topic")
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the partition actor never took the blocking message")
+	}
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	req.Version = 2
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = 7000, 0, true, 1
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = topic, []int32{0}
+	m.Topics = append(m.Topics, mt)
+	req.Markers = append(req.Markers, m)
+	marked := make(chan *kmsg.WriteTxnMarkersResponse, 1)
+	n.router.writeTxnMarkers(req, func(resp kmsg.Response) { marked <- resp.(*kmsg.WriteTxnMarkersResponse) })
+	produced := make(chan kmsg.ProduceResponseTopicPartition, 1)
+	cl := pinnedClient(t, n, int16(kmsg.Produce), 12)
+	go func() {
+		preq := kmsg.NewPtrProduceRequest()
+		txnID := "txn-test-2"
+		preq.TransactionID, preq.Acks, preq.TimeoutMillis = &txnID, -1, 10_000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = txnRecordBatch(7001, 0, 0, 2)
+		rt.Partitions = append(rt.Partitions, rp)
+		preq.Topics = append(preq.Topics, rt)
+		resp, err := preq.RequestWith(ctx, cl)
+		if err != nil {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.ErrorCode = -1
+			produced <- rp
+			return
+		}
+		produced <- resp.Topics[0].Partitions[0]
+	}()
+	q := &n.produceQueues
+	var kinds []string
+	for deadline := time.Now().Add(10 * time.Second); len(kinds) < 2 && time.Now().Before(deadline); {
+		kinds = kinds[:0]
+		q.mu.Lock()
+		if b := q.open[partition.Id]; b != nil {
+			for _, msg := range b.msgs {
+				if p, ok := msg.(*producePartition); ok && p.marker != nil {
+					kinds = append(kinds, "marker")
+				} else {
+					kinds = append(kinds, fmt.Sprintf("%T", msg))
+				}
+			}
+		}
+		q.mu.Unlock()
+		time.Sleep(time.Millisecond) // polling the queue, under a deadline
+	}
+	close(release)
+	if !slices.Equal(kinds, []string{"marker", "*actors.producePartition"}) {
+		t.Errorf("the partition's batch holds %v, want the marker, then the produce", kinds)
+	}
+	select {
+	case resp := <-marked:
+		if code := resp.Markers[0].Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Errorf("marker: error %d", code)
+		}
+	case <-ctx.Done():
+		t.Fatal("WriteTxnMarkers never answered")
+	}
+	select {
+	case rp := <-produced:
+		if rp.ErrorCode != 0 || rp.BaseOffset != 3 {
+			t.Errorf("the produce that waited with the marker: %+v, want offset 3 (after the marker at 2)", rp)
+		}
+	case <-ctx.Done():
+		t.Fatal("the produce was never answered")
+	}
+	if c, u := endOffsets(ctx, t, n, topic); c != 3 || u != 5 {
+		t.Fatalf("end offsets committed %d uncommitted %d, want 3 and 5", c, u)
+	}
+	if got := readIsolated(ctx, t, n, topic, true, 2); !slices.Equal(got, []string{"seq-0", "seq-1"}) {
+		t.Fatalf("read_committed read %v, want the committed transaction's two records", got)
+	}
 }

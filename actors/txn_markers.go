@@ -78,7 +78,7 @@ func (x *txnNode) sendMarkers(leader int32, ms []txn.Marker, report func([]marke
 		})
 		return
 	}
-	c := x.brokerClient(leader)
+	c := x.markerClient(leader)
 	if c == nil {
 		failAll(kerr.NotLeaderForPartition.Code)
 		return

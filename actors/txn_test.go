@@ -125,10 +125,18 @@ func TestTxnZombieFenced(t *testing.T) {
 	if err := zombie.addPartition(ctx, cl, "fenced", 1); !errors.Is(err, kerr.ProducerFenced) {
 		t.Fatalf("the zombie's AddPartitionsToTxn: %v", err)
 	}
-	s := describeTxn(ctx, t, cl, "zombie")
-	if s.ProducerEpoch != zombie.epoch+1 || (s.State != "PrepareAbort" && s.State != "CompleteAbort") {
-		t.Fatalf("after the fence: %+v", s)
-	}
+	// The fenced producer is refused from the moment the coordinator
+	// decided (its abort appended meanwhile shows PrepareEpochFence, at the
+	// old epoch); the abort appended, it shows under the bumped epoch.
+	awaitTxnState(ctx, t, cl, "zombie", func(s kmsg.DescribeTransactionsResponseTransactionState) bool {
+		switch {
+		case s.State == "PrepareEpochFence" && s.ProducerEpoch == zombie.epoch:
+			return false
+		case s.ProducerEpoch != zombie.epoch+1 || (s.State != "PrepareAbort" && s.State != "CompleteAbort"):
+			t.Fatalf("after the fence: %+v", s)
+		}
+		return true
+	})
 	if !markersServed() {
 		return
 	}

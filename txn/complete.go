@@ -1,6 +1,10 @@
 package txn
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // A transaction whose markers are all written is complete, but its
 // completion record (CompleteCommit or CompleteAbort) need not be appended
@@ -38,10 +42,29 @@ func (t *txnMeta) deferred() bool { return t.completeDueMs > 0 }
 // completeFirst holds req, a request for a transaction whose completion
 // waits, until that completion is appended: it appends it now and reports
 // true, and req is handled again once the append is done. It reports
-// false for any other request (handled at once).
+// false for any other request (handled at once). DescribeTransactions and
+// ListTransactions hold for every waiting completion they would show, so
+// that they show a transaction complete only once its completion is
+// durable, as a coordinator loading the partition would.
 func (c *Coordinator) completeFirst(id RequestID, req kmsg.Request, now Time) bool {
 	var txnID string
 	switch r := req.(type) {
+	case *kmsg.DescribeTransactionsRequest:
+		var waiting []*txnMeta
+		for _, txnID := range r.TransactionalIDs {
+			if t := c.txns[txnID]; t != nil && t.deferred() && !slices.Contains(waiting, t) {
+				waiting = append(waiting, t)
+			}
+		}
+		return c.completeAllFirst(id, req, waiting, now)
+	case *kmsg.ListTransactionsRequest:
+		var waiting []*txnMeta
+		for _, t := range c.sorted() {
+			if t.deferred() {
+				waiting = append(waiting, t)
+			}
+		}
+		return c.completeAllFirst(id, req, waiting, now)
 	case *kmsg.InitProducerIDRequest:
 		if r.TransactionalID == nil {
 			return false
@@ -69,6 +92,22 @@ func (c *Coordinator) completeFirst(id RequestID, req kmsg.Request, now Time) bo
 	}
 	t.afterComplete = append(t.afterComplete, func(now Time) { c.Handle(id, req, now) })
 	c.completeNow(t, now)
+	return true
+}
+
+// completeAllFirst appends the waiting completions of waiting now and
+// holds req until the last is appended (the coordinator's appends are
+// answered in order, so the others are by then), then handles it again.
+// It reports false when none waits.
+func (c *Coordinator) completeAllFirst(id RequestID, req kmsg.Request, waiting []*txnMeta, now Time) bool {
+	if len(waiting) == 0 {
+		return false
+	}
+	last := waiting[len(waiting)-1]
+	last.afterComplete = append(last.afterComplete, func(now Time) { c.Handle(id, req, now) })
+	for _, t := range waiting {
+		c.completeNow(t, now)
+	}
 	return true
 }
 

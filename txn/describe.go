@@ -8,15 +8,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// shownState is the state DescribeTransactions and ListTransactions show.
+// shownState is the state DescribeTransactions and ListTransactions show:
+// the durable one (a completion that waits is appended before either
+// answers, completeFirst).
 func (t *txnMeta) shownState() State {
-	switch {
-	case t.fencing:
+	if t.fencing {
 		return PrepareEpochFence
-	case t.deferred() && t.state == PrepareCommit:
-		return CompleteCommit // every marker written, the record waits
-	case t.deferred():
-		return CompleteAbort
 	}
 	return t.state
 }
@@ -36,13 +33,10 @@ func (c *Coordinator) describeTransactions(r *kmsg.DescribeTransactionsRequest) 
 			continue
 		}
 		s.State, s.TimeoutMillis, s.ProducerID, s.ProducerEpoch = t.shownState().String(), t.timeoutMs, t.producerID, t.epoch
-		if (t.state == Ongoing || t.state == PrepareCommit || t.state == PrepareAbort) && !t.deferred() {
+		if t.state == Ongoing || t.state == PrepareCommit || t.state == PrepareAbort {
 			s.StartTimestamp = t.startWallMs
 		}
 		for _, tp := range t.partitions {
-			if t.deferred() {
-				break // a completed transaction shows none
-			}
 			if n := len(s.Topics); n == 0 || s.Topics[n-1].Topic != tp.Topic {
 				st := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
 				st.Topic = tp.Topic

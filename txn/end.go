@@ -114,6 +114,7 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 // transaction; with none, the transaction completes at once.
 func (c *Coordinator) sendMarkers(t *txnMeta, now Time) {
 	t.markers = make([]markerState, len(t.partitions))
+	c.ready.Markers = slices.Grow(c.ready.Markers, len(t.partitions))
 	for i, tp := range t.partitions {
 		t.markers[i] = markerState{tp: tp, inflight: true}
 		c.ready.Markers = append(c.ready.Markers, c.marker(t, tp))

@@ -35,8 +35,10 @@ const txnRecords = 100
 // A transaction then costs on the broker about 2 appends of
 // __transaction_state (its partitions added, PrepareCommit; its
 // CompleteCommit waits up to 20 ms to go in one append with the next
-// transaction's add), one data append and one marker per partition; the markers of transactions that end together (the
-// cells with several producers) share their partition's append.
+// transaction's add), one data append and one marker per partition; the
+// markers of transactions that end together and the produces that reach a
+// partition meanwhile (the cells with several producers) share their
+// partition's append.
 func BenchmarkTransactions(b *testing.B) {
 	set := recordSet{name: "100B", n: scaled(100_000), size: 100}
 	for _, mode := range []string{"txn100", "idempotent"} {
@@ -57,7 +59,17 @@ func BenchmarkTransactions(b *testing.B) {
 		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, "ratio", producers) })
 		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "ratio", producers) })
 	}
+	// The transactions of the cell with 4 producers alone, no idempotent
+	// run between: a profile of the broker in this cell shows what a
+	// transaction costs it, and nothing else.
+	name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=txn100", set.name, txnProfiledProducers)
+	b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "txn100", txnProfiledProducers) })
+	b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "txn100", txnProfiledProducers) })
 }
+
+// txnProfiledProducers is how many producers run at once in the
+// transactions-only cell of BenchmarkTransactions.
+const txnProfiledProducers = 4
 
 // txnProducerCounts are the ratio cells of BenchmarkTransactions: one
 // producer, and several at once.
@@ -86,6 +98,12 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int
 // times), each mode's records/s, and the broker's CPU per record in each
 // mode.
 func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
+	benchTxnRatioOn(b, t, set, producers, func() string { return t.createTopic(b, "txn", 6) }, func(topic string) { t.deleteTopic(b, topic) })
+}
+
+// benchTxnRatioOn is benchTxnRatio with the topics of each run made by
+// newTopic and dropped by dropTopic.
+func benchTxnRatioOn(b *testing.B, t *target, set recordSet, producers int, newTopic func() string, dropTopic func(string)) {
 	b.StopTimer()
 	b.ResetTimer()
 	b.SetBytes(2 * set.payload())
@@ -99,16 +117,16 @@ func benchTxnRatio(b *testing.B, t *target, set recordSet, producers int) {
 			client   *time.Duration
 			requests *requestStats
 		}{{"idempotent", &idempotent, &idemClient, nil}, {"txn100", &txn, &txnClient, requests}} {
-			topic := t.createTopic(b, "txn", 6)
+			topic := newTopic()
 			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.requests))
-			t.deleteTopic(b, topic)
+			dropTopic(topic)
 		}
 	}
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(idempotent.elapsed.Seconds()/txn.elapsed.Seconds(), "txn/idempotent")
 	b.ReportMetric(records/txn.elapsed.Seconds(), "txn-rec/s")
 	b.ReportMetric(records/idempotent.elapsed.Seconds(), "idem-rec/s")
-	if t.pid != 0 {
+	if len(t.processes()) != 0 {
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
 	}
