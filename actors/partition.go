@@ -94,6 +94,9 @@ type partitionActor struct {
 	// appends may hand their requests' frames to the log
 	// (partition_storage.go).
 	producing map[cluster.RequestID]*producePartition
+	// alterCall is the AlterPartition on its way to the controller, if
+	// any (partition_replication.go).
+	alterCall *controllerCall
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter

@@ -140,6 +140,9 @@ func (a *partitionActor) performFollower(rd *cluster.Ready) {
 // controller, the follower's fetch state to the fetcher manager (and
 // straight to its leader's fetcher, replica_fetcher_directory.go).
 func (a *partitionActor) replicate(rd *cluster.Ready) {
+	if rd.AbandonAlterPartition {
+		a.abandonAlterPartition()
+	}
 	if rd.AlterPartition != nil {
 		a.sendAlterPartition(*rd.AlterPartition)
 	}
@@ -185,7 +188,8 @@ func (a *partitionActor) sendAlterPartition(ap cluster.AlterPartitionRequest) {
 	a.logger.Info("asking the controller to change the ISR", zap.Int32s("isr", ap.ISR), zap.Int32("leader_epoch", ap.LeaderEpoch),
 		zap.Int32("partition_epoch", ap.PartitionEpoch))
 	self, root, seq, partition, logger := a.self, n.system.Root, ap.Seq, a.assigned.image.Partition, a.logger
-	n.sendToController(req, func(resp kmsg.Response, err error) {
+	a.abandonAlterPartition() // none should be on its way: the core waits for an answer before it asks again
+	a.alterCall = n.sendToControllerWithin(req, n.controllerTimeout(req), func(resp kmsg.Response, err error) {
 		res := alterPartitionResult(resp, err, partition)
 		res.Seq = seq
 		if res.ErrorCode != 0 {
@@ -193,6 +197,17 @@ func (a *partitionActor) sendAlterPartition(ap cluster.AlterPartitionRequest) {
 		}
 		root.Send(self, &alterPartitionAnswered{result: res})
 	})
+}
+
+// abandonAlterPartition stops the AlterPartition on its way, if any: the
+// core no longer waits for its answer (cluster.Ready.AbandonAlterPartition),
+// or the actor stops. The call asks no controller after, and its answer,
+// should one be on its way, never comes.
+func (a *partitionActor) abandonAlterPartition() {
+	if a.alterCall != nil {
+		a.alterCall.cancel()
+		a.alterCall = nil
+	}
 }
 
 // alterPartitionResult is the answer for one partition of an AlterPartition

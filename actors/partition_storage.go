@@ -63,6 +63,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 // watermark then leaves the node's checkpoint, unless the node is stopping.
 func (a *partitionActor) stop(final bool) {
 	a.forgetFetchState()
+	a.abandonAlterPartition()
 	if a.timer != nil {
 		a.timer.Stop()
 	}

@@ -27,9 +27,15 @@ type fetcherActor struct {
 	leader int32
 	logger *zap.Logger
 	core   *cluster.Fetcher
-	client *netio.Client
-	addr   string
-	self   *actor.PID
+	// clients are the connections to the leader's client listener at
+	// addr: Fetch requests go on the first, OffsetForLeaderEpoch on the
+	// second. The first is dropped when the core gives up a Fetch
+	// (a leader answers one connection's requests in order), and
+	// fetchGen counts those, so that a given-up Fetch's answer is dropped.
+	clients  [2]*netio.Client
+	addr     string
+	fetchGen uint64
+	self     *actor.PID
 	// owners are the partition actors of the partitions fetched.
 	owners map[cluster.FetcherPartition]fetcherOwner
 	// timer fires fetcherTick at tickAtMs (monotonic) while tickArmed.
@@ -48,6 +54,7 @@ type fetcherActor struct {
 // transport's failure) to the fetcher's request of core.
 type fetchAnswered struct {
 	core *cluster.Fetcher
+	gen  uint64
 	resp *netio.Response
 	err  error
 }
@@ -77,7 +84,7 @@ func replicaFetcherConfig(cfg Config, leader int32, brokerEpoch int64) cluster.F
 		return max(v, 1), err == nil && v >= 0
 	}
 	fc := cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: brokerEpoch, Leader: leader,
-		UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs}
+		UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs, PromptFetchGapMs: cluster.DefaultPromptFetchGapMs}
 	if v, ok := setting("replica.fetch.max.bytes"); ok {
 		fc.PartitionMaxBytes = int32(v)
 	}
@@ -125,7 +132,7 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 		if msg.resp != nil {
 			defer msg.resp.Release() // after carryOut: the outcomes took their references
 		}
-		if msg.core != f.core {
+		if msg.core != f.core || msg.gen != f.fetchGen {
 			return
 		}
 		var body *kmsg.FetchResponse
@@ -153,7 +160,8 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 		if f.timer != nil {
 			f.timer.Stop()
 		}
-		f.closeClient()
+		f.closeClient(0)
+		f.closeClient(1)
 		return
 	default:
 		return
@@ -179,27 +187,34 @@ func (f *fetcherActor) carryOut(now cluster.Instant) {
 		}
 	}
 	f.answer = nil
+	if rd.AbandonFetch {
+		f.fetchGen++
+		f.closeClient(0)
+	}
 	if rd.Fetch != nil {
-		core := f.core
+		core, gen := f.core, f.fetchGen
 		timeout := time.Duration(rd.Fetch.MaxWaitMillis)*time.Millisecond + fetchSocketTimeout
-		f.send(rd.Fetch, timeout, func(resp *netio.Response, err error) any { return &fetchAnswered{core: core, resp: resp, err: err} })
+		f.send(0, rd.Fetch, timeout, func(resp *netio.Response, err error) any {
+			return &fetchAnswered{core: core, gen: gen, resp: resp, err: err}
+		})
 	}
 	if rd.OffsetForLeaderEpoch != nil {
 		core := f.core
-		f.send(rd.OffsetForLeaderEpoch, fetchSocketTimeout, func(resp *netio.Response, err error) any {
+		f.send(1, rd.OffsetForLeaderEpoch, fetchSocketTimeout, func(resp *netio.Response, err error) any {
 			return &epochEndsAnswered{core: core, resp: resp, err: err}
 		})
 	}
 	f.armTimer(now)
 }
 
-// send sends a request to the leader; its answer comes back to the actor
-// as the message answer builds. A request that cannot be sent (no address
-// for the leader yet, a full queue) fails at once, through the mailbox.
-func (f *fetcherActor) send(req kmsg.Request, timeout time.Duration, answer func(*netio.Response, error) any) {
+// send sends a request to the leader on connection conn; its answer comes
+// back to the actor as the message answer builds. A request that cannot be
+// sent (no address for the leader yet, a full queue) fails at once,
+// through the mailbox.
+func (f *fetcherActor) send(conn int, req kmsg.Request, timeout time.Duration, answer func(*netio.Response, error) any) {
 	self, root := f.self, f.node.system.Root
 	done := func(resp *netio.Response, err error) { root.Send(self, answer(resp, err)) }
-	client, err := f.connection()
+	client, err := f.connection(conn)
 	if err == nil {
 		err = client.Send(req, timeout, done)
 	}
@@ -209,32 +224,35 @@ func (f *fetcherActor) send(req kmsg.Request, timeout time.Duration, answer func
 	}
 }
 
-// connection is the client to the leader's client listener, made (again)
+// connection is client i to the leader's client listener, made (again)
 // when the leader's registered endpoint changed.
-func (f *fetcherActor) connection() (*netio.Client, error) {
+func (f *fetcherActor) connection(i int) (*netio.Client, error) {
 	addr, err := f.node.brokerAddress(f.leader)
 	if err != nil {
 		return nil, err
 	}
-	if f.client != nil && addr == f.addr {
-		return f.client, nil
+	if f.clients[i] != nil && addr == f.addr {
+		return f.clients[i], nil
 	}
-	f.closeClient()
+	if addr != f.addr {
+		f.closeClient(1 - i)
+	}
+	f.closeClient(i)
 	client, err := netio.NewClient(netio.ClientConfig{Address: addr, MaxInFlightRequests: 2,
 		ClientID: "gregor-replica-fetcher-" + strconv.Itoa(int(f.node.cfg.NodeID)), ReconnectBackoffMaxMs: 500,
 		PoolResponseBuffers: true, PoisonReleasedBuffers: f.node.cfg.poisonReleasedBuffers}, f.logger)
 	if err != nil {
 		return nil, err
 	}
-	f.client, f.addr = client, addr
+	f.clients[i], f.addr = client, addr
 	return client, nil
 }
 
-// closeClient closes the client off the mailbox (Close waits for its
-// goroutines); its requests in flight fail, and their answers are dropped.
-func (f *fetcherActor) closeClient() {
-	if c := f.client; c != nil {
-		f.client = nil
+// closeClient closes client i off the mailbox (Close waits for its
+// goroutines); its requests in flight fail.
+func (f *fetcherActor) closeClient(i int) {
+	if c := f.clients[i]; c != nil {
+		f.clients[i] = nil
 		go func() { _ = c.Close() }()
 	}
 }

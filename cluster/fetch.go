@@ -208,6 +208,12 @@ func (f *Fetch) decide(now Instant) {
 	failed := false
 	for i, t := range f.targets {
 		if t.ErrorCode != 0 {
+			// A follower's partition this node could not route (its
+			// image lacks the topic a moment after the follower's has
+			// it) answers at once, as a read error does: the follower
+			// backs off briefly and asks again, rather than learn of it
+			// only at the deadline of the partitions parked with it.
+			failed = failed || t.Follower != nil
 			continue
 		}
 		if f.reads[i].ErrorCode != 0 || f.reads[i].Diverging != nil {

@@ -15,7 +15,7 @@ import (
 // request order; times are monotonic ms.
 //
 //	new min-bytes=N max-bytes=N deadline=MS
-//	    input: one line per partition "pI offset=O [error=NAME]"
+//	    input: one line per partition "pI offset=O [error=NAME] [follower]"
 //	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S] [read-up-to=U]
 //	                 [error=NAME] [diverging=EPOCH:END]" per partition that read something
 //	woken
@@ -47,6 +47,9 @@ func TestFetchScripts(t *testing.T) {
 					tg.FetchOffset = fieldInt(t, td, fields, "offset", 0)
 					if name, ok := fields["error"]; ok {
 						tg.ErrorCode = errCode(t, td, name)
+					}
+					if _, ok := fields["follower"]; ok {
+						tg.Follower = &FollowerFetch{ReplicaID: 2}
 					}
 					targets = append(targets, tg)
 				}

@@ -55,10 +55,23 @@ type FetcherConfig struct {
 	// trip (the first records of a new topic would otherwise wait a whole
 	// BackoffMs); zero means BackoffMs, as in Kafka's fetcher.
 	UnknownTopicBackoffMs int64
+	// PromptFetchGapMs, when above zero, keeps a partition new to the
+	// fetcher from waiting for the Fetch in flight: that Fetch, which the
+	// leader parks up to MaxWaitMs when its partitions have nothing new,
+	// is given up (FetcherReady.AbandonFetch) and a new one sent with
+	// every partition, at most once per PromptFetchGapMs. A partition is
+	// new once added, and again with a new leader epoch, until an answer
+	// other than the leader's "not applied yet" errors (UNKNOWN_TOPIC_ID,
+	// UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_LEADER_EPOCH). Without it an
+	// acks=all produce to a fresh topic, or after a leader moved, waited
+	// up to MaxWaitMs for its followers' first fetch. Zero keeps Kafka's
+	// behaviour: the partition waits for the answer.
+	PromptFetchGapMs int64
 }
 
 // Kafka's defaults for the replica.fetch.* settings, and gregor's for its
-// fetcher's own waits (OutcomeWaitMs, LeaderBehindBackoffMs).
+// fetcher's own waits (OutcomeWaitMs, LeaderBehindBackoffMs,
+// PromptFetchGapMs).
 const (
 	DefaultReplicaFetchWaitMaxMs        = 500
 	DefaultReplicaFetchResponseMaxBytes = 10 << 20
@@ -66,6 +79,11 @@ const (
 	DefaultReplicaFetchBackoffMs        = 1000
 	DefaultReplicaFetchOutcomeWaitMs    = 100
 	DefaultLeaderBehindBackoffMs        = 50
+	// DefaultPromptFetchGapMs is the gap the broker's fetchers use for
+	// FetcherConfig.PromptFetchGapMs: a fresh partition waits at most
+	// that long for its first Fetch, and a fetcher opens at most one new
+	// connection per gap for them.
+	DefaultPromptFetchGapMs = 20
 )
 
 // FetcherPartition names a partition in a fetcher's requests: by name (Fetch
@@ -91,6 +109,12 @@ type FetcherOutcome struct {
 // leader's ApiVersions), reporting each answer with FetchCompleted and
 // EpochEndOffsetsCompleted, and hand the outcomes to the partitions.
 type FetcherReady struct {
+	// AbandonFetch says the Fetch in flight is given up
+	// (FetcherConfig.PromptFetchGapMs): its answer must not reach the
+	// core, and Fetch must not wait behind it (a leader answers the
+	// requests of one connection in order: the shell sends it on a new
+	// connection).
+	AbandonFetch         bool
 	Fetch                *kmsg.FetchRequest
 	OffsetForLeaderEpoch *kmsg.OffsetForLeaderEpochRequest
 	Outcomes             []FetcherOutcome
@@ -98,7 +122,7 @@ type FetcherReady struct {
 
 // Empty says whether there is nothing to do.
 func (rd *FetcherReady) Empty() bool {
-	return rd.Fetch == nil && rd.OffsetForLeaderEpoch == nil && len(rd.Outcomes) == 0
+	return !rd.AbandonFetch && rd.Fetch == nil && rd.OffsetForLeaderEpoch == nil && len(rd.Outcomes) == 0
 }
 
 // Fetcher is the core of the replica fetcher for one source broker (Kafka's
@@ -128,6 +152,8 @@ type Fetcher struct {
 	epochsInFlight []sentPartition
 	fetching       bool
 	truncating     bool
+	// fetchSentAtMs is when the Fetch in flight was built (monotonic).
+	fetchSentAtMs int64
 	// outcomesWaitUntilMs is when the next Fetch stops waiting for the
 	// partitions the last one handed outcomes to (monotonic).
 	outcomesWaitUntilMs int64
@@ -148,6 +174,11 @@ type fetcherEntry struct {
 	// UNKNOWN_TOPIC_OR_PARTITION: a backoff the next state asks for is
 	// short.
 	leaderBehind, topicUnknown bool
+	// fresh says the partition is new to the fetcher (added, or at a new
+	// leader epoch) and has had no answer but the leader's "not applied
+	// yet" errors: it does not wait for a Fetch in flight without it
+	// (FetcherConfig.PromptFetchGapMs).
+	fresh bool
 	// delayedUntilMs is when a partition backing off may be sent again
 	// (monotonic).
 	delayedUntilMs int64
@@ -222,14 +253,14 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 	}
 	e := f.parts[p]
 	if e == nil {
-		e = &fetcherEntry{lastHighWatermark: -1, lastLogStartOffset: -1}
+		e = &fetcherEntry{lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true}
 		f.parts[p] = e
 		f.order = append(f.order, p)
 	} else if st.Seq <= e.state.Seq {
 		return
 	}
 	if st.CurrentLeaderEpoch != e.state.CurrentLeaderEpoch {
-		e.delayedUntilMs = 0
+		e.delayedUntilMs, e.fresh = 0, true
 	}
 	if st.Backoff {
 		backoffMs := f.cfg.BackoffMs
@@ -269,6 +300,9 @@ func (f *Fetcher) NextDeadlineMs() int64 {
 	if !f.fetching && f.awaitingStates(f.nowMs) {
 		next = f.outcomesWaitUntilMs
 	}
+	if f.fetching && f.freshWaiting(f.nowMs) {
+		next = min(next, f.fetchSentAtMs+f.cfg.PromptFetchGapMs)
+	}
 	for _, p := range f.order {
 		e := f.parts[p]
 		if e.delayedUntilMs > f.nowMs && !e.inFlight && e.state.Seq > e.deliveredSeq {
@@ -297,9 +331,30 @@ func (f *Fetcher) awaitingStates(nowMs int64) bool {
 	return false
 }
 
-// send builds the requests there is something for and nothing in flight.
+// freshWaiting says whether a fresh partition is ready to fetch but out of
+// the Fetch in flight (FetcherConfig.PromptFetchGapMs).
+func (f *Fetcher) freshWaiting(nowMs int64) bool {
+	if f.cfg.PromptFetchGapMs <= 0 {
+		return false
+	}
+	for _, p := range f.order {
+		if e := f.parts[p]; e.fresh && e.sendable(FollowerFetching, nowMs) {
+			return true
+		}
+	}
+	return false
+}
+
+// send builds the requests there is something for and nothing in flight,
+// first giving up the Fetch in flight if a fresh partition waits for it
+// and the gap since it was sent has passed.
 func (f *Fetcher) send(now Instant) {
 	f.nowMs = max(f.nowMs, now.MonoMs)
+	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.cfg.PromptFetchGapMs && f.freshWaiting(now.MonoMs) {
+		f.settle(f.fetchInFlight, false, now.MonoMs)
+		f.fetching, f.fetchInFlight = false, nil
+		f.ready.AbandonFetch, f.ready.Fetch = true, nil
+	}
 	if !f.fetching && !f.awaitingStates(now.MonoMs) {
 		f.buildFetch(now.MonoMs)
 	}
@@ -332,7 +387,7 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	if len(sent) == 0 {
 		return
 	}
-	f.fetching, f.fetchInFlight = true, sent
+	f.fetching, f.fetchInFlight, f.fetchSentAtMs = true, sent, nowMs
 	f.ready.Fetch = req
 }
 
@@ -470,6 +525,7 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 	}
 	e.deliveredSeq = s.seq
 	e.leaderBehind, e.topicUnknown = o.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(o.ErrorCode)
+	e.fresh = e.fresh && (e.leaderBehind || e.topicUnknown)
 	// Only an answer the follower takes the leader's offsets from counts
 	// as seen: after an error or a diverging epoch (it truncates first) the
 	// next answer with the same offsets is news to it.

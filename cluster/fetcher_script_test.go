@@ -15,7 +15,7 @@ import (
 // outcomes it hands to the partitions. Partitions are named TOPIC-N; topic
 // t has id 1, u has id 2. Time is one number.
 //
-//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS] [unknown-topic-backoff=MS]
+//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS] [unknown-topic-backoff=MS] [prompt-gap=MS]
 //	set P seq=S (fetching|truncating|idle) [leader=L] [epoch=E] [offset=O] [log-start=S] [last-epoch=E] [backoff]
 //	remove P
 //	fetch-response [failed|error=NAME] [by-name]
@@ -66,6 +66,7 @@ func (h *fetcherHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "backoff", &cfg.BackoffMs)
 		td.MaybeScanArgs(t, "max-wait", &cfg.MaxWaitMs)
 		td.MaybeScanArgs(t, "unknown-topic-backoff", &cfg.UnknownTopicBackoffMs)
+		td.MaybeScanArgs(t, "prompt-gap", &cfg.PromptFetchGapMs)
 		h.f = NewFetcher(cfg)
 	case "set":
 		p := fetcherPartitionArg(t, td, td.CmdArgs[0].Key)
@@ -189,6 +190,9 @@ func (h *fetcherHarness) ready() string {
 	rd := h.f.Ready()
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	if rd.AbandonFetch {
+		p("abandon fetch")
+	}
 	if r := rd.Fetch; r != nil {
 		p("fetch replica=%d broker-epoch=%d max-wait=%d min-bytes=%d max-bytes=%d session=%d/%d",
 			r.ReplicaState.ID, r.ReplicaState.Epoch, r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.SessionID, r.SessionEpoch)

@@ -312,7 +312,11 @@ func (r *Replica) proposeISR(isr []int32, expand bool) {
 // sendAlterPartition hands the pending ISR change to the shell (a copy: the
 // shell may keep it).
 func (r *Replica) sendAlterPartition() {
-	req := r.leader.isrChange.req
+	if a := r.alterAsked; a != nil && a != r.leader.isrChange {
+		r.ready.AbandonAlterPartition = true
+	}
+	r.alterAsked = r.leader.isrChange
+	req := r.alterAsked.req
 	req.ISR, req.BrokerEpochs = slices.Clone(req.ISR), slices.Clone(req.BrokerEpochs)
 	r.ready.AlterPartition = &req
 }
@@ -335,6 +339,9 @@ func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant)
 	}
 	ch := l.isrChange
 	ch.inFlight = false
+	if r.alterAsked == ch {
+		r.alterAsked = nil // answered: nothing to stop
+	}
 	switch res.ErrorCode {
 	case 0:
 		if res.LeaderEpoch != r.partition.LeaderEpoch || res.PartitionEpoch < r.partition.PartitionEpoch {

@@ -173,6 +173,10 @@ type Replica struct {
 
 	// leader is the leader role's state, nil when following.
 	leader *leaderState
+	// alterAsked is the ISR change whose AlterPartition the shell sends
+	// and whose answer has not come (nil for none): once the replica no
+	// longer waits for it, Ready tells the shell to stop asking.
+	alterAsked *isrChange
 	// ineligible are the brokers that may join no ISR now (fenced or in
 	// controlled shutdown), in id order: the high watermark does not wait
 	// for them to join.
@@ -345,6 +349,12 @@ type Ready struct {
 	// (Log.RemoveProducers): producer.id.expiration.ms passed.
 	ExpireProducers []int64
 
+	// AbandonAlterPartition says the replica no longer waits for the
+	// answer to the AlterPartition last handed out (its leadership ended,
+	// a newer record settled or replaced the change): the shell stops
+	// the call, which would otherwise go on asking the controllers until
+	// its deadline. It comes before AlterPartition, which starts a new one.
+	AbandonAlterPartition bool
 	// AlterPartition asks the controller to change the ISR (a leader's
 	// shrink or expansion); AlterPartitionCompleted with its answer.
 	AlterPartition *AlterPartitionRequest
@@ -378,7 +388,7 @@ func (rd *Ready) Empty() bool {
 	return rd.ConfigureLog == nil && rd.AssignEpochStart == nil && rd.Truncate == nil && rd.FollowerAppend == nil &&
 		rd.RaiseLogStart == nil && len(rd.Appends) == 0 && len(rd.VerifyTxns) == 0 && len(rd.AwaitDurable) == 0 && len(rd.Reads) == 0 &&
 		len(rd.Lookups) == 0 && len(rd.LogStartAdvances) == 0 && rd.TickLog == nil && rd.DeleteRetainedSegments == nil &&
-		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ExpireProducers) == 0 && rd.AlterPartition == nil && rd.FetchState == nil &&
+		rd.PlanCompaction == nil && rd.FinishCompaction == nil && len(rd.ExpireProducers) == 0 && !rd.AbandonAlterPartition && rd.AlterPartition == nil && rd.FetchState == nil &&
 		len(rd.ProduceReplies) == 0 && len(rd.FetchReplies) == 0 && len(rd.ListOffsetsReplies) == 0 &&
 		len(rd.DeleteRecordsReplies) == 0 && len(rd.EpochEndReplies) == 0 && len(rd.Woken) == 0 && rd.Fatal == nil
 }
@@ -583,6 +593,9 @@ func (r *Replica) SetConfig(settings TopicSettings) {
 
 // Ready takes the effects accumulated since the last call.
 func (r *Replica) Ready() Ready {
+	if a := r.alterAsked; a != nil && (r.leader == nil || r.leader.isrChange != a || !a.inFlight) {
+		r.alterAsked, r.ready.AbandonAlterPartition = nil, true
+	}
 	rd := r.ready
 	r.ready = Ready{}
 	return rd
