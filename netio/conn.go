@@ -24,8 +24,10 @@ const readBufferBytes = 64 << 10
 // order. Between them is a ring of response slots, one per request in flight,
 // bounded by Config.MaxInFlightRequests.
 type conn struct {
-	srv      *Server
-	netConn  net.Conn
+	srv     *Server
+	netConn net.Conn
+	// rawIn reads netConn for the reader (rawsock.go).
+	rawIn    *rawSocket
 	info     *ConnInfo
 	log      *zap.Logger
 	openedAt time.Time
@@ -81,6 +83,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	c := &conn{
 		srv:     s,
 		netConn: nc,
+		rawIn:   newRawSocket(nc),
 		info: &ConnInfo{
 			ID:           id,
 			RemoteAddr:   nc.RemoteAddr(),
