@@ -34,9 +34,6 @@ type clientConn struct {
 	c      *Client
 	nc     net.Conn
 	frames frameReader
-	// out writes nc for the writer (rawsock.go); frames reads it through
-	// another.
-	out *rawSocket
 	// peer is the peer's ApiVersions table, by key.
 	peer map[int16]APIVersionRange
 	// slots holds one token per request on the wire.
@@ -142,9 +139,7 @@ func (c *Client) connect() (*clientConn, error) {
 		slots: make(chan struct{}, max(c.cfg.MaxInFlightRequests, 1)),
 		dead:  make(chan struct{}),
 	}
-	in := newRawSocket(nc)
-	cc.out = newRawSocket(nc)
-	cc.frames = frameReader{br: bufio.NewReaderSize(in, readBufferBytes), raw: in, pool: c.pool, maxBytes: c.cfg.ResponseMaxBytes}
+	cc.frames = frameReader{br: bufio.NewReaderSize(nc, readBufferBytes), raw: nc, pool: c.pool, maxBytes: c.cfg.ResponseMaxBytes}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -336,7 +331,7 @@ func (cc *clientConn) writeLoop() {
 		if len(buf) == 0 {
 			continue
 		}
-		_, err := cc.out.Write(buf)
+		_, err := cc.nc.Write(buf)
 		if cap(buf) > clientKeptWriteBytes {
 			buf = nil
 		}

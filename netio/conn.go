@@ -24,10 +24,8 @@ const readBufferBytes = 64 << 10
 // order. Between them is a ring of response slots, one per request in flight,
 // bounded by Config.MaxInFlightRequests.
 type conn struct {
-	srv     *Server
-	netConn net.Conn
-	// rawIn reads netConn for the reader (rawsock.go).
-	rawIn    *rawSocket
+	srv      *Server
+	netConn  net.Conn
 	info     *ConnInfo
 	log      *zap.Logger
 	openedAt time.Time
@@ -83,7 +81,6 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	c := &conn{
 		srv:     s,
 		netConn: nc,
-		rawIn:   newRawSocket(nc),
 		info: &ConnInfo{
 			ID:           id,
 			RemoteAddr:   nc.RemoteAddr(),

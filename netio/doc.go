@@ -14,10 +14,7 @@
 // (idle timeout and shutdown through read deadlines), decode.go (framing,
 // header, body), encode.go (response frames, EncodedResponse for pre-encoded
 // and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
-// Request, Observer, Retain), pool.go (the buffer pool by size class),
-// rawsock.go (socket reads and writes as raw system calls: the sockets are
-// non-blocking, so a call never sleeps in the kernel, and the runtime need
-// not hand its P to another thread meanwhile).
+// Request, Observer, Retain), pool.go (the buffer pool by size class).
 //
 // Private APIs: Config.PrivateAPIs adds API keys kmsg does not know, with
 // request and response types the caller supplies (private.go); only the

@@ -158,11 +158,7 @@ const (
 // from pool (nil: plain allocations) and goes back there when it grows past
 // it, when a large write is done, and when the connection goes idle.
 type frameWriter struct {
-	w io.Writer
-	// raw, when set, writes w's socket for the writer's own writes (its
-	// buffer, memory parts) without the runtime's system call hand-off
-	// (rawsock.go); a part's WriteTo still gets w, for sendfile.
-	raw  *rawSocket
+	w    io.Writer
 	pool *bufferPool
 	out  []byte
 	// beforeWrite, if set, runs before every write to w (deadlines).
@@ -259,7 +255,7 @@ func (fw *frameWriter) appendPart(p EncodedPart) error {
 			return err
 		}
 		fw.prepareWrite()
-		n, err := fw.write(p.Bytes)
+		n, err := fw.w.Write(p.Bytes)
 		fw.sentBytes += n
 		return err
 	}
@@ -290,14 +286,6 @@ func (fw *frameWriter) prepareWrite() {
 	}
 }
 
-// write writes p to w, through raw when set.
-func (fw *frameWriter) write(p []byte) (int, error) {
-	if fw.raw != nil {
-		return fw.raw.Write(p)
-	}
-	return fw.w.Write(p)
-}
-
 // buffered is the number of bytes waiting for flush.
 func (fw *frameWriter) buffered() int { return len(fw.out) }
 
@@ -307,7 +295,7 @@ func (fw *frameWriter) flush() error {
 		return nil
 	}
 	fw.prepareWrite()
-	n, err := fw.write(fw.out)
+	n, err := fw.w.Write(fw.out)
 	fw.sentBytes += n
 	fw.emptyOut()
 	if err != nil {
@@ -341,14 +329,8 @@ func (fw *frameWriter) flushWith(bufs [][]byte, fromBytes int64) error {
 		return fmt.Errorf("part holds %d bytes in memory, announced %d", got-int64(len(fw.out)), fromBytes)
 	}
 	fw.prepareWrite()
-	var n int64
-	var err error
-	if fw.raw != nil {
-		n, err = fw.raw.WriteBuffers(bufs)
-	} else {
-		v := net.Buffers(bufs)
-		n, err = v.WriteTo(fw.w)
-	}
+	v := net.Buffers(bufs)
+	n, err := v.WriteTo(fw.w)
 	fw.sentBytes += int(n)
 	clear(bufs) // the part's memory goes back with its response
 	fw.iov = bufs[:0]

@@ -171,19 +171,10 @@ func startServerWithLogger(t testing.TB, cfg Config, h Handler, logger *zap.Logg
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	mh, _ := h.(*memoryHandler)
-	if host, port, err := net.SplitHostPort(cfg.Address); mh != nil && err == nil && port != "0" {
-		// A known address (a server started again in its predecessor's
-		// place): its clients may reconnect as soon as it listens, so the
-		// handler learns it before.
-		p, _ := strconv.Atoi(port)
-		mh.brokerHost, mh.brokerPort = host, int32(p)
-		mh = nil
-	}
 	if err := s.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	if mh != nil {
+	if mh, ok := h.(*memoryHandler); ok {
 		addr := s.Addr().(*net.TCPAddr)
 		mh.brokerHost, mh.brokerPort = addr.IP.String(), int32(addr.Port)
 	}

@@ -15,7 +15,7 @@ type idleAwareReader struct{ c *conn }
 func (r *idleAwareReader) Read(p []byte) (int, error) {
 	c := r.c
 	for {
-		n, err := c.rawIn.Read(p)
+		n, err := c.netConn.Read(p)
 		if n > 0 {
 			c.touch()
 			return n, err

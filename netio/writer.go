@@ -42,7 +42,7 @@ func (c *conn) takeHead() (responseSlot, headState) {
 // is ready into one write, until the connection closes or, after reading
 // stopped, every request is answered. It returns the write error, if any.
 func (c *conn) writeLoop() error {
-	fw := frameWriter{w: c.netConn, raw: newRawSocket(c.netConn), pool: c.srv.pool, beforeWrite: c.armWriteDeadline}
+	fw := frameWriter{w: c.netConn, pool: c.srv.pool, beforeWrite: c.armWriteDeadline}
 	defer fw.release()
 	observer := c.srv.observer
 	for {
