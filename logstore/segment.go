@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -168,6 +169,10 @@ func (v *segmentView) readAt(p []byte, pos int64, cache BlockCache, blockBytes i
 			copy(p, v.tail[pos-v.tailStart:])
 			return nil
 		}
+		if n := v.copyHeld(p, pos); n > 0 {
+			p, pos = p[n:], pos+int64(n)
+			continue
+		}
 		blockStart := pos &^ (blockBytes - 1)
 		if block := cachedBlock(cache, blockCacheKey(v.id, blockStart/blockBytes)); block != nil {
 			n := 0
@@ -191,6 +196,20 @@ func (v *segmentView) readAt(p []byte, pos int64, cache BlockCache, blockBytes i
 		p, pos = p[n:], pos+n
 	}
 	return nil
+}
+
+// copyHeld copies into p what the view's held batches hold from pos on
+// (the segment's bytes there) and returns how many bytes: 0 when no held
+// batch covers pos. A leader's read for its followers walks the headers of
+// the batches it just appended: from their buffers, with no pread(2) each
+// (a system call long enough, on a virtual machine, for the Go runtime to
+// hand the partition's P off to another thread).
+func (v *segmentView) copyHeld(p []byte, pos int64) int {
+	i := sort.Search(len(v.held), func(i int) bool { return v.held[i].pos+int64(len(v.held[i].bytes)) > pos })
+	if i == len(v.held) || v.held[i].pos > pos {
+		return 0
+	}
+	return copy(p, v.held[i].bytes[pos-v.held[i].pos:])
 }
 
 // batchHeader is the part of a stored batch's header that reads need.

@@ -33,7 +33,9 @@ import (
 // Produce's write to its answer: with five requests in flight per broker,
 // acks=all's replication round trip bounds the throughput) and
 // client-ns/rec (this process's CPU per record: with the brokers', what the
-// cell costs the machine's two cores). GREGOR_BENCH_RF1_COPIES=1 adds a
+// cell costs the machine's two cores) and switches/krec (the three brokers'
+// context switches per thousand records, from /proc: a thread's sleep and
+// wake-up is dear on a virtual machine). GREGOR_BENCH_RF1_COPIES=1 adds a
 // floor reference, ref-gregor-rf1-x3-acks1 (benchCopies).
 
 var (
@@ -217,19 +219,55 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	var total window
 	var client time.Duration
 	stats := &replicatedStats{}
+	var switches int64
 	for i := 0; i < b.N; i++ {
 		topic := createReplicatedTopic(b, t, 6, rf)
-		before := processCPU()
+		before, switchesBefore := processCPU(), contextSwitches(t.pids)
 		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
 		client += processCPU() - before
+		switches += contextSwitches(t.pids) - switchesBefore
 		dropTopics(b, t, topic)
 	}
 	report(b, t, set, total)
 	stats.report(b)
+	// The brokers' context switches per thousand records (sysmon's sleeps
+	// among them), counted around the produce as the client CPU is.
+	b.ReportMetric(float64(switches)*1000/float64(set.n*b.N), "switches/krec")
 	// The client's CPU per record (this process: the producer, and the
 	// harness's waits): with the brokers', what the cell costs the
 	// machine, whose two cores bound it.
 	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
+}
+
+// contextSwitches is the sum of the voluntary and involuntary context
+// switches of every thread of pids so far (/proc/<pid>/task/*/status; a
+// thread that exited takes its count with it, and Go runtimes keep their
+// threads). 0 where /proc has none.
+func contextSwitches(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/task"
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, task := range tasks {
+			raw, err := os.ReadFile(dir + "/" + task.Name() + "/status")
+			if err != nil {
+				continue // the thread exited meanwhile
+			}
+			for _, line := range strings.Split(string(raw), "\n") {
+				if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+					total += n
+				} else if rest, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+					total += n
+				}
+			}
+		}
+	}
+	return total
 }
 
 // processCPU is this process's CPU time so far (user and system).
