@@ -64,7 +64,8 @@ type watchPartition struct {
 	fetch      fetchPartition
 	deadlineMs int64
 	readOnWake bool
-	emptyUpTo  int64 // cluster.Watch.EmptyUpTo
+	emptyUpTo  int64  // cluster.Watch.EmptyUpTo
+	fetcher    uint64 // cluster.Watch.Fetcher
 	notify     func()
 }
 
@@ -95,6 +96,7 @@ type fetchShell struct {
 	respond    func(kmsg.Response)
 	targets    []fetchTarget
 	deadlineMs int64
+	fetcher    uint64 // fetcherKey
 
 	mu    sync.Mutex
 	core  *cluster.Fetch
@@ -117,6 +119,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
 	follower := replicaFetch(body, now)
+	st.fetcher = fetcherKey(req, follower)
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
@@ -164,6 +167,20 @@ func replicaFetch(body *kmsg.FetchRequest, now cluster.Instant) *cluster.Followe
 	return &cluster.FollowerFetch{ReplicaID: id, FetchedAtMs: now.MonoMs, BrokerEpoch: epoch}
 }
 
+// fetcherKey names who sends a Fetch, for cluster.Watch.Fetcher: a
+// follower by its broker id (its fetcher may move to a new connection), a
+// client by its connection (clients send one Fetch at a time to a broker),
+// nothing (0) for a request from no connection.
+func fetcherKey(req *netio.Request, follower *cluster.FollowerFetch) uint64 {
+	switch {
+	case follower != nil:
+		return 1<<63 | uint64(uint32(follower.ReplicaID))
+	case req.Conn != nil:
+		return req.Conn.ID &^ (1 << 63)
+	}
+	return 0
+}
+
 // fetchTimeoutSlack is how long past a fetch's max wait the router waits for
 // a partition actor's read before answering without it.
 const fetchTimeoutSlack = 5 * time.Second
@@ -208,7 +225,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	}
 	for _, w := range rd.Watches {
 		t := st.targets[w.Index]
-		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, emptyUpTo: w.EmptyUpTo, notify: st.wake}
+		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, emptyUpTo: w.EmptyUpTo, fetcher: st.fetcher, notify: st.wake}
 		if w.ReadOnWake {
 			msg.fetch.reply = func(res fetchPartitionResult) { st.wokenWithRead(w.Index, res) }
 		}

@@ -374,7 +374,8 @@ type Ready struct {
 	// EpochEndReplies answer OffsetForLeaderEpoch.
 	EpochEndReplies []EpochEndReply
 	// Woken are watches to wake: data is readable past their offset, the
-	// replica stopped leading, or the deadline passed (Expired).
+	// replica stopped leading, or the deadline passed or the fetcher's
+	// next watch replaced it (Expired).
 	Woken []WatchWoken
 
 	// Fatal is set when the partition cannot go on (a corrupt log, a log
@@ -530,7 +531,8 @@ type DeleteRecordsReply struct {
 }
 
 // WatchWoken wakes a parked fetch watch. A watch with ReadOnWake is answered
-// by a FetchReply instead, unless Expired.
+// by a FetchReply instead, unless Expired. An expired watch is only
+// forgotten: its Fetch has its own deadline.
 type WatchWoken struct {
 	ID      RequestID
 	Expired bool

@@ -71,6 +71,15 @@ type Watch struct {
 	// records past it, not past the fetch offset, or it would wake at once
 	// and read nothing again until its deadline.
 	EmptyUpTo int64
+	// Fetcher, when not zero, names who fetches (a follower, or a
+	// client's connection). A fetcher has one Fetch in flight at a time,
+	// so its new watch replaces its older one here: that one belongs to a
+	// Fetch already answered (by another partition's records) or given
+	// up, which its own deadline answers in any case. Without it, each
+	// Fetch of many partitions answered for the records of one left a
+	// watch in every other until its deadline, and each append walked
+	// them all and woke them for nothing.
+	Fetcher uint64
 }
 
 // wakesAbove is the offset past which readable records wake the watch.
@@ -280,6 +289,9 @@ func (r *Replica) Watch(id RequestID, w Watch) {
 		r.wake(watch{id: id, Watch: w})
 		return
 	}
+	if w.Fetcher != 0 {
+		r.dropWatchOf(w.Fetcher)
+	}
 	if len(r.watches) >= maxWatches {
 		r.countWatch(r.watches[0], -1)
 		r.wake(r.watches[0])
@@ -287,6 +299,19 @@ func (r *Replica) Watch(id RequestID, w Watch) {
 	}
 	r.watches = append(r.watches, watch{id: id, Watch: w})
 	r.countWatch(r.watches[len(r.watches)-1], 1)
+}
+
+// dropWatchOf drops the watch of fetcher, if one is parked: it is told
+// expired, so the shell forgets it without waking its Fetch.
+func (r *Replica) dropWatchOf(fetcher uint64) {
+	for i, w := range r.watches {
+		if w.Fetcher == fetcher {
+			r.countWatch(w, -1)
+			r.ready.Woken = append(r.ready.Woken, WatchWoken{ID: w.id, Expired: true})
+			r.watches = append(r.watches[:i], r.watches[i+1:]...)
+			return
+		}
+	}
 }
 
 // countWatch keeps followerWatches as watches of followers come and go.

@@ -43,7 +43,7 @@ import (
 //	                      (empty: the log holds no batch from the read's
 //	                      offset to its max offset)
 //	raise-done [error]    (the RaiseLogStart asked for)
-//	watch id=I offset=O deadline=MS [epoch=E] [read] [committed]
+//	watch id=I offset=O deadline=MS [epoch=E] [read] [committed] [fetcher=F]
 //	tick T [wall=W]
 //	list-offsets id=I ts=T [epoch=E] [committed]
 //	lookup-done id=I (offset=O ts=T | none | error=io|corrupt)
@@ -144,6 +144,7 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
 		td.MaybeScanArgs(t, "epoch", &w.Partition.CurrentLeaderEpoch)
 		td.MaybeScanArgs(t, "empty-up-to", &w.EmptyUpTo)
+		td.MaybeScanArgs(t, "fetcher", &w.Fetcher)
 		h.r.Watch(id, w)
 	case "tick":
 		mono := cmdTime(t, td)

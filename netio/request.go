@@ -51,7 +51,7 @@ type RequestHeader struct {
 // ConnInfo describes the connection a request came on. It is shared by every
 // request of the connection and never changes.
 type ConnInfo struct {
-	// ID is unique among the connections of one Server.
+	// ID is unique among the connections of every Server in the process.
 	ID uint64
 	// RemoteAddr and LocalAddr are the peer's and our address.
 	RemoteAddr net.Addr

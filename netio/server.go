@@ -24,6 +24,10 @@ const (
 	acceptBackoffMax = time.Second
 )
 
+// lastConnID numbers the connections of every Server in the process, so a
+// ConnInfo.ID names one connection among all listeners.
+var lastConnID atomic.Uint64
+
 // Server accepts Kafka connections and hands their requests to a Handler.
 type Server struct {
 	cfg      Config
@@ -35,8 +39,6 @@ type Server struct {
 	// pool holds the buffers of request frames (when pooled) and of
 	// response encoding, shared by every connection.
 	pool *bufferPool
-
-	nextConnID atomic.Uint64
 
 	mu        sync.Mutex
 	closing   bool
@@ -201,7 +203,7 @@ func (s *Server) startConn(nc net.Conn) {
 			zap.Int("open_connections", open))
 		return
 	}
-	c := newConn(s, nc, s.nextConnID.Add(1))
+	c := newConn(s, nc, lastConnID.Add(1))
 	s.conns[c] = struct{}{}
 	s.serving.Add(1)
 	s.mu.Unlock()
