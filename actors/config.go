@@ -99,6 +99,10 @@ type Config struct {
 	RequestMaxBytes int32
 	// MaxConnections is max.connections.
 	MaxConnections int
+	// SocketSendBufferBytes and SocketReceiveBufferBytes are
+	// socket.send.buffer.bytes and socket.receive.buffer.bytes for client
+	// connections (netio.Config.SendBufferBytes, ReceiveBufferBytes).
+	SocketSendBufferBytes, SocketReceiveBufferBytes int
 	// ConnectionsMaxIdleMs is connections.max.idle.ms.
 	ConnectionsMaxIdleMs int64
 	// RetentionCheckIntervalMs is log.retention.check.interval.ms: how often

@@ -51,6 +51,8 @@ func (n *Node) startListeners() error {
 			ListenerName:         cfg.ListenerName,
 			RequestMaxBytes:      cfg.RequestMaxBytes,
 			MaxConnections:       cfg.MaxConnections,
+			SendBufferBytes:      cfg.SocketSendBufferBytes,
+			ReceiveBufferBytes:   cfg.SocketReceiveBufferBytes,
 			ConnectionsMaxIdleMs: cfg.ConnectionsMaxIdleMs,
 			APIVersions:          servedAPIVersions(),
 			Observer:             n.metrics,

@@ -69,6 +69,11 @@ type Config struct {
 	// MaxConnections is max.connections: a connection accepted while this
 	// many are open is closed at once.
 	MaxConnections int
+	// SendBufferBytes and ReceiveBufferBytes are socket.send.buffer.bytes
+	// and socket.receive.buffer.bytes: SO_SNDBUF and SO_RCVBUF of each
+	// accepted connection. Zero or negative leaves the OS's (autotuned)
+	// buffers.
+	SendBufferBytes, ReceiveBufferBytes int
 	// ConnectionsMaxIdleMs is connections.max.idle.ms: a connection with
 	// nothing in flight that neither reads nor writes a byte for this long
 	// is closed. Negative disables the timeout (not a Kafka value).

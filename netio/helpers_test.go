@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -171,14 +172,25 @@ func startServerWithLogger(t testing.TB, cfg Config, h Handler, logger *zap.Logg
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
+	// The listener is opened first, so a memoryHandler learns its address
+	// before any connection can reach it (setting it after Start raced
+	// with the first requests).
+	l, err := net.Listen("tcp", cfg.Address)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
 	}
 	if mh, ok := h.(*memoryHandler); ok {
-		addr := s.Addr().(*net.TCPAddr)
+		addr := l.Addr().(*net.TCPAddr)
 		mh.brokerHost, mh.brokerPort = addr.IP.String(), int32(addr.Port)
 	}
+	go func() { _ = s.Serve(l) }()
 	t.Cleanup(func() { _ = s.Close() })
+	for deadline := time.Now().Add(10 * time.Second); s.Addr() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not take its listener")
+		}
+		runtime.Gosched()
+	}
 	return s
 }
 

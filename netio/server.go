@@ -203,6 +203,7 @@ func (s *Server) startConn(nc net.Conn) {
 			zap.Int("open_connections", open))
 		return
 	}
+	s.sizeBuffers(nc)
 	c := newConn(s, nc, lastConnID.Add(1))
 	s.conns[c] = struct{}{}
 	s.serving.Add(1)
@@ -320,4 +321,23 @@ func isTemporaryAcceptError(err error) bool {
 		}
 	}
 	return false
+}
+
+// sizeBuffers sets the socket buffers Config asks for on an accepted
+// connection; a failure leaves the OS's and is logged.
+func (s *Server) sizeBuffers(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if n := s.cfg.SendBufferBytes; n > 0 {
+		if err := tc.SetWriteBuffer(n); err != nil {
+			s.log.Warn("socket.send.buffer.bytes not applied", zap.Int("bytes", n), zap.Error(err))
+		}
+	}
+	if n := s.cfg.ReceiveBufferBytes; n > 0 {
+		if err := tc.SetReadBuffer(n); err != nil {
+			s.log.Warn("socket.receive.buffer.bytes not applied", zap.Int("bytes", n), zap.Error(err))
+		}
+	}
 }

@@ -34,6 +34,8 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		GroupCommit:              c.LogFlushGroupCommit,
 		RequestMaxBytes:          c.SocketRequestMaxBytes,
 		MaxConnections:           int(c.MaxConnections),
+		SocketSendBufferBytes:    int(c.SocketSendBufferBytes),
+		SocketReceiveBufferBytes: int(c.SocketReceiveBufferBytes),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		ProducerIDExpirationMs:   c.ProducerIDExpirationMs,
