@@ -21,6 +21,10 @@ type fetcherHost struct {
 	core   *cluster.Fetcher
 	// deadlineMs is the core's NextDeadlineMs after its last input.
 	deadlineMs int64
+	// fetchGen counts the Fetches given up (FetcherReady.AbandonFetch):
+	// the answer of one given up is dropped, as the broker's fetcher drops
+	// its connection.
+	fetchGen uint64
 }
 
 // feedFetchers hands a follower's published fetch state to the fetcher of
@@ -45,7 +49,8 @@ func (n *node) feedFetchers(h *replicaHost, st cluster.FollowerFetchState) {
 			return
 		}
 		f = &fetcherHost{leader: st.Leader, core: cluster.NewFetcher(cluster.FetcherConfig{NodeID: n.id, BrokerEpoch: n.brokerEpoch(),
-			Leader: st.Leader, MaxWaitMs: int32(n.w.timing.replicaFetchWaitMs), BackoffMs: n.w.timing.retryBackoffMs})}
+			Leader: st.Leader, MaxWaitMs: int32(n.w.timing.replicaFetchWaitMs), BackoffMs: n.w.timing.retryBackoffMs,
+			PromptFetchGapMs: cluster.DefaultPromptFetchGapMs})}
 		n.fetchers[st.Leader] = f
 		n.leaders = append(n.leaders, st.Leader)
 		slices.Sort(n.leaders)
@@ -64,9 +69,17 @@ func (n *node) runFetcher(f *fetcherHost) {
 			f.deadlineMs = f.core.NextDeadlineMs()
 			return
 		}
+		if rd.AbandonFetch {
+			f.fetchGen++
+			w.stats.FetchesGivenUp++
+		}
 		if req := rd.Fetch; req != nil {
 			w.stats.ReplicaFetches++
+			gen := f.fetchGen
 			w.call(n, n.id, f.leader, req, w.timing.fetchRPCTimeoutMs, func(body any, err error) {
+				if gen != f.fetchGen {
+					return // given up: the core expects no answer
+				}
 				resp, _ := body.(*kmsg.FetchResponse)
 				if err == nil && resp == nil {
 					err = errTimeout

@@ -108,10 +108,13 @@ type Stats struct {
 	ControllerChanges, LeaderChanges, ISRChanges               int64
 	Truncations, OfflineReplicas, AlterPartitions              int64
 	Appends, ReplicaFetches, BytesFetched                      int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo     int64
-	Polls, RecordsRead                                         int64
-	TopicsCreated, PartitionsAdded                             int64
-	Compactions, RecordsCompacted                              int64
+	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
+	// to it (cluster.FetcherConfig.PromptFetchGapMs).
+	FetchesGivenUp                                         int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
+	Polls, RecordsRead                                     int64
+	TopicsCreated, PartitionsAdded                         int64
+	Compactions, RecordsCompacted                          int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches                                  int64
@@ -485,6 +488,7 @@ func (r *Report) Summary() string {
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher)\n", s.ReplicaFetches, s.FetchesGivenUp)
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
 	fmt.Fprintf(&b, "coordinator loads: %d reads after their plan (%d after their replica changed, %d dropped: the coordinator stopped, %d short: it started over)\n",
