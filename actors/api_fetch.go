@@ -64,7 +64,7 @@ type watchPartition struct {
 	fetch      fetchPartition
 	deadlineMs int64
 	readOnWake bool
-	emptyUpTo  int64  // cluster.Watch.EmptyUpTo
+	waitPast   int64  // cluster.Watch.WaitPast
 	fetcher    uint64 // cluster.Watch.Fetcher
 	notify     func()
 }
@@ -225,7 +225,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	}
 	for _, w := range rd.Watches {
 		t := st.targets[w.Index]
-		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, emptyUpTo: w.EmptyUpTo, fetcher: st.fetcher, notify: st.wake}
+		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, waitPast: w.WaitPast, fetcher: st.fetcher, notify: st.wake}
 		if w.ReadOnWake {
 			msg.fetch.reply = func(res fetchPartitionResult) { st.wokenWithRead(w.Index, res) }
 		}

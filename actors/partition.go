@@ -132,7 +132,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.Fetch(a.await(msg, true), fetchPartitionOf(msg), cluster.IsolationLevel(msg.isolationLevel))
 	case *watchPartition:
 		a.core.Watch(a.await(msg, true), cluster.Watch{Partition: fetchPartitionOf(&msg.fetch),
-			Isolation: cluster.IsolationLevel(msg.fetch.isolationLevel), DeadlineMs: msg.deadlineMs, ReadOnWake: msg.readOnWake, EmptyUpTo: msg.emptyUpTo,
+			Isolation: cluster.IsolationLevel(msg.fetch.isolationLevel), DeadlineMs: msg.deadlineMs, ReadOnWake: msg.readOnWake, WaitPast: msg.waitPast,
 			Fetcher: msg.fetcher})
 	case *listOffsetsPartition:
 		a.core.ListOffsets(a.await(msg, true), cluster.ListOffsetsRequest{TimestampMs: msg.timestampMs,

@@ -90,9 +90,9 @@ type FetchWatch struct {
 	FetchOffset int64
 	DeadlineMs  int64
 	ReadOnWake  bool
-	// EmptyUpTo is Watch.EmptyUpTo: the end of the stretch past the fetch
-	// offset that the last read found empty, or 0.
-	EmptyUpTo int64
+	// WaitPast is Watch.WaitPast: where the last read of the partition
+	// stopped (the readable end then), or 0.
+	WaitPast int64
 }
 
 // FetchAnswer is a Fetch's response, one entry per target in request order.
@@ -230,8 +230,12 @@ func (f *Fetch) decide(now Instant) {
 	for i, t := range f.targets {
 		if t.ErrorCode == 0 {
 			w := FetchWatch{Index: i, FetchOffset: t.FetchOffset, DeadlineMs: f.cfg.DeadlineMs, ReadOnWake: f.routed == 1}
-			if rd := f.reads[i]; rd.RecordsBytes == 0 && rd.ReadUpTo > t.FetchOffset {
-				w.EmptyUpTo = rd.ReadUpTo
+			// A partition waits for records past what its read covered,
+			// with or without records: records already read, too few for
+			// min_bytes, would wake it at once, and it would read them
+			// again and park again until the deadline (a busy loop).
+			if rd := f.reads[i]; rd.ReadUpTo > t.FetchOffset {
+				w.WaitPast = rd.ReadUpTo
 			}
 			f.ready.Watches = append(f.ready.Watches, w)
 		}

@@ -19,7 +19,7 @@ import (
 //	read-done T      input: "pI [bytes=N] [hw=H] [lso=L] [log-start=S] [read-up-to=U]
 //	                 [error=NAME] [diverging=EPOCH:END]" per partition that read something
 //	woken
-//	woken-with-read T pI [bytes=N] [hw=H] [error=NAME]
+//	woken-with-read T pI [bytes=N] [hw=H] [read-up-to=U] [error=NAME]
 //	tick T
 //	stop-waiting
 //	state
@@ -107,8 +107,8 @@ func printFetchReady(rd FetchReady, last []PartitionRead) string {
 	}
 	for _, w := range rd.Watches {
 		fmt.Fprintf(&b, "watch p%d offset=%d deadline=%d read-on-wake=%t", w.Index, w.FetchOffset, w.DeadlineMs, w.ReadOnWake)
-		if w.EmptyUpTo > 0 {
-			fmt.Fprintf(&b, " empty-up-to=%d", w.EmptyUpTo)
+		if w.WaitPast > 0 {
+			fmt.Fprintf(&b, " wait-past=%d", w.WaitPast)
 		}
 		b.WriteString("\n")
 	}

@@ -66,11 +66,13 @@ type Watch struct {
 	// holding them (a fetch of one partition gets its records with the
 	// wake-up, without a second round trip) instead of a WatchWoken.
 	ReadOnWake bool
-	// EmptyUpTo, when past the fetch offset, says the fetch's last read
-	// found no records below it (FetchReply.ReadUpTo): the watch waits for
-	// records past it, not past the fetch offset, or it would wake at once
-	// and read nothing again until its deadline.
-	EmptyUpTo int64
+	// WaitPast, when past the fetch offset, is where the fetch's last read
+	// stopped (FetchReply.ReadUpTo): the records below it, if any, were
+	// too few for the fetch's min_bytes (or a stretch held none), so the
+	// watch waits for records past it, not past the fetch offset, or it
+	// would wake at once and read the same again until its deadline. On
+	// a wake-up a ReadOnWake watch reads from the fetch offset.
+	WaitPast int64
 	// Fetcher, when not zero, names who fetches (a follower, or a
 	// client's connection). A fetcher has one Fetch in flight at a time,
 	// so its new watch replaces its older one here: that one belongs to a
@@ -83,7 +85,7 @@ type Watch struct {
 }
 
 // wakesAbove is the offset past which readable records wake the watch.
-func (w *Watch) wakesAbove() int64 { return max(w.Partition.FetchOffset, w.EmptyUpTo) }
+func (w *Watch) wakesAbove() int64 { return max(w.Partition.FetchOffset, w.WaitPast) }
 
 type watch struct {
 	id RequestID

@@ -143,7 +143,7 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.ScanArgs(t, "offset", &w.Partition.FetchOffset)
 		td.ScanArgs(t, "deadline", &w.DeadlineMs)
 		td.MaybeScanArgs(t, "epoch", &w.Partition.CurrentLeaderEpoch)
-		td.MaybeScanArgs(t, "empty-up-to", &w.EmptyUpTo)
+		td.MaybeScanArgs(t, "wait-past", &w.WaitPast)
 		td.MaybeScanArgs(t, "fetcher", &w.Fetcher)
 		h.r.Watch(id, w)
 	case "tick":

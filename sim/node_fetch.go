@@ -195,7 +195,7 @@ func (s *fetchServer) process() {
 				continue
 			}
 			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake, EmptyUpTo: wt.EmptyUpTo,
+			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake, WaitPast: wt.WaitPast,
 				Fetcher: uint64(uint32(s.req.from)) + 1})
 			t.h.carryOut()
 		}
