@@ -81,9 +81,7 @@ func TestCompactionRunsAsEvents(t *testing.T) {
 }
 
 func playCompactionSeed(t *testing.T, seed uint64) {
-	p := QuietProfile()
-	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
-	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
+	p := CompactionProfile()
 	w := playWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p})
 	rep := w.report()
 	if rep.Failed() {

@@ -175,6 +175,23 @@ func QuietProfile() Profile {
 		Topics: 1, Partitions: 2, MinISR: 2}
 }
 
+// CompactionProfile is a quiet workload on one compacted topic of two
+// partitions, with crashes (half of them power losses) every 6 s and a
+// controlled shutdown every 15 s: compaction runs on every replica while
+// leaders move and logs are truncated and recovered.
+func CompactionProfile() Profile {
+	p := QuietProfile()
+	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
+	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
+	return p
+}
+
+// NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
+// plays instead of one drawn from each seed.
+func NamedProfiles() map[string]func() Profile {
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile}
+}
+
 // DrawProfile draws the profile of a seed: every fault is on or off, and
 // its rate, independently (swarm testing).
 func DrawProfile(seed uint64) Profile {

@@ -32,6 +32,9 @@ type Options struct {
 	// Profile is the fault and workload mix; nil draws it from the seed
 	// (swarm testing).
 	Profile *Profile
+	// ProfileName names Profile among NamedProfiles, for the replay
+	// command; empty when it is drawn or built by hand.
+	ProfileName string
 	// Trace receives the full event log, a line per event; its SHA-256 is
 	// the report's TraceHash either way.
 	Trace io.Writer
@@ -66,11 +69,13 @@ func (v Violation) String() string {
 
 // Report is what a run did and found.
 type Report struct {
-	Seed        uint64
-	Nodes       int
-	DurationMs  int64
-	Plant       Plant
-	Profile     Profile
+	Seed       uint64
+	Nodes      int
+	DurationMs int64
+	Plant      Plant
+	Profile    Profile
+	// ProfileName is Options.ProfileName.
+	ProfileName string
 	Violations  []Violation
 	TraceHash   string
 	TraceLines  int
@@ -464,7 +469,7 @@ func fmtMs(ms int64) string { return string(appendMs(nil, ms)) + "s" }
 // report sums the run up.
 func (w *World) report() *Report {
 	return &Report{
-		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile,
+		Seed: w.opts.Seed, Nodes: w.opts.Nodes, DurationMs: w.opts.DurationMs, Plant: w.opts.Plant, Profile: w.profile, ProfileName: w.opts.ProfileName,
 		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
 		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
 		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults, SkipFaults: w.opts.SkipFaults,
@@ -523,6 +528,9 @@ func (r *Report) Summary() string {
 // ReplayCommand is the command that replays the run.
 func (r *Report) ReplayCommand() string {
 	cmd := fmt.Sprintf("gregor sim run --seed %d --nodes %d --duration %dms", r.Seed, r.Nodes, r.DurationMs)
+	if r.ProfileName != "" {
+		cmd += " --profile " + r.ProfileName
+	}
 	if r.Plant != PlantNone {
 		cmd += " --plant " + string(r.Plant)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +38,23 @@ type simFlags struct {
 	nodes    int
 	duration time.Duration
 	plant    string
+	profile  string
 }
 
 func (f *simFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "brokers (the first three are the controller quorum's voters)")
 	cmd.Flags().DurationVar(&f.duration, "duration", 60*time.Second, "simulated length of the faulty phase")
 	cmd.Flags().StringVar(&f.plant, "plant", "", "plant a bug in the simulator's shell: "+plantNames())
+	cmd.Flags().StringVar(&f.profile, "profile", "", "play a named fault and workload mix instead of one drawn from each seed: "+profileNames())
+}
+
+func profileNames() string {
+	names := make([]string, 0, len(sim.NamedProfiles()))
+	for name := range sim.NamedProfiles() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func plantNames() string {
@@ -64,7 +76,16 @@ func (f *simFlags) options(seed uint64) (sim.Options, error) {
 	if f.nodes < 1 || f.nodes > 50 {
 		return sim.Options{}, fmt.Errorf("--nodes %d: between 1 and 50", f.nodes)
 	}
-	return sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant}, nil
+	opts := sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant}
+	if f.profile != "" {
+		named, ok := sim.NamedProfiles()[f.profile]
+		if !ok {
+			return sim.Options{}, fmt.Errorf("--profile %q: one of %s", f.profile, profileNames())
+		}
+		p := named()
+		opts.Profile, opts.ProfileName = &p, f.profile
+	}
+	return opts, nil
 }
 
 func newSimRunCommand() *cobra.Command {

@@ -108,9 +108,9 @@ func newSimSwarmCommand() *cobra.Command {
 				return runErr
 			}
 			elapsed := time.Since(began)
-			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s\n",
+			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s, profile %s\n",
 				done, start, elapsed.Round(time.Millisecond), float64(done)/elapsed.Minutes(), time.Duration(simMs)*time.Millisecond,
-				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant))
+				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant), orDrawn(flags.profile))
 			if len(failed) == 0 {
 				fmt.Fprintln(out, "no seed failed")
 				return nil
@@ -154,6 +154,9 @@ func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan
 	args := []string{"sim", "worker", "--nodes", strconv.Itoa(flags.nodes), "--duration", flags.duration.String()}
 	if flags.plant != "" {
 		args = append(args, "--plant", flags.plant)
+	}
+	if flags.profile != "" {
+		args = append(args, "--profile", flags.profile)
 	}
 	var mu sync.Mutex
 	next := start
@@ -265,4 +268,12 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// orDrawn names a --profile, or says each seed draws its own.
+func orDrawn(profile string) string {
+	if profile == "" {
+		return "drawn per seed"
+	}
+	return profile
 }

@@ -200,3 +200,23 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestSimProfileFlag: --profile plays a named mix in run and swarm, the
+// summary says so, and an unknown name is refused. (The swarm runs in this
+// process: a worker process would be this test binary.)
+func TestSimProfileFlag(t *testing.T) {
+	run := runGregorFor(t, time.Minute, "sim", "run", "--seed", "7", "--profile", "compaction", "--quiet")
+	if run.err != nil || !strings.Contains(run.stdout, "no violations") {
+		t.Fatalf("sim run --profile compaction: %v\n%s", run.err, run.stdout)
+	}
+	if m := regexp.MustCompile(`(\d+) compactions`).FindStringSubmatch(run.stdout); m == nil || atoi(t, m[1]) == 0 {
+		t.Errorf("the compaction profile compacted nothing:\n%s", run.stdout)
+	}
+	swarm := runGregorFor(t, 2*time.Minute, "sim", "swarm", "--seeds", "4", "--profile", "compaction")
+	if swarm.err != nil || !strings.Contains(swarm.stdout, "profile compaction\n") || !strings.Contains(swarm.stdout, "no seed failed") {
+		t.Errorf("sim swarm --profile compaction: %v\n%s", swarm.err, swarm.stdout)
+	}
+	if inv := runGregor(t, "", "sim", "run", "--profile", "nope"); inv.err == nil {
+		t.Errorf("an unknown profile was accepted")
+	}
+}
