@@ -193,7 +193,12 @@ func (c *Client) serveConn(cc *clientConn) {
 	onWire := cc.onWire
 	cc.onWire = nil
 	cc.mu.Unlock()
-	if len(onWire) > 0 || !errors.Is(cause, io.EOF) {
+	switch {
+	case c.ctx.Err() != nil:
+		// Its owner closed the client (a replica fetcher giving up a
+		// parked Fetch does so): nothing an operator needs to see.
+		c.log.Debug("connection to peer closed", zap.Int("requests_failed", len(onWire)))
+	case len(onWire) > 0 || !errors.Is(cause, io.EOF):
 		c.log.Info("connection to peer ended", zap.Int("requests_failed", len(onWire)), zap.NamedError("cause", cause))
 	}
 	for _, cl := range onWire {
