@@ -30,9 +30,12 @@ func TestRestartedNodeStartsReplicasOnlyAfterCatchingUp(t *testing.T) {
 	c.createAssigned(0, "gone", []int32{1, 2, 3}, "2")
 	c.waitISR(1, "moved", 1, 2, 3)
 	gone := filepath.Join(c.cfgs[0].DataDir, "gone-0")
-	if _, err := os.Stat(gone); err != nil {
-		t.Fatal(err)
-	}
+	// Created topics are committed when createAssigned returns; node 1
+	// makes the partition's directory when it applies the record.
+	waitFor(t, 30*time.Second, "node 1 to make gone-0's directory", func() bool {
+		_, err := os.Stat(gone)
+		return err == nil
+	})
 	part := func() (leader, epoch int32) {
 		tp, _ := c.node(1).routes.load().image.Topic("moved")
 		return tp.Partitions[0].Leader, tp.Partitions[0].LeaderEpoch
