@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -27,13 +28,7 @@ func TestReadQueuedBehindStopIsAnsweredAtOnce(t *testing.T) {
 		t.Fatal("no partition actor routed for stopping-0")
 	}
 	// Hold the actor inside a message until the others are queued.
-	entered, release := make(chan struct{}), make(chan struct{})
-	n.system.Root.Send(pid, &logDirPartition{reply: func(int64) { close(entered); <-release }})
-	select {
-	case <-entered:
-	case <-ctx.Done():
-		t.Fatal("the partition actor never took the blocking message")
-	}
+	release := holdPartitionActor(ctx, t, n, pid)
 	fetched := make(chan fetchPartitionResult, 1)
 	n.system.Root.Send(pid, &fetchPartition{fetchOffset: 0, maxBytes: 1 << 20, currentLeaderEpoch: -1,
 		reply: func(res fetchPartitionResult) { fetched <- res }})
@@ -41,7 +36,7 @@ func TestReadQueuedBehindStopIsAnsweredAtOnce(t *testing.T) {
 	n.system.Root.Send(pid, &producePartition{acks: 1, timeoutMs: 30_000, reply: func(res producePartitionResult) { produced <- res }})
 	n.system.Root.Stop(pid)
 	stoppedAt := time.Now()
-	close(release)
+	release()
 
 	const within = 2 * time.Second
 	deadline := time.After(within)
@@ -63,4 +58,19 @@ func TestReadQueuedBehindStopIsAnsweredAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("answered %v after the stop", time.Since(stoppedAt))
+}
+
+// holdPartitionActor keeps a partition actor inside a message until the
+// returned release is called, so that the messages sent meanwhile wait in
+// its mailbox together.
+func holdPartitionActor(ctx context.Context, t *testing.T, n *Node, pid *actor.PID) (release func()) {
+	t.Helper()
+	entered, held := make(chan struct{}), make(chan struct{})
+	n.system.Root.Send(pid, &logDirPartition{reply: func(int64) { close(entered); <-held }})
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the partition actor never took the blocking message")
+	}
+	return func() { close(held) }
 }

@@ -55,13 +55,7 @@ func TestProducesWaitingTogetherFailAlone(t *testing.T) {
 		{batch: idempotentRecordBatch(200, 0, 2, 5), base: 17},
 	}}
 	for g, group := range groups {
-		entered, release := make(chan struct{}), make(chan struct{})
-		n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
-		select {
-		case <-entered:
-		case <-ctx.Done():
-			t.Fatal("the partition actor never took the blocking message")
-		}
+		release := holdPartitionActor(ctx, t, n, partition)
 		for _, s := range group {
 			s.answered = make(chan kmsg.ProduceResponseTopicPartition, 1)
 			req := kmsg.NewPtrProduceRequest()
@@ -84,7 +78,7 @@ func TestProducesWaitingTogetherFailAlone(t *testing.T) {
 			queued = len(b.msgs)
 		}
 		q.mu.Unlock()
-		close(release)
+		release()
 		if queued != len(group) {
 			t.Errorf("group %d: %d produces wait in the partition's batch, want all %d", g, queued, len(group))
 		}

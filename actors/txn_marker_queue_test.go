@@ -36,13 +36,7 @@ func TestMarkersForOnePartitionGoAsOneBatch(t *testing.T) {
 		t.Fatal("no partition actor routed for the topic")
 	}
 	// Hold the actor inside a message until the markers are queued.
-	entered, release := make(chan struct{}), make(chan struct{})
-	n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
-	select {
-	case <-entered:
-	case <-ctx.Done():
-		t.Fatal("the partition actor never took the blocking message")
-	}
+	release := holdPartitionActor(ctx, t, n, partition)
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.Version = 2
 	for i := range producers {
@@ -62,7 +56,7 @@ func TestMarkersForOnePartitionGoAsOneBatch(t *testing.T) {
 		queued = len(b.msgs)
 	}
 	q.mu.Unlock()
-	close(release)
+	release()
 	if queued != producers {
 		t.Errorf("%d markers wait in the partition's batch, want all %d", queued, producers)
 	}
@@ -119,13 +113,7 @@ func TestMarkerAndProduceGoAsOneBatch(t *testing.T) {
 	if partition == nil {
 		t.Fatal("no partition actor routed for the topic")
 	}
-	entered, release := make(chan struct{}), make(chan struct{})
-	n.system.Root.Send(partition, &logDirPartition{reply: func(int64) { close(entered); <-release }})
-	select {
-	case <-entered:
-	case <-ctx.Done():
-		t.Fatal("the partition actor never took the blocking message")
-	}
+	release := holdPartitionActor(ctx, t, n, partition)
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.Version = 2
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -174,7 +162,7 @@ func TestMarkerAndProduceGoAsOneBatch(t *testing.T) {
 		q.mu.Unlock()
 		time.Sleep(time.Millisecond) // polling the queue, under a deadline
 	}
-	close(release)
+	release()
 	if !slices.Equal(kinds, []string{"marker", "*actors.producePartition"}) {
 		t.Errorf("the partition's batch holds %v, want the marker, then the produce", kinds)
 	}
