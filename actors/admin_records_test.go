@@ -90,6 +90,19 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "poll"); err != nil {
 		t.Fatal(err)
 	}
+	// Both partitions answer ListOffsets before the consumer starts: one
+	// whose replica had not started yet was left out of the consumer's
+	// first Fetch (the client retries its offset later), and a produce to
+	// it waited out that Fetch's max wait.
+	waitUntil(t, ctx, "both partitions to list their offsets", func() bool {
+		offs, err := adm.ListEndOffsets(ctx, "poll")
+		if err != nil || offs.Error() != nil {
+			return false
+		}
+		_, ok0 := offs.Lookup("poll", 0)
+		_, ok1 := offs.Lookup("poll", 1)
+		return ok0 && ok1
+	})
 	written := make(chan struct{}, 1)
 	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second), kgo.WithHooks(fetchWritten(written)))
 	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"))
