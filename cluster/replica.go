@@ -215,8 +215,8 @@ type Replica struct {
 	// reading, lookingUp and advancing are fetches, ListOffsets lookups
 	// and DeleteRecords handed to the shell.
 	reading map[RequestID]FetchReply
-	// prefixReads are the reads, among reading, of followers
-	// (replica_read.go: emptyPrefixEnd, emptyStretch).
+	// prefixReads are the reads, among reading, of followers and
+	// consumers (replica_read.go: emptyPrefixEnd, emptyStretch).
 	prefixReads map[RequestID]prefixRead
 	lookingUp   map[RequestID]ListOffsetsRequest
 	advancing   map[RequestID]bool

@@ -8,8 +8,9 @@ import (
 
 // emptyStretch is what a leader answers a follower's read with when the
 // read found no batch from its fetch offset up to the log end offset the
-// fetch saw (rep.ReadUpTo): one empty batch per leader epoch of the
-// stretch (logstore.EmptyStretchRecords), or nil.
+// fetch saw (rep.ReadUpTo), and a consumer's when it found none up to the
+// high watermark (the last stable offset) the fetch saw: one empty batch
+// per leader epoch of the stretch (logstore.EmptyStretchRecords), or nil.
 //
 // A read at the log start offset raises it past the stretch instead
 // (emptyPrefixEnd) when it can: its answer is an empty stretch only when the
@@ -29,6 +30,13 @@ import (
 // follower's cache starts each epoch where the leader's does. Compaction
 // leaves such batches in Kafka too (RETAIN_EMPTY), and readers skip their
 // offsets.
+//
+// A consumer in that stretch read nothing too, for ever: a final read (or
+// a changelog restore) that waits to reach the high watermark never ended
+// (the scenario compaction-empty-stretch, KAFKA-9065's loop in a client).
+// Below the high watermark no batch can appear later (the committed prefix
+// only loses batches to compaction), so the consumer skips the stretch as
+// it skips a batch compaction emptied.
 func (r *Replica) emptyStretch(rd prefixRead, rep FetchReply, recs *logstore.Records) []logstore.EpochRange {
 	from, to := rd.fetchOffset, rep.ReadUpTo
 	if recs == nil || recs.Len() > 0 || recs.NextOffset > from || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||

@@ -149,8 +149,8 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 	if upTo := r.readableFor(p, isolation); code == 0 && p.FetchOffset < upTo {
 		rep.ReadUpTo = upTo
 		r.reading[id] = rep
-		if p.Follower != nil {
-			r.prefixReads[id] = prefixRead{fetchOffset: p.FetchOffset, leaderEpoch: r.partition.LeaderEpoch}
+		if !p.ToLogEnd {
+			r.prefixReads[id] = prefixRead{fetchOffset: p.FetchOffset, leaderEpoch: r.partition.LeaderEpoch, follower: p.Follower != nil}
 		}
 		r.ready.Reads = append(r.ready.Reads, ReadRecords{ID: id, Offset: p.FetchOffset, MaxBytes: int64(max(p.PartitionMaxBytes, 1)), MaxOffset: upTo,
 			Follower: p.Follower != nil})
@@ -207,13 +207,15 @@ func (r *Replica) checkFetch(p FetchPartition) int16 {
 	return 0
 }
 
-// prefixRead is a follower's read: the fetch offset and the leader epoch
-// the read was planned at (a read at the log start offset may raise it,
-// emptyPrefixEnd; one that found no batch may answer an empty stretch,
-// emptyStretch).
+// prefixRead is a follower's or a consumer's read: the fetch offset and
+// the leader epoch the read was planned at (a follower's read at the log
+// start offset may raise it, emptyPrefixEnd; one that found no batch may
+// answer an empty stretch, emptyStretch). A coordinator's load (ToLogEnd)
+// has none: a read that finds nothing ends its load.
 type prefixRead struct {
 	fetchOffset int64
 	leaderEpoch int32
+	follower    bool
 }
 
 // emptyPrefixEnd is where the leader's log start offset can move after a
@@ -234,7 +236,7 @@ type prefixRead struct {
 // past its offset, whatever the bytes asked for), this replica still leading
 // at the read's epoch and its log start offset still the read's offset.
 func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.Records) int64 {
-	if recs == nil || recs.NextOffset > rd.fetchOffset || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||
+	if !rd.follower || recs == nil || recs.NextOffset > rd.fetchOffset || r.leader == nil || r.partition.LeaderEpoch != rd.leaderEpoch ||
 		r.state.LogStartOffset != rd.fetchOffset || r.logWork.raisingLogStart {
 		return -1
 	}
@@ -249,15 +251,16 @@ func (r *Replica) emptyPrefixEnd(rd prefixRead, rep FetchReply, recs *logstore.R
 // follower's read at the log start offset that found no batch below the log
 // end offset moves the log start offset past that empty stretch
 // (emptyPrefixEnd; RaiseLogStart, then LogStartRaised); any other
-// follower's read that found no batch up to the log end offset is answered
-// with empty batches over the stretch (emptyStretch).
+// follower's read that found no batch up to the log end offset, and a
+// consumer's that found none up to the high watermark (the last stable
+// offset), is answered with empty batches over the stretch (emptyStretch).
 func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error) {
 	rep, ok := r.reading[id]
 	if !ok {
 		panic(fmt.Sprintf("replica: read completion for unknown request %d", id))
 	}
 	delete(r.reading, id)
-	prefix, followerRead := r.prefixReads[id]
+	prefix, prefixed := r.prefixReads[id]
 	delete(r.prefixReads, id)
 	switch code, fatal := r.storageErrorCode(err); {
 	case fatal:
@@ -266,7 +269,7 @@ func (r *Replica) ReadCompleted(id RequestID, recs *logstore.Records, err error)
 		rep.ErrorCode = code
 	default:
 		rep.Records = recs
-		if !followerRead {
+		if !prefixed {
 			break
 		}
 		if end := r.emptyPrefixEnd(prefix, rep, recs); end >= 0 {

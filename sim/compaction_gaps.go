@@ -262,7 +262,8 @@ func (h *replicaHost) traceEmptyStretches(batches [][]byte) {
 	for _, p := range batches {
 		if b, err := logstore.ParseBatch(p); err == nil && logstore.IsEmptyStretchBatch(&b) {
 			h.n.w.stats.EmptyStretches++
-			h.n.w.tracef("%s %s: appends the empty stretch [%d, %d] of leader epoch %d", h.n.name(), h.key, b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch)
+			h.n.w.timelinef("%s: %s appends the empty stretch [%d, %d] of leader epoch %d (its leader's log holds no batch there)",
+				h.n.name(), h.key, b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gregor/logstore"
 )
 
 // Scenarios are scripts of commands on a cluster with no random faults
@@ -18,8 +20,9 @@ import (
 // plus the timeline lines of what happened meanwhile. The commands:
 //
 //	cluster [nodes=3]                   start the cluster, wait for the controller and the brokers
-//	topic name=T [partitions=1] [rf=3] [min-isr=2] [unclean=false] [assign=1,2,3] [async]
-//	                                    create a topic, wait for its leaders (async: do not wait)
+//	topic name=T [partitions=1] [rf=3] [min-isr=2] [unclean=false] [assign=1,2,3] [compacted] [async]
+//	                                    create a topic, wait for its leaders (async: do not wait;
+//	                                    compacted: cleanup.policy=compact, small segments, keyed records)
 //	wait-topic name=T                   wait for a topic's leaders
 //	produce tp=T/P n=N [acks=all|1] [async] [name=P]
 //	                                    a producer sends N values one after another (async: in the background)
@@ -33,6 +36,7 @@ import (
 //	leader tp=T/P                       the partition as the controller and each replica see it
 //	wait-leader tp=T/P [not=N] [timeout=60s]
 //	wait-isr tp=T/P size=K [timeout=60s]
+//	log N tp=T/P                        the stretches of node N's log that hold batches, and its ends
 //	check                               heal everything, converge, read everything back, check the history
 //
 // and the transaction commands of scenario_txn.go, the fetch-read
@@ -154,6 +158,8 @@ func (s *Scenario) do(cmd string, args []Arg) {
 		s.waitLeader(args)
 	case "wait-isr":
 		s.waitISR(args)
+	case "log":
+		s.logBatches(args)
 	case "check":
 		s.check()
 	default:
@@ -207,7 +213,8 @@ func (s *Scenario) topic(args []Arg) {
 	rf, _ := strconv.Atoi(arg(args, "rf", fmt.Sprint(min(3, len(w.nodes)))))
 	partitions, _ := strconv.Atoi(arg(args, "partitions", "1"))
 	minISR, _ := strconv.Atoi(arg(args, "min-isr", "2"))
-	spec := topicSpec{name: arg(args, "name", "t"), partitions: int32(partitions), rf: int16(rf), minISR: minISR, unclean: arg(args, "unclean", "false") == "true"}
+	spec := topicSpec{name: arg(args, "name", "t"), partitions: int32(partitions), rf: int16(rf), minISR: minISR, unclean: arg(args, "unclean", "false") == "true",
+		compacted: has(args, "compacted")}
 	if a := arg(args, "assign", ""); a != "" {
 		spec.assign = parseIDs(a, ",")
 		spec.partitions, spec.rf = 1, int16(len(spec.assign))
@@ -609,4 +616,45 @@ func parseScript(script string) []scriptCommand {
 		out = append(out, c)
 	}
 	return out
+}
+
+// logBatches prints the stretches of a replica's log that hold batches
+// (adjacent batches merged), its log start and log end offsets: where
+// compaction emptied the log, and where a truncation left it.
+func (s *Scenario) logBatches(args []Arg) {
+	n, tp := s.nodeArg(args), tpArg(args)
+	if n == nil {
+		return
+	}
+	h := n.replicas[tp]
+	if !n.up || h == nil || h.log == nil {
+		s.printf("%s: no open log of %s", n.name(), tp)
+		return
+	}
+	var runs []string
+	from, next, count := int64(-1), int64(-1), 0
+	flush := func() {
+		if count > 0 {
+			runs = append(runs, fmt.Sprintf("[%d, %d) in %d batches", from, next, count))
+		}
+	}
+	_, err := eachLogBatch(h.log, func(b *logstore.Batch) error {
+		if b.FirstOffset != next {
+			flush()
+			from, count = b.FirstOffset, 0
+		}
+		next = b.NextOffset()
+		count++
+		return nil
+	})
+	flush()
+	if err != nil {
+		s.printf("%s: %s does not read: %v", n.name(), tp, err)
+		return
+	}
+	held := "no batch"
+	if len(runs) > 0 {
+		held = strings.Join(runs, ", ")
+	}
+	s.printf("%s %s: log start %d, log end %d, batches %s", n.name(), tp, h.log.LogStartOffset(), h.log.LogEndOffset(), held)
 }
