@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/groups"
+	"gregor/logstore"
 	"gregor/txn"
 )
 
@@ -391,6 +392,7 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 		if next > position {
 			// Only batches compaction emptied: past them.
 			c.positions[tp] = next
+			w.stats.ConsumerEmptyStretches += countEmptyStretches(rp.RecordBatches)
 		}
 		return
 	}
@@ -521,4 +523,21 @@ func (c *client) electUncleanly() {
 	}
 	w.stats.PlantFired++
 	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(any, error) {})
+}
+
+// countEmptyStretches counts the batches a leader answered over a stretch
+// of its log that holds no batch (logstore.IsEmptyStretchBatch).
+func countEmptyStretches(p []byte) int64 {
+	var n int64
+	for len(p) > 0 {
+		size, err := logstore.BatchSize(p)
+		if err != nil || size > len(p) {
+			return n
+		}
+		if b, err := logstore.ParseBatch(p[:size]); err == nil && logstore.IsEmptyStretchBatch(&b) {
+			n++
+		}
+		p = p[size:]
+	}
+	return n
 }

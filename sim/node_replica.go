@@ -155,6 +155,10 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		h.appendAsFollower(a)
 	}
 	if rl := rd.RaiseLogStart; rl != nil {
+		if core.IsLeader() {
+			h.n.w.stats.EmptyPrefixRaises++
+			h.n.w.timelinef("%s: %s log start raised from %d to %d past a prefix that holds no batch", h.n.name(), h.key, log.LogStartOffset(), rl.Offset)
+		}
 		err := log.AdvanceLogStartOffset(rl.Offset)
 		h.shadow.raiseStart(log.LogStartOffset())
 		core.LogStartRaised(log.LogStartOffset(), err)

@@ -122,7 +122,12 @@ type Stats struct {
 	Compactions, RecordsCompacted                          int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
-	EmptyStretches                                  int64
+	EmptyStretches int64
+	// ConsumerEmptyStretches are the empty batches consumers read over
+	// such stretches, and EmptyPrefixRaises the log start offsets leaders
+	// raised past a prefix of their logs that holds no batch (cluster's
+	// emptyPrefixEnd).
+	ConsumerEmptyStretches, EmptyPrefixRaises       int64
 	InvariantsChecked, PlantFired                   int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// FetchReads are fetch answers whose records were read after the
@@ -494,6 +499,10 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher)\n", s.ReplicaFetches, s.FetchesGivenUp)
+	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises > 0 {
+		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix\n",
+			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises)
+	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
 	fmt.Fprintf(&b, "coordinator loads: %d reads after their plan (%d after their replica changed, %d dropped: the coordinator stopped, %d short: it started over)\n",

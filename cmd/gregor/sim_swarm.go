@@ -26,6 +26,44 @@ type seedResult struct {
 	SimMs     int64  `json:"sim_ms"`
 	RealMs    int64  `json:"real_ms"`
 	Profile   string `json:"profile"`
+	// Paths counts the seed's rare paths reached (swarmPaths).
+	Paths swarmPaths `json:"paths"`
+}
+
+// swarmPaths count paths of the cores that few seeds reach, so that a
+// swarm shows whether its profile reaches them: the empty batches
+// followers appended and consumers read over a stretch of a leader's log
+// that holds no batch (cluster's emptyStretch), and the log starts leaders
+// raised past a prefix that holds none (emptyPrefixEnd).
+type swarmPaths struct {
+	EmptyStretches         int64 `json:"empty_stretches,omitempty"`
+	ConsumerEmptyStretches int64 `json:"consumer_empty_stretches,omitempty"`
+	EmptyPrefixRaises      int64 `json:"empty_prefix_raises,omitempty"`
+}
+
+// pathTotals sums the paths of a swarm's seeds, and counts the seeds that
+// reached each.
+type pathTotals struct {
+	sum, seeds swarmPaths
+}
+
+func (t *pathTotals) add(p swarmPaths) {
+	one := func(sum, seeds *int64, n int64) {
+		*sum += n
+		if n > 0 {
+			*seeds++
+		}
+	}
+	one(&t.sum.EmptyStretches, &t.seeds.EmptyStretches, p.EmptyStretches)
+	one(&t.sum.ConsumerEmptyStretches, &t.seeds.ConsumerEmptyStretches, p.ConsumerEmptyStretches)
+	one(&t.sum.EmptyPrefixRaises, &t.seeds.EmptyPrefixRaises, p.EmptyPrefixRaises)
+}
+
+// String is the summary's line.
+func (t *pathTotals) String() string {
+	return fmt.Sprintf("emptied stretches: %d empty batches appended by followers (%d seeds), %d read by consumers (%d seeds), %d log starts raised past an empty prefix (%d seeds)",
+		t.sum.EmptyStretches, t.seeds.EmptyStretches, t.sum.ConsumerEmptyStretches, t.seeds.ConsumerEmptyStretches,
+		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -36,7 +74,9 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	start := time.Now()
 	rep := sim.Run(opts)
 	res := seedResult{Seed: seed, Failed: rep.Failed(), Replay: rep.ReplayCommand(), SimMs: rep.SimulatedMs,
-		RealMs: time.Since(start).Milliseconds(), Profile: rep.Profile.String()}
+		RealMs: time.Since(start).Milliseconds(), Profile: rep.Profile.String(),
+		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
+			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
@@ -85,10 +125,12 @@ func newSimSwarmCommand() *cobra.Command {
 			}()
 			var failed []seedResult
 			var done, simMs int64
+			var paths pathTotals
 			tty := isTerminal(errOut)
 			for res := range results {
 				done++
 				simMs += res.SimMs
+				paths.add(res.Paths)
 				if res.Failed {
 					failed = append(failed, res)
 				}
@@ -111,6 +153,7 @@ func newSimSwarmCommand() *cobra.Command {
 			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s, profile %s\n",
 				done, start, elapsed.Round(time.Millisecond), float64(done)/elapsed.Minutes(), time.Duration(simMs)*time.Millisecond,
 				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant), orDrawn(flags.profile))
+			fmt.Fprintln(out, paths.String())
 			if len(failed) == 0 {
 				fmt.Fprintln(out, "no seed failed")
 				return nil
