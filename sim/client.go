@@ -185,7 +185,7 @@ func (c *client) produceNext() {
 			return
 		}
 		t := c.meta.topics[names[w.rngWorkload.IntN(len(names))]]
-		if len(t.partitions) == 0 {
+		if len(t.partitions) == 0 || w.stretchQuiet && t.name == stretchTopic {
 			return
 		}
 		tp = tpKey{t.name, int32(w.rngWorkload.IntN(len(t.partitions)))}

@@ -53,6 +53,9 @@ func (f *faultInjector) start() {
 	f.every(p.ClockJumpEveryMs, f.clockJump)
 	f.every(p.DiskFaultEveryMs, f.diskFault)
 	f.every(p.StarveISREveryMs, f.starveISR)
+	if len(f.w.nodes) >= 3 {
+		f.every(p.EmptyStretchEveryMs, f.emptyStretch)
+	}
 	f.startDetector()
 }
 
@@ -125,7 +128,7 @@ func (f *faultInjector) pick(r *rand.Rand, ok func(*node) bool) *node {
 
 func (f *faultInjector) crash(r *rand.Rand) {
 	w := f.w
-	n := f.pick(r, func(n *node) bool { return n.up })
+	n := f.pick(r, func(n *node) bool { return n.up && !w.stretchHolds(n) })
 	if n == nil {
 		return
 	}
@@ -142,7 +145,7 @@ func (f *faultInjector) crash(r *rand.Rand) {
 // again later.
 func (f *faultInjector) shutdown(r *rand.Rand) {
 	w := f.w
-	n := f.pick(r, func(n *node) bool { return n.up && !n.paused && n.shutdownDone == nil })
+	n := f.pick(r, func(n *node) bool { return n.up && !n.paused && n.shutdownDone == nil && !w.stretchHolds(n) })
 	if n == nil {
 		return
 	}
@@ -163,7 +166,7 @@ func (f *faultInjector) shutdown(r *rand.Rand) {
 
 func (f *faultInjector) pause(r *rand.Rand) {
 	w := f.w
-	n := f.pick(r, func(n *node) bool { return n.up && !n.paused })
+	n := f.pick(r, func(n *node) bool { return n.up && !n.paused && !w.stretchHolds(n) })
 	if n == nil {
 		return
 	}

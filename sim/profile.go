@@ -134,6 +134,11 @@ type Profile struct {
 	// (cleanup.policy=compact, small segments), their records keyed by a
 	// few keys; __consumer_offsets always is.
 	CompactedShare float64
+	// EmptyStretchEveryMs: the emptied-stretch fault on its own topic
+	// (empty_stretch_fault.go): a leader's log ends in a stretch its
+	// compaction emptied, after an unclean election, while a follower lags
+	// inside it. Needs three nodes.
+	EmptyStretchEveryMs float64
 	// ShutdownEveryMs: a node shuts down gracefully (a controlled
 	// shutdown: the controller moves its leadership away first) and
 	// starts again after about DownForMs (at least a second).
@@ -178,11 +183,13 @@ func QuietProfile() Profile {
 // CompactionProfile is a quiet workload on one compacted topic of two
 // partitions, with crashes (half of them power losses) every 6 s and a
 // controlled shutdown every 15 s: compaction runs on every replica while
-// leaders move and logs are truncated and recovered.
+// leaders move and logs are truncated and recovered. The emptied-stretch
+// fault starts every 8 s (one attempt at a time) on a topic of its own.
 func CompactionProfile() Profile {
 	p := QuietProfile()
 	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
 	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
+	p.EmptyStretchEveryMs = 8000
 	return p
 }
 
@@ -317,6 +324,7 @@ func (p Profile) String() string {
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
+	add(p.EmptyStretchEveryMs > 0, "emptied stretches every %.0fs", p.EmptyStretchEveryMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)

@@ -76,6 +76,9 @@ func (w *World) startWorkload() {
 	for i := 0; i < p.Topics; i++ {
 		admin.pendingTopics = append(admin.pendingTopics, w.drawTopic(fmt.Sprintf("t%d", i), p.Partitions))
 	}
+	if p.EmptyStretchEveryMs > 0 && len(w.nodes) >= 3 {
+		admin.pendingTopics = append(admin.pendingTopics, stretchTopicSpec())
+	}
 	admin.startAdmin()
 	for i := 0; i < p.Producers; i++ {
 		c := w.newClient(producerClient)

@@ -127,7 +127,10 @@ type Stats struct {
 	// such stretches, and EmptyPrefixRaises the log start offsets leaders
 	// raised past a prefix of their logs that holds no batch (cluster's
 	// emptyPrefixEnd).
-	ConsumerEmptyStretches, EmptyPrefixRaises       int64
+	ConsumerEmptyStretches, EmptyPrefixRaises int64
+	// StretchFaultsPlayed are the emptied-stretch faults that played out
+	// (empty_stretch_fault.go).
+	StretchFaultsPlayed                             int64
 	InvariantsChecked, PlantFired                   int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// FetchReads are fetch answers whose records were read after the
@@ -201,6 +204,11 @@ type World struct {
 	txn    *txnWorld
 	faults *faultInjector
 	stats  Stats
+	// stretch is the emptied-stretch fault's attempt under way, and
+	// stretchQuiet stops the producers writing to its topic meanwhile
+	// (empty_stretch_fault.go).
+	stretch      *stretchRun
+	stretchQuiet bool
 
 	traceHash  hash.Hash
 	traceLines int
@@ -499,9 +507,9 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher)\n", s.ReplicaFetches, s.FetchesGivenUp)
-	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises > 0 {
-		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix\n",
-			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises)
+	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
+		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
+			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)

@@ -39,6 +39,8 @@ type swarmPaths struct {
 	EmptyStretches         int64 `json:"empty_stretches,omitempty"`
 	ConsumerEmptyStretches int64 `json:"consumer_empty_stretches,omitempty"`
 	EmptyPrefixRaises      int64 `json:"empty_prefix_raises,omitempty"`
+	// StretchFaults are the emptied-stretch faults that played out.
+	StretchFaults int64 `json:"stretch_faults,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -57,13 +59,14 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.EmptyStretches, &t.seeds.EmptyStretches, p.EmptyStretches)
 	one(&t.sum.ConsumerEmptyStretches, &t.seeds.ConsumerEmptyStretches, p.ConsumerEmptyStretches)
 	one(&t.sum.EmptyPrefixRaises, &t.seeds.EmptyPrefixRaises, p.EmptyPrefixRaises)
+	one(&t.sum.StretchFaults, &t.seeds.StretchFaults, p.StretchFaults)
 }
 
 // String is the summary's line.
 func (t *pathTotals) String() string {
-	return fmt.Sprintf("emptied stretches: %d empty batches appended by followers (%d seeds), %d read by consumers (%d seeds), %d log starts raised past an empty prefix (%d seeds)",
+	return fmt.Sprintf("emptied stretches: %d empty batches appended by followers (%d seeds), %d read by consumers (%d seeds), %d log starts raised past an empty prefix (%d seeds); %d emptied-stretch faults played out (%d seeds)",
 		t.sum.EmptyStretches, t.seeds.EmptyStretches, t.sum.ConsumerEmptyStretches, t.seeds.ConsumerEmptyStretches,
-		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises)
+		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -76,7 +79,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res := seedResult{Seed: seed, Failed: rep.Failed(), Replay: rep.ReplayCommand(), SimMs: rep.SimulatedMs,
 		RealMs: time.Since(start).Milliseconds(), Profile: rep.Profile.String(),
 		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
-			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises}}
+			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
