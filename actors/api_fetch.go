@@ -101,6 +101,9 @@ type fetchShell struct {
 	mu    sync.Mutex
 	core  *cluster.Fetch
 	timer *time.Timer
+	// unwatchConn stops the watch on the connection a parked Fetch keeps
+	// (fetch_conn_closed.go); nil when none.
+	unwatchConn func() bool
 }
 
 func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
@@ -199,6 +202,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 		// that stops meanwhile either finds this fetch or is seen here.
 		if _, already := st.r.parked.LoadOrStore(st, struct{}{}); !already {
 			st.r.node.metrics.fetchesWaiting.Inc()
+			st.watchConn()
 		}
 		if st.r.closing.Load() {
 			st.core.StopWaiting()
@@ -207,15 +211,19 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 		}
 	}
 	rd := st.core.Ready()
-	if rd.Answer != nil {
+	if rd.Answer != nil || rd.Dropped {
 		if st.timer != nil {
 			st.timer.Stop()
 		}
 		if _, was := st.r.parked.LoadAndDelete(st); was {
 			st.r.node.metrics.fetchesWaiting.Dec()
 		}
+		st.unwatchConnLocked()
 	}
 	st.mu.Unlock()
+	if rd.Dropped {
+		st.dropped()
+	}
 
 	if rd.Answer == nil {
 		releaseResults(results)

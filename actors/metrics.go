@@ -25,6 +25,9 @@ type nodeMetrics struct {
 	// fetchesWaiting counts the Fetch requests parked until data or their
 	// max wait (Kafka's fetch purgatory size).
 	fetchesWaiting prometheus.Gauge
+	// fetchesDropped counts the parked Fetch requests dropped because
+	// their connection closed (fetch_conn_closed.go).
+	fetchesDropped prometheus.Counter
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
@@ -54,6 +57,8 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_size_bytes", Help: "Bytes on disk, by partition."}, []string{"topic", "partition"}),
 		fetchesWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gregor_fetches_waiting", Help: "Fetch requests waiting for data or their max wait."}),
+		fetchesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetches_dropped_total", Help: "Waiting Fetch requests dropped because their connection closed."}),
 		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
 		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
@@ -64,7 +69,7 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
-		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped,
 		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {

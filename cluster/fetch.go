@@ -60,7 +60,9 @@ type Fetch struct {
 	routed   int             // targets with no routing error
 	phase    fetchPhase
 	stopping bool
-	ready    FetchReady
+	// connClosed: the connection closed (ConnectionClosed).
+	connClosed bool
+	ready      FetchReady
 }
 
 type fetchPhase int8
@@ -80,6 +82,9 @@ type FetchReady struct {
 	Watches []FetchWatch
 	// Answer, when set, is the response: send it; the Fetch is done.
 	Answer *FetchAnswer
+	// Dropped: the Fetch's connection closed while it was parked
+	// (ConnectionClosed); it is done with no answer.
+	Dropped bool
 }
 
 // FetchWatch is a watch to park in target Index's partition: it wakes the
@@ -221,7 +226,7 @@ func (f *Fetch) decide(now Instant) {
 		}
 		total += f.reads[i].RecordsBytes
 	}
-	if failed || total >= int64(f.cfg.MinBytes) || now.MonoMs >= f.cfg.DeadlineMs || f.stopping {
+	if failed || total >= int64(f.cfg.MinBytes) || now.MonoMs >= f.cfg.DeadlineMs || f.stopping || f.connClosed {
 		f.answer()
 		return
 	}

@@ -86,6 +86,8 @@ func TestFetchScripts(t *testing.T) {
 				f.Tick(Instant{MonoMs: cmdTime(t, td)})
 			case "stop-waiting":
 				f.StopWaiting()
+			case "connection-closed":
+				f.ConnectionClosed()
 			case "state":
 				next := "none"
 				if d := f.NextDeadlineMs(); d != math.MaxInt64 {
@@ -104,6 +106,9 @@ func printFetchReady(rd FetchReady, last []PartitionRead) string {
 	var b strings.Builder
 	if rd.Read {
 		b.WriteString("read\n")
+	}
+	if rd.Dropped {
+		b.WriteString("dropped\n")
 	}
 	for _, w := range rd.Watches {
 		fmt.Fprintf(&b, "watch p%d offset=%d deadline=%d read-on-wake=%t", w.Index, w.FetchOffset, w.DeadlineMs, w.ReadOnWake)

@@ -87,6 +87,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 			LocalAddr:    nc.LocalAddr(),
 			ListenerName: s.cfg.ListenerName,
 			Principal:    AnonymousPrincipal,
+			closed:       ctx,
 		},
 		openedAt: time.Now(),
 		ctx:      ctx,

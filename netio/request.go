@@ -61,6 +61,19 @@ type ConnInfo struct {
 	// Principal is who the client authenticated as; "User:ANONYMOUS"
 	// until authentication exists (the future authorization point).
 	Principal string
+	// closed is done once the connection closed (nil: never).
+	closed context.Context
+}
+
+// Closed is done once the connection closed: its peer closed it, it
+// failed, or the server closed it. A handler that holds a request back
+// (a parked Fetch) may drop it then, with respond(nil): nothing would be
+// written. A ConnInfo made outside a Server is never done.
+func (ci *ConnInfo) Closed() context.Context {
+	if ci.closed == nil {
+		return context.Background()
+	}
+	return ci.closed
 }
 
 // Request is one decoded request.

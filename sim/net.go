@@ -202,6 +202,8 @@ func bodyName(body any) string {
 		return "Metadata"
 	case *metadataResponse:
 		return "MetadataResponse"
+	case *fetchConnClosed:
+		return "FetchConnectionClosed"
 	case kmsg.Request:
 		return kmsg.NameForKey(b.Key())
 	case kmsg.Response:
@@ -212,13 +214,14 @@ func bodyName(body any) string {
 
 // replicationCut says a message is lost to a cut replication link: the
 // link from a follower to a leader carries the follower's Fetch and
-// OffsetForLeaderEpoch requests, and their answers back.
+// OffsetForLeaderEpoch requests (and the close of a Fetch's connection),
+// and their answers back.
 func (n *network) replicationCut(m *message) bool {
 	if len(n.dataCut) == 0 || m.from >= clientBase || m.to >= clientBase {
 		return false
 	}
 	switch m.body.(type) {
-	case *kmsg.FetchRequest, *kmsg.OffsetForLeaderEpochRequest:
+	case *kmsg.FetchRequest, *kmsg.OffsetForLeaderEpochRequest, *fetchConnClosed:
 		return n.dataCut[linkKey{m.from, m.to}]
 	case *kmsg.FetchResponse, *kmsg.OffsetForLeaderEpochResponse:
 		return n.dataCut[linkKey{m.to, m.from}]

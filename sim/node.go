@@ -297,6 +297,8 @@ func (n *node) serve(m *message) {
 		n.w.respond(m, n.metadata())
 	case *kmsg.FetchRequest:
 		n.serveFetch(m, req)
+	case *fetchConnClosed:
+		n.fetchConnClosed(m.from, req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		n.serveOffsetForLeaderEpoch(m, req)
 	case *kmsg.ConsumerGroupHeartbeatRequest:

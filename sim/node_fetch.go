@@ -25,6 +25,9 @@ type fetcherHost struct {
 	// the answer of one given up is dropped, as the broker's fetcher drops
 	// its connection.
 	fetchGen uint64
+	// fetchCorr is the correlation id of the Fetch in flight, for the
+	// leader to know which one a give-up closes (fetch_conn_closed.go).
+	fetchCorr uint64
 }
 
 // feedFetchers hands a follower's published fetch state to the fetcher of
@@ -72,6 +75,7 @@ func (n *node) runFetcher(f *fetcherHost) {
 		if rd.AbandonFetch {
 			f.fetchGen++
 			w.stats.FetchesGivenUp++
+			n.closeFetchConn(f)
 		}
 		if req := rd.Fetch; req != nil {
 			w.stats.ReplicaFetches++
@@ -87,6 +91,7 @@ func (n *node) runFetcher(f *fetcherHost) {
 				f.core.FetchCompleted(resp, err, n.instant())
 				n.runFetcher(f)
 			})
+			f.fetchCorr = n.rpc.next
 		}
 		if req := rd.OffsetForLeaderEpoch; req != nil {
 			w.call(n, n.id, f.leader, req, w.timing.fetchRPCTimeoutMs, func(body any, err error) {
@@ -182,6 +187,10 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 func (s *fetchServer) process() {
 	for !s.done {
 		rd := s.core.Ready()
+		if rd.Dropped {
+			s.drop()
+			return
+		}
 		if !rd.Read && len(rd.Watches) == 0 && rd.Answer == nil {
 			return
 		}
