@@ -59,7 +59,13 @@ type FetcherConfig struct {
 	// fetcher from waiting for the Fetch in flight: that Fetch, which the
 	// leader parks up to MaxWaitMs when its partitions have nothing new,
 	// is given up (FetcherReady.AbandonFetch) and a new one sent with
-	// every partition, at most once per PromptFetchGapMs. A partition is
+	// every partition, once PromptFetchGapMs passed since it was sent. The
+	// gap doubles with each Fetch given up in a row, up to half of
+	// MaxWaitMs, and is PromptFetchGapMs again once a Fetch is answered:
+	// partitions that come one by one (a node opening its logs, a topic of
+	// many partitions created) gave up a Fetch, and opened a connection,
+	// every PromptFetchGapMs until the last came (187 in the first two
+	// seconds of a 200-partition topic on three nodes). A partition is
 	// new once added, and again with a new leader epoch, until an answer
 	// other than the leader's "not applied yet" errors (UNKNOWN_TOPIC_ID,
 	// UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_LEADER_EPOCH). Without it an
@@ -154,6 +160,9 @@ type Fetcher struct {
 	truncating     bool
 	// fetchSentAtMs is when the Fetch in flight was built (monotonic).
 	fetchSentAtMs int64
+	// abandoned counts the Fetches given up since one was answered
+	// (promptGapMs).
+	abandoned int
 	// outcomesWaitUntilMs is when the next Fetch stops waiting for the
 	// partitions the last one handed outcomes to (monotonic).
 	outcomesWaitUntilMs int64
@@ -301,7 +310,7 @@ func (f *Fetcher) NextDeadlineMs() int64 {
 		next = f.outcomesWaitUntilMs
 	}
 	if f.fetching && f.freshWaiting(f.nowMs) {
-		next = min(next, f.fetchSentAtMs+f.cfg.PromptFetchGapMs)
+		next = min(next, f.fetchSentAtMs+f.promptGapMs())
 	}
 	for _, p := range f.order {
 		e := f.parts[p]
@@ -345,15 +354,28 @@ func (f *Fetcher) freshWaiting(nowMs int64) bool {
 	return false
 }
 
+// promptGapMs is how long the Fetch in flight must have been out before a
+// fresh partition gives it up: PromptFetchGapMs, doubled for each Fetch
+// given up since one was answered, at most half of MaxWaitMs (and never
+// below PromptFetchGapMs).
+func (f *Fetcher) promptGapMs() int64 {
+	gap, ceiling := f.cfg.PromptFetchGapMs, max(f.cfg.PromptFetchGapMs, int64(f.cfg.MaxWaitMs)/2)
+	for i := 0; i < f.abandoned && gap < ceiling; i++ {
+		gap *= 2
+	}
+	return min(gap, ceiling)
+}
+
 // send builds the requests there is something for and nothing in flight,
 // first giving up the Fetch in flight if a fresh partition waits for it
 // and the gap since it was sent has passed.
 func (f *Fetcher) send(now Instant) {
 	f.nowMs = max(f.nowMs, now.MonoMs)
-	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.cfg.PromptFetchGapMs && f.freshWaiting(now.MonoMs) {
+	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.promptGapMs() && f.freshWaiting(now.MonoMs) {
 		f.settle(f.fetchInFlight, false, now.MonoMs)
 		f.fetching, f.fetchInFlight = false, nil
 		f.ready.AbandonFetch, f.ready.Fetch = true, nil
+		f.abandoned++
 	}
 	if !f.fetching && !f.awaitingStates(now.MonoMs) {
 		f.buildFetch(now.MonoMs)
@@ -456,6 +478,7 @@ func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instan
 	}
 	sent := f.fetchInFlight
 	f.fetching, f.fetchInFlight = false, nil
+	f.abandoned = 0
 	failed := err != nil || resp == nil || resp.ErrorCode != 0
 	f.settle(sent, failed, now.MonoMs)
 	if !failed {
