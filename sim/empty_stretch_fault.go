@@ -52,11 +52,11 @@ type stretchRun struct {
 	// c0 and b0 are where C and B stopped.
 	c0, b0 int64
 	cuts   []linkKey
-	// crashed and stopped are the nodes the attempt took down and must
-	// bring back.
-	crashed, stopped []*node
-	step             string
-	deadline         int64
+	// crashed is the node the attempt crashed and must bring back (B, shut
+	// down, comes back by itself).
+	crashed  []*node
+	step     string
+	deadline int64
 }
 
 // stretchTopicSpec is the topic the fault needs.
@@ -253,8 +253,20 @@ func (s *stretchRun) aCaughtUp() bool {
 		s.end(s.a.name() + "'s log holds a batch in the stretch again")
 		return true
 	}
-	s.stopped = append(s.stopped, s.b)
-	s.w.controlledShutdown(s.b, func() {})
+	w, b := s.w, s.b
+	w.controlledShutdown(b, func() {
+		// B comes back by itself once stopped (a shutdown that ends
+		// after healing began would leave it down for good: seed 113).
+		if w.phase != phaseFaulty {
+			w.schedule(w.now, func() { w.restart(b) })
+			return
+		}
+		w.schedule(w.now+2000, func() {
+			if w.phase == phaseFaulty {
+				w.restart(b)
+			}
+		})
+	})
 	s.wait("A to lead again", s.aLeads)
 	return true
 }
@@ -304,7 +316,7 @@ func (s *stretchRun) end(why string) {
 	} else {
 		w.timelinef("fault: emptied stretch on %s played out: %s reached %d", s.tp, s.c.name(), s.b0)
 	}
-	for _, n := range append(s.crashed, s.stopped...) {
+	for _, n := range s.crashed {
 		if w.phase == phaseFaulty {
 			w.schedule(w.now+1000, func() {
 				if w.phase == phaseFaulty {
