@@ -57,7 +57,11 @@
 //     with KIP-890 part 2's epoch per transaction for a drawn share) as a
 //     workload, their checkers and scenario commands;
 //   - faults.go, profile.go: the faults, the failure detector, the
-//     swarm's per-seed profiles and the plants;
+//     swarm's per-seed profiles and the plants; empty_stretch_fault.go:
+//     the compaction profile's emptied-stretch fault (a leader's log
+//     ending in a stretch its compaction emptied while a follower lags
+//     inside it); fetch_conn_closed.go: a fetcher's give-up closing its
+//     Fetch's connection, which the leader drops;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);
