@@ -48,7 +48,8 @@ type PartitionRead struct {
 //
 // A Fetch reads every routed partition (Ready.Read, then ReadCompleted). It
 // answers when a partition failed, min_bytes are readable, the deadline
-// passed or the node is stopping; otherwise it parks a watch in each routed
+// passed, the node is stopping or its connection closed (a parked one is then
+// dropped, ConnectionClosed); otherwise it parks a watch in each routed
 // partition (Ready.Watches) and reads again once, at the first wake-up or at
 // the deadline. The isolation level is not its concern: it travels with each
 // partition's read to the replica (Replica.Fetch, Replica.Watch), which reads
