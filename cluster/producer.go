@@ -37,7 +37,7 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 	entry, known := r.producers.Get(info.ProducerID)
 	pending := r.producerAppending[info.ProducerID]
 	if !known && len(pending) == 0 {
-		return producerCheck{}
+		return r.checkVerificationSeq(info)
 	}
 	epoch, lastSeq := int16(-1), int32(-1)
 	if known {
@@ -71,6 +71,9 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 			}
 		}
 	}
+	if check := r.checkVerificationSeq(info); check.code != 0 {
+		return check
+	}
 	switch {
 	case info.ProducerEpoch > epoch && info.BaseSequence != 0 && epoch >= 0:
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
@@ -78,6 +81,19 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 	case info.ProducerEpoch == epoch && lastSeq >= 0 && !inSequence(lastSeq, info.BaseSequence):
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
 			msg: fmt.Sprintf("producer %d epoch %d sent sequence %d after %d", info.ProducerID, epoch, info.BaseSequence, lastSeq)}
+	}
+	return producerCheck{}
+}
+
+// checkVerificationSeq refuses a batch that comes after one of its
+// producer's batches that waited for verification and was not appended
+// (noteVerificationSeq), as Kafka's ProducerAppendInfo does: a producer the
+// partition does not know may otherwise start anywhere, and would find the
+// retry of the earlier batch refused as out of order.
+func (r *Replica) checkVerificationSeq(info logstore.ProducerBatchInfo) producerCheck {
+	if lowest, blocked := r.verificationSeqBlocks(info); blocked {
+		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
+			msg: fmt.Sprintf("producer %d sent sequence %d before its batch at sequence %d, which waited for its transaction's verification, was appended", info.ProducerID, info.BaseSequence, lowest)}
 	}
 	return producerCheck{}
 }
@@ -90,6 +106,7 @@ func inSequence(last, next int32) bool {
 // producerAppendStarted records an idempotent batch handed out for
 // appending.
 func (r *Replica) producerAppendStarted(info logstore.ProducerBatchInfo) {
+	r.forgetVerificationSeq(info)
 	r.producerAppending[info.ProducerID] = append(r.producerAppending[info.ProducerID], info)
 }
 
@@ -148,6 +165,7 @@ func cmpInt64(a, b int64) int {
 // leader).
 func (r *Replica) applyFollowerBatches(infos []logstore.ProducerBatchInfo) {
 	for _, info := range infos {
+		r.forgetVerificationSeq(info)
 		r.txnCompleted(r.producers.Apply(info))
 	}
 }
@@ -197,6 +215,7 @@ func (r *Replica) expireProducers(wallMs int64) {
 		r.producers.Remove(gone...)
 		r.ready.ExpireProducers = append(r.ready.ExpireProducers, gone...)
 	}
+	r.expireVerificationSeqs(wallMs)
 }
 
 // Producers is the partition's producer state (DescribeProducers); the
