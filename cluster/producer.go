@@ -30,7 +30,12 @@ type producerCheck struct {
 //   - an epoch older than the producer's is INVALID_PRODUCER_EPOCH (a zombie);
 //   - a batch with the sequences of one of its latest batches is a duplicate;
 //   - a newer epoch must start at sequence 0, and within an epoch a batch
-//     must follow the last one's sequence: else OUT_OF_ORDER_SEQUENCE_NUMBER;
+//     must follow the last one's sequence: else OUT_OF_ORDER_SEQUENCE_NUMBER.
+//     An epoch the partition knows with no sequence (a transaction.version
+//     2 marker carries the epoch bumped for the producer's next
+//     transaction) starts at 0 too, as in Kafka (inSequence(-1, 0)): taking
+//     any sequence there let a later batch in ahead of a first one that
+//     failed, whose retry was then out of order;
 //   - a producer the partition does not know (new, or expired) may start
 //     anywhere.
 func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
@@ -78,6 +83,9 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 	case info.ProducerEpoch > epoch && info.BaseSequence != 0 && epoch >= 0:
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
 			msg: fmt.Sprintf("producer %d starts epoch %d at sequence %d, not 0", info.ProducerID, info.ProducerEpoch, info.BaseSequence)}
+	case info.ProducerEpoch == epoch && lastSeq < 0 && info.BaseSequence != 0:
+		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
+			msg: fmt.Sprintf("producer %d epoch %d sent sequence %d as the first of the epoch, not 0", info.ProducerID, epoch, info.BaseSequence)}
 	case info.ProducerEpoch == epoch && lastSeq >= 0 && !inSequence(lastSeq, info.BaseSequence):
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
 			msg: fmt.Sprintf("producer %d epoch %d sent sequence %d after %d", info.ProducerID, epoch, info.BaseSequence, lastSeq)}
