@@ -138,7 +138,9 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 		}
 	}
 	x.asksSent.Add(1)
-	root.Send(coordinator, &txnLocalAsk{ask: ask})
+	if !x.intercepted(ask) {
+		root.Send(coordinator, &txnLocalAsk{ask: ask})
+	}
 	return true
 }
 

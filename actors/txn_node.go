@@ -44,6 +44,10 @@ type txnNode struct {
 	// asksSent counts the asks (verifications and adds) handed to a
 	// coordinator, for tests: a produce's partitions go in one.
 	asksSent atomic.Int64
+	// intercept, set by tests, sees each ask before it goes to a
+	// coordinator and may take it (true: the test answers it), to fail or
+	// delay chosen ones.
+	intercept atomic.Pointer[func(txnAsk) bool]
 	// producedAdds are the partitions produces added (api_txn_produce.go).
 	producedAdds producedAdds
 	// markerSenders batch the markers for other brokers per leader
@@ -56,6 +60,12 @@ func newTxnNode(n *Node) *txnNode {
 	x.coordinators.Store(&map[int32]*actor.PID{})
 	x.markerSenders.send = x.sendMarkers
 	return x
+}
+
+// intercepted says a test took the ask (txnNode.intercept).
+func (x *txnNode) intercepted(a txnAsk) bool {
+	f := x.intercept.Load()
+	return f != nil && (*f)(a)
 }
 
 func (x *txnNode) coordinator(partition int32) *actor.PID {

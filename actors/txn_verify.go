@@ -100,6 +100,9 @@ func (n *Node) askTxnCoordinator(a txnAsk) {
 		return
 	}
 	n.txns.asksSent.Add(1)
+	if n.txns.intercepted(a) {
+		return
+	}
 	if pid := n.txns.coordinatorFor(n.routes.load(), a.txnID); pid != nil {
 		n.system.Root.Send(pid, &txnLocalAsk{ask: a})
 		return

@@ -30,14 +30,19 @@ type producerCheck struct {
 //   - an epoch older than the producer's is INVALID_PRODUCER_EPOCH (a zombie);
 //   - a batch with the sequences of one of its latest batches is a duplicate;
 //   - a newer epoch must start at sequence 0, and within an epoch a batch
-//     must follow the last one's sequence: else OUT_OF_ORDER_SEQUENCE_NUMBER;
+//     must follow the last one's sequence: else OUT_OF_ORDER_SEQUENCE_NUMBER.
+//     An epoch the partition knows with no sequence (a transaction.version
+//     2 marker carries the epoch bumped for the producer's next
+//     transaction) starts at 0 too, as in Kafka (inSequence(-1, 0)): taking
+//     any sequence there let a later batch in ahead of a first one that
+//     failed, whose retry was then out of order;
 //   - a producer the partition does not know (new, or expired) may start
 //     anywhere.
 func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 	entry, known := r.producers.Get(info.ProducerID)
 	pending := r.producerAppending[info.ProducerID]
 	if !known && len(pending) == 0 {
-		return producerCheck{}
+		return r.checkVerificationSeq(info)
 	}
 	epoch, lastSeq := int16(-1), int32(-1)
 	if known {
@@ -71,13 +76,32 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 			}
 		}
 	}
+	if check := r.checkVerificationSeq(info); check.code != 0 {
+		return check
+	}
 	switch {
 	case info.ProducerEpoch > epoch && info.BaseSequence != 0 && epoch >= 0:
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
 			msg: fmt.Sprintf("producer %d starts epoch %d at sequence %d, not 0", info.ProducerID, info.ProducerEpoch, info.BaseSequence)}
+	case info.ProducerEpoch == epoch && lastSeq < 0 && info.BaseSequence != 0:
+		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
+			msg: fmt.Sprintf("producer %d epoch %d sent sequence %d as the first of the epoch, not 0", info.ProducerID, epoch, info.BaseSequence)}
 	case info.ProducerEpoch == epoch && lastSeq >= 0 && !inSequence(lastSeq, info.BaseSequence):
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
 			msg: fmt.Sprintf("producer %d epoch %d sent sequence %d after %d", info.ProducerID, epoch, info.BaseSequence, lastSeq)}
+	}
+	return producerCheck{}
+}
+
+// checkVerificationSeq refuses a batch that comes after one of its
+// producer's batches that waited for verification and was not appended
+// (noteVerificationSeq), as Kafka's ProducerAppendInfo does: a producer the
+// partition does not know may otherwise start anywhere, and would find the
+// retry of the earlier batch refused as out of order.
+func (r *Replica) checkVerificationSeq(info logstore.ProducerBatchInfo) producerCheck {
+	if lowest, blocked := r.verificationSeqBlocks(info); blocked {
+		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
+			msg: fmt.Sprintf("producer %d sent sequence %d before its batch at sequence %d, which waited for its transaction's verification, was appended", info.ProducerID, info.BaseSequence, lowest)}
 	}
 	return producerCheck{}
 }
@@ -90,6 +114,7 @@ func inSequence(last, next int32) bool {
 // producerAppendStarted records an idempotent batch handed out for
 // appending.
 func (r *Replica) producerAppendStarted(info logstore.ProducerBatchInfo) {
+	r.forgetVerificationSeq(info)
 	r.producerAppending[info.ProducerID] = append(r.producerAppending[info.ProducerID], info)
 }
 
@@ -148,6 +173,7 @@ func cmpInt64(a, b int64) int {
 // leader).
 func (r *Replica) applyFollowerBatches(infos []logstore.ProducerBatchInfo) {
 	for _, info := range infos {
+		r.forgetVerificationSeq(info)
 		r.txnCompleted(r.producers.Apply(info))
 	}
 }
@@ -197,6 +223,7 @@ func (r *Replica) expireProducers(wallMs int64) {
 		r.producers.Remove(gone...)
 		r.ready.ExpireProducers = append(r.ready.ExpireProducers, gone...)
 	}
+	r.expireVerificationSeqs(wallMs)
 }
 
 // Producers is the partition's producer state (DescribeProducers); the

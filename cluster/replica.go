@@ -199,6 +199,11 @@ type Replica struct {
 	// txnAdded are the producers whose ongoing transaction the
 	// coordinator said this partition is in, by producer id: the epoch.
 	txnAdded map[int64]int16
+	// verificationSeqs are, by producer id, the lowest sequence of the
+	// producer's batches that waited for verification since its last
+	// transactional batch was handed out for appending: a later sequence
+	// is refused until that batch is appended (replica_txn_verify.go).
+	verificationSeqs map[int64]verificationSeq
 	// unreplicatedTxns are transactions whose marker the high watermark
 	// has not passed (producer_txn.go).
 	unreplicatedTxns []completedTxn

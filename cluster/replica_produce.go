@@ -101,7 +101,7 @@ func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verifie
 		return
 	}
 	if info := logstore.ReadProducerBatchInfo(batch); !verified && r.needsTxnVerification(req, info) {
-		r.awaitTxnVerification(id, req, info)
+		r.awaitTxnVerification(id, req, info, now.WallMs)
 		return
 	}
 	p := pendingProduce{id: id, acks: req.Acks, deadlineMs: now.MonoMs + int64(max(req.TimeoutMs, 0)), appendTimeMs: -1}

@@ -119,10 +119,11 @@ func (r *Replica) needsTxnVerification(req ProduceRequest, info logstore.Produce
 	return !ok || e.ProducerEpoch != info.ProducerEpoch || e.TxnFirstOffset < 0
 }
 
-// awaitTxnVerification parks a produce until its verification is answered.
-// The records are copied: the shell releases the request's buffer once
-// Produce returns.
-func (r *Replica) awaitTxnVerification(id RequestID, req ProduceRequest, info logstore.ProducerBatchInfo) {
+// awaitTxnVerification parks a produce until its verification is answered,
+// noting its sequence (noteVerificationSeq). The records are copied: the
+// shell releases the request's buffer once Produce returns.
+func (r *Replica) awaitTxnVerification(id RequestID, req ProduceRequest, info logstore.ProducerBatchInfo, wallMs int64) {
+	r.noteVerificationSeq(info, wallMs)
 	req.Records = slices.Clone(req.Records)
 	add := req.TxnOperation == TxnAddPartition
 	r.verifying = append(r.verifying, verifyingProduce{id: id, req: req, producer: info.ProducerID, epoch: info.ProducerEpoch, add: add})
@@ -201,4 +202,86 @@ func (r *Replica) dropVerifying() {
 	}
 	r.verifying = nil
 	r.txnAdded = nil
+	r.verificationSeqs = nil
+}
+
+// verificationSeq is the lowest sequence, and its epoch, among a
+// producer's batches that waited for verification since the producer's
+// last transactional batch was handed out for appending (Kafka's
+// VerificationStateEntry).
+type verificationSeq struct {
+	epoch  int16
+	lowest int32
+	// sinceMs is the wall time the producer's first such batch came, for
+	// expiry (expireProducers).
+	sinceMs int64
+}
+
+// noteVerificationSeq notes the sequence of a batch about to wait for its
+// verification, as Kafka's maybeUpdateLowestSequenceAndEpoch does: a lower
+// sequence of the same epoch, or any of a later epoch, becomes the lowest.
+// Should the verification fail (the coordinator timed out, moved, was
+// busy), the producer retries the batch, and one of its later batches
+// appended meanwhile (a pipelined produce whose verification succeeded)
+// would leave the retry out of order (OUT_OF_ORDER_SEQUENCE_NUMBER, which
+// fails a transactional producer): checkProducer refuses the later ones
+// until the batch at the lowest sequence is appended. The retry of a batch
+// the partition holds (a duplicate) notes nothing: the producer has no
+// reason to send it again once answered, so it must not hold back what
+// follows.
+func (r *Replica) noteVerificationSeq(info logstore.ProducerBatchInfo, wallMs int64) {
+	if info.BaseSequence < 0 {
+		return
+	}
+	if e, ok := r.producers.Get(info.ProducerID); ok && e.ProducerEpoch == info.ProducerEpoch {
+		if _, dup := e.FindBatch(info.BaseSequence, info.LastSequence); dup {
+			return
+		}
+	}
+	v, ok := r.verificationSeqs[info.ProducerID]
+	switch {
+	case !ok:
+		v = verificationSeq{epoch: info.ProducerEpoch, lowest: info.BaseSequence, sinceMs: wallMs}
+	case info.ProducerEpoch > v.epoch:
+		v.epoch, v.lowest = info.ProducerEpoch, info.BaseSequence
+	case info.ProducerEpoch == v.epoch && info.BaseSequence < v.lowest:
+		v.lowest = info.BaseSequence
+	default:
+		return
+	}
+	if r.verificationSeqs == nil {
+		r.verificationSeqs = map[int64]verificationSeq{}
+	}
+	r.verificationSeqs[info.ProducerID] = v
+}
+
+// verificationSeqBlocks says a batch comes after the lowest sequence of its
+// producer's batches waiting for (or refused) verification, and returns
+// that sequence: Kafka's check of a client's batch against the producer's
+// VerificationStateEntry.
+func (r *Replica) verificationSeqBlocks(info logstore.ProducerBatchInfo) (int32, bool) {
+	v, ok := r.verificationSeqs[info.ProducerID]
+	return v.lowest, ok && info.BaseSequence > v.lowest
+}
+
+// forgetVerificationSeq forgets a producer's lowest verified sequence once
+// a transactional batch of it (data, or a marker) is handed out for
+// appending, or was appended as a follower: either its transaction is
+// ongoing on the partition and sequences are checked against its batches,
+// or it ended.
+func (r *Replica) forgetVerificationSeq(info logstore.ProducerBatchInfo) {
+	if info.Transactional && len(r.verificationSeqs) > 0 {
+		delete(r.verificationSeqs, info.ProducerID)
+	}
+}
+
+// expireVerificationSeqs forgets the lowest sequences noted longer than
+// producer.id.expiration.ms ago, as Kafka's removeExpiredProducers does:
+// a producer that never retried its batch must not be held back for ever.
+func (r *Replica) expireVerificationSeqs(wallMs int64) {
+	for id, v := range r.verificationSeqs {
+		if wallMs-v.sinceMs >= r.opts.ProducerIDExpirationMs {
+			delete(r.verificationSeqs, id)
+		}
+	}
 }
