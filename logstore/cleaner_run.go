@@ -64,17 +64,19 @@ func (j *CleanJob) run(ctx context.Context, opts CleanerOptions) error {
 		maxKeys = DefaultCleanerMaxKeys
 	}
 	keys := newKeyOffsetMap(maxKeys, j.log.codecs)
-	producers := make(map[int64]int64)
+	producers := make(map[int64]producerLastBatches)
 	cleanedUpTo, err := j.buildOffsetMap(&c, keys, producers, maxKeys)
 	if err != nil {
 		return err
 	}
 	j.stats.CleanedUpToOffset = cleanedUpTo
 	keep := keys.Keep(j.nowMs, j.deleteRetentionMs)
-	// Kafka keeps the last batch of each active idempotent producer, empty
-	// if need be, so that its sequence numbers survive. Without producer
-	// state the cleaner keeps, conservatively, a producer's last mapped
-	// batch and any batch of a producer it did not map. The pass's last
+	// Kafka keeps the last data batch of each active idempotent producer,
+	// empty if need be, so that its sequence numbers survive a marker after
+	// it (a transaction.version 1 marker leaves them as they were). Without
+	// producer state the cleaner keeps, conservatively, a producer's last
+	// mapped batch and its last mapped data batch, and any batch of a
+	// producer it did not map. The pass's last
 	// batch is kept too, empty if need be (as Kafka's cleaner does since
 	// KAFKA-17076): should every record below the log end offset go (the
 	// records after it lost, say), a follower copying the log from an
@@ -87,7 +89,7 @@ func (j *CleanJob) run(ctx context.Context, opts CleanerOptions) error {
 			return false
 		}
 		last, mapped := producers[b.ProducerID]
-		return !mapped || last == b.FirstOffset
+		return !mapped || last.batch == b.FirstOffset || last.data == b.FirstOffset
 	}
 	for _, sources := range j.groupSources(cleanedUpTo) {
 		g := &cleanedGroup{sources: sources}
@@ -98,6 +100,10 @@ func (j *CleanJob) run(ctx context.Context, opts CleanerOptions) error {
 	}
 	return nil
 }
+
+// producerLastBatches are the first offsets of a producer's last batch and
+// of its last data batch (-1 for none) in the part of the log a clean maps.
+type producerLastBatches struct{ batch, data int64 }
 
 // cleanerIO paces and counts the cleaner's reads and writes.
 type cleanerIO struct {
@@ -152,10 +158,10 @@ func (c *cleanerIO) eachBatch(src cleanSource, buf *[]byte, fn func(b *Batch, po
 }
 
 // buildOffsetMap adds the dirty part's batches to keys, and each idempotent
-// producer's last mapped batch to producers, until either would pass
+// producer's last mapped batch and last mapped data batch to producers, until either would pass
 // maxKeys. It returns the offset the map covers up to: the end of the
 // sources, or one past the last batch added.
-func (j *CleanJob) buildOffsetMap(c *cleanerIO, keys *KeyOffsetMap, producers map[int64]int64, maxKeys int) (int64, error) {
+func (j *CleanJob) buildOffsetMap(c *cleanerIO, keys *KeyOffsetMap, producers map[int64]producerLastBatches, maxKeys int) (int64, error) {
 	errFull := errors.New("full")
 	var buf []byte
 	for _, src := range j.sources {
@@ -178,7 +184,15 @@ func (j *CleanJob) buildOffsetMap(c *cleanerIO, keys *KeyOffsetMap, producers ma
 				return fmt.Errorf("segment %s position %d: %w", src.seg.logPath(), pos, err)
 			}
 			if b.ProducerID >= 0 {
-				producers[b.ProducerID] = b.FirstOffset
+				last, known := producers[b.ProducerID]
+				if !known {
+					last.data = -1
+				}
+				last.batch = b.FirstOffset
+				if b.Attributes&compactAttrControl == 0 {
+					last.data = b.FirstOffset
+				}
+				producers[b.ProducerID] = last
 			}
 			return nil
 		})
