@@ -25,6 +25,10 @@ type nodeMetrics struct {
 	// fetchesWaiting counts the Fetch requests parked until data or their
 	// max wait (Kafka's fetch purgatory size).
 	fetchesWaiting prometheus.Gauge
+	// fetchReadsSkipped and fetchReadsSent count a Fetch's partition
+	// reads answered from the partition's fetch view and those sent to
+	// its actor.
+	fetchReadsSkipped, fetchReadsSent prometheus.Counter
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
@@ -54,6 +58,10 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_size_bytes", Help: "Bytes on disk, by partition."}, []string{"topic", "partition"}),
 		fetchesWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gregor_fetches_waiting", Help: "Fetch requests waiting for data or their max wait."}),
+		fetchReadsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_partition_reads_from_view_total", Help: "Partitions of Fetch requests answered from the partition's published view, without a read."}),
+		fetchReadsSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_partition_reads_total", Help: "Partitions of Fetch requests read through the partition's actor."}),
 		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
 		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
@@ -64,7 +72,7 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
-		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchReadsSkipped, m.fetchReadsSent,
 		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {

@@ -59,6 +59,9 @@ type Node struct {
 	gossipStarted  atomic.Pointer[Membership]
 	gossipStop     chan struct{}
 	router         *router
+	// fetchBoards are the partition actors' fetch views and parked
+	// Fetches (fetch_board.go).
+	fetchBoards fetchBoards
 	metrics        *nodeMetrics
 	clusterMetrics *clusterMetrics
 	// replicationMetrics are under-replicated and offline partitions and

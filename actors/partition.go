@@ -73,6 +73,9 @@ type partitionActor struct {
 	committer *logstore.GroupCommitter
 	core      *cluster.Replica
 	self      *actor.PID
+	// board is where the actor publishes its fetch view and wakes the
+	// Fetches parked on it (fetch_board.go).
+	board *fetchBoard
 	// incarnation tells this start of the actor from the others: its
 	// follower's fetch states and their outcomes carry it.
 	incarnation uint64
