@@ -226,6 +226,18 @@ func (s *fetchServer) read() {
 		if s.follower && s.n.w.opts.Plant == PlantEarlyHW && t.h.core.IsLeader() {
 			s.phantomFetch(t)
 		}
+		// As the broker's fetch shell: a partition the replica's view
+		// answers (the fetch is at the end of what it may read and the
+		// leader has recorded it) is not read.
+		t.h.core.FetchView(&s.n.view)
+		if rd, ok := s.n.view.ReadFromView(t.part, s.isolation, s.n.instant().MonoMs); ok {
+			s.n.w.stats.ViewReads++
+			s.pending--
+			releaseRecords(s.recs[i])
+			s.recs[i] = nil
+			s.reads[i] = rd
+			continue
+		}
 		id := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i})
 		t.h.core.Fetch(id, t.part, s.isolation)
 		t.h.carryOut()

@@ -116,6 +116,9 @@ type Stats struct {
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it (cluster.FetcherConfig.PromptFetchGapMs).
 	FetchesGivenUp                                         int64
+	// ViewReads are Fetch partitions answered from their replica's fetch
+	// view (cluster.FetchView.ReadFromView), without a read.
+	ViewReads int64
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
 	Polls, RecordsRead                                     int64
 	TopicsCreated, PartitionsAdded                         int64
@@ -493,7 +496,7 @@ func (r *Report) Summary() string {
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
-	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher)\n", s.ReplicaFetches, s.FetchesGivenUp)
+	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.ViewReads)
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
 	fmt.Fprintf(&b, "coordinator loads: %d reads after their plan (%d after their replica changed, %d dropped: the coordinator stopped, %d short: it started over)\n",
