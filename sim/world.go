@@ -115,10 +115,10 @@ type Stats struct {
 	Appends, ReplicaFetches, BytesFetched                      int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it (cluster.FetcherConfig.PromptFetchGapMs).
-	FetchesGivenUp                                         int64
+	FetchesGivenUp int64
 	// ViewReads are Fetch partitions answered from their replica's fetch
 	// view (cluster.FetchView.ReadFromView), without a read.
-	ViewReads int64
+	ViewReads                                              int64
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
 	Polls, RecordsRead                                     int64
 	TopicsCreated, PartitionsAdded                         int64
