@@ -28,8 +28,11 @@ type FetchView struct {
 	// FollowerRefreshMs is how old the leader's record of a follower's
 	// fetch may be for a fetch of that follower to be answered from the
 	// view: past it, the fetch goes through the replica, which records it
-	// anew (a quarter of replica.lag.time.max.ms, so an idle caught-up
-	// follower's record never ages anywhere near the ISR's bound).
+	// anew (an eighth of replica.lag.time.max.ms). The record's time is
+	// when the follower last counted as caught up: when the leader's log
+	// grows, the follower has replica.lag.time.max.ms from then, less this
+	// and a fetch's max wait, to fetch the new records before the ISR
+	// drops it.
 	FollowerRefreshMs int64
 	// Followers are the leader's records of its followers, in replica
 	// order.
@@ -60,7 +63,7 @@ func (r *Replica) FetchView(v *FetchView) {
 	if r.leader != nil {
 		v.LogStartOffset, v.LogEndOffset, v.HighWatermark, v.LastStableOffset = r.state.LogStartOffset, r.state.LogEndOffset, r.highWatermark, r.LastStableOffset()
 		v.LatestEpoch, v.CheckDivergence = latestEpoch(r.epochs), r.opts.TruncateOnFetch
-		v.FollowerRefreshMs = r.opts.ReplicaLagTimeMaxMs / 4
+		v.FollowerRefreshMs = r.opts.ReplicaLagTimeMaxMs / 8
 		for _, id := range r.partition.Replicas {
 			f := r.leader.followers[id]
 			if id == r.opts.NodeID || f == nil {
