@@ -194,12 +194,10 @@ func (s *fetchServer) process() {
 				s.n.post(s.woken)
 				continue
 			}
-			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake, WaitPast: wt.WaitPast,
-				Fetcher: uint64(uint32(s.req.from)) + 1})
-			t.h.carryOut()
+			t.h.park(s, wt.Index, t.part, wt.WakesAbove(t.part.FetchOffset))
 		}
 		if rd.Answer != nil {
+			s.unpark()
 			s.answer(rd.Answer)
 		}
 	}
