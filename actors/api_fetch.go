@@ -125,7 +125,13 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	now := r.node.cfg.Clock.Now()
 	st := &fetchShell{r: r, req: req, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0)),
 		isolation: cluster.IsolationLevel(body.IsolationLevel)}
-	var targets []cluster.FetchTarget
+	n := 0
+	for _, t := range body.Topics {
+		n += len(t.Partitions)
+	}
+	targets := make([]cluster.FetchTarget, 0, n)
+	st.targets = make([]fetchTarget, 0, n)
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(body.Topics))
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
 	follower := replicaFetch(body, now)
@@ -133,6 +139,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
+		rtopic.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
@@ -296,6 +303,7 @@ func (st *fetchShell) read() {
 	results := make([]fetchPartitionResult, len(st.targets))
 	fo := &fanOut[fetchPartitionResult]{late: func(res fetchPartitionResult) { releaseResults([]fetchPartitionResult{res}) }}
 	nowMs := st.r.node.cfg.Clock.Now().MonoMs
+	skipped, sent := 0, 0
 	for i, t := range st.targets {
 		if t.pid == nil {
 			continue
@@ -303,16 +311,18 @@ func (st *fetchShell) read() {
 		if t.board != nil {
 			if rd, ok := t.board.view.Load().ReadFromView(fetchPartitionOf(&t.request), st.isolation, nowMs); ok {
 				results[i] = fetchPartitionResult{highWatermark: rd.HighWatermark, lastStableOffset: rd.LastStableOffset, logStartOffset: rd.LogStartOffset}
-				st.r.node.metrics.fetchReadsSkipped.Inc()
+				skipped++
 				continue
 			}
 		}
-		st.r.node.metrics.fetchReadsSent.Inc()
+		sent++
 		results[i] = notLeaderResult
 		msg := t.request
 		fo.ask(t.pid, func(res fetchPartitionResult) { results[i] = res },
 			func(reply func(fetchPartitionResult)) any { msg.reply = reply; return &msg })
 	}
+	st.r.node.metrics.fetchReadsSkipped.Add(float64(skipped))
+	st.r.node.metrics.fetchReadsSent.Add(float64(sent))
 	timeout := time.Duration(st.deadlineMs-st.r.node.cfg.Clock.Now().MonoMs)*time.Millisecond + fetchTimeoutSlack
 	fo.run(st.r.node.system.Root, timeout, func() {
 		reads := make([]cluster.PartitionRead, len(results))
