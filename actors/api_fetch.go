@@ -309,7 +309,7 @@ func (st *fetchShell) read() {
 			continue
 		}
 		if t.board != nil {
-			if rd, ok := t.board.view.Load().ReadFromView(fetchPartitionOf(&t.request), st.isolation, nowMs); ok {
+			if rd, ok := t.board.currentView().ReadFromView(fetchPartitionOf(&t.request), st.isolation, nowMs); ok {
 				results[i] = fetchPartitionResult{highWatermark: rd.HighWatermark, lastStableOffset: rd.LastStableOffset, logStartOffset: rd.LogStartOffset}
 				skipped++
 				continue

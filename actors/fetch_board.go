@@ -21,6 +21,19 @@ import (
 type fetchBoard struct {
 	view atomic.Pointer[cluster.FetchView]
 
+	// queued counts the messages posted to the partition's mailbox and
+	// not yet handled (its middleware keeps it, partitionMailboxWith):
+	// while any is, the view may be about to change (an append of a
+	// Produce sent to several partitions at once, say), and a read goes
+	// through the actor, behind them, as it always did. Reading such a
+	// partition from its view answered a follower's Fetch woken by one
+	// partition of a Produce before the Produce's other partitions had
+	// appended, and each of those took a Fetch of its own.
+	queued atomic.Int64
+	// counted says the mailbox keeps queued; without it (an actor spawned
+	// without partitionMailboxWith) the view is never read.
+	counted bool
+
 	mu      sync.Mutex
 	waiters map[boardKey]boardWait
 	// scratch is the actor's buffer for the next view (actor goroutine
@@ -56,11 +69,27 @@ func (b *fetchBoards) of(pid *actor.PID) *fetchBoard {
 	return nil
 }
 
-// open returns the board of a partition actor, made on its first start
-// (a restarted actor keeps its board and its parked Fetches).
-func (b *fetchBoards) open(pid *actor.PID) *fetchBoard {
-	v, _ := b.m.LoadOrStore(pid.Id, &fetchBoard{waiters: map[boardKey]boardWait{}})
+// newFetchBoard makes a partition's board.
+func newFetchBoard() *fetchBoard { return &fetchBoard{waiters: map[boardKey]boardWait{}} }
+
+// open returns the board of a partition actor: made is the one its spawner
+// made with its mailbox (nil: none, one is made); a restarted actor keeps
+// its board and its parked Fetches.
+func (b *fetchBoards) open(pid *actor.PID, made *fetchBoard) *fetchBoard {
+	if made == nil {
+		made = newFetchBoard()
+	}
+	v, _ := b.m.LoadOrStore(pid.Id, made)
 	return v.(*fetchBoard)
+}
+
+// currentView is the partition's view when it is current (no message
+// waits in the partition's mailbox or is being handled), else nil.
+func (fb *fetchBoard) currentView() *cluster.FetchView {
+	if !fb.counted || fb.queued.Load() != 0 {
+		return nil
+	}
+	return fb.view.Load()
 }
 
 // close removes a stopped partition actor's board and wakes its Fetches.

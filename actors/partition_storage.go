@@ -26,7 +26,7 @@ const cleanerStopWait = 10 * time.Second
 func (a *partitionActor) start(ctx actor.Context) {
 	a.waiting = map[cluster.RequestID]any{}
 	a.self = ctx.Self()
-	a.board = a.node.fetchBoards.open(a.self)
+	a.board = a.node.fetchBoards.open(a.self, a.assigned.board)
 	pa, now := a.assigned, a.node.cfg.Clock.Now()
 	log, err := a.openLog(pa, now.WallMs)
 	if err != nil {
