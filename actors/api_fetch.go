@@ -3,6 +3,7 @@ package actors
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -82,6 +83,10 @@ type fetchTarget struct {
 	// imageHint is the partition's leader as the image has it, for an
 	// answer its actor gave none for.
 	imageHint *cluster.LeaderHint
+	// board is the partition actor's fetch board (fetch_board.go), nil
+	// when it has none yet: the partition is then read and watched
+	// through its actor.
+	board *fetchBoard
 }
 
 // fetchShell carries out one Fetch's core (cluster.Fetch): it reads the
@@ -97,6 +102,10 @@ type fetchShell struct {
 	targets    []fetchTarget
 	deadlineMs int64
 	fetcher    uint64 // fetcherKey
+	isolation  cluster.IsolationLevel
+	// boarded says the Fetch parked on fetch boards at least once: its
+	// answer takes it off them.
+	boarded atomic.Bool
 
 	mu    sync.Mutex
 	core  *cluster.Fetch
@@ -117,8 +126,15 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 		return
 	}
 	now := r.node.cfg.Clock.Now()
-	st := &fetchShell{r: r, req: req, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0))}
-	var targets []cluster.FetchTarget
+	st := &fetchShell{r: r, req: req, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0)),
+		isolation: cluster.IsolationLevel(body.IsolationLevel)}
+	n := 0
+	for _, t := range body.Topics {
+		n += len(t.Partitions)
+	}
+	targets := make([]cluster.FetchTarget, 0, n)
+	st.targets = make([]fetchTarget, 0, n)
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(body.Topics))
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
 	follower := replicaFetch(body, now)
@@ -126,6 +142,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
+		rtopic.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
@@ -142,7 +159,8 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 				}
 				req.follower = &ff
 			}
-			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req, imageHint: r.node.imageLeaderHint(topic, ok, p.Partition)})
+			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req, imageHint: r.node.imageLeaderHint(topic, ok, p.Partition),
+				board: r.node.fetchBoards.of(pid)})
 			targets = append(targets, cluster.FetchTarget{ErrorCode: code, FetchPartition: fetchPartitionOf(&req)})
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
@@ -222,6 +240,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	}
 	st.mu.Unlock()
 	if rd.Dropped {
+		st.leaveBoards()
 		st.dropped()
 	}
 
@@ -231,32 +250,88 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 	if rd.Read {
 		st.read()
 	}
-	for _, w := range rd.Watches {
+	st.park(rd.Watches)
+	if rd.Answer != nil {
+		st.leaveBoards()
+		st.answer(rd.Answer, results)
+	}
+}
+
+// park parks a watch for each partition the core asks: on the partition's
+// fetch board, or, for a partition without one, in its actor. A board whose
+// view wakes the Fetch already wakes it at once.
+func (st *fetchShell) park(watches []cluster.FetchWatch) {
+	wakeNow := false
+	for _, w := range watches {
 		t := st.targets[w.Index]
+		if t.board != nil {
+			st.boarded.Store(true)
+			part := fetchPartitionOf(&t.request)
+			if t.board.register(boardKey{st: st, index: w.Index}, boardWait{part: part, isolation: st.isolation, wakesAbove: w.WakesAbove(part.FetchOffset)}) {
+				wakeNow = true
+			}
+			continue
+		}
 		msg := &watchPartition{fetch: t.request, deadlineMs: w.DeadlineMs, readOnWake: w.ReadOnWake, waitPast: w.WaitPast, fetcher: st.fetcher, notify: st.wake}
 		if w.ReadOnWake {
 			msg.fetch.reply = func(res fetchPartitionResult) { st.wokenWithRead(w.Index, res) }
 		}
 		st.r.node.system.Root.Send(t.pid, msg)
 	}
-	if rd.Answer != nil {
-		st.answer(rd.Answer, results)
+	if len(watches) > 0 && st.boarded.Load() {
+		// A wake-up on another goroutine may have answered the Fetch
+		// while this one was still parking it.
+		st.mu.Lock()
+		answered := st.core.Answered()
+		st.mu.Unlock()
+		if answered {
+			st.leaveBoards()
+		}
+	}
+	if wakeNow {
+		st.wake()
 	}
 }
 
-// read asks every routed partition for what it has now.
+// leaveBoards takes an answered Fetch off the fetch boards it parked on.
+func (st *fetchShell) leaveBoards() {
+	if !st.boarded.Load() {
+		return
+	}
+	for i, t := range st.targets {
+		if t.board != nil {
+			t.board.unregister(boardKey{st: st, index: i})
+		}
+	}
+}
+
+// read asks every routed partition for what it has now: the core answers
+// from the partition's published view those it can (nothing to read, and
+// nothing for the leader to record), the others through their actors.
 func (st *fetchShell) read() {
 	results := make([]fetchPartitionResult, len(st.targets))
 	fo := &fanOut[fetchPartitionResult]{late: func(res fetchPartitionResult) { releaseResults([]fetchPartitionResult{res}) }}
+	nowMs := st.r.node.cfg.Clock.Now().MonoMs
+	skipped, sent := 0, 0
 	for i, t := range st.targets {
 		if t.pid == nil {
 			continue
 		}
+		if t.board != nil {
+			if rd, ok := t.board.currentView().ReadFromView(fetchPartitionOf(&t.request), st.isolation, nowMs); ok {
+				results[i] = fetchPartitionResult{highWatermark: rd.HighWatermark, lastStableOffset: rd.LastStableOffset, logStartOffset: rd.LogStartOffset}
+				skipped++
+				continue
+			}
+		}
+		sent++
 		results[i] = notLeaderResult
 		msg := t.request
 		fo.ask(t.pid, func(res fetchPartitionResult) { results[i] = res },
 			func(reply func(fetchPartitionResult)) any { msg.reply = reply; return &msg })
 	}
+	st.r.node.metrics.fetchReadsSkipped.Add(float64(skipped))
+	st.r.node.metrics.fetchReadsSent.Add(float64(sent))
 	timeout := time.Duration(st.deadlineMs-st.r.node.cfg.Clock.Now().MonoMs)*time.Millisecond + fetchTimeoutSlack
 	fo.run(st.r.node.system.Root, timeout, func() {
 		reads := make([]cluster.PartitionRead, len(results))

@@ -42,7 +42,12 @@
 //   - a deleted partition's directory, renamed aside by the replica manager,
 //     is removed on a goroutine of its own;
 //   - a waiting Fetch's core runs under a mutex, driven by the partitions'
-//     answers and a timer (api_fetch.go);
+//     answers and a timer (api_fetch.go); each partition actor publishes,
+//     after each step, an immutable fetch view (cluster.FetchView) on its
+//     fetch board, from which a Fetch answers the partitions that have
+//     nothing new without messaging their actors, and on which a waiting
+//     Fetch parks, woken by the actor when a view it publishes wakes it
+//     (fetch_board.go);
 //   - requests for the controller retry, on timers, against the active
 //     controller (controller_channel.go), and answers wait for the routes to
 //     show what they report (controller_forward.go);

@@ -28,6 +28,10 @@ type nodeMetrics struct {
 	// fetchesDropped counts the parked Fetch requests dropped because
 	// their connection closed (fetch_conn_closed.go).
 	fetchesDropped prometheus.Counter
+	// fetchReadsSkipped and fetchReadsSent count a Fetch's partition
+	// reads answered from the partition's fetch view and those sent to
+	// its actor.
+	fetchReadsSkipped, fetchReadsSent prometheus.Counter
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
@@ -59,6 +63,10 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_fetches_waiting", Help: "Fetch requests waiting for data or their max wait."}),
 		fetchesDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_fetches_dropped_total", Help: "Waiting Fetch requests dropped because their connection closed."}),
+		fetchReadsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_partition_reads_from_view_total", Help: "Partitions of Fetch requests answered from the partition's published view, without a read."}),
+		fetchReadsSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_partition_reads_total", Help: "Partitions of Fetch requests read through the partition's actor."}),
 		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
 		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
@@ -69,7 +77,7 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
-		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped, m.fetchReadsSkipped, m.fetchReadsSent,
 		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {

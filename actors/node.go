@@ -56,9 +56,12 @@ type Node struct {
 	gossip           Membership
 	// gossipStarted holds gossip once it started, for the controller
 	// actor, which may run before it does.
-	gossipStarted  atomic.Pointer[Membership]
-	gossipStop     chan struct{}
-	router         *router
+	gossipStarted atomic.Pointer[Membership]
+	gossipStop    chan struct{}
+	router        *router
+	// fetchBoards are the partition actors' fetch views and parked
+	// Fetches (fetch_board.go).
+	fetchBoards    fetchBoards
 	metrics        *nodeMetrics
 	clusterMetrics *clusterMetrics
 	// replicationMetrics are under-replicated and offline partitions and

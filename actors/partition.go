@@ -53,6 +53,10 @@ type partitionAssignment struct {
 	// retired is set by the replica manager before it stops a replica
 	// whose data it deletes next: the log closes without a flush.
 	retired *atomic.Bool
+	// board is the fetch board made with the actor's mailbox, which
+	// counts its queued messages (fetch_board.go); nil: the actor makes
+	// one, whose view no Fetch reads.
+	board *fetchBoard
 }
 
 // cleanFinished is the node cleaner's answer for a partition's job.
@@ -73,6 +77,9 @@ type partitionActor struct {
 	committer *logstore.GroupCommitter
 	core      *cluster.Replica
 	self      *actor.PID
+	// board is where the actor publishes its fetch view and wakes the
+	// Fetches parked on it (fetch_board.go).
+	board *fetchBoard
 	// incarnation tells this start of the actor from the others: its
 	// follower's fetch states and their outcomes carry it.
 	incarnation uint64

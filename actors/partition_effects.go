@@ -36,6 +36,7 @@ func (a *partitionActor) carryOut() {
 	// Every in-sync follower has the batches below the high watermark.
 	a.log.ReleaseHeldBelow(hw)
 	a.armTimer()
+	a.board.publishFrom(a.core)
 }
 
 // perform carries out the storage effects in Ready's order, reporting each

@@ -18,6 +18,9 @@ import "github.com/asynkron/protoactor-go/actor"
 // needs no lock.
 type answerAfterStop struct {
 	stopped bool
+	// board, when set, is the partition's fetch board, whose queued count
+	// the mailbox keeps (fetchBoard.queued).
+	board *fetchBoard
 }
 
 // partitionMailbox makes a partition actor's mailbox, with its own
@@ -26,11 +29,23 @@ func partitionMailbox() actor.Mailbox {
 	return actor.Unbounded(&answerAfterStop{})()
 }
 
+// partitionMailboxWith makes a partition actor's mailbox that counts its
+// messages on the partition's fetch board (fetchBoard.queued).
+func partitionMailboxWith(board *fetchBoard) actor.Mailbox {
+	board.counted = true
+	return actor.Unbounded(&answerAfterStop{board: board})()
+}
+
 // MailboxStarted implements actor.MailboxMiddleware.
 func (*answerAfterStop) MailboxStarted() {}
 
-// MessagePosted implements actor.MailboxMiddleware.
-func (*answerAfterStop) MessagePosted(any) {}
+// MessagePosted implements actor.MailboxMiddleware: it runs on the sender's
+// goroutine before the message is queued.
+func (m *answerAfterStop) MessagePosted(any) {
+	if m.board != nil {
+		m.board.queued.Add(1)
+	}
+}
 
 // MailboxEmpty implements actor.MailboxMiddleware.
 func (*answerAfterStop) MailboxEmpty() {}
@@ -39,6 +54,9 @@ func (*answerAfterStop) MailboxEmpty() {}
 // actor took msg. A stop is complete when it returns (a partition actor has
 // no children to wait for); every user message after it reached no actor.
 func (m *answerAfterStop) MessageReceived(msg any) {
+	if m.board != nil {
+		defer m.board.queued.Add(-1)
+	}
 	switch msg.(type) {
 	case *actor.Stop:
 		m.stopped = true

@@ -26,6 +26,7 @@ const cleanerStopWait = 10 * time.Second
 func (a *partitionActor) start(ctx actor.Context) {
 	a.waiting = map[cluster.RequestID]any{}
 	a.self = ctx.Self()
+	a.board = a.node.fetchBoards.open(a.self, a.assigned.board)
 	pa, now := a.assigned, a.node.cfg.Clock.Now()
 	log, err := a.openLog(pa, now.WallMs)
 	if err != nil {
@@ -62,6 +63,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 // gone. final is a stop for good (not a restart): the partition's high
 // watermark then leaves the node's checkpoint, unless the node is stopping.
 func (a *partitionActor) stop(final bool) {
+	a.closeBoard(final)
 	a.forgetFetchState()
 	a.abandonAlterPartition()
 	if a.timer != nil {

@@ -189,12 +189,13 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{}}
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{},
+		board: newFetchBoard()}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
 	// A restart (supervision) starts from the latest assignment.
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newPartitionActor(m.node, *latest.Load()) },
-		actor.WithDispatcher(m.node.dispatcher), actor.WithMailbox(partitionMailbox)))
+		actor.WithDispatcher(m.node.dispatcher), actor.WithMailbox(func() actor.Mailbox { return partitionMailboxWith(pa.board) })))
 	m.logger.Debug("replica started", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
 		zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}

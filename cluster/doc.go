@@ -8,5 +8,8 @@
 // (outside its subpackage), netio, groups, txn, actors or sim.
 //
 // Concurrency: cores are plain values with no goroutines, clocks, sockets or
-// files; the caller serialises every call. Time arrives as an argument.
+// files; the caller serialises every call. Time arrives as an argument. The
+// one exception is a FetchView (fetch_view.go): a snapshot a replica's shell
+// copies out and publishes, immutable from then on, whose methods any
+// goroutine may call.
 package cluster

@@ -51,7 +51,11 @@ type PartitionRead struct {
 // passed, the node is stopping or its connection closed (a parked one is then
 // dropped, ConnectionClosed); otherwise it parks a watch in each routed
 // partition (Ready.Watches) and reads again once, at the first wake-up or at
-// the deadline. The isolation level is not its concern: it travels with each
+// the deadline. A shell may answer a partition's read from the partition's
+// published view (FetchView.ReadFromView: nothing new to read, nothing for
+// the leader to record) instead of reading it, and park a watch outside the
+// replica, woken by the views the replica publishes (FetchView.Wakes); the
+// Fetch cannot tell. The isolation level is not its concern: it travels with each
 // partition's read to the replica (Replica.Fetch, Replica.Watch), which reads
 // up to the last stable offset for read_committed.
 type Fetch struct {

@@ -217,6 +217,8 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "log-start", &p.Follower.LogStartOffset)
 		td.MaybeScanArgs(t, "last-epoch", &p.Follower.LastFetchedEpoch)
 		h.r.Fetch(id, p, ReadUncommitted)
+	case "fetch-view", "view-fetch", "view-wakes":
+		return h.fetchViewCmd(t, td)
 	case "follower-watch":
 		w := Watch{Partition: FetchPartition{CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20, Follower: &FollowerFetch{FetchedAtMs: h.now.MonoMs, BrokerEpoch: -1, LastFetchedEpoch: -1}}, ReadOnWake: td.HasArg("read")}
 		td.ScanArgs(t, "replica", &w.Partition.Follower.ReplicaID)

@@ -42,6 +42,7 @@ func (n *node) fetchConnClosed(from int32, c *fetchConnClosed) {
 // drop ends a server whose Fetch its core dropped: no answer is sent.
 func (s *fetchServer) drop() {
 	s.done = true
+	s.unpark()
 	s.n.w.stats.FetchesDropped++
 	delete(s.n.servers, s.id)
 	if i := slices.Index(s.n.serverIDs, s.id); i >= 0 {

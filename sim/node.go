@@ -27,6 +27,8 @@ type node struct {
 	w  *World
 	id int32
 	fs *vfs.Mem
+	// view is the fetch servers' scratch fetch view (node_fetch.go).
+	view cluster.FetchView
 
 	// inc counts the node's process starts; events of an older one are
 	// dropped. up says a process runs; paused that it is stopped (SIGSTOP).

@@ -203,12 +203,10 @@ func (s *fetchServer) process() {
 				s.n.post(s.woken)
 				continue
 			}
-			id := t.h.await(waiter{kind: waitWatch, srv: s, index: wt.Index})
-			t.h.core.Watch(id, cluster.Watch{Partition: t.part, Isolation: s.isolation, DeadlineMs: wt.DeadlineMs, ReadOnWake: wt.ReadOnWake, WaitPast: wt.WaitPast,
-				Fetcher: uint64(uint32(s.req.from)) + 1})
-			t.h.carryOut()
+			t.h.park(s, wt.Index, t.part, wt.WakesAbove(t.part.FetchOffset))
 		}
 		if rd.Answer != nil {
+			s.unpark()
 			s.answer(rd.Answer)
 		}
 	}
@@ -234,6 +232,18 @@ func (s *fetchServer) read() {
 		}
 		if s.follower && s.n.w.opts.Plant == PlantEarlyHW && t.h.core.IsLeader() {
 			s.phantomFetch(t)
+		}
+		// As the broker's fetch shell: a partition the replica's view
+		// answers (the fetch is at the end of what it may read and the
+		// leader has recorded it) is not read.
+		t.h.core.FetchView(&s.n.view)
+		if rd, ok := s.n.view.ReadFromView(t.part, s.isolation, s.n.instant().MonoMs); ok {
+			s.n.w.stats.ViewReads++
+			s.pending--
+			releaseRecords(s.recs[i])
+			s.recs[i] = nil
+			s.reads[i] = rd
+			continue
 		}
 		id := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i})
 		t.h.core.Fetch(id, t.part, s.isolation)

@@ -27,6 +27,9 @@ type replicaHost struct {
 	offline error
 	nextID  cluster.RequestID
 	waiting map[cluster.RequestID]waiter
+	// parked are the fetch servers waiting on the replica's fetch view
+	// (node_fetch_park.go), in the order they parked.
+	parked []parkedFetch
 	// deadlineMs is the core's NextDeadlineMs after its last input; dirty
 	// says an event touched the replica since the last check.
 	deadlineMs int64
@@ -124,6 +127,7 @@ func (h *replicaHost) carryOut() {
 		rd := h.core.Ready()
 		if rd.Empty() {
 			h.deadlineMs = h.core.NextDeadlineMs()
+			h.wakeParked()
 			return
 		}
 		h.perform(&rd)
@@ -409,6 +413,7 @@ func (h *replicaHost) stop(deleteData bool) {
 		}
 	}
 	h.waiting = map[cluster.RequestID]waiter{}
+	h.wakeParked()
 	p := cluster.FetcherPartition{Topic: h.key.topic, TopicID: h.topicID, Partition: h.key.partition}
 	for _, leader := range n.leaders {
 		n.fetchers[leader].core.RemovePartition(p)

@@ -118,7 +118,10 @@ type Stats struct {
 	FetchesGivenUp int64
 	// FetchesDropped are the parked Fetches leaders dropped when the
 	// connection of one given up closed (fetch_conn_closed.go).
-	FetchesDropped                                         int64
+	FetchesDropped int64
+	// ViewReads are Fetch partitions answered from their replica's fetch
+	// view (cluster.FetchView.ReadFromView), without a read.
+	ViewReads                                              int64
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
 	Polls, RecordsRead                                     int64
 	TopicsCreated, PartitionsAdded                         int64
@@ -509,7 +512,7 @@ func (r *Report) Summary() string {
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
-	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader)\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped)
+	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
