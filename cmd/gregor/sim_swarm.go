@@ -108,9 +108,9 @@ func newSimSwarmCommand() *cobra.Command {
 				return runErr
 			}
 			elapsed := time.Since(began)
-			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s, profile %s\n",
+			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s, profile %s, followers asking OffsetForLeaderEpoch first on nodes %s\n",
 				done, start, elapsed.Round(time.Millisecond), float64(done)/elapsed.Minutes(), time.Duration(simMs)*time.Millisecond,
-				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant), orDrawn(flags.profile))
+				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant), orDrawn(flags.profile), orNone(flags.askEpochFirst))
 			if len(failed) == 0 {
 				fmt.Fprintln(out, "no seed failed")
 				return nil
@@ -157,6 +157,9 @@ func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan
 	}
 	if flags.profile != "" {
 		args = append(args, "--profile", flags.profile)
+	}
+	if flags.askEpochFirst != "" {
+		args = append(args, "--ask-epoch-first", flags.askEpochFirst)
 	}
 	var mu sync.Mutex
 	next := start
