@@ -258,6 +258,18 @@ func (n *node) imageChanged() {
 			h.carryOut()
 		}
 	}
+	// As the replica manager does: followers truncate on fetch once the
+	// cluster finalized gregor.replication.version 1 (unless the node asks
+	// OffsetForLeaderEpoch first, Options.AskEpochFirst).
+	if on := n.truncateOnFetch(); on != n.truncatesOnFetch {
+		n.truncatesOnFetch = on
+		for _, k := range n.keys {
+			if h := n.replicas[k]; h != nil && h.core != nil {
+				h.core.SetTruncateOnFetch(on)
+				h.carryOut()
+			}
+		}
+	}
 	// As the replica manager does: leaders stop waiting for followers on
 	// brokers that may join no ISR.
 	if ineligible := n.image.ISRIneligibleBrokers(); !slices.Equal(ineligible, n.ineligible) {
@@ -441,4 +453,12 @@ func (w *World) controlledShutdown(n *node, then func()) {
 		n.lifecycle.BeginControlledShutdown(n.instant())
 		n.driveLifecycle()
 	})
+}
+
+// truncateOnFetch says whether the node's followers truncate on fetch: the
+// cluster finalized gregor.replication.version 1 and the node is not one of
+// Options.AskEpochFirst.
+func (n *node) truncateOnFetch() bool {
+	return n.image != nil && cluster.TruncateOnFetchAllowed(n.image.FeatureLevel(cluster.ReplicationVersionFeature)) &&
+		!slices.Contains(n.w.opts.AskEpochFirst, n.id)
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -108,7 +107,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
 		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs,
-		TruncateOnFetch: !slices.Contains(w.opts.AskEpochFirst, n.id)},
+		TruncateOnFetch: n.truncateOnFetch()},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
