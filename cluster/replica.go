@@ -106,10 +106,11 @@ type ReplicaOptions struct {
 	// follower fetch that carries a last fetched epoch (Fetch v12+)
 	// whatever its own setting, and a follower takes them either way, so
 	// replicas may differ in it. What it needs is that every leader it
-	// fetches from answers them: a node of an older build that served
-	// Fetch v12+ without doing so (gregor before diverging epochs were
-	// answered whatever this option) must not lead a partition this
-	// follower follows (turn it off until every node runs such a build).
+	// fetches from answers them, which a node of an older build that
+	// served Fetch v12+ did not: the shells switch it on once the cluster
+	// finalized ReplicationVersionFeature 1 (TruncateOnFetchAllowed), which
+	// no broker of such a build can register under, and follow the level
+	// with SetTruncateOnFetch.
 	TruncateOnFetch bool
 }
 
