@@ -47,3 +47,12 @@ func TestReplicasDifferingInTruncateOnFetchConverge(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayCommandNamesNodesAskingFirst: a run whose followers on some
+// nodes ask OffsetForLeaderEpoch first replays with the same nodes.
+func TestReplayCommandNamesNodesAskingFirst(t *testing.T) {
+	got := (&Report{Seed: 7, Nodes: 3, DurationMs: 60_000, AskEpochFirst: []int32{1, 3}}).ReplayCommand()
+	if want := "gregor sim run --seed 7 --nodes 3 --duration 60000ms --ask-epoch-first 1,3"; got != want {
+		t.Fatalf("replay %q, want %q", got, want)
+	}
+}
