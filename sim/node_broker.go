@@ -231,6 +231,19 @@ func (n *node) imageChanged() {
 	ch := cluster.LocalChanges(n.hosted, n.image, n.id)
 	n.hosted = n.image
 	now := n.instant()
+	// As the replica manager does, before the replicas take their
+	// partitions' changes: followers truncate on fetch once the cluster
+	// finalized gregor.replication.version 1 (unless the node asks
+	// OffsetForLeaderEpoch first, Options.AskEpochFirst).
+	if on := n.truncateOnFetch(); on != n.truncatesOnFetch {
+		n.truncatesOnFetch = on
+		for _, k := range n.keys {
+			if h := n.replicas[k]; h != nil && h.core != nil {
+				h.core.SetTruncateOnFetch(on)
+				h.carryOut()
+			}
+		}
+	}
 	for _, st := range ch.Stop {
 		if h := n.replicas[tpKey{st.Topic, st.Partition.Partition}]; h != nil {
 			h.stop(st.Delete)
@@ -256,18 +269,6 @@ func (n *node) imageChanged() {
 		if h := n.replicas[tpKey{r.Topic, r.Partition.Partition}]; h != nil && h.core != nil {
 			h.core.PartitionChanged(r.Partition, now)
 			h.carryOut()
-		}
-	}
-	// As the replica manager does: followers truncate on fetch once the
-	// cluster finalized gregor.replication.version 1 (unless the node asks
-	// OffsetForLeaderEpoch first, Options.AskEpochFirst).
-	if on := n.truncateOnFetch(); on != n.truncatesOnFetch {
-		n.truncatesOnFetch = on
-		for _, k := range n.keys {
-			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.core.SetTruncateOnFetch(on)
-				h.carryOut()
-			}
 		}
 	}
 	// As the replica manager does: leaders stop waiting for followers on
