@@ -116,6 +116,12 @@ type Config struct {
 	// DisableLogCleaner is log.cleaner.enable=false: compacted topics are
 	// not cleaned (their retention still runs).
 	DisableLogCleaner bool
+	// FollowersAskEpochFirst is replica.truncate.on.fetch=false: after a
+	// leader change this node's followers ask their leader
+	// OffsetForLeaderEpoch before they fetch, instead of truncating by the
+	// diverging epochs it answers (cluster.ReplicaOptions.TruncateOnFetch,
+	// on by default). Its leaders answer diverging epochs either way.
+	FollowersAskEpochFirst bool
 	// HighWatermarkCheckpointIntervalMs is
 	// replica.high.watermark.checkpoint.interval.ms: how often the
 	// partitions' high watermarks are written to the log directory's

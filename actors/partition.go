@@ -47,6 +47,9 @@ type partitionAssignment struct {
 	// ineligible are the brokers that may join no ISR (fenced or in
 	// controlled shutdown), in id order.
 	ineligible []int32
+	// truncateOnFetch says the follower truncates on fetch
+	// (Node.truncateOnFetch).
+	truncateOnFetch bool
 	// preload is the log opened for the partition while the broker
 	// caught up with the metadata log, nil for none.
 	preload *logPreload
@@ -158,6 +161,8 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.SetConfig(msg.settings)
 	case *isrEligibilityChanged:
 		a.core.SetIneligibleReplicas(msg.ineligible, a.node.cfg.Clock.Now())
+	case *truncateOnFetchChanged:
+		a.core.SetTruncateOnFetch(msg.on)
 	case *partitionChanged:
 		a.core.PartitionChanged(msg.image, a.node.cfg.Clock.Now())
 	case *leaderAnswered:

@@ -46,6 +46,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
 		ReplicaLagTimeMaxMs:    a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
 		ProducerIDExpirationMs: a.node.cfg.ProducerIDExpirationMs,
+		TruncateOnFetch:        pa.truncateOnFetch,
 	}, pa.settings, cluster.ReplicaState{
 		Partition: pa.image, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed, LeaderEpochs: log.LeaderEpochs(),

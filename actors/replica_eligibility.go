@@ -38,3 +38,39 @@ func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *clust
 		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible})
 	}
 }
+
+// Whether followers truncate on fetch (cluster.Replica.SetTruncateOnFetch):
+// once the cluster finalized gregor.replication.version 1 every leader
+// answers diverging epochs, unless this node's replica.truncate.on.fetch
+// is off.
+
+// truncateOnFetchChanged tells a partition actor whether its follower
+// truncates on fetch now.
+type truncateOnFetchChanged struct{ on bool }
+
+func (*truncateOnFetchChanged) answerUndelivered() {}
+
+// truncateOnFetch says whether this node's followers truncate on fetch in a
+// cluster whose image is img.
+func (n *Node) truncateOnFetch(img *cluster.MetadataImage) bool {
+	return !n.cfg.FollowersAskEpochFirst && img != nil && cluster.TruncateOnFetchAllowed(img.FeatureLevel(cluster.ReplicationVersionFeature))
+}
+
+// truncateOnFetchChanged tells every hosted partition actor whether its
+// follower truncates on fetch, when next's answer differs from prev's.
+func (m *replicaManager) truncateOnFetchChanged(ctx actor.Context, prev, next *cluster.MetadataImage) {
+	on := m.node.truncateOnFetch(next)
+	if on == m.node.truncateOnFetch(prev) {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.hosted)) {
+		h := m.hosted[id]
+		if h.stopping {
+			continue
+		}
+		pa := *h.assignment.Load()
+		pa.truncateOnFetch = on
+		h.assignment.Store(&pa)
+		ctx.Send(m.node.system.NewLocalPID(id), &truncateOnFetchChanged{on: on})
+	}
+}

@@ -33,12 +33,15 @@ type TxnConfig struct {
 	BootstrapTransactionVersion *int16
 }
 
-// bootstrapFeatures are the feature levels a new cluster starts at.
+// bootstrapFeatures are the feature levels a new cluster starts at: this
+// build's highest, transaction.version as configured.
 func (c TxnConfig) bootstrapFeatures() map[string]int16 {
 	if c.BootstrapTransactionVersion == nil {
 		return nil
 	}
-	return map[string]int16{cluster.TransactionVersionFeature: *c.BootstrapTransactionVersion}
+	levels := cluster.DefaultBootstrapFeatures()
+	levels[cluster.TransactionVersionFeature] = *c.BootstrapTransactionVersion
+	return levels
 }
 
 // Kafka's defaults for the transaction state topic.

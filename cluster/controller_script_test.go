@@ -26,7 +26,9 @@ import (
 //	                      manual, proposals wait for commit or lose; with
 //	                      name-cluster, it commits the cluster id first
 //	                      (and the bootstrap features:
-//	                      [bootstrap.transaction.version=N])
+//	                      [bootstrap.transaction.version=N]
+//	                      [bootstrap.gregor.replication.version=N]; any
+//	                      given: only those)
 //	brokers ids=(1, 2, 3) the static brokers
 //	create-topics [validate-only] [commit-fails] [v=N]
 //	        one topic per line: name [partitions=N] [rf=N]
@@ -241,8 +243,11 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
-		case "bootstrap.transaction.version":
-			cfg.BootstrapFeatures = map[string]int16{TransactionVersionFeature: int16(atoi(t, arg.SingleVal(t)))}
+		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version":
+			if cfg.BootstrapFeatures == nil {
+				cfg.BootstrapFeatures = map[string]int16{}
+			}
+			cfg.BootstrapFeatures[strings.TrimPrefix(arg.Key, "bootstrap.")] = int16(atoi(t, arg.SingleVal(t)))
 		default:
 			cfg.StaticBrokerConfigs[arg.Key] = arg.SingleVal(t)
 		}

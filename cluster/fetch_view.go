@@ -22,9 +22,6 @@ type FetchView struct {
 	LogStartOffset, LogEndOffset, HighWatermark, LastStableOffset int64
 	// LatestEpoch is the epoch of the log's newest records, -1 for none.
 	LatestEpoch int32
-	// CheckDivergence says the leader answers a follower's last fetched
-	// epoch (ReplicaOptions.TruncateOnFetch).
-	CheckDivergence bool
 	// FollowerRefreshMs is how old the leader's record of a follower's
 	// fetch may be for a fetch of that follower to be answered from the
 	// view: past it, the fetch goes through the replica, which records it
@@ -62,7 +59,7 @@ func (r *Replica) FetchView(v *FetchView) {
 	*v = FetchView{Leading: r.leader != nil, LeaderEpoch: r.partition.LeaderEpoch}
 	if r.leader != nil {
 		v.LogStartOffset, v.LogEndOffset, v.HighWatermark, v.LastStableOffset = r.state.LogStartOffset, r.state.LogEndOffset, r.highWatermark, r.LastStableOffset()
-		v.LatestEpoch, v.CheckDivergence = latestEpoch(r.epochs), r.opts.TruncateOnFetch
+		v.LatestEpoch = latestEpoch(r.epochs)
 		v.FollowerRefreshMs = r.opts.ReplicaLagTimeMaxMs / 8
 		for _, id := range r.partition.Replicas {
 			f := r.leader.followers[id]
@@ -83,7 +80,7 @@ func (v *FetchView) Equal(o *FetchView) bool {
 	}
 	return v.Leading == o.Leading && v.LeaderEpoch == o.LeaderEpoch && v.LogStartOffset == o.LogStartOffset && v.LogEndOffset == o.LogEndOffset &&
 		v.HighWatermark == o.HighWatermark && v.LastStableOffset == o.LastStableOffset && v.LatestEpoch == o.LatestEpoch &&
-		v.CheckDivergence == o.CheckDivergence && v.FollowerRefreshMs == o.FollowerRefreshMs && slices.Equal(v.Followers, o.Followers)
+		v.FollowerRefreshMs == o.FollowerRefreshMs && slices.Equal(v.Followers, o.Followers)
 }
 
 // Clone is a copy of v that shares nothing with it.
@@ -121,7 +118,7 @@ func (v *FetchView) readableFor(p FetchPartition, isolation IsolationLevel) int6
 // (or none), its offset is the end of what it may read (a consumer: the
 // high watermark, the last stable offset for read_committed; a follower: the
 // log end offset), and for a follower: it is an ISR member, its last
-// fetched epoch (when the leader checks it) is the log's latest, and the
+// fetched epoch (Fetch v12+, which the leader checks for divergence) is the log's latest, and the
 // leader recorded this same fetch (offset, log start offset, broker epoch)
 // less than FollowerRefreshMs before nowMs. A follower's fetch that would
 // move anything (its log end offset, the ISR, the high watermark) reaches
@@ -137,7 +134,7 @@ func (v *FetchView) ReadFromView(p FetchPartition, isolation IsolationLevel, now
 			nowMs-f.FetchedAtMs >= v.FollowerRefreshMs || nowMs < f.FetchedAtMs {
 			return PartitionRead{}, false
 		}
-		if v.CheckDivergence && ff.LastFetchedEpoch >= 0 && ff.LastFetchedEpoch != v.LatestEpoch {
+		if ff.LastFetchedEpoch >= 0 && ff.LastFetchedEpoch != v.LatestEpoch {
 			return PartitionRead{}, false
 		}
 	}

@@ -254,6 +254,22 @@ func (r *Replica) followerStep() {
 	r.ready.FetchState = &st
 }
 
+// SetTruncateOnFetch switches ReplicaOptions.TruncateOnFetch: the shell
+// follows the cluster's finalized ReplicationVersionFeature
+// (TruncateOnFetchAllowed) and the node's own setting. A follower waiting
+// to ask OffsetForLeaderEpoch fetches at once when it is switched on; one
+// switched off asks first after its next leader change (its leader answers
+// diverging epochs either way).
+func (r *Replica) SetTruncateOnFetch(on bool) {
+	if r.opts.TruncateOnFetch == on {
+		return
+	}
+	r.opts.TruncateOnFetch = on
+	if r.follower != nil {
+		r.followerStep()
+	}
+}
+
 // takeOutcome says whether an outcome answers the follower's current state
 // in the phase it expects, and marks the state for publishing again.
 func (r *Replica) takeOutcome(seq uint64, phase FollowerPhase, now Instant) bool {

@@ -29,6 +29,7 @@ import (
 //	produce acks=0|1|all records=N
 //	follower-fetch replica=R offset=O [epoch=E]
 //	offset-for-epoch epoch=E [current=C]
+//	set-truncate-on-fetch [on]     Replica.SetTruncateOnFetch
 //	tick T
 //	state
 //	producers
@@ -127,6 +128,8 @@ func (h *followerHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "current", &req.CurrentLeaderEpoch)
 		h.nextID++
 		h.n.r.OffsetForLeaderEpoch(h.nextID, req)
+	case "set-truncate-on-fetch":
+		h.n.r.SetTruncateOnFetch(td.HasArg("on"))
 	case "tick":
 		ms := cmdTime(t, td)
 		h.now = Instant{WallMs: ms, MonoMs: ms}

@@ -28,6 +28,23 @@ import (
 // use only when the cluster finalized it.
 const TransactionVersionFeature = "transaction.version"
 
+// ReplicationVersionFeature is gregor's replication protocol level. Level
+// 1: every broker's leaders answer a follower's Fetch v12+ with its
+// diverging epoch (builds before it served Fetch v12+ and ignored the last
+// fetched epoch), so followers may truncate on fetch
+// (ReplicaOptions.TruncateOnFetch, Replica.SetTruncateOnFetch) instead of
+// asking OffsetForLeaderEpoch first. It plays the part of Kafka's
+// inter.broker.protocol.version 2.7 (KIP-595's truncation in Fetch): once
+// finalized, a broker of an older build can no longer register, so no
+// leader ignores a follower's last fetched epoch. A cluster formed by such
+// a build stays at level 0 until an operator raises it (UpdateFeatures),
+// once every node runs a build that supports it.
+const ReplicationVersionFeature = "gregor.replication.version"
+
+// TruncateOnFetchAllowed says whether a cluster at these replication
+// version levels lets followers truncate on fetch.
+func TruncateOnFetchAllowed(replicationVersion int16) bool { return replicationVersion >= 1 }
+
 // FeatureRange is the levels of a feature a build supports.
 type FeatureRange struct {
 	Name                   string
@@ -38,6 +55,7 @@ type FeatureRange struct {
 // name.
 var supportedFeatures = []FeatureRange{
 	{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: 2},
+	{Name: ReplicationVersionFeature, MinVersion: 0, MaxVersion: 1},
 }
 
 // SupportedFeatures lists the features this build supports, by name: what

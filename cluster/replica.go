@@ -101,11 +101,16 @@ type ReplicaOptions struct {
 	// TruncateOnFetch makes a follower whose log holds a leader epoch fetch
 	// at once after a leader change, truncating by the diverging epoch its
 	// leader answers (Fetch v12+, Kafka since 2.7), instead of asking
-	// OffsetForLeaderEpoch first: one round trip less; and a leader answer
-	// followers' fetches with diverging epochs (divergence). Every replica
-	// of a cluster must have it alike. Off (the node and the simulator
-	// today), a follower always asks first and a leader ignores the last
-	// fetched epoch.
+	// OffsetForLeaderEpoch first: one round trip less. It is the
+	// follower's side only: a leader answers diverging epochs to every
+	// follower fetch that carries a last fetched epoch (Fetch v12+)
+	// whatever its own setting, and a follower takes them either way, so
+	// replicas may differ in it. What it needs is that every leader it
+	// fetches from answers them, which a node of an older build that
+	// served Fetch v12+ did not: the shells switch it on once the cluster
+	// finalized ReplicationVersionFeature 1 (TruncateOnFetchAllowed), which
+	// no broker of such a build can register under, and follow the level
+	// with SetTruncateOnFetch.
 	TruncateOnFetch bool
 }
 

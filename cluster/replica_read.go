@@ -121,14 +121,15 @@ func (r *Replica) readableFor(p FetchPartition, isolation IsolationLevel) int64 
 // the log end offset) and replies after ReadCompleted. A follower's fetch
 // that passes these checks first updates the leader's view of it (its log
 // end offset is the fetch offset), which may grow the ISR and advance the
-// high watermark.
+// high watermark; one whose last fetched epoch diverges from this log gets
+// the diverging epoch instead, with no records (divergence).
 func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel) {
 	if p.Follower != nil {
 		r.observeMs(p.Follower.FetchedAtMs)
 	}
 	code := r.checkFetch(p)
 	var diverging *DivergingEpoch
-	if p.Follower != nil && r.opts.TruncateOnFetch && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
+	if p.Follower != nil && (code == 0 || code == kerr.OffsetOutOfRange.Code && p.FetchOffset > r.state.LogEndOffset) {
 		// Past the log end offset, a follower whose log diverges is told
 		// where, not OFFSET_OUT_OF_RANGE (it would cut its log to this
 		// leader's high watermark, which may lag what an earlier leader
@@ -160,7 +161,13 @@ func (r *Replica) Fetch(id RequestID, p FetchPartition, isolation IsolationLevel
 }
 
 // divergence is where a follower's log diverges from this leader's, nil when
-// it does not (or the leader cannot say): the follower's last fetched epoch
+// it does not, the fetch carries no last fetched epoch (Fetch before v12:
+// the shell passes -1), or the leader cannot say. A leader answers every
+// follower whose fetch carries one, as Kafka's does to Fetch v12+, whether
+// or not its own followers truncate on fetch (ReplicaOptions.TruncateOnFetch
+// is the follower's side alone): a follower that asked OffsetForLeaderEpoch
+// first takes a diverging epoch as well, so a cluster whose replicas differ
+// in TruncateOnFetch stays safe. The follower's last fetched epoch
 // ends in this log below its fetch offset, or is not in this log at all (the
 // largest epoch at or below it is older). Its fetch then reads nothing and
 // does not count as the follower's log end offset (it may hold records this

@@ -183,9 +183,16 @@ func newModelCluster(rt *rapid.T) *modelCluster {
 	cfg := testReplicaConfig()
 	cfg.MinInsyncReplicas = rapid.IntRange(1, n).Draw(rt, "min.insync.replicas")
 	// Followers truncate by OffsetForLeaderEpoch first, or by their
-	// leader's diverging epochs as they fetch.
-	opts := ReplicaOptions{ReplicaLagTimeMaxMs: 1000, TruncateOnFetch: rapid.Bool().Draw(rt, "truncate on fetch")}
+	// leader's diverging epochs as they fetch: all alike, or each broker
+	// its own way (a cluster whose replicas differ in TruncateOnFetch;
+	// leaders answer diverging epochs either way).
+	mixed := rapid.Bool().Draw(rt, "mixed truncate on fetch")
+	truncateOnFetch := rapid.Bool().Draw(rt, "truncate on fetch")
 	for id := int32(1); id <= int32(n); id++ {
+		opts := ReplicaOptions{ReplicaLagTimeMaxMs: 1000, TruncateOnFetch: truncateOnFetch}
+		if mixed {
+			opts.TruncateOnFetch = rapid.Bool().Draw(rt, fmt.Sprintf("broker %d truncates on fetch", id))
+		}
 		tn, err := newTestNode(id, vfs.NewMem(), cfg, opts, c.record, 0, c.now)
 		if err != nil {
 			rt.Fatal(err)

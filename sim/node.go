@@ -93,6 +93,9 @@ type node struct {
 	// ineligible are the brokers hosted says may join no ISR, as the
 	// replicas were last told.
 	ineligible []int32
+	// truncatesOnFetch is what the node's followers were last told of
+	// truncating on fetch (truncateOnFetch).
+	truncatesOnFetch bool
 	// coords are the group coordinators of the __consumer_offsets
 	// partitions the node leads, by partition.
 	coords   []*groupHost
@@ -345,7 +348,7 @@ func (n *node) start() error {
 	n.leadership = quorum.Leadership{LeaderID: -1}
 	n.ctrlProposals = nil
 	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
-	n.replicasOn = false
+	n.replicasOn, n.truncatesOnFetch = false, false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
@@ -378,6 +381,12 @@ func (n *node) start() error {
 		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids,
 		BrokerSessionTimeoutMs: w.timing.sessionTimeoutMs, BrokerHeartbeatIntervalMs: w.timing.heartbeatIntervalMs,
 		UncleanLeaderElectionIntervalMs: w.timing.uncleanIntervalMs,
+		// The first controller names the cluster and finalizes
+		// gregor.replication.version 1 (followers truncate on fetch), as
+		// a new cluster of the node's build starts; transaction.version
+		// stays unfinalized (the profile's clients pick KIP-890 part 2).
+		NameCluster: true, ClusterID: "sim-cluster",
+		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 1},
 	})
 	n.run(func() {
 		n.q.Tick(n.instant())

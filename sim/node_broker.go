@@ -231,6 +231,19 @@ func (n *node) imageChanged() {
 	ch := cluster.LocalChanges(n.hosted, n.image, n.id)
 	n.hosted = n.image
 	now := n.instant()
+	// As the replica manager does, before the replicas take their
+	// partitions' changes: followers truncate on fetch once the cluster
+	// finalized gregor.replication.version 1 (unless the node asks
+	// OffsetForLeaderEpoch first, Options.AskEpochFirst).
+	if on := n.truncateOnFetch(); on != n.truncatesOnFetch {
+		n.truncatesOnFetch = on
+		for _, k := range n.keys {
+			if h := n.replicas[k]; h != nil && h.core != nil {
+				h.core.SetTruncateOnFetch(on)
+				h.carryOut()
+			}
+		}
+	}
 	for _, st := range ch.Stop {
 		if h := n.replicas[tpKey{st.Topic, st.Partition.Partition}]; h != nil {
 			h.stop(st.Delete)
@@ -441,4 +454,12 @@ func (w *World) controlledShutdown(n *node, then func()) {
 		n.lifecycle.BeginControlledShutdown(n.instant())
 		n.driveLifecycle()
 	})
+}
+
+// truncateOnFetch says whether the node's followers truncate on fetch: the
+// cluster finalized gregor.replication.version 1 and the node is not one of
+// Options.AskEpochFirst.
+func (n *node) truncateOnFetch() bool {
+	return n.image != nil && cluster.TruncateOnFetchAllowed(n.image.FeatureLevel(cluster.ReplicationVersionFeature)) &&
+		!slices.Contains(n.w.opts.AskEpochFirst, n.id)
 }

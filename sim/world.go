@@ -52,6 +52,13 @@ type Options struct {
 	// injector draws but does not inject; the others stay as they were
 	// (see Shrink).
 	SkipFaults []int
+	// AskEpochFirst are the nodes whose followers ask their leader
+	// OffsetForLeaderEpoch after every leader change before they fetch
+	// (cluster.ReplicaOptions.TruncateOnFetch off); every other node's
+	// truncate on fetch, by their leader's diverging epochs. Leaders
+	// answer diverging epochs either way: this plays a cluster whose
+	// replicas differ in the option.
+	AskEpochFirst []int32
 }
 
 // Violation is a broken guarantee: the id of its checker (CORRECTNESS.md
@@ -95,6 +102,8 @@ type Report struct {
 	LimitFaults bool
 	MaxFaults   int
 	SkipFaults  []int
+	// AskEpochFirst is Options.AskEpochFirst.
+	AskEpochFirst []int32
 	// HTMLErr is the error writing the page, if any.
 	HTMLErr error
 }
@@ -492,6 +501,7 @@ func (w *World) report() *Report {
 		Violations: w.violations, TraceHash: hex.EncodeToString(w.traceHash.Sum(nil)), TraceLines: w.traceLines,
 		SimulatedMs: w.now, Events: w.events, Stats: w.stats, Losses: w.losses, ConvergedAtMs: w.convergedAtMs,
 		Faults: w.faultLog, LimitFaults: w.opts.LimitFaults, MaxFaults: w.opts.MaxFaults, SkipFaults: w.opts.SkipFaults,
+		AskEpochFirst: w.opts.AskEpochFirst,
 	}
 }
 
@@ -563,7 +573,20 @@ func (r *Report) ReplayCommand() string {
 	if len(r.SkipFaults) > 0 {
 		cmd += " --skip-faults " + joinInts(r.SkipFaults)
 	}
+	if len(r.AskEpochFirst) > 0 {
+		cmd += " --ask-epoch-first " + JoinNodeIDs(r.AskEpochFirst)
+	}
 	return cmd
+}
+
+// JoinNodeIDs prints node ids as the --ask-epoch-first flag takes them:
+// separated by commas.
+func JoinNodeIDs(ids []int32) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.Itoa(int(id))
+	}
+	return strings.Join(parts, ",")
 }
 
 // checkNode checks the server invariants after an event of a node.

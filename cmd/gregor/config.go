@@ -55,6 +55,7 @@ type brokerConfig struct {
 	CompressionType               string              // compression.type
 	UncleanLeaderElectionEnable   bool                // unclean.leader.election.enable
 	ReplicaLagTimeMaxMs           int64               // replica.lag.time.max.ms
+	ReplicaTruncateOnFetch        bool                // replica.truncate.on.fetch: followers truncate by diverging epochs
 	HighWatermarkCheckpointMs     int64               // replica.high.watermark.checkpoint.interval.ms
 	OffsetsTopicNumPartitions     int32               // offsets.topic.num.partitions
 	OffsetsTopicReplication       int16               // offsets.topic.replication.factor

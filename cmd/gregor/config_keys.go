@@ -194,6 +194,9 @@ var brokerConfigKeys = append([]configKey{
 		func(c *brokerConfig) *string { return &c.CompressionType }, "codec batches are stored in; producer keeps theirs"),
 	booleanKey("unclean.leader.election.enable", "false", func(c *brokerConfig) *bool { return &c.UncleanLeaderElectionEnable },
 		"let an out-of-sync replica become leader, losing data"),
+	booleanKey("replica.truncate.on.fetch", "true", func(c *brokerConfig) *bool { return &c.ReplicaTruncateOnFetch },
+		"after a leader change a follower fetches at once and truncates by its leader's diverging epoch (Fetch v12+) instead of asking "+
+			"OffsetForLeaderEpoch first; turn it off while a node of an older build, whose leaders do not answer diverging epochs, may lead"),
 	integerKey("replica.lag.time.max.ms", "30000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ReplicaLagTimeMaxMs },
 		"how long a follower may lag before leaving the ISR"),
 	integerKey("replica.high.watermark.checkpoint.interval.ms", "5000", positive[int64](),

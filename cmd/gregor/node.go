@@ -40,6 +40,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
 		ProducerIDExpirationMs:   c.ProducerIDExpirationMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
+		FollowersAskEpochFirst:   !c.ReplicaTruncateOnFetch,
 		MetricsListener:          c.MetricsListener,
 		DebugListener:            c.DebugListener,
 		StaticBrokerConfigs:      map[string]string{},

@@ -39,6 +39,8 @@ type simFlags struct {
 	duration time.Duration
 	plant    string
 	profile  string
+	// askEpochFirst is --ask-epoch-first: node ids separated by commas.
+	askEpochFirst string
 }
 
 func (f *simFlags) add(cmd *cobra.Command) {
@@ -46,6 +48,25 @@ func (f *simFlags) add(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.duration, "duration", 60*time.Second, "simulated length of the faulty phase")
 	cmd.Flags().StringVar(&f.plant, "plant", "", "plant a bug in the simulator's shell: "+plantNames())
 	cmd.Flags().StringVar(&f.profile, "profile", "", "play a named fault and workload mix instead of one drawn from each seed: "+profileNames())
+	cmd.Flags().StringVar(&f.askEpochFirst, "ask-epoch-first", "",
+		"nodes (ids separated by commas) whose followers ask OffsetForLeaderEpoch before they fetch instead of truncating on fetch (a cluster whose replicas differ in it)")
+}
+
+// parseNodeIDs parses --ask-epoch-first: node ids between 1 and nodes,
+// separated by commas; empty is none.
+func parseNodeIDs(s string, nodes int) ([]int32, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []int32
+	for _, part := range strings.Split(s, ",") {
+		id, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || id < 1 || id > nodes {
+			return nil, fmt.Errorf("--ask-epoch-first %q: node ids between 1 and %d, separated by commas", s, nodes)
+		}
+		ids = append(ids, int32(id))
+	}
+	return ids, nil
 }
 
 func profileNames() string {
@@ -76,7 +97,11 @@ func (f *simFlags) options(seed uint64) (sim.Options, error) {
 	if f.nodes < 1 || f.nodes > 50 {
 		return sim.Options{}, fmt.Errorf("--nodes %d: between 1 and 50", f.nodes)
 	}
-	opts := sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant}
+	askFirst, err := parseNodeIDs(f.askEpochFirst, f.nodes)
+	if err != nil {
+		return sim.Options{}, err
+	}
+	opts := sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant, AskEpochFirst: askFirst}
 	if f.profile != "" {
 		named, ok := sim.NamedProfiles()[f.profile]
 		if !ok {

@@ -153,9 +153,9 @@ func newSimSwarmCommand() *cobra.Command {
 				return runErr
 			}
 			elapsed := time.Since(began)
-			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), plant %s, profile %s\n",
+			fmt.Fprintf(out, "%d seeds from %d in %s: %.0f seeds/min, %s simulated (%.0f× real time over %d workers), %splant %s, profile %s\n",
 				done, start, elapsed.Round(time.Millisecond), float64(done)/elapsed.Minutes(), time.Duration(simMs)*time.Millisecond,
-				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), orNone(flags.plant), orDrawn(flags.profile))
+				float64(simMs)/max(float64(elapsed.Milliseconds()), 1), max(parallel, 1), askingFirst(flags.askEpochFirst), orNone(flags.plant), orDrawn(flags.profile))
 			fmt.Fprintln(out, paths.String())
 			if len(failed) == 0 {
 				fmt.Fprintln(out, "no seed failed")
@@ -203,6 +203,9 @@ func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan
 	}
 	if flags.profile != "" {
 		args = append(args, "--profile", flags.profile)
+	}
+	if flags.askEpochFirst != "" {
+		args = append(args, "--ask-epoch-first", flags.askEpochFirst)
 	}
 	var mu sync.Mutex
 	next := start
@@ -322,4 +325,13 @@ func orDrawn(profile string) string {
 		return "drawn per seed"
 	}
 	return profile
+}
+
+// askingFirst names the nodes of --ask-epoch-first for a swarm's summary,
+// nothing when there are none.
+func askingFirst(nodes string) string {
+	if nodes == "" {
+		return ""
+	}
+	return "followers asking OffsetForLeaderEpoch first on nodes " + nodes + ", "
 }

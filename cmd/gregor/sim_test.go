@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,5 +219,21 @@ func TestSimProfileFlag(t *testing.T) {
 	}
 	if inv := runGregor(t, "", "sim", "run", "--profile", "nope"); inv.err == nil {
 		t.Errorf("an unknown profile was accepted")
+	}
+}
+
+// TestAskEpochFirstFlag: --ask-epoch-first takes node ids of the cluster,
+// separated by commas.
+func TestAskEpochFirstFlag(t *testing.T) {
+	f := simFlags{nodes: 3, duration: time.Minute, askEpochFirst: "1, 3"}
+	opts, err := f.options(5)
+	if err != nil || !slices.Equal(opts.AskEpochFirst, []int32{1, 3}) {
+		t.Fatalf("--ask-epoch-first %q: %v, %v", f.askEpochFirst, opts.AskEpochFirst, err)
+	}
+	for _, bad := range []string{"0", "4", "x", "1,,2"} {
+		f.askEpochFirst = bad
+		if _, err := f.options(5); err == nil {
+			t.Errorf("--ask-epoch-first %q accepted", bad)
+		}
 	}
 }
