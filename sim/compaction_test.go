@@ -71,11 +71,13 @@ func TestCompactionCheckerCatchesBadCommits(t *testing.T) {
 // (followers, restarts) keep the log as first written, no checker
 // objects, and a second run of the seed is the same.
 func TestCompactionRunsAsEvents(t *testing.T) {
-	// Seeds 7 and 290: a restart lowers a log end that a truncation had
+	// Seed 1 covers what the test asks for (seed 4 did until fetch views
+	// moved its schedule: it no longer compacts __consumer_offsets, as
+	// seed 10 did not before). Seeds 7 and 290: a restart lowers a log end that a truncation had
 	// left inside a compacted stretch, after a power loss took committed
 	// records (emptyEndFell); they failed S2 before the checker knew that
 	// loss.
-	for _, seed := range []uint64{4, 7, 290} {
+	for _, seed := range []uint64{1, 7, 290} {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { playCompactionSeed(t, seed) })
 	}
 }
