@@ -55,6 +55,11 @@ type followerProgress struct {
 	// brokerEpoch is the broker epoch of the follower's fetches, -1 when
 	// unknown.
 	brokerEpoch int64
+	// fetchedIneligible says the follower fetched since its broker last
+	// became ineligible (SetIneligibleReplicas): its latest fetch is of the
+	// broker's current incarnation, so once the broker becomes eligible the
+	// leader may ask to add it at once, without waiting for its next fetch.
+	fetchedIneligible bool
 }
 
 // reset starts a follower's progress afresh when this replica begins to lead
@@ -222,14 +227,47 @@ func (r *Replica) ineligibleReplica(id int32) bool {
 // join the ISR before it advances the high watermark nor asks to add them;
 // the high watermark may advance at once. Every broker is eligible until
 // this is called.
+//
+// A follower whose broker becomes eligible is asked for at once when the
+// leader's record of it says it is in sync (maybeExpandISRAtEligible), not
+// only at its next fetch, up to replica.fetch.wait.max.ms later.
 func (r *Replica) SetIneligibleReplicas(ids []int32, now Instant) {
 	r.observe(now)
 	ineligible := slices.Compact(slices.Sorted(slices.Values(ids)))
 	changed := !slices.Equal(ineligible, r.ineligible)
+	was := r.ineligible
 	r.ineligible = ineligible
-	if changed && r.leader != nil {
-		r.advanceHighWatermark()
+	if !changed || r.leader == nil {
+		return
 	}
+	for _, id := range ineligible {
+		if _, found := slices.BinarySearch(was, id); !found {
+			if f := r.leader.followers[id]; f != nil {
+				f.fetchedIneligible = false
+			}
+		}
+	}
+	for _, id := range was {
+		if !r.ineligibleReplica(id) {
+			r.maybeExpandISRAtEligible(id)
+		}
+	}
+	r.advanceHighWatermark()
+}
+
+// maybeExpandISRAtEligible asks to add a follower whose broker just became
+// eligible when the leader's record of it says it is in sync: its latest
+// fetch, of this leader epoch (progress is reset at each epoch) and within
+// replica.lag.time.max.ms, reached the high watermark and the epoch's start,
+// and came while the broker was ineligible, so of the broker's current
+// incarnation: a fetch from before a restart carries a broker epoch the
+// controller would refuse (INELIGIBLE_REPLICA, and a backoff).
+func (r *Replica) maybeExpandISRAtEligible(id int32) {
+	f := r.leader.followers[id]
+	if f == nil || !f.fetchedIneligible || f.lastFetchTimeMs == neverMs || r.nowMs-f.lastFetchTimeMs > r.opts.ReplicaLagTimeMaxMs {
+		return
+	}
+	r.maybeExpandISR(id)
 }
 
 // followerFetched records a follower's fetch at offset fetchOffset at nowMs
@@ -252,6 +290,7 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 	f.logEndOffset, f.logStartOffset = fetchOffset, logStartOffset
 	f.lastFetchLeaderLogEndOffset = max(leo, f.lastFetchLeaderLogEndOffset)
 	f.lastFetchTimeMs = nowMs
+	f.fetchedIneligible = f.fetchedIneligible || r.ineligibleReplica(id)
 	r.maybeExpandISR(id)
 	r.advanceHighWatermark()
 }
