@@ -14,8 +14,11 @@ import (
 // stops waiting for a fenced follower (Kafka's isReplicaIsrEligible).
 
 // isrEligibilityChanged tells a partition actor the brokers that may join no
-// ISR now, in id order.
-type isrEligibilityChanged struct{ ineligible []int32 }
+// ISR now, in id order, and the registered brokers' epochs.
+type isrEligibilityChanged struct {
+	ineligible   []int32
+	brokerEpochs map[int32]int64
+}
 
 func (*isrEligibilityChanged) answerUndelivered() {}
 
@@ -27,15 +30,16 @@ func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *clust
 	if slices.Equal(ineligible, prev.ISRIneligibleBrokers()) {
 		return
 	}
+	epochs := next.BrokerEpochs() // shared, read only
 	for _, id := range slices.Sorted(maps.Keys(m.hosted)) {
 		h := m.hosted[id]
 		if h.stopping {
 			continue
 		}
 		pa := *h.assignment.Load()
-		pa.ineligible = ineligible
+		pa.ineligible, pa.brokerEpochs = ineligible, epochs
 		h.assignment.Store(&pa)
-		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible})
+		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible, brokerEpochs: epochs})
 	}
 }
 

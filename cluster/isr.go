@@ -55,11 +55,6 @@ type followerProgress struct {
 	// brokerEpoch is the broker epoch of the follower's fetches, -1 when
 	// unknown.
 	brokerEpoch int64
-	// fetchedIneligible says the follower fetched since its broker last
-	// became ineligible (SetIneligibleReplicas): its latest fetch is of the
-	// broker's current incarnation, so once the broker becomes eligible the
-	// leader may ask to add it at once, without waiting for its next fetch.
-	fetchedIneligible bool
 }
 
 // reset starts a follower's progress afresh when this replica begins to lead
@@ -226,12 +221,13 @@ func (r *Replica) ineligibleReplica(id int32) bool {
 // shutdown (Kafka's isReplicaIsrEligible). A leader neither waits for them to
 // join the ISR before it advances the high watermark nor asks to add them;
 // the high watermark may advance at once. Every broker is eligible until
-// this is called.
+// this is called. brokerEpochs are the registered brokers' epochs in the
+// same image, by id (nil if unknown).
 //
 // A follower whose broker becomes eligible is asked for at once when the
 // leader's record of it says it is in sync (maybeExpandISRAtEligible), not
 // only at its next fetch, up to replica.fetch.wait.max.ms later.
-func (r *Replica) SetIneligibleReplicas(ids []int32, now Instant) {
+func (r *Replica) SetIneligibleReplicas(ids []int32, brokerEpochs map[int32]int64, now Instant) {
 	r.observe(now)
 	ineligible := slices.Compact(slices.Sorted(slices.Values(ids)))
 	changed := !slices.Equal(ineligible, r.ineligible)
@@ -240,31 +236,26 @@ func (r *Replica) SetIneligibleReplicas(ids []int32, now Instant) {
 	if !changed || r.leader == nil {
 		return
 	}
-	for _, id := range ineligible {
-		if _, found := slices.BinarySearch(was, id); !found {
-			if f := r.leader.followers[id]; f != nil {
-				f.fetchedIneligible = false
-			}
-		}
-	}
 	for _, id := range was {
 		if !r.ineligibleReplica(id) {
-			r.maybeExpandISRAtEligible(id)
+			r.maybeExpandISRAtEligible(id, brokerEpochs)
 		}
 	}
 	r.advanceHighWatermark()
 }
 
 // maybeExpandISRAtEligible asks to add a follower whose broker just became
-// eligible when the leader's record of it says it is in sync: its latest
-// fetch, of this leader epoch (progress is reset at each epoch) and within
-// replica.lag.time.max.ms, reached the high watermark and the epoch's start,
-// and came while the broker was ineligible, so of the broker's current
-// incarnation: a fetch from before a restart carries a broker epoch the
-// controller would refuse (INELIGIBLE_REPLICA, and a backoff).
-func (r *Replica) maybeExpandISRAtEligible(id int32) {
+// eligible when the leader's record of it says it is in sync, as its next
+// fetch would: its latest fetch, of this leader epoch (progress is reset at
+// each epoch) and within replica.lag.time.max.ms, reached the high watermark
+// and the epoch's start; and it came from the broker's current incarnation
+// (its broker epoch is the image's): the controller refuses a replica
+// whose fetches were of an earlier incarnation (KIP-903; INELIGIBLE_REPLICA,
+// then a backoff), which may have restarted with less of the log.
+func (r *Replica) maybeExpandISRAtEligible(id int32, brokerEpochs map[int32]int64) {
 	f := r.leader.followers[id]
-	if f == nil || !f.fetchedIneligible || f.lastFetchTimeMs == neverMs || r.nowMs-f.lastFetchTimeMs > r.opts.ReplicaLagTimeMaxMs {
+	if f == nil || f.brokerEpoch < 0 || f.brokerEpoch != brokerEpochs[id] ||
+		f.lastFetchTimeMs == neverMs || r.nowMs-f.lastFetchTimeMs > r.opts.ReplicaLagTimeMaxMs {
 		return
 	}
 	r.maybeExpandISR(id)
@@ -290,7 +281,6 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 	f.logEndOffset, f.logStartOffset = fetchOffset, logStartOffset
 	f.lastFetchLeaderLogEndOffset = max(leo, f.lastFetchLeaderLogEndOffset)
 	f.lastFetchTimeMs = nowMs
-	f.fetchedIneligible = f.fetchedIneligible || r.ineligibleReplica(id)
 	r.maybeExpandISR(id)
 	r.advanceHighWatermark()
 }
