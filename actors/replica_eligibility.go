@@ -11,7 +11,9 @@ import (
 
 // Which brokers may join an ISR: the replica manager tells its partition
 // actors whenever the metadata image changes its answer, so that a leader
-// stops waiting for a fenced follower (Kafka's isReplicaIsrEligible).
+// stops waiting for a fenced follower (Kafka's isReplicaIsrEligible), and
+// asks at once to add a caught-up follower whose broker became eligible
+// (with the brokers' epochs, to tell its current incarnation's fetches).
 
 // isrEligibilityChanged tells a partition actor the brokers that may join no
 // ISR now, in id order, and the registered brokers' epochs.
