@@ -47,6 +47,9 @@ type partitionAssignment struct {
 	// ineligible are the brokers that may join no ISR (fenced or in
 	// controlled shutdown), in id order.
 	ineligible []int32
+	// brokerEpochs are the registered brokers' epochs in the image that
+	// gave ineligible (read only: shared by every partition).
+	brokerEpochs map[int32]int64
 	// truncateOnFetch says the follower truncates on fetch
 	// (Node.truncateOnFetch).
 	truncateOnFetch bool
@@ -160,7 +163,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 	case *topicConfigsChanged:
 		a.core.SetConfig(msg.settings)
 	case *isrEligibilityChanged:
-		a.core.SetIneligibleReplicas(msg.ineligible, a.node.cfg.Clock.Now())
+		a.core.SetIneligibleReplicas(msg.ineligible, msg.brokerEpochs, a.node.cfg.Clock.Now())
 	case *truncateOnFetchChanged:
 		a.core.SetTruncateOnFetch(msg.on)
 	case *partitionChanged:

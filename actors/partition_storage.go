@@ -52,7 +52,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 		FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointed, LeaderEpochs: log.LeaderEpochs(),
 		Producers: log.ProducerStates(),
 	}, now)
-	a.core.SetIneligibleReplicas(pa.ineligible, now)
+	a.core.SetIneligibleReplicas(pa.ineligible, pa.brokerEpochs, now)
 	labels := partitionLabels(pa.topic, pa.image.Partition)
 	m := a.node.metrics
 	a.bytesIn, a.bytesOut = m.topicBytesIn.WithLabelValues(pa.topic), m.topicBytesOut.WithLabelValues(pa.topic)

@@ -11,11 +11,16 @@ import (
 
 // Which brokers may join an ISR: the replica manager tells its partition
 // actors whenever the metadata image changes its answer, so that a leader
-// stops waiting for a fenced follower (Kafka's isReplicaIsrEligible).
+// stops waiting for a fenced follower (Kafka's isReplicaIsrEligible), and
+// asks at once to add a caught-up follower whose broker became eligible
+// (with the brokers' epochs, to tell its current incarnation's fetches).
 
 // isrEligibilityChanged tells a partition actor the brokers that may join no
-// ISR now, in id order.
-type isrEligibilityChanged struct{ ineligible []int32 }
+// ISR now, in id order, and the registered brokers' epochs.
+type isrEligibilityChanged struct {
+	ineligible   []int32
+	brokerEpochs map[int32]int64
+}
 
 func (*isrEligibilityChanged) answerUndelivered() {}
 
@@ -27,15 +32,16 @@ func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *clust
 	if slices.Equal(ineligible, prev.ISRIneligibleBrokers()) {
 		return
 	}
+	epochs := next.BrokerEpochs() // shared, read only
 	for _, id := range slices.Sorted(maps.Keys(m.hosted)) {
 		h := m.hosted[id]
 		if h.stopping {
 			continue
 		}
 		pa := *h.assignment.Load()
-		pa.ineligible = ineligible
+		pa.ineligible, pa.brokerEpochs = ineligible, epochs
 		h.assignment.Store(&pa)
-		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible})
+		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible, brokerEpochs: epochs})
 	}
 }
 

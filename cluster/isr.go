@@ -221,15 +221,44 @@ func (r *Replica) ineligibleReplica(id int32) bool {
 // shutdown (Kafka's isReplicaIsrEligible). A leader neither waits for them to
 // join the ISR before it advances the high watermark nor asks to add them;
 // the high watermark may advance at once. Every broker is eligible until
-// this is called.
-func (r *Replica) SetIneligibleReplicas(ids []int32, now Instant) {
+// this is called. brokerEpochs are the registered brokers' epochs in the
+// same image, by id (nil if unknown).
+//
+// A follower whose broker becomes eligible is asked for at once when the
+// leader's record of it says it is in sync (maybeExpandISRAtEligible), not
+// only at its next fetch, up to replica.fetch.wait.max.ms later.
+func (r *Replica) SetIneligibleReplicas(ids []int32, brokerEpochs map[int32]int64, now Instant) {
 	r.observe(now)
 	ineligible := slices.Compact(slices.Sorted(slices.Values(ids)))
 	changed := !slices.Equal(ineligible, r.ineligible)
+	was := r.ineligible
 	r.ineligible = ineligible
-	if changed && r.leader != nil {
-		r.advanceHighWatermark()
+	if !changed || r.leader == nil {
+		return
 	}
+	for _, id := range was {
+		if !r.ineligibleReplica(id) {
+			r.maybeExpandISRAtEligible(id, brokerEpochs)
+		}
+	}
+	r.advanceHighWatermark()
+}
+
+// maybeExpandISRAtEligible asks to add a follower whose broker just became
+// eligible when the leader's record of it says it is in sync, as its next
+// fetch would: its latest fetch, of this leader epoch (progress is reset at
+// each epoch) and within replica.lag.time.max.ms, reached the high watermark
+// and the epoch's start; and it came from the broker's current incarnation
+// (its broker epoch is the image's): the controller refuses a replica
+// whose fetches were of an earlier incarnation (KIP-903; INELIGIBLE_REPLICA,
+// then a backoff), which may have restarted with less of the log.
+func (r *Replica) maybeExpandISRAtEligible(id int32, brokerEpochs map[int32]int64) {
+	f := r.leader.followers[id]
+	if f == nil || f.brokerEpoch < 0 || f.brokerEpoch != brokerEpochs[id] ||
+		f.lastFetchTimeMs == neverMs || r.nowMs-f.lastFetchTimeMs > r.opts.ReplicaLagTimeMaxMs {
+		return
+	}
+	r.maybeExpandISR(id)
 }
 
 // followerFetched records a follower's fetch at offset fetchOffset at nowMs

@@ -81,6 +81,17 @@ func (m *MetadataImage) ISRIneligibleBrokers() []int32 {
 	return out
 }
 
+// BrokerEpochs are the registered brokers' epochs by id: with
+// ISRIneligibleBrokers, what a leader's replica core needs to ask to add a
+// follower whose broker became eligible (Replica.SetIneligibleReplicas).
+func (m *MetadataImage) BrokerEpochs() map[int32]int64 {
+	out := make(map[int32]int64, m.brokers.Len())
+	for b := range m.Brokers() {
+		out[b.ID] = b.Epoch
+	}
+	return out
+}
+
 // BrokerCount is the number of registered brokers.
 func (m *MetadataImage) BrokerCount() int { return m.brokers.Len() }
 

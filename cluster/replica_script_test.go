@@ -205,7 +205,25 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		return h.state()
 	case "ineligible-replicas":
 		ids, _ := argInt32s(t, td, "ids")
-		h.r.SetIneligibleReplicas(ids, h.now)
+		// broker-epochs=(id:epoch,...): the image's broker epochs.
+		var epochs map[int32]int64
+		if td.HasArg("broker-epochs") {
+			epochs = map[int32]int64{}
+			for _, a := range td.CmdArgs {
+				if a.Key != "broker-epochs" {
+					continue
+				}
+				for _, v := range a.Vals {
+					var id int32
+					var epoch int64
+					if _, err := fmt.Sscanf(v, "%d:%d", &id, &epoch); err != nil {
+						td.Fatalf(t, "broker-epochs: %q: %v", v, err)
+					}
+					epochs[id] = epoch
+				}
+			}
+		}
+		h.r.SetIneligibleReplicas(ids, epochs, h.now)
 	case "partition-changed":
 		h.r.PartitionChanged(h.partitionArgs(t, td, h.r.partitionImage()), h.now)
 	case "follower-fetch":

@@ -275,9 +275,10 @@ func (n *node) imageChanged() {
 	// brokers that may join no ISR.
 	if ineligible := n.image.ISRIneligibleBrokers(); !slices.Equal(ineligible, n.ineligible) {
 		n.ineligible = ineligible
+		epochs := n.image.BrokerEpochs()
 		for _, k := range n.keys {
 			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.core.SetIneligibleReplicas(ineligible, now)
+				h.core.SetIneligibleReplicas(ineligible, epochs, now)
 				h.carryOut()
 			}
 		}

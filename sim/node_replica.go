@@ -114,7 +114,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
-	h.core.SetIneligibleReplicas(n.image.ISRIneligibleBrokers(), now)
+	h.core.SetIneligibleReplicas(n.image.ISRIneligibleBrokers(), n.image.BrokerEpochs(), now)
 	h.carryOut()
 }
 
