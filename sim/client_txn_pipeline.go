@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -170,10 +171,13 @@ func (c *client) txnSendPipelined(op *txnOp, then func()) {
 			if p.pid == op.pid && p.epoch == op.epoch {
 				p.seqs[s.tp] = max(p.seqs[s.tp], b.seq+int32(len(b.writes)))
 			}
-			// The batches refused behind this one go again, in order.
-			for _, o := range pipe.batches {
-				if o.parked && failed == 0 {
-					send(pipe, o, o.raw)
+			// Once every batch before them is appended, the batches
+			// refused behind an unresolved one go again, in order.
+			if i := slices.IndexFunc(pipe.batches, func(o *txnBatch) bool { return !o.resolved }); i >= 0 && pipe.batches[i].parked {
+				for _, o := range pipe.batches[i:] {
+					if o.parked {
+						send(pipe, o, o.raw)
+					}
 				}
 			}
 			fill(pipe)
