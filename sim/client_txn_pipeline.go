@@ -131,6 +131,9 @@ func (c *client) txnSendPipelined(op *txnOp, then func()) {
 			return
 		}
 		failed = code
+		if code == kerr.OutOfOrderSequenceNumber.Code {
+			c.w.stats.TxnOutOfOrderFailures++
+		}
 		s := b.writes[0]
 		op.lastError = fmt.Sprintf("send %s: %s", s.value, codeName(code))
 		if code == txnDeadlineCode && s.lastError != "" {

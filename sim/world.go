@@ -160,6 +160,10 @@ type Stats struct {
 	// failed, its transaction's verification (cluster's
 	// checkVerificationSeq).
 	VerificationSeqRefusals int64
+	// TxnOutOfOrderFailures are pipelined transactions that failed on an
+	// OUT_OF_ORDER_SEQUENCE_NUMBER no earlier batch explained (the client
+	// aborts them, as franz-go fails them).
+	TxnOutOfOrderFailures int64
 	// FetchReads are fetch answers whose records were read after the
 	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
 	// change meanwhile (leadership, truncation, log start, compaction),
@@ -528,8 +532,8 @@ func (r *Report) Summary() string {
 	if s.Transactions > 0 {
 		fmt.Fprintf(&b, "transactions: %d (%d committed, %d aborted, %d unknown)\n", s.Transactions, s.TxnCommits, s.TxnAborts, s.TxnUnknown)
 		if s.TxnBatchesPipelined > 0 {
-			fmt.Fprintf(&b, "pipelined transactional batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d refused behind a batch waiting for its verification)\n",
-				s.TxnBatchesPipelined, s.TxnBatchesRefusedRetried, s.TxnBatchesRetriedOK, s.VerificationSeqRefusals)
+			fmt.Fprintf(&b, "pipelined transactional batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d refused behind a batch waiting for its verification; %d transactions failed out of order)\n",
+				s.TxnBatchesPipelined, s.TxnBatchesRefusedRetried, s.TxnBatchesRetriedOK, s.VerificationSeqRefusals, s.TxnOutOfOrderFailures)
 		}
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",

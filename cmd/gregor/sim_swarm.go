@@ -51,6 +51,9 @@ type swarmPaths struct {
 	// VerificationSeqRefusals are batches leaders refused behind one
 	// waiting for (or refused) its transaction's verification.
 	VerificationSeqRefusals int64 `json:"verification_seq_refusals,omitempty"`
+	// TxnOutOfOrderFailures are pipelined transactions failed on an
+	// out-of-order refusal no earlier batch explained.
+	TxnOutOfOrderFailures int64 `json:"txn_out_of_order_failures,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -74,6 +77,7 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.TxnRefusedRetried, &t.seeds.TxnRefusedRetried, p.TxnRefusedRetried)
 	one(&t.sum.TxnRetriedOK, &t.seeds.TxnRetriedOK, p.TxnRetriedOK)
 	one(&t.sum.VerificationSeqRefusals, &t.seeds.VerificationSeqRefusals, p.VerificationSeqRefusals)
+	one(&t.sum.TxnOutOfOrderFailures, &t.seeds.TxnOutOfOrderFailures, p.TxnOutOfOrderFailures)
 }
 
 // String is the summary's line.
@@ -81,9 +85,9 @@ func (t *pathTotals) String() string {
 	return fmt.Sprintf("emptied stretches: %d empty batches appended by followers (%d seeds), %d read by consumers (%d seeds), %d log starts raised past an empty prefix (%d seeds); %d emptied-stretch faults played out (%d seeds)",
 		t.sum.EmptyStretches, t.seeds.EmptyStretches, t.sum.ConsumerEmptyStretches, t.seeds.ConsumerEmptyStretches,
 		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults) +
-		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds)",
+		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds); %d transactions failed out of order (%d seeds)",
 			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
-			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals)
+			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -98,7 +102,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
 			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed,
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
-			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals}}
+			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
