@@ -26,7 +26,9 @@ import (
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
 //     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
-//     with the profile's probability. A send or request that fails aborts
+//     with the profile's probability; with the profile's TxnPipeline, it
+//     sends several batches per partition, pipelined as franz-go does
+//     (client_txn_pipeline.go). A send or request that fails aborts
 //     the transaction; one fenced ends it (the coordinator aborts it). A
 //     transaction the client did not end cleanly costs it its epoch
 //     (InitProducerId again, which fences whatever it still had in
