@@ -280,7 +280,11 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 		req.txnOperation = cluster.TxnOperationForProduce(12)
 	}
 	req.ordered = tid != "" && c.prod != nil && c.prod.pipeline > 1
-	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
+	call := c.call
+	if req.ordered {
+		call = c.callInOrder
+	}
+	call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
 		switch {
 		case errors.Is(err, errUnreachable):

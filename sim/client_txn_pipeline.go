@@ -242,3 +242,37 @@ func earlierUnresolved(pipe *txnPipe, b *txnBatch) bool {
 	}
 	return false
 }
+
+// inOrderAnswer is an ordered request's answer, held until the answers to
+// the requests sent before it on its connection are handed out.
+type inOrderAnswer struct {
+	done     func(any, error)
+	body     any
+	err      error
+	answered bool
+}
+
+// callInOrder sends an ordered request (producerProduce.ordered) and hands
+// its answer to done only after the answers of the ordered requests sent
+// to the same node before it: a broker answers the requests of a
+// connection in the order they came (netio's writer, Kafka's), so a
+// pipelining producer hears of a batch refused behind an earlier one only
+// after it heard of the earlier one.
+func (c *client) callInOrder(to int32, body any, timeoutMs int64, done func(any, error)) {
+	if c.inOrder == nil {
+		c.inOrder = map[int32][]*inOrderAnswer{}
+	}
+	a := &inOrderAnswer{done: done}
+	c.inOrder[to] = append(c.inOrder[to], a)
+	c.call(to, body, timeoutMs, func(body any, err error) {
+		a.body, a.err, a.answered = body, err, true
+		for {
+			q := c.inOrder[to]
+			if len(q) == 0 || !q[0].answered {
+				return
+			}
+			c.inOrder[to] = q[1:]
+			q[0].done(q[0].body, q[0].err)
+		}
+	})
+}
