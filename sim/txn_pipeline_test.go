@@ -7,7 +7,7 @@ import (
 
 // TestTxnPipelineRetriesBehindAnUnresolvedBatch: transactional producers
 // that keep several batches in flight per partition, in a cluster whose
-// leaders move (controlled shutdowns and crashes) and whose messages get
+// leaders move (controlled shutdowns) and whose messages get
 // lost, have later batches refused as out of order behind an earlier one
 // (lost, or waiting for its transaction's verification at a new leader),
 // retry them behind it, commit, and the checkers find nothing. Six seeds:
