@@ -34,6 +34,9 @@ type client struct {
 	kind clientKind
 	rpc  *rpcs
 	meta clientMeta
+	// inOrder are the ordered requests awaiting their answers per node,
+	// in the order sent (callInOrder).
+	inOrder map[int32][]*inOrderAnswer
 	// stopped clients send nothing new (the workload ended).
 	stopped bool
 

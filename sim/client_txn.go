@@ -26,7 +26,9 @@ import (
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
 //     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
-//     with the profile's probability. A send or request that fails aborts
+//     with the profile's probability; with the profile's TxnPipeline, it
+//     sends several batches per partition, pipelined as franz-go does
+//     (client_txn_pipeline.go). A send or request that fails aborts
 //     the transaction; one fenced ends it (the coordinator aborts it). A
 //     transaction the client did not end cleanly costs it its epoch
 //     (InitProducerId again, which fences whatever it still had in
@@ -68,6 +70,8 @@ type producerState struct {
 	txns   int
 	cur    *txnOp
 	copier *copierState
+	// pipeline is the profile's TxnPipeline (client_txn_pipeline.go).
+	pipeline int
 }
 
 // txnOp is one transaction in the history.
@@ -97,6 +101,11 @@ type txnOp struct {
 	lastError, retryError string
 	// fenced says a request of the transaction was refused as fenced.
 	fenced bool
+	// batches, when not nil, are the transaction's batches (each the
+	// indexes of its writes, one partition per batch), sent pipelined
+	// (client_txn_pipeline.go); nil: the writes to one partition that
+	// follow each other go in one batch, batch after batch.
+	batches [][]int
 }
 
 type txnSource struct {
@@ -118,11 +127,17 @@ type copierState struct {
 // until its deadline.
 const txnDeadlineCode int16 = -1
 
+// txnAbandonedCode stands for "the client gave up the send": its
+// transaction failed while the send waited to be retried.
+const txnAbandonedCode int16 = -2
+
 // codeName is a Kafka error code's name (PRODUCER_FENCED), "ok" for 0.
 func codeName(code int16) string {
 	switch code {
 	case txnDeadlineCode:
 		return "deadline passed"
+	case txnAbandonedCode:
+		return "abandoned"
 	case 0:
 		return "ok"
 	}
@@ -240,10 +255,14 @@ func (c *client) initProducer() {
 
 // producerSend sends an idempotent or transactional batch (the same
 // sequence on every attempt) until it is acknowledged, refused for its
-// producer, refused for good, or op's deadline passes; done gets 0, the
-// refusal's code, or txnDeadlineCode.
+// producer, refused for good, abandoned, or op's deadline passes; done
+// gets 0, the refusal's code, txnAbandonedCode or txnDeadlineCode.
 func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(code int16)) {
 	w := c.w
+	if op.abandoned {
+		done(txnAbandonedCode)
+		return
+	}
 	if w.now >= op.deadline {
 		done(txnDeadlineCode)
 		return
@@ -260,7 +279,12 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	if tid != "" && c.prod != nil && c.prod.tv2 {
 		req.txnOperation = cluster.TxnOperationForProduce(12)
 	}
-	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
+	req.ordered = tid != "" && c.prod != nil && c.prod.pipeline > 1
+	call := c.call
+	if req.ordered {
+		call = c.callInOrder
+	}
+	call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
 		switch {
 		case errors.Is(err, errUnreachable):
@@ -380,6 +404,11 @@ func (c *client) txnTick() {
 		return
 	}
 	op := c.newTxn(!chance(w.rngWorkload, p.abortP))
+	if p.pipeline > 1 {
+		c.addPipelinedWrites(op, tps)
+		c.runTxn(op)
+		return
+	}
 	for _, tp := range tps {
 		for i, n := 0, 1+w.rngWorkload.IntN(2); i < n; i++ {
 			c.addWrite(op, tp, fmt.Sprintf("%s-%d.%d", c.name(), op.seq, len(op.writes)))
@@ -418,8 +447,12 @@ func (c *client) runTxn(op *txnOp) {
 	w := c.w
 	w.stats.Sends += int64(len(op.writes))
 	w.timelinef("txn: %s (%s) begins transaction %d on %s (producer %d, epoch %d)", c.name(), op.tid, op.seq, tpList(op.partitions), op.pid, op.epoch)
+	send := func(then func()) { c.txnSendFrom(op, 0, then) }
+	if op.batches != nil {
+		send = func(then func()) { c.txnSendPipelined(op, then) }
+	}
 	c.txnAddPartitions(op, op.partitions, func() {
-		c.txnSendFrom(op, 0, func() {
+		send(func() {
 			c.txnCommitOffsets(op, func() { c.endTxn(op) })
 		})
 	})
@@ -956,6 +989,7 @@ func (w *World) startTxnWorkload(admin *client) {
 		c := w.newClient(producerClient)
 		c.meanMs = max(4*p.ProduceEveryMs, 200)
 		c.startTxnProducer(fmt.Sprintf("tx%d", i), timeout, p.TxnAbortP, p.txnV2(i))
+		c.prod.pipeline = p.TxnPipeline
 	}
 	for i := 0; i < p.Copiers; i++ {
 		c := w.newClient(producerClient)

@@ -51,6 +51,9 @@ type sendOp struct {
 	// idempotent says the producer numbered its batches: a retry never
 	// appends the value twice (Q2).
 	idempotent bool
+	// abandoned says the client gave up the send (its transaction failed
+	// meanwhile): producerSend sends it no more.
+	abandoned bool
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the

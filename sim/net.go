@@ -85,11 +85,14 @@ type network struct {
 	// until a scenario releases it (scenario_txn.go).
 	fifo map[linkKey]int64
 	held map[linkKey][]*message
+	// fifoProduce is when the last ordered produce request (a pipelining
+	// producer's, producerProduce.ordered) sent on each link arrives.
+	fifoProduce map[linkKey]int64
 }
 
 func newNetwork(w *World, rng *rand.Rand) *network {
 	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{},
-		fifo: map[linkKey]int64{}}
+		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}}
 }
 
 // send puts a message on the wire.
@@ -131,6 +134,11 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 		k := linkKey{m.from, m.to}
 		at = max(at, n.fifo[k])
 		n.fifo[k] = at
+	}
+	if p, ok := m.body.(*producerProduce); ok && p.ordered && m.kind == msgRequest {
+		k := linkKey{m.from, m.to}
+		at = max(at, n.fifoProduce[k])
+		n.fifoProduce[k] = at
 	}
 	n.w.schedule(at, func() { n.arrive(m) })
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -311,6 +312,12 @@ func epochsBelow(es []logstore.EpochEntry, end int64) []logstore.EpochEntry {
 	return out
 }
 
+// verificationSeqRefusal is in the message of the OUT_OF_ORDER_SEQUENCE_NUMBER
+// a leader answers a batch that came after its producer's batch waiting
+// for (or refused) its transaction's verification (cluster's
+// checkVerificationSeq): the simulator counts them.
+const verificationSeqRefusal = "waited for its transaction's verification"
+
 // route hands the core's answers to whoever waits, its ISR change to the
 // controller, its fetch state to the fetchers.
 func (h *replicaHost) route(rd *cluster.Ready) {
@@ -321,6 +328,9 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				done, code := wt.done, rep.ErrorCode
 				n.post(func() { done(code) })
 				continue
+			}
+			if rep.ErrorCode == kerr.OutOfOrderSequenceNumber.Code && strings.Contains(rep.ErrorMessage, verificationSeqRefusal) {
+				n.w.stats.VerificationSeqRefusals++
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
 		}

@@ -77,6 +77,11 @@ type producerProduce struct {
 	// about a transaction it does not know (cluster.TxnOperationForProduce):
 	// a KIP-890 part 2 producer's Produce v12 adds the partition.
 	txnOperation cluster.TxnOperation
+	// ordered says the request travels on its producer's produce
+	// connection to the node, where requests arrive in the order sent (a
+	// pipelining producer's, client_txn_pipeline.go): the network keeps
+	// their order as it keeps the transaction requests'.
+	ordered bool
 }
 
 // nodeTxn is a node process's transaction state; a restart starts anew.

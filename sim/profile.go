@@ -162,6 +162,13 @@ type Profile struct {
 	// TxnV2Share of the transactional producers and copiers speak KIP-890
 	// part 2 (0, half or all; client_txn.go).
 	TxnV2Share float64
+	// TxnPipeline, when above 1, lets each transactional producer keep up
+	// to that many batches in flight per partition once the partition
+	// answered its producer id and epoch, as franz-go does, and spread a
+	// transaction's values over up to TxnPipeline+1 batches per partition
+	// (client_txn_pipeline.go). 0 or 1: one batch per partition, sent one
+	// at a time.
+	TxnPipeline int
 
 	// SlowWriteP is the share of fetch answers whose connection writer is
 	// slow (behind earlier responses on its connection, or a client
@@ -296,6 +303,10 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.SlowLoadP, p.SlowLoadMs = between(0.05, 0.5), between(100, 3000)
 	}
+	// Pipelined transactional batches, drawn after everything before them.
+	if on(0.6) {
+		p.TxnPipeline = 3 + r.IntN(3)
+	}
 	return p
 }
 
@@ -334,8 +345,9 @@ func (p Profile) String() string {
 	}
 	txns := ""
 	if p.IdempotentProducers+p.TxnProducers+p.Copiers > 0 || p.ReadCommitted {
-		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs, KIP-890 part 2 share %.0f%%)%s",
+		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs, KIP-890 part 2 share %.0f%%%s)%s",
 			p.IdempotentProducers, p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000, 100*p.TxnV2Share,
+			map[bool]string{true: fmt.Sprintf(", %d batches in flight per partition", p.TxnPipeline)}[p.TxnPipeline > 1 && p.TxnProducers > 0],
 			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
 	}
 	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",

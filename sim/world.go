@@ -148,6 +148,22 @@ type Stats struct {
 	StretchFaultsPlayed                             int64
 	InvariantsChecked, PlantFired                   int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
+	// TxnBatchesPipelined are transactional batches sent while an earlier
+	// batch of the same producer to the same partition was in flight;
+	// TxnBatchesRefusedRetried the OUT_OF_ORDER_SEQUENCE_NUMBER answers to
+	// such batches that were retried (an earlier batch was unresolved),
+	// and TxnBatchesRetriedOK the batches appended after such a refusal
+	// (client_txn_pipeline.go).
+	TxnBatchesPipelined, TxnBatchesRefusedRetried, TxnBatchesRetriedOK int64
+	// VerificationSeqRefusals are the batches leaders refused as out of
+	// order because an earlier batch of their producer waited for, or
+	// failed, its transaction's verification (cluster's
+	// checkVerificationSeq).
+	VerificationSeqRefusals int64
+	// TxnOutOfOrderFailures are pipelined transactions that failed on an
+	// OUT_OF_ORDER_SEQUENCE_NUMBER no earlier batch explained (the client
+	// aborts them, as franz-go fails them).
+	TxnOutOfOrderFailures int64
 	// FetchReads are fetch answers whose records were read after the
 	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
 	// change meanwhile (leadership, truncation, log start, compaction),
@@ -515,6 +531,10 @@ func (r *Report) Summary() string {
 		s.Sends, s.SendsOK, s.SendsAcksAllOK, s.SendsFailed, s.SendsInfo, s.Polls, s.RecordsRead)
 	if s.Transactions > 0 {
 		fmt.Fprintf(&b, "transactions: %d (%d committed, %d aborted, %d unknown)\n", s.Transactions, s.TxnCommits, s.TxnAborts, s.TxnUnknown)
+		if s.TxnBatchesPipelined > 0 {
+			fmt.Fprintf(&b, "pipelined transactional batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d refused behind a batch waiting for its verification; %d transactions failed out of order)\n",
+				s.TxnBatchesPipelined, s.TxnBatchesRefusedRetried, s.TxnBatchesRetriedOK, s.VerificationSeqRefusals, s.TxnOutOfOrderFailures)
+		}
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)

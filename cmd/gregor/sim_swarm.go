@@ -41,6 +41,19 @@ type swarmPaths struct {
 	EmptyPrefixRaises      int64 `json:"empty_prefix_raises,omitempty"`
 	// StretchFaults are the emptied-stretch faults that played out.
 	StretchFaults int64 `json:"stretch_faults,omitempty"`
+	// TxnPipelined are transactional batches sent behind another in
+	// flight to their partition, TxnRefusedRetried the out-of-order
+	// refusals of such batches that were retried, and TxnRetriedOK the
+	// batches appended after one (sim's client_txn_pipeline.go).
+	TxnPipelined      int64 `json:"txn_pipelined,omitempty"`
+	TxnRefusedRetried int64 `json:"txn_refused_retried,omitempty"`
+	TxnRetriedOK      int64 `json:"txn_retried_ok,omitempty"`
+	// VerificationSeqRefusals are batches leaders refused behind one
+	// waiting for (or refused) its transaction's verification.
+	VerificationSeqRefusals int64 `json:"verification_seq_refusals,omitempty"`
+	// TxnOutOfOrderFailures are pipelined transactions failed on an
+	// out-of-order refusal no earlier batch explained.
+	TxnOutOfOrderFailures int64 `json:"txn_out_of_order_failures,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -60,13 +73,21 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.ConsumerEmptyStretches, &t.seeds.ConsumerEmptyStretches, p.ConsumerEmptyStretches)
 	one(&t.sum.EmptyPrefixRaises, &t.seeds.EmptyPrefixRaises, p.EmptyPrefixRaises)
 	one(&t.sum.StretchFaults, &t.seeds.StretchFaults, p.StretchFaults)
+	one(&t.sum.TxnPipelined, &t.seeds.TxnPipelined, p.TxnPipelined)
+	one(&t.sum.TxnRefusedRetried, &t.seeds.TxnRefusedRetried, p.TxnRefusedRetried)
+	one(&t.sum.TxnRetriedOK, &t.seeds.TxnRetriedOK, p.TxnRetriedOK)
+	one(&t.sum.VerificationSeqRefusals, &t.seeds.VerificationSeqRefusals, p.VerificationSeqRefusals)
+	one(&t.sum.TxnOutOfOrderFailures, &t.seeds.TxnOutOfOrderFailures, p.TxnOutOfOrderFailures)
 }
 
 // String is the summary's line.
 func (t *pathTotals) String() string {
 	return fmt.Sprintf("emptied stretches: %d empty batches appended by followers (%d seeds), %d read by consumers (%d seeds), %d log starts raised past an empty prefix (%d seeds); %d emptied-stretch faults played out (%d seeds)",
 		t.sum.EmptyStretches, t.seeds.EmptyStretches, t.sum.ConsumerEmptyStretches, t.seeds.ConsumerEmptyStretches,
-		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults)
+		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults) +
+		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds); %d transactions failed out of order (%d seeds)",
+			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
+			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -79,7 +100,9 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res := seedResult{Seed: seed, Failed: rep.Failed(), Replay: rep.ReplayCommand(), SimMs: rep.SimulatedMs,
 		RealMs: time.Since(start).Milliseconds(), Profile: rep.Profile.String(),
 		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
-			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed}}
+			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed,
+			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
+			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
