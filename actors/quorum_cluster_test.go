@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -23,6 +24,9 @@ type testCluster struct {
 	cfgs  []Config
 	mu    sync.Mutex
 	nodes []*Node
+	// logs, when set before a node starts, also receives that node's log
+	// entries (a zaptest/observer core, for tests that check a log line).
+	logs zapcore.Core
 }
 
 // freeAddress reserves a loopback port (free when returned).
@@ -97,6 +101,9 @@ func (c *testCluster) tryStart(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	logger := zaptest.NewLogger(c.t, zaptest.Level(zap.InfoLevel)).With(zap.Int("test_node", i+1))
+	if c.logs != nil {
+		logger = logger.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core { return zapcore.NewTee(core, c.logs) }))
+	}
 	n, err := StartContext(ctx, c.cfgs[i], logger)
 	if err != nil {
 		return err
