@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -29,15 +30,24 @@ type testCluster struct {
 	logs zapcore.Core
 }
 
-// freeAddress reserves a loopback port (free when returned).
+// freeAddress reserves a loopback port (free when returned) below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and up by
+// default): a node listens on it only later, and an ephemeral port given
+// up here could be taken meanwhile by some outgoing connection, failing
+// the node's start with "address already in use" (seen once in 20 runs on
+// a loaded machine).
 func freeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // newTestCluster configures voters combined nodes (ids 1..voters, every one
