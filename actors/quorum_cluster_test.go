@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -23,17 +25,29 @@ type testCluster struct {
 	cfgs  []Config
 	mu    sync.Mutex
 	nodes []*Node
+	// logs, when set before a node starts, also receives that node's log
+	// entries (a zaptest/observer core, for tests that check a log line).
+	logs zapcore.Core
 }
 
-// freeAddress reserves a loopback port (free when returned).
+// freeAddress reserves a loopback port (free when returned) below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and up by
+// default): a node listens on it only later, and an ephemeral port given
+// up here could be taken meanwhile by some outgoing connection, failing
+// the node's start with "address already in use" (seen once in 20 runs on
+// a loaded machine).
 func freeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // newTestCluster configures voters combined nodes (ids 1..voters, every one
@@ -97,6 +111,9 @@ func (c *testCluster) tryStart(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	logger := zaptest.NewLogger(c.t, zaptest.Level(zap.InfoLevel)).With(zap.Int("test_node", i+1))
+	if c.logs != nil {
+		logger = logger.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core { return zapcore.NewTee(core, c.logs) }))
+	}
 	n, err := StartContext(ctx, c.cfgs[i], logger)
 	if err != nil {
 		return err

@@ -2,20 +2,17 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"gregor/txn"
 )
-
-// stallBound is longer than any transaction of
-// TestTxnProducersAcrossNodesNeverStall takes on a loaded machine, and
-// shorter than the 10 s a broker waits for a coordinator's answer to an
-// add (verifyTimeout), which a stall lasts.
-const stallBound = 6 * time.Second
 
 // On three nodes, transactional producers whose coordinators are on
 // different nodes, each writing to partitions led by all three: every
@@ -25,12 +22,16 @@ const stallBound = 6 * time.Second
 // broker answers a connection's requests in order: when adds and markers
 // shared one connection each way, two held adds delayed each other's
 // markers and every request on both connections waited out its 10 s
-// timeout, about once per hundred transactions. No transaction may take
-// that long.
+// timeout, about once per hundred transactions. No request between the
+// brokers may time out. (The test used to bound each transaction's time
+// below that 10 s instead, at 6 s: under the race detector on a loaded
+// machine a transaction alone can take longer.)
 func TestTxnProducersAcrossNodesNeverStall(t *testing.T) {
 	c := newTestCluster(t, 3, 0, func(_ int, cfg *Config) {
 		cfg.Txns = TxnConfig{StateLogPartitions: 3, StateLogReplicationFactor: 3, StateLogMinISR: 2}
 	})
+	logs, timeouts := observer.New(zap.WarnLevel)
+	c.logs = logs
 	c.startAll()
 	active := c.activeController()
 	ctx := testContext(t, 150*time.Second)
@@ -75,7 +76,11 @@ func TestTxnProducersAcrossNodesNeverStall(t *testing.T) {
 	if len(coordinators) < 2 {
 		t.Fatalf("the coordinators are all on nodes %v", coordinators)
 	}
-	var wg sync.WaitGroup
+	var (
+		wg        sync.WaitGroup
+		slowestMu sync.Mutex
+		slowest   time.Duration
+	)
 	errs := make(chan error, producers)
 	for _, id := range ids {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID(id), kgo.TransactionTimeout(30*time.Second),
@@ -104,10 +109,10 @@ func TestTxnProducersAcrossNodesNeverStall(t *testing.T) {
 					errs <- fmt.Errorf("%s: commit %d: %w", id, i, err)
 					return
 				}
-				if took := time.Since(start); took > stallBound {
-					errs <- fmt.Errorf("%s: transaction %d took %v", id, i, took)
-					return
-				}
+				took := time.Since(start)
+				slowestMu.Lock()
+				slowest = max(slowest, took)
+				slowestMu.Unlock()
 			}
 		}()
 	}
@@ -116,5 +121,10 @@ func TestTxnProducersAcrossNodesNeverStall(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	t.Logf("producers %v, coordinators on nodes %v", ids, coordinators)
+	for _, e := range timeouts.FilterMessage("closing connection: request timed out").All() {
+		if strings.HasSuffix(e.LoggerName, "broker_client") || strings.HasSuffix(e.LoggerName, "marker_client") {
+			t.Errorf("%s: %s %v", e.LoggerName, e.Message, e.ContextMap())
+		}
+	}
+	t.Logf("producers %v, coordinators on nodes %v; slowest transaction %v", ids, coordinators, slowest)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -70,14 +71,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// freeAddr reserves a loopback port (free when returned) below the
+// kernel's ephemeral range (32768 and up by default): a broker listens on
+// it only later, and again after a restart, and an ephemeral port could be
+// taken meanwhile by some outgoing connection ("address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 // startBroker runs gregor serve over a fresh data directory on free ports.
