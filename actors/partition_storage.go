@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -245,4 +246,16 @@ func (n *Node) blockCache() logstore.BlockCache {
 		return nil
 	}
 	return n.cache
+}
+
+// partitionSupervisor restarts a partition actor that panicked (it rebuilds
+// its state from the log) and stops one whose log is corrupt or unusable,
+// which marks the partition offline instead of looping.
+func partitionSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(3, 10*time.Second, func(reason interface{}) actor.Directive {
+		if err, ok := reason.(error); ok && (errors.Is(err, logstore.ErrCorruption) || errors.Is(err, errPartitionUnusable)) {
+			return actor.StopDirective
+		}
+		return actor.RestartDirective
+	})
 }

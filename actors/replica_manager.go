@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
-	"gregor/logstore"
 )
 
 // replicaManager is the node's owner of partition actors, one per node: the
@@ -69,19 +67,6 @@ type replicaManagerReady struct{}
 // a restarted manager may have lost one.
 type replicaManagerRestarted struct{}
 
-// partitionSupervisor restarts a partition actor that panicked (it rebuilds
-// its state from the log) and stops one whose log is corrupt or unusable,
-// which marks the partition offline instead of looping.
-func partitionSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(3, 10*time.Second, func(reason interface{}) actor.Directive {
-		if err, ok := reason.(error); ok && (errors.Is(err, logstore.ErrCorruption) || errors.Is(err, errPartitionUnusable)) {
-			return actor.StopDirective
-		}
-		return actor.RestartDirective
-	})
-}
-
-// startReplicaManager spawns the node's replica manager over the image the
 // node starts with and waits until its replicas run.
 func (n *Node) startReplicaManager(image *cluster.MetadataImage) error {
 	// The manager starts from the published image, on a restart too.
