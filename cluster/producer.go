@@ -101,10 +101,15 @@ func (r *Replica) checkProducer(info logstore.ProducerBatchInfo) producerCheck {
 func (r *Replica) checkVerificationSeq(info logstore.ProducerBatchInfo) producerCheck {
 	if lowest, blocked := r.verificationSeqBlocks(info); blocked {
 		return producerCheck{code: kerr.OutOfOrderSequenceNumber.Code,
-			msg: fmt.Sprintf("producer %d sent sequence %d before its batch at sequence %d, which waited for its transaction's verification, was appended", info.ProducerID, info.BaseSequence, lowest)}
+			msg: fmt.Sprintf("producer %d sent sequence %d before its batch at sequence %d, which %s, was appended", info.ProducerID, info.BaseSequence, lowest, VerificationSeqRefusal)}
 	}
 	return producerCheck{}
 }
+
+// VerificationSeqRefusal is in the message of every OUT_OF_ORDER_SEQUENCE_NUMBER
+// checkVerificationSeq answers, so that a reader of the reply (the
+// simulator's counters) can tell that refusal from a plain sequence gap.
+const VerificationSeqRefusal = "waited for its transaction's verification"
 
 // inSequence says next follows last (wrapping past math.MaxInt32 to 0).
 func inSequence(last, next int32) bool {

@@ -592,17 +592,7 @@ func (c *client) txnSendFrom(op *txnOp, i int, then func()) {
 	w.tracef("%s: send %s to %s in transaction %d (producer %d epoch %d sequence %d)", c.name(), strings.Join(values, " "), s.tp, op.seq, op.pid, op.epoch, seq)
 	batch := buildProducerBatch(keys, values, wallStartMs+w.now, op.pid, op.epoch, seq, true)
 	c.producerSend(s, batch, op.tid, func(code int16) {
-		for k, wr := range group {
-			wr.doneMs, wr.ambiguous, wr.attempts = w.now, s.ambiguous, s.attempts
-			if code == 0 {
-				wr.outcome, wr.offset = outcomeOK, s.offset+int64(k)
-				continue
-			}
-			wr.outcome, wr.offset = outcomeInfo, -1
-			if !s.ambiguous && code != txnDeadlineCode {
-				wr.outcome = outcomeFail
-			}
-		}
+		settleTxnWrites(group, code, w.now)
 		if code != 0 {
 			op.lastError = fmt.Sprintf("send %s: %s", s.value, codeName(code))
 			if code == txnDeadlineCode && s.lastError != "" {
@@ -1024,4 +1014,23 @@ func buildProducerBatch(keys [][]byte, values []string, timestampMs, pid int64, 
 	raw = b.AppendTo(nil)
 	logstore.ChecksumBatch(raw)
 	return raw
+}
+
+// settleTxnWrites gives the writes of one transactional batch, sent as its
+// first write, their outcome at nowMs: ok at consecutive offsets, or, when
+// refused (code not 0), failed unless an attempt may have been appended
+// (ambiguous) or the transaction's deadline cut it (info).
+func settleTxnWrites(writes []*sendOp, code int16, nowMs int64) {
+	s := writes[0]
+	for k, wr := range writes {
+		wr.doneMs, wr.ambiguous, wr.attempts = nowMs, s.ambiguous, s.attempts
+		if code == 0 {
+			wr.outcome, wr.offset = outcomeOK, s.offset+int64(k)
+			continue
+		}
+		wr.outcome, wr.offset = outcomeInfo, -1
+		if !s.ambiguous && code != txnDeadlineCode {
+			wr.outcome = outcomeFail
+		}
+	}
 }

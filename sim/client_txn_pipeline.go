@@ -112,19 +112,8 @@ func (c *client) txnSendPipelined(op *txnOp, then func()) {
 	// or (refused, abandoned, given up) failed unless an attempt may have
 	// been appended.
 	resolve := func(b *txnBatch, code int16) {
-		s := b.writes[0]
 		b.inFlight, b.parked, b.resolved = false, false, true
-		for k, wr := range b.writes {
-			wr.doneMs, wr.ambiguous, wr.attempts = c.w.now, s.ambiguous, s.attempts
-			if code == 0 {
-				wr.outcome, wr.offset = outcomeOK, s.offset+int64(k)
-				continue
-			}
-			wr.outcome, wr.offset = outcomeInfo, -1
-			if !s.ambiguous && code != txnDeadlineCode {
-				wr.outcome = outcomeFail
-			}
-		}
+		settleTxnWrites(b.writes, code, c.w.now)
 	}
 	fail := func(code int16, b *txnBatch) {
 		if failed != 0 {

@@ -312,12 +312,6 @@ func epochsBelow(es []logstore.EpochEntry, end int64) []logstore.EpochEntry {
 	return out
 }
 
-// verificationSeqRefusal is in the message of the OUT_OF_ORDER_SEQUENCE_NUMBER
-// a leader answers a batch that came after its producer's batch waiting
-// for (or refused) its transaction's verification (cluster's
-// checkVerificationSeq): the simulator counts them.
-const verificationSeqRefusal = "waited for its transaction's verification"
-
 // route hands the core's answers to whoever waits, its ISR change to the
 // controller, its fetch state to the fetchers.
 func (h *replicaHost) route(rd *cluster.Ready) {
@@ -329,7 +323,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				n.post(func() { done(code) })
 				continue
 			}
-			if rep.ErrorCode == kerr.OutOfOrderSequenceNumber.Code && strings.Contains(rep.ErrorMessage, verificationSeqRefusal) {
+			if rep.ErrorCode == kerr.OutOfOrderSequenceNumber.Code && strings.Contains(rep.ErrorMessage, cluster.VerificationSeqRefusal) {
 				n.w.stats.VerificationSeqRefusals++
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
