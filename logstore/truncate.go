@@ -99,11 +99,11 @@ func (l *Log) findCut(v *segmentView, offset int64) (pos, newEnd int64, err erro
 			return 0, 0, err
 		}
 		if h.lastOffset() >= offset {
-			if pos == 0 {
-				return 0, v.baseOffset, nil
-			}
 			// In a compacted log offset may fall in a gap (compaction
-			// removed its batch): the log then ends at offset.
+			// removed its batch): the log then ends at offset, also when
+			// the gap starts the segment (its first batch lies past
+			// offset: ending at the segment's base offset there would
+			// move the end further back than asked).
 			return pos, min(h.baseOffset, offset), nil
 		}
 		pos += h.sizeBytes
