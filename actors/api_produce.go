@@ -32,9 +32,13 @@ type producePartition struct {
 	// added, when set, tells the partition first that it joined the
 	// producer's ongoing transaction (the request's one ask added it,
 	// api_txn_produce.go), so it appends without asking.
-	added   *txnPartitionAdded
-	reply   func(producePartitionResult)
-	release func()
+	added *txnPartitionAdded
+	// addRefusal, when set, is the code the partition refuses the produce
+	// with should it need to ask the coordinator (the request's one ask was
+	// not answered in time, api_txn_produce.go): it asks nothing.
+	addRefusal int16
+	reply      func(producePartitionResult)
+	release    func()
 }
 
 // releaseRecords gives the request's frame back (once).
@@ -71,7 +75,8 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 
 // producePartitions hands each partition's records to its actor; those of
 // added, when set, are told first that they joined the producer's
-// transaction.
+// transaction (or, when its ask was not answered in time, what to refuse
+// the produce with rather than ask).
 func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
@@ -98,7 +103,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
 				msg.release = req.Retain()
-				msg.added = added.of(topic.Name, p.Partition)
+				msg.added, msg.addRefusal = added.of(topic.Name, p.Partition), added.refusalOf(topic.Name, p.Partition)
 			}
 			switch {
 			case code != 0:

@@ -2,8 +2,6 @@ package actors
 
 import (
 	"encoding/binary"
-	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,18 +46,17 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 	})
 }
 
-// producedAddTimeout bounds the wait for the coordinator's answer to a
-// request's add (a coordinator that stopped with the ask in its mailbox
-// never answers): then the partitions ask for themselves.
-const producedAddTimeout = verifyTimeout
-
 // addProducedPartitions asks the local coordinator of txnID to add the
 // partitions this node leads among body's to the producer's transaction,
 // all in one ask, and hands body to its partitions once it is answered:
 // on success each partition is told in the same message, before the
 // produce, that it joined the transaction (producePartition.added, so it
-// appends without asking); on any failure the partitions verify for
-// themselves as before, and answer what they are told. A produce whose
+// appends without asking); on a refusal or a coordinator's trouble the
+// partitions verify for themselves as before, and answer what they are
+// told. The ask's wait is bounded (txnNode.bound): when it is not
+// answered in time the partitions refuse the produce NOT_ENOUGH_REPLICAS
+// (the producer retries) without asking again (producePartition.addRefusal),
+// so a produce waits for the coordinator once. A produce whose
 // partitions an add queued before it (of the same producer id and epoch)
 // asked for asks nothing: it follows that add's outcome. It reports false, having done
 // nothing, when the request does not fit (no coordinator here, batches of
@@ -107,10 +104,13 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 		return false
 	}
 	release := req.Retain() // the records wait in the queue
-	run := func(added bool) {
+	run := func(code int16) {
 		var addition *producedAddition
-		if added {
+		switch code {
+		case 0:
 			addition = &producedAddition{ask: &ask, added: txnPartitionAdded{producerID: ask.producerID, producerEpoch: ask.epoch}}
+		case kerr.RequestTimedOut.Code: // bound's expiry
+			addition = &producedAddition{ask: &ask, refusal: kerr.NotEnoughReplicas.Code}
 		}
 		r.producePartitions(req, body, respond, addition)
 		release()
@@ -123,23 +123,12 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	case produceAfterAdd:
 		return true // an add in flight asked for its partitions: it goes with that add's outcome
 	}
-	root := r.node.system.Root
-	proceed := func(code int16) { x.producedAdds.ready(ask, queued, code == 0) }
-	var answered atomic.Bool
-	timer := time.AfterFunc(producedAddTimeout, func() {
-		if !answered.Swap(true) {
-			proceed(kerr.RequestTimedOut.Code)
-		}
-	})
-	ask.done = func(code int16) {
-		if !answered.Swap(true) {
-			timer.Stop()
-			proceed(code)
-		}
-	}
+	asked := ask // for ready, which reads no done
+	ask.done = func(code int16) { x.producedAdds.ready(asked, queued, code) }
+	x.bound(&ask, kerr.RequestTimedOut.Code)
 	x.asksSent.Add(1)
 	if !x.intercepted(ask) {
-		root.Send(coordinator, &txnLocalAsk{ask: ask})
+		r.node.system.Root.Send(coordinator, &txnLocalAsk{ask: ask})
 	}
 	return true
 }
@@ -165,22 +154,30 @@ func transactionalIDOf(body *kmsg.ProduceRequest) string {
 	return *body.TransactionID
 }
 
-// producedAddition is what a produce's one ask added: the partitions and
-// the producer's transaction they joined.
+// producedAddition is what a produce's one ask did: the partitions it
+// asked for and the producer's transaction they joined, or, with refusal
+// set, the code they refuse the produce with (the ask was not answered in
+// time).
 type producedAddition struct {
-	ask   *txnAsk
-	added txnPartitionAdded
+	ask     *txnAsk
+	added   txnPartitionAdded
+	refusal int16
 }
 
 // of is the news for a partition of topic the ask added, nil for any
-// other (and for a nil addition).
+// other (and for a nil addition, or a refused one).
 func (a *producedAddition) of(topic string, partition int32) *txnPartitionAdded {
-	if a == nil {
+	if a == nil || a.refusal != 0 || !a.ask.asks(logstore.TopicPartition{Topic: topic, Partition: partition}) {
 		return nil
 	}
-	tp := logstore.TopicPartition{Topic: topic, Partition: partition}
-	if a.ask.asks(tp) {
-		return &a.added
+	return &a.added
+}
+
+// refusalOf is the code a partition of topic the ask was for refuses the
+// produce with, without asking, 0 for none.
+func (a *producedAddition) refusalOf(topic string, partition int32) int16 {
+	if a == nil || !a.ask.asks(logstore.TopicPartition{Topic: topic, Partition: partition}) {
+		return 0
 	}
-	return nil
+	return a.refusal
 }

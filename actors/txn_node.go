@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,6 +49,9 @@ type txnNode struct {
 	// coordinator and may take it (true: the test answers it), to fail or
 	// delay chosen ones.
 	intercept atomic.Pointer[func(txnAsk) bool]
+	// askTimeoutNs, set by tests, replaces verifyTimeout as the bound of
+	// an ask's wait for its answer (bound); 0 leaves verifyTimeout.
+	askTimeoutNs atomic.Int64
 	// producedAdds are the partitions produces added (api_txn_produce.go).
 	producedAdds producedAdds
 	// markerSenders batch the markers for other brokers per leader
@@ -60,6 +64,14 @@ func newTxnNode(n *Node) *txnNode {
 	x.coordinators.Store(&map[int32]*actor.PID{})
 	x.markerSenders.send = x.sendMarkers
 	return x
+}
+
+// askTimeout bounds an ask's wait for its answer (bound).
+func (x *txnNode) askTimeout() time.Duration {
+	if d := x.askTimeoutNs.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	return verifyTimeout
 }
 
 // intercepted says a test took the ask (txnNode.intercept).

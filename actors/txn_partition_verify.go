@@ -17,13 +17,20 @@ type txnVerified struct {
 // core holds back (KIP-890 part 1), or to add the partition to their
 // transactions (part 2) when the core says so (it asks only for a producer
 // whose transaction the partition does not know as ongoing), and feeds
-// each answer back as txnVerified.
+// each answer back as txnVerified. A produce whose request's one add was
+// not answered in time (producePartition.addRefusal) asks nothing: it gets
+// that refusal at once, so its producer's batches stay in order behind it
+// and the produce waits for the coordinator only once.
 func (a *partitionActor) verifyTxns(vs []cluster.VerifyTxn) {
 	tp := logstore.TopicPartition{Topic: a.assigned.topic, Partition: a.assigned.image.Partition}
 	self, root := a.self, a.node.system.Root
 	for _, v := range vs {
 		if a.node.txns.unverified.Load() {
 			a.core.TxnVerified(v.ID, 0, a.node.cfg.Clock.Now())
+			continue
+		}
+		if m := a.producing[v.ID]; m != nil && m.addRefusal != 0 {
+			a.core.TxnVerified(v.ID, m.addRefusal, a.node.cfg.Clock.Now())
 			continue
 		}
 		done := func(code int16) { root.Send(self, &txnVerified{id: v.ID, code: code}) }

@@ -48,11 +48,12 @@ type producedAdd struct {
 // queuedProduce is one produce in its transactional id's queue.
 type queuedProduce struct {
 	ready bool
-	// added says the add it went with (its own, or its lead's) succeeded.
-	added bool
+	// code is the outcome of the add it went with (its own, or its
+	// lead's): 0 when it succeeded.
+	code int16
 	// run hands the produce to its partitions, told they were added when
-	// added.
-	run func(added bool)
+	// code is 0.
+	run func(code int16)
 	// ask is the add this produce asked for, nil when it asked nothing.
 	ask *txnAsk
 	// lead is the add queued before it that asked for all its partitions,
@@ -79,7 +80,7 @@ const (
 
 // begin says how a's produce goes on, and queues it (to go by run) unless
 // it goes straight.
-func (p *producedAdds) begin(a txnAsk, run func(added bool)) (*queuedProduce, int) {
+func (p *producedAdds) begin(a txnAsk, run func(code int16)) (*queuedProduce, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := p.m[a.txnID]
@@ -95,7 +96,7 @@ func (p *producedAdds) begin(a txnAsk, run func(added bool)) (*queuedProduce, in
 	if lead := e.lastAsk(); lead != nil && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && a.within(lead.ask.asks) {
 		q.lead, how = lead, produceAfterAdd
 		if lead.ready {
-			q.ready, q.added = true, lead.added
+			q.ready, q.code = true, lead.code
 		}
 	} else {
 		q.ask = &a
@@ -136,13 +137,13 @@ func (p *producedAdds) entry(txnID string) *producedAdd {
 }
 
 // ready reports the outcome of a's add, asked for its queued produce q:
-// added says it succeeded, and its partitions are remembered. q and the
+// code 0 says it succeeded, and its partitions are remembered. q and the
 // produces that took its outcome go once the produces queued before them
 // went.
-func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool) {
+func (p *producedAdds) ready(a txnAsk, q *queuedProduce, code int16) {
 	p.mu.Lock()
 	e := p.m[a.txnID]
-	if added {
+	if code == 0 {
 		if e.producerID != a.producerID || e.epoch != a.epoch {
 			e.producerID, e.epoch, e.tps = a.producerID, a.epoch, nil
 		}
@@ -152,10 +153,10 @@ func (p *producedAdds) ready(a txnAsk, q *queuedProduce, added bool) {
 			}
 		}
 	}
-	q.ready, q.added = true, added
+	q.ready, q.code = true, code
 	for _, f := range e.queue {
 		if f.lead == q {
-			f.ready, f.added = true, added
+			f.ready, f.code = true, code
 		}
 	}
 	p.mu.Unlock()
@@ -173,7 +174,7 @@ func (p *producedAdds) follow(txnID string, run func()) {
 		run()
 		return
 	}
-	e.queue = append(e.queue, &queuedProduce{ready: true, run: func(bool) { run() }})
+	e.queue = append(e.queue, &queuedProduce{ready: true, run: func(int16) { run() }})
 	p.mu.Unlock()
 	p.drain(e)
 }
@@ -194,7 +195,7 @@ func (p *producedAdds) drain(e *producedAdd) {
 	for len(e.queue) > 0 && e.queue[0].ready {
 		q := e.queue[0]
 		p.mu.Unlock()
-		q.run(q.added)
+		q.run(q.code)
 		p.mu.Lock()
 		e.queue[0] = nil
 		e.queue = e.queue[1:]

@@ -5,8 +5,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"gregor/logstore"
 )
+
+// refused is an add's refusal in these tests.
+var refused = kerr.ProducerFenced.Code
 
 // producedAdds hands a transactional id's produces on in the order they
 // came: an add answered early waits for the one before it, a produce that
@@ -19,8 +24,8 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	ask := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0}
 	var ran []string
-	runAs := func(name string) func(bool) {
-		return func(added bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, added)) }
+	runAs := func(name string) func(int16) {
+		return func(code int16) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	first, how := p.begin(ask, runAs("first"))
 	if how != produceAsk {
@@ -32,11 +37,11 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 		t.Fatalf("a produce to a partition no queued add asked for: %d, want it to ask", how)
 	}
 	p.follow("x", func() { ran = append(ran, "direct") }) // behind both adds
-	p.ready(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, second, true)
+	p.ready(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, second, 0)
 	if len(ran) != 0 {
 		t.Fatalf("ran %v before the first add was answered", ran)
 	}
-	p.ready(ask, first, false) // refused: the first goes on unadded
+	p.ready(ask, first, refused) // refused: the first goes on unadded
 	if want := []string{"first:false", "second:true", "direct"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}
@@ -44,12 +49,12 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	// A produce that comes while the last queued one is handed on goes
 	// after that one's messages, not in between.
 	ran = nil
-	only, _ := p.begin(ask, func(bool) {
+	only, _ := p.begin(ask, func(int16) {
 		ran = append(ran, "only-start")
 		p.follow("x", func() { ran = append(ran, "during") })
 		ran = append(ran, "only-end")
 	})
-	p.ready(ask, only, true)
+	p.ready(ask, only, 0)
 	if want := []string{"only-start", "only-end", "during"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}
@@ -68,8 +73,8 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
 	var ran []string
-	runAs := func(name string) func(bool) {
-		return func(added bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, added)) }
+	runAs := func(name string) func(int16) {
+		return func(code int16) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	q, how := p.begin(lead, runAs("lead"))
 	if how != produceAsk {
@@ -81,7 +86,7 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	if _, how := p.begin(txnAsk{txnID: "x", producerID: 7, epoch: 2, tp: t1}, runAs("other-epoch")); how != produceAsk {
 		t.Fatalf("a produce of another epoch: %d, want it to ask", how)
 	}
-	p.ready(lead, q, true)
+	p.ready(lead, q, 0)
 	if want := []string{"lead:true", "follower:true"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v (the other epoch waits for its own add)", ran, want)
 	}
@@ -92,7 +97,7 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	if _, how := p.begin(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, runAs("follower")); how != produceAfterAdd {
 		t.Fatalf("follower: %d", how)
 	}
-	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q2, false)
+	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q2, refused)
 	if want := []string{"lead:false", "follower:false"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}

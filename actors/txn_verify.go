@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -13,7 +15,8 @@ import (
 	"gregor/txn"
 )
 
-// verifyTimeout bounds a verification sent to another broker.
+// verifyTimeout bounds a verification sent to another broker, and the
+// wait for any ask's answer (txnNode.bound).
 const verifyTimeout = 10 * time.Second
 
 // verifyTransaction asks the transaction coordinator of txnID whether tp
@@ -99,6 +102,7 @@ func (n *Node) askTxnCoordinator(a txnAsk) {
 		a.done(0)
 		return
 	}
+	n.txns.bound(&a, kerr.NotEnoughReplicas.Code)
 	n.txns.asksSent.Add(1)
 	if n.txns.intercepted(a) {
 		return
@@ -196,7 +200,11 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 		return
 	}
 	if err := c.Send(req, verifyTimeout, func(resp *netio.Response, err error) {
-		if err != nil {
+		switch {
+		case errors.Is(err, netio.ErrRequestTimeout):
+			fail(kerr.RequestTimedOut.Code) // bound answers it as it would its own expiry
+			return
+		case err != nil:
 			fail(kerr.NotEnoughReplicas.Code)
 			return
 		}
@@ -205,6 +213,38 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 	}); err != nil {
 		fail(kerr.NotEnoughReplicas.Code)
 	}
+}
+
+// bound gives a's wait for its answer a bound, from now: a.done then runs
+// once, with the answer, or with expired when none came within the node's
+// ask timeout (verifyTimeout; txnNode.askTimeout) or the request to the
+// coordinator's broker timed out (kerr.RequestTimedOut). An ask of a
+// coordinator on this node has no request that times out: a coordinator
+// that stopped answers those it holds, but one that keeps an ask
+// unanswered (its append of __transaction_state, or the message, lost)
+// would hold the produce, and every later one of its producer on the
+// partition (cluster.Replica keeps them in order), for ever. Kafka's
+// brokers answer a verification that timed out NETWORK_EXCEPTION, which
+// the produce gets as NOT_ENOUGH_REPLICAS: the producer retries.
+func (x *txnNode) bound(a *txnAsk, expired int16) {
+	done := a.done
+	var answered atomic.Bool
+	var timer *time.Timer // set before the ask goes out
+	a.done = func(code int16) {
+		if answered.Swap(true) {
+			return
+		}
+		timer.Stop()
+		if code == kerr.RequestTimedOut.Code {
+			code = expired
+		}
+		done(code)
+	}
+	timer = time.AfterFunc(x.askTimeout(), func() {
+		if !answered.Swap(true) {
+			done(expired)
+		}
+	})
 }
 
 // txnAskRequest is the broker form of AddPartitionsToTxn for asks of one
