@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -69,6 +70,9 @@ func TestTxnProduceAddNotAnsweredIsRefusedInTime(t *testing.T) {
 	if got := swallowed.Load(); got != 1 {
 		t.Fatalf("the coordinator was asked %d times, want once (the request's add; the partitions ask nothing more)", got)
 	}
+	if got := testutil.ToFloat64(n.txns.metrics.verifications.WithLabelValues(outcomeTimedOut)); got != 1 {
+		t.Fatalf("gregor_txn_verifications_total{outcome=timed_out} %v, want 1", got)
+	}
 	restore()
 	if codes := produceTxnToAll(ctx, t, n, p, topic, partitions, 0, 12); slices.ContainsFunc(codes, func(c int16) bool { return c != 0 }) {
 		t.Fatalf("the retry: codes %v", codes)
@@ -107,6 +111,12 @@ func TestTxnVerificationNotAnsweredIsRefusedInTime(t *testing.T) {
 	if swallowed.Load() == 0 {
 		t.Fatal("the partition asked the coordinator nothing")
 	}
+	timedOut := func() float64 {
+		return testutil.ToFloat64(n.txns.metrics.verifications.WithLabelValues(outcomeTimedOut))
+	}
+	if got := timedOut(); got != float64(swallowed.Load()) {
+		t.Fatalf("gregor_txn_verifications_total{outcome=timed_out} %v, want %d (the asks swallowed)", got, swallowed.Load())
+	}
 	restore()
 	start = time.Now()
 	if code := produceTxnTo(ctx, t, n, p, topic, 0, txnRecordBatch(p.pid, p.epoch, 0, 2)); code != kerr.InvalidTxnState.Code {
@@ -114,6 +124,9 @@ func TestTxnVerificationNotAnsweredIsRefusedInTime(t *testing.T) {
 	}
 	if took := time.Since(start); took > bound {
 		t.Fatalf("the retry took %v, want at most %v", took, bound)
+	}
+	if got := testutil.ToFloat64(n.txns.metrics.verifications.WithLabelValues(outcomeRefused)); got != 1 {
+		t.Fatalf("gregor_txn_verifications_total{outcome=refused} %v, want 1 (the retry's INVALID_TXN_STATE)", got)
 	}
 	if err := p.addPartition(ctx, cl, topic, 0); err != nil {
 		t.Fatal(err)

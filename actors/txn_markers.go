@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -71,31 +72,43 @@ func (x *txnNode) sendMarkers(leader int32, ms []txn.Marker, report func([]marke
 		req.Version = 2
 		x.n.router.writeTxnMarkers(req, func(resp kmsg.Response) {
 			if r, ok := resp.(*kmsg.WriteTxnMarkersResponse); ok {
-				report(markerResults(ms, r))
+				results := markerResults(ms, r)
+				x.metrics.markersSent(nil, results)
+				report(results)
 				return
 			}
+			x.metrics.markersSent(errMarkersUnanswered, nil)
 			failAll(kerr.UnknownServerError.Code)
 		})
 		return
 	}
 	c := x.markerClient(leader)
 	if c == nil {
+		x.metrics.markersSent(errMarkersUnanswered, nil)
 		failAll(kerr.NotLeaderForPartition.Code)
 		return
 	}
 	err := c.Send(req, markerTimeoutMs*time.Millisecond, func(resp *netio.Response, err error) {
 		if err != nil {
+			x.metrics.markersSent(err, nil)
 			failAll(kerr.RequestTimedOut.Code)
 			return
 		}
 		defer resp.Release()
-		report(markerResults(ms, resp.Body.(*kmsg.WriteTxnMarkersResponse)))
+		results := markerResults(ms, resp.Body.(*kmsg.WriteTxnMarkersResponse))
+		x.metrics.markersSent(nil, results)
+		report(results)
 	})
 	if err != nil {
 		x.logger.Debug("markers not sent", zap.Int32("leader", leader), zap.Error(err))
+		x.metrics.markersSent(err, nil)
 		failAll(kerr.RequestTimedOut.Code)
 	}
 }
+
+// errMarkersUnanswered: markers for a leader with no connection, or an
+// answer of the wrong kind (counted as failed, txnMetrics.markersSent).
+var errMarkersUnanswered = errors.New("markers not sent")
 
 // markersRequest groups markers by transaction: one entry per producer id,
 // outcome and transaction version, its partitions by topic. The client

@@ -57,10 +57,13 @@ type txnNode struct {
 	// markerSenders batch the markers for other brokers per leader
 	// (txn_marker_sender.go).
 	markerSenders markerSenders
+	// metrics count the asks' and marker requests' outcomes.
+	metrics *txnMetrics
 }
 
 func newTxnNode(n *Node) *txnNode {
-	x := &txnNode{n: n, cfg: n.cfg.Txns.withDefaults(), logger: n.logger.Named("txns"), clients: map[brokerClientKey]*netio.Client{}}
+	x := &txnNode{n: n, cfg: n.cfg.Txns.withDefaults(), logger: n.logger.Named("txns"), clients: map[brokerClientKey]*netio.Client{},
+		metrics: newTxnMetrics(n.metrics.registry)}
 	x.coordinators.Store(&map[int32]*actor.PID{})
 	x.markerSenders.send = x.sendMarkers
 	return x

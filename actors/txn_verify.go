@@ -218,7 +218,8 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 // bound gives a's wait for its answer a bound, from now: a.done then runs
 // once, with the answer, or with expired when none came within the node's
 // ask timeout (verifyTimeout; txnNode.askTimeout) or the request to the
-// coordinator's broker timed out (kerr.RequestTimedOut). An ask of a
+// coordinator's broker timed out (kerr.RequestTimedOut); the outcome is
+// counted (txnMetrics.asked). An ask of a
 // coordinator on this node has no request that times out: a coordinator
 // that stopped answers those it holds, but one that keeps an ask
 // unanswered (its append of __transaction_state, or the message, lost)
@@ -227,7 +228,7 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 // brokers answer a verification that timed out NETWORK_EXCEPTION, which
 // the produce gets as NOT_ENOUGH_REPLICAS: the producer retries.
 func (x *txnNode) bound(a *txnAsk, expired int16) {
-	done := a.done
+	done, clock, askedMs := a.done, x.n.cfg.Clock, x.n.cfg.Clock.Now().MonoMs
 	var answered atomic.Bool
 	var timer *time.Timer // set before the ask goes out
 	a.done = func(code int16) {
@@ -235,13 +236,16 @@ func (x *txnNode) bound(a *txnAsk, expired int16) {
 			return
 		}
 		timer.Stop()
-		if code == kerr.RequestTimedOut.Code {
+		timedOut := code == kerr.RequestTimedOut.Code
+		x.metrics.asked(code, timedOut, clock.Now().MonoMs-askedMs)
+		if timedOut {
 			code = expired
 		}
 		done(code)
 	}
 	timer = time.AfterFunc(x.askTimeout(), func() {
 		if !answered.Swap(true) {
+			x.metrics.asked(expired, true, clock.Now().MonoMs-askedMs)
 			done(expired)
 		}
 	})
