@@ -3,7 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -91,6 +95,31 @@ func (c *localCluster) killAll(t *testing.T, nodes ...int) {
 			return true
 		})
 	}
+}
+
+// requestSeconds reads node i's gregor_request_duration_seconds of api:
+// the seconds its requests took in all, and how many it answered.
+func (c *localCluster) requestSeconds(t *testing.T, i int, api string) (sum, count float64) {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(c.basePort+300+i-1) + "/metrics")
+	if err != nil {
+		t.Fatalf("node %d /metrics: %v", i, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("node %d /metrics: %v", i, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		labels := `{api="` + api + `"} `
+		if v, ok := strings.CutPrefix(line, "gregor_request_duration_seconds_sum"+labels); ok {
+			fmt.Sscan(v, &sum)
+		}
+		if v, ok := strings.CutPrefix(line, "gregor_request_duration_seconds_count"+labels); ok {
+			fmt.Sscan(v, &count)
+		}
+	}
+	return sum, count
 }
 
 // consumeAcked reads topic through node i until every acknowledged record
@@ -190,20 +219,36 @@ func TestTwoVotersDownRefuseMetadataButServeReads(t *testing.T) {
 	req.Topics, req.TimeoutMillis = append(req.Topics, rt), 3000
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The broker's own time for the request (gregor_request_duration_seconds,
+	// from the request read to its answer written) is what its timeout
+	// bounds; the client's adds the connection's setup and, on a loaded
+	// machine, the client's and the kernel's scheduling (the client saw
+	// 3.18 s where the broker took 3.004 s, at load 10), which took most of
+	// the second the bound leaves.
+	broker := cl.SeedBrokers()[0]
+	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, broker); err != nil {
+		t.Fatalf("ApiVersions of node %d: %v", survivor, err)
+	}
+	sum0, count0 := c.requestSeconds(t, survivor, "CreateTopics")
 	started := time.Now()
-	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+	resp, err := req.RequestWith(ctx, broker)
 	took := time.Since(started)
 	if err != nil {
 		t.Fatalf("CreateTopics through node %d: no answer after %v: %v", survivor, took, err)
 	}
+	sum1, count1 := c.requestSeconds(t, survivor, "CreateTopics")
+	if count1 != count0+1 {
+		t.Fatalf("node %d counts %v CreateTopics answered, want %v", survivor, count1, count0+1)
+	}
+	answered := time.Duration((sum1 - sum0) * float64(time.Second))
 	code := resp.Topics[0].ErrorCode
 	if code != kerr.RequestTimedOut.Code && code != kerr.NotController.Code {
 		t.Fatalf("CreateTopics through node %d with two of three voters down: %v, want REQUEST_TIMED_OUT or NOT_CONTROLLER", survivor, kerr.ErrorForCode(code))
 	}
-	if took > 4*time.Second {
-		t.Fatalf("CreateTopics through node %d answered after %v, past its 3 s timeout", survivor, took)
+	if answered > 4*time.Second {
+		t.Fatalf("node %d answered CreateTopics after %v, past its 3 s timeout", survivor, answered)
 	}
-	t.Logf("CreateTopics through node %d refused after %v: %v", survivor, took, kerr.ErrorForCode(code))
+	t.Logf("CreateTopics through node %d refused after %v (the client had the answer after %v): %v", survivor, answered, took, kerr.ErrorForCode(code))
 
 	if md, err := c.metadata(survivor, "no-quorum"); err != nil || md.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("no-quorum after the refusal: %v %+v", err, md)
