@@ -219,14 +219,14 @@ func (n *Node) sendTxnAsks(txnID string, asks []txnAsk) {
 // once, with the answer, or with expired when none came within the node's
 // ask timeout (verifyTimeout; txnNode.askTimeout) or the request to the
 // coordinator's broker timed out (kerr.RequestTimedOut); the outcome is
-// counted (txnMetrics.asked). An ask of a
-// coordinator on this node has no request that times out: a coordinator
-// that stopped answers those it holds, but one that keeps an ask
-// unanswered (its append of __transaction_state, or the message, lost)
-// would hold the produce, and every later one of its producer on the
-// partition (cluster.Replica keeps them in order), for ever. Kafka's
-// brokers answer a verification that timed out NETWORK_EXCEPTION, which
-// the produce gets as NOT_ENOUGH_REPLICAS: the producer retries.
+// counted (txnMetrics.asked). An ask of a coordinator on this node has no
+// request that times out: a coordinator that stopped answers those it
+// holds, but one that keeps an ask unanswered (its append of
+// __transaction_state, or the message, lost) would hold the produce, and
+// every later one of its producer on the partition (cluster.Replica keeps
+// them in order), for ever. Kafka's brokers answer a verification that
+// timed out NETWORK_EXCEPTION, which the produce gets as
+// NOT_ENOUGH_REPLICAS: the producer retries.
 func (x *txnNode) bound(a *txnAsk, expired int16) {
 	done, clock, askedMs := a.done, x.n.cfg.Clock, x.n.cfg.Clock.Now().MonoMs
 	var answered atomic.Bool
