@@ -334,11 +334,15 @@ func (f *faultInjector) clientCut(r *rand.Rand) {
 func (f *faultInjector) clockJump(r *rand.Rand) {
 	w := f.w
 	n := w.nodes[r.IntN(len(w.nodes))]
-	delta := (r.Int64N(2*3_600_000) - 3_600_000)
-	n.wallOffsetMs += delta
+	w.jumpClock(n, r.Int64N(2*3_600_000)-3_600_000)
+}
+
+// jumpClock moves n's wall clock by deltaMs (its monotonic clock runs on).
+func (w *World) jumpClock(n *node, deltaMs int64) {
+	n.wallOffsetMs += deltaMs
 	w.stats.ClockJumps++
-	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), delta/1000)
-	w.rec.span(w.now, w.now, "clock", n.name(), fmt.Sprintf("wall clock jumps %+ds", delta/1000))
+	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), deltaMs/1000)
+	w.rec.span(w.now, w.now, "clock", n.name(), fmt.Sprintf("wall clock jumps %+ds", deltaMs/1000))
 }
 
 // starveISR cuts the replication links from a partition's followers to
@@ -410,15 +414,27 @@ func (f *faultInjector) diskFault(r *rand.Rand) {
 	w := f.w
 	n := w.nodes[r.IntN(len(w.nodes))]
 	until := w.now + 1 + expMs(r, w.profile.DiskFaultForMs)
-	w.stats.DiskFaults++
 	if r.IntN(2) == 0 {
-		n.fs.SetSpaceLimit(n.fs.UsedBytes() + int64(r.IntN(4096)))
-		w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
-		w.rec.span(w.now, until, "disk", n.name(), "disk full")
-		w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
+		w.diskFull(n, int64(r.IntN(4096)), until)
 		return
 	}
-	n.diskFaultUntilMs, n.diskFaultP = until, w.profile.DiskFaultP
+	w.diskFails(n, w.profile.DiskFaultP, until)
+}
+
+// diskFull fills n's disk, but for spare bytes, until the time until.
+func (w *World) diskFull(n *node, spare, until int64) {
+	w.stats.DiskFaults++
+	n.fs.SetSpaceLimit(n.fs.UsedBytes() + spare)
+	w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
+	w.rec.span(w.now, until, "disk", n.name(), "disk full")
+	w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
+}
+
+// diskFails makes n's writes and fsyncs fail with EIO, each with
+// probability p, until the time until.
+func (w *World) diskFails(n *node, p float64, until int64) {
+	w.stats.DiskFaults++
+	n.diskFaultUntilMs, n.diskFaultP = until, p
 	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
 	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of writes and fsyncs", 100*n.diskFaultP))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gregor/cluster"
 	"gregor/logstore"
 )
 
@@ -28,27 +29,32 @@ import (
 //	                                    a producer sends N values one after another (async: in the background)
 //	await name=P                        wait for an async producer
 //	run 5s                              let simulated time pass
-//	crash N|leader|controller [tp=T/P] [power]
+//	crash N|leader|follower|controller [tp=T/P] [power]
 //	shutdown N|leader|controller [tp=T/P]
 //	                                    a controlled shutdown: wait until the node stopped
 //	restart N|all | pause N | resume N
 //	partition 1|2,3 | isolate N | cut A->B | heal
 //	leader tp=T/P                       the partition as the controller and each replica see it
-//	wait-leader tp=T/P [not=N] [timeout=60s]
+//	wait-leader tp=T/P [not=N|last] [timeout=60s]
 //	wait-isr tp=T/P size=K [timeout=60s]
 //	log N tp=T/P                        the stretches of node N's log that hold batches, and its ends
 //	check                               heal everything, converge, read everything back, check the history
 //
 // and the transaction commands of scenario_txn.go, the fetch-read
 // commands of fetch_read_scenario.go, the coordinator-load commands of
-// coordinator_load_scenario.go and the offsets commands of
-// scenario_lease.go.
+// coordinator_load_scenario.go, the offsets commands of
+// scenario_lease.go, and the clock, disk and consumer commands of
+// scenario_faults.go.
 type Scenario struct {
 	w       *World
 	restore func()
 	out     strings.Builder
 	clients map[string]*client
 	opts    Options
+	// pendingSends are the async txn-begins' sends, by producer name.
+	pendingSends map[string]*bool
+	// last is the node the last crash or shutdown stopped.
+	last *node
 }
 
 //go:embed testdata/scenarios/*.txt
@@ -76,7 +82,7 @@ func ScenarioScript(name string) (string, error) {
 // NewScenario starts a scripted run; Close ends it. Until then no other
 // run may start in the process.
 func NewScenario(opts Options) *Scenario {
-	return &Scenario{restore: seedCryptoRand(opts.Seed), clients: map[string]*client{}, opts: opts}
+	return &Scenario{restore: seedCryptoRand(opts.Seed), clients: map[string]*client{}, opts: opts, pendingSends: map[string]*bool{}}
 }
 
 // Close ends the run and reports it.
@@ -163,7 +169,7 @@ func (s *Scenario) do(cmd string, args []Arg) {
 	case "check":
 		s.check()
 	default:
-		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) {
+		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) && !s.doFaults(cmd, args) {
 			s.printf("error: unknown command %q", cmd)
 		}
 	}
@@ -308,14 +314,23 @@ func (s *Scenario) await(name string) {
 func (s *Scenario) nodeArg(args []Arg) *node {
 	switch who := positional(args, 0, ""); who {
 	case "leader":
-		tp := tpArg(args)
-		if c := s.controller(); c != nil {
-			if t, ok := c.image.Topic(tp.topic); ok && int(tp.partition) < len(t.Partitions) && t.Partitions[tp.partition].Leader >= 0 {
-				return s.w.node(t.Partitions[tp.partition].Leader)
-			}
+		if p, ok := s.knownRecord(tpArg(args)); ok && p.Leader >= 0 {
+			return s.w.node(p.Leader)
 		}
 	case "controller":
 		return s.controller()
+	case "last":
+		if s.last != nil {
+			return s.last
+		}
+	case "follower":
+		if p, ok := s.knownRecord(tpArg(args)); ok {
+			for _, id := range p.ISR {
+				if id != p.Leader {
+					return s.w.node(id)
+				}
+			}
+		}
 	case "coordinator":
 		if n := s.coordinatorOf(arg(args, "tid", "")); n != nil {
 			return n
@@ -332,6 +347,7 @@ func (s *Scenario) nodeArg(args []Arg) *node {
 
 func (s *Scenario) crash(args []Arg) {
 	if n := s.nodeArg(args); n != nil {
+		s.last = n
 		s.w.crash(n, has(args, "power"), "")
 	}
 }
@@ -401,6 +417,25 @@ func (s *Scenario) controller() *node {
 	return nil
 }
 
+// knownRecord is tp's record in the active controller's image or, with
+// no active controller (it just crashed), in the image of the first node up.
+func (s *Scenario) knownRecord(tp tpKey) (cluster.PartitionImage, bool) {
+	img := s.controller()
+	for _, n := range s.w.nodes {
+		if img == nil && n.up {
+			img = n
+		}
+	}
+	if img == nil {
+		return cluster.PartitionImage{}, false
+	}
+	t, ok := img.image.Topic(tp.topic)
+	if !ok || int(tp.partition) >= len(t.Partitions) {
+		return cluster.PartitionImage{}, false
+	}
+	return t.Partitions[tp.partition], true
+}
+
 // partitionRecord is tp's record in the active controller's image.
 func (s *Scenario) partitionRecord(tp tpKey) (p struct {
 	Leader, LeaderEpoch int32
@@ -449,7 +484,9 @@ func (s *Scenario) describe(tp tpKey) {
 func (s *Scenario) waitLeader(args []Arg) {
 	tp := tpArg(args)
 	not := int32(-2)
-	if v := arg(args, "not", ""); v != "" {
+	if v := arg(args, "not", ""); v == "last" && s.last != nil {
+		not = s.last.id
+	} else if v != "" {
 		not = int32(parseIDs(v, ",")[0])
 	}
 	start := s.w.now

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,11 +13,16 @@ import (
 
 // The scenario commands of transactions (scenario.go lists the others):
 //
-//	txn-producer name=A tid=X [timeout=10s] [tv2]
+//	txn-producer name=A tid=X [timeout=10s] [tv2] [pipeline=1]
 //	                                          a transactional producer (creates __transaction_state first);
-//	                                          tv2: it speaks KIP-890 part 2 (client_txn.go)
+//	                                          tv2: it speaks KIP-890 part 2 (client_txn.go); pipeline=5:
+//	                                          txn-begin sends each value as a batch, up to 5 in flight per
+//	                                          partition (client_txn_pipeline.go)
 //	txn-init name=A                           InitProducerId (retried until it answers without error)
-//	txn-begin name=A tp=T/P[,T/P] [n=1]       a transaction: its partitions added, n values sent to each
+//	txn-begin name=A tp=T/P[,T/P] [n=1] [async]
+//	                                          a transaction: its partitions added, n values sent to each
+//	                                          (async: do not wait for the sends)
+//	await-sends name=A                        wait for the sends of an async txn-begin
 //	txn-send name=A tp=T/P [n=1]              n more values in the open transaction
 //	txn-end name=A commit|abort [async]       EndTxn (async: do not wait)
 //	await-txn name=A                          wait for the open transaction's end
@@ -38,6 +44,8 @@ func (s *Scenario) doTxn(cmd string, args []Arg) bool {
 		s.txnInit(args)
 	case "txn-begin":
 		s.txnBegin(args)
+	case "await-sends":
+		s.awaitBegin(args)
 	case "txn-send":
 		s.txnSend(args)
 	case "txn-end":
@@ -86,10 +94,15 @@ func (s *Scenario) txnProducer(args []Arg) {
 	c := w.newClient(producerClient)
 	c.acks = -1
 	c.prod = &producerState{tid: tid, timeoutMs: int32(durationArg(arg(args, "timeout", "10s"))), pid: -1, tv2: has(args, "tv2")}
+	c.prod.pipeline, _ = strconv.Atoi(arg(args, "pipeline", "1"))
 	s.clients[name] = c
 	c.refreshMetadata()
-	s.printf("%s: %s is transactional producer %s (transaction timeout %s%s)", name, c.name(), tid, fmtMs(int64(c.prod.timeoutMs)),
-		map[bool]string{true: ", KIP-890 part 2"}[c.prod.tv2])
+	pipelined := ""
+	if c.prod.pipeline > 1 {
+		pipelined = fmt.Sprintf(", up to %d batches in flight per partition", c.prod.pipeline)
+	}
+	s.printf("%s: %s is transactional producer %s (transaction timeout %s%s%s)", name, c.name(), tid, fmtMs(int64(c.prod.timeoutMs)),
+		map[bool]string{true: ", KIP-890 part 2"}[c.prod.tv2], pipelined)
 }
 
 // txnInit gets the producer its producer id and epoch.
@@ -132,9 +145,39 @@ func (s *Scenario) txnBegin(args []Arg) bool {
 	s.addWrites(c, op, args)
 	s.w.stats.Sends += int64(len(op.writes))
 	s.w.timelinef("txn: %s (%s) begins transaction %d on %s (producer %d, epoch %d)", c.name(), op.tid, op.seq, tpList(op.partitions), op.pid, op.epoch)
-	sent := false
-	c.txnAddPartitions(op, op.partitions, func() { c.txnSendFrom(op, 0, func() { sent = true }) })
-	return s.awaitSends(c, op, 0, &sent)
+	sent := new(bool)
+	send := func() { c.txnSendFrom(op, 0, func() { *sent = true }) }
+	if p.pipeline > 1 {
+		// Every value a batch of its own, up to pipeline in flight per
+		// partition (client_txn_pipeline.go).
+		op.batches = [][]int{}
+		for i := range op.writes {
+			op.batches = append(op.batches, []int{i})
+		}
+		send = func() { c.txnSendPipelined(op, func() { *sent = true }) }
+	}
+	c.txnAddPartitions(op, op.partitions, send)
+	if has(args, "async") {
+		s.pendingSends[arg(args, "name", "p")] = sent
+		s.printf("%s: sending %d values in transaction %d", arg(args, "name", "p"), len(op.writes), op.seq)
+		return false
+	}
+	return s.awaitSends(c, op, 0, sent)
+}
+
+// awaitBegin waits for the sends of a transaction txn-begin began async.
+func (s *Scenario) awaitBegin(args []Arg) {
+	c := s.txnClient(args)
+	if c == nil {
+		return
+	}
+	sent := s.pendingSends[arg(args, "name", "p")]
+	if c.prod.cur == nil || sent == nil {
+		s.printf("error: %s began no transaction async", arg(args, "name", "p"))
+		return
+	}
+	delete(s.pendingSends, arg(args, "name", "p"))
+	s.awaitSends(c, c.prod.cur, 0, sent)
 }
 
 // addWrites adds n values to each partition tp names.
