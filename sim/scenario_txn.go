@@ -178,6 +178,10 @@ func (s *Scenario) awaitBegin(args []Arg) {
 	}
 	delete(s.pendingSends, arg(args, "name", "p"))
 	s.awaitSends(c, c.prod.cur, 0, sent)
+	if st := s.w.stats; c.prod.pipeline > 1 {
+		s.printf("pipelined batches so far: %d sent behind one in flight, %d refused as out of order behind an unresolved batch and retried, %d of them appended",
+			st.TxnBatchesPipelined, st.TxnBatchesRefusedRetried, st.TxnBatchesRetriedOK)
+	}
 }
 
 // addWrites adds n values to each partition tp names.
