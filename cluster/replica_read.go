@@ -450,7 +450,10 @@ func (r *Replica) storageErrorCode(err error) (code int16, fatal bool) {
 		return 0, false
 	case errors.As(err, &ke):
 		return ke.Code, false
-	case errors.Is(err, logstore.ErrCorruption):
+	case errors.Is(err, logstore.ErrCorruption), errors.Is(err, logstore.ErrFailed):
+		// A failed log takes no write until reopened: the replica goes
+		// offline (its directory reported offline), so that the leadership
+		// moves instead of every write being refused until a restart.
 		if r.ready.Fatal == nil {
 			r.ready.Fatal = err
 		}

@@ -38,6 +38,11 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 // with errors.Is.
 var ErrCorruption = errors.New("corrupt record batch")
 
+// ErrFailed marks an append refused because an earlier I/O error failed
+// the log (a failed write it could not undo, a failed fsync): it takes no
+// write until reopened.
+var ErrFailed = errors.New("log failed")
+
 // Batch is a validated view of one RecordBatch v2 as stored: the decoded header
 // and the raw bytes it came from (Raw aliases the input).
 type Batch struct {

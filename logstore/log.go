@@ -341,7 +341,7 @@ func (l *Log) checkAppendable() error {
 		return errors.New("logstore: append to a closed log")
 	}
 	if err := l.failure(); err != nil {
-		return fmt.Errorf("log %s failed earlier and must be reopened: %w", l.dir, err)
+		return fmt.Errorf("log %s failed earlier and must be reopened: %w: %w", l.dir, ErrFailed, err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 // belong to whoever owns them: a Log, a job, the BlockCache.
 func TestNoPackageLevelMutableState(t *testing.T) {
 	allowed := map[string]bool{
-		"ErrCorruption": true, "ErrKeyOffsetMapFull": true, "ErrGroupCommitterClosed": true,
+		"ErrCorruption": true, "ErrFailed": true, "ErrKeyOffsetMapFull": true, "ErrGroupCommitterClosed": true,
 		"errCleanJobAbandoned": true, "errNotExist": true, "crc32c": true,
 		"ErrCrashed": true, "OS": true, "_": true,
 		"ErrDecompressedTooLarge": true, "errMalformedXerial": true,
