@@ -440,9 +440,10 @@ func (r *Replica) LogStartAdvanced(id RequestID, logStartOffset int64, err error
 
 // storageErrorCode is the one place a log error becomes a Kafka error code: a
 // kerr error keeps its code (OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE for a bad
-// batch, ...); a corrupt log is KAFKA_STORAGE_ERROR and fatal (Ready.Fatal:
-// a retry cannot cure it, so the partition goes offline); any other I/O
-// error is KAFKA_STORAGE_ERROR. nil is 0.
+// batch, ...); a corrupt log, or one that failed earlier (logstore.ErrFailed),
+// is KAFKA_STORAGE_ERROR and fatal (Ready.Fatal: a retry cannot cure it, so
+// the partition goes offline); any other I/O error is KAFKA_STORAGE_ERROR.
+// nil is 0.
 func (r *Replica) storageErrorCode(err error) (code int16, fatal bool) {
 	var ke *kerr.Error
 	switch {
@@ -451,9 +452,9 @@ func (r *Replica) storageErrorCode(err error) (code int16, fatal bool) {
 	case errors.As(err, &ke):
 		return ke.Code, false
 	case errors.Is(err, logstore.ErrCorruption), errors.Is(err, logstore.ErrFailed):
-		// A failed log takes no write until reopened: the replica goes
-		// offline (its directory reported offline), so that the leadership
-		// moves instead of every write being refused until a restart.
+		// A failed log takes no write until reopened: offline, the
+		// replica's directory is reported offline and the leadership
+		// moves, instead of every write being refused until a restart.
 		if r.ready.Fatal == nil {
 			r.ready.Fatal = err
 		}

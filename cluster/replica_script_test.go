@@ -465,6 +465,9 @@ func (h *replicaHarness) appendDone(t *testing.T, td *datadriven.TestData, id Re
 	case "too-large":
 		h.r.AppendCompleted(id, AppendOutcome{}, fmt.Errorf("batch exceeds segment.bytes: %w", kerr.RecordListTooLarge))
 		return
+	case "failed":
+		h.r.AppendCompleted(id, AppendOutcome{}, fmt.Errorf("log failed earlier and must be reopened: %w: truncate back after a failed append: input/output error", logstore.ErrFailed))
+		return
 	default:
 		td.Fatalf(t, "unknown append error %q", kind)
 	}
