@@ -1,0 +1,85 @@
+package sim
+
+// BugClass is one of the known bug classes of CORRECTNESS.md §3 (B1–B21):
+// the named scenarios (testdata/scenarios) that play it, and how the swarm
+// plays it, with the counter of a run's Stats (or the profile) that shows
+// it happened. A scenario written for a class names it on its first line
+// ("# B2: ...").
+type BugClass struct {
+	ID, Name  string
+	Scenarios []string
+	// Swarm says how swarms play the class ("" when they do not).
+	Swarm string
+}
+
+// BugClasses maps every class of CORRECTNESS.md §3 to what plays it.
+// TestBugClasses keeps it true to the scenario files.
+var BugClasses = []BugClass{
+	{"B1", "ISR shrinks to the leader, stale replica elected",
+		[]string{"unclean-election"},
+		"starveISR: followers cut from the leader until dropped from the ISR, then the leader crashes (Stats.Partitions; profile \"ISR starved every\")"},
+	{"B2", "truncate-to-HW loses acked data",
+		[]string{"follower-restart-hw-lag", "follower-truncation"},
+		"crashes and restarts of followers behind the high watermark (Stats.Crashes, Stats.Truncations)"},
+	{"B3", "divergent logs after multiple hard failures",
+		[]string{"power-loss-both-replicas-restart-reversed"},
+		"power losses (Stats.PowerLosses; profile's PowerLossShare)"},
+	{"B4", "fast back-to-back leader failover",
+		[]string{"fast-leader-failover-5x"},
+		"crashes at exponential intervals, down for as little as 200 ms (Stats.Crashes, Stats.LeaderChanges)"},
+	{"B5", "unclean-election divergence, consumer skip, zombie replica",
+		[]string{"isolated-leader-acks1", "follower-truncation", "unclean-election", "truncation-between-fetch-plan-and-read"},
+		"acks=1 producers with partitions and crashes (Stats.Truncations); consumers' positions past a truncation are checked (Q9, seeks)"},
+	{"B6", "last replica standing",
+		[]string{"last-replica-standing"},
+		"starveISR with power losses (Stats.Partitions, Stats.PowerLosses)"},
+	{"B7", "idempotent-producer duplicates",
+		[]string{"pipelined-producer-leader-killed"},
+		"pipelined transactional producers and copiers (Stats.TxnBatchesPipelined, TxnBatchesRefusedRetried); idempotent producers (profile's IdempotentProducers)"},
+	{"B8", "inconsistent offsets under pause/kill",
+		[]string{"leader-killed-acks-all"},
+		"pauses and crashes (Stats.Pauses, Stats.Crashes)"},
+	{"B9", "LSO off-by-one exposes aborted data",
+		[]string{"read-committed-at-lso-while-aborting"},
+		"a read_committed consumer beside aborting transactional producers (profile's ReadCommitted; Stats.TxnAborts)"},
+	{"B10", "torn transaction via coordinator mis-routing",
+		[]string{"coordinator-failover-mid-transaction", "leadership-change-between-load-plan-and-read"},
+		"copiers' transactional offset commits while coordinators crash (profile's Copiers; Stats.Transactions, LoadReadsRaced)"},
+	{"B11", "hanging transaction, delayed produce joins the next",
+		[]string{"delayed-produce-after-abort", "kip890-epoch-per-transaction"},
+		"network delays and duplicates on transactional produces (Stats.MessagesDuplicated, VerificationSeqRefusals)"},
+	{"B12", "delayed EndTxn decides a later transaction",
+		[]string{"delayed-endtxn-after-timeout", "kip890-epoch-per-transaction", "zombie-producer-fenced"},
+		"transactional producers with KIP-890 part 2 drawn per seed, network delays (Stats.Transactions)"},
+	{"B13", "consume-transform-produce duplicates",
+		nil,
+		"copiers (read_committed, copy in a transaction, commit offsets in it) with partitions and crashes (profile's Copiers; check Q12)"},
+	{"B14", "group offsets diverge from their log",
+		[]string{"coordinator-cut-off-from-controller"},
+		"the compaction profile: __consumer_offsets compacted under group commits (Stats.Compactions)"},
+	{"B15", "membership change with crashes",
+		[]string{"controlled-shutdown", "controller-failover-topic-creation"},
+		"controlled shutdowns and controller crashes (Stats.ControlledShutdowns, ControllerChanges); adding or removing brokers and controllers is not played"},
+	{"B16", "disruptive servers, livelock",
+		[]string{"isolated-voter-heals", "restarted-voter-grants-no-vote", "deposed-controller-grants-no-lease"},
+		"partitions of every shape, one-way link faults (Stats.Partitions, LinkFaults)"},
+	{"B17", "clock faults",
+		[]string{"wall-clock-steps"},
+		"wall clock jumps of up to an hour either way (Stats.ClockJumps)"},
+	{"B18", "disk faults",
+		[]string{"disk-eio-and-torn-tail"},
+		"EIO and full disks (Stats.DiskFaults, DiskErrors, OfflineReplicas); power losses tear the last unsynced write (Stats.PowerLosses)"},
+	{"B19", "loss in a healthy cluster",
+		nil,
+		"gregor sim swarm --profile quiet (no faults)"},
+	{"B20", "client-library bugs that look like broker bugs",
+		nil,
+		""},
+	{"B21", "auto-commit misunderstood",
+		nil,
+		""},
+}
+
+// OtherScenarios are the named scenarios of gregor's own bug classes, none
+// of CORRECTNESS.md §3's.
+var OtherScenarios = []string{"compaction-empty-stretch"}
