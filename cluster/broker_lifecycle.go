@@ -284,6 +284,10 @@ func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
 		b.registered(now, r)
 	case *kmsg.BrokerHeartbeatResponse:
 		b.heartbeated(now, r)
+		if r.ErrorCode == 0 && b.unreported(req.(*kmsg.BrokerHeartbeatRequest).OfflineLogDirs) {
+			// A directory went offline while this heartbeat was out.
+			b.nextSendMs = min(b.nextSendMs, now.MonoMs)
+		}
 		b.leaseAfterHeartbeat(b.sentMs, r.ErrorCode, r.IsFenced)
 		b.afterHeartbeat(now, req.(*kmsg.BrokerHeartbeatRequest), r)
 	default:

@@ -31,10 +31,28 @@ func PartitionDirectoryID(topic TopicID, partition int32) [16]byte {
 }
 
 // SetOfflineDirectories sets the directory ids of the node's offline
-// replicas that its heartbeats report from now on.
+// replicas that its heartbeats report from now on. A directory newly
+// offline is reported at once, not a heartbeat interval later (Kafka's
+// propagateDirectoryFailure): the next heartbeat is due now, or as soon as
+// the one in flight is answered (call Tick when NextDeadline says).
 func (b *BrokerLifecycle) SetOfflineDirectories(ids [][16]byte) {
+	before := b.offlineDirs
 	b.offlineDirs = slices.Clone(ids)
 	slices.SortFunc(b.offlineDirs, func(x, y [16]byte) int { return slices.Compare(x[:], y[:]) })
+	if b.started && b.state != BrokerStarting && b.unreported(before) {
+		b.nextSendMs = min(b.nextSendMs, b.lastNowMs)
+	}
+}
+
+// unreported says some offline directory is not among sent (the ones a
+// heartbeat carried).
+func (b *BrokerLifecycle) unreported(sent [][16]byte) bool {
+	for _, id := range b.offlineDirs {
+		if !slices.Contains(sent, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // offlineReplicaRecords move broker out of the ISR, and leadership away

@@ -55,3 +55,41 @@ func TestBrokerLifecycleReportsOfflineDirectories(t *testing.T) {
 		t.Fatalf("offline dirs %x after the set emptied", hb.OfflineLogDirs)
 	}
 }
+
+// A directory newly offline is reported at once, not a heartbeat interval
+// later; one that goes offline while a heartbeat is out goes in the next,
+// sent as soon as that one is answered.
+func TestBrokerLifecycleReportsNewOfflineDirectoryAtOnce(t *testing.T) {
+	r := newLifecycleRun(t)
+	r.b.SetClusterID("c")
+	r.b.Start(r.at())
+	r.sent()
+	r.answer(registrationAnswer(0, 40), nil)
+	r.sent()
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	r.quiet()
+	x, y := PartitionDirectoryID(TopicID{1}, 0), PartitionDirectoryID(TopicID{1}, 1)
+	r.tickTo(100)
+	r.quiet()
+	r.b.SetOfflineDirectories([][16]byte{x})
+	if d, ok := r.b.NextDeadline(); !ok || d != 100 {
+		t.Fatalf("next deadline %d (%t) after a directory went offline at 100 ms, want 100", d, ok)
+	}
+	r.tickTo(100)
+	if hb := r.sent().(*kmsg.BrokerHeartbeatRequest); !slices.Equal(hb.OfflineLogDirs, [][16]byte{x}) {
+		t.Fatalf("offline dirs %x, want %x", hb.OfflineLogDirs, x)
+	}
+	r.now = 120
+	r.b.SetOfflineDirectories([][16]byte{x, y})
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	hb := r.sent().(*kmsg.BrokerHeartbeatRequest)
+	if len(hb.OfflineLogDirs) != 2 {
+		t.Fatalf("offline dirs %x at 120 ms, want both", hb.OfflineLogDirs)
+	}
+	r.answer(heartbeatAnswer(0, false, false), nil)
+	r.b.SetOfflineDirectories([][16]byte{y})
+	r.quiet()
+	if d, _ := r.b.NextDeadline(); d != 620 {
+		t.Fatalf("next deadline %d after a directory came back, want the interval's 620", d)
+	}
+}
