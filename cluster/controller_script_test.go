@@ -243,7 +243,7 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
-		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version":
+		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version", "bootstrap.eligible.leader.replicas.version":
 			if cfg.BootstrapFeatures == nil {
 				cfg.BootstrapFeatures = map[string]int16{}
 			}

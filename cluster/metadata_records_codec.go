@@ -34,11 +34,13 @@ import (
 //	1  UnregisterBrokerRecord v0: broker id, broker epoch
 //	2  TopicRecord v0: name, topic id
 //	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
-//	   leader epoch, partition epoch; v1 adds adding and removing replicas
+//	   leader epoch, partition epoch; v1 adds adding and removing replicas;
+//	   v2 adds the eligible leader replicas and the last known ones
 //	4  ConfigRecord v0: resource type (int8), resource name, name, value
 //	   (nullable string)
 //	5  PartitionChangeRecord v0: topic id, partition, leader, ISR,
-//	   replicas (nullable arrays); v1 adds adding and removing replicas
+//	   replicas (nullable arrays); v1 adds adding and removing replicas;
+//	   v2 adds the eligible leader replicas and the last known ones
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
 //	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
@@ -76,9 +78,9 @@ var recordVersions = map[uint16]uint64{
 	registerBrokerRecordKey:           1,
 	unregisterBrokerRecordKey:         0,
 	topicRecordKey:                    0,
-	partitionRecordKey:                1,
+	partitionRecordKey:                2,
 	configRecordKey:                   0,
-	partitionChangeRecordKey:          1,
+	partitionChangeRecordKey:          2,
 	removeTopicRecordKey:              0,
 	brokerRegistrationChangeRecordKey: 0,
 	clusterIDRecordKey:                0,
@@ -205,6 +207,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 			e.int32s(r.AddingReplicas)
 			e.int32s(r.RemovingReplicas)
 		}
+		if recordVersion(r) >= 2 {
+			e.int32s(r.ELR)
+			e.int32s(r.LastKnownELR)
+		}
 	case ConfigRecord:
 		e.p = append(e.p, byte(r.ResourceType))
 		e.string(r.ResourceName)
@@ -219,6 +225,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		if recordVersion(r) >= 1 {
 			e.int32s(r.AddingReplicas)
 			e.int32s(r.RemovingReplicas)
+		}
+		if recordVersion(r) >= 2 {
+			e.int32s(r.ELR)
+			e.int32s(r.LastKnownELR)
 		}
 	case RemoveTopicRecord:
 		e.uuid(r.TopicID)
@@ -245,10 +255,16 @@ func recordVersion(rec MetadataRecord) uint64 {
 			return 1
 		}
 	case PartitionRecord:
+		if r.ELR != nil || r.LastKnownELR != nil {
+			return 2
+		}
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
 		}
 	case PartitionChangeRecord:
+		if r.ELR != nil || r.LastKnownELR != nil {
+			return 2
+		}
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
 		}
@@ -290,6 +306,9 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		if version >= 1 {
 			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
 		}
+		if version >= 2 {
+			r.ELR, r.LastKnownELR = d.int32s(), d.int32s()
+		}
 		rec = r
 	case configRecordKey:
 		rec = ConfigRecord{ResourceType: kmsg.ConfigResourceType(d.int8()), ResourceName: d.string(), Name: d.string(), Value: d.nullableString()}
@@ -297,6 +316,9 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		r := PartitionChangeRecord{TopicID: d.uuid(), Partition: d.int32(), Leader: d.int32(), ISR: d.int32s(), Replicas: d.int32s()}
 		if version >= 1 {
 			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
+		}
+		if version >= 2 {
+			r.ELR, r.LastKnownELR = d.int32s(), d.int32s()
 		}
 		rec = r
 	case removeTopicRecordKey:
