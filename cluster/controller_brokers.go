@@ -132,7 +132,13 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		}
 	}
 	var recs []MetadataRecord
-	if registered && old.Active() {
+	switch {
+	case registered && elrEnabled(w) && r.PreviousBrokerEpoch != old.Epoch:
+		// Not the epoch the previous incarnation left in its clean
+		// shutdown marker (KIP-966): it stopped uncleanly, so it leaves
+		// every ISR and ELR, and its leadership moves.
+		recs = c.uncleanShutdownUpdates(w, r.BrokerID)
+	case registered && old.Active():
 		// The previous incarnation's session lapsed but it was not fenced
 		// yet: its leadership and ISR places go first.
 		recs = c.leaderAndISRUpdates(w, r.BrokerID, noBroker, inISR(r.BrokerID))
@@ -405,7 +411,7 @@ func (c *Controller) preferredElections(w *MetadataImage, limit int) []MetadataR
 			if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			pc.election = electPreferred
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)
@@ -432,7 +438,7 @@ func (c *Controller) uncleanElections(w *MetadataImage, limit int) []MetadataRec
 			if !leaderless(p) {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			pc.election = electUnclean
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)

@@ -54,7 +54,7 @@ func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offli
 			if !slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition)) {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			if unclean {
 				pc.election = electUnclean
 			}
