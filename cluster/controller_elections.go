@@ -39,7 +39,12 @@ const (
 // broker that shut down uncleanly (uncleanShutdown) may have lost records,
 // so it leaves the ISR and the ELR for the last known ELR. An ISR back at
 // min.insync.replicas clears both sets (the high watermark moves again, so
-// their members fall behind); so does an unclean election.
+// their members fall behind); so does an unclean election. When the ISR
+// and the ELR are both empty, every replica that held the committed
+// records shut down uncleanly: an unfenced member of the last known ELR
+// leads, as after an unclean election (gregor's own; Kafka 3.7 to 3.9
+// elected the last known leader so, and Kafka 4 waits for an operator's
+// unclean election).
 type partitionChange struct {
 	id TopicID
 	p  PartitionImage
@@ -155,15 +160,6 @@ func (pc *partitionChange) populateELR() {
 			lastKnown = append(lastKnown, b)
 		}
 	}
-	if len(pc.isr) == 0 && len(elr) == 0 && slices.Contains(lastKnown, pc.uncleanShutdown) &&
-		(slices.Contains(pc.elr, pc.uncleanShutdown) || slices.Contains(pc.p.ISR, pc.uncleanShutdown)) {
-		// gregor's own: the broker that shut down uncleanly was the last
-		// one eligible. Without it no replica may lead cleanly, and none
-		// holds more than what it kept, so it stays eligible (the
-		// partition stays available as before eligible leader replicas;
-		// records it did not sync are lost, as they would be anyway).
-		elr, lastKnown = []int32{pc.uncleanShutdown}, without(lastKnown, pc.uncleanShutdown)
-	}
 	pc.elr, pc.lastKnownELR = elr, lastKnown
 }
 
@@ -200,6 +196,18 @@ func (pc *partitionChange) elect() (int32, bool) {
 	}
 	if i := slices.IndexFunc(pc.replicas, pc.valid); i >= 0 {
 		return pc.replicas[i], false
+	}
+	if len(pc.isr) == 0 && len(pc.elr) == 0 {
+		// gregor's own, as Kafka 3.7 elected the last known leader: no
+		// replica is eligible because every one that held the committed
+		// records (at least min.insync.replicas of them) shut down
+		// uncleanly since. One of them leads, as an unclean election
+		// would pick it; no clean choice is left.
+		if i := slices.IndexFunc(pc.replicas, func(b int32) bool {
+			return slices.Contains(pc.lastKnownELR, b) && pc.acceptable(b)
+		}); i >= 0 {
+			return pc.replicas[i], true
+		}
 	}
 	if pc.election == electUnclean {
 		if i := slices.IndexFunc(pc.replicas, pc.acceptable); i >= 0 {

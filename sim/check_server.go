@@ -49,6 +49,12 @@ type serverChecks struct {
 	dropped       map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
+	// lostPowerMs is when each node last lost power, joinedISRMs when it
+	// last joined each partition's ISR: a replica that lost power since
+	// may have lost committed records, and may lead only from the ISR
+	// (checkElection).
+	lostPowerMs map[int32]int64
+	joinedISRMs map[nodeTP]int64
 }
 
 type epochKey struct {
@@ -102,7 +108,8 @@ func (r offsetRange) cause() string {
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
-		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}}
+		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
+		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -184,6 +191,11 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		}
 		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
 		tp := tpKey{t.Name, r.Partition}
+		for _, b := range after.ISR {
+			if !slices.Contains(before.ISR, b) {
+				c.joinedISRMs[nodeTP{b, tp}] = w.now
+			}
+		}
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
@@ -197,11 +209,29 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 	}
 }
 
-// checkElection is S5: a new leader from the ISR it was elected from.
+// checkElection is S5: a new leader from the ISR it was elected from, or
+// from the eligible leader replicas (KIP-966) when that ISR empties, and
+// then not one that lost power since it last joined the ISR, unless it was
+// the only replica left that may hold every committed record (gregor keeps
+// such a replica eligible: populateELR).
 func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, after cluster.PartitionImage, img *cluster.MetadataImage) {
 	w := c.w
 	w.stats.InvariantsChecked++
 	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+		return
+	}
+	if slices.Contains(before.ELR, after.Leader) {
+		w.stats.ELRElections++
+		lost, joined := c.lostPowerMs[after.Leader], c.joinedISRMs[nodeTP{after.Leader, tp}]
+		alone := len(before.ISR) == 0 && len(before.LastKnownELR) == 0 && slices.Equal(before.ELR, []int32{after.Leader})
+		if lost > joined && !alone {
+			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the ELR %v, but it lost power at %d ms, after it last joined the ISR (at %d ms)",
+				tp, after.Leader, after.LeaderEpoch, before.ELR, lost, joined))
+		}
+		return
+	}
+	if slices.Contains(before.LastKnownELR, after.Leader) {
+		c.checkLastKnownELRElection(tp, before, after)
 		return
 	}
 	if w.uncleanEnabled(img, t) {
@@ -210,9 +240,38 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
 	}
-	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v, and unclean.leader.election.enable is false",
-		tp, after.Leader, after.LeaderEpoch, before.ISR))
+	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v and the ELR %v, and unclean.leader.election.enable is false",
+		tp, after.Leader, after.LeaderEpoch, before.ISR, before.ELR))
 }
+
+// checkLastKnownELRElection is S5 for a leader elected from the last known
+// ELR (cluster.partitionChange.elect): every replica that held the
+// committed records shut down uncleanly. A leader that did not lose power
+// since it last joined the ISR holds them; one that did may have lost
+// some, allowed (as after an unclean election) only when every member of
+// the ISR, the ELR and the last known ELR before it lost power too (no
+// choice held more).
+func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster.PartitionImage) {
+	w := c.w
+	w.stats.LastKnownELRElections++
+	lostPower := func(b int32) bool { return c.lostPowerMs[b] > c.joinedISRMs[nodeTP{b, tp}] }
+	if !lostPower(after.Leader) {
+		return
+	}
+	for _, b := range slices.Concat(before.ISR, before.ELR, before.LastKnownELR) {
+		if !lostPower(b) {
+			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the last known ELR %v after it lost power, but broker %d (of ISR %v, ELR %v) did not",
+				tp, after.Leader, after.LeaderEpoch, before.LastKnownELR, b, before.ISR, before.ELR))
+			return
+		}
+	}
+	c.unclean[tp] = true
+	w.lossEra[tp]++
+	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
+}
+
+// powerLost notes that a node lost power.
+func (c *serverChecks) powerLost(node int32) { c.lostPowerMs[node] = c.w.now }
 
 // dataLost records what a power loss dropped from a replica's log.
 func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
