@@ -67,10 +67,14 @@ type partitionChange struct {
 // newPartitionChange starts a change of partition p of topic t as image w
 // has it.
 func (c *Controller) newPartitionChange(w *MetadataImage, t *TopicImage, p PartitionImage, acceptable func(int32) bool) *partitionChange {
-	return &partitionChange{id: t.ID, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
+	pc := &partitionChange{id: t.ID, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
 		adding: slices.Clone(p.AddingReplicas), removing: slices.Clone(p.RemovingReplicas),
 		elr: slices.Clone(p.ELR), lastKnownELR: slices.Clone(p.LastKnownELR), acceptable: acceptable,
-		elrEnabled: elrEnabled(w), minISR: c.effectiveMinISR(w, t, p), uncleanShutdown: noBroker}
+		elrEnabled: elrEnabled(w), uncleanShutdown: noBroker}
+	if pc.elrEnabled {
+		pc.minISR = c.effectiveMinISR(w, t, p)
+	}
+	return pc
 }
 
 // elrEnabled says the cluster finalized eligible.leader.replicas.version 1.
