@@ -272,8 +272,9 @@ func (c *Controller) lowestActiveOffset() int64 {
 	return lowest
 }
 
-// fenceRecords fence a broker: it leaves every ISR (the last member stays),
-// leadership moves, then the registration says fenced.
+// fenceRecords fence a broker: it leaves every ISR (the last member stays,
+// unless the cluster keeps eligible leader replicas: then it may join the
+// ELR), leadership moves, then the registration says fenced.
 func (c *Controller) fenceRecords(w *MetadataImage, b *BrokerRegistration) []MetadataRecord {
 	recs := c.leaderAndISRUpdates(w, b.ID, noBroker, inISR(b.ID))
 	return append(recs, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: FenceBroker})

@@ -188,6 +188,14 @@ func (c *historyChecker) checkSends(final bool) bool {
 			w.loss("%s: acks=all write %q acknowledged at offset %d lost (%s): %s", s.tp, s.value, s.offset, why, lost)
 			continue
 		}
+		if w.checks.unclean[s.tp] {
+			// An election from the last known ELR (every replica that
+			// held the committed records shut down uncleanly) chose a
+			// replica that lost power: what it lost is lost, as after
+			// an unclean election (checkLastKnownELRElection).
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost after an election that may lose records: %s", s.tp, s.value, s.offset, lost)
+			continue
+		}
 		if c.droppedFromMinISR(s.tp, s.offset) {
 			w.loss("%s: acks=all write %q acknowledged at offset %d lost to power losses that dropped it unsynced from min.insync.replicas replicas (outside D2): %s", s.tp, s.value, s.offset, lost)
 			continue

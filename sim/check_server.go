@@ -55,6 +55,10 @@ type serverChecks struct {
 	// (checkElection).
 	lostPowerMs map[int32]int64
 	joinedISRMs map[nodeTP]int64
+	// registeredMs is when each broker's registration was last written: a
+	// registration older than the broker's power loss is its dead
+	// process's, which must register again (uncleanly) before it serves.
+	registeredMs map[int32]int64
 }
 
 type epochKey struct {
@@ -109,7 +113,7 @@ func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
-		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}}
+		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -172,9 +176,13 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 	case cluster.PartitionRecord:
 		if t, ok := next.TopicByID(r.TopicID); ok {
 			w.tracef("metadata: %s/%d replicas %v leader %d", t.Name, r.Partition, r.Replicas, r.Leader)
+			for _, b := range r.ISR {
+				c.joinedISRMs[nodeTP{b, tpKey{t.Name, r.Partition}}] = w.now
+			}
 		}
 	case cluster.RegisterBrokerRecord:
 		w.timelinef("metadata: broker %d registered (broker epoch %d)", r.BrokerID, r.BrokerEpoch)
+		c.registeredMs[r.BrokerID] = w.now
 	case cluster.BrokerRegistrationChangeRecord:
 		switch r.Fenced {
 		case cluster.FenceBroker:
@@ -191,11 +199,6 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		}
 		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
 		tp := tpKey{t.Name, r.Partition}
-		for _, b := range after.ISR {
-			if !slices.Contains(before.ISR, b) {
-				c.joinedISRMs[nodeTP{b, tp}] = w.now
-			}
-		}
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
@@ -206,14 +209,22 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 			w.timelinef("metadata: %s ISR %v → %v", tp, before.ISR, after.ISR)
 			w.rec.mark(w.now, "isr", &tp, "ISR %v → %v", before.ISR, after.ISR)
 		}
+		// After the election check: an election that puts its leader
+		// into the ISR does not clear what it lost before.
+		for _, b := range after.ISR {
+			if !slices.Contains(before.ISR, b) {
+				c.joinedISRMs[nodeTP{b, tp}] = w.now
+			}
+		}
 	}
 }
 
 // checkElection is S5: a new leader from the ISR it was elected from, or
 // from the eligible leader replicas (KIP-966) when that ISR empties, and
-// then not one that lost power since it last joined the ISR, unless it was
-// the only replica left that may hold every committed record (gregor keeps
-// such a replica eligible: populateELR).
+// then not one that lost power since it last joined the ISR and registered
+// again since (a registration from before the power loss is its dead
+// process's: the next registers uncleanly, leaving the ELR, before it
+// serves).
 func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, after cluster.PartitionImage, img *cluster.MetadataImage) {
 	w := c.w
 	w.stats.InvariantsChecked++
@@ -223,8 +234,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 	if slices.Contains(before.ELR, after.Leader) {
 		w.stats.ELRElections++
 		lost, joined := c.lostPowerMs[after.Leader], c.joinedISRMs[nodeTP{after.Leader, tp}]
-		alone := len(before.ISR) == 0 && len(before.LastKnownELR) == 0 && slices.Equal(before.ELR, []int32{after.Leader})
-		if lost > joined && !alone {
+		if lost > joined && c.registeredMs[after.Leader] > lost {
 			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the ELR %v, but it lost power at %d ms, after it last joined the ISR (at %d ms)",
 				tp, after.Leader, after.LeaderEpoch, before.ELR, lost, joined))
 		}
@@ -255,7 +265,9 @@ func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster
 	w := c.w
 	w.stats.LastKnownELRElections++
 	lostPower := func(b int32) bool { return c.lostPowerMs[b] > c.joinedISRMs[nodeTP{b, tp}] }
-	if !lostPower(after.Leader) {
+	if !lostPower(after.Leader) || c.registeredMs[after.Leader] < c.lostPowerMs[after.Leader] {
+		// It lost nothing, or the registration elected is its dead
+		// process's: the next one registers uncleanly before it serves.
 		return
 	}
 	for _, b := range slices.Concat(before.ISR, before.ELR, before.LastKnownELR) {
