@@ -41,10 +41,10 @@ const (
 // min.insync.replicas clears both sets (the high watermark moves again, so
 // their members fall behind); so does an unclean election. When the ISR
 // and the ELR are both empty, every replica that held the committed
-// records shut down uncleanly: an unfenced member of the last known ELR
-// leads, as after an unclean election (gregor's own; Kafka 3.7 to 3.9
-// elected the last known leader so, and Kafka 4 waits for an operator's
-// unclean election).
+// records shut down uncleanly: the first of the last known ELR, the last
+// known leader, leads once unfenced, as after an unclean election (gregor's
+// own; Kafka 3.7 to 3.9 elected the last known leader so, and Kafka 4
+// waits for an operator's unclean election).
 type partitionChange struct {
 	id TopicID
 	p  PartitionImage
@@ -144,7 +144,8 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 // min.insync.replicas clears both; one below it puts the members of the
 // current ISR and ELR outside the target ISR into the ELR, except a broker
 // that shut down uncleanly, which goes to the last known ELR with those
-// already there. Both keep the replicas' order and only replicas.
+// already there. Both hold only replicas, in the replicas' order, but for
+// the last known leader, first in the last known ELR.
 func (pc *partitionChange) populateELR() {
 	if !pc.elrEnabled {
 		return
@@ -163,6 +164,19 @@ func (pc *partitionChange) populateELR() {
 		case wasEligible || slices.Contains(pc.lastKnownELR, b):
 			lastKnown = append(lastKnown, b)
 		}
+	}
+	// The last known leader goes first: the leader that shut down
+	// uncleanly now, else the one first before (Kafka 3.7's last known
+	// leader). It most likely holds the most records.
+	head := noBroker
+	switch {
+	case slices.Contains(lastKnown, pc.p.Leader) && !slices.Contains(pc.p.LastKnownELR, pc.p.Leader):
+		head = pc.p.Leader
+	case len(pc.p.LastKnownELR) > 0 && slices.Contains(lastKnown, pc.p.LastKnownELR[0]):
+		head = pc.p.LastKnownELR[0]
+	}
+	if head != noBroker {
+		lastKnown = append([]int32{head}, without(lastKnown, head)...)
 	}
 	pc.elr, pc.lastKnownELR = elr, lastKnown
 }
@@ -201,17 +215,14 @@ func (pc *partitionChange) elect() (int32, bool) {
 	if i := slices.IndexFunc(pc.replicas, pc.valid); i >= 0 {
 		return pc.replicas[i], false
 	}
-	if len(pc.isr) == 0 && len(pc.elr) == 0 {
+	if len(pc.isr) == 0 && len(pc.elr) == 0 && len(pc.lastKnownELR) > 0 && slices.Contains(pc.replicas, pc.lastKnownELR[0]) &&
+		pc.acceptable(pc.lastKnownELR[0]) {
 		// gregor's own, as Kafka 3.7 elected the last known leader: no
 		// replica is eligible because every one that held the committed
 		// records (at least min.insync.replicas of them) shut down
-		// uncleanly since. One of them leads, as an unclean election
-		// would pick it; no clean choice is left.
-		if i := slices.IndexFunc(pc.replicas, func(b int32) bool {
-			return slices.Contains(pc.lastKnownELR, b) && pc.acceptable(b)
-		}); i >= 0 {
-			return pc.replicas[i], true
-		}
+		// uncleanly since. The first of them, the last known leader,
+		// leads once it can, as an unclean election would pick it.
+		return pc.lastKnownELR[0], true
 	}
 	if pc.election == electUnclean {
 		if i := slices.IndexFunc(pc.replicas, pc.acceptable); i >= 0 {
