@@ -210,9 +210,11 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 			w.rec.mark(w.now, "isr", &tp, "ISR %v → %v", before.ISR, after.ISR)
 		}
 		// After the election check: an election that puts its leader
-		// into the ISR does not clear what it lost before.
+		// into the ISR does not clear what it lost before; nor does a
+		// join of a registration older than the broker's power loss
+		// (its dead process's).
 		for _, b := range after.ISR {
-			if !slices.Contains(before.ISR, b) {
+			if !slices.Contains(before.ISR, b) && c.registeredMs[b] >= c.lostPowerMs[b] {
 				c.joinedISRMs[nodeTP{b, tp}] = w.now
 			}
 		}
