@@ -242,14 +242,14 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		}
 		return
 	}
-	if slices.Contains(before.LastKnownELR, after.Leader) {
-		c.checkLastKnownELRElection(tp, before, after)
-		return
-	}
 	if w.uncleanEnabled(img, t) {
 		c.unclean[tp] = true
 		w.lossEra[tp]++
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
+		return
+	}
+	if slices.Contains(before.LastKnownELR, after.Leader) {
+		c.checkLastKnownELRElection(tp, before, after)
 		return
 	}
 	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v and the ELR %v, and unclean.leader.election.enable is false",
