@@ -32,10 +32,17 @@ type brokerSession struct {
 	// session a new controller started for every registered broker does
 	// not make the registered incarnation live enough to refuse a new one.
 	heard bool
+	// cleanFrom is the broker epoch a registration of the session's
+	// incarnation named as its previous one, accepted as a clean shutdown
+	// (-1: none): until that incarnation is unfenced it has not touched
+	// its data, so its successor naming the same epoch stopped cleanly too
+	// (an incarnation that died before it learned its epoch leaves the
+	// older one in its shutdown marker).
+	cleanFrom int64
 }
 
 func newBrokerSession(now Instant) *brokerSession {
-	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
+	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1, cleanFrom: -1}
 }
 
 // heardBrokerSession is the session of a broker that just contacted the
@@ -132,8 +139,12 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		}
 	}
 	var recs []MetadataRecord
+	clean := registered && r.PreviousBrokerEpoch >= 0 && r.PreviousBrokerEpoch == old.Epoch
+	if s := c.sessions[r.BrokerID]; registered && !clean && old.Fenced && s != nil && s.cleanFrom >= 0 && r.PreviousBrokerEpoch == s.cleanFrom {
+		clean = true
+	}
 	switch {
-	case registered && elrEnabled(w) && r.PreviousBrokerEpoch != old.Epoch:
+	case registered && elrEnabled(w) && !clean:
 		// Not the epoch the previous incarnation left in its clean
 		// shutdown marker (KIP-966): it stopped uncleanly, so it leaves
 		// every ISR and ELR, and its leadership moves.
@@ -145,7 +156,11 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	}
 	rec.BrokerEpoch = w.Epoch + int64(len(recs))
 	recs = append(recs, rec)
-	c.sessions[r.BrokerID] = heardBrokerSession(now)
+	session := heardBrokerSession(now)
+	if clean {
+		session.cleanFrom = r.PreviousBrokerEpoch
+	}
+	c.sessions[r.BrokerID] = session
 	resp.BrokerEpoch = rec.BrokerEpoch
 	return decision{records: recs, response: resp}
 }
