@@ -32,17 +32,10 @@ type brokerSession struct {
 	// session a new controller started for every registered broker does
 	// not make the registered incarnation live enough to refuse a new one.
 	heard bool
-	// cleanFrom is the broker epoch a registration of the session's
-	// incarnation named as its previous one, accepted as a clean shutdown
-	// (-1: none): until that incarnation is unfenced it has not touched
-	// its data, so its successor naming the same epoch stopped cleanly too
-	// (an incarnation that died before it learned its epoch leaves the
-	// older one in its shutdown marker).
-	cleanFrom int64
 }
 
 func newBrokerSession(now Instant) *brokerSession {
-	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1, cleanFrom: -1}
+	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
 }
 
 // heardBrokerSession is the session of a broker that just contacted the
@@ -121,7 +114,7 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		// The same process registering again: its epoch and state stay.
 		c.touch(r.BrokerID, now)
 		resp.BrokerEpoch = old.Epoch
-		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
+		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown, rec.CleanFrom = old.Epoch, old.Fenced, old.InControlledShutdown, old.CleanFrom
 		if slices.Equal(old.Endpoints, endpoints) && sameRack(old.Rack, r.Rack) && slices.Equal(old.Features, features) {
 			return decision{response: resp}
 		}
@@ -139,9 +132,14 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		}
 	}
 	var recs []MetadataRecord
-	clean := registered && r.PreviousBrokerEpoch >= 0 && r.PreviousBrokerEpoch == old.Epoch
-	if s := c.sessions[r.BrokerID]; registered && !clean && old.Fenced && s != nil && s.cleanFrom >= 0 && r.PreviousBrokerEpoch == s.cleanFrom {
-		clean = true
+	// A clean shutdown names the registered epoch; or the epoch the
+	// registered incarnation was accepted clean from, when that one never
+	// got unfenced (it died before it learned its own epoch, touching
+	// nothing, and left the older one in the shutdown marker).
+	clean := registered && r.PreviousBrokerEpoch >= 0 && (r.PreviousBrokerEpoch == old.Epoch ||
+		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom)
+	if clean && elrEnabled(w) {
+		rec.CleanFrom = &r.PreviousBrokerEpoch
 	}
 	switch {
 	case registered && elrEnabled(w) && !clean:
@@ -156,11 +154,7 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	}
 	rec.BrokerEpoch = w.Epoch + int64(len(recs))
 	recs = append(recs, rec)
-	session := heardBrokerSession(now)
-	if clean {
-		session.cleanFrom = r.PreviousBrokerEpoch
-	}
-	c.sessions[r.BrokerID] = session
+	c.sessions[r.BrokerID] = heardBrokerSession(now)
 	resp.BrokerEpoch = rec.BrokerEpoch
 	return decision{records: recs, response: resp}
 }

@@ -228,6 +228,11 @@ type RegisterBrokerRecord struct {
 	// name (none: a build before feature levels, at level 0 of every
 	// feature).
 	Features []FeatureRange
+	// CleanFrom is the broker epoch whose data this incarnation holds
+	// unchanged, when it registered after a clean shutdown (KIP-966); nil
+	// otherwise. Until the incarnation is unfenced it touches nothing, so a
+	// successor that names the same epoch stopped cleanly too.
+	CleanFrom *int64
 }
 
 // BrokerFencingChange is how a BrokerRegistrationChangeRecord changes
@@ -278,6 +283,9 @@ func (r RegisterBrokerRecord) String() string {
 	}
 	for _, f := range r.Features {
 		fmt.Fprintf(&b, " %s=%d-%d", f.Name, f.MinVersion, f.MaxVersion)
+	}
+	if r.CleanFrom != nil {
+		fmt.Fprintf(&b, " clean_from=%d", *r.CleanFrom)
 	}
 	return b.String()
 }

@@ -30,7 +30,8 @@ import (
 //	0  RegisterBrokerRecord v0: broker id, incarnation id, broker epoch
 //	   (int64), endpoints, rack (nullable string), fenced, in controlled
 //	   shutdown; v1 adds the supported features (uvarint count, then per
-//	   feature name, min level and max level as int32)
+//	   feature name, min level and max level as int32); v2 adds the broker
+//	   epoch of a clean shutdown it registered after (int64)
 //	1  UnregisterBrokerRecord v0: broker id, broker epoch
 //	2  TopicRecord v0: name, topic id
 //	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
@@ -75,7 +76,7 @@ const (
 
 // recordVersions is the highest version of each record this build reads.
 var recordVersions = map[uint16]uint64{
-	registerBrokerRecordKey:           1,
+	registerBrokerRecordKey:           2,
 	unregisterBrokerRecordKey:         0,
 	topicRecordKey:                    0,
 	partitionRecordKey:                2,
@@ -184,6 +185,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 				e.int32(int32(f.MaxVersion))
 			}
 		}
+		if recordVersion(r) >= 2 {
+			e.int64(*r.CleanFrom)
+		}
 	case UnregisterBrokerRecord:
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
@@ -251,6 +255,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 func recordVersion(rec MetadataRecord) uint64 {
 	switch r := rec.(type) {
 	case RegisterBrokerRecord:
+		if r.CleanFrom != nil {
+			return 2
+		}
 		if len(r.Features) > 0 {
 			return 1
 		}
@@ -292,6 +299,10 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 			Endpoints: d.endpoints(), Rack: d.nullableString(), Fenced: d.bool(), InControlledShutdown: d.bool()}
 		if version >= 1 {
 			r.Features = d.featureRanges()
+		}
+		if version >= 2 {
+			v := d.varint()
+			r.CleanFrom = &v
 		}
 		rec = r
 	case unregisterBrokerRecordKey:
@@ -594,6 +605,9 @@ func ReplayMetadataLog(p []byte) (*MetadataImage, int, error) {
 // and max level of each.
 func (d *decoder) featureRanges() []FeatureRange {
 	n := d.count()
+	if n == 0 {
+		return nil
+	}
 	out := make([]FeatureRange, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		f := FeatureRange{Name: d.string()}

@@ -33,6 +33,7 @@ var everyRecord = []MetadataRecord{
 		Endpoints: []BrokerEndpoint{{Name: "CONTROLLER", Host: "127.0.0.1", Port: 9093}, {Name: "PLAINTEXT", Host: "h", Port: 65535, SecurityProtocol: -3}}},
 	RegisterBrokerRecord{BrokerID: 2, Rack: strp("rack-a"), InControlledShutdown: true},
 	RegisterBrokerRecord{BrokerID: 3, Features: []FeatureRange{{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: 2}, {Name: "x", MinVersion: -1, MaxVersion: 32767}}},
+	RegisterBrokerRecord{BrokerID: 4, CleanFrom: func() *int64 { v := int64(1 << 40); return &v }()},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: UnfenceBroker},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: FenceBroker, InControlledShutdown: true},
 	UnregisterBrokerRecord{BrokerID: 3, BrokerEpoch: 12},
