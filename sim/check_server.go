@@ -177,7 +177,10 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		if t, ok := next.TopicByID(r.TopicID); ok {
 			w.tracef("metadata: %s/%d replicas %v leader %d", t.Name, r.Partition, r.Replicas, r.Leader)
 			for _, b := range r.ISR {
-				c.joinedISRMs[nodeTP{b, tpKey{t.Name, r.Partition}}] = w.now
+				if c.registeredMs[b] >= c.lostPowerMs[b] {
+					// Not a dead process's registration.
+					c.joinedISRMs[nodeTP{b, tpKey{t.Name, r.Partition}}] = w.now
+				}
 			}
 		}
 	case cluster.RegisterBrokerRecord:
