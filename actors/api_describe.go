@@ -107,6 +107,13 @@ func (r *router) describedPartition(rt *routes, t *cluster.TopicImage, p int32) 
 	dp.Partition, dp.ErrorCode, dp.Replicas = p, l.errorCode, l.replicas
 	dp.LeaderID, dp.LeaderEpoch, dp.ISR, dp.OfflineReplicas = l.leader, l.leaderEpoch, l.isr, l.offline
 	dp.EligibleLeaderReplicas, dp.LastKnownELR = []int32{}, []int32{}
+	if p >= 0 && p < t.PartitionCount() {
+		// The eligible leader replicas and the last known ones, as the
+		// metadata image holds them (KIP-966).
+		part := t.Partitions[p]
+		dp.EligibleLeaderReplicas = append(dp.EligibleLeaderReplicas, part.ELR...)
+		dp.LastKnownELR = append(dp.LastKnownELR, part.LastKnownELR...)
+	}
 	return dp
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/logstore"
 )
 
 // brokerLifecycleName is the broker lifecycle actor's name.
@@ -32,7 +33,10 @@ type brokerLifecycleActor struct {
 	call *controllerCall
 	// shutdownDone runs when the controlled shutdown is over.
 	shutdownDone func()
-	logger       *zap.Logger
+	// markedEpoch is the broker epoch of the last running marker written
+	// (logstore.WriteBrokerRunning), -1 before one.
+	markedEpoch int64
+	logger      *zap.Logger
 }
 
 // lifecycleAnswer is the answer to a request of the core's.
@@ -60,6 +64,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		b.logger = b.node.logger.Named("broker_lifecycle")
+		b.markedEpoch = -1
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
@@ -85,6 +90,9 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		if b.timer != nil {
 			b.timer.Stop()
 		}
+		if b.core != nil && b.core.BrokerEpoch() >= 0 {
+			b.node.stoppingEpoch.Store(b.core.BrokerEpoch())
+		}
 		if b.shutdownDone != nil {
 			b.shutdownDone()
 			b.shutdownDone = nil
@@ -97,6 +105,14 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 // drive carries out what the core decided.
 func (b *brokerLifecycleActor) drive(ctx actor.Context) {
 	b.node.publishLease(b.core.Lease())
+	if epoch := b.core.BrokerEpoch(); epoch >= 0 && epoch != b.markedEpoch {
+		// Registered: a crash from now on, without a reboot, loses
+		// nothing the logs wrote.
+		b.markedEpoch = epoch
+		if err := logstore.WriteBrokerRunning(b.node.cfg.FS, b.node.cfg.DataDir, epoch, b.node.cfg.BootID); err != nil {
+			b.logger.Warn("running marker not written: a crash of this process counts as unclean", zap.Error(err))
+		}
+	}
 	rd := b.core.Ready()
 	if req := rd.Request; req != nil {
 		// The core sends a request only once the last one was answered or
@@ -168,7 +184,7 @@ func (n *Node) lifecycleConfig() cluster.BrokerLifecycleConfig {
 	return cluster.BrokerLifecycleConfig{
 		NodeID: cfg.NodeID, IncarnationID: n.incarnation, Listeners: endpoints, Rack: rack,
 		HeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs, SessionTimeoutMs: cfg.BrokerSessionTimeoutMs,
-		PublishAfterCatchUp: true,
+		PublishAfterCatchUp: true, PreviousBrokerEpoch: n.previousBrokerEpoch,
 	}
 }
 

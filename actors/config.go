@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 
 	"gregor/cluster/gossip"
 	"gregor/logstore/vfs"
@@ -139,6 +141,13 @@ type Config struct {
 	DebugListener string
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
+	// BootID identifies the machine's current boot (Linux's
+	// /proc/sys/kernel/random/boot_id, read when FS is nil and BootID
+	// empty). A broker that crashed without the machine rebooting lost
+	// nothing its logs wrote (the page cache survives it), so its next
+	// process, on the same boot, registers as after a clean shutdown
+	// (logstore.WriteBrokerRunning); "" counts every crash as unclean.
+	BootID string
 	// Clock is the time the node's shells read; nil means the system clock.
 	Clock Clock
 	// Entropy is the node's only source of randomness (topic and cluster
@@ -178,6 +187,9 @@ const (
 func (c Config) withProcessDefaults() Config {
 	if c.FS == nil {
 		c.FS = vfs.OS
+		if c.BootID == "" {
+			c.BootID = machineBootID()
+		}
 	}
 	if c.Clock == nil {
 		c.Clock = newSystemClock()
@@ -263,4 +275,13 @@ func (c Config) checkCluster() error {
 		}
 	}
 	return nil
+}
+
+// machineBootID is Linux's id of the current boot, "" where there is none.
+func machineBootID() string {
+	p, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(p))
 }

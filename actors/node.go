@@ -102,6 +102,13 @@ type Node struct {
 	// stopping is set once the node's metadata actors stop: requests for
 	// the controller are not retried any more.
 	stopping atomic.Bool
+	// previousBrokerEpoch is the broker epoch the previous process left in
+	// the data directory's shutdown marker (logstore.ConsumeBrokerShutdown),
+	// nil after an unclean shutdown; stoppingEpoch is the broker epoch of
+	// this process's registration as its lifecycle stopped (-1: none),
+	// which a graceful stop leaves in the marker.
+	previousBrokerEpoch *int64
+	stoppingEpoch       atomic.Int64
 
 	// imagePublished is set once the replica manager handed a caught-up
 	// image to the node's replicas (replica_manager_hold.go).
@@ -150,6 +157,18 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 		return nil, err
 	}
 	n.setClusterID(clusterID)
+	if n.previousBrokerEpoch, err = logstore.ConsumeBrokerShutdown(cfg.FS, cfg.DataDir, cfg.BootID); err != nil {
+		return nil, err
+	}
+	n.stoppingEpoch.Store(-1)
+	if e := n.previousBrokerEpoch; e != nil {
+		// Until this process registers, its data is what the last one
+		// left: a crash on this boot still loses nothing.
+		n.stoppingEpoch.Store(*e)
+		if err := logstore.WriteBrokerRunning(cfg.FS, cfg.DataDir, *e, cfg.BootID); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := io.ReadFull(cfg.Entropy, n.incarnation[:]); err != nil {
 		return nil, fmt.Errorf("incarnation id: %w", err)
 	}

@@ -77,6 +77,13 @@ type BrokerLifecycleConfig struct {
 	// catchUpPollMs (Kafka's initial catch-up and readyToUnfence). Off,
 	// the broker never asks to stay fenced.
 	PublishAfterCatchUp bool
+	// PreviousBrokerEpoch is the broker epoch the node's previous process
+	// left in its clean shutdown marker, nil when it left none (it
+	// crashed, or lost power): the registration carries it, -1 for none,
+	// and a controller keeping eligible leader replicas (KIP-966) takes a
+	// registration without the registered epoch for an unclean shutdown,
+	// after which the broker is no longer eligible to lead.
+	PreviousBrokerEpoch *int64
 }
 
 // controlledShutdownPollMs is how soon a broker in controlled shutdown asks
@@ -238,6 +245,9 @@ func (b *BrokerLifecycle) registration() *kmsg.BrokerRegistrationRequest {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID, req.Rack = b.cfg.NodeID, b.clusterID, b.cfg.IncarnationID, b.cfg.Rack
 	req.PreviousBrokerEpoch = -1
+	if e := b.cfg.PreviousBrokerEpoch; e != nil {
+		req.PreviousBrokerEpoch = *e
+	}
 	for _, f := range SupportedFeatures() {
 		rf := kmsg.NewBrokerRegistrationRequestFeature()
 		rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.MinVersion, f.MaxVersion

@@ -114,7 +114,7 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		// The same process registering again: its epoch and state stay.
 		c.touch(r.BrokerID, now)
 		resp.BrokerEpoch = old.Epoch
-		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
+		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown, rec.CleanFrom = old.Epoch, old.Fenced, old.InControlledShutdown, old.CleanFrom
 		if slices.Equal(old.Endpoints, endpoints) && sameRack(old.Rack, r.Rack) && slices.Equal(old.Features, features) {
 			return decision{response: resp}
 		}
@@ -132,7 +132,22 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		}
 	}
 	var recs []MetadataRecord
-	if registered && old.Active() {
+	// A clean shutdown names the registered epoch; or the epoch the
+	// registered incarnation was accepted clean from, when that one never
+	// got unfenced (it died before it learned its own epoch, touching
+	// nothing, and left the older one in the shutdown marker).
+	clean := registered && r.PreviousBrokerEpoch >= 0 && (r.PreviousBrokerEpoch == old.Epoch ||
+		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom)
+	if clean && elrEnabled(w) {
+		rec.CleanFrom = &r.PreviousBrokerEpoch
+	}
+	switch {
+	case registered && elrEnabled(w) && !clean:
+		// Not the epoch the previous incarnation left in its clean
+		// shutdown marker (KIP-966): it stopped uncleanly, so it leaves
+		// every ISR and ELR, and its leadership moves.
+		recs = c.uncleanShutdownUpdates(w, r.BrokerID)
+	case registered && old.Active():
 		// The previous incarnation's session lapsed but it was not fenced
 		// yet: its leadership and ISR places go first.
 		recs = c.leaderAndISRUpdates(w, r.BrokerID, noBroker, inISR(r.BrokerID))
@@ -266,8 +281,9 @@ func (c *Controller) lowestActiveOffset() int64 {
 	return lowest
 }
 
-// fenceRecords fence a broker: it leaves every ISR (the last member stays),
-// leadership moves, then the registration says fenced.
+// fenceRecords fence a broker: it leaves every ISR (the last member stays,
+// unless the cluster keeps eligible leader replicas: then it may join the
+// ELR), leadership moves, then the registration says fenced.
 func (c *Controller) fenceRecords(w *MetadataImage, b *BrokerRegistration) []MetadataRecord {
 	recs := c.leaderAndISRUpdates(w, b.ID, noBroker, inISR(b.ID))
 	return append(recs, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: FenceBroker})
@@ -405,7 +421,7 @@ func (c *Controller) preferredElections(w *MetadataImage, limit int) []MetadataR
 			if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			pc.election = electPreferred
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)
@@ -432,7 +448,7 @@ func (c *Controller) uncleanElections(w *MetadataImage, limit int) []MetadataRec
 			if !leaderless(p) {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			pc.election = electUnclean
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)

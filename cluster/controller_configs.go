@@ -139,6 +139,10 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 		return nil
 	}
 	a.w = mustApply(a.w, recs)
+	if elrRecs := c.minISRChangeUpdates(a.w, typ, name, recs); len(elrRecs) > 0 {
+		a.w = mustApply(a.w, elrRecs)
+		recs = append(recs, elrRecs...)
+	}
 	a.recs = append(a.recs, recs...)
 	a.changed = append(a.changed, changedResource{index: index, typ: typ, name: name})
 	return nil
@@ -252,4 +256,35 @@ func checkBrokerConfigs(configs map[string]string) *apiError {
 		}
 	}
 	return nil
+}
+
+// minISRChangeUpdates are the partition changes a new min.insync.replicas
+// (recs, of a topic or the broker default, applied to w) needs: each
+// partition of the topics it governs that keeps eligible leader replicas
+// is built again against it, so an ISR that now reaches it clears them
+// (Kafka's getPartitionElrUpdatesForConfigChanges): its high watermark
+// moves again, and they would fall behind.
+func (c *Controller) minISRChangeUpdates(w *MetadataImage, typ kmsg.ConfigResourceType, name string, recs []MetadataRecord) []MetadataRecord {
+	if !elrEnabled(w) || !slices.ContainsFunc(recs, func(r MetadataRecord) bool {
+		cr, ok := r.(ConfigRecord)
+		return ok && cr.Name == "min.insync.replicas"
+	}) {
+		return nil
+	}
+	acceptable := func(b int32) bool { return c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		if typ == kmsg.ConfigResourceTypeTopic && t.Name != name {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if len(p.ELR) == 0 && len(p.LastKnownELR) == 0 {
+				continue
+			}
+			if rec, ok := c.newPartitionChange(w, t, p, acceptable).build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
 }

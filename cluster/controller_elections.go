@@ -24,33 +24,88 @@ const (
 
 // partitionChange builds the one PartitionChangeRecord that moves a
 // partition to a target ISR and assignment, electing a leader as the
-// election says. Without eligible leader replicas (KIP-966's ELR, which
-// gregor does not keep), the ISR never becomes empty: when its last member
-// leaves, it stays, and the partition goes leaderless until that member
-// can lead again (or an unclean election picks another).
+// election says (Kafka's PartitionChangeBuilder).
+//
+// Without eligible leader replicas (a cluster below
+// eligible.leader.replicas.version 1), the ISR never becomes empty: when its
+// last member leaves, it stays, and the partition goes leaderless until that
+// member can lead again (or an unclean election picks another).
+//
+// With them (KIP-966), the ISR may empty. While the target ISR is below
+// min.insync.replicas (bounded by the replica count, as the leader's high
+// watermark is), whoever leaves the ISR joins the ELR: the high watermark
+// does not advance then, so each holds every committed record. An ELR
+// member may lead once the ISR is empty, and then becomes the whole ISR. A
+// broker that shut down uncleanly (uncleanShutdown) may have lost records,
+// so it leaves the ISR and the ELR for the last known ELR. An ISR back at
+// min.insync.replicas clears both sets (the high watermark moves again, so
+// their members fall behind); so does an unclean election. When the ISR
+// and the ELR are both empty, every replica that held the committed
+// records shut down uncleanly: the first of the last known ELR, the last
+// known leader, leads once unfenced, as after an unclean election (gregor's
+// own; Kafka 3.7 to 3.9 elected the last known leader so, and Kafka 4
+// waits for an operator's unclean election).
 type partitionChange struct {
 	id TopicID
 	p  PartitionImage
-	// isr, replicas, adding and removing are the targets.
+	// isr, replicas, adding, removing, elr and lastKnownELR are the
+	// targets.
 	isr, replicas, adding, removing []int32
+	elr, lastKnownELR               []int32
 	election                        election
 	// acceptable says a broker may lead.
 	acceptable func(int32) bool
+	// elrEnabled says the cluster keeps eligible leader replicas; minISR
+	// is the partition's min.insync.replicas bounded by its replica count.
+	elrEnabled bool
+	minISR     int
+	// uncleanShutdown is a broker that registered after an unclean
+	// shutdown (noBroker: none).
+	uncleanShutdown int32
 }
 
-func newPartitionChange(id TopicID, p PartitionImage, acceptable func(int32) bool) *partitionChange {
-	return &partitionChange{id: id, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
-		adding: slices.Clone(p.AddingReplicas), removing: slices.Clone(p.RemovingReplicas), acceptable: acceptable}
+// newPartitionChange starts a change of partition p of topic t as image w
+// has it.
+func (c *Controller) newPartitionChange(w *MetadataImage, t *TopicImage, p PartitionImage, acceptable func(int32) bool) *partitionChange {
+	pc := &partitionChange{id: t.ID, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
+		adding: slices.Clone(p.AddingReplicas), removing: slices.Clone(p.RemovingReplicas),
+		elr: slices.Clone(p.ELR), lastKnownELR: slices.Clone(p.LastKnownELR), acceptable: acceptable,
+		elrEnabled: elrEnabled(w), uncleanShutdown: noBroker}
+	if pc.elrEnabled {
+		pc.minISR = c.effectiveMinISR(w, t, p)
+	}
+	return pc
+}
+
+// elrEnabled says the cluster finalized eligible.leader.replicas.version 1.
+func elrEnabled(w *MetadataImage) bool { return w.FeatureLevel(EligibleLeaderReplicasFeature) >= 1 }
+
+// effectiveMinISR is the topic's min.insync.replicas bounded by the
+// partition's replica count: what the leader's high watermark waits for
+// (Replica.effectiveMinISR).
+func (c *Controller) effectiveMinISR(w *MetadataImage, t *TopicImage, p PartitionImage) int {
+	v, _ := TopicConfigValue(t, BrokerConfigs{Dynamic: w.BrokerConfigs(), Static: c.cfg.StaticBrokerConfigs}, "min.insync.replicas")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return min(n, max(len(p.Replicas), 1))
 }
 
 // build returns the record, or false when nothing changes.
 func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 	rec := PartitionChangeRecord{TopicID: pc.id, Partition: pc.p.Partition, Leader: NoLeaderChange}
 	pc.completeReassignment()
-	if leader, unclean := pc.elect(); leader != pc.p.Leader {
-		rec.Leader = leader
-		if unclean {
+	pc.populateELR()
+	unclean := false
+	if leader, u := pc.elect(); leader != pc.p.Leader {
+		rec.Leader, unclean = leader, u
+		switch {
+		case unclean:
 			rec.ISR = []int32{leader}
+		case len(pc.isr) == 0 && slices.Contains(pc.elr, leader):
+			// Elected from the ELR: it holds every committed record.
+			pc.isr, pc.elr = []int32{leader}, without(pc.elr, leader)
 		}
 	}
 	// A replica set that loses a broker raises the leader epoch, so the
@@ -58,8 +113,17 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 	if rec.Leader == NoLeaderChange && !containsAll(pc.replicas, pc.p.Replicas) {
 		rec.Leader = pc.p.Leader
 	}
-	if rec.ISR == nil && len(pc.isr) > 0 && !slices.Equal(pc.isr, pc.p.ISR) {
-		rec.ISR = pc.isr
+	if unclean || !pc.elrEnabled {
+		pc.elr, pc.lastKnownELR = nil, nil
+	}
+	if !slices.Equal(pc.elr, pc.p.ELR) {
+		rec.ELR = nonNilInt32s(pc.elr)
+	}
+	if !slices.Equal(pc.lastKnownELR, pc.p.LastKnownELR) {
+		rec.LastKnownELR = nonNilInt32s(pc.lastKnownELR)
+	}
+	if rec.ISR == nil && (len(pc.isr) > 0 || pc.elrEnabled) && !slices.Equal(pc.isr, pc.p.ISR) {
+		rec.ISR = nonNilInt32s(pc.isr)
 	}
 	if !slices.Equal(pc.replicas, pc.p.Replicas) {
 		rec.Replicas = pc.replicas
@@ -71,8 +135,50 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 		rec.RemovingReplicas = nonNilInt32s(pc.removing)
 	}
 	noChange := rec.Leader == NoLeaderChange && rec.ISR == nil && rec.Replicas == nil &&
-		rec.AddingReplicas == nil && rec.RemovingReplicas == nil
+		rec.AddingReplicas == nil && rec.RemovingReplicas == nil && rec.ELR == nil && rec.LastKnownELR == nil
 	return rec, !noChange
+}
+
+// populateELR moves the targets of the ELR and the last known ELR as the
+// target ISR says (Kafka's maybePopulateTargetElr): an ISR at
+// min.insync.replicas clears both; one below it puts the members of the
+// current ISR and ELR outside the target ISR into the ELR, except a broker
+// that shut down uncleanly, which goes to the last known ELR with those
+// already there. Both hold only replicas, in the replicas' order, but for
+// the last known leader, first in the last known ELR.
+func (pc *partitionChange) populateELR() {
+	if !pc.elrEnabled {
+		return
+	}
+	if len(pc.isr) >= pc.minISR {
+		pc.elr, pc.lastKnownELR = nil, nil
+		return
+	}
+	var elr, lastKnown []int32
+	for _, b := range pc.replicas {
+		wasEligible := slices.Contains(pc.elr, b) || slices.Contains(pc.p.ISR, b)
+		switch {
+		case slices.Contains(pc.isr, b):
+		case wasEligible && b != pc.uncleanShutdown:
+			elr = append(elr, b)
+		case wasEligible || slices.Contains(pc.lastKnownELR, b):
+			lastKnown = append(lastKnown, b)
+		}
+	}
+	// The last known leader goes first: the leader that shut down
+	// uncleanly now, else the one first before (Kafka 3.7's last known
+	// leader). It most likely holds the most records.
+	head := noBroker
+	switch {
+	case slices.Contains(lastKnown, pc.p.Leader) && !slices.Contains(pc.p.LastKnownELR, pc.p.Leader):
+		head = pc.p.Leader
+	case len(pc.p.LastKnownELR) > 0 && slices.Contains(lastKnown, pc.p.LastKnownELR[0]):
+		head = pc.p.LastKnownELR[0]
+	}
+	if head != noBroker {
+		lastKnown = append([]int32{head}, without(lastKnown, head)...)
+	}
+	pc.elr, pc.lastKnownELR = elr, lastKnown
 }
 
 // completeReassignment ends a reassignment once every replica it keeps is
@@ -90,7 +196,12 @@ func (pc *partitionChange) completeReassignment() {
 	pc.adding, pc.removing = nil, nil
 }
 
-func (pc *partitionChange) valid(b int32) bool { return slices.Contains(pc.isr, b) && pc.acceptable(b) }
+// valid says b may lead cleanly: it is in the target ISR, or in the ELR
+// when the target ISR is empty, and acceptable.
+func (pc *partitionChange) valid(b int32) bool {
+	eligible := slices.Contains(pc.isr, b) || len(pc.isr) == 0 && slices.Contains(pc.elr, b)
+	return eligible && pc.acceptable(b)
+}
 
 // elect returns the leader after the change and whether the election was
 // unclean.
@@ -103,6 +214,15 @@ func (pc *partitionChange) elect() (int32, bool) {
 	}
 	if i := slices.IndexFunc(pc.replicas, pc.valid); i >= 0 {
 		return pc.replicas[i], false
+	}
+	if len(pc.isr) == 0 && len(pc.elr) == 0 && len(pc.lastKnownELR) > 0 && slices.Contains(pc.replicas, pc.lastKnownELR[0]) &&
+		pc.acceptable(pc.lastKnownELR[0]) {
+		// gregor's own, as Kafka 3.7 elected the last known leader: no
+		// replica is eligible because every one that held the committed
+		// records (at least min.insync.replicas of them) shut down
+		// uncleanly since. The first of them, the last known leader,
+		// leads once it can, as an unclean election would pick it.
+		return pc.lastKnownELR[0], true
 	}
 	if pc.election == electUnclean {
 		if i := slices.IndexFunc(pc.replicas, pc.acceptable); i >= 0 {
@@ -126,11 +246,37 @@ func (c *Controller) leaderAndISRUpdates(w *MetadataImage, remove, add int32, ma
 			if !match(p) {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			if unclean {
 				pc.election = electUnclean
 			}
 			pc.isr = without(p.ISR, remove)
+			if rec, ok := pc.build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
+}
+
+// uncleanShutdownUpdates change every partition whose ISR or ELR holds
+// broker, which registered after an unclean shutdown (KIP-966): it may have
+// lost records it acknowledged, so it leaves the ISR and the ELR (for the
+// last known ELR) and may not lead.
+func (c *Controller) uncleanShutdownUpdates(w *MetadataImage, broker int32) []MetadataRecord {
+	acceptable := func(b int32) bool { return b != broker && c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		unclean := c.uncleanElectionEnabled(w, t)
+		for _, p := range t.Partitions {
+			if !slices.Contains(p.ISR, broker) && !slices.Contains(p.ELR, broker) {
+				continue
+			}
+			pc := c.newPartitionChange(w, t, p, acceptable)
+			if unclean {
+				pc.election = electUnclean
+			}
+			pc.isr, pc.uncleanShutdown = without(p.ISR, broker), broker
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)
 			}

@@ -60,7 +60,7 @@ func (c *Controller) alterOnePartition(w *MetadataImage, r *kmsg.AlterPartitionR
 		return nil, w
 	}
 	p := t.Partitions[rp.Partition]
-	pc := newPartitionChange(t.ID, p, func(b int32) bool { return c.activeBroker(w, b) })
+	pc := c.newPartitionChange(w, t, p, func(b int32) bool { return c.activeBroker(w, b) })
 	if c.uncleanElectionEnabled(w, t) {
 		pc.election = electUnclean
 	}
@@ -221,7 +221,7 @@ func (c *Controller) electLeader(w *MetadataImage, topic string, partition int32
 	if kind == electUnclean && p.Leader != noBroker {
 		return PartitionChangeRecord{}, newAPIError(kerr.ElectionNotNeeded, "broker %d leads %s-%d", p.Leader, topic, partition)
 	}
-	pc := newPartitionChange(t.ID, p, func(b int32) bool { return c.activeBroker(w, b) })
+	pc := c.newPartitionChange(w, t, p, func(b int32) bool { return c.activeBroker(w, b) })
 	pc.election = kind
 	rec, ok := pc.build()
 	switch {

@@ -16,12 +16,16 @@ import (
 // leadership changes, committing proposals in random steps, and checks the
 // invariants after every step (CORRECTNESS.md S1, S5, S10):
 //
-//   - every partition has a non-empty ISR within its replicas, and at most
-//     one leader, which is in the ISR and an active broker;
+//   - every partition has an ISR within its replicas (non-empty unless the
+//     cluster keeps eligible leader replicas, drawn per run), and at most
+//     one leader, which is in the ISR and an active broker; its ELR and
+//     last known ELR (only with the feature) are replicas apart from the
+//     ISR and each other, empty while the ISR holds min.insync.replicas;
 //   - per partition, leader and partition epochs never decrease, and one
 //     leader epoch has one leader (S1);
-//   - a new leader comes from the ISR, unless the topic allows unclean
-//     elections or an operator asked for one (S5);
+//   - a new leader comes from the ISR (or the ELR, or the last known ELR
+//     once nothing is eligible), unless the topic allows unclean elections
+//     or an operator asked for one (S5);
 //   - broker epochs only rise (S10);
 //   - every request is answered exactly once.
 type controllerModel struct {
@@ -41,6 +45,9 @@ type controllerModel struct {
 	uncleanAsked bool
 	vouched      map[string][]int32
 	incarnations int
+	// elr says the cluster keeps eligible leader replicas (drawn per run,
+	// with min.insync.replicas 2 then).
+	elr bool
 }
 
 const modelBrokers = 4
@@ -48,9 +55,15 @@ const modelBrokers = 4
 func TestControllerInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := &controllerModel{answered: map[int]int{}, vouched: map[string][]int32{}, leaders: map[string]int32{}, epochs: map[string][2]int32{}, brokerEpoch: map[int32]int64{}}
-		m.c = NewController(ControllerConfig{NodeID: 1, NumPartitions: 3, DefaultReplicationFactor: 3, DeleteTopicEnable: true,
+		cfg := ControllerConfig{NodeID: 1, NumPartitions: 3, DefaultReplicationFactor: 3, DeleteTopicEnable: true,
 			StaticBrokerConfigs: map[string]string{}, Entropy: &scriptEntropy{}, AutoLeaderRebalanceEnable: true,
-			LeaderImbalanceCheckIntervalMs: 5_000, UncleanLeaderElectionIntervalMs: 7_000})
+			LeaderImbalanceCheckIntervalMs: 5_000, UncleanLeaderElectionIntervalMs: 7_000}
+		if m.elr = rapid.Bool().Draw(t, "elr"); m.elr {
+			cfg.NameCluster, cfg.ClusterID = true, "c"
+			cfg.BootstrapFeatures = map[string]int16{EligibleLeaderReplicasFeature: 1}
+			cfg.StaticBrokerConfigs["min.insync.replicas"] = "2"
+		}
+		m.c = NewController(cfg)
 		m.c.BecomeLeader(NewMetadataImage(), m.instant())
 		for id := int32(1); id <= modelBrokers; id++ {
 			m.register(t, id)
@@ -139,6 +152,14 @@ func (m *controllerModel) register(t *rapid.T, id int32) {
 	m.incarnations++
 	r.IncarnationID[0], r.IncarnationID[1] = byte(m.incarnations), byte(m.incarnations>>8)
 	r.Rack = kmsg.StringPtr(fmt.Sprintf("r%d", id%2))
+	for _, f := range SupportedFeatures() {
+		rf := kmsg.NewBrokerRegistrationRequestFeature()
+		rf.Name, rf.MinSupportedVersion, rf.MaxSupportedVersion = f.Name, f.MinVersion, f.MaxVersion
+		r.Features = append(r.Features, rf)
+	}
+	if b, ok := m.view().Broker(id); ok && rapid.Bool().Draw(t, "clean-shutdown") {
+		r.PreviousBrokerEpoch = b.Epoch
+	}
 	m.request(t, r)
 }
 
@@ -282,7 +303,10 @@ func (m *controllerModel) checkTransition(t *rapid.T, before *MetadataImage, p C
 			nt, _ := next.TopicByID(r.TopicID)
 			np := nt.Partitions[r.Partition]
 			vouched := m.vouched[fmt.Sprintf("%s-%d", topic.Name, r.Partition)]
-			if np.Leader >= 0 && np.Leader != old.Leader && !slices.Contains(old.ISR, np.Leader) && !slices.Contains(vouched, np.Leader) &&
+			// With eligible leader replicas, a leader may come from the
+			// ELR, or from the last known ELR once none is eligible.
+			fromELR := slices.Contains(old.ELR, np.Leader) || slices.Contains(old.LastKnownELR, np.Leader) && len(np.ELR) == 0
+			if np.Leader >= 0 && np.Leader != old.Leader && !slices.Contains(old.ISR, np.Leader) && !slices.Contains(vouched, np.Leader) && !fromELR &&
 				!m.uncleanAsked && !(&Controller{cfg: m.c.cfg}).uncleanElectionEnabled(w, topic) {
 				t.Fatalf("%s-%d: broker %d elected from outside the ISR %v (S5)", topic.Name, r.Partition, np.Leader, old.ISR)
 			}
@@ -328,12 +352,13 @@ func (m *controllerModel) check(t *rapid.T, w *MetadataImage) {
 	for topic := range w.Topics() {
 		for _, p := range topic.Partitions {
 			where := fmt.Sprintf("%s-%d %+v", topic.Name, p.Partition, p)
-			if len(p.ISR) == 0 || !containsAll(p.Replicas, p.ISR) || len(slices.Compact(slices.Sorted(slices.Values(p.ISR)))) != len(p.ISR) {
+			if len(p.ISR) == 0 && !m.elr || !containsAll(p.Replicas, p.ISR) || len(slices.Compact(slices.Sorted(slices.Values(p.ISR)))) != len(p.ISR) {
 				t.Fatalf("%s: bad ISR", where)
 			}
 			if !containsAll(p.Replicas, p.AddingReplicas) || !containsAll(p.Replicas, p.RemovingReplicas) {
 				t.Fatalf("%s: bad reassignment", where)
 			}
+			m.checkELR(t, w, topic, p, where)
 			if p.Leader == noBroker {
 				continue
 			}
@@ -344,6 +369,35 @@ func (m *controllerModel) check(t *rapid.T, w *MetadataImage) {
 				t.Fatalf("%s: leader %d is not an active broker", where, p.Leader)
 			}
 		}
+	}
+}
+
+// checkELR checks a partition's eligible leader replicas: none without
+// the feature; with it, the ELR and the last known ELR are replicas apart
+// from the ISR and from each other, and both empty while the ISR holds
+// min.insync.replicas.
+func (m *controllerModel) checkELR(t *rapid.T, w *MetadataImage, topic *TopicImage, p PartitionImage, where string) {
+	if !m.elr {
+		if len(p.ELR) > 0 || len(p.LastKnownELR) > 0 {
+			t.Fatalf("%s: ELR without the feature", where)
+		}
+		return
+	}
+	if !containsAll(p.Replicas, p.ELR) || !containsAll(p.Replicas, p.LastKnownELR) {
+		t.Fatalf("%s: ELR or last known ELR outside the replicas", where)
+	}
+	for _, b := range p.ELR {
+		if slices.Contains(p.ISR, b) || slices.Contains(p.LastKnownELR, b) {
+			t.Fatalf("%s: broker %d in the ELR and the ISR or last known ELR", where, b)
+		}
+	}
+	for _, b := range p.LastKnownELR {
+		if slices.Contains(p.ISR, b) {
+			t.Fatalf("%s: broker %d in the last known ELR and the ISR", where, b)
+		}
+	}
+	if minISR := (&Controller{cfg: m.c.cfg}).effectiveMinISR(w, topic, p); len(p.ISR) >= minISR && (len(p.ELR) > 0 || len(p.LastKnownELR) > 0) {
+		t.Fatalf("%s: ELR kept with an ISR at min.insync.replicas %d", where, minISR)
 	}
 }
 

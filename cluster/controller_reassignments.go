@@ -51,7 +51,7 @@ func (c *Controller) reassign(w *MetadataImage, topic string, rp kmsg.AlterParti
 		return PartitionChangeRecord{}, false, newAPIError(kerr.UnknownTopicOrPartition, "topic %q has no partition %d", topic, rp.Partition)
 	}
 	p := t.Partitions[rp.Partition]
-	pc := newPartitionChange(t.ID, p, func(b int32) bool { return c.activeBroker(w, b) })
+	pc := c.newPartitionChange(w, t, p, func(b int32) bool { return c.activeBroker(w, b) })
 	if rp.Replicas == nil {
 		if !p.Reassigning() {
 			return PartitionChangeRecord{}, false, newAPIError(kerr.NoReassignmentInProgress, "no reassignment of %s-%d is under way", topic, rp.Partition)

@@ -29,7 +29,7 @@ func formatRecord(rec MetadataRecord, before, after *MetadataImage) string {
 		return fmt.Sprintf("TopicRecord %s id=%s", r.Name, shortID(r.TopicID))
 	case PartitionRecord:
 		return fmt.Sprintf("PartitionRecord %s-%d replicas=%v isr=%v leader=%d leader_epoch=%d partition_epoch=%d",
-			name(r.TopicID), r.Partition, r.Replicas, r.ISR, r.Leader, r.LeaderEpoch, r.PartitionEpoch)
+			name(r.TopicID), r.Partition, r.Replicas, r.ISR, r.Leader, r.LeaderEpoch, r.PartitionEpoch) + elrString(r.ELR, r.LastKnownELR)
 	case PartitionChangeRecord:
 		return strings.Replace(r.String(), "id="+r.TopicID.String()+" partition=", name(r.TopicID)+"-", 1)
 	case RemoveTopicRecord:
@@ -65,7 +65,7 @@ func formatImage(m *MetadataImage) string {
 			if p.Reassigning() {
 				fmt.Fprintf(&out, " adding=%v removing=%v", p.AddingReplicas, p.RemovingReplicas)
 			}
-			out.WriteString("\n")
+			out.WriteString(elrString(p.ELR, p.LastKnownELR) + "\n")
 		}
 	}
 	if len(m.BrokerConfigs()) > 0 {

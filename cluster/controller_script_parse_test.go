@@ -331,6 +331,7 @@ func registerRequest(t *testing.T, td *datadriven.TestData) *kmsg.BrokerRegistra
 	if arg, ok := td.Arg("cluster"); ok {
 		r.ClusterID = arg.SingleVal(t)
 	}
+	r.PreviousBrokerEpoch = int64(intArg(t, td, "previous-epoch", -1))
 	if td.HasArg("features") {
 		// This build's feature ranges; without, a build before them.
 		for _, f := range SupportedFeatures() {

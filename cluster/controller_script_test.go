@@ -27,7 +27,8 @@ import (
 //	                      name-cluster, it commits the cluster id first
 //	                      (and the bootstrap features:
 //	                      [bootstrap.transaction.version=N]
-//	                      [bootstrap.gregor.replication.version=N]; any
+//	                      [bootstrap.gregor.replication.version=N]
+//	                      [bootstrap.eligible.leader.replicas.version=N]; any
 //	                      given: only those)
 //	brokers ids=(1, 2, 3) the static brokers
 //	create-topics [validate-only] [commit-fails] [v=N]
@@ -46,9 +47,11 @@ import (
 //	        one resource per line: topic NAME op:key[=value] ...
 //	        with op one of set, delete, append, subtract
 //	register broker=N incarnation=N [rack=R] [listeners=(NAME://host:port, ...)]
-//	        [cluster=X] [features] [t=MS]        BrokerRegistration
-//	                      (features: with this build's feature ranges;
-//	                      without, as a build before feature levels)
+//	        [cluster=X] [features] [previous-epoch=N] [t=MS]
+//	                      BrokerRegistration (features: with this build's
+//	                      feature ranges; without, as a build before feature
+//	                      levels; previous-epoch: the epoch of a clean
+//	                      shutdown, default -1: an unclean one)
 //	update-features [v=N] [validate-only]
 //	        one per line: FEATURE level=N [type=upgrade|safe|unsafe]
 //	                      UpdateFeatures
@@ -243,7 +246,7 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
-		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version":
+		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version", "bootstrap.eligible.leader.replicas.version":
 			if cfg.BootstrapFeatures == nil {
 				cfg.BootstrapFeatures = map[string]int16{}
 			}

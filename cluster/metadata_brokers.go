@@ -30,6 +30,10 @@ type BrokerRegistration struct {
 	// Features are the feature ranges the broker's build supports
 	// (metadata_features.go); none for a build before feature levels.
 	Features []FeatureRange
+	// CleanFrom is the broker epoch whose data the incarnation holds
+	// unchanged (RegisterBrokerRecord.CleanFrom) until it is unfenced; nil
+	// when it registered after an unclean shutdown, or since unfenced.
+	CleanFrom *int64
 }
 
 // Endpoint returns the broker's listener of the given name.
@@ -132,6 +136,7 @@ func (d *imageDelta) registerBroker(r RegisterBrokerRecord) error {
 		ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: r.BrokerEpoch,
 		Endpoints: slices.Clone(r.Endpoints), Rack: rack,
 		Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown, Features: slices.Clone(r.Features),
+		CleanFrom: cloneInt64(r.CleanFrom),
 	})
 	return nil
 }
@@ -159,7 +164,7 @@ func (d *imageDelta) changeBroker(r BrokerRegistrationChangeRecord) error {
 	case FenceBroker:
 		next.Fenced = true
 	case UnfenceBroker:
-		next.Fenced = false
+		next.Fenced, next.CleanFrom = false, nil
 	case FencingUnchanged:
 	default:
 		return fmt.Errorf("broker %d: unknown fencing change %d", r.BrokerID, r.Fenced)
@@ -184,7 +189,16 @@ func (m *MetadataImage) brokerRecords() []MetadataRecord {
 	var out []MetadataRecord
 	for b := range m.Brokers() {
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, BrokerEpoch: b.Epoch,
-			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown, Features: b.Features})
+			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown, Features: b.Features,
+			CleanFrom: b.CleanFrom})
 	}
 	return out
+}
+
+func cloneInt64(p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -41,6 +41,18 @@ const TransactionVersionFeature = "transaction.version"
 // once every node runs a build that supports it.
 const ReplicationVersionFeature = "gregor.replication.version"
 
+// EligibleLeaderReplicasFeature is Kafka's eligible.leader.replicas.version
+// (KIP-966 part 1). At level 1 the controller keeps each partition's
+// eligible leader replicas (PartitionImage.ELR): a replica that leaves the
+// ISR while the ISR is below min.insync.replicas joins the ELR, the ISR may
+// become empty, and an unfenced ELR member may lead when it is; a broker
+// that registers after an unclean shutdown leaves every ELR. The records
+// that carry the ELR (PartitionRecord and PartitionChangeRecord version 2)
+// are ones a build before it does not decode, so, finalized, it keeps such
+// a broker from registering. A new cluster finalizes it; one formed before
+// stays at level 0 (the ISR never empties) until an operator raises it.
+const EligibleLeaderReplicasFeature = "eligible.leader.replicas.version"
+
 // TruncateOnFetchAllowed says whether a cluster at these replication
 // version levels lets followers truncate on fetch.
 func TruncateOnFetchAllowed(replicationVersion int16) bool { return replicationVersion >= 1 }
@@ -56,6 +68,7 @@ type FeatureRange struct {
 var supportedFeatures = []FeatureRange{
 	{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: 2},
 	{Name: ReplicationVersionFeature, MinVersion: 0, MaxVersion: 1},
+	{Name: EligibleLeaderReplicasFeature, MinVersion: 0, MaxVersion: 1},
 }
 
 // SupportedFeatures lists the features this build supports, by name: what

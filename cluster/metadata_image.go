@@ -81,6 +81,17 @@ type PartitionImage struct {
 	// under way adds and removes; both are in Replicas. Nil when none is.
 	AddingReplicas   []int32
 	RemovingReplicas []int32
+	// ELR are the eligible leader replicas (KIP-966): replicas outside the
+	// ISR that hold every record up to the high watermark, because they
+	// left the ISR while it was below min.insync.replicas (when the high
+	// watermark does not advance). An unfenced one may lead when the ISR is
+	// empty. LastKnownELR are replicas that were in the ISR or the ELR while
+	// it was below min.insync.replicas and left it uncleanly: what an
+	// operator may pick from for an unclean recovery. Both nil when empty;
+	// neither is kept unless the cluster finalized
+	// eligible.leader.replicas.version 1.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 // Reassigning says a reassignment of the partition is under way.
@@ -330,7 +341,8 @@ func (d *imageDelta) addPartition(r PartitionRecord) error {
 	dr.t.Partitions = append(d.partitions(dr), PartitionImage{Partition: r.Partition,
 		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
 		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
-		AddingReplicas: nilIfEmpty(r.AddingReplicas), RemovingReplicas: nilIfEmpty(r.RemovingReplicas)})
+		AddingReplicas: nilIfEmpty(r.AddingReplicas), RemovingReplicas: nilIfEmpty(r.RemovingReplicas),
+		ELR: nilIfEmpty(r.ELR), LastKnownELR: nilIfEmpty(r.LastKnownELR)})
 	if r.Partition == 0 {
 		dr.t.ReplicationFactor = int16(len(r.Replicas))
 	}
@@ -367,6 +379,12 @@ func (d *imageDelta) changePartition(r PartitionChangeRecord) error {
 	}
 	if r.RemovingReplicas != nil {
 		next.RemovingReplicas = nilIfEmpty(r.RemovingReplicas)
+	}
+	if r.ELR != nil {
+		next.ELR = nilIfEmpty(r.ELR)
+	}
+	if r.LastKnownELR != nil {
+		next.LastKnownELR = nilIfEmpty(r.LastKnownELR)
 	}
 	if err := checkReassignment(next.Replicas, next.AddingReplicas, next.RemovingReplicas); err != nil {
 		return fmt.Errorf("topic %q: partition %d: %w", t.Name, r.Partition, err)
@@ -443,6 +461,7 @@ func (p PartitionImage) record(id TopicID) PartitionRecord {
 	if p.Reassigning() {
 		r.AddingReplicas, r.RemovingReplicas = p.AddingReplicas, p.RemovingReplicas
 	}
+	r.ELR, r.LastKnownELR = p.ELR, p.LastKnownELR
 	return r
 }
 

@@ -153,12 +153,26 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 	m = applied(t, m, topicRecords("a", TopicID{1}, 1)...)
 	m = applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
 		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1}, ClusterIDRecord{ClusterID: "c"},
-		ProducerIdsRecord{BrokerID: 1, NextProducerID: 2000})
+		ProducerIdsRecord{BrokerID: 1, NextProducerID: 2000},
+		// An emptied ISR with eligible leader replicas and last known ones.
+		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 0, Leader: -1, ISR: []int32{}, ELR: []int32{1}, LastKnownELR: []int32{2}})
+	if p := mustTopic(t, m, "b").Partitions[0]; !reflect.DeepEqual(p.ELR, []int32{1}) || !reflect.DeepEqual(p.LastKnownELR, []int32{2}) || p.ISR == nil || len(p.ISR) != 0 {
+		t.Fatalf("partition b-0 %+v, want ISR [], ELR [1], last known ELR [2]", p)
+	}
 	back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertSameImage(t, back, m)
+}
+
+func mustTopic(t *testing.T, m *MetadataImage, name string) *TopicImage {
+	t.Helper()
+	tp, ok := m.Topic(name)
+	if !ok {
+		t.Fatalf("no topic %s", name)
+	}
+	return tp
 }
 
 func assertSameImage(t *testing.T, got, want *MetadataImage) {

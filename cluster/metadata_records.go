@@ -57,6 +57,10 @@ type PartitionRecord struct {
 	// adds and removes (both in Replicas); empty when none is under way.
 	AddingReplicas   []int32
 	RemovingReplicas []int32
+	// ELR and LastKnownELR are the eligible leader replicas and the last
+	// known ones (KIP-966); nil when there are none.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 // NoLeaderChange in PartitionChangeRecord.Leader keeps the leader.
@@ -72,13 +76,17 @@ type PartitionChangeRecord struct {
 	Partition int32
 	// Leader is the new leader (-1: none), or NoLeaderChange.
 	Leader int32
-	// ISR, Replicas, AddingReplicas and RemovingReplicas are the new sets;
-	// nil keeps the current one (an empty AddingReplicas or
-	// RemovingReplicas clears it).
+	// ISR, Replicas, AddingReplicas, RemovingReplicas, ELR and
+	// LastKnownELR are the new sets; nil keeps the current one (an empty
+	// AddingReplicas, RemovingReplicas, ELR or LastKnownELR clears it; an
+	// empty ISR empties it, which only a cluster with eligible leader
+	// replicas does).
 	ISR              []int32
 	Replicas         []int32
 	AddingReplicas   []int32
 	RemovingReplicas []int32
+	ELR              []int32
+	LastKnownELR     []int32
 }
 
 // RemoveTopicRecord deletes a topic, its partitions and its configs.
@@ -116,6 +124,19 @@ func (r PartitionRecord) String() string {
 	if len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0 {
 		s += fmt.Sprintf(" adding=%v removing=%v", r.AddingReplicas, r.RemovingReplicas)
 	}
+	return s + elrString(r.ELR, r.LastKnownELR)
+}
+
+// elrString describes a partition's eligible leader replicas and last known
+// ones, "" when it has neither.
+func elrString(elr, lastKnown []int32) string {
+	var s string
+	if len(elr) > 0 {
+		s += fmt.Sprintf(" elr=%v", elr)
+	}
+	if len(lastKnown) > 0 {
+		s += fmt.Sprintf(" last_known_elr=%v", lastKnown)
+	}
 	return s
 }
 
@@ -137,6 +158,12 @@ func (r PartitionChangeRecord) String() string {
 	}
 	if r.RemovingReplicas != nil {
 		fmt.Fprintf(&b, " removing=%v", r.RemovingReplicas)
+	}
+	if r.ELR != nil {
+		fmt.Fprintf(&b, " elr=%v", r.ELR)
+	}
+	if r.LastKnownELR != nil {
+		fmt.Fprintf(&b, " last_known_elr=%v", r.LastKnownELR)
 	}
 	return b.String()
 }
@@ -201,6 +228,11 @@ type RegisterBrokerRecord struct {
 	// name (none: a build before feature levels, at level 0 of every
 	// feature).
 	Features []FeatureRange
+	// CleanFrom is the broker epoch whose data this incarnation holds
+	// unchanged, when it registered after a clean shutdown (KIP-966); nil
+	// otherwise. Until the incarnation is unfenced it touches nothing, so a
+	// successor that names the same epoch stopped cleanly too.
+	CleanFrom *int64
 }
 
 // BrokerFencingChange is how a BrokerRegistrationChangeRecord changes
@@ -251,6 +283,9 @@ func (r RegisterBrokerRecord) String() string {
 	}
 	for _, f := range r.Features {
 		fmt.Fprintf(&b, " %s=%d-%d", f.Name, f.MinVersion, f.MaxVersion)
+	}
+	if r.CleanFrom != nil {
+		fmt.Fprintf(&b, " clean_from=%d", *r.CleanFrom)
 	}
 	return b.String()
 }

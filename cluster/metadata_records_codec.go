@@ -30,15 +30,18 @@ import (
 //	0  RegisterBrokerRecord v0: broker id, incarnation id, broker epoch
 //	   (int64), endpoints, rack (nullable string), fenced, in controlled
 //	   shutdown; v1 adds the supported features (uvarint count, then per
-//	   feature name, min level and max level as int32)
+//	   feature name, min level and max level as int32); v2 adds the broker
+//	   epoch of a clean shutdown it registered after (int64)
 //	1  UnregisterBrokerRecord v0: broker id, broker epoch
 //	2  TopicRecord v0: name, topic id
 //	3  PartitionRecord v0: topic id, partition, replicas, ISR, leader,
-//	   leader epoch, partition epoch; v1 adds adding and removing replicas
+//	   leader epoch, partition epoch; v1 adds adding and removing replicas;
+//	   v2 adds the eligible leader replicas and the last known ones
 //	4  ConfigRecord v0: resource type (int8), resource name, name, value
 //	   (nullable string)
 //	5  PartitionChangeRecord v0: topic id, partition, leader, ISR,
-//	   replicas (nullable arrays); v1 adds adding and removing replicas
+//	   replicas (nullable arrays); v1 adds adding and removing replicas;
+//	   v2 adds the eligible leader replicas and the last known ones
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
 //	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
@@ -73,12 +76,12 @@ const (
 
 // recordVersions is the highest version of each record this build reads.
 var recordVersions = map[uint16]uint64{
-	registerBrokerRecordKey:           1,
+	registerBrokerRecordKey:           2,
 	unregisterBrokerRecordKey:         0,
 	topicRecordKey:                    0,
-	partitionRecordKey:                1,
+	partitionRecordKey:                2,
 	configRecordKey:                   0,
-	partitionChangeRecordKey:          1,
+	partitionChangeRecordKey:          2,
 	removeTopicRecordKey:              0,
 	brokerRegistrationChangeRecordKey: 0,
 	clusterIDRecordKey:                0,
@@ -182,6 +185,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 				e.int32(int32(f.MaxVersion))
 			}
 		}
+		if recordVersion(r) >= 2 {
+			e.int64(*r.CleanFrom)
+		}
 	case UnregisterBrokerRecord:
 		e.int32(r.BrokerID)
 		e.int64(r.BrokerEpoch)
@@ -205,6 +211,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 			e.int32s(r.AddingReplicas)
 			e.int32s(r.RemovingReplicas)
 		}
+		if recordVersion(r) >= 2 {
+			e.int32s(r.ELR)
+			e.int32s(r.LastKnownELR)
+		}
 	case ConfigRecord:
 		e.p = append(e.p, byte(r.ResourceType))
 		e.string(r.ResourceName)
@@ -219,6 +229,10 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		if recordVersion(r) >= 1 {
 			e.int32s(r.AddingReplicas)
 			e.int32s(r.RemovingReplicas)
+		}
+		if recordVersion(r) >= 2 {
+			e.int32s(r.ELR)
+			e.int32s(r.LastKnownELR)
 		}
 	case RemoveTopicRecord:
 		e.uuid(r.TopicID)
@@ -241,14 +255,23 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 func recordVersion(rec MetadataRecord) uint64 {
 	switch r := rec.(type) {
 	case RegisterBrokerRecord:
+		if r.CleanFrom != nil {
+			return 2
+		}
 		if len(r.Features) > 0 {
 			return 1
 		}
 	case PartitionRecord:
+		if r.ELR != nil || r.LastKnownELR != nil {
+			return 2
+		}
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
 		}
 	case PartitionChangeRecord:
+		if r.ELR != nil || r.LastKnownELR != nil {
+			return 2
+		}
 		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
 			return 1
 		}
@@ -277,6 +300,10 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		if version >= 1 {
 			r.Features = d.featureRanges()
 		}
+		if version >= 2 {
+			v := d.varint()
+			r.CleanFrom = &v
+		}
 		rec = r
 	case unregisterBrokerRecordKey:
 		rec = UnregisterBrokerRecord{BrokerID: d.int32(), BrokerEpoch: d.varint()}
@@ -290,6 +317,9 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		if version >= 1 {
 			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
 		}
+		if version >= 2 {
+			r.ELR, r.LastKnownELR = d.int32s(), d.int32s()
+		}
 		rec = r
 	case configRecordKey:
 		rec = ConfigRecord{ResourceType: kmsg.ConfigResourceType(d.int8()), ResourceName: d.string(), Name: d.string(), Value: d.nullableString()}
@@ -297,6 +327,9 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 		r := PartitionChangeRecord{TopicID: d.uuid(), Partition: d.int32(), Leader: d.int32(), ISR: d.int32s(), Replicas: d.int32s()}
 		if version >= 1 {
 			r.AddingReplicas, r.RemovingReplicas = d.int32s(), d.int32s()
+		}
+		if version >= 2 {
+			r.ELR, r.LastKnownELR = d.int32s(), d.int32s()
 		}
 		rec = r
 	case removeTopicRecordKey:
@@ -572,6 +605,9 @@ func ReplayMetadataLog(p []byte) (*MetadataImage, int, error) {
 // and max level of each.
 func (d *decoder) featureRanges() []FeatureRange {
 	n := d.count()
+	if n == 0 {
+		return nil
+	}
 	out := make([]FeatureRange, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		f := FeatureRange{Name: d.string()}

@@ -26,10 +26,14 @@ var everyRecord = []MetadataRecord{
 	ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.ms"},
 	PartitionRecord{TopicID: TopicID{4}, Partition: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{3}, RemovingReplicas: []int32{}},
 	PartitionChangeRecord{TopicID: TopicID{4}, Partition: 1, Leader: NoLeaderChange, AddingReplicas: []int32{}, RemovingReplicas: []int32{2}},
+	PartitionRecord{TopicID: TopicID{5}, Replicas: []int32{1, 2, 3}, ISR: []int32{}, Leader: -1, ELR: []int32{2, 3}, LastKnownELR: []int32{1}},
+	PartitionChangeRecord{TopicID: TopicID{5}, Leader: 2, ISR: []int32{2}, ELR: []int32{3}},
+	PartitionChangeRecord{TopicID: TopicID{5}, Leader: NoLeaderChange, ELR: []int32{}, LastKnownELR: []int32{}},
 	RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{7, 8}, BrokerEpoch: 1 << 40, Fenced: true,
 		Endpoints: []BrokerEndpoint{{Name: "CONTROLLER", Host: "127.0.0.1", Port: 9093}, {Name: "PLAINTEXT", Host: "h", Port: 65535, SecurityProtocol: -3}}},
 	RegisterBrokerRecord{BrokerID: 2, Rack: strp("rack-a"), InControlledShutdown: true},
 	RegisterBrokerRecord{BrokerID: 3, Features: []FeatureRange{{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: 2}, {Name: "x", MinVersion: -1, MaxVersion: 32767}}},
+	RegisterBrokerRecord{BrokerID: 4, CleanFrom: func() *int64 { v := int64(1 << 40); return &v }()},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: UnfenceBroker},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: FenceBroker, InControlledShutdown: true},
 	UnregisterBrokerRecord{BrokerID: 3, BrokerEpoch: 12},
@@ -84,6 +88,10 @@ func TestMetadataRecordsEncodingIsStable(t *testing.T) {
 			[]byte{3, 1, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 0, 0, 2, 2, 1}},
 		{PartitionChangeRecord{TopicID: id, Leader: NoLeaderChange, ISR: []int32{2}},
 			[]byte{5, 0, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 4, 0}},
+		// Version 2 only with eligible leader replicas: an emptied ISR,
+		// the ELR [2] and the last known ELR cleared.
+		{PartitionChangeRecord{TopicID: id, Leader: -1, ISR: []int32{}, ELR: []int32{2}, LastKnownELR: []int32{}},
+			[]byte{5, 2, 0xab, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 2, 4, 1}},
 		{RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{0xcd}, BrokerEpoch: 64,
 			Endpoints: []BrokerEndpoint{{Name: "P", Host: "h", Port: 300}}, Rack: strp("r"), Fenced: true},
 			[]byte{0, 0, 2, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 1, 1, 1, 'P', 1, 'h', 0xac, 2, 0, 2, 'r', 1, 0}},
@@ -103,9 +111,10 @@ func TestMetadataRecordsEncodingIsStable(t *testing.T) {
 func TestMetadataRecordsRefuseDamage(t *testing.T) {
 	for name, p := range map[string][]byte{
 		"unknown type":    {6, 0},
-		"future version":  {3, 2},
+		"future version":  {3, 3},
 		"bool 2":          {17, 0, 2, 10, 0, 2},
 		"needless v1":     append([]byte{5, 1}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0)...),
+		"needless v2":     append([]byte{5, 2}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0, 0, 0)...),
 		"port past 65535": {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'P', 1, 'h', 0x80, 0x80, 4, 0, 0, 0, 0},
 	} {
 		if rec, err := DecodeMetadataRecord(p); err == nil {

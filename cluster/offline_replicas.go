@@ -55,8 +55,9 @@ func (b *BrokerLifecycle) unreported(sent [][16]byte) bool {
 	return false
 }
 
-// offlineReplicaRecords move broker out of the ISR, and leadership away
-// from it, of every partition whose directory id offline lists.
+// offlineReplicaRecords move broker out of the ISR and the ELR, and
+// leadership away from it, of every partition whose directory id offline
+// lists.
 func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offline [][16]byte) []MetadataRecord {
 	if len(offline) == 0 {
 		return nil
@@ -66,17 +67,19 @@ func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offli
 	for t := range w.Topics() {
 		unclean := c.uncleanElectionEnabled(w, t)
 		for _, p := range t.Partitions {
-			if p.Leader != broker && !slices.Contains(p.ISR, broker) {
+			if p.Leader != broker && !slices.Contains(p.ISR, broker) && !slices.Contains(p.ELR, broker) {
 				continue
 			}
 			if !slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition)) {
 				continue
 			}
-			pc := newPartitionChange(t.ID, p, acceptable)
+			pc := c.newPartitionChange(w, t, p, acceptable)
 			if unclean {
 				pc.election = electUnclean
 			}
-			pc.isr = without(p.ISR, broker)
+			// Its log is gone: it leaves the ELR too, as after an
+			// unclean shutdown.
+			pc.isr, pc.uncleanShutdown = without(p.ISR, broker), broker
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)
 			}

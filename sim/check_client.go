@@ -22,9 +22,10 @@ import (
 //
 // Q3, Q4 and Q11 hold where the guarantees promise them (D1:
 // min.insync.replicas ≥ 2, more than one replica, unclean elections off);
-// elsewhere, and where a power loss dropped the offset from a replica (D2
-// without KIP-966), a lost write is reported as a loss the guarantees
-// allow. Writes acknowledged with acks=1 promise nothing: their losses are
+// elsewhere, and where power losses dropped the offset from at least
+// min.insync.replicas replicas (D2: with KIP-966's eligible leader replicas,
+// which the simulated cluster keeps, fewer lose nothing acknowledged), a
+// lost write is reported as a loss the guarantees allow. Writes acknowledged with acks=1 promise nothing: their losses are
 // reported. A write at an offset compaction removed is no loss: C1 (checked
 // at each compaction) made sure a later record of its key was kept. A producer's retries may append a value twice (idempotence is
 // off), so values are not required to appear once.
@@ -130,6 +131,32 @@ func (c *historyChecker) droppedAt(tp tpKey, offset int64) bool {
 	return false
 }
 
+// droppedFromMinISR says the guarantees excuse losing an acknowledged
+// acks=all write at offset of tp to what dropped it from a replica: a cause
+// other than a power loss, or a power loss while at least
+// min.insync.replicas replicas of tp suffered power losses that dropped
+// some of its records (D2: KIP-966's rules, which the simulated cluster
+// keeps, lose nothing acknowledged to fewer such crashes).
+func (c *historyChecker) droppedFromMinISR(tp tpKey, offset int64) bool {
+	dropped, nodes := false, map[int32]bool{}
+	for _, r := range c.w.checks.dropped[tp] {
+		if r.why == "" {
+			nodes[r.node] = true
+		}
+		if r.from <= offset && offset < r.to {
+			if r.why != "" {
+				return true
+			}
+			dropped = true
+		}
+	}
+	minISR := 1
+	if t, ok := c.topics[tp.topic]; ok {
+		minISR = t.minISR
+	}
+	return dropped && len(nodes) >= minISR
+}
+
 // checkSends checks the acknowledged sends against the log view: Q1, Q3,
 // Q4, Q11.
 func (c *historyChecker) checkSends(final bool) bool {
@@ -161,8 +188,16 @@ func (c *historyChecker) checkSends(final bool) bool {
 			w.loss("%s: acks=all write %q acknowledged at offset %d lost (%s): %s", s.tp, s.value, s.offset, why, lost)
 			continue
 		}
-		if c.droppedAt(s.tp, s.offset) {
-			w.loss("%s: acks=all write %q acknowledged at offset %d lost to a power loss that dropped it unsynced (D2 without KIP-966): %s", s.tp, s.value, s.offset, lost)
+		if w.checks.unclean[s.tp] {
+			// An election from the last known ELR (every replica that
+			// held the committed records shut down uncleanly) chose a
+			// replica that lost power: what it lost is lost, as after
+			// an unclean election (checkLastKnownELRElection).
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost after an election that may lose records: %s", s.tp, s.value, s.offset, lost)
+			continue
+		}
+		if c.droppedFromMinISR(s.tp, s.offset) {
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost to power losses that dropped it unsynced from min.insync.replicas replicas (outside D2): %s", s.tp, s.value, s.offset, lost)
 			continue
 		}
 		check := "Q3"

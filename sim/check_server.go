@@ -49,6 +49,16 @@ type serverChecks struct {
 	dropped       map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
+	// lostPowerMs is when each node last lost power, joinedISRMs when it
+	// last joined each partition's ISR: a replica that lost power since
+	// may have lost committed records, and may lead only from the ISR
+	// (checkElection).
+	lostPowerMs map[int32]int64
+	joinedISRMs map[nodeTP]int64
+	// registeredMs is when each broker's registration was last written: a
+	// registration older than the broker's power loss is its dead
+	// process's, which must register again (uncleanly) before it serves.
+	registeredMs map[int32]int64
 }
 
 type epochKey struct {
@@ -102,7 +112,8 @@ func (r offsetRange) cause() string {
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
-		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}}
+		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
+		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -165,9 +176,16 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 	case cluster.PartitionRecord:
 		if t, ok := next.TopicByID(r.TopicID); ok {
 			w.tracef("metadata: %s/%d replicas %v leader %d", t.Name, r.Partition, r.Replicas, r.Leader)
+			for _, b := range r.ISR {
+				if c.registeredMs[b] >= c.lostPowerMs[b] {
+					// Not a dead process's registration.
+					c.joinedISRMs[nodeTP{b, tpKey{t.Name, r.Partition}}] = w.now
+				}
+			}
 		}
 	case cluster.RegisterBrokerRecord:
 		w.timelinef("metadata: broker %d registered (broker epoch %d)", r.BrokerID, r.BrokerEpoch)
+		c.registeredMs[r.BrokerID] = w.now
 	case cluster.BrokerRegistrationChangeRecord:
 		switch r.Fenced {
 		case cluster.FenceBroker:
@@ -194,14 +212,37 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 			w.timelinef("metadata: %s ISR %v → %v", tp, before.ISR, after.ISR)
 			w.rec.mark(w.now, "isr", &tp, "ISR %v → %v", before.ISR, after.ISR)
 		}
+		// After the election check: an election that puts its leader
+		// into the ISR does not clear what it lost before; nor does a
+		// join of a registration older than the broker's power loss
+		// (its dead process's).
+		for _, b := range after.ISR {
+			if !slices.Contains(before.ISR, b) && c.registeredMs[b] >= c.lostPowerMs[b] {
+				c.joinedISRMs[nodeTP{b, tp}] = w.now
+			}
+		}
 	}
 }
 
-// checkElection is S5: a new leader from the ISR it was elected from.
+// checkElection is S5: a new leader from the ISR it was elected from, or
+// from the eligible leader replicas (KIP-966) when that ISR empties, and
+// then not one that lost power since it last joined the ISR and registered
+// again since (a registration from before the power loss is its dead
+// process's: the next registers uncleanly, leaving the ELR, before it
+// serves).
 func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, after cluster.PartitionImage, img *cluster.MetadataImage) {
 	w := c.w
 	w.stats.InvariantsChecked++
 	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+		return
+	}
+	if slices.Contains(before.ELR, after.Leader) {
+		w.stats.ELRElections++
+		lost, joined := c.lostPowerMs[after.Leader], c.joinedISRMs[nodeTP{after.Leader, tp}]
+		if lost > joined && c.registeredMs[after.Leader] > lost {
+			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the ELR %v, but it lost power at %d ms, after it last joined the ISR (at %d ms)",
+				tp, after.Leader, after.LeaderEpoch, before.ELR, lost, joined))
+		}
 		return
 	}
 	if w.uncleanEnabled(img, t) {
@@ -210,9 +251,44 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
 	}
-	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v, and unclean.leader.election.enable is false",
-		tp, after.Leader, after.LeaderEpoch, before.ISR))
+	if slices.Contains(before.LastKnownELR, after.Leader) {
+		c.checkLastKnownELRElection(tp, before, after)
+		return
+	}
+	w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from outside the ISR %v and the ELR %v, and unclean.leader.election.enable is false",
+		tp, after.Leader, after.LeaderEpoch, before.ISR, before.ELR))
 }
+
+// checkLastKnownELRElection is S5 for a leader elected from the last known
+// ELR (cluster.partitionChange.elect): every replica that held the
+// committed records shut down uncleanly. A leader that did not lose power
+// since it last joined the ISR holds them; one that did may have lost
+// some, allowed (as after an unclean election) only when every member of
+// the ISR, the ELR and the last known ELR before it lost power too (no
+// choice held more).
+func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster.PartitionImage) {
+	w := c.w
+	w.stats.LastKnownELRElections++
+	lostPower := func(b int32) bool { return c.lostPowerMs[b] > c.joinedISRMs[nodeTP{b, tp}] }
+	if !lostPower(after.Leader) || c.registeredMs[after.Leader] < c.lostPowerMs[after.Leader] {
+		// It lost nothing, or the registration elected is its dead
+		// process's: the next one registers uncleanly before it serves.
+		return
+	}
+	for _, b := range slices.Concat(before.ISR, before.ELR, before.LastKnownELR) {
+		if !lostPower(b) {
+			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the last known ELR %v after it lost power, but broker %d (of ISR %v, ELR %v) did not",
+				tp, after.Leader, after.LeaderEpoch, before.LastKnownELR, b, before.ISR, before.ELR))
+			return
+		}
+	}
+	c.unclean[tp] = true
+	w.lossEra[tp]++
+	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
+}
+
+// powerLost notes that a node lost power.
+func (c *serverChecks) powerLost(node int32) { c.lostPowerMs[node] = c.w.now }
 
 // dataLost records what a power loss dropped from a replica's log.
 func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {

@@ -73,10 +73,17 @@ type node struct {
 	// Kafka's BrokerLifecycleManager) for this process, and where its
 	// requests go (node_broker.go). shutdownDone runs when a controlled
 	// shutdown is over.
-	incarnation     cluster.IncarnationID
-	lifecycle       *cluster.BrokerLifecycle
-	controllerGuess int
-	shutdownDone    func()
+	incarnation cluster.IncarnationID
+	// previousBrokerEpoch is the broker epoch the last process left in
+	// its shutdown marker, nil after an unclean stop; markedEpoch is the
+	// epoch of the running marker this process wrote (-1: none); boots
+	// counts the power losses (the machine's boot id).
+	previousBrokerEpoch *int64
+	markedEpoch         int64
+	boots               int
+	lifecycle           *cluster.BrokerLifecycle
+	controllerGuess     int
+	shutdownDone        func()
 	// leaseRefused is the lease under which the coordinators last refused
 	// a request, so the timeline notes each lapse once (node_lease.go).
 	leaseRefused cluster.BrokerLease
@@ -356,6 +363,21 @@ func (n *node) start() error {
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
 	_, _ = w.ids.Read(n.incarnation[:])
 
+	previous, err := logstore.ConsumeBrokerShutdown(n.fs, dataDir, n.bootID())
+	if err != nil {
+		return fmt.Errorf("consume the clean shutdown marker: %w", err)
+	}
+	n.previousBrokerEpoch, n.markedEpoch = previous, -1
+	if previous != nil {
+		// Until this process registers, its data is what the last one
+		// left: a crash without a power loss still loses nothing.
+		if err := logstore.WriteBrokerRunning(n.fs, dataDir, *previous, n.bootID()); err != nil {
+			return fmt.Errorf("write the running marker: %w", err)
+		}
+	}
+	if previous != nil {
+		w.stats.CleanShutdownRegistrations++
+	}
 	offsets, err := logstore.ReadOffsetCheckpointFile(n.fs, checkpointPath)
 	if err != nil {
 		w.tracef("%s: high watermark checkpoint ignored: %v", n.name(), err)
@@ -382,11 +404,12 @@ func (n *node) start() error {
 		BrokerSessionTimeoutMs: w.timing.sessionTimeoutMs, BrokerHeartbeatIntervalMs: w.timing.heartbeatIntervalMs,
 		UncleanLeaderElectionIntervalMs: w.timing.uncleanIntervalMs,
 		// The first controller names the cluster and finalizes
-		// gregor.replication.version 1 (followers truncate on fetch), as
-		// a new cluster of the node's build starts; transaction.version
-		// stays unfinalized (the profile's clients pick KIP-890 part 2).
+		// gregor.replication.version 1 (followers truncate on fetch) and
+		// eligible.leader.replicas.version 1 (KIP-966's ELR), as a new
+		// cluster of the node's build starts; transaction.version stays
+		// unfinalized (the profile's clients pick KIP-890 part 2).
 		NameCluster: true, ClusterID: "sim-cluster",
-		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 1},
+		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 1, cluster.EligibleLeaderReplicasFeature: 1},
 	})
 	n.run(func() {
 		n.q.Tick(n.instant())

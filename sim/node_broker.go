@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,7 +65,7 @@ func (n *node) startLifecycle() {
 	n.lifecycle = cluster.NewBrokerLifecycle(cluster.BrokerLifecycleConfig{
 		NodeID: n.id, IncarnationID: n.incarnation, Listeners: listeners,
 		HeartbeatIntervalMs: w.timing.heartbeatIntervalMs, SessionTimeoutMs: w.timing.sessionTimeoutMs,
-		RetryBackoffMs: w.timing.retryBackoffMs,
+		RetryBackoffMs: w.timing.retryBackoffMs, PreviousBrokerEpoch: n.previousBrokerEpoch,
 	})
 	n.lifecycle.SetClusterID(n.image.ClusterID())
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
@@ -80,6 +81,15 @@ func (n *node) driveLifecycle() {
 	lc := n.lifecycle
 	if lc == nil {
 		return
+	}
+	if epoch := lc.BrokerEpoch(); epoch >= 0 && epoch != n.markedEpoch {
+		// Registered: a crash without a power loss from now on loses
+		// nothing the logs wrote (production's lifecycle actor does the
+		// same).
+		n.markedEpoch = epoch
+		if err := logstore.WriteBrokerRunning(n.fs, dataDir, epoch, n.bootID()); err != nil {
+			n.w.tracef("%s: running marker not written: %v", n.name(), err)
+		}
 	}
 	rd := lc.Ready()
 	if req := rd.Request; req != nil {
@@ -114,6 +124,10 @@ func (n *node) lifecycleChanged(reason string) {
 		}
 	}
 }
+
+// bootID is the id of the node's machine's current boot: a power loss
+// reboots it.
+func (n *node) bootID() string { return fmt.Sprintf("boot-%d", n.boots) }
 
 // brokerEpoch is the epoch of the broker's registration, -1 before it.
 func (n *node) brokerEpoch() int64 {
@@ -446,6 +460,7 @@ func (w *World) controlledShutdown(n *node, then func()) {
 	w.rec.begin(w.now, "down", n.name(), "controlled shutdown")
 	n.shutdownDone = func() {
 		n.handOffLeadership(func() {
+			n.markCleanShutdown()
 			n.stopProcess()
 			w.timelinef("%s stopped after its controlled shutdown", n.name())
 			then()
@@ -455,6 +470,38 @@ func (w *World) controlledShutdown(n *node, then func()) {
 		n.lifecycle.BeginControlledShutdown(n.instant())
 		n.driveLifecycle()
 	})
+}
+
+// markCleanShutdown closes every replica's log cleanly (synced, with its
+// own clean shutdown marker), as a stopping process's partitions do, and
+// then leaves the broker's clean shutdown marker with its broker epoch (or
+// the last process's, when it never registered), so the next process
+// registers as after a clean shutdown (KIP-966). A log that does not
+// close, or a node with no epoch, leaves none.
+func (n *node) markCleanShutdown() {
+	epoch := int64(-1)
+	if n.lifecycle != nil {
+		epoch = n.lifecycle.BrokerEpoch()
+	}
+	if p := n.previousBrokerEpoch; epoch < 0 && p != nil {
+		// It never registered: its data is what the last process left.
+		epoch = *p
+	}
+	clean := epoch >= 0
+	for _, k := range n.keys {
+		if h := n.replicas[k]; h != nil && h.log != nil {
+			if err := h.log.Close(); err != nil {
+				n.w.tracef("%s: %s does not close cleanly: %v", n.name(), k, err)
+				clean = false
+			}
+		}
+	}
+	if !clean {
+		return
+	}
+	if err := logstore.WriteBrokerCleanShutdown(n.fs, dataDir, epoch); err != nil {
+		n.w.tracef("%s: no clean shutdown marker: %v", n.name(), err)
+	}
 }
 
 // truncateOnFetch says whether the node's followers truncate on fetch: the

@@ -120,8 +120,13 @@ type Stats struct {
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
 	FalseSuspicions, Suspicions                                int64
 	ControllerChanges, LeaderChanges, ISRChanges               int64
-	Truncations, OfflineReplicas, AlterPartitions              int64
-	Appends, ReplicaFetches, BytesFetched                      int64
+	// ELRElections are leaders elected from the eligible leader replicas
+	// (KIP-966) when the ISR was empty, LastKnownELRElections from the
+	// last known ones when the ELR was empty too; CleanShutdownRegistrations are
+	// broker registrations after a clean shutdown (with its broker epoch).
+	ELRElections, LastKnownELRElections, CleanShutdownRegistrations int64
+	Truncations, OfflineReplicas, AlterPartitions                   int64
+	Appends, ReplicaFetches, BytesFetched                           int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it (cluster.FetcherConfig.PromptFetchGapMs).
 	FetchesGivenUp int64
@@ -391,6 +396,8 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 	kind := "process crash"
 	if powerLoss {
 		n.fs.Crash()
+		n.boots++
+		w.checks.powerLost(n.id)
 		w.stats.PowerLosses++
 		kind = "power loss"
 	}
@@ -538,6 +545,10 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
+	if s.ELRElections+s.LastKnownELRElections+s.CleanShutdownRegistrations > 0 {
+		fmt.Fprintf(&b, "eligible leader replicas: %d leaders elected from the ELR, %d from the last known ELR, %d registrations after a clean shutdown\n",
+			s.ELRElections, s.LastKnownELRElections, s.CleanShutdownRegistrations)
+	}
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",

@@ -54,6 +54,12 @@ type swarmPaths struct {
 	// TxnOutOfOrderFailures are pipelined transactions failed on an
 	// out-of-order refusal no earlier batch explained.
 	TxnOutOfOrderFailures int64 `json:"txn_out_of_order_failures,omitempty"`
+	// ELRElections and LastKnownELRElections are leaders elected from the
+	// eligible leader replicas (KIP-966) and from the last known ones;
+	// CleanRegistrations are registrations after a clean shutdown.
+	ELRElections          int64 `json:"elr_elections,omitempty"`
+	LastKnownELRElections int64 `json:"last_known_elr_elections,omitempty"`
+	CleanRegistrations    int64 `json:"clean_registrations,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -78,6 +84,9 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.TxnRetriedOK, &t.seeds.TxnRetriedOK, p.TxnRetriedOK)
 	one(&t.sum.VerificationSeqRefusals, &t.seeds.VerificationSeqRefusals, p.VerificationSeqRefusals)
 	one(&t.sum.TxnOutOfOrderFailures, &t.seeds.TxnOutOfOrderFailures, p.TxnOutOfOrderFailures)
+	one(&t.sum.ELRElections, &t.seeds.ELRElections, p.ELRElections)
+	one(&t.sum.LastKnownELRElections, &t.seeds.LastKnownELRElections, p.LastKnownELRElections)
+	one(&t.sum.CleanRegistrations, &t.seeds.CleanRegistrations, p.CleanRegistrations)
 }
 
 // String is the summary's line.
@@ -87,7 +96,9 @@ func (t *pathTotals) String() string {
 		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults) +
 		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds); %d transactions failed out of order (%d seeds)",
 			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
-			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures)
+			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures) +
+		fmt.Sprintf("\neligible leader replicas: %d leaders elected from the ELR (%d seeds), %d from the last known ELR (%d seeds); %d registrations after a clean shutdown (%d seeds)",
+			t.sum.ELRElections, t.seeds.ELRElections, t.sum.LastKnownELRElections, t.seeds.LastKnownELRElections, t.sum.CleanRegistrations, t.seeds.CleanRegistrations)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -103,6 +114,8 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed,
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
 			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures}}
+	res.Paths.ELRElections, res.Paths.LastKnownELRElections = rep.Stats.ELRElections, rep.Stats.LastKnownELRElections
+	res.Paths.CleanRegistrations = rep.Stats.CleanShutdownRegistrations
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {

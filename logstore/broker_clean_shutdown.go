@@ -1,0 +1,90 @@
+package logstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"gregor/logstore/vfs"
+)
+
+// BrokerShutdownFile is the broker's shutdown marker in its data directory
+// (Kafka's clean shutdown file, CleanShutdownFileHandler, with its
+// content): it holds the broker epoch of the process that wrote it. A node
+// that stopped cleanly, every log of it closed, writes it; the next process
+// consumes it at start and registers with that epoch as its previous one.
+// A node that crashed or lost power leaves none, so its registration says
+// it stopped uncleanly (KIP-966: it may have lost records it acknowledged,
+// and is no longer eligible to lead).
+//
+// gregor's own addition: a running process writes the marker as soon as
+// it registered, with the boot id of the machine (WriteBrokerRunning). A
+// process that then crashes without the machine rebooting (kill -9) lost
+// nothing its logs had written, since the page cache survives it; the next
+// process on the same boot reads that marker as a clean one. A power loss
+// reboots the machine, and the marker of another boot counts for nothing.
+const BrokerShutdownFile = cleanShutdownFile
+
+// brokerShutdownMarker is the marker's content.
+type brokerShutdownMarker struct {
+	Version     int   `json:"version"`
+	BrokerEpoch int64 `json:"brokerEpoch"`
+	// BootID is set by a running process (WriteBrokerRunning): the marker
+	// counts only on the same boot.
+	BootID string `json:"bootId,omitempty"`
+}
+
+// WriteBrokerCleanShutdown durably writes the shutdown marker of a data
+// directory at a clean shutdown, with the broker epoch the stopping process
+// registered.
+func WriteBrokerCleanShutdown(fsys vfs.FS, dir string, brokerEpoch int64) error {
+	return writeBrokerShutdownMarker(fsys, dir, brokerShutdownMarker{BrokerEpoch: brokerEpoch})
+}
+
+// WriteBrokerRunning durably writes the shutdown marker of a data directory
+// for a running process that registered with brokerEpoch, on the boot
+// bootID of its machine; without a boot id it writes none.
+func WriteBrokerRunning(fsys vfs.FS, dir string, brokerEpoch int64, bootID string) error {
+	if bootID == "" {
+		return nil
+	}
+	return writeBrokerShutdownMarker(fsys, dir, brokerShutdownMarker{BrokerEpoch: brokerEpoch, BootID: bootID})
+}
+
+func writeBrokerShutdownMarker(fsys vfs.FS, dir string, m brokerShutdownMarker) error {
+	p, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return vfs.WriteFileAtomic(fsys, path.Join(dir, BrokerShutdownFile), p)
+}
+
+// ConsumeBrokerShutdown reads and removes a data directory's shutdown
+// marker: the broker epoch of a clean shutdown, or of a crash on the boot
+// bootID ("": unknown, no crash counts), else nil (no marker, one of
+// another boot, or one that does not read: an unclean shutdown is the safe
+// reading). The removal is durable before it returns, so a crash of the
+// starting process never leaves the marker behind; err is a removal that
+// failed.
+func ConsumeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
+	name := path.Join(dir, BrokerShutdownFile)
+	p, err := readWholeFile(fsys, name, 1<<10)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var m brokerShutdownMarker
+	valid := err == nil && json.Unmarshal(p, &m) == nil && m.Version == 0 && m.BrokerEpoch >= 0 &&
+		(m.BootID == "" || m.BootID == bootID)
+	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove the shutdown marker %s: %w", name, err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return nil, fmt.Errorf("sync %s after removing its shutdown marker: %w", dir, err)
+	}
+	if !valid {
+		return nil, nil
+	}
+	return &m.BrokerEpoch, nil
+}
