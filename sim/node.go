@@ -257,12 +257,7 @@ func (n *node) run(fn func()) {
 	if n.failing != nil {
 		w, err := n.w, n.failing
 		w.crash(n, false, fmt.Sprintf("process stopped: %v", err))
-		// The process supervisor (systemd, Kubernetes) starts it again.
-		w.schedule(w.now+1000+expMs(w.rngFaults, 2000), func() {
-			if w.phase == phaseFaulty {
-				w.restart(n)
-			}
-		})
+		w.superviseRestart(n)
 		return
 	}
 	n.rearm()

@@ -423,10 +423,22 @@ func (w *World) restart(n *node) {
 		n.stopProcess()
 		if errors.Is(err, syscall.EIO) {
 			w.timelinef("%s does not start: %v", n.name(), err)
+			w.superviseRestart(n)
 			return
 		}
 		w.violation("S9", fmt.Sprintf("%s cannot recover after a crash: %v", n.name(), err))
 	}
+}
+
+// superviseRestart starts a process that stopped by itself (or could not
+// start: its disk failed) again 1 to 3 s later, as a process supervisor
+// (systemd, Kubernetes) does, while faults still run; heal starts the rest.
+func (w *World) superviseRestart(n *node) {
+	w.schedule(w.now+1000+expMs(w.rngFaults, 2000), func() {
+		if w.phase == phaseFaulty {
+			w.restart(n)
+		}
+	})
 }
 
 func (w *World) pause(n *node) {
