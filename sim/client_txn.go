@@ -70,8 +70,12 @@ type producerState struct {
 	txns   int
 	cur    *txnOp
 	copier *copierState
-	// pipeline is the profile's TxnPipeline (client_txn_pipeline.go).
+	// pipeline is the profile's TxnPipeline (client_txn_pipeline.go), or
+	// IdempotentPipeline for an idempotent producer
+	// (client_idempotent_pipeline.go); idem is that producer's pipeline
+	// of its producer id.
 	pipeline int
+	idem     *batchPipeline
 }
 
 // txnOp is one transaction in the history.
@@ -279,7 +283,7 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	if tid != "" && c.prod != nil && c.prod.tv2 {
 		req.txnOperation = cluster.TxnOperationForProduce(12)
 	}
-	req.ordered = tid != "" && c.prod != nil && c.prod.pipeline > 1
+	req.ordered = c.prod != nil && c.prod.pipeline > 1
 	call := c.call
 	if req.ordered {
 		call = c.callInOrder
@@ -325,6 +329,10 @@ func (c *client) idempotentNext() {
 		return
 	}
 	c.at(w.now+1+expMs(w.rngWorkload, c.meanMs), c.idempotentNext)
+	if p.pipeline > 1 {
+		c.idempotentPipelined()
+		return
+	}
 	if c.busy || p.initing {
 		return
 	}
@@ -974,6 +982,7 @@ func (w *World) startTxnWorkload(admin *client) {
 		c := w.newClient(producerClient)
 		c.meanMs = p.ProduceEveryMs
 		c.startIdempotentProducer()
+		c.prod.pipeline = p.IdempotentPipeline
 	}
 	for i := 0; i < p.TxnProducers; i++ {
 		c := w.newClient(producerClient)

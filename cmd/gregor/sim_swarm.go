@@ -54,6 +54,14 @@ type swarmPaths struct {
 	// TxnOutOfOrderFailures are pipelined transactions failed on an
 	// out-of-order refusal no earlier batch explained.
 	TxnOutOfOrderFailures int64 `json:"txn_out_of_order_failures,omitempty"`
+	// The same for idempotent producers with a pipeline: batches sent
+	// behind another, out-of-order refusals behind an unresolved batch
+	// retried, batches appended after one, and producer ids failed out of
+	// order (sim's client_idempotent_pipeline.go).
+	IdemPipelined      int64 `json:"idem_pipelined,omitempty"`
+	IdemRefusedRetried int64 `json:"idem_refused_retried,omitempty"`
+	IdemRetriedOK      int64 `json:"idem_retried_ok,omitempty"`
+	IdemOutOfOrder     int64 `json:"idem_out_of_order,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -78,6 +86,10 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.TxnRetriedOK, &t.seeds.TxnRetriedOK, p.TxnRetriedOK)
 	one(&t.sum.VerificationSeqRefusals, &t.seeds.VerificationSeqRefusals, p.VerificationSeqRefusals)
 	one(&t.sum.TxnOutOfOrderFailures, &t.seeds.TxnOutOfOrderFailures, p.TxnOutOfOrderFailures)
+	one(&t.sum.IdemPipelined, &t.seeds.IdemPipelined, p.IdemPipelined)
+	one(&t.sum.IdemRefusedRetried, &t.seeds.IdemRefusedRetried, p.IdemRefusedRetried)
+	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
+	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
 }
 
 // String is the summary's line.
@@ -87,7 +99,10 @@ func (t *pathTotals) String() string {
 		t.sum.EmptyPrefixRaises, t.seeds.EmptyPrefixRaises, t.sum.StretchFaults, t.seeds.StretchFaults) +
 		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds); %d transactions failed out of order (%d seeds)",
 			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
-			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures)
+			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures) +
+		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds)",
+			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
+			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -102,7 +117,9 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
 			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed,
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
-			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures}}
+			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures,
+			IdemPipelined: rep.Stats.IdempotentBatchesPipelined, IdemRefusedRetried: rep.Stats.IdempotentBatchesRefusedRetried,
+			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
