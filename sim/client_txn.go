@@ -23,6 +23,8 @@ import (
 //     and retries a send whose outcome it does not know with the same
 //     sequence; a send it gives up on, or one refused for its sequence or
 //     epoch, costs it its producer id (the next send gets a new one);
+//     with the profile's IdempotentPipeline it keeps several batches in
+//     flight per partition (client_idempotent_pipeline.go);
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
 //     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
