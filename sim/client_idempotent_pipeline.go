@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -15,7 +16,12 @@ import (
 // refused for good, or past its delivery timeout) costs the producer its
 // producer id once none of its batches is in flight: the next send gets a
 // new one, so that a batch of the old id still in flight cannot be
-// appended behind one of the new (Q8).
+// appended behind one of the new (Q8); with the profile's
+// IdempotentEpochBump the producer bumps its epoch itself instead, with
+// sequences from 0 again (KIP-360, as the Java client does): a partition
+// that saw the new epoch refuses a late batch of the old one
+// (INVALID_PRODUCER_EPOCH), and one that knew the old epoch takes the new
+// one's first batch only at sequence 0.
 
 // idempotentPipelined is an idempotent producer's tick with a pipeline.
 func (c *client) idempotentPipelined() {
@@ -91,7 +97,13 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 			}
 			if p.idem == pl {
 				p.idem = nil
-				if p.pid == pl.pid && p.epoch == pl.epoch {
+				switch {
+				case p.pid != pl.pid || p.epoch != pl.epoch:
+				case w.profile.IdempotentEpochBump && p.epoch < math.MaxInt16:
+					p.epoch, p.seqs = p.epoch+1, map[tpKey]int32{}
+					w.stats.IdempotentEpochBumps++
+					w.tracef("%s: producer id %d epoch %d (bumped by the client)", c.name(), p.pid, p.epoch)
+				default:
 					p.pid = -1
 				}
 			}

@@ -24,6 +24,9 @@ func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 	p.DropP, p.ShutdownEveryMs = 0.02, 12_000
 	var total Stats
 	for seed := uint64(1); seed <= 6; seed++ {
+		// Even seeds bump the epoch in the client where odd ones ask
+		// for a new producer id.
+		p.IdempotentEpochBump = seed%2 == 0
 		var timeline strings.Builder
 		w := playTxnWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p, Timeline: &timeline})
 		rep := w.report()
@@ -31,8 +34,9 @@ func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 60))
 		}
 		s := rep.Stats
-		t.Logf("seed %d: %d sends ok; %d batches pipelined, %d refused behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order",
-			seed, s.SendsOK, s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures)
+		t.Logf("seed %d: %d sends ok; %d batches pipelined, %d refused behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped",
+			seed, s.SendsOK, s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
+		total.IdempotentEpochBumps += s.IdempotentEpochBumps
 		total.SendsOK += s.SendsOK
 		total.IdempotentBatchesPipelined += s.IdempotentBatchesPipelined
 		total.IdempotentBatchesRefusedRetried += s.IdempotentBatchesRefusedRetried
@@ -42,6 +46,9 @@ func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 	if total.IdempotentBatchesPipelined < 100 || total.IdempotentBatchesRefusedRetried == 0 || total.IdempotentBatchesRetriedOK == 0 || total.SendsOK < 1000 {
 		t.Errorf("too little happened: %d sends ok, %d batches pipelined, %d refused and retried, %d of them appended",
 			total.SendsOK, total.IdempotentBatchesPipelined, total.IdempotentBatchesRefusedRetried, total.IdempotentBatchesRetriedOK)
+	}
+	if total.IdempotentEpochBumps == 0 {
+		t.Errorf("no producer bumped its epoch")
 	}
 	if total.IdempotentOutOfOrderFailures != 0 {
 		t.Errorf("%d producer ids failed out of order with no log losing batches and no deposed leader", total.IdempotentOutOfOrderFailures)
