@@ -752,6 +752,12 @@ func (c *client) endTxn(op *txnOp) {
 // costs the producer its epoch.
 func (c *client) finishTxn(op *txnOp, o outcome) {
 	w, p := c.w, c.prod
+	if op.outcome != pending {
+		// The client's own bookkeeping broke: a transaction it ended
+		// twice let it run two at once on one producer id and epoch.
+		w.violation("H5", fmt.Sprintf("%s (%s) ended transaction %d twice: %s, then %s", c.name(), op.tid, op.seq, op.outcome, o))
+		return
+	}
 	op.outcome, op.doneMs = o, w.now
 	if p.cur == op {
 		p.cur = nil

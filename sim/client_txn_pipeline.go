@@ -46,11 +46,15 @@ func (c *client) txnSendPipelined(op *txnOp, then func()) {
 		pl.add(writes[0].tp, writes, idx[0])
 	}
 	// The transaction goes on when all are appended, fails when one
-	// failed and none is in flight.
+	// failed and none is in flight: once. (A batch sent by fill from an
+	// earlier batch's answer may resolve at once, its deadline passed, and
+	// settle the transaction before that answer's own settled runs.)
+	settled := false
 	pl.settled = func() {
-		if pl.failed == 0 && !pl.allResolved() || pl.failed != 0 && pl.inFlight() {
+		if settled || pl.failed == 0 && !pl.allResolved() || pl.failed != 0 && pl.inFlight() {
 			return
 		}
+		settled = true
 		if pl.failed != 0 {
 			c.txnFailed(op, pl.failed)
 			return
