@@ -62,6 +62,9 @@ type swarmPaths struct {
 	IdemRefusedRetried int64 `json:"idem_refused_retried,omitempty"`
 	IdemRetriedOK      int64 `json:"idem_retried_ok,omitempty"`
 	IdemOutOfOrder     int64 `json:"idem_out_of_order,omitempty"`
+	// IdemEpochBumps are the epochs idempotent producers bumped
+	// themselves.
+	IdemEpochBumps int64 `json:"idem_epoch_bumps,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -90,6 +93,7 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.IdemRefusedRetried, &t.seeds.IdemRefusedRetried, p.IdemRefusedRetried)
 	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
 	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
+	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
 }
 
 // String is the summary's line.
@@ -100,9 +104,9 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\npipelined transactional batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d refused behind a batch waiting for its verification (%d seeds); %d transactions failed out of order (%d seeds)",
 			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
 			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures) +
-		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds)",
+		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
-			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder)
+			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -119,7 +123,8 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
 			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures,
 			IdemPipelined: rep.Stats.IdempotentBatchesPipelined, IdemRefusedRetried: rep.Stats.IdempotentBatchesRefusedRetried,
-			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures}}
+			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures,
+			IdemEpochBumps: rep.Stats.IdempotentEpochBumps}}
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
