@@ -254,7 +254,13 @@ func (c *client) finishSend(op *sendOp, o outcome) {
 	}
 	op.outcome, op.doneMs = o, w.now
 	c.busy = false
-	switch o {
+	c.countSend(op)
+}
+
+// countSend counts a completed send in the run's stats and traces it.
+func (c *client) countSend(op *sendOp) {
+	w := c.w
+	switch op.outcome {
 	case outcomeOK:
 		w.stats.SendsOK++
 		if op.acks == -1 {

@@ -23,6 +23,8 @@ import (
 //     and retries a send whose outcome it does not know with the same
 //     sequence; a send it gives up on, or one refused for its sequence or
 //     epoch, costs it its producer id (the next send gets a new one);
+//     with the profile's IdempotentPipeline it keeps several batches in
+//     flight per partition (client_idempotent_pipeline.go);
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
 //     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
@@ -70,8 +72,12 @@ type producerState struct {
 	txns   int
 	cur    *txnOp
 	copier *copierState
-	// pipeline is the profile's TxnPipeline (client_txn_pipeline.go).
+	// pipeline is the profile's TxnPipeline (client_txn_pipeline.go), or
+	// IdempotentPipeline for an idempotent producer
+	// (client_idempotent_pipeline.go); idem is that producer's pipeline
+	// of its producer id.
 	pipeline int
+	idem     *batchPipeline
 }
 
 // txnOp is one transaction in the history.
@@ -279,7 +285,7 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	if tid != "" && c.prod != nil && c.prod.tv2 {
 		req.txnOperation = cluster.TxnOperationForProduce(12)
 	}
-	req.ordered = tid != "" && c.prod != nil && c.prod.pipeline > 1
+	req.ordered = c.prod != nil && c.prod.pipeline > 1
 	call := c.call
 	if req.ordered {
 		call = c.callInOrder
@@ -325,6 +331,10 @@ func (c *client) idempotentNext() {
 		return
 	}
 	c.at(w.now+1+expMs(w.rngWorkload, c.meanMs), c.idempotentNext)
+	if p.pipeline > 1 {
+		c.idempotentPipelined()
+		return
+	}
 	if c.busy || p.initing {
 		return
 	}
@@ -742,6 +752,12 @@ func (c *client) endTxn(op *txnOp) {
 // costs the producer its epoch.
 func (c *client) finishTxn(op *txnOp, o outcome) {
 	w, p := c.w, c.prod
+	if op.outcome != pending {
+		// The client's own bookkeeping broke: a transaction it ended
+		// twice let it run two at once on one producer id and epoch.
+		w.violation("H5", fmt.Sprintf("%s (%s) ended transaction %d twice: %s, then %s", c.name(), op.tid, op.seq, op.outcome, o))
+		return
+	}
 	op.outcome, op.doneMs = o, w.now
 	if p.cur == op {
 		p.cur = nil
@@ -974,6 +990,7 @@ func (w *World) startTxnWorkload(admin *client) {
 		c := w.newClient(producerClient)
 		c.meanMs = p.ProduceEveryMs
 		c.startIdempotentProducer()
+		c.prod.pipeline = p.IdempotentPipeline
 	}
 	for i := 0; i < p.TxnProducers; i++ {
 		c := w.newClient(producerClient)

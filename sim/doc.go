@@ -56,9 +56,12 @@
 //     transactional producers and copiers (consume-transform-produce,
 //     with KIP-890 part 2's epoch per transaction for a drawn share) as a
 //     workload, their checkers and scenario commands;
-//     client_txn_pipeline.go: transactional producers that keep several
-//     batches in flight per partition, as franz-go does (the profile's
-//     TxnPipeline), on a produce connection the network keeps in order;
+//     client_pipeline.go: a producer id's batches kept in flight, several
+//     per partition, as franz-go does, on a produce connection the
+//     network keeps in order; client_txn_pipeline.go: transactional
+//     producers that pipeline (the profile's TxnPipeline);
+//     client_idempotent_pipeline.go: idempotent producers that do (its
+//     IdempotentPipeline);
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log

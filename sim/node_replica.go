@@ -326,6 +326,9 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 			if rep.ErrorCode == kerr.OutOfOrderSequenceNumber.Code && strings.Contains(rep.ErrorMessage, cluster.VerificationSeqRefusal) {
 				n.w.stats.VerificationSeqRefusals++
 			}
+			if rep.ErrorCode != 0 && rep.ErrorMessage != "" {
+				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
+			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
 		}
 	}

@@ -169,6 +169,16 @@ type Profile struct {
 	// (client_txn_pipeline.go). 0 or 1: one batch per partition, sent one
 	// at a time.
 	TxnPipeline int
+	// IdempotentPipeline, when above 1, lets each idempotent producer keep
+	// up to that many batches (of 1 or 2 values) in flight per partition,
+	// as franz-go does (max.in.flight 5; client_idempotent_pipeline.go).
+	// 0 or 1: one value at a time.
+	IdempotentPipeline int
+	// IdempotentEpochBump: an idempotent producer with a pipeline whose
+	// producer id failed bumps its epoch itself, with sequences from 0
+	// again (KIP-360, as the Java client does), instead of asking for a
+	// new producer id.
+	IdempotentEpochBump bool
 
 	// SlowWriteP is the share of fetch answers whose connection writer is
 	// slow (behind earlier responses on its connection, or a client
@@ -307,6 +317,12 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.6) {
 		p.TxnPipeline = 3 + r.IntN(3)
 	}
+	// Pipelined idempotent batches, drawn after everything before them.
+	if on(0.6) {
+		p.IdempotentPipeline = 2 + r.IntN(4)
+	}
+	// Idempotent epoch bumps, drawn after everything before them.
+	p.IdempotentEpochBump = on(0.5)
 	return p
 }
 
@@ -345,8 +361,10 @@ func (p Profile) String() string {
 	}
 	txns := ""
 	if p.IdempotentProducers+p.TxnProducers+p.Copiers > 0 || p.ReadCommitted {
-		txns = fmt.Sprintf(", %d idempotent producers, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs, KIP-890 part 2 share %.0f%%%s)%s",
-			p.IdempotentProducers, p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000, 100*p.TxnV2Share,
+		txns = fmt.Sprintf(", %d idempotent producers%s, %d transactional producers and %d copiers (abort %.0f%%, timeout %.0fs, KIP-890 part 2 share %.0f%%%s)%s",
+			p.IdempotentProducers, map[bool]string{true: fmt.Sprintf(" (%d batches in flight per partition%s)", p.IdempotentPipeline,
+				map[bool]string{true: ", epoch bumped by the client"}[p.IdempotentEpochBump])}[p.IdempotentPipeline > 1 && p.IdempotentProducers > 0],
+			p.TxnProducers, p.Copiers, 100*p.TxnAbortP, p.TxnTimeoutMs/1000, 100*p.TxnV2Share,
 			map[bool]string{true: fmt.Sprintf(", %d batches in flight per partition", p.TxnPipeline)}[p.TxnPipeline > 1 && p.TxnProducers > 0],
 			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
 	}

@@ -39,3 +39,30 @@ func TestTxnPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 			total.TxnBatchesPipelined, total.TxnBatchesRefusedRetried, total.TxnBatchesRetriedOK, total.VerificationSeqRefusals, commits)
 	}
 }
+
+// TestTxnPipelineEndsATransactionOnce: transactions whose deadline passes
+// while their batches are answered slowly (a short transaction timeout on
+// a slow network) send a batch from an earlier batch's answer after the
+// deadline, which fails at once; the transaction still ends once (the
+// harness check H5), where it was aborted twice: the second EndTxn chain
+// ended the producer's next transaction's turn, two transactions then ran
+// at once on one producer id and epoch, and one's commit exposed the
+// other's aborted records (Q5, swarm seed 1682).
+func TestTxnPipelineEndsATransactionOnce(t *testing.T) {
+	p := QuietProfile()
+	p.TxnProducers, p.TxnPipeline, p.TxnAbortP, p.TxnTimeoutMs, p.Partitions, p.ReadCommitted = 2, 5, 0.1, 1000, 3, true
+	p.MeanDelayMs, p.DropP = 80, 0.02
+	aborts := 0
+	for seed := uint64(1); seed <= 4; seed++ {
+		var timeline strings.Builder
+		w := playTxnWorld(Options{Seed: seed, DurationMs: 30_000, Profile: &p, Timeline: &timeline})
+		rep := w.report()
+		if rep.Failed() {
+			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 40))
+		}
+		aborts += int(rep.Stats.TxnAborts)
+	}
+	if aborts < 5 {
+		t.Errorf("only %d transactions aborted", aborts)
+	}
+}

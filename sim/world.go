@@ -169,6 +169,16 @@ type Stats struct {
 	// OUT_OF_ORDER_SEQUENCE_NUMBER no earlier batch explained (the client
 	// aborts them, as franz-go fails them).
 	TxnOutOfOrderFailures int64
+	// The same for idempotent producers with a pipeline
+	// (client_idempotent_pipeline.go): batches sent behind another in
+	// flight to their partition, out-of-order refusals behind an
+	// unresolved batch retried, batches appended after one, and producer
+	// ids failed by an out-of-order refusal no earlier batch explained.
+	IdempotentBatchesPipelined, IdempotentBatchesRefusedRetried, IdempotentBatchesRetriedOK int64
+	IdempotentOutOfOrderFailures                                                            int64
+	// IdempotentEpochBumps are the epochs idempotent producers bumped
+	// themselves (Profile.IdempotentEpochBump).
+	IdempotentEpochBumps int64
 	// FetchReads are fetch answers whose records were read after the
 	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
 	// change meanwhile (leadership, truncation, log start, compaction),
@@ -554,6 +564,10 @@ func (r *Report) Summary() string {
 			fmt.Fprintf(&b, "pipelined transactional batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d refused behind a batch waiting for its verification; %d transactions failed out of order)\n",
 				s.TxnBatchesPipelined, s.TxnBatchesRefusedRetried, s.TxnBatchesRetriedOK, s.VerificationSeqRefusals, s.TxnOutOfOrderFailures)
 		}
+	}
+	if s.IdempotentBatchesPipelined > 0 {
+		fmt.Fprintf(&b, "pipelined idempotent batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped by the producer)\n",
+			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)

@@ -31,6 +31,15 @@ import (
 // stickiness): it grants no vote before its last answer plus an election
 // timeout either.
 //
+// The leader counts itself among that majority, so it grants no vote
+// before its hold either, also once deposed: a voter campaigning in a
+// later term answers the leader's heartbeat with that term (raft's answer
+// to a stale leader), the leader steps down to a follower of the term
+// with no leader, and raft would grant that candidate its vote at once,
+// electing it with one other voter while the old leader's hold still
+// runs (the simulator's seed 1401: the leader cut off past an election
+// timeout, a follower that won a pre-vote, the partition healed).
+//
 // The leader learns it without a message of its own: it marks each
 // heartbeat it sends with the term and the time in raft's Context, which
 // the follower sends back in its answer (raft does so for ReadIndex; the
@@ -52,15 +61,19 @@ const heartbeatMarkTag = 'h'
 // leadership transfer, which no lease holds back.
 const campaignTransfer = "CampaignTransfer"
 
-// ignoresVoteRequest says whether to drop m, a (pre-)vote request of a
-// later term that is no leadership transfer's, because this node started
-// less than an election timeout ago (see above). Dropping it is raft's own
+// ignoresVoteRequest says whether to drop m, a (pre-)vote request that is
+// no leadership transfer's, because this node's hold as a leader has not
+// passed yet, or, for one of a later term, because this node started less
+// than an election timeout ago (see above). Dropping it is raft's own
 // answer while it hears from a leader: no answer at all.
 func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
-	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote {
+	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote || string(m.GetContext()) == campaignTransfer {
 		return false
 	}
-	if string(m.GetContext()) == campaignTransfer || m.GetTerm() <= q.rn.BasicStatus().GetTerm() {
+	if q.now.MonoMs < q.heldUntilMs {
+		return true
+	}
+	if m.GetTerm() <= q.rn.BasicStatus().GetTerm() {
 		return false
 	}
 	return !q.started || q.ticks < int64(q.cfg.electionTicks())
@@ -112,6 +125,9 @@ func (q *Quorum) heartbeatAnswered(m *raftpb.Message) *raftpb.Message {
 	if term == q.heardTerm {
 		from := nodeID(m.GetFrom())
 		q.heardSince[from] = max(q.heardSince[from], sentMs)
+		if hold := q.LeadershipHoldsUntilMs(); hold < math.MaxInt64 {
+			q.heldUntilMs = max(q.heldUntilMs, hold)
+		}
 	}
 	unmarked := proto.Clone(m).(*raftpb.Message)
 	unmarked.Context = nil

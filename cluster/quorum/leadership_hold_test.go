@@ -7,6 +7,8 @@ import (
 	"testing/cryptotest"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // noteHold records until when a leader says no other node can lead. A
@@ -107,5 +109,44 @@ func TestNewLeaderHoldsWithinARoundTrip(t *testing.T) {
 				t.Fatalf("the new leader held %d ms after it started to lead, want at most %d ms", took, 2*stepMs)
 			}
 		})
+	}
+}
+
+// A leader deposed by a later term's answer to its heartbeat (a voter that
+// campaigns answers a stale leader with its term) grants that candidate no
+// vote before its hold passed: it counted itself among the majority that
+// elects no other leader before then. Raft alone steps it down to a
+// follower with no leader and grants the vote at once (the simulator's
+// seed 1401 elected a new leader 0.8 s inside the old one's hold).
+func TestDeposedLeaderGrantsNoVoteWithinItsHold(t *testing.T) {
+	cryptotest.SetGlobalRandom(t, 7)
+	c := newTestCluster(t, clusterOptions{voters: []int32{1, 2, 3}, seed: 7})
+	c.runUntil(3000, "a leader", func() bool { return c.activeLeader() != nil })
+	l := c.activeLeader()
+	c.runUntil(1000, "the leader's hold", func() bool { return l.q.LeadershipHoldsUntilMs() > c.instant(l).MonoMs })
+	var f *testNode
+	for _, n := range c.nodes {
+		if n != l {
+			f = n
+			break
+		}
+	}
+	term := l.q.rn.BasicStatus().GetTerm()
+	from, to := raftID(f.id), raftID(l.id)
+	answer := &raftpb.Message{Type: raftpb.MsgAppResp.Enum(), From: &from, To: &to, Term: proto.Uint64(term + 1)}
+	if err := l.q.Step(answer); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.q.rn.BasicStatus(); st.RaftState == raft.StateLeader || st.GetTerm() != term+1 {
+		t.Fatalf("the leader did not step down to term %d: %v in term %d", term+1, st.RaftState, st.GetTerm())
+	}
+	vote := &raftpb.Message{Type: raftpb.MsgVote.Enum(), From: &from, To: &to, Term: proto.Uint64(term + 1),
+		LogTerm: proto.Uint64(term), Index: proto.Uint64(1 << 30)}
+	if err := l.q.Step(vote); err != nil {
+		t.Fatal(err)
+	}
+	if v := l.q.rn.BasicStatus().GetVote(); v == from {
+		t.Fatalf("the deposed leader voted for n%d in term %d at %d ms, inside its hold until %d ms",
+			f.id, term+1, c.instant(l).MonoMs, l.q.heldUntilMs)
 	}
 }

@@ -84,6 +84,10 @@ type Quorum struct {
 	// heartbeat of term heardTerm it answered (leadership_hold.go).
 	heardTerm  uint64
 	heardSince map[int32]int64
+	// heldUntilMs is the latest hold this node had as a leader
+	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
+	// not (leadership_hold.go).
+	heldUntilMs int64
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64

@@ -60,6 +60,17 @@ type swarmPaths struct {
 	ELRElections          int64 `json:"elr_elections,omitempty"`
 	LastKnownELRElections int64 `json:"last_known_elr_elections,omitempty"`
 	CleanRegistrations    int64 `json:"clean_registrations,omitempty"`
+	// The same for idempotent producers with a pipeline: batches sent
+	// behind another, out-of-order refusals behind an unresolved batch
+	// retried, batches appended after one, and producer ids failed out of
+	// order (sim's client_idempotent_pipeline.go).
+	IdemPipelined      int64 `json:"idem_pipelined,omitempty"`
+	IdemRefusedRetried int64 `json:"idem_refused_retried,omitempty"`
+	IdemRetriedOK      int64 `json:"idem_retried_ok,omitempty"`
+	IdemOutOfOrder     int64 `json:"idem_out_of_order,omitempty"`
+	// IdemEpochBumps are the epochs idempotent producers bumped
+	// themselves.
+	IdemEpochBumps int64 `json:"idem_epoch_bumps,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -87,6 +98,11 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.ELRElections, &t.seeds.ELRElections, p.ELRElections)
 	one(&t.sum.LastKnownELRElections, &t.seeds.LastKnownELRElections, p.LastKnownELRElections)
 	one(&t.sum.CleanRegistrations, &t.seeds.CleanRegistrations, p.CleanRegistrations)
+	one(&t.sum.IdemPipelined, &t.seeds.IdemPipelined, p.IdemPipelined)
+	one(&t.sum.IdemRefusedRetried, &t.seeds.IdemRefusedRetried, p.IdemRefusedRetried)
+	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
+	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
+	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
 }
 
 // String is the summary's line.
@@ -98,7 +114,10 @@ func (t *pathTotals) String() string {
 			t.sum.TxnPipelined, t.seeds.TxnPipelined, t.sum.TxnRefusedRetried, t.seeds.TxnRefusedRetried, t.sum.TxnRetriedOK, t.seeds.TxnRetriedOK,
 			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures) +
 		fmt.Sprintf("\neligible leader replicas: %d leaders elected from the ELR (%d seeds), %d from the last known ELR (%d seeds); %d registrations after a clean shutdown (%d seeds)",
-			t.sum.ELRElections, t.seeds.ELRElections, t.sum.LastKnownELRElections, t.seeds.LastKnownELRElections, t.sum.CleanRegistrations, t.seeds.CleanRegistrations)
+			t.sum.ELRElections, t.seeds.ELRElections, t.sum.LastKnownELRElections, t.seeds.LastKnownELRElections, t.sum.CleanRegistrations, t.seeds.CleanRegistrations) +
+		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
+			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
+			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -113,7 +132,10 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 		Paths: swarmPaths{EmptyStretches: rep.Stats.EmptyStretches, ConsumerEmptyStretches: rep.Stats.ConsumerEmptyStretches,
 			EmptyPrefixRaises: rep.Stats.EmptyPrefixRaises, StretchFaults: rep.Stats.StretchFaultsPlayed,
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
-			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures}}
+			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures,
+			IdemPipelined: rep.Stats.IdempotentBatchesPipelined, IdemRefusedRetried: rep.Stats.IdempotentBatchesRefusedRetried,
+			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures,
+			IdemEpochBumps: rep.Stats.IdempotentEpochBumps}}
 	res.Paths.ELRElections, res.Paths.LastKnownELRElections = rep.Stats.ELRElections, rep.Stats.LastKnownELRElections
 	res.Paths.CleanRegistrations = rep.Stats.CleanShutdownRegistrations
 	if rep.Failed() {

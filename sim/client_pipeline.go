@@ -1,0 +1,282 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// A producer pipeline sends one producer id and epoch's batches as
+// franz-go does (max.in.flight 5): each partition's batches carry
+// consecutive sequences; the first batch of the producer id and epoch to a
+// partition goes alone, and once the partition answered one, up to the
+// producer's pipeline batches are in flight to it, to every partition at
+// once; counted from its first batch without an outcome, whatever became
+// of those after it (window), as a leader remembers 5 batches of a
+// producer to recognise a retry. An OUT_OF_ORDER_SEQUENCE_NUMBER answer to
+// a batch sent while an earlier batch of its partition was unresolved (in
+// flight, or waiting to be retried: its leader moved, its verification
+// failed) parks it: it goes again, in order, once every batch before it is
+// appended (at once if they are by the time the answer comes); every
+// retriable answer is retried with the same sequence. Any other refusal,
+// or a batch's deadline, fails the pipeline: no more batches are sent,
+// those parked are abandoned, and those in flight get no retry. The
+// transactional producers (client_txn_pipeline.go: one pipeline a
+// transaction) and the idempotent producers
+// (client_idempotent_pipeline.go: one pipeline a producer id) share it.
+
+// producerPipe is one partition's batches of a pipeline, in sequence
+// order.
+type producerPipe struct {
+	tp      tpKey
+	batches []*pipeBatch
+	// sent counts the batches sent (the first sent batches); next is the
+	// sequence of the next batch added.
+	sent int
+	next int32
+}
+
+// pipeBatch is one batch of a pipeline.
+type pipeBatch struct {
+	writes []*sendOp
+	// first is the index of its first write in the transaction's.
+	first int
+	seq   int32
+	// inFlight says a request for it is out (or a retry is due);
+	// parked that it was refused as out of order behind an unresolved
+	// batch and waits for it; resolved that it has its outcome; refused
+	// that an attempt was refused as out of order; behind that the last
+	// attempt went while an earlier batch of its partition had no outcome.
+	inFlight, parked, resolved, refused, behind bool
+	// raw is the encoded batch, sent again as it is.
+	raw []byte
+}
+
+// pipelineCounts are the Stats counters a pipeline adds to.
+type pipelineCounts struct {
+	// pipelined: batches sent while another of their partition was in
+	// flight; refusedRetried: out-of-order refusals behind an unresolved
+	// batch, retried; retriedOK: batches appended after such a refusal;
+	// outOfOrder: pipelines failed by an out-of-order refusal no earlier
+	// batch explained.
+	pipelined, refusedRetried, retriedOK, outOfOrder *int64
+}
+
+// batchPipeline is one producer id and epoch's batches in flight.
+type batchPipeline struct {
+	c     *client
+	pid   int64
+	epoch int16
+	// tid is the transactional id ("" for an idempotent producer).
+	tid    string
+	pipes  []*producerPipe
+	byTp   map[tpKey]*producerPipe
+	counts pipelineCounts
+	// failed is the code that failed the pipeline (0: none yet).
+	failed int16
+	// encode builds a batch's records when it is first sent, inFlight
+	// batches of its partition being in flight.
+	encode func(pipe *producerPipe, b *pipeBatch, inFlight int) []byte
+	// failedBy runs once, when a batch fails the pipeline.
+	failedBy func(code int16, b *pipeBatch)
+	// resolved runs when a batch gets its outcome; settled after every
+	// outcome of a batch, once the pipeline acted on it.
+	resolved func(b *pipeBatch)
+	settled  func()
+}
+
+// newBatchPipeline is a pipeline for the client's producer id and epoch.
+func (c *client) newBatchPipeline(pid int64, epoch int16, tid string, counts pipelineCounts) *batchPipeline {
+	return &batchPipeline{c: c, pid: pid, epoch: epoch, tid: tid, byTp: map[tpKey]*producerPipe{}, counts: counts,
+		encode: func(*producerPipe, *pipeBatch, int) []byte { return nil }, failedBy: func(int16, *pipeBatch) {},
+		resolved: func(*pipeBatch) {}, settled: func() {}}
+}
+
+// pipe is tp's pipe, new (its sequences from the producer's next for tp)
+// if tp has none.
+func (pl *batchPipeline) pipe(tp tpKey) *producerPipe {
+	pipe := pl.byTp[tp]
+	if pipe == nil {
+		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp]}
+		pl.byTp[tp] = pipe
+		pl.pipes = append(pl.pipes, pipe)
+	}
+	return pipe
+}
+
+// add appends a batch of writes to tp's pipe, with the next sequences;
+// fill sends it.
+func (pl *batchPipeline) add(tp tpKey, writes []*sendOp, first int) (*producerPipe, *pipeBatch) {
+	pipe := pl.pipe(tp)
+	b := &pipeBatch{writes: writes, first: first, seq: pipe.next}
+	pipe.next += int32(len(writes))
+	pipe.batches = append(pipe.batches, b)
+	return pipe, b
+}
+
+// unresolved counts the pipe's sent batches without an outcome.
+func (pipe *producerPipe) unresolved() int {
+	n := 0
+	for _, b := range pipe.batches[:pipe.sent] {
+		if !b.resolved {
+			n++
+		}
+	}
+	return n
+}
+
+// window counts the pipe's sent batches from its first without an
+// outcome on: a partition leader remembers a producer's last 5 batches,
+// so a retry of that first one is recognised (appended already, or not)
+// only while no more than 5 were sent from it on, whatever became of
+// those after it.
+func (pipe *producerPipe) window() int {
+	for i, b := range pipe.batches[:pipe.sent] {
+		if !b.resolved {
+			return pipe.sent - i
+		}
+	}
+	return 0
+}
+
+// limit is how many batches may be in flight to the pipe's partition:
+// one until the partition answered the producer id and epoch.
+func (pl *batchPipeline) limit(pipe *producerPipe) int {
+	p := pl.c.prod
+	if _, answered := p.seqs[pipe.tp]; !answered || p.pid != pl.pid || p.epoch != pl.epoch {
+		return 1
+	}
+	return p.pipeline
+}
+
+// inFlight says a batch of the pipeline has a request out (or a retry
+// due).
+func (pl *batchPipeline) inFlight() bool {
+	for _, pipe := range pl.pipes {
+		for _, b := range pipe.batches {
+			if b.inFlight {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allResolved says every batch of the pipeline has its outcome.
+func (pl *batchPipeline) allResolved() bool {
+	for _, pipe := range pl.pipes {
+		for _, b := range pipe.batches {
+			if !b.resolved {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fill sends the pipe's next batches while the limit allows.
+func (pl *batchPipeline) fill(pipe *producerPipe) {
+	for pl.failed == 0 && pipe.sent < len(pipe.batches) {
+		if pipe.window() >= pl.limit(pipe) {
+			return
+		}
+		inFlight := pipe.unresolved()
+		b := pipe.batches[pipe.sent]
+		pipe.sent++
+		if inFlight > 0 {
+			*pl.counts.pipelined++
+		}
+		pl.send(pipe, b, pl.encode(pipe, b, inFlight))
+	}
+}
+
+// resolve gives a batch's writes their outcome: ok at their offsets, or
+// (refused, abandoned, given up) failed unless an attempt may have been
+// appended.
+func (pl *batchPipeline) resolve(b *pipeBatch, code int16) {
+	b.inFlight, b.parked, b.resolved = false, false, true
+	settleTxnWrites(b.writes, code, pl.c.w.now)
+	pl.resolved(b)
+}
+
+// fail fails the pipeline (once): every batch is abandoned, those parked
+// resolved at once.
+func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
+	if pl.failed != 0 {
+		return
+	}
+	pl.failed = code
+	pl.c.w.tracef("%s: producer %d epoch %d fails at %s's batch (sequence %d): %s", pl.c.name(), pl.pid, pl.epoch, b.writes[0].value, b.seq, codeName(code))
+	if code == kerr.OutOfOrderSequenceNumber.Code {
+		*pl.counts.outOfOrder++
+	}
+	pl.failedBy(code, b)
+	for _, pipe := range pl.pipes {
+		for _, o := range pipe.batches {
+			o.writes[0].abandoned = true
+			if o.parked {
+				pl.resolve(o, txnAbandonedCode)
+			}
+		}
+	}
+}
+
+// send sends a batch (again: raw as before) and takes its answer.
+func (pl *batchPipeline) send(pipe *producerPipe, b *pipeBatch, raw []byte) {
+	c, w := pl.c, pl.c.w
+	s := b.writes[0]
+	b.inFlight, b.parked, b.raw, b.behind = true, false, raw, earlierUnresolved(pipe, b)
+	c.producerSend(s, raw, pl.tid, func(code int16) {
+		if code == kerr.OutOfOrderSequenceNumber.Code && pl.failed == 0 && (b.behind || earlierUnresolved(pipe, b)) {
+			// An earlier batch was in flight or to be retried when this
+			// one went: this one waits for it, and goes again behind it
+			// (at once if it was appended meanwhile: the answer waited
+			// behind others on its connection).
+			*pl.counts.refusedRetried++
+			b.inFlight, b.parked, b.refused = false, true, true
+			w.tracef("%s: send %s to %s (producer %d sequence %d) waits for an earlier batch", c.name(), s.value, s.tp, pl.pid, b.seq)
+			pl.resendParked(pipe)
+			return
+		}
+		pl.resolve(b, code)
+		if code != 0 {
+			pl.fail(code, b)
+			pl.settled()
+			return
+		}
+		if b.refused {
+			*pl.counts.retriedOK++
+		}
+		if p := c.prod; p.pid == pl.pid && p.epoch == pl.epoch {
+			p.seqs[s.tp] = max(p.seqs[s.tp], b.seq+int32(len(b.writes)))
+		}
+		pl.resendParked(pipe)
+		pl.fill(pipe)
+		pl.settled()
+	})
+}
+
+// resendParked sends again, in order, the batches refused behind an
+// unresolved one once every batch before them is appended.
+func (pl *batchPipeline) resendParked(pipe *producerPipe) {
+	if i := slices.IndexFunc(pipe.batches, func(o *pipeBatch) bool { return !o.resolved }); i >= 0 && pipe.batches[i].parked {
+		for _, o := range pipe.batches[i:] {
+			if o.parked {
+				pl.send(pipe, o, o.raw)
+			}
+		}
+	}
+}
+
+// earlierUnresolved says a batch before b in its pipe has no outcome yet.
+func earlierUnresolved(pipe *producerPipe, b *pipeBatch) bool {
+	for _, o := range pipe.batches {
+		if o == b {
+			return false
+		}
+		if !o.resolved {
+			return true
+		}
+	}
+	return false
+}
