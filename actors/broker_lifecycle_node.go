@@ -11,8 +11,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
-
-	"gregor/logstore"
 )
 
 // The node's own lifecycle, around its broker's: starting the metadata
@@ -114,27 +112,6 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		n.logger.Info("node stopped", zap.Bool("graceful", graceful))
 		n.logsClosed.Store(true)
 	})
-}
-
-// markCleanShutdown leaves the broker's clean shutdown marker once a
-// graceful stop closed every log (stopActors): the next process registers
-// with this one's broker epoch (or the last one's, when this one never
-// registered), so the controller knows it lost nothing it had (KIP-966). A
-// node that failed, or had no epoch, leaves none.
-func (n *Node) markCleanShutdown(graceful bool) error {
-	epoch := n.stoppingEpoch.Load()
-	select {
-	case <-n.failed:
-		return nil
-	default:
-	}
-	if !graceful || epoch < 0 {
-		return nil
-	}
-	if err := logstore.WriteBrokerCleanShutdown(n.cfg.FS, n.cfg.DataDir, epoch); err != nil {
-		return fmt.Errorf("write the clean shutdown marker: %w", err)
-	}
-	return nil
 }
 
 // awaitActor sends an actor a message built around a done callback and

@@ -157,17 +157,8 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 		return nil, err
 	}
 	n.setClusterID(clusterID)
-	if n.previousBrokerEpoch, err = logstore.ConsumeBrokerShutdown(cfg.FS, cfg.DataDir, cfg.BootID); err != nil {
+	if err := n.takeShutdownMarker(); err != nil {
 		return nil, err
-	}
-	n.stoppingEpoch.Store(-1)
-	if e := n.previousBrokerEpoch; e != nil {
-		// Until this process registers, its data is what the last one
-		// left: a crash on this boot still loses nothing.
-		n.stoppingEpoch.Store(*e)
-		if err := logstore.WriteBrokerRunning(cfg.FS, cfg.DataDir, *e, cfg.BootID); err != nil {
-			return nil, err
-		}
 	}
 	if _, err := io.ReadFull(cfg.Entropy, n.incarnation[:]); err != nil {
 		return nil, fmt.Errorf("incarnation id: %w", err)
@@ -264,44 +255,6 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}()
 	return nil
-}
-
-// Addr is the address the client listener is bound to (nil on a
-// controller-only node).
-func (n *Node) Addr() net.Addr {
-	if n.brokerListener == nil {
-		return nil
-	}
-	return n.brokerListener.Addr()
-}
-
-// ControllerAddr is the address the CONTROLLER listener is bound to, nil
-// when the node has none.
-func (n *Node) ControllerAddr() net.Addr {
-	if n.controllerServer == nil {
-		return nil
-	}
-	return n.controllerServer.Addr()
-}
-
-// ClusterID is the cluster's id, "" until this node learned it (from its
-// meta.properties or the metadata log).
-func (n *Node) ClusterID() string {
-	if p := n.clusterID.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-func (n *Node) setClusterID(id string) { n.clusterID.Store(&id) }
-
-// advertised is the host and port clients are told to connect to.
-func (n *Node) advertised() (string, int32) {
-	tcp, _ := n.Addr().(*net.TCPAddr)
-	if tcp == nil {
-		return cluster.AdvertisedEndpoint(n.cfg.AdvertisedHost, n.cfg.AdvertisedPort, "", 0)
-	}
-	return cluster.AdvertisedEndpoint(n.cfg.AdvertisedHost, n.cfg.AdvertisedPort, tcp.IP.String(), int32(tcp.Port))
 }
 
 // Stop shuts the node down gracefully: the broker asks the controller for a
