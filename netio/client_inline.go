@@ -9,7 +9,9 @@ import (
 // for work writes the queued requests itself, with one non-blocking write,
 // instead of waking the writer goroutine (and with it often an idle thread
 // of the Go scheduler) to do it. A replica fetcher's next Fetch then goes
-// out from the fetcher's own goroutine.
+// out from the fetcher's own goroutine. Only a request sent while no other
+// waits or is on the wire goes inline: requests sent in a burst go out in
+// one write of the writer goroutine, not in a write each.
 //
 // The writing has one owner at a time (clientConn.owner, under Client.mu):
 // the writer goroutine while it runs, nobody while it waits, a sender while
@@ -23,7 +25,7 @@ import (
 // writes it itself (it then owns the writing of cc); c.mu is held.
 func (c *Client) sendInline() *clientConn {
 	cc := c.conn
-	if cc == nil || cc.raw == nil || cc.owner != ownerNone {
+	if cc == nil || cc.raw == nil || cc.owner != ownerNone || c.queued != 1 || cc.onWireCount() != 0 {
 		return nil
 	}
 	cc.owner = ownerInline
@@ -117,4 +119,11 @@ func (cc *clientConn) writerExits() {
 	cc.owner = ownerGone
 	c.mu.Unlock()
 	cc.completeUnanswered(errors.New("connection closed before the write"))
+}
+
+// onWireCount is the number of requests on the wire.
+func (cc *clientConn) onWireCount() int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.onWire)
 }

@@ -325,7 +325,10 @@ func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response, frame
 	s.resp = resp
 	s.frame = frame
 	isHead := idx == c.head
-	inline := isHead && c.owner == ownerNone && c.raw != nil && inlineable(resp)
+	// Only the one request in flight is written inline: answers that
+	// come in a burst (a Produce's pipelined requests completing together)
+	// go out in one write of the writer goroutine.
+	inline := isHead && c.count == 1 && c.owner == ownerNone && c.raw != nil && inlineable(resp)
 	switch {
 	case inline:
 		c.owner = ownerInline

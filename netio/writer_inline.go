@@ -10,9 +10,12 @@ import (
 // Inline writes: the goroutine that answers the head of a connection's
 // ring while the writer goroutine waits writes the answer itself, with one
 // non-blocking write, instead of waking the writer goroutine to do it. A
-// follower's Fetch answered by a partition actor, or a Produce, then costs
-// one goroutine hand-off less (a wake-up of the writer, and with it often
-// of an idle thread of the Go scheduler to run it).
+// follower's Fetch answered by a partition actor then costs one goroutine
+// hand-off less (a wake-up of the writer, and with it often of an idle
+// thread of the Go scheduler to run it). Only the answer to the one request
+// in flight on its connection is written inline: answers that come in a
+// burst (a producer's pipelined requests completing together) would each
+// cost a write of their own, where the writer goroutine writes them in one.
 //
 // The frame writer has one owner at a time (conn.owner, under conn.mu): the
 // writer goroutine while it runs, nobody while it waits, an answering

@@ -9,9 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Answers given while the writer goroutine waits are written inline by the
-// goroutine that answers, in request order, interleaved with the writer
-// goroutine's; with inline writes off, the writer goroutine writes them all.
+// Answers to the one request in flight given while the writer goroutine
+// waits are written inline by the goroutine that answers; pipelined
+// answers keep their order, whoever writes them; with inline writes off, the writer goroutine writes them all.
 func TestAnswersWrittenInline(t *testing.T) {
 	for _, inline := range []bool{true, false} {
 		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
@@ -19,13 +19,21 @@ func TestAnswersWrittenInline(t *testing.T) {
 				h := &memoryHandler{maxDelay: delay}
 				s := startServer(t, Config{MaxInFlightRequests: 16, noInlineWrites: !inline}, h)
 				c := dialRaw(t, s.Addr(), "inline")
-				const requests = 300
+				// One at a time (the answers go inline), then pipelined
+				// (those in a burst go to the writer goroutine).
+				const oneByOne, requests = 50, 300
+				for i := int32(1); i <= oneByOne; i++ {
+					resp := c.roundTrip(metadataRequest(int16(i%13), fmt.Sprintf("topic-%d", i)), i).(*kmsg.MetadataResponse)
+					if want := fmt.Sprintf("topic-%d", i); len(resp.Topics) != 1 || *resp.Topics[0].Topic != want {
+						t.Fatalf("delay %v: response %d is not for %s: %+v", delay, i, want, resp.Topics)
+					}
+				}
 				go func() {
-					for i := int32(1); i <= requests; i++ {
+					for i := int32(oneByOne + 1); i <= requests; i++ {
 						c.send(metadataRequest(int16(i%13), fmt.Sprintf("topic-%d", i)), i)
 					}
 				}()
-				for i := int32(1); i <= requests; i++ {
+				for i := int32(oneByOne + 1); i <= requests; i++ {
 					resp := c.readResponse(metadataRequest(int16(i%13), ""), i).(*kmsg.MetadataResponse)
 					if want := fmt.Sprintf("topic-%d", i); len(resp.Topics) != 1 || *resp.Topics[0].Topic != want {
 						t.Fatalf("delay %v: response %d is not for %s: %+v", delay, i, want, resp.Topics)
