@@ -85,7 +85,7 @@ func (*fetcherRemovePartition) answerUndelivered() {}
 func spawnFetcherManager(ctx actor.Context, n *Node) *actor.PID {
 	return ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &fetcherManager{node: n, logger: n.logger.Named("replica_fetchers")}
-	}, actor.WithSupervisor(fetcherSupervisor())))
+	}, actor.WithSupervisor(fetcherSupervisor()), actor.WithDispatcher(n.dispatcher)))
 }
 
 // fetcherSupervisor stops a fetcher that panicked; the manager starts a new
@@ -145,7 +145,10 @@ func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle
 		return h
 	}
 	n := m.node
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader) }))
+	// On the node's workers, as the partition actors it hands answers to:
+	// the default dispatcher starts a goroutine for each of the several
+	// mailbox runs of every Fetch round trip.
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader) }, actor.WithDispatcher(n.dispatcher)))
 	h := &fetcherHandle{pid: pid}
 	m.fetchers[leader] = h
 	n.fetcherDir.set(leader, pid)

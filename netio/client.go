@@ -117,6 +117,8 @@ type ClientConfig struct {
 	SoftwareName, SoftwareVersion string
 	// Dial opens the connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// noInlineWrites leaves every write to the writer goroutine (tests).
+	noInlineWrites bool
 }
 
 // withDefaults returns cfg with zero fields set to their defaults.
@@ -226,6 +228,9 @@ type Client struct {
 	queued int
 	// conn is the current connection, nil between connections.
 	conn *clientConn
+	// inlineWritten counts the inline writes (client_inline.go),
+	// inlineHandedOn those that left work to the writer goroutine (tests).
+	inlineWritten, inlineHandedOn atomic.Int64
 }
 
 // NewClient checks cfg and returns a client; it dials when the first request
@@ -380,7 +385,12 @@ func (c *Client) Send(req kmsg.Request, timeout time.Duration, done func(*Respon
 	c.queue = append(c.queue, cl)
 	c.queued++
 	cl.timer = time.AfterFunc(timeout, func() { c.expire(cl) })
+	inline := c.sendInline()
 	c.mu.Unlock()
+	if inline != nil {
+		inline.writeInline()
+		return nil
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -480,8 +490,9 @@ func (c *Client) complete(cl *call, resp *Response, err error) bool {
 }
 
 // takeQueued pops the oldest live queued call for cc, nil when none or when
-// cc failed.
-func (c *Client) takeQueued(cc *clientConn) *call {
+// cc failed. Unless all, it leaves (and returns nil for) a call that
+// completes once written (acks=0) or that cc cannot send.
+func (c *Client) takeQueued(cc *clientConn, all bool) *call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
@@ -491,11 +502,18 @@ func (c *Client) takeQueued(cc *clientConn) *call {
 	}
 	for len(c.queue) > 0 {
 		cl := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
 		if cl.state != callQueued {
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
 			continue
 		}
+		if !all {
+			if _, err := cc.versionFor(cl.req); err != nil || cl.noResponse {
+				return nil
+			}
+		}
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
 		cl.state, cl.conn = callTaken, cc
 		c.queued--
 		return cl

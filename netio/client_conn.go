@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -31,8 +32,10 @@ const (
 // it, a reader goroutine reads the responses, in request order (Kafka's
 // guarantee), and matches each to the oldest request on the wire.
 type clientConn struct {
-	c      *Client
-	nc     net.Conn
+	c  *Client
+	nc net.Conn
+	// raw is nc's socket, for inline writes (nil: none).
+	raw    syscall.RawConn
 	frames frameReader
 	// peer is the peer's ApiVersions table, by key.
 	peer map[int16]APIVersionRange
@@ -42,6 +45,20 @@ type clientConn struct {
 	dead     chan struct{}
 	failOnce sync.Once
 	err      error // why it failed; read after dead is closed
+
+	// The writing: the writer goroutine's, or an inline writer's while
+	// owner is ownerInline (client_inline.go). wbuf holds the frames not
+	// yet written, corr the last correlation id given (0 was ApiVersions),
+	// unanswered the acks=0 requests in wbuf.
+	wbuf       []byte
+	corr       int32
+	unanswered []*call
+	// owner, writerGone are guarded by Client.mu; inlineDone tells a
+	// writer goroutine that ended while an inline write ran that it
+	// finished.
+	owner      writerOwner
+	writerGone bool
+	inlineDone chan struct{}
 
 	mu sync.Mutex
 	// onWire are the requests written (or being written) whose response
@@ -134,12 +151,18 @@ func (c *Client) connect() (*clientConn, error) {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	cc := &clientConn{
-		c:     c,
-		nc:    nc,
-		slots: make(chan struct{}, max(c.cfg.MaxInFlightRequests, 1)),
-		dead:  make(chan struct{}),
+		c:          c,
+		nc:         nc,
+		slots:      make(chan struct{}, max(c.cfg.MaxInFlightRequests, 1)),
+		dead:       make(chan struct{}),
+		inlineDone: make(chan struct{}, 1),
 	}
 	cc.frames = frameReader{br: bufio.NewReaderSize(nc, readBufferBytes), raw: nc, pool: c.pool, maxBytes: c.cfg.ResponseMaxBytes}
+	if sc, ok := nc.(syscall.Conn); ok && !c.cfg.noInlineWrites {
+		if raw, err := sc.SyscallConn(); err == nil {
+			cc.raw = raw
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -292,62 +315,75 @@ func (cc *clientConn) versionFor(req kmsg.Request) (int16, error) {
 }
 
 // writeLoop writes queued requests until the connection fails or the client
-// closes. It batches the requests that wait into one write.
+// closes. It batches the requests that wait into one write. While no request
+// waits it gives up the connection's writing (client_inline.go): a Send
+// then writes its request itself.
 func (cc *clientConn) writeLoop() {
-	c := cc.c
-	var buf []byte
-	var corr int32 // 0 was ApiVersions
+	defer cc.writerExits()
 	for {
 		if !cc.waitForRequest() {
 			return
 		}
-		var unanswered []*call // acks=0 requests of this batch: done once written
-		buf = buf[:0]
-		for len(buf) < clientWriteBatchBytes {
-			got, stop := cc.acquireSlot(len(buf) == 0)
-			if stop {
-				cc.completeUnanswered(unanswered, errors.New("connection closed before the write"))
-				return
-			}
-			if !got {
-				break // write what we have; the reader frees slots
-			}
-			cl := c.takeQueued(cc)
-			if cl == nil {
-				<-cc.slots
-				break
-			}
-			version, err := cc.versionFor(cl.req)
-			if err != nil {
-				<-cc.slots
-				c.complete(cl, nil, err)
-				continue
-			}
-			corr++
-			cl.corr, cl.version = corr, version
-			cl.req.SetVersion(version)
-			buf = appendRequestFrame(buf, cl.req, corr, c.clientID)
-			if cl.noResponse {
-				unanswered = append(unanswered, cl)
-			} else {
-				cc.push(cl)
-			}
+		if stop := cc.appendBatch(true); stop {
+			cc.completeUnanswered(errors.New("connection closed before the write"))
+			return
 		}
-		if len(buf) == 0 {
+		if len(cc.wbuf) == 0 {
 			continue
 		}
-		_, err := cc.nc.Write(buf)
-		if cap(buf) > clientKeptWriteBytes {
-			buf = nil
+		_, err := cc.nc.Write(cc.wbuf)
+		cc.wbuf = cc.wbuf[:0]
+		if cap(cc.wbuf) > clientKeptWriteBytes {
+			cc.wbuf = nil
 		}
 		if err != nil {
 			err = fmt.Errorf("write: %w", err)
-			cc.completeUnanswered(unanswered, err)
+			cc.completeUnanswered(err)
 			cc.fail(err)
 			return
 		}
-		cc.completeUnanswered(unanswered, nil)
+		cc.completeUnanswered(nil)
 	}
+}
+
+// appendBatch appends the frames of queued requests to wbuf (after what it
+// holds) up to clientWriteBatchBytes, each with a slot on the wire. Only
+// the writer goroutine (writer) blocks, for a first slot, and takes
+// requests that complete at once (a version the peer does not serve, an
+// acks=0 Produce): an inline writer is inside Send, which never calls back.
+// stop: the connection failed or the client closed meanwhile.
+func (cc *clientConn) appendBatch(writer bool) (stop bool) {
+	c := cc.c
+	for len(cc.wbuf) < clientWriteBatchBytes {
+		got, stop := cc.acquireSlot(writer && len(cc.wbuf) == 0)
+		if stop {
+			return true
+		}
+		if !got {
+			break // write what we have; the reader frees slots
+		}
+		cl := c.takeQueued(cc, writer)
+		if cl == nil {
+			<-cc.slots
+			break
+		}
+		version, err := cc.versionFor(cl.req)
+		if err != nil {
+			<-cc.slots
+			c.complete(cl, nil, err)
+			continue
+		}
+		cc.corr++
+		cl.corr, cl.version = cc.corr, version
+		cl.req.SetVersion(version)
+		cc.wbuf = appendRequestFrame(cc.wbuf, cl.req, cc.corr, c.clientID)
+		if cl.noResponse {
+			cc.unanswered = append(cc.unanswered, cl)
+		} else {
+			cc.push(cl)
+		}
+	}
+	return false
 }
 
 // acquireSlot takes a slot for one more request on the wire. It waits for
@@ -372,23 +408,27 @@ func (cc *clientConn) acquireSlot(block bool) (got, stop bool) {
 	}
 }
 
-// completeUnanswered completes acks=0 requests, which have no response: with
-// nil once written, or with the connection's failure. Each frees its slot.
-func (cc *clientConn) completeUnanswered(calls []*call, cause error) {
+// completeUnanswered completes the acks=0 requests of the batch just
+// written, which have no response: with nil once written, or with the
+// connection's failure. Each frees its slot.
+func (cc *clientConn) completeUnanswered(cause error) {
 	var err error
 	if cause != nil {
 		err = fmt.Errorf("%w: %s: %w", ErrConnectionFailed, cc.c.cfg.Address, cause)
 	}
+	calls := cc.unanswered
+	cc.unanswered = cc.unanswered[:0]
 	for _, cl := range calls {
 		<-cc.slots
 		cc.c.complete(cl, nil, err)
 	}
 }
 
-// waitForRequest waits until a request is queued; false when the connection
-// failed or the client closed.
+// waitForRequest waits until a request is queued, or bytes an inline write
+// left, and the writer goroutine owns the writing; false when the
+// connection failed or the client closed.
 func (cc *clientConn) waitForRequest() bool {
-	for !cc.c.hasQueued() {
+	for !cc.parkWriter() {
 		select {
 		case <-cc.c.wake:
 		case <-cc.dead:

@@ -120,6 +120,9 @@ type Config struct {
 	// release then reads poison instead of plausible bytes. It costs a pass
 	// over every buffer at release and at reuse.
 	PoisonReleasedBuffers bool
+	// noInlineWrites leaves every write to the writer goroutine (tests:
+	// the path a connection without a raw socket takes).
+	noInlineWrites bool
 }
 
 // withDefaults returns cfg with zero fields set to their defaults.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,13 +52,23 @@ type conn struct {
 	// clientID is the last client id seen, for log lines; reader only.
 	clientID string
 
+	// fw encodes and writes the answers: the writer goroutine's, except
+	// while owner is ownerInline (writer_inline.go).
+	fw frameWriter
+	// raw is the socket, for the inline writes' non-blocking attempts;
+	// nil when the connection has none (inline writes are off).
+	raw syscall.RawConn
+
 	mu         sync.Mutex
+	owner      writerOwner
 	ring       []responseSlot
 	head       int
 	count      int
 	nextSeq    uint64
 	readerDone bool
 	closed     bool
+	// writerGone: the writer goroutine ended.
+	writerGone bool
 }
 
 // responseSlot is a request in flight, waiting for its answer or for its turn
@@ -96,6 +107,13 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		wake:     make(chan struct{}, 1),
 		drain:    make(chan struct{}),
 		ring:     make([]responseSlot, s.cfg.MaxInFlightRequests),
+		owner:    ownerNone, // the writer goroutine starts waiting
+	}
+	c.fw = frameWriter{w: nc, pool: s.pool, beforeWrite: c.armWriteDeadline}
+	if sc, ok := nc.(syscall.Conn); ok && !s.cfg.noInlineWrites {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
 	}
 	c.log = s.log.With(zap.Uint64("connection_id", id), zap.Stringer("remote_addr", nc.RemoteAddr()),
 		zap.String("listener", s.cfg.ListenerName))
@@ -307,8 +325,20 @@ func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response, frame
 	s.resp = resp
 	s.frame = frame
 	isHead := idx == c.head
+	// Only the one request in flight is written inline: answers that
+	// come in a burst (a Produce's pipelined requests completing together)
+	// go out in one write of the writer goroutine.
+	inline := isHead && c.count == 1 && c.owner == ownerNone && c.raw != nil && inlineable(resp)
+	switch {
+	case inline:
+		c.owner = ownerInline
+	case c.owner == ownerInline:
+		isHead = false // the inline writer takes it, or hands it on
+	}
 	c.mu.Unlock()
-	if isHead {
+	if inline {
+		c.writeInline()
+	} else if isHead {
 		c.signalWriter()
 	}
 }

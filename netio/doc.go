@@ -10,7 +10,8 @@
 // including Kafka's UNSUPPORTED_VERSION downgrade answer (KIP-511).
 //
 // Files: server.go (listener, connection count, shutdown), conn.go (one
-// connection: reader and dispatch), writer.go (the ordered writer), idle.go
+// connection: reader and dispatch), writer.go (the ordered writer),
+// writer_inline.go (answers written by the goroutine that answers), idle.go
 // (idle timeout and shutdown through read deadlines), decode.go (framing,
 // header, body), encode.go (response frames, EncodedResponse for pre-encoded
 // and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
@@ -20,7 +21,7 @@
 // request and response types the caller supplies (private.go); only the
 // listener configured with them advertises and serves them.
 //
-// The inter-broker client (client.go, client_conn.go): a Client is one
+// The inter-broker client (client.go, client_conn.go, client_inline.go): a Client is one
 // connection to one peer listener. Send queues a request and returns; a
 // completion function gets the response or the error later, on a goroutine of
 // the client. Versions are negotiated per connection from the peer's
@@ -44,7 +45,12 @@
 // Concurrency: per connection, one reader goroutine reads frames, decodes
 // them and calls Handler.Handle, one at a time; one writer goroutine writes
 // the responses strictly in request order, batching those that are ready
-// into one write. At most Config.MaxInFlightRequests requests per connection
+// into one write. The answer to a connection's only request in flight,
+// given while the writer goroutine waits, is written by the goroutine that
+// answers, with one non-blocking write (what the socket does not take goes
+// on to the writer goroutine); a client's request sent while its
+// connection has nothing else queued or on the wire likewise goes out from
+// the goroutine that sends it. Either saves a goroutine wake-up per message. At most Config.MaxInFlightRequests requests per connection
 // are read and not yet written; when full the reader stops reading
 // (backpressure, nothing dropped). A Handler may be called concurrently from
 // many connections, and may answer from any goroutine.

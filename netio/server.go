@@ -39,6 +39,10 @@ type Server struct {
 	// pool holds the buffers of request frames (when pooled) and of
 	// response encoding, shared by every connection.
 	pool *bufferPool
+	// inlineWritten counts answers written inline (writer_inline.go),
+	// inlineHandedOn the inline writes that left bytes to the writer
+	// goroutine (tests).
+	inlineWritten, inlineHandedOn atomic.Int64
 
 	mu        sync.Mutex
 	closing   bool

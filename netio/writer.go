@@ -41,41 +41,54 @@ func (c *conn) takeHead() (responseSlot, headState) {
 // writeLoop writes the answers in request order, batching every answer that
 // is ready into one write, until the connection closes or, after reading
 // stopped, every request is answered. It returns the write error, if any.
+//
+// While it waits for an answer it gives up the frame writer (parkWriter):
+// the goroutine that answers the head may then write it inline
+// (writer_inline.go), and hands the writer back what it could not write.
 func (c *conn) writeLoop() error {
-	fw := frameWriter{w: c.netConn, pool: c.srv.pool, beforeWrite: c.armWriteDeadline}
-	defer fw.release()
-	observer := c.srv.observer
+	fw := &c.fw
+	defer c.writerExits()
+	// It starts as it parks: owning nothing until woken.
+	if !c.awaitWriter() {
+		return nil
+	}
 	for {
 		slot, state := c.takeHead()
 		switch state {
 		case connClosed:
 			return nil
 		case allWritten:
-			return c.flush(&fw)
+			return c.flush(fw)
 		case headWaiting:
-			if err := c.flush(&fw); err != nil {
+			if err := c.flush(fw); err != nil {
 				return err
 			}
 			fw.idle()
-			select {
-			case <-c.wake:
-			case <-c.ctx.Done():
+			if !c.parkWriter() {
+				continue
+			}
+			if !c.awaitWriter() {
 				return nil
 			}
 			continue
 		}
 		<-c.slots // never blocks: every slot in the ring holds a token
-		if err := c.writeSlot(&fw, &slot); err != nil {
+		if err := c.writeSlot(fw, &slot); err != nil {
 			return err
 		}
-		if observer != nil {
-			observer.RequestCompleted(slot.apiKey, time.Since(slot.receivedAt))
-		}
+		c.completed(&slot)
 		if fw.buffered() >= flushThresholdBytes {
-			if err := c.flush(&fw); err != nil {
+			if err := c.flush(fw); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// completed tells the observer a slot's answer was written.
+func (c *conn) completed(slot *responseSlot) {
+	if c.srv.observer != nil {
+		c.srv.observer.RequestCompleted(slot.apiKey, time.Since(slot.receivedAt))
 	}
 }
 

@@ -1,0 +1,209 @@
+package netio
+
+import (
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// Inline writes: the goroutine that answers the head of a connection's
+// ring while the writer goroutine waits writes the answer itself, with one
+// non-blocking write, instead of waking the writer goroutine to do it. A
+// follower's Fetch answered by a partition actor then costs one goroutine
+// hand-off less (a wake-up of the writer, and with it often of an idle
+// thread of the Go scheduler to run it). Only the answer to the one request
+// in flight on its connection is written inline: answers that come in a
+// burst (a producer's pipelined requests completing together) would each
+// cost a write of their own, where the writer goroutine writes them in one.
+//
+// The frame writer has one owner at a time (conn.owner, under conn.mu): the
+// writer goroutine while it runs, nobody while it waits, an answering
+// goroutine while it writes inline. Only an answer to the head found with
+// no owner is written inline, and only one that encodes into the writer's
+// buffer whole (no part written through, no sendfile), so that the inline
+// writer never blocks: what the socket does not take at once, and every
+// answer it finds at the head after its write that it may not write, it
+// hands to the writer goroutine with the ownership.
+
+// writerOwner is who owns a connection's frame writer.
+type writerOwner uint8
+
+const (
+	// ownerWriter: the writer goroutine, running.
+	ownerWriter writerOwner = iota
+	// ownerNone: nobody; the writer goroutine waits for a wake-up.
+	ownerNone
+	// ownerInline: an answering goroutine writing inline.
+	ownerInline
+	// ownerGone: the writer goroutine ended; nothing is written any more.
+	ownerGone
+)
+
+// maxInlineRounds bounds the writes one answering goroutine does inline
+// for answers that keep coming while it writes; then the writer goroutine
+// takes over.
+const maxInlineRounds = 4
+
+// inlineable says whether an answer encodes into the frame writer's buffer
+// whole, so that writing it never blocks.
+func inlineable(resp kmsg.Response) bool {
+	enc, ok := resp.(*EncodedResponse)
+	if !ok {
+		return true // nil (nothing to send) or a kmsg response
+	}
+	for i := range enc.Parts {
+		p := &enc.Parts[i]
+		if _, ok := p.copiedFrom(); ok {
+			continue
+		}
+		if p.From != nil || len(p.Bytes) >= directWriteBytes {
+			return false
+		}
+	}
+	return true
+}
+
+// parkWriter gives up the writer goroutine's ownership before it waits for
+// a wake-up; false when there is work for it already (then it keeps it).
+func (c *conn) parkWriter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.readerDone || (c.count > 0 && c.ring[c.head].answered) {
+		return false
+	}
+	c.owner = ownerNone
+	return true
+}
+
+// awaitWriter waits until the writer goroutine may run again and takes the
+// ownership back: woken while an inline writer owns the frame writer, it
+// waits on (that one hands it on when it finishes). False when the
+// connection closed.
+func (c *conn) awaitWriter() bool {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.ctx.Done():
+			return false
+		}
+		c.mu.Lock()
+		if c.owner != ownerInline {
+			c.owner = ownerWriter
+			c.mu.Unlock()
+			return true
+		}
+		c.mu.Unlock()
+	}
+}
+
+// writerExits runs as the writer goroutine ends: it releases the frame
+// writer's buffer, or leaves that to the inline writer that owns it.
+func (c *conn) writerExits() {
+	c.mu.Lock()
+	inline := c.owner == ownerInline
+	if !inline {
+		c.owner = ownerGone
+	}
+	c.writerGone = true
+	c.mu.Unlock()
+	if !inline {
+		c.fw.release()
+	}
+}
+
+// takeInlineHead removes the head slot if it is answered and inlineable.
+func (c *conn) takeInlineHead() (responseSlot, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.count == 0 || !c.ring[c.head].answered || !inlineable(c.ring[c.head].resp) {
+		return responseSlot{}, false
+	}
+	s := c.ring[c.head]
+	c.ring[c.head] = responseSlot{}
+	c.head = (c.head + 1) % len(c.ring)
+	c.count--
+	return s, true
+}
+
+// writeInline writes the answered head slots with the ownership of the
+// frame writer (owner is ownerInline), then gives the ownership up, to the
+// writer goroutine when something is left for it.
+func (c *conn) writeInline() {
+	fw := &c.fw
+	for round := 1; ; round++ {
+		for fw.buffered() < flushThresholdBytes {
+			slot, ok := c.takeInlineHead()
+			if !ok {
+				break
+			}
+			<-c.slots // never blocks: every slot in the ring holds a token
+			if err := c.writeSlot(fw, &slot); err != nil {
+				// Only encoding fails here: the frame is broken.
+				c.log.Debug("closing connection: encoding failed", zap.Error(err))
+				c.close()
+				break
+			}
+			c.completed(&slot)
+			c.srv.inlineWritten.Add(1)
+		}
+		c.tryWrite(fw)
+		if !c.endInline(round) {
+			return
+		}
+	}
+}
+
+// endInline ends a round of inline writing: it reports true when the
+// caller writes another round, else it has given the ownership up.
+func (c *conn) endInline(round int) bool {
+	c.mu.Lock()
+	if c.writerGone {
+		c.owner = ownerGone
+		c.mu.Unlock()
+		c.fw.release()
+		return false
+	}
+	more := c.count > 0 && c.ring[c.head].answered
+	switch {
+	case c.fw.buffered() > 0:
+		c.srv.inlineHandedOn.Add(1)
+		fallthrough
+	case c.closed || c.readerDone || (more && (round >= maxInlineRounds || !inlineable(c.ring[c.head].resp))):
+		c.owner = ownerWriter
+		c.mu.Unlock()
+		c.signalWriter()
+		return false
+	case more:
+		c.mu.Unlock()
+		return true
+	}
+	c.fw.idle()
+	c.owner = ownerNone
+	c.mu.Unlock()
+	return false
+}
+
+// tryWrite writes what the frame writer buffered with one non-blocking
+// write; what the socket does not take stays buffered.
+func (c *conn) tryWrite(fw *frameWriter) {
+	if fw.buffered() == 0 {
+		return
+	}
+	n := 0
+	// An error (a deadline that passed, a closed socket) leaves the bytes
+	// to the writer goroutine, which writes them or meets it again.
+	_ = c.raw.Write(func(fd uintptr) bool {
+		if w, err := syscall.Write(int(fd), fw.out); err == nil {
+			n = w
+		}
+		return true // one attempt, never a wait for the socket
+	})
+	fw.sentBytes += n
+	if n == len(fw.out) {
+		fw.emptyOut()
+	} else {
+		fw.out = fw.out[:copy(fw.out, fw.out[n:])]
+	}
+	c.noteSent(fw)
+}

@@ -1,0 +1,94 @@
+package netio
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Answers to the one request in flight given while the writer goroutine
+// waits are written inline by the goroutine that answers; pipelined
+// answers keep their order, whoever writes them; with inline writes off, the writer goroutine writes them all.
+func TestAnswersWrittenInline(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			for _, delay := range []time.Duration{0, 2 * time.Millisecond} {
+				h := &memoryHandler{maxDelay: delay}
+				s := startServer(t, Config{MaxInFlightRequests: 16, noInlineWrites: !inline}, h)
+				c := dialRaw(t, s.Addr(), "inline")
+				// One at a time (the answers go inline), then pipelined
+				// (those in a burst go to the writer goroutine).
+				const oneByOne, requests = 50, 300
+				for i := int32(1); i <= oneByOne; i++ {
+					resp := c.roundTrip(metadataRequest(int16(i%13), fmt.Sprintf("topic-%d", i)), i).(*kmsg.MetadataResponse)
+					if want := fmt.Sprintf("topic-%d", i); len(resp.Topics) != 1 || *resp.Topics[0].Topic != want {
+						t.Fatalf("delay %v: response %d is not for %s: %+v", delay, i, want, resp.Topics)
+					}
+				}
+				go func() {
+					for i := int32(oneByOne + 1); i <= requests; i++ {
+						c.send(metadataRequest(int16(i%13), fmt.Sprintf("topic-%d", i)), i)
+					}
+				}()
+				for i := int32(oneByOne + 1); i <= requests; i++ {
+					resp := c.readResponse(metadataRequest(int16(i%13), ""), i).(*kmsg.MetadataResponse)
+					if want := fmt.Sprintf("topic-%d", i); len(resp.Topics) != 1 || *resp.Topics[0].Topic != want {
+						t.Fatalf("delay %v: response %d is not for %s: %+v", delay, i, want, resp.Topics)
+					}
+				}
+				got := s.inlineWritten.Load()
+				if inline && got == 0 {
+					t.Fatalf("delay %v: no answer was written inline", delay)
+				}
+				if !inline && got != 0 {
+					t.Fatalf("delay %v: %d answers written inline with inline writes off", delay, got)
+				}
+			}
+		})
+	}
+}
+
+// bigMetadataHandler answers every Metadata at once with topics whose names
+// fill about 250 KiB, named after the request's topic.
+type bigMetadataHandler struct{}
+
+func (bigMetadataHandler) Handle(req *Request, respond func(kmsg.Response)) {
+	body := req.Body.(*kmsg.MetadataRequest)
+	resp := body.ResponseKind().(*kmsg.MetadataResponse)
+	name := *body.Topics[0].Topic
+	for i := range 1000 {
+		topic := kmsg.NewMetadataResponseTopic()
+		topic.Topic = kmsg.StringPtr(fmt.Sprintf("%s-%04d-%s", name, i, strings.Repeat("x", 240)))
+		resp.Topics = append(resp.Topics, topic)
+	}
+	respond(resp)
+}
+
+// An answer larger than the socket takes at once is written inline as far
+// as it goes; the writer goroutine writes the rest, and the answers after
+// it follow in order, whole.
+func TestInlineWriteHandsTheRestToTheWriter(t *testing.T) {
+	s := startServer(t, Config{MaxInFlightRequests: 8, SendBufferBytes: 8 << 10}, bigMetadataHandler{})
+	c := dialRaw(t, s.Addr(), "slow-reader")
+	const requests = 4
+	for i := int32(1); i <= requests; i++ {
+		c.send(metadataRequest(12, fmt.Sprintf("t%d", i)), i)
+	}
+	for i := int32(1); i <= requests; i++ {
+		resp := c.readResponse(metadataRequest(12, ""), i).(*kmsg.MetadataResponse)
+		if len(resp.Topics) != 1000 {
+			t.Fatalf("response %d: %d topics", i, len(resp.Topics))
+		}
+		for j, topic := range resp.Topics {
+			if want := fmt.Sprintf("t%d-%04d-", i, j); !strings.HasPrefix(*topic.Topic, want) {
+				t.Fatalf("response %d topic %d is %.20s, want %s...", i, j, *topic.Topic, want)
+			}
+		}
+	}
+	if s.inlineWritten.Load() == 0 || s.inlineHandedOn.Load() == 0 {
+		t.Fatalf("inline writes %d, handed on to the writer %d: want both", s.inlineWritten.Load(), s.inlineHandedOn.Load())
+	}
+}
