@@ -240,7 +240,8 @@ func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Conf
 func TestNodeConfigSetsEveryField(t *testing.T) {
 	// Test and simulation seams; gossip's failure detector keeps its LAN
 	// timings outside tests.
-	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true, "GossipTimings": true}
+	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "poisonReleasedBuffers": true, "GossipTimings": true,
+		"BootID": true} // the machine's boot id, read from /proc (actors.machineBootID)
 	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false", "replica.truncate.on.fetch=false", "debug.listener=127.0.0.1:9645",
 		"listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",
 		"broker.rack=r", "gossip.listener=127.0.0.1:7946", "gossip.seeds=127.0.0.1:7947")
