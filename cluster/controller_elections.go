@@ -264,12 +264,22 @@ func (c *Controller) leaderAndISRUpdates(w *MetadataImage, remove, add int32, ma
 // lost records it acknowledged, so it leaves the ISR and the ELR (for the
 // last known ELR) and may not lead.
 func (c *Controller) uncleanShutdownUpdates(w *MetadataImage, broker int32) []MetadataRecord {
+	return c.replicaLostRecords(w, broker, func(_ *TopicImage, p PartitionImage) bool {
+		return slices.Contains(p.ISR, broker) || slices.Contains(p.ELR, broker)
+	})
+}
+
+// replicaLostRecords move broker out of the ISR and the ELR (for the last
+// known ELR), and leadership away from it, of every partition that picks
+// selects: its replica there may have lost records (an unclean shutdown, a
+// failed directory).
+func (c *Controller) replicaLostRecords(w *MetadataImage, broker int32, picks func(*TopicImage, PartitionImage) bool) []MetadataRecord {
 	acceptable := func(b int32) bool { return b != broker && c.activeBroker(w, b) }
 	var out []MetadataRecord
 	for t := range w.Topics() {
 		unclean := c.uncleanElectionEnabled(w, t)
 		for _, p := range t.Partitions {
-			if !slices.Contains(p.ISR, broker) && !slices.Contains(p.ELR, broker) {
+			if !picks(t, p) {
 				continue
 			}
 			pc := c.newPartitionChange(w, t, p, acceptable)

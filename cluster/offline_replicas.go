@@ -57,33 +57,14 @@ func (b *BrokerLifecycle) unreported(sent [][16]byte) bool {
 
 // offlineReplicaRecords move broker out of the ISR and the ELR, and
 // leadership away from it, of every partition whose directory id offline
-// lists.
+// lists: its log is gone, so it leaves the ELR too, as after an unclean
+// shutdown.
 func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offline [][16]byte) []MetadataRecord {
 	if len(offline) == 0 {
 		return nil
 	}
-	acceptable := func(b int32) bool { return b != broker && c.activeBroker(w, b) }
-	var out []MetadataRecord
-	for t := range w.Topics() {
-		unclean := c.uncleanElectionEnabled(w, t)
-		for _, p := range t.Partitions {
-			if p.Leader != broker && !slices.Contains(p.ISR, broker) && !slices.Contains(p.ELR, broker) {
-				continue
-			}
-			if !slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition)) {
-				continue
-			}
-			pc := c.newPartitionChange(w, t, p, acceptable)
-			if unclean {
-				pc.election = electUnclean
-			}
-			// Its log is gone: it leaves the ELR too, as after an
-			// unclean shutdown.
-			pc.isr, pc.uncleanShutdown = without(p.ISR, broker), broker
-			if rec, ok := pc.build(); ok {
-				out = append(out, rec)
-			}
-		}
-	}
-	return out
+	return c.replicaLostRecords(w, broker, func(t *TopicImage, p PartitionImage) bool {
+		return (p.Leader == broker || slices.Contains(p.ISR, broker) || slices.Contains(p.ELR, broker)) &&
+			slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition))
+	})
 }
