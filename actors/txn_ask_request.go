@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+	"gregor/txn"
 )
 
 // txnAskRequest is the broker form of AddPartitionsToTxn for asks of one
@@ -63,16 +64,5 @@ func verifyCode(resp kmsg.Response, tp logstore.TopicPartition) int16 {
 			}
 		}
 	}
-	return askCode(code)
-}
-
-// askCode is the code a partition's ask is answered: the coordinator's own
-// troubles become NOT_ENOUGH_REPLICAS, which every producer retries.
-func askCode(code int16) int16 {
-	switch code {
-	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,
-		kerr.ConcurrentTransactions.Code, kerr.UnknownServerError.Code:
-		return kerr.NotEnoughReplicas.Code
-	}
-	return code
+	return txn.AskCode(code)
 }

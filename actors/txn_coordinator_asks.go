@@ -84,7 +84,7 @@ func (a *txnCoordinator) handleAdd(txnID string, asks []txnAsk) {
 	}
 	a.nextID++
 	a.waiting[a.nextID] = &txnRequest{answerAdd: func(code int16) {
-		code = askCode(code)
+		code = txn.AskCode(code)
 		for _, ask := range asks {
 			ask.done(code)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/netio"
+	"gregor/txn"
 )
 
 // txnMetrics count how the node's transactional asks of other actors and
@@ -71,7 +72,7 @@ func (m *txnMetrics) asked(code int16, timedOut bool, tookMs int64) {
 		outcome = outcomeTimedOut
 	case code == 0:
 		outcome = outcomeOK
-	case askCode(code) == kerr.NotEnoughReplicas.Code:
+	case txn.AskCode(code) == kerr.NotEnoughReplicas.Code:
 		outcome = outcomeFailed
 	}
 	m.verifications.WithLabelValues(outcome).Inc()

@@ -783,12 +783,7 @@ func verifyCode(resp kmsg.Response) int16 {
 	case len(r.Transactions) == 1 && len(r.Transactions[0].Topics) == 1 && len(r.Transactions[0].Topics[0].Partitions) == 1:
 		code = r.Transactions[0].Topics[0].Partitions[0].ErrorCode
 	}
-	switch code {
-	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code,
-		kerr.ConcurrentTransactions.Code, kerr.UnknownServerError.Code:
-		return kerr.NotEnoughReplicas.Code
-	}
-	return code
+	return txn.AskCode(code)
 }
 
 // txnStateKey is the __transaction_state partition of a transactional id.
