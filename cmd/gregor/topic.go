@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // adminTimeout bounds each topic verb, so a missing broker ends in an error
@@ -45,6 +46,11 @@ func newTopicCommand() *cobra.Command {
 
 // withAdmin runs fn with an admin client and a context bounded by --timeout.
 func (o *topicOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	return o.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error { return fn(ctx, kadm.NewClient(cl)) })
+}
+
+// withClient runs fn with a client and a context bounded by --timeout.
+func (o *topicOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, cl *kgo.Client) error) error {
 	session, err := o.client.open(cmd)
 	if err != nil {
 		return err
@@ -52,7 +58,7 @@ func (o *topicOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context
 	defer session.close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
-	return fn(ctx, kadm.NewClient(session.client))
+	return fn(ctx, session.client)
 }
 
 func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
@@ -255,8 +261,8 @@ func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
 		Short: "Show a topic's summary, configs and partitions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
-				return describeTopics(ctx, adm, cmd.OutOrStdout(), topics)
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
+				return describeTopics(ctx, cl, cmd.OutOrStdout(), topics)
 			})
 		},
 	}
@@ -268,10 +274,14 @@ type topicDescription struct {
 	configs kadm.ResourceConfigs
 	starts  kadm.ListedOffsets
 	ends    kadm.ListedOffsets
+	// eligible are the partitions' eligible leader replicas, nil where
+	// the broker could not tell them.
+	eligible map[string]map[int32]eligibleReplicas
 }
 
 // describeTopics prints each topic in turn, and fails if any is missing.
-func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, topics []string) error {
+func describeTopics(ctx context.Context, cl *kgo.Client, out io.Writer, topics []string) error {
+	adm := kadm.NewClient(cl)
 	details, err := adm.ListTopicsWithInternal(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("describe topics: %w", err)
@@ -293,6 +303,7 @@ func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, topics
 		if desc.ends, err = adm.ListEndOffsets(ctx, existing...); err != nil {
 			return fmt.Errorf("list high watermarks: %w", err)
 		}
+		desc.eligible = describeEligible(ctx, cl, existing)
 	}
 	missing := 0
 	for i, name := range topics {
@@ -339,9 +350,10 @@ func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.MaybeValue(), c.Source)
 		}
 	}
-	fmt.Fprintln(tw, "\nPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tLOG-START-OFFSET\tHIGH-WATERMARK")
+	fmt.Fprintln(tw, "\nPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tELR\tLAST-KNOWN-ELR\tLOG-START-OFFSET\tHIGH-WATERMARK")
 	for _, p := range d.Partitions.Sorted() {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR,
+		elr, lastKnown := desc.eligibleText(d.Topic, p.Partition)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, elr, lastKnown,
 			listedOffsetText(desc.starts, d.Topic, p.Partition), listedOffsetText(desc.ends, d.Topic, p.Partition))
 	}
 	if err := tw.Flush(); err != nil {
