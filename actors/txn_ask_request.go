@@ -3,11 +3,9 @@ package actors
 import (
 	"slices"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
-	"gregor/txn"
 )
 
 // txnAskRequest is the broker form of AddPartitionsToTxn for asks of one
@@ -40,29 +38,4 @@ func txnAskRequest(txnID string, asks []txnAsk) *kmsg.AddPartitionsToTxnRequest 
 	}
 	req.Transactions = append(req.Transactions, tx)
 	return req
-}
-
-// verifyCode reads tp's code in the answer to a request of one
-// transaction, and turns the coordinator's own troubles into
-// NOT_ENOUGH_REPLICAS, which every producer retries.
-func verifyCode(resp kmsg.Response, tp logstore.TopicPartition) int16 {
-	r, ok := resp.(*kmsg.AddPartitionsToTxnResponse)
-	code := kerr.UnknownServerError.Code
-	switch {
-	case !ok:
-	case r.ErrorCode != 0:
-		code = r.ErrorCode
-	case len(r.Transactions) == 1:
-		for _, t := range r.Transactions[0].Topics {
-			if t.Topic != tp.Topic {
-				continue
-			}
-			for _, p := range t.Partitions {
-				if p.Partition == tp.Partition {
-					code = p.ErrorCode
-				}
-			}
-		}
-	}
-	return txn.AskCode(code)
 }

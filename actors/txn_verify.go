@@ -68,12 +68,12 @@ func (a *txnAsk) within(in func(logstore.TopicPartition) bool) bool {
 // answer calls a's done with its code in resp, the answer to a request
 // that carried it.
 func (a *txnAsk) answer(resp kmsg.Response) {
-	code := verifyCode(resp, a.tp)
+	code := txn.AnswerCode(resp, a.tp.Topic, a.tp.Partition)
 	for _, tp := range a.more {
 		if code != 0 {
 			break
 		}
-		code = verifyCode(resp, tp)
+		code = txn.AnswerCode(resp, tp.Topic, tp.Partition)
 	}
 	a.done(code)
 }

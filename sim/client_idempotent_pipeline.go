@@ -29,12 +29,7 @@ func (c *client) idempotentPipelined() {
 	if p.initing || p.idem != nil && p.idem.failed != 0 {
 		return
 	}
-	if c.limit > 0 && c.seq >= c.limit {
-		c.stopped = true
-		return
-	}
-	if p.pid < 0 {
-		c.initProducer()
+	if !c.idempotentReady() {
 		return
 	}
 	pl := p.idem
@@ -42,13 +37,9 @@ func (c *client) idempotentPipelined() {
 		pl = c.newIdempotentPipeline()
 		p.idem = pl
 	}
-	tp, ok := c.target, true
-	if tp == nil {
-		var pick tpKey
-		if pick, ok = c.pickPartition(); !ok {
-			return
-		}
-		tp = &pick
+	tp, ok := c.idempotentTarget()
+	if !ok {
+		return
 	}
 	if pipe := pl.byTp[*tp]; pipe != nil && pipe.window()+len(pipe.batches)-pipe.sent >= pl.limit(pipe) {
 		return

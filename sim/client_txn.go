@@ -325,6 +325,31 @@ func (c *client) startIdempotentProducer() {
 	c.at(c.w.now+expMs(c.w.rngWorkload, c.meanMs), c.idempotentNext)
 }
 
+// idempotentReady says whether an idempotent producer may send now: not
+// once it sent its limit (it stops), nor while it has no producer id (it
+// asks for one).
+func (c *client) idempotentReady() bool {
+	if c.limit > 0 && c.seq >= c.limit {
+		c.stopped = true
+		return false
+	}
+	if c.prod.pid < 0 {
+		c.initProducer()
+		return false
+	}
+	return true
+}
+
+// idempotentTarget is the partition of an idempotent producer's next send:
+// its own, or one it picks; false when there is none to pick.
+func (c *client) idempotentTarget() (*tpKey, bool) {
+	if c.target != nil {
+		return c.target, true
+	}
+	pick, ok := c.pickPartition()
+	return &pick, ok
+}
+
 func (c *client) idempotentNext() {
 	w, p := c.w, c.prod
 	if c.stopped {
@@ -338,21 +363,12 @@ func (c *client) idempotentNext() {
 	if c.busy || p.initing {
 		return
 	}
-	if c.limit > 0 && c.seq >= c.limit {
-		c.stopped = true
+	if !c.idempotentReady() {
 		return
 	}
-	if p.pid < 0 {
-		c.initProducer()
+	tp, ok := c.idempotentTarget()
+	if !ok {
 		return
-	}
-	tp, ok := c.target, true
-	if tp == nil {
-		var pick tpKey
-		if pick, ok = c.pickPartition(); !ok {
-			return
-		}
-		tp = &pick
 	}
 	c.seq++
 	value := fmt.Sprintf("%s-%d", c.name(), c.seq)

@@ -1,9 +1,6 @@
 package sim
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestIdempotentPipelineRetriesBehindAnUnresolvedBatch: idempotent
 // producers that keep up to 5 batches in flight per partition, in a
@@ -27,13 +24,7 @@ func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 		// Even seeds bump the epoch in the client where odd ones ask
 		// for a new producer id.
 		p.IdempotentEpochBump = seed%2 == 0
-		var timeline strings.Builder
-		w := playTxnWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p, Timeline: &timeline})
-		rep := w.report()
-		if rep.Failed() {
-			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 60))
-		}
-		s := rep.Stats
+		s := mustPlayStats(t, &p, seed, 60_000, 60)
 		t.Logf("seed %d: %d sends ok; %d batches pipelined, %d refused behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped",
 			seed, s.SendsOK, s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
 		total.IdempotentEpochBumps += s.IdempotentEpochBumps

@@ -748,7 +748,7 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	p := txn.PartitionFor(v.TransactionalID, txnStatePartitions)
 	if th := n.txns().coords[p]; th != nil && th.core != nil && n.leaseHolds() {
 		th.handle(req, func(resp kmsg.Response) {
-			code := verifyCode(resp)
+			code := txn.AnswerCode(resp, h.key.topic, h.key.partition)
 			n.post(func() { answer(code) })
 		})
 		return
@@ -764,26 +764,10 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	n.w.call(n, n.id, leader, &txnEnvelope{inc: n.inc, body: req}, n.w.timing.requestTimeoutMs, func(body any, err error) {
 		code := kerr.NotEnoughReplicas.Code
 		if resp, ok := body.(kmsg.Response); err == nil && ok {
-			code = verifyCode(resp)
+			code = txn.AnswerCode(resp, h.key.topic, h.key.partition)
 		}
 		answer(code)
 	})
-}
-
-// verifyCode reads a verification's answer as production's brokers do:
-// the coordinator's code, or NOT_ENOUGH_REPLICAS when it could not answer
-// now.
-func verifyCode(resp kmsg.Response) int16 {
-	r, ok := resp.(*kmsg.AddPartitionsToTxnResponse)
-	code := kerr.UnknownServerError.Code
-	switch {
-	case !ok:
-	case r.ErrorCode != 0:
-		code = r.ErrorCode
-	case len(r.Transactions) == 1 && len(r.Transactions[0].Topics) == 1 && len(r.Transactions[0].Topics[0].Partitions) == 1:
-		code = r.Transactions[0].Topics[0].Partitions[0].ErrorCode
-	}
-	return txn.AskCode(code)
 }
 
 // txnStateKey is the __transaction_state partition of a transactional id.

@@ -1,9 +1,6 @@
 package sim
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestTxnPipelineRetriesBehindAnUnresolvedBatch: transactional producers
 // that keep several batches in flight per partition, in a cluster whose
@@ -19,13 +16,7 @@ func TestTxnPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 	var total Stats
 	commits := 0
 	for seed := uint64(1); seed <= 6; seed++ {
-		var timeline strings.Builder
-		w := playTxnWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p, Timeline: &timeline})
-		rep := w.report()
-		if rep.Failed() {
-			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 60))
-		}
-		s := rep.Stats
+		s := mustPlayStats(t, &p, seed, 60_000, 60)
 		t.Logf("seed %d: %d transactions (%d committed); %d batches pipelined, %d refused behind an unresolved batch and retried, %d of them appended; %d refused behind a batch waiting for its verification",
 			seed, s.Transactions, s.TxnCommits, s.TxnBatchesPipelined, s.TxnBatchesRefusedRetried, s.TxnBatchesRetriedOK, s.VerificationSeqRefusals)
 		total.TxnBatchesPipelined += s.TxnBatchesPipelined
@@ -54,13 +45,7 @@ func TestTxnPipelineEndsATransactionOnce(t *testing.T) {
 	p.MeanDelayMs, p.DropP = 80, 0.02
 	aborts := 0
 	for seed := uint64(1); seed <= 4; seed++ {
-		var timeline strings.Builder
-		w := playTxnWorld(Options{Seed: seed, DurationMs: 30_000, Profile: &p, Timeline: &timeline})
-		rep := w.report()
-		if rep.Failed() {
-			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 40))
-		}
-		aborts += int(rep.Stats.TxnAborts)
+		aborts += int(mustPlayStats(t, &p, seed, 30_000, 40).TxnAborts)
 	}
 	if aborts < 5 {
 		t.Errorf("only %d transactions aborted", aborts)

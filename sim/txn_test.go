@@ -66,6 +66,19 @@ func tail(s string, lines int) string {
 	return strings.Join(parts, "\n")
 }
 
+// mustPlayStats plays seed on profile p for durationMs and returns its
+// stats, failing the test at a violation with the timeline's last
+// tailLines lines.
+func mustPlayStats(t *testing.T, p *Profile, seed uint64, durationMs int64, tailLines int) Stats {
+	t.Helper()
+	var timeline strings.Builder
+	rep := playTxnWorld(Options{Seed: seed, DurationMs: durationMs, Profile: p, Timeline: &timeline}).report()
+	if rep.Failed() {
+		t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), tailLines))
+	}
+	return rep.Stats
+}
+
 // playTxnWorld plays a whole run and returns its world.
 func playTxnWorld(opts Options) *World {
 	defer seedCryptoRand(opts.Seed)()
