@@ -6,21 +6,20 @@ import (
 	"gregor/logstore"
 )
 
-// takeShutdownMarker reads (and removes) the shutdown marker the previous
-// process left in the data directory: its broker epoch after a clean
-// shutdown, nil after an unclean one. While this process has not
-// registered, its data is what the last one left, so it writes the marker
-// back as running on this boot: a crash on the same boot still loses
-// nothing.
+// takeShutdownMarker reads the shutdown marker the previous process left
+// in the data directory (its broker epoch after a clean shutdown, nil after
+// an unclean one) and takes it over as running on this boot
+// (logstore.TakeBrokerShutdown): while this process has not registered,
+// its data is what the last one left, so a crash on the same boot still
+// loses nothing.
 func (n *Node) takeShutdownMarker() error {
 	var err error
-	if n.previousBrokerEpoch, err = logstore.ConsumeBrokerShutdown(n.cfg.FS, n.cfg.DataDir, n.cfg.BootID); err != nil {
+	if n.previousBrokerEpoch, err = logstore.TakeBrokerShutdown(n.cfg.FS, n.cfg.DataDir, n.cfg.BootID); err != nil {
 		return err
 	}
 	n.stoppingEpoch.Store(-1)
 	if e := n.previousBrokerEpoch; e != nil {
 		n.stoppingEpoch.Store(*e)
-		return logstore.WriteBrokerRunning(n.cfg.FS, n.cfg.DataDir, *e, n.cfg.BootID)
 	}
 	return nil
 }

@@ -103,7 +103,7 @@ type Node struct {
 	// the controller are not retried any more.
 	stopping atomic.Bool
 	// previousBrokerEpoch is the broker epoch the previous process left in
-	// the data directory's shutdown marker (logstore.ConsumeBrokerShutdown),
+	// the data directory's shutdown marker (logstore.TakeBrokerShutdown),
 	// nil after an unclean shutdown; stoppingEpoch is the broker epoch of
 	// this process's registration as its lifecycle stopped (-1: none),
 	// which a graceful stop leaves in the marker.

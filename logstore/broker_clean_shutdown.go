@@ -61,14 +61,21 @@ func writeBrokerShutdownMarker(fsys vfs.FS, dir string, m brokerShutdownMarker) 
 	return vfs.WriteFileAtomic(fsys, path.Join(dir, BrokerShutdownFile), p)
 }
 
-// ConsumeBrokerShutdown reads and removes a data directory's shutdown
-// marker: the broker epoch of a clean shutdown, or of a crash on the boot
-// bootID ("": unknown, no crash counts), else nil (no marker, one of
-// another boot, or one that does not read: an unclean shutdown is the safe
-// reading). The removal is durable before it returns, so a crash of the
-// starting process never leaves the marker behind; err is a removal that
-// failed.
-func ConsumeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
+// TakeBrokerShutdown reads a starting process's data directory's shutdown
+// marker and takes it over: the broker epoch of a clean shutdown, or of a
+// crash on the boot bootID ("": unknown, no crash counts), else nil (no
+// marker, one of another boot, or one that does not read: an unclean
+// shutdown is the safe reading).
+//
+// Until the new process registers, its data is what the last one left, so
+// a valid marker is replaced in one atomic step by the running marker of
+// this boot (WriteBrokerRunning): a crash of the starting process on the
+// same boot still counts as clean, and a replacement that fails (a disk
+// error) leaves the old marker as it was, so a start that fails on its
+// disk does not make the next one unclean. Any other marker is removed, the
+// removal durable before it returns, so a crash never leaves it behind.
+// err is a replacement or removal that failed.
+func TakeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
 	name := path.Join(dir, BrokerShutdownFile)
 	p, err := readWholeFile(fsys, name, 1<<10)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -77,6 +84,12 @@ func ConsumeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
 	var m brokerShutdownMarker
 	valid := err == nil && json.Unmarshal(p, &m) == nil && m.Version == 0 && m.BrokerEpoch >= 0 &&
 		(m.BootID == "" || m.BootID == bootID)
+	if valid && bootID != "" {
+		if err := WriteBrokerRunning(fsys, dir, m.BrokerEpoch, bootID); err != nil {
+			return nil, fmt.Errorf("replace the shutdown marker %s by this process's: %w", name, err)
+		}
+		return &m.BrokerEpoch, nil
+	}
 	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove the shutdown marker %s: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"path"
+	"syscall"
 	"testing"
 
 	"gregor/logstore/vfs"
@@ -9,7 +10,8 @@ import (
 
 // TestBrokerShutdownMarker: a clean shutdown's marker gives its epoch on any
 // boot, a running process's only on the same boot; none, or a damaged one,
-// gives nil; consuming removes it durably.
+// gives nil; taking it over leaves this boot's running marker in its place
+// (durably), or removes it durably when it does not count.
 func TestBrokerShutdownMarker(t *testing.T) {
 	const dir = "/data"
 	epoch := func(p *int64) int64 {
@@ -46,14 +48,49 @@ func TestBrokerShutdownMarker(t *testing.T) {
 				t.Fatal(err)
 			}
 			fsys.Crash() // what was written is durable
-			got, err := ConsumeBrokerShutdown(fsys, dir, c.boot)
+			got, err := TakeBrokerShutdown(fsys, dir, c.boot)
 			if err != nil || epoch(got) != c.want {
-				t.Fatalf("consumed %d, %v; want %d", epoch(got), err, c.want)
+				t.Fatalf("took %d, %v; want %d", epoch(got), err, c.want)
 			}
-			fsys.Crash() // so is the removal
-			if again, err := ConsumeBrokerShutdown(fsys, dir, c.boot); err != nil || again != nil {
-				t.Fatalf("consumed again: %d, %v", epoch(again), err)
+			fsys.Crash() // so is what took its place
+			again, err := TakeBrokerShutdown(fsys, dir, c.boot)
+			if want := map[bool]int64{true: c.want, false: -1}[c.boot != ""]; err != nil || epoch(again) != want {
+				t.Fatalf("took again on the same boot: %d, %v; want %d", epoch(again), err, want)
+			}
+			if other, err := TakeBrokerShutdown(fsys, dir, "another"); err != nil || other != nil {
+				t.Fatalf("took on another boot: %d, %v", epoch(other), err)
 			}
 		})
+	}
+}
+
+// TestBrokerShutdownMarkerKeptWhenTakeOverFails: a start whose disk fails
+// while it writes its running marker leaves the clean marker as it was, so
+// the next start (after the disk recovered) still registers as clean.
+func TestBrokerShutdownMarkerKeptWhenTakeOverFails(t *testing.T) {
+	const dir = "/data"
+	fsys := vfs.NewMem()
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBrokerCleanShutdown(fsys, dir, 7); err != nil {
+		t.Fatal(err)
+	}
+	fsys.SetErrorHook(func(op vfs.Op, _ string) error {
+		if op == vfs.OpSync {
+			return syscall.EIO
+		}
+		return nil
+	})
+	if got, err := TakeBrokerShutdown(fsys, dir, "b1"); err == nil {
+		t.Fatalf("took %v with a failing disk; want an error", got)
+	}
+	fsys.SetErrorHook(nil)
+	fsys.Crash()
+	if got, err := TakeBrokerShutdown(fsys, dir, "b1"); err != nil || got == nil || *got != 7 {
+		t.Fatalf("took %v, %v after the failed start; want 7", got, err)
 	}
 }

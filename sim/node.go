@@ -358,18 +358,14 @@ func (n *node) start() error {
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
 	_, _ = w.ids.Read(n.incarnation[:])
 
-	previous, err := logstore.ConsumeBrokerShutdown(n.fs, dataDir, n.bootID())
+	// Until this process registers, its data is what the last one left:
+	// the marker becomes this boot's running one, and a crash without a
+	// power loss still loses nothing.
+	previous, err := logstore.TakeBrokerShutdown(n.fs, dataDir, n.bootID())
 	if err != nil {
-		return fmt.Errorf("consume the clean shutdown marker: %w", err)
+		return fmt.Errorf("take the clean shutdown marker: %w", err)
 	}
 	n.previousBrokerEpoch, n.markedEpoch = previous, -1
-	if previous != nil {
-		// Until this process registers, its data is what the last one
-		// left: a crash without a power loss still loses nothing.
-		if err := logstore.WriteBrokerRunning(n.fs, dataDir, *previous, n.bootID()); err != nil {
-			return fmt.Errorf("write the running marker: %w", err)
-		}
-	}
 	if previous != nil {
 		w.stats.CleanShutdownRegistrations++
 	}
