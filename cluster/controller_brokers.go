@@ -32,6 +32,20 @@ type brokerSession struct {
 	// session a new controller started for every registered broker does
 	// not make the registered incarnation live enough to refuse a new one.
 	heard bool
+	// offlineDirs are the directory ids of the broker's offline replicas
+	// its last heartbeat reported (replicaOffline).
+	offlineDirs [][16]byte
+}
+
+// reportsOnlineAgain says a heartbeat listing offline no longer lists some
+// directory the session's last heartbeat did.
+func (s *brokerSession) reportsOnlineAgain(offline [][16]byte) bool {
+	for _, id := range s.offlineDirs {
+		if !slices.Contains(offline, id) {
+			return true
+		}
+	}
+	return false
 }
 
 func newBrokerSession(now Instant) *brokerSession {
@@ -189,6 +203,8 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	c.touch(r.BrokerID, now)
 	s := c.sessions[r.BrokerID]
 	s.suspectedAtMs = -1
+	backOnline := s.reportsOnlineAgain(r.OfflineLogDirs)
+	s.offlineDirs = slices.Clone(r.OfflineLogDirs)
 	if !c.grantsLeases(now) {
 		resp.ErrorCode = kerr.NotController.Code
 		return decision{response: resp, reason: fmt.Sprintf(
@@ -218,6 +234,13 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	}
 	if !next.fenced() {
 		recs = append(recs, c.offlineReplicaRecords(w, b.ID, r.OfflineLogDirs)...)
+	}
+	if next == stateUnfenced && current == stateUnfenced && backOnline {
+		// A replica of the broker is online again: a partition left
+		// without a leader it may now lead elects one.
+		recs = append(recs, c.leaderAndISRUpdates(w, noBroker, noBroker, func(p PartitionImage) bool {
+			return p.Leader < 0 && slices.Contains(p.Replicas, b.ID)
+		})...)
 	}
 	s.metadataOffset = r.CurrentMetadataOffset
 	c.appliedDeletions(r.BrokerID, r.CurrentMetadataOffset)

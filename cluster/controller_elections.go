@@ -67,9 +67,10 @@ type partitionChange struct {
 // newPartitionChange starts a change of partition p of topic t as image w
 // has it.
 func (c *Controller) newPartitionChange(w *MetadataImage, t *TopicImage, p PartitionImage, acceptable func(int32) bool) *partitionChange {
+	online := func(b int32) bool { return acceptable(b) && !c.replicaOffline(b, t.ID, p.Partition) }
 	pc := &partitionChange{id: t.ID, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
 		adding: slices.Clone(p.AddingReplicas), removing: slices.Clone(p.RemovingReplicas),
-		elr: slices.Clone(p.ELR), lastKnownELR: slices.Clone(p.LastKnownELR), acceptable: acceptable,
+		elr: slices.Clone(p.ELR), lastKnownELR: slices.Clone(p.LastKnownELR), acceptable: online,
 		elrEnabled: elrEnabled(w), uncleanShutdown: noBroker}
 	if pc.elrEnabled {
 		pc.minISR = c.effectiveMinISR(w, t, p)
@@ -264,16 +265,18 @@ func (c *Controller) leaderAndISRUpdates(w *MetadataImage, remove, add int32, ma
 // lost records it acknowledged, so it leaves the ISR and the ELR (for the
 // last known ELR) and may not lead.
 func (c *Controller) uncleanShutdownUpdates(w *MetadataImage, broker int32) []MetadataRecord {
-	return c.replicaLostRecords(w, broker, func(_ *TopicImage, p PartitionImage) bool {
+	return c.replicaLeaves(w, broker, true, func(_ *TopicImage, p PartitionImage) bool {
 		return slices.Contains(p.ISR, broker) || slices.Contains(p.ELR, broker)
 	})
 }
 
-// replicaLostRecords move broker out of the ISR and the ELR (for the last
-// known ELR), and leadership away from it, of every partition that picks
-// selects: its replica there may have lost records (an unclean shutdown, a
-// failed directory).
-func (c *Controller) replicaLostRecords(w *MetadataImage, broker int32, picks func(*TopicImage, PartitionImage) bool) []MetadataRecord {
+// replicaLeaves moves broker out of the ISR, and leadership away from it,
+// of every partition that picks selects. When lost (an unclean shutdown:
+// its replica may have lost records) it leaves the ELR too, for the last
+// known ELR; otherwise (a failed directory: its replica is offline for now,
+// its records kept) it joins the ELR as any replica leaving an ISR below
+// min.insync.replicas does, as Kafka's handleDirectoriesOffline.
+func (c *Controller) replicaLeaves(w *MetadataImage, broker int32, lost bool, picks func(*TopicImage, PartitionImage) bool) []MetadataRecord {
 	acceptable := func(b int32) bool { return b != broker && c.activeBroker(w, b) }
 	var out []MetadataRecord
 	for t := range w.Topics() {
@@ -286,7 +289,10 @@ func (c *Controller) replicaLostRecords(w *MetadataImage, broker int32, picks fu
 			if unclean {
 				pc.election = electUnclean
 			}
-			pc.isr, pc.uncleanShutdown = without(p.ISR, broker), broker
+			pc.isr = without(p.ISR, broker)
+			if lost {
+				pc.uncleanShutdown = broker
+			}
 			if rec, ok := pc.build(); ok {
 				out = append(out, rec)
 			}

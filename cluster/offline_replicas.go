@@ -55,16 +55,28 @@ func (b *BrokerLifecycle) unreported(sent [][16]byte) bool {
 	return false
 }
 
-// offlineReplicaRecords move broker out of the ISR and the ELR, and
-// leadership away from it, of every partition whose directory id offline
-// lists: its log is gone, so it leaves the ELR too, as after an unclean
-// shutdown.
+// offlineReplicaRecords move broker out of the ISR, and leadership away
+// from it, of every partition whose directory id offline lists (Kafka's
+// handleDirectoriesOffline): its replica there is offline, its records
+// kept, so it joins the ELR when the ISR falls below min.insync.replicas,
+// and may lead only once its broker no longer reports it offline
+// (replicaOffline).
 func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offline [][16]byte) []MetadataRecord {
 	if len(offline) == 0 {
 		return nil
 	}
-	return c.replicaLostRecords(w, broker, func(t *TopicImage, p PartitionImage) bool {
-		return (p.Leader == broker || slices.Contains(p.ISR, broker) || slices.Contains(p.ELR, broker)) &&
+	return c.replicaLeaves(w, broker, false, func(t *TopicImage, p PartitionImage) bool {
+		return (p.Leader == broker || slices.Contains(p.ISR, broker)) &&
 			slices.Contains(offline, PartitionDirectoryID(t.ID, p.Partition))
 	})
+}
+
+// replicaOffline says broker's last heartbeat (of its current registration)
+// reported its replica of the partition offline: it may not lead it.
+func (c *Controller) replicaOffline(broker int32, topic TopicID, partition int32) bool {
+	s := c.sessions[broker]
+	if s == nil || len(s.offlineDirs) == 0 {
+		return false
+	}
+	return slices.Contains(s.offlineDirs, PartitionDirectoryID(topic, partition))
 }

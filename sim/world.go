@@ -431,7 +431,7 @@ func (w *World) restart(n *node) {
 	n.started = true
 	if err := n.start(); err != nil {
 		n.stopProcess()
-		if errors.Is(err, syscall.EIO) {
+		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 			w.timelinef("%s does not start: %v", n.name(), err)
 			w.superviseRestart(n)
 			return
@@ -441,7 +441,7 @@ func (w *World) restart(n *node) {
 }
 
 // superviseRestart starts a process that stopped by itself (or could not
-// start: its disk failed) again 1 to 3 s later, as a process supervisor
+// start: its disk failed or was full) again 1 to 3 s later, as a process supervisor
 // (systemd, Kubernetes) does, while faults still run; heal starts the rest.
 func (w *World) superviseRestart(n *node) {
 	w.schedule(w.now+1000+expMs(w.rngFaults, 2000), func() {
