@@ -22,7 +22,9 @@ const (
 // a higher one the upgrade type. The request is all or nothing: the first
 // refusal (INVALID_UPDATE_VERSION, or INVALID_REQUEST for a feature named
 // twice) answers every feature and changes none. ValidateOnly (v1+) checks
-// and changes nothing.
+// and changes nothing. Lowering eligible.leader.replicas.version to 0
+// clears every partition's eligible leader replicas in the same commit
+// (elrDisabledUpdates).
 func (c *Controller) updateFeatures(r *kmsg.UpdateFeaturesRequest) decision {
 	w := c.working
 	var recs []MetadataRecord
@@ -64,7 +66,37 @@ func (c *Controller) updateFeatures(r *kmsg.UpdateFeaturesRequest) decision {
 	if r.Version >= 1 && r.ValidateOnly {
 		recs = nil
 	}
+	if elrEnabled(w) && len(recs) > 0 {
+		if next := mustApply(w, recs); !elrEnabled(next) {
+			recs = append(recs, c.elrDisabledUpdates(next)...)
+		}
+	}
 	return decision{records: recs, response: updateFeaturesResponse(r, 0, "")}
+}
+
+// elrDisabledUpdates are the partition changes of a cluster that stopped
+// keeping eligible leader replicas (w is at eligible.leader.replicas.version
+// 0): every partition that has an ELR or a last known ELR is built again,
+// which clears both (Kafka's PartitionChangeBuilder drops them once the
+// feature is off; gregor does so for every partition at once, so none
+// shows them after the downgrade), and one whose ISR had emptied gets its
+// ISR back (partitionChange.populateELR), as a cluster without them never
+// empties an ISR. A leaderless partition elects a leader if a member of
+// that ISR is active.
+func (c *Controller) elrDisabledUpdates(w *MetadataImage) []MetadataRecord {
+	acceptable := func(b int32) bool { return c.activeBroker(w, b) }
+	var out []MetadataRecord
+	for t := range w.Topics() {
+		for _, p := range t.Partitions {
+			if len(p.ELR) == 0 && len(p.LastKnownELR) == 0 && len(p.ISR) > 0 {
+				continue
+			}
+			if rec, ok := c.newPartitionChange(w, t, p, acceptable).build(); ok {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
 }
 
 // featureUnsupported says why level of a feature cannot be finalized (""
