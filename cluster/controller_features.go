@@ -17,8 +17,8 @@ const (
 )
 
 // updateFeatures decides an UpdateFeatures (KIP-584): each feature moves
-// to its new level (0 removes it) if this build and every registered
-// broker support that level; a lower level needs a downgrade upgrade type,
+// to its new level (0 removes it) if this build, every registered broker
+// and every controller-only voter of the quorum support that level; a lower level needs a downgrade upgrade type,
 // a higher one the upgrade type. The request is all or nothing: the first
 // refusal (INVALID_UPDATE_VERSION, or INVALID_REQUEST for a feature named
 // twice) answers every feature and changes none. ValidateOnly (v1+) checks
@@ -52,7 +52,7 @@ func (c *Controller) updateFeatures(r *kmsg.UpdateFeaturesRequest) decision {
 		case level > current && upgradeType != featureUpgrade:
 			reason = fmt.Sprintf("level %d is above level %d: not a downgrade", level, current)
 		default:
-			reason = featureUnsupported(w, u.Feature, level)
+			reason = c.featureUnsupported(w, u.Feature, level)
 		}
 		seen[u.Feature] = true
 		if reason != "" {
@@ -100,10 +100,10 @@ func (c *Controller) elrDisabledUpdates(w *MetadataImage) []MetadataRecord {
 }
 
 // featureUnsupported says why level of a feature cannot be finalized (""
-// when it can): this build or a registered broker does not support it. A
-// broker that registered no range for the feature (a build before it)
-// supports level 0 only.
-func featureUnsupported(m *MetadataImage, name string, level int16) string {
+// when it can): this build, a registered broker or a controller-only
+// voter does not support it (voterUnsupported). A broker that registered
+// no range for the feature (a build before it) supports level 0 only.
+func (c *Controller) featureUnsupported(m *MetadataImage, name string, level int16) string {
 	f, ok := SupportedFeature(name)
 	switch {
 	case !ok:
@@ -116,7 +116,64 @@ func featureUnsupported(m *MetadataImage, name string, level int16) string {
 			return fmt.Sprintf("broker %d does not support it", b.ID)
 		}
 	}
+	return c.voterUnsupported(m, name, level)
+}
+
+// voterUnsupported says which voter of the quorum keeps level of a feature
+// from being finalized ("" when none): a controller-only node (a voter that
+// is not a registered broker, whose registration would tell its ranges)
+// must run the level too, as a node of an older build decodes neither the
+// records nor the requests the level brings once it leads (Kafka's
+// FeatureControlManager checks its controllers' registrations, KIP-919).
+// gregor's voters register nothing: the active controller's shell asks
+// each for ApiVersions on its CONTROLLER listener (VoterFeatures). A voter
+// not heard from yet may not support it; one that told no range for the
+// feature (a build before it, or before its CONTROLLER listener told
+// features) supports level 0 only.
+func (c *Controller) voterUnsupported(m *MetadataImage, name string, level int16) string {
+	if level == 0 {
+		return ""
+	}
+	for _, v := range c.cfg.QuorumVoters {
+		if _, broker := m.Broker(v); broker || v == c.cfg.NodeID {
+			continue
+		}
+		fs, told := c.voterFeatures[v]
+		switch {
+		case !told:
+			return fmt.Sprintf("controller %d has not told the features it supports, and may not support it", v)
+		case !supportsLevel(fs, name, level):
+			return fmt.Sprintf("controller %d does not support it", v)
+		}
+	}
 	return ""
+}
+
+// VoterFeatures tells the controller the feature ranges a voter of the
+// quorum supports, as the ApiVersions of its CONTROLLER listener answered
+// them (none: a build that tells none, which supports level 0 only of
+// every feature). The shell asks the voters that are not registered
+// brokers while this controller is active, again from time to time, so a
+// voter that restarted on another build is heard again.
+func (c *Controller) VoterFeatures(voter int32, fs []FeatureRange) {
+	c.voterFeatures[voter] = slices.Clone(fs)
+}
+
+// VotersToAsk are the voters whose feature ranges the controller needs
+// (VoterFeatures): the quorum's voters, but this node, that are not
+// registered brokers in the image it works on.
+func (c *Controller) VotersToAsk() []int32 {
+	w := c.working
+	if w == nil {
+		w = NewMetadataImage()
+	}
+	var out []int32
+	for _, v := range c.cfg.QuorumVoters {
+		if _, broker := w.Broker(v); !broker && v != c.cfg.NodeID {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // supportsLevel says a broker with the feature ranges fs runs level of
