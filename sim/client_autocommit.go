@@ -25,9 +25,9 @@ type appState struct {
 	// application processed (Kafka's consumed position at the next poll):
 	// what auto-commit commits.
 	processed map[tpKey]int64
-	// lastCommitAckMs is when the member's last offset commit was
-	// acknowledged.
-	lastCommitAckMs int64
+	// lastCommitSentMs is when the member sent the latest of its offset
+	// commits acknowledged without error.
+	lastCommitSentMs int64
 }
 
 // appBatch is one poll's records in the application.
@@ -37,7 +37,7 @@ type appBatch struct {
 }
 
 func newAppState(processMs int64) *appState {
-	return &appState{processMs: processMs, inApp: map[tpKey]appBatch{}, processed: map[tpKey]int64{}, lastCommitAckMs: -1}
+	return &appState{processMs: processMs, inApp: map[tpKey]appBatch{}, processed: map[tpKey]int64{}, lastCommitSentMs: -1}
 }
 
 // busy says the application still processes tp's last poll: the member

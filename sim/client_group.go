@@ -310,20 +310,21 @@ func (c *client) commitPositions() {
 		what[tp] = sent{m.session[tp], p.Offset}
 	}
 	m.committing = true
+	sentMs := w.now
 	c.call(coord, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		m.committing = false
 		resp, _ := body.(*kmsg.OffsetCommitResponse)
 		if err != nil || resp == nil {
 			return
 		}
-		if m.app != nil {
-			m.app.lastCommitAckMs = w.now
-		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				tp := tpKey{t.Topic, p.Partition}
 				if s, ok := what[tp]; ok && p.ErrorCode == 0 {
 					w.groupChecks.committed(c, tp, s.session, s.offset)
+					if m.app != nil {
+						m.app.lastCommitSentMs = max(m.app.lastCommitSentMs, sentMs)
+					}
 				}
 			}
 		}

@@ -13,7 +13,7 @@ import (
 //	                                     application processes each poll's records for process, and the member
 //	                                     commits what it processed (client_autocommit.go)
 //	crash-consumer name=C [after-commit] C's process crashes between polls, once its application holds records
-//	                                     (after-commit: and a commit was acknowledged since it took them)
+//	                                     (after-commit: and a commit made since it took them was acknowledged)
 //	wait-processed group=G tp=T/P [timeout=60s]
 //	                                     wait until G's members processed every acknowledged write to T/P
 
@@ -59,7 +59,7 @@ func (s *Scenario) crashConsumer(args []Arg) {
 			return true
 		}
 		for _, b := range m.app.inApp {
-			if !has(args, "after-commit") || m.app.lastCommitAckMs >= b.sinceMs {
+			if !has(args, "after-commit") || m.app.lastCommitSentMs >= b.sinceMs {
 				return true
 			}
 		}
