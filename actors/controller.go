@@ -39,7 +39,10 @@ type controllerActor struct {
 	pending   []pendingAnswer
 	published int64
 	timer     *time.Timer
-	logger    *zap.Logger
+	// askTimer asks the voters for their features again
+	// (controller_voters.go).
+	askTimer *time.Timer
+	logger   *zap.Logger
 }
 
 type pendingAnswer struct {
@@ -75,7 +78,7 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
 			BrokerSessionTimeoutMs: cfg.BrokerSessionTimeoutMs, BrokerHeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs,
-			BootstrapFeatures: cfg.Txns.bootstrapFeatures(),
+			BootstrapFeatures: cfg.Txns.bootstrapFeatures(), QuorumVoters: cfg.voterIDs(),
 		})
 	case *controllerRequest:
 		token := &answerToken{local: msg.local, respond: msg.respond}
@@ -93,7 +96,11 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 			}
 		}
 		if msg.leadership != nil {
+			wasActive := c.core.Active()
 			c.lead(*msg.leadership, now)
+			if !wasActive && c.core.Active() {
+				c.askVoterFeatures(ctx)
+			}
 		}
 	case *proposalFailed:
 		if c.core.Active() && msg.ref.term == c.term && msg.ref.session == c.session {
@@ -111,6 +118,10 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		return
 	case *topicDeletionCompleted:
 		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
+	case *askVoters:
+		c.askVoterFeatures(ctx)
+	case *voterFeatures:
+		c.core.VoterFeatures(msg.voter, msg.features)
 	case *actor.Stopping:
 		c.core.ResignLeadership()
 		c.node.controllerActive.Store(false)
@@ -118,6 +129,9 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.answerUpTo(1 << 62)
 		if c.timer != nil {
 			c.timer.Stop()
+		}
+		if c.askTimer != nil {
+			c.askTimer.Stop()
 		}
 		return
 	}

@@ -76,6 +76,7 @@ func (n *Node) startListeners() error {
 		RequestMaxBytes: cfg.RequestMaxBytes,
 		APIVersions:     controllerAPIVersions(),
 		PrivateAPIs:     []netio.PrivateAPI{raftAPI},
+		Features:        controllerListenerFeatures,
 	}, &controllerHandler{node: n}, n.logger.Named("controller_listener"))
 	if err != nil {
 		return err

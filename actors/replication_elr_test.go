@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -110,4 +111,51 @@ func TestEligibleLeaderReplicaLeadsAfterLeaderKilled(t *testing.T) {
 	})
 	acked = append(acked, produceAcked(t, ctx, newClient(t, c.node(0)), topic, "back", 10)...)
 	checkAcked(t, c.node(0), topic, acked)
+}
+
+// TestEligibleLeaderReplicasDowngrade: an operator lowers
+// eligible.leader.replicas.version to 0 with UpdateFeatures (kadm, as
+// Kafka's kafka-features downgrade): the partition whose follower 3 was
+// eligible shows no ELR in DescribeTopicPartitions, and from then on the
+// controller runs without them: the leader killed, the ISR keeps it (it
+// does not empty) and nobody else is made eligible.
+func TestEligibleLeaderReplicasDowngrade(t *testing.T) {
+	c := newTestCluster(t, 1, 2, fastReplication)
+	c.startAll()
+	const topic = "elr-down"
+	c.createAssigned(0, topic, []int32{2, 3}, "2")
+	c.waitISR(0, topic, 2, 3)
+	c.stop(2, false)
+	c.waitPartition(0, topic, "ISR [2], ELR [3]", func(p cluster.PartitionImage) bool {
+		return slices.Equal(p.ISR, []int32{2}) && slices.Equal(p.ELR, []int32{3})
+	})
+
+	ctx := testContext(t, 60*time.Second)
+	res, err := kadm.NewClient(newClient(t, c.node(0))).UpdateFeatures(ctx, false, kadm.FeatureUpdate{
+		Feature: cluster.EligibleLeaderReplicasFeature, MaxVersionLevel: 0, UpgradeType: 2})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("downgrading %s: %v", cluster.EligibleLeaderReplicasFeature, err)
+	}
+	c.waitPartition(0, topic, "ISR [2], no ELR", func(p cluster.PartitionImage) bool {
+		return slices.Equal(p.ISR, []int32{2}) && len(p.ELR) == 0 && len(p.LastKnownELR) == 0
+	})
+	if level := c.node(0).routes.load().image.FeatureLevel(cluster.EligibleLeaderReplicasFeature); level != 0 {
+		t.Fatalf("%s at level %d after the downgrade", cluster.EligibleLeaderReplicasFeature, level)
+	}
+	if dp := c.describePartition(0, topic); dp.LeaderID != 2 || !slices.Equal(dp.ISR, []int32{2}) || len(dp.EligibleLeaderReplicas) != 0 || len(dp.LastKnownELR) != 0 {
+		t.Fatalf("described leader %d ISR %v ELR %v last known ELR %v, want 2, [2], [], []", dp.LeaderID, dp.ISR, dp.EligibleLeaderReplicas, dp.LastKnownELR)
+	}
+
+	// The leader is killed: without eligible leader replicas the ISR keeps
+	// it, as before KIP-966.
+	c.stop(1, false)
+	c.waitPartition(0, topic, "no leader, ISR [2]", func(p cluster.PartitionImage) bool {
+		return p.Leader == -1 && slices.Equal(p.ISR, []int32{2})
+	})
+	if dp := c.describePartition(0, topic); dp.LeaderID != -1 || !slices.Equal(dp.ISR, []int32{2}) || len(dp.EligibleLeaderReplicas) != 0 {
+		t.Fatalf("described leader %d ISR %v ELR %v, want -1, [2], []", dp.LeaderID, dp.ISR, dp.EligibleLeaderReplicas)
+	}
 }

@@ -74,6 +74,11 @@ type ControllerConfig struct {
 	// controller as a cluster's brokers do. A registration of the same id
 	// takes precedence.
 	StaticBrokers []int32
+	// QuorumVoters are the metadata quorum's voters (controller.quorum.voters).
+	// A feature level above 0 is finalized only once each of them that is
+	// not a registered broker (a controller-only node), this node aside,
+	// told the ranges it supports (VoterFeatures) and supports the level.
+	QuorumVoters []int32
 }
 
 // Kafka's defaults of the controller's timings.
@@ -146,6 +151,9 @@ type Controller struct {
 	// leadership bounds the broker leases this controller grants
 	// (broker_lease.go, LeadershipHolds).
 	leadership leadershipHold
+	// voterFeatures are the feature ranges each quorum voter told
+	// (VoterFeatures), in memory only.
+	voterFeatures map[int32][]FeatureRange
 }
 
 type proposal struct {
@@ -245,7 +253,7 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.UncleanLeaderElectionIntervalMs <= 0 {
 		cfg.UncleanLeaderElectionIntervalMs = defaultUncleanElectionIntervalMs
 	}
-	c := &Controller{cfg: cfg, deleting: map[string][]int32{}, deletedAt: map[string]int64{}}
+	c := &Controller{cfg: cfg, deleting: map[string][]int32{}, deletedAt: map[string]int64{}, voterFeatures: map[int32][]FeatureRange{}}
 	c.SetStaticBrokers(cfg.StaticBrokers)
 	return c
 }

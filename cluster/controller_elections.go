@@ -147,8 +147,25 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 // that shut down uncleanly, which goes to the last known ELR with those
 // already there. Both hold only replicas, in the replicas' order, but for
 // the last known leader, first in the last known ELR.
+//
+// Without eligible leader replicas, an ELR or last known ELR left by the
+// cluster before it stopped keeping them is dropped; when they had emptied
+// the ISR (the current and the target ISR are empty), the ISR becomes the
+// ELR (each member holds every committed record), else the first of the
+// last known ELR (the last known leader): what the ISR would have kept
+// without them.
 func (pc *partitionChange) populateELR() {
 	if !pc.elrEnabled {
+		if len(pc.isr) == 0 && len(pc.p.ISR) == 0 {
+			elr := slices.DeleteFunc(slices.Clone(pc.elr), func(b int32) bool { return !slices.Contains(pc.replicas, b) })
+			switch {
+			case len(elr) > 0:
+				pc.isr = elr
+			case len(pc.lastKnownELR) > 0 && slices.Contains(pc.replicas, pc.lastKnownELR[0]):
+				pc.isr = pc.lastKnownELR[:1:1]
+			}
+		}
+		pc.elr, pc.lastKnownELR = nil, nil
 		return
 	}
 	if len(pc.isr) >= pc.minISR {

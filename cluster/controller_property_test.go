@@ -17,7 +17,8 @@ import (
 // invariants after every step (CORRECTNESS.md S1, S5, S10):
 //
 //   - every partition has an ISR within its replicas (non-empty unless the
-//     cluster keeps eligible leader replicas, drawn per run), and at most
+//     cluster keeps eligible leader replicas, drawn per run and turned off
+//     and on again by UpdateFeatures), and at most
 //     one leader, which is in the ISR and an active broker; its ELR and
 //     last known ELR (only with the feature) are replicas apart from the
 //     ISR and each other, empty while the ISR holds min.insync.replicas;
@@ -99,6 +100,18 @@ func TestControllerInvariants(t *testing.T) {
 				m.request(t, r)
 			},
 			"reassign": func(t *rapid.T) { m.reassign(t) },
+			"elr-level": func(t *rapid.T) {
+				// An operator turns eligible leader replicas off (a safe
+				// downgrade to 0) or on again.
+				r := kmsg.NewPtrUpdateFeaturesRequest()
+				u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+				u.Feature, u.MaxVersionLevel, u.UpgradeType = EligibleLeaderReplicasFeature, 1, 1
+				if elrEnabled(m.view()) {
+					u.MaxVersionLevel, u.UpgradeType = 0, 2
+				}
+				r.FeatureUpdates = append(r.FeatureUpdates, u)
+				m.request(t, r)
+			},
 			"commit": func(t *rapid.T) {
 				m.commit(t, rapid.IntRange(0, len(m.held)).Draw(t, "count"))
 			},
@@ -352,7 +365,7 @@ func (m *controllerModel) check(t *rapid.T, w *MetadataImage) {
 	for topic := range w.Topics() {
 		for _, p := range topic.Partitions {
 			where := fmt.Sprintf("%s-%d %+v", topic.Name, p.Partition, p)
-			if len(p.ISR) == 0 && !m.elr || !containsAll(p.Replicas, p.ISR) || len(slices.Compact(slices.Sorted(slices.Values(p.ISR)))) != len(p.ISR) {
+			if len(p.ISR) == 0 && !elrEnabled(w) || !containsAll(p.Replicas, p.ISR) || len(slices.Compact(slices.Sorted(slices.Values(p.ISR)))) != len(p.ISR) {
 				t.Fatalf("%s: bad ISR", where)
 			}
 			if !containsAll(p.Replicas, p.AddingReplicas) || !containsAll(p.Replicas, p.RemovingReplicas) {
@@ -377,7 +390,7 @@ func (m *controllerModel) check(t *rapid.T, w *MetadataImage) {
 // from the ISR and from each other, and both empty while the ISR holds
 // min.insync.replicas.
 func (m *controllerModel) checkELR(t *rapid.T, w *MetadataImage, topic *TopicImage, p PartitionImage, where string) {
-	if !m.elr {
+	if !elrEnabled(w) {
 		if len(p.ELR) > 0 || len(p.LastKnownELR) > 0 {
 			t.Fatalf("%s: ELR without the feature", where)
 		}

@@ -29,8 +29,14 @@ import (
 //	                      [bootstrap.transaction.version=N]
 //	                      [bootstrap.gregor.replication.version=N]
 //	                      [bootstrap.eligible.leader.replicas.version=N]; any
-//	                      given: only those)
+//	                      given: only those); voters=(1, 2, 3): the
+//	                      quorum's voters (ControllerConfig.QuorumVoters)
 //	brokers ids=(1, 2, 3) the static brokers
+//	voter-features voter=N [features]
+//	        one per line: FEATURE MIN-MAX
+//	                      the feature ranges a voter told (features: this
+//	                      build's, then those of the lines)
+//	voters-to-ask         the voters whose feature ranges the controller needs
 //	create-topics [validate-only] [commit-fails] [v=N]
 //	        one topic per line: name [partitions=N] [rf=N]
 //	        [assignment=(1;2, 2;3)] [assignment-from=N] [null-config=key]
@@ -155,6 +161,21 @@ func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 		arg, _ := td.Arg("ids")
 		s.c.SetStaticBrokers(int32s(t, arg.Vals))
 		return ""
+	case "voter-features":
+		var fs []FeatureRange
+		if td.HasArg("features") {
+			fs = SupportedFeatures()
+		}
+		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
+			var f FeatureRange
+			if _, err := fmt.Sscanf(line, "%s %d-%d", &f.Name, &f.MinVersion, &f.MaxVersion); err == nil {
+				fs = append(fs, f)
+			}
+		}
+		s.c.VoterFeatures(int32(intArg(t, td, "voter", -1)), fs)
+		return ""
+	case "voters-to-ask":
+		return fmt.Sprintf("%v\n", s.c.VotersToAsk())
 	case "auto-create":
 		s.c.AutoCreateTopics(strings.Fields(td.Input), s.token)
 	case "deletion-completed":
@@ -246,6 +267,8 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			s.manual = true
 		case "name-cluster":
 			cfg.NameCluster = true
+		case "voters":
+			cfg.QuorumVoters = int32s(t, arg.Vals)
 		case "bootstrap.transaction.version", "bootstrap.gregor.replication.version", "bootstrap.eligible.leader.replicas.version":
 			if cfg.BootstrapFeatures == nil {
 				cfg.BootstrapFeatures = map[string]int16{}

@@ -11,13 +11,15 @@ import (
 // (FeatureLevelRecord), so every node reads the same level from its image
 // and clients read it from ApiVersions (FinalizedFeatures). What one build
 // can run at is its supported range (SupportedFeatures); a level is only
-// finalized within the range of every registered broker.
+// finalized within the range of every registered broker and of every
+// controller-only voter of the quorum (Controller.VoterFeatures).
 //
 // A new cluster starts at the levels of ControllerConfig.BootstrapFeatures
 // (committed with its cluster id, as Kafka's storage format writes them).
 // A cluster whose log predates feature records has none: every feature is
 // at level 0 until an operator raises it (UpdateFeatures), which the
-// controller refuses while a registered broker does not support the level.
+// controller refuses while a registered broker or a controller-only voter
+// does not support the level.
 // That is the mixed-version story: a node of an older build neither
 // decodes a FeatureLevelRecord nor serves what the level promises, so the
 // level moves only once every node runs a build that supports it.

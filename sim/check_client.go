@@ -45,7 +45,7 @@ func (w *World) checkHistory(final bool) {
 			c.topics[name] = t
 		}
 	}
-	if !c.checkPolls() || !c.checkSends(final) {
+	if !c.checkPolls() || !c.checkSends(final) || !c.checkProcessed() {
 		return
 	}
 	c.checkSendOrder()

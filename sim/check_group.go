@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"gregor/groups"
 )
@@ -11,7 +13,13 @@ import (
 //   - a member's epoch never goes back, except when it rejoins (epoch 0);
 //   - in one epoch of a group, each partition has at most one owner;
 //   - while a member owns a partition without a break (and its position
-//     was not reset), the offsets it commits never go back.
+//     was not reset), the offsets it commits never go back;
+//   - at least once (Q3 for a group, B21): an offset a group committed
+//     covers only records its members processed: every acknowledged
+//     acks=all write below the highest offset the group committed for its
+//     partition was processed by a member (checked with the history,
+//     checkProcessed). An auto-committing member that committed the
+//     records its application still held, and crashed, breaks it.
 type groupChecks struct {
 	w *World
 	// owner is who owns a partition of a group at an epoch.
@@ -19,6 +27,17 @@ type groupChecks struct {
 	// lastCommit is a member's last acknowledged commit of a partition in
 	// one span of ownership.
 	lastCommit map[commitKey]int64
+	// processedBy counts, per group and partition, how often its members
+	// processed each offset; maxCommitted is the highest offset the group
+	// committed for a partition (acknowledged).
+	processedBy  map[groupPartition]map[int64]int
+	maxCommitted map[groupPartition]int64
+}
+
+// groupPartition is a partition a group consumes.
+type groupPartition struct {
+	group string
+	tp    tpKey
 }
 
 type ownerKey struct {
@@ -43,7 +62,8 @@ func offsetsKey(group string) tpKey {
 }
 
 func newGroupChecks(w *World) *groupChecks {
-	return &groupChecks{w: w, owner: map[ownerKey]int32{}, lastCommit: map[commitKey]int64{}}
+	return &groupChecks{w: w, owner: map[ownerKey]int32{}, lastCommit: map[commitKey]int64{},
+		processedBy: map[groupPartition]map[int64]int{}, maxCommitted: map[groupPartition]int64{}}
 }
 
 // epoch checks the epoch a heartbeat sent at epoch sent was answered with
@@ -76,10 +96,63 @@ func (g *groupChecks) owns(c *client, epoch int32, tps []tpKey) {
 func (g *groupChecks) committed(c *client, tp tpKey, session int, offset int64) {
 	w := g.w
 	w.stats.InvariantsChecked++
+	if gp := (groupPartition{c.member.group, tp}); offset > g.maxCommitted[gp] {
+		g.maxCommitted[gp] = offset
+	}
 	k := commitKey{c.id, tp, session}
 	if last, ok := g.lastCommit[k]; ok && offset < last {
 		w.violation("S11", fmt.Sprintf("group %s: %s committed %s at %d after %d while owning it throughout", c.member.group, c.name(), tp, offset, last))
 		return
 	}
 	g.lastCommit[k] = offset
+}
+
+// processed records that a member of group processed records of tp.
+func (g *groupChecks) processed(group string, tp tpKey, records []readRecord) {
+	gp := groupPartition{group, tp}
+	m := g.processedBy[gp]
+	if m == nil {
+		m = map[int64]int{}
+		g.processedBy[gp] = m
+	}
+	for _, r := range records {
+		m[r.offset]++
+	}
+}
+
+// checkProcessed is the at-least-once check of the groups (Q3 for a
+// group): every acknowledged acks=all write the guarantees promise,
+// below the highest offset a group committed for its partition, was
+// processed by one of the group's members.
+func (c *historyChecker) checkProcessed() bool {
+	w, g := c.w, c.w.groupChecks
+	gps := make([]groupPartition, 0, len(g.maxCommitted))
+	for gp := range g.maxCommitted {
+		gps = append(gps, gp)
+	}
+	slices.SortFunc(gps, func(a, b groupPartition) int {
+		if a.group != b.group {
+			return strings.Compare(a.group, b.group)
+		}
+		return compareKeys(a.tp, b.tp)
+	})
+	for _, gp := range gps {
+		committed := g.maxCommitted[gp]
+		for _, s := range w.hist.sends {
+			if s.outcome != outcomeOK || s.acks != -1 || s.tp != gp.tp || s.offset >= committed {
+				continue
+			}
+			w.stats.InvariantsChecked++
+			if g.processedBy[gp][s.offset] > 0 || w.compactedAway(s.tp, s.offset) || w.checks.unclean[s.tp] || c.droppedFromMinISR(s.tp, s.offset) {
+				continue
+			}
+			if ok, _ := c.promised(s.tp); !ok {
+				continue
+			}
+			w.violation("Q3", fmt.Sprintf("group %s committed %s at %d, past offset %d (%q, acknowledged to %s), which none of its members processed: not at least once",
+				gp.group, gp.tp, committed, s.offset, s.value, endpointName(s.process)))
+			return false
+		}
+	}
+	return true
 }

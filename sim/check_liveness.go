@@ -64,11 +64,11 @@ func (w *World) awaitGroupsStable(boundMs int64) bool {
 	return false
 }
 
-// groupMembers are the workload's group members.
+// groupMembers are the workload's group members that did not crash.
 func (w *World) groupMembers() []*client {
 	var out []*client
 	for _, c := range w.clients {
-		if c.member != nil {
+		if c.member != nil && !c.crashed {
 			out = append(out, c)
 		}
 	}

@@ -37,8 +37,9 @@ type client struct {
 	// inOrder are the ordered requests awaiting their answers per node,
 	// in the order sent (callInOrder).
 	inOrder map[int32][]*inOrderAnswer
-	// stopped clients send nothing new (the workload ended).
-	stopped bool
+	// stopped clients send nothing new (the workload ended); crashed
+	// ones (a scenario's crash-consumer) are gone for good.
+	stopped, crashed bool
 
 	// producer; a scripted one sends limit values to target, one after
 	// another.
@@ -375,6 +376,9 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 		c.positionReset(tp)
 		w.tracef("%s: %s position %d out of range, reset to %d", c.name(), tp, position, to)
 		c.positions[tp] = to
+		if c.member != nil {
+			c.member.startedAt(tp, to)
+		}
 		return
 	default:
 		c.refreshMetadata()
@@ -410,6 +414,9 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 	w.hist.poll(c.id, tp, position, kept, w.now, c.final).committed = c.readCommitted
 	w.tracef("%s: poll %s from %d: %d records to %d", c.name(), tp, position, len(kept), kept[len(kept)-1].offset)
 	c.positions[tp] = kept[len(kept)-1].offset + 1
+	if c.member != nil {
+		c.delivered(tp, kept)
+	}
 }
 
 // adminTick creates the topics and partitions the workload asks for.

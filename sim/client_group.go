@@ -54,6 +54,9 @@ type groupMember struct {
 	// ownership: a span ends when the partition is revoked or the
 	// position reset (a truncated log).
 	session map[tpKey]int
+	// app is the application of an auto-committing member
+	// (client_autocommit.go); nil without auto-commit.
+	app *appState
 }
 
 func (c *client) startGroupMember(group string, classic bool) {
@@ -86,7 +89,7 @@ func (c *client) groupTick() {
 		c.fetchCommitted()
 	}
 	for _, tp := range m.assigned {
-		if m.ready[tp] && !c.polling[tp] {
+		if m.ready[tp] && !c.polling[tp] && !m.busy(tp) {
 			c.poll(tp)
 		}
 	}
@@ -209,6 +212,7 @@ func (c *client) assign(next []tpKey) {
 		if !slices.Contains(next, tp) {
 			delete(m.ready, tp)
 			delete(c.positions, tp)
+			m.dropped(tp)
 		}
 	}
 	for _, tp := range next {
@@ -271,6 +275,7 @@ func (c *client) fetchCommitted() {
 					continue
 				}
 				c.positions[tp], m.ready[tp] = max(p.Offset, 0), true
+				m.startedAt(tp, c.positions[tp])
 				w.tracef("%s: group %s: %s starts at %d", c.name(), m.group, tp, c.positions[tp])
 			}
 		}
@@ -300,11 +305,12 @@ func (c *client) commitPositions() {
 		}
 		t := &req.Topics[len(req.Topics)-1]
 		p := kmsg.NewOffsetCommitRequestTopicPartition()
-		p.Partition, p.Offset = tp.partition, c.positions[tp]
+		p.Partition, p.Offset = tp.partition, c.commitOffset(tp)
 		t.Partitions = append(t.Partitions, p)
 		what[tp] = sent{m.session[tp], p.Offset}
 	}
 	m.committing = true
+	sentMs := w.now
 	c.call(coord, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		m.committing = false
 		resp, _ := body.(*kmsg.OffsetCommitResponse)
@@ -316,6 +322,9 @@ func (c *client) commitPositions() {
 				tp := tpKey{t.Topic, p.Partition}
 				if s, ok := what[tp]; ok && p.ErrorCode == 0 {
 					w.groupChecks.committed(c, tp, s.session, s.offset)
+					if m.app != nil {
+						m.app.lastCommitSentMs = max(m.app.lastCommitSentMs, sentMs)
+					}
 				}
 			}
 		}

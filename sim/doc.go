@@ -45,7 +45,10 @@
 //   - node_group.go, client_group.go, client_classic.go, check_group.go:
 //     consumer groups: the groups core on the leader of each
 //     __consumer_offsets partition, group members (KIP-848 or classic) as a
-//     workload, and their checkers;
+//     workload, and their checkers (at least once among them);
+//     client_autocommit.go, scenario_group.go: auto-committing members
+//     whose application processes each poll's records before the next
+//     (B21), and the group member scenario commands;
 //   - node_lease.go, scenario_lease.go: the broker lease under which the
 //     group and transaction coordinators answer (cluster.BrokerLease), and
 //     the offsets scenario commands;

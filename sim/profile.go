@@ -37,6 +37,12 @@ const (
 	// transaction coordinator's shell sends the first commit marker of
 	// each WriteTxnMarkers as an abort).
 	PlantWrongMarker Plant = "wrong-marker"
+	// PlantCommitReturned: an auto-committing group member commits the
+	// positions of the records its last poll returned, which its
+	// application still processes (B21's misunderstanding: Kafka's
+	// auto-commit commits those of the poll before). Only the scenario of
+	// B21 runs such members, so the swarm's plants (Plants) leave it out.
+	PlantCommitReturned Plant = "commit-returned"
 )
 
 // String is the plant's name, "none" for none.

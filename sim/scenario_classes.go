@@ -76,7 +76,7 @@ var BugClasses = []BugClass{
 		nil,
 		""},
 	{"B21", "auto-commit misunderstood",
-		nil,
+		[]string{"auto-commit-crash-between-polls"},
 		""},
 }
 

@@ -2,7 +2,7 @@
 //
 // gregor serve runs a node configured by a Kafka-style server.properties
 // file and --set overrides (config.go, config_keys.go, properties.go). The
-// client verbs, topic, produce, consume, group and perf, work like rpk on top of
+// client verbs, topic, produce, consume, group, txn, features and perf, work like rpk on top of
 // franz-go's kgo and kadm clients and talk to any Kafka-compatible cluster
 // named by -b/--brokers or GREGOR_BROKERS (default 127.0.0.1:9092).
 //

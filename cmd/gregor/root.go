@@ -21,6 +21,7 @@ func newRootCommand() *cobra.Command {
 		newConsumeCommand(),
 		newGroupCommand(),
 		newTxnCommand(),
+		newFeaturesCommand(),
 		newPerfCommand(),
 		newClusterCommand(),
 		newSimCommand(),
