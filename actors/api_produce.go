@@ -84,6 +84,13 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 	byID := body.Version >= 13
 	// hints are the leader hints of the partitions, by topic and partition.
 	hints := make([][]*cluster.LeaderHint, len(body.Topics))
+	// The partitions' messages are made in one slab (one allocation, not
+	// one per partition).
+	count := 0
+	for _, t := range body.Topics {
+		count += len(t.Partitions)
+	}
+	msgs := make([]producePartition, count)
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewProduceResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
@@ -99,7 +106,9 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			}
 			rp.ErrorCode = code
 			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
-			msg := producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
+			msg := &msgs[0]
+			msgs = msgs[1:]
+			*msg = producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
 				msg.release = req.Retain()
@@ -108,7 +117,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			switch {
 			case code != 0:
 			case body.Acks == 0:
-				fo.tell(pid, &msg)
+				fo.tell(pid, msg)
 			default:
 				// Overwritten by the answer; stays if none comes in time.
 				rp.ErrorCode = kerr.RequestTimedOut.Code
@@ -116,7 +125,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 					setProduceResult(&resp.Topics[ti].Partitions[pi], res)
 					hints[ti][pi] = res.currentLeader
 				},
-					func(reply func(producePartitionResult)) any { msg.reply = reply; return &msg })
+					func(reply func(producePartitionResult)) any { msg.reply = reply; return msg })
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}

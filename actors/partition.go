@@ -103,10 +103,9 @@ type partitionActor struct {
 	// highWatermark is where the partition publishes its high watermark
 	// for the node's checkpoint.
 	highWatermark *atomic.Int64
-	// producing holds the produces being handled, by request id, whose
-	// appends may hand their requests' frames to the log
-	// (partition_storage.go).
-	producing map[cluster.RequestID]*producePartition
+	// producing holds the produces being handled, whose appends may hand
+	// their requests' frames to the log (partition_storage.go).
+	producing producingSet
 	// alterCall is the AlterPartition on its way to the controller, if
 	// any (partition_replication.go).
 	alterCall *controllerCall

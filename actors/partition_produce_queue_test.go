@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/cluster"
 	"gregor/netio"
 )
 
@@ -105,5 +106,33 @@ func TestProducesWaitingTogetherFailAlone(t *testing.T) {
 	}
 	if q := &n.produceQueues; len(q.open) != 0 {
 		t.Errorf("%d batches left open after every produce was answered", len(q.open))
+	}
+}
+
+// A partition actor finds the produces of a batch by request id (their
+// ids increase in the order they were handed to the core) and forgets
+// them all at once, keeping its array.
+func TestProducingSet(t *testing.T) {
+	var s producingSet
+	msgs := []*producePartition{{acks: 1}, {acks: -1}, {acks: 0}}
+	for i, m := range msgs {
+		s.add(cluster.RequestID(10*(i+1)), m)
+	}
+	for i, m := range msgs {
+		if got := s.get(cluster.RequestID(10 * (i + 1))); got != m {
+			t.Fatalf("id %d: %p, want %p", 10*(i+1), got, m)
+		}
+	}
+	if got := s.get(15); got != nil {
+		t.Fatalf("id 15: %p, want none", got)
+	}
+	array := &s.all[0]
+	s.reset()
+	if len(s.all) != 0 || s.get(10) != nil {
+		t.Fatalf("after reset: %+v", s.all)
+	}
+	s.add(40, msgs[0])
+	if &s.all[0] != array || s.get(40) != msgs[0] {
+		t.Fatal("the array was not kept")
 	}
 }

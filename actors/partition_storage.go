@@ -152,8 +152,11 @@ func (a *partitionActor) holdableFrame(ap cluster.AppendBatches) func() {
 // holdableProduce is the produce whose frame holdableFrame would take for
 // ap, nil for none; it takes nothing.
 func (a *partitionActor) holdableProduce(ap cluster.AppendBatches) *producePartition {
-	msg := a.producing[ap.ID]
-	if msg == nil || msg.release == nil || len(ap.Batches) != 1 || !a.core.IsLeader() || len(a.core.Replicas()) < 2 {
+	if len(ap.Batches) != 1 || len(a.core.Replicas()) < 2 || !a.core.IsLeader() {
+		return nil
+	}
+	msg := a.producing.get(ap.ID)
+	if msg == nil || msg.release == nil {
 		return nil
 	}
 	b, records := ap.Batches[0], msg.records

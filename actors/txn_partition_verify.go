@@ -29,7 +29,7 @@ func (a *partitionActor) verifyTxns(vs []cluster.VerifyTxn) {
 			a.core.TxnVerified(v.ID, 0, a.node.cfg.Clock.Now())
 			continue
 		}
-		if m := a.producing[v.ID]; m != nil && m.addRefusal != 0 {
+		if m := a.producing.get(v.ID); m != nil && m.addRefusal != 0 {
 			a.core.TxnVerified(v.ID, m.addRefusal, a.node.cfg.Clock.Now())
 			continue
 		}

@@ -132,11 +132,10 @@ func (r *Replica) producerAppendDone(info logstore.ProducerBatchInfo, baseOffset
 	}); i >= 0 {
 		pending = slices.Delete(pending, i, i+1)
 	}
-	if len(pending) == 0 {
-		delete(r.producerAppending, info.ProducerID)
-	} else {
-		r.producerAppending[info.ProducerID] = pending
-	}
+	// An emptied list stays, with its array, for the producer's next
+	// batch (one allocation per batch otherwise); expireProducers drops
+	// the emptied ones.
+	r.producerAppending[info.ProducerID] = pending
 	if appended {
 		info.LastOffset += baseOffset - info.FirstOffset
 		info.FirstOffset = baseOffset
@@ -227,6 +226,12 @@ func (r *Replica) expireProducers(wallMs int64) {
 	if len(gone) > 0 {
 		r.producers.Remove(gone...)
 		r.ready.ExpireProducers = append(r.ready.ExpireProducers, gone...)
+	}
+	// The emptied lists kept for their arrays (producerAppendDone) go too.
+	for id, pending := range r.producerAppending {
+		if len(pending) == 0 {
+			delete(r.producerAppending, id)
+		}
 	}
 	r.expireVerificationSeqs(wallMs)
 }

@@ -95,8 +95,8 @@ type completedTxn struct {
 // txnCompleted notes a transaction a marker ended in the log, in either
 // role: a follower that becomes leader keeps the transactions whose marker
 // its high watermark has not passed unstable, as its leader did.
-func (r *Replica) txnCompleted(done *logstore.CompletedTxn) {
-	if done != nil && done.LastOffset >= r.highWatermark {
+func (r *Replica) txnCompleted(done logstore.CompletedTxn, ended bool) {
+	if ended && done.LastOffset >= r.highWatermark {
 		r.unreplicatedTxns = append(r.unreplicatedTxns, completedTxn{firstOffset: done.FirstOffset, markerOffset: done.LastOffset})
 	}
 }
@@ -108,7 +108,7 @@ func (r *Replica) txnCompleted(done *logstore.CompletedTxn) {
 func (r *Replica) noteEndedTxns() {
 	for _, done := range r.producers.EndedSince(r.highWatermark) {
 		if !slices.ContainsFunc(r.unreplicatedTxns, func(t completedTxn) bool { return t.markerOffset == done.LastOffset }) {
-			r.txnCompleted(&done)
+			r.txnCompleted(done, true)
 		}
 	}
 	r.pruneUnreplicatedTxns()

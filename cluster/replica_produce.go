@@ -283,7 +283,19 @@ func (r *Replica) answerAwaitingHW() {
 		}
 		done++
 	}
-	r.awaitingHW = r.awaitingHW[done:]
+	r.awaitingHW = dropAnswered(r.awaitingHW, done)
+}
+
+// dropAnswered takes the first done produces off q, keeping its array:
+// sliced off the front instead, the queue's capacity would shrink with
+// every answer, and each acks=all produce would allocate a new array.
+func dropAnswered(q []pendingProduce, done int) []pendingProduce {
+	if done == 0 {
+		return q
+	}
+	n := copy(q, q[done:])
+	clear(q[n:])
+	return q[:n]
 }
 
 // wakeReadable wakes the watches whose fetches can now read something.

@@ -424,7 +424,9 @@ func (l *Log) writeAndPublish(batches [][]byte, epochsBefore, epochs []EpochEntr
 	l.publishAppend(seg, batches, start, epochs)
 	if l.producers != nil {
 		for _, p := range batches {
-			l.noteCompletedTxn(l.producers.Apply(ReadProducerBatchInfo(p)), seg)
+			if done, ended := l.producers.Apply(ReadProducerBatchInfo(p)); ended {
+				l.noteCompletedTxn(seg, done)
+			}
 		}
 	}
 	if l.logEndOffset-l.FlushedOffset() >= l.cfg.FlushMessages {

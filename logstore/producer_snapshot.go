@@ -224,7 +224,9 @@ func (l *Log) scanProducerBatches(s *ProducerStates, from int64) error {
 				return fmt.Errorf("%w: batch at offset %d", ErrCorruption, off)
 			}
 			if info := ReadProducerBatchInfo(p); info.LastOffset >= from {
-				l.noteCompletedTxn(s.Apply(info), l.segments[segmentIndexFor(l.segments, info.LastOffset)])
+				if done, ended := s.Apply(info); ended {
+					l.noteCompletedTxn(l.segments[segmentIndexFor(l.segments, info.LastOffset)], done)
+				}
 			}
 			p = p[n:]
 		}

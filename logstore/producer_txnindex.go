@@ -72,8 +72,8 @@ func (l *Log) AbortedTransactions(from, to int64) []AbortedTxn {
 
 // noteCompletedTxn records an aborted transaction whose marker seg holds, in
 // memory and in the segment's .txnindex (rewritten whole: aborts are rare).
-func (l *Log) noteCompletedTxn(done *CompletedTxn, seg *segment) {
-	if done == nil || !done.Aborted {
+func (l *Log) noteCompletedTxn(seg *segment, done CompletedTxn) {
+	if !done.Aborted {
 		return
 	}
 	a := AbortedTxn{ProducerID: done.ProducerID, FirstOffset: done.FirstOffset, LastOffset: done.LastOffset, LastStableOffset: done.LastOffset}

@@ -131,6 +131,10 @@
 //	    txn/idempotent, each mode's records/s and broker CPU per record.
 //	    One producer's transactions wait on its round trips; several at once
 //	    measure what the broker can do.
+//	BenchmarkTransactions/rec=100B/parts=6/producers={4,16}/mode=txn100/{gregor,ref-kfake-process}
+//	    the transactions of those cells alone, with no idempotent run
+//	    between: the cells to profile the broker in (records/s and the
+//	    per-record costs of transactions only).
 //
 // The matrix is the in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and

@@ -59,17 +59,20 @@ func BenchmarkTransactions(b *testing.B) {
 		b.Run(name+"/ref-kfake", func(b *testing.B) { benchTxn(b, kfakeBroker(b), set, "ratio", producers) })
 		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "ratio", producers) })
 	}
-	// The transactions of the cell with 4 producers alone, no idempotent
-	// run between: a profile of the broker in this cell shows what a
-	// transaction costs it, and nothing else.
-	name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=txn100", set.name, txnProfiledProducers)
-	b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "txn100", txnProfiledProducers) })
-	b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "txn100", txnProfiledProducers) })
+	// The transactions of the cells with 4 and 16 producers alone, no
+	// idempotent run between: a profile of the broker in these cells
+	// shows what a transaction costs it, and nothing else (a ratio cell's
+	// profile mixes in the idempotent run).
+	for _, producers := range txnProfiledProducers {
+		name := fmt.Sprintf("rec=%s/parts=6/producers=%d/mode=txn100", set.name, producers)
+		b.Run(name+"/gregor", func(b *testing.B) { benchTxn(b, gregorBroker(b), set, "txn100", producers) })
+		b.Run(name+"/ref-kfake-process", func(b *testing.B) { benchTxn(b, kfakeProcessBroker(b), set, "txn100", producers) })
+	}
 }
 
-// txnProfiledProducers is how many producers run at once in the
-// transactions-only cell of BenchmarkTransactions.
-const txnProfiledProducers = 4
+// txnProfiledProducers are how many producers run at once in the
+// transactions-only cells of BenchmarkTransactions.
+var txnProfiledProducers = []int{4, 16}
 
 // txnProducerCounts are the ratio cells of BenchmarkTransactions: one
 // producer, and several at once.

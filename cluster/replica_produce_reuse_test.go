@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"testing"
+
+	"gregor/logstore"
+)
+
+// A leader alone in its ISR answers an acks=all produce as soon as it is
+// appended; the queue of produces waiting for the high watermark keeps
+// its array for the next (it was sliced off the front, losing capacity
+// with every answer, so that each acks=all produce allocated a new one).
+// A producer's list of batches being appended stays, emptied, for its
+// next batch, and goes once the producer expires.
+func TestReplicaProduceKeepsItsQueues(t *testing.T) {
+	const now = 1_000_000_000
+	r := newTestReplica(testReplicaConfig(), ReplicaState{})
+	var leo int64
+	for i := range 3 {
+		at := Instant{WallMs: now, MonoMs: int64(i + 1)}
+		id := RequestID(i + 1)
+		r.Produce(id, ProduceRequest{Records: idempotentBatch(t, 2, now, 7, int32(2*i)), Acks: -1, TimeoutMs: 30_000}, at)
+		rd := r.Ready()
+		if len(rd.Appends) != 1 {
+			t.Fatalf("produce %d: %d appends", id, len(rd.Appends))
+		}
+		r.AppendCompleted(id, AppendOutcome{BaseOffset: leo, LogEndOffset: leo + 2, FlushedOffset: leo + 2}, nil)
+		leo += 2
+		if reps := r.Ready().ProduceReplies; len(reps) != 1 || reps[0].ID != id || reps[0].ErrorCode != 0 {
+			t.Fatalf("produce %d: replies %+v", id, reps)
+		}
+		if len(r.awaitingHW) != 0 || cap(r.awaitingHW) == 0 {
+			t.Fatalf("produce %d: waiting queue len %d cap %d, want empty with its array", id, len(r.awaitingHW), cap(r.awaitingHW))
+		}
+		if pending, ok := r.producerAppending[7]; !ok || len(pending) != 0 || cap(pending) == 0 {
+			t.Fatalf("produce %d: producer 7's appending list %v (kept %v), want empty with its array", id, pending, ok)
+		}
+	}
+	r.expireProducers(now + r.opts.ProducerIDExpirationMs + 1)
+	if _, ok := r.producerAppending[7]; ok {
+		t.Fatal("the expired producer's emptied list was kept")
+	}
+}
+
+// dropAnswered moves what is left to the front of the array and lets go
+// of what was answered.
+func TestDropAnswered(t *testing.T) {
+	q := make([]pendingProduce, 3, 4)
+	for i := range q {
+		q[i] = pendingProduce{id: RequestID(i + 1), producer: &logstore.ProducerBatchInfo{}}
+	}
+	kept := dropAnswered(q, 2)
+	if len(kept) != 1 || kept[0].id != 3 || cap(kept) != 4 || &kept[0] != &q[0] {
+		t.Fatalf("kept %+v (cap %d)", kept, cap(kept))
+	}
+	if q[1].producer != nil || q[2].producer != nil {
+		t.Fatal("an answered produce is still held")
+	}
+	if again := dropAnswered(kept, 0); len(again) != 1 || again[0].id != 3 {
+		t.Fatalf("dropping none: %+v", again)
+	}
+}
