@@ -170,6 +170,12 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		core.LogStartRaised(log.LogStartOffset(), err)
 	}
 	for _, ap := range rd.Appends {
+		// One at a time, as production's shell after a group write
+		// failed (partitionActor.appendEach): a batch whose producer's
+		// earlier batch failed meanwhile is withdrawn, not written.
+		if core.AppendWithdrawn(ap.ID) {
+			continue
+		}
 		res, err := log.Append(ap.Batches, ap.LeaderEpoch, ap.NowMs)
 		if err != nil {
 			core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)
