@@ -4,7 +4,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      := ./...
 
-.PHONY: all build run test testdeps fmtcheck vet unit bench fuzz clean sim
+.PHONY: all build run test testdeps fmtcheck vet unit clientsuite bench fuzz clean sim
 
 all: build
 
@@ -20,8 +20,9 @@ run: build
 # detector it plays its full 200 seeds and the CLI's plant swarms in minutes.
 # testdeps first installs the clients the end-to-end tests drive (kcat,
 # python3-kafka, python3-confluent-kafka) and the browser the simulator's
-# page is checked in (chromium) when they are missing.
-test: testdeps fmtcheck vet unit
+# page is checked in (chromium) when they are missing. clientsuite last:
+# franz-go's own integration tests against a three-node cluster.
+test: testdeps fmtcheck vet unit clientsuite
 
 testdeps:
 	@.ci/install-test-deps
@@ -37,6 +38,13 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m -skip '^TestSim' $$($(GO) list $(PKGS) | grep -v '/sim$$')
 	$(GO) test -count=1 -timeout 10m ./sim/...
 	$(GO) test -count=1 -timeout 10m -run '^TestSim' ./cmd/gregor
+
+# clientsuite: franz-go's kgo integration tests (group and transactional
+# ETL with connection chaos, and the produce/consume tests of issues met with
+# real brokers) against a three-node gregor cluster, in about two minutes;
+# scripts/clientsuite says which tests and why.
+clientsuite: build
+	GO=$(GO) scripts/clientsuite bin/gregor
 
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.

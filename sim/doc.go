@@ -78,7 +78,8 @@
 //     scenario_faults.go: their clock, disk and consumer commands;
 //     scenario_classes.go: which scenarios, and which swarm faults (with
 //     the Stats counter that shows them), play each known bug class
-//     B1–B21 of CORRECTNESS.md §3 (BugClasses);
+//     B1–B21 of CORRECTNESS.md §3 (BugClasses), and which classes real
+//     clients' suites play outside it (ClassSuites: B20, franz-go's);
 //   - html.go, html_page.go: the run's page (gregor sim run --html), a
 //     self-contained HTML file drawing each partition's leader, ISR, high
 //     watermark and log end offsets, the faults, the client operations,

@@ -80,6 +80,17 @@ var BugClasses = []BugClass{
 		""},
 }
 
+// ClassSuites are the bug classes played outside the simulator, by real
+// clients' own test suites run against gregor nodes: class ID to the
+// suite, how to run it and what it covers. TestBugClasses checks each
+// names a class and that its script is there.
+var ClassSuites = map[string]string{
+	"B20": "scripts/clientsuite (make clientsuite, part of make test): franz-go's kgo integration tests against a three-node " +
+		"cluster at replication factor 3: TestGroupETL and TestTxnEtl (chains of classic, KIP-848 and static consumer " +
+		"groups, exactly-once in transactions under read_committed) with KGO_TEST_CHAOS=1 (every client connection cut " +
+		"0.5-1.5 s after it opens), and the produce/consume tests of issues franz-go met with real brokers",
+}
+
 // OtherScenarios are the named scenarios of gregor's own bug classes, none
 // of CORRECTNESS.md §3's.
 var OtherScenarios = []string{"compaction-empty-stretch"}

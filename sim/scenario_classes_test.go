@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +12,8 @@ import (
 // TestBugClasses keeps BugClasses true: every class of CORRECTNESS.md §3
 // once, in order; every scenario it names exists; every scenario is
 // named by a class or OtherScenarios; a scenario whose first line names a
-// class ("# B2: ...") is listed under it.
+// class ("# B2: ...") is listed under it; every suite of ClassSuites names
+// a class and its script exists.
 func TestBugClasses(t *testing.T) {
 	listed := map[string]bool{}
 	for i, c := range BugClasses {
@@ -26,6 +29,15 @@ func TestBugClasses(t *testing.T) {
 	}
 	if len(BugClasses) != 21 {
 		t.Errorf("%d classes, want 21", len(BugClasses))
+	}
+	for id, suite := range ClassSuites {
+		if !slices.ContainsFunc(BugClasses, func(c BugClass) bool { return c.ID == id }) {
+			t.Errorf("ClassSuites names %s, no class", id)
+		}
+		script, _, _ := strings.Cut(suite, " ")
+		if _, err := os.Stat(filepath.Join("..", script)); err != nil {
+			t.Errorf("%s: suite %s: %v", id, script, err)
+		}
 	}
 	for _, s := range OtherScenarios {
 		listed[s] = true

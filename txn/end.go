@@ -72,11 +72,13 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 		fail(kerr.InvalidTxnState.Code)
 		return
 	case PrepareCommit, PrepareAbort:
-		if ended {
-			fail(kerr.ConcurrentTransactions.Code)
-		} else {
-			fail(kerr.InvalidTxnState.Code)
-		}
+		// The markers of the transaction that ended are being written:
+		// any end waits for them (Kafka holds the completion as a
+		// pending transition, KAFKA-18464). A producer of KIP-890 part 2
+		// whose produces never went out aborts its empty transaction,
+		// at the epoch the last end gave it, right after that end's
+		// answer; once the markers are written the abort goes through.
+		fail(kerr.ConcurrentTransactions.Code)
 		return
 	default:
 		fail(kerr.InvalidTxnState.Code)
