@@ -81,6 +81,11 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
 		return nil
 	}
+	release, err := lockLogDir(node.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	applyGCDefaults(cfg.LogCacheBytes, logger)
 	return runNode(cmd.Context(), node, logger)
 }
