@@ -124,6 +124,17 @@ func readLocalCluster(dir string) (localCluster, error) {
 	return c, nil
 }
 
+// running lists the nodes whose process runs.
+func (c localCluster) running() []int {
+	var out []int
+	for i := 1; i <= c.nodes; i++ {
+		if c.runningPID(i) != 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // runningPID is the pid of node i's process if it runs, else 0.
 func (c localCluster) runningPID(i int) int {
 	p, err := os.ReadFile(c.pidFile(i))
@@ -367,12 +378,16 @@ func newClusterDownCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Stop the local cluster cluster up started in --dir (gracefully, then by force)",
+		Short: "Stop the nodes gregor cluster up started in --dir (gracefully, then by force)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := readLocalCluster(dir)
 			if err != nil {
 				return err
+			}
+			if len(c.running()) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no node of the cluster in %s runs\n", dir)
+				return nil
 			}
 			c.stopAll(cmd.OutOrStdout(), timeout)
 			return nil
