@@ -211,13 +211,19 @@ func endTransaction(ctx context.Context, cl *kgo.Client, tally *produceTally, ab
 	tally.mu.Lock()
 	failed := tally.failed > 0
 	tally.mu.Unlock()
-	commit := kgo.TryCommit
-	if abort || failed {
-		commit = kgo.TryAbort
+	commit, ended := kgo.TryCommit, "committed"
+	switch {
+	case failed:
+		commit, ended = kgo.TryAbort, "aborted (a record failed)"
+	case abort:
+		commit, ended = kgo.TryAbort, "aborted (--abort)"
 	}
 	if err := cl.EndTransaction(ctx, commit); err != nil {
 		return fmt.Errorf("end transaction: %w", err)
 	}
+	tally.mu.Lock()
+	tally.ended = ended
+	tally.mu.Unlock()
 	return nil
 }
 
@@ -310,6 +316,9 @@ type produceTally struct {
 	failed       int64
 	firstErr     error
 	writeErr     error
+	// ended says how a --transactional-id produce ended its transaction
+	// ("committed", "aborted (--abort)"), "" without one.
+	ended string
 }
 
 // record is the kgo promise for each record.
@@ -337,7 +346,11 @@ func (t *produceTally) record(r *kgo.Record, err error) {
 func (t *produceTally) result(stderr io.Writer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(stderr, "produced %d records, %d failed\n", t.produced, t.failed)
+	summary := fmt.Sprintf("produced %d record%s, %d failed", t.produced, map[bool]string{true: "s"}[t.produced != 1], t.failed)
+	if t.ended != "" {
+		summary += "; transaction " + t.ended
+	}
+	fmt.Fprintln(stderr, summary)
 	if t.firstErr != nil {
 		return fmt.Errorf("produce: %d of %d records failed, the first with: %w", t.failed, t.failed+t.produced, t.firstErr)
 	}
