@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -74,7 +76,7 @@ type consumePlan map[string]map[int32]partitionRange
 func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec) (consumePlan, error) {
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err == nil {
-		err = starts.Error()
+		err = listedError(starts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list log start offsets: %w", err)
@@ -117,6 +119,24 @@ func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, par
 		return nil, planErr
 	}
 	return plan, plan.checkPartitions(topics, partitions)
+}
+
+// listedError is the first failure of listed naming its topic, and for a
+// topic the cluster does not have, how to see those it has.
+func listedError(listed kadm.ListedOffsets) error {
+	for _, t := range slices.Sorted(maps.Keys(listed)) {
+		for _, p := range slices.Sorted(maps.Keys(listed[t])) {
+			err := listed[t][p].Err
+			switch {
+			case err == nil:
+			case errors.Is(err, kerr.UnknownTopicOrPartition):
+				return fmt.Errorf("topic %s: %w (gregor topic list shows the topics there are)", t, err)
+			default:
+				return fmt.Errorf("%s[%d]: %w", t, p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // startWithin places the start of a partition whose log spans r.
