@@ -71,9 +71,10 @@ type partitionRange struct {
 // consumePlan is the range of every partition to consume, by topic.
 type consumePlan map[string]map[int32]partitionRange
 
-// planConsumption lists the log start and end offsets of the topics' (or
+// planConsumption lists the log start and end offsets (the last stable
+// offsets when committed: the end a read_committed consumer reaches) of the topics' (or
 // just the given) partitions and places each start according to spec.
-func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec) (consumePlan, error) {
+func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec, committed bool) (consumePlan, error) {
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err == nil {
 		err = listedError(starts)
@@ -81,7 +82,11 @@ func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, par
 	if err != nil {
 		return nil, fmt.Errorf("list log start offsets: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	listEnds := adm.ListEndOffsets
+	if committed {
+		listEnds = adm.ListCommittedOffsets
+	}
+	ends, err := listEnds(ctx, topics...)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -207,6 +212,9 @@ type consumeOptions struct {
 	follow      bool
 	format      string
 	idleTimeout time.Duration
+	// readCommitted reads as read_committed: no record of an aborted
+	// transaction, none of an open one until it ends.
+	readCommitted bool
 }
 
 func newConsumeCommand() *cobra.Command {
@@ -217,7 +225,10 @@ func newConsumeCommand() *cobra.Command {
 		Long: `Print records of topics, partition by partition from --offset. Without
 --follow, consume stops at the end offsets the partitions had when it
 started (or after --idle-timeout without a record, which covers offsets
-that hold no visible record); with --follow it waits for new records.`,
+that hold no visible record); with --follow it waits for new records.
+Like Kafka's console consumer it reads uncommitted records by default, so
+the records of aborted and open transactions are printed too;
+--read-committed leaves them out.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return runConsume(cmd, opts, topics)
@@ -231,6 +242,7 @@ that hold no visible record); with --follow it waits for new records.`,
 	flags.BoolVarP(&opts.follow, "follow", "f", false, "keep waiting for new records")
 	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
+	flags.BoolVar(&opts.readCommitted, "read-committed", false, "read as read_committed: leave out aborted transactions' records, and stop at the last stable offset (open transactions' records wait for their end)")
 	return cmd
 }
 
@@ -252,11 +264,15 @@ func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error
 		return err
 	}
 	defer session.close()
-	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec)
+	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec, opts.readCommitted)
 	if err != nil {
 		return err
 	}
-	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second))
+	isolation := kgo.ReadUncommitted()
+	if opts.readCommitted {
+		isolation = kgo.ReadCommitted()
+	}
+	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		return err
 	}

@@ -244,7 +244,7 @@ func runPerfConsume(cmd *cobra.Command, opts *perfConsumeOptions, topics []strin
 		return err
 	}
 	defer session.close()
-	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, nil, spec)
+	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, nil, spec, false)
 	if err != nil {
 		return err
 	}

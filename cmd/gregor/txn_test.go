@@ -55,6 +55,17 @@ func TestTxnCommands(t *testing.T) {
 	if got := readTxt(ctx, t, addr, kgo.ReadUncommitted(), 3); got != "a b c" {
 		t.Fatalf("read_uncommitted read %q", got)
 	}
+	// consume prints every record by default, as Kafka's console consumer
+	// does; --read-committed leaves the aborted one out.
+	consume := func(args ...string) string {
+		return strings.Join(lines(mustRun(t, "", append([]string{"consume", "txt", "-b", addr, "--idle-timeout", "200ms"}, args...)...).stdout), " ")
+	}
+	if got := consume(); got != "a b c" {
+		t.Errorf("consume printed %q, want a b c", got)
+	}
+	if got := consume("--read-committed"); got != "a b" {
+		t.Errorf("consume --read-committed printed %q, want a b", got)
+	}
 	if out := mustRun(t, "", txn("describe", "cli-producer")...).stdout; !strings.Contains(out, "CompleteAbort") {
 		t.Fatalf("txn describe after the abort:\n%s", out)
 	}
