@@ -297,8 +297,8 @@ func setFlags(settings []string) string {
 	return b.String()
 }
 
-// startNode starts node i in a session of its own, so it outlives this
-// command, logging to its file.
+// startNode starts node i (self serve ...) in a session of its own, so it
+// outlives this command, logging to its file.
 func (c localCluster) startNode(self string, i int) error {
 	if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
 		return err
@@ -316,9 +316,16 @@ func (c localCluster) startNode(self string, i int) error {
 	}
 	if err := os.WriteFile(c.pidFile(i), []byte(strconv.Itoa(proc.Process.Pid)+"\n"), 0o644); err != nil {
 		_ = proc.Process.Kill()
+		_ = proc.Wait()
 		return err
 	}
-	return proc.Process.Release()
+	// Reap the node if it exits while this command runs: a child that
+	// exited stays a zombie until waited for, and signal 0 reaches a
+	// zombie, so runningPID would count a node that failed at startup
+	// (a port in use) as running, and cluster up would wait out its
+	// --timeout instead of showing the node's log at once.
+	go func() { _ = proc.Wait() }()
+	return nil
 }
 
 // waitFormed waits until every node answers Metadata listing every node as

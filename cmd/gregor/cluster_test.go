@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestStoppedLocalCluster runs cluster down and cluster status over the
@@ -30,5 +33,28 @@ func TestStoppedLocalCluster(t *testing.T) {
 		"no node of the cluster in "+dir+" runs: start it with gregor cluster up --dir "+dir)
 	if _, err := os.Stat(filepath.Join(dir, clusterFile)); err != nil {
 		t.Errorf("the cluster's record is gone: %v", err)
+	}
+}
+
+// TestClusterUpSeesANodeExit starts a node that exits at once (/bin/false
+// in place of gregor, as a node whose port is taken exits): runningPID
+// must stop counting it promptly, so that cluster up reports the node's
+// exit instead of waiting out --timeout for a zombie.
+func TestClusterUpSeesANodeExit(t *testing.T) {
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := c.startNode("/bin/false", 1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.runningPID(1) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a node that exited still counts as running after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.waitFormed(ctx); err == nil || !strings.Contains(err.Error(), "node 1 exited") {
+		t.Fatalf("waitFormed: %v, want node 1 exited", err)
 	}
 }
