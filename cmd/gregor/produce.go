@@ -34,7 +34,7 @@ func (p *producerFlags) register(flags *pflag.FlagSet) {
 	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
 	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
 	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all): retries are never appended twice")
-	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
+	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: Kafka's default partitioner: by the key's murmur2 hash; records without a key go to one partition 64 KiB at a time)")
 	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
 	flags.DurationVar(&p.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout,
 		"how long a record may take to be acknowledged, retries included, before it fails (0: no limit; else at least 1s)")
