@@ -170,7 +170,7 @@ func runPerfProduce(cmd *cobra.Command, opts *perfProduceOptions, topic string) 
 		return fmt.Errorf("flush: %w", flushErr)
 	}
 	if firstErr := tally.firstError(); firstErr != nil {
-		return fmt.Errorf("perf produce: %d records failed, the first with: %w", tally.failed.Load(), firstErr)
+		return fmt.Errorf("perf produce: %d records failed, the first with: %w%s", tally.failed.Load(), firstErr, missingTopicHint(firstErr))
 	}
 	return ctx.Err()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -352,10 +353,20 @@ func (t *produceTally) result(stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, summary)
 	if t.firstErr != nil {
-		return fmt.Errorf("produce: %d of %d records failed, the first with: %w", t.failed, t.failed+t.produced, t.firstErr)
+		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr))
 	}
 	if t.writeErr != nil {
 		return fmt.Errorf("write acknowledgements: %w", t.writeErr)
 	}
 	return nil
+}
+
+// missingTopicHint says what to do when a produce failed because the
+// topic is not there (a broker with auto.create.topics.enable=false does
+// not create it), "" for other errors.
+func missingTopicHint(err error) string {
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return ""
+	}
+	return "\nthe topic does not exist and the broker does not create topics on first use (auto.create.topics.enable=false): create it with gregor topic create"
 }
