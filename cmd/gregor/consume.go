@@ -23,7 +23,7 @@ const (
 	offsetAtStart        offsetKind = iota // the log start offset
 	offsetAtEnd                            // the end: only new records
 	offsetExact                            // a given offset, clamped to the log
-	offsetBeforeEnd                        // the last N records
+	offsetBeforeEnd                        // the last N offsets
 	offsetAfterTimestamp                   // the first record at or after a time
 )
 
@@ -34,8 +34,9 @@ type offsetSpec struct {
 }
 
 const offsetHelp = `where to start in each partition: start, end, an offset N, -N for the
-last N records, or @TIME for the first record at or after TIME
-(milliseconds since the epoch or RFC 3339)`
+last N offsets (fewer records where transaction markers or compaction left
+gaps), or @TIME for the first record at or after TIME (milliseconds since
+the epoch or RFC 3339)`
 
 // parseOffsetSpec reads --offset.
 func parseOffsetSpec(text string) (offsetSpec, error) {
