@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -87,5 +89,11 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 	}
 	defer release()
 	applyGCDefaults(cfg.LogCacheBytes, logger)
-	return runNode(cmd.Context(), node, logger)
+	if err := runNode(cmd.Context(), node, logger); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w\nanother process listens there: stop it, or give this node free ports with --set (listeners, metrics.listener, debug.listener, gossip.listener)", err)
+		}
+		return err
+	}
+	return nil
 }

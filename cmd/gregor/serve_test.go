@@ -146,7 +146,7 @@ func containsFields(text string, fields ...string) bool {
 func TestServeFailsOnATakenPort(t *testing.T) {
 	taken := startTestNode(t)
 	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://" + taken, "--set", "metrics.listener=",
-		"--set", "log.dirs=" + t.TempDir()}, "listen on "+taken, "address already in use")
+		"--set", "log.dirs=" + t.TempDir()}, "listen on "+taken, "address already in use", "give this node free ports with --set (listeners,")
 }
 
 // TestServeRefusesALogDirInUse starts a node and a second one over the same
