@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
 // clusterFile records, in a cluster's directory, what cluster up started:
@@ -201,6 +202,9 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		fmt.Fprintf(cmd.OutOrStdout(), "all %d nodes of the cluster in %s already run\nbootstrap: %s\nexport %s=%s\n", c.nodes, c.dir, bootstrap, brokersEnv, bootstrap)
 		return nil
 	}
+	if err := c.checkSettings(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the gregor binary: %w", err)
@@ -235,6 +239,31 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		fmt.Fprintf(cmd.OutOrStdout(), "started %s of the cluster in %s (the others ran)\n", nodeList(started), c.dir)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "bootstrap: %s\nexport %s=%s\n", bootstrap, brokersEnv, bootstrap)
+	return nil
+}
+
+// checkSettings reads node 1's serve settings as gregor serve does, so
+// that a --set value no node would start with fails here, before any node
+// starts and before the cluster's record keeps it for the next cluster up.
+func (c localCluster) checkSettings() error {
+	args := c.serveArgs(1)
+	var overrides []string
+	for j := 1; j+1 < len(args); j += 2 {
+		if args[j] == "--set" {
+			overrides = append(overrides, args[j+1])
+		}
+	}
+	settings, err := collectSettings("(cluster up)", nil, overrides)
+	if err != nil {
+		return err
+	}
+	cfg, err := buildBrokerConfig(settings, configOptions{hostname: os.Hostname}, zap.NewNop())
+	if err == nil {
+		_, err = nodeConfig(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("the nodes' configuration: %w", err)
+	}
 	return nil
 }
 

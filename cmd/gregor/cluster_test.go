@@ -58,3 +58,17 @@ func TestClusterUpSeesANodeExit(t *testing.T) {
 		t.Fatalf("waitFormed: %v, want node 1 exited", err)
 	}
 }
+
+// TestClusterUpRefusesABadSetting gives cluster up a --set no node would
+// start with: it must fail before starting a node or recording the
+// setting, which the next cluster up over the directory would reuse.
+func TestClusterUpRefusesABadSetting(t *testing.T) {
+	dir := t.TempDir()
+	mustFail(t, "", []string{"cluster", "up", "--dir", dir, "--nodes", "1", "--set", "num.partitions=abc"},
+		`the nodes' configuration: invalid value "abc" for num.partitions (from --set)`)
+	mustFail(t, "", []string{"cluster", "up", "--dir", dir, "--nodes", "1", "--set", "log.dirs=/a,/b"},
+		"the nodes' configuration: log.dirs: gregor uses exactly one log directory")
+	if names, err := os.ReadDir(dir); err != nil || len(names) != 0 {
+		t.Errorf("cluster up left %v (%v) in the directory", names, err)
+	}
+}
