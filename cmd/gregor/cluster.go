@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,10 +144,24 @@ func (c localCluster) runningPID(i int) int {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(p)))
-	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil || zombie(pid) {
 		return 0
 	}
 	return pid
+}
+
+// zombie says whether process pid exited and waits to be reaped (Linux's
+// /proc; elsewhere it says no). Signal 0 still reaches a zombie, and a node
+// killed after the cluster up that started it ended is reaped by whoever
+// adopted it, which in a container may be nobody.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
 
 func newClusterUpCommand() *cobra.Command {

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,5 +73,41 @@ func TestClusterUpRefusesABadSetting(t *testing.T) {
 		"the nodes' configuration: log.dirs: gregor uses exactly one log directory")
 	if names, err := os.ReadDir(dir); err != nil || len(names) != 0 {
 		t.Errorf("cluster up left %v (%v) in the directory", names, err)
+	}
+}
+
+// TestZombieIsNotRunning starts a child that exits and is not waited for:
+// runningPID must not count it, though signal 0 still reaches it.
+func TestZombieIsNotRunning(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	proc := exec.Command("/bin/true")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = proc.Wait() }()
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := os.MkdirAll(c.nodeDir(1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.pidFile(1), []byte(strconv.Itoa(proc.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !zombie(proc.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the child never became a zombie")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if syscall.Kill(proc.Process.Pid, 0) != nil {
+		t.Fatal("signal 0 no longer reaches the zombie: the test shows nothing")
+	}
+	if pid := c.runningPID(1); pid != 0 {
+		t.Errorf("runningPID counts the zombie %d as running", pid)
+	}
+	if zombie(os.Getpid()) {
+		t.Error("this process counts as a zombie")
 	}
 }
