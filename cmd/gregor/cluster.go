@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 )
 
 // clusterFile records, in a cluster's directory, what cluster up started:
@@ -124,6 +126,17 @@ func readLocalCluster(dir string) (localCluster, error) {
 	return c, nil
 }
 
+// running lists the nodes whose process runs.
+func (c localCluster) running() []int {
+	var out []int
+	for i := 1; i <= c.nodes; i++ {
+		if c.runningPID(i) != 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // runningPID is the pid of node i's process if it runs, else 0.
 func (c localCluster) runningPID(i int) int {
 	p, err := os.ReadFile(c.pidFile(i))
@@ -131,10 +144,24 @@ func (c localCluster) runningPID(i int) int {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(p)))
-	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil {
+	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil || zombie(pid) {
 		return 0
 	}
 	return pid
+}
+
+// zombie says whether process pid exited and waits to be reaped (Linux's
+// /proc; elsewhere it says no). Signal 0 still reaches a zombie, and a node
+// killed after the cluster up that started it ended is reaped by whoever
+// adopted it, which in a container may be nobody.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
 
 func newClusterUpCommand() *cobra.Command {
@@ -190,6 +217,9 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		fmt.Fprintf(cmd.OutOrStdout(), "all %d nodes of the cluster in %s already run\nbootstrap: %s\nexport %s=%s\n", c.nodes, c.dir, bootstrap, brokersEnv, bootstrap)
 		return nil
 	}
+	if err := c.checkSettings(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the gregor binary: %w", err)
@@ -224,6 +254,31 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		fmt.Fprintf(cmd.OutOrStdout(), "started %s of the cluster in %s (the others ran)\n", nodeList(started), c.dir)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "bootstrap: %s\nexport %s=%s\n", bootstrap, brokersEnv, bootstrap)
+	return nil
+}
+
+// checkSettings reads node 1's serve settings as gregor serve does, so
+// that a --set value no node would start with fails here, before any node
+// starts and before the cluster's record keeps it for the next cluster up.
+func (c localCluster) checkSettings() error {
+	args := c.serveArgs(1)
+	var overrides []string
+	for j := 1; j+1 < len(args); j += 2 {
+		if args[j] == "--set" {
+			overrides = append(overrides, args[j+1])
+		}
+	}
+	settings, err := collectSettings("(cluster up)", nil, overrides)
+	if err != nil {
+		return err
+	}
+	cfg, err := buildBrokerConfig(settings, configOptions{hostname: os.Hostname}, zap.NewNop())
+	if err == nil {
+		_, err = nodeConfig(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("the nodes' configuration: %w", err)
+	}
 	return nil
 }
 
@@ -286,8 +341,8 @@ func setFlags(settings []string) string {
 	return b.String()
 }
 
-// startNode starts node i in a session of its own, so it outlives this
-// command, logging to its file.
+// startNode starts node i (self serve ...) in a session of its own, so it
+// outlives this command, logging to its file.
 func (c localCluster) startNode(self string, i int) error {
 	if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
 		return err
@@ -305,9 +360,16 @@ func (c localCluster) startNode(self string, i int) error {
 	}
 	if err := os.WriteFile(c.pidFile(i), []byte(strconv.Itoa(proc.Process.Pid)+"\n"), 0o644); err != nil {
 		_ = proc.Process.Kill()
+		_ = proc.Wait()
 		return err
 	}
-	return proc.Process.Release()
+	// Reap the node if it exits while this command runs: a child that
+	// exited stays a zombie until waited for, and signal 0 reaches a
+	// zombie, so runningPID would count a node that failed at startup
+	// (a port in use) as running, and cluster up would wait out its
+	// --timeout instead of showing the node's log at once.
+	go func() { _ = proc.Wait() }()
+	return nil
 }
 
 // waitFormed waits until every node answers Metadata listing every node as
@@ -367,12 +429,16 @@ func newClusterDownCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Stop the local cluster cluster up started in --dir (gracefully, then by force)",
+		Short: "Stop the nodes gregor cluster up started in --dir (gracefully, then by force)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := readLocalCluster(dir)
 			if err != nil {
 				return err
+			}
+			if len(c.running()) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no node of the cluster in %s runs\n", dir)
+				return nil
 			}
 			c.stopAll(cmd.OutOrStdout(), timeout)
 			return nil

@@ -39,6 +39,9 @@ Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
 				if err != nil {
 					return err
 				}
+				if len(c.running()) == 0 {
+					return fmt.Errorf("no node of the cluster in %s runs: start it with gregor cluster up --dir %s", dir, dir)
+				}
 				client.brokers = c.bootstrap()
 			}
 			session, err := client.open(cmd)

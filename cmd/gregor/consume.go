@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -21,7 +23,7 @@ const (
 	offsetAtStart        offsetKind = iota // the log start offset
 	offsetAtEnd                            // the end: only new records
 	offsetExact                            // a given offset, clamped to the log
-	offsetBeforeEnd                        // the last N records
+	offsetBeforeEnd                        // the last N offsets
 	offsetAfterTimestamp                   // the first record at or after a time
 )
 
@@ -32,8 +34,9 @@ type offsetSpec struct {
 }
 
 const offsetHelp = `where to start in each partition: start, end, an offset N, -N for the
-last N records, or @TIME for the first record at or after TIME
-(milliseconds since the epoch or RFC 3339)`
+last N offsets (fewer records where transaction markers or compaction left
+gaps), or @TIME for the first record at or after TIME (milliseconds since
+the epoch or RFC 3339)`
 
 // parseOffsetSpec reads --offset.
 func parseOffsetSpec(text string) (offsetSpec, error) {
@@ -69,17 +72,22 @@ type partitionRange struct {
 // consumePlan is the range of every partition to consume, by topic.
 type consumePlan map[string]map[int32]partitionRange
 
-// planConsumption lists the log start and end offsets of the topics' (or
+// planConsumption lists the log start and end offsets (the last stable
+// offsets when committed: the end a read_committed consumer reaches) of the topics' (or
 // just the given) partitions and places each start according to spec.
-func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec) (consumePlan, error) {
+func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, partitions []int32, spec offsetSpec, committed bool) (consumePlan, error) {
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err == nil {
-		err = starts.Error()
+		err = listedError(starts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list log start offsets: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	listEnds := adm.ListEndOffsets
+	if committed {
+		listEnds = adm.ListCommittedOffsets
+	}
+	ends, err := listEnds(ctx, topics...)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -117,6 +125,24 @@ func planConsumption(ctx context.Context, adm *kadm.Client, topics []string, par
 		return nil, planErr
 	}
 	return plan, plan.checkPartitions(topics, partitions)
+}
+
+// listedError is the first failure of listed naming its topic, and for a
+// topic the cluster does not have, how to see those it has.
+func listedError(listed kadm.ListedOffsets) error {
+	for _, t := range slices.Sorted(maps.Keys(listed)) {
+		for _, p := range slices.Sorted(maps.Keys(listed[t])) {
+			err := listed[t][p].Err
+			switch {
+			case err == nil:
+			case errors.Is(err, kerr.UnknownTopicOrPartition):
+				return fmt.Errorf("topic %s: %w (gregor topic list shows the topics there are)", t, err)
+			default:
+				return fmt.Errorf("%s[%d]: %w", t, p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // startWithin places the start of a partition whose log spans r.
@@ -187,6 +213,9 @@ type consumeOptions struct {
 	follow      bool
 	format      string
 	idleTimeout time.Duration
+	// readCommitted reads as read_committed: no record of an aborted
+	// transaction, none of an open one until it ends.
+	readCommitted bool
 }
 
 func newConsumeCommand() *cobra.Command {
@@ -197,7 +226,10 @@ func newConsumeCommand() *cobra.Command {
 		Long: `Print records of topics, partition by partition from --offset. Without
 --follow, consume stops at the end offsets the partitions had when it
 started (or after --idle-timeout without a record, which covers offsets
-that hold no visible record); with --follow it waits for new records.`,
+that hold no visible record); with --follow it waits for new records.
+Like Kafka's console consumer it reads uncommitted records by default, so
+the records of aborted and open transactions are printed too;
+--read-committed leaves them out.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return runConsume(cmd, opts, topics)
@@ -211,6 +243,7 @@ that hold no visible record); with --follow it waits for new records.`,
 	flags.BoolVarP(&opts.follow, "follow", "f", false, "keep waiting for new records")
 	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
+	flags.BoolVar(&opts.readCommitted, "read-committed", false, "read as read_committed: leave out aborted transactions' records, and stop at the last stable offset (open transactions' records wait for their end)")
 	return cmd
 }
 
@@ -232,11 +265,15 @@ func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error
 		return err
 	}
 	defer session.close()
-	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec)
+	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec, opts.readCommitted)
 	if err != nil {
 		return err
 	}
-	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second))
+	isolation := kgo.ReadUncommitted()
+	if opts.readCommitted {
+		isolation = kgo.ReadCommitted()
+	}
+	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
 		return err
 	}

@@ -245,7 +245,7 @@ func TestConsumeFollowStopsAfterCount(t *testing.T) {
 func TestConsumeErrors(t *testing.T) {
 	addr := startTestNode(t)
 	mustRun(t, "", "topic", "create", "known", "-b", addr)
-	mustFail(t, "", []string{"consume", "unknown", "-b", addr}, "UNKNOWN_TOPIC_OR_PARTITION")
+	mustFail(t, "", []string{"consume", "unknown", "-b", addr}, "topic unknown: UNKNOWN_TOPIC_OR_PARTITION", "gregor topic list shows the topics")
 	mustFail(t, "", []string{"consume", "known", "-b", addr, "-p", "3"}, "topic known has no partition 3")
 	mustFail(t, "", []string{"consume", "known", "-b", addr, "-o", "middle"}, `--offset "middle": want start, end, N, -N or @TIME`)
 	mustFail(t, "", []string{"consume", "-b", addr}, "requires at least 1 arg")

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -75,25 +79,19 @@ func newFeaturesUpdateCommand(opts *groupOptions, verb, short string) *cobra.Com
 			if err != nil {
 				return err
 			}
-			return opts.withAdmin(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
-				res, err := adm.UpdateFeatures(ctx, dryRun, updates...)
+			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+				levels, err := updateFeatures(ctx, cl, opts.timeout, dryRun, updates)
 				if err != nil {
-					return fmt.Errorf("update features: %w", err)
+					return err
 				}
-				var failed error
-				for _, r := range res.Sorted() {
-					if r.Err != nil {
-						failed = fmt.Errorf("%s: %w", r.Feature, r.Err)
-						continue
-					}
-					level := updates[slices.IndexFunc(updates, func(u kadm.FeatureUpdate) bool { return u.Feature == r.Feature })].MaxVersionLevel
+				for _, u := range updates {
 					if dryRun {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s can be moved to level %d\n", r.Feature, level)
+						fmt.Fprintf(cmd.OutOrStdout(), "%s can be moved to level %d\n", u.Feature, levels[u.Feature])
 					} else {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s is at level %d\n", r.Feature, level)
+						fmt.Fprintf(cmd.OutOrStdout(), "%s is at level %d\n", u.Feature, levels[u.Feature])
 					}
 				}
-				return failed
+				return nil
 			})
 		},
 	}
@@ -139,4 +137,56 @@ func featureUpdates(verb string, features []string, unsafe bool) ([]kadm.Feature
 		out = append(out, kadm.FeatureUpdate{Feature: name, MaxVersionLevel: level, UpgradeType: upgradeType})
 	}
 	return out, nil
+}
+
+// updateFeatures sends one UpdateFeatures of updates to the controller and
+// returns each feature's new level. A refusal carries the controller's
+// reason (kadm's UpdateFeatures keeps only the error code, which says
+// nothing of why: the level a broker lacks, the levels the controller
+// supports, a downgrade without its flag).
+func updateFeatures(ctx context.Context, cl *kgo.Client, timeout time.Duration, dryRun bool, updates []kadm.FeatureUpdate) (map[string]int16, error) {
+	req := kmsg.NewPtrUpdateFeaturesRequest()
+	req.TimeoutMillis = int32(min(timeout.Milliseconds(), math.MaxInt32))
+	req.ValidateOnly = dryRun
+	for _, u := range updates {
+		r := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+		r.Feature, r.MaxVersionLevel, r.UpgradeType = u.Feature, u.MaxVersionLevel, u.UpgradeType
+		r.AllowDowngrade = u.UpgradeType != 1 // v0's form of a downgrade
+		req.FeatureUpdates = append(req.FeatureUpdates, r)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("update features: %w", err)
+	}
+	if err := featureError(resp.ErrorCode, resp.ErrorMessage); err != nil {
+		return nil, fmt.Errorf("update features: %w", err)
+	}
+	var failed []error
+	for _, r := range resp.Results { // v0 and v1 answer each feature
+		if err := featureError(r.ErrorCode, r.ErrorMessage); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", r.Feature, err))
+		}
+	}
+	if len(failed) > 0 {
+		return nil, errors.Join(failed...)
+	}
+	levels := map[string]int16{}
+	for _, u := range updates {
+		levels[u.Feature] = u.MaxVersionLevel
+	}
+	return levels, nil
+}
+
+// featureError is an UpdateFeatures error code with the controller's
+// message, which says why, in place of the code's generic description.
+func featureError(code int16, message *string) error {
+	err := kerr.ErrorForCode(code)
+	if err == nil {
+		return nil
+	}
+	var ke *kerr.Error
+	if message != nil && *message != "" && errors.As(err, &ke) {
+		return fmt.Errorf("%s: %s", ke.Message, *message)
+	}
+	return err
 }

@@ -9,7 +9,8 @@ import (
 // TestFeaturesCommands: features describe lists what the node supports
 // and the finalized levels; disable lowers eligible.leader.replicas.version
 // to 0 (--dry-run first changes nothing), upgrade raises it again; bad
-// --feature values are refused before any request.
+// --feature values are refused before any request, and a level the
+// controller refuses with its reason.
 func TestFeaturesCommands(t *testing.T) {
 	addr := startTestNode(t)
 	b := []string{"-b", addr}
@@ -43,7 +44,10 @@ func TestFeaturesCommands(t *testing.T) {
 		t.Fatalf("disable:\n%s", out)
 	}
 	awaitLevel("0-1 0")
-	mustFail(t, "", features("upgrade", "--feature", elr+"=2"), "INVALID_UPDATE_VERSION")
+	// A refusal says why, in the controller's words.
+	mustFail(t, "", features("upgrade", "--feature", elr+"=2"), "INVALID_UPDATE_VERSION: "+elr+" level 2: the controller supports levels 0-1")
+	mustFail(t, "", features("upgrade", "--feature", "no.such.feature=1"), "the controller does not know the feature")
+	mustFail(t, "", features("downgrade", "--feature", elr+"=1", "--dry-run"), "level 1 is above level 0: not a downgrade")
 	mustRun(t, "", features("upgrade", "--feature", elr+"=1")...)
 	awaitLevel("0-1 1")
 	mustFail(t, "", features("upgrade", "--feature", elr), "want NAME=LEVEL")

@@ -336,7 +336,14 @@ func newGroupDeleteCommand(opts *groupOptions) *cobra.Command {
 				failed := 0
 				for _, r := range resps.Sorted() {
 					status := "OK"
-					if r.Err != nil {
+					switch {
+					case errors.Is(r.Err, kerr.NonEmptyGroup):
+						failed++
+						status = "NON_EMPTY_GROUP: the group has members: stop its consumers first"
+					case errors.Is(r.Err, kerr.GroupIDNotFound):
+						failed++
+						status = "GROUP_ID_NOT_FOUND: no such group (gregor group list shows the groups)"
+					case r.Err != nil:
 						failed++
 						status = r.Err.Error()
 					}

@@ -95,7 +95,7 @@ func TestGroupCommands(t *testing.T) {
 
 	// An active group's offsets are not reset.
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders", "--to-earliest"), "group app is active (Stable, 1 members)")
-	mustFail(t, "", group("delete", "app"), "NON_EMPTY_GROUP")
+	mustFail(t, "", group("delete", "app"), "NON_EMPTY_GROUP: the group has members: stop its consumers first")
 	member.Close()
 
 	for _, c := range []struct {
@@ -136,7 +136,7 @@ func TestGroupCommands(t *testing.T) {
 		t.Errorf("delete printed\n%s", del.stdout)
 	}
 	mustFail(t, "", group("describe", "app"), "GROUP_ID_NOT_FOUND")
-	mustFail(t, "", group("delete", "app"), "GROUP_ID_NOT_FOUND")
+	mustFail(t, "", group("delete", "app"), "GROUP_ID_NOT_FOUND: no such group (gregor group list shows the groups)")
 }
 
 // describe shows a KIP-848 consumer group through ConsumerGroupDescribe.

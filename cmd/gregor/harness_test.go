@@ -75,7 +75,7 @@ type invocation struct {
 // and returns what it wrote and the error main would print.
 func runGregorContext(ctx context.Context, stdin io.Reader, args ...string) invocation {
 	var stdout, stderr syncBuffer
-	err := newTestCommand(stdin, &stdout, &stderr, args...).ExecuteContext(ctx)
+	err := execute(ctx, newTestCommand(stdin, &stdout, &stderr, args...))
 	return invocation{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 

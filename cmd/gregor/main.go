@@ -10,7 +10,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	err := execute(ctx, newRootCommand())
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gregor:", err)

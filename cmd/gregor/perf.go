@@ -170,7 +170,7 @@ func runPerfProduce(cmd *cobra.Command, opts *perfProduceOptions, topic string) 
 		return fmt.Errorf("flush: %w", flushErr)
 	}
 	if firstErr := tally.firstError(); firstErr != nil {
-		return fmt.Errorf("perf produce: %d records failed, the first with: %w", tally.failed.Load(), firstErr)
+		return fmt.Errorf("perf produce: %d records failed, the first with: %w%s", tally.failed.Load(), firstErr, missingTopicHint(firstErr))
 	}
 	return ctx.Err()
 }
@@ -244,7 +244,7 @@ func runPerfConsume(cmd *cobra.Command, opts *perfConsumeOptions, topics []strin
 		return err
 	}
 	defer session.close()
-	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, nil, spec)
+	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, nil, spec, false)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -34,7 +35,7 @@ func (p *producerFlags) register(flags *pflag.FlagSet) {
 	flags.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (-1), 1 (leader) or 0 (none)")
 	flags.StringVarP(&p.compression, "compression", "z", "none", "batch compression: none, gzip, snappy, lz4, zstd")
 	flags.BoolVar(&p.idempotent, "idempotent", false, "use the idempotent producer (needs acks=all): retries are never appended twice")
-	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: the default partitioner, by key)")
+	flags.Int32VarP(&p.partition, "partition", "p", -1, "partition to produce to (-1: Kafka's default partitioner: by the key's murmur2 hash; records without a key go to one partition 64 KiB at a time)")
 	flags.DurationVar(&p.linger, "linger", 10*time.Millisecond, "how long a partition waits for more records before sending a batch")
 	flags.DurationVar(&p.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout,
 		"how long a record may take to be acknowledged, retries included, before it fails (0: no limit; else at least 1s)")
@@ -211,13 +212,19 @@ func endTransaction(ctx context.Context, cl *kgo.Client, tally *produceTally, ab
 	tally.mu.Lock()
 	failed := tally.failed > 0
 	tally.mu.Unlock()
-	commit := kgo.TryCommit
-	if abort || failed {
-		commit = kgo.TryAbort
+	commit, ended := kgo.TryCommit, "committed"
+	switch {
+	case failed:
+		commit, ended = kgo.TryAbort, "aborted (a record failed)"
+	case abort:
+		commit, ended = kgo.TryAbort, "aborted (--abort)"
 	}
 	if err := cl.EndTransaction(ctx, commit); err != nil {
 		return fmt.Errorf("end transaction: %w", err)
 	}
+	tally.mu.Lock()
+	tally.ended = ended
+	tally.mu.Unlock()
 	return nil
 }
 
@@ -310,6 +317,9 @@ type produceTally struct {
 	failed       int64
 	firstErr     error
 	writeErr     error
+	// ended says how a --transactional-id produce ended its transaction
+	// ("committed", "aborted (--abort)"), "" without one.
+	ended string
 }
 
 // record is the kgo promise for each record.
@@ -337,12 +347,26 @@ func (t *produceTally) record(r *kgo.Record, err error) {
 func (t *produceTally) result(stderr io.Writer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(stderr, "produced %d records, %d failed\n", t.produced, t.failed)
+	summary := fmt.Sprintf("produced %d record%s, %d failed", t.produced, map[bool]string{true: "s"}[t.produced != 1], t.failed)
+	if t.ended != "" {
+		summary += "; transaction " + t.ended
+	}
+	fmt.Fprintln(stderr, summary)
 	if t.firstErr != nil {
-		return fmt.Errorf("produce: %d of %d records failed, the first with: %w", t.failed, t.failed+t.produced, t.firstErr)
+		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr))
 	}
 	if t.writeErr != nil {
 		return fmt.Errorf("write acknowledgements: %w", t.writeErr)
 	}
 	return nil
+}
+
+// missingTopicHint says what to do when a produce failed because the
+// topic is not there (a broker with auto.create.topics.enable=false does
+// not create it), "" for other errors.
+func missingTopicHint(err error) string {
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return ""
+	}
+	return "\nthe topic does not exist and the broker does not create topics on first use (auto.create.topics.enable=false): create it with gregor topic create"
 }

@@ -254,3 +254,15 @@ func TestProduceIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceToAMissingTopicSaysHowToCreateIt produces, and perf-produces,
+// to a topic a broker without auto.create.topics.enable does not have:
+// the error must say to create it.
+func TestProduceToAMissingTopicSaysHowToCreateIt(t *testing.T) {
+	addr := startServe(t, "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=",
+		"--set", "log.dirs="+t.TempDir(), "--set", "auto.create.topics.enable=false")
+	mustFail(t, "x\n", []string{"produce", "absent", "-b", addr, "--delivery-timeout", "2s"},
+		"UNKNOWN_TOPIC_OR_PARTITION", "create it with gregor topic create")
+	mustFail(t, "", []string{"perf", "produce", "absent", "-b", addr, "-n", "1", "--no-progress", "--delivery-timeout", "2s"},
+		"UNKNOWN_TOPIC_OR_PARTITION", "create it with gregor topic create")
+}

@@ -1,6 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
 	"github.com/spf13/cobra"
 )
 
@@ -26,5 +32,79 @@ func newRootCommand() *cobra.Command {
 		newClusterCommand(),
 		newSimCommand(),
 	)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
+	// A command that only groups others keeps the usage "gregor topic
+	// [command]" though explainUsageErrors gives it a RunE.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Usage:{{if .Runnable}}",
+		`Usage:{{if and .Runnable (not (index .Annotations "`+groupAnnotation+`"))}}`, 1))
+	for _, cmd := range root.Commands() {
+		explainUsageErrors(cmd)
+	}
 	return root
+}
+
+// groupAnnotation marks a command that only groups others: its usage is
+// "gregor NAME COMMAND".
+const groupAnnotation = "gregor.group"
+
+// explainUsageErrors makes cmd and its subcommands say, on wrong
+// arguments, which command refused them and where its usage is. A command
+// that only groups others (gregor topic) refuses an unknown subcommand:
+// cobra would print its help and exit 0, so a typo (gregor topic delet)
+// looked like success.
+func explainUsageErrors(cmd *cobra.Command) {
+	if !cmd.Runnable() && cmd.HasSubCommands() {
+		cmd.Annotations = map[string]string{groupAnnotation: "true"}
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return errors.New(msg)
+		}
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			return c.Help()
+		}
+	}
+	if validate := cmd.Args; validate != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := validate(c, args); err != nil {
+				return usageError(c, err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		explainUsageErrors(sub)
+	}
+}
+
+// usageError names the command whose arguments or flags were wrong, its
+// usage line, and the help that explains them.
+func usageError(cmd *cobra.Command, err error) error {
+	usage := cmd.UseLine()
+	if cmd.Annotations[groupAnnotation] != "" {
+		usage = cmd.CommandPath() + " COMMAND"
+	}
+	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	return fmt.Errorf("%s: %w\nusage: %s (see %s --help)", name, err, usage, cmd.CommandPath())
+}
+
+// execute runs the command tree as main does and makes its error say what
+// to do: a required flag left out names the command's usage, and a broker
+// that refused the connection names the seed brokers' flag.
+func execute(ctx context.Context, root *cobra.Command) error {
+	cmd, err := root.ExecuteContextC(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case strings.HasPrefix(err.Error(), "required flag(s)"):
+		return usageError(cmd, err)
+	case errors.Is(err, syscall.ECONNREFUSED) && cmd.Flags().Lookup("brokers") != nil:
+		return fmt.Errorf("%w\nno broker listens there: start one (gregor serve, gregor cluster up) or name yours with --brokers or $%s", err, brokersEnv)
+	}
+	return err
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -81,6 +83,17 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
 		return nil
 	}
+	release, err := lockLogDir(node.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	applyGCDefaults(cfg.LogCacheBytes, logger)
-	return runNode(cmd.Context(), node, logger)
+	if err := runNode(cmd.Context(), node, logger); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w\nanother process listens there: stop it, or give this node free ports with --set (listeners, metrics.listener, debug.listener, gossip.listener)", err)
+		}
+		return err
+	}
+	return nil
 }

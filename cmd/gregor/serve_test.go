@@ -146,5 +146,36 @@ func containsFields(text string, fields ...string) bool {
 func TestServeFailsOnATakenPort(t *testing.T) {
 	taken := startTestNode(t)
 	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://" + taken, "--set", "metrics.listener=",
-		"--set", "log.dirs=" + t.TempDir()}, "listen on "+taken, "address already in use")
+		"--set", "log.dirs=" + t.TempDir()}, "listen on "+taken, "address already in use", "give this node free ports with --set (listeners,")
+}
+
+// TestServeRefusesALogDirInUse starts a node and a second one over the same
+// log directory: the second must stop before it opens a segment (two
+// processes appending to one log corrupt it), naming the holder, and the
+// first must keep serving. Once the first stops, the directory is free.
+func TestServeRefusesALogDirInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first := startServe(t, "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=", "--set", "log.dirs="+dir)
+	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=",
+		"--set", "log.dirs=" + dir}, "log.dirs "+dir+" is in use by another gregor process (pid ", "log directory of its own")
+	mustRun(t, "", "topic", "list", "-b", first)
+}
+
+// TestLogDirLockIsReleased takes a directory's lock, gives it back, and
+// takes it again.
+func TestLogDirLockIsReleased(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockLogDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockLogDir(dir); err == nil {
+		t.Fatal("a second lock of a held directory succeeded")
+	}
+	release()
+	again, err := lockLogDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again()
 }

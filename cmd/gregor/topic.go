@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -130,7 +131,11 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 		if r.err != nil {
 			failed++
 			status = r.err.Error()
-			if r.message != "" {
+			// The broker's message says why; the code's description
+			// ("Configuration is invalid.") only repeats the code.
+			if ke := (*kerr.Error)(nil); r.message != "" && errors.As(r.err, &ke) {
+				status = ke.Message + ": " + r.message
+			} else if r.message != "" {
 				status += ": " + r.message
 			}
 		}

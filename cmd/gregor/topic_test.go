@@ -83,13 +83,13 @@ func TestTopicErrors(t *testing.T) {
 		wants []string
 	}{
 		{"create existing", topic("create", "exists"),
-			[]string{"create: 1 of 1 topics failed", "TOPIC_ALREADY_EXISTS: Topic with this name already exists."}},
+			[]string{"create: 1 of 1 topics failed", `TOPIC_ALREADY_EXISTS: topic "exists" already exists`}},
 		{"create one existing of two", topic("create", "exists", "fresh"),
 			[]string{"create: 1 of 2 topics failed", "fresh   OK"}},
 		{"create too many replicas", topic("create", "rf3", "-r", "3"),
 			[]string{"INVALID_REPLICATION_FACTOR"}},
 		{"create invalid config", topic("create", "badcfg", "-c", "retention.ms=soon"),
-			[]string{"INVALID_CONFIG: Configuration is invalid.", "retention.ms"}},
+			[]string{`INVALID_CONFIG: invalid value for retention.ms: "soon" is not a whole number`}},
 		{"create malformed config flag", topic("create", "x", "-c", "retention.ms"),
 			[]string{`topic config "retention.ms": want key=value`}},
 		{"create invalid name", topic("create", "no spaces"),

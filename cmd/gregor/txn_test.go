@@ -42,13 +42,29 @@ func TestTxnCommands(t *testing.T) {
 	mustFail(t, "", txn("describe", "nobody"), "TRANSACTIONAL_ID_NOT_FOUND")
 	// produce --transactional-id: one transaction committed, one aborted;
 	// read_committed sees the first only.
-	mustRun(t, "a\nb\n", "produce", "txt", "-b", addr, "-p", "0", "--transactional-id", "cli-producer")
-	mustRun(t, "c\n", "produce", "txt", "-b", addr, "-p", "0", "--transactional-id", "cli-producer", "--abort")
+	// Each says how its transaction ended.
+	if out := mustRun(t, "a\nb\n", "produce", "txt", "-b", addr, "-p", "0", "--transactional-id", "cli-producer").stderr; !strings.Contains(out, "produced 2 records, 0 failed; transaction committed\n") {
+		t.Errorf("a committed transaction's summary:\n%s", out)
+	}
+	if out := mustRun(t, "c\n", "produce", "txt", "-b", addr, "-p", "0", "--transactional-id", "cli-producer", "--abort").stderr; !strings.Contains(out, "produced 1 record, 0 failed; transaction aborted (--abort)\n") {
+		t.Errorf("an aborted transaction's summary:\n%s", out)
+	}
 	if got := readTxt(ctx, t, addr, kgo.ReadCommitted(), 2); got != "a b" {
 		t.Fatalf("read_committed read %q", got)
 	}
 	if got := readTxt(ctx, t, addr, kgo.ReadUncommitted(), 3); got != "a b c" {
 		t.Fatalf("read_uncommitted read %q", got)
+	}
+	// consume prints every record by default, as Kafka's console consumer
+	// does; --read-committed leaves the aborted one out.
+	consume := func(args ...string) string {
+		return strings.Join(lines(mustRun(t, "", append([]string{"consume", "txt", "-b", addr, "--idle-timeout", "200ms"}, args...)...).stdout), " ")
+	}
+	if got := consume(); got != "a b c" {
+		t.Errorf("consume printed %q, want a b c", got)
+	}
+	if got := consume("--read-committed"); got != "a b" {
+		t.Errorf("consume --read-committed printed %q, want a b", got)
 	}
 	if out := mustRun(t, "", txn("describe", "cli-producer")...).stdout; !strings.Contains(out, "CompleteAbort") {
 		t.Fatalf("txn describe after the abort:\n%s", out)

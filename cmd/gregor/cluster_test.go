@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStoppedLocalCluster runs cluster down and cluster status over the
+// directory of a cluster none of whose nodes runs (node 2's pid file names
+// a process gone): down says there is nothing to stop, and status says to
+// start the cluster instead of retrying its brokers until --timeout.
+func TestStoppedLocalCluster(t *testing.T) {
+	dir := t.TempDir()
+	c := localCluster{dir: dir, nodes: 3, basePort: 1}
+	if err := os.MkdirAll(c.nodeDir(2), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.record(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.pidFile(2), []byte("999999999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	down := mustRun(t, "", "cluster", "down", "--dir", dir)
+	if want := "no node of the cluster in " + dir + " runs\n"; down.stdout != want {
+		t.Errorf("cluster down printed %q, want %q", down.stdout, want)
+	}
+	mustFail(t, "", []string{"cluster", "status", "--dir", dir, "--timeout", "1s"},
+		"no node of the cluster in "+dir+" runs: start it with gregor cluster up --dir "+dir)
+	if _, err := os.Stat(filepath.Join(dir, clusterFile)); err != nil {
+		t.Errorf("the cluster's record is gone: %v", err)
+	}
+}
+
+// TestClusterUpSeesANodeExit starts a node that exits at once (/bin/false
+// in place of gregor, as a node whose port is taken exits): runningPID
+// must stop counting it promptly, so that cluster up reports the node's
+// exit instead of waiting out --timeout for a zombie.
+func TestClusterUpSeesANodeExit(t *testing.T) {
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := c.startNode("/bin/false", 1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.runningPID(1) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a node that exited still counts as running after 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.waitFormed(ctx); err == nil || !strings.Contains(err.Error(), "node 1 exited") {
+		t.Fatalf("waitFormed: %v, want node 1 exited", err)
+	}
+}
+
+// TestClusterUpRefusesABadSetting gives cluster up a --set no node would
+// start with: it must fail before starting a node or recording the
+// setting, which the next cluster up over the directory would reuse.
+func TestClusterUpRefusesABadSetting(t *testing.T) {
+	dir := t.TempDir()
+	mustFail(t, "", []string{"cluster", "up", "--dir", dir, "--nodes", "1", "--set", "num.partitions=abc"},
+		`the nodes' configuration: invalid value "abc" for num.partitions (from --set)`)
+	mustFail(t, "", []string{"cluster", "up", "--dir", dir, "--nodes", "1", "--set", "log.dirs=/a,/b"},
+		"the nodes' configuration: log.dirs: gregor uses exactly one log directory")
+	if names, err := os.ReadDir(dir); err != nil || len(names) != 0 {
+		t.Errorf("cluster up left %v (%v) in the directory", names, err)
+	}
+}
+
+// TestZombieIsNotRunning starts a child that exits and is not waited for:
+// runningPID must not count it, though signal 0 still reaches it.
+func TestZombieIsNotRunning(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	proc := exec.Command("/bin/true")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = proc.Wait() }()
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := os.MkdirAll(c.nodeDir(1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.pidFile(1), []byte(strconv.Itoa(proc.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !zombie(proc.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the child never became a zombie")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if syscall.Kill(proc.Process.Pid, 0) != nil {
+		t.Fatal("signal 0 no longer reaches the zombie: the test shows nothing")
+	}
+	if pid := c.runningPID(1); pid != 0 {
+		t.Errorf("runningPID counts the zombie %d as running", pid)
+	}
+	if zombie(os.Getpid()) {
+		t.Error("this process counts as a zombie")
+	}
+}

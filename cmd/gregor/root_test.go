@@ -1,0 +1,43 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestUsageErrorsNameTheCommand runs commands with wrong arguments and
+// flags: each must fail (a mistyped subcommand of a command that only
+// groups others used to print that command's help and exit 0), name the
+// command that refused them, and point at its usage and help.
+func TestUsageErrorsNameTheCommand(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"topic", "delet", "orders"}, []string{`topic: unknown command "delet" (did you mean delete?)`, "usage: gregor topic COMMAND (see gregor topic --help)"}},
+		{[]string{"cluster", "nosuch"}, []string{`cluster: unknown command "nosuch"`, "see gregor cluster --help"}},
+		{[]string{"consume"}, []string{"consume: requires at least 1 arg(s)", "usage: gregor consume TOPIC... [flags] (see gregor consume --help)"}},
+		{[]string{"topic", "create", "--nope", "x"}, []string{"topic create: unknown flag: --nope", "usage: gregor topic create TOPIC... [flags]"}},
+		{[]string{"cluster", "up"}, []string{`cluster up: required flag(s) "dir" not set`, "see gregor cluster up --help"}},
+		{[]string{"sim", "run", "--seed", "x"}, []string{`sim run: invalid argument "x" for "--seed" flag`, "see gregor sim run --help"}},
+	} {
+		mustFail(t, "", c.args, c.wants...)
+	}
+	// The group commands still print their help without a subcommand.
+	if out := mustRun(t, "", "topic").stdout; !strings.Contains(out, "Usage:\n  gregor topic [command]\n") {
+		t.Errorf("gregor topic prints:\n%s", out)
+	}
+}
+
+// TestRefusedConnectionSaysWhereToPoint runs a client verb against a port
+// nobody listens on: the error must say how to name a broker.
+func TestRefusedConnectionSaysWhereToPoint(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	mustFail(t, "", []string{"topic", "list", "-b", addr}, "connection refused", "no broker listens there", "--brokers or $"+brokersEnv)
+}
