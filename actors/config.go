@@ -253,6 +253,18 @@ func (c Config) voterAddress(id int32) string {
 	return ""
 }
 
+// Check reports what NewNode refuses in c before it opens anything: static
+// broker configs with invalid values, and clustering settings that
+// contradict each other (process.roles, node.id, controller.quorum.voters,
+// listeners).
+func (c Config) Check() error {
+	c = c.withClusterDefaults()
+	if err := validateStaticBrokerConfigs(c.StaticBrokerConfigs); err != nil {
+		return err
+	}
+	return c.checkCluster()
+}
+
 // checkCluster checks the clustering settings against each other.
 func (c Config) checkCluster() error {
 	voters := c.voterIDs()

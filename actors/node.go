@@ -138,10 +138,7 @@ func Start(cfg Config, logger *zap.Logger) (*Node, error) {
 // before the broker is unfenced: a node waits for a quorum of its voters.
 func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
 	cfg = cfg.withProcessDefaults().withClusterDefaults()
-	if err := validateStaticBrokerConfigs(cfg.StaticBrokerConfigs); err != nil {
-		return nil, err
-	}
-	if err := cfg.checkCluster(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {

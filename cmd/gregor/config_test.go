@@ -539,3 +539,21 @@ func TestConfigAliasPrecedence(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigRefusesContradictingClusterSettings: --check-config
+// refuses the clustering settings the node would refuse at its start.
+func TestCheckConfigRefusesContradictingClusterSettings(t *testing.T) {
+	for _, tt := range []struct {
+		settings []string
+		want     string
+	}{
+		{[]string{"process.roles=broker"}, "controller.quorum.voters must name the controllers"},
+		{[]string{"node.id=5", "controller.quorum.voters=1@127.0.0.1:9093"}, "node.id 5 is not in controller.quorum.voters"},
+	} {
+		args := []string{"serve", "--check-config"}
+		for _, s := range tt.settings {
+			args = append(args, "--set", s)
+		}
+		mustFail(t, "", args, tt.want)
+	}
+}

@@ -65,6 +65,12 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		}
 		cfg.StaticBrokerConfigs[key] = s.Value
 	}
+	// What the node would refuse at its start (roles, voters and
+	// listeners that contradict each other) is refused here, so
+	// --check-config and cluster up's checks find it too.
+	if err := cfg.Check(); err != nil {
+		return actors.Config{}, err
+	}
 	return cfg, nil
 }
 
