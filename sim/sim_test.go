@@ -252,12 +252,14 @@ func TestProfileString(t *testing.T) {
 // last known ELR), 60355 (a replica whose directory had only been full
 // went to the last known ELR instead of the ELR), 62180 (the simulator's
 // shell wrote a batch the core had withdrawn after its producer's earlier
-// batch failed: a sequence gap, S7). Later changes may move what these
-// seeds play; they must still pass.
+// batch failed: a sequence gap, S7) and, at 5 minutes, 72115 (a voter read
+// the term its failed sync left in the page cache, and a power loss took
+// it back: S1). Later changes may move what these seeds play; they must
+// still pass.
 func TestSwarmRegressions(t *testing.T) {
-	for _, seed := range []uint64{60332, 60355, 60747, 62180} {
-		if rep := Run(Options{Seed: seed, DurationMs: 60_000}); rep.Failed() {
-			t.Errorf("seed %d: %s\nreplay: %s", seed, rep.Violations[0], rep.ReplayCommand())
+	for _, c := range []struct{ seed, ms uint64 }{{60332, 60_000}, {60355, 60_000}, {60747, 60_000}, {62180, 60_000}, {72115, 300_000}} {
+		if rep := Run(Options{Seed: c.seed, DurationMs: int64(c.ms)}); rep.Failed() {
+			t.Errorf("seed %d: %s\nreplay: %s", c.seed, rep.Violations[0], rep.ReplayCommand())
 		}
 	}
 }

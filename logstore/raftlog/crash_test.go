@@ -225,3 +225,37 @@ func mustOpen(t *testing.T, fsys vfs.FS) *Log {
 	}
 	return l
 }
+
+// TestOpenMakesWhatItReadsDurable: a process whose synced Save failed (an
+// I/O error on the sync) stops, its records in the page cache only; the
+// next process reads them and acts on them (its term, its vote), so a
+// power loss after that must not take them back (swarm seed 72115: a
+// voter's quorum epoch went back from 13 to 12).
+func TestOpenMakesWhatItReadsDurable(t *testing.T) {
+	fsys := vfs.NewMem()
+	l, _ := openLog(t, fsys)
+	if err := l.Save(Update{Entries: ents(1, 2, 12), HardState: hardState(12, 1, 2), MustSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	fsys.SetErrorHook(func(op vfs.Op, _ string) error {
+		if op == vfs.OpSync {
+			return errors.New("input/output error")
+		}
+		return nil
+	})
+	if err := l.Save(Update{HardState: hardState(13, 0, 2), MustSync: true}); err == nil {
+		t.Fatal("a Save whose sync failed reported success")
+	}
+	fsys.SetErrorHook(nil)
+	_ = l.Close() // the process stops; the machine keeps its page cache
+
+	_, st := openLog(t, fsys)
+	if got := st.HardState.GetTerm(); got != 13 {
+		t.Fatalf("the next process read term %d; want 13, what the page cache holds", got)
+	}
+	fsys.Crash() // a power loss after it acted on term 13
+	_, st = openLog(t, fsys)
+	if got := st.HardState.GetTerm(); got != 13 {
+		t.Fatalf("after a power loss the term is %d; the process before it had read and acted on 13", got)
+	}
+}

@@ -145,6 +145,15 @@ func (l *Log) recover(seq uint64) (State, error) {
 			return State{}, fmt.Errorf("cut %s back to %d bytes: %w", name, whole, err)
 		}
 	}
+	// What the last process wrote is made durable before this one acts on
+	// it: a process that stopped after a failed sync (an I/O error) left
+	// its last records in the page cache only, and a power loss after this
+	// process voted or acknowledged on them would take them back (its term
+	// going back, an acknowledged entry lost).
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return State{}, fmt.Errorf("sync %s: %w", name, err)
+	}
 	l.seq, l.f, l.size = seq, f, int64(whole)
 	l.snapIndex, l.snapTerm, l.lastIndex = s.snapIndex, s.snapTerm, s.lastIndex()
 	l.hardState = s.hardState
