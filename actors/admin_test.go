@@ -23,6 +23,17 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// updateFeature moves one feature to level with UpdateFeatures (upgradeType
+// 1 upgrade, 2 safe downgrade, 3 unsafe downgrade) and returns the request's
+// or the feature's error.
+func updateFeature(ctx context.Context, adm *kadm.Client, feature string, level int16, upgradeType int8) error {
+	res, err := adm.UpdateFeatures(ctx, false, kadm.FeatureUpdate{Feature: feature, MaxVersionLevel: level, UpgradeType: upgradeType})
+	if err != nil {
+		return err
+	}
+	return res.Error()
+}
+
 func describeTopicConfig(t *testing.T, adm *kadm.Client, topic, key string) (string, kmsg.ConfigSource) {
 	t.Helper()
 	rcs, err := adm.DescribeTopicConfigs(testContext(t, 10*time.Second), topic)

@@ -26,12 +26,7 @@ func TestControllerOnlyVotersToldFeatures(t *testing.T) {
 	ctx := testContext(t, 60*time.Second)
 	adm := kadm.NewClient(newClient(t, c.node(2)))
 	update := func(level int16, upgradeType int8) error {
-		res, err := adm.UpdateFeatures(ctx, false, kadm.FeatureUpdate{Feature: cluster.TransactionVersionFeature,
-			MaxVersionLevel: level, UpgradeType: upgradeType})
-		if err == nil {
-			err = res.Error()
-		}
-		return err
+		return updateFeature(ctx, adm, cluster.TransactionVersionFeature, level, upgradeType)
 	}
 	var err error
 	waitFor(t, 30*time.Second, "transaction.version lowered to 0", func() bool {

@@ -131,12 +131,7 @@ func TestEligibleLeaderReplicasDowngrade(t *testing.T) {
 	})
 
 	ctx := testContext(t, 60*time.Second)
-	res, err := kadm.NewClient(newClient(t, c.node(0))).UpdateFeatures(ctx, false, kadm.FeatureUpdate{
-		Feature: cluster.EligibleLeaderReplicasFeature, MaxVersionLevel: 0, UpgradeType: 2})
-	if err == nil {
-		err = res.Error()
-	}
-	if err != nil {
+	if err := updateFeature(ctx, kadm.NewClient(newClient(t, c.node(0))), cluster.EligibleLeaderReplicasFeature, 0, 2); err != nil {
 		t.Fatalf("downgrading %s: %v", cluster.EligibleLeaderReplicasFeature, err)
 	}
 	c.waitPartition(0, topic, "ISR [2], no ELR", func(p cluster.PartitionImage) bool {

@@ -204,12 +204,7 @@ func TestTxnUpdateFeatures(t *testing.T) {
 	ctx := testContext(t, 60*time.Second)
 	adm := kadm.NewClient(newClient(t, n))
 	update := func(level int16, upgradeType int8) error {
-		res, err := adm.UpdateFeatures(ctx, false, kadm.FeatureUpdate{Feature: cluster.TransactionVersionFeature,
-			MaxVersionLevel: level, UpgradeType: upgradeType})
-		if err == nil {
-			err = res.Error()
-		}
-		return err
+		return updateFeature(ctx, adm, cluster.TransactionVersionFeature, level, upgradeType)
 	}
 	// The level is read from the node's image, which follows the commit.
 	awaitLevel := func(want int16) {
