@@ -84,6 +84,12 @@ type consumerMember struct {
 	// assigned are the partitions the member owns; revoking, those it must
 	// give up before it reaches the target epoch.
 	assigned, revoking tpSet
+	// assignedAt is the assignment epoch of each partition of assigned
+	// and revoking (KIP-1251): the member epoch at which the member was
+	// given it. An offset commit at an older member epoch than the
+	// member's is accepted for the partitions it names that were assigned
+	// at or before that epoch (validateConsumerOffsetCommit).
+	assignedAt map[topicPartition]int32
 
 	sessionDeadlineMs    int64
 	revocationDeadlineMs int64
@@ -231,7 +237,7 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 	before := assignmentKey(m)
 	changed := c.updateMember(m, req, client, pattern)
 	if req.Topics != nil && m.state == memberUnrevoked && !c.ownsAny(req.Topics, m.revoking) {
-		clear(m.revoking) // the member acknowledged the revocation
+		m.revoked() // the member acknowledged the revocation
 	}
 	m.sessionDeadlineMs = now.MonoMs + int64(c.cfg.Consumer.SessionTimeoutMs)
 	bumped := false
@@ -293,7 +299,8 @@ func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbe
 		}
 	}
 	if m == nil {
-		m = &consumerMember{id: req.MemberID, assigned: tpSet{}, revoking: tpSet{}, revocationDeadlineMs: noDeadline, rebalanceTimeoutMs: req.RebalanceTimeoutMillis}
+		m = &consumerMember{id: req.MemberID, assigned: tpSet{}, revoking: tpSet{}, assignedAt: map[topicPartition]int32{},
+			revocationDeadlineMs: noDeadline, rebalanceTimeoutMs: req.RebalanceTimeoutMillis}
 		cg.members[m.id] = m
 		if req.InstanceID != nil {
 			cg.static[*req.InstanceID] = m.id
@@ -302,7 +309,7 @@ func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbe
 		return m, 0, ""
 	}
 	// A member rejoining lost what it owned.
-	m.assigned, m.revoking, m.epoch, m.previousEpoch, m.state = tpSet{}, tpSet{}, 0, 0, memberStable
+	m.assigned, m.revoking, m.assignedAt, m.epoch, m.previousEpoch, m.state = tpSet{}, tpSet{}, map[topicPartition]int32{}, 0, 0, memberStable
 	m.revocationDeadlineMs, m.leftStatic = noDeadline, false
 	return m, 0, ""
 }
@@ -566,6 +573,7 @@ func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
 			continue
 		}
 		m.assigned[tp] = struct{}{}
+		m.assignedAt[tp] = cg.assignmentEpoch // the epoch the member reaches below
 	}
 	if m.epoch != cg.assignmentEpoch {
 		m.previousEpoch, m.epoch = m.epoch, cg.assignmentEpoch
@@ -574,6 +582,14 @@ func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
 	if unreleased > 0 {
 		m.state = memberUnreleased
 	}
+}
+
+// revoked drops the partitions the member acknowledged giving up.
+func (m *consumerMember) revoked() {
+	for tp := range m.revoking {
+		delete(m.assignedAt, tp)
+	}
+	clear(m.revoking)
 }
 
 // assignmentKey fingerprints a member's epoch and assignment, to tell
@@ -620,21 +636,32 @@ func (c *Coordinator) convertToClassic(g *group, now Time) {
 }
 
 // validateConsumerOffsetCommit checks an offset commit to a consumer
-// group: from a member at its epoch, or from outside the group while it has
-// no members.
-func (c *Coordinator) validateConsumerOffsetCommit(g *group, memberID string, epoch int32) int16 {
+// group: from outside the group while it has no members, or from a member.
+// A member at its epoch commits any partition; one behind its epoch (it
+// has not seen the heartbeat answer that moved it on, KIP-1251) commits the
+// partitions it was assigned at or before the epoch it sent, and the fence
+// it returns refuses the others (STALE_MEMBER_EPOCH); an epoch ahead of the
+// member's is stale.
+func (c *Coordinator) validateConsumerOffsetCommit(g *group, memberID string, epoch int32) (partitionFence, int16) {
 	cg := g.consumer
 	if epoch < 0 && len(cg.members) == 0 {
-		return 0
+		return nil, 0
 	}
 	m := cg.members[memberID]
 	switch {
 	case m == nil:
-		return kerr.UnknownMemberID.Code
-	case epoch != m.epoch:
-		return kerr.StaleMemberEpoch.Code
+		return nil, kerr.UnknownMemberID.Code
+	case epoch == m.epoch:
+		return nil, 0
+	case epoch > m.epoch:
+		return nil, kerr.StaleMemberEpoch.Code
 	}
-	return 0
+	return func(tp topicPartition) int16 {
+		if at, ok := m.assignedAt[tp]; ok && at <= epoch {
+			return 0
+		}
+		return kerr.StaleMemberEpoch.Code
+	}, 0
 }
 
 // validateConsumerOffsetFetch checks an OffsetFetch naming a member.

@@ -58,13 +58,13 @@ type plannedCommit struct {
 func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
 	ans := newCommitAnswer(req)
 	created := c.groups[req.Group] == nil
-	g, code := c.offsetCommitGroup(req, now)
+	g, fence, code := c.offsetCommitGroup(req, now)
 	if code != 0 {
 		ans.setAll(code)
 		c.reply(id, ans.response())
 		return
 	}
-	commits := c.planCommits(req, ans, now)
+	commits := c.planCommits(req, ans, fence, now)
 	if len(commits) == 0 {
 		c.reply(id, ans.response())
 		return
@@ -95,10 +95,15 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 	})
 }
 
+// partitionFence refuses a partition of an offset commit whose committer
+// the group accepted (an error code), or accepts it (0); a nil fence
+// accepts every partition.
+type partitionFence func(tp topicPartition) int16
+
 // planCommits checks each partition of an OffsetCommit (the topic exists,
-// the metadata fits), noting refusals in ans, and returns the commits to
-// write.
-func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, now Time) []plannedCommit {
+// the metadata fits, the fence lets it through), noting refusals in ans,
+// and returns the commits to write.
+func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, fence partitionFence, now Time) []plannedCommit {
 	var commits []plannedCommit
 	byID := req.Version >= 10
 	for i, t := range req.Topics {
@@ -120,6 +125,8 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 				ans.codes[i][j] = kerr.UnknownTopicOrPartition.Code
 			case len(meta) > c.cfg.OffsetMetadataMaxBytes:
 				ans.codes[i][j] = kerr.OffsetMetadataTooLarge.Code
+			case fence != nil && fence(topicPartition{topic: name, partition: p.Partition}) != 0:
+				ans.codes[i][j] = fence(topicPartition{topic: name, partition: p.Partition})
 			default:
 				e := offsetEntry{offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: meta, commitWallMs: now.WallMs}
 				switch {
@@ -138,8 +145,26 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 
 // offsetCommitGroup finds (or, for a commit outside group management,
 // creates) the group an OffsetCommit commits to, and checks the committer
-// may: an error code refuses every partition.
-func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time) (*group, int16) {
+// may: an error code refuses every partition; a fence, some of them.
+func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time) (*group, partitionFence, int16) {
+	g, code := c.offsetCommitGroupOf(req, now)
+	if code != 0 || g.kind != kindConsumer {
+		return g, nil, code
+	}
+	generation := req.Generation
+	if req.Version == 0 {
+		generation = -1
+	}
+	fence, code := c.validateConsumerOffsetCommit(g, req.MemberID, generation)
+	if code != 0 {
+		return nil, nil, code
+	}
+	return g, fence, 0
+}
+
+// offsetCommitGroupOf is offsetCommitGroup but for the committer of a
+// consumer group, which the caller checks.
+func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, now Time) (*group, int16) {
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID.Code
 	}
@@ -162,7 +187,7 @@ func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time)
 		return nil, kerr.IllegalGeneration.Code
 	}
 	if g.kind == kindConsumer {
-		return g, c.validateConsumerOffsetCommit(g, req.MemberID, generation)
+		return g, 0
 	}
 	switch {
 	case g.state == stateDead:

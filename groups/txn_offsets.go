@@ -54,13 +54,19 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	ans := newCommitAnswer(oc)
 	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
 	created := c.groups[req.Group] == nil
-	g, code := c.offsetCommitGroup(oc, now)
+	g, fence, code := c.offsetCommitGroup(oc, now)
 	if code != 0 {
-		ans.setAll(code)
+		ans.setAll(txnFenceCode(code))
 		respond()
 		return
 	}
-	commits := c.planCommits(oc, ans, now)
+	if fence != nil {
+		// TxnOffsetCommit has no STALE_MEMBER_EPOCH: a stale member
+		// epoch is an illegal generation, as Kafka answers it.
+		member := fence
+		fence = func(tp topicPartition) int16 { return txnFenceCode(member(tp)) }
+	}
+	commits := c.planCommits(oc, ans, fence, now)
 	if len(commits) == 0 {
 		respond()
 		return
@@ -185,6 +191,17 @@ func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
 		e.leaderEpoch = v.LeaderEpoch
 	}
 	c.addTxnOffset(producerID, k.Group, topicPartition{topic: k.Topic, partition: k.Partition}, e)
+}
+
+// txnFenceCode is the TxnOffsetCommit answer for a committer an
+// OffsetCommit would answer code: STALE_MEMBER_EPOCH is not among its
+// errors (before KIP-1319's v6), so a stale member epoch is
+// ILLEGAL_GENERATION.
+func txnFenceCode(code int16) int16 {
+	if code == kerr.StaleMemberEpoch.Code {
+		return kerr.IllegalGeneration.Code
+	}
+	return code
 }
 
 // txnCommitErrorCode is commitErrorCode for the offsets of a transaction:
