@@ -105,7 +105,15 @@ func (m *replayModel) checkInvariants(t *rapid.T) {
 						t.Fatalf("%s: %v owned by %s and %s", g.id, tp, other, mb.id)
 					}
 					owner[tp] = mb.id
+					// KIP-1251: every partition a member holds has its
+					// assignment epoch, never past the member's.
+					if at, ok := mb.assignedAt[tp]; !ok || at > mb.epoch {
+						t.Fatalf("%s: %s holds %v with assignment epoch %d (%v) at epoch %d", g.id, mb.id, tp, at, ok, mb.epoch)
+					}
 				}
+			}
+			if len(mb.assignedAt) != len(mb.assigned)+len(mb.revoking) {
+				t.Fatalf("%s: %s has assignment epochs %v for %v and %v", g.id, mb.id, mb.assignedAt, mb.assigned, mb.revoking)
 			}
 		}
 		if g.consumer.epoch < m.maxEpoch[g.id] {
