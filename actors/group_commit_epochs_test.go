@@ -1,0 +1,95 @@
+package actors
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// KIP-1251 with franz-go's KIP-848 consumer over TCP: a member's offset
+// commit sent at the epoch it had before a rebalance moved it on (the
+// commit reaches the coordinator after the heartbeat that did, as when
+// franz-go pipelines them) is accepted for the partitions the member kept
+// and refused with STALE_MEMBER_EPOCH for those it gave up; before KIP-1251
+// every partition was refused and franz-go could neither detect nor handle
+// it.
+func TestConsumerGroupCommitAtOlderEpoch(t *testing.T) {
+	n := start848Node(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	created, err := adm.CreateTopic(ctx, 4, 1, nil, "epochs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, ctx, n, "epochs", 0, 40)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	member := func() *kgo.Client {
+		return newClient(t, n, kgo.ConsumerGroup("g1251"), kgo.ConsumeTopics("epochs"), kgo.ServerSideBalancer(),
+			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	}
+	a := member()
+	startPoller(t, ctx, a, &mu, seen)
+	consumerAssignments(t, ctx, adm, "g1251", 1, 4)
+	var id string
+	var before int32
+	waitUntil(t, ctx, "member A's epoch", func() bool { id, before = a.GroupMetadata(); return before > 0 })
+
+	// B joins: A gives up half of its partitions and reaches a new epoch.
+	startPoller(t, ctx, member(), &mu, seen)
+	assigned := consumerAssignments(t, ctx, adm, "g1251", 2, 4)
+	waitUntil(t, ctx, "member A past its first epoch", func() bool { _, e := a.GroupMetadata(); return e > before })
+	kept := assigned[id]["epochs"]
+	keptList := slices.Sorted(maps.Keys(kept))
+	if len(kept) != 2 {
+		t.Fatalf("member A owns %v of %v", kept, assigned)
+	}
+
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = "g1251", id, before
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = "epochs", created.ID
+	for p := range int32(4) {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, 5
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, newClient(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			want := kerr.StaleMemberEpoch.Code
+			if _, ok := kept[rp.Partition]; ok {
+				want = 0
+			}
+			if rp.ErrorCode != want {
+				t.Errorf("partition %d (A keeps %v) committed at A's old epoch %d: %v, want %v",
+					rp.Partition, keptList, before, kerr.ErrorForCode(rp.ErrorCode), kerr.ErrorForCode(want))
+			}
+		}
+	}
+	fetched, err := adm.FetchOffsets(ctx, "g1251")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed []int32
+	fetched.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.At == 5 {
+			committed = append(committed, o.Partition)
+		}
+	})
+	slices.Sort(committed)
+	if !slices.Equal(committed, keptList) {
+		t.Fatalf("committed %v, want A's partitions %v", committed, keptList)
+	}
+}
