@@ -271,7 +271,9 @@ func (c *Coordinator) joinStaticMember(g *group, id RequestID, req *kmsg.JoinGro
 			return
 		}
 		gen := g.generation
-		c.storeGroup(g, nil, func(code int16, now Time) {
+		// On a failure the takeover is undone: a refusal fails this join
+		// alone (refused_appends.go).
+		c.storeGroupRefusable(g, nil, func(code int16, now Time) {
 			if c.groups[g.id] != g || g.generation != gen || g.byID[memberID] != m {
 				c.reply(id, joinResponse(req.Version, "", kerr.RebalanceInProgress.Code))
 				return
@@ -563,4 +565,10 @@ func (c *Coordinator) scheduleHeartbeat(m *member, now Time) {
 // groupMetadataRecord) and calls done with the outcome.
 func (c *Coordinator) storeGroup(g *group, assignment map[string][]byte, done func(code int16, now Time)) {
 	c.append([]Record{groupMetadataRecord(g, assignment)}, done)
+}
+
+// storeGroupRefusable is storeGroup for a record whose state applies only
+// once acknowledged (or which done undoes): a refusal fails it alone.
+func (c *Coordinator) storeGroupRefusable(g *group, assignment map[string][]byte, done func(code int16, now Time)) {
+	c.appendRefusable([]Record{groupMetadataRecord(g, assignment)}, nil, done)
 }

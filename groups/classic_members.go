@@ -101,7 +101,9 @@ func (c *Coordinator) storeAssignment(g *group, req *kmsg.SyncGroupRequest, now 
 		}
 	}
 	gen := g.generation
-	c.storeGroup(g, assignment, func(code int16, now Time) {
+	// The assignment applies once acknowledged: a refusal (a record too
+	// large) fails this sync alone (refused_appends.go).
+	c.storeGroupRefusable(g, assignment, func(code int16, now Time) {
 		// The group may have moved on while the record was appended:
 		// then this assignment is stale and nothing is done.
 		if c.groups[g.id] != g || g.state != stateCompletingRebalance || g.generation != gen {

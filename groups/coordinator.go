@@ -156,10 +156,10 @@ type Coordinator struct {
 	topics  topicTable
 	// appending holds what to do when each append is reported.
 	appending map[AppendID]func(code int16, now Time)
-	// commitAppends are the appends in appending of offset commits, which
-	// a refusal fails alone (refused_commits.go).
-	commitAppends map[AppendID]bool
-	nextAppendID  AppendID
+	// refusable are the appends in appending that a refusal fails alone
+	// (refused_appends.go).
+	refusable    map[AppendID]bool
+	nextAppendID AppendID
 	// acknowledged is the highest append id up to which every append was
 	// acknowledged.
 	acknowledged AppendID
@@ -188,7 +188,7 @@ type Coordinator struct {
 func NewCoordinator(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	return &Coordinator{cfg: cfg, loading: true, groups: map[string]*group{},
-		appending: map[AppendID]func(int16, Time){}, commitAppends: map[AppendID]bool{}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
+		appending: map[AppendID]func(int16, Time){}, refusable: map[AppendID]bool{}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
 		owed: map[RequestID]kmsg.Request{}}
 }
 
@@ -273,8 +273,9 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now 
 }
 
 // Appended reports the outcome of an append: code is 0, or the Kafka error
-// of the partition's produce answer. An offset commit the partition refused
-// unwritten fails alone (refused_commits.go). After any other failure the
+// of the partition's produce answer. An offset commit or a classic group's
+// assignment the partition refused unwritten fails alone
+// (refused_appends.go). After any other failure the
 // core only answers, with errors, the requests of other failed appends
 // reported before the next Ready, which reverts it.
 func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
@@ -286,11 +287,11 @@ func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 		panic(fmt.Sprintf("groups: append %d reported twice or never asked", id))
 	}
 	delete(c.appending, id)
-	commit := c.commitAppends[id]
-	delete(c.commitAppends, id)
+	refusable := c.refusable[id]
+	delete(c.refusable, id)
 	switch {
-	case code != 0 && commit && RefusedUnwritten(code):
-		c.commitRefused(done, code, now)
+	case code != 0 && refusable && RefusedUnwritten(code):
+		c.refused(done, code, now)
 	case code != 0:
 		// The failed append's requests are answered with its error:
 		// done callbacks answer only with errors on a failure.

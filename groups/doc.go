@@ -12,9 +12,9 @@
 // acknowledged, and a failed append makes the core revert: it answers what
 // it owes with errors and asks the shell to load a new one from the
 // partition (Ready.Reload), so no client is told of state a failover loses.
-// An offset commit the partition refused unwritten (too large, a fenced
-// producer) fails alone instead: its offsets never applied
-// (refused_commits.go).
+// An offset commit or a classic group's assignment the partition refused
+// unwritten (too large, a fenced producer) fails alone instead: its state
+// never applied (refused_appends.go).
 // Its records are Kafka's (OffsetCommitKey/Value, GroupMetadataKey/Value and
 // the consumer group records), so its state is whatever replaying its
 // partition gives. PartitionFor says which partition holds a group.
@@ -26,7 +26,7 @@
 // (TxnOffsetCommit and the pending transactional offsets), consumer*.go
 // (KIP-848), records.go and replay.go (the partition's records), replies.go
 // (replies held for their records, the revert after a failed append),
-// refused_commits.go (an offset commit refused unwritten fails alone), topics.go
+// refused_appends.go (an append refused unwritten fails alone), topics.go
 // (the topics it is told of), errors.go (answers for a request that cannot
 // be served), partition.go (PartitionFor).
 //

@@ -74,7 +74,7 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 		g.pendingCommits[cm.tp]++
 	}
-	c.appendCommit(records, nil, func(code int16, _ Time) {
+	c.appendRefusable(records, nil, func(code int16, _ Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = commitErrorCode(code)
 			if g.pendingCommits[cm.tp] == 0 {

@@ -93,6 +93,6 @@ func (c *Coordinator) revert() {
 	for _, id := range ids {
 		c.release(Reply{ID: id, Response: ErrorResponse(c.owed[id], kerr.NotCoordinator.Code)})
 	}
-	c.held, c.appending, c.commitAppends = nil, map[AppendID]func(int16, Time){}, map[AppendID]bool{}
+	c.held, c.appending, c.refusable = nil, map[AppendID]func(int16, Time){}, map[AppendID]bool{}
 	c.ready.Reload = true
 }

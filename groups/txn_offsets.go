@@ -76,7 +76,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 	}
 	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
-	c.appendCommit(records, &producer, func(code int16, _ Time) {
+	c.appendRefusable(records, &producer, func(code int16, _ Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = txnCommitErrorCode(code)
 			if code == 0 {
