@@ -8,7 +8,11 @@ import (
 // the coordinator writes the group metadata (key version 3: the group
 // epoch), so a group's epoch never goes back across a failover; members and
 // their assignments are not written, so after a load the members rejoin
-// (their old member ids are unknown) and are assigned again. kmsg has no
+// (their old member ids are unknown) and are assigned again. So the
+// partitions' assignment epochs (KIP-1251), which Kafka keeps in a tagged
+// field of the current-assignment record, need no record either: a member
+// the coordinator does not know commits nothing (UNKNOWN_MEMBER_ID), and
+// one that rejoined gets its partitions at a new epoch. kmsg has no
 // types for these records: the two small schemas are written here with
 // kbin, as Kafka lays them out (key: int16 version, string group; value:
 // int16 version 0, int32 epoch, empty tagged fields).

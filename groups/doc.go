@@ -3,7 +3,8 @@
 // serves the classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 // static membership, session and rebalance timeouts, generation fencing),
 // KIP-848 consumer groups (ConsumerGroupHeartbeat with the assignment
-// computed here), the offset and administration APIs, and TxnOffsetCommit
+// computed here; offset commits fenced by KIP-1251's assignment epochs),
+// the offset and administration APIs, and TxnOffsetCommit
 // (offsets pending in a transaction until its marker, TransactionMarker).
 // It takes requests,
 // the partition's records at load, append outcomes and ticks with the time,
