@@ -120,7 +120,7 @@ func (c *Coordinator) deleteGroups(id RequestID, req *kmsg.DeleteGroupsRequest, 
 		c.reply(id, resp)
 		return
 	}
-	c.append(tombstones, func(code int16, _ Time) {
+	c.appendTombstones(tombstones, func(code int16, _ Time) {
 		for _, i := range deleted {
 			resp.Groups[i].ErrorCode = storeErrorCode(code)
 		}

@@ -52,6 +52,9 @@ type Config struct {
 	// NewMemberJoinTimeoutMs bounds how long a new member's JoinGroup may
 	// wait in a rebalance (Kafka's fixed 5 minutes).
 	NewMemberJoinTimeoutMs int64
+	// MaxTombstoneBatchBytes bounds the records of one append of
+	// tombstones (tombstones.go; DefaultMaxTombstoneBatchBytes).
+	MaxTombstoneBatchBytes int
 	// Consumer are the KIP-848 consumer group settings.
 	Consumer ConsumerConfig
 	// Entropy is the coordinator's only source of randomness: member ids.
@@ -96,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NewMemberJoinTimeoutMs <= 0 {
 		c.NewMemberJoinTimeoutMs = DefaultNewMemberJoinTimeoutMs
+	}
+	if c.MaxTombstoneBatchBytes <= 0 {
+		c.MaxTombstoneBatchBytes = DefaultMaxTombstoneBatchBytes
 	}
 	c.Consumer = c.Consumer.withDefaults()
 	return c

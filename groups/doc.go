@@ -27,7 +27,8 @@
 // (TxnOffsetCommit and the pending transactional offsets), consumer*.go
 // (KIP-848), records.go and replay.go (the partition's records), replies.go
 // (replies held for their records, the revert after a failed append),
-// refused_appends.go (an append refused unwritten fails alone), topics.go
+// refused_appends.go (an append refused unwritten fails alone),
+// tombstones.go (deletions appended in batches of bounded size), topics.go
 // (the topics it is told of), errors.go (answers for a request that cannot
 // be served), partition.go (PartitionFor).
 //

@@ -362,7 +362,7 @@ func (c *Coordinator) offsetDelete(id RequestID, req *kmsg.OffsetDeleteRequest, 
 		c.reply(id, resp)
 		return
 	}
-	c.append(tombstones, func(code int16, _ Time) {
+	c.appendTombstones(tombstones, func(code int16, _ Time) {
 		if code != 0 {
 			resp.ErrorCode = storeErrorCode(code)
 		}
@@ -421,7 +421,7 @@ func (c *Coordinator) expireOffsets(now Time) {
 		}
 	}
 	if len(tombstones) > 0 {
-		c.append(tombstones, func(int16, Time) {})
+		c.appendTombstones(tombstones, func(int16, Time) {})
 	}
 }
 
@@ -464,6 +464,6 @@ func (c *Coordinator) topicsDeleted(deleted []string) {
 		}
 	}
 	if len(tombstones) > 0 {
-		c.append(tombstones, func(int16, Time) {})
+		c.appendTombstones(tombstones, func(int16, Time) {})
 	}
 }

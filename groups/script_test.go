@@ -23,7 +23,7 @@ import (
 // at once unless new had manual-appends; a reply shows once the appends
 // before it are.
 //
-//	new [initial-delay=MS] [min-session=MS] [max-session=MS] [retention=MS] [max-size=N] [manual-appends]
+//	new [initial-delay=MS] [min-session=MS] [max-session=MS] [retention=MS] [max-size=N] [tombstone-bytes=N] [manual-appends]
 //	topics NAME=PARTITIONS...
 //	tick T
 //	join id=I group=G [member=M] [instance=S] [client=C] [session=MS] [rebalance=MS] [v=V] [protocols=P,...] [topics=T,...] [type=consumer]
@@ -170,6 +170,7 @@ func (h *harness) newCoordinator(t *testing.T, td *datadriven.TestData) {
 	td.MaybeScanArgs(t, "max-session", &cfg.MaxSessionTimeoutMs)
 	td.MaybeScanArgs(t, "retention", &cfg.OffsetsRetentionMs)
 	td.MaybeScanArgs(t, "max-size", &cfg.MaxSize)
+	td.MaybeScanArgs(t, "tombstone-bytes", &cfg.MaxTombstoneBatchBytes)
 	td.MaybeScanArgs(t, "heartbeat-interval", &cfg.Consumer.HeartbeatIntervalMs)
 	td.MaybeScanArgs(t, "consumer-session", &cfg.Consumer.SessionTimeoutMs)
 	*h = harness{cfg: cfg, manual: td.HasArg("manual-appends"), pending: map[AppendID]Append{},
