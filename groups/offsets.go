@@ -126,7 +126,7 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 			case len(meta) > c.cfg.OffsetMetadataMaxBytes:
 				ans.codes[i][j] = kerr.OffsetMetadataTooLarge.Code
 			case fence != nil && fence(topicPartition{topic: name, partition: p.Partition}) != 0:
-				ans.codes[i][j] = fence(topicPartition{topic: name, partition: p.Partition})
+				ans.codes[i][j] = fence(topicPartition{topic: name, partition: p.Partition}) // a pure check
 			default:
 				e := offsetEntry{offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: meta, commitWallMs: now.WallMs}
 				switch {
@@ -162,8 +162,9 @@ func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time)
 	return g, fence, 0
 }
 
-// offsetCommitGroupOf is offsetCommitGroup but for the committer of a
-// consumer group, which the caller checks.
+// offsetCommitGroupOf finds or creates the group of an OffsetCommit and
+// checks the committer of a classic group; offsetCommitGroup checks that of
+// a consumer group.
 func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, now Time) (*group, int16) {
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID.Code
