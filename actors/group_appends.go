@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 
@@ -68,17 +70,47 @@ func (a *groupCoordinator) flushTransactional(ap groups.Append) {
 // appended hands the partition's answer to a batch to the core. A batch
 // of several appends refused for its size goes again one append at a
 // time, so that only an append too large by itself fails (the core fails
-// an offset commit the partition refused alone, and keeps its groups).
+// an offset commit the partition refused alone, and keeps its groups); a
+// splittable append (tombstones) refused alone goes again in two halves.
 func (a *groupCoordinator) appended(msg *groupAppended) {
 	merged := a.merged
 	a.appending, a.merged = nil, nil
-	if len(merged) > 1 && (msg.code == kerr.MessageTooLarge.Code || msg.code == kerr.RecordListTooLarge.Code) {
+	tooLarge := msg.code == kerr.MessageTooLarge.Code || msg.code == kerr.RecordListTooLarge.Code
+	switch {
+	case len(merged) > 1 && tooLarge:
 		a.logger.Info("group coordinator splits a batch the partition refused for its size", zap.Int("appends", len(merged)))
 		a.queued = append(merged, a.queued...)
 		a.alone = len(merged)
 		return
+	case len(merged) == 1 && tooLarge && merged[0].Splittable && len(merged[0].Records) > 1:
+		a.splitAppend(merged[0])
+		return
 	}
 	for _, id := range msg.ids {
+		if n, split := a.parts[id]; split {
+			if msg.code == 0 && n > 1 {
+				a.parts[id]--
+				continue // more parts to write
+			}
+			delete(a.parts, id)
+			a.queued = slices.DeleteFunc(a.queued, func(q groups.Append) bool { return q.ID == id })
+		}
 		a.core.Appended(id, msg.code, a.now())
 	}
+}
+
+// splitAppend queues a splittable append the partition refused for its
+// size again as two halves, each in a batch of its own; the core hears of
+// it once both are written (parts).
+func (a *groupCoordinator) splitAppend(ap groups.Append) {
+	if a.parts == nil {
+		a.parts = map[groups.AppendID]int{}
+	}
+	a.parts[ap.ID] = max(a.parts[ap.ID], 1) + 1
+	half := len(ap.Records) / 2
+	first, second := ap, ap
+	first.Records, second.Records = ap.Records[:half], ap.Records[half:]
+	a.logger.Info("group coordinator splits tombstones the partition refused for their size", zap.Int("records", len(ap.Records)))
+	a.queued = append([]groups.Append{first, second}, a.queued...)
+	a.alone = 2
 }

@@ -94,6 +94,10 @@ type groupCoordinator struct {
 	// batch was refused for its size.
 	merged []groups.Append
 	alone  int
+	// parts counts the parts not yet written of each splittable append
+	// split because the partition refused it for its size
+	// (group_appends.go).
+	parts map[groups.AppendID]int
 	// closing is set once the node stops: every request is answered
 	// NOT_COORDINATOR.
 	closing bool

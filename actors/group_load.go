@@ -65,7 +65,7 @@ func (a *groupCoordinator) retryLoad() {
 // failure is what made the core revert.
 func (a *groupCoordinator) reload() {
 	a.logger.Warn("group coordinator reloads its partition after a failed append", zap.Int("appends_dropped", len(a.queued)))
-	a.queued, a.appending, a.merged, a.alone = nil, nil, nil, 0
+	a.queued, a.appending, a.merged, a.alone, a.parts = nil, nil, nil, 0, nil
 	a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
 	a.loadOffset, a.topicsEpoch, a.rebalances = 0, -1, 0
 	if a.timer != nil {

@@ -125,3 +125,72 @@ func joinClassic(t *testing.T, ctx context.Context, cl *kgo.Client, group, membe
 		t.Fatalf("JoinGroup: %v", kerr.ErrorForCode(resp.ErrorCode))
 	}
 }
+
+// Deleting a group whose offsets' tombstones take more than
+// __consumer_offsets' max.message.bytes: the coordinator writes them in
+// batches the partition takes (the shell halves a refused batch of
+// tombstones), so the group is deleted, and the coordinator keeps its other
+// groups (a KIP-848 member keeps its epoch). The one batch used to be
+// refused, which reverted the coordinator, and the group could never be
+// deleted.
+func TestGroupTombstonesSplitWhenTooLarge(t *testing.T) {
+	n := start848Node(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	const partitions = 60
+	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, "many"); err != nil {
+		t.Fatal(err)
+	}
+	names := sameCoordinatorGroups(3, 3)
+	k, big, probe := names[0], names[1], names[2]
+	member := newClient(t, n, kgo.ConsumerGroup(k), kgo.ConsumeTopics("many"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
+	var mu sync.Mutex
+	startPoller(t, ctx, member, &mu, map[string]bool{})
+	consumerAssignments(t, ctx, adm, k, 1, partitions)
+	before := describeConsumerGroup(t, ctx, adm, k)
+	offsets := kadm.Offsets{}
+	for p := range int32(partitions) {
+		offsets.AddOffset("many", p, 1, -1)
+	}
+	if err := adm.CommitAllOffsets(ctx, big, offsets); err != nil {
+		t.Fatal(err)
+	}
+	// 60 tombstones take about 1.5 KB: more than 600 bytes.
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("600")}}, groups.OffsetsTopic)
+	if err == nil {
+		_, err = resps.On(groups.OffsetsTopic, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
+		o := kadm.Offsets{}
+		o.Add(kadm.Offset{Topic: "many", Partition: 0, At: 1, LeaderEpoch: -1, Metadata: string(make([]byte, 1000))})
+		return errors.Is(adm.CommitAllOffsets(ctx, probe, o), kerr.InvalidCommitOffsetSize)
+	})
+	deleted, err := adm.DeleteGroups(ctx, big)
+	if err == nil {
+		err = deleted[big].Err
+	}
+	if err != nil {
+		t.Fatalf("deleting group %s: %v", big, err)
+	}
+	fetched, err := adm.FetchOffsets(ctx, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	fetched.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.At >= 0 {
+			left++
+		}
+	})
+	if left > 0 {
+		t.Fatalf("%d offsets of the deleted group %s left", left, big)
+	}
+	after := describeConsumerGroup(t, ctx, adm, k)
+	if len(after.Members) != 1 || after.Members[0].MemberID != before.Members[0].MemberID ||
+		after.Members[0].MemberEpoch != before.Members[0].MemberEpoch {
+		t.Fatalf("the KIP-848 group changed across the deletion: before %+v, after %+v", before, after)
+	}
+}

@@ -123,6 +123,11 @@ type Append struct {
 	// that producer (TxnOffsetCommit): it must go alone, not merged with
 	// other appends.
 	Producer *Producer
+	// Splittable says the records need not be written atomically
+	// (tombstones): a shell whose partition refuses them for their size
+	// may write them in several batches, and reports the append once
+	// every part is acknowledged, or at the first that fails.
+	Splittable bool
 }
 
 // Ready is what the shell must do after a step: append, then reply. A

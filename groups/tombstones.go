@@ -9,7 +9,9 @@ package groups
 // and be refused again. Each tombstone deletes on its own, so they need not
 // be written atomically (as Kafka's coordinator writes its cleanups): they
 // are appended in batches of at most Config.MaxTombstoneBatchBytes, the
-// metadata tombstone of a deleted group last.
+// metadata tombstone of a deleted group last, and marked Splittable: a
+// shell whose partition takes less (max.message.bytes lowered) writes them
+// in smaller batches.
 
 // DefaultMaxTombstoneBatchBytes bounds the records of one append of
 // tombstones: a quarter of Kafka's default max.message.bytes.
@@ -44,5 +46,6 @@ func (c *Coordinator) appendTombstones(tombstones []Record, done func(code int16
 			answered = true
 			done(code, now)
 		})
+		c.ready.Appends[len(c.ready.Appends)-1].Splittable = true
 	}
 }
