@@ -93,6 +93,7 @@ func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 	cmd.Flags().Int32VarP(&partitions, "partitions", "p", -1, "partitions per topic (-1: the broker's num.partitions)")
 	cmd.Flags().Int16VarP(&replicas, "replicas", "r", -1, "replication factor (-1: the broker's default.replication.factor)")
 	cmd.Flags().StringArrayVarP(&configs, "config", "c", nil, "topic config key=value (repeatable)")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -189,7 +190,7 @@ func replicationFactor(d kadm.TopicDetail) int {
 }
 
 func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "delete TOPIC...",
 		Short: "Delete topics",
 		Args:  cobra.MinimumNArgs(1),
@@ -207,6 +208,8 @@ func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
 			})
 		},
 	}
+	acceptTopicFlag(cmd)
+	return cmd
 }
 
 func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
@@ -235,6 +238,7 @@ func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config, key=value (repeatable)")
 	cmd.Flags().StringArrayVar(&deletes, "delete", nil, "delete a config, returning it to the default (repeatable)")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -261,7 +265,7 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 }
 
 func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "describe TOPIC...",
 		Short: "Show a topic's summary, configs and partitions",
 		Args:  cobra.MinimumNArgs(1),
@@ -271,6 +275,8 @@ func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
 			})
 		},
 	}
+	acceptTopicFlag(cmd)
+	return cmd
 }
 
 // topicDescription gathers what describe prints about existing topics.

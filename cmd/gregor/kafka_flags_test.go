@@ -1,0 +1,50 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestKafkaFlagNames checks that the verbs take Kafka's tools' flag names for
+// their own (kafka-topics --create --topic T --partitions 2
+// --replication-factor 1 --bootstrap-server ..., kafka-console-consumer
+// --from-beginning --max-messages N), and that an alias is unknown, under the
+// name typed, in a command without the flag it stands for.
+func TestKafkaFlagNames(t *testing.T) {
+	addr := startTestNode(t)
+	server := []string{"--bootstrap-server", addr}
+	with := func(args ...string) []string { return append(args, server...) }
+
+	create := mustRun(t, "", with("topic", "create", "--topic", "orders", "--topic", "audit", "--partitions", "2", "--replication-factor", "1")...)
+	if want := "TOPIC   STATUS\naudit   OK\norders  OK\n"; create.stdout != want {
+		t.Errorf("create printed\n%s\nwant\n%s", create.stdout, want)
+	}
+	describe := mustRun(t, "", with("topic", "describe", "--topic", "orders")...)
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^NAME +orders$`),
+		regexp.MustCompile(`(?m)^PARTITIONS +2$`),
+		regexp.MustCompile(`(?m)^REPLICAS +1$`),
+	} {
+		if !re.MatchString(describe.stdout) {
+			t.Errorf("describe --topic: no match for %s:\n%s", re, describe.stdout)
+		}
+	}
+	mustRun(t, "a\nb\nc\n", with("produce", "--topic", "orders", "-p", "0", "-q")...)
+	consume := mustRun(t, "", with("consume", "--topic", "orders", "--from-beginning", "--max-messages", "2")...)
+	if want := "a\nb\n"; consume.stdout != want {
+		t.Errorf("consume --from-beginning --max-messages 2 printed %q, want %q", consume.stdout, want)
+	}
+	mustRun(t, "", with("topic", "alter-config", "--topic", "audit", "--set", "retention.ms=60000")...)
+	mustRun(t, "", with("topic", "delete", "--topic", "audit")...)
+
+	help := mustRun(t, "", "topic", "create", "--help")
+	for _, want := range []string{"also --replication-factor", "also --bootstrap-server", "--topic"} {
+		if !strings.Contains(help.stdout, want) {
+			t.Errorf("topic create --help does not say %q:\n%s", want, help.stdout)
+		}
+	}
+	mustFail(t, "", []string{"cluster", "up", "--dir", t.TempDir(), "--replication-factor", "3"}, "unknown flag: --replication-factor")
+	mustFail(t, "", with("consume", "--topic", "orders", "--from-beginning", "-o", "end"), "--from-beginning is --offset start")
+	mustFail(t, "", with("produce", "orders", "--topic", "audit"), "accepts 1 arg(s), received 2")
+}
