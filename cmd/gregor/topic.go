@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // adminTimeout bounds each topic verb, so a missing broker ends in an error
@@ -308,10 +310,10 @@ func describeTopics(ctx context.Context, cl *kgo.Client, out io.Writer, topics [
 		if desc.configs, err = adm.DescribeTopicConfigs(ctx, existing...); err != nil {
 			return fmt.Errorf("describe topic configs: %w", err)
 		}
-		if desc.starts, err = adm.ListStartOffsets(ctx, existing...); err != nil {
+		if desc.starts, err = partialOffsets(adm.ListStartOffsets(ctx, existing...)); err != nil {
 			return fmt.Errorf("list log start offsets: %w", err)
 		}
-		if desc.ends, err = adm.ListEndOffsets(ctx, existing...); err != nil {
+		if desc.ends, err = partialOffsets(adm.ListEndOffsets(ctx, existing...)); err != nil {
 			return fmt.Errorf("list high watermarks: %w", err)
 		}
 		desc.eligible = describeEligible(ctx, cl, existing)
@@ -379,12 +381,42 @@ func kafkaTopicID(id kadm.TopicID) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
+// partialOffsets keeps the offsets the reachable leaders listed when others
+// could not be asked (a broker down, as while a node restarts): each
+// partition of a failed broker gets that broker's error, which describe
+// prints in its place, instead of the whole description failing. It fails
+// only when no broker answered.
+func partialOffsets(list kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	var shards *kadm.ShardErrors
+	if err == nil || !errors.As(err, &shards) || shards.AllFailed {
+		return list, err
+	}
+	for _, shard := range shards.Errs {
+		req, ok := shard.Req.(*kmsg.ListOffsetsRequest)
+		if !ok {
+			return list, err
+		}
+		failed := fmt.Errorf("broker %d: %w", shard.Broker.NodeID, shard.Err)
+		for _, t := range req.Topics {
+			if list[t.Topic] == nil {
+				list[t.Topic] = map[int32]kadm.ListedOffset{}
+			}
+			for _, p := range t.Partitions {
+				list[t.Topic][p.Partition] = kadm.ListedOffset{Topic: t.Topic, Partition: p.Partition, Offset: -1, Err: failed}
+			}
+		}
+	}
+	return list, nil
+}
+
 // listedOffsetText prints a listed offset, or its error.
 func listedOffsetText(offsets kadm.ListedOffsets, topic string, partition int32) string {
 	o, ok := offsets.Lookup(topic, partition)
 	switch {
 	case !ok:
 		return "-"
+	case errors.Is(o.Err, syscall.ECONNREFUSED):
+		return "unknown (leader down)"
 	case o.Err != nil:
 		return o.Err.Error()
 	}
