@@ -76,6 +76,17 @@ func (c localCluster) bootstrap() []string {
 	return out
 }
 
+// ports are the ports every node of c listens on.
+func (c localCluster) ports() []int {
+	var out []int
+	for _, offset := range []int{0, controllerPortOffset, gossipPortOffset, metricsPortOffset} {
+		for i := 1; i <= c.nodes; i++ {
+			out = append(out, c.port(i, offset))
+		}
+	}
+	return out
+}
+
 // serveArgs are node i's gregor serve arguments: combined roles, every
 // node a voter, gossip seeded by every node, then c's settings.
 func (c localCluster) serveArgs(i int) []string {
@@ -219,6 +230,11 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 	}
 	if err := c.checkSettings(); err != nil {
 		return err
+	}
+	if lo, hi, ok := ephemeralPorts(); ok {
+		if warning := ephemeralWarning(c.ports(), lo, hi); warning != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", warning)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {

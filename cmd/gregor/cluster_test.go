@@ -111,3 +111,33 @@ func TestZombieIsNotRunning(t *testing.T) {
 		t.Error("this process counts as a zombie")
 	}
 }
+
+// TestEphemeralPortWarning checks the warning cluster up gives for a
+// layout whose ports lie in the kernel's range for outgoing connections,
+// where a node's restart can find its port taken by a client's connection,
+// and the hint a node's "address already in use" gets for such a port.
+func TestEphemeralPortWarning(t *testing.T) {
+	lo, hi, ok := parsePortRange("32768\t60999\n")
+	if !ok || lo != 32768 || hi != 60999 {
+		t.Fatalf("parsePortRange: %d, %d, %t", lo, hi, ok)
+	}
+	if _, _, ok := parsePortRange("60999 32768"); ok {
+		t.Error("parsePortRange took a range whose end is below its start")
+	}
+	inRange := localCluster{nodes: 3, basePort: 32900}
+	warning := ephemeralWarning(inRange.ports(), lo, hi)
+	for _, want := range []string{"ports 32900, 32901, 32902, 33000, ...", "32768-60999", "--base-port", "address already in use"} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("warning for base port 32900 does not say %q: %s", want, warning)
+		}
+	}
+	if w := ephemeralWarning(localCluster{nodes: 3, basePort: defaultBasePort}.ports(), lo, hi); w != "" {
+		t.Errorf("warning for the default base port: %s", w)
+	}
+	if w := ephemeralWarning([]int{33000}, lo, hi); !strings.HasPrefix(w, "port 33000 lies in") {
+		t.Errorf("warning for one port: %s", w)
+	}
+	if got := len(inRange.ports()); got != 12 {
+		t.Errorf("a 3-node cluster listens on %d ports, want 12", got)
+	}
+}
