@@ -152,5 +152,19 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	sort.Strings(offline)
 	sort.Strings(under)
 	fmt.Fprintf(tw, "\nPARTITIONS\t%d\nOFFLINE\t%d\t%s\nUNDER-REPLICATED\t%d\t%s\n", total,
-		len(offline), strings.Join(offline, " "), len(under), strings.Join(under, " "))
+		len(offline), firstOf(offline), len(under), firstOf(under))
+}
+
+// healthListMax is how many partitions of a kind status names; while a
+// node is down, every partition it holds is under-replicated, and the
+// line of all of them (hundreds) said less than the count.
+const healthListMax = 10
+
+// firstOf joins the first healthListMax names, and says how many more
+// there are (gregor topic describe shows them).
+func firstOf(names []string) string {
+	if len(names) <= healthListMax {
+		return strings.Join(names, " ")
+	}
+	return fmt.Sprintf("%s ... and %d more", strings.Join(names[:healthListMax], " "), len(names)-healthListMax)
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestStoppedLocalCluster runs cluster down and cluster status over the
@@ -139,5 +141,32 @@ func TestEphemeralPortWarning(t *testing.T) {
 	}
 	if got := len(inRange.ports()); got != 12 {
 		t.Errorf("a 3-node cluster listens on %d ports, want 12", got)
+	}
+}
+
+// TestPartitionHealthNamesTheFirstFew checks that cluster status names at
+// most healthListMax under-replicated partitions and counts the rest, as
+// while a node is down every partition it holds is under-replicated.
+func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
+	md := kmsg.NewPtrMetadataResponse()
+	topic := kmsg.NewMetadataResponseTopic()
+	topic.Topic = kmsg.StringPtr("orders")
+	for p := range int32(25) {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.Replicas, mp.ISR = p, 1, []int32{1, 2, 3}, []int32{1, 3}
+		topic.Partitions = append(topic.Partitions, mp)
+	}
+	md.Topics = append(md.Topics, topic)
+	var out strings.Builder
+	writePartitionHealth(&out, md)
+	line := ""
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "UNDER-REPLICATED") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "UNDER-REPLICATED\t25\torders-0 (isr [1 3] of [1 2 3])") || !strings.HasSuffix(line, " ... and 15 more") ||
+		strings.Count(line, "(isr") != healthListMax {
+		t.Errorf("under-replicated line: %q", line)
 	}
 }
