@@ -66,16 +66,25 @@ func acceptKafkaFlags(root *cobra.Command) {
 // acceptTopicFlag lets cmd, whose arguments are topic names, take them as
 // Kafka's tools do too: --topic NAME (repeatable), added after the
 // arguments given in place.
-func acceptTopicFlag(cmd *cobra.Command) {
-	var topics []string
-	cmd.Flags().StringArrayVar(&topics, "topic", nil, "a topic, as Kafka's tools name it (repeatable; the same as giving it as an argument)")
+func acceptTopicFlag(cmd *cobra.Command) { acceptNameFlag(cmd, "topic") }
+
+// acceptGroupFlag lets cmd, whose arguments are group ids, take them as
+// kafka-consumer-groups does too: --group NAME (repeatable).
+func acceptGroupFlag(cmd *cobra.Command) { acceptNameFlag(cmd, "group") }
+
+// acceptNameFlag adds --NAME (repeatable) to cmd, whose arguments are
+// names of that kind: the flag's values are added after the arguments
+// given in place, before cmd's argument check and run see them.
+func acceptNameFlag(cmd *cobra.Command, name string) {
+	var names []string
+	cmd.Flags().StringArrayVar(&names, name, nil, "a "+name+", as Kafka's tools name it (repeatable; the same as giving it as an argument)")
 	validate, run := cmd.Args, cmd.RunE
-	withTopics := func(args []string) []string { return append(slices.Clone(args), topics...) }
+	withNames := func(args []string) []string { return append(slices.Clone(args), names...) }
 	cmd.Args = func(c *cobra.Command, args []string) error {
 		if validate == nil {
 			return nil
 		}
-		return validate(c, withTopics(args))
+		return validate(c, withNames(args))
 	}
-	cmd.RunE = func(c *cobra.Command, args []string) error { return run(c, withTopics(args)) }
+	cmd.RunE = func(c *cobra.Command, args []string) error { return run(c, withNames(args)) }
 }

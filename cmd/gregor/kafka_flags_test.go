@@ -35,6 +35,13 @@ func TestKafkaFlagNames(t *testing.T) {
 	if want := "a\nb\n"; consume.stdout != want {
 		t.Errorf("consume --from-beginning --max-messages 2 printed %q, want %q", consume.stdout, want)
 	}
+	// kafka-consumer-groups names the group with --group.
+	mustRun(t, "", with("group", "reset-offsets", "--group", "readers", "--topic", "orders", "--to-offset", "1")...)
+	group := mustRun(t, "", with("group", "describe", "--group", "readers")...)
+	if !regexp.MustCompile(`(?m)^orders +0 +1 +3 +2 `).MatchString(group.stdout) {
+		t.Errorf("group describe --group readers:\n%s", group.stdout)
+	}
+	mustRun(t, "", with("group", "delete", "--group", "readers")...)
 	mustRun(t, "", with("topic", "alter-config", "--topic", "audit", "--set", "retention.ms=60000")...)
 	mustRun(t, "", with("topic", "delete", "--topic", "audit")...)
 
