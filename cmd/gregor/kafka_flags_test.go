@@ -9,8 +9,9 @@ import (
 // TestKafkaFlagNames checks that the verbs take Kafka's tools' flag names for
 // their own (kafka-topics --create --topic T --partitions 2
 // --replication-factor 1 --bootstrap-server ..., kafka-console-consumer
-// --from-beginning --max-messages N), and that an alias is unknown, under the
-// name typed, in a command without the flag it stands for.
+// --from-beginning --max-messages N, kafka-consumer-groups --group G), and
+// that an alias is unknown, under the name typed, in a command without the
+// flag it stands for.
 func TestKafkaFlagNames(t *testing.T) {
 	addr := startTestNode(t)
 	server := []string{"--bootstrap-server", addr}
