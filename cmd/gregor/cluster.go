@@ -247,7 +247,25 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		return err
 	}
 	var started []int
-	stopStarted := func() { c.stop(cmd.ErrOrStderr(), started, 10*time.Second) }
+	// A cluster that was not running is started whole or not at all. One
+	// some of whose nodes run keeps those started that run, though another
+	// failed (its port taken, say): stopping them too took a second node
+	// of three away and with it the metadata quorum.
+	stopStarted := func() {
+		if len(running) == 0 {
+			c.stop(cmd.ErrOrStderr(), started, 10*time.Second)
+			return
+		}
+		var up []int
+		for _, i := range started {
+			if c.runningPID(i) != 0 {
+				up = append(up, i)
+			}
+		}
+		if len(up) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s of the cluster in %s started and keep running\n", nodeList(up), c.dir)
+		}
+	}
 	for i := 1; i <= c.nodes; i++ {
 		if running[i] {
 			continue
