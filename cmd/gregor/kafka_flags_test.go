@@ -9,7 +9,8 @@ import (
 // TestKafkaFlagNames checks that the verbs take Kafka's tools' flag names for
 // their own (kafka-topics --create --topic T --partitions 2
 // --replication-factor 1 --bootstrap-server ..., kafka-console-consumer
-// --from-beginning --max-messages N, kafka-consumer-groups --group G), and
+// --from-beginning --max-messages N, kafka-consumer-groups --group G,
+// kafka-topics --if-not-exists and --if-exists), and
 // that an alias is unknown, under the name typed, in a command without the
 // flag it stands for.
 func TestKafkaFlagNames(t *testing.T) {
@@ -45,6 +46,19 @@ func TestKafkaFlagNames(t *testing.T) {
 	mustRun(t, "", with("group", "delete", "--group", "readers")...)
 	mustRun(t, "", with("topic", "alter-config", "--topic", "audit", "--set", "retention.ms=60000")...)
 	mustRun(t, "", with("topic", "delete", "--topic", "audit")...)
+
+	// kafka-topics --if-not-exists and --if-exists: the topic's state
+	// being already what was asked is no failure.
+	mustFail(t, "", with("topic", "create", "--topic", "orders"), "TOPIC_ALREADY_EXISTS")
+	again := mustRun(t, "", with("topic", "create", "--topic", "orders", "--if-not-exists")...)
+	if want := "TOPIC   STATUS\norders  OK (already exists)\n"; again.stdout != want {
+		t.Errorf("create --if-not-exists printed\n%s\nwant\n%s", again.stdout, want)
+	}
+	mustFail(t, "", with("topic", "delete", "--topic", "audit"), "UNKNOWN_TOPIC_OR_PARTITION")
+	gone := mustRun(t, "", with("topic", "delete", "--topic", "audit", "--if-exists")...)
+	if want := "TOPIC  STATUS\naudit  OK (no such topic)\n"; gone.stdout != want {
+		t.Errorf("delete --if-exists printed\n%s\nwant\n%s", gone.stdout, want)
+	}
 
 	help := mustRun(t, "", "topic", "create", "--help")
 	for _, want := range []string{"also --replication-factor", "also --bootstrap-server", "--topic"} {

@@ -66,9 +66,10 @@ func (o *topicOptions) withClient(cmd *cobra.Command, fn func(ctx context.Contex
 
 func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 	var (
-		partitions int32
-		replicas   int16
-		configs    []string
+		partitions  int32
+		replicas    int16
+		configs     []string
+		ifNotExists bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create TOPIC...",
@@ -88,6 +89,9 @@ func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 				for _, r := range resps {
 					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
 				}
+				if ifNotExists {
+					tolerate(results, kerr.TopicAlreadyExists, "already exists")
+				}
 				return writeTopicResults(cmd.OutOrStdout(), "create", results)
 			})
 		},
@@ -95,6 +99,7 @@ func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 	cmd.Flags().Int32VarP(&partitions, "partitions", "p", -1, "partitions per topic (-1: the broker's num.partitions)")
 	cmd.Flags().Int16VarP(&replicas, "replicas", "r", -1, "replication factor (-1: the broker's default.replication.factor)")
 	cmd.Flags().StringArrayVarP(&configs, "config", "c", nil, "topic config key=value (repeatable)")
+	cmd.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "a topic that exists already is no failure (as kafka-topics --if-not-exists)")
 	acceptTopicFlag(cmd)
 	return cmd
 }
@@ -122,6 +127,16 @@ type topicResult struct {
 	message string
 }
 
+// tolerate makes the results whose error is want succeed, noting why, as
+// Kafka's kafka-topics --if-not-exists and --if-exists do.
+func tolerate(results []topicResult, want error, note string) {
+	for i, r := range results {
+		if errors.Is(r.err, want) {
+			results[i] = topicResult{topic: r.topic, message: note}
+		}
+	}
+}
+
 // writeTopicResults prints one line per topic, sorted, and returns an error
 // if any topic failed.
 func writeTopicResults(out io.Writer, verb string, results []topicResult) error {
@@ -131,6 +146,9 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 	failed := 0
 	for _, r := range results {
 		status := "OK"
+		if r.err == nil && r.message != "" {
+			status += " (" + r.message + ")"
+		}
 		if r.err != nil {
 			failed++
 			status = r.err.Error()
@@ -192,6 +210,7 @@ func replicationFactor(d kadm.TopicDetail) int {
 }
 
 func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
+	var ifExists bool
 	cmd := &cobra.Command{
 		Use:   "delete TOPIC...",
 		Short: "Delete topics",
@@ -206,10 +225,14 @@ func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
 				for _, r := range resps {
 					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
 				}
+				if ifExists {
+					tolerate(results, kerr.UnknownTopicOrPartition, "no such topic")
+				}
 				return writeTopicResults(cmd.OutOrStdout(), "delete", results)
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "a topic that does not exist is no failure (as kafka-topics --if-exists)")
 	acceptTopicFlag(cmd)
 	return cmd
 }
