@@ -22,6 +22,11 @@ func TestKafkaFlagNames(t *testing.T) {
 	if want := "TOPIC   STATUS\naudit   OK\norders  OK\n"; create.stdout != want {
 		t.Errorf("create printed\n%s\nwant\n%s", create.stdout, want)
 	}
+	// kafka-topics --describe without --topic describes every topic.
+	all := mustRun(t, "", with("topic", "describe")...)
+	if names := regexp.MustCompile(`(?m)^NAME +(\S+)$`).FindAllStringSubmatch(all.stdout, -1); len(names) != 2 || names[0][1] != "audit" || names[1][1] != "orders" {
+		t.Errorf("topic describe without a topic described %v:\n%s", names, all.stdout)
+	}
 	describe := mustRun(t, "", with("topic", "describe", "--topic", "orders")...)
 	for _, re := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^NAME +orders$`),

@@ -291,11 +291,22 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 
 func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "describe TOPIC...",
-		Short: "Show a topic's summary, configs and partitions",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "describe [TOPIC...]",
+		Short: "Show a topic's summary, configs and partitions (every topic's without one, as kafka-topics --describe)",
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
+				if len(topics) == 0 {
+					listed, err := kadm.NewClient(cl).ListTopics(ctx)
+					if err != nil {
+						return fmt.Errorf("list topics: %w", err)
+					}
+					if topics = listed.Names(); len(topics) == 0 {
+						fmt.Fprintln(cmd.OutOrStdout(), "no topics (gregor topic create makes one)")
+						return nil
+					}
+					sort.Strings(topics)
+				}
 				return describeTopics(ctx, cl, cmd.OutOrStdout(), topics)
 			})
 		},
