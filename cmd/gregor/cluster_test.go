@@ -170,3 +170,22 @@ func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
 		t.Errorf("under-replicated line: %q", line)
 	}
 }
+
+// TestLocalProcesses checks the PROCESSES line cluster status --dir adds:
+// which nodes have a process running, by their pid files, so that a node
+// killed a moment ago shows before the controller fences it.
+func TestLocalProcesses(t *testing.T) {
+	c := localCluster{dir: t.TempDir(), nodes: 3, basePort: 1}
+	for i, pid := range map[int]string{1: strconv.Itoa(os.Getpid()), 2: "999999999"} {
+		if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.pidFile(i), []byte(pid+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "node 1 running (pid " + strconv.Itoa(os.Getpid()) + "), node 2 NOT RUNNING, node 3 NOT RUNNING"
+	if got := c.processes(); got != want {
+		t.Errorf("processes: %q, want %q", got, want)
+	}
+}
