@@ -76,6 +76,17 @@ func (c localCluster) bootstrap() []string {
 	return out
 }
 
+// ports are the ports every node of c listens on.
+func (c localCluster) ports() []int {
+	var out []int
+	for _, offset := range []int{0, controllerPortOffset, gossipPortOffset, metricsPortOffset} {
+		for i := 1; i <= c.nodes; i++ {
+			out = append(out, c.port(i, offset))
+		}
+	}
+	return out
+}
+
 // serveArgs are node i's gregor serve arguments: combined roles, every
 // node a voter, gossip seeded by every node, then c's settings.
 func (c localCluster) serveArgs(i int) []string {
@@ -220,6 +231,11 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 	if err := c.checkSettings(); err != nil {
 		return err
 	}
+	if lo, hi, ok := ephemeralPorts(); ok {
+		if warning := ephemeralWarning(c.ports(), lo, hi); warning != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", warning)
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the gregor binary: %w", err)
@@ -231,7 +247,25 @@ func clusterUp(cmd *cobra.Command, c localCluster, timeout time.Duration) error 
 		return err
 	}
 	var started []int
-	stopStarted := func() { c.stop(cmd.ErrOrStderr(), started, 10*time.Second) }
+	// A cluster that was not running is started whole or not at all. One
+	// some of whose nodes run keeps those started that run, though another
+	// failed (its port taken, say): stopping them too took a second node
+	// of three away and with it the metadata quorum.
+	stopStarted := func() {
+		if len(running) == 0 {
+			c.stop(cmd.ErrOrStderr(), started, 10*time.Second)
+			return
+		}
+		var up []int
+		for _, i := range started {
+			if c.runningPID(i) != 0 {
+				up = append(up, i)
+			}
+		}
+		if len(up) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s of the cluster in %s started and keep running\n", nodeList(up), c.dir)
+		}
+	}
 	for i := 1; i <= c.nodes; i++ {
 		if running[i] {
 			continue

@@ -30,11 +30,13 @@ func newClusterStatusCommand() *cobra.Command {
 		Long: `Show the cluster as its brokers report it: every live broker, the active
 controller, the metadata quorum (leader, epoch, high watermark, each voter's
 and observer's log end offset and lag), and the partitions that are offline
-(no leader) or under-replicated (fewer in-sync replicas than replicas).
+(no leader) or under-replicated (fewer in-sync replicas than replicas); with
+--dir, also which nodes of that cluster have a process running.
 Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir != "" && len(client.brokers) == 0 {
+			var local *localCluster
+			if dir != "" {
 				c, err := readLocalCluster(dir)
 				if err != nil {
 					return err
@@ -42,7 +44,10 @@ Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
 				if len(c.running()) == 0 {
 					return fmt.Errorf("no node of the cluster in %s runs: start it with gregor cluster up --dir %s", dir, dir)
 				}
-				client.brokers = c.bootstrap()
+				if len(client.brokers) == 0 {
+					client.brokers = c.bootstrap()
+				}
+				local = &c
 			}
 			session, err := client.open(cmd)
 			if err != nil {
@@ -51,7 +56,13 @@ Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
 			defer session.close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			return clusterStatus(ctx, session.client, cmd.OutOrStdout())
+			if err := clusterStatus(ctx, session.client, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if local != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nPROCESSES  %s\n", local.processes())
+			}
+			return nil
 		},
 	}
 	client.register(cmd)
@@ -152,5 +163,35 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	sort.Strings(offline)
 	sort.Strings(under)
 	fmt.Fprintf(tw, "\nPARTITIONS\t%d\nOFFLINE\t%d\t%s\nUNDER-REPLICATED\t%d\t%s\n", total,
-		len(offline), strings.Join(offline, " "), len(under), strings.Join(under, " "))
+		len(offline), firstOf(offline), len(under), firstOf(under))
+}
+
+// healthListMax is how many partitions of a kind status names; while a
+// node is down, every partition it holds is under-replicated, and the
+// line of all of them (hundreds) said less than the count.
+const healthListMax = 10
+
+// firstOf joins the first healthListMax names, and says how many more
+// there are (gregor topic describe shows them).
+func firstOf(names []string) string {
+	if len(names) <= healthListMax {
+		return strings.Join(names, " ")
+	}
+	return fmt.Sprintf("%s ... and %d more", strings.Join(names[:healthListMax], " "), len(names)-healthListMax)
+}
+
+// processes says which of c's nodes have a process running, by the pid
+// files cluster up wrote: while a node is down, the brokers' metadata goes
+// on naming it until the controller fences it, and its quorum membership
+// stays.
+func (c localCluster) processes() string {
+	parts := make([]string, 0, c.nodes)
+	for i := 1; i <= c.nodes; i++ {
+		if pid := c.runningPID(i); pid != 0 {
+			parts = append(parts, fmt.Sprintf("node %d running (pid %d)", i, pid))
+		} else {
+			parts = append(parts, fmt.Sprintf("node %d NOT RUNNING", i))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestStoppedLocalCluster runs cluster down and cluster status over the
@@ -109,5 +111,81 @@ func TestZombieIsNotRunning(t *testing.T) {
 	}
 	if zombie(os.Getpid()) {
 		t.Error("this process counts as a zombie")
+	}
+}
+
+// TestEphemeralPortWarning checks the warning cluster up gives for a
+// layout whose ports lie in the kernel's range for outgoing connections,
+// where a node's restart can find its port taken by a client's connection,
+// and the hint a node's "address already in use" gets for such a port.
+func TestEphemeralPortWarning(t *testing.T) {
+	lo, hi, ok := parsePortRange("32768\t60999\n")
+	if !ok || lo != 32768 || hi != 60999 {
+		t.Fatalf("parsePortRange: %d, %d, %t", lo, hi, ok)
+	}
+	if _, _, ok := parsePortRange("60999 32768"); ok {
+		t.Error("parsePortRange took a range whose end is below its start")
+	}
+	inRange := localCluster{nodes: 3, basePort: 32900}
+	warning := ephemeralWarning(inRange.ports(), lo, hi)
+	for _, want := range []string{"ports 32900, 32901, 32902, 33000, ...", "32768-60999", "--base-port", "address already in use"} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("warning for base port 32900 does not say %q: %s", want, warning)
+		}
+	}
+	if w := ephemeralWarning(localCluster{nodes: 3, basePort: defaultBasePort}.ports(), lo, hi); w != "" {
+		t.Errorf("warning for the default base port: %s", w)
+	}
+	if w := ephemeralWarning([]int{33000}, lo, hi); !strings.HasPrefix(w, "port 33000 lies in") {
+		t.Errorf("warning for one port: %s", w)
+	}
+	if got := len(inRange.ports()); got != 12 {
+		t.Errorf("a 3-node cluster listens on %d ports, want 12", got)
+	}
+}
+
+// TestPartitionHealthNamesTheFirstFew checks that cluster status names at
+// most healthListMax under-replicated partitions and counts the rest, as
+// while a node is down every partition it holds is under-replicated.
+func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
+	md := kmsg.NewPtrMetadataResponse()
+	topic := kmsg.NewMetadataResponseTopic()
+	topic.Topic = kmsg.StringPtr("orders")
+	for p := range int32(25) {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.Replicas, mp.ISR = p, 1, []int32{1, 2, 3}, []int32{1, 3}
+		topic.Partitions = append(topic.Partitions, mp)
+	}
+	md.Topics = append(md.Topics, topic)
+	var out strings.Builder
+	writePartitionHealth(&out, md)
+	line := ""
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "UNDER-REPLICATED") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "UNDER-REPLICATED\t25\torders-0 (isr [1 3] of [1 2 3])") || !strings.HasSuffix(line, " ... and 15 more") ||
+		strings.Count(line, "(isr") != healthListMax {
+		t.Errorf("under-replicated line: %q", line)
+	}
+}
+
+// TestLocalProcesses checks the PROCESSES line cluster status --dir adds:
+// which nodes have a process running, by their pid files, so that a node
+// killed a moment ago shows before the controller fences it.
+func TestLocalProcesses(t *testing.T) {
+	c := localCluster{dir: t.TempDir(), nodes: 3, basePort: 1}
+	for i, pid := range map[int]string{1: strconv.Itoa(os.Getpid()), 2: "999999999"} {
+		if err := os.MkdirAll(c.nodeDir(i), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.pidFile(i), []byte(pid+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "node 1 running (pid " + strconv.Itoa(os.Getpid()) + "), node 2 NOT RUNNING, node 3 NOT RUNNING"
+	if got := c.processes(); got != want {
+		t.Errorf("processes: %q, want %q", got, want)
 	}
 }

@@ -216,6 +216,9 @@ type consumeOptions struct {
 	// readCommitted reads as read_committed: no record of an aborted
 	// transaction, none of an open one until it ends.
 	readCommitted bool
+	// fromBeginning is Kafka's console consumer's --from-beginning: the
+	// same as --offset start.
+	fromBeginning bool
 }
 
 func newConsumeCommand() *cobra.Command {
@@ -243,7 +246,9 @@ the records of aborted and open transactions are printed too;
 	flags.BoolVarP(&opts.follow, "follow", "f", false, "keep waiting for new records")
 	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
+	flags.BoolVar(&opts.fromBeginning, "from-beginning", false, "the same as --offset start, as Kafka's console consumer names it")
 	flags.BoolVar(&opts.readCommitted, "read-committed", false, "read as read_committed: leave out aborted transactions' records, and stop at the last stable offset (open transactions' records wait for their end)")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -252,6 +257,12 @@ func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error
 	formatter, err := parseRecordFormat(opts.format)
 	if err != nil {
 		return err
+	}
+	if opts.fromBeginning {
+		if cmd.Flags().Changed("offset") && opts.offset != "start" {
+			return fmt.Errorf("--from-beginning is --offset start, not --offset %s", opts.offset)
+		}
+		opts.offset = "start"
 	}
 	spec, err := parseOffsetSpec(opts.offset)
 	if err != nil {

@@ -109,7 +109,7 @@ func orDash(s string) string {
 }
 
 func newGroupDescribeCommand(opts *groupOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "describe GROUP...",
 		Short: "Show a group's members, their assignments, and the committed offset, log end offset and lag of each partition",
 		Args:  cobra.MinimumNArgs(1),
@@ -136,6 +136,8 @@ func newGroupDescribeCommand(opts *groupOptions) *cobra.Command {
 			})
 		},
 	}
+	acceptGroupFlag(cmd)
+	return cmd
 }
 
 // groupView is what describe shows of a group, from either protocol.
@@ -321,7 +323,7 @@ func assignmentString(assigned map[string][]int32) string {
 }
 
 func newGroupDeleteCommand(opts *groupOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "delete GROUP...",
 		Short: "Delete empty groups and their committed offsets",
 		Args:  cobra.MinimumNArgs(1),
@@ -359,4 +361,6 @@ func newGroupDeleteCommand(opts *groupOptions) *cobra.Command {
 			})
 		},
 	}
+	acceptGroupFlag(cmd)
+	return cmd
 }

@@ -56,6 +56,7 @@ func newGroupResetOffsetsCommand(opts *groupOptions) *cobra.Command {
 	f.Int64Var(&r.shiftBy, "shift-by", 0, "move each committed offset by this many records (negative: back)")
 	f.BoolVar(&r.dryRun, "dry-run", false, "show the new offsets without committing them")
 	_ = cmd.MarkFlagRequired("topic")
+	acceptGroupFlag(cmd)
 	return cmd
 }
 

@@ -112,6 +112,7 @@ percentiles (from handing the record to the client to its acknowledgement).`,
 	flags.IntVarP(&opts.recordBytes, "record-size", "s", 1024, "value size of each record in bytes")
 	flags.Float64Var(&opts.rate, "rate", 0, "most records per second (0: as fast as possible)")
 	flags.BoolVar(&opts.noProgress, "no-progress", false, "do not draw the progress bar on stderr")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -227,6 +228,7 @@ partitions had at the start.`,
 	flags.StringVarP(&opts.offset, "offset", "o", "start", offsetHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --count, stop after this long without a record")
 	flags.BoolVar(&opts.noProgress, "no-progress", false, "do not draw the progress bar on stderr")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 

@@ -148,6 +148,7 @@ with --acks 0 the broker sends no reply, so no offset is known and only
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "do not print each record's partition and offset")
 	flags.StringVar(&opts.transactionalID, "transactional-id", "", "produce every record in one transaction of this transactional id, committed once all are acknowledged")
 	flags.BoolVar(&opts.abort, "abort", false, "with --transactional-id: abort the transaction instead of committing it")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 

@@ -40,6 +40,7 @@ func newRootCommand() *cobra.Command {
 	for _, cmd := range root.Commands() {
 		explainUsageErrors(cmd)
 	}
+	acceptKafkaFlags(root)
 	return root
 }
 

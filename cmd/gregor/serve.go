@@ -91,7 +91,7 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 	applyGCDefaults(cfg.LogCacheBytes, logger)
 	if err := runNode(cmd.Context(), node, logger); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("%w\nanother process listens there: stop it, or give this node free ports with --set (listeners, metrics.listener, debug.listener, gossip.listener)", err)
+			return fmt.Errorf("%w\n%s", err, addrInUseHint(err))
 		}
 		return err
 	}

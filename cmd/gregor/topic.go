@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // adminTimeout bounds each topic verb, so a missing broker ends in an error
@@ -64,9 +66,10 @@ func (o *topicOptions) withClient(cmd *cobra.Command, fn func(ctx context.Contex
 
 func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 	var (
-		partitions int32
-		replicas   int16
-		configs    []string
+		partitions  int32
+		replicas    int16
+		configs     []string
+		ifNotExists bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create TOPIC...",
@@ -86,6 +89,9 @@ func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 				for _, r := range resps {
 					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
 				}
+				if ifNotExists {
+					tolerate(results, kerr.TopicAlreadyExists, "already exists")
+				}
 				return writeTopicResults(cmd.OutOrStdout(), "create", results)
 			})
 		},
@@ -93,6 +99,8 @@ func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
 	cmd.Flags().Int32VarP(&partitions, "partitions", "p", -1, "partitions per topic (-1: the broker's num.partitions)")
 	cmd.Flags().Int16VarP(&replicas, "replicas", "r", -1, "replication factor (-1: the broker's default.replication.factor)")
 	cmd.Flags().StringArrayVarP(&configs, "config", "c", nil, "topic config key=value (repeatable)")
+	cmd.Flags().BoolVar(&ifNotExists, "if-not-exists", false, "a topic that exists already is no failure (as kafka-topics --if-not-exists)")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -119,6 +127,16 @@ type topicResult struct {
 	message string
 }
 
+// tolerate makes the results whose error is want succeed, noting why, as
+// Kafka's kafka-topics --if-not-exists and --if-exists do.
+func tolerate(results []topicResult, want error, note string) {
+	for i, r := range results {
+		if errors.Is(r.err, want) {
+			results[i] = topicResult{topic: r.topic, message: note}
+		}
+	}
+}
+
 // writeTopicResults prints one line per topic, sorted, and returns an error
 // if any topic failed.
 func writeTopicResults(out io.Writer, verb string, results []topicResult) error {
@@ -128,6 +146,9 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 	failed := 0
 	for _, r := range results {
 		status := "OK"
+		if r.err == nil && r.message != "" {
+			status += " (" + r.message + ")"
+		}
 		if r.err != nil {
 			failed++
 			status = r.err.Error()
@@ -189,7 +210,8 @@ func replicationFactor(d kadm.TopicDetail) int {
 }
 
 func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
-	return &cobra.Command{
+	var ifExists bool
+	cmd := &cobra.Command{
 		Use:   "delete TOPIC...",
 		Short: "Delete topics",
 		Args:  cobra.MinimumNArgs(1),
@@ -203,10 +225,16 @@ func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
 				for _, r := range resps {
 					results = append(results, topicResult{topic: r.Topic, err: r.Err, message: r.ErrMessage})
 				}
+				if ifExists {
+					tolerate(results, kerr.UnknownTopicOrPartition, "no such topic")
+				}
 				return writeTopicResults(cmd.OutOrStdout(), "delete", results)
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "a topic that does not exist is no failure (as kafka-topics --if-exists)")
+	acceptTopicFlag(cmd)
+	return cmd
 }
 
 func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
@@ -235,6 +263,7 @@ func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "set a config, key=value (repeatable)")
 	cmd.Flags().StringArrayVar(&deletes, "delete", nil, "delete a config, returning it to the default (repeatable)")
+	acceptTopicFlag(cmd)
 	return cmd
 }
 
@@ -261,16 +290,29 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 }
 
 func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "describe TOPIC...",
-		Short: "Show a topic's summary, configs and partitions",
-		Args:  cobra.MinimumNArgs(1),
+	cmd := &cobra.Command{
+		Use:   "describe [TOPIC...]",
+		Short: "Show a topic's summary, configs and partitions (every topic's without one, as kafka-topics --describe)",
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
+				if len(topics) == 0 {
+					listed, err := kadm.NewClient(cl).ListTopics(ctx)
+					if err != nil {
+						return fmt.Errorf("list topics: %w", err)
+					}
+					if topics = listed.Names(); len(topics) == 0 {
+						fmt.Fprintln(cmd.OutOrStdout(), "no topics (gregor topic create makes one)")
+						return nil
+					}
+					sort.Strings(topics)
+				}
 				return describeTopics(ctx, cl, cmd.OutOrStdout(), topics)
 			})
 		},
 	}
+	acceptTopicFlag(cmd)
+	return cmd
 }
 
 // topicDescription gathers what describe prints about existing topics.
@@ -302,10 +344,10 @@ func describeTopics(ctx context.Context, cl *kgo.Client, out io.Writer, topics [
 		if desc.configs, err = adm.DescribeTopicConfigs(ctx, existing...); err != nil {
 			return fmt.Errorf("describe topic configs: %w", err)
 		}
-		if desc.starts, err = adm.ListStartOffsets(ctx, existing...); err != nil {
+		if desc.starts, err = partialOffsets(adm.ListStartOffsets(ctx, existing...)); err != nil {
 			return fmt.Errorf("list log start offsets: %w", err)
 		}
-		if desc.ends, err = adm.ListEndOffsets(ctx, existing...); err != nil {
+		if desc.ends, err = partialOffsets(adm.ListEndOffsets(ctx, existing...)); err != nil {
 			return fmt.Errorf("list high watermarks: %w", err)
 		}
 		desc.eligible = describeEligible(ctx, cl, existing)
@@ -373,12 +415,42 @@ func kafkaTopicID(id kadm.TopicID) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
+// partialOffsets keeps the offsets the reachable leaders listed when others
+// could not be asked (a broker down, as while a node restarts): each
+// partition of a failed broker gets that broker's error, which describe
+// prints in its place, instead of the whole description failing. It fails
+// only when no broker answered.
+func partialOffsets(list kadm.ListedOffsets, err error) (kadm.ListedOffsets, error) {
+	var shards *kadm.ShardErrors
+	if err == nil || !errors.As(err, &shards) || shards.AllFailed {
+		return list, err
+	}
+	for _, shard := range shards.Errs {
+		req, ok := shard.Req.(*kmsg.ListOffsetsRequest)
+		if !ok {
+			return list, err
+		}
+		failed := fmt.Errorf("broker %d: %w", shard.Broker.NodeID, shard.Err)
+		for _, t := range req.Topics {
+			if list[t.Topic] == nil {
+				list[t.Topic] = map[int32]kadm.ListedOffset{}
+			}
+			for _, p := range t.Partitions {
+				list[t.Topic][p.Partition] = kadm.ListedOffset{Topic: t.Topic, Partition: p.Partition, Offset: -1, Err: failed}
+			}
+		}
+	}
+	return list, nil
+}
+
 // listedOffsetText prints a listed offset, or its error.
 func listedOffsetText(offsets kadm.ListedOffsets, topic string, partition int32) string {
 	o, ok := offsets.Lookup(topic, partition)
 	switch {
 	case !ok:
 		return "-"
+	case errors.Is(o.Err, syscall.ECONNREFUSED):
+		return "unknown (leader down)"
 	case o.Err != nil:
 		return o.Err.Error()
 	}

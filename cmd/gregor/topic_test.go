@@ -1,9 +1,15 @@
 package main
 
 import (
+	"net"
+	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // configLine matches describe's line for a config: key, value, source.
@@ -117,5 +123,37 @@ func TestTopicErrors(t *testing.T) {
 	describe := mustRun(t, "", topic("describe", "exists", "fresh")...)
 	if !configLine("retention.ms", "604800000", "DEFAULT_CONFIG").MatchString(describe.stdout) || !strings.Contains(describe.stdout, "NAME        fresh") {
 		t.Errorf("describe after failed requests:\n%s", describe.stdout)
+	}
+}
+
+// TestPartialOffsets checks that describe keeps the offsets the reachable
+// leaders listed when a leader could not be asked (a node down), showing
+// the others as unknown, and fails only when no broker answered.
+func TestPartialOffsets(t *testing.T) {
+	listed := kadm.ListedOffsets{"orders": {0: {Topic: "orders", Partition: 0, Offset: 42}}}
+	down := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "orders"
+	for _, p := range []int32{1, 2} {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = p
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	down.Topics = append(down.Topics, rt)
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	shardErr := &kadm.ShardErrors{Name: "ListOffsets", Errs: []kadm.ShardError{{Req: down, Err: refused, Broker: kadm.BrokerDetail{NodeID: 2}}}}
+
+	got, err := partialOffsets(listed, shardErr)
+	if err != nil {
+		t.Fatalf("partialOffsets with one broker down: %v", err)
+	}
+	for p, want := range map[int32]string{0: "42", 1: "unknown (leader down)", 2: "unknown (leader down)", 3: "-"} {
+		if text := listedOffsetText(got, "orders", p); text != want {
+			t.Errorf("partition %d: %q, want %q", p, text, want)
+		}
+	}
+	shardErr.AllFailed = true
+	if _, err := partialOffsets(listed, shardErr); err == nil {
+		t.Error("partialOffsets with every broker down: no error")
 	}
 }

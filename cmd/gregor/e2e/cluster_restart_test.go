@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -51,5 +52,37 @@ func TestClusterUpRestartsAKilledNode(t *testing.T) {
 	}
 	if c.pid(1) != pid1 || c.pid(3) != pid3 {
 		t.Fatalf("cluster up with every node running restarted some")
+	}
+}
+
+// gregor cluster up over a cluster two of whose three nodes were killed,
+// one of which cannot start again (its client port taken, as by a
+// client's connection in the kernel's range for outgoing connections),
+// keeps the other it started running, and says so: stopping it too left
+// one node of three, no metadata quorum, and every client stalled.
+func TestClusterUpKeepsTheNodesThatStart(t *testing.T) {
+	c := clusterUp(t, 3)
+	pid2 := c.pid(2)
+	c.killAll(t, 1, 2)
+	waitFor(t, 20*time.Second, "node 2's process gone", func() bool { return syscall.Kill(pid2, 0) != nil })
+	taken, err := net.Listen("tcp", c.addr(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := gregor(t, "cluster", "up", "--dir", c.dir)
+	taken.Close()
+	if err == nil || !strings.Contains(out, "node 1 exited") || !strings.Contains(out, "node 2 of the cluster in "+c.dir+" started and keep running") {
+		t.Fatalf("cluster up with node 1's port taken: err %v, output:\n%s", err, out)
+	}
+	if syscall.Kill(c.pid(2), 0) != nil {
+		t.Fatal("node 2 was stopped though it started")
+	}
+	waitFor(t, 30*time.Second, "nodes 2 and 3 serving metadata", func() bool {
+		md, err := c.metadata(2)
+		return err == nil && md.ControllerID > 0
+	})
+	out, err = gregor(t, "cluster", "up", "--dir", c.dir)
+	if err != nil || !strings.Contains(out, "started node 1 of the cluster") {
+		t.Fatalf("cluster up once node 1's port is free: err %v, output:\n%s", err, out)
 	}
 }
