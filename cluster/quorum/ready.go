@@ -259,15 +259,31 @@ func (q *Quorum) updateLeadership(out *Ready) {
 }
 
 // trackProgress notes, on the leader, when each member was last caught up
-// with the commit index.
+// with the commit index: now for the leader itself; for another member,
+// the last time it was heard from, when what it then acknowledged still
+// covers the commit index (a member's match index moves only when it
+// answers, so it held every committed entry at that answer). A member that
+// stopped answering keeps the time of its last answer instead of now.
 func (q *Quorum) trackProgress() {
 	if !q.leadership.Active {
 		return
 	}
 	commit := q.rn.BasicStatus().GetCommit()
 	q.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if pr.Match >= commit {
-			q.lastCaughtUp[nodeID(id)] = q.now
+		if pr.Match < commit {
+			return
+		}
+		node := nodeID(id)
+		at := q.now
+		if id != q.self {
+			heard, ok := q.lastContact[node]
+			if !ok {
+				return
+			}
+			at = heard
+		}
+		if prev, ok := q.lastCaughtUp[node]; !ok || prev.WallMs < at.WallMs {
+			q.lastCaughtUp[node] = at
 		}
 	})
 }
