@@ -131,11 +131,11 @@ func (v *FetchView) readableFor(p FetchPartition, isolation IsolationLevel) int6
 // high watermark, the last stable offset for read_committed; a follower: the
 // log end offset), and for a follower: it is an ISR member, its last
 // fetched epoch (Fetch v12+, which the leader checks for divergence) is the
-// log's latest, or the one before it when the latest starts at the log end
-// offset (the leader's own epoch holds no records until one is appended:
-// every follower of a partition idle since a leader change fetched through
-// the replica, on every Fetch, until then), and the leader recorded this
-// same fetch (offset, log start offset, broker epoch)
+// log's latest, or one that ends at the log end offset (epochEndsAtLogEnd:
+// the leader's own epoch holds no records until one is appended, and every
+// follower of a partition idle since a leader change fetched through the
+// replica, on every Fetch, until then), and the leader recorded this same
+// fetch (offset, log start offset, broker epoch)
 // less than FollowerRefreshMs before nowMs. A follower's fetch that would
 // move anything (its log end offset, the ISR, the high watermark) reaches
 // the replica.
@@ -150,11 +150,22 @@ func (v *FetchView) ReadFromView(p FetchPartition, isolation IsolationLevel, now
 			nowMs-f.FetchedAtMs >= v.FollowerRefreshMs || nowMs < f.FetchedAtMs {
 			return PartitionRead{}, false
 		}
-		if last := ff.LastFetchedEpoch; last >= 0 && last != v.LatestEpoch && (last != v.PriorEpoch || v.LatestEpochStart < p.FetchOffset) {
+		if last := ff.LastFetchedEpoch; last >= 0 && last != v.LatestEpoch && !v.epochEndsAtLogEnd(last, p.FetchOffset) {
 			return PartitionRead{}, false
 		}
 	}
 	return PartitionRead{HighWatermark: v.HighWatermark, LastStableOffset: v.LastStableOffset, LogStartOffset: v.LogStartOffset}, true
+}
+
+// epochEndsAtLogEnd says whether, in the leader's log, epoch last (older
+// than its latest) ends at offset (the log end offset), so that a follower
+// whose newest records are of that epoch does not diverge
+// (Replica.divergence): the latest epoch starts there, and last is the
+// epoch before it, or the log holds no epoch before it (last is older than
+// every epoch the log holds: a follower that led the empty log at an
+// earlier epoch, say).
+func (v *FetchView) epochEndsAtLogEnd(last int32, offset int64) bool {
+	return last < v.LatestEpoch && v.LatestEpochStart >= offset && (last == v.PriorEpoch || v.PriorEpoch < 0)
 }
 
 // Wakes says whether a fetch of p parked past wakesAbove (the larger of its
