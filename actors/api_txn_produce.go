@@ -46,9 +46,13 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 	})
 }
 
-// addProducedPartitions asks the local coordinator of txnID to add the
-// partitions this node leads among body's to the producer's transaction,
-// all in one ask, and hands body to its partitions once it is answered:
+// addProducedPartitions asks the coordinator of txnID (on this node, or in
+// one AddPartitionsToTxn to its broker, sendTxnAsk) to add the partitions
+// this node leads among body's to the producer's transaction, all in one
+// ask, and hands body to its partitions once it is answered (a
+// coordinator on another broker was asked once per partition, one request
+// after the other, and the partitions appended each on its answer: on an
+// RF3 cluster every such append is a fetch round trip of each follower):
 // on success each partition is told in the same message, before the
 // produce, that it joined the transaction (producePartition.added, so it
 // appends without asking); on a refusal or a coordinator's trouble the
@@ -59,13 +63,12 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 // so a produce waits for the coordinator once. A produce whose
 // partitions an add queued before it (of the same producer id and epoch)
 // asked for asks nothing: it follows that add's outcome. It reports false, having done
-// nothing, when the request does not fit (no coordinator here, batches of
-// more than one producer, nothing this node leads).
+// nothing, when the request does not fit (no __transaction_state yet,
+// batches of more than one producer, nothing this node leads).
 func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceRequest, txnID string, respond func(kmsg.Response)) bool {
 	x := r.node.txns
 	rt := r.node.routes.load()
-	coordinator := x.coordinatorFor(rt, txnID)
-	if coordinator == nil || x.unverified.Load() {
+	if x.partitionOf(rt, txnID) < 0 || x.unverified.Load() {
 		return false
 	}
 	ask := txnAsk{txnID: txnID, add: true}
@@ -126,10 +129,7 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	asked := ask // for ready, which reads no done
 	ask.done = func(code int16) { x.producedAdds.ready(asked, queued, code) }
 	x.bound(&ask, kerr.RequestTimedOut.Code)
-	x.asksSent.Add(1)
-	if !x.intercepted(ask) {
-		r.node.system.Root.Send(coordinator, &txnLocalAsk{ask: ask})
-	}
+	r.node.sendTxnAsk(ask)
 	return true
 }
 

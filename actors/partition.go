@@ -89,7 +89,10 @@ type partitionActor struct {
 	// incarnation tells this start of the actor from the others: its
 	// follower's fetch states and their outcomes carry it.
 	incarnation uint64
-	nextID      cluster.RequestID
+	// route is what this incarnation told the fetcher manager
+	// (publishFetchState).
+	route  fetchRoute
+	nextID cluster.RequestID
 	// waiting holds the request messages the core owes an answer.
 	waiting map[cluster.RequestID]any
 	// timer fires partitionTick at tickAtMs (monotonic) when tickArmed.
@@ -163,6 +166,11 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.SetConfig(msg.settings)
 	case *isrEligibilityChanged:
 		a.core.SetIneligibleReplicas(msg.ineligible, msg.brokerEpochs, a.node.cfg.Clock.Now())
+	case *fetchStateWanted:
+		if a.core != nil {
+			a.publishFetchState(a.core.FetchState(), true)
+		}
+		return
 	case *truncateOnFetchChanged:
 		a.core.SetTruncateOnFetch(msg.on)
 	case *partitionChanged:

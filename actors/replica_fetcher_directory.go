@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -15,14 +16,20 @@ import (
 // round trip (outcome, append, new state, next Fetch), which on a busy
 // machine waits for the manager's goroutine to be scheduled.
 //
-// The manager stays the authority: it writes the directory when it starts,
-// stops or replaces a fetcher, and still routes every state as before, so a
-// state the shortcut sent to a fetcher that stopped meanwhile (and was
-// dropped) reaches the fetcher that replaced it. A fetcher takes a state at
-// most once (the core ignores a state no newer than the one it holds), so
-// the copy that comes second is a no-op.
+// The manager stays the authority on routes: it writes the directory when
+// it starts, stops or replaces a fetcher, and a partition tells it every
+// state that changes its route (another leader, out of fetching, a new
+// incarnation) or that found no fetcher here (partitionActor.
+// publishFetchState); the other states go through the shortcut only. A
+// fetcher that fails loses the states it held: the manager asks each of its
+// partitions for its state again (fetchStateWanted), which reaches the
+// fetcher started in its place. A fetcher takes a state at most once (the
+// core ignores a state no newer than the one it holds), so a copy that
+// comes second is a no-op.
 type fetcherDirectory struct {
 	m sync.Map // int32 (leader) -> *actor.PID
+	// routed counts the states the manager routed (tests read it).
+	routed atomic.Int64
 }
 
 // lookup is the fetcher of a source broker, or nil.
@@ -52,14 +59,17 @@ func (d *fetcherDirectory) clear() {
 }
 
 // shortcutFetchState sends a follower's new fetch state straight to the
-// fetcher of its leader, when one runs (the manager gets the state too).
-// A state that takes the partition out of fetching (no leader, idle) goes
+// fetcher of its leader, when one runs, and reports whether it did. A
+// state that takes the partition out of fetching (no leader, idle) goes
 // only through the manager.
-func (n *Node) shortcutFetchState(p cluster.FetcherPartition, st cluster.FollowerFetchState, owner fetcherOwner) {
+func (n *Node) shortcutFetchState(p cluster.FetcherPartition, st cluster.FollowerFetchState, owner fetcherOwner) bool {
 	if st.Leader < 0 || st.Phase == cluster.FollowerIdle {
-		return
+		return false
 	}
-	if pid := n.fetcherDir.lookup(st.Leader); pid != nil {
-		n.system.Root.Send(pid, &fetcherSetPartition{partition: p, state: st, owner: owner})
+	pid := n.fetcherDir.lookup(st.Leader)
+	if pid == nil {
+		return false
 	}
+	n.system.Root.Send(pid, &fetcherSetPartition{partition: p, state: st, owner: owner})
+	return true
 }

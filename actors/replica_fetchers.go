@@ -20,7 +20,7 @@ import (
 type fetcherManager struct {
 	node *Node
 	// partitions are the follower partitions being fetched, with the
-	// fetcher of their leader and their latest state.
+	// fetcher of their leader.
 	partitions map[cluster.FetcherPartition]*followerRoute
 	// fetchers are the running fetchers by source broker, with the number
 	// of partitions each holds.
@@ -33,7 +33,6 @@ type fetcherManager struct {
 
 type followerRoute struct {
 	leader int32
-	state  cluster.FollowerFetchState
 	owner  fetcherOwner
 }
 
@@ -122,6 +121,7 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 // of its actor) first.
 func (m *fetcherManager) stateChanged(ctx actor.Context, msg *followerStateChanged) {
 	p, st := msg.partition, msg.state
+	m.node.fetcherDir.routed.Add(1)
 	if r := m.partitions[p]; r != nil && (r.leader != st.Leader || r.owner.incarnation != msg.owner.incarnation) {
 		m.remove(ctx, p)
 	}
@@ -135,7 +135,6 @@ func (m *fetcherManager) stateChanged(ctx actor.Context, msg *followerStateChang
 		m.partitions[p] = r
 		m.fetcher(ctx, st.Leader).partitions++
 	}
-	r.state = st
 	ctx.Send(m.fetchers[st.Leader].pid, &fetcherSetPartition{partition: p, state: st, owner: msg.owner})
 }
 
@@ -180,7 +179,10 @@ func (m *fetcherManager) remove(ctx actor.Context, p cluster.FetcherPartition) {
 }
 
 // terminated replaces a fetcher that stopped on its own (it failed) with a
-// new one holding its partitions' latest states.
+// new one, and asks each of its partitions for its latest state: the
+// manager holds only the states that changed a route, and a fetcher handed
+// an older state than its partition's latest would fetch for a state the
+// partition no longer takes an answer for.
 func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 	for leader, h := range m.fetchers {
 		if h.pid.Id != who.Id {
@@ -190,10 +192,10 @@ func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 		delete(m.fetchers, leader)
 		m.node.fetcherDir.set(leader, nil)
 		nh := m.fetcher(ctx, leader)
-		for p, r := range m.partitions {
+		for _, r := range m.partitions {
 			if r.leader == leader {
 				nh.partitions++
-				ctx.Send(nh.pid, &fetcherSetPartition{partition: p, state: r.state, owner: r.owner})
+				ctx.Send(r.owner.pid, &fetchStateWanted{})
 			}
 		}
 		return

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/txn"
 )
 
 // produceTxnToAll sends one Produce of version v for producer tp with a
@@ -153,4 +155,81 @@ func TestTxnPipelinedProducesKeepTheirOrder(t *testing.T) {
 		}
 	}
 	checkExactlyOnceInOrder(t, consumeValues(ctx, t, n, "pipelined", partitions*perTxn*txns), perTxn*txns)
+}
+
+// A Produce v12 to a broker whose transaction coordinator is on another
+// broker adds all the broker's partitions in one AddPartitionsToTxn too,
+// not one per partition one after the other (each of those an append of
+// its own, and on RF3 a fetch round trip of each follower); the
+// transaction commits with all of them.
+func TestTxnProduceAddsItsPartitionsInOneRemoteAsk(t *testing.T) {
+	c := newTestCluster(t, 3, 0, func(_ int, cfg *Config) {
+		cfg.Txns = TxnConfig{StateLogPartitions: 3, StateLogReplicationFactor: 3, StateLogMinISR: 2}
+	})
+	c.startAll()
+	active := c.activeController()
+	ctx := testContext(t, 60*time.Second)
+	if _, err := c.admin(active).CreateTopic(ctx, 6, 3, nil, "remote-add"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitForTopic("remote-add", 6)
+	c.waitISRFull(active, "remote-add", 6)
+	p, err := initTxn(ctx, newClient(t, c.node(active)), "remote-add-producer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := c.node(active).routes.load().image
+	state, _ := img.Topic(txn.StateTopic)
+	coordinator := state.Partitions[txn.PartitionFor(p.id, state.PartitionCount())].Leader
+	topic, _ := img.Topic("remote-add")
+	byLeader := map[int32][]int32{}
+	for i, part := range topic.Partitions {
+		byLeader[part.Leader] = append(byLeader[part.Leader], int32(i))
+	}
+	var b int32 = -1
+	for id, parts := range byLeader {
+		if id != coordinator && len(parts) >= 2 {
+			b = id
+		}
+	}
+	if b < 0 {
+		t.Fatalf("no broker but the coordinator %d leads two partitions: %v", coordinator, byLeader)
+	}
+	n := c.node(int(b - 1))
+	req := kmsg.NewPtrProduceRequest()
+	req.TransactionID, req.Acks, req.TimeoutMillis = kmsg.StringPtr(p.id), -1, 10_000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "remote-add"
+	for _, part := range byLeader[b] {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = part, txnRecordBatch(p.pid, p.epoch, 0, 2)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	asked := n.txns.asksSent.Load()
+	resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.Produce), 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range resp.Topics[0].Partitions {
+		if rp.ErrorCode != 0 {
+			t.Fatalf("partition %d: %s", rp.Partition, kerr.ErrorForCode(rp.ErrorCode))
+		}
+	}
+	if got := n.txns.asksSent.Load() - asked; got != 1 {
+		t.Errorf("a produce to %d partitions of node %d asked the coordinator on node %d %d times, want 1", len(byLeader[b]), b, coordinator, got)
+	}
+	cl := newClient(t, c.node(int(coordinator-1)))
+	if s := describeTxn(ctx, t, cl, p.id); len(s.Topics) != 1 || len(s.Topics[0].Partitions) != len(byLeader[b]) || s.State != "Ongoing" {
+		t.Fatalf("transaction %+v, want ongoing over partitions %v", s, byLeader[b])
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = p.id, p.pid, p.epoch, true
+	if resp, err := end.RequestWith(ctx, pinnedClient(t, c.node(int(coordinator-1)), int16(kmsg.EndTxn), 5)); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v %+v", err, resp)
+	}
+	got := readValues(ctx, t, n, "remote-add", kgo.ReadCommitted(), 2*len(byLeader[b]))
+	if len(got) != 2*len(byLeader[b]) {
+		t.Fatalf("read_committed read %v", got)
+	}
 }

@@ -103,6 +103,13 @@ func (n *Node) askTxnCoordinator(a txnAsk) {
 		return
 	}
 	n.txns.bound(&a, kerr.NotEnoughReplicas.Code)
+	n.sendTxnAsk(a)
+}
+
+// sendTxnAsk sends a bound ask (txnNode.bound) to txnID's coordinator: to
+// the actor when it is on this node, else in a request to its broker, or
+// queued behind the one in flight for its transactional id.
+func (n *Node) sendTxnAsk(a txnAsk) {
 	n.txns.asksSent.Add(1)
 	if n.txns.intercepted(a) {
 		return

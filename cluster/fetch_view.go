@@ -20,8 +20,13 @@ type FetchView struct {
 	// LogStartOffset, LogEndOffset, HighWatermark and LastStableOffset are
 	// the replica's.
 	LogStartOffset, LogEndOffset, HighWatermark, LastStableOffset int64
-	// LatestEpoch is the epoch of the log's newest records, -1 for none.
-	LatestEpoch int32
+	// LatestEpoch is the latest epoch of the log's leader-epoch cache
+	// (the leader's own, from when it began to lead, records or not), -1
+	// for none; LatestEpochStart is where it starts, and PriorEpoch is the
+	// epoch before it in the cache (-1 for none).
+	LatestEpoch      int32
+	LatestEpochStart int64
+	PriorEpoch       int32
 	// FollowerRefreshMs is how old the leader's record of a follower's
 	// fetch may be for a fetch of that follower to be answered from the
 	// view: past it, the fetch goes through the replica, which records it
@@ -59,7 +64,13 @@ func (r *Replica) FetchView(v *FetchView) {
 	*v = FetchView{Leading: r.leader != nil, LeaderEpoch: r.partition.LeaderEpoch}
 	if r.leader != nil {
 		v.LogStartOffset, v.LogEndOffset, v.HighWatermark, v.LastStableOffset = r.state.LogStartOffset, r.state.LogEndOffset, r.highWatermark, r.LastStableOffset()
-		v.LatestEpoch = latestEpoch(r.epochs)
+		v.LatestEpoch, v.LatestEpochStart, v.PriorEpoch = latestEpoch(r.epochs), -1, -1
+		if n := len(r.epochs); n > 0 {
+			v.LatestEpochStart = r.epochs[n-1].StartOffset
+			if n > 1 {
+				v.PriorEpoch = r.epochs[n-2].Epoch
+			}
+		}
 		v.FollowerRefreshMs = r.opts.ReplicaLagTimeMaxMs / 8
 		for _, id := range r.partition.Replicas {
 			f := r.leader.followers[id]
@@ -80,6 +91,7 @@ func (v *FetchView) Equal(o *FetchView) bool {
 	}
 	return v.Leading == o.Leading && v.LeaderEpoch == o.LeaderEpoch && v.LogStartOffset == o.LogStartOffset && v.LogEndOffset == o.LogEndOffset &&
 		v.HighWatermark == o.HighWatermark && v.LastStableOffset == o.LastStableOffset && v.LatestEpoch == o.LatestEpoch &&
+		v.LatestEpochStart == o.LatestEpochStart && v.PriorEpoch == o.PriorEpoch &&
 		v.FollowerRefreshMs == o.FollowerRefreshMs && slices.Equal(v.Followers, o.Followers)
 }
 
@@ -118,8 +130,12 @@ func (v *FetchView) readableFor(p FetchPartition, isolation IsolationLevel) int6
 // (or none), its offset is the end of what it may read (a consumer: the
 // high watermark, the last stable offset for read_committed; a follower: the
 // log end offset), and for a follower: it is an ISR member, its last
-// fetched epoch (Fetch v12+, which the leader checks for divergence) is the log's latest, and the
-// leader recorded this same fetch (offset, log start offset, broker epoch)
+// fetched epoch (Fetch v12+, which the leader checks for divergence) is the
+// log's latest, or one that ends at the log end offset (epochEndsAtLogEnd:
+// the leader's own epoch holds no records until one is appended, and every
+// follower of a partition idle since a leader change fetched through the
+// replica, on every Fetch, until then), and the leader recorded this same
+// fetch (offset, log start offset, broker epoch)
 // less than FollowerRefreshMs before nowMs. A follower's fetch that would
 // move anything (its log end offset, the ISR, the high watermark) reaches
 // the replica.
@@ -134,11 +150,22 @@ func (v *FetchView) ReadFromView(p FetchPartition, isolation IsolationLevel, now
 			nowMs-f.FetchedAtMs >= v.FollowerRefreshMs || nowMs < f.FetchedAtMs {
 			return PartitionRead{}, false
 		}
-		if ff.LastFetchedEpoch >= 0 && ff.LastFetchedEpoch != v.LatestEpoch {
+		if last := ff.LastFetchedEpoch; last >= 0 && last != v.LatestEpoch && !v.epochEndsAtLogEnd(last, p.FetchOffset) {
 			return PartitionRead{}, false
 		}
 	}
 	return PartitionRead{HighWatermark: v.HighWatermark, LastStableOffset: v.LastStableOffset, LogStartOffset: v.LogStartOffset}, true
+}
+
+// epochEndsAtLogEnd says whether, in the leader's log, epoch last (older
+// than its latest) ends at offset (the log end offset), so that a follower
+// whose newest records are of that epoch does not diverge
+// (Replica.divergence): the latest epoch starts there, and last is the
+// epoch before it, or the log holds no epoch before it (last is older than
+// every epoch the log holds: a follower that led the empty log at an
+// earlier epoch, say).
+func (v *FetchView) epochEndsAtLogEnd(last int32, offset int64) bool {
+	return last < v.LatestEpoch && v.LatestEpochStart >= offset && (last == v.PriorEpoch || v.PriorEpoch < 0)
 }
 
 // Wakes says whether a fetch of p parked past wakesAbove (the larger of its

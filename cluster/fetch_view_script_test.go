@@ -55,8 +55,8 @@ func describeFetchView(v *FetchView) string {
 		return fmt.Sprintf("not leading epoch=%d\n", v.LeaderEpoch)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "leading epoch=%d log-start=%d leo=%d hw=%d lso=%d latest-epoch=%d refresh=%d\n", v.LeaderEpoch, v.LogStartOffset, v.LogEndOffset,
-		v.HighWatermark, v.LastStableOffset, v.LatestEpoch, v.FollowerRefreshMs)
+	fmt.Fprintf(&b, "leading epoch=%d log-start=%d leo=%d hw=%d lso=%d latest-epoch=%d@%d prior-epoch=%d refresh=%d\n", v.LeaderEpoch, v.LogStartOffset,
+		v.LogEndOffset, v.HighWatermark, v.LastStableOffset, v.LatestEpoch, v.LatestEpochStart, v.PriorEpoch, v.FollowerRefreshMs)
 	for _, f := range v.Followers {
 		fmt.Fprintf(&b, "follower %d: in-isr=%t leo=%d log-start=%d broker-epoch=%d fetched-at=%d\n", f.ReplicaID, f.InISR, f.LogEndOffset, f.LogStartOffset, f.BrokerEpoch, f.FetchedAtMs)
 	}

@@ -152,7 +152,7 @@ type Fetcher struct {
 	// order is the partitions in request order: a partition that got
 	// records moves to the end, so that under max_bytes no partition
 	// starves (as Kafka's fetcher does).
-	order []FetcherPartition
+	order []*fetcherEntry
 
 	fetchInFlight  []sentPartition
 	epochsInFlight []sentPartition
@@ -173,6 +173,7 @@ type Fetcher struct {
 }
 
 type fetcherEntry struct {
+	p     FetcherPartition
 	state FollowerFetchState
 	// deliveredSeq is the state an outcome was delivered for: the partition
 	// waits for a newer one.
@@ -262,9 +263,9 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 	}
 	e := f.parts[p]
 	if e == nil {
-		e = &fetcherEntry{lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true}
+		e = &fetcherEntry{p: p, lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true}
 		f.parts[p] = e
-		f.order = append(f.order, p)
+		f.order = append(f.order, e)
 	} else if st.Seq <= e.state.Seq {
 		return
 	}
@@ -289,11 +290,12 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 // RemovePartition forgets a partition; an answer for it in flight is
 // dropped.
 func (f *Fetcher) RemovePartition(p FetcherPartition) {
-	if f.parts[p] == nil {
+	e := f.parts[p]
+	if e == nil {
 		return
 	}
 	delete(f.parts, p)
-	f.order = slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == p })
+	f.order = slices.DeleteFunc(f.order, func(q *fetcherEntry) bool { return q == e })
 }
 
 // Tick tells the fetcher the time: partitions whose backoff ended are sent.
@@ -312,8 +314,7 @@ func (f *Fetcher) NextDeadlineMs() int64 {
 	if f.fetching && f.freshWaiting(f.nowMs) {
 		next = min(next, f.fetchSentAtMs+f.promptGapMs())
 	}
-	for _, p := range f.order {
-		e := f.parts[p]
+	for _, e := range f.order {
 		if e.delayedUntilMs > f.nowMs && !e.inFlight && e.state.Seq > e.deliveredSeq {
 			next = min(next, e.delayedUntilMs)
 		}
@@ -332,8 +333,8 @@ func (f *Fetcher) awaitingStates(nowMs int64) bool {
 	if nowMs >= f.outcomesWaitUntilMs {
 		return false
 	}
-	for _, p := range f.order {
-		if e := f.parts[p]; e.deliveredSeq == e.state.Seq && !e.inFlight {
+	for _, e := range f.order {
+		if e.deliveredSeq == e.state.Seq && !e.inFlight {
 			return true
 		}
 	}
@@ -346,8 +347,8 @@ func (f *Fetcher) freshWaiting(nowMs int64) bool {
 	if f.cfg.PromptFetchGapMs <= 0 {
 		return false
 	}
-	for _, p := range f.order {
-		if e := f.parts[p]; e.fresh && e.sendable(FollowerFetching, nowMs) {
+	for _, e := range f.order {
+		if e.fresh && e.sendable(FollowerFetching, nowMs) {
 			return true
 		}
 	}
@@ -392,8 +393,8 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = f.cfg.MaxWaitMs, f.cfg.MinBytes, f.cfg.MaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // no fetch session: every request is full
 	var sent []sentPartition
-	for _, p := range f.order {
-		e := f.parts[p]
+	for _, e := range f.order {
+		p := e.p
 		if !e.sendable(FollowerFetching, nowMs) {
 			continue
 		}
@@ -430,8 +431,8 @@ func (f *Fetcher) buildEpochRequest(nowMs int64) {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.ReplicaID = f.cfg.NodeID
 	var sent []sentPartition
-	for _, p := range f.order {
-		e := f.parts[p]
+	for _, e := range f.order {
+		p := e.p
 		if !e.sendable(FollowerTruncating, nowMs) {
 			continue
 		}
@@ -557,7 +558,7 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 		e.lastHighWatermark, e.lastLogStartOffset = o.HighWatermark, o.LogStartOffset
 	}
 	if len(o.Records) > 0 {
-		f.order = append(slices.DeleteFunc(f.order, func(q FetcherPartition) bool { return q == s.p }), s.p)
+		f.order = append(slices.DeleteFunc(f.order, func(q *fetcherEntry) bool { return q == e }), e)
 	}
 	f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p, Fetch: &o})
 }

@@ -1,0 +1,78 @@
+package actors
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// routeTestCluster is a three-node cluster with topic "routes" (3
+// partitions, RF3, min.insync.replicas 2) replicating, and a client
+// producing to it with acks=all.
+func routeTestCluster(t *testing.T) (*testCluster, int, *kgo.Client) {
+	c := newTestCluster(t, 3, 0, nil)
+	c.startAll()
+	active := c.activeController()
+	ctx := testContext(t, 60*time.Second)
+	if _, err := c.admin(active).CreateTopic(ctx, 3, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, "routes"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitForTopic("routes", 3)
+	var seeds []string
+	for i := range 3 {
+		seeds = append(seeds, c.node(i).Addr().String())
+	}
+	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	return c, active, prod
+}
+
+func routedStates(c *testCluster) int64 {
+	var n int64
+	for i := range 3 {
+		n += c.node(i).fetcherDir.routed.Load()
+	}
+	return n
+}
+
+// A follower's fetch states that only move its fetch on (each replication
+// round trip makes one) go straight to its leader's fetcher: the fetcher
+// manager handles none of them, only those that change a route.
+func TestFetchStatesBypassTheFetcherManager(t *testing.T) {
+	c, active, prod := routeTestCluster(t)
+	ctx := testContext(t, 60*time.Second)
+	acked := produceAcked(t, ctx, prod, "routes", "warm", 9)
+	c.waitReplicasIdentical(active, "routes", 3)
+	before := routedStates(c)
+	acked = append(acked, produceAcked(t, ctx, prod, "routes", "r", 60)...)
+	c.waitReplicasIdentical(active, "routes", 3)
+	if routed := routedStates(c) - before; routed != 0 {
+		t.Errorf("the fetcher managers routed %d fetch states during 60 acks=all produces with no leader change, want 0", routed)
+	}
+	checkAcked(t, c.node(active), "routes", acked)
+}
+
+// A fetcher that stops on its own is replaced, and its partitions, asked
+// for their states again, replicate through the new one.
+func TestFailedFetcherIsReplacedWithItsPartitionsLatestStates(t *testing.T) {
+	c, active, prod := routeTestCluster(t)
+	ctx := testContext(t, 60*time.Second)
+	acked := produceAcked(t, ctx, prod, "routes", "before", 30)
+	c.waitReplicasIdentical(active, "routes", 3)
+	for i := range 3 {
+		n := c.node(i)
+		for _, leader := range fetcherLeaders(n) {
+			old := n.fetcherDir.lookup(leader)
+			n.system.Root.Stop(old)
+			waitFor(t, 10*time.Second, fmt.Sprintf("node %d runs a new fetcher of %d", i+1, leader), func() bool {
+				pid := n.fetcherDir.lookup(leader)
+				return pid != nil && pid.Id != old.Id
+			})
+		}
+	}
+	acked = append(acked, produceAcked(t, ctx, prod, "routes", "after", 30)...)
+	c.waitReplicasIdentical(active, "routes", 3)
+	checkAcked(t, c.node(active), "routes", acked)
+}
