@@ -42,6 +42,9 @@ type fetcherActor struct {
 	timer     *time.Timer
 	tickAtMs  int64
 	tickArmed bool
+	// resumeAtMs (monotonic): a replacement of a fetcher that kept failing
+	// sends nothing before then.
+	resumeAtMs int64
 	// answer is the Fetch response the core's outcomes alias while a
 	// fetchAnswered is handled: each outcome with records takes a
 	// reference to its frame, which the partition lets go after its
@@ -107,8 +110,8 @@ func replicaFetcherConfig(cfg Config, leader int32, brokerEpoch int64) cluster.F
 // the leader may take beyond the time the leader is asked to wait.
 const fetchSocketTimeout = 30 * time.Second
 
-func newFetcherActor(n *Node, leader int32) *fetcherActor {
-	return &fetcherActor{node: n, leader: leader, logger: n.logger.Named("replica_fetcher").With(zap.Int32("leader", leader))}
+func newFetcherActor(n *Node, leader int32, resumeAtMs int64) *fetcherActor {
+	return &fetcherActor{node: n, leader: leader, resumeAtMs: resumeAtMs, logger: n.logger.Named("replica_fetcher").With(zap.Int32("leader", leader))}
 }
 
 // Receive implements actor.Actor.
@@ -172,6 +175,10 @@ func (f *fetcherActor) Receive(ctx actor.Context) {
 // carryOut sends the requests the core built, hands its outcomes to the
 // partitions and arms its next tick.
 func (f *fetcherActor) carryOut(now cluster.Instant) {
+	if now.MonoMs < f.resumeAtMs {
+		f.armTimer(now)
+		return
+	}
 	f.core.SetBrokerEpoch(f.node.brokerEpoch())
 	rd := f.core.Ready()
 	for _, o := range rd.Outcomes {
@@ -261,6 +268,9 @@ func (f *fetcherActor) closeClient(i int) {
 // ever moves an armed tick earlier.
 func (f *fetcherActor) armTimer(now cluster.Instant) {
 	next := f.core.NextDeadlineMs()
+	if now.MonoMs < f.resumeAtMs {
+		next = f.resumeAtMs
+	}
 	if next == math.MaxInt64 || (f.tickArmed && next >= f.tickAtMs) {
 		return
 	}

@@ -30,6 +30,9 @@ type fetcherDirectory struct {
 	m sync.Map // int32 (leader) -> *actor.PID
 	// routed counts the states the manager routed (tests read it).
 	routed atomic.Int64
+	// restartDelayMs is the pause of the last replacement of a failed
+	// fetcher (tests read it).
+	restartDelayMs atomic.Int64
 }
 
 // lookup is the fetcher of a source broker, or nil.

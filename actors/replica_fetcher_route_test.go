@@ -76,3 +76,50 @@ func TestFailedFetcherIsReplacedWithItsPartitionsLatestStates(t *testing.T) {
 	c.waitReplicasIdentical(active, "routes", 3)
 	checkAcked(t, c.node(active), "routes", acked)
 }
+
+// A fetcher that fails again soon after it replaced a failed one is
+// replaced by one that waits before fetching, longer each time; its
+// partitions still replicate once it starts.
+func TestFailingFetcherIsReplacedAfterAPause(t *testing.T) {
+	c, active, prod := routeTestCluster(t)
+	ctx := testContext(t, 60*time.Second)
+	acked := produceAcked(t, ctx, prod, "routes", "before", 9)
+	c.waitReplicasIdentical(active, "routes", 3)
+	n := c.node((active + 1) % 3)
+	leader := fetcherLeaders(n)[0]
+	var delays []int64
+	for range 3 {
+		old := n.fetcherDir.lookup(leader)
+		n.system.Root.Stop(old)
+		waitFor(t, 10*time.Second, "a new fetcher", func() bool {
+			pid := n.fetcherDir.lookup(leader)
+			return pid != nil && pid.Id != old.Id
+		})
+		delays = append(delays, n.fetcherDir.restartDelayMs.Load())
+	}
+	if delays[0] != 0 || delays[1] != 100 || delays[2] != 200 {
+		t.Errorf("replacement pauses %v ms, want [0 100 200]", delays)
+	}
+	acked = append(acked, produceAcked(t, ctx, prod, "routes", "after", 30)...)
+	c.waitReplicasIdentical(active, "routes", 3)
+	checkAcked(t, c.node(active), "routes", acked)
+}
+
+func TestFetcherRestartDelay(t *testing.T) {
+	for _, tc := range []struct {
+		prev    fetcherFailure
+		hadPrev bool
+		now     int64
+		want    int64
+	}{
+		{hadPrev: false, now: 5, want: 0},
+		{prev: fetcherFailure{atMs: 1000}, hadPrev: true, now: 1020, want: 100},
+		{prev: fetcherFailure{atMs: 1000, delayMs: 100}, hadPrev: true, now: 1150, want: 200},
+		{prev: fetcherFailure{atMs: 1000, delayMs: 4000}, hadPrev: true, now: 5100, want: 5000},
+		{prev: fetcherFailure{atMs: 1000, delayMs: 5000}, hadPrev: true, now: 16_001, want: 0},
+	} {
+		if got := fetcherRestartDelay(tc.prev, tc.hadPrev, tc.now); got != tc.want {
+			t.Errorf("fetcherRestartDelay(%+v, %v, %d) = %d, want %d", tc.prev, tc.hadPrev, tc.now, got, tc.want)
+		}
+	}
+}

@@ -29,6 +29,27 @@ type fetcherManager struct {
 	// stopping is set once the manager stops or restarts: its fetchers
 	// stop with it, which is no failure to make up for.
 	stopping bool
+	// failures are the last failure of each source broker's fetcher and
+	// the pause its replacement took (fetcherRestartDelay).
+	failures map[int32]fetcherFailure
+}
+
+// fetcherFailure is when a source broker's fetcher last failed
+// (monotonic ms) and how long its replacement waited before fetching.
+type fetcherFailure struct{ atMs, delayMs int64 }
+
+// fetcherRestartDelay is how long the replacement of a fetcher that failed
+// at nowMs waits before it fetches, after the previous failure prev: not at
+// all after a first failure, or one more than fetcherFailureQuietMs after
+// the previous; else twice the previous pause, from 100 ms up to 5 s. A
+// fetcher that fails on every answer (a bug) then neither spins nor floods
+// the log.
+func fetcherRestartDelay(prev fetcherFailure, hadPrev bool, nowMs int64) int64 {
+	const fetcherFailureQuietMs, firstMs, mostMs = 10_000, 100, 5_000
+	if !hadPrev || nowMs-prev.atMs > fetcherFailureQuietMs+prev.delayMs {
+		return 0
+	}
+	return min(max(2*prev.delayMs, firstMs), mostMs)
 }
 
 type followerRoute struct {
@@ -99,6 +120,7 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 	case *actor.Started:
 		m.partitions = map[cluster.FetcherPartition]*followerRoute{}
 		m.fetchers = map[int32]*fetcherHandle{}
+		m.failures = map[int32]fetcherFailure{}
 		m.node.fetcherDir.clear()
 	case *followerStateChanged:
 		m.stateChanged(ctx, msg)
@@ -140,6 +162,11 @@ func (m *fetcherManager) stateChanged(ctx actor.Context, msg *followerStateChang
 
 // fetcher returns the fetcher of a source broker, started if need be.
 func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle {
+	return m.startFetcher(ctx, leader, 0)
+}
+
+// startFetcher is fetcher, a new fetcher sending nothing before resumeAtMs.
+func (m *fetcherManager) startFetcher(ctx actor.Context, leader int32, resumeAtMs int64) *fetcherHandle {
 	if h := m.fetchers[leader]; h != nil {
 		return h
 	}
@@ -147,7 +174,7 @@ func (m *fetcherManager) fetcher(ctx actor.Context, leader int32) *fetcherHandle
 	// On the node's workers, as the partition actors it hands answers to:
 	// the default dispatcher starts a goroutine for each of the several
 	// mailbox runs of every Fetch round trip.
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader) }, actor.WithDispatcher(n.dispatcher)))
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader, resumeAtMs) }, actor.WithDispatcher(n.dispatcher)))
 	h := &fetcherHandle{pid: pid}
 	m.fetchers[leader] = h
 	n.fetcherDir.set(leader, pid)
@@ -188,10 +215,15 @@ func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 		if h.pid.Id != who.Id {
 			continue
 		}
-		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader))
+		nowMs := m.node.cfg.Clock.Now().MonoMs
+		prev, hadPrev := m.failures[leader]
+		delayMs := fetcherRestartDelay(prev, hadPrev, nowMs)
+		m.failures[leader] = fetcherFailure{atMs: nowMs, delayMs: delayMs}
+		m.node.fetcherDir.restartDelayMs.Store(delayMs)
+		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader), zap.Int64("fetching_after_ms", delayMs))
 		delete(m.fetchers, leader)
 		m.node.fetcherDir.set(leader, nil)
-		nh := m.fetcher(ctx, leader)
+		nh := m.startFetcher(ctx, leader, nowMs+delayMs)
 		for _, r := range m.partitions {
 			if r.leader == leader {
 				nh.partitions++
