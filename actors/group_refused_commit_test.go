@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -124,21 +125,7 @@ func TestGroupMergedCommitsSplitWhenTooLarge(t *testing.T) {
 	if err := adm.CommitAllOffsets(ctx, "warm-up", first); err != nil {
 		t.Fatal(err)
 	}
-	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("300")}}, groups.OffsetsTopic)
-	if err == nil {
-		_, err = resps.On(groups.OffsetsTopic, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the limit applies: a commit with 400 bytes of metadata
-	// no longer fits.
-	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
-		big := kadm.Offsets{}
-		big.Add(kadm.Offset{Topic: "narrow", Partition: 0, At: 2, LeaderEpoch: -1, Metadata: string(make([]byte, 400))})
-		err := adm.CommitAllOffsets(ctx, "probe", big)
-		return errors.Is(err, kerr.InvalidCommitOffsetSize)
-	})
+	limitOffsetsRecords(t, ctx, adm, 300, "probe", "narrow")
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
 	for i := range 20 {
@@ -160,4 +147,23 @@ func TestGroupMergedCommitsSplitWhenTooLarge(t *testing.T) {
 	for err := range errs {
 		t.Errorf("commit: %v", err)
 	}
+}
+
+// limitOffsetsRecords sets __consumer_offsets' max.message.bytes to limit
+// and waits until it applies: group probe's commit to partition 0 of topic
+// with 100 bytes of metadata more than limit is refused as too large.
+func limitOffsetsRecords(t *testing.T, ctx context.Context, adm *kadm.Client, limit int, probe, topic string) {
+	t.Helper()
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr(strconv.Itoa(limit))}}, groups.OffsetsTopic)
+	if err == nil {
+		_, err = resps.On(groups.OffsetsTopic, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
+		o := kadm.Offsets{}
+		o.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1, LeaderEpoch: -1, Metadata: string(make([]byte, limit+100))})
+		return errors.Is(adm.CommitAllOffsets(ctx, probe, o), kerr.InvalidCommitOffsetSize)
+	})
 }

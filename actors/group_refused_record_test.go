@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -44,18 +43,7 @@ func TestGroupRecordTooLargeFailsAlone(t *testing.T) {
 	consumerAssignments(t, ctx, adm, k, 1, 2)
 	before := describeConsumerGroup(t, ctx, adm, k)
 
-	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("2000")}}, groups.OffsetsTopic)
-	if err == nil {
-		_, err = resps.On(groups.OffsetsTopic, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
-		big := kadm.Offsets{}
-		big.Add(kadm.Offset{Topic: "rec", Partition: 0, At: 1, LeaderEpoch: -1, Metadata: string(make([]byte, 3000))})
-		return errors.Is(adm.CommitAllOffsets(ctx, probe, big), kerr.InvalidCommitOffsetSize)
-	})
+	limitOffsetsRecords(t, ctx, adm, 2000, probe, "rec")
 
 	memberID, gen := joinClassic(t, ctx, cl, g, "")
 	for _, size := range []int{5000, 5000, 10} {
@@ -156,18 +144,7 @@ func TestGroupTombstonesSplitWhenTooLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 60 tombstones take about 1.5 KB: more than 600 bytes.
-	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("600")}}, groups.OffsetsTopic)
-	if err == nil {
-		_, err = resps.On(groups.OffsetsTopic, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, ctx, "max.message.bytes applied", func() bool {
-		o := kadm.Offsets{}
-		o.Add(kadm.Offset{Topic: "many", Partition: 0, At: 1, LeaderEpoch: -1, Metadata: string(make([]byte, 1000))})
-		return errors.Is(adm.CommitAllOffsets(ctx, probe, o), kerr.InvalidCommitOffsetSize)
-	})
+	limitOffsetsRecords(t, ctx, adm, 600, probe, "many")
 	deleted, err := adm.DeleteGroups(ctx, big)
 	if err == nil {
 		err = deleted[big].Err
