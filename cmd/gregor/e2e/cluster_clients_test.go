@@ -222,25 +222,14 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 
 	// confluent-kafka: a script that produces and consumes its own values
 	// around a line on stdin.
-	py := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/leader_move_confluent.py", strings.Join(bootstrap, ","), topic, "confluent", fmt.Sprint(2*half))
-	pyIn, err := py.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pyOut lockedBuffer
-	py.Stdout, py.Stderr = &pyOut, &pyOut
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pyDone := make(chan error, 1)
-	go func() { pyDone <- py.Wait() }()
+	py := startPython(t, ctx, "testdata/leader_move_confluent.py", strings.Join(bootstrap, ","), topic, "confluent", fmt.Sprint(2*half))
 
 	// The first halves.
 	kcatProduce(values("kcat", 0, half))
 	saramaSend(values("sarama", 0, half))
 	kafkaGoSend(values("kafkago", 0, half))
 	waitFor(t, 60*time.Second, "confluent-kafka's first half", func() bool {
-		return strings.Contains(pyOut.String(), "first half")
+		return strings.Contains(py.out.String(), "first half")
 	})
 	var firstHalves []string
 	for _, prefix := range []string{"kcat", "sarama", "kafkago"} {
@@ -248,7 +237,7 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			t.Logf("kcat producer:\n%s\nkcat consumer:\n%s\nconfluent-kafka:\n%s", kcatProdOut.String(), kcatOut.String(), pyOut.String())
+			t.Logf("kcat producer:\n%s\nkcat consumer:\n%s\nconfluent-kafka:\n%s", kcatProdOut.String(), kcatOut.String(), py.out.String())
 		}
 	}()
 	waitFor(t, 30*time.Second, "kcat's first half read", func() bool { return kcatSeen().missing(firstHalves) == "" })
@@ -272,16 +261,16 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	kcatProduce(values("kcat", half, 2*half))
 	saramaSend(values("sarama", half, 2*half))
 	kafkaGoSend(values("kafkago", half, 2*half))
-	if _, err := io.WriteString(pyIn, "go\n"); err != nil {
+	if _, err := io.WriteString(py.in, "go\n"); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-pyDone:
-		if err != nil || !strings.Contains(pyOut.String(), "ok 10") {
-			t.Fatalf("confluent-kafka: %v\n%s", err, pyOut.String())
+	case err := <-py.done:
+		if err != nil || !strings.Contains(py.out.String(), "ok 10") {
+			t.Fatalf("confluent-kafka: %v\n%s", err, py.out.String())
 		}
 	case <-ctx.Done():
-		t.Fatalf("confluent-kafka did not finish:\n%s", pyOut.String())
+		t.Fatalf("confluent-kafka did not finish:\n%s", py.out.String())
 	}
 	for name, seen := range map[string]func() *seenValues{
 		"kcat":     kcatSeen,

@@ -49,32 +49,21 @@ func TestConfluentTransactionsAcrossCoordinatorKill(t *testing.T) {
 	}
 	c.waitFullISR(t, 1, 30*time.Second, topic)
 
-	py := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/txn_failover_confluent.py", strings.Join(c.bootstrap(), ","), topic, fmt.Sprint(partitions), "20")
-	pyIn, err := py.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pyOut lockedBuffer
-	py.Stdout, py.Stderr = &pyOut, &pyOut
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pyDone := make(chan error, 1)
-	go func() { pyDone <- py.Wait() }()
+	py := startPython(t, ctx, "testdata/txn_failover_confluent.py", strings.Join(c.bootstrap(), ","), topic, fmt.Sprint(partitions), "20")
 	defer func() {
-		_ = py.Process.Kill()
+		_ = py.cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("confluent-kafka:\n%s", tail(pyOut.String(), 40))
+			t.Logf("confluent-kafka:\n%s", tail(py.out.String(), 40))
 		}
 	}()
 	committedAtLeast := func(what string, n int) {
 		waitFor(t, 60*time.Second, what, func() bool {
 			select {
-			case err := <-pyDone:
+			case err := <-py.done:
 				t.Fatalf("the transactions script ended early: %v", err)
 			default:
 			}
-			return committedCount(pyOut.String()) >= n
+			return committedCount(py.out.String()) >= n
 		})
 	}
 	committedAtLeast("the first transactions committed", 5)
@@ -88,27 +77,27 @@ func TestConfluentTransactionsAcrossCoordinatorKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, fmt.Sprintf("node %d's process gone", victim), func() bool { return syscall.Kill(pid, 0) != nil })
-	if _, err := pyIn.Write([]byte("killed\n")); err != nil {
+	if _, err := py.in.Write([]byte("killed\n")); err != nil {
 		t.Fatal(err)
 	}
-	before := committedCount(pyOut.String())
+	before := committedCount(py.out.String())
 	committedAtLeast("transactions committed with the coordinator's node down", before+5)
 	if out, err := gregor(t, "cluster", "up", "--dir", c.dir); err != nil {
 		t.Fatalf("cluster up to restart node %d: %v\n%s", victim, err, out)
 	}
 	c.waitFullISR(t, victim, 60*time.Second, topic, "__transaction_state")
-	restarted := committedCount(pyOut.String())
+	restarted := committedCount(py.out.String())
 	committedAtLeast("transactions committed after the restart", restarted+5)
-	if _, err := pyIn.Write([]byte("check\n")); err != nil {
+	if _, err := py.in.Write([]byte("check\n")); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-pyDone:
-		if err != nil || !strings.Contains(pyOut.String(), "\nok ") {
+	case err := <-py.done:
+		if err != nil || !strings.Contains(py.out.String(), "\nok ") {
 			t.Fatalf("the transactions script: %v", err)
 		}
 	case <-ctx.Done():
 		t.Fatal("the transactions script did not end")
 	}
-	t.Logf("%s", tail(strings.TrimSpace(pyOut.String()), 1))
+	t.Logf("%s", tail(strings.TrimSpace(py.out.String()), 1))
 }

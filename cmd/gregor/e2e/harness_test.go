@@ -71,6 +71,33 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// pythonScript is a python3 script a test runs beside the cluster: its
+// standard input, its output (stdout and stderr) and its exit status once
+// it ends.
+type pythonScript struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *lockedBuffer
+	done chan error
+}
+
+// startPython starts /usr/bin/python3 on script with args.
+func startPython(t *testing.T, ctx context.Context, script string, args ...string) *pythonScript {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{script}, args...)...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := &pythonScript{cmd: cmd, in: in, out: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = py.out, py.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { py.done <- cmd.Wait() }()
+	return py
+}
+
 // freeAddr reserves a loopback port (free when returned) below the
 // kernel's ephemeral range (32768 and up by default): a broker listens on
 // it only later, and again after a restart, and an ephemeral port could be
