@@ -295,3 +295,67 @@ func TestAlteredRetentionDeletesSegments(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A compacted topic written by transactions is compacted too (Kafka
+// Streams' changelogs under exactly-once are): the cleaner compacts the
+// records of committed transactions by key, as Kafka's does. Before, it
+// kept every committed transactional record, so the log only grew.
+func TestCompactedTopicCompactsTransactions(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01")}
+	if _, err := adm.CreateTopic(ctx, 1, 1, configs, "txn-compacted"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("txn-compacted"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	const rounds, keys = 21, 10
+	for r := 0; r < rounds; r++ {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < keys; k++ {
+			cl.Produce(ctx, &kgo.Record{Topic: "txn-compacted", Key: []byte(fmt.Sprint("k", k)), Value: []byte(fmt.Sprintf("r%d-%0100d", r, k))}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read from the start up to the last record written (the log ends with
+	// a marker, which no consumer sees), until compaction has thinned it.
+	want, last := fmt.Sprint("r", rounds-1), fmt.Sprint("k", keys-1)
+	for previous := -1; ; {
+		cons := newClient(t, n, kgo.ConsumeTopics("txn-compacted"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		latest, read := map[string]string{}, 0
+		for latest[last] != want {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("read %d records, none of the last round's %s (the read before: %d records of %d written)", read, last, previous, rounds*keys)
+			}
+			for _, r := range fs.Records() {
+				latest[string(r.Key)] = string(r.Value[:bytes.IndexByte(r.Value, '-')])
+				read++
+			}
+		}
+		cons.Close()
+		for k := 0; k < keys; k++ {
+			if v := latest[fmt.Sprint("k", k)]; v != want {
+				t.Fatalf("key k%d reads %q last, want %q", k, v, want)
+			}
+		}
+		if read < rounds*keys/2 {
+			return
+		}
+		previous = read
+	}
+}

@@ -366,9 +366,14 @@ func (c *Controller) BrokerFailed(id int32, now Instant) {
 
 // Tick moves the controller's clock: it fences brokers whose session lapsed
 // (or whose reported failure is confirmed), and runs the periodic preferred
-// and unclean leader elections when they are due.
+// and unclean leader elections when they are due; nothing for lostQuietMs
+// after a lost batch.
 func (c *Controller) Tick(now Instant) {
 	if !c.active {
+		return
+	}
+	c.nowMs = max(c.nowMs, now.MonoMs)
+	if now.MonoMs < c.quietUntilMs {
 		return
 	}
 	c.fenceLapsed(now)
@@ -409,8 +414,9 @@ func (c *Controller) fenceLapsed(now Instant) {
 }
 
 // NextDeadline is when Tick may next have something to do (monotonic ms):
-// a session lapsing, a reported failure confirmed, a periodic election.
-// false when the controller is not active.
+// a session lapsing, a reported failure confirmed, a periodic election, not
+// before the quiet after a lost batch ends. false when the controller is
+// not active.
 func (c *Controller) NextDeadline() (int64, bool) {
 	if !c.active {
 		return 0, false
@@ -428,7 +434,7 @@ func (c *Controller) NextDeadline() (int64, bool) {
 			next = min(next, s.lastContactMs+2*c.cfg.BrokerHeartbeatIntervalMs)
 		}
 	}
-	return next, true
+	return max(next, c.quietUntilMs), true
 }
 
 // preferredElections elect the preferred replica of partitions it does

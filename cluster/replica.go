@@ -456,7 +456,11 @@ type TickLog struct{ NowMs int64 }
 type DeleteRetainedSegments struct{ NowMs int64 }
 
 // PlanCompaction asks the log for a compaction job at wall time NowMs over
-// records below MaxOffset (Log.PlanClean), to hand to the log cleaner.
+// records below MaxOffset (Log.PlanClean), to hand to the log cleaner:
+// the last stable offset, as Kafka's cleaner stops at the first unstable
+// one (the cleaner compacts committed transactional records by key, and
+// a transaction still open, or whose marker is not yet replicated, may
+// yet abort).
 type PlanCompaction struct {
 	NowMs     int64
 	MaxOffset int64
@@ -630,7 +634,7 @@ func (r *Replica) Tick(now Instant) {
 		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs}
 		r.expireProducers(now.WallMs)
 		if r.cfg.Compacted && r.opts.LogCleanerEnabled && r.compaction == compactionIdle {
-			r.ready.PlanCompaction = &PlanCompaction{NowMs: now.WallMs, MaxOffset: r.highWatermark}
+			r.ready.PlanCompaction = &PlanCompaction{NowMs: now.WallMs, MaxOffset: r.LastStableOffset()}
 			r.compaction = compactionPlanning
 		}
 		r.nextRetentionCheckMs = now.MonoMs + r.opts.RetentionCheckIntervalMs

@@ -250,7 +250,9 @@ func (l *Log) CleanableDirtyRatio(nowMs, maxOffset int64) float64 {
 
 // PlanClean returns a compaction job when the log is due one: cleanup.policy
 // includes compact, no other job is outstanding, and the closed segments
-// below maxOffset (pass the high watermark; LogEndOffset to ignore it) and
+// below maxOffset (pass the last stable offset; LogEndOffset to ignore it;
+// the log's own first unstable offset bounds it too, as Kafka's cleaner
+// stops there, so that every transaction the job sees is decided) and
 // older than min.compaction.lag.ms hold dirty bytes (past the cleaner
 // checkpoint) making up at least min.cleanable.dirty.ratio of them, or the
 // dirty part's first batch is older than max.compaction.lag.ms. The active
@@ -266,6 +268,11 @@ func (l *Log) PlanClean(nowMs, maxOffset int64) (*CleanJob, bool) {
 			return nil, false
 		}
 		l.cleanJob = nil
+	}
+	if l.producers != nil {
+		if first, open := l.producers.FirstUnstableOffset(); open {
+			maxOffset = min(maxOffset, first)
+		}
 	}
 	l.mu.RLock()
 	p := l.cleanablePart(nowMs, maxOffset)

@@ -157,7 +157,8 @@ func (c *cleanerIO) eachBatch(src cleanSource, buf *[]byte, fn func(b *Batch, po
 	return nil
 }
 
-// buildOffsetMap adds the dirty part's batches to keys, and each idempotent
+// buildOffsetMap adds the dirty part's batches to keys (the records of
+// committed transactions too, not those of aborted ones), and each idempotent
 // producer's last mapped batch and last mapped data batch to producers, until either would pass
 // maxKeys. It returns the offset the map covers up to: the end of the
 // sources, or one past the last batch added.
@@ -178,7 +179,8 @@ func (j *CleanJob) buildOffsetMap(c *cleanerIO, keys *KeyOffsetMap, producers ma
 			if b.ProducerID >= 0 && !known && len(producers) >= maxKeys {
 				return errFull
 			}
-			if err := keys.AddBatch(b.Raw); errors.Is(err, ErrKeyOffsetMapFull) {
+			committed := b.Attributes&compactAttrTransactional != 0 && !j.inAbortedTxn(b)
+			if err := keys.addBatch(b.Raw, committed); errors.Is(err, ErrKeyOffsetMapFull) {
 				return errFull
 			} else if err != nil {
 				return fmt.Errorf("segment %s position %d: %w", src.seg.logPath(), pos, err)
@@ -233,8 +235,12 @@ func (j *CleanJob) groupSources(upTo int64) [][]cleanSource {
 }
 
 // cleanGroup writes the cleaned copy of g's sources to g.path and leaves it
-// synced and indexed in g.fresh, or, when cleaning would change nothing,
-// removes it again.
+// synced and indexed in g.fresh, or, when cleaning would change nothing in
+// a group of one segment, removes it again. A group of several segments is
+// swapped in even when no record went, as Kafka's cleaner rewrites every
+// group: its segments become one, so that a log compaction thinned (or
+// whose segments rolled small) is not left in many small segments, each a
+// fetch of its own for a reader (a fetch reads from one segment).
 func (j *CleanJob) cleanGroup(c *cleanerIO, g *cleanedGroup, keep KeepFunc, retainEmpty func(*Batch) bool) error {
 	l := j.log
 	g.path = l.cleanedPath(g.baseOffset())
@@ -271,7 +277,7 @@ func (j *CleanJob) cleanGroup(c *cleanerIO, g *cleanedGroup, keep KeepFunc, reta
 	if err := w.flush(); err != nil {
 		return err
 	}
-	if !changed {
+	if !changed && len(g.sources) == 1 {
 		g.fresh = nil
 		_ = f.Close()
 		if err := l.fs.Remove(g.path); err != nil {

@@ -129,7 +129,13 @@ func (m *KeyOffsetMap) Latest(key []byte) (int64, bool) {
 // come in offset order. Control and transactional batches add no keys but
 // advance LatestOffset. If the batch's new keys would pass the bound, it
 // returns ErrKeyOffsetMapFull and changes nothing.
-func (m *KeyOffsetMap) AddBatch(raw []byte) error {
+func (m *KeyOffsetMap) AddBatch(raw []byte) error { return m.addBatch(raw, false) }
+
+// addBatch is AddBatch; with committed, a transactional data batch adds its
+// keys as any other data batch does (the cleaner's, which knows the batch's
+// transaction committed: Kafka's cleaner maps committed transactional
+// records and compacts them by key).
+func (m *KeyOffsetMap) addBatch(raw []byte, committed bool) error {
 	b, err := ParseBatch(raw)
 	if err != nil {
 		return fmt.Errorf("add batch to key offset map: %w", err)
@@ -137,7 +143,7 @@ func (m *KeyOffsetMap) AddBatch(raw []byte) error {
 	if b.FirstOffset <= m.latestOffset {
 		return fmt.Errorf("add batch to key offset map: base offset %d not after %d", b.FirstOffset, m.latestOffset)
 	}
-	if b.Attributes&(compactAttrControl|compactAttrTransactional) != 0 {
+	if b.Attributes&compactAttrControl != 0 || (b.Attributes&compactAttrTransactional != 0 && !committed) {
 		m.latestOffset = b.LastOffset()
 		return nil
 	}
@@ -240,16 +246,18 @@ type FilterResult struct {
 // instead of being dropped. It makes codecs for the one call (the cleaner
 // reuses its log's).
 func FilterBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
-	return filterBatch(NewCodecs(), raw, keep, retainEmpty)
+	return filterBatch(NewCodecs(), raw, keep, retainEmpty, false)
 }
 
-// filterBatch is FilterBatch with codecs.
-func filterBatch(codecs *Codecs, raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
+// filterBatch is FilterBatch with codecs; with committed, a transactional
+// data batch is filtered as any other data batch (the cleaner's, which
+// knows the batch's transaction committed).
+func filterBatch(codecs *Codecs, raw []byte, keep KeepFunc, retainEmpty, committed bool) (FilterResult, error) {
 	b, err := ParseBatch(raw)
 	if err != nil {
 		return FilterResult{}, fmt.Errorf("filter batch: %w", err)
 	}
-	if b.Attributes&(compactAttrControl|compactAttrTransactional) != 0 {
+	if b.Attributes&compactAttrControl != 0 || (b.Attributes&compactAttrTransactional != 0 && !committed) {
 		return FilterResult{Batch: raw, Kept: int(b.NumRecords)}, nil
 	}
 	recs, err := decodeCompactionRecords(codecs, &b)
@@ -317,7 +325,7 @@ func FilterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) (
 			}
 			retain = retainEmpty(&b)
 		}
-		res, err := filterBatch(codecs, raw, keep, retain)
+		res, err := filterBatch(codecs, raw, keep, retain, false)
 		if err != nil {
 			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
 		}

@@ -28,7 +28,7 @@ func BenchmarkFilterBatch(b *testing.B) {
 		b.Run(prefix+"gregor", func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				if _, err := filterBatch(codecs, raw, keepHalf, false); err != nil {
+				if _, err := filterBatch(codecs, raw, keepHalf, false, false); err != nil {
 					b.Fatal(err)
 				}
 			}

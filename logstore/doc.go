@@ -88,7 +88,8 @@
 // compaction lags) hands out a CleanJob holding the closed segments it will
 // read; CleanJob.Run (any goroutine: the node's cleaner) maps keys to latest
 // offsets with a bounded KeyOffsetMap and writes cleaned copies of groups of
-// segments with FilterBatch; CommitClean (appender) swaps them in and
+// segments with FilterBatch (a group of several segments becomes one even
+// when nothing in it goes); CommitClean (appender) swaps them in and
 // advances the cleaner-offset-checkpoint. The swap is ReplaceSegments': the
 // cleaned file becomes "<base>-<end>.swap", which recovery completes after a
 // crash, and readers holding the old segments keep reading them. Replaced
@@ -108,6 +109,9 @@
 // newest snapshot at or below the log end and the batches after it, and
 // keeps the aborted transactions in memory and in a "<base>.txnindex" per
 // segment (Kafka's layout) for read_committed fetches (AbortedTransactions).
-// The cleaner drops the records of aborted transactions and, past
-// delete.retention.ms, abort markers whose transaction left nothing.
+// The cleaner stops at the first unstable offset (every transaction it
+// sees is decided), drops the records of aborted transactions, compacts
+// those of committed ones by key like any other, and, past
+// delete.retention.ms, drops markers whose transaction left nothing (not a
+// producer's last batch), as Kafka's cleaner does.
 package logstore

@@ -1,15 +1,18 @@
 package logstore
 
 // filterBatch is filterBatch for the cleaner, which also compacts
-// transactions:
+// transactions, as Kafka's cleaner does (every transaction in a job's
+// sources is decided: PlanClean stops at the first unstable offset):
 //   - the records of an aborted transaction go (the whole batch: a
 //     transactional batch belongs to one transaction), leaving an empty
 //     batch when retainEmpty (the producer's last batch, whose sequence
 //     numbers must survive);
-//   - an abort marker goes once nothing of its transaction is left in the
-//     log and it is older than delete.retention.ms (the aborted-transaction
-//     index keeps the abort for readers); a commit marker stays, as do
-//     committed transactional records (they are not compacted by key).
+//   - the records of a committed transaction are compacted by key like
+//     any other (buildOffsetMap maps them too);
+//   - a marker goes once nothing of its transaction is left in the log and
+//     it is older than delete.retention.ms, unless it is its producer's
+//     last batch (the aborted-transaction index keeps an abort for
+//     readers).
 //
 // Batches come in offset order, so a transaction's batches come before its
 // marker: txnKept says whether a batch of the producer's transaction in
@@ -26,7 +29,7 @@ func (j *CleanJob) filterBatch(b *Batch, keep KeepFunc, retainEmpty bool) (Filte
 		}
 	} else {
 		var err error
-		if res, err = filterBatch(j.log.codecs, b.Raw, keep, retainEmpty); err != nil {
+		if res, err = filterBatch(j.log.codecs, b.Raw, keep, retainEmpty, true); err != nil {
 			return res, err
 		}
 	}
@@ -39,14 +42,14 @@ func (j *CleanJob) filterBatch(b *Batch, keep KeepFunc, retainEmpty bool) (Filte
 	return res, nil
 }
 
-// filterMarker keeps a transaction marker unless it is an abort marker
-// whose transaction left nothing behind and whose delete.retention.ms
-// passed, and that is not the producer's last batch.
+// filterMarker keeps a transaction marker unless its transaction left
+// nothing behind, its delete.retention.ms passed, and it is not the
+// producer's last batch (Kafka's cleaner drops commit and abort markers
+// alike on those terms).
 func (j *CleanJob) filterMarker(b *Batch, retainEmpty bool) FilterResult {
 	kept := j.txnKept[b.ProducerID]
 	delete(j.txnKept, b.ProducerID)
-	info := ReadProducerBatchInfo(b.Raw)
-	if info.Commit || kept || retainEmpty || b.MaxTimestamp > j.nowMs-j.deleteRetentionMs {
+	if kept || retainEmpty || b.MaxTimestamp > j.nowMs-j.deleteRetentionMs {
 		return FilterResult{Batch: b.Raw, Kept: int(b.NumRecords)}
 	}
 	return FilterResult{Dropped: int(b.NumRecords)}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -41,10 +42,10 @@ import (
 // may skip them (Q9) and an acknowledged write there is no loss (Q3, Q4).
 //
 // C1, checked at every commit against the log before and after it:
-// compaction keeps the latest record of every key (tombstones and
-// transactional records aside, which have rules of their own), never
-// changes a record it keeps, and never moves a batch's offsets or leader
-// epoch.
+// compaction keeps the latest record of every key among plain records and
+// those of committed transactions (tombstones aside), removes nothing of a
+// transaction still open, never changes a record it keeps, and never moves
+// a batch's offsets or leader epoch.
 
 const (
 	// cleanerCheckIntervalMs is log.retention.check.interval.ms in the
@@ -252,10 +253,14 @@ type logView struct {
 
 type viewBatch struct {
 	id batchID
-	// special batches (control, transactional) follow rules of their own;
-	// control ones hold no data.
-	special, control bool
-	records          []viewRecord
+	// control batches hold no data. A transactional data batch belongs to
+	// an aborted transaction (its records supersede nothing and may go),
+	// to one still open (its records supersede nothing and must stay), or
+	// to a committed one (its records are compacted by key like any
+	// other), as the log's aborted-transaction index and producer state
+	// say when it is read.
+	control, aborted, open bool
+	records                []viewRecord
 }
 
 type viewRecord struct {
@@ -269,12 +274,26 @@ type viewRecord struct {
 func readLogView(log *logstore.Log) (*logView, error) {
 	v := &logView{}
 	codecs := logstore.NewCodecs()
+	aborted := map[int64][]logstore.AbortedTxn{} // by producer, in marker order
+	for _, a := range log.AbortedTransactions(log.LogStartOffset(), math.MaxInt64) {
+		aborted[a.ProducerID] = append(aborted[a.ProducerID], a)
+	}
+	ongoing := log.ProducerStates().Ongoing()
 	_, err := eachLogBatch(log, func(b *logstore.Batch) error {
 		if n := len(v.batches); n > 0 && b.FirstOffset <= v.batches[n-1].id.last {
 			return nil
 		}
 		vb := viewBatch{id: batchID{b.FirstOffset, b.LastOffset(), b.PartitionLeaderEpoch, uint32(b.CRC)},
-			special: b.Attributes&0x30 != 0, control: b.Attributes&0x20 != 0}
+			control: b.Attributes&0x20 != 0}
+		if b.Attributes&0x30 == 0x10 && b.ProducerID >= 0 {
+			// The producer's first abort whose marker follows the batch is
+			// the only one that can hold it.
+			as := aborted[b.ProducerID]
+			i := sort.Search(len(as), func(i int) bool { return as[i].LastOffset > b.LastOffset() })
+			vb.aborted = i < len(as) && as[i].FirstOffset <= b.FirstOffset
+			first, open := ongoing[b.ProducerID]
+			vb.open = open && b.FirstOffset >= first
+		}
 		err := codecs.EachRecord(b, func(off int64, r *kmsg.Record) {
 			h := fnv.New64a()
 			h.Write(r.Value)
@@ -340,14 +359,14 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 			kept[r.offset] = r
 		}
 	}
-	// The latest record of each key before the commit (a transactional
-	// one may supersede a plain one, and be aborted: then neither need
-	// stay).
+	// The latest record of each key before the commit, among plain records
+	// and those of committed transactions (one aborted or still open
+	// supersedes nothing).
 	latest := map[string]int64{}
 	latestAt := map[int64]bool{}
 	for _, b := range before.batches {
 		for _, r := range b.records {
-			if !b.control {
+			if !b.control && !b.aborted && !b.open {
 				latest[r.key] = r.offset
 			}
 		}
@@ -372,7 +391,11 @@ func (w *World) compactionCommitted(n *node, tp tpKey, shadow *shadowLog, before
 				w.violation("C1", fmt.Sprintf("%s %s: compaction changed the record at offset %d", n.name(), tp, r.offset))
 				return removed
 			case ok:
-			case latestAt[r.offset] && !r.tombstone && !b.special:
+			case b.open:
+				w.violation("C1", fmt.Sprintf("%s %s: compaction removed the record at offset %d of a transaction still open",
+					n.name(), tp, r.offset))
+				return removed
+			case latestAt[r.offset] && !r.tombstone:
 				w.violation("C1", fmt.Sprintf("%s %s: compaction removed the latest record of key %q at offset %d",
 					n.name(), tp, r.key, r.offset))
 				return removed

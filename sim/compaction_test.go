@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"gregor/cluster"
@@ -227,5 +228,54 @@ func TestShadowFillsAnEmptyStretch(t *testing.T) {
 	alone.appendBatches(stretch)
 	if alone.end() != 64 || len(alone.batches) != 12 {
 		t.Fatalf("with no history the shadow ends at %d with %d batches, want 64 and 12", alone.end(), len(alone.batches))
+	}
+}
+
+// TestCompactionCheckerKnowsTransactions: C1 takes a committed
+// transaction's records as any other (its latest record of a key must
+// stay, and it supersedes older ones), an aborted one's as superseding
+// nothing, and forbids removing any record of a transaction still open.
+func TestCompactionCheckerKnowsTransactions(t *testing.T) {
+	batch := func(base int64, key string, aborted, open bool) viewBatch {
+		return viewBatch{id: batchID{base: base, last: base, crc: uint32(100 + base)}, aborted: aborted, open: open,
+			records: []viewRecord{{offset: base, key: key, value: uint64(base)}}}
+	}
+	all := []viewBatch{batch(0, "a", false, false), batch(1, "a", false, false), batch(2, "b", false, false),
+		batch(3, "b", true, false), batch(4, "c", false, true)}
+	without := func(offsets ...int64) *logView {
+		v := &logView{}
+		for _, b := range all {
+			if !slices.Contains(offsets, b.id.base) {
+				v.batches = append(v.batches, b)
+			}
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name  string
+		after *logView
+		want  string
+	}{
+		{"superseded and aborted records removed", without(0, 3), ""},
+		{"the latest record, of a committed transaction, removed", without(1), "C1"},
+		{"a record superseded only by an aborted one removed", without(2), "C1"},
+		{"a record of a transaction still open removed", without(4), "C1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+			tp := tpKey{"t", 0}
+			shadow := &shadowLog{canon: w.compactionOf(tp)}
+			for _, b := range all {
+				shadow.pushID(b.id.base, b.id.last, b.id.epoch, b.id.crc)
+			}
+			w.compactionCommitted(w.node(1), tp, shadow, &logView{batches: all}, tc.after)
+			got := ""
+			if len(w.violations) > 0 {
+				got = w.violations[0].Check
+			}
+			if got != tc.want {
+				t.Fatalf("found %q (%v), want %q", got, w.violations, tc.want)
+			}
+		})
 	}
 }

@@ -252,13 +252,29 @@ func TestProfileString(t *testing.T) {
 // last known ELR), 60355 (a replica whose directory had only been full
 // went to the last known ELR instead of the ELR), 62180 (the simulator's
 // shell wrote a batch the core had withdrawn after its producer's earlier
-// batch failed: a sequence gap, S7) and, at 5 minutes, 72115 (a voter read
+// batch failed: a sequence gap, S7), at 5 minutes, 72115 (a voter read
 // the term its failed sync left in the page cache, and a power loss took
-// it back: S1). Later changes may move what these seeds play; they must
-// still pass.
+// it back: S1), and at 5 nodes and 5 minutes 75269 (compaction kept every
+// committed transactional record and commit marker, and left the cleaned
+// log in hundreds of small segments, a fetch each: the final read of a
+// compacted topic written by transactions did not catch up, L1), and with
+// the compaction profile at 5 minutes 96948 (the active controller, handing
+// the quorum's leadership on during its controlled shutdown, had a fence
+// refused and proposed it again and again within the same instant: L2).
+// Later changes may move what these seeds play; they must still pass.
 func TestSwarmRegressions(t *testing.T) {
-	for _, c := range []struct{ seed, ms uint64 }{{60332, 60_000}, {60355, 60_000}, {60747, 60_000}, {62180, 60_000}, {72115, 300_000}} {
-		if rep := Run(Options{Seed: c.seed, DurationMs: int64(c.ms)}); rep.Failed() {
+	for _, c := range []struct {
+		seed, ms uint64
+		nodes    int
+		profile  string
+	}{{60332, 60_000, 3, ""}, {60355, 60_000, 3, ""}, {60747, 60_000, 3, ""}, {62180, 60_000, 3, ""}, {72115, 300_000, 3, ""},
+		{75269, 300_000, 5, ""}, {96948, 300_000, 3, "compaction"}} {
+		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes}
+		if c.profile != "" {
+			p := NamedProfiles()[c.profile]()
+			opts.Profile, opts.ProfileName = &p, c.profile
+		}
+		if rep := Run(opts); rep.Failed() {
 			t.Errorf("seed %d: %s\nreplay: %s", c.seed, rep.Violations[0], rep.ReplayCommand())
 		}
 	}
