@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"gregor/cluster"
@@ -360,21 +361,37 @@ func (q *Quorum) TransferLeadership(to int32) error {
 
 // HandOffLeadership hands the leadership on, as a controller shutting down
 // gracefully does, to the voter furthest along (the one raft brings up to
-// date soonest; the lowest id of equals), so that the quorum need not wait
-// an election timeout to miss this node. It returns that voter, or -1 when
-// this node does not lead or no other voter exists. The leadership moved
-// once a Ready's Leadership names another leader; if it did not within an
-// election timeout, this node leads on.
+// date soonest; the lowest id of equals) among those heard from within the
+// last election timeout (raft's recently active; any voter when none is),
+// so that the quorum need not wait an election timeout to miss this node:
+// a voter that is down would take no leadership, and the quorum refuses
+// proposals while a transfer is under way. It returns that voter, or -1
+// when this node does not lead or no other voter exists. The leadership
+// moved once a Ready's Leadership names another leader; if it did not
+// within an election timeout, this node leads on.
 func (q *Quorum) HandOffLeadership() (int32, error) {
 	st := q.Status()
 	if st.Role != RoleLeader {
 		return -1, nil
 	}
-	to, best := int32(-1), int64(-1)
-	for _, v := range st.Voters {
-		if v.NodeID != st.NodeID && v.LogEndOffset > best {
-			to, best = v.NodeID, v.LogEndOffset
+	active := map[int32]bool{}
+	q.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.RecentActive {
+			active[nodeID(id)] = true
 		}
+	})
+	pick := func(onlyActive bool) int32 {
+		to, best := int32(-1), int64(-1)
+		for _, v := range st.Voters {
+			if v.NodeID != st.NodeID && (!onlyActive || active[v.NodeID]) && v.LogEndOffset > best {
+				to, best = v.NodeID, v.LogEndOffset
+			}
+		}
+		return to
+	}
+	to := pick(true)
+	if to < 0 {
+		to = pick(false)
 	}
 	if to < 0 {
 		return -1, nil
