@@ -74,18 +74,7 @@ func TestCleanerRemovesOldAbortMarkers(t *testing.T) {
 	mem := vfs.NewMem()
 	l := openTestLog(t, mem, "/p", cleanerConfig(), nil, 0)
 	batch := func(pid int64, seq int32, txn bool, ts int64) []byte {
-		raw, _ := keyedBatch(t, pid, ts, keyedRecord{key: "t", value: "v"})
-		b, err := ParseBatch(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.FirstSequence = seq
-		if txn {
-			b.Attributes |= compactAttrTransactional
-		}
-		out := b.RecordBatch.AppendTo(nil)
-		ChecksumBatch(out)
-		return out
+		return producerBatch(t, pid, seq, txn, ts, "t", "v")
 	}
 	appendProducerBatches(t, l, batch(5, 0, true, 1000))              // 0: aborted
 	appendProducerBatches(t, l, TxnMarkerBatch(5, 0, 1, false, 1000)) // 1: old abort marker
