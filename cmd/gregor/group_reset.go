@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -25,6 +26,7 @@ type resetOptions struct {
 	toDatetime string
 	shiftBy    int64
 	dryRun     bool
+	execute    bool
 }
 
 func newGroupResetOffsetsCommand(opts *groupOptions) *cobra.Command {
@@ -55,6 +57,7 @@ func newGroupResetOffsetsCommand(opts *groupOptions) *cobra.Command {
 	f.StringVar(&r.toDatetime, "to-datetime", "", "reset to the first record at or after this time (RFC 3339, 2006-01-02T15:04:05[.000] local, or Unix ms)")
 	f.Int64Var(&r.shiftBy, "shift-by", 0, "move each committed offset by this many records (negative: back)")
 	f.BoolVar(&r.dryRun, "dry-run", false, "show the new offsets without committing them")
+	f.BoolVar(&r.execute, "execute", false, "commit the new offsets: what reset-offsets does without --dry-run (accepted because Kafka's kafka-consumer-groups only previews without it)")
 	_ = cmd.MarkFlagRequired("topic")
 	acceptGroupFlag(cmd)
 	return cmd
@@ -67,6 +70,9 @@ func (r *resetOptions) mode(cmd *cobra.Command) (string, error) {
 		if cmd.Flags().Changed(name) {
 			given = append(given, name)
 		}
+	}
+	if r.execute && r.dryRun {
+		return "", errors.New("reset-offsets: --execute and --dry-run contradict each other: give one")
 	}
 	if len(given) != 1 {
 		return "", fmt.Errorf("reset-offsets: give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by (got %d)", len(given))

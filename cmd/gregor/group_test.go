@@ -118,7 +118,8 @@ func TestGroupCommands(t *testing.T) {
 			t.Errorf("reset-offsets --dry-run %v does not say so: %q", c.args, inv.stderr)
 		}
 	}
-	mustRun(t, "", group("reset-offsets", "app", "--topic", "orders:1", "--shift-by", "3")...)
+	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders:1", "--shift-by", "3", "--execute", "--dry-run"), "contradict")
+	mustRun(t, "", group("reset-offsets", "app", "--topic", "orders:1", "--shift-by", "3", "--execute")...)
 	describe = mustRun(t, "", group("describe", "app")...)
 	for _, re := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^STATE +Empty$`),
