@@ -58,7 +58,7 @@ type plannedCommit struct {
 func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
 	ans := newCommitAnswer(req)
 	created := c.groups[req.Group] == nil
-	g, fence, code := c.offsetCommitGroup(req, now)
+	g, fence, code := c.offsetCommitGroup(req, false, now)
 	if code != 0 {
 		ans.setAll(code)
 		c.reply(id, ans.response())
@@ -146,7 +146,8 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 // offsetCommitGroup finds (or, for a commit outside group management,
 // creates) the group an OffsetCommit commits to, and checks the committer
 // may: an error code refuses every partition; a fence, some of them.
-func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time) (*group, partitionFence, int16) {
+// transactional says req stands for a TxnOffsetCommit.
+func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, partitionFence, int16) {
 	g, code := c.offsetCommitGroupOf(req, now)
 	if code != 0 || g.kind != kindConsumer {
 		return g, nil, code
@@ -154,6 +155,11 @@ func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, now Time)
 	generation := req.Generation
 	if req.Version == 0 {
 		generation = -1
+	}
+	if !transactional && req.Version < 9 && g.consumer.members[req.MemberID] != nil {
+		// A KIP-848 member commits with OffsetCommit v9 or later, as
+		// Kafka requires.
+		return nil, nil, kerr.UnsupportedVersion.Code
 	}
 	fence, code := c.validateConsumerOffsetCommit(g, req.MemberID, generation)
 	if code != 0 {

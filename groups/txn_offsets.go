@@ -54,7 +54,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	ans := newCommitAnswer(oc)
 	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
 	created := c.groups[req.Group] == nil
-	g, fence, code := c.offsetCommitGroup(oc, now)
+	g, fence, code := c.offsetCommitGroup(oc, true, now)
 	if code != 0 {
 		ans.setAll(txnFenceCode(code))
 		respond()
