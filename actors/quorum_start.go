@@ -77,7 +77,7 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 	}
 	opened.core, err = quorum.New(quorum.Config{
 		NodeID: cfg.NodeID, Voters: voters,
-		ElectionTimeoutMs: cfg.QuorumElectionTimeoutMs, HeartbeatIntervalMs: cfg.QuorumHeartbeatIntervalMs,
+		ElectionTimeoutMs: cfg.QuorumElectionTimeoutMs, HeartbeatIntervalMs: cfg.QuorumHeartbeatIntervalMs, SpreadTicks: true,
 		InitialSnapshot: initial, SnapshotIntervalBytes: cfg.MetadataSnapshotIntervalBytes,
 		Logger: logger,
 	}, state)

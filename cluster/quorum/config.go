@@ -31,6 +31,11 @@ type Config struct {
 	// TickMs is the length of raft's logical tick; the timeouts above are
 	// rounded down to whole ticks. Default HeartbeatIntervalMs.
 	TickMs int64
+	// SpreadTicks makes the node's ticks fall at a point within a tick set
+	// by its node id (tickPhaseMs), so that voters started together do not
+	// time out in the same millisecond. gregor's nodes set it; the
+	// simulator does not yet (it would move every seed's trace).
+	SpreadTicks bool
 	// InitialSnapshot is the data of the snapshot a voter bootstraps with:
 	// an encoded cluster.MetadataBatch snapshot. Nil is the empty image,
 	// which every voter of a new quorum starts from; a single node's

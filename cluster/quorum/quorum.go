@@ -3,6 +3,7 @@ package quorum
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"go.etcd.io/raft/v3"
@@ -191,10 +192,14 @@ func (q *Quorum) seedStorage(snap *raftpb.Snapshot, durable raftlog.State) error
 }
 
 // Tick tells the core the time. Raft's logical clock advances by the whole
-// ticks of TickMs elapsed on the monotonic clock since the first Tick.
+// ticks of TickMs elapsed on the monotonic clock since the first Tick
+// (shifted by the node's tick phase with Config.SpreadTicks).
 func (q *Quorum) Tick(now cluster.Instant) {
 	if !q.started {
 		q.started, q.originMs, q.now = true, now.MonoMs, now
+		if q.cfg.SpreadTicks {
+			q.originMs -= tickPhaseMs(q.cfg.NodeID, q.cfg.TickMs)
+		}
 		return
 	}
 	if now.MonoMs < q.now.MonoMs {
@@ -207,6 +212,21 @@ func (q *Quorum) Tick(now cluster.Instant) {
 	for range n {
 		q.rn.Tick()
 	}
+}
+
+// tickPhaseMs is where within a tick a node's ticks fall, spread over the
+// tick by node id (the fractional part of id times the golden ratio). Raft
+// draws each voter's election timeout in whole ticks, so voters started
+// together (gregor cluster up) whose ticks fell in the same millisecond
+// timed out together one time in ElectionTick when their leader died, and
+// split the vote: another election timeout without a controller. Apart by
+// a part of a tick, the first to campaign is heard before the other's
+// timeout ends.
+func tickPhaseMs(node int32, tickMs int64) int64 {
+	const golden = 0.6180339887498949
+	frac := float64(node) * golden
+	frac -= math.Floor(frac)
+	return int64(frac * float64(tickMs))
 }
 
 // NextTickMs is the monotonic time at which the next tick falls: when the

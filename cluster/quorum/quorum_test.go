@@ -314,3 +314,30 @@ func TestMissingLearners(t *testing.T) {
 		t.Fatalf("missing %v", got)
 	}
 }
+
+// Voters' ticks fall apart within a tick, by node id, so that voters
+// started together do not time out in the same millisecond; with
+// SpreadTicks a node's first tick comes its phase earlier.
+func TestTickPhasesSpreadVoters(t *testing.T) {
+	const tickMs = 100
+	phases := map[int32]int64{}
+	for id := int32(0); id <= 5; id++ {
+		phases[id] = tickPhaseMs(id, tickMs)
+		if phases[id] < 0 || phases[id] >= tickMs {
+			t.Fatalf("node %d: phase %d ms, not within a tick of %d ms", id, phases[id], tickMs)
+		}
+	}
+	for a := int32(1); a <= 3; a++ {
+		for b := a + 1; b <= 3; b++ {
+			if d := max(phases[a]-phases[b], phases[b]-phases[a]); d < 20 {
+				t.Errorf("nodes %d and %d tick %d ms apart, want at least 20", a, b, d)
+			}
+		}
+	}
+	q := newCore(t, Config{NodeID: 2, Voters: []int32{1, 2, 3}, ElectionTimeoutMs: 1000, HeartbeatIntervalMs: tickMs, SpreadTicks: true}, raftlog.State{})
+	drain(t, q, nil)
+	q.Tick(cluster.Instant{MonoMs: 1_000})
+	if got, want := q.NextTickMs(), 1_000+tickMs-phases[2]; got != want {
+		t.Errorf("next tick %d, want %d", got, want)
+	}
+}
