@@ -29,11 +29,7 @@ func TestGroupCommitTooLargeFailsAlone(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, "wide"); err != nil {
 		t.Fatal(err)
 	}
-	member := newClient(t, n, kgo.ConsumerGroup("gw"), kgo.ConsumeTopics("wide"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
-	var mu sync.Mutex
-	startPoller(t, ctx, member, &mu, map[string]bool{})
-	consumerAssignments(t, ctx, adm, "gw", 1, partitions)
-	before := describeConsumerGroup(t, ctx, adm, "gw")
+	member, before := pollingConsumerMember(t, ctx, n, adm, "gw", "wide", partitions)
 
 	// Commits of one partition fit in 600 bytes, of 40 they do not.
 	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("600")}}, groups.OffsetsTopic)
@@ -166,4 +162,16 @@ func limitOffsetsRecords(t *testing.T, ctx context.Context, adm *kadm.Client, li
 		o.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1, LeaderEpoch: -1, Metadata: string(make([]byte, limit+100))})
 		return errors.Is(adm.CommitAllOffsets(ctx, probe, o), kerr.InvalidCommitOffsetSize)
 	})
+}
+
+// pollingConsumerMember starts a KIP-848 member of group consuming topic
+// (auto-commit off, polling), waits until it holds all partitions, and
+// returns it with the group as described then.
+func pollingConsumerMember(t *testing.T, ctx context.Context, n *Node, adm *kadm.Client, group, topic string, partitions int) (*kgo.Client, kadm.DescribedConsumerGroup) {
+	t.Helper()
+	member := newClient(t, n, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
+	var mu sync.Mutex
+	startPoller(t, ctx, member, &mu, map[string]bool{})
+	consumerAssignments(t, ctx, adm, group, 1, partitions)
+	return member, describeConsumerGroup(t, ctx, adm, group)
 }

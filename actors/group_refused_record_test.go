@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,11 +36,7 @@ func TestGroupRecordTooLargeFailsAlone(t *testing.T) {
 	// one, a classic one and one to probe the size limit with.
 	names := sameCoordinatorGroups(3, 3)
 	k, g, probe := names[0], names[1], names[2]
-	member := newClient(t, n, kgo.ConsumerGroup(k), kgo.ConsumeTopics("rec"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
-	var mu sync.Mutex
-	startPoller(t, ctx, member, &mu, map[string]bool{})
-	consumerAssignments(t, ctx, adm, k, 1, 2)
-	before := describeConsumerGroup(t, ctx, adm, k)
+	_, before := pollingConsumerMember(t, ctx, n, adm, k, "rec", 2)
 
 	limitOffsetsRecords(t, ctx, adm, 2000, probe, "rec")
 
@@ -131,11 +126,7 @@ func TestGroupTombstonesSplitWhenTooLarge(t *testing.T) {
 	}
 	names := sameCoordinatorGroups(3, 3)
 	k, big, probe := names[0], names[1], names[2]
-	member := newClient(t, n, kgo.ConsumerGroup(k), kgo.ConsumeTopics("many"), kgo.ServerSideBalancer(), kgo.DisableAutoCommit())
-	var mu sync.Mutex
-	startPoller(t, ctx, member, &mu, map[string]bool{})
-	consumerAssignments(t, ctx, adm, k, 1, partitions)
-	before := describeConsumerGroup(t, ctx, adm, k)
+	_, before := pollingConsumerMember(t, ctx, n, adm, k, "many", partitions)
 	offsets := kadm.Offsets{}
 	for p := range int32(partitions) {
 		offsets.AddOffset("many", p, 1, -1)

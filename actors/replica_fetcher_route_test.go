@@ -64,12 +64,7 @@ func TestFailedFetcherIsReplacedWithItsPartitionsLatestStates(t *testing.T) {
 	for i := range 3 {
 		n := c.node(i)
 		for _, leader := range fetcherLeaders(n) {
-			old := n.fetcherDir.lookup(leader)
-			n.system.Root.Stop(old)
-			waitFor(t, 10*time.Second, fmt.Sprintf("node %d runs a new fetcher of %d", i+1, leader), func() bool {
-				pid := n.fetcherDir.lookup(leader)
-				return pid != nil && pid.Id != old.Id
-			})
+			stopFetcherForAnother(t, n, leader)
 		}
 	}
 	acked = append(acked, produceAcked(t, ctx, prod, "routes", "after", 30)...)
@@ -89,12 +84,7 @@ func TestFailingFetcherIsReplacedAfterAPause(t *testing.T) {
 	leader := fetcherLeaders(n)[0]
 	var delays []int64
 	for range 3 {
-		old := n.fetcherDir.lookup(leader)
-		n.system.Root.Stop(old)
-		waitFor(t, 10*time.Second, "a new fetcher", func() bool {
-			pid := n.fetcherDir.lookup(leader)
-			return pid != nil && pid.Id != old.Id
-		})
+		stopFetcherForAnother(t, n, leader)
 		delays = append(delays, n.fetcherDir.restartDelayMs.Load())
 	}
 	if delays[0] != 0 || delays[1] != 100 || delays[2] != 200 {
@@ -105,21 +95,14 @@ func TestFailingFetcherIsReplacedAfterAPause(t *testing.T) {
 	checkAcked(t, c.node(active), "routes", acked)
 }
 
-func TestFetcherRestartDelay(t *testing.T) {
-	for _, tc := range []struct {
-		prev    fetcherFailure
-		hadPrev bool
-		now     int64
-		want    int64
-	}{
-		{hadPrev: false, now: 5, want: 0},
-		{prev: fetcherFailure{atMs: 1000}, hadPrev: true, now: 1020, want: 100},
-		{prev: fetcherFailure{atMs: 1000, delayMs: 100}, hadPrev: true, now: 1150, want: 200},
-		{prev: fetcherFailure{atMs: 1000, delayMs: 4000}, hadPrev: true, now: 5100, want: 5000},
-		{prev: fetcherFailure{atMs: 1000, delayMs: 5000}, hadPrev: true, now: 16_001, want: 0},
-	} {
-		if got := fetcherRestartDelay(tc.prev, tc.hadPrev, tc.now); got != tc.want {
-			t.Errorf("fetcherRestartDelay(%+v, %v, %d) = %d, want %d", tc.prev, tc.hadPrev, tc.now, got, tc.want)
-		}
-	}
+// stopFetcherForAnother stops node n's fetcher of leader and waits until
+// the fetcher manager has started another.
+func stopFetcherForAnother(t *testing.T, n *Node, leader int32) {
+	t.Helper()
+	old := n.fetcherDir.lookup(leader)
+	n.system.Root.Stop(old)
+	waitFor(t, 10*time.Second, fmt.Sprintf("node %d runs a new fetcher of %d", n.cfg.NodeID, leader), func() bool {
+		pid := n.fetcherDir.lookup(leader)
+		return pid != nil && pid.Id != old.Id
+	})
 }

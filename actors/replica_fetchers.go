@@ -29,27 +29,8 @@ type fetcherManager struct {
 	// stopping is set once the manager stops or restarts: its fetchers
 	// stop with it, which is no failure to make up for.
 	stopping bool
-	// failures are the last failure of each source broker's fetcher and
-	// the pause its replacement took (fetcherRestartDelay).
-	failures map[int32]fetcherFailure
-}
-
-// fetcherFailure is when a source broker's fetcher last failed
-// (monotonic ms) and how long its replacement waited before fetching.
-type fetcherFailure struct{ atMs, delayMs int64 }
-
-// fetcherRestartDelay is how long the replacement of a fetcher that failed
-// at nowMs waits before it fetches, after the previous failure prev: not at
-// all after a first failure, or one more than fetcherFailureQuietMs after
-// the previous; else twice the previous pause, from 100 ms up to 5 s. A
-// fetcher that fails on every answer (a bug) then neither spins nor floods
-// the log.
-func fetcherRestartDelay(prev fetcherFailure, hadPrev bool, nowMs int64) int64 {
-	const fetcherFailureQuietMs, firstMs, mostMs = 10_000, 100, 5_000
-	if !hadPrev || nowMs-prev.atMs > fetcherFailureQuietMs+prev.delayMs {
-		return 0
-	}
-	return min(max(2*prev.delayMs, firstMs), mostMs)
+	// failures decides how long a failed fetcher's replacement waits.
+	failures cluster.FetcherFailures
 }
 
 type followerRoute struct {
@@ -120,7 +101,7 @@ func (m *fetcherManager) Receive(ctx actor.Context) {
 	case *actor.Started:
 		m.partitions = map[cluster.FetcherPartition]*followerRoute{}
 		m.fetchers = map[int32]*fetcherHandle{}
-		m.failures = map[int32]fetcherFailure{}
+		m.failures = cluster.FetcherFailures{}
 		m.node.fetcherDir.clear()
 	case *followerStateChanged:
 		m.stateChanged(ctx, msg)
@@ -215,15 +196,13 @@ func (m *fetcherManager) terminated(ctx actor.Context, who *actor.PID) {
 		if h.pid.Id != who.Id {
 			continue
 		}
-		nowMs := m.node.cfg.Clock.Now().MonoMs
-		prev, hadPrev := m.failures[leader]
-		delayMs := fetcherRestartDelay(prev, hadPrev, nowMs)
-		m.failures[leader] = fetcherFailure{atMs: nowMs, delayMs: delayMs}
+		now := m.node.cfg.Clock.Now()
+		delayMs := m.failures.Failed(leader, now)
 		m.node.fetcherDir.restartDelayMs.Store(delayMs)
 		m.logger.Error("replica fetcher failed; starting another", zap.Int32("leader", leader), zap.Int64("fetching_after_ms", delayMs))
 		delete(m.fetchers, leader)
 		m.node.fetcherDir.set(leader, nil)
-		nh := m.startFetcher(ctx, leader, nowMs+delayMs)
+		nh := m.startFetcher(ctx, leader, now.MonoMs+delayMs)
 		for _, r := range m.partitions {
 			if r.leader == leader {
 				nh.partitions++
