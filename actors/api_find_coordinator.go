@@ -44,13 +44,10 @@ func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
 		var msg string
-		switch {
-		case body.CoordinatorType == 1:
-			c.ErrorCode, msg = r.txnCoordinatorFor(rt, live, key, &c)
-		case body.CoordinatorType != 0:
+		if kind, ok := r.coordinatorKind(body.CoordinatorType); ok {
+			c.ErrorCode, msg = r.coordinatorAt(rt, live, kind, key, &c)
+		} else {
 			c.ErrorCode, msg = kerr.InvalidRequest.Code, "unknown coordinator type"
-		default:
-			c.ErrorCode, msg = r.groupCoordinator(rt, live, key, &c)
 		}
 		if msg != "" {
 			c.ErrorMessage = kmsg.StringPtr(msg)
@@ -65,44 +62,47 @@ func (r *router) findCoordinatorResponse(body *kmsg.FindCoordinatorRequest, keys
 	return resp
 }
 
-// groupCoordinator fills in the broker that coordinates group key: the
-// leader of the group's __consumer_offsets partition, when it is live (and,
-// when it is this node, once its coordinator runs); otherwise it returns
-// COORDINATOR_NOT_AVAILABLE, and the client asks again.
-func (r *router) groupCoordinator(rt *routes, live []liveBroker, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
-	notAvailable := kerr.CoordinatorNotAvailable.Code
-	t, ok := rt.image.Topic(groups.OffsetsTopic)
-	if !ok || t.PartitionCount() == 0 {
-		return notAvailable, "the group's coordinator is not available yet"
-	}
-	leader := t.Partitions[groups.PartitionFor(key, t.PartitionCount())].Leader
-	if leader == r.node.cfg.NodeID && r.node.groups.coordinatorFor(rt, key) == nil {
-		return notAvailable, "the group's coordinator is loading"
-	}
-	if leader == r.node.cfg.NodeID && !r.node.leaseHolds() {
-		return notAvailable, leaseLapsedMessage
-	}
-	for _, b := range live {
-		if b.id == leader {
-			c.NodeID, c.Host, c.Port = b.id, b.host, b.port
-			return 0, ""
-		}
-	}
-	return notAvailable, "the group's coordinator has no live leader"
+// coordinatorKind is what FindCoordinator needs of one kind of
+// coordinator: the internal topic whose partition leaders coordinate, the
+// partition a key maps to, whether this node's coordinator for a key runs,
+// and the name its messages give it.
+type coordinatorKind struct {
+	topic        string
+	partitionFor func(key string, partitions int32) int32
+	running      func(rt *routes, key string) bool
+	name         string
 }
 
-// txnCoordinatorFor fills in the broker that coordinates transactional id
-// key: the live leader of its __transaction_state partition (when it is
-// this node, once its coordinator runs).
-func (r *router) txnCoordinatorFor(rt *routes, live []liveBroker, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
-	notAvailable := kerr.CoordinatorNotAvailable.Code
-	t, ok := rt.image.Topic(txn.StateTopic)
-	if !ok || t.PartitionCount() == 0 {
-		return notAvailable, "the transaction coordinator is not available yet"
+// coordinatorKinds are the kinds by FindCoordinator's key type: 0 groups,
+// 1 transactional ids.
+func (r *router) coordinatorKind(keyType int8) (coordinatorKind, bool) {
+	switch keyType {
+	case 0:
+		return coordinatorKind{groups.OffsetsTopic, groups.PartitionFor,
+			func(rt *routes, key string) bool { return r.node.groups.coordinatorFor(rt, key) != nil },
+			"the group's coordinator"}, true
+	case 1:
+		return coordinatorKind{txn.StateTopic, txn.PartitionFor,
+			func(rt *routes, key string) bool { return r.node.txns.coordinatorFor(rt, key) != nil },
+			"the transaction coordinator"}, true
 	}
-	leader := t.Partitions[txn.PartitionFor(key, t.PartitionCount())].Leader
-	if leader == r.node.cfg.NodeID && r.node.txns.coordinatorFor(rt, key) == nil {
-		return notAvailable, "the transaction coordinator is loading"
+	return coordinatorKind{}, false
+}
+
+// coordinatorAt fills in the broker that coordinates key: the leader of
+// key's partition of the kind's topic, when it is live (and, when it is
+// this node, once its coordinator runs and while its lease holds);
+// otherwise it returns COORDINATOR_NOT_AVAILABLE, and the client asks
+// again.
+func (r *router) coordinatorAt(rt *routes, live []liveBroker, kind coordinatorKind, key string, c *kmsg.FindCoordinatorResponseCoordinator) (int16, string) {
+	notAvailable := kerr.CoordinatorNotAvailable.Code
+	t, ok := rt.image.Topic(kind.topic)
+	if !ok || t.PartitionCount() == 0 {
+		return notAvailable, kind.name + " is not available yet"
+	}
+	leader := t.Partitions[kind.partitionFor(key, t.PartitionCount())].Leader
+	if leader == r.node.cfg.NodeID && !kind.running(rt, key) {
+		return notAvailable, kind.name + " is loading"
 	}
 	if leader == r.node.cfg.NodeID && !r.node.leaseHolds() {
 		return notAvailable, leaseLapsedMessage
@@ -113,5 +113,5 @@ func (r *router) txnCoordinatorFor(rt *routes, live []liveBroker, key string, c 
 			return 0, ""
 		}
 	}
-	return notAvailable, "the transaction coordinator has no live leader"
+	return notAvailable, kind.name + " has no live leader"
 }
