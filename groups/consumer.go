@@ -271,13 +271,16 @@ func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbe
 		switch {
 		case m == nil:
 			return nil, kerr.UnknownMemberID.Code, fmt.Sprintf("member %s is not in group %s", req.MemberID, g.id)
+		case m.leftStatic:
+			// Its epoch is -2 now, as Kafka records it: the instance
+			// comes back as a new member at epoch 0.
+			return nil, kerr.FencedMemberEpoch.Code, fmt.Sprintf("member %s left the group for now (epoch -2); its instance rejoins at epoch 0", req.MemberID)
 		case req.MemberEpoch == m.epoch:
 		case req.MemberEpoch == m.previousEpoch && req.Topics != nil && c.ownedWithin(req.Topics, m.assigned):
 			// The member missed the answer that moved it on.
 		default:
 			return nil, kerr.FencedMemberEpoch.Code, fmt.Sprintf("member epoch %d is not the member's epoch %d", req.MemberEpoch, m.epoch)
 		}
-		m.leftStatic = false
 		return m, 0, ""
 	}
 	if req.InstanceID != nil {
@@ -641,7 +644,8 @@ func (c *Coordinator) convertToClassic(g *group, now Time) {
 // has not seen the heartbeat answer that moved it on, KIP-1251) commits the
 // partitions it was assigned at or before the epoch it sent, and the fence
 // it returns refuses the others (STALE_MEMBER_EPOCH); an epoch ahead of the
-// member's is stale.
+// member's is stale, and so is every epoch of a static member that left for
+// now (its epoch is -2).
 func (c *Coordinator) validateConsumerOffsetCommit(g *group, memberID string, epoch int32) (partitionFence, int16) {
 	cg := g.consumer
 	if epoch < 0 && len(cg.members) == 0 {
@@ -651,6 +655,10 @@ func (c *Coordinator) validateConsumerOffsetCommit(g *group, memberID string, ep
 	switch {
 	case m == nil:
 		return nil, kerr.UnknownMemberID.Code
+	case m.leftStatic:
+		// A static member that left for now is at epoch -2: every
+		// epoch it can send is ahead of that.
+		return nil, kerr.StaleMemberEpoch.Code
 	case epoch == m.epoch:
 		return nil, 0
 	case epoch > m.epoch:
@@ -673,7 +681,7 @@ func (c *Coordinator) validateConsumerOffsetFetch(g *group, memberID string, epo
 	switch {
 	case m == nil:
 		return kerr.UnknownMemberID.Code
-	case epoch != m.epoch:
+	case epoch != m.epoch, m.leftStatic:
 		return kerr.StaleMemberEpoch.Code
 	}
 	return 0
