@@ -151,6 +151,10 @@ func cons(topic, group, strategy, out string) {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
 	cfg.ClientID = "chaos2-cons"
+	// sarama looks for added partitions at each metadata refresh (10 min
+	// by default): every 5 s here, so that the operator scenario's new
+	// partitions are read.
+	cfg.Metadata.RefreshFrequency = 5 * time.Second
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Consumer.Return.Errors = true
 	cfg.Metadata.Retry.Max = 1000
