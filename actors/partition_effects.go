@@ -27,7 +27,7 @@ func (a *partitionActor) carryOut() {
 		a.replicate(&rd)
 		a.reply(&rd)
 		if rd.Fatal != nil {
-			a.logger.Error("partition offline: corrupt log", zap.Error(rd.Fatal))
+			a.logger.Error("partition offline: its log is corrupt or cannot be written", zap.Error(rd.Fatal))
 			panic(fmt.Errorf("%w: %w", errPartitionUnusable, rd.Fatal))
 		}
 	}

@@ -136,9 +136,9 @@ type Controller struct {
 	// controller gives every registered broker a fresh one.
 	sessions map[int32]*brokerSession
 	static   []int32
-	// deleting maps a deleted topic's name to the brokers that have not yet
-	// stopped and deleted its replicas; the name cannot be reused until
-	// they have.
+	// deleting maps a deleted topic's name to the unfenced brokers that
+	// have not yet stopped and deleted its replicas; the name cannot be
+	// reused until they have (or are fenced).
 	deleting map[string][]int32
 	// deletedAt is the metadata offset of each deletion in deleting: a
 	// broker that heartbeats having applied it has stopped the topic's
@@ -348,6 +348,7 @@ func (c *Controller) Committed(offset int64) {
 		c.deleting[name] = brokers
 		c.deletedAt[name] = p.image.LastOffset()
 	}
+	c.forgetFencedDeleters(p.image)
 	c.release()
 }
 
@@ -548,6 +549,24 @@ func (c *Controller) TopicDeletionCompleted(topic string, broker int32) {
 		return
 	}
 	c.deleting[topic] = left
+}
+
+// forgetFencedDeleters stops waiting for the brokers that committed is
+// fenced in to delete their replicas of a deleted topic, as Kafka frees a
+// deleted topic's name at once: a stopped broker retires those replicas
+// while it catches up with the metadata log when it starts again, before it
+// starts any replica of a new topic of that name, and a running one (cut
+// off, paused) retires them when it applies the deletion. Without this a
+// topic could not be created again while a broker that held the old one
+// was down.
+func (c *Controller) forgetFencedDeleters(committed *MetadataImage) {
+	for _, topic := range slices.Sorted(maps.Keys(c.deleting)) {
+		for _, b := range c.deleting[topic] {
+			if reg, ok := committed.Broker(b); ok && reg.Fenced {
+				c.TopicDeletionCompleted(topic, b)
+			}
+		}
+	}
 }
 
 // appliedDeletions completes the deletions a broker has applied, as its

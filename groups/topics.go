@@ -35,13 +35,16 @@ func (t *topicTable) nameOf(id [16]byte) (string, bool) {
 }
 
 // SetTopics tells the coordinator the topics of the metadata image, at time
-// now. Offsets of topics that disappeared are deleted; consumer groups
+// now. Offsets of topics that disappeared, or whose id changed, are
+// deleted; consumer groups
 // react to new partitions and topics on their members' next heartbeats.
 func (c *Coordinator) SetTopics(topics []Topic, now Time) {
 	next := newTopicTable(topics)
 	var deleted []string
 	for _, name := range c.topics.names {
-		if _, ok := next.byName[name]; !ok {
+		// A topic deleted and created again under its name between two
+		// images has a new id: the old topic's offsets go all the same.
+		if nt, ok := next.byName[name]; !ok || nt.ID != c.topics.byName[name].ID {
 			deleted = append(deleted, name)
 		}
 	}
