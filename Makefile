@@ -21,7 +21,8 @@ run: build
 # testdeps first installs the clients the end-to-end tests drive (kcat,
 # python3-kafka, python3-confluent-kafka) and the browser the simulator's
 # page is checked in (chromium) when they are missing. clientsuite last:
-# franz-go's own integration tests against a three-node cluster.
+# franz-go's own integration tests against a three-node cluster, and
+# kafka-go's against one node.
 test: testdeps fmtcheck vet unit clientsuite
 
 testdeps:
@@ -42,9 +43,12 @@ unit:
 # clientsuite: franz-go's kgo integration tests (group and transactional
 # ETL with connection chaos, and the produce/consume tests of issues met with
 # real brokers) against a three-node gregor cluster, in about two minutes;
-# scripts/clientsuite says which tests and why.
+# then kafka-go's own tests against one node on localhost:9092, in about a
+# minute and a half; scripts/clientsuite and scripts/kafkagosuite say which
+# tests and why.
 clientsuite: build
 	GO=$(GO) scripts/clientsuite bin/gregor
+	GO=$(GO) scripts/kafkagosuite bin/gregor
 
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.

@@ -117,10 +117,10 @@ type fetchShell struct {
 
 func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.FetchResponse)
-	if body.SessionID != 0 || (body.SessionEpoch != 0 && body.SessionEpoch != -1) {
+	if cluster.FetchSessionUnknown(body.SessionEpoch) {
 		// This broker never hands out fetch sessions (it answers with
-		// session id 0, so clients do full fetches); a client naming one
-		// is told it does not exist and starts over.
+		// session id 0, so clients do full fetches); an incremental fetch
+		// is told its session does not exist and starts over.
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		respond(resp)
 		return

@@ -15,12 +15,13 @@ const autoCreateTimeoutMs = 10_000
 // metadata answers Metadata from the published routes, first asking the
 // active controller to create missing topics (a CreateTopics with the
 // broker defaults, as Kafka's brokers do) when the request and the broker
-// allow it; the answer waits until this node's routes include them.
+// allow it; the answer waits until this node's routes include the topics
+// created (cluster.AutoCreated says which, and what a missing one reports).
 func (r *router) metadata(req *kmsg.MetadataRequest, respond func(kmsg.Response)) {
 	// Before v4 the request has no AllowAutoTopicCreation: brokers create.
 	allow := req.AllowAutoTopicCreation || req.Version < 4
 	if !r.node.cfg.AutoCreateTopics || !allow || req.Topics == nil {
-		respond(r.metadataResponse(req))
+		respond(r.metadataResponse(req, cluster.AutoCreated{}))
 		return
 	}
 	rt := r.node.routes.load()
@@ -38,36 +39,23 @@ func (r *router) metadata(req *kmsg.MetadataRequest, respond func(kmsg.Response)
 		create.Topics = append(create.Topics, ct)
 	}
 	if len(create.Topics) == 0 {
-		respond(r.metadataResponse(req))
+		respond(r.metadataResponse(req, cluster.AutoCreated{}))
 		return
 	}
 	r.node.sendToController(create, func(resp kmsg.Response, err error) {
 		created, ok := resp.(*kmsg.CreateTopicsResponse)
 		if err != nil || !ok {
-			respond(r.metadataResponse(req))
+			respond(r.metadataResponse(req, cluster.AutoCreated{}))
 			return
 		}
-		r.node.routes.waitFor(topicsExist(created), imageWaitTimeout, func() { respond(r.metadataResponse(req)) })
+		auto := cluster.SortAutoCreated(created)
+		r.node.routes.waitFor(auto.Holds, imageWaitTimeout, func() { respond(r.metadataResponse(req, auto)) })
 	})
 }
 
-// topicsExist says when an image holds the topics a CreateTopics created or
-// found existing.
-func topicsExist(resp *kmsg.CreateTopicsResponse) func(*cluster.MetadataImage) bool {
-	return func(img *cluster.MetadataImage) bool {
-		for _, t := range resp.Topics {
-			if t.ErrorCode != 0 && t.ErrorCode != kerr.TopicAlreadyExists.Code {
-				continue
-			}
-			if _, ok := img.Topic(t.Topic); !ok {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
+// metadataResponse answers req from the published routes; auto says what
+// a named topic they lack reports.
+func (r *router) metadataResponse(req *kmsg.MetadataRequest, auto cluster.AutoCreated) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	rt := r.node.routes.load()
 	for _, b := range r.node.liveBrokers(rt.image) {
@@ -107,7 +95,7 @@ func (r *router) metadataResponse(req *kmsg.MetadataRequest) *kmsg.MetadataRespo
 		case cluster.ValidateTopicName(*want.Topic) != nil:
 			mt.ErrorCode = kerr.InvalidTopicException.Code
 		default:
-			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			mt.ErrorCode = auto.MissingCode(*want.Topic)
 		}
 		resp.Topics = append(resp.Topics, mt)
 	}
