@@ -43,7 +43,7 @@ unit:
 # clientsuite: franz-go's kgo integration tests (group and transactional
 # ETL with connection chaos, and the produce/consume tests of issues met with
 # real brokers) against a three-node gregor cluster, in about two minutes;
-# then kafka-go's own tests against one node on localhost:9092, in about a
+# then kafka-go's own tests against one node on a free local port, in about a
 # minute and a half; scripts/clientsuite and scripts/kafkagosuite say which
 # tests and why.
 clientsuite: build
