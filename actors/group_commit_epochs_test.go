@@ -93,3 +93,81 @@ func TestConsumerGroupCommitAtOlderEpoch(t *testing.T) {
 		t.Fatalf("committed %v, want A's partitions %v", committed, keptList)
 	}
 }
+
+// A static KIP-848 member of franz-go whose join reaches the coordinator a
+// second time (franz-go resends a request whose connection died before the
+// answer came, and rejoins with its member id after FENCED_MEMBER_EPOCH)
+// gets its state back as it is, as in Kafka: the same epoch and
+// assignment, no new group epoch, and commits at its epoch still accepted.
+// gregor used to start the member over, moving the group epoch and the
+// member's assignment epochs: the commits franz-go sent at the epoch it had
+// were refused with STALE_MEMBER_EPOCH, which it reports as
+// REBALANCE_IN_PROGRESS for the partitions it no longer held.
+func TestConsumerGroupJoinAgainWithOwnID(t *testing.T) {
+	n := start848Node(t)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	created, err := adm.CreateTopic(ctx, 2, 1, nil, "rejoin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, ctx, n, "rejoin", 0, 20)
+	var mu sync.Mutex
+	a := newClient(t, n, kgo.ConsumerGroup("grejoin"), kgo.ConsumeTopics("rejoin"), kgo.ServerSideBalancer(),
+		kgo.InstanceID("i1"), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	startPoller(t, ctx, a, &mu, map[string]bool{})
+	consumerAssignments(t, ctx, adm, "grejoin", 1, 2)
+	var id string
+	var epoch int32
+	waitUntil(t, ctx, "member A's epoch", func() bool { id, epoch = a.GroupMetadata(); return epoch > 0 })
+	groupEpoch := func() int32 {
+		t.Helper()
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{"grejoin"}
+		resp, err := req.RequestWith(ctx, newClient(t, n))
+		if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+			t.Fatalf("describe: %v %+v", err, resp)
+		}
+		return resp.Groups[0].Epoch
+	}
+	before := groupEpoch()
+
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Group, join.MemberID, join.MemberEpoch, join.InstanceID = "grejoin", id, 0, kmsg.StringPtr("i1")
+	join.RebalanceTimeoutMillis, join.ServerAssignor = 60000, kmsg.StringPtr("uniform")
+	join.SubscribedTopicNames, join.Topics = []string{"rejoin"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := join.RequestWith(ctx, newClient(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || resp.MemberEpoch != epoch || resp.Assignment == nil || len(resp.Assignment.Topics) != 1 ||
+		len(resp.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("join again with member A's id: %v epoch %d assignment %+v, want A's epoch %d and both partitions",
+			kerr.ErrorForCode(resp.ErrorCode), resp.MemberEpoch, resp.Assignment, epoch)
+	}
+	if after := groupEpoch(); after != before {
+		t.Fatalf("group epoch moved from %d to %d", before, after)
+	}
+
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.MemberID, commit.Generation = "grejoin", id, epoch
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = "rejoin", created.ID
+	for p := range int32(2) {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, 3
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	commit.Topics = append(commit.Topics, rt)
+	cresp, err := commit.RequestWith(ctx, newClient(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range cresp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.ErrorCode != 0 {
+				t.Errorf("partition %d committed at A's epoch %d after it joined again: %v", rp.Partition, epoch, kerr.ErrorForCode(rp.ErrorCode))
+			}
+		}
+	}
+}

@@ -262,8 +262,9 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 }
 
 // consumerMemberFor finds the member a heartbeat is from, or adds it when
-// it joins (epoch 0); a static member that left for now is replaced by the
-// same instance's new member, keeping its assignment.
+// it joins (epoch 0); a member joining again with its own id keeps its
+// state; a static member that left for now is replaced by the same
+// instance's new member, keeping its assignment.
 func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbeatRequest, now Time) (*consumerMember, int16, string) {
 	cg := g.consumer
 	m := cg.members[req.MemberID]
@@ -283,8 +284,22 @@ func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbe
 		}
 		return m, 0, ""
 	}
+	if m != nil {
+		// The member joins again with its own id: the answer to its
+		// join was lost and the client sent it again, or it was fenced
+		// and rejoins. As in Kafka, it gets its state back as it is (its
+		// epoch, assignment and assignment epochs): the group does not
+		// move on, and its commits at the epochs it had stay valid for
+		// what it still holds. It may not change its instance id.
+		if !sameInstance(m.instanceID, req.InstanceID) {
+			return nil, kerr.InvalidRequest.Code, fmt.Sprintf("member %s joins with instance id %s, not its own %s",
+				m.id, instanceName(req.InstanceID), instanceName(m.instanceID))
+		}
+		m.leftStatic = false
+		return m, 0, ""
+	}
 	if req.InstanceID != nil {
-		if holder, ok := cg.static[*req.InstanceID]; ok && holder != req.MemberID {
+		if holder, ok := cg.static[*req.InstanceID]; ok {
 			old := cg.members[holder]
 			if !old.leftStatic {
 				return nil, kerr.UnreleasedInstanceID.Code, fmt.Sprintf("instance %s is still used by member %s", *req.InstanceID, holder)
@@ -301,20 +316,26 @@ func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbe
 			return m, 0, ""
 		}
 	}
-	if m == nil {
-		m = &consumerMember{id: req.MemberID, assigned: tpSet{}, revoking: tpSet{}, assignedAt: map[topicPartition]int32{},
-			revocationDeadlineMs: noDeadline, rebalanceTimeoutMs: req.RebalanceTimeoutMillis}
-		cg.members[m.id] = m
-		if req.InstanceID != nil {
-			cg.static[*req.InstanceID] = m.id
-		}
-		cg.target[m.id] = tpSet{}
-		return m, 0, ""
+	m = &consumerMember{id: req.MemberID, assigned: tpSet{}, revoking: tpSet{}, assignedAt: map[topicPartition]int32{},
+		revocationDeadlineMs: noDeadline, rebalanceTimeoutMs: req.RebalanceTimeoutMillis}
+	cg.members[m.id] = m
+	if req.InstanceID != nil {
+		cg.static[*req.InstanceID] = m.id
 	}
-	// A member rejoining lost what it owned.
-	m.assigned, m.revoking, m.assignedAt, m.epoch, m.previousEpoch, m.state = tpSet{}, tpSet{}, map[topicPartition]int32{}, 0, 0, memberStable
-	m.revocationDeadlineMs, m.leftStatic = noDeadline, false
+	cg.target[m.id] = tpSet{}
 	return m, 0, ""
+}
+
+// sameInstance says whether two group instance ids (nil: none) are equal.
+func sameInstance(a, b *string) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+func instanceName(id *string) string {
+	if id == nil {
+		return "null"
+	}
+	return *id
 }
 
 // updateMember takes the fields a heartbeat sets (null ones are
@@ -346,7 +367,7 @@ func (c *Coordinator) updateMember(m *consumerMember, req *kmsg.ConsumerGroupHea
 		m.serverAssignor, changed = *req.ServerAssignor, true
 	}
 	if m.epoch == 0 && m.state == memberStable && len(m.assigned) == 0 {
-		changed = true // a joining member always moves the group on
+		changed = true // a new member always moves the group on
 	}
 	return changed
 }
