@@ -251,7 +251,8 @@ func (w *World) finalRead(boundMs int64) bool {
 	}
 	slices.SortFunc(keys, compareKeys)
 	r.startConsumer()
-	deadline := w.now + boundMs
+	start := w.now
+	deadline := start + boundMs
 	for !w.stopped {
 		behind := ""
 		for _, k := range keys {
@@ -261,6 +262,7 @@ func (w *World) finalRead(boundMs int64) bool {
 			}
 		}
 		if behind == "" {
+			w.timelinef("final read: %d partitions read to their ends in %s", len(keys), fmtMs(w.now-start))
 			r.stopped = true
 			return true
 		}
