@@ -101,7 +101,11 @@ func (w *World) startWorkload() {
 			if p.ClassicGroups {
 				group = "c" + group
 			}
-			w.newClient(groupClient).startGroupMember(group, p.ClassicGroups)
+			c := w.newClient(groupClient)
+			c.startGroupMember(group, p.ClassicGroups)
+			if p.autoCommit(i) {
+				c.member.app = newAppState(int64(p.ProcessMs))
+			}
 		}
 	}
 	w.startTxnWorkload(admin)
@@ -262,7 +266,9 @@ func (w *World) finalRead(boundMs int64) bool {
 			}
 		}
 		if behind == "" {
-			w.timelinef("final read: %d partitions read to their ends in %s", len(keys), fmtMs(w.now-start))
+			if len(keys) > 0 {
+				w.timelinef("final read: %d partition%s read to the end in %s", len(keys), map[bool]string{true: "s"}[len(keys) > 1], fmtMs(w.now-start))
+			}
 			r.stopped = true
 			return true
 		}
