@@ -353,6 +353,18 @@ func DrawProfile(seed uint64) Profile {
 	return p
 }
 
+// AutoCommitMembers is how many of the group members commit
+// automatically.
+func (p Profile) AutoCommitMembers() int {
+	n := 0
+	for i := range p.GroupMembers {
+		if p.autoCommit(i) {
+			n++
+		}
+	}
+	return n
+}
+
 // autoCommit says whether the i-th group member commits automatically:
 // under a share of one half, every other one.
 func (p Profile) autoCommit(i int) bool {
@@ -403,13 +415,7 @@ func (p Profile) String() string {
 			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
 	}
 	auto := ""
-	if p.GroupMembers > 0 && p.AutoCommitShare > 0 {
-		n := 0
-		for i := range p.GroupMembers {
-			if p.autoCommit(i) {
-				n++
-			}
-		}
+	if n := p.AutoCommitMembers(); n > 0 {
 		auto = fmt.Sprintf(" (%d auto-committing, processing each poll %.0fms)", n, p.ProcessMs)
 	}
 	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
