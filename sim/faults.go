@@ -378,9 +378,12 @@ func (f *faultInjector) memberCrash(r *rand.Rand) {
 		}
 		c.crash()
 		w.stats.MemberCrashes++
-		w.timelinef("fault: %s (a member of %s) crashed between polls", c.name(), c.member.group)
+		w.timelinef("client: %s (a member of %s) crashed between polls", c.name(), c.member.group)
 		w.schedule(w.now+restartMs, func() { f.restartMember(c) })
 	}
+	// The fault's own line, in the schedule's entry (the crash itself
+	// may come later).
+	w.timelinef("fault: %s (a member of %s) to crash between polls", c.name(), c.member.group)
 	try()
 }
 
