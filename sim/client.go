@@ -54,8 +54,8 @@ type client struct {
 	positions map[tpKey]int64
 	polling   map[tpKey]bool
 	final     bool
-	// caughtUp tracks, for the final reader, the high watermark each
-	// partition last reported.
+	// highWatermarks are the high watermarks each partition last
+	// reported (the final reader fetches again at once below them).
 	highWatermarks map[tpKey]int64
 
 	// admin
@@ -330,7 +330,10 @@ func (c *client) consumeTick() {
 	}
 }
 
-// poll fetches one partition from the consumer's position.
+// poll fetches one partition from the consumer's position (consumeTick
+// calls it every 200 ms for each partition without a fetch in flight; the
+// final reader also at once after an answer that moved it, while the
+// partition is behind).
 func (c *client) poll(tp tpKey) {
 	w := c.w
 	leader, epoch := c.leader(tp)
@@ -360,6 +363,14 @@ func (c *client) poll(tp tpKey) {
 			return
 		}
 		c.polled(tp, position, &resp.Topics[0].Partitions[0])
+		if c.final && !c.stopped && c.positions[tp] > position && c.positions[tp] < c.highWatermarks[tp] {
+			// The final reader fetches again at once while it moves
+			// and the partition is still behind, as a real consumer
+			// does, instead of waiting for its next tick: a large
+			// log (one fetch per segment) is read at the speed of
+			// the brokers, not of the ticks.
+			c.poll(tp)
+		}
 	})
 }
 

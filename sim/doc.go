@@ -48,7 +48,9 @@
 //     workload, and their checkers (at least once among them);
 //     client_autocommit.go, scenario_group.go: auto-committing members
 //     whose application processes each poll's records before the next
-//     (B21), and the group member scenario commands;
+//     (B21; the swarm draws them, Profile.AutoCommitShare, and crashes
+//     members between polls, faults.go memberCrash), and the group member
+//     scenario commands;
 //   - node_lease.go, scenario_lease.go: the broker lease under which the
 //     group and transaction coordinators answer (cluster.BrokerLease), and
 //     the offsets scenario commands;

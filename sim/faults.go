@@ -25,6 +25,9 @@ type faultInjector struct {
 	// counts the faults drawn, injected or skipped.
 	kinds, drawn int
 	skip         map[int]bool
+	// downMembers are the group members crashed by memberCrash whose
+	// process has not started again yet.
+	downMembers []*client
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -55,6 +58,9 @@ func (f *faultInjector) start() {
 	f.every(p.StarveISREveryMs, f.starveISR)
 	if len(f.w.nodes) >= 3 {
 		f.every(p.EmptyStretchEveryMs, f.emptyStretch)
+	}
+	if p.GroupMembers > 0 {
+		f.every(p.MemberCrashEveryMs, f.memberCrash)
 	}
 	f.startDetector()
 }
@@ -330,6 +336,77 @@ func (f *faultInjector) clientCut(r *rand.Rand) {
 	})
 }
 
+// memberCrash crashes a group member's process between polls, as the
+// B21 scenario does: what its application held is never processed, and it
+// commits nothing more. An auto-committing member crashes at the first
+// moment, within 5 s, its application holds records an acknowledged
+// commit was sent after (the crash that tells the positions of the poll
+// before from those of the last poll; at the end of the 5 s, whatever it
+// holds). The process starts again after a while (at the latest when the
+// faults heal) as a new member of the same group, with the same protocol
+// and auto-commit; the group's coordinator drops the old member when its
+// session times out.
+func (f *faultInjector) memberCrash(r *rand.Rand) {
+	w := f.w
+	var members []*client
+	for _, c := range w.clients {
+		if c.member != nil && !c.crashed && c.prod == nil && !slices.Contains(f.downMembers, c) {
+			members = append(members, c)
+		}
+	}
+	if len(members) == 0 {
+		return
+	}
+	c := members[r.IntN(len(members))]
+	f.downMembers = append(f.downMembers, c) // from now on: not picked again, started again at heal
+	restartMs := 500 + expMs(r, 3000)
+	deadline := w.now + 5000
+	var try func()
+	try = func() {
+		if c.crashed || !slices.Contains(f.downMembers, c) {
+			return // healed before it crashed
+		}
+		if app := c.member.app; app != nil && w.now < deadline && w.phase == phaseFaulty {
+			held := false
+			for _, b := range app.inApp {
+				held = held || app.lastCommitSentMs >= b.sinceMs
+			}
+			if !held {
+				w.schedule(w.now+20, try)
+				return
+			}
+		}
+		c.crash()
+		w.stats.MemberCrashes++
+		w.timelinef("client: %s (a member of %s) crashed between polls", c.name(), c.member.group)
+		w.schedule(w.now+restartMs, func() { f.restartMember(c) })
+	}
+	// The fault's own line, in the schedule's entry (the crash itself
+	// may come later).
+	w.timelinef("fault: %s (a member of %s) to crash between polls", c.name(), c.member.group)
+	try()
+}
+
+// restartMember starts a crashed member's process again as a new member,
+// unless it started already.
+func (f *faultInjector) restartMember(old *client) {
+	w := f.w
+	i := slices.Index(f.downMembers, old)
+	if i < 0 {
+		return
+	}
+	f.downMembers = slices.Delete(f.downMembers, i, i+1)
+	if !old.crashed {
+		return // healed before it crashed
+	}
+	c := w.newClient(groupClient)
+	c.startGroupMember(old.member.group, old.member.classic)
+	if old.member.app != nil {
+		c.member.app = newAppState(old.member.app.processMs)
+	}
+	w.timelinef("client: %s starts again as %s in %s", old.name(), c.name(), c.member.group)
+}
+
 // clockJump moves a node's wall clock by up to an hour either way.
 func (f *faultInjector) clockJump(r *rand.Rand) {
 	w := f.w
@@ -489,7 +566,8 @@ func (f *faultInjector) startDetector() {
 
 // heal ends every fault: partitions and cuts heal, links recover, paused
 // nodes continue, disks work, and crashed nodes (and nodes with offline
-// partitions, which only a restart brings back) restart.
+// partitions, which only a restart brings back) restart, and so do
+// crashed group members.
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
@@ -499,6 +577,9 @@ func (w *World) heal() {
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
 	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve")
+	for len(w.faults.downMembers) > 0 {
+		w.faults.restartMember(w.faults.downMembers[0])
+	}
 	for _, n := range w.nodes {
 		n.diskFaultUntilMs = 0
 		n.fs.SetSpaceLimit(-1)

@@ -383,7 +383,7 @@ func (n *node) start() error {
 	q, err := quorum.New(quorum.Config{
 		NodeID: n.id, Voters: w.voters,
 		ElectionTimeoutMs: w.timing.electionTimeoutMs, HeartbeatIntervalMs: w.timing.raftHeartbeatMs, TickMs: w.timing.raftTickMs,
-		SnapshotIntervalBytes: w.timing.snapshotIntervalBytes, SnapshotCatchUpEntries: 100,
+		SpreadTicks: true, SnapshotIntervalBytes: w.timing.snapshotIntervalBytes, SnapshotCatchUpEntries: 100,
 	}, st)
 	if err != nil {
 		return fmt.Errorf("start the quorum core: %w", err)

@@ -775,9 +775,20 @@ func txnStateKey(tid string) tpKey {
 	return tpKey{txn.StateTopic, txn.PartitionFor(tid, txnStatePartitions)}
 }
 
+// hangingAfterHealMs is how long after the heal the operator waits before
+// it calls a transaction hanging: longer than a coordinator's
+// WriteTxnMarkers call sent before the heal may take to time out and be
+// retried (txnMarkerRPCMs). The simulator's RPCs to a node that crashed
+// wait for their timeout, as a request on a connection to a host cut off
+// does: at 20 s, the operator once aborted a transaction whose
+// coordinator's commit markers, sent to a leader that crashed 10 s before
+// the heal, were still waiting out their 35 s, and the coordinator then
+// wrote them (seed 121481: S8).
+const hangingAfterHealMs = txnMarkerRPCMs + 5_000
+
 // abortHanging is the operator's part after healing (kafka-transactions.sh
 // abort, Kafka's AbortTransaction): a transaction still open on a
-// partition 20 s after the heal, whose records a loss the guarantees allow
+// partition hangingAfterHealMs after the heal, whose records a loss the guarantees allow
 // may have cut from its coordinator (a loss of its __transaction_state
 // partition) or from the partition itself (its marker), hangs: nothing
 // will end it. The admin writes its abort marker (as the coordinator's
@@ -797,7 +808,7 @@ func (w *World) abortHanging(admin *client) {
 		if healedAt < 0 {
 			healedAt = w.now
 		}
-		if w.now < healedAt+20_000 {
+		if w.now < healedAt+hangingAfterHealMs {
 			return
 		}
 		tids := map[int64]string{}

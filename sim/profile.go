@@ -40,8 +40,9 @@ const (
 	// PlantCommitReturned: an auto-committing group member commits the
 	// positions of the records its last poll returned, which its
 	// application still processes (B21's misunderstanding: Kafka's
-	// auto-commit commits those of the poll before). Only the scenario of
-	// B21 runs such members, so the swarm's plants (Plants) leave it out.
+	// auto-commit commits those of the poll before). Swarms find it when
+	// they draw auto-committing members and member crashes (B21's
+	// scenario plays it on its own).
 	PlantCommitReturned Plant = "commit-returned"
 )
 
@@ -55,7 +56,8 @@ func (p Plant) String() string {
 
 // Plants lists every plant.
 func Plants() []Plant {
-	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker}
+	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
+		PlantCommitReturned}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -136,6 +138,18 @@ type Profile struct {
 	GroupMembers int
 	// ClassicGroups: the groups use the classic protocol (cg0, cg1).
 	ClassicGroups bool
+	// AutoCommitShare of the group members (0, half: every other one, or
+	// all) commit automatically (enable.auto.commit, B21;
+	// client_autocommit.go): an application behind their polls processes
+	// each poll's records for ProcessMs before the member polls that
+	// partition again, and they commit what it processed, the positions
+	// of the polls before, as Kafka's auto-commit does.
+	AutoCommitShare float64
+	ProcessMs       float64
+	// MemberCrashEveryMs: a group member's process crashes between polls
+	// and starts again a few seconds later as a new member (faults.go,
+	// memberCrash).
+	MemberCrashEveryMs float64
 	// CompactedShare of the workload topics are compacted
 	// (cleanup.policy=compact, small segments), their records keyed by a
 	// few keys; __consumer_offsets always is.
@@ -329,7 +343,32 @@ func DrawProfile(seed uint64) Profile {
 	}
 	// Idempotent epoch bumps, drawn after everything before them.
 	p.IdempotentEpochBump = on(0.5)
+	// Auto-committing group members, drawn after everything before them.
+	if on(0.5) {
+		p.AutoCommitShare, p.ProcessMs = []float64{0.5, 1}[r.IntN(2)], between(20, 1000)
+	}
+	if on(0.5) {
+		p.MemberCrashEveryMs = between(5000, 30000)
+	}
 	return p
+}
+
+// AutoCommitMembers is how many of the group members commit
+// automatically.
+func (p Profile) AutoCommitMembers() int {
+	n := 0
+	for i := range p.GroupMembers {
+		if p.autoCommit(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// autoCommit says whether the i-th group member commits automatically:
+// under a share of one half, every other one.
+func (p Profile) autoCommit(i int) bool {
+	return p.AutoCommitShare >= 1 || p.AutoCommitShare > 0 && i%2 == 0
 }
 
 // txnV2 says whether the i-th transactional client (producers count from
@@ -357,6 +396,7 @@ func (p Profile) String() string {
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
+	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)
 	add(p.EmptyStretchEveryMs > 0, "emptied stretches every %.0fs", p.EmptyStretchEveryMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
@@ -374,6 +414,10 @@ func (p Profile) String() string {
 			map[bool]string{true: fmt.Sprintf(", %d batches in flight per partition", p.TxnPipeline)}[p.TxnPipeline > 1 && p.TxnProducers > 0],
 			map[bool]string{true: ", the first consumer read_committed"}[p.ReadCommitted && p.Consumers > 0])
 	}
-	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
-		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], txns, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
+	auto := ""
+	if n := p.AutoCommitMembers(); n > 0 {
+		auto = fmt.Sprintf(" (%d auto-committing, processing each poll %.0fms)", n, p.ProcessMs)
+	}
+	return fmt.Sprintf("%s; %d producers (%.0f%% acks=all) every %.0fms, %d consumers, %d group members%s%s%s, %d topics × %d partitions, min.insync.replicas %d, unclean share %.0f%%, compacted share %.0f%%",
+		faults, p.Producers, 100*p.AcksAllShare, p.ProduceEveryMs, p.Consumers, p.GroupMembers, map[bool]string{true: " (classic)"}[p.ClassicGroups], auto, txns, p.Topics, p.Partitions, p.MinISR, 100*p.UncleanShare, 100*p.CompactedShare)
 }

@@ -101,7 +101,11 @@ func (w *World) startWorkload() {
 			if p.ClassicGroups {
 				group = "c" + group
 			}
-			w.newClient(groupClient).startGroupMember(group, p.ClassicGroups)
+			c := w.newClient(groupClient)
+			c.startGroupMember(group, p.ClassicGroups)
+			if p.autoCommit(i) {
+				c.member.app = newAppState(int64(p.ProcessMs))
+			}
 		}
 	}
 	w.startTxnWorkload(admin)
@@ -251,7 +255,8 @@ func (w *World) finalRead(boundMs int64) bool {
 	}
 	slices.SortFunc(keys, compareKeys)
 	r.startConsumer()
-	deadline := w.now + boundMs
+	start := w.now
+	deadline := start + boundMs
 	for !w.stopped {
 		behind := ""
 		for _, k := range keys {
@@ -261,6 +266,9 @@ func (w *World) finalRead(boundMs int64) bool {
 			}
 		}
 		if behind == "" {
+			if len(keys) > 0 {
+				w.timelinef("final read: %d partition%s read to the end in %s", len(keys), map[bool]string{true: "s"}[len(keys) > 1], fmtMs(w.now-start))
+			}
 			r.stopped = true
 			return true
 		}

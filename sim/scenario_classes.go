@@ -77,7 +77,7 @@ var BugClasses = []BugClass{
 		""},
 	{"B21", "auto-commit misunderstood",
 		[]string{"auto-commit-crash-between-polls"},
-		""},
+		"auto-committing group members (profile's AutoCommitShare) whose processes crash between polls and start again (Stats.MemberCrashes; profile \"group member crashes every\")"},
 }
 
 // ClassSuites are the bug classes played outside the simulator, by real

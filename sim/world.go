@@ -150,8 +150,11 @@ type Stats struct {
 	ConsumerEmptyStretches, EmptyPrefixRaises int64
 	// StretchFaultsPlayed are the emptied-stretch faults that played out
 	// (empty_stretch_fault.go).
-	StretchFaultsPlayed                             int64
-	InvariantsChecked, PlantFired                   int64
+	StretchFaultsPlayed           int64
+	InvariantsChecked, PlantFired int64
+	// MemberCrashes are the group members whose process crashed between
+	// polls and started again as a new member (the member-crash fault).
+	MemberCrashes                                   int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// TxnBatchesPipelined are transactional batches sent while an earlier
 	// batch of the same producer to the same partition was in flight;
@@ -577,6 +580,9 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	if s.MemberCrashes > 0 {
+		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
+	}
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)

@@ -33,8 +33,8 @@ type Config struct {
 	TickMs int64
 	// SpreadTicks makes the node's ticks fall at a point within a tick set
 	// by its node id (tickPhaseMs), so that voters started together do not
-	// time out in the same millisecond. gregor's nodes set it; the
-	// simulator does not yet (it would move every seed's trace).
+	// time out in the same millisecond. gregor's nodes and the simulator's
+	// set it.
 	SpreadTicks bool
 	// InitialSnapshot is the data of the snapshot a voter bootstraps with:
 	// an encoded cluster.MetadataBatch snapshot. Nil is the empty image,

@@ -71,6 +71,11 @@ type swarmPaths struct {
 	// IdemEpochBumps are the epochs idempotent producers bumped
 	// themselves.
 	IdemEpochBumps int64 `json:"idem_epoch_bumps,omitempty"`
+	// AutoCommitMembers are the group members that commit automatically
+	// (the profile's AutoCommitShare), MemberCrashes the group members
+	// whose process crashed between polls and started again.
+	AutoCommitMembers int64 `json:"auto_commit_members,omitempty"`
+	MemberCrashes     int64 `json:"member_crashes,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -103,6 +108,8 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
 	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
 	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
+	one(&t.sum.AutoCommitMembers, &t.seeds.AutoCommitMembers, p.AutoCommitMembers)
+	one(&t.sum.MemberCrashes, &t.seeds.MemberCrashes, p.MemberCrashes)
 }
 
 // String is the summary's line.
@@ -117,7 +124,9 @@ func (t *pathTotals) String() string {
 			t.sum.ELRElections, t.seeds.ELRElections, t.sum.LastKnownELRElections, t.seeds.LastKnownELRElections, t.sum.CleanRegistrations, t.seeds.CleanRegistrations) +
 		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
-			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps)
+			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
+		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
+			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -138,6 +147,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 			IdemEpochBumps: rep.Stats.IdempotentEpochBumps}}
 	res.Paths.ELRElections, res.Paths.LastKnownELRElections = rep.Stats.ELRElections, rep.Stats.LastKnownELRElections
 	res.Paths.CleanRegistrations = rep.Stats.CleanShutdownRegistrations
+	res.Paths.AutoCommitMembers, res.Paths.MemberCrashes = int64(rep.Profile.AutoCommitMembers()), rep.Stats.MemberCrashes
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
