@@ -38,10 +38,13 @@ type serverChecks struct {
 	raftTerms   map[int32]uint64
 	// raftHolds is, per quorum epoch, until when its leader said no other
 	// node could lead (check_hold.go).
-	raftHolds     map[uint64]int64
-	metaBatches   map[int64]uint64
-	metaApplied   int64
-	epochLeaders  map[epochKey]int32
+	raftHolds    map[uint64]int64
+	metaBatches  map[int64]uint64
+	metaApplied  int64
+	epochLeaders map[epochKey]int32
+	// newestEpoch is the newest leader epoch a leader of each partition
+	// has held: a leader below it is deposed and does not know it yet.
+	newestEpoch   map[tpKey]int32
 	replicaEpochs map[nodeTP]int32
 	leaderHW      map[nodeEpoch]int64
 	chains        map[batchKey]uint64
@@ -111,7 +114,7 @@ func (r offsetRange) cause() string {
 
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
-		epochLeaders: map[epochKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
+		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
 		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
@@ -432,6 +435,7 @@ func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
 		return
 	}
 	c.epochLeaders[epochKey{tp, epoch}] = n.id
+	c.newestEpoch[tp] = max(c.newestEpoch[tp], epoch)
 	ne := nodeEpoch{n.id, tp, epoch}
 	last, seen := c.leaderHW[ne]
 	if seen && hw < last {

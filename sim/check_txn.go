@@ -160,8 +160,17 @@ func (c *txnChecks) record(n *node, key, value []byte, live bool) {
 }
 
 // leaderAppended checks the markers among batches a leader appended (S8).
+// A deposed leader's are not checked: a coordinator cut off with it (seed
+// 122241) still retries the markers of a transaction its successor
+// finished long ago, whose producer id and epoch later transactions reuse
+// (before KIP-890 part 2), and the deposed leader appends them to a log
+// its followers have left; they are truncated when it follows again, and
+// S2 answers for anything of it that a reader could see.
 func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int64) {
 	w := c.w
+	if h.core.LeaderEpoch() < w.checks.newestEpoch[h.key] {
+		return
+	}
 	for i, b := range batches {
 		if len(b) < logstore.BatchHeaderBytes || b[22]&0x20 == 0 {
 			continue
