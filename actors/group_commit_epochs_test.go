@@ -52,16 +52,7 @@ func TestConsumerGroupCommitAtOlderEpoch(t *testing.T) {
 		t.Fatalf("member A owns %v of %v", kept, assigned)
 	}
 
-	req := kmsg.NewPtrOffsetCommitRequest()
-	req.Group, req.MemberID, req.Generation = "g1251", id, before
-	rt := kmsg.NewOffsetCommitRequestTopic()
-	rt.Topic, rt.TopicID = "epochs", created.ID
-	for p := range int32(4) {
-		rp := kmsg.NewOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset = p, 5
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
+	req := offsetCommitOfPartitions("g1251", id, before, "epochs", created.ID, 4, 5)
 	resp, err := req.RequestWith(ctx, newClient(t, n))
 	if err != nil {
 		t.Fatal(err)
@@ -149,16 +140,7 @@ func TestConsumerGroupJoinAgainWithOwnID(t *testing.T) {
 		t.Fatalf("group epoch moved from %d to %d", before, after)
 	}
 
-	commit := kmsg.NewPtrOffsetCommitRequest()
-	commit.Group, commit.MemberID, commit.Generation = "grejoin", id, epoch
-	rt := kmsg.NewOffsetCommitRequestTopic()
-	rt.Topic, rt.TopicID = "rejoin", created.ID
-	for p := range int32(2) {
-		rp := kmsg.NewOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset = p, 3
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	commit.Topics = append(commit.Topics, rt)
+	commit := offsetCommitOfPartitions("grejoin", id, epoch, "rejoin", created.ID, 2, 3)
 	cresp, err := commit.RequestWith(ctx, newClient(t, n))
 	if err != nil {
 		t.Fatal(err)
@@ -170,4 +152,20 @@ func TestConsumerGroupJoinAgainWithOwnID(t *testing.T) {
 			}
 		}
 	}
+}
+
+// offsetCommitOfPartitions commits offset for partitions 0 to partitions-1
+// of a topic, as member at epoch (its generation) of group.
+func offsetCommitOfPartitions(group, member string, epoch int32, topic string, id [16]byte, partitions int32, offset int64) *kmsg.OffsetCommitRequest {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = group, member, epoch
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	for p := range partitions {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, offset
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return req
 }
