@@ -168,7 +168,7 @@ func (c *txnChecks) record(n *node, key, value []byte, live bool) {
 // S2 answers for anything of it that a reader could see.
 func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int64) {
 	w := c.w
-	if h.core.LeaderEpoch() < w.checks.newestEpoch[h.key] {
+	if h.core != nil && h.core.LeaderEpoch() < w.checks.newestEpoch[h.key] {
 		return
 	}
 	for i, b := range batches {
