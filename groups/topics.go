@@ -36,8 +36,8 @@ func (t *topicTable) nameOf(id [16]byte) (string, bool) {
 
 // SetTopics tells the coordinator the topics of the metadata image, at time
 // now. Offsets of topics that disappeared, or whose id changed, are
-// deleted; consumer groups
-// react to new partitions and topics on their members' next heartbeats.
+// deleted; consumer groups react to new partitions and topics on their
+// members' next heartbeats.
 func (c *Coordinator) SetTopics(topics []Topic, now Time) {
 	next := newTopicTable(topics)
 	var deleted []string

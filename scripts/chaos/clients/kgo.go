@@ -22,13 +22,7 @@ func kafkago(args []string) {
 		fmt.Fprintf(w, format, a...)
 		mu.Unlock()
 	}
-	go func() {
-		for range time.Tick(time.Second) {
-			mu.Lock()
-			w.Flush()
-			mu.Unlock()
-		}
-	}()
+	go flushEverySecond(&mu, w)
 	defer func() { mu.Lock(); w.Flush(); mu.Unlock() }()
 	switch args[0] {
 	case "prod":

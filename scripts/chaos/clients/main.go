@@ -178,13 +178,7 @@ func cons(topic, group, strategy, out string) {
 			mu.Unlock()
 		}
 	}()
-	go func() {
-		for range time.Tick(time.Second) {
-			mu.Lock()
-			w.Flush()
-			mu.Unlock()
-		}
-	}()
+	go flushEverySecond(mu, w)
 	ctx := sigctx()
 	for ctx.Err() == nil {
 		if err := g.Consume(ctx, []string{topic}, handler{mu, w}); err != nil {
@@ -312,4 +306,14 @@ func must(f *os.File, err error) *os.File {
 		log.Fatal(err)
 	}
 	return f
+}
+
+// flushEverySecond flushes w, under mu, once a second, so that a client
+// killed at the end of a run leaves at most its last second unwritten.
+func flushEverySecond(mu *sync.Mutex, w *bufio.Writer) {
+	for range time.Tick(time.Second) {
+		mu.Lock()
+		w.Flush()
+		mu.Unlock()
+	}
 }
