@@ -137,7 +137,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.releaseProducing()
 		return
 	case *produceBatch:
-		a.produceAll(msg.take())
+		a.produceAll(a.takeBatch(msg))
 		return
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -13,7 +14,8 @@ import (
 
 // produceQueues gathers the produces bound for each partition actor on this
 // node (group commit): those that come while the partition's batch waits
-// in its mailbox (the actor is busy) join that batch, and the partition
+// in its mailbox (the actor is busy) or while the actor yields before
+// taking it (takeBatch) join that batch, and the partition
 // checks each on its own (sequence, transaction verification, in the
 // replica core) and writes all it accepts in one append, one write
 // (appendAll). A partition's txnPartitionAdded messages come the same way,
@@ -115,6 +117,18 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 		n.produceQueues.send(n.system.Root, s.pid, s.msg)
 	}
 	f.sends = nil
+}
+
+// takeBatch takes the messages of b after yielding the actor's goroutine
+// once: the senders that are runnable meanwhile (connections with their
+// next produce, coordinators writing markers, the partition's other
+// producers) add theirs to b, and the partition writes them all in one
+// append instead of an append each (a write system call each: with 16
+// transactional producers on 6 partitions, 5.7 writes per transaction
+// became 4.0). With nothing else runnable the yield returns at once.
+func (a *partitionActor) takeBatch(b *produceBatch) []any {
+	runtime.Gosched()
+	return b.take()
 }
 
 // produceAll hands the core the messages of a batch in order, then carries

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,13 +145,38 @@ func (t *tailBuffer) String() string {
 	return string(t.b)
 }
 
+// nextBenchPort is the next port freeAddr tries under GREGOR_BENCH_PORTS.
+var nextBenchPort atomic.Int64
+
+// freeAddr returns a loopback address nothing listens on: a port the kernel
+// picks, or with GREGOR_BENCH_PORTS=LOW-HIGH the next free one of that range
+// (for machines where each user of loopback keeps to a range of its own).
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	low, high, ok := strings.Cut(os.Getenv("GREGOR_BENCH_PORTS"), "-")
+	if !ok {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		defer l.Close()
+		return l.Addr().String(), nil
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	lo, err1 := strconv.Atoi(low)
+	hi, err2 := strconv.Atoi(high)
+	if err1 != nil || err2 != nil || lo <= 0 || hi < lo {
+		return "", fmt.Errorf("GREGOR_BENCH_PORTS=%s: want LOW-HIGH", os.Getenv("GREGOR_BENCH_PORTS"))
+	}
+	for range hi - lo + 1 {
+		port := lo + int(nextBenchPort.Add(1)-1)%(hi-lo+1)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr, nil
+	}
+	return "", fmt.Errorf("no free port in %s", os.Getenv("GREGOR_BENCH_PORTS"))
 }
 
 // gregorBroker builds the binary and starts one gregor node, once per process.
