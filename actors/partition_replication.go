@@ -68,7 +68,8 @@ func hintOf(h cluster.LeaderHint) *cluster.LeaderHint {
 	if h.LeaderID < 0 && h.LeaderEpoch < 0 {
 		return nil
 	}
-	return &h
+	hint := h // only a hint escapes: h itself would be moved to the heap on every call
+	return &hint
 }
 
 // fetcherPartition names the partition to the fetchers.

@@ -165,7 +165,8 @@
 //     none, which reproduces the unfairness it removes).
 //   - GREGOR_BENCH_PORTS=LOW-HIGH takes the single-node brokers' ports
 //     (gregor's and kfake-process's listener and metrics addresses) from
-//     that range instead of letting the kernel pick them, for machines
+//     that range instead of letting the kernel pick them (and the three-node
+//     clusters' from it, instead of 20000-49999), for machines
 //     where each user of loopback keeps to a range of its own.
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.

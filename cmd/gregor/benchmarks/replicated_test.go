@@ -145,8 +145,18 @@ func stopCluster() {
 // freeBasePort finds a base port whose cluster ports (client, CONTROLLER,
 // gossip and metrics of every node) are free.
 func freeBasePort(nodes int) (int, error) {
+	low, span := 20000, 30000
+	if lo, hi, ok := strings.Cut(os.Getenv("GREGOR_BENCH_PORTS"), "-"); ok {
+		// The cluster's ports are base+offset+i, offsets up to 300.
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || h-l < 300+nodes {
+			return 0, fmt.Errorf("GREGOR_BENCH_PORTS=%s: want LOW-HIGH, at least %d apart", os.Getenv("GREGOR_BENCH_PORTS"), 300+nodes)
+		}
+		low, span = l, h-l-300-nodes+1
+	}
 	for range 50 {
-		base := 20000 + rand.IntN(30000)
+		base := low + rand.IntN(span)
 		free := true
 		for _, offset := range []int{0, 100, 200, 300} {
 			for i := range nodes {
