@@ -84,18 +84,23 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 	byID := body.Version >= 13
 	// hints are the leader hints of the partitions, by topic and partition.
 	hints := make([][]*cluster.LeaderHint, len(body.Topics))
-	// The partitions' messages are made in one slab (one allocation, not
-	// one per partition).
+	// The partitions' messages, leader hints and sends are made in one
+	// slab each (one allocation, not one per partition), the answer's
+	// lists at their final sizes.
 	count := 0
 	for _, t := range body.Topics {
 		count += len(t.Partitions)
 	}
 	msgs := make([]producePartition, count)
+	hintSlab := make([]*cluster.LeaderHint, count)
+	fo.sends = make([]fanOutSend, 0, count)
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(body.Topics))
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewProduceResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
+		rtopic.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(t.Partitions))
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
-		hints[ti] = make([]*cluster.LeaderHint, len(t.Partitions))
+		hints[ti], hintSlab = hintSlab[:len(t.Partitions):len(t.Partitions)], hintSlab[len(t.Partitions):]
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition

@@ -52,10 +52,10 @@ func (r *Replica) writeTxnMarker(id RequestID, m TxnMarker, now Instant, reply f
 	}
 	batch := logstore.TxnMarkerBatch(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Commit, now.WallMs)
 	info := logstore.ReadProducerBatchInfo(batch)
-	p := pendingProduce{id: id, acks: -1, deadlineMs: now.MonoMs + txnMarkerTimeoutMs, appendTimeMs: -1, producer: &info}
+	p := pendingProduce{id: id, acks: -1, deadlineMs: now.MonoMs + txnMarkerTimeoutMs, appendTimeMs: -1, producer: info, hasProducer: true}
 	r.producerAppendStarted(info)
 	r.appending[id] = p
-	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
+	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: r.oneBatch(batch), LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
 }
 
 // lateTV2Marker says a transaction version 2 marker cannot be for the

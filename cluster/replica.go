@@ -191,6 +191,9 @@ type Replica struct {
 
 	// appending holds produces handed to the shell for appending.
 	appending map[RequestID]pendingProduce
+	// batchSlab holds the one-batch slices of the appends of the Ready
+	// being gathered (oneBatch).
+	batchSlab [][]byte
 	// producers is the producer state of the log's batches (producer.go);
 	// producerAppending the idempotent batches handed out for appending,
 	// by producer id, in order; followerInfos the producer fields of the
@@ -613,7 +616,7 @@ func (r *Replica) Ready() Ready {
 		r.alterAsked, r.ready.AbandonAlterPartition = nil, true
 	}
 	rd := r.ready
-	r.ready = Ready{}
+	r.ready, r.batchSlab = Ready{}, nil
 	return rd
 }
 

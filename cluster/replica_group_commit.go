@@ -27,7 +27,7 @@ func (r *Replica) precludeFollowers(failed logstore.ProducerBatchInfo) {
 		return
 	}
 	for id, p := range r.appending {
-		if q := p.producer; q != nil && q.ProducerID == failed.ProducerID && q.ProducerEpoch == failed.ProducerEpoch && q.BaseSequence >= 0 && sequenceAfter(q.BaseSequence, failed.BaseSequence) {
+		if q := p.producer; p.hasProducer && q.ProducerID == failed.ProducerID && q.ProducerEpoch == failed.ProducerEpoch && q.BaseSequence >= 0 && sequenceAfter(q.BaseSequence, failed.BaseSequence) {
 			p.precluded = true
 			r.appending[id] = p
 		}

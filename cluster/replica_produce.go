@@ -19,8 +19,11 @@ type pendingProduce struct {
 	// leading during its append: the completion only moves the log end
 	// offset.
 	orphaned bool
-	// producer is the batch's producer, for an idempotent batch.
-	producer *logstore.ProducerBatchInfo
+	// producer is the batch's producer, when hasProducer: an idempotent
+	// or transactional batch (a value, not a pointer: one allocation
+	// fewer per produce).
+	producer    logstore.ProducerBatchInfo
+	hasProducer bool
 	// precluded says an earlier batch of the producer failed while this
 	// one was being appended (replica_group_commit.go).
 	precluded bool
@@ -124,16 +127,16 @@ func (r *Replica) produce(id RequestID, req ProduceRequest, now Instant, verifie
 			r.answerDuplicate(p, *check.duplicate)
 			return
 		}
-		p.producer = &info
+		p.producer, p.hasProducer = info, true
 		r.producerAppendStarted(info)
 	} else if info.ProducerID != logstore.NoProducerID && info.Transactional {
 		// No sequence (a coordinator's): the transaction is tracked all
 		// the same.
-		p.producer = &info
+		p.producer, p.hasProducer = info, true
 		r.producerAppendStarted(info)
 	}
 	r.appending[id] = p
-	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: [][]byte{batch}, LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
+	r.ready.Appends = append(r.ready.Appends, AppendBatches{ID: id, Batches: r.oneBatch(batch), LeaderEpoch: r.partition.LeaderEpoch, NowMs: now.WallMs})
 }
 
 // validateBatch checks the produce records as Kafka's log validator does and
@@ -200,12 +203,12 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		panic(fmt.Sprintf("replica: append completion for unknown request %d", id))
 	}
 	delete(r.appending, id)
-	if p.producer != nil {
-		r.producerAppendDone(*p.producer, out.BaseOffset, err == nil)
+	if p.hasProducer {
+		r.producerAppendDone(p.producer, out.BaseOffset, err == nil)
 	}
 	if err != nil {
-		if p.producer != nil {
-			r.precludeFollowers(*p.producer)
+		if p.hasProducer {
+			r.precludeFollowers(p.producer)
 		}
 		code, _ := r.storageErrorCode(err)
 		if !p.orphaned {
@@ -360,4 +363,19 @@ func (r *Replica) expire(nowMs int64) {
 		}
 	}
 	r.watches = keptW
+}
+
+// oneBatch is a slice of batch alone, for an AppendBatches: cut from a slab
+// that the appends of one Ready share, so that the produces the shell hands
+// the core together (a batch of them: partition_produce_queue.go) cost one
+// allocation here, not one each. A slice handed out is never written again
+// (the slab only grows past it, and a full one is replaced), and Ready
+// starts the next slab, so none outlives the Ready that carries it.
+func (r *Replica) oneBatch(batch []byte) [][]byte {
+	if len(r.batchSlab) == cap(r.batchSlab) {
+		r.batchSlab = make([][]byte, 0, max(4, 2*cap(r.batchSlab)))
+	}
+	r.batchSlab = append(r.batchSlab, batch)
+	n := len(r.batchSlab)
+	return r.batchSlab[n-1 : n : n]
 }

@@ -47,13 +47,13 @@ func TestReplicaProduceKeepsItsQueues(t *testing.T) {
 func TestDropAnswered(t *testing.T) {
 	q := make([]pendingProduce, 3, 4)
 	for i := range q {
-		q[i] = pendingProduce{id: RequestID(i + 1), producer: &logstore.ProducerBatchInfo{}}
+		q[i] = pendingProduce{id: RequestID(i + 1), producer: logstore.ProducerBatchInfo{ProducerID: 5}, hasProducer: true}
 	}
 	kept := dropAnswered(q, 2)
 	if len(kept) != 1 || kept[0].id != 3 || cap(kept) != 4 || &kept[0] != &q[0] {
 		t.Fatalf("kept %+v (cap %d)", kept, cap(kept))
 	}
-	if q[1].producer != nil || q[2].producer != nil {
+	if q[1] != (pendingProduce{}) || q[2] != (pendingProduce{}) {
 		t.Fatal("an answered produce is still held")
 	}
 	if again := dropAnswered(kept, 0); len(again) != 1 || again[0].id != 3 {
