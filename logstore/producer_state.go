@@ -258,7 +258,7 @@ func (s *ProducerStates) Apply(info ProducerBatchInfo) (done CompletedTxn, ended
 		s.entries[info.ProducerID] = e
 	}
 	if info.ProducerEpoch != e.ProducerEpoch {
-		e.ProducerEpoch, e.Batches = info.ProducerEpoch, nil
+		e.ProducerEpoch, e.Batches = info.ProducerEpoch, e.Batches[:0] // the array is kept for the new epoch's batches
 	}
 	e.LastTimestamp = max(e.LastTimestamp, info.MaxTimestampMs)
 	switch {
