@@ -60,3 +60,28 @@ func TestDropAnswered(t *testing.T) {
 		t.Fatalf("dropping none: %+v", again)
 	}
 }
+
+// The one-batch slices of a Ready's appends share a slab: each holds its
+// own batch however many follow (appending to one never writes over the
+// next), and Ready starts a new slab, so a Ready handed out keeps none of
+// the replica's.
+func TestOneBatchSlab(t *testing.T) {
+	r := &Replica{}
+	var got [][][]byte
+	for i := range 40 {
+		got = append(got, r.oneBatch([]byte{byte(i)}))
+	}
+	_ = append(got[3], []byte{99}) // must not reach got[4]
+	for i, b := range got {
+		if len(b) != 1 || cap(b) != 1 || len(b[0]) != 1 || b[0][0] != byte(i) {
+			t.Fatalf("slice %d holds %v (cap %d)", i, b, cap(b))
+		}
+	}
+	r.Ready()
+	if r.batchSlab != nil {
+		t.Fatal("Ready kept the slab")
+	}
+	if b := r.oneBatch([]byte{7}); &b[0] == &got[len(got)-1][0] || b[0][0] != 7 {
+		t.Fatal("the next Ready's slice came from the last one's slab")
+	}
+}
