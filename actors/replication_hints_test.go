@@ -138,3 +138,20 @@ func TestReplicationLeaderHints(t *testing.T) {
 		checkBrokers(tc.what, ids, hosts, ports, leader.Leader, leaderAddr)
 	}
 }
+
+// An answer without a leader hint (every successful produce and fetch)
+// allocates none: hintOf's parameter escaped through the hint it returns,
+// so every call moved it to the heap.
+func TestHintOfNoneAllocatesNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector allocates")
+	}
+	none := cluster.LeaderHint{LeaderID: -1, LeaderEpoch: -1}
+	var got *cluster.LeaderHint
+	if n := testing.AllocsPerRun(100, func() { got = hintOf(none) }); n != 0 || got != nil {
+		t.Fatalf("%.1f allocations, hint %v", n, got)
+	}
+	if h := hintOf(cluster.LeaderHint{LeaderID: 2, LeaderEpoch: 5}); h == nil || h.LeaderID != 2 || h.LeaderEpoch != 5 {
+		t.Fatalf("hint %v", h)
+	}
+}
