@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -134,5 +136,38 @@ func TestProducingSet(t *testing.T) {
 	s.add(40, msgs[0])
 	if &s.all[0] != array || s.get(40) != msgs[0] {
 		t.Fatal("the array was not kept")
+	}
+}
+
+// TestTakeBatchYieldsFirst: a produce whose sender is runnable when the
+// partition actor comes to take its batch joins that batch, as the actor
+// yields once before taking it (one goroutine runs at a time here, so
+// without the yield the sender would run only after the take, and its
+// produce would wait for a batch of its own). The scheduler takes a
+// yielded goroutine back first one time in 61 (it looks at its global
+// queue first every 61st time), so of five tries three must join.
+func TestTakeBatchYieldsFirst(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	root := actor.NewActorSystem().Root
+	joined := 0
+	for range 5 {
+		q := &produceQueues{}
+		pid := &actor.PID{Id: "partition"}
+		b := &produceBatch{q: q, pid: pid}
+		b.msgs = append(b.first[:0], &producePartition{})
+		q.open = map[string]*produceBatch{pid.Id: b}
+		sent := make(chan struct{})
+		go func() {
+			q.send(root, pid, &producePartition{}) // joins b while it is open
+			close(sent)
+		}()
+		msgs := (&partitionActor{}).takeBatch(b)
+		<-sent
+		if len(msgs) == 2 {
+			joined++
+		}
+	}
+	if joined < 3 {
+		t.Fatalf("the runnable sender's produce joined the batch %d times of 5", joined)
 	}
 }
