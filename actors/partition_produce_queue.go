@@ -127,9 +127,13 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 // transactional producers on 6 partitions, 5.7 writes per transaction
 // became 4.0). With nothing else runnable the yield returns at once.
 func (a *partitionActor) takeBatch(b *produceBatch) []any {
-	runtime.Gosched()
+	yieldBeforeTake()
 	return b.take()
 }
+
+// yieldBeforeTake is how takeBatch yields: runtime.Gosched (tests run a
+// sender there instead, which the scheduler does not promise to run).
+var yieldBeforeTake = runtime.Gosched
 
 // produceAll hands the core the messages of a batch in order, then carries
 // out what they asked in one go: the appends of the produces it accepted
