@@ -1,7 +1,9 @@
 // KafkaJS against a three-node gregor cluster: an idempotent producer
 // (acks=-1) keeps producing while the leader of a partition is killed
 // (SIGKILL) and started again; every record acknowledged is read back once
-// and in order, and nothing is read twice. Run by scripts/kafkajssuite
+// and in order, and nothing is read twice. Then transactions over
+// partitions led by several nodes, and a partition moved to other nodes
+// (alterPartitionReassignments). Run by scripts/kafkajssuite
 // with KAFKAJS_CLUSTER_DIR (the cluster's directory, gregor cluster up
 // --dir) and KAFKAJS_GREGOR (the gregor binary); skipped without them.
 'use strict'
@@ -88,4 +90,60 @@ test('a partition leader killed under an idempotent acks=-1 producer: every ackn
   // Most sends were acknowledged (the producer retries through the leader change).
   assert.ok(acked[0].length >= 100 * 5, `only ${acked[0].length / 5} of partition 0's 120 sends acknowledged: ${failed.slice(0, 3)}`)
   t.diagnostic(`leader ${leader} killed; producing while it was down took ${downFor} ms; ${failed.length} sends failed`)
+})
+
+test('transactions over partitions led by every node, with sendOffsets', { skip: !dir || !gregor }, async () => {
+  const client = kafka()
+  const admin = client.admin()
+  await admin.connect()
+  const topic = uniq('cluster-txn')
+  const groupId = uniq('cluster-txn-group')
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3 }] })
+  const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
+  assert.ok(new Set(topics[0].partitions.map(p => p.leader)).size >= 2, 'leaders on several nodes')
+
+  const producer = client.producer({ transactionalId: uniq('cluster-tid'), idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  for (let i = 0; i < 4; i++) {
+    const txn = await producer.transaction()
+    const outcome = i % 2 === 0 ? 'commit' : 'abort'
+    await txn.send({ topic, messages: [0, 1, 2].map(p => ({ partition: p, value: `${outcome}-${i}` })) })
+    await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: String(i + 1) }] }] })
+    await txn[outcome]()
+  }
+  await producer.disconnect()
+  const committed = await readAll(client, topic, 6, { until: rs => rs.filter(r => r.value === 'commit-2').length === 3 })
+  for (const rs of byPartition(committed).values()) {
+    assert.deepEqual(rs.map(r => r.value), ['commit-0', 'commit-2'])
+  }
+  // The group's offset is the last committed transaction's (3), not the aborted one's after it (4).
+  const fetched = await admin.fetchOffsets({ groupId, topics: [topic] })
+  assert.equal(fetched[0].partitions.find(p => p.partition === 0).offset, '3')
+  await admin.disconnect()
+})
+
+test('alterPartitionReassignments moves a partition to other nodes; listPartitionReassignments', { skip: !dir || !gregor }, async () => {
+  const client = kafka()
+  const admin = client.admin()
+  await admin.connect()
+  const topic = uniq('cluster-move')
+  const { brokers } = await admin.describeCluster()
+  const ids = brokers.map(b => b.nodeId).sort()
+  await admin.createTopics({ topics: [{ topic, replicaAssignment: [{ partition: 0, replicas: [ids[0]] }] }] })
+  const producer = client.producer()
+  await producer.connect()
+  await producer.send({ topic, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: String(i) })) })
+
+  await admin.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 0, replicas: [ids[1], ids[2]] }] }] })
+  await waitFor('the partition on its new replicas, the move done', async () => {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
+    const p = topics[0].partitions[0]
+    const ongoing = await admin.listPartitionReassignments({ topics: [{ topic, partitions: [0] }] })
+    return p.replicas.slice().sort().join() === [ids[1], ids[2]].join() && p.isr.length === 2 && ongoing.topics.length === 0
+  }, 60000)
+  await producer.send({ topic, acks: -1, messages: [{ value: '10' }] })
+  await producer.disconnect()
+  const got = await readAll(client, topic, 11)
+  assert.deepEqual(got.map(r => r.value), Array.from({ length: 11 }, (_, i) => String(i)))
+  await admin.disconnect()
 })
