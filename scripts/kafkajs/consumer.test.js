@@ -214,3 +214,51 @@ test('a consumer of several topics by regular expression', async () => {
   await consumer.disconnect()
   assert.deepEqual(got.sort(), topics.map(t => [t, t]))
 })
+
+test('records larger than maxBytesPerPartition and maxBytes still arrive, one batch at a time', async () => {
+  const topic = await topicOf(2)
+  const big = 'x'.repeat(20000)
+  for (let i = 0; i < 4; i++) {
+    await producer.send({ topic, messages: [0, 1].map(p => ({ partition: p, value: `${i}-${big}` })) })
+  }
+  const consumer = client.consumer({ groupId: uniq('group-big'), maxWaitTimeInMs: 100, maxBytesPerPartition: 1000, maxBytes: 5000 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const got = []
+  await consumer.run({ partitionsConsumedConcurrently: 2, eachMessage: async ({ partition, message }) => { got.push(`${partition}:${message.value.toString().split('-')[0]}:${message.value.length}`) } })
+  await waitFor('8 large records', () => got.length >= 8)
+  await consumer.disconnect()
+  for (const p of [0, 1]) {
+    assert.deepEqual(got.filter(g => g.startsWith(`${p}:`)), [0, 1, 2, 3].map(i => `${p}:${i}:${big.length + 2}`))
+  }
+})
+
+test('a member stuck in eachMessage is removed when it does not rejoin in time; another takes its partitions', async () => {
+  const topic = await topicOf(2)
+  const groupId = uniq('group-session')
+  await produce(topic, 2, 1, 'first')
+  // The first member blocks in eachMessage (KafkaJS heartbeats and
+  // rejoins between records) longer than its session and rebalance
+  // timeouts.
+  let release
+  const blocked = new Promise(resolve => { release = resolve })
+  const stuck = client.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 6000, heartbeatInterval: 500, rebalanceTimeout: 6000 })
+  await stuck.connect()
+  await stuck.subscribe({ topic, fromBeginning: true })
+  let entered = 0
+  await stuck.run({ eachMessage: async () => { entered++; await blocked } })
+  await waitFor('the first member stuck in eachMessage', () => entered >= 1)
+
+  // The second member's join starts a rebalance the first never joins: it
+  // is removed at the rebalance timeout (its session timeout too).
+  const startedAt = Date.now()
+  const other = await member(groupId, topic, { sessionTimeout: 6000, rebalanceTimeout: 6000 })
+  await waitFor('the second member given both partitions', () => other.assignment && other.assignment.length === 2, 30000)
+  const tookMs = Date.now() - startedAt
+  // It reads both partitions' records (the stuck member committed none).
+  await waitFor('both records read by the second member', () => other.got.length >= 2)
+  assert.deepEqual(other.got.slice().sort(), ['0:first-0', '1:first-0'])
+  release()
+  await Promise.all([stuck.disconnect(), other.consumer.disconnect()])
+  assert.ok(tookMs >= 5000, `the stuck member was removed after ${tookMs} ms, before its timeouts`)
+})
