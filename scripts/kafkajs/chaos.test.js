@@ -10,7 +10,9 @@ const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { kafka, uniq, waitFor, readAll, byPartition } = require('./common')
+const { kafka, uniq, waitFor, readAll, byPartition, exitWhenDone } = require('./common')
+
+exitWhenDone()
 
 const dir = process.env.KAFKAJS_CLUSTER_DIR
 const gregor = process.env.KAFKAJS_GREGOR

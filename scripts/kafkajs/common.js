@@ -82,4 +82,19 @@ function byPartition (records) {
   return m
 }
 
-module.exports = { kafka, brokers, uniq, waitFor, readAll, byPartition }
+// exitWhenDone ends the test file's process 10 s after its tests ended if
+// something still keeps it alive: a KafkaJS consumer that crashed on a
+// node's death (a retriable error) restarts itself after a delay, and one
+// whose restart was under way when it was disconnected connects again and
+// runs on (KafkaJS 2.2.4's, with any broker). It names the sockets left.
+function exitWhenDone () {
+  require('node:test').after(() => {
+    setTimeout(() => {
+      const open = process._getActiveHandles().filter(h => h.remotePort).map(h => `${h.remoteAddress}:${h.remotePort}`)
+      console.error(`# exiting: still open 10 s after the tests ended: ${open.join(', ') || 'no sockets'}`)
+      process.exit()
+    }, 10000).unref()
+  })
+}
+
+module.exports = { kafka, brokers, uniq, waitFor, readAll, byPartition, exitWhenDone }
