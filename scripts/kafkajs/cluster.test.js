@@ -11,6 +11,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
+const { ConfigResourceTypes } = require('kafkajs')
 const fs = require('node:fs')
 const path = require('node:path')
 const { kafka, uniq, waitFor, readAll, byPartition, exitWhenDone } = require('./common')
@@ -94,7 +95,7 @@ test('a partition leader killed under an idempotent acks=-1 producer: every ackn
   t.diagnostic(`leader ${leader} killed; producing while it was down took ${downFor} ms; ${failed.length} sends failed`)
 })
 
-test('transactions over partitions led by every node, with sendOffsets', { skip: !dir || !gregor }, async () => {
+test('transactions over partitions led by several nodes, with sendOffsets', { skip: !dir || !gregor }, async () => {
   const client = kafka()
   const admin = client.admin()
   await admin.connect()
@@ -147,5 +148,24 @@ test('alterPartitionReassignments moves a partition to other nodes; listPartitio
   await producer.disconnect()
   const got = await readAll(client, topic, 11)
   assert.deepEqual(got.map(r => r.value), Array.from({ length: 11 }, (_, i) => String(i)))
+  await admin.disconnect()
+})
+
+test('describeCluster names the three nodes; describeConfigs of each broker is answered by that broker', { skip: !dir || !gregor }, async () => {
+  const client = kafka()
+  const admin = client.admin()
+  await admin.connect()
+  const cluster = await admin.describeCluster()
+  assert.deepEqual(cluster.brokers.map(b => b.nodeId).sort(), [1, 2, 3])
+  assert.ok([1, 2, 3].includes(cluster.controller))
+  const described = await admin.describeConfigs({
+    resources: cluster.brokers.map(b => ({ type: ConfigResourceTypes.BROKER, name: String(b.nodeId), configNames: ['broker.id', 'node.id', 'log.dirs'] })),
+    includeSynonyms: false
+  })
+  for (const r of described.resources) {
+    assert.equal(r.errorCode, 0, `broker ${r.resourceName}: ${r.errorMessage}`)
+    const logDirs = r.configEntries.find(e => e.configName === 'log.dirs')
+    assert.ok(logDirs && logDirs.configValue.includes(`node-${r.resourceName}`), `broker ${r.resourceName}'s log.dirs: ${logDirs && logDirs.configValue}`)
+  }
   await admin.disconnect()
 })
