@@ -10,7 +10,7 @@ const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { kafka, uniq, waitFor, readAll, byPartition, exitWhenDone } = require('./common')
+const { kafka, uniq, waitFor, readAll, byPartition, fetchOffsets, exitWhenDone } = require('./common')
 
 exitWhenDone()
 
@@ -79,16 +79,8 @@ test('the group coordinator killed while two members consume: every record read,
   await produceTo(producer, topic, partitions, 100, 'c')
   await waitFor(`all ${partitions * 300} records read`, () => seen.size === partitions * 300, 60000)
   await waitFor('offsets committed to the end', async () => {
-    // KafkaJS's admin.fetchOffsets does not retry NOT_COORDINATOR, which
-    // any broker answers while the group's coordinator moves (here back to
-    // the restarted node): ask again.
-    try {
-      const f = await admin.fetchOffsets({ groupId, topics: [topic] })
-      return f[0].partitions.every(p => p.offset === '300')
-    } catch (e) {
-      if (e.type === 'NOT_COORDINATOR' || e.type === 'COORDINATOR_LOAD_IN_PROGRESS' || e.type === 'COORDINATOR_NOT_AVAILABLE') return false
-      throw e
-    }
+    const f = await fetchOffsets(admin, { groupId, topics: [topic] })
+    return f[0].partitions.every(p => p.offset === '300')
   }, 60000)
   await Promise.all(members.map(m => m.disconnect()))
   await producer.disconnect()

@@ -14,7 +14,7 @@ const { execFileSync } = require('node:child_process')
 const { ConfigResourceTypes } = require('kafkajs')
 const fs = require('node:fs')
 const path = require('node:path')
-const { kafka, uniq, waitFor, readAll, byPartition, exitWhenDone } = require('./common')
+const { kafka, uniq, waitFor, readAll, byPartition, fetchOffsets, exitWhenDone } = require('./common')
 
 exitWhenDone()
 
@@ -120,7 +120,7 @@ test('transactions over partitions led by several nodes, with sendOffsets', { sk
     assert.deepEqual(rs.map(r => r.value), ['commit-0', 'commit-2'])
   }
   // The group's offset is the last committed transaction's (3), not the aborted one's after it (4).
-  const fetched = await admin.fetchOffsets({ groupId, topics: [topic] })
+  const fetched = await fetchOffsets(admin, { groupId, topics: [topic] })
   assert.equal(fetched[0].partitions.find(p => p.partition === 0).offset, '3')
   await admin.disconnect()
 })

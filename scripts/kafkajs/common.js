@@ -82,6 +82,23 @@ function byPartition (records) {
   return m
 }
 
+const coordinatorMoving = ['NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE']
+
+// fetchOffsets is admin.fetchOffsets asked again while the group's
+// coordinator moves: KafkaJS's admin does not retry NOT_COORDINATOR (nor a
+// coordinator loading), which any broker answers then (on a cluster whose
+// nodes are killed and started again).
+async function fetchOffsets (admin, args) {
+  return waitFor(`the offsets of ${args.groupId}`, async () => {
+    try {
+      return await admin.fetchOffsets(args)
+    } catch (e) {
+      if (coordinatorMoving.includes(e.type)) return false
+      throw e
+    }
+  })
+}
+
 // exitWhenDone ends the test file's process 10 s after its tests ended if
 // something still keeps it alive, and names the sockets left open. After a
 // node was killed and started again, now and then a KafkaJS client that was
@@ -98,4 +115,4 @@ function exitWhenDone () {
   })
 }
 
-module.exports = { kafka, brokers, uniq, waitFor, readAll, byPartition, exitWhenDone }
+module.exports = { kafka, brokers, uniq, waitFor, readAll, byPartition, fetchOffsets, exitWhenDone }
