@@ -103,8 +103,8 @@ async function fetchOffsets (admin, args) {
 // something still keeps it alive, and names the sockets left open. After a
 // node was killed and started again, now and then a KafkaJS client that was
 // disconnected (and emitted no event after) leaves a connection to that
-// node open, which keeps node running; seen in chaos.test.js, about one
-// run in two, never in a file that kills no node.
+// node open, which keeps node running; seen in most runs of
+// chaos.test.js, never in a file that kills no node.
 function exitWhenDone () {
   require('node:test').after(() => {
     setTimeout(() => {
