@@ -19,10 +19,10 @@ run: build
 # commands (TestSim*): a simulation runs on one goroutine, and without the
 # detector it plays its full 200 seeds and the CLI's plant swarms in minutes.
 # testdeps first installs the clients the end-to-end tests drive (kcat,
-# python3-kafka, python3-confluent-kafka) and the browser the simulator's
+# python3-kafka, python3-confluent-kafka, node and npm) and the browser the simulator's
 # page is checked in (chromium) when they are missing. clientsuite last:
-# franz-go's own integration tests against a three-node cluster, and
-# kafka-go's against one node.
+# franz-go's own integration tests against a three-node cluster,
+# kafka-go's against one node, and gregor's checks of KafkaJS.
 test: testdeps fmtcheck vet unit clientsuite
 
 testdeps:
@@ -45,10 +45,13 @@ unit:
 # real brokers) against a three-node gregor cluster, in about two minutes;
 # then kafka-go's own tests against one node on a free local port, in about a
 # minute and a half; scripts/clientsuite and scripts/kafkagosuite say which
-# tests and why.
+# tests and why; then gregor's own checks of KafkaJS (node, npm kafkajs)
+# against one node and a three-node cluster, in about a minute
+# (scripts/kafkajssuite says what they check).
 clientsuite: build
 	GO=$(GO) scripts/clientsuite bin/gregor
 	GO=$(GO) scripts/kafkagosuite bin/gregor
+	scripts/kafkajssuite bin/gregor
 
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.

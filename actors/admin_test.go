@@ -53,6 +53,35 @@ func describeTopicConfig(t *testing.T, adm *kadm.Client, topic, key string) (str
 	return "", 0
 }
 
+// describeTopicSynonyms lists a topic config's synonyms as
+// "name=value/SOURCE ...", the one in force first.
+func describeTopicSynonyms(t *testing.T, adm *kadm.Client, topic, key string) string {
+	t.Helper()
+	rcs, err := adm.DescribeTopicConfigs(testContext(t, 10*time.Second), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil || rc.Err != nil {
+		t.Fatalf("describe %s: %v %v", topic, err, rc.Err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == key {
+			var out []string
+			for _, syn := range c.Synonyms {
+				v := "<null>"
+				if syn.Value != nil {
+					v = *syn.Value
+				}
+				out = append(out, fmt.Sprintf("%s=%s/%s", syn.Key, v, syn.Source))
+			}
+			return strings.Join(out, " ")
+		}
+	}
+	t.Fatalf("%s has no config %s", topic, key)
+	return ""
+}
+
 func TestAlterAndDescribeConfigs(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), func(c *Config) { c.StaticBrokerConfigs["log.retention.ms"] = "1000000" })
 	ctx := testContext(t, 20*time.Second)
@@ -110,6 +139,19 @@ func TestAlterAndDescribeConfigs(t *testing.T) {
 	}
 	if v, src := describeTopicConfig(t, adm, "cfg", "retention.bytes"); v != "123456" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("retention.bytes = %s from %v", v, src)
+	}
+	// Synonyms (include_synonyms): every level's value, the one in force first.
+	if got, want := describeTopicSynonyms(t, adm, "cfg", "retention.bytes"), "log.retention.bytes=123456/DYNAMIC_DEFAULT_BROKER_CONFIG log.retention.bytes=-1/DEFAULT_CONFIG"; got != want {
+		t.Fatalf("retention.bytes synonyms = %s, want %s", got, want)
+	}
+	if got, want := describeTopicSynonyms(t, adm, "cfg", "max.message.bytes"), "max.message.bytes=2000/DYNAMIC_TOPIC_CONFIG message.max.bytes=1048588/DEFAULT_CONFIG"; got != want {
+		t.Fatalf("max.message.bytes synonyms = %s, want %s", got, want)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("5000")}}, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describeTopicSynonyms(t, adm, "cfg", "retention.ms"), "retention.ms=5000/DYNAMIC_TOPIC_CONFIG log.retention.ms=1000000/STATIC_BROKER_CONFIG log.retention.ms=604800000/DEFAULT_CONFIG"; got != want {
+		t.Fatalf("retention.ms synonyms = %s, want %s", got, want)
 	}
 	bresps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "num.partitions", Value: kadm.StringPtr("3")}})
 	if err != nil || !errors.Is(bresps[0].Err, kerr.InvalidRequest) {

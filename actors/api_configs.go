@@ -39,13 +39,16 @@ func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.Describ
 			out.ErrorCode = kerr.InvalidRequest.Code
 			out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("config resource type %d is not served", res.ResourceType))
 		}
-		out.Configs = describeEntries(entries, res.ConfigNames, req.IncludeDocumentation)
+		out.Configs = describeEntries(entries, res.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
 		resp.Resources = append(resp.Resources, out)
 	}
 	return resp
 }
 
-func describeEntries(entries []cluster.ConfigEntry, names []string, withDoc bool) []kmsg.DescribeConfigsResponseResourceConfig {
+// describeEntries is the DescribeConfigs answer of entries: those named
+// (all when names is nil), with their synonyms and documentation when
+// asked for.
+func describeEntries(entries []cluster.ConfigEntry, names []string, withSynonyms, withDoc bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -62,6 +65,16 @@ func describeEntries(entries []cluster.ConfigEntry, names []string, withDoc bool
 		}
 		c.IsDefault = e.Source == kmsg.ConfigSourceDefaultConfig
 		c.ConfigType = kmsg.ConfigType(e.Type)
+		if withSynonyms {
+			for _, syn := range e.Synonyms {
+				cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+				cs.Name, cs.Value, cs.Source = syn.Name, kmsg.StringPtr(syn.Value), syn.Source
+				if e.Sensitive {
+					cs.Value = nil
+				}
+				c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
+			}
+		}
 		if withDoc && e.Doc != "" {
 			c.Documentation = kmsg.StringPtr(e.Doc)
 		}

@@ -17,6 +17,18 @@ type ConfigEntry struct {
 	ReadOnly  bool
 	Sensitive bool
 	Doc       string
+	// Synonyms are the values the config has at each level that sets it,
+	// the one in force first (DescribeConfigs' include_synonyms): a
+	// topic's own value, the broker-wide dynamic default, server.properties
+	// and Kafka's default, under the key each level names it by.
+	Synonyms []ConfigSynonym
+}
+
+// ConfigSynonym is one level's value of a config (ConfigEntry.Synonyms).
+type ConfigSynonym struct {
+	Name   string
+	Value  string
+	Source kmsg.ConfigSource
 }
 
 // KafkaConfigSource is DescribeConfigs' name for a config source.
@@ -39,7 +51,40 @@ func TopicConfigEntries(t *TopicImage, broker BrokerConfigs) []ConfigEntry {
 	var out []ConfigEntry
 	for _, spec := range TopicConfigSpecs() {
 		v, src := TopicConfigValue(t, broker, spec.Name)
-		out = append(out, ConfigEntry{Name: spec.Name, Value: v, Source: KafkaConfigSource(src), Type: spec.Type, Doc: spec.Doc})
+		out = append(out, ConfigEntry{Name: spec.Name, Value: v, Source: KafkaConfigSource(src), Type: spec.Type, Doc: spec.Doc,
+			Synonyms: topicConfigSynonyms(t, broker, spec)})
+	}
+	return out
+}
+
+// topicConfigSynonyms lists a topic config's value at each level that sets
+// it, in TopicConfigValue's order: the topic's own under the topic key, the
+// broker's under the broker key (Kafka's log.retention.ms for
+// retention.ms), and Kafka's default.
+func topicConfigSynonyms(t *TopicImage, broker BrokerConfigs, spec TopicConfigSpec) []ConfigSynonym {
+	var out []ConfigSynonym
+	if t != nil {
+		if v, ok := t.Configs[spec.Name]; ok {
+			out = append(out, ConfigSynonym{Name: spec.Name, Value: v, Source: kmsg.ConfigSourceDynamicTopicConfig})
+		}
+	}
+	name := spec.Name
+	if spec.BrokerKey != "" {
+		name = spec.BrokerKey
+		out = append(out, brokerLevels(broker, name)...)
+	}
+	return append(out, ConfigSynonym{Name: name, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
+}
+
+// brokerLevels lists a broker key's dynamic cluster-wide value and its
+// server.properties value, where set, in that order.
+func brokerLevels(broker BrokerConfigs, key string) []ConfigSynonym {
+	var out []ConfigSynonym
+	if v, ok := broker.Dynamic[key]; ok {
+		out = append(out, ConfigSynonym{Name: key, Value: v, Source: kmsg.ConfigSourceDynamicDefaultBrokerConfig})
+	}
+	if v, ok := broker.Static[key]; ok {
+		out = append(out, ConfigSynonym{Name: key, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig})
 	}
 	return out
 }
@@ -81,9 +126,18 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	out := make([]ConfigEntry, 0, len(values))
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		e := values[k]
+		e.Synonyms = brokerLevels(broker, k)
+		if spec, ok := dynamicKeys[k]; ok {
+			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
+		} else if v, ok := broker.Defaults[k]; ok {
+			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
+		}
 		e.Sensitive = strings.Contains(k, "password")
 		if e.Sensitive {
 			e.Value = ""
+			for i := range e.Synonyms {
+				e.Synonyms[i].Value = ""
+			}
 		}
 		out = append(out, e)
 	}

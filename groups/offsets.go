@@ -148,9 +148,14 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 // may: an error code refuses every partition; a fence, some of them.
 // transactional says req stands for a TxnOffsetCommit.
 func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, partitionFence, int16) {
-	g, code := c.offsetCommitGroupOf(req, now)
+	g, code := c.offsetCommitGroupOf(req, transactional, now)
 	if code != 0 || g.kind != kindConsumer {
 		return g, nil, code
+	}
+	if transactional && anonymousCommit(req) {
+		// As for a classic group: TxnOffsetCommit before v3 names no
+		// member (see offsetCommitGroupOf).
+		return g, nil, 0
 	}
 	generation := req.Generation
 	if req.Version == 0 {
@@ -168,10 +173,15 @@ func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, transacti
 	return g, fence, 0
 }
 
+// anonymousCommit says req names no member, generation or instance.
+func anonymousCommit(req *kmsg.OffsetCommitRequest) bool {
+	return (req.Generation < 0 || req.Version == 0) && req.MemberID == "" && req.InstanceID == nil
+}
+
 // offsetCommitGroupOf finds or creates the group of an OffsetCommit and
 // checks the committer of a classic group; offsetCommitGroup checks that of
-// a consumer group.
-func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, now Time) (*group, int16) {
+// a consumer group. transactional says req stands for a TxnOffsetCommit.
+func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, int16) {
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID.Code
 	}
@@ -217,6 +227,12 @@ func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, now Tim
 			return nil, kerr.RebalanceInProgress.Code
 		}
 		c.heartbeated(m, now)
+		return g, 0
+	}
+	if transactional {
+		// TxnOffsetCommit before v3 has no member or generation
+		// (KafkaJS sends v1): Kafka takes such a commit whatever the
+		// group's state, the producer's transaction fencing it.
 		return g, 0
 	}
 	// No member or generation: only an empty group takes it.
