@@ -28,6 +28,8 @@ type faultInjector struct {
 	// downMembers are the group members crashed by memberCrash whose
 	// process has not started again yet.
 	downMembers []*client
+	// swizzling says a swizzle-clog is under way (faults_clog.go).
+	swizzling bool
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -62,6 +64,8 @@ func (f *faultInjector) start() {
 	if p.GroupMembers > 0 {
 		f.every(p.MemberCrashEveryMs, f.memberCrash)
 	}
+	f.every(p.ClogEveryMs, f.swizzleClog)
+	f.every(p.ReassignEveryMs, f.reassign)
 	f.startDetector()
 }
 
@@ -567,7 +571,7 @@ func (f *faultInjector) startDetector() {
 // heal ends every fault: partitions and cuts heal, links recover, paused
 // nodes continue, disks work, and crashed nodes (and nodes with offline
 // partitions, which only a restart brings back) restart, and so do
-// crashed group members.
+// crashed group members; clogged nodes deliver what they held.
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
@@ -576,7 +580,7 @@ func (w *World) heal() {
 	w.faults.partitionCuts = nil
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
-	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve")
+	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve", "clog")
 	for len(w.faults.downMembers) > 0 {
 		w.faults.restartMember(w.faults.downMembers[0])
 	}
@@ -597,4 +601,7 @@ func (w *World) heal() {
 		}
 		w.restart(n)
 	}
+	// After the restarts: what a clog held for a process that restarted
+	// is lost with its connection.
+	w.faults.unclogAll()
 }

@@ -110,6 +110,14 @@ type Profile struct {
 	// leader (one-way cuts) until the ISR shrinks to the leader, which
 	// then crashes (CORRECTNESS.md B1, B6).
 	StarveISREveryMs float64
+	// ClogEveryMs and ClogForMs: a swizzle-clog (faults_clog.go) clogs a
+	// few nodes one by one, so that their links hold what they carry for
+	// about ClogForMs, then unclogs them one by one and delivers it late.
+	ClogEveryMs, ClogForMs float64
+	// ReassignEveryMs: the operator moves a partition's replicas, cancels a
+	// reassignment or asks for preferred leader elections
+	// (faults_reassign.go).
+	ReassignEveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
@@ -350,6 +358,14 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.5) {
 		p.MemberCrashEveryMs = between(5000, 30000)
 	}
+	// Swizzle-clogs, drawn after everything before them.
+	if on(0.4) {
+		p.ClogEveryMs, p.ClogForMs = between(5000, 30000), between(500, 15000)
+	}
+	// Reassignments, drawn after everything before them.
+	if on(0.4) {
+		p.ReassignEveryMs = between(3000, 20000)
+	}
 	return p
 }
 
@@ -391,6 +407,8 @@ func (p Profile) String() string {
 	add(p.ShutdownEveryMs > 0, "controlled shutdowns every %.0fs", p.ShutdownEveryMs/1000)
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
+	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
+	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)

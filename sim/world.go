@@ -118,6 +118,13 @@ type Stats struct {
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
 	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
+	// Clogs are swizzle-clog faults, MessagesClogged the messages their
+	// clogged nodes held (faults_clog.go).
+	Clogs, MessagesClogged int64
+	// Reassignments are the operator's AlterPartitionAssignments
+	// (faults_reassign.go), ReassignmentsStarted those the controller took;
+	// PreferredElections its ElectLeaders PREFERRED.
+	Reassignments, ReassignmentsStarted, PreferredElections int64
 	FalseSuspicions, Suspicions                                int64
 	ControllerChanges, LeaderChanges, ISRChanges               int64
 	// ELRElections are leaders elected from the eligible leader replicas
@@ -585,6 +592,12 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	if s.Reassignments+s.PreferredElections > 0 {
+		fmt.Fprintf(&b, "operator: %d reassignments asked (%d taken), %d preferred leader elections asked\n", s.Reassignments, s.ReassignmentsStarted, s.PreferredElections)
+	}
+	if s.Clogs > 0 {
+		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)
+	}
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/groups"
+	"gregor/txn"
+)
+
+// The reassignment fault: the operator moves a partition's replicas while
+// the other faults go on (CORRECTNESS.md B15's membership changes, for
+// partitions). The admin client sends the controller an
+// AlterPartitionAssignments for one partition, of a workload topic or of
+// __consumer_offsets or __transaction_state, with a target of other
+// brokers, in another order, one replica more or one fewer (never fewer
+// than two while there are two brokers); or it cancels the reassignment
+// under way; or, one time in five, it asks for preferred leader
+// elections of every partition (ElectLeaders PREFERRED), which moves
+// leaders to the first replica of the target a reassignment set.
+
+// reassign is one reassignment fault.
+func (f *faultInjector) reassign(r *rand.Rand) {
+	w := f.w
+	admin := w.adminClient()
+	if admin == nil || admin.stopped {
+		return
+	}
+	if r.IntN(5) == 0 {
+		admin.electPreferred()
+		return
+	}
+	names := admin.topicNames()
+	for _, internal := range []string{groups.OffsetsTopic, txn.StateTopic} {
+		if _, ok := admin.meta.topics[internal]; ok {
+			names = append(names, internal)
+		}
+	}
+	names = slices.DeleteFunc(names, func(s string) bool { return s == stretchTopic })
+	if len(names) == 0 {
+		return
+	}
+	name := names[r.IntN(len(names))]
+	t := admin.meta.topics[name]
+	if len(t.partitions) == 0 {
+		return
+	}
+	p := t.partitions[r.IntN(len(t.partitions))]
+	var target []int32
+	if len(p.AddingReplicas)+len(p.RemovingReplicas) == 0 || r.IntN(4) != 0 {
+		rf := len(p.Replicas) - len(p.AddingReplicas)
+		size := min(max(rf-1+r.IntN(3), min(2, len(w.nodes)), 1), len(w.nodes))
+		for _, i := range r.Perm(len(w.nodes))[:size] {
+			target = append(target, w.nodes[i].id)
+		}
+	}
+	admin.alterAssignment(name, p.Partition, target)
+}
+
+// adminClient is the workload's admin, nil when it has none.
+func (w *World) adminClient() *client {
+	for _, c := range w.clients {
+		if c.kind == adminClient {
+			return c
+		}
+	}
+	return nil
+}
+
+// alterAssignment asks the controller to move a partition to the target
+// replicas (nil: to cancel the reassignment under way).
+func (c *client) alterAssignment(topic string, partition int32, target []int32) {
+	w := c.w
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.Version = 1
+	req.TimeoutMillis = 5000
+	req.AllowReplicationFactorChange = true
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = partition, target
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	what := fmt.Sprintf("%s/%d to %v", topic, partition, target)
+	if target == nil {
+		what = fmt.Sprintf("%s/%d: cancel its reassignment", topic, partition)
+	}
+	w.stats.Reassignments++
+	w.timelinef("fault: the operator reassigns %s", what)
+	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.AlterPartitionAssignmentsResponse)
+		switch {
+		case err != nil:
+			w.timelinef("admin: reassigning %s: %v", what, err)
+		case resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1:
+			if resp != nil && resp.ErrorCode == kerr.NotController.Code {
+				c.meta.controller = -1
+				c.meta.next++
+			}
+			w.timelinef("admin: reassigning %s: error %s", what, errName(resp))
+		default:
+			code := resp.Topics[0].Partitions[0].ErrorCode
+			if code == 0 {
+				w.stats.ReassignmentsStarted++
+			}
+			w.timelinef("admin: reassigning %s: %s", what, kerrName(code))
+		}
+	})
+}
+
+// electPreferred asks the controller for preferred leader elections of
+// every partition the admin knows.
+func (c *client) electPreferred() {
+	w := c.w
+	req := kmsg.NewPtrElectLeadersRequest()
+	req.Version = 2
+	req.ElectionType = 0
+	req.TimeoutMillis = 5000
+	w.stats.PreferredElections++
+	w.timelinef("fault: the operator asks for preferred leader elections")
+	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		if resp, _ := body.(*kmsg.ElectLeadersResponse); err == nil && resp != nil && resp.ErrorCode == kerr.NotController.Code {
+			c.meta.controller = -1
+			c.meta.next++
+		}
+	})
+}
+
+func kerrName(code int16) string {
+	if code == 0 {
+		return "started"
+	}
+	if e := kerr.ErrorForCode(code); e != nil {
+		return e.Error()
+	}
+	return fmt.Sprint(code)
+}
+
+func errName(resp *kmsg.AlterPartitionAssignmentsResponse) string {
+	if resp == nil {
+		return "no answer"
+	}
+	return kerrName(resp.ErrorCode)
+}
