@@ -125,8 +125,8 @@ type Stats struct {
 	// (faults_reassign.go), ReassignmentsStarted those the controller took;
 	// PreferredElections its ElectLeaders PREFERRED.
 	Reassignments, ReassignmentsStarted, PreferredElections int64
-	FalseSuspicions, Suspicions                                int64
-	ControllerChanges, LeaderChanges, ISRChanges               int64
+	FalseSuspicions, Suspicions                             int64
+	ControllerChanges, LeaderChanges, ISRChanges            int64
 	// ELRElections are leaders elected from the eligible leader replicas
 	// (KIP-966) when the ISR was empty, LastKnownELRElections from the
 	// last known ones when the ELR was empty too; CleanShutdownRegistrations are
