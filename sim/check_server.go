@@ -227,8 +227,9 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 	}
 }
 
-// checkElection is S5: a new leader from the ISR it was elected from, or
-// from the eligible leader replicas (KIP-966) when that ISR empties, and
+// checkElection is S5: a new leader from the ISR it was elected from (or
+// that the change electing it left, when it completed a reassignment that
+// removed the old leader), or from the eligible leader replicas (KIP-966) when that ISR empties, and
 // then not one that lost power since it last joined the ISR and registered
 // again since (a registration from before the power loss is its dead
 // process's: the next registers uncleanly, leaving the ELR, before it
@@ -237,6 +238,15 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 	w := c.w
 	w.stats.InvariantsChecked++
 	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+		return
+	}
+	if before.Reassigning() && !after.Reassigning() && !slices.Contains(after.Replicas, before.Leader) &&
+		slices.Contains(after.ISR, after.Leader) {
+		// The leader's AlterPartition took a replica of the reassignment's
+		// target into the ISR, which completed the reassignment and
+		// removed the leader: the controller elected from the ISR that
+		// change left, in the same record (as Kafka's partition change
+		// builder does).
 		return
 	}
 	if slices.Contains(before.ELR, after.Leader) {
