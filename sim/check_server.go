@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/cluster"
 	"gregor/cluster/quorum"
@@ -52,6 +55,10 @@ type serverChecks struct {
 	dropped       map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
+	// lowestMinISR is the lowest min.insync.replicas each topic had set
+	// (the operator changes it, faults_operator.go): the guarantees of a
+	// write are those of the setting it was acknowledged under.
+	lowestMinISR map[string]int
 	// lostPowerMs is when each node last lost power, joinedISRMs when it
 	// last joined each partition's ISR: a replica that lost power since
 	// may have lost committed records, and may lead only from the ISR
@@ -116,7 +123,8 @@ func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
-		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
+		lowestMinISR: map[string]int{},
+		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -184,6 +192,16 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 					// Not a dead process's registration.
 					c.joinedISRMs[nodeTP{b, tpKey{t.Name, r.Partition}}] = w.now
 				}
+			}
+		}
+	case cluster.ConfigRecord:
+		if r.ResourceType == kmsg.ConfigResourceTypeTopic && r.Name == "min.insync.replicas" {
+			v := 1 // the broker's default
+			if r.Value != nil {
+				v, _ = strconv.Atoi(*r.Value)
+			}
+			if low, ok := c.lowestMinISR[r.ResourceName]; !ok || v < low {
+				c.lowestMinISR[r.ResourceName] = v
 			}
 		}
 	case cluster.RegisterBrokerRecord:

@@ -66,6 +66,7 @@ func (f *faultInjector) start() {
 	}
 	f.every(p.ClogEveryMs, f.swizzleClog)
 	f.every(p.ReassignEveryMs, f.reassign)
+	f.every(p.MinISREveryMs, f.alterMinISR)
 	f.startDetector()
 }
 

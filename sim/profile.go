@@ -116,8 +116,11 @@ type Profile struct {
 	ClogEveryMs, ClogForMs float64
 	// ReassignEveryMs: the operator moves a partition's replicas, cancels a
 	// reassignment or asks for preferred leader elections
-	// (faults_reassign.go).
+	// (faults_operator.go).
 	ReassignEveryMs float64
+	// MinISREveryMs: the operator sets a topic's min.insync.replicas
+	// (faults_operator.go).
+	MinISREveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
@@ -366,6 +369,10 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.4) {
 		p.ReassignEveryMs = between(3000, 20000)
 	}
+	// min.insync.replicas settings, drawn after everything before them.
+	if on(0.3) {
+		p.MinISREveryMs = between(5000, 30000)
+	}
 	return p
 }
 
@@ -409,6 +416,7 @@ func (p Profile) String() string {
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
 	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
+	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)

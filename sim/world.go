@@ -122,11 +122,13 @@ type Stats struct {
 	// clogged nodes held (faults_clog.go).
 	Clogs, MessagesClogged int64
 	// Reassignments are the operator's AlterPartitionAssignments
-	// (faults_reassign.go), ReassignmentsStarted those the controller took;
+	// (faults_operator.go), ReassignmentsStarted those the controller took;
 	// PreferredElections its ElectLeaders PREFERRED.
 	Reassignments, ReassignmentsStarted, PreferredElections int64
-	FalseSuspicions, Suspicions                             int64
-	ControllerChanges, LeaderChanges, ISRChanges            int64
+	// MinISRChanges are the operator's min.insync.replicas settings.
+	MinISRChanges                                int64
+	FalseSuspicions, Suspicions                  int64
+	ControllerChanges, LeaderChanges, ISRChanges int64
 	// ELRElections are leaders elected from the eligible leader replicas
 	// (KIP-966) when the ISR was empty, LastKnownELRElections from the
 	// last known ones when the ELR was empty too; CleanShutdownRegistrations are
@@ -594,6 +596,9 @@ func (r *Report) Summary() string {
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	if s.Reassignments+s.PreferredElections > 0 {
 		fmt.Fprintf(&b, "operator: %d reassignments asked (%d taken), %d preferred leader elections asked\n", s.Reassignments, s.ReassignmentsStarted, s.PreferredElections)
+	}
+	if s.MinISRChanges > 0 {
+		fmt.Fprintf(&b, "operator: %d min.insync.replicas settings\n", s.MinISRChanges)
 	}
 	if s.Clogs > 0 {
 		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)

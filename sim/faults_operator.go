@@ -12,7 +12,7 @@ import (
 	"gregor/txn"
 )
 
-// The reassignment fault: the operator moves a partition's replicas while
+// The operator's faults. The reassignment fault: the operator moves a partition's replicas while
 // the other faults go on (CORRECTNESS.md B15's membership changes, for
 // partitions). The admin client sends the controller an
 // AlterPartitionAssignments for one partition, of a workload topic or of
@@ -22,6 +22,13 @@ import (
 // under way; or, one time in five, it asks for preferred leader
 // elections of every partition (ElectLeaders PREFERRED), which moves
 // leaders to the first replica of the target a reassignment set.
+//
+// The min.insync.replicas fault: the operator sets a workload topic's
+// min.insync.replicas (IncrementalAlterConfigs) to a value from the
+// profile's up to three; the controller clears or fills the eligible
+// leader replicas of its partitions (KIP-966), and leaders take the new
+// setting for their high watermarks. The checkers hold each acknowledged
+// write to the lowest setting the topic had.
 
 // reassign is one reassignment fault.
 func (f *faultInjector) reassign(r *rand.Rand) {
@@ -145,4 +152,50 @@ func errName(resp *kmsg.AlterPartitionAssignmentsResponse) string {
 		return "no answer"
 	}
 	return kerrName(resp.ErrorCode)
+}
+
+// alterMinISR is one min.insync.replicas fault.
+func (f *faultInjector) alterMinISR(r *rand.Rand) {
+	w := f.w
+	admin := w.adminClient()
+	if admin == nil || admin.stopped {
+		return
+	}
+	names := slices.DeleteFunc(admin.topicNames(), func(s string) bool { return s == stretchTopic })
+	if len(names) == 0 {
+		return
+	}
+	name := names[r.IntN(len(names))]
+	lo := max(w.profile.MinISR, 1)
+	v := lo + r.IntN(max(3-lo, 0)+1)
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Op, cfg.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(v))
+	rr.Configs = append(rr.Configs, cfg)
+	req.Resources = append(req.Resources, rr)
+	w.stats.MinISRChanges++
+	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
+	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
+		switch {
+		case err != nil:
+			w.timelinef("admin: setting %s's min.insync.replicas: %v", name, err)
+		case resp != nil && len(resp.Resources) == 1:
+			code := resp.Resources[0].ErrorCode
+			if code == kerr.NotController.Code {
+				admin.meta.controller = -1
+				admin.meta.next++
+			}
+			w.timelinef("admin: setting %s's min.insync.replicas to %d: %s", name, v, map[bool]string{true: "done"}[code == 0]+errText(code))
+		}
+	})
+}
+
+func errText(code int16) string {
+	if code == 0 {
+		return ""
+	}
+	return kerrName(code)
 }
