@@ -500,7 +500,7 @@ func (f *faultInjector) diskFault(r *rand.Rand) {
 		w.diskFull(n, int64(r.IntN(4096)), until)
 		return
 	}
-	w.diskFails(n, w.profile.DiskFaultP, until)
+	w.diskFails(n, w.profile.DiskFaultP, until, w.profile.DiskFaultAllOps)
 }
 
 // diskFull fills n's disk, but for spare bytes, until the time until.
@@ -512,13 +512,18 @@ func (w *World) diskFull(n *node, spare, until int64) {
 	w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
 }
 
-// diskFails makes n's writes and fsyncs fail with EIO, each with
-// probability p, until the time until.
-func (w *World) diskFails(n *node, p float64, until int64) {
+// diskFails makes n's writes and fsyncs (with allOps, all its disk
+// operations) fail with EIO, each with probability p, until the time
+// until.
+func (w *World) diskFails(n *node, p float64, until int64, allOps bool) {
 	w.stats.DiskFaults++
-	n.diskFaultUntilMs, n.diskFaultP = until, p
-	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
-	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of writes and fsyncs", 100*n.diskFaultP))
+	n.diskFaultUntilMs, n.diskFaultP, n.diskFaultAllOps = until, p, allOps
+	what := "writes and fsyncs"
+	if allOps {
+		what = "operations"
+	}
+	w.timelinef("fault: %s disk fails %.0f%% of %s until %s", n.name(), 100*n.diskFaultP, what, fmtMs(until))
+	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of %s", 100*n.diskFaultP, what))
 }
 
 // startDetector runs the membership failure detector: every second the

@@ -124,6 +124,9 @@ type Profile struct {
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
+	// DiskFaultAllOps: the EIO disk faults fail every operation, reads,
+	// opens, renames and removals too, not only writes and fsyncs.
+	DiskFaultAllOps bool
 	// The membership failure detector: each second the controller hears
 	// of a broker it cannot reach with probability DetectP, and of one it
 	// can with probability FalseSuspicionP.
@@ -373,6 +376,8 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.MinISREveryMs = between(5000, 30000)
 	}
+	// Disk faults of every operation, drawn after everything before them.
+	p.DiskFaultAllOps = on(0.5)
 	return p
 }
 
@@ -420,7 +425,7 @@ func (p Profile) String() string {
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
-	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
+	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)
 	add(p.EmptyStretchEveryMs > 0, "emptied stretches every %.0fs", p.EmptyStretchEveryMs/1000)
