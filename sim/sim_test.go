@@ -280,8 +280,13 @@ func TestProfileString(t *testing.T) {
 // S8 now leaves a deposed leader's appends to S2), and 150016 (an
 // operator's reassignment completed when the leader's AlterPartition took
 // a target replica into the ISR, and the controller elected it in the same
-// record; S5 took it for an election from outside the ISR). All but
-// 121481, 122241 and 150016 no longer play the runs that
+// record; S5 took it for an election from outside the ISR), and at 4
+// nodes with nodes 1-3 asking their leaders' epochs first 161030 (a
+// reassignment moved a __consumer_offsets partition off the node of its
+// group coordinator while a copier's TxnOffsetCommit waited there; the
+// simulator's shell, telling it NOT_COORDINATOR, took its envelope for a
+// request and panicked). All but 121481, 122241, 150016 and 161030 no
+// longer play the runs that
 // failed: the simulator's quorum spreads its ticks
 // (quorum.Config.SpreadTicks), the final reader fetches again at once
 // while behind, and the profiles draw auto-committing members and member
@@ -296,7 +301,8 @@ func TestSwarmRegressions(t *testing.T) {
 		askEpochFirst []int32
 	}{{60332, 60_000, 3, "", nil}, {60355, 60_000, 3, "", nil}, {60747, 60_000, 3, "", nil}, {62180, 60_000, 3, "", nil},
 		{72115, 300_000, 3, "", nil}, {75269, 300_000, 5, "", nil}, {96948, 300_000, 3, "compaction", nil},
-		{121481, 60_000, 3, "", nil}, {122241, 180_000, 4, "", []int32{1, 2, 3}}, {150016, 60_000, 3, "", nil}} {
+		{121481, 60_000, 3, "", nil}, {122241, 180_000, 4, "", []int32{1, 2, 3}}, {150016, 60_000, 3, "", nil},
+		{161030, 60_000, 4, "", []int32{1, 2, 3}}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p := NamedProfiles()[c.profile]()
