@@ -111,8 +111,12 @@ func (c *client) alterAssignment(topic string, partition int32, target []int32) 
 			w.timelinef("admin: reassigning %s: error %s", what, errName(resp))
 		default:
 			code := resp.Topics[0].Partitions[0].ErrorCode
-			if code == 0 {
+			switch code {
+			case 0:
 				w.stats.ReassignmentsStarted++
+			case kerr.NotController.Code:
+				c.meta.controller = -1
+				c.meta.next++
 			}
 			w.timelinef("admin: reassigning %s: %s", what, kerrName(code))
 		}

@@ -244,10 +244,29 @@ func CompactionProfile() Profile {
 	return p
 }
 
+// ChurnProfile moves partitions while the cluster works: the operator
+// reassigns a partition every 4 s (workload topics, __consumer_offsets and
+// __transaction_state alike) and sets a topic's min.insync.replicas every
+// 10 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
+// (half of the crashes power losses) every 8 s, under a workload of
+// acks=all and idempotent producers, transactions (pipelined, half of
+// them KIP-890 part 2), copiers, a read_committed consumer and KIP-848
+// group members over two topics of three partitions, one compacted.
+func ChurnProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.CompactedShare = 2, 3, 2, 50, 0.5
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.5, 3000
+	p.ReassignEveryMs, p.MinISREveryMs, p.ClogEveryMs, p.ClogForMs = 4000, 10_000, 10_000, 3000
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 2, true
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 1, 3, 1
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
-	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile}
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
