@@ -274,6 +274,8 @@ func (n *node) imageChanged() {
 		settings := n.w.topicSettings(n.image, t)
 		for _, k := range n.keys {
 			if h := n.replicas[k]; k.topic == topic && h.core != nil {
+				// What S3 holds the leader to, from now on.
+				h.minISR, h.unclean = settings.Replica.MinInsyncReplicas, n.w.uncleanEnabled(n.image, t)
 				h.core.SetConfig(settings)
 				h.carryOut()
 			}
