@@ -30,6 +30,9 @@ type faultInjector struct {
 	downMembers []*client
 	// swizzling says a swizzle-clog is under way (faults_clog.go).
 	swizzling bool
+	// minISRSet are the topics whose min.insync.replicas the operator
+	// set (faults_operator.go).
+	minISRSet map[string]bool
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -577,7 +580,8 @@ func (f *faultInjector) startDetector() {
 // heal ends every fault: partitions and cuts heal, links recover, paused
 // nodes continue, disks work, and crashed nodes (and nodes with offline
 // partitions, which only a restart brings back) restart, and so do
-// crashed group members; clogged nodes deliver what they held.
+// crashed group members; clogged nodes deliver what they held, and the
+// operator sets the min.insync.replicas it changed back.
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
@@ -610,4 +614,5 @@ func (w *World) heal() {
 	// After the restarts: what a clog held for a process that restarted
 	// is lost with its connection.
 	w.faults.unclogAll()
+	w.faults.restoreMinISR()
 }

@@ -172,6 +172,42 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 	name := names[r.IntN(len(names))]
 	lo := max(w.profile.MinISR, 1)
 	v := lo + r.IntN(max(3-lo, 0)+1)
+	if f.minISRSet == nil {
+		f.minISRSet = map[string]bool{}
+	}
+	f.minISRSet[name] = true
+	w.stats.MinISRChanges++
+	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
+	admin.setMinISR(name, v, nil)
+}
+
+// restoreMinISR sets the min.insync.replicas of every topic the operator
+// changed back to the profile's, again each second until the controller
+// took each: at the heal, the operator repairs what it configured (a
+// topic left with fewer replicas than its min.insync.replicas, after a
+// reassignment, takes no acks=all write, nor a transaction marker, so its
+// open transactions would hang for good, as on Kafka).
+func (f *faultInjector) restoreMinISR() {
+	w := f.w
+	admin := w.adminClient()
+	if len(f.minISRSet) == 0 || admin == nil {
+		return // (a stopped admin, its workload over, still calls)
+	}
+	names := make([]string, 0, len(f.minISRSet))
+	for name := range f.minISRSet {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		admin.setMinISR(name, max(w.profile.MinISR, 1), func() { delete(f.minISRSet, name) })
+	}
+	w.schedule(w.now+1000, f.restoreMinISR)
+}
+
+// setMinISR asks the controller to set a topic's min.insync.replicas; done
+// runs when it did.
+func (admin *client) setMinISR(name string, v int, done func()) {
+	w := admin.w
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
@@ -179,8 +215,6 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 	cfg.Name, cfg.Op, cfg.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(v))
 	rr.Configs = append(rr.Configs, cfg)
 	req.Resources = append(req.Resources, rr)
-	w.stats.MinISRChanges++
-	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
 	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
 		switch {
@@ -191,6 +225,9 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 			if code == kerr.NotController.Code {
 				admin.meta.controller = -1
 				admin.meta.next++
+			}
+			if code == 0 && done != nil {
+				done()
 			}
 			w.timelinef("admin: setting %s's min.insync.replicas to %d: %s", name, v, map[bool]string{true: "done"}[code == 0]+errText(code))
 		}
