@@ -32,7 +32,7 @@ var BugClasses = []BugClass{
 		"acks=1 producers with partitions and crashes (Stats.Truncations); consumers' positions past a truncation are checked (Q9, seeks)"},
 	{"B6", "last replica standing",
 		[]string{"last-replica-standing"},
-		"starveISR with power losses (Stats.Partitions, Stats.PowerLosses)"},
+		"starveISR with power losses (Stats.Partitions, Stats.PowerLosses); the operator's min.insync.replicas settings, which clear or fill the ELR (faults_operator.go; Stats.MinISRChanges)"},
 	{"B7", "idempotent-producer duplicates",
 		[]string{"pipelined-producer-leader-killed"},
 		"pipelined transactional producers and copiers (Stats.TxnBatchesPipelined, TxnBatchesRefusedRetried); idempotent producers (profile's IdempotentProducers)"},
