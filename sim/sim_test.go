@@ -80,6 +80,16 @@ func TestDeterminism(t *testing.T) {
 			t.Errorf("seed %d: only %d trace lines", seed, a.TraceLines)
 		}
 	}
+	// The churn profile plays every operator fault and swizzle-clogs.
+	churn := ChurnProfile()
+	a := Run(Options{Seed: 7, DurationMs: 20_000, Profile: &churn, ProfileName: "churn"})
+	b := Run(Options{Seed: 7, DurationMs: 20_000, Profile: &churn, ProfileName: "churn"})
+	if a.TraceHash != b.TraceHash || a.Events != b.Events {
+		t.Errorf("churn seed 7: two runs differ: %d lines %s, then %d lines %s", a.TraceLines, a.TraceHash, b.TraceLines, b.TraceHash)
+	}
+	if a.Stats.Clogs == 0 || a.Stats.Reassignments == 0 {
+		t.Errorf("churn seed 7: %d swizzle-clogs, %d reassignments", a.Stats.Clogs, a.Stats.Reassignments)
+	}
 	c := Run(Options{Seed: 1, DurationMs: 20_000})
 	d := Run(Options{Seed: 2, DurationMs: 20_000})
 	if c.TraceHash == d.TraceHash {
