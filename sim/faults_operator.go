@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -178,7 +179,7 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 	f.minISRSet[name] = true
 	w.stats.MinISRChanges++
 	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
-	admin.setMinISR(name, v, nil)
+	admin.setMinISR([]string{name}, v, nil)
 }
 
 // restoreMinISR sets the min.insync.replicas of every topic the operator
@@ -198,39 +199,53 @@ func (f *faultInjector) restoreMinISR() {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		admin.setMinISR(name, max(w.profile.MinISR, 1), func() { delete(f.minISRSet, name) })
-	}
+	admin.setMinISR(names, max(w.profile.MinISR, 1), func(name string) { delete(f.minISRSet, name) })
 	w.schedule(w.now+1000, f.restoreMinISR)
 }
 
-// setMinISR asks the controller to set a topic's min.insync.replicas; done
-// runs when it did.
-func (admin *client) setMinISR(name string, v int, done func()) {
+// setMinISR asks the controller, in one request, to set the topics'
+// min.insync.replicas; done runs for each topic it set. A controller that
+// does not answer, or answers NOT_CONTROLLER, is not asked next time.
+func (admin *client) setMinISR(names []string, v int, done func(name string)) {
 	w := admin.w
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
-	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	cfg.Name, cfg.Op, cfg.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(v))
-	rr.Configs = append(rr.Configs, cfg)
-	req.Resources = append(req.Resources, rr)
+	for _, name := range names {
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		cfg.Name, cfg.Op, cfg.Value = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(v))
+		rr.Configs = append(rr.Configs, cfg)
+		req.Resources = append(req.Resources, rr)
+	}
+	what := fmt.Sprintf("%v's min.insync.replicas to %d", names, v)
 	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
-		switch {
-		case err != nil:
-			w.timelinef("admin: setting %s's min.insync.replicas: %v", name, err)
-		case resp != nil && len(resp.Resources) == 1:
-			code := resp.Resources[0].ErrorCode
-			if code == kerr.NotController.Code {
-				admin.meta.controller = -1
-				admin.meta.next++
-			}
-			if code == 0 && done != nil {
-				done()
-			}
-			w.timelinef("admin: setting %s's min.insync.replicas to %d: %s", name, v, map[bool]string{true: "done"}[code == 0]+errText(code))
+		if err != nil || resp == nil {
+			admin.meta.controller = -1
+			admin.meta.next++
+			w.timelinef("admin: setting %s: %v", what, err)
+			return
 		}
+		notController := false
+		for _, rr := range resp.Resources {
+			switch rr.ErrorCode {
+			case 0:
+				if done != nil {
+					done(rr.ResourceName)
+				}
+			case kerr.NotController.Code:
+				notController = true
+			}
+		}
+		if notController {
+			admin.meta.controller = -1
+			admin.meta.next++
+		}
+		codes := make([]string, 0, len(resp.Resources))
+		for _, rr := range resp.Resources {
+			codes = append(codes, map[bool]string{true: "done"}[rr.ErrorCode == 0]+errText(rr.ErrorCode))
+		}
+		w.timelinef("admin: setting %s: %s", what, strings.Join(codes, ", "))
 	})
 }
 
