@@ -11,13 +11,15 @@ import "math/rand/v2"
 // rather than never (a partition loses it), so requests and raft messages
 // arrive long after their senders gave up on them. A message whose
 // sender's or receiver's node process restarted meanwhile is lost (the
-// connection it travelled on is gone), and so is one to or from a client
+// connection it travelled on is gone), and so is one from a node that lost
+// power meanwhile (its kernel resends nothing more) or to or from a client
 // that crashed.
 
 // clogged is a message a clog holds, with the processes of its ends.
 type clogged struct {
 	m                *message
 	fromInc, toInc   uint64
+	fromBoots        int
 	fromNode, toNode *node
 }
 
@@ -36,7 +38,7 @@ func (n *network) hold(m *message) bool {
 	h := clogged{m: m}
 	if m.from < clientBase {
 		h.fromNode = n.w.node(m.from)
-		h.fromInc = h.fromNode.inc
+		h.fromInc, h.fromBoots = h.fromNode.inc, h.fromNode.boots
 	}
 	if m.to < clientBase {
 		h.toNode = n.w.node(m.to)
@@ -73,9 +75,10 @@ func (n *network) unclog(id int32) {
 }
 
 // clogLost says a held message's connection is gone: a node at one of its
-// ends started another process, or a client at one of them crashed.
+// ends started another process, its sender lost power, or a client at one
+// of its ends crashed.
 func (n *network) clogLost(h clogged) bool {
-	if h.fromNode != nil && h.fromNode.inc != h.fromInc || h.toNode != nil && h.toNode.inc != h.toInc {
+	if h.fromNode != nil && (h.fromNode.inc != h.fromInc || h.fromNode.boots != h.fromBoots) || h.toNode != nil && h.toNode.inc != h.toInc {
 		return true
 	}
 	for _, id := range []int32{h.m.from, h.m.to} {
