@@ -124,6 +124,10 @@ type Profile struct {
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
+	// LateJoinMs: with four nodes or more, the last starts only then (at
+	// the heal at the latest), a broker added to the running cluster that
+	// reassignments may move replicas to.
+	LateJoinMs float64
 	// DiskFaultAllOps: the EIO disk faults fail every operation, reads,
 	// opens, renames and removals too, not only writes and fsyncs.
 	DiskFaultAllOps bool
@@ -397,6 +401,10 @@ func DrawProfile(seed uint64) Profile {
 	}
 	// Disk faults of every operation, drawn after everything before them.
 	p.DiskFaultAllOps = on(0.5)
+	// A broker added late, drawn after everything before them.
+	if on(0.3) {
+		p.LateJoinMs = between(3000, 40000)
+	}
 	return p
 }
 
@@ -448,6 +456,7 @@ func (p Profile) String() string {
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)
 	add(p.EmptyStretchEveryMs > 0, "emptied stretches every %.0fs", p.EmptyStretchEveryMs/1000)
+	add(p.LateJoinMs > 0, "the last of 4+ nodes joins at %.0fs", p.LateJoinMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)

@@ -397,8 +397,26 @@ func (w *World) guard(f func()) {
 func (w *World) startCluster() {
 	for _, n := range w.nodes {
 		n := n
-		w.schedule(int64(n.id-1)*7, func() { w.restart(n) })
+		at := int64(n.id-1) * 7
+		if w.lateJoiner(n) {
+			// A broker added to the running cluster: it registers then,
+			// holds no replica until a reassignment moves one to it, and
+			// joins the quorum as a learner (at the heal at the latest).
+			at = int64(w.profile.LateJoinMs)
+			w.timelinef("start: %s joins the cluster at %s", n.name(), fmtMs(at))
+		}
+		w.schedule(at, func() {
+			if !n.up {
+				w.restart(n)
+			}
+		})
 	}
+}
+
+// lateJoiner says n is the broker the profile adds to the running cluster
+// (Profile.LateJoinMs): the last of four or more.
+func (w *World) lateJoiner(n *node) bool {
+	return w.profile.LateJoinMs > 0 && len(w.nodes) >= 4 && int(n.id) == len(w.nodes)
 }
 
 // crash stops a node's process; a power loss also drops whatever its disk
