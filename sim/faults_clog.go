@@ -4,7 +4,8 @@ import "math/rand/v2"
 
 // The swizzle-clog fault (FoundationDB's swizzle, TigerBeetle's clogged
 // links): the links of a few nodes, clogged one by one, hold every message
-// to or from them; the nodes are then unclogged one by one in another
+// to or from them (or, in a quarter of the swizzles each, only what they
+// send, or only what they receive); the nodes are then unclogged one by one in another
 // order, and each message is delivered, in the order it arrived, once
 // neither of its ends is clogged. A clog is a short network outage that
 // TCP connections live through: what was sent during it arrives late
@@ -23,16 +24,28 @@ type clogged struct {
 	fromNode, toNode *node
 }
 
-// clogs are the network's clogged nodes and the messages they hold.
+// clogs are the network's clogged nodes, each with the directions it
+// holds (clogIn, clogOut), and the messages they hold.
 type clogs struct {
-	nodes map[int32]bool
+	nodes map[int32]uint8
 	queue []clogged
+}
+
+// The directions a clogged node holds.
+const (
+	clogIn  uint8 = 1 // what is sent to it
+	clogOut uint8 = 2 // what it sends
+)
+
+// holds says a clog holds m.
+func (c *clogs) holds(m *message) bool {
+	return m.from != m.to && (c.nodes[m.from]&clogOut != 0 || c.nodes[m.to]&clogIn != 0)
 }
 
 // hold keeps m if one of its ends is clogged, and says so.
 func (n *network) hold(m *message) bool {
 	c := &n.clog
-	if m.from == m.to || !c.nodes[m.from] && !c.nodes[m.to] {
+	if !c.holds(m) {
 		return false
 	}
 	h := clogged{m: m}
@@ -57,7 +70,7 @@ func (n *network) unclog(id int32) {
 	kept := c.queue[:0]
 	var deliver []*message
 	for _, h := range c.queue {
-		if c.nodes[h.m.from] || c.nodes[h.m.to] {
+		if c.holds(h.m) {
 			kept = append(kept, h)
 			continue
 		}
@@ -105,19 +118,28 @@ func (f *faultInjector) swizzleClog(r *rand.Rand) {
 	r.Shuffle(len(off), func(i, j int) { off[i], off[j] = off[j], off[i] })
 	stepMs := r.Int64N(1000)
 	forMs := 500 + expMs(r, w.profile.ClogForMs)
+	// Half the swizzles hold both ways; a quarter only what the nodes
+	// send, a quarter only what they receive.
+	dirs, dirName := clogIn|clogOut, ""
+	switch r.IntN(4) {
+	case 0:
+		dirs, dirName = clogOut, ", what they send only"
+	case 1:
+		dirs, dirName = clogIn, ", what they receive only"
+	}
 	ids := make([]int32, 0, k)
 	for _, i := range on {
 		ids = append(ids, w.nodes[i].id)
 	}
 	w.stats.Clogs++
-	w.timelinef("fault: swizzle-clog %s, %dms apart, held for %dms", idList(ids), stepMs, forMs)
+	w.timelinef("fault: swizzle-clog %s, %dms apart, held for %dms%s", idList(ids), stepMs, forMs, dirName)
 	for j, i := range on {
 		n := w.nodes[i]
 		w.schedule(w.now+int64(j)*stepMs, func() {
 			if !f.swizzling {
 				return // healed
 			}
-			w.net.clog.nodes[n.id] = true
+			w.net.clog.nodes[n.id] = dirs
 			w.tracef("fault: %s clogged", n.name())
 			w.rec.begin(w.now, "clog", n.name(), "clogged: messages held")
 		})
@@ -146,7 +168,7 @@ func (f *faultInjector) unclogAll() {
 	f.swizzling = false
 	ids := make([]int32, 0, len(f.w.net.clog.nodes))
 	for _, n := range f.w.nodes {
-		if f.w.net.clog.nodes[n.id] {
+		if f.w.net.clog.nodes[n.id] != 0 {
 			ids = append(ids, n.id)
 		}
 	}

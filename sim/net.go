@@ -95,7 +95,7 @@ type network struct {
 
 func newNetwork(w *World, rng *rand.Rand) *network {
 	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{},
-		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}, clog: clogs{nodes: map[int32]bool{}}}
+		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}, clog: clogs{nodes: map[int32]uint8{}}}
 }
 
 // send puts a message on the wire.
