@@ -223,6 +223,10 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		}
 		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
 		tp := tpKey{t.Name, r.Partition}
+		if before.Reassigning() && !after.Reassigning() {
+			w.stats.ReassignmentsEnded++
+			w.timelinef("metadata: %s reassignment ends: replicas %v → %v", tp, before.Replicas, after.Replicas)
+		}
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)

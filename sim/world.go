@@ -123,8 +123,11 @@ type Stats struct {
 	Clogs, MessagesClogged int64
 	// Reassignments are the operator's AlterPartitionAssignments
 	// (faults_operator.go), ReassignmentsStarted those the controller took;
-	// PreferredElections its ElectLeaders PREFERRED.
+	// PreferredElections its ElectLeaders PREFERRED; ReassignmentsEnded
+	// the reassignments under way that completed or were cancelled (a
+	// target replica set taken at once is none).
 	Reassignments, ReassignmentsStarted, PreferredElections int64
+	ReassignmentsEnded                                      int64
 	// MinISRChanges are the operator's min.insync.replicas settings.
 	MinISRChanges                                int64
 	FalseSuspicions, Suspicions                  int64
@@ -613,7 +616,8 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	if s.Reassignments+s.PreferredElections > 0 {
-		fmt.Fprintf(&b, "operator: %d reassignments asked (%d taken), %d preferred leader elections asked\n", s.Reassignments, s.ReassignmentsStarted, s.PreferredElections)
+		fmt.Fprintf(&b, "operator: %d reassignments asked (%d taken, %d ended after moving replicas), %d preferred leader elections asked\n",
+			s.Reassignments, s.ReassignmentsStarted, s.ReassignmentsEnded, s.PreferredElections)
 	}
 	if s.MinISRChanges > 0 {
 		fmt.Fprintf(&b, "operator: %d min.insync.replicas settings\n", s.MinISRChanges)

@@ -82,6 +82,7 @@ type swarmPaths struct {
 	Clogs              int64 `json:"clogs,omitempty"`
 	ClogHeld           int64 `json:"clog_held,omitempty"`
 	Reassignments      int64 `json:"reassignments,omitempty"`
+	ReassignmentsEnded int64 `json:"reassignments_ended,omitempty"`
 	PreferredElections int64 `json:"preferred_elections,omitempty"`
 }
 
@@ -120,6 +121,7 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.Clogs, &t.seeds.Clogs, p.Clogs)
 	one(&t.sum.ClogHeld, &t.seeds.ClogHeld, p.ClogHeld)
 	one(&t.sum.Reassignments, &t.seeds.Reassignments, p.Reassignments)
+	one(&t.sum.ReassignmentsEnded, &t.seeds.ReassignmentsEnded, p.ReassignmentsEnded)
 	one(&t.sum.PreferredElections, &t.seeds.PreferredElections, p.PreferredElections)
 }
 
@@ -138,8 +140,9 @@ func (t *pathTotals) String() string {
 			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
 		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
 			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes) +
-		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
-			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments, t.sum.PreferredElections, t.seeds.PreferredElections)
+		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds), ended after moving replicas: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
+			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments,
+			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -163,6 +166,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.AutoCommitMembers, res.Paths.MemberCrashes = int64(rep.Profile.AutoCommitMembers()), rep.Stats.MemberCrashes
 	res.Paths.Clogs, res.Paths.ClogHeld = rep.Stats.Clogs, rep.Stats.MessagesClogged
 	res.Paths.Reassignments, res.Paths.PreferredElections = rep.Stats.ReassignmentsStarted, rep.Stats.PreferredElections
+	res.Paths.ReassignmentsEnded = rep.Stats.ReassignmentsEnded
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
