@@ -267,10 +267,26 @@ func ChurnProfile() Profile {
 	return p
 }
 
+// DiskProfile fails disks: every 5 s a node's disk fails every operation
+// (reads, opens, renames, fsyncs...) with a probability of 0.3 for about
+// 2 s, or fills up; nodes crash every 10 s (half of the crashes power
+// losses) and shut down gracefully every 12 s, under acks=all and
+// idempotent producers, transactions, a read_committed consumer and
+// classic group members on a topic of two partitions and a compacted one.
+func DiskProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.CompactedShare, p.Producers, p.ProduceEveryMs = 2, 2, 0.5, 2, 50
+	p.DiskFaultEveryMs, p.DiskFaultForMs, p.DiskFaultP, p.DiskFaultAllOps = 5000, 2000, 0.3, true
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 10_000, 0.5, 3000, 12_000
+	p.GroupMembers, p.ClassicGroups, p.Consumers, p.ReadCommitted = 2, true, 1, true
+	p.IdempotentProducers, p.TxnProducers, p.TxnAbortP, p.TxnTimeoutMs = 1, 1, 0.1, 10_000
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
-	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile}
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
