@@ -144,15 +144,12 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 	for _, r := range ch.Start {
 		m.start(ctx, r)
 	}
+	var later []string // lowering min.insync.replicas: after the partition changes
 	for _, topic := range ch.Reconfigure {
-		settings := m.node.topicSettings(next, topic)
-		for _, pid := range m.slots.pids(topic) {
-			if h := m.hostedBy(pid); h != nil {
-				pa := *h.assignment.Load()
-				pa.settings = settings
-				h.assignment.Store(&pa)
-				ctx.Send(pid, &topicConfigsChanged{settings: settings})
-			}
+		if cluster.ReconfigureAfterChanges(m.node.topicSettings(prev, topic), m.node.topicSettings(next, topic)) {
+			later = append(later, topic)
+		} else {
+			m.reconfigure(ctx, next, topic)
 		}
 	}
 	m.eligibilityChanged(ctx, prev, next)
@@ -162,8 +159,24 @@ func (m *replicaManager) apply(ctx actor.Context, next *cluster.MetadataImage) {
 		m.node.groups.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
 		m.node.txns.leadershipChanged(ctx, r, m.slots.get(r.Topic, r.Partition.Partition))
 	}
+	for _, topic := range later {
+		m.reconfigure(ctx, next, topic)
+	}
 	m.publish()
 	m.data.run(ctx, m.node)
+}
+
+// reconfigure hands a topic's settings in next to its partition actors.
+func (m *replicaManager) reconfigure(ctx actor.Context, next *cluster.MetadataImage, topic string) {
+	settings := m.node.topicSettings(next, topic)
+	for _, pid := range m.slots.pids(topic) {
+		if h := m.hostedBy(pid); h != nil {
+			pa := *h.assignment.Load()
+			pa.settings = settings
+			h.assignment.Store(&pa)
+			ctx.Send(pid, &topicConfigsChanged{settings: settings})
+		}
+	}
 }
 
 // start spawns a replica's partition actor, unless the data of a replica

@@ -34,6 +34,20 @@ type LocalReplicaChanges struct {
 	Changed []LocalReplica
 }
 
+// ReconfigureAfterChanges says whether a shell applies a topic's new
+// settings to its replicas after their partition changes of the same
+// image move, rather than before: when the new settings lower
+// min.insync.replicas. Applied in between, the looser of the two never
+// meets the other's old state: a higher setting first holds the old ISR to
+// more; a lower one last holds the new ISR to the old, higher one. A
+// leader so never advances its high watermark in a state that is looser
+// than both the old and the new one (a lower min.insync.replicas counting
+// a replica the new ISR dropped, which the image never held together when
+// the ISR change was committed first).
+func ReconfigureAfterChanges(old, next TopicSettings) bool {
+	return next.Replica.MinInsyncReplicas < old.Replica.MinInsyncReplicas
+}
+
 // Empty says there is nothing to do.
 func (c LocalReplicaChanges) Empty() bool {
 	return len(c.Stop) == 0 && len(c.Start) == 0 && len(c.Reconfigure) == 0 && len(c.Changed) == 0

@@ -64,8 +64,11 @@ func writeBrokerShutdownMarker(fsys vfs.FS, dir string, m brokerShutdownMarker) 
 // TakeBrokerShutdown reads a starting process's data directory's shutdown
 // marker and takes it over: the broker epoch of a clean shutdown, or of a
 // crash on the boot bootID ("": unknown, no crash counts), else nil (no
-// marker, one of another boot, or one that does not read: an unclean
-// shutdown is the safe reading).
+// marker, one of another boot, or one whose content does not parse: an
+// unclean shutdown is the safe reading). A marker the disk fails to read
+// (an I/O error, not its content) is an error and stays as it is: the
+// next start, once the disk reads again, still finds a clean shutdown
+// clean.
 //
 // Until the new process registers, its data is what the last one left, so
 // a valid marker is replaced in one atomic step by the running marker of
@@ -80,6 +83,9 @@ func TakeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
 	p, err := readWholeFile(fsys, name, 1<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	if err != nil && !errors.Is(err, ErrCorruption) {
+		return nil, fmt.Errorf("read the shutdown marker %s: %w", name, err)
 	}
 	var m brokerShutdownMarker
 	valid := err == nil && json.Unmarshal(p, &m) == nil && m.Version == 0 && m.BrokerEpoch >= 0 &&

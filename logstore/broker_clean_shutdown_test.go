@@ -94,3 +94,41 @@ func TestBrokerShutdownMarkerKeptWhenTakeOverFails(t *testing.T) {
 		t.Fatalf("took %v, %v after the failed start; want 7", got, err)
 	}
 }
+
+// TestBrokerShutdownMarkerKeptWhenReadFails: a start whose disk fails to
+// read the clean marker (EIO on its open, size or read) fails and leaves the
+// marker as it was, so the next start (after the disk recovered) still
+// registers as clean (sim seed 177092: the marker, removed as unreadable,
+// made an intact replica unclean, and the controller elected one that had
+// lost power from the last known ELR).
+func TestBrokerShutdownMarkerKeptWhenReadFails(t *testing.T) {
+	const dir = "/data"
+	for _, failing := range []vfs.Op{vfs.OpOpen, vfs.OpSize, vfs.OpReadAt} {
+		t.Run(string(failing), func(t *testing.T) {
+			fsys := vfs.NewMem()
+			if err := fsys.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := fsys.SyncDir("/"); err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteBrokerCleanShutdown(fsys, dir, 7); err != nil {
+				t.Fatal(err)
+			}
+			fsys.SetErrorHook(func(op vfs.Op, _ string) error {
+				if op == failing {
+					return syscall.EIO
+				}
+				return nil
+			})
+			if got, err := TakeBrokerShutdown(fsys, dir, "b1"); err == nil {
+				t.Fatalf("took %v with a disk failing %s; want an error", got, failing)
+			}
+			fsys.SetErrorHook(nil)
+			fsys.Crash()
+			if got, err := TakeBrokerShutdown(fsys, dir, "b1"); err != nil || got == nil || *got != 7 {
+				t.Fatalf("took %v, %v after the failed start; want 7", got, err)
+			}
+		})
+	}
+}

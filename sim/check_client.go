@@ -34,7 +34,8 @@ type historyChecker struct {
 	// reads maps each partition's offsets to the value polls read there.
 	reads   map[tpKey]map[int64]string
 	maxRead map[tpKey]int64
-	// topics are the topics' settings as the clients last saw them.
+	// topics are the topics' settings as the clients last saw them, but
+	// for min.insync.replicas: the lowest the topic had.
 	topics map[string]topicMetadata
 }
 
@@ -42,6 +43,12 @@ func (w *World) checkHistory(final bool) {
 	c := &historyChecker{w: w, reads: map[tpKey]map[int64]string{}, maxRead: map[tpKey]int64{}, topics: map[string]topicMetadata{}}
 	for _, cl := range w.clients {
 		for name, t := range cl.meta.topics {
+			c.topics[name] = t
+		}
+	}
+	for name, t := range c.topics {
+		if low, ok := w.checks.lowestMinISR[name]; ok && low < t.minISR {
+			t.minISR = low
 			c.topics[name] = t
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/cluster"
 	"gregor/cluster/quorum"
@@ -52,6 +55,10 @@ type serverChecks struct {
 	dropped       map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
+	// lowestMinISR is the lowest min.insync.replicas each topic had set
+	// (the operator changes it, faults_operator.go): the guarantees of a
+	// write are those of the setting it was acknowledged under.
+	lowestMinISR map[string]int
 	// lostPowerMs is when each node last lost power, joinedISRMs when it
 	// last joined each partition's ISR: a replica that lost power since
 	// may have lost committed records, and may lead only from the ISR
@@ -116,7 +123,8 @@ func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
-		lostPowerMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
+		lowestMinISR: map[string]int{},
+		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -186,6 +194,16 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 				}
 			}
 		}
+	case cluster.ConfigRecord:
+		if r.ResourceType == kmsg.ConfigResourceTypeTopic && r.Name == "min.insync.replicas" {
+			v := 1 // the broker's default
+			if r.Value != nil {
+				v, _ = strconv.Atoi(*r.Value)
+			}
+			if low, ok := c.lowestMinISR[r.ResourceName]; !ok || v < low {
+				c.lowestMinISR[r.ResourceName] = v
+			}
+		}
 	case cluster.RegisterBrokerRecord:
 		w.timelinef("metadata: broker %d registered (broker epoch %d)", r.BrokerID, r.BrokerEpoch)
 		c.registeredMs[r.BrokerID] = w.now
@@ -205,6 +223,10 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		}
 		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
 		tp := tpKey{t.Name, r.Partition}
+		if before.Reassigning() && !after.Reassigning() {
+			w.stats.ReassignmentsEnded++
+			w.timelinef("metadata: %s reassignment ends: replicas %v → %v", tp, before.Replicas, after.Replicas)
+		}
 		if after.Leader != before.Leader || after.LeaderEpoch != before.LeaderEpoch {
 			w.stats.LeaderChanges++
 			w.timelinef("metadata: %s leader %d → %d (leader epoch %d), ISR %v", tp, before.Leader, after.Leader, after.LeaderEpoch, after.ISR)
@@ -227,8 +249,9 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 	}
 }
 
-// checkElection is S5: a new leader from the ISR it was elected from, or
-// from the eligible leader replicas (KIP-966) when that ISR empties, and
+// checkElection is S5: a new leader from the ISR it was elected from (or
+// that the change electing it left, when it completed a reassignment that
+// removed the old leader), or from the eligible leader replicas (KIP-966) when that ISR empties, and
 // then not one that lost power since it last joined the ISR and registered
 // again since (a registration from before the power loss is its dead
 // process's: the next registers uncleanly, leaving the ELR, before it
@@ -237,6 +260,15 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 	w := c.w
 	w.stats.InvariantsChecked++
 	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+		return
+	}
+	if before.Reassigning() && !after.Reassigning() && !slices.Contains(after.Replicas, before.Leader) &&
+		slices.Contains(after.ISR, after.Leader) {
+		// The leader's AlterPartition took a replica of the reassignment's
+		// target into the ISR, which completed the reassignment and
+		// removed the leader: the controller elected from the ISR that
+		// change left, in the same record (as Kafka's partition change
+		// builder does).
 		return
 	}
 	if slices.Contains(before.ELR, after.Leader) {

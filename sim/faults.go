@@ -28,6 +28,11 @@ type faultInjector struct {
 	// downMembers are the group members crashed by memberCrash whose
 	// process has not started again yet.
 	downMembers []*client
+	// swizzling says a swizzle-clog is under way (faults_clog.go).
+	swizzling bool
+	// minISRSet are the topics whose min.insync.replicas the operator
+	// set (faults_operator.go).
+	minISRSet map[string]bool
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -62,6 +67,9 @@ func (f *faultInjector) start() {
 	if p.GroupMembers > 0 {
 		f.every(p.MemberCrashEveryMs, f.memberCrash)
 	}
+	f.every(p.ClogEveryMs, f.swizzleClog)
+	f.every(p.ReassignEveryMs, f.reassign)
+	f.every(p.MinISREveryMs, f.alterMinISR)
 	f.startDetector()
 }
 
@@ -495,7 +503,7 @@ func (f *faultInjector) diskFault(r *rand.Rand) {
 		w.diskFull(n, int64(r.IntN(4096)), until)
 		return
 	}
-	w.diskFails(n, w.profile.DiskFaultP, until)
+	w.diskFails(n, w.profile.DiskFaultP, until, w.profile.DiskFaultAllOps)
 }
 
 // diskFull fills n's disk, but for spare bytes, until the time until.
@@ -507,13 +515,18 @@ func (w *World) diskFull(n *node, spare, until int64) {
 	w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
 }
 
-// diskFails makes n's writes and fsyncs fail with EIO, each with
-// probability p, until the time until.
-func (w *World) diskFails(n *node, p float64, until int64) {
+// diskFails makes n's writes and fsyncs (with allOps, all its disk
+// operations) fail with EIO, each with probability p, until the time
+// until.
+func (w *World) diskFails(n *node, p float64, until int64, allOps bool) {
 	w.stats.DiskFaults++
-	n.diskFaultUntilMs, n.diskFaultP = until, p
-	w.timelinef("fault: %s disk fails %.0f%% of writes and fsyncs until %s", n.name(), 100*n.diskFaultP, fmtMs(until))
-	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of writes and fsyncs", 100*n.diskFaultP))
+	n.diskFaultUntilMs, n.diskFaultP, n.diskFaultAllOps = until, p, allOps
+	what := "writes and fsyncs"
+	if allOps {
+		what = "operations"
+	}
+	w.timelinef("fault: %s disk fails %.0f%% of %s until %s", n.name(), 100*n.diskFaultP, what, fmtMs(until))
+	w.rec.span(w.now, until, "disk", n.name(), fmt.Sprintf("disk fails %.0f%% of %s", 100*n.diskFaultP, what))
 }
 
 // startDetector runs the membership failure detector: every second the
@@ -567,7 +580,8 @@ func (f *faultInjector) startDetector() {
 // heal ends every fault: partitions and cuts heal, links recover, paused
 // nodes continue, disks work, and crashed nodes (and nodes with offline
 // partitions, which only a restart brings back) restart, and so do
-// crashed group members.
+// crashed group members; clogged nodes deliver what they held, and the
+// operator sets the min.insync.replicas it changed back.
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
@@ -576,7 +590,7 @@ func (w *World) heal() {
 	w.faults.partitionCuts = nil
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
-	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve")
+	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve", "clog")
 	for len(w.faults.downMembers) > 0 {
 		w.faults.restartMember(w.faults.downMembers[0])
 	}
@@ -597,4 +611,8 @@ func (w *World) heal() {
 		}
 		w.restart(n)
 	}
+	// After the restarts: what a clog held for a process that restarted
+	// is lost with its connection.
+	w.faults.unclogAll()
+	w.faults.restoreMinISR()
 }

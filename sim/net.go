@@ -88,11 +88,14 @@ type network struct {
 	// fifoProduce is when the last ordered produce request (a pipelining
 	// producer's, producerProduce.ordered) sent on each link arrives.
 	fifoProduce map[linkKey]int64
+	// clog holds what the swizzle-clog fault's clogged nodes send and
+	// receive (faults_clog.go).
+	clog clogs
 }
 
 func newNetwork(w *World, rng *rand.Rand) *network {
 	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{},
-		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}}
+		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}, clog: clogs{nodes: map[int32]uint8{}}}
 }
 
 // send puts a message on the wire.
@@ -148,6 +151,9 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 func (n *network) arrive(m *message) {
 	if m.from != m.to && (n.cut[linkKey{m.from, m.to}] || n.replicationCut(m)) {
 		n.w.stats.MessagesCut++
+		return
+	}
+	if n.hold(m) {
 		return
 	}
 	if q, ok := n.held[linkKey{m.from, m.to}]; ok {

@@ -133,9 +133,11 @@ type node struct {
 	closedShadows map[tpKey]*shadowLog
 
 	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
-	// with EIO with probability diskFaultP.
+	// with EIO with probability diskFaultP (and, with diskFaultAllOps,
+	// every other operation too: reads, opens, renames, removals...).
 	diskFaultUntilMs int64
 	diskFaultP       float64
+	diskFaultAllOps  bool
 	// diskErrorSeen says an I/O error was injected in this process: its logs
 	// may refuse every write until reopened (a failed fsync is sticky), so
 	// healing restarts it.
@@ -564,15 +566,20 @@ func (n *node) writeCheckpoint() {
 	}
 }
 
-// diskHook fails writes and fsyncs during a disk fault (EIO).
+// diskHook fails writes and fsyncs (with diskFaultAllOps, every operation
+// but a close) during a disk fault (EIO).
 func (n *node) diskHook(op vfs.Op, path string) error {
 	if n.w.now >= n.diskFaultUntilMs {
 		return nil
 	}
 	switch op {
 	case vfs.OpWrite, vfs.OpWriteAt, vfs.OpSync, vfs.OpTruncate:
-	default:
+	case vfs.OpClose:
 		return nil
+	default:
+		if !n.diskFaultAllOps {
+			return nil
+		}
 	}
 	if !chance(n.w.rngDisk, n.diskFaultP) {
 		return nil

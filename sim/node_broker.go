@@ -243,6 +243,7 @@ func (n *node) imageChanged() {
 		return
 	}
 	ch := cluster.LocalChanges(n.hosted, n.image, n.id)
+	prev := n.hosted
 	n.hosted = n.image
 	now := n.instant()
 	// As the replica manager does, before the replicas take their
@@ -266,24 +267,26 @@ func (n *node) imageChanged() {
 	for _, r := range ch.Start {
 		n.startReplica(r)
 	}
+	// Settings that lower min.insync.replicas go after the partition
+	// changes (cluster.ReconfigureAfterChanges).
+	var later []string
 	for _, topic := range ch.Reconfigure {
-		t, ok := n.image.Topic(topic)
-		if !ok {
-			continue
-		}
-		settings := n.w.topicSettings(n.image, t)
-		for _, k := range n.keys {
-			if h := n.replicas[k]; k.topic == topic && h.core != nil {
-				h.core.SetConfig(settings)
-				h.carryOut()
+		if ot, ok := prev.Topic(topic); ok {
+			if t, ok := n.image.Topic(topic); ok && cluster.ReconfigureAfterChanges(n.w.topicSettings(prev, ot), n.w.topicSettings(n.image, t)) {
+				later = append(later, topic)
+				continue
 			}
 		}
+		n.reconfigure(topic)
 	}
 	for _, r := range ch.Changed {
 		if h := n.replicas[tpKey{r.Topic, r.Partition.Partition}]; h != nil && h.core != nil {
 			h.core.PartitionChanged(r.Partition, now)
 			h.carryOut()
 		}
+	}
+	for _, topic := range later {
+		n.reconfigure(topic)
 	}
 	// As the replica manager does: leaders stop waiting for followers on
 	// brokers that may join no ISR.
@@ -295,6 +298,24 @@ func (n *node) imageChanged() {
 				h.core.SetIneligibleReplicas(ineligible, epochs, now)
 				h.carryOut()
 			}
+		}
+	}
+}
+
+// reconfigure hands a topic's settings in the node's image to its
+// replicas.
+func (n *node) reconfigure(topic string) {
+	t, ok := n.image.Topic(topic)
+	if !ok {
+		return
+	}
+	settings := n.w.topicSettings(n.image, t)
+	for _, k := range n.keys {
+		if h := n.replicas[k]; k.topic == topic && h.core != nil {
+			// What S3 holds the leader to, from now on.
+			h.minISR, h.unclean = settings.Replica.MinInsyncReplicas, n.w.uncleanEnabled(n.image, t)
+			h.core.SetConfig(settings)
+			h.carryOut()
 		}
 	}
 }

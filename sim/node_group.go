@@ -252,11 +252,19 @@ func (gh *groupHost) deadlineMs() int64 {
 }
 
 // stop ends the coordinator: every request it owes an answer is told
-// NOT_COORDINATOR.
+// NOT_COORDINATOR (a TxnOffsetCommit too, which comes in a txnEnvelope).
 func (gh *groupHost) stop() {
 	for _, id := range sortedIDs(gh.waiting) {
 		m := gh.waiting[id]
-		gh.n.w.respond(m, groups.ErrorResponse(m.body.(kmsg.Request), kerr.NotCoordinator.Code))
+		req, ok := m.body.(kmsg.Request)
+		if env, isTxn := m.body.(*txnEnvelope); isTxn {
+			// A TxnOffsetCommit (node_txn.go).
+			req, ok = env.body, true
+		}
+		if !ok {
+			panic(fmt.Sprintf("sim: %s's group coordinator waits on a %T", gh.n.name(), m.body))
+		}
+		gh.n.w.respond(m, groups.ErrorResponse(req, kerr.NotCoordinator.Code))
 	}
 	gh.waiting = nil
 	gh.core = nil

@@ -110,9 +110,27 @@ type Profile struct {
 	// leader (one-way cuts) until the ISR shrinks to the leader, which
 	// then crashes (CORRECTNESS.md B1, B6).
 	StarveISREveryMs float64
+	// ClogEveryMs and ClogForMs: a swizzle-clog (faults_clog.go) clogs a
+	// few nodes one by one, so that their links hold what they carry for
+	// about ClogForMs, then unclogs them one by one and delivers it late.
+	ClogEveryMs, ClogForMs float64
+	// ReassignEveryMs: the operator moves a partition's replicas, cancels a
+	// reassignment or asks for preferred leader elections
+	// (faults_operator.go).
+	ReassignEveryMs float64
+	// MinISREveryMs: the operator sets a topic's min.insync.replicas
+	// (faults_operator.go).
+	MinISREveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
+	// LateJoinMs: with four nodes or more, the last starts only then (at
+	// the heal at the latest), a broker added to the running cluster that
+	// reassignments may move replicas to.
+	LateJoinMs float64
+	// DiskFaultAllOps: the EIO disk faults fail every operation, reads,
+	// opens, renames and removals too, not only writes and fsyncs.
+	DiskFaultAllOps bool
 	// The membership failure detector: each second the controller hears
 	// of a broker it cannot reach with probability DetectP, and of one it
 	// can with probability FalseSuspicionP.
@@ -230,10 +248,45 @@ func CompactionProfile() Profile {
 	return p
 }
 
+// ChurnProfile moves partitions while the cluster works: the operator
+// reassigns a partition every 4 s (workload topics, __consumer_offsets and
+// __transaction_state alike) and sets a topic's min.insync.replicas every
+// 10 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
+// (half of the crashes power losses) every 8 s, under a workload of
+// acks=all and idempotent producers, transactions (pipelined, half of
+// them KIP-890 part 2), copiers, a read_committed consumer and KIP-848
+// group members over two topics of three partitions, one compacted.
+func ChurnProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.CompactedShare = 2, 3, 2, 50, 0.5
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.5, 3000
+	p.ReassignEveryMs, p.MinISREveryMs, p.ClogEveryMs, p.ClogForMs = 4000, 10_000, 10_000, 3000
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 2, true
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 1, 3, 1
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
+	return p
+}
+
+// DiskProfile fails disks: every 5 s a node's disk fails every operation
+// (reads, opens, renames, fsyncs...) with a probability of 0.3 for about
+// 2 s, or fills up; nodes crash every 10 s (half of the crashes power
+// losses) and shut down gracefully every 12 s, under acks=all and
+// idempotent producers, transactions, a read_committed consumer and
+// classic group members on a topic of two partitions and a compacted one.
+func DiskProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.CompactedShare, p.Producers, p.ProduceEveryMs = 2, 2, 0.5, 2, 50
+	p.DiskFaultEveryMs, p.DiskFaultForMs, p.DiskFaultP, p.DiskFaultAllOps = 5000, 2000, 0.3, true
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 10_000, 0.5, 3000, 12_000
+	p.GroupMembers, p.ClassicGroups, p.Consumers, p.ReadCommitted = 2, true, 1, true
+	p.IdempotentProducers, p.TxnProducers, p.TxnAbortP, p.TxnTimeoutMs = 1, 1, 0.1, 10_000
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
-	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile}
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -350,6 +403,24 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.5) {
 		p.MemberCrashEveryMs = between(5000, 30000)
 	}
+	// Swizzle-clogs, drawn after everything before them.
+	if on(0.4) {
+		p.ClogEveryMs, p.ClogForMs = between(5000, 30000), between(500, 15000)
+	}
+	// Reassignments, drawn after everything before them.
+	if on(0.4) {
+		p.ReassignEveryMs = between(3000, 20000)
+	}
+	// min.insync.replicas settings, drawn after everything before them.
+	if on(0.3) {
+		p.MinISREveryMs = between(5000, 30000)
+	}
+	// Disk faults of every operation, drawn after everything before them.
+	p.DiskFaultAllOps = on(0.5)
+	// A broker added late, drawn after everything before them.
+	if on(0.3) {
+		p.LateJoinMs = between(3000, 40000)
+	}
 	return p
 }
 
@@ -391,13 +462,17 @@ func (p Profile) String() string {
 	add(p.ShutdownEveryMs > 0, "controlled shutdowns every %.0fs", p.ShutdownEveryMs/1000)
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
+	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
+	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
+	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
-	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs", p.DiskFaultEveryMs/1000)
+	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)
 	add(p.EmptyStretchEveryMs > 0, "emptied stretches every %.0fs", p.EmptyStretchEveryMs/1000)
+	add(p.LateJoinMs > 0, "the last of 4+ nodes joins at %.0fs", p.LateJoinMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)

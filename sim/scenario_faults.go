@@ -9,7 +9,7 @@ import (
 // (scenario.go lists the others):
 //
 //	clock N +1h|-30m                  step node N's wall clock (its monotonic clock runs on)
-//	disk N eio [p=1] [for=5s]         N's writes and fsyncs fail with EIO (each with probability p)
+//	disk N eio [p=1] [for=5s] [ops=all]  N's writes and fsyncs (ops=all: every disk operation but a close) fail with EIO (each with probability p)
 //	disk N full [spare=0] [for=5s]    N's disk is full (but for spare bytes)
 //	consume name=C [read-committed]   a consumer polls every partition from offset 0 in the background
 //	consumed name=C [tp=T/P]          what C read so far: polls, records delivered and skipped, position
@@ -68,7 +68,7 @@ func (s *Scenario) disk(args []Arg) {
 			s.printf("error: p=%s", arg(args, "p", ""))
 			return
 		}
-		s.w.diskFails(n, p, until)
+		s.w.diskFails(n, p, until, arg(args, "ops", "") == "all")
 	case "full":
 		spare, _ := strconv.ParseInt(arg(args, "spare", "0"), 10, 64)
 		s.w.diskFull(n, spare, until)

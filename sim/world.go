@@ -118,8 +118,20 @@ type Stats struct {
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
 	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
-	FalseSuspicions, Suspicions                                int64
-	ControllerChanges, LeaderChanges, ISRChanges               int64
+	// Clogs are swizzle-clog faults, MessagesClogged the messages their
+	// clogged nodes held (faults_clog.go).
+	Clogs, MessagesClogged int64
+	// Reassignments are the operator's AlterPartitionAssignments
+	// (faults_operator.go), ReassignmentsStarted those the controller took;
+	// PreferredElections its ElectLeaders PREFERRED; ReassignmentsEnded
+	// the reassignments under way that completed or were cancelled (a
+	// target replica set taken at once is none).
+	Reassignments, ReassignmentsStarted, PreferredElections int64
+	ReassignmentsEnded                                      int64
+	// MinISRChanges are the operator's min.insync.replicas settings.
+	MinISRChanges                                int64
+	FalseSuspicions, Suspicions                  int64
+	ControllerChanges, LeaderChanges, ISRChanges int64
 	// ELRElections are leaders elected from the eligible leader replicas
 	// (KIP-966) when the ISR was empty, LastKnownELRElections from the
 	// last known ones when the ELR was empty too; CleanShutdownRegistrations are
@@ -388,8 +400,26 @@ func (w *World) guard(f func()) {
 func (w *World) startCluster() {
 	for _, n := range w.nodes {
 		n := n
-		w.schedule(int64(n.id-1)*7, func() { w.restart(n) })
+		at := int64(n.id-1) * 7
+		if w.lateJoiner(n) {
+			// A broker added to the running cluster: it registers then,
+			// holds no replica until a reassignment moves one to it, and
+			// joins the quorum as a learner (at the heal at the latest).
+			at = int64(w.profile.LateJoinMs)
+			w.timelinef("start: %s joins the cluster at %s", n.name(), fmtMs(at))
+		}
+		w.schedule(at, func() {
+			if !n.up {
+				w.restart(n)
+			}
+		})
 	}
+}
+
+// lateJoiner says n is the broker the profile adds to the running cluster
+// (Profile.LateJoinMs): the last of four or more.
+func (w *World) lateJoiner(n *node) bool {
+	return w.profile.LateJoinMs > 0 && len(w.nodes) >= 4 && int(n.id) == len(w.nodes)
 }
 
 // crash stops a node's process; a power loss also drops whatever its disk
@@ -585,6 +615,16 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
+	if s.Reassignments+s.PreferredElections > 0 {
+		fmt.Fprintf(&b, "operator: %d reassignments asked (%d taken, %d ended after moving replicas), %d preferred leader elections asked\n",
+			s.Reassignments, s.ReassignmentsStarted, s.ReassignmentsEnded, s.PreferredElections)
+	}
+	if s.MinISRChanges > 0 {
+		fmt.Fprintf(&b, "operator: %d min.insync.replicas settings\n", s.MinISRChanges)
+	}
+	if s.Clogs > 0 {
+		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)
+	}
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",

@@ -76,6 +76,14 @@ type swarmPaths struct {
 	// whose process crashed between polls and started again.
 	AutoCommitMembers int64 `json:"auto_commit_members,omitempty"`
 	MemberCrashes     int64 `json:"member_crashes,omitempty"`
+	// Clogs are swizzle-clogs and ClogHeld the messages they held;
+	// Reassignments the reassignments the controller took, and
+	// PreferredElections the operator's preferred leader elections.
+	Clogs              int64 `json:"clogs,omitempty"`
+	ClogHeld           int64 `json:"clog_held,omitempty"`
+	Reassignments      int64 `json:"reassignments,omitempty"`
+	ReassignmentsEnded int64 `json:"reassignments_ended,omitempty"`
+	PreferredElections int64 `json:"preferred_elections,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -110,6 +118,11 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
 	one(&t.sum.AutoCommitMembers, &t.seeds.AutoCommitMembers, p.AutoCommitMembers)
 	one(&t.sum.MemberCrashes, &t.seeds.MemberCrashes, p.MemberCrashes)
+	one(&t.sum.Clogs, &t.seeds.Clogs, p.Clogs)
+	one(&t.sum.ClogHeld, &t.seeds.ClogHeld, p.ClogHeld)
+	one(&t.sum.Reassignments, &t.seeds.Reassignments, p.Reassignments)
+	one(&t.sum.ReassignmentsEnded, &t.seeds.ReassignmentsEnded, p.ReassignmentsEnded)
+	one(&t.sum.PreferredElections, &t.seeds.PreferredElections, p.PreferredElections)
 }
 
 // String is the summary's line.
@@ -126,7 +139,10 @@ func (t *pathTotals) String() string {
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
 			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
 		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
-			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes)
+			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes) +
+		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds), ended after moving replicas: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
+			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments,
+			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -148,6 +164,9 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.ELRElections, res.Paths.LastKnownELRElections = rep.Stats.ELRElections, rep.Stats.LastKnownELRElections
 	res.Paths.CleanRegistrations = rep.Stats.CleanShutdownRegistrations
 	res.Paths.AutoCommitMembers, res.Paths.MemberCrashes = int64(rep.Profile.AutoCommitMembers()), rep.Stats.MemberCrashes
+	res.Paths.Clogs, res.Paths.ClogHeld = rep.Stats.Clogs, rep.Stats.MessagesClogged
+	res.Paths.Reassignments, res.Paths.PreferredElections = rep.Stats.ReassignmentsStarted, rep.Stats.PreferredElections
+	res.Paths.ReassignmentsEnded = rep.Stats.ReassignmentsEnded
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
