@@ -52,7 +52,7 @@ clientsuite: build
 
 # rdkafkasuite: librdkafka's own test suite (the tests that need a broker,
 # in quick mode) against a three-node cluster, built from Debian's source
-# package of the installed librdkafka; about 3 minutes on a quiet machine.
+# package of the installed librdkafka; about 4 minutes.
 # Not in `make test`: some of its tests time the client and fail on a loaded
 # machine; scripts/rdkafkasuite says which tests it leaves out and why.
 rdkafkasuite: build
