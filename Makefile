@@ -4,7 +4,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS      := ./...
 
-.PHONY: all build run test testdeps fmtcheck vet unit clientsuite bench fuzz clean sim
+.PHONY: all build run test testdeps fmtcheck vet unit clientsuite rdkafkasuite bench fuzz clean sim
 
 all: build
 
@@ -52,6 +52,14 @@ clientsuite: build
 	GO=$(GO) scripts/clientsuite bin/gregor
 	GO=$(GO) scripts/kafkagosuite bin/gregor
 	scripts/kafkajssuite bin/gregor
+
+# rdkafkasuite: librdkafka's own test suite (the tests that need a broker,
+# in quick mode) against a three-node cluster, built from Debian's source
+# package of the installed librdkafka; about 4 minutes.
+# Not in `make test`: some of its tests time the client and fail on a loaded
+# machine; scripts/rdkafkasuite says which tests it leaves out and why.
+rdkafkasuite: build
+	scripts/rdkafkasuite bin/gregor
 
 # bench: every benchmark beside its reference, 3 runs each; cmd/benchreport
 # prints the medians and ratios.

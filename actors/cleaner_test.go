@@ -57,7 +57,7 @@ func readAll(t *testing.T, n *Node, topic string) []*kgo.Record {
 // runs on its own, and a topic turned from delete to compact by
 // AlterConfigs is cleaned too (the log takes the new config).
 func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs, c.CleanerBackoffMs = 50, 50 })
 	ctx := testContext(t, 60*time.Second)
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	adm := kadm.NewClient(cl)
@@ -131,7 +131,7 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 // retention checks ran (the ones that would hand a compacted log to the
 // cleaner); the test waits for two of them apart.
 func TestDisabledLogCleanerCompactsNothing(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 20; c.DisableLogCleaner = true })
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs, c.CleanerBackoffMs = 20, 20; c.DisableLogCleaner = true })
 	ctx := testContext(t, 30*time.Second)
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	adm := kadm.NewClient(cl)
@@ -199,7 +199,7 @@ func checkGapsBelowLogStart(t *testing.T, adm *kadm.Client, topic string, recs [
 // resumes at the new log start offset: the offsets it skips are all below
 // the log start, and from there it reads every offset.
 func TestConsumerBehindRetentionSkipsOnlyBelowLogStart(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 20 })
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs, c.CleanerBackoffMs = 20, 20 })
 	ctx := testContext(t, 30*time.Second)
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	adm := kadm.NewClient(cl)
@@ -265,7 +265,7 @@ func waitForLogStartPast(t *testing.T, adm *kadm.Client, topic string, offset in
 // retention.bytes set by AlterConfigs reaches the log: old segments go and
 // the log start offset moves.
 func TestAlteredRetentionDeletesSegments(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs, c.CleanerBackoffMs = 50, 50 })
 	ctx := testContext(t, 30*time.Second)
 	cl := newClient(t, n, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	adm := kadm.NewClient(cl)
@@ -301,7 +301,7 @@ func TestAlteredRetentionDeletesSegments(t *testing.T) {
 // records of committed transactions by key, as Kafka's does. Before, it
 // kept every committed transactional record, so the log only grew.
 func TestCompactedTopicCompactsTransactions(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs = 50 })
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.RetentionCheckIntervalMs, c.CleanerBackoffMs = 50, 50 })
 	ctx := testContext(t, 60*time.Second)
 	adm := kadm.NewClient(newClient(t, n))
 	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("4096"),

@@ -108,9 +108,12 @@ type Config struct {
 	// ConnectionsMaxIdleMs is connections.max.idle.ms.
 	ConnectionsMaxIdleMs int64
 	// RetentionCheckIntervalMs is log.retention.check.interval.ms: how often
-	// each partition deletes the segments its retention lets go (and, with
-	// compaction, looks for a log to clean). Zero means Kafka's 300000.
+	// each partition deletes the segments its retention lets go. Zero means
+	// Kafka's 300000.
 	RetentionCheckIntervalMs int64
+	// CleanerBackoffMs is log.cleaner.backoff.ms: how often a compacted
+	// partition looks for a log to clean. Zero means Kafka's 15000.
+	CleanerBackoffMs int64
 	// ProducerIDExpirationMs is producer.id.expiration.ms: a partition
 	// forgets a producer id with no batch for this long. Zero means
 	// Kafka's 86400000.

@@ -44,7 +44,8 @@ func (a *partitionActor) start(ctx actor.Context) {
 	var checkpointed int64
 	a.highWatermark, checkpointed = a.node.highWatermarks.register(logstore.TopicPartition{Topic: pa.topic, Partition: pa.image.Partition})
 	a.core = cluster.NewReplica(cluster.ReplicaOptions{
-		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
+		NodeID: a.node.cfg.NodeID, RetentionCheckIntervalMs: a.node.cfg.RetentionCheckIntervalMs,
+		CleanerBackoffMs: a.node.cfg.CleanerBackoffMs, LogCleanerEnabled: !a.node.cfg.DisableLogCleaner,
 		ReplicaLagTimeMaxMs:    a.node.cfg.brokerSettingMs("replica.lag.time.max.ms"),
 		ProducerIDExpirationMs: a.node.cfg.ProducerIDExpirationMs,
 		TruncateOnFetch:        pa.truncateOnFetch,

@@ -119,8 +119,8 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 		}
 		current = t.Configs
 	case kmsg.ConfigResourceTypeBroker:
-		if name != "" && name != strconv.Itoa(int(c.cfg.NodeID)) {
-			return newAPIError(kerr.InvalidRequest, "broker %q is not this node (%d)", name, c.cfg.NodeID)
+		if aerr := c.checkBrokerResource(a.w, name); aerr != nil {
+			return aerr
 		}
 		if aerr := checkBrokerConfigs(configs); aerr != nil {
 			return aerr
@@ -145,6 +145,23 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 	}
 	a.recs = append(a.recs, recs...)
 	a.changed = append(a.changed, changedResource{index: index, typ: typ, name: name})
+	return nil
+}
+
+// checkBrokerResource accepts a broker resource named "" (every broker) or
+// by the id of this node or of a registered broker: clients send a broker's
+// AlterConfigs to that broker, which forwards it here.
+func (c *Controller) checkBrokerResource(w *MetadataImage, name string) *apiError {
+	if name == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return newAPIError(kerr.InvalidRequest, "broker name %q is not a base 10 number", name)
+	}
+	if _, ok := w.Broker(int32(id)); !ok && int32(id) != c.cfg.NodeID {
+		return newAPIError(kerr.InvalidRequest, "broker %d is not registered", id)
+	}
 	return nil
 }
 

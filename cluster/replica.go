@@ -81,9 +81,12 @@ type ReplicaOptions struct {
 	// DefaultHousekeepingIntervalMs.
 	HousekeepingIntervalMs int64
 	// RetentionCheckIntervalMs is log.retention.check.interval.ms: how
-	// often retention runs and compaction is considered; zero means
-	// DefaultRetentionCheckIntervalMs.
+	// often retention runs; zero means DefaultRetentionCheckIntervalMs.
 	RetentionCheckIntervalMs int64
+	// CleanerBackoffMs is log.cleaner.backoff.ms: how often a compacted
+	// log is considered for cleaning (Kafka's cleaner threads look for the
+	// dirtiest log this often when idle); zero means DefaultCleanerBackoffMs.
+	CleanerBackoffMs int64
 	// LogCleanerEnabled is log.cleaner.enable: compacted logs are handed to
 	// the node's log cleaner.
 	LogCleanerEnabled bool
@@ -127,6 +130,9 @@ const DefaultHousekeepingIntervalMs = 1000
 
 // DefaultRetentionCheckIntervalMs is Kafka's log.retention.check.interval.ms.
 const DefaultRetentionCheckIntervalMs = 300_000
+
+// DefaultCleanerBackoffMs is Kafka's log.cleaner.backoff.ms.
+const DefaultCleanerBackoffMs = 15_000
 
 // RequestID names a request to the replica core; replies carry it back. The
 // shell maps it to whoever waits.
@@ -240,10 +246,12 @@ type Replica struct {
 	// fetchSeq numbers the follower fetch states published.
 	fetchSeq uint64
 
-	// nextHousekeepingMs and nextRetentionCheckMs are monotonic deadlines.
-	nextHousekeepingMs   int64
-	nextRetentionCheckMs int64
-	compaction           compactionState
+	// nextHousekeepingMs, nextRetentionCheckMs and nextCompactionCheckMs
+	// are monotonic deadlines.
+	nextHousekeepingMs    int64
+	nextRetentionCheckMs  int64
+	nextCompactionCheckMs int64
+	compaction            compactionState
 
 	ready Ready
 }
@@ -268,6 +276,9 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 	}
 	if opts.RetentionCheckIntervalMs <= 0 {
 		opts.RetentionCheckIntervalMs = DefaultRetentionCheckIntervalMs
+	}
+	if opts.CleanerBackoffMs <= 0 {
+		opts.CleanerBackoffMs = DefaultCleanerBackoffMs
 	}
 	if opts.ReplicaLagTimeMaxMs <= 0 {
 		opts.ReplicaLagTimeMaxMs = DefaultReplicaLagTimeMaxMs
@@ -297,10 +308,12 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		prefixReads: map[RequestID]prefixRead{},
 		lookingUp:   map[RequestID]ListOffsetsRequest{},
 		advancing:   map[RequestID]bool{},
-		// Retention first runs with the first housekeeping, then every
-		// retention check interval.
-		nextHousekeepingMs:   now.MonoMs + opts.HousekeepingIntervalMs,
-		nextRetentionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
+		// Retention and compaction are first considered with the first
+		// housekeeping, then every retention check interval and cleaner
+		// backoff.
+		nextHousekeepingMs:    now.MonoMs + opts.HousekeepingIntervalMs,
+		nextRetentionCheckMs:  now.MonoMs + opts.HousekeepingIntervalMs,
+		nextCompactionCheckMs: now.MonoMs + opts.HousekeepingIntervalMs,
 	}
 	r.state.LeaderEpochs, r.state.Producers = nil, nil
 	r.noteEndedTxns()
@@ -636,13 +649,19 @@ func (r *Replica) Tick(now Instant) {
 	if now.MonoMs >= r.nextRetentionCheckMs {
 		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs}
 		r.expireProducers(now.WallMs)
-		if r.cfg.Compacted && r.opts.LogCleanerEnabled && r.compaction == compactionIdle {
+		r.nextRetentionCheckMs = now.MonoMs + r.opts.RetentionCheckIntervalMs
+	}
+	if r.cleans() && now.MonoMs >= r.nextCompactionCheckMs {
+		if r.compaction == compactionIdle {
 			r.ready.PlanCompaction = &PlanCompaction{NowMs: now.WallMs, MaxOffset: r.LastStableOffset()}
 			r.compaction = compactionPlanning
 		}
-		r.nextRetentionCheckMs = now.MonoMs + r.opts.RetentionCheckIntervalMs
+		r.nextCompactionCheckMs = now.MonoMs + r.opts.CleanerBackoffMs
 	}
 }
+
+// cleans says whether the log cleaner compacts this replica's log.
+func (r *Replica) cleans() bool { return r.cfg.Compacted && r.opts.LogCleanerEnabled }
 
 // NextDeadlineMs is the earliest monotonic time at which Tick has work: a
 // request deadline, the next housekeeping, or (leading) the moment a
@@ -651,6 +670,9 @@ func (r *Replica) Tick(now Instant) {
 // ever postpones it.
 func (r *Replica) NextDeadlineMs() int64 {
 	next := min(r.nextHousekeepingMs, r.nextRetentionCheckMs)
+	if r.cleans() {
+		next = min(next, r.nextCompactionCheckMs)
+	}
 	if r.leader != nil {
 		next = min(next, r.leaderDeadlineMs())
 	}

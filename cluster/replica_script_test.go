@@ -19,7 +19,8 @@ import (
 // number (monotonic and wall ms alike) unless tick sets wall= apart.
 //
 //	new [epoch=E] [start=S] [end=L] [flushed=F] [hw=H] [durable] [compact]
-//	    [min-isr=N] [no-cleaner] [retention-check=MS] [log-append-time]
+//	    [min-isr=N] [no-cleaner] [retention-check=MS] [cleaner-backoff=MS]
+//	    [log-append-time]
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
 //	    [lag=MS] [log-epoch=E|no-epochs] [truncate-on-fetch]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
@@ -296,6 +297,7 @@ func (h *replicaHarness) newReplica(t *testing.T, td *datadriven.TestData) {
 	td.MaybeScanArgs(t, "hw", &st.HighWatermark)
 	opts := ReplicaOptions{NodeID: 1, LogCleanerEnabled: !td.HasArg("no-cleaner"), TruncateOnFetch: td.HasArg("truncate-on-fetch")}
 	td.MaybeScanArgs(t, "retention-check", &opts.RetentionCheckIntervalMs)
+	td.MaybeScanArgs(t, "cleaner-backoff", &opts.CleanerBackoffMs)
 	td.MaybeScanArgs(t, "lag", &opts.ReplicaLagTimeMaxMs)
 	*h = replicaHarness{leo: st.LogEndOffset, flushed: st.FlushedOffset,
 		appends: map[RequestID]AppendBatches{}, reads: map[RequestID]ReadRecords{}, advances: map[RequestID]AdvanceLogStart{}}

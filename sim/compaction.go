@@ -48,9 +48,9 @@ import (
 // a batch's offsets or leader epoch.
 
 const (
-	// cleanerCheckIntervalMs is log.retention.check.interval.ms in the
-	// simulator (Kafka: 5 minutes): how often a replica considers
-	// compaction.
+	// cleanerCheckIntervalMs is log.retention.check.interval.ms and
+	// log.cleaner.backoff.ms in the simulator (Kafka: 5 minutes and 15 s):
+	// how often a replica runs retention and considers compaction.
 	cleanerCheckIntervalMs = 5000
 	// cleanerMaxKeys bounds a job's key map (production: 1 Mi keys).
 	cleanerMaxKeys = 4096

@@ -110,7 +110,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 	}
 	n.diskEnd[h.key] = log.LogEndOffset()
 	h.core = cluster.NewReplica(cluster.ReplicaOptions{NodeID: n.id, ReplicaLagTimeMaxMs: w.timing.replicaLagMaxMs,
-		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs,
+		LogCleanerEnabled: true, RetentionCheckIntervalMs: cleanerCheckIntervalMs, CleanerBackoffMs: cleanerCheckIntervalMs,
 		TruncateOnFetch: n.truncateOnFetch()},
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),

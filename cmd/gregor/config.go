@@ -42,6 +42,7 @@ type brokerConfig struct {
 	LogCleanupPolicy              []string            // log.cleanup.policy: delete and/or compact
 	LogCleanerDeleteRetentionMs   int64               // log.cleaner.delete.retention.ms: how long tombstones stay
 	LogCleanerEnable              bool                // log.cleaner.enable: compact topics with cleanup.policy compact
+	LogCleanerBackoffMs           int64               // log.cleaner.backoff.ms
 	LogIndexIntervalBytes         int32               // log.index.interval.bytes
 	LogIndexSizeMaxBytes          int32               // log.index.size.max.bytes
 	LogFlushIntervalMessages      int64               // log.flush.interval.messages

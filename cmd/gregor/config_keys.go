@@ -166,6 +166,8 @@ var brokerConfigKeys = append([]configKey{
 			c.LogCleanupPolicy = list
 			return strings.Join(list, ","), expected, ok
 		}},
+	integerKey("log.cleaner.backoff.ms", "15000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogCleanerBackoffMs },
+		"how often each compacted partition looks for a log to clean"),
 	integerKey("log.cleaner.delete.retention.ms", "86400000", atLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogCleanerDeleteRetentionMs },
 		"how long compaction keeps tombstones"),
 	booleanKey("log.cleaner.enable", "true", func(c *brokerConfig) *bool { return &c.LogCleanerEnable },

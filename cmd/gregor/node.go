@@ -38,6 +38,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		SocketReceiveBufferBytes: int(c.SocketReceiveBufferBytes),
 		ConnectionsMaxIdleMs:     c.ConnectionsMaxIdleMs,
 		RetentionCheckIntervalMs: c.LogRetentionCheckIntervalMs,
+		CleanerBackoffMs:         c.LogCleanerBackoffMs,
 		ProducerIDExpirationMs:   c.ProducerIDExpirationMs,
 		DisableLogCleaner:        !c.LogCleanerEnable,
 		FollowersAskEpochFirst:   !c.ReplicaTruncateOnFetch,
