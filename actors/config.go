@@ -29,12 +29,10 @@ type Config struct {
 	AdvertisedHost string
 	AdvertisedPort int32
 	// ControllerListenAddress is the host:port of the CONTROLLER listener
-	// (raft traffic and broker-to-controller requests); "" for none, which
-	// a one-voter quorum of this node and a broker-only node may do
-	// without.
+	// (raft, broker-to-controller requests); "" for none, which a one-voter
+	// quorum of this node and a broker-only node may do without.
 	ControllerListenAddress string
-	// ControllerListenerName is controller.listener.names (its first);
-	// "" means CONTROLLER.
+	// ControllerListenerName is controller.listener.names' first ("": CONTROLLER).
 	ControllerListenerName string
 	// QuorumVoters is controller.quorum.voters; empty makes this node a
 	// one-voter quorum of itself.
