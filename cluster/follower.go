@@ -426,6 +426,7 @@ func (r *Replica) appendFetched(o FollowerFetchOutcome, now Instant) {
 		f.backoff = true
 		return
 	}
+	batches = belowEpoch(batches, r.partition.LeaderEpoch)
 	if len(batches) == 0 {
 		r.followLeaderOffsets(o.HighWatermark, o.LogStartOffset)
 		return
@@ -461,6 +462,24 @@ func splitFetched(records []byte, fetchOffset int64) ([][]byte, error) {
 		records = records[n:]
 	}
 	return out, nil
+}
+
+// belowEpoch keeps the batches before the first one written at a leader epoch
+// past epoch, the one this follower fetched at. Its leader can have no such
+// batch: one comes from a read of the leader's log that a newer leader's
+// records overwrote after the answer was planned (the leader lost its
+// leadership, truncated, and fetched from its successor, before the
+// planned read took the bytes). Appending it would put a newer epoch on top
+// of records its leader may not have, and the follower's next
+// OffsetForLeaderEpoch, asking about that epoch, would not find the
+// divergence below it.
+func belowEpoch(batches [][]byte, epoch int32) [][]byte {
+	for i, b := range batches {
+		if logstore.BatchLeaderEpoch(b) > epoch {
+			return batches[:i]
+		}
+	}
+	return batches
 }
 
 // badBatch says an append failed on the batches themselves (the log

@@ -102,6 +102,12 @@ func SetBatchBaseOffset(p []byte, offset int64) {
 	binary.BigEndian.PutUint64(p[batchBaseOffsetPos:], uint64(offset))
 }
 
+// BatchLeaderEpoch is the partition leader epoch of the batch at the start
+// of p (at least BatchHeaderBytes long).
+func BatchLeaderEpoch(p []byte) int32 {
+	return int32(binary.BigEndian.Uint32(p[batchLeaderEpochPos:]))
+}
+
 // SetBatchLeaderEpoch rewrites the partition leader epoch of the batch at the
 // start of p.
 func SetBatchLeaderEpoch(p []byte, epoch int32) {
