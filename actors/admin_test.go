@@ -36,26 +36,28 @@ func updateFeature(ctx context.Context, adm *kadm.Client, feature string, level 
 
 func describeTopicConfig(t *testing.T, adm *kadm.Client, topic, key string) (string, kmsg.ConfigSource) {
 	t.Helper()
-	rcs, err := adm.DescribeTopicConfigs(testContext(t, 10*time.Second), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err != nil || rc.Err != nil {
-		t.Fatalf("describe %s: %v %v", topic, err, rc.Err)
-	}
-	for _, c := range rc.Configs {
-		if c.Key == key {
-			return c.MaybeValue(), c.Source
-		}
-	}
-	t.Fatalf("%s has no config %s", topic, key)
-	return "", 0
+	c := describedTopicConfig(t, adm, topic, key)
+	return c.MaybeValue(), c.Source
 }
 
 // describeTopicSynonyms lists a topic config's synonyms as
 // "name=value/SOURCE ...", the one in force first.
 func describeTopicSynonyms(t *testing.T, adm *kadm.Client, topic, key string) string {
+	t.Helper()
+	var out []string
+	for _, syn := range describedTopicConfig(t, adm, topic, key).Synonyms {
+		v := "<null>"
+		if syn.Value != nil {
+			v = *syn.Value
+		}
+		out = append(out, fmt.Sprintf("%s=%s/%s", syn.Key, v, syn.Source))
+	}
+	return strings.Join(out, " ")
+}
+
+// describedTopicConfig is the config key of topic as DescribeConfigs
+// answers it.
+func describedTopicConfig(t *testing.T, adm *kadm.Client, topic, key string) kadm.Config {
 	t.Helper()
 	rcs, err := adm.DescribeTopicConfigs(testContext(t, 10*time.Second), topic)
 	if err != nil {
@@ -67,19 +69,11 @@ func describeTopicSynonyms(t *testing.T, adm *kadm.Client, topic, key string) st
 	}
 	for _, c := range rc.Configs {
 		if c.Key == key {
-			var out []string
-			for _, syn := range c.Synonyms {
-				v := "<null>"
-				if syn.Value != nil {
-					v = *syn.Value
-				}
-				out = append(out, fmt.Sprintf("%s=%s/%s", syn.Key, v, syn.Source))
-			}
-			return strings.Join(out, " ")
+			return c
 		}
 	}
 	t.Fatalf("%s has no config %s", topic, key)
-	return ""
+	return kadm.Config{}
 }
 
 func TestAlterAndDescribeConfigs(t *testing.T) {

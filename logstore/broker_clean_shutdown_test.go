@@ -69,16 +69,7 @@ func TestBrokerShutdownMarker(t *testing.T) {
 // the next start (after the disk recovered) still registers as clean.
 func TestBrokerShutdownMarkerKeptWhenTakeOverFails(t *testing.T) {
 	const dir = "/data"
-	fsys := vfs.NewMem()
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := fsys.SyncDir("/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteBrokerCleanShutdown(fsys, dir, 7); err != nil {
-		t.Fatal(err)
-	}
+	fsys := memWithCleanMarker(t, dir, 7)
 	fsys.SetErrorHook(func(op vfs.Op, _ string) error {
 		if op == vfs.OpSync {
 			return syscall.EIO
@@ -105,16 +96,7 @@ func TestBrokerShutdownMarkerKeptWhenReadFails(t *testing.T) {
 	const dir = "/data"
 	for _, failing := range []vfs.Op{vfs.OpOpen, vfs.OpSize, vfs.OpReadAt} {
 		t.Run(string(failing), func(t *testing.T) {
-			fsys := vfs.NewMem()
-			if err := fsys.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := fsys.SyncDir("/"); err != nil {
-				t.Fatal(err)
-			}
-			if err := WriteBrokerCleanShutdown(fsys, dir, 7); err != nil {
-				t.Fatal(err)
-			}
+			fsys := memWithCleanMarker(t, dir, 7)
 			fsys.SetErrorHook(func(op vfs.Op, _ string) error {
 				if op == failing {
 					return syscall.EIO
@@ -131,4 +113,21 @@ func TestBrokerShutdownMarkerKeptWhenReadFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memWithCleanMarker is a memory file system whose directory dir holds,
+// durably, the clean shutdown marker of broker epoch epoch.
+func memWithCleanMarker(t *testing.T, dir string, epoch int64) *vfs.Mem {
+	t.Helper()
+	fsys := vfs.NewMem()
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBrokerCleanShutdown(fsys, dir, epoch); err != nil {
+		t.Fatal(err)
+	}
+	return fsys
 }
