@@ -116,8 +116,6 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.published = max(c.published, msg.epoch)
 		c.answerUpTo(msg.epoch)
 		return
-	case *topicDeletionCompleted:
-		c.core.TopicDeletionCompleted(msg.topic, c.node.cfg.NodeID)
 	case *askVoters:
 		c.askVoterFeatures(ctx)
 	case *voterFeatures:

@@ -106,10 +106,6 @@ const deletedDirSuffix = "-delete"
 // partitionDataRemoved reports the removal of retired directories.
 type partitionDataRemoved struct{ errs []error }
 
-// topicDeletionCompleted tells the controller the node stopped and deleted
-// every replica of a deleted topic: its name may be used again.
-type topicDeletionCompleted struct{ topic string }
-
 func newDataRemoval() dataRemoval {
 	return dataRemoval{busyDirs: map[string]bool{}, deferred: map[string]cluster.LocalReplica{}, topics: map[string]int{}}
 }
@@ -183,10 +179,12 @@ func (m *replicaManager) retire(ctx actor.Context, r *hostedReplica) (started bo
 	if r.topicDeleted {
 		if m.data.topics[r.topic]--; m.data.topics[r.topic] <= 0 {
 			delete(m.data.topics, r.topic)
-			m.node.metrics.topicBytesIn.DeleteLabelValues(r.topic)
-			m.node.metrics.topicBytesOut.DeleteLabelValues(r.topic)
+			if _, again := m.image.Topic(r.topic); !again {
+				// A new topic of the name keeps its series.
+				m.node.metrics.topicBytesIn.DeleteLabelValues(r.topic)
+				m.node.metrics.topicBytesOut.DeleteLabelValues(r.topic)
+			}
 			m.logger.Info("topic data removed", zap.String("topic", r.topic))
-			ctx.Send(m.node.system.NewLocalPID(controllerName), &topicDeletionCompleted{topic: r.topic})
 		}
 	}
 	if next, ok := m.data.deferred[dir]; ok {

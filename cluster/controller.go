@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -114,8 +113,7 @@ var errNotController = errors.New("the controller lost its leadership before the
 // Committed, or Lost.
 //
 // Inputs: Handle (a request from a client or a broker), AutoCreateTopics,
-// Tick (the time), BrokerFailed (a hint from membership),
-// TopicDeletionCompleted; leadership: BecomeLeader, ResignLeadership;
+// Tick (the time), BrokerFailed (a hint from membership); leadership: BecomeLeader, ResignLeadership;
 // outcomes: Committed, Lost. After any of them, Ready returns what to do.
 //
 // It has no I/O, clock or goroutines; the caller serialises every call.
@@ -136,15 +134,6 @@ type Controller struct {
 	// controller gives every registered broker a fresh one.
 	sessions map[int32]*brokerSession
 	static   []int32
-	// deleting maps a deleted topic's name to the unfenced brokers that
-	// have not yet stopped and deleted its replicas; the name cannot be
-	// reused until they have (or are fenced).
-	deleting map[string][]int32
-	// deletedAt is the metadata offset of each deletion in deleting: a
-	// broker that heartbeats having applied it has stopped the topic's
-	// replicas (and a replica of a new topic of that name waits for their
-	// data to go).
-	deletedAt map[string]int64
 	// nextBalanceMs and nextUncleanMs are when the periodic preferred and
 	// unclean elections run next (monotonic ms).
 	nextBalanceMs, nextUncleanMs int64
@@ -163,9 +152,6 @@ type Controller struct {
 type proposal struct {
 	batch MetadataBatch
 	image *MetadataImage
-	// deletes are the topics the batch deletes, with the brokers that
-	// hold their replicas.
-	deletes map[string][]int32
 }
 
 type pendingAnswer struct {
@@ -237,9 +223,6 @@ type decision struct {
 	refused  []TopicRefusal
 	reason   string
 	fail     func(code int16, cause error) kmsg.Response
-	// deletes are the topics the records delete, with the brokers that
-	// hold their replicas.
-	deletes map[string][]int32
 }
 
 // NewController makes an inactive controller: it answers NOT_CONTROLLER
@@ -257,7 +240,7 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.UncleanLeaderElectionIntervalMs <= 0 {
 		cfg.UncleanLeaderElectionIntervalMs = defaultUncleanElectionIntervalMs
 	}
-	c := &Controller{cfg: cfg, deleting: map[string][]int32{}, deletedAt: map[string]int64{}, voterFeatures: map[int32][]FeatureRange{}}
+	c := &Controller{cfg: cfg, voterFeatures: map[int32][]FeatureRange{}}
 	c.SetStaticBrokers(cfg.StaticBrokers)
 	return c
 }
@@ -292,7 +275,6 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	for b := range committed.Brokers() {
 		c.sessions[b.ID] = newBrokerSession(now)
 	}
-	c.deleting, c.deletedAt = map[string][]int32{}, map[string]int64{}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs
 	if c.cfg.NameCluster && committed.ClusterID() == "" {
@@ -344,11 +326,6 @@ func (c *Controller) Committed(offset int64) {
 	p := c.proposals[0]
 	c.proposals = c.proposals[1:]
 	c.committed = p.image
-	for name, brokers := range p.deletes {
-		c.deleting[name] = brokers
-		c.deletedAt[name] = p.image.LastOffset()
-	}
-	c.forgetFencedDeleters(p.image)
 	c.release()
 }
 
@@ -489,7 +466,6 @@ func servedByController(req kmsg.Request) bool {
 func (c *Controller) submit(token any, req kmsg.Request, d decision) {
 	if len(d.records) > 0 {
 		c.propose(d.records, d.image)
-		c.proposals[len(c.proposals)-1].deletes = d.deletes
 	}
 	c.answers = append(c.answers, pendingAnswer{token: token, req: req, epoch: c.working.Epoch,
 		response: d.response, refused: d.refused, reason: d.reason, fail: d.fail})
@@ -518,74 +494,6 @@ func (c *Controller) release() {
 		n++
 	}
 	c.answers = c.answers[n:]
-}
-
-// beingDeleted says a topic of that name was deleted, by a committed
-// record whose replicas are not all deleted yet or by a pending one: the
-// name cannot be reused yet.
-func (c *Controller) beingDeleted(name string) bool {
-	if _, ok := c.deleting[name]; ok {
-		return true
-	}
-	for _, p := range c.proposals {
-		if _, ok := p.deletes[name]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-// TopicDeletionCompleted reports that broker stopped and deleted its
-// replicas of a deleted topic.
-func (c *Controller) TopicDeletionCompleted(topic string, broker int32) {
-	left, ok := c.deleting[topic]
-	if !ok {
-		return
-	}
-	left = slices.DeleteFunc(left, func(b int32) bool { return b == broker })
-	if len(left) == 0 {
-		delete(c.deleting, topic)
-		delete(c.deletedAt, topic)
-		return
-	}
-	c.deleting[topic] = left
-}
-
-// forgetFencedDeleters stops waiting for the brokers that committed is
-// fenced in to delete their replicas of a deleted topic, as Kafka frees a
-// deleted topic's name at once: a stopped broker retires those replicas
-// while it catches up with the metadata log when it starts again, before it
-// starts any replica of a new topic of that name, and a running one (cut
-// off, paused) retires them when it applies the deletion. Without this a
-// topic could not be created again while a broker that held the old one
-// was down.
-func (c *Controller) forgetFencedDeleters(committed *MetadataImage) {
-	for _, topic := range slices.Sorted(maps.Keys(c.deleting)) {
-		for _, b := range c.deleting[topic] {
-			if reg, ok := committed.Broker(b); ok && reg.Fenced {
-				c.TopicDeletionCompleted(topic, b)
-			}
-		}
-	}
-}
-
-// appliedDeletions completes the deletions a broker has applied, as its
-// heartbeat's metadata offset says.
-func (c *Controller) appliedDeletions(broker int32, offset int64) {
-	for _, topic := range slices.Sorted(maps.Keys(c.deletedAt)) {
-		if offset >= c.deletedAt[topic] {
-			c.TopicDeletionCompleted(topic, broker)
-		}
-	}
-}
-
-// hostingBrokers lists the brokers holding a replica of t, sorted.
-func hostingBrokers(t *TopicImage) []int32 {
-	var out []int32
-	for _, p := range t.Partitions {
-		out = append(out, p.Replicas...)
-	}
-	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
 
 // apiError is a Kafka error code with the message a client is shown.

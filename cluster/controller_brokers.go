@@ -243,7 +243,6 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 		})...)
 	}
 	s.metadataOffset = r.CurrentMetadataOffset
-	c.appliedDeletions(r.BrokerID, r.CurrentMetadataOffset)
 	if next.fenced() {
 		s.shutdownOffset = -1
 	}

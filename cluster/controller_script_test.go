@@ -84,7 +84,6 @@ import (
 //	resign                ResignLeadership
 //	become-leader [t=MS]  BecomeLeader over the committed image
 //	auto-create           topic names, one per line
-//	deletion-completed topic=NAME broker=N
 //	apply                 raw records, one per line (see parseRecord),
 //	                      committed together
 //	image                 the committed image
@@ -178,13 +177,6 @@ func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 		return fmt.Sprintf("%v\n", s.c.VotersToAsk())
 	case "auto-create":
 		s.c.AutoCreateTopics(strings.Fields(td.Input), s.token)
-	case "deletion-completed":
-		var topic string
-		var broker int
-		td.ScanArgs(t, "topic", &topic)
-		td.ScanArgs(t, "broker", &broker)
-		s.c.TopicDeletionCompleted(topic, int32(broker))
-		return ""
 	case "apply":
 		s.apply(t, td)
 	case "image":

@@ -173,17 +173,16 @@ func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, r
 }
 
 // checkNewTopicName applies Kafka's name rules and refuses names that
-// exist, collide with an existing one ('.' and '_' are the same in metric
-// names), or whose deletion is still under way.
+// exist or collide with an existing one ('.' and '_' are the same in metric
+// names). A deleted topic's name is free at once, as in Kafka: a broker
+// still holding the old topic's replicas starts a replica of the new one
+// only once their data is gone (actors' replica manager defers it).
 func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError {
 	if err := ValidateTopicName(name); err != nil {
 		return newAPIError(kerr.InvalidTopicException, "%v", err)
 	}
 	if _, ok := w.Topic(name); ok {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)
-	}
-	if c.beingDeleted(name) {
-		return newAPIError(kerr.TopicAlreadyExists, "topic %q is being deleted; try again shortly", name)
 	}
 	if other, ok := w.CollidingTopic(name); ok {
 		return newAPIError(kerr.InvalidTopicException, "topic %q collides with existing topic %q: '.' and '_' are interchangeable in metric names", name, other)
@@ -220,7 +219,6 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 	w := c.working
 	var recs []MetadataRecord
 	var deleted []int
-	deletes := map[string][]int32{}
 	for _, tg := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = tg.name, tg.id
@@ -242,14 +240,12 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 			rt.Topic, rt.TopicID = kmsg.StringPtr(topic.Name), topic.ID
 			rec := []MetadataRecord{RemoveTopicRecord{TopicID: topic.ID}}
 			w = mustApply(w, rec)
-			// The name stays taken until every broker deleted its replicas.
-			deletes[topic.Name] = hostingBrokers(topic)
 			recs = append(recs, rec...)
 			deleted = append(deleted, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return decision{records: recs, image: w, response: resp, deletes: deletes, fail: func(code int16, err error) kmsg.Response {
+	return decision{records: recs, image: w, response: resp, fail: func(code int16, err error) kmsg.Response {
 		out := *resp
 		out.Topics = slices.Clone(resp.Topics)
 		for _, i := range deleted {
@@ -296,9 +292,6 @@ func (c *Controller) addPartitions(w *MetadataImage, t kmsg.CreatePartitionsRequ
 	topic, ok := w.Topic(t.Topic)
 	if !ok {
 		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q does not exist", t.Topic)
-	}
-	if c.beingDeleted(t.Topic) {
-		return nil, newAPIError(kerr.UnknownTopicOrPartition, "topic %q is being deleted", t.Topic)
 	}
 	current := topic.PartitionCount()
 	switch {
