@@ -11,7 +11,7 @@ import (
 )
 
 // describeConfigs answers DescribeConfigs from the published image: a
-// topic's effective configs, or the broker's.
+// topic's effective configs, or the broker's, or a consumer group's.
 func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	rt := r.node.routes.load()
@@ -35,6 +35,13 @@ func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.Describ
 				break
 			}
 			entries = cluster.BrokerConfigEntries(r.node.brokerConfigs(rt.image))
+		case kmsg.ConfigResourceTypeGroupConfig:
+			if res.ResourceName == "" {
+				out.ErrorCode = kerr.InvalidRequest.Code
+				out.ErrorMessage = kmsg.StringPtr("group name must not be empty")
+				break
+			}
+			entries = r.node.cfg.Groups.groupConfigEntries()
 		default:
 			out.ErrorCode = kerr.InvalidRequest.Code
 			out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("config resource type %d is not served", res.ResourceType))
