@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +76,37 @@ func TestDescribeGroupConfigs(t *testing.T) {
 	}
 	if r := resp.Resources[1]; r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("an empty group name: %+v", r)
+	}
+}
+
+// kafka-configs --describe --entity-type broker-loggers --entity-name ID
+// sends DescribeConfigs of a BROKER_LOGGER resource: the root logger at the
+// node's log level; another broker's id is refused, as by Kafka.
+func TestDescribeBrokerLoggers(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, name := range []string{fmt.Sprint(n.cfg.NodeID), "7"} {
+		res := kmsg.NewDescribeConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBrokerLogger, name
+		req.Resources = append(req.Resources, res)
+	}
+	// Straight to the broker: kgo sends a broker's resource to the broker
+	// it names, and knows no broker 7.
+	kr, err := newClient(t, n).Broker(int(n.cfg.NodeID)).Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := kr.(*kmsg.DescribeConfigsResponse)
+	if len(resp.Resources) != 2 {
+		t.Fatalf("%+v", resp)
+	}
+	mine, other := resp.Resources[0], resp.Resources[1]
+	want := strings.ToUpper(n.logger.Level().String())
+	if mine.ErrorCode != 0 || len(mine.Configs) != 1 || mine.Configs[0].Name != "root" || mine.Configs[0].Value == nil || *mine.Configs[0].Value != want {
+		t.Fatalf("this node's loggers: %+v, want root=%s", mine, want)
+	}
+	if other.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("another broker's loggers: %+v", other)
 	}
 }
