@@ -13,7 +13,7 @@ import (
 
 // describeConfigs answers DescribeConfigs from the published image: a
 // topic's effective configs, or the broker's, or a consumer group's, or the
-// broker's loggers.
+// broker's loggers, or a client metrics subscription's (none).
 func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	rt := r.node.routes.load()
@@ -44,6 +44,13 @@ func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.Describ
 				break
 			}
 			entries = r.loggerEntries()
+		case kmsg.ConfigResourceTypeClientMetrics:
+			// No client metrics subscription exists (gregor does not
+			// collect KIP-714 client metrics): none has configs.
+			if res.ResourceName == "" {
+				out.ErrorCode = kerr.InvalidRequest.Code
+				out.ErrorMessage = kmsg.StringPtr("client metrics subscription name must not be empty")
+			}
 		case kmsg.ConfigResourceTypeGroupConfig:
 			if res.ResourceName == "" {
 				out.ErrorCode = kerr.InvalidRequest.Code

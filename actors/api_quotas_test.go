@@ -49,7 +49,7 @@ func TestDescribeClientQuotasAndSCRAMUsersNone(t *testing.T) {
 // kafka-configs --describe --entity-type groups sends DescribeConfigs of
 // GROUP resources: any group name gets the KIP-848 group configs, the
 // broker's group.consumer.* values.
-func TestDescribeGroupConfigs(t *testing.T) {
+func TestDescribeGroupAndClientMetricsConfigs(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), func(c *Config) { c.Groups.ConsumerSessionTimeoutMs = 30000 })
 	ctx := testContext(t, 20*time.Second)
 	req := kmsg.NewPtrDescribeConfigsRequest()
@@ -59,8 +59,13 @@ func TestDescribeGroupConfigs(t *testing.T) {
 		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeGroupConfig, name
 		req.Resources = append(req.Resources, res)
 	}
+	// kafka-configs --describe --entity-type client-metrics: no
+	// subscription exists, so each named one has no configs.
+	cm := kmsg.NewDescribeConfigsRequestResource()
+	cm.ResourceType, cm.ResourceName = kmsg.ConfigResourceTypeClientMetrics, "all-metrics"
+	req.Resources = append(req.Resources, cm)
 	resp, err := req.RequestWith(ctx, newClient(t, n))
-	if err != nil || len(resp.Resources) != 2 {
+	if err != nil || len(resp.Resources) != 3 {
 		t.Fatalf("%v %+v", err, resp)
 	}
 	got := map[string]string{}
@@ -76,6 +81,9 @@ func TestDescribeGroupConfigs(t *testing.T) {
 	}
 	if r := resp.Resources[1]; r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("an empty group name: %+v", r)
+	}
+	if r := resp.Resources[2]; r.ErrorCode != 0 || len(r.Configs) != 0 {
+		t.Fatalf("client metrics: %+v", r)
 	}
 }
 

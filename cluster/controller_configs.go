@@ -198,6 +198,8 @@ func currentConfigs(w *MetadataImage, typ kmsg.ConfigResourceType, name string) 
 		src = w.BrokerConfigs()
 	case kmsg.ConfigResourceTypeGroupConfig:
 		return nil, newAPIError(kerr.InvalidRequest, "a group's configs cannot be set yet: every group has the broker's group.consumer.* settings")
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return nil, newAPIError(kerr.InvalidRequest, "client metrics subscriptions cannot be set: gregor does not collect client metrics (KIP-714)")
 	default:
 		return nil, newAPIError(kerr.InvalidRequest, "config resource type %d is not served", typ)
 	}
