@@ -39,6 +39,10 @@ type GroupConfig struct {
 	// group.consumer.session.timeout.ms (45000) and
 	// group.consumer.heartbeat.interval.ms (5000), for KIP-848 groups.
 	ConsumerSessionTimeoutMs, ConsumerHeartbeatIntervalMs int32
+	// LeaseHoldMs bounds how long a coordinator holds a request while the
+	// broker lease has lapsed (group_lease_hold.go); 0 means
+	// defaultLeaseHoldMs. Not a Kafka setting.
+	LeaseHoldMs int64
 }
 
 // Kafka's defaults for the offsets topic.

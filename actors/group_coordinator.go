@@ -105,6 +105,13 @@ type groupCoordinator struct {
 	timer     *time.Timer
 	tickAtMs  int64
 	tickArmed bool
+	// held are the requests, and tickHeld whether a tick, waiting for the
+	// broker lease to hold again (group_lease_hold.go);
+	// leaseCheckArmed, whether a groupLeaseCheck is on its way.
+	held            []heldGroupRequest
+	tickHeld        bool
+	leaseCheckArmed bool
+	leaseTimer      *time.Timer
 }
 
 func newGroupCoordinator(g *groupNode, partition int32, partitionPID *actor.PID) *groupCoordinator {
@@ -127,14 +134,12 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			msg.answerUndelivered()
 			return
 		}
-		if !a.g.n.leaseHolds() {
-			msg.respond(groups.ErrorResponse(msg.body, leaseRefusal(msg.body)))
-			return
+		if a.admit(msg) {
+			a.handle(msg)
 		}
-		a.refreshTopics()
-		a.nextID++
-		a.waiting[a.nextID] = msg
-		a.core.Handle(a.nextID, msg.body, msg.client, a.now())
+	case *groupLeaseCheck:
+		a.leaseCheckArmed = false
+		a.releaseHeld()
 	case *groupAppended:
 		a.appended(msg)
 	case *groupTick:
@@ -143,6 +148,9 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			if !a.reading {
 				a.readPartition()
 			}
+			return
+		}
+		if a.holdTick() {
 			return
 		}
 		a.refreshTopics()
@@ -165,6 +173,14 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("group coordinator %d: unexpected message %T", a.partition, msg))
 	}
 	a.carryOut()
+}
+
+// handle hands a request to the core.
+func (a *groupCoordinator) handle(msg *groupRequest) {
+	a.refreshTopics()
+	a.nextID++
+	a.waiting[a.nextID] = msg
+	a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 }
 
 func (a *groupCoordinator) now() groups.Time {
@@ -239,12 +255,16 @@ func (a *groupCoordinator) stop() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	if a.leaseTimer != nil {
+		a.leaseTimer.Stop()
+	}
 	a.answerWaiting()
 }
 
 // answerWaiting answers NOT_COORDINATOR to every request the core still
 // owes an answer; the core's later replies to them are dropped.
 func (a *groupCoordinator) answerWaiting() {
+	a.answerHeld()
 	for id, req := range a.waiting {
 		req.answerUndelivered()
 		delete(a.waiting, id)

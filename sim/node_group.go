@@ -37,6 +37,12 @@ type groupHost struct {
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
+	// held are the requests, and tickHeld whether a tick, waiting for the
+	// broker lease (node_group_hold.go); recheckArmed, whether a look at
+	// the lease is scheduled.
+	held         []heldGroupRequest
+	tickHeld     bool
+	recheckArmed bool
 	// lastAssigned is, for the double-owner plant, the last assignment
 	// each group's coordinator handed a member: its member, epoch and
 	// partitions.
@@ -151,17 +157,13 @@ func (n *node) serveGroup(m *message, req kmsg.Request, group string) {
 	if int(p) < len(n.coords) {
 		gh = n.coords[p]
 	}
-	if gh == nil || !n.leaseHolds() {
+	if gh == nil {
 		n.w.respond(m, groups.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}
-	gh.nextID++
-	gh.waiting[gh.nextID] = m
-	if gh.loaded {
-		gh.refreshTopics()
+	if gh.admit(m, req) {
+		gh.handle(m, req)
 	}
-	gh.core.Handle(gh.nextID, req, groups.Client{ID: endpointName(m.from), Host: "sim"}, gh.now())
-	gh.carryOut()
 }
 
 // carryOut appends the core's records and sends its replies (the core
@@ -235,7 +237,12 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 
 // tick ticks the core when its deadline passed.
 func (gh *groupHost) tick(nowMono int64) {
-	if gh.core == nil || !gh.loaded || nowMono < gh.core.NextDeadlineMs() {
+	if gh.core == nil || !gh.loaded || gh.tickHeld || nowMono < gh.core.NextDeadlineMs() {
+		return
+	}
+	if len(gh.held) > 0 || !gh.n.leaseHolds() {
+		gh.tickHeld = true
+		gh.releaseHeld()
 		return
 	}
 	gh.refreshTopics()
@@ -245,7 +252,7 @@ func (gh *groupHost) tick(nowMono int64) {
 
 // deadlineMs is the core's next deadline (monotonic), never while loading.
 func (gh *groupHost) deadlineMs() int64 {
-	if gh.core == nil || !gh.loaded {
+	if gh.core == nil || !gh.loaded || gh.tickHeld {
 		return math.MaxInt64
 	}
 	return gh.core.NextDeadlineMs()
@@ -254,6 +261,7 @@ func (gh *groupHost) deadlineMs() int64 {
 // stop ends the coordinator: every request it owes an answer is told
 // NOT_COORDINATOR (a TxnOffsetCommit too, which comes in a txnEnvelope).
 func (gh *groupHost) stop() {
+	gh.answerHeld()
 	for _, id := range sortedIDs(gh.waiting) {
 		m := gh.waiting[id]
 		req, ok := m.body.(kmsg.Request)
