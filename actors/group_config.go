@@ -41,7 +41,7 @@ type GroupConfig struct {
 	ConsumerSessionTimeoutMs, ConsumerHeartbeatIntervalMs int32
 	// LeaseHoldMs bounds how long a coordinator holds a request while the
 	// broker lease has lapsed (group_lease_hold.go); 0 means
-	// defaultLeaseHoldMs. Not a Kafka setting.
+	// groups.DefaultLeaseHoldMs. Not a Kafka setting.
 	LeaseHoldMs int64
 }
 

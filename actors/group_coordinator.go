@@ -105,11 +105,10 @@ type groupCoordinator struct {
 	timer     *time.Timer
 	tickAtMs  int64
 	tickArmed bool
-	// held are the requests, and tickHeld whether a tick, waiting for the
-	// broker lease to hold again (group_lease_hold.go);
-	// leaseCheckArmed, whether a groupLeaseCheck is on its way.
-	held            []heldGroupRequest
-	tickHeld        bool
+	// gate holds requests and ticks while the broker lease has lapsed
+	// (group_lease_hold.go); leaseCheckArmed says a groupLeaseCheck is on
+	// its way.
+	gate            groups.LeaseGate[*groupRequest]
 	leaseCheckArmed bool
 	leaseTimer      *time.Timer
 }
@@ -124,6 +123,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self, a.waiting, a.topicsEpoch = ctx.Self(), map[groups.RequestID]*groupRequest{}, -1
+		a.gate.HoldMs = a.g.cfg.LeaseHoldMs
 		a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
 		a.readPartition()
 		return
@@ -134,12 +134,9 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			msg.answerUndelivered()
 			return
 		}
-		if a.admit(msg) {
-			a.handle(msg)
-		}
+		a.admit(msg)
 	case *groupLeaseCheck:
-		a.leaseCheckArmed = false
-		a.releaseHeld()
+		a.gateCheck()
 	case *groupAppended:
 		a.appended(msg)
 	case *groupTick:
@@ -150,11 +147,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			}
 			return
 		}
-		if a.holdTick() {
-			return
-		}
-		a.refreshTopics()
-		a.core.Tick(a.now())
+		a.gateTick()
 	case *groupTxnMarker:
 		a.core.TransactionMarker(msg.producerID, msg.commit)
 	case *groupShutdown:
@@ -233,10 +226,11 @@ func (a *groupCoordinator) carryOut() {
 }
 
 // armTimer schedules the next tick at the core's next deadline, only ever
-// moving an armed tick earlier.
+// moving an armed tick earlier (none while the lease gate holds a tick: its
+// lease check releases it).
 func (a *groupCoordinator) armTimer() {
 	next := a.core.NextDeadlineMs()
-	if a.core.Loading() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
 		return
 	}
 	a.tickAtMs, a.tickArmed = next, true

@@ -37,11 +37,10 @@ type groupHost struct {
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
-	// held are the requests, and tickHeld whether a tick, waiting for the
-	// broker lease (node_group_hold.go); recheckArmed, whether a look at
-	// the lease is scheduled.
-	held         []heldGroupRequest
-	tickHeld     bool
+	// gate holds requests and ticks while the broker lease has lapsed
+	// (node_group_hold.go); recheckArmed says a look at the lease is
+	// scheduled.
+	gate         groups.LeaseGate[heldGroupRequest]
 	recheckArmed bool
 	// lastAssigned is, for the double-owner plant, the last assignment
 	// each group's coordinator handed a member: its member, epoch and
@@ -161,9 +160,7 @@ func (n *node) serveGroup(m *message, req kmsg.Request, group string) {
 		n.w.respond(m, groups.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}
-	if gh.admit(m, req) {
-		gh.handle(m, req)
-	}
+	gh.admit(m, req)
 }
 
 // carryOut appends the core's records and sends its replies (the core
@@ -237,22 +234,15 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 
 // tick ticks the core when its deadline passed.
 func (gh *groupHost) tick(nowMono int64) {
-	if gh.core == nil || !gh.loaded || gh.tickHeld || nowMono < gh.core.NextDeadlineMs() {
+	if gh.core == nil || !gh.loaded || gh.gate.Holding() || nowMono < gh.core.NextDeadlineMs() {
 		return
 	}
-	if len(gh.held) > 0 || !gh.n.leaseHolds() {
-		gh.tickHeld = true
-		gh.releaseHeld()
-		return
-	}
-	gh.refreshTopics()
-	gh.core.Tick(gh.now())
-	gh.carryOut()
+	gh.gateOutcome(gh.gate.Tick(gh.n.leaseHolds(), nowMono))
 }
 
 // deadlineMs is the core's next deadline (monotonic), never while loading.
 func (gh *groupHost) deadlineMs() int64 {
-	if gh.core == nil || !gh.loaded || gh.tickHeld {
+	if gh.core == nil || !gh.loaded || gh.gate.Holding() {
 		return math.MaxInt64
 	}
 	return gh.core.NextDeadlineMs()
