@@ -6,12 +6,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap/zapcore"
 
 	"gregor/cluster"
 )
 
 // describeConfigs answers DescribeConfigs from the published image: a
-// topic's effective configs, or the broker's.
+// topic's effective configs, or the broker's, or a consumer group's, or the
+// broker's loggers, or a client metrics subscription's (none).
 func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.DescribeConfigsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	rt := r.node.routes.load()
@@ -35,6 +37,27 @@ func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.Describ
 				break
 			}
 			entries = cluster.BrokerConfigEntries(r.node.brokerConfigs(rt.image))
+		case kmsg.ConfigResourceTypeBrokerLogger:
+			if res.ResourceName != strconv.Itoa(int(r.node.cfg.NodeID)) {
+				out.ErrorCode = kerr.InvalidRequest.Code
+				out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("unexpected broker id, expected %d but received %q", r.node.cfg.NodeID, res.ResourceName))
+				break
+			}
+			entries = r.loggerEntries()
+		case kmsg.ConfigResourceTypeClientMetrics:
+			// No client metrics subscription exists (gregor does not
+			// collect KIP-714 client metrics): none has configs.
+			if res.ResourceName == "" {
+				out.ErrorCode = kerr.InvalidRequest.Code
+				out.ErrorMessage = kmsg.StringPtr("client metrics subscription name must not be empty")
+			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			if res.ResourceName == "" {
+				out.ErrorCode = kerr.InvalidRequest.Code
+				out.ErrorMessage = kmsg.StringPtr("group name must not be empty")
+				break
+			}
+			entries = r.node.cfg.Groups.groupConfigEntries()
 		default:
 			out.ErrorCode = kerr.InvalidRequest.Code
 			out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("config resource type %d is not served", res.ResourceType))
@@ -81,4 +104,26 @@ func describeEntries(entries []cluster.ConfigEntry, names []string, withSynonyms
 		out = append(out, c)
 	}
 	return out
+}
+
+// loggerEntries are the node's loggers as DescribeConfigs of a
+// BROKER_LOGGER resource lists them (Kafka's log4j loggers, for
+// kafka-configs --describe --entity-type broker-loggers): gregor's loggers
+// all write at log.level, so it lists the root logger alone, with that
+// level in log4j's name. The level is set in server.properties only
+// (IncrementalAlterConfigs of broker loggers is not served).
+func (r *router) loggerEntries() []cluster.ConfigEntry {
+	level := "FATAL"
+	switch l := r.node.logger.Level(); {
+	case l <= zapcore.DebugLevel:
+		level = "DEBUG"
+	case l == zapcore.InfoLevel:
+		level = "INFO"
+	case l == zapcore.WarnLevel:
+		level = "WARN"
+	case l == zapcore.ErrorLevel:
+		level = "ERROR"
+	}
+	return []cluster.ConfigEntry{{Name: "root", Value: level, Source: kmsg.ConfigSourceStaticBrokerConfig,
+		Type: cluster.ConfigString, ReadOnly: true, Doc: "The level of every logger of the node (log.level)."}}
 }

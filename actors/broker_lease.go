@@ -17,7 +17,9 @@ import (
 // cut off from the controller, which may have fenced it and moved its
 // __consumer_offsets and __transaction_state leadership, so stops answering
 // from its coordinators' memory before another node's coordinators load:
-// the clients get NOT_COORDINATOR and look the coordinator up again. Its
+// the clients get NOT_COORDINATOR and look the coordinator up again (a
+// group coordinator first holds a request up to 2 s for the lease to hold
+// again: group_lease_hold.go). Its
 // partition leaders keep serving, as Kafka's do. Once a heartbeat is
 // acknowledged again, the coordinators answer again; if the leadership
 // moved meanwhile, the replica manager stopped them as the image says.
@@ -28,6 +30,10 @@ type brokerLeaseState struct {
 	// first; refused is the lease under which a coordinator last refused,
 	// so that each lapse is logged once.
 	current, refused atomic.Pointer[cluster.BrokerLease]
+	// lapsedAtMs is the monotonic time a coordinator first found the
+	// lease lapsed, 0 while it holds, so that the lapse's end is logged
+	// with its length.
+	lapsedAtMs atomic.Int64
 }
 
 // publishLease hands the broker's lease to the coordinators.
@@ -40,15 +46,20 @@ func (n *Node) publishLease(l cluster.BrokerLease) {
 // leaseHolds says the node's coordinators may answer now; the first
 // refusal under each lapsed lease is logged.
 func (n *Node) leaseHolds() bool {
-	l := n.lease.current.Load()
-	if l != nil && l.Valid(n.cfg.Clock.Now().MonoMs) {
+	l, now := n.lease.current.Load(), n.cfg.Clock.Now().MonoMs
+	if l != nil && l.Valid(now) {
+		if at := n.lease.lapsedAtMs.Load(); at != 0 && n.lease.lapsedAtMs.CompareAndSwap(at, 0) {
+			n.logger.Info("broker lease holds again: the coordinators answer", zap.Int64("lapse_ms", now-at))
+		}
 		return true
 	}
 	if l != nil {
 		if old := n.lease.refused.Load(); (old == nil || *old != *l) && n.lease.refused.CompareAndSwap(old, l) {
 			until, held := l.UntilMs()
-			n.logger.Warn("broker lease lapsed: the coordinators answer NOT_COORDINATOR until the controller acknowledges a heartbeat",
+			n.logger.Warn("broker lease lapsed: the group coordinators hold requests (2 s at most, then NOT_COORDINATOR), "+
+				"the transaction coordinators answer NOT_COORDINATOR, until the controller acknowledges a heartbeat",
 				zap.Bool("held", held), zap.Int64("lease_until_mono_ms", until))
+			n.lease.lapsedAtMs.CompareAndSwap(0, max(now, 1))
 		}
 	}
 	return false

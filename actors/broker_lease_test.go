@@ -2,7 +2,10 @@ package actors
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -145,4 +148,74 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 		return code == 0 && at == 7
 	})
 	waitFor(t, 30*time.Second, "node 2's transaction coordinator to answer again", func() bool { return initProducerID() == 0 })
+}
+
+// TestCoordinatorHoldsRequestsThroughLeaseLapse: a group request that
+// reaches node 2's coordinator while its lease has lapsed (its only
+// controller stopped) is held, not refused, and answered by the
+// coordinator once the controller is back and acknowledges a heartbeat:
+// a member heartbeating through a short lapse keeps its session.
+func TestCoordinatorHoldsRequestsThroughLeaseLapse(t *testing.T) {
+	c := newTestCluster(t, 1, 1, func(_ int, cfg *Config) {
+		cfg.Groups.OffsetsTopicPartitions, cfg.Groups.OffsetsTopicReplicationFactor = 4, 1
+		cfg.Groups.LeaseHoldMs = 120_000 // longer than any restart of the controller here
+		cfg.BrokerHeartbeatIntervalMs, cfg.BrokerSessionTimeoutMs = 500, 6000
+	})
+	c.startAll()
+	ctx := testContext(t, 120*time.Second)
+	c.createAssigned(0, "t", []int32{2}, "1")
+	adm := kadm.NewClient(newClient(t, c.node(1)))
+	if _, err := adm.FetchOffsets(ctx, "probe"); err != nil {
+		t.Logf("first offset fetch (creates %s): %v", groups.OffsetsTopic, err)
+	}
+	leaders := c.waitForTopic(groups.OffsetsTopic, 4)
+	group := ""
+	for i := 0; group == ""; i++ {
+		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == 2 {
+			group = g
+		}
+	}
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "t", Partition: 0, At: 7, LeaderEpoch: -1})
+	waitFor(t, 30*time.Second, "a commit at node 2's coordinator", func() bool {
+		resp, err := adm.CommitOffsets(ctx, group, offsets)
+		return err == nil && resp.Error() == nil
+	})
+
+	c.stop(0, false)
+	waitFor(t, 10*time.Second, "node 2's lease to lapse", func() bool { return !c.node(1).leaseHolds() })
+	// Written to node 2's socket during the lapse; read after the controller
+	// is back.
+	conn, err := net.Dial("tcp", c.node(1).Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 5, group
+	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("held")).AppendRequest(nil, fetch, 1)); err != nil {
+		t.Fatal(err)
+	}
+	c.startAll()
+	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, frame); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	resp := fetch.ResponseKind().(*kmsg.OffsetFetchResponse)
+	resp.Version = fetch.Version
+	if err := resp.ReadFrom(frame[4:]); err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 ||
+		resp.Topics[0].Partitions[0].ErrorCode != 0 || resp.Topics[0].Partitions[0].Offset != 7 {
+		t.Fatalf("the OffsetFetch held through the lapse was answered %+v, want offset 7", resp)
+	}
 }

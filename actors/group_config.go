@@ -1,6 +1,11 @@
 package actors
 
 import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/cluster"
 	"gregor/groups"
 )
 
@@ -34,6 +39,10 @@ type GroupConfig struct {
 	// group.consumer.session.timeout.ms (45000) and
 	// group.consumer.heartbeat.interval.ms (5000), for KIP-848 groups.
 	ConsumerSessionTimeoutMs, ConsumerHeartbeatIntervalMs int32
+	// LeaseHoldMs bounds how long a coordinator holds a request while the
+	// broker lease has lapsed (group_lease_hold.go); 0 means
+	// groups.DefaultLeaseHoldMs. Not a Kafka setting.
+	LeaseHoldMs int64
 }
 
 // Kafka's defaults for the offsets topic.
@@ -71,5 +80,24 @@ func (c GroupConfig) coreConfig(n *Node) groups.Config {
 		OffsetMetadataMaxBytes: c.OffsetMetadataMaxBytes,
 		Consumer:               groups.ConsumerConfig{SessionTimeoutMs: c.ConsumerSessionTimeoutMs, HeartbeatIntervalMs: c.ConsumerHeartbeatIntervalMs},
 		Entropy:                n.cfg.Entropy,
+	}
+}
+
+// groupConfigEntries are a consumer group's configs as DescribeConfigs of a
+// GROUP resource shows them (Kafka 4's GroupConfig, for any group name):
+// the KIP-848 session timeout and heartbeat interval. No group has values
+// of its own in gregor (IncrementalAlterConfigs of a group is not served),
+// so each is the broker's group.consumer.* setting, read-only.
+func (c GroupConfig) groupConfigEntries() []cluster.ConfigEntry {
+	consumer := groups.ConsumerConfig{SessionTimeoutMs: c.ConsumerSessionTimeoutMs, HeartbeatIntervalMs: c.ConsumerHeartbeatIntervalMs}.Effective()
+	entry := func(name string, v int32, doc string) cluster.ConfigEntry {
+		return cluster.ConfigEntry{Name: name, Value: strconv.Itoa(int(v)), Source: kmsg.ConfigSourceDefaultConfig,
+			Type: cluster.ConfigInt, ReadOnly: true, Doc: doc}
+	}
+	return []cluster.ConfigEntry{
+		entry("consumer.heartbeat.interval.ms", consumer.HeartbeatIntervalMs,
+			"The heartbeat interval given to the members of a consumer group (group.consumer.heartbeat.interval.ms)."),
+		entry("consumer.session.timeout.ms", consumer.SessionTimeoutMs,
+			"The timeout to detect client failures when using the consumer group protocol (group.consumer.session.timeout.ms)."),
 	}
 }

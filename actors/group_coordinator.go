@@ -105,6 +105,12 @@ type groupCoordinator struct {
 	timer     *time.Timer
 	tickAtMs  int64
 	tickArmed bool
+	// gate holds requests and ticks while the broker lease has lapsed
+	// (group_lease_hold.go); leaseCheckArmed says a groupLeaseCheck is on
+	// its way.
+	gate            groups.LeaseGate[*groupRequest]
+	leaseCheckArmed bool
+	leaseTimer      *time.Timer
 }
 
 func newGroupCoordinator(g *groupNode, partition int32, partitionPID *actor.PID) *groupCoordinator {
@@ -117,6 +123,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self, a.waiting, a.topicsEpoch = ctx.Self(), map[groups.RequestID]*groupRequest{}, -1
+		a.gate.HoldMs = a.g.cfg.LeaseHoldMs
 		a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
 		a.readPartition()
 		return
@@ -127,14 +134,9 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			msg.answerUndelivered()
 			return
 		}
-		if !a.g.n.leaseHolds() {
-			msg.respond(groups.ErrorResponse(msg.body, leaseRefusal(msg.body)))
-			return
-		}
-		a.refreshTopics()
-		a.nextID++
-		a.waiting[a.nextID] = msg
-		a.core.Handle(a.nextID, msg.body, msg.client, a.now())
+		a.admit(msg)
+	case *groupLeaseCheck:
+		a.gateCheck()
 	case *groupAppended:
 		a.appended(msg)
 	case *groupTick:
@@ -145,8 +147,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 			}
 			return
 		}
-		a.refreshTopics()
-		a.core.Tick(a.now())
+		a.gateTick()
 	case *groupTxnMarker:
 		a.core.TransactionMarker(msg.producerID, msg.commit)
 	case *groupShutdown:
@@ -165,6 +166,14 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 		panic(fmt.Sprintf("group coordinator %d: unexpected message %T", a.partition, msg))
 	}
 	a.carryOut()
+}
+
+// handle hands a request to the core.
+func (a *groupCoordinator) handle(msg *groupRequest) {
+	a.refreshTopics()
+	a.nextID++
+	a.waiting[a.nextID] = msg
+	a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 }
 
 func (a *groupCoordinator) now() groups.Time {
@@ -217,10 +226,11 @@ func (a *groupCoordinator) carryOut() {
 }
 
 // armTimer schedules the next tick at the core's next deadline, only ever
-// moving an armed tick earlier.
+// moving an armed tick earlier (none while the lease gate holds a tick: its
+// lease check releases it).
 func (a *groupCoordinator) armTimer() {
 	next := a.core.NextDeadlineMs()
-	if a.core.Loading() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
 		return
 	}
 	a.tickAtMs, a.tickArmed = next, true
@@ -239,12 +249,16 @@ func (a *groupCoordinator) stop() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	if a.leaseTimer != nil {
+		a.leaseTimer.Stop()
+	}
 	a.answerWaiting()
 }
 
 // answerWaiting answers NOT_COORDINATOR to every request the core still
 // owes an answer; the core's later replies to them are dropped.
 func (a *groupCoordinator) answerWaiting() {
+	a.answerHeld()
 	for id, req := range a.waiting {
 		req.answerUndelivered()
 		delete(a.waiting, id)

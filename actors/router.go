@@ -57,6 +57,8 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 57, MinVersion: 0, MaxVersion: 2}, // UpdateFeatures (feature levels, api_features.go)
 		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
+		{APIKey: 48, MinVersion: 0, MaxVersion: 1}, // DescribeClientQuotas (none set, api_quotas.go)
+		{APIKey: 50, MinVersion: 0, MaxVersion: 0}, // DescribeUserScramCredentials (none)
 		{APIKey: 8, MinVersion: 2, MaxVersion: 10}, // OffsetCommit
 		{APIKey: 9, MinVersion: 1, MaxVersion: 10}, // OffsetFetch
 		{APIKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
@@ -120,6 +122,10 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		respond(r.listConfigResources(body))
 	case *kmsg.DescribeTopicPartitionsRequest:
 		respond(r.describeTopicPartitions(body))
+	case *kmsg.DescribeClientQuotasRequest:
+		respond(describeClientQuotas(body))
+	case *kmsg.DescribeUserSCRAMCredentialsRequest:
+		respond(describeUserSCRAMCredentials(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest,

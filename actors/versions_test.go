@@ -156,6 +156,23 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			}
 			return err
 		},
+		int16(kmsg.DescribeClientQuotas): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrDescribeClientQuotasRequest()
+			req.Components = []kmsg.DescribeClientQuotasRequestComponent{{EntityType: "user", MatchType: 2}}
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.DescribeClientQuotas), v))
+			if err == nil && (resp.ErrorCode != 0 || resp.Version != v || len(resp.Entries) != 0) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
+		int16(kmsg.DescribeUserSCRAMCredentials): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.DescribeUserSCRAMCredentials), v))
+			if err == nil && (resp.ErrorCode != 0 || resp.Version != v || len(resp.Results) != 0) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
 	}
 	for key, run := range clusterVersionCases(t, n) {
 		cases[key] = run

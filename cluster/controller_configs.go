@@ -196,6 +196,10 @@ func currentConfigs(w *MetadataImage, typ kmsg.ConfigResourceType, name string) 
 		src = t.Configs
 	case kmsg.ConfigResourceTypeBroker:
 		src = w.BrokerConfigs()
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return nil, newAPIError(kerr.InvalidRequest, "a group's configs cannot be set yet: every group has the broker's group.consumer.* settings")
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return nil, newAPIError(kerr.InvalidRequest, "client metrics subscriptions cannot be set: gregor does not collect client metrics (KIP-714)")
 	default:
 		return nil, newAPIError(kerr.InvalidRequest, "config resource type %d is not served", typ)
 	}
@@ -217,6 +221,9 @@ func applyIncremental(current map[string]string, ops []kmsg.IncrementalAlterConf
 			delete(current, op.Name)
 		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
 			spec, ok := LookupTopicConfig(op.Name)
+			if why := unservedConfig(op.Name); !ok && why != "" {
+				return newAPIError(kerr.InvalidConfig, "%s", why)
+			}
 			if typ != kmsg.ConfigResourceTypeTopic || !ok || spec.Type != ConfigList || op.Value == nil {
 				return newAPIError(kerr.InvalidConfig, "APPEND and SUBTRACT apply to list configs only, not %s", op.Name)
 			}
@@ -265,6 +272,9 @@ func checkBrokerConfigs(configs map[string]string) *apiError {
 	}
 	for _, k := range slices.Sorted(maps.Keys(configs)) {
 		topicKey, ok := byBrokerKey[k]
+		if why := unservedConfig(k); !ok && why != "" {
+			return newAPIError(kerr.InvalidConfig, "%s", why)
+		}
 		if !ok {
 			return newAPIError(kerr.InvalidRequest, "cannot update broker config %s dynamically; set it in server.properties and restart", k)
 		}

@@ -67,7 +67,8 @@ func createPartitions(t *testing.T, line string) kmsg.CreatePartitionsRequestTop
 	return rt
 }
 
-// resource parses "topic NAME ..." or "broker NAME ...".
+// resource parses "topic NAME ...", "broker NAME ...", "group NAME ..." or
+// "client-metrics NAME ...".
 func resource(t *testing.T, line string) (kmsg.ConfigResourceType, string, []datadriven.CmdArg) {
 	kind, rest, _ := strings.Cut(line, " ")
 	name, args := parseLine(t, rest)
@@ -81,6 +82,8 @@ func resource(t *testing.T, line string) (kmsg.ConfigResourceType, string, []dat
 		return kmsg.ConfigResourceTypeBroker, name, args
 	case "group":
 		return kmsg.ConfigResourceType(32), name, args
+	case "client-metrics":
+		return kmsg.ConfigResourceTypeClientMetrics, name, args
 	}
 	t.Fatalf("unknown resource type %q", kind)
 	return 0, "", nil

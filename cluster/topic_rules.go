@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -192,6 +193,9 @@ func TopicConfigDefault(name string) (string, bool) {
 // an error, as in Kafka.
 func ValidateTopicConfig(name, value string) error {
 	s, ok := LookupTopicConfig(name)
+	if why := unservedConfig(name); !ok && why != "" {
+		return errors.New(why)
+	}
 	if !ok {
 		return fmt.Errorf("unknown topic config %q", name)
 	}
@@ -199,4 +203,24 @@ func ValidateTopicConfig(name, value string) error {
 		return fmt.Errorf("invalid value for %s: %v", name, err)
 	}
 	return nil
+}
+
+// replicationThrottleKeys are Kafka's replication throttle configs, of
+// brokers (the rates) and of topics (the throttled replicas), which
+// kafka-reassign-partitions --throttle sets. gregor does not throttle
+// replication.
+var replicationThrottleKeys = map[string]bool{
+	"leader.replication.throttled.rate": true, "follower.replication.throttled.rate": true,
+	"replica.alter.log.dirs.io.max.bytes.per.second": true,
+	"leader.replication.throttled.replicas":          true, "follower.replication.throttled.replicas": true,
+}
+
+// unservedConfig says why a config Kafka has is refused here, or "" when
+// gregor has nothing particular to say of it.
+func unservedConfig(name string) string {
+	if replicationThrottleKeys[name] {
+		return fmt.Sprintf("%s cannot be set: gregor does not throttle replication yet "+
+			"(kafka-reassign-partitions sets it for --throttle: leave --throttle out)", name)
+	}
+	return ""
 }

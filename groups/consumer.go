@@ -26,6 +26,10 @@ type ConsumerConfig struct {
 	HeartbeatIntervalMs int32
 }
 
+// Effective is c with Kafka's defaults in its zero fields: the values the
+// coordinator uses.
+func (c ConsumerConfig) Effective() ConsumerConfig { return c.withDefaults() }
+
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	if c.SessionTimeoutMs <= 0 {
 		c.SessionTimeoutMs = 45000

@@ -37,6 +37,11 @@ type groupHost struct {
 	waiting   map[groups.RequestID]*message
 	nextID    groups.RequestID
 	topicsEra int64
+	// gate holds requests and ticks while the broker lease has lapsed
+	// (node_group_hold.go); recheckArmed says a look at the lease is
+	// scheduled.
+	gate         groups.LeaseGate[heldGroupRequest]
+	recheckArmed bool
 	// lastAssigned is, for the double-owner plant, the last assignment
 	// each group's coordinator handed a member: its member, epoch and
 	// partitions.
@@ -151,17 +156,11 @@ func (n *node) serveGroup(m *message, req kmsg.Request, group string) {
 	if int(p) < len(n.coords) {
 		gh = n.coords[p]
 	}
-	if gh == nil || !n.leaseHolds() {
+	if gh == nil {
 		n.w.respond(m, groups.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}
-	gh.nextID++
-	gh.waiting[gh.nextID] = m
-	if gh.loaded {
-		gh.refreshTopics()
-	}
-	gh.core.Handle(gh.nextID, req, groups.Client{ID: endpointName(m.from), Host: "sim"}, gh.now())
-	gh.carryOut()
+	gh.admit(m, req)
 }
 
 // carryOut appends the core's records and sends its replies (the core
@@ -235,17 +234,15 @@ func (gh *groupHost) appended(id groups.AppendID, code int16) {
 
 // tick ticks the core when its deadline passed.
 func (gh *groupHost) tick(nowMono int64) {
-	if gh.core == nil || !gh.loaded || nowMono < gh.core.NextDeadlineMs() {
+	if gh.core == nil || !gh.loaded || gh.gate.Holding() || nowMono < gh.core.NextDeadlineMs() {
 		return
 	}
-	gh.refreshTopics()
-	gh.core.Tick(gh.now())
-	gh.carryOut()
+	gh.gateOutcome(gh.gate.Tick(gh.n.leaseHolds(), nowMono))
 }
 
 // deadlineMs is the core's next deadline (monotonic), never while loading.
 func (gh *groupHost) deadlineMs() int64 {
-	if gh.core == nil || !gh.loaded {
+	if gh.core == nil || !gh.loaded || gh.gate.Holding() {
 		return math.MaxInt64
 	}
 	return gh.core.NextDeadlineMs()
@@ -254,6 +251,7 @@ func (gh *groupHost) deadlineMs() int64 {
 // stop ends the coordinator: every request it owes an answer is told
 // NOT_COORDINATOR (a TxnOffsetCommit too, which comes in a txnEnvelope).
 func (gh *groupHost) stop() {
+	gh.answerHeld()
 	for _, id := range sortedIDs(gh.waiting) {
 		m := gh.waiting[id]
 		req, ok := m.body.(kmsg.Request)
