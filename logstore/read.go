@@ -358,9 +358,12 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 	if offset > v.baseOffset {
 		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
 	}
+	if r, ok := v.recentHolding(offset); ok {
+		pos = r.pos // no headers to walk to it (recent.go)
+	}
 	var h batchHeader
 	for ; pos < v.sizeBytes; pos += h.sizeBytes {
-		if h, err = v.readBatchHeader(pos, l.cache, b); err != nil {
+		if h, err = v.header(pos, l.cache, b); err != nil {
 			return false, err
 		}
 		if h.lastOffset() >= offset {
@@ -379,7 +382,7 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 		recs.NextOffset = v.baseOffset + int64(e.relOffset)
 	}
 	for end < v.sizeBytes {
-		if h, err = v.readBatchHeader(end, l.cache, b); err != nil {
+		if h, err = v.header(end, l.cache, b); err != nil {
 			return false, err
 		}
 		if h.lastOffset() >= maxOffset || (end > start && end-start+h.sizeBytes > maxBytes) {

@@ -1,0 +1,75 @@
+package logstore
+
+import (
+	"testing"
+
+	"gregor/logstore/vfs"
+)
+
+// A caught-up follower's read of small batches finds its batch and the
+// headers of the batches it returns in the segment's recent list: it makes
+// no read of the segment file (each header walked from the offset-index
+// entry used to be a pread(2): dozens per Fetch of transactional batches).
+// Reads from before the list still walk the file's headers, every read
+// returns the appended bytes, and after a truncation the list holds none of
+// the batches cut.
+func TestRecentBatchesSpareHeaderReads(t *testing.T) {
+	fs := &logReadCountingFS{FS: vfs.NewMem()}
+	cfg := DefaultConfig() // index.interval.bytes 4 KiB: ~45 of these batches
+	l := openTestLog(t, fs, "/p", cfg, nil, 0)
+	defer l.Close()
+	batches := appendN(t, l, 120, 20, 0)
+	firstOffsets := make([]int64, len(batches))
+	var next int64
+	for i := range batches {
+		firstOffsets[i] = next
+		next += int64(1 + i%3)
+	}
+	// readFrom reads everything from the batch i on, and says how many
+	// times the read itself (not the bytes' copy) read the file.
+	readFrom := func(i int, want [][]byte) int64 {
+		t.Helper()
+		before := fs.logReadAts.Load()
+		recs, err := l.ReadUntailed(firstOffsets[i], 1<<20, l.LogEndOffset())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads := fs.logReadAts.Load() - before
+		raw, err := recs.Bytes()
+		recs.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalBatches(t, splitBatches(t, raw), want)
+		return reads
+	}
+	for i := len(batches) - 10; i < len(batches); i++ {
+		if n := readFrom(i, batches[i:]); n != 0 {
+			t.Errorf("read from batch %d of %d (just appended): %d reads of the segment file, want none", i, len(batches), n)
+		}
+	}
+	if n := readFrom(1, batches[1:]); n == 0 {
+		t.Error("a read from the second batch, before the last index entry, read no header from the file")
+	}
+
+	// Cut five batches, append five others: reads see the new ones only,
+	// still without reading the file.
+	cut := len(batches) - 5
+	if err := l.Truncate(firstOffsets[cut], 1); err != nil {
+		t.Fatal(err)
+	}
+	fresh := make([][]byte, 0, 5)
+	for i := range 5 {
+		b := simpleBatch(t, 1, 20, 500, 1000+i)
+		if _, err := l.Append([][]byte{b}, 7, 500); err != nil {
+			t.Fatal(err)
+		}
+		fresh = append(fresh, b)
+	}
+	want := append(append([][]byte{}, batches[cut-3:cut]...), fresh...)
+	readFrom(cut-3, want)
+	firstOffsets[cut+1] = firstOffsets[cut] + 1
+	if n := readFrom(cut+1, fresh[1:]); n != 0 {
+		t.Errorf("read of batches appended after a truncation: %d reads of the segment file, want none", n)
+	}
+}
