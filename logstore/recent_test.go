@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"fmt"
 	"testing"
 
 	"gregor/logstore/vfs"
@@ -71,5 +72,75 @@ func TestRecentBatchesSpareHeaderReads(t *testing.T) {
 	firstOffsets[cut+1] = firstOffsets[cut] + 1
 	if n := readFrom(cut+1, fresh[1:]); n != 0 {
 		t.Errorf("read of batches appended after a truncation: %d reads of the segment file, want none", n)
+	}
+}
+
+// Reads from the end of a log that takes appends meanwhile (each reader
+// with a view of the recent list as the appender grows and renews it) get
+// whole batches starting with the one that holds their offset, with no
+// offset missing; run under the race detector.
+func TestRecentBatchesConcurrentReaders(t *testing.T) {
+	l := openTestLog(t, vfs.NewMem(), "/p", DefaultConfig(), nil, 0)
+	defer l.Close()
+	const batches = 1500
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := range 2 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				end := l.LogEndOffset()
+				from := max(end-int64(1+r*7), 0)
+				recs, err := l.ReadUntailed(from, 1<<20, end)
+				if err != nil {
+					errs <- err
+					return
+				}
+				raw, err := recs.Bytes()
+				recs.Release()
+				if err != nil {
+					errs <- err
+					return
+				}
+				next := int64(-1)
+				for len(raw) > 0 {
+					n, err := BatchSize(raw)
+					if err != nil {
+						errs <- err
+						return
+					}
+					b, err := ParseBatch(raw[:n])
+					if err != nil {
+						errs <- err
+						return
+					}
+					if next < 0 && (b.FirstOffset > from || b.LastOffset() < from) {
+						errs <- fmt.Errorf("read from %d starts with batch %d..%d", from, b.FirstOffset, b.LastOffset())
+						return
+					}
+					if next >= 0 && b.FirstOffset != next {
+						errs <- fmt.Errorf("read from %d: batch at %d after one ending before %d", from, b.FirstOffset, next)
+						return
+					}
+					next, raw = b.NextOffset(), raw[n:]
+				}
+			}
+		}()
+	}
+	for i := range batches {
+		if _, err := l.Append([][]byte{simpleBatch(t, 1+i%3, 20, int64(i), i)}, 7, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
