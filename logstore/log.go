@@ -520,7 +520,8 @@ func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64, epochs 
 		if err != nil {
 			panic(fmt.Sprintf("logstore: validated batch has a bad header: %v", err))
 		}
-		noteRecent(seg, h, pos, l.indexBatch(seg, h, pos))
+		l.indexBatch(seg, h, pos)
+		noteRecent(seg, h, pos)
 		l.appendTail(seg, p)
 		pos += int64(len(p))
 		seg.sizeBytes = pos
@@ -530,18 +531,16 @@ func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64, epochs 
 }
 
 // indexBatch adds index entries for the batch h at pos, as the appender or
-// recovery sees it (caller holds mu for writing, or owns seg exclusively),
-// and says whether it added an offset-index entry.
-func (l *Log) indexBatch(seg *segment, h batchHeader, pos int64) bool {
-	return indexBatchEvery(seg, h, pos, l.cfg.IndexIntervalBytes)
+// recovery sees it (caller holds mu for writing, or owns seg exclusively).
+func (l *Log) indexBatch(seg *segment, h batchHeader, pos int64) {
+	indexBatchEvery(seg, h, pos, l.cfg.IndexIntervalBytes)
 }
 
 // indexBatchEvery is indexBatch with an index entry every intervalBytes (the
 // cleaner indexes with the interval it was planned with).
-func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) (indexed bool) {
+func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) {
 	rel := uint32(h.baseOffset - seg.baseOffset)
 	if seg.bytesSinceIndex >= intervalBytes && pos > 0 {
-		indexed = true
 		seg.index = append(seg.index, offsetIndexEntry{relOffset: rel, position: uint32(pos)})
 		seg.bytesSinceIndex = 0
 		if n := len(seg.timeIndex); seg.maxTimestampMs >= 0 && (n == 0 || seg.timeIndex[n-1].timestampMs < seg.maxTimestampMs) {
@@ -555,7 +554,6 @@ func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) (ind
 		seg.maxTimestampMs = h.maxTimestampMs
 		seg.offsetOfMaxTimestamp = h.baseOffset
 	}
-	return indexed
 }
 
 // appendTail copies p into the active segment's in-memory tail block, handing

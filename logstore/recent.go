@@ -3,8 +3,8 @@ package logstore
 import "sort"
 
 // The recent batches: the active segment keeps the header and position of
-// every batch the appender wrote since the segment's last offset-index
-// entry. A read finds its first batch by the offset index and then walks
+// the last batches the appender wrote (at least an index interval's worth
+// of small ones). A read finds its first batch by the offset index and then walks
 // the batch headers from that entry to the batch holding its offset, and
 // walks the headers of the batches it returns; a caught-up reader (a
 // follower fetching what was just appended, above all) reads from the last
@@ -15,10 +15,11 @@ import "sort"
 //
 // The list is published like the index: views take it as it is under the
 // log's lock and the appender never rewrites what a view may hold. It
-// appends in place (a view's slice ends before the new entry) and starts a
-// new slice at each offset-index entry, when full (recentBatchesMax), when
-// the batch does not follow the last one listed, and after a truncation
-// (nil). Reads of batches it does not list walk the headers as before.
+// appends in place (a view's slice ends before the new entry); when full
+// (recentBatchesMax) it starts a new slice with its last quarter, when the
+// batch does not follow the last one listed a new one with the batch
+// alone, and a truncation drops it (nil). Reads of batches it does not list
+// walk the headers as before.
 
 // recentBatch is one batch the appender wrote: its header and position.
 type recentBatch struct {
@@ -26,18 +27,22 @@ type recentBatch struct {
 	h   batchHeader
 }
 
-// recentBatchesMax bounds a segment's list: with the default
-// log.index.interval.bytes (4 KiB) and the smallest batches (61 bytes of
-// header and one empty record), an index interval holds about 70 batches.
+// recentBatchesMax bounds a segment's list, which holds the last 32 to 128
+// batches: with the default log.index.interval.bytes (4 KiB) and the
+// smallest batches (61 bytes of header and one empty record), an index
+// interval holds about 70 batches.
 const recentBatchesMax = 128
 
-// noteRecent lists the batch h the appender wrote at pos; indexed says
-// indexBatch gave it an offset-index entry (caller holds Log.mu for
-// writing).
-func noteRecent(seg *segment, h batchHeader, pos int64, indexed bool) {
+// noteRecent lists the batch h the appender wrote at pos (caller holds
+// Log.mu for writing).
+func noteRecent(seg *segment, h batchHeader, pos int64) {
 	n := len(seg.recent)
-	if indexed || n == 0 || n >= recentBatchesMax || seg.recent[n-1].pos+seg.recent[n-1].h.sizeBytes != pos {
-		seg.recent = make([]recentBatch, 0, 16)
+	switch {
+	case n == 0 || seg.recent[n-1].pos+seg.recent[n-1].h.sizeBytes != pos:
+		seg.recent = make([]recentBatch, 0, 8)
+	case n >= recentBatchesMax:
+		kept := seg.recent[n-recentBatchesMax/4:]
+		seg.recent = append(make([]recentBatch, 0, recentBatchesMax), kept...)
 	}
 	seg.recent = append(seg.recent, recentBatch{pos: pos, h: h})
 }

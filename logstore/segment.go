@@ -53,9 +53,9 @@ type segment struct {
 	// segment's reference; nil otherwise, or when sizeBytes is tailStart.
 	tailStart int64
 	tail      *Block
-	// recent lists the batches the appender wrote since the segment's last
-	// offset-index entry (recent.go), for reads to find their batches
-	// without reading headers back; nil after a truncation.
+	// recent lists the last batches the appender wrote (recent.go), for
+	// reads to find their batches without reading headers back; nil after
+	// a truncation.
 	recent      []recentBatch
 	deleted     bool
 	deletedPath string // the .log's name once renamed for deletion
