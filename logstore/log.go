@@ -605,6 +605,7 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	}
 	old.tail = nil
 	old.tailStart = old.sizeBytes
+	old.recent = nil // views keep their own; a rolled segment's reads walk its index
 	l.segments = append(l.segments, seg)
 	return nil
 }
