@@ -283,6 +283,9 @@ func (l *Log) ReadUntailed(offset, maxBytes, maxOffset int64) (*Records, error) 
 
 // read is Read; tailed says a caught-up read asks the log to keep its tail.
 func (l *Log) read(offset, maxBytes, maxOffset int64, tailed bool) (*Records, error) {
+	if !tailed && !l.recentWanted.Load() {
+		l.recentWanted.Store(true) // a follower: list the batches appended from now on
+	}
 	views, logStart, logEnd := l.viewsFrom(offset, maxBytes)
 	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache, pool: l.blocks}
 	for i := range views {

@@ -2,9 +2,10 @@ package logstore
 
 import "sort"
 
-// The recent batches: the active segment keeps the header and position of
-// the last batches the appender wrote (at least an index interval's worth
-// of small ones). A read finds its first batch by the offset index and then walks
+// The recent batches: once a follower read it (ReadUntailed), the active
+// segment keeps the header and position of the last batches the appender
+// wrote (at least an index interval's worth of small ones); a log nobody
+// replicates keeps none. A read finds its first batch by the offset index and then walks
 // the batch headers from that entry to the batch holding its offset, and
 // walks the headers of the batches it returns; a caught-up reader (a
 // follower fetching what was just appended, above all) reads from the last

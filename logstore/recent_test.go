@@ -12,16 +12,34 @@ import (
 // no read of the segment file (each header walked from the offset-index
 // entry used to be a pread(2): dozens per Fetch of transactional batches).
 // Reads from before the list still walk the file's headers, every read
-// returns the appended bytes, and after a truncation the list holds none of
-// the batches cut.
+// returns the appended bytes, after a truncation the list holds none of
+// the batches cut, and a log no follower read lists nothing.
 func TestRecentBatchesSpareHeaderReads(t *testing.T) {
 	fs := &logReadCountingFS{FS: vfs.NewMem()}
 	cfg := DefaultConfig() // index.interval.bytes 4 KiB: ~45 of these batches
 	l := openTestLog(t, fs, "/p", cfg, nil, 0)
 	defer l.Close()
+	listed := func() int {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return len(l.active().recent)
+	}
+	// Nobody replicates the log yet: its appends list nothing.
+	if _, err := l.Append([][]byte{simpleBatch(t, 1, 20, 0, 0)}, 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := listed(); n != 0 {
+		t.Fatalf("a log no follower read lists %d batches", n)
+	}
+	// A follower's first read (caught up at the log end).
+	recs, err := l.ReadUntailed(l.LogEndOffset(), 1<<20, l.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs.Release()
 	batches := appendN(t, l, 300, 20, 0) // more than the list keeps
 	firstOffsets := make([]int64, len(batches))
-	var next int64
+	next := int64(1) // after the first batch's one record
 	for i := range batches {
 		firstOffsets[i] = next
 		next += int64(1 + i%3)
