@@ -139,6 +139,10 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 	byID := body.Version >= 13
 	follower := replicaFetch(body, now)
 	st.fetcher = fetcherKey(req, follower)
+	var followerParts []cluster.FollowerFetch // one array for the copies a follower's partitions carry
+	if follower != nil {
+		followerParts = make([]cluster.FollowerFetch, 0, n)
+	}
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
@@ -157,7 +161,8 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 				if body.Version >= 12 {
 					ff.LastFetchedEpoch = p.LastFetchedEpoch
 				}
-				req.follower = &ff
+				followerParts = append(followerParts, ff) // within its capacity: earlier pointers stay
+				req.follower = &followerParts[len(followerParts)-1]
 			}
 			st.targets = append(st.targets, fetchTarget{ti: ti, pi: pi, pid: pid, request: req, imageHint: r.node.imageLeaderHint(topic, ok, p.Partition),
 				board: r.node.fetchBoards.of(pid)})

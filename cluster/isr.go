@@ -15,6 +15,10 @@ import (
 type leaderState struct {
 	// followers are the other replicas' fetch progress, by broker id.
 	followers map[int32]*followerProgress
+	// followerIDs are the keys of followers in order, for iterating them
+	// in an order of their own without sorting (and allocating) on every
+	// high-watermark step; nil until first asked after a change.
+	followerIDs []int32
 	// epochStartOffset is where the current leader epoch started: a
 	// follower joins the ISR only once its log end offset reaches it (it
 	// fetched in this epoch, S6). epochStartPending says it is not known
@@ -95,6 +99,7 @@ func newFollowerProgress() *followerProgress {
 // syncFollowers keeps one progress per replica other than self: new replicas
 // start unknown, removed ones go.
 func (l *leaderState) syncFollowers(replicas []int32, self int32) {
+	l.followerIDs = nil
 	for id := range l.followers {
 		if !slices.Contains(replicas, id) {
 			delete(l.followers, id)
@@ -107,12 +112,18 @@ func (l *leaderState) syncFollowers(replicas []int32, self int32) {
 	}
 }
 
+// sortedFollowerIDs are the followers' broker ids in increasing order;
+// callers only read the slice.
 func (l *leaderState) sortedFollowerIDs() []int32 {
+	if l.followerIDs != nil && len(l.followerIDs) == len(l.followers) {
+		return l.followerIDs
+	}
 	ids := make([]int32, 0, len(l.followers))
 	for id := range l.followers {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	l.followerIDs = ids
 	return ids
 }
 

@@ -445,10 +445,11 @@ func (r *Replica) LogStartAdvanced(id RequestID, logStartOffset int64, err error
 // the partition goes offline); any other I/O error is KAFKA_STORAGE_ERROR.
 // nil is 0.
 func (r *Replica) storageErrorCode(err error) (code int16, fatal bool) {
+	if err == nil {
+		return 0, false // before ke, which escapes: no allocation per read
+	}
 	var ke *kerr.Error
 	switch {
-	case err == nil:
-		return 0, false
 	case errors.As(err, &ke):
 		return ke.Code, false
 	case errors.Is(err, logstore.ErrCorruption), errors.Is(err, logstore.ErrFailed):

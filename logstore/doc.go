@@ -29,7 +29,9 @@
 // offset_checkpoint.go (the replication-offset-checkpoint API a log directory
 // uses for high watermarks), cache.go (the BlockCache interface and its keys),
 // block.go (blocks counted by reference and their pool), tail.go (when the
-// active segment's last block is kept in memory), codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
+// active segment's last block is kept in memory), recent.go (the headers of
+// the batches appended since the last offset-index entry, which reads find
+// their batches by), codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
 // and replace.go (compaction), groupcommit.go (batched fsync), config.go.
 //
 // # Durability

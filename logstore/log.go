@@ -89,6 +89,10 @@ type Log struct {
 	// (a caught-up consumer or follower) and cleared by the appender,
 	// which keeps the tail in memory while such reads come (tail.go).
 	tailRead atomic.Bool
+	// recentWanted is set by the first follower's read (ReadUntailed):
+	// from then on the appender lists the batches it writes (recent.go);
+	// a log no follower reads keeps no list.
+	recentWanted atomic.Bool
 
 	// mu guards the published state below. The appender holds it for writing
 	// only to publish; readers hold it for reading only to take views.
@@ -521,6 +525,9 @@ func (l *Log) publishAppend(seg *segment, batches [][]byte, start int64, epochs 
 			panic(fmt.Sprintf("logstore: validated batch has a bad header: %v", err))
 		}
 		l.indexBatch(seg, h, pos)
+		if l.recentWanted.Load() {
+			noteRecent(seg, h, pos)
+		}
 		l.appendTail(seg, p)
 		pos += int64(len(p))
 		seg.sizeBytes = pos
@@ -604,6 +611,7 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	}
 	old.tail = nil
 	old.tailStart = old.sizeBytes
+	old.recent = nil // views keep their own; a rolled segment's reads walk its index
 	l.segments = append(l.segments, seg)
 	return nil
 }

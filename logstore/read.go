@@ -283,6 +283,9 @@ func (l *Log) ReadUntailed(offset, maxBytes, maxOffset int64) (*Records, error) 
 
 // read is Read; tailed says a caught-up read asks the log to keep its tail.
 func (l *Log) read(offset, maxBytes, maxOffset int64, tailed bool) (*Records, error) {
+	if !tailed && !l.recentWanted.Load() {
+		l.recentWanted.Store(true) // a follower: list the batches appended from now on
+	}
 	views, logStart, logEnd := l.viewsFrom(offset, maxBytes)
 	recs := &Records{FirstOffset: offset, NextOffset: offset, cache: l.cache, pool: l.blocks}
 	for i := range views {
@@ -358,9 +361,12 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 	if offset > v.baseOffset {
 		pos = int64(lookupOffsetIndex(v.index, uint32(offset-v.baseOffset)).position)
 	}
+	if r, ok := v.recentHolding(offset); ok {
+		pos = r.pos // no headers to walk to it (recent.go)
+	}
 	var h batchHeader
 	for ; pos < v.sizeBytes; pos += h.sizeBytes {
-		if h, err = v.readBatchHeader(pos, l.cache, b); err != nil {
+		if h, err = v.header(pos, l.cache, b); err != nil {
 			return false, err
 		}
 		if h.lastOffset() >= offset {
@@ -379,7 +385,7 @@ func (l *Log) readFromSegment(v *segmentView, recs *Records, offset, maxBytes, m
 		recs.NextOffset = v.baseOffset + int64(e.relOffset)
 	}
 	for end < v.sizeBytes {
-		if h, err = v.readBatchHeader(end, l.cache, b); err != nil {
+		if h, err = v.header(end, l.cache, b); err != nil {
 			return false, err
 		}
 		if h.lastOffset() >= maxOffset || (end > start && end-start+h.sizeBytes > maxBytes) {

@@ -51,8 +51,12 @@ type segment struct {
 	// tail holds bytes [tailStart, sizeBytes) of the active segment while
 	// the log keeps its tail in memory (log.go: keepTail), with the
 	// segment's reference; nil otherwise, or when sizeBytes is tailStart.
-	tailStart   int64
-	tail        *Block
+	tailStart int64
+	tail      *Block
+	// recent lists the last batches the appender wrote (recent.go), for
+	// reads to find their batches without reading headers back; nil after
+	// a truncation.
+	recent      []recentBatch
 	deleted     bool
 	deletedPath string // the .log's name once renamed for deletion
 
@@ -119,6 +123,7 @@ type segmentView struct {
 	tailStart            int64
 	tail                 []byte
 	tailBlock            *Block
+	recent               []recentBatch
 	maxTimestampMs       int64
 	offsetOfMaxTimestamp int64
 	blockBytes           int64
@@ -136,6 +141,7 @@ func (s *segment) view() segmentView {
 	v := segmentView{
 		seg: s, id: s.id, baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes,
 		index: s.index[:len(s.index):len(s.index)], timeIndex: s.timeIndex[:len(s.timeIndex):len(s.timeIndex)],
+		recent:         s.recent[:len(s.recent):len(s.recent)],
 		maxTimestampMs: s.maxTimestampMs, offsetOfMaxTimestamp: s.offsetOfMaxTimestamp,
 	}
 	if s.tail != nil {

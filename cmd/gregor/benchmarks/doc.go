@@ -128,7 +128,9 @@
 //	    the same 100k records split among 4 or 16 producers at once, each a
 //	    client of its own (and a transactional id of its own), in
 //	    transactions of 100, beside as many idempotent producers at once;
-//	    txn/idempotent, each mode's records/s and broker CPU per record.
+//	    txn/idempotent, each mode's records/s and broker CPU per record,
+//	    and the brokers' context switches per transaction (and per 100
+//	    idempotent records).
 //	    One producer's transactions wait on its round trips; several at once
 //	    measure what the broker can do.
 //	BenchmarkTransactions/rec=100B/parts=6/producers={4,16}/mode=txn100/{gregor,ref-kfake-process}

@@ -89,7 +89,7 @@ func benchTxn(b *testing.B, t *target, set recordSet, mode string, producers int
 	var total window
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "txn", 6)
-		total.add(produceTransactions(b, t, topic, set, mode, producers, nil, nil))
+		total.add(produceTransactions(b, t, topic, set, mode, producers, nil, nil, nil))
 		t.deleteTopic(b, topic)
 	}
 	report(b, t, set, total)
@@ -112,16 +112,18 @@ func benchTxnRatioOn(b *testing.B, t *target, set recordSet, producers int, newT
 	b.SetBytes(2 * set.payload())
 	var idempotent, txn window
 	var idemClient, txnClient time.Duration
+	var idemSwitches, txnSwitches int64
 	requests := newRequestStats(kmsg.Produce, kmsg.EndTxn, kmsg.AddPartitionsToTxn)
 	for i := 0; i < b.N; i++ {
 		for _, m := range []struct {
 			mode     string
 			w        *window
 			client   *time.Duration
+			switches *int64
 			requests *requestStats
-		}{{"idempotent", &idempotent, &idemClient, nil}, {"txn100", &txn, &txnClient, requests}} {
+		}{{"idempotent", &idempotent, &idemClient, &idemSwitches, nil}, {"txn100", &txn, &txnClient, &txnSwitches, requests}} {
 			topic := newTopic()
-			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.requests))
+			m.w.add(produceTransactions(b, t, topic, set, m.mode, producers, m.client, m.switches, m.requests))
 			dropTopic(topic)
 		}
 	}
@@ -132,6 +134,12 @@ func benchTxnRatioOn(b *testing.B, t *target, set recordSet, producers int, newT
 	if len(t.processes()) != 0 {
 		b.ReportMetric(float64(txn.cpu.Nanoseconds())/records, "txn-ns-cpu/rec")
 		b.ReportMetric(float64(idempotent.cpu.Nanoseconds())/records, "idem-ns-cpu/rec")
+		// The brokers' context switches per transaction (per 100
+		// records for the idempotent run): on a virtual machine each
+		// thread sleep and wake-up costs more than most of the work
+		// around it, and replication multiplies them.
+		b.ReportMetric(float64(txnSwitches)/(records/txnRecords), "txn-switches/txn")
+		b.ReportMetric(float64(idemSwitches)/(records/txnRecords), "idem-switches/100rec")
 	}
 	// The client's CPU per record (this process: the producers and the
 	// harness; for the in-process reference, its broker too). With the
@@ -148,10 +156,11 @@ func benchTxnRatioOn(b *testing.B, t *target, set recordSet, producers int, newT
 // at once, each a share of its records: in transactions of txnRecords
 // records (mode txn100), each client with a transactional id of its own,
 // or idempotently. It adds to client, unless nil, this process's CPU time
-// in the window (the clients' start and warm-up left out), and to
-// requests, unless nil, the clients' requests in the window.
+// in the window (the clients' start and warm-up left out), to switches,
+// unless nil, the broker processes' context switches in the window, and
+// to requests, unless nil, the clients' requests in the window.
 func produceTransactions(b *testing.B, t *target, topic string, set recordSet, mode string, producers int, client *time.Duration,
-	requests *requestStats) window {
+	switches *int64, requests *requestStats) window {
 	b.Helper()
 	txn := mode == "txn100"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -210,6 +219,10 @@ func produceTransactions(b *testing.B, t *target, topic string, set recordSet, m
 		if client != nil {
 			before := processCPU()
 			defer func() { *client += processCPU() - before }()
+		}
+		if switches != nil {
+			before := contextSwitches(t.processes())
+			defer func() { *switches += contextSwitches(t.processes()) - before }()
 		}
 		if requests != nil {
 			requests.counting.Store(true)
