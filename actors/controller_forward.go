@@ -114,6 +114,15 @@ func imageShows(req kmsg.Request, resp kmsg.Response) func(*cluster.MetadataImag
 			}
 			return true
 		}
+	case *kmsg.UnregisterBrokerResponse:
+		q, ok := req.(*kmsg.UnregisterBrokerRequest)
+		if !ok || r.ErrorCode != 0 {
+			break
+		}
+		return func(img *cluster.MetadataImage) bool {
+			_, registered := img.Broker(q.BrokerID)
+			return !registered
+		}
 	}
 	return func(*cluster.MetadataImage) bool { return true }
 }

@@ -56,6 +56,7 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
 		{APIKey: 57, MinVersion: 0, MaxVersion: 2}, // UpdateFeatures (feature levels, api_features.go)
 		{APIKey: 55, MinVersion: 0, MaxVersion: 2}, // DescribeQuorum
+		{APIKey: 64, MinVersion: 0, MaxVersion: 0}, // UnregisterBroker (kafka-cluster unregister)
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 		{APIKey: 48, MinVersion: 0, MaxVersion: 1}, // DescribeClientQuotas (none set, api_quotas.go)
 		{APIKey: 50, MinVersion: 0, MaxVersion: 0}, // DescribeUserScramCredentials (none)
@@ -129,7 +130,7 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest,
-		*kmsg.UpdateFeaturesRequest:
+		*kmsg.UpdateFeaturesRequest, *kmsg.UnregisterBrokerRequest:
 		r.forwardToController(body, respond)
 	default:
 		if r.handleGroup(req, respond) || r.handleProducer(req, respond) || r.handleTxn(req, respond) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
@@ -169,6 +170,15 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			req := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
 			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.DescribeUserSCRAMCredentials), v))
 			if err == nil && (resp.ErrorCode != 0 || resp.Version != v || len(resp.Results) != 0) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
+		int16(kmsg.UnregisterBroker): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrUnregisterBrokerRequest()
+			req.BrokerID = 99
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.UnregisterBroker), v))
+			if err == nil && (resp.ErrorCode != kerr.BrokerIDNotRegistered.Code || resp.Version != v) {
 				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
 			}
 			return err
