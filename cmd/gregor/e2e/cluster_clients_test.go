@@ -128,8 +128,8 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	}
 	kcatCons := exec.CommandContext(ctx, "kcat", "-C", "-u", "-b", strings.Join(bootstrap, ","), "-t", topic, "-p", "0",
 		"-o", "beginning", "-f", "%s\n", "-X", "topic.metadata.refresh.interval.ms=1000")
-	var kcatOut lockedBuffer
-	kcatCons.Stdout, kcatCons.Stderr = &kcatOut, io.Discard
+	var kcatOut, kcatErr lockedBuffer
+	kcatCons.Stdout, kcatCons.Stderr = &kcatOut, &kcatErr
 	if err := kcatCons.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			t.Logf("kcat producer:\n%s\nkcat consumer:\n%s\nconfluent-kafka:\n%s", kcatProdOut.String(), kcatOut.String(), py.out.String())
+			t.Logf("kcat producer:\n%s\nkcat consumer:\n%s\nkcat consumer's stderr:\n%s\nconfluent-kafka:\n%s", kcatProdOut.String(), kcatOut.String(), kcatErr.String(), py.out.String())
 		}
 	}()
 	waitFor(t, 30*time.Second, "kcat's first half read", func() bool { return kcatSeen().missing(firstHalves) == "" })
