@@ -87,7 +87,10 @@ type PartitionImage struct {
 	// watermark does not advance). An unfenced one may lead when the ISR is
 	// empty. LastKnownELR are replicas that were in the ISR or the ELR while
 	// it was below min.insync.replicas and left it uncleanly: what an
-	// operator may pick from for an unclean recovery. Both nil when empty;
+	// operator may pick from for an unclean recovery. Once the partition
+	// has no leader and an empty ISR, the first of them is its last known
+	// leader (the leader it lost then), which may be in the ELR as well;
+	// it alone leads when the ELR empties. Both nil when empty;
 	// neither is kept unless the cluster finalized
 	// eligible.leader.replicas.version 1.
 	ELR          []int32
