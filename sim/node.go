@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,6 +49,12 @@ type node struct {
 	wallOffsetMs int64
 
 	rpc *rpcs
+	// open are the requests the process took off the network and has not
+	// answered yet, each with the order it took them in: when the process
+	// stops (but for a power loss), its connections close and each caller
+	// hears so at once (closeConnections).
+	open     map[*message]uint64
+	openNext uint64
 	// queue is work posted by the node's own handlers, run in order before
 	// the event ends (so that no core is entered while it is carrying out).
 	queue []func()
@@ -224,6 +231,13 @@ func (n *node) receive(m *message) {
 	if !n.up {
 		n.w.net.bounce(m)
 		return
+	}
+	if m.kind == msgRequest && m.corr != 0 { // corr 0: a notice, never answered
+		if n.open == nil {
+			n.open = map[*message]uint64{}
+		}
+		n.openNext++
+		n.open[m] = n.openNext
 	}
 	fn := func() { n.handle(m) }
 	if n.paused {
@@ -431,6 +445,24 @@ func (n *node) stopProcess() {
 	n.coords = nil
 	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.cleaner = nodeCleaner{}
+	n.open = nil
+}
+
+// closeConnections answers every request the process took and has not
+// answered with a closed connection, in the order it took them, as the
+// kernel closes a stopped process's sockets: the callers learn at once,
+// where they would wait out their timeouts after a power loss (the
+// machine is gone), and do not know whether the request was carried out.
+func (n *node) closeConnections() {
+	reqs := make([]*message, 0, len(n.open))
+	for m := range n.open {
+		reqs = append(reqs, m)
+	}
+	slices.SortFunc(reqs, func(a, b *message) int { return cmp.Compare(n.open[a], n.open[b]) })
+	for _, m := range reqs {
+		n.w.net.send(&message{from: m.to, to: m.from, kind: msgResponse, corr: m.corr, err: errConnectionClosed})
+	}
+	n.open = nil
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its

@@ -482,6 +482,7 @@ func (w *World) controlledShutdown(n *node, then func()) {
 	n.shutdownDone = func() {
 		n.handOffLeadership(func() {
 			n.markCleanShutdown()
+			n.closeConnections()
 			n.stopProcess()
 			w.timelinef("%s stopped after its controlled shutdown", n.name())
 			then()

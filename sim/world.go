@@ -433,6 +433,8 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 		for k, end := range n.diskEnd {
 			n.preCrashEnd[k] = max(n.preCrashEnd[k], end)
 		}
+	} else {
+		n.closeConnections()
 	}
 	n.stopProcess()
 	w.stats.Crashes++
