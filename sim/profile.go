@@ -283,10 +283,32 @@ func DiskProfile() Profile {
 	return p
 }
 
+// ClogProfile holds the messages of transactions and groups: every 4 s a
+// swizzle-clog holds a few nodes' messages for about 6 s (EndTxn,
+// AddPartitionsToTxn, markers, TxnOffsetCommit, joins and heartbeats
+// delivered seconds late), clients lose their links to a broker every
+// 10 s, and nodes crash every 15 s (a third of the crashes power losses),
+// under pipelined transactional producers (half of them KIP-890 part 2),
+// copiers, a read_committed consumer, idempotent producers and
+// auto-committing KIP-848 group members that crash between polls, on two
+// topics of three partitions.
+func ClogProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 2, 3, 1, 100
+	p.ClogEveryMs, p.ClogForMs, p.ClientCutEveryMs = 4000, 6000, 10_000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 15_000, 0.33, 3000
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 1, true
+	p.AutoCommitShare, p.ProcessMs, p.MemberCrashEveryMs = 0.5, 200, 10_000
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 2, 3, 2
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.15, 8000, 0.5
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
-	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile}
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
+		"clog": ClogProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
