@@ -156,10 +156,13 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 		rec.CleanFrom = &r.PreviousBrokerEpoch
 	}
 	switch {
-	case registered && elrEnabled(w) && !clean:
+	case elrEnabled(w) && !clean:
 		// Not the epoch the previous incarnation left in its clean
-		// shutdown marker (KIP-966): it stopped uncleanly, so it leaves
-		// every ISR and ELR, and its leadership moves.
+		// shutdown marker (KIP-966), or no registration to compare with
+		// (the broker was unregistered, as when an operator decommissions
+		// it): it may have stopped uncleanly, so it leaves every ISR and
+		// ELR, and its leadership moves, as Kafka's registerBroker does
+		// for every new incarnation.
 		recs = c.uncleanShutdownUpdates(w, r.BrokerID)
 	case registered && old.Active():
 		// The previous incarnation's session lapsed but it was not fenced
