@@ -121,6 +121,9 @@ type Profile struct {
 	// MinISREveryMs: the operator sets a topic's min.insync.replicas
 	// (faults_operator.go).
 	MinISREveryMs float64
+	// UnregisterEveryMs: the operator unregisters a broker whose process
+	// is down (faults_operator.go); it registers again when it starts.
+	UnregisterEveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
@@ -250,8 +253,8 @@ func CompactionProfile() Profile {
 
 // ChurnProfile moves partitions while the cluster works: the operator
 // reassigns a partition every 4 s (workload topics, __consumer_offsets and
-// __transaction_state alike) and sets a topic's min.insync.replicas every
-// 10 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
+// __transaction_state alike), sets a topic's min.insync.replicas every
+// 10 s and unregisters a broker that is down every 15 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
 // (half of the crashes power losses) every 8 s, under a workload of
 // acks=all and idempotent producers, transactions (pipelined, half of
 // them KIP-890 part 2), copiers, a read_committed consumer and KIP-848
@@ -261,6 +264,7 @@ func ChurnProfile() Profile {
 	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.CompactedShare = 2, 3, 2, 50, 0.5
 	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.5, 3000
 	p.ReassignEveryMs, p.MinISREveryMs, p.ClogEveryMs, p.ClogForMs = 4000, 10_000, 10_000, 3000
+	p.UnregisterEveryMs = 15_000
 	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 2, true
 	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 1, 3, 1
 	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
@@ -443,6 +447,10 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.LateJoinMs = between(3000, 40000)
 	}
+	// Unregistered brokers, drawn after everything before them.
+	if on(0.3) {
+		p.UnregisterEveryMs = between(5000, 30000)
+	}
 	return p
 }
 
@@ -487,6 +495,7 @@ func (p Profile) String() string {
 	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
+	add(p.UnregisterEveryMs > 0, "down brokers unregistered every %.0fs", p.UnregisterEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
