@@ -87,10 +87,12 @@ type node struct {
 	// counts the power losses (the machine's boot id).
 	previousBrokerEpoch *int64
 	markedEpoch         int64
-	boots               int
-	lifecycle           *cluster.BrokerLifecycle
-	controllerGuess     int
-	shutdownDone        func()
+	// unmarkedEpoch is the last epoch whose running marker failed.
+	unmarkedEpoch   int64
+	boots           int
+	lifecycle       *cluster.BrokerLifecycle
+	controllerGuess int
+	shutdownDone    func()
 	// leaseRefused is the lease under which the coordinators last refused
 	// a request, so the timeline notes each lapse once (node_lease.go).
 	leaseRefused cluster.BrokerLease
@@ -381,7 +383,7 @@ func (n *node) start() error {
 	if err != nil {
 		return fmt.Errorf("take the clean shutdown marker: %w", err)
 	}
-	n.previousBrokerEpoch, n.markedEpoch = previous, -1
+	n.previousBrokerEpoch, n.markedEpoch, n.unmarkedEpoch = previous, -1, -1
 	if previous != nil {
 		w.stats.CleanShutdownRegistrations++
 	}
