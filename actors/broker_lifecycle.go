@@ -36,7 +36,9 @@ type brokerLifecycleActor struct {
 	// markedEpoch is the broker epoch of the last running marker written
 	// (logstore.WriteBrokerRunning), -1 before one.
 	markedEpoch int64
-	logger      *zap.Logger
+	// unmarkedEpoch is the last epoch whose marker failed (warned once).
+	unmarkedEpoch int64
+	logger        *zap.Logger
 }
 
 // lifecycleAnswer is the answer to a request of the core's.
@@ -64,7 +66,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		b.logger = b.node.logger.Named("broker_lifecycle")
-		b.markedEpoch = -1
+		b.markedEpoch, b.unmarkedEpoch = -1, -1
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
@@ -99,19 +101,25 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		}
 		return
 	}
-	b.drive(ctx)
+	b.drive(ctx, now)
 }
 
 // drive carries out what the core decided.
-func (b *brokerLifecycleActor) drive(ctx actor.Context) {
+func (b *brokerLifecycleActor) drive(ctx actor.Context, now cluster.Instant) {
 	b.node.publishLease(b.core.Lease())
 	if epoch := b.core.BrokerEpoch(); epoch >= 0 && epoch != b.markedEpoch {
 		// Registered: a crash from now on, without a reboot, loses
-		// nothing the logs wrote.
-		b.markedEpoch = epoch
-		if err := logstore.WriteBrokerRunning(b.node.cfg.FS, b.node.cfg.DataDir, epoch, b.node.cfg.BootID); err != nil {
-			b.logger.Warn("running marker not written: a crash of this process counts as unclean", zap.Error(err))
+		// nothing the logs wrote. Until the marker is written (a full
+		// disk), the core keeps the broker fenced; it is tried again at
+		// every step.
+		err := logstore.WriteBrokerRunning(b.node.cfg.FS, b.node.cfg.DataDir, epoch, b.node.cfg.BootID)
+		if err == nil {
+			b.markedEpoch = epoch
+		} else if b.unmarkedEpoch != epoch {
+			b.unmarkedEpoch = epoch
+			b.logger.Warn("running marker not written: the broker stays fenced until it is", zap.Error(err))
 		}
+		b.core.RunningMarker(now, err == nil)
 	}
 	rd := b.core.Ready()
 	if req := rd.Request; req != nil {
@@ -184,7 +192,7 @@ func (n *Node) lifecycleConfig() cluster.BrokerLifecycleConfig {
 	return cluster.BrokerLifecycleConfig{
 		NodeID: cfg.NodeID, IncarnationID: n.incarnation, Listeners: endpoints, Rack: rack,
 		HeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs, SessionTimeoutMs: cfg.BrokerSessionTimeoutMs,
-		PublishAfterCatchUp: true, PreviousBrokerEpoch: n.previousBrokerEpoch,
+		PublishAfterCatchUp: true, PreviousBrokerEpoch: n.previousBrokerEpoch, WaitRunningMarker: true,
 	}
 }
 

@@ -77,6 +77,11 @@ type BrokerLifecycleConfig struct {
 	// catchUpPollMs (Kafka's initial catch-up and readyToUnfence). Off,
 	// the broker never asks to stay fenced.
 	PublishAfterCatchUp bool
+	// WaitRunningMarker says the caller writes a running marker naming
+	// each new broker epoch and reports it (RunningMarker): after a
+	// registration the broker heartbeats only once it did, and asks to
+	// stay fenced while the marker is not written.
+	WaitRunningMarker bool
 	// PreviousBrokerEpoch is the broker epoch the node's previous process
 	// left in its clean shutdown marker, nil when it left none (it
 	// crashed, or lost power): the registration carries it, -1 for none,
@@ -130,6 +135,11 @@ type BrokerLifecycle struct {
 	// caught up with its registration; published that the caller
 	// published that image (Published).
 	caughtUp, published bool
+	// markerPending says the running marker of a new epoch is not
+	// reported yet; markerMissing that the caller could not write it
+	// (RunningMarker); markedEpoch is the epoch of the last one written.
+	markerPending, markerMissing bool
+	markedEpoch                  int64
 	// sentMs is when the request in flight was sent (monotonic ms); lease
 	// is what the answers to heartbeats granted (broker_lease.go).
 	sentMs int64
@@ -170,7 +180,7 @@ func NewBrokerLifecycle(cfg BrokerLifecycleConfig) *BrokerLifecycle {
 	if cfg.RetryBackoffMs <= 0 {
 		cfg.RetryBackoffMs = 100
 	}
-	return &BrokerLifecycle{cfg: cfg, epoch: -1, metadataOffset: -1, duplicateSinceMs: -1}
+	return &BrokerLifecycle{cfg: cfg, epoch: -1, metadataOffset: -1, duplicateSinceMs: -1, markedEpoch: -1}
 }
 
 // State is where the broker stands.
@@ -227,6 +237,9 @@ func (b *BrokerLifecycle) Tick(now Instant) {
 	if b.state == BrokerStarting {
 		b.send(b.registration(), b.cfg.SessionTimeoutMs)
 		return
+	}
+	if b.markerPending {
+		return // RunningMarker sends it
 	}
 	b.sentMs = now.MonoMs
 	b.send(b.heartbeat(), max(b.cfg.SessionTimeoutMs/2, b.cfg.HeartbeatIntervalMs))
@@ -311,6 +324,7 @@ func (b *BrokerLifecycle) registered(now Instant, r *kmsg.BrokerRegistrationResp
 	switch {
 	case code == 0:
 		b.epoch, b.duplicateSinceMs, b.nextSendMs = r.BrokerEpoch, -1, now.MonoMs
+		b.markerPending = b.cfg.WaitRunningMarker && r.BrokerEpoch != b.markedEpoch
 		if b.state == BrokerStarting {
 			b.moveTo(BrokerRecovery, fmt.Sprintf("registered with broker epoch %d", r.BrokerEpoch))
 		}
@@ -391,7 +405,7 @@ func (b *BrokerLifecycle) NextDeadline() (int64, bool) {
 		return 0, false
 	}
 	next, ok := int64(0), false
-	if b.inFlight == nil {
+	if b.inFlight == nil && !b.markerPending {
 		next, ok = b.nextSendMs, true
 	}
 	if b.state == BrokerPendingControlledShutdown && (!ok || b.shutdownDeadlineMs < next) {

@@ -36,9 +36,32 @@ func (b *BrokerLifecycle) Published(now Instant) {
 	b.Tick(now)
 }
 
+// RunningMarker reports whether the caller wrote the running marker that
+// names the broker's current epoch (logstore.WriteBrokerRunning), after a
+// registration (WaitRunningMarker). Until it has, heartbeats ask the
+// controller to keep the broker fenced: the next process reads the older
+// marker, and a registration that names an older epoch counts as clean
+// only while the incarnation it replaces was never unfenced (seed 220110:
+// a full disk refused the marker, the broker was unfenced and crashed 7 ms
+// later without losing anything, and its next process counted as unclean,
+// out of the ELR). Once written, the next heartbeat goes at once.
+func (b *BrokerLifecycle) RunningMarker(now Instant, written bool) {
+	b.markerPending, b.markerMissing = false, !written
+	if written {
+		b.markedEpoch = b.epoch
+		if !b.holdingFenced() && b.inFlight == nil && b.state == BrokerRecovery {
+			b.nextSendMs = min(b.nextSendMs, now.MonoMs)
+		}
+	}
+	b.Tick(now)
+}
+
 // holdingFenced says heartbeats ask the controller to keep the broker
-// fenced: its image has not reached its replicas yet.
-func (b *BrokerLifecycle) holdingFenced() bool { return b.cfg.PublishAfterCatchUp && !b.published }
+// fenced: its image has not reached its replicas yet, or its running
+// marker is not written.
+func (b *BrokerLifecycle) holdingFenced() bool {
+	return b.cfg.PublishAfterCatchUp && !b.published || b.markerMissing
+}
 
 // afterHeartbeat notes the catch-up a heartbeat's answer reports, and
 // heartbeats again soon while the broker waits to be unfenced.
@@ -50,7 +73,7 @@ func (b *BrokerLifecycle) afterHeartbeat(now Instant, req *kmsg.BrokerHeartbeatR
 		b.caughtUp = true
 		b.out.CaughtUp = true
 	}
-	if !b.cfg.PublishAfterCatchUp || b.state != BrokerRecovery {
+	if b.state != BrokerRecovery || !b.cfg.PublishAfterCatchUp && !b.markerMissing {
 		return
 	}
 	switch {

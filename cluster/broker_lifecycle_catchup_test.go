@@ -109,3 +109,42 @@ func next(r *lifecycleRun) int64 {
 	}
 	return n
 }
+
+// A broker whose caller writes running markers (WaitRunningMarker)
+// heartbeats after a registration only once the caller reported its
+// marker; one not written (a full disk) keeps it asking to stay fenced,
+// published or not, heartbeating every catchUpPollMs; once written the
+// next heartbeat goes at once and asks to be unfenced.
+func TestBrokerLifecycleHoldsFencedUntilItsMarkerIsWritten(t *testing.T) {
+	r := newLifecycleRun(t)
+	r.b.cfg.PublishAfterCatchUp, r.b.cfg.WaitRunningMarker = true, true
+	r.b.Start(r.at())
+	r.sent()
+	r.answer(registrationAnswer(0, 5), nil)
+	r.quiet()
+	if _, ok := r.b.NextDeadline(); ok {
+		t.Fatal("a deadline before the marker was reported")
+	}
+	r.b.RunningMarker(r.at(), false)
+	if hb := r.sent().(*kmsg.BrokerHeartbeatRequest); !hb.WantFence {
+		t.Fatalf("heartbeat %+v", hb)
+	}
+	r.answer(caughtUpAnswer(true, true), nil)
+	r.b.Published(r.at())
+	hb, ok := r.b.Ready().Request.(*kmsg.BrokerHeartbeatRequest)
+	if !ok || !hb.WantFence {
+		t.Fatalf("published without its marker: %+v", hb)
+	}
+	r.answer(caughtUpAnswer(true, true), nil)
+	r.expectState(BrokerRecovery)
+	if next, _ := r.b.NextDeadline(); next != r.now+catchUpPollMs {
+		t.Fatalf("next heartbeat at %d, now %d", next, r.now)
+	}
+	r.now += 3
+	r.b.RunningMarker(r.at(), true)
+	if hb, ok := r.b.Ready().Request.(*kmsg.BrokerHeartbeatRequest); !ok || hb.WantFence {
+		t.Fatalf("marker written, at once: %+v", hb)
+	}
+	r.answer(caughtUpAnswer(true, false), nil)
+	r.expectState(BrokerRunning)
+}

@@ -149,17 +149,22 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	// A clean shutdown names the registered epoch; or the epoch the
 	// registered incarnation was accepted clean from, when that one never
 	// got unfenced (it died before it learned its own epoch, touching
-	// nothing, and left the older one in the shutdown marker).
-	clean := registered && r.PreviousBrokerEpoch >= 0 && (r.PreviousBrokerEpoch == old.Epoch ||
-		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom)
+	// nothing, and left the older one in the shutdown marker); or, for a
+	// broker unregistered since, the epoch it had then.
+	unregisteredEpoch, unregistered := w.UnregisteredEpoch(r.BrokerID)
+	clean := r.PreviousBrokerEpoch >= 0 && (registered && (r.PreviousBrokerEpoch == old.Epoch ||
+		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom) ||
+		!registered && unregistered && r.PreviousBrokerEpoch == unregisteredEpoch)
 	if clean && elrEnabled(w) {
 		rec.CleanFrom = &r.PreviousBrokerEpoch
 	}
 	switch {
-	case registered && elrEnabled(w) && !clean:
+	case elrEnabled(w) && !clean:
 		// Not the epoch the previous incarnation left in its clean
-		// shutdown marker (KIP-966): it stopped uncleanly, so it leaves
-		// every ISR and ELR, and its leadership moves.
+		// shutdown marker (KIP-966), or no epoch to compare with: it may
+		// have stopped uncleanly, so it leaves every ISR and ELR, and its
+		// leadership moves, as Kafka's registerBroker does for every new
+		// incarnation.
 		recs = c.uncleanShutdownUpdates(w, r.BrokerID)
 	case registered && old.Active():
 		// The previous incarnation's session lapsed but it was not fenced

@@ -39,12 +39,15 @@ const (
 // broker that shut down uncleanly (uncleanShutdown) may have lost records,
 // so it leaves the ISR and the ELR for the last known ELR. An ISR back at
 // min.insync.replicas clears both sets (the high watermark moves again, so
-// their members fall behind); so does an unclean election. When the ISR
-// and the ELR are both empty, every replica that held the committed
-// records shut down uncleanly: the first of the last known ELR, the last
-// known leader, leads once unfenced, as after an unclean election (gregor's
-// own; Kafka 3.7 to 3.9 elected the last known leader so, and Kafka 4
-// waits for an operator's unclean election).
+// their members fall behind); so does an unclean election. A partition
+// left without a leader and with an empty ISR keeps the leader it had
+// first in its last known ELR (keepLastKnownLeader), in the ELR too when
+// it went there. When the ISR and the ELR are both empty, every replica
+// that held the committed records shut down uncleanly: the last known
+// leader, and only it, leads once unfenced, as after an unclean election
+// (Kafka 3.7 to 4.x do the same: PartitionChangeBuilder's
+// canElectLastKnownLeader; KIP-966's unclean recovery, which would ask
+// the replicas for their logs first, is not in Kafka).
 type partitionChange struct {
 	id TopicID
 	p  PartitionImage
@@ -113,6 +116,9 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 	// removed replica's fetches are fenced.
 	if rec.Leader == NoLeaderChange && !containsAll(pc.replicas, pc.p.Replicas) {
 		rec.Leader = pc.p.Leader
+	}
+	if rec.Leader == noBroker || rec.Leader == NoLeaderChange && pc.p.Leader < 0 {
+		pc.keepLastKnownLeader()
 	}
 	if unclean || !pc.elrEnabled {
 		pc.elr, pc.lastKnownELR = nil, nil
@@ -184,8 +190,8 @@ func (pc *partitionChange) populateELR() {
 		}
 	}
 	// The last known leader goes first: the leader that shut down
-	// uncleanly now, else the one first before (Kafka 3.7's last known
-	// leader). It most likely holds the most records.
+	// uncleanly now, else the one first before (keepLastKnownLeader puts
+	// the leader a partition loses first once it has none).
 	head := noBroker
 	switch {
 	case slices.Contains(lastKnown, pc.p.Leader) && !slices.Contains(pc.p.LastKnownELR, pc.p.Leader):
@@ -197,6 +203,31 @@ func (pc *partitionChange) populateELR() {
 		lastKnown = append([]int32{head}, without(lastKnown, head)...)
 	}
 	pc.elr, pc.lastKnownELR = elr, lastKnown
+}
+
+// keepLastKnownLeader puts the last known leader first in the target last
+// known ELR of a partition left without a leader and with an empty ISR
+// (Kafka's maybeUpdateLastKnownLeader): the leader it had until this
+// change, else the one its last known ELR already starts with. It is the
+// replica elected once no other is eligible, and the one most likely to
+// hold every committed record: it led last. It stays first while in the
+// ELR too (the one replica both may hold), so an ELR member that led last
+// and then shut down uncleanly goes before replicas that left the ISR or
+// the ELR uncleanly earlier (seed 220110: broker 3 led last, shut down
+// without losing anything and counted as unclean; broker 1, which led
+// before it and lost power, was elected ahead of it).
+func (pc *partitionChange) keepLastKnownLeader() {
+	if !pc.elrEnabled || len(pc.isr) > 0 {
+		return
+	}
+	head := pc.p.Leader
+	if head < 0 && len(pc.p.LastKnownELR) > 0 {
+		head = pc.p.LastKnownELR[0]
+	}
+	if head < 0 || !slices.Contains(pc.elr, head) && !slices.Contains(pc.lastKnownELR, head) {
+		return
+	}
+	pc.lastKnownELR = append([]int32{head}, without(pc.lastKnownELR, head)...)
 }
 
 // completeReassignment ends a reassignment once every replica it keeps is
@@ -235,11 +266,12 @@ func (pc *partitionChange) elect() (int32, bool) {
 	}
 	if len(pc.isr) == 0 && len(pc.elr) == 0 && len(pc.lastKnownELR) > 0 && slices.Contains(pc.replicas, pc.lastKnownELR[0]) &&
 		pc.acceptable(pc.lastKnownELR[0]) {
-		// gregor's own, as Kafka 3.7 elected the last known leader: no
-		// replica is eligible because every one that held the committed
-		// records (at least min.insync.replicas of them) shut down
-		// uncleanly since. The first of them, the last known leader,
-		// leads once it can, as an unclean election would pick it.
+		// As Kafka 3.7 to 4.x elect the last known leader: no replica is
+		// eligible because every one that held the committed records (at
+		// least min.insync.replicas of them) shut down uncleanly since.
+		// The last known leader, first in the last known ELR, leads once
+		// it can, as after an unclean election: it led last, so it most
+		// likely holds the most.
 		return pc.lastKnownELR[0], true
 	}
 	if pc.election == electUnclean {

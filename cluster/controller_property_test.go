@@ -21,7 +21,9 @@ import (
 //     and on again by UpdateFeatures), and at most
 //     one leader, which is in the ISR and an active broker; its ELR and
 //     last known ELR (only with the feature) are replicas apart from the
-//     ISR and each other, empty while the ISR holds min.insync.replicas;
+//     ISR and each other (but for the last known leader, first in the last
+//     known ELR, which may be in the ELR too), empty while the ISR holds
+//     min.insync.replicas;
 //   - per partition, leader and partition epochs never decrease, and one
 //     leader epoch has one leader (S1);
 //   - a new leader comes from the ISR (or the ELR, or the last known ELR
@@ -387,8 +389,9 @@ func (m *controllerModel) check(t *rapid.T, w *MetadataImage) {
 
 // checkELR checks a partition's eligible leader replicas: none without
 // the feature; with it, the ELR and the last known ELR are replicas apart
-// from the ISR and from each other, and both empty while the ISR holds
-// min.insync.replicas.
+// from the ISR and from each other (but for the first of the last known
+// ELR, the last known leader, which may be in the ELR too), and both empty
+// while the ISR holds min.insync.replicas.
 func (m *controllerModel) checkELR(t *rapid.T, w *MetadataImage, topic *TopicImage, p PartitionImage, where string) {
 	if !elrEnabled(w) {
 		if len(p.ELR) > 0 || len(p.LastKnownELR) > 0 {
@@ -400,7 +403,7 @@ func (m *controllerModel) checkELR(t *rapid.T, w *MetadataImage, topic *TopicIma
 		t.Fatalf("%s: ELR or last known ELR outside the replicas", where)
 	}
 	for _, b := range p.ELR {
-		if slices.Contains(p.ISR, b) || slices.Contains(p.LastKnownELR, b) {
+		if slices.Contains(p.ISR, b) || slices.Contains(p.LastKnownELR, b) && p.LastKnownELR[0] != b {
 			t.Fatalf("%s: broker %d in the ELR and the ISR or last known ELR", where, b)
 		}
 	}

@@ -132,6 +132,7 @@ func (d *imageDelta) registerBroker(r RegisterBrokerRecord) error {
 		v := *r.Rack
 		rack = &v
 	}
+	d.next.unregistered = d.next.unregistered.Delete(r.BrokerID)
 	d.next.brokers = d.next.brokers.Set(r.BrokerID, &BrokerRegistration{
 		ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: r.BrokerEpoch,
 		Endpoints: slices.Clone(r.Endpoints), Rack: rack,
@@ -181,7 +182,23 @@ func (d *imageDelta) unregisterBroker(r UnregisterBrokerRecord) error {
 		return err
 	}
 	d.next.brokers = d.next.brokers.Delete(r.BrokerID)
+	d.next.unregistered = d.next.unregistered.Set(r.BrokerID, r.BrokerEpoch)
 	return nil
+}
+
+// UnregisteredEpoch is the broker epoch broker id had when it was
+// unregistered, if it was and has not registered again since: the epoch
+// its next process's clean shutdown marker may name.
+func (m *MetadataImage) UnregisteredEpoch(id int32) (int64, bool) { return m.unregistered.Get(id) }
+
+// unregisteredRecords register every unregistered broker at its last
+// epoch, fenced, and unregister it, for a snapshot.
+func (m *MetadataImage) unregisteredRecords() []MetadataRecord {
+	var out []MetadataRecord
+	for id, epoch := range m.unregistered.All() {
+		out = append(out, RegisterBrokerRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: true}, UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: epoch})
+	}
+	return out
 }
 
 // brokerRecords registers every broker as it is, for a snapshot.

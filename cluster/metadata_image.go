@@ -87,7 +87,10 @@ type PartitionImage struct {
 	// watermark does not advance). An unfenced one may lead when the ISR is
 	// empty. LastKnownELR are replicas that were in the ISR or the ELR while
 	// it was below min.insync.replicas and left it uncleanly: what an
-	// operator may pick from for an unclean recovery. Both nil when empty;
+	// operator may pick from for an unclean recovery. Once the partition
+	// has no leader and an empty ISR, the first of them is its last known
+	// leader (the leader it lost then), which may be in the ELR as well;
+	// it alone leads when the ELR empties. Both nil when empty;
 	// neither is kept unless the cluster finalized
 	// eligible.leader.replicas.version 1.
 	ELR          []int32
@@ -132,6 +135,9 @@ type MetadataImage struct {
 	topics PersistentMap[string, *TopicImage]
 	// brokers are the registered brokers by id.
 	brokers PersistentMap[int32, *BrokerRegistration]
+	// unregistered are the broker epochs of brokers unregistered since
+	// (UnregisterBrokerRecord), by id, until they register again.
+	unregistered PersistentMap[int32, int64]
 	// byID maps string(TopicID[:]) to the topic's name.
 	byID PersistentMap[string, string]
 	// metricNames maps a topic's name with '.' read as '_' to the name, so
@@ -431,8 +437,10 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 }
 
 // SnapshotRecords are records that rebuild the image from empty: the
-// cluster id, the finalized features, every registered broker (in id order), each topic (in name order) with its
-// configs and partitions, then the broker configs.
+// cluster id, the finalized features, every registered broker (in id
+// order), every unregistered one's last epoch (registered and unregistered
+// at it), each topic (in name order) with its configs and partitions, then
+// the broker configs.
 func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 	var out []MetadataRecord
 	if m.clusterID != "" {
@@ -440,6 +448,7 @@ func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 	}
 	out = append(out, m.featureRecords()...)
 	out = append(out, m.brokerRecords()...)
+	out = append(out, m.unregisteredRecords()...)
 	for t := range m.Topics() {
 		out = append(out, TopicRecord{Name: t.Name, TopicID: t.ID})
 		out = append(out, configRecords(kmsg.ConfigResourceTypeTopic, t.Name, t.Configs)...)

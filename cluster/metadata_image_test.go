@@ -159,11 +159,22 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 	if p := mustTopic(t, m, "b").Partitions[0]; !reflect.DeepEqual(p.ELR, []int32{1}) || !reflect.DeepEqual(p.LastKnownELR, []int32{2}) || p.ISR == nil || len(p.ISR) != 0 {
 		t.Fatalf("partition b-0 %+v, want ISR [], ELR [1], last known ELR [2]", p)
 	}
+	// Broker 4 registered and unregistered: its last epoch stays known.
+	m = applied(t, m, RegisterBrokerRecord{BrokerID: 4, IncarnationID: IncarnationID{4}, BrokerEpoch: 30}, UnregisterBrokerRecord{BrokerID: 4, BrokerEpoch: 30})
 	back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertSameImage(t, back, m)
+	if _, ok := back.Broker(4); ok {
+		t.Fatal("broker 4 registered after the snapshot")
+	}
+	if e, ok := back.UnregisteredEpoch(4); !ok || e != 30 {
+		t.Fatalf("broker 4's epoch when unregistered %d (%v) after the snapshot, want 30", e, ok)
+	}
+	if _, ok := applied(t, back, RegisterBrokerRecord{BrokerID: 4, IncarnationID: IncarnationID{5}, BrokerEpoch: 40}).UnregisteredEpoch(4); ok {
+		t.Fatal("broker 4 still unregistered once registered again")
+	}
 }
 
 func mustTopic(t *testing.T, m *MetadataImage, name string) *TopicImage {

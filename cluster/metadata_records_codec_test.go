@@ -125,6 +125,8 @@ func TestMetadataRecordsRefuseDamage(t *testing.T) {
 
 func TestReplayMetadataLog(t *testing.T) {
 	m := applied(t, NewMetadataImage(), topicRecords("a", TopicID{1}, 2, "retention.ms", "5")...)
+	// An unregistered broker's epoch goes through the snapshot too.
+	m = applied(t, m, RegisterBrokerRecord{BrokerID: 4, IncarnationID: IncarnationID{4}, BrokerEpoch: 3}, UnregisterBrokerRecord{BrokerID: 4, BrokerEpoch: 3})
 	log := AppendMetadataBatch(nil, MetadataBatch{Snapshot: true, Epoch: m.Epoch, Records: m.SnapshotRecords()})
 	delta := topicRecords("b", TopicID{2}, 1)
 	log = AppendMetadataBatch(log, MetadataBatch{Epoch: m.Epoch, Records: delta})
@@ -135,6 +137,9 @@ func TestReplayMetadataLog(t *testing.T) {
 		t.Fatalf("replay: %d of %d bytes, %v", n, whole, err)
 	}
 	assertSameImage(t, got, want)
+	if e, ok := got.UnregisteredEpoch(4); !ok || e != 3 {
+		t.Fatalf("replayed broker 4's epoch when unregistered %d (%v), want 3", e, ok)
+	}
 
 	// A torn last batch is cut off.
 	torn := AppendMetadataBatch(bytes.Clone(log), MetadataBatch{Epoch: want.Epoch, Records: []MetadataRecord{RemoveTopicRecord{TopicID: TopicID{1}}}})

@@ -71,7 +71,8 @@
 //     swarm's per-seed profiles and the plants; faults_clog.go: the
 //     swizzle-clog (nodes' links hold what they carry, then deliver it
 //     late); faults_operator.go: the operator's partition reassignments,
-//     preferred leader elections and min.insync.replicas settings; empty_stretch_fault.go:
+//     preferred leader elections, min.insync.replicas settings and
+//     unregistrations of brokers that are down; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
 //     inside it); fetch_conn_closed.go: a fetcher's give-up closing its

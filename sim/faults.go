@@ -70,6 +70,7 @@ func (f *faultInjector) start() {
 	f.every(p.ClogEveryMs, f.swizzleClog)
 	f.every(p.ReassignEveryMs, f.reassign)
 	f.every(p.MinISREveryMs, f.alterMinISR)
+	f.every(p.UnregisterEveryMs, f.unregister)
 	f.startDetector()
 }
 

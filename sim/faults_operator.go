@@ -30,6 +30,13 @@ import (
 // leader replicas of its partitions (KIP-966), and leaders take the new
 // setting for their high watermarks. The checkers hold each acknowledged
 // write to the lowest setting the topic had.
+//
+// The unregistration fault: the operator unregisters a broker whose
+// process is down (UnregisterBroker, Kafka's kafka-cluster.sh unregister,
+// as after a machine failure), voters of the controller quorum too (their
+// broker registration only). The controller moves it out of every ISR;
+// when its process starts again it registers anew, with no registration
+// to compare its shutdown marker with (CORRECTNESS.md B15).
 
 // reassign is one reassignment fault.
 func (f *faultInjector) reassign(r *rand.Rand) {
@@ -254,4 +261,48 @@ func errText(code int16) string {
 		return ""
 	}
 	return kerrName(code)
+}
+
+// unregister is one unregistration fault.
+func (f *faultInjector) unregister(r *rand.Rand) {
+	w := f.w
+	admin := w.adminClient()
+	if admin == nil || admin.stopped {
+		return
+	}
+	var down []*node
+	for _, n := range w.nodes {
+		if n.started && !n.up {
+			down = append(down, n)
+		}
+	}
+	if len(down) == 0 {
+		return
+	}
+	n := down[r.IntN(len(down))]
+	req := kmsg.NewPtrUnregisterBrokerRequest()
+	req.BrokerID = n.id
+	w.stats.Unregistrations++
+	w.timelinef("fault: the operator unregisters broker %d (its process is down)", n.id)
+	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.UnregisterBrokerResponse)
+		switch {
+		case err != nil:
+			w.timelinef("admin: unregistering broker %d: %v", n.id, err)
+		case resp == nil:
+			w.timelinef("admin: unregistering broker %d: no answer", n.id)
+		default:
+			if resp.ErrorCode == 0 {
+				w.stats.UnregistrationsTaken++
+			} else if resp.ErrorCode == kerr.NotController.Code {
+				admin.meta.controller = -1
+				admin.meta.next++
+			}
+			what := "ok"
+			if resp.ErrorCode != 0 {
+				what = kerrName(resp.ErrorCode)
+			}
+			w.timelinef("admin: unregistering broker %d: %s", n.id, what)
+		}
+	})
 }

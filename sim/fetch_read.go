@@ -245,6 +245,7 @@ func (fw *fetchWrite) writeOutcome(describe bool) string {
 			w.stats.FetchReadsBroken++
 			w.timelinef("%s: fetch answer to %s: %s [%d, %d) reads short (%v): connection closed",
 				n.name(), endpointName(fw.req.from), p.tp, p.recs.FirstOffset, p.recs.NextOffset, err)
+			w.answered(fw.req)
 			w.net.send(&message{from: fw.req.to, to: fw.req.from, kind: msgResponse, corr: fw.req.corr, err: errConnectionClosed})
 			if !describe {
 				return ""

@@ -15,7 +15,11 @@ import (
 // reordered, per directed link; partitions cut links. On top of it a small
 // RPC layer (correlation ids and timeouts, as the netio client) carries
 // requests and responses: a response arriving after its request timed out,
-// or a second copy of one, is dropped, so a caller hears exactly once.
+// or a second copy of one, is dropped, so a caller hears exactly once. A
+// request to a node whose process is down is refused at once; one its
+// process took and had not answered when it stopped fails at once too, a
+// connection closed (node.closeConnections), but for a power loss, after
+// which its caller waits out its timeout.
 
 // msgKind says what a message is.
 type msgKind uint8
@@ -296,7 +300,15 @@ func (w *World) call(ep endpoint, from, to int32, body any, timeoutMs int64, don
 
 // respond answers a request message.
 func (w *World) respond(req *message, body any) {
+	w.answered(req)
 	w.net.send(&message{from: req.to, to: req.from, kind: msgResponse, corr: req.corr, body: body})
+}
+
+// answered takes a request off its node's open requests.
+func (w *World) answered(req *message) {
+	if req.to < clientBase {
+		delete(w.node(req.to).open, req)
+	}
 }
 
 // completeCall hands a response to the call waiting for it, if any.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,6 +49,12 @@ type node struct {
 	wallOffsetMs int64
 
 	rpc *rpcs
+	// open are the requests the process took off the network and has not
+	// answered yet, each with the order it took them in: when the process
+	// stops (but for a power loss), its connections close and each caller
+	// hears so at once (closeConnections).
+	open     map[*message]uint64
+	openNext uint64
 	// queue is work posted by the node's own handlers, run in order before
 	// the event ends (so that no core is entered while it is carrying out).
 	queue []func()
@@ -80,10 +87,12 @@ type node struct {
 	// counts the power losses (the machine's boot id).
 	previousBrokerEpoch *int64
 	markedEpoch         int64
-	boots               int
-	lifecycle           *cluster.BrokerLifecycle
-	controllerGuess     int
-	shutdownDone        func()
+	// unmarkedEpoch is the last epoch whose running marker failed.
+	unmarkedEpoch   int64
+	boots           int
+	lifecycle       *cluster.BrokerLifecycle
+	controllerGuess int
+	shutdownDone    func()
 	// leaseRefused is the lease under which the coordinators last refused
 	// a request, so the timeline notes each lapse once (node_lease.go).
 	leaseRefused cluster.BrokerLease
@@ -224,6 +233,13 @@ func (n *node) receive(m *message) {
 	if !n.up {
 		n.w.net.bounce(m)
 		return
+	}
+	if m.kind == msgRequest && m.corr != 0 { // corr 0: a notice, never answered
+		if n.open == nil {
+			n.open = map[*message]uint64{}
+		}
+		n.openNext++
+		n.open[m] = n.openNext
 	}
 	fn := func() { n.handle(m) }
 	if n.paused {
@@ -367,7 +383,7 @@ func (n *node) start() error {
 	if err != nil {
 		return fmt.Errorf("take the clean shutdown marker: %w", err)
 	}
-	n.previousBrokerEpoch, n.markedEpoch = previous, -1
+	n.previousBrokerEpoch, n.markedEpoch, n.unmarkedEpoch = previous, -1, -1
 	if previous != nil {
 		w.stats.CleanShutdownRegistrations++
 	}
@@ -431,6 +447,24 @@ func (n *node) stopProcess() {
 	n.coords = nil
 	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.cleaner = nodeCleaner{}
+	n.open = nil
+}
+
+// closeConnections answers every request the process took and has not
+// answered with a closed connection, in the order it took them, as the
+// kernel closes a stopped process's sockets: the callers learn at once,
+// where they would wait out their timeouts after a power loss (the
+// machine is gone), and do not know whether the request was carried out.
+func (n *node) closeConnections() {
+	reqs := make([]*message, 0, len(n.open))
+	for m := range n.open {
+		reqs = append(reqs, m)
+	}
+	slices.SortFunc(reqs, func(a, b *message) int { return cmp.Compare(n.open[a], n.open[b]) })
+	for _, m := range reqs {
+		n.w.net.send(&message{from: m.to, to: m.from, kind: msgResponse, corr: m.corr, err: errConnectionClosed})
+	}
+	n.open = nil
 }
 
 // rearm schedules the node's next wake-up at the earliest deadline of its

@@ -65,7 +65,7 @@ func (n *node) startLifecycle() {
 	n.lifecycle = cluster.NewBrokerLifecycle(cluster.BrokerLifecycleConfig{
 		NodeID: n.id, IncarnationID: n.incarnation, Listeners: listeners,
 		HeartbeatIntervalMs: w.timing.heartbeatIntervalMs, SessionTimeoutMs: w.timing.sessionTimeoutMs,
-		RetryBackoffMs: w.timing.retryBackoffMs, PreviousBrokerEpoch: n.previousBrokerEpoch,
+		RetryBackoffMs: w.timing.retryBackoffMs, PreviousBrokerEpoch: n.previousBrokerEpoch, WaitRunningMarker: true,
 	})
 	n.lifecycle.SetClusterID(n.image.ClusterID())
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
@@ -84,12 +84,17 @@ func (n *node) driveLifecycle() {
 	}
 	if epoch := lc.BrokerEpoch(); epoch >= 0 && epoch != n.markedEpoch {
 		// Registered: a crash without a power loss from now on loses
-		// nothing the logs wrote (production's lifecycle actor does the
-		// same).
-		n.markedEpoch = epoch
-		if err := logstore.WriteBrokerRunning(n.fs, dataDir, epoch, n.bootID()); err != nil {
-			n.w.tracef("%s: running marker not written: %v", n.name(), err)
+		// nothing the logs wrote. Until the marker is written, the core
+		// keeps the broker fenced; it is tried again at every step
+		// (production's lifecycle actor does the same).
+		err := logstore.WriteBrokerRunning(n.fs, dataDir, epoch, n.bootID())
+		if err == nil {
+			n.markedEpoch = epoch
+		} else if n.unmarkedEpoch != epoch {
+			n.unmarkedEpoch = epoch
+			n.w.tracef("%s: running marker not written (the broker stays fenced until it is): %v", n.name(), err)
 		}
+		lc.RunningMarker(n.instant(), err == nil)
 	}
 	rd := lc.Ready()
 	if req := rd.Request; req != nil {
@@ -482,6 +487,7 @@ func (w *World) controlledShutdown(n *node, then func()) {
 	n.shutdownDone = func() {
 		n.handOffLeadership(func() {
 			n.markCleanShutdown()
+			n.closeConnections()
 			n.stopProcess()
 			w.timelinef("%s stopped after its controlled shutdown", n.name())
 			then()

@@ -121,6 +121,9 @@ type Profile struct {
 	// MinISREveryMs: the operator sets a topic's min.insync.replicas
 	// (faults_operator.go).
 	MinISREveryMs float64
+	// UnregisterEveryMs: the operator unregisters a broker whose process
+	// is down (faults_operator.go); it registers again when it starts.
+	UnregisterEveryMs float64
 	// DiskFaultEveryMs, DiskFaultForMs, DiskFaultP: a node's writes and
 	// fsyncs fail with EIO (each with probability DiskFaultP) for a while.
 	DiskFaultEveryMs, DiskFaultForMs, DiskFaultP float64
@@ -250,8 +253,8 @@ func CompactionProfile() Profile {
 
 // ChurnProfile moves partitions while the cluster works: the operator
 // reassigns a partition every 4 s (workload topics, __consumer_offsets and
-// __transaction_state alike) and sets a topic's min.insync.replicas every
-// 10 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
+// __transaction_state alike), sets a topic's min.insync.replicas every
+// 10 s and unregisters a broker that is down every 15 s, swizzle-clogs hold nodes' messages every 10 s, and nodes crash
 // (half of the crashes power losses) every 8 s, under a workload of
 // acks=all and idempotent producers, transactions (pipelined, half of
 // them KIP-890 part 2), copiers, a read_committed consumer and KIP-848
@@ -261,6 +264,7 @@ func ChurnProfile() Profile {
 	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.CompactedShare = 2, 3, 2, 50, 0.5
 	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.5, 3000
 	p.ReassignEveryMs, p.MinISREveryMs, p.ClogEveryMs, p.ClogForMs = 4000, 10_000, 10_000, 3000
+	p.UnregisterEveryMs = 15_000
 	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 2, true
 	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 1, 3, 1
 	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
@@ -283,10 +287,32 @@ func DiskProfile() Profile {
 	return p
 }
 
+// ClogProfile holds the messages of transactions and groups: every 4 s a
+// swizzle-clog holds a few nodes' messages for about 6 s (EndTxn,
+// AddPartitionsToTxn, markers, TxnOffsetCommit, joins and heartbeats
+// delivered seconds late), clients lose their links to a broker every
+// 10 s, and nodes crash every 15 s (a third of the crashes power losses),
+// under pipelined transactional producers (half of them KIP-890 part 2),
+// copiers, a read_committed consumer, idempotent producers and
+// auto-committing KIP-848 group members that crash between polls, on two
+// topics of three partitions.
+func ClogProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 2, 3, 1, 100
+	p.ClogEveryMs, p.ClogForMs, p.ClientCutEveryMs = 4000, 6000, 10_000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 15_000, 0.33, 3000
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 1, true
+	p.AutoCommitShare, p.ProcessMs, p.MemberCrashEveryMs = 0.5, 200, 10_000
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 2, 3, 2
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.15, 8000, 0.5
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
-	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile}
+	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
+		"clog": ClogProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -421,6 +447,10 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.LateJoinMs = between(3000, 40000)
 	}
+	// Unregistered brokers, drawn after everything before them.
+	if on(0.3) {
+		p.UnregisterEveryMs = between(5000, 30000)
+	}
 	return p
 }
 
@@ -465,6 +495,7 @@ func (p Profile) String() string {
 	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
+	add(p.UnregisterEveryMs > 0, "down brokers unregistered every %.0fs", p.UnregisterEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)

@@ -59,7 +59,7 @@ var BugClasses = []BugClass{
 		"the compaction profile: __consumer_offsets compacted under group commits (Stats.Compactions)"},
 	{"B15", "membership change with crashes",
 		[]string{"controlled-shutdown", "controller-failover-topic-creation"},
-		"controlled shutdowns and controller crashes (Stats.ControlledShutdowns, ControllerChanges); the operator's partition reassignments, to other brokers and one replica more or fewer, their cancellations and preferred leader elections (faults_operator.go; Stats.Reassignments, PreferredElections); with four nodes or more, a broker added to the running cluster (profile's LateJoinMs); removing brokers and changing the controllers is not played"},
+		"controlled shutdowns and controller crashes (Stats.ControlledShutdowns, ControllerChanges); the operator's partition reassignments, to other brokers and one replica more or fewer, their cancellations and preferred leader elections (faults_operator.go; Stats.Reassignments, PreferredElections); with four nodes or more, a broker added to the running cluster (profile's LateJoinMs); the operator's unregistrations of brokers that are down, which register anew when they start (faults_operator.go; Stats.Unregistrations); changing the controllers is not played"},
 	{"B16", "disruptive servers, livelock",
 		[]string{"isolated-voter-heals", "restarted-voter-grants-no-vote", "deposed-controller-grants-no-lease"},
 		"partitions of every shape, one-way link faults, swizzle-clogs (Stats.Partitions, LinkFaults, Clogs)"},

@@ -99,7 +99,9 @@ func TestDeterminism(t *testing.T) {
 
 // plantBounds are the seeds (of faulty phases of plantDurationMs) within
 // which the swarm must find each plant (CORRECTNESS.md H4). Measured over
-// seeds 1-100: skip-truncation is found by 40 of them (first: seed 2),
+// seeds 1-100: skip-truncation is found by 40 of them (first: seed 2;
+// since a stopped process closes its connections, seeds 2 and 3 fail by
+// L1 first, seed 5 by S4),
 // early-hw by 88 (seed 2), unclean-elect by 9 (seed 14; 17 before eligible
 // leader replicas, whose members the plant may now pick lawfully), which
 // needs a partition whose ISR and ELR emptied before the leader failed.
@@ -153,6 +155,14 @@ func TestPlantsAreFound(t *testing.T) {
 				continue
 			}
 			v := rep.Violations[0]
+			if v.Check == "L1" && plant == PlantSkipTruncation {
+				// A follower that keeps its divergent tail never rejoins
+				// the ISR: a seed may fail by L1 before a safety checker
+				// sees the divergence. The search goes on to a seed one
+				// of them finds it in.
+				t.Logf("plant %s, seed %d: found by L1 first: %s", plant, seed, v)
+				continue
+			}
 			if !contains(want[plant], v.Check) {
 				t.Errorf("plant %s, seed %d: found by %s, not by one of %v: %s", plant, seed, v.Check, want[plant], v)
 			}
@@ -313,8 +323,24 @@ func TestProfileString(t *testing.T) {
 // successor's epoch-3 records into the same bytes; the follower, still at
 // epoch 2, appended that epoch-3 batch on top of epoch-2 records the new
 // leader lacks, so its OffsetForLeaderEpoch for epoch 3 found nothing to
-// cut: S4; a follower now drops batches past the epoch it fetched at). All
-// but 121481, 122241, 150016, 161030, 170044, 170232, 177092 and 187023 no
+// cut: S4; a follower now drops batches past the epoch it fetched at), and
+// with the disk profile 220110 (broker 3 led last, from the ELR; it
+// stopped without losing anything but counted as unclean, its running
+// marker refused by a full disk; the controller elected broker 1, which
+// led before it and had lost power, from the last known ELR at once: S5;
+// the last known leader is now the leader a partition lost, Kafka's), and
+// with the churn profile at 4 nodes 351011 (the operator unregistered
+// broker 1, in t0/0's ELR, while it was down after a power loss; it
+// registered anew, no registration to compare its marker with, kept its
+// place in the ELR and led from it: S5; such a registration now counts as
+// unclean), and at 7 nodes and 10 minutes, with the churn profile and nodes
+// 1, 3 and 5 asking their leaders' epochs first, 349003 (broker 3 stopped
+// without losing anything and was unregistered while down; registering
+// anew, it counted as unclean and left the ELR, and broker 5, the last
+// known leader, which had lost power, led: S5; the image now keeps an
+// unregistered broker's epoch, which a clean marker names). All but
+// 121481, 122241, 150016, 161030, 170044, 170232, 177092, 187023, 220110,
+// 349003 and 351011 no
 // longer play the runs that failed: the simulator's quorum spreads its ticks
 // (quorum.Config.SpreadTicks), the final reader fetches again at once
 // while behind, and the profiles draw auto-committing members and member
@@ -331,7 +357,8 @@ func TestSwarmRegressions(t *testing.T) {
 		{72115, 300_000, 3, "", nil}, {75269, 300_000, 5, "", nil}, {96948, 300_000, 3, "compaction", nil},
 		{121481, 60_000, 3, "", nil}, {122241, 180_000, 4, "", []int32{1, 2, 3}}, {150016, 60_000, 3, "", nil},
 		{161030, 60_000, 4, "", []int32{1, 2, 3}}, {170044, 60_000, 3, "", nil},
-		{170232, 60_000, 3, "", nil}, {177092, 60_000, 3, "", nil}, {187023, 60_000, 5, "", nil}} {
+		{170232, 60_000, 3, "", nil}, {177092, 60_000, 3, "", nil}, {187023, 60_000, 5, "", nil},
+		{220110, 60_000, 3, "disk", nil}, {351011, 60_000, 4, "churn", nil}, {349003, 600_000, 7, "churn", []int32{1, 3, 5}}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p := NamedProfiles()[c.profile]()

@@ -128,8 +128,11 @@ type Stats struct {
 	// target replica set taken at once is none).
 	Reassignments, ReassignmentsStarted, PreferredElections int64
 	ReassignmentsEnded                                      int64
-	// MinISRChanges are the operator's min.insync.replicas settings.
+	// MinISRChanges are the operator's min.insync.replicas settings;
+	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
+	// those the controller took.
 	MinISRChanges                                int64
+	Unregistrations, UnregistrationsTaken        int64
 	FalseSuspicions, Suspicions                  int64
 	ControllerChanges, LeaderChanges, ISRChanges int64
 	// ELRElections are leaders elected from the eligible leader replicas
@@ -433,6 +436,8 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 		for k, end := range n.diskEnd {
 			n.preCrashEnd[k] = max(n.preCrashEnd[k], end)
 		}
+	} else {
+		n.closeConnections()
 	}
 	n.stopProcess()
 	w.stats.Crashes++
@@ -621,6 +626,9 @@ func (r *Report) Summary() string {
 	}
 	if s.MinISRChanges > 0 {
 		fmt.Fprintf(&b, "operator: %d min.insync.replicas settings\n", s.MinISRChanges)
+	}
+	if s.Unregistrations > 0 {
+		fmt.Fprintf(&b, "operator: %d brokers unregistered while down (%d taken)\n", s.Unregistrations, s.UnregistrationsTaken)
 	}
 	if s.Clogs > 0 {
 		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)
