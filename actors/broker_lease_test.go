@@ -40,16 +40,7 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	ctx := testContext(t, 120*time.Second)
 	c.createAssigned(0, "t", []int32{2}, "1")
 	adm := kadm.NewClient(newClient(t, c.node(1)))
-	if _, err := adm.FetchOffsets(ctx, "probe"); err != nil {
-		t.Logf("first offset fetch (creates %s): %v", groups.OffsetsTopic, err)
-	}
-	leaders := c.waitForTopic(groups.OffsetsTopic, 4)
-	group := ""
-	for i := 0; group == ""; i++ {
-		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == 2 {
-			group = g
-		}
-	}
+	group := groupLedBy(ctx, t, c, adm, 2)
 	// And a transactional id whose coordinator runs on node 2.
 	if found := adm.FindTxnCoordinators(ctx, "probe")["probe"]; found.Err != nil {
 		t.Logf("first transaction coordinator lookup (creates %s): %v", txn.StateTopic, found.Err)
@@ -165,16 +156,7 @@ func TestCoordinatorHoldsRequestsThroughLeaseLapse(t *testing.T) {
 	ctx := testContext(t, 120*time.Second)
 	c.createAssigned(0, "t", []int32{2}, "1")
 	adm := kadm.NewClient(newClient(t, c.node(1)))
-	if _, err := adm.FetchOffsets(ctx, "probe"); err != nil {
-		t.Logf("first offset fetch (creates %s): %v", groups.OffsetsTopic, err)
-	}
-	leaders := c.waitForTopic(groups.OffsetsTopic, 4)
-	group := ""
-	for i := 0; group == ""; i++ {
-		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == 2 {
-			group = g
-		}
-	}
+	group := groupLedBy(ctx, t, c, adm, 2)
 	offsets := kadm.Offsets{}
 	offsets.Add(kadm.Offset{Topic: "t", Partition: 0, At: 7, LeaderEpoch: -1})
 	waitFor(t, 30*time.Second, "a commit at node 2's coordinator", func() bool {
@@ -217,5 +199,20 @@ func TestCoordinatorHoldsRequestsThroughLeaseLapse(t *testing.T) {
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 ||
 		resp.Topics[0].Partitions[0].ErrorCode != 0 || resp.Topics[0].Partitions[0].Offset != 7 {
 		t.Fatalf("the OffsetFetch held through the lapse was answered %+v, want offset 7", resp)
+	}
+}
+
+// groupLedBy creates __consumer_offsets (4 partitions) through adm and
+// returns a group name whose coordinator is on node.
+func groupLedBy(ctx context.Context, t *testing.T, c *testCluster, adm *kadm.Client, node int32) string {
+	t.Helper()
+	if _, err := adm.FetchOffsets(ctx, "probe"); err != nil {
+		t.Logf("first offset fetch (creates %s): %v", groups.OffsetsTopic, err)
+	}
+	leaders := c.waitForTopic(groups.OffsetsTopic, 4)
+	for i := 0; ; i++ {
+		if g := fmt.Sprintf("g%d", i); leaders[groups.PartitionFor(g, 4)] == node {
+			return g
+		}
 	}
 }
