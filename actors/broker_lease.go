@@ -18,8 +18,8 @@ import (
 // __consumer_offsets and __transaction_state leadership, so stops answering
 // from its coordinators' memory before another node's coordinators load:
 // the clients get NOT_COORDINATOR and look the coordinator up again (a
-// group coordinator first holds a request up to 2 s for the lease to hold
-// again: group_lease_hold.go). Its
+// group or transaction coordinator first holds a request up to 2 s for the
+// lease to hold again: group_lease_hold.go, txn_lease_hold.go). Its
 // partition leaders keep serving, as Kafka's do. Once a heartbeat is
 // acknowledged again, the coordinators answer again; if the leadership
 // moved meanwhile, the replica manager stopped them as the image says.
@@ -56,8 +56,8 @@ func (n *Node) leaseHolds() bool {
 	if l != nil {
 		if old := n.lease.refused.Load(); (old == nil || *old != *l) && n.lease.refused.CompareAndSwap(old, l) {
 			until, held := l.UntilMs()
-			n.logger.Warn("broker lease lapsed: the group coordinators hold requests (2 s at most, then NOT_COORDINATOR), "+
-				"the transaction coordinators answer NOT_COORDINATOR, until the controller acknowledges a heartbeat",
+			n.logger.Warn("broker lease lapsed: the group and transaction coordinators hold requests (2 s at most, then NOT_COORDINATOR) "+
+				"and their timers until the controller acknowledges a heartbeat",
 				zap.Bool("held", held), zap.Int64("lease_until_mono_ms", until))
 			n.lease.lapsedAtMs.CompareAndSwap(0, max(now, 1))
 		}

@@ -42,16 +42,7 @@ func TestCoordinatorAnswersOnlyUnderLease(t *testing.T) {
 	adm := kadm.NewClient(newClient(t, c.node(1)))
 	group := groupLedBy(ctx, t, c, adm, 2)
 	// And a transactional id whose coordinator runs on node 2.
-	if found := adm.FindTxnCoordinators(ctx, "probe")["probe"]; found.Err != nil {
-		t.Logf("first transaction coordinator lookup (creates %s): %v", txn.StateTopic, found.Err)
-	}
-	txnLeaders := c.waitForTopic(txn.StateTopic, 4)
-	tid := ""
-	for i := 0; tid == ""; i++ {
-		if id := fmt.Sprintf("tx%d", i); txnLeaders[txn.PartitionFor(id, 4)] == 2 {
-			tid = id
-		}
-	}
+	tid := txnIDLedBy(ctx, t, c, adm, 2)
 	offsets := kadm.Offsets{}
 	offsets.Add(kadm.Offset{Topic: "t", Partition: 0, At: 7, LeaderEpoch: -1})
 	if resp, err := adm.CommitOffsets(ctx, group, offsets); err != nil || resp.Error() != nil {
@@ -168,34 +159,12 @@ func TestCoordinatorHoldsRequestsThroughLeaseLapse(t *testing.T) {
 	waitFor(t, 10*time.Second, "node 2's lease to lapse", func() bool { return !c.node(1).leaseHolds() })
 	// Written to node 2's socket during the lapse; read after the controller
 	// is back.
-	conn, err := net.Dial("tcp", c.node(1).Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	fetch := kmsg.NewPtrOffsetFetchRequest()
 	fetch.Version, fetch.Group = 5, group
 	fetch.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
-	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("held")).AppendRequest(nil, fetch, 1)); err != nil {
-		t.Fatal(err)
-	}
+	conn := sendRaw(t, c.node(1), fetch)
 	c.startAll()
-	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
-		t.Fatalf("read the answer: %v", err)
-	}
-	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
-	if _, err := io.ReadFull(conn, frame); err != nil {
-		t.Fatalf("read the answer: %v", err)
-	}
-	resp := fetch.ResponseKind().(*kmsg.OffsetFetchResponse)
-	resp.Version = fetch.Version
-	if err := resp.ReadFrom(frame[4:]); err != nil {
-		t.Fatal(err)
-	}
+	resp := readRaw(t, conn, fetch).(*kmsg.OffsetFetchResponse)
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 ||
 		resp.Topics[0].Partitions[0].ErrorCode != 0 || resp.Topics[0].Partitions[0].Offset != 7 {
 		t.Fatalf("the OffsetFetch held through the lapse was answered %+v, want offset 7", resp)
@@ -215,4 +184,94 @@ func groupLedBy(ctx context.Context, t *testing.T, c *testCluster, adm *kadm.Cli
 			return g
 		}
 	}
+}
+
+// TestTxnCoordinatorHoldsRequestsThroughLeaseLapse: as a group
+// coordinator's, a transaction request that reaches node 2's transaction
+// coordinator while its lease has lapsed (its only controller stopped) is
+// held, not refused, and answered by the coordinator once the controller
+// is back and acknowledges a heartbeat.
+func TestTxnCoordinatorHoldsRequestsThroughLeaseLapse(t *testing.T) {
+	c := newTestCluster(t, 1, 1, func(_ int, cfg *Config) {
+		cfg.Txns.StateLogPartitions, cfg.Txns.StateLogReplicationFactor, cfg.Txns.StateLogMinISR = 4, 1, 1
+		cfg.Txns.LeaseHoldMs = 120_000 // longer than any restart of the controller here
+		cfg.BrokerHeartbeatIntervalMs, cfg.BrokerSessionTimeoutMs = 500, 6000
+	})
+	c.startAll()
+	ctx := testContext(t, 120*time.Second)
+	tid := txnIDLedBy(ctx, t, c, kadm.NewClient(newClient(t, c.node(1))), 2)
+	cl := newClient(t, c.node(1))
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(tid), 60_000
+	waitFor(t, 30*time.Second, "node 2's transaction coordinator to give a producer id", func() bool {
+		resp, err := init.RequestWith(ctx, cl.Broker(2))
+		return err == nil && resp.ErrorCode == 0
+	})
+
+	c.stop(0, false)
+	waitFor(t, 10*time.Second, "node 2's lease to lapse", func() bool { return !c.node(1).leaseHolds() })
+	init.Version = 4
+	conn := sendRaw(t, c.node(1), init)
+	c.startAll()
+	resp := readRaw(t, conn, init).(*kmsg.InitProducerIDResponse)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("the InitProducerId held through the lapse was answered %v, want a producer id", kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
+
+// txnIDLedBy creates __transaction_state (4 partitions) through adm and
+// returns a transactional id whose coordinator is on node.
+func txnIDLedBy(ctx context.Context, t *testing.T, c *testCluster, adm *kadm.Client, node int32) string {
+	t.Helper()
+	if found := adm.FindTxnCoordinators(ctx, "probe")["probe"]; found.Err != nil {
+		t.Logf("first transaction coordinator lookup (creates %s): %v", txn.StateTopic, found.Err)
+	}
+	leaders := c.waitForTopic(txn.StateTopic, 4)
+	for i := 0; ; i++ {
+		if id := fmt.Sprintf("tx%d", i); leaders[txn.PartitionFor(id, 4)] == node {
+			return id
+		}
+	}
+}
+
+// sendRaw writes req to a new connection to n, for readRaw to read its
+// answer later (the request is taken up, and maybe held, meanwhile).
+func sendRaw(t *testing.T, n *Node, req kmsg.Request) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", n.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("held")).AppendRequest(nil, req, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// readRaw reads the answer to req, which sendRaw wrote to conn, waiting
+// up to 100 s.
+func readRaw(t *testing.T, conn net.Conn, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	if err := conn.SetReadDeadline(time.Now().Add(100 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, frame); err != nil {
+		t.Fatalf("read the answer: %v", err)
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	header := 4 // the correlation id
+	if resp.IsFlexible() {
+		header++ // and no tagged fields
+	}
+	if err := resp.ReadFrom(frame[header:]); err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

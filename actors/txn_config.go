@@ -31,6 +31,10 @@ type TxnConfig struct {
 	// starts at (nil: the highest this build supports, 2); a cluster named
 	// before keeps the level its metadata log holds.
 	BootstrapTransactionVersion *int16
+	// LeaseHoldMs bounds how long a coordinator holds a request while the
+	// broker lease has lapsed (txn_lease_hold.go); 0 means
+	// groups.DefaultLeaseHoldMs. Not a Kafka setting.
+	LeaseHoldMs int64
 }
 
 // bootstrapFeatures are the feature levels a new cluster starts at: this

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"gregor/groups"
 	"gregor/txn"
 )
 
@@ -89,6 +90,12 @@ type txnCoordinator struct {
 	timer       *time.Timer
 	tickAtMs    int64
 	tickArmed   bool
+	// gate holds requests, asks and ticks while the broker lease has
+	// lapsed (txn_lease_hold.go); leaseCheckArmed says a txnLeaseCheck is
+	// on its way on leaseTimer.
+	gate            groups.LeaseGate[txnHeld]
+	leaseCheckArmed bool
+	leaseTimer      *time.Timer
 }
 
 func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
@@ -101,24 +108,18 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self, a.waiting = ctx.Self(), map[txn.RequestID]*txnRequest{}
+		a.gate.HoldMs = a.x.cfg.LeaseHoldMs
 		a.core = txn.NewCoordinator(a.x.cfg.coreConfig(a.x.n, a.epoch))
 		a.readPartition()
 		return
 	case *txnLoadRead:
 		a.loadRead(msg.res)
 	case *txnRequest:
-		if a.closing || !a.x.n.leaseHolds() {
-			msg.answerUndelivered()
-			return
-		}
-		a.handle(msg)
+		a.admit(msg)
 	case *txnLocalAsk:
-		if a.closing || !a.x.n.leaseHolds() {
-			msg.answerUndelivered()
-			return
-		}
-		a.gatherAsk(msg.ask)
-		return
+		a.admit(msg)
+	case *txnLeaseCheck:
+		a.gateCheck()
 	case *txnFlushAsks:
 		a.flushAsks()
 	case *txnAppended:
@@ -138,15 +139,13 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 			a.readPartition()
 			return
 		}
-		a.core.Tick(a.now())
+		a.gateTick()
 	case *txnShutdown:
 		a.closing = true
 		a.answerWaiting()
 		return
 	case *actor.Stopping, *actor.Restarting:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
+		a.stopTimers()
 		a.answerWaiting()
 		return
 	case *actor.Stopped:
@@ -265,10 +264,11 @@ func (a *txnCoordinator) flushAppends() {
 }
 
 // armTimer schedules the next tick at the core's next deadline, only ever
-// moving an armed tick earlier.
+// moving an armed tick earlier (none while the lease gate holds a tick: its
+// lease check releases it).
 func (a *txnCoordinator) armTimer() {
 	next := a.core.NextDeadlineMs()
-	if a.core.Loading() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
 		return
 	}
 	a.tickAtMs, a.tickArmed = next, true
@@ -282,9 +282,11 @@ func (a *txnCoordinator) armTimer() {
 }
 
 // answerWaiting answers NOT_COORDINATOR to every request the core still
-// owes an answer; the core's later replies to them are dropped.
+// owes an answer, or the lease gate holds; the core's later replies to
+// them are dropped.
 func (a *txnCoordinator) answerWaiting() {
 	a.answerAsks()
+	a.answerHeld()
 	for id, req := range a.waiting {
 		req.answerUndelivered()
 		delete(a.waiting, id)

@@ -121,6 +121,11 @@ type txnHost struct {
 	// appends waiting for it.
 	appending []txn.AppendID
 	queued    []txn.Append
+	// gate holds requests and ticks while the broker lease has lapsed
+	// (node_txn_hold.go); recheckArmed says a look at the lease is
+	// scheduled.
+	gate         groups.LeaseGate[pendingTxnRequest]
+	recheckArmed bool
 }
 
 type pendingTxnRequest struct {
@@ -377,26 +382,27 @@ func (th *txnHost) writeMarkers(markers []txn.Marker) {
 	}
 }
 
-// tick ticks the core when its deadline passed.
+// tick ticks the core, through the lease gate, when its deadline passed.
 func (th *txnHost) tick(nowMono int64) {
-	if th.core == nil || !th.loaded || nowMono < th.core.NextDeadlineMs() {
+	if th.core == nil || !th.loaded || th.gate.Holding() || nowMono < th.core.NextDeadlineMs() {
 		return
 	}
-	th.core.Tick(th.now())
-	th.carryOut()
+	th.gateOutcome(th.gate.Tick(th.n.leaseHolds(), nowMono))
 }
 
-// deadlineMs is the core's next deadline (monotonic), never while loading.
+// deadlineMs is the core's next deadline (monotonic), never while loading
+// or while the lease gate holds a tick.
 func (th *txnHost) deadlineMs() int64 {
-	if th.core == nil || !th.loaded {
+	if th.core == nil || !th.loaded || th.gate.Holding() {
 		return never
 	}
 	return th.core.NextDeadlineMs()
 }
 
-// stop ends the coordinator: every request it owes an answer is told
-// NOT_COORDINATOR.
+// stop ends the coordinator: every request it owes an answer, or holds,
+// is told NOT_COORDINATOR.
 func (th *txnHost) stop() {
+	th.answerHeld()
 	for _, id := range sortedIDs(th.waiting) {
 		p := th.waiting[id]
 		p.respond(txn.ErrorResponse(p.req, kerr.NotCoordinator.Code))
@@ -476,11 +482,11 @@ func (n *node) serveTxn(m *message, env *txnEnvelope) {
 // id on this node, or answers NOT_COORDINATOR.
 func (n *node) toTxnCoordinator(req kmsg.Request, txnID string, respond func(kmsg.Response)) {
 	th := n.txns().coords[txn.PartitionFor(txnID, txnStatePartitions)]
-	if th == nil || th.core == nil || !n.leaseHolds() {
+	if th == nil || th.core == nil {
 		respond(txn.ErrorResponse(req, kerr.NotCoordinator.Code))
 		return
 	}
-	th.handle(req, respond)
+	th.admit(req, respond)
 }
 
 // addPartitionsToTxn checks a producer's partitions exist (else
@@ -746,8 +752,8 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 	tx.Topics = append(tx.Topics, topic)
 	req.Transactions = append(req.Transactions, tx)
 	p := txn.PartitionFor(v.TransactionalID, txnStatePartitions)
-	if th := n.txns().coords[p]; th != nil && th.core != nil && n.leaseHolds() {
-		th.handle(req, func(resp kmsg.Response) {
+	if th := n.txns().coords[p]; th != nil && th.core != nil {
+		th.admit(req, func(resp kmsg.Response) {
 			code := txn.AnswerCode(resp, h.key.topic, h.key.partition)
 			n.post(func() { answer(code) })
 		})
