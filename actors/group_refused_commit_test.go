@@ -175,3 +175,81 @@ func pollingConsumerMember(t *testing.T, ctx context.Context, n *Node, adm *kadm
 	consumerAssignments(t, ctx, adm, group, 1, partitions)
 	return member, describeConsumerGroup(t, ctx, adm, group)
 }
+
+// An OffsetCommit to a group that does not exist, whose every partition is
+// refused (a topic deleted, or never created) makes no group: ListGroups
+// does not show an empty group with no protocol, as Kafka's brokers answer
+// such a commit before their group coordinator; nor does a
+// TxnOffsetCommit. A commit with a partition left makes the simple group.
+// (franz-go answers a commit to a topic it has no id of itself: the
+// commits here are sent as kafka-python's, by name, and as the Java
+// client's, by the id it had.)
+func TestGroupRefusedCommitMakesNoGroup(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.AutoCreateTopics = false })
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	created, err := adm.CreateTopic(ctx, 1, 1, nil, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteTopic(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the groups' coordinator", func() bool {
+		for _, g := range []string{"ghost-name", "ghost-id", "ghost-txn"} {
+			if resp, err := adm.FetchOffsets(ctx, g); err != nil || resp.Error() != nil {
+				return false
+			}
+		}
+		return true
+	})
+	commit := func(version int16, group, topic string, id [16]byte) *kmsg.OffsetCommitRequest {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.Generation = version, group, -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID = topic, id
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = 0, 5, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	txnCommit := kmsg.NewPtrTxnOffsetCommitRequest()
+	txnCommit.Version, txnCommit.TransactionalID, txnCommit.Group, txnCommit.ProducerID = 3, "t", "ghost-txn", 1
+	txnCommit.Generation = -1
+	txnCommit.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "never", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 5, LeaderEpoch: -1}}}}
+	for _, sent := range []struct {
+		req  kmsg.Request
+		want error
+	}{
+		{commit(9, "ghost-name", "never", [16]byte{}), kerr.UnknownTopicOrPartition},
+		{commit(10, "ghost-id", "", created.ID), kerr.UnknownTopicID},
+		{txnCommit, kerr.UnknownTopicOrPartition},
+	} {
+		var code int16
+		switch resp := readRaw(t, sendRaw(t, n, sent.req), sent.req).(type) {
+		case *kmsg.OffsetCommitResponse:
+			code = resp.Topics[0].Partitions[0].ErrorCode
+		case *kmsg.TxnOffsetCommitResponse:
+			code = resp.Topics[0].Partitions[0].ErrorCode
+		}
+		if err := kerr.ErrorForCode(code); err != sent.want {
+			t.Fatalf("%s v%d: %v, want %v", kmsg.NameForKey(sent.req.Key()), sent.req.GetVersion(), err, sent.want)
+		}
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "here"); err != nil {
+		t.Fatal(err)
+	}
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "here", Partition: 0, At: 5, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "simple", offsets); err != nil || resp.Error() != nil {
+		t.Fatalf("commit to here: %v %v", err, resp.Error())
+	}
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listed.Groups(); len(got) != 1 || got[0] != "simple" {
+		t.Fatalf("groups listed %v, want [simple]", got)
+	}
+}

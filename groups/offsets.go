@@ -32,6 +32,17 @@ func (a *commitAnswer) setAll(code int16) {
 	}
 }
 
+// setUnrefused answers code for every partition not refused already.
+func (a *commitAnswer) setUnrefused(code int16) {
+	for i := range a.codes {
+		for j := range a.codes[i] {
+			if a.codes[i][j] == 0 {
+				a.codes[i][j] = code
+			}
+		}
+	}
+}
+
 func (a *commitAnswer) response() *kmsg.OffsetCommitResponse {
 	resp := kmsg.NewPtrOffsetCommitResponse()
 	resp.Version = a.req.Version
@@ -57,10 +68,14 @@ type plannedCommit struct {
 
 func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
 	ans := newCommitAnswer(req)
+	if !c.refuseUnknownPartitions(req, ans) {
+		c.reply(id, ans.response())
+		return
+	}
 	created := c.groups[req.Group] == nil
 	g, fence, code := c.offsetCommitGroup(req, false, now)
 	if code != 0 {
-		ans.setAll(code)
+		ans.setUnrefused(code)
 		c.reply(id, ans.response())
 		return
 	}
@@ -99,6 +114,39 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 // the group accepted (an error code), or accepts it (0); a nil fence
 // accepts every partition.
 type partitionFence func(tp topicPartition) int16
+
+// refuseUnknownPartitions answers, in ans, UNKNOWN_TOPIC_OR_PARTITION
+// (UNKNOWN_TOPIC_ID to a commit by topic id) for each partition of req
+// whose topic or partition does not exist, and says whether any partition
+// is left. Kafka's brokers take these partitions out of an OffsetCommit or
+// TxnOffsetCommit before handing it to the group coordinator, and answer
+// one with none left without it: its group is neither checked nor
+// created (a commit naming only a deleted topic makes no empty group in
+// ListGroups), and the group's own refusal covers only the partitions
+// left.
+func (c *Coordinator) refuseUnknownPartitions(req *kmsg.OffsetCommitRequest, ans *commitAnswer) bool {
+	left := false
+	byID := req.Version >= 10
+	for i, t := range req.Topics {
+		name, known := t.Topic, false
+		if byID {
+			name, known = c.topics.nameOf(t.TopicID)
+		} else {
+			_, known = c.topics.byName[name]
+		}
+		for j, p := range t.Partitions {
+			switch {
+			case !known && byID:
+				ans.codes[i][j] = kerr.UnknownTopicID.Code
+			case !known || p.Partition < 0 || p.Partition >= c.topics.byName[name].Partitions:
+				ans.codes[i][j] = kerr.UnknownTopicOrPartition.Code
+			default:
+				left = true
+			}
+		}
+	}
+	return left
+}
 
 // planCommits checks each partition of an OffsetCommit (the topic exists,
 // the metadata fits, the fence lets it through), noting refusals in ans,

@@ -53,10 +53,14 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	}
 	ans := newCommitAnswer(oc)
 	respond := func() { c.reply(id, txnCommitResponse(req, ans)) }
+	if !c.refuseUnknownPartitions(oc, ans) {
+		respond()
+		return
+	}
 	created := c.groups[req.Group] == nil
 	g, fence, code := c.offsetCommitGroup(oc, true, now)
 	if code != 0 {
-		ans.setAll(txnFenceCode(code))
+		ans.setUnrefused(txnFenceCode(code))
 		respond()
 		return
 	}
