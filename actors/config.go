@@ -43,8 +43,7 @@ type Config struct {
 	GossipListener string
 	// GossipSeeds is gossip.seeds.
 	GossipSeeds []string
-	// GossipTimings are the failure detector's; zero means
-	// gossip.LANTimings.
+	// GossipTimings are the failure detector's; zero: gossip.LANTimings.
 	GossipTimings gossip.Timings
 	// BrokerSessionTimeoutMs is broker.session.timeout.ms; 0 means
 	// DefaultBrokerSessionTimeoutMs.
@@ -65,8 +64,9 @@ type Config struct {
 	// ControllerRequestTimeoutMs bounds a request to the controller that
 	// carries no timeout of its own; 0 means 30000.
 	ControllerRequestTimeoutMs int64
-	// DataDir is the first of log.dirs.
-	DataDir string
+	// DataDir is the first of log.dirs; MetadataLogDir is metadata.log.dir
+	// ("" means DataDir: metadata_store.go).
+	DataDir, MetadataLogDir string
 	// AutoCreateTopics is auto.create.topics.enable.
 	AutoCreateTopics bool
 	// NumPartitions is num.partitions, for auto-created topics and

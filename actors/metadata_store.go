@@ -14,8 +14,10 @@ import (
 )
 
 // The metadata of a data directory lives in the metadata quorum's raft log
-// (logstore/raftlog, in __cluster_metadata) and its cluster id in
-// meta.properties. Data directories of a single node from before the quorum
+// (logstore/raftlog, in __cluster_metadata, in the metadata log directory:
+// Kafka's metadata.log.dir, by default the data directory) and its cluster
+// id in meta.properties (in the metadata log directory too, when it is
+// another). Data directories of a single node from before the quorum
 // hold their metadata in one of two older files, which a node migrates into
 // the raft log's first snapshot on its first start (quorum_start.go).
 const (
@@ -154,6 +156,53 @@ func writeMetaProperties(fsys vfs.FS, dir string, nodeID int32, clusterID string
 	content := fmt.Sprintf("# written by gregor\nversion=1\ncluster.id=%s\nnode.id=%d\n", clusterID, nodeID)
 	if err := vfs.WriteFileAtomic(fsys, path, []byte(content)); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// metadataLogDir is the directory of the metadata log: metadata.log.dir,
+// else the data directory, as Kafka places it in the first of log.dirs.
+func (c Config) metadataLogDir() string {
+	if c.MetadataLogDir == "" || filepath.Clean(c.MetadataLogDir) == filepath.Clean(c.DataDir) {
+		return c.DataDir
+	}
+	return c.MetadataLogDir
+}
+
+// readClusterID reads the cluster id of the data directory and, when the
+// metadata log lives in another directory, of that one too ("" when
+// neither names one yet): both must belong to this node, and name the
+// same cluster when both name one.
+func readClusterID(c Config) (string, error) {
+	id, err := readMetaProperties(c.FS, c.DataDir, c.NodeID)
+	dir := c.metadataLogDir()
+	if err != nil || dir == c.DataDir {
+		return id, err
+	}
+	if err := c.FS.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create metadata.log.dir %s: %w", dir, err)
+	}
+	other, err := readMetaProperties(c.FS, dir, c.NodeID)
+	switch {
+	case err != nil:
+		return "", err
+	case id != "" && other != "" && id != other:
+		return "", fmt.Errorf("metadata.log.dir %s belongs to cluster %s but log.dirs %s to cluster %s: "+
+			"point metadata.log.dir at this node's metadata log", dir, other, c.DataDir, id)
+	case id == "":
+		return other, nil
+	}
+	return id, nil
+}
+
+// writeClusterID records the cluster id in the data directory and, when
+// the metadata log lives in another directory, in that one.
+func writeClusterID(c Config, clusterID string) error {
+	if err := writeMetaProperties(c.FS, c.DataDir, c.NodeID, clusterID); err != nil {
+		return err
+	}
+	if dir := c.metadataLogDir(); dir != c.DataDir {
+		return writeMetaProperties(c.FS, dir, c.NodeID, clusterID)
 	}
 	return nil
 }

@@ -3,13 +3,16 @@ package actors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
@@ -219,5 +222,55 @@ func TestMetaPropertiesOfAnotherClusterRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "names cluster another-cluster") {
 		t.Fatalf("refused with: %v", err)
+	}
+}
+
+// metadata.log.dir places the metadata log (and a meta.properties of its
+// own) in another directory than log.dirs; the node restarts from it. A
+// node whose metadata.log.dir names no metadata log of its cluster, or
+// another cluster's, refuses to start.
+func TestMetadataLogDir(t *testing.T) {
+	data, meta := t.TempDir(), t.TempDir()
+	n := startTestNode(t, data, func(c *Config) { c.MetadataLogDir = meta })
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(testContext(t, 30*time.Second), 1, 1, nil, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	clusterID := n.ClusterID()
+	stopNode(t, n)
+	if _, err := os.Stat(filepath.Join(meta, raftlog.DirName)); err != nil {
+		t.Fatalf("no metadata log in metadata.log.dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, raftlog.DirName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a metadata log in log.dirs too: %v", err)
+	}
+	for _, dir := range []string{data, meta} {
+		if id, err := readMetaProperties(vfs.OS, dir, 1); err != nil || id != clusterID {
+			t.Fatalf("%s names cluster %q (%v), want %s", filepath.Join(dir, metaPropertiesFile), id, err, clusterID)
+		}
+	}
+	n = startTestNode(t, data, func(c *Config) { c.MetadataLogDir = meta })
+	if got := n.routes.load().image.TopicNames(); fmt.Sprint(got) != "[kept]" {
+		t.Fatalf("topics after the restart: %v", got)
+	}
+	stopNode(t, n)
+
+	start := func(metadataLogDir string) error {
+		cfg := testNodeConfig(data)
+		cfg.MetadataLogDir = metadataLogDir
+		n, err := Start(cfg, zaptest.NewLogger(t))
+		if err == nil {
+			stopNode(t, n)
+		}
+		return err
+	}
+	if err := start(t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no metadata log") {
+		t.Fatalf("a metadata.log.dir without the metadata log: %v, want a refusal", err)
+	}
+	other := t.TempDir()
+	if err := writeMetaProperties(vfs.OS, other, 1, "another-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(other); err == nil || !strings.Contains(err.Error(), "belongs to cluster another-cluster") {
+		t.Fatalf("a metadata.log.dir of another cluster: %v, want a refusal", err)
 	}
 }

@@ -149,7 +149,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	n.logOpens = make(chan struct{}, cfg.LogRecoveryThreads)
 	n.quorumLeader.Store(-1)
 	n.controllers = &controllerClients{node: n}
-	clusterID, err := readMetaProperties(cfg.FS, cfg.DataDir, cfg.NodeID)
+	clusterID, err := readClusterID(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (a *quorumActor) imageChanged(ctx actor.Context) {
 			a.fail(ctx, fmt.Errorf("%s names cluster %s, but the metadata log is cluster %s's", metaPropertiesFile, known, id))
 			return
 		}
-		if err := writeMetaProperties(a.node.cfg.FS, a.node.cfg.DataDir, a.node.cfg.NodeID, id); err != nil {
+		if err := writeClusterID(a.node.cfg, id); err != nil {
 			a.fail(ctx, err)
 			return
 		}

@@ -31,7 +31,7 @@ type openedQuorum struct {
 func (n *Node) openQuorum() (*openedQuorum, error) {
 	cfg := n.cfg
 	logger := n.logger.Named("quorum")
-	log, state, err := raftlog.Open(cfg.FS, filepath.Join(cfg.DataDir, raftlog.DirName), logger)
+	log, state, err := raftlog.Open(cfg.FS, filepath.Join(cfg.metadataLogDir(), raftlog.DirName), logger)
 	if err != nil {
 		return nil, fmt.Errorf("open the metadata log: %w", err)
 	}
@@ -70,10 +70,10 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 		n.setClusterID("")
 	case voter && clusterID != "":
 		_ = log.Close()
-		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but holds no metadata log (%s): "+
+		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but %s holds no metadata log (%s): "+
 			"a node never starts a new metadata quorum over the directory of a formed cluster; "+
-			"restore the directory, or empty it to start this node as a new member",
-			cfg.DataDir, clusterID, metaPropertiesFile, raftlog.DirName)
+			"restore the directory (or point metadata.log.dir at it), or empty it to start this node as a new member",
+			cfg.DataDir, clusterID, metaPropertiesFile, cfg.metadataLogDir(), raftlog.DirName)
 	}
 	opened.core, err = quorum.New(quorum.Config{
 		NodeID: cfg.NodeID, Voters: voters,

@@ -21,6 +21,7 @@ type clusterSettings struct {
 	BrokerHeartbeatIntervalMs         int64         // broker.heartbeat.interval.ms
 	ControllerQuorumElectionTimeoutMs int64         // controller.quorum.election.timeout.ms
 	MetadataSnapshotMaxBytes          int64         // metadata.log.max.record.bytes.between.snapshots
+	MetadataLogDir                    string        // metadata.log.dir; "": the first of log.dirs
 	ControllerSocketTimeoutMs         int64         // controller.socket.timeout.ms
 }
 
@@ -87,6 +88,19 @@ var clusterConfigKeys = []configKey{
 		func(c *brokerConfig) *int64 { return &c.BrokerHeartbeatIntervalMs }, "how often a broker heartbeats to the controller"),
 	integerKey("controller.quorum.election.timeout.ms", "1000", integerRange[int64]{minimum: 10, maximum: maxOf[int64]()},
 		func(c *brokerConfig) *int64 { return &c.ControllerQuorumElectionTimeoutMs }, "how long a quorum voter waits for the leader before it campaigns"),
+	{Name: "metadata.log.dir", Default: "", Doc: "directory of the metadata log (__cluster_metadata); empty means the first of log.dirs",
+		apply: func(c *brokerConfig, v string) (string, string, bool) {
+			c.MetadataLogDir = ""
+			if strings.TrimSpace(v) == "" {
+				return "", "", true
+			}
+			paths, _, ok := parsePathList(v)
+			if !ok || len(paths) != 1 {
+				return "", "one directory", false
+			}
+			c.MetadataLogDir = paths[0]
+			return c.MetadataLogDir, "", true
+		}},
 	byteCountKey("metadata.log.max.record.bytes.between.snapshots", "20971520", positive[int64](),
 		func(c *brokerConfig) *int64 { return &c.MetadataSnapshotMaxBytes }, "metadata applied between two snapshots of the metadata log"),
 	integerKey("controller.socket.timeout.ms", "30000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ControllerSocketTimeoutMs },
@@ -215,6 +229,7 @@ func clusterNodeConfig(c *brokerConfig, cfg *actors.Config) error {
 	cfg.QuorumElectionTimeoutMs = c.ControllerQuorumElectionTimeoutMs
 	cfg.QuorumHeartbeatIntervalMs = max(1, c.ControllerQuorumElectionTimeoutMs/10)
 	cfg.MetadataSnapshotIntervalBytes = uint64(c.MetadataSnapshotMaxBytes)
+	cfg.MetadataLogDir = c.MetadataLogDir
 	cfg.ControllerRequestTimeoutMs = c.ControllerSocketTimeoutMs
 	return nil
 }

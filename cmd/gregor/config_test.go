@@ -68,6 +68,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"broker.heartbeat.interval.ms=2000",
 		"controller.quorum.election.timeout.ms=2000",
 		"metadata.log.max.record.bytes.between.snapshots=1MiB",
+		"metadata.log.dir=/var/lib/gregor-metadata",
 		"controller.socket.timeout.ms=5000",
 		"num.recovery.threads.per.data.dir=3",
 	)
@@ -97,6 +98,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		AdvertisedHost:                "broker.example.com",
 		AdvertisedPort:                29092,
 		DataDir:                       "/var/lib/gregor",
+		MetadataLogDir:                "/var/lib/gregor-metadata",
 		AutoCreateTopics:              false,
 		NumPartitions:                 6,
 		DefaultReplicationFactor:      1,
@@ -148,6 +150,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"broker.heartbeat.interval.ms":                    "2000",
 			"controller.quorum.election.timeout.ms":           "2000",
 			"metadata.log.max.record.bytes.between.snapshots": "1048576",
+			"metadata.log.dir":                                "/var/lib/gregor-metadata",
 			"controller.socket.timeout.ms":                    "5000",
 			"num.recovery.threads.per.data.dir":               "3",
 		},
@@ -248,7 +251,7 @@ func TestNodeConfigSetsEveryField(t *testing.T) {
 		"BootID": true} // the machine's boot id, read from /proc (actors.machineBootID)
 	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false", "replica.truncate.on.fetch=false", "debug.listener=127.0.0.1:9645",
 		"listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",
-		"broker.rack=r", "gossip.listener=127.0.0.1:7946", "gossip.seeds=127.0.0.1:7947")
+		"broker.rack=r", "gossip.listener=127.0.0.1:7946", "gossip.seeds=127.0.0.1:7947", "metadata.log.dir=/m")
 	if err != nil {
 		t.Fatalf("buildBrokerConfig: %v", err)
 	}

@@ -15,18 +15,19 @@ import (
 // theirs: two processes appending to the same segments would corrupt them.
 const logDirLockFile = ".lock"
 
-// lockLogDir takes the log directory for this process, creating it if
-// need be, and returns the function that gives it back. The lock is an
+// lockLogDir takes the log directory dir, the value of key (log.dirs, or
+// metadata.log.dir), for this process, creating it if need be, and returns
+// the function that gives it back. The lock is an
 // flock, so the kernel drops it when the process ends however it ends;
 // the file holds the process id only to name the holder in the error.
-func lockLogDir(dir string) (release func(), err error) {
+func lockLogDir(key, dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("log.dirs: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	path := filepath.Join(dir, logDirLockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("log.dirs: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder := ""
@@ -37,9 +38,9 @@ func lockLogDir(dir string) (release func(), err error) {
 		}
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("log.dirs %s is in use by another gregor process%s: stop it, or give this node a log directory of its own (--set log.dirs=DIR)", dir, holder)
+			return nil, fmt.Errorf("%s %s is in use by another gregor process%s: stop it, or give this node a log directory of its own (--set %s=DIR)", key, dir, holder, key)
 		}
-		return nil, fmt.Errorf("log.dirs: lock %s: %w", path, err)
+		return nil, fmt.Errorf("%s: lock %s: %w", key, path, err)
 	}
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -83,11 +84,18 @@ func runServe(cmd *cobra.Command, opts serveOptions) error {
 		logger.Info("configuration is valid", zap.Int32("node_id", cfg.NodeID), zap.String("listeners", listenersString(cfg.Listeners)))
 		return nil
 	}
-	release, err := lockLogDir(node.DataDir)
+	release, err := lockLogDir("log.dirs", node.DataDir)
 	if err != nil {
 		return err
 	}
 	defer release()
+	if dir := node.MetadataLogDir; dir != "" && filepath.Clean(dir) != filepath.Clean(node.DataDir) {
+		releaseMetadata, err := lockLogDir("metadata.log.dir", dir)
+		if err != nil {
+			return err
+		}
+		defer releaseMetadata()
+	}
 	applyGCDefaults(cfg.LogCacheBytes, logger)
 	if err := runNode(cmd.Context(), node, logger); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

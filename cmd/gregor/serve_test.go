@@ -152,28 +152,36 @@ func TestServeFailsOnATakenPort(t *testing.T) {
 // TestServeRefusesALogDirInUse starts a node and a second one over the same
 // log directory: the second must stop before it opens a segment (two
 // processes appending to one log corrupt it), naming the holder, and the
-// first must keep serving. Once the first stops, the directory is free.
+// first must keep serving; so must a node over another log directory but
+// the same metadata.log.dir. Once the first stops, the directory is free.
 func TestServeRefusesALogDirInUse(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	first := startServe(t, "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=", "--set", "log.dirs="+dir)
+	dir, meta := filepath.Join(t.TempDir(), "data"), filepath.Join(t.TempDir(), "metadata")
+	first := startServe(t, "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=", "--set", "log.dirs="+dir,
+		"--set", "metadata.log.dir="+meta)
 	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=",
 		"--set", "log.dirs=" + dir}, "log.dirs "+dir+" is in use by another gregor process (pid ", "log directory of its own")
+	mustFail(t, "", []string{"serve", "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=",
+		"--set", "log.dirs=" + t.TempDir(), "--set", "metadata.log.dir=" + meta},
+		"metadata.log.dir "+meta+" is in use by another gregor process (pid ", "(--set metadata.log.dir=DIR)")
 	mustRun(t, "", "topic", "list", "-b", first)
+	if _, err := os.Stat(filepath.Join(meta, "__cluster_metadata")); err != nil {
+		t.Errorf("no metadata log in metadata.log.dir: %v", err)
+	}
 }
 
 // TestLogDirLockIsReleased takes a directory's lock, gives it back, and
 // takes it again.
 func TestLogDirLockIsReleased(t *testing.T) {
 	dir := t.TempDir()
-	release, err := lockLogDir(dir)
+	release, err := lockLogDir("log.dirs", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lockLogDir(dir); err == nil {
+	if _, err := lockLogDir("log.dirs", dir); err == nil {
 		t.Fatal("a second lock of a held directory succeeded")
 	}
 	release()
-	again, err := lockLogDir(dir)
+	again, err := lockLogDir("log.dirs", dir)
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
