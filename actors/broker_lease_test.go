@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -274,4 +275,62 @@ func readRaw(t *testing.T, conn net.Conn, req kmsg.Request) kmsg.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// TestTxnCoordinatorPausesMarkersThroughLeaseLapse: a transaction
+// coordinator whose markers fail (the partition's leader, node 3, is down)
+// sends them again every backoff; while its lease has lapsed (the only
+// controller stopped: a coordinator cut off so may have been deposed) it
+// holds its core's ticks and sends none, and once the lease holds again it
+// sends them until the transaction completes.
+func TestTxnCoordinatorPausesMarkersThroughLeaseLapse(t *testing.T) {
+	c := newTestCluster(t, 1, 2, func(_ int, cfg *Config) {
+		cfg.Txns.StateLogPartitions, cfg.Txns.StateLogReplicationFactor, cfg.Txns.StateLogMinISR = 4, 1, 1
+		cfg.BrokerHeartbeatIntervalMs, cfg.BrokerSessionTimeoutMs = 500, 6000
+	})
+	c.startAll()
+	ctx := testContext(t, 120*time.Second)
+	c.createAssigned(0, "m", []int32{3}, "1")
+	tid := txnIDLedBy(ctx, t, c, kadm.NewClient(newClient(t, c.node(0))), 2)
+	cl := newClient(t, c.node(1))
+	var p txnProducer
+	waitFor(t, 30*time.Second, "a producer id", func() bool {
+		var err error
+		p, err = initTxn(ctx, cl, tid)
+		return err == nil
+	})
+	if err := p.addPartition(ctx, cl, "m", 0); err != nil {
+		t.Fatal(err)
+	}
+	failed := func() float64 {
+		return testutil.ToFloat64(c.node(1).txns.metrics.markerRequests.WithLabelValues("failed"))
+	}
+	c.stop(2, false)
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = tid, p.pid, p.epoch, true
+	if resp, err := end.RequestWith(ctx, cl.Broker(2)); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v %+v", err, resp)
+	}
+	waitFor(t, 30*time.Second, "the markers to node 3 to be sent again", func() bool { return failed() >= 3 })
+
+	c.stop(0, false)
+	waitFor(t, 10*time.Second, "node 2's lease to lapse", func() bool { return !c.node(1).leaseHolds() })
+	before := failed()
+	// A request held through the lapse (2 s) and then refused: the
+	// coordinator's own 2 s, in which it used to send the markers again
+	// every 100 ms.
+	describe := kmsg.NewPtrDescribeTransactionsRequest()
+	describe.TransactionalIDs = []string{tid}
+	resp, err := describe.RequestWith(ctx, cl.Broker(2))
+	if err != nil || len(resp.TransactionStates) != 1 || resp.TransactionStates[0].ErrorCode != kerr.NotCoordinator.Code {
+		t.Fatalf("DescribeTransactions in the lapse: %v %+v, want NOT_COORDINATOR", err, resp)
+	}
+	if after := failed(); after > before+1 { // one may have been on its way as the lease lapsed
+		t.Fatalf("the coordinator sent its markers %v more times while its lease had lapsed", after-before)
+	}
+
+	c.startAll()
+	awaitTxnState(ctx, t, cl, tid, func(s kmsg.DescribeTransactionsResponseTransactionState) bool {
+		return s.ErrorCode == 0 && s.State == "CompleteCommit"
+	})
 }
