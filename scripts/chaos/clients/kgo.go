@@ -26,8 +26,21 @@ func kafkago(args []string) {
 	defer func() { mu.Lock(); w.Flush(); mu.Unlock() }()
 	switch args[0] {
 	case "prod":
+		// The Writer sets each message's partition and offset in the
+		// messages it hands Completion (not in those given to
+		// WriteMessages), which runs before WriteMessages returns.
 		wr := &kafka.Writer{Addr: kafka.TCP(brokers()...), Topic: args[1], RequiredAcks: kafka.RequireAll,
-			Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond, MaxAttempts: 5, WriteBackoffMin: 100 * time.Millisecond}
+			Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond, MaxAttempts: 5, WriteBackoffMin: 100 * time.Millisecond,
+			Completion: func(ms []kafka.Message, err error) {
+				now := time.Now().UnixMilli()
+				for _, m := range ms {
+					if err != nil {
+						logf("err %s %d %q\n", m.Value, now, err.Error())
+					} else {
+						logf("ack %d %d %s %d\n", m.Partition, m.Offset, m.Value, now)
+					}
+				}
+			}}
 		rate := atoi(args[3])
 		seq := 0
 		for ctx.Err() == nil {
@@ -36,15 +49,7 @@ func kafkago(args []string) {
 				ms = append(ms, kafka.Message{Key: []byte(fmt.Sprintf("k%d", seq%1000)), Value: []byte(fmt.Sprintf("v%d", seq))})
 				seq++
 			}
-			err := wr.WriteMessages(ctx, ms...)
-			now := time.Now().UnixMilli()
-			for _, m := range ms {
-				if err != nil {
-					logf("err %s %d %q\n", m.Value, now, err.Error())
-				} else {
-					logf("ack %d %d %s %d\n", m.Partition, m.Offset, m.Value, now)
-				}
-			}
+			_ = wr.WriteMessages(ctx, ms...) // each message's outcome goes through Completion
 			time.Sleep(time.Duration(10*1000/rate) * time.Millisecond)
 		}
 		wr.Close()
