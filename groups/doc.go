@@ -31,8 +31,8 @@
 // tombstones.go (deletions appended in batches of bounded size), topics.go
 // (the topics it is told of), errors.go (answers for a request that cannot
 // be served), partition.go (PartitionFor), lease_gate.go (LeaseGate: what a
-// coordinator's shell does with requests and ticks while its broker lease
-// has lapsed).
+// group or transaction coordinator's shell does with requests and ticks
+// while its broker lease has lapsed).
 //
 // It may import logstore only; never actors, netio, cluster, txn or sim. Its
 // cores are plain values with no goroutines, clocks, sockets, files or

@@ -15,7 +15,10 @@ package groups
 // held HoldMs while the lease still does not hold is refused
 // (NOT_COORDINATOR): a node cut off from the controller for good stops
 // answering, and its clients find the coordinator the controller moved the
-// group to. The zero LeaseGate holds DefaultLeaseHoldMs.
+// group to. The transaction coordinators' shells hold their requests and
+// ticks through a LeaseGate too (a transaction's EndTxn during a short
+// lapse is answered, and no marker is sent again meanwhile). The zero
+// LeaseGate holds DefaultLeaseHoldMs.
 type LeaseGate[T any] struct {
 	// HoldMs bounds how long a request is held; 0 means
 	// DefaultLeaseHoldMs.
