@@ -9,7 +9,8 @@ import (
 // The broker lease in the simulator, as production's coordinators use it
 // (cluster.BrokerLease): a node's group and transaction coordinators answer
 // only while the lease its lifecycle core holds is valid by the node's
-// monotonic clock, and NOT_COORDINATOR otherwise, so that a node cut off
+// monotonic clock, and otherwise hold a request up to 2 s
+// (node_group_hold.go, node_txn_hold.go) and then answer NOT_COORDINATOR, so that a node cut off
 // from the controller stops coordinating before the controller may have
 // fenced it and moved its __consumer_offsets and __transaction_state
 // leadership. The simulator's monotonic clocks all run at virtual time (its
@@ -29,9 +30,9 @@ func (n *node) leaseHolds() bool {
 	if until, held := lease.UntilMs(); lease != n.leaseRefused {
 		n.leaseRefused = lease
 		if held {
-			n.w.timelinef("%s: broker lease lapsed at %.3fs: its coordinators answer NOT_COORDINATOR", n.name(), float64(n.monoToVirtual(until))/1000)
+			n.w.timelinef("%s: broker lease lapsed at %.3fs: its coordinators hold requests (2 s at most), then answer NOT_COORDINATOR", n.name(), float64(n.monoToVirtual(until))/1000)
 		} else {
-			n.w.timelinef("%s: no broker lease (%s): its coordinators answer NOT_COORDINATOR", n.name(), n.lifecycle.State())
+			n.w.timelinef("%s: no broker lease (%s): its coordinators hold requests (2 s at most), then answer NOT_COORDINATOR", n.name(), n.lifecycle.State())
 		}
 	}
 	return false
