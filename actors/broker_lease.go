@@ -31,15 +31,30 @@ type brokerLeaseState struct {
 	// so that each lapse is logged once.
 	current, refused atomic.Pointer[cluster.BrokerLease]
 	// lapsedAtMs is the monotonic time a coordinator first found the
-	// lease lapsed, 0 while it holds, so that the lapse's end is logged
-	// with its length.
+	// lease lapsed, 0 while it holds, so that the lapse's end (the first
+	// valid lease published, or found) is logged with its length.
 	lapsedAtMs atomic.Int64
 }
 
-// publishLease hands the broker's lease to the coordinators.
+// publishLease hands the broker's lease to the coordinators; the end of a
+// lapse they met is logged here, or at their next look (leaseHolds),
+// whichever comes first.
 func (n *Node) publishLease(l cluster.BrokerLease) {
 	if old := n.lease.current.Load(); old == nil || *old != l {
 		n.lease.current.Store(&l)
+	}
+	if at := n.lease.lapsedAtMs.Load(); at != 0 {
+		if now := n.cfg.Clock.Now().MonoMs; l.Valid(now) {
+			n.leaseHoldsAgain(at, now)
+		}
+	}
+}
+
+// leaseHoldsAgain logs the end of the lapse a coordinator first met at
+// monotonic time at, once.
+func (n *Node) leaseHoldsAgain(at, now int64) {
+	if n.lease.lapsedAtMs.CompareAndSwap(at, 0) {
+		n.logger.Info("broker lease holds again: the coordinators answer", zap.Int64("lapse_ms", now-at))
 	}
 }
 
@@ -48,8 +63,8 @@ func (n *Node) publishLease(l cluster.BrokerLease) {
 func (n *Node) leaseHolds() bool {
 	l, now := n.lease.current.Load(), n.cfg.Clock.Now().MonoMs
 	if l != nil && l.Valid(now) {
-		if at := n.lease.lapsedAtMs.Load(); at != 0 && n.lease.lapsedAtMs.CompareAndSwap(at, 0) {
-			n.logger.Info("broker lease holds again: the coordinators answer", zap.Int64("lapse_ms", now-at))
+		if at := n.lease.lapsedAtMs.Load(); at != 0 {
+			n.leaseHoldsAgain(at, now)
 		}
 		return true
 	}
