@@ -35,7 +35,8 @@ type localCluster struct {
 }
 
 // freeBasePort finds a base port whose cluster ports (client, CONTROLLER,
-// gossip and metrics of every node) are free, below the kernel's range of
+// gossip and metrics of every node) are free (in GREGOR_E2E_PORTS when
+// set), below the kernel's range of
 // ephemeral ports where it can: a port in that range, free while its node
 // is down, may be taken by any outgoing connection meanwhile, and the
 // node's restart then fails to listen on it.
@@ -48,6 +49,11 @@ func freeBasePort(t *testing.T, nodes int) int {
 				span = first - 400 - low
 			}
 		}
+	}
+	if os.Getenv("GREGOR_E2E_PORTS") != "" {
+		// The cluster's ports are base+offset+i, offsets up to 300.
+		l, h := e2ePorts(t, [2]int{})
+		low, span = l, h-l-300-nodes+1
 	}
 	for range 50 {
 		base := low + rand.IntN(span)

@@ -224,3 +224,28 @@ func TestKcatGroup(t *testing.T) {
 		t.Fatalf("second kcat -G read %v, want the 5 new records", got)
 	}
 }
+
+// A confluent-kafka consumer commits an offset of a topic that does not
+// exist for a group that does not exist: the commit is refused
+// (UNKNOWN_TOPIC_OR_PARTITION) and makes no group, as on Kafka, whose
+// brokers answer it before their group coordinator. gregor used to list
+// an empty group with no protocol for it.
+func TestPythonCommitToUnknownTopicMakesNoGroup(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import confluent_kafka").Run(); err != nil {
+		t.Skip("python3 with confluent_kafka is not installed")
+	}
+	b := startBroker(t, "auto.create.topics.enable=false")
+	out, err := exec.Command("/usr/bin/python3", "testdata/commit_unknown_topic_confluent.py", b.addr, "ghost", "no-such-topic").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok UNKNOWN_TOPIC_OR_PART" {
+		t.Fatalf("commit_unknown_topic_confluent.py: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	listed, err := b.admin(t).ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if groups := listed.Groups(); len(groups) != 0 {
+		t.Fatalf("groups listed after the refused commit: %v, want none", groups)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,21 +99,40 @@ func startPython(t *testing.T, ctx context.Context, script string, args ...strin
 	return py
 }
 
+// e2ePorts is the range of loopback ports the tests' brokers and clusters
+// listen on: GREGOR_E2E_PORTS=LOW-HIGH when set (to keep several runs on
+// one machine apart), else def.
+func e2ePorts(t *testing.T, def [2]int) (low, high int) {
+	t.Helper()
+	v := os.Getenv("GREGOR_E2E_PORTS")
+	if v == "" {
+		return def[0], def[1]
+	}
+	lo, hi, _ := strings.Cut(v, "-")
+	l, err1 := strconv.Atoi(lo)
+	h, err2 := strconv.Atoi(hi)
+	if err1 != nil || err2 != nil || h-l < 500 {
+		t.Fatalf("GREGOR_E2E_PORTS=%s: want LOW-HIGH, at least 500 apart", v)
+	}
+	return l, h
+}
+
 // freeAddr reserves a loopback port (free when returned) below the
 // kernel's ephemeral range (32768 and up by default): a broker listens on
 // it only later, and again after a restart, and an ephemeral port could be
 // taken meanwhile by some outgoing connection ("address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	low, high := e2ePorts(t, [2]int{20000, 31999})
 	for range 100 {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", low+rand.IntN(high-low+1)))
 		if err != nil {
 			continue
 		}
 		defer l.Close()
 		return l.Addr().String()
 	}
-	t.Fatal("no free loopback port in 20000-31999")
+	t.Fatalf("no free loopback port in %d-%d", low, high)
 	return ""
 }
 
