@@ -38,11 +38,20 @@ type localCluster struct {
 // gossip and metrics of every node) are free, below the kernel's range of
 // ephemeral ports where it can: a port in that range, free while its node
 // is down, may be taken by any outgoing connection meanwhile, and the
-// node's restart then fails to listen on it.
+// node's restart then fails to listen on it. GREGOR_E2E_PORTS=LOW-HIGH
+// keeps every port of the cluster within that range.
 func freeBasePort(t *testing.T, nodes int) int {
 	t.Helper()
 	low, span := 10000, 40000
-	if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+	if lo, hi, ok := strings.Cut(os.Getenv("GREGOR_E2E_PORTS"), "-"); ok {
+		// Several people testing on one machine each keep to a range.
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || h-l < 301+nodes {
+			t.Fatalf("GREGOR_E2E_PORTS=%s: want LOW-HIGH, at least %d apart", os.Getenv("GREGOR_E2E_PORTS"), 301+nodes)
+		}
+		low, span = l, h-l-300-nodes
+	} else if r, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
 		if f := strings.Fields(string(r)); len(f) == 2 {
 			if first, err := strconv.Atoi(f[0]); err == nil && first-400-low >= 1000 {
 				span = first - 400 - low
@@ -80,7 +89,8 @@ func gregor(t *testing.T, args ...string) (string, error) {
 }
 
 // clusterUp starts a cluster of nodes with gregor cluster up, taken down
-// when the test ends; extra are settings (key=value) for every node.
+// when the test ends; extra are settings (key=value) for every node. With
+// GREGOR_E2E_LOGS=DIR each node's log is copied into DIR then.
 func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 	t.Helper()
 	c := &localCluster{t: t, dir: t.TempDir(), basePort: freeBasePort(t, nodes), nodes: nodes, extra: extra}
@@ -92,6 +102,16 @@ func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 	t.Cleanup(func() {
 		if down, err := gregor(t, "cluster", "down", "--dir", c.dir, "--timeout", "20s"); err != nil {
 			t.Errorf("cluster down: %v\n%s", err, down)
+		}
+		if keep := os.Getenv("GREGOR_E2E_LOGS"); keep != "" {
+			// Each node's whole log, to read the steps of a run.
+			for i := 1; i <= nodes; i++ {
+				log, _ := os.ReadFile(c.logFile(i))
+				name := fmt.Sprintf("%s-node-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), i)
+				if err := os.WriteFile(filepath.Join(keep, name), log, 0o644); err != nil {
+					t.Errorf("GREGOR_E2E_LOGS: %v", err)
+				}
+			}
 		}
 		if t.Failed() {
 			// First, in few lines, any restarted node that ended by itself.
