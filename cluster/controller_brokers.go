@@ -150,11 +150,16 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	// registered incarnation was accepted clean from, when that one never
 	// got unfenced (it died before it learned its own epoch, touching
 	// nothing, and left the older one in the shutdown marker); or, for a
-	// broker unregistered since, the epoch it had then.
+	// broker unregistered since, either epoch its last registration had
+	// then (seed 364006: an incarnation registered clean from 519 as 550,
+	// stopped before it learned 550, was unregistered, and the next one
+	// named 519).
 	unregisteredEpoch, unregistered := w.UnregisteredEpoch(r.BrokerID)
+	unregisteredCleanFrom := w.UnregisteredCleanFrom(r.BrokerID)
 	clean := r.PreviousBrokerEpoch >= 0 && (registered && (r.PreviousBrokerEpoch == old.Epoch ||
 		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom) ||
-		!registered && unregistered && r.PreviousBrokerEpoch == unregisteredEpoch)
+		!registered && unregistered && (r.PreviousBrokerEpoch == unregisteredEpoch ||
+			unregisteredCleanFrom != nil && r.PreviousBrokerEpoch == *unregisteredCleanFrom))
 	if clean && elrEnabled(w) {
 		rec.CleanFrom = &r.PreviousBrokerEpoch
 	}
