@@ -70,6 +70,9 @@ type Quorum struct {
 	outstanding *raft.Ready
 
 	leadership Leadership
+	// followed is the last leader this node followed (Leadership's
+	// Predecessor).
+	followed followedLeader
 	// activeTerm is the term in which this node leads and has handed out
 	// an entry of its own term (so every earlier entry too).
 	activeTerm uint64
@@ -108,7 +111,8 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		cfg:          cfg,
 		self:         raftID(cfg.NodeID),
 		storage:      raft.NewMemoryStorage(),
-		leadership:   Leadership{LeaderID: -1},
+		leadership:   Leadership{LeaderID: -1, Predecessor: -1},
+		followed:     followedLeader{leader: -1},
 		lastContact:  map[int32]cluster.Instant{},
 		lastCaughtUp: map[int32]cluster.Instant{},
 	}

@@ -102,6 +102,22 @@ type Leadership struct {
 	// term: the controller may start, from the image as applied so far.
 	// When it turns false, the controller stops and answers NOT_CONTROLLER.
 	Active bool
+	// Predecessor is, while Active, the node that led the term just before
+	// this node's, when this node followed it (-1 otherwise: another term
+	// came between, or this node never heard from that leader);
+	// PredecessorSinceMs is when this node first heard from it in that
+	// term (monotonic ms). The controller fences the predecessor's broker
+	// sooner (cluster.Controller.Predecessor).
+	Predecessor        int32
+	PredecessorSinceMs int64
+}
+
+// followedLeader is the last leader this node heard from while following,
+// of which term, and since when (monotonic ms).
+type followedLeader struct {
+	leader  int32
+	term    uint64
+	sinceMs int64
 }
 
 // HasReady says whether Ready has anything to hand out. It is false while
@@ -248,7 +264,14 @@ func (q *Quorum) membershipOut() *Membership {
 func (q *Quorum) updateLeadership(out *Ready) {
 	st := q.rn.BasicStatus()
 	leads := st.RaftState == raft.StateLeader
-	now := Leadership{LeaderID: nodeID(st.Lead), LeaderEpoch: st.GetTerm(), Active: leads && q.activeTerm == st.GetTerm()}
+	if lead := nodeID(st.Lead); !leads && st.Lead != raft.None && (lead != q.followed.leader || st.GetTerm() != q.followed.term) {
+		q.followed = followedLeader{leader: lead, term: st.GetTerm(), sinceMs: q.now.MonoMs}
+	}
+	now := Leadership{LeaderID: nodeID(st.Lead), LeaderEpoch: st.GetTerm(), Active: leads && q.activeTerm == st.GetTerm(), Predecessor: -1}
+	if now.Active && q.followed.leader >= 0 && q.followed.term+1 == st.GetTerm() {
+		// Raft elects one leader a term: no other led between them.
+		now.Predecessor, now.PredecessorSinceMs = q.followed.leader, q.followed.sinceMs
+	}
 	if q.proposals.pending() > 0 && (!leads || st.GetTerm() != q.proposals.term) {
 		out.Proposals = append(out.Proposals, q.proposals.dropAll(ProposalLeadershipLost)...)
 	}
