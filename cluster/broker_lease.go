@@ -31,6 +31,15 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // controller acknowledges a heartbeat only while its quorum leadership is
 // known to hold (LeadershipHolds): until then no successor is active, so
 // the heartbeat was sent before any successor's sessions started.
+//
+// One broker is fenced sooner at a failover: the deposed controller's own
+// node's (Controller.Predecessor), whose heartbeats that controller
+// answered itself. A lease from such an answer holds only while the node's
+// quorum leadership is known to hold too (BrokerLease.Valid's
+// localHoldUntilMs, read on the same node and clock), so it lapses before
+// any successor becomes active; when the controller's node is killed or
+// cut off, its successor fences it as soon as it is active and gossip
+// reports the node gone, instead of two heartbeat intervals later.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running

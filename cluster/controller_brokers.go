@@ -101,9 +101,10 @@ type predecessorLeader struct {
 	fenceFromMs int64
 }
 
-// Predecessor tells a controller that just became active (at now) that node led
-// the metadata quorum in the term just before its own, and that this node
-// followed it from followedSinceMs (monotonic ms; quorum.Leadership).
+// Predecessor tells a controller that just became active (at now) that
+// node led the metadata quorum in the term just before its own, and that
+// this node followed it from followedSinceMs (monotonic ms;
+// quorum.Leadership).
 //
 // Every lease that node's broker got from its own node's controller held
 // only while that leadership did (BrokerLease), so all of them lapsed
@@ -112,11 +113,12 @@ type predecessorLeader struct {
 // within BrokerFenceAfterMs. So once membership reports the broker failed,
 // and it has not contacted this controller since it became active, it is
 // fenced from followedSinceMs plus two heartbeat intervals on, not two
-// heartbeat intervals after this controller became active: a failover of
-// the controller's node fences it (and moves its partitions' leadership)
-// as soon as the new controller is active and gossip reports it, about a
-// second sooner. Both the quorum, which elected another leader because
-// a majority stopped hearing from it, and gossip then report it gone.
+// heartbeat intervals after this controller became active: when the
+// controller's node is killed, its broker is fenced (and its partitions'
+// leadership moves) as soon as the new controller is active and gossip
+// reports it, about a second sooner. Both the quorum, which elected
+// another leader because a majority stopped hearing from that node, and
+// gossip then report it gone.
 func (c *Controller) Predecessor(now Instant, node int32, followedSinceMs int64) {
 	if !c.active {
 		return
