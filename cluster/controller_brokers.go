@@ -102,9 +102,9 @@ type predecessorLeader struct {
 }
 
 // Predecessor tells a controller that just became active (at now) that
-// node led the metadata quorum in the term just before its own, and that
-// this node followed it from followedSinceMs (monotonic ms;
-// quorum.Leadership).
+// node was the last metadata quorum leader before it that became active
+// (quorum.Leadership's Predecessor), and that this node followed it from
+// followedSinceMs (monotonic ms).
 //
 // Every lease that node's broker got from its own node's controller held
 // only while that leadership did (BrokerLease), so all of them lapsed

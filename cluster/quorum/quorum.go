@@ -73,6 +73,9 @@ type Quorum struct {
 	// followed is the last leader this node followed (Leadership's
 	// Predecessor).
 	followed followedLeader
+	// electedLogTerm is the term of the last entry of the log this node
+	// was elected with, known once it is active in activeTerm.
+	electedLogTerm uint64
 	// activeTerm is the term in which this node leads and has handed out
 	// an entry of its own term (so every earlier entry too).
 	activeTerm uint64
