@@ -96,6 +96,9 @@ type Quorum struct {
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
 	heldUntilMs int64
+	// preCandidateTicks counts the ticks this node has been a
+	// pre-candidate (retryPreVote).
+	preCandidateTicks int
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
@@ -218,6 +221,34 @@ func (q *Quorum) Tick(now cluster.Instant) {
 	q.ticks = due
 	for range n {
 		q.rn.Tick()
+		q.retryPreVote()
+	}
+}
+
+// preVoteRetries is how many ticks in a row a pre-candidate asks for
+// pre-votes again (retryPreVote).
+const preVoteRetries = 3
+
+// retryPreVote asks the voters for their pre-votes again on each of the
+// first preVoteRetries ticks this node is a pre-candidate after following
+// a leader in its term (a leader went silent). A voter whose check-quorum
+// lease had part of a tick left when the first request came ignores it
+// (its ticks fall elsewhere within a tick: tickPhaseMs), and raft asks
+// again only at its next randomized election timeout, up to two election
+// timeouts later: a failover of the controller's node then took a second
+// more. Asking again decides nothing: each voter grants or ignores the
+// request as before.
+func (q *Quorum) retryPreVote() {
+	st := q.rn.BasicStatus()
+	if st.RaftState != raft.StatePreCandidate || q.followed.leader < 0 || q.followed.term != st.GetTerm() {
+		q.preCandidateTicks = 0
+		return
+	}
+	q.preCandidateTicks++
+	if q.preCandidateTicks <= preVoteRetries {
+		if err := q.rn.Campaign(); err != nil {
+			panic(fmt.Sprintf("quorum: ask for pre-votes again: %v", err))
+		}
 	}
 }
 
