@@ -136,15 +136,17 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 // TestClusterControllerKilledUnderLoad is TestClusterLeaderKilledUnderLoad
 // with the active controller's node killed each round (the leader of one of
 // the partitions, whose writes are probed): the metadata quorum elects a
-// new leader before the victim is fenced and its partitions get leaders.
+// new leader first, which fences the victim as soon as it is active and
+// gossip reports the victim gone (cluster.Controller.Predecessor). Each
+// round logs when the kill was, to read the steps in the nodes' logs
+// (GREGOR_E2E_LOGS).
 func TestClusterControllerKilledUnderLoad(t *testing.T) {
 	leaderKilledUnderLoad(t, true)
 }
 
 // leaderKilledUnderLoad is the body of both: each round kills the leader of
-// partition 0, or with killController the active controller's node, which
-// must lead a partition (preferred elections give it one after its
-// restart).
+// partition 0, or with killController the active controller's node once
+// it leads a partition (that partition's writes are probed then).
 func leaderKilledUnderLoad(t *testing.T, killController bool) {
 	c := clusterUp(t, 3)
 	const topic, partitions = "kills", int32(3)
