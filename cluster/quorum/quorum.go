@@ -230,8 +230,9 @@ func (q *Quorum) Tick(now cluster.Instant) {
 const preVoteRetries = 3
 
 // retryPreVote asks the voters for their pre-votes again on each of the
-// first preVoteRetries ticks this node is a pre-candidate after following
-// a leader in its term (a leader went silent). A voter whose check-quorum
+// preVoteRetries ticks after the one this node became a pre-candidate in,
+// after following a leader in its term (a leader went silent). A voter
+// whose check-quorum
 // lease had part of a tick left when the first request came ignores it
 // (its ticks fall elsewhere within a tick: tickPhaseMs), and raft asks
 // again only at its next randomized election timeout, up to two election
@@ -244,8 +245,10 @@ func (q *Quorum) retryPreVote() {
 		q.preCandidateTicks = 0
 		return
 	}
+	// The first tick is the one raft's own timeout made this node a
+	// pre-candidate in: it asked then.
 	q.preCandidateTicks++
-	if q.preCandidateTicks <= preVoteRetries {
+	if q.preCandidateTicks > 1 && q.preCandidateTicks <= 1+preVoteRetries {
 		if err := q.rn.Campaign(); err != nil {
 			panic(fmt.Sprintf("quorum: ask for pre-votes again: %v", err))
 		}
