@@ -13,7 +13,9 @@ import (
 // The broker lease in production (cluster.BrokerLease decides): the broker
 // lifecycle actor publishes its core's lease after every message, and the
 // group and transaction coordinator actors answer a request only while the
-// lease is valid by the node's monotonic clock when they take it up. A node
+// lease is valid by the node's monotonic clock when they take it up (the
+// part this node's own controller granted only while its quorum
+// leadership holds, leadershipHold). A node
 // cut off from the controller, which may have fenced it and moved its
 // __consumer_offsets and __transaction_state leadership, so stops answering
 // from its coordinators' memory before another node's coordinators load:
@@ -44,7 +46,7 @@ func (n *Node) publishLease(l cluster.BrokerLease) {
 		n.lease.current.Store(&l)
 	}
 	if at := n.lease.lapsedAtMs.Load(); at != 0 {
-		if now := n.cfg.Clock.Now().MonoMs; l.Valid(now) {
+		if now := n.cfg.Clock.Now().MonoMs; l.Valid(now, n.leadershipHold.Load()) {
 			n.leaseHoldsAgain(at, now)
 		}
 	}
@@ -62,7 +64,7 @@ func (n *Node) leaseHoldsAgain(at, now int64) {
 // refusal under each lapsed lease is logged.
 func (n *Node) leaseHolds() bool {
 	l, now := n.lease.current.Load(), n.cfg.Clock.Now().MonoMs
-	if l != nil && l.Valid(now) {
+	if l != nil && l.Valid(now, n.leadershipHold.Load()) {
 		if at := n.lease.lapsedAtMs.Load(); at != 0 {
 			n.leaseHoldsAgain(at, now)
 		}

@@ -41,11 +41,13 @@ type brokerLifecycleActor struct {
 	logger        *zap.Logger
 }
 
-// lifecycleAnswer is the answer to a request of the core's.
+// lifecycleAnswer is the answer to a request of the core's, and the node
+// whose controller gave it (-1: none).
 type lifecycleAnswer struct {
 	req  kmsg.Request
 	resp kmsg.Response
 	err  error
+	from int32
 }
 
 // quorumLeaderKnown says which node this node now knows to lead the
@@ -73,7 +75,11 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		b.core.QuorumLeader(now, b.node.quorumLeader.Load())
 		b.core.Start(now)
 	case *lifecycleAnswer:
-		b.core.AnsweredTo(now, msg.req, msg.resp, msg.err)
+		if msg.from == b.node.cfg.NodeID {
+			b.core.AnsweredLocally(now, msg.req, msg.resp, msg.err)
+		} else {
+			b.core.AnsweredTo(now, msg.req, msg.resp, msg.err)
+		}
 	case *quorumLeaderKnown:
 		b.core.QuorumLeader(now, msg.leader)
 	case *lifecycleTick:
@@ -129,8 +135,8 @@ func (b *brokerLifecycleActor) drive(ctx actor.Context, now cluster.Instant) {
 			b.call.cancel()
 		}
 		self, root := ctx.Self(), b.node.system.Root
-		b.call = b.node.sendToControllerWithin(req, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error) {
-			root.Send(self, &lifecycleAnswer{req: req, resp: resp, err: err})
+		b.call = b.node.sendToControllerFrom(req, time.Duration(rd.TimeoutMs)*time.Millisecond, func(resp kmsg.Response, err error, from int32) {
+			root.Send(self, &lifecycleAnswer{req: req, resp: resp, err: err, from: from})
 		})
 	}
 	if rd.CaughtUp {

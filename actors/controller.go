@@ -146,7 +146,11 @@ func (c *controllerActor) lead(l quorum.Leadership, now cluster.Instant) {
 		c.term, c.session = l.LeaderEpoch, c.session+1
 		c.node.controllerActive.Store(true)
 		c.node.clusterMetrics.controllerActive.Set(1)
-		c.logger.Info("became the active controller", zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Int64("image_epoch", c.image.Epoch))
+		c.logger.Info("became the active controller", zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Int64("image_epoch", c.image.Epoch),
+			zap.Int32("predecessor", l.Predecessor))
+		if l.Predecessor >= 0 {
+			c.core.Predecessor(now, l.Predecessor, l.PredecessorSinceMs)
+		}
 		// Failures gossip reported while another node led (often the
 		// failure of that node itself) are hints for this core too.
 		if g := c.node.gossipStarted.Load(); g != nil {

@@ -45,6 +45,13 @@ func (n *Node) controllerTimeout(req kmsg.Request) time.Duration {
 // caller's. It returns the call, which the caller cancels when it no
 // longer wants the answer.
 func (n *Node) sendToControllerWithin(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error)) *controllerCall {
+	return n.sendToControllerFrom(req, timeout, func(resp kmsg.Response, err error, _ int32) { done(resp, err) })
+}
+
+// sendToControllerFrom is sendToControllerWithin whose done also gets the
+// node whose controller answered (-1 when none did): this node's own when
+// it is cfg.NodeID.
+func (n *Node) sendToControllerFrom(req kmsg.Request, timeout time.Duration, done func(kmsg.Response, error, int32)) *controllerCall {
 	c := &controllerCall{node: n, req: req, done: done, avoid: -1,
 		deadlineMs: n.cfg.Clock.Now().MonoMs + timeout.Milliseconds(), retired: make(chan struct{})}
 	c.try()
@@ -56,7 +63,7 @@ type controllerCall struct {
 	node       *Node
 	req        kmsg.Request
 	deadlineMs int64
-	done       func(kmsg.Response, error)
+	done       func(kmsg.Response, error, int32)
 	finished   atomic.Bool
 	attempts   int
 	// avoid is the voter that last failed or answered NOT_CONTROLLER.
@@ -149,7 +156,7 @@ func (c *controllerCall) answered(resp kmsg.Response, err error, from int32) {
 		return
 	}
 	if err == nil && resp != nil && !notControllerAnswer(resp) {
-		c.finish(resp, nil)
+		c.finishFrom(resp, nil, from)
 		return
 	}
 	if resp != nil {
@@ -179,7 +186,11 @@ func (c *controllerCall) retry() {
 	time.AfterFunc(max(min(backoff, remaining), 0), c.try)
 }
 
-func (c *controllerCall) finish(resp kmsg.Response, err error) {
+func (c *controllerCall) finish(resp kmsg.Response, err error) { c.finishFrom(resp, err, -1) }
+
+// finishFrom ends the call with the answer of node from's controller (-1
+// when it is no answer that counts).
+func (c *controllerCall) finishFrom(resp kmsg.Response, err error, from int32) {
 	c.retire()
 	if c.finished.Swap(true) {
 		return
@@ -189,7 +200,7 @@ func (c *controllerCall) finish(resp kmsg.Response, err error) {
 	} else if resp == nil {
 		err = fmt.Errorf("%w: %s: %v", errNoController, apiName(c.req.Key()), err)
 	}
-	c.done(resp, err)
+	c.done(resp, err, from)
 }
 
 // dispatchToController hands a request to this node's controller (or, for

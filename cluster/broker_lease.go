@@ -31,6 +31,15 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // controller acknowledges a heartbeat only while its quorum leadership is
 // known to hold (LeadershipHolds): until then no successor is active, so
 // the heartbeat was sent before any successor's sessions started.
+//
+// One broker is fenced sooner at a failover: the deposed controller's own
+// node's (Controller.Predecessor), whose heartbeats that controller
+// answered itself. A lease from such an answer holds only while the node's
+// quorum leadership is known to hold too (BrokerLease.Valid's
+// localHoldUntilMs, read on the same node and clock), so it lapses before
+// any successor becomes active; when the controller's node is killed or
+// cut off, its successor fences it as soon as it is active and gossip
+// reports the node gone, instead of two heartbeat intervals later.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
@@ -55,10 +64,18 @@ func BrokerLeaseMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
 
 // BrokerLease is a broker's lease at one moment, an immutable value the
 // shells can hand around: whether the controller last acknowledged the
-// broker unfenced, and until when (monotonic ms) that still holds.
+// broker unfenced, and until when (monotonic ms) that still holds. A part
+// of it granted by the controller of the broker's own node (a node that
+// leads the metadata quorum acknowledges its own heartbeats) holds only
+// while that node's quorum leadership holds as well: then every lease a
+// deposed controller granted its own node's broker lapsed before its
+// successor became active, and the successor may fence that broker as
+// soon as it knows it failed (Controller.Predecessor).
 type BrokerLease struct {
-	held    bool
-	untilMs int64
+	held bool
+	// untilMs is until when the answers of other nodes' controllers
+	// granted it; localUntilMs, the answers of this node's own.
+	untilMs, localUntilMs int64
 }
 
 // NoBrokerLease is the lease of a broker the controller has not
@@ -66,21 +83,31 @@ type BrokerLease struct {
 var NoBrokerLease = BrokerLease{}
 
 // Valid says the broker may still act as the controller last saw it at
-// nowMs (monotonic): its coordinators may answer.
-func (l BrokerLease) Valid(nowMs int64) bool { return l.held && nowMs < l.untilMs }
+// nowMs (monotonic): its coordinators may answer. localHoldUntilMs is
+// until when this node's own quorum leadership is known to hold
+// (quorum.Quorum.LeadershipHoldsUntilMs; 0 when it does not lead).
+func (l BrokerLease) Valid(nowMs, localHoldUntilMs int64) bool {
+	return l.held && (nowMs < l.untilMs || nowMs < l.localUntilMs && nowMs < localHoldUntilMs)
+}
 
-// UntilMs is when the lease lapses (monotonic ms); false when none is held.
-func (l BrokerLease) UntilMs() (int64, bool) { return l.untilMs, l.held }
+// UntilMs is when the lease lapses at the latest (monotonic ms); false
+// when none is held.
+func (l BrokerLease) UntilMs() (int64, bool) { return max(l.untilMs, l.localUntilMs), l.held }
 
 // extendLease grants the lease from a heartbeat sent at sentMs that the
-// controller acknowledged unfenced. Answers can come out of order only
-// across registrations; a later send never shortens it.
-func (b *BrokerLifecycle) extendLease(sentMs int64) {
+// controller acknowledged unfenced, local when this node's own controller
+// did. Answers can come out of order only across registrations; a later
+// send never shortens it.
+func (b *BrokerLifecycle) extendLease(sentMs int64, local bool) {
 	until := sentMs + BrokerLeaseMs(b.cfg.SessionTimeoutMs, b.cfg.HeartbeatIntervalMs)
-	if b.lease.held && b.lease.untilMs >= until {
-		return
+	if !b.lease.held {
+		b.lease = BrokerLease{held: true}
 	}
-	b.lease = BrokerLease{held: true, untilMs: until}
+	if local {
+		b.lease.localUntilMs = max(b.lease.localUntilMs, until)
+	} else {
+		b.lease.untilMs = max(b.lease.untilMs, until)
+	}
 }
 
 // Lease is the broker's lease now: held from each heartbeat the controller
@@ -93,7 +120,7 @@ func (b *BrokerLifecycle) Lease() BrokerLease { return b.lease }
 
 // leaseAfterHeartbeat updates the lease from a heartbeat's answer, once the
 // state it moved the broker to is known.
-func (b *BrokerLifecycle) leaseAfterHeartbeat(sentMs int64, code int16, fenced bool) {
+func (b *BrokerLifecycle) leaseAfterHeartbeat(sentMs int64, code int16, fenced, local bool) {
 	switch {
 	case b.state != BrokerRunning && b.state != BrokerPendingControlledShutdown:
 		// Fenced, registering again (the controller no longer knows
@@ -104,7 +131,7 @@ func (b *BrokerLifecycle) leaseAfterHeartbeat(sentMs int64, code int16, fenced b
 	case fenced:
 		b.lease = NoBrokerLease
 	default:
-		b.extendLease(sentMs)
+		b.extendLease(sentMs, local)
 	}
 }
 
@@ -176,10 +203,23 @@ func (b *BrokerLifecycle) QuorumLeader(now Instant, leader int32) {
 // longer the request in flight (QuorumLeader sent a fresh heartbeat in its
 // place): then the answer is dropped and AnsweredTo says false.
 func (b *BrokerLifecycle) AnsweredTo(now Instant, req kmsg.Request, resp kmsg.Response, err error) bool {
+	return b.answeredTo(now, req, resp, err, false)
+}
+
+// AnsweredLocally is AnsweredTo for an answer of this node's own
+// controller: the lease it grants holds only while this node's quorum
+// leadership does (BrokerLease.Valid). A shell must say which answers are
+// its own node's: a successor controller fences this node's broker sooner
+// for it.
+func (b *BrokerLifecycle) AnsweredLocally(now Instant, req kmsg.Request, resp kmsg.Response, err error) bool {
+	return b.answeredTo(now, req, resp, err, true)
+}
+
+func (b *BrokerLifecycle) answeredTo(now Instant, req kmsg.Request, resp kmsg.Response, err error, local bool) bool {
 	if req == nil || b.inFlight != req {
 		b.lastNowMs = now.MonoMs
 		return false
 	}
-	b.Answered(now, resp, err)
+	b.answered(now, resp, err, local)
 	return true
 }

@@ -17,12 +17,14 @@ import (
 //
 //	new [heartbeat=MS] [session=MS]
 //	tick T              the clock moves to T; prints what is sent
-//	answer T ok|fenced|stale|shutdown|error|failed
-//	                    the request in flight is answered at T
+//	answer T ok|fenced|stale|shutdown|error|failed [local]
+//	                    the request in flight is answered at T (by this
+//	                    node's own controller with local)
 //	register T [epoch=E]
 //	                    shorthand: the registration is answered at T
 //	shutdown T          a controlled shutdown begins at T
-//	lease T             is the lease valid at T, and until when
+//	lease T [hold=H]    is the lease valid at T, and until when, while
+//	                    this node's quorum leadership holds until H (0)
 //	leader T id=N       the broker learns at T that node N leads the quorum
 //	answer-old T ok     the request sent before the one in flight is
 //	                    answered at T (taken, or dropped as superseded)
@@ -90,22 +92,27 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 		return h.drain()
 	case "answer":
 		h.timeArg(t, td)
-		if len(td.CmdArgs) != 2 {
-			td.Fatalf(t, "answer T KIND")
+		if len(td.CmdArgs) < 2 {
+			td.Fatalf(t, "answer T KIND [local]")
 		}
+		answer := h.b.AnsweredTo
+		if td.HasArg("local") {
+			answer = h.b.AnsweredLocally
+		}
+		req := h.b.inFlight
 		switch kind := td.CmdArgs[1].Key; kind {
 		case "ok":
-			h.b.Answered(h.at(), heartbeatAnswer(0, false, false), nil)
+			answer(h.at(), req, heartbeatAnswer(0, false, false), nil)
 		case "fenced":
-			h.b.Answered(h.at(), heartbeatAnswer(0, true, false), nil)
+			answer(h.at(), req, heartbeatAnswer(0, true, false), nil)
 		case "shutdown":
-			h.b.Answered(h.at(), heartbeatAnswer(0, false, true), nil)
+			answer(h.at(), req, heartbeatAnswer(0, false, true), nil)
 		case "stale":
-			h.b.Answered(h.at(), heartbeatAnswer(kerr.StaleBrokerEpoch.Code, true, false), nil)
+			answer(h.at(), req, heartbeatAnswer(kerr.StaleBrokerEpoch.Code, true, false), nil)
 		case "error":
-			h.b.Answered(h.at(), heartbeatAnswer(kerr.NotController.Code, false, false), nil)
+			answer(h.at(), req, heartbeatAnswer(kerr.NotController.Code, false, false), nil)
 		case "failed":
-			h.b.Answered(h.at(), nil, fmt.Errorf("timed out"))
+			answer(h.at(), req, nil, fmt.Errorf("timed out"))
 		default:
 			td.Fatalf(t, "unknown answer %q", kind)
 		}
@@ -137,8 +144,12 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 		if !held {
 			return fmt.Sprintf("%s: no lease\n", h.b.State())
 		}
+		var hold int64
+		if td.HasArg("hold") {
+			td.ScanArgs(t, "hold", &hold)
+		}
 		verdict := "lapsed"
-		if l.Valid(h.now) {
+		if l.Valid(h.now, hold) {
 			verdict = "valid"
 		}
 		return fmt.Sprintf("%s: %s (until %d)\n", h.b.State(), verdict, until)

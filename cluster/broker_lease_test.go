@@ -75,7 +75,7 @@ func (m *leaseModel) checkFences(t *rapid.T, before, after *MetadataImage) {
 			continue
 		}
 		m.fences++
-		if m.lifecycle(id).Lease().Valid(m.now) {
+		if m.lifecycle(id).Lease().Valid(m.now, 0) {
 			until, _ := m.lifecycle(id).Lease().UntilMs()
 			t.Fatalf("at %d ms the controller fenced broker %d, whose lease holds until %d", m.now, id, until)
 		}

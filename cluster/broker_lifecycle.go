@@ -286,8 +286,14 @@ func (b *BrokerLifecycle) heartbeat() *kmsg.BrokerHeartbeatRequest {
 
 // Answered reports the answer to the request in flight: the response, or
 // err when none came (the controller was unreachable or did not answer in
-// time).
+// time). It is another node's controller's answer (AnsweredLocally takes
+// this node's own).
 func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
+	b.answered(now, resp, err, false)
+}
+
+// answered is Answered; local says this node's own controller answered.
+func (b *BrokerLifecycle) answered(now Instant, resp kmsg.Response, err error, local bool) {
 	req := b.inFlight
 	if req == nil {
 		panic("broker lifecycle: an answer with no request in flight")
@@ -311,7 +317,7 @@ func (b *BrokerLifecycle) Answered(now Instant, resp kmsg.Response, err error) {
 			// A directory went offline while this heartbeat was out.
 			b.nextSendMs = min(b.nextSendMs, now.MonoMs)
 		}
-		b.leaseAfterHeartbeat(b.sentMs, r.ErrorCode, r.IsFenced)
+		b.leaseAfterHeartbeat(b.sentMs, r.ErrorCode, r.IsFenced, local)
 		b.afterHeartbeat(now, req.(*kmsg.BrokerHeartbeatRequest), r)
 	default:
 		panic(fmt.Sprintf("broker lifecycle: a %T answers a %T", resp, req))

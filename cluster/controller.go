@@ -144,6 +144,9 @@ type Controller struct {
 	// leadership bounds the broker leases this controller grants
 	// (broker_lease.go, LeadershipHolds).
 	leadership leadershipHold
+	// predecessor is the quorum leader of the term before this
+	// controller's, whose broker it fences sooner (Predecessor).
+	predecessor predecessorLeader
 	// voterFeatures are the feature ranges each quorum voter told
 	// (VoterFeatures), in memory only.
 	voterFeatures map[int32][]FeatureRange
@@ -271,6 +274,7 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	}
 	c.active = true
 	c.committed, c.working = committed, committed
+	c.predecessor = predecessorLeader{node: noBroker}
 	c.sessions = map[int32]*brokerSession{}
 	for b := range committed.Brokers() {
 		c.sessions[b.ID] = newBrokerSession(now)

@@ -79,13 +79,58 @@ func (c *Controller) expired(s *brokerSession, nowMs int64) bool {
 	return nowMs-s.lastContactMs > c.cfg.BrokerSessionTimeoutMs
 }
 
-// failureConfirmed says membership reported the broker failed and the
+// failureConfirmed says membership reported broker id failed and the
 // broker has not heartbeated since, for two heartbeat intervals: gossip
 // alone never fences a broker the controller still hears from. Brokers'
 // leases rely on these two waits (BrokerFenceAfterMs): a shorter one
-// breaks TestBrokerLeaseLapsesBeforeFence.
-func (c *Controller) failureConfirmed(s *brokerSession, nowMs int64) bool {
-	return s.suspectedAtMs >= 0 && nowMs-s.lastContactMs >= 2*c.cfg.BrokerHeartbeatIntervalMs
+// breaks TestBrokerLeaseLapsesBeforeFence. The broker of the quorum's
+// previous leader, which has not contacted this controller, is confirmed
+// sooner (Predecessor).
+func (c *Controller) failureConfirmed(id int32, s *brokerSession, nowMs int64) bool {
+	if s.suspectedAtMs < 0 {
+		return false
+	}
+	return nowMs-s.lastContactMs >= 2*c.cfg.BrokerHeartbeatIntervalMs || c.predecessorFenceable(id, s) && nowMs >= c.predecessor.fenceFromMs
+}
+
+// predecessorLeader is the node that led the metadata quorum in the term
+// before this controller's (noBroker when unknown), and from when its
+// broker may be fenced without waiting for its session here.
+type predecessorLeader struct {
+	node        int32
+	fenceFromMs int64
+}
+
+// Predecessor tells a controller that just became active (at now) that
+// node was the last metadata quorum leader before it that became active
+// (quorum.Leadership's Predecessor), and that this node followed it from
+// followedSinceMs (monotonic ms).
+//
+// Every lease that node's broker got from its own node's controller held
+// only while that leadership did (BrokerLease), so all of them lapsed
+// before this controller became active; any other lease it held was
+// granted before that leadership began, before followedSinceMs, and lapsed
+// within BrokerFenceAfterMs. So once membership reports the broker failed,
+// and it has not contacted this controller since it became active, it is
+// fenced from followedSinceMs plus two heartbeat intervals on, not two
+// heartbeat intervals after this controller became active: when the
+// controller's node is killed, its broker is fenced (and its partitions'
+// leadership moves) as soon as the new controller is active and gossip
+// reports it, about a second sooner. Both the quorum, which elected
+// another leader because a majority stopped hearing from that node, and
+// gossip then report it gone.
+func (c *Controller) Predecessor(now Instant, node int32, followedSinceMs int64) {
+	if !c.active {
+		return
+	}
+	c.predecessor = predecessorLeader{node: node, fenceFromMs: followedSinceMs + 2*c.cfg.BrokerHeartbeatIntervalMs}
+	c.fenceLapsed(now)
+}
+
+// predecessorFenceable says broker id is the previous quorum leader's,
+// which this controller has not heard from (Predecessor).
+func (c *Controller) predecessorFenceable(id int32, s *brokerSession) bool {
+	return id >= 0 && id == c.predecessor.node && !s.heard
 }
 
 // registerBroker decides a BrokerRegistration request.
@@ -150,11 +195,16 @@ func (c *Controller) registerBroker(now Instant, r *kmsg.BrokerRegistrationReque
 	// registered incarnation was accepted clean from, when that one never
 	// got unfenced (it died before it learned its own epoch, touching
 	// nothing, and left the older one in the shutdown marker); or, for a
-	// broker unregistered since, the epoch it had then.
+	// broker unregistered since, either epoch its last registration had
+	// then (seed 364006: an incarnation registered clean from 519 as 550,
+	// stopped before it learned 550, was unregistered, and the next one
+	// named 519).
 	unregisteredEpoch, unregistered := w.UnregisteredEpoch(r.BrokerID)
+	unregisteredCleanFrom := w.UnregisteredCleanFrom(r.BrokerID)
 	clean := r.PreviousBrokerEpoch >= 0 && (registered && (r.PreviousBrokerEpoch == old.Epoch ||
 		old.Fenced && old.CleanFrom != nil && r.PreviousBrokerEpoch == *old.CleanFrom) ||
-		!registered && unregistered && r.PreviousBrokerEpoch == unregisteredEpoch)
+		!registered && unregistered && (r.PreviousBrokerEpoch == unregisteredEpoch ||
+			unregisteredCleanFrom != nil && r.PreviousBrokerEpoch == *unregisteredCleanFrom))
 	if clean && elrEnabled(w) {
 		rec.CleanFrom = &r.PreviousBrokerEpoch
 	}
@@ -409,7 +459,7 @@ func (c *Controller) fenceLapsed(now Instant) {
 	for _, id := range slices.Sorted(maps.Keys(c.sessions)) {
 		s := c.sessions[id]
 		b, ok := c.working.Broker(id)
-		if !ok || b.Fenced || !(c.expired(s, now.MonoMs) || c.failureConfirmed(s, now.MonoMs)) {
+		if !ok || b.Fenced || !(c.expired(s, now.MonoMs) || c.failureConfirmed(id, s, now.MonoMs)) {
 			continue
 		}
 		c.propose(c.fenceRecords(c.working, b), nil)
@@ -436,6 +486,9 @@ func (c *Controller) NextDeadline() (int64, bool) {
 		next = min(next, s.lastContactMs+c.cfg.BrokerSessionTimeoutMs+1)
 		if s.suspectedAtMs >= 0 {
 			next = min(next, s.lastContactMs+2*c.cfg.BrokerHeartbeatIntervalMs)
+			if c.predecessorFenceable(id, s) {
+				next = min(next, c.predecessor.fenceFromMs)
+			}
 		}
 	}
 	return max(next, c.quietUntilMs), true

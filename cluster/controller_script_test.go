@@ -83,6 +83,9 @@ import (
 //	                      one are lost
 //	resign                ResignLeadership
 //	become-leader [t=MS]  BecomeLeader over the committed image
+//	predecessor node=N since=MS [t=MS]
+//	                      Predecessor: node N led the quorum's term before,
+//	                      followed from MS
 //	auto-create           topic names, one per line
 //	apply                 raw records, one per line (see parseRecord),
 //	                      committed together
@@ -217,6 +220,8 @@ func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 		s.held = nil
 	case "become-leader":
 		s.c.BecomeLeader(s.c.Image(), s.now())
+	case "predecessor":
+		s.c.Predecessor(s.now(), int32(intArg(t, td, "node", -1)), int64(intArg(t, td, "since", 0)))
 	default:
 		req := s.request(t, td)
 		if !s.c.Handle(s.now(), req, s.token) {

@@ -178,25 +178,49 @@ func (d *imageDelta) changeBroker(r BrokerRegistrationChangeRecord) error {
 }
 
 func (d *imageDelta) unregisterBroker(r UnregisterBrokerRecord) error {
-	if _, err := d.registeredBroker(r.BrokerID, r.BrokerEpoch); err != nil {
+	b, err := d.registeredBroker(r.BrokerID, r.BrokerEpoch)
+	if err != nil {
 		return err
 	}
 	d.next.brokers = d.next.brokers.Delete(r.BrokerID)
-	d.next.unregistered = d.next.unregistered.Set(r.BrokerID, r.BrokerEpoch)
+	d.next.unregistered = d.next.unregistered.Set(r.BrokerID, unregisteredBroker{epoch: r.BrokerEpoch, cleanFrom: cloneInt64(b.CleanFrom)})
 	return nil
+}
+
+// unregisteredBroker is what the image keeps of a broker's last
+// registration once it is unregistered: its epoch, and the epoch it
+// registered clean from when it was never unfenced (CleanFrom).
+type unregisteredBroker struct {
+	epoch     int64
+	cleanFrom *int64
 }
 
 // UnregisteredEpoch is the broker epoch broker id had when it was
 // unregistered, if it was and has not registered again since: the epoch
 // its next process's clean shutdown marker may name.
-func (m *MetadataImage) UnregisteredEpoch(id int32) (int64, bool) { return m.unregistered.Get(id) }
+func (m *MetadataImage) UnregisteredEpoch(id int32) (int64, bool) {
+	u, ok := m.unregistered.Get(id)
+	return u.epoch, ok
+}
+
+// UnregisteredCleanFrom is the CleanFrom of broker id's registration when
+// it was unregistered (nil when none, or when it is not unregistered):
+// that incarnation registered after a clean shutdown and was never
+// unfenced, so it may have stopped before it learned its own epoch and
+// left the older one in its clean shutdown marker.
+func (m *MetadataImage) UnregisteredCleanFrom(id int32) *int64 {
+	u, _ := m.unregistered.Get(id)
+	return cloneInt64(u.cleanFrom)
+}
 
 // unregisteredRecords register every unregistered broker at its last
-// epoch, fenced, and unregister it, for a snapshot.
+// epoch, fenced (with the epoch it registered clean from), and unregister
+// it, for a snapshot.
 func (m *MetadataImage) unregisteredRecords() []MetadataRecord {
 	var out []MetadataRecord
-	for id, epoch := range m.unregistered.All() {
-		out = append(out, RegisterBrokerRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: true}, UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: epoch})
+	for id, u := range m.unregistered.All() {
+		out = append(out, RegisterBrokerRecord{BrokerID: id, BrokerEpoch: u.epoch, Fenced: true, CleanFrom: cloneInt64(u.cleanFrom)},
+			UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: u.epoch})
 	}
 	return out
 }

@@ -135,9 +135,9 @@ type MetadataImage struct {
 	topics PersistentMap[string, *TopicImage]
 	// brokers are the registered brokers by id.
 	brokers PersistentMap[int32, *BrokerRegistration]
-	// unregistered are the broker epochs of brokers unregistered since
-	// (UnregisterBrokerRecord), by id, until they register again.
-	unregistered PersistentMap[int32, int64]
+	// unregistered are the last registrations of brokers unregistered
+	// since (UnregisterBrokerRecord), by id, until they register again.
+	unregistered PersistentMap[int32, unregisteredBroker]
 	// byID maps string(TopicID[:]) to the topic's name.
 	byID PersistentMap[string, string]
 	// metricNames maps a topic's name with '.' read as '_' to the name, so

@@ -98,11 +98,15 @@ func (n *node) driveLifecycle() {
 	}
 	rd := lc.Ready()
 	if req := rd.Request; req != nil {
-		n.sendToController(req, rd.TimeoutMs, func(resp kmsg.Response, err error) {
+		n.sendToControllerFrom(req, rd.TimeoutMs, func(resp kmsg.Response, err error, from int32) {
 			if n.lifecycle != lc {
 				return
 			}
-			lc.AnsweredTo(n.instant(), req, resp, err)
+			if from == n.id {
+				lc.AnsweredLocally(n.instant(), req, resp, err)
+			} else {
+				lc.AnsweredTo(n.instant(), req, resp, err)
+			}
 			n.driveLifecycle()
 		})
 	}
@@ -175,6 +179,12 @@ func (n *node) metadataApplied() {
 // NOT_CONTROLLER answer, moves it to another voter after a backoff that
 // doubles from 25 ms to 500 ms, until the call's time is up.
 func (n *node) sendToController(req kmsg.Request, timeoutMs int64, done func(kmsg.Response, error)) {
+	n.sendToControllerFrom(req, timeoutMs, func(resp kmsg.Response, err error, _ int32) { done(resp, err) })
+}
+
+// sendToControllerFrom is sendToController whose done also gets the node
+// whose controller answered (-1 when none did).
+func (n *node) sendToControllerFrom(req kmsg.Request, timeoutMs int64, done func(kmsg.Response, error, int32)) {
 	w := n.w
 	deadline := w.now + timeoutMs
 	attempts := 0
@@ -190,13 +200,14 @@ func (n *node) sendToController(req kmsg.Request, timeoutMs int64, done func(kms
 			if last != nil {
 				lastErr = nil
 			}
-			done(last, lastErr)
+			done(last, lastErr, -1)
 			return
 		}
-		w.call(n, n.id, n.controllerTarget(), req, min(remaining, w.timing.controllerRPCTimeoutMs), func(body any, err error) {
+		target := n.controllerTarget()
+		w.call(n, n.id, target, req, min(remaining, w.timing.controllerRPCTimeoutMs), func(body any, err error) {
 			resp, _ := body.(kmsg.Response)
 			if err == nil && resp != nil && !notController(resp) {
-				done(resp, nil)
+				done(resp, nil, target)
 				return
 			}
 			if resp != nil {

@@ -24,7 +24,7 @@ func (n *node) leaseHolds() bool {
 		return false
 	}
 	lease := n.lifecycle.Lease()
-	if lease.Valid(n.instant().MonoMs) {
+	if lease.Valid(n.instant().MonoMs, n.localHoldUntilMs()) {
 		return true
 	}
 	if until, held := lease.UntilMs(); lease != n.leaseRefused {
@@ -54,9 +54,19 @@ func (w *World) checkFencedAfterLease(r cluster.BrokerRegistrationChangeRecord) 
 	if !n.up || lc == nil || lc.State() != cluster.BrokerRunning || lc.BrokerEpoch() != r.BrokerEpoch {
 		return
 	}
-	if lease := lc.Lease(); lease.Valid(n.instant().MonoMs) {
+	if lease := lc.Lease(); lease.Valid(n.instant().MonoMs, n.localHoldUntilMs()) {
 		until, _ := lease.UntilMs()
 		w.violation("S10", fmt.Sprintf("broker %d (epoch %d) was fenced while its lease held, until %.3fs: its coordinators may answer beside the next ones",
 			r.BrokerID, r.BrokerEpoch, float64(n.monoToVirtual(until))/1000))
 	}
+}
+
+// localHoldUntilMs is until when the node's own quorum leadership holds
+// (0 when it does not lead): the part of its lease its own controller
+// granted holds only until then (cluster.BrokerLease.Valid).
+func (n *node) localHoldUntilMs() int64 {
+	if n.q == nil {
+		return 0
+	}
+	return n.q.LeadershipHoldsUntilMs()
 }

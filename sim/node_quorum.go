@@ -162,6 +162,9 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 	switch {
 	case l.Active && !n.ctrl.Active():
 		n.ctrl.BecomeLeader(n.image, now)
+		if l.Predecessor >= 0 {
+			n.ctrl.Predecessor(now, l.Predecessor, l.PredecessorSinceMs)
+		}
 		n.ctrlProposals = nil
 		n.w.stats.ControllerChanges++
 		n.w.timelinef("controller: %s active (quorum epoch %d)", n.name(), l.LeaderEpoch)

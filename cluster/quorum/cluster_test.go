@@ -416,6 +416,9 @@ func (c *testCluster) leadershipChanged(n *testNode, l Leadership) {
 	}
 	n.leadership = l
 	switch {
+	case l.Active && l.Predecessor >= 0:
+		c.note("n%d: leads epoch %d (active; n%d led epoch %d, followed from %d ms)", n.id, l.LeaderEpoch, l.Predecessor, l.LeaderEpoch-1,
+			l.PredecessorSinceMs-n.monoOffset)
 	case l.Active:
 		c.note("n%d: leads epoch %d (active)", n.id, l.LeaderEpoch)
 	case l.LeaderID == n.id:

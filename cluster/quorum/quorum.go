@@ -70,6 +70,12 @@ type Quorum struct {
 	outstanding *raft.Ready
 
 	leadership Leadership
+	// followed is the last leader this node followed (Leadership's
+	// Predecessor).
+	followed followedLeader
+	// electedLogTerm is the term of the last entry of the log this node
+	// was elected with, known once it is active in activeTerm.
+	electedLogTerm uint64
 	// activeTerm is the term in which this node leads and has handed out
 	// an entry of its own term (so every earlier entry too).
 	activeTerm uint64
@@ -90,6 +96,9 @@ type Quorum struct {
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
 	heldUntilMs int64
+	// preCandidateTicks counts the ticks this node has been a
+	// pre-candidate (retryPreVote).
+	preCandidateTicks int
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
@@ -108,7 +117,8 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		cfg:          cfg,
 		self:         raftID(cfg.NodeID),
 		storage:      raft.NewMemoryStorage(),
-		leadership:   Leadership{LeaderID: -1},
+		leadership:   Leadership{LeaderID: -1, Predecessor: -1},
+		followed:     followedLeader{leader: -1},
 		lastContact:  map[int32]cluster.Instant{},
 		lastCaughtUp: map[int32]cluster.Instant{},
 	}
@@ -211,6 +221,37 @@ func (q *Quorum) Tick(now cluster.Instant) {
 	q.ticks = due
 	for range n {
 		q.rn.Tick()
+		q.retryPreVote()
+	}
+}
+
+// preVoteRetries is how many ticks in a row a pre-candidate asks for
+// pre-votes again (retryPreVote).
+const preVoteRetries = 3
+
+// retryPreVote asks the voters for their pre-votes again on each of the
+// preVoteRetries ticks after the one this node became a pre-candidate in,
+// after following a leader in its term (a leader went silent). A voter
+// whose check-quorum
+// lease had part of a tick left when the first request came ignores it
+// (its ticks fall elsewhere within a tick: tickPhaseMs), and raft asks
+// again only at its next randomized election timeout, up to two election
+// timeouts later: a failover of the controller's node then took a second
+// more. Asking again decides nothing: each voter grants or ignores the
+// request as before.
+func (q *Quorum) retryPreVote() {
+	st := q.rn.BasicStatus()
+	if st.RaftState != raft.StatePreCandidate || q.followed.leader < 0 || q.followed.term != st.GetTerm() {
+		q.preCandidateTicks = 0
+		return
+	}
+	// The first tick is the one raft's own timeout made this node a
+	// pre-candidate in: it asked then.
+	q.preCandidateTicks++
+	if q.preCandidateTicks > 1 && q.preCandidateTicks <= 1+preVoteRetries {
+		if err := q.rn.Campaign(); err != nil {
+			panic(fmt.Sprintf("quorum: ask for pre-votes again: %v", err))
+		}
 	}
 }
 

@@ -102,6 +102,24 @@ type Leadership struct {
 	// term: the controller may start, from the image as applied so far.
 	// When it turns false, the controller stops and answers NOT_CONTROLLER.
 	Active bool
+	// Predecessor is, while Active, the last leader this node followed,
+	// when no leader between it and this node was active (-1 otherwise,
+	// or when this node never heard from that leader): it led the term
+	// just before this node's, or the log this node was elected with
+	// ends in its term;
+	// PredecessorSinceMs is when this node first heard from it in that
+	// term (monotonic ms). The controller fences the predecessor's broker
+	// sooner (cluster.Controller.Predecessor).
+	Predecessor        int32
+	PredecessorSinceMs int64
+}
+
+// followedLeader is the last leader this node heard from while following,
+// of which term, and since when (monotonic ms).
+type followedLeader struct {
+	leader  int32
+	term    uint64
+	sinceMs int64
 }
 
 // HasReady says whether Ready has anything to hand out. It is false while
@@ -210,6 +228,14 @@ func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry, ownTerm uint64) {
 	}
 	out.Proposals = append(out.Proposals, q.proposals.committed(e)...)
 	if ownTerm != 0 && e.GetTerm() == ownTerm {
+		if q.activeTerm != ownTerm {
+			// The first entry of this node's term: the one before it
+			// ended the log this node was elected with.
+			q.electedLogTerm = 0
+			if t, err := q.storage.Term(e.GetIndex() - 1); err == nil {
+				q.electedLogTerm = t
+			}
+		}
 		q.activeTerm = ownTerm
 	}
 }
@@ -248,7 +274,19 @@ func (q *Quorum) membershipOut() *Membership {
 func (q *Quorum) updateLeadership(out *Ready) {
 	st := q.rn.BasicStatus()
 	leads := st.RaftState == raft.StateLeader
-	now := Leadership{LeaderID: nodeID(st.Lead), LeaderEpoch: st.GetTerm(), Active: leads && q.activeTerm == st.GetTerm()}
+	if lead := nodeID(st.Lead); !leads && st.Lead != raft.None && (lead != q.followed.leader || st.GetTerm() != q.followed.term) {
+		q.followed = followedLeader{leader: lead, term: st.GetTerm(), sinceMs: q.now.MonoMs}
+	}
+	now := Leadership{LeaderID: nodeID(st.Lead), LeaderEpoch: st.GetTerm(), Active: leads && q.activeTerm == st.GetTerm(), Predecessor: -1}
+	if now.Active && q.followed.leader >= 0 && (q.followed.term+1 == st.GetTerm() || q.followed.term == q.electedLogTerm) {
+		// Raft elects one leader a term: none led between them. Or
+		// elections failed between them (a split vote), and the log this
+		// node was elected with ends in the term it followed: a leader
+		// of a term between them that became active committed an entry
+		// of its term, which a voter that elected this node holds, so
+		// this node's log would end in that term or a later one.
+		now.Predecessor, now.PredecessorSinceMs = q.followed.leader, q.followed.sinceMs
+	}
 	if q.proposals.pending() > 0 && (!leads || st.GetTerm() != q.proposals.term) {
 		out.Proposals = append(out.Proposals, q.proposals.dropAll(ProposalLeadershipLost)...)
 	}

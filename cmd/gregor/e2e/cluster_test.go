@@ -39,7 +39,8 @@ type localCluster struct {
 // set), below the kernel's range of
 // ephemeral ports where it can: a port in that range, free while its node
 // is down, may be taken by any outgoing connection meanwhile, and the
-// node's restart then fails to listen on it.
+// node's restart then fails to listen on it. GREGOR_E2E_PORTS=LOW-HIGH
+// keeps every port of the cluster within that range.
 func freeBasePort(t *testing.T, nodes int) int {
 	t.Helper()
 	low, span := 10000, 40000
@@ -86,7 +87,8 @@ func gregor(t *testing.T, args ...string) (string, error) {
 }
 
 // clusterUp starts a cluster of nodes with gregor cluster up, taken down
-// when the test ends; extra are settings (key=value) for every node.
+// when the test ends; extra are settings (key=value) for every node. With
+// GREGOR_E2E_LOGS=DIR each node's log is copied into DIR then.
 func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 	t.Helper()
 	c := &localCluster{t: t, dir: t.TempDir(), basePort: freeBasePort(t, nodes), nodes: nodes, extra: extra}
@@ -98,6 +100,16 @@ func clusterUp(t *testing.T, nodes int, extra ...string) *localCluster {
 	t.Cleanup(func() {
 		if down, err := gregor(t, "cluster", "down", "--dir", c.dir, "--timeout", "20s"); err != nil {
 			t.Errorf("cluster down: %v\n%s", err, down)
+		}
+		if keep := os.Getenv("GREGOR_E2E_LOGS"); keep != "" {
+			// Each node's whole log, to read the steps of a run.
+			for i := 1; i <= nodes; i++ {
+				log, _ := os.ReadFile(c.logFile(i))
+				name := fmt.Sprintf("%s-node-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), i)
+				if err := os.WriteFile(filepath.Join(keep, name), log, 0o644); err != nil {
+					t.Errorf("GREGOR_E2E_LOGS: %v", err)
+				}
+			}
 		}
 		if t.Failed() {
 			// First, in few lines, any restarted node that ended by itself.

@@ -130,6 +130,24 @@ func rawProduce(addr, topic string, topicID [16]byte, partition int32, value str
 // write the new leader acknowledged (a probe asking a survivor's metadata
 // where the leader is), is logged with its p50 and max.
 func TestClusterLeaderKilledUnderLoad(t *testing.T) {
+	leaderKilledUnderLoad(t, false)
+}
+
+// TestClusterControllerKilledUnderLoad is TestClusterLeaderKilledUnderLoad
+// with the active controller's node killed each round (the leader of one of
+// the partitions, whose writes are probed): the metadata quorum elects a
+// new leader first, which fences the victim as soon as it is active and
+// gossip reports the victim gone (cluster.Controller.Predecessor). Each
+// round logs when the kill was, to read the steps in the nodes' logs
+// (GREGOR_E2E_LOGS).
+func TestClusterControllerKilledUnderLoad(t *testing.T) {
+	leaderKilledUnderLoad(t, true)
+}
+
+// leaderKilledUnderLoad is the body of both: each round kills the leader of
+// partition 0, or with killController the active controller's node once
+// it leads a partition (that partition's writes are probed then).
+func leaderKilledUnderLoad(t *testing.T, killController bool) {
 	c := clusterUp(t, 3)
 	const topic, partitions = "kills", int32(3)
 	seeds := kgo.SeedBrokers(c.bootstrap()...)
@@ -205,15 +223,33 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 
 	var failovers, recoveries []time.Duration
 	for round := range kills {
-		ps, topicID, ok := c.partitionState(1+round%3, topic)
-		if !ok {
-			t.Fatal("no metadata")
-		}
-		victim := int(ps[0].Leader)
-		controller := -1
-		if md, err := c.metadata(1 + round%3); err == nil {
+		var (
+			ps         []kmsg.MetadataResponseTopicPartition
+			topicID    [16]byte
+			probed     int32
+			victim     int
+			controller = -1
+		)
+		waitFor(t, 30*time.Second, "a partition led by the node to kill", func() bool {
+			var ok bool
+			ps, topicID, ok = c.partitionState(1+round%3, topic)
+			md, err := c.metadata(1 + round%3)
+			if !ok || err != nil {
+				return false
+			}
 			controller = int(md.ControllerID)
-		}
+			if !killController {
+				probed, victim = 0, int(ps[0].Leader)
+				return true
+			}
+			for _, p := range ps {
+				if int(p.Leader) == controller {
+					probed, victim = p.Partition, controller
+					return true
+				}
+			}
+			return false
+		})
 		survivor := victim%3 + 1
 		before := ackedCount()
 		killed := time.Now()
@@ -233,21 +269,21 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}()
 		waitFor(t, 30*time.Second, "an acks=all write after the leader was killed", func() bool {
 			ps, _, ok := c.partitionState(survivor, topic)
-			if !ok || ps[0].Leader < 1 || int(ps[0].Leader) == victim {
+			if !ok || int(probed) >= len(ps) || ps[probed].Leader < 1 || int(ps[probed].Leader) == victim {
 				why = fmt.Sprintf("metadata %v: %+v", ok, ps)
 				return false
 			}
 			if moved.IsZero() {
 				moved = time.Now()
 			}
-			offset, err := rawProduce(c.addr(int(ps[0].Leader)), topic, topicID, 0, value)
+			offset, err := rawProduce(c.addr(int(ps[probed].Leader)), topic, topicID, probed, value)
 			if err != nil {
-				why = fmt.Sprintf("to %d: %v", ps[0].Leader, err)
+				why = fmt.Sprintf("to %d: %v", ps[probed].Leader, err)
 				return false
 			}
 			back = time.Now()
 			mu.Lock()
-			acked = append(acked, ackedRecord{partition: 0, offset: offset, value: value})
+			acked = append(acked, ackedRecord{partition: probed, offset: offset, value: value})
 			mu.Unlock()
 			return true
 		})
@@ -260,15 +296,16 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 			return len(firstAcks) == int(partitions)
 		})
 		mu.Lock()
-		loadBack, allBack := firstAcks[0].Sub(killed), time.Duration(0)
+		loadBack, allBack := firstAcks[probed].Sub(killed), time.Duration(0)
 		for _, at := range firstAcks {
 			allBack = max(allBack, at.Sub(killed))
 		}
 		mu.Unlock()
 		recoveries = append(recoveries, allBack)
-		t.Logf("round %d: node %d (leader of partition 0%s) killed; a survivor's metadata named a new leader after %v, "+
+		t.Logf("round %d: node %d (leader of partition %d%s) killed at %s; a survivor's metadata named a new leader after %v, "+
 			"acks=all writes acknowledged again after %v (the load's after %v, on every partition after %v)",
-			round, victim, controllerNote(controller == victim), moved.Sub(killed), back.Sub(killed), loadBack, allBack)
+			round, victim, probed, controllerNote(controller == victim), killed.UTC().Format("15:04:05.000"),
+			moved.Sub(killed), back.Sub(killed), loadBack, allBack)
 		if allBack > clientRecoveryBound {
 			t.Errorf("round %d: the producer's acks=all writes were acknowledged on every partition only %v after the SIGKILL (bound %v)",
 				round, allBack, clientRecoveryBound)
