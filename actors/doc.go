@@ -31,7 +31,11 @@
 // never blocks in Receive (a stopping partition waits, bounded, for its
 // compaction job to settle; the quorum actor saves and fsyncs the metadata
 // log before raft's messages leave); messages between actors are pointers to
-// immutable values. Some work
+// immutable values. A replica fetcher's mailbox runs on the goroutine of
+// whoever sends to it, one message at a time as any mailbox
+// (fetcherDispatcher, replica_fetchers.go): it never blocks, and a
+// follower's replication round then hands off between goroutines once, to
+// the partition actor that appends. Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;
