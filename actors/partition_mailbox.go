@@ -29,8 +29,9 @@ import (
 // the message to a worker instead wakes a goroutine, and often an idle
 // thread of the Go scheduler, twice per replication round and follower
 // (the follower's append of the leader's answer, the leader's record of
-// the follower's fetch position). The sender runs the messages ahead of
-// its own and its own, no more: what was queued behind goes to a worker.
+// the follower's fetch position). The sender runs its own message and
+// those queued while it did (runInline), no more: what was queued after
+// goes to a worker.
 
 // inlineMessage is a message its sender hands to an idle partition actor
 // on its own goroutine (partitionMailbox).
@@ -121,17 +122,27 @@ func (m *partitionMailbox) run() {
 }
 
 // runInline handles, on the sender's goroutine, the system messages and
-// the one user message (the sender's) queued while the mailbox was idle;
-// what comes after goes to a worker.
+// the one user message (the sender's) queued while the mailbox was idle,
+// then the messages queued meanwhile (most are what the sender's message
+// caused: a Fetch its append woke reads the partition), no more: what
+// comes after goes to a worker.
 func (m *partitionMailbox) runInline() {
-	for {
+	own := true
+	for left := 1; left > 0; {
 		msg, system, ok := m.next()
 		if !ok {
 			return
 		}
 		m.handle(msg, system)
-		if !system {
-			break
+		if system {
+			continue
+		}
+		left--
+		if own {
+			own = false
+			m.mu.Lock()
+			left += m.user.len()
+			m.mu.Unlock()
 		}
 	}
 	m.mu.Lock()
