@@ -30,8 +30,14 @@ type fetchPartition struct {
 	follower *cluster.FollowerFetch
 	// toLogEnd reads up to the log end offset: a coordinator's load.
 	toLogEnd bool
-	reply    func(fetchPartitionResult)
+	// inline: the read is made on the connection's reader, which hands it
+	// to an idle partition actor on its own goroutine (inlineMessage).
+	inline bool
+	reply  func(fetchPartitionResult)
 }
+
+// runsInline implements inlineMessage.
+func (m *fetchPartition) runsInline() bool { return m.inline }
 
 // fetchPartitionResult is one partition's part of a Fetch response. records
 // is nil when there is nothing to read; the receiver must Release it.
@@ -176,35 +182,7 @@ func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func
 		maxBytes = 0 // no response limit before v3
 	}
 	st.core = cluster.NewFetch(cluster.FetchConfig{MinBytes: body.MinBytes, MaxBytes: maxBytes, DeadlineMs: st.deadlineMs}, targets)
-	st.step(nil, nil)
-}
-
-// replicaFetch is what a follower's Fetch says of the follower (its
-// replica id: ReplicaID before v15, ReplicaState from v15 on), nil for a
-// consumer's (replica id -1) or another tool's (negative ids).
-func replicaFetch(body *kmsg.FetchRequest, now cluster.Instant) *cluster.FollowerFetch {
-	id, epoch := body.ReplicaID, int64(-1)
-	if body.Version >= 15 {
-		id, epoch = body.ReplicaState.ID, body.ReplicaState.Epoch
-	}
-	if id < 0 {
-		return nil
-	}
-	return &cluster.FollowerFetch{ReplicaID: id, FetchedAtMs: now.MonoMs, BrokerEpoch: epoch}
-}
-
-// fetcherKey names who sends a Fetch, for cluster.Watch.Fetcher: a
-// follower by its broker id (its fetcher may move to a new connection), a
-// client by its connection (clients send one Fetch at a time to a broker),
-// nothing (0) for a request from no connection.
-func fetcherKey(req *netio.Request, follower *cluster.FollowerFetch) uint64 {
-	switch {
-	case follower != nil:
-		return 1<<63 | uint64(uint32(follower.ReplicaID))
-	case req.Conn != nil:
-		return req.Conn.ID &^ (1 << 63)
-	}
-	return 0
+	st.stepOn(nil, nil, true)
 }
 
 // fetchTimeoutSlack is how long past a fetch's max wait the router waits for
@@ -215,6 +193,12 @@ const fetchTimeoutSlack = 5 * time.Second
 // and carries them out. results are the partition answers input reported,
 // by target (nil: none).
 func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), results []fetchPartitionResult) {
+	st.stepOn(input, results, false)
+}
+
+// stepOn is step; onReader says it runs on the connection's reader, in the
+// Fetch's first step: its reads then run inline (fetchPartition.inline).
+func (st *fetchShell) stepOn(input func(f *cluster.Fetch, now cluster.Instant), results []fetchPartitionResult, onReader bool) {
 	st.mu.Lock()
 	now := st.r.node.cfg.Clock.Now()
 	if input != nil {
@@ -253,7 +237,7 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 		releaseResults(results)
 	}
 	if rd.Read {
-		st.read()
+		st.read(onReader)
 	}
 	st.park(rd.Watches)
 	if rd.Answer != nil {
@@ -264,8 +248,9 @@ func (st *fetchShell) step(input func(f *cluster.Fetch, now cluster.Instant), re
 
 // read asks every routed partition for what it has now: the core answers
 // from the partition's published view those it can (nothing to read, and
-// nothing for the leader to record), the others through their actors.
-func (st *fetchShell) read() {
+// nothing for the leader to record), the others through their actors,
+// inline when onReader.
+func (st *fetchShell) read(onReader bool) {
 	results := make([]fetchPartitionResult, len(st.targets))
 	fo := &fanOut[fetchPartitionResult]{late: func(res fetchPartitionResult) { releaseResults([]fetchPartitionResult{res}) }}
 	nowMs := st.r.node.cfg.Clock.Now().MonoMs
@@ -284,6 +269,7 @@ func (st *fetchShell) read() {
 		sent++
 		results[i] = notLeaderResult
 		msg := t.request
+		msg.inline = onReader
 		fo.ask(t.pid, func(res fetchPartitionResult) { results[i] = res },
 			func(reply func(fetchPartitionResult)) any { msg.reply = reply; return &msg })
 	}

@@ -31,7 +31,13 @@
 // never blocks in Receive (a stopping partition waits, bounded, for its
 // compaction job to settle; the quorum actor saves and fsyncs the metadata
 // log before raft's messages leave); messages between actors are pointers to
-// immutable values. Some work
+// immutable values. A replica fetcher's mailbox runs on the goroutine of
+// whoever sends to it, one message at a time as any mailbox
+// (fetcherDispatcher, replica_fetchers.go), and a partition actor's
+// mailbox runs the messages that ask for it (the leader's answers the
+// fetcher hands over, a Fetch's first reads) on their sender's goroutine
+// when it is idle (partitionMailbox): a replication round then hands off
+// between goroutines once, the Produce to its leader. Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;

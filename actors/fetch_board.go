@@ -33,6 +33,10 @@ type fetchBoard struct {
 	// counted says the mailbox keeps queued; without it (an actor spawned
 	// without partitionMailboxWith) the view is never read.
 	counted bool
+	// handedOff counts the runs of the partition's mailbox handed to a
+	// worker goroutine, not run inline by a sender (partitionMailbox;
+	// tests read it).
+	handedOff atomic.Int64
 
 	mu      sync.Mutex
 	waiters map[boardKey]boardWait

@@ -55,11 +55,23 @@ type produceBatch struct {
 	// first holds the first messages, so that a batch of a few (the
 	// common case) is one allocation.
 	first [4]any
+	// inline: the batch runs on its sender's goroutine if it finds the
+	// actor idle (runProduces).
+	inline bool
 }
+
+// runsInline implements inlineMessage.
+func (b *produceBatch) runsInline() bool { return b.inline }
 
 // send queues msg for the partition actor pid: in the batch already in
 // pid's mailbox, or in a new one sent there.
 func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
+	q.sendInline(root, pid, msg, false)
+}
+
+// sendInline is send; a new batch it sends runs on this goroutine when it
+// finds the partition actor idle, if inline (inlineMessage).
+func (q *produceQueues) sendInline(root *actor.RootContext, pid *actor.PID, msg any, inline bool) {
 	size := 0
 	if p, ok := msg.(*producePartition); ok {
 		size = len(p.records)
@@ -74,7 +86,7 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 		if q.open == nil {
 			q.open = map[string]*produceBatch{}
 		}
-		b = &produceBatch{q: q, pid: pid}
+		b = &produceBatch{q: q, pid: pid, inline: inline}
 		b.msgs = b.first[:0]
 		q.open[pid.Id] = b
 	}
@@ -109,12 +121,16 @@ func (b *produceBatch) answerUndelivered() {
 
 // runProduces runs a fan-out of produces through the node's produce
 // queues, as fanOut.run sends its messages: done runs once every asked
-// partition answered, or at timeout.
+// partition answered, or at timeout. It runs on the reader of the
+// request's connection, which sends the last partition's batch inline
+// (an idle partition appends it on this goroutine, inlineMessage): the
+// other partitions append on workers meanwhile, and a Produce to one
+// partition wakes no other goroutine.
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
-	for _, s := range f.sends {
-		n.produceQueues.send(n.system.Root, s.pid, s.msg)
+	for i, s := range f.sends {
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
 	}
 	f.sends = nil
 }

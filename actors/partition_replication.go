@@ -56,8 +56,12 @@ type alterPartitionAnswered struct{ result cluster.AlterPartitionResult }
 func (m *epochEndPartition) answerUndelivered() {
 	m.reply(cluster.EpochEndReply{ErrorCode: kerr.NotLeaderForPartition.Code, LeaderEpoch: -1, EndOffset: -1})
 }
-func (*partitionChanged) answerUndelivered()       {}
-func (m *leaderAnswered) answerUndelivered()       { m.releaseRecords() }
+func (*partitionChanged) answerUndelivered() {}
+func (m *leaderAnswered) answerUndelivered() { m.releaseRecords() }
+
+// runsInline implements inlineMessage: the fetcher hands the leader's
+// answer over on the goroutine that took it.
+func (*leaderAnswered) runsInline() bool           { return true }
 func (*alterPartitionAnswered) answerUndelivered() {}
 
 // partitionIncarnations numbers the starts of partition actors.

@@ -152,10 +152,7 @@ func (m *fetcherManager) startFetcher(ctx actor.Context, leader int32, resumeAtM
 		return h
 	}
 	n := m.node
-	// On the node's workers, as the partition actors it hands answers to:
-	// the default dispatcher starts a goroutine for each of the several
-	// mailbox runs of every Fetch round trip.
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader, resumeAtMs) }, actor.WithDispatcher(n.dispatcher)))
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newFetcherActor(n, leader, resumeAtMs) }, actor.WithDispatcher(fetcherDispatcher)))
 	h := &fetcherHandle{pid: pid}
 	m.fetchers[leader] = h
 	n.fetcherDir.set(leader, pid)
@@ -223,3 +220,17 @@ func (c Config) brokerSettingMs(key string) int64 {
 	}
 	return v
 }
+
+// fetcherDispatcher runs a fetcher's mailbox on the goroutine of whoever
+// sends to it: the connection's reader that got the leader's answer, the
+// partition actor that published its next state, the manager, a timer.
+// The mailbox still takes one message at a time (a sender that finds it
+// running only queues its message, which the running one takes), and
+// the fetcher never blocks: it hands outcomes to the partition actors'
+// mailboxes and its requests to the client, which writes them at once
+// when the connection is free (netio's inline sends). A follower's
+// replication round then costs one goroutine hand-off (answer, to the
+// partition actor that appends it) where the fetcher's own mailbox cost
+// two more (answer to fetcher, state to fetcher), each waking a goroutine
+// and often an idle thread of the Go scheduler.
+var fetcherDispatcher = actor.NewSynchronizedDispatcher(actorThroughput)

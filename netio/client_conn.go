@@ -157,12 +157,16 @@ func (c *Client) connect() (*clientConn, error) {
 		dead:       make(chan struct{}),
 		inlineDone: make(chan struct{}, 1),
 	}
-	cc.frames = frameReader{br: bufio.NewReaderSize(nc, readBufferBytes), raw: nc, pool: c.pool, maxBytes: c.cfg.ResponseMaxBytes}
-	if sc, ok := nc.(syscall.Conn); ok && !c.cfg.noInlineWrites {
+	var src io.Reader = nc
+	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			cc.raw = raw
+			src = rawReader{raw}
+			if !c.cfg.noInlineWrites {
+				cc.raw = raw
+			}
 		}
 	}
+	cc.frames = frameReader{br: bufio.NewReaderSize(src, readBufferBytes), raw: src, pool: c.pool, maxBytes: c.cfg.ResponseMaxBytes}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

@@ -2,7 +2,6 @@ package netio
 
 import (
 	"errors"
-	"syscall"
 )
 
 // Inline sends: a Send made while the connection's writer goroutine waits
@@ -89,9 +88,7 @@ func (cc *clientConn) tryWrite() {
 	// An error (a closed socket) leaves the bytes to the writer
 	// goroutine, which meets it again and fails the connection.
 	_ = cc.raw.Write(func(fd uintptr) bool {
-		if w, err := syscall.Write(int(fd), cc.wbuf); err == nil {
-			n = w
-		}
+		n = rawWrite(fd, cc.wbuf)
 		return true // one attempt, never a wait for the socket
 	})
 	cc.c.inlineWritten.Add(1)

@@ -58,6 +58,9 @@ type conn struct {
 	// raw is the socket, for the inline writes' non-blocking attempts;
 	// nil when the connection has none (inline writes are off).
 	raw syscall.RawConn
+	// rawRead is the socket, for the reader's raw reads (rawio.go); nil
+	// when it is not a socket.
+	rawRead syscall.RawConn
 
 	mu         sync.Mutex
 	owner      writerOwner
@@ -110,9 +113,12 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		owner:    ownerNone, // the writer goroutine starts waiting
 	}
 	c.fw = frameWriter{w: nc, pool: s.pool, beforeWrite: c.armWriteDeadline}
-	if sc, ok := nc.(syscall.Conn); ok && !s.cfg.noInlineWrites {
+	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
+			c.rawRead = raw
+			if !s.cfg.noInlineWrites {
+				c.raw = raw
+			}
 		}
 	}
 	c.log = s.log.With(zap.Uint64("connection_id", id), zap.Stringer("remote_addr", nc.RemoteAddr()),

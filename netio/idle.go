@@ -15,7 +15,7 @@ type idleAwareReader struct{ c *conn }
 func (r *idleAwareReader) Read(p []byte) (int, error) {
 	c := r.c
 	for {
-		n, err := c.netConn.Read(p)
+		n, err := c.read(p)
 		if n > 0 {
 			c.touch()
 			return n, err
@@ -31,6 +31,15 @@ func (r *idleAwareReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// read reads the socket: with a raw system call when the socket's raw
+// connection is known (rawio.go).
+func (c *conn) read(p []byte) (int, error) {
+	if c.rawRead != nil {
+		return rawRead(c.rawRead, p)
+	}
+	return c.netConn.Read(p)
 }
 
 // touch records activity on the connection.

@@ -1,8 +1,6 @@
 package netio
 
 import (
-	"syscall"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
@@ -194,9 +192,7 @@ func (c *conn) tryWrite(fw *frameWriter) {
 	// An error (a deadline that passed, a closed socket) leaves the bytes
 	// to the writer goroutine, which writes them or meets it again.
 	_ = c.raw.Write(func(fd uintptr) bool {
-		if w, err := syscall.Write(int(fd), fw.out); err == nil {
-			n = w
-		}
+		n = rawWrite(fd, fw.out)
 		return true // one attempt, never a wait for the socket
 	})
 	fw.sentBytes += n
