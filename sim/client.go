@@ -109,7 +109,10 @@ func (w *World) newClient(kind clientKind) *client {
 func (c *client) name() string             { return endpointName(c.id) }
 func (c *client) rpcTable() *rpcs          { return c.rpc }
 func (c *client) at(atMs int64, fn func()) { c.w.schedule(atMs, fn) }
-func (c *client) receive(m *message)       { c.rpc.completeCall(m) }
+
+// after runs fn delayMs from now: clients' clocks run at virtual time.
+func (c *client) after(delayMs int64, fn func()) { c.at(c.w.now+delayMs, fn) }
+func (c *client) receive(m *message)             { c.rpc.completeCall(m) }
 func (c *client) call(to int32, body any, timeoutMs int64, done func(any, error)) {
 	c.w.call(c, c.id, to, body, timeoutMs, done)
 }

@@ -205,7 +205,7 @@ func (n *node) sendToController(req kmsg.Request, timeoutMs int64, done func(kms
 			lastErr = err
 			n.controllerMissed()
 			attempts++
-			n.at(w.now+min(int64(25)<<min(attempts, 5), 500), try)
+			n.after(min(int64(25)<<min(attempts, 5), 500), try)
 		})
 	}
 	try()

@@ -22,6 +22,7 @@ const (
 	streamMembership
 	streamIDs
 	streamProfile
+	streamClock
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

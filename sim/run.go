@@ -41,6 +41,7 @@ func (w *World) finalReport() *Report {
 // play is a whole swarm run.
 func (w *World) play() {
 	w.timelinef("start: %d nodes, profile: %s", len(w.nodes), w.profile)
+	w.startDrift()
 	w.startCluster()
 	w.startWorkload()
 	w.faults.start()

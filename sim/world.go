@@ -118,6 +118,9 @@ type Stats struct {
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
 	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
+	// ClockDrifts are the faults that changed a node's clock rate
+	// (clock.go).
+	ClockDrifts int64
 	// Clogs are swizzle-clog faults, MessagesClogged the messages their
 	// clogged nodes held (faults_clog.go).
 	Clogs, MessagesClogged int64
@@ -615,6 +618,9 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	if limit := driftLimit(r.Profile, r.Plant); limit > 0 {
+		fmt.Fprintf(&b, "clocks: drift up to ±%.1f%%, %d rate changes\n", float64(limit)/10, s.ClockDrifts)
+	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
 	}
