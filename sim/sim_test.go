@@ -114,7 +114,8 @@ var plantBounds = map[Plant]int{
 	PlantDoubleOwner: 5,
 	// forget-sequence: 13 of seeds 1-50 (first: seed 4), found by Q2; it
 	// needs an idempotent producer whose send is retried (a lost or
-	// duplicated message, a timeout). wrong-marker: 21 of seeds 1-50
+	// duplicated message, a timeout). Since clocks drift, seed 2 finds it
+	// first, by Q8: the retry's second copy landed after the next value. wrong-marker: 21 of seeds 1-50
 	// (first: seed 2), found by S8; it needs a committed transaction.
 	PlantForgetSequence: 10,
 	PlantWrongMarker:    5,
@@ -122,6 +123,10 @@ var plantBounds = map[Plant]int{
 	// needs auto-committing group members and member crashes (each drawn
 	// by half the seeds, group members by 60%).
 	PlantCommitReturned: 30,
+	// clock-drift: 7 of seeds 1-100 (first: seed 2), found by S10; it
+	// needs a broker cut off from the controller (or paused) while its
+	// clock runs slow against the controller's.
+	PlantClockDrift: 10,
 }
 
 var plantDurationMs = map[Plant]int64{
@@ -132,6 +137,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantForgetSequence: 30_000,
 	PlantWrongMarker:    30_000,
 	PlantCommitReturned: 60_000,
+	PlantClockDrift:     30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -143,9 +149,10 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
 		PlantDoubleOwner:    {"S11"},
-		PlantForgetSequence: {"Q2"},
+		PlantForgetSequence: {"Q2", "Q8"},
 		PlantWrongMarker:    {"S8", "Q10", "Q5"},
 		PlantCommitReturned: {"Q3"},
+		PlantClockDrift:     {"S10", "S9"},
 	}
 	for _, plant := range Plants() {
 		found := false
