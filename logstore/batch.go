@@ -129,6 +129,21 @@ func SetBatchLogAppendTime(p []byte, timestampMs int64) {
 	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
 }
 
+// SetBatchCreateTime sets the timestamp-type attribute to CreateTime and
+// the max timestamp to maxTimestampMs in the batch filling p, then
+// recomputes its CRC, unless the batch says so already: a broker keeps
+// the largest of the records' own timestamps as the batch's, whatever
+// the producer wrote there, as Kafka's LogValidator does.
+func SetBatchCreateTime(p []byte, maxTimestampMs int64) {
+	attrs := binary.BigEndian.Uint16(p[batchAttributesPos:])
+	if attrs&attrLogAppendTime == 0 && int64(binary.BigEndian.Uint64(p[batchMaxTimestampPos:])) == maxTimestampMs {
+		return
+	}
+	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs&^attrLogAppendTime)
+	binary.BigEndian.PutUint64(p[batchMaxTimestampPos:], uint64(maxTimestampMs))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+}
+
 // ChecksumBatch recomputes and stores the CRC-32C of the batch filling p.
 func ChecksumBatch(p []byte) {
 	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))

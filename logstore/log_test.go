@@ -292,13 +292,49 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+// allCommitted is a high watermark past every test log's end: retention
+// may delete any segment its policy lets it.
+const allCommitted = 1 << 62
+
+// TestRetentionStopsAtTheHighWatermark checks retention deletes only
+// segments wholly below the high watermark, as Kafka's deletableSegments:
+// records timestamped long ago, past retention.ms as soon as they are
+// written, stay until they commit, and the log start offset never passes
+// the high watermark.
+func TestRetentionStopsAtTheHighWatermark(t *testing.T) {
+	cfg := smallConfig()
+	cfg.RetentionMs = 1000
+	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+	defer l.Close()
+	appendN(t, l, 300, 40, 1000)
+	segs := l.Segments()
+	if len(segs) < 4 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	// The high watermark inside the third segment: the first two go.
+	hw := segs[2].BaseOffset + 1
+	if n, err := l.DeleteRetainedSegments(1_000_000, hw); err != nil || n != 2 {
+		t.Fatalf("deleted %d segments below the high watermark %d: %v", n, hw, err)
+	}
+	if start := l.LogStartOffset(); start != segs[2].BaseOffset || start > hw {
+		t.Fatalf("log start %d, high watermark %d", start, hw)
+	}
+	// At a segment's end the segment goes too.
+	if n, err := l.DeleteRetainedSegments(1_000_000, segs[3].BaseOffset); err != nil || n != 1 {
+		t.Fatalf("deleted %d segments: %v", n, err)
+	}
+	if n, err := l.DeleteRetainedSegments(1_000_000, 0); err != nil || n != 0 {
+		t.Fatalf("deleted %d segments above a high watermark of 0: %v", n, err)
+	}
+}
+
 func TestRetentionAndLogStartOffset(t *testing.T) {
 	cfg := smallConfig()
 	cfg.RetentionBytes = 8192
 	fsys := vfs.NewMem()
 	l := openTestLog(t, fsys, "/p", cfg, nil, 0)
 	want := appendN(t, l, 300, 40, 1000)
-	n, err := l.DeleteRetainedSegments(1000)
+	n, err := l.DeleteRetainedSegments(1000, allCommitted)
 	if err != nil || n == 0 {
 		t.Fatalf("retention.bytes deleted %d segments: %v", n, err)
 	}
@@ -325,11 +361,11 @@ func TestRetentionAndLogStartOffset(t *testing.T) {
 	cfg2.RetentionMs = 1000
 	l2 := openTestLog(t, vfs.NewMem(), "/q", cfg2, nil, 0)
 	appendN(t, l2, 300, 40, 1000)
-	if n, err := l2.DeleteRetainedSegments(1300); err != nil || n != 0 {
+	if n, err := l2.DeleteRetainedSegments(1300, allCommitted); err != nil || n != 0 {
 		t.Fatalf("nothing is old yet, deleted %d: %v", n, err)
 	}
 	segs := len(l2.Segments())
-	if n, err := l2.DeleteRetainedSegments(1_000_000); err != nil || n != segs-1 {
+	if n, err := l2.DeleteRetainedSegments(1_000_000, allCommitted); err != nil || n != segs-1 {
 		t.Fatalf("deleted %d of %d segments: %v", n, segs, err)
 	}
 	if l2.LogStartOffset() != l2.Segments()[0].BaseOffset {
@@ -372,7 +408,7 @@ func TestReaderOutlivesSegmentDeletion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := l.DeleteRetainedSegments(0); err != nil || n == 0 {
+		if n, err := l.DeleteRetainedSegments(0, allCommitted); err != nil || n == 0 {
 			t.Fatalf("%s: deleted %d: %v", name, n, err)
 		}
 		var buf bytes.Buffer

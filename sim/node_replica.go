@@ -216,7 +216,7 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 	}
 	log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
-		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
+		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs, rd.DeleteRetainedSegments.HighWatermark)
 		h.shadow.raiseStart(log.LogStartOffset())
 		core.RetentionApplied(log.LogStartOffset())
 	}
