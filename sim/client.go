@@ -82,6 +82,9 @@ type topicSpec struct {
 	assign []int32
 	// compacted topics have cleanup.policy=compact (compaction.go).
 	compacted bool
+	// logAppendTime topics have message.timestamp.type=LogAppendTime
+	// (timestamps.go).
+	logAppendTime bool
 }
 
 type clientMeta struct {
@@ -221,7 +224,10 @@ func (c *client) sendAttempt(op *sendOp) {
 		return
 	}
 	op.attempts++
-	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, wallStartMs+w.now),
+	if !op.timestamped {
+		op.timestampMs, op.timestamped = w.sendTimestamp(), true
+	}
+	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, op.timestampMs),
 		acks: op.acks, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
@@ -232,9 +238,11 @@ func (c *client) sendAttempt(op *sendOp) {
 			op.ambiguous, op.lastError = true, errTimeout.Error()
 		case resp.errorCode == 0:
 			op.offset = resp.baseOffset
+			op.appendTimeMs, op.appendTimeKnown = resp.logAppendTimeMs, true
 			c.finishSend(op, outcomeOK)
 			return
 		default:
+			w.checkTimestampRefusal(op, resp)
 			op.lastError = kerr.ErrorForCode(resp.errorCode).Error()
 			if !definiteProduceError(resp.errorCode) {
 				op.ambiguous = true
@@ -478,6 +486,13 @@ func (c *client) createTopic(spec topicSpec) {
 		{"segment.bytes", "65536"}}
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
+	}
+	if spec.logAppendTime {
+		configs = append(configs, [2]string{"message.timestamp.type", "LogAppendTime"})
+		if !w.logAppendTimeTopics[spec.name] {
+			w.logAppendTimeTopics[spec.name] = true
+			w.timelinef("client: topic %s is created with message.timestamp.type=LogAppendTime", spec.name)
+		}
 	}
 	for _, kv := range configs {
 		cfg := kmsg.NewCreateTopicsRequestTopicConfig()

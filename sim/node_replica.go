@@ -335,7 +335,8 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 			if rep.ErrorCode != 0 && rep.ErrorMessage != "" {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
-			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
+			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
+				wallMs: n.instant().WallMs})
 		}
 	}
 	for _, rep := range rd.FetchReplies {

@@ -237,6 +237,14 @@ type Profile struct {
 	// reading its socket slowly): their records are read, and the answer
 	// sent, SlowWriteMs later on average (fetch_read.go).
 	SlowWriteP, SlowWriteMs float64
+	// TimestampSkewShare of the producers' values carry a timestamp far
+	// from their clock: half of them days to years in the past (within
+	// message.timestamp.before.max.ms, unbounded), half up to two hours in
+	// the future (beyond message.timestamp.after.max.ms, an hour, half of
+	// the time: refused). LogAppendTimeShare of the workload topics have
+	// message.timestamp.type=LogAppendTime (timestamps.go).
+	TimestampSkewShare, LogAppendTimeShare float64
+
 	// SlowLoadP is the share of coordinator load reads that wait for a
 	// slow disk or a busy partition: they are read SlowLoadMs after their
 	// plan on average (coordinator_load.go).
@@ -340,11 +348,31 @@ func DriftProfile() Profile {
 	return p
 }
 
+// TimestampsProfile plays record timestamps: three producers, 30% of whose
+// values carry a timestamp days to years in the past or up to two hours
+// in the future (refused beyond an hour of the leader's clock), on two
+// topics of two partitions, half of the topics with
+// message.timestamp.type=LogAppendTime and half compacted; nodes' wall
+// clocks jump every 8 s and every clock drifts by up to 5%, nodes crash
+// every 10 s (a third of the crashes power losses) and shut down
+// gracefully every 20 s, under idempotent and transactional producers and
+// a read_committed consumer (timestamps.go, Q13).
+func TimestampsProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.AcksAllShare = 2, 2, 3, 40, 0.67
+	p.TimestampSkewShare, p.LogAppendTimeShare, p.CompactedShare = 0.3, 0.5, 0.5
+	p.ClockJumpEveryMs, p.ClockDriftPermille, p.ClockDriftEveryMs = 8000, maxDriftPermille, 10_000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 10_000, 0.33, 3000, 20_000
+	p.Consumers, p.ReadCommitted = 2, true
+	p.IdempotentProducers, p.TxnProducers, p.TxnAbortP, p.TxnTimeoutMs = 1, 1, 0.1, 10_000
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
-		"clog": ClogProfile, "drift": DriftProfile}
+		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -483,6 +511,14 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.UnregisterEveryMs = between(5000, 30000)
 	}
+	// Skewed timestamps and LogAppendTime topics, drawn after everything
+	// before them.
+	if on(0.3) {
+		p.TimestampSkewShare = between(0.05, 0.5)
+	}
+	if on(0.3) {
+		p.LogAppendTimeShare = 0.5
+	}
 	// Clocks that drift, drawn after everything before them.
 	if on(0.4) {
 		p.ClockDriftPermille = float64(maxDriftPermille)
@@ -541,6 +577,8 @@ func (p Profile) String() string {
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
+	add(p.TimestampSkewShare > 0, "skewed timestamps %.0f%%", 100*p.TimestampSkewShare)
+	add(p.LogAppendTimeShare > 0, "LogAppendTime share %.0f%%", 100*p.LogAppendTimeShare)
 	add(p.ClockDriftPermille > 0, "clocks drift up to ±%.1f%%%s", p.ClockDriftPermille/10,
 		map[bool]string{true: fmt.Sprintf(" (redrawn every %.0fs)", p.ClockDriftEveryMs/1000)}[p.ClockDriftEveryMs > 0])
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])

@@ -23,6 +23,7 @@ const (
 	streamIDs
 	streamProfile
 	streamClock
+	streamTimestamps
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

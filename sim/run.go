@@ -143,7 +143,8 @@ func (w *World) startWorkload() {
 // unclean elections and compaction.
 func (w *World) drawTopic(name string, partitions int) topicSpec {
 	return topicSpec{name: name, partitions: int32(partitions), rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR,
-		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare)}
+		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare),
+		logAppendTime: chance(w.rngTimestamps, w.profile.LogAppendTimeShare)}
 }
 
 // stopWorkload stops new operations; those in flight finish. Group
