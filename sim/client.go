@@ -225,10 +225,14 @@ func (c *client) sendAttempt(op *sendOp) {
 	}
 	op.attempts++
 	if !op.timestamped {
-		op.timestampMs, op.timestamped = w.sendTimestamp(), true
+		op.timestampMs, op.headerMaxMs = w.sendTimestamp()
+		op.timestamped = true
 	}
 	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, op.timestampMs),
 		acks: op.acks, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}
+	if op.headerMaxMs != 0 {
+		logstore.SetBatchCreateTime(req.records, op.headerMaxMs)
+	}
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
 		switch {

@@ -59,6 +59,9 @@ type sendOp struct {
 	// its ok answer gave, when appendTimeKnown (timestamps.go, Q13).
 	timestampMs     int64
 	timestamped     bool
+	// headerMaxMs, when not 0, is the max timestamp the producer wrongly
+	// writes in its batch's header (timestamps.go).
+	headerMaxMs     int64
 	appendTimeMs    int64
 	appendTimeKnown bool
 }

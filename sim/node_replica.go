@@ -201,7 +201,8 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		core.ReadCompleted(rr.ID, recs, err)
 	}
 	for _, l := range rd.Lookups {
-		core.TimestampLookedUp(l.ID, logstore.TimestampOffset{}, false, nil)
+		to, found, err := lookUpTimestamp(log, l.TimestampMs, l.MaxTimestamp)
+		core.TimestampLookedUp(l.ID, to, found, err)
 	}
 	for _, adv := range rd.LogStartAdvances {
 		err := log.AdvanceLogStartOffset(adv.Offset)

@@ -64,6 +64,7 @@ func (w *World) finish() {
 	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
+	w.checkTimestampLookups()
 	w.checkHistory(true)
 	w.phase = phaseDone
 }

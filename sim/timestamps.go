@@ -1,9 +1,13 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/logstore"
 )
 
 // Record timestamps. Producers stamp each value with their clock (virtual
@@ -29,18 +33,27 @@ import (
 // the simulated topics leave it.
 const timestampAfterMaxMs = 3_600_000
 
-// sendTimestamp is the timestamp a producer gives a value now.
-func (w *World) sendTimestamp() int64 {
+// sendTimestamp is the timestamp a producer gives a value now and, for a
+// sloppy producer, the max timestamp it writes in the batch's header
+// instead of the record's (0: the record's). A broker judges and keeps
+// the records' own timestamps, as Kafka's LogValidator does: a header
+// far ahead of them is no reason to refuse the batch, and one behind them
+// must not hide them from a lookup by timestamp.
+func (w *World) sendTimestamp() (ts, headerMax int64) {
 	now := wallStartMs + w.now
 	if !chance(w.rngTimestamps, w.profile.TimestampSkewShare) {
-		return now
+		return now, 0
 	}
 	w.stats.SkewedTimestamps++
-	if w.rngTimestamps.IntN(2) == 0 {
-		const day = 86_400_000
-		return now - day - w.rngTimestamps.Int64N(3*365*day)
+	const day = 86_400_000
+	switch w.rngTimestamps.IntN(4) {
+	case 0, 1:
+		return now - day - w.rngTimestamps.Int64N(3*365*day), 0
+	case 2:
+		return now + w.rngTimestamps.Int64N(2*timestampAfterMaxMs), 0
+	default:
+		return now, now + []int64{-day, 2 * timestampAfterMaxMs, -1 - now}[w.rngTimestamps.IntN(3)]
 	}
-	return now + w.rngTimestamps.Int64N(2*timestampAfterMaxMs)
 }
 
 // checkTimestampRefusal is Q13's refusal part, for a send's attempt
@@ -109,4 +122,87 @@ func (c *historyChecker) checkTimestamps() bool {
 		}
 	}
 	return true
+}
+
+// lookUpTimestamp answers a ListOffsets lookup as production's partition
+// does: the first record at or after timestampMs (Log.OffsetForTimestamp),
+// or the one with the largest timestamp (Log.OffsetOfMaxTimestamp, -3).
+func lookUpTimestamp(log *logstore.Log, timestampMs int64, maxTimestamp bool) (logstore.TimestampOffset, bool, error) {
+	if maxTimestamp {
+		return log.OffsetOfMaxTimestamp()
+	}
+	return log.OffsetForTimestamp(timestampMs)
+}
+
+// checkTimestampLookups is Q13's ListOffsets part, once the final read
+// read every partition to its high watermark: each leader's log answers a
+// lookup by timestamp with the first record the final read found at or
+// after that timestamp (control records and those of aborted transactions
+// too, as Kafka's time index has them), and -3 with the first record of
+// the largest timestamp. The targets are the timestamps read and one past
+// each, a few dozen per partition.
+func (w *World) checkTimestampLookups() {
+	type rec struct{ offset, ts int64 }
+	read := map[tpKey]map[int64]int64{}
+	for _, p := range w.hist.polls {
+		if !p.final {
+			continue
+		}
+		m := read[p.tp]
+		if m == nil {
+			m = map[int64]int64{}
+			read[p.tp] = m
+		}
+		for _, r := range p.records {
+			m[r.offset] = r.timestampMs
+		}
+	}
+	for _, n := range w.nodes {
+		for _, k := range n.keys {
+			h := n.replicas[k]
+			m := read[k]
+			if h.core == nil || !h.core.IsLeader() || h.log == nil || len(m) == 0 {
+				continue
+			}
+			hw := h.core.HighWatermark()
+			recs := make([]rec, 0, len(m))
+			for o, ts := range m {
+				if o >= h.log.LogStartOffset() && o < hw {
+					recs = append(recs, rec{o, ts})
+				}
+			}
+			slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.offset, b.offset) })
+			step := max(1, len(recs)/16)
+			var targets []int64
+			for i := 0; i < len(recs); i += step {
+				targets = append(targets, recs[i].ts, recs[i].ts+1)
+			}
+			for _, target := range append(targets, -3) {
+				want := rec{-1, -1}
+				for _, r := range recs {
+					if target == -3 && r.ts > want.ts || target >= 0 && r.ts >= target {
+						want = r
+						if target >= 0 {
+							break
+						}
+					}
+				}
+				to, found, err := lookUpTimestamp(h.log, target, target == -3)
+				w.stats.InvariantsChecked++
+				if err != nil {
+					w.violation("Q13", fmt.Sprintf("%s: %s looked up timestamp %d: %v", k, n.name(), target, err))
+					return
+				}
+				got := rec{-1, -1}
+				if found && to.Offset < hw {
+					got = rec{to.Offset, to.TimestampMs}
+				}
+				if got != want {
+					w.violation("Q13", fmt.Sprintf("%s: %s's log answers ListOffsets for timestamp %d with offset %d (timestamp %d); the final read found offset %d (timestamp %d)",
+						k, n.name(), target, got.offset, got.ts, want.offset, want.ts))
+					return
+				}
+			}
+		}
+	}
 }
