@@ -57,8 +57,8 @@ type sendOp struct {
 	// timestampMs is the CreateTime the producer gave the value, when
 	// timestamped (every attempt sends it); appendTimeMs the LogAppendTime
 	// its ok answer gave, when appendTimeKnown (timestamps.go, Q13).
-	timestampMs     int64
-	timestamped     bool
+	timestampMs int64
+	timestamped bool
 	// headerMaxMs, when not 0, is the max timestamp the producer wrongly
 	// writes in its batch's header (timestamps.go).
 	headerMaxMs     int64
