@@ -624,3 +624,43 @@ func TestFollowerGapsSurviveRollsAndRecovery(t *testing.T) {
 		recs.Release()
 	}
 }
+
+// TestTimestampLookupsPassEmptiedBatches checks lookups by timestamp over a
+// batch compaction emptied, which keeps the max timestamp of the records
+// it no longer holds: -3 answers the largest timestamp left (before or
+// after the emptied batch), not no record; a lookup past every record left
+// finds none.
+func TestTimestampLookupsPassEmptiedBatches(t *testing.T) {
+	for _, c := range []struct {
+		first, last int64
+		want        TimestampOffset
+	}{{10, 30, TimestampOffset{Offset: 2, TimestampMs: 30}}, {40, 30, TimestampOffset{Offset: 0, TimestampMs: 40}}} {
+		cfg := smallConfig()
+		cfg.SegmentBytes = 1 << 20 // one segment: its recorded maximum is the emptied batch's
+		l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+		emptied, err := ParseBatch(makeBatch(t, 0, []recordSpec{{timestampMs: 90, value: []byte("gone")}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A large first batch, so that the offset index has an entry at the
+		// emptied batch and a scan from it starts past the first.
+		batches := [][]byte{makeBatch(t, 0, []recordSpec{{timestampMs: c.first, value: make([]byte, 64<<10)}}), emptyBatch(&emptied),
+			makeBatch(t, 0, []recordSpec{{timestampMs: c.last, value: []byte("c")}})}
+		for _, b := range batches {
+			if _, err := l.Append([][]byte{b}, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, found, err := l.OffsetOfMaxTimestamp()
+		if err != nil || !found || got != c.want {
+			t.Fatalf("records at %d and %d: max timestamp %+v %v %v, want %+v", c.first, c.last, got, found, err, c.want)
+		}
+		if got, found, err := l.OffsetForTimestamp(50); err != nil || found {
+			t.Fatalf("lookup past every record left: %+v %v %v", got, found, err)
+		}
+		if n := len(l.Segments()); n != 1 {
+			t.Fatalf("%d segments", n)
+		}
+		l.Close()
+	}
+}

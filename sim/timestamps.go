@@ -138,8 +138,8 @@ func lookUpTimestamp(log *logstore.Log, timestampMs int64, maxTimestamp bool) (l
 // read every partition to its high watermark: each leader's log answers a
 // lookup by timestamp with the first record the final read found at or
 // after that timestamp (control records and those of aborted transactions
-// too, as Kafka's time index has them), and -3 with the first record of
-// the largest timestamp. The targets are the timestamps read and one past
+// too, as Kafka's time index has them; not those compaction removed since),
+// and -3 with the first record of the largest timestamp. The targets are the timestamps read and one past
 // each, a few dozen per partition.
 func (w *World) checkTimestampLookups() {
 	type rec struct{ offset, ts int64 }
@@ -167,7 +167,8 @@ func (w *World) checkTimestampLookups() {
 			hw := h.core.HighWatermark()
 			recs := make([]rec, 0, len(m))
 			for o, ts := range m {
-				if o >= h.log.LogStartOffset() && o < hw {
+				// Compaction may remove what the final read read.
+				if o >= h.log.LogStartOffset() && o < hw && !w.compactedAway(k, o) {
 					recs = append(recs, rec{o, ts})
 				}
 			}
