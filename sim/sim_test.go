@@ -345,7 +345,15 @@ func TestProfileString(t *testing.T) {
 // without losing anything and was unregistered while down; registering
 // anew, it counted as unclean and left the ELR, and broker 5, the last
 // known leader, which had lost power, led: S5; the image now keeps an
-// unregistered broker's epoch, which a clean marker names). All but
+// unregistered broker's epoch, which a clean marker names), and with the
+// timestamps profile 1 (a leader refused as INVALID_TIMESTAMP a batch
+// whose records were within message.timestamp.after.max.ms but whose
+// header's max timestamp, which a sloppy producer wrote two hours ahead,
+// was not; and kept a header behind its records, so that ListOffsets by
+// timestamp passed over them: Q13; the records' own timestamps are now
+// judged and kept, as Kafka's LogValidator does) and 32 (ListOffsets -3
+// chose a batch compaction had emptied, whose max timestamp is that of
+// records it no longer holds, and answered no record: Q13). All but
 // 121481, 122241, 150016, 161030, 170044, 170232, 177092, 187023, 220110,
 // 349003 and 351011 no
 // longer play the runs that failed: the simulator's quorum spreads its ticks
@@ -365,7 +373,8 @@ func TestSwarmRegressions(t *testing.T) {
 		{121481, 60_000, 3, "", nil}, {122241, 180_000, 4, "", []int32{1, 2, 3}}, {150016, 60_000, 3, "", nil},
 		{161030, 60_000, 4, "", []int32{1, 2, 3}}, {170044, 60_000, 3, "", nil},
 		{170232, 60_000, 3, "", nil}, {177092, 60_000, 3, "", nil}, {187023, 60_000, 5, "", nil},
-		{220110, 60_000, 3, "disk", nil}, {351011, 60_000, 4, "churn", nil}, {349003, 600_000, 7, "churn", []int32{1, 3, 5}}} {
+		{220110, 60_000, 3, "disk", nil}, {351011, 60_000, 4, "churn", nil}, {349003, 600_000, 7, "churn", []int32{1, 3, 5}},
+		{1, 60_000, 3, "timestamps", nil}, {32, 60_000, 3, "timestamps", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p := NamedProfiles()[c.profile]()

@@ -1,13 +1,13 @@
 package sim
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"gregor/groups"
 	"gregor/logstore"
+	"gregor/txn"
 )
 
 // Record timestamps. Producers stamp each value with their clock (virtual
@@ -136,52 +136,34 @@ func lookUpTimestamp(log *logstore.Log, timestampMs int64, maxTimestamp bool) (l
 
 // checkTimestampLookups is Q13's ListOffsets part, once the final read
 // read every partition to its high watermark: each leader's log answers a
-// lookup by timestamp with the first record the final read found at or
+// lookup by timestamp (through its indexes) with the first record below
+// the high watermark, in a plain read of the log from its start, at or
 // after that timestamp (control records and those of aborted transactions
-// too, as Kafka's time index has them; not those compaction removed since),
-// and -3 with the first record of the largest timestamp. The targets are the timestamps read and one past
-// each, a few dozen per partition.
+// too, as Kafka's time index has them), and -3 with the first record of
+// the largest timestamp. The targets are the timestamps of the log's
+// records and one past each, a few dozen per partition.
 func (w *World) checkTimestampLookups() {
-	type rec struct{ offset, ts int64 }
-	read := map[tpKey]map[int64]int64{}
-	for _, p := range w.hist.polls {
-		if !p.final {
-			continue
-		}
-		m := read[p.tp]
-		if m == nil {
-			m = map[int64]int64{}
-			read[p.tp] = m
-		}
-		for _, r := range p.records {
-			m[r.offset] = r.timestampMs
-		}
-	}
 	for _, n := range w.nodes {
 		for _, k := range n.keys {
 			h := n.replicas[k]
-			m := read[k]
-			if h.core == nil || !h.core.IsLeader() || h.log == nil || len(m) == 0 {
+			if h.core == nil || !h.core.IsLeader() || h.log == nil || k.topic == groups.OffsetsTopic || k.topic == txn.StateTopic {
 				continue
 			}
 			hw := h.core.HighWatermark()
-			recs := make([]rec, 0, len(m))
-			for o, ts := range m {
-				// Compaction may remove what the final read read.
-				if o >= h.log.LogStartOffset() && o < hw && !w.compactedAway(k, o) {
-					recs = append(recs, rec{o, ts})
-				}
+			recs, err := logTimestamps(h.log, hw)
+			if err != nil {
+				w.violation("Q13", fmt.Sprintf("%s: %s's log does not read back: %v", k, n.name(), err))
+				return
 			}
-			slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.offset, b.offset) })
 			step := max(1, len(recs)/16)
 			var targets []int64
 			for i := 0; i < len(recs); i += step {
-				targets = append(targets, recs[i].ts, recs[i].ts+1)
+				targets = append(targets, recs[i].TimestampMs, recs[i].TimestampMs+1)
 			}
 			for _, target := range append(targets, -3) {
-				want := rec{-1, -1}
+				want := logstore.TimestampOffset{Offset: -1, TimestampMs: -1}
 				for _, r := range recs {
-					if target == -3 && r.ts > want.ts || target >= 0 && r.ts >= target {
+					if target == -3 && r.TimestampMs > want.TimestampMs || target >= 0 && r.TimestampMs >= target {
 						want = r
 						if target >= 0 {
 							break
@@ -194,16 +176,47 @@ func (w *World) checkTimestampLookups() {
 					w.violation("Q13", fmt.Sprintf("%s: %s looked up timestamp %d: %v", k, n.name(), target, err))
 					return
 				}
-				got := rec{-1, -1}
+				got := logstore.TimestampOffset{Offset: -1, TimestampMs: -1}
 				if found && to.Offset < hw {
-					got = rec{to.Offset, to.TimestampMs}
+					got = to
 				}
 				if got != want {
-					w.violation("Q13", fmt.Sprintf("%s: %s's log answers ListOffsets for timestamp %d with offset %d (timestamp %d); the final read found offset %d (timestamp %d)",
-						k, n.name(), target, got.offset, got.ts, want.offset, want.ts))
+					w.violation("Q13", fmt.Sprintf("%s: %s's log answers ListOffsets for timestamp %d with offset %d (timestamp %d); a read of the log finds offset %d (timestamp %d)",
+						k, n.name(), target, got.Offset, got.TimestampMs, want.Offset, want.TimestampMs))
 					return
 				}
 			}
 		}
 	}
+}
+
+// logTimestamps reads log from its start to hw and returns every record's
+// offset and timestamp, in offset order.
+func logTimestamps(log *logstore.Log, hw int64) ([]logstore.TimestampOffset, error) {
+	var out []logstore.TimestampOffset
+	for offset := log.LogStartOffset(); offset < hw; {
+		rs, err := log.Read(offset, 1<<20, hw)
+		if err != nil {
+			return nil, err
+		}
+		p, err := rs.Bytes()
+		rs.Release()
+		if err != nil {
+			return nil, err
+		}
+		recs, next, err := decodeRecords(p, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.offset >= offset && r.offset < hw {
+				out = append(out, logstore.TimestampOffset{Offset: r.offset, TimestampMs: r.timestampMs})
+			}
+		}
+		if next <= offset {
+			break
+		}
+		offset = next
+	}
+	return out, nil
 }
