@@ -664,3 +664,37 @@ func TestTimestampLookupsPassEmptiedBatches(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestRetentionWaitsForAFutureTimestamp checks time retention as Kafka's:
+// a segment goes once its largest timestamp is retention.ms old, so a
+// record timestamped in the future keeps its segment, and the segments
+// after it (retention deletes a prefix), until that time has passed.
+func TestRetentionWaitsForAFutureTimestamp(t *testing.T) {
+	cfg := smallConfig()
+	cfg.RetentionMs = 1000
+	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+	defer l.Close()
+	appendN(t, l, 100, 40, 1000)
+	const future = 10_000_000
+	if _, err := l.Append([][]byte{simpleBatch(t, 1, 40, future, 0)}, 7, 2000); err != nil {
+		t.Fatal(err)
+	}
+	before := len(l.Segments())
+	appendN(t, l, 300, 40, 3000)
+	segs := l.Segments()
+	var held int
+	for i, s := range segs {
+		if s.MaxTimestampMs >= future {
+			held = i
+		}
+	}
+	if held == 0 || held < before-1 || held >= len(segs)-2 {
+		t.Fatalf("the future record is in segment %d of %d", held, len(segs))
+	}
+	if n, err := l.DeleteRetainedSegments(future, allCommitted); err != nil || n != held {
+		t.Fatalf("deleted %d segments while segment %d holds a record of the future: %v", n, held, err)
+	}
+	if n, err := l.DeleteRetainedSegments(future+1001, allCommitted); err != nil || n != len(segs)-1-held {
+		t.Fatalf("deleted %d segments once the future passed, want %d: %v", n, len(segs)-1-held, err)
+	}
+}
