@@ -83,7 +83,9 @@ func (n *node) monoToVirtual(ms int64) int64 {
 }
 
 // after runs fn in this process of the node once delayMs passed by the
-// node's clock (a timer of the process).
+// node's clock (a timer of the process), at the clock's rate now: a rate
+// change later moves the cores' deadlines (setDrift) but not such timers
+// (RPC timeouts, retries), which then fire a few percent early or late.
 func (n *node) after(delayMs int64, fn func()) {
 	n.at(n.monoToVirtual(n.instant().MonoMs+delayMs), fn)
 }
