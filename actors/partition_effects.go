@@ -81,7 +81,7 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 		a.core.Flushed(a.log.FlushedOffset())
 	}
 	if rd.DeleteRetainedSegments != nil {
-		a.deleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
+		a.deleteRetainedSegments(*rd.DeleteRetainedSegments)
 	}
 	if rd.PlanCompaction != nil {
 		a.core.CompactionPlanned(a.planCompaction(*rd.PlanCompaction))

@@ -176,8 +176,8 @@ func (a *partitionActor) awaitDurable(offset int64) {
 	a.committer.NotifyWhenDurable(offset, func(err error) { root.Send(self, &durableUpTo{log: log, offset: offset, err: err}) })
 }
 
-func (a *partitionActor) deleteRetainedSegments(nowMs int64) {
-	n, err := a.log.DeleteRetainedSegments(nowMs)
+func (a *partitionActor) deleteRetainedSegments(d cluster.DeleteRetainedSegments) {
+	n, err := a.log.DeleteRetainedSegments(d.NowMs, d.HighWatermark)
 	switch {
 	case err != nil:
 		a.logger.Error("retention", zap.Error(err))

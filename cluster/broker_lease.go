@@ -44,8 +44,8 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
 // up to 10% slower than the controller's. Real clocks differ by well under
-// 0.1%; the simulator's monotonic clocks all run at virtual time (its clock
-// faults move wall clocks only), so any margin covers them.
+// 0.1%; the simulator's run up to 5% fast or slow each (sim/clock.go), at
+// the margin's edge, and its clock-drift plant, beyond it, is caught.
 const brokerLeaseDriftPermille = 100
 
 // BrokerFenceAfterMs is the shortest time the controller waits, after it

@@ -467,9 +467,10 @@ type AdvanceLogStart struct {
 // TickLog runs the log's time-based policies at wall time NowMs (Log.Tick).
 type TickLog struct{ NowMs int64 }
 
-// DeleteRetainedSegments applies retention at wall time NowMs
+// DeleteRetainedSegments applies retention at wall time NowMs to the
+// segments wholly below HighWatermark, the replica's high watermark
 // (Log.DeleteRetainedSegments).
-type DeleteRetainedSegments struct{ NowMs int64 }
+type DeleteRetainedSegments struct{ NowMs, HighWatermark int64 }
 
 // PlanCompaction asks the log for a compaction job at wall time NowMs over
 // records below MaxOffset (Log.PlanClean), to hand to the log cleaner:
@@ -647,7 +648,7 @@ func (r *Replica) Tick(now Instant) {
 		r.nextHousekeepingMs = now.MonoMs + r.opts.HousekeepingIntervalMs
 	}
 	if now.MonoMs >= r.nextRetentionCheckMs {
-		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs}
+		r.ready.DeleteRetainedSegments = &DeleteRetainedSegments{NowMs: now.WallMs, HighWatermark: r.highWatermark}
 		r.expireProducers(now.WallMs)
 		r.nextRetentionCheckMs = now.MonoMs + r.opts.RetentionCheckIntervalMs
 	}

@@ -180,17 +180,16 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 	case b.Attributes&0x07 > 4:
 		return nil, kerr.CorruptMessage.Code, fmt.Sprintf("unknown compression codec %d", b.Attributes&0x07), nil
 	}
-	if r.cfg.TimestampType == CreateTime {
-		if b.MaxTimestamp < nowMs && nowMs-b.MaxTimestamp > r.cfg.TimestampBeforeMaxMs ||
-			b.FirstTimestamp < nowMs && nowMs-b.FirstTimestamp > r.cfg.TimestampBeforeMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms %d before the broker's time %d", min(b.FirstTimestamp, b.MaxTimestamp), r.cfg.TimestampBeforeMaxMs, nowMs), nil
-		}
-		if b.MaxTimestamp > nowMs && b.MaxTimestamp-nowMs > r.cfg.TimestampAfterMaxMs {
-			return nil, kerr.InvalidTimestamp.Code, fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms %d after the broker's time %d", b.MaxTimestamp, r.cfg.TimestampAfterMaxMs, nowMs), nil
-		}
-	}
-	if err := r.codecs().ValidateRecords(&b, r.recordRules(nowMs)); err != nil {
+	// Each record's timestamp is checked against the topic's bounds, not
+	// the batch header's, which the producer wrote: under CreateTime the
+	// batch keeps its records' largest timestamp (the time index and
+	// retention read it), as Kafka's LogValidator does.
+	maxTs, err := r.codecs().ValidateRecords(&b, r.recordRules(nowMs))
+	if err != nil {
 		return nil, recordsErrorCode(err), err.Error(), recordErrorsOf(err)
+	}
+	if r.cfg.TimestampType == CreateTime {
+		logstore.SetBatchCreateTime(records, maxTs)
 	}
 	return records, 0, "", nil
 }

@@ -588,7 +588,7 @@ func (h *replicaHarness) ready() string {
 		p("tick-log now=%d", rd.TickLog.NowMs)
 	}
 	if rd.DeleteRetainedSegments != nil {
-		p("delete-retained-segments now=%d", rd.DeleteRetainedSegments.NowMs)
+		p("delete-retained-segments now=%d hw=%d", rd.DeleteRetainedSegments.NowMs, rd.DeleteRetainedSegments.HighWatermark)
 	}
 	if rd.PlanCompaction != nil {
 		p("plan-compaction now=%d max-offset=%d", rd.PlanCompaction.NowMs, rd.PlanCompaction.MaxOffset)

@@ -193,7 +193,7 @@ func (n *testNode) perform(rd *Ready) {
 	}
 	n.log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
-		_, _ = n.log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
+		_, _ = n.log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs, rd.DeleteRetainedSegments.HighWatermark)
 		n.r.RetentionApplied(n.log.LogStartOffset())
 	}
 	if rd.PlanCompaction != nil {

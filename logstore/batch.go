@@ -23,6 +23,7 @@ const (
 	// fields the log indexes by without decoding the whole batch.
 	batchLastOffsetDeltaPos = 23
 	batchMaxTimestampPos    = 35
+	batchRecordCountPos     = 57
 	batchCRCCoveredStart    = 21
 	// BatchHeaderBytes is the size of a RecordBatch v2 header, up to and
 	// including the record count.
@@ -126,6 +127,21 @@ func SetBatchLogAppendTime(p []byte, timestampMs int64) {
 	attrs := binary.BigEndian.Uint16(p[batchAttributesPos:])
 	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs|attrLogAppendTime)
 	binary.BigEndian.PutUint64(p[maxTimestampPos:], uint64(timestampMs))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+}
+
+// SetBatchCreateTime sets the timestamp-type attribute to CreateTime and
+// the max timestamp to maxTimestampMs in the batch filling p, then
+// recomputes its CRC, unless the batch says so already: a broker keeps
+// the largest of the records' own timestamps as the batch's, whatever
+// the producer wrote there, as Kafka's LogValidator does.
+func SetBatchCreateTime(p []byte, maxTimestampMs int64) {
+	attrs := binary.BigEndian.Uint16(p[batchAttributesPos:])
+	if attrs&attrLogAppendTime == 0 && int64(binary.BigEndian.Uint64(p[batchMaxTimestampPos:])) == maxTimestampMs {
+		return
+	}
+	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs&^attrLogAppendTime)
+	binary.BigEndian.PutUint64(p[batchMaxTimestampPos:], uint64(maxTimestampMs))
 	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
 }
 

@@ -268,7 +268,7 @@ func TestRetentionRespectsCleanupPolicy(t *testing.T) {
 		cfg.RetentionMs = 1000
 		l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
 		fillKeyed(t, l, 150, 9, 0, "v")
-		n, err := l.DeleteRetainedSegments(1_000_000)
+		n, err := l.DeleteRetainedSegments(1_000_000, allCommitted)
 		if err != nil || (n > 0) != c.deletes {
 			t.Fatalf("%s: retention.ms deleted %d segments: %v", c.policy, n, err)
 		}
@@ -277,7 +277,7 @@ func TestRetentionRespectsCleanupPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		fillKeyed(t, l, 100, 9, 0, "w")
-		if n, err := l.DeleteRetainedSegments(0); err != nil || (n > 0) != c.deletes {
+		if n, err := l.DeleteRetainedSegments(0, allCommitted); err != nil || (n > 0) != c.deletes {
 			t.Fatalf("%s: retention.bytes deleted %d segments: %v", c.policy, n, err)
 		}
 		// DeleteRecords deletes whatever the policy.
@@ -629,14 +629,14 @@ func TestSetConfig(t *testing.T) {
 		t.Fatalf("largest segment %d bytes after segment.bytes=16384", biggest)
 	}
 	// retention.bytes takes effect on the next retention pass.
-	if n, _ := l.DeleteRetainedSegments(0); n != 0 {
+	if n, _ := l.DeleteRetainedSegments(0, allCommitted); n != 0 {
 		t.Fatalf("retention.bytes -1 deleted %d segments", n)
 	}
 	cfg.RetentionBytes = 20000
 	if err := l.SetConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := l.DeleteRetainedSegments(0); err != nil || n == 0 || l.SizeBytes() < 20000 {
+	if n, err := l.DeleteRetainedSegments(0, allCommitted); err != nil || n == 0 || l.SizeBytes() < 20000 {
 		t.Fatalf("retention.bytes=20000 deleted %d segments, %d bytes left: %v", n, l.SizeBytes(), err)
 	}
 	// max.compaction.lag.ms rolls the active segment of a compacted log.

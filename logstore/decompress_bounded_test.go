@@ -203,7 +203,7 @@ func TestValidateRecordsRefusesBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ire *InvalidRecordsError
-	if err := NewCodecs().ValidateRecords(&b, RecordRules{}); !errors.As(err, &ire) || ire.Kind != TooLargeRecords {
+	if _, err := NewCodecs().ValidateRecords(&b, RecordRules{}); !errors.As(err, &ire) || ire.Kind != TooLargeRecords {
 		t.Fatalf("got %v, want TooLargeRecords", err)
 	}
 }

@@ -244,7 +244,7 @@ func TestLogStartAdvanceTruncatesEpochs(t *testing.T) {
 	if err := l.SetConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := l.DeleteRetainedSegments(0); err != nil || n == 0 {
+	if n, err := l.DeleteRetainedSegments(0, allCommitted); err != nil || n == 0 {
 		t.Fatalf("retention deleted %d segments: %v", n, err)
 	}
 	start := l.LogStartOffset()

@@ -235,7 +235,7 @@ func stepEpochModel(t *rapid.T, mem *vfs.Mem, l **Log, m *epochModel, cfg Config
 		return "advance log start"
 	case 8:
 		(*l).cfg.RetentionBytes = rapid.Int64Range(0, 5000).Draw(t, "retentionBytes")
-		if _, err := (*l).DeleteRetainedSegments(0); err != nil {
+		if _, err := (*l).DeleteRetainedSegments(0, allCommitted); err != nil {
 			t.Fatalf("retention: %v", err)
 		}
 		(*l).cfg.RetentionBytes = -1

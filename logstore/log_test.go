@@ -292,13 +292,49 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+// allCommitted is a high watermark past every test log's end: retention
+// may delete any segment its policy lets it.
+const allCommitted = 1 << 62
+
+// TestRetentionStopsAtTheHighWatermark checks retention deletes only
+// segments wholly below the high watermark, as Kafka's deletableSegments:
+// records timestamped long ago, past retention.ms as soon as they are
+// written, stay until they commit, and the log start offset never passes
+// the high watermark.
+func TestRetentionStopsAtTheHighWatermark(t *testing.T) {
+	cfg := smallConfig()
+	cfg.RetentionMs = 1000
+	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+	defer l.Close()
+	appendN(t, l, 300, 40, 1000)
+	segs := l.Segments()
+	if len(segs) < 4 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	// The high watermark inside the third segment: the first two go.
+	hw := segs[2].BaseOffset + 1
+	if n, err := l.DeleteRetainedSegments(1_000_000, hw); err != nil || n != 2 {
+		t.Fatalf("deleted %d segments below the high watermark %d: %v", n, hw, err)
+	}
+	if start := l.LogStartOffset(); start != segs[2].BaseOffset || start > hw {
+		t.Fatalf("log start %d, high watermark %d", start, hw)
+	}
+	// At a segment's end the segment goes too.
+	if n, err := l.DeleteRetainedSegments(1_000_000, segs[3].BaseOffset); err != nil || n != 1 {
+		t.Fatalf("deleted %d segments: %v", n, err)
+	}
+	if n, err := l.DeleteRetainedSegments(1_000_000, 0); err != nil || n != 0 {
+		t.Fatalf("deleted %d segments above a high watermark of 0: %v", n, err)
+	}
+}
+
 func TestRetentionAndLogStartOffset(t *testing.T) {
 	cfg := smallConfig()
 	cfg.RetentionBytes = 8192
 	fsys := vfs.NewMem()
 	l := openTestLog(t, fsys, "/p", cfg, nil, 0)
 	want := appendN(t, l, 300, 40, 1000)
-	n, err := l.DeleteRetainedSegments(1000)
+	n, err := l.DeleteRetainedSegments(1000, allCommitted)
 	if err != nil || n == 0 {
 		t.Fatalf("retention.bytes deleted %d segments: %v", n, err)
 	}
@@ -325,11 +361,11 @@ func TestRetentionAndLogStartOffset(t *testing.T) {
 	cfg2.RetentionMs = 1000
 	l2 := openTestLog(t, vfs.NewMem(), "/q", cfg2, nil, 0)
 	appendN(t, l2, 300, 40, 1000)
-	if n, err := l2.DeleteRetainedSegments(1300); err != nil || n != 0 {
+	if n, err := l2.DeleteRetainedSegments(1300, allCommitted); err != nil || n != 0 {
 		t.Fatalf("nothing is old yet, deleted %d: %v", n, err)
 	}
 	segs := len(l2.Segments())
-	if n, err := l2.DeleteRetainedSegments(1_000_000); err != nil || n != segs-1 {
+	if n, err := l2.DeleteRetainedSegments(1_000_000, allCommitted); err != nil || n != segs-1 {
 		t.Fatalf("deleted %d of %d segments: %v", n, segs, err)
 	}
 	if l2.LogStartOffset() != l2.Segments()[0].BaseOffset {
@@ -372,7 +408,7 @@ func TestReaderOutlivesSegmentDeletion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, err := l.DeleteRetainedSegments(0); err != nil || n == 0 {
+		if n, err := l.DeleteRetainedSegments(0, allCommitted); err != nil || n == 0 {
 			t.Fatalf("%s: deleted %d: %v", name, n, err)
 		}
 		var buf bytes.Buffer
@@ -586,5 +622,79 @@ func TestFollowerGapsSurviveRollsAndRecovery(t *testing.T) {
 			t.Fatalf("read in the gap at %d started at %d, want %d", prev.NextOffset(), recs.FirstOffset, cur.FirstOffset)
 		}
 		recs.Release()
+	}
+}
+
+// TestTimestampLookupsPassEmptiedBatches checks lookups by timestamp over a
+// batch compaction emptied, which keeps the max timestamp of the records
+// it no longer holds: -3 answers the largest timestamp left (before or
+// after the emptied batch), not no record; a lookup past every record left
+// finds none.
+func TestTimestampLookupsPassEmptiedBatches(t *testing.T) {
+	for _, c := range []struct {
+		first, last int64
+		want        TimestampOffset
+	}{{10, 30, TimestampOffset{Offset: 2, TimestampMs: 30}}, {40, 30, TimestampOffset{Offset: 0, TimestampMs: 40}}} {
+		cfg := smallConfig()
+		cfg.SegmentBytes = 1 << 20 // one segment: its recorded maximum is the emptied batch's
+		l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+		emptied, err := ParseBatch(makeBatch(t, 0, []recordSpec{{timestampMs: 90, value: []byte("gone")}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A large first batch, so that the offset index has an entry at the
+		// emptied batch and a scan from it starts past the first.
+		batches := [][]byte{makeBatch(t, 0, []recordSpec{{timestampMs: c.first, value: make([]byte, 64<<10)}}), emptyBatch(&emptied),
+			makeBatch(t, 0, []recordSpec{{timestampMs: c.last, value: []byte("c")}})}
+		for _, b := range batches {
+			if _, err := l.Append([][]byte{b}, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, found, err := l.OffsetOfMaxTimestamp()
+		if err != nil || !found || got != c.want {
+			t.Fatalf("records at %d and %d: max timestamp %+v %v %v, want %+v", c.first, c.last, got, found, err, c.want)
+		}
+		if got, found, err := l.OffsetForTimestamp(50); err != nil || found {
+			t.Fatalf("lookup past every record left: %+v %v %v", got, found, err)
+		}
+		if n := len(l.Segments()); n != 1 {
+			t.Fatalf("%d segments", n)
+		}
+		l.Close()
+	}
+}
+
+// TestRetentionWaitsForAFutureTimestamp checks time retention as Kafka's:
+// a segment goes once its largest timestamp is retention.ms old, so a
+// record timestamped in the future keeps its segment, and the segments
+// after it (retention deletes a prefix), until that time has passed.
+func TestRetentionWaitsForAFutureTimestamp(t *testing.T) {
+	cfg := smallConfig()
+	cfg.RetentionMs = 1000
+	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
+	defer l.Close()
+	appendN(t, l, 100, 40, 1000)
+	const future = 10_000_000
+	if _, err := l.Append([][]byte{simpleBatch(t, 1, 40, future, 0)}, 7, 2000); err != nil {
+		t.Fatal(err)
+	}
+	before := len(l.Segments())
+	appendN(t, l, 300, 40, 3000)
+	segs := l.Segments()
+	var held int
+	for i, s := range segs {
+		if s.MaxTimestampMs >= future {
+			held = i
+		}
+	}
+	if held == 0 || held < before-1 || held >= len(segs)-2 {
+		t.Fatalf("the future record is in segment %d of %d", held, len(segs))
+	}
+	if n, err := l.DeleteRetainedSegments(future, allCommitted); err != nil || n != held {
+		t.Fatalf("deleted %d segments while segment %d holds a record of the future: %v", n, held, err)
+	}
+	if n, err := l.DeleteRetainedSegments(future+1001, allCommitted); err != nil || n != len(segs)-1-held {
+		t.Fatalf("deleted %d segments once the future passed, want %d: %v", n, len(segs)-1-held, err)
 	}
 }

@@ -131,7 +131,7 @@ func TestLogMatchesModel(t *testing.T) {
 			case 6:
 				cfgBytes := rapid.Int64Range(0, 5000).Draw(t, "retentionBytes")
 				l.cfg.RetentionBytes = cfgBytes
-				if _, err := l.DeleteRetainedSegments(0); err != nil {
+				if _, err := l.DeleteRetainedSegments(0, allCommitted); err != nil {
 					t.Fatalf("retention: %v", err)
 				}
 				l.cfg.RetentionBytes = -1

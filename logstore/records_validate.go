@@ -18,7 +18,11 @@ type RecordRules struct {
 	RequireKeys bool
 	// CheckTimestamps refuses records whose timestamp (the batch's first
 	// timestamp plus the record's delta) is outside [MinTimestampMs,
-	// MaxTimestampMs]; a record timestamp of -1 (none) passes.
+	// MaxTimestampMs]; a record timestamp of -1 (none) passes (a topic with
+	// message.timestamp.type CreateTime). Whatever the rules, a batch whose
+	// attributes say LogAppendTime, which only a broker may set, is refused
+	// record by record, but for the records CheckTimestamps passes, as
+	// Kafka's LogValidator.validateTimestamp does.
 	CheckTimestamps                bool
 	MinTimestampMs, MaxTimestampMs int64
 }
@@ -65,27 +69,28 @@ func (e *InvalidRecordsError) Error() string { return e.Message }
 const recordBodyMinBytes = 6
 
 // ValidateRecords checks every record of the batch b (which passed
-// ParseBatch) in one pass, decompressing a compressed record section into a
+// ParseBatch) and returns the largest record timestamp (-1 when none has
+// one), which the batch's max timestamp must be, in one pass, decompressing a compressed record section into a
 // pooled buffer: each length prefix matches the record it frames, varints
 // are well formed and within the record, offset deltas run 0..n-1 in order,
 // key, value and header lengths fit the record, the records fill the section
-// exactly and number the header's record count, and the rules hold. It
-// returns nil or an *InvalidRecordsError, and never panics on arbitrary
+// exactly and number the header's record count, and the rules hold. Its
+// error is nil or an *InvalidRecordsError, and it never panics on arbitrary
 // input. It allocates nothing per record, and nothing per batch on success
 // once its pools are warm.
-func (c *Codecs) ValidateRecords(b *Batch, rules RecordRules) error {
+func (c *Codecs) ValidateRecords(b *Batch, rules RecordRules) (int64, error) {
 	if len(b.Raw) < BatchHeaderBytes {
-		return invalidRecords(InvalidRecords, "record batch of %d bytes is shorter than its header", len(b.Raw))
+		return -1, invalidRecords(InvalidRecords, "record batch of %d bytes is shorter than its header", len(b.Raw))
 	}
 	section := b.Raw[BatchHeaderBytes:]
 	if codec := b.Attributes & 0x07; codec != 0 {
 		buf, err := c.decompressPooled(section, kgo.CompressionCodecType(codec))
 		if errors.Is(err, ErrDecompressedTooLarge) {
-			return invalidRecords(TooLargeRecords, "record batch of %d compressed bytes inflates past %d bytes (codec %d)",
+			return -1, invalidRecords(TooLargeRecords, "record batch of %d compressed bytes inflates past %d bytes (codec %d)",
 				len(section), MaxDecompressedBatchBytes, codec)
 		}
 		if err != nil {
-			return invalidRecords(CorruptRecords, "record batch does not decompress (codec %d): %v", codec, err)
+			return -1, invalidRecords(CorruptRecords, "record batch does not decompress (codec %d): %v", codec, err)
 		}
 		defer c.pool.PutDecompressBytes(buf)
 		section = buf
@@ -96,42 +101,46 @@ func (c *Codecs) ValidateRecords(b *Batch, rules RecordRules) error {
 // validateRecordSection walks the uncompressed records of b. A structural
 // error ends the walk; key and timestamp errors are gathered for every
 // record, as Kafka reports them.
-func validateRecordSection(section []byte, b *Batch, rules RecordRules) error {
+func validateRecordSection(section []byte, b *Batch, rules RecordRules) (int64, error) {
 	if b.NumRecords < 0 {
-		return invalidRecords(InvalidRecords, "invalid record count %d", b.NumRecords)
+		return -1, invalidRecords(InvalidRecords, "invalid record count %d", b.NumRecords)
 	}
 	var perRecord *InvalidRecordsError
+	maxTs := int64(-1)
+	logAppendTime := b.Attributes&attrLogAppendTime != 0
 	pos := 0
 	for i := int32(0); i < b.NumRecords; i++ {
 		if pos >= len(section) {
-			return invalidRecords(InvalidRecords, "record batch declares %d records but holds %d", b.NumRecords, i)
+			return -1, invalidRecords(InvalidRecords, "record batch declares %d records but holds %d", b.NumRecords, i)
 		}
 		rec, ok := readRecordFrameFast(section[pos:], i)
 		if !ok {
 			var err error
 			if rec, err = readRecordFrame(section[pos:], i); err != nil {
-				return err
+				return -1, err
 			}
 		}
 		pos += rec.size
 		keyless := rules.RequireKeys && rec.keyLen < 0
 		ts := b.FirstTimestamp + rec.timestampDelta
-		badTs := rules.CheckTimestamps && ts != -1 && (ts < rules.MinTimestampMs || ts > rules.MaxTimestampMs)
+		maxTs = max(maxTs, ts)
+		checked := rules.CheckTimestamps && ts != -1
+		badTs := checked && (ts < rules.MinTimestampMs || ts > rules.MaxTimestampMs) || !checked && logAppendTime
 		if keyless || badTs {
-			perRecord = addRecordError(perRecord, i, keyless, ts, rules)
+			perRecord = addRecordError(perRecord, i, keyless, ts, logAppendTime && !checked, rules)
 		}
 	}
 	if pos != len(section) {
-		return invalidRecords(InvalidRecords, "record batch holds %d bytes past its %d declared records", len(section)-pos, b.NumRecords)
+		return -1, invalidRecords(InvalidRecords, "record batch holds %d bytes past its %d declared records", len(section)-pos, b.NumRecords)
 	}
 	if b.NumRecords > 0 && b.LastOffsetDelta != b.NumRecords-1 {
-		return invalidRecords(InvalidRecords, "record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
+		return -1, invalidRecords(InvalidRecords, "record batch holds %d records but its last offset delta is %d", b.NumRecords, b.LastOffsetDelta)
 	}
 	if perRecord != nil {
 		perRecord.Message = perRecordMessage(perRecord)
-		return perRecord
+		return -1, perRecord
 	}
-	return nil
+	return maxTs, nil
 }
 
 // recordFrame is what the walk needs of one record.
@@ -335,12 +344,17 @@ func invalidRecords(kind RecordsErrorKind, format string, args ...any) *InvalidR
 
 // addRecordError records record i's refusal; a timestamp error makes the
 // batch's error INVALID_TIMESTAMP, as Kafka's.
-func addRecordError(e *InvalidRecordsError, i int32, keyless bool, ts int64, rules RecordRules) *InvalidRecordsError {
+func addRecordError(e *InvalidRecordsError, i int32, keyless bool, ts int64, logAppendTime bool, rules RecordRules) *InvalidRecordsError {
 	if e == nil {
 		e = &InvalidRecordsError{Kind: InvalidRecords}
 	}
 	msg := "compacted topic cannot accept a record without a key"
-	if !keyless {
+	switch {
+	case keyless:
+	case logAppendTime:
+		msg = "a producer may not set the timestamp type to LogAppendTime"
+		e.Kind = InvalidTimestamps
+	default:
 		msg = fmt.Sprintf("timestamp %d is out of range [%d, %d]", ts, rules.MinTimestampMs, rules.MaxTimestampMs)
 		e.Kind = InvalidTimestamps
 	}

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"strings"
@@ -100,6 +101,11 @@ func TestValidateRecords(t *testing.T) {
 		kind    RecordsErrorKind // -1: accepted
 		want    string           // part of the message
 		indexes []int32          // RecordErrors
+		// firstTs is the batch's first timestamp (0: 1000); maxTs the
+		// largest record timestamp an accepted batch has (0: 1000).
+		firstTs, maxTs int64
+		// logAppendTime sets the batch's LogAppendTime attribute.
+		logAppendTime bool
 	}{
 		{name: "good", section: three, n: 3, kind: -1},
 		{name: "good with headers and null value", n: 1, kind: -1, section: concatRecords(with(goodRecord(0, "k"), func(r *rawRecord) {
@@ -128,18 +134,46 @@ func TestValidateRecords(t *testing.T) {
 		{name: "timestamp out of range", n: 2, kind: InvalidTimestamps, want: "invalid timestamp", indexes: []int32{1},
 			rules:   RecordRules{CheckTimestamps: true, MinTimestampMs: 0, MaxTimestampMs: 2000},
 			section: concatRecords(goodRecord(0, "a"), with(goodRecord(1, "b"), func(r *rawRecord) { r.timestampDelta = 5000 }))},
+		{name: "largest timestamp", n: 3, kind: -1, maxTs: 1300,
+			section: concatRecords(with(goodRecord(0, "a"), func(r *rawRecord) { r.timestampDelta = 300 }), goodRecord(1, "b"),
+				with(goodRecord(2, "c"), func(r *rawRecord) { r.timestampDelta = -200 }))},
+		// Kafka's LogValidator judges each record's timestamp, and none
+		// without one (-1), whatever the batch's header says.
+		{name: "no timestamp passes the bounds", n: 2, kind: -1, firstTs: -1, maxTs: -1,
+			rules:   RecordRules{CheckTimestamps: true, MinTimestampMs: 500, MaxTimestampMs: 2000},
+			section: concatRecords(goodRecord(0, "a"), goodRecord(1, "b"))},
+		{name: "a record without a timestamp beside one out of range", n: 2, kind: InvalidTimestamps, firstTs: -1, indexes: []int32{1},
+			rules:   RecordRules{CheckTimestamps: true, MinTimestampMs: 500, MaxTimestampMs: 2000},
+			section: concatRecords(goodRecord(0, "a"), with(goodRecord(1, "b"), func(r *rawRecord) { r.timestampDelta = 1 }))},
+		// Only a broker sets LogAppendTime: refused on a LogAppendTime
+		// topic, and for records without a timestamp on a CreateTime one.
+		{name: "LogAppendTime from a producer", n: 2, kind: InvalidTimestamps, want: "invalid timestamp", indexes: []int32{0, 1},
+			logAppendTime: true, section: concatRecords(goodRecord(0, "a"), goodRecord(1, "b"))},
+		{name: "LogAppendTime from a producer, CreateTime topic", n: 2, kind: -1, logAppendTime: true,
+			rules:   RecordRules{CheckTimestamps: true, MinTimestampMs: 500, MaxTimestampMs: 2000},
+			section: concatRecords(goodRecord(0, "a"), goodRecord(1, "b"))},
+		{name: "LogAppendTime from a producer without timestamps", n: 1, kind: InvalidTimestamps, firstTs: -1, logAppendTime: true, indexes: []int32{0},
+			rules:   RecordRules{CheckTimestamps: true, MinTimestampMs: 500, MaxTimestampMs: 2000},
+			section: concatRecords(goodRecord(0, "a"))},
 	}
 	for _, tt := range tests {
 		for _, codec := range []int8{0, 1, 2, 3, 4} {
-			raw := sectionBatch(t, tt.section, tt.n, codec, 1000)
+			firstTs, wantMax := cmp.Or(tt.firstTs, 1000), cmp.Or(tt.maxTs, 1000)
+			raw := sectionBatch(t, tt.section, tt.n, codec, firstTs)
+			if tt.logAppendTime {
+				binary.BigEndian.PutUint16(raw[batchAttributesPos:], uint16(codec)|attrLogAppendTime)
+				ChecksumBatch(raw)
+			}
 			b, err := ParseBatch(raw)
 			if err != nil {
 				t.Fatalf("%s: %v", tt.name, err)
 			}
-			err = NewCodecs().ValidateRecords(&b, tt.rules)
+			maxTs, err := NewCodecs().ValidateRecords(&b, tt.rules)
 			if tt.kind < 0 {
 				if err != nil {
 					t.Errorf("%s (codec %d): refused: %v", tt.name, codec, err)
+				} else if maxTs != wantMax {
+					t.Errorf("%s (codec %d): largest timestamp %d, want %d", tt.name, codec, maxTs, wantMax)
 				}
 				continue
 			}
@@ -181,7 +215,7 @@ func TestValidateRecordsCorruptCompression(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ire *InvalidRecordsError
-		if err := NewCodecs().ValidateRecords(&b, RecordRules{}); !errors.As(err, &ire) || ire.Kind != CorruptRecords {
+		if _, err := NewCodecs().ValidateRecords(&b, RecordRules{}); !errors.As(err, &ire) || ire.Kind != CorruptRecords {
 			t.Errorf("codec %d: got %v, want CorruptRecords", codec, err)
 		}
 	}
@@ -204,10 +238,10 @@ func TestValidateRecordsAllocs(t *testing.T) {
 		}
 		c := NewCodecs()
 		rules := RecordRules{CheckTimestamps: true, MinTimestampMs: -1, MaxTimestampMs: 1 << 40}
-		if err := c.ValidateRecords(&b, rules); err != nil {
+		if _, err := c.ValidateRecords(&b, rules); err != nil {
 			t.Fatal(err)
 		}
-		allocs := testing.AllocsPerRun(50, func() { _ = c.ValidateRecords(&b, rules) })
+		allocs := testing.AllocsPerRun(50, func() { _, _ = c.ValidateRecords(&b, rules) })
 		// sync.Pool may drop a buffer at a GC; allow a little.
 		if allocs > 1 {
 			t.Errorf("codec %d: %.1f allocations per batch of %d records", codec, allocs, len(recs))
@@ -241,7 +275,7 @@ func FuzzValidateRecords(f *testing.F) {
 		// validate: they must not panic either.
 		_ = eachRecord(codecs, &b, func(*kmsg.Record) bool { return true })
 		_, _ = codecs.KeylessRecords(&b)
-		if err := codecs.ValidateRecords(&b, RecordRules{RequireKeys: requireKeys}); err != nil {
+		if _, err := codecs.ValidateRecords(&b, RecordRules{RequireKeys: requireKeys}); err != nil {
 			var ire *InvalidRecordsError
 			if !errors.As(err, &ire) {
 				t.Fatalf("error of type %T: %v", err, err)
@@ -292,7 +326,7 @@ func BenchmarkValidateRecords(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if err := c.ValidateRecords(&batch, rules); err != nil {
+				if _, err := c.ValidateRecords(&batch, rules); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -225,6 +225,9 @@ type batchHeader struct {
 	leaderEpoch     int32
 	lastOffsetDelta int32
 	maxTimestampMs  int64
+	// numRecords is 0 for a batch compaction emptied (kept for its
+	// producer's state).
+	numRecords int32
 }
 
 func (h batchHeader) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
@@ -270,6 +273,7 @@ func parseBatchHeader(p []byte) (batchHeader, error) {
 		leaderEpoch:     int32(binary.BigEndian.Uint32(p[batchLeaderEpochPos:])),
 		lastOffsetDelta: int32(binary.BigEndian.Uint32(p[batchLastOffsetDeltaPos:])),
 		maxTimestampMs:  int64(binary.BigEndian.Uint64(p[batchMaxTimestampPos:])),
+		numRecords:      int32(binary.BigEndian.Uint32(p[batchRecordCountPos:])),
 	}
 	if h.lastOffsetDelta < 0 {
 		return batchHeader{}, fmt.Errorf("%w: last offset delta %d", ErrCorruption, h.lastOffsetDelta)

@@ -90,26 +90,41 @@ func (l *Log) OffsetOfMaxTimestamp() (to TimestampOffset, found bool, err error)
 }
 
 // segmentMaxTimestamp returns the largest batch max timestamp in v among
-// batches ending at or after logStart, and the position of the first batch
-// carrying it (-1 when there is none). Only a segment holding logStart is
-// scanned; others answer from their recorded maximum.
+// batches ending at or after logStart that hold records, and the position
+// of the first batch carrying it (-1 when there is none). A batch
+// compaction emptied keeps the max timestamp of records it no longer has:
+// it is passed over, else -3 would answer no record at all (the
+// simulator's timestamps profile, seed 32). A segment scans from its
+// recorded maximum's batch, or from logStart in the segment holding it,
+// and stops at the recorded maximum once found.
 func (l *Log) segmentMaxTimestamp(v *segmentView, logStart int64) (int64, int64, error) {
 	if v.nextOffset <= logStart || v.sizeBytes == 0 {
 		return -1, -1, nil
 	}
-	rel := uint32(0)
 	if logStart > v.baseOffset {
-		rel = uint32(logStart - v.baseOffset)
-	} else if v.offsetOfMaxTimestamp >= 0 {
-		rel = uint32(v.offsetOfMaxTimestamp - v.baseOffset)
+		return l.scanMaxTimestamp(v, logStart, uint32(logStart-v.baseOffset))
 	}
+	if v.offsetOfMaxTimestamp >= 0 {
+		ts, pos, err := l.scanMaxTimestamp(v, logStart, uint32(v.offsetOfMaxTimestamp-v.baseOffset))
+		if err != nil || pos >= 0 && ts == v.maxTimestampMs {
+			return ts, pos, err
+		}
+		// The recorded maximum is an emptied batch's: an earlier batch may
+		// hold the largest timestamp left.
+	}
+	return l.scanMaxTimestamp(v, logStart, 0)
+}
+
+// scanMaxTimestamp is segmentMaxTimestamp's scan of v from the batch
+// holding relative offset rel.
+func (l *Log) scanMaxTimestamp(v *segmentView, logStart int64, rel uint32) (int64, int64, error) {
 	bestTs, bestPos := int64(-1), int64(-1)
 	for pos := int64(lookupOffsetIndex(v.index, rel).position); pos < v.sizeBytes; {
 		h, err := v.readBatchHeader(pos, l.cache, l.blockBytes)
 		if err != nil {
 			return 0, 0, err
 		}
-		if h.lastOffset() >= logStart && (bestPos < 0 || h.maxTimestampMs > bestTs) {
+		if h.lastOffset() >= logStart && h.numRecords > 0 && (bestPos < 0 || h.maxTimestampMs > bestTs) {
 			bestTs, bestPos = h.maxTimestampMs, pos
 		}
 		if logStart <= v.baseOffset && bestPos >= 0 && bestTs == v.maxTimestampMs {

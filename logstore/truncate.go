@@ -272,18 +272,23 @@ func (l *Log) AdvanceLogStartOffset(offset int64) error {
 // DeleteRetainedSegments applies retention.ms and retention.bytes when
 // cleanup.policy includes delete: it deletes the oldest non-active segments
 // whose largest timestamp is older than nowMs-retention.ms, or while the log
-// without them is still at least retention.bytes. Whatever the policy, it
-// deletes those wholly below the log start offset. The log start offset
-// advances to the first remaining segment, and the leader-epoch cache with
-// it (as for AdvanceLogStartOffset). It returns how many segments it
-// deleted. Call it from the appender.
-func (l *Log) DeleteRetainedSegments(nowMs int64) (int, error) {
+// without them is still at least retention.bytes, as long as they lie
+// wholly below highWatermark (the replica's high watermark): as Kafka's
+// deletableSegments, retention never removes records an election may still
+// truncate or followers have still to fetch, and the log start offset never
+// passes the high watermark (a segment of records timestamped long ago
+// waits for them to commit). Whatever the policy, it deletes those wholly
+// below the log start offset. The log start offset advances to the first
+// remaining segment, and the leader-epoch cache with it (as for
+// AdvanceLogStartOffset). It returns how many segments it deleted. Call it
+// from the appender.
+func (l *Log) DeleteRetainedSegments(nowMs, highWatermark int64) (int, error) {
 	if l.closed {
 		return 0, errors.New("logstore: retention on a closed log")
 	}
 	epochsBefore := l.epochs
 	n, err := l.deleteSegmentPrefix(func(s *segment, remainingBytes int64) bool {
-		if !l.cfg.CleanupPolicyDelete {
+		if !l.cfg.CleanupPolicyDelete || s.nextOffset > highWatermark {
 			return false
 		}
 		if l.cfg.RetentionMs >= 0 && s.maxTimestampMs < nowMs-l.cfg.RetentionMs {

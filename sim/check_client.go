@@ -52,7 +52,7 @@ func (w *World) checkHistory(final bool) {
 			c.topics[name] = t
 		}
 	}
-	if !c.checkPolls() || !c.checkSends(final) || !c.checkProcessed() {
+	if !c.checkPolls() || !c.checkTimestamps() || !c.checkSends(final) || !c.checkProcessed() {
 		return
 	}
 	c.checkSendOrder()

@@ -17,13 +17,21 @@ import (
 // appears, against what every earlier term's leader said after each of
 // its Readys.
 
+// raftHold is what a term's leader said of its hold, by its own monotonic
+// clock: no other node can lead before untilMono. Kept in the leader's
+// clock, not virtual time, as its rate may change later (clock.go).
+type raftHold struct {
+	n         *node
+	untilMono int64
+}
+
 // noteHold records what node n, if it leads, says of its hold now.
 func (c *serverChecks) noteHold(n *node) {
 	if n.q == nil || n.leadership.LeaderID != n.id {
 		return
 	}
 	if c.raftHolds == nil {
-		c.raftHolds = map[uint64]int64{}
+		c.raftHolds = map[uint64]raftHold{}
 	}
 	term := n.leadership.LeaderEpoch
 	hold := n.q.LeadershipHoldsUntilMs()
@@ -34,10 +42,10 @@ func (c *serverChecks) noteHold(n *node) {
 	case hold <= 0:
 		if noted {
 			// Handing the leadership on (or not holding yet).
-			c.raftHolds[term] = min(prev, c.w.now)
+			c.raftHolds[term] = raftHold{n: n, untilMono: min(prev.untilMono, n.instant().MonoMs)}
 		}
 	default:
-		c.raftHolds[term] = max(prev, n.monoToVirtual(hold))
+		c.raftHolds[term] = raftHold{n: n, untilMono: max(prev.untilMono, hold)}
 	}
 }
 
@@ -45,9 +53,9 @@ func (c *serverChecks) noteHold(n *node) {
 // the leader of an earlier term still said no other node could.
 func (c *serverChecks) checkHolds(l quorum.Leadership) {
 	for _, term := range slices.Sorted(maps.Keys(c.raftHolds)) {
-		if until := c.raftHolds[term]; term < l.LeaderEpoch && until > c.w.now {
+		if h := c.raftHolds[term]; term < l.LeaderEpoch && h.n.instant().MonoMs < h.untilMono {
 			c.w.violation("S9", fmt.Sprintf("n%d leads quorum epoch %d, but the leader of epoch %d said no other node could lead before %.3fs",
-				l.LeaderID, l.LeaderEpoch, term, float64(until)/1000))
+				l.LeaderID, l.LeaderEpoch, term, float64(h.n.monoToVirtual(h.untilMono))/1000))
 			return
 		}
 	}

@@ -41,7 +41,7 @@ type serverChecks struct {
 	raftTerms   map[int32]uint64
 	// raftHolds is, per quorum epoch, until when its leader said no other
 	// node could lead (check_hold.go).
-	raftHolds    map[uint64]int64
+	raftHolds    map[uint64]raftHold
 	metaBatches  map[int64]uint64
 	metaApplied  int64
 	epochLeaders map[epochKey]int32

@@ -82,6 +82,9 @@ type topicSpec struct {
 	assign []int32
 	// compacted topics have cleanup.policy=compact (compaction.go).
 	compacted bool
+	// logAppendTime topics have message.timestamp.type=LogAppendTime
+	// (timestamps.go).
+	logAppendTime bool
 }
 
 type clientMeta struct {
@@ -109,7 +112,10 @@ func (w *World) newClient(kind clientKind) *client {
 func (c *client) name() string             { return endpointName(c.id) }
 func (c *client) rpcTable() *rpcs          { return c.rpc }
 func (c *client) at(atMs int64, fn func()) { c.w.schedule(atMs, fn) }
-func (c *client) receive(m *message)       { c.rpc.completeCall(m) }
+
+// after runs fn delayMs from now: clients' clocks run at virtual time.
+func (c *client) after(delayMs int64, fn func()) { c.at(c.w.now+delayMs, fn) }
+func (c *client) receive(m *message)             { c.rpc.completeCall(m) }
 func (c *client) call(to int32, body any, timeoutMs int64, done func(any, error)) {
 	c.w.call(c, c.id, to, body, timeoutMs, done)
 }
@@ -218,8 +224,15 @@ func (c *client) sendAttempt(op *sendOp) {
 		return
 	}
 	op.attempts++
-	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, wallStartMs+w.now),
+	if !op.timestamped {
+		op.timestampMs, op.headerMaxMs = w.sendTimestamp()
+		op.timestamped = true
+	}
+	req := &produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: buildKeyedBatch(c.recordKey(op), op.value, op.timestampMs),
 		acks: op.acks, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}
+	if op.headerMaxMs != 0 {
+		logstore.SetBatchCreateTime(req.records, op.headerMaxMs)
+	}
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
 		switch {
@@ -229,9 +242,11 @@ func (c *client) sendAttempt(op *sendOp) {
 			op.ambiguous, op.lastError = true, errTimeout.Error()
 		case resp.errorCode == 0:
 			op.offset = resp.baseOffset
+			op.appendTimeMs, op.appendTimeKnown = resp.logAppendTimeMs, true
 			c.finishSend(op, outcomeOK)
 			return
 		default:
+			w.checkTimestampRefusal(op, resp)
 			op.lastError = kerr.ErrorForCode(resp.errorCode).Error()
 			if !definiteProduceError(resp.errorCode) {
 				op.ambiguous = true
@@ -475,6 +490,13 @@ func (c *client) createTopic(spec topicSpec) {
 		{"segment.bytes", "65536"}}
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
+	}
+	if spec.logAppendTime {
+		configs = append(configs, [2]string{"message.timestamp.type", "LogAppendTime"})
+		if !w.logAppendTimeTopics[spec.name] {
+			w.logAppendTimeTopics[spec.name] = true
+			w.timelinef("client: topic %s is created with message.timestamp.type=LogAppendTime", spec.name)
+		}
 	}
 	for _, kv := range configs {
 		cfg := kmsg.NewCreateTopicsRequestTopicConfig()

@@ -299,6 +299,7 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 			op.ambiguous, op.lastError = true, errTimeout.Error()
 		case resp.errorCode == 0:
 			op.offset = resp.baseOffset
+			op.appendTimeMs, op.appendTimeKnown = resp.logAppendTimeMs, true
 			done(0)
 			return
 		default:

@@ -146,8 +146,8 @@ func TestHistoryCheckersKnowRemovedOffsets(t *testing.T) {
 			}
 			w.hist.sends = []*sendOp{send("a", 0), send("b", 1), send("c", 2)}
 			w.hist.polls = []*pollOp{
-				{tp: tp, position: 0, process: clientBase, records: []readRecord{{0, "a", recData}, {2, "c", recData}}},
-				{tp: tp, position: 1, process: clientBase + 1, records: []readRecord{{2, "c", recData}}},
+				{tp: tp, position: 0, process: clientBase, records: []readRecord{{0, "a", recData, 0}, {2, "c", recData, 0}}},
+				{tp: tp, position: 1, process: clientBase + 1, records: []readRecord{{2, "c", recData, 0}}},
 			}
 			w.checkHistory(true)
 			got := ""

@@ -117,7 +117,7 @@ func (l *partitionLoad) plan() {
 	recs, err := h.log.Read(from, loadReadBytes, logEnd)
 	if err != nil {
 		w.tracef("%s: %s of %s cannot read the partition at %d: %v", n.name(), l.what, l.key, from, err)
-		n.at(w.now+loadRetryMs, func() {
+		n.after(loadRetryMs, func() {
 			if l.current() {
 				l.plan()
 			}

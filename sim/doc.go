@@ -2,7 +2,7 @@
 // cluster (brokers with the metadata quorum, the controller, leader and
 // follower replicas, fetchers) and its clients on one goroutine, in
 // virtual time, through crashes, power losses, controlled shutdowns,
-// partitions, pauses, clock jumps and disk faults, and checks Kafka's guarantees after every event
+// partitions, pauses, clock jumps, drifting clocks and disk faults, and checks Kafka's guarantees after every event
 // and over the history of client operations (CORRECTNESS.md §2).
 //
 // It drives the real cores of cluster, cluster/quorum, groups and txn over
@@ -21,6 +21,13 @@
 //
 //   - world.go, events.go, rand.go: the event loop ordered by (virtual
 //     time, sequence), the seed's streams, the event log and the report;
+//   - clock.go: each node's monotonic and wall clocks, which may run up to
+//     5% fast or slow (the margin the broker lease and the quorum's
+//     leadership hold allow for; the clock-drift plant goes beyond it);
+//   - timestamps.go: record timestamps: producers' skewed timestamps and
+//     wrong batch headers, LogAppendTime topics, and the check Q13 of the
+//     timestamps read back, of INVALID_TIMESTAMP refusals and of
+//     ListOffsets by timestamp after the final read;
 //   - net.go: the network (delay, loss, duplication, reordering, cut and
 //     replication-only links) and its RPC layer;
 //   - node*.go: a broker's shell: the quorum and the controller, the

@@ -71,6 +71,7 @@ func (f *faultInjector) start() {
 	f.every(p.ReassignEveryMs, f.reassign)
 	f.every(p.MinISREveryMs, f.alterMinISR)
 	f.every(p.UnregisterEveryMs, f.unregister)
+	f.every(p.ClockDriftEveryMs, f.clockDrift)
 	f.startDetector()
 }
 
@@ -425,7 +426,7 @@ func (f *faultInjector) clockJump(r *rand.Rand) {
 
 // jumpClock moves n's wall clock by deltaMs (its monotonic clock runs on).
 func (w *World) jumpClock(n *node, deltaMs int64) {
-	n.wallOffsetMs += deltaMs
+	n.clock.wallOffsetMs += deltaMs
 	w.stats.ClockJumps++
 	w.timelinef("fault: %s wall clock jumps %+ds", n.name(), deltaMs/1000)
 	w.rec.span(w.now, w.now, "clock", n.name(), fmt.Sprintf("wall clock jumps %+ds", deltaMs/1000))

@@ -54,6 +54,16 @@ type sendOp struct {
 	// abandoned says the client gave up the send (its transaction failed
 	// meanwhile): producerSend sends it no more.
 	abandoned bool
+	// timestampMs is the CreateTime the producer gave the value, when
+	// timestamped (every attempt sends it); appendTimeMs the LogAppendTime
+	// its ok answer gave, when appendTimeKnown (timestamps.go, Q13).
+	timestampMs int64
+	timestamped bool
+	// headerMaxMs, when not 0, is the max timestamp the producer wrongly
+	// writes in its batch's header (timestamps.go).
+	headerMaxMs     int64
+	appendTimeMs    int64
+	appendTimeKnown bool
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the
@@ -89,6 +99,9 @@ type readRecord struct {
 	offset int64
 	value  string
 	kind   recKind
+	// timestampMs is the record's timestamp as a client reads it: the
+	// batch's max timestamp under LogAppendTime, else its own.
+	timestampMs int64
 }
 
 type recKind uint8
@@ -193,7 +206,10 @@ func decodeRecords(p []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTr
 			if err := r.ReadFrom(rs[:int64(n)+length]); err != nil {
 				return nil, -1, fmt.Errorf("batch at %d: record %d: %w", b.FirstOffset, i, err)
 			}
-			rec := readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value), kind: kind}
+			rec := readRecord{offset: b.FirstOffset + int64(r.OffsetDelta), value: string(r.Value), kind: kind, timestampMs: b.FirstTimestamp + r.TimestampDelta64}
+			if b.Attributes&0x08 != 0 {
+				rec.timestampMs = b.MaxTimestamp
+			}
 			if control {
 				rec.value = ""
 			}

@@ -54,6 +54,9 @@ type endpoint interface {
 	// at runs fn at atMs in the endpoint's context (a node drops it when it
 	// crashed meanwhile, and holds it while paused).
 	at(atMs int64, fn func())
+	// after runs fn there once delayMs passed by the endpoint's clock (a
+	// node's may drift).
+	after(delayMs int64, fn func())
 	rpcTable() *rpcs
 }
 
@@ -289,7 +292,7 @@ func (w *World) call(ep endpoint, from, to int32, body any, timeoutMs int64, don
 	corr := t.next
 	t.calls[corr] = done
 	w.net.send(&message{from: from, to: to, kind: msgRequest, corr: corr, body: body})
-	ep.at(w.now+timeoutMs, func() {
+	ep.after(timeoutMs, func() {
 		if cb, ok := t.calls[corr]; ok {
 			delete(t.calls, corr)
 			w.stats.RPCTimeouts++

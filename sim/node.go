@@ -42,11 +42,8 @@ type node struct {
 	// it crashes once the current event is done.
 	failing error
 
-	// Clocks: monotonic time is virtual time from an origin of the node's
-	// own; wall time is virtual time plus wallOffsetMs, which clock jumps
-	// move.
-	monoBaseMs   int64
-	wallOffsetMs int64
+	// clock is the node's monotonic and wall clocks (clock.go).
+	clock nodeClock
 
 	rpc *rpcs
 	// open are the requests the process took off the network and has not
@@ -188,7 +185,7 @@ var nopLogger = zap.NewNop()
 func newNode(w *World, id int32) *node {
 	n := &node{w: w, id: id, wakeAtMs: never, diskEnd: map[tpKey]int64{}, preCrashEnd: map[tpKey]int64{}}
 	n.fs = vfs.NewMem(vfs.WithTornWrites(w.opts.Seed ^ uint64(id)*0x2545f4914f6cdd1d))
-	n.monoBaseMs = 1_000_000 * int64(id)
+	n.clock = nodeClock{monoBaseMs: 1_000_000 * int64(id)}
 	_ = n.fs.MkdirAll(dataDir, 0o755)
 	_ = n.fs.SyncDir("/")
 	n.fs.SetErrorHook(n.diskHook)
@@ -196,20 +193,6 @@ func newNode(w *World, id int32) *node {
 }
 
 func (n *node) name() string { return fmt.Sprintf("n%d", n.id) }
-
-// instant is the node's time: monotonic and wall.
-func (n *node) instant() cluster.Instant {
-	return cluster.Instant{WallMs: wallStartMs + n.w.now + n.wallOffsetMs, MonoMs: n.monoBaseMs + n.w.now}
-}
-
-// monoToVirtual turns one of the node's monotonic deadlines into virtual
-// time.
-func (n *node) monoToVirtual(ms int64) int64 {
-	if ms >= never-n.monoBaseMs {
-		return never
-	}
-	return ms - n.monoBaseMs
-}
 
 func (n *node) rpcTable() *rpcs { return n.rpc }
 

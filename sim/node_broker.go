@@ -31,6 +31,10 @@ type produceRequest struct {
 type produceResponse struct {
 	errorCode  int16
 	baseOffset int64
+	// logAppendTimeMs is the records' LogAppendTime (-1 under CreateTime);
+	// wallMs the answering node's wall clock when it answered.
+	logAppendTimeMs int64
+	wallMs          int64
 }
 
 // metadataRequest asks a broker for its metadata image, as Metadata does.
@@ -216,7 +220,7 @@ func (n *node) sendToControllerFrom(req kmsg.Request, timeoutMs int64, done func
 			lastErr = err
 			n.controllerMissed()
 			attempts++
-			n.at(w.now+min(int64(25)<<min(attempts, 5), 500), try)
+			n.after(min(int64(25)<<min(attempts, 5), 500), try)
 		})
 	}
 	try()

@@ -58,7 +58,7 @@ func (gh *groupHost) gateOutcome(o groups.LeaseGateOutcome[heldGroupRequest]) {
 	}
 	if o.Recheck && !gh.recheckArmed {
 		gh.recheckArmed = true
-		n.at(n.w.now+leaseRecheckMs, func() {
+		n.after(leaseRecheckMs, func() {
 			gh.recheckArmed = false
 			if gh.core != nil {
 				gh.gateOutcome(gh.gate.Check(n.leaseHolds(), n.instant().MonoMs))

@@ -13,9 +13,10 @@ import (
 // (node_group_hold.go, node_txn_hold.go) and then answer NOT_COORDINATOR, so that a node cut off
 // from the controller stops coordinating before the controller may have
 // fenced it and moved its __consumer_offsets and __transaction_state
-// leadership. The simulator's monotonic clocks all run at virtual time (its
-// clock faults move wall clocks only), so the lease's drift margin is not
-// spent here; a paused node reads its clock when it resumes.
+// leadership. Each node reads its own clock, which may run up to 5% fast
+// or slow (clock.go): the drift profile spends the lease's margin, and the
+// clock-drift plant goes beyond it; a paused node reads its clock when it
+// resumes.
 
 // leaseHolds says the node's coordinators may answer now. The first
 // refusal after the lease lapsed goes to the timeline.

@@ -209,7 +209,7 @@ func (n *node) handOffLeadership(then func()) {
 	}
 	n.w.timelinef("controller: %s hands the quorum's leadership to n%d", n.name(), to)
 	n.handOffDone = then
-	n.at(n.w.now+n.w.timing.electionTimeoutMs, n.handedOff)
+	n.after(n.w.timing.electionTimeoutMs, n.handedOff)
 	n.settle()
 }
 

@@ -201,7 +201,8 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		core.ReadCompleted(rr.ID, recs, err)
 	}
 	for _, l := range rd.Lookups {
-		core.TimestampLookedUp(l.ID, logstore.TimestampOffset{}, false, nil)
+		to, found, err := lookUpTimestamp(log, l.TimestampMs, l.MaxTimestamp)
+		core.TimestampLookedUp(l.ID, to, found, err)
 	}
 	for _, adv := range rd.LogStartAdvances {
 		err := log.AdvanceLogStartOffset(adv.Offset)
@@ -216,7 +217,7 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 	}
 	log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
-		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs)
+		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs, rd.DeleteRetainedSegments.HighWatermark)
 		h.shadow.raiseStart(log.LogStartOffset())
 		core.RetentionApplied(log.LogStartOffset())
 	}
@@ -335,7 +336,8 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 			if rep.ErrorCode != 0 && rep.ErrorMessage != "" {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
-			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset})
+			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
+				wallMs: n.instant().WallMs})
 		}
 	}
 	for _, rep := range rd.FetchReplies {

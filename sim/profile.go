@@ -37,6 +37,12 @@ const (
 	// transaction coordinator's shell sends the first commit marker of
 	// each WriteTxnMarkers as an abort).
 	PlantWrongMarker Plant = "wrong-marker"
+	// PlantClockDrift: the nodes' clocks drift by up to 15% either way,
+	// beyond the 10% between two nodes that the broker lease and the
+	// quorum's leadership hold allow for (clock.go): a broker's lease can
+	// outlast the controller's fence of it (S10), or a leader's hold its
+	// successor's election (S9).
+	PlantClockDrift Plant = "clock-drift"
 	// PlantCommitReturned: an auto-committing group member commits the
 	// positions of the records its last poll returned, which its
 	// application still processes (B21's misunderstanding: Kafka's
@@ -57,7 +63,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned}
+		PlantCommitReturned, PlantClockDrift}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -106,6 +112,11 @@ type Profile struct {
 	// ClockJumpEveryMs: a node's wall clock jumps by up to an hour either
 	// way (its monotonic clock does not).
 	ClockJumpEveryMs float64
+	// ClockDriftPermille: each node's clocks, monotonic and wall, run fast
+	// or slow by up to this many thousandths (at most 50, the cores'
+	// margin: clock.go), drawn per node at the start; ClockDriftEveryMs:
+	// a node's rate is drawn again.
+	ClockDriftPermille, ClockDriftEveryMs float64
 	// StarveISREveryMs: the followers of a partition stop reaching its
 	// leader (one-way cuts) until the ISR shrinks to the leader, which
 	// then crashes (CORRECTNESS.md B1, B6).
@@ -226,6 +237,14 @@ type Profile struct {
 	// reading its socket slowly): their records are read, and the answer
 	// sent, SlowWriteMs later on average (fetch_read.go).
 	SlowWriteP, SlowWriteMs float64
+	// TimestampSkewShare of the producers' values carry a timestamp far
+	// from their clock: half of them days to years in the past (within
+	// message.timestamp.before.max.ms, unbounded), half up to two hours in
+	// the future (beyond message.timestamp.after.max.ms, an hour, half of
+	// the time: refused). LogAppendTimeShare of the workload topics have
+	// message.timestamp.type=LogAppendTime (timestamps.go).
+	TimestampSkewShare, LogAppendTimeShare float64
+
 	// SlowLoadP is the share of coordinator load reads that wait for a
 	// slow disk or a busy partition: they are read SlowLoadMs after their
 	// plan on average (coordinator_load.go).
@@ -308,11 +327,52 @@ func ClogProfile() Profile {
 	return p
 }
 
+// DriftProfile runs every node's clocks fast or slow by up to 5% (the
+// cores' margin: clock.go), drawn again for a node every 5 s, while the
+// nodes are cut off from each other every 6 s for about 5 s (long enough
+// for the controller to fence the cut-off ones and for the quorum to elect
+// another leader), paused every 15 s and crash every 12 s, under acks=all
+// and idempotent producers, transactions and KIP-848 and classic group
+// members whose coordinators answer only under their broker lease.
+func DriftProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 2, 2, 2, 50
+	p.ClockDriftPermille, p.ClockDriftEveryMs = maxDriftPermille, 5000
+	p.PartitionEveryMs, p.PartitionForMs = 6000, 5000
+	p.PauseEveryMs, p.PauseForMs = 15_000, 3000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 12_000, 0.3, 3000
+	p.DetectP = 1
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 3, 1, true
+	p.IdempotentProducers, p.TxnProducers, p.Copiers = 1, 1, 1
+	p.TxnAbortP, p.TxnTimeoutMs = 0.1, 10_000
+	return p
+}
+
+// TimestampsProfile plays record timestamps: three producers, 30% of whose
+// values carry a timestamp days to years in the past or up to two hours
+// in the future (refused beyond an hour of the leader's clock), on two
+// topics of two partitions, half of the topics with
+// message.timestamp.type=LogAppendTime and half compacted; nodes' wall
+// clocks jump every 8 s and every clock drifts by up to 5%, nodes crash
+// every 10 s (a third of the crashes power losses) and shut down
+// gracefully every 20 s, under idempotent and transactional producers and
+// a read_committed consumer (timestamps.go, Q13).
+func TimestampsProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.AcksAllShare = 2, 2, 3, 40, 0.67
+	p.TimestampSkewShare, p.LogAppendTimeShare, p.CompactedShare = 0.3, 0.5, 0.5
+	p.ClockJumpEveryMs, p.ClockDriftPermille, p.ClockDriftEveryMs = 8000, maxDriftPermille, 10_000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 10_000, 0.33, 3000, 20_000
+	p.Consumers, p.ReadCommitted = 2, true
+	p.IdempotentProducers, p.TxnProducers, p.TxnAbortP, p.TxnTimeoutMs = 1, 1, 0.1, 10_000
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
-		"clog": ClogProfile}
+		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -451,6 +511,24 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.UnregisterEveryMs = between(5000, 30000)
 	}
+	// Skewed timestamps and LogAppendTime topics, drawn after everything
+	// before them.
+	if on(0.3) {
+		p.TimestampSkewShare = between(0.05, 0.5)
+	}
+	if on(0.3) {
+		p.LogAppendTimeShare = 0.5
+	}
+	// Clocks that drift, drawn after everything before them.
+	if on(0.4) {
+		p.ClockDriftPermille = float64(maxDriftPermille)
+		if on(0.5) {
+			p.ClockDriftPermille = between(1, maxDriftPermille)
+		}
+		if on(0.5) {
+			p.ClockDriftEveryMs = between(5000, 30000)
+		}
+	}
 	return p
 }
 
@@ -499,6 +577,10 @@ func (p Profile) String() string {
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
 	add(p.ClockJumpEveryMs > 0, "clock jumps every %.0fs", p.ClockJumpEveryMs/1000)
+	add(p.TimestampSkewShare > 0, "skewed timestamps %.0f%%", 100*p.TimestampSkewShare)
+	add(p.LogAppendTimeShare > 0, "LogAppendTime share %.0f%%", 100*p.LogAppendTimeShare)
+	add(p.ClockDriftPermille > 0, "clocks drift up to ±%.1f%%%s", p.ClockDriftPermille/10,
+		map[bool]string{true: fmt.Sprintf(" (redrawn every %.0fs)", p.ClockDriftEveryMs/1000)}[p.ClockDriftEveryMs > 0])
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)

@@ -22,6 +22,8 @@ const (
 	streamMembership
 	streamIDs
 	streamProfile
+	streamClock
+	streamTimestamps
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

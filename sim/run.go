@@ -41,6 +41,7 @@ func (w *World) finalReport() *Report {
 // play is a whole swarm run.
 func (w *World) play() {
 	w.timelinef("start: %d nodes, profile: %s", len(w.nodes), w.profile)
+	w.startDrift()
 	w.startCluster()
 	w.startWorkload()
 	w.faults.start()
@@ -63,6 +64,7 @@ func (w *World) finish() {
 	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
+	w.checkTimestampLookups()
 	w.checkHistory(true)
 	w.phase = phaseDone
 }
@@ -142,7 +144,8 @@ func (w *World) startWorkload() {
 // unclean elections and compaction.
 func (w *World) drawTopic(name string, partitions int) topicSpec {
 	return topicSpec{name: name, partitions: int32(partitions), rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR,
-		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare)}
+		unclean: chance(w.rngWorkload, w.profile.UncleanShare), compacted: chance(w.rngWorkload, w.profile.CompactedShare),
+		logAppendTime: chance(w.rngTimestamps, w.profile.LogAppendTimeShare)}
 }
 
 // stopWorkload stops new operations; those in flight finish. Group

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -9,6 +10,7 @@ import (
 // (scenario.go lists the others):
 //
 //	clock N +1h|-30m                  step node N's wall clock (its monotonic clock runs on)
+//	drift N +5%|-2.5%|0               node N's clocks, monotonic and wall, run that much fast or slow from now
 //	disk N eio [p=1] [for=5s] [ops=all]  N's writes and fsyncs (ops=all: every disk operation but a close) fail with EIO (each with probability p)
 //	disk N full [spare=0] [for=5s]    N's disk is full (but for spare bytes)
 //	consume name=C [read-committed]   a consumer polls every partition from offset 0 in the background
@@ -24,6 +26,8 @@ func (s *Scenario) doFaults(cmd string, args []Arg) bool {
 	switch cmd {
 	case "clock":
 		s.clock(args)
+	case "drift":
+		s.drift(args)
 	case "disk":
 		s.disk(args)
 	case "consume":
@@ -53,6 +57,20 @@ func (s *Scenario) clock(args []Arg) {
 		return
 	}
 	s.w.jumpClock(n, delta)
+}
+
+func (s *Scenario) drift(args []Arg) {
+	n := s.nodeArg(args)
+	if n == nil {
+		return
+	}
+	v := positional(args, 1, "")
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(v, "+"), "%"), 64)
+	if err != nil || pct <= -100 {
+		s.printf("error: no clock drift %q", v)
+		return
+	}
+	s.w.setDrift(n, int64(math.Round(pct*10)))
 }
 
 func (s *Scenario) disk(args []Arg) {

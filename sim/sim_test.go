@@ -114,7 +114,8 @@ var plantBounds = map[Plant]int{
 	PlantDoubleOwner: 5,
 	// forget-sequence: 13 of seeds 1-50 (first: seed 4), found by Q2; it
 	// needs an idempotent producer whose send is retried (a lost or
-	// duplicated message, a timeout). wrong-marker: 21 of seeds 1-50
+	// duplicated message, a timeout). Since clocks drift, seed 2 finds it
+	// first, by Q8: the retry's second copy landed after the next value. wrong-marker: 21 of seeds 1-50
 	// (first: seed 2), found by S8; it needs a committed transaction.
 	PlantForgetSequence: 10,
 	PlantWrongMarker:    5,
@@ -122,6 +123,10 @@ var plantBounds = map[Plant]int{
 	// needs auto-committing group members and member crashes (each drawn
 	// by half the seeds, group members by 60%).
 	PlantCommitReturned: 30,
+	// clock-drift: 7 of seeds 1-100 (first: seed 2), found by S10; it
+	// needs a broker cut off from the controller (or paused) while its
+	// clock runs slow against the controller's.
+	PlantClockDrift: 10,
 }
 
 var plantDurationMs = map[Plant]int64{
@@ -132,6 +137,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantForgetSequence: 30_000,
 	PlantWrongMarker:    30_000,
 	PlantCommitReturned: 60_000,
+	PlantClockDrift:     30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -143,9 +149,10 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
 		PlantUncleanElect:   {"S5"},
 		PlantDoubleOwner:    {"S11"},
-		PlantForgetSequence: {"Q2"},
+		PlantForgetSequence: {"Q2", "Q8"},
 		PlantWrongMarker:    {"S8", "Q10", "Q5"},
 		PlantCommitReturned: {"Q3"},
+		PlantClockDrift:     {"S10", "S9"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -338,15 +345,23 @@ func TestProfileString(t *testing.T) {
 // without losing anything and was unregistered while down; registering
 // anew, it counted as unclean and left the ELR, and broker 5, the last
 // known leader, which had lost power, led: S5; the image now keeps an
-// unregistered broker's epoch, which a clean marker names), and at 5
-// nodes and 5 minutes 364006 (broker 1 registered clean from epoch 519 as
-// epoch 550 and stopped before it learned 550, so its marker kept 519; the
-// operator unregistered it while down; registering anew with 519, it
-// counted as unclean and left the ELR, and broker 4, the last known
-// leader, which had lost power, led: S5; the image now keeps the epoch an
-// unregistered registration that was never unfenced was clean from too).
-// All but 121481, 122241, 150016, 161030, 170044, 170232, 177092, 187023,
-// 220110, 349003, 351011 and 364006 no
+// unregistered broker's epoch, which a clean marker names), at 5 nodes and
+// 5 minutes 364006 (broker 1 registered clean from epoch 519 as epoch 550
+// and stopped before it learned 550, so its marker kept 519; the operator
+// unregistered it while down; registering anew with 519, it counted as
+// unclean and left the ELR, and broker 4, the last known leader, which had
+// lost power, led: S5; the image now keeps the epoch an unregistered
+// registration that was never unfenced was clean from too), and with the
+// timestamps profile 1 (a leader refused as INVALID_TIMESTAMP a batch
+// whose records were within message.timestamp.after.max.ms but whose
+// header's max timestamp, which a sloppy producer wrote two hours ahead,
+// was not; and kept a header behind its records, so that ListOffsets by
+// timestamp passed over them: Q13; the records' own timestamps are now
+// judged and kept, as Kafka's LogValidator does) and 32 (ListOffsets -3
+// chose a batch compaction had emptied, whose max timestamp is that of
+// records it no longer holds, and answered no record: Q13). All but
+// 121481, 122241, 150016, 161030, 170044, 170232, 177092, 187023, 220110,
+// 349003, 351011 and 364006 no
 // longer play the runs that failed: the simulator's quorum spreads its ticks
 // (quorum.Config.SpreadTicks), the final reader fetches again at once
 // while behind, and the profiles draw auto-committing members and member
@@ -365,7 +380,8 @@ func TestSwarmRegressions(t *testing.T) {
 		{161030, 60_000, 4, "", []int32{1, 2, 3}}, {170044, 60_000, 3, "", nil},
 		{170232, 60_000, 3, "", nil}, {177092, 60_000, 3, "", nil}, {187023, 60_000, 5, "", nil},
 		{220110, 60_000, 3, "disk", nil}, {351011, 60_000, 4, "churn", nil}, {349003, 600_000, 7, "churn", []int32{1, 3, 5}},
-		{364006, 300_000, 5, "", nil}} {
+		{364006, 300_000, 5, "", nil},
+		{1, 60_000, 3, "timestamps", nil}, {32, 60_000, 3, "timestamps", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p := NamedProfiles()[c.profile]()

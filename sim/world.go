@@ -118,6 +118,13 @@ type Stats struct {
 	Crashes, PowerLosses, Restarts, Pauses, Partitions         int64
 	ControlledShutdowns                                        int64
 	ClockJumps, DiskFaults, DiskErrors, LinkFaults             int64
+	// ClockDrifts are the faults that changed a node's clock rate
+	// (clock.go).
+	ClockDrifts int64
+	// SkewedTimestamps are the values sent with a timestamp far from the
+	// producer's clock, TimestampRefusals the attempts refused as
+	// INVALID_TIMESTAMP (timestamps.go).
+	SkewedTimestamps, TimestampRefusals int64
 	// Clogs are swizzle-clog faults, MessagesClogged the messages their
 	// clogged nodes held (faults_clog.go).
 	Clogs, MessagesClogged int64
@@ -258,6 +265,10 @@ type World struct {
 
 	rngFaults, rngWorkload, rngDisk, rngMembership *rand.Rand
 	ids                                            io.Reader
+	// rngTimestamps draws the producers' skewed timestamps and the
+	// LogAppendTime topics; logAppendTimeTopics are those (timestamps.go).
+	rngTimestamps       *rand.Rand
+	logAppendTimeTopics map[string]bool
 
 	hist        *history
 	checks      *serverChecks
@@ -327,6 +338,8 @@ func newWorld(opts Options) *World {
 	}
 	w.rngFaults = newRand(opts.Seed, streamFaults)
 	w.rngWorkload = newRand(opts.Seed, streamWorkload)
+	w.rngTimestamps = newRand(opts.Seed, streamTimestamps)
+	w.logAppendTimeTopics = map[string]bool{}
 	w.rngDisk = newRand(opts.Seed, streamDisk)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
@@ -615,6 +628,13 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, "faults: %d crashes (%d power losses), %d controlled shutdowns, %d restarts, %d pauses, %d partitions, %d link faults, %d clock jumps, %d disk faults (%d I/O errors), %d false suspicions\n",
 		s.Crashes, s.PowerLosses, s.ControlledShutdowns, s.Restarts, s.Pauses, s.Partitions, s.LinkFaults, s.ClockJumps, s.DiskFaults, s.DiskErrors, s.FalseSuspicions)
+	if s.SkewedTimestamps > 0 || r.Profile.LogAppendTimeShare > 0 {
+		fmt.Fprintf(&b, "timestamps: %d values sent with a skewed timestamp, %d attempts refused as INVALID_TIMESTAMP, LogAppendTime share %.0f%%\n",
+			s.SkewedTimestamps, s.TimestampRefusals, 100*r.Profile.LogAppendTimeShare)
+	}
+	if limit := driftLimit(r.Profile, r.Plant); limit > 0 {
+		fmt.Fprintf(&b, "clocks: drift up to ±%.1f%%, %d rate changes\n", float64(limit)/10, s.ClockDrifts)
+	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
 	}

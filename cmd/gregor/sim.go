@@ -25,8 +25,8 @@ func newSimCommand() *cobra.Command {
 		Short: "Play a gregor cluster through faults in simulated time and check Kafka's guarantees",
 		Long: `sim drives the real cores of a gregor cluster (metadata quorum, controller,
 leader and follower replicas) and its clients on one goroutine in simulated
-time, through crashes, power losses, partitions, pauses, clock jumps and disk
-faults, and checks Kafka's guarantees after every event and over the history
+time, through crashes, power losses, partitions, pauses, clock jumps, clocks
+that drift and disk faults, and checks Kafka's guarantees after every event and over the history
 of client operations. The same seed gives the same run, byte for byte.`,
 	}
 	cmd.AddCommand(newSimRunCommand(), newSimSwarmCommand(), newSimWorkerCommand())
