@@ -128,12 +128,7 @@ func (c *Coordinator) refuseUnknownPartitions(req *kmsg.OffsetCommitRequest, ans
 	left := false
 	byID := req.Version >= 10
 	for i, t := range req.Topics {
-		name, known := t.Topic, false
-		if byID {
-			name, known = c.topics.nameOf(t.TopicID)
-		} else {
-			_, known = c.topics.byName[name]
-		}
+		name, known := c.commitTopic(t.Topic, t.TopicID, byID)
 		for j, p := range t.Partitions {
 			switch {
 			case !known && byID:
@@ -148,6 +143,16 @@ func (c *Coordinator) refuseUnknownPartitions(req *kmsg.OffsetCommitRequest, ans
 	return left
 }
 
+// commitTopic is the name of a committed topic, by id from OffsetCommit
+// v10 on, and whether the coordinator knows it.
+func (c *Coordinator) commitTopic(name string, id [16]byte, byID bool) (string, bool) {
+	if byID {
+		return c.topics.nameOf(id)
+	}
+	_, known := c.topics.byName[name]
+	return name, known
+}
+
 // planCommits checks each partition of an OffsetCommit (the topic exists,
 // the metadata fits, the fence lets it through), noting refusals in ans,
 // and returns the commits to write.
@@ -155,12 +160,7 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 	var commits []plannedCommit
 	byID := req.Version >= 10
 	for i, t := range req.Topics {
-		name, known := t.Topic, false
-		if byID {
-			name, known = c.topics.nameOf(t.TopicID)
-		} else {
-			_, known = c.topics.byName[name]
-		}
+		name, known := c.commitTopic(t.Topic, t.TopicID, byID)
 		for j, p := range t.Partitions {
 			meta := ""
 			if p.Metadata != nil {
