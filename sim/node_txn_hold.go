@@ -41,7 +41,7 @@ func (th *txnHost) gateOutcome(o groups.LeaseGateOutcome[pendingTxnRequest]) {
 	}
 	if o.Recheck && !th.recheckArmed {
 		th.recheckArmed = true
-		n.at(n.w.now+leaseRecheckMs, func() {
+		n.after(leaseRecheckMs, func() {
 			th.recheckArmed = false
 			if th.core != nil {
 				th.gateOutcome(th.gate.Check(n.leaseHolds(), n.instant().MonoMs))
