@@ -168,7 +168,8 @@ type logDirPartition struct {
 
 // describeLogDirs answers DescribeLogDirs: the node's one log directory, its
 // partitions (all, or those asked for) and their sizes, and the volume's
-// total and usable bytes.
+// total and usable bytes; then metadata.log.dir when it is another
+// directory.
 func (r *router) describeLogDirs(req *kmsg.DescribeLogDirsRequest, respond func(kmsg.Response)) {
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	dir := kmsg.NewDescribeLogDirsResponseDir()
@@ -226,9 +227,28 @@ func (r *router) describeLogDirs(req *kmsg.DescribeLogDirsRequest, respond func(
 				dir.Topics = append(dir.Topics, dt)
 			}
 		}
-		resp.Dirs = []kmsg.DescribeLogDirsResponseDir{dir}
+		resp.Dirs = append([]kmsg.DescribeLogDirsResponseDir{dir}, r.metadataLogDirs()...)
 		respond(resp)
 	})
+}
+
+// metadataLogDirs is the metadata log's directory (metadata.log.dir) as a
+// DescribeLogDirs entry, with its volume's sizes and no partitions, when it
+// is not the data directory, so that an operator sees every directory the
+// node writes and the free space on each; none when it is the data
+// directory.
+func (r *router) metadataLogDirs() []kmsg.DescribeLogDirsResponseDir {
+	meta := r.node.cfg.metadataLogDir()
+	if meta == r.node.cfg.DataDir {
+		return nil
+	}
+	dir := kmsg.NewDescribeLogDirsResponseDir()
+	dir.Dir = meta
+	if abs, err := filepath.Abs(meta); err == nil {
+		dir.Dir = abs
+	}
+	dir.TotalBytes, dir.UsableBytes = volumeBytes(dir.Dir)
+	return []kmsg.DescribeLogDirsResponseDir{dir}
 }
 
 // describeLogDirsTimeout bounds how long DescribeLogDirs waits for partition

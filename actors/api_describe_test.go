@@ -79,6 +79,40 @@ func TestDescribeLogDirs(t *testing.T) {
 	}
 }
 
+// TestDescribeLogDirsListsTheMetadataLogDir gives the node a metadata.log.dir
+// of its own: DescribeLogDirs lists it beside the data directory, with its
+// volume's sizes and no partitions.
+func TestDescribeLogDirsListsTheMetadataLogDir(t *testing.T) {
+	dir, meta := t.TempDir(), t.TempDir()
+	n := startTestNode(t, dir, func(c *Config) { c.MetadataLogDir = meta })
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "dirs"); err != nil {
+		t.Fatal(err)
+	}
+	all, err := kadm.NewClient(cl).DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := all[n.cfg.NodeID]
+	absData, _ := filepath.Abs(dir)
+	absMeta, _ := filepath.Abs(meta)
+	if len(dirs) != 2 || dirs[absData].Err != nil || dirs[absMeta].Err != nil {
+		t.Fatalf("log dirs %+v, want %s and %s", dirs, absData, absMeta)
+	}
+	if len(dirs[absData].Topics["dirs"]) != 2 || len(dirs[absMeta].Topics) != 0 {
+		t.Fatalf("data dir topics %v, metadata dir topics %v", dirs[absData].Topics, dirs[absMeta].Topics)
+	}
+	kr, err := cl.Broker(int(n.cfg.NodeID)).Request(ctx, kmsg.NewPtrDescribeLogDirsRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := kr.(*kmsg.DescribeLogDirsResponse)
+	if len(raw.Dirs) != 2 || raw.Dirs[1].Dir != absMeta || raw.Dirs[1].TotalBytes <= 0 || raw.Dirs[1].UsableBytes <= 0 {
+		t.Fatalf("v%d dirs %+v", raw.Version, raw.Dirs)
+	}
+}
+
 func TestListConfigResources(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 20*time.Second)
