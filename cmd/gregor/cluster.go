@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,9 +107,55 @@ func (c localCluster) serveArgs(i int) []string {
 		"--set", "metrics.listener=" + c.address(i, metricsPortOffset),
 	}
 	for _, e := range c.settings {
-		args = append(args, "--set", e)
+		args = append(args, "--set", perNodeSetting(e, i))
 	}
 	return args
+}
+
+// perNodeSetting is setting (key=value, given to every node by cluster up
+// --set) as node i gets it. A directory (log.dirs, metadata.log.dir) is
+// locked by the node that uses it, so node i gets its own beneath the one
+// given, DIR/node-I; a listener other than the client's and the quorum's
+// (metrics.listener, debug.listener) binds its port, so node i gets the
+// port given plus i-1, as the client ports go. Every other setting is the
+// same on every node.
+func perNodeSetting(setting string, i int) string {
+	key, value, ok := strings.Cut(setting, "=")
+	if !ok || strings.TrimSpace(value) == "" {
+		return setting
+	}
+	switch strings.TrimSpace(key) {
+	case "log.dirs", "log.dir", "metadata.log.dir":
+		return key + "=" + filepath.Join(strings.TrimSpace(value), fmt.Sprintf("node-%d", i))
+	case "metrics.listener", "debug.listener":
+		host, port, err := net.SplitHostPort(strings.TrimSpace(value))
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n == 0 {
+			return setting
+		}
+		return key + "=" + net.JoinHostPort(host, strconv.Itoa(n+i-1))
+	}
+	return setting
+}
+
+// absoluteDirs is settings with every directory setting's path made
+// absolute, so that a node started again by a later cluster up, from
+// another working directory, finds the same directory.
+func absoluteDirs(settings []string) []string {
+	out := make([]string, len(settings))
+	for j, s := range settings {
+		out[j] = s
+		key, value, ok := strings.Cut(s, "=")
+		switch strings.TrimSpace(key) {
+		case "log.dirs", "log.dir", "metadata.log.dir":
+			if v := strings.TrimSpace(value); ok && v != "" && !strings.Contains(v, ",") {
+				if abs, err := filepath.Abs(v); err == nil {
+					out[j] = key + "=" + abs
+				}
+			}
+		}
+	}
+	return out
 }
 
 // readLocalCluster reads what cluster up recorded in dir.
@@ -194,10 +241,12 @@ Each node logs to DIR/node-I/gregor.log. Starting again over the same DIR
 restarts the same cluster, with the node count, base port and settings it
 was started with unless given again: while some of its nodes run, only the
 others start (a node killed is restarted this way), and their layout
-cannot change.`,
+cannot change. A --set is given to every node, but for those no two nodes
+can share: a directory (--set metadata.log.dir=D, log.dirs=D) becomes D/node-I
+for node I, and a metrics.listener or debug.listener port Q becomes Q+I-1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c.settings = extra
+			c.settings = absoluteDirs(extra)
 			return clusterUp(cmd, c, timeout)
 		},
 	}

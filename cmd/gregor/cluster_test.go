@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -187,5 +188,37 @@ func TestLocalProcesses(t *testing.T) {
 	want := "node 1 running (pid " + strconv.Itoa(os.Getpid()) + "), node 2 NOT RUNNING, node 3 NOT RUNNING"
 	if got := c.processes(); got != want {
 		t.Errorf("processes: %q, want %q", got, want)
+	}
+}
+
+// TestPerNodeSetting: what no two nodes can share (a directory a node
+// locks, a port it binds) is made node I's own; the rest is as given.
+func TestPerNodeSetting(t *testing.T) {
+	for _, tc := range []struct {
+		setting string
+		node    int
+		want    string
+	}{
+		{"metadata.log.dir=/m", 2, "metadata.log.dir=/m/node-2"},
+		{"log.dirs=/d", 3, "log.dirs=/d/node-3"},
+		{"log.dir=/d/", 1, "log.dir=/d/node-1"},
+		{"debug.listener=127.0.0.1:9645", 3, "debug.listener=127.0.0.1:9647"},
+		{"metrics.listener=127.0.0.1:9700", 1, "metrics.listener=127.0.0.1:9700"},
+		{"metrics.listener=", 2, "metrics.listener="},
+		{"debug.listener=127.0.0.1:0", 2, "debug.listener=127.0.0.1:0"},
+		{"log.retention.ms=1000", 2, "log.retention.ms=1000"},
+	} {
+		if got := perNodeSetting(tc.setting, tc.node); got != tc.want {
+			t.Errorf("perNodeSetting(%q, %d) = %q, want %q", tc.setting, tc.node, got, tc.want)
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := absoluteDirs([]string{"metadata.log.dir=meta", "log.retention.ms=5", "log.dirs=/abs"})
+	want := []string{"metadata.log.dir=" + filepath.Join(wd, "meta"), "log.retention.ms=5", "log.dirs=/abs"}
+	if !slices.Equal(got, want) {
+		t.Errorf("absoluteDirs = %q, want %q", got, want)
 	}
 }
