@@ -96,9 +96,19 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	if _, err := kadm.NewClient(admin).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "every replica in the ISR", func() bool {
-		ps, _, ok := c.partitionState(1, topic)
-		return ok && len(ps) == 1 && len(ps[0].ISR) == 3 && ps[0].Leader > 0
+	// Every node must know the topic before the clients start: kcat -C
+	// bootstraps from any of them, and one that had not applied the
+	// topic's creation yet answered UNKNOWN_TOPIC_OR_PARTITION, on which
+	// kcat exits at once (the test then waited 30 s for kcat to read the
+	// first half, at load 15, with nothing to say why).
+	waitFor(t, 30*time.Second, "every node seeing every replica in the ISR", func() bool {
+		for i := 1; i <= 3; i++ {
+			ps, _, ok := c.partitionState(i, topic)
+			if !ok || len(ps) != 1 || len(ps[0].ISR) != 3 || ps[0].Leader <= 0 {
+				return false
+			}
+		}
+		return true
 	})
 	var want []string
 	for _, prefix := range []string{"kcat", "sarama", "kafkago", "confluent"} {
@@ -133,9 +143,11 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	if err := kcatCons.Start(); err != nil {
 		t.Fatal(err)
 	}
+	kcatExited := make(chan error, 1)
+	go func() { kcatExited <- kcatCons.Wait() }()
 	defer func() {
 		_ = kcatCons.Process.Kill()
-		_ = kcatCons.Wait()
+		<-kcatExited
 	}()
 	kcatSeen := func() *seenValues {
 		s := &seenValues{}
@@ -240,7 +252,15 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 			t.Logf("kcat producer:\n%s\nkcat consumer:\n%s\nkcat consumer's stderr:\n%s\nconfluent-kafka:\n%s", kcatProdOut.String(), kcatOut.String(), kcatErr.String(), py.out.String())
 		}
 	}()
-	waitFor(t, 30*time.Second, "kcat's first half read", func() bool { return kcatSeen().missing(firstHalves) == "" })
+	waitFor(t, 30*time.Second, "kcat's first half read", func() bool {
+		select {
+		case err := <-kcatExited:
+			kcatExited <- err
+			t.Fatalf("the kcat consumer exited: %v\n%s", err, kcatErr.String())
+		default:
+		}
+		return kcatSeen().missing(firstHalves) == ""
+	})
 
 	// The leader moves.
 	ps, _, _ := c.partitionState(1, topic)
