@@ -46,6 +46,9 @@ type Node struct {
 	// held bounds the produce buffers the node's leaders hold for their
 	// followers (partition_storage.go).
 	held *logstore.HoldBudget
+	// fetchAnswers holds the buffers the node's replica fetchers read their
+	// leaders' answers into, shared so a fetcher started again reuses them.
+	fetchAnswers *netio.BufferPool
 	// logOpens holds a slot for each partition log being opened
 	// (LogRecoveryThreads of them).
 	logOpens         chan struct{}
@@ -193,6 +196,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.blocks = logstore.NewBlockPool(min(cfg.CacheBytes, maxFreeBlockBytes), cfg.poisonReleasedBuffers)
 	}
 	n.held = logstore.NewHoldBudget(maxHeldBytes)
+	n.fetchAnswers = netio.NewBufferPool(fetchAnswerPoolBytes, cfg.poisonReleasedBuffers)
 	opened, err := n.openQuorum()
 	if err != nil {
 		return err

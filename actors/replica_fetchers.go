@@ -234,3 +234,8 @@ func (c Config) brokerSettingMs(key string) int64 {
 // two more (answer to fetcher, state to fetcher), each waking a goroutine
 // and often an idle thread of the Go scheduler.
 var fetcherDispatcher = actor.NewSynchronizedDispatcher(actorThroughput)
+
+// fetchAnswerPoolBytes bounds the free buffers the node keeps for its
+// replica fetchers' answers (Node.fetchAnswers): a few answers of every
+// leader at replica.fetch.response.max.bytes' size.
+const fetchAnswerPoolBytes = 64 << 20

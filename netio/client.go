@@ -113,6 +113,11 @@ type ClientConfig struct {
 	// PoisonReleasedBuffers is Config.PoisonReleasedBuffers for the
 	// client's pool (tests).
 	PoisonReleasedBuffers bool
+	// ResponsePool, when set with PoolResponseBuffers, is the pool the
+	// client reads response frames into, shared with other clients, in
+	// place of one of its own (BufferPoolBytes and PoisonReleasedBuffers
+	// are then the pool's business).
+	ResponsePool *BufferPool
 	// SoftwareName and SoftwareVersion go in ApiVersions v3+.
 	SoftwareName, SoftwareVersion string
 	// Dial opens the connection; nil means a net.Dialer.
@@ -248,7 +253,10 @@ func NewClient(cfg ClientConfig, logger *zap.Logger) (*Client, error) {
 		caps[r.APIKey] = r
 	}
 	var pool *bufferPool
-	if cfg.PoolResponseBuffers {
+	switch {
+	case cfg.PoolResponseBuffers && cfg.ResponsePool != nil:
+		pool = cfg.ResponsePool.p
+	case cfg.PoolResponseBuffers:
 		pool = newBufferPool(cfg.BufferPoolBytes, cfg.PoisonReleasedBuffers)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -425,3 +425,39 @@ func TestClientConcurrentChaos(t *testing.T) {
 	t.Logf("%d accepted, %d succeeded", accepted.Load(), succeeded.Load())
 	roundTripMetadata(t, c, "after-chaos")
 }
+
+// Clients given one ResponsePool read into the buffers released by those
+// before them: a client that replaces a closed one (a replica fetcher
+// started again) takes the frame the first one read, not a fresh one.
+func TestClientsShareAResponsePool(t *testing.T) {
+	const size = 2 << 20
+	s := startServer(t, Config{APIVersions: []APIVersionRange{{APIKey: 1, MinVersion: 4, MaxVersion: 12}}}, largeFetchHandler{size})
+	pool := NewBufferPool(64<<20, true)
+	ctx := testContext(t, 30*time.Second)
+	var frames []*byte
+	for round := range 2 {
+		c := newTestClient(t, s.Addr().String(), ClientConfig{PoolResponseBuffers: true, ResponsePool: pool})
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID = 2
+		resp, err := c.RoundTrip(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records := resp.Body.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+		if last := size - 1; len(records) != size || records[last] != byte(last*7) {
+			t.Fatalf("round %d: %d record bytes, or the last one wrong", round, len(records))
+		}
+		frames = append(frames, &resp.frame.buf[0])
+		resp.Release()
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if frames[0] != frames[1] {
+		t.Error("the second client read into a fresh buffer, not the one the first released")
+	}
+	// Each client reads two frames: its ApiVersions answer and the Fetch's.
+	if st := pool.p.stats(); st.gets != 4 || st.reuses != 2 {
+		t.Errorf("pool stats %+v, want the second client's 2 frames of 4 reused", st)
+	}
+}

@@ -55,6 +55,21 @@ func classBytes(i int) int {
 	return 1<<k + sub<<(k-2)
 }
 
+// BufferPool is a pool of response buffers that Clients share
+// (ClientConfig.ResponsePool): clients that come and go, as a node's replica
+// fetchers do whenever their last partition leaves, read into the buffers
+// their predecessors released instead of each filling a pool of its own with
+// fresh allocations (a follower's Fetch answer is up to a megabyte or more
+// per partition, which the runtime clears and the kernel faults in). It is
+// safe for concurrent use.
+type BufferPool struct{ p *bufferPool }
+
+// NewBufferPool returns a BufferPool that keeps at most maxKeptBytes of free
+// buffers; poison is ClientConfig.PoisonReleasedBuffers for its buffers.
+func NewBufferPool(maxKeptBytes int64, poison bool) *BufferPool {
+	return &BufferPool{p: newBufferPool(maxKeptBytes, poison)}
+}
+
 // bufferPool keeps released buffers by size class for reuse: request frames
 // and response encoding buffers of one Server. It keeps at most maxKeptBytes
 // of free buffers; what is released beyond that goes to the garbage

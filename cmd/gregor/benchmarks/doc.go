@@ -137,6 +137,11 @@
 //	    the transactions of those cells alone, with no idempotent run
 //	    between: the cells to profile the broker in (records/s and the
 //	    per-record costs of transactions only).
+//	BenchmarkPhysical/rec={100B,1KiB}/{tcp,disk-append,crc32c}
+//	    (physical_test.go) the kernel's and the CPU's floors for one copy of
+//	    a record set, in this process: a loopback TCP transfer, an append to
+//	    a new file (no fsync) and a CRC-32C pass; ns-cpu/rec to set beside
+//	    the brokers' per-copy costs (the replication cell's three copies).
 //
 // The matrix is the in full: 1M × 100 B and 100k × 1 KiB, 1 and 6
 // partitions, acks 1 and all for produce (8 cells), the same record sets and
