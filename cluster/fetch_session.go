@@ -97,8 +97,8 @@ type fetchSessionPartition struct {
 	req     kmsg.FetchRequestTopicPartition
 	// sent says the values below are what the session's last answer
 	// carrying the partition said.
-	sent                              bool
-	errorCode                         int16
+	sent                               bool
+	errorCode                          int16
 	highWatermark, lso, logStartOffset int64
 }
 
