@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bytes"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -73,6 +75,13 @@ type FetcherConfig struct {
 	// up to MaxWaitMs for its followers' first fetch. Zero keeps Kafka's
 	// behaviour: the partition waits for the answer.
 	PromptFetchGapMs int64
+	// Sessions asks the leader for a fetch session (KIP-227, Fetch v7+):
+	// once the leader opened one, a Fetch lists only the partitions whose
+	// position changed since the last (the others stay in the leader's
+	// session as they were; those no longer fetching are forgotten), and
+	// the answer carries only the partitions with news. Without it every
+	// Fetch is full (session id 0, epoch -1).
+	Sessions bool
 }
 
 // Kafka's defaults for the replica.fetch.* settings, and gregor's for its
@@ -169,7 +178,24 @@ type Fetcher struct {
 	// nowMs is the latest monotonic time the fetcher was told.
 	nowMs int64
 
+	// The fetch session with the leader (FetcherConfig.Sessions):
+	// sessionID is the leader's id for it (0: none), sessionEpoch the
+	// next Fetch's epoch (0: a full fetch asking for a new session, which
+	// closes sessionID's), sessionParts what the leader's session holds of
+	// each partition, and fetchEpoch the epoch of the Fetch in flight.
+	sessionID    int32
+	sessionEpoch int32
+	sessionParts map[FetcherPartition]sessionPosition
+	fetchEpoch   int32
+
 	ready FetcherReady
+}
+
+// sessionPosition is what a Fetch says of a partition, as the leader's
+// fetch session holds it.
+type sessionPosition struct {
+	currentLeaderEpoch, lastFetchedEpoch int32
+	fetchOffset, logStartOffset          int64
 }
 
 type fetcherEntry struct {
@@ -197,6 +223,10 @@ type fetcherEntry struct {
 	// if not: an error, a diverging epoch).
 	lastHighWatermark  int64
 	lastLogStartOffset int64
+	// relist says the next incremental Fetch lists the partition though
+	// its position did not change: it is new to the fetcher, or an answer
+	// for it was dropped (the leader's session counts it as told).
+	relist bool
 }
 
 // sentPartition is a partition in a request in flight, with the state the
@@ -263,7 +293,7 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 	}
 	e := f.parts[p]
 	if e == nil {
-		e = &fetcherEntry{p: p, lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true}
+		e = &fetcherEntry{p: p, lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true, relist: true}
 		f.parts[p] = e
 		f.order = append(f.order, e)
 	} else if st.Seq <= e.state.Seq {
@@ -375,6 +405,7 @@ func (f *Fetcher) send(now Instant) {
 	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.promptGapMs() && f.freshWaiting(now.MonoMs) {
 		f.settle(f.fetchInFlight, false, now.MonoMs)
 		f.fetching, f.fetchInFlight = false, nil
+		f.resetSession(true) // the answer to the one given up may never come
 		f.ready.AbandonFetch, f.ready.Fetch = true, nil
 		f.abandoned++
 	}
@@ -392,6 +423,11 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.NodeID, f.cfg.BrokerEpoch
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = f.cfg.MaxWaitMs, f.cfg.MinBytes, f.cfg.MaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // no fetch session: every request is full
+	if f.cfg.Sessions {
+		req.SessionID, req.SessionEpoch = f.sessionID, f.sessionEpoch
+	}
+	incremental := f.cfg.Sessions && f.sessionEpoch > 0
+	positions := map[FetcherPartition]sessionPosition{}
 	var sent []sentPartition
 	for _, e := range f.order {
 		p := e.p
@@ -400,6 +436,13 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 		}
 		e.inFlight = true
 		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
+		pos := sessionPosition{currentLeaderEpoch: e.state.CurrentLeaderEpoch, lastFetchedEpoch: e.state.LastFetchedEpoch,
+			fetchOffset: e.state.FetchOffset, logStartOffset: e.state.LogStartOffset}
+		positions[p] = pos
+		if old, held := f.sessionParts[p]; incremental && held && old == pos && !e.relist {
+			continue // the leader's session holds it as it is
+		}
+		e.relist = false
 		tp := kmsg.NewFetchRequestTopicPartition()
 		tp.Partition, tp.CurrentLeaderEpoch = p.Partition, e.state.CurrentLeaderEpoch
 		tp.FetchOffset, tp.LastFetchedEpoch, tp.LogStartOffset = e.state.FetchOffset, e.state.LastFetchedEpoch, e.state.LogStartOffset
@@ -410,8 +453,90 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	if len(sent) == 0 {
 		return
 	}
+	if incremental {
+		req.ForgottenTopics = f.forgotten(positions)
+	}
+	if f.cfg.Sessions {
+		f.sessionParts, f.fetchEpoch = positions, req.SessionEpoch
+	}
 	f.fetching, f.fetchInFlight, f.fetchSentAtMs = true, sent, nowMs
 	f.ready.Fetch = req
+}
+
+// forgotten lists the partitions the leader's session holds that the next
+// Fetch does not fetch, in a stable order.
+func (f *Fetcher) forgotten(positions map[FetcherPartition]sessionPosition) []kmsg.FetchRequestForgottenTopic {
+	var gone []FetcherPartition
+	for p := range f.sessionParts {
+		if _, ok := positions[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	slices.SortFunc(gone, func(a, b FetcherPartition) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.TopicID[:], b.TopicID[:]); c != 0 {
+			return c
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	var out []kmsg.FetchRequestForgottenTopic
+	for _, p := range gone {
+		if n := len(out); n > 0 && out[n-1].Topic == p.Topic && out[n-1].TopicID == p.TopicID {
+			out[n-1].Partitions = append(out[n-1].Partitions, p.Partition)
+			continue
+		}
+		ft := kmsg.NewFetchRequestForgottenTopic()
+		ft.Topic, ft.TopicID, ft.Partitions = p.Topic, p.TopicID, []int32{p.Partition}
+		out = append(out, ft)
+	}
+	return out
+}
+
+// resetSession makes the next Fetch a full one asking for a new session;
+// keepID has it close the current one (whose state the fetcher no longer
+// knows: a request failed or was given up).
+func (f *Fetcher) resetSession(keepID bool) {
+	if !keepID {
+		f.sessionID = 0
+	}
+	f.sessionEpoch, f.sessionParts = 0, nil
+}
+
+// sessionAnswered takes the leader's answer to the Fetch in flight into the
+// session; it says whether the answer was a session error (the partitions
+// then do not back off: the next Fetch, a full one, goes at once).
+func (f *Fetcher) sessionAnswered(resp *kmsg.FetchResponse, err error) (sessionError bool) {
+	if !f.cfg.Sessions {
+		return false
+	}
+	switch {
+	case err != nil || resp == nil || (resp.ErrorCode != 0 && !fetchSessionError(resp.ErrorCode)):
+		f.resetSession(true)
+	case resp.ErrorCode != 0:
+		f.resetSession(false)
+		return true
+	case f.fetchEpoch <= 0:
+		// A full fetch: the leader opened a session (or, with id 0, none;
+		// the next Fetch asks again).
+		f.sessionID = resp.SessionID
+		if resp.SessionID != 0 {
+			f.sessionEpoch = 1
+		} else {
+			f.resetSession(false)
+		}
+	case resp.SessionID != f.sessionID:
+		f.resetSession(false)
+	default:
+		f.sessionEpoch = nextFetchSessionEpoch(f.fetchEpoch)
+	}
+	return false
+}
+
+// fetchSessionError says a Fetch's error is about its session.
+func fetchSessionError(code int16) bool {
+	return code == kerr.FetchSessionIDNotFound.Code || code == kerr.InvalidFetchSessionEpoch.Code || code == kerr.FetchSessionTopicIDError.Code
 }
 
 // fetchTopic is the request's entry for p's topic, added at the end if the
@@ -481,7 +606,8 @@ func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instan
 	f.fetching, f.fetchInFlight = false, nil
 	f.abandoned = 0
 	failed := err != nil || resp == nil || resp.ErrorCode != 0
-	f.settle(sent, failed, now.MonoMs)
+	sessionError := f.sessionAnswered(resp, err)
+	f.settle(sent, failed && !sessionError, now.MonoMs)
 	if !failed {
 		answers := fetchAnswers(resp)
 		delivered := len(f.ready.Outcomes)
@@ -538,7 +664,11 @@ func (idx fetchAnswerIndex) lookup(p FetcherPartition) *kmsg.FetchResponseTopicP
 // partition moved on or the answer brings nothing new.
 func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicPartition) {
 	e := f.parts[s.p]
-	if e == nil || e.state.Seq != s.seq {
+	if e == nil {
+		return
+	}
+	if e.state.Seq != s.seq {
+		e.relist = true // the leader's session counts this answer as told
 		return
 	}
 	o := FollowerFetchOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset,
