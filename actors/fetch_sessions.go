@@ -79,6 +79,10 @@ func (st *fetchShell) responsePartitions(ans *cluster.FetchAnswer, results []fet
 		st.resp.Topics = nil
 		return out, code
 	}
+	if st.session.Incremental() {
+		st.r.node.metrics.fetchSessionsIncremental.Inc()
+		st.r.node.metrics.fetchSessionPartitionsLeftOut.Add(float64(len(keep) - countTrue(keep)))
+	}
 	// The kept partitions in a response of their own, built whole before
 	// any pointer into it is taken.
 	topics := make([]kmsg.FetchResponseTopic, 0, len(st.resp.Topics))
@@ -104,4 +108,14 @@ func (st *fetchShell) responsePartitions(ans *cluster.FetchAnswer, results []fet
 	}
 	st.resp.Topics = topics
 	return out, 0
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
