@@ -95,6 +95,9 @@ type fetchSessionPartition struct {
 	topic   string
 	topicID TopicID
 	req     kmsg.FetchRequestTopicPartition
+	// listedIn is the epoch of the last incremental request that listed
+	// the partition.
+	listedIn int32
 	// sent says the values below are what the session's last answer
 	// carrying the partition said.
 	sent                               bool
@@ -182,23 +185,26 @@ func (s *FetchSessions) Begin(req *kmsg.FetchRequest, replica bool, nowMs int64)
 			sess.remove(sessionKey(ft.Topic, ft.TopicID, p, byID))
 		}
 	}
-	listed := map[*fetchSessionPartition]bool{}
 	for _, t := range req.Topics {
 		for _, rp := range t.Partitions {
-			listed[sess.put(t.Topic, t.TopicID, rp)] = true
+			sess.put(t.Topic, t.TopicID, rp).listedIn = req.SessionEpoch
 		}
 	}
-	ctx := FetchSessionContext{SessionID: sess.id, incremental: true, record: true, epoch: req.SessionEpoch}
-	for _, sp := range sess.order {
-		ctx.listed = append(ctx.listed, listed[sp])
+	ctx := FetchSessionContext{SessionID: sess.id, incremental: true, record: true, epoch: req.SessionEpoch,
+		listed: make([]bool, len(sess.order))}
+	// One array holds every partition served; each topic's run of them is
+	// a slice of it.
+	flat := make([]kmsg.FetchRequestTopicPartition, len(sess.order))
+	for i, sp := range sess.order {
+		ctx.listed[i], flat[i] = sp.listedIn == req.SessionEpoch, sp.req
 		n := len(ctx.Topics)
 		if n == 0 || ctx.Topics[n-1].Topic != sp.topic || ctx.Topics[n-1].TopicID != sp.topicID {
 			t := kmsg.NewFetchRequestTopic()
-			t.Topic, t.TopicID = sp.topic, sp.topicID
+			t.Topic, t.TopicID, t.Partitions = sp.topic, sp.topicID, flat[i:i:i]
 			ctx.Topics = append(ctx.Topics, t)
 			n++
 		}
-		ctx.Topics[n-1].Partitions = append(ctx.Topics[n-1].Partitions, sp.req)
+		ctx.Topics[n-1].Partitions = flat[i-len(ctx.Topics[n-1].Partitions) : i+1 : i+1]
 	}
 	return ctx
 }

@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -181,12 +179,16 @@ type Fetcher struct {
 	// The fetch session with the leader (FetcherConfig.Sessions):
 	// sessionID is the leader's id for it (0: none), sessionEpoch the
 	// next Fetch's epoch (0: a full fetch asking for a new session, which
-	// closes sessionID's), sessionParts what the leader's session holds of
-	// each partition, and fetchEpoch the epoch of the Fetch in flight.
+	// closes sessionID's), fetchEpoch the epoch of the Fetch in flight,
+	// builds counts the Fetches built (fetcherEntry.builtAt), and gone
+	// holds the partitions removed while the leader's session held them
+	// (the next incremental Fetch forgets them). What the session holds of
+	// a partition still here is in its entry.
 	sessionID    int32
 	sessionEpoch int32
-	sessionParts map[FetcherPartition]sessionPosition
 	fetchEpoch   int32
+	builds       uint64
+	gone         []FetcherPartition
 
 	ready FetcherReady
 }
@@ -227,6 +229,18 @@ type fetcherEntry struct {
 	// its position did not change: it is new to the fetcher, or an answer
 	// for it was dropped (the leader's session counts it as told).
 	relist bool
+	// inSession says the leader's fetch session holds the partition, at
+	// sessionPos; builtAt is the last Fetch (Fetcher.builds) it went in.
+	inSession  bool
+	sessionPos sessionPosition
+	builtAt    uint64
+}
+
+// position is what a Fetch says of the partition, as a fetch session
+// holds it.
+func (e *fetcherEntry) position() sessionPosition {
+	return sessionPosition{currentLeaderEpoch: e.state.CurrentLeaderEpoch, lastFetchedEpoch: e.state.LastFetchedEpoch,
+		fetchOffset: e.state.FetchOffset, logStartOffset: e.state.LogStartOffset}
 }
 
 // sentPartition is a partition in a request in flight, with the state the
@@ -326,6 +340,9 @@ func (f *Fetcher) RemovePartition(p FetcherPartition) {
 	}
 	delete(f.parts, p)
 	f.order = slices.DeleteFunc(f.order, func(q *fetcherEntry) bool { return q == e })
+	if e.inSession {
+		f.gone = append(f.gone, p)
+	}
 }
 
 // Tick tells the fetcher the time: partitions whose backoff ended are sent.
@@ -427,19 +444,16 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 		req.SessionID, req.SessionEpoch = f.sessionID, f.sessionEpoch
 	}
 	incremental := f.cfg.Sessions && f.sessionEpoch > 0
-	positions := map[FetcherPartition]sessionPosition{}
 	var sent []sentPartition
+	build := f.builds + 1
 	for _, e := range f.order {
 		p := e.p
 		if !e.sendable(FollowerFetching, nowMs) {
 			continue
 		}
-		e.inFlight = true
+		e.inFlight, e.builtAt = true, build
 		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
-		pos := sessionPosition{currentLeaderEpoch: e.state.CurrentLeaderEpoch, lastFetchedEpoch: e.state.LastFetchedEpoch,
-			fetchOffset: e.state.FetchOffset, logStartOffset: e.state.LogStartOffset}
-		positions[p] = pos
-		if old, held := f.sessionParts[p]; incremental && held && old == pos && !e.relist {
+		if incremental && e.inSession && e.sessionPos == e.position() && !e.relist {
 			continue // the leader's session holds it as it is
 		}
 		e.relist = false
@@ -453,34 +467,40 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	if len(sent) == 0 {
 		return
 	}
-	if incremental {
-		req.ForgottenTopics = f.forgotten(positions)
-	}
+	f.builds = build
 	if f.cfg.Sessions {
-		f.sessionParts, f.fetchEpoch = positions, req.SessionEpoch
+		if incremental {
+			req.ForgottenTopics = f.forgotten()
+		}
+		// The leader's session now holds what this Fetch fetches.
+		for _, e := range f.order {
+			e.inSession = e.builtAt == build
+			if e.inSession {
+				e.sessionPos = e.position()
+			}
+		}
+		f.gone, f.fetchEpoch = f.gone[:0], req.SessionEpoch
 	}
 	f.fetching, f.fetchInFlight, f.fetchSentAtMs = true, sent, nowMs
 	f.ready.Fetch = req
 }
 
-// forgotten lists the partitions the leader's session holds that the next
-// Fetch does not fetch, in a stable order.
-func (f *Fetcher) forgotten(positions map[FetcherPartition]sessionPosition) []kmsg.FetchRequestForgottenTopic {
+// forgotten lists the partitions the leader's session holds that the Fetch
+// being built (Fetcher.builds) does not fetch: those removed from the
+// fetcher (unless back in this Fetch), then those not sendable, in request
+// order.
+func (f *Fetcher) forgotten() []kmsg.FetchRequestForgottenTopic {
 	var gone []FetcherPartition
-	for p := range f.sessionParts {
-		if _, ok := positions[p]; !ok {
+	for _, p := range f.gone {
+		if e := f.parts[p]; e == nil || e.builtAt != f.builds {
 			gone = append(gone, p)
 		}
 	}
-	slices.SortFunc(gone, func(a, b FetcherPartition) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
+	for _, e := range f.order {
+		if e.inSession && e.builtAt != f.builds {
+			gone = append(gone, e.p)
 		}
-		if c := bytes.Compare(a.TopicID[:], b.TopicID[:]); c != 0 {
-			return c
-		}
-		return int(a.Partition) - int(b.Partition)
-	})
+	}
 	var out []kmsg.FetchRequestForgottenTopic
 	for _, p := range gone {
 		if n := len(out); n > 0 && out[n-1].Topic == p.Topic && out[n-1].TopicID == p.TopicID {
@@ -501,7 +521,10 @@ func (f *Fetcher) resetSession(keepID bool) {
 	if !keepID {
 		f.sessionID = 0
 	}
-	f.sessionEpoch, f.sessionParts = 0, nil
+	f.sessionEpoch, f.gone = 0, nil
+	for _, e := range f.order {
+		e.inSession = false
+	}
 }
 
 // sessionAnswered takes the leader's answer to the Fetch in flight into the
