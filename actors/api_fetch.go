@@ -109,6 +109,9 @@ type fetchShell struct {
 	deadlineMs int64
 	fetcher    uint64 // fetcherKey
 	isolation  cluster.IsolationLevel
+	// session is the Fetch's fetch session, as the node's cache decided:
+	// the partitions served, and which the answer carries.
+	session cluster.FetchSessionContext
 	// boarded says the Fetch parked on fetch boards at least once: its
 	// answer takes it off them.
 	boarded atomic.Bool
@@ -123,33 +126,32 @@ type fetchShell struct {
 
 func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.FetchResponse)
-	if cluster.FetchSessionUnknown(body.SessionEpoch) {
-		// This broker never hands out fetch sessions (it answers with
-		// session id 0, so clients do full fetches); an incremental fetch
-		// is told its session does not exist and starts over.
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+	now := r.node.cfg.Clock.Now()
+	follower := replicaFetch(body, now)
+	session := r.sessions.begin(body, follower != nil, now.MonoMs)
+	if session.ErrorCode != 0 {
+		resp.ErrorCode = session.ErrorCode
 		respond(resp)
 		return
 	}
-	now := r.node.cfg.Clock.Now()
+	resp.SessionID = session.SessionID
 	st := &fetchShell{r: r, req: req, body: body, resp: resp, respond: respond, deadlineMs: now.MonoMs + int64(max(body.MaxWaitMillis, 0)),
-		isolation: cluster.IsolationLevel(body.IsolationLevel)}
+		isolation: cluster.IsolationLevel(body.IsolationLevel), session: session}
 	n := 0
-	for _, t := range body.Topics {
+	for _, t := range session.Topics {
 		n += len(t.Partitions)
 	}
 	targets := make([]cluster.FetchTarget, 0, n)
 	st.targets = make([]fetchTarget, 0, n)
-	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(body.Topics))
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(session.Topics))
 	rt := r.node.routes.load()
 	byID := body.Version >= 13
-	follower := replicaFetch(body, now)
 	st.fetcher = fetcherKey(req, follower)
 	var followerParts []cluster.FollowerFetch // one array for the copies a follower's partitions carry
 	if follower != nil {
 		followerParts = make([]cluster.FollowerFetch, 0, n)
 	}
-	for ti, t := range body.Topics {
+	for ti, t := range session.Topics {
 		rtopic := kmsg.NewFetchResponseTopic()
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
 		rtopic.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(t.Partitions))

@@ -33,8 +33,21 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 	// In response order (targets follow the request's).
 	included := make([]partitionRecords, 0, len(st.targets))
 	var leaders hintedLeaders
+	rps, code := st.responsePartitions(ans, results)
+	if code != 0 {
+		releaseResults(results)
+		st.resp.ErrorCode = code
+		st.respond(st.resp)
+		return
+	}
 	for i, t := range st.targets {
-		rp := &st.resp.Topics[t.ti].Partitions[t.pi]
+		rp := rps[i]
+		if rp == nil { // left out of a session's answer: nothing new
+			if results != nil && results[i].records != nil {
+				results[i].records.Release()
+			}
+			continue
+		}
 		pa := ans.Partitions[i]
 		rp.ErrorCode, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.ErrorCode, pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
 		if d := pa.Diverging; d != nil {

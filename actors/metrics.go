@@ -32,6 +32,10 @@ type nodeMetrics struct {
 	// reads answered from the partition's fetch view and those sent to
 	// its actor.
 	fetchReadsSkipped, fetchReadsSent prometheus.Counter
+	// fetchSessionsIncremental counts the Fetches served in a fetch
+	// session (KIP-227) as incremental ones, fetchSessionPartitionsLeftOut
+	// the partitions their answers left out (nothing new).
+	fetchSessionsIncremental, fetchSessionPartitionsLeftOut prometheus.Counter
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
@@ -67,6 +71,10 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_fetch_partition_reads_from_view_total", Help: "Partitions of Fetch requests answered from the partition's published view, without a read."}),
 		fetchReadsSent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_fetch_partition_reads_total", Help: "Partitions of Fetch requests read through the partition's actor."}),
+		fetchSessionsIncremental: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_session_incremental_fetches_total", Help: "Fetch requests served incrementally in a fetch session (KIP-227)."}),
+		fetchSessionPartitionsLeftOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gregor_fetch_session_partitions_left_out_total", Help: "Partitions incremental Fetch answers left out: nothing new since the session's last answer."}),
 		cleanerRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_runs_total", Help: "Compaction passes committed."}),
 		cleanerBytesRead: prometheus.NewCounter(prometheus.CounterOpts{
@@ -77,7 +85,7 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
-		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped, m.fetchReadsSkipped, m.fetchReadsSent,
+		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped, m.fetchReadsSkipped, m.fetchReadsSent, m.fetchSessionsIncremental, m.fetchSessionPartitionsLeftOut,
 		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {

@@ -87,7 +87,7 @@ func replicaFetcherConfig(cfg Config, leader int32, brokerEpoch int64) cluster.F
 		return max(v, 1), err == nil && v >= 0
 	}
 	fc := cluster.FetcherConfig{NodeID: cfg.NodeID, BrokerEpoch: brokerEpoch, Leader: leader,
-		UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs, PromptFetchGapMs: cluster.DefaultPromptFetchGapMs}
+		UnknownTopicBackoffMs: cluster.DefaultLeaderBehindBackoffMs, PromptFetchGapMs: cluster.DefaultPromptFetchGapMs, Sessions: true}
 	if v, ok := setting("replica.fetch.max.bytes"); ok {
 		fc.PartitionMaxBytes = int32(v)
 	}

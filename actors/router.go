@@ -25,10 +25,12 @@ type router struct {
 	closing atomic.Bool
 	// salts draws the fetch encoder's placeholder salts.
 	salts *saltSource
+	// sessions is the node's fetch session cache (KIP-227).
+	sessions *fetchSessionCache
 }
 
 func newRouter(n *Node) *router {
-	return &router{node: n, logger: n.logger.Named("router"), salts: newSaltSource(n.cfg.Entropy)}
+	return &router{node: n, logger: n.logger.Named("router"), salts: newSaltSource(n.cfg.Entropy), sessions: newFetchSessionCache(n.cfg)}
 }
 
 // servedAPIVersions is the ApiVersions table: every key and version this

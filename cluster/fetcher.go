@@ -73,6 +73,13 @@ type FetcherConfig struct {
 	// up to MaxWaitMs for its followers' first fetch. Zero keeps Kafka's
 	// behaviour: the partition waits for the answer.
 	PromptFetchGapMs int64
+	// Sessions asks the leader for a fetch session (KIP-227, Fetch v7+):
+	// once the leader opened one, a Fetch lists only the partitions whose
+	// position changed since the last (the others stay in the leader's
+	// session as they were; those no longer fetching are forgotten), and
+	// the answer carries only the partitions with news. Without it every
+	// Fetch is full (session id 0, epoch -1).
+	Sessions bool
 }
 
 // Kafka's defaults for the replica.fetch.* settings, and gregor's for its
@@ -169,7 +176,28 @@ type Fetcher struct {
 	// nowMs is the latest monotonic time the fetcher was told.
 	nowMs int64
 
+	// The fetch session with the leader (FetcherConfig.Sessions):
+	// sessionID is the leader's id for it (0: none), sessionEpoch the
+	// next Fetch's epoch (0: a full fetch asking for a new session, which
+	// closes sessionID's), fetchEpoch the epoch of the Fetch in flight,
+	// builds counts the Fetches built (fetcherEntry.builtAt), and gone
+	// holds the partitions removed while the leader's session held them
+	// (the next incremental Fetch forgets them). What the session holds of
+	// a partition still here is in its entry.
+	sessionID    int32
+	sessionEpoch int32
+	fetchEpoch   int32
+	builds       uint64
+	gone         []FetcherPartition
+
 	ready FetcherReady
+}
+
+// sessionPosition is what a Fetch says of a partition, as the leader's
+// fetch session holds it.
+type sessionPosition struct {
+	currentLeaderEpoch, lastFetchedEpoch int32
+	fetchOffset, logStartOffset          int64
 }
 
 type fetcherEntry struct {
@@ -197,6 +225,22 @@ type fetcherEntry struct {
 	// if not: an error, a diverging epoch).
 	lastHighWatermark  int64
 	lastLogStartOffset int64
+	// relist says the next incremental Fetch lists the partition though
+	// its position did not change: it is new to the fetcher, or an answer
+	// for it was dropped (the leader's session counts it as told).
+	relist bool
+	// inSession says the leader's fetch session holds the partition, at
+	// sessionPos; builtAt is the last Fetch (Fetcher.builds) it went in.
+	inSession  bool
+	sessionPos sessionPosition
+	builtAt    uint64
+}
+
+// position is what a Fetch says of the partition, as a fetch session
+// holds it.
+func (e *fetcherEntry) position() sessionPosition {
+	return sessionPosition{currentLeaderEpoch: e.state.CurrentLeaderEpoch, lastFetchedEpoch: e.state.LastFetchedEpoch,
+		fetchOffset: e.state.FetchOffset, logStartOffset: e.state.LogStartOffset}
 }
 
 // sentPartition is a partition in a request in flight, with the state the
@@ -263,7 +307,7 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 	}
 	e := f.parts[p]
 	if e == nil {
-		e = &fetcherEntry{p: p, lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true}
+		e = &fetcherEntry{p: p, lastHighWatermark: -1, lastLogStartOffset: -1, fresh: true, relist: true}
 		f.parts[p] = e
 		f.order = append(f.order, e)
 	} else if st.Seq <= e.state.Seq {
@@ -296,6 +340,9 @@ func (f *Fetcher) RemovePartition(p FetcherPartition) {
 	}
 	delete(f.parts, p)
 	f.order = slices.DeleteFunc(f.order, func(q *fetcherEntry) bool { return q == e })
+	if e.inSession {
+		f.gone = append(f.gone, p)
+	}
 }
 
 // Tick tells the fetcher the time: partitions whose backoff ended are sent.
@@ -375,6 +422,7 @@ func (f *Fetcher) send(now Instant) {
 	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.promptGapMs() && f.freshWaiting(now.MonoMs) {
 		f.settle(f.fetchInFlight, false, now.MonoMs)
 		f.fetching, f.fetchInFlight = false, nil
+		f.resetSession(true) // the answer to the one given up may never come
 		f.ready.AbandonFetch, f.ready.Fetch = true, nil
 		f.abandoned++
 	}
@@ -392,14 +440,23 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	req.ReplicaState.ID, req.ReplicaState.Epoch = f.cfg.NodeID, f.cfg.BrokerEpoch
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = f.cfg.MaxWaitMs, f.cfg.MinBytes, f.cfg.MaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1 // no fetch session: every request is full
+	if f.cfg.Sessions {
+		req.SessionID, req.SessionEpoch = f.sessionID, f.sessionEpoch
+	}
+	incremental := f.cfg.Sessions && f.sessionEpoch > 0
 	var sent []sentPartition
+	build := f.builds + 1
 	for _, e := range f.order {
 		p := e.p
 		if !e.sendable(FollowerFetching, nowMs) {
 			continue
 		}
-		e.inFlight = true
+		e.inFlight, e.builtAt = true, build
 		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
+		if incremental && e.inSession && e.sessionPos == e.position() && !e.relist {
+			continue // the leader's session holds it as it is
+		}
+		e.relist = false
 		tp := kmsg.NewFetchRequestTopicPartition()
 		tp.Partition, tp.CurrentLeaderEpoch = p.Partition, e.state.CurrentLeaderEpoch
 		tp.FetchOffset, tp.LastFetchedEpoch, tp.LogStartOffset = e.state.FetchOffset, e.state.LastFetchedEpoch, e.state.LogStartOffset
@@ -410,8 +467,99 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	if len(sent) == 0 {
 		return
 	}
+	f.builds = build
+	if f.cfg.Sessions {
+		if incremental {
+			req.ForgottenTopics = f.forgotten()
+		}
+		// The leader's session now holds what this Fetch fetches.
+		for _, e := range f.order {
+			e.inSession = e.builtAt == build
+			if e.inSession {
+				e.sessionPos = e.position()
+			}
+		}
+		f.gone, f.fetchEpoch = f.gone[:0], req.SessionEpoch
+	}
 	f.fetching, f.fetchInFlight, f.fetchSentAtMs = true, sent, nowMs
 	f.ready.Fetch = req
+}
+
+// forgotten lists the partitions the leader's session holds that the Fetch
+// being built (Fetcher.builds) does not fetch: those removed from the
+// fetcher (unless back in this Fetch), then those not sendable, in request
+// order.
+func (f *Fetcher) forgotten() []kmsg.FetchRequestForgottenTopic {
+	var gone []FetcherPartition
+	for _, p := range f.gone {
+		if e := f.parts[p]; e == nil || e.builtAt != f.builds {
+			gone = append(gone, p)
+		}
+	}
+	for _, e := range f.order {
+		if e.inSession && e.builtAt != f.builds {
+			gone = append(gone, e.p)
+		}
+	}
+	var out []kmsg.FetchRequestForgottenTopic
+	for _, p := range gone {
+		if n := len(out); n > 0 && out[n-1].Topic == p.Topic && out[n-1].TopicID == p.TopicID {
+			out[n-1].Partitions = append(out[n-1].Partitions, p.Partition)
+			continue
+		}
+		ft := kmsg.NewFetchRequestForgottenTopic()
+		ft.Topic, ft.TopicID, ft.Partitions = p.Topic, p.TopicID, []int32{p.Partition}
+		out = append(out, ft)
+	}
+	return out
+}
+
+// resetSession makes the next Fetch a full one asking for a new session;
+// keepID has it close the current one (whose state the fetcher no longer
+// knows: a request failed or was given up).
+func (f *Fetcher) resetSession(keepID bool) {
+	if !keepID {
+		f.sessionID = 0
+	}
+	f.sessionEpoch, f.gone = 0, nil
+	for _, e := range f.order {
+		e.inSession = false
+	}
+}
+
+// sessionAnswered takes the leader's answer to the Fetch in flight into the
+// session; it says whether the answer was a session error (the partitions
+// then do not back off: the next Fetch, a full one, goes at once).
+func (f *Fetcher) sessionAnswered(resp *kmsg.FetchResponse, err error) (sessionError bool) {
+	if !f.cfg.Sessions {
+		return false
+	}
+	switch {
+	case err != nil || resp == nil || (resp.ErrorCode != 0 && !fetchSessionError(resp.ErrorCode)):
+		f.resetSession(true)
+	case resp.ErrorCode != 0:
+		f.resetSession(false)
+		return true
+	case f.fetchEpoch <= 0:
+		// A full fetch: the leader opened a session (or, with id 0, none;
+		// the next Fetch asks again).
+		f.sessionID = resp.SessionID
+		if resp.SessionID != 0 {
+			f.sessionEpoch = 1
+		} else {
+			f.resetSession(false)
+		}
+	case resp.SessionID != f.sessionID:
+		f.resetSession(false)
+	default:
+		f.sessionEpoch = nextFetchSessionEpoch(f.fetchEpoch)
+	}
+	return false
+}
+
+// fetchSessionError says a Fetch's error is about its session.
+func fetchSessionError(code int16) bool {
+	return code == kerr.FetchSessionIDNotFound.Code || code == kerr.InvalidFetchSessionEpoch.Code || code == kerr.FetchSessionTopicIDError.Code
 }
 
 // fetchTopic is the request's entry for p's topic, added at the end if the
@@ -481,7 +629,8 @@ func (f *Fetcher) FetchCompleted(resp *kmsg.FetchResponse, err error, now Instan
 	f.fetching, f.fetchInFlight = false, nil
 	f.abandoned = 0
 	failed := err != nil || resp == nil || resp.ErrorCode != 0
-	f.settle(sent, failed, now.MonoMs)
+	sessionError := f.sessionAnswered(resp, err)
+	f.settle(sent, failed && !sessionError, now.MonoMs)
 	if !failed {
 		answers := fetchAnswers(resp)
 		delivered := len(f.ready.Outcomes)
@@ -538,7 +687,11 @@ func (idx fetchAnswerIndex) lookup(p FetcherPartition) *kmsg.FetchResponseTopicP
 // partition moved on or the answer brings nothing new.
 func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicPartition) {
 	e := f.parts[s.p]
-	if e == nil || e.state.Seq != s.seq {
+	if e == nil {
+		return
+	}
+	if e.state.Seq != s.seq {
+		e.relist = true // the leader's session counts this answer as told
 		return
 	}
 	o := FollowerFetchOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, HighWatermark: rp.HighWatermark, LogStartOffset: rp.LogStartOffset,

@@ -15,10 +15,10 @@ import (
 // outcomes it hands to the partitions. Partitions are named TOPIC-N; topic
 // t has id 1, u has id 2. Time is one number.
 //
-//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS] [unknown-topic-backoff=MS] [prompt-gap=MS]
+//	new [leader=L] [node=N] [backoff=MS] [max-wait=MS] [unknown-topic-backoff=MS] [prompt-gap=MS] [sessions]
 //	set P seq=S (fetching|truncating|idle) [leader=L] [epoch=E] [offset=O] [log-start=S] [last-epoch=E] [backoff]
 //	remove P
-//	fetch-response [failed|error=NAME] [by-name]
+//	fetch-response [failed|error=NAME] [by-name] [session=ID]
 //	P [error=NAME] [hw=H] [log-start=S] [records=(BASE:COUNT@EPOCH,..)] [diverging=(E,O)]
 //	...
 //	epochs-response [failed]
@@ -67,6 +67,7 @@ func (h *fetcherHarness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "max-wait", &cfg.MaxWaitMs)
 		td.MaybeScanArgs(t, "unknown-topic-backoff", &cfg.UnknownTopicBackoffMs)
 		td.MaybeScanArgs(t, "prompt-gap", &cfg.PromptFetchGapMs)
+		cfg.Sessions = td.HasArg("sessions")
 		h.f = NewFetcher(cfg)
 	case "set":
 		p := fetcherPartitionArg(t, td, td.CmdArgs[0].Key)
@@ -117,6 +118,7 @@ func (h *fetcherHarness) fetchResponse(t *testing.T, td *datadriven.TestData) {
 	if td.MaybeScanArgs(t, "error", &name); name != "" {
 		resp.ErrorCode = errCode(t, td, name)
 	}
+	td.MaybeScanArgs(t, "session", &resp.SessionID)
 	for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
 		if line == "" {
 			continue
@@ -200,6 +202,11 @@ func (h *fetcherHarness) ready() string {
 			for _, pp := range tp.Partitions {
 				p("  %s-%d id=%d offset=%d epoch=%d last-fetched-epoch=%d log-start=%d max-bytes=%d", tp.Topic, pp.Partition, tp.TopicID[15],
 					pp.FetchOffset, pp.CurrentLeaderEpoch, pp.LastFetchedEpoch, pp.LogStartOffset, pp.PartitionMaxBytes)
+			}
+		}
+		for _, ft := range r.ForgottenTopics {
+			for _, pp := range ft.Partitions {
+				p("  forget %s-%d id=%d", ft.Topic, pp, ft.TopicID[15])
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -115,6 +116,9 @@ type node struct {
 	fetchers map[int32]*fetcherHost
 	leaders  []int32 // the fetchers' leaders, sorted
 	servers  map[uint64]*fetchServer
+	// fetchSessions is the process's fetch session cache (KIP-227), as a
+	// broker's router keeps it; a restart loses it.
+	fetchSessions *cluster.FetchSessions
 	// serverIDs are the fetch servers waiting, oldest first.
 	serverIDs  []uint64
 	nextServer uint64
@@ -354,6 +358,11 @@ func (n *node) start() error {
 	n.replicasOn, n.truncatesOnFetch = false, false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
+	n.fetchSessions = cluster.NewFetchSessions(cluster.FetchSessionsConfig{Slots: cluster.DefaultFetchSessionCacheSlots}, func() int32 {
+		var b [4]byte
+		_, _ = w.ids.Read(b[:])
+		return int32(binary.BigEndian.Uint32(b[:]) >> 1)
+	})
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
 	n.cleaner = nodeCleaner{}
 	n.nextCheckpointMs = w.now + w.timing.hwCheckpointIntervalMs
@@ -424,6 +433,7 @@ func (n *node) stopProcess() {
 	n.backlog, n.queue = nil, nil
 	n.raftLog, n.q, n.ctrl = nil, nil, nil
 	n.replicas, n.keys, n.fetchers, n.servers = nil, nil, nil, nil
+	n.fetchSessions = nil
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
 	n.replicasOn = false
 	n.failing = nil

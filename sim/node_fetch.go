@@ -53,7 +53,7 @@ func (n *node) feedFetchers(h *replicaHost, st cluster.FollowerFetchState) {
 		}
 		f = &fetcherHost{leader: st.Leader, core: cluster.NewFetcher(cluster.FetcherConfig{NodeID: n.id, BrokerEpoch: n.brokerEpoch(),
 			Leader: st.Leader, MaxWaitMs: int32(n.w.timing.replicaFetchWaitMs), BackoffMs: n.w.timing.retryBackoffMs,
-			PromptFetchGapMs: cluster.DefaultPromptFetchGapMs})}
+			PromptFetchGapMs: cluster.DefaultPromptFetchGapMs, Sessions: true})}
 		n.fetchers[st.Leader] = f
 		n.leaders = append(n.leaders, st.Leader)
 		slices.Sort(n.leaders)
@@ -136,6 +136,9 @@ type fetchServer struct {
 	// uncommitted); a read_committed answer lists the aborted
 	// transactions among its records.
 	isolation cluster.IsolationLevel
+	// session is what the node's fetch session cache decided: the
+	// partitions served and which the answer carries.
+	session cluster.FetchSessionContext
 }
 
 type serverTarget struct {
@@ -151,13 +154,20 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 	if req.ReplicaState.ID >= 0 {
 		replicaID = req.ReplicaState.ID
 	}
+	session := n.fetchSessions.Begin(req, replicaID >= 0, now.MonoMs)
+	if session.ErrorCode != 0 {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.ErrorCode = session.ErrorCode
+		n.w.respond(m, resp)
+		return
+	}
 	n.nextServer++
-	s := &fetchServer{n: n, id: n.nextServer, req: m, body: req, follower: replicaID >= 0, isolation: cluster.ReadUncommitted}
+	s := &fetchServer{n: n, id: n.nextServer, req: m, body: req, follower: replicaID >= 0, isolation: cluster.ReadUncommitted, session: session}
 	if !s.follower && req.IsolationLevel == 1 {
 		s.isolation = cluster.ReadCommitted
 	}
 	var targets []cluster.FetchTarget
-	for _, t := range req.Topics {
+	for _, t := range session.Topics {
 		for _, p := range t.Partitions {
 			st := serverTarget{part: cluster.FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch}}
 			if s.follower {
@@ -327,13 +337,32 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 		s.n.serverIDs = slices.Delete(s.n.serverIDs, i, i+1)
 	}
 	resp := kmsg.NewPtrFetchResponse()
+	resp.SessionID = s.session.SessionID
+	keep, code := s.sessionKeeps(a)
+	if code != 0 {
+		for i := range s.recs {
+			releaseRecords(s.recs[i])
+			s.recs[i] = nil
+		}
+		resp.ErrorCode = code
+		s.n.w.respond(s.req, resp)
+		return
+	}
 	fw := &fetchWrite{n: s.n, req: s.req, resp: resp, follower: s.follower}
 	i := 0
-	for ti, t := range s.body.Topics {
+	for _, t := range s.session.Topics {
+		ti := len(resp.Topics)
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		for pi, p := range t.Partitions {
+		for _, p := range t.Partitions {
 			pa := a.Partitions[i]
+			if !keep[i] { // left out of a session's answer: nothing new
+				releaseRecords(s.recs[i])
+				s.recs[i] = nil
+				i++
+				continue
+			}
+			pi := len(rt.Partitions)
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, pa.ErrorCode
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = pa.HighWatermark, pa.LastStableOffset, pa.LogStartOffset
@@ -356,7 +385,28 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 			rt.Partitions = append(rt.Partitions, rp)
 			i++
 		}
-		resp.Topics = append(resp.Topics, rt)
+		if len(rt.Partitions) > 0 {
+			resp.Topics = append(resp.Topics, rt)
+		}
 	}
 	fw.start()
+}
+
+// sessionKeeps is, by target, whether the answer carries the partition
+// (every one outside a session), or the error a session refuses the answer
+// with.
+func (s *fetchServer) sessionKeeps(a *cluster.FetchAnswer) ([]bool, int16) {
+	if s.session.SessionID == 0 {
+		keep := make([]bool, len(s.targets))
+		for i := range keep {
+			keep[i] = true
+		}
+		return keep, 0
+	}
+	answers := make([]cluster.FetchSessionAnswer, len(s.targets))
+	for i, pa := range a.Partitions {
+		answers[i] = cluster.FetchSessionAnswer{ErrorCode: pa.ErrorCode, HighWatermark: pa.HighWatermark, LastStableOffset: pa.LastStableOffset,
+			LogStartOffset: pa.LogStartOffset, Records: pa.IncludeRecords && s.recs[i] != nil && s.recs[i].Len() > 0, Diverging: pa.Diverging != nil}
+	}
+	return s.n.fetchSessions.Answer(&s.session, answers)
 }

@@ -15,6 +15,7 @@ type replicaFetchSettings struct {
 	ReplicaFetchWaitMaxMs        int32 // replica.fetch.wait.max.ms
 	ReplicaFetchResponseMaxBytes int32 // replica.fetch.response.max.bytes: per response, at least one batch
 	ReplicaFetchBackoffMs        int32 // replica.fetch.backoff.ms
+	FetchSessionCacheSlots       int32 // max.incremental.fetch.session.cache.slots: the leader's side of replica (and client) Fetches
 }
 
 // replicaSocketTimeoutMs is Kafka's replica.socket.timeout.ms default, which
@@ -41,6 +42,9 @@ var replicaFetchConfigKeys = []configKey{
 	integerKey("replica.fetch.backoff.ms", strconv.Itoa(cluster.DefaultReplicaFetchBackoffMs), atLeastZero[int32](),
 		func(c *brokerConfig) *int32 { return &c.ReplicaFetchBackoffMs },
 		"how long a follower waits after a failed Fetch before it tries that partition again"),
+	integerKey("max.incremental.fetch.session.cache.slots", strconv.Itoa(cluster.DefaultFetchSessionCacheSlots), atLeastZero[int32](),
+		func(c *brokerConfig) *int32 { return &c.FetchSessionCacheSlots },
+		"most fetch sessions (KIP-227) the broker keeps for followers and consumers, whose Fetches then list only the partitions that changed; 0 serves every Fetch in full"),
 }
 
 // checkReplicaFetch checks what Kafka checks across the replica fetcher's
