@@ -208,7 +208,11 @@ type fetcherEntry struct {
 	deliveredSeq uint64
 	inFlight     bool
 	// leaderBehind says the outcome last delivered was
-	// UNKNOWN_LEADER_EPOCH, topicUnknown that it was UNKNOWN_TOPIC_ID or
+	// UNKNOWN_LEADER_EPOCH, or the first NOT_LEADER_OR_FOLLOWER of a fresh
+	// partition (the node the follower's metadata names has not taken the
+	// partition up yet: it is still applying the change, or was too busy
+	// to answer in time; a second one, which ends the freshness, waits
+	// the whole backoff); topicUnknown that it was UNKNOWN_TOPIC_ID or
 	// UNKNOWN_TOPIC_OR_PARTITION: a backoff the next state asks for is
 	// short.
 	leaderBehind, topicUnknown bool
@@ -683,6 +687,14 @@ func (idx fetchAnswerIndex) lookup(p FetcherPartition) *kmsg.FetchResponseTopicP
 	return nil
 }
 
+// noteError records what the leader's last answer for the partition says
+// of the backoff its next state may ask for.
+func (e *fetcherEntry) noteError(code int16) {
+	notLeadingYet := code == kerr.NotLeaderForPartition.Code && e.fresh
+	e.leaderBehind = code == kerr.UnknownLeaderEpoch.Code || notLeadingYet
+	e.topicUnknown = topicUnknownCode(code)
+}
+
 // deliverFetch turns one partition's answer into an outcome, unless the
 // partition moved on or the answer brings nothing new.
 func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicPartition) {
@@ -701,8 +713,8 @@ func (f *Fetcher) deliverFetch(s sentPartition, rp *kmsg.FetchResponseTopicParti
 		return
 	}
 	e.deliveredSeq = s.seq
-	e.leaderBehind, e.topicUnknown = o.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(o.ErrorCode)
-	e.fresh = e.fresh && (e.leaderBehind || e.topicUnknown)
+	e.noteError(o.ErrorCode)
+	e.fresh = e.fresh && (o.ErrorCode == kerr.UnknownLeaderEpoch.Code || e.topicUnknown)
 	// Only an answer the follower takes the leader's offsets from counts
 	// as seen: after an error or a diverging epoch (it truncates first) the
 	// next answer with the same offsets is news to it.
@@ -749,7 +761,7 @@ func (f *Fetcher) EpochEndOffsetsCompleted(resp *kmsg.OffsetForLeaderEpochRespon
 				continue
 			}
 			e.deliveredSeq = s.seq
-			e.leaderBehind, e.topicUnknown = rp.ErrorCode == kerr.UnknownLeaderEpoch.Code, topicUnknownCode(rp.ErrorCode)
+			e.noteError(rp.ErrorCode)
 			f.ready.Outcomes = append(f.ready.Outcomes, FetcherOutcome{Partition: s.p,
 				EpochEnd: &EpochEndOutcome{Seq: s.seq, ErrorCode: rp.ErrorCode, LeaderEpoch: rp.LeaderEpoch, EndOffset: rp.EndOffset}})
 		}
