@@ -22,7 +22,7 @@ const classicRPCTimeoutMs = 20_000
 
 func (c *client) classicTick() {
 	w, m := c.w, c.member
-	if !m.heartbeating && m.generation >= 0 && c.subscription() != m.joinedWith {
+	if sub := c.subscription(); !m.heartbeating && m.generation >= 0 && (sub != m.joinedWith || m.assignedWith != "" && sub != m.assignedWith) {
 		// As a consumer subscribed to a pattern does when topics or
 		// partitions appear: give everything up and join again.
 		w.tracef("%s: group %s: topics changed (%s, joined with %s); joins again", c.name(), m.group, c.subscription(), m.joinedWith)
@@ -50,7 +50,7 @@ func (c *client) joinGroup() {
 	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 10_000, 10_000
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Topics = c.topicNames()
-	m.joinedWith = c.subscription()
+	m.joinedWith, m.assignedWith = c.subscription(), ""
 	p := kmsg.NewJoinGroupRequestProtocol()
 	p.Name, p.Metadata = "range", meta.AppendTo(nil)
 	req.Protocols = append(req.Protocols, p)
@@ -86,6 +86,7 @@ func (c *client) syncGroup(coord int32, join *kmsg.JoinGroupResponse) {
 	req.Version, req.Group, req.Generation, req.MemberID = 3, m.group, join.Generation, m.memberID
 	if join.LeaderID == m.memberID {
 		req.GroupAssignment = rangeAssign(join.Members, c.meta.topics)
+		m.assignedWith = c.subscription()
 	}
 	gen := join.Generation
 	m.heartbeating = true

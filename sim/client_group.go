@@ -33,8 +33,12 @@ type groupMember struct {
 	generation, lastGeneration int32
 	// joinedWith is the topics (and their partition counts) a classic
 	// member last joined with: when its metadata shows others, it joins
-	// again (a pattern subscription).
-	joinedWith string
+	// again (a pattern subscription). assignedWith is the same of the
+	// metadata a leader assigned from, which may differ from what it
+	// joined with (a broker behind answered between): a change from it
+	// also brings a rebalance, as the Java consumer's assignment snapshot
+	// does.
+	joinedWith, assignedWith string
 
 	heartbeating    bool
 	nextHeartbeatMs int64
