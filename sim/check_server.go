@@ -53,6 +53,8 @@ type serverChecks struct {
 	chains        map[batchKey]uint64
 	committed     map[tpKey]*committedPrefix
 	dropped       map[tpKey][]offsetRange
+	// truncated is what replicas truncated to agree with their leaders.
+	truncated map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
 	// lowestMinISR is the lowest min.insync.replicas each topic had set
@@ -122,7 +124,7 @@ func (r offsetRange) cause() string {
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
-		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
+		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, truncated: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
 		lowestMinISR: map[string]int{},
 		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
@@ -320,6 +322,19 @@ func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster
 	c.unclean[tp] = true
 	w.lossEra[tp]++
 	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
+}
+
+// truncatedAt says a replica of tp truncated offset away to agree with its
+// leader: a write acknowledged there with acks=1 may have been lost, and the
+// offset may hold the same value from another append (a retry's to the
+// leader before), with that append's LogAppendTime.
+func (c *serverChecks) truncatedAt(tp tpKey, offset int64) bool {
+	for _, r := range c.truncated[tp] {
+		if r.from <= offset && offset < r.to {
+			return true
+		}
+	}
+	return false
 }
 
 // powerLost notes that a node lost power.

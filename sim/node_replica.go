@@ -256,6 +256,7 @@ func (h *replicaHost) truncate(t *cluster.TruncateLog) {
 	}
 	if after := log.LogEndOffset(); after < before {
 		h.n.w.stats.Truncations++
+		h.n.w.checks.truncated[h.key] = append(h.n.w.checks.truncated[h.key], offsetRange{node: h.n.id, from: after, to: before})
 		h.n.w.timelinef("%s: %s truncated [%d, %d) to agree with its leader", h.n.name(), h.key, after, before)
 		h.n.w.rec.mark(h.n.w.now, "truncation", &h.key, "%s truncated [%d, %d)", h.n.name(), after, before)
 	}

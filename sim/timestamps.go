@@ -107,6 +107,12 @@ func (c *historyChecker) checkTimestamps() bool {
 		if s.outcome != outcomeOK || !ok || r.value != s.value || c.excused(s.tp, s.offset) != "" {
 			continue
 		}
+		if s.acks != -1 && w.checks.truncatedAt(s.tp, s.offset) {
+			// acks=1 promises nothing: the acknowledged append may have
+			// been truncated away and the value read there be another
+			// append of it (seed 5001011 at 5 nodes).
+			continue
+		}
 		w.stats.InvariantsChecked++
 		lat := w.logAppendTimeTopics[s.tp.topic]
 		switch {
