@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/raft/v3"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
@@ -100,11 +99,6 @@ type testNode struct {
 	applied, lastData int64
 	count             int
 	hash              uint64
-
-	// campaignWhenSilent makes the node campaign at its first tick after
-	// its leader's silence lasted an election timeout (the script's
-	// campaign).
-	campaignWhenSilent bool
 
 	maxTerm    uint64
 	leadership Leadership
@@ -258,29 +252,7 @@ func (c *testCluster) step() {
 	for _, n := range c.nodes {
 		if n.up {
 			n.q.Tick(c.instant(n))
-			c.campaignIfSilent(n)
 			c.handleReadies(n)
-		}
-	}
-}
-
-// campaignIfSilent carries out a script's campaign: a node told to campaign
-// does, as a follower, once raft's shortest election timeout passed since
-// it heard from its leader (as raft counts it), or gives the order up once
-// it is no follower with a leader any more.
-func (c *testCluster) campaignIfSilent(n *testNode) {
-	if !n.campaignWhenSilent {
-		return
-	}
-	st := n.q.rn.BasicStatus()
-	if st.RaftState != raft.StateFollower || st.Lead == raft.None {
-		n.campaignWhenSilent = false
-		return
-	}
-	if n.q.silence.ticks >= n.q.cfg.electionTicks() {
-		n.campaignWhenSilent = false
-		if err := n.q.rn.Campaign(); err != nil {
-			c.t.Fatalf("n%d campaigns: %v", n.id, err)
 		}
 	}
 }
@@ -295,14 +267,6 @@ func (c *testCluster) handleReadies(n *testNode) {
 			n.fs.CrashAfterOps(int64(c.rng.IntN(8)))
 		}
 		rd := n.q.Ready()
-		for _, env := range rd.SendFirst {
-			c.send(n, env)
-		}
-		if c.opts.crashInReadyPermille > 0 && c.rng.IntN(1000) < c.opts.crashInReadyPermille {
-			// Requests out, nothing written yet.
-			c.crash(n)
-			return
-		}
 		if c.opts.plantSendBeforePersist {
 			for _, env := range rd.Messages {
 				c.send(n, env)
