@@ -39,6 +39,27 @@ type producePartition struct {
 	addRefusal int16
 	reply      func(producePartitionResult)
 	release    func()
+	// ownRecords says records were built for this append alone (a
+	// coordinator's batch) and nothing touches them after it: a leader's
+	// log may hold them for its followers' fetches as it holds a
+	// produce's frame (holdableProduce), and lets the garbage collector
+	// have them after.
+	ownRecords bool
+}
+
+// ownsBatch says the batch m appends is memory of its own that nothing
+// touches after the append: a marker's (the partition's core builds it) or
+// a coordinator's (ownRecords).
+func (m *producePartition) ownsBatch() bool { return m.marker != nil || m.ownRecords }
+
+// heldRelease is what a log that holds m's batch calls when it lets go of
+// it: the frame's release, or nothing to do for a batch m owns (the
+// garbage collector has it).
+func (m *producePartition) heldRelease() func() {
+	if m.release == nil && m.ownsBatch() {
+		return func() {}
+	}
+	return m.release
 }
 
 // releaseRecords gives the request's frame back (once).

@@ -35,7 +35,7 @@ func (a *partitionActor) appendAll(aps []cluster.AppendBatches) {
 			if releases == nil {
 				releases, holders = make([]func(), count), make([]*producePartition, 0, len(aps)-i)
 			}
-			releases[len(batches)] = msg.release
+			releases[len(batches)] = msg.heldRelease()
 			holders = append(holders, msg)
 		}
 		batches = append(batches, ap.Batches...)

@@ -137,31 +137,40 @@ func (a *partitionActor) append(ap cluster.AppendBatches) {
 	a.endOffsetGauge.Set(float64(res.LogEndOffset))
 }
 
-// holdableFrame takes, for the log to hold, the release of the frame of a
-// produce being handled when ap appends that produce's own records (the
-// very bytes of its frame) on a leader with followers; nil otherwise.
+// holdableFrame takes, for the log to hold, the release of the memory of
+// ap's batch on a leader with followers (holdableProduce); nil when the
+// log may not hold it.
 func (a *partitionActor) holdableFrame(ap cluster.AppendBatches) func() {
 	msg := a.holdableProduce(ap)
 	if msg == nil {
 		return nil
 	}
-	release := msg.release
+	release := msg.heldRelease()
 	msg.release = nil
 	return release
 }
 
-// holdableProduce is the produce whose frame holdableFrame would take for
-// ap, nil for none; it takes nothing.
+// holdableProduce is the produce whose memory holdableFrame would take for
+// ap, nil for none; it takes nothing. On a leader with followers that is
+// a produce appending its own frame's records (the very bytes of its
+// frame), and an append of memory built for it alone: a transaction
+// marker's control batch (the core encodes it) or a coordinator's batch
+// (ownRecords). Held, the followers' fetches of those small batches,
+// several per transaction, are answered from memory rather than read
+// back from the segment file, a pread each.
 func (a *partitionActor) holdableProduce(ap cluster.AppendBatches) *producePartition {
 	if len(ap.Batches) != 1 || len(a.core.Replicas()) < 2 || !a.core.IsLeader() {
 		return nil
 	}
 	msg := a.producing.get(ap.ID)
-	if msg == nil || msg.release == nil {
+	if msg == nil || len(ap.Batches[0]) == 0 {
 		return nil
 	}
+	if msg.ownsBatch() {
+		return msg
+	}
 	b, records := ap.Batches[0], msg.records
-	if len(b) == 0 || len(b) != len(records) || &b[0] != &records[0] {
+	if msg.release == nil || len(b) != len(records) || &b[0] != &records[0] {
 		return nil
 	}
 	return msg

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/logstore"
 )
 
 // A leader holds the produce frames of its appends for its followers'
@@ -58,4 +60,46 @@ func TestLeaderHeldFramesServeFollowersAndDrain(t *testing.T) {
 		return true
 	})
 	checkAcked(t, c.node(2), topic, acked)
+}
+
+// A leader holds, as it holds produce frames, the batches built for an
+// append alone: a transaction's markers (its core encodes them) and its
+// coordinators' records. Its followers' fetches of them, several small
+// batches per transaction, are then answered from memory instead of read
+// back from the segment file (a pread each). Committing a transaction
+// whose records are acknowledged already (their frames held then) holds
+// at least its marker more; the replicas stay identical byte for byte.
+func TestLeaderHoldsMarkersAndCoordinatorBatches(t *testing.T) {
+	c := newTestCluster(t, 1, 2, func(_ int, cfg *Config) {
+		cfg.Txns = TxnConfig{StateLogPartitions: 1, StateLogReplicationFactor: 3, StateLogMinISR: 2}
+	})
+	c.startAll()
+	const topic = "held-markers"
+	c.createAssigned(0, topic, []int32{1, 2, 3}, "2")
+	c.waitISR(0, topic, 1, 2, 3)
+	ctx := testContext(t, 120*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.node(0).Addr().String()), kgo.TransactionalID("held-markers"), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	held := func() (total int64) {
+		for i := range 3 {
+			total += c.node(i).held.TotalBytes()
+		}
+		return total
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("in a transaction")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	before := held()
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	marker := int64(len(logstore.TxnMarkerBatch(1, 0, 0, true, 0)))
+	waitFor(t, 30*time.Second, "the marker held", func() bool { return held()-before >= marker })
+	c.waitReplicasIdentical(0, topic, 1)
 }

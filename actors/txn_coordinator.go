@@ -259,7 +259,7 @@ func (a *txnCoordinator) flushAppends() {
 	a.queued = nil
 	self, root := a.self, a.x.n.system.Root
 	batch := txn.EncodeBatch(records, a.x.n.cfg.Clock.Now().WallMs)
-	root.Send(a.partitionPID, &producePartition{records: batch, acks: -1, timeoutMs: txnAppendTimeoutMs,
+	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
 		reply: func(res producePartitionResult) { root.Send(self, &txnAppended{ids: ids, code: res.errorCode}) }})
 }
 
