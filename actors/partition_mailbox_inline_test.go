@@ -243,7 +243,11 @@ func TestReplicationRoundRunsOnItsReaders(t *testing.T) {
 	for i := range 3 {
 		got := boards[i].handedOff.Load() - before[i]
 		t.Logf("node %d (leader %v): %d hand-offs for %d records", i+1, i == leader, got, records)
-		if limit := int64(records / 3); got > limit {
+		// Messages that arrive while a sender runs the mailbox inline
+		// are handed off after it (runInline), and contention makes
+		// that overlap likelier: 12-19 on the leader under -race at
+		// load 9-21. Workers everywhere cost three per record (150).
+		if limit := int64(records / 2); got > limit {
 			t.Errorf("node %d (leader %v): %d hand-offs to workers for %d records, want at most %d", i+1, i == leader, got, records, limit)
 		}
 	}
