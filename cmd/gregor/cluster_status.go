@@ -34,7 +34,7 @@ func newClusterStatusCommand() *cobra.Command {
 controller, the metadata quorum (leader, epoch, high watermark, each voter's
 and observer's log end offset and lag), and the partitions that are offline
 (no leader) or under-replicated (fewer in-sync replicas than replicas), and
-how many partitions each broker's replicas are out of the ISR of; with
+how many replicas are out of the ISR, by broker; with
 --dir, also which nodes of that cluster have a process running, and which
 of those are stopped by a signal (SIGSTOP).
 Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
@@ -146,8 +146,8 @@ func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
 
 // writePartitionHealth lists the partitions without a leader and those
 // with fewer in-sync replicas than replicas (by topic, then partition
-// number), and which brokers' replicas are out of the ISR: while a node is
-// down or paused, that line names it.
+// number), and how many replicas are out of the ISR, by broker: while a
+// node is down or paused, that line names it.
 func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	type partitionID struct {
 		topic     string
@@ -196,10 +196,12 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 		len(offline), firstOf(offlineNames), len(under), firstOf(underNames))
 	if len(notInISR) > 0 {
 		var parts []string
+		replicasOut := 0
 		for _, b := range slices.Sorted(maps.Keys(notInISR)) {
-			parts = append(parts, fmt.Sprintf("broker %d (%d)", b, notInISR[b]))
+			parts = append(parts, fmt.Sprintf("broker %d: %d", b, notInISR[b]))
+			replicasOut += notInISR[b]
 		}
-		fmt.Fprintf(tw, "OUT OF ISR\t%d\t%s\n", len(notInISR), strings.Join(parts, " "))
+		fmt.Fprintf(tw, "OUT OF ISR\t%d\treplicas; %s\n", replicasOut, strings.Join(parts, ", "))
 	}
 }
 

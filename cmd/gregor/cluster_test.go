@@ -175,7 +175,7 @@ func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
 	if !strings.Contains(line, "orders-9 (isr") || strings.Contains(line, "orders-10 ") {
 		t.Errorf("under-replicated line not in partition order: %q", line)
 	}
-	if !strings.Contains(out.String(), "OUT OF ISR\t1\tbroker 2 (25)\n") {
+	if !strings.Contains(out.String(), "OUT OF ISR\t25\treplicas; broker 2: 25\n") {
 		t.Errorf("no line naming broker 2 out of the ISR of 25 partitions:\n%s", out.String())
 	}
 }
