@@ -299,22 +299,36 @@ func (c *Controller) knowsBrokerConfig(key string) bool {
 
 // unknownBrokerConfig says why key is no broker config, pointing at what was
 // likely meant: the broker-wide default of a topic config given by its
-// topic name, or a run-time key (of dynamic, sorted) one or two typos away.
+// topic name, a run-time key (of dynamic, sorted) one or two typos away, or
+// those that share its prefix (log.retention.hour: log.retention.bytes,
+// log.retention.ms). Kept short: some clients cut a long message.
 func unknownBrokerConfig(key string, dynamic []string) string {
 	msg := fmt.Sprintf("unknown broker config %q", key)
 	if spec, ok := LookupTopicConfig(key); ok && spec.BrokerKey != "" {
 		return fmt.Sprintf("%s: %s is a topic config; the default of every topic is the broker config %s", msg, key, spec.BrokerKey)
 	}
+	lower := strings.ToLower(key)
 	best, bestDistance := "", 3
 	for _, d := range dynamic {
-		if dist := editDistance(strings.ToLower(key), d); dist < bestDistance {
+		if dist := editDistance(lower, d); dist < bestDistance {
 			best, bestDistance = d, dist
 		}
 	}
 	if best != "" {
 		return fmt.Sprintf("%s (did you mean %s?)", msg, best)
 	}
-	return msg + "; at run time a broker takes only the broker-wide topic defaults (" + strings.Join(dynamic, ", ") + ")"
+	if i := strings.LastIndexByte(lower, '.'); i > 0 && strings.Contains(lower[:i], ".") {
+		var near []string
+		for _, d := range dynamic {
+			if strings.HasPrefix(d, lower[:i+1]) {
+				near = append(near, d)
+			}
+		}
+		if len(near) > 0 && len(near) <= 3 {
+			return fmt.Sprintf("%s (did you mean %s?)", msg, strings.Join(near, " or "))
+		}
+	}
+	return msg + "; at run time a broker takes only the broker-wide defaults of topic configs, such as log.retention.ms, log.segment.bytes and min.insync.replicas"
 }
 
 // editDistance is the Levenshtein distance between a and b (bytes).

@@ -213,7 +213,8 @@ func TestServeExplainsRefusedBrokerConfigs(t *testing.T) {
 		{"broker.rack", "INVALID_REQUEST", "cannot update broker config broker.rack dynamically; set it in server.properties and restart"},
 		{"log.retention.msx", "INVALID_CONFIG", `unknown broker config "log.retention.msx" (did you mean log.retention.ms?)`},
 		{"retention.ms", "INVALID_CONFIG", `unknown broker config "retention.ms": retention.ms is a topic config; the default of every topic is the broker config log.retention.ms`},
-		{"no.such.key", "INVALID_CONFIG", `unknown broker config "no.such.key"; at run time a broker takes only the broker-wide topic defaults (`},
+		{"no.such.key", "INVALID_CONFIG", `unknown broker config "no.such.key"; at run time a broker takes only the broker-wide defaults of topic configs, such as log.retention.ms`},
+		{"log.retention.hour", "INVALID_CONFIG", `unknown broker config "log.retention.hour" (did you mean log.retention.bytes or log.retention.ms?)`},
 	} {
 		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: c.key, Value: kadm.StringPtr("1")}})
 		if err != nil || len(resps) != 1 {
