@@ -77,7 +77,10 @@ func describedTopicConfig(t *testing.T, adm *kadm.Client, topic, key string) kad
 }
 
 func TestAlterAndDescribeConfigs(t *testing.T) {
-	n := startTestNode(t, t.TempDir(), func(c *Config) { c.StaticBrokerConfigs["log.retention.ms"] = "1000000" })
+	n := startTestNode(t, t.TempDir(), func(c *Config) {
+		c.StaticBrokerConfigs["log.retention.ms"] = "1000000"
+		c.BrokerConfigKeys = []string{"num.partitions"}
+	})
 	ctx := testContext(t, 20*time.Second)
 	adm := kadm.NewClient(newClient(t, n))
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kadm.StringPtr("1048576")}, "cfg"); err != nil {

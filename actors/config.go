@@ -85,6 +85,9 @@ type Config struct {
 	// DefaultBrokerConfigs are the defaults of the keys the node was not
 	// given, by Kafka key; DescribeConfigs of the broker shows them.
 	DefaultBrokerConfigs map[string]string
+	// BrokerConfigKeys are every key server.properties takes, given or not
+	// (the controller tells an unknown key from a static one by them).
+	BrokerConfigKeys []string
 	// LogRecoveryThreads is num.recovery.threads.per.data.dir: how many
 	// partition logs the node opens (and recovers) at once; zero means 2,
 	// Kafka's default.

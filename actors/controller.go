@@ -76,7 +76,8 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.core = cluster.NewController(cluster.ControllerConfig{
 			NodeID: cfg.NodeID, ClusterID: c.node.ClusterID(), NameCluster: true,
 			NumPartitions: cfg.NumPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-			DeleteTopicEnable: cfg.DeleteTopicEnable, StaticBrokerConfigs: cfg.StaticBrokerConfigs, Entropy: cfg.Entropy,
+			DeleteTopicEnable: cfg.DeleteTopicEnable, Entropy: cfg.Entropy,
+			StaticBrokerConfigs: cfg.StaticBrokerConfigs, BrokerConfigKeys: cfg.BrokerConfigKeys,
 			BrokerSessionTimeoutMs: cfg.BrokerSessionTimeoutMs, BrokerHeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs,
 			BootstrapFeatures: cfg.Txns.bootstrapFeatures(), QuorumVoters: cfg.voterIDs(),
 		})

@@ -112,6 +112,8 @@ type partitionActor struct {
 	// alterCall is the AlterPartition on its way to the controller, if
 	// any (partition_replication.go).
 	alterCall *controllerCall
+	// appendFailures throttles the warnings of failing appends.
+	appendFailures appendFailureLog
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter

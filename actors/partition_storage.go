@@ -129,10 +129,11 @@ func (a *partitionActor) append(ap cluster.AppendBatches) {
 		res, err = a.log.AppendValidated(ap.Batches, ap.LeaderEpoch, ap.NowMs)
 	}
 	if err != nil {
-		a.logger.Warn("append failed", zap.Error(err))
+		a.appendFailures.failed(a.logger, a.node.cfg.Clock.Now().MonoMs, err)
 		a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{}, err)
 		return
 	}
+	a.appendFailures.succeeded(a.logger)
 	a.core.AppendCompleted(ap.ID, cluster.AppendOutcome{BaseOffset: res.BaseOffsets[0], LogEndOffset: res.LogEndOffset, FlushedOffset: a.log.FlushedOffset()}, nil)
 	a.endOffsetGauge.Set(float64(res.LogEndOffset))
 }

@@ -45,6 +45,10 @@ type ControllerConfig struct {
 	// and the fallback of topic configs the controller reads
 	// (unclean.leader.election.enable).
 	StaticBrokerConfigs map[string]string
+	// BrokerConfigKeys are the keys a broker reads from server.properties,
+	// given or not. An AlterConfigs of another key (that is no run-time
+	// one) is refused as unknown rather than as one that needs a restart.
+	BrokerConfigKeys []string
 	// Entropy is the controller's only source of randomness: topic ids and
 	// where placement starts.
 	Entropy io.Reader

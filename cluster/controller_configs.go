@@ -122,7 +122,7 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 		if aerr := c.checkBrokerResource(a.w, name); aerr != nil {
 			return aerr
 		}
-		if aerr := checkBrokerConfigs(configs); aerr != nil {
+		if aerr := c.checkBrokerConfigs(configs); aerr != nil {
 			return aerr
 		}
 		// Until brokers have configs of their own, a broker's configs are
@@ -262,8 +262,10 @@ func editList(list, change string, appendItems bool) string {
 }
 
 // checkBrokerConfigs allows at run time only the broker-wide topic defaults
-// (log.retention.ms and the like), validated as their topic configs.
-func checkBrokerConfigs(configs map[string]string) *apiError {
+// (log.retention.ms and the like), validated as their topic configs. A key
+// the brokers know (server.properties) is refused as static; any other as
+// unknown, with a hint when it looks like a key the broker takes.
+func (c *Controller) checkBrokerConfigs(configs map[string]string) *apiError {
 	byBrokerKey := map[string]string{}
 	for _, spec := range topicConfigSpecs {
 		if spec.BrokerKey != "" {
@@ -275,14 +277,79 @@ func checkBrokerConfigs(configs map[string]string) *apiError {
 		if why := unservedConfig(k); !ok && why != "" {
 			return newAPIError(kerr.InvalidConfig, "%s", why)
 		}
-		if !ok {
+		if !ok && c.knowsBrokerConfig(k) {
 			return newAPIError(kerr.InvalidRequest, "cannot update broker config %s dynamically; set it in server.properties and restart", k)
+		}
+		if !ok {
+			return newAPIError(kerr.InvalidConfig, "%s", unknownBrokerConfig(k, slices.Sorted(maps.Keys(byBrokerKey))))
 		}
 		if err := ValidateTopicConfig(topicKey, configs[k]); err != nil {
 			return newAPIError(kerr.InvalidConfig, "%s: %v", k, err)
 		}
 	}
 	return nil
+}
+
+// knowsBrokerConfig reports whether key is one the brokers read from
+// server.properties (given or defaulted).
+func (c *Controller) knowsBrokerConfig(key string) bool {
+	_, static := c.cfg.StaticBrokerConfigs[key]
+	return static || slices.Contains(c.cfg.BrokerConfigKeys, key)
+}
+
+// unknownBrokerConfig says why key is no broker config, pointing at what was
+// likely meant: the broker-wide default of a topic config given by its
+// topic name, a run-time key (of dynamic, sorted) one or two typos away, or
+// those that share its prefix (log.retention.hour: log.retention.bytes,
+// log.retention.ms). Kept short: some clients cut a long message.
+func unknownBrokerConfig(key string, dynamic []string) string {
+	msg := fmt.Sprintf("unknown broker config %q", key)
+	if spec, ok := LookupTopicConfig(key); ok && spec.BrokerKey != "" {
+		return fmt.Sprintf("%s: %s is a topic config; the default of every topic is the broker config %s", msg, key, spec.BrokerKey)
+	}
+	lower := strings.ToLower(key)
+	best, bestDistance := "", 3
+	for _, d := range dynamic {
+		if dist := editDistance(lower, d); dist < bestDistance {
+			best, bestDistance = d, dist
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("%s (did you mean %s?)", msg, best)
+	}
+	if i := strings.LastIndexByte(lower, '.'); i > 0 && strings.Contains(lower[:i], ".") {
+		var near []string
+		for _, d := range dynamic {
+			if strings.HasPrefix(d, lower[:i+1]) {
+				near = append(near, d)
+			}
+		}
+		if len(near) > 0 && len(near) <= 3 {
+			return fmt.Sprintf("%s (did you mean %s?)", msg, strings.Join(near, " or "))
+		}
+	}
+	return msg + "; at run time a broker takes only the broker-wide defaults of topic configs, such as log.retention.ms, log.segment.bytes and min.insync.replicas"
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // minISRChangeUpdates are the partition changes a new min.insync.replicas

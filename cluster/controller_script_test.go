@@ -260,6 +260,9 @@ func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) 
 			cfg.LeaderImbalanceCheckIntervalMs = int64(atoi(t, arg.SingleVal(t)))
 		case "unclean.check.ms":
 			cfg.UncleanLeaderElectionIntervalMs = int64(atoi(t, arg.SingleVal(t)))
+		case "known":
+			// known=(k1,k2): keys the brokers read from server.properties.
+			cfg.BrokerConfigKeys = arg.Vals
 		case "manual":
 			s.manual = true
 		case "name-cluster":

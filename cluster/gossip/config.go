@@ -34,7 +34,9 @@ type Config struct {
 	// a goroutine of the Node. It may block; news about one member that
 	// arrives meanwhile is coalesced. Nil: events are discarded.
 	OnEvent func(Event)
-	// Logger receives serf's and memberlist's log lines; nil discards.
+	// Logger receives serf's and memberlist's log lines; nil discards. It
+	// carries the node's own fields (the node's logger has node_id): the
+	// gossip node adds none, so no key appears twice in a line.
 	Logger *zap.Logger
 }
 

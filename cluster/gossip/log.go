@@ -35,15 +35,27 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 			level, msg = string(line[1:end]), bytes.TrimSpace(line[end+1:])
 		}
 	}
-	switch level {
-	case "ERR", "ERROR":
-		w.log.Error(string(msg))
-	case "WARN":
+	switch {
+	case peerUnanswered(level, msg):
 		w.log.Warn(string(msg))
-	case "INFO":
+	case level == "ERR" || level == "ERROR":
+		w.log.Error(string(msg))
+	case level == "WARN":
+		w.log.Warn(string(msg))
+	case level == "INFO":
 		w.log.Info(string(msg))
 	default:
 		w.log.Debug(string(msg))
 	}
 	return len(p), nil
+}
+
+// peerUnanswered says whether a serf or memberlist line at level reports only
+// that a peer did not answer a probe: memberlist logs its fallback TCP ping's
+// timeout as an error, but a node killed, paused or restarting causes it, and
+// gossip's failure detection (the member's suspicion, then its failure, which
+// the controller hears) is what handles it. Such a line is a warning, so
+// that an operator's ERROR lines are those that need someone.
+func peerUnanswered(level string, msg []byte) bool {
+	return (level == "ERR" || level == "ERROR") && bytes.HasPrefix(msg, []byte("memberlist: Failed fallback TCP ping:"))
 }

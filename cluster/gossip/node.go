@@ -85,7 +85,6 @@ func Start(cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	logger = logger.With(zap.Int32("node_id", cfg.NodeID))
 	n := &Node{
 		cfg:    cfg,
 		log:    logger,

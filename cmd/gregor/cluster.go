@@ -212,14 +212,21 @@ func (c localCluster) runningPID(i int) int {
 // /proc; elsewhere it says no). Signal 0 still reaches a zombie, and a node
 // killed after the cluster up that started it ended is reaped by whoever
 // adopted it, which in a container may be nobody.
-func zombie(pid int) bool {
+func zombie(pid int) bool { return processState(pid) == 'Z' }
+
+// processState is the state letter Linux's /proc gives process pid (R, S,
+// T for stopped by a signal, Z for a zombie, ...), 0 where it cannot tell.
+func processState(pid int) byte {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0
 	}
 	// pid (comm) state ...: comm may hold spaces and parentheses.
 	i := bytes.LastIndexByte(stat, ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	if i < 0 || i+2 >= len(stat) {
+		return 0
+	}
+	return stat[i+2]
 }
 
 func newClusterUpCommand() *cobra.Command {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -30,8 +33,10 @@ func newClusterStatusCommand() *cobra.Command {
 		Long: `Show the cluster as its brokers report it: every live broker, the active
 controller, the metadata quorum (leader, epoch, high watermark, each voter's
 and observer's log end offset and lag), and the partitions that are offline
-(no leader) or under-replicated (fewer in-sync replicas than replicas); with
---dir, also which nodes of that cluster have a process running.
+(no leader) or under-replicated (fewer in-sync replicas than replicas), and
+how many replicas are out of the ISR, by broker; with
+--dir, also which nodes of that cluster have a process running, and which
+of those are stopped by a signal (SIGSTOP).
 Connects to --brokers, or to the cluster gregor cluster up started in --dir.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -140,9 +145,18 @@ func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
 }
 
 // writePartitionHealth lists the partitions without a leader and those
-// with fewer in-sync replicas than replicas.
+// with fewer in-sync replicas than replicas (by topic, then partition
+// number), and how many replicas are out of the ISR, by broker: while a
+// node is down or paused, that line names it.
 func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
-	var offline, under []string
+	type partitionID struct {
+		topic     string
+		partition int32
+	}
+	var offline, under []partitionID
+	notInISR := map[int32]int{}
+	isr := map[partitionID][]int32{}
+	replicas := map[partitionID][]int32{}
 	total := 0
 	for _, t := range md.Topics {
 		name := ""
@@ -151,19 +165,44 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 		}
 		for _, p := range t.Partitions {
 			total++
-			id := fmt.Sprintf("%s-%d", name, p.Partition)
+			id := partitionID{name, p.Partition}
+			isr[id], replicas[id] = p.ISR, p.Replicas
+			for _, r := range p.Replicas {
+				if !slices.Contains(p.ISR, r) {
+					notInISR[r]++
+				}
+			}
 			switch {
 			case p.Leader < 0:
 				offline = append(offline, id)
 			case len(p.ISR) < len(p.Replicas):
-				under = append(under, fmt.Sprintf("%s (isr %v of %v)", id, p.ISR, p.Replicas))
+				under = append(under, id)
 			}
 		}
 	}
-	sort.Strings(offline)
-	sort.Strings(under)
+	byID := func(a, b partitionID) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	}
+	slices.SortFunc(offline, byID)
+	slices.SortFunc(under, byID)
+	offlineNames, underNames := make([]string, 0, len(offline)), make([]string, 0, len(under))
+	for _, id := range offline {
+		offlineNames = append(offlineNames, fmt.Sprintf("%s-%d", id.topic, id.partition))
+	}
+	for _, id := range under {
+		underNames = append(underNames, fmt.Sprintf("%s-%d (isr %v of %v)", id.topic, id.partition, isr[id], replicas[id]))
+	}
 	fmt.Fprintf(tw, "\nPARTITIONS\t%d\nOFFLINE\t%d\t%s\nUNDER-REPLICATED\t%d\t%s\n", total,
-		len(offline), firstOf(offline), len(under), firstOf(under))
+		len(offline), firstOf(offlineNames), len(under), firstOf(underNames))
+	if len(notInISR) > 0 {
+		var parts []string
+		replicasOut := 0
+		for _, b := range slices.Sorted(maps.Keys(notInISR)) {
+			parts = append(parts, fmt.Sprintf("broker %d: %d", b, notInISR[b]))
+			replicasOut += notInISR[b]
+		}
+		fmt.Fprintf(tw, "OUT OF ISR\t%d\treplicas; %s\n", replicasOut, strings.Join(parts, ", "))
+	}
 }
 
 // healthListMax is how many partitions of a kind status names; while a
@@ -187,7 +226,9 @@ func firstOf(names []string) string {
 func (c localCluster) processes() string {
 	parts := make([]string, 0, c.nodes)
 	for i := 1; i <= c.nodes; i++ {
-		if pid := c.runningPID(i); pid != 0 {
+		if pid := c.runningPID(i); pid != 0 && processState(pid) == 'T' {
+			parts = append(parts, fmt.Sprintf("node %d STOPPED by a signal (pid %d; kill -CONT %d resumes it)", i, pid, pid))
+		} else if pid != 0 {
 			parts = append(parts, fmt.Sprintf("node %d running (pid %d)", i, pid))
 		} else {
 			parts = append(parts, fmt.Sprintf("node %d NOT RUNNING", i))

@@ -170,6 +170,49 @@ func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
 		strings.Count(line, "(isr") != healthListMax {
 		t.Errorf("under-replicated line: %q", line)
 	}
+	// By partition number: orders-0 to orders-9, not orders-0, orders-1,
+	// orders-10, ... as names sort.
+	if !strings.Contains(line, "orders-9 (isr") || strings.Contains(line, "orders-10 ") {
+		t.Errorf("under-replicated line not in partition order: %q", line)
+	}
+	if !strings.Contains(out.String(), "OUT OF ISR\t25\treplicas; broker 2: 25\n") {
+		t.Errorf("no line naming broker 2 out of the ISR of 25 partitions:\n%s", out.String())
+	}
+}
+
+// TestStoppedProcessIsShown: a node paused with SIGSTOP still has a process,
+// but cluster status must not call it running (it answers nothing).
+func TestStoppedProcessIsShown(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	proc := exec.Command("/bin/sleep", "60")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = proc.Process.Kill(); _ = proc.Wait() }()
+	pid := proc.Process.Pid
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := os.MkdirAll(c.nodeDir(1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.pidFile(1), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for processState(pid) != 'T' {
+		if time.Now().After(deadline) {
+			t.Fatalf("the child never showed as stopped (state %q)", processState(pid))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	want := "node 1 STOPPED by a signal (pid " + strconv.Itoa(pid) + "; kill -CONT " + strconv.Itoa(pid) + " resumes it)"
+	if got := c.processes(); got != want {
+		t.Errorf("processes: %q, want %q", got, want)
+	}
 }
 
 // TestLocalProcesses checks the PROCESSES line cluster status --dir adds:

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,14 +219,17 @@ func TestNodeConfigDefaults(t *testing.T) {
 
 // checkDefaultBrokerConfigs checks that got's DefaultBrokerConfigs hold the
 // effective value of every key of cfg that was not given and is set, none
-// of them in StaticBrokerConfigs too, then clears them (for a comparison
-// of the rest).
+// of them in StaticBrokerConfigs too, and that BrokerConfigKeys list every
+// key, then clears both (for a comparison of the rest).
 func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Config) {
 	t.Helper()
 	for _, s := range cfg.Settings {
 		key := s.Key
 		if key == "log.segment.ms" {
 			key = "log.roll.ms"
+		}
+		if !slices.Contains(got.BrokerConfigKeys, key) {
+			t.Errorf("%s is not among the BrokerConfigKeys", key)
 		}
 		v, isDefault := got.DefaultBrokerConfigs[key]
 		_, isStatic := got.StaticBrokerConfigs[key]
@@ -238,7 +242,7 @@ func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Conf
 			t.Errorf("%s, given (%s), is among the default broker configs", key, s.Source)
 		}
 	}
-	got.DefaultBrokerConfigs = nil
+	got.DefaultBrokerConfigs, got.BrokerConfigKeys = nil, nil
 }
 
 // TestNodeConfigSetsEveryField fails when actors.Config gains a field that

@@ -58,6 +58,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		if key == "log.segment.ms" {
 			key = "log.roll.ms" // Kafka's name for the broker-wide segment.ms
 		}
+		cfg.BrokerConfigKeys = append(cfg.BrokerConfigKeys, key)
 		if s.Source == "default" {
 			if s.Value != "" { // unset by default (broker.rack, debug.listener)
 				cfg.DefaultBrokerConfigs[key] = s.Value

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -186,4 +188,57 @@ func TestLogDirLockIsReleased(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	again()
+}
+
+// TestServeExplainsRefusedBrokerConfigs alters broker configs through kadm
+// as an operator would: a key the broker reads only at start needs a
+// restart (INVALID_REQUEST), even one unset by default (broker.rack); a key
+// no broker knows is INVALID_CONFIG and says so, pointing at the run-time key
+// that was likely meant. Before, an unknown key was told to go into
+// server.properties, where the broker would ignore it.
+func TestServeExplainsRefusedBrokerConfigs(t *testing.T) {
+	dir := t.TempDir()
+	addr := startServe(t, "--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", "metrics.listener=",
+		"--set", "log.dirs="+filepath.Join(dir, "data"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	for _, c := range []struct{ key, code, message string }{
+		{"num.partitions", "INVALID_REQUEST", "cannot update broker config num.partitions dynamically; set it in server.properties and restart"},
+		{"broker.rack", "INVALID_REQUEST", "cannot update broker config broker.rack dynamically; set it in server.properties and restart"},
+		{"log.retention.msx", "INVALID_CONFIG", `unknown broker config "log.retention.msx" (did you mean log.retention.ms?)`},
+		{"retention.ms", "INVALID_CONFIG", `unknown broker config "retention.ms": retention.ms is a topic config; the default of every topic is the broker config log.retention.ms`},
+		{"no.such.key", "INVALID_CONFIG", `unknown broker config "no.such.key"; at run time a broker takes only the broker-wide defaults of topic configs, such as log.retention.ms`},
+		{"log.retention.hour", "INVALID_CONFIG", `unknown broker config "log.retention.hour" (did you mean log.retention.bytes or log.retention.ms?)`},
+	} {
+		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: c.key, Value: kadm.StringPtr("1")}})
+		if err != nil || len(resps) != 1 {
+			t.Fatalf("alter %s: %v %+v", c.key, err, resps)
+		}
+		if got := errName(resps[0].Err); got != c.code || !strings.HasPrefix(resps[0].ErrMessage, c.message) {
+			t.Errorf("alter %s: %s %q, want %s %q", c.key, got, resps[0].ErrMessage, c.code, c.message)
+		}
+	}
+	// The run-time keys still change.
+	resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "log.retention.ms", Value: kadm.StringPtr("60000")}})
+	if err != nil || resps[0].Err != nil {
+		t.Fatalf("alter log.retention.ms: %v %+v", err, resps)
+	}
+}
+
+// errName is a Kafka error's name, "" for none.
+func errName(err error) string {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Message
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }

@@ -33,7 +33,7 @@ func newTopicCommand() *cobra.Command {
 	opts := &topicOptions{}
 	cmd := &cobra.Command{
 		Use:   "topic",
-		Short: "Create, list, describe, delete and configure topics",
+		Short: "Create, list, describe, delete, configure topics and add partitions",
 	}
 	opts.client.register(cmd)
 	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a topic request may take")
@@ -43,6 +43,7 @@ func newTopicCommand() *cobra.Command {
 		newTopicDescribeCommand(opts),
 		newTopicDeleteCommand(opts),
 		newTopicAlterConfigCommand(opts),
+		newTopicAddPartitionsCommand(opts),
 	)
 	return cmd
 }
