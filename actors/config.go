@@ -45,14 +45,11 @@ type Config struct {
 	GossipSeeds []string
 	// GossipTimings are the failure detector's; zero: gossip.LANTimings.
 	GossipTimings gossip.Timings
-	// BrokerSessionTimeoutMs is broker.session.timeout.ms; 0 means
-	// DefaultBrokerSessionTimeoutMs.
+	// BrokerSessionTimeoutMs is broker.session.timeout.ms (0: the default).
 	BrokerSessionTimeoutMs int64
-	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms; 0 means
-	// DefaultBrokerHeartbeatIntervalMs.
+	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms (0: the default).
 	BrokerHeartbeatIntervalMs int64
-	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms;
-	// 0 means 1000.
+	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms (0: 1000).
 	QuorumElectionTimeoutMs int64
 	// QuorumHeartbeatIntervalMs is how often the quorum leader reaches its
 	// followers (and learners poll it); 0 means a tenth of the election
