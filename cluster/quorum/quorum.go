@@ -99,6 +99,11 @@ type Quorum struct {
 	// preCandidateTicks counts the ticks this node has been a
 	// pre-candidate (retryPreVote).
 	preCandidateTicks int
+	// silence counts the ticks the leader followed has been silent, and
+	// preCandidateFor the ticks this node has been a pre-candidate
+	// (successor.go).
+	silence         leaderSilence
+	preCandidateFor int
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
@@ -221,7 +226,9 @@ func (q *Quorum) Tick(now cluster.Instant) {
 	q.ticks = due
 	for range n {
 		q.rn.Tick()
+		q.countPreCandidacy()
 		q.retryPreVote()
+		q.campaignAsSuccessor()
 	}
 }
 
@@ -288,9 +295,10 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
-	if q.ignoresVoteRequest(m) {
+	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) {
 		return nil
 	}
+	q.heardFromLeader(m)
 	err := q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.

@@ -37,6 +37,9 @@ import (
 //	heal                       restore every link
 //	crash id=N|leader|follower power loss: the node loses unsynced writes
 //	restart id=N               the node recovers its log and rejoins
+//	campaign ids=(2, 3)        each node campaigns at its first tick after
+//	                           its leader's silence lasted an election
+//	                           timeout, as raft's shortest draw makes it
 //	status                     each node's view, and the applied history
 //	describe [id=N]            DescribeQuorum as node N (the active leader)
 //	                           answers it
@@ -172,6 +175,10 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		var id int
 		td.ScanArgs(t, "id", &id)
 		s.c.restart(s.c.node(int32(id)))
+	case "campaign":
+		for _, id := range ids(t, td, "ids") {
+			s.c.node(id).campaignWhenSilent = true
+		}
 	case "status":
 		return strings.TrimSpace(s.c.status())
 	case "describe":
