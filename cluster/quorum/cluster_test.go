@@ -295,6 +295,14 @@ func (c *testCluster) handleReadies(n *testNode) {
 			n.fs.CrashAfterOps(int64(c.rng.IntN(8)))
 		}
 		rd := n.q.Ready()
+		for _, env := range rd.SendFirst {
+			c.send(n, env)
+		}
+		if c.opts.crashInReadyPermille > 0 && c.rng.IntN(1000) < c.opts.crashInReadyPermille {
+			// Requests out, nothing written yet.
+			c.crash(n)
+			return
+		}
 		if c.opts.plantSendBeforePersist {
 			for _, env := range rd.Messages {
 				c.send(n, env)

@@ -22,7 +22,8 @@
 //	// after each of these:
 //	for q.HasReady() {
 //		rd := q.Ready()
-//		log.Save(rd.Persist)              // durable first; on error stop the node
+//		send rd.SendFirst                 // raft's requests: before the write
+//		log.Save(rd.Persist)              // durable before Messages; on error stop the node
 //		send rd.Messages                  // quorum.MarshalMessage; ReportSnapshot, ReportUnreachable
 //		apply rd.Snapshot, rd.Committed   // to the metadata image, in order
 //		tell rd.Membership, rd.Proposals, rd.Leadership

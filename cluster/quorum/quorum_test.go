@@ -77,7 +77,7 @@ func TestTicksFollowMonotonicTime(t *testing.T) {
 	}
 	campaigned := func() bool {
 		for _, rd := range drain(t, q, nil) {
-			for _, m := range rd.Messages {
+			for _, m := range rd.SendFirst {
 				if m.Message.GetType() == raftpb.MsgPreVote {
 					return true
 				}
@@ -212,8 +212,8 @@ func TestBootstrapFromSingleNodeMetadata(t *testing.T) {
 	cfg := Config{NodeID: 0, Voters: []int32{0}, InitialSnapshot: legacy}
 	q := newCore(t, cfg, st)
 	rd := q.Ready()
-	if md := rd.Persist.Snapshot.GetMetadata(); md.GetIndex() != 1 || md.GetTerm() != 1 || len(rd.Messages) != 0 {
-		t.Fatalf("first Ready persists snapshot %v, sends %d messages", md, len(rd.Messages))
+	if md := rd.Persist.Snapshot.GetMetadata(); md.GetIndex() != 1 || md.GetTerm() != 1 || len(rd.SendFirst)+len(rd.Messages) != 0 {
+		t.Fatalf("first Ready persists snapshot %v, sends %d messages", md, len(rd.SendFirst)+len(rd.Messages))
 	}
 	if rd.Snapshot == nil || rd.Snapshot.Offset != 1 || rd.Snapshot.Batch.Epoch != 42 || len(rd.Snapshot.Batch.Records) != 1 {
 		t.Fatalf("first Ready applies %+v", rd.Snapshot)
