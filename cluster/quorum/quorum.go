@@ -226,9 +226,9 @@ func (q *Quorum) Tick(now cluster.Instant) {
 	q.ticks = due
 	for range n {
 		q.rn.Tick()
+		q.campaignAsSuccessor()
 		q.countPreCandidacy()
 		q.retryPreVote()
-		q.campaignAsSuccessor()
 	}
 }
 
