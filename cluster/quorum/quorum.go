@@ -96,6 +96,9 @@ type Quorum struct {
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
 	heldUntilMs int64
+	// leaseEndTick is the tick before which this node, having taken a
+	// leader's message, grants no (pre-)vote but a transfer's (lease.go).
+	leaseEndTick int64
 	// preCandidateTicks counts the ticks this node has been a
 	// pre-candidate (retryPreVote).
 	preCandidateTicks int
@@ -295,9 +298,10 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
-	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) {
+	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
 		return nil
 	}
+	q.takeLease(m)
 	q.heardFromLeader(m)
 	err := q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
