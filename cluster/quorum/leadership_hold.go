@@ -67,7 +67,8 @@ const campaignTransfer = "CampaignTransfer"
 // leader's message less than an election timeout ago (lease.go); or, for
 // one of a later term, because this node started less than an election
 // timeout ago (see above). Dropping it is raft's own answer while it hears
-// from a leader: no answer at all. One of an earlier term raft refuses.
+// from a leader: no answer at all. One of an earlier term, or of its term
+// while it follows a leader, raft refuses.
 func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote || string(m.GetContext()) == campaignTransfer {
 		return false
@@ -75,8 +76,10 @@ func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if q.now.MonoMs < q.heldUntilMs {
 		return true
 	}
-	term := q.rn.BasicStatus().GetTerm()
-	if m.GetTerm() < term {
+	st := q.rn.BasicStatus()
+	term := st.GetTerm()
+	if m.GetTerm() < term || m.GetTerm() == term && st.Lead != raft.None {
+		// Raft refuses it.
 		return false
 	}
 	if q.inLease() {

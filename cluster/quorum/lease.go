@@ -18,11 +18,11 @@ import (
 // So the core keeps the lease itself: a voter that takes a heartbeat,
 // append or snapshot of its term or a later one (those raft takes from
 // their leader, resetting its election clock, and answers) ignores every
-// (pre-)vote request but a leadership transfer's for ElectionTick ticks
-// after, whatever its term or role becomes meanwhile. It is raft's own
-// rule (no vote while electionElapsed < electionTimeout), only not
-// forgotten when raft forgets its leader: a node whose own election
-// timeout made it a (pre-)candidate has no lease left by then.
+// (pre-)vote request but a leadership transfer's for an election timeout
+// after (leaseFromTick), whatever its term or role becomes meanwhile. It
+// is raft's own rule (no vote while electionElapsed < electionTimeout),
+// only not forgotten when raft forgets its leader, nor cut short when a
+// paused process steps its backlog before its overdue ticks.
 //
 // The same seed elected n3 with n2's pre-vote, granted while n2 had heard
 // from no leader for 5 s, to a pre-vote n3 had asked for in term 5 and
@@ -33,19 +33,37 @@ import (
 // earlier candidacy, and the core drops it (staleGrant).
 
 // takeLease starts this node's lease anew when m is a heartbeat, append or
-// snapshot of its term or a later one.
+// snapshot of its term or a later one. The core learns the time only at
+// the next Tick (a shell may step a paused process's backlog before its
+// overdue tick), so the lease is pending till then (leaseFromTick).
 func (q *Quorum) takeLease(m *raftpb.Message) {
 	switch m.GetType() {
 	case raftpb.MsgHeartbeat, raftpb.MsgApp, raftpb.MsgSnap:
 		if m.GetTerm() >= q.rn.BasicStatus().GetTerm() {
-			q.leaseEndTick = q.ticks + int64(q.cfg.electionTicks())
+			q.leasePending = true
 		}
 	}
 }
 
+// leaseFromTick ends a pending lease (the message came at or before
+// nowMs) no sooner than an election timeout less one tick after nowMs: at
+// the tick ElectionTick-1 ticks after the first tick at or after nowMs.
+// That is raft's count when the message came within the tick before a
+// timely Tick, and no shorter when it came earlier or the Tick was late:
+// a voter that answered a heartbeat sent at t grants no vote before t
+// plus an election timeout less one tick, as the hold counts.
+func (q *Quorum) leaseFromTick(nowMs int64) {
+	if !q.leasePending {
+		return
+	}
+	q.leasePending = false
+	first := (nowMs - q.originMs + q.cfg.TickMs - 1) / q.cfg.TickMs
+	q.leaseEndTick = max(q.leaseEndTick, first+int64(q.cfg.electionTicks())-1)
+}
+
 // inLease says whether this node took a leader's message less than an
 // election timeout ago (takeLease).
-func (q *Quorum) inLease() bool { return q.ticks < q.leaseEndTick }
+func (q *Quorum) inLease() bool { return q.leasePending || q.ticks < q.leaseEndTick }
 
 // staleGrant says whether m is a granted pre-vote that answers an earlier
 // candidacy of this node: its term is not ahead of this node's.

@@ -97,8 +97,10 @@ type Quorum struct {
 	// not (leadership_hold.go).
 	heldUntilMs int64
 	// leaseEndTick is the tick before which this node, having taken a
-	// leader's message, grants no (pre-)vote but a transfer's (lease.go).
+	// leader's message, grants no (pre-)vote but a transfer's; until the
+	// next Tick, leasePending holds it (lease.go).
 	leaseEndTick int64
+	leasePending bool
 	// preCandidateTicks counts the ticks this node has been a
 	// pre-candidate (retryPreVote).
 	preCandidateTicks int
@@ -224,6 +226,7 @@ func (q *Quorum) Tick(now cluster.Instant) {
 		now.MonoMs = q.now.MonoMs // monotonic time never goes back
 	}
 	q.now = now
+	q.leaseFromTick(now.MonoMs)
 	due := (now.MonoMs - q.originMs) / q.cfg.TickMs
 	n := min(due-q.ticks, maxCatchUpTicks)
 	q.ticks = due
