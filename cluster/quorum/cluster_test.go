@@ -620,7 +620,7 @@ func (c *testCluster) deliver() {
 		if !n.up || c.net.cut[[2]int32{m.from, m.to}] {
 			continue
 		}
-		if err := n.q.StepBytes(m.data); err != nil {
+		if err := n.q.StepBytes(c.instant(n), m.data); err != nil {
 			c.t.Fatalf("n%d: step a message from n%d: %v", m.to, m.from, err)
 		}
 	}

@@ -17,7 +17,7 @@
 //	log, state, err := raftlog.Open(fsys, dataDir+"/"+raftlog.DirName, logger)
 //	q, err := quorum.New(cfg, state)      // a new voter bootstraps; see Config.Voters
 //	// on a timer at q.NextTickMs() (monotonic): q.Tick(now)
-//	// on a raft frame from the CONTROLLER listener: q.StepBytes(body)
+//	// on a raft frame from the CONTROLLER listener: q.StepBytes(now, body)
 //	// on a controller request's records: id, err := q.Propose(encodedBatch)
 //	// after each of these:
 //	for q.HasReady() {

@@ -19,7 +19,7 @@ import (
 // append or snapshot of its term or a later one (those raft takes from
 // their leader, resetting its election clock, and answers) ignores every
 // (pre-)vote request but a leadership transfer's for an election timeout
-// after (leaseFromTick), whatever its term or role becomes meanwhile. It
+// after (leaseFrom), whatever its term or role becomes meanwhile. It
 // is raft's own rule (no vote while electionElapsed < electionTimeout),
 // only not forgotten when raft forgets its leader, nor cut short when a
 // paused process steps its backlog before its overdue ticks.
@@ -32,31 +32,32 @@ import (
 // earlier. A grant whose term is not ahead of this node's answers an
 // earlier candidacy, and the core drops it (staleGrant).
 
-// takeLease starts this node's lease anew when m is a heartbeat, append or
-// snapshot of its term or a later one. The core learns the time only at
-// the next Tick (a shell may step a paused process's backlog before its
-// overdue tick), so the lease is pending till then (leaseFromTick).
-func (q *Quorum) takeLease(m *raftpb.Message) {
+// takeLease starts this node's lease anew when m, arrived at nowMs, is a
+// heartbeat, append or snapshot of its term or a later one. Before the
+// first Tick (no ticks to count from yet) it holds until that Tick.
+func (q *Quorum) takeLease(m *raftpb.Message, nowMs int64) {
 	switch m.GetType() {
 	case raftpb.MsgHeartbeat, raftpb.MsgApp, raftpb.MsgSnap:
-		if m.GetTerm() >= q.rn.BasicStatus().GetTerm() {
-			q.leasePending = true
+		if m.GetTerm() < q.rn.BasicStatus().GetTerm() {
+			return
 		}
+		if !q.started {
+			q.leasePending = true
+			return
+		}
+		q.leaseFrom(max(nowMs, q.now.MonoMs))
 	}
 }
 
-// leaseFromTick ends a pending lease (the message came at or before
-// nowMs) no sooner than an election timeout less one tick after nowMs: at
-// the tick ElectionTick-1 ticks after the first tick at or after nowMs.
-// That is raft's count when the message came within the tick before a
-// timely Tick, and no shorter when it came earlier or the Tick was late:
-// a voter that answered a heartbeat sent at t grants no vote before t
-// plus an election timeout less one tick, as the hold counts.
-func (q *Quorum) leaseFromTick(nowMs int64) {
-	if !q.leasePending {
-		return
-	}
-	q.leasePending = false
+// leaseFrom ends the lease of a message that arrived at nowMs no sooner
+// than an election timeout less one tick after: at the tick ElectionTick-1
+// ticks after the first tick at or after nowMs. That is raft's own count
+// (ElectionTick ticks from the message) when its Ticks come on time; and
+// no shorter when they come late, as when a paused process steps its
+// backlog before its overdue ticks (raft's count then lapses at once). A
+// voter that answered a heartbeat sent at t so grants no vote before t plus
+// an election timeout less one tick, as the hold counts on.
+func (q *Quorum) leaseFrom(nowMs int64) {
 	first := (nowMs - q.originMs + q.cfg.TickMs - 1) / q.cfg.TickMs
 	q.leaseEndTick = max(q.leaseEndTick, first+int64(q.cfg.electionTicks())-1)
 }

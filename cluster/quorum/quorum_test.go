@@ -285,7 +285,7 @@ func TestStepChecksAddresses(t *testing.T) {
 	q := newCore(t, Config{NodeID: 1, Voters: []int32{1, 2, 3}}, raftlog.State{})
 	drain(t, q, nil)
 	hb := &raftpb.Message{Type: raftpb.MsgHeartbeat.Enum(), From: new(raftID(2)), To: new(raftID(3)), Term: new(uint64(2))}
-	if err := q.Step(hb); err == nil {
+	if err := q.Step(cluster.Instant{}, hb); err == nil {
 		t.Fatal("stepped a message for node 3")
 	}
 	hb.To = new(raftID(1))
@@ -293,10 +293,10 @@ func TestStepChecksAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.StepBytes(p); err != nil {
+	if err := q.StepBytes(cluster.Instant{}, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.StepBytes([]byte{0xff, 0xff}); err == nil {
+	if err := q.StepBytes(cluster.Instant{}, []byte{0xff, 0xff}); err == nil {
 		t.Fatal("stepped garbage")
 	}
 	drain(t, q, nil)

@@ -293,7 +293,7 @@ func (s *quorumScript) deliver(t *testing.T, td *datadriven.TestData) string {
 	term := uint64(int64(n.q.rn.BasicStatus().GetTerm()) + int64(k))
 	m := &raftpb.Message{Type: raftpb.MessageType(mt).Enum(), From: proto.Uint64(raftID(src.id)), To: proto.Uint64(raftID(n.id)),
 		Term: &term, LogTerm: &logTerm, Index: &last, Reject: proto.Bool(td.HasArg("reject"))}
-	if err := n.q.Step(m); err != nil {
+	if err := n.q.Step(s.c.instant(n), m); err != nil {
 		return fmt.Sprintf("error: %v", err)
 	}
 	s.c.handleReadies(n)
