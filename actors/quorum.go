@@ -124,6 +124,7 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 func (a *quorumActor) drive(ctx actor.Context) {
 	for !a.failed && a.core.HasReady() {
 		rd := a.core.Ready()
+		a.net.send(rd.SendFirst)
 		if err := a.log.Save(rd.Persist); err != nil {
 			a.fail(ctx, fmt.Errorf("save to the metadata log: %w", err))
 			return

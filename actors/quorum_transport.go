@@ -212,8 +212,9 @@ func (a *quorumActor) inbound(ctx actor.Context, msg *raftInbound) {
 		msg.respond(&raftResponse{ErrorCode: kerr.InconsistentClusterID.Code})
 		return
 	}
+	now := a.node.cfg.Clock.Now()
 	for _, m := range req.Messages {
-		if err := a.core.StepBytes(m); err != nil {
+		if err := a.core.StepBytes(now, m); err != nil {
 			a.logger.Debug("raft message not taken", zap.Int32("from", req.From), zap.Error(err))
 		}
 	}
@@ -247,8 +248,9 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 	if d.resp == nil {
 		return
 	}
+	now := a.node.cfg.Clock.Now()
 	for _, m := range d.resp.Messages {
-		if err := a.core.StepBytes(m); err != nil {
+		if err := a.core.StepBytes(now, m); err != nil {
 			a.logger.Debug("raft message not taken", zap.Int32("from", d.to), zap.Error(err))
 		}
 	}

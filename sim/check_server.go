@@ -57,6 +57,10 @@ type serverChecks struct {
 	truncated map[tpKey][]offsetRange
 	// unclean marks the partitions that had an unclean election.
 	unclean map[tpKey]bool
+	// lossyElection is, for each partition, the leader epoch of its latest
+	// election that may have lost committed records (an unclean one, or
+	// one from the last known ELR after power losses).
+	lossyElection map[tpKey]int32
 	// lowestMinISR is the lowest min.insync.replicas each topic had set
 	// (the operator changes it, faults_operator.go): the guarantees of a
 	// write are those of the setting it was acknowledged under.
@@ -124,7 +128,7 @@ func (r offsetRange) cause() string {
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
 		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
-		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, truncated: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{},
+		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, truncated: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}, lossyElection: map[tpKey]int32{},
 		lowestMinISR: map[string]int{},
 		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
@@ -284,6 +288,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 	}
 	if w.uncleanEnabled(img, t) {
 		c.unclean[tp] = true
+		c.lossyElection[tp] = after.LeaderEpoch
 		w.lossEra[tp]++
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
@@ -320,6 +325,7 @@ func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster
 		}
 	}
 	c.unclean[tp] = true
+	c.lossyElection[tp] = after.LeaderEpoch
 	w.lossEra[tp]++
 	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
 }

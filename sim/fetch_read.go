@@ -271,7 +271,14 @@ func (fw *fetchWrite) writeOutcome(describe bool) string {
 // checkRead is F1: what a read returns below the high watermark its answer
 // announces is what the log held there at the plan. Above it (a
 // follower's read reaches the log end offset) the log may have changed:
-// that is reported on the timeline, as is a change a loss excuses. It
+// that is reported on the timeline, as is a change a loss excuses: one
+// that struck the partition between the plan and the read, or an election
+// that may have lost records at a leader epoch later than the one the
+// replica knew at the plan (seed 21234 at 5 nodes: n3, the leader of
+// epoch 1 and alone in its ISR, paused past an unclean election of epoch
+// 2, took a produce and a Fetch on resuming, announced the high watermark
+// 105 of its term and truncated [101, 105) to agree with the new leader
+// before the read). It
 // returns the base offset of the first batch that changed, -1 for none.
 func (fw *fetchWrite) checkRead(p *writePart, got []byte) int64 {
 	w := fw.n.w
@@ -295,6 +302,13 @@ func (fw *fetchWrite) checkRead(p *writePart, got []byte) int64 {
 			fw.n.name(), kind, p.tp, base, p.highWatermark)
 	case w.lossEra[p.tp] != p.lossEra:
 		w.timelinef("%s: %s fetch read %s from offset %d after a loss changed the log under it", fw.n.name(), kind, p.tp, base)
+	case p.at.h != nil && p.at.leaderEpoch < w.checks.lossyElection[p.tp]:
+		// The replica planned it knowing only a leader epoch older than
+		// an election that may have lost records: a deposed leader that
+		// had not heard of it yet (paused) announced a high watermark
+		// of its own term, whose records the election let go.
+		w.timelinef("%s: %s fetch read %s from offset %d planned at leader epoch %d, before the election at epoch %d that may have lost records",
+			fw.n.name(), kind, p.tp, base, p.at.leaderEpoch, w.checks.lossyElection[p.tp])
 	default:
 		w.violation("F1", fmt.Sprintf("%s: %s fetch of %s read other bytes from offset %d than planned, below the high watermark %d it announced",
 			fw.n.name(), kind, p.tp, base, p.highWatermark))

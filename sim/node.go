@@ -283,7 +283,7 @@ func (n *node) handle(m *message) {
 		if n.q == nil {
 			return
 		}
-		if err := n.q.StepBytes(m.body.([]byte)); err != nil {
+		if err := n.q.StepBytes(n.instant(), m.body.([]byte)); err != nil {
 			n.w.violation("S9", fmt.Sprintf("%s: raft message from %s refused: %v", n.name(), endpointName(m.from), err))
 			return
 		}

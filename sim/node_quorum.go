@@ -48,6 +48,9 @@ func (n *node) settle() {
 // handleReady carries out one Ready of the quorum core.
 func (n *node) handleReady() {
 	rd := n.q.Ready()
+	for _, env := range rd.SendFirst {
+		n.sendRaft(env)
+	}
 	if err := n.raftLog.Save(rd.Persist); err != nil {
 		n.fail(fmt.Errorf("persist the metadata log: %w", err))
 		return

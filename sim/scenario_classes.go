@@ -28,7 +28,7 @@ var BugClasses = []BugClass{
 		[]string{"fast-leader-failover-5x"},
 		"crashes at exponential intervals, down for as little as 200 ms (Stats.Crashes, Stats.LeaderChanges)"},
 	{"B5", "unclean-election divergence, consumer skip, zombie replica",
-		[]string{"isolated-leader-acks1", "follower-truncation", "unclean-election", "truncation-between-fetch-plan-and-read"},
+		[]string{"isolated-leader-acks1", "follower-truncation", "unclean-election", "truncation-between-fetch-plan-and-read", "zombie-leader-read-after-unclean-election"},
 		"acks=1 producers with partitions and crashes (Stats.Truncations); consumers' positions past a truncation are checked (Q9, seeks)"},
 	{"B6", "last replica standing",
 		[]string{"last-replica-standing"},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.etcd.io/raft/v3"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
@@ -99,6 +100,11 @@ type testNode struct {
 	applied, lastData int64
 	count             int
 	hash              uint64
+
+	// campaignWhenSilent makes the node campaign at its first tick after
+	// its leader's silence lasted an election timeout (the script's
+	// campaign).
+	campaignWhenSilent bool
 
 	maxTerm    uint64
 	leadership Leadership
@@ -252,7 +258,29 @@ func (c *testCluster) step() {
 	for _, n := range c.nodes {
 		if n.up {
 			n.q.Tick(c.instant(n))
+			c.campaignIfSilent(n)
 			c.handleReadies(n)
+		}
+	}
+}
+
+// campaignIfSilent carries out a script's campaign: a node told to campaign
+// does, as a follower, once raft's shortest election timeout passed since
+// it heard from its leader (as raft counts it), or gives the order up once
+// it is no follower with a leader any more.
+func (c *testCluster) campaignIfSilent(n *testNode) {
+	if !n.campaignWhenSilent {
+		return
+	}
+	st := n.q.rn.BasicStatus()
+	if st.RaftState != raft.StateFollower || st.Lead == raft.None {
+		n.campaignWhenSilent = false
+		return
+	}
+	if n.q.silence.ticks >= n.q.cfg.electionTicks() {
+		n.campaignWhenSilent = false
+		if err := n.q.rn.Campaign(); err != nil {
+			c.t.Fatalf("n%d campaigns: %v", n.id, err)
 		}
 	}
 }
@@ -267,6 +295,14 @@ func (c *testCluster) handleReadies(n *testNode) {
 			n.fs.CrashAfterOps(int64(c.rng.IntN(8)))
 		}
 		rd := n.q.Ready()
+		for _, env := range rd.SendFirst {
+			c.send(n, env)
+		}
+		if c.opts.crashInReadyPermille > 0 && c.rng.IntN(1000) < c.opts.crashInReadyPermille {
+			// Requests out, nothing written yet.
+			c.crash(n)
+			return
+		}
 		if c.opts.plantSendBeforePersist {
 			for _, env := range rd.Messages {
 				c.send(n, env)
@@ -584,7 +620,7 @@ func (c *testCluster) deliver() {
 		if !n.up || c.net.cut[[2]int32{m.from, m.to}] {
 			continue
 		}
-		if err := n.q.StepBytes(m.data); err != nil {
+		if err := n.q.StepBytes(c.instant(n), m.data); err != nil {
 			c.t.Fatalf("n%d: step a message from n%d: %v", m.to, m.from, err)
 		}
 	}

@@ -17,12 +17,13 @@
 //	log, state, err := raftlog.Open(fsys, dataDir+"/"+raftlog.DirName, logger)
 //	q, err := quorum.New(cfg, state)      // a new voter bootstraps; see Config.Voters
 //	// on a timer at q.NextTickMs() (monotonic): q.Tick(now)
-//	// on a raft frame from the CONTROLLER listener: q.StepBytes(body)
+//	// on a raft frame from the CONTROLLER listener: q.StepBytes(now, body)
 //	// on a controller request's records: id, err := q.Propose(encodedBatch)
 //	// after each of these:
 //	for q.HasReady() {
 //		rd := q.Ready()
-//		log.Save(rd.Persist)              // durable first; on error stop the node
+//		send rd.SendFirst                 // raft's requests: before the write
+//		log.Save(rd.Persist)              // durable before Messages; on error stop the node
 //		send rd.Messages                  // quorum.MarshalMessage; ReportSnapshot, ReportUnreachable
 //		apply rd.Snapshot, rd.Committed   // to the metadata image, in order
 //		tell rd.Membership, rd.Proposals, rd.Leadership

@@ -63,9 +63,12 @@ const campaignTransfer = "CampaignTransfer"
 
 // ignoresVoteRequest says whether to drop m, a (pre-)vote request that is
 // no leadership transfer's, because this node's hold as a leader has not
-// passed yet, or, for one of a later term, because this node started less
-// than an election timeout ago (see above). Dropping it is raft's own
-// answer while it hears from a leader: no answer at all.
+// passed yet; or, for one of its term or a later one, because it took a
+// leader's message less than an election timeout ago (lease.go); or, for
+// one of a later term, because this node started less than an election
+// timeout ago (see above). Dropping it is raft's own answer while it hears
+// from a leader: no answer at all. One of an earlier term, or of its term
+// while it follows a leader, raft refuses.
 func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote || string(m.GetContext()) == campaignTransfer {
 		return false
@@ -73,7 +76,16 @@ func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if q.now.MonoMs < q.heldUntilMs {
 		return true
 	}
-	if m.GetTerm() <= q.rn.BasicStatus().GetTerm() {
+	st := q.rn.BasicStatus()
+	term := st.GetTerm()
+	if m.GetTerm() < term || m.GetTerm() == term && st.Lead != raft.None {
+		// Raft refuses it.
+		return false
+	}
+	if q.inLease() {
+		return true
+	}
+	if m.GetTerm() == term {
 		return false
 	}
 	return !q.started || q.ticks < int64(q.cfg.electionTicks())

@@ -134,7 +134,7 @@ func TestDeposedLeaderGrantsNoVoteWithinItsHold(t *testing.T) {
 	term := l.q.rn.BasicStatus().GetTerm()
 	from, to := raftID(f.id), raftID(l.id)
 	answer := &raftpb.Message{Type: raftpb.MsgAppResp.Enum(), From: &from, To: &to, Term: proto.Uint64(term + 1)}
-	if err := l.q.Step(answer); err != nil {
+	if err := l.q.Step(c.instant(l), answer); err != nil {
 		t.Fatal(err)
 	}
 	if st := l.q.rn.BasicStatus(); st.RaftState == raft.StateLeader || st.GetTerm() != term+1 {
@@ -142,7 +142,7 @@ func TestDeposedLeaderGrantsNoVoteWithinItsHold(t *testing.T) {
 	}
 	vote := &raftpb.Message{Type: raftpb.MsgVote.Enum(), From: &from, To: &to, Term: proto.Uint64(term + 1),
 		LogTerm: proto.Uint64(term), Index: proto.Uint64(1 << 30)}
-	if err := l.q.Step(vote); err != nil {
+	if err := l.q.Step(c.instant(l), vote); err != nil {
 		t.Fatal(err)
 	}
 	if v := l.q.rn.BasicStatus().GetVote(); v == from {

@@ -96,9 +96,19 @@ type Quorum struct {
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
 	heldUntilMs int64
+	// leaseEndTick is the tick before which this node, having taken a
+	// leader's message, grants no (pre-)vote but a transfer's; before the
+	// first Tick, leasePending holds it (lease.go).
+	leaseEndTick int64
+	leasePending bool
 	// preCandidateTicks counts the ticks this node has been a
 	// pre-candidate (retryPreVote).
 	preCandidateTicks int
+	// silence counts the ticks the leader followed has been silent, and
+	// preCandidateFor the ticks this node has been a pre-candidate
+	// (successor.go).
+	silence         leaderSilence
+	preCandidateFor int
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
@@ -216,11 +226,17 @@ func (q *Quorum) Tick(now cluster.Instant) {
 		now.MonoMs = q.now.MonoMs // monotonic time never goes back
 	}
 	q.now = now
+	if q.leasePending {
+		q.leasePending = false
+		q.leaseFrom(now.MonoMs)
+	}
 	due := (now.MonoMs - q.originMs) / q.cfg.TickMs
 	n := min(due-q.ticks, maxCatchUpTicks)
 	q.ticks = due
 	for range n {
 		q.rn.Tick()
+		q.campaignAsSuccessor()
+		q.countPreCandidacy()
 		q.retryPreVote()
 	}
 }
@@ -279,8 +295,9 @@ func (q *Quorum) NextTickMs() int64 {
 	return q.originMs + (q.ticks+1)*q.cfg.TickMs
 }
 
-// Step takes one raft message from another node.
-func (q *Quorum) Step(m *raftpb.Message) error {
+// Step takes one raft message from another node, arrived at now (the time
+// it is stepped; ticks stay Tick's).
+func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 	if m.GetTo() != q.self {
 		return fmt.Errorf("quorum: message for node %d delivered to node %d", nodeID(m.GetTo()), q.cfg.NodeID)
 	}
@@ -288,9 +305,11 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
-	if q.ignoresVoteRequest(m) {
+	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
 		return nil
 	}
+	q.takeLease(m, now.MonoMs)
+	q.heardFromLeader(m)
 	err := q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.
@@ -299,13 +318,14 @@ func (q *Quorum) Step(m *raftpb.Message) error {
 	return err
 }
 
-// StepBytes takes one serialized raft message (MarshalMessage's bytes).
-func (q *Quorum) StepBytes(p []byte) error {
+// StepBytes takes one serialized raft message (MarshalMessage's bytes),
+// arrived at now.
+func (q *Quorum) StepBytes(now cluster.Instant, p []byte) error {
 	m := &raftpb.Message{}
 	if err := proto.Unmarshal(p, m); err != nil {
 		return fmt.Errorf("quorum: decode raft message: %w", err)
 	}
-	return q.Step(m)
+	return q.Step(now, m)
 }
 
 // MarshalMessage serializes a raft message for the wire.

@@ -77,7 +77,7 @@ func TestTicksFollowMonotonicTime(t *testing.T) {
 	}
 	campaigned := func() bool {
 		for _, rd := range drain(t, q, nil) {
-			for _, m := range rd.Messages {
+			for _, m := range rd.SendFirst {
 				if m.Message.GetType() == raftpb.MsgPreVote {
 					return true
 				}
@@ -212,8 +212,8 @@ func TestBootstrapFromSingleNodeMetadata(t *testing.T) {
 	cfg := Config{NodeID: 0, Voters: []int32{0}, InitialSnapshot: legacy}
 	q := newCore(t, cfg, st)
 	rd := q.Ready()
-	if md := rd.Persist.Snapshot.GetMetadata(); md.GetIndex() != 1 || md.GetTerm() != 1 || len(rd.Messages) != 0 {
-		t.Fatalf("first Ready persists snapshot %v, sends %d messages", md, len(rd.Messages))
+	if md := rd.Persist.Snapshot.GetMetadata(); md.GetIndex() != 1 || md.GetTerm() != 1 || len(rd.SendFirst)+len(rd.Messages) != 0 {
+		t.Fatalf("first Ready persists snapshot %v, sends %d messages", md, len(rd.SendFirst)+len(rd.Messages))
 	}
 	if rd.Snapshot == nil || rd.Snapshot.Offset != 1 || rd.Snapshot.Batch.Epoch != 42 || len(rd.Snapshot.Batch.Records) != 1 {
 		t.Fatalf("first Ready applies %+v", rd.Snapshot)
@@ -285,7 +285,7 @@ func TestStepChecksAddresses(t *testing.T) {
 	q := newCore(t, Config{NodeID: 1, Voters: []int32{1, 2, 3}}, raftlog.State{})
 	drain(t, q, nil)
 	hb := &raftpb.Message{Type: raftpb.MsgHeartbeat.Enum(), From: new(raftID(2)), To: new(raftID(3)), Term: new(uint64(2))}
-	if err := q.Step(hb); err == nil {
+	if err := q.Step(cluster.Instant{}, hb); err == nil {
 		t.Fatal("stepped a message for node 3")
 	}
 	hb.To = new(raftID(1))
@@ -293,10 +293,10 @@ func TestStepChecksAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.StepBytes(p); err != nil {
+	if err := q.StepBytes(cluster.Instant{}, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.StepBytes([]byte{0xff, 0xff}); err == nil {
+	if err := q.StepBytes(cluster.Instant{}, []byte{0xff, 0xff}); err == nil {
 		t.Fatal("stepped garbage")
 	}
 	drain(t, q, nil)

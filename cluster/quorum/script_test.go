@@ -8,6 +8,9 @@ import (
 	"testing/cryptotest"
 
 	"github.com/cockroachdb/datadriven"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestQuorumScripts runs testdata/*.txt: a cluster of quorum cores on the
@@ -37,6 +40,13 @@ import (
 //	heal                       restore every link
 //	crash id=N|leader|follower power loss: the node loses unsynced writes
 //	restart id=N               the node recovers its log and rejoins
+//	campaign ids=(2, 3)        each node campaigns at its first tick after
+//	                           its leader's silence lasted an election
+//	                           timeout, as raft's shortest draw makes it
+//	deliver to=N from=M type=T [term=+K] [reject]
+//	                           hand node N a raft message of type T (as
+//	                           MsgAppResp) from node M, of N's term plus K,
+//	                           with M's last log entry; print N's view
 //	status                     each node's view, and the applied history
 //	describe [id=N]            DescribeQuorum as node N (the active leader)
 //	                           answers it
@@ -172,6 +182,12 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		var id int
 		td.ScanArgs(t, "id", &id)
 		s.c.restart(s.c.node(int32(id)))
+	case "campaign":
+		for _, id := range ids(t, td, "ids") {
+			s.c.node(id).campaignWhenSilent = true
+		}
+	case "deliver":
+		return s.deliver(t, td)
 	case "status":
 		return strings.TrimSpace(s.c.status())
 	case "describe":
@@ -242,6 +258,54 @@ func sinceStart(wallMs int64) string {
 		return "never"
 	}
 	return fmt.Sprintf("at %d ms", wallMs-wallStartMs)
+}
+
+// deliver hands a node a message made by hand: what the network of the
+// scripts delivers late or out of order only by chance (a paused node's
+// stale messages and their answers).
+func (s *quorumScript) deliver(t *testing.T, td *datadriven.TestData) string {
+	var to, from int
+	var typ, delta string
+	td.ScanArgs(t, "to", &to)
+	td.ScanArgs(t, "from", &from)
+	td.ScanArgs(t, "type", &typ)
+	td.MaybeScanArgs(t, "term", &delta)
+	k := 0
+	if delta != "" {
+		var err error
+		if k, err = strconv.Atoi(delta); err != nil {
+			td.Fatalf(t, "term=%s", delta)
+		}
+	}
+	mt, ok := raftpb.MessageType_value[typ]
+	if !ok {
+		td.Fatalf(t, "no message type %q", typ)
+	}
+	n, src := s.c.node(int32(to)), s.c.node(int32(from))
+	last, err := src.q.storage.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logTerm, err := src.q.storage.Term(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := uint64(int64(n.q.rn.BasicStatus().GetTerm()) + int64(k))
+	m := &raftpb.Message{Type: raftpb.MessageType(mt).Enum(), From: proto.Uint64(raftID(src.id)), To: proto.Uint64(raftID(n.id)),
+		Term: &term, LogTerm: &logTerm, Index: &last, Reject: proto.Bool(td.HasArg("reject"))}
+	if err := n.q.Step(s.c.instant(n), m); err != nil {
+		return fmt.Sprintf("error: %v", err)
+	}
+	s.c.handleReadies(n)
+	st := n.q.rn.BasicStatus()
+	view := fmt.Sprintf("n%d: %s in term %d", n.id, strings.TrimPrefix(st.RaftState.String(), "State"), st.GetTerm())
+	if st.Lead != raft.None {
+		view += fmt.Sprintf(", following %d", nodeID(st.Lead))
+	}
+	if st.GetVote() != raft.None {
+		view += fmt.Sprintf(", voted for %d", nodeID(st.GetVote()))
+	}
+	return strings.Join(append(s.c.out, view), "\n")
 }
 
 func ids(t *testing.T, td *datadriven.TestData, key string) []int32 {
