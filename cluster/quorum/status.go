@@ -76,7 +76,13 @@ func (q *Quorum) Status() Status {
 	}
 	match := map[int32]uint64{}
 	if st.RaftState == raft.StateLeader {
-		q.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) { match[nodeID(id)] = pr.Match })
+		// A Match of 0 is raft's "not heard from in this term" (a log's
+		// first index is 1): its log end offset stays unknown.
+		q.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+			if pr.Match > 0 {
+				match[nodeID(id)] = pr.Match
+			}
+		})
 	} else if last, err := q.storage.LastIndex(); err == nil {
 		match[q.cfg.NodeID] = last
 	}
