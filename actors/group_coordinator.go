@@ -101,10 +101,8 @@ type groupCoordinator struct {
 	// closing is set once the node stops: every request is answered
 	// NOT_COORDINATOR.
 	closing bool
-	// timer fires groupTick at tickAtMs (monotonic) when tickArmed.
-	timer     *time.Timer
-	tickAtMs  int64
-	tickArmed bool
+	// ticks sends groupTick at the core's next deadline.
+	ticks tickTimer
 	// gate holds requests and ticks while the broker lease has lapsed
 	// (group_lease_hold.go); leaseCheckArmed says a groupLeaseCheck is on
 	// its way.
@@ -140,7 +138,7 @@ func (a *groupCoordinator) Receive(ctx actor.Context) {
 	case *groupAppended:
 		a.appended(msg)
 	case *groupTick:
-		a.tickArmed = false
+		a.ticks.fired()
 		if a.core.Loading() {
 			if !a.reading {
 				a.readPartition()
@@ -230,25 +228,19 @@ func (a *groupCoordinator) carryOut() {
 // lease check releases it).
 func (a *groupCoordinator) armTimer() {
 	next := a.core.NextDeadlineMs()
-	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 {
 		return
 	}
-	a.tickAtMs, a.tickArmed = next, true
-	delay := time.Duration(max(next-a.g.n.cfg.Clock.Now().MonoMs, 0)) * time.Millisecond
-	if a.timer == nil {
-		self, root := a.self, a.g.n.system.Root
-		a.timer = time.AfterFunc(delay, func() { root.Send(self, &groupTick{}) })
-		return
-	}
-	a.timer.Reset(delay)
+	a.ticks.armAt(next, a.g.n.cfg.Clock.Now().MonoMs, a.sendTick)
 }
+
+// sendTick sends the actor a groupTick (from a timer).
+func (a *groupCoordinator) sendTick() { a.g.n.system.Root.Send(a.self, &groupTick{}) }
 
 // stop answers every request still waiting: this node no longer
 // coordinates their groups (or will after it restarts and reloads).
 func (a *groupCoordinator) stop() {
-	if a.timer != nil {
-		a.timer.Stop()
-	}
+	a.ticks.stop()
 	if a.leaseTimer != nil {
 		a.leaseTimer.Stop()
 	}

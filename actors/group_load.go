@@ -2,7 +2,6 @@ package actors
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
@@ -50,12 +49,7 @@ func (a *groupCoordinator) loadRead(res fetchPartitionResult) {
 }
 
 func (a *groupCoordinator) retryLoad() {
-	self, root := a.self, a.g.n.system.Root
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &groupTick{}) })
-	a.tickArmed = false
+	a.ticks.retryAfter(loadRetryDelay, a.sendTick)
 }
 
 // reload replaces a core that reverted after a failed append (it answered
@@ -68,9 +62,6 @@ func (a *groupCoordinator) reload() {
 	a.queued, a.appending, a.merged, a.alone, a.parts = nil, nil, nil, 0, nil
 	a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
 	a.loadOffset, a.topicsEpoch, a.rebalances = 0, -1, 0
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.tickArmed = false
+	a.ticks.stop()
 	a.readPartition()
 }

@@ -87,9 +87,8 @@ type txnCoordinator struct {
 	asks        []txnAsk
 	flushQueued bool
 	closing     bool
-	timer       *time.Timer
-	tickAtMs    int64
-	tickArmed   bool
+	// ticks sends txnTick at the core's next deadline.
+	ticks tickTimer
 	// gate holds requests, asks and ticks while the broker lease has
 	// lapsed (txn_lease_hold.go); leaseCheckArmed says a txnLeaseCheck is
 	// on its way on leaseTimer.
@@ -134,7 +133,7 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 			a.core.MarkerWritten(r.marker, r.code, a.now())
 		}
 	case *txnTick:
-		a.tickArmed = false
+		a.ticks.fired()
 		if a.core.Loading() {
 			a.readPartition()
 			return
@@ -192,8 +191,7 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 		return
 	case loadRetry:
 		a.logger.Warn("transaction coordinator load: partition read failed, retrying", zap.String("error", kerr.ErrorForCode(res.errorCode).Error()))
-		self, root := a.self, a.x.n.system.Root
-		a.timer = time.AfterFunc(loadRetryDelay, func() { root.Send(self, &txnTick{}) })
+		a.ticks.retryAfter(loadRetryDelay, a.sendTick)
 		return
 	}
 	a.core.Loaded(a.now())
@@ -268,18 +266,14 @@ func (a *txnCoordinator) flushAppends() {
 // lease check releases it).
 func (a *txnCoordinator) armTimer() {
 	next := a.core.NextDeadlineMs()
-	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 || a.tickArmed && next >= a.tickAtMs {
+	if a.core.Loading() || a.gate.Holding() || next == math.MaxInt64 {
 		return
 	}
-	a.tickAtMs, a.tickArmed = next, true
-	delay := time.Duration(max(next-a.x.n.cfg.Clock.Now().MonoMs, 0)) * time.Millisecond
-	if a.timer == nil {
-		self, root := a.self, a.x.n.system.Root
-		a.timer = time.AfterFunc(delay, func() { root.Send(self, &txnTick{}) })
-		return
-	}
-	a.timer.Reset(delay)
+	a.ticks.armAt(next, a.x.n.cfg.Clock.Now().MonoMs, a.sendTick)
 }
+
+// sendTick sends the actor a txnTick (from a timer).
+func (a *txnCoordinator) sendTick() { a.x.n.system.Root.Send(a.self, &txnTick{}) }
 
 // answerWaiting answers NOT_COORDINATOR to every request the core still
 // owes an answer, or the lease gate holds; the core's later replies to

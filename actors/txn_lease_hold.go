@@ -87,9 +87,7 @@ func (a *txnCoordinator) answerHeld() {
 
 // stopTimers stops the coordinator's tick and lease check timers.
 func (a *txnCoordinator) stopTimers() {
-	if a.timer != nil {
-		a.timer.Stop()
-	}
+	a.ticks.stop()
 	if a.leaseTimer != nil {
 		a.leaseTimer.Stop()
 	}
