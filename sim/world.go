@@ -150,7 +150,8 @@ type Stats struct {
 	Truncations, OfflineReplicas, AlterPartitions                   int64
 	Appends, ReplicaFetches, BytesFetched                           int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
-	// to it (cluster.FetcherConfig.PromptFetchGapMs).
+	// to it or late for it (cluster.FetcherConfig.PromptFetchGapMs).
+
 	FetchesGivenUp int64
 	// FetchesDropped are the parked Fetches leaders dropped when the
 	// connection of one given up closed (fetch_conn_closed.go).
@@ -666,7 +667,7 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",
 			s.SlowDisks, s.SlowAppends, s.SlowAppendsPastWait, fmtMs(s.SlowAppendMaxMs))
 	}
-	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
+	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher or late for it, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
