@@ -151,7 +151,6 @@ type Stats struct {
 	Appends, ReplicaFetches, BytesFetched                           int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it or late for it (cluster.FetcherConfig.PromptFetchGapMs).
-
 	FetchesGivenUp int64
 	// FetchesDropped are the parked Fetches leaders dropped when the
 	// connection of one given up closed (fetch_conn_closed.go).
