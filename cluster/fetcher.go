@@ -70,8 +70,15 @@ type FetcherConfig struct {
 	// other than the leader's "not applied yet" errors (UNKNOWN_TOPIC_ID,
 	// UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_LEADER_EPOCH). Without it an
 	// acks=all produce to a fresh topic, or after a leader moved, waited
-	// up to MaxWaitMs for its followers' first fetch. Zero keeps Kafka's
-	// behaviour: the partition waits for the answer.
+	// up to MaxWaitMs for its followers' first fetch. A partition late for
+	// a Fetch (handed an outcome, it had not published its next state
+	// when OutcomeWaitMs ended and the Fetch was built without it) does
+	// not wait for that Fetch either, until it goes into one: else its
+	// acks=all produces waited up to MaxWaitMs for each append that took
+	// longer than OutcomeWaitMs (a leader's high watermark stuck below its
+	// log end while the follower's Fetch was parked on the leader's other
+	// partitions). Zero keeps Kafka's behaviour: the partition waits for
+	// the answer.
 	PromptFetchGapMs int64
 	// Sessions asks the leader for a fetch session (KIP-227, Fetch v7+):
 	// once the leader opened one, a Fetch lists only the partitions whose
@@ -221,6 +228,11 @@ type fetcherEntry struct {
 	// yet" errors: it does not wait for a Fetch in flight without it
 	// (FetcherConfig.PromptFetchGapMs).
 	fresh bool
+	// late says a Fetch was built without the partition while it was
+	// still taking an outcome (FetcherConfig.OutcomeWaitMs ended first):
+	// it does not wait for a Fetch in flight without it either, until it
+	// goes into one or asks for a backoff.
+	late bool
 	// delayedUntilMs is when a partition backing off may be sent again
 	// (monotonic).
 	delayedUntilMs int64
@@ -321,6 +333,7 @@ func (f *Fetcher) SetPartition(p FetcherPartition, st FollowerFetchState, now In
 		e.delayedUntilMs, e.fresh = 0, true
 	}
 	if st.Backoff {
+		e.late = false // out of the next Fetch anyway: nothing to catch up
 		backoffMs := f.cfg.BackoffMs
 		if e.leaderBehind {
 			backoffMs = min(backoffMs, f.cfg.LeaderBehindBackoffMs)
@@ -362,7 +375,7 @@ func (f *Fetcher) NextDeadlineMs() int64 {
 	if !f.fetching && f.awaitingStates(f.nowMs) {
 		next = f.outcomesWaitUntilMs
 	}
-	if f.fetching && f.freshWaiting(f.nowMs) {
+	if f.fetching && f.promptWaiting(f.nowMs) {
 		next = min(next, f.fetchSentAtMs+f.promptGapMs())
 	}
 	for _, e := range f.order {
@@ -392,14 +405,14 @@ func (f *Fetcher) awaitingStates(nowMs int64) bool {
 	return false
 }
 
-// freshWaiting says whether a fresh partition is ready to fetch but out of
-// the Fetch in flight (FetcherConfig.PromptFetchGapMs).
-func (f *Fetcher) freshWaiting(nowMs int64) bool {
+// promptWaiting says whether a fresh or late partition is ready to fetch
+// but out of the Fetch in flight (FetcherConfig.PromptFetchGapMs).
+func (f *Fetcher) promptWaiting(nowMs int64) bool {
 	if f.cfg.PromptFetchGapMs <= 0 {
 		return false
 	}
 	for _, e := range f.order {
-		if e.fresh && e.sendable(FollowerFetching, nowMs) {
+		if (e.fresh || e.late) && e.sendable(FollowerFetching, nowMs) {
 			return true
 		}
 	}
@@ -407,7 +420,7 @@ func (f *Fetcher) freshWaiting(nowMs int64) bool {
 }
 
 // promptGapMs is how long the Fetch in flight must have been out before a
-// fresh partition gives it up: PromptFetchGapMs, doubled for each Fetch
+// fresh or late partition gives it up: PromptFetchGapMs, doubled for each Fetch
 // given up since one was answered, at most half of MaxWaitMs (and never
 // below PromptFetchGapMs).
 func (f *Fetcher) promptGapMs() int64 {
@@ -419,11 +432,11 @@ func (f *Fetcher) promptGapMs() int64 {
 }
 
 // send builds the requests there is something for and nothing in flight,
-// first giving up the Fetch in flight if a fresh partition waits for it
-// and the gap since it was sent has passed.
+// first giving up the Fetch in flight if a fresh or late partition waits
+// for it and the gap since it was sent has passed.
 func (f *Fetcher) send(now Instant) {
 	f.nowMs = max(f.nowMs, now.MonoMs)
-	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.promptGapMs() && f.freshWaiting(now.MonoMs) {
+	if f.fetching && now.MonoMs >= f.fetchSentAtMs+f.promptGapMs() && f.promptWaiting(now.MonoMs) {
 		f.settle(f.fetchInFlight, false, now.MonoMs)
 		f.fetching, f.fetchInFlight = false, nil
 		f.resetSession(true) // the answer to the one given up may never come
@@ -453,9 +466,12 @@ func (f *Fetcher) buildFetch(nowMs int64) {
 	for _, e := range f.order {
 		p := e.p
 		if !e.sendable(FollowerFetching, nowMs) {
+			// Still taking the outcome the last Fetch handed it: the
+			// outcome wait ended first.
+			e.late = e.late || (e.deliveredSeq == e.state.Seq && !e.inFlight)
 			continue
 		}
-		e.inFlight, e.builtAt = true, build
+		e.inFlight, e.builtAt, e.late = true, build, false
 		sent = append(sent, sentPartition{p: p, seq: e.state.Seq})
 		if incremental && e.inSession && e.sessionPos == e.position() && !e.relist {
 			continue // the leader's session holds it as it is

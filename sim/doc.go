@@ -79,7 +79,9 @@
 //     swizzle-clog (nodes' links hold what they carry, then deliver it
 //     late); faults_operator.go: the operator's partition reassignments,
 //     preferred leader elections, min.insync.replicas settings and
-//     unregistrations of brokers that are down; empty_stretch_fault.go:
+//     unregistrations of brokers that are down; slow_disk.go: the slow
+//     disk (a node's follower appends complete a drawn time later, one
+//     after the other); empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
 //     inside it); fetch_conn_closed.go: a fetcher's give-up closing its

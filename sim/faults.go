@@ -72,6 +72,7 @@ func (f *faultInjector) start() {
 	f.every(p.MinISREveryMs, f.alterMinISR)
 	f.every(p.UnregisterEveryMs, f.unregister)
 	f.every(p.ClockDriftEveryMs, f.clockDrift)
+	f.every(p.SlowDiskEveryMs, f.slowDisk)
 	f.startDetector()
 }
 
@@ -597,7 +598,7 @@ func (w *World) heal() {
 		w.faults.restartMember(w.faults.downMembers[0])
 	}
 	for _, n := range w.nodes {
-		n.diskFaultUntilMs = 0
+		n.diskFaultUntilMs, n.slowDiskUntilMs = 0, 0
 		n.fs.SetSpaceLimit(-1)
 		if n.paused {
 			w.resume(n)

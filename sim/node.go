@@ -152,6 +152,12 @@ type node struct {
 	// may refuse every write until reopened (a failed fsync is sticky), so
 	// healing restarts it.
 	diskErrorSeen bool
+	// The slow disk (slow_disk.go): while slowDiskUntilMs is ahead, each
+	// follower append takes slowDiskMeanMs on average, one after the
+	// other; diskBusyUntilMs is when the disk finishes the appends this
+	// process queued.
+	slowDiskUntilMs, diskBusyUntilMs int64
+	slowDiskMeanMs                   float64
 }
 
 type ctrlProposal struct {
@@ -341,6 +347,7 @@ func (n *node) start() error {
 	w := n.w
 	n.inc++
 	n.up, n.paused, n.failing, n.diskErrorSeen = true, false, nil, false
+	n.diskBusyUntilMs = 0
 	n.backlog, n.queue = nil, nil
 	// Correlation ids go on from the last process's: an answer to a request
 	// of that process finds no call (a new process has new connections).

@@ -103,18 +103,16 @@ func (n *node) runFetcher(f *fetcherHost) {
 				n.runFetcher(f)
 			})
 		}
-		now := n.instant()
 		for _, o := range rd.Outcomes {
 			h := n.replicas[tpKey{o.Partition.Topic, o.Partition.Partition}]
 			if h == nil || h.core == nil {
 				continue
 			}
-			if o.Fetch != nil {
-				h.core.FetchedFromLeader(*o.Fetch, now)
-			} else {
-				h.core.EpochEndOffsetFetched(*o.EpochEnd, now)
+			if d, slow := n.slowAppend(o); slow {
+				n.at(d, func() { h.takeOutcome(o) })
+				continue
 			}
-			h.carryOut()
+			h.takeOutcome(o)
 		}
 	}
 }

@@ -249,6 +249,11 @@ type Profile struct {
 	// slow disk or a busy partition: they are read SlowLoadMs after their
 	// plan on average (coordinator_load.go).
 	SlowLoadP, SlowLoadMs float64
+
+	// SlowDiskEveryMs and SlowDiskForMs: a node's disk is slow for a
+	// while, each follower append there taking SlowDiskMs on average, one
+	// after the other (slow_disk.go).
+	SlowDiskEveryMs, SlowDiskForMs, SlowDiskMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -368,11 +373,31 @@ func TimestampsProfile() Profile {
 	return p
 }
 
+// SlowDiskProfile makes disks slow: every 3 s a node's follower appends
+// take 250 ms on average for about 4 s (often beyond the fetcher's
+// outcome wait of 100 ms, so that its next Fetch goes without the
+// partition still writing), under acks=all and idempotent producers
+// (pipelined), transactions, copiers, a read_committed consumer and
+// KIP-848 group members on two topics of three partitions, one of them
+// quiet but for a producer every 500 ms; nodes crash every 20 s (a third
+// of the crashes power losses) and the network is cut every 15 s.
+func SlowDiskProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 2, 3, 3, 30
+	p.SlowDiskEveryMs, p.SlowDiskForMs, p.SlowDiskMs = 3000, 4000, 250
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 20_000, 0.33, 3000
+	p.PartitionEveryMs, p.PartitionForMs = 15_000, 3000
+	p.GroupMembers, p.Consumers, p.ReadCommitted = 2, 1, true
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline, p.Copiers = 1, 3, 1, 3, 1
+	p.TxnAbortP, p.TxnTimeoutMs = 0.1, 10_000
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
-		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile}
+		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -529,6 +554,10 @@ func DrawProfile(seed uint64) Profile {
 			p.ClockDriftEveryMs = between(5000, 30000)
 		}
 	}
+	// Slow disks, drawn after everything before them.
+	if on(0.3) {
+		p.SlowDiskEveryMs, p.SlowDiskForMs, p.SlowDiskMs = between(3000, 30000), between(500, 10000), between(20, 600)
+	}
 	return p
 }
 
@@ -588,6 +617,7 @@ func (p Profile) String() string {
 	add(p.LateJoinMs > 0, "the last of 4+ nodes joins at %.0fs", p.LateJoinMs/1000)
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
+	add(p.SlowDiskEveryMs > 0, "slow disks every %.0fs (for %.0fs, %.0fms per follower append)", p.SlowDiskEveryMs/1000, p.SlowDiskForMs/1000, p.SlowDiskMs)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -24,6 +24,7 @@ const (
 	streamProfile
 	streamClock
 	streamTimestamps
+	streamSlowDisk
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

@@ -150,18 +150,23 @@ type Stats struct {
 	Truncations, OfflineReplicas, AlterPartitions                   int64
 	Appends, ReplicaFetches, BytesFetched                           int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
-	// to it (cluster.FetcherConfig.PromptFetchGapMs).
+	// to it or late for it (cluster.FetcherConfig.PromptFetchGapMs).
 	FetchesGivenUp int64
 	// FetchesDropped are the parked Fetches leaders dropped when the
 	// connection of one given up closed (fetch_conn_closed.go).
 	FetchesDropped int64
 	// ViewReads are Fetch partitions answered from their replica's fetch
 	// view (cluster.FetchView.ReadFromView), without a read.
-	ViewReads                                              int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
-	Polls, RecordsRead                                     int64
-	TopicsCreated, PartitionsAdded                         int64
-	Compactions, RecordsCompacted                          int64
+	ViewReads int64
+	// SlowDisks are the slow-disk faults, SlowAppends the follower appends
+	// a slow disk delayed, SlowAppendsPastWait those it delayed beyond the
+	// fetcher's outcome wait (the next Fetch went without their partition),
+	// SlowAppendMaxMs the longest delay (slow_disk.go).
+	SlowDisks, SlowAppends, SlowAppendsPastWait, SlowAppendMaxMs int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo       int64
+	Polls, RecordsRead                                           int64
+	TopicsCreated, PartitionsAdded                               int64
+	Compactions, RecordsCompacted                                int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -269,6 +274,9 @@ type World struct {
 	// LogAppendTime topics; logAppendTimeTopics are those (timestamps.go).
 	rngTimestamps       *rand.Rand
 	logAppendTimeTopics map[string]bool
+	// rngSlowDisk draws how long each append on a slow disk takes
+	// (slow_disk.go).
+	rngSlowDisk *rand.Rand
 
 	hist        *history
 	checks      *serverChecks
@@ -341,6 +349,7 @@ func newWorld(opts Options) *World {
 	w.rngTimestamps = newRand(opts.Seed, streamTimestamps)
 	w.logAppendTimeTopics = map[string]bool{}
 	w.rngDisk = newRand(opts.Seed, streamDisk)
+	w.rngSlowDisk = newRand(opts.Seed, streamSlowDisk)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
 	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
@@ -653,7 +662,11 @@ func (r *Report) Summary() string {
 	if s.Clogs > 0 {
 		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)
 	}
-	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
+	if s.SlowDisks > 0 {
+		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",
+			s.SlowDisks, s.SlowAppends, s.SlowAppendsPastWait, fmtMs(s.SlowAppendMaxMs))
+	}
+	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher or late for it, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
