@@ -154,6 +154,13 @@ func nodeIDs(ids []uint64) []int32 {
 // the process; here it panics, as a broken invariant in a core does.
 type zapRaftLogger struct{ s *zap.SugaredLogger }
 
+// newRaftLogger names raft's lines "raft" and tells their reader that the
+// ids in them are raft's (node id + 1, since raft takes no id 0): "4 cast
+// MsgVote for 2" is node 3 voting for node 1.
+func newRaftLogger(l *zap.Logger) zapRaftLogger {
+	return zapRaftLogger{l.Named("raft").With(zap.String("ids", "raft id = node id + 1")).Sugar()}
+}
+
 func (l zapRaftLogger) Debug(v ...any)                 { l.s.Debug(v...) }
 func (l zapRaftLogger) Debugf(format string, v ...any) { l.s.Debugf(format, v...) }
 func (l zapRaftLogger) Info(v ...any)                  { l.s.Info(v...) }

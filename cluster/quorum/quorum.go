@@ -169,7 +169,7 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		PreVote:                   true,
 		DisableProposalForwarding: true,
 		StepDownOnRemoval:         true,
-		Logger:                    zapRaftLogger{cfg.Logger.Named("raft").Sugar()},
+		Logger:                    newRaftLogger(cfg.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
