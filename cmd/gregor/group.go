@@ -266,6 +266,18 @@ func groupLag(ctx context.Context, adm *kadm.Client, view groupView) ([]partitio
 	return out, nil
 }
 
+// lag is the log end offset less the committed offset, "-" when either is
+// unknown. It is negative when the committed offset is past the log end (a
+// commit beyond it, or records deleted or truncated since), as Kafka's
+// kafka-consumer-groups --describe prints it: a lag of 0 would hide that the
+// group will skip whatever is written up to its committed offset.
+func (l partitionLag) lag() string {
+	if l.committed < 0 || l.end < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(l.end-l.committed, 10)
+}
+
 func offsetOrDash(o int64) string {
 	if o < 0 {
 		return "-"
@@ -294,11 +306,7 @@ func writeGroup(out io.Writer, view groupView, lags []partitionLag) error {
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT-OFFSET\tLOG-END-OFFSET\tLAG\tMEMBER-ID")
 	for _, l := range lags {
-		lag := "-"
-		if l.committed >= 0 && l.end >= 0 {
-			lag = strconv.FormatInt(max(l.end-l.committed, 0), 10)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.topic, l.partition, offsetOrDash(l.committed), offsetOrDash(l.end), lag, l.member)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", l.topic, l.partition, offsetOrDash(l.committed), offsetOrDash(l.end), l.lag(), l.member)
 	}
 	return tw.Flush()
 }

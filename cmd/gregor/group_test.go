@@ -130,6 +130,25 @@ func TestGroupCommands(t *testing.T) {
 			t.Errorf("after reset, describe has no match for %s:\n%s", re, describe.stdout)
 		}
 	}
+	// A committed offset past the log end shows a negative lag, as in
+	// Kafka's kafka-consumer-groups --describe.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	past := kadm.Offsets{}
+	past.AddOffset("orders", 0, 12, -1)
+	if resp, err := adm.CommitOffsets(ctx, "app", past); err != nil || resp.Error() != nil {
+		t.Fatalf("commit past the log end: %v %v", err, resp.Error())
+	}
+	describe = mustRun(t, "", group("describe", "app")...)
+	if re := regexp.MustCompile(`(?m)^orders +0 +12 +10 +-2 +-$`); !re.MatchString(describe.stdout) {
+		t.Errorf("a commit past the log end: describe has no match for %s:\n%s", re, describe.stdout)
+	}
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders"), "exactly one of")
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "nope", "--to-earliest"), "nope")
 
