@@ -62,6 +62,9 @@ func servedAPIVersions() []netio.APIVersionRange {
 		{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 		{APIKey: 48, MinVersion: 0, MaxVersion: 1}, // DescribeClientQuotas (none set, api_quotas.go)
 		{APIKey: 50, MinVersion: 0, MaxVersion: 0}, // DescribeUserScramCredentials (none)
+		{APIKey: 29, MinVersion: 0, MaxVersion: 3}, // DescribeAcls (SECURITY_DISABLED, api_acls.go)
+		{APIKey: 30, MinVersion: 0, MaxVersion: 3}, // CreateAcls (SECURITY_DISABLED)
+		{APIKey: 31, MinVersion: 0, MaxVersion: 3}, // DeleteAcls (SECURITY_DISABLED)
 		{APIKey: 8, MinVersion: 2, MaxVersion: 10}, // OffsetCommit
 		{APIKey: 9, MinVersion: 1, MaxVersion: 10}, // OffsetFetch
 		{APIKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
@@ -129,6 +132,12 @@ func (r *router) Handle(req *netio.Request, respond func(kmsg.Response)) {
 		respond(describeClientQuotas(body))
 	case *kmsg.DescribeUserSCRAMCredentialsRequest:
 		respond(describeUserSCRAMCredentials(body))
+	case *kmsg.DescribeACLsRequest:
+		respond(describeACLs(body))
+	case *kmsg.CreateACLsRequest:
+		respond(createACLs(body))
+	case *kmsg.DeleteACLsRequest:
+		respond(deleteACLs(body))
 	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.CreatePartitionsRequest,
 		*kmsg.AlterConfigsRequest, *kmsg.IncrementalAlterConfigsRequest, *kmsg.ElectLeadersRequest,
 		*kmsg.AlterPartitionAssignmentsRequest, *kmsg.ListPartitionReassignmentsRequest, *kmsg.DescribeQuorumRequest,

@@ -174,6 +174,40 @@ func TestEveryAdvertisedVersion(t *testing.T) {
 			}
 			return err
 		},
+		int16(kmsg.DescribeACLs): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrDescribeACLsRequest()
+			req.ResourceType, req.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeLiteral
+			req.Operation, req.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.DescribeACLs), v))
+			if err == nil && (resp.ErrorCode != kerr.SecurityDisabled.Code || resp.Version != v) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
+		int16(kmsg.CreateACLs): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrCreateACLsRequest()
+			c := kmsg.NewCreateACLsRequestCreation()
+			c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, "versions", kmsg.ACLResourcePatternTypeLiteral
+			c.Principal, c.Host, c.Operation, c.PermissionType = "User:alice", "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+			req.Creations = append(req.Creations, c)
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.CreateACLs), v))
+			if err == nil && (resp.Version != v || len(resp.Results) != 1 || resp.Results[0].ErrorCode != kerr.SecurityDisabled.Code) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
+		int16(kmsg.DeleteACLs): func(ctx context.Context, v int16) error {
+			req := kmsg.NewPtrDeleteACLsRequest()
+			f := kmsg.NewDeleteACLsRequestFilter()
+			f.ResourceType, f.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny
+			f.Operation, f.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			req.Filters = append(req.Filters, f, f)
+			resp, err := req.RequestWith(ctx, pinnedClient(t, n, int16(kmsg.DeleteACLs), v))
+			if err == nil && (resp.Version != v || len(resp.Results) != 2 || resp.Results[1].ErrorCode != kerr.SecurityDisabled.Code) {
+				err = fmt.Errorf("v%d answer %+v", resp.Version, resp)
+			}
+			return err
+		},
 		int16(kmsg.UnregisterBroker): func(ctx context.Context, v int16) error {
 			req := kmsg.NewPtrUnregisterBrokerRequest()
 			req.BrokerID = 99
