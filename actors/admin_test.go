@@ -137,6 +137,16 @@ func TestAlterAndDescribeConfigs(t *testing.T) {
 	if v, src := describeTopicConfig(t, adm, "cfg", "retention.bytes"); v != "123456" || src != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
 		t.Fatalf("retention.bytes = %s from %v", v, src)
 	}
+	// The broker resource "" (kafka-configs --entity-default) lists what was
+	// set for every broker, alone, as Kafka's does; the broker's own id
+	// lists every config it runs with.
+	if got := describeBrokerConfigNames(t, newClient(t, n), ""); got != "log.retention.bytes=123456/DYNAMIC_DEFAULT_BROKER_CONFIG" {
+		t.Fatalf("the dynamic broker defaults: %s", got)
+	}
+	if got := describeBrokerConfigNames(t, newClient(t, n), "1"); !strings.Contains(got, "log.retention.bytes=123456/DYNAMIC_DEFAULT_BROKER_CONFIG") ||
+		!strings.Contains(got, "log.retention.ms=1000000/STATIC_BROKER_CONFIG") {
+		t.Fatalf("broker 1's configs: %s", got)
+	}
 	// Synonyms (include_synonyms): every level's value, the one in force first.
 	if got, want := describeTopicSynonyms(t, adm, "cfg", "retention.bytes"), "log.retention.bytes=123456/DYNAMIC_DEFAULT_BROKER_CONFIG log.retention.bytes=-1/DEFAULT_CONFIG"; got != want {
 		t.Fatalf("retention.bytes synonyms = %s, want %s", got, want)
@@ -310,4 +320,23 @@ func TestPartitionActorRestartsAfterPanic(t *testing.T) {
 	if fmt.Sprint(vals) != "[0 1 2 3 4 after]" {
 		t.Fatalf("records %v", vals)
 	}
+}
+
+// describeBrokerConfigNames lists a broker resource's configs as
+// name=value/SOURCE, space-separated.
+func describeBrokerConfigNames(t *testing.T, cl *kgo.Client, name string) string {
+	t.Helper()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, name
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(testContext(t, 10*time.Second), cl)
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("describe broker %q: %v %+v", name, err, resp)
+	}
+	var out []string
+	for _, c := range resp.Resources[0].Configs {
+		out = append(out, fmt.Sprintf("%s=%s/%v", c.Name, *c.Value, c.Source))
+	}
+	return strings.Join(out, " ")
 }

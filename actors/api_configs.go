@@ -36,6 +36,10 @@ func (r *router) describeConfigs(req *kmsg.DescribeConfigsRequest) *kmsg.Describ
 				out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("broker %q is not this node (%d)", res.ResourceName, r.node.cfg.NodeID))
 				break
 			}
+			if res.ResourceName == "" {
+				entries = cluster.BrokerDefaultConfigEntries(r.node.brokerConfigs(rt.image))
+				break
+			}
 			entries = cluster.BrokerConfigEntries(r.node.brokerConfigs(rt.image))
 		case kmsg.ConfigResourceTypeBrokerLogger:
 			if res.ResourceName != strconv.Itoa(int(r.node.cfg.NodeID)) {

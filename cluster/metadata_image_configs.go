@@ -144,6 +144,26 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	return out
 }
 
+// BrokerDefaultConfigEntries lists the cluster-wide dynamic broker configs,
+// sorted by name: what DescribeConfigs of the broker resource named ""
+// answers (Kafka's kafka-configs --entity-type brokers --entity-default).
+// As in Kafka, that is only the values set for every broker at run time,
+// each with its dynamic default as its only synonym, not the configs a
+// broker runs with (those are the resource named by its id).
+func BrokerDefaultConfigEntries(broker BrokerConfigs) []ConfigEntry {
+	out := make([]ConfigEntry, 0, len(broker.Dynamic))
+	for _, e := range BrokerConfigEntries(broker) {
+		if _, ok := broker.Dynamic[e.Name]; !ok {
+			continue
+		}
+		e.Synonyms = slices.DeleteFunc(e.Synonyms, func(s ConfigSynonym) bool {
+			return s.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig
+		})
+		out = append(out, e)
+	}
+	return out
+}
+
 // createTopicsConfigs is the configs part of a CreateTopics answer.
 func createTopicsConfigs(entries []ConfigEntry) []kmsg.CreateTopicsResponseTopicConfig {
 	out := make([]kmsg.CreateTopicsResponseTopicConfig, 0, len(entries))
