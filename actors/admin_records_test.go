@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,46 @@ func TestListOffsetsSpecialTimestamps(t *testing.T) {
 		if c.timestampMs == -3 && c.code == 0 && p.Timestamp != base.Add(3*time.Minute).UnixMilli() {
 			t.Errorf("max timestamp %d, want %d", p.Timestamp, base.Add(3*time.Minute).UnixMilli())
 		}
+	}
+}
+
+// A partition named twice in one ListOffsets request gets INVALID_REQUEST
+// in each entry, as from Kafka; the other partitions are answered.
+func TestListOffsetsDuplicatePartitions(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("dup"), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "dup"); err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 2; p++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	for _, ps := range [][]int32{{0, 1}, {0}} { // partition 0 in two entries of the topic
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "dup"
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string // kgo may merge the two entries of the topic into one
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			got = append(got, fmt.Sprintf("%d:%d/%d", p.Partition, p.ErrorCode, p.Offset))
+		}
+	}
+	if want := "0:42/-1 1:0/1 0:42/-1"; strings.Join(got, " ") != want {
+		t.Fatalf("answers %v, want %s", got, want)
 	}
 }

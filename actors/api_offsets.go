@@ -46,6 +46,7 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 	resp := body.ResponseKind().(*kmsg.ListOffsetsResponse)
 	rt := r.node.routes.load()
 	fo := &fanOut[listOffsetsResult]{}
+	duplicated := duplicateListOffsetsPartitions(body)
 	for ti, t := range body.Topics {
 		rtopic := kmsg.NewListOffsetsResponseTopic()
 		rtopic.Topic = t.Topic
@@ -55,6 +56,8 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 			rp.Partition, rp.Timestamp, rp.Offset, rp.ErrorCode = p.Partition, -1, -1, kerr.RequestTimedOut.Code
 			pid, code := rt.route(topic, ok, false, p.Partition)
 			switch {
+			case duplicated[topicPartitionKey{t.Topic, p.Partition}]:
+				rp.ErrorCode = kerr.InvalidRequest.Code
 			case code == kerr.UnknownTopicOrPartition.Code:
 				rp.ErrorCode = code
 			case !listOffsetsTimestampAllowed(p.Timestamp, body.Version):
@@ -73,6 +76,34 @@ func (r *router) listOffsets(body *kmsg.ListOffsetsRequest, respond func(kmsg.Re
 		resp.Topics = append(resp.Topics, rtopic)
 	}
 	fo.run(r.node.system.Root, offsetsRequestTimeout, func() { respond(resp) })
+}
+
+// topicPartitionKey names one partition of a topic.
+type topicPartitionKey struct {
+	topic     string
+	partition int32
+}
+
+// duplicateListOffsetsPartitions are the partitions a ListOffsets request
+// names more than once: each of their entries is answered INVALID_REQUEST,
+// as Kafka answers them (a client could not tell two answers for one
+// partition apart).
+func duplicateListOffsetsPartitions(body *kmsg.ListOffsetsRequest) map[topicPartitionKey]bool {
+	seen := map[topicPartitionKey]bool{}
+	var dup map[topicPartitionKey]bool
+	for _, t := range body.Topics {
+		for _, p := range t.Partitions {
+			k := topicPartitionKey{t.Topic, p.Partition}
+			if seen[k] {
+				if dup == nil {
+					dup = map[topicPartitionKey]bool{}
+				}
+				dup[k] = true
+			}
+			seen[k] = true
+		}
+	}
+	return dup
 }
 
 // listOffsetsTimestampAllowed reports whether a special timestamp exists in
