@@ -88,18 +88,22 @@ type topicSpec struct {
 }
 
 type clientMeta struct {
-	topics     map[string]topicMetadata
-	controller int32
-	brokers    []int32
-	refreshing bool
-	lastMs     int64
-	next       int
+	topics map[string]topicMetadata
+	// newestEpoch is the newest leader epoch the client has seen for each
+	// partition.
+	newestEpoch map[tpKey]int32
+	controller  int32
+	brokers     []int32
+	refreshing  bool
+	lastMs      int64
+	next        int
 }
 
 func (w *World) newClient(kind clientKind) *client {
 	c := &client{w: w, id: clientBase + int32(len(w.clients)), kind: kind, rpc: newRPCs(),
 		positions: map[tpKey]int64{}, polling: map[tpKey]bool{}, highWatermarks: map[tpKey]int64{}}
 	c.meta.topics = map[string]topicMetadata{}
+	c.meta.newestEpoch = map[tpKey]int32{}
 	c.meta.controller = -1
 	c.meta.lastMs = -1 << 40
 	for _, n := range w.nodes {
@@ -138,6 +142,10 @@ func (c *client) refreshMetadata() {
 		c.meta.controller = resp.controller
 		for _, t := range resp.topics {
 			c.meta.topics[t.name] = t
+			for i, p := range t.partitions {
+				tp := tpKey{t.name, int32(i)}
+				c.meta.newestEpoch[tp] = max(c.meta.newestEpoch[tp], p.LeaderEpoch)
+			}
 		}
 	})
 }

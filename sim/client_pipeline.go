@@ -34,6 +34,9 @@ type producerPipe struct {
 	// sequence of the next batch added.
 	sent int
 	next int32
+	// stateLossEra is the partition's World.stateLossEra when the pipe
+	// began (out_of_order.go).
+	stateLossEra int
 }
 
 // pipeBatch is one batch of a pipeline.
@@ -97,7 +100,7 @@ func (c *client) newBatchPipeline(pid int64, epoch int16, tid string, counts pip
 func (pl *batchPipeline) pipe(tp tpKey) *producerPipe {
 	pipe := pl.byTp[tp]
 	if pipe == nil {
-		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp]}
+		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp], stateLossEra: pl.c.w.stateLossEra[tp]}
 		pl.byTp[tp] = pipe
 		pl.pipes = append(pl.pipes, pipe)
 	}
@@ -209,6 +212,7 @@ func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
 	pl.c.w.tracef("%s: producer %d epoch %d fails at %s's batch (sequence %d): %s", pl.c.name(), pl.pid, pl.epoch, b.writes[0].value, b.seq, codeName(code))
 	if code == kerr.OutOfOrderSequenceNumber.Code {
 		*pl.counts.outOfOrder++
+		pl.c.w.countOutOfOrder(pl, pl.byTp[b.writes[0].tp], b)
 	}
 	pl.failedBy(code, b)
 	for _, pipe := range pl.pipes {

@@ -273,13 +273,14 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 		done(txnDeadlineCode)
 		return
 	}
-	leader, _ := c.leader(op.tp)
+	leader, epoch := c.leader(op.tp)
 	if leader < 0 {
 		c.refreshMetadata()
 		c.at(w.now+w.timing.retryBackoffMs, func() { c.producerSend(op, batch, tid, done) })
 		return
 	}
 	op.attempts++
+	op.attempt = produceAttempt{to: leader, epoch: epoch, answerEpoch: -1, rewound: epoch < c.meta.newestEpoch[op.tp]}
 	req := &producerProduce{produceRequest: produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: slices.Clone(batch),
 		acks: -1, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}, transactionalID: tid}
 	if tid != "" && c.prod != nil && c.prod.tv2 {
@@ -292,6 +293,9 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	}
 	call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
+		if resp != nil {
+			op.attempt.answerEpoch = resp.leaderEpoch
+		}
 		switch {
 		case errors.Is(err, errUnreachable):
 			op.lastError = err.Error()

@@ -64,6 +64,8 @@ type sendOp struct {
 	headerMaxMs     int64
 	appendTimeMs    int64
 	appendTimeKnown bool
+	// attempt is what the last attempt knew (out_of_order.go).
+	attempt produceAttempt
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the

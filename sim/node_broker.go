@@ -35,6 +35,10 @@ type produceResponse struct {
 	// wallMs the answering node's wall clock when it answered.
 	logAppendTimeMs int64
 	wallMs          int64
+	// leaderEpoch is the answering replica's leader epoch (the simulator's
+	// bookkeeping: Kafka's answer does not carry it, and no client acts on
+	// it; out_of_order.go sorts failures by it).
+	leaderEpoch int32
 }
 
 // metadataRequest asks a broker for its metadata image, as Metadata does.

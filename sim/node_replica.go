@@ -338,7 +338,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
-				wallMs: n.instant().WallMs})
+				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch()})
 		}
 	}
 	for _, rep := range rd.FetchReplies {

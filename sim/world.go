@@ -206,6 +206,10 @@ type Stats struct {
 	// ids failed by an out-of-order refusal no earlier batch explained.
 	IdempotentBatchesPipelined, IdempotentBatchesRefusedRetried, IdempotentBatchesRetriedOK int64
 	IdempotentOutOfOrderFailures                                                            int64
+	// OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound and
+	// OutOfOrderUnexplained sort the idempotent and transactional
+	// pipelines' out-of-order failures by why (out_of_order.go).
+	OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound, OutOfOrderUnexplained int64
 	// IdempotentEpochBumps are the epochs idempotent producers bumped
 	// themselves (Profile.IdempotentEpochBump).
 	IdempotentEpochBumps int64
@@ -303,6 +307,9 @@ type World struct {
 	// partition (its records may be gone): state rebuilt from the
 	// partition (a group's) starts a new era.
 	lossEra map[tpKey]int
+	// stateLossEra counts those of them that may have taken batches from
+	// a partition leader's log, and so producer state (out_of_order.go).
+	stateLossEra map[tpKey]int
 	// phase is where the run stands: the faulty phase, healing, done.
 	phase         runPhase
 	convergedAtMs int64
@@ -357,6 +364,7 @@ func newWorld(opts Options) *World {
 	w.staticConfigs = map[string]string{"min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
 	w.hist = newHistory()
 	w.lossEra = map[tpKey]int{}
+	w.stateLossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
 	w.groupChecks = newGroupChecks(w)
 	w.txn = newTxnWorld(w, opts.Nodes)
@@ -628,6 +636,9 @@ func (r *Report) Summary() string {
 	if s.IdempotentBatchesPipelined > 0 {
 		fmt.Fprintf(&b, "pipelined idempotent batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped by the producer)\n",
 			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
+	}
+	if s.IdempotentOutOfOrderFailures+s.TxnOutOfOrderFailures > 0 {
+		fmt.Fprintf(&b, "%s\n", outOfOrderSummary(s))
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
