@@ -21,7 +21,13 @@ import "fmt"
 //   - lost: the partition lost records since the producer's first batch to
 //     it (an unclean election, an election from the last known ELR after
 //     power losses, a leader lacking committed records, a log end that
-//     fell at a restart): the leader's producer state went back.
+//     fell at a restart): the leader's producer state went back. Or, for a
+//     transactional producer, its coordinator's partition of
+//     __transaction_state lost records at some time: a coordinator that
+//     rebuilt its state from what was left can hand out an epoch again
+//     that partitions have seen with sequences (seed 5200282: epoch 3
+//     issued again after __transaction_state/1 lost its records, and the
+//     new session's sequence 0 met the old one's 3).
 //   - unexplained: none of these; a swarm reports the seed (check_client's
 //     S7 violation).
 
@@ -42,7 +48,7 @@ func (k outOfOrderKind) String() string {
 	case outOfOrderDeposed:
 		return "a deposed leader answered"
 	case outOfOrderLost:
-		return "the partition lost records"
+		return "the partition (or the transaction coordinator's state) lost records"
 	default:
 		return "unexplained"
 	}
@@ -57,15 +63,16 @@ type produceAttempt struct {
 	rewound                bool
 }
 
-// outOfOrderKind sorts the out-of-order failure of b, sent through pipe.
-func (w *World) outOfOrderKind(pipe *producerPipe, b *pipeBatch) outOfOrderKind {
+// outOfOrderKind sorts the out-of-order failure of b, sent through pipe
+// of pl.
+func (w *World) outOfOrderKind(pl *batchPipeline, pipe *producerPipe, b *pipeBatch) outOfOrderKind {
 	a := b.writes[0].attempt
 	switch {
 	case a.rewound:
 		return outOfOrderRewound
 	case a.answerEpoch >= 0 && a.answerEpoch < w.checks.imageEpoch[pipe.tp]:
 		return outOfOrderDeposed
-	case w.stateLossEra[pipe.tp] != pipe.stateLossEra:
+	case w.stateLossEra[pipe.tp] != pipe.stateLossEra, pl.tid != "" && w.lossEra[txnStateKey(pl.tid)] > 0:
 		return outOfOrderLost
 	default:
 		return outOfOrderUnexplained
@@ -76,7 +83,7 @@ func (w *World) outOfOrderKind(pipe *producerPipe, b *pipeBatch) outOfOrderKind 
 // and reports an unexplained one as a violation of S7 (a partition's
 // leader refused a producer's next sequence).
 func (w *World) countOutOfOrder(pl *batchPipeline, pipe *producerPipe, b *pipeBatch) {
-	k := w.outOfOrderKind(pipe, b)
+	k := w.outOfOrderKind(pl, pipe, b)
 	w.tracef("%s: producer %d's out-of-order failure at %s: %s", pl.c.name(), pl.pid, pipe.tp, k)
 	switch k {
 	case outOfOrderRewound:
@@ -95,6 +102,6 @@ func (w *World) countOutOfOrder(pl *batchPipeline, pipe *producerPipe, b *pipeBa
 
 // outOfOrderSummary is the summary's clause on the kinds.
 func outOfOrderSummary(s Stats) string {
-	return fmt.Sprintf("out-of-order failures: %d the partition lost records, %d a deposed leader answered, %d the client's metadata went back to an older leader, %d unexplained",
+	return fmt.Sprintf("out-of-order failures: %d the partition (or the transaction coordinator's state) lost records, %d a deposed leader answered, %d the client's metadata went back to an older leader, %d unexplained",
 		s.OutOfOrderLost, s.OutOfOrderDeposed, s.OutOfOrderRewound, s.OutOfOrderUnexplained)
 }

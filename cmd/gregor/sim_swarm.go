@@ -149,7 +149,7 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
 			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
-		fmt.Sprintf("\nout-of-order failures (idempotent and transactional): %d the partition lost records (%d seeds), %d a deposed leader answered (%d seeds), %d the client's metadata went back to an older leader (%d seeds), %d unexplained (%d seeds)",
+		fmt.Sprintf("\nout-of-order failures (idempotent and transactional): %d the partition (or the transaction coordinator's state) lost records (%d seeds), %d a deposed leader answered (%d seeds), %d the client's metadata went back to an older leader (%d seeds), %d unexplained (%d seeds)",
 			t.sum.OutOfOrderLost, t.seeds.OutOfOrderLost, t.sum.OutOfOrderDeposed, t.seeds.OutOfOrderDeposed,
 			t.sum.OutOfOrderRewound, t.seeds.OutOfOrderRewound, t.sum.OutOfOrderUnexplained, t.seeds.OutOfOrderUnexplained) +
 		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
