@@ -89,9 +89,9 @@ type topicSpec struct {
 
 type clientMeta struct {
 	topics map[string]topicMetadata
-	// newestEpoch is the newest leader epoch the client has taken for
-	// each partition; rewinds counts the answers in a row that named an
-	// older one (mergeTopic).
+	// newestEpoch is the newest leader epoch the client has seen for each
+	// partition; rewinds counts the answers in a row that named an older
+	// one than it holds (mergeTopic).
 	newestEpoch map[tpKey]int32
 	rewinds     map[tpKey]int
 	controller  int32
