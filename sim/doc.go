@@ -83,7 +83,9 @@
 //     preferred leader elections, min.insync.replicas settings and
 //     unregistrations of brokers that are down; slow_disk.go: the slow
 //     disk (a node's follower appends complete a drawn time later, one
-//     after the other); empty_stretch_fault.go:
+//     after the other); slow_leader.go: its leader appends too (the
+//     slowleader profile), the partition's other inputs waiting behind
+//     each in the replica's mailbox; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
 //     inside it); fetch_conn_closed.go: a fetcher's give-up closing its

@@ -42,6 +42,10 @@ type replicaHost struct {
 	// settings the checkers need.
 	minISR  int
 	unclean bool
+	// busy says a slow leader append holds the replica (slow_disk.go);
+	// mailbox are the inputs that wait for it, in arrival order.
+	busy    bool
+	mailbox []func()
 }
 
 type waitKind uint8
@@ -125,11 +129,15 @@ func (h *replicaHost) carryOut() {
 		h.dirty = true
 		h.n.dirty = append(h.n.dirty, h)
 	}
-	for h.core != nil {
+	for h.core != nil && !h.busy {
 		rd := h.core.Ready()
 		if rd.Empty() {
 			h.deadlineMs = h.core.NextDeadlineMs()
 			h.wakeParked()
+			return
+		}
+		if at, slow := h.slowLeaderAppend(&rd); slow {
+			h.holdFor(at, &rd)
 			return
 		}
 		h.perform(&rd)

@@ -163,10 +163,14 @@ type Stats struct {
 	// fetcher's outcome wait (the next Fetch went without their partition),
 	// SlowAppendMaxMs the longest delay (slow_disk.go).
 	SlowDisks, SlowAppends, SlowAppendsPastWait, SlowAppendMaxMs int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo       int64
-	Polls, RecordsRead                                           int64
-	TopicsCreated, PartitionsAdded                               int64
-	Compactions, RecordsCompacted                                int64
+	// SlowLeaderAppends are the leaders' appends a slow disk held,
+	// SlowLeaderAppendMaxMs the longest, SlowLeaderInputsHeld the inputs
+	// that waited behind them (slow_leader.go).
+	SlowLeaderAppends, SlowLeaderAppendMaxMs, SlowLeaderInputsHeld int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo         int64
+	Polls, RecordsRead                                             int64
+	TopicsCreated, PartitionsAdded                                 int64
+	Compactions, RecordsCompacted                                  int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -281,6 +285,9 @@ type World struct {
 	// rngSlowDisk draws how long each append on a slow disk takes
 	// (slow_disk.go).
 	rngSlowDisk *rand.Rand
+	// rngSlowLeader draws how long each slow leader append takes
+	// (slow_leader.go).
+	rngSlowLeader *rand.Rand
 
 	hist        *history
 	checks      *serverChecks
@@ -357,6 +364,7 @@ func newWorld(opts Options) *World {
 	w.logAppendTimeTopics = map[string]bool{}
 	w.rngDisk = newRand(opts.Seed, streamDisk)
 	w.rngSlowDisk = newRand(opts.Seed, streamSlowDisk)
+	w.rngSlowLeader = newRand(opts.Seed, streamSlowLeader)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
 	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
@@ -676,6 +684,9 @@ func (r *Report) Summary() string {
 	if s.SlowDisks > 0 {
 		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",
 			s.SlowDisks, s.SlowAppends, s.SlowAppendsPastWait, fmtMs(s.SlowAppendMaxMs))
+		if s.SlowLeaderAppends > 0 {
+			fmt.Fprintf(&b, "slow leader appends: %d (the longest %s; %d inputs of their partitions waited behind them)\n", s.SlowLeaderAppends, fmtMs(s.SlowLeaderAppendMaxMs), s.SlowLeaderInputsHeld)
+		}
 	}
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher or late for it, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
