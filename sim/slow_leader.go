@@ -49,12 +49,12 @@ func (h *replicaHost) holdFor(atMs int64, rd *cluster.Ready) {
 			return
 		}
 		h.carryOut()
-		h.drainMailbox()
+		h.nextFromMailbox()
 	})
 }
 
 // deliver hands an input to the replica's core now, or after the append
-// that holds it.
+// that holds it and the inputs that waited before it.
 func (h *replicaHost) deliver(fn func()) {
 	if h.busy {
 		h.n.w.stats.SlowLeaderInputsHeld++
@@ -64,16 +64,32 @@ func (h *replicaHost) deliver(fn func()) {
 	fn()
 }
 
-// drainMailbox takes the inputs that waited, in order, until one holds the
-// replica again.
-func (h *replicaHost) drainMailbox() {
-	for !h.busy && len(h.mailbox) > 0 {
+// nextFromMailbox takes the next input that waited, as an event of its
+// own, as the actor takes one message at a time: the checks run after each
+// (an S3 check after two inputs, a high watermark advance then an ISR
+// shrink, saw the advance under the shrunk ISR). The replica stays busy
+// for new inputs until its mailbox is empty, or until one holds it again.
+func (h *replicaHost) nextFromMailbox() {
+	if h.busy || len(h.mailbox) == 0 {
+		return
+	}
+	h.busy, h.deadlineMs = true, never
+	h.n.at(h.n.w.now, func() {
 		if h.n.replicas[h.key] != h || h.core == nil {
 			h.mailbox = nil
 			return
 		}
+		h.busy = false
 		fn := h.mailbox[0]
 		h.mailbox = h.mailbox[1:]
 		fn()
-	}
+		if h.n.replicas[h.key] != h || h.core == nil {
+			h.mailbox = nil
+			return
+		}
+		if !h.busy {
+			h.deadlineMs = h.core.NextDeadlineMs()
+		}
+		h.nextFromMailbox()
+	})
 }
