@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -426,6 +427,7 @@ func (r *Replica) appendFetched(o FollowerFetchOutcome, now Instant) {
 		f.backoff = true
 		return
 	}
+	batches = cutStraddlingStretch(batches, r.state.LogEndOffset)
 	batches = belowEpoch(batches, r.partition.LeaderEpoch)
 	if len(batches) == 0 {
 		r.followLeaderOffsets(o.HighWatermark, o.LogStartOffset)
@@ -462,6 +464,33 @@ func splitFetched(records []byte, fetchOffset int64) ([][]byte, error) {
 		records = records[n:]
 	}
 	return out, nil
+}
+
+// cutStraddlingStretch replaces a first batch that is an empty stretch
+// (logstore.IsEmptyStretchBatch: no record, no producer) starting below the
+// log end offset with one over the same leader epoch from the log end
+// offset to its end. Replicas can differ in batch bounds there: a leader
+// whose log held no batch from a follower's fetch offset answered it with
+// an empty stretch from that offset (emptyStretch), while another replica
+// still held batches of the stretch it had not compacted away; when the
+// first follower leads, the other one's fetch at its own log end finds
+// that empty batch starting below it, and the log refuses a batch below
+// its end. Before, that follower fetched it again and again and never
+// rejoined the ISR (the simulator's seed 5232008 with --profile compaction,
+// 5 nodes: n2 stayed at 1454 under n5's empty batch [1452, 2753]). The
+// records are the same (none), so the follower's log end moves as its
+// leader's does.
+func cutStraddlingStretch(batches [][]byte, logEnd int64) [][]byte {
+	if len(batches) == 0 {
+		return batches
+	}
+	b, err := logstore.ParseBatch(batches[0])
+	if err != nil || b.FirstOffset >= logEnd || b.LastOffset() < logEnd || !logstore.IsEmptyStretchBatch(&b) {
+		return batches
+	}
+	out := slices.Clone(batches)
+	out[0] = logstore.EmptyBatch(logEnd, b.LastOffset(), b.PartitionLeaderEpoch)
+	return out
 }
 
 // belowEpoch keeps the batches before the first one written at a leader epoch

@@ -47,7 +47,10 @@ type serverChecks struct {
 	epochLeaders map[epochKey]int32
 	// newestEpoch is the newest leader epoch a leader of each partition
 	// has held: a leader below it is deposed and does not know it yet.
-	newestEpoch   map[tpKey]int32
+	newestEpoch map[tpKey]int32
+	// imageEpoch is each partition's leader epoch in the newest committed
+	// metadata: a leader below it has been replaced, known or not.
+	imageEpoch    map[tpKey]int32
 	replicaEpochs map[nodeTP]int32
 	leaderHW      map[nodeEpoch]int64
 	chains        map[batchKey]uint64
@@ -127,7 +130,7 @@ func (r offsetRange) cause() string {
 
 func newServerChecks(w *World) *serverChecks {
 	return &serverChecks{w: w, raftLeaders: map[uint64]int32{}, raftTerms: map[int32]uint64{}, metaBatches: map[int64]uint64{},
-		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
+		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, imageEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, truncated: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}, lossyElection: map[tpKey]int32{},
 		lowestMinISR: map[string]int{},
 		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
@@ -229,6 +232,7 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 		}
 		before, after := ot.Partitions[r.Partition], t.Partitions[r.Partition]
 		tp := tpKey{t.Name, r.Partition}
+		c.imageEpoch[tp] = max(c.imageEpoch[tp], after.LeaderEpoch)
 		if before.Reassigning() && !after.Reassigning() {
 			w.stats.ReassignmentsEnded++
 			w.timelinef("metadata: %s reassignment ends: replicas %v → %v", tp, before.Replicas, after.Replicas)
@@ -290,6 +294,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		c.unclean[tp] = true
 		c.lossyElection[tp] = after.LeaderEpoch
 		w.lossEra[tp]++
+		w.stateLossEra[tp]++
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
 	}
@@ -327,6 +332,7 @@ func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster
 	c.unclean[tp] = true
 	c.lossyElection[tp] = after.LeaderEpoch
 	w.lossEra[tp]++
+	w.stateLossEra[tp]++
 	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
 }
 
@@ -539,6 +545,7 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 		i := s.find(cp.end - 1)
 		if i < 0 || s.batches[i].chain != cp.chain || s.batches[i].last != cp.end-1 {
 			w.lossEra[tp]++
+			w.stateLossEra[tp]++
 			switch {
 			case h.unclean:
 				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d (unclean elections allowed)",

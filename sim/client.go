@@ -88,18 +88,24 @@ type topicSpec struct {
 }
 
 type clientMeta struct {
-	topics     map[string]topicMetadata
-	controller int32
-	brokers    []int32
-	refreshing bool
-	lastMs     int64
-	next       int
+	topics map[string]topicMetadata
+	// newestEpoch is the newest leader epoch the client has seen for each
+	// partition; rewinds counts the answers in a row that named an older
+	// one than it holds (mergeTopic).
+	newestEpoch map[tpKey]int32
+	rewinds     map[tpKey]int
+	controller  int32
+	brokers     []int32
+	refreshing  bool
+	lastMs      int64
+	next        int
 }
 
 func (w *World) newClient(kind clientKind) *client {
 	c := &client{w: w, id: clientBase + int32(len(w.clients)), kind: kind, rpc: newRPCs(),
 		positions: map[tpKey]int64{}, polling: map[tpKey]bool{}, highWatermarks: map[tpKey]int64{}}
 	c.meta.topics = map[string]topicMetadata{}
+	c.meta.newestEpoch, c.meta.rewinds = map[tpKey]int32{}, map[tpKey]int{}
 	c.meta.controller = -1
 	c.meta.lastMs = -1 << 40
 	for _, n := range w.nodes {
@@ -137,9 +143,43 @@ func (c *client) refreshMetadata() {
 		}
 		c.meta.controller = resp.controller
 		for _, t := range resp.topics {
-			c.meta.topics[t.name] = t
+			c.mergeTopic(t)
 		}
 	})
+}
+
+// maxEpochRewinds is how many answers in a row may name an older leader
+// epoch of a partition than the client knows before it takes one
+// (franz-go's maxEpochRewinds: an unclean election can leave a lower epoch
+// the current one).
+const maxEpochRewinds = 5
+
+// mergeTopic takes a broker's metadata of a topic as franz-go does: a
+// partition whose leader epoch is older than the one the client knows
+// keeps what the client knows (a deposed leader, paused or cut off,
+// answers with its stale image), up to maxEpochRewinds answers in a row.
+// The client taking a deposed leader's metadata sent its idempotent
+// producers' batches there, behind sequences the new leader had appended:
+// out-of-order failures no real client meets (out_of_order.go).
+func (c *client) mergeTopic(t topicMetadata) {
+	old, ok := c.meta.topics[t.name]
+	if ok && old.id == t.id {
+		t.partitions = slices.Clone(t.partitions)
+		for i := range t.partitions {
+			tp := tpKey{t.name, int32(i)}
+			if i < len(old.partitions) && t.partitions[i].LeaderEpoch < old.partitions[i].LeaderEpoch && c.meta.rewinds[tp] < maxEpochRewinds {
+				t.partitions[i] = old.partitions[i]
+				c.meta.rewinds[tp]++
+				continue
+			}
+			delete(c.meta.rewinds, tp)
+		}
+	}
+	c.meta.topics[t.name] = t
+	for i, p := range t.partitions {
+		tp := tpKey{t.name, int32(i)}
+		c.meta.newestEpoch[tp] = max(c.meta.newestEpoch[tp], p.LeaderEpoch)
+	}
 }
 
 // topicNames are the workload's topics the client knows (not

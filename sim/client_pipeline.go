@@ -34,6 +34,27 @@ type producerPipe struct {
 	// sequence of the next batch added.
 	sent int
 	next int32
+	// stateLossEra is the partition's World.stateLossEra when the pipe
+	// began (out_of_order.go).
+	stateLossEra int
+	// out are the pipe's requests outstanding and the nodes they went to;
+	// waiting are the attempts the gate holds (pipeGate).
+	out     []outstanding
+	waiting []*gateWaiter
+}
+
+// partitionSink is where a producer's last request to a partition went
+// (whatever its producer id or transaction), and whether the last answer
+// there was ok (franz-go's recBuf.sink and okOnSink).
+type partitionSink struct {
+	sink     int32
+	okOnSink bool
+}
+
+// outstanding is a request of a pipe's batch, and its node.
+type outstanding struct {
+	b  *pipeBatch
+	to int32
 }
 
 // pipeBatch is one batch of a pipeline.
@@ -97,7 +118,7 @@ func (c *client) newBatchPipeline(pid int64, epoch int16, tid string, counts pip
 func (pl *batchPipeline) pipe(tp tpKey) *producerPipe {
 	pipe := pl.byTp[tp]
 	if pipe == nil {
-		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp]}
+		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp], stateLossEra: pl.c.w.stateLossEra[tp]}
 		pl.byTp[tp] = pipe
 		pl.pipes = append(pl.pipes, pipe)
 	}
@@ -209,6 +230,7 @@ func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
 	pl.c.w.tracef("%s: producer %d epoch %d fails at %s's batch (sequence %d): %s", pl.c.name(), pl.pid, pl.epoch, b.writes[0].value, b.seq, codeName(code))
 	if code == kerr.OutOfOrderSequenceNumber.Code {
 		*pl.counts.outOfOrder++
+		pl.c.w.countOutOfOrder(pl, pl.byTp[b.writes[0].tp], b)
 	}
 	pl.failedBy(code, b)
 	for _, pipe := range pl.pipes {
@@ -225,6 +247,9 @@ func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
 func (pl *batchPipeline) send(pipe *producerPipe, b *pipeBatch, raw []byte) {
 	c, w := pl.c, pl.c.w
 	s := b.writes[0]
+	if s.gate == nil {
+		s.gate = &pipeGate{c: c, pipe: pipe, b: b}
+	}
 	b.inFlight, b.parked, b.raw, b.behind = true, false, raw, earlierUnresolved(pipe, b)
 	c.producerSend(s, raw, pl.tid, func(code int16) {
 		if code == kerr.OutOfOrderSequenceNumber.Code && pl.failed == 0 && (b.behind || earlierUnresolved(pipe, b)) {
@@ -279,4 +304,110 @@ func earlierUnresolved(pipe *producerPipe, b *pipeBatch) bool {
 		}
 	}
 	return false
+}
+
+// A pipe's attempts, first sends and retries alike, follow franz-go's
+// rules for one partition's batches (kgo's sink.go): no request goes to a
+// node while one of the partition's is outstanding at another
+// (inflightOnSink); after an answer that was not ok, or on a new node, one
+// request at a time until an ok answer there (okOnSink); and they go in
+// sequence order, a batch only once every earlier batch without an
+// outcome is outstanding (the drain starts again from the first batch
+// without an outcome). Without them a retry that waited longer went after
+// a later batch: a leader that had lost the producer's state took the
+// later batch as the producer's first, and refused the earlier one as out
+// of order (seed 5200030: c6's sequence 95 came back to n2 before 90).
+
+// pipeGate is one batch's gate.
+type pipeGate struct {
+	c    *client
+	pipe *producerPipe
+	b    *pipeBatch
+}
+
+// gateWaiter is an attempt the gate holds: run at the first wake-up, or
+// after the retry backoff (a bound, should no wake-up come).
+type gateWaiter struct {
+	fired bool
+	run   func()
+}
+
+// sink is the producer's sink of the batch's partition.
+func (g *pipeGate) sink() *partitionSink {
+	p := g.c.prod
+	if p.sinks == nil {
+		p.sinks = map[tpKey]*partitionSink{}
+	}
+	ps := p.sinks[g.pipe.tp]
+	if ps == nil {
+		ps = &partitionSink{sink: -1}
+		p.sinks[g.pipe.tp] = ps
+	}
+	return ps
+}
+
+// mayGo says whether the batch's attempt may go to node to now.
+func (g *pipeGate) mayGo(to int32) bool {
+	pipe, ps := g.pipe, g.sink()
+	for _, o := range pipe.out {
+		if o.to != to || !ps.okOnSink || ps.sink != to {
+			return false
+		}
+	}
+	for _, o := range pipe.batches {
+		if o == g.b {
+			return true
+		}
+		if !o.resolved && !slices.ContainsFunc(pipe.out, func(x outstanding) bool { return x.b == o }) {
+			return false
+		}
+	}
+	return true
+}
+
+// went notes an attempt sent to node to.
+func (g *pipeGate) went(to int32) {
+	pipe, ps := g.pipe, g.sink()
+	if to != ps.sink {
+		ps.sink, ps.okOnSink = to, false
+	}
+	pipe.out = append(pipe.out, outstanding{g.b, to})
+}
+
+// answered notes the answer to the batch's outstanding request at to.
+func (g *pipeGate) answered(to int32, ok bool) {
+	pipe := g.pipe
+	if i := slices.IndexFunc(pipe.out, func(x outstanding) bool { return x.b == g.b && x.to == to }); i >= 0 {
+		pipe.out = slices.Delete(pipe.out, i, i+1)
+	}
+	switch ps := g.sink(); {
+	case !ok:
+		ps.okOnSink = false
+	case to == ps.sink:
+		ps.okOnSink = true
+	}
+}
+
+// wait holds an attempt until a wake-up.
+func (g *pipeGate) wait(run func()) {
+	gw := &gateWaiter{run: run}
+	g.pipe.waiting = append(g.pipe.waiting, gw)
+	g.c.after(g.c.w.timing.retryBackoffMs, gw.fire)
+}
+
+// wake lets every attempt the gate holds try again (at once, in the order
+// they waited, after what runs now).
+func (g *pipeGate) wake() {
+	waiting := g.pipe.waiting
+	g.pipe.waiting = nil
+	for _, gw := range waiting {
+		g.c.after(0, gw.fire)
+	}
+}
+
+func (gw *gateWaiter) fire() {
+	if !gw.fired {
+		gw.fired = true
+		gw.run()
+	}
 }

@@ -78,6 +78,8 @@ type producerState struct {
 	// of its producer id.
 	pipeline int
 	idem     *batchPipeline
+	// sinks are the pipelines' sinks per partition (pipeGate).
+	sinks map[tpKey]*partitionSink
 }
 
 // txnOp is one transaction in the history.
@@ -273,13 +275,19 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 		done(txnDeadlineCode)
 		return
 	}
-	leader, _ := c.leader(op.tp)
+	leader, epoch := c.leader(op.tp)
 	if leader < 0 {
 		c.refreshMetadata()
 		c.at(w.now+w.timing.retryBackoffMs, func() { c.producerSend(op, batch, tid, done) })
 		return
 	}
+	g := op.gate
+	if g != nil && !g.mayGo(leader) {
+		g.wait(func() { c.producerSend(op, batch, tid, done) })
+		return
+	}
 	op.attempts++
+	op.attempt = produceAttempt{to: leader, epoch: epoch, answerEpoch: -1, rewound: epoch < c.meta.newestEpoch[op.tp]}
 	req := &producerProduce{produceRequest: produceRequest{topic: op.tp.topic, partition: op.tp.partition, records: slices.Clone(batch),
 		acks: -1, timeoutMs: int32(w.timing.requestTimeoutMs - 1000)}, transactionalID: tid}
 	if tid != "" && c.prod != nil && c.prod.tv2 {
@@ -290,8 +298,19 @@ func (c *client) producerSend(op *sendOp, batch []byte, tid string, done func(co
 	if req.ordered {
 		call = c.callInOrder
 	}
+	if g != nil {
+		g.went(leader)
+		defer g.wake()
+	}
 	call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*produceResponse)
+		if resp != nil {
+			op.attempt.answerEpoch = resp.leaderEpoch
+		}
+		if g != nil {
+			g.answered(leader, err == nil && resp != nil && resp.errorCode == 0)
+			defer g.wake()
+		}
 		switch {
 		case errors.Is(err, errUnreachable):
 			op.lastError = err.Error()

@@ -194,8 +194,10 @@ func (n *node) cleanFinished(t *cleanTask) {
 	if n.replicas[h.key] != h || h.core == nil || h.cleaning != t || h.log != t.log {
 		return
 	}
-	h.core.CompactionFinished(t.err)
-	h.carryOut()
+	h.deliver(func() {
+		h.core.CompactionFinished(t.err)
+		h.carryOut()
+	})
 }
 
 // finishCompaction commits the job that ran (checking C1 and registering

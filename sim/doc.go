@@ -70,10 +70,12 @@
 //     workload, their checkers and scenario commands;
 //     client_pipeline.go: a producer id's batches kept in flight, several
 //     per partition, as franz-go does, on a produce connection the
-//     network keeps in order; client_txn_pipeline.go: transactional
-//     producers that pipeline (the profile's TxnPipeline);
-//     client_idempotent_pipeline.go: idempotent producers that do (its
-//     IdempotentPipeline);
+//     network keeps in order, under franz-go's sink rules (pipeGate);
+//     client_txn_pipeline.go: transactional producers that pipeline (the
+//     profile's TxnPipeline); client_idempotent_pipeline.go: idempotent
+//     producers that do (its IdempotentPipeline); out_of_order.go: why a
+//     pipeline failed out of order (a loss, a deposed leader, stale
+//     metadata; anything else is S7);
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants; faults_clog.go: the
 //     swizzle-clog (nodes' links hold what they carry, then deliver it
@@ -81,7 +83,9 @@
 //     preferred leader elections, min.insync.replicas settings and
 //     unregistrations of brokers that are down; slow_disk.go: the slow
 //     disk (a node's follower appends complete a drawn time later, one
-//     after the other); empty_stretch_fault.go:
+//     after the other); slow_leader.go: its leader appends too (the
+//     slowleader profile), the partition's other inputs waiting behind
+//     each in the replica's mailbox; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
 //     inside it); fetch_conn_closed.go: a fetcher's give-up closing its

@@ -64,6 +64,10 @@ type sendOp struct {
 	headerMaxMs     int64
 	appendTimeMs    int64
 	appendTimeKnown bool
+	// attempt is what the last attempt knew (out_of_order.go); gate, for
+	// a pipeline's batch, says when an attempt may go (client_pipeline.go).
+	attempt produceAttempt
+	gate    *pipeGate
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the

@@ -14,7 +14,10 @@ import "testing"
 // because a producer never sends more than 5 batches to a partition from
 // its first batch without an outcome on (the leader remembers the last 5).
 // Six seeds: how often a seed reaches a refusal shifts with any change of
-// schedule.
+// schedule. Since the client follows franz-go's sink rules
+// (client_pipeline.go's pipeGate) nothing here fails a producer id, so
+// none bumps its epoch: TestNoOutOfOrderFailureFromStaleMetadata's seed
+// does.
 func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 	p := QuietProfile()
 	p.IdempotentProducers, p.IdempotentPipeline, p.Partitions, p.ProduceEveryMs = 2, 5, 3, 30
@@ -37,9 +40,6 @@ func TestIdempotentPipelineRetriesBehindAnUnresolvedBatch(t *testing.T) {
 	if total.IdempotentBatchesPipelined < 100 || total.IdempotentBatchesRefusedRetried == 0 || total.IdempotentBatchesRetriedOK == 0 || total.SendsOK < 1000 {
 		t.Errorf("too little happened: %d sends ok, %d batches pipelined, %d refused and retried, %d of them appended",
 			total.SendsOK, total.IdempotentBatchesPipelined, total.IdempotentBatchesRefusedRetried, total.IdempotentBatchesRetriedOK)
-	}
-	if total.IdempotentEpochBumps == 0 {
-		t.Errorf("no producer bumped its epoch")
 	}
 	if total.IdempotentOutOfOrderFailures != 0 {
 		t.Errorf("%d producer ids failed out of order with no log losing batches and no deposed leader", total.IdempotentOutOfOrderFailures)

@@ -556,7 +556,7 @@ func (n *node) wake() {
 		}
 	}
 	for _, k := range slices.Clone(n.keys) {
-		if h := n.replicas[k]; h != nil && h.core != nil && now.MonoMs >= h.deadlineMs {
+		if h := n.replicas[k]; h != nil && h.core != nil && !h.busy && now.MonoMs >= h.deadlineMs {
 			h.core.Tick(now)
 			h.carryOut()
 		}

@@ -35,6 +35,10 @@ type produceResponse struct {
 	// wallMs the answering node's wall clock when it answered.
 	logAppendTimeMs int64
 	wallMs          int64
+	// leaderEpoch is the answering replica's leader epoch (the simulator's
+	// bookkeeping: Kafka's answer does not carry it, and no client acts on
+	// it; out_of_order.go sorts failures by it).
+	leaderEpoch int32
 }
 
 // metadataRequest asks a broker for its metadata image, as Metadata does.
@@ -265,7 +269,6 @@ func (n *node) imageChanged() {
 	ch := cluster.LocalChanges(n.hosted, n.image, n.id)
 	prev := n.hosted
 	n.hosted = n.image
-	now := n.instant()
 	// As the replica manager does, before the replicas take their
 	// partitions' changes: followers truncate on fetch once the cluster
 	// finalized gregor.replication.version 1 (unless the node asks
@@ -274,8 +277,10 @@ func (n *node) imageChanged() {
 		n.truncatesOnFetch = on
 		for _, k := range n.keys {
 			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.core.SetTruncateOnFetch(on)
-				h.carryOut()
+				h.deliver(func() {
+					h.core.SetTruncateOnFetch(on)
+					h.carryOut()
+				})
 			}
 		}
 	}
@@ -301,8 +306,10 @@ func (n *node) imageChanged() {
 	}
 	for _, r := range ch.Changed {
 		if h := n.replicas[tpKey{r.Topic, r.Partition.Partition}]; h != nil && h.core != nil {
-			h.core.PartitionChanged(r.Partition, now)
-			h.carryOut()
+			h.deliver(func() {
+				h.core.PartitionChanged(r.Partition, n.instant())
+				h.carryOut()
+			})
 		}
 	}
 	for _, topic := range later {
@@ -315,8 +322,10 @@ func (n *node) imageChanged() {
 		epochs := n.image.BrokerEpochs()
 		for _, k := range n.keys {
 			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.core.SetIneligibleReplicas(ineligible, epochs, now)
-				h.carryOut()
+				h.deliver(func() {
+					h.core.SetIneligibleReplicas(ineligible, epochs, n.instant())
+					h.carryOut()
+				})
 			}
 		}
 	}
@@ -332,10 +341,13 @@ func (n *node) reconfigure(topic string) {
 	settings := n.w.topicSettings(n.image, t)
 	for _, k := range n.keys {
 		if h := n.replicas[k]; k.topic == topic && h.core != nil {
-			// What S3 holds the leader to, from now on.
-			h.minISR, h.unclean = settings.Replica.MinInsyncReplicas, n.w.uncleanEnabled(n.image, t)
-			h.core.SetConfig(settings)
-			h.carryOut()
+			unclean := n.w.uncleanEnabled(n.image, t)
+			h.deliver(func() {
+				// What S3 holds the leader to, from now on.
+				h.minISR, h.unclean = settings.Replica.MinInsyncReplicas, unclean
+				h.core.SetConfig(settings)
+				h.carryOut()
+			})
 		}
 	}
 }
@@ -352,8 +364,10 @@ func (n *node) serveProduce(m *message, req *produceRequest) {
 		return
 	}
 	id := h.await(waiter{kind: waitProduce, req: m})
-	h.core.Produce(id, cluster.ProduceRequest{Records: req.records, Acks: req.acks, TimeoutMs: req.timeoutMs}, n.instant())
-	h.carryOut()
+	h.deliver(func() {
+		h.core.Produce(id, cluster.ProduceRequest{Records: req.records, Acks: req.acks, TimeoutMs: req.timeoutMs}, n.instant())
+		h.carryOut()
+	})
 }
 
 // metadata answers a Metadata request from the node's image.
@@ -442,8 +456,10 @@ func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionReque
 				res.LeaderEpoch, res.PartitionEpoch, res.ISR = p.LeaderEpoch, p.PartitionEpoch, p.ISR
 			}
 		}
-		h.core.AlterPartitionCompleted(res, n.instant())
-		h.carryOut()
+		h.deliver(func() {
+			h.core.AlterPartitionCompleted(res, n.instant())
+			h.carryOut()
+		})
 	})
 }
 

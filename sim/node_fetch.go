@@ -253,9 +253,11 @@ func (s *fetchServer) read() {
 			s.reads[i] = rd
 			continue
 		}
-		id := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i})
-		t.h.core.Fetch(id, t.part, s.isolation)
-		t.h.carryOut()
+		id, h, part, isolation := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i}), t.h, t.part, s.isolation
+		h.deliver(func() {
+			h.core.Fetch(id, part, isolation)
+			h.carryOut()
+		})
 	}
 	if s.pending == 0 {
 		s.core.ReadCompleted(s.reads, s.n.instant())

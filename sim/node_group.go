@@ -218,8 +218,10 @@ func (gh *groupHost) append(ap groups.Append) {
 		req.Records = groups.EncodeTxnBatch(ap.Records, n.instant().WallMs, *pr)
 		req.TransactionalID, req.TxnOperation = pr.TransactionalID, cluster.TxnOperationForTxnOffsetCommit(pr.TxnOffsetCommitVersion)
 	}
-	h.core.Produce(wid, req, n.instant())
-	h.carryOut()
+	h.deliver(func() {
+		h.core.Produce(wid, req, n.instant())
+		h.carryOut()
+	})
 }
 
 func (gh *groupHost) appended(id groups.AppendID, code int16) {

@@ -42,6 +42,10 @@ type replicaHost struct {
 	// settings the checkers need.
 	minISR  int
 	unclean bool
+	// busy says a slow leader append holds the replica (slow_disk.go);
+	// mailbox are the inputs that wait for it, in arrival order.
+	busy    bool
+	mailbox []func()
 }
 
 type waitKind uint8
@@ -125,11 +129,15 @@ func (h *replicaHost) carryOut() {
 		h.dirty = true
 		h.n.dirty = append(h.n.dirty, h)
 	}
-	for h.core != nil {
+	for h.core != nil && !h.busy {
 		rd := h.core.Ready()
 		if rd.Empty() {
 			h.deadlineMs = h.core.NextDeadlineMs()
 			h.wakeParked()
+			return
+		}
+		if at, slow := h.slowLeaderAppend(&rd); slow {
+			h.holdFor(at, &rd)
 			return
 		}
 		h.perform(&rd)
@@ -338,7 +346,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
-				wallMs: n.instant().WallMs})
+				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch()})
 		}
 	}
 	for _, rep := range rd.FetchReplies {

@@ -269,7 +269,7 @@ func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
 	for _, a := range added {
 		for _, tp := range a.Partitions {
 			if h := th.n.replicas[tpKey{tp.Topic, tp.Partition}]; h != nil && h.core != nil {
-				h.core.TxnPartitionAdded(a.ProducerID, a.ProducerEpoch)
+				h.deliver(func() { h.core.TxnPartitionAdded(a.ProducerID, a.ProducerEpoch) })
 			}
 		}
 	}
@@ -296,8 +296,10 @@ func (th *txnHost) flush() {
 	}
 	now := n.instant()
 	wid := h.await(waiter{kind: waitGroupAppend, done: done})
-	h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: -1, TimeoutMs: txnAppendTimeoutMs}, now)
-	h.carryOut()
+	h.deliver(func() {
+		h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: -1, TimeoutMs: txnAppendTimeoutMs}, n.instant())
+		h.carryOut()
+	})
 }
 
 // appended reports an append's outcome to the core; an acknowledged one
@@ -639,7 +641,6 @@ func (n *node) serveMarkers(req *kmsg.WriteTxnMarkersRequest, respond func(kmsg.
 		respond(resp)
 		return
 	}
-	now := n.instant()
 	for _, tg := range targets {
 		tg := tg
 		id := tg.h.await(waiter{kind: waitGroupAppend, done: func(code int16) {
@@ -651,8 +652,11 @@ func (n *node) serveMarkers(req *kmsg.WriteTxnMarkersRequest, respond func(kmsg.
 				respond(resp)
 			}
 		}})
-		tg.h.core.Produce(id, cluster.ProduceRequest{Acks: -1, Marker: tg.marker}, now)
-		tg.h.carryOut()
+		h, marker := tg.h, tg.marker
+		h.deliver(func() {
+			h.core.Produce(id, cluster.ProduceRequest{Acks: -1, Marker: marker}, n.instant())
+			h.carryOut()
+		})
 	}
 }
 
@@ -688,9 +692,11 @@ func (n *node) serveProducerProduce(m *message, req *producerProduce) {
 		records = h.plantForgetSequence(records)
 	}
 	id := h.await(waiter{kind: waitProduce, req: m})
-	h.core.Produce(id, cluster.ProduceRequest{Records: records, Acks: req.acks, TimeoutMs: req.timeoutMs, TransactionalID: req.transactionalID,
-		TxnOperation: req.txnOperation}, n.instant())
-	h.carryOut()
+	h.deliver(func() {
+		h.core.Produce(id, cluster.ProduceRequest{Records: records, Acks: req.acks, TimeoutMs: req.timeoutMs, TransactionalID: req.transactionalID,
+			TxnOperation: req.txnOperation}, n.instant())
+		h.carryOut()
+	})
 }
 
 // plantForgetSequence is the forget-sequence plant: an idempotent
@@ -737,8 +743,10 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 		if n.replicas[h.key] != h || h.core == nil {
 			return
 		}
-		h.core.TxnVerified(v.ID, code, n.instant())
-		h.carryOut()
+		h.deliver(func() {
+			h.core.TxnVerified(v.ID, code, n.instant())
+			h.carryOut()
+		})
 	}
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4

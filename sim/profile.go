@@ -254,6 +254,9 @@ type Profile struct {
 	// while, each follower append there taking SlowDiskMs on average, one
 	// after the other (slow_disk.go).
 	SlowDiskEveryMs, SlowDiskForMs, SlowDiskMs float64
+	// SlowLeaderAppends: a slow disk holds leaders' appends too, each a
+	// drawn time, the partition's other work waiting (slow_leader.go).
+	SlowLeaderAppends bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -393,11 +396,20 @@ func SlowDiskProfile() Profile {
 	return p
 }
 
+// SlowLeaderProfile is the slowdisk profile whose slow disks hold
+// leaders' appends too (slow_leader.go): produces, fetch reads and
+// everything else of a partition wait behind its leader's append.
+func SlowLeaderProfile() Profile {
+	p := SlowDiskProfile()
+	p.SlowLeaderAppends = true
+	return p
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
-		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile}
+		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -618,6 +630,7 @@ func (p Profile) String() string {
 	add(p.FalseSuspicionP > 0, "false suspicions %.1f%%", 100*p.FalseSuspicionP)
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowDiskEveryMs > 0, "slow disks every %.0fs (for %.0fs, %.0fms per follower append)", p.SlowDiskEveryMs/1000, p.SlowDiskForMs/1000, p.SlowDiskMs)
+	add(p.SlowLeaderAppends, "slow leader appends")
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -25,6 +25,7 @@ const (
 	streamClock
 	streamTimestamps
 	streamSlowDisk
+	streamSlowLeader
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

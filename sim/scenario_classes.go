@@ -68,7 +68,7 @@ var BugClasses = []BugClass{
 		"wall clock jumps of up to an hour either way (Stats.ClockJumps); clocks, monotonic and wall, that run up to 5% fast or slow, their rates drawn again (profile's ClockDriftPermille, ClockDriftEveryMs; Stats.ClockDrifts; the drift profile; the clock-drift plant, beyond the margin, is caught by S10); producers' timestamps days to years in the past or hours in the future, and wrong batch headers (profile's TimestampSkewShare; Stats.SkewedTimestamps, TimestampRefusals; the timestamps profile; check Q13)"},
 	{"B18", "disk faults",
 		[]string{"disk-eio-and-torn-tail", "disk-eio-every-operation"},
-		"EIO on writes and fsyncs or (profile's DiskFaultAllOps) on every operation, and full disks (Stats.DiskFaults, DiskErrors, OfflineReplicas); power losses tear the last unsynced write (Stats.PowerLosses); slow disks whose follower appends complete a drawn time later, often beyond the fetcher's outcome wait (profile's SlowDiskEveryMs; Stats.SlowDisks, SlowAppends, SlowAppendsPastWait; the slowdisk profile)"},
+		"EIO on writes and fsyncs or (profile's DiskFaultAllOps) on every operation, and full disks (Stats.DiskFaults, DiskErrors, OfflineReplicas); power losses tear the last unsynced write (Stats.PowerLosses); slow disks whose follower appends complete a drawn time later, often beyond the fetcher's outcome wait (profile's SlowDiskEveryMs; Stats.SlowDisks, SlowAppends, SlowAppendsPastWait; the slowdisk profile), and whose leader appends hold the partition, its other work waiting behind them (profile's SlowLeaderAppends; Stats.SlowLeaderAppends; the slowleader profile)"},
 	{"B19", "loss in a healthy cluster",
 		nil,
 		"gregor sim swarm --profile quiet (no faults)"},

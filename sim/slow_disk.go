@@ -76,11 +76,13 @@ func (h *replicaHost) takeOutcome(o cluster.FetcherOutcome) {
 	if h.n.replicas[h.key] != h || h.core == nil {
 		return
 	}
-	now := h.n.instant()
-	if o.Fetch != nil {
-		h.core.FetchedFromLeader(*o.Fetch, now)
-	} else {
-		h.core.EpochEndOffsetFetched(*o.EpochEnd, now)
-	}
-	h.carryOut()
+	h.deliver(func() {
+		now := h.n.instant()
+		if o.Fetch != nil {
+			h.core.FetchedFromLeader(*o.Fetch, now)
+		} else {
+			h.core.EpochEndOffsetFetched(*o.EpochEnd, now)
+		}
+		h.carryOut()
+	})
 }

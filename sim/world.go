@@ -163,10 +163,14 @@ type Stats struct {
 	// fetcher's outcome wait (the next Fetch went without their partition),
 	// SlowAppendMaxMs the longest delay (slow_disk.go).
 	SlowDisks, SlowAppends, SlowAppendsPastWait, SlowAppendMaxMs int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo       int64
-	Polls, RecordsRead                                           int64
-	TopicsCreated, PartitionsAdded                               int64
-	Compactions, RecordsCompacted                                int64
+	// SlowLeaderAppends are the leaders' appends a slow disk held,
+	// SlowLeaderAppendMaxMs the longest, SlowLeaderInputsHeld the inputs
+	// that waited behind them (slow_leader.go).
+	SlowLeaderAppends, SlowLeaderAppendMaxMs, SlowLeaderInputsHeld int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo         int64
+	Polls, RecordsRead                                             int64
+	TopicsCreated, PartitionsAdded                                 int64
+	Compactions, RecordsCompacted                                  int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -206,6 +210,10 @@ type Stats struct {
 	// ids failed by an out-of-order refusal no earlier batch explained.
 	IdempotentBatchesPipelined, IdempotentBatchesRefusedRetried, IdempotentBatchesRetriedOK int64
 	IdempotentOutOfOrderFailures                                                            int64
+	// OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound and
+	// OutOfOrderUnexplained sort the idempotent and transactional
+	// pipelines' out-of-order failures by why (out_of_order.go).
+	OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound, OutOfOrderUnexplained int64
 	// IdempotentEpochBumps are the epochs idempotent producers bumped
 	// themselves (Profile.IdempotentEpochBump).
 	IdempotentEpochBumps int64
@@ -277,6 +285,9 @@ type World struct {
 	// rngSlowDisk draws how long each append on a slow disk takes
 	// (slow_disk.go).
 	rngSlowDisk *rand.Rand
+	// rngSlowLeader draws how long each slow leader append takes
+	// (slow_leader.go).
+	rngSlowLeader *rand.Rand
 
 	hist        *history
 	checks      *serverChecks
@@ -303,6 +314,9 @@ type World struct {
 	// partition (its records may be gone): state rebuilt from the
 	// partition (a group's) starts a new era.
 	lossEra map[tpKey]int
+	// stateLossEra counts those of them that may have taken batches from
+	// a partition leader's log, and so producer state (out_of_order.go).
+	stateLossEra map[tpKey]int
 	// phase is where the run stands: the faulty phase, healing, done.
 	phase         runPhase
 	convergedAtMs int64
@@ -350,6 +364,7 @@ func newWorld(opts Options) *World {
 	w.logAppendTimeTopics = map[string]bool{}
 	w.rngDisk = newRand(opts.Seed, streamDisk)
 	w.rngSlowDisk = newRand(opts.Seed, streamSlowDisk)
+	w.rngSlowLeader = newRand(opts.Seed, streamSlowLeader)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
 	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
@@ -357,6 +372,7 @@ func newWorld(opts Options) *World {
 	w.staticConfigs = map[string]string{"min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
 	w.hist = newHistory()
 	w.lossEra = map[tpKey]int{}
+	w.stateLossEra = map[tpKey]int{}
 	w.checks = newServerChecks(w)
 	w.groupChecks = newGroupChecks(w)
 	w.txn = newTxnWorld(w, opts.Nodes)
@@ -629,6 +645,9 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "pipelined idempotent batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped by the producer)\n",
 			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
 	}
+	if s.IdempotentOutOfOrderFailures+s.TxnOutOfOrderFailures > 0 {
+		fmt.Fprintf(&b, "%s\n", outOfOrderSummary(s))
+	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
 		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
 	if s.ELRElections+s.LastKnownELRElections+s.CleanShutdownRegistrations > 0 {
@@ -665,6 +684,9 @@ func (r *Report) Summary() string {
 	if s.SlowDisks > 0 {
 		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",
 			s.SlowDisks, s.SlowAppends, s.SlowAppendsPastWait, fmtMs(s.SlowAppendMaxMs))
+		if s.SlowLeaderAppends > 0 {
+			fmt.Fprintf(&b, "slow leader appends: %d (the longest %s; %d inputs of their partitions waited behind them)\n", s.SlowLeaderAppends, fmtMs(s.SlowLeaderAppendMaxMs), s.SlowLeaderInputsHeld)
+		}
 	}
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher or late for it, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {

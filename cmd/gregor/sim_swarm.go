@@ -71,6 +71,13 @@ type swarmPaths struct {
 	// IdemEpochBumps are the epochs idempotent producers bumped
 	// themselves.
 	IdemEpochBumps int64 `json:"idem_epoch_bumps,omitempty"`
+	// OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound and
+	// OutOfOrderUnexplained sort the idempotent and transactional
+	// out-of-order failures by why (sim's out_of_order.go).
+	OutOfOrderLost        int64 `json:"out_of_order_lost,omitempty"`
+	OutOfOrderDeposed     int64 `json:"out_of_order_deposed,omitempty"`
+	OutOfOrderRewound     int64 `json:"out_of_order_rewound,omitempty"`
+	OutOfOrderUnexplained int64 `json:"out_of_order_unexplained,omitempty"`
 	// AutoCommitMembers are the group members that commit automatically
 	// (the profile's AutoCommitShare), MemberCrashes the group members
 	// whose process crashed between polls and started again.
@@ -116,6 +123,10 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
 	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
 	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
+	one(&t.sum.OutOfOrderLost, &t.seeds.OutOfOrderLost, p.OutOfOrderLost)
+	one(&t.sum.OutOfOrderDeposed, &t.seeds.OutOfOrderDeposed, p.OutOfOrderDeposed)
+	one(&t.sum.OutOfOrderRewound, &t.seeds.OutOfOrderRewound, p.OutOfOrderRewound)
+	one(&t.sum.OutOfOrderUnexplained, &t.seeds.OutOfOrderUnexplained, p.OutOfOrderUnexplained)
 	one(&t.sum.AutoCommitMembers, &t.seeds.AutoCommitMembers, p.AutoCommitMembers)
 	one(&t.sum.MemberCrashes, &t.seeds.MemberCrashes, p.MemberCrashes)
 	one(&t.sum.Clogs, &t.seeds.Clogs, p.Clogs)
@@ -138,6 +149,9 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
 			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
+		fmt.Sprintf("\nout-of-order failures (idempotent and transactional): %d the partition (or the transaction coordinator's state) lost records (%d seeds), %d a deposed leader answered (%d seeds), %d the client's metadata went back to an older leader (%d seeds), %d unexplained (%d seeds)",
+			t.sum.OutOfOrderLost, t.seeds.OutOfOrderLost, t.sum.OutOfOrderDeposed, t.seeds.OutOfOrderDeposed,
+			t.sum.OutOfOrderRewound, t.seeds.OutOfOrderRewound, t.sum.OutOfOrderUnexplained, t.seeds.OutOfOrderUnexplained) +
 		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
 			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes) +
 		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds), ended after moving replicas: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
@@ -160,7 +174,9 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures,
 			IdemPipelined: rep.Stats.IdempotentBatchesPipelined, IdemRefusedRetried: rep.Stats.IdempotentBatchesRefusedRetried,
 			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures,
-			IdemEpochBumps: rep.Stats.IdempotentEpochBumps}}
+			IdemEpochBumps: rep.Stats.IdempotentEpochBumps,
+			OutOfOrderLost: rep.Stats.OutOfOrderLost, OutOfOrderDeposed: rep.Stats.OutOfOrderDeposed,
+			OutOfOrderRewound: rep.Stats.OutOfOrderRewound, OutOfOrderUnexplained: rep.Stats.OutOfOrderUnexplained}}
 	res.Paths.ELRElections, res.Paths.LastKnownELRElections = rep.Stats.ELRElections, rep.Stats.LastKnownELRElections
 	res.Paths.CleanRegistrations = rep.Stats.CleanShutdownRegistrations
 	res.Paths.AutoCommitMembers, res.Paths.MemberCrashes = int64(rep.Profile.AutoCommitMembers()), rep.Stats.MemberCrashes
