@@ -627,7 +627,7 @@ func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create segment %s: %w", seg.logPath(), err)
 	}
-	if err := f.Truncate(0); err != nil {
+	if err := emptyFile(f); err != nil {
 		_ = f.Close()
 		return nil, l.abandonSegmentFile(seg, fmt.Errorf("empty segment %s: %w", seg.logPath(), err))
 	}
@@ -637,6 +637,23 @@ func (l *Log) createSegment(baseOffset int64, nowMs int64) (*segment, error) {
 		return nil, l.abandonSegmentFile(seg, fmt.Errorf("sync directory %s after creating %s: %w", l.dir, seg.logPath(), err))
 	}
 	return seg, nil
+}
+
+// emptyFile truncates f to nothing if it holds bytes (a file left behind
+// where a new segment goes), and leaves an empty file alone: on ext4 a
+// truncation to size 0 marks the file to have all its delayed
+// allocations written back when it is closed (auto_da_alloc), so every
+// segment truncated when it was created was written to disk in full by
+// its close, whatever the flush policy: a topic's deletion, a retention
+// delete or a replica's stop wrote out data about to be unlinked, in the
+// closing goroutine (26-64 ms to close a file of 200 MiB so truncated,
+// against microseconds untruncated).
+func emptyFile(f vfs.File) error {
+	size, err := f.Size()
+	if err != nil || size == 0 {
+		return err
+	}
+	return f.Truncate(0)
 }
 
 // abandonSegmentFile removes the file of a segment that could not be

@@ -9,13 +9,14 @@ import (
 )
 
 // TestFailedRollLeavesNoSegmentFile: a roll whose new segment file cannot
-// be emptied or its directory synced fails the append, and the next, smaller
+// be sized (to empty it if it holds bytes) or its directory synced fails
+// the append, and the next, smaller
 // append goes on in the old segment. The file the failed roll created must
 // not stay behind: at the next open it would be a segment whose base offset
 // lies inside the one before, and the log would not open (simulator seed
 // 1869: a partition offline after a restart that followed disk faults).
 func TestFailedRollLeavesNoSegmentFile(t *testing.T) {
-	for _, failing := range []vfs.Op{vfs.OpTruncate, vfs.OpSync} {
+	for _, failing := range []vfs.Op{vfs.OpSize, vfs.OpSync} {
 		t.Run(string(failing), func(t *testing.T) {
 			mem := vfs.NewMem()
 			l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
@@ -51,4 +52,52 @@ func TestFailedRollLeavesNoSegmentFile(t *testing.T) {
 			_ = l.Close()
 		})
 	}
+}
+
+// TestNewSegmentIsNotTruncated: a roll empties a file left behind where
+// its segment goes, but never truncates the new, empty file it creates:
+// on ext4 a file truncated to size 0 is written back in full when it is
+// closed (emptyFile), so every closed segment went to disk.
+func TestNewSegmentIsNotTruncated(t *testing.T) {
+	mem := vfs.NewMem()
+	var truncated []string
+	mem.SetErrorHook(func(op vfs.Op, name string) error {
+		if op == vfs.OpTruncate {
+			truncated = append(truncated, name)
+		}
+		return nil
+	})
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	for len(l.Segments()) < 3 {
+		if _, err := l.Append([][]byte{simpleBatch(t, 1, 200, 0, 1)}, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(truncated) != 0 {
+		t.Fatalf("rolls truncated %v, want no truncation of new segment files", truncated)
+	}
+
+	// A file left behind at the next segment's path is emptied.
+	next := l.LogEndOffset()
+	leftover := "/p/" + segmentFileName(next, logFileExt)
+	f, err := mem.OpenFile(leftover, osCreateFlags, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("left behind")); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	// The active segment holds a batch: one of 3800 B does not fit after
+	// it and rolls at next.
+	if _, err := l.Append([][]byte{simpleBatch(t, 1, 3800, 0, 2)}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Segments()[len(l.Segments())-1].BaseOffset; got != next {
+		t.Fatalf("rolled at %d, want %d", got, next)
+	}
+	if len(truncated) != 1 || truncated[0] != leftover {
+		t.Fatalf("truncated %v, want only the leftover %s", truncated, leftover)
+	}
+	_ = l.Close()
 }

@@ -35,7 +35,8 @@ import (
 // client-ns/rec (this process's CPU per record: with the brokers', what the
 // cell costs the machine's two cores) and switches/krec (the three brokers'
 // context switches per thousand records, from /proc: a thread's sleep and
-// wake-up is dear on a virtual machine). A floor reference,
+// wake-up is dear on a virtual machine; client-switches/krec is the same
+// for this process). A floor reference,
 // ref-gregor-rf1-x3-acks1 (benchCopies), stores every record three times
 // without replication: gregor's ratio to it is what the replication
 // protocol itself costs beyond the three copies (GREGOR_BENCH_RF1_COPIES=0
@@ -232,13 +233,15 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	var total window
 	var client time.Duration
 	stats := &replicatedStats{}
-	var switches int64
+	var switches, clientSwitches int64
+	self := []int{os.Getpid()}
 	for i := 0; i < b.N; i++ {
 		topic := createReplicatedTopic(b, t, 6, rf)
-		before, switchesBefore := processCPU(), contextSwitches(t.pids)
+		before, switchesBefore, clientSwitchesBefore := processCPU(), contextSwitches(t.pids), contextSwitches(self)
 		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
 		client += processCPU() - before
 		switches += contextSwitches(t.pids) - switchesBefore
+		clientSwitches += contextSwitches(self) - clientSwitchesBefore
 		dropTopics(b, t, topic)
 	}
 	report(b, t, set, total)
@@ -250,6 +253,10 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	// harness's waits): with the brokers', what the cell costs the
 	// machine, whose two cores bound it.
 	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
+	// The client's own context switches per thousand records: at RF3 its
+	// CPU per record is higher than at RF1 for the same records and
+	// requests, and this tells whether it waits and wakes more.
+	b.ReportMetric(float64(clientSwitches)*1000/float64(set.n*b.N), "client-switches/krec")
 }
 
 // contextSwitches is the sum of the voluntary and involuntary context
