@@ -209,7 +209,7 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		if p.hasProducer {
 			r.precludeFollowers(p.producer)
 		}
-		code, _ := r.storageErrorCode(err)
+		code := r.appendErrorCode(err)
 		if !p.orphaned {
 			r.reply(p, code, err.Error())
 		}
@@ -377,4 +377,22 @@ func (r *Replica) oneBatch(batch []byte) [][]byte {
 	r.batchSlab = append(r.batchSlab, batch)
 	n := len(r.batchSlab)
 	return r.batchSlab[n-1 : n : n]
+}
+
+// appendErrorCode is storageErrorCode for a failed leader append, where any
+// storage error is fatal: the log refused no batch of the client's (that is
+// a Kafka error of its own: CORRUPT_MESSAGE, RECORD_LIST_TOO_LARGE, ...),
+// the disk failed the write (EIO, ENOSPC). Kafka takes the log directory
+// offline on any IOException of an append, and so does gregor: the batch
+// is answered KAFKA_STORAGE_ERROR, the replica goes offline (Ready.Fatal),
+// its broker reports it and the controller moves the leadership to a
+// replica whose disk works, instead of this one leading on and refusing
+// every write while its disk stays full. The replica starts again later
+// (OfflineReplicas).
+func (r *Replica) appendErrorCode(err error) int16 {
+	code, fatal := r.storageErrorCode(err)
+	if !fatal && code == kerr.KafkaStorageError.Code && r.ready.Fatal == nil {
+		r.ready.Fatal = fmt.Errorf("append: %w", err)
+	}
+	return code
 }
