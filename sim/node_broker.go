@@ -281,7 +281,13 @@ func (n *node) imageChanged() {
 	}
 	for _, st := range ch.Stop {
 		if h := n.replicas[tpKey{st.Topic, st.Partition.Partition}]; h != nil {
+			wasOffline := h.offline != nil
+			h.offline = nil
 			h.stop(st.Delete)
+			n.retries.Removed(h.offlineID())
+			if wasOffline {
+				n.offlineReplicasChanged()
+			}
 		}
 	}
 	for _, r := range ch.Start {
@@ -464,6 +470,7 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 	}
 	h := &replicaHost{n: n, key: k, topicID: r.TopicID, waiting: map[cluster.RequestID]waiter{}}
 	n.replicas[k] = h
+	n.retries.Started(h.offlineID(), n.instant().MonoMs)
 	n.keys = append(n.keys, k)
 	slices.SortFunc(n.keys, compareKeys)
 	settings := n.w.topicSettings(n.image, t)

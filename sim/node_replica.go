@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,9 +23,10 @@ type replicaHost struct {
 	topicID cluster.TopicID
 	log     *logstore.Log
 	core    *cluster.Replica
-	// offline is why the replica stopped for good in this process (a
-	// corrupt log, a log that cannot be written): the partition is offline
-	// here until the node restarts.
+	// offline is why the replica stopped (a corrupt log, a log that
+	// cannot be written): the partition is offline here until the node's
+	// cluster.OfflineReplicas says its backoff ended (retryOffline) or the
+	// node restarts.
 	offline error
 	nextID  cluster.RequestID
 	waiting map[cluster.RequestID]waiter
@@ -381,16 +383,45 @@ func (h *replicaHost) take(id cluster.RequestID) (waiter, bool) {
 	return wt, ok
 }
 
-// goOffline stops the replica for the rest of the process: the partition is
-// offline on this node (production's supervisor stops the actor).
+// goOffline stops the replica: the partition is offline on this node
+// (production's supervisor stops the actor) until its backoff ends.
 func (h *replicaHost) goOffline(err error) {
 	n := h.n
 	h.offline = err
 	n.w.stats.OfflineReplicas++
-	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
+	at := n.retries.WentOffline(h.offlineID(), n.instant().MonoMs)
+	n.w.timelinef("%s: %s offline until %s: %v", n.name(), h.key, fmtMs(n.monoToVirtual(at)), err)
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
 	n.offlineReplicasChanged()
+	n.at(n.monoToVirtual(at), n.retryOffline)
+}
+
+func (h *replicaHost) offlineID() cluster.OfflineReplicaID {
+	return cluster.OfflineReplicaID{TopicID: h.topicID, Partition: h.key.partition}
+}
+
+// retryOffline starts again the offline replicas whose backoff ended, from
+// the partition records the node hosts, as production's replica manager
+// does.
+func (n *node) retryOffline() {
+	for _, id := range n.retries.Due(n.instant().MonoMs) {
+		var r *cluster.LocalReplica
+		if t, ok := n.hosted.TopicByID(id.TopicID); ok && int(id.Partition) < len(t.Partitions) && slices.Contains(t.Partitions[id.Partition].Replicas, n.id) {
+			r = &cluster.LocalReplica{Topic: t.Name, TopicID: t.ID, Partition: t.Partitions[id.Partition]}
+		}
+		if r == nil {
+			n.retries.Removed(id)
+			continue
+		}
+		if h := n.replicas[tpKey{r.Topic, id.Partition}]; h == nil || h.offline == nil {
+			n.retries.Started(id, n.instant().MonoMs)
+			continue
+		}
+		n.w.stats.OfflineRetries++
+		n.w.timelinef("%s: %s/%d starts again after being offline", n.name(), r.Topic, id.Partition)
+		n.startReplica(*r)
+	}
 }
 
 // stop closes the replica (deleting its data when asked); whoever waits on
