@@ -33,7 +33,7 @@ func (m *replicaManager) retries() *cluster.OfflineReplicas {
 // backoff ends (offlineRetryDue), not on a change to its partition record.
 func (m *replicaManager) wentOffline(ctx actor.Context, h *hostedReplica) {
 	now := m.node.cfg.Clock.Now().MonoMs
-	at := m.retries().WentOffline(cluster.OfflineReplicaID{TopicID: h.topicID, Partition: h.partition}, now)
+	at := m.retries().WentOffline(cluster.OfflineReplicaID{TopicID: h.topicID, Partition: h.partition}, now, h.assignment.Load().image, m.node.cfg.NodeID)
 	m.logger.Error("partition offline: its actor stopped", zap.String("topic", h.topic), zap.Int32("partition", h.partition),
 		zap.Duration("starts_again_in", time.Duration(at-now)*time.Millisecond))
 	m.reportOffline(ctx)
@@ -59,8 +59,8 @@ func (m *replicaManager) replicaOnline(ctx actor.Context, topicID cluster.TopicI
 // partition's latest record.
 func (m *replicaManager) retryOffline(ctx actor.Context) {
 	m.retryTimer.fired()
-	core := m.retries()
-	for _, id := range core.Due(m.node.cfg.Clock.Now().MonoMs) {
+	core, now := m.retries(), m.node.cfg.Clock.Now().MonoMs
+	for _, id := range core.Due(now) {
 		t, ok := m.image.TopicByID(id.TopicID)
 		if !ok || int(id.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[id.Partition].Replicas, m.node.cfg.NodeID) {
 			m.replicaOnline(ctx, id.TopicID, id.Partition, true)
@@ -69,6 +69,9 @@ func (m *replicaManager) retryOffline(ctx actor.Context) {
 		if m.slots.get(t.Name, id.Partition) != nil || m.data.busy(m.node.partitionDir(t.Name, id.Partition)) {
 			m.replicaOnline(ctx, id.TopicID, id.Partition, false)
 			continue
+		}
+		if !core.MayStart(id, now, t.Partitions[id.Partition], m.node.cfg.NodeID) {
+			continue // the controller has not moved its leadership yet
 		}
 		m.logger.Info("starting an offline replica again", zap.String("topic", t.Name), zap.Int32("partition", id.Partition))
 		m.start(ctx, cluster.LocalReplica{Topic: t.Name, TopicID: t.ID, Partition: t.Partitions[id.Partition]})

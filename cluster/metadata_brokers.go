@@ -30,6 +30,10 @@ type BrokerRegistration struct {
 	// Features are the feature ranges the broker's build supports
 	// (metadata_features.go); none for a build before feature levels.
 	Features []FeatureRange
+	// OfflineDirs are the directory ids (PartitionDirectoryID) of the
+	// broker's offline replicas, sorted, as its heartbeats last reported
+	// them (recorded once ReplicationVersionFeature is 2); nil when none.
+	OfflineDirs [][16]byte
 	// CleanFrom is the broker epoch whose data the incarnation holds
 	// unchanged (RegisterBrokerRecord.CleanFrom) until it is unfenced; nil
 	// when it registered after an unclean shutdown, or since unfenced.
@@ -173,6 +177,12 @@ func (d *imageDelta) changeBroker(r BrokerRegistrationChangeRecord) error {
 	if r.InControlledShutdown {
 		next.InControlledShutdown = true
 	}
+	if r.OfflineDirs != nil {
+		next.OfflineDirs = nil
+		if len(r.OfflineDirs) > 0 {
+			next.OfflineDirs = slices.Clone(r.OfflineDirs)
+		}
+	}
 	d.next.brokers = d.next.brokers.Set(r.BrokerID, &next)
 	return nil
 }
@@ -232,8 +242,19 @@ func (m *MetadataImage) brokerRecords() []MetadataRecord {
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, BrokerEpoch: b.Epoch,
 			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown, Features: b.Features,
 			CleanFrom: b.CleanFrom})
+		if len(b.OfflineDirs) > 0 {
+			out = append(out, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, OfflineDirs: b.OfflineDirs})
+		}
 	}
 	return out
+}
+
+// ReplicaOffline says broker reports its replica of the partition offline
+// (BrokerRegistration.OfflineDirs): Metadata lists it in the partition's
+// offline replicas.
+func (m *MetadataImage) ReplicaOffline(broker int32, topic TopicID, partition int32) bool {
+	b, ok := m.Broker(broker)
+	return ok && len(b.OfflineDirs) > 0 && slices.Contains(b.OfflineDirs, PartitionDirectoryID(topic, partition))
 }
 
 func cloneInt64(p *int64) *int64 {

@@ -71,6 +71,27 @@ func (c *Controller) offlineReplicaRecords(w *MetadataImage, broker int32, offli
 	})
 }
 
+// offlineDirsRecords record the offline replicas a broker's heartbeat
+// reports, when they differ from its registration's, so that every
+// broker's Metadata lists them (a partition's offline replicas, as Kafka's
+// lists the replicas in a failed log directory). Only once the cluster
+// finalized ReplicationVersionFeature 2: a build before it does not decode
+// the record.
+func offlineDirsRecords(w *MetadataImage, b *BrokerRegistration, reported [][16]byte) []MetadataRecord {
+	if w.FeatureLevel(ReplicationVersionFeature) < OfflineReplicasRecordedLevel {
+		return nil
+	}
+	dirs := slices.Clone(reported)
+	slices.SortFunc(dirs, func(x, y [16]byte) int { return slices.Compare(x[:], y[:]) })
+	if slices.Equal(dirs, b.OfflineDirs) {
+		return nil
+	}
+	if dirs == nil {
+		dirs = [][16]byte{}
+	}
+	return []MetadataRecord{BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, OfflineDirs: dirs}}
+}
+
 // replicaOffline says broker's last heartbeat (of its current registration)
 // reported its replica of the partition offline: it may not lead it.
 func (c *Controller) replicaOffline(broker int32, topic TopicID, partition int32) bool {
@@ -90,7 +111,14 @@ func (c *Controller) replicaOffline(broker int32, topic TopicID, partition int32
 // expects the broker to use it without a restart, and a retry costs one
 // log recovery: its directory is reported online, the replica follows the
 // leader, rejoins the ISR once it caught up, and goes offline again (the
-// backoff doubled) if its disk still fails. The backoff starts at
+// backoff doubled) if its disk still fails. A replica that led when it
+// went offline waits for the controller to move that leadership (a new
+// leader epoch, or another leader) before it starts: started again as
+// leader in the same epoch, from the high watermark of its checkpoint, its
+// high watermark would go back within an epoch, which consumers may have
+// read past; the controller acts on the broker's report within
+// milliseconds, or fences the broker when the report cannot reach it. The
+// backoff starts at
 // OfflineRetryBackoffMs and doubles on every failure, up to
 // OfflineRetryBackoffMaxMs; a replica that ran that long before it failed
 // again starts from the first backoff.
@@ -128,6 +156,9 @@ type OfflineReplicas struct {
 // offline at least once.
 type offlineReplica struct {
 	offline bool
+	// ledEpoch is the leader epoch the replica led in when it went
+	// offline; -1 when it followed.
+	ledEpoch int32
 	// failures counts the failures in a row; retryAtMs is when an offline
 	// replica starts again; startedMs is when it last started.
 	failures             int
@@ -146,9 +177,10 @@ func NewOfflineReplicas(opts OfflineReplicasOptions) *OfflineReplicas {
 	return &OfflineReplicas{opts: opts, replicas: map[OfflineReplicaID]*offlineReplica{}}
 }
 
-// WentOffline records that the replica stopped at nowMs and returns when it
-// starts again.
-func (o *OfflineReplicas) WentOffline(id OfflineReplicaID, nowMs int64) int64 {
+// WentOffline records that the replica stopped at nowMs, its partition
+// record then rec (which names this node, node, as leader, or not), and
+// returns when it may start again.
+func (o *OfflineReplicas) WentOffline(id OfflineReplicaID, nowMs int64, rec PartitionImage, node int32) int64 {
 	r := o.replicas[id]
 	if r == nil {
 		r = &offlineReplica{startedMs: nowMs}
@@ -157,7 +189,10 @@ func (o *OfflineReplicas) WentOffline(id OfflineReplicaID, nowMs int64) int64 {
 	if nowMs-r.startedMs >= o.opts.RetryBackoffMaxMs {
 		r.failures = 0 // it ran a while: this failure is a new one
 	}
-	r.offline = true
+	r.offline, r.ledEpoch = true, -1
+	if rec.Leader == node {
+		r.ledEpoch = rec.LeaderEpoch
+	}
 	r.failures++
 	backoff := o.opts.RetryBackoffMaxMs
 	if r.failures <= 32 {
@@ -165,6 +200,20 @@ func (o *OfflineReplicas) WentOffline(id OfflineReplicaID, nowMs int64) int64 {
 	}
 	r.retryAtMs = nowMs + backoff
 	return r.retryAtMs
+}
+
+// MayStart says whether an offline replica Due lists starts now, its
+// partition record being rec (on this node, node): not while the record
+// still names it leader in the epoch it led in when it went offline; it is
+// then due again after the first backoff. The shell starts it when it
+// may (and calls Started).
+func (o *OfflineReplicas) MayStart(id OfflineReplicaID, nowMs int64, rec PartitionImage, node int32) bool {
+	r := o.replicas[id]
+	if r == nil || !r.offline || r.ledEpoch < 0 || rec.Leader != node || rec.LeaderEpoch != r.ledEpoch {
+		return true
+	}
+	r.retryAtMs = nowMs + o.opts.RetryBackoffMs
+	return false
 }
 
 // Started records that the replica started at nowMs (a retry Due listed,

@@ -428,7 +428,7 @@ func (n *node) start() error {
 		// cluster of the node's build starts; transaction.version stays
 		// unfinalized (the profile's clients pick KIP-890 part 2).
 		NameCluster: true, ClusterID: "sim-cluster",
-		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 1, cluster.EligibleLeaderReplicasFeature: 1},
+		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 2, cluster.EligibleLeaderReplicasFeature: 1},
 	})
 	n.run(func() {
 		n.q.Tick(n.instant())

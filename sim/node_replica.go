@@ -389,7 +389,13 @@ func (h *replicaHost) goOffline(err error) {
 	n := h.n
 	h.offline = err
 	n.w.stats.OfflineReplicas++
-	at := n.retries.WentOffline(h.offlineID(), n.instant().MonoMs)
+	var rec cluster.PartitionImage
+	if n.hosted != nil {
+		if t, ok := n.hosted.Topic(h.key.topic); ok && int(h.key.partition) < len(t.Partitions) {
+			rec = t.Partitions[h.key.partition]
+		}
+	}
+	at := n.retries.WentOffline(h.offlineID(), n.instant().MonoMs, rec, n.id)
 	n.w.timelinef("%s: %s offline until %s: %v", n.name(), h.key, fmtMs(n.monoToVirtual(at)), err)
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
@@ -407,6 +413,9 @@ func (h *replicaHost) offlineID() cluster.OfflineReplicaID {
 func (n *node) retryOffline() {
 	for _, id := range n.retries.Due(n.instant().MonoMs) {
 		var r *cluster.LocalReplica
+		if n.hosted == nil {
+			return
+		}
 		if t, ok := n.hosted.TopicByID(id.TopicID); ok && int(id.Partition) < len(t.Partitions) && slices.Contains(t.Partitions[id.Partition].Replicas, n.id) {
 			r = &cluster.LocalReplica{Topic: t.Name, TopicID: t.ID, Partition: t.Partitions[id.Partition]}
 		}
@@ -416,6 +425,13 @@ func (n *node) retryOffline() {
 		}
 		if h := n.replicas[tpKey{r.Topic, id.Partition}]; h == nil || h.offline == nil {
 			n.retries.Started(id, n.instant().MonoMs)
+			continue
+		}
+		if !n.retries.MayStart(id, n.instant().MonoMs, r.Partition, n.id) {
+			// The controller has not moved its leadership yet.
+			if at, ok := n.retries.NextRetryMs(); ok {
+				n.at(n.monoToVirtual(at), n.retryOffline)
+			}
 			continue
 		}
 		n.w.stats.OfflineRetries++
