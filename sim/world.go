@@ -150,8 +150,8 @@ type Stats struct {
 	Truncations, OfflineReplicas, AlterPartitions                   int64
 	// OfflineRetries are offline replicas started again after their
 	// backoff (cluster.OfflineReplicas), without a restart.
-	OfflineRetries int64
-	Appends, ReplicaFetches, BytesFetched                           int64
+	OfflineRetries                        int64
+	Appends, ReplicaFetches, BytesFetched int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it or late for it (cluster.FetcherConfig.PromptFetchGapMs).
 	FetchesGivenUp int64
