@@ -42,7 +42,7 @@ func TestTopicLifecycle(t *testing.T) {
 		configLine("retention.ms", "3600000", "DYNAMIC_TOPIC_CONFIG"),
 		configLine("cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG"),
 		configLine("segment.ms", "604800000", "DEFAULT_CONFIG"),
-		regexp.MustCompile(`(?m)^PARTITION +LEADER +EPOCH +REPLICAS +ISR +ELR +LAST-KNOWN-ELR +LOG-START-OFFSET +HIGH-WATERMARK$`),
+		regexp.MustCompile(`(?m)^PARTITION +LEADER +EPOCH +REPLICAS +ISR +OFFLINE +ELR +LAST-KNOWN-ELR +LOG-START-OFFSET +HIGH-WATERMARK$`),
 		regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
 		regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
 		regexp.MustCompile(`(?m)^2 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
