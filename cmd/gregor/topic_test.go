@@ -43,9 +43,9 @@ func TestTopicLifecycle(t *testing.T) {
 		configLine("cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG"),
 		configLine("segment.ms", "604800000", "DEFAULT_CONFIG"),
 		regexp.MustCompile(`(?m)^PARTITION +LEADER +EPOCH +REPLICAS +ISR +OFFLINE +ELR +LAST-KNOWN-ELR +LOG-START-OFFSET +HIGH-WATERMARK$`),
-		regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
-		regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
-		regexp.MustCompile(`(?m)^2 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^2 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
 	} {
 		if !re.MatchString(describe.stdout) {
 			t.Errorf("describe output has no match for %s:\n%s", re, describe.stdout)
