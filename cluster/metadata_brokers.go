@@ -249,6 +249,24 @@ func (m *MetadataImage) brokerRecords() []MetadataRecord {
 	return out
 }
 
+// forgetOfflineDirs drops every broker's offline replicas: the cluster
+// went below OfflineReplicasRecordedLevel, where they are no longer kept
+// up to date, and a snapshot must not hold the records a build before
+// that level does not decode.
+func (d *imageDelta) forgetOfflineDirs() {
+	var cleared []*BrokerRegistration
+	for b := range d.next.Brokers() {
+		if len(b.OfflineDirs) > 0 {
+			next := *b
+			next.OfflineDirs = nil
+			cleared = append(cleared, &next)
+		}
+	}
+	for _, b := range cleared {
+		d.next.brokers = d.next.brokers.Set(b.ID, b)
+	}
+}
+
 // ReplicaOffline says broker reports its replica of the partition offline
 // (BrokerRegistration.OfflineDirs): Metadata lists it in the partition's
 // offline replicas.

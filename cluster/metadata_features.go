@@ -163,6 +163,9 @@ func (d *imageDelta) applyFeatureLevel(r FeatureLevelRecord) error {
 		next[r.Name] = r.FeatureLevel
 	}
 	d.next.features = next
+	if r.Name == ReplicationVersionFeature && r.FeatureLevel < OfflineReplicasRecordedLevel {
+		d.forgetOfflineDirs()
+	}
 	return nil
 }
 

@@ -125,6 +125,9 @@ func TestOfflineDirsRecorded(t *testing.T) {
 		if err != nil || !back.ReplicaOffline(1, TopicID{1}, 3) {
 			t.Fatalf("the snapshot lost the offline directories (%v)", err)
 		}
+		if down := applied(t, m, FeatureLevelRecord{Name: ReplicationVersionFeature, FeatureLevel: 1}); down.ReplicaOffline(1, TopicID{1}, 3) {
+			t.Fatal("offline directories kept below the level that records them")
+		}
 		m = applied(t, m, offlineDirsRecords(m, b, nil)...)
 		if m.ReplicaOffline(1, TopicID{1}, 3) {
 			t.Fatal("offline after the broker reported none")
