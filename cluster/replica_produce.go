@@ -263,6 +263,9 @@ func (r *Replica) advanceHighWatermark() {
 			r.pruneUnreplicatedTxns()
 			r.answerAwaitingHW()
 		}
+		if len(r.awaitingHW) > 0 && len(r.maximalISR()) < r.effectiveMinISR() {
+			r.answerBelowMinISR()
+		}
 	}
 	// Only followers read past the high watermark: without their watches,
 	// nothing new is readable unless it moved. Completions reported
@@ -286,6 +289,24 @@ func (r *Replica) answerAwaitingHW() {
 		done++
 	}
 	r.awaitingHW = dropAnswered(r.awaitingHW, done)
+}
+
+// answerBelowMinISR answers every acks=all produce still waiting for the
+// high watermark NOT_ENOUGH_REPLICAS_AFTER_APPEND once the ISR is below
+// min.insync.replicas: the high watermark does not move until it grows
+// again (KIP-966), which may take long (a follower whose disk is full,
+// offline), and a client told at once retries on its own backoff (an
+// idempotent one without duplicates) instead of waiting out its request
+// timeout for REQUEST_TIMED_OUT. Kafka before KIP-966 answered so as soon
+// as the high watermark passed the batch with the ISR shrunk; appended,
+// the records may still be replicated and committed later, as after any
+// unanswered produce.
+func (r *Replica) answerBelowMinISR() {
+	n := len(r.maximalISR())
+	for _, p := range r.awaitingHW {
+		r.reply(p, kerr.NotEnoughReplicasAfterAppend.Code, fmt.Sprintf("appended, but %d in-sync replicas is below min.insync.replicas %d", n, r.cfg.MinInsyncReplicas))
+	}
+	r.awaitingHW = dropAnswered(r.awaitingHW, len(r.awaitingHW))
 }
 
 // dropAnswered takes the first done produces off q, keeping its array:
