@@ -193,7 +193,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), brokerEpochs: m.image.BrokerEpochs(), truncateOnFetch: m.node.truncateOnFetch(m.image), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{},
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleReplicas(r.TopicID, r.Partition.Partition), brokerEpochs: m.image.BrokerEpochs(), truncateOnFetch: m.node.truncateOnFetch(m.image), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{},
 		board: newFetchBoard()}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)

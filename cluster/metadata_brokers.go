@@ -89,6 +89,37 @@ func (m *MetadataImage) ISRIneligibleBrokers() []int32 {
 	return out
 }
 
+// ISRIneligibleReplicas lists, in id order, the brokers whose replicas of
+// a partition may join no ISR: ISRIneligibleBrokers, and the brokers that
+// report their replica of it offline (ReplicaOffline). A leader stops
+// waiting for an offline replica as for a fenced broker's: its broker
+// reported it, the controller took it out of the ISR, and without this the
+// leader would go on waiting for it to join the ISR (it was caught up a
+// moment before) until replica.lag.time.max.ms passed, stalling acks=all.
+func (m *MetadataImage) ISRIneligibleReplicas(topic TopicID, partition int32) []int32 {
+	out := m.ISRIneligibleBrokers()
+	if !m.HasOfflineReplicas() {
+		return out
+	}
+	for b := range m.Brokers() {
+		if len(b.OfflineDirs) > 0 && !slices.Contains(out, b.ID) && m.ReplicaOffline(b.ID, topic, partition) {
+			out = append(out, b.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// HasOfflineReplicas says some broker reports an offline replica.
+func (m *MetadataImage) HasOfflineReplicas() bool {
+	for b := range m.Brokers() {
+		if len(b.OfflineDirs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // BrokerEpochs are the registered brokers' epochs by id: with
 // ISRIneligibleBrokers, what a leader's replica core needs to ask to add a
 // follower whose broker became eligible (Replica.SetIneligibleReplicas).

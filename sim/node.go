@@ -111,6 +111,8 @@ type node struct {
 	// ineligible are the brokers hosted says may join no ISR, as the
 	// replicas were last told.
 	ineligible []int32
+	// offlineSeen says hosted had a broker reporting an offline replica.
+	offlineSeen bool
 	// truncatesOnFetch is what the node's followers were last told of
 	// truncating on fetch (truncateOnFetch).
 	truncatesOnFetch bool

@@ -315,14 +315,18 @@ func (n *node) imageChanged() {
 		n.reconfigure(topic)
 	}
 	// As the replica manager does: leaders stop waiting for followers on
-	// brokers that may join no ISR.
-	if ineligible := n.image.ISRIneligibleBrokers(); !slices.Equal(ineligible, n.ineligible) {
-		n.ineligible = ineligible
+	// brokers that may join no ISR, or that report their replica offline.
+	ineligible, offline := n.image.ISRIneligibleBrokers(), n.image.HasOfflineReplicas()
+	if !slices.Equal(ineligible, n.ineligible) || offline || n.offlineSeen {
+		n.ineligible, n.offlineSeen = ineligible, offline
 		epochs := n.image.BrokerEpochs()
 		for _, k := range n.keys {
 			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.core.SetIneligibleReplicas(ineligible, epochs, now)
-				h.carryOut()
+				if in := n.image.ISRIneligibleReplicas(h.topicID, k.partition); !slices.Equal(in, h.ineligible) {
+					h.ineligible = in
+					h.core.SetIneligibleReplicas(in, epochs, now)
+					h.carryOut()
+				}
 			}
 		}
 	}

@@ -41,6 +41,9 @@ type replicaHost struct {
 	// cleaning is the compaction job the node's cleaner has for the
 	// replica (compaction.go).
 	cleaning *cleanTask
+	// ineligible are the brokers the replica core was told may join no
+	// ISR of the partition (SetIneligibleReplicas).
+	ineligible []int32
 	// settings the checkers need.
 	minISR  int
 	unclean bool
@@ -117,7 +120,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
-	h.core.SetIneligibleReplicas(n.image.ISRIneligibleBrokers(), n.image.BrokerEpochs(), now)
+	h.ineligible = n.image.ISRIneligibleReplicas(h.topicID, h.key.partition)
+	h.core.SetIneligibleReplicas(h.ineligible, n.image.BrokerEpochs(), now)
 	h.carryOut()
 }
 
