@@ -117,6 +117,12 @@ func TestOfflineDirsRecorded(t *testing.T) {
 		if !m.ReplicaOffline(1, TopicID{1}, 3) || m.ReplicaOffline(1, TopicID{1}, 4) || m.ReplicaOffline(2, TopicID{1}, 3) {
 			t.Fatal("ReplicaOffline does not answer from the recorded directories")
 		}
+		if in := m.ISRIneligibleReplicas(TopicID{1}, 3); !slices.Equal(in, []int32{1}) {
+			t.Fatalf("ISR-ineligible replicas of the offline partition %v, want [1]", in)
+		}
+		if in := m.ISRIneligibleReplicas(TopicID{1}, 4); len(in) != 0 {
+			t.Fatalf("ISR-ineligible replicas of another partition %v, want none", in)
+		}
 		b, _ = m.Broker(1)
 		if recs := offlineDirsRecords(m, b, [][16]byte{dir}); len(recs) != 0 {
 			t.Fatalf("records %v for an unchanged set", recs)
