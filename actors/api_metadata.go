@@ -125,9 +125,10 @@ type partitionLeadership struct {
 }
 
 // leadership reports a partition as the image records it. Replicas on
-// brokers that are not registered and unfenced are offline; so is a
-// partition led here whose actor stopped on a corrupt or failing log. A
-// partition without a leader is LEADER_NOT_AVAILABLE.
+// brokers that are not registered and unfenced are offline, and so are
+// those their broker reports offline (a corrupt or failing log:
+// MetadataImage.ReplicaOffline); so is a partition led here whose actor
+// stopped. A partition without a leader is LEADER_NOT_AVAILABLE.
 func (r *router) leadership(rt *routes, topic string, p int32) partitionLeadership {
 	t, ok := rt.image.Topic(topic)
 	if !ok || p < 0 || p >= t.PartitionCount() {
@@ -138,7 +139,7 @@ func (r *router) leadership(rt *routes, topic string, p int32) partitionLeadersh
 	node := r.node.cfg.NodeID
 	offline := []int32{}
 	for _, b := range part.Replicas {
-		if reg, ok := rt.image.Broker(b); rt.image.BrokerCount() > 0 && (!ok || reg.Fenced) {
+		if reg, ok := rt.image.Broker(b); rt.image.BrokerCount() > 0 && (!ok || reg.Fenced || rt.image.ReplicaOffline(b, t.ID, p)) {
 			offline = append(offline, b)
 		}
 	}

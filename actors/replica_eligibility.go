@@ -25,11 +25,12 @@ type isrEligibilityChanged struct {
 func (*isrEligibilityChanged) answerUndelivered() {}
 
 // eligibilityChanged tells every hosted partition actor the brokers next
-// says may join no ISR, when they differ from prev's. A restarted actor
-// starts from its assignment's list.
+// says may join no ISR of its partition (MetadataImage.
+// ISRIneligibleReplicas: fenced, in controlled shutdown, or reporting their
+// replica of it offline), when they differ from what it was told. A
+// restarted actor starts from its assignment's list.
 func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *cluster.MetadataImage) {
-	ineligible := next.ISRIneligibleBrokers()
-	if slices.Equal(ineligible, prev.ISRIneligibleBrokers()) {
+	if slices.Equal(next.ISRIneligibleBrokers(), prev.ISRIneligibleBrokers()) && !next.HasOfflineReplicas() && !prev.HasOfflineReplicas() {
 		return
 	}
 	epochs := next.BrokerEpochs() // shared, read only
@@ -39,6 +40,10 @@ func (m *replicaManager) eligibilityChanged(ctx actor.Context, prev, next *clust
 			continue
 		}
 		pa := *h.assignment.Load()
+		ineligible := next.ISRIneligibleReplicas(h.topicID, h.partition)
+		if slices.Equal(ineligible, pa.ineligible) {
+			continue
+		}
 		pa.ineligible, pa.brokerEpochs = ineligible, epochs
 		h.assignment.Store(&pa)
 		ctx.Send(m.node.system.NewLocalPID(id), &isrEligibilityChanged{ineligible: ineligible, brokerEpochs: epochs})

@@ -30,8 +30,10 @@ type replicaManager struct {
 	// stop with it, which is no partition failure.
 	shuttingDown bool
 	logger       *zap.Logger
-	// offline holds the directory ids of the replicas whose actor stopped.
-	offline map[[16]byte]bool
+	// offline are the replicas whose actor stopped, and their retries
+	// (replica_offline.go); retryTimer sends offlineRetryDue.
+	offline    *cluster.OfflineReplicas
+	retryTimer tickTimer
 	// hold holds images back until the broker caught up
 	// (replica_manager_hold.go).
 	hold replicaHold
@@ -108,12 +110,15 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		ctx.Respond(&caughtUpPublished{})
 	case *partitionDataRemoved:
 		m.dataRemoved(ctx, msg)
+	case *offlineRetryDue:
+		m.retryOffline(ctx)
 	case *actor.Terminated:
 		if !m.shuttingDown {
 			m.terminated(ctx, msg.Who)
 		}
 	case *actor.Stopping, *actor.Restarting:
 		m.shuttingDown = true
+		m.retryTimer.stop()
 		m.preloads.discardAll()
 	}
 }
@@ -188,7 +193,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 		return
 	}
 	pa := &partitionAssignment{topic: r.Topic, topicID: r.TopicID, image: r.Partition, settings: m.node.topicSettings(m.image, r.Topic),
-		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleBrokers(), brokerEpochs: m.image.BrokerEpochs(), truncateOnFetch: m.node.truncateOnFetch(m.image), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{},
+		fetchers: m.fetchers, ineligible: m.image.ISRIneligibleReplicas(r.TopicID, r.Partition.Partition), brokerEpochs: m.image.BrokerEpochs(), truncateOnFetch: m.node.truncateOnFetch(m.image), preload: m.preloads.claim(dir, r.TopicID), retired: &atomic.Bool{},
 		board: newFetchBoard()}
 	latest := &atomic.Pointer[partitionAssignment]{}
 	latest.Store(pa)
@@ -198,7 +203,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 	m.logger.Debug("replica started", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition.Partition),
 		zap.Int32("leader", r.Partition.Leader), zap.Int32("leader_epoch", r.Partition.LeaderEpoch))
 	m.hosted[pid.Id] = &hostedReplica{topic: r.Topic, topicID: r.TopicID, partition: r.Partition.Partition, assignment: latest}
-	m.markOffline(ctx, r.TopicID, r.Partition.Partition, false)
+	m.replicaOnline(ctx, r.TopicID, r.Partition.Partition, false)
 	m.slots.set(m.image, r.Topic, r.Partition.Partition, pid)
 	m.node.groups.partitionStarted(ctx, r, pid)
 	m.node.txns.partitionStarted(ctx, r, pid)
@@ -208,7 +213,7 @@ func (m *replicaManager) start(ctx actor.Context, r cluster.LocalReplica) {
 // log (apply counted it with expect).
 func (m *replicaManager) stop(ctx actor.Context, st cluster.ReplicaStop) {
 	topic, p := st.Topic, st.Partition.Partition
-	m.markOffline(ctx, st.TopicID, p, false)
+	m.replicaOnline(ctx, st.TopicID, p, true)
 	m.node.groups.partitionStopping(ctx, topic, p)
 	m.node.txns.partitionStopping(ctx, topic, p)
 	_, topicKept := m.image.TopicByID(st.TopicID)
@@ -250,8 +255,7 @@ func (m *replicaManager) terminated(ctx actor.Context, who *actor.PID) {
 	delete(m.hosted, who.Id)
 	switch {
 	case !h.stopping:
-		m.logger.Error("partition offline: its actor stopped", zap.String("topic", h.topic), zap.Int32("partition", h.partition))
-		m.markOffline(ctx, h.topicID, h.partition, true)
+		m.wentOffline(ctx, h)
 		if pid := m.slots.get(h.topic, h.partition); pid != nil && pid.Id == who.Id {
 			m.slots.set(m.image, h.topic, h.partition, nil)
 			m.publish()
@@ -277,17 +281,13 @@ func (m *replicaManager) hostedBy(pid *actor.PID) *hostedReplica {
 }
 
 // leadershipChanged hands a replica's changed record to its actor, which
-// leads or follows as it says (a replica whose actor stopped, offline, is
-// started again).
+// leads or follows as it says (an offline replica starts again when its
+// backoff ends, from the latest record: retryOffline).
 func (m *replicaManager) leadershipChanged(ctx actor.Context, r cluster.LocalReplica) {
 	p := r.Partition
 	pid := m.slots.get(r.Topic, p.Partition)
 	h := m.hostedBy(pid)
 	if h == nil {
-		if pid == nil && !m.data.busy(m.node.partitionDir(r.Topic, p.Partition)) {
-			m.logger.Info("starting an offline replica again", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition))
-			m.start(ctx, r)
-		}
 		return
 	}
 	m.logger.Debug("partition record changed", zap.String("topic", r.Topic), zap.Int32("partition", p.Partition),

@@ -2,8 +2,10 @@ package actors
 
 import (
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
 
 	"gregor/cluster"
 )
@@ -14,26 +16,81 @@ import (
 // those partitions' leadership and ISR away from this node.
 type offlineReplicasChanged struct{ dirs [][16]byte }
 
-// markOffline records whether the node's replica of a partition is offline
-// (its actor stopped on a corrupt or failing log) and tells the broker
-// lifecycle when the set changes.
-func (m *replicaManager) markOffline(ctx actor.Context, topicID cluster.TopicID, partition int32, offline bool) {
+// offlineRetryDue tells the replica manager that an offline replica's
+// retry may be due (cluster.OfflineReplicas decides which).
+type offlineRetryDue struct{}
+
+// retries is the node's record of its offline replicas.
+func (m *replicaManager) retries() *cluster.OfflineReplicas {
 	if m.offline == nil {
-		m.offline = map[[16]byte]bool{}
+		m.offline = cluster.NewOfflineReplicas(cluster.OfflineReplicasOptions{})
 	}
-	id := cluster.PartitionDirectoryID(topicID, partition)
-	if m.offline[id] == offline {
+	return m.offline
+}
+
+// wentOffline records that a replica's actor stopped on a corrupt or failing
+// log: its directory is reported offline, and it starts again when its
+// backoff ends (offlineRetryDue), not on a change to its partition record.
+func (m *replicaManager) wentOffline(ctx actor.Context, h *hostedReplica) {
+	now := m.node.cfg.Clock.Now().MonoMs
+	at := m.retries().WentOffline(cluster.OfflineReplicaID{TopicID: h.topicID, Partition: h.partition}, now, h.assignment.Load().image, m.node.cfg.NodeID)
+	m.logger.Error("partition offline: its actor stopped", zap.String("topic", h.topic), zap.Int32("partition", h.partition),
+		zap.Duration("starts_again_in", time.Duration(at-now)*time.Millisecond))
+	m.reportOffline(ctx)
+	m.armRetry(ctx)
+}
+
+// replicaOnline records that the node started a replica (removed: stopped
+// hosting it), and reports the offline directories if it was offline.
+func (m *replicaManager) replicaOnline(ctx actor.Context, topicID cluster.TopicID, partition int32, removed bool) {
+	id, core := cluster.OfflineReplicaID{TopicID: topicID, Partition: partition}, m.retries()
+	wasOffline := core.Offline(id)
+	if removed {
+		core.Removed(id)
+	} else {
+		core.Started(id, m.node.cfg.Clock.Now().MonoMs)
+	}
+	if wasOffline {
+		m.reportOffline(ctx)
+	}
+}
+
+// retryOffline starts the offline replicas whose backoff ended, from the
+// partition's latest record.
+func (m *replicaManager) retryOffline(ctx actor.Context) {
+	m.retryTimer.fired()
+	core, now := m.retries(), m.node.cfg.Clock.Now().MonoMs
+	for _, id := range core.Due(now) {
+		t, ok := m.image.TopicByID(id.TopicID)
+		if !ok || int(id.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[id.Partition].Replicas, m.node.cfg.NodeID) {
+			m.replicaOnline(ctx, id.TopicID, id.Partition, true)
+			continue
+		}
+		if m.slots.get(t.Name, id.Partition) != nil || m.data.busy(m.node.partitionDir(t.Name, id.Partition)) {
+			m.replicaOnline(ctx, id.TopicID, id.Partition, false)
+			continue
+		}
+		if !core.MayStart(id, now, t.Partitions[id.Partition], m.node.cfg.NodeID) {
+			continue // the controller has not moved its leadership yet
+		}
+		m.logger.Info("starting an offline replica again", zap.String("topic", t.Name), zap.Int32("partition", id.Partition))
+		m.start(ctx, cluster.LocalReplica{Topic: t.Name, TopicID: t.ID, Partition: t.Partitions[id.Partition]})
+		m.publish()
+	}
+	m.armRetry(ctx)
+}
+
+// armRetry schedules offlineRetryDue for the next retry, if any.
+func (m *replicaManager) armRetry(ctx actor.Context) {
+	at, ok := m.retries().NextRetryMs()
+	if !ok {
 		return
 	}
-	if offline {
-		m.offline[id] = true
-	} else {
-		delete(m.offline, id)
-	}
-	dirs := make([][16]byte, 0, len(m.offline))
-	for d := range m.offline {
-		dirs = append(dirs, d)
-	}
-	slices.SortFunc(dirs, func(x, y [16]byte) int { return slices.Compare(x[:], y[:]) })
-	ctx.Send(m.node.system.NewLocalPID(brokerLifecycleName), &offlineReplicasChanged{dirs: dirs})
+	root, self := m.node.system.Root, ctx.Self()
+	m.retryTimer.armAt(at, m.node.cfg.Clock.Now().MonoMs, func() { root.Send(self, &offlineRetryDue{}) })
+}
+
+// reportOffline tells the broker lifecycle the offline directories.
+func (m *replicaManager) reportOffline(ctx actor.Context) {
+	ctx.Send(m.node.system.NewLocalPID(brokerLifecycleName), &offlineReplicasChanged{dirs: m.retries().Directories()})
 }

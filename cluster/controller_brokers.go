@@ -290,6 +290,7 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	if !next.fenced() {
 		recs = append(recs, c.offlineReplicaRecords(w, b.ID, r.OfflineLogDirs)...)
 	}
+	recs = append(recs, offlineDirsRecords(w, b, r.OfflineLogDirs)...)
 	if next == stateUnfenced && current == stateUnfenced && backOnline {
 		// A replica of the broker is online again: a partition left
 		// without a leader it may now lead elects one.

@@ -141,6 +141,9 @@ func (c *Controller) checkAlterPartition(w *MetadataImage, r *kmsg.AlterPartitio
 		if !ok && c.activeBroker(w, s.BrokerID) {
 			ineligible = false // a static broker
 		}
+		// A replica its broker reports offline (a failed log) joins no
+		// ISR until it reports it online again.
+		ineligible = ineligible || c.replicaOffline(s.BrokerID, t.ID, p.Partition)
 		if ineligible {
 			if r.Version > 1 {
 				return kerr.IneligibleReplica.Code

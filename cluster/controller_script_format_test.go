@@ -87,6 +87,9 @@ func formatImage(m *MetadataImage) string {
 		default:
 			out.WriteString(" active")
 		}
+		if len(b.OfflineDirs) > 0 {
+			fmt.Fprintf(&out, " offline_dirs=%d", len(b.OfflineDirs))
+		}
 		out.WriteString("\n")
 	}
 	return out.String()

@@ -1,8 +1,10 @@
 // Package cluster holds the replication and metadata cores: the partition replica
 // (log end offset, high watermark, ISR, leader epochs, truncation; leader or
 // follower), the replica fetcher of one source broker, the Fetch request that
-// waits for data, the controller, the metadata image and the Raft metadata quorum, plus the
-// Membership interface (serf lives only in a subpackage).
+// waits for data, the controller, the metadata image and the Raft metadata quorum, a
+// node's record of its offline replicas and when each starts again (OfflineReplicas,
+// offline_replicas.go: when a replica goes offline the replica core decides, Ready.Fatal),
+// plus the Membership interface (serf lives only in a subpackage).
 //
 // It may import logstore and nothing else of gregor; never protoactor, serf
 // (outside its subpackage), netio, groups, txn, actors or sim.

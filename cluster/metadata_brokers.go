@@ -30,6 +30,10 @@ type BrokerRegistration struct {
 	// Features are the feature ranges the broker's build supports
 	// (metadata_features.go); none for a build before feature levels.
 	Features []FeatureRange
+	// OfflineDirs are the directory ids (PartitionDirectoryID) of the
+	// broker's offline replicas, sorted, as its heartbeats last reported
+	// them (recorded once ReplicationVersionFeature is 2); nil when none.
+	OfflineDirs [][16]byte
 	// CleanFrom is the broker epoch whose data the incarnation holds
 	// unchanged (RegisterBrokerRecord.CleanFrom) until it is unfenced; nil
 	// when it registered after an unclean shutdown, or since unfenced.
@@ -83,6 +87,37 @@ func (m *MetadataImage) ISRIneligibleBrokers() []int32 {
 		}
 	}
 	return out
+}
+
+// ISRIneligibleReplicas lists, in id order, the brokers whose replicas of
+// a partition may join no ISR: ISRIneligibleBrokers, and the brokers that
+// report their replica of it offline (ReplicaOffline). A leader stops
+// waiting for an offline replica as for a fenced broker's: its broker
+// reported it, the controller took it out of the ISR, and without this the
+// leader would go on waiting for it to join the ISR (it was caught up a
+// moment before) until replica.lag.time.max.ms passed, stalling acks=all.
+func (m *MetadataImage) ISRIneligibleReplicas(topic TopicID, partition int32) []int32 {
+	out := m.ISRIneligibleBrokers()
+	if !m.HasOfflineReplicas() {
+		return out
+	}
+	for b := range m.Brokers() {
+		if len(b.OfflineDirs) > 0 && !slices.Contains(out, b.ID) && m.ReplicaOffline(b.ID, topic, partition) {
+			out = append(out, b.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// HasOfflineReplicas says some broker reports an offline replica.
+func (m *MetadataImage) HasOfflineReplicas() bool {
+	for b := range m.Brokers() {
+		if len(b.OfflineDirs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // BrokerEpochs are the registered brokers' epochs by id: with
@@ -173,6 +208,12 @@ func (d *imageDelta) changeBroker(r BrokerRegistrationChangeRecord) error {
 	if r.InControlledShutdown {
 		next.InControlledShutdown = true
 	}
+	if r.OfflineDirs != nil {
+		next.OfflineDirs = nil
+		if len(r.OfflineDirs) > 0 {
+			next.OfflineDirs = slices.Clone(r.OfflineDirs)
+		}
+	}
 	d.next.brokers = d.next.brokers.Set(r.BrokerID, &next)
 	return nil
 }
@@ -232,8 +273,37 @@ func (m *MetadataImage) brokerRecords() []MetadataRecord {
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, BrokerEpoch: b.Epoch,
 			Endpoints: b.Endpoints, Rack: b.Rack, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown, Features: b.Features,
 			CleanFrom: b.CleanFrom})
+		if len(b.OfflineDirs) > 0 {
+			out = append(out, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, OfflineDirs: b.OfflineDirs})
+		}
 	}
 	return out
+}
+
+// forgetOfflineDirs drops every broker's offline replicas: the cluster
+// went below OfflineReplicasRecordedLevel, where they are no longer kept
+// up to date, and a snapshot must not hold the records a build before
+// that level does not decode.
+func (d *imageDelta) forgetOfflineDirs() {
+	var cleared []*BrokerRegistration
+	for b := range d.next.Brokers() {
+		if len(b.OfflineDirs) > 0 {
+			next := *b
+			next.OfflineDirs = nil
+			cleared = append(cleared, &next)
+		}
+	}
+	for _, b := range cleared {
+		d.next.brokers = d.next.brokers.Set(b.ID, b)
+	}
+}
+
+// ReplicaOffline says broker reports its replica of the partition offline
+// (BrokerRegistration.OfflineDirs): Metadata lists it in the partition's
+// offline replicas.
+func (m *MetadataImage) ReplicaOffline(broker int32, topic TopicID, partition int32) bool {
+	b, ok := m.Broker(broker)
+	return ok && len(b.OfflineDirs) > 0 && slices.Contains(b.OfflineDirs, PartitionDirectoryID(topic, partition))
 }
 
 func cloneInt64(p *int64) *int64 {

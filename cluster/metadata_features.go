@@ -41,7 +41,18 @@ const TransactionVersionFeature = "transaction.version"
 // leader ignores a follower's last fetched epoch. A cluster formed by such
 // a build stays at level 0 until an operator raises it (UpdateFeatures),
 // once every node runs a build that supports it.
+//
+// Level 2 (OfflineReplicasRecordedLevel): the controller records the
+// offline replicas each broker's heartbeats report in its registration
+// (BrokerRegistrationChangeRecord version 1, BrokerRegistration.
+// OfflineDirs), so every broker's Metadata lists them; a build before it
+// does not decode that record, so, finalized, it keeps such a broker from
+// registering.
 const ReplicationVersionFeature = "gregor.replication.version"
+
+// OfflineReplicasRecordedLevel is the ReplicationVersionFeature level at
+// which brokers' offline replicas are metadata records.
+const OfflineReplicasRecordedLevel int16 = 2
 
 // EligibleLeaderReplicasFeature is Kafka's eligible.leader.replicas.version
 // (KIP-966 part 1). At level 1 the controller keeps each partition's
@@ -69,7 +80,7 @@ type FeatureRange struct {
 // name.
 var supportedFeatures = []FeatureRange{
 	{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: 2},
-	{Name: ReplicationVersionFeature, MinVersion: 0, MaxVersion: 1},
+	{Name: ReplicationVersionFeature, MinVersion: 0, MaxVersion: 2},
 	{Name: EligibleLeaderReplicasFeature, MinVersion: 0, MaxVersion: 1},
 }
 
@@ -152,6 +163,9 @@ func (d *imageDelta) applyFeatureLevel(r FeatureLevelRecord) error {
 		next[r.Name] = r.FeatureLevel
 	}
 	d.next.features = next
+	if r.Name == ReplicationVersionFeature && r.FeatureLevel < OfflineReplicasRecordedLevel {
+		d.forgetOfflineDirs()
+	}
 	return nil
 }
 

@@ -47,7 +47,7 @@ func TestBootstrapFeatureRecords(t *testing.T) {
 		want   []MetadataRecord
 	}{
 		{nil, []MetadataRecord{FeatureLevelRecord{Name: EligibleLeaderReplicasFeature, FeatureLevel: 1},
-			FeatureLevelRecord{Name: ReplicationVersionFeature, FeatureLevel: 1}, FeatureLevelRecord{Name: TransactionVersionFeature, FeatureLevel: 2}}},
+			FeatureLevelRecord{Name: ReplicationVersionFeature, FeatureLevel: 2}, FeatureLevelRecord{Name: TransactionVersionFeature, FeatureLevel: 2}}},
 		{map[string]int16{TransactionVersionFeature: 0}, nil},
 		{map[string]int16{TransactionVersionFeature: 1}, []MetadataRecord{FeatureLevelRecord{Name: TransactionVersionFeature, FeatureLevel: 1}}},
 		{map[string]int16{TransactionVersionFeature: 9, "unknown.version": 1},

@@ -246,8 +246,8 @@ const (
 	FenceBroker      BrokerFencingChange = 1
 )
 
-// BrokerRegistrationChangeRecord fences or unfences a registered broker, or
-// moves it into controlled shutdown.
+// BrokerRegistrationChangeRecord fences or unfences a registered broker,
+// moves it into controlled shutdown, or sets its offline replicas.
 type BrokerRegistrationChangeRecord struct {
 	BrokerID int32
 	// BrokerEpoch must be the registered incarnation's.
@@ -256,6 +256,12 @@ type BrokerRegistrationChangeRecord struct {
 	// InControlledShutdown true moves the broker into controlled shutdown
 	// (false changes nothing); it leaves it only by registering again.
 	InControlledShutdown bool
+	// OfflineDirs, when not nil, are the directory ids
+	// (PartitionDirectoryID) of the broker's offline replicas from now on,
+	// sorted; empty: none. nil changes nothing. Written only once the
+	// cluster finalized ReplicationVersionFeature 2 (version 1 of the
+	// record, which older builds do not decode).
+	OfflineDirs [][16]byte
 }
 
 // UnregisterBrokerRecord removes a broker's registration.
@@ -305,6 +311,16 @@ func (r BrokerRegistrationChangeRecord) String() string {
 	}
 	if r.InControlledShutdown {
 		b.WriteString(" in_controlled_shutdown")
+	}
+	if r.OfflineDirs != nil {
+		b.WriteString(" offline_dirs=[")
+		for i, d := range r.OfflineDirs {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%x", d[:4])
+		}
+		b.WriteByte(']')
 	}
 	return b.String()
 }

@@ -44,7 +44,9 @@ import (
 //	   v2 adds the eligible leader replicas and the last known ones
 //	9  RemoveTopicRecord v0: topic id
 //	17 BrokerRegistrationChangeRecord v0: broker id, broker epoch, fenced
-//	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown
+//	   (int8: -1 unfence, 0 unchanged, 1 fence), in controlled shutdown;
+//	   v1 adds the offline directory ids (uvarint count+1, 0 is null, then
+//	   16 bytes each)
 //	12 FeatureLevelRecord v0: name, level (an int16 as an int32)
 //	15 ProducerIdsRecord v0: broker id, broker epoch (int64), next
 //	   producer id (int64)
@@ -83,7 +85,7 @@ var recordVersions = map[uint16]uint64{
 	configRecordKey:                   0,
 	partitionChangeRecordKey:          2,
 	removeTopicRecordKey:              0,
-	brokerRegistrationChangeRecordKey: 0,
+	brokerRegistrationChangeRecordKey: 1,
 	clusterIDRecordKey:                0,
 	producerIdsRecordKey:              0,
 	featureLevelRecordKey:             0,
@@ -196,6 +198,9 @@ func AppendMetadataRecord(dst []byte, rec MetadataRecord) []byte {
 		e.int64(r.BrokerEpoch)
 		e.p = append(e.p, byte(r.Fenced))
 		e.bool(r.InControlledShutdown)
+		if recordVersion(r) >= 1 {
+			e.uuids(r.OfflineDirs)
+		}
 	case TopicRecord:
 		e.string(r.Name)
 		e.uuid(r.TopicID)
@@ -261,6 +266,10 @@ func recordVersion(rec MetadataRecord) uint64 {
 		if len(r.Features) > 0 {
 			return 1
 		}
+	case BrokerRegistrationChangeRecord:
+		if r.OfflineDirs != nil {
+			return 1
+		}
 	case PartitionRecord:
 		if r.ELR != nil || r.LastKnownELR != nil {
 			return 2
@@ -308,7 +317,11 @@ func DecodeMetadataRecord(p []byte) (MetadataRecord, error) {
 	case unregisterBrokerRecordKey:
 		rec = UnregisterBrokerRecord{BrokerID: d.int32(), BrokerEpoch: d.varint()}
 	case brokerRegistrationChangeRecordKey:
-		rec = BrokerRegistrationChangeRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), Fenced: BrokerFencingChange(d.int8()), InControlledShutdown: d.bool()}
+		r := BrokerRegistrationChangeRecord{BrokerID: d.int32(), BrokerEpoch: d.varint(), Fenced: BrokerFencingChange(d.int8()), InControlledShutdown: d.bool()}
+		if version >= 1 {
+			r.OfflineDirs = d.uuids()
+		}
+		rec = r
 	case topicRecordKey:
 		rec = TopicRecord{Name: d.string(), TopicID: d.uuid()}
 	case partitionRecordKey:
@@ -391,6 +404,17 @@ func (e *encoder) nullableString(s *string) {
 		return
 	}
 	e.p = append(binary.AppendUvarint(e.p, uint64(len(*s))+1), *s...)
+}
+
+func (e *encoder) uuids(v [][16]byte) {
+	if v == nil {
+		e.p = binary.AppendUvarint(e.p, 0)
+		return
+	}
+	e.p = binary.AppendUvarint(e.p, uint64(len(v))+1)
+	for _, x := range v {
+		e.uuid(x)
+	}
 }
 
 func (e *encoder) int32s(v []int32) {
@@ -551,6 +575,18 @@ func (d *decoder) nullableString() *string {
 
 // int32s reads an array; every item takes at least a byte, so its length is
 // bounded by what is left.
+func (d *decoder) uuids() [][16]byte {
+	n, null := d.nullableCount()
+	if null {
+		return nil
+	}
+	out := make([][16]byte, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.uuid())
+	}
+	return out
+}
+
 func (d *decoder) int32s() []int32 {
 	n, null := d.nullableCount()
 	if null {

@@ -36,6 +36,8 @@ var everyRecord = []MetadataRecord{
 	RegisterBrokerRecord{BrokerID: 4, CleanFrom: func() *int64 { v := int64(1 << 40); return &v }()},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: UnfenceBroker},
 	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, Fenced: FenceBroker, InControlledShutdown: true},
+	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, OfflineDirs: [][16]byte{{1, 2}, {0xff}}},
+	BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 9, OfflineDirs: [][16]byte{}},
 	UnregisterBrokerRecord{BrokerID: 3, BrokerEpoch: 12},
 }
 
@@ -97,6 +99,10 @@ func TestMetadataRecordsEncodingIsStable(t *testing.T) {
 			[]byte{0, 0, 2, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 1, 1, 1, 'P', 1, 'h', 0xac, 2, 0, 2, 'r', 1, 0}},
 		{BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 5, Fenced: UnfenceBroker, InControlledShutdown: true},
 			[]byte{17, 0, 2, 10, 0xff, 1}},
+		// Version 1 only with offline directories: here none (an empty set,
+		// not an unchanged one).
+		{BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 5, OfflineDirs: [][16]byte{}},
+			[]byte{17, 1, 2, 10, 0, 0, 1}},
 		{UnregisterBrokerRecord{BrokerID: 1, BrokerEpoch: 5}, []byte{1, 0, 2, 10}},
 	} {
 		if got := AppendMetadataRecord(nil, c.rec); !bytes.Equal(got, c.want) {
@@ -110,12 +116,13 @@ func TestMetadataRecordsEncodingIsStable(t *testing.T) {
 // holds does not decode.
 func TestMetadataRecordsRefuseDamage(t *testing.T) {
 	for name, p := range map[string][]byte{
-		"unknown type":    {6, 0},
-		"future version":  {3, 3},
-		"bool 2":          {17, 0, 2, 10, 0, 2},
-		"needless v1":     append([]byte{5, 1}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0)...),
-		"needless v2":     append([]byte{5, 2}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0, 0, 0)...),
-		"port past 65535": {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'P', 1, 'h', 0x80, 0x80, 4, 0, 0, 0, 0},
+		"unknown type":                   {6, 0},
+		"future version":                 {3, 3},
+		"bool 2":                         {17, 0, 2, 10, 0, 2},
+		"needless v1 of a broker change": {17, 1, 2, 10, 0, 0, 0},
+		"needless v1":                    append([]byte{5, 1}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0)...),
+		"needless v2":                    append([]byte{5, 2}, append(AppendMetadataRecord(nil, PartitionChangeRecord{Leader: 1})[2:], 0, 0, 0, 0)...),
+		"port past 65535":                {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'P', 1, 'h', 0x80, 0x80, 4, 0, 0, 0, 0},
 	} {
 		if rec, err := DecodeMetadataRecord(p); err == nil {
 			t.Errorf("%s: decoded %v", name, rec)

@@ -93,3 +93,50 @@ func TestBrokerLifecycleReportsNewOfflineDirectoryAtOnce(t *testing.T) {
 		t.Fatalf("next deadline %d after a directory came back, want the interval's 620", d)
 	}
 }
+
+// A heartbeat's offline directories become a record of the broker's
+// registration only once the cluster finalized gregor.replication.version
+// 2, only when they changed, and the image then answers ReplicaOffline.
+func TestOfflineDirsRecorded(t *testing.T) {
+	dir := PartitionDirectoryID(TopicID{1}, 3)
+	for _, level := range []int16{1, 2} {
+		m := applied(t, NewMetadataImage(), FeatureLevelRecord{Name: ReplicationVersionFeature, FeatureLevel: level},
+			RegisterBrokerRecord{BrokerID: 1, IncarnationID: IncarnationID{1}, BrokerEpoch: 2})
+		b, _ := m.Broker(1)
+		recs := offlineDirsRecords(m, b, [][16]byte{dir})
+		if level < OfflineReplicasRecordedLevel {
+			if len(recs) != 0 {
+				t.Fatalf("level %d: records %v", level, recs)
+			}
+			continue
+		}
+		if len(recs) != 1 {
+			t.Fatalf("level %d: records %v, want one", level, recs)
+		}
+		m = applied(t, m, recs...)
+		if !m.ReplicaOffline(1, TopicID{1}, 3) || m.ReplicaOffline(1, TopicID{1}, 4) || m.ReplicaOffline(2, TopicID{1}, 3) {
+			t.Fatal("ReplicaOffline does not answer from the recorded directories")
+		}
+		if in := m.ISRIneligibleReplicas(TopicID{1}, 3); !slices.Equal(in, []int32{1}) {
+			t.Fatalf("ISR-ineligible replicas of the offline partition %v, want [1]", in)
+		}
+		if in := m.ISRIneligibleReplicas(TopicID{1}, 4); len(in) != 0 {
+			t.Fatalf("ISR-ineligible replicas of another partition %v, want none", in)
+		}
+		b, _ = m.Broker(1)
+		if recs := offlineDirsRecords(m, b, [][16]byte{dir}); len(recs) != 0 {
+			t.Fatalf("records %v for an unchanged set", recs)
+		}
+		back, err := ImageFromSnapshot(m.Epoch, m.SnapshotRecords())
+		if err != nil || !back.ReplicaOffline(1, TopicID{1}, 3) {
+			t.Fatalf("the snapshot lost the offline directories (%v)", err)
+		}
+		if down := applied(t, m, FeatureLevelRecord{Name: ReplicationVersionFeature, FeatureLevel: 1}); down.ReplicaOffline(1, TopicID{1}, 3) {
+			t.Fatal("offline directories kept below the level that records them")
+		}
+		m = applied(t, m, offlineDirsRecords(m, b, nil)...)
+		if m.ReplicaOffline(1, TopicID{1}, 3) {
+			t.Fatal("offline after the broker reported none")
+		}
+	}
+}

@@ -209,7 +209,7 @@ func (r *Replica) AppendCompleted(id RequestID, out AppendOutcome, err error) {
 		if p.hasProducer {
 			r.precludeFollowers(p.producer)
 		}
-		code, _ := r.storageErrorCode(err)
+		code := r.appendErrorCode(err)
 		if !p.orphaned {
 			r.reply(p, code, err.Error())
 		}
@@ -263,6 +263,9 @@ func (r *Replica) advanceHighWatermark() {
 			r.pruneUnreplicatedTxns()
 			r.answerAwaitingHW()
 		}
+		if len(r.awaitingHW) > 0 && len(r.maximalISR()) < r.effectiveMinISR() {
+			r.answerBelowMinISR()
+		}
 	}
 	// Only followers read past the high watermark: without their watches,
 	// nothing new is readable unless it moved. Completions reported
@@ -286,6 +289,24 @@ func (r *Replica) answerAwaitingHW() {
 		done++
 	}
 	r.awaitingHW = dropAnswered(r.awaitingHW, done)
+}
+
+// answerBelowMinISR answers every acks=all produce still waiting for the
+// high watermark NOT_ENOUGH_REPLICAS_AFTER_APPEND once the ISR is below
+// min.insync.replicas: the high watermark does not move until it grows
+// again (KIP-966), which may take long (a follower whose disk is full,
+// offline), and a client told at once retries on its own backoff (an
+// idempotent one without duplicates) instead of waiting out its request
+// timeout for REQUEST_TIMED_OUT. Kafka before KIP-966 answered so as soon
+// as the high watermark passed the batch with the ISR shrunk; appended,
+// the records may still be replicated and committed later, as after any
+// unanswered produce.
+func (r *Replica) answerBelowMinISR() {
+	n := len(r.maximalISR())
+	for _, p := range r.awaitingHW {
+		r.reply(p, kerr.NotEnoughReplicasAfterAppend.Code, fmt.Sprintf("appended, but %d in-sync replicas is below min.insync.replicas %d", n, r.cfg.MinInsyncReplicas))
+	}
+	r.awaitingHW = dropAnswered(r.awaitingHW, len(r.awaitingHW))
 }
 
 // dropAnswered takes the first done produces off q, keeping its array:
@@ -377,4 +398,22 @@ func (r *Replica) oneBatch(batch []byte) [][]byte {
 	r.batchSlab = append(r.batchSlab, batch)
 	n := len(r.batchSlab)
 	return r.batchSlab[n-1 : n : n]
+}
+
+// appendErrorCode is storageErrorCode for a failed leader append, where any
+// storage error is fatal: the log refused no batch of the client's (that is
+// a Kafka error of its own: CORRUPT_MESSAGE, RECORD_LIST_TOO_LARGE, ...),
+// the disk failed the write (EIO, ENOSPC). Kafka takes the log directory
+// offline on any IOException of an append, and so does gregor: the batch
+// is answered KAFKA_STORAGE_ERROR, the replica goes offline (Ready.Fatal),
+// its broker reports it and the controller moves the leadership to a
+// replica whose disk works, instead of this one leading on and refusing
+// every write while its disk stays full. The replica starts again later
+// (OfflineReplicas).
+func (r *Replica) appendErrorCode(err error) int16 {
+	code, fatal := r.storageErrorCode(err)
+	if !fatal && code == kerr.KafkaStorageError.Code && r.ready.Fatal == nil {
+		r.ready.Fatal = fmt.Errorf("append: %w", err)
+	}
+	return code
 }

@@ -459,7 +459,7 @@ func (h *replicaHarness) appendDone(t *testing.T, td *datadriven.TestData, id Re
 	switch kind {
 	case "":
 	case "storage":
-		h.r.AppendCompleted(id, AppendOutcome{}, errors.New("write 00000000000000000000.log: no space left on device"))
+		h.r.AppendCompleted(id, AppendOutcome{}, fmt.Errorf("append 70 bytes to 00000000000000000000.log at position 0: %w: no space left on device", kerr.KafkaStorageError))
 		return
 	case "corrupt":
 		h.r.AppendCompleted(id, AppendOutcome{}, fmt.Errorf("append: %w", logstore.ErrCorruption))

@@ -503,7 +503,10 @@ func (j *CleanJob) removeOutputsLocked() {
 // the log end offset, durably: a checkpoint past the end would let appends
 // that follow pass for clean.
 func (l *Log) loadCleanerCheckpoint() error {
-	cp, _ := l.readCheckpoint(cleanerCheckpointFile)
+	cp, _, err := l.readCheckpoint(cleanerCheckpointFile)
+	if err != nil {
+		return err
+	}
 	l.cleanerCheckpoint = cp
 	if cp > l.logEndOffset {
 		l.logger.Warn("cleaner checkpoint past the log end offset, lowering it",

@@ -579,7 +579,7 @@ func TestCleanerCheckpointPersistsAndFollowsTruncation(t *testing.T) {
 	if l.CleanerCheckpoint() != end {
 		t.Fatalf("checkpoint %d, want it clamped to the log end %d", l.CleanerCheckpoint(), end)
 	}
-	if cp, ok := l.readCheckpoint(cleanerCheckpointFile); !ok || cp != end {
+	if cp, ok, err := l.readCheckpoint(cleanerCheckpointFile); err != nil || !ok || cp != end {
 		t.Fatalf("clamped checkpoint on disk %d %v", cp, ok)
 	}
 	_ = l.Close()

@@ -307,25 +307,28 @@ func decodeEpochCheckpoint(p []byte) ([]EpochEntry, error) {
 }
 
 // loadEpochCheckpoint reads the checkpoint into l.epochs at the start of
-// recovery. It reports false when the file is missing or unreadable: the
-// cache must then be rebuilt from the batches.
-func (l *Log) loadEpochCheckpoint() bool {
+// recovery. It reports false when the file is missing or damaged: the
+// cache must then be rebuilt from the batches. A file the disk fails to
+// read is an error (readCheckpoint).
+func (l *Log) loadEpochCheckpoint() (bool, error) {
 	name := path.Join(l.dir, leaderEpochCheckpointFile)
 	p, err := readWholeFile(l.fs, name, maxLeaderEpochCheckpointBytes)
 	var es []EpochEntry
 	if err == nil {
 		es, err = decodeEpochCheckpoint(p)
 	}
-	if err != nil {
-		// A missing file is a new log, or one written before the cache
-		// existed; anything else is worth a word.
-		if !errors.Is(err, errNotExist) {
-			l.logger.Warn("ignoring bad leader-epoch checkpoint", zap.String("file", name), zap.Error(err))
-		}
-		return false
+	switch {
+	case err == nil:
+		l.epochs = es
+		return true, nil
+	case errors.Is(err, errNotExist):
+		// A new log, or one written before the cache existed.
+		return false, nil
+	case errors.Is(err, ErrCorruption):
+		l.logger.Warn("ignoring bad leader-epoch checkpoint", zap.String("file", name), zap.Error(err))
+		return false, nil
 	}
-	l.epochs = es
-	return true
+	return false, fmt.Errorf("read leader-epoch checkpoint: %w", err)
 }
 
 // rebuildEpochs recomputes l.epochs from the header of every batch not wholly

@@ -698,3 +698,42 @@ func TestRetentionWaitsForAFutureTimestamp(t *testing.T) {
 		t.Fatalf("deleted %d segments once the future passed, want %d: %v", n, len(segs)-1-held, err)
 	}
 }
+
+// A checkpoint the disk fails to read (EIO) fails Open, whichever it is,
+// rather than loading the log as if it were missing; once the disk reads
+// again, Open loads the log whole.
+func TestOpenFailsOnUnreadableCheckpoint(t *testing.T) {
+	fsys := vfs.NewMem()
+	l := openTestLog(t, fsys, "/p", smallConfig(), newMapCache(), 0)
+	appendN(t, l, 200, 40, 0)
+	if err := l.AdvanceLogStartOffset(10); err != nil {
+		t.Fatal(err)
+	}
+	end := l.LogEndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{recoveryPointCheckpointFile, logStartOffsetCheckpointFile, "leader-epoch-checkpoint"} {
+		fsys.SetErrorHook(func(op vfs.Op, p string) error {
+			if path.Base(p) == name && (op == vfs.OpOpen || op == vfs.OpReadAt) {
+				return &os.PathError{Op: string(op), Path: p, Err: syscall.EIO}
+			}
+			return nil
+		})
+		if l, err := Open(Options{FS: fsys, Dir: "/p", Config: smallConfig(), Cache: newMapCache()}); err == nil || !errors.Is(err, syscall.EIO) {
+			if l != nil {
+				_ = l.Close()
+			}
+			t.Fatalf("%s unreadable: Open gave %v, want EIO", name, err)
+		}
+		fsys.SetErrorHook(nil)
+	}
+	l, err := Open(Options{FS: fsys, Dir: "/p", Config: smallConfig(), Cache: newMapCache()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LogEndOffset() != end || l.LogStartOffset() != 10 {
+		t.Fatalf("reopened at [%d, %d), want [10, %d)", l.LogStartOffset(), l.LogEndOffset(), end)
+	}
+}

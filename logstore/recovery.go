@@ -64,9 +64,18 @@ func (l *Log) recover(nowMs int64) error {
 	if err != nil {
 		return err
 	}
-	recoveryPoint, _ := l.readCheckpoint(recoveryPointCheckpointFile)
-	logStart, haveLogStart := l.readCheckpoint(logStartOffsetCheckpointFile)
-	haveEpochs := l.loadEpochCheckpoint()
+	recoveryPoint, _, err := l.readCheckpoint(recoveryPointCheckpointFile)
+	if err != nil {
+		return err
+	}
+	logStart, haveLogStart, err := l.readCheckpoint(logStartOffsetCheckpointFile)
+	if err != nil {
+		return err
+	}
+	haveEpochs, err := l.loadEpochCheckpoint()
+	if err != nil {
+		return err
+	}
 	loadedEpochs := l.epochs
 	var onBatch func(b *Batch)
 	if haveEpochs {

@@ -497,13 +497,20 @@ func (f *faultInjector) starveISR(r *rand.Rand) {
 }
 
 // diskFault makes a node's writes and fsyncs fail for a while: with EIO
-// (each with probability DiskFaultP), or with ENOSPC (the disk is full).
+// (each with probability DiskFaultP), or with ENOSPC (the disk is full:
+// the node's only disk, or, as often, the disk of its log.dirs alone, the
+// metadata log on a disk of its own).
 func (f *faultInjector) diskFault(r *rand.Rand) {
 	w := f.w
 	n := w.nodes[r.IntN(len(w.nodes))]
 	until := w.now + 1 + expMs(r, w.profile.DiskFaultForMs)
 	if r.IntN(2) == 0 {
-		w.diskFull(n, int64(r.IntN(4096)), until)
+		spare := int64(r.IntN(4096))
+		if r.IntN(2) == 0 {
+			w.dataDiskFull(n, until)
+			return
+		}
+		w.diskFull(n, spare, until)
 		return
 	}
 	w.diskFails(n, w.profile.DiskFaultP, until, w.profile.DiskFaultAllOps)
@@ -516,6 +523,15 @@ func (w *World) diskFull(n *node, spare, until int64) {
 	w.timelinef("fault: %s disk full until %s", n.name(), fmtMs(until))
 	w.rec.span(w.now, until, "disk", n.name(), "disk full")
 	w.schedule(until, func() { n.fs.SetSpaceLimit(-1) })
+}
+
+// dataDiskFull fills the disk of n's log.dirs until the time until; its
+// metadata log, on a disk of its own (metadata.log.dir), is written on.
+func (w *World) dataDiskFull(n *node, until int64) {
+	w.stats.DiskFaults++
+	n.dataDiskFullUntilMs = max(n.dataDiskFullUntilMs, until)
+	w.timelinef("fault: %s data disk full until %s", n.name(), fmtMs(until))
+	w.rec.span(w.now, until, "disk", n.name(), "data disk full")
 }
 
 // diskFails makes n's writes and fsyncs (with allOps, all its disk
@@ -581,10 +597,12 @@ func (f *faultInjector) startDetector() {
 }
 
 // heal ends every fault: partitions and cuts heal, links recover, paused
-// nodes continue, disks work, and crashed nodes (and nodes with offline
-// partitions, which only a restart brings back) restart, and so do
-// crashed group members; clogged nodes deliver what they held, and the
-// operator sets the min.insync.replicas it changed back.
+// nodes continue, disks work, and crashed nodes (and nodes that saw an I/O
+// error, which may have failed more than their replicas' logs) restart, and
+// so do crashed group members; clogged nodes deliver what they held, and
+// the operator sets the min.insync.replicas it changed back. A node whose
+// disk was only full is not restarted: its offline replicas start again
+// by themselves once their backoff ends (cluster.OfflineReplicas).
 func (w *World) heal() {
 	w.phase = phaseHealing
 	clear(w.net.cut)
@@ -598,19 +616,13 @@ func (w *World) heal() {
 		w.faults.restartMember(w.faults.downMembers[0])
 	}
 	for _, n := range w.nodes {
-		n.diskFaultUntilMs, n.slowDiskUntilMs = 0, 0
+		n.diskFaultUntilMs, n.slowDiskUntilMs, n.dataDiskFullUntilMs = 0, 0, 0
 		n.fs.SetSpaceLimit(-1)
 		if n.paused {
 			w.resume(n)
 		}
-		offline := n.diskErrorSeen
-		for _, k := range n.keys {
-			if n.replicas[k].offline != nil {
-				offline = true
-			}
-		}
-		if offline {
-			w.crash(n, false, "restarted to bring its failed logs and offline partitions back")
+		if n.diskErrorSeen {
+			w.crash(n, false, "restarted to bring its failed logs back")
 		}
 		w.restart(n)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -103,10 +104,15 @@ type node struct {
 	replicasOn bool
 	hosted     *cluster.MetadataImage
 	replicas   map[tpKey]*replicaHost
-	keys       []tpKey // sorted
+	// retries decides when this process starts its offline replicas
+	// again (cluster.OfflineReplicas).
+	retries *cluster.OfflineReplicas
+	keys    []tpKey // sorted
 	// ineligible are the brokers hosted says may join no ISR, as the
 	// replicas were last told.
 	ineligible []int32
+	// offlineSeen says hosted had a broker reporting an offline replica.
+	offlineSeen bool
 	// truncatesOnFetch is what the node's followers were last told of
 	// truncating on fetch (truncateOnFetch).
 	truncatesOnFetch bool
@@ -152,6 +158,10 @@ type node struct {
 	// may refuse every write until reopened (a failed fsync is sticky), so
 	// healing restarts it.
 	diskErrorSeen bool
+	// While dataDiskFullUntilMs is ahead, the disk of the node's log.dirs
+	// is full: writes there fail with ENOSPC, but for the metadata log's,
+	// on a disk of its own (metadata.log.dir).
+	dataDiskFullUntilMs int64
 	// The slow disk (slow_disk.go): while slowDiskUntilMs is ahead, each
 	// follower append takes slowDiskMeanMs on average, one after the
 	// other; diskBusyUntilMs is when the disk finishes the appends this
@@ -186,6 +196,8 @@ func compareKeys(a, b tpKey) int {
 const (
 	dataDir        = "/data"
 	checkpointPath = dataDir + "/" + logstore.ReplicationOffsetCheckpointFile
+	// metadataLogDir is the metadata log's directory (metadata.log.dir).
+	metadataLogDir = dataDir + "/" + raftlog.DirName
 	wallStartMs    = 1_700_000_000_000
 	never          = int64(math.MaxInt64)
 )
@@ -364,6 +376,7 @@ func (n *node) start() error {
 	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.replicasOn, n.truncatesOnFetch = false, false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
+	n.retries = cluster.NewOfflineReplicas(cluster.OfflineReplicasOptions{})
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
 	n.fetchSessions = cluster.NewFetchSessions(cluster.FetchSessionsConfig{Slots: cluster.DefaultFetchSessionCacheSlots}, func() int32 {
 		var b [4]byte
@@ -393,7 +406,7 @@ func (n *node) start() error {
 	}
 	n.checkpointed = offsets
 
-	log, st, err := raftlog.Open(n.fs, dataDir+"/"+raftlog.DirName, nopLogger)
+	log, st, err := raftlog.Open(n.fs, metadataLogDir, nopLogger)
 	if err != nil {
 		return fmt.Errorf("open the metadata log: %w", err)
 	}
@@ -417,7 +430,7 @@ func (n *node) start() error {
 		// cluster of the node's build starts; transaction.version stays
 		// unfinalized (the profile's clients pick KIP-890 part 2).
 		NameCluster: true, ClusterID: "sim-cluster",
-		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 1, cluster.EligibleLeaderReplicasFeature: 1},
+		BootstrapFeatures: map[string]int16{cluster.ReplicationVersionFeature: 2, cluster.EligibleLeaderReplicasFeature: 1},
 	})
 	n.run(func() {
 		n.q.Tick(n.instant())
@@ -603,6 +616,9 @@ func (n *node) writeCheckpoint() {
 // diskHook fails writes and fsyncs (with diskFaultAllOps, every operation
 // but a close) during a disk fault (EIO).
 func (n *node) diskHook(op vfs.Op, path string) error {
+	if n.w.now < n.dataDiskFullUntilMs && (op == vfs.OpWrite || op == vfs.OpWriteAt) && !strings.HasPrefix(path, metadataLogDir+"/") {
+		return &fs.PathError{Op: string(op), Path: path, Err: syscall.ENOSPC}
+	}
 	if n.w.now >= n.diskFaultUntilMs {
 		return nil
 	}

@@ -286,7 +286,13 @@ func (n *node) imageChanged() {
 	}
 	for _, st := range ch.Stop {
 		if h := n.replicas[tpKey{st.Topic, st.Partition.Partition}]; h != nil {
+			wasOffline := h.offline != nil
+			h.offline = nil
 			h.stop(st.Delete)
+			n.retries.Removed(h.offlineID())
+			if wasOffline {
+				n.offlineReplicasChanged()
+			}
 		}
 	}
 	for _, r := range ch.Start {
@@ -316,16 +322,20 @@ func (n *node) imageChanged() {
 		n.reconfigure(topic)
 	}
 	// As the replica manager does: leaders stop waiting for followers on
-	// brokers that may join no ISR.
-	if ineligible := n.image.ISRIneligibleBrokers(); !slices.Equal(ineligible, n.ineligible) {
-		n.ineligible = ineligible
+	// brokers that may join no ISR, or that report their replica offline.
+	ineligible, offline := n.image.ISRIneligibleBrokers(), n.image.HasOfflineReplicas()
+	if !slices.Equal(ineligible, n.ineligible) || offline || n.offlineSeen {
+		n.ineligible, n.offlineSeen = ineligible, offline
 		epochs := n.image.BrokerEpochs()
 		for _, k := range n.keys {
 			if h := n.replicas[k]; h != nil && h.core != nil {
-				h.deliver(func() {
-					h.core.SetIneligibleReplicas(ineligible, epochs, n.instant())
-					h.carryOut()
-				})
+				if in := n.image.ISRIneligibleReplicas(h.topicID, k.partition); !slices.Equal(in, h.ineligible) {
+					h.ineligible = in
+					h.deliver(func() {
+						h.core.SetIneligibleReplicas(in, epochs, n.instant())
+						h.carryOut()
+					})
+				}
 			}
 		}
 	}
@@ -480,6 +490,7 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 	}
 	h := &replicaHost{n: n, key: k, topicID: r.TopicID, waiting: map[cluster.RequestID]waiter{}}
 	n.replicas[k] = h
+	n.retries.Started(h.offlineID(), n.instant().MonoMs)
 	n.keys = append(n.keys, k)
 	slices.SortFunc(n.keys, compareKeys)
 	settings := n.w.topicSettings(n.image, t)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,9 +23,10 @@ type replicaHost struct {
 	topicID cluster.TopicID
 	log     *logstore.Log
 	core    *cluster.Replica
-	// offline is why the replica stopped for good in this process (a
-	// corrupt log, a log that cannot be written): the partition is offline
-	// here until the node restarts.
+	// offline is why the replica stopped (a corrupt log, a log that
+	// cannot be written): the partition is offline here until the node's
+	// cluster.OfflineReplicas says its backoff ended (retryOffline) or the
+	// node restarts.
 	offline error
 	nextID  cluster.RequestID
 	waiting map[cluster.RequestID]waiter
@@ -39,6 +41,9 @@ type replicaHost struct {
 	// cleaning is the compaction job the node's cleaner has for the
 	// replica (compaction.go).
 	cleaning *cleanTask
+	// ineligible are the brokers the replica core was told may join no
+	// ISR of the partition (SetIneligibleReplicas).
+	ineligible []int32
 	// settings the checkers need.
 	minISR  int
 	unclean bool
@@ -119,7 +124,8 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		settings, cluster.ReplicaState{Partition: p, LogStartOffset: log.LogStartOffset(), LogEndOffset: log.LogEndOffset(),
 			FlushedOffset: log.FlushedOffset(), HighWatermark: checkpointedHW, LeaderEpochs: log.LeaderEpochs(),
 			Producers: log.ProducerStates()}, now)
-	h.core.SetIneligibleReplicas(n.image.ISRIneligibleBrokers(), n.image.BrokerEpochs(), now)
+	h.ineligible = n.image.ISRIneligibleReplicas(h.topicID, h.key.partition)
+	h.core.SetIneligibleReplicas(h.ineligible, n.image.BrokerEpochs(), now)
 	h.carryOut()
 }
 
@@ -389,16 +395,61 @@ func (h *replicaHost) take(id cluster.RequestID) (waiter, bool) {
 	return wt, ok
 }
 
-// goOffline stops the replica for the rest of the process: the partition is
-// offline on this node (production's supervisor stops the actor).
+// goOffline stops the replica: the partition is offline on this node
+// (production's supervisor stops the actor) until its backoff ends.
 func (h *replicaHost) goOffline(err error) {
 	n := h.n
 	h.offline = err
 	n.w.stats.OfflineReplicas++
-	n.w.timelinef("%s: %s offline: %v", n.name(), h.key, err)
+	var rec cluster.PartitionImage
+	if n.hosted != nil {
+		if t, ok := n.hosted.Topic(h.key.topic); ok && int(h.key.partition) < len(t.Partitions) {
+			rec = t.Partitions[h.key.partition]
+		}
+	}
+	at := n.retries.WentOffline(h.offlineID(), n.instant().MonoMs, rec, n.id)
+	n.w.timelinef("%s: %s offline until %s: %v", n.name(), h.key, fmtMs(n.monoToVirtual(at)), err)
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
 	n.offlineReplicasChanged()
+	n.at(n.monoToVirtual(at), n.retryOffline)
+}
+
+func (h *replicaHost) offlineID() cluster.OfflineReplicaID {
+	return cluster.OfflineReplicaID{TopicID: h.topicID, Partition: h.key.partition}
+}
+
+// retryOffline starts again the offline replicas whose backoff ended, from
+// the partition records the node hosts, as production's replica manager
+// does.
+func (n *node) retryOffline() {
+	for _, id := range n.retries.Due(n.instant().MonoMs) {
+		var r *cluster.LocalReplica
+		if n.hosted == nil {
+			return
+		}
+		if t, ok := n.hosted.TopicByID(id.TopicID); ok && int(id.Partition) < len(t.Partitions) && slices.Contains(t.Partitions[id.Partition].Replicas, n.id) {
+			r = &cluster.LocalReplica{Topic: t.Name, TopicID: t.ID, Partition: t.Partitions[id.Partition]}
+		}
+		if r == nil {
+			n.retries.Removed(id)
+			continue
+		}
+		if h := n.replicas[tpKey{r.Topic, id.Partition}]; h == nil || h.offline == nil {
+			n.retries.Started(id, n.instant().MonoMs)
+			continue
+		}
+		if !n.retries.MayStart(id, n.instant().MonoMs, r.Partition, n.id) {
+			// The controller has not moved its leadership yet.
+			if at, ok := n.retries.NextRetryMs(); ok {
+				n.at(n.monoToVirtual(at), n.retryOffline)
+			}
+			continue
+		}
+		n.w.stats.OfflineRetries++
+		n.w.timelinef("%s: %s/%d starts again after being offline", n.name(), r.Topic, id.Partition)
+		n.startReplica(*r)
+	}
 }
 
 // stop closes the replica (deleting its data when asked); whoever waits on

@@ -12,7 +12,9 @@ import (
 //	clock N +1h|-30m                  step node N's wall clock (its monotonic clock runs on)
 //	drift N +5%|-2.5%|0               node N's clocks, monotonic and wall, run that much fast or slow from now
 //	disk N eio [p=1] [for=5s] [ops=all]  N's writes and fsyncs (ops=all: every disk operation but a close) fail with EIO (each with probability p)
-//	disk N full [spare=0] [for=5s]    N's disk is full (but for spare bytes)
+//	disk N full [spare=0] [for=5s] [data]
+//	                                    N's disk is full (but for spare bytes; data: only the disk of
+//	                                    its log.dirs, the metadata log on a disk of its own)
 //	consume name=C [read-committed]   a consumer polls every partition from offset 0 in the background
 //	consumed name=C [tp=T/P]          what C read so far: polls, records delivered and skipped, position
 //	stop-consumer name=C              stop C (and print what it read)
@@ -88,6 +90,10 @@ func (s *Scenario) disk(args []Arg) {
 		}
 		s.w.diskFails(n, p, until, arg(args, "ops", "") == "all")
 	case "full":
+		if has(args, "data") {
+			s.w.dataDiskFull(n, until)
+			return
+		}
 		spare, _ := strconv.ParseInt(arg(args, "spare", "0"), 10, 64)
 		s.w.diskFull(n, spare, until)
 	default:

@@ -148,7 +148,10 @@ type Stats struct {
 	// broker registrations after a clean shutdown (with its broker epoch).
 	ELRElections, LastKnownELRElections, CleanShutdownRegistrations int64
 	Truncations, OfflineReplicas, AlterPartitions                   int64
-	Appends, ReplicaFetches, BytesFetched                           int64
+	// OfflineRetries are offline replicas started again after their
+	// backoff (cluster.OfflineReplicas), without a restart.
+	OfflineRetries                        int64
+	Appends, ReplicaFetches, BytesFetched int64
 	// FetchesGivenUp are Fetches a fetcher gave up for a partition new
 	// to it or late for it (cluster.FetcherConfig.PromptFetchGapMs).
 	FetchesGivenUp int64
@@ -648,8 +651,8 @@ func (r *Report) Summary() string {
 	if s.IdempotentOutOfOrderFailures+s.TxnOutOfOrderFailures > 0 {
 		fmt.Fprintf(&b, "%s\n", outOfOrderSummary(s))
 	}
-	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline, %d compactions (%d records removed)\n",
-		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.Compactions, s.RecordsCompacted)
+	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline (%d started again after a backoff), %d compactions (%d records removed)\n",
+		s.TopicsCreated, s.PartitionsAdded, s.ControllerChanges, s.LeaderChanges, s.ISRChanges, s.Truncations, s.OfflineReplicas, s.OfflineRetries, s.Compactions, s.RecordsCompacted)
 	if s.ELRElections+s.LastKnownELRElections+s.CleanShutdownRegistrations > 0 {
 		fmt.Fprintf(&b, "eligible leader replicas: %d leaders elected from the ELR, %d from the last known ELR, %d registrations after a clean shutdown\n",
 			s.ELRElections, s.LastKnownELRElections, s.CleanShutdownRegistrations)

@@ -146,8 +146,9 @@ func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
 
 // writePartitionHealth lists the partitions without a leader and those
 // with fewer in-sync replicas than replicas (by topic, then partition
-// number), and how many replicas are out of the ISR, by broker: while a
-// node is down or paused, that line names it.
+// number), how many replicas are out of the ISR, by broker (while a node
+// is down or paused, that line names it), and the replicas offline on a
+// running broker (its log corrupt or its disk failing or full), by broker.
 func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	type partitionID struct {
 		topic     string
@@ -155,6 +156,11 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	}
 	var offline, under []partitionID
 	notInISR := map[int32]int{}
+	offlineOn := map[int32][]partitionID{} // by running broker
+	running := map[int32]bool{}
+	for _, b := range md.Brokers {
+		running[b.NodeID] = true
+	}
 	isr := map[partitionID][]int32{}
 	replicas := map[partitionID][]int32{}
 	total := 0
@@ -170,6 +176,11 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 			for _, r := range p.Replicas {
 				if !slices.Contains(p.ISR, r) {
 					notInISR[r]++
+				}
+			}
+			for _, r := range p.OfflineReplicas {
+				if running[r] {
+					offlineOn[r] = append(offlineOn[r], id)
 				}
 			}
 			switch {
@@ -202,6 +213,21 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 			replicasOut += notInISR[b]
 		}
 		fmt.Fprintf(tw, "OUT OF ISR\t%d\treplicas; %s\n", replicasOut, strings.Join(parts, ", "))
+	}
+	if len(offlineOn) > 0 {
+		var parts []string
+		count := 0
+		for _, b := range slices.Sorted(maps.Keys(offlineOn)) {
+			ids := offlineOn[b]
+			slices.SortFunc(ids, byID)
+			names := make([]string, 0, len(ids))
+			for _, id := range ids {
+				names = append(names, fmt.Sprintf("%s-%d", id.topic, id.partition))
+			}
+			parts = append(parts, fmt.Sprintf("broker %d: %s", b, firstOf(names)))
+			count += len(ids)
+		}
+		fmt.Fprintf(tw, "OFFLINE REPLICAS\t%d\t%s (on running brokers: a corrupt log, a failing or full disk; see that broker's log)\n", count, strings.Join(parts, "; "))
 	}
 }
 

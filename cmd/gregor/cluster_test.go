@@ -180,6 +180,35 @@ func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
 	}
 }
 
+// TestPartitionHealthNamesOfflineReplicas: cluster status names the
+// replicas offline on running brokers (a failed log, reported in
+// Metadata's offline replicas), by broker and partition number; those of a
+// broker that is down count only as out of the ISR.
+func TestPartitionHealthNamesOfflineReplicas(t *testing.T) {
+	md := kmsg.NewPtrMetadataResponse()
+	for _, id := range []int32{1, 2} {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID = id
+		md.Brokers = append(md.Brokers, b)
+	}
+	topic := kmsg.NewMetadataResponseTopic()
+	topic.Topic = kmsg.StringPtr("orders")
+	for _, p := range []int32{10, 2, 3} {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.Replicas, mp.ISR, mp.OfflineReplicas = p, 1, []int32{1, 2, 3}, []int32{1}, []int32{2, 3}
+		if p == 3 {
+			mp.ISR, mp.OfflineReplicas = []int32{1, 2}, []int32{3}
+		}
+		topic.Partitions = append(topic.Partitions, mp)
+	}
+	md.Topics = append(md.Topics, topic)
+	var out strings.Builder
+	writePartitionHealth(&out, md)
+	if !strings.Contains(out.String(), "OFFLINE REPLICAS\t2\t") || !strings.Contains(out.String(), "\tbroker 2: orders-2 orders-10 (") {
+		t.Errorf("no line naming broker 2's offline replicas of orders-2 and orders-10:\n%s", out.String())
+	}
+}
+
 // TestStoppedProcessIsShown: a node paused with SIGSTOP still has a process,
 // but cluster status must not call it running (it answers nothing).
 func TestStoppedProcessIsShown(t *testing.T) {

@@ -398,10 +398,14 @@ func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, c.MaybeValue(), c.Source)
 		}
 	}
-	fmt.Fprintln(tw, "\nPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tELR\tLAST-KNOWN-ELR\tLOG-START-OFFSET\tHIGH-WATERMARK")
+	fmt.Fprintln(tw, "\nPARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tOFFLINE\tELR\tLAST-KNOWN-ELR\tLOG-START-OFFSET\tHIGH-WATERMARK")
 	for _, p := range d.Partitions.Sorted() {
 		elr, lastKnown := desc.eligibleText(d.Topic, p.Partition)
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, elr, lastKnown,
+		offline := p.OfflineReplicas
+		if offline == nil {
+			offline = []int32{}
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%v\t%s\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, offline, elr, lastKnown,
 			listedOffsetText(desc.starts, d.Topic, p.Partition), listedOffsetText(desc.ends, d.Topic, p.Partition))
 	}
 	if err := tw.Flush(); err != nil {

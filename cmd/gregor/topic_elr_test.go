@@ -22,8 +22,8 @@ func TestDescribePrintsEligibleReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, re := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^0 +2 +4 +\[1 2 3\] +\[2\] +\[3\] +\[1\] `),
-		regexp.MustCompile(`(?m)^1 +1 +0 +\[1 2 3\] +\[1 2 3\] +- +- `),
+		regexp.MustCompile(`(?m)^0 +2 +4 +\[1 2 3\] +\[2\] +\[\] +\[3\] +\[1\] `),
+		regexp.MustCompile(`(?m)^1 +1 +0 +\[1 2 3\] +\[1 2 3\] +\[\] +- +- `),
 	} {
 		if !re.MatchString(out.String()) {
 			t.Errorf("describe output has no match for %s:\n%s", re, out.String())

@@ -42,10 +42,10 @@ func TestTopicLifecycle(t *testing.T) {
 		configLine("retention.ms", "3600000", "DYNAMIC_TOPIC_CONFIG"),
 		configLine("cleanup.policy", "compact", "DYNAMIC_TOPIC_CONFIG"),
 		configLine("segment.ms", "604800000", "DEFAULT_CONFIG"),
-		regexp.MustCompile(`(?m)^PARTITION +LEADER +EPOCH +REPLICAS +ISR +ELR +LAST-KNOWN-ELR +LOG-START-OFFSET +HIGH-WATERMARK$`),
-		regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
-		regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
-		regexp.MustCompile(`(?m)^2 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^PARTITION +LEADER +EPOCH +REPLICAS +ISR +OFFLINE +ELR +LAST-KNOWN-ELR +LOG-START-OFFSET +HIGH-WATERMARK$`),
+		regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
+		regexp.MustCompile(`(?m)^2 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`),
 	} {
 		if !re.MatchString(describe.stdout) {
 			t.Errorf("describe output has no match for %s:\n%s", re, describe.stdout)
