@@ -357,7 +357,12 @@ func editDistance(a, b string) int {
 // partition of the topics it governs that keeps eligible leader replicas
 // is built again against it, so an ISR that now reaches it clears them
 // (Kafka's getPartitionElrUpdatesForConfigChanges): its high watermark
-// moves again, and they would fall behind.
+// moves again, and they would fall behind. An ISR still below it (an
+// empty one) keeps them: each member holds every committed record, and the
+// one elected from there clears the others when its ISR reaches the new
+// value (partitionChange.build). Kafka 4.1 instead clears every ELR of
+// the topic on any change (ClearElrRecord), leaving such a partition
+// without an eligible replica until an unclean election.
 func (c *Controller) minISRChangeUpdates(w *MetadataImage, typ kmsg.ConfigResourceType, name string, recs []MetadataRecord) []MetadataRecord {
 	if !elrEnabled(w) || !slices.ContainsFunc(recs, func(r MetadataRecord) bool {
 		cr, ok := r.(ConfigRecord)

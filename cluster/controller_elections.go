@@ -39,7 +39,8 @@ const (
 // broker that shut down uncleanly (uncleanShutdown) may have lost records,
 // so it leaves the ISR and the ELR for the last known ELR. An ISR back at
 // min.insync.replicas clears both sets (the high watermark moves again, so
-// their members fall behind); so does an unclean election. A partition
+// their members fall behind), the ISR an ELR election makes (the leader
+// alone) too; so does an unclean election. A partition
 // left without a leader and with an empty ISR keeps the leader it had
 // first in its last known ELR (keepLastKnownLeader), in the ELR too when
 // it went there. When the ISR and the ELR are both empty, every replica
@@ -110,6 +111,13 @@ func (pc *partitionChange) build() (PartitionChangeRecord, bool) {
 		case len(pc.isr) == 0 && slices.Contains(pc.elr, leader):
 			// Elected from the ELR: it holds every committed record.
 			pc.isr, pc.elr = []int32{leader}, without(pc.elr, leader)
+			if len(pc.isr) >= pc.minISR {
+				// Its ISR alone reaches min.insync.replicas (lowered
+				// while the ISR was empty), so its high watermark
+				// moves and the others fall behind: as populateELR
+				// does for an ISR at min.insync.replicas.
+				pc.elr, pc.lastKnownELR = nil, nil
+			}
 		}
 	}
 	// A replica set that loses a broker raises the leader epoch, so the

@@ -12,8 +12,8 @@ import (
 )
 
 // controllerModel drives a controller with random brokers, heartbeats,
-// ticks, failures, ISR changes, elections, reassignments, lost writes and
-// leadership changes, committing proposals in random steps, and checks the
+// ticks, failures, ISR changes, elections, reassignments, min.insync.replicas
+// changes, lost writes and leadership changes, committing proposals in random steps, and checks the
 // invariants after every step (CORRECTNESS.md S1, S5, S10):
 //
 //   - every partition has an ISR within its replicas (non-empty unless the
@@ -102,6 +102,7 @@ func TestControllerInvariants(t *testing.T) {
 				m.request(t, r)
 			},
 			"reassign": func(t *rapid.T) { m.reassign(t) },
+			"min-isr":  func(t *rapid.T) { m.alterMinISR(t) },
 			"elr-level": func(t *rapid.T) {
 				// An operator turns eligible leader replicas off (a safe
 				// downgrade to 0) or on again.
@@ -253,6 +254,25 @@ func (m *controllerModel) reassign(t *rapid.T) {
 	}
 	rt.Partitions = append(rt.Partitions, rp)
 	r.Topics = append(r.Topics, rt)
+	m.request(t, r)
+}
+
+// alterMinISR sets a random topic's min.insync.replicas, lowering or
+// raising it under partitions that may hold eligible leader replicas
+// (seed 25000280: lowered while the ISR was empty).
+func (m *controllerModel) alterMinISR(t *rapid.T) {
+	names := m.view().TopicNames()
+	if len(names) == 0 {
+		t.Skip("no topics")
+	}
+	r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, rapid.SampledFrom(names).Draw(t, "topic")
+	rc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	rc.Name, rc.Op = "min.insync.replicas", kmsg.IncrementalAlterConfigOpSet
+	rc.Value = kmsg.StringPtr(fmt.Sprint(rapid.IntRange(1, 3).Draw(t, "min-isr")))
+	rr.Configs = append(rr.Configs, rc)
+	r.Resources = append(r.Resources, rr)
 	m.request(t, r)
 }
 
