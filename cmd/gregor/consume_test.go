@@ -287,7 +287,7 @@ func TestConsumeAfterDeleteRecords(t *testing.T) {
 		}
 	}
 	describe := mustRun(t, "", "topic", "describe", "trimmed", "-b", addr)
-	if !regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +2 +5$`).MatchString(describe.stdout) {
+	if !regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +2 +5$`).MatchString(describe.stdout) {
 		t.Errorf("describe should show log start offset 2 and high watermark 5:\n%s", describe.stdout)
 	}
 }

@@ -120,8 +120,8 @@ func TestPerfProduceOptions(t *testing.T) {
 		t.Errorf("20 records at --rate 400 took %s, want at least 47.5ms", s.elapsed)
 	}
 	describe := mustRun(t, "", "topic", "describe", "paced", "-b", addr)
-	if !regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +0$`).MatchString(describe.stdout) ||
-		!regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +0 +20$`).MatchString(describe.stdout) {
+	if !regexp.MustCompile(`(?m)^0 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +0$`).MatchString(describe.stdout) ||
+		!regexp.MustCompile(`(?m)^1 +1 +\d+ +\[1\] +\[1\] +\[\] +\[\] +\[\] +0 +20$`).MatchString(describe.stdout) {
 		t.Errorf("-p 1 should put all 20 records in partition 1:\n%s", describe.stdout)
 	}
 
