@@ -415,7 +415,13 @@ func (c *Coordinator) offsetDelete(id RequestID, req *kmsg.OffsetDeleteRequest, 
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
 			tp := topicPartition{topic: t.Topic, partition: p.Partition}
+			topic, known := c.topics.byName[t.Topic]
 			switch {
+			case !known || p.Partition < 0 || p.Partition >= topic.Partitions:
+				// Kafka's brokers answer a partition that does not
+				// exist before the group coordinator sees it; a
+				// deleted topic's offsets are already gone.
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case subscribed:
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			default:
