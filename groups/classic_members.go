@@ -177,6 +177,13 @@ func (c *Coordinator) heartbeated(m *member, now Time) {
 func (c *Coordinator) leaveGroup(id RequestID, req *kmsg.LeaveGroupRequest, now Time) {
 	resp := kmsg.NewPtrLeaveGroupResponse()
 	resp.Version = req.Version
+	if req.Group == "" {
+		// Kafka answers an empty group id on the response, naming no
+		// member, at every version.
+		resp.ErrorCode = kerr.InvalidGroupID.Code
+		c.reply(id, resp)
+		return
+	}
 	leaving := req.Members
 	if req.Version < 3 {
 		leaving = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}
@@ -186,8 +193,6 @@ func (c *Coordinator) leaveGroup(id RequestID, req *kmsg.LeaveGroupRequest, now 
 		rm := kmsg.NewLeaveGroupResponseMember()
 		rm.MemberID, rm.InstanceID = l.MemberID, l.InstanceID
 		switch {
-		case req.Group == "":
-			rm.ErrorCode = kerr.InvalidGroupID.Code
 		case g == nil || g.kind != kindClassic:
 			rm.ErrorCode = kerr.UnknownMemberID.Code
 		case g.state == stateDead:
