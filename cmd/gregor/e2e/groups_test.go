@@ -12,7 +12,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startGroupBroker runs gregor with groups that rebalance at once and a
@@ -247,5 +249,61 @@ func TestPythonCommitToUnknownTopicMakesNoGroup(t *testing.T) {
 	}
 	if groups := listed.Groups(); len(groups) != 0 {
 		t.Fatalf("groups listed after the refused commit: %v, want none", groups)
+	}
+}
+
+// franz-go's kadm deletes a group's offsets naming a partition and a topic
+// that do not exist: each gets UNKNOWN_TOPIC_OR_PARTITION, as Kafka's
+// brokers answer (gregor answered no error, as if they were deleted). A
+// LeaveGroup v5 with an empty group id gets INVALID_GROUP_ID on the
+// response and names no member, as from Kafka (gregor put it on each
+// member).
+func TestKadmOffsetDeleteUnknownAndLeaveEmptyGroup(t *testing.T) {
+	b := startGroupBroker(t)
+	b.produceValues(t, "od", 2, valuesN("v", 4))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	commit := kadm.Offsets{}
+	commit.AddOffset("od", 0, 1, -1)
+	commit.AddOffset("od", 1, 1, -1)
+	if err := adm.CommitAllOffsets(ctx, "odg", commit); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := adm.DeleteOffsets(ctx, "odg", kadm.TopicsSet{"od": {0: {}, 7: {}}, "ghost": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[int32]string{"od": {0: "<nil>", 7: "UNKNOWN_TOPIC_OR_PARTITION"}, "ghost": {0: "UNKNOWN_TOPIC_OR_PARTITION"}}
+	for topic, ps := range want {
+		for p, w := range ps {
+			got := fmt.Sprint(deleted[topic][p])
+			if !strings.HasPrefix(got, w) {
+				t.Errorf("DeleteOffsets %s/%d: %s, want %s", topic, p, got, w)
+			}
+		}
+	}
+	fetched, err := adm.FetchOffsets(ctx, "odg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fetched.Lookup("od", 0); ok {
+		t.Errorf("od/0's offset kept after its deletion")
+	}
+	if o, ok := fetched.Lookup("od", 1); !ok || o.At != 1 {
+		t.Errorf("od/1's offset: %+v, want 1", o)
+	}
+
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 5
+	member := kmsg.NewLeaveGroupRequestMember()
+	member.MemberID = "m1"
+	leave.Members = append(leave.Members, member)
+	resp, err := leave.RequestWith(ctx, b.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != kerr.InvalidGroupID.Code || len(resp.Members) != 0 {
+		t.Errorf("LeaveGroup v5 of group \"\": error %d, members %+v; want INVALID_GROUP_ID (%d) and no member", resp.ErrorCode, resp.Members, kerr.InvalidGroupID.Code)
 	}
 }
