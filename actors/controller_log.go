@@ -46,7 +46,7 @@ func logCommitted(logger *zap.Logger, before, after *cluster.MetadataImage, recs
 			if key := r.ResourceName; !configured[key] && !created[topicIDOf(after, key)] {
 				configured[key] = true
 				if r.ResourceType == kmsg.ConfigResourceTypeBroker {
-					logger.Info("broker configs changed")
+					logger.Info("broker configs changed", zap.String("broker", key)) // "": every broker's default
 				} else {
 					logger.Info("topic configs changed", zap.String("topic", key))
 				}

@@ -7,9 +7,11 @@ import (
 )
 
 // brokerConfigs are the broker-wide settings topic configs fall back to: the
-// image's dynamic defaults over this node's server.properties.
+// image's dynamic configs of this broker, over its dynamic cluster-wide
+// defaults, over this node's server.properties.
 func (n *Node) brokerConfigs(image *cluster.MetadataImage) cluster.BrokerConfigs {
-	return cluster.BrokerConfigs{Dynamic: image.BrokerConfigs(), Static: n.cfg.StaticBrokerConfigs, Defaults: n.cfg.DefaultBrokerConfigs}
+	return cluster.BrokerConfigs{Node: image.NodeConfigs(n.cfg.NodeID), Dynamic: image.BrokerConfigs(),
+		Static: n.cfg.StaticBrokerConfigs, Defaults: n.cfg.DefaultBrokerConfigs}
 }
 
 // topicSettings resolves a topic's effective configs from an image.

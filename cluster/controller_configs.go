@@ -107,7 +107,6 @@ func persistConfigsError(typ kmsg.ConfigResourceType, name string, err error) st
 // index is the resource's place in the answer.
 func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigResourceType, name string, configs map[string]string, validateOnly bool) *apiError {
 	var current map[string]string
-	recordName := name
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		t, ok := a.w.Topic(name)
@@ -122,19 +121,17 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 		if aerr := c.checkBrokerResource(a.w, name); aerr != nil {
 			return aerr
 		}
-		if aerr := c.checkBrokerConfigs(configs); aerr != nil {
+		if aerr := c.checkBrokerConfigs(name, configs); aerr != nil {
 			return aerr
 		}
-		// Until brokers have configs of their own, a broker's configs are
-		// the cluster-wide default.
-		current, recordName = a.w.BrokerConfigs(), ""
+		current = brokerResourceConfigs(a.w, name)
 	default:
 		return newAPIError(kerr.InvalidRequest, "config resource type %d is not served", typ)
 	}
 	if validateOnly {
 		return nil
 	}
-	recs := configChanges(typ, recordName, current, configs)
+	recs := configChanges(typ, name, current, configs)
 	if len(recs) == 0 {
 		return nil
 	}
@@ -163,6 +160,17 @@ func (c *Controller) checkBrokerResource(w *MetadataImage, name string) *apiErro
 		return newAPIError(kerr.InvalidRequest, "broker %d is not registered", id)
 	}
 	return nil
+}
+
+// brokerResourceConfigs are the dynamic configs of a broker resource: the
+// cluster-wide defaults (name "") or one broker's own (name its id, checked
+// by checkBrokerResource).
+func brokerResourceConfigs(w *MetadataImage, name string) map[string]string {
+	if name == "" {
+		return w.BrokerConfigs()
+	}
+	id, _ := strconv.ParseInt(name, 10, 32)
+	return w.NodeConfigs(int32(id))
 }
 
 // configChanges are the records that turn a resource's configs from old
@@ -195,7 +203,7 @@ func currentConfigs(w *MetadataImage, typ kmsg.ConfigResourceType, name string) 
 		}
 		src = t.Configs
 	case kmsg.ConfigResourceTypeBroker:
-		src = w.BrokerConfigs()
+		src = brokerResourceConfigs(w, name)
 	case kmsg.ConfigResourceTypeGroupConfig:
 		return nil, newAPIError(kerr.InvalidRequest, "a group's configs cannot be set yet: every group has the broker's group.consumer.* settings")
 	case kmsg.ConfigResourceTypeClientMetrics:
@@ -265,7 +273,15 @@ func editList(list, change string, appendItems bool) string {
 // (log.retention.ms and the like), validated as their topic configs. A key
 // the brokers know (server.properties) is refused as static; any other as
 // unknown, with a hint when it looks like a key the broker takes.
-func (c *Controller) checkBrokerConfigs(configs map[string]string) *apiError {
+//
+// One broker's own value (resource name its id) of min.insync.replicas or
+// unclean.leader.election.enable is refused: the controller's elections
+// and eligible leader replicas read the cluster-wide value, and a leader
+// that advanced its high watermark under a lower minimum than the
+// controller's would let the controller elect a replica without records
+// it committed. Kafka 4 refuses a broker's own min.insync.replicas with
+// eligible leader replicas on for the same reason.
+func (c *Controller) checkBrokerConfigs(name string, configs map[string]string) *apiError {
 	byBrokerKey := map[string]string{}
 	for _, spec := range topicConfigSpecs {
 		if spec.BrokerKey != "" {
@@ -282,6 +298,9 @@ func (c *Controller) checkBrokerConfigs(configs map[string]string) *apiError {
 		}
 		if !ok {
 			return newAPIError(kerr.InvalidConfig, "%s", unknownBrokerConfig(k, slices.Sorted(maps.Keys(byBrokerKey))))
+		}
+		if name != "" && (k == "min.insync.replicas" || k == "unclean.leader.election.enable") {
+			return newAPIError(kerr.InvalidConfig, "%s cannot be set for broker %s alone: the controller's elections read the cluster-wide value; set it for the default broker resource (\"\") or per topic", k, name)
 		}
 		if err := ValidateTopicConfig(topicKey, configs[k]); err != nil {
 			return newAPIError(kerr.InvalidConfig, "%s: %v", k, err)

@@ -71,6 +71,9 @@ func formatImage(m *MetadataImage) string {
 	if len(m.BrokerConfigs()) > 0 {
 		fmt.Fprintf(&out, "broker defaults%s\n", formatConfigs(m.BrokerConfigs()))
 	}
+	for _, node := range m.ConfiguredNodes() {
+		fmt.Fprintf(&out, "broker %d configs%s\n", node, formatConfigs(m.NodeConfigs(node)))
+	}
 	for b := range m.Brokers() {
 		fmt.Fprintf(&out, "broker %d incarnation=%s epoch=%d", b.ID, shortID(TopicID(b.IncarnationID)), b.Epoch)
 		for _, e := range b.Endpoints {

@@ -188,6 +188,10 @@ func (s *controllerScript) parseRecord(t *testing.T, w *MetadataImage, line stri
 			r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, args[0].Key
 			args = args[1:]
 		}
+		if name == "broker" && args[0].Key == "id" { // one broker's own config
+			r.ResourceName = args[0].SingleVal(t)
+			args = args[1:]
+		}
 		r.Name = args[0].Key
 		if len(args[0].Vals) > 0 {
 			r.Value = &args[0].Vals[0]

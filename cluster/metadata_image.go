@@ -6,6 +6,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -147,6 +148,11 @@ type MetadataImage struct {
 	// AlterConfigs on the default broker resource), by server.properties
 	// key.
 	brokerConfigs map[string]string
+	// nodeConfigs are each broker's own dynamic configs (AlterConfigs on
+	// the broker resource named by its id), by node id, then by
+	// server.properties key; a broker without any has no entry. Never
+	// changed in place.
+	nodeConfigs map[int32]map[string]string
 	// clusterID is the cluster's id, "" until a ClusterIDRecord named it.
 	clusterID string
 	// nextProducerID is the first producer id no block holds yet
@@ -167,6 +173,16 @@ func (m *MetadataImage) ClusterID() string { return m.clusterID }
 // BrokerConfigs returns the dynamic cluster-wide broker configs; the map must
 // not be changed.
 func (m *MetadataImage) BrokerConfigs() map[string]string { return m.brokerConfigs }
+
+// NodeConfigs returns broker node's own dynamic configs (nil when it has
+// none); the map must not be changed.
+func (m *MetadataImage) NodeConfigs(node int32) map[string]string { return m.nodeConfigs[node] }
+
+// ConfiguredNodes are the brokers that have dynamic configs of their own,
+// in increasing id order.
+func (m *MetadataImage) ConfiguredNodes() []int32 {
+	return slices.Sorted(maps.Keys(m.nodeConfigs))
+}
 
 // Topic returns the named topic.
 func (m *MetadataImage) Topic(name string) (*TopicImage, bool) { return m.topics.Get(name) }
@@ -231,6 +247,10 @@ type imageDelta struct {
 	next          MetadataImage
 	drafts        map[string]*topicDraft
 	brokerDrafted bool
+	// nodesDrafted says the delta owns next.nodeConfigs and which of its
+	// brokers' maps.
+	nodesDrafted bool
+	nodeDrafted  map[int32]bool
 }
 
 // topicDraft is a topic copied by this delta, and which of its parts the
@@ -416,7 +436,7 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 		configs = &dr.t.Configs
 	case kmsg.ConfigResourceTypeBroker:
 		if r.ResourceName != "" {
-			return fmt.Errorf("broker %q: only the cluster-wide broker default takes dynamic configs", r.ResourceName)
+			return d.setNodeConfig(r)
 		}
 		if !d.brokerDrafted {
 			d.next.brokerConfigs, d.brokerDrafted = maps.Clone(d.next.brokerConfigs), true
@@ -436,11 +456,46 @@ func (d *imageDelta) setConfig(r ConfigRecord) error {
 	return nil
 }
 
+// setNodeConfig applies a ConfigRecord of one broker's own configs (the
+// broker resource named by its id). A broker left with none loses its
+// entry.
+func (d *imageDelta) setNodeConfig(r ConfigRecord) error {
+	id, err := strconv.ParseInt(r.ResourceName, 10, 32)
+	if err != nil || id < 0 {
+		return fmt.Errorf("broker %q: not a node id", r.ResourceName)
+	}
+	node := int32(id)
+	if !d.nodesDrafted {
+		d.next.nodeConfigs, d.nodesDrafted, d.nodeDrafted = maps.Clone(d.next.nodeConfigs), true, map[int32]bool{}
+		if d.next.nodeConfigs == nil {
+			d.next.nodeConfigs = map[int32]map[string]string{}
+		}
+	}
+	if !d.nodeDrafted[node] {
+		d.next.nodeConfigs[node], d.nodeDrafted[node] = maps.Clone(d.next.nodeConfigs[node]), true
+	}
+	configs := d.next.nodeConfigs[node]
+	if r.Value == nil {
+		delete(configs, r.Name)
+		if len(configs) == 0 {
+			delete(d.next.nodeConfigs, node)
+			delete(d.nodeDrafted, node)
+		}
+		return nil
+	}
+	if configs == nil {
+		configs = map[string]string{}
+		d.next.nodeConfigs[node] = configs
+	}
+	configs[r.Name] = *r.Value
+	return nil
+}
+
 // SnapshotRecords are records that rebuild the image from empty: the
 // cluster id, the finalized features, every registered broker (in id
 // order), every unregistered one's last epoch (registered and unregistered
 // at it), each topic (in name order) with its configs and partitions, then
-// the broker configs.
+// the cluster-wide broker configs and each broker's own (in id order).
 func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 	var out []MetadataRecord
 	if m.clusterID != "" {
@@ -457,6 +512,9 @@ func (m *MetadataImage) SnapshotRecords() []MetadataRecord {
 		}
 	}
 	out = append(out, configRecords(kmsg.ConfigResourceTypeBroker, "", m.brokerConfigs)...)
+	for _, node := range m.ConfiguredNodes() {
+		out = append(out, configRecords(kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(node)), m.nodeConfigs[node])...)
+	}
 	if m.nextProducerID > 0 {
 		out = append(out, ProducerIdsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}

@@ -36,6 +36,8 @@ func KafkaConfigSource(src ConfigSource) kmsg.ConfigSource {
 	switch src {
 	case ConfigSourceTopic:
 		return kmsg.ConfigSourceDynamicTopicConfig
+	case ConfigSourceDynamicBroker:
+		return kmsg.ConfigSourceDynamicBrokerConfig
 	case ConfigSourceDynamicBrokerDefault:
 		return kmsg.ConfigSourceDynamicDefaultBrokerConfig
 	case ConfigSourceStaticBroker:
@@ -76,10 +78,14 @@ func topicConfigSynonyms(t *TopicImage, broker BrokerConfigs, spec TopicConfigSp
 	return append(out, ConfigSynonym{Name: name, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
 }
 
-// brokerLevels lists a broker key's dynamic cluster-wide value and its
-// server.properties value, where set, in that order.
+// brokerLevels lists a broker key's value for this broker alone, its
+// dynamic cluster-wide value and its server.properties value, where set, in
+// that order.
 func brokerLevels(broker BrokerConfigs, key string) []ConfigSynonym {
 	var out []ConfigSynonym
+	if v, ok := broker.Node[key]; ok {
+		out = append(out, ConfigSynonym{Name: key, Value: v, Source: kmsg.ConfigSourceDynamicBrokerConfig})
+	}
 	if v, ok := broker.Dynamic[key]; ok {
 		out = append(out, ConfigSynonym{Name: key, Value: v, Source: kmsg.ConfigSourceDynamicDefaultBrokerConfig})
 	}
@@ -90,7 +96,8 @@ func brokerLevels(broker BrokerConfigs, key string) []ConfigSynonym {
 }
 
 // BrokerConfigEntries lists a broker's configs, sorted by name:
-// server.properties with the dynamic cluster-wide values over them. Only the
+// server.properties with the dynamic cluster-wide values over them and the
+// broker's own dynamic values over those. Only the
 // broker-wide topic defaults can change at run time; the rest are read-only.
 // Passwords are sensitive and shown without their value.
 func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
@@ -116,6 +123,11 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	for k, v := range broker.Dynamic {
 		e := values[k]
 		e.Name, e.Value, e.Source = k, v, kmsg.ConfigSourceDynamicDefaultBrokerConfig
+		values[k] = e
+	}
+	for k, v := range broker.Node {
+		e := values[k]
+		e.Name, e.Value, e.Source = k, v, kmsg.ConfigSourceDynamicBrokerConfig
 		values[k] = e
 	}
 	for k, v := range broker.Defaults {
@@ -152,6 +164,7 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 // broker runs with (those are the resource named by its id).
 func BrokerDefaultConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	out := make([]ConfigEntry, 0, len(broker.Dynamic))
+	broker.Node = nil
 	for _, e := range BrokerConfigEntries(broker) {
 		if _, ok := broker.Dynamic[e.Name]; !ok {
 			continue

@@ -43,3 +43,46 @@ func TestBrokerDefaultConfigEntries(t *testing.T) {
 		t.Errorf("the broker's static and default configs: %+v %+v", e, all["num.partitions"])
 	}
 }
+
+// A broker's own dynamic value (the resource named by its id) comes before
+// the cluster-wide one, in the broker's entries, their synonyms and the
+// value its topics fall back to; the default resource ("") does not show it.
+func TestBrokerOwnConfigs(t *testing.T) {
+	broker := BrokerConfigs{
+		Node:    map[string]string{"log.retention.ms": "1000"},
+		Dynamic: map[string]string{"log.retention.ms": "3000", "log.segment.bytes": "4096"},
+		Static:  map[string]string{"log.retention.ms": "86400000"},
+	}
+	all := map[string]ConfigEntry{}
+	for _, e := range BrokerConfigEntries(broker) {
+		all[e.Name] = e
+	}
+	e := all["log.retention.ms"]
+	want := fmt.Sprint([]ConfigSynonym{{"log.retention.ms", "1000", kmsg.ConfigSourceDynamicBrokerConfig},
+		{"log.retention.ms", "3000", kmsg.ConfigSourceDynamicDefaultBrokerConfig},
+		{"log.retention.ms", "86400000", kmsg.ConfigSourceStaticBrokerConfig},
+		{"log.retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig}})
+	if e.Value != "1000" || e.Source != kmsg.ConfigSourceDynamicBrokerConfig || fmt.Sprint(e.Synonyms) != want {
+		t.Errorf("log.retention.ms: %s %v %v, want 1000 DYNAMIC_BROKER_CONFIG %s", e.Value, e.Source, e.Synonyms, want)
+	}
+	if e := all["log.segment.bytes"]; e.Value != "4096" || e.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Errorf("log.segment.bytes: %+v", e)
+	}
+	if v, src := TopicConfigValue(&TopicImage{}, broker, "retention.ms"); v != "1000" || KafkaConfigSource(src) != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Errorf("retention.ms of a topic: %s %v, want 1000 from the broker's own config", v, src)
+	}
+	var topicSyn []ConfigSynonym
+	for _, e := range TopicConfigEntries(&TopicImage{}, broker) {
+		if e.Name == "retention.ms" {
+			topicSyn = e.Synonyms
+		}
+	}
+	if fmt.Sprint(topicSyn) != want {
+		t.Errorf("retention.ms's synonyms %v, want %s", topicSyn, want)
+	}
+	for _, e := range BrokerDefaultConfigEntries(broker) {
+		if e.Name == "log.retention.ms" && (e.Value != "3000" || len(e.Synonyms) != 1) {
+			t.Errorf("the default resource's log.retention.ms: %+v", e)
+		}
+	}
+}

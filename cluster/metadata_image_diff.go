@@ -75,7 +75,7 @@ func LocalChanges(old, next *MetadataImage, node int32) LocalReplicaChanges {
 			}
 		}
 	}
-	if !maps.Equal(old.brokerConfigs, next.brokerConfigs) {
+	if !maps.Equal(old.brokerConfigs, next.brokerConfigs) || !maps.Equal(old.nodeConfigs[node], next.nodeConfigs[node]) {
 		for t := range next.Topics() {
 			if ot, ok := old.Topic(t.Name); ok && ot.ID == t.ID && hostsAny(ot, node) && hostsAny(t, node) {
 				reconfigure[t.Name] = true

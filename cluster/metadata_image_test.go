@@ -123,7 +123,8 @@ func TestMetadataImageRefusesRecordsThatDoNotFit(t *testing.T) {
 		PartitionChangeRecord{TopicID: TopicID{1}, Partition: 0, Leader: NoLeaderChange, Replicas: []int32{}},
 		RemoveTopicRecord{TopicID: TopicID{7}},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "x", Name: "retention.ms"},
-		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "1", Name: "log.retention.ms"},
+		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "one", Name: "log.retention.ms"},
+		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "-1", Name: "log.retention.ms"},
 		ConfigRecord{ResourceType: kmsg.ConfigResourceType(32), ResourceName: "g", Name: "x"},
 		ClusterIDRecord{},
 	} {
@@ -152,10 +153,17 @@ func TestMetadataImageSnapshotRecordsRebuildIt(t *testing.T) {
 	m := applied(t, NewMetadataImage(), topicRecords("b", TopicID{2}, 2, "retention.ms", "7", "cleanup.policy", "compact")...)
 	m = applied(t, m, topicRecords("a", TopicID{1}, 1)...)
 	m = applied(t, m, ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, Name: "log.retention.bytes", Value: strp("9")},
+		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "2", Name: "log.segment.bytes", Value: strp("4096")},
+		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "3", Name: "log.segment.bytes", Value: strp("8192")},
+		ConfigRecord{ResourceType: kmsg.ConfigResourceTypeBroker, ResourceName: "3", Name: "log.segment.bytes"},
 		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 1, Leader: -1}, ClusterIDRecord{ClusterID: "c"},
 		ProducerIdsRecord{BrokerID: 1, NextProducerID: 2000},
 		// An emptied ISR with eligible leader replicas and last known ones.
 		PartitionChangeRecord{TopicID: TopicID{2}, Partition: 0, Leader: -1, ISR: []int32{}, ELR: []int32{1}, LastKnownELR: []int32{2}})
+	// Broker 3's one config was deleted: it has none left.
+	if got := m.ConfiguredNodes(); !reflect.DeepEqual(got, []int32{2}) || m.NodeConfigs(2)["log.segment.bytes"] != "4096" {
+		t.Fatalf("brokers with configs of their own %v (broker 2: %v), want [2] with log.segment.bytes=4096", got, m.NodeConfigs(2))
+	}
 	if p := mustTopic(t, m, "b").Partitions[0]; !reflect.DeepEqual(p.ELR, []int32{1}) || !reflect.DeepEqual(p.LastKnownELR, []int32{2}) || p.ISR == nil || len(p.ISR) != 0 {
 		t.Fatalf("partition b-0 %+v, want ISR [], ELR [1], last known ELR [2]", p)
 	}
@@ -190,6 +198,14 @@ func assertSameImage(t *testing.T, got, want *MetadataImage) {
 	t.Helper()
 	if got.Epoch != want.Epoch || got.ClusterID() != want.ClusterID() || got.NextProducerID() != want.NextProducerID() || !reflect.DeepEqual(got.TopicNames(), want.TopicNames()) || !reflect.DeepEqual(got.BrokerConfigs(), want.BrokerConfigs()) {
 		t.Fatalf("image at epoch %d with %v %v, want epoch %d with %v %v", got.Epoch, got.TopicNames(), got.BrokerConfigs(), want.Epoch, want.TopicNames(), want.BrokerConfigs())
+	}
+	if !reflect.DeepEqual(got.ConfiguredNodes(), want.ConfiguredNodes()) {
+		t.Fatalf("brokers with configs of their own %v, want %v", got.ConfiguredNodes(), want.ConfiguredNodes())
+	}
+	for _, node := range want.ConfiguredNodes() {
+		if !reflect.DeepEqual(got.NodeConfigs(node), want.NodeConfigs(node)) {
+			t.Fatalf("broker %d's own configs %v, want %v", node, got.NodeConfigs(node), want.NodeConfigs(node))
+		}
 	}
 	for w := range want.Topics() {
 		g, _ := got.Topic(w.Name)

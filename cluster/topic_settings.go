@@ -17,22 +17,30 @@ const (
 	ConfigSourceDynamicBrokerDefault
 	ConfigSourceStaticBroker
 	ConfigSourceDefault
+	// ConfigSourceDynamicBroker is a value set for one broker at run time
+	// (the broker resource named by its id); it comes before the
+	// cluster-wide default. Last, so the older values keep their numbers.
+	ConfigSourceDynamicBroker
 )
 
 // BrokerConfigs are the broker-wide settings a topic config can fall back to:
-// the dynamic cluster-wide defaults of the metadata image (AlterConfigs on the
-// default broker resource) over the node's server.properties, both by
-// server.properties key. Defaults are the node's own defaults of the keys it
-// was not given, which only DescribeConfigs of the broker shows.
+// the node's own dynamic configs (AlterConfigs on the broker resource named
+// by its id), over the dynamic cluster-wide defaults of the metadata image
+// (AlterConfigs on the default broker resource), over the node's
+// server.properties, all by server.properties key, as in Kafka. Defaults are
+// the node's own defaults of the keys it was not given, which only
+// DescribeConfigs of the broker shows.
 type BrokerConfigs struct {
+	Node     map[string]string
 	Dynamic  map[string]string
 	Static   map[string]string
 	Defaults map[string]string
 }
 
 // TopicConfigValue is the effective value of a topic config and where it
-// comes from: the topic's own value, else the dynamic cluster-wide broker
-// default, else server.properties, else Kafka's default. topic may be nil (the
+// comes from: the topic's own value, else the node's own dynamic value, else
+// the dynamic cluster-wide broker default, else server.properties, else
+// Kafka's default. topic may be nil (the
 // defaults a new topic would get).
 func TopicConfigValue(topic *TopicImage, broker BrokerConfigs, key string) (string, ConfigSource) {
 	if topic != nil {
@@ -45,6 +53,9 @@ func TopicConfigValue(topic *TopicImage, broker BrokerConfigs, key string) (stri
 		return "", ConfigSourceUnknown
 	}
 	if spec.BrokerKey != "" {
+		if v, ok := broker.Node[spec.BrokerKey]; ok {
+			return v, ConfigSourceDynamicBroker
+		}
 		if v, ok := broker.Dynamic[spec.BrokerKey]; ok {
 			return v, ConfigSourceDynamicBrokerDefault
 		}
