@@ -74,6 +74,11 @@ check('alter_configs refused', outcome(a.alter_configs([ConfigResource('topic', 
       {'ConfigResource(Type.TOPIC,cf)': 'INVALID_CONFIG'})
 check('alter_configs of a broker', outcome(a.alter_configs([ConfigResource('broker', '1', set_config={'log.retention.ms': '86400000'})])),
       {'ConfigResource(Type.BROKER,1)': 'ok'})
+# That broker's own value, over the cluster-wide default (Kafka's DYNAMIC_BROKER_CONFIG).
+r = list(a.describe_configs([ConfigResource('broker', '1')]).values())[0].result()['log.retention.ms']
+check('broker log.retention.ms', (r.value, r.source), ('86400000', ConfigSource.DYNAMIC_BROKER_CONFIG.value))
+check('alter_configs of a broker min.insync.replicas', outcome(a.alter_configs([ConfigResource('broker', '1', set_config={'min.insync.replicas': '2'})])),
+      {'ConfigResource(Type.BROKER,1)': 'INVALID_CONFIG'})
 
 # Records at known timestamps, one batch per codec, headers and keys.
 codecs = ['none', 'gzip', 'snappy', 'lz4', 'zstd']

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// franz-go's kadm sets a broker's own config (kafka-configs --entity-type
+// brokers --entity-name 1): the broker shows it as DYNAMIC_BROKER_CONFIG
+// over the cluster-wide default, its topics fall back to it, and the
+// default resource ("", --entity-default) does not list it, as on Kafka.
+// gregor used to store it as the cluster-wide default. A broker's own
+// min.insync.replicas is refused (the controller elects with the
+// cluster-wide one).
+func TestKadmBrokerOwnConfigs(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "own"); err != nil {
+		t.Fatal(err)
+	}
+	alter := func(cfg kadm.AlterConfig, brokers ...int32) error {
+		t.Helper()
+		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{cfg}, brokers...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resps[0].Err
+	}
+	describe := func(brokers ...int32) map[string]kadm.Config {
+		t.Helper()
+		resps, err := adm.DescribeBrokerConfigs(ctx, brokers...)
+		if err != nil || len(resps) != 1 || resps[0].Err != nil {
+			t.Fatalf("DescribeBrokerConfigs %v: %v %+v", brokers, err, resps)
+		}
+		out := map[string]kadm.Config{}
+		for _, c := range resps[0].Configs {
+			out[c.Key] = c
+		}
+		return out
+	}
+	show := func(c kadm.Config) string {
+		s := fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+		for _, syn := range c.Synonyms {
+			s += fmt.Sprintf(" %s=%s", syn.Source, *syn.Value)
+		}
+		return s
+	}
+	retention := func() string {
+		t.Helper()
+		resps, err := adm.DescribeTopicConfigs(ctx, "own")
+		if err != nil || resps[0].Err != nil {
+			t.Fatalf("DescribeTopicConfigs: %v %+v", err, resps)
+		}
+		for _, c := range resps[0].Configs {
+			if c.Key == "retention.ms" {
+				return fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+			}
+		}
+		return "none"
+	}
+	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("3000000")}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("2000000")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=604800000"; got != want {
+		t.Errorf("broker 1's log.retention.ms: %s, want %s", got, want)
+	}
+	if got, want := show(describe()["log.retention.ms"]), "2000000 DYNAMIC_DEFAULT_BROKER_CONFIG DYNAMIC_DEFAULT_BROKER_CONFIG=2000000"; got != want {
+		t.Errorf("the default broker resource's log.retention.ms: %s, want %s", got, want)
+	}
+	if got, want := retention(), "3000000 DYNAMIC_BROKER_CONFIG"; got != want {
+		t.Errorf("topic retention.ms: %s, want %s", got, want)
+	}
+	if err := alter(kadm.AlterConfig{Op: kadm.DeleteConfig, Name: "log.retention.ms"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := retention(), "2000000 DYNAMIC_DEFAULT_BROKER_CONFIG"; got != want {
+		t.Errorf("topic retention.ms after broker 1's own value was deleted: %s, want %s", got, want)
+	}
+	err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kadm.StringPtr("2")}, 1)
+	if err == nil || !strings.Contains(err.Error(), "INVALID_CONFIG") {
+		t.Errorf("broker 1's own min.insync.replicas: %v, want INVALID_CONFIG", err)
+	}
+	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kadm.StringPtr("1")}); err != nil {
+		t.Errorf("every broker's min.insync.replicas: %v", err)
+	}
+}
