@@ -290,6 +290,9 @@ func (c *Controller) checkBrokerConfigs(name string, configs map[string]string) 
 	}
 	for _, k := range slices.Sorted(maps.Keys(configs)) {
 		topicKey, ok := byBrokerKey[k]
+		if target := aliasTarget(k); !ok && target != "" {
+			return newAPIError(kerr.InvalidConfig, "%s cannot be set at run time: set %s (in milliseconds), which %s stands for", k, target, k)
+		}
 		if why := unservedConfig(k); !ok && why != "" {
 			return newAPIError(kerr.InvalidConfig, "%s", why)
 		}
@@ -307,6 +310,17 @@ func (c *Controller) checkBrokerConfigs(name string, configs map[string]string) 
 		}
 	}
 	return nil
+}
+
+// aliasTarget is the broker key an alias (log.retention.hours) stands for,
+// or "".
+func aliasTarget(alias string) string {
+	for target, aliases := range brokerKeyAliases {
+		if slices.Contains(aliases, alias) {
+			return target
+		}
+	}
+	return ""
 }
 
 // knowsBrokerConfig reports whether key is one the brokers read from

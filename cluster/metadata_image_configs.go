@@ -144,6 +144,14 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 		} else if v, ok := broker.Defaults[k]; ok {
 			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
 		}
+		for _, alias := range brokerKeyAliases[k] {
+			if v, ok := broker.Static[alias]; ok {
+				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: alias, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig})
+			}
+			if v, ok := broker.Defaults[alias]; ok {
+				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: alias, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
+			}
+		}
 		e.Sensitive = strings.Contains(k, "password")
 		if e.Sensitive {
 			e.Value = ""
@@ -154,6 +162,15 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// brokerKeyAliases are Kafka's other keys of a broker key, in their order of
+// precedence after it (log.retention.ms beats .minutes beats .hours): a
+// broker lists them in server.properties (folded into the key) and by
+// default under their own names, and among the key's synonyms.
+var brokerKeyAliases = map[string][]string{
+	"log.retention.ms": {"log.retention.minutes", "log.retention.hours"},
+	"log.roll.ms":      {"log.roll.hours"},
 }
 
 // BrokerDefaultConfigEntries lists the cluster-wide dynamic broker configs,

@@ -85,6 +85,7 @@ type brokerConfig struct {
 	clusterSettings                                   // process.roles, controller.quorum.voters, ...
 	replicaFetchSettings                              // replica.fetch.*
 	Settings                      []configSetting     // every known key's effective value in canonical form, in table order
+	AliasSettings                 []configSetting     // the aliases given (log.retention.hours, ...), as written, in configAliases order
 	unsetKeys                     map[string]struct{} // keys left at an empty default, for derivation
 }
 
@@ -152,10 +153,11 @@ func buildBrokerConfig(settings []configSetting, opts configOptions, logger *zap
 		latest[s.Key] = s
 	}
 	var errs []error
-	errs = append(errs, resolveConfigAliases(latest)...)
+	aliases, aliasErrs := resolveConfigAliases(latest)
+	errs = append(errs, aliasErrs...)
 	reportUnknownKeys(order, latest, logger)
 
-	cfg := &brokerConfig{unsetKeys: make(map[string]struct{})}
+	cfg := &brokerConfig{unsetKeys: make(map[string]struct{}), AliasSettings: aliases}
 	for _, key := range brokerConfigKeys {
 		s, ok := latest[key.Name]
 		if !ok {

@@ -315,15 +315,18 @@ var configAliases = []configAlias{
 
 // resolveConfigAliases folds each alias into its target when the target is
 // unset (or only set by the file while the alias is an override), and
-// removes every alias from latest.
-func resolveConfigAliases(latest map[string]configSetting) []error {
+// removes every alias from latest. It returns the aliases given, as
+// written: DescribeConfigs shows each under its own key, as Kafka does.
+func resolveConfigAliases(latest map[string]configSetting) ([]configSetting, []error) {
 	var errs []error
+	var given []configSetting
 	for _, a := range configAliases {
 		s, ok := latest[a.Key]
 		if !ok {
 			continue
 		}
 		delete(latest, a.Key)
+		given = append(given, configSetting{Key: a.Key, Value: strings.TrimSpace(s.Value), Source: s.Source, Override: s.Override})
 		if target, set := latest[a.Target]; set && (target.Override || !s.Override) {
 			continue
 		}
@@ -334,7 +337,7 @@ func resolveConfigAliases(latest map[string]configSetting) []error {
 		}
 		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override}
 	}
-	return errs
+	return given, errs
 }
 
 // convert turns the alias's value into the target's.

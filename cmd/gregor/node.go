@@ -67,6 +67,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		}
 		cfg.StaticBrokerConfigs[key] = s.Value
 	}
+	kafkaAliasConfigs(c, cfg.StaticBrokerConfigs, cfg.DefaultBrokerConfigs)
 	// What the node would refuse at its start (roles, voters and
 	// listeners that contradict each other) is refused here, so
 	// --check-config and cluster up's checks find it too.
@@ -74,6 +75,30 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		return actors.Config{}, err
 	}
 	return cfg, nil
+}
+
+// kafkaAliasConfigs adds Kafka's alias keys to what DescribeConfigs of the
+// broker lists, each under its own name as Kafka's brokers list them: the
+// aliases given (log.retention.hours, ...) as written, broker.id as
+// node.id, and Kafka's defaults of log.retention.hours and log.roll.hours
+// when not given (log.retention.minutes has none). The effective values
+// stay those of the keys they fold into (log.retention.ms, log.roll.ms).
+func kafkaAliasConfigs(c *brokerConfig, static, defaults map[string]string) {
+	for _, s := range c.AliasSettings {
+		static[s.Key] = s.Value
+	}
+	if _, ok := static["broker.id"]; !ok {
+		if v, ok := static["node.id"]; ok {
+			static["broker.id"] = v
+		} else if v, ok := defaults["node.id"]; ok {
+			defaults["broker.id"] = v
+		}
+	}
+	for _, k := range []string{"log.retention.hours", "log.roll.hours"} {
+		if _, ok := static[k]; !ok {
+			defaults[k] = "168"
+		}
+	}
 }
 
 // runNode starts the node and serves until SIGINT or SIGTERM (or ctx ends),

@@ -71,7 +71,7 @@ func TestKadmBrokerOwnConfigs(t *testing.T) {
 	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("2000000")}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=604800000"; got != want {
+	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=604800000 DEFAULT_CONFIG=168"; got != want {
 		t.Errorf("broker 1's log.retention.ms: %s, want %s", got, want)
 	}
 	if got, want := show(describe()["log.retention.ms"]), "2000000 DYNAMIC_DEFAULT_BROKER_CONFIG DYNAMIC_DEFAULT_BROKER_CONFIG=2000000"; got != want {
@@ -92,5 +92,49 @@ func TestKadmBrokerOwnConfigs(t *testing.T) {
 	}
 	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kadm.StringPtr("1")}); err != nil {
 		t.Errorf("every broker's min.insync.replicas: %v", err)
+	}
+}
+
+// DescribeConfigs of a broker lists Kafka's alias keys under their own
+// names, as Kafka's brokers do: log.retention.hours as given in the
+// configuration (and among log.retention.ms's synonyms), log.roll.hours at
+// its default, broker.id as node.id. Setting an alias at run time is
+// refused with the key to set instead.
+func TestKadmBrokerAliasConfigs(t *testing.T) {
+	b := startBroker(t, "log.retention.hours=24")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	resps, err := adm.DescribeBrokerConfigs(ctx, 1)
+	if err != nil || len(resps) != 1 || resps[0].Err != nil {
+		t.Fatalf("DescribeBrokerConfigs: %v %+v", err, resps)
+	}
+	got := map[string]string{}
+	for _, c := range resps[0].Configs {
+		s := fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+		if c.Key == "log.retention.ms" {
+			for _, syn := range c.Synonyms {
+				s += fmt.Sprintf(" %s=%s/%s", syn.Key, *syn.Value, syn.Source)
+			}
+		}
+		got[c.Key] = s
+	}
+	for key, want := range map[string]string{
+		"log.retention.hours": "24 STATIC_BROKER_CONFIG",
+		"log.retention.ms":    "86400000 STATIC_BROKER_CONFIG log.retention.ms=86400000/STATIC_BROKER_CONFIG log.retention.ms=604800000/DEFAULT_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG",
+		"log.roll.hours":      "168 DEFAULT_CONFIG",
+		"broker.id":           "1 STATIC_BROKER_CONFIG",
+		"node.id":             "1 STATIC_BROKER_CONFIG",
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %q, want %q", key, got[key], want)
+		}
+	}
+	alter, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.hours", Value: kadm.StringPtr("1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alter[0].Err; err == nil || !strings.Contains(err.Error(), "INVALID_CONFIG") || !strings.Contains(alter[0].ErrMessage, "log.retention.ms") {
+		t.Errorf("setting log.retention.hours: %v %q, want INVALID_CONFIG naming log.retention.ms", err, alter[0].ErrMessage)
 	}
 }
