@@ -159,6 +159,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 	want.HighWatermarkCheckpointIntervalMs = 5000 // replica.high.watermark.checkpoint.interval.ms
 	want.Groups = defaultGroupConfig
 	want.Txns = defaultTxnConfig
+	want.StaticBrokerConfigs["broker.id"] = "7" // Kafka's alias of node.id, as DescribeConfigs lists it
 	checkDefaultBrokerConfigs(t, cfg, &got)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nodeConfig\n got %+v\nwant %+v", got, want)
