@@ -107,7 +107,11 @@ type node struct {
 	// retries decides when this process starts its offline replicas
 	// again (cluster.OfflineReplicas).
 	retries *cluster.OfflineReplicas
-	keys    []tpKey // sorted
+	// retryArmed says a retryOffline timer is pending, at retryArmedAt
+	// (virtual time; armRetry).
+	retryArmed   bool
+	retryArmedAt int64
+	keys         []tpKey // sorted
 	// ineligible are the brokers hosted says may join no ISR, as the
 	// replicas were last told.
 	ineligible []int32
@@ -377,6 +381,7 @@ func (n *node) start() error {
 	n.replicasOn, n.truncatesOnFetch = false, false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
 	n.retries = cluster.NewOfflineReplicas(cluster.OfflineReplicasOptions{})
+	n.retryArmed = false
 	n.fetchers, n.servers = map[int32]*fetcherHost{}, map[uint64]*fetchServer{}
 	n.fetchSessions = cluster.NewFetchSessions(cluster.FetchSessionsConfig{Slots: cluster.DefaultFetchSessionCacheSlots}, func() int32 {
 		var b [4]byte

@@ -412,7 +412,7 @@ func (h *replicaHost) goOffline(err error) {
 	n.w.rec.mark(n.w.now, "offline", &h.key, "%s offline: %v", n.name(), err)
 	h.stop(false)
 	n.offlineReplicasChanged()
-	n.at(n.monoToVirtual(at), n.retryOffline)
+	n.armRetry()
 }
 
 func (h *replicaHost) offlineID() cluster.OfflineReplicaID {
@@ -440,16 +440,37 @@ func (n *node) retryOffline() {
 			continue
 		}
 		if !n.retries.MayStart(id, n.instant().MonoMs, r.Partition, n.id) {
-			// The controller has not moved its leadership yet.
-			if at, ok := n.retries.NextRetryMs(); ok {
-				n.at(n.monoToVirtual(at), n.retryOffline)
-			}
-			continue
+			continue // the controller has not moved its leadership yet
 		}
 		n.w.stats.OfflineRetries++
 		n.w.timelinef("%s: %s/%d starts again after being offline", n.name(), r.Topic, id.Partition)
 		n.startReplica(*r)
 	}
+	n.armRetry()
+}
+
+// armRetry schedules retryOffline for the next offline replica's retry, as
+// the replica manager's retry timer does after every pass: a retry's time
+// is on the node's monotonic clock, whose rate may change after the timer
+// was set, so a pass can come before a replica is due, and only the next
+// timer starts it (seed 5400068 left one offline for good). At most one
+// timer is pending, the earliest.
+func (n *node) armRetry() {
+	at, ok := n.retries.NextRetryMs()
+	if !ok {
+		return
+	}
+	v := max(n.monoToVirtual(at), n.w.now+1)
+	if n.retryArmed && n.retryArmedAt <= v {
+		return
+	}
+	n.retryArmed, n.retryArmedAt = true, v
+	n.at(v, func() {
+		if n.retryArmedAt == v {
+			n.retryArmed = false
+		}
+		n.retryOffline()
+	})
 }
 
 // stop closes the replica (deleting its data when asked); whoever waits on
