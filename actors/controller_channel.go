@@ -242,7 +242,7 @@ func (cc *controllerClients) client(voter int32) *netio.Client {
 		return c
 	}
 	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: "gregor-broker-" + strconv.Itoa(int(cc.node.cfg.NodeID)),
-		ReconnectBackoffMaxMs: 500}, cc.node.logger.Named("controller_client"))
+		ReconnectBackoffMaxMs: 500, RequestSent: cc.node.metrics.requestSent}, cc.node.logger.Named("controller_client"))
 	if err != nil {
 		cc.node.logger.Error("controller client not made", zap.String("address", addr), zap.Error(err))
 		return nil

@@ -77,6 +77,7 @@ func (n *Node) startListeners() error {
 		APIVersions:     controllerAPIVersions(),
 		PrivateAPIs:     []netio.PrivateAPI{raftAPI},
 		Features:        controllerListenerFeatures,
+		Observer:        controllerListenerObserver{n.metrics},
 	}, &controllerHandler{node: n}, n.logger.Named("controller_listener"))
 	if err != nil {
 		return err

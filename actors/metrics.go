@@ -39,6 +39,12 @@ type nodeMetrics struct {
 	// The log cleaner's work, node-wide.
 	cleanerRuns, cleanerBytesRead, cleanerBytesWritten, cleanerRecordsRemoved prometheus.Counter
 	apiKeyLabelFor                                                            [128]string
+	// requestsSent counts the requests this node sends other nodes
+	// (replica fetches, transaction asks and markers, the controller
+	// channel, raft), by API; controllerRequests those its CONTROLLER
+	// listener receives. With gregor_request_duration_seconds' counts they
+	// give every message a workload costs each node.
+	requestsSent, controllerRequests *prometheus.CounterVec
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -83,10 +89,14 @@ func newNodeMetrics() *nodeMetrics {
 			Name: "gregor_log_cleaner_written_bytes_total", Help: "Bytes the log cleaner wrote."}),
 		cleanerRecordsRemoved: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gregor_log_cleaner_removed_records_total", Help: "Records compaction removed."}),
+		requestsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gregor_requests_sent_total", Help: "Requests this node sent to other nodes, by API."}, []string{"api"}),
+		controllerRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gregor_controller_listener_requests_total", Help: "Requests the CONTROLLER listener answered, by API."}, []string{"api"}),
 	}
 	m.registry.MustRegister(m.connections, m.connRefused, m.requests, m.netBytesIn, m.netBytesOut,
 		m.topicBytesIn, m.topicBytesOut, m.logEndOffset, m.logSizeBytes, m.fetchesWaiting, m.fetchesDropped, m.fetchReadsSkipped, m.fetchReadsSent, m.fetchSessionsIncremental, m.fetchSessionPartitionsLeftOut,
-		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved,
+		m.cleanerRuns, m.cleanerBytesRead, m.cleanerBytesWritten, m.cleanerRecordsRemoved, m.requestsSent, m.controllerRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for i := range m.apiKeyLabelFor {
 		m.apiKeyLabelFor[i] = apiName(int16(i))
@@ -109,11 +119,39 @@ func (m *nodeMetrics) ConnectionRefused() { m.connRefused.Inc() }
 
 // RequestCompleted implements netio.Observer.
 func (m *nodeMetrics) RequestCompleted(apiKey int16, latency time.Duration) {
-	label := "unknown"
-	if apiKey >= 0 && int(apiKey) < len(m.apiKeyLabelFor) {
-		label = m.apiKeyLabelFor[apiKey]
+	m.requests.WithLabelValues(m.apiLabel(apiKey)).Observe(latency.Seconds())
+}
+
+// apiLabel names apiKey for the metrics' api label.
+func (m *nodeMetrics) apiLabel(apiKey int16) string {
+	switch {
+	case apiKey >= 0 && int(apiKey) < len(m.apiKeyLabelFor):
+		return m.apiKeyLabelFor[apiKey]
+	case apiKey == raftAPIKey:
+		return raftAPI.Name
 	}
-	m.requests.WithLabelValues(label).Observe(latency.Seconds())
+	return "unknown"
+}
+
+// requestSent is netio.ClientConfig.RequestSent for the node's clients.
+func (m *nodeMetrics) requestSent(apiKey int16) {
+	m.requestsSent.WithLabelValues(m.apiLabel(apiKey)).Inc()
+}
+
+// controllerListenerObserver counts the requests of the CONTROLLER
+// listener (gregor_controller_listener_requests_total); its bytes and
+// connections are not counted.
+type controllerListenerObserver struct{ m *nodeMetrics }
+
+func (controllerListenerObserver) ConnectionOpened()  {}
+func (controllerListenerObserver) ConnectionClosed()  {}
+func (controllerListenerObserver) ConnectionRefused() {}
+func (controllerListenerObserver) BytesReceived(int)  {}
+func (controllerListenerObserver) BytesSent(int)      {}
+
+// RequestCompleted implements netio.Observer.
+func (o controllerListenerObserver) RequestCompleted(apiKey int16, _ time.Duration) {
+	o.m.controllerRequests.WithLabelValues(o.m.apiLabel(apiKey)).Inc()
 }
 
 // BytesReceived implements netio.Observer.

@@ -167,7 +167,7 @@ func (t *raftTransport) client(to int32) *netio.Client {
 		return nil
 	}
 	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: raftClientID(t.node.cfg.NodeID),
-		MaxQueuedRequests: 4 * maxOutboxMessages, ReconnectBackoffMaxMs: 500}, t.node.logger.Named("raft_client"))
+		MaxQueuedRequests: 4 * maxOutboxMessages, ReconnectBackoffMaxMs: 500, RequestSent: t.node.metrics.requestSent}, t.node.logger.Named("raft_client"))
 	if err != nil {
 		t.node.logger.Error("raft client not made", zap.String("address", addr), zap.Error(err))
 		return nil

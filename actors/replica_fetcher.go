@@ -247,7 +247,8 @@ func (f *fetcherActor) connection(i int) (*netio.Client, error) {
 	f.closeClient(i)
 	client, err := netio.NewClient(netio.ClientConfig{Address: addr, MaxInFlightRequests: 2,
 		ClientID: "gregor-replica-fetcher-" + strconv.Itoa(int(f.node.cfg.NodeID)), ReconnectBackoffMaxMs: 500,
-		PoolResponseBuffers: true, ResponsePool: f.node.fetchAnswers, PoisonReleasedBuffers: f.node.cfg.poisonReleasedBuffers}, f.logger)
+		PoolResponseBuffers: true, ResponsePool: f.node.fetchAnswers, PoisonReleasedBuffers: f.node.cfg.poisonReleasedBuffers,
+		RequestSent: f.node.metrics.requestSent}, f.logger)
 	if err != nil {
 		return nil, err
 	}

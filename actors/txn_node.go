@@ -228,7 +228,7 @@ func (x *txnNode) clientTo(id int32, markers bool) *netio.Client {
 		clientID, name = "gregor-txn-markers-", "marker_client"
 	}
 	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: clientID + strconv.Itoa(int(x.n.cfg.NodeID)),
-		ReconnectBackoffMaxMs: 500}, x.logger.Named(name))
+		ReconnectBackoffMaxMs: 500, RequestSent: x.n.metrics.requestSent}, x.logger.Named(name))
 	if err != nil {
 		x.logger.Error("broker client not made", zap.String("address", addr), zap.Error(err))
 		return nil

@@ -122,6 +122,10 @@ type ClientConfig struct {
 	SoftwareName, SoftwareVersion string
 	// Dial opens the connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// RequestSent, when set, is called with the API key of every request
+	// Send accepts (metrics: what a broker asks of others). It is called
+	// on the sender's goroutine and must be cheap and never block.
+	RequestSent func(apiKey int16)
 	// noInlineWrites leaves every write to the writer goroutine (tests).
 	noInlineWrites bool
 }
@@ -395,6 +399,9 @@ func (c *Client) Send(req kmsg.Request, timeout time.Duration, done func(*Respon
 	cl.timer = time.AfterFunc(timeout, func() { c.expire(cl) })
 	inline := c.sendInline()
 	c.mu.Unlock()
+	if c.cfg.RequestSent != nil {
+		c.cfg.RequestSent(req.Key())
+	}
 	if inline != nil {
 		inline.writeInline()
 		return nil
