@@ -23,15 +23,25 @@ import (
 // that P to another thread. So at most GOMAXPROCS-1 appends write raw at
 // once and the others as before: however long the disk takes, one P is never
 // held by a raw write, and the node's network, timers and heartbeats go on.
-// With GOMAXPROCS 1 no write is raw.
+// With GOMAXPROCS 1 no write is raw. Nor is a write of more than
+// rawWriteMaxBytes: its copy into the page cache alone takes long enough
+// for the monitor to hand its P to other work, and under a steady stream
+// of such writes (1 MiB produce batches) the monitor is awake anyway, so
+// a raw call would only hold the P (three interleaved A/Bs of the RF3
+// produce cells hinted at that, within their noise).
 type RawWriteSlots struct {
 	taken atomic.Int32
 }
 
-// take takes a slot when fewer than GOMAXPROCS-1 are taken, reporting
+// rawWriteMaxBytes is the largest write made raw (RawWriteSlots): a
+// transaction's batches, markers and coordinator records, a small produce.
+const rawWriteMaxBytes = 64 << 10
+
+// take takes a slot for a write of n bytes when it is no larger than
+// rawWriteMaxBytes and fewer than GOMAXPROCS-1 slots are taken, reporting
 // whether it did; give hands it back.
-func (s *RawWriteSlots) take() bool {
-	if s == nil {
+func (s *RawWriteSlots) take(n int64) bool {
+	if s == nil || n > rawWriteMaxBytes {
 		return false
 	}
 	limit := int32(runtime.GOMAXPROCS(0)) - 1

@@ -42,7 +42,11 @@ func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch, 
 	}
 	var werr error
 	if cerr := raw.Control(func(fd uintptr) {
-		rawCall := slots.take()
+		var n int64
+		for _, b := range bufs {
+			n += int64(len(b))
+		}
+		rawCall := slots.take(n)
 		werr = scratch.pwritevAll(int(fd), bufs, off, rawCall)
 		if rawCall {
 			slots.give()

@@ -113,18 +113,22 @@ func TestPwritevAllWritesEveryByte(t *testing.T) {
 // At most GOMAXPROCS-1 appends write through a raw system call at once
 // (RawWriteSlots): a raw call keeps its processor while the kernel blocks
 // it, so one processor is never held by one; with GOMAXPROCS 1, or no
-// slots, none is raw.
+// slots, none is raw, nor a write larger than rawWriteMaxBytes.
 func TestRawWritesLeaveAProcessorFree(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var none *RawWriteSlots
-	if none.take() {
+	if none.take(1) {
 		t.Fatal("a nil RawWriteSlots gave a slot")
 	}
 	var slots RawWriteSlots
+	runtime.GOMAXPROCS(4)
+	if slots.take(rawWriteMaxBytes + 1) {
+		t.Fatalf("a write of %d bytes took a raw slot", rawWriteMaxBytes+1)
+	}
 	for _, procs := range []int{1, 2, 4} {
 		runtime.GOMAXPROCS(procs)
 		taken := 0
-		for taken <= procs && slots.take() {
+		for taken <= procs && slots.take(rawWriteMaxBytes) {
 			taken++
 		}
 		for range taken {
