@@ -27,8 +27,8 @@ import (
 // rawWriteMaxBytes: its copy into the page cache alone takes long enough
 // for the monitor to hand its P to other work, and under a steady stream
 // of such writes (1 MiB produce batches) the monitor is awake anyway, so
-// a raw call would only hold the P (three interleaved A/Bs of the RF3
-// produce cells hinted at that, within their noise).
+// a raw call would only hold the P (one interleaved A/B of three rounds of
+// the RF3 produce cells, every write raw, hinted at that within its noise).
 type RawWriteSlots struct {
 	taken atomic.Int32
 }
