@@ -46,6 +46,9 @@ type Node struct {
 	// held bounds the produce buffers the node's leaders hold for their
 	// followers (partition_storage.go).
 	held *logstore.HoldBudget
+	// rawWrites lets the node's log appends write through raw system
+	// calls while a slot is free (logstore.RawWriteSlots).
+	rawWrites logstore.RawWriteSlots
 	// fetchAnswers holds the buffers the node's replica fetchers read their
 	// leaders' answers into, shared so a fetcher started again reuses them.
 	fetchAnswers *netio.BufferPool

@@ -139,7 +139,7 @@ func (pl *logPreloads) open(p *logPreload) {
 		return
 	}
 	p.log, p.err = logstore.Open(logstore.Options{FS: n.cfg.FS, Dir: p.dir, Config: p.config, Cache: n.blockCache(),
-		BlockPool: n.blocks, HoldBudget: n.held, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs})
+		BlockPool: n.blocks, HoldBudget: n.held, RawWrites: &n.rawWrites, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs})
 }
 
 // claim hands the preloaded log of dir to the replica of topicID starting
@@ -204,6 +204,6 @@ func (a *partitionActor) openLog(pa partitionAssignment, nowMs int64) (*logstore
 	defer func() { <-a.node.logOpens }()
 	return logstore.Open(logstore.Options{
 		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
-		Cache: a.node.blockCache(), BlockPool: a.node.blocks, HoldBudget: a.node.held, Logger: a.logger, NowMs: nowMs,
+		Cache: a.node.blockCache(), BlockPool: a.node.blocks, HoldBudget: a.node.held, RawWrites: &a.node.rawWrites, Logger: a.logger, NowMs: nowMs,
 	})
 }

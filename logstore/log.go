@@ -37,6 +37,9 @@ type Options struct {
 	// bytes the log holds in its producers' buffers (held.go); nil holds
 	// none.
 	HoldBudget *HoldBudget
+	// RawWrites, shared by every log of the node, lets appends write
+	// through a raw system call while it has a slot free; nil: none does.
+	RawWrites *RawWriteSlots
 	// Logger receives recovery and deletion events; nil logs nothing.
 	Logger *zap.Logger
 	// NowMs is the current time, used as the creation time of segments found
@@ -143,9 +146,11 @@ type Log struct {
 	// slice under mu, and never an element once listed (readers' views
 	// share the array). heldBytes is their size (appender-only).
 	holdBudget *HoldBudget
-	held       []*heldBatch
-	heldSegID  uint64
-	heldBytes  int64
+	// rawWrites is Options.RawWrites.
+	rawWrites *RawWriteSlots
+	held      []*heldBatch
+	heldSegID uint64
+	heldBytes int64
 }
 
 // LogStartOffset is the first offset that may be read (Kafka's log start
@@ -460,10 +465,11 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 	}
 	seg := l.active()
 	start := seg.sizeBytes
-	if len(batches) > 1 {
-		// Many batches (a follower's append of a fetched response):
-		// one system call for all of them where the file allows it.
-		if handled, err := writeVectored(seg.logFile, batches, start, &l.iovecs); handled {
+	if len(batches) > 0 {
+		// One system call for all the batches (many in a follower's
+		// append of a fetched response), and a raw one when a slot is
+		// free (writev_linux.go), where the file allows it.
+		if handled, err := writeVectored(seg.logFile, batches, start, &l.iovecs, l.rawWrites); handled {
 			if err != nil {
 				return nil, 0, l.failedWrite(seg, start, fmt.Errorf("append %d batches (%d bytes) to %s at position %d: %w: %w",
 					len(batches), total, seg.logPath(), start, kerr.KafkaStorageError, err))

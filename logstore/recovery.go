@@ -28,7 +28,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", opts.Dir, err)
 	}
-	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, blocks: opts.BlockPool, holdBudget: opts.HoldBudget, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
+	l := &Log{fs: opts.FS, dir: opts.Dir, cfg: cfg, cache: opts.Cache, blocks: opts.BlockPool, holdBudget: opts.HoldBudget, rawWrites: opts.RawWrites, logger: opts.Logger, blockBytes: cfg.CacheBlockBytes, codecs: NewCodecs()}
 	l.tailAllowed = l.cache != nil
 	if l.cache == nil {
 		l.cache = &noCache{}

@@ -29,8 +29,9 @@ type iovecScratch struct {
 // is not backed by an *os.File (nothing was written; the caller writes
 // each buffer with WriteAt). A short write is continued; an error reports
 // how far the write got in the message, and the caller truncates back.
-// scratch is the appender's vector.
-func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch) (handled bool, err error) {
+// scratch is the appender's vector; the write is a raw system call when
+// slots has one free (RawWriteSlots).
+func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch, slots *RawWriteSlots) (handled bool, err error) {
 	osf, ok := f.(vfs.OSFiler)
 	if !ok {
 		return false, nil
@@ -40,15 +41,26 @@ func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch) 
 		return false, nil
 	}
 	var werr error
-	if cerr := raw.Control(func(fd uintptr) { werr = scratch.pwritevAll(int(fd), bufs, off) }); cerr != nil {
+	if cerr := raw.Control(func(fd uintptr) {
+		var n int64
+		for _, b := range bufs {
+			n += int64(len(b))
+		}
+		rawCall := slots.take(n)
+		werr = scratch.pwritevAll(int(fd), bufs, off, rawCall)
+		if rawCall {
+			slots.give()
+		}
+	}); cerr != nil {
 		return true, cerr
 	}
 	return true, werr
 }
 
-// pwritevAll writes every byte of bufs at off, continuing short writes.
-// bufs is left as it is.
-func (s *iovecScratch) pwritevAll(fd int, bufs [][]byte, off int64) error {
+// pwritevAll writes every byte of bufs at off, continuing short writes,
+// through RawSyscall when rawCall (RawWriteSlots). bufs is left as it
+// is.
+func (s *iovecScratch) pwritevAll(fd int, bufs [][]byte, off int64, rawCall bool) error {
 	next, skip := 0, 0 // the first buffer not fully written, and how much of it is
 	for next < len(bufs) {
 		iovs := s.iovs[:0]
@@ -67,7 +79,7 @@ func (s *iovecScratch) pwritevAll(fd int, bufs [][]byte, off int64) error {
 		if len(iovs) == 0 {
 			return nil
 		}
-		n, err := pwritev(fd, iovs, off)
+		n, err := pwritev(fd, iovs, off, rawCall)
 		clear(iovs)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -93,10 +105,14 @@ func (s *iovecScratch) pwritevAll(fd int, bufs [][]byte, off int64) error {
 }
 
 // pwritev is pwritev(2) of iovs at off (unix.Pwritev allocates its vector
-// on every call).
-func pwritev(fd int, iovs []unix.Iovec, off int64) (int, error) {
+// on every call), through RawSyscall6 when rawCall.
+func pwritev(fd int, iovs []unix.Iovec, off int64, rawCall bool) (int, error) {
 	lo, hi := uintptr(off), uintptr(uint64(off)>>(bits.UintSize-1)>>1)
-	n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iovs[0])), uintptr(len(iovs)), lo, hi, 0)
+	call := unix.Syscall6
+	if rawCall {
+		call = unix.RawSyscall6
+	}
+	n, _, errno := call(unix.SYS_PWRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iovs[0])), uintptr(len(iovs)), lo, hi, 0)
 	if errno != 0 {
 		return int(n), errno
 	}

@@ -9,4 +9,6 @@ type iovecScratch struct{}
 
 // writeVectored is not available on this platform; callers write each
 // buffer with WriteAt.
-func writeVectored(vfs.File, [][]byte, int64, *iovecScratch) (bool, error) { return false, nil }
+func writeVectored(vfs.File, [][]byte, int64, *iovecScratch, *RawWriteSlots) (bool, error) {
+	return false, nil
+}

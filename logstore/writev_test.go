@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -93,47 +94,48 @@ func TestPwritevAllWritesEveryByte(t *testing.T) {
 	for i := range 2*maxIovecs + 5 {
 		bufs = append(bufs, bytes.Repeat([]byte{byte(i)}, i%7))
 	}
-	var scratch iovecScratch
-	if err := scratch.pwritevAll(int(f.Fd()), bufs, 3); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := append(make([]byte, 3), bytes.Join(bufs, nil)...)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("file holds %d bytes, want %d", len(got), len(want))
+	for _, rawCall := range []bool{false, true} {
+		var scratch iovecScratch
+		if err := scratch.pwritevAll(int(f.Fd()), bufs, 3, rawCall); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("raw %v: file holds %d bytes, want %d", rawCall, len(got), len(want))
+		}
 	}
 }
 
-// A vectored write reuses the appender's vector: after the first, writes of
-// as many batches allocate nothing, and the vector keeps no buffer alive.
-func TestWriteVectoredReusesItsVector(t *testing.T) {
-	f, err := vfs.OS.OpenFile(filepath.Join(t.TempDir(), "v"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
+// At most GOMAXPROCS-1 appends write through a raw system call at once
+// (RawWriteSlots): a raw call keeps its processor while the kernel blocks
+// it, so one processor is never held by one; with GOMAXPROCS 1, or no
+// slots, none is raw, nor a write larger than rawWriteMaxBytes.
+func TestRawWritesLeaveAProcessorFree(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var none *RawWriteSlots
+	if none.take(1) {
+		t.Fatal("a nil RawWriteSlots gave a slot")
 	}
-	defer f.Close()
-	bufs := make([][]byte, 64)
-	for i := range bufs {
-		bufs[i] = bytes.Repeat([]byte{byte(i)}, 100)
+	var slots RawWriteSlots
+	runtime.GOMAXPROCS(4)
+	if slots.take(rawWriteMaxBytes + 1) {
+		t.Fatalf("a write of %d bytes took a raw slot", rawWriteMaxBytes+1)
 	}
-	var scratch iovecScratch
-	off := int64(0)
-	write := func() {
-		if handled, err := writeVectored(f, bufs, off, &scratch); !handled || err != nil {
-			t.Fatalf("vectored write: handled %v, %v", handled, err)
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		taken := 0
+		for taken <= procs && slots.take(rawWriteMaxBytes) {
+			taken++
 		}
-		off += 6400
-	}
-	write()
-	if allocs := testing.AllocsPerRun(20, write); allocs != 0 {
-		t.Errorf("a vectored write of %d buffers allocates %v objects, want none", len(bufs), allocs)
-	}
-	for i, iov := range scratch.iovs[:cap(scratch.iovs)] {
-		if iov.Base != nil {
-			t.Fatalf("the vector's entry %d still points at a buffer", i)
+		for range taken {
+			slots.give()
+		}
+		if taken != procs-1 {
+			t.Errorf("GOMAXPROCS %d: %d raw write slots taken at once, want %d", procs, taken, procs-1)
 		}
 	}
 }
