@@ -26,6 +26,12 @@ const (
 	maxCheckpointBytes = 64
 )
 
+// RecoveryPointCheckpointFile is the name of the recovery-point checkpoint in
+// a partition directory: the offset below which every record was synced, past
+// which recovery after a crash rescans (every segment without it). The
+// simulator removes and damages it.
+const RecoveryPointCheckpointFile = recoveryPointCheckpointFile
+
 // writeFileAtomic is vfs.WriteFileAtomic: temporary file, fsync, rename,
 // directory fsync.
 func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {

@@ -41,8 +41,11 @@
 // and GroupCommitter calls it for many appends at once. Recovery after an
 // unclean shutdown rescans the segments past the checkpointed recovery point
 // and truncates at the first batch with a short length, a bad CRC-32C or a
-// non-increasing offset, dropping every later segment; everything below the
-// flushed offset at the crash survives. The leader-epoch checkpoint is written
+// non-increasing offset, dropping every later segment; a segment that ends
+// before the next one's base offset loses the later segments only when its
+// index files (synced at the roll, ending with its last batch) name a batch
+// past its end, since compaction leaves such gaps too (recovery.go);
+// everything below the flushed offset at the crash survives. The leader-epoch checkpoint is written
 // before the records that start a new epoch, so no record on disk lacks its
 // epoch; recovery drops entries past the recovered log end offset.
 //

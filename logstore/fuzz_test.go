@@ -103,8 +103,10 @@ func FuzzRecovery(f *testing.F) {
 			}
 			prev = b.LastOffset()
 		}
-		// The log stays appendable.
-		if _, err := l.Append([][]byte{simpleBatch(t, 1, 5, 0, 1)}, 0, 0); err != nil {
+		// The log stays appendable, at its latest leader epoch (a tail
+		// the fuzzer made a valid batch of may carry any epoch).
+		epoch, _ := l.LatestEpoch()
+		if _, err := l.Append([][]byte{simpleBatch(t, 1, 5, 0, 1)}, max(epoch, 0), 0); err != nil {
 			t.Fatalf("append after recovery: %v", err)
 		}
 	})
@@ -131,4 +133,80 @@ func checkTrustedRecovery(t *testing.T, l *Log) {
 	}
 	_, _, _ = l.OffsetForTimestamp(0)
 	_, _, _ = l.OffsetOfMaxTimestamp()
+}
+
+// FuzzRecoveryGap recovers, without a recovery point, a segment of valid
+// batches cut at an arbitrary length, with arbitrary index files, followed
+// by a segment of one valid batch starting at or past where the first one
+// ended: recovery never fails or panics, keeps every whole batch of the
+// first segment, drops the second after a torn batch, and keeps it when
+// the first is whole or its index names nothing (a compaction gap).
+func FuzzRecoveryGap(f *testing.F) {
+	f.Add(uint8(3), uint16(0), uint8(0), []byte{}, []byte{})
+	f.Add(uint8(3), uint16(20), uint8(1), []byte{0, 0, 0, 5, 0, 0, 0, 0}, []byte{})
+	f.Add(uint8(2), uint16(200), uint8(2), []byte{}, []byte{0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 3})
+	f.Fuzz(func(t *testing.T, validCount uint8, cutBytes uint16, gapExtra uint8, index, timeIndex []byte) {
+		mem := vfs.NewMem()
+		if err := mem.MkdirAll("/p", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var file []byte
+		var valid [][]byte
+		next := int64(0)
+		for i := range int(validCount%6) + 1 {
+			b := simpleBatch(t, 1+i%3, 10, int64(i), i)
+			SetBatchBaseOffset(b, next)
+			p, _ := ParseBatch(b)
+			next = p.NextOffset()
+			valid = append(valid, b)
+			file = append(file, b...)
+		}
+		file = file[:len(file)-int(cutBytes)%(len(file)+1)]
+		whole, atBoundary := 0, len(file) == 0
+		for n := 0; whole < len(valid) && n+len(valid[whole]) <= len(file); whole++ {
+			n += len(valid[whole])
+			atBoundary = atBoundary || n == len(file)
+		}
+		second := simpleBatch(t, 1, 10, 50, 9)
+		secondBase := next + int64(gapExtra%4)
+		SetBatchBaseOffset(second, secondBase)
+		write := func(name string, p []byte) {
+			if err := vfs.WriteFileAtomic(mem, "/p/"+name, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(segmentFileName(0, logFileExt), file)
+		write(segmentFileName(secondBase, logFileExt), second)
+		write(segmentFileName(0, indexFileExt), index)
+		write(segmentFileName(0, timeIndexFileExt), timeIndex)
+		l, err := Open(Options{FS: mem, Dir: "/p", Config: DefaultConfig()})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		defer l.Close()
+		got := readAllBatches(t, l, 1<<20)
+		if len(got) < whole {
+			t.Fatalf("recovered %d batches, %d were whole", len(got), whole)
+		}
+		for i := range whole {
+			if !bytes.Equal(got[i], valid[i]) {
+				t.Fatalf("whole batch %d changed", i)
+			}
+		}
+		kept := len(got) == whole+1 && bytes.Equal(got[whole], second)
+		if len(got) != whole && !kept {
+			t.Fatalf("recovered %d batches, %d were whole and one followed", len(got), whole)
+		}
+		switch {
+		case !atBoundary && kept:
+			t.Fatal("kept the segment after a torn batch")
+		case atBoundary && whole == len(valid) && secondBase == next && !kept:
+			t.Fatal("dropped the segment after a whole one that meets it")
+		case atBoundary && len(index) == 0 && len(timeIndex) == 0 && !kept:
+			t.Fatal("dropped the segment after a gap no index names")
+		}
+		if _, err := l.Append([][]byte{simpleBatch(t, 1, 5, 0, 1)}, 0, 0); err != nil {
+			t.Fatalf("append after recovery: %v", err)
+		}
+	})
 }

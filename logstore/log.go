@@ -457,8 +457,8 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 	}
 	if l.shouldRoll(total, batches, nowMs) {
 		// The new segment starts at the log end offset even when a
-		// follower's batch starts past it, so consecutive segments always
-		// meet: a gap between them after a crash means lost data.
+		// follower's batch starts past it, so consecutive segments meet
+		// unless compaction emptied the end of the earlier one.
 		if err := l.roll(l.logEndOffset, nowMs); err != nil {
 			return nil, 0, fmt.Errorf("%w: %w", kerr.KafkaStorageError, err)
 		}
@@ -562,6 +562,7 @@ func indexBatchEvery(seg *segment, h batchHeader, pos, intervalBytes int64) {
 		}
 	}
 	seg.bytesSinceIndex += h.sizeBytes
+	seg.lastBatch, seg.lastBatchKnown = offsetIndexEntry{relOffset: rel, position: uint32(pos)}, true
 	if h.maxTimestampMs > seg.maxTimestampMs {
 		seg.maxTimestampMs = h.maxTimestampMs
 		seg.offsetOfMaxTimestamp = h.baseOffset
@@ -597,9 +598,10 @@ func (l *Log) appendTail(seg *segment, p []byte) {
 // roll closes the active segment for appends and starts a new one at
 // baseOffset: the old segment's index files are written and synced, then the
 // new file is created and the directory synced so the new segment survives a
-// crash. The old segment's data is not synced here (the next Sync does it);
-// recovery treats a scanned segment that ends before the next one's base
-// offset as having lost its tail and drops the later segments.
+// crash. The old segment's data is not synced here (the next Sync does it):
+// its index files, durable before the new segment exists, name its last
+// batch, so that recovery can tell a segment that lost its tail from one
+// that compaction left ending early (recovery.go, loadSegments).
 func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	l.writeProducerSnapshot()
 	old := l.active()
@@ -685,11 +687,17 @@ func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {
 	return seg
 }
 
-// writeIndexFiles writes seg's .index and .timeindex (with a final time-index
-// entry for the segment's max timestamp) and syncs them.
+// writeIndexFiles writes seg's .index and .timeindex and syncs them. The
+// .index ends with an entry for the segment's last batch, the .timeindex
+// with one for its max timestamp: at a roll these name the batches the
+// segment held when the next one began, which recovery checks a segment
+// that ends before the next one's base offset against (recovery.go).
 func (l *Log) writeIndexFiles(seg *segment) error {
 	l.mu.RLock()
 	index := seg.index
+	if n := len(index); seg.lastBatchKnown && (n == 0 || index[n-1].relOffset < seg.lastBatch.relOffset) {
+		index = append(index[:n:n], seg.lastBatch)
+	}
 	timeIndex := seg.timeIndex
 	if n := len(timeIndex); seg.maxTimestampMs >= 0 && (n == 0 || timeIndex[n-1].timestampMs < seg.maxTimestampMs) {
 		timeIndex = append(timeIndex[:n:n], timeIndexEntry{

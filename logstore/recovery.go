@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"gregor/logstore/vfs"
 )
 
 // recoveryReadBytes is how much recovery reads from a segment per call.
@@ -18,9 +21,11 @@ const recoveryReadBytes = 1 << 20
 
 // Open opens the log in opts.Dir, creating the directory if needed, and
 // recovers it: after a clean shutdown it trusts the indexes; otherwise it
-// rescans every segment past the recovery-point checkpoint, validating each
-// batch (length, CRC-32C, increasing offsets), truncates at the first invalid
-// one, drops the segments after it and rebuilds missing or corrupt indexes.
+// rescans every segment past the recovery-point checkpoint (every segment
+// without one), validating each batch (length, CRC-32C, increasing offsets),
+// truncates at the first invalid one, drops the segments after it (and after
+// a segment whose index proves it lost its tail; not after a gap compaction
+// may have left: loadSegments) and rebuilds missing or corrupt indexes.
 // The leader-epoch cache is loaded from its checkpoint (or rebuilt from batch
 // headers without one) and fitted to the recovered log (leader_epoch.go).
 func Open(opts Options) (*Log, error) {
@@ -200,9 +205,39 @@ func parseSegmentFileName(name, ext string) (int64, bool) {
 	return base, err == nil && base >= 0
 }
 
-// loadSegments opens each segment and recovers or trusts it; after the first
-// segment that recovery truncated, the later ones are deleted. onBatch (if
+// loadSegments opens each segment and recovers or trusts it. onBatch (if
 // not nil) sees every batch scanned, in log order.
+//
+// A scanned segment that ends before the next one's base offset is either
+// one compaction emptied at its end or one that lost its unsynced tail in a
+// crash, and recovery deletes data only on proof of the second:
+//
+//   - Invalid bytes (a torn or damaged batch) prove that records there are
+//     gone: the segment is truncated at them and every later segment is
+//     deleted.
+//   - A gap proves a loss only when the segment's index files name a batch
+//     inside it. A roll writes and syncs them, ending with an entry for the
+//     segment's last batch, before the next segment exists; so a segment
+//     that lost its last batch after a roll says so, whatever the
+//     checkpoints say. The cleaner only swaps in a segment it synced, whose
+//     index names only batches it kept, and recovery of an interrupted swap
+//     leaves no index at all. Then too every later segment is deleted.
+//   - Any other gap is kept, as compaction makes them and as Kafka's log
+//     recovery keeps them: a gap alone does not tell them apart once the
+//     recovery-point checkpoint is missing or damaged (every segment is
+//     scanned then), and a follower that copied a compacted leader and was
+//     truncated into a gap rolls there too. Deleting would lose whole
+//     segments of acknowledged, synced records of a compacted topic.
+//
+// Why deleting is right after a proven loss: a replica's log must hold
+// every record below its log end offset. Its records past a lost one were
+// never covered by a completed Sync (Sync fsyncs segments in log order, so
+// a later segment's fsync follows the earlier one's), so no flush policy
+// promised them; kept, they would leave a hole below the log end offset
+// that leader-epoch truncation never looks into and fetching never fills,
+// and that would lose records cluster-wide should this replica lead.
+// Deleted, the log ends at its last intact record and replication fetches
+// the rest again.
 func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs int64, onBatch func(b *Batch)) error {
 	for i, base := range bases {
 		seg := l.newSegment(base, nowMs)
@@ -225,12 +260,18 @@ func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs
 			return l.dropSegmentsFrom(bases[i+1:])
 		}
 		if !last && !trusted && seg.nextOffset < bases[i+1] {
-			// Segments roll at the log end offset, so only compaction
-			// (which works below the recovery point) leaves a gap: this
-			// segment lost its unsynced tail, and what follows it must go.
-			l.logger.Warn("segment ends before the next one starts, dropping the later segments",
+			lost, found, err := l.indexedOffsetInGap(seg.baseOffset, seg.nextOffset, bases[i+1])
+			if err != nil {
+				return err
+			}
+			if found {
+				l.logger.Warn("segment lost its tail: its index names a batch past its end, dropping the later segments",
+					zap.String("file", seg.logPath()), zap.Int64("next_offset", seg.nextOffset),
+					zap.Int64("indexed_offset", lost), zap.Int64("next_base_offset", bases[i+1]))
+				return l.dropSegmentsFrom(bases[i+1:])
+			}
+			l.logger.Info("segment ends before the next one starts, keeping the gap (compaction leaves them)",
 				zap.String("file", seg.logPath()), zap.Int64("next_offset", seg.nextOffset), zap.Int64("next_base_offset", bases[i+1]))
-			return l.dropSegmentsFrom(bases[i+1:])
 		}
 		if !last && seg.nextOffset > bases[i+1] {
 			return fmt.Errorf("%w: segment %s holds offsets up to %d, past the next segment's base %d",
@@ -242,6 +283,59 @@ func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs
 		}
 	}
 	return nil
+}
+
+// indexedOffsetInGap looks for proof that the segment at base lost a tail:
+// an offset in [end, nextBase) that the last entry of its .index or
+// .timeindex file on disk names as a batch's. An entry naming an offset at
+// or past nextBase cannot come from a roll (the next segment starts at the
+// log end offset) and proves nothing. A missing or malformed file proves
+// nothing; a file the disk fails to read is an error, so that Open fails
+// (and is tried again) rather than decide without it.
+func (l *Log) indexedOffsetInGap(base, end, nextBase int64) (offset int64, found bool, err error) {
+	for _, file := range []struct {
+		ext        string
+		entryBytes int64
+		relAt      int
+	}{{indexFileExt, offsetIndexEntryBytes, 0}, {timeIndexFileExt, timeIndexEntryBytes, 8}} {
+		entry, err := readLastEntry(l.fs, path.Join(l.dir, segmentFileName(base, file.ext)), file.entryBytes)
+		if err != nil {
+			return 0, false, err
+		}
+		if entry == nil {
+			continue
+		}
+		named := base + int64(binary.BigEndian.Uint32(entry[file.relAt:]))
+		if named >= end && named < nextBase {
+			return named, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// readLastEntry returns the last entryBytes of name, or nil if the file is
+// missing, empty or not a whole number of entries.
+func readLastEntry(fsys vfs.FS, name string, entryBytes int64) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if errors.Is(err, errNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, fmt.Errorf("size of %s: %w", name, err)
+	}
+	if size == 0 || size%entryBytes != 0 {
+		return nil, nil
+	}
+	entry := make([]byte, entryBytes)
+	if _, err := f.ReadAt(entry, size-entryBytes); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return entry, nil
 }
 
 // loadSegment loads one segment. A trusted segment (below the recovery
@@ -269,7 +363,7 @@ func (l *Log) loadSegment(seg *segment, last, trusted bool, onBatch func(b *Batc
 		}
 		l.logger.Warn("rebuilding index", zap.String("file", seg.logPath()), zap.Error(err))
 	}
-	seg.index, seg.timeIndex = nil, nil
+	seg.index, seg.timeIndex, seg.lastBatchKnown = nil, nil, false
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = -1, -1
 	seg.bytesSinceIndex = 0
 	seg.nextOffset = seg.baseOffset
@@ -425,11 +519,12 @@ func (r *segmentScanner) bytes(pos, n int64) ([]byte, error) {
 	return r.buf[:n], nil
 }
 
-// dropSegmentsFrom deletes the files of segments found after a truncated one:
-// nothing after a torn batch survives.
+// dropSegmentsFrom deletes the files of segments found after one that lost
+// records (a torn batch, or a tail its index names): nothing after a lost
+// record survives.
 func (l *Log) dropSegmentsFrom(bases []int64) error {
 	for _, base := range bases {
-		l.logger.Warn("deleting segment after a truncated one", zap.Int64("base_offset", base))
+		l.logger.Warn("deleting segment after one that lost records", zap.Int64("base_offset", base))
 		for _, ext := range []string{logFileExt, indexFileExt, timeIndexFileExt} {
 			if err := l.fs.Remove(path.Join(l.dir, segmentFileName(base, ext))); err != nil && !errors.Is(err, errNotExist) {
 				return fmt.Errorf("remove segment %d: %w", base, err)

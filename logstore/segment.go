@@ -63,6 +63,12 @@ type segment struct {
 	// Appender-only state.
 	createdMs       int64
 	bytesSinceIndex int64
+	// lastBatch locates the segment's last batch (relative offset and
+	// position) when lastBatchKnown, as indexing saw it: writeIndexFiles
+	// ends the .index file with an entry for it, the evidence recovery
+	// needs to tell a lost tail from a compaction gap (recovery.go).
+	lastBatch      offsetIndexEntry
+	lastBatchKnown bool
 }
 
 func (s *segment) logPath() string {

@@ -142,6 +142,7 @@ func (l *Log) truncateSegment(seg *segment, cutPos, newEnd int64) error {
 	seg.index, seg.timeIndex = fresh.index, fresh.timeIndex
 	seg.maxTimestampMs, seg.offsetOfMaxTimestamp = fresh.maxTimestampMs, fresh.offsetOfMaxTimestamp
 	seg.bytesSinceIndex = fresh.bytesSinceIndex
+	seg.lastBatch, seg.lastBatchKnown = fresh.lastBatch, fresh.lastBatchKnown
 	seg.recent = nil // it lists batches past the cut; views keep their own
 	if seg.tail != nil {
 		seg.tail.Release() // views taken before hold their own references

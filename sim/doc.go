@@ -89,7 +89,10 @@
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
 //     inside it); fetch_conn_closed.go: a fetcher's give-up closing its
-//     Fetch's connection, which the leader drops;
+//     Fetch's connection, which the leader drops; checkpoint_loss.go:
+//     power losses that take compacted partitions' recovery-point
+//     checkpoints (the recovery profile), and the check R1 that recovery
+//     keeps every record a log had synced;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

@@ -147,6 +147,10 @@ type node struct {
 	// the log what the loss dropped.
 	diskEnd     map[tpKey]int64
 	preCrashEnd map[tpKey]int64
+	// syncedAtPowerLoss is, per partition log open at a power loss of the
+	// node, the offset below which it had synced every record: its
+	// recovery must keep them all (R1, checkpoint_loss.go).
+	syncedAtPowerLoss map[tpKey]int64
 	// closedShadows are the shadows of the replicas whose logs were closed
 	// with their data kept, for the next open to fill the gaps compaction
 	// left (compaction_gaps.go).
@@ -209,7 +213,8 @@ const (
 var nopLogger = zap.NewNop()
 
 func newNode(w *World, id int32) *node {
-	n := &node{w: w, id: id, wakeAtMs: never, diskEnd: map[tpKey]int64{}, preCrashEnd: map[tpKey]int64{}}
+	n := &node{w: w, id: id, wakeAtMs: never, diskEnd: map[tpKey]int64{}, preCrashEnd: map[tpKey]int64{},
+		syncedAtPowerLoss: map[tpKey]int64{}}
 	n.fs = vfs.NewMem(vfs.WithTornWrites(w.opts.Seed ^ uint64(id)*0x2545f4914f6cdd1d))
 	n.clock = nodeClock{monoBaseMs: 1_000_000 * int64(id)}
 	_ = n.fs.MkdirAll(dataDir, 0o755)

@@ -109,6 +109,7 @@ func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSetti
 		h.goOffline(fmt.Errorf("read the recovered log: %w", err))
 		return
 	}
+	n.checkRecoveredSynced(h.key, log, closed)
 	if pre, ok := n.preCrashEnd[h.key]; ok {
 		delete(n.preCrashEnd, h.key)
 		if end := log.LogEndOffset(); end < pre {
@@ -489,6 +490,7 @@ func (h *replicaHost) stop(deleteData bool) {
 		delete(n.closedShadows, h.key)
 		delete(n.diskEnd, h.key)
 		delete(n.preCrashEnd, h.key)
+		delete(n.syncedAtPowerLoss, h.key)
 		_ = n.fs.RemoveAll(h.dir())
 		_ = n.fs.SyncDir(dataDir)
 	}

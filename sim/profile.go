@@ -257,6 +257,11 @@ type Profile struct {
 	// SlowLeaderAppends: a slow disk holds leaders' appends too, each a
 	// drawn time, the partition's other work waiting (slow_leader.go).
 	SlowLeaderAppends bool
+	// CheckpointLossShare: a power loss removes or damages the
+	// recovery-point checkpoint of each compacted partition on the node
+	// with this probability (checkpoint_loss.go), so that recovery
+	// rescans every segment of a compacted log.
+	CheckpointLossShare float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -275,6 +280,17 @@ func CompactionProfile() Profile {
 	p.CompactedShare, p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs = 1, 1, 2, 3, 20
 	p.GroupMembers, p.CrashEveryMs, p.PowerLossShare, p.DownForMs, p.ShutdownEveryMs = 2, 6000, 0.5, 3000, 15_000
 	p.EmptyStretchEveryMs = 8000
+	return p
+}
+
+// RecoveryProfile is the compaction profile whose power losses also remove
+// or damage, half of the time, the recovery-point checkpoint of each
+// compacted partition on the node (an operator's cleanup, a damaged
+// file): its recovery rescans every segment of logs that compaction left
+// with gaps, and two thirds of the crashes are power losses.
+func RecoveryProfile() Profile {
+	p := CompactionProfile()
+	p.PowerLossShare, p.CheckpointLossShare = 0.67, 0.5
 	return p
 }
 
@@ -409,7 +425,8 @@ func SlowLeaderProfile() Profile {
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
-		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile}
+		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
+		"recovery": RecoveryProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -622,6 +639,7 @@ func (p Profile) String() string {
 	add(p.LogAppendTimeShare > 0, "LogAppendTime share %.0f%%", 100*p.LogAppendTimeShare)
 	add(p.ClockDriftPermille > 0, "clocks drift up to ±%.1f%%%s", p.ClockDriftPermille/10,
 		map[bool]string{true: fmt.Sprintf(" (redrawn every %.0fs)", p.ClockDriftEveryMs/1000)}[p.ClockDriftEveryMs > 0])
+	add(p.CheckpointLossShare > 0, "power losses take %.0f%% of compacted recovery points", 100*p.CheckpointLossShare)
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)

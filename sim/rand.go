@@ -26,6 +26,7 @@ const (
 	streamTimestamps
 	streamSlowDisk
 	streamSlowLeader
+	streamCheckpointLoss
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

@@ -174,6 +174,10 @@ type Stats struct {
 	Polls, RecordsRead                                             int64
 	TopicsCreated, PartitionsAdded                                 int64
 	Compactions, RecordsCompacted                                  int64
+	// CheckpointsLost are the recovery-point checkpoints of compacted
+	// partitions that power losses removed or damaged
+	// (checkpoint_loss.go).
+	CheckpointsLost int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -291,6 +295,9 @@ type World struct {
 	// rngSlowLeader draws how long each slow leader append takes
 	// (slow_leader.go).
 	rngSlowLeader *rand.Rand
+	// rngCheckpointLoss draws which recovery-point checkpoints a power
+	// loss takes, and how (checkpoint_loss.go).
+	rngCheckpointLoss *rand.Rand
 
 	hist        *history
 	checks      *serverChecks
@@ -368,6 +375,7 @@ func newWorld(opts Options) *World {
 	w.rngDisk = newRand(opts.Seed, streamDisk)
 	w.rngSlowDisk = newRand(opts.Seed, streamSlowDisk)
 	w.rngSlowLeader = newRand(opts.Seed, streamSlowLeader)
+	w.rngCheckpointLoss = newRand(opts.Seed, streamCheckpointLoss)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
 	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
@@ -477,6 +485,7 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 		for k, end := range n.diskEnd {
 			n.preCrashEnd[k] = max(n.preCrashEnd[k], end)
 		}
+		n.noteSyncedAtPowerLoss()
 	} else {
 		n.closeConnections()
 	}
@@ -485,6 +494,7 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 	kind := "process crash"
 	if powerLoss {
 		n.fs.Crash()
+		w.loseCheckpoints(n)
 		n.boots++
 		w.checks.powerLost(n.id)
 		w.stats.PowerLosses++
@@ -665,6 +675,9 @@ func (r *Report) Summary() string {
 	}
 	if limit := driftLimit(r.Profile, r.Plant); limit > 0 {
 		fmt.Fprintf(&b, "clocks: drift up to ±%.1f%%, %d rate changes\n", float64(limit)/10, s.ClockDrifts)
+	}
+	if s.CheckpointsLost > 0 {
+		fmt.Fprintf(&b, "recovery points: %d checkpoints of compacted partitions lost or damaged by power losses\n", s.CheckpointsLost)
 	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
