@@ -105,6 +105,7 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 				p.carried = append(p.carried, carried...)
 				w.stats.IdempotentResets++
 				w.stats.IdempotentValuesResent += int64(carriedValues(carried))
+				c.after(0, c.resendAfterReset)
 			}
 			// Batches never sent have failed: nothing was appended.
 			for _, pipe := range pl.pipes {
@@ -124,6 +125,35 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 		c.busy = !pl.allResolved()
 	}
 	return pl
+}
+
+// resendAfterReset sends what a reset carried once the producer has its
+// new epoch or id, as franz-go's next request after it fails a producer
+// id: at once (after what runs now), or, while the producer asks for a
+// new id, after a retry backoff; the workload's end (stopWorkload) does
+// not stop it, as it stops no send in flight. A tick that comes first
+// sends it too (idempotentNext), before any new value.
+func (c *client) resendAfterReset() {
+	p := c.prod
+	switch {
+	case len(p.carried) == 0 && p.resend == nil:
+		return
+	case p.initing || p.idem != nil && p.idem.failed != 0:
+	case p.pid < 0:
+		c.initProducer()
+	case p.resend != nil:
+		c.sendResend()
+		return
+	default:
+		pl := p.idem
+		if pl == nil || pl.pid != p.pid || pl.epoch != p.epoch {
+			pl = c.newIdempotentPipeline()
+			p.idem = pl
+		}
+		c.sendCarried(pl)
+		return
+	}
+	c.after(c.w.timing.retryBackoffMs, c.resendAfterReset)
 }
 
 // sendCarried adds the batches a reset carried to the producer's new

@@ -395,16 +395,13 @@ func (c *client) idempotentNext() {
 	if p.initing {
 		return
 	}
-	if op := p.resend; op != nil {
+	if p.resend != nil {
 		// A reset's value goes again first, under the new epoch or id.
 		if p.pid < 0 {
 			c.initProducer()
 			return
 		}
-		p.resend = nil
-		w.stats.IdempotentResets++
-		w.stats.IdempotentValuesResent++
-		c.sendIdempotent(op)
+		c.sendResend()
 		return
 	}
 	if c.busy || !c.idempotentReady() {
@@ -419,6 +416,16 @@ func (c *client) idempotentNext() {
 	op.idempotent = true
 	w.stats.Sends++
 	c.busy = true
+	c.sendIdempotent(op)
+}
+
+// sendResend sends the value a reset of an idempotent producer without a
+// pipeline keeps, under the producer's new epoch or id.
+func (c *client) sendResend() {
+	op := c.prod.resend
+	c.prod.resend = nil
+	c.w.stats.IdempotentResets++
+	c.w.stats.IdempotentValuesResent++
 	c.sendIdempotent(op)
 }
 
@@ -458,6 +465,7 @@ func (c *client) sendIdempotent(op *sendOp) {
 			op.resentAfterUnknown = op.resentAfterUnknown || op.ambiguous
 			p.resend = op
 			c.renewProducer()
+			c.after(0, c.resendAfterReset)
 			return
 		case code == txnDeadlineCode:
 			op.lastError = "delivery timeout: " + op.lastError
