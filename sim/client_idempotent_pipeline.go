@@ -81,6 +81,8 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 	w, p := c.w, c.prod
 	pl := c.newBatchPipeline(p.pid, p.epoch, "", pipelineCounts{pipelined: &w.stats.IdempotentBatchesPipelined,
 		refusedRetried: &w.stats.IdempotentBatchesRefusedRetried, retriedOK: &w.stats.IdempotentBatchesRetriedOK,
+		// An out-of-order refusal resets the producer instead of failing
+		// the pipeline (Stats.IdempotentResets): nothing to count here.
 		outOfOrder: new(int64)})
 	pl.encode = func(pipe *producerPipe, b *pipeBatch, inFlight int) []byte {
 		values, keys := make([]string, len(b.writes)), make([][]byte, len(b.writes))
@@ -98,7 +100,7 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 	}
 	pl.settled = func() {
 		if pl.failed != 0 && !pl.inFlight() {
-			if pl.resetting {
+			if pl.resetting && !pl.handedOver {
 				// Every batch without an outcome goes again under the
 				// next epoch or id.
 				carried := pl.carry()

@@ -100,6 +100,8 @@ type batchPipeline struct {
 	// without an outcome go again under a new epoch or id.
 	failed    int16
 	resetting bool
+	// handedOver says carry took the batches of a reset pipeline (once).
+	handedOver bool
 	// resets says a batch's refusal resets the producer instead of
 	// failing its batches (nil: never; client_idempotent_pipeline.go).
 	resets func(code int16) bool
@@ -294,6 +296,10 @@ func carriedCode(code int16) bool {
 // outcome) is marked: sent again under new sequences, it may be in the log
 // twice, as franz-go's would (Q2 excuses it).
 func (pl *batchPipeline) carry() [][]*sendOp {
+	if pl.handedOver {
+		return nil
+	}
+	pl.handedOver = true
 	var carried [][]*sendOp
 	for _, pipe := range pl.pipes {
 		for _, b := range pipe.batches {
