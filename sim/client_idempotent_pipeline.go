@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // An idempotent producer with a pipeline (the profile's IdempotentPipeline
@@ -92,7 +94,7 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 		w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d, %d in flight)", c.name(), strings.Join(values, " "), pipe.tp, pl.pid, pl.epoch, b.seq, inFlight)
 		return buildProducerBatch(keys, values, wallStartMs+w.now, pl.pid, pl.epoch, b.seq, false)
 	}
-	pl.resets = producerRefusal
+	pl.resets = idempotentResetCode
 	pl.resolved = func(b *pipeBatch) {
 		for _, wr := range b.writes {
 			c.countSend(wr)
@@ -127,6 +129,17 @@ func (c *client) newIdempotentPipeline() *batchPipeline {
 		c.busy = !pl.allResolved()
 	}
 	return pl
+}
+
+// idempotentResetCode says a produce answer resets an idempotent producer
+// as franz-go's sink.go does (without StopOnDataLoss): fail the producer
+// id, retry the batch. Any other refusal fails the batch.
+func idempotentResetCode(code int16) bool {
+	switch code {
+	case kerr.OutOfOrderSequenceNumber.Code, kerr.UnknownProducerID.Code, kerr.InvalidProducerIDMapping.Code, kerr.InvalidProducerEpoch.Code:
+		return true
+	}
+	return false
 }
 
 // resendAfterReset sends what a reset carried once the producer has its

@@ -281,12 +281,12 @@ func (pl *batchPipeline) reset(code int16, b *pipeBatch) {
 	}
 }
 
-// carriedCode says an answer to a batch of a resetting pipeline carries it
-// to the producer's next epoch: a refusal for its producer, or the
-// abandonment that stopped its retries. Any other (an acknowledgement, a
-// refusal for good, its delivery deadline) is its outcome.
-func carriedCode(code int16) bool {
-	return code == txnAbandonedCode || producerRefusal(code)
+// carries says an answer to a batch of a resetting pipeline carries it to
+// the producer's next epoch: one that resets it, or the abandonment that
+// stopped its retries. Any other (an acknowledgement, a refusal for good,
+// its delivery deadline) is its outcome.
+func (pl *batchPipeline) carries(code int16) bool {
+	return code == txnAbandonedCode || pl.resets(code)
 }
 
 // carry takes the batches of a reset pipeline without an outcome, each
@@ -336,7 +336,7 @@ func (pl *batchPipeline) send(pipe *producerPipe, b *pipeBatch, raw []byte) {
 			pl.resendParked(pipe)
 			return
 		}
-		if code != 0 && pl.resets != nil && (pl.failed == 0 && pl.resets(code) || pl.resetting && carriedCode(code)) {
+		if code != 0 && pl.resets != nil && (pl.failed == 0 && pl.resets(code) || pl.resetting && pl.carries(code)) {
 			pl.reset(code, b)
 			pl.settled()
 			return

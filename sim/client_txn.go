@@ -457,7 +457,7 @@ func (c *client) sendIdempotent(op *sendOp) {
 			}
 			c.finishSend(op, outcomeOK)
 			return
-		case producerRefusal(code) && p.pid == pid && p.epoch == epoch:
+		case idempotentResetCode(code) && p.pid == pid && p.epoch == epoch:
 			w.tracef("%s: producer %d epoch %d resets at %s (sequence %d): %s", c.name(), pid, epoch, op.value, seq, codeName(code))
 			if code == kerr.OutOfOrderSequenceNumber.Code {
 				w.countOutOfOrder(outOfOrderRefusal{c: c, pid: pid, epoch: epoch, tp: op.tp, era: p.eras[op.tp], first: op, seq: seq})
