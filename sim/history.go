@@ -54,7 +54,8 @@ type sendOp struct {
 	// resentAfterUnknown says the producer sent the value again under a
 	// new epoch or producer id after an attempt whose outcome it did not
 	// know (franz-go's reset after a refusal for its producer,
-	// client_idempotent_pipeline.go): it may be in the log twice.
+	// client_idempotent_pipeline.go): it may be in the log twice (Q2), and
+	// acknowledged after values sent after it (Q8).
 	resentAfterUnknown bool
 	// abandoned says the client gave up the send (its transaction failed
 	// meanwhile): producerSend sends it no more.
