@@ -135,8 +135,9 @@ func (a *configAlteration) replace(c *Controller, index int, typ kmsg.ConfigReso
 	if len(recs) == 0 {
 		return nil
 	}
+	before := a.w
 	a.w = mustApply(a.w, recs)
-	if elrRecs := c.minISRChangeUpdates(a.w, typ, name, recs); len(elrRecs) > 0 {
+	if elrRecs := c.minISRChangeUpdates(before, a.w, typ, name, recs); len(elrRecs) > 0 {
 		a.w = mustApply(a.w, elrRecs)
 		recs = append(recs, elrRecs...)
 	}
@@ -386,17 +387,32 @@ func editDistance(a, b string) int {
 }
 
 // minISRChangeUpdates are the partition changes a new min.insync.replicas
-// (recs, of a topic or the broker default, applied to w) needs: each
-// partition of the topics it governs that keeps eligible leader replicas
-// is built again against it, so an ISR that now reaches it clears them
-// (Kafka's getPartitionElrUpdatesForConfigChanges): its high watermark
-// moves again, and they would fall behind. An ISR still below it (an
-// empty one) keeps them: each member holds every committed record, and the
-// one elected from there clears the others when its ISR reaches the new
-// value (partitionChange.build). Kafka 4.1 instead clears every ELR of
+// (recs, of a topic or the broker default, turning image before into w)
+// needs: each partition of the topics it governs that keeps eligible
+// leader replicas is built again against it, so an ISR that now reaches it
+// clears them (Kafka's getPartitionElrUpdatesForConfigChanges): its high
+// watermark moves again, and they would fall behind. An ISR still below it
+// (an empty one) keeps them: each member holds every committed record, and
+// the one elected from there clears the others when its ISR reaches the
+// new value (partitionChange.build). Kafka 4.1 instead clears every ELR of
 // the topic on any change (ClearElrRecord), leaving such a partition
 // without an eligible replica until an unclean election.
-func (c *Controller) minISRChangeUpdates(w *MetadataImage, typ kmsg.ConfigResourceType, name string, recs []MetadataRecord) []MetadataRecord {
+//
+// A value raised for a partition bumps its partition epoch even when
+// nothing else changes: a replica the ISR loses from then on enters the
+// ELR against the new value, and the ELR is safe only if the leader's high
+// watermark stopped (KIP-966) once its ISR fell below that value. A leader
+// that has not applied the config record yet still advances it with the
+// old value; had the controller taken its ISR shrink (made against the
+// old partition epoch) and put the replica it dropped into the ELR, the
+// leader, told the new ISR by the AlterPartition answer, would commit
+// records that ELR member lacks, and an election from the ELR (the ISR
+// fenced) would lose them. With the bump, such a shrink is refused
+// (INVALID_UPDATE_VERSION): the leader asks again with the partition epoch
+// of an image that holds the config record before it (the log's order),
+// so it knows the new value. Lowering needs nothing: a leader's older,
+// higher value stops its high watermark sooner.
+func (c *Controller) minISRChangeUpdates(before, w *MetadataImage, typ kmsg.ConfigResourceType, name string, recs []MetadataRecord) []MetadataRecord {
 	if !elrEnabled(w) || !slices.ContainsFunc(recs, func(r MetadataRecord) bool {
 		cr, ok := r.(ConfigRecord)
 		return ok && cr.Name == "min.insync.replicas"
@@ -409,11 +425,17 @@ func (c *Controller) minISRChangeUpdates(w *MetadataImage, typ kmsg.ConfigResour
 		if typ == kmsg.ConfigResourceTypeTopic && t.Name != name {
 			continue
 		}
+		old, _ := before.TopicByID(t.ID)
 		for _, p := range t.Partitions {
-			if len(p.ELR) == 0 && len(p.LastKnownELR) == 0 {
+			raised := old == nil || c.effectiveMinISR(w, t, p) > c.effectiveMinISR(before, old, p)
+			if len(p.ELR) == 0 && len(p.LastKnownELR) == 0 && !raised {
 				continue
 			}
-			if rec, ok := c.newPartitionChange(w, t, p, acceptable).build(); ok {
+			rec, ok := c.newPartitionChange(w, t, p, acceptable).build()
+			if !ok && raised {
+				rec, ok = PartitionChangeRecord{TopicID: t.ID, Partition: p.Partition, Leader: NoLeaderChange}, true
+			}
+			if ok {
 				out = append(out, rec)
 			}
 		}

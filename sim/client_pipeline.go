@@ -67,8 +67,10 @@ type pipeBatch struct {
 	// parked that it was refused as out of order behind an unresolved
 	// batch and waits for it; resolved that it has its outcome; refused
 	// that an attempt was refused as out of order; behind that the last
-	// attempt went while an earlier batch of its partition had no outcome.
-	inFlight, parked, resolved, refused, behind bool
+	// attempt went while an earlier batch of its partition had no outcome;
+	// carried that the pipeline resets (batchPipeline.reset) and the batch
+	// goes again, unresolved, under the producer's next epoch or id.
+	inFlight, parked, resolved, refused, behind, carried bool
 	// raw is the encoded batch, sent again as it is.
 	raw []byte
 }
@@ -79,7 +81,7 @@ type pipelineCounts struct {
 	// flight; refusedRetried: out-of-order refusals behind an unresolved
 	// batch, retried; retriedOK: batches appended after such a refusal;
 	// outOfOrder: pipelines failed by an out-of-order refusal no earlier
-	// batch explained.
+	// batch explained (a reset is not a failure: Stats.IdempotentResets).
 	pipelined, refusedRetried, retriedOK, outOfOrder *int64
 }
 
@@ -93,8 +95,16 @@ type batchPipeline struct {
 	pipes  []*producerPipe
 	byTp   map[tpKey]*producerPipe
 	counts pipelineCounts
-	// failed is the code that failed the pipeline (0: none yet).
-	failed int16
+	// failed is the code that failed the pipeline (0: none yet);
+	// resetting says the failure resets the producer (reset): its batches
+	// without an outcome go again under a new epoch or id.
+	failed    int16
+	resetting bool
+	// handedOver says carry took the batches of a reset pipeline (once).
+	handedOver bool
+	// resets says a batch's refusal resets the producer instead of
+	// failing its batches (nil: never; client_idempotent_pipeline.go).
+	resets func(code int16) bool
 	// encode builds a batch's records when it is first sent, inFlight
 	// batches of its partition being in flight.
 	encode func(pipe *producerPipe, b *pipeBatch, inFlight int) []byte
@@ -230,7 +240,7 @@ func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
 	pl.c.w.tracef("%s: producer %d epoch %d fails at %s's batch (sequence %d): %s", pl.c.name(), pl.pid, pl.epoch, b.writes[0].value, b.seq, codeName(code))
 	if code == kerr.OutOfOrderSequenceNumber.Code {
 		*pl.counts.outOfOrder++
-		pl.c.w.countOutOfOrder(pl, pl.byTp[b.writes[0].tp], b)
+		pl.c.w.countOutOfOrder(pl.outOfOrder(pl.byTp[b.writes[0].tp], b))
 	}
 	pl.failedBy(code, b)
 	for _, pipe := range pl.pipes {
@@ -241,6 +251,69 @@ func (pl *batchPipeline) fail(code int16, b *pipeBatch) {
 			}
 		}
 	}
+}
+
+// reset ends the pipeline as franz-go's idempotent producer does on a
+// refusal for its producer (kgo's sink.go: OUT_OF_ORDER_SEQUENCE_NUMBER,
+// UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH): it fails the producer id
+// and retries the batch, which the next request sends under a new epoch
+// with every partition's sequences from 0. b, refused, is carried: no
+// batch is sent any more, those in flight get no retry (a refused or
+// abandoned one is carried too, an acknowledged one keeps its offset), and
+// once none is in flight the pipeline's settled hands every batch without
+// an outcome to the producer's next epoch or id, in sequence order
+// (client_idempotent_pipeline.go). An out-of-order refusal is sorted by
+// why (out_of_order.go) as a failure is: an unexplained one is still S7.
+func (pl *batchPipeline) reset(code int16, b *pipeBatch) {
+	b.inFlight, b.parked, b.carried = false, false, true
+	if pl.resetting {
+		return
+	}
+	pl.failed, pl.resetting = code, true
+	pl.c.w.tracef("%s: producer %d epoch %d resets at %s's batch (sequence %d): %s", pl.c.name(), pl.pid, pl.epoch, b.writes[0].value, b.seq, codeName(code))
+	if code == kerr.OutOfOrderSequenceNumber.Code {
+		pl.c.w.countOutOfOrder(pl.outOfOrder(pl.byTp[b.writes[0].tp], b))
+	}
+	for _, pipe := range pl.pipes {
+		for _, o := range pipe.batches {
+			o.writes[0].abandoned = true
+		}
+	}
+}
+
+// carries says an answer to a batch of a resetting pipeline carries it to
+// the producer's next epoch: one that resets it, or the abandonment that
+// stopped its retries. Any other (an acknowledgement, a refusal for good,
+// its delivery deadline) is its outcome.
+func (pl *batchPipeline) carries(code int16) bool {
+	return code == txnAbandonedCode || pl.resets(code)
+}
+
+// carry takes the batches of a reset pipeline without an outcome, each
+// partition's in sequence order, to be sent again under the producer's
+// next epoch or id: their attempts end here (a gate of their own again,
+// sent anew), and a write an attempt may have appended (an unknown
+// outcome) is marked: sent again under new sequences, it may be in the log
+// twice, as franz-go's would (Q2 excuses it).
+func (pl *batchPipeline) carry() [][]*sendOp {
+	if pl.handedOver {
+		return nil
+	}
+	pl.handedOver = true
+	var carried [][]*sendOp
+	for _, pipe := range pl.pipes {
+		for _, b := range pipe.batches {
+			if b.resolved {
+				continue
+			}
+			for _, wr := range b.writes {
+				wr.abandoned, wr.gate = false, nil
+				wr.resentAfterUnknown = wr.resentAfterUnknown || b.writes[0].ambiguous
+			}
+			carried = append(carried, b.writes)
+		}
+	}
+	return carried
 }
 
 // send sends a batch (again: raw as before) and takes its answer.
@@ -261,6 +334,11 @@ func (pl *batchPipeline) send(pipe *producerPipe, b *pipeBatch, raw []byte) {
 			b.inFlight, b.parked, b.refused = false, true, true
 			w.tracef("%s: send %s to %s (producer %d sequence %d) waits for an earlier batch", c.name(), s.value, s.tp, pl.pid, b.seq)
 			pl.resendParked(pipe)
+			return
+		}
+		if code != 0 && pl.resets != nil && (pl.failed == 0 && pl.resets(code) || pl.resetting && pl.carries(code)) {
+			pl.reset(code, b)
+			pl.settled()
 			return
 		}
 		pl.resolve(b, code)

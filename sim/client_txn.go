@@ -21,10 +21,13 @@ import (
 //     (InitProducerId without a transactional id: the node's block of ids,
 //     which the controller allocates), numbers its batches per partition,
 //     and retries a send whose outcome it does not know with the same
-//     sequence; a send it gives up on, or one refused for its sequence or
-//     epoch, costs it its producer id (the next send gets a new one);
-//     with the profile's IdempotentPipeline it keeps several batches in
-//     flight per partition (client_idempotent_pipeline.go);
+//     sequence; a send it gives up on costs it its producer id (the next
+//     send gets a new one); one refused for its producer (out of order,
+//     unknown producer, old epoch: the leader's producer state went back)
+//     resets it as franz-go does: a new epoch or id, and the value sent
+//     again from sequence 0 (sendIdempotent); with the profile's
+//     IdempotentPipeline it keeps several batches in flight per partition
+//     (client_idempotent_pipeline.go);
 //   - a transactional producer gets its producer id and epoch from its
 //     transactional id's coordinator, then runs transactions: it adds 1 to
 //     3 partitions, sends 1 or 2 values to each (one batch), and commits, or aborts
@@ -78,6 +81,15 @@ type producerState struct {
 	// of its producer id.
 	pipeline int
 	idem     *batchPipeline
+	// carried are the batches without an outcome of the pipeline a reset
+	// ended, each its writes, to be sent again first under the next epoch
+	// or id (client_idempotent_pipeline.go).
+	carried [][]*sendOp
+	// resend is the value a reset of an idempotent producer without a
+	// pipeline sends again first; eras the partitions' stateLossEra when
+	// its producer id and epoch began there (out_of_order.go).
+	resend *sendOp
+	eras   map[tpKey]int
 	// sinks are the pipelines' sinks per partition (pipeGate).
 	sinks map[tpKey]*partitionSink
 }
@@ -380,10 +392,19 @@ func (c *client) idempotentNext() {
 		c.idempotentPipelined()
 		return
 	}
-	if c.busy || p.initing {
+	if p.initing {
 		return
 	}
-	if !c.idempotentReady() {
+	if p.resend != nil {
+		// A reset's value goes again first, under the new epoch or id.
+		if p.pid < 0 {
+			c.initProducer()
+			return
+		}
+		c.sendResend()
+		return
+	}
+	if c.busy || !c.idempotentReady() {
 		return
 	}
 	tp, ok := c.idempotentTarget()
@@ -391,24 +412,62 @@ func (c *client) idempotentNext() {
 		return
 	}
 	c.seq++
-	value := fmt.Sprintf("%s-%d", c.name(), c.seq)
-	op := w.hist.invokeSend(c.id, *tp, value, -1, w.now, w.now+w.timing.deliveryTimeoutMs)
+	op := w.hist.invokeSend(c.id, *tp, fmt.Sprintf("%s-%d", c.name(), c.seq), -1, w.now, w.now+w.timing.deliveryTimeoutMs)
 	op.idempotent = true
 	w.stats.Sends++
-	seq := p.seqs[*tp]
-	pid := p.pid
-	w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d)", c.name(), value, *tp, pid, p.epoch, seq)
 	c.busy = true
-	batch := buildProducerBatch([][]byte{c.recordKey(op)}, []string{value}, wallStartMs+w.now, pid, p.epoch, seq, false)
+	c.sendIdempotent(op)
+}
+
+// sendResend sends the value a reset of an idempotent producer without a
+// pipeline keeps, under the producer's new epoch or id.
+func (c *client) sendResend() {
+	op := c.prod.resend
+	c.prod.resend = nil
+	c.w.stats.IdempotentResets++
+	c.w.stats.IdempotentValuesResent++
+	c.sendIdempotent(op)
+}
+
+// sendIdempotent sends an idempotent producer's value (one a batch, one
+// batch at a time) with its next sequence, until it has an outcome. A
+// refusal for its producer (OUT_OF_ORDER_SEQUENCE_NUMBER,
+// UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH: the leader's producer state
+// went back) resets the producer as franz-go does
+// (client_idempotent_pipeline.go): a new epoch or id, and the value sent
+// again with sequence 0; an out-of-order refusal is sorted by why
+// (out_of_order.go). Any other failure fails the value, and the next send
+// asks for a new producer id.
+func (c *client) sendIdempotent(op *sendOp) {
+	w, p := c.w, c.prod
+	seq, pid, epoch := p.seqs[op.tp], p.pid, p.epoch
+	if _, ok := p.seqs[op.tp]; !ok {
+		if p.eras == nil {
+			p.eras = map[tpKey]int{}
+		}
+		p.eras[op.tp] = w.stateLossEra[op.tp]
+	}
+	w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d)", c.name(), op.value, op.tp, pid, epoch, seq)
+	batch := buildProducerBatch([][]byte{c.recordKey(op)}, []string{op.value}, wallStartMs+w.now, pid, epoch, seq, false)
 	c.producerSend(op, batch, "", func(code int16) {
-		if code == 0 {
-			if p.pid == pid {
+		switch {
+		case code == 0:
+			if p.pid == pid && p.epoch == epoch {
 				p.seqs[op.tp] = seq + 1
 			}
 			c.finishSend(op, outcomeOK)
 			return
-		}
-		if code == txnDeadlineCode {
+		case idempotentResetCode(code) && p.pid == pid && p.epoch == epoch:
+			w.tracef("%s: producer %d epoch %d resets at %s (sequence %d): %s", c.name(), pid, epoch, op.value, seq, codeName(code))
+			if code == kerr.OutOfOrderSequenceNumber.Code {
+				w.countOutOfOrder(outOfOrderRefusal{c: c, pid: pid, epoch: epoch, tp: op.tp, era: p.eras[op.tp], first: op, seq: seq})
+			}
+			op.resentAfterUnknown = op.resentAfterUnknown || op.ambiguous
+			p.resend = op
+			c.renewProducer()
+			c.after(0, c.resendAfterReset)
+			return
+		case code == txnDeadlineCode:
 			op.lastError = "delivery timeout: " + op.lastError
 		}
 		c.finishSend(op, outcomeFail)

@@ -73,9 +73,10 @@
 //     network keeps in order, under franz-go's sink rules (pipeGate);
 //     client_txn_pipeline.go: transactional producers that pipeline (the
 //     profile's TxnPipeline); client_idempotent_pipeline.go: idempotent
-//     producers that do (its IdempotentPipeline); out_of_order.go: why a
-//     pipeline failed out of order (a loss, a deposed leader, stale
-//     metadata; anything else is S7);
+//     producers that do (its IdempotentPipeline), and their reset after a
+//     refusal for their producer (as franz-go: a new epoch or id, nothing
+//     failed); out_of_order.go: why a leader refused a batch out of order
+//     (a loss, a deposed leader, stale metadata; anything else is S7);
 //   - faults.go, profile.go: the faults, the failure detector, the
 //     swarm's per-seed profiles and the plants; faults_clog.go: the
 //     swizzle-clog (nodes' links hold what they carry, then deliver it

@@ -51,6 +51,12 @@ type sendOp struct {
 	// idempotent says the producer numbered its batches: a retry never
 	// appends the value twice (Q2).
 	idempotent bool
+	// resentAfterUnknown says the producer sent the value again under a
+	// new epoch or producer id after an attempt whose outcome it did not
+	// know (franz-go's reset after a refusal for its producer,
+	// client_idempotent_pipeline.go): it may be in the log twice (Q2), and
+	// acknowledged after values sent after it (Q8).
+	resentAfterUnknown bool
 	// abandoned says the client gave up the send (its transaction failed
 	// meanwhile): producerSend sends it no more.
 	abandoned bool

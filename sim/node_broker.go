@@ -395,9 +395,19 @@ func (n *node) metadata() *metadataResponse {
 }
 
 // serveOffsetForLeaderEpoch answers each partition from its replica; the
-// replica core answers at once.
+// replica core answers at once, but a replica busy with a slow leader
+// append (slow_leader.go) takes the request from its mailbox, as the
+// partition actor does, and the response goes once every partition has
+// its answer (a replica stopped meanwhile answers NOT_LEADER_OR_FOLLOWER).
 func (n *node) serveOffsetForLeaderEpoch(m *message, req *kmsg.OffsetForLeaderEpochRequest) {
 	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
+	pending, issued := 0, false
+	answer := func(int16) {
+		pending--
+		if issued && pending == 0 {
+			n.w.respond(m, resp)
+		}
+	}
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		rt.Topic = t.Topic
@@ -410,13 +420,23 @@ func (n *node) serveOffsetForLeaderEpoch(m *message, req *kmsg.OffsetForLeaderEp
 			if h == nil || h.core == nil {
 				continue
 			}
-			id := h.await(waiter{kind: waitEpochEnd, epochEnd: rp})
-			h.core.OffsetForLeaderEpoch(id, cluster.OffsetForLeaderEpochRequest{CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch})
-			h.carryOut()
+			pending++
+			if h.busy {
+				n.w.stats.SlowLeaderEpochAsksHeld++
+			}
+			id := h.await(waiter{kind: waitEpochEnd, epochEnd: rp, done: answer})
+			ask := cluster.OffsetForLeaderEpochRequest{CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch}
+			h.deliver(func() {
+				h.core.OffsetForLeaderEpoch(id, ask)
+				h.carryOut()
+			})
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	n.w.respond(m, resp)
+	issued = true
+	if pending == 0 {
+		n.w.respond(m, resp)
+	}
 }
 
 // sendAlterPartition asks the controller for a replica's ISR change and

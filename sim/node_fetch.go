@@ -243,15 +243,15 @@ func (s *fetchServer) read() {
 		}
 		// As the broker's fetch shell: a partition the replica's view
 		// answers (the fetch is at the end of what it may read and the
-		// leader has recorded it) is not read.
-		t.h.core.FetchView(&s.n.view)
-		if rd, ok := s.n.view.ReadFromView(t.part, s.isolation, s.n.instant().MonoMs); ok {
-			s.n.w.stats.ViewReads++
-			s.pending--
-			releaseRecords(s.recs[i])
-			s.recs[i] = nil
-			s.reads[i] = rd
+		// leader has recorded it) is not read. A replica busy with a slow
+		// leader append (slow_leader.go) has a message being handled, so
+		// its view is not current (actors/fetch_board.go's currentView):
+		// the read goes to its mailbox, behind the append.
+		if !t.h.busy && t.h.readFromView(s, i) {
 			continue
+		}
+		if t.h.busy {
+			s.n.w.stats.SlowLeaderReadsHeld++
 		}
 		id, h, part, isolation := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i}), t.h, t.part, s.isolation
 		h.deliver(func() {
@@ -262,6 +262,22 @@ func (s *fetchServer) read() {
 	if s.pending == 0 {
 		s.core.ReadCompleted(s.reads, s.n.instant())
 	}
+}
+
+// readFromView answers target i of s from its replica's fetch view, when
+// the view answers it.
+func (h *replicaHost) readFromView(s *fetchServer, i int) bool {
+	h.core.FetchView(&s.n.view)
+	rd, ok := s.n.view.ReadFromView(s.targets[i].part, s.isolation, s.n.instant().MonoMs)
+	if !ok {
+		return false
+	}
+	s.n.w.stats.ViewReads++
+	s.pending--
+	releaseRecords(s.recs[i])
+	s.recs[i] = nil
+	s.reads[i] = rd
+	return true
 }
 
 // phantomFetch is the early-hw plant: before a follower's real fetch, the

@@ -70,7 +70,8 @@ type waiter struct {
 	srv      *fetchServer
 	index    int
 	epochEnd *kmsg.OffsetForLeaderEpochResponseTopicPartition
-	// done takes a group coordinator's append outcome.
+	// done takes a group coordinator's append outcome, or an
+	// OffsetForLeaderEpoch partition's answer (its code).
 	done func(code int16)
 }
 
@@ -372,6 +373,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 	for _, rep := range rd.EpochEndReplies {
 		if wt, ok := h.take(rep.ID); ok {
 			wt.epochEnd.ErrorCode, wt.epochEnd.LeaderEpoch, wt.epochEnd.EndOffset = rep.ErrorCode, rep.LeaderEpoch, rep.EndOffset
+			wt.done(rep.ErrorCode)
 		}
 	}
 	for _, wk := range rd.Woken {
@@ -506,7 +508,7 @@ func (h *replicaHost) stop(deleteData bool) {
 			})
 		case waitWatch:
 			n.post(wt.srv.woken)
-		case waitGroupAppend:
+		case waitGroupAppend, waitEpochEnd:
 			done := wt.done
 			n.post(func() { done(kerr.NotLeaderForPartition.Code) })
 		}

@@ -63,28 +63,48 @@ type produceAttempt struct {
 	rewound                bool
 }
 
-// outOfOrderKind sorts the out-of-order failure of b, sent through pipe
-// of pl.
-func (w *World) outOfOrderKind(pl *batchPipeline, pipe *producerPipe, b *pipeBatch) outOfOrderKind {
-	a := b.writes[0].attempt
+// outOfOrderRefusal is an out-of-order refusal to sort: the producer (its
+// client, transactional id, producer id and epoch), the partition and its
+// World.stateLossEra when the producer id and epoch began there, and the
+// refused batch's first write and sequence.
+type outOfOrderRefusal struct {
+	c     *client
+	tid   string
+	pid   int64
+	epoch int16
+	tp    tpKey
+	era   int
+	first *sendOp
+	seq   int32
+}
+
+// outOfOrder is the refusal of b, sent through pipe of pl.
+func (pl *batchPipeline) outOfOrder(pipe *producerPipe, b *pipeBatch) outOfOrderRefusal {
+	return outOfOrderRefusal{c: pl.c, tid: pl.tid, pid: pl.pid, epoch: pl.epoch, tp: pipe.tp, era: pipe.stateLossEra, first: b.writes[0], seq: b.seq}
+}
+
+// outOfOrderKind sorts an out-of-order refusal.
+func (w *World) outOfOrderKind(r outOfOrderRefusal) outOfOrderKind {
+	a := r.first.attempt
 	switch {
 	case a.rewound:
 		return outOfOrderRewound
-	case a.answerEpoch >= 0 && a.answerEpoch < w.checks.imageEpoch[pipe.tp]:
+	case a.answerEpoch >= 0 && a.answerEpoch < w.checks.imageEpoch[r.tp]:
 		return outOfOrderDeposed
-	case w.stateLossEra[pipe.tp] != pipe.stateLossEra, pl.tid != "" && w.lossEra[txnStateKey(pl.tid)] > 0:
+	case w.stateLossEra[r.tp] != r.era, r.tid != "" && w.lossEra[txnStateKey(r.tid)] > 0:
 		return outOfOrderLost
 	default:
 		return outOfOrderUnexplained
 	}
 }
 
-// countOutOfOrder counts a pipeline's out-of-order failure by its kind,
-// and reports an unexplained one as a violation of S7 (a partition's
-// leader refused a producer's next sequence).
-func (w *World) countOutOfOrder(pl *batchPipeline, pipe *producerPipe, b *pipeBatch) {
-	k := w.outOfOrderKind(pl, pipe, b)
-	w.tracef("%s: producer %d's out-of-order failure at %s: %s", pl.c.name(), pl.pid, pipe.tp, k)
+// countOutOfOrder counts an out-of-order refusal that failed a pipeline
+// or reset an idempotent producer by its kind, and reports an unexplained
+// one as a violation of S7 (a partition's leader refused a producer's next
+// sequence).
+func (w *World) countOutOfOrder(r outOfOrderRefusal) {
+	k := w.outOfOrderKind(r)
+	w.tracef("%s: producer %d's out-of-order failure at %s: %s", r.c.name(), r.pid, r.tp, k)
 	switch k {
 	case outOfOrderRewound:
 		w.stats.OutOfOrderRewound++
@@ -94,14 +114,14 @@ func (w *World) countOutOfOrder(pl *batchPipeline, pipe *producerPipe, b *pipeBa
 		w.stats.OutOfOrderLost++
 	default:
 		w.stats.OutOfOrderUnexplained++
-		a := b.writes[0].attempt
+		a := r.first.attempt
 		w.violation("S7", fmt.Sprintf("%s: the leader (n%d at epoch %d) refused %s's batch %q at sequence %d (producer %d epoch %d) as out of order, with no earlier batch unresolved, no loss of the partition's records and no newer leader",
-			pipe.tp, a.to, a.answerEpoch, pl.c.name(), b.writes[0].value, b.seq, pl.pid, pl.epoch))
+			r.tp, a.to, a.answerEpoch, r.c.name(), r.first.value, r.seq, r.pid, r.epoch))
 	}
 }
 
 // outOfOrderSummary is the summary's clause on the kinds.
 func outOfOrderSummary(s Stats) string {
-	return fmt.Sprintf("out-of-order failures: %d the partition (or the transaction coordinator's state) lost records, %d a deposed leader answered, %d the client's metadata went back to an older leader, %d unexplained",
+	return fmt.Sprintf("out-of-order refusals that failed a transaction or reset a producer: %d the partition (or the transaction coordinator's state) lost records, %d a deposed leader answered, %d the client's metadata went back to an older leader, %d unexplained",
 		s.OutOfOrderLost, s.OutOfOrderDeposed, s.OutOfOrderRewound, s.OutOfOrderUnexplained)
 }

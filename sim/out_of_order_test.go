@@ -2,7 +2,11 @@ package sim
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/cluster"
 )
@@ -54,7 +58,7 @@ func TestClientKeepsTheNewestLeaderEpoch(t *testing.T) {
 // 6: OUT_OF_ORDER_SEQUENCE_NUMBER, and the producer id failed (8 such
 // failures in the run). franz-go and librdkafka ignore metadata of an
 // older leader epoch; so does the simulated client now, and the run has
-// none. Its producers' ids still fail for other reasons (deadlines), and
+// no out-of-order refusal (none resets a producer, as one would now). Its producers' ids still fail for other reasons (deadlines), and
 // they bump their epochs (KIP-360).
 func TestNoOutOfOrderFailureFromStaleMetadata(t *testing.T) {
 	rep := Run(Options{Seed: 5200004, Nodes: 5, DurationMs: 300_000})
@@ -62,8 +66,8 @@ func TestNoOutOfOrderFailureFromStaleMetadata(t *testing.T) {
 		t.Fatalf("seed 5200004: %v", rep.Violations[0])
 	}
 	s := rep.Stats
-	if s.OutOfOrderRewound != 0 || s.IdempotentOutOfOrderFailures != 0 {
-		t.Errorf("%d producer ids failed out of order, %d of them after the client's metadata went back to an older leader", s.IdempotentOutOfOrderFailures, s.OutOfOrderRewound)
+	if s.OutOfOrderRewound != 0 || s.IdempotentResets != 0 {
+		t.Errorf("%d producers reset by a refusal for their producer, %d out-of-order refusals after the client's metadata went back to an older leader", s.IdempotentResets, s.OutOfOrderRewound)
 	}
 	if s.IdempotentBatchesPipelined < 500 || s.IdempotentBatchesRefusedRetried == 0 || s.IdempotentEpochBumps == 0 {
 		t.Errorf("too little happened: %d idempotent batches pipelined, %d refused and retried, %d epochs bumped by their producer",
@@ -123,5 +127,44 @@ func TestPipeGateFollowsFranzGoSinkRules(t *testing.T) {
 	g1.went(2)
 	if g2.mayGo(2) {
 		t.Fatalf("batch 2 may go to a new sink before its first ok answer")
+	}
+}
+
+// TestIdempotentProducerResetsAsFranzGo: unclean elections after crashes
+// (half of them power losses) leave leaders whose producer state is behind
+// what idempotent producers appended; their next batches are refused
+// (OUT_OF_ORDER_SEQUENCE_NUMBER). franz-go fails none of the records: it
+// takes a new epoch (or id) and sends them again from sequence 0
+// (sink.go). So do the simulated producers, with a pipeline (even seeds)
+// and without: no idempotent value fails on a refusal for its producer,
+// the producers reset, and every refusal is explained by a loss (none is
+// S7).
+func TestIdempotentProducerResetsAsFranzGo(t *testing.T) {
+	p := QuietProfile()
+	p.Producers, p.IdempotentProducers, p.Partitions, p.ProduceEveryMs = 0, 2, 2, 20
+	p.UncleanShare, p.MinISR, p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 1, 1, 4000, 0.5, 2000
+	var resets, resent, lost int64
+	for seed := uint64(1); seed <= 6; seed++ {
+		p.IdempotentPipeline = map[bool]int{true: 4}[seed%2 == 0]
+		p.IdempotentEpochBump = seed%4 < 2
+		var timeline strings.Builder
+		w := playTxnWorld(Options{Seed: seed, DurationMs: 60_000, Profile: &p, Timeline: &timeline})
+		rep := w.report()
+		if rep.Failed() {
+			t.Fatalf("seed %d: %v\n%s", seed, rep.Violations[0], tail(timeline.String(), 60))
+		}
+		for _, s := range w.hist.sends {
+			if s.idempotent && s.outcome == outcomeFail && slices.ContainsFunc([]int16{kerr.OutOfOrderSequenceNumber.Code, kerr.UnknownProducerID.Code, kerr.InvalidProducerEpoch.Code},
+				func(code int16) bool { return s.lastError == codeName(code) }) {
+				t.Errorf("seed %d: %s's value %q failed: %s", seed, endpointName(s.process), s.value, s.lastError)
+			}
+		}
+		t.Logf("seed %d (pipeline %d, epoch bump %v): %d resets sending %d values again; out-of-order refusals: %d lost, %d deposed, %d rewound",
+			seed, p.IdempotentPipeline, p.IdempotentEpochBump, rep.Stats.IdempotentResets, rep.Stats.IdempotentValuesResent,
+			rep.Stats.OutOfOrderLost, rep.Stats.OutOfOrderDeposed, rep.Stats.OutOfOrderRewound)
+		resets, resent, lost = resets+rep.Stats.IdempotentResets, resent+rep.Stats.IdempotentValuesResent, lost+rep.Stats.OutOfOrderLost
+	}
+	if resets == 0 || resent == 0 || lost == 0 {
+		t.Errorf("too little happened: %d resets, %d values sent again, %d out-of-order refusals after a loss", resets, resent, lost)
 	}
 }

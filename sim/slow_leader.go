@@ -6,15 +6,20 @@ import "gregor/cluster"
 // produce's batches on its own goroutine, in its Receive: while the write
 // takes its time, everything else for the partition (produces, fetch
 // reads, follower positions, ticks, metadata changes, transaction
-// verifications, markers) waits in the actor's mailbox and is taken in
-// order once the append completed; only what the replica published (its
-// fetch view) is read meanwhile. With the profile's SlowLeaderAppends,
+// verifications, markers, OffsetForLeaderEpoch) waits in the actor's
+// mailbox and is taken in order once the append completed. Even a Fetch
+// its fetch view would answer goes through the mailbox then: the view is
+// read only while no message waits or is being handled
+// (actors/fetch_board.go's currentView); a parked Fetch still registers
+// against the view last published. With the profile's SlowLeaderAppends,
 // while a node's disk is slow (slow_disk.go) a leader's Ready that appends
 // is carried out a drawn time later (exponential, of mean
 // Profile.SlowDiskMs, after what the disk is still writing, from a stream
 // of its own), and until then the replica is busy: every input goes to its
-// mailbox (replicaHost.deliver), its ticks wait, and a crash or a stop
-// drops the append and the mailbox (a stop answers what waits, as it does).
+// mailbox (replicaHost.deliver; fetch reads and OffsetForLeaderEpoch
+// partitions too, node_fetch.go and node_broker.go), its ticks wait, and a
+// crash or a stop drops the append and the mailbox (a stop answers what
+// waits, as it does).
 
 // slowLeaderAppend says whether a slow disk holds a leader's Ready that
 // appends, and until when.

@@ -168,8 +168,11 @@ type Stats struct {
 	SlowDisks, SlowAppends, SlowAppendsPastWait, SlowAppendMaxMs int64
 	// SlowLeaderAppends are the leaders' appends a slow disk held,
 	// SlowLeaderAppendMaxMs the longest, SlowLeaderInputsHeld the inputs
-	// that waited behind them (slow_leader.go).
+	// that waited behind them (slow_leader.go); of those,
+	// SlowLeaderReadsHeld are fetch reads (the view was not current) and
+	// SlowLeaderEpochAsksHeld OffsetForLeaderEpoch partitions.
 	SlowLeaderAppends, SlowLeaderAppendMaxMs, SlowLeaderInputsHeld int64
+	SlowLeaderReadsHeld, SlowLeaderEpochAsksHeld                   int64
 	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo         int64
 	Polls, RecordsRead                                             int64
 	TopicsCreated, PartitionsAdded                                 int64
@@ -213,17 +216,25 @@ type Stats struct {
 	// The same for idempotent producers with a pipeline
 	// (client_idempotent_pipeline.go): batches sent behind another in
 	// flight to their partition, out-of-order refusals behind an
-	// unresolved batch retried, batches appended after one, and producer
-	// ids failed by an out-of-order refusal no earlier batch explained.
+	// unresolved batch retried, and batches appended after one. (An
+	// out-of-order refusal no earlier batch explains resets an idempotent
+	// producer, as franz-go's: IdempotentResets; it fails none of its
+	// records.)
 	IdempotentBatchesPipelined, IdempotentBatchesRefusedRetried, IdempotentBatchesRetriedOK int64
-	IdempotentOutOfOrderFailures                                                            int64
 	// OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound and
-	// OutOfOrderUnexplained sort the idempotent and transactional
-	// pipelines' out-of-order failures by why (out_of_order.go).
+	// OutOfOrderUnexplained sort by why the out-of-order refusals that
+	// failed a transactional pipeline or reset an idempotent producer
+	// (out_of_order.go).
 	OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound, OutOfOrderUnexplained int64
 	// IdempotentEpochBumps are the epochs idempotent producers bumped
 	// themselves (Profile.IdempotentEpochBump).
 	IdempotentEpochBumps int64
+	// IdempotentResets are the resets of idempotent producers by a
+	// refusal for their producer (OUT_OF_ORDER_SEQUENCE_NUMBER,
+	// UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH; as franz-go: a new
+	// epoch or id, the values without an outcome sent again, none failed),
+	// IdempotentValuesResent the values they sent again.
+	IdempotentResets, IdempotentValuesResent int64
 	// FetchReads are fetch answers whose records were read after the
 	// plan (fetch_read.go); of them, FetchReadsRaced saw their replica
 	// change meanwhile (leadership, truncation, log start, compaction),
@@ -655,10 +666,14 @@ func (r *Report) Summary() string {
 		}
 	}
 	if s.IdempotentBatchesPipelined > 0 {
-		fmt.Fprintf(&b, "pipelined idempotent batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d producer ids failed out of order; %d epochs bumped by the producer)\n",
-			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentOutOfOrderFailures, s.IdempotentEpochBumps)
+		fmt.Fprintf(&b, "pipelined idempotent batches: %d (%d refused as out of order behind an unresolved batch and retried, %d of them appended; %d epochs bumped by the producer)\n",
+			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentBatchesRetriedOK, s.IdempotentEpochBumps)
 	}
-	if s.IdempotentOutOfOrderFailures+s.TxnOutOfOrderFailures > 0 {
+	if s.IdempotentResets > 0 {
+		fmt.Fprintf(&b, "idempotent producers reset by a refusal for their producer (as franz-go: new epoch or id, nothing failed): %d, sending %d values again\n",
+			s.IdempotentResets, s.IdempotentValuesResent)
+	}
+	if s.OutOfOrderLost+s.OutOfOrderDeposed+s.OutOfOrderRewound+s.OutOfOrderUnexplained > 0 {
 		fmt.Fprintf(&b, "%s\n", outOfOrderSummary(s))
 	}
 	fmt.Fprintf(&b, "cluster: %d topics created, %d partitions added, %d controller changes, %d leader changes, %d ISR changes, %d truncations, %d replicas offline (%d started again after a backoff), %d compactions (%d records removed)\n",
@@ -701,7 +716,8 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",
 			s.SlowDisks, s.SlowAppends, s.SlowAppendsPastWait, fmtMs(s.SlowAppendMaxMs))
 		if s.SlowLeaderAppends > 0 {
-			fmt.Fprintf(&b, "slow leader appends: %d (the longest %s; %d inputs of their partitions waited behind them)\n", s.SlowLeaderAppends, fmtMs(s.SlowLeaderAppendMaxMs), s.SlowLeaderInputsHeld)
+			fmt.Fprintf(&b, "slow leader appends: %d (the longest %s; %d inputs of their partitions waited behind them, %d fetch reads and %d OffsetForLeaderEpoch partitions among them)\n",
+				s.SlowLeaderAppends, fmtMs(s.SlowLeaderAppendMaxMs), s.SlowLeaderInputsHeld, s.SlowLeaderReadsHeld, s.SlowLeaderEpochAsksHeld)
 		}
 	}
 	fmt.Fprintf(&b, "replica fetches: %d (%d given up for a partition new to its fetcher or late for it, %d of them dropped by the leader), %d fetch partitions answered from a view\n", s.ReplicaFetches, s.FetchesGivenUp, s.FetchesDropped, s.ViewReads)

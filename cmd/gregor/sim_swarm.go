@@ -62,12 +62,15 @@ type swarmPaths struct {
 	CleanRegistrations    int64 `json:"clean_registrations,omitempty"`
 	// The same for idempotent producers with a pipeline: batches sent
 	// behind another, out-of-order refusals behind an unresolved batch
-	// retried, batches appended after one, and producer ids failed out of
-	// order (sim's client_idempotent_pipeline.go).
+	// retried, batches appended after one (sim's
+	// client_idempotent_pipeline.go); and the resets of idempotent
+	// producers by a refusal for their producer, which fail nothing, as in
+	// franz-go, and the values they sent again.
 	IdemPipelined      int64 `json:"idem_pipelined,omitempty"`
 	IdemRefusedRetried int64 `json:"idem_refused_retried,omitempty"`
 	IdemRetriedOK      int64 `json:"idem_retried_ok,omitempty"`
-	IdemOutOfOrder     int64 `json:"idem_out_of_order,omitempty"`
+	IdemResets         int64 `json:"idem_resets,omitempty"`
+	IdemValuesResent   int64 `json:"idem_values_resent,omitempty"`
 	// IdemEpochBumps are the epochs idempotent producers bumped
 	// themselves.
 	IdemEpochBumps int64 `json:"idem_epoch_bumps,omitempty"`
@@ -121,7 +124,8 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.IdemPipelined, &t.seeds.IdemPipelined, p.IdemPipelined)
 	one(&t.sum.IdemRefusedRetried, &t.seeds.IdemRefusedRetried, p.IdemRefusedRetried)
 	one(&t.sum.IdemRetriedOK, &t.seeds.IdemRetriedOK, p.IdemRetriedOK)
-	one(&t.sum.IdemOutOfOrder, &t.seeds.IdemOutOfOrder, p.IdemOutOfOrder)
+	one(&t.sum.IdemResets, &t.seeds.IdemResets, p.IdemResets)
+	one(&t.sum.IdemValuesResent, &t.seeds.IdemValuesResent, p.IdemValuesResent)
 	one(&t.sum.IdemEpochBumps, &t.seeds.IdemEpochBumps, p.IdemEpochBumps)
 	one(&t.sum.OutOfOrderLost, &t.seeds.OutOfOrderLost, p.OutOfOrderLost)
 	one(&t.sum.OutOfOrderDeposed, &t.seeds.OutOfOrderDeposed, p.OutOfOrderDeposed)
@@ -146,10 +150,12 @@ func (t *pathTotals) String() string {
 			t.sum.VerificationSeqRefusals, t.seeds.VerificationSeqRefusals, t.sum.TxnOutOfOrderFailures, t.seeds.TxnOutOfOrderFailures) +
 		fmt.Sprintf("\neligible leader replicas: %d leaders elected from the ELR (%d seeds), %d from the last known ELR (%d seeds); %d registrations after a clean shutdown (%d seeds)",
 			t.sum.ELRElections, t.seeds.ELRElections, t.sum.LastKnownELRElections, t.seeds.LastKnownELRElections, t.sum.CleanRegistrations, t.seeds.CleanRegistrations) +
-		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d producer ids failed out of order (%d seeds); %d epochs bumped by their producer (%d seeds)",
+		fmt.Sprintf("\npipelined idempotent batches: %d (%d seeds), %d refused as out of order behind an unresolved batch and retried (%d seeds), %d of them appended (%d seeds); %d epochs bumped by their producer (%d seeds)",
 			t.sum.IdemPipelined, t.seeds.IdemPipelined, t.sum.IdemRefusedRetried, t.seeds.IdemRefusedRetried, t.sum.IdemRetriedOK, t.seeds.IdemRetriedOK,
-			t.sum.IdemOutOfOrder, t.seeds.IdemOutOfOrder, t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
-		fmt.Sprintf("\nout-of-order failures (idempotent and transactional): %d the partition (or the transaction coordinator's state) lost records (%d seeds), %d a deposed leader answered (%d seeds), %d the client's metadata went back to an older leader (%d seeds), %d unexplained (%d seeds)",
+			t.sum.IdemEpochBumps, t.seeds.IdemEpochBumps) +
+		fmt.Sprintf("\nidempotent producers reset by a refusal for their producer (as franz-go: new epoch or id, nothing failed): %d (%d seeds), sending %d values again (%d seeds)",
+			t.sum.IdemResets, t.seeds.IdemResets, t.sum.IdemValuesResent, t.seeds.IdemValuesResent) +
+		fmt.Sprintf("\nout-of-order refusals that failed a transaction or reset an idempotent producer: %d the partition (or the transaction coordinator's state) lost records (%d seeds), %d a deposed leader answered (%d seeds), %d the client's metadata went back to an older leader (%d seeds), %d unexplained (%d seeds)",
 			t.sum.OutOfOrderLost, t.seeds.OutOfOrderLost, t.sum.OutOfOrderDeposed, t.seeds.OutOfOrderDeposed,
 			t.sum.OutOfOrderRewound, t.seeds.OutOfOrderRewound, t.sum.OutOfOrderUnexplained, t.seeds.OutOfOrderUnexplained) +
 		fmt.Sprintf("\ngroup members: %d auto-committing (%d seeds); %d crashed between polls and started again (%d seeds)",
@@ -173,7 +179,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 			TxnPipelined: rep.Stats.TxnBatchesPipelined, TxnRefusedRetried: rep.Stats.TxnBatchesRefusedRetried, TxnRetriedOK: rep.Stats.TxnBatchesRetriedOK,
 			VerificationSeqRefusals: rep.Stats.VerificationSeqRefusals, TxnOutOfOrderFailures: rep.Stats.TxnOutOfOrderFailures,
 			IdemPipelined: rep.Stats.IdempotentBatchesPipelined, IdemRefusedRetried: rep.Stats.IdempotentBatchesRefusedRetried,
-			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemOutOfOrder: rep.Stats.IdempotentOutOfOrderFailures,
+			IdemRetriedOK: rep.Stats.IdempotentBatchesRetriedOK, IdemResets: rep.Stats.IdempotentResets, IdemValuesResent: rep.Stats.IdempotentValuesResent,
 			IdemEpochBumps: rep.Stats.IdempotentEpochBumps,
 			OutOfOrderLost: rep.Stats.OutOfOrderLost, OutOfOrderDeposed: rep.Stats.OutOfOrderDeposed,
 			OutOfOrderRewound: rep.Stats.OutOfOrderRewound, OutOfOrderUnexplained: rep.Stats.OutOfOrderUnexplained}}
