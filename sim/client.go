@@ -170,6 +170,7 @@ func (c *client) mergeTopic(t topicMetadata) {
 			if i < len(old.partitions) && t.partitions[i].LeaderEpoch < old.partitions[i].LeaderEpoch && c.meta.rewinds[tp] < maxEpochRewinds {
 				t.partitions[i] = old.partitions[i]
 				c.meta.rewinds[tp]++
+				c.w.stats.MetadataRewindsIgnored++
 				continue
 			}
 			delete(c.meta.rewinds, tp)

@@ -58,8 +58,12 @@ func TestClientKeepsTheNewestLeaderEpoch(t *testing.T) {
 // 6: OUT_OF_ORDER_SEQUENCE_NUMBER, and the producer id failed (8 such
 // failures in the run). franz-go and librdkafka ignore metadata of an
 // older leader epoch; so does the simulated client now, and the run has
-// no out-of-order refusal (none resets a producer, as one would now). Its producers' ids still fail for other reasons (deadlines), and
-// they bump their epochs (KIP-360).
+// no out-of-order refusal (none resets a producer, as one would now).
+// Since offline replicas' retry timers were fixed the seed no longer cuts
+// n1 off that way, but its clients still get hundreds of Metadata answers
+// naming an older leader epoch than they know (MetadataRewindsIgnored),
+// every one of which the old client took; its producers bump their epochs
+// (KIP-360).
 func TestNoOutOfOrderFailureFromStaleMetadata(t *testing.T) {
 	rep := Run(Options{Seed: 5200004, Nodes: 5, DurationMs: 300_000})
 	if rep.Failed() {
@@ -69,9 +73,9 @@ func TestNoOutOfOrderFailureFromStaleMetadata(t *testing.T) {
 	if s.OutOfOrderRewound != 0 || s.IdempotentResets != 0 {
 		t.Errorf("%d producers reset by a refusal for their producer, %d out-of-order refusals after the client's metadata went back to an older leader", s.IdempotentResets, s.OutOfOrderRewound)
 	}
-	if s.IdempotentBatchesPipelined < 500 || s.IdempotentBatchesRefusedRetried == 0 || s.IdempotentEpochBumps == 0 {
-		t.Errorf("too little happened: %d idempotent batches pipelined, %d refused and retried, %d epochs bumped by their producer",
-			s.IdempotentBatchesPipelined, s.IdempotentBatchesRefusedRetried, s.IdempotentEpochBumps)
+	if s.IdempotentBatchesPipelined < 500 || s.MetadataRewindsIgnored < 100 || s.IdempotentEpochBumps == 0 {
+		t.Errorf("too little happened: %d idempotent batches pipelined, %d stale Metadata answers ignored, %d epochs bumped by their producer",
+			s.IdempotentBatchesPipelined, s.MetadataRewindsIgnored, s.IdempotentEpochBumps)
 	}
 }
 

@@ -226,6 +226,10 @@ type Stats struct {
 	// failed a transactional pipeline or reset an idempotent producer
 	// (out_of_order.go).
 	OutOfOrderLost, OutOfOrderDeposed, OutOfOrderRewound, OutOfOrderUnexplained int64
+	// MetadataRewindsIgnored are the partitions of Metadata answers whose
+	// leader epoch was older than the one the client knew, which the client
+	// kept its own for (client.mergeTopic, franz-go's rule).
+	MetadataRewindsIgnored int64
 	// IdempotentEpochBumps are the epochs idempotent producers bumped
 	// themselves (Profile.IdempotentEpochBump).
 	IdempotentEpochBumps int64
