@@ -48,17 +48,7 @@ func FuzzRecovery(f *testing.F) {
 		if err := mem.MkdirAll("/p", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		var file []byte
-		var valid [][]byte
-		next := int64(0)
-		for i := range int(validCount % 8) {
-			b := simpleBatch(t, 1+i%3, 10, int64(i), i)
-			SetBatchBaseOffset(b, next)
-			p, _ := ParseBatch(b)
-			next = p.NextOffset()
-			valid = append(valid, b)
-			file = append(file, b...)
-		}
+		valid, file, _ := fuzzBatches(t, int(validCount%8))
 		file = append(file, tail...)
 		fh, err := mem.OpenFile("/p/"+segmentFileName(0, logFileExt), os.O_CREATE|os.O_RDWR, 0o644)
 		if err != nil {
@@ -150,17 +140,7 @@ func FuzzRecoveryGap(f *testing.F) {
 		if err := mem.MkdirAll("/p", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		var file []byte
-		var valid [][]byte
-		next := int64(0)
-		for i := range int(validCount%6) + 1 {
-			b := simpleBatch(t, 1+i%3, 10, int64(i), i)
-			SetBatchBaseOffset(b, next)
-			p, _ := ParseBatch(b)
-			next = p.NextOffset()
-			valid = append(valid, b)
-			file = append(file, b...)
-		}
+		valid, file, next := fuzzBatches(t, int(validCount%6)+1)
 		file = file[:len(file)-int(cutBytes)%(len(file)+1)]
 		whole, atBoundary := 0, len(file) == 0
 		for n := 0; whole < len(valid) && n+len(valid[whole]) <= len(file); whole++ {
@@ -209,4 +189,18 @@ func FuzzRecoveryGap(f *testing.F) {
 			t.Fatalf("append after recovery: %v", err)
 		}
 	})
+}
+
+// fuzzBatches makes n valid batches at consecutive offsets from 0: each
+// batch, their bytes one after another, and the offset after the last.
+func fuzzBatches(t *testing.T, n int) (valid [][]byte, file []byte, next int64) {
+	for i := range n {
+		b := simpleBatch(t, 1+i%3, 10, int64(i), i)
+		SetBatchBaseOffset(b, next)
+		p, _ := ParseBatch(b)
+		next = p.NextOffset()
+		valid = append(valid, b)
+		file = append(file, b...)
+	}
+	return valid, file, next
 }
