@@ -128,7 +128,7 @@ func (c *client) newBatchPipeline(pid int64, epoch int16, tid string, counts pip
 func (pl *batchPipeline) pipe(tp tpKey) *producerPipe {
 	pipe := pl.byTp[tp]
 	if pipe == nil {
-		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp], stateLossEra: pl.c.w.stateLossEra[tp]}
+		pipe = &producerPipe{tp: tp, next: pl.c.prod.seqs[tp], stateLossEra: pl.c.prod.stateLossEra(tp, pl.c.w)}
 		pl.byTp[tp] = pipe
 		pl.pipes = append(pl.pipes, pipe)
 	}

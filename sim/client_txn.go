@@ -57,6 +57,24 @@ import (
 // outcome: ok (committed), fail (aborted: the client never asked to
 // commit it) or info (it asked, and does not know).
 
+// stateLossEra is tp's World.stateLossEra when the producer's id and epoch
+// began there: now, if it has sent nothing to tp under them (no sequence),
+// else what it was then. A transactional producer's pipelines, one per
+// transaction, take it from here, so a loss between two of its
+// transactions explains an out-of-order refusal in the later one (seed
+// 5810050).
+func (p *producerState) stateLossEra(tp tpKey, w *World) int {
+	era, ok := p.eras[tp]
+	if _, sent := p.seqs[tp]; !sent || !ok {
+		if p.eras == nil {
+			p.eras = map[tpKey]int{}
+		}
+		era = w.stateLossEra[tp]
+		p.eras[tp] = era
+	}
+	return era
+}
+
 // producerState is an idempotent or transactional client's producer.
 type producerState struct {
 	// tid is the transactional id ("" for an idempotent producer);
@@ -441,12 +459,7 @@ func (c *client) sendResend() {
 func (c *client) sendIdempotent(op *sendOp) {
 	w, p := c.w, c.prod
 	seq, pid, epoch := p.seqs[op.tp], p.pid, p.epoch
-	if _, ok := p.seqs[op.tp]; !ok {
-		if p.eras == nil {
-			p.eras = map[tpKey]int{}
-		}
-		p.eras[op.tp] = w.stateLossEra[op.tp]
-	}
+	p.stateLossEra(op.tp, w)
 	w.tracef("%s: send %s to %s (producer %d epoch %d sequence %d)", c.name(), op.value, op.tp, pid, epoch, seq)
 	batch := buildProducerBatch([][]byte{c.recordKey(op)}, []string{op.value}, wallStartMs+w.now, pid, epoch, seq, false)
 	c.producerSend(op, batch, "", func(code int16) {
