@@ -133,8 +133,12 @@ func (m *nodeMetrics) apiLabel(apiKey int16) string {
 	return "unknown"
 }
 
-// requestSent is netio.ClientConfig.RequestSent for the node's clients.
+// requestSent is netio.ClientConfig.RequestSent for the node's clients;
+// a node without metrics (tests) counts nothing.
 func (m *nodeMetrics) requestSent(apiKey int16) {
+	if m == nil {
+		return
+	}
 	m.requestsSent.WithLabelValues(m.apiLabel(apiKey)).Inc()
 }
 
