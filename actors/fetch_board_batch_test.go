@@ -35,10 +35,7 @@ func TestWokenFetchReadsBehindQueuedAppends(t *testing.T) {
 	}
 	c.waitForTopic("batch", 6)
 	c.waitISRFull(active, "batch", 6)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
 	// requests counts the requests of api answered before the followers'
 	// max wait (the largest bucket bound below it), and all of them.

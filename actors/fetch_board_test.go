@@ -27,10 +27,7 @@ func TestFetchSkipsCaughtUpPartitions(t *testing.T) {
 	}
 	c.waitForTopic("skip", partitions)
 	c.waitISRFull(active, "skip", partitions)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
 	counts := func() (sent, skipped float64) {
 		for i := range 3 {

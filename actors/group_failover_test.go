@@ -29,10 +29,7 @@ func TestGroupCoordinatorFailover(t *testing.T) {
 	}
 	c.waitForTopic(topic, 2)
 	c.waitISRFull(active, topic, 2)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	produce := func(from, count int) {
 		cl := newClient(t, c.node(active), kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 		defer cl.Close()

@@ -27,10 +27,7 @@ func TestRequestCountersCountEveryMessage(t *testing.T) {
 	}
 	c.waitForTopic("counted", 3)
 	c.waitISRFull(active, "counted", 3)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RequiredAcks(kgo.AllISRAcks()))
 	for range 10 {
 		for range 10 {

@@ -124,6 +124,16 @@ func (c *testCluster) tryStart(i int) error {
 	return nil
 }
 
+// seedAddrs are the client addresses of every node, in node order: a
+// client's seed brokers.
+func (c *testCluster) seedAddrs() []string {
+	seeds := make([]string, len(c.nodes))
+	for i := range c.nodes {
+		seeds[i] = c.node(i).Addr().String()
+	}
+	return seeds
+}
+
 func (c *testCluster) node(i int) *Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -35,10 +35,7 @@ func TestFetcherDirectoryFollowsTheFetchers(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaders := c.waitForTopic("direct", 3)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	acked := produceAcked(t, ctx, prod, "direct", "r", 90)
 	c.waitReplicasIdentical(active, "direct", 3)

@@ -21,10 +21,7 @@ func routeTestCluster(t *testing.T) (*testCluster, int, *kgo.Client) {
 		t.Fatal(err)
 	}
 	c.waitForTopic("routes", 3)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	return c, active, prod
 }

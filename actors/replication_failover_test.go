@@ -162,10 +162,7 @@ func TestReplicationFailoverUnderLoad(t *testing.T) {
 	}
 	c.waitForTopic(topic, partitions)
 	c.waitISRFull(active, topic, partitions)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	// franz-go refreshes metadata at most every 5 s by default; Kafka's
 	// Java client every retry.backoff.ms (100 ms). A dead leader gives no
 	// KIP-951 hint, so the client learns the new one from metadata.

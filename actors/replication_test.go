@@ -168,10 +168,7 @@ func TestClusterReplicatesThroughLeaderKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitForTopic("replicated", 3)
-	var seeds []string
-	for i := range 3 {
-		seeds = append(seeds, c.node(i).Addr().String())
-	}
+	seeds := c.seedAddrs()
 	prod := newClient(t, c.node(0), kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	acked := produceAcked(t, ctx, prod, "replicated", "before", 60)
 	c.waitReplicasIdentical(active, "replicated", 3)
