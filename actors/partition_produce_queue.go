@@ -123,14 +123,16 @@ func (b *produceBatch) answerUndelivered() {
 // queues, as fanOut.run sends its messages: done runs once every asked
 // partition answered, or at timeout. It runs on the reader of the
 // request's connection, which sends the last partition's batch inline
-// (an idle partition appends it on this goroutine, inlineMessage): the
-// other partitions append on workers meanwhile, and a Produce to one
-// partition wakes no other goroutine.
-func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, done func()) {
+// (an idle partition appends it on this goroutine, inlineMessage), unless
+// not inline (more produces follow at once, which should join the
+// partitions' batches: producedAdds.drain): the other partitions append
+// on workers meanwhile, and a Produce to one partition wakes no other
+// goroutine.
+func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, inline bool, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
 	for i, s := range f.sends {
-		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, inline && i == len(f.sends)-1)
 	}
 	f.sends = nil
 }

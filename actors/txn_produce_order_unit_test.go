@@ -24,8 +24,8 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	ask := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0}
 	var ran []string
-	runAs := func(name string) func(int16) {
-		return func(code int16) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
+	runAs := func(name string) func(int16, bool) {
+		return func(code int16, _ bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	first, how := p.begin(ask, runAs("first"))
 	if how != produceAsk {
@@ -36,7 +36,7 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	if how != produceAsk {
 		t.Fatalf("a produce to a partition no queued add asked for: %d, want it to ask", how)
 	}
-	p.follow("x", func() { ran = append(ran, "direct") }) // behind both adds
+	p.follow("x", func(bool) { ran = append(ran, "direct") }) // behind both adds
 	p.ready(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, second, 0)
 	if len(ran) != 0 {
 		t.Fatalf("ran %v before the first add was answered", ran)
@@ -49,9 +49,9 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	// A produce that comes while the last queued one is handed on goes
 	// after that one's messages, not in between.
 	ran = nil
-	only, _ := p.begin(ask, func(int16) {
+	only, _ := p.begin(ask, func(int16, bool) {
 		ran = append(ran, "only-start")
-		p.follow("x", func() { ran = append(ran, "during") })
+		p.follow("x", func(bool) { ran = append(ran, "during") })
 		ran = append(ran, "only-end")
 	})
 	p.ready(ask, only, 0)
@@ -73,8 +73,8 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
 	var ran []string
-	runAs := func(name string) func(int16) {
-		return func(code int16) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
+	runAs := func(name string) func(int16, bool) {
+		return func(code int16, _ bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	q, how := p.begin(lead, runAs("lead"))
 	if how != produceAsk {
@@ -99,6 +99,46 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	}
 	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q2, refused)
 	if want := []string{"lead:false", "follower:false"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}
+
+// The produces an add held go on together when it is answered: only the
+// last of them may append inline (runProduces), so the others' records
+// are still in their partitions' batches when the next is sent, and each
+// partition writes them all in one append. A produce handed on alone, or
+// the last of a run, is inline.
+func TestProducedAddsInlineOnlyTheLastReady(t *testing.T) {
+	var p producedAdds
+	t0 := logstore.TopicPartition{Topic: "t", Partition: 0}
+	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
+	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
+	var ran []string
+	runAs := func(name string) func(int16, bool) {
+		return func(_ int16, inline bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, inline)) }
+	}
+	q, _ := p.begin(lead, runAs("lead"))
+	for _, name := range []string{"second", "third"} {
+		if _, how := p.begin(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, runAs(name)); how != produceAfterAdd {
+			t.Fatalf("%s: %d, want it to follow the add in flight", name, how)
+		}
+	}
+	p.ready(lead, q, 0)
+	if want := []string{"lead:false", "second:false", "third:true"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+	// Nothing queued: a produce that asks nothing goes at once, inline.
+	ran = nil
+	p.follow("x", func(inline bool) { ran = append(ran, fmt.Sprintf("direct:%v", inline)) })
+	if want := []string{"direct:true"}; !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+	// A produce queued behind an add that is not answered yet is the last
+	// ready one when the add is: inline.
+	ran = nil
+	q, _ = p.begin(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, runAs("alone"))
+	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q, 0)
+	if want := []string{"alone:true"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}
 }
