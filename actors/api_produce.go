@@ -91,14 +91,14 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 		r.verifyTransactionalProduce(req, body, respond)
 		return
 	}
-	r.producePartitions(req, body, respond, nil, true)
+	r.producePartitions(req, body, respond, nil, nil)
 }
 
 // producePartitions hands each partition's records to its actor; those of
 // added, when set, are told first that they joined the producer's
 // transaction (or, when its ask was not answered in time, what to refuse
 // the produce with rather than ask).
-func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition, inline bool) {
+func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition, held *heldBatches) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	fo := &fanOut[producePartitionResult]{}
@@ -158,7 +158,7 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 		resp.Topics = append(resp.Topics, rtopic)
 	}
 	timeout := time.Duration(max(body.TimeoutMillis, 0))*time.Millisecond + produceTimeoutSlack
-	r.node.runProduces(fo, timeout, inline, func() {
+	r.node.runProduces(fo, timeout, held, func() {
 		if body.Acks == 0 {
 			// The client wants no answer; the appends still happen.
 			respond(nil)

@@ -67,7 +67,7 @@ func (r *router) writeTxnMarkers(body *kmsg.WriteTxnMarkersRequest, respond func
 	// Through the node's produce queues (txn_marker_queue.go): the
 	// partition writes the markers and produces that reach it together in
 	// one append.
-	r.node.runProduces(fo, txnMarkerWait, true, func() { respond(resp) })
+	r.node.runProduces(fo, txnMarkerWait, nil, func() { respond(resp) })
 }
 
 // addAbortedTxns lists, for a read_committed fetch, the aborted

@@ -40,8 +40,8 @@ func (r *router) verifyTransactionalProduce(req *netio.Request, body *kmsg.Produ
 	// overtaking one, it would reach a partition first and be refused as
 	// out of order.
 	release := req.Retain()
-	r.node.txns.producedAdds.follow(txnID, func(inline bool) {
-		r.producePartitions(req, body, respond, nil, inline)
+	r.node.txns.producedAdds.follow(txnID, func(held *heldBatches) {
+		r.producePartitions(req, body, respond, nil, held)
 		release()
 	})
 }
@@ -107,7 +107,7 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 		return false
 	}
 	release := req.Retain() // the records wait in the queue
-	run := func(code int16, inline bool) {
+	run := func(code int16, held *heldBatches) {
 		var addition *producedAddition
 		switch code {
 		case 0:
@@ -115,7 +115,7 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 		case kerr.RequestTimedOut.Code: // bound's expiry
 			addition = &producedAddition{ask: &ask, refusal: kerr.NotEnoughReplicas.Code}
 		}
-		r.producePartitions(req, body, respond, addition, inline)
+		r.producePartitions(req, body, respond, addition, held)
 		release()
 	}
 	queued, how := x.producedAdds.begin(ask, run)

@@ -72,6 +72,23 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 // sendInline is send; a new batch it sends runs on this goroutine when it
 // finds the partition actor idle, if inline (inlineMessage).
 func (q *produceQueues) sendInline(root *actor.RootContext, pid *actor.PID, msg any, inline bool) {
+	if b := q.add(pid, msg, inline); b != nil {
+		root.Send(pid, b)
+	}
+}
+
+// sendHeld is send, but a new batch waits in held, open to the messages
+// sent to its partition meanwhile, until held is sent.
+func (q *produceQueues) sendHeld(root *actor.RootContext, pid *actor.PID, msg any, held *heldBatches) {
+	if b := q.add(pid, msg, false); b != nil {
+		held.root = root
+		held.batches = append(held.batches, b)
+	}
+}
+
+// add puts msg in pid's open batch, or in a new one, which it returns for
+// the caller to send (nil when msg joined a batch already sent).
+func (q *produceQueues) add(pid *actor.PID, msg any, inline bool) *produceBatch {
 	size := 0
 	if p, ok := msg.(*producePartition); ok {
 		size = len(p.records)
@@ -94,7 +111,29 @@ func (q *produceQueues) sendInline(root *actor.RootContext, pid *actor.PID, msg 
 	b.bytes += size
 	q.mu.Unlock()
 	if first {
-		root.Send(pid, b)
+		return b
+	}
+	return nil
+}
+
+// heldBatches are the new batches of several produces handed on at once
+// (producedAdds.drain), sent once all of them joined: each partition then
+// takes them in one batch, one append. The last batch is sent inline (a
+// Produce's last partition, runProduces).
+type heldBatches struct {
+	root    *actor.RootContext
+	batches []*produceBatch
+}
+
+// send sends the held batches in the order they were made; nil sends
+// nothing.
+func (h *heldBatches) send() {
+	if h == nil {
+		return
+	}
+	for i, b := range h.batches {
+		b.inline = i == len(h.batches)-1 // not yet sent: nothing reads it
+		h.root.Send(b.pid, b)
 	}
 }
 
@@ -123,16 +162,19 @@ func (b *produceBatch) answerUndelivered() {
 // queues, as fanOut.run sends its messages: done runs once every asked
 // partition answered, or at timeout. It runs on the reader of the
 // request's connection, which sends the last partition's batch inline
-// (an idle partition appends it on this goroutine, inlineMessage), unless
-// not inline (more produces follow at once, which should join the
-// partitions' batches: producedAdds.drain): the other partitions append
-// on workers meanwhile, and a Produce to one partition wakes no other
-// goroutine.
-func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, inline bool, done func()) {
+// (an idle partition appends it on this goroutine, inlineMessage): the
+// other partitions append on workers meanwhile, and a Produce to one
+// partition wakes no other goroutine. With held, the new batches wait in
+// it, for more produces to join them, until held is sent.
+func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
 	for i, s := range f.sends {
-		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, inline && i == len(f.sends)-1)
+		if held != nil {
+			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
+			continue
+		}
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
 	}
 	f.sends = nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/logstore"
@@ -24,8 +25,8 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	ask := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0}
 	var ran []string
-	runAs := func(name string) func(int16, bool) {
-		return func(code int16, _ bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
+	runAs := func(name string) func(int16, *heldBatches) {
+		return func(code int16, _ *heldBatches) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	first, how := p.begin(ask, runAs("first"))
 	if how != produceAsk {
@@ -36,7 +37,7 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	if how != produceAsk {
 		t.Fatalf("a produce to a partition no queued add asked for: %d, want it to ask", how)
 	}
-	p.follow("x", func(bool) { ran = append(ran, "direct") }) // behind both adds
+	p.follow("x", func(*heldBatches) { ran = append(ran, "direct") }) // behind both adds
 	p.ready(txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t1}, second, 0)
 	if len(ran) != 0 {
 		t.Fatalf("ran %v before the first add was answered", ran)
@@ -49,9 +50,9 @@ func TestProducedAddsKeepArrivalOrder(t *testing.T) {
 	// A produce that comes while the last queued one is handed on goes
 	// after that one's messages, not in between.
 	ran = nil
-	only, _ := p.begin(ask, func(int16, bool) {
+	only, _ := p.begin(ask, func(int16, *heldBatches) {
 		ran = append(ran, "only-start")
-		p.follow("x", func(bool) { ran = append(ran, "during") })
+		p.follow("x", func(*heldBatches) { ran = append(ran, "during") })
 		ran = append(ran, "only-end")
 	})
 	p.ready(ask, only, 0)
@@ -73,8 +74,8 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
 	var ran []string
-	runAs := func(name string) func(int16, bool) {
-		return func(code int16, _ bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
+	runAs := func(name string) func(int16, *heldBatches) {
+		return func(code int16, _ *heldBatches) { ran = append(ran, fmt.Sprintf("%s:%v", name, code == 0)) }
 	}
 	q, how := p.begin(lead, runAs("lead"))
 	if how != produceAsk {
@@ -103,19 +104,22 @@ func TestProducedAddsFollowAnAddInFlight(t *testing.T) {
 	}
 }
 
-// The produces an add held go on together when it is answered: only the
-// last of them may append inline (runProduces), so the others' records
-// are still in their partitions' batches when the next is sent, and each
-// partition writes them all in one append. A produce handed on alone, or
-// the last of a run, is inline.
-func TestProducedAddsInlineOnlyTheLastReady(t *testing.T) {
+// The produces an add held go on together when it is answered: their
+// partitions' new batches wait in one heldBatches, sent after the last one
+// ran, so each partition takes all of them in one batch (one append); a
+// produce handed on alone sends its batches at once (held nil), as before.
+func TestProducedAddsHoldTheBatchesOfProducesReadyTogether(t *testing.T) {
 	var p producedAdds
 	t0 := logstore.TopicPartition{Topic: "t", Partition: 0}
 	t1 := logstore.TopicPartition{Topic: "t", Partition: 1}
 	lead := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: t0, more: []logstore.TopicPartition{t1}}
 	var ran []string
-	runAs := func(name string) func(int16, bool) {
-		return func(_ int16, inline bool) { ran = append(ran, fmt.Sprintf("%s:%v", name, inline)) }
+	var helds []*heldBatches
+	runAs := func(name string) func(int16, *heldBatches) {
+		return func(_ int16, held *heldBatches) {
+			ran = append(ran, fmt.Sprintf("%s:%v", name, held != nil))
+			helds = append(helds, held)
+		}
 	}
 	q, _ := p.begin(lead, runAs("lead"))
 	for _, name := range []string{"second", "third"} {
@@ -124,21 +128,48 @@ func TestProducedAddsInlineOnlyTheLastReady(t *testing.T) {
 		}
 	}
 	p.ready(lead, q, 0)
-	if want := []string{"lead:false", "second:false", "third:true"}; !slices.Equal(ran, want) {
+	if want := []string{"lead:true", "second:true", "third:true"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}
-	// Nothing queued: a produce that asks nothing goes at once, inline.
+	if helds[0] != helds[1] || helds[1] != helds[2] {
+		t.Fatal("the produces handed on together did not share their held batches")
+	}
+	// Nothing queued: a produce that asks nothing goes at once.
 	ran = nil
-	p.follow("x", func(inline bool) { ran = append(ran, fmt.Sprintf("direct:%v", inline)) })
-	if want := []string{"direct:true"}; !slices.Equal(ran, want) {
+	p.follow("x", func(held *heldBatches) { ran = append(ran, fmt.Sprintf("direct:%v", held != nil)) })
+	if want := []string{"direct:false"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
 	}
-	// A produce queued behind an add that is not answered yet is the last
-	// ready one when the add is: inline.
-	ran = nil
+	// A produce queued alone behind its add goes alone: nothing held.
+	ran, helds = nil, nil
 	q, _ = p.begin(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, runAs("alone"))
 	p.ready(txnAsk{txnID: "y", producerID: 8, epoch: 0, tp: t0}, q, 0)
-	if want := []string{"alone:true"}; !slices.Equal(ran, want) {
+	if want := []string{"alone:false"}; !slices.Equal(ran, want) {
 		t.Fatalf("ran %v, want %v", ran, want)
+	}
+}
+
+// Held batches are open to the partition's messages until sent: a
+// produce for the partition joins the held batch (one append), and
+// sending hands the batches to their partitions in the order they were
+// made, the last one inline.
+func TestHeldBatchesJoinAndGoInOrder(t *testing.T) {
+	var q produceQueues
+	a, b := &actor.PID{Id: "a"}, &actor.PID{Id: "b"}
+	held := &heldBatches{}
+	q.sendHeld(nil, a, &producePartition{records: []byte("1")}, held)
+	q.sendHeld(nil, b, &producePartition{records: []byte("2")}, held)
+	q.sendHeld(nil, a, &producePartition{records: []byte("3")}, held)
+	if joined := q.add(b, &producePartition{records: []byte("4")}, true); joined != nil {
+		t.Fatal("a message for a partition with a held batch made a batch of its own")
+	}
+	if len(held.batches) != 2 || held.batches[0].pid != a || held.batches[1].pid != b {
+		t.Fatalf("held %d batches, want a's then b's", len(held.batches))
+	}
+	if n := len(held.batches[0].msgs); n != 2 {
+		t.Fatalf("a's batch holds %d messages, want 2", n)
+	}
+	if n := len(held.batches[1].msgs); n != 2 {
+		t.Fatalf("b's batch holds %d messages, want 2", n)
 	}
 }
