@@ -119,7 +119,12 @@ func (q *produceQueues) add(pid *actor.PID, msg any, inline bool) *produceBatch 
 // heldBatches are the new batches of several produces handed on at once
 // (producedAdds.drain), sent once all of them joined: each partition then
 // takes them in one batch, one append. The last batch is sent inline (a
-// Produce's last partition, runProduces).
+// Produce's last partition, runProduces). While held, a batch is open to
+// every sender but not in its partition's mailbox: what is sent to the
+// partition directly meanwhile (a Fetch's read, a metadata change) goes
+// ahead of it, as it could have come just before the produces; the next
+// produces of the same transactional id queue behind the drain, which
+// sends the batches first.
 type heldBatches struct {
 	root    *actor.RootContext
 	batches []*produceBatch
