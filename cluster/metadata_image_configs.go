@@ -110,7 +110,7 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	values := map[string]ConfigEntry{}
 	for k, v := range broker.Static {
 		_, dynamic := dynamicKeys[k]
-		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: ConfigString, ReadOnly: !dynamic}
+		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: BrokerConfigType(k), ReadOnly: !dynamic}
 	}
 	for k, spec := range dynamicKeys {
 		e, ok := values[k]
@@ -132,7 +132,7 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	}
 	for k, v := range broker.Defaults {
 		if _, ok := values[k]; !ok {
-			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: ConfigString, ReadOnly: true}
+			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: BrokerConfigType(k), ReadOnly: true}
 		}
 	}
 	out := make([]ConfigEntry, 0, len(values))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // franz-go's kadm sets a broker's own config (kafka-configs --entity-type
@@ -136,5 +137,45 @@ func TestKadmBrokerAliasConfigs(t *testing.T) {
 	}
 	if err := alter[0].Err; err == nil || !strings.Contains(err.Error(), "INVALID_CONFIG") || !strings.Contains(alter[0].ErrMessage, "log.retention.ms") {
 		t.Errorf("setting log.retention.hours: %v %q, want INVALID_CONFIG naming log.retention.ms", err, alter[0].ErrMessage)
+	}
+}
+
+// DescribeConfigs (v3+) types a broker's read-only configs as Kafka's broker
+// does (INT, LONG, SHORT, BOOLEAN, LIST), not all as STRING: clients that
+// check or convert a value by its type (Kafka's AdminClient ConfigEntry.type)
+// get the type Kafka gives.
+func TestBrokerConfigTypes(t *testing.T) {
+	b := startBroker(t, "log.retention.hours=24")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(ctx, b.client(t))
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("DescribeConfigs: %v %+v", err, resp)
+	}
+	got := map[string]kmsg.ConfigType{}
+	for _, c := range resp.Resources[0].Configs {
+		got[c.Name] = c.ConfigType
+	}
+	for key, want := range map[string]kmsg.ConfigType{
+		"auto.create.topics.enable":        kmsg.ConfigTypeBoolean,
+		"node.id":                          kmsg.ConfigTypeInt,
+		"broker.id":                        kmsg.ConfigTypeInt,
+		"connections.max.idle.ms":          kmsg.ConfigTypeLong,
+		"offsets.topic.replication.factor": kmsg.ConfigTypeShort,
+		"process.roles":                    kmsg.ConfigTypeList,
+		"log.retention.hours":              kmsg.ConfigTypeInt,
+		"log.roll.hours":                   kmsg.ConfigTypeInt,
+		"log.dirs":                         kmsg.ConfigTypeString,
+		"listeners":                        kmsg.ConfigTypeString,
+		"log.retention.ms":                 kmsg.ConfigTypeLong,
+		"min.insync.replicas":              kmsg.ConfigTypeInt,
+	} {
+		if got[key] != want {
+			t.Errorf("%s: type %v, want %v", key, got[key], want)
+		}
 	}
 }
