@@ -72,7 +72,7 @@ func TestKadmBrokerOwnConfigs(t *testing.T) {
 	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("2000000")}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=604800000 DEFAULT_CONFIG=168"; got != want {
+	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=168"; got != want {
 		t.Errorf("broker 1's log.retention.ms: %s, want %s", got, want)
 	}
 	if got, want := show(describe()["log.retention.ms"]), "2000000 DYNAMIC_DEFAULT_BROKER_CONFIG DYNAMIC_DEFAULT_BROKER_CONFIG=2000000"; got != want {
@@ -122,13 +122,33 @@ func TestKadmBrokerAliasConfigs(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		"log.retention.hours": "24 STATIC_BROKER_CONFIG",
-		"log.retention.ms":    "86400000 STATIC_BROKER_CONFIG log.retention.ms=86400000/STATIC_BROKER_CONFIG log.retention.ms=604800000/DEFAULT_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG",
+		"log.retention.ms":    "86400000 STATIC_BROKER_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG",
 		"log.roll.hours":      "168 DEFAULT_CONFIG",
 		"broker.id":           "1 STATIC_BROKER_CONFIG",
 		"node.id":             "1 STATIC_BROKER_CONFIG",
 	} {
 		if got[key] != want {
 			t.Errorf("%s: %q, want %q", key, got[key], want)
+		}
+	}
+	// A topic's retention.ms comes from log.retention.hours, and says so.
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "aliased"); err != nil {
+		t.Fatal(err)
+	}
+	tcs, err := adm.DescribeTopicConfigs(ctx, "aliased")
+	if err != nil || len(tcs) != 1 || tcs[0].Err != nil {
+		t.Fatalf("DescribeTopicConfigs: %v %+v", err, tcs)
+	}
+	for _, c := range tcs[0].Configs {
+		if c.Key != "retention.ms" {
+			continue
+		}
+		s := fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+		for _, syn := range c.Synonyms {
+			s += fmt.Sprintf(" %s=%s/%s", syn.Key, *syn.Value, syn.Source)
+		}
+		if want := "86400000 STATIC_BROKER_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG"; s != want {
+			t.Errorf("topic retention.ms: %q, want %q", s, want)
 		}
 	}
 	alter, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.hours", Value: kadm.StringPtr("1")}})
