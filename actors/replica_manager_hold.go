@@ -117,7 +117,7 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 			continue
 		}
 		renamed = true
-		m.logger.Warn("partition directory the metadata gives this node no replica of: renamed aside (remove it when not needed)",
+		m.logger.Warn("stray partition directory renamed aside: the metadata gives this node no replica of it; its data is kept",
 			zap.String("dir", dir), zap.String("renamed", stray))
 	}
 	if renamed {
