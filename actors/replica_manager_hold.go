@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
@@ -110,6 +111,9 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 		if m.data.busy(dir) {
 			continue // a retired replica's, whose rename failed: it stays as it is
 		}
+		if holdsMetadataLog(dir, m.node.cfg.MetadataLogDir) {
+			continue // metadata.log.dir, or a directory holding it, named like a partition's
+		}
 		m.preloads.discard(dir)
 		stray := fmt.Sprintf("%s.%x%s", dir, m.node.cfg.Clock.Now().WallMs, strayDirSuffix)
 		if err := fsys.Rename(dir, stray); err != nil {
@@ -125,4 +129,13 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 			m.logger.Error("sync log dir", zap.Error(err))
 		}
 	}
+}
+
+// holdsMetadataLog reports whether metadataDir is dir or lies inside it.
+func holdsMetadataLog(dir, metadataDir string) bool {
+	if metadataDir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, metadataDir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

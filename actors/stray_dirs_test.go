@@ -53,3 +53,25 @@ func TestStrayPartitionDirRenamedAside(t *testing.T) {
 	readOnly(ctx, t, newClient(t, c.node(0), kgo.ConsumeTopics("kept"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
 		"0:old-0", "1:old-1", "2:old-2", "3:old-3", "4:old-4")
 }
+
+// A metadata.log.dir inside the data directory named like a partition's
+// (meta-1) is no stray: the node starts again on it.
+func TestMetadataLogDirNamedLikeAPartitionIsNoStray(t *testing.T) {
+	c := newTestCluster(t, 1, 0, func(_ int, cfg *Config) { cfg.MetadataLogDir = filepath.Join(cfg.DataDir, "meta-1") })
+	c.startAll()
+	c.createAssigned(0, "kept", []int32{1}, "1")
+	c.stop(0, true)
+	if err := c.tryStart(0); err != nil {
+		t.Fatal(err)
+	}
+	c.waitForTopic("kept", 1)
+	names, _ := os.ReadDir(c.cfgs[0].DataDir)
+	for _, e := range names {
+		if strings.HasSuffix(e.Name(), strayDirSuffix) {
+			t.Errorf("%s renamed aside", e.Name())
+		}
+	}
+	if _, err := os.Stat(c.cfgs[0].MetadataLogDir); err != nil {
+		t.Fatal(err)
+	}
+}
