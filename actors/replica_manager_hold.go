@@ -111,6 +111,9 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 		if m.data.busy(dir) {
 			continue // a retired replica's, whose rename failed: it stays as it is
 		}
+		if fi, err := fsys.Stat(dir); err != nil || !fi.IsDir() {
+			continue // a file named like a partition's is not a log
+		}
 		if holdsMetadataLog(dir, m.node.cfg.MetadataLogDir) {
 			continue // metadata.log.dir, or a directory holding it, named like a partition's
 		}
