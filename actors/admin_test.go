@@ -157,7 +157,7 @@ func TestAlterAndDescribeConfigs(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("5000")}}, "cfg"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := describeTopicSynonyms(t, adm, "cfg", "retention.ms"), "retention.ms=5000/DYNAMIC_TOPIC_CONFIG log.retention.ms=1000000/STATIC_BROKER_CONFIG log.retention.ms=604800000/DEFAULT_CONFIG"; got != want {
+	if got, want := describeTopicSynonyms(t, adm, "cfg", "retention.ms"), "retention.ms=5000/DYNAMIC_TOPIC_CONFIG log.retention.ms=1000000/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG"; got != want {
 		t.Fatalf("retention.ms synonyms = %s, want %s", got, want)
 	}
 	bresps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "num.partitions", Value: kadm.StringPtr("3")}})

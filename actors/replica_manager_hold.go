@@ -1,6 +1,10 @@
 package actors
 
 import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
@@ -78,9 +82,63 @@ func (m *replicaManager) release(ctx actor.Context) {
 		m.data.expect(m.node.partitionDir(st.Topic, st.Partition.Partition), st.Topic, !kept)
 		m.retire(ctx, &hostedReplica{topic: st.Topic, topicID: st.TopicID, partition: st.Partition.Partition, topicDeleted: !kept})
 	}
+	m.renameStrays(h.image)
 	m.apply(ctx, h.image)
 	// What the caught-up image does not start here is closed before any
 	// later image could start a replica in its directory.
 	m.preloads.discardAll()
 	m.preloads = nil
+}
+
+// strayDirSuffix ends the name of a partition directory the node found it
+// does not host (cluster.StrayPartitionDirs), as in Kafka: renamed aside so
+// that no replica adopts it, and kept for the operator to look at.
+const strayDirSuffix = "-stray"
+
+// renameStrays renames aside the partition directories the caught-up image
+// does not give the node (cluster.StrayPartitionDirs decides), before any
+// replica starts.
+func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
+	fsys, root := m.node.cfg.FS, m.node.cfg.DataDir
+	names, err := fsys.ReadDir(root)
+	if err != nil {
+		m.logger.Error("list log dir", zap.Error(err))
+		return
+	}
+	renamed := false
+	for _, name := range cluster.StrayPartitionDirs(img, m.node.cfg.NodeID, names) {
+		dir := filepath.Join(root, name)
+		if m.data.busy(dir) {
+			continue // a retired replica's, whose rename failed: it stays as it is
+		}
+		if fi, err := fsys.Stat(dir); err != nil || !fi.IsDir() {
+			continue // a file named like a partition's is not a log
+		}
+		if holdsMetadataLog(dir, m.node.cfg.MetadataLogDir) {
+			continue // metadata.log.dir, or a directory holding it, named like a partition's
+		}
+		m.preloads.discard(dir)
+		stray := fmt.Sprintf("%s.%x%s", dir, m.node.cfg.Clock.Now().WallMs, strayDirSuffix)
+		if err := fsys.Rename(dir, stray); err != nil {
+			m.logger.Error("stray partition directory not renamed", zap.String("dir", dir), zap.Error(err))
+			continue
+		}
+		renamed = true
+		m.logger.Warn("stray partition directory renamed aside: the metadata gives this node no replica of it; its data is kept",
+			zap.String("dir", dir), zap.String("renamed", stray))
+	}
+	if renamed {
+		if err := fsys.SyncDir(root); err != nil {
+			m.logger.Error("sync log dir", zap.Error(err))
+		}
+	}
+}
+
+// holdsMetadataLog reports whether metadataDir is dir or lies inside it.
+func holdsMetadataLog(dir, metadataDir string) bool {
+	if metadataDir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(dir, metadataDir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

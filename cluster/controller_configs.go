@@ -317,7 +317,7 @@ func (c *Controller) checkBrokerConfigs(name string, configs map[string]string) 
 // or "".
 func aliasTarget(alias string) string {
 	for target, aliases := range brokerKeyAliases {
-		if slices.Contains(aliases, alias) {
+		if slices.ContainsFunc(aliases, func(a keyAlias) bool { return a.name == alias }) {
 			return target
 		}
 	}

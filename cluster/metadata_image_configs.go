@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -61,8 +63,10 @@ func TopicConfigEntries(t *TopicImage, broker BrokerConfigs) []ConfigEntry {
 
 // topicConfigSynonyms lists a topic config's value at each level that sets
 // it, in TopicConfigValue's order: the topic's own under the topic key, the
-// broker's under the broker key (Kafka's log.retention.ms for
-// retention.ms), and Kafka's default.
+// broker's under the broker key (Kafka's log.retention.ms for retention.ms)
+// and, in server.properties, under Kafka's other names of it as written
+// (log.retention.minutes, log.retention.hours), and Kafka's default under
+// the name Kafka gives it a default by (log.retention.hours=168).
 func topicConfigSynonyms(t *TopicImage, broker BrokerConfigs, spec TopicConfigSpec) []ConfigSynonym {
 	var out []ConfigSynonym
 	if t != nil {
@@ -70,17 +74,35 @@ func topicConfigSynonyms(t *TopicImage, broker BrokerConfigs, spec TopicConfigSp
 			out = append(out, ConfigSynonym{Name: spec.Name, Value: v, Source: kmsg.ConfigSourceDynamicTopicConfig})
 		}
 	}
-	name := spec.Name
-	if spec.BrokerKey != "" {
-		name = spec.BrokerKey
-		out = append(out, brokerLevels(broker, name)...)
+	if spec.BrokerKey == "" {
+		return append(out, ConfigSynonym{Name: spec.Name, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
 	}
-	return append(out, ConfigSynonym{Name: name, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
+	out = append(out, brokerLevels(broker, spec.BrokerKey)...)
+	return append(out, defaultSynonym(spec.BrokerKey, spec.Default))
+}
+
+// defaultSynonym is a broker key's default as Kafka lists it: under the
+// alias Kafka defines the default by when the key has none of its own
+// (log.retention.ms: log.retention.hours=168), else under the key.
+func defaultSynonym(key, def string) ConfigSynonym {
+	if a, ok := kafkaDefaultAliases[key]; ok {
+		return ConfigSynonym{Name: a.name, Value: a.value, Source: kmsg.ConfigSourceDefaultConfig}
+	}
+	return ConfigSynonym{Name: key, Value: def, Source: kmsg.ConfigSourceDefaultConfig}
+}
+
+// kafkaDefaultAliases are the broker keys without a default in Kafka whose
+// alias has one: log.retention.ms and log.roll.ms default to 168 hours.
+var kafkaDefaultAliases = map[string]struct{ name, value string }{
+	"log.retention.ms": {"log.retention.hours", "168"},
+	"log.roll.ms":      {"log.roll.hours", "168"},
 }
 
 // brokerLevels lists a broker key's value for this broker alone, its
 // dynamic cluster-wide value and its server.properties value, where set, in
-// that order.
+// that order; at the server.properties level, after the key, the aliases
+// of it given there, as written (Kafka's order: log.retention.ms, .minutes,
+// .hours).
 func brokerLevels(broker BrokerConfigs, key string) []ConfigSynonym {
 	var out []ConfigSynonym
 	if v, ok := broker.Node[key]; ok {
@@ -92,7 +114,39 @@ func brokerLevels(broker BrokerConfigs, key string) []ConfigSynonym {
 	if v, ok := broker.Static[key]; ok {
 		out = append(out, ConfigSynonym{Name: key, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig})
 	}
+	for _, a := range brokerKeyAliases[key] {
+		if v, ok := broker.Static[a.name]; ok {
+			out = append(out, ConfigSynonym{Name: a.name, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig})
+		}
+	}
 	return out
+}
+
+// staticValue is a broker key's server.properties value: the key's own, else
+// that of the first of its aliases given (log.retention.minutes before
+// log.retention.hours), in the key's unit, as Kafka reads them; a negative
+// alias (no limit) is -1.
+func staticValue(broker BrokerConfigs, key string) (string, bool) {
+	if v, ok := broker.Static[key]; ok {
+		return v, true
+	}
+	for _, a := range brokerKeyAliases[key] {
+		v, ok := broker.Static[a.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch {
+		case err != nil:
+			continue // validated when the node started; never here
+		case n < 0:
+			return "-1", true
+		case n > math.MaxInt64/a.multiplier:
+			return strconv.FormatInt(math.MaxInt64, 10), true
+		}
+		return strconv.FormatInt(n*a.multiplier, 10), true
+	}
+	return "", false
 }
 
 // BrokerConfigEntries lists a broker's configs, sorted by name:
@@ -110,12 +164,15 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	values := map[string]ConfigEntry{}
 	for k, v := range broker.Static {
 		_, dynamic := dynamicKeys[k]
-		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: ConfigString, ReadOnly: !dynamic}
+		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: BrokerConfigType(k), ReadOnly: !dynamic}
 	}
 	for k, spec := range dynamicKeys {
 		e, ok := values[k]
 		if !ok {
 			e = ConfigEntry{Name: k, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig}
+			if v, ok := staticValue(broker, k); ok {
+				e.Value, e.Source = v, kmsg.ConfigSourceStaticBrokerConfig
+			}
 		}
 		e.Type = spec.Type
 		values[k] = e
@@ -132,7 +189,7 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	}
 	for k, v := range broker.Defaults {
 		if _, ok := values[k]; !ok {
-			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: ConfigString, ReadOnly: true}
+			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: BrokerConfigType(k), ReadOnly: true}
 		}
 	}
 	out := make([]ConfigEntry, 0, len(values))
@@ -140,17 +197,9 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 		e := values[k]
 		e.Synonyms = brokerLevels(broker, k)
 		if spec, ok := dynamicKeys[k]; ok {
-			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: spec.Default, Source: kmsg.ConfigSourceDefaultConfig})
+			e.Synonyms = append(e.Synonyms, defaultSynonym(k, spec.Default))
 		} else if v, ok := broker.Defaults[k]; ok {
 			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
-		}
-		for _, alias := range brokerKeyAliases[k] {
-			if v, ok := broker.Static[alias]; ok {
-				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: alias, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig})
-			}
-			if v, ok := broker.Defaults[alias]; ok {
-				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: alias, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
-			}
 		}
 		e.Sensitive = strings.Contains(k, "password")
 		if e.Sensitive {
@@ -165,12 +214,19 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 }
 
 // brokerKeyAliases are Kafka's other keys of a broker key, in their order of
-// precedence after it (log.retention.ms beats .minutes beats .hours): a
-// broker lists them in server.properties (folded into the key) and by
-// default under their own names, and among the key's synonyms.
-var brokerKeyAliases = map[string][]string{
-	"log.retention.ms": {"log.retention.minutes", "log.retention.hours"},
-	"log.roll.ms":      {"log.roll.hours"},
+// precedence after it (log.retention.ms beats .minutes beats .hours), each
+// with the factor from its unit to the key's: a broker lists them in
+// server.properties (where the node keeps them as written) and by default
+// under their own names, and among the key's synonyms.
+var brokerKeyAliases = map[string][]keyAlias{
+	"log.retention.ms": {{"log.retention.minutes", 60_000}, {"log.retention.hours", 3_600_000}},
+	"log.roll.ms":      {{"log.roll.hours", 3_600_000}},
+}
+
+// keyAlias is one alias of a broker key.
+type keyAlias struct {
+	name       string
+	multiplier int64
 }
 
 // BrokerDefaultConfigEntries lists the cluster-wide dynamic broker configs,

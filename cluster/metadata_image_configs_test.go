@@ -61,7 +61,7 @@ func TestBrokerOwnConfigs(t *testing.T) {
 	want := fmt.Sprint([]ConfigSynonym{{"log.retention.ms", "1000", kmsg.ConfigSourceDynamicBrokerConfig},
 		{"log.retention.ms", "3000", kmsg.ConfigSourceDynamicDefaultBrokerConfig},
 		{"log.retention.ms", "86400000", kmsg.ConfigSourceStaticBrokerConfig},
-		{"log.retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig}})
+		{"log.retention.hours", "168", kmsg.ConfigSourceDefaultConfig}})
 	if e.Value != "1000" || e.Source != kmsg.ConfigSourceDynamicBrokerConfig || fmt.Sprint(e.Synonyms) != want {
 		t.Errorf("log.retention.ms: %s %v %v, want 1000 DYNAMIC_BROKER_CONFIG %s", e.Value, e.Source, e.Synonyms, want)
 	}
@@ -83,6 +83,48 @@ func TestBrokerOwnConfigs(t *testing.T) {
 	for _, e := range BrokerDefaultConfigEntries(broker) {
 		if e.Name == "log.retention.ms" && (e.Value != "3000" || len(e.Synonyms) != 1) {
 			t.Errorf("the default resource's log.retention.ms: %+v", e)
+		}
+	}
+}
+
+// A retention given in server.properties by Kafka's other names
+// (log.retention.minutes, log.retention.hours) is listed under them, as
+// written, among a topic's retention.ms synonyms and the broker's
+// log.retention.ms, in Kafka's order, and read from them: minutes before
+// hours, each in its unit. Kafka's default is log.retention.hours=168.
+func TestRetentionAliasSynonyms(t *testing.T) {
+	for _, c := range []struct {
+		static map[string]string
+		value  string
+		syns   string
+	}{
+		{map[string]string{"log.retention.hours": "24"}, "86400000",
+			"[{log.retention.hours 24 STATIC_BROKER_CONFIG} {log.retention.hours 168 DEFAULT_CONFIG}]"},
+		{map[string]string{"log.retention.hours": "24", "log.retention.minutes": "30"}, "1800000",
+			"[{log.retention.minutes 30 STATIC_BROKER_CONFIG} {log.retention.hours 24 STATIC_BROKER_CONFIG} {log.retention.hours 168 DEFAULT_CONFIG}]"},
+		{map[string]string{"log.retention.hours": "24", "log.retention.ms": "5000"}, "5000",
+			"[{log.retention.ms 5000 STATIC_BROKER_CONFIG} {log.retention.hours 24 STATIC_BROKER_CONFIG} {log.retention.hours 168 DEFAULT_CONFIG}]"},
+		{map[string]string{"log.retention.hours": "-1"}, "-1",
+			"[{log.retention.hours -1 STATIC_BROKER_CONFIG} {log.retention.hours 168 DEFAULT_CONFIG}]"},
+		{nil, "604800000", "[{log.retention.hours 168 DEFAULT_CONFIG}]"},
+	} {
+		broker := BrokerConfigs{Static: c.static}
+		wantSrc := kmsg.ConfigSourceStaticBrokerConfig
+		if c.static == nil {
+			wantSrc = kmsg.ConfigSourceDefaultConfig
+		}
+		for _, e := range TopicConfigEntries(&TopicImage{}, broker) {
+			if e.Name == "retention.ms" && (e.Value != c.value || e.Source != wantSrc || fmt.Sprint(e.Synonyms) != c.syns) {
+				t.Errorf("%v: retention.ms %s %v %v, want %s %v %s", c.static, e.Value, e.Source, e.Synonyms, c.value, wantSrc, c.syns)
+			}
+		}
+		for _, e := range BrokerConfigEntries(broker) {
+			if e.Name == "log.retention.ms" && (e.Value != c.value || e.Source != wantSrc || fmt.Sprint(e.Synonyms) != c.syns) {
+				t.Errorf("%v: log.retention.ms %s %v %v, want %s %v %s", c.static, e.Value, e.Source, e.Synonyms, c.value, wantSrc, c.syns)
+			}
+		}
+		if s := ResolveTopicSettings(&TopicImage{}, broker, false); fmt.Sprint(s.Log.RetentionMs) != c.value {
+			t.Errorf("%v: the log's retention %d, want %s", c.static, s.Log.RetentionMs, c.value)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func TopicConfigValue(topic *TopicImage, broker BrokerConfigs, key string) (stri
 		if v, ok := broker.Dynamic[spec.BrokerKey]; ok {
 			return v, ConfigSourceDynamicBrokerDefault
 		}
-		if v, ok := broker.Static[spec.BrokerKey]; ok {
+		if v, ok := staticValue(broker, spec.BrokerKey); ok {
 			return v, ConfigSourceStaticBroker
 		}
 	}

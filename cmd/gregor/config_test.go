@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"gregor/actors"
+	"gregor/cluster"
 )
 
 // testHostname stands in for os.Hostname.
@@ -296,13 +297,23 @@ func TestNodeConfigAliasesAndDerivedListeners(t *testing.T) {
 	if got.AdvertisedHost != "gregor-host" || got.AdvertisedPort != 9093 {
 		t.Errorf("advertised %s:%d, want gregor-host:9093 (the hostname, for an empty listener host)", got.AdvertisedHost, got.AdvertisedPort)
 	}
+	// The aliases stay as written (DescribeConfigs lists them so, as
+	// Kafka does); the keys they stand for are read from them.
 	for key, want := range map[string]string{
-		"log.retention.ms":     "7200000",
-		"log.roll.ms":          "3600000",
+		"log.retention.hours":  "2",
+		"log.roll.hours":       "1",
+		"log.retention.ms":     "",
+		"log.roll.ms":          "",
 		"advertised.listeners": "PLAINTEXT://gregor-host:9093",
 	} {
 		if v := got.StaticBrokerConfigs[key]; v != want {
 			t.Errorf("StaticBrokerConfigs[%s] = %q, want %q", key, v, want)
+		}
+	}
+	broker := cluster.BrokerConfigs{Static: got.StaticBrokerConfigs}
+	for key, want := range map[string]string{"retention.ms": "7200000", "segment.ms": "3600000"} {
+		if v, src := cluster.TopicConfigValue(nil, broker, key); v != want || src != cluster.ConfigSourceStaticBroker {
+			t.Errorf("a topic's %s: %s from %v, want %s from server.properties", key, v, src, want)
 		}
 	}
 }

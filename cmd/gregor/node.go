@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,6 +64,12 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 			if s.Value != "" { // unset by default (broker.rack, debug.listener)
 				cfg.DefaultBrokerConfigs[key] = s.Value
 			}
+			continue
+		}
+		if strings.Contains(s.Source, " as ") {
+			// Set only through an alias (log.retention.hours): the
+			// node keeps the alias as written, and reads the key's
+			// value from it, as Kafka's broker does.
 			continue
 		}
 		cfg.StaticBrokerConfigs[key] = s.Value

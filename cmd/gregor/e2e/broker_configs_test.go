@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // franz-go's kadm sets a broker's own config (kafka-configs --entity-type
@@ -71,7 +72,7 @@ func TestKadmBrokerOwnConfigs(t *testing.T) {
 	if err := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("2000000")}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=604800000 DEFAULT_CONFIG=168"; got != want {
+	if got, want := show(describe(1)["log.retention.ms"]), "3000000 DYNAMIC_BROKER_CONFIG DYNAMIC_BROKER_CONFIG=3000000 DYNAMIC_DEFAULT_BROKER_CONFIG=2000000 DEFAULT_CONFIG=168"; got != want {
 		t.Errorf("broker 1's log.retention.ms: %s, want %s", got, want)
 	}
 	if got, want := show(describe()["log.retention.ms"]), "2000000 DYNAMIC_DEFAULT_BROKER_CONFIG DYNAMIC_DEFAULT_BROKER_CONFIG=2000000"; got != want {
@@ -121,7 +122,7 @@ func TestKadmBrokerAliasConfigs(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		"log.retention.hours": "24 STATIC_BROKER_CONFIG",
-		"log.retention.ms":    "86400000 STATIC_BROKER_CONFIG log.retention.ms=86400000/STATIC_BROKER_CONFIG log.retention.ms=604800000/DEFAULT_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG",
+		"log.retention.ms":    "86400000 STATIC_BROKER_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG",
 		"log.roll.hours":      "168 DEFAULT_CONFIG",
 		"broker.id":           "1 STATIC_BROKER_CONFIG",
 		"node.id":             "1 STATIC_BROKER_CONFIG",
@@ -130,11 +131,71 @@ func TestKadmBrokerAliasConfigs(t *testing.T) {
 			t.Errorf("%s: %q, want %q", key, got[key], want)
 		}
 	}
+	// A topic's retention.ms comes from log.retention.hours, and says so.
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "aliased"); err != nil {
+		t.Fatal(err)
+	}
+	tcs, err := adm.DescribeTopicConfigs(ctx, "aliased")
+	if err != nil || len(tcs) != 1 || tcs[0].Err != nil {
+		t.Fatalf("DescribeTopicConfigs: %v %+v", err, tcs)
+	}
+	for _, c := range tcs[0].Configs {
+		if c.Key != "retention.ms" {
+			continue
+		}
+		s := fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+		for _, syn := range c.Synonyms {
+			s += fmt.Sprintf(" %s=%s/%s", syn.Key, *syn.Value, syn.Source)
+		}
+		if want := "86400000 STATIC_BROKER_CONFIG log.retention.hours=24/STATIC_BROKER_CONFIG log.retention.hours=168/DEFAULT_CONFIG"; s != want {
+			t.Errorf("topic retention.ms: %q, want %q", s, want)
+		}
+	}
 	alter, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.hours", Value: kadm.StringPtr("1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := alter[0].Err; err == nil || !strings.Contains(err.Error(), "INVALID_CONFIG") || !strings.Contains(alter[0].ErrMessage, "log.retention.ms") {
 		t.Errorf("setting log.retention.hours: %v %q, want INVALID_CONFIG naming log.retention.ms", err, alter[0].ErrMessage)
+	}
+}
+
+// DescribeConfigs (v3+) types a broker's read-only configs as Kafka's broker
+// does (INT, LONG, SHORT, BOOLEAN, LIST), not all as STRING: clients that
+// check or convert a value by its type (Kafka's AdminClient ConfigEntry.type)
+// get the type Kafka gives.
+func TestBrokerConfigTypes(t *testing.T) {
+	b := startBroker(t, "log.retention.hours=24")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(ctx, b.client(t))
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("DescribeConfigs: %v %+v", err, resp)
+	}
+	got := map[string]kmsg.ConfigType{}
+	for _, c := range resp.Resources[0].Configs {
+		got[c.Name] = c.ConfigType
+	}
+	for key, want := range map[string]kmsg.ConfigType{
+		"auto.create.topics.enable":        kmsg.ConfigTypeBoolean,
+		"node.id":                          kmsg.ConfigTypeInt,
+		"broker.id":                        kmsg.ConfigTypeInt,
+		"connections.max.idle.ms":          kmsg.ConfigTypeLong,
+		"offsets.topic.replication.factor": kmsg.ConfigTypeShort,
+		"process.roles":                    kmsg.ConfigTypeList,
+		"log.retention.hours":              kmsg.ConfigTypeInt,
+		"log.roll.hours":                   kmsg.ConfigTypeInt,
+		"log.dirs":                         kmsg.ConfigTypeString,
+		"listeners":                        kmsg.ConfigTypeString,
+		"log.retention.ms":                 kmsg.ConfigTypeLong,
+		"min.insync.replicas":              kmsg.ConfigTypeInt,
+	} {
+		if got[key] != want {
+			t.Errorf("%s: type %v, want %v", key, got[key], want)
+		}
 	}
 }

@@ -7,6 +7,10 @@
 //	admin reassign|createassigned|addparts|elect|desc TOPIC ...   kadm operator moves
 //	kgo prod TOPIC OUT RATE | kgo cons TOPIC GROUP OUT             kafka-go Writer / group Reader
 //	lat TOPIC NODE [PIDFILE]         acks=all produces straight to broker NODE every 5 ms while a preferred election (or a kill -9 of PIDFILE's process) moves the leader
+//	ssync TOPIC OUT RATE             sarama SyncProducer (idempotent, acks=all, 4 senders); OUT as prod's
+//	fcons TOPIC GROUP OUT [INSTANCE] a franz-go group member (cooperative-sticky; static with INSTANCE); OUT as cons's, plus "revoked"/"lost" lines
+//	burst PREFIX WORKERS SECONDS     kadm CreateTopics, CreatePartitions and DeleteTopics in a loop; prints "OP TOPIC MS DURATIONMS RESULT"
+//	verify PREFIX                    each broker's view of the topics named PREFIX-*: "T BROKER TOPIC PARTITIONS PROBLEMS"
 //
 // Brokers come from $GREGOR_BROKERS.
 package main
@@ -44,6 +48,18 @@ func main() {
 		lat(os.Args[2:])
 	case "kgo":
 		kafkago(os.Args[2:])
+	case "ssync":
+		ssync(os.Args[2], os.Args[3], atoi(os.Args[4]))
+	case "fcons":
+		instance := ""
+		if len(os.Args) > 5 {
+			instance = os.Args[5]
+		}
+		fcons(os.Args[2], os.Args[3], os.Args[4], instance)
+	case "burst":
+		burst(os.Args[2:])
+	case "verify":
+		verify(os.Args[2:])
 	default:
 		log.Fatal("unknown")
 	}

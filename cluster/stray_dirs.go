@@ -1,0 +1,62 @@
+package cluster
+
+import (
+	"strconv"
+	"strings"
+)
+
+// StrayPartitionDirs returns, of the names in a node's data directory, the
+// partition directories (topic-N) of replicas the image does not give the
+// node: a topic the image does not hold, a partition past its count, or one
+// whose replicas leave the node out. A node decides this once it caught up
+// with the metadata log, before it starts its replicas, as Kafka's broker
+// marks stray logs at its first caught-up image: the metadata log can no
+// longer tell it to delete them (a topic created and deleted while the
+// node was down, or in one batch it read at once, or a deletion cut by a
+// crash before the directory was renamed aside). Left under its name, such
+// a directory would be adopted by a new topic of that name with the old
+// records in it. Names that are not topic-N (the metadata log, retired
+// -delete and -stray directories, files) are never stray.
+func StrayPartitionDirs(img *MetadataImage, node int32, names []string) []string {
+	var out []string
+	for _, name := range names {
+		topic, partition, ok := ParsePartitionDir(name)
+		if !ok {
+			continue
+		}
+		t, ok := img.Topic(topic)
+		if ok && int(partition) < len(t.Partitions) && t.Partitions[partition].HostedBy(node) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// ParsePartitionDir reads a partition directory's name, topic-N, where the
+// topic is a legal Kafka topic name (ASCII letters, digits, '.', '_', '-';
+// at most 249 characters) and N a partition number written as Kafka writes
+// it (no sign, no leading zero).
+func ParsePartitionDir(name string) (topic string, partition int32, ok bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 || i > 249 {
+		return "", 0, false
+	}
+	topic, num := name[:i], name[i+1:]
+	if len(num) > 1 && num[0] == '0' {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 32)
+	if err != nil || n < 0 || num[0] == '+' {
+		return "", 0, false
+	}
+	if topic == "." || topic == ".." {
+		return "", 0, false
+	}
+	for _, c := range []byte(topic) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return "", 0, false
+		}
+	}
+	return topic, int32(n), true
+}

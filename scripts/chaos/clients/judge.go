@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ssync TOPIC OUT RATE: sarama SyncProducer, idempotent, WaitForAll, 4 senders.
+func ssync(topic, out string, rate int) {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Retry.Max = 1000
+	cfg.Producer.Retry.Backoff = 100 * time.Millisecond
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
+	cfg.Metadata.Retry.Max = 1000
+	cfg.Producer.Partitioner = sarama.NewHashPartitioner
+	cfg.ClientID = "judge-ssync"
+	p, err := sarama.NewSyncProducer(brokers(), cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, _ := os.Create(out)
+	w := bufio.NewWriter(f)
+	var mu sync.Mutex
+	go flushEverySecond(&mu, w)
+	ctx := sigctx()
+	const senders = 4
+	var wg sync.WaitGroup
+	sent := make([]int, senders)
+	for g := 0; g < senders; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			tk := time.NewTicker(time.Second * senders / time.Duration(rate))
+			for i := 0; ctx.Err() == nil; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tk.C:
+				}
+				seq := i*senders + g
+				v := fmt.Sprintf("v%d", seq)
+				t0 := time.Now()
+				part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf("k%d", seq%1000)), Value: sarama.StringEncoder(v)})
+				now := time.Now()
+				mu.Lock()
+				if err != nil {
+					fmt.Fprintf(w, "err %s %d %q\n", v, now.UnixMilli(), err.Error())
+				} else {
+					fmt.Fprintf(w, "ack %d %d %s %d %d\n", part, off, v, now.UnixMilli(), now.Sub(t0).Milliseconds())
+				}
+				mu.Unlock()
+				sent[g]++
+			}
+		}(g)
+	}
+	wg.Wait()
+	p.Close()
+	mu.Lock()
+	w.Flush()
+	mu.Unlock()
+	n := 0
+	for _, s := range sent {
+		n += s
+	}
+	fmt.Fprintf(os.Stderr, "sync producer sent %d\n", n)
+}
+
+// fcons TOPIC GROUP OUT [INSTANCE]: a franz-go group member, cooperative-sticky;
+// with INSTANCE, static membership (group.instance.id).
+func fcons(topic, group, out, instance string) {
+	f, _ := os.Create(out)
+	w := bufio.NewWriter(f)
+	mu := &sync.Mutex{}
+	logf := func(format string, a ...any) {
+		mu.Lock()
+		fmt.Fprintf(w, format, a...)
+		mu.Unlock()
+	}
+	go flushEverySecond(mu, w)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers()...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ClientID("judge-fcons"),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			logf("setup assigned %v %d\n", fmt.Sprint(m[topic]), time.Now().UnixMilli())
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			logf("revoked %v %d\n", fmt.Sprint(m[topic]), time.Now().UnixMilli())
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			logf("lost %v %d\n", fmt.Sprint(m[topic]), time.Now().UnixMilli())
+		}),
+	}
+	if instance != "" {
+		opts = append(opts, kgo.InstanceID(instance), kgo.SessionTimeout(30*time.Second))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := sigctx()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(t string, p int32, err error) {
+			if ctx.Err() == nil {
+				logf("err %d %q\n", time.Now().UnixMilli(), fmt.Sprintf("fetch %s/%d: %v", t, p, err))
+			}
+		})
+		now := time.Now().UnixMilli()
+		fs.EachRecord(func(r *kgo.Record) {
+			logf("rec %d %d %s %d\n", r.Partition, r.Offset, r.Value, now)
+		})
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+		logf("err %d %q\n", time.Now().UnixMilli(), "final commit: "+err.Error())
+	}
+	cancel()
+	if instance == "" {
+		cl.LeaveGroup()
+	}
+	cl.Close()
+	mu.Lock()
+	w.Flush()
+	mu.Unlock()
+}
