@@ -262,6 +262,10 @@ type Profile struct {
 	// with this probability (checkpoint_loss.go), so that recovery
 	// rescans every segment of a compacted log.
 	CheckpointLossShare float64
+	// MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs: the metadata
+	// log reaches one node MetadataLagMs late on average, for about
+	// MetadataLagForMs, while its RPCs still flow (metadata_lag.go).
+	MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -649,6 +653,7 @@ func (p Profile) String() string {
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowDiskEveryMs > 0, "slow disks every %.0fs (for %.0fs, %.0fms per follower append)", p.SlowDiskEveryMs/1000, p.SlowDiskForMs/1000, p.SlowDiskMs)
 	add(p.SlowLeaderAppends, "slow leader appends")
+	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {
