@@ -179,12 +179,12 @@ type Stats struct {
 	// LaggedAlterPartitionsRefused those the controller refused as
 	// INVALID_UPDATE_VERSION, a partition epoch the node had not applied
 	// yet (metadata_lag.go).
-	MetadataLags, MetadataMessagesLagged                int64
-	LaggedAlterPartitions, LaggedAlterPartitionsRefused int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo         int64
-	Polls, RecordsRead                                             int64
-	TopicsCreated, PartitionsAdded                                 int64
-	Compactions, RecordsCompacted                                  int64
+	MetadataLags, MetadataMessagesLagged                   int64
+	LaggedAlterPartitions, LaggedAlterPartitionsRefused    int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
+	Polls, RecordsRead                                     int64
+	TopicsCreated, PartitionsAdded                         int64
+	Compactions, RecordsCompacted                          int64
 	// CheckpointsLost are the recovery-point checkpoints of compacted
 	// partitions that power losses removed or damaged
 	// (checkpoint_loss.go).
