@@ -404,7 +404,7 @@ func TestSwarmRegressions(t *testing.T) {
 		{5810050, 300_000, 5, "", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
-			p := NamedProfiles()[c.profile]()
+			p, _ := ProfileByName(c.profile, c.seed)
 			opts.Profile, opts.ProfileName = &p, c.profile
 		}
 		if rep := Run(opts); rep.Failed() {
