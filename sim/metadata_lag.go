@@ -34,13 +34,40 @@ func (f *faultInjector) metadataLagFault(r *rand.Rand) {
 	w := f.w
 	p := w.profile
 	n := f.pick(r, func(n *node) bool {
-		return n.up && n.leadership.LeaderID != n.id && w.net.metaLag[n.id].untilMs <= w.now
+		return n.up && n.leadership.LeaderID != n.id && w.net.metaLag[n.id].untilMs <= w.now &&
+			(!p.MetadataLagStarves || len(starvable(n)) > 0)
 	})
 	if n == nil {
 		return
 	}
 	delayMs := 1 + expMs(r, p.MetadataLagMs)
 	w.lagMetadata(n, delayMs, 1+expMs(r, p.MetadataLagForMs))
+	if p.MetadataLagStarves {
+		f.starveFollowerOf(r, n)
+	}
+}
+
+// starveFollowerOf cuts the replication link from one follower in the ISR
+// of a partition n leads (by n's image) to n, for longer than
+// replica.lag.time.max.ms: n asks the controller to drop it.
+func (f *faultInjector) starveFollowerOf(r *rand.Rand, n *node) {
+	w := f.w
+	cands := starvable(n)
+	if len(cands) == 0 {
+		return
+	}
+	c := cands[r.IntN(len(cands))]
+	l, tp := c.link, c.tp
+	w.net.dataCut[l] = true
+	w.stats.Partitions++
+	w.timelinef("fault: n%d cannot fetch from %s, which leads %s (replication link %s cut)", l.from, n.name(), tp, l)
+	w.rec.begin(w.now, "starve", l.String(), fmt.Sprintf("n%d cannot fetch from %s", l.from, n.name()))
+	w.schedule(w.now+w.timing.replicaLagMaxMs+1000+expMs(r, 3000), func() {
+		if w.net.dataCut[l] {
+			delete(w.net.dataCut, l)
+			w.rec.end(w.now, "starve", l.String())
+		}
+	})
 }
 
 // lagMetadata delays every raft message to n by delayMs for forMs.
@@ -88,4 +115,33 @@ func (w *World) endMetadataLags() {
 // metadataLagging says whether n's metadata lags now.
 func (w *World) metadataLagging(n *node) bool {
 	return len(w.net.metaLag) > 0 && w.now < w.net.metaLag[n.id].untilMs
+}
+
+// starvableLink is a follower's replication link to n for a partition n
+// leads.
+type starvableLink struct {
+	link linkKey
+	tp   tpKey
+}
+
+// starvable lists the links from the followers in the ISR of each
+// partition n leads (by its image) to n, not cut yet, in n's key order.
+func starvable(n *node) []starvableLink {
+	var out []starvableLink
+	for _, k := range n.keys {
+		h := n.replicas[k]
+		if h == nil || h.core == nil || !h.core.IsLeader() {
+			continue
+		}
+		t, ok := n.image.Topic(k.topic)
+		if !ok || int(k.partition) >= len(t.Partitions) {
+			continue
+		}
+		for _, id := range t.Partitions[k.partition].ISR {
+			if l := (linkKey{id, n.id}); id != n.id && !n.w.net.dataCut[l] {
+				out = append(out, starvableLink{l, k})
+			}
+		}
+	}
+	return out
 }

@@ -268,6 +268,11 @@ type Profile struct {
 	// log reaches one node MetadataLagMs late on average, for about
 	// MetadataLagForMs, while its RPCs still flow (metadata_lag.go).
 	MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs float64
+	// MetadataLagStarves: with each metadata lag, a follower of a
+	// partition the lagging node leads stops reaching it (its replication
+	// link cut) for longer than replica.lag.time.max.ms, so that the
+	// leader asks to shrink the ISR from its old image.
+	MetadataLagStarves bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -429,22 +434,23 @@ func SlowLeaderProfile() Profile {
 
 // MetadataLagProfile plays metadata that reaches one node late while its
 // RPCs still flow (metadata_lag.go): every 8 s the raft messages to a
-// node that does not lead the quorum arrive about 6 s late for about
-// 15 s, while the operator sets a topic's min.insync.replicas (2 or 3)
-// every 5 s, one-way cuts and partitions make followers fall behind their
-// leaders every 10 s for about 12 s, and nodes crash every 6 s (process
-// crashes only: every acknowledged acks=all write must survive, D1),
-// under acks=all and idempotent producers and a consumer on two topics of
-// three partitions. A leader behind on metadata asks for ISR changes
-// against the partition epochs and min.insync.replicas of its old image
+// node that does not lead the quorum arrive about 10 s late for about
+// 20 s, and a follower of a partition it leads stops fetching from it for
+// longer than replica.lag.time.max.ms, while the operator sets a topic's
+// min.insync.replicas (2 or 3) every 5 s, partitions and one-way cuts
+// come every 15 s, and nodes crash every 6 s (process crashes only: every
+// acknowledged acks=all write must survive, D1), under acks=all and
+// idempotent producers and a consumer on two topics of three partitions.
+// A leader behind on metadata asks for ISR changes against the partition
+// epochs and min.insync.replicas of its old image
 // (cluster/testdata/controller/elr_min_isr_raised.txt).
 func MetadataLagProfile() Profile {
 	p := QuietProfile()
 	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.DetectP = 2, 3, 3, 30, 1
-	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 8000, 15_000, 6000
+	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs, p.MetadataLagStarves = 8000, 20_000, 10_000, true
 	p.MinISREveryMs = 5000
-	p.PartitionEveryMs, p.PartitionForMs = 10_000, 12_000
-	p.CrashEveryMs, p.DownForMs = 6000, 4000
+	p.PartitionEveryMs, p.PartitionForMs = 15_000, 5000
+	p.CrashEveryMs, p.DownForMs = 6000, 5000
 	p.IdempotentProducers, p.IdempotentPipeline = 1, 3
 	return p
 }
@@ -474,6 +480,7 @@ func MixedProfile(seed uint64) (Profile, string) {
 	if r.IntN(3) == 0 && p.MetadataLagEveryMs == 0 {
 		lag := MetadataLagProfile()
 		p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = lag.MetadataLagEveryMs, lag.MetadataLagForMs, lag.MetadataLagMs
+		p.MetadataLagStarves = lag.MetadataLagStarves
 		pick += "+metadata-lag"
 	}
 	return p, pick
@@ -726,7 +733,8 @@ func (p Profile) String() string {
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowDiskEveryMs > 0, "slow disks every %.0fs (for %.0fs, %.0fms per follower append)", p.SlowDiskEveryMs/1000, p.SlowDiskForMs/1000, p.SlowDiskMs)
 	add(p.SlowLeaderAppends, "slow leader appends")
-	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000)
+	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
+		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -39,7 +39,7 @@ func TestMixedProfile(t *testing.T) {
 			if want.MetadataLagEveryMs != 0 || p.MetadataLagEveryMs == 0 {
 				t.Fatalf("seed %d: %s: lag on top of a profile with a lag of its own, or no lag", seed, pick)
 			}
-			p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 0, 0, 0
+			p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs, p.MetadataLagStarves = 0, 0, 0, false
 		}
 		if p != want {
 			t.Fatalf("seed %d: mixed's %s differs from the profile of that name:\n%s\n%s", seed, pick, p, want)
