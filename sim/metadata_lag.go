@@ -40,7 +40,9 @@ func (f *faultInjector) metadataLagFault(r *rand.Rand) {
 	if n == nil {
 		return
 	}
-	delayMs := 1 + expMs(r, p.MetadataLagMs)
+	// Uniform around the mean: an exponential's tail (a minute late)
+	// would leave a voter out of the quorum's majority for the run.
+	delayMs := 1 + int64(r.Float64()*2*p.MetadataLagMs)
 	w.lagMetadata(n, delayMs, 1+expMs(r, p.MetadataLagForMs))
 	if p.MetadataLagStarves {
 		f.starveFollowerOf(r, n)

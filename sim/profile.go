@@ -265,7 +265,8 @@ type Profile struct {
 	// rescans every segment of a compacted log.
 	CheckpointLossShare float64
 	// MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs: the metadata
-	// log reaches one node MetadataLagMs late on average, for about
+	// log reaches one node MetadataLagMs late on average (up to twice
+	// that), for about
 	// MetadataLagForMs, while its RPCs still flow (metadata_lag.go).
 	MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs float64
 	// MetadataLagStarves: with each metadata lag, a follower of a
