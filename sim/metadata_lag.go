@@ -9,8 +9,8 @@ import (
 // still flow, as a KRaft broker whose metadata fetches fall behind (a slow
 // learner, a busy publisher) still serves produce and fetch, heartbeats
 // the controller and asks it for ISR changes. In the simulator every raft
-// message to that node (appends, heartbeats, snapshots) arrives lagMs
-// later than the network's own delay, in the order it was sent, for a
+// message to that node (appends, heartbeats, snapshots) arrives a delay
+// later than the network's own, in the order it was sent, for a
 // while; the node applies committed metadata that much later, so its
 // replicas act on an older image: a partition leader keeps an older
 // min.insync.replicas and partition epoch while the controller has moved
