@@ -127,12 +127,13 @@ type starvableLink struct {
 }
 
 // starvable lists the links from the followers in the ISR of each
-// partition n leads (by its image) to n, not cut yet, in n's key order.
+// partition n leads (by its image) to n, not cut yet, in n's key order;
+// the emptied-stretch fault's partition is left to that fault.
 func starvable(n *node) []starvableLink {
 	var out []starvableLink
 	for _, k := range n.keys {
 		h := n.replicas[k]
-		if h == nil || h.core == nil || !h.core.IsLeader() {
+		if h == nil || h.core == nil || !h.core.IsLeader() || k.topic == stretchTopic {
 			continue
 		}
 		t, ok := n.image.Topic(k.topic)
