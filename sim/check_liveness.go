@@ -155,8 +155,12 @@ func (w *World) groupStable(ctrl *node, group string, members []*client, partiti
 			owner[p] = c
 		}
 	}
+	subscribed := func(string) bool { return true }
+	if len(members) > 0 && members[0].member.classic {
+		subscribed = classicSubscribed(partitions)
+	}
 	for _, p := range partitions {
-		if owner[p] == nil {
+		if owner[p] == nil && subscribed(p.topic) {
 			return fmt.Sprintf("%s is owned by no member", p)
 		}
 	}
@@ -173,4 +177,19 @@ func (w *World) activeController() *node {
 		}
 	}
 	return ctrl
+}
+
+// classicSubscribed says whether a classic member subscribes to a topic
+// of partitions: the first classicMaxTopics topics by name
+// (client_classic.go).
+func classicSubscribed(partitions []tpKey) func(string) bool {
+	var names []string
+	for _, p := range partitions {
+		if !slices.Contains(names, p.topic) {
+			names = append(names, p.topic)
+		}
+	}
+	slices.Sort(names)
+	names = names[:min(len(names), classicMaxTopics)]
+	return func(topic string) bool { return slices.Contains(names, topic) }
 }

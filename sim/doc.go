@@ -93,7 +93,12 @@
 //     Fetch's connection, which the leader drops; checkpoint_loss.go:
 //     power losses that take compacted partitions' recovery-point
 //     checkpoints (the recovery profile), and the check R1 that recovery
-//     keeps every record a log had synced;
+//     keeps every record a log had synced; metadata_lag.go,
+//     metadata_lag_scenario.go: the metadata lag (raft messages reach one
+//     node late while its RPCs flow, so its replicas act on an older
+//     image; the metalag profile, with a follower of the lagging leader
+//     starved), and its scenario commands; profile.go's mixed profile
+//     plays one named profile or a drawn one per seed;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

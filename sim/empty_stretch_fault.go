@@ -102,7 +102,11 @@ func (f *faultInjector) emptyStretch(r *rand.Rand) {
 	}
 	w.stretch = s
 	s.cut(linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
-	w.timelinef("fault: emptied stretch on %s: follower %s stops fetching (replication links %s, %s cut)", s.tp, s.c.name(), s.cuts[0], s.cuts[1])
+	// (Named, not taken from s.cuts: another fault may have cut one
+	// already, which s.cuts leaves out; seed 6350000 of the mixed profile
+	// panicked here.)
+	w.timelinef("fault: emptied stretch on %s: follower %s stops fetching (replication links %s, %s cut)", s.tp, s.c.name(),
+		linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
 	w.rec.begin(w.now, "starve", s.tp.String(), "emptied stretch: "+s.c.name()+" lags")
 	// B stops a little later, so that it holds records C lacks.
 	w.schedule(w.now+1000+expMs(r, 1000), func() {

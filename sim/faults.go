@@ -73,6 +73,8 @@ func (f *faultInjector) start() {
 	f.every(p.UnregisterEveryMs, f.unregister)
 	f.every(p.ClockDriftEveryMs, f.clockDrift)
 	f.every(p.SlowDiskEveryMs, f.slowDisk)
+	// Armed last: profiles without it keep their fault clocks.
+	f.every(p.MetadataLagEveryMs, f.metadataLagFault)
 	f.startDetector()
 }
 
@@ -609,6 +611,7 @@ func (w *World) heal() {
 	clear(w.net.dataCut)
 	clear(w.net.degraded)
 	w.faults.partitionCuts = nil
+	w.endMetadataLags()
 	w.net.dropP, w.net.dupP = 0, 0
 	w.timelinef("heal: faults stop, the network heals, every node runs")
 	w.rec.endAll(w.now, "partition", "link", "client-cut", "starve", "clog")

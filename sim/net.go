@@ -98,11 +98,17 @@ type network struct {
 	// clog holds what the swizzle-clog fault's clogged nodes send and
 	// receive (faults_clog.go).
 	clog clogs
+	// metaLag are the nodes the metadata log reaches late, metaLagFifo
+	// when the last raft message delayed to each arrives
+	// (metadata_lag.go).
+	metaLag     map[int32]metadataLag
+	metaLagFifo map[int32]int64
 }
 
 func newNetwork(w *World, rng *rand.Rand) *network {
 	return &network{w: w, rng: rng, minDelayMs: 1, meanDelayMs: 2, cut: map[linkKey]bool{}, dataCut: map[linkKey]bool{}, degraded: map[linkKey]*linkFaults{},
-		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}, clog: clogs{nodes: map[int32]uint8{}}}
+		fifo: map[linkKey]int64{}, fifoProduce: map[linkKey]int64{}, clog: clogs{nodes: map[int32]uint8{}},
+		metaLag: map[int32]metadataLag{}, metaLagFifo: map[int32]int64{}}
 }
 
 // send puts a message on the wire.
@@ -140,6 +146,9 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 		delay = n.minDelayMs + expMs(n.rng, n.meanDelayMs) + expMs(n.rng, extraMeanMs)
 	}
 	at := n.w.now + delay
+	if m.kind == msgRaft {
+		at = n.metadataLagArrival(m.to, at)
+	}
 	if _, ok := m.body.(*txnEnvelope); ok && m.kind == msgRequest {
 		k := linkKey{m.from, m.to}
 		at = max(at, n.fifo[k])

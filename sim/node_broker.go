@@ -463,6 +463,10 @@ func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionReque
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	w.stats.AlterPartitions++
+	lagging := w.metadataLagging(n)
+	if lagging {
+		w.stats.LaggedAlterPartitions++
+	}
 	w.call(n, n.id, n.controllerTarget(), req, w.timing.controllerRPCTimeoutMs, func(body any, err error) {
 		if n.replicas[h.key] != h || h.core == nil {
 			return
@@ -481,6 +485,10 @@ func (n *node) sendAlterPartition(h *replicaHost, ap cluster.AlterPartitionReque
 			res.ErrorCode = p.ErrorCode
 			if p.ErrorCode == kerr.NotController.Code {
 				res.ErrorCode = kerr.RequestTimedOut.Code
+			}
+			if lagging && p.ErrorCode == kerr.InvalidUpdateVersion.Code {
+				w.stats.LaggedAlterPartitionsRefused++
+				w.timelinef("%s: %s ISR %v refused at partition epoch %d (INVALID_UPDATE_VERSION): its metadata lags", n.name(), h.key, ap.ISR, ap.PartitionEpoch)
 			}
 			if p.ErrorCode == 0 {
 				res.LeaderEpoch, res.PartitionEpoch, res.ISR = p.LeaderEpoch, p.PartitionEpoch, p.ISR

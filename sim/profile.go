@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -262,6 +264,16 @@ type Profile struct {
 	// with this probability (checkpoint_loss.go), so that recovery
 	// rescans every segment of a compacted log.
 	CheckpointLossShare float64
+	// MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs: the metadata
+	// log reaches one node MetadataLagMs late on average (up to twice
+	// that), for about
+	// MetadataLagForMs, while its RPCs still flow (metadata_lag.go).
+	MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs float64
+	// MetadataLagStarves: with each metadata lag, a follower of a
+	// partition the lagging node leads stops reaching it (its replication
+	// link cut) for longer than replica.lag.time.max.ms, so that the
+	// leader asks to shrink the ISR from its old image.
+	MetadataLagStarves bool
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -421,12 +433,85 @@ func SlowLeaderProfile() Profile {
 	return p
 }
 
+// MetadataLagProfile plays metadata that reaches one node late while its
+// RPCs still flow (metadata_lag.go): every 8 s the raft messages to a
+// node that does not lead the quorum arrive about 10 s late for about
+// 20 s, and a follower of a partition it leads stops fetching from it for
+// longer than replica.lag.time.max.ms, while the operator sets a topic's
+// min.insync.replicas (2 or 3) every 5 s, partitions and one-way cuts
+// come every 15 s, and nodes crash every 6 s (process crashes only: every
+// acknowledged acks=all write must survive, D1), under acks=all and
+// idempotent producers and a consumer on two topics of three partitions.
+// A leader behind on metadata asks for ISR changes against the partition
+// epochs and min.insync.replicas of its old image
+// (cluster/testdata/controller/elr_min_isr_raised.txt).
+func MetadataLagProfile() Profile {
+	p := QuietProfile()
+	p.Topics, p.Partitions, p.Producers, p.ProduceEveryMs, p.DetectP = 2, 3, 3, 30, 1
+	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs, p.MetadataLagStarves = 8000, 20_000, 10_000, true
+	p.MinISREveryMs = 5000
+	p.PartitionEveryMs, p.PartitionForMs = 15_000, 5000
+	p.CrashEveryMs, p.DownForMs = 6000, 5000
+	p.IdempotentProducers, p.IdempotentPipeline = 1, 3
+	return p
+}
+
+// MixedProfileName is the profile `--profile mixed` names: each seed plays
+// one of the named profiles or a drawn one (MixedProfile).
+const MixedProfileName = "mixed"
+
+// MixedProfile is the profile seed plays under --profile mixed: one of
+// every named profile (slowleader and metalag among them, which the drawn
+// profile never turns on) or the profile DrawProfile draws for it, picked
+// from a stream of its own; then, one time in three, the metadata lag of
+// metalag on top, if it is not on. It says which it picked. The named
+// profiles and DrawProfile are unchanged by it: a seed that plays one of
+// them here plays it as under that name, but for the lag on top.
+func MixedProfile(seed uint64) (Profile, string) {
+	r := newRand(seed, streamMixed)
+	names := slices.Sorted(maps.Keys(NamedProfiles()))
+	names = append(names, "drawn")
+	pick := names[r.IntN(len(names))]
+	var p Profile
+	if pick == "drawn" {
+		p = DrawProfile(seed)
+	} else {
+		p = NamedProfiles()[pick]()
+	}
+	if r.IntN(3) == 0 && p.MetadataLagEveryMs == 0 {
+		lag := MetadataLagProfile()
+		p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = lag.MetadataLagEveryMs, lag.MetadataLagForMs, lag.MetadataLagMs
+		p.MetadataLagStarves = lag.MetadataLagStarves
+		pick += "+metadata-lag"
+	}
+	return p, pick
+}
+
+// ProfileNames lists the names --profile takes: the named profiles and
+// mixed.
+func ProfileNames() []string {
+	return append(slices.Sorted(maps.Keys(NamedProfiles())), MixedProfileName)
+}
+
+// ProfileByName is the profile a name of ProfileNames plays for seed.
+func ProfileByName(name string, seed uint64) (Profile, bool) {
+	if name == MixedProfileName {
+		p, _ := MixedProfile(seed)
+		return p, true
+	}
+	named, ok := NamedProfiles()[name]
+	if !ok {
+		return Profile{}, false
+	}
+	return named(), true
+}
+
 // NamedProfiles are the profiles `gregor sim run|swarm --profile NAME`
 // plays instead of one drawn from each seed.
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -649,6 +734,8 @@ func (p Profile) String() string {
 	add(p.SlowLoadP > 0, "slow coordinator loads %.1f%% (%.0fms)", 100*p.SlowLoadP, p.SlowLoadMs)
 	add(p.SlowDiskEveryMs > 0, "slow disks every %.0fs (for %.0fs, %.0fms per follower append)", p.SlowDiskEveryMs/1000, p.SlowDiskForMs/1000, p.SlowDiskMs)
 	add(p.SlowLeaderAppends, "slow leader appends")
+	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
+		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

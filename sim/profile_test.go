@@ -21,3 +21,42 @@ func TestReplayCommandNamesTheProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedProfile: mixed plays every named profile (slowleader too) and
+// drawn ones, each as it is under its own name (the metadata lag on top
+// aside), and the drawn profile never turns the metadata lag on.
+func TestMixedProfile(t *testing.T) {
+	seen := map[string]int{}
+	for seed := uint64(1); seed <= 2000; seed++ {
+		p, pick := MixedProfile(seed)
+		base, lagged := strings.CutSuffix(pick, "+metadata-lag")
+		seen[base]++
+		want := DrawProfile(seed)
+		if base != "drawn" {
+			want = NamedProfiles()[base]()
+		}
+		if lagged {
+			if want.MetadataLagEveryMs != 0 || p.MetadataLagEveryMs == 0 {
+				t.Fatalf("seed %d: %s: lag on top of a profile with a lag of its own, or no lag", seed, pick)
+			}
+			p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs, p.MetadataLagStarves = 0, 0, 0, false
+		}
+		if p != want {
+			t.Fatalf("seed %d: mixed's %s differs from the profile of that name:\n%s\n%s", seed, pick, p, want)
+		}
+		if d := DrawProfile(seed); d.MetadataLagEveryMs != 0 || d.SlowLeaderAppends {
+			t.Fatalf("seed %d: the drawn profile turns on a metadata lag or slow leader appends", seed)
+		}
+		if q, ok := ProfileByName(MixedProfileName, seed); !ok || q != func() Profile { q, _ := MixedProfile(seed); return q }() {
+			t.Fatalf("seed %d: ProfileByName(mixed) is not MixedProfile", seed)
+		}
+	}
+	for _, name := range []string{"drawn", "slowleader", "metalag", "quiet"} {
+		if seen[name] == 0 {
+			t.Errorf("mixed never played %s in 2000 seeds: %v", name, seen)
+		}
+	}
+	if len(seen) != len(NamedProfiles())+1 {
+		t.Errorf("mixed played %d profiles, want every named one and drawn ones: %v", len(seen), seen)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	streamSlowDisk
 	streamSlowLeader
 	streamCheckpointLoss
+	streamMixed
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

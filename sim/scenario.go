@@ -44,7 +44,9 @@ import (
 // commands of fetch_read_scenario.go, the coordinator-load commands of
 // coordinator_load_scenario.go, the offsets commands of
 // scenario_lease.go, the clock, disk and consumer commands of
-// scenario_faults.go, and the group member commands of scenario_group.go.
+// scenario_faults.go, the group member commands of scenario_group.go, and
+// the metadata-lag and min.insync.replicas commands of
+// metadata_lag_scenario.go.
 type Scenario struct {
 	w       *World
 	restore func()
@@ -169,7 +171,8 @@ func (s *Scenario) do(cmd string, args []Arg) {
 	case "check":
 		s.check()
 	default:
-		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) && !s.doFaults(cmd, args) && !s.doGroups(cmd, args) {
+		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) && !s.doFaults(cmd, args) && !s.doGroups(cmd, args) &&
+			!s.doMetadataLag(cmd, args) {
 			s.printf("error: unknown command %q", cmd)
 		}
 	}

@@ -173,10 +173,18 @@ type Stats struct {
 	// SlowLeaderEpochAsksHeld OffsetForLeaderEpoch partitions.
 	SlowLeaderAppends, SlowLeaderAppendMaxMs, SlowLeaderInputsHeld int64
 	SlowLeaderReadsHeld, SlowLeaderEpochAsksHeld                   int64
-	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo         int64
-	Polls, RecordsRead                                             int64
-	TopicsCreated, PartitionsAdded                                 int64
-	Compactions, RecordsCompacted                                  int64
+	// MetadataLags are the metadata-lag faults, MetadataMessagesLagged
+	// the raft messages they delayed; LaggedAlterPartitions are the ISR
+	// changes a node asked for while its metadata lagged, and
+	// LaggedAlterPartitionsRefused those the controller refused as
+	// INVALID_UPDATE_VERSION, a partition epoch the node had not applied
+	// yet (metadata_lag.go).
+	MetadataLags, MetadataMessagesLagged                   int64
+	LaggedAlterPartitions, LaggedAlterPartitionsRefused    int64
+	Sends, SendsOK, SendsAcksAllOK, SendsFailed, SendsInfo int64
+	Polls, RecordsRead                                     int64
+	TopicsCreated, PartitionsAdded                         int64
+	Compactions, RecordsCompacted                          int64
 	// CheckpointsLost are the recovery-point checkpoints of compacted
 	// partitions that power losses removed or damaged
 	// (checkpoint_loss.go).
@@ -715,6 +723,10 @@ func (r *Report) Summary() string {
 	}
 	if s.Clogs > 0 {
 		fmt.Fprintf(&b, "swizzle-clogs: %d (%d messages held)\n", s.Clogs, s.MessagesClogged)
+	}
+	if s.MetadataLags > 0 {
+		fmt.Fprintf(&b, "metadata lags: %d (%d raft messages delayed; %d ISR changes asked by a lagging node, %d of them refused for a partition epoch it had not applied)\n",
+			s.MetadataLags, s.MetadataMessagesLagged, s.LaggedAlterPartitions, s.LaggedAlterPartitionsRefused)
 	}
 	if s.SlowDisks > 0 {
 		fmt.Fprintf(&b, "slow disks: %d (%d follower appends delayed, %d beyond the fetcher's outcome wait, the longest %s)\n",

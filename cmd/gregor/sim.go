@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +46,7 @@ func (f *simFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "brokers (the first three are the controller quorum's voters)")
 	cmd.Flags().DurationVar(&f.duration, "duration", 60*time.Second, "simulated length of the faulty phase")
 	cmd.Flags().StringVar(&f.plant, "plant", "", "plant a bug in the simulator's shell: "+plantNames())
-	cmd.Flags().StringVar(&f.profile, "profile", "", "play a named fault and workload mix instead of one drawn from each seed: "+profileNames())
+	cmd.Flags().StringVar(&f.profile, "profile", "", "play a named fault and workload mix instead of one drawn from each seed (mixed: each seed plays one of them, or a drawn one): "+profileNames())
 	cmd.Flags().StringVar(&f.askEpochFirst, "ask-epoch-first", "",
 		"nodes (ids separated by commas) whose followers ask OffsetForLeaderEpoch before they fetch instead of truncating on fetch (a cluster whose replicas differ in it)")
 }
@@ -70,12 +69,7 @@ func parseNodeIDs(s string, nodes int) ([]int32, error) {
 }
 
 func profileNames() string {
-	names := make([]string, 0, len(sim.NamedProfiles()))
-	for name := range sim.NamedProfiles() {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return strings.Join(sim.ProfileNames(), ", ")
 }
 
 func plantNames() string {
@@ -103,11 +97,10 @@ func (f *simFlags) options(seed uint64) (sim.Options, error) {
 	}
 	opts := sim.Options{Seed: seed, Nodes: f.nodes, DurationMs: f.duration.Milliseconds(), Plant: plant, AskEpochFirst: askFirst}
 	if f.profile != "" {
-		named, ok := sim.NamedProfiles()[f.profile]
+		p, ok := sim.ProfileByName(f.profile, seed)
 		if !ok {
 			return sim.Options{}, fmt.Errorf("--profile %q: one of %s", f.profile, profileNames())
 		}
-		p := named()
 		opts.Profile, opts.ProfileName = &p, f.profile
 	}
 	return opts, nil

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gregor/sim"
 )
 
 func TestSimRunPrintsTimelineSummaryAndTraceHash(t *testing.T) {
@@ -234,6 +236,21 @@ func TestAskEpochFirstFlag(t *testing.T) {
 		f.askEpochFirst = bad
 		if _, err := f.options(5); err == nil {
 			t.Errorf("--ask-epoch-first %q accepted", bad)
+		}
+	}
+}
+
+// TestMixedProfileFlag: --profile mixed gives each seed the profile
+// sim.MixedProfile picks for it, and the replay names mixed.
+func TestMixedProfileFlag(t *testing.T) {
+	f := simFlags{nodes: 5, duration: time.Minute, profile: "mixed"}
+	for _, seed := range []uint64{1, 2, 3, 6350000} {
+		opts, err := f.options(seed)
+		if err != nil || opts.Profile == nil || opts.ProfileName != "mixed" {
+			t.Fatalf("--profile mixed, seed %d: %v %+v", seed, err, opts)
+		}
+		if want, _ := sim.MixedProfile(seed); *opts.Profile != want {
+			t.Errorf("seed %d plays %s, want %s", seed, opts.Profile, want)
 		}
 	}
 }
