@@ -23,6 +23,7 @@ const (
 	// fields the log indexes by without decoding the whole batch.
 	batchLastOffsetDeltaPos = 23
 	batchMaxTimestampPos    = 35
+	batchProducerIDPos      = 43
 	batchRecordCountPos     = 57
 	batchCRCCoveredStart    = 21
 	// BatchHeaderBytes is the size of a RecordBatch v2 header, up to and

@@ -35,6 +35,20 @@ func EmptyBatch(base, last int64, epoch int32) []byte {
 // producer's sequence, so every batch it keeps names one).
 func IsEmptyStretchBatch(b *Batch) bool { return b.NumRecords == 0 && b.ProducerID < 0 }
 
+// MayBeEmptyStretchBatch says, from the header of the batch at the start of
+// p alone, whether it may be an empty stretch: it counts no record and names
+// no producer. It reads no record and checks no CRC (false when p is shorter
+// than a header), so a caller looking for empty stretches among fetched
+// batches pays ParseBatch's pass over the bytes only for the few candidates;
+// IsEmptyStretchBatch of the parsed batch decides. Every batch
+// IsEmptyStretchBatch accepts passes it.
+func MayBeEmptyStretchBatch(p []byte) bool {
+	if len(p) < BatchHeaderBytes {
+		return false
+	}
+	return binary.BigEndian.Uint32(p[batchRecordCountPos:]) == 0 && int64(binary.BigEndian.Uint64(p[batchProducerIDPos:])) < 0
+}
+
 // EmptyStretchRecords are records of one empty batch per range (EmptyBatch),
 // in memory: a leader's answer to a follower whose fetch offset lies in a
 // stretch of its log that holds no batch up to its log end offset, so that

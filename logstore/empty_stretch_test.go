@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"encoding/binary"
 	"slices"
 	"testing"
 
@@ -71,4 +72,39 @@ func TestFollowerAppendsAnEmptyStretch(t *testing.T) {
 	l = openTestLog(t, mem, "/p", DefaultConfig(), nil, 0)
 	defer l.Close()
 	check(l)
+}
+
+// TestMayBeEmptyStretchBatch: the header check passes every empty stretch
+// and turns away data batches, batches compaction kept for their producer
+// (no record, a producer named) and anything shorter than a header, without
+// reading past the header (a data batch with its records garbled is turned
+// away all the same).
+func TestMayBeEmptyStretchBatch(t *testing.T) {
+	stretch := EmptyBatch(10, 59, 3)
+	data := simpleBatch(t, 8, 1000, 1000, 1)
+	garbled := slices.Clone(data)
+	for i := BatchHeaderBytes; i < len(garbled); i++ {
+		garbled[i] ^= 0xff
+	}
+	kept := EmptyBatch(10, 59, 3)
+	binary.BigEndian.PutUint64(kept[batchProducerIDPos:], 7) // compaction keeps a producer's last batch
+	ChecksumBatch(kept)
+	for _, c := range []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"empty stretch", stretch, true},
+		{"data batch", data, false},
+		{"data batch, records garbled", garbled, false},
+		{"empty batch of a producer", kept, false},
+		{"short", stretch[:BatchHeaderBytes-1], false},
+	} {
+		if got := MayBeEmptyStretchBatch(c.p); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+		if b, err := ParseBatch(c.p); err == nil && IsEmptyStretchBatch(&b) && !MayBeEmptyStretchBatch(c.p) {
+			t.Errorf("%s: an empty stretch the header check turns away", c.name)
+		}
+	}
 }
