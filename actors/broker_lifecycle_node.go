@@ -204,7 +204,8 @@ func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", key, addr, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Addr records the address bound (a port 0 in addr is chosen here).
+	srv := &http.Server{Addr: l.Addr().String(), Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	n.httpServers = append(n.httpServers, srv)
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

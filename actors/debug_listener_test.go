@@ -2,7 +2,6 @@ package actors
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,13 +10,13 @@ import (
 // TestDebugListenerServesPprof starts a node with debug.listener and reads a
 // profile index, a heap profile and a goroutine dump from it.
 func TestDebugListenerServesPprof(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Port 0: a port reserved and freed first could be taken by another
+	// process before the node binds it.
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.DebugListener = "127.0.0.1:0" })
+	if len(n.httpServers) != 1 {
+		t.Fatalf("%d HTTP servers, want debug.listener's alone", len(n.httpServers))
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	startTestNode(t, t.TempDir(), func(c *Config) { c.DebugListener = addr })
+	addr := n.httpServers[0].Addr
 	for path, want := range map[string]string{
 		"/debug/pprof/":                  "goroutine",
 		"/debug/pprof/goroutine?debug=1": "goroutine profile",

@@ -55,7 +55,7 @@ r = cfg['retention.ms']
 check('retention.ms', (r.value, r.source, r.is_default, r.is_read_only),
       ('100000', ConfigSource.DYNAMIC_TOPIC_CONFIG.value, False, False))
 check('retention.ms synonyms', [(s.name, s.source) for s in r.synonyms.values()],
-      [('retention.ms', ConfigSource.DYNAMIC_TOPIC_CONFIG.value), ('log.retention.ms', ConfigSource.DEFAULT_CONFIG.value)])
+      [('retention.ms', ConfigSource.DYNAMIC_TOPIC_CONFIG.value), ('log.retention.hours', ConfigSource.DEFAULT_CONFIG.value)])
 check('segment.bytes', (cfg['segment.bytes'].source, cfg['segment.bytes'].is_default), (ConfigSource.DEFAULT_CONFIG.value, True))
 broker = list(a.describe_configs([ConfigResource('broker', '1')]).values())[0].result()
 check('broker log.dirs source', broker['log.dirs'].source, ConfigSource.STATIC_BROKER_CONFIG.value)
