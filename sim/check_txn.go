@@ -21,7 +21,8 @@ import (
 //     every marker a leader appends agrees with the coordinator's decision
 //     for the producer id and epoch (the latest PrepareCommit or
 //     PrepareAbort record a coordinator had acknowledged, or loaded from
-//     its partition), and no marker is written without one.
+//     its partition once its load ended), and no marker is written
+//     without one.
 //
 // Client-side, over the history once the run has read everything back
 // (the final read is read_committed):
@@ -103,23 +104,45 @@ func (c *txnChecks) decided(n *node, records []txn.Record) {
 	}
 }
 
-// loadedLog takes what a coordinator loads from its partition: the
-// decisions in it are the coordinator's.
-func (c *txnChecks) loadedLog(n *node, p []byte) {
+// loadedRecord is one __transaction_state record a coordinator's load read.
+type loadedRecord struct {
+	key, value []byte
+}
+
+// loadedLog parses what one read of a coordinator's load took from its
+// partition; loaded takes the records once the load ends.
+func (c *txnChecks) loadedLog(p []byte) []loadedRecord {
 	if c.codecs == nil {
 		c.codecs = logstore.NewCodecs()
 	}
+	var out []loadedRecord
 	for len(p) > 0 {
 		size, err := logstore.BatchSize(p)
 		if err != nil || size > len(p) {
-			return
+			break
 		}
 		b, err := logstore.ParseBatch(p[:size])
 		p = p[size:]
 		if err != nil || b.Attributes&0x20 != 0 {
 			continue
 		}
-		_ = c.codecs.EachRecord(&b, func(_ int64, r *kmsg.Record) { c.record(n, r.Key, r.Value, false) })
+		_ = c.codecs.EachRecord(&b, func(_ int64, r *kmsg.Record) {
+			out = append(out, loadedRecord{key: slices.Clone(r.Key), value: slices.Clone(r.Value)})
+		})
+	}
+	return out
+}
+
+// loaded takes the records a coordinator loaded from its partition, once
+// its load ended: the decisions in them are the coordinator's. Not before:
+// a load replays the log from its start, one read at a time, and a read
+// that ends before the log end holds older decisions of a producer id and
+// epoch (reused by the transactions before KIP-890 part 2) than the one
+// the coordinator before it acknowledged and is still writing the markers
+// of (seed 6100223).
+func (c *txnChecks) loaded(n *node, recs []loadedRecord) {
+	for _, r := range recs {
+		c.record(n, r.key, r.value, false)
 	}
 }
 

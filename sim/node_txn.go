@@ -194,13 +194,16 @@ func (th *txnHost) load(h *replicaHost) {
 		return
 	}
 	n, core := th.n, th.core
+	var read []loadedRecord
 	th.loading = &partitionLoad{n: n, key: th.key, what: "transaction coordinator", current: func() bool { return th.core == core && core != nil },
 		feed: func(p []byte, from int64) (int64, error) {
-			n.w.txn.checks.loadedLog(n, p)
+			read = append(read, n.w.txn.checks.loadedLog(p)...)
 			return core.Load(p, from)
 		},
 		loaded: func() {
 			th.loaded = true
+			n.w.txn.checks.loaded(n, read)
+			read = nil
 			core.Loaded(th.now())
 			n.w.tracef("%s: transaction coordinator of %s loaded %d records", n.name(), th.key, core.LoadedRecords())
 			th.carryOut()
