@@ -15,18 +15,7 @@ import (
 
 // ssync TOPIC OUT RATE: sarama SyncProducer, idempotent, WaitForAll, 4 senders.
 func ssync(topic, out string, rate int) {
-	cfg := sarama.NewConfig()
-	cfg.Version = sarama.V3_6_0_0
-	cfg.Producer.Idempotent = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Retry.Max = 1000
-	cfg.Producer.Retry.Backoff = 100 * time.Millisecond
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.Return.Errors = true
-	cfg.Metadata.Retry.Max = 1000
-	cfg.Producer.Partitioner = sarama.NewHashPartitioner
-	cfg.ClientID = "judge-ssync"
+	cfg := idempotentSaramaConfig("judge-ssync")
 	p, err := sarama.NewSyncProducer(brokers(), cfg)
 	if err != nil {
 		log.Fatal(err)

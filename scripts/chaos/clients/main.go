@@ -75,7 +75,9 @@ func sigctx() context.Context {
 	return ctx
 }
 
-func prod(topic, out string, rate int) {
+// idempotentSaramaConfig is the sarama producer both chaos producers use:
+// idempotent, acks=all, one request in flight, retrying for long.
+func idempotentSaramaConfig(clientID string) *sarama.Config {
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Producer.Idempotent = true
@@ -87,7 +89,12 @@ func prod(topic, out string, rate int) {
 	cfg.Producer.Return.Errors = true
 	cfg.Metadata.Retry.Max = 1000
 	cfg.Producer.Partitioner = sarama.NewHashPartitioner
-	cfg.ClientID = "chaos2-prod"
+	cfg.ClientID = clientID
+	return cfg
+}
+
+func prod(topic, out string, rate int) {
+	cfg := idempotentSaramaConfig("chaos2-prod")
 	p, err := sarama.NewAsyncProducer(brokers(), cfg)
 	if err != nil {
 		log.Fatal(err)
