@@ -95,6 +95,7 @@ type configSetting struct {
 	Value    string
 	Source   string // "default", "--set", "FILE:LINE", "derived from listeners", ...
 	Override bool   // from --set, which wins over the file
+	Alias    string // the Kafka alias it was given by (log.retention.hours), or ""
 }
 
 // configOptions carries what building a configuration needs from outside.

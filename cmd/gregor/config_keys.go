@@ -335,7 +335,7 @@ func resolveConfigAliases(latest map[string]configSetting) ([]configSetting, []e
 			errs = append(errs, &configValueError{Key: a.Key, Value: s.Value, Source: s.Source, Expected: err.Error()})
 			continue
 		}
-		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override}
+		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override, Alias: a.Key}
 	}
 	return given, errs
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -66,7 +65,7 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 			}
 			continue
 		}
-		if strings.Contains(s.Source, " as ") {
+		if s.Alias != "" {
 			// Set only through an alias (log.retention.hours): the
 			// node keeps the alias as written, and reads the key's
 			// value from it, as Kafka's broker does.
