@@ -25,10 +25,11 @@ func (n *Node) startActors(opened *openedQuorum) error {
 		n.fail(fmt.Errorf("metadata actor failed: %v", reason))
 		return actor.StopDirective
 	}))
+	logPanics := actor.WithReceiverMiddleware(logPanicStack(n.logger))
 	if n.cfg.Roles.Controller {
 		if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 			return &controllerActor{node: n}
-		}, guard), controllerName); err != nil {
+		}, guard, logPanics), controllerName); err != nil {
 			_ = opened.log.Close()
 			return err
 		}
@@ -36,7 +37,7 @@ func (n *Node) startActors(opened *openedQuorum) error {
 	}
 	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &quorumActor{node: n, core: opened.core, log: opened.log, migrated: opened.migrated}
-	}, guard), quorumName); err != nil {
+	}, guard, logPanics), quorumName); err != nil {
 		_ = opened.log.Close()
 		return err
 	}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,4 +21,21 @@ func newActorSystem(logger *zap.Logger) *actor.ActorSystem {
 	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(zapslog.NewHandler(core))
 	}))
+}
+
+// logPanicStack logs the stack of a panic in an actor's Receive, then lets
+// the panic go on to the actor's supervisor, which learns its reason only.
+func logPanicStack(logger *zap.Logger) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			defer func() {
+				if r := recover(); r != nil {
+					logger.Error("actor panicked", zap.String("actor", c.Self().Id), zap.Any("reason", r),
+						zap.String("message", fmt.Sprintf("%T", env.Message)), zap.Stack("stack"))
+					panic(r)
+				}
+			}()
+			next(c, env)
+		}
+	}
 }
