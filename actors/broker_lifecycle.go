@@ -62,6 +62,11 @@ type lifecycleTick struct{}
 // is over (or was given up).
 type beginControlledShutdown struct{ done func() }
 
+// lifecycleSync has the lifecycle read the node's state again, once the
+// node published its PID: what other actors told it before was dropped
+// (Node.lifecycle).
+type lifecycleSync struct{}
+
 // Receive implements actor.Actor.
 func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	now := b.node.cfg.Clock.Now()
@@ -70,10 +75,10 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		b.logger = b.node.logger.Named("broker_lifecycle")
 		b.markedEpoch, b.unmarkedEpoch = -1, -1
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
-		b.core.SetClusterID(b.node.ClusterID())
-		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
-		b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+		b.sync(now)
 		b.core.Start(now)
+	case *lifecycleSync:
+		b.sync(now)
 	case *lifecycleAnswer:
 		if msg.from == b.node.cfg.NodeID {
 			b.core.AnsweredLocally(now, msg.req, msg.resp, msg.err)
@@ -108,6 +113,17 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		return
 	}
 	b.drive(ctx, now)
+}
+
+// sync tells the core what the node knows: the cluster id, the metadata
+// offset its routes include, the quorum's leader, the offline directories.
+func (b *brokerLifecycleActor) sync(now cluster.Instant) {
+	b.core.SetClusterID(b.node.ClusterID())
+	b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
+	b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+	if dirs := b.node.offlineDirs.Load(); dirs != nil {
+		b.core.SetOfflineDirectories(*dirs)
+	}
 }
 
 // drive carries out what the core decided.

@@ -42,6 +42,7 @@ func (n *Node) startActors(opened *openedQuorum) error {
 		return err
 	}
 	n.spawned[quorumName] = true
+	n.quorumSpawned.Store(true)
 	return nil
 }
 
@@ -61,8 +62,8 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			n.groups.shutdown()
 			n.txns.shutdown()
 		}
-		if graceful && n.lifecycle != nil {
-			n.awaitActor(ctx, n.lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
+			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
 		}
 		if n.server != nil {
 			if graceful {

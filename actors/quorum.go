@@ -106,7 +106,7 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		a.propose(ctx, msg)
 	case *routesPublished:
 		a.node.send(a.node.controller, msg)
-		a.node.send(a.node.lifecycle, msg)
+		a.node.send(a.node.lifecycle.Load(), msg)
 	case *replicaManagerRestarted:
 		ctx.Request(a.node.replicaManager, &metadataImageApplied{image: a.image})
 	case *describeQuorumLocal:
@@ -166,7 +166,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 func (a *quorumActor) led(l quorum.Leadership) {
 	a.leadership = l
 	a.node.quorumLeader.Store(l.LeaderID)
-	a.node.send(a.node.lifecycle, &quorumLeaderKnown{leader: l.LeaderID})
+	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID})
 	if a.transferDone != nil && l.LeaderID != a.node.cfg.NodeID {
 		a.transferDone()
 		a.transferDone = nil
