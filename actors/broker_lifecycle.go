@@ -62,23 +62,20 @@ type lifecycleTick struct{}
 // is over (or was given up).
 type beginControlledShutdown struct{ done func() }
 
-// lifecycleSync has the lifecycle read the node's state again, once the
-// node published its PID: what other actors told it before was dropped
-// (Node.lifecycle).
-type lifecycleSync struct{}
-
 // Receive implements actor.Actor.
 func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	now := b.node.cfg.Clock.Now()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		// Published before the node's state is read: what another actor
+		// tells the node after it found no lifecycle (Node.lifecycle), the
+		// state read here includes.
+		b.node.lifecycle.Store(ctx.Self())
 		b.logger = b.node.logger.Named("broker_lifecycle")
 		b.markedEpoch, b.unmarkedEpoch = -1, -1
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
-		b.sync(now)
+		b.catchUp(now)
 		b.core.Start(now)
-	case *lifecycleSync:
-		b.sync(now)
 	case *lifecycleAnswer:
 		if msg.from == b.node.cfg.NodeID {
 			b.core.AnsweredLocally(now, msg.req, msg.resp, msg.err)
@@ -115,9 +112,9 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	b.drive(ctx, now)
 }
 
-// sync tells the core what the node knows: the cluster id, the metadata
+// catchUp tells the core what the node knows: the cluster id, the metadata
 // offset its routes include, the quorum's leader, the offline directories.
-func (b *brokerLifecycleActor) sync(now cluster.Instant) {
+func (b *brokerLifecycleActor) catchUp(now cluster.Instant) {
 	b.core.SetClusterID(b.node.ClusterID())
 	b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
 	b.core.QuorumLeader(now, b.node.quorumLeader.Load())

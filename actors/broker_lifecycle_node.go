@@ -42,7 +42,6 @@ func (n *Node) startActors(opened *openedQuorum) error {
 		return err
 	}
 	n.spawned[quorumName] = true
-	n.quorumSpawned.Store(true)
 	return nil
 }
 

@@ -33,16 +33,16 @@ type Node struct {
 	system     *actor.ActorSystem
 	quorum     *actor.PID
 	controller *actor.PID
-	// lifecycle is the broker lifecycle's PID once its spawn returned,
-	// nil before: the actors running by then drop what they would tell
-	// it, which it reads from the node as it starts and once more when
-	// published (lifecycleSync). protoactor lists a named actor before it
-	// sets up its mailbox and posts Started: a message sent to the name
-	// in between panicked in its sender (a nil dispatcher).
+	// lifecycle is the broker lifecycle's PID once the actor started (it
+	// stores it), nil before: the actors running by then drop what they
+	// would tell it, which it reads from the node as it starts.
+	// protoactor lists a named actor before it sets up its mailbox and
+	// posts Started: a message sent to the name in between panicked in
+	// its sender (a nil dispatcher) or came before Started.
 	lifecycle atomic.Pointer[actor.PID]
-	// quorumSpawned is set once the quorum actor's spawn returned, for the
-	// replica manager, which runs before it (see lifecycle).
-	quorumSpawned  atomic.Bool
+	// quorumStarted is set once the quorum actor started, for the replica
+	// manager, which runs before it (see lifecycle).
+	quorumStarted  atomic.Bool
 	replicaManager *actor.PID
 	// offlineDirs are the offline directories the replica manager last
 	// reported, for the broker lifecycle (replica_offline.go).
@@ -227,7 +227,7 @@ func (n *Node) start(ctx context.Context) error {
 	// sends to one while it is being spawned (see lifecycle): the
 	// controller runs before the quorum actor, the first to tell it
 	// anything, and the quorum actor before anything but the replica
-	// manager (quorumSpawned) sends to it.
+	// manager (quorumStarted) sends to it.
 	n.quorum = n.system.NewLocalPID(quorumName)
 	if cfg.Roles.Controller {
 		n.controller = n.system.NewLocalPID(controllerName)
@@ -257,13 +257,10 @@ func (n *Node) start(ctx context.Context) error {
 	if hook := cfg.lifecycleSpawning; hook != nil {
 		props.Configure(actor.WithOnInit(func(actor.Context) { hook(n) }))
 	}
-	lifecycle, err := n.system.Root.SpawnNamed(props, brokerLifecycleName)
-	if err != nil {
+	if _, err := n.system.Root.SpawnNamed(props, brokerLifecycleName); err != nil {
 		return err
 	}
 	n.spawned[brokerLifecycleName] = true
-	n.lifecycle.Store(lifecycle)
-	n.system.Root.Send(lifecycle, &lifecycleSync{})
 	select {
 	case <-n.unfenced:
 	case <-n.failed:

@@ -87,6 +87,7 @@ type describeQuorumLocal struct {
 func (a *quorumActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		a.node.quorumStarted.Store(true)
 		a.logger = a.node.logger.Named("quorum")
 		a.image = cluster.NewMetadataImage()
 		a.proposals = map[quorum.ProposalID]proposalRef{}
