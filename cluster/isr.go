@@ -43,7 +43,8 @@ type leaderState struct {
 	// no answer from a controller (no active controller, a timeout): the
 	// wait before the next doubles with each (alterRetryBackoffMs), so a
 	// leader does not ask every AlterPartitionRetryBackoffMs while the
-	// metadata quorum has no leader. Any controller's answer resets it.
+	// metadata quorum has no leader. Any controller's answer resets it,
+	// as does a record of a new leader or partition epoch.
 	alterFailures int
 }
 
