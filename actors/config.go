@@ -158,6 +158,9 @@ type Config struct {
 	// poisonReleasedBuffers makes netio overwrite every request buffer
 	// handed back to its pool, so a read after release fails a test.
 	poisonReleasedBuffers bool
+	// lifecycleSpawning runs while the broker lifecycle actor is being
+	// spawned: its name is listed, its mailbox not yet set up (tests).
+	lifecycleSpawning func(*Node)
 }
 
 // Roles is process.roles.
