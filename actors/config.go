@@ -155,12 +155,7 @@ type Config struct {
 	// ids); nil means crypto/rand.
 	Entropy io.Reader
 
-	// poisonReleasedBuffers makes netio overwrite every request buffer
-	// handed back to its pool, so a read after release fails a test.
-	poisonReleasedBuffers bool
-	// lifecycleSpawning runs while the broker lifecycle actor is being
-	// spawned: its name is listed, its mailbox not yet set up (tests).
-	lifecycleSpawning func(*Node)
+	testHooks
 }
 
 // Roles is process.roles.
