@@ -7,12 +7,13 @@ import (
 )
 
 // markerRequestsPerLeader is how many WriteTxnMarkers requests a node has
-// in flight to one leader. One was too few: at four transactional
-// producers whose coordinators shared a node, a transaction's markers
-// waited for the other's request to be answered (a replication round of
-// the leader's partitions) in one handover of five, ~0.7 ms on average;
-// two let them go at once while the leader still joins the markers of
-// both requests in its partitions' appends (txn_marker_queue.go).
+// in flight to one leader. With one, at four transactional producers
+// (BenchmarkTransactionsReplicated), on a node running two of their
+// coordinators 15-21% of the markers handed over for a leader waited for
+// the other coordinator's request to be answered (a replication round of
+// the leader's partitions: 4-9 ms each on a loaded machine); with two they
+// go at once, and the leader still joins the markers of both requests in
+// its partitions' appends (txn_marker_queue.go).
 const markerRequestsPerLeader = 2
 
 // markerSenders carry the markers that this node's coordinators send to
