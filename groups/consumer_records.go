@@ -76,10 +76,31 @@ func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
 // changed since it was last written) and calls done after; with nothing
 // changed nothing is appended and done is not called.
 func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)) {
-	if records := c.diffConsumerRecords(g, c.consumerRecordsOf(g)); len(records) > 0 {
-		c.append(records, done)
+	records := c.diffConsumerRecords(g, c.consumerRecordsOf(g))
+	for len(records) > 0 {
+		n, size := 0, 0
+		for n < len(records) && (n == 0 || size+len(records[n].Key)+len(records[n].Value) <= consumerAppendBytes) {
+			size += len(records[n].Key) + len(records[n].Value)
+			n++
+		}
+		if n == len(records) {
+			c.append(records, done)
+			return
+		}
+		c.append(records[:n], func(int16, Time) {})
+		records = records[n:]
 	}
 }
+
+// consumerAppendBytes bounds the keys and values of one append of a
+// consumer group's records: a group of many members or partitions writes
+// its records in several appends, each a batch the partition can take (a
+// segment of __consumer_offsets bounds a batch); the shell merges appends
+// that fit together. A failure of any of them reverts the coordinator, and
+// the records written before it load as a state the group recovers from: a
+// member without its assignment record is at epoch 0 and rejoins, a target
+// older than the group epoch is computed again (consumerGroupLoaded).
+const consumerAppendBytes = 1024
 
 // diffConsumerRecords returns the records that take the group's written
 // state to want, and remembers want as written.
@@ -338,8 +359,9 @@ func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
 		}
 	}
 	// The records loaded are what written holds: nothing is written
-	// unless the subscribed topics changed while no coordinator ran.
-	if len(cg.members) > 0 && c.subscriptionChanged(g) {
+	// unless the subscribed topics changed while no coordinator ran, or
+	// the target's records did not all reach the log.
+	if changed := c.subscriptionChanged(g); len(cg.members) > 0 && (changed || cg.assignmentEpoch != cg.epoch) {
 		c.bumpGroupEpoch(g, now)
 		c.appendGroupEpoch(g, func(int16, Time) {})
 	}
