@@ -247,8 +247,10 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 		m.revoked() // the member acknowledged the revocation
 	}
 	m.sessionDeadlineMs = now.MonoMs + int64(c.cfg.Consumer.SessionTimeoutMs)
+	bumped := false
 	if subscriptionChanged := c.subscriptionChanged(g); changed || subscriptionChanged {
 		c.bumpGroupEpoch(g, now)
+		bumped = true
 	}
 	c.reconcile(g, m, now)
 	resp := heartbeatResponse(req.Version, 0, "")
@@ -260,7 +262,11 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 	// waits for the records before it), so an epoch or assignment a member
 	// saw never goes back after a failover; if they fail, the member is
 	// told the mapped error and the coordinator reverts.
-	c.appendGroupEpoch(g, c.failedAnswer(id, req))
+	if bumped {
+		c.appendGroupEpoch(g, c.failedAnswer(id, req))
+	} else {
+		c.appendMemberRecords(g, m, c.failedAnswer(id, req))
+	}
 	c.reply(id, resp)
 }
 

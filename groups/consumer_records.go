@@ -76,7 +76,31 @@ func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
 // changed since it was last written) and calls done after; with nothing
 // changed nothing is appended and done is not called.
 func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)) {
-	records := c.diffConsumerRecords(g, c.consumerRecordsOf(g))
+	c.appendConsumerRecords(c.diffConsumerRecords(g, c.consumerRecordsOf(g)), done)
+}
+
+// appendMemberRecords is appendGroupEpoch when only member m (and the
+// group's own records) may have changed: a heartbeat that moved no epoch,
+// whose member's records were written before. It encodes that member
+// alone, so a heartbeat costs the same in a group of many members.
+func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func(code int16, now Time)) {
+	id := m.id
+	if _, ok := g.consumer.written[string(consumerKey(keyConsumerGroupMemberMetadata, g.id, &id))]; !ok {
+		c.appendGroupEpoch(g, done)
+		return
+	}
+	want := c.consumerGroupRecordsOf(g)
+	c.memberRecordsOf(g, m, want)
+	records := c.diffRecords(g, want)
+	for k, v := range want {
+		g.consumer.written[k] = v
+	}
+	c.appendConsumerRecords(records, done)
+}
+
+// appendConsumerRecords appends records in appends of at most
+// consumerAppendBytes, done called after the last.
+func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int16, now Time)) {
 	for len(records) > 0 {
 		n, size := 0, 0
 		for n < len(records) && (n == 0 || size+len(records[n].Key)+len(records[n].Value) <= consumerAppendBytes) {
@@ -106,17 +130,31 @@ const consumerAppendBytes = 1024
 // state to want, and remembers want as written.
 func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Record {
 	cg := g.consumer
-	var out []Record
-	for k, v := range want {
-		if old, ok := cg.written[k]; !ok || !bytes.Equal(old, v) {
-			out = append(out, Record{Key: []byte(k), Value: v})
-		}
-	}
+	out := c.diffRecords(g, want)
 	for k := range cg.written {
 		if _, ok := want[k]; !ok {
 			out = append(out, Record{Key: []byte(k)})
 		}
 	}
+	sortConsumerRecords(out)
+	cg.written = want
+	return out
+}
+
+// diffRecords are the records of want whose value is not the one written,
+// in the order they are written.
+func (c *Coordinator) diffRecords(g *group, want map[string][]byte) []Record {
+	var out []Record
+	for k, v := range want {
+		if old, ok := g.consumer.written[k]; !ok || !bytes.Equal(old, v) {
+			out = append(out, Record{Key: []byte(k), Value: v})
+		}
+	}
+	sortConsumerRecords(out)
+	return out
+}
+
+func sortConsumerRecords(out []Record) {
 	rank := func(r Record) int {
 		if r.Value == nil {
 			return tombstoneOrder[keyVersion(r.Key)] - 10 // tombstones first
@@ -129,13 +167,21 @@ func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Re
 		}
 		return bytes.Compare(a.Key, b.Key)
 	})
-	cg.written = want
-	return out
 }
 
 // consumerRecordsOf is the whole state of a consumer group as records: key
 // → value.
 func (c *Coordinator) consumerRecordsOf(g *group) map[string][]byte {
+	out := c.consumerGroupRecordsOf(g)
+	for _, m := range g.consumer.sortedMembers() {
+		c.memberRecordsOf(g, m, out)
+	}
+	return out
+}
+
+// consumerGroupRecordsOf are the group's own records: its epoch, its
+// subscribed topics, its assignment epoch.
+func (c *Coordinator) consumerGroupRecordsOf(g *group) map[string][]byte {
 	cg := g.consumer
 	out := map[string][]byte{}
 	v := kbin.AppendInt32(consumerValue(), cg.epoch)
@@ -143,14 +189,16 @@ func (c *Coordinator) consumerRecordsOf(g *group) map[string][]byte {
 	out[string(consumerKey(keyConsumerGroupPartitionMetadata, g.id, nil))] = c.partitionMetadataValue(cg)
 	v = kbin.AppendInt32(consumerValue(), cg.assignmentEpoch)
 	out[string(consumerKey(keyConsumerGroupTargetMetadata, g.id, nil))] = kbin.AppendUvarint(v, 0)
-	for _, m := range cg.sortedMembers() {
-		id := m.id
-		out[string(consumerKey(keyConsumerGroupMemberMetadata, g.id, &id))] = memberMetadataValue(m)
-		v = c.appendTopicPartitions(consumerValue(), cg.target[m.id], nil)
-		out[string(consumerKey(keyConsumerGroupTargetMember, g.id, &id))] = kbin.AppendUvarint(v, 0)
-		out[string(consumerKey(keyConsumerGroupCurrentMember, g.id, &id))] = c.currentAssignmentValue(m)
-	}
 	return out
+}
+
+// memberRecordsOf adds member m's records to out.
+func (c *Coordinator) memberRecordsOf(g *group, m *consumerMember, out map[string][]byte) {
+	id := m.id
+	out[string(consumerKey(keyConsumerGroupMemberMetadata, g.id, &id))] = memberMetadataValue(m)
+	v := c.appendTopicPartitions(consumerValue(), g.consumer.target[m.id], nil)
+	out[string(consumerKey(keyConsumerGroupTargetMember, g.id, &id))] = kbin.AppendUvarint(v, 0)
+	out[string(consumerKey(keyConsumerGroupCurrentMember, g.id, &id))] = c.currentAssignmentValue(m)
 }
 
 func (c *Coordinator) partitionMetadataValue(cg *consumerGroup) []byte {
