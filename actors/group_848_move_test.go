@@ -16,13 +16,19 @@ import (
 
 // TestConsumerGroupCoordinatorMove: franz-go's KIP-848 members of a group on
 // three nodes keep their member ids and partitions when the group's
-// coordinator moves (its node stops gracefully): the new coordinator loads
+// coordinator moves (its node stops gracefully, or as if killed): the new
+// coordinator loads
 // the members, their epochs and assignments from __consumer_offsets, so the
 // members' heartbeats go on there with no UNKNOWN_MEMBER_ID, no partition is
 // revoked or lost, and consumption goes on. Before the members were written
 // every member was told UNKNOWN_MEMBER_ID after the move and lost its
 // partitions.
 func TestConsumerGroupCoordinatorMove(t *testing.T) {
+	t.Run("graceful", func(t *testing.T) { testConsumerGroupCoordinatorMove(t, true) })
+	t.Run("killed", func(t *testing.T) { testConsumerGroupCoordinatorMove(t, false) })
+}
+
+func testConsumerGroupCoordinatorMove(t *testing.T, graceful bool) {
 	c := newTestCluster(t, 3, 0, func(_ int, cfg *Config) {
 		cfg.Groups = GroupConfig{OffsetsTopicPartitions: 3, ConsumerHeartbeatIntervalMs: 100, ConsumerSessionTimeoutMs: 20000}
 	})
@@ -69,8 +75,8 @@ func TestConsumerGroupCoordinatorMove(t *testing.T) {
 	c.waitISRFull(active, groups.OffsetsTopic, 3)
 	offsets, _ := c.node(active).routes.load().image.Topic(groups.OffsetsTopic)
 	victim := int(offsets.Partitions[groups.PartitionFor(group, 3)].Leader - 1)
-	t.Logf("stopping node %d, the coordinator of group %s (members %s at epoch %d, %s)", victim+1, group, idA, epochA, idB)
-	c.stop(victim, true)
+	t.Logf("stopping node %d (graceful: %t), the coordinator of group %s (members %s at epoch %d, %s)", victim+1, graceful, group, idA, epochA, idB)
+	c.stop(victim, graceful)
 	if victim == active {
 		active = c.activeController()
 	}
