@@ -112,11 +112,14 @@ type consumerGroup struct {
 	// to: when it changes, the group epoch moves.
 	subscribed map[string]int32
 	assignor   string
+	// written is the value last written under each of the group's record
+	// keys (consumer_records.go).
+	written map[string][]byte
 }
 
 func newConsumerGroup() *consumerGroup {
 	return &consumerGroup{members: map[string]*consumerMember{}, static: map[string]string{},
-		target: map[string]tpSet{}, subscribed: map[string]int32{}, assignor: assignorUniform}
+		target: map[string]tpSet{}, subscribed: map[string]int32{}, assignor: assignorUniform, written: map[string][]byte{}}
 }
 
 func (cg *consumerGroup) nextDeadlineMs() int64 {
@@ -255,12 +258,14 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 	if req.MemberEpoch == 0 || req.Topics != nil || assignmentKey(m) != before {
 		resp.Assignment = c.assignmentOf(m)
 	}
+	// The reply waits for the records of what changed (as every reply
+	// waits for the records before it), so an epoch or assignment a member
+	// saw never goes back after a failover; if they fail, the member is
+	// told the mapped error and the coordinator reverts.
 	if bumped {
-		// The reply waits for the epoch's record (as every reply waits
-		// for the records before it), so an epoch a member saw never
-		// goes back after a failover; if it fails, the member is told
-		// the mapped error and the coordinator reverts.
 		c.appendGroupEpoch(g, c.failedAnswer(id, req))
+	} else {
+		c.appendMemberRecords(g, m, c.failedAnswer(id, req))
 	}
 	c.reply(id, resp)
 }
@@ -421,6 +426,7 @@ func (c *Coordinator) consumerLeave(g *group, id RequestID, req *kmsg.ConsumerGr
 		// A static member leaving for now keeps its place until its
 		// session ends.
 		m.leftStatic = true
+		c.appendGroupEpoch(g, c.failedAnswer(id, req))
 		c.reply(id, resp)
 	default:
 		c.removeConsumerMember(g, m, now)
@@ -657,7 +663,7 @@ func (c *Coordinator) convertToConsumer(g *group, now Time) {
 // convertToClassic makes an empty consumer group a classic group, keeping
 // its offsets.
 func (c *Coordinator) convertToClassic(g *group, now Time) {
-	c.append([]Record{consumerGroupTombstone(g.id)}, func(int16, Time) {})
+	c.append(c.consumerGroupTombstones(g), func(int16, Time) {})
 	offsets, pending := g.offsets, g.pendingCommits
 	*g = *newClassicGroup(g.id, now)
 	g.offsets, g.pendingCommits = offsets, pending
@@ -767,11 +773,4 @@ func (c *Coordinator) describedAssignment(set tpSet) kmsg.Assignment {
 		a.TopicPartitions[n-1].Partitions = append(a.TopicPartitions[n-1].Partitions, tp.partition)
 	}
 	return a
-}
-
-// consumerGroupLoaded starts the group a load ended with: members are not
-// kept across a load, so they rejoin; the group epoch goes on from where it
-// was.
-func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
-	g.consumer.assignmentEpoch = g.consumer.epoch
 }

@@ -2,6 +2,8 @@ package groups
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,15 +87,66 @@ func describeConsumerRecord(t *testing.T, h *harness, r Record) string {
 	kr := kbin.Reader{Src: r.Key}
 	version := kr.Int16()
 	group := kr.String()
-	if version != keyConsumerGroupMetadata || kr.Complete() != nil {
+	member := ""
+	if version >= keyConsumerGroupMemberMetadata && version != keyConsumerGroupTargetMetadata {
+		member = " " + h.alias(kr.String())
+	}
+	kind := map[int16]string{keyConsumerGroupMetadata: "group", keyConsumerGroupPartitionMetadata: "subscribed",
+		keyConsumerGroupMemberMetadata: "member", keyConsumerGroupTargetMetadata: "target-epoch",
+		keyConsumerGroupTargetMember: "target", keyConsumerGroupCurrentMember: "assignment"}[version]
+	if kind == "" || kr.Complete() != nil {
 		t.Fatalf("unexpected record key %x", r.Key)
 	}
 	if r.Value == nil {
-		return "delete consumer group " + group
+		return fmt.Sprintf("delete consumer %s %s%s", kind, group, member)
 	}
-	vr := kbin.Reader{Src: r.Value}
+	vr := &kbin.Reader{Src: r.Value}
 	vr.Int16()
-	return fmt.Sprintf("consumer group %s epoch=%d", group, vr.Int32())
+	var out string
+	switch version {
+	case keyConsumerGroupMetadata:
+		out = fmt.Sprintf("consumer group %s epoch=%d", group, vr.Int32())
+	case keyConsumerGroupTargetMetadata:
+		out = fmt.Sprintf("consumer target-epoch %s %d", group, vr.Int32())
+	case keyConsumerGroupPartitionMetadata:
+		cg := newConsumerGroup()
+		h.c.readPartitionMetadata(cg, vr)
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(cg.subscribed)) {
+			parts = append(parts, fmt.Sprintf("%s:%d", name, cg.subscribed[name]))
+		}
+		out = fmt.Sprintf("consumer subscribed %s [%s]", group, strings.Join(parts, " "))
+	case keyConsumerGroupMemberMetadata:
+		m := &consumerMember{}
+		readMemberMetadata(m, vr)
+		out = fmt.Sprintf("consumer member %s%s topics=%v", group, member, m.subscribedNames)
+		if m.regex != "" {
+			out += " regex=" + m.regex
+		}
+		if m.instanceID != nil {
+			out += " instance=" + *m.instanceID
+		}
+	case keyConsumerGroupTargetMember:
+		out = fmt.Sprintf("consumer target %s%s %s", group, member, tpsString(h.c.readTopicPartitions(vr, nil)))
+	case keyConsumerGroupCurrentMember:
+		epoch, prev, state := vr.Int32(), vr.Int32(), vr.Int8()
+		at := map[topicPartition]int32{}
+		assigned := h.c.readTopicPartitions(vr, at)
+		revoking := h.c.readTopicPartitions(vr, at)
+		var parts []string
+		for _, tp := range assigned.sorted() {
+			parts = append(parts, fmt.Sprintf("%s/%d@%d", tp.topic, tp.partition, at[tp]))
+		}
+		out = fmt.Sprintf("consumer assignment %s%s epoch=%d previous=%d state=%d [%s]", group, member, epoch, prev, state, strings.Join(parts, " "))
+		if len(revoking) > 0 {
+			out += " revoking=" + tpsString(revoking)
+		}
+	}
+	skipTags(vr)
+	if vr.Complete() != nil {
+		t.Fatalf("record %s: value %x not read whole", out, r.Value)
+	}
+	return out
 }
 
 func (h *harness) heartbeatAssignment(a *kmsg.ConsumerGroupHeartbeatResponseAssignment) string {

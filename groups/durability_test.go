@@ -84,6 +84,7 @@ func (m *durabilityModel) drain(t *rapid.T) {
 	for {
 		rd := m.c.Ready()
 		if rd.Empty() {
+			m.checkWritten(t)
 			return
 		}
 		m.pending = append(m.pending, rd.Appends...)
@@ -100,6 +101,26 @@ func (m *durabilityModel) drain(t *rapid.T) {
 			}
 			m.c.SetTopics(m.topics, m.now)
 			m.c.Loaded(m.now)
+		}
+	}
+}
+
+// checkWritten checks that the coordinator asked for the records of
+// every change of its consumer groups: what it remembers writing is their
+// whole state (a heartbeat writes its member's records alone).
+func (m *durabilityModel) checkWritten(t *rapid.T) {
+	for _, g := range m.c.groups {
+		if g.kind != kindConsumer || m.c.failed {
+			continue
+		}
+		want := m.c.consumerRecordsOf(g)
+		if len(want) != len(g.consumer.written) {
+			t.Fatalf("group %s: %d records written, its state is %d", g.id, len(g.consumer.written), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(g.consumer.written[k], v) {
+				t.Fatalf("group %s: record %x not written as its state is", g.id, k)
+			}
 		}
 	}
 }

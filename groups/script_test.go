@@ -39,7 +39,8 @@ import (
 //	txn-commit id=I group=G pid=P epoch=E [member=M] [gen=N] [instance=S] [v=V] offsets=T/P=O,...
 //	txn-marker pid=P [commit]   (the marker of P's transaction reached the partition: commit, else abort)
 //	appended id=A [error=NAME]   (a failed append makes the coordinator revert: "reload" prints and a new one loads the log)
-//	restart (a new coordinator loads every acknowledged record)
+//	restart [compacted] (a new coordinator loads every acknowledged record; compacted: the log is
+//	    compacted first, keeping the last record of each key and no tombstones)
 //	state
 //
 // and for consumer groups (KIP-848), with member ids the scripts choose:
@@ -154,6 +155,9 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		h.c.Appended(aid, code, h.now)
 	case "restart":
+		if td.HasArg("compacted") {
+			h.compact()
+		}
 		h.restart(t)
 	case "state":
 		return h.state()
@@ -703,6 +707,44 @@ type testBatch struct {
 	producer *Producer
 	marker   bool
 	commit   bool
+}
+
+// compact keeps the last record of each key of the log's plain batches and
+// drops the tombstones, as compaction leaves a log once
+// delete.retention.ms passed; transactional batches and markers stay.
+func (h *harness) compact() {
+	last := map[string]int{}
+	n := 0
+	for _, b := range h.log {
+		if b.producer != nil || b.marker {
+			n += max(len(b.records), 1)
+			continue
+		}
+		for _, r := range b.records {
+			last[string(r.Key)] = n
+			n++
+		}
+	}
+	var out []testBatch
+	n = 0
+	for _, b := range h.log {
+		if b.producer != nil || b.marker {
+			out = append(out, b)
+			n += max(len(b.records), 1)
+			continue
+		}
+		var kept []Record
+		for _, r := range b.records {
+			if last[string(r.Key)] == n && r.Value != nil {
+				kept = append(kept, r)
+			}
+			n++
+		}
+		if len(kept) > 0 {
+			out = append(out, testBatch{records: kept})
+		}
+	}
+	h.log = out
 }
 
 // encode writes the batch at base offset first.
