@@ -56,7 +56,8 @@ type Node struct {
 	// needs no recovery (new, or closed cleanly; logOpenSlots of them),
 	// logRecoveries one for each being recovered (LogRecoveryThreads):
 	// partition_preload.go.
-	logOpens, logRecoveries chan struct{}
+	logOpens         chan struct{}
+	logRecoveries    chan struct{}
 	brokerListener   net.Listener
 	server           *netio.Server
 	controllerServer *netio.Server
