@@ -45,3 +45,52 @@ func TestNeedsRecovery(t *testing.T) {
 		t.Error("a log without its clean shutdown marker needs no recovery")
 	}
 }
+
+// renameCountFS counts renames: writeFileAtomic ends with one.
+type renameCountFS struct {
+	vfs.FS
+	renames int
+}
+
+func (f *renameCountFS) Rename(oldpath, newpath string) error {
+	f.renames++
+	return f.FS.Rename(oldpath, newpath)
+}
+
+// TestOpenWritesOnlyChangedCheckpoints: opening a new log writes no
+// checkpoint (a missing one reads as empty), nor does reopening a log
+// closed cleanly (its checkpoints hold what recovery found); a log
+// reopened after a crash with synced records past its recovery point
+// writes its recovery point again.
+func TestOpenWritesOnlyChangedCheckpoints(t *testing.T) {
+	mem := vfs.NewMem()
+	fsys := &renameCountFS{FS: mem}
+	cfg := smallConfig()
+	l := openTestLog(t, fsys, "/p", cfg, nil, 0)
+	if fsys.renames != 0 {
+		t.Errorf("opening a new log wrote %d checkpoints", fsys.renames)
+	}
+	appendAtEpoch(t, l, 3, 1)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fsys.renames = 0
+	l = openTestLog(t, fsys, "/p", cfg, nil, 0)
+	if fsys.renames != 0 {
+		t.Errorf("reopening a log closed cleanly wrote %d checkpoints", fsys.renames)
+	}
+	if got, want := l.FlushedOffset(), l.LogEndOffset(); got != want {
+		t.Errorf("reopened log flushed to %d, want its end %d", got, want)
+	}
+	appendAtEpoch(t, l, 2, 1)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	mem.Crash()
+	fsys.renames = 0
+	l = openTestLog(t, fsys, "/p", cfg, nil, 0)
+	defer l.Close()
+	if fsys.renames == 0 {
+		t.Error("reopening after a crash wrote no recovery point")
+	}
+}
