@@ -67,12 +67,14 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	now := b.node.cfg.Clock.Now()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		// Published before the node's state is read: what another actor
+		// tells the node after it found no lifecycle (Node.lifecycle), the
+		// state read here includes.
+		b.node.lifecycle.Store(ctx.Self())
 		b.logger = b.node.logger.Named("broker_lifecycle")
 		b.markedEpoch, b.unmarkedEpoch = -1, -1
 		b.core = cluster.NewBrokerLifecycle(b.node.lifecycleConfig())
-		b.core.SetClusterID(b.node.ClusterID())
-		b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
-		b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+		b.catchUp(now)
 		b.core.Start(now)
 	case *lifecycleAnswer:
 		if msg.from == b.node.cfg.NodeID {
@@ -108,6 +110,17 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		return
 	}
 	b.drive(ctx, now)
+}
+
+// catchUp tells the core what the node knows: the cluster id, the metadata
+// offset its routes include, the quorum's leader, the offline directories.
+func (b *brokerLifecycleActor) catchUp(now cluster.Instant) {
+	b.core.SetClusterID(b.node.ClusterID())
+	b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
+	b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+	if dirs := b.node.offlineDirs.Load(); dirs != nil {
+		b.core.SetOfflineDirectories(*dirs)
+	}
 }
 
 // drive carries out what the core decided.

@@ -61,8 +61,8 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			n.groups.shutdown()
 			n.txns.shutdown()
 		}
-		if graceful && n.lifecycle != nil {
-			n.awaitActor(ctx, n.lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
+			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
 		}
 		if n.server != nil {
 			if graceful {

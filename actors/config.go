@@ -156,9 +156,7 @@ type Config struct {
 	// ids); nil means crypto/rand.
 	Entropy io.Reader
 
-	// poisonReleasedBuffers makes netio overwrite every request buffer
-	// handed back to its pool, so a read after release fails a test.
-	poisonReleasedBuffers bool
+	testHooks
 }
 
 // Roles is process.roles.

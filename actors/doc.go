@@ -31,7 +31,11 @@
 // never blocks in Receive (a stopping partition waits, bounded, for its
 // compaction job to settle; the quorum actor saves and fsyncs the metadata
 // log before raft's messages leave); messages between actors are pointers to
-// immutable values. A replica fetcher's mailbox runs on the goroutine of
+// immutable values. protoactor lists a named actor under its name before it
+// sets up the actor's mailbox and posts Started, so nothing sends to a named
+// actor that is being spawned: one spawned while others run publishes its
+// PID as it starts and reads then what they told the node meanwhile
+// (Node.lifecycle). A replica fetcher's mailbox runs on the goroutine of
 // whoever sends to it, one message at a time as any mailbox
 // (fetcherDispatcher, replica_fetchers.go), and a partition actor's
 // mailbox runs the messages that ask for it (the leader's answers the

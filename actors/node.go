@@ -30,11 +30,23 @@ type Node struct {
 	clusterID   atomic.Pointer[string]
 	incarnation cluster.IncarnationID
 
-	system         *actor.ActorSystem
-	quorum         *actor.PID
-	controller     *actor.PID
-	lifecycle      *actor.PID
+	system     *actor.ActorSystem
+	quorum     *actor.PID
+	controller *actor.PID
+	// lifecycle is the broker lifecycle's PID once the actor started (it
+	// stores it), nil before: the actors running by then drop what they
+	// would tell it, which it reads from the node as it starts.
+	// protoactor lists a named actor before it sets up its mailbox and
+	// posts Started: a message sent to the name in between panicked in
+	// its sender (a nil dispatcher) or came before Started.
+	lifecycle atomic.Pointer[actor.PID]
+	// quorumStarted is set once the quorum actor started, for the replica
+	// manager, which runs before it (see lifecycle).
+	quorumStarted  atomic.Bool
 	replicaManager *actor.PID
+	// offlineDirs are the offline directories the replica manager last
+	// reported, for the broker lifecycle (replica_offline.go).
+	offlineDirs atomic.Pointer[[][16]byte]
 	// lease is the broker's lease as the lifecycle last published it
 	// (broker_lease.go).
 	lease brokerLeaseState
@@ -214,13 +226,14 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	})
 	// The metadata actors know each other by these from the start; what
-	// reaches one before it runs is answered as undelivered.
+	// reaches one before it is listed is answered as undelivered. Nothing
+	// sends to one while it is being spawned (see lifecycle): the
+	// controller runs before the quorum actor, the first to tell it
+	// anything, and the quorum actor before anything but the replica
+	// manager (quorumStarted) sends to it.
 	n.quorum = n.system.NewLocalPID(quorumName)
 	if cfg.Roles.Controller {
 		n.controller = n.system.NewLocalPID(controllerName)
-	}
-	if cfg.Roles.Broker {
-		n.lifecycle = n.system.NewLocalPID(brokerLifecycleName)
 	}
 	n.cleaner = newLogCleaner()
 	n.highWatermarks = startHighWatermarkCheckpoint(cfg.FS, cfg.DataDir, cfg.HighWatermarkCheckpointIntervalMs, n.logger)
@@ -243,9 +256,11 @@ func (n *Node) start(ctx context.Context) error {
 	if !cfg.Roles.Broker {
 		return nil
 	}
-	if _, err = n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &brokerLifecycleActor{node: n}
-	}), brokerLifecycleName); err != nil {
+	props := actor.PropsFromProducer(func() actor.Actor { return &brokerLifecycleActor{node: n} })
+	if hook := cfg.lifecycleSpawning; hook != nil {
+		props.Configure(actor.WithOnInit(func(actor.Context) { hook(n) }))
+	}
+	if _, err := n.system.Root.SpawnNamed(props, brokerLifecycleName); err != nil {
 		return err
 	}
 	n.spawned[brokerLifecycleName] = true

@@ -40,7 +40,7 @@ func testNodeConfig(dir string) Config {
 	return Config{
 		NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: dir,
 		AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
-		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{}, poisonReleasedBuffers: true,
+		CacheBytes: 16 << 20, StaticBrokerConfigs: map[string]string{}, testHooks: testHooks{poisonReleasedBuffers: true},
 	}
 }
 

@@ -87,6 +87,7 @@ type describeQuorumLocal struct {
 func (a *quorumActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		a.node.quorumStarted.Store(true)
 		a.logger = a.node.logger.Named("quorum")
 		a.image = cluster.NewMetadataImage()
 		a.proposals = map[quorum.ProposalID]proposalRef{}
@@ -106,7 +107,7 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		a.propose(ctx, msg)
 	case *routesPublished:
 		a.node.send(a.node.controller, msg)
-		a.node.send(a.node.lifecycle, msg)
+		a.node.send(a.node.lifecycle.Load(), msg)
 	case *replicaManagerRestarted:
 		ctx.Request(a.node.replicaManager, &metadataImageApplied{image: a.image})
 	case *describeQuorumLocal:
@@ -166,7 +167,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 func (a *quorumActor) led(l quorum.Leadership) {
 	a.leadership = l
 	a.node.quorumLeader.Store(l.LeaderID)
-	a.node.send(a.node.lifecycle, &quorumLeaderKnown{leader: l.LeaderID})
+	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID})
 	if a.transferDone != nil && l.LeaderID != a.node.cfg.NodeID {
 		a.transferDone()
 		a.transferDone = nil

@@ -97,8 +97,9 @@ func (m *replicaManager) Receive(ctx actor.Context) {
 		m.queueLeftovers()
 		m.startHold()
 		m.offer(ctx, m.node.routes.load().image)
-		if m.incarnations.Add(1) > 1 {
-			ctx.Send(m.node.system.NewLocalPID(quorumName), &replicaManagerRestarted{})
+		if m.incarnations.Add(1) > 1 && m.node.quorumStarted.Load() {
+			// A quorum actor started later hands its images on anyway.
+			ctx.Send(m.node.quorum, &replicaManagerRestarted{})
 		}
 	case *replicaManagerReady:
 		ctx.Respond(msg)

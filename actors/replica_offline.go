@@ -90,7 +90,12 @@ func (m *replicaManager) armRetry(ctx actor.Context) {
 	m.retryTimer.armAt(at, m.node.cfg.Clock.Now().MonoMs, func() { root.Send(self, &offlineRetryDue{}) })
 }
 
-// reportOffline tells the broker lifecycle the offline directories.
+// reportOffline tells the broker lifecycle the offline directories (it
+// reads them from the node when it starts later).
 func (m *replicaManager) reportOffline(ctx actor.Context) {
-	ctx.Send(m.node.system.NewLocalPID(brokerLifecycleName), &offlineReplicasChanged{dirs: m.retries().Directories()})
+	dirs := m.retries().Directories()
+	m.node.offlineDirs.Store(&dirs)
+	if lifecycle := m.node.lifecycle.Load(); lifecycle != nil {
+		ctx.Send(lifecycle, &offlineReplicasChanged{dirs: dirs})
+	}
 }

@@ -47,8 +47,8 @@ func (m *txnRequest) answer(r txn.Reply) {
 type (
 	txnLoadRead struct{ res fetchPartitionResult }
 	txnAppended struct {
-		ids  []txn.AppendID
-		code int16
+		batch *txnAppendBatch
+		code  int16
 	}
 	txnAllocated struct {
 		id   txn.AllocID
@@ -78,9 +78,10 @@ type txnCoordinator struct {
 	waiting    map[txn.RequestID]*txnRequest
 	nextID     txn.RequestID
 	loadOffset int64
-	// appending are the appends the partition is writing (nil: none);
-	// queued wait for them, then go as one batch.
-	appending []txn.AppendID
+	// appending are the batches of appends the partition is writing, in
+	// the order sent (txn_coordinator_appends.go); queued wait for a
+	// slot, then go as one batch.
+	appending []*txnAppendBatch
 	queued    []txn.Append
 	// asks are partitions' asks gathered until flushQueued's
 	// txnFlushAsks arrives (txn_coordinator_asks.go).
@@ -122,10 +123,7 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 	case *txnFlushAsks:
 		a.flushAsks()
 	case *txnAppended:
-		a.appending = nil
-		for _, id := range msg.ids {
-			a.core.Appended(id, msg.code, a.now())
-		}
+		a.appended(msg.batch, msg.code)
 	case *txnAllocated:
 		a.core.ProducerIDAllocated(msg.id, msg.pid, msg.code, a.now())
 	case *txnMarkersWritten:
@@ -236,29 +234,6 @@ func (a *txnCoordinator) allocate(id txn.AllocID) {
 		}
 		root.Send(self, &txnAllocated{id: id, pid: pid, code: code})
 	})
-}
-
-// flushAppends writes the queued appends to the partition as one batch
-// (acks=all) unless a batch is being written.
-func (a *txnCoordinator) flushAppends() {
-	if a.appending != nil || len(a.queued) == 0 {
-		return
-	}
-	count := 0
-	for _, ap := range a.queued {
-		count += len(ap.Records)
-	}
-	records, ids := make([]txn.Record, 0, count), make([]txn.AppendID, 0, len(a.queued))
-	for _, ap := range a.queued {
-		records = append(records, ap.Records...)
-		ids = append(ids, ap.ID)
-	}
-	a.appending = ids
-	a.queued = nil
-	self, root := a.self, a.x.n.system.Root
-	batch := txn.EncodeBatch(records, a.x.n.cfg.Clock.Now().WallMs)
-	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
-		reply: func(res producePartitionResult) { root.Send(self, &txnAppended{ids: ids, code: res.errorCode}) }})
 }
 
 // armTimer schedules the next tick at the core's next deadline, only ever

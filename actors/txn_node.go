@@ -49,6 +49,10 @@ type txnNode struct {
 	// coordinator and may take it (true: the test answers it), to fail or
 	// delay chosen ones.
 	intercept atomic.Pointer[func(txnAsk) bool]
+	// holdAppend, set by tests, is handed the send of each append a
+	// coordinator makes to its partition: true keeps it (the test sends
+	// it later).
+	holdAppend atomic.Pointer[func(send func()) bool]
 	// askTimeoutNs, set by tests, replaces verifyTimeout as the bound of
 	// an ask's wait for its answer (bound); 0 leaves verifyTimeout.
 	askTimeoutNs atomic.Int64

@@ -39,6 +39,13 @@ type leaderState struct {
 	// Brokers the image says are ineligible (SetIneligibleReplicas) are
 	// not asked for at all, as Kafka checks its metadata cache first.
 	isrRetryAfterMs int64
+	// alterFailures counts the AlterPartition requests in a row that got
+	// no answer from a controller (no active controller, a timeout): the
+	// wait before the next doubles with each (alterRetryBackoffMs), so a
+	// leader does not ask every AlterPartitionRetryBackoffMs while the
+	// metadata quorum has no leader. Any controller's answer resets it,
+	// as does a record of a new leader or partition epoch.
+	alterFailures int
 }
 
 // followerProgress is a leader's view of one follower (Kafka's ReplicaState).
@@ -370,7 +377,9 @@ func (r *Replica) sendAlterPartition() {
 // INELIGIBLE_REPLICA drop the change (the controller says it was not made;
 // a change is asked again only after the backoff);
 // errors saying the replica's metadata is stale keep it pending until the
-// next record; any other error asks again after a backoff.
+// next record; any other error (no controller answered: the shell reports
+// a transport failure as REQUEST_TIMED_OUT) asks again after a backoff that
+// doubles with each such failure in a row (alterRetryBackoffMs).
 func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant) {
 	r.observe(now)
 	l := r.leader
@@ -382,6 +391,9 @@ func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant)
 	if r.alterAsked == ch {
 		r.alterAsked = nil // answered: nothing to stop
 	}
+	// A controller decided, unless the default case says otherwise.
+	failures := l.alterFailures
+	l.alterFailures = 0
 	switch res.ErrorCode {
 	case 0:
 		if res.LeaderEpoch != r.partition.LeaderEpoch || res.PartitionEpoch < r.partition.PartitionEpoch {
@@ -399,8 +411,22 @@ func (r *Replica) AlterPartitionCompleted(res AlterPartitionResult, now Instant)
 		kerr.InvalidUpdateVersion.Code, kerr.InvalidRequest.Code, kerr.NewLeaderElected.Code:
 		// Pending until the next record.
 	default:
-		ch.retryAtMs = now.MonoMs + r.opts.AlterPartitionRetryBackoffMs
+		l.alterFailures = failures + 1
+		ch.retryAtMs = now.MonoMs + r.alterRetryBackoffMs()
 	}
+}
+
+// alterRetryBackoffMs is the wait before a failed AlterPartition is sent
+// again: AlterPartitionRetryBackoffMs after the first failure in a row,
+// doubling with each further one up to AlterPartitionRetryBackoffMaxMs
+// (Kafka's retry.backoff.ms and retry.backoff.max.ms, without the jitter,
+// which would need randomness the core does not have).
+func (r *Replica) alterRetryBackoffMs() int64 {
+	backoff, limit := r.opts.AlterPartitionRetryBackoffMs, r.opts.AlterPartitionRetryBackoffMaxMs
+	for i := 1; i < r.leader.alterFailures && backoff < limit; i++ {
+		backoff *= 2
+	}
+	return min(backoff, limit)
 }
 
 // tickLeader runs the leader's timed work: a failed AlterPartition is sent

@@ -98,6 +98,10 @@ type ReplicaOptions struct {
 	// the controller again after an AlterPartition failed with an error
 	// worth retrying; zero means DefaultAlterPartitionRetryBackoffMs.
 	AlterPartitionRetryBackoffMs int64
+	// AlterPartitionRetryBackoffMaxMs bounds that wait, which doubles with
+	// each failure in a row (no active controller, a timeout); zero means
+	// DefaultAlterPartitionRetryBackoffMaxMs (at least the first wait).
+	AlterPartitionRetryBackoffMaxMs int64
 	// ProducerIDExpirationMs is producer.id.expiration.ms; zero means
 	// DefaultProducerIDExpirationMs.
 	ProducerIDExpirationMs int64
@@ -123,6 +127,11 @@ const DefaultReplicaLagTimeMaxMs = 30_000
 // DefaultAlterPartitionRetryBackoffMs is how long a leader waits before
 // resending a failed AlterPartition, unless told otherwise.
 const DefaultAlterPartitionRetryBackoffMs = 100
+
+// DefaultAlterPartitionRetryBackoffMaxMs is the longest wait before a failed
+// AlterPartition is sent again, unless told otherwise: Kafka's
+// retry.backoff.max.ms, as retry.backoff.ms is the first (KIP-580).
+const DefaultAlterPartitionRetryBackoffMaxMs = 1000
 
 // DefaultHousekeepingIntervalMs is how often a replica ticks its log unless
 // told otherwise.
@@ -286,6 +295,10 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 	if opts.AlterPartitionRetryBackoffMs <= 0 {
 		opts.AlterPartitionRetryBackoffMs = DefaultAlterPartitionRetryBackoffMs
 	}
+	if opts.AlterPartitionRetryBackoffMaxMs <= 0 {
+		opts.AlterPartitionRetryBackoffMaxMs = DefaultAlterPartitionRetryBackoffMaxMs
+	}
+	opts.AlterPartitionRetryBackoffMaxMs = max(opts.AlterPartitionRetryBackoffMaxMs, opts.AlterPartitionRetryBackoffMs)
 	if opts.ProducerIDExpirationMs <= 0 {
 		opts.ProducerIDExpirationMs = DefaultProducerIDExpirationMs
 	}

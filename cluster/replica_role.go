@@ -64,7 +64,8 @@ func (r *Replica) becomeLeader(newEpoch, newPartitionEpoch bool, now Instant) {
 	}
 	l := r.leader
 	if newEpoch || newPartitionEpoch || !wasLeader {
-		l.isrChange = nil
+		// A controller wrote the record: the backoff starts over.
+		l.isrChange, l.alterFailures = nil, 0
 	}
 	l.syncFollowers(r.partition.Replicas, r.opts.NodeID)
 	if newEpoch || !wasLeader {

@@ -215,7 +215,7 @@ func TestClientLargeResponseAliasesPooledFrame(t *testing.T) {
 	const size = 24 << 20
 	s := startServer(t, Config{APIVersions: []APIVersionRange{{APIKey: 1, MinVersion: 4, MaxVersion: 12}}}, largeFetchHandler{size})
 	c := newTestClient(t, s.Addr().String(), ClientConfig{PoolResponseBuffers: true, PoisonReleasedBuffers: true, BufferPoolBytes: 64 << 20})
-	ctx := testContext(t, 30*time.Second)
+	ctx := testContext(t, 2*time.Minute)
 	for round := range 3 {
 		req := kmsg.NewPtrFetchRequest()
 		req.ReplicaID = 2
@@ -433,7 +433,7 @@ func TestClientsShareAResponsePool(t *testing.T) {
 	const size = 2 << 20
 	s := startServer(t, Config{APIVersions: []APIVersionRange{{APIKey: 1, MinVersion: 4, MaxVersion: 12}}}, largeFetchHandler{size})
 	pool := NewBufferPool(64<<20, true)
-	ctx := testContext(t, 30*time.Second)
+	ctx := testContext(t, 2*time.Minute)
 	var frames []*byte
 	for round := range 2 {
 		c := newTestClient(t, s.Addr().String(), ClientConfig{PoolResponseBuffers: true, ResponsePool: pool})

@@ -22,7 +22,8 @@ import (
 //     loads the partition, serves InitProducerId with a transactional id,
 //     AddPartitionsToTxn (the producer's form and the brokers'
 //     verification), AddOffsetsToTxn and EndTxn, appends the core's records
-//     to P with acks=all (one batch in flight, the rest queued), writes its
+//     to P with acks=all (up to txnAppendsInFlight batches in flight, the
+//     rest queued, outcomes taken in the order sent), writes its
 //     markers to the partitions' leaders (WriteTxnMarkers) and tells the
 //     node's own leaders which partitions joined a transaction;
 //   - every node hands out producer ids from a block the controller
@@ -117,9 +118,9 @@ type txnHost struct {
 	loading *partitionLoad
 	waiting map[txn.RequestID]pendingTxnRequest
 	nextID  txn.RequestID
-	// appending is the batch being appended (nil: none), queued the
-	// appends waiting for it.
-	appending []txn.AppendID
+	// appending are the batches being appended, in the order sent;
+	// queued the appends waiting for a slot.
+	appending []*txnHostBatch
 	queued    []txn.Append
 	// gate holds requests and ticks while the broker lease has lapsed
 	// (node_txn_hold.go); recheckArmed says a look at the lease is
@@ -278,20 +279,35 @@ func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
 	}
 }
 
-// flush appends the queued records as one batch with acks=all, unless a
-// batch is being appended.
+// txnAppendsInFlight is how many batches a coordinator has in flight to
+// its partition, as production's coordinatorAppendsInFlight
+// (actors/txn_coordinator_appends.go).
+const txnAppendsInFlight = 2
+
+// txnHostBatch is one batch of a coordinator's appends: its records, and
+// its outcome once answered, which waits for the batches sent before it.
+type txnHostBatch struct {
+	ids      []txn.AppendID
+	records  []txn.Record
+	answered bool
+	code     int16
+}
+
+// flush appends the queued records as one batch with acks=all, unless
+// txnAppendsInFlight batches are being appended.
 func (th *txnHost) flush() {
-	if th.core == nil || th.appending != nil || len(th.queued) == 0 {
+	if th.core == nil || len(th.appending) >= txnAppendsInFlight || len(th.queued) == 0 {
 		return
 	}
-	var records []txn.Record
+	b := &txnHostBatch{}
 	for _, ap := range th.queued {
-		records = append(records, ap.Records...)
-		th.appending = append(th.appending, ap.ID)
+		b.records = append(b.records, ap.Records...)
+		b.ids = append(b.ids, ap.ID)
 	}
 	th.queued = nil
-	n, ids := th.n, th.appending
-	done := func(code int16) { th.appended(ids, records, code) }
+	th.appending = append(th.appending, b)
+	n, records := th.n, b.records
+	done := func(code int16) { th.appended(b, code) }
 	h := n.replicas[th.key]
 	if h == nil || h.core == nil {
 		n.post(func() { done(kerr.NotLeaderForPartition.Code) })
@@ -305,18 +321,23 @@ func (th *txnHost) flush() {
 	})
 }
 
-// appended reports an append's outcome to the core; an acknowledged one
-// holds the coordinator's decisions, which the checks learn first.
-func (th *txnHost) appended(ids []txn.AppendID, records []txn.Record, code int16) {
-	th.appending = nil
+// appended takes batch b's outcome and reports to the core the outcomes
+// of the batches answered, in the order they were sent; an acknowledged
+// one holds the coordinator's decisions, which the checks learn first.
+func (th *txnHost) appended(b *txnHostBatch, code int16) {
+	b.answered, b.code = true, code
 	if th.core == nil {
 		return
 	}
-	if code == 0 {
-		th.n.w.txn.checks.decided(th.n, records)
-	}
-	for _, id := range ids {
-		th.core.Appended(id, code, th.now())
+	for len(th.appending) > 0 && th.appending[0].answered {
+		done := th.appending[0]
+		th.appending = th.appending[1:]
+		if done.code == 0 {
+			th.n.w.txn.checks.decided(th.n, done.records)
+		}
+		for _, id := range done.ids {
+			th.core.Appended(id, done.code, th.now())
+		}
 	}
 	th.carryOut()
 }
