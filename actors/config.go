@@ -86,8 +86,9 @@ type Config struct {
 	// (the controller tells an unknown key from a static one by them).
 	BrokerConfigKeys []string
 	// LogRecoveryThreads is num.recovery.threads.per.data.dir: how many
-	// partition logs the node opens (and recovers) at once; zero means 2,
-	// Kafka's default.
+	// partition logs that need recovery (not closed cleanly) the node
+	// opens at once; zero means 2, Kafka's default. New logs and logs
+	// closed cleanly never wait for these (logOpenSlots).
 	LogRecoveryThreads int
 	// CacheBytes is the size of the node's block cache (log.cache.bytes);
 	// 0 disables the cache.

@@ -64,9 +64,12 @@ type Node struct {
 	// fetchAnswers holds the buffers the node's replica fetchers read their
 	// leaders' answers into, shared so a fetcher started again reuses them.
 	fetchAnswers *netio.BufferPool
-	// logOpens holds a slot for each partition log being opened
-	// (LogRecoveryThreads of them).
+	// logOpens holds a slot for each partition log being opened that
+	// needs no recovery (new, or closed cleanly; logOpenSlots of them),
+	// logRecoveries one for each being recovered (LogRecoveryThreads):
+	// partition_preload.go.
 	logOpens         chan struct{}
+	logRecoveries    chan struct{}
 	brokerListener   net.Listener
 	server           *netio.Server
 	controllerServer *netio.Server
@@ -164,7 +167,7 @@ func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, e
 	}
 	n := &Node{cfg: cfg, routes: newRouteTable(), unfenced: make(chan struct{}), failed: make(chan struct{}), spawned: map[string]bool{}}
 	n.logger = gatedLogger(logger, &n.logsClosed).With(zap.Int32("node_id", cfg.NodeID))
-	n.logOpens = make(chan struct{}, cfg.LogRecoveryThreads)
+	n.logOpens, n.logRecoveries = make(chan struct{}, logOpenSlots), make(chan struct{}, cfg.LogRecoveryThreads)
 	n.quorumLeader.Store(-1)
 	n.controllers = &controllerClients{node: n}
 	clusterID, err := readClusterID(cfg)

@@ -21,8 +21,33 @@ import (
 // anything else touches their directories.
 
 // defaultLogRecoveryThreads is Kafka's num.recovery.threads.per.data.dir
-// default: the partition logs a node opens at once, preloaded or not.
+// default: the partition logs a node recovers at once, preloaded or not.
 const defaultLogRecoveryThreads = 2
+
+// logOpenSlots bounds the partition logs a node opens at once that need no
+// recovery: new ones (a topic created or grown, a replica moved here) and
+// those closed cleanly. Kafka's recovery threads bound only the loading of
+// logs at startup, and a new partition's log is made at once; here such
+// opens never wait behind a log being recovered (a slot of the node's
+// LogRecoveryThreads), only behind other quick opens, a few file
+// operations and fsyncs each, so that a topic of thousands of partitions
+// does not hold thousands of threads in fsync at once.
+const logOpenSlots = 16
+
+// logOpenSlot takes the slot an open of the log in dir holds and returns
+// its release: one of the node's log-open slots for a new log or one
+// closed cleanly, else (the log needs recovery, logstore.NeedsRecovery)
+// one of its LogRecoveryThreads. It looks at the directory while holding a
+// log-open slot, so that no more than those look at once.
+func (n *Node) logOpenSlot(dir string) (release func()) {
+	n.logOpens <- struct{}{}
+	if !logstore.NeedsRecovery(n.cfg.FS, dir) {
+		return func() { <-n.logOpens }
+	}
+	<-n.logOpens
+	n.logRecoveries <- struct{}{}
+	return func() { <-n.logRecoveries }
+}
 
 // logPreload is one log opened ahead of its partition actor. done closes
 // when the open finished (or was called off before it began); log and err
@@ -81,8 +106,8 @@ func (p *logPreload) discard() {
 
 // logPreloads are the logs a holding replica manager opens, by directory.
 // Only the manager's goroutine calls its methods; each open runs on a
-// goroutine of its own, at most the node's LogRecoveryThreads at once
-// (with the logs partition actors open themselves).
+// goroutine of its own, holding a slot (logOpenSlot) shared with the logs
+// partition actors open themselves.
 type logPreloads struct {
 	n *Node
 	// present are the directories in the log dir when the node started:
@@ -132,8 +157,7 @@ func (pl *logPreloads) add(image *cluster.MetadataImage, started []cluster.Local
 // open opens one preloaded log, holding one of the slots meanwhile.
 func (pl *logPreloads) open(p *logPreload) {
 	n := pl.n
-	n.logOpens <- struct{}{}
-	defer func() { <-n.logOpens }()
+	defer n.logOpenSlot(p.dir)()
 	defer close(p.done)
 	if !p.begin() {
 		return
@@ -199,11 +223,11 @@ func (a *partitionActor) openLog(pa partitionAssignment, nowMs int64) (*logstore
 		}
 	}
 	// A log taken from its preload above holds no slot; one opened here
-	// takes one, so a node opens at most LogRecoveryThreads at once.
-	a.node.logOpens <- struct{}{}
-	defer func() { <-a.node.logOpens }()
+	// takes one, so a node recovers at most LogRecoveryThreads at once.
+	dir := a.node.partitionDir(pa.topic, pa.image.Partition)
+	defer a.node.logOpenSlot(dir)()
 	return logstore.Open(logstore.Options{
-		FS: a.node.cfg.FS, Dir: a.node.partitionDir(pa.topic, pa.image.Partition), Config: pa.settings.Log,
+		FS: a.node.cfg.FS, Dir: dir, Config: pa.settings.Log,
 		Cache: a.node.blockCache(), BlockPool: a.node.blocks, HoldBudget: a.node.held, RawWrites: &a.node.rawWrites, Logger: a.logger, NowMs: nowMs,
 	})
 }

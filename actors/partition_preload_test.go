@@ -253,17 +253,23 @@ func (f *blockingListFS) ReadDir(name string) ([]string, error) {
 }
 
 // A node opens at most LogRecoveryThreads (num.recovery.threads.per.data.dir)
-// preloaded logs at once: with one slot, a second open does not start
-// while the first is under way.
+// preloaded logs that need recovery at once: with one slot, a second open
+// does not start while the first is under way.
 func TestLogPreloadsOpenAtMostRecoveryThreads(t *testing.T) {
 	for _, threads := range []int{1, 2} {
-		fs := &blockingListFS{FS: vfs.NewMem(), prefix: "/data/t-", release: make(chan struct{}), entered: make(chan struct{}, 4)}
+		mem := vfs.NewMem()
+		fs := &blockingListFS{FS: mem, prefix: "/data/t-", release: make(chan struct{}), entered: make(chan struct{}, 4)}
 		n := &Node{cfg: Config{FS: fs, DataDir: "/data", Clock: newSystemClock()}, logger: zap.NewNop(),
-			logOpens: make(chan struct{}, threads)}
+			logOpens: make(chan struct{}, logOpenSlots), logRecoveries: make(chan struct{}, threads)}
 		pl := &logPreloads{n: n, present: map[string]bool{}, byDir: map[string]*logPreload{}}
 		var preloads []*logPreload
 		for i := range 4 {
-			p := &logPreload{dir: fmt.Sprintf("/data/t-%d", i), config: logstore.DefaultConfig(), logger: zap.NewNop(), done: make(chan struct{})}
+			dir := fmt.Sprintf("/data/t-%d", i)
+			// A log left open (by a crash): it needs recovery.
+			if _, err := logstore.Open(logstore.Options{FS: mem, Dir: dir, Config: logstore.DefaultConfig()}); err != nil {
+				t.Fatal(err)
+			}
+			p := &logPreload{dir: dir, config: logstore.DefaultConfig(), logger: zap.NewNop(), done: make(chan struct{})}
 			preloads = append(preloads, p)
 			go pl.open(p)
 		}

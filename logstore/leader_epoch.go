@@ -366,13 +366,16 @@ func (l *Log) rebuildEpochs(logStart int64) error {
 
 // finishEpochRecovery fits the recovered cache to the recovered log (no entry
 // past the log end offset, none wholly below the log start offset) and
-// writes the checkpoint if that changed it or it was missing.
+// writes the checkpoint if that changed it or it was missing (but for a new
+// log without epochs, whose missing checkpoint says as much).
 func (l *Log) finishEpochRecovery(loaded []EpochEntry, haveCheckpoint bool) error {
 	es := l.epochs
 	es = truncateEpochsFromEnd(es, l.logEndOffset+1)
 	es = truncateEpochsFromStart(es, l.logStartOffset)
 	l.epochs = es
-	if haveCheckpoint && sameEpochs(es, loaded) {
+	if haveCheckpoint && sameEpochs(es, loaded) || l.isNew && len(es) == 0 {
+		// The checkpoint says so already; a new log's missing one reads
+		// as no epochs.
 		return nil
 	}
 	return l.writeEpochCheckpoint(es)

@@ -72,8 +72,11 @@ type Log struct {
 	// iovecs is the appender's pwritev vector (writev_linux.go).
 	iovecs iovecScratch
 
-	fs     vfs.FS
-	dir    string
+	fs  vfs.FS
+	dir string
+	// isNew says Open made the log's directory: recovery writes no
+	// empty checkpoints for it (recover).
+	isNew  bool
 	cfg    Config // appender-only: SetConfig replaces it
 	cache  BlockCache
 	logger *zap.Logger

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -58,6 +59,10 @@ func Open(opts Options) (*Log, error) {
 
 // recover loads the directory into l.
 func (l *Log) recover(nowMs int64) error {
+	// A new log (its directory made here) needs no empty checkpoints: a
+	// missing one reads as empty (finishEpochRecovery, finishRecovery).
+	_, statErr := l.fs.Stat(l.dir)
+	l.isNew = errors.Is(statErr, fs.ErrNotExist)
 	if err := l.fs.MkdirAll(l.dir, 0o755); err != nil {
 		return fmt.Errorf("create directory: %w", err)
 	}
@@ -69,7 +74,7 @@ func (l *Log) recover(nowMs int64) error {
 	if err != nil {
 		return err
 	}
-	recoveryPoint, _, err := l.readCheckpoint(recoveryPointCheckpointFile)
+	recoveryPoint, haveRecoveryPoint, err := l.readCheckpoint(recoveryPointCheckpointFile)
 	if err != nil {
 		return err
 	}
@@ -132,13 +137,17 @@ func (l *Log) recover(nowMs int64) error {
 	if err := l.loadCleanerCheckpoint(); err != nil {
 		return err
 	}
-	return l.finishRecovery(clean, recoveryPoint)
+	return l.finishRecovery(clean, recoveryPoint, haveRecoveryPoint)
 }
 
 // finishRecovery makes the recovered state durable: after an unclean
 // shutdown it syncs everything and checkpoints the recovery point; after a
-// clean one it removes the marker, so a crash from now on rescans.
-func (l *Log) finishRecovery(clean bool, recoveryPoint int64) error {
+// clean one it removes the marker, so a crash from now on rescans. The
+// recovery-point checkpoint is written only when it changes: not when its
+// file (read above, written durably by writeFileAtomic) holds the recovery
+// point already, as after a clean shutdown, nor for a new log, whose
+// missing checkpoint reads as its recovery point, 0.
+func (l *Log) finishRecovery(clean bool, recoveryPoint int64, haveRecoveryPoint bool) error {
 	l.flushedOffset = min(recoveryPoint, l.logEndOffset)
 	if clean {
 		l.flushedOffset = l.logEndOffset
@@ -152,6 +161,9 @@ func (l *Log) finishRecovery(clean bool, recoveryPoint int64) error {
 		return err
 	}
 	l.checkpointedRecoveryPt = l.flushedOffset
+	if (haveRecoveryPoint && recoveryPoint == l.flushedOffset) || (l.isNew && l.flushedOffset == 0) {
+		return nil
+	}
 	return l.writeCheckpoint(recoveryPointCheckpointFile, l.flushedOffset)
 }
 

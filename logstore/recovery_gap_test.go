@@ -2,7 +2,9 @@ package logstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -352,7 +354,7 @@ func TestRollIndexNamesTheLastBatch(t *testing.T) {
 
 func mustRemove(t testingT, fsys vfs.FS, name string) {
 	t.Helper()
-	if err := fsys.Remove(name); err != nil {
+	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 	if err := fsys.SyncDir(path.Dir(name)); err != nil {
