@@ -11,8 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"gregor/logstore/vfs"
 )
@@ -65,19 +63,7 @@ func TestLogOpensDoNotWaitForRecovery(t *testing.T) {
 	}
 
 	fsys := &blockingListFS{FS: vfs.OS, prefix: filepath.Join(dir, "recovering-"), release: make(chan struct{}), entered: make(chan struct{}, partitions)}
-	cfg := testNodeConfig(dir)
-	cfg.FS, cfg.LogRecoveryThreads = fsys, 1
-	n, err := Start(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	n := startTestNode(t, dir, func(c *Config) { c.FS, c.LogRecoveryThreads = fsys, 1 })
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(fsys.release) }) }
 	t.Cleanup(release) // before the node stops
