@@ -74,6 +74,7 @@ func TestTxnProduceAddNotAnsweredIsRefusedInTime(t *testing.T) {
 		t.Fatalf("gregor_txn_verifications_total{outcome=timed_out} %v, want 1", got)
 	}
 	restore()
+	n.txns.askTimeoutNs.Store(0) // the retry waits as in production (verifyTimeout), not the short test bound
 	if codes := produceTxnToAll(ctx, t, n, p, topic, partitions, 0, 12); slices.ContainsFunc(codes, func(c int16) bool { return c != 0 }) {
 		t.Fatalf("the retry: codes %v", codes)
 	}
@@ -118,6 +119,7 @@ func TestTxnVerificationNotAnsweredIsRefusedInTime(t *testing.T) {
 		t.Fatalf("gregor_txn_verifications_total{outcome=timed_out} %v, want %d (the asks swallowed)", got, swallowed.Load())
 	}
 	restore()
+	n.txns.askTimeoutNs.Store(0) // the retry waits as in production (verifyTimeout), not the short test bound
 	start = time.Now()
 	if code := produceTxnTo(ctx, t, n, p, topic, 0, txnRecordBatch(p.pid, p.epoch, 0, 2)); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("the retry: %s, want INVALID_TXN_STATE", kerr.ErrorForCode(code))

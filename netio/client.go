@@ -483,8 +483,9 @@ func (c *Client) expire(cl *call) {
 	if state == callTaken && cc != nil {
 		// Before the completion: a request sent from it must not go out
 		// on this connection.
+		// No correlation id here: the writer may be assigning it, unlocked.
 		c.log.Warn("closing connection: request timed out", zap.String("api", c.apiName(cl.req)),
-			zap.Int32("correlation_id", cl.corr), zap.Duration("timeout", cl.timeout))
+			zap.Duration("timeout", cl.timeout))
 		cc.fail(err)
 	}
 	cl.done(nil, err)
