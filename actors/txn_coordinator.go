@@ -47,7 +47,7 @@ func (m *txnRequest) answer(r txn.Reply) {
 type (
 	txnLoadRead struct{ res fetchPartitionResult }
 	txnAppended struct {
-		batch *txnAppendBatch
+		batch *txn.AppendBatch
 		code  int16
 	}
 	txnAllocated struct {
@@ -78,11 +78,9 @@ type txnCoordinator struct {
 	waiting    map[txn.RequestID]*txnRequest
 	nextID     txn.RequestID
 	loadOffset int64
-	// appending are the batches of appends the partition is writing, in
-	// the order sent (txn_coordinator_appends.go); queued wait for a
-	// slot, then go as one batch.
-	appending []*txnAppendBatch
-	queued    []txn.Append
+	// appends are the core's appends to the partition: batched, in
+	// flight, their outcomes in the order sent (txn_coordinator_appends.go).
+	appends *txn.AppendWindow
 	// asks are partitions' asks gathered until flushQueued's
 	// txnFlushAsks arrives (txn_coordinator_asks.go).
 	asks        []txnAsk
@@ -100,7 +98,7 @@ type txnCoordinator struct {
 
 func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
 	return &txnCoordinator{x: x, partition: partition, epoch: epoch, partitionPID: partitionPID,
-		logger: x.logger.With(zap.Int32("partition", partition), zap.Int32("coordinator_epoch", epoch))}
+		appends: txn.NewAppendWindow(coordinatorAppendsInFlight), logger: x.logger.With(zap.Int32("partition", partition), zap.Int32("coordinator_epoch", epoch))}
 }
 
 // Receive implements actor.Actor.
@@ -207,7 +205,7 @@ func (a *txnCoordinator) carryOut() {
 		for _, id := range rd.Allocs {
 			a.allocate(id)
 		}
-		a.queued = append(a.queued, rd.Appends...)
+		a.appends.Queue(rd.Appends...)
 		// Before the markers and replies: a marker ends what was added.
 		a.x.partitionsAdded(rd.Added)
 		if len(rd.Markers) > 0 {

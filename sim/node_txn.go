@@ -118,10 +118,9 @@ type txnHost struct {
 	loading *partitionLoad
 	waiting map[txn.RequestID]pendingTxnRequest
 	nextID  txn.RequestID
-	// appending are the batches being appended, in the order sent;
-	// queued the appends waiting for a slot.
-	appending []*txnHostBatch
-	queued    []txn.Append
+	// appends are the core's appends to P: batched, in flight, their
+	// outcomes in the order sent (txn.AppendWindow, as production's).
+	appends *txn.AppendWindow
 	// gate holds requests and ticks while the broker lease has lapsed
 	// (node_txn_hold.go); recheckArmed says a look at the lease is
 	// scheduled.
@@ -177,7 +176,7 @@ func (n *node) syncTxnCoordinators() {
 		th := t.coords[k.partition]
 		if th == nil {
 			th = &txnHost{n: n, key: k, epoch: h.core.LeaderEpoch(), core: txn.NewCoordinator(n.txnConfig(h.core.LeaderEpoch())),
-				waiting: map[txn.RequestID]pendingTxnRequest{}}
+				waiting: map[txn.RequestID]pendingTxnRequest{}, appends: txn.NewAppendWindow(txnAppendsInFlight)}
 			t.coords[k.partition] = th
 			n.w.tracef("%s: transaction coordinator of %s starts (coordinator epoch %d)", n.name(), k, th.epoch)
 		}
@@ -241,7 +240,7 @@ func (th *txnHost) carryOut() {
 		for _, id := range rd.Allocs {
 			th.allocate(id)
 		}
-		th.queued = append(th.queued, rd.Appends...)
+		th.appends.Queue(rd.Appends...)
 		th.partitionsAdded(rd.Added)
 		if len(rd.Markers) > 0 {
 			th.writeMarkers(rd.Markers)
@@ -284,29 +283,16 @@ func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
 // (actors/txn_coordinator_appends.go).
 const txnAppendsInFlight = 2
 
-// txnHostBatch is one batch of a coordinator's appends: its records, and
-// its outcome once answered, which waits for the batches sent before it.
-type txnHostBatch struct {
-	ids      []txn.AppendID
-	records  []txn.Record
-	answered bool
-	code     int16
-}
-
-// flush appends the queued records as one batch with acks=all, unless
-// txnAppendsInFlight batches are being appended.
+// flush appends the batch the window lets go with acks=all.
 func (th *txnHost) flush() {
-	if th.core == nil || len(th.appending) >= txnAppendsInFlight || len(th.queued) == 0 {
+	if th.core == nil {
 		return
 	}
-	b := &txnHostBatch{}
-	for _, ap := range th.queued {
-		b.records = append(b.records, ap.Records...)
-		b.ids = append(b.ids, ap.ID)
+	b := th.appends.Next()
+	if b == nil {
+		return
 	}
-	th.queued = nil
-	th.appending = append(th.appending, b)
-	n, records := th.n, b.records
+	n, records := th.n, b.Records
 	done := func(code int16) { th.appended(b, code) }
 	h := n.replicas[th.key]
 	if h == nil || h.core == nil {
@@ -322,21 +308,19 @@ func (th *txnHost) flush() {
 }
 
 // appended takes batch b's outcome and reports to the core the outcomes
-// of the batches answered, in the order they were sent; an acknowledged
-// one holds the coordinator's decisions, which the checks learn first.
-func (th *txnHost) appended(b *txnHostBatch, code int16) {
-	b.answered, b.code = true, code
+// of the batches due, in the order they were sent; an acknowledged one
+// holds the coordinator's decisions, which the checks learn first.
+func (th *txnHost) appended(b *txn.AppendBatch, code int16) {
+	due := th.appends.Answered(b, code)
 	if th.core == nil {
 		return
 	}
-	for len(th.appending) > 0 && th.appending[0].answered {
-		done := th.appending[0]
-		th.appending = th.appending[1:]
-		if done.code == 0 {
-			th.n.w.txn.checks.decided(th.n, done.records)
+	for _, done := range due {
+		if done.Code == 0 {
+			th.n.w.txn.checks.decided(th.n, done.Records)
 		}
-		for _, id := range done.ids {
-			th.core.Appended(id, done.code, th.now())
+		for _, id := range done.IDs {
+			th.core.Appended(id, done.Code, th.now())
 		}
 	}
 	th.carryOut()
