@@ -26,10 +26,12 @@ type listOffsetsResult struct {
 }
 
 // deleteRecordsPartition asks a partition actor to advance its log start
-// offset to offset (-1: the high watermark).
+// offset to offset (-1: the high watermark), waiting up to timeoutMs (the
+// request's) for its followers' to get there too.
 type deleteRecordsPartition struct {
-	offset int64
-	reply  func(deleteRecordsResult)
+	offset    int64
+	timeoutMs int32
+	reply     func(deleteRecordsResult)
 }
 
 // deleteRecordsResult is one partition's DeleteRecords answer.
@@ -139,7 +141,7 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 			if code != 0 {
 				rp.ErrorCode = code
 			} else {
-				msg := deleteRecordsPartition{offset: p.Offset}
+				msg := deleteRecordsPartition{offset: p.Offset, timeoutMs: body.TimeoutMillis}
 				fo.ask(pid, func(res deleteRecordsResult) {
 					out := &resp.Topics[ti].Partitions[pi]
 					out.ErrorCode, out.LowWatermark = res.errorCode, res.lowWatermark

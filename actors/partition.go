@@ -155,7 +155,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.core.ListOffsets(a.await(msg, true), cluster.ListOffsetsRequest{TimestampMs: msg.timestampMs,
 			CurrentLeaderEpoch: msg.currentLeaderEpoch, IsolationLevel: cluster.IsolationLevel(msg.isolationLevel)})
 	case *deleteRecordsPartition:
-		a.core.DeleteRecords(a.await(msg, true), msg.offset)
+		a.core.DeleteRecords(a.await(msg, true), msg.offset, msg.timeoutMs, a.node.cfg.Clock.Now())
 	case *logDirPartition:
 		msg.reply(a.log.SizeBytes())
 		return

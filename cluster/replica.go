@@ -247,7 +247,10 @@ type Replica struct {
 	// consumers (replica_read.go: emptyPrefixEnd, emptyStretch).
 	prefixReads map[RequestID]prefixRead
 	lookingUp   map[RequestID]ListOffsetsRequest
-	advancing   map[RequestID]bool
+	advancing   map[RequestID]deleteRecords
+	// deleteWaits are the DeleteRecords whose log start offset the leader
+	// reached, waiting for the followers' (replica_delete.go).
+	deleteWaits []deleteRecords
 	// assigningEpoch is set while an AssignEpochStart is with the shell.
 	assigningEpoch bool
 	// logWork is the follower's log work with the shell.
@@ -320,7 +323,7 @@ func NewReplica(opts ReplicaOptions, settings TopicSettings, st ReplicaState, no
 		reading:     map[RequestID]FetchReply{},
 		prefixReads: map[RequestID]prefixRead{},
 		lookingUp:   map[RequestID]ListOffsetsRequest{},
-		advancing:   map[RequestID]bool{},
+		advancing:   map[RequestID]deleteRecords{},
 		// Retention and compaction are first considered with the first
 		// housekeeping, then every retention check interval and cleaner
 		// backoff.
@@ -696,6 +699,9 @@ func (r *Replica) NextDeadlineMs() int64 {
 	for _, w := range r.watches {
 		next = min(next, w.DeadlineMs)
 	}
+	for _, d := range r.deleteWaits {
+		next = min(next, d.deadlineMs)
+	}
 	return next
 }
 
@@ -753,6 +759,9 @@ func (r *Replica) PendingRequests() []RequestID {
 	}
 	for id := range r.advancing {
 		ids = append(ids, id)
+	}
+	for _, d := range r.deleteWaits {
+		ids = append(ids, d.id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids

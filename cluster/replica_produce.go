@@ -266,6 +266,7 @@ func (r *Replica) advanceHighWatermark() {
 		if len(r.awaitingHW) > 0 && len(r.maximalISR()) < r.effectiveMinISR() {
 			r.answerBelowMinISR()
 		}
+		r.answerDeleteWaits(r.nowMs)
 	}
 	// Only followers read past the high watermark: without their watches,
 	// nothing new is readable unless it moved. Completions reported
@@ -363,6 +364,7 @@ func (r *Replica) reply(p pendingProduce, code int16, msg string) {
 // expire answers the produces waiting past their request timeout and the
 // watches past their deadline.
 func (r *Replica) expire(nowMs int64) {
+	r.answerDeleteWaits(nowMs)
 	kept := r.awaitingHW[:0]
 	for _, p := range r.awaitingHW {
 		if nowMs >= p.deadlineMs {

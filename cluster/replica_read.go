@@ -399,13 +399,15 @@ func (r *Replica) TimestampLookedUp(id RequestID, to logstore.TimestampOffset, f
 	r.ready.ListOffsetsReplies = append(r.ready.ListOffsetsReplies, rep)
 }
 
-// DeleteRecords serves one partition of a DeleteRecords request: offset (-1:
-// the high watermark) must not pass the high watermark; the log start offset
-// is raised to it (AdvanceLogStart, then LogStartAdvanced) unless already
-// there.
+// DeleteRecords serves one partition of a DeleteRecords request at time
+// now: offset (-1: the high watermark) must not pass the high watermark; the
+// log start offset is raised to it (AdvanceLogStart, then LogStartAdvanced)
+// unless already there, and the answer waits, up to timeoutMs, for the
+// followers' log start offsets to reach it too (replica_delete.go).
 //
 // A follower answers NOT_LEADER_OR_FOLLOWER.
-func (r *Replica) DeleteRecords(id RequestID, offset int64) {
+func (r *Replica) DeleteRecords(id RequestID, offset int64, timeoutMs int32, now Instant) {
+	r.observe(now)
 	if offset == -1 {
 		offset = r.highWatermark
 	}
@@ -415,9 +417,9 @@ func (r *Replica) DeleteRecords(id RequestID, offset int64) {
 	case offset < 0 || offset > r.highWatermark:
 		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: kerr.OffsetOutOfRange.Code, LowWatermark: -1})
 	case offset <= r.state.LogStartOffset:
-		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, LowWatermark: r.state.LogStartOffset})
+		r.awaitLowWatermark(deleteRecords{id: id, offset: offset, deadlineMs: now.MonoMs + int64(max(timeoutMs, 0))})
 	default:
-		r.advancing[id] = true
+		r.advancing[id] = deleteRecords{id: id, offset: offset, deadlineMs: now.MonoMs + int64(max(timeoutMs, 0))}
 		r.ready.LogStartAdvances = append(r.ready.LogStartAdvances, AdvanceLogStart{ID: id, Offset: offset})
 	}
 }
@@ -425,7 +427,8 @@ func (r *Replica) DeleteRecords(id RequestID, offset int64) {
 // LogStartAdvanced reports the outcome of an AdvanceLogStart: the log start
 // offset after it, or the error.
 func (r *Replica) LogStartAdvanced(id RequestID, logStartOffset int64, err error) {
-	if !r.advancing[id] {
+	d, ok := r.advancing[id]
+	if !ok {
 		panic(fmt.Sprintf("replica: log start completion for unknown request %d", id))
 	}
 	delete(r.advancing, id)
@@ -435,7 +438,11 @@ func (r *Replica) LogStartAdvanced(id RequestID, logStartOffset int64, err error
 		return
 	}
 	r.raiseLogStartOffset(logStartOffset)
-	r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, LowWatermark: r.state.LogStartOffset})
+	if r.leader == nil {
+		r.ready.DeleteRecordsReplies = append(r.ready.DeleteRecordsReplies, DeleteRecordsReply{ID: id, ErrorCode: kerr.NotLeaderForPartition.Code, LowWatermark: -1})
+		return
+	}
+	r.awaitLowWatermark(d)
 }
 
 // storageErrorCode is the one place a log error becomes a Kafka error code: a

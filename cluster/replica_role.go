@@ -117,11 +117,12 @@ func (r *Replica) becomeFollower(old PartitionImage, newEpoch bool) {
 }
 
 // demote gives up the leader role: what waits for the leader answers
-// NOT_LEADER_OR_FOLLOWER (produces still appending are answered now and their
+// NOT_LEADER_OR_FOLLOWER (DeleteRecords waiting for the followers, produces still appending are answered now and their
 // completion only moves the log end offset), and parked watches wake, so
 // their fetches read again and get the error.
 func (r *Replica) demote() {
 	r.leader = nil
+	r.answerDeleteWaits(r.nowMs)
 	ids := make([]RequestID, 0, len(r.appending))
 	for id := range r.appending {
 		ids = append(ids, id)

@@ -164,8 +164,10 @@ func (h *replicaHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.lookupDone(t, td, id)
 	case "delete-records":
 		var offset int64
+		timeoutMs := int32(30000)
 		td.ScanArgs(t, "offset", &offset)
-		h.r.DeleteRecords(id, offset)
+		td.MaybeScanArgs(t, "timeout", &timeoutMs)
+		h.r.DeleteRecords(id, offset, timeoutMs, h.now)
 	case "advance-done":
 		adv, ok := h.advances[id]
 		if !ok {
