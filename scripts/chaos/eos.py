@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, Producer, KafkaException, TopicPartition, 
 
 src, dst, group, txid, n, out = sys.argv[1:7]
 n = int(n)
-f = open(out, 'w')
+f = open(out, 'a')  # a copier started again appends
 
 
 def log(d):
