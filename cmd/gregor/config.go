@@ -182,6 +182,9 @@ func buildBrokerConfig(settings []configSetting, opts configOptions, logger *zap
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := cfg.checkQuorumBootstrap(latest); err != nil {
+		return nil, err
+	}
 	if err := cfg.checkAgreement(opts); err != nil {
 		return nil, err
 	}

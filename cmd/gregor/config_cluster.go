@@ -233,3 +233,32 @@ func clusterNodeConfig(c *brokerConfig, cfg *actors.Config) error {
 	cfg.ControllerRequestTimeoutMs = c.ControllerSocketTimeoutMs
 	return nil
 }
+
+// checkQuorumBootstrap refuses Kafka 4's controller.quorum.bootstrap.servers
+// (a dynamic quorum, KIP-853) naming controllers other than this node's own
+// CONTROLLER listener while controller.quorum.voters is empty: gregor's
+// quorum is static, and such a node would start as a cluster of its own,
+// beside the others it was meant to join. Naming only itself (Kafka's stock
+// single-node server.properties) is a cluster of one, as gregor starts
+// without voters: noted, not refused.
+func (c *brokerConfig) checkQuorumBootstrap(latest map[string]configSetting) error {
+	const key = "controller.quorum.bootstrap.servers"
+	s, ok := latest[key]
+	if !ok || strings.TrimSpace(s.Value) == "" || len(c.ControllerQuorumVoters) > 0 {
+		return nil
+	}
+	var own []listener
+	if c.hasRole("controller") {
+		own = slices.DeleteFunc(slices.Clone(c.Listeners), func(l listener) bool { return !c.isControllerListener(l) })
+	}
+	parts := strings.Split(s.Value, ",")
+	for _, part := range parts {
+		_, port, ok := parseHostPort(strings.TrimSpace(part))
+		if len(parts) == 1 && ok && len(own) == 1 && port == own[0].Port {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s=%s (from %s) names other controllers, but gregor's metadata quorum is static (no KIP-853): "+
+		"set controller.quorum.voters=ID@HOST:PORT,... (each voter's node id and CONTROLLER listener) on every node instead; "+
+		"without it this node would start a cluster of its own", key, s.Value, s.Source)
+}

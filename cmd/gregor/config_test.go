@@ -572,11 +572,29 @@ func TestCheckConfigRefusesContradictingClusterSettings(t *testing.T) {
 	}{
 		{[]string{"process.roles=broker"}, "controller.quorum.voters must name the controllers"},
 		{[]string{"node.id=5", "controller.quorum.voters=1@127.0.0.1:9093"}, "node.id 5 is not in controller.quorum.voters"},
+		// Kafka 4's dynamic quorum: three nodes each given the three
+		// controllers would each start a cluster of one.
+		{[]string{"process.roles=broker,controller", "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+			"controller.quorum.bootstrap.servers=127.0.0.1:9093,127.0.0.1:9193,127.0.0.1:9293"}, "set controller.quorum.voters="},
+		{[]string{"process.roles=broker", "controller.quorum.bootstrap.servers=127.0.0.1:9093"}, "gregor's metadata quorum is static"},
 	} {
 		args := []string{"serve", "--check-config"}
 		for _, s := range tt.settings {
 			args = append(args, "--set", s)
 		}
 		mustFail(t, "", args, tt.want)
+	}
+}
+
+// TestCheckConfigTakesTheStockSingleNodeBootstrap: Kafka 4's stock
+// server.properties names only the node's own CONTROLLER listener in
+// controller.quorum.bootstrap.servers: a cluster of one, as gregor starts
+// without voters, so it is taken.
+func TestCheckConfigTakesTheStockSingleNodeBootstrap(t *testing.T) {
+	inv := runGregor(t, "", "serve", "--check-config", "--set", "process.roles=broker,controller",
+		"--set", "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://:9093", "--set", "controller.listener.names=CONTROLLER",
+		"--set", "controller.quorum.bootstrap.servers=localhost:9093")
+	if inv.err != nil {
+		t.Fatalf("serve --check-config with the stock bootstrap: %v\n%s", inv.err, inv.stderr)
 	}
 }
