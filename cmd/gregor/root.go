@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -19,7 +20,9 @@ func newRootCommand() *cobra.Command {
 		Short:         "A Kafka-compatible streaming broker built as an actor system",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
+	root.SetVersionTemplate("gregor {{.Version}}\n")
 	root.AddCommand(
 		newServeCommand(),
 		newTopicCommand(),
@@ -87,11 +90,43 @@ func explainUsageErrors(cmd *cobra.Command) {
 // usage line, and the help that explains them.
 func usageError(cmd *cobra.Command, err error) error {
 	usage := cmd.UseLine()
-	if cmd.Annotations[groupAnnotation] != "" {
+	if cmd.Annotations[groupAnnotation] != "" || cmd == cmd.Root() {
 		usage = cmd.CommandPath() + " COMMAND"
+	}
+	if cmd == cmd.Root() {
+		// main says "gregor: " already.
+		return fmt.Errorf("%w\nusage: %s (see %s --help)", err, usage, cmd.CommandPath())
 	}
 	name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 	return fmt.Errorf("%s: %w\nusage: %s (see %s --help)", name, err, usage, cmd.CommandPath())
+}
+
+// buildVersion is the module version and the commit the binary was built
+// from (with "+dirty" when the tree had changes), as Go's build info
+// records them.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	var rev, dirty, at string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		case "vcs.time":
+			at = s.Value
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (commit %.12s%s, %s)", rev, dirty, at)
+	}
+	return v + " " + bi.GoVersion
 }
 
 // execute runs the command tree as main does and makes its error say what

@@ -21,8 +21,16 @@ func TestUsageErrorsNameTheCommand(t *testing.T) {
 		{[]string{"topic", "create", "--nope", "x"}, []string{"topic create: unknown flag: --nope", "usage: gregor topic create TOPIC... [flags]"}},
 		{[]string{"cluster", "up"}, []string{`cluster up: required flag(s) "dir" not set`, "see gregor cluster up --help"}},
 		{[]string{"sim", "run", "--seed", "x"}, []string{`sim run: invalid argument "x" for "--seed" flag`, "see gregor sim run --help"}},
+		// The root names no command twice ("gregor: gregor: ...").
+		{[]string{"--nope"}, []string{"unknown flag: --nope\nusage: gregor COMMAND (see gregor --help)"}},
 	} {
 		mustFail(t, "", c.args, c.wants...)
+	}
+	if inv := mustFail(t, "", []string{"--nope"}); strings.Contains(inv.stderr+inv.err.Error(), "gregor: gregor:") {
+		t.Errorf("the root's usage error names gregor twice: %v", inv.err)
+	}
+	if out := mustRun(t, "", "--version").stdout; !strings.HasPrefix(out, "gregor ") || !strings.Contains(out, "go1.") {
+		t.Errorf("gregor --version prints %q", out)
 	}
 	// The group commands still print their help without a subcommand.
 	if out := mustRun(t, "", "topic").stdout; !strings.Contains(out, "Usage:\n  gregor topic [command]\n") {
