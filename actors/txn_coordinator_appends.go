@@ -14,17 +14,14 @@ const coordinatorAppendsInFlight = 2
 
 // flushAppends writes the batches the window lets go to the partition
 // (acks=all), through the node's produce queues, so that batches sent
-// while the partition is busy join its next append. An idle partition
-// appends a batch on the coordinator's goroutine (inlineMessage), which
-// hands no goroutine the append: a transaction's two or three appends each
-// woke a worker.
+// while the partition is busy join its next append.
 func (a *txnCoordinator) flushAppends() {
 	for b := a.appends.Next(); b != nil; b = a.appends.Next() {
 		self, root := a.self, a.x.n.system.Root
 		batch := txn.EncodeBatch(b.Records, a.x.n.cfg.Clock.Now().WallMs)
 		msg := &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
 			reply: func(res producePartitionResult) { root.Send(self, &txnAppended{batch: b, code: res.errorCode}) }}
-		send := func() { a.x.n.produceQueues.sendInline(root, a.partitionPID, msg, true) }
+		send := func() { a.x.n.produceQueues.send(root, a.partitionPID, msg) }
 		if hold := a.x.holdAppend.Load(); hold != nil && (*hold)(send) {
 			continue
 		}

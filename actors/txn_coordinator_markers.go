@@ -71,10 +71,7 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 			reply: func(res producePartitionResult) { mg.finish(func() { results[i].code = res.errorCode }) }}
 	}
 	mg.start(localMarkerWait)
-	// The last marker is appended on this goroutine by an idle partition,
-	// as a Produce's last partition is (runProduces): the others on
-	// workers meanwhile.
 	for i := range msgs {
-		a.x.n.queueMarker(pids[i], &msgs[i], i == len(msgs)-1)
+		a.x.n.queueMarker(pids[i], &msgs[i])
 	}
 }
