@@ -122,6 +122,10 @@ type fetchShell struct {
 	// unwatchConn stops the watch on the connection a parked Fetch keeps
 	// (fetch_conn_closed.go); nil when none.
 	unwatchConn func() bool
+	// readResults and readReads are the buffers of its reads, each
+	// reusing the last one's (readBuffers).
+	readResults []fetchPartitionResult
+	readReads   []cluster.PartitionRead
 }
 
 func (r *router) fetch(req *netio.Request, body *kmsg.FetchRequest, respond func(kmsg.Response)) {
@@ -229,15 +233,17 @@ func (st *fetchShell) stepOn(input func(f *cluster.Fetch, now cluster.Instant), 
 		}
 		st.unwatchConnLocked()
 	}
+	if rd.Answer == nil {
+		// Under mu: the next read, which a wake-up or the deadline
+		// may start once mu is free, reuses results' buffer.
+		releaseResults(results)
+	}
 	st.mu.Unlock()
 	if rd.Dropped {
 		st.leaveBoards()
 		st.dropped()
 	}
 
-	if rd.Answer == nil {
-		releaseResults(results)
-	}
 	if rd.Read {
 		st.read(onReader)
 	}
@@ -253,7 +259,7 @@ func (st *fetchShell) stepOn(input func(f *cluster.Fetch, now cluster.Instant), 
 // nothing for the leader to record), the others through their actors,
 // inline when onReader.
 func (st *fetchShell) read(onReader bool) {
-	results := make([]fetchPartitionResult, len(st.targets))
+	results := st.readBuffers()
 	fo := &fanOut[fetchPartitionResult]{late: func(res fetchPartitionResult) { releaseResults([]fetchPartitionResult{res}) }}
 	nowMs := st.r.node.cfg.Clock.Now().MonoMs
 	skipped, sent := 0, 0
@@ -279,7 +285,7 @@ func (st *fetchShell) read(onReader bool) {
 	st.r.node.metrics.fetchReadsSent.Add(float64(sent))
 	timeout := time.Duration(st.deadlineMs-st.r.node.cfg.Clock.Now().MonoMs)*time.Millisecond + fetchTimeoutSlack
 	fo.run(st.r.node.system.Root, timeout, func() {
-		reads := make([]cluster.PartitionRead, len(results))
+		reads := st.readReads
 		for i, res := range results {
 			reads[i] = partitionRead(res)
 		}

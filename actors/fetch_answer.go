@@ -93,3 +93,19 @@ func (st *fetchShell) answer(ans *cluster.FetchAnswer, results []fetchPartitionR
 	}
 	st.respond(st.resp)
 }
+
+// readBuffers returns the buffers of the Fetch's next read, cleared: those
+// of its last read, reused (a parked follower's Fetch reads every
+// partition of its session twice, when it comes and when it wakes), or new
+// ones for its first. The core hands out a read only once the last one
+// completed, and stepOn releases a read's records under mu, before a later
+// read can begin; late answers never reach a buffer (fanOut.late).
+func (st *fetchShell) readBuffers() []fetchPartitionResult {
+	if st.readResults == nil {
+		st.readResults = make([]fetchPartitionResult, len(st.targets))
+		st.readReads = make([]cluster.PartitionRead, len(st.targets))
+		return st.readResults
+	}
+	clear(st.readResults)
+	return st.readResults
+}
