@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/cluster"
 	"gregor/logstore"
@@ -104,4 +107,95 @@ func TestReplicaRenamesAsideAnotherTopicsLog(t *testing.T) {
 	if id := recordedID(t, filepath.Join(dataDir, "fresh-0")); id != tp.ID {
 		t.Fatalf("fresh-0 records %v, want the topic's %v", id, tp.ID)
 	}
+}
+
+// A topic deleted and created again under its name while a broker hosting
+// one of its replicas is down, the broker coming back without the metadata
+// it had (its metadata.log.dir lost, here: it catches up from a snapshot
+// that holds only the new topic, so no image it reads shows the old topic
+// go): its directory of the old topic records the old id, is renamed aside
+// with its data kept, and its replica of the new topic starts empty and
+// fetches from the leader. Every replica then holds exactly the new
+// records, the broker's too when it leads.
+func TestTopicRecreatedWhileABrokerWasDownAndLostItsMetadata(t *testing.T) {
+	c := newTestCluster(t, 3, 1, func(i int, cfg *Config) {
+		cfg.MetadataSnapshotIntervalBytes = 1
+		if i == 3 {
+			cfg.MetadataLogDir = filepath.Join(t.TempDir(), "metadata")
+		}
+	})
+	c.startAll()
+	ctx := testContext(t, 90*time.Second)
+	c.createAssigned(0, "again", []int32{4, 1, 2}, "1")
+	cl := newClient(t, c.node(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	producePrefixed(ctx, t, cl, "again", "old", 5)
+	c.waitReplicasIdentical(0, "again", 1)
+	dataDir := c.cfgs[3].DataDir
+	// Read without failing: a build that records no id fails below, on
+	// the replicas' contents.
+	oldID, _, _ := logstore.ReadPartitionMetadata(vfs.OS, filepath.Join(dataDir, "again-0"))
+
+	c.stop(3, false)
+	waitFor(t, 30*time.Second, "broker 4 to be fenced", func() bool {
+		b, ok := c.node(0).routes.load().image.Broker(4)
+		return ok && b.Fenced
+	})
+	if resp, err := c.admin(0).DeleteTopics(ctx, "again"); err != nil || resp["again"].Err != nil {
+		t.Fatalf("delete: %v %+v", err, resp)
+	}
+	waitFor(t, 10*time.Second, "the name to be free with broker 4 down", func() bool {
+		return createAssignedRaw(ctx, t, cl, "again", []int32{4, 1, 2}) == 0
+	})
+	c.waitForTopic("again", 1)
+	producePrefixed(ctx, t, newClient(t, c.node(0), kgo.RecordPartitioner(kgo.ManualPartitioner())), "again", "new", 3)
+	if err := os.RemoveAll(c.cfgs[3].MetadataLogDir); err != nil {
+		t.Fatal(err)
+	}
+	// A new quorum leader knows nothing of what the broker held (etcd
+	// raft's leader would otherwise send it a commit index past its empty
+	// log, which it takes for a corrupt log).
+	leader := c.activeController()
+	c.stop(leader, true)
+	if err := c.tryStart(leader); err != nil {
+		t.Fatal(err)
+	}
+	c.activeController()
+
+	if err := c.tryStart(3); err != nil {
+		t.Fatal(err)
+	}
+	c.waitReplicasIdentical(0, "again", 1)
+	stray := strayDirsOf(t, dataDir, "again-0")
+	if len(stray) != 1 {
+		t.Fatalf("renamed stray directories %v, want one again-0.*-stray", stray)
+	}
+	if id := recordedID(t, filepath.Join(dataDir, stray[0])); id != cluster.TopicID(oldID) {
+		t.Fatalf("the stray directory records %v, want the old topic's %v", id, oldID)
+	}
+	tp, _ := c.node(0).routes.load().image.Topic("again")
+	if id := recordedID(t, filepath.Join(dataDir, "again-0")); id != tp.ID {
+		t.Fatalf("again-0 records %v, want the new topic's %v", id, tp.ID)
+	}
+	c.electPreferred(ctx, cl, "again", 4)
+	for i := range 4 {
+		readOnly(ctx, t, newClient(t, c.node(i), kgo.ConsumeTopics("again"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
+			"0:new-0", "1:new-1", "2:new-2")
+	}
+}
+
+// electPreferred runs preferred leader elections for partition 0 of topic
+// until node id leads it.
+func (c *testCluster) electPreferred(ctx context.Context, cl *kgo.Client, topic string, id int32) {
+	c.t.Helper()
+	el := kmsg.NewPtrElectLeadersRequest()
+	et := kmsg.NewElectLeadersRequestTopic()
+	et.Topic, et.Partitions = topic, []int32{0}
+	el.Topics, el.TimeoutMillis = append(el.Topics, et), 10_000
+	waitFor(c.t, 30*time.Second, fmt.Sprintf("broker %d to lead %s", id, topic), func() bool {
+		if _, err := el.RequestWith(ctx, cl); err != nil {
+			c.t.Fatal(err)
+		}
+		tp, ok := c.node(0).routes.load().image.Topic(topic)
+		return ok && tp.Partitions[0].Leader == id
+	})
 }
