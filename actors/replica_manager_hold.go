@@ -129,15 +129,10 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 			m.logger.Error("stray partition directory renamed, not durably", zap.String("dir", dir), zap.Error(err))
 		}
 		fields := []zap.Field{zap.String("dir", dir), zap.String("renamed", stray)}
-		if id, ok := recorded[name]; ok {
-			fields = append(fields, zap.Stringer("recorded_topic_id", id))
-			if topic, _, _ := cluster.ParsePartitionDir(name); topic != "" {
-				if t, ok := img.Topic(topic); ok && t.ID != id {
-					m.logger.Warn("stray partition directory renamed aside: it holds the log of an earlier topic of that name; its data is kept",
-						append(fields, zap.Stringer("topic_id", t.ID))...)
-					continue
-				}
-			}
+		if id, hosted := cluster.HostedPartitionDir(img, m.node.cfg.NodeID, name); hosted {
+			m.logger.Warn("stray partition directory renamed aside: it holds the log of another topic of that name; its data is kept",
+				append(fields, zap.Stringer("recorded_topic_id", recorded[name]), zap.Stringer("topic_id", id))...)
+			continue
 		}
 		m.logger.Warn("stray partition directory renamed aside: the metadata gives this node no replica of it; its data is kept", fields...)
 	}
@@ -150,11 +145,7 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 func (m *replicaManager) recordedTopicIDs(img *cluster.MetadataImage, names []string) map[string]cluster.TopicID {
 	out := map[string]cluster.TopicID{}
 	for _, name := range names {
-		topic, partition, ok := cluster.ParsePartitionDir(name)
-		if !ok {
-			continue
-		}
-		if t, ok := img.Topic(topic); !ok || int(partition) >= len(t.Partitions) || !t.Partitions[partition].HostedBy(m.node.cfg.NodeID) {
+		if _, hosted := cluster.HostedPartitionDir(img, m.node.cfg.NodeID, name); !hosted {
 			continue
 		}
 		id, ok, err := logstore.ReadPartitionMetadata(m.node.cfg.FS, filepath.Join(m.node.cfg.DataDir, name))

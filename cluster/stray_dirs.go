@@ -25,19 +25,31 @@ import (
 func StrayPartitionDirs(img *MetadataImage, node int32, names []string, recorded map[string]TopicID) []string {
 	var out []string
 	for _, name := range names {
-		topic, partition, ok := ParsePartitionDir(name)
-		if !ok {
+		if _, _, ok := ParsePartitionDir(name); !ok {
 			continue
 		}
-		t, ok := img.Topic(topic)
-		if ok && int(partition) < len(t.Partitions) && t.Partitions[partition].HostedBy(node) {
-			if id, has := recorded[name]; !has || id == t.ID {
-				continue
-			}
+		id, hosted := HostedPartitionDir(img, node, name)
+		if rec, has := recorded[name]; hosted && (!has || rec == id) {
+			continue
 		}
 		out = append(out, name)
 	}
 	return out
+}
+
+// HostedPartitionDir says whether name is the directory (topic-N) of a
+// replica the image gives the node, by name, and that topic's id: the id a
+// directory of that name must record to be kept.
+func HostedPartitionDir(img *MetadataImage, node int32, name string) (TopicID, bool) {
+	topic, partition, ok := ParsePartitionDir(name)
+	if !ok {
+		return TopicID{}, false
+	}
+	t, ok := img.Topic(topic)
+	if !ok || int(partition) >= len(t.Partitions) || !t.Partitions[partition].HostedBy(node) {
+		return TopicID{}, false
+	}
+	return t.ID, true
 }
 
 // ParsePartitionDir reads a partition directory's name, topic-N, where the
