@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -124,6 +125,9 @@ func WritePartitionMetadata(fsys vfs.FS, dir string, topicID [16]byte) error {
 // refuses a directory that records another (ErrInconsistentTopicID) or
 // whose file is damaged (ErrPartitionMetadata).
 func (l *Log) claimTopicID(topicID [16]byte) error {
+	if l.isNew {
+		return l.recordNewTopicID(topicID)
+	}
 	recorded, ok, err := ReadPartitionMetadata(l.fs, l.dir)
 	switch {
 	case err != nil:
@@ -136,6 +140,35 @@ func (l *Log) claimTopicID(topicID [16]byte) error {
 	case recorded != topicID:
 		return fmt.Errorf("%w: the directory holds the log of topic id %s, not of %s", ErrInconsistentTopicID,
 			base64.RawURLEncoding.EncodeToString(recorded[:]), base64.RawURLEncoding.EncodeToString(topicID[:]))
+	}
+	return nil
+}
+
+// recordNewTopicID records the id in a directory Open just made: the file
+// is synced and renamed into place, and the directory's sync that makes
+// the new log's first segment durable (createSegment, before Open returns
+// and so before any append) makes its name durable too, one fsync fewer
+// per new partition. A crash before that leaves a directory with no
+// records, whose next open records the id again.
+func (l *Log) recordNewTopicID(topicID [16]byte) error {
+	name := path.Join(l.dir, PartitionMetadataFile)
+	tmp := name + tmpFileExt
+	f, err := l.fs.OpenFile(tmp, osCreateFlags|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("record topic id: %w", err)
+	}
+	_, err = f.Write(EncodePartitionMetadata(topicID))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.fs.Rename(tmp, name)
+	}
+	if err != nil {
+		return fmt.Errorf("record topic id: %w", err)
 	}
 	return nil
 }

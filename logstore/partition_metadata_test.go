@@ -129,6 +129,32 @@ func TestOpenRecordsTopicIDOfAnOlderDirectory(t *testing.T) {
 	}
 }
 
+// A new log's id is durable once Open returns, before any append: a crash
+// right after finds it, at every point a crash inside Open leaves either
+// the id or no file (never a damaged one).
+func TestNewLogTopicIDDurableWhenOpenReturns(t *testing.T) {
+	for n := int64(0); ; n++ {
+		fsys := vfs.NewMem()
+		fsys.CrashAfterOps(n)
+		l, err := Open(Options{FS: fsys, Dir: "/t-0", Config: smallConfig(), TopicID: idOf(1)})
+		fsys.Crash()
+		id, ok, rerr := ReadPartitionMetadata(fsys, "/t-0")
+		if rerr != nil {
+			t.Fatalf("crash after %d ops: %v", n, rerr)
+		}
+		if err == nil {
+			_ = l.Close()
+			if !ok || id != idOf(1) {
+				t.Fatalf("crash right after Open (%d ops): the directory records %x %v", n, id, ok)
+			}
+			return
+		}
+		if ok && id != idOf(1) {
+			t.Fatalf("crash after %d ops: records %x", n, id)
+		}
+	}
+}
+
 // A damaged partition.metadata fails Open with ErrPartitionMetadata, naming
 // the file, and is left for the operator; one the disk fails to read fails
 // it with the disk's error, not as damaged.
