@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 
@@ -163,7 +165,7 @@ func (pl *logPreloads) open(p *logPreload) {
 		return
 	}
 	p.log, p.err = logstore.Open(logstore.Options{FS: n.cfg.FS, Dir: p.dir, Config: p.config, Cache: n.blockCache(),
-		BlockPool: n.blocks, HoldBudget: n.held, RawWrites: &n.rawWrites, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs})
+		BlockPool: n.blocks, HoldBudget: n.held, RawWrites: &n.rawWrites, Logger: p.logger, NowMs: n.cfg.Clock.Now().WallMs, TopicID: p.topicID})
 }
 
 // claim hands the preloaded log of dir to the replica of topicID starting
@@ -226,8 +228,24 @@ func (a *partitionActor) openLog(pa partitionAssignment, nowMs int64) (*logstore
 	// takes one, so a node recovers at most LogRecoveryThreads at once.
 	dir := a.node.partitionDir(pa.topic, pa.image.Partition)
 	defer a.node.logOpenSlot(dir)()
-	return logstore.Open(logstore.Options{
-		FS: a.node.cfg.FS, Dir: dir, Config: pa.settings.Log,
+	opts := logstore.Options{
+		FS: a.node.cfg.FS, Dir: dir, Config: pa.settings.Log, TopicID: pa.topicID,
 		Cache: a.node.blockCache(), BlockPool: a.node.blocks, HoldBudget: a.node.held, RawWrites: &a.node.rawWrites, Logger: a.logger, NowMs: nowMs,
-	})
+	}
+	log, err := logstore.Open(opts)
+	if !errors.Is(err, logstore.ErrInconsistentTopicID) {
+		return log, err
+	}
+	// The directory holds another topic's log under this one's name (the
+	// node's stray check missed it: its id was recorded after the check,
+	// or the directory appeared later): never this replica's. It goes
+	// aside, kept, and the replica starts empty and fetches from its
+	// leader.
+	stray, rerr := a.node.renameStray(dir)
+	if stray == "" {
+		return nil, fmt.Errorf("%w; renaming it aside: %w", err, rerr)
+	}
+	a.logger.Warn("stray partition directory renamed aside: it holds another topic's log; its data is kept and the replica starts empty",
+		zap.String("dir", dir), zap.String("renamed", stray), zap.Error(err), zap.NamedError("rename_error", rerr))
+	return logstore.Open(opts)
 }

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/logstore"
 )
 
 // A broker's replica manager holds the metadata images back from its
@@ -96,8 +97,9 @@ func (m *replicaManager) release(ctx actor.Context) {
 const strayDirSuffix = "-stray"
 
 // renameStrays renames aside the partition directories the caught-up image
-// does not give the node (cluster.StrayPartitionDirs decides), before any
-// replica starts.
+// does not give the node, or gives it for another topic of the name than
+// the one whose log a directory records (cluster.StrayPartitionDirs
+// decides), before any replica starts.
 func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 	fsys, root := m.node.cfg.FS, m.node.cfg.DataDir
 	names, err := fsys.ReadDir(root)
@@ -105,8 +107,8 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 		m.logger.Error("list log dir", zap.Error(err))
 		return
 	}
-	renamed := false
-	for _, name := range cluster.StrayPartitionDirs(img, m.node.cfg.NodeID, names) {
+	recorded := m.recordedTopicIDs(img, names)
+	for _, name := range cluster.StrayPartitionDirs(img, m.node.cfg.NodeID, names, recorded) {
 		dir := filepath.Join(root, name)
 		if m.data.busy(dir) {
 			continue // a retired replica's, whose rename failed: it stays as it is
@@ -118,20 +120,57 @@ func (m *replicaManager) renameStrays(img *cluster.MetadataImage) {
 			continue // metadata.log.dir, or a directory holding it, named like a partition's
 		}
 		m.preloads.discard(dir)
-		stray := fmt.Sprintf("%s.%x%s", dir, m.node.cfg.Clock.Now().WallMs, strayDirSuffix)
-		if err := fsys.Rename(dir, stray); err != nil {
+		stray, err := m.node.renameStray(dir)
+		if stray == "" {
 			m.logger.Error("stray partition directory not renamed", zap.String("dir", dir), zap.Error(err))
 			continue
 		}
-		renamed = true
-		m.logger.Warn("stray partition directory renamed aside: the metadata gives this node no replica of it; its data is kept",
-			zap.String("dir", dir), zap.String("renamed", stray))
+		if err != nil {
+			m.logger.Error("stray partition directory renamed, not durably", zap.String("dir", dir), zap.Error(err))
+		}
+		fields := []zap.Field{zap.String("dir", dir), zap.String("renamed", stray)}
+		if id, hosted := cluster.HostedPartitionDir(img, m.node.cfg.NodeID, name); hosted {
+			m.logger.Warn("stray partition directory renamed aside: it holds the log of another topic of that name; its data is kept",
+				append(fields, zap.Stringer("recorded_topic_id", recorded[name]), zap.Stringer("topic_id", id))...)
+			continue
+		}
+		m.logger.Warn("stray partition directory renamed aside: the metadata gives this node no replica of it; its data is kept", fields...)
 	}
-	if renamed {
-		if err := fsys.SyncDir(root); err != nil {
-			m.logger.Error("sync log dir", zap.Error(err))
+}
+
+// recordedTopicIDs reads the topic ids the partition directories among
+// names record whose name the image gives the node (the others are stray
+// whatever they record). A file that cannot be read leaves its directory
+// to be judged by name; its replica's log then fails to open, saying why.
+func (m *replicaManager) recordedTopicIDs(img *cluster.MetadataImage, names []string) map[string]cluster.TopicID {
+	out := map[string]cluster.TopicID{}
+	for _, name := range names {
+		if _, hosted := cluster.HostedPartitionDir(img, m.node.cfg.NodeID, name); !hosted {
+			continue
+		}
+		id, ok, err := logstore.ReadPartitionMetadata(m.node.cfg.FS, filepath.Join(m.node.cfg.DataDir, name))
+		if err != nil {
+			m.logger.Warn("partition directory's topic id unreadable", zap.String("dir", name), zap.Error(err))
+		}
+		if ok {
+			out[name] = id
 		}
 	}
+	return out
+}
+
+// renameStray renames the partition directory dir aside as stray, durably,
+// and returns its new name ("" when it was not renamed; with an error too
+// when the rename may not be durable).
+func (n *Node) renameStray(dir string) (string, error) {
+	stray := fmt.Sprintf("%s.%x%s", dir, n.cfg.Clock.Now().WallMs, strayDirSuffix)
+	if err := n.cfg.FS.Rename(dir, stray); err != nil {
+		return "", err
+	}
+	if err := n.cfg.FS.SyncDir(filepath.Dir(dir)); err != nil {
+		return stray, fmt.Errorf("renamed to %s, directory sync: %w", stray, err)
+	}
+	return stray, nil
 }
 
 // holdsMetadataLog reports whether metadataDir is dir or lies inside it.

@@ -15,7 +15,9 @@ import (
 //	                                          has the i-th replica list
 //	delete NAME                               the topic is deleted
 //	stray node=N                              the input's names (one a
-//	                                          line) found stray for node N
+//	                                          line) found stray for node N;
+//	                                          "NAME id=N" says the directory
+//	                                          records topic id N
 func TestStrayDirsScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/stray_dirs", func(t *testing.T, path string) {
 		img := NewMetadataImage()
@@ -48,8 +50,23 @@ func TestStrayDirsScripts(t *testing.T) {
 			case "stray":
 				var node int
 				td.ScanArgs(t, "node", &node)
-				names := strings.Fields(td.Input)
-				out := StrayPartitionDirs(img, int32(node), names)
+				var names []string
+				recorded := map[string]TopicID{}
+				for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
+					name, rec, has := strings.Cut(strings.TrimSpace(line), " id=")
+					if name == "" {
+						continue
+					}
+					names = append(names, name)
+					if has {
+						n, err := strconv.Atoi(rec)
+						if err != nil {
+							td.Fatalf(t, "line %q: %v", line, err)
+						}
+						recorded[name] = TopicID{byte(n)}
+					}
+				}
+				out := StrayPartitionDirs(img, int32(node), names, recorded)
 				if len(out) == 0 {
 					return "none\n"
 				}

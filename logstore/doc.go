@@ -14,8 +14,10 @@
 // (relative offset → position, one entry per index.interval.bytes) and
 // <base>.timeindex (max timestamp so far → relative offset), plus the
 // recovery-point-offset-checkpoint, log-start-offset-checkpoint,
-// cleaner-offset-checkpoint, leader-epoch-checkpoint and the clean-shutdown
-// marker, each replaced atomically. Index files are written when a segment
+// cleaner-offset-checkpoint, leader-epoch-checkpoint, the clean-shutdown
+// marker and partition.metadata (the id of the topic whose log it is,
+// written when a log is first opened for a topic), each replaced
+// atomically. Index files are written when a segment
 // rolls and at Close; the active segment's are rebuilt by recovery.
 //
 // The files, by responsibility: batch.go (RecordBatch v2 validation and
@@ -27,7 +29,7 @@
 // multi-entry checkpoint format), leader_epoch.go (the leader-epoch cache:
 // epoch → start offset, EndOffsetForEpoch, its checkpoint and recovery),
 // offset_checkpoint.go (the replication-offset-checkpoint API a log directory
-// uses for high watermarks), cache.go (the BlockCache interface and its keys),
+// uses for high watermarks), partition_metadata.go (the topic id file), cache.go (the BlockCache interface and its keys),
 // block.go (blocks counted by reference and their pool), tail.go (when the
 // active segment's last block is kept in memory), recent.go (the headers of
 // the batches appended since the last offset-index entry, which reads find

@@ -45,6 +45,11 @@ type Options struct {
 	// NowMs is the current time, used as the creation time of segments found
 	// on disk (for segment.ms) and of the first segment.
 	NowMs int64
+	// TopicID is the id of the topic whose log this is: the directory's
+	// partition.metadata records it (written when missing), and Open fails
+	// with ErrInconsistentTopicID on a directory that records another.
+	// The zero id checks and records nothing.
+	TopicID [16]byte
 }
 
 // Log is one partition's log: an ordered list of segments, the last of which

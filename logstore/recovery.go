@@ -44,7 +44,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.logger = l.logger.With(zap.String("dir", opts.Dir))
 	l.lastFlushMs, l.lastCheckpointMs = opts.NowMs, opts.NowMs
-	err = l.recover(opts.NowMs)
+	err = l.recover(opts.NowMs, opts.TopicID)
 	if err == nil {
 		err = l.loadProducerState()
 	}
@@ -58,13 +58,20 @@ func Open(opts Options) (*Log, error) {
 }
 
 // recover loads the directory into l.
-func (l *Log) recover(nowMs int64) error {
+func (l *Log) recover(nowMs int64, topicID [16]byte) error {
 	// A new log (its directory made here) needs no empty checkpoints: a
 	// missing one reads as empty (finishEpochRecovery, finishRecovery).
 	_, statErr := l.fs.Stat(l.dir)
 	l.isNew = errors.Is(statErr, fs.ErrNotExist)
 	if err := l.fs.MkdirAll(l.dir, 0o755); err != nil {
 		return fmt.Errorf("create directory: %w", err)
+	}
+	// Before anything in the directory is read or changed: another
+	// topic's log is not loaded (let alone truncated) as this one's.
+	if topicID != ([16]byte{}) {
+		if err := l.claimTopicID(topicID); err != nil {
+			return err
+		}
 	}
 	// Make the directory's own entry durable, in case MkdirAll created it.
 	if err := l.fs.SyncDir(path.Dir(l.dir)); err != nil {

@@ -20,6 +20,7 @@ func TestNoPackageLevelMutableState(t *testing.T) {
 		"errCleanJobAbandoned": true, "errNotExist": true, "crc32c": true,
 		"ErrCrashed": true, "OS": true, "_": true,
 		"ErrDecompressedTooLarge": true, "errMalformedXerial": true,
+		"ErrInconsistentTopicID": true, "ErrPartitionMetadata": true,
 	}
 	for _, dir := range []string{".", "vfs", "blockcache"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
