@@ -42,8 +42,9 @@ type quorumActor struct {
 	// transferDone runs once the leadership moved away (a graceful stop).
 	transferDone func()
 	timer        *time.Timer
-	failed       bool
-	logger       *zap.Logger
+	// failed: the metadata log cannot go on; stopped: the log is closed.
+	failed, stopped bool
+	logger          *zap.Logger
 	// driveDue says a quorumDrive is in the mailbox; tickDue that a tick
 	// fell since the last one, and answers the frames stepped since
 	// (quorumDrive).
@@ -116,6 +117,9 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		a.tickDue = true
 	case *quorumDrive:
 		a.driveDue = false
+		if a.stopped {
+			return
+		}
 		if a.tickDue {
 			a.tickDue = false
 			a.core.Tick(a.node.cfg.Clock.Now())
@@ -255,6 +259,7 @@ func (a *quorumActor) fail(ctx actor.Context, err error) {
 }
 
 func (a *quorumActor) stop() {
+	a.stopped = true
 	if a.timer != nil {
 		a.timer.Stop()
 	}
