@@ -8,4 +8,7 @@ type testHooks struct {
 	// lifecycleSpawning runs while the broker lifecycle actor is being
 	// spawned: its name is listed, its mailbox not yet set up.
 	lifecycleSpawning func(*Node)
+	// proposalSent runs when the controller hands a batch to the quorum
+	// actor.
+	proposalSent func()
 }

@@ -195,6 +195,9 @@ func (c *controllerActor) drive(ctx actor.Context) {
 		for _, p := range rd.Proposals {
 			ref := proposalRef{term: c.term, session: c.session, epoch: p.Batch.Epoch}
 			ctx.Send(c.node.quorum, &proposeMetadata{ref: ref, data: cluster.AppendMetadataBatch(nil, p.Batch)})
+			if hook := c.node.cfg.testHooks.proposalSent; hook != nil {
+				hook()
+			}
 		}
 		for _, a := range rd.Answers {
 			token, ok := a.Token.(*answerToken)

@@ -42,8 +42,14 @@ type quorumActor struct {
 	// transferDone runs once the leadership moved away (a graceful stop).
 	transferDone func()
 	timer        *time.Timer
-	failed       bool
-	logger       *zap.Logger
+	// failed: the metadata log cannot go on; stopped: the log is closed.
+	failed, stopped bool
+	logger          *zap.Logger
+	// driveDue says a quorumDrive is in the mailbox; tickDue that a tick
+	// fell since the last one, and answers the frames stepped since
+	// (quorumDrive).
+	driveDue, tickDue bool
+	answers           []*raftInbound
 }
 
 // proposalRef names a controller's batch: the leadership term and the
@@ -56,6 +62,19 @@ type proposalRef struct {
 
 // quorumTick wakes the quorum actor when raft's next tick falls.
 type quorumTick struct{}
+
+// quorumDrive makes the quorum actor tick the core if a tick fell, and
+// carry out its Ready. A message that changes the core (a raft frame, its
+// answer, a proposal, a tick) schedules one at the end of the mailbox
+// rather than carrying out a Ready of its own: what waits in the mailbox
+// (the frames and proposals that came while the actor was busy, say
+// saving the metadata log while the disk is loaded) is stepped first, and
+// goes to the log in one save (one fsync) and to the peers in one round;
+// and frames that came while a tick was overdue are stepped before it, so
+// a leader late to its tick counts the followers that answered meanwhile
+// (check-quorum), and a follower the heartbeats it was sent, instead of
+// deposing a leader that was heard all along.
+type quorumDrive struct{}
 
 // proposeMetadata asks the quorum to commit a controller's batch.
 type proposeMetadata struct {
@@ -95,12 +114,25 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		a.core.Tick(a.node.cfg.Clock.Now())
 		a.armTick(ctx)
 	case *quorumTick:
-		a.core.Tick(a.node.cfg.Clock.Now())
-		a.net.poll(a.core.Leadership())
-		a.armTick(ctx)
-	case *raftInbound:
-		a.inbound(ctx, msg)
+		a.tickDue = true
+	case *quorumDrive:
+		a.driveDue = false
+		if a.stopped {
+			return
+		}
+		if a.tickDue {
+			a.tickDue = false
+			a.core.Tick(a.node.cfg.Clock.Now())
+			a.net.poll(a.core.Leadership())
+			a.armTick(ctx)
+		}
+		a.drive(ctx)
+		a.answer()
 		return
+	case *raftInbound:
+		if !a.inbound(msg) {
+			return
+		}
 	case *raftDelivered:
 		a.delivered(msg)
 	case *proposeMetadata:
@@ -118,7 +150,10 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		a.stop()
 		return
 	}
-	a.drive(ctx)
+	if !a.driveDue {
+		a.driveDue = true
+		ctx.Send(ctx.Self(), &quorumDrive{})
+	}
 }
 
 // drive carries out every Ready of the core, in its order.
@@ -224,6 +259,7 @@ func (a *quorumActor) fail(ctx actor.Context, err error) {
 }
 
 func (a *quorumActor) stop() {
+	a.stopped = true
 	if a.timer != nil {
 		a.timer.Stop()
 	}

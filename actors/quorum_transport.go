@@ -202,15 +202,16 @@ func (t *raftTransport) close() {
 
 func raftClientID(node int32) string { return "gregor-raft-" + strconv.Itoa(int(node)) }
 
-// inbound steps a frame's messages, carries out what they caused, and
-// answers with what is held for the sender.
-func (a *quorumActor) inbound(ctx actor.Context, msg *raftInbound) {
+// inbound steps a frame's messages; its answer, what is held for the
+// sender, waits for the Ready they cause (answer). It says whether the
+// frame was taken.
+func (a *quorumActor) inbound(msg *raftInbound) bool {
 	req := msg.req
 	if known := a.node.ClusterID(); known != "" && req.ClusterID != "" && req.ClusterID != known {
 		a.logger.Warn("raft frame from another cluster refused", zap.Int32("from", req.From),
 			zap.String("their_cluster_id", req.ClusterID), zap.String("cluster_id", known))
 		msg.respond(&raftResponse{ErrorCode: kerr.InconsistentClusterID.Code})
-		return
+		return false
 	}
 	now := a.node.cfg.Clock.Now()
 	for _, m := range req.Messages {
@@ -218,8 +219,18 @@ func (a *quorumActor) inbound(ctx actor.Context, msg *raftInbound) {
 			a.logger.Debug("raft message not taken", zap.Int32("from", req.From), zap.Error(err))
 		}
 	}
-	a.drive(ctx)
-	msg.respond(&raftResponse{Messages: a.net.take(req.From)})
+	a.answers = append(a.answers, msg)
+	return true
+}
+
+// answer answers the frames stepped before the last Ready, each with what
+// is held for its sender.
+func (a *quorumActor) answer() {
+	for i, msg := range a.answers {
+		msg.respond(&raftResponse{Messages: a.net.take(msg.req.From)})
+		a.answers[i] = nil
+	}
+	a.answers = a.answers[:0]
 }
 
 // delivered takes the outcome of a frame: raft hears of a node it could not
