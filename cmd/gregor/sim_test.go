@@ -141,6 +141,16 @@ func TestSimSwarmStopsOnInterrupt(t *testing.T) {
 	}
 }
 
+// TestSimRunStopsOnInterrupt: an interrupt (the command's context ending)
+// ends sim run at once with an error, not after the whole simulated run.
+func TestSimRunStopsOnInterrupt(t *testing.T) {
+	bg := startGregor(t, "sim", "run", "--seed", "1", "--duration", "3m", "--quiet")
+	bg.cancel()
+	if err := bg.wait(t); err == nil || err.Error() != "interrupted" {
+		t.Errorf("sim run ended with %v, want interrupted\n%s", err, bg.stdout.String())
+	}
+}
+
 // runGregorFor runs gregor with a deadline longer than commandTimeout
 // (swarms under the race detector).
 func runGregorFor(t *testing.T, timeout time.Duration, args ...string) invocation {
