@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -161,15 +162,21 @@ func newSimRunCommand() *cobra.Command {
 			}
 			start := time.Now()
 			var rep *sim.Report
+			var script string
 			if scenario != "" {
-				script, err := sim.ScenarioScript(scenario)
-				if err != nil {
+				if script, err = sim.ScenarioScript(scenario); err != nil {
 					return err
 				}
 				opts.Timeline = nil
-				rep, _ = sim.RunScenarioScript(script, opts, out)
-			} else {
-				rep = sim.Run(opts)
+			}
+			if err := untilInterrupted(cmd.Context(), func() {
+				if scenario != "" {
+					rep, _ = sim.RunScenarioScript(script, opts, out)
+				} else {
+					rep = sim.Run(opts)
+				}
+			}); err != nil {
+				return err
 			}
 			real := time.Since(start)
 			fmt.Fprintf(out, "\n%s", rep.Summary())
@@ -192,7 +199,9 @@ func newSimRunCommand() *cobra.Command {
 			}
 			fmt.Fprintf(out, "seed %d failed; replay with:\n  %s\n", seed, rep.ReplayCommand())
 			if !noShrink {
-				printShrunk(out, opts, rep)
+				if err := untilInterrupted(cmd.Context(), func() { printShrunk(out, opts, rep) }); err != nil {
+					return fmt.Errorf("%w while searching the shortest failing prefix (seed %d failed)", err, seed)
+				}
 			}
 			return errViolation
 		},
@@ -207,6 +216,23 @@ func newSimRunCommand() *cobra.Command {
 	cmd.Flags().StringVar(&skipFaults, "skip-faults", "", "leave these faults of the schedule out (their numbers, separated by commas); the others stay as they were")
 	cmd.Flags().BoolVar(&noShrink, "no-shrink", false, "on a violation, do not search for the shortest failing prefix of the fault schedule")
 	return cmd
+}
+
+// untilInterrupted plays play and returns nil, or an error as soon as ctx
+// ends (SIGINT, SIGTERM): a simulation cannot be stopped midway, so play
+// goes on in its goroutine until the process exits.
+func untilInterrupted(ctx context.Context, play func()) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		play()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("interrupted")
+	}
 }
 
 // printShrunk replays a failing seed with its fault schedule cut at

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -218,28 +219,38 @@ func newSimSwarmCommand() *cobra.Command {
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			began := time.Now()
+			// An interrupt (SIGINT, SIGTERM) ends the swarm: no seed starts
+			// after it, the seeds in play are dropped (worker processes
+			// killed), and the summary lists the seeds played.
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
 			results := make(chan seedResult)
 			var runErr error
+			workersEnded := make(chan struct{})
 			go func() {
+				defer close(workersEnded)
 				defer close(results)
 				if parallel <= 1 {
-					for s := start; s < start+seeds; s++ {
+					for s := start; s < start+seeds && ctx.Err() == nil; s++ {
 						res, err := runSeed(&flags, s)
 						if err != nil {
 							runErr = err
 							return
 						}
-						results <- res
+						select {
+						case results <- res:
+						case <-ctx.Done():
+						}
 					}
 					return
 				}
-				runErr = runWorkers(&flags, start, seeds, parallel, results)
+				runErr = runWorkers(ctx, &flags, start, seeds, parallel, results)
 			}()
 			var failed []seedResult
 			var done, simMs int64
 			var paths pathTotals
 			tty := isTerminal(errOut)
-			for res := range results {
+			for res := range swarmResults(ctx, results) {
 				done++
 				simMs += res.SimMs
 				paths.add(res.Paths)
@@ -258,7 +269,11 @@ func newSimSwarmCommand() *cobra.Command {
 			if tty {
 				fmt.Fprintln(errOut)
 			}
-			if runErr != nil {
+			interrupted := ctx.Err() != nil && done < int64(seeds)
+			if interrupted && parallel > 1 {
+				<-workersEnded // killed with ctx; a seed played in this process cannot be stopped
+			}
+			if !interrupted && runErr != nil {
 				return runErr
 			}
 			elapsed := time.Since(began)
@@ -268,13 +283,19 @@ func newSimSwarmCommand() *cobra.Command {
 			fmt.Fprintln(out, paths.String())
 			if len(failed) == 0 {
 				fmt.Fprintln(out, "no seed failed")
-				return nil
+			} else {
+				fmt.Fprintf(out, "%d seeds failed:\n", len(failed))
+				for _, f := range failed {
+					fmt.Fprintf(out, "  seed %d: %s\n    profile: %s\n    replay: %s\n", f.Seed, f.Violation, f.Profile, f.Replay)
+				}
 			}
-			fmt.Fprintf(out, "%d seeds failed:\n", len(failed))
-			for _, f := range failed {
-				fmt.Fprintf(out, "  seed %d: %s\n    profile: %s\n    replay: %s\n", f.Seed, f.Violation, f.Profile, f.Replay)
+			switch {
+			case interrupted:
+				return fmt.Errorf("interrupted after %d of %d seeds", done, seeds)
+			case len(failed) > 0:
+				return errViolation
 			}
-			return errViolation
+			return nil
 		},
 	}
 	flags.add(cmd)
@@ -301,7 +322,7 @@ func swarmProgress(done, total, failed int64, elapsed time.Duration) string {
 // runWorkers plays the seeds in worker processes (gregor sim worker): a
 // simulation owns its process's crypto/rand.Reader for its whole run, so
 // runs in parallel need processes of their own.
-func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan<- seedResult) error {
+func runWorkers(ctx context.Context, flags *simFlags, start, seeds uint64, parallel int, results chan<- seedResult) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -333,7 +354,7 @@ func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := runWorker(self, args, take, results); err != nil {
+			if err := runWorker(ctx, self, args, take, results); err != nil {
 				errs <- err
 			}
 		}()
@@ -343,9 +364,10 @@ func runWorkers(flags *simFlags, start, seeds uint64, parallel int, results chan
 	return <-errs
 }
 
-// runWorker feeds one worker process a seed at a time.
-func runWorker(self string, args []string, take func() (uint64, bool), results chan<- seedResult) error {
-	c := exec.Command(self, args...)
+// runWorker feeds one worker process a seed at a time, until ctx ends
+// (which kills the worker).
+func runWorker(ctx context.Context, self string, args []string, take func() (uint64, bool), results chan<- seedResult) error {
+	c := exec.CommandContext(ctx, self, args...)
 	c.Stderr = os.Stderr
 	stdin, err := c.StdinPipe()
 	if err != nil {
@@ -375,10 +397,39 @@ func runWorker(self string, args []string, take func() (uint64, bool), results c
 		if err := json.Unmarshal(lines.Bytes(), &res); err != nil {
 			return fmt.Errorf("worker answer for seed %d: %w", seed, err)
 		}
-		results <- res
+		select {
+		case results <- res:
+		case <-ctx.Done():
+			_ = c.Wait()
+			return ctx.Err()
+		}
 	}
 	_ = stdin.Close()
 	return c.Wait()
+}
+
+// swarmResults passes on the seeds' results until they end or ctx does.
+func swarmResults(ctx context.Context, results <-chan seedResult) <-chan seedResult {
+	out := make(chan seedResult)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case res, ok := <-results:
+				if !ok {
+					return
+				}
+				select {
+				case out <- res:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // newSimWorkerCommand is the swarm's worker: it reads seeds, a line each,

@@ -124,6 +124,33 @@ func TestSimSwarmFindsEachPlantAndNothingWithout(t *testing.T) {
 	}
 }
 
+// TestSimSwarmStopsOnInterrupt: an interrupt (the command's context
+// ending, as SIGINT or SIGTERM end it) stops a swarm at once; it prints
+// the summary of the seeds played and says it was interrupted (worker
+// processes, --parallel 2 and more, end with it: checked by hand, as a
+// test binary cannot be a worker).
+func TestSimSwarmStopsOnInterrupt(t *testing.T) {
+	bg := startGregor(t, "sim", "swarm", "--seeds", "1000000", "--start", "1")
+	bg.cancel()
+	err := bg.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "interrupted after") || !strings.Contains(err.Error(), "of 1000000 seeds") {
+		t.Errorf("swarm ended with %v, want an interruption", err)
+	}
+	if out := bg.stdout.String(); !strings.Contains(out, " seeds from 1 in ") || !strings.Contains(out, "no seed failed") {
+		t.Errorf("no summary of the seeds played:\n%s", out)
+	}
+}
+
+// TestSimRunStopsOnInterrupt: an interrupt (the command's context ending)
+// ends sim run at once with an error, not after the whole simulated run.
+func TestSimRunStopsOnInterrupt(t *testing.T) {
+	bg := startGregor(t, "sim", "run", "--seed", "1", "--duration", "3m", "--quiet")
+	bg.cancel()
+	if err := bg.wait(t); err == nil || err.Error() != "interrupted" {
+		t.Errorf("sim run ended with %v, want interrupted\n%s", err, bg.stdout.String())
+	}
+}
+
 // runGregorFor runs gregor with a deadline longer than commandTimeout
 // (swarms under the race detector).
 func runGregorFor(t *testing.T, timeout time.Duration, args ...string) invocation {
