@@ -46,7 +46,7 @@ func logBytes(t *testing.T, dir string) []byte {
 func (c *testCluster) waitReplicasIdentical(observer int, topic string, partitions int32) {
 	c.t.Helper()
 	var why string
-	waitFor(c.t, 30*time.Second, "replicas of "+topic+" identical: "+why, func() bool {
+	identical := func() bool {
 		img := c.node(observer).routes.load().image
 		tp, ok := img.Topic(topic)
 		if !ok {
@@ -75,7 +75,14 @@ func (c *testCluster) waitReplicasIdentical(observer int, topic string, partitio
 			}
 		}
 		return true
-	})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !identical() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("replicas of %s not identical after 30s: %s", topic, why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ackedRecord is a record the cluster acknowledged.
