@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -151,23 +150,7 @@ func (l *Log) claimTopicID(topicID [16]byte) error {
 // per new partition. A crash before that leaves a directory with no
 // records, whose next open records the id again.
 func (l *Log) recordNewTopicID(topicID [16]byte) error {
-	name := path.Join(l.dir, PartitionMetadataFile)
-	tmp := name + tmpFileExt
-	f, err := l.fs.OpenFile(tmp, osCreateFlags|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("record topic id: %w", err)
-	}
-	_, err = f.Write(EncodePartitionMetadata(topicID))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = l.fs.Rename(tmp, name)
-	}
-	if err != nil {
+	if err := vfs.ReplaceFile(l.fs, path.Join(l.dir, PartitionMetadataFile), EncodePartitionMetadata(topicID)); err != nil {
 		return fmt.Errorf("record topic id: %w", err)
 	}
 	return nil

@@ -18,7 +18,22 @@ const TempSuffix = ".tmp"
 //
 // Two concurrent calls for the same name share the temporary file and must
 // not overlap.
-func WriteFileAtomic(fsys FS, name string, data []byte) (err error) {
+func WriteFileAtomic(fsys FS, name string, data []byte) error {
+	if err := ReplaceFile(fsys, name, data); err != nil {
+		return err
+	}
+	if err := fsys.SyncDir(path.Dir(name)); err != nil {
+		// The rename happened but may not be durable; say so.
+		return fmt.Errorf("write %s atomically: rename done, directory sync: %w", name, err)
+	}
+	return nil
+}
+
+// ReplaceFile is WriteFileAtomic without the directory sync: name holds
+// either its old content or data after a crash, and data is durable once
+// the caller syncs name's directory (a caller that syncs it anyway, for a
+// file of its own, saves one fsync).
+func ReplaceFile(fsys FS, name string, data []byte) (err error) {
 	tmp := name + TempSuffix
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -43,10 +58,6 @@ func WriteFileAtomic(fsys FS, name string, data []byte) (err error) {
 	}
 	if err := fsys.Rename(tmp, name); err != nil {
 		return fmt.Errorf("write %s atomically: %w", name, err)
-	}
-	if err := fsys.SyncDir(path.Dir(name)); err != nil {
-		// The rename happened but may not be durable; say so.
-		return fmt.Errorf("write %s atomically: rename done, directory sync: %w", name, err)
 	}
 	return nil
 }
