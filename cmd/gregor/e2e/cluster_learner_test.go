@@ -19,8 +19,10 @@ import (
 // Metadata within seconds (it polled the dead leader for its metadata and
 // kept the topics it had). Then gregor cluster up, restarting the killed
 // node, sees the cluster formed with broker 4 beside its nodes (it waited
-// for exactly 3 brokers and timed out).
-func TestBrokerOnlyNodeFollowsAControllerKill(t *testing.T) {
+// for exactly 3 brokers and timed out). Last, the active controller's node
+// paused while another takes over: broker 4 follows the new leader (it
+// polled the old one, a follower once resumed, forever).
+func TestBrokerOnlyNodeFollowsControllerKillAndPause(t *testing.T) {
 	c := clusterUp(t, 3)
 	base := freeBasePort(t, 1)
 	b4 := exec.Command(gregorBin, c.brokerOnlyArgs(t, 4, base)...)
@@ -62,6 +64,41 @@ func TestBrokerOnlyNodeFollowsAControllerKill(t *testing.T) {
 	if err != nil || !strings.Contains(out, "started node "+strconv.Itoa(int(controller))) {
 		t.Fatalf("cluster up restarting the killed node beside broker 4: %v\n%s", err, out)
 	}
+
+	// The active controller's node paused (SIGSTOP) while another takes
+	// over: when it runs again it is a follower and holds nothing for
+	// broker 4, which must find the new leader rather than poll it.
+	waitFor(t, 30*time.Second, "a controller", func() bool {
+		md, err := c.metadata(other)
+		controller = -1
+		if err == nil {
+			controller = md.ControllerID
+		}
+		return err == nil && controller >= 1 && controller <= 3
+	})
+	paused := c.pid(int(controller))
+	if err := syscall.Kill(paused, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = syscall.Kill(paused, syscall.SIGCONT)
+		}
+	}()
+	other = 1 + int(controller)%3
+	waitFor(t, 30*time.Second, "a topic created while the controller's node is paused", func() bool {
+		out, err := gregor(t, "topic", "create", "-b", c.addr(other), "after-pause", "-p", "2", "-r", "2", "--if-not-exists", "--timeout", "5s")
+		return err == nil && strings.Contains(out, "after-pause")
+	})
+	if err := syscall.Kill(paused, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	waitFor(t, 15*time.Second, "broker 4's metadata showing the topic created during the pause", func() bool {
+		md, err := metadataOf(b4Addr, "after-pause")
+		return err == nil && len(md.Topics) == 1 && md.Topics[0].ErrorCode == 0 && len(md.Topics[0].Partitions) == 2
+	})
 }
 
 // metadataOf asks the broker at addr for the metadata of topics.
