@@ -218,11 +218,17 @@ func TestBrokerLifecycleDuplicateFails(t *testing.T) {
 	r.answer(registrationAnswer(0, 7), nil)
 	r.expectState(BrokerRecovery)
 
+	// A directory of another cluster: the failure names its cluster id
+	// and says what to do.
 	r = newLifecycleRun(t)
+	r.b.SetClusterID("other-cluster")
 	r.b.Start(r.at())
 	r.sent()
 	r.answer(registrationAnswer(kerr.InconsistentClusterID.Code, -1), nil)
 	r.expectState(BrokerFailed)
+	if err := r.b.Err(); err == nil || !strings.Contains(err.Error(), "belongs to cluster other-cluster") || !strings.Contains(err.Error(), "point log.dirs") {
+		t.Fatalf("refused as of another cluster: %v", err)
+	}
 }
 
 // A controlled shutdown heartbeats WantShutdown until the controller says
