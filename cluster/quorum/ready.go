@@ -140,7 +140,7 @@ func (q *Quorum) HasReady() bool {
 	if q.outstanding != nil {
 		return false
 	}
-	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || q.rn.HasReady()
+	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || len(q.lostLogNotices) > 0 || q.rn.HasReady()
 }
 
 // Ready hands out what the core needs done (see Ready for the order). The
@@ -177,6 +177,10 @@ func (q *Quorum) Ready() Ready {
 		}
 	}
 	out.Proposals = append(out.Proposals, q.proposals.index(rd.Entries)...)
+	for _, m := range q.lostLogNotices {
+		out.SendFirst = append(out.SendFirst, Envelope{To: nodeID(m.GetTo()), Message: m})
+	}
+	q.lostLogNotices = nil
 	q.applySnapshot(&out, rd.Snapshot)
 	st := q.rn.BasicStatus()
 	// ownTerm is the term of this node's leadership, 0 when it follows.
@@ -188,6 +192,7 @@ func (q *Quorum) Ready() Ready {
 		q.applyEntry(&out, e, ownTerm)
 	}
 	q.updateLeadership(&out)
+	out.Proposals = q.ownOutcomes(out.Proposals)
 	q.trackProgress()
 	out.SnapshotDue = q.appliedIndex > q.snapshotIndex && (q.snapshotWanted ||
 		q.bytesSinceSnapshot >= q.cfg.SnapshotIntervalBytes ||
@@ -375,4 +380,5 @@ func (q *Quorum) Advance() {
 	q.rn.Advance(*rd)
 	q.outstanding, q.bootstrap, q.recovered = nil, nil, nil
 	q.advancedIndex = q.appliedIndex
+	q.driveRelearn()
 }
