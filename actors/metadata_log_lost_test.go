@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/cluster/quorum"
+	"gregor/logstore/raftlog"
 )
 
 // quorumView is node i's view of the metadata quorum: its leader and epoch.
@@ -80,8 +81,9 @@ func TestBrokerRejoinsAfterLosingItsMetadataLog(t *testing.T) {
 	}
 }
 
-// TestVoterThatLostItsMetadataLogStops: a voter whose whole data directory
-// was wiped (meta.properties too, so it cannot tell it belonged to a
+// TestVoterThatLostItsMetadataLogStops: a voter whose metadata log alone
+// was wiped refuses to start (its meta.properties names the cluster), with
+// what to do. One whose whole data directory was wiped (meta.properties too, so it cannot tell it belonged to a
 // cluster) restarts while the same quorum leader leads. Its empty log
 // looks like a new quorum's, but the leader's first heartbeat commits past
 // it: the node stops with a message saying to restore the directory,
@@ -96,6 +98,15 @@ func TestVoterThatLostItsMetadataLogStops(t *testing.T) {
 	c.stop(follower, false)
 	c.createTopicEventually(active, "u", 1, 2)
 	dir := c.cfgs[follower].DataDir
+	// Its metadata log alone gone: meta.properties says it belonged to a
+	// cluster, and it refuses to start.
+	if err := os.RemoveAll(filepath.Join(dir, raftlog.DirName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.tryStart(follower); err == nil || !strings.Contains(err.Error(), "restore the directory") ||
+		!strings.Contains(err.Error(), "never starts over with an empty log") {
+		t.Fatalf("a voter's directory without its metadata log: %v, want a refusal saying what to do", err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -70,10 +70,16 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 		n.setClusterID("")
 	case voter && clusterID != "":
 		_ = log.Close()
+		what := "or empty it to start this node as a new member"
+		if len(voters) > 1 {
+			what = "a voter of a quorum of several never starts over with an empty log (it could help elect a leader missing " +
+				"committed metadata, or vote twice in a term), and voters cannot be removed and added again yet (Kafka's KIP-853): " +
+				"until the log is restored the quorum runs on without this voter"
+		}
 		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but %s holds no metadata log (%s): "+
 			"a node never starts a new metadata quorum over the directory of a formed cluster; "+
-			"restore the directory (or point metadata.log.dir at it), or empty it to start this node as a new member",
-			cfg.DataDir, clusterID, metaPropertiesFile, cfg.metadataLogDir(), raftlog.DirName)
+			"restore the directory (or point metadata.log.dir at it); %s",
+			cfg.DataDir, clusterID, metaPropertiesFile, cfg.metadataLogDir(), raftlog.DirName, what)
 	}
 	opened.core, err = quorum.New(quorum.Config{
 		NodeID: cfg.NodeID, Voters: voters,

@@ -70,7 +70,8 @@ func (q *Quorum) lostLogHeartbeat(m *raftpb.Message) (*raftpb.Message, error) {
 	if q.isVoterSelf() {
 		q.logLost = true
 		return nil, fmt.Errorf("%w: node %d, a voter, got a heartbeat of leader %d (epoch %d) committing offset %d, past the end of its metadata log (%d); "+
-			"restore its metadata log directory (metadata.log.dir); a voter never rejoins the quorum with a lost log",
+			"restore its metadata log directory (metadata.log.dir): a voter never rejoins the quorum with a lost log, "+
+			"and voters cannot be removed and added again yet (Kafka's KIP-853); until the log is restored the quorum runs on without this voter",
 			ErrLogLost, q.cfg.NodeID, nodeID(m.GetFrom()), m.GetTerm(), m.GetCommit(), last)
 	}
 	if !q.lostLogNoted {
