@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"gregor/cluster/quorum"
 	"gregor/logstore/raftlog"
@@ -128,5 +130,60 @@ func TestVoterThatLostItsMetadataLogStops(t *testing.T) {
 	}
 	if l, _ := c.quorumView(active); l != int32(active+1) {
 		t.Fatalf("quorum leader %d, want %d", l, active+1)
+	}
+}
+
+// TestVoterThatLostItsMetadataLogCatchesUpBeforeVoting: a voter whose whole
+// data directory was wiped restarts after the quorum's leader changed, so
+// no leader knows what it acknowledged. It starts over from an empty log
+// as a voter catching up (a marker file in its metadata log directory
+// keeps that across restarts): it votes only once it applied an entry of
+// its leader's term, then the marker goes. Without the catch-up it would
+// have voted by its empty log at once (cluster/quorum/catch_up.go;
+// testdata/catch_up.txt shows the committed entries that loses).
+func TestVoterThatLostItsMetadataLogCatchesUpBeforeVoting(t *testing.T) {
+	c := newTestCluster(t, 3, 0, nil)
+	c.startAll()
+	c.createTopicEventually(0, "t", 1, 3)
+	active := c.activeController()
+	wiped := (active + 1) % 3
+	c.stop(wiped, false)
+	c.createTopicEventually(active, "u", 1, 2)
+	// A new leader, which never heard from the wiped voter.
+	c.stop(active, false)
+	if err := c.tryStart(active); err != nil {
+		t.Fatal(err)
+	}
+	c.activeController()
+	dir := c.cfgs[wiped].DataDir
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	c.logs = core
+	if err := c.tryStart(wiped); err != nil {
+		t.Fatal(err)
+	}
+	if logs.FilterMessageSnippet("starts from an empty metadata log").Len() != 1 {
+		t.Fatal("the wiped voter did not start catching up")
+	}
+	marker := catchUpMarker(c.cfgs[wiped])
+	waitFor(t, 30*time.Second, "the wiped voter to catch up", func() bool {
+		_, err := os.Stat(marker)
+		return errors.Is(err, os.ErrNotExist) && logs.FilterMessageSnippet("caught up with the metadata quorum's leader").Len() == 1
+	})
+	waitFor(t, 30*time.Second, "the wiped voter to hold both topics", func() bool {
+		img := c.node(wiped).routes.load().image
+		_, t1 := img.Topic("t")
+		_, t2 := img.Topic("u")
+		return t1 && t2
+	})
+	select {
+	case <-c.node(wiped).failed:
+		t.Fatalf("the wiped voter failed: %v", c.node(wiped).failErr)
+	default:
 	}
 }

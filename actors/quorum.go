@@ -199,6 +199,9 @@ func (a *quorumActor) drive(ctx actor.Context) {
 		if changed || len(update.committed) > 0 || update.leadership != nil {
 			a.node.send(a.node.controller, update)
 		}
+		if rd.CaughtUp {
+			a.caughtUp()
+		}
 		if rd.SnapshotDue {
 			a.snapshot()
 		}

@@ -127,6 +127,9 @@ type Quorum struct {
 	// lostLogNotices are this learner's notices to its leader that it
 	// lost its log, for the next Ready.
 	lostLogNotices []*raftpb.Message
+	// catchingUp says this voter started over from an empty log and has
+	// not caught up yet (catch_up.go).
+	catchingUp bool
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -167,6 +170,10 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 			ConfState: &raftpb.ConfState{Voters: raftIDs(cfg.Voters)},
 		}}
 		q.bootstrap = snap
+		q.catchingUp = true
+	}
+	if cfg.CatchingUp && slices.Contains(cfg.Voters, cfg.NodeID) {
+		q.catchingUp = true
 	}
 	if err := q.seedStorage(snap, durable); err != nil {
 		return nil, err
@@ -333,7 +340,7 @@ func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 		return nil
 	}
 	defer q.driveRelearn()
-	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
+	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
 		return nil
 	}
 	q.takeLease(m, now.MonoMs)

@@ -59,6 +59,10 @@ type Ready struct {
 	// Leadership, when set, is the quorum's new leadership as this node
 	// sees it, after every batch above was applied.
 	Leadership *Leadership
+	// CaughtUp says this voter, which started over from an empty log, has
+	// caught up and takes part in elections again (catch_up.go): the
+	// caller makes Config.CatchingUp false for its next start.
+	CaughtUp bool
 	// SnapshotDue says enough was applied since the last snapshot (or the
 	// membership grew, and the new member needs a snapshot naming it).
 	SnapshotDue bool
@@ -168,6 +172,9 @@ func (q *Quorum) Ready() Ready {
 		out.Persist.Snapshot, out.Persist.MustSync = q.bootstrap, true
 	}
 	for _, m := range rd.Messages {
+		if q.catchUpHolds(m) {
+			continue
+		}
 		q.markHeartbeat(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
@@ -233,6 +240,9 @@ func (q *Quorum) applySnapshot(out *Ready, installed *raftpb.Snapshot) {
 	}
 	md := snap.GetMetadata()
 	out.Snapshot = &SnapshotToApply{Offset: int64(md.GetIndex()), Term: md.GetTerm(), Batch: b}
+	if snap == installed {
+		q.caughtUp(out, md.GetTerm())
+	}
 }
 
 // applyEntry hands out one committed entry: a metadata batch, a membership
@@ -261,6 +271,7 @@ func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry, ownTerm uint64) {
 		q.applyMembershipChange(out, e)
 	}
 	out.Proposals = append(out.Proposals, q.proposals.committed(e)...)
+	q.caughtUp(out, e.GetTerm())
 	if ownTerm != 0 && e.GetTerm() == ownTerm {
 		if q.activeTerm != ownTerm {
 			// The first entry of this node's term: the one before it
