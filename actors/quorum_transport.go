@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -229,9 +230,7 @@ func (a *quorumActor) inbound(msg *raftInbound) bool {
 	}
 	now := a.node.cfg.Clock.Now()
 	for _, m := range req.Messages {
-		if err := a.core.StepBytes(now, m); err != nil {
-			a.logger.Debug("raft message not taken", zap.Int32("from", req.From), zap.Error(err))
-		}
+		a.stepped(req.From, a.core.StepBytes(now, m))
 	}
 	a.answers = append(a.answers, msg)
 	return true
@@ -278,12 +277,22 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 		t.leaderHeardMs = now.MonoMs
 	}
 	for _, m := range d.resp.Messages {
-		if err := a.core.StepBytes(now, m); err != nil {
-			a.logger.Debug("raft message not taken", zap.Int32("from", d.to), zap.Error(err))
-		}
+		a.stepped(d.to, a.core.StepBytes(now, m))
 	}
 	if d.poll && len(d.resp.Messages) > 0 {
 		// More may be waiting: ask again at once.
 		t.poll(a.core.Leadership())
+	}
+}
+
+// stepped notes the error of stepping a message from node: a voter that
+// lost its metadata log fails the node (quorum.ErrLogLost); any other
+// message is only not taken.
+func (a *quorumActor) stepped(from int32, err error) {
+	switch {
+	case errors.Is(err, quorum.ErrLogLost):
+		a.lost = err
+	case err != nil:
+		a.logger.Debug("raft message not taken", zap.Int32("from", from), zap.Error(err))
 	}
 }
