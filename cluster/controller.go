@@ -117,7 +117,8 @@ var errNotController = errors.New("the controller lost its leadership before the
 // Committed, or Lost.
 //
 // Inputs: Handle (a request from a client or a broker), AutoCreateTopics,
-// Tick (the time), BrokerFailed (a hint from membership); leadership: BecomeLeader, ResignLeadership;
+// Tick (the time), BrokerFailed (a hint from membership),
+// BrokerConnectionsClosed (evidence from the shell); leadership: BecomeLeader, ResignLeadership;
 // outcomes: Committed, Lost. After any of them, Ready returns what to do.
 //
 // It has no I/O, clock or goroutines; the caller serialises every call.
