@@ -282,7 +282,13 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	c.predecessor = predecessorLeader{node: noBroker}
 	c.sessions = map[int32]*brokerSession{}
 	for b := range committed.Brokers() {
-		c.sessions[b.ID] = newBrokerSession(now)
+		s := newBrokerSession(now)
+		if b.Fenced {
+			// It may have been fenced behind its back under the last
+			// controller: it unfences once past everything committed.
+			s.unfenceFrom = committed.Epoch - 1
+		}
+		c.sessions[b.ID] = s
 	}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs

@@ -27,6 +27,12 @@ type brokerSession struct {
 	// suspectedAtMs is when membership last reported the broker failed,
 	// -1 when no report stands (a heartbeat clears it).
 	suspectedAtMs int64
+	// unfenceFrom is the metadata offset a fenced broker must have
+	// applied to be unfenced besides its registration (-1: none): the
+	// record of a fence it did not ask for (fenceLapsed), or, for a
+	// broker fenced when this controller became active, the committed
+	// offset then.
+	unfenceFrom int64
 	// connsClosed says the shell reported every connection of the
 	// broker's node to this controller's node closed since the broker
 	// last contacted it (BrokerConnectionsClosed; a heartbeat clears it).
@@ -53,7 +59,7 @@ func (s *brokerSession) reportsOnlineAgain(offline [][16]byte) bool {
 }
 
 func newBrokerSession(now Instant) *brokerSession {
-	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
+	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1, unfenceFrom: -1}
 }
 
 // heardBrokerSession is the session of a broker that just contacted the
@@ -316,7 +322,7 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	if next == stateControlledShutdown && s.shutdownOffset < 0 {
 		s.shutdownOffset = w.Epoch + int64(len(recs)) - 1
 	}
-	resp.IsCaughtUp = r.CurrentMetadataOffset >= b.Epoch
+	resp.IsCaughtUp = r.CurrentMetadataOffset >= c.unfenceOffset(b, s)
 	resp.IsFenced = next.fenced()
 	resp.ShouldShutdown = next == stateShutdownNow
 	return decision{records: recs, response: resp}
@@ -329,10 +335,15 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		switch {
 		case r.WantShutdown:
 			return stateShutdownNow
-		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= b.Epoch:
-			// Caught up with the metadata past its own registration. An
-			// incarnation that went through a controlled shutdown stays
-			// fenced: it must register again.
+		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= c.unfenceOffset(b, s):
+			// Caught up with the metadata past its own registration, and
+			// past the fence it did not ask for: a broker that paused (or
+			// was cut off) past its session, resumed, is unfenced only
+			// once it has seen its partitions' leadership move, else its
+			// lease would hold again while its coordinators still answer
+			// from memory beside the new ones. An incarnation that went
+			// through a controlled shutdown stays fenced: it must
+			// register again.
 			return stateUnfenced
 		}
 		return stateFenced
@@ -355,6 +366,15 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		return stateShutdownNow
 	}
 	return stateShutdownNow
+}
+
+// unfenceOffset is the metadata offset a fenced broker must have applied
+// to be unfenced: its registration's, and the session's unfenceFrom (a
+// fence on its way to commit counts), never past the working image's last
+// record (a fence whose batch was lost, in a log that stays quiet, would
+// keep it fenced for good).
+func (c *Controller) unfenceOffset(b *BrokerRegistration, s *brokerSession) int64 {
+	return max(b.Epoch, min(s.unfenceFrom, c.working.Epoch-1))
 }
 
 // lowestActiveOffset is the lowest metadata offset the active brokers (not
@@ -500,6 +520,7 @@ func (c *Controller) fenceLapsed(now Instant) {
 		}
 		c.propose(c.fenceRecords(c.working, b), nil)
 		s.shutdownOffset, s.suspectedAtMs, s.connsClosed = -1, -1, false
+		s.unfenceFrom = c.working.Epoch - 1 // the fence record's offset
 	}
 }
 

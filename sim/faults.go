@@ -189,6 +189,10 @@ func (f *faultInjector) pause(r *rand.Rand) {
 	if n == nil {
 		return
 	}
+	if chance(r, pauseClosedConnsP) {
+		w.timelinef("fault: %s's connections to the voters close (a request timed out), then it pauses", n.name())
+		n.announceConnsClosed()
+	}
 	w.pause(n)
 	inc := n.inc
 	w.schedule(w.now+100+expMs(r, w.profile.PauseForMs), func() {
