@@ -32,9 +32,10 @@ func (c *localCluster) leaderEpochs(t *testing.T, i int, topic string) (leaders,
 }
 
 // pauseVictim starts a cluster with a topic of RF 3 and a producer that
-// writes to it with acks=all until stopped; it returns a node that is not
-// the active controller and leads some of the topic's partitions.
-func pauseVictim(t *testing.T, topic string) (c *localCluster, victim int, acked func() int64, stop func() (acked, failed int64)) {
+// writes to it with acks=all until stopped; it returns a node that leads
+// some of the topic's partitions and is the active controller's node, or
+// not, as controller says.
+func pauseVictim(t *testing.T, topic string, controller bool) (c *localCluster, victim int, acked func() int64, stop func() (acked, failed int64)) {
 	t.Helper()
 	c = clusterUp(t, 3)
 	c.createTopic(t, topic, pauseTopicPartitions)
@@ -46,14 +47,14 @@ func pauseVictim(t *testing.T, topic string) (c *localCluster, victim int, acked
 	leaders, _ := c.leaderEpochs(t, 1, topic)
 	for i := 1; i <= 3 && victim == 0; i++ {
 		for _, l := range leaders {
-			if int(l) == i && int32(i) != md.ControllerID {
+			if int(l) == i && (int32(i) == md.ControllerID) == controller {
 				victim = i
 				break
 			}
 		}
 	}
 	if victim == 0 {
-		t.Fatalf("no node but the controller %d leads a partition of %s: %v", md.ControllerID, topic, leaders)
+		t.Fatalf("no node leads a partition of %s as wanted (controller %d, the controller's node wanted: %t): %v", topic, md.ControllerID, controller, leaders)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.DefaultProduceTopic(topic),
 		kgo.RecordDeliveryTimeout(60*time.Second))
@@ -99,7 +100,7 @@ func pauseVictim(t *testing.T, topic string) (c *localCluster, victim int, acked
 // report, and its partitions' leadership moved.
 func TestPausedBrokerKeepsItsPartitions(t *testing.T) {
 	const topic = "paused"
-	c, victim, progress, stop := pauseVictim(t, topic)
+	c, victim, progress, stop := pauseVictim(t, topic, false)
 	leaders, epochs := c.leaderEpochs(t, 1, topic)
 
 	pid := c.pid(victim)
@@ -147,8 +148,18 @@ func TestPausedBrokerKeepsItsPartitions(t *testing.T) {
 // controller fences it within seconds, not at the end of its session, and
 // its partitions get new leaders.
 func TestKilledBrokerFailsOverWithinSeconds(t *testing.T) {
-	const topic = "killed"
-	c, victim, _, stop := pauseVictim(t, topic)
+	killedFailsOver(t, "killed", false)
+}
+
+// As TestKilledBrokerFailsOverWithinSeconds, for the active controller's
+// node: the next controller takes the closes of its connections, which
+// came before it was elected, as evidence too.
+func TestKilledControllerFailsOverWithinSeconds(t *testing.T) {
+	killedFailsOver(t, "killedcontroller", true)
+}
+
+func killedFailsOver(t *testing.T, topic string, controller bool) {
+	c, victim, _, stop := pauseVictim(t, topic, controller)
 	leaders, _ := c.leaderEpochs(t, 1, topic)
 	observer := victim%3 + 1
 	killed := time.Now()
