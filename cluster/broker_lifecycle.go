@@ -389,6 +389,12 @@ func (b *BrokerLifecycle) heartbeated(now Instant, r *kmsg.BrokerHeartbeatRespon
 	case b.state == BrokerRunning && r.IsFenced:
 		b.moveTo(BrokerRecovery, "the controller fenced this broker")
 	}
+	if b.state == BrokerRecovery && r.IsFenced && !r.IsCaughtUp && b.caughtUp {
+		// Fenced while it was away (paused, cut off): the controller
+		// unfences it once its metadata reached that fence, usually
+		// milliseconds away.
+		b.nextSendMs = min(b.nextSendMs, now.MonoMs+catchUpPollMs)
+	}
 }
 
 // BeginControlledShutdown asks the controller to move this broker's

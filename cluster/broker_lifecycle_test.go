@@ -174,13 +174,14 @@ func TestBrokerLifecycleHeartbeatsOnceCaughtUp(t *testing.T) {
 	}
 	r.answer(heartbeatAnswer(0, false, false), nil)
 	r.expectState(BrokerRunning)
-	// Fenced later (its session lapsed): the interval again.
+	// Fenced later (its session lapsed) and behind that fence: it asks
+	// again soon, as it catches up to it.
 	r.tickTo(503)
 	r.sent()
 	r.answer(heartbeatAnswer(0, true, false), nil)
 	r.expectState(BrokerRecovery)
-	if next, _ := r.b.NextDeadline(); next != 1003 {
-		t.Fatalf("fenced while caught up, next heartbeat at %d", next)
+	if next, _ := r.b.NextDeadline(); next != 503+catchUpPollMs {
+		t.Fatalf("fenced behind its fence, next heartbeat at %d", next)
 	}
 }
 
