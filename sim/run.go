@@ -180,8 +180,12 @@ func (w *World) awaitConvergence(boundMs int64) bool {
 
 // converged says why the cluster has not converged yet, or "": every node
 // runs, registered and unfenced, with the active controller's image; every
-// partition has a leader that leads it with every replica in its ISR and
-// every log at the leader's end; no producer has a send in flight.
+// partition has a leader that leads it with every replica in its ISR,
+// every log at the leader's end and none starting below the leader's log
+// start (a follower learns a raised one from its next fetch answer: S12
+// compares batches, seed 9100051 recovery 4 nodes checked a follower whose
+// parked fetch had not yet brought the leader's raise past an empty prefix);
+// no producer has a send in flight.
 func (w *World) converged() string {
 	var ctrl *node
 	for _, n := range w.nodes {
@@ -229,6 +233,9 @@ func (w *World) converged() string {
 				f := w.node(r).replicas[tp]
 				if f == nil || f.core == nil || f.core.LogEndOffset() != leo {
 					return fmt.Sprintf("%s: replica on n%d behind the leader's end %d", tp, r, leo)
+				}
+				if ls := h.core.LogStartOffset(); f.core.LogStartOffset() < ls {
+					return fmt.Sprintf("%s: replica on n%d starts below the leader's log start %d", tp, r, ls)
 				}
 			}
 		}
