@@ -183,9 +183,9 @@ func (w *World) awaitConvergence(boundMs int64) bool {
 // partition has a leader that leads it with every replica in its ISR,
 // every log at the leader's end and none starting below the leader's log
 // start (a follower learns a raised one from its next fetch answer: S12
-// compares batches, seed 9100051 recovery 4 nodes checked a follower whose
-// parked fetch had not yet brought the leader's raise past an empty prefix);
-// no producer has a send in flight.
+// compares batches; seed 9100051 recovery 4 nodes, before the fence merge,
+// checked a follower whose parked fetch had not yet brought the leader's
+// raise past an empty prefix); no producer has a send in flight.
 func (w *World) converged() string {
 	var ctrl *node
 	for _, n := range w.nodes {
