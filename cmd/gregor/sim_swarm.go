@@ -250,20 +250,34 @@ func newSimSwarmCommand() *cobra.Command {
 			var done, simMs int64
 			var paths pathTotals
 			tty := isTerminal(errOut)
-			for res := range swarmResults(ctx, results) {
-				done++
-				simMs += res.SimMs
-				paths.add(res.Paths)
-				if res.Failed {
-					failed = append(failed, res)
-				}
-				progress := swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began))
-				switch {
-				case tty:
-					fmt.Fprintf(errOut, "\r%s", progress)
-				case done == int64(seeds) || done%max(int64(seeds)/10, 1) == 0:
-					// A log, not a terminal: a line every tenth of the run.
-					fmt.Fprintln(errOut, progress)
+			logLines := &swarmLog{out: errOut, total: int64(seeds), every: swarmProgressEvery}
+			ticker := time.NewTicker(time.Second)
+			defer ticker.Stop()
+			seedResults := swarmResults(ctx, results)
+		loop:
+			for {
+				select {
+				case res, ok := <-seedResults:
+					if !ok {
+						break loop
+					}
+					done++
+					simMs += res.SimMs
+					paths.add(res.Paths)
+					if res.Failed {
+						failed = append(failed, res)
+					}
+					if tty {
+						fmt.Fprintf(errOut, "\r%s", swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began)))
+					} else {
+						logLines.report(done, int64(len(failed)), time.Since(began), true)
+					}
+				case <-ticker.C:
+					if !tty {
+						// A log, not a terminal: a line at least every
+						// swarmProgressEvery, even while a long seed plays.
+						logLines.report(done, int64(len(failed)), time.Since(began), false)
+					}
 				}
 			}
 			if tty {
