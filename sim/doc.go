@@ -99,6 +99,13 @@
 //     image; the metalag profile, with a follower of the lagging leader
 //     starved), and its scenario commands; profile.go's mixed profile
 //     plays one named profile or a drawn one per seed;
+//   - delete_records.go: DeleteRecords, sent by the admin on a topic of
+//     its own (the deleterecords profile, and 30% of the drawn ones),
+//     and its checks: S13 (no replica leads at the acknowledging leader
+//     epoch or a later one with its log starting below an acknowledged
+//     deletion) and Q15 (no poll sent after the acknowledgement reads
+//     below it); records below any offset asked are no loss; the plant
+//     delete-early;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

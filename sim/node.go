@@ -354,6 +354,8 @@ func (n *node) serve(m *message) {
 		n.serveGroup(m, req, req.Group)
 	case *kmsg.OffsetFetchRequest:
 		n.serveGroup(m, req, req.Group)
+	case *kmsg.DeleteRecordsRequest:
+		n.serveDeleteRecords(m, req)
 	case kmsg.Request:
 		n.serveController(m, req)
 	default:

@@ -28,6 +28,7 @@ const (
 	streamSlowLeader
 	streamCheckpointLoss
 	streamMixed
+	streamDeleteRecords
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

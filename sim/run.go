@@ -111,6 +111,7 @@ func (w *World) startWorkload() {
 		}
 	}
 	w.startTxnWorkload(admin)
+	w.startDeleteRecords(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
 		var next func()

@@ -135,6 +135,10 @@ type Stats struct {
 	// target replica set taken at once is none).
 	Reassignments, ReassignmentsStarted, PreferredElections int64
 	ReassignmentsEnded                                      int64
+	// DeleteRecordsAsked are the partitions DeleteRecords asked to delete
+	// records of, DeleteRecordsAcked those answered without an error
+	// (delete_records.go).
+	DeleteRecordsAsked, DeleteRecordsAcked int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -336,6 +340,9 @@ type World struct {
 	// (empty_stretch_fault.go).
 	stretch      *stretchRun
 	stretchQuiet bool
+	// deleted is what DeleteRecords deleted (delete_records.go), nil
+	// when the profile sends none.
+	deleted *deletedRecords
 
 	traceHash  hash.Hash
 	traceLines int
@@ -740,6 +747,9 @@ func (r *Report) Summary() string {
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
+	}
+	if s.DeleteRecordsAsked > 0 {
+		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
