@@ -102,6 +102,7 @@ func (f *faultInjector) emptyStretch(r *rand.Rand) {
 	}
 	w.stretch = s
 	s.cut(linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
+	w.endStretchPrefix()
 	// (Named, not taken from s.cuts: another fault may have cut one
 	// already, which s.cuts leaves out; seed 6350000 of the mixed profile
 	// panicked here.)

@@ -29,6 +29,7 @@ const (
 	streamCheckpointLoss
 	streamMixed
 	streamDeleteRecords
+	streamStretchPrefix
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

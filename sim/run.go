@@ -80,6 +80,7 @@ func (w *World) startWorkload() {
 	}
 	if p.EmptyStretchEveryMs > 0 && len(w.nodes) >= 3 {
 		admin.pendingTopics = append(admin.pendingTopics, stretchTopicSpec())
+		w.startStretchPrefix()
 	}
 	admin.startAdmin()
 	for i := 0; i < p.Producers; i++ {

@@ -340,6 +340,9 @@ type World struct {
 	// (empty_stretch_fault.go).
 	stretch      *stretchRun
 	stretchQuiet bool
+	// stretchPrefix: the stretch topic takes no writes until the first
+	// emptied-stretch attempt cut its follower off (empty_prefix_fault.go).
+	stretchPrefix bool
 	// deleted is what DeleteRecords deleted (delete_records.go), nil
 	// when the profile sends none.
 	deleted *deletedRecords
