@@ -106,6 +106,12 @@
 //     deletion) and Q15 (no poll sent after the acknowledgement reads
 //     below it); records below any offset asked are no loss; the plant
 //     delete-early;
+//   - stray_dirs.go: a node's partition directories its caught-up image
+//     does not give it, or gives it for another topic id than the one
+//     their partition.metadata records, renamed aside before its replicas
+//     start (cluster.StrayPartitionDirs), as production's replica manager
+//     does; logs open with their topic id; topic_delete.go: the scenario
+//     command delete-topic, after which the simulator forgets the topic;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

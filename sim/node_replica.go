@@ -92,7 +92,7 @@ func (h *replicaHost) dir() string {
 func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSettings, checkpointedHW int64) {
 	n, w := h.n, h.n.w
 	now := n.instant()
-	log, err := logstore.Open(logstore.Options{FS: n.fs, Dir: h.dir(), Config: settings.Log, NowMs: now.WallMs})
+	log, err := h.openLog(logstore.Options{FS: n.fs, Dir: h.dir(), Config: settings.Log, NowMs: now.WallMs, TopicID: h.topicID})
 	if err != nil {
 		h.goOffline(fmt.Errorf("open the log: %w", err))
 		return

@@ -139,6 +139,10 @@ type Stats struct {
 	// records of, DeleteRecordsAcked those answered without an error
 	// (delete_records.go).
 	DeleteRecordsAsked, DeleteRecordsAcked int64
+	// StrayDirsRenamed are the partition directories nodes renamed aside
+	// at start (stray_dirs.go), StrayDirsOfOtherTopic those of them whose
+	// name the image gives the node for another topic id.
+	StrayDirsRenamed, StrayDirsOfOtherTopic int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -750,6 +754,9 @@ func (r *Report) Summary() string {
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
+	}
+	if s.StrayDirsRenamed > 0 {
+		fmt.Fprintf(&b, "stray partition directories renamed aside: %d (%d of another topic of their name)\n", s.StrayDirsRenamed, s.StrayDirsOfOtherTopic)
 	}
 	if s.DeleteRecordsAsked > 0 {
 		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)
