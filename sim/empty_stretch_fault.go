@@ -109,15 +109,9 @@ func (f *faultInjector) emptyStretch(r *rand.Rand) {
 	w.timelinef("fault: emptied stretch on %s: follower %s stops fetching (replication links %s, %s cut)", s.tp, s.c.name(),
 		linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
 	w.rec.begin(w.now, "starve", s.tp.String(), "emptied stretch: "+s.c.name()+" lags")
-	// B stops a little later, so that it holds records C lacks.
-	w.schedule(w.now+1000+expMs(r, 1000), func() {
-		if w.stretch != s {
-			return
-		}
-		s.cut(linkKey{s.b.id, s.a.id})
-		w.timelinef("fault: emptied stretch on %s: follower %s stops fetching too", s.tp, s.b.name())
-		s.wait("B and C out of the ISR", s.outOfISR)
-	})
+	// B stops a little later, so that it holds records C lacks
+	// (cutB waits for them).
+	w.schedule(w.now+1000+expMs(r, 1000), func() { s.cutB(w.now + stretchStepBoundMs) })
 }
 
 // stretchHolds says n is one of the replicas an emptied-stretch attempt
