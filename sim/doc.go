@@ -89,7 +89,8 @@
 //     each in the replica's mailbox; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
-//     inside it); fetch_conn_closed.go: a fetcher's give-up closing its
+//     inside it), and its emptied-prefix variant (empty_prefix_fault.go:
+//     the follower cut off at the log start); fetch_conn_closed.go: a fetcher's give-up closing its
 //     Fetch's connection, which the leader drops; checkpoint_loss.go:
 //     power losses that take compacted partitions' recovery-point
 //     checkpoints (the recovery profile), and the check R1 that recovery
