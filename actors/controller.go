@@ -113,6 +113,8 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 		c.core.Tick(now)
 	case *membershipEvent:
 		c.membership(msg.event, now)
+	case *controllerConnsClosed:
+		c.connsClosed(msg.node, now)
 	case *routesPublished:
 		c.published = max(c.published, msg.epoch)
 		c.answerUpTo(msg.epoch)
@@ -152,6 +154,7 @@ func (c *controllerActor) lead(l quorum.Leadership, now cluster.Instant) {
 		if l.Predecessor >= 0 {
 			c.core.Predecessor(now, l.Predecessor, l.PredecessorSinceMs)
 		}
+		c.replayConnsClosed(now)
 		// Failures gossip reported while another node led (often the
 		// failure of that node itself) are hints for this core too.
 		if g := c.node.gossipStarted.Load(); g != nil {

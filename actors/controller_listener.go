@@ -98,6 +98,7 @@ type controllerHandler struct{ node *Node }
 // Handle implements netio.Handler.
 func (h *controllerHandler) Handle(req *netio.Request, respond func(kmsg.Response)) {
 	n := h.node
+	n.seenControllerConn(peerNode(req), req.Conn)
 	switch body := req.Body.(type) {
 	case *raftRequest:
 		n.system.Root.Send(n.quorum, &raftInbound{req: body, respond: func(r *raftResponse) { respond(r) }})

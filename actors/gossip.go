@@ -70,7 +70,7 @@ func (n *Node) startGossip() error {
 		case err == nil:
 			return true
 		case errors.Is(err, gossip.ErrNameConflict):
-			n.fail(fmt.Errorf("node.id %d is taken by another live node: %w", cfg.NodeID, err))
+			n.fail(fmt.Errorf("node.id %d is taken by another live node: %w: stop it, or give this node a node.id of its own (--set node.id=N)", cfg.NodeID, err))
 			return true
 		}
 		n.logger.Debug("gossip seeds not reached yet", zap.Error(err))

@@ -142,7 +142,8 @@ func readMetaProperties(fsys vfs.FS, dir string, nodeID int32) (string, error) {
 		}
 	}
 	if got := props["node.id"]; got != fmt.Sprint(nodeID) {
-		return "", fmt.Errorf("%s belongs to node.id %s, this node is %d", path, got, nodeID)
+		return "", fmt.Errorf("%s belongs to node.id %s, this node is %d: give each node a directory of its own (log.dirs, metadata.log.dir), "+
+			"or start this one as that node (--set node.id=%s)", path, got, nodeID, got)
 	}
 	if props["cluster.id"] == "" {
 		return "", fmt.Errorf("%s has no cluster.id", path)

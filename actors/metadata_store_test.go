@@ -273,4 +273,12 @@ func TestMetadataLogDir(t *testing.T) {
 	if err := start(other); err == nil || !strings.Contains(err.Error(), "belongs to cluster another-cluster") {
 		t.Fatalf("a metadata.log.dir of another cluster: %v, want a refusal", err)
 	}
+	// Another node's directory: the refusal says what to do.
+	if err := writeMetaProperties(vfs.OS, other, 2, "another-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(other); err == nil || !strings.Contains(err.Error(), "belongs to node.id 2, this node is 1: give each node a directory of its own") ||
+		!strings.Contains(err.Error(), "--set node.id=2") {
+		t.Fatalf("a metadata.log.dir of node 2: %v, want a refusal that says what to do", err)
+	}
 }

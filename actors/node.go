@@ -73,8 +73,11 @@ type Node struct {
 	brokerListener   net.Listener
 	server           *netio.Server
 	controllerServer *netio.Server
-	controllers      *controllerClients
-	gossip           Membership
+	// peerConns are the connections other nodes opened to the
+	// CONTROLLER listener (controller_conns.go).
+	peerConns   peerConns
+	controllers *controllerClients
+	gossip      Membership
 	// gossipStarted holds gossip once it started, for the controller
 	// actor, which may run before it does.
 	gossipStarted atomic.Pointer[Membership]

@@ -44,7 +44,9 @@ type quorumActor struct {
 	timer        *time.Timer
 	// failed: the metadata log cannot go on; stopped: the log is closed.
 	failed, stopped bool
-	logger          *zap.Logger
+	// lost is set when this voter found it lost its metadata log.
+	lost   error
+	logger *zap.Logger
 	// driveDue says a quorumDrive is in the mailbox; tickDue that a tick
 	// fell since the last one, and answers the frames stepped since
 	// (quorumDrive).
@@ -133,8 +135,15 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 		if !a.inbound(msg) {
 			return
 		}
+		if a.lost != nil {
+			a.fail(ctx, a.lost)
+			return
+		}
 	case *raftDelivered:
-		a.delivered(msg)
+		if a.delivered(msg); a.lost != nil {
+			a.fail(ctx, a.lost)
+			return
+		}
 	case *proposeMetadata:
 		a.propose(ctx, msg)
 	case *routesPublished:
@@ -189,6 +198,9 @@ func (a *quorumActor) drive(ctx actor.Context) {
 		update.image = a.image
 		if changed || len(update.committed) > 0 || update.leadership != nil {
 			a.node.send(a.node.controller, update)
+		}
+		if rd.CaughtUp {
+			a.caughtUp()
 		}
 		if rd.SnapshotDue {
 			a.snapshot()

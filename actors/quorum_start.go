@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 
@@ -9,6 +11,7 @@ import (
 
 	"gregor/cluster/quorum"
 	"gregor/logstore/raftlog"
+	"gregor/logstore/vfs"
 )
 
 // openedQuorum is the metadata quorum's core and durable log as a node
@@ -70,13 +73,21 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 		n.setClusterID("")
 	case voter && clusterID != "":
 		_ = log.Close()
+		what := "or empty it to start this node as a new member"
+		if len(voters) > 1 {
+			what = "a voter of a quorum of several never starts over with an empty log (it could help elect a leader missing " +
+				"committed metadata, or vote twice in a term), and voters cannot be removed and added again yet (Kafka's KIP-853): " +
+				"until the log is restored the quorum runs on without this voter"
+		}
 		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but %s holds no metadata log (%s): "+
 			"a node never starts a new metadata quorum over the directory of a formed cluster; "+
-			"restore the directory (or point metadata.log.dir at it), or empty it to start this node as a new member",
-			cfg.DataDir, clusterID, metaPropertiesFile, cfg.metadataLogDir(), raftlog.DirName)
+			"restore the directory (or point metadata.log.dir at it); %s",
+			cfg.DataDir, clusterID, metaPropertiesFile, cfg.metadataLogDir(), raftlog.DirName, what)
 	}
+	marker := catchUpMarker(cfg)
+	_, statErr := cfg.FS.Stat(marker)
 	opened.core, err = quorum.New(quorum.Config{
-		NodeID: cfg.NodeID, Voters: voters,
+		NodeID: cfg.NodeID, Voters: voters, CatchingUp: statErr == nil,
 		ElectionTimeoutMs: cfg.QuorumElectionTimeoutMs, HeartbeatIntervalMs: cfg.QuorumHeartbeatIntervalMs, SpreadTicks: true,
 		InitialSnapshot: initial, SnapshotIntervalBytes: cfg.MetadataSnapshotIntervalBytes,
 		Logger: logger,
@@ -85,5 +96,40 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 		_ = log.Close()
 		return nil, fmt.Errorf("start the metadata quorum: %w", err)
 	}
+	if opened.core.CatchingUp() && statErr != nil {
+		// Durable before this voter takes part in anything: a crash
+		// before it caught up must not make it vote by a log it lost.
+		if err := vfs.WriteFileAtomic(cfg.FS, marker, []byte("this voter started over from an empty metadata log and has not caught up yet\n")); err != nil {
+			_ = log.Close()
+			return nil, fmt.Errorf("write %s: %w", marker, err)
+		}
+	}
+	if opened.core.CatchingUp() {
+		logger.Info("this voter starts from an empty metadata log (a new quorum's, or one lost): " +
+			"it votes for no candidate whose log holds more until it caught up with a leader")
+	}
 	return opened, nil
+}
+
+// catchUpMarker is the file that says this voter started over from an
+// empty metadata log and has not caught up yet (quorum.Config.CatchingUp):
+// in the metadata log's directory, so that it goes with the log.
+func catchUpMarker(cfg Config) string {
+	return filepath.Join(cfg.metadataLogDir(), raftlog.DirName, "catching-up")
+}
+
+// caughtUp removes the catch-up marker once the core says this voter
+// caught up.
+func (a *quorumActor) caughtUp() {
+	cfg := a.node.cfg
+	marker := catchUpMarker(cfg)
+	err := cfg.FS.Remove(marker)
+	if err == nil {
+		err = cfg.FS.SyncDir(filepath.Dir(marker))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		a.logger.Warn("catch-up marker not removed", zap.String("file", marker), zap.Error(err))
+		return
+	}
+	a.logger.Info("this voter caught up with the metadata quorum's leader: it votes again")
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -45,11 +46,19 @@ type raftTransport struct {
 	outbox  map[int32][]outgoingRaft
 	// poller says this node has no CONTROLLER listener the others know:
 	// it polls the leader for its messages.
-	poller      bool
-	polling     bool
-	nextVoter   int
-	timeout     time.Duration
-	unreachable map[int32]bool
+	poller    bool
+	polling   bool
+	nextVoter int
+	// leader is the leader polled, and leaderHeardMs when a poll of it
+	// last brought messages (a leader sends a learner heartbeats every
+	// tick). Raft keeps a learner's last known leader until a new
+	// leader's messages reach it, and those wait at the new leader for
+	// the learner's poll: a leader silent for longer than timeout (dead,
+	// or deposed) is not polled alone, the voters are, in turn.
+	leader        int32
+	leaderHeardMs int64
+	timeout       time.Duration
+	unreachable   map[int32]bool
 }
 
 type outgoingRaft struct {
@@ -65,6 +74,7 @@ func newRaftTransport(n *Node, core *quorum.Quorum, self *actor.PID) *raftTransp
 		poller:      len(n.cfg.QuorumVoters) > 0 && n.cfg.voterAddress(n.cfg.NodeID) == "",
 		timeout:     2 * time.Duration(n.cfg.QuorumElectionTimeoutMs) * time.Millisecond,
 		unreachable: map[int32]bool{},
+		leader:      -1,
 	}
 }
 
@@ -176,14 +186,19 @@ func (t *raftTransport) client(to int32) *netio.Client {
 	return c
 }
 
-// poll asks the leader (or, while none is known, the voters in turn) for
-// the messages it holds for this node, unless a poll is out.
+// poll asks the leader (or, while none is known or it has been silent
+// too long, the voters in turn) for the messages it holds for this node,
+// unless a poll is out.
 func (t *raftTransport) poll(l quorum.Leadership) {
 	if !t.poller || t.polling {
 		return
 	}
+	now := t.node.cfg.Clock.Now().MonoMs
+	if l.LeaderID != t.leader {
+		t.leader, t.leaderHeardMs = l.LeaderID, now
+	}
 	target := l.LeaderID
-	if target < 0 || t.node.cfg.voterAddress(target) == "" {
+	if target < 0 || t.node.cfg.voterAddress(target) == "" || now-t.leaderHeardMs > t.timeout.Milliseconds() {
 		voters := t.node.cfg.QuorumVoters
 		target = voters[t.nextVoter%len(voters)].NodeID
 		t.nextVoter++
@@ -215,9 +230,7 @@ func (a *quorumActor) inbound(msg *raftInbound) bool {
 	}
 	now := a.node.cfg.Clock.Now()
 	for _, m := range req.Messages {
-		if err := a.core.StepBytes(now, m); err != nil {
-			a.logger.Debug("raft message not taken", zap.Int32("from", req.From), zap.Error(err))
-		}
+		a.stepped(req.From, a.core.StepBytes(now, m))
 	}
 	a.answers = append(a.answers, msg)
 	return true
@@ -260,13 +273,26 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 		return
 	}
 	now := a.node.cfg.Clock.Now()
+	if d.poll && d.to == t.leader && len(d.resp.Messages) > 0 {
+		t.leaderHeardMs = now.MonoMs
+	}
 	for _, m := range d.resp.Messages {
-		if err := a.core.StepBytes(now, m); err != nil {
-			a.logger.Debug("raft message not taken", zap.Int32("from", d.to), zap.Error(err))
-		}
+		a.stepped(d.to, a.core.StepBytes(now, m))
 	}
 	if d.poll && len(d.resp.Messages) > 0 {
 		// More may be waiting: ask again at once.
 		t.poll(a.core.Leadership())
+	}
+}
+
+// stepped notes the error of stepping a message from node: a voter that
+// lost its metadata log fails the node (quorum.ErrLogLost); any other
+// message is only not taken.
+func (a *quorumActor) stepped(from int32, err error) {
+	switch {
+	case errors.Is(err, quorum.ErrLogLost):
+		a.lost = err
+	case err != nil:
+		a.logger.Debug("raft message not taken", zap.Int32("from", from), zap.Error(err))
 	}
 }

@@ -15,10 +15,10 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // it last heard from it, by the controller's monotonic clock: after
 // broker.session.timeout.ms without a heartbeat (Controller.expired), or
 // two heartbeat intervals without one once membership reported the broker
-// failed (Controller.failureConfirmed). The controller heard the broker's
-// last acknowledged heartbeat no sooner than the broker sent it. So from
-// that send, by the broker's clock, the controller has not fenced it for
-// BrokerFenceAfterMs, as long as both clocks run at the same rate; the
+// failed and its connections closed (Controller.failureConfirmed). The
+// controller heard the broker's last acknowledged heartbeat no sooner
+// than the broker sent it. So from that send, by the broker's clock, the
+// controller has not fenced it for BrokerFenceAfterMs, as long as both clocks run at the same rate; the
 // lease is shorter by brokerLeaseDriftPermille to cover clocks that do
 // not. After the fence, the next leader still has to learn of its
 // election and load its partition before it coordinates: the two
@@ -37,9 +37,10 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // answered itself. A lease from such an answer holds only while the node's
 // quorum leadership is known to hold too (BrokerLease.Valid's
 // localHoldUntilMs, read on the same node and clock), so it lapses before
-// any successor becomes active; when the controller's node is killed or
-// cut off, its successor fences it as soon as it is active and gossip
-// reports the node gone, instead of two heartbeat intervals later.
+// any successor becomes active; when the controller's node is killed, its
+// successor fences it as soon as it is active and knows the node gone
+// (gossip's report, its connections closed), instead of two heartbeat
+// intervals later.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
@@ -50,7 +51,8 @@ const brokerLeaseDriftPermille = 100
 
 // BrokerFenceAfterMs is the shortest time the controller waits, after it
 // last heard from a broker, before it fences it: the session timeout, or
-// two heartbeat intervals when membership reports the broker failed.
+// two heartbeat intervals when membership reports the broker failed (and
+// its connections closed).
 func BrokerFenceAfterMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
 	return min(sessionTimeoutMs, 2*heartbeatIntervalMs)
 }

@@ -177,6 +177,11 @@ func TestBrokerLeaseLapsesBeforeFence(t *testing.T) {
 				m.c.BrokerFailed(int32(m.pick(t, 3, "broker")+1), m.at())
 				m.drain(t)
 			},
+			"conns-closed": func(t *rapid.T) {
+				// Evidence never shortens the wait: the broker here lives.
+				m.c.BrokerConnectionsClosed(int32(m.pick(t, 3, "broker")+1), m.at())
+				m.drain(t)
+			},
 			"failover": func(t *rapid.T) {
 				m.c.ResignLeadership()
 				m.drain(t)

@@ -344,11 +344,16 @@ func (b *BrokerLifecycle) registered(now Instant, r *kmsg.BrokerRegistrationResp
 		patienceMs := b.cfg.SessionTimeoutMs + 2*b.cfg.HeartbeatIntervalMs
 		if now.MonoMs-b.duplicateSinceMs >= patienceMs {
 			b.fail(fmt.Errorf("node.id %d is taken by a live broker: the controller refused this broker's registration as a duplicate for %d ms "+
-				"(DUPLICATE_BROKER_REGISTRATION); another process runs with node.id %d", b.cfg.NodeID, now.MonoMs-b.duplicateSinceMs, b.cfg.NodeID))
+				"(DUPLICATE_BROKER_REGISTRATION); another process runs with node.id %d: stop it, or give this node a node.id of its own (--set node.id=N)",
+				b.cfg.NodeID, now.MonoMs-b.duplicateSinceMs, b.cfg.NodeID))
 			return
 		}
 		b.nextSendMs = now.MonoMs + b.cfg.HeartbeatIntervalMs
-	case code == kerr.InconsistentClusterID.Code, code == kerr.InvalidRegistration.Code, code == kerr.UnsupportedVersion.Code:
+	case code == kerr.InconsistentClusterID.Code:
+		b.fail(fmt.Errorf("the controller refused broker %d's registration: %s: this node's directory (its meta.properties) belongs to cluster %s, "+
+			"not the controller's: point log.dirs (and metadata.log.dir) at this node's directory in this cluster, or at an empty one",
+			b.cfg.NodeID, errorName(code), b.clusterID))
+	case code == kerr.InvalidRegistration.Code, code == kerr.UnsupportedVersion.Code:
 		b.fail(fmt.Errorf("the controller refused broker %d's registration: %s", b.cfg.NodeID, errorName(code)))
 	default:
 		b.nextSendMs = now.MonoMs + b.cfg.RetryBackoffMs
@@ -383,6 +388,12 @@ func (b *BrokerLifecycle) heartbeated(now Instant, r *kmsg.BrokerHeartbeatRespon
 		b.nextSendMs = now.MonoMs
 	case b.state == BrokerRunning && r.IsFenced:
 		b.moveTo(BrokerRecovery, "the controller fenced this broker")
+	}
+	if b.state == BrokerRecovery && r.IsFenced && !r.IsCaughtUp && b.caughtUp {
+		// Fenced while it was away (paused, cut off): the controller
+		// unfences it once its metadata reached that fence, usually
+		// milliseconds away.
+		b.nextSendMs = min(b.nextSendMs, now.MonoMs+catchUpPollMs)
 	}
 }
 

@@ -174,13 +174,14 @@ func TestBrokerLifecycleHeartbeatsOnceCaughtUp(t *testing.T) {
 	}
 	r.answer(heartbeatAnswer(0, false, false), nil)
 	r.expectState(BrokerRunning)
-	// Fenced later (its session lapsed): the interval again.
+	// Fenced later (its session lapsed) and behind that fence: it asks
+	// again soon, as it catches up to it.
 	r.tickTo(503)
 	r.sent()
 	r.answer(heartbeatAnswer(0, true, false), nil)
 	r.expectState(BrokerRecovery)
-	if next, _ := r.b.NextDeadline(); next != 1003 {
-		t.Fatalf("fenced while caught up, next heartbeat at %d", next)
+	if next, _ := r.b.NextDeadline(); next != 503+catchUpPollMs {
+		t.Fatalf("fenced behind its fence, next heartbeat at %d", next)
 	}
 }
 
@@ -218,11 +219,17 @@ func TestBrokerLifecycleDuplicateFails(t *testing.T) {
 	r.answer(registrationAnswer(0, 7), nil)
 	r.expectState(BrokerRecovery)
 
+	// A directory of another cluster: the failure names its cluster id
+	// and says what to do.
 	r = newLifecycleRun(t)
+	r.b.SetClusterID("other-cluster")
 	r.b.Start(r.at())
 	r.sent()
 	r.answer(registrationAnswer(kerr.InconsistentClusterID.Code, -1), nil)
 	r.expectState(BrokerFailed)
+	if err := r.b.Err(); err == nil || !strings.Contains(err.Error(), "belongs to cluster other-cluster") || !strings.Contains(err.Error(), "point log.dirs") {
+		t.Fatalf("refused as of another cluster: %v", err)
+	}
 }
 
 // A controlled shutdown heartbeats WantShutdown until the controller says

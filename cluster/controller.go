@@ -117,7 +117,8 @@ var errNotController = errors.New("the controller lost its leadership before the
 // Committed, or Lost.
 //
 // Inputs: Handle (a request from a client or a broker), AutoCreateTopics,
-// Tick (the time), BrokerFailed (a hint from membership); leadership: BecomeLeader, ResignLeadership;
+// Tick (the time), BrokerFailed (a hint from membership),
+// BrokerConnectionsClosed (evidence from the shell); leadership: BecomeLeader, ResignLeadership;
 // outcomes: Committed, Lost. After any of them, Ready returns what to do.
 //
 // It has no I/O, clock or goroutines; the caller serialises every call.
@@ -281,7 +282,13 @@ func (c *Controller) BecomeLeader(committed *MetadataImage, now Instant) {
 	c.predecessor = predecessorLeader{node: noBroker}
 	c.sessions = map[int32]*brokerSession{}
 	for b := range committed.Brokers() {
-		c.sessions[b.ID] = newBrokerSession(now)
+		s := newBrokerSession(now)
+		if b.Fenced {
+			// It may have been fenced behind its back under the last
+			// controller: it unfences once past everything committed.
+			s.unfenceFrom = committed.Epoch - 1
+		}
+		c.sessions[b.ID] = s
 	}
 	c.nextBalanceMs = now.MonoMs + c.cfg.LeaderImbalanceCheckIntervalMs
 	c.nextUncleanMs = now.MonoMs + c.cfg.UncleanLeaderElectionIntervalMs

@@ -27,6 +27,16 @@ type brokerSession struct {
 	// suspectedAtMs is when membership last reported the broker failed,
 	// -1 when no report stands (a heartbeat clears it).
 	suspectedAtMs int64
+	// unfenceFrom is the metadata offset a fenced broker must have
+	// applied to be unfenced besides its registration (-1: none): the
+	// record of a fence it did not ask for (fenceLapsed), or, for a
+	// broker fenced when this controller became active, the committed
+	// offset then.
+	unfenceFrom int64
+	// connsClosed says the shell reported every connection of the
+	// broker's node to this controller's node closed since the broker
+	// last contacted it (BrokerConnectionsClosed; a heartbeat clears it).
+	connsClosed bool
 	// heard says this controller heard from the broker's incarnation
 	// itself (a registration or heartbeat), not only from the log: a
 	// session a new controller started for every registered broker does
@@ -49,7 +59,7 @@ func (s *brokerSession) reportsOnlineAgain(offline [][16]byte) bool {
 }
 
 func newBrokerSession(now Instant) *brokerSession {
-	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1}
+	return &brokerSession{lastContactMs: now.MonoMs, metadataOffset: -1, shutdownOffset: -1, suspectedAtMs: -1, unfenceFrom: -1}
 }
 
 // heardBrokerSession is the session of a broker that just contacted the
@@ -79,15 +89,20 @@ func (c *Controller) expired(s *brokerSession, nowMs int64) bool {
 	return nowMs-s.lastContactMs > c.cfg.BrokerSessionTimeoutMs
 }
 
-// failureConfirmed says membership reported broker id failed and the
-// broker has not heartbeated since, for two heartbeat intervals: gossip
-// alone never fences a broker the controller still hears from. Brokers'
-// leases rely on these two waits (BrokerFenceAfterMs): a shorter one
-// breaks TestBrokerLeaseLapsesBeforeFence. The broker of the quorum's
+// failureConfirmed says the broker's process is gone: membership reported
+// broker id failed, its node's connections to this controller's node all
+// closed (BrokerConnectionsClosed), and the broker has not heartbeated
+// since, for two heartbeat intervals. Gossip alone never fences a broker
+// the controller still hears from, nor one whose connections stay open: a
+// stopped or stalled process (SIGSTOP, a long pause under load) keeps its
+// partitions until broker.session.timeout.ms, as in Kafka, while a killed
+// one, whose kernel closes its connections, is fenced within seconds.
+// Brokers' leases rely on these two waits (BrokerFenceAfterMs): a shorter
+// one breaks TestBrokerLeaseLapsesBeforeFence. The broker of the quorum's
 // previous leader, which has not contacted this controller, is confirmed
 // sooner (Predecessor).
 func (c *Controller) failureConfirmed(id int32, s *brokerSession, nowMs int64) bool {
-	if s.suspectedAtMs < 0 {
+	if s.suspectedAtMs < 0 || !s.connsClosed {
 		return false
 	}
 	return nowMs-s.lastContactMs >= 2*c.cfg.BrokerHeartbeatIntervalMs || c.predecessorFenceable(id, s) && nowMs >= c.predecessor.fenceFromMs
@@ -110,13 +125,15 @@ type predecessorLeader struct {
 // only while that leadership did (BrokerLease), so all of them lapsed
 // before this controller became active; any other lease it held was
 // granted before that leadership began, before followedSinceMs, and lapsed
-// within BrokerFenceAfterMs. So once membership reports the broker failed,
-// and it has not contacted this controller since it became active, it is
+// within BrokerFenceAfterMs. So once membership reports the broker failed
+// and its connections closed (failureConfirmed: a node that only stalled
+// keeps its partitions), and it has not contacted this controller since
+// it became active, it is
 // fenced from followedSinceMs plus two heartbeat intervals on, not two
 // heartbeat intervals after this controller became active: when the
 // controller's node is killed, its broker is fenced (and its partitions'
-// leadership moves) as soon as the new controller is active and gossip
-// reports it, about a second sooner. Both the quorum, which elected
+// leadership moves) as soon as the new controller is active and knows it
+// gone, about a second sooner. Both the quorum, which elected
 // another leader because a majority stopped hearing from that node, and
 // gossip then report it gone.
 func (c *Controller) Predecessor(now Instant, node int32, followedSinceMs int64) {
@@ -237,7 +254,7 @@ func (c *Controller) touch(id int32, now Instant) {
 		s = newBrokerSession(now)
 		c.sessions[id] = s
 	}
-	s.lastContactMs, s.heard = now.MonoMs, true
+	s.lastContactMs, s.heard, s.connsClosed = now.MonoMs, true, false
 }
 
 // brokerHeartbeat decides a BrokerHeartbeat request: the session goes on,
@@ -305,7 +322,7 @@ func (c *Controller) brokerHeartbeat(now Instant, r *kmsg.BrokerHeartbeatRequest
 	if next == stateControlledShutdown && s.shutdownOffset < 0 {
 		s.shutdownOffset = w.Epoch + int64(len(recs)) - 1
 	}
-	resp.IsCaughtUp = r.CurrentMetadataOffset >= b.Epoch
+	resp.IsCaughtUp = r.CurrentMetadataOffset >= c.unfenceOffset(b, s)
 	resp.IsFenced = next.fenced()
 	resp.ShouldShutdown = next == stateShutdownNow
 	return decision{records: recs, response: resp}
@@ -318,10 +335,15 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		switch {
 		case r.WantShutdown:
 			return stateShutdownNow
-		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= b.Epoch:
-			// Caught up with the metadata past its own registration. An
-			// incarnation that went through a controlled shutdown stays
-			// fenced: it must register again.
+		case !r.WantFence && !b.InControlledShutdown && r.CurrentMetadataOffset >= c.unfenceOffset(b, s):
+			// Caught up with the metadata past its own registration, and
+			// past the fence it did not ask for: a broker that paused (or
+			// was cut off) past its session, resumed, is unfenced only
+			// once it has seen its partitions' leadership move, else its
+			// lease would hold again while its coordinators still answer
+			// from memory beside the new ones. An incarnation that went
+			// through a controlled shutdown stays fenced: it must
+			// register again.
 			return stateUnfenced
 		}
 		return stateFenced
@@ -344,6 +366,15 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		return stateShutdownNow
 	}
 	return stateShutdownNow
+}
+
+// unfenceOffset is the metadata offset a fenced broker must have applied
+// to be unfenced: its registration's, and the session's unfenceFrom (a
+// fence on its way to commit counts), never past the working image's last
+// record (a fence whose batch was lost, in a log that stays quiet, would
+// keep it fenced for good).
+func (c *Controller) unfenceOffset(b *BrokerRegistration, s *brokerSession) int64 {
+	return max(b.Epoch, min(s.unfenceFrom, c.working.Epoch-1))
 }
 
 // lowestActiveOffset is the lowest metadata offset the active brokers (not
@@ -403,10 +434,13 @@ func (c *Controller) unregisterBroker(r *kmsg.UnregisterBrokerRequest) decision 
 
 // BrokerFailed is membership's report (serf) that a broker failed. It is a
 // hint, never a decision: the broker is fenced (and its leadership moves)
-// only if it has also missed its heartbeats for two heartbeat intervals; a
-// heartbeat after the report clears it. So a broker that gossip lost but
-// the controller still hears from keeps its partitions, and a broker that
-// really died is fenced well before broker.session.timeout.ms.
+// before broker.session.timeout.ms only if its connections closed too
+// (BrokerConnectionsClosed) and it missed its heartbeats for two
+// heartbeat intervals; a heartbeat after the report clears it. So a broker
+// that gossip lost but the controller still hears from, or one whose
+// process stopped but lives (its connections stay open), keeps its
+// partitions, and a broker that really died is fenced well before
+// broker.session.timeout.ms.
 func (c *Controller) BrokerFailed(id int32, now Instant) {
 	if !c.active {
 		return
@@ -416,6 +450,27 @@ func (c *Controller) BrokerFailed(id int32, now Instant) {
 		return
 	}
 	s.suspectedAtMs = now.MonoMs
+	c.fenceLapsed(now)
+}
+
+// BrokerConnectionsClosed is the shell's report that every connection
+// broker id's node had open to this controller's node (its heartbeats',
+// its metadata quorum traffic's) closed and none opened since: the
+// kernel of a process that died closes its connections, while those of a
+// stopped or stalled one stay open. It is evidence, never a decision: with
+// membership's report (BrokerFailed) it lets the controller fence the
+// broker two heartbeat intervals after it last heard from it instead of
+// at the end of its session. A heartbeat clears it. A shell reports it
+// again to a controller that becomes active when it still holds.
+func (c *Controller) BrokerConnectionsClosed(id int32, now Instant) {
+	if !c.active {
+		return
+	}
+	s := c.sessions[id]
+	if s == nil {
+		return
+	}
+	s.connsClosed = true
 	c.fenceLapsed(now)
 }
 
@@ -464,7 +519,8 @@ func (c *Controller) fenceLapsed(now Instant) {
 			continue
 		}
 		c.propose(c.fenceRecords(c.working, b), nil)
-		s.shutdownOffset, s.suspectedAtMs = -1, -1
+		s.shutdownOffset, s.suspectedAtMs, s.connsClosed = -1, -1, false
+		s.unfenceFrom = c.working.Epoch - 1 // the fence record's offset
 	}
 }
 
@@ -485,7 +541,7 @@ func (c *Controller) NextDeadline() (int64, bool) {
 			continue
 		}
 		next = min(next, s.lastContactMs+c.cfg.BrokerSessionTimeoutMs+1)
-		if s.suspectedAtMs >= 0 {
+		if s.suspectedAtMs >= 0 && s.connsClosed {
 			next = min(next, s.lastContactMs+2*c.cfg.BrokerHeartbeatIntervalMs)
 			if c.predecessorFenceable(id, s) {
 				next = min(next, c.predecessor.fenceFromMs)

@@ -92,6 +92,10 @@ func TestControllerInvariants(t *testing.T) {
 				m.c.BrokerFailed(m.broker(t), m.instant())
 				m.drain(t)
 			},
+			"conns-closed": func(t *rapid.T) {
+				m.c.BrokerConnectionsClosed(m.broker(t), m.instant())
+				m.drain(t)
+			},
 			"alter-partition": func(t *rapid.T) { m.alterPartition(t) },
 			"elect-leaders": func(t *rapid.T) {
 				r := kmsg.NewPtrElectLeadersRequest()

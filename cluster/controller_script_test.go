@@ -77,6 +77,8 @@ import (
 //	        one per line: TOPIC partitions=(0, 1)
 //	tick t=MS             Tick
 //	broker-failed broker=N [t=MS]
+//	conns-closed broker=N [t=MS]
+//	                      BrokerConnectionsClosed
 //	deadline              NextDeadline
 //	commit [count=N]      (manual) commit the oldest N held proposals (all)
 //	lose [err=TEXT]       (manual) the oldest held proposal and every later
@@ -192,6 +194,8 @@ func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 		s.c.Tick(s.now())
 	case "broker-failed":
 		s.c.BrokerFailed(int32(intArg(t, td, "broker", -1)), s.now())
+	case "conns-closed":
+		s.c.BrokerConnectionsClosed(int32(intArg(t, td, "broker", -1)), s.now())
 	case "deadline":
 		if at, ok := s.c.NextDeadline(); ok {
 			return fmt.Sprintf("next deadline %d\n", at)

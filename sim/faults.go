@@ -189,6 +189,10 @@ func (f *faultInjector) pause(r *rand.Rand) {
 	if n == nil {
 		return
 	}
+	if chance(r, pauseClosedConnsP) {
+		w.timelinef("fault: %s's connections to the voters close (a request timed out), then it pauses", n.name())
+		n.announceConnsClosed()
+	}
 	w.pause(n)
 	inc := n.inc
 	w.schedule(w.now+100+expMs(r, w.profile.PauseForMs), func() {
@@ -554,7 +558,8 @@ func (w *World) diskFails(n *node, p float64, until int64, allOps bool) {
 // active controller may hear that a broker failed. Of a broker it cannot
 // reach (down, paused, cut off) it hears with probability DetectP; of one it
 // can, with FalseSuspicionP (only while faults are on). The controller
-// takes it as a hint (BrokerFailed).
+// takes it as a hint (BrokerFailed), which fences a broker before its
+// session ends only once its connections closed too (conns_closed.go).
 func (f *faultInjector) startDetector() {
 	w := f.w
 	var tick func()

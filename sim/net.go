@@ -234,6 +234,8 @@ func bodyName(body any) string {
 		return "MetadataResponse"
 	case *fetchConnClosed:
 		return "FetchConnectionClosed"
+	case *controllerConnsClosed:
+		return "ControllerConnectionsClosed"
 	case kmsg.Request:
 		return kmsg.NameForKey(b.Key())
 	case kmsg.Response:

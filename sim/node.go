@@ -74,6 +74,10 @@ type node struct {
 	// ctrlProposals are the controller's batches proposed to the quorum,
 	// oldest first.
 	ctrlProposals []ctrlProposal
+	// peerClosedAtMs holds the nodes whose connections to this node's
+	// CONTROLLER listener closed, and when, that have not contacted it
+	// since (conns_closed.go).
+	peerClosedAtMs map[int32]int64
 
 	// The broker's lifecycle: production's core (cluster.BrokerLifecycle,
 	// Kafka's BrokerLifecycleManager) for this process, and where its
@@ -305,6 +309,7 @@ func (n *node) fail(err error) {
 }
 
 func (n *node) handle(m *message) {
+	n.peerHeard(m)
 	switch m.kind {
 	case msgRaft:
 		if n.q == nil {
@@ -338,6 +343,8 @@ func (n *node) serve(m *message) {
 		n.serveFetch(m, req)
 	case *fetchConnClosed:
 		n.fetchConnClosed(m.from, req)
+	case *controllerConnsClosed:
+		n.connsClosed(m.from)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		n.serveOffsetForLeaderEpoch(m, req)
 	case *kmsg.ConsumerGroupHeartbeatRequest:
@@ -383,7 +390,7 @@ func (n *node) start() error {
 	n.wakeAtMs = never
 	n.image, n.hosted = cluster.NewMetadataImage(), nil
 	n.leadership = quorum.Leadership{LeaderID: -1}
-	n.ctrlProposals = nil
+	n.ctrlProposals, n.peerClosedAtMs = nil, nil
 	n.lifecycle, n.shutdownDone, n.handOffDone = nil, nil, nil
 	n.replicasOn, n.truncatesOnFetch = false, false
 	n.replicas, n.keys = map[tpKey]*replicaHost{}, nil
@@ -476,11 +483,13 @@ func (n *node) stopProcess() {
 }
 
 // closeConnections answers every request the process took and has not
-// answered with a closed connection, in the order it took them, as the
-// kernel closes a stopped process's sockets: the callers learn at once,
+// answered with a closed connection, in the order it took them, and tells
+// the voters its connections closed (conns_closed.go), as the kernel
+// closes a stopped process's sockets: the callers learn at once,
 // where they would wait out their timeouts after a power loss (the
 // machine is gone), and do not know whether the request was carried out.
 func (n *node) closeConnections() {
+	n.announceConnsClosed()
 	reqs := make([]*message, 0, len(n.open))
 	for m := range n.open {
 		reqs = append(reqs, m)

@@ -168,6 +168,7 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 		if l.Predecessor >= 0 {
 			n.ctrl.Predecessor(now, l.Predecessor, l.PredecessorSinceMs)
 		}
+		n.replayConnsClosed()
 		n.ctrlProposals = nil
 		n.w.stats.ControllerChanges++
 		n.w.timelinef("controller: %s active (quorum epoch %d)", n.name(), l.LeaderEpoch)

@@ -270,6 +270,12 @@ type Profile struct {
 	// with this probability (checkpoint_loss.go), so that recovery
 	// rescans every segment of a compacted log.
 	CheckpointLossShare float64
+	// MetadataLogLossShare: a power loss of a broker-only node (a raft
+	// learner; with four nodes or more) takes its whole metadata log with
+	// this probability, as a wiped or replaced disk does: the node
+	// restarts with an empty log while the quorum's leader remembers what
+	// it acknowledged (metadata_log_loss.go).
+	MetadataLogLossShare float64
 	// MetadataLagEveryMs, MetadataLagForMs, MetadataLagMs: the metadata
 	// log reaches one node MetadataLagMs late on average (up to twice
 	// that), for about
@@ -312,7 +318,7 @@ func CompactionProfile() Profile {
 // with gaps, and two thirds of the crashes are power losses.
 func RecoveryProfile() Profile {
 	p := CompactionProfile()
-	p.PowerLossShare, p.CheckpointLossShare = 0.67, 0.5
+	p.PowerLossShare, p.CheckpointLossShare, p.MetadataLogLossShare = 0.67, 0.5, 0.5
 	return p
 }
 
@@ -750,6 +756,7 @@ func (p Profile) String() string {
 	add(p.ClockDriftPermille > 0, "clocks drift up to ±%.1f%%%s", p.ClockDriftPermille/10,
 		map[bool]string{true: fmt.Sprintf(" (redrawn every %.0fs)", p.ClockDriftEveryMs/1000)}[p.ClockDriftEveryMs > 0])
 	add(p.CheckpointLossShare > 0, "power losses take %.0f%% of compacted recovery points", 100*p.CheckpointLossShare)
+	add(p.MetadataLogLossShare > 0, "power losses take %.0f%% of learners' metadata logs", 100*p.MetadataLogLossShare)
 	add(p.DiskFaultEveryMs > 0, "disk faults every %.0fs%s", p.DiskFaultEveryMs/1000, map[bool]string{true: " (EIO on every operation)"}[p.DiskFaultAllOps])
 	add(p.StarveISREveryMs > 0, "ISR starved every %.0fs", p.StarveISREveryMs/1000)
 	add(p.MemberCrashEveryMs > 0 && p.GroupMembers > 0, "group member crashes every %.0fs", p.MemberCrashEveryMs/1000)

@@ -28,6 +28,7 @@ const (
 	streamSlowLeader
 	streamCheckpointLoss
 	streamMixed
+	streamMetadataLogLoss
 	streamDeleteRecords
 	streamStretchPrefix
 )

@@ -33,6 +33,8 @@ import (
 //	shutdown N|leader|controller [tp=T/P]
 //	                                    a controlled shutdown: wait until the node stopped
 //	restart N|all | pause N | resume N
+//	close-conns N         N's connections to the voters close while it
+//	                      lives (its client timed out a request)
 //	partition 1|2,3 | isolate N | cut A->B | heal
 //	leader tp=T/P                       the partition as the controller and each replica see it
 //	wait-leader tp=T/P [not=N|last] [timeout=60s]
@@ -158,6 +160,11 @@ func (s *Scenario) do(cmd string, args []Arg) {
 		s.shutdown(args)
 	case "restart", "pause", "resume":
 		s.process(cmd, args)
+	case "close-conns":
+		if n := s.nodeArg(args); n != nil {
+			s.w.timelinef("fault: %s's connections to the voters close", n.name())
+			n.announceConnsClosed()
+		}
 	case "partition", "isolate", "cut", "heal":
 		s.network(cmd, args)
 	case "leader":

@@ -197,6 +197,9 @@ type Stats struct {
 	// partitions that power losses removed or damaged
 	// (checkpoint_loss.go).
 	CheckpointsLost int64
+	// MetadataLogsLost are the metadata logs of broker-only nodes (raft
+	// learners) that power losses took whole (metadata_log_loss.go).
+	MetadataLogsLost int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -329,6 +332,9 @@ type World struct {
 	// rngCheckpointLoss draws which recovery-point checkpoints a power
 	// loss takes, and how (checkpoint_loss.go).
 	rngCheckpointLoss *rand.Rand
+	// rngMetadataLogLoss draws which power losses of learners take their
+	// metadata log (metadata_log_loss.go).
+	rngMetadataLogLoss *rand.Rand
 
 	hist        *history
 	checks      *serverChecks
@@ -413,6 +419,7 @@ func newWorld(opts Options) *World {
 	w.rngSlowDisk = newRand(opts.Seed, streamSlowDisk)
 	w.rngSlowLeader = newRand(opts.Seed, streamSlowLeader)
 	w.rngCheckpointLoss = newRand(opts.Seed, streamCheckpointLoss)
+	w.rngMetadataLogLoss = newRand(opts.Seed, streamMetadataLogLoss)
 	w.rngMembership = newRand(opts.Seed, streamMembership)
 	w.ids = entropy(opts.Seed, streamIDs)
 	w.net = newNetwork(w, newRand(opts.Seed, streamNetwork))
@@ -532,6 +539,7 @@ func (w *World) crash(n *node, powerLoss bool, reason string) {
 	if powerLoss {
 		n.fs.Crash()
 		w.loseCheckpoints(n)
+		w.loseMetadataLog(n)
 		n.boots++
 		w.checks.powerLost(n.id)
 		w.stats.PowerLosses++
@@ -719,6 +727,9 @@ func (r *Report) Summary() string {
 	}
 	if s.CheckpointsLost > 0 {
 		fmt.Fprintf(&b, "recovery points: %d checkpoints of compacted partitions lost or damaged by power losses\n", s.CheckpointsLost)
+	}
+	if s.MetadataLogsLost > 0 {
+		fmt.Fprintf(&b, "metadata logs: %d of broker-only nodes lost whole by power losses\n", s.MetadataLogsLost)
 	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)

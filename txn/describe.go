@@ -32,10 +32,10 @@ func (c *Coordinator) describeTransactions(r *kmsg.DescribeTransactionsRequest) 
 			resp.TransactionStates = append(resp.TransactionStates, s)
 			continue
 		}
+		// The start stays that of the last transaction once it completed,
+		// as Kafka's does; InitProducerId clears it (-1).
 		s.State, s.TimeoutMillis, s.ProducerID, s.ProducerEpoch = t.shownState().String(), t.timeoutMs, t.producerID, t.epoch
-		if t.state == Ongoing || t.state == PrepareCommit || t.state == PrepareAbort {
-			s.StartTimestamp = t.startWallMs
-		}
+		s.StartTimestamp = t.startWallMs
 		for _, tp := range t.partitions {
 			if n := len(s.Topics); n == 0 || s.Topics[n-1].Topic != tp.Topic {
 				st := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()

@@ -38,6 +38,9 @@ type Config struct {
 	// carries the node's own fields (the node's logger has node_id): the
 	// gossip node adds none, so no key appears twice in a line.
 	Logger *zap.Logger
+	// compressed sends LZW-compressed messages as gregor did before
+	// (tests: a cluster of nodes that do and nodes that do not).
+	compressed bool
 }
 
 // Tags are a node's serf tags. Together they must encode in under 512 bytes
@@ -220,6 +223,12 @@ func (cfg *Config) serfConfig(events chan serf.Event, guard *conflictGuard, logs
 	ml.GossipInterval, ml.PushPullInterval, ml.TCPTimeout = t.GossipInterval, t.PushPullInterval, t.TCPTimeout
 	ml.GossipToTheDeadTime, ml.DeadNodeReclaimTime = t.GossipToTheDeadTime, t.DeadNodeReclaimTime
 	ml.Alive, ml.Merge = guard, guard
+	// No LZW compression of gossip messages: memberlist builds a new LZW
+	// writer (a 64 KiB table, allocated and cleared) for every message it
+	// sends, a few hundred bytes each, several times a second per peer.
+	// Peers decode compressed messages whatever this says, so nodes with
+	// and without it mix.
+	ml.EnableCompression = cfg.compressed
 	std := newStdLogger(logs)
 	ml.LogOutput, ml.Logger = nil, std
 

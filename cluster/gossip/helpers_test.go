@@ -68,22 +68,32 @@ type testNode struct {
 // (or bind, when given); it is shut down when the test ends.
 func startNode(t testing.TB, id int32, bind string) *testNode {
 	t.Helper()
-	if bind == "" {
-		bind = "127.0.0.1:0"
-	}
+	return startNodeWith(t, id, func(c *Config) {
+		if bind != "" {
+			c.BindAddress = bind
+		}
+	})
+}
+
+// startNodeWith is startNode on 127.0.0.1:0 with its configuration changed
+// by change first.
+func startNodeWith(t testing.TB, id int32, change func(*Config)) *testNode {
+	t.Helper()
 	rec := &recorder{}
-	n, err := Start(Config{
+	cfg := Config{
 		NodeID: id,
 		Tags: Tags{
 			ClientAddress:     fmt.Sprintf("127.0.0.1:%d", 29900+id),
 			ControllerAddress: fmt.Sprintf("127.0.0.1:%d", 30000+id),
 			Rack:              "r1",
 		},
-		BindAddress: bind,
+		BindAddress: "127.0.0.1:0",
 		Timings:     FastTimings(),
 		OnEvent:     rec.onEvent,
 		Logger:      zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)),
-	})
+	}
+	change(&cfg)
+	n, err := Start(cfg)
 	if err != nil {
 		t.Fatalf("start node %d: %v", id, err)
 	}

@@ -620,7 +620,15 @@ func (c *testCluster) deliver() {
 		if !n.up || c.net.cut[[2]int32{m.from, m.to}] {
 			continue
 		}
-		if err := n.q.StepBytes(c.instant(n), m.data); err != nil {
+		err := n.q.StepBytes(c.instant(n), m.data)
+		if errors.Is(err, ErrLogLost) {
+			// The shell stops the node, as on a failed write.
+			_ = n.log.Close()
+			n.up, n.q, n.log = false, nil, nil
+			c.note("n%d: stopped: %v", n.id, err)
+			continue
+		}
+		if err != nil {
 			c.t.Fatalf("n%d: step a message from n%d: %v", m.to, m.from, err)
 		}
 	}

@@ -36,6 +36,11 @@ type Config struct {
 	// time out in the same millisecond. gregor's nodes and the simulator's
 	// set it.
 	SpreadTicks bool
+	// CatchingUp says this voter started over from an empty log in an
+	// earlier run and has not caught up since (catch_up.go): it takes no
+	// part in elections until it has. A voter starting with an empty log
+	// is catching up anyway.
+	CatchingUp bool
 	// InitialSnapshot is the data of the snapshot a voter bootstraps with:
 	// an encoded cluster.MetadataBatch snapshot. Nil is the empty image,
 	// which every voter of a new quorum starts from; a single node's

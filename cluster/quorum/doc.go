@@ -41,6 +41,12 @@
 // lost with the leadership (NOT_CONTROLLER; the entry may still commit
 // under the next leader, and every node then applies it).
 //
+// A node whose metadata log was lost (lost_log.go, catch_up.go): a learner
+// restarted empty rejoins under the same leader, which removes it and adds
+// it again so that raft sends it a snapshot; a voter the leader knew stops
+// (ErrLogLost); a voter that starts from an empty log takes part in
+// elections only once it caught up with a leader (Config.CatchingUp).
+//
 // It may import cluster and logstore (raftlog's State and Update) and
 // nothing else of gregor. It passes the purity guard: no clock, timers,
 // goroutines, os, net or randomness of its own. The one exception is inside

@@ -112,6 +112,24 @@ type Quorum struct {
 	// beatTerm is the last term in which this node, on becoming its
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
+
+	// logLost says this voter found its log lost entries it had
+	// acknowledged (ErrLogLost); lostLogNoted that this learner logged
+	// finding its log lost. relearning are the learners that lost their
+	// log, for the leader to remove and add again, the first one's removal
+	// proposed when relearnRemoving (lost_log.go).
+	logLost, lostLogNoted bool
+	relearning            []int32
+	relearnRemoving       bool
+	// relearnIDs are the proposals of driveRelearn awaiting their fate,
+	// which Ready leaves out.
+	relearnIDs []ProposalID
+	// lostLogNotices are this learner's notices to its leader that it
+	// lost its log, for the next Ready.
+	lostLogNotices []*raftpb.Message
+	// catchingUp says this voter started over from an empty log and has
+	// not caught up yet (catch_up.go).
+	catchingUp bool
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -152,6 +170,10 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 			ConfState: &raftpb.ConfState{Voters: raftIDs(cfg.Voters)},
 		}}
 		q.bootstrap = snap
+		q.catchingUp = true
+	}
+	if cfg.CatchingUp && slices.Contains(cfg.Voters, cfg.NodeID) {
+		q.catchingUp = true
 	}
 	if err := q.seedStorage(snap, durable); err != nil {
 		return nil, err
@@ -239,6 +261,7 @@ func (q *Quorum) Tick(now cluster.Instant) {
 		q.countPreCandidacy()
 		q.retryPreVote()
 	}
+	q.driveRelearn()
 }
 
 // preVoteRetries is how many ticks in a row a pre-candidate asks for
@@ -304,13 +327,25 @@ func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 	if m.GetFrom() == raft.None || m.GetFrom() == q.self {
 		return fmt.Errorf("quorum: message from node %d delivered to node %d", nodeID(m.GetFrom()), q.cfg.NodeID)
 	}
+	if q.logLost {
+		return ErrLogLost
+	}
 	q.lastContact[nodeID(m.GetFrom())] = q.now
-	if q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
+	m, err := q.lostLogHeartbeat(m)
+	if err != nil {
+		return err
+	}
+	if q.lostLogNotice(m) {
+		q.driveRelearn()
+		return nil
+	}
+	defer q.driveRelearn()
+	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
 		return nil
 	}
 	q.takeLease(m, now.MonoMs)
 	q.heardFromLeader(m)
-	err := q.rn.Step(q.heartbeatAnswered(m))
+	err = q.rn.Step(q.heartbeatAnswered(m))
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.
 		return nil

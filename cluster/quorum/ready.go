@@ -59,6 +59,10 @@ type Ready struct {
 	// Leadership, when set, is the quorum's new leadership as this node
 	// sees it, after every batch above was applied.
 	Leadership *Leadership
+	// CaughtUp says this voter, which started over from an empty log, has
+	// caught up and takes part in elections again (catch_up.go): the
+	// caller makes Config.CatchingUp false for its next start.
+	CaughtUp bool
 	// SnapshotDue says enough was applied since the last snapshot (or the
 	// membership grew, and the new member needs a snapshot naming it).
 	SnapshotDue bool
@@ -140,7 +144,7 @@ func (q *Quorum) HasReady() bool {
 	if q.outstanding != nil {
 		return false
 	}
-	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || q.rn.HasReady()
+	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || len(q.lostLogNotices) > 0 || q.rn.HasReady()
 }
 
 // Ready hands out what the core needs done (see Ready for the order). The
@@ -168,6 +172,9 @@ func (q *Quorum) Ready() Ready {
 		out.Persist.Snapshot, out.Persist.MustSync = q.bootstrap, true
 	}
 	for _, m := range rd.Messages {
+		if q.catchUpHolds(m) {
+			continue
+		}
 		q.markHeartbeat(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
@@ -177,6 +184,10 @@ func (q *Quorum) Ready() Ready {
 		}
 	}
 	out.Proposals = append(out.Proposals, q.proposals.index(rd.Entries)...)
+	for _, m := range q.lostLogNotices {
+		out.SendFirst = append(out.SendFirst, Envelope{To: nodeID(m.GetTo()), Message: m})
+	}
+	q.lostLogNotices = nil
 	q.applySnapshot(&out, rd.Snapshot)
 	st := q.rn.BasicStatus()
 	// ownTerm is the term of this node's leadership, 0 when it follows.
@@ -188,6 +199,7 @@ func (q *Quorum) Ready() Ready {
 		q.applyEntry(&out, e, ownTerm)
 	}
 	q.updateLeadership(&out)
+	out.Proposals = q.ownOutcomes(out.Proposals)
 	q.trackProgress()
 	out.SnapshotDue = q.appliedIndex > q.snapshotIndex && (q.snapshotWanted ||
 		q.bytesSinceSnapshot >= q.cfg.SnapshotIntervalBytes ||
@@ -228,6 +240,9 @@ func (q *Quorum) applySnapshot(out *Ready, installed *raftpb.Snapshot) {
 	}
 	md := snap.GetMetadata()
 	out.Snapshot = &SnapshotToApply{Offset: int64(md.GetIndex()), Term: md.GetTerm(), Batch: b}
+	if snap == installed {
+		q.caughtUp(out, md.GetTerm())
+	}
 }
 
 // applyEntry hands out one committed entry: a metadata batch, a membership
@@ -256,6 +271,7 @@ func (q *Quorum) applyEntry(out *Ready, e *raftpb.Entry, ownTerm uint64) {
 		q.applyMembershipChange(out, e)
 	}
 	out.Proposals = append(out.Proposals, q.proposals.committed(e)...)
+	q.caughtUp(out, e.GetTerm())
 	if ownTerm != 0 && e.GetTerm() == ownTerm {
 		if q.activeTerm != ownTerm {
 			// The first entry of this node's term: the one before it
@@ -375,4 +391,5 @@ func (q *Quorum) Advance() {
 	q.rn.Advance(*rd)
 	q.outstanding, q.bootstrap, q.recovered = nil, nil, nil
 	q.advancedIndex = q.appliedIndex
+	q.driveRelearn()
 }

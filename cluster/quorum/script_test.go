@@ -39,7 +39,9 @@ import (
 //	                           active leader, or a voter following it
 //	heal                       restore every link
 //	crash id=N|leader|follower power loss: the node loses unsynced writes
-//	restart id=N               the node recovers its log and rejoins
+//	restart id=N [wipe]        the node recovers its log and rejoins; with
+//	                           wipe, its metadata log is gone (a disk
+//	                           replaced) and it starts empty
 //	campaign ids=(2, 3)        each node campaigns at its first tick after
 //	                           its leader's silence lasted an election
 //	                           timeout, as raft's shortest draw makes it
@@ -181,7 +183,14 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 	case "restart":
 		var id int
 		td.ScanArgs(t, "id", &id)
-		s.c.restart(s.c.node(int32(id)))
+		n := s.c.node(int32(id))
+		if td.HasArg("wipe") && !n.up {
+			if err := n.fs.RemoveAll("data"); err != nil {
+				t.Fatal(err)
+			}
+			s.c.note("n%d: metadata log wiped", n.id)
+		}
+		s.c.restart(n)
 	case "campaign":
 		for _, id := range ids(t, td, "ids") {
 			s.c.node(id).campaignWhenSilent = true

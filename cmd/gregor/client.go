@@ -76,8 +76,9 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 	}
 	s := &clientSession{logger: logger, stderr: stderr, seeds: []kgo.Opt{
 		kgo.SeedBrokers(o.seedBrokers()...),
-		// The caller would always be kgoLogger.Log: leave it out.
-		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo").WithOptions(zap.WithCaller(false)), level: level}),
+		// The caller would always be kgoLogger.Log, and a stack trace
+		// kgo's internals: leave both out of a user's terminal.
+		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo").WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.InvalidLevel)), level: level}),
 	}}
 	if s.client, err = s.connect(extra...); err != nil {
 		_ = logger.Sync()

@@ -499,7 +499,22 @@ func (c localCluster) nodeSeesCluster(ctx context.Context, i int) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-	return err == nil && len(resp.Brokers) == c.nodes && resp.ControllerID >= 0
+	return err == nil && c.formedIn(resp)
+}
+
+// formedIn says whether a Metadata answer shows this layout formed: a
+// controller, and each of its nodes among the brokers. Brokers added to
+// the cluster by hand may be listed beside them.
+func (c localCluster) formedIn(resp *kmsg.MetadataResponse) bool {
+	if resp.ControllerID < 0 {
+		return false
+	}
+	for i := 1; i <= c.nodes; i++ {
+		if !slices.ContainsFunc(resp.Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == int32(i) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // tailOf is the last n lines of a file.

@@ -65,6 +65,33 @@ func TestClusterUpSeesANodeExit(t *testing.T) {
 	}
 }
 
+// TestClusterFormedWithABrokerAdded: a broker added by hand to a cluster
+// that cluster up started (node 4 beside nodes 1 to 3) does not keep the
+// next cluster up, restarting a node, from seeing the cluster formed.
+func TestClusterFormedWithABrokerAdded(t *testing.T) {
+	c := localCluster{nodes: 3}
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.ControllerID = 1
+	for _, id := range []int32{1, 2, 4} {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID = id
+		resp.Brokers = append(resp.Brokers, b)
+	}
+	if c.formedIn(resp) {
+		t.Fatal("formed without node 3")
+	}
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID = 3
+	resp.Brokers = append(resp.Brokers, b)
+	if !c.formedIn(resp) {
+		t.Fatal("nodes 1 to 3 and a broker added by hand: not formed")
+	}
+	resp.ControllerID = -1
+	if c.formedIn(resp) {
+		t.Fatal("formed without a controller")
+	}
+}
+
 // TestClusterUpRefusesABadSetting gives cluster up a --set no node would
 // start with: it must fail before starting a node or recording the
 // setting, which the next cluster up over the directory would reuse.

@@ -191,8 +191,9 @@ func buildBrokerConfig(settings []configSetting, opts configOptions, logger *zap
 	return cfg, nil
 }
 
-// reportUnknownKeys warns about keys gregor does not know and notes the
-// Kafka keys it knows but has no use for.
+// reportUnknownKeys warns about keys gregor does not know (ignored, as
+// Kafka ignores them, naming the known keys a typo is closest to) and notes
+// the Kafka keys it knows but has no use for.
 func reportUnknownKeys(order []string, latest map[string]configSetting, logger *zap.Logger) {
 	for _, key := range order {
 		s, ok := latest[key]
@@ -203,7 +204,11 @@ func reportUnknownKeys(order []string, latest map[string]configSetting, logger *
 			logger.Info("ignoring kafka setting gregor does not use", zap.String("key", key), zap.String("source", s.Source))
 			continue
 		}
-		logger.Warn("unknown configuration key", zap.String("key", key), zap.String("source", s.Source))
+		fields := []zap.Field{zap.String("key", key), zap.String("source", s.Source), zap.String("effect", "ignored")}
+		if close := closestConfigKeys(key); len(close) > 0 {
+			fields = append(fields, zap.Strings("did_you_mean", close))
+		}
+		logger.Warn("unknown configuration key", fields...)
 	}
 }
 

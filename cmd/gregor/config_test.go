@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -422,6 +423,27 @@ func TestBrokerConfigWarnsAboutUnknownKeys(t *testing.T) {
 	}
 	if logs.FilterField(zap.String("key", "num.network.threads")).FilterLevelExact(zapcore.InfoLevel).Len() != 1 {
 		t.Errorf("num.network.threads, a Kafka key gregor ignores, should be noted at info level: %+v", logs.All())
+	}
+}
+
+// A mistyped key is warned about with the known keys it is closest to: a
+// broker started with --set listners=... otherwise listens on 9092 with
+// nothing but "unknown configuration key" to say why.
+func TestUnknownKeySuggestsTheKnownOne(t *testing.T) {
+	_, logs, err := buildFromOverrides(t, "listners=PLAINTEXT://127.0.0.1:9093", "log.retention.hour=1", "no.such.key=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"listners": []any{"listeners"}, "log.retention.hour": []any{"log.retention.hours"}, "no.such.key": nil}
+	warnings := logs.FilterMessage("unknown configuration key").All()
+	if len(warnings) != len(want) {
+		t.Fatalf("warnings %+v", warnings)
+	}
+	for _, w := range warnings {
+		m := w.ContextMap()
+		if got, ok := m["did_you_mean"]; fmt.Sprint(got) != fmt.Sprint(want[m["key"].(string)]) || ok != (want[m["key"].(string)] != nil) {
+			t.Errorf("%s: did_you_mean %v, want %v", m["key"], got, want[m["key"].(string)])
+		}
 	}
 }
 

@@ -49,3 +49,28 @@ func TestRefusedConnectionSaysWhereToPoint(t *testing.T) {
 	_ = l.Close()
 	mustFail(t, "", []string{"topic", "list", "-b", addr}, "connection refused", "no broker listens there", "--brokers or $"+brokersEnv)
 }
+
+// TestWrongPortSaysSoWithoutStackTrace points a client verb at an HTTP
+// port (a metrics listener, say): the error says what the port answered,
+// and kgo's error lines on stderr carry no Go stack trace.
+func TestWrongPortSaysSoWithoutStackTrace(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			_ = c.Close()
+		}
+	}()
+	inv := mustFail(t, "", []string{"topic", "list", "-b", l.Addr().String(), "--timeout", "3s"}, "HTTP", "is your broker port correct?")
+	if strings.Contains(inv.stderr, "franz-go") || strings.Contains(inv.stderr, ".go:") {
+		t.Errorf("stderr carries a stack trace:\n%s", inv.stderr)
+	}
+}

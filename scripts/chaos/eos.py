@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from confluent_kafka import Consumer, Producer, KafkaException, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, KafkaError, Producer, KafkaException, TopicPartition, OFFSET_BEGINNING
 
 src, dst, group, txid, n, out = sys.argv[1:7]
 n = int(n)
@@ -59,13 +59,29 @@ def producer():
     return p
 
 
+def committed(c, parts):
+    # The group's coordinator may be moving (NOT_COORDINATOR, as from
+    # Kafka): librdkafka hands that to committed(); ask again.
+    deadline = time.time() + 120
+    while True:
+        try:
+            return c.committed(parts, 30)
+        except KafkaException as e:
+            log({'committed_err': str(e.args[0]), 'retriable': e.args[0].retriable()})
+            moving = e.args[0].code() in (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                                          KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TIMED_OUT)
+            if not (moving or e.args[0].retriable()) or time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def rewind(c):
     parts = c.assignment()
     if not parts:
         return
-    for tp in c.committed(parts, 30):
+    for tp in committed(c, parts):
         c.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING))
-    log({'rewound': [[tp.partition, tp.offset] for tp in c.committed(parts, 30)]})
+    log({'rewound': [[tp.partition, tp.offset] for tp in committed(c, parts)]})
 
 
 c = Consumer({'bootstrap.servers': brokers, 'group.id': group, 'enable.auto.commit': False,

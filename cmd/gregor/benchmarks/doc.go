@@ -177,6 +177,16 @@
 //     where each user of loopback keeps to a range of its own.
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
+//   - GREGOR_BENCH_RF3_ACKS1=1 adds the replication cell
+//     ref-gregor-rf3-acks1: replication factor 3 answered at acks=1, the
+//     brokers' replication work without the producer waiting for it.
+//   - GREGOR_BENCH_PERF=PREFIX records every measured window with Linux
+//     perf (`perf record -g` over the brokers and the benchmark process,
+//     kernel included) into PREFIX.N.data.
+//   - GREGOR_BENCH_PPROF="PREFIX SECONDS ADDR..." takes a Go CPU profile of
+//     SECONDS from each ADDR (a debug.listener: with the cluster,
+//     GREGOR_BENCH_CLUSTER_SET="debug.listener=127.0.0.1:P" gives node i
+//     P+i-1) at the start of every window, into PREFIX.N.I.pprof.
 //
 // The goals (issue): produce and consume at 70% or more of kfake's MB/s
 // (benchreport prints the ratio to both kfake references),

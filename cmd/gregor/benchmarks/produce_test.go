@@ -83,13 +83,28 @@ func producerOpts(addr string, acks kgo.Acks) []kgo.Opt {
 // broker's CPU time and heap allocations when they can be read.
 type window struct {
 	elapsed, cpu time.Duration
-	allocs       heapAllocs
-	hasAllocs    bool
+	// client is the benchmark process's own CPU time over the same
+	// stretch (the producer alone: none of the harness's set-up, pings,
+	// quiescence polls or topic changes).
+	client time.Duration
+	// faults and clientFaults are the minor page faults the brokers and
+	// the benchmark process took over the stretch.
+	faults, clientFaults int64
+	// clientPreempted is the benchmark process's involuntary context
+	// switches over the stretch: its threads taken off a core that
+	// another process wanted.
+	clientPreempted int64
+	allocs          heapAllocs
+	hasAllocs       bool
 }
 
 func (w *window) add(o window) {
 	w.elapsed += o.elapsed
 	w.cpu += o.cpu
+	w.client += o.client
+	w.faults += o.faults
+	w.clientFaults += o.clientFaults
+	w.clientPreempted += o.clientPreempted
 	w.allocs.objects += o.allocs.objects
 	w.allocs.bytes += o.allocs.bytes
 	w.hasAllocs = o.hasAllocs
@@ -102,15 +117,22 @@ func measure(b *testing.B, t *target, timed bool, work func()) window {
 	b.Helper()
 	t.quiesce(b)
 	probe := t.beginAllocs(b)
+	stopPerf := startPerf(b, t)
 	if timed {
 		b.StartTimer()
 	}
-	cpu0, start := t.cpu(b), time.Now()
+	self := []int{os.Getpid()}
+	faults0, clientFaults0, preempted0 := faults(t.processes()), faults(self), processPreemptions()
+	cpu0, client0, start := t.cpu(b), processCPU(), time.Now()
 	work()
-	w := window{elapsed: time.Since(start), cpu: t.cpu(b) - cpu0}
+	w := window{elapsed: time.Since(start), client: processCPU() - client0}
+	w.cpu = t.cpu(b) - cpu0
+	w.faults, w.clientFaults = faults(t.processes())-faults0, faults(self)-clientFaults0
+	w.clientPreempted = processPreemptions() - preempted0
 	if timed {
 		b.StopTimer()
 	}
+	stopPerf()
 	w.allocs, w.hasAllocs = probe.end(b)
 	return w
 }

@@ -50,6 +50,9 @@ var (
 	clusterDir    string
 	// clusterClient asks each node of the cluster directly, for readiness.
 	clusterClient *kgo.Client
+	// clusterMetrics are the nodes' metrics listeners (cluster up's
+	// layout: base+300+i).
+	clusterMetrics []string
 )
 
 // replicatedCluster starts the three-node cluster once per process, and
@@ -115,6 +118,7 @@ func startCluster() (*target, error) {
 	var seeds []string
 	for i := range 3 {
 		seeds = append(seeds, "127.0.0.1:"+strconv.Itoa(base+i))
+		clusterMetrics = append(clusterMetrics, "127.0.0.1:"+strconv.Itoa(base+300+i))
 	}
 	var pids []int
 	for i := range 3 {
@@ -185,6 +189,14 @@ func BenchmarkReplicatedProduce(b *testing.B) {
 		name := fmt.Sprintf("rec=%s/parts=6", set.name)
 		b.Run(name+"/gregor", func(b *testing.B) { benchReplicated(b, set, 3, kgo.AllISRAcks()) })
 		b.Run(name+"/ref-gregor-rf1-acks1", func(b *testing.B) { benchReplicated(b, set, 1, kgo.LeaderAck()) })
+		if os.Getenv("GREGOR_BENCH_RF3_ACKS1") == "1" {
+			// Replication factor 3 with acks=1: the brokers replicate as
+			// in the gregor cell, but the producer is answered after the
+			// leader's append, as at RF1. Beside the two cells it tells
+			// what in the client's CPU per record follows the brokers'
+			// load and what follows the acknowledgement's latency.
+			b.Run(name+"/ref-gregor-rf3-acks1", func(b *testing.B) { benchReplicated(b, set, 3, kgo.LeaderAck()) })
+		}
 		if os.Getenv("GREGOR_BENCH_RF1_COPIES") != "0" {
 			b.Run(name+"/ref-gregor-rf1-x3-acks1", func(b *testing.B) { benchCopies(b, set, replicaCopies) })
 		}
@@ -235,13 +247,18 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	stats := &replicatedStats{}
 	var switches, clientSwitches int64
 	self := []int{os.Getpid()}
+	served := map[string]float64{}
 	for i := 0; i < b.N; i++ {
 		topic := createReplicatedTopic(b, t, 6, rf)
+		servedBefore := servedRequests()
 		before, switchesBefore, clientSwitchesBefore := processCPU(), contextSwitches(t.pids), contextSwitches(self)
 		total.add(produceAllCounted(b, t, topic, set, acks, true, stats))
 		client += processCPU() - before
 		switches += contextSwitches(t.pids) - switchesBefore
 		clientSwitches += contextSwitches(self) - clientSwitchesBefore
+		for api, n := range servedRequests() {
+			served[api] += n - servedBefore[api]
+		}
 		dropTopics(b, t, topic)
 	}
 	report(b, t, set, total)
@@ -249,10 +266,28 @@ func benchReplicated(b *testing.B, set recordSet, rf int16, acks kgo.Acks) {
 	// The brokers' context switches per thousand records (sysmon's sleeps
 	// among them), counted around the produce as the client CPU is.
 	b.ReportMetric(float64(switches)*1000/float64(set.n*b.N), "switches/krec")
+	// The Fetch requests the nodes answered (their followers' and, at
+	// RF1, none) per Produce request: the replication round trips each
+	// produced request cost.
+	if served["Produce"] > 0 {
+		b.ReportMetric(served["Fetch"]/served["Produce"], "fetch/produce")
+	}
 	// The client's CPU per record (this process: the producer, and the
 	// harness's waits): with the brokers', what the cell costs the
 	// machine, whose two cores bound it.
 	b.ReportMetric(float64(client.Nanoseconds())/float64(set.n*b.N), "client-ns/rec")
+	// The same within the measured window alone: the producer's CPU
+	// without the harness's set-up and quiescence polls around it.
+	b.ReportMetric(float64(total.client.Nanoseconds())/float64(set.n*b.N), "client-window-ns/rec")
+	// Minor page faults per thousand records in the window, the brokers'
+	// and the client's: memory touched for the first time (or again after
+	// the Go runtime returned it to the kernel).
+	b.ReportMetric(float64(total.faults)*1000/float64(set.n*b.N), "faults/krec")
+	b.ReportMetric(float64(total.clientFaults)*1000/float64(set.n*b.N), "client-faults/krec")
+	// The client's involuntary context switches per thousand records in
+	// the window: how often the brokers' (or anyone's) work took its
+	// core.
+	b.ReportMetric(float64(total.clientPreempted)*1000/float64(set.n*b.N), "client-preempted/krec")
 	// The client's own context switches per thousand records: at RF3 its
 	// CPU per record is higher than at RF1 for the same records and
 	// requests, and this tells whether it waits and wakes more.
@@ -288,6 +323,15 @@ func contextSwitches(pids []int) int64 {
 		}
 	}
 	return total
+}
+
+// processPreemptions is this process's involuntary context switches so far.
+func processPreemptions() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nivcsw
 }
 
 // processCPU is this process's CPU time so far (user and system).
