@@ -32,7 +32,7 @@ type deleteRecords struct {
 // empties, before it fetched again. Kafka's lowWatermarkIfLeader leaves it
 // out with the other replicas of brokers not alive; here it is waited for,
 // or DeleteRecords times out, since elected with its older log start it
-// would serve the deleted records again (the simulator's S13, seed 9320038
+// would serve the deleted records again (the simulator's S13, seed 9320044
 // of its deleterecords profile).
 func (r *Replica) lowWatermark() int64 {
 	low := r.state.LogStartOffset
