@@ -26,10 +26,18 @@ type deleteRecords struct {
 // lowWatermark is the least log start offset of the leader and of the
 // followers that may lead (Kafka's lowWatermarkIfLeader); -1 counts for a
 // follower not heard from in this leadership.
+//
+// A follower in the partition's ELR or last known ELR (KIP-966) may lead
+// even while its broker is fenced: the controller elects it when the ISR
+// empties, before it fetched again. Kafka's lowWatermarkIfLeader leaves it
+// out with the other replicas of brokers not alive; here it is waited for,
+// or DeleteRecords times out, since elected with its older log start it
+// would serve the deleted records again (the simulator's S13, seed 9320044
+// of its deleterecords profile).
 func (r *Replica) lowWatermark() int64 {
 	low := r.state.LogStartOffset
 	for id, f := range r.leader.followers {
-		if !r.ineligibleReplica(id) {
+		if !r.ineligibleReplica(id) || slices.Contains(r.partition.ELR, id) || slices.Contains(r.partition.LastKnownELR, id) {
 			low = min(low, f.logStartOffset)
 		}
 	}

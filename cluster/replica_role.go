@@ -8,7 +8,7 @@ import (
 )
 
 // PartitionChanged applies the partition's record from a newer metadata image
-// (replicas, ISR, leader, leader epoch, partition epoch) at time now. The
+// (replicas, ISR, ELR, leader, leader epoch, partition epoch) at time now. The
 // replica leads when the record names this node as leader and follows
 // otherwise (with no leader to fetch from when the record names none). A
 // record with an older partition epoch than the one applied (the
@@ -34,7 +34,8 @@ func (r *Replica) PartitionChanged(p PartitionImage, now Instant) {
 	newEpoch := p.LeaderEpoch > r.partition.LeaderEpoch
 	old := r.partition
 	r.partition = PartitionImage{Partition: p.Partition, Replicas: slices.Clone(p.Replicas), ISR: sortedISR(p.ISR),
-		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+		ELR: slices.Clone(p.ELR), LastKnownELR: slices.Clone(p.LastKnownELR)}
 	if p.Leader == r.opts.NodeID {
 		r.becomeLeader(newEpoch, p.PartitionEpoch != old.PartitionEpoch, now)
 		return

@@ -24,6 +24,7 @@ import (
 //	    [replicas=(1,2,..)] [isr=(..)] [leader=L] [partition-epoch=P]
 //	    [lag=MS] [log-epoch=E|no-epochs] [truncate-on-fetch]
 //	partition-changed [leader=L] [epoch=E] [partition-epoch=P] [isr=(..)] [replicas=(..)]
+//	    [elr=(..)] [last-known-elr=(..)]
 //	follower-fetch id=I replica=R offset=O [epoch=E] [log-start=S] [broker-epoch=B] [last-epoch=L]
 //	offset-for-epoch id=I epoch=E [current=C]
 //	alter-done [seq=S] (error=NAME | isr=(..) partition-epoch=P [epoch=E])
@@ -326,6 +327,12 @@ func (h *replicaHarness) partitionArgs(t *testing.T, td *datadriven.TestData, p 
 	if v, ok := argInt32s(t, td, "isr"); ok {
 		p.ISR = v
 	}
+	if v, ok := argInt32s(t, td, "elr"); ok {
+		p.ELR = v
+	}
+	if v, ok := argInt32s(t, td, "last-known-elr"); ok {
+		p.LastKnownELR = v
+	}
 	return p
 }
 
@@ -334,6 +341,7 @@ func (h *replicaHarness) partitionArgs(t *testing.T, td *datadriven.TestData, p 
 func (r *Replica) partitionImage() PartitionImage {
 	p := r.partition
 	p.Replicas, p.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR)
+	p.ELR, p.LastKnownELR = slices.Clone(p.ELR), slices.Clone(p.LastKnownELR)
 	return p
 }
 

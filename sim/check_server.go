@@ -528,6 +528,7 @@ func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
 			return
 		}
 	}
+	c.checkDeletedLeader(n, h)
 	c.checkCommitted(n, h, hw)
 }
 

@@ -410,7 +410,7 @@ func (c *client) poll(tp tpKey) {
 	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = tp.partition, c.positions[tp], epoch, 1<<20
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	position := c.positions[tp]
+	position, sentMs := c.positions[tp], w.now
 	c.call(leader, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		c.polling[tp] = false
 		resp, _ := body.(*kmsg.FetchResponse)
@@ -418,7 +418,7 @@ func (c *client) poll(tp tpKey) {
 			c.refreshMetadata()
 			return
 		}
-		c.polled(tp, position, &resp.Topics[0].Partitions[0])
+		c.polled(tp, position, sentMs, &resp.Topics[0].Partitions[0])
 		if c.final && !c.stopped && c.positions[tp] > position && c.positions[tp] < c.highWatermarks[tp] {
 			// The final reader fetches again at once while it moves
 			// and the partition is still behind, as a real consumer
@@ -431,7 +431,7 @@ func (c *client) poll(tp tpKey) {
 }
 
 // polled takes a poll's answer.
-func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPartition) {
+func (c *client) polled(tp tpKey, position, sentMs int64, rp *kmsg.FetchResponseTopicPartition) {
 	w := c.w
 	switch rp.ErrorCode {
 	case 0:
@@ -478,7 +478,8 @@ func (c *client) polled(tp tpKey, position int64, rp *kmsg.FetchResponseTopicPar
 	}
 	w.stats.Polls++
 	w.stats.RecordsRead += int64(len(kept))
-	w.hist.poll(c.id, tp, position, kept, w.now, c.final).committed = c.readCommitted
+	op := w.hist.poll(c.id, tp, position, kept, w.now, c.final)
+	op.committed, op.sentMs = c.readCommitted, sentMs
 	w.tracef("%s: poll %s from %d: %d records to %d", c.name(), tp, position, len(kept), kept[len(kept)-1].offset)
 	c.positions[tp] = kept[len(kept)-1].offset + 1
 	if c.member != nil {

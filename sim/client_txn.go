@@ -240,7 +240,7 @@ func (c *client) groupCoordinatorOf(group string) int32 {
 
 // pickPartition draws one of the workload's partitions the client knows.
 func (c *client) pickPartition() (tpKey, bool) {
-	names := c.topicNames()
+	names := c.sharedTopicNames()
 	if len(names) == 0 {
 		c.refreshMetadata()
 		return tpKey{}, false

@@ -89,7 +89,8 @@
 //     each in the replica's mailbox; empty_stretch_fault.go:
 //     the compaction profile's emptied-stretch fault (a leader's log
 //     ending in a stretch its compaction emptied while a follower lags
-//     inside it); fetch_conn_closed.go: a fetcher's give-up closing its
+//     inside it), and its emptied-prefix variant (empty_prefix_fault.go:
+//     the follower cut off at the log start); fetch_conn_closed.go: a fetcher's give-up closing its
 //     Fetch's connection, which the leader drops; checkpoint_loss.go:
 //     power losses that take compacted partitions' recovery-point
 //     checkpoints (the recovery profile), and the check R1 that recovery
@@ -99,6 +100,19 @@
 //     image; the metalag profile, with a follower of the lagging leader
 //     starved), and its scenario commands; profile.go's mixed profile
 //     plays one named profile or a drawn one per seed;
+//   - delete_records.go: DeleteRecords, sent by the admin on a topic of
+//     its own (the deleterecords profile, and 30% of the drawn ones),
+//     and its checks: S13 (no replica leads at the acknowledging leader
+//     epoch or a later one with its log starting below an acknowledged
+//     deletion) and Q15 (no poll sent after the acknowledgement reads
+//     below it); records below any offset asked are no loss; the plant
+//     delete-early;
+//   - stray_dirs.go: a node's partition directories its caught-up image
+//     does not give it, or gives it for another topic id than the one
+//     their partition.metadata records, renamed aside before its replicas
+//     start (cluster.StrayPartitionDirs), as production's replica manager
+//     does; logs open with their topic id; topic_delete.go: the scenario
+//     command delete-topic, after which the simulator forgets the topic;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

@@ -57,6 +57,9 @@ type stretchRun struct {
 	crashed  []*node
 	step     string
 	deadline int64
+	// prefix: the attempt of the emptied-prefix variant
+	// (empty_prefix_fault.go).
+	prefix bool
 }
 
 // stretchTopicSpec is the topic the fault needs.
@@ -102,21 +105,16 @@ func (f *faultInjector) emptyStretch(r *rand.Rand) {
 	}
 	w.stretch = s
 	s.cut(linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
+	s.prefix = w.endStretchPrefix()
 	// (Named, not taken from s.cuts: another fault may have cut one
 	// already, which s.cuts leaves out; seed 6350000 of the mixed profile
 	// panicked here.)
 	w.timelinef("fault: emptied stretch on %s: follower %s stops fetching (replication links %s, %s cut)", s.tp, s.c.name(),
 		linkKey{s.c.id, s.a.id}, linkKey{s.c.id, s.b.id})
 	w.rec.begin(w.now, "starve", s.tp.String(), "emptied stretch: "+s.c.name()+" lags")
-	// B stops a little later, so that it holds records C lacks.
-	w.schedule(w.now+1000+expMs(r, 1000), func() {
-		if w.stretch != s {
-			return
-		}
-		s.cut(linkKey{s.b.id, s.a.id})
-		w.timelinef("fault: emptied stretch on %s: follower %s stops fetching too", s.tp, s.b.name())
-		s.wait("B and C out of the ISR", s.outOfISR)
-	})
+	// B stops a little later, so that it holds records C lacks
+	// (cutB waits for them).
+	w.schedule(w.now+1000+expMs(r, 1000), func() { s.cutB(w.now + s.cutBWaitMs()) })
 }
 
 // stretchHolds says n is one of the replicas an emptied-stretch attempt

@@ -84,7 +84,9 @@ type pollOp struct {
 	tp       tpKey
 	position int64
 	atMs     int64
-	records  []readRecord
+	// sentMs is when the fetch was sent (0: not recorded).
+	sentMs  int64
+	records []readRecord
 	// final says the poll belongs to the final read phase; committed that
 	// it read with read_committed (what it delivered is records of kind
 	// recData).

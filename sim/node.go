@@ -361,6 +361,8 @@ func (n *node) serve(m *message) {
 		n.serveGroup(m, req, req.Group)
 	case *kmsg.OffsetFetchRequest:
 		n.serveGroup(m, req, req.Group)
+	case *kmsg.DeleteRecordsRequest:
+		n.serveDeleteRecords(m, req)
 	case kmsg.Request:
 		n.serveController(m, req)
 	default:
@@ -438,7 +440,7 @@ func (n *node) start() error {
 	n.raftLog, n.q = log, q
 	n.ctrl = cluster.NewController(cluster.ControllerConfig{
 		NodeID: n.id, NumPartitions: 1, DefaultReplicationFactor: int16(min(3, len(w.nodes))),
-		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids,
+		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids, DeleteTopicEnable: true,
 		BrokerSessionTimeoutMs: w.timing.sessionTimeoutMs, BrokerHeartbeatIntervalMs: w.timing.heartbeatIntervalMs,
 		UncleanLeaderElectionIntervalMs: w.timing.uncleanIntervalMs,
 		// The first controller names the cluster and finalizes

@@ -252,6 +252,7 @@ func (n *node) maybeStartReplicas() {
 		return
 	}
 	n.replicasOn = true
+	n.renameStrays()
 	n.hosted = cluster.NewMetadataImage()
 	n.imageChanged()
 }

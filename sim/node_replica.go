@@ -56,11 +56,12 @@ type replicaHost struct {
 type waitKind uint8
 
 const (
-	waitProduce     waitKind = iota // a client's produce
-	waitFetchRead                   // a read of a fetch server's target
-	waitWatch                       // a watch of a fetch server's target
-	waitEpochEnd                    // an OffsetForLeaderEpoch partition
-	waitGroupAppend                 // a group coordinator's append
+	waitProduce       waitKind = iota // a client's produce
+	waitFetchRead                     // a read of a fetch server's target
+	waitWatch                         // a watch of a fetch server's target
+	waitEpochEnd                      // an OffsetForLeaderEpoch partition
+	waitGroupAppend                   // a group coordinator's append
+	waitDeleteRecords                 // a DeleteRecords partition
 )
 
 // waiter is whoever waits for the core's answer to a request.
@@ -70,6 +71,7 @@ type waiter struct {
 	srv      *fetchServer
 	index    int
 	epochEnd *kmsg.OffsetForLeaderEpochResponseTopicPartition
+	deleted  *kmsg.DeleteRecordsResponseTopicPartition
 	// done takes a group coordinator's append outcome, or an
 	// OffsetForLeaderEpoch partition's answer (its code).
 	done func(code int16)
@@ -90,7 +92,7 @@ func (h *replicaHost) dir() string {
 func (h *replicaHost) open(p cluster.PartitionImage, settings cluster.TopicSettings, checkpointedHW int64) {
 	n, w := h.n, h.n.w
 	now := n.instant()
-	log, err := logstore.Open(logstore.Options{FS: n.fs, Dir: h.dir(), Config: settings.Log, NowMs: now.WallMs})
+	log, err := h.openLog(logstore.Options{FS: n.fs, Dir: h.dir(), Config: settings.Log, NowMs: now.WallMs, TopicID: h.topicID})
 	if err != nil {
 		h.goOffline(fmt.Errorf("open the log: %w", err))
 		return
@@ -224,6 +226,9 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 		err := log.AdvanceLogStartOffset(adv.Offset)
 		h.shadow.raiseStart(log.LogStartOffset())
 		core.LogStartAdvanced(adv.ID, log.LogStartOffset(), err)
+		if err == nil {
+			h.plantDeleteEarly(adv.ID)
+		}
 	}
 	if rd.TickLog != nil {
 		_ = log.Tick(rd.TickLog.NowMs)
@@ -376,6 +381,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 			wt.done(rep.ErrorCode)
 		}
 	}
+	h.routeDeleteRecords(rd.DeleteRecordsReplies)
 	for _, wk := range rd.Woken {
 		wt, ok := h.take(wk.ID)
 		if ok && !wk.Expired {
@@ -508,7 +514,7 @@ func (h *replicaHost) stop(deleteData bool) {
 			})
 		case waitWatch:
 			n.post(wt.srv.woken)
-		case waitGroupAppend, waitEpochEnd:
+		case waitGroupAppend, waitEpochEnd, waitDeleteRecords:
 			done := wt.done
 			n.post(func() { done(kerr.NotLeaderForPartition.Code) })
 		}

@@ -52,6 +52,12 @@ const (
 	// they draw auto-committing members and member crashes (B21's
 	// scenario plays it on its own).
 	PlantCommitReturned Plant = "commit-returned"
+	// PlantDeleteEarly: a leader answers DeleteRecords as soon as its own
+	// log start moved, without waiting for its followers' (the shell
+	// answers before the core does): a follower that had not fetched the
+	// new log start can be elected and serve the deleted records (S13,
+	// Q15). Only profiles with DeleteRecords reach it (deleterecords).
+	PlantDeleteEarly Plant = "delete-early"
 )
 
 // String is the plant's name, "none" for none.
@@ -65,7 +71,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -280,6 +286,10 @@ type Profile struct {
 	// link cut) for longer than replica.lag.time.max.ms, so that the
 	// leader asks to shrink the ISR from its old image.
 	MetadataLagStarves bool
+	// DeleteRecordsEveryMs: the admin deletes the records of a partition
+	// of a topic of its own below an offset (DeleteRecords,
+	// delete_records.go).
+	DeleteRecordsEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -517,7 +527,7 @@ func ProfileByName(name string, seed uint64) (Profile, bool) {
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile, "metalag": MetadataLagProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -678,6 +688,21 @@ func DrawProfile(seed uint64) Profile {
 	if on(0.3) {
 		p.SlowDiskEveryMs, p.SlowDiskForMs, p.SlowDiskMs = between(3000, 30000), between(500, 10000), between(20, 600)
 	}
+	// DeleteRecords, drawn from a stream of its own.
+	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
+		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
+	}
+	return p
+}
+
+// DeleteRecordsProfile is the churn profile (reassignments, crashes with
+// power losses, swizzle-clogs, unregistered brokers) with pauses every
+// 10 s, while the admin deletes records of a topic of its own every 1.5 s
+// (delete_records.go).
+func DeleteRecordsProfile() Profile {
+	p := ChurnProfile()
+	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
+	p.DeleteRecordsEveryMs = 1500
 	return p
 }
 
@@ -743,6 +768,7 @@ func (p Profile) String() string {
 	add(p.SlowLeaderAppends, "slow leader appends")
 	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
+	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

@@ -29,6 +29,8 @@ const (
 	streamCheckpointLoss
 	streamMixed
 	streamMetadataLogLoss
+	streamDeleteRecords
+	streamStretchPrefix
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

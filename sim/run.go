@@ -80,6 +80,7 @@ func (w *World) startWorkload() {
 	}
 	if p.EmptyStretchEveryMs > 0 && len(w.nodes) >= 3 {
 		admin.pendingTopics = append(admin.pendingTopics, stretchTopicSpec())
+		w.startStretchPrefix()
 	}
 	admin.startAdmin()
 	for i := 0; i < p.Producers; i++ {
@@ -111,6 +112,7 @@ func (w *World) startWorkload() {
 		}
 	}
 	w.startTxnWorkload(admin)
+	w.startDeleteRecords(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
 		var next func()

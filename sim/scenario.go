@@ -179,7 +179,7 @@ func (s *Scenario) do(cmd string, args []Arg) {
 		s.check()
 	default:
 		if !s.doTxn(cmd, args) && !s.doFetchRead(cmd, args) && !s.doCoordinatorLoad(cmd, args) && !s.doOffsets(cmd, args) && !s.doFaults(cmd, args) && !s.doGroups(cmd, args) &&
-			!s.doMetadataLag(cmd, args) {
+			!s.doMetadataLag(cmd, args) && !s.doTopics(cmd, args) {
 			s.printf("error: unknown command %q", cmd)
 		}
 	}

@@ -135,6 +135,14 @@ type Stats struct {
 	// target replica set taken at once is none).
 	Reassignments, ReassignmentsStarted, PreferredElections int64
 	ReassignmentsEnded                                      int64
+	// DeleteRecordsAsked are the partitions DeleteRecords asked to delete
+	// records of, DeleteRecordsAcked those answered without an error
+	// (delete_records.go).
+	DeleteRecordsAsked, DeleteRecordsAcked int64
+	// StrayDirsRenamed are the partition directories nodes renamed aside
+	// at start (stray_dirs.go), StrayDirsOfOtherTopic those of them whose
+	// name the image gives the node for another topic id.
+	StrayDirsRenamed, StrayDirsOfOtherTopic int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -342,6 +350,12 @@ type World struct {
 	// (empty_stretch_fault.go).
 	stretch      *stretchRun
 	stretchQuiet bool
+	// stretchPrefix: the stretch topic takes no writes until the first
+	// emptied-stretch attempt cut its follower off (empty_prefix_fault.go).
+	stretchPrefix bool
+	// deleted is what DeleteRecords deleted (delete_records.go), nil
+	// when the profile sends none.
+	deleted *deletedRecords
 
 	traceHash  hash.Hash
 	traceLines int
@@ -751,6 +765,12 @@ func (r *Report) Summary() string {
 	if s.EmptyStretches+s.ConsumerEmptyStretches+s.EmptyPrefixRaises+s.StretchFaultsPlayed > 0 {
 		fmt.Fprintf(&b, "emptied stretches: %d empty batches appended by followers, %d read by consumers, %d log starts raised past an empty prefix, %d emptied-stretch faults played out\n",
 			s.EmptyStretches, s.ConsumerEmptyStretches, s.EmptyPrefixRaises, s.StretchFaultsPlayed)
+	}
+	if s.StrayDirsRenamed > 0 {
+		fmt.Fprintf(&b, "stray partition directories renamed aside: %d (%d of another topic of their name)\n", s.StrayDirsRenamed, s.StrayDirsOfOtherTopic)
+	}
+	if s.DeleteRecordsAsked > 0 {
+		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)

@@ -95,6 +95,10 @@ type swarmPaths struct {
 	Reassignments      int64 `json:"reassignments,omitempty"`
 	ReassignmentsEnded int64 `json:"reassignments_ended,omitempty"`
 	PreferredElections int64 `json:"preferred_elections,omitempty"`
+	// DeleteRecordsAsked and DeleteRecordsAcked are the admin's
+	// DeleteRecords partitions sent and acknowledged.
+	DeleteRecordsAsked int64 `json:"delete_records_asked,omitempty"`
+	DeleteRecordsAcked int64 `json:"delete_records_acked,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -139,6 +143,8 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.Reassignments, &t.seeds.Reassignments, p.Reassignments)
 	one(&t.sum.ReassignmentsEnded, &t.seeds.ReassignmentsEnded, p.ReassignmentsEnded)
 	one(&t.sum.PreferredElections, &t.seeds.PreferredElections, p.PreferredElections)
+	one(&t.sum.DeleteRecordsAsked, &t.seeds.DeleteRecordsAsked, p.DeleteRecordsAsked)
+	one(&t.sum.DeleteRecordsAcked, &t.seeds.DeleteRecordsAcked, p.DeleteRecordsAcked)
 }
 
 // String is the summary's line.
@@ -163,7 +169,9 @@ func (t *pathTotals) String() string {
 			t.sum.AutoCommitMembers, t.seeds.AutoCommitMembers, t.sum.MemberCrashes, t.seeds.MemberCrashes) +
 		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds), ended after moving replicas: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
 			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments,
-			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections)
+			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections) +
+		fmt.Sprintf("\nDeleteRecords: %d asked (%d seeds), %d acknowledged (%d seeds)",
+			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -190,6 +198,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.Clogs, res.Paths.ClogHeld = rep.Stats.Clogs, rep.Stats.MessagesClogged
 	res.Paths.Reassignments, res.Paths.PreferredElections = rep.Stats.ReassignmentsStarted, rep.Stats.PreferredElections
 	res.Paths.ReassignmentsEnded = rep.Stats.ReassignmentsEnded
+	res.Paths.DeleteRecordsAsked, res.Paths.DeleteRecordsAcked = rep.Stats.DeleteRecordsAsked, rep.Stats.DeleteRecordsAcked
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
@@ -250,20 +259,34 @@ func newSimSwarmCommand() *cobra.Command {
 			var done, simMs int64
 			var paths pathTotals
 			tty := isTerminal(errOut)
-			for res := range swarmResults(ctx, results) {
-				done++
-				simMs += res.SimMs
-				paths.add(res.Paths)
-				if res.Failed {
-					failed = append(failed, res)
-				}
-				progress := swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began))
-				switch {
-				case tty:
-					fmt.Fprintf(errOut, "\r%s", progress)
-				case done == int64(seeds) || done%max(int64(seeds)/10, 1) == 0:
-					// A log, not a terminal: a line every tenth of the run.
-					fmt.Fprintln(errOut, progress)
+			logLines := &swarmLog{out: errOut, total: int64(seeds), every: swarmProgressEvery}
+			ticker := time.NewTicker(time.Second)
+			defer ticker.Stop()
+			seedResults := swarmResults(ctx, results)
+		loop:
+			for {
+				select {
+				case res, ok := <-seedResults:
+					if !ok {
+						break loop
+					}
+					done++
+					simMs += res.SimMs
+					paths.add(res.Paths)
+					if res.Failed {
+						failed = append(failed, res)
+					}
+					if tty {
+						fmt.Fprintf(errOut, "\r%s", swarmProgress(done, int64(seeds), int64(len(failed)), time.Since(began)))
+					} else {
+						logLines.report(done, int64(len(failed)), time.Since(began), true)
+					}
+				case <-ticker.C:
+					if !tty {
+						// A log, not a terminal: a line at least every
+						// swarmProgressEvery, even while a long seed plays.
+						logLines.report(done, int64(len(failed)), time.Since(began), false)
+					}
 				}
 			}
 			if tty {
