@@ -344,7 +344,7 @@ func unknownBrokerConfig(key string, dynamic []string) string {
 	lower := strings.ToLower(key)
 	best, bestDistance := "", 3
 	for _, d := range dynamic {
-		if dist := editDistance(lower, d); dist < bestDistance {
+		if dist := EditDistance(lower, d); dist < bestDistance {
 			best, bestDistance = d, dist
 		}
 	}
@@ -365,8 +365,9 @@ func unknownBrokerConfig(key string, dynamic []string) string {
 	return msg + "; at run time a broker takes only the broker-wide defaults of topic configs, such as log.retention.ms, log.segment.bytes and min.insync.replicas"
 }
 
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b (bytes): how
+// config names are matched to the one a typo meant.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j

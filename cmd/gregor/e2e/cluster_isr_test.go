@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,15 +50,7 @@ func TestPausedFollowerLeavesAndRejoinsISR(t *testing.T) {
 	acked := c.produceAcked(t, "lag", 1, 10)
 
 	pid := c.pid(3)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}()
+	resume := pauseProcess(t, pid)
 	paused := time.Now()
 	waitFor(t, 30*time.Second, "node 3 out of the ISR", func() bool { return isr(2) })
 	t.Logf("the paused follower left the ISR after %v", time.Since(paused))
@@ -81,10 +72,7 @@ func TestPausedFollowerLeavesAndRejoinsISR(t *testing.T) {
 	}
 	acked[0][r.Offset] = "acks-1"
 
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	waitFor(t, 30*time.Second, "node 3 back in the ISR", func() bool { return isr(3) })
 	for off, v := range c.produceAcked(t, "lag", 1, 10)[0] {
 		acked[0][off] = v

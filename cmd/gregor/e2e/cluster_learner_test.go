@@ -77,24 +77,13 @@ func TestBrokerOnlyNodeFollowsControllerKillAndPause(t *testing.T) {
 		return err == nil && controller >= 1 && controller <= 3
 	})
 	paused := c.pid(int(controller))
-	if err := syscall.Kill(paused, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = syscall.Kill(paused, syscall.SIGCONT)
-		}
-	}()
+	resume := pauseProcess(t, paused)
 	other = 1 + int(controller)%3
 	waitFor(t, 30*time.Second, "a topic created while the controller's node is paused", func() bool {
 		out, err := gregor(t, "topic", "create", "-b", c.addr(other), "after-pause", "-p", "2", "-r", "2", "--if-not-exists", "--timeout", "5s")
 		return err == nil && strings.Contains(out, "after-pause")
 	})
-	if err := syscall.Kill(paused, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	waitFor(t, 15*time.Second, "broker 4's metadata showing the topic created during the pause", func() bool {
 		md, err := metadataOf(b4Addr, "after-pause")
 		return err == nil && len(md.Topics) == 1 && md.Topics[0].ErrorCode == 0 && len(md.Topics[0].Partitions) == 2

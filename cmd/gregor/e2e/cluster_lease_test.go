@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,15 +40,7 @@ func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
 	}
 
 	pid := c.pid(int(coordinator))
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}()
+	resume := pauseProcess(t, pid)
 	paused := time.Now()
 	// The others move the group and take a newer commit.
 	var others []string
@@ -77,10 +68,7 @@ func TestPausedCoordinatorAnswersNotCoordinator(t *testing.T) {
 
 	// Written while the coordinator is paused, read as it resumes.
 	writeRequest(t, conn, fetch, 2)
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	at, code := offsetFetchOn(t, conn, fetch, 2)
 	if code != kerr.NotCoordinator.Code {
 		t.Fatalf("the resumed old coordinator answered offset %d, %v; want NOT_COORDINATOR (the group is at 9 on its new coordinator)",

@@ -104,22 +104,11 @@ func TestPausedBrokerKeepsItsPartitions(t *testing.T) {
 	leaders, epochs := c.leaderEpochs(t, 1, topic)
 
 	pid := c.pid(victim)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}()
+	resume := pauseProcess(t, pid)
 	// The fault itself lasts 3 s: this is its length, not a wait for a
 	// condition.
 	time.Sleep(3 * time.Second)
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	resumedAt := progress()
 	waitFor(t, 30*time.Second, "the producer to go on after the pause", func() bool { return progress() > resumedAt+20 })
 	// Every partition takes writes.

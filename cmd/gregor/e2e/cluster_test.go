@@ -159,20 +159,7 @@ func (c *localCluster) pid(i int) int {
 
 // metadata asks node i for the cluster's metadata.
 func (c *localCluster) metadata(i int, topics ...string) (*kmsg.MetadataResponse, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr(i)))
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	for _, name := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(name)
-		req.Topics = append(req.Topics, rt)
-	}
-	return req.RequestWith(ctx, cl)
+	return metadataOf(c.addr(i), topics...)
 }
 
 func tail(s string, n int) string {
@@ -230,15 +217,7 @@ func TestPausedControllerCannotChangeMetadata(t *testing.T) {
 	}
 	other := old%3 + 1
 	pid := c.pid(old)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}()
+	resume := pauseProcess(t, pid)
 	paused := time.Now()
 	newController := -1
 	waitFor(t, 20*time.Second, "a new controller", func() bool {
@@ -264,10 +243,7 @@ func TestPausedControllerCannotChangeMetadata(t *testing.T) {
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "from-old-controller", 1, 1
 	req.Topics, req.TimeoutMillis = append(req.Topics, rt), 10_000
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	resp, err := cl.SeedBrokers()[0].Request(ctx, req)

@@ -280,3 +280,24 @@ func (b *broker) metric(t *testing.T, name string) float64 {
 	t.Fatalf("/metrics has no %s", name)
 	return 0
 }
+
+// pauseProcess stops process pid (SIGSTOP) and returns the function that
+// resumes it (SIGCONT); a test that ends first resumes it at its cleanup.
+func pauseProcess(t *testing.T, pid int) (resume func()) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	cont := func() (err error) {
+		once.Do(func() { err = syscall.Kill(pid, syscall.SIGCONT) })
+		return err
+	}
+	t.Cleanup(func() { _ = cont() })
+	return func() {
+		t.Helper()
+		if err := cont(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
