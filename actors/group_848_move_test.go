@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -45,6 +46,13 @@ func testConsumerGroupCoordinatorMove(t *testing.T, graceful bool) {
 
 	var mu sync.Mutex
 	seen := map[string]bool{}
+	// The members' own account (kgo at info), printed if the test fails.
+	clientLog := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("franz-go members' log:\n%s", clientLog.String())
+		}
+	})
 	var changes []string // revocations and losses
 	member := func(name string) *kgo.Client {
 		note := func(what string) func(context.Context, *kgo.Client, map[string][]int32) {
@@ -59,7 +67,8 @@ func testConsumerGroupCoordinatorMove(t *testing.T, graceful bool) {
 		return newClient(t, c.node(active), kgo.SeedBrokers(seeds...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.ServerSideBalancer(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.OnPartitionsRevoked(note("revoked")), kgo.OnPartitionsLost(note("lost")),
-			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+			kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
+			kgo.WithLogger(kgo.BasicLogger(clientLog, kgo.LogLevelInfo, func() string { return name + " " })))
 	}
 	a, b := member("A"), member("B")
 	startPoller(t, ctx, a, &mu, seen)
@@ -132,4 +141,22 @@ func testConsumerGroupCoordinatorMove(t *testing.T, graceful bool) {
 	if len(changes) > 0 {
 		t.Fatalf("partitions revoked or lost across the coordinator move: %v", changes)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that clients' goroutines can write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
