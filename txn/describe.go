@@ -52,7 +52,10 @@ func (c *Coordinator) describeTransactions(r *kmsg.DescribeTransactionsRequest) 
 
 // listTransactions answers ListTransactions with this coordinator's
 // transactional ids that pass the filters: states, producer ids, running
-// longer than DurationFilterMillis (v1), ids matching a pattern (v2).
+// longer than DurationFilterMillis (v1), ids matching a pattern (v2). As
+// Kafka, the duration filter reads every state's start time: that of the
+// transaction Ongoing or ending, of the last one once complete, and -1 for an
+// id that began none since InitProducerId (Empty), which passes any filter.
 func (c *Coordinator) listTransactions(r *kmsg.ListTransactionsRequest, now Time) *kmsg.ListTransactionsResponse {
 	resp := kmsg.NewPtrListTransactionsResponse()
 	resp.Version = r.Version
@@ -79,7 +82,7 @@ func (c *Coordinator) listTransactions(r *kmsg.ListTransactionsRequest, now Time
 		switch {
 		case len(states) > 0 && !states[t.shownState()]:
 		case len(r.ProducerIDFilters) > 0 && !slices.Contains(r.ProducerIDFilters, t.producerID):
-		case r.Version >= 1 && r.DurationFilterMillis >= 0 && (t.state != Ongoing || now.WallMs-t.startWallMs < r.DurationFilterMillis):
+		case r.Version >= 1 && r.DurationFilterMillis >= 0 && now.WallMs-t.startWallMs <= r.DurationFilterMillis:
 		case pattern != nil && !pattern.MatchString(t.id):
 		default:
 			s := kmsg.NewListTransactionsResponseTransactionState()

@@ -66,7 +66,9 @@ func newTxnListCommand(opts *groupOptions) *cobra.Command {
 	}
 	cmd.Flags().StringSliceVar(&states, "state", nil, "list only transactions in these states (Ongoing, PrepareCommit, CompleteAbort, ...)")
 	cmd.Flags().Int64SliceVar(&pids, "producer-id", nil, "list only these producer ids")
-	cmd.Flags().DurationVar(&longer, "running-longer-than", 0, "list only transactions open for longer than this")
+	cmd.Flags().DurationVar(&longer, "running-longer-than", 0,
+		"list only transactional ids whose last transaction started longer ago than this, in any state, as Kafka's duration filter "+
+			"(Empty ids, which began none, always pass; add --state Ongoing for the open ones)")
 	return cmd
 }
 

@@ -69,6 +69,15 @@ func TestTxnCommands(t *testing.T) {
 	if out := mustRun(t, "", txn("describe", "cli-producer")...).stdout; !strings.Contains(out, "CompleteAbort") {
 		t.Fatalf("txn describe after the abort:\n%s", out)
 	}
+	// --running-longer-than is Kafka's duration filter: it reads the start
+	// of the last transaction in every state (cli-producer's aborted one
+	// started just now), and an Empty id, which began none, passes it.
+	if out := mustRun(t, "", txn("list", "--running-longer-than", "1h")...).stdout; !strings.Contains(out, "cli-txn") || strings.Contains(out, "cli-producer") {
+		t.Errorf("txn list --running-longer-than 1h:\n%s", out)
+	}
+	if out := mustRun(t, "", txn("list", "--running-longer-than", "1ms", "--state", "Ongoing")...).stdout; len(lines(out)) != 1 {
+		t.Errorf("txn list --running-longer-than 1ms --state Ongoing:\n%s", out)
+	}
 	mustFail(t, "x\n", []string{"produce", "t", "-b", addr, "--abort"}, "--abort needs --transactional-id")
 	mustFail(t, "x\n", []string{"produce", "t", "-b", addr, "--acks", "1", "--transactional-id", "x"}, "--transactional-id needs --acks all")
 }
