@@ -209,7 +209,7 @@ func (n *Node) serveHTTP(key, addr string, handler http.Handler) error {
 	srv := &http.Server{Addr: l.Addr().String(), Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	n.httpServers = append(n.httpServers, srv)
 	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpOnlyListener{Listener: l, key: key}); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.logger.Error("http server stopped", zap.String("listener", key), zap.Error(err))
 		}
 	}()
