@@ -141,6 +141,10 @@ func execute(ctx context.Context, root *cobra.Command) error {
 		return usageError(cmd, err)
 	case errors.Is(err, syscall.ECONNREFUSED) && cmd.Flags().Lookup("brokers") != nil:
 		return fmt.Errorf("%w\nno broker listens there: start one (gregor serve, gregor cluster up) or name yours with --brokers or $%s", err, brokersEnv)
+	case strings.Contains(err.Error(), "'HTTP' in ascii") && cmd.Flags().Lookup("brokers") != nil:
+		// franz-go read an HTTP answer: a node's metrics.listener or
+		// debug.listener, most likely (cluster up puts them at +300).
+		return fmt.Errorf("%w\nan HTTP server answered there (a node's metrics.listener or debug.listener?): name a node's Kafka listener with --brokers or $%s", err, brokersEnv)
 	}
 	return err
 }

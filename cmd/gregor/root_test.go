@@ -69,7 +69,8 @@ func TestWrongPortSaysSoWithoutStackTrace(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
-	inv := mustFail(t, "", []string{"topic", "list", "-b", l.Addr().String(), "--timeout", "3s"}, "HTTP", "is your broker port correct?")
+	inv := mustFail(t, "", []string{"topic", "list", "-b", l.Addr().String(), "--timeout", "3s"}, "HTTP", "is your broker port correct?",
+		"an HTTP server answered there (a node's metrics.listener or debug.listener?): name a node's Kafka listener with --brokers or $"+brokersEnv)
 	if strings.Contains(inv.stderr, "franz-go") || strings.Contains(inv.stderr, ".go:") {
 		t.Errorf("stderr carries a stack trace:\n%s", inv.stderr)
 	}
