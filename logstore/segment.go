@@ -69,6 +69,11 @@ type segment struct {
 	// needs to tell a lost tail from a compaction gap (recovery.go).
 	lastBatch      offsetIndexEntry
 	lastBatchKnown bool
+	// preallocEnd is how far the file's blocks are reserved (prealloc.go),
+	// as far as the appender knows: 0 after an open. preallocOff says a
+	// reservation failed: the segment's appends go on without.
+	preallocEnd int64
+	preallocOff bool
 }
 
 func (s *segment) logPath() string {

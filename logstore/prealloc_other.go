@@ -1,0 +1,8 @@
+//go:build !linux
+
+package logstore
+
+import "gregor/logstore/vfs"
+
+// fallocateKeepSize is not available on this platform.
+func fallocateKeepSize(vfs.File, int64, int64) (bool, error) { return false, nil }
