@@ -76,9 +76,11 @@ type Options struct {
 type Log struct {
 	// iovecs is the appender's pwritev vector (writev_linux.go).
 	iovecs iovecScratch
-	// noPrealloc says the filesystem cannot preallocate (prealloc.go);
-	// appender-only.
-	noPrealloc bool
+	// noPrealloc says the log does not preallocate (prealloc.go): its
+	// filesystem cannot or does not pay, as preallocChecked found out on
+	// the first reservation. Appender-only.
+	noPrealloc      bool
+	preallocChecked bool
 
 	fs  vfs.FS
 	dir string

@@ -3,9 +3,11 @@ package logstore
 import "go.uber.org/zap"
 
 // Preallocation: the store reserves a segment's disk blocks ahead of its
-// appends with fallocate(2) and FALLOC_FL_KEEP_SIZE, where the filesystem
-// supports it (Linux: ext4, xfs; not the in-memory filesystem of the tests
-// and the simulator). The file's size does not change: readers, recovery and
+// appends with fallocate(2) and FALLOC_FL_KEEP_SIZE on ext4 and xfs (Linux;
+// with preallocate=true on any filesystem that supports it; never on the
+// in-memory filesystem of the tests and the simulator). Elsewhere it may
+// cost more than it saves: tmpfs, for one, would clear the memory it
+// reserves before the appends copy into it. The file's size does not change: readers, recovery and
 // every size the log reports see exactly the bytes appended, and a crash
 // leaves no zeros to tell from records. What changes is what an append costs
 // the kernel: ext4 reserves and accounts each new block of a delayed-allocation
@@ -39,6 +41,13 @@ const (
 func (l *Log) preallocate(seg *segment, end int64) {
 	if l.noPrealloc || seg.preallocOff || end <= seg.preallocEnd {
 		return
+	}
+	if !l.preallocChecked {
+		l.preallocChecked = true
+		if !l.cfg.Preallocate && !preallocates(seg.logFile) {
+			l.noPrealloc = true
+			return
+		}
 	}
 	from := alignUp(max(seg.preallocEnd, seg.sizeBytes), preallocAlign)
 	ahead := min(max(end/8, preallocMinBytes), preallocMaxBytes)

@@ -192,3 +192,27 @@ func TestPreallocationAfterTruncation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// On a filesystem other than ext4 and xfs (tmpfs here) the log reserves
+// nothing unless preallocate=true asks for it.
+func TestPreallocationOnlyOnExt4AndXFSByDefault(t *testing.T) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != 0x01021994 { // TMPFS_MAGIC
+		t.Skip("no tmpfs at /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "gregor-prealloc-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	l := openTestLog(t, vfs.OS, dir, preallocConfig(), nil, 0)
+	if _, err := l.Append([][]byte{simpleBatch(t, 10, 1000, 1000, 1)}, 0, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if !l.noPrealloc || l.active().preallocEnd != 0 {
+		t.Fatalf("tmpfs log: noPrealloc %v, reserved to %d", l.noPrealloc, l.active().preallocEnd)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
