@@ -76,11 +76,12 @@ type Options struct {
 type Log struct {
 	// iovecs is the appender's pwritev vector (writev_linux.go).
 	iovecs iovecScratch
-	// noPrealloc says the log does not preallocate (prealloc.go): its
-	// filesystem cannot or does not pay, as preallocChecked found out on
-	// the first reservation. Appender-only.
+	// noPrealloc says the log's filesystem cannot preallocate
+	// (prealloc.go); preallocPays that it is one where preallocation pays
+	// by default, once preallocChecked. Appender-only.
 	noPrealloc      bool
 	preallocChecked bool
+	preallocPays    bool
 
 	fs  vfs.FS
 	dir string

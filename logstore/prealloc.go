@@ -42,10 +42,11 @@ func (l *Log) preallocate(seg *segment, end int64) {
 	if l.noPrealloc || seg.preallocOff || end <= seg.preallocEnd {
 		return
 	}
-	if !l.preallocChecked {
-		l.preallocChecked = true
-		if !l.cfg.Preallocate && !preallocates(seg.logFile) {
-			l.noPrealloc = true
+	if !l.cfg.Preallocate {
+		if !l.preallocChecked {
+			l.preallocChecked, l.preallocPays = true, preallocates(seg.logFile)
+		}
+		if !l.preallocPays {
 			return
 		}
 	}
