@@ -506,7 +506,7 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 // that nothing of the append stays in the file; a log that cannot truncate
 // fails for good.
 func (l *Log) failedWrite(seg *segment, start int64, werr error) error {
-	seg.preallocEnd = min(seg.preallocEnd, start) // the truncation frees what lay past start
+	seg.preallocEnd, seg.preallocUnknown = min(seg.preallocEnd, start), false // the truncation frees what lay past start
 	if terr := seg.logFile.Truncate(start); terr != nil {
 		ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
 		l.fail(ferr)
@@ -624,11 +624,13 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	if err := l.writeIndexFiles(old); err != nil {
 		return err
 	}
+	// Before the next segment exists: a crash then leaves a reservation
+	// past the active segment's end only (prealloc.go).
+	l.trimPrealloc(old)
 	seg, err := l.createSegment(baseOffset, nowMs)
 	if err != nil {
 		return err
 	}
-	l.trimPrealloc(old)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if old.tail != nil {

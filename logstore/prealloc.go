@@ -72,17 +72,18 @@ func (l *Log) preallocate(seg *segment, end int64) {
 }
 
 // trimPrealloc gives back the blocks reserved past seg's end (a roll, a
-// close). A failure is only logged: the blocks stay reserved until the
-// segment is deleted.
+// close; a roll gives them back before it creates the next segment, so a
+// crash leaves only the active segment's). A failure is only logged: the
+// blocks stay reserved until the segment is deleted.
 func (l *Log) trimPrealloc(seg *segment) {
-	if seg.preallocEnd <= seg.sizeBytes {
+	if seg.preallocEnd <= seg.sizeBytes && (!seg.preallocUnknown || seg.sizeBytes == 0) {
 		return
 	}
 	if err := seg.logFile.Truncate(seg.sizeBytes); err != nil {
 		l.logger.Warn("give back preallocated blocks failed", zap.String("file", seg.logPath()), zap.Error(err))
 		return
 	}
-	seg.preallocEnd = seg.sizeBytes
+	seg.preallocEnd, seg.preallocUnknown = seg.sizeBytes, false
 }
 
 func alignUp(n, align int64) int64 { return (n + align - 1) / align * align }

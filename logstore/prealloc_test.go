@@ -216,3 +216,32 @@ func TestPreallocationOnlyOnExt4AndXFSByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A log reopened after a crash gives back at its close what the crash
+// left reserved past its active segment's end, even without an append
+// since (an idle partition would otherwise keep it until its segment
+// rolls or is deleted).
+func TestCrashLeftReservationGivenBackAtClose(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, vfs.OS, dir, preallocConfig(), nil, 0)
+	if _, err := l.Append([][]byte{simpleBatch(t, 10, 1000, 1000, 1)}, 0, 1000); err != nil {
+		t.Fatal(err)
+	}
+	skipWithoutPrealloc(t, l)
+	segPath := l.active().logPath()
+	// No Close: the reservation stays behind as after kill -9.
+	r := openTestLog(t, vfs.OS, dir, preallocConfig(), nil, 0)
+	want := r.SizeBytes()
+	if size, alloc := allocatedBytes(t, segPath); size != want || alloc <= alignUp(size, 4096)+trimmedSlack {
+		t.Fatalf("after the crash: segment of %d bytes (log %d) with %d allocated, want a reservation past it", size, want, alloc)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if size, alloc := allocatedBytes(t, segPath); size != want || alloc > alignUp(size, 4096)+trimmedSlack {
+		t.Fatalf("after reopen and close: segment of %d bytes keeps %d bytes allocated", size, alloc)
+	}
+	if err := l.CloseForDeletion(); err != nil {
+		t.Fatal(err)
+	}
+}
