@@ -128,3 +128,22 @@ func TestRetentionAliasSynonyms(t *testing.T) {
 		}
 	}
 }
+
+// preallocate (log.preallocate) reaches the log's config: the store
+// reserves whole segments with it (logstore/prealloc.go).
+func TestResolveTopicSettingsPreallocate(t *testing.T) {
+	for _, c := range []struct {
+		topic, static map[string]string
+		want          bool
+	}{
+		{nil, nil, false},
+		{map[string]string{"preallocate": "true"}, nil, true},
+		{nil, map[string]string{"log.preallocate": "true"}, true},
+		{map[string]string{"preallocate": "false"}, map[string]string{"log.preallocate": "true"}, false},
+	} {
+		topic := &TopicImage{Name: "t", Configs: c.topic}
+		if got := ResolveTopicSettings(topic, BrokerConfigs{Static: c.static}, false).Log.Preallocate; got != c.want {
+			t.Errorf("topic %v broker %v: preallocate %v, want %v", c.topic, c.static, got, c.want)
+		}
+	}
+}

@@ -103,6 +103,7 @@ func ResolveTopicSettings(topic *TopicImage, broker BrokerConfigs, durableHighWa
 	if x, err := strconv.ParseFloat(value("min.cleanable.dirty.ratio"), 64); err == nil {
 		lc.MinCleanableDirtyRatio = x
 	}
+	lc.Preallocate = value("preallocate") == "true"
 	if v := value("cleanup.policy"); v != "" {
 		_ = lc.SetCleanupPolicy(v) // validated when set; on error the default stays
 	}

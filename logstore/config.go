@@ -71,6 +71,11 @@ type Config struct {
 	// ratio, and with the compact policy the active segment rolls at this
 	// age if segment.ms is longer. Default math.MaxInt64 (never); at least 1.
 	MaxCompactionLagMs int64
+	// Preallocate is preallocate (log.preallocate): a segment's disk
+	// blocks are reserved for the whole of segment.bytes on its first
+	// append rather than a little ahead of the appends (prealloc.go; the
+	// file's size stays what was appended, unlike Kafka's). Default false.
+	Preallocate bool
 }
 
 // Defaults, as in Kafka.

@@ -34,7 +34,8 @@
 // active segment's last block is kept in memory), recent.go (the headers of
 // the batches appended since the last offset-index entry, which reads find
 // their batches by), codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
-// and replace.go (compaction), groupcommit.go (batched fsync), config.go.
+// and replace.go (compaction), groupcommit.go (batched fsync), prealloc.go
+// (a segment's disk blocks reserved ahead of its appends), config.go.
 //
 // # Durability
 //

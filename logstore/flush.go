@@ -145,6 +145,7 @@ func (l *Log) closeCleanly() error {
 	if err := l.writeIndexFiles(l.active()); err != nil {
 		return err
 	}
+	l.trimPrealloc(l.active())
 	l.writeProducerSnapshot()
 	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, l.LogStartOffset()); err != nil {
 		return err

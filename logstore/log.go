@@ -76,6 +76,12 @@ type Options struct {
 type Log struct {
 	// iovecs is the appender's pwritev vector (writev_linux.go).
 	iovecs iovecScratch
+	// noPrealloc says the log's filesystem cannot preallocate
+	// (prealloc.go); preallocPays that it is one where preallocation pays
+	// by default, once preallocChecked. Appender-only.
+	noPrealloc      bool
+	preallocChecked bool
+	preallocPays    bool
 
 	fs  vfs.FS
 	dir string
@@ -474,6 +480,7 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 	seg := l.active()
 	start := seg.sizeBytes
 	if len(batches) > 0 {
+		l.preallocate(seg, start+total)
 		// One system call for all the batches (many in a follower's
 		// append of a fetched response), and a raw one when a slot is
 		// free (writev_linux.go), where the file allows it.
@@ -499,6 +506,7 @@ func (l *Log) writeBatches(batches [][]byte, nowMs int64) (*segment, int64, erro
 // that nothing of the append stays in the file; a log that cannot truncate
 // fails for good.
 func (l *Log) failedWrite(seg *segment, start int64, werr error) error {
+	seg.preallocEnd, seg.preallocUnknown = min(seg.preallocEnd, start), false // the truncation frees what lay past start
 	if terr := seg.logFile.Truncate(start); terr != nil {
 		ferr := fmt.Errorf("truncate %s back to %d after a failed append: %w", seg.logPath(), start, terr)
 		l.fail(ferr)
@@ -616,6 +624,9 @@ func (l *Log) roll(baseOffset int64, nowMs int64) error {
 	if err := l.writeIndexFiles(old); err != nil {
 		return err
 	}
+	// Before the next segment exists: a crash then leaves a reservation
+	// past the active segment's end only (prealloc.go).
+	l.trimPrealloc(old)
 	seg, err := l.createSegment(baseOffset, nowMs)
 	if err != nil {
 		return err

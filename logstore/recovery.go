@@ -267,6 +267,9 @@ func (l *Log) loadSegments(bases []int64, clean bool, recoveryPoint int64, nowMs
 		seg.logFile = f
 		l.segments = append(l.segments, seg)
 		last := i == len(bases)-1
+		// A crash may have left blocks reserved past the active segment's
+		// end (prealloc.go); the others gave theirs back when they rolled.
+		seg.preallocUnknown = last
 		if !last {
 			seg.nextOffset = bases[i+1]
 		}

@@ -69,6 +69,15 @@ type segment struct {
 	// needs to tell a lost tail from a compaction gap (recovery.go).
 	lastBatch      offsetIndexEntry
 	lastBatchKnown bool
+	// preallocEnd is how far the file's blocks are reserved (prealloc.go),
+	// as far as the appender knows: 0 after an open, where
+	// preallocUnknown says blocks may be reserved past the end all the
+	// same (the active segment of a log that stopped without closing).
+	// preallocOff says a reservation failed: the segment's appends go on
+	// without.
+	preallocEnd     int64
+	preallocUnknown bool
+	preallocOff     bool
 }
 
 func (s *segment) logPath() string {

@@ -341,6 +341,7 @@ func (l *Log) deleteSegmentPrefix(expired func(s *segment, remainingBytes int64)
 // truncateDurably cuts seg's file at pos and syncs it, so a crash cannot bring
 // the cut bytes back.
 func truncateDurably(seg *segment, pos int64) error {
+	seg.preallocEnd, seg.preallocUnknown = min(seg.preallocEnd, pos), false // the truncation frees what lay past pos
 	if err := seg.logFile.Truncate(pos); err != nil {
 		return fmt.Errorf("truncate segment %s to %d: %w", seg.logPath(), pos, err)
 	}
