@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,19 +18,26 @@ import (
 )
 
 // The node coordinating three groups is paused (SIGSTOP) until the
-// controller fences it and the groups' __consumer_offsets partitions move:
-// a franz-go KIP-848 member, a franz-go classic (cooperative-sticky) member
-// and a sarama classic (range) member, each alone in its group. The new
-// coordinator loads each group with its member and gives it a whole
+// controller fences it and the groups' __consumer_offsets partitions move,
+// or stopped gracefully (SIGTERM: a controlled shutdown moves them at
+// once): a franz-go KIP-848 member, a franz-go classic (cooperative-sticky)
+// member and a sarama classic (range) member, each alone in its group. The
+// new coordinator loads each group with its member and gives it a whole
 // session from the load (as Kafka's coordinator does on load), so a member
-// that finds it once its requests to the paused node time out keeps its
-// member id and generation past the session timeout from the move: no
-// member is expired, no group rebalances, and the records written after
-// the move are read by the same members. The members' clients time out
-// requests after 3 s and refresh metadata often (a paused node's
-// connections stay open: only a request timeout or a metadata refresh that
-// no longer lists the fenced node sends a client to FindCoordinator).
-func TestPausedCoordinatorKeepsGroupMembers(t *testing.T) {
+// that finds it (at once after a graceful stop; once its requests to the
+// paused node time out after a pause) keeps its member id past the session
+// timeout from the move: no member is expired, and the records written
+// after the move are read by the same members. The members' clients time
+// out requests after 3 s (sarama 1 s) and refresh metadata often (a paused
+// node's connections stay open: only a request timeout or a metadata
+// refresh that no longer lists the fenced node sends a client to
+// FindCoordinator).
+func TestCoordinatorMoveKeepsGroupMembers(t *testing.T) {
+	t.Run("paused", func(t *testing.T) { testCoordinatorMoveKeepsGroupMembers(t, false) })
+	t.Run("stopped", func(t *testing.T) { testCoordinatorMoveKeepsGroupMembers(t, true) })
+}
+
+func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	const topic, sessionMs = "held", 20000
 	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		"group.consumer.heartbeat.interval.ms=500", fmt.Sprintf("group.consumer.session.timeout.ms=%d", sessionMs))
@@ -189,7 +197,14 @@ func TestPausedCoordinatorKeepsGroupMembers(t *testing.T) {
 	lost = nil
 	mu.Unlock()
 
-	resume := pauseProcess(t, c.pid(int(coordinator)))
+	resume := func() {}
+	if graceful {
+		if err := syscall.Kill(c.pid(int(coordinator)), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		resume = pauseProcess(t, c.pid(int(coordinator)))
+	}
 	paused := time.Now()
 	waitFor(t, 60*time.Second, "the groups' coordinator to move", func() bool {
 		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -202,7 +217,7 @@ func TestPausedCoordinatorKeepsGroupMembers(t *testing.T) {
 		return true
 	})
 	moved := time.Now()
-	t.Logf("the groups' coordinator moved %v after the pause", moved.Sub(paused).Round(time.Millisecond))
+	t.Logf("the groups' coordinator moved %v after the pause or stop", moved.Sub(paused).Round(time.Millisecond))
 	produceAndRead("after")
 	// Past a session from the move: a member the new coordinator had not
 	// heard from by then is gone.
