@@ -247,8 +247,14 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 		m.revoked() // the member acknowledged the revocation
 	}
 	m.sessionDeadlineMs = now.MonoMs + int64(c.cfg.Consumer.SessionTimeoutMs)
+	// The group's subscribed partition counts move only with a member's
+	// subscription (changed), a member's removal, or the topics, which
+	// recompute them where they change (removeConsumerMember,
+	// topicsChanged, consumerGroupLoaded): a heartbeat that changed
+	// nothing does not walk every member's subscription.
 	bumped := false
-	if subscriptionChanged := c.subscriptionChanged(g); changed || subscriptionChanged {
+	if changed {
+		c.subscriptionChanged(g)
 		c.bumpGroupEpoch(g, now)
 		bumped = true
 	}
