@@ -27,13 +27,19 @@ func assignUniform(members []*consumerMember, subs map[string]map[string]bool, p
 			}
 		}
 	}
+	// The members subscribed to each topic, found once per topic.
+	eligibleOf := map[string][]*consumerMember{}
 	eligible := func(topic string) []*consumerMember {
+		if es, ok := eligibleOf[topic]; ok {
+			return es
+		}
 		var es []*consumerMember
 		for _, m := range members {
 			if subs[m.id][topic] {
 				es = append(es, m)
 			}
 		}
+		eligibleOf[topic] = es
 		return es
 	}
 	least := func(es []*consumerMember) *consumerMember {
@@ -69,9 +75,18 @@ func assignUniform(members []*consumerMember, subs map[string]map[string]bool, p
 // with at least two fewer, preferring the most loaded source; it reports
 // whether it moved one.
 func moveOne(members []*consumerMember, out map[string]tpSet, eligible func(string) []*consumerMember) bool {
+	if len(members) == 0 {
+		return false
+	}
 	sources := slices.Clone(members)
 	slices.SortStableFunc(sources, func(a, b *consumerMember) int { return len(out[b.id]) - len(out[a.id]) })
+	fewest := len(out[sources[len(sources)-1].id])
 	for _, src := range sources {
+		if len(out[src.id])-1 <= fewest {
+			// No member has two fewer than this source, nor than
+			// any after it (they have no more).
+			return false
+		}
 		for _, tp := range out[src.id].sorted() {
 			var dst *consumerMember
 			for _, m := range eligible(tp.topic) {

@@ -247,8 +247,14 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 		m.revoked() // the member acknowledged the revocation
 	}
 	m.sessionDeadlineMs = now.MonoMs + int64(c.cfg.Consumer.SessionTimeoutMs)
+	// The group's subscribed partition counts move only with a member's
+	// subscription (changed), a member's removal, or the topics, which
+	// recompute them where they change (removeConsumerMember,
+	// topicsChanged, consumerGroupLoaded): a heartbeat that changed
+	// nothing does not walk every member's subscription.
 	bumped := false
-	if subscriptionChanged := c.subscriptionChanged(g); changed || subscriptionChanged {
+	if changed {
+		c.subscriptionChanged(g)
 		c.bumpGroupEpoch(g, now)
 		bumped = true
 	}
@@ -585,29 +591,14 @@ func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
 		return
 	}
 	m.revocationDeadlineMs = noDeadline
-	owned := map[topicPartition]bool{}
-	for _, other := range cg.members {
-		if other == m {
-			continue
-		}
-		for tp := range other.assigned {
-			owned[tp] = true
-		}
-		for tp := range other.revoking {
-			owned[tp] = true
-		}
-	}
 	unreleased := 0
-	for tp := range target {
-		if _, have := m.assigned[tp]; have {
-			continue
-		}
-		if owned[tp] {
+	for _, tp := range cg.unowned(m, target) {
+		if tp.owned {
 			unreleased++
 			continue
 		}
-		m.assigned[tp] = struct{}{}
-		m.assignedAt[tp] = cg.assignmentEpoch // the epoch the member reaches below
+		m.assigned[tp.tp] = struct{}{}
+		m.assignedAt[tp.tp] = cg.assignmentEpoch // the epoch the member reaches below
 	}
 	if m.epoch != cg.assignmentEpoch {
 		m.previousEpoch, m.epoch = m.epoch, cg.assignmentEpoch
@@ -616,6 +607,51 @@ func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
 	if unreleased > 0 {
 		m.state = memberUnreleased
 	}
+}
+
+// missingPartition is a partition of a member's target it does not own
+// yet, and whether another member still owns it (assigned or revoking).
+type missingPartition struct {
+	tp    topicPartition
+	owned bool
+}
+
+// unowned lists the partitions of target that m does not own, each with
+// whether another member owns it. It looks each up in the other members'
+// sets rather than gathering every partition the group owns: a member
+// reconciling in a large group misses a few partitions of many, and this
+// runs on each of its heartbeats.
+func (cg *consumerGroup) unowned(m *consumerMember, target tpSet) []missingPartition {
+	var missing []missingPartition
+	for tp := range target {
+		if _, have := m.assigned[tp]; !have {
+			missing = append(missing, missingPartition{tp: tp})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	left := len(missing)
+	for _, other := range cg.members {
+		if other == m || len(other.assigned)+len(other.revoking) == 0 {
+			continue
+		}
+		for i := range missing {
+			if missing[i].owned {
+				continue
+			}
+			_, a := other.assigned[missing[i].tp]
+			_, r := other.revoking[missing[i].tp]
+			if a || r {
+				missing[i].owned = true
+				left--
+			}
+		}
+		if left == 0 {
+			break
+		}
+	}
+	return missing
 }
 
 // revoked drops the partitions the member acknowledged giving up.

@@ -113,6 +113,11 @@ func (m *durabilityModel) checkWritten(t *rapid.T) {
 		if g.kind != kindConsumer || m.c.failed {
 			continue
 		}
+		// The group's subscribed partition counts, which a heartbeat
+		// that changed nothing does not recompute, are current.
+		if m.c.subscriptionChanged(g) {
+			t.Fatalf("group %s: its subscribed partition counts were stale", g.id)
+		}
 		want := m.c.consumerRecordsOf(g)
 		if len(want) != len(g.consumer.written) {
 			t.Fatalf("group %s: %d records written, its state is %d", g.id, len(g.consumer.written), len(want))
