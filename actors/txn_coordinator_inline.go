@@ -15,6 +15,12 @@ package actors
 // its replies) never wait for it, so running it on a sender that is itself
 // an actor (a partition) cannot deadlock. Ticks, loads and producer ids
 // still go to a worker.
+//
+// Likewise what the coordinator sends on: its appends to its
+// __transaction_state partition (flushAppends) and the last of its
+// markers to partitions of its node (writeMarkers) run on its goroutine
+// when their partition is idle, as a Produce's last partition runs on its
+// connection's reader (runProduces), rather than waking a worker each.
 
 func (m *txnRequest) runsInline() bool      { return m.inline }
 func (*txnLocalAsk) runsInline() bool       { return true }
