@@ -20,14 +20,19 @@ func TestSmallProduceRunsOnItsReader(t *testing.T) {
 	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, partitions, 1, nil, "spread"); err != nil {
 		t.Fatal(err)
 	}
-	rt := n.routes.load()
 	boards := make([]*fetchBoard, partitions)
-	var before int64
-	for p := range boards {
-		if boards[p] = n.fetchBoards.of(rt.partition("spread", int32(p))); boards[p] == nil {
-			t.Fatalf("no fetch board for spread-%d", p)
+	waitFor(t, 10*time.Second, "the partitions' fetch boards", func() bool {
+		rt := n.routes.load()
+		for p := range boards {
+			if boards[p] = n.fetchBoards.of(rt.partition("spread", int32(p))); boards[p] == nil {
+				return false
+			}
 		}
-		before += boards[p].handedOff.Load()
+		return true
+	})
+	var before int64
+	for _, b := range boards {
+		before += b.handedOff.Load()
 	}
 	for range produces {
 		req := kmsg.NewPtrProduceRequest()
