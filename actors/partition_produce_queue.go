@@ -169,40 +169,19 @@ func (b *produceBatch) answerUndelivered() {
 // request's connection, which sends the last partition's batch inline
 // (an idle partition appends it on this goroutine, inlineMessage): the
 // other partitions append on workers meanwhile, and a Produce to one
-// partition wakes no other goroutine. A small Produce (inlineProduceBytes)
-// sends every partition's batch inline: its appends are short, and each
-// one handed to a worker woke a goroutine, and often a thread, for less
-// work than the wake-up costs (a transaction's Produce to a leader of two
-// of its partitions; the markers of a WriteTxnMarkers). With held, the new
-// batches wait in it, for more produces to join them, until held is sent.
+// partition wakes no other goroutine. With held, the new batches wait in
+// it, for more produces to join them, until held is sent.
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
-	small := produceBytes(f.sends) <= inlineProduceBytes
 	for i, s := range f.sends {
 		if held != nil {
 			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
 			continue
 		}
-		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, small || i == len(f.sends)-1)
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
 	}
 	f.sends = nil
-}
-
-// inlineProduceBytes is the most records a Produce may carry, over all
-// its partitions, for all its partitions to append on the connection's
-// reader (runProduces).
-const inlineProduceBytes = 64 << 10
-
-// produceBytes counts the records the produces of sends carry.
-func produceBytes(sends []fanOutSend) int {
-	total := 0
-	for _, s := range sends {
-		if m, ok := s.msg.(*producePartition); ok {
-			total += len(m.records)
-		}
-	}
-	return total
 }
 
 // takeBatch takes the messages of b after yielding the actor's goroutine

@@ -17,9 +17,9 @@ package actors
 // still go to a worker.
 //
 // Likewise what the coordinator sends on: its appends to its
-// __transaction_state partition (flushAppends) and its markers to
-// partitions of its node (writeMarkers) run on its goroutine when their
-// partition is idle, as a small Produce's partitions run on its
+// __transaction_state partition (flushAppends) and the last of its
+// markers to partitions of its node (writeMarkers) run on its goroutine
+// when their partition is idle, as a Produce's last partition runs on its
 // connection's reader (runProduces), rather than waking a worker each.
 
 func (m *txnRequest) runsInline() bool      { return m.inline }

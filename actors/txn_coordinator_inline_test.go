@@ -125,8 +125,9 @@ func TestTxnCoordinatorAppendsOnItsGoroutine(t *testing.T) {
 }
 
 // A transaction's marker to a partition on the coordinator's node is
-// written on the coordinator's goroutine when the partition is idle
-// (txnCoordinator.writeMarkers), not on a worker it wakes.
+// written on the coordinator's goroutine when the partition is idle (the
+// last partition's: txnCoordinator.writeMarkers), not on a worker it
+// wakes.
 func TestTxnLocalMarkerOnCoordinatorsGoroutine(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 30*time.Second)
