@@ -248,11 +248,6 @@ func partitionMailboxWith(board *fetchBoard) actor.Mailbox {
 	return &partitionMailbox{mw: &answerAfterStop{board: board}}
 }
 
-// inlineMailbox makes the same mailbox, with no fetch board, for another
-// actor whose senders may run its messages inline: a transaction
-// coordinator (txnCoordinator).
-func inlineMailbox() actor.Mailbox { return &partitionMailbox{mw: &answerAfterStop{}} }
-
 // MailboxStarted implements actor.MailboxMiddleware.
 func (*answerAfterStop) MailboxStarted() {}
 

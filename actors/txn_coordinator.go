@@ -22,8 +22,6 @@ type txnRequest struct {
 	body      kmsg.Request
 	respond   func(kmsg.Response)
 	answerAdd func(code int16)
-	// inline: sent from a connection's reader (txn_coordinator_inline.go).
-	inline bool
 }
 
 // answerUndelivered answers a request that reached no coordinator (it

@@ -21,9 +21,7 @@ func (a *txnCoordinator) flushAppends() {
 		batch := txn.EncodeBatch(b.Records, a.x.n.cfg.Clock.Now().WallMs)
 		msg := &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
 			reply: func(res producePartitionResult) { root.Send(self, &txnAppended{batch: b, code: res.errorCode}) }}
-		// On this goroutine if the partition is idle: the coordinator
-		// would otherwise wake a worker for each of its appends.
-		send := func() { a.x.n.produceQueues.sendInline(root, a.partitionPID, msg, true) }
+		send := func() { a.x.n.produceQueues.send(root, a.partitionPID, msg) }
 		if hold := a.x.holdAppend.Load(); hold != nil && (*hold)(send) {
 			continue
 		}

@@ -71,10 +71,7 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 			reply: func(res producePartitionResult) { mg.finish(func() { results[i].code = res.errorCode }) }}
 	}
 	mg.start(localMarkerWait)
-	// The last partition's marker is written on this goroutine if its
-	// partition is idle, the others on workers meanwhile, as a Produce's
-	// partitions are (runProduces).
 	for i := range msgs {
-		a.x.n.queueMarker(pids[i], &msgs[i], i == len(msgs)-1)
+		a.x.n.queueMarker(pids[i], &msgs[i])
 	}
 }

@@ -22,8 +22,7 @@ import "github.com/asynkron/protoactor-go/actor"
 // adds and produces) starts only once every marker of this one is written.
 
 // queueMarker sends msg, a marker's produce, to the partition actor pid
-// through the node's produce queues; a new batch runs on this goroutine if
-// inline and the partition is idle (produceQueues.sendInline).
-func (n *Node) queueMarker(pid *actor.PID, msg *producePartition, inline bool) {
-	n.produceQueues.sendInline(n.system.Root, pid, msg, inline)
+// through the node's produce queues.
+func (n *Node) queueMarker(pid *actor.PID, msg *producePartition) {
+	n.produceQueues.send(n.system.Root, pid, msg)
 }
