@@ -186,7 +186,8 @@
 //   - GREGOR_BENCH_PPROF="PREFIX SECONDS ADDR..." takes a Go CPU profile of
 //     SECONDS from each ADDR (a debug.listener: with the cluster,
 //     GREGOR_BENCH_CLUSTER_SET="debug.listener=127.0.0.1:P" gives node i
-//     P+i-1) at the start of every window, into PREFIX.N.I.pprof.
+//     P+i-1) at the start of every window, into PREFIX.N.I.pprof (and
+//     the same seconds' allocations into PREFIX.N.I.allocs.pprof).
 //
 // The goals (issue): produce and consume at 70% or more of kfake's MB/s
 // (benchreport prints the ratio to both kfake references),

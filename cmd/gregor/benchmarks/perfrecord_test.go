@@ -59,7 +59,8 @@ func startPerf(b *testing.B, t *target) func() {
 
 // GREGOR_BENCH_PPROF="PREFIX SECONDS ADDR..." takes a Go CPU profile of
 // SECONDS from each ADDR (a node's debug.listener) at the start of every
-// measured window, into PREFIX.N.I.pprof (I the address's index): the
+// measured window, into PREFIX.N.I.pprof (I the address's index), and
+// the allocations of those seconds into PREFIX.N.I.allocs.pprof: the
 // brokers' own code by function, which perf cannot name in Go binaries.
 // The profile runs its whole length: pick one shorter than the window.
 func startPprof(n int) func() {
@@ -69,19 +70,23 @@ func startPprof(n int) func() {
 	}
 	var wg sync.WaitGroup
 	for i, addr := range f[2:] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=" + f[1])
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			raw, err := io.ReadAll(resp.Body)
-			if err == nil {
-				_ = os.WriteFile(fmt.Sprintf("%s.%d.%d.pprof", f[0], n, i), raw, 0o644)
-			}
-		}()
+		// The CPU profile, and beside it the allocations of the same
+		// seconds (a delta profile) into PREFIX.N.I.allocs.pprof.
+		for _, kind := range []struct{ path, suffix string }{{"profile", "pprof"}, {"allocs", "allocs.pprof"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := http.Get("http://" + addr + "/debug/pprof/" + kind.path + "?seconds=" + f[1])
+				if err != nil {
+					return
+				}
+				defer resp.Body.Close()
+				raw, err := io.ReadAll(resp.Body)
+				if err == nil && resp.StatusCode == http.StatusOK {
+					_ = os.WriteFile(fmt.Sprintf("%s.%d.%d.%s", f[0], n, i, kind.suffix), raw, 0o644)
+				}
+			}()
+		}
 	}
 	return wg.Wait
 }
