@@ -74,7 +74,7 @@ func (g *groupNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, 
 	if old := g.coordinator(p); old != nil {
 		ctx.Stop(old)
 	}
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newGroupCoordinator(g, p, partitionPID)
 	}))
 	g.setCoordinator(p, pid)

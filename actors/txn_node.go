@@ -132,7 +132,7 @@ func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, pa
 	if old := x.coordinator(p); old != nil {
 		ctx.Stop(old)
 	}
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newTxnCoordinator(x, p, epoch, partitionPID)
 	}, actor.WithDispatcher(x.n.dispatcher)))
 	x.setCoordinator(p, pid)
