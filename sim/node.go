@@ -159,6 +159,9 @@ type node struct {
 	// with their data kept, for the next open to fill the gaps compaction
 	// left (compaction_gaps.go).
 	closedShadows map[tpKey]*shadowLog
+	// leftDirs are the partition directories a deleted replica left behind
+	// (their removal failed: a disk fault), by name (checkNoStaleReplicas).
+	leftDirs map[string]bool
 
 	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
 	// with EIO with probability diskFaultP (and, with diskFaultAllOps,

@@ -359,7 +359,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
-				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch()})
+				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch(), topicID: h.topicID})
 		}
 	}
 	for _, rep := range rd.FetchReplies {
@@ -499,7 +499,14 @@ func (h *replicaHost) stop(deleteData bool) {
 		delete(n.diskEnd, h.key)
 		delete(n.preCrashEnd, h.key)
 		delete(n.syncedAtPowerLoss, h.key)
-		_ = n.fs.RemoveAll(h.dir())
+		if err := n.fs.RemoveAll(h.dir()); err != nil {
+			// Left behind by a disk fault (checkNoStaleReplicas excuses
+			// it; the next start renames it aside).
+			if n.leftDirs == nil {
+				n.leftDirs = map[string]bool{}
+			}
+			n.leftDirs[h.dir()[len(dataDir)+1:]] = true
+		}
 		_ = n.fs.SyncDir(dataDir)
 	}
 	for _, id := range sortedRequestIDs(h.waiting) {

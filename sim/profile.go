@@ -290,6 +290,10 @@ type Profile struct {
 	// of a topic of its own below an offset (DeleteRecords,
 	// delete_records.go).
 	DeleteRecordsEveryMs float64
+	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
+	// id) and, once no running node holds it, creates it again under its
+	// name (topic_recreate.go).
+	RecreateTopicEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -485,7 +489,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.Sorted(maps.Keys(NamedProfiles()))
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -499,6 +503,11 @@ func MixedProfile(seed uint64) (Profile, string) {
 		p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = lag.MetadataLagEveryMs, lag.MetadataLagForMs, lag.MetadataLagMs
 		p.MetadataLagStarves = lag.MetadataLagStarves
 		pick += "+metadata-lag"
+	}
+	if pick != "drawn" && p.RecreateTopicEveryMs == 0 {
+		if p.RecreateTopicEveryMs = drawRecreateTopic(seed); p.RecreateTopicEveryMs > 0 {
+			pick += "+recreate-topic"
+		}
 	}
 	return p, pick
 }
@@ -527,7 +536,7 @@ func ProfileByName(name string, seed uint64) (Profile, bool) {
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -692,6 +701,29 @@ func DrawProfile(seed uint64) Profile {
 	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
+	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
+	return p
+}
+
+// drawRecreateTopic draws, from a stream of its own, whether a seed's
+// drawn profile (or, under mixed, its named one) deletes and creates again
+// a topic (three seeds in ten), and how often.
+func drawRecreateTopic(seed uint64) float64 {
+	if d := newRand(seed, streamRecreateTopic); d.Float64() < 0.3 {
+		return 3000 + d.Float64()*12000
+	}
+	return 0
+}
+
+// RecreateProfile is the churn profile (reassignments, crashes with power
+// losses, swizzle-clogs, unregistered brokers) with pauses every 10 s and
+// metadata that reaches a node late, while the admin deletes and creates
+// again a topic of its own every 4 s (topic_recreate.go).
+func RecreateProfile() Profile {
+	p := ChurnProfile()
+	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
+	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 15_000, 8000, 3000
+	p.RecreateTopicEveryMs = 4000
 	return p
 }
 
@@ -769,6 +801,7 @@ func (p Profile) String() string {
 	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
+	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

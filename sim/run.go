@@ -61,6 +61,7 @@ func (w *World) finish() {
 		return
 	}
 	w.checkReplicasIdentical()
+	w.checkNoStaleReplicas()
 	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
@@ -113,6 +114,7 @@ func (w *World) startWorkload() {
 	}
 	w.startTxnWorkload(admin)
 	w.startDeleteRecords(admin)
+	w.startRecreateTopic(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
 		var next func()
