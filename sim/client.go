@@ -417,9 +417,11 @@ func (c *client) poll(tp tpKey) {
 	// clients fetch: a fetch of a deleted topic's id is answered
 	// UNKNOWN_TOPIC_ID, never with the records of a topic created again
 	// under its name (topic_recreate.go).
+	// (The request keeps the name, which v13 does not carry on the wire,
+	// for the serve-by-name plant only.)
 	id := c.meta.topics[tp.topic].id
 	if id != (cluster.TopicID{}) {
-		req.Version, rt.Topic, rt.TopicID = 13, "", id
+		req.Version, rt.TopicID = 13, id
 	}
 	rp := kmsg.NewFetchRequestTopicPartition()
 	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = tp.partition, c.positions[tp], epoch, 1<<20

@@ -173,6 +173,10 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 	// an id the image does not hold, and the replica of that name only if
 	// it is of that id.
 	byID := req.Version >= 13
+	if n.w.opts.Plant == PlantServeByName && byID && !s.follower {
+		byID = false // the name the simulator's consumers carry beside the id
+		n.w.stats.PlantFired++
+	}
 	for _, t := range session.Topics {
 		name, code := t.Topic, int16(0)
 		if byID {

@@ -494,7 +494,9 @@ func (h *replicaHost) stop(deleteData bool) {
 		_ = h.log.Close()
 		h.log = nil
 	}
-	if deleteData {
+	if deleteData && n.w.opts.Plant == PlantKeepDeleted {
+		n.w.stats.PlantFired++
+	} else if deleteData {
 		delete(n.closedShadows, h.key)
 		delete(n.diskEnd, h.key)
 		delete(n.preCrashEnd, h.key)

@@ -58,6 +58,16 @@ const (
 	// new log start can be elected and serve the deleted records (S13,
 	// Q15). Only profiles with DeleteRecords reach it (deleterecords).
 	PlantDeleteEarly Plant = "delete-early"
+	// PlantServeByName: a node serves a fetch by topic id (v13) from its
+	// replica of the topic's name, whatever that replica's id: a consumer
+	// of a deleted topic's id reads the records of the topic created
+	// again under its name (S14). Only profiles that delete and create
+	// topics again reach it (recreate; topic_recreate.go).
+	PlantServeByName Plant = "serve-by-name"
+	// PlantKeepDeleted: a node keeps the directory of a replica it
+	// deleted (the shell skips the removal): a deleted topic's records
+	// stay on its disk, under the name a new topic may take (S15).
+	PlantKeepDeleted Plant = "keep-deleted"
 )
 
 // String is the plant's name, "none" for none.
@@ -71,7 +81,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -715,15 +725,23 @@ func drawRecreateTopic(seed uint64) float64 {
 	return 0
 }
 
-// RecreateProfile is the churn profile (reassignments, crashes with power
-// losses, swizzle-clogs, unregistered brokers) with pauses every 10 s and
-// metadata that reaches a node late, while the admin deletes and creates
-// again a topic of its own every 4 s (topic_recreate.go).
+// RecreateProfile deletes and creates again a topic of the admin's every
+// 3 s (topic_recreate.go) under two acks=all producers and two consumers,
+// while swizzle-clogs hold fetches past a re-creation (every 6 s, for
+// 3 s), nodes crash every 8 s (a third of them power losses) and stay
+// down through re-creations, pauses come every 10 s, metadata reaches a
+// node late every 15 s, and reassignments every 10 s. Leader epochs stay
+// low, so that a fetch by a deleted id can carry the leader epoch of the
+// new topic's leader (the replica's epoch check lets it through).
 func RecreateProfile() Profile {
-	p := ChurnProfile()
-	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
-	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 15_000, 8000, 3000
-	p.RecreateTopicEveryMs = 4000
+	p := QuietProfile()
+	p.Consumers, p.Partitions = 2, 1
+	p.RecreateTopicEveryMs = 3000
+	p.ClogEveryMs, p.ClogForMs = 6000, 3000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.33, 4000
+	p.PauseEveryMs, p.PauseForMs = 10_000, 2000
+	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 15_000, 6000, 2000
+	p.ReassignEveryMs = 10_000
 	return p
 }
 

@@ -131,11 +131,19 @@ var plantBounds = map[Plant]int{
 	// seed 7), found by S13; it needs a follower that had not fetched the
 	// new log start elected before it does.
 	PlantDeleteEarly: 15,
+	// serve-by-name: 12 of seeds 1-30 of the recreate profile (first:
+	// seed 3), found by S14; it needs a consumer that fetches by a deleted
+	// id, with the new topic's leader epoch, from the new topic's leader.
+	// keep-deleted: 10 of seeds 1-30 (first: seed 2), found by S15; it
+	// needs a replica deleted or moved off a node the topic does not come
+	// back to.
+	PlantServeByName: 10,
+	PlantKeepDeleted: 10,
 }
 
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
-var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords"}
+var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation: 30_000,
@@ -147,6 +155,8 @@ var plantDurationMs = map[Plant]int64{
 	PlantCommitReturned: 60_000,
 	PlantClockDrift:     30_000,
 	PlantDeleteEarly:    30_000,
+	PlantServeByName:    30_000,
+	PlantKeepDeleted:    30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -163,6 +173,8 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantCommitReturned: {"Q3"},
 		PlantClockDrift:     {"S10", "S9"},
 		PlantDeleteEarly:    {"S13", "Q15"},
+		PlantServeByName:    {"S14"},
+		PlantKeepDeleted:    {"S15"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -440,7 +452,12 @@ func TestSwarmRegressions(t *testing.T) {
 		{9100051, 60_000, 4, "recovery", nil},
 		// S13: a fenced follower in the ELR, left out of DeleteRecords'
 		// low watermark, elected with its older log start.
-		{9320044, 60_000, 3, "deleterecords", nil}} {
+		{9320044, 60_000, 3, "deleterecords", nil},
+		// S14: a consumer's fetch by a deleted topic id served from the
+		// replica of the topic created again under its name (the
+		// simulator's fetch server found replicas by name, whatever the
+		// id a Fetch v13 named).
+		{3, 30_000, 3, "recreate", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p, _ := ProfileByName(c.profile, c.seed)

@@ -146,7 +146,7 @@ func (c *client) recreateTopic() {
 			return
 		}
 		rc.retired[id] = true
-		w.forgetTopic(recreateTopic)
+		w.forgetTopic(recreateTopic, true)
 		w.stats.TopicsRecreated++
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)
 		c.pendingTopics = append(c.pendingTopics, w.recreateTopicSpec())
