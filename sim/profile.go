@@ -68,6 +68,11 @@ const (
 	// deleted (the shell skips the removal): a deleted topic's records
 	// stay on its disk, under the name a new topic may take (S15).
 	PlantKeepDeleted Plant = "keep-deleted"
+	// PlantPollLeaderOnly: a learner polls the leader its raft knows
+	// whatever quorum.LearnerPoll picks, so that, once that leader died or
+	// was deposed, the new leader's messages, held for the learner's poll,
+	// never reach it: its metadata stops (L1). Needs four nodes or more.
+	PlantPollLeaderOnly Plant = "poll-leader-only"
 )
 
 // String is the plant's name, "none" for none.
@@ -81,7 +86,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).

@@ -139,7 +139,15 @@ var plantBounds = map[Plant]int{
 	// back to.
 	PlantServeByName: 10,
 	PlantKeepDeleted: 10,
+	// poll-leader-only: 10 of seeds 1-20 on four nodes (first: seed 1),
+	// found by L1 (the learner's metadata stops at the first change of
+	// the quorum's leader).
+	PlantPollLeaderOnly: 5,
 }
+
+// plantNodes are the cluster sizes the plants that need more than three
+// nodes are searched with.
+var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
@@ -157,6 +165,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantDeleteEarly:    30_000,
 	PlantServeByName:    30_000,
 	PlantKeepDeleted:    30_000,
+	PlantPollLeaderOnly: 30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -175,11 +184,12 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantDeleteEarly:    {"S13", "Q15"},
 		PlantServeByName:    {"S14"},
 		PlantKeepDeleted:    {"S15"},
+		PlantPollLeaderOnly: {"L1"},
 	}
 	for _, plant := range Plants() {
 		found := false
 		for seed := uint64(1); seed <= uint64(plantBounds[plant]); seed++ {
-			opts := Options{Seed: seed, DurationMs: plantDurationMs[plant], Plant: plant}
+			opts := Options{Seed: seed, DurationMs: plantDurationMs[plant], Plant: plant, Nodes: plantNodes[plant]}
 			if name, ok := plantProfiles[plant]; ok {
 				p, _ := ProfileByName(name, seed)
 				opts.Profile, opts.ProfileName = &p, name

@@ -148,6 +148,10 @@ type Stats struct {
 	// created again; UnknownTopicIDFetches the polls answered
 	// UNKNOWN_TOPIC_ID (topic_recreate.go).
 	TopicDeletionsAsked, TopicsRecreated, UnknownTopicIDFetches int64
+	// LearnerPolls are the learners' polls for their raft messages,
+	// LearnerMessagesDropped the messages a full outbox dropped
+	// (node_learner.go).
+	LearnerPolls, LearnerMessagesDropped int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -776,6 +780,9 @@ func (r *Report) Summary() string {
 	}
 	if s.StrayDirsRenamed > 0 {
 		fmt.Fprintf(&b, "stray partition directories renamed aside: %d (%d of another topic of their name)\n", s.StrayDirsRenamed, s.StrayDirsOfOtherTopic)
+	}
+	if s.LearnerPolls > 0 {
+		fmt.Fprintf(&b, "learners' raft polls: %d (%d held messages dropped by a full outbox)\n", s.LearnerPolls, s.LearnerMessagesDropped)
 	}
 	if s.TopicDeletionsAsked > 0 {
 		fmt.Fprintf(&b, "topics deleted: %d asked, %d created again; %d polls by a topic id the broker did not hold\n", s.TopicDeletionsAsked, s.TopicsRecreated, s.UnknownTopicIDFetches)
