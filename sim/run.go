@@ -57,7 +57,7 @@ func (w *World) play() {
 // finish waits for convergence, reads everything back and checks the
 // history (the liveness mode).
 func (w *World) finish() {
-	if !w.awaitConvergence(convergeBoundMs) {
+	if !w.awaitRecreated(convergeBoundMs) || !w.awaitConvergence(convergeBoundMs) {
 		return
 	}
 	w.checkReplicasIdentical()

@@ -467,7 +467,11 @@ func TestSwarmRegressions(t *testing.T) {
 		// replica of the topic created again under its name (the
 		// simulator's fetch server found replicas by name, whatever the
 		// id a Fetch v13 named).
-		{3, 30_000, 3, "recreate", nil}} {
+		{3, 30_000, 3, "recreate", nil},
+		// L1: a re-creation that ended after the heal (the admin
+		// stopped: the topic was not created again), with the final
+		// read's ends taken from the deleted topic.
+		{10000240, 60_000, 5, "recreate", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p, _ := ProfileByName(c.profile, c.seed)

@@ -149,10 +149,51 @@ func (c *client) recreateTopic() {
 		w.forgetTopic(recreateTopic, true)
 		w.stats.TopicsRecreated++
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)
-		c.pendingTopics = append(c.pendingTopics, w.recreateTopicSpec())
-		rc.busy = false
+		if !c.stopped {
+			rc.busy = false
+			c.pendingTopics = append(c.pendingTopics, w.recreateTopicSpec())
+			return
+		}
+		// The workload ended meanwhile (the admin creates no more
+		// topics): the topic is created again all the same, as the
+		// consumers still know it, before convergence and the final read
+		// (awaitRecreated).
+		c.pendingTopics = append([]topicSpec{w.recreateTopicSpec()}, c.pendingTopics...)
+		var create func()
+		create = func() {
+			if len(c.pendingTopics) == 0 || c.pendingTopics[0].name != recreateTopic {
+				rc.busy = false
+				return
+			}
+			c.refreshMetadata()
+			c.createTopic(c.pendingTopics[0])
+			w.schedule(w.now+1000, create)
+		}
+		create()
 	}
 	w.schedule(w.now+100, wait)
+}
+
+// awaitRecreated waits, after the heal, for a re-creation under way to
+// end with the topic created again (L1 if it does not within boundMs), so
+// that convergence and the final read see the topic that stays.
+func (w *World) awaitRecreated(boundMs int64) bool {
+	rc := w.recreated
+	if rc == nil {
+		return true
+	}
+	deadline := w.now + boundMs
+	for !w.stopped {
+		if !rc.busy {
+			return true
+		}
+		if w.now >= deadline {
+			w.violation("L1", fmt.Sprintf("topic %s not created again within %s after healing", recreateTopic, fmtMs(boundMs)))
+			return false
+		}
+		w.runUntil(w.now + 250)
+	}
+	return false
 }
 
 // topicIDGone says the active controller's image no longer holds a topic
