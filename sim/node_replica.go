@@ -502,12 +502,9 @@ func (h *replicaHost) stop(deleteData bool) {
 		delete(n.preCrashEnd, h.key)
 		delete(n.syncedAtPowerLoss, h.key)
 		if err := n.fs.RemoveAll(h.dir()); err != nil {
-			// Left behind by a disk fault (checkNoStaleReplicas excuses
-			// it; the next start renames it aside).
-			if n.leftDirs == nil {
-				n.leftDirs = map[string]bool{}
-			}
-			n.leftDirs[h.dir()[len(dataDir)+1:]] = true
+			// Left behind by a disk fault (the next start renames it
+			// aside).
+			n.leaveDir(h.dir()[len(dataDir)+1:])
 		}
 		_ = n.fs.SyncDir(dataDir)
 	}

@@ -269,6 +269,15 @@ func (w *World) checkRecreatedPollAnswer(process int32, tp tpKey, id cluster.Top
 	}
 }
 
+// leaveDir notes a partition directory a disk fault left behind (its
+// removal or renaming failed), which checkNoStaleReplicas excuses.
+func (n *node) leaveDir(name string) {
+	if n.leftDirs == nil {
+		n.leftDirs = map[string]bool{}
+	}
+	n.leftDirs[name] = true
+}
+
 // checkNoStaleReplicas is S15, once the cluster converged: every replica a
 // running node runs has its image's topic id, and every partition
 // directory it holds (not renamed aside or marked deleted) is one its image
