@@ -340,7 +340,7 @@ func (n *node) handle(m *message) {
 func (n *node) serve(m *message) {
 	switch req := m.body.(type) {
 	case *raftPoll:
-		n.serveRaftPoll(m)
+		n.serveRaftPoll(m, req)
 	case *produceRequest:
 		n.serveProduce(m, req)
 	case *producerProduce:

@@ -102,6 +102,12 @@ func (n *node) sendRaft(env quorum.Envelope) {
 		n.holdRaft(env.To, data, env.CarriesSnapshot())
 		return
 	}
+	if n.learner != nil {
+		// From a learner: in a frame whose answer brings what the voter
+		// holds for it (node_learner.go).
+		n.sendLearnerFrame(env.To, data)
+		return
+	}
 	cut := n.w.net.cut[linkKey{n.id, env.To}]
 	if cut {
 		n.q.ReportUnreachable(env.To)
