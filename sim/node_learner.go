@@ -75,6 +75,9 @@ func (n *node) pollRaft() {
 		w.stats.PlantFired++
 	}
 	w.stats.LearnerPolls++
+	if l := n.q.Leadership().LeaderID; l >= 0 && l != target {
+		w.stats.LearnerPollsAway++
+	}
 	w.call(n, n.id, target, &raftPoll{}, 2*w.timing.electionTimeoutMs, func(body any, err error) {
 		if n.inc != inc || !n.up || n.q == nil {
 			return

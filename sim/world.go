@@ -152,6 +152,9 @@ type Stats struct {
 	// LearnerMessagesDropped the messages a full outbox dropped
 	// (node_learner.go).
 	LearnerPolls, LearnerMessagesDropped int64
+	// LearnerPollsAway are the polls of another voter than the leader the
+	// learner's raft knows.
+	LearnerPollsAway int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -782,7 +785,7 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "stray partition directories renamed aside: %d (%d of another topic of their name)\n", s.StrayDirsRenamed, s.StrayDirsOfOtherTopic)
 	}
 	if s.LearnerPolls > 0 {
-		fmt.Fprintf(&b, "learners' raft polls: %d (%d held messages dropped by a full outbox)\n", s.LearnerPolls, s.LearnerMessagesDropped)
+		fmt.Fprintf(&b, "learners' raft polls: %d (%d of another voter than the leader known; %d held messages dropped by a full outbox)\n", s.LearnerPolls, s.LearnerPollsAway, s.LearnerMessagesDropped)
 	}
 	if s.TopicDeletionsAsked > 0 {
 		fmt.Fprintf(&b, "topics deleted: %d asked, %d created again; %d polls by a topic id the broker did not hold\n", s.TopicDeletionsAsked, s.TopicsRecreated, s.UnknownTopicIDFetches)
