@@ -13,11 +13,6 @@ import (
 	"gregor/netio"
 )
 
-// maxOutboxMessages bounds the raft messages held for one node that has no
-// CONTROLLER listener (a learner) until it asks for them; the oldest go
-// first, as raft tolerates lost messages.
-const maxOutboxMessages = 1024
-
 // raftInbound is a raft frame that came in on the CONTROLLER listener.
 type raftInbound struct {
 	req     *raftRequest
@@ -43,39 +38,30 @@ type raftTransport struct {
 	core    *quorum.Quorum
 	self    *actor.PID
 	clients map[int32]*netio.Client
-	outbox  map[int32][]outgoingRaft
-	// poller says this node has no CONTROLLER listener the others know:
-	// it polls the leader for its messages.
-	poller    bool
-	polling   bool
-	nextVoter int
-	// leader is the leader polled, and leaderHeardMs when a poll of it
-	// last brought messages (a leader sends a learner heartbeats every
-	// tick). Raft keeps a learner's last known leader until a new
-	// leader's messages reach it, and those wait at the new leader for
-	// the learner's poll: a leader silent for longer than timeout (dead,
-	// or deposed) is not polled alone, the voters are, in turn.
-	leader        int32
-	leaderHeardMs int64
-	timeout       time.Duration
-	unreachable   map[int32]bool
-}
-
-type outgoingRaft struct {
-	data     []byte
-	snapshot bool
+	outbox  *quorum.Outbox
+	// learner, for a node without a CONTROLLER listener the others know,
+	// decides which voter it polls for its messages (nil: a voter).
+	learner     *quorum.LearnerPoll
+	timeout     time.Duration
+	unreachable map[int32]bool
 }
 
 func newRaftTransport(n *Node, core *quorum.Quorum, self *actor.PID) *raftTransport {
-	return &raftTransport{
+	t := &raftTransport{
 		node: n, core: core, self: self,
 		clients:     map[int32]*netio.Client{},
-		outbox:      map[int32][]outgoingRaft{},
-		poller:      len(n.cfg.QuorumVoters) > 0 && n.cfg.voterAddress(n.cfg.NodeID) == "",
+		outbox:      quorum.NewOutbox(),
 		timeout:     2 * time.Duration(n.cfg.QuorumElectionTimeoutMs) * time.Millisecond,
 		unreachable: map[int32]bool{},
-		leader:      -1,
 	}
+	if len(n.cfg.QuorumVoters) > 0 && n.cfg.voterAddress(n.cfg.NodeID) == "" {
+		voters := make([]int32, len(n.cfg.QuorumVoters))
+		for i, v := range n.cfg.QuorumVoters {
+			voters[i] = v.NodeID
+		}
+		t.learner = quorum.NewLearnerPoll(voters, t.timeout.Milliseconds())
+	}
+	return t
 }
 
 // send sends a Ready's messages, one frame per run of messages to the same
@@ -114,7 +100,7 @@ func (t *raftTransport) deliver(to int32, msgs [][]byte, snapshots int) {
 	c := t.client(to)
 	if c == nil {
 		for _, m := range msgs {
-			t.hold(to, outgoingRaft{data: m, snapshot: snapshots > 0})
+			t.hold(to, quorum.HeldMessage{Data: m, Snapshot: snapshots > 0})
 		}
 		return
 	}
@@ -137,28 +123,22 @@ func (t *raftTransport) sendFrame(c *netio.Client, to int32, msgs [][]byte, snap
 }
 
 // hold keeps a message for a node that fetches its messages.
-func (t *raftTransport) hold(to int32, m outgoingRaft) {
-	box := append(t.outbox[to], m)
-	if len(box) > maxOutboxMessages {
-		if box[0].snapshot {
-			t.core.ReportSnapshot(to, false)
-		}
-		box = box[1:]
+func (t *raftTransport) hold(to int32, m quorum.HeldMessage) {
+	if dropped, ok := t.outbox.Hold(to, m); ok && dropped.Snapshot {
+		t.core.ReportSnapshot(to, false)
 	}
-	t.outbox[to] = box
 }
 
 // take hands out what is held for a node.
 func (t *raftTransport) take(to int32) [][]byte {
-	box := t.outbox[to]
+	box := t.outbox.Take(to)
 	if len(box) == 0 {
 		return nil
 	}
-	delete(t.outbox, to)
 	out := make([][]byte, len(box))
 	for i, m := range box {
-		out[i] = m.data
-		if m.snapshot {
+		out[i] = m.Data
+		if m.Snapshot {
 			// Handed out: raft learns of a loss from the node's answers.
 			t.core.ReportSnapshot(to, true)
 		}
@@ -177,7 +157,7 @@ func (t *raftTransport) client(to int32) *netio.Client {
 		return nil
 	}
 	c, err := netio.NewClient(netio.ClientConfig{Address: addr, ClientID: raftClientID(t.node.cfg.NodeID),
-		MaxQueuedRequests: 4 * maxOutboxMessages, ReconnectBackoffMaxMs: 500, RequestSent: t.node.metrics.requestSent}, t.node.logger.Named("raft_client"))
+		MaxQueuedRequests: 4 * quorum.MaxOutboxMessages, ReconnectBackoffMaxMs: 500, RequestSent: t.node.metrics.requestSent}, t.node.logger.Named("raft_client"))
 	if err != nil {
 		t.node.logger.Error("raft client not made", zap.String("address", addr), zap.Error(err))
 		return nil
@@ -186,27 +166,22 @@ func (t *raftTransport) client(to int32) *netio.Client {
 	return c
 }
 
-// poll asks the leader (or, while none is known or it has been silent
-// too long, the voters in turn) for the messages it holds for this node,
+// poll asks the voter the learner's poll picks (quorum.LearnerPoll: the
+// leader, or the voters in turn) for the messages it holds for this node,
 // unless a poll is out.
 func (t *raftTransport) poll(l quorum.Leadership) {
-	if !t.poller || t.polling {
+	if t.learner == nil {
 		return
 	}
-	now := t.node.cfg.Clock.Now().MonoMs
-	if l.LeaderID != t.leader {
-		t.leader, t.leaderHeardMs = l.LeaderID, now
-	}
-	target := l.LeaderID
-	if target < 0 || t.node.cfg.voterAddress(target) == "" || now-t.leaderHeardMs > t.timeout.Milliseconds() {
-		voters := t.node.cfg.QuorumVoters
-		target = voters[t.nextVoter%len(voters)].NodeID
-		t.nextVoter++
+	target, ok := t.learner.Poll(l.LeaderID, t.node.cfg.Clock.Now().MonoMs)
+	if !ok {
+		return
 	}
 	if c := t.client(target); c != nil {
-		t.polling = true
 		t.sendFrame(c, target, nil, 0, true)
+		return
 	}
+	t.learner.Failed()
 }
 
 func (t *raftTransport) close() {
@@ -250,10 +225,16 @@ func (a *quorumActor) answer() {
 // reach and of every snapshot sent, and steps what the answer carries.
 func (a *quorumActor) delivered(d *raftDelivered) {
 	t := a.net
-	if d.poll {
-		t.polling = false
-	}
+	now := a.node.cfg.Clock.Now()
 	failed := d.err != nil || (d.resp != nil && d.resp.ErrorCode != 0)
+	again := false
+	if d.poll && t.learner != nil {
+		if failed || d.resp == nil {
+			t.learner.Failed()
+		} else {
+			again = t.learner.Answered(d.to, len(d.resp.Messages) > 0, now.MonoMs)
+		}
+	}
 	for range d.snapshots {
 		a.core.ReportSnapshot(d.to, !failed)
 	}
@@ -272,14 +253,10 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 	if d.resp == nil {
 		return
 	}
-	now := a.node.cfg.Clock.Now()
-	if d.poll && d.to == t.leader && len(d.resp.Messages) > 0 {
-		t.leaderHeardMs = now.MonoMs
-	}
 	for _, m := range d.resp.Messages {
 		a.stepped(d.to, a.core.StepBytes(now, m))
 	}
-	if d.poll && len(d.resp.Messages) > 0 {
+	if again {
 		// More may be waiting: ask again at once.
 		t.poll(a.core.Leadership())
 	}

@@ -72,7 +72,7 @@ func (n *node) peerHeard(m *message) {
 	case msgRaft:
 	case msgRequest:
 		switch m.body.(type) {
-		case *kmsg.BrokerHeartbeatRequest, *kmsg.BrokerRegistrationRequest, *kmsg.AlterPartitionRequest:
+		case *kmsg.BrokerHeartbeatRequest, *kmsg.BrokerRegistrationRequest, *kmsg.AlterPartitionRequest, *raftPoll:
 		default:
 			return
 		}

@@ -246,9 +246,10 @@ func (c *historyChecker) checkDeletedReads() bool {
 }
 
 // sharedTopicNames are the workload's topics that group members and
-// idempotent and transactional producers use: all but deleteTopic.
+// idempotent and transactional producers use: all but deleteTopic and
+// recreateTopic.
 func (c *client) sharedTopicNames() []string {
-	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
+	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic || s == recreateTopic })
 }
 
 // logStartOf is a replica's log start offset (its shadow's without a log).

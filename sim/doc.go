@@ -113,6 +113,15 @@
 //     start (cluster.StrayPartitionDirs), as production's replica manager
 //     does; logs open with their topic id; topic_delete.go: the scenario
 //     command delete-topic, after which the simulator forgets the topic;
+//     topic_recreate.go: a topic deleted by id and created again under
+//     its name during swarm runs (the recreate profile, and 30% of the
+//     drawn ones and of mixed's named picks), consumers fetching by topic
+//     id, and the checks S14 (a topic id serves only its own records) and
+//     S15 (after convergence, no replica or directory of an id the image
+//     does not give the node); the plants serve-by-name and keep-deleted;
+//   - node_learner.go: learners (non-voters) poll the voters for the raft
+//     messages held for them (quorum.LearnerPoll, quorum.Outbox), as
+//     production's raft transport does; the plant poll-leader-only;
 //   - check_server.go, check_client.go: the checkers;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);

@@ -146,7 +146,9 @@ func (n *network) schedule(m *message, extraMeanMs float64) {
 		delay = n.minDelayMs + expMs(n.rng, n.meanDelayMs) + expMs(n.rng, extraMeanMs)
 	}
 	at := n.w.now + delay
-	if m.kind == msgRaft {
+	if m.kind == msgRaft || isLearnerFrame(m.body) {
+		// The metadata log reaches a voter in raft messages, a learner
+		// in its frames' answers (node_learner.go).
 		at = n.metadataLagArrival(m.to, at)
 	}
 	if _, ok := m.body.(*txnEnvelope); ok && m.kind == msgRequest {

@@ -159,6 +159,14 @@ type node struct {
 	// with their data kept, for the next open to fill the gaps compaction
 	// left (compaction_gaps.go).
 	closedShadows map[tpKey]*shadowLog
+	// outbox holds the raft messages for learners until they poll;
+	// learner, on a node that is not a voter, picks the voter it polls
+	// (node_learner.go).
+	outbox  *quorum.Outbox
+	learner *quorum.LearnerPoll
+	// leftDirs are the partition directories a deleted replica left behind
+	// (their removal failed: a disk fault), by name (checkNoStaleReplicas).
+	leftDirs map[string]bool
 
 	// Disk faults: while diskFaultUntilMs is ahead, writes and fsyncs fail
 	// with EIO with probability diskFaultP (and, with diskFaultAllOps,
@@ -331,6 +339,8 @@ func (n *node) handle(m *message) {
 // listener) does.
 func (n *node) serve(m *message) {
 	switch req := m.body.(type) {
+	case *raftPoll:
+		n.serveRaftPoll(m, req)
 	case *produceRequest:
 		n.serveProduce(m, req)
 	case *producerProduce:
@@ -438,6 +448,7 @@ func (n *node) start() error {
 		return fmt.Errorf("start the quorum core: %w", err)
 	}
 	n.raftLog, n.q = log, q
+	n.startLearnerPoll()
 	n.ctrl = cluster.NewController(cluster.ControllerConfig{
 		NodeID: n.id, NumPartitions: 1, DefaultReplicationFactor: int16(min(3, len(w.nodes))),
 		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids, DeleteTopicEnable: true,
@@ -471,6 +482,7 @@ func (n *node) stopProcess() {
 	n.inc++
 	n.backlog, n.queue = nil, nil
 	n.raftLog, n.q, n.ctrl = nil, nil, nil
+	n.outbox, n.learner = nil, nil
 	n.replicas, n.keys, n.fetchers, n.servers = nil, nil, nil, nil
 	n.fetchSessions = nil
 	n.leaders, n.serverIDs, n.dirty = nil, nil, nil
@@ -576,6 +588,7 @@ func (n *node) wake() {
 	if n.q != nil && now.MonoMs >= n.q.NextTickMs() {
 		n.q.Tick(now)
 		n.settle()
+		n.pollRaft()
 	}
 	if n.ctrl != nil {
 		if d, ok := n.ctrl.NextDeadline(); ok && now.MonoMs >= d {

@@ -39,6 +39,9 @@ type produceResponse struct {
 	// bookkeeping: Kafka's answer does not carry it, and no client acts on
 	// it; out_of_order.go sorts failures by it).
 	leaderEpoch int32
+	// topicID is the answering replica's topic id (Produce v13's answer
+	// names it; topic_recreate.go).
+	topicID cluster.TopicID
 }
 
 // metadataRequest asks a broker for its metadata image, as Metadata does.
@@ -519,6 +522,7 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 	}
 	h := &replicaHost{n: n, key: k, topicID: r.TopicID, waiting: map[cluster.RequestID]waiter{}}
 	n.replicas[k] = h
+	delete(n.leftDirs, h.dir()[len(dataDir)+1:])
 	n.retries.Started(h.offlineID(), n.instant().MonoMs)
 	n.keys = append(n.keys, k)
 	slices.SortFunc(n.keys, compareKeys)

@@ -137,6 +137,9 @@ type fetchServer struct {
 	// session is what the node's fetch session cache decided: the
 	// partitions served and which the answer carries.
 	session cluster.FetchSessionContext
+	// names are the session's topics' names (a fetch by id: as the
+	// node's image names them).
+	names []string
 }
 
 type serverTarget struct {
@@ -165,16 +168,36 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 		s.isolation = cluster.ReadCommitted
 	}
 	var targets []cluster.FetchTarget
+	// A fetch by topic id (v13) finds the topic by id in the node's image,
+	// as production's routes do (actors/routes.go): UNKNOWN_TOPIC_ID for
+	// an id the image does not hold, and the replica of that name only if
+	// it is of that id.
+	byID := req.Version >= 13
+	if n.w.opts.Plant == PlantServeByName && byID && !s.follower {
+		byID = false // the name the simulator's consumers carry beside the id
+		n.w.stats.PlantFired++
+	}
 	for _, t := range session.Topics {
+		name, code := t.Topic, int16(0)
+		if byID {
+			if ti, ok := n.image.TopicByID(t.TopicID); ok {
+				name = ti.Name
+			} else {
+				code = kerr.UnknownTopicID.Code
+			}
+		}
+		s.names = append(s.names, name)
 		for _, p := range t.Partitions {
 			st := serverTarget{part: cluster.FetchPartition{FetchOffset: p.FetchOffset, PartitionMaxBytes: p.PartitionMaxBytes, CurrentLeaderEpoch: p.CurrentLeaderEpoch}}
 			if s.follower {
 				st.part.Follower = &cluster.FollowerFetch{ReplicaID: replicaID, LogStartOffset: p.LogStartOffset, FetchedAtMs: now.MonoMs, BrokerEpoch: req.ReplicaState.Epoch,
 					LastFetchedEpoch: p.LastFetchedEpoch}
 			}
-			if h := n.replicas[tpKey{t.Topic, p.Partition}]; h != nil && h.core != nil {
+			if code != 0 {
+				st.errorCode = code
+			} else if h := n.replicas[tpKey{name, p.Partition}]; h != nil && h.core != nil && (!byID || h.topicID == t.TopicID) {
 				st.h = h
-			} else if topic, ok := n.image.Topic(t.Topic); ok && p.Partition < topic.PartitionCount() {
+			} else if topic, ok := n.image.Topic(name); ok && p.Partition < topic.PartitionCount() {
 				st.errorCode = kerr.NotLeaderForPartition.Code
 			} else {
 				st.errorCode = kerr.UnknownTopicOrPartition.Code
@@ -366,7 +389,7 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 	}
 	fw := &fetchWrite{n: s.n, req: s.req, resp: resp, follower: s.follower}
 	i := 0
-	for _, t := range s.session.Topics {
+	for si, t := range s.session.Topics {
 		ti := len(resp.Topics)
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
@@ -393,7 +416,7 @@ func (s *fetchServer) answer(a *cluster.FetchAnswer) {
 						rp.AbortedTransactions = append(rp.AbortedTransactions, at)
 					}
 				}
-				fw.plan(ti, pi, tpKey{t.Topic, p.Partition}, s.targets[i].h, recs, pa.HighWatermark)
+				fw.plan(ti, pi, tpKey{s.names[si], p.Partition}, s.targets[i].h, recs, pa.HighWatermark)
 			} else {
 				releaseRecords(recs)
 			}

@@ -97,6 +97,17 @@ func (n *node) sendRaft(env quorum.Envelope) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: marshal a raft message: %v", err))
 	}
+	if !n.w.isVoter(env.To) {
+		// A learner: held until it polls (node_learner.go).
+		n.holdRaft(env.To, data, env.CarriesSnapshot())
+		return
+	}
+	if n.learner != nil {
+		// From a learner: in a frame whose answer brings what the voter
+		// holds for it (node_learner.go).
+		n.sendLearnerFrame(env.To, data)
+		return
+	}
 	cut := n.w.net.cut[linkKey{n.id, env.To}]
 	if cut {
 		n.q.ReportUnreachable(env.To)

@@ -359,7 +359,7 @@ func (h *replicaHost) route(rd *cluster.Ready) {
 				n.w.tracef("%s %s: produce refused: %s: %s", n.name(), h.key, codeName(rep.ErrorCode), rep.ErrorMessage)
 			}
 			n.w.respond(wt.req, &produceResponse{errorCode: rep.ErrorCode, baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs,
-				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch()})
+				wallMs: n.instant().WallMs, leaderEpoch: h.core.LeaderEpoch(), topicID: h.topicID})
 		}
 	}
 	for _, rep := range rd.FetchReplies {
@@ -494,12 +494,18 @@ func (h *replicaHost) stop(deleteData bool) {
 		_ = h.log.Close()
 		h.log = nil
 	}
-	if deleteData {
+	if deleteData && n.w.opts.Plant == PlantKeepDeleted {
+		n.w.stats.PlantFired++
+	} else if deleteData {
 		delete(n.closedShadows, h.key)
 		delete(n.diskEnd, h.key)
 		delete(n.preCrashEnd, h.key)
 		delete(n.syncedAtPowerLoss, h.key)
-		_ = n.fs.RemoveAll(h.dir())
+		if err := n.fs.RemoveAll(h.dir()); err != nil {
+			// Left behind by a disk fault (the next start renames it
+			// aside).
+			n.leaveDir(h.dir()[len(dataDir)+1:])
+		}
 		_ = n.fs.SyncDir(dataDir)
 	}
 	for _, id := range sortedRequestIDs(h.waiting) {

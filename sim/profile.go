@@ -58,6 +58,21 @@ const (
 	// new log start can be elected and serve the deleted records (S13,
 	// Q15). Only profiles with DeleteRecords reach it (deleterecords).
 	PlantDeleteEarly Plant = "delete-early"
+	// PlantServeByName: a node serves a fetch by topic id (v13) from its
+	// replica of the topic's name, whatever that replica's id: a consumer
+	// of a deleted topic's id reads the records of the topic created
+	// again under its name (S14). Only profiles that delete and create
+	// topics again reach it (recreate; topic_recreate.go).
+	PlantServeByName Plant = "serve-by-name"
+	// PlantKeepDeleted: a node keeps the directory of a replica it
+	// deleted (the shell skips the removal): a deleted topic's records
+	// stay on its disk, under the name a new topic may take (S15).
+	PlantKeepDeleted Plant = "keep-deleted"
+	// PlantPollLeaderOnly: a learner polls the leader its raft knows
+	// whatever quorum.LearnerPoll picks, so that, once that leader died or
+	// was deposed, the new leader's messages, held for the learner's poll,
+	// never reach it: its metadata stops (L1). Needs four nodes or more.
+	PlantPollLeaderOnly Plant = "poll-leader-only"
 )
 
 // String is the plant's name, "none" for none.
@@ -71,7 +86,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -290,6 +305,10 @@ type Profile struct {
 	// of a topic of its own below an offset (DeleteRecords,
 	// delete_records.go).
 	DeleteRecordsEveryMs float64
+	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
+	// id) and, once no running node holds it, creates it again under its
+	// name (topic_recreate.go).
+	RecreateTopicEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -485,7 +504,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.Sorted(maps.Keys(NamedProfiles()))
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -499,6 +518,11 @@ func MixedProfile(seed uint64) (Profile, string) {
 		p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = lag.MetadataLagEveryMs, lag.MetadataLagForMs, lag.MetadataLagMs
 		p.MetadataLagStarves = lag.MetadataLagStarves
 		pick += "+metadata-lag"
+	}
+	if pick != "drawn" && p.RecreateTopicEveryMs == 0 {
+		if p.RecreateTopicEveryMs = drawRecreateTopic(seed); p.RecreateTopicEveryMs > 0 {
+			pick += "+recreate-topic"
+		}
 	}
 	return p, pick
 }
@@ -527,7 +551,7 @@ func ProfileByName(name string, seed uint64) (Profile, bool) {
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -692,6 +716,37 @@ func DrawProfile(seed uint64) Profile {
 	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
+	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
+	return p
+}
+
+// drawRecreateTopic draws, from a stream of its own, whether a seed's
+// drawn profile (or, under mixed, its named one) deletes and creates again
+// a topic (three seeds in ten), and how often.
+func drawRecreateTopic(seed uint64) float64 {
+	if d := newRand(seed, streamRecreateTopic); d.Float64() < 0.3 {
+		return 3000 + d.Float64()*12000
+	}
+	return 0
+}
+
+// RecreateProfile deletes and creates again a topic of the admin's every
+// 3 s (topic_recreate.go) under two acks=all producers and two consumers,
+// while swizzle-clogs hold fetches past a re-creation (every 6 s, for
+// 3 s), nodes crash every 8 s (a third of them power losses) and stay
+// down through re-creations, pauses come every 10 s, metadata reaches a
+// node late every 15 s, and reassignments every 10 s. Leader epochs stay
+// low, so that a fetch by a deleted id can carry the leader epoch of the
+// new topic's leader (the replica's epoch check lets it through).
+func RecreateProfile() Profile {
+	p := QuietProfile()
+	p.Consumers, p.Partitions = 2, 1
+	p.RecreateTopicEveryMs = 3000
+	p.ClogEveryMs, p.ClogForMs = 6000, 3000
+	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.33, 4000
+	p.PauseEveryMs, p.PauseForMs = 10_000, 2000
+	p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs = 15_000, 6000, 2000
+	p.ReassignEveryMs = 10_000
 	return p
 }
 
@@ -769,6 +824,7 @@ func (p Profile) String() string {
 	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
+	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"
 	if len(on) > 0 {

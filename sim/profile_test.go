@@ -22,13 +22,17 @@ func TestReplayCommandNamesTheProfile(t *testing.T) {
 	}
 }
 
-// TestMixedProfile: mixed plays every named profile (slowleader too) and
-// drawn ones, each as it is under its own name (the metadata lag on top
-// aside), and the drawn profile never turns the metadata lag on.
+// TestMixedProfile: mixed plays every named profile (slowleader too) but
+// recreate, and drawn ones, each as it is under its own name (the metadata
+// lag and the topic re-creation on top aside: the latter as the drawn
+// profile of the seed draws it), and the drawn profile never turns the
+// metadata lag on.
 func TestMixedProfile(t *testing.T) {
 	seen := map[string]int{}
+	recreated := 0
 	for seed := uint64(1); seed <= 2000; seed++ {
 		p, pick := MixedProfile(seed)
+		pick, recreate := strings.CutSuffix(pick, "+recreate-topic")
 		base, lagged := strings.CutSuffix(pick, "+metadata-lag")
 		seen[base]++
 		want := DrawProfile(seed)
@@ -40,6 +44,13 @@ func TestMixedProfile(t *testing.T) {
 				t.Fatalf("seed %d: %s: lag on top of a profile with a lag of its own, or no lag", seed, pick)
 			}
 			p.MetadataLagEveryMs, p.MetadataLagForMs, p.MetadataLagMs, p.MetadataLagStarves = 0, 0, 0, false
+		}
+		if recreate {
+			recreated++
+			if base == "drawn" || want.RecreateTopicEveryMs != 0 || p.RecreateTopicEveryMs != DrawProfile(seed).RecreateTopicEveryMs {
+				t.Fatalf("seed %d: %s: re-creation on top of %s, not as the seed's drawn profile draws it", seed, pick, base)
+			}
+			p.RecreateTopicEveryMs = 0
 		}
 		if p != want {
 			t.Fatalf("seed %d: mixed's %s differs from the profile of that name:\n%s\n%s", seed, pick, p, want)
@@ -56,7 +67,10 @@ func TestMixedProfile(t *testing.T) {
 			t.Errorf("mixed never played %s in 2000 seeds: %v", name, seen)
 		}
 	}
-	if len(seen) != len(NamedProfiles())+1 {
-		t.Errorf("mixed played %d profiles, want every named one and drawn ones: %v", len(seen), seen)
+	if len(seen) != len(NamedProfiles()) || seen["recreate"] != 0 {
+		t.Errorf("mixed played %d profiles, want every named one but recreate, and drawn ones: %v", len(seen), seen)
+	}
+	if recreated < 300 || recreated > 700 {
+		t.Errorf("mixed re-creates topics on top of %d named picks of 2000 seeds, want about three in ten", recreated)
 	}
 }

@@ -31,6 +31,7 @@ const (
 	streamMetadataLogLoss
 	streamDeleteRecords
 	streamStretchPrefix
+	streamRecreateTopic
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

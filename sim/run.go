@@ -57,10 +57,11 @@ func (w *World) play() {
 // finish waits for convergence, reads everything back and checks the
 // history (the liveness mode).
 func (w *World) finish() {
-	if !w.awaitConvergence(convergeBoundMs) {
+	if !w.awaitRecreated(convergeBoundMs) || !w.awaitConvergence(convergeBoundMs) {
 		return
 	}
 	w.checkReplicasIdentical()
+	w.checkNoStaleReplicas()
 	if w.stopped || !w.awaitGroupsStable(groupsStableBoundMs) || !w.finalRead(finalReadBoundMs) {
 		return
 	}
@@ -113,6 +114,7 @@ func (w *World) startWorkload() {
 	}
 	w.startTxnWorkload(admin)
 	w.startDeleteRecords(admin)
+	w.startRecreateTopic(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
 		var next func()

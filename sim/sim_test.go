@@ -103,8 +103,10 @@ func TestDeterminism(t *testing.T) {
 // since a stopped process closes its connections, seeds 2 and 3 fail by
 // L1 first, seed 5 by S4),
 // early-hw by 88 (seed 2), unclean-elect by 9 (seed 14; 17 before eligible
-// leader replicas, whose members the plant may now pick lawfully), which
+// leader replicas, whose members the plant may now pick lawfully; 16 since
+// three drawn profiles in ten delete and create a topic again), which
 // needs a partition whose ISR and ELR emptied before the leader failed.
+// (Since then skip-truncation is found first at seed 2 by S4.)
 var plantBounds = map[Plant]int{
 	PlantSkipTruncation: 10,
 	PlantEarlyHW:        5,
@@ -131,11 +133,27 @@ var plantBounds = map[Plant]int{
 	// seed 7), found by S13; it needs a follower that had not fetched the
 	// new log start elected before it does.
 	PlantDeleteEarly: 15,
+	// serve-by-name: 12 of seeds 1-30 of the recreate profile (first:
+	// seed 3), found by S14; it needs a consumer that fetches by a deleted
+	// id, with the new topic's leader epoch, from the new topic's leader.
+	// keep-deleted: 10 of seeds 1-30 (first: seed 2), found by S15; it
+	// needs a replica deleted or moved off a node the topic does not come
+	// back to.
+	PlantServeByName: 10,
+	PlantKeepDeleted: 10,
+	// poll-leader-only: 10 of seeds 1-20 on four nodes (first: seed 1),
+	// found by L1 (the learner's metadata stops at the first change of
+	// the quorum's leader).
+	PlantPollLeaderOnly: 5,
 }
+
+// plantNodes are the cluster sizes the plants that need more than three
+// nodes are searched with.
+var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
-var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords"}
+var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation: 30_000,
@@ -147,6 +165,9 @@ var plantDurationMs = map[Plant]int64{
 	PlantCommitReturned: 60_000,
 	PlantClockDrift:     30_000,
 	PlantDeleteEarly:    30_000,
+	PlantServeByName:    30_000,
+	PlantKeepDeleted:    30_000,
+	PlantPollLeaderOnly: 30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -163,11 +184,14 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantCommitReturned: {"Q3"},
 		PlantClockDrift:     {"S10", "S9"},
 		PlantDeleteEarly:    {"S13", "Q15"},
+		PlantServeByName:    {"S14"},
+		PlantKeepDeleted:    {"S15"},
+		PlantPollLeaderOnly: {"L1"},
 	}
 	for _, plant := range Plants() {
 		found := false
 		for seed := uint64(1); seed <= uint64(plantBounds[plant]); seed++ {
-			opts := Options{Seed: seed, DurationMs: plantDurationMs[plant], Plant: plant}
+			opts := Options{Seed: seed, DurationMs: plantDurationMs[plant], Plant: plant, Nodes: plantNodes[plant]}
 			if name, ok := plantProfiles[plant]; ok {
 				p, _ := ProfileByName(name, seed)
 				opts.Profile, opts.ProfileName = &p, name
@@ -440,7 +464,16 @@ func TestSwarmRegressions(t *testing.T) {
 		{9100051, 60_000, 4, "recovery", nil},
 		// S13: a fenced follower in the ELR, left out of DeleteRecords'
 		// low watermark, elected with its older log start.
-		{9320044, 60_000, 3, "deleterecords", nil}} {
+		{9320044, 60_000, 3, "deleterecords", nil},
+		// S14: a consumer's fetch by a deleted topic id served from the
+		// replica of the topic created again under its name (the
+		// simulator's fetch server found replicas by name, whatever the
+		// id a Fetch v13 named).
+		{3, 30_000, 3, "recreate", nil},
+		// L1: a re-creation that ended after the heal (the admin
+		// stopped: the topic was not created again), with the final
+		// read's ends taken from the deleted topic.
+		{10000240, 60_000, 5, "recreate", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p, _ := ProfileByName(c.profile, c.seed)

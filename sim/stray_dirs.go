@@ -42,6 +42,7 @@ func (n *node) renameStrays() {
 		stray := fmt.Sprintf("%s.%x-stray", dir, n.instant().WallMs)
 		if err := n.fs.Rename(dir, stray); err != nil {
 			w.tracef("%s: stray partition directory %s not renamed: %v", n.name(), name, err)
+			n.leaveDir(name) // a disk fault: the next start renames it
 			continue
 		}
 		_ = n.fs.SyncDir(dataDir)

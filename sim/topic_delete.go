@@ -79,13 +79,16 @@ func (s *Scenario) deleteTopic(name string) {
 		return
 	}
 	w.timelinef("admin: topic %s deleted", name)
-	w.forgetTopic(name)
+	w.forgetTopic(name, false)
 	s.printf("topic %s deleted", name)
 }
 
 // forgetTopic drops the history and the checkers' state of a deleted
-// topic's partitions; what down nodes hold on disk stays.
-func (w *World) forgetTopic(name string) {
+// topic's partitions, and the clients' positions in them; what down nodes
+// hold on disk stays. keepMeta leaves the clients' metadata of the topic as
+// it is (stale: a consumer fetches the deleted id until it refreshes),
+// else they forget it too.
+func (w *World) forgetTopic(name string, keepMeta bool) {
 	of := func(tp tpKey) bool { return tp.topic == name }
 	h := w.hist
 	h.sends = slices.DeleteFunc(h.sends, func(op *sendOp) bool { return of(op.tp) })
@@ -111,6 +114,9 @@ func (w *World) forgetTopic(name string) {
 	for _, cl := range w.clients {
 		maps.DeleteFunc(cl.positions, func(k tpKey, _ int64) bool { return of(k) })
 		maps.DeleteFunc(cl.highWatermarks, func(k tpKey, _ int64) bool { return of(k) })
+		if keepMeta {
+			continue
+		}
 		maps.DeleteFunc(cl.meta.newestEpoch, func(k tpKey, _ int32) bool { return of(k) })
 		maps.DeleteFunc(cl.meta.rewinds, func(k tpKey, _ int) bool { return of(k) })
 		delete(cl.meta.topics, name)

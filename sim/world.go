@@ -143,6 +143,18 @@ type Stats struct {
 	// at start (stray_dirs.go), StrayDirsOfOtherTopic those of them whose
 	// name the image gives the node for another topic id.
 	StrayDirsRenamed, StrayDirsOfOtherTopic int64
+	// TopicDeletionsAsked are the admin's deletions of the topic it
+	// creates again, TopicsRecreated those that ended with the topic
+	// created again; UnknownTopicIDFetches the polls answered
+	// UNKNOWN_TOPIC_ID (topic_recreate.go).
+	TopicDeletionsAsked, TopicsRecreated, UnknownTopicIDFetches int64
+	// LearnerPolls are the learners' polls for their raft messages,
+	// LearnerMessagesDropped the messages a full outbox dropped
+	// (node_learner.go).
+	LearnerPolls, LearnerMessagesDropped int64
+	// LearnerPollsAway are the polls of another voter than the leader the
+	// learner's raft knows.
+	LearnerPollsAway int64
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
@@ -356,6 +368,9 @@ type World struct {
 	// deleted is what DeleteRecords deleted (delete_records.go), nil
 	// when the profile sends none.
 	deleted *deletedRecords
+	// recreated is what the run deleted and created again
+	// (topic_recreate.go), nil when the profile does not.
+	recreated *recreations
 
 	traceHash  hash.Hash
 	traceLines int
@@ -768,6 +783,12 @@ func (r *Report) Summary() string {
 	}
 	if s.StrayDirsRenamed > 0 {
 		fmt.Fprintf(&b, "stray partition directories renamed aside: %d (%d of another topic of their name)\n", s.StrayDirsRenamed, s.StrayDirsOfOtherTopic)
+	}
+	if s.LearnerPolls > 0 {
+		fmt.Fprintf(&b, "learners' raft polls: %d (%d of another voter than the leader known; %d held messages dropped by a full outbox)\n", s.LearnerPolls, s.LearnerPollsAway, s.LearnerMessagesDropped)
+	}
+	if s.TopicDeletionsAsked > 0 {
+		fmt.Fprintf(&b, "topics deleted: %d asked, %d created again; %d polls by a topic id the broker did not hold\n", s.TopicDeletionsAsked, s.TopicsRecreated, s.UnknownTopicIDFetches)
 	}
 	if s.DeleteRecordsAsked > 0 {
 		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)

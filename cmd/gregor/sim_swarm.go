@@ -99,6 +99,12 @@ type swarmPaths struct {
 	// DeleteRecords partitions sent and acknowledged.
 	DeleteRecordsAsked int64 `json:"delete_records_asked,omitempty"`
 	DeleteRecordsAcked int64 `json:"delete_records_acked,omitempty"`
+	// TopicsRecreated are the topics deleted and created again,
+	// UnknownTopicIDFetches the polls by an id their broker did not hold;
+	// LearnerPolls the learners' polls for their raft messages.
+	TopicsRecreated       int64 `json:"topics_recreated,omitempty"`
+	UnknownTopicIDFetches int64 `json:"unknown_topic_id_fetches,omitempty"`
+	LearnerPolls          int64 `json:"learner_polls,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -145,6 +151,9 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.PreferredElections, &t.seeds.PreferredElections, p.PreferredElections)
 	one(&t.sum.DeleteRecordsAsked, &t.seeds.DeleteRecordsAsked, p.DeleteRecordsAsked)
 	one(&t.sum.DeleteRecordsAcked, &t.seeds.DeleteRecordsAcked, p.DeleteRecordsAcked)
+	one(&t.sum.TopicsRecreated, &t.seeds.TopicsRecreated, p.TopicsRecreated)
+	one(&t.sum.UnknownTopicIDFetches, &t.seeds.UnknownTopicIDFetches, p.UnknownTopicIDFetches)
+	one(&t.sum.LearnerPolls, &t.seeds.LearnerPolls, p.LearnerPolls)
 }
 
 // String is the summary's line.
@@ -171,7 +180,9 @@ func (t *pathTotals) String() string {
 			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments,
 			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections) +
 		fmt.Sprintf("\nDeleteRecords: %d asked (%d seeds), %d acknowledged (%d seeds)",
-			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked)
+			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked) +
+		fmt.Sprintf("\ntopics deleted and created again: %d (%d seeds), polls by a topic id the broker did not hold: %d (%d seeds); learners' raft polls: %d (%d seeds)",
+			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -199,6 +210,8 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.Reassignments, res.Paths.PreferredElections = rep.Stats.ReassignmentsStarted, rep.Stats.PreferredElections
 	res.Paths.ReassignmentsEnded = rep.Stats.ReassignmentsEnded
 	res.Paths.DeleteRecordsAsked, res.Paths.DeleteRecordsAcked = rep.Stats.DeleteRecordsAsked, rep.Stats.DeleteRecordsAcked
+	res.Paths.TopicsRecreated, res.Paths.UnknownTopicIDFetches = rep.Stats.TopicsRecreated, rep.Stats.UnknownTopicIDFetches
+	res.Paths.LearnerPolls = rep.Stats.LearnerPolls
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
