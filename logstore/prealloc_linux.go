@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"errors"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -18,12 +19,8 @@ const (
 // preallocates says f is an OS file on ext4 or xfs, where preallocation
 // pays by default (prealloc.go).
 func preallocates(f vfs.File) bool {
-	osf, ok := f.(vfs.OSFiler)
+	raw, ok := rawConnOf(f)
 	if !ok {
-		return false
-	}
-	raw, err := osf.OSFile().SyscallConn()
-	if err != nil {
 		return false
 	}
 	var st unix.Statfs_t
@@ -38,12 +35,8 @@ func preallocates(f vfs.File) bool {
 // changing its size (fallocate(2), FALLOC_FL_KEEP_SIZE). supported is false
 // when f is not an OS file or its filesystem cannot.
 func fallocateKeepSize(f vfs.File, off, n int64) (supported bool, err error) {
-	osf, ok := f.(vfs.OSFiler)
+	raw, ok := rawConnOf(f)
 	if !ok {
-		return false, nil
-	}
-	raw, err := osf.OSFile().SyscallConn()
-	if err != nil {
 		return false, nil
 	}
 	var ferr error
@@ -61,4 +54,15 @@ func fallocateKeepSize(f vfs.File, off, n int64) (supported bool, err error) {
 		return false, nil
 	}
 	return true, ferr
+}
+
+// rawConnOf is f's file descriptor for system calls the vfs does not make;
+// ok is false when f is not backed by an *os.File.
+func rawConnOf(f vfs.File) (raw syscall.RawConn, ok bool) {
+	osf, isOS := f.(vfs.OSFiler)
+	if !isOS {
+		return nil, false
+	}
+	raw, err := osf.OSFile().SyscallConn()
+	return raw, err == nil
 }

@@ -32,12 +32,8 @@ type iovecScratch struct {
 // scratch is the appender's vector; the write is a raw system call when
 // slots has one free (RawWriteSlots).
 func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch, slots *RawWriteSlots) (handled bool, err error) {
-	osf, ok := f.(vfs.OSFiler)
+	raw, ok := rawConnOf(f)
 	if !ok {
-		return false, nil
-	}
-	raw, err := osf.OSFile().SyscallConn()
-	if err != nil {
 		return false, nil
 	}
 	var werr error
