@@ -215,7 +215,7 @@ func TestSimRunWritesAPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<!DOCTYPE html>", "<title>gregor sim: seed 7, 3 nodes, plant none</title>", `"partitions":[{"tp":"t0/0"`, "<script>"} {
+	for _, want := range []string{"<!DOCTYPE html>", "<title>gregor sim: seed 7, 3 nodes, plant none</title>", `"partitions":[{"tp":`, `{"tp":"t0/0"`, "<script>"} {
 		if !strings.Contains(string(p), want) {
 			t.Errorf("the page lacks %s", want)
 		}
