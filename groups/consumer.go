@@ -592,13 +592,13 @@ func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
 	}
 	m.revocationDeadlineMs = noDeadline
 	unreleased := 0
-	for _, tp := range cg.unowned(m, target) {
-		if tp.owned {
+	for _, p := range cg.missing(m, target) {
+		if p.owned {
 			unreleased++
 			continue
 		}
-		m.assigned[tp.tp] = struct{}{}
-		m.assignedAt[tp.tp] = cg.assignmentEpoch // the epoch the member reaches below
+		m.assigned[p.tp] = struct{}{}
+		m.assignedAt[p.tp] = cg.assignmentEpoch // the epoch the member reaches below
 	}
 	if m.epoch != cg.assignmentEpoch {
 		m.previousEpoch, m.epoch = m.epoch, cg.assignmentEpoch
@@ -616,12 +616,12 @@ type missingPartition struct {
 	owned bool
 }
 
-// unowned lists the partitions of target that m does not own, each with
+// missing lists the partitions of target that m does not own, each with
 // whether another member owns it. It looks each up in the other members'
 // sets rather than gathering every partition the group owns: a member
 // reconciling in a large group misses a few partitions of many, and this
 // runs on each of its heartbeats.
-func (cg *consumerGroup) unowned(m *consumerMember, target tpSet) []missingPartition {
+func (cg *consumerGroup) missing(m *consumerMember, target tpSet) []missingPartition {
 	var missing []missingPartition
 	for tp := range target {
 		if _, have := m.assigned[tp]; !have {

@@ -7,8 +7,9 @@ import "go.uber.org/zap"
 // with preallocate=true on any filesystem that supports it; never on the
 // in-memory filesystem of the tests and the simulator). Elsewhere it may
 // cost more than it saves: tmpfs, for one, would clear the memory it
-// reserves before the appends copy into it. The file's size does not change: readers, recovery and
-// every size the log reports see exactly the bytes appended, and a crash
+// reserves before the appends copy into it. The file's size does not
+// change: readers, recovery and every size the log reports see exactly
+// the bytes appended, and a crash
 // leaves no zeros to tell from records. What changes is what an append costs
 // the kernel: ext4 reserves and accounts each new block of a delayed-allocation
 // write one at a time (block reservation, quota, the extent status tree) on
