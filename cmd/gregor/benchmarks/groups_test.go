@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,24 +45,23 @@ func groupGregorBroker(b *testing.B) *target {
 			groupGregorErr = err
 			return
 		}
-		bin := filepath.Join(dir, "gregor")
-		if _, err := os.Stat(bin); err != nil {
-			if groupGregorErr = goBuild(bin, "gregor/cmd/gregor"); groupGregorErr != nil {
-				return
-			}
+		bin, err := gregorBinary(dir)
+		if err != nil {
+			groupGregorErr = err
+			return
 		}
 		addr, err := freeAddr()
 		if err != nil {
 			groupGregorErr = err
 			return
 		}
-		groupGregor, groupGregorErr = startProcess("gregor", addr, bin, "serve",
-			"--set", "listeners=PLAINTEXT://"+addr,
-			"--set", "log.dirs="+filepath.Join(dir, "group-data"),
+		groupGregor, groupGregorErr = startProcess("gregor", addr, bin, withBenchSet([]string{"serve",
+			"--set", "listeners=PLAINTEXT://" + addr,
+			"--set", "log.dirs=" + filepath.Join(dir, "group-data"),
 			"--set", "metrics.listener=",
 			"--set", "node.id=1",
 			"--set", "group.initial.rebalance.delay.ms=0",
-			"--set", fmt.Sprint("group.consumer.heartbeat.interval.ms=", groupHeartbeat.Milliseconds()))
+			"--set", fmt.Sprint("group.consumer.heartbeat.interval.ms=", groupHeartbeat.Milliseconds())})...)
 	})
 	if groupGregorErr != nil {
 		b.Fatal(groupGregorErr)

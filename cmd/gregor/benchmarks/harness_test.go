@@ -197,11 +197,8 @@ func startGregor() (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "gregor")
-	if prebuilt := os.Getenv("GREGOR_BENCH_BIN"); prebuilt != "" {
-		// A binary built elsewhere: another revision, for an A/B run.
-		bin = prebuilt
-	} else if err := goBuild(bin, "gregor/cmd/gregor"); err != nil {
+	bin, err := gregorBinary(dir)
+	if err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
@@ -217,11 +214,7 @@ func startGregor() (*target, error) {
 		"--set", "log.dirs=" + filepath.Join(dir, "data"),
 		"--set", "metrics.listener=" + metricsAddr,
 		"--set", "node.id=1"}
-	// GREGOR_BENCH_SET="key=value key=value" tries other broker settings.
-	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
-		args = append(args, "--set", kv)
-	}
-	t, err := startProcess("gregor", addr, bin, args...)
+	t, err := startProcess("gregor", addr, bin, withBenchSet(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +259,28 @@ func kfakeProcessBroker(b *testing.B) *target {
 		b.Fatal(err)
 	}
 	return kfakeProcess
+}
+
+// gregorBinary is the gregor binary the benchmarks run: GREGOR_BENCH_BIN's
+// (another revision's, for an A/B run), or this tree's, built into dir once.
+func gregorBinary(dir string) (string, error) {
+	if prebuilt := os.Getenv("GREGOR_BENCH_BIN"); prebuilt != "" {
+		return prebuilt, nil
+	}
+	bin := filepath.Join(dir, "gregor")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	return bin, goBuild(bin, "gregor/cmd/gregor")
+}
+
+// withBenchSet adds GREGOR_BENCH_SET's settings ("key=value key=value",
+// each a --set) to a gregor command line, after its own: they win.
+func withBenchSet(args []string) []string {
+	for _, kv := range strings.Fields(os.Getenv("GREGOR_BENCH_SET")) {
+		args = append(args, "--set", kv)
+	}
+	return args
 }
 
 func goBuild(out, pkg string) error {
