@@ -62,7 +62,7 @@ func (r *router) toCoordinator(req *netio.Request, group string, respond func(km
 		return
 	}
 	keepGroupBytes(req.Body)
-	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond})
+	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})
 }
 
 // handleGroup routes a group request; it reports false for other requests.

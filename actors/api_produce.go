@@ -45,7 +45,13 @@ type producePartition struct {
 	// produce's frame (holdableProduce), and lets the garbage collector
 	// have them after.
 	ownRecords bool
+	// inline: the append runs on its sender's goroutine if it finds the
+	// partition actor idle (a coordinator's batch, flushAppends).
+	inline bool
 }
+
+// runsInline implements inlineMessage.
+func (m *producePartition) runsInline() bool { return m.inline }
 
 // ownsBatch says the batch m appends is memory of its own that nothing
 // touches after the append: a marker's (the partition's core builds it) or

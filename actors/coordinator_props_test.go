@@ -28,7 +28,7 @@ func (b *blockedCoordinator) Receive(ctx actor.Context) {
 func TestStoppedCoordinatorAnswersQueuedRequests(t *testing.T) {
 	system := newActorSystem(zap.NewNop())
 	b := &blockedCoordinator{busy: make(chan struct{}), release: make(chan struct{})}
-	pid := system.Root.Spawn(coordinatorProps(func() actor.Actor { return b }))
+	pid := system.Root.Spawn(coordinatorProps(func() actor.Actor { return b }, nil))
 	system.Root.Send(pid, "busy")
 	<-b.busy
 

@@ -41,7 +41,11 @@
 // mailbox runs the messages that ask for it (the leader's answers the
 // fetcher hands over, a Fetch's first reads) on their sender's goroutine
 // when it is idle (partitionMailbox): a replication round then hands off
-// between goroutines once, the Produce to its leader. Some work
+// between goroutines once, the Produce to its leader. A group
+// coordinator's mailbox runs a request its connection's reader sends the
+// same way, and the coordinator hands its appends to its partition so: an
+// offset commit on one node is handled, appended and answered on the
+// reader (coordinatorProps). Some work
 // leaves the mailboxes on purpose:
 //   - log compaction runs on the node's one cleaner goroutine (cleaner.go),
 //     the partition planning and committing each job;

@@ -51,7 +51,7 @@ func (a *groupCoordinator) flushAppends() {
 	a.alone = max(a.alone-1, 0)
 	self, root, ids := a.self, a.g.n.system.Root, a.appending
 	batch := groups.EncodeBatch(records, a.g.n.cfg.Clock.Now().WallMs)
-	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
+	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, inline: true, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
 		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
 }
 
@@ -62,7 +62,7 @@ func (a *groupCoordinator) flushTransactional(ap groups.Append) {
 	a.appending = []groups.AppendID{ap.ID}
 	self, root, ids := a.self, a.g.n.system.Root, a.appending
 	batch := groups.EncodeTxnBatch(ap.Records, a.g.n.cfg.Clock.Now().WallMs, *ap.Producer)
-	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
+	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, inline: true, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
 		transactionalID: ap.Producer.TransactionalID, txnOperation: cluster.TxnOperationForTxnOffsetCommit(ap.Producer.TxnOffsetCommitVersion),
 		reply: func(res producePartitionResult) { root.Send(self, &groupAppended{ids: ids, code: res.errorCode}) }})
 }

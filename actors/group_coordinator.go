@@ -19,7 +19,13 @@ type groupRequest struct {
 	body    kmsg.Request
 	client  groups.Client
 	respond func(kmsg.Response)
+	// inline: the coordinator handles it on its sender's goroutine (the
+	// connection's reader) if it finds the coordinator idle.
+	inline bool
 }
+
+// runsInline implements inlineMessage.
+func (m *groupRequest) runsInline() bool { return m.inline }
 
 // answerUndelivered answers a group request that reached no coordinator (it
 // stopped): its groups are coordinated elsewhere now.

@@ -76,7 +76,7 @@ func (g *groupNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, 
 	}
 	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newGroupCoordinator(g, p, partitionPID)
-	}))
+	}, g.n.dispatcher))
 	g.setCoordinator(p, pid)
 	g.logger.Info("group coordinator started", zap.Int32("partition", p))
 }

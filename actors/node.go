@@ -103,8 +103,9 @@ type Node struct {
 	// features caches what ApiVersions advertises of the image's feature
 	// levels (api_features.go).
 	features featureCache
-	// dispatcher runs the mailboxes of the partition and transaction
-	// coordinator actors on long-lived goroutines (dispatcher.go).
+	// dispatcher runs the mailboxes of the partition, group coordinator
+	// and transaction coordinator actors on long-lived goroutines
+	// (dispatcher.go).
 	dispatcher *workerDispatcher
 	// producerIDs is the node's block of producer ids (producer_ids.go).
 	producerIDs producerIDBlock

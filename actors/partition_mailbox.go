@@ -37,7 +37,8 @@ import (
 // on its own goroutine (partitionMailbox).
 type inlineMessage interface{ runsInline() bool }
 
-// partitionMailbox is a partition actor's mailbox (above).
+// partitionMailbox is a partition actor's mailbox (above), and a group or
+// transaction coordinator's (coordinatorProps).
 type partitionMailbox struct {
 	mw *answerAfterStop
 

@@ -134,7 +134,7 @@ func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, pa
 	}
 	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newTxnCoordinator(x, p, epoch, partitionPID)
-	}, actor.WithDispatcher(x.n.dispatcher)))
+	}, x.n.dispatcher))
 	x.setCoordinator(p, pid)
 	x.logger.Info("transaction coordinator started", zap.Int32("partition", p), zap.Int32("coordinator_epoch", epoch))
 }

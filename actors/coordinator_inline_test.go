@@ -1,0 +1,102 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+
+	"gregor/groups"
+)
+
+// recordingCoordinator stands for a coordinator: it records the group
+// requests it handles.
+type recordingCoordinator struct{ got []kmsg.Request }
+
+func (c *recordingCoordinator) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*groupRequest); ok {
+		c.got = append(c.got, m.body)
+	}
+}
+
+// A group request its connection's reader sends to an idle coordinator is
+// handled on the reader's goroutine before the send returns; one that does
+// not ask to run inline waits for a worker. (protoactor's own mailbox
+// hands every message to a goroutine of the dispatcher: the test's keeps
+// them, and the inline request is never handled.)
+func TestCoordinatorHandlesAnInlineRequestOnItsSender(t *testing.T) {
+	system := newActorSystem(zap.NewNop())
+	disp := &testDispatcher{}
+	c := &recordingCoordinator{}
+	pid := system.Root.Spawn(coordinatorProps(func() actor.Actor { return c }, disp))
+	disp.runAll() // Started
+	inline := &kmsg.HeartbeatRequest{Group: "inline"}
+	system.Root.Send(pid, &groupRequest{body: inline, inline: true})
+	if len(c.got) != 1 || c.got[0] != inline {
+		t.Fatalf("handled %v before the send returned, want the inline request", c.got)
+	}
+	queued := &kmsg.HeartbeatRequest{Group: "queued"}
+	system.Root.Send(pid, &groupRequest{body: queued})
+	if len(c.got) != 1 {
+		t.Fatalf("a request not inline was handled on its sender")
+	}
+	if n := disp.runAll(); n != 1 || len(c.got) != 2 || c.got[1] != queued {
+		t.Fatalf("%d worker runs handled %v, want one run handling the queued request", n, c.got)
+	}
+}
+
+// TestOffsetCommitRunsOnItsReader: on one node, an offset commit is
+// handled, appended to __consumer_offsets (acks=all) and answered on the
+// reader of its connection: the partition actor's mailbox is almost never
+// handed to a worker. With the append sent to a worker, each commit woke
+// one for the partition (and one more for the coordinator to take the
+// partition's answer).
+func TestOffsetCommitRunsOnItsReader(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	adm := kadm.NewClient(newClient(t, n))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "committed"); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(at int64) {
+		offsets := kadm.Offsets{}
+		offsets.Add(kadm.Offset{Topic: "committed", Partition: 0, At: at, LeaderEpoch: -1})
+		res, err := adm.CommitOffsets(ctx, "inline-group", offsets)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit %d: %v", at, err)
+		}
+	}
+	commit(0) // creates __consumer_offsets, finds the coordinator
+	rt := n.routes.load()
+	offsets, ok := rt.image.Topic(groups.OffsetsTopic)
+	if !ok {
+		t.Fatal("no __consumer_offsets after a commit")
+	}
+	board := n.fetchBoards.of(rt.partition(groups.OffsetsTopic, groups.PartitionFor("inline-group", offsets.PartitionCount())))
+	if board == nil {
+		t.Fatal("no fetch board for the group's __consumer_offsets partition")
+	}
+	before := board.handedOff.Load()
+	const commits = 50
+	for i := range commits {
+		commit(int64(i + 1))
+	}
+	got := board.handedOff.Load() - before
+	t.Logf("%d hand-offs to workers for %d offset commits", got, commits)
+	if limit := int64(commits / 5); got > limit {
+		t.Errorf("%d hand-offs of the __consumer_offsets partition to workers for %d offset commits, want at most %d", got, commits, limit)
+	}
+	fetched, err := adm.FetchOffsets(ctx, "inline-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := fetched.Lookup("committed", 0); o.At != commits {
+		t.Fatalf("committed offset %d, want %d", o.At, commits)
+	}
+}
