@@ -263,12 +263,15 @@ func benchRebalance(b *testing.B, t *target, proto string) {
 // partitions to a group of its own (outside group management), one after
 // another; an op is one commit. Reports commits/s, a commit's p50-us and
 // p99-us as its committer saw it and, for a broker in a process of its
-// own, ns-cpu/commit (the broker's CPU time per commit).
+// own, ns-cpu/commit (the broker's CPU time per commit). ref-kfake-process
+// is kfake in a process of its own, behind the same process boundary as
+// gregor and with its CPU measured alike.
 //
-//	BenchmarkOffsetCommit/parts=10/{gregor,ref-kfake}
+//	BenchmarkOffsetCommit/parts=10/{gregor,ref-kfake,ref-kfake-process}
 func BenchmarkOffsetCommit(b *testing.B) {
 	b.Run("parts=10/gregor", func(b *testing.B) { benchOffsetCommit(b, groupGregorBroker(b)) })
 	b.Run("parts=10/ref-kfake", func(b *testing.B) { benchOffsetCommit(b, groupKfakeBroker(b)) })
+	b.Run("parts=10/ref-kfake-process", func(b *testing.B) { benchOffsetCommit(b, kfakeProcessBroker(b)) })
 }
 
 func benchOffsetCommit(b *testing.B, t *target) {
