@@ -28,8 +28,7 @@ func (a *groupCoordinator) flushAppends() {
 		a.flushTransactional(ap)
 		return
 	}
-	var records []groups.Record
-	size, n := 0, 0
+	size, n, count := 0, 0, 0
 	for _, ap := range a.queued {
 		if ap.Producer != nil || n > 0 && a.alone > 0 {
 			break // it goes alone, next
@@ -41,10 +40,20 @@ func (a *groupCoordinator) flushAppends() {
 		if n > 0 && size+apSize > appendBatchBytes {
 			break
 		}
-		records = append(records, ap.Records...)
-		a.appending = append(a.appending, ap.ID)
 		size += apSize
+		count += len(ap.Records)
 		n++
+	}
+	records := a.queued[0].Records // one append: its records as they are
+	if n > 1 {
+		records = make([]groups.Record, 0, count)
+		for _, ap := range a.queued[:n] {
+			records = append(records, ap.Records...)
+		}
+	}
+	a.appending = make([]groups.AppendID, 0, n)
+	for _, ap := range a.queued[:n] {
+		a.appending = append(a.appending, ap.ID)
 	}
 	a.merged = append([]groups.Append(nil), a.queued[:n]...)
 	a.queued = a.queued[n:]

@@ -12,7 +12,7 @@ import (
 func TestMarkerHeardWhileLoading(t *testing.T) {
 	producer := &Producer{ID: 7}
 	offset := func(tp topicPartition, o int64) []Record {
-		return []Record{offsetCommitRecord("g", tp, offsetEntry{offset: o, leaderEpoch: -1})}
+		return offsetCommitRecords("g", []plannedCommit{{tp: tp, entry: offsetEntry{offset: o, leaderEpoch: -1}}})
 	}
 	log := []testBatch{
 		{records: offset(topicPartition{"a", 0}, 5), producer: producer},

@@ -46,9 +46,11 @@ func (a *commitAnswer) setUnrefused(code int16) {
 func (a *commitAnswer) response() *kmsg.OffsetCommitResponse {
 	resp := kmsg.NewPtrOffsetCommitResponse()
 	resp.Version = a.req.Version
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, 0, len(a.req.Topics))
 	for i, t := range a.req.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		rt.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, 0, len(t.Partitions))
 		for j, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, a.codes[i][j]
@@ -84,9 +86,8 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 		c.reply(id, ans.response())
 		return
 	}
-	records := make([]Record, 0, len(commits))
+	records := offsetCommitRecords(g.id, commits)
 	for _, cm := range commits {
-		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
 		g.pendingCommits[cm.tp]++
 	}
 	c.appendRefusable(records, nil, func(code int16, _ Time) {
@@ -157,7 +158,11 @@ func (c *Coordinator) commitTopic(name string, id [16]byte, byID bool) (string, 
 // the metadata fits, the fence lets it through), noting refusals in ans,
 // and returns the commits to write.
 func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, fence partitionFence, now Time) []plannedCommit {
-	var commits []plannedCommit
+	n := 0
+	for _, t := range req.Topics {
+		n += len(t.Partitions)
+	}
+	commits := make([]plannedCommit, 0, n)
 	byID := req.Version >= 10
 	for i, t := range req.Topics {
 		name, known := c.commitTopic(t.Topic, t.TopicID, byID)

@@ -38,16 +38,44 @@ const offsetCommitValueVersion = 3
 const groupMetadataValueVersion = 3
 
 func offsetKey(group, topic string, partition int32) []byte {
-	k := kmsg.OffsetCommitKey{Version: keyOffsetCommit, Group: group, Topic: topic, Partition: partition}
-	return k.AppendTo(nil)
+	return appendOffsetKey(make([]byte, 0, offsetKeyBytes(group, topic)), group, topic, partition)
 }
 
-// offsetCommitRecord is the record of a committed offset.
-func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) Record {
-	v := kmsg.NewOffsetCommitValue()
-	v.Version = offsetCommitValueVersion
-	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.offset, o.leaderEpoch, o.metadata, o.commitWallMs
-	return Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
+// offsetKeyBytes is the size of an OffsetCommitKey: its version, the group
+// and topic (each after an int16 length) and the partition.
+func offsetKeyBytes(group, topic string) int { return 2 + 2 + len(group) + 2 + len(topic) + 4 }
+
+func appendOffsetKey(dst []byte, group, topic string, partition int32) []byte {
+	k := kmsg.OffsetCommitKey{Version: keyOffsetCommit, Group: group, Topic: topic, Partition: partition}
+	return k.AppendTo(dst)
+}
+
+// offsetValueBytes is the size of an OffsetCommitValue v3: its version, the
+// offset, leader epoch, metadata (after an int16 length) and commit time.
+func offsetValueBytes(metadata string) int { return 2 + 8 + 4 + 2 + len(metadata) + 8 }
+
+// offsetCommitRecords are the records of group's planned commits, their
+// keys and values in one allocation (a commit of many partitions made
+// several per partition, each growing its slice).
+func offsetCommitRecords(group string, commits []plannedCommit) []Record {
+	size := 0
+	for _, cm := range commits {
+		size += offsetKeyBytes(group, cm.tp.topic) + offsetValueBytes(cm.entry.metadata)
+	}
+	buf := make([]byte, 0, size)
+	records := make([]Record, len(commits))
+	for i, cm := range commits {
+		start := len(buf)
+		buf = appendOffsetKey(buf, group, cm.tp.topic, cm.tp.partition)
+		key := buf[start:len(buf):len(buf)]
+		start = len(buf)
+		v := kmsg.NewOffsetCommitValue()
+		v.Version = offsetCommitValueVersion
+		v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = cm.entry.offset, cm.entry.leaderEpoch, cm.entry.metadata, cm.entry.commitWallMs
+		buf = v.AppendTo(buf)
+		records[i] = Record{Key: key, Value: buf[start:len(buf):len(buf)]}
+	}
+	return records
 }
 
 // offsetTombstone deletes a committed offset.
@@ -114,25 +142,42 @@ func encodeBatch(records []Record, nowMs int64, producer *Producer) []byte {
 	if len(records) == 0 {
 		panic("groups: an empty batch")
 	}
-	var section, scratch []byte
+	// One allocation: the header's room, then the records
+	// (recordOverheadBytes, tombstones.go).
+	size := logstore.BatchHeaderBytes
+	for _, r := range records {
+		size += len(r.Key) + len(r.Value) + recordOverheadBytes
+	}
+	p := make([]byte, logstore.BatchHeaderBytes, size)
 	for i, r := range records {
+		// kmsg writes a zero length as one byte before the record's
+		// fields; that byte becomes the length, the fields moved up
+		// when the length takes more.
+		at := len(p)
 		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
-		scratch = rec.AppendTo(scratch[:0])
-		body := scratch[1:] // a zero Length is the one byte 0x00
-		section = binary.AppendVarint(section, int64(len(body)))
-		section = append(section, body...)
+		p = rec.AppendTo(p)
+		bodyLen := len(p) - at - 1
+		var length [binary.MaxVarintLen64]byte
+		n := binary.PutVarint(length[:], int64(bodyLen))
+		if n > 1 {
+			p = append(p, length[:n-1]...)
+			copy(p[at+n:], p[at+1:at+1+bodyLen])
+		}
+		copy(p[at:], length[:n])
 	}
 	rb := kmsg.RecordBatch{
 		PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(len(records) - 1),
 		FirstTimestamp: nowMs, MaxTimestamp: nowMs, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
-		NumRecords: int32(len(records)), Records: section,
+		NumRecords: int32(len(records)),
 	}
 	if producer != nil {
 		rb.Attributes |= batchAttrTransactional
 		rb.ProducerID, rb.ProducerEpoch = producer.ID, producer.Epoch
 	}
-	rb.Length = int32(logstore.BatchHeaderBytes - 12 + len(section))
-	p := rb.AppendTo(make([]byte, 0, logstore.BatchHeaderBytes+len(section)))
+	rb.Length = int32(len(p) - 12)
+	if h := rb.AppendTo(p[:0]); len(h) != logstore.BatchHeaderBytes {
+		panic(fmt.Sprintf("groups: a batch header of %d bytes, want %d", len(h), logstore.BatchHeaderBytes))
+	}
 	logstore.ChecksumBatch(p)
 	return p
 }

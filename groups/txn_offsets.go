@@ -75,10 +75,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 		respond()
 		return
 	}
-	records := make([]Record, 0, len(commits))
-	for _, cm := range commits {
-		records = append(records, offsetCommitRecord(g.id, cm.tp, cm.entry))
-	}
+	records := offsetCommitRecords(g.id, commits)
 	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
 	c.appendRefusable(records, &producer, func(code int16, _ Time) {
 		for _, cm := range commits {
