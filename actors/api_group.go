@@ -57,9 +57,16 @@ func keepGroupBytes(body kmsg.Request) {
 // answers NOT_COORDINATOR when this node coordinates no such group.
 func (r *router) toCoordinator(req *netio.Request, group string, respond func(kmsg.Response)) {
 	pid := r.node.groups.coordinatorFor(r.node.routes.load(), group)
+	member := membershipRequest(req.Body)
 	if pid == nil {
 		respond(groups.ErrorResponse(req.Body, kerr.NotCoordinator.Code))
+		if member {
+			r.coordConns.told(req.Conn)
+		}
 		return
+	}
+	if member {
+		r.coordConns.sent(req.Conn, r.node.cfg.Clock.Now().MonoMs)
 	}
 	keepGroupBytes(req.Body)
 	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})

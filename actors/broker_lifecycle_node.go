@@ -45,9 +45,10 @@ func (n *Node) startActors(opened *openedQuorum) error {
 	return nil
 }
 
-// stop stops the node; graceful asks for a controlled shutdown, lets
-// in-flight requests finish, leaves gossip and hands the quorum's
-// leadership on first. Without it the node stops as if killed, but for its
+// stop stops the node; graceful asks for a controlled shutdown, keeps
+// answering while group members learn their coordinators moved
+// (shutdown_drain.go), lets in-flight requests finish, leaves gossip and
+// hands the quorum's leadership on first. Without it the node stops as if killed, but for its
 // files (tests).
 func (n *Node) stop(ctx context.Context, graceful bool) {
 	n.stopOnce.Do(func() {
@@ -57,12 +58,13 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			n.router.closing.Store(true)
 			n.router.wakeParkedFetches()
 		}
+		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
+			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+			n.drainCoordinatorClients(ctx)
+		}
 		if n.groups != nil {
 			n.groups.shutdown()
 			n.txns.shutdown()
-		}
-		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
-			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
 		}
 		if n.server != nil {
 			if graceful {

@@ -49,6 +49,11 @@ type Config struct {
 	BrokerSessionTimeoutMs int64
 	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms (0: the default).
 	BrokerHeartbeatIntervalMs int64
+	// ShutdownDrainMs is controlled.shutdown.drain.ms: how long at most a
+	// graceful stop keeps answering after its controlled shutdown, for
+	// group members to learn their coordinators moved
+	// (shutdown_drain.go); 0: not at all.
+	ShutdownDrainMs int64
 	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms (0: 1000).
 	QuorumElectionTimeoutMs int64
 	// QuorumHeartbeatIntervalMs is how often the quorum leader reaches its
@@ -180,6 +185,11 @@ const (
 	DefaultBrokerHeartbeatIntervalMs = 500
 	DefaultBrokerSessionTimeoutMs    = 6000
 )
+
+// DefaultShutdownDrainMs is controlled.shutdown.drain.ms's default: a
+// heartbeat interval of classic members (3 s in sarama, the Java client,
+// librdkafka) and of KIP-848 members (5 s), so each heartbeats once.
+const DefaultShutdownDrainMs = 5000
 
 // withProcessDefaults fills what a zero Config leaves to the process: the
 // real filesystem, clock and entropy, and Kafka's default number of logs

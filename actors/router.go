@@ -27,6 +27,9 @@ type router struct {
 	salts *saltSource
 	// sessions is the node's fetch session cache (KIP-227).
 	sessions *fetchSessionCache
+	// coordConns keeps which connections talk to this node's group
+	// coordinators, for a graceful stop's drain (shutdown_drain.go).
+	coordConns coordinatorConns
 }
 
 func newRouter(n *Node) *router {

@@ -33,6 +33,7 @@ var brokerConfigTypes = map[string]ConfigType{
 	"broker.session.timeout.ms":                       ConfigInt,
 	"compression.type":                                ConfigString,
 	"connections.max.idle.ms":                         ConfigLong,
+	"controlled.shutdown.drain.ms":                    ConfigLong,
 	"controller.listener.names":                       ConfigString,
 	"controller.quorum.election.timeout.ms":           ConfigInt,
 	"controller.quorum.voters":                        ConfigList,

@@ -23,6 +23,7 @@ type clusterSettings struct {
 	MetadataSnapshotMaxBytes          int64         // metadata.log.max.record.bytes.between.snapshots
 	MetadataLogDir                    string        // metadata.log.dir; "": the first of log.dirs
 	ControllerSocketTimeoutMs         int64         // controller.socket.timeout.ms
+	ControlledShutdownDrainMs         int64         // controlled.shutdown.drain.ms
 }
 
 // quorumVoter is one entry of controller.quorum.voters: id@host:port.
@@ -105,6 +106,9 @@ var clusterConfigKeys = []configKey{
 		func(c *brokerConfig) *int64 { return &c.MetadataSnapshotMaxBytes }, "metadata applied between two snapshots of the metadata log"),
 	integerKey("controller.socket.timeout.ms", "30000", positive[int64](), func(c *brokerConfig) *int64 { return &c.ControllerSocketTimeoutMs },
 		"how long a request to the controller may take, retries included"),
+	integerKey("controlled.shutdown.drain.ms", strconv.Itoa(actors.DefaultShutdownDrainMs), atLeastZero[int64](),
+		func(c *brokerConfig) *int64 { return &c.ControlledShutdownDrainMs },
+		"how long at most a graceful stop keeps answering after its groups moved, until their members were told NOT_COORDINATOR; 0 closes at once"),
 }
 
 // parseQuorumVoters reads id@host:port,... (empty: none).
@@ -231,6 +235,7 @@ func clusterNodeConfig(c *brokerConfig, cfg *actors.Config) error {
 	cfg.MetadataSnapshotIntervalBytes = uint64(c.MetadataSnapshotMaxBytes)
 	cfg.MetadataLogDir = c.MetadataLogDir
 	cfg.ControllerRequestTimeoutMs = c.ControllerSocketTimeoutMs
+	cfg.ShutdownDrainMs = c.ControlledShutdownDrainMs
 	return nil
 }
 

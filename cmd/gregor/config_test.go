@@ -73,6 +73,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"metadata.log.max.record.bytes.between.snapshots=1MiB",
 		"metadata.log.dir=/var/lib/gregor-metadata",
 		"controller.socket.timeout.ms=5000",
+		"controlled.shutdown.drain.ms=2500",
 		"num.recovery.threads.per.data.dir=3",
 	)
 	if err != nil {
@@ -93,6 +94,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		GossipSeeds:                   []string{"10.0.0.1:7946", "10.0.0.2:7946"},
 		BrokerSessionTimeoutMs:        9000,
 		BrokerHeartbeatIntervalMs:     2000,
+		ShutdownDrainMs:               2500,
 		QuorumElectionTimeoutMs:       2000,
 		QuorumHeartbeatIntervalMs:     200,
 		MetadataSnapshotIntervalBytes: 1 << 20,
@@ -155,6 +157,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"metadata.log.max.record.bytes.between.snapshots": "1048576",
 			"metadata.log.dir":                                "/var/lib/gregor-metadata",
 			"controller.socket.timeout.ms":                    "5000",
+			"controlled.shutdown.drain.ms":                    "2500",
 			"num.recovery.threads.per.data.dir":               "3",
 		},
 	}
@@ -184,6 +187,7 @@ func TestNodeConfigDefaults(t *testing.T) {
 		ControllerListenerName:        "CONTROLLER",
 		BrokerSessionTimeoutMs:        actors.DefaultBrokerSessionTimeoutMs,
 		BrokerHeartbeatIntervalMs:     actors.DefaultBrokerHeartbeatIntervalMs,
+		ShutdownDrainMs:               actors.DefaultShutdownDrainMs,
 		QuorumElectionTimeoutMs:       1000,
 		QuorumHeartbeatIntervalMs:     100,
 		MetadataSnapshotIntervalBytes: 20 << 20,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,7 +22,8 @@ import (
 // The node coordinating three groups is paused (SIGSTOP) until the
 // controller fences it and the groups' __consumer_offsets partitions move,
 // or stopped gracefully (SIGTERM: a controlled shutdown moves them at
-// once): a franz-go KIP-848 member, a franz-go classic (cooperative-sticky)
+// once, and the node answers NOT_COORDINATOR until its members heard it,
+// then closes; no member joins again, sarama's included): a franz-go KIP-848 member, a franz-go classic (cooperative-sticky)
 // member and a sarama classic (range) member, each alone in its group. The
 // new coordinator loads each group with its member and gives it a whole
 // session from the load (as Kafka's coordinator does on load), so a member
@@ -198,10 +201,18 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	mu.Unlock()
 
 	resume := func() {}
+	stopped := make(chan time.Duration, 1)
 	if graceful {
-		if err := syscall.Kill(c.pid(int(coordinator)), syscall.SIGTERM); err != nil {
+		pid, start := c.pid(int(coordinator)), time.Now()
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
+		go func() {
+			for processRuns(pid) && ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond) // polling a process's exit; nothing to wait on
+			}
+			stopped <- time.Since(start)
+		}()
 	} else {
 		resume = pauseProcess(t, c.pid(int(coordinator)))
 	}
@@ -219,6 +230,20 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	moved := time.Now()
 	t.Logf("the groups' coordinator moved %v after the pause or stop", moved.Sub(paused).Round(time.Millisecond))
 	produceAndRead("after")
+	if graceful {
+		// The stopped node answered until its members were told
+		// NOT_COORDINATOR (within a heartbeat interval, 1 s here), then
+		// closed: well within controlled.shutdown.drain.ms.
+		select {
+		case took := <-stopped:
+			t.Logf("the coordinator's node stopped %v after SIGTERM", took.Round(time.Millisecond))
+			if took > 15*time.Second {
+				t.Errorf("the graceful stop took %v", took)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the coordinator's node still runs 30 s after SIGTERM")
+		}
+	}
 	// Past a session from the move: a member the new coordinator had not
 	// heard from by then is gone.
 	waitFor(t, 2*sessionMs*time.Millisecond, "a session's time from the move", func() bool {
@@ -238,9 +263,16 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	} else if gen != genClassic {
 		t.Logf("franz-go classic member joined again: generation %d, was %d", gen, genClassic)
 	}
+	// After a graceful stop sarama keeps its generation too: the stopping
+	// node answered its heartbeat NOT_COORDINATOR before closing, and
+	// sarama then looks its coordinator up; a closed connection made it
+	// retry the stopped node at once, three times, and end its session.
 	if sessions, member, gen := sh.current(); member != saramaMember {
 		t.Errorf("sarama member is %s in generation %d (session %d) after the move, was %s in %d (session %d)",
 			member, gen, sessions, saramaMember, saramaGen, saramaSessions)
+	} else if gen != saramaGen && graceful {
+		t.Errorf("sarama member joined again after a graceful stop: generation %d (session %d), was %d (session %d)",
+			gen, sessions, saramaGen, saramaSessions)
 	} else if gen != saramaGen {
 		t.Logf("sarama member joined again: generation %d, was %d", gen, saramaGen)
 	}
@@ -283,4 +315,16 @@ func (h *sessionsHandler) current() (int, string, int32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.sessions, h.member, h.generation
+}
+
+// processRuns says whether pid is a process that has not exited: one that
+// exited but was not reaped yet (a zombie, state Z) has not run since.
+func processRuns(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }

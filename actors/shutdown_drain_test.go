@@ -1,0 +1,76 @@
+package actors
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/netio"
+)
+
+func drainedYet(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// A drain waits for the connections that carried a member's request
+// within its window, each until it is told NOT_COORDINATOR or closes; a
+// connection quiet for longer, or one told before the drain, is not
+// waited for.
+func TestCoordinatorConnsDrain(t *testing.T) {
+	var cc coordinatorConns
+	a, b, old := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}, &netio.ConnInfo{ID: 3}
+	cc.sent(old, 1_000)
+	cc.sent(a, 9_000)
+	cc.sent(b, 9_500)
+	cc.told(a) // before the drain: nothing to release
+	drained, waiting := cc.beginDrain(10_000, 5_000)
+	if waiting != 2 {
+		t.Fatalf("waiting for %d connections, want 2 (a and b; old was quiet for 9 s)", waiting)
+	}
+	cc.told(old)
+	cc.told(a)
+	if drainedYet(drained) {
+		t.Fatal("drained before b was told")
+	}
+	cc.closed(b)
+	if !drainedYet(drained) {
+		t.Fatal("not drained once a was told and b closed")
+	}
+	cc.told(a) // again: harmless
+}
+
+// Nothing recent: the drain is over at once.
+func TestCoordinatorConnsDrainWithNothingToWaitFor(t *testing.T) {
+	var cc coordinatorConns
+	drained, waiting := cc.beginDrain(10_000, 5_000)
+	if waiting != 0 || !drainedYet(drained) {
+		t.Fatalf("waiting %d, drained %v; want 0 and drained", waiting, drainedYet(drained))
+	}
+}
+
+// Only a member's own requests (joins, syncs, heartbeats) count: an offset
+// commit shares sarama's connection with its heartbeats, and telling it
+// NOT_COORDINATOR does not tell the heartbeat loop.
+func TestMembershipRequests(t *testing.T) {
+	for _, tc := range []struct {
+		body kmsg.Request
+		want bool
+	}{
+		{&kmsg.HeartbeatRequest{}, true},
+		{&kmsg.ConsumerGroupHeartbeatRequest{}, true},
+		{&kmsg.JoinGroupRequest{}, true},
+		{&kmsg.SyncGroupRequest{}, true},
+		{&kmsg.OffsetCommitRequest{}, false},
+		{&kmsg.OffsetFetchRequest{}, false},
+		{&kmsg.LeaveGroupRequest{}, false},
+	} {
+		if got := membershipRequest(tc.body); got != tc.want {
+			t.Errorf("%T: %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}
