@@ -48,8 +48,8 @@ func (n *Node) startActors(opened *openedQuorum) error {
 // stop stops the node; graceful asks for a controlled shutdown, keeps
 // answering while group members learn their coordinators moved
 // (shutdown_drain.go), lets in-flight requests finish, leaves gossip and
-// hands the quorum's leadership on first. Without it the node stops as if killed, but for its
-// files (tests).
+// hands the quorum's leadership on first. Without it the node stops as if
+// killed, but for its files (tests).
 func (n *Node) stop(ctx context.Context, graceful bool) {
 	n.stopOnce.Do(func() {
 		var errs []error
