@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -67,12 +68,20 @@ func (cc *coordinatorConns) sent(conn *netio.ConnInfo, nowMs int64) {
 }
 
 // told notes that a member's request on conn was answered NOT_COORDINATOR
-// by the router (no coordinator of its group here).
+// by the router (no coordinator of its group here): its members went to
+// look for their coordinators elsewhere, and a drain does not wait for it
+// unless it comes back to a coordinator here.
 func (cc *coordinatorConns) told(conn *netio.ConnInfo) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	if _, known := cc.lastMs[conn]; known {
+		cc.lastMs[conn] = toldMs
+	}
 	cc.release(conn)
 }
+
+// toldMs marks a connection told its coordinator moved (coordinatorConns.told).
+const toldMs = math.MinInt64
 
 // closed forgets a connection that closed.
 func (cc *coordinatorConns) closed(conn *netio.ConnInfo) {
@@ -103,7 +112,7 @@ func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64) (drained <-chan st
 	defer cc.mu.Unlock()
 	cc.draining, cc.drained, cc.pending = true, make(chan struct{}), map[*netio.ConnInfo]struct{}{}
 	for conn, at := range cc.lastMs {
-		if nowMs-at <= windowMs {
+		if at != toldMs && nowMs-at <= windowMs {
 			cc.pending[conn] = struct{}{}
 		}
 	}

@@ -19,19 +19,25 @@ func drainedYet(ch <-chan struct{}) bool {
 
 // A drain waits for the connections that carried a member's request
 // within its window, each until it is told NOT_COORDINATOR or closes; a
-// connection quiet for longer, or one told before the drain, is not
-// waited for.
+// connection quiet for longer, or told before the drain (its groups moved
+// earlier) and not back since, is not waited for.
 func TestCoordinatorConnsDrain(t *testing.T) {
 	var cc coordinatorConns
 	a, b, old := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}, &netio.ConnInfo{ID: 3}
+	movedEarlier, back := &netio.ConnInfo{ID: 4}, &netio.ConnInfo{ID: 5}
 	cc.sent(old, 1_000)
 	cc.sent(a, 9_000)
 	cc.sent(b, 9_500)
-	cc.told(a) // before the drain: nothing to release
+	cc.sent(movedEarlier, 8_000)
+	cc.told(movedEarlier)
+	cc.sent(back, 8_000)
+	cc.told(back)
+	cc.sent(back, 9_000)
 	drained, waiting := cc.beginDrain(10_000, 5_000)
-	if waiting != 2 {
-		t.Fatalf("waiting for %d connections, want 2 (a and b; old was quiet for 9 s)", waiting)
+	if waiting != 3 {
+		t.Fatalf("waiting for %d connections, want 3 (a, b and back; old was quiet for 9 s, movedEarlier was told)", waiting)
 	}
+	cc.closed(back)
 	cc.told(old)
 	cc.told(a)
 	if drainedYet(drained) {
