@@ -50,10 +50,10 @@ func TestCoordinatorHandlesAnInlineRequestOnItsSender(t *testing.T) {
 
 // TestOffsetCommitRunsOnItsReader: on one node, an offset commit is
 // handled, appended to __consumer_offsets (acks=all) and answered on the
-// reader of its connection: the partition actor's mailbox is almost never
-// handed to a worker. With the append sent to a worker, each commit woke
-// one for the partition (and one more for the coordinator to take the
-// partition's answer).
+// reader of its connection: neither the coordinator's nor the partition
+// actor's mailbox is handed to a worker (almost never). With the append
+// sent to a worker, each commit woke one for the partition (and one more
+// for the coordinator to take the partition's answer).
 func TestOffsetCommitRunsOnItsReader(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 60*time.Second)
@@ -82,15 +82,16 @@ func TestOffsetCommitRunsOnItsReader(t *testing.T) {
 	if board == nil {
 		t.Fatal("no fetch board for the group's __consumer_offsets partition")
 	}
-	before := board.handedOff.Load()
+	before, coordBefore := board.handedOff.Load(), n.groups.handOffs.Load()
 	const commits = 50
 	for i := range commits {
 		commit(int64(i + 1))
 	}
-	got := board.handedOff.Load() - before
-	t.Logf("%d hand-offs to workers for %d offset commits", got, commits)
-	if limit := int64(commits / 5); got > limit {
-		t.Errorf("%d hand-offs of the __consumer_offsets partition to workers for %d offset commits, want at most %d", got, commits, limit)
+	got, coordGot := board.handedOff.Load()-before, n.groups.handOffs.Load()-coordBefore
+	t.Logf("%d partition and %d coordinator hand-offs to workers for %d offset commits", got, coordGot, commits)
+	if limit := int64(commits / 5); got > limit || coordGot > limit {
+		t.Errorf("%d hand-offs of the __consumer_offsets partition and %d of its coordinator to workers for %d offset commits, want at most %d each",
+			got, coordGot, commits, limit)
 	}
 	fetched, err := adm.FetchOffsets(ctx, "inline-group")
 	if err != nil {
@@ -98,5 +99,56 @@ func TestOffsetCommitRunsOnItsReader(t *testing.T) {
 	}
 	if o, _ := fetched.Lookup("committed", 0); o.At != commits {
 		t.Fatalf("committed offset %d, want %d", o.At, commits)
+	}
+}
+
+// TestReplicatedOffsetCommitAnsweredOnTheFollowersReader: on three nodes
+// (__consumer_offsets at replication factor 3), the coordinator takes the
+// partition's answer to a commit's append on the reader of the follower's
+// Fetch that moved the high watermark past it, and answers the commit
+// there: its mailbox is almost never handed to a worker. Sent to a worker,
+// the answer woke one on every commit.
+func TestReplicatedOffsetCommitAnsweredOnTheFollowersReader(t *testing.T) {
+	c := newTestCluster(t, 3, 0, nil)
+	c.startAll()
+	active := c.activeController()
+	ctx := testContext(t, 120*time.Second)
+	adm := c.admin(active)
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "committed"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitForTopic("committed", 1)
+	const group = "replicated-group"
+	commit := func(at int64) {
+		offsets := kadm.Offsets{}
+		offsets.Add(kadm.Offset{Topic: "committed", Partition: 0, At: at, LeaderEpoch: -1})
+		res, err := adm.CommitOffsets(ctx, group, offsets)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit %d: %v", at, err)
+		}
+	}
+	commit(0) // creates __consumer_offsets, finds the coordinator
+	c.waitForTopic(groups.OffsetsTopic, 50)
+	c.waitISRFull(active, groups.OffsetsTopic, 50)
+	for i := range 10 {
+		commit(int64(i + 1)) // the followers' fetch sessions settle
+	}
+	found := adm.FindGroupCoordinators(ctx, group)[group]
+	if found.Err != nil {
+		t.Fatal(found.Err)
+	}
+	coordinator := c.node(int(found.NodeID) - 1)
+	before := coordinator.groups.handOffs.Load()
+	const commits = 50
+	for i := range commits {
+		commit(int64(i + 11))
+	}
+	got := coordinator.groups.handOffs.Load() - before
+	t.Logf("coordinator on node %d: %d hand-offs to workers for %d offset commits", found.NodeID, got, commits)
+	if limit := int64(commits / 5); got > limit {
+		t.Errorf("%d hand-offs of the coordinator's mailbox to workers for %d replicated offset commits, want at most %d", got, commits, limit)
 	}
 }

@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/asynkron/protoactor-go/actor"
+import (
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
 
 // workerDispatcher runs actors' mailboxes on long-lived goroutines. The
 // default dispatcher starts a goroutine each time a mailbox is scheduled,
@@ -59,3 +63,16 @@ func (d *workerDispatcher) Schedule(fn func()) {
 func (d *workerDispatcher) Throughput() int { return d.throughput }
 
 var _ actor.Dispatcher = (*workerDispatcher)(nil)
+
+// countingDispatcher is a dispatcher that counts the mailbox runs handed to
+// it (the group coordinators': each wakes a goroutine).
+type countingDispatcher struct {
+	actor.Dispatcher
+	scheduled *atomic.Int64
+}
+
+// Schedule implements actor.Dispatcher.
+func (d countingDispatcher) Schedule(fn func()) {
+	d.scheduled.Add(1)
+	d.Dispatcher.Schedule(fn)
+}

@@ -43,6 +43,14 @@ type groupAppended struct {
 	code int16
 }
 
+// runsInline implements inlineMessage: an idle coordinator takes the
+// partition's answer on the goroutine that gave it, and answers the
+// commits it acknowledges there. On one node that goroutine runs the
+// coordinator already (the answer waits in its mailbox); with followers it
+// is the reader of the Fetch that moved the high watermark past the batch,
+// which otherwise woke a worker for the coordinator on every commit.
+func (*groupAppended) runsInline() bool { return true }
+
 // groupTick wakes a coordinator at its core's next deadline (or to retry
 // its load).
 type groupTick struct{}

@@ -27,6 +27,10 @@ type groupNode struct {
 	// creating is set while a request to create __consumer_offsets is with
 	// the controller.
 	creating atomic.Bool
+	// handOffs counts the coordinators' mailbox runs handed to workers
+	// (each wakes a goroutine; a coordinator idle when a message comes
+	// runs it on its sender when it may, coordinatorProps).
+	handOffs atomic.Int64
 	metrics  *groupMetrics
 	logger   *zap.Logger
 }
@@ -76,7 +80,7 @@ func (g *groupNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, 
 	}
 	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newGroupCoordinator(g, p, partitionPID)
-	}, g.n.dispatcher))
+	}, countingDispatcher{Dispatcher: g.n.dispatcher, scheduled: &g.handOffs}))
 	g.setCoordinator(p, pid)
 	g.logger.Info("group coordinator started", zap.Int32("partition", p))
 }
