@@ -31,8 +31,7 @@ import (
 // A member's heartbeat is what must learn of the move: sarama's heartbeat
 // loop shares its connection with its offset commits, and a commit told
 // NOT_COORDINATOR left the heartbeat sent right after to the closed
-// connection.
-// A node that still coordinates groups (no other broker took them), or
+// connection. A node that still coordinates groups (no other broker took them), or
 // whose clients sent its coordinators nothing lately, does not wait.
 
 // coordinatorConns keeps when each client connection last carried a
