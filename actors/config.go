@@ -49,6 +49,14 @@ type Config struct {
 	BrokerSessionTimeoutMs int64
 	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms (0: the default).
 	BrokerHeartbeatIntervalMs int64
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable: the active
+	// controller elects each partition's preferred replica where another
+	// leads, every LeaderImbalanceCheckIntervalMs. Off in the zero value
+	// (gregor serve sets Kafka's default, on).
+	AutoLeaderRebalanceEnable bool
+	// LeaderImbalanceCheckIntervalMs is leader.imbalance.check.interval.seconds
+	// in ms (0: Kafka's default, 300 s).
+	LeaderImbalanceCheckIntervalMs int64
 	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms (0: 1000).
 	QuorumElectionTimeoutMs int64
 	// QuorumHeartbeatIntervalMs is how often the quorum leader reaches its
