@@ -38,8 +38,11 @@ func (o *clientOptions) register(cmd *cobra.Command) {
 }
 
 // seedBrokers returns -b if given, else $GREGOR_BROKERS, else the default.
-func (o *clientOptions) seedBrokers() []string {
-	list := o.brokers
+func (o *clientOptions) seedBrokers() []string { return seedList(o.brokers) }
+
+// seedList returns the -b list given, else $GREGOR_BROKERS, else the
+// default.
+func seedList(list []string) []string {
 	if len(list) == 0 {
 		list = strings.Split(os.Getenv(brokersEnv), ",")
 	}
