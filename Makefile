@@ -2,6 +2,9 @@
 # is what CI runs.
 GO        ?= go
 FUZZTIME  ?= 30s
+# ARGS: more flags for `make run`'s broker, e.g. another port when 9092 is
+# taken: make run ARGS='--set listeners=PLAINTEXT://127.0.0.1:9093'
+ARGS      ?=
 PKGS      := ./...
 
 .PHONY: all build run test testdeps fmtcheck vet unit clientsuite rdkafkasuite bench fuzz clean sim
@@ -12,7 +15,7 @@ build:
 	$(GO) build -o bin/gregor ./cmd/gregor
 
 run: build
-	./bin/gregor serve
+	./bin/gregor serve $(ARGS)
 
 # test: formatting, vet, and every test (with the seed corpora of the fuzz
 # targets) under the race detector, but the simulator's and the CLI's sim

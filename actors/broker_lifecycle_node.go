@@ -187,6 +187,12 @@ func (n *Node) send(pid *actor.PID, msg any) {
 func (n *Node) startMetrics() error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", n.metrics.handler())
+	// A browser or curl pointed at the listener itself (make run prints
+	// only its address) finds where the metrics are, not a bare 404.
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = fmt.Fprintf(w, "<!DOCTYPE html>\n<title>gregor node %d</title>\n<p>gregor node %d: <a href=\"/metrics\">/metrics</a> (Prometheus text format)</p>\n", n.cfg.NodeID, n.cfg.NodeID)
+	})
 	if err := n.serveHTTP("metrics.listener", n.cfg.MetricsListener, mux); err != nil {
 		return err
 	}

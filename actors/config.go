@@ -54,6 +54,13 @@ type Config struct {
 	// group members to learn their coordinators moved
 	// (shutdown_drain.go); 0: not at all.
 	ShutdownDrainMs int64
+	// AutoLeaderRebalanceEnable is auto.leader.rebalance.enable (off in the
+	// zero value; gregor serve sets Kafka's default, on): the controller
+	// elects preferred replicas every LeaderImbalanceCheckIntervalMs.
+	AutoLeaderRebalanceEnable bool
+	// LeaderImbalanceCheckIntervalMs is leader.imbalance.check.interval.seconds
+	// in ms (0: Kafka's default, 300 s).
+	LeaderImbalanceCheckIntervalMs int64
 	// QuorumElectionTimeoutMs is controller.quorum.election.timeout.ms (0: 1000).
 	QuorumElectionTimeoutMs int64
 	// QuorumHeartbeatIntervalMs is how often the quorum leader reaches its
@@ -238,29 +245,6 @@ func (c Config) withClusterDefaults() Config {
 		c.ControllerRequestTimeoutMs = 30_000
 	}
 	return c
-}
-
-// voterIDs are the quorum's voters: controller.quorum.voters, or this node
-// alone.
-func (c Config) voterIDs() []int32 {
-	if len(c.QuorumVoters) == 0 {
-		return []int32{c.NodeID}
-	}
-	ids := make([]int32, len(c.QuorumVoters))
-	for i, v := range c.QuorumVoters {
-		ids[i] = v.NodeID
-	}
-	return ids
-}
-
-// voterAddress is the CONTROLLER listener of a voter, "" when unknown.
-func (c Config) voterAddress(id int32) string {
-	for _, v := range c.QuorumVoters {
-		if v.NodeID == id {
-			return v.Address
-		}
-	}
-	return ""
 }
 
 // Check reports what NewNode refuses in c before it opens anything: static

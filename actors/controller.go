@@ -79,6 +79,7 @@ func (c *controllerActor) Receive(ctx actor.Context) {
 			DeleteTopicEnable: cfg.DeleteTopicEnable, Entropy: cfg.Entropy,
 			StaticBrokerConfigs: cfg.StaticBrokerConfigs, BrokerConfigKeys: cfg.BrokerConfigKeys,
 			BrokerSessionTimeoutMs: cfg.BrokerSessionTimeoutMs, BrokerHeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs,
+			AutoLeaderRebalanceEnable: cfg.AutoLeaderRebalanceEnable, LeaderImbalanceCheckIntervalMs: cfg.LeaderImbalanceCheckIntervalMs,
 			BootstrapFeatures: cfg.Txns.bootstrapFeatures(), QuorumVoters: cfg.voterIDs(),
 		})
 	case *controllerRequest:

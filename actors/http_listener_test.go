@@ -45,3 +45,25 @@ func TestMetricsListenerTurnsKafkaClientsAway(t *testing.T) {
 		t.Fatalf("GET /metrics: status %d, %v:\n%.300s", resp.StatusCode, err, body)
 	}
 }
+
+// TestMetricsListenerRootLinksToMetrics opens metrics.listener's own
+// address, as a user does with what make run prints: the page names the
+// node and links to /metrics; other paths stay 404.
+func TestMetricsListenerRootLinksToMetrics(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.MetricsListener = "127.0.0.1:0" })
+	addr := n.httpServers[0].Addr
+	for path, want := range map[string]int{"/": http.StatusOK, "/nope": http.StatusNotFound} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("GET %s: status %d (want %d), %v", path, resp.StatusCode, want, err)
+		}
+		if want == http.StatusOK && (!strings.Contains(string(body), `href="/metrics"`) || !strings.Contains(string(body), "gregor node 1")) {
+			t.Errorf("GET /:\n%s", body)
+		}
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,18 +38,29 @@ type testCluster struct {
 // default): a node listens on it only later, and an ephemeral port given
 // up here could be taken meanwhile by some outgoing connection, failing
 // the node's start with "address already in use" (seen once in 20 runs on
-// a loaded machine).
+// a loaded machine). GREGOR_E2E_PORTS=LOW-HIGH, as for the end-to-end
+// tests, keeps several runs on one machine apart (else 20000-31999).
 func freeAddress(t *testing.T) string {
 	t.Helper()
+	low, high := 20000, 31999
+	if v := os.Getenv("GREGOR_E2E_PORTS"); v != "" {
+		lo, hi, _ := strings.Cut(v, "-")
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || h-l < 100 {
+			t.Fatalf("GREGOR_E2E_PORTS=%s: want LOW-HIGH, at least 100 apart", v)
+		}
+		low, high = l, h
+	}
 	for range 100 {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", low+rand.IntN(high-low+1)))
 		if err != nil {
 			continue
 		}
 		defer l.Close()
 		return l.Addr().String()
 	}
-	t.Fatal("no free loopback port in 20000-31999")
+	t.Fatalf("no free loopback port in %d-%d", low, high)
 	return ""
 }
 

@@ -27,6 +27,7 @@ var brokerConfigTypes = map[string]ConfigType{
 	// Kafka's keys.
 	"advertised.listeners":                            ConfigString,
 	"auto.create.topics.enable":                       ConfigBoolean,
+	"auto.leader.rebalance.enable":                    ConfigBoolean,
 	"broker.heartbeat.interval.ms":                    ConfigInt,
 	"broker.id":                                       ConfigInt,
 	"broker.rack":                                     ConfigString,
@@ -46,6 +47,7 @@ var brokerConfigTypes = map[string]ConfigType{
 	"group.max.session.timeout.ms":                    ConfigInt,
 	"group.max.size":                                  ConfigInt,
 	"group.min.session.timeout.ms":                    ConfigInt,
+	"leader.imbalance.check.interval.seconds":         ConfigLong,
 	"listener.security.protocol.map":                  ConfigString,
 	"listeners":                                       ConfigString,
 	"log.cleaner.backoff.ms":                          ConfigLong,

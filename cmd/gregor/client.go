@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,8 +38,11 @@ func (o *clientOptions) register(cmd *cobra.Command) {
 }
 
 // seedBrokers returns -b if given, else $GREGOR_BROKERS, else the default.
-func (o *clientOptions) seedBrokers() []string {
-	list := o.brokers
+func (o *clientOptions) seedBrokers() []string { return seedList(o.brokers) }
+
+// seedList returns the -b list given, else $GREGOR_BROKERS, else the
+// default.
+func seedList(list []string) []string {
 	if len(list) == 0 {
 		list = strings.Split(os.Getenv(brokersEnv), ",")
 	}
@@ -51,6 +56,45 @@ func (o *clientOptions) seedBrokers() []string {
 		seeds = []string{defaultBrokers}
 	}
 	return seeds
+}
+
+// seedDialTimeout bounds how long liveSeeds waits for a seed broker.
+const seedDialTimeout = time.Second
+
+// liveSeeds returns the seeds that accept a TCP connection within timeout
+// (dialled at once), or all of them when none does, so that the client's
+// error names what refused it. franz-go keeps every seed among the brokers
+// it sends a coordinator lookup to (FindCoordinator, before DescribeGroups,
+// OffsetFetch, DescribeTransactions...) and does not try the next broker
+// when that dial is refused: with one of three seeds down, a quarter of
+// `gregor group describe` runs failed with "unable to dial".
+func liveSeeds(seeds []string, timeout time.Duration) []string {
+	if len(seeds) < 2 {
+		return seeds
+	}
+	live := make([]bool, len(seeds))
+	var wg sync.WaitGroup
+	for i, addr := range seeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, err := net.DialTimeout("tcp", addr, timeout); err == nil {
+				live[i] = true
+				_ = c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i, addr := range seeds {
+		if live[i] {
+			out = append(out, addr)
+		}
+	}
+	if len(out) == 0 {
+		return seeds
+	}
+	return out
 }
 
 // clientSession is what a client verb runs with: kgo clients, a logger, and
@@ -75,7 +119,7 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 		return nil, err
 	}
 	s := &clientSession{logger: logger, stderr: stderr, seeds: []kgo.Opt{
-		kgo.SeedBrokers(o.seedBrokers()...),
+		kgo.SeedBrokers(liveSeeds(o.seedBrokers(), seedDialTimeout)...),
 		// The caller would always be kgoLogger.Log, and a stack trace
 		// kgo's internals: leave both out of a user's terminal.
 		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo").WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.InvalidLevel)), level: level}),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -76,4 +77,36 @@ func TestUnreachableBroker(t *testing.T) {
 	}
 	mustFail(t, "x\n", []string{"produce", "t", "-b", "127.0.0.1:1", "--delivery-timeout", "10ms"},
 		"--delivery-timeout 10ms: want 0 (no limit) or at least 1s")
+}
+
+// TestDeadSeedBrokersDoNotFailGroupRequests runs group describe with most
+// seed brokers down (as with a node of the cluster killed): franz-go sends
+// its coordinator lookup to any seed and gives up when that one refuses the
+// connection, so the verbs must leave refusing seeds out.
+func TestDeadSeedBrokersDoNotFailGroupRequests(t *testing.T) {
+	t.Setenv(brokersEnv, "")
+	addr := startTestNode(t)
+	mustRun(t, "a\nb\n", "produce", "orders", "-q", "-b", addr)
+	mustRun(t, "", "group", "reset-offsets", "app", "--topic", "orders", "--to-earliest", "-b", addr)
+	seeds := []string{addr}
+	for range 6 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, l.Addr().String())
+		_ = l.Close()
+	}
+	for i := range 3 {
+		inv := mustRun(t, "", "group", "describe", "app", "-b", strings.Join(seeds, ","))
+		if !strings.Contains(inv.stdout, "orders  0") {
+			t.Errorf("describe %d printed:\n%s", i, inv.stdout)
+		}
+	}
+	if got := liveSeeds(seeds, time.Second); !reflect.DeepEqual(got, []string{addr}) {
+		t.Errorf("liveSeeds = %v, want [%s]", got, addr)
+	}
+	if got := liveSeeds(seeds[1:], time.Second); !reflect.DeepEqual(got, seeds[1:]) {
+		t.Errorf("liveSeeds of dead seeds = %v, want them all", got)
+	}
 }

@@ -24,6 +24,8 @@ type clusterSettings struct {
 	MetadataLogDir                    string        // metadata.log.dir; "": the first of log.dirs
 	ControllerSocketTimeoutMs         int64         // controller.socket.timeout.ms
 	ControlledShutdownDrainMs         int64         // controlled.shutdown.drain.ms
+	AutoLeaderRebalanceEnable         bool          // auto.leader.rebalance.enable
+	LeaderImbalanceCheckIntervalSec   int64         // leader.imbalance.check.interval.seconds
 }
 
 // quorumVoter is one entry of controller.quorum.voters: id@host:port.
@@ -87,6 +89,10 @@ var clusterConfigKeys = []configKey{
 		func(c *brokerConfig) *int64 { return &c.BrokerSessionTimeoutMs }, "a broker silent this long is fenced"),
 	integerKey("broker.heartbeat.interval.ms", strconv.Itoa(actors.DefaultBrokerHeartbeatIntervalMs), positive[int64](),
 		func(c *brokerConfig) *int64 { return &c.BrokerHeartbeatIntervalMs }, "how often a broker heartbeats to the controller"),
+	booleanKey("auto.leader.rebalance.enable", "true", func(c *brokerConfig) *bool { return &c.AutoLeaderRebalanceEnable },
+		"the active controller moves leadership back to each partition's preferred replica (the first of its replicas, when in the ISR) every leader.imbalance.check.interval.seconds"),
+	integerKey("leader.imbalance.check.interval.seconds", "300", positive[int64](),
+		func(c *brokerConfig) *int64 { return &c.LeaderImbalanceCheckIntervalSec }, "how often the active controller looks for partitions not led by their preferred replica"),
 	integerKey("controller.quorum.election.timeout.ms", "1000", integerRange[int64]{minimum: 10, maximum: maxOf[int64]()},
 		func(c *brokerConfig) *int64 { return &c.ControllerQuorumElectionTimeoutMs }, "how long a quorum voter waits for the leader before it campaigns"),
 	{Name: "metadata.log.dir", Default: "", Doc: "directory of the metadata log (__cluster_metadata); empty means the first of log.dirs",
@@ -236,6 +242,8 @@ func clusterNodeConfig(c *brokerConfig, cfg *actors.Config) error {
 	cfg.MetadataLogDir = c.MetadataLogDir
 	cfg.ControllerRequestTimeoutMs = c.ControllerSocketTimeoutMs
 	cfg.ShutdownDrainMs = c.ControlledShutdownDrainMs
+	cfg.AutoLeaderRebalanceEnable = c.AutoLeaderRebalanceEnable
+	cfg.LeaderImbalanceCheckIntervalMs = c.LeaderImbalanceCheckIntervalSec * 1000
 	return nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -140,6 +142,9 @@ func execute(ctx context.Context, root *cobra.Command) error {
 	case strings.HasPrefix(err.Error(), "required flag(s)"):
 		return usageError(cmd, err)
 	case errors.Is(err, syscall.ECONNREFUSED) && cmd.Flags().Lookup("brokers") != nil:
+		if addr, ok := refusedNonSeed(err, cmd); ok {
+			return fmt.Errorf("%w\nthe cluster's metadata gives %s as a broker's address, and nothing listens there: that broker is down or restarting (gregor cluster status lists the live ones), or its advertised.listeners names an address it does not listen on", err, addr)
+		}
 		return fmt.Errorf("%w\nno broker listens there: start one (gregor serve, gregor cluster up) or name yours with --brokers or $%s", err, brokersEnv)
 	case strings.Contains(err.Error(), "'HTTP' in ascii") && cmd.Flags().Lookup("brokers") != nil:
 		// franz-go read an HTTP answer: a node's metrics.listener or
@@ -147,4 +152,33 @@ func execute(ctx context.Context, root *cobra.Command) error {
 		return fmt.Errorf("%w\nan HTTP server answered there (a node's metrics.listener or debug.listener?): name a node's Kafka listener with --brokers or $%s", err, brokersEnv)
 	}
 	return err
+}
+
+// refusedNonSeed returns the address that refused err's connection when it
+// is none of the command's seed brokers: a broker the cluster's metadata
+// named, so "no broker listens there" would mislead.
+func refusedNonSeed(err error, cmd *cobra.Command) (string, bool) {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Addr == nil {
+		return "", false
+	}
+	refused := op.Addr.String()
+	rHost, rPort, splitErr := net.SplitHostPort(refused)
+	if splitErr != nil {
+		return "", false
+	}
+	flag, _ := cmd.Flags().GetStringSlice("brokers")
+	for _, seed := range seedList(flag) {
+		host, port, err := net.SplitHostPort(seed)
+		if err != nil || port != rPort {
+			continue
+		}
+		if host == rHost {
+			return "", false
+		}
+		if ips, err := net.LookupHost(host); err == nil && slices.Contains(ips, rHost) {
+			return "", false
+		}
+	}
+	return refused, true
 }

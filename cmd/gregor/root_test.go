@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"gregor/actors"
 )
 
 // TestUsageErrorsNameTheCommand runs commands with wrong arguments and
@@ -73,5 +80,38 @@ func TestWrongPortSaysSoWithoutStackTrace(t *testing.T) {
 		"an HTTP server answered there (a node's metrics.listener or debug.listener?): name a node's Kafka listener with --brokers or $"+brokersEnv)
 	if strings.Contains(inv.stderr, "franz-go") || strings.Contains(inv.stderr, ".go:") {
 		t.Errorf("stderr carries a stack trace:\n%s", inv.stderr)
+	}
+}
+
+// TestRefusedMetadataAddressSaysSo bootstraps from a live node whose
+// advertised address nothing listens on (advertised.listeners wrong, or
+// the broker down): the error names that address as the metadata's, not
+// "no broker listens there" of the seed that answered.
+func TestRefusedMetadataAddressSaysSo(t *testing.T) {
+	t.Setenv(brokersEnv, "")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().(*net.TCPAddr)
+	_ = dead.Close()
+	cfg := actors.Config{
+		NodeID: 1, ListenAddress: "127.0.0.1:0", AdvertisedHost: "127.0.0.1", AdvertisedPort: int32(deadAddr.Port),
+		DataDir: t.TempDir(), AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
+		CacheBytes: 4 << 20, StaticBrokerConfigs: map[string]string{},
+	}
+	node, err := actors.Start(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = node.Stop(ctx)
+	})
+	inv := mustFail(t, "", []string{"group", "list", "-b", node.Addr().String()},
+		"connection refused", "the cluster's metadata gives "+deadAddr.String()+" as a broker's address", "advertised.listeners")
+	if strings.Contains(inv.err.Error(), "no broker listens there") {
+		t.Errorf("the error says no broker listens at the seed that answered:\n%v", inv.err)
 	}
 }

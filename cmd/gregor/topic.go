@@ -157,6 +157,8 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 			// ("Configuration is invalid.") only repeats the code.
 			if ke := (*kerr.Error)(nil); r.message != "" && errors.As(r.err, &ke) {
 				status = ke.Message + ": " + r.message
+			} else if errors.Is(r.err, kerr.UnknownTopicOrPartition) {
+				status = noSuchTopic
 			} else if r.message != "" {
 				status += ": " + r.message
 			}
@@ -378,8 +380,16 @@ func describeErr(d kadm.TopicDetail, found bool) error {
 	if !found {
 		return errors.New("not in the metadata response")
 	}
+	if errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		return errors.New(noSuchTopic)
+	}
 	return d.Err
 }
+
+// noSuchTopic stands for UNKNOWN_TOPIC_OR_PARTITION's own text ("This server
+// does not host this topic-partition", which reads as a wrong broker) where a
+// topic named by the user does not exist.
+const noSuchTopic = "UNKNOWN_TOPIC_OR_PARTITION: no such topic (gregor topic list shows the topics there are)"
 
 // write prints one topic's summary, configs and partitions.
 func (desc topicDescription) write(out io.Writer, d kadm.TopicDetail) error {

@@ -168,6 +168,18 @@ func TestKcatEveryCodec(t *testing.T) {
 	}
 }
 
+// TestKafkaPythonEveryCodec produces and consumes through kafka-python with
+// each codec it has (gzip, snappy, lz4, zstd: Debian's python3-snappy,
+// python3-lz4 and python3-zstandard, which .ci/install-test-deps installs),
+// keys and headers included.
+func TestKafkaPythonEveryCodec(t *testing.T) {
+	b := startBroker(t)
+	out, err := exec.Command("/usr/bin/python3", "testdata/codecs_kafka_python.py", b.addr, "codec", "200").CombinedOutput()
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("codecs_kafka_python.py: %v\n%s", err, out)
+	}
+}
+
 func TestPythonClients(t *testing.T) {
 	b := startBroker(t)
 	for _, script := range []string{"roundtrip_kafka_python.py", "roundtrip_confluent.py"} {
