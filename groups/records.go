@@ -30,8 +30,13 @@ const (
 )
 
 // offsetCommitValueVersion is the OffsetCommitValue version written: 3
-// carries the leader epoch and no expire timestamp (KIP-211, KIP-320).
+// carries the leader epoch and no expire timestamp (KIP-211, KIP-320); 4,
+// written when the topic's id is known, its id too (a tagged field, as
+// Kafka 4.1 writes it: KAFKA-19141).
 const offsetCommitValueVersion = 3
+
+// offsetCommitValueVersionWithID is the version that carries the id.
+const offsetCommitValueVersionWithID = 4
 
 // groupMetadataValueVersion is the GroupMetadataValue version written: 3
 // carries static members' instance ids (KIP-345).
@@ -47,6 +52,9 @@ func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) Record {
 	v := kmsg.NewOffsetCommitValue()
 	v.Version = offsetCommitValueVersion
 	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.offset, o.leaderEpoch, o.metadata, o.commitWallMs
+	if o.topicID != ([16]byte{}) {
+		v.Version, v.TopicID = offsetCommitValueVersionWithID, o.topicID
+	}
 	return Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
 }
 
