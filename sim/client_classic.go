@@ -226,7 +226,7 @@ const classicMaxTopics = 20
 
 // classicTopics are the topics a classic member subscribes to.
 func (c *client) classicTopics() []string {
-	names := c.sharedTopicNames()
+	names := c.groupTopicNames()
 	return names[:min(len(names), classicMaxTopics)]
 }
 

@@ -245,11 +245,16 @@ func (c *historyChecker) checkDeletedReads() bool {
 	return true
 }
 
-// sharedTopicNames are the workload's topics that group members and
-// idempotent and transactional producers use: all but deleteTopic and
-// recreateTopic.
+// sharedTopicNames are the workload's topics that idempotent and
+// transactional producers use: all but deleteTopic and recreateTopic.
 func (c *client) sharedTopicNames() []string {
 	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic || s == recreateTopic })
+}
+
+// groupTopicNames are the workload's topics group members subscribe to:
+// all but deleteTopic (recreateTopic among them: topic_recreate_groups.go).
+func (c *client) groupTopicNames() []string {
+	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
 }
 
 // logStartOf is a replica's log start offset (its shadow's without a log).

@@ -36,7 +36,8 @@ import (
 //     their metadata (Stats.UnknownTopicIDFetches counts them).
 //
 // The topic is written by the plain producers and read by the assigned
-// consumers only (sharedTopicNames leaves it out, as it does deleteTopic).
+// consumers and the group members (topic_recreate_groups.go); idempotent
+// and transactional producers leave it out (sharedTopicNames).
 
 // recreateTopic is the topic deleted and created again.
 const recreateTopic = "rc"
@@ -51,6 +52,9 @@ type recreations struct {
 	// ackedBy is, by value sent to recreateTopic, the topic id of the
 	// replica that acknowledged it.
 	ackedBy map[string]cluster.TopicID
+	// offsets is what S16 knows of the groups' commits to the topic
+	// (topic_recreate_groups.go).
+	offsets recreatedOffsets
 }
 
 // recreateTopicSpec is the topic deleted and created again.
@@ -65,7 +69,8 @@ func (w *World) startRecreateTopic(admin *client) {
 	if w.profile.RecreateTopicEveryMs <= 0 {
 		return
 	}
-	rc := &recreations{r: newRand(w.opts.Seed, streamRecreateTopic), retired: map[cluster.TopicID]bool{}, ackedBy: map[string]cluster.TopicID{}}
+	rc := &recreations{r: newRand(w.opts.Seed, streamRecreateTopic), retired: map[cluster.TopicID]bool{}, ackedBy: map[string]cluster.TopicID{},
+		offsets: newRecreatedOffsets()}
 	w.recreated = rc
 	// First, so that the re-creations start early in the run.
 	admin.pendingTopics = append([]topicSpec{w.recreateTopicSpec()}, admin.pendingTopics...)
@@ -147,6 +152,7 @@ func (c *client) recreateTopic() {
 		}
 		rc.retired[id] = true
 		w.forgetTopic(recreateTopic, true)
+		w.recreatedForgotten()
 		w.stats.TopicsRecreated++
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)
 		if !c.stopped {
