@@ -226,7 +226,7 @@ const classicMaxTopics = 20
 
 // classicTopics are the topics a classic member subscribes to.
 func (c *client) classicTopics() []string {
-	names := c.groupTopicNames()
+	names := c.sharedTopicNames()
 	return names[:min(len(names), classicMaxTopics)]
 }
 

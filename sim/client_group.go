@@ -123,7 +123,7 @@ func (c *client) groupHeartbeat() {
 	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 	req.Version = 1
 	req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = m.group, m.memberID, m.epoch, 10_000
-	req.SubscribedTopicNames = append([]string{}, c.groupTopicNames()...)
+	req.SubscribedTopicNames = append([]string{}, c.sharedTopicNames()...)
 	if m.epoch > 0 {
 		req.Topics = c.ownedTopics()
 	}
@@ -198,7 +198,7 @@ func (c *client) heartbeated(sent int32, resp *kmsg.ConsumerGroupHeartbeatRespon
 }
 
 func (c *client) topicNamesWithInternal() []string {
-	names := c.groupTopicNames()
+	names := c.sharedTopicNames()
 	if _, ok := c.meta.topics[groups.OffsetsTopic]; ok {
 		names = append(names, groups.OffsetsTopic)
 	}

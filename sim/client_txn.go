@@ -554,7 +554,8 @@ func (c *client) addWrite(op *txnOp, tp tpKey, value string) *sendOp {
 	if !slices.Contains(op.partitions, tp) {
 		op.partitions = append(op.partitions, tp)
 	}
-	s := &sendOp{process: c.id, tp: tp, value: value, acks: -1, invokeMs: c.w.now, offset: -1, deadline: op.deadline}
+	s := &sendOp{process: c.id, tp: tp, value: value, acks: -1, invokeMs: c.w.now, offset: -1, deadline: op.deadline,
+		recreatedEra: c.w.recreatedEra(tp)}
 	op.writes = append(op.writes, s)
 	return s
 }

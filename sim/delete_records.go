@@ -33,7 +33,7 @@ import (
 // consumers only: group members and transactional or idempotent producers
 // leave it out (sharedTopicNames), so that the groups' and transactions'
 // checkers, which expect every record they wrote or were assigned to be
-// read, need not know about deletions.
+// read, need not know about deleted records.
 
 // deleteTopic is the topic DeleteRecords plays on.
 const deleteTopic = "dr"
@@ -245,15 +245,11 @@ func (c *historyChecker) checkDeletedReads() bool {
 	return true
 }
 
-// sharedTopicNames are the workload's topics that idempotent and
-// transactional producers use: all but deleteTopic and recreateTopic.
+// sharedTopicNames are the workload's topics that group members and
+// idempotent and transactional producers use: all but deleteTopic
+// (recreateTopic among them: topic_recreate_groups.go,
+// topic_recreate_txn.go).
 func (c *client) sharedTopicNames() []string {
-	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic || s == recreateTopic })
-}
-
-// groupTopicNames are the workload's topics group members subscribe to:
-// all but deleteTopic (recreateTopic among them: topic_recreate_groups.go).
-func (c *client) groupTopicNames() []string {
 	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
 }
 

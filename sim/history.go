@@ -74,6 +74,9 @@ type sendOp struct {
 	// a pipeline's batch, says when an attempt may go (client_pipeline.go).
 	attempt produceAttempt
 	gate    *pipeGate
+	// recreatedEra is, for a write to recreateTopic, how many of its ids
+	// were deleted when it was sent (topic_recreate_txn.go).
+	recreatedEra int
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the

@@ -737,9 +737,10 @@ func drawRecreateTopic(seed uint64) float64 {
 }
 
 // RecreateProfile deletes and creates again a topic of the admin's every
-// 3 s (topic_recreate.go) under two acks=all producers, two consumers and
-// four group members (KIP-848; they commit offsets of the topic:
-// topic_recreate_groups.go),
+// 3 s (topic_recreate.go) under two acks=all producers, an idempotent and
+// two transactional producers (pipelining; topic_recreate_txn.go), two
+// read_committed consumers and four group members (KIP-848; they commit
+// offsets of the topic: topic_recreate_groups.go),
 // while swizzle-clogs hold fetches past a re-creation (every 6 s, for
 // 3 s), nodes crash every 8 s (a third of them power losses) and stay
 // down through re-creations, pauses come every 10 s, metadata reaches a
@@ -748,7 +749,9 @@ func drawRecreateTopic(seed uint64) float64 {
 // new topic's leader (the replica's epoch check lets it through).
 func RecreateProfile() Profile {
 	p := QuietProfile()
-	p.Consumers, p.Partitions, p.GroupMembers = 2, 1, 4
+	p.Consumers, p.Partitions, p.GroupMembers, p.ReadCommitted = 2, 1, 4, true
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline = 1, 3, 2, 3
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
 	p.RecreateTopicEveryMs = 3000
 	p.ClogEveryMs, p.ClogForMs = 6000, 3000
 	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.33, 4000

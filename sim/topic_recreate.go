@@ -35,9 +35,9 @@ import (
 //     (actors/routes.go), which the consumers take as a cue to refresh
 //     their metadata (Stats.UnknownTopicIDFetches counts them).
 //
-// The topic is written by the plain producers and read by the assigned
-// consumers and the group members (topic_recreate_groups.go); idempotent
-// and transactional producers leave it out (sharedTopicNames).
+// The topic is written by the plain, idempotent and transactional
+// producers (topic_recreate_txn.go) and read by the assigned consumers and
+// the group members (topic_recreate_groups.go).
 
 // recreateTopic is the topic deleted and created again.
 const recreateTopic = "rc"
@@ -55,6 +55,8 @@ type recreations struct {
 	// offsets is what S16 knows of the groups' commits to the topic
 	// (topic_recreate_groups.go).
 	offsets recreatedOffsets
+	// era counts the ids deleted (topic_recreate_txn.go).
+	era int
 }
 
 // recreateTopicSpec is the topic deleted and created again.
@@ -152,6 +154,7 @@ func (c *client) recreateTopic() {
 		}
 		rc.retired[id] = true
 		w.forgetTopic(recreateTopic, true)
+		rc.era++
 		w.recreatedForgotten()
 		w.stats.TopicsRecreated++
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)

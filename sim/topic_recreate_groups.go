@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// Group members subscribe to recreateTopic too (groupTopicNames), and
+// Group members subscribe to recreateTopic too (sharedTopicNames), and
 // commit their positions in it. When it is deleted, Kafka removes the
 // groups' offsets of it, and a topic created again under its name starts
 // with none: the offsets of a deleted id are not the new id's (the group
