@@ -133,12 +133,13 @@ var plantBounds = map[Plant]int{
 	// seed 7), found by S13; it needs a follower that had not fetched the
 	// new log start elected before it does.
 	PlantDeleteEarly: 15,
-	// serve-by-name: 12 of seeds 1-30 of the recreate profile (first:
-	// seed 3), found by S14; it needs a consumer that fetches by a deleted
-	// id, with the new topic's leader epoch, from the new topic's leader.
-	// keep-deleted: 10 of seeds 1-30 (first: seed 2), found by S15; it
-	// needs a replica deleted or moved off a node the topic does not come
-	// back to.
+	// serve-by-name: 7 of seeds 1-30 of the recreate profile (first:
+	// seed 3; 12 before the profile had group members and transactional
+	// producers), found by S14; it needs a consumer that fetches by a
+	// deleted id, with the new topic's leader epoch, from the new topic's
+	// leader. keep-deleted: 7 of seeds 1-30 (first: seed 6; 10, first
+	// seed 2, before), found by S15; it needs a replica deleted or moved
+	// off a node the topic does not come back to.
 	PlantServeByName: 10,
 	PlantKeepDeleted: 10,
 	// poll-leader-only: 10 of seeds 1-20 on four nodes (first: seed 1),
