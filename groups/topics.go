@@ -36,8 +36,9 @@ func (t *topicTable) nameOf(id [16]byte) (string, bool) {
 
 // SetTopics tells the coordinator the topics of the metadata image, at time
 // now. Offsets of topics that disappeared, or whose id changed, are
-// deleted (so are those a load brought of such topics: Loaded); consumer groups react to new partitions and topics on their
-// members' next heartbeats.
+// deleted (so are those a load brought of such topics: Loaded); consumer
+// groups react to new partitions and topics on their members' next
+// heartbeats.
 func (c *Coordinator) SetTopics(topics []Topic, now Time) {
 	next := newTopicTable(topics)
 	var deleted []string
