@@ -476,6 +476,7 @@ func (c *client) sendIdempotent(op *sendOp) {
 				w.countOutOfOrder(outOfOrderRefusal{c: c, pid: pid, epoch: epoch, tp: op.tp, era: p.eras[op.tp], first: op, seq: seq})
 			}
 			op.resentAfterUnknown = op.resentAfterUnknown || op.ambiguous
+			op.resentAfterStateLoss = op.resentAfterStateLoss || p.eras[op.tp] != w.stateLossEra[op.tp]
 			p.resend = op
 			c.renewProducer()
 			c.after(0, c.resendAfterReset)
