@@ -173,7 +173,8 @@ func (t *raftTransport) poll(l quorum.Leadership) {
 	if t.learner == nil {
 		return
 	}
-	target, ok := t.learner.Poll(l.LeaderID, t.node.cfg.Clock.Now().MonoMs)
+	nowMs := t.node.cfg.Clock.Now().MonoMs
+	target, ok := t.learner.Poll(l.LeaderID, nowMs)
 	if !ok {
 		return
 	}
@@ -181,7 +182,7 @@ func (t *raftTransport) poll(l quorum.Leadership) {
 		t.sendFrame(c, target, nil, 0, true)
 		return
 	}
-	t.learner.Failed()
+	t.learner.Failed(nowMs)
 }
 
 func (t *raftTransport) close() {
@@ -230,7 +231,7 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 	again := false
 	if d.poll && t.learner != nil {
 		if failed || d.resp == nil {
-			t.learner.Failed()
+			t.learner.Failed(now.MonoMs)
 		} else {
 			again = t.learner.Answered(d.to, len(d.resp.Messages) > 0, now.MonoMs)
 		}

@@ -94,10 +94,13 @@ type txnCoordinator struct {
 	gate            groups.LeaseGate[txnHeld]
 	leaseCheckArmed bool
 	leaseTimer      *time.Timer
+	// topicsEpoch is the epoch of the image whose topics the core was
+	// told (-1: none yet).
+	topicsEpoch int64
 }
 
 func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
-	return &txnCoordinator{x: x, partition: partition, epoch: epoch, partitionPID: partitionPID,
+	return &txnCoordinator{x: x, partition: partition, epoch: epoch, partitionPID: partitionPID, topicsEpoch: -1,
 		appends: txn.NewAppendWindow(coordinatorAppendsInFlight), logger: x.logger.With(zap.Int32("partition", partition), zap.Int32("coordinator_epoch", epoch))}
 }
 
@@ -153,9 +156,26 @@ func (a *txnCoordinator) Receive(ctx actor.Context) {
 
 // handle hands the core a request.
 func (a *txnCoordinator) handle(req *txnRequest) {
+	a.refreshTopics()
 	a.nextID++
 	a.waiting[a.nextID] = req
 	a.core.Handle(a.nextID, req.body, a.now())
+}
+
+// refreshTopics tells the core the partition counts of the published
+// image's topics when it changed since it was last told (it vouches only
+// for partitions it can write markers to: txn.Coordinator.SetTopics).
+func (a *txnCoordinator) refreshTopics() {
+	img := a.x.n.routes.load().image
+	if img.Epoch == a.topicsEpoch {
+		return
+	}
+	a.topicsEpoch = img.Epoch
+	counts := map[string]int32{}
+	for t := range img.Topics() {
+		counts[t.Name] = t.PartitionCount()
+	}
+	a.core.SetTopics(counts)
 }
 
 func (a *txnCoordinator) now() txn.Time {

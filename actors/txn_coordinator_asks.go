@@ -89,6 +89,7 @@ func (a *txnCoordinator) handleAdd(txnID string, asks []txnAsk) {
 			ask.done(code)
 		}
 	}}
+	a.refreshTopics()
 	a.core.HandleAdd(a.nextID, txnID, asks[0].producerID, asks[0].epoch, tps, a.now())
 }
 

@@ -108,18 +108,26 @@ type consumerGroup struct {
 	members                map[string]*consumerMember
 	static                 map[string]string // instance id → member id
 	target                 map[string]tpSet  // member id → target assignment
-	// subscribed is the partition count of every topic a member subscribes
-	// to: when it changes, the group epoch moves.
-	subscribed map[string]int32
+	// subscribed is the id and partition count of every topic a member
+	// subscribes to: when they change, the group epoch moves (a topic
+	// deleted and created again under its name has a new id, and the
+	// target, which names topics by id in the log, must name the new one).
+	subscribed map[string]subscribedTopic
 	assignor   string
 	// written is the value last written under each of the group's record
 	// keys (consumer_records.go).
 	written map[string][]byte
 }
 
+// subscribedTopic is a subscribed topic's id and partition count.
+type subscribedTopic struct {
+	id         [16]byte
+	partitions int32
+}
+
 func newConsumerGroup() *consumerGroup {
 	return &consumerGroup{members: map[string]*consumerMember{}, static: map[string]string{},
-		target: map[string]tpSet{}, subscribed: map[string]int32{}, assignor: assignorUniform, written: map[string][]byte{}}
+		target: map[string]tpSet{}, subscribed: map[string]subscribedTopic{}, assignor: assignorUniform, written: map[string][]byte{}}
 }
 
 func (cg *consumerGroup) nextDeadlineMs() int64 {
@@ -472,10 +480,11 @@ func (c *Coordinator) consumerTick(g *group, now Time) {
 // members subscribe to, and says whether they changed.
 func (c *Coordinator) subscriptionChanged(g *group) bool {
 	cg := g.consumer
-	next := map[string]int32{}
+	next := map[string]subscribedTopic{}
 	for _, m := range cg.members {
 		for topic := range c.memberTopics(m) {
-			next[topic] = c.topics.byName[topic].Partitions
+			t := c.topics.byName[topic]
+			next[topic] = subscribedTopic{id: t.ID, partitions: t.Partitions}
 		}
 	}
 	if len(next) == len(cg.subscribed) {
@@ -541,8 +550,8 @@ func (c *Coordinator) bumpGroupEpoch(g *group, now Time) {
 		subs[m.id] = c.memberTopics(m)
 	}
 	partitions := make(map[string]int32, len(cg.subscribed))
-	for t, n := range cg.subscribed {
-		partitions[t] = n
+	for t, st := range cg.subscribed {
+		partitions[t] = st.partitions
 	}
 	if cg.assignor == assignorRange {
 		cg.target = assignRange(members, subs, partitions)

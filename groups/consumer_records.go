@@ -209,9 +209,9 @@ func (c *Coordinator) partitionMetadataValue(cg *consumerGroup) []byte {
 	slices.Sort(names)
 	v := kbin.AppendCompactArrayLen(consumerValue(), len(names))
 	for _, t := range names {
-		v = kbin.AppendUuid(v, c.topics.byName[t].ID)
+		v = kbin.AppendUuid(v, cg.subscribed[t].id)
 		v = kbin.AppendCompactString(v, t)
-		v = kbin.AppendInt32(v, cg.subscribed[t])
+		v = kbin.AppendInt32(v, cg.subscribed[t].partitions)
 		v = kbin.AppendCompactArrayLen(v, 0) // PartitionMetadata (racks): unused
 		v = kbin.AppendUvarint(v, 0)
 	}
@@ -418,7 +418,7 @@ func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
 func (c *Coordinator) readPartitionMetadata(cg *consumerGroup, vr *kbin.Reader) {
 	n := vr.CompactArrayLen()
 	for i := int32(0); i < n && vr.Ok(); i++ {
-		vr.Uuid()
+		id := vr.Uuid()
 		name := vr.CompactString()
 		parts := vr.Int32()
 		for j, racks := int32(0), vr.CompactArrayLen(); j < racks && vr.Ok(); j++ {
@@ -430,7 +430,7 @@ func (c *Coordinator) readPartitionMetadata(cg *consumerGroup, vr *kbin.Reader) 
 		}
 		skipTags(vr)
 		if vr.Ok() {
-			cg.subscribed[name] = parts
+			cg.subscribed[name] = subscribedTopic{id: id, partitions: parts}
 		}
 	}
 }

@@ -113,7 +113,7 @@ func describeConsumerRecord(t *testing.T, h *harness, r Record) string {
 		h.c.readPartitionMetadata(cg, vr)
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(cg.subscribed)) {
-			parts = append(parts, fmt.Sprintf("%s:%d", name, cg.subscribed[name]))
+			parts = append(parts, fmt.Sprintf("%s:%d", name, cg.subscribed[name].partitions))
 		}
 		out = fmt.Sprintf("consumer subscribed %s [%s]", group, strings.Join(parts, " "))
 	case keyConsumerGroupMemberMetadata:

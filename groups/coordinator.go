@@ -165,6 +165,9 @@ type Coordinator struct {
 	loading bool
 	groups  map[string]*group
 	topics  topicTable
+	// topicsKnown says SetTopics was called: offsets loaded before are
+	// checked against the table then, those loaded after at Loaded.
+	topicsKnown bool
 	// appending holds what to do when each append is reported.
 	appending map[AppendID]func(code int16, now Time)
 	// refusable are the appends in appending that a refusal fails alone
@@ -224,10 +227,19 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 }
 
 // Loaded ends the load at time now: members of loaded groups must heartbeat
-// within their session timeouts from now on.
+// within their session timeouts from now on. Offsets loaded of a topic the
+// table (SetTopics) does not hold under the id they were committed for are
+// dropped, with tombstones.
 func (c *Coordinator) Loaded(now Time) {
 	c.loading = false
 	c.nextRetentionCheckMs = now.MonoMs + c.cfg.OffsetsRetentionCheckIntervalMs
+	if c.topicsKnown {
+		// Topics deleted (or deleted and created again) while no
+		// coordinator of the partition dropped their offsets, or after
+		// their records were written: Kafka removes a deleted topic's
+		// offsets, and a new topic of the name starts with none.
+		c.dropStaleOffsets(nil)
+	}
 	for _, g := range c.sortedGroups() {
 		c.groupLoaded(g, now)
 	}

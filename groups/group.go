@@ -90,6 +90,11 @@ type offsetEntry struct {
 	// client asked for its own retention (0: the broker's).
 	commitWallMs int64
 	expireWallMs int64
+	// topicID is the id the topic had when the offset was committed
+	// (zero if a record of an older version left it out): an offset of
+	// a topic deleted and created again under its name is not the new
+	// topic's.
+	topicID [16]byte
 }
 
 // group is one group: a classic or a consumer group, and its offsets.
@@ -181,9 +186,12 @@ func (g *group) nextDeadlineMs() int64 {
 }
 
 // sortedOffsets lists the partitions with committed offsets, sorted.
-func (g *group) sortedOffsets() []topicPartition {
-	out := make([]topicPartition, 0, len(g.offsets))
-	for tp := range g.offsets {
+func (g *group) sortedOffsets() []topicPartition { return sortedPartitions(g.offsets) }
+
+// sortedPartitions are the partitions of offsets, sorted.
+func sortedPartitions(offsets map[topicPartition]offsetEntry) []topicPartition {
+	out := make([]topicPartition, 0, len(offsets))
+	for tp := range offsets {
 		out = append(out, tp)
 	}
 	slices.SortFunc(out, compareTopicPartitions)

@@ -100,7 +100,7 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 			if g.pendingCommits[cm.tp]--; g.pendingCommits[cm.tp] == 0 {
 				delete(g.pendingCommits, cm.tp)
 			}
-			if code == 0 && c.groups[g.id] == g {
+			if code == 0 && c.groups[g.id] == g && !c.staleOffset(cm.tp, cm.entry) {
 				g.offsets[cm.tp] = cm.entry
 			}
 		}
@@ -181,7 +181,7 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 			case fence != nil && fence(topicPartition{topic: name, partition: p.Partition}) != 0:
 				ans.codes[i][j] = fence(topicPartition{topic: name, partition: p.Partition}) // a pure check
 			default:
-				e := offsetEntry{offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: meta, commitWallMs: now.WallMs}
+				e := offsetEntry{offset: p.Offset, leaderEpoch: p.LeaderEpoch, metadata: meta, commitWallMs: now.WallMs, topicID: c.topics.byName[name].ID}
 				switch {
 				case req.Version == 1 && p.Timestamp >= 0:
 					e.commitWallMs = p.Timestamp
@@ -530,16 +530,19 @@ func (c *Coordinator) deleteGroupRecords(g *group) []Record {
 	return out
 }
 
-// topicsDeleted drops the offsets of topics that no longer exist, as Kafka
-// does when a topic is deleted.
-func (c *Coordinator) topicsDeleted(deleted []string) {
-	if len(deleted) == 0 || c.loading {
+// dropStaleOffsets drops the offsets of topics that no longer exist, as
+// Kafka does when a topic is deleted, and those committed for another id
+// of their topic's name (deleted and created again): of every topic
+// named in deleted, and of those the topic table does not hold under the
+// id they were committed for. Tombstones make the log say the same.
+func (c *Coordinator) dropStaleOffsets(deleted []string) {
+	if c.loading {
 		return
 	}
 	var tombstones []Record
 	for _, g := range c.sortedGroups() {
 		for _, tp := range g.sortedOffsets() {
-			if slices.Contains(deleted, tp.topic) {
+			if slices.Contains(deleted, tp.topic) || c.staleOffset(tp, g.offsets[tp]) {
 				tombstones = append(tombstones, offsetTombstone(g.id, tp))
 				delete(g.offsets, tp)
 			}
@@ -548,4 +551,16 @@ func (c *Coordinator) topicsDeleted(deleted []string) {
 	if len(tombstones) > 0 {
 		c.appendTombstones(tombstones, func(int16, Time) {})
 	}
+}
+
+// staleOffset says an offset of tp belongs to no topic the table holds:
+// its topic is gone, or it was committed for another id of the name. An
+// offset read from a record that carries no id is its name's. Before the
+// core is told the topics, none is.
+func (c *Coordinator) staleOffset(tp topicPartition, e offsetEntry) bool {
+	if !c.topicsKnown {
+		return false
+	}
+	t, ok := c.topics.byName[tp.topic]
+	return !ok || e.topicID != ([16]byte{}) && e.topicID != t.ID
 }

@@ -30,8 +30,13 @@ const (
 )
 
 // offsetCommitValueVersion is the OffsetCommitValue version written: 3
-// carries the leader epoch and no expire timestamp (KIP-211, KIP-320).
+// carries the leader epoch and no expire timestamp (KIP-211, KIP-320); 4,
+// written when the topic's id is known, its id too (a tagged field, as
+// Kafka 4.1 writes it: KAFKA-19141).
 const offsetCommitValueVersion = 3
+
+// offsetCommitValueVersionWithID is the version that carries the id.
+const offsetCommitValueVersionWithID = 4
 
 // groupMetadataValueVersion is the GroupMetadataValue version written: 3
 // carries static members' instance ids (KIP-345).
@@ -51,8 +56,16 @@ func appendOffsetKey(dst []byte, group, topic string, partition int32) []byte {
 }
 
 // offsetValueBytes is the size of an OffsetCommitValue v3: its version, the
-// offset, leader epoch, metadata (after an int16 length) and commit time.
-func offsetValueBytes(metadata string) int { return 2 + 8 + 4 + 2 + len(metadata) + 8 }
+// offset, leader epoch, metadata (after an int16 length) and commit time;
+// v4 (with a topic id) at most 24 bytes more: the metadata's length as a
+// uvarint, and the tagged field of the id (count, tag, size, 16 bytes).
+func offsetValueBytes(metadata string, withID bool) int {
+	n := 2 + 8 + 4 + 2 + len(metadata) + 8
+	if withID {
+		n += 24
+	}
+	return n
+}
 
 // offsetCommitRecords are the records of group's planned commits, their
 // keys and values in one allocation (a commit of many partitions made
@@ -60,7 +73,7 @@ func offsetValueBytes(metadata string) int { return 2 + 8 + 4 + 2 + len(metadata
 func offsetCommitRecords(group string, commits []plannedCommit) []Record {
 	size := 0
 	for _, cm := range commits {
-		size += offsetKeyBytes(group, cm.tp.topic) + offsetValueBytes(cm.entry.metadata)
+		size += offsetKeyBytes(group, cm.tp.topic) + offsetValueBytes(cm.entry.metadata, cm.entry.topicID != [16]byte{})
 	}
 	buf := make([]byte, 0, size)
 	records := make([]Record, len(commits))
@@ -69,13 +82,29 @@ func offsetCommitRecords(group string, commits []plannedCommit) []Record {
 		buf = appendOffsetKey(buf, group, cm.tp.topic, cm.tp.partition)
 		key := buf[start:len(buf):len(buf)]
 		start = len(buf)
-		v := kmsg.NewOffsetCommitValue()
-		v.Version = offsetCommitValueVersion
-		v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = cm.entry.offset, cm.entry.leaderEpoch, cm.entry.metadata, cm.entry.commitWallMs
+		v := offsetCommitValue(cm.entry)
 		buf = v.AppendTo(buf)
 		records[i] = Record{Key: key, Value: buf[start:len(buf):len(buf)]}
 	}
 	return records
+}
+
+// offsetCommitRecord is the record of a committed offset.
+func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) Record {
+	v := offsetCommitValue(o)
+	return Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
+}
+
+// offsetCommitValue is the value of a committed offset: v4 with its topic's
+// id when known, else v3.
+func offsetCommitValue(o offsetEntry) kmsg.OffsetCommitValue {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = offsetCommitValueVersion
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.offset, o.leaderEpoch, o.metadata, o.commitWallMs
+	if o.topicID != ([16]byte{}) {
+		v.Version, v.TopicID = offsetCommitValueVersionWithID, o.topicID
+	}
+	return v
 }
 
 // offsetTombstone deletes a committed offset.

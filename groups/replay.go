@@ -54,7 +54,7 @@ func (c *Coordinator) replayOffset(k kmsg.OffsetCommitKey, value []byte) {
 	if v.ReadFrom(value) != nil {
 		return
 	}
-	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitWallMs: v.CommitTimestamp}
+	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitWallMs: v.CommitTimestamp, topicID: v.TopicID}
 	if v.Version >= 3 {
 		e.leaderEpoch = v.LeaderEpoch
 	}

@@ -90,7 +90,11 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 	case "new":
 		h.newCoordinator(t, td)
 	case "topics":
-		h.setTopics(t, td)
+		h.setTopics(t, td, true)
+	case "topics-unheard":
+		// The topics change while no coordinator of the partition
+		// hears it: the next restart loads with them.
+		h.setTopics(t, td, false)
 	case "tick":
 		var ms int64
 		if len(td.CmdArgs) != 1 {
@@ -183,16 +187,25 @@ func (h *harness) newCoordinator(t *testing.T, td *datadriven.TestData) {
 	h.c.Loaded(h.now)
 }
 
-func (h *harness) setTopics(t *testing.T, td *datadriven.TestData) {
+// setTopics reads NAME=PARTITIONS or NAME=(PARTITIONS,ID) arguments (the
+// id's first byte; by default the argument's place, from 1) and tells the
+// core, if tell.
+func (h *harness) setTopics(t *testing.T, td *datadriven.TestData, tell bool) {
 	h.topics = nil
 	for i, a := range td.CmdArgs {
 		n, err := strconv.Atoi(a.Vals[0])
-		if err != nil {
-			td.Fatalf(t, "topics NAME=PARTITIONS")
+		id := i + 1
+		if len(a.Vals) > 1 && err == nil {
+			id, err = strconv.Atoi(a.Vals[1])
 		}
-		h.topics = append(h.topics, Topic{Name: a.Key, ID: [16]byte{byte(i + 1)}, Partitions: int32(n)})
+		if err != nil || len(a.Vals) > 2 {
+			td.Fatalf(t, "topics NAME=PARTITIONS or NAME=(PARTITIONS,ID)")
+		}
+		h.topics = append(h.topics, Topic{Name: a.Key, ID: [16]byte{byte(id)}, Partitions: int32(n)})
 	}
-	h.c.SetTopics(h.topics, h.now)
+	if tell {
+		h.c.SetTopics(h.topics, h.now)
+	}
 }
 
 func (h *harness) restart(t *testing.T) {

@@ -36,8 +36,9 @@ func (t *topicTable) nameOf(id [16]byte) (string, bool) {
 
 // SetTopics tells the coordinator the topics of the metadata image, at time
 // now. Offsets of topics that disappeared, or whose id changed, are
-// deleted; consumer groups react to new partitions and topics on their
-// members' next heartbeats.
+// deleted (so are those a load brought of such topics: Loaded); consumer
+// groups react to new partitions and topics on their members' next
+// heartbeats.
 func (c *Coordinator) SetTopics(topics []Topic, now Time) {
 	next := newTopicTable(topics)
 	var deleted []string
@@ -58,7 +59,13 @@ func (c *Coordinator) SetTopics(topics []Topic, now Time) {
 		}
 	}
 	c.topics = next
-	c.topicsDeleted(deleted)
+	// The first table: a core loaded before it was told the topics checks
+	// what it loaded now.
+	first := !c.topicsKnown
+	c.topicsKnown = true
+	if len(deleted) > 0 || first {
+		c.dropStaleOffsets(deleted)
+	}
 	if changed {
 		c.topicsChanged(now)
 	}

@@ -146,11 +146,30 @@ func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 		groups = append(groups, id)
 	}
 	slices.Sort(groups)
+	var rewrite []Record
 	for _, id := range groups {
 		g := c.loadedGroup(id)
-		for tp, e := range p[id] {
-			g.offsets[tp] = e
+		for _, tp := range sortedPartitions(p[id]) {
+			e := p[id][tp]
+			if c.loading || !c.staleOffset(tp, e) {
+				g.offsets[tp] = e
+				continue
+			}
+			// Committed for a topic deleted (or deleted and created
+			// again) since: it does not become the group's. A load
+			// would replay it over what the group holds, so the group's
+			// offset is written again after the marker (or a tombstone,
+			// when it holds none).
+			if cur, ok := g.offsets[tp]; ok {
+				rewrite = append(rewrite, offsetCommitRecord(g.id, tp, cur))
+			} else {
+				rewrite = append(rewrite, offsetTombstone(g.id, tp))
+			}
 		}
+		c.dropIfGone(g)
+	}
+	if len(rewrite) > 0 {
+		c.appendTombstones(rewrite, func(int16, Time) {})
 	}
 }
 
@@ -187,7 +206,7 @@ func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
 	if k.ReadFrom(r.Key) != nil || v.ReadFrom(r.Value) != nil {
 		return
 	}
-	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitWallMs: v.CommitTimestamp}
+	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitWallMs: v.CommitTimestamp, topicID: v.TopicID}
 	if v.Version >= 3 {
 		e.leaderEpoch = v.LeaderEpoch
 	}

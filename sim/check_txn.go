@@ -452,6 +452,12 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 			// key instead (C1).
 			continue
 		}
+		if w.recreatedGone(wr) {
+			if t.outcome == outcomeOK && final {
+				w.loss("%s: committed transaction %d of %s: %q at %d never delivered (its topic id was deleted)", wr.tp, t.seq, t.tid, wr.value, wr.offset)
+			}
+			continue
+		}
 		if ok, why := c.promised(wr.tp); !ok {
 			if t.outcome == outcomeOK && final {
 				w.loss("%s: committed transaction %d of %s: %q at %d never delivered (%s)", wr.tp, t.seq, t.tid, wr.value, wr.offset, why)

@@ -265,6 +265,7 @@ func (c *client) fetchCommitted() {
 		sessions[tp] = m.session[tp]
 	}
 	m.fetching = true
+	sentMs := w.now
 	c.call(coord, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		m.fetching = false
 		resp, _ := body.(*kmsg.OffsetFetchResponse)
@@ -275,6 +276,9 @@ func (c *client) fetchCommitted() {
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				tp := tpKey{t.Topic, p.Partition}
+				if p.ErrorCode == 0 {
+					w.checkRecreatedOffset(m.group, tp, sentMs, p.Offset)
+				}
 				if p.ErrorCode != 0 || !slices.Contains(m.assigned, tp) || m.ready[tp] || m.session[tp] != sessions[tp] {
 					continue
 				}
@@ -303,6 +307,7 @@ func (c *client) commitPositions() {
 		offset  int64
 	}
 	what := map[tpKey]sent{}
+	var tokens []int
 	for _, tp := range c.partitionsToCommit() {
 		if len(req.Topics) == 0 || req.Topics[len(req.Topics)-1].Topic != tp.topic {
 			req.Topics = append(req.Topics, kmsg.OffsetCommitRequestTopic{Topic: tp.topic})
@@ -312,11 +317,17 @@ func (c *client) commitPositions() {
 		p.Partition, p.Offset = tp.partition, c.commitOffset(tp)
 		t.Partitions = append(t.Partitions, p)
 		what[tp] = sent{m.session[tp], p.Offset}
+		if token := w.recreatedCommitSent(m.group, tp, p.Offset); token >= 0 {
+			tokens = append(tokens, token)
+		}
 	}
 	m.committing = true
 	sentMs := w.now
 	c.call(coord, req, w.timing.requestTimeoutMs, func(body any, err error) {
 		m.committing = false
+		for _, token := range tokens {
+			w.recreatedCommitAnswered(token, err)
+		}
 		resp, _ := body.(*kmsg.OffsetCommitResponse)
 		if err != nil || resp == nil {
 			return
@@ -324,7 +335,7 @@ func (c *client) commitPositions() {
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				tp := tpKey{t.Topic, p.Partition}
-				if s, ok := what[tp]; ok && p.ErrorCode == 0 {
+				if s, ok := what[tp]; ok && p.ErrorCode == 0 && !w.recreatedCommitStale(tp, sentMs) {
 					w.groupChecks.committed(c, tp, s.session, s.offset)
 					if m.app != nil {
 						m.app.lastCommitSentMs = max(m.app.lastCommitSentMs, sentMs)

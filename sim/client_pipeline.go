@@ -306,9 +306,11 @@ func (pl *batchPipeline) carry() [][]*sendOp {
 			if b.resolved {
 				continue
 			}
+			lost := pipe.stateLossEra != pl.c.w.stateLossEra[pipe.tp]
 			for _, wr := range b.writes {
 				wr.abandoned, wr.gate = false, nil
 				wr.resentAfterUnknown = wr.resentAfterUnknown || b.writes[0].ambiguous
+				wr.resentAfterStateLoss = wr.resentAfterStateLoss || lost
 			}
 			carried = append(carried, b.writes)
 		}

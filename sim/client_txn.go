@@ -476,6 +476,7 @@ func (c *client) sendIdempotent(op *sendOp) {
 				w.countOutOfOrder(outOfOrderRefusal{c: c, pid: pid, epoch: epoch, tp: op.tp, era: p.eras[op.tp], first: op, seq: seq})
 			}
 			op.resentAfterUnknown = op.resentAfterUnknown || op.ambiguous
+			op.resentAfterStateLoss = op.resentAfterStateLoss || p.eras[op.tp] != w.stateLossEra[op.tp]
 			p.resend = op
 			c.renewProducer()
 			c.after(0, c.resendAfterReset)
@@ -554,7 +555,8 @@ func (c *client) addWrite(op *txnOp, tp tpKey, value string) *sendOp {
 	if !slices.Contains(op.partitions, tp) {
 		op.partitions = append(op.partitions, tp)
 	}
-	s := &sendOp{process: c.id, tp: tp, value: value, acks: -1, invokeMs: c.w.now, offset: -1, deadline: op.deadline}
+	s := &sendOp{process: c.id, tp: tp, value: value, acks: -1, invokeMs: c.w.now, offset: -1, deadline: op.deadline,
+		recreatedEra: c.w.recreatedEra(tp)}
 	op.writes = append(op.writes, s)
 	return s
 }

@@ -33,7 +33,7 @@ import (
 // consumers only: group members and transactional or idempotent producers
 // leave it out (sharedTopicNames), so that the groups' and transactions'
 // checkers, which expect every record they wrote or were assigned to be
-// read, need not know about deletions.
+// read, need not know about deleted records.
 
 // deleteTopic is the topic DeleteRecords plays on.
 const deleteTopic = "dr"
@@ -246,10 +246,11 @@ func (c *historyChecker) checkDeletedReads() bool {
 }
 
 // sharedTopicNames are the workload's topics that group members and
-// idempotent and transactional producers use: all but deleteTopic and
-// recreateTopic.
+// idempotent and transactional producers use: all but deleteTopic
+// (recreateTopic among them: topic_recreate_groups.go,
+// topic_recreate_txn.go).
 func (c *client) sharedTopicNames() []string {
-	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic || s == recreateTopic })
+	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
 }
 
 // logStartOf is a replica's log start offset (its shadow's without a log).

@@ -119,6 +119,10 @@
 //     id, and the checks S14 (a topic id serves only its own records) and
 //     S15 (after convergence, no replica or directory of an id the image
 //     does not give the node); the plants serve-by-name and keep-deleted;
+//     topic_recreate_groups.go: group members on the re-created topic,
+//     which start its partitions over when an id is deleted, and the
+//     check S16 (a group is told no offset of a deleted id of its topic);
+//     the plant offsets-outlive-topic;
 //   - node_learner.go: learners (non-voters) poll the voters for the raft
 //     messages held for them (quorum.LearnerPoll, quorum.Outbox), as
 //     production's raft transport does; the plant poll-leader-only;

@@ -57,6 +57,13 @@ type sendOp struct {
 	// client_idempotent_pipeline.go): it may be in the log twice (Q2), and
 	// acknowledged after values sent after it (Q8).
 	resentAfterUnknown bool
+	// resentAfterStateLoss says the producer sent the value again under a
+	// new producer id or epoch after its partition's producer state was
+	// lost since the producer began there (World.stateLossEra: lost
+	// records, or the topic deleted and created again): the partition
+	// took a later batch of the old producer at any sequence, and may
+	// hold it before this value (Q8).
+	resentAfterStateLoss bool
 	// abandoned says the client gave up the send (its transaction failed
 	// meanwhile): producerSend sends it no more.
 	abandoned bool
@@ -74,6 +81,9 @@ type sendOp struct {
 	// a pipeline's batch, says when an attempt may go (client_pipeline.go).
 	attempt produceAttempt
 	gate    *pipeGate
+	// recreatedEra is, for a write to recreateTopic, how many of its ids
+	// were deleted when it was sent (topic_recreate_txn.go).
+	recreatedEra int
 }
 
 // pollOp is one ok poll of one partition by an assigned consumer: the

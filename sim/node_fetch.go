@@ -173,6 +173,18 @@ func (n *node) serveFetch(m *message, req *kmsg.FetchRequest) {
 	// an id the image does not hold, and the replica of that name only if
 	// it is of that id.
 	byID := req.Version >= 13
+	if s.follower {
+		// Production's followers fetch at the version their connection
+		// negotiates with the leader's ApiVersions (netio; Fetch v18,
+		// actors/router.go): by topic id. The simulator's requests keep
+		// version 0 (the sizes its network's delays were recorded with)
+		// but are served by the id they carry: a delayed fetch of a
+		// deleted topic's replica is answered UNKNOWN_TOPIC_ID by the
+		// replica of a topic created again under its name, not taken as
+		// its follower's position (seed 11012062 of recreate: S3, with
+		// the fetch served by name).
+		byID = true
+	}
 	if n.w.opts.Plant == PlantServeByName && byID && !s.follower {
 		byID = false // the name the simulator's consumers carry beside the id
 		n.w.stats.PlantFired++

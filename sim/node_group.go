@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -146,7 +148,30 @@ func (gh *groupHost) refreshTopics() {
 	for t := range img.Topics() {
 		topics = append(topics, groups.Topic{Name: t.Name, ID: t.ID, Partitions: t.PartitionCount()})
 	}
+	if gh.n.w.opts.Plant == PlantOffsetsOutliveTopic {
+		topics = gh.n.w.plantTopicsEverSeen(topics)
+	}
 	gh.core.SetTopics(topics, gh.now())
+}
+
+// plantTopicsEverSeen is, for the offsets-outlive-topic plant, every topic
+// any coordinator was told of, each under the first id it was told: the
+// cores never see a topic deleted, nor created again.
+func (w *World) plantTopicsEverSeen(topics []groups.Topic) []groups.Topic {
+	if w.plantTopics == nil {
+		w.plantTopics = map[string]groups.Topic{}
+	}
+	for _, t := range topics {
+		if _, ok := w.plantTopics[t.Name]; !ok {
+			w.plantTopics[t.Name] = t
+		}
+	}
+	out := make([]groups.Topic, 0, len(w.plantTopics))
+	for _, t := range w.plantTopics {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b groups.Topic) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // serveGroup routes a group request to the coordinator of its group.

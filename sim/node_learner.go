@@ -84,7 +84,7 @@ func (n *node) pollRaft() {
 		}
 		ans, _ := body.(*raftPollAnswer)
 		if err != nil || ans == nil {
-			n.learner.Failed()
+			n.learner.Failed(n.instant().MonoMs)
 			return
 		}
 		again := n.learner.Answered(target, len(ans.msgs) > 0, n.instant().MonoMs)

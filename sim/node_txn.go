@@ -126,6 +126,9 @@ type txnHost struct {
 	// scheduled.
 	gate         groups.LeaseGate[pendingTxnRequest]
 	recheckArmed bool
+	// topicsEra is the epoch of the image whose topics the core was told
+	// (-1: none yet).
+	topicsEra int64
 }
 
 type pendingTxnRequest struct {
@@ -176,7 +179,7 @@ func (n *node) syncTxnCoordinators() {
 		th := t.coords[k.partition]
 		if th == nil {
 			th = &txnHost{n: n, key: k, epoch: h.core.LeaderEpoch(), core: txn.NewCoordinator(n.txnConfig(h.core.LeaderEpoch())),
-				waiting: map[txn.RequestID]pendingTxnRequest{}, appends: txn.NewAppendWindow(txnAppendsInFlight)}
+				waiting: map[txn.RequestID]pendingTxnRequest{}, appends: txn.NewAppendWindow(txnAppendsInFlight), topicsEra: -1}
 			t.coords[k.partition] = th
 			n.w.tracef("%s: transaction coordinator of %s starts (coordinator epoch %d)", n.name(), k, th.epoch)
 		}
@@ -222,6 +225,7 @@ func (th *txnHost) load(h *replicaHost) {
 
 // handle feeds a request to the core; respond takes its answer.
 func (th *txnHost) handle(req kmsg.Request, respond func(kmsg.Response)) {
+	th.refreshTopics()
 	th.nextID++
 	th.waiting[th.nextID] = pendingTxnRequest{req: req, respond: respond}
 	th.core.Handle(th.nextID, req, th.now())
@@ -790,6 +794,22 @@ func (n *node) verifyTxn(h *replicaHost, v cluster.VerifyTxn) {
 		}
 		answer(code)
 	})
+}
+
+// refreshTopics tells the core the partition counts of the node's image's
+// topics when it changed (txn.Coordinator.SetTopics), as production's
+// coordinators do.
+func (th *txnHost) refreshTopics() {
+	img := th.n.image
+	if img.Epoch == th.topicsEra {
+		return
+	}
+	th.topicsEra = img.Epoch
+	counts := map[string]int32{}
+	for t := range img.Topics() {
+		counts[t.Name] = t.PartitionCount()
+	}
+	th.core.SetTopics(counts)
 }
 
 // txnStateKey is the __transaction_state partition of a transactional id.

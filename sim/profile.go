@@ -73,6 +73,12 @@ const (
 	// was deposed, the new leader's messages, held for the learner's poll,
 	// never reach it: its metadata stops (L1). Needs four nodes or more.
 	PlantPollLeaderOnly Plant = "poll-leader-only"
+	// PlantOffsetsOutliveTopic: the group coordinators' shell tells their
+	// cores every topic it ever saw, under the first id it saw: a deleted
+	// topic's offsets stay, and a topic created again under its name
+	// inherits them (S16). Only profiles that delete and create topics
+	// again reach it (recreate; topic_recreate_groups.go).
+	PlantOffsetsOutliveTopic Plant = "offsets-outlive-topic"
 )
 
 // String is the plant's name, "none" for none.
@@ -86,7 +92,7 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -731,7 +737,10 @@ func drawRecreateTopic(seed uint64) float64 {
 }
 
 // RecreateProfile deletes and creates again a topic of the admin's every
-// 3 s (topic_recreate.go) under two acks=all producers and two consumers,
+// 3 s (topic_recreate.go) under two acks=all producers, an idempotent and
+// two transactional producers (pipelining; topic_recreate_txn.go), two
+// read_committed consumers and four group members (KIP-848; they commit
+// offsets of the topic: topic_recreate_groups.go),
 // while swizzle-clogs hold fetches past a re-creation (every 6 s, for
 // 3 s), nodes crash every 8 s (a third of them power losses) and stay
 // down through re-creations, pauses come every 10 s, metadata reaches a
@@ -740,7 +749,9 @@ func drawRecreateTopic(seed uint64) float64 {
 // new topic's leader (the replica's epoch check lets it through).
 func RecreateProfile() Profile {
 	p := QuietProfile()
-	p.Consumers, p.Partitions = 2, 1
+	p.Consumers, p.Partitions, p.GroupMembers, p.ReadCommitted = 2, 1, 4, true
+	p.IdempotentProducers, p.IdempotentPipeline, p.TxnProducers, p.TxnPipeline = 1, 3, 2, 3
+	p.TxnAbortP, p.TxnTimeoutMs, p.TxnV2Share = 0.1, 10_000, 0.5
 	p.RecreateTopicEveryMs = 3000
 	p.ClogEveryMs, p.ClogForMs = 6000, 3000
 	p.CrashEveryMs, p.PowerLossShare, p.DownForMs = 8000, 0.33, 4000

@@ -133,18 +133,23 @@ var plantBounds = map[Plant]int{
 	// seed 7), found by S13; it needs a follower that had not fetched the
 	// new log start elected before it does.
 	PlantDeleteEarly: 15,
-	// serve-by-name: 12 of seeds 1-30 of the recreate profile (first:
-	// seed 3), found by S14; it needs a consumer that fetches by a deleted
-	// id, with the new topic's leader epoch, from the new topic's leader.
-	// keep-deleted: 10 of seeds 1-30 (first: seed 2), found by S15; it
-	// needs a replica deleted or moved off a node the topic does not come
-	// back to.
+	// serve-by-name: 7 of seeds 1-30 of the recreate profile (first:
+	// seed 3; 12 before the profile had group members and transactional
+	// producers), found by S14; it needs a consumer that fetches by a
+	// deleted id, with the new topic's leader epoch, from the new topic's
+	// leader. keep-deleted: 7 of seeds 1-30 (first: seed 6; 10, first
+	// seed 2, before), found by S15; it needs a replica deleted or moved
+	// off a node the topic does not come back to.
 	PlantServeByName: 10,
 	PlantKeepDeleted: 10,
 	// poll-leader-only: 10 of seeds 1-20 on four nodes (first: seed 1),
 	// found by L1 (the learner's metadata stops at the first change of
 	// the quorum's leader).
 	PlantPollLeaderOnly: 5,
+	// offsets-outlive-topic: 10 of seeds 1-30 of the recreate profile
+	// (first: seed 3), found by S16; 8 more fail by L1 first (the plant's
+	// cores assign the re-created topic under its first id).
+	PlantOffsetsOutliveTopic: 10,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -153,21 +158,23 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
-var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate"}
+var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
+	PlantOffsetsOutliveTopic: "recreate"}
 
 var plantDurationMs = map[Plant]int64{
-	PlantSkipTruncation: 30_000,
-	PlantEarlyHW:        30_000,
-	PlantUncleanElect:   60_000,
-	PlantDoubleOwner:    30_000,
-	PlantForgetSequence: 30_000,
-	PlantWrongMarker:    30_000,
-	PlantCommitReturned: 60_000,
-	PlantClockDrift:     30_000,
-	PlantDeleteEarly:    30_000,
-	PlantServeByName:    30_000,
-	PlantKeepDeleted:    30_000,
-	PlantPollLeaderOnly: 30_000,
+	PlantSkipTruncation:      30_000,
+	PlantEarlyHW:             30_000,
+	PlantUncleanElect:        60_000,
+	PlantDoubleOwner:         30_000,
+	PlantForgetSequence:      30_000,
+	PlantWrongMarker:         30_000,
+	PlantCommitReturned:      60_000,
+	PlantClockDrift:          30_000,
+	PlantDeleteEarly:         30_000,
+	PlantServeByName:         30_000,
+	PlantKeepDeleted:         30_000,
+	PlantPollLeaderOnly:      30_000,
+	PlantOffsetsOutliveTopic: 30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -175,18 +182,19 @@ var plantDurationMs = map[Plant]int64{
 // plant breaks.
 func TestPlantsAreFound(t *testing.T) {
 	want := map[Plant][]string{
-		PlantSkipTruncation: {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
-		PlantEarlyHW:        {"S3", "S2", "Q3", "Q4", "Q11"},
-		PlantUncleanElect:   {"S5"},
-		PlantDoubleOwner:    {"S11"},
-		PlantForgetSequence: {"Q2", "Q8"},
-		PlantWrongMarker:    {"S8", "Q10", "Q5"},
-		PlantCommitReturned: {"Q3"},
-		PlantClockDrift:     {"S10", "S9"},
-		PlantDeleteEarly:    {"S13", "Q15"},
-		PlantServeByName:    {"S14"},
-		PlantKeepDeleted:    {"S15"},
-		PlantPollLeaderOnly: {"L1"},
+		PlantSkipTruncation:      {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
+		PlantEarlyHW:             {"S3", "S2", "Q3", "Q4", "Q11"},
+		PlantUncleanElect:        {"S5"},
+		PlantDoubleOwner:         {"S11"},
+		PlantForgetSequence:      {"Q2", "Q8"},
+		PlantWrongMarker:         {"S8", "Q10", "Q5"},
+		PlantCommitReturned:      {"Q3"},
+		PlantClockDrift:          {"S10", "S9"},
+		PlantDeleteEarly:         {"S13", "Q15"},
+		PlantServeByName:         {"S14"},
+		PlantKeepDeleted:         {"S15"},
+		PlantPollLeaderOnly:      {"L1"},
+		PlantOffsetsOutliveTopic: {"S16"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -201,11 +209,16 @@ func TestPlantsAreFound(t *testing.T) {
 				continue
 			}
 			v := rep.Violations[0]
-			if v.Check == "L1" && plant == PlantSkipTruncation {
+			if v.Check == "L1" && (plant == PlantSkipTruncation || plant == PlantOffsetsOutliveTopic) {
 				// A follower that keeps its divergent tail never rejoins
 				// the ISR: a seed may fail by L1 before a safety checker
 				// sees the divergence. The search goes on to a seed one
 				// of them finds it in.
+				// The offsets-outlive-topic plant's cores keep a
+				// re-created topic's first id, under which the
+				// members cannot find its partitions: the group may
+				// fail to settle (L1) before a member is told an
+				// inherited offset (S16).
 				t.Logf("plant %s, seed %d: found by L1 first: %s", plant, seed, v)
 				continue
 			}
@@ -473,7 +486,37 @@ func TestSwarmRegressions(t *testing.T) {
 		// L1: a re-creation that ended after the heal (the admin
 		// stopped: the topic was not created again), with the final
 		// read's ends taken from the deleted topic.
-		{10000240, 60_000, 5, "recreate", nil}} {
+		{10000240, 60_000, 5, "recreate", nil},
+		// Group members on the re-created topic. S16 at seed 7 (and 20,
+		// 35, ...): a group coordinator that loaded its partition after
+		// a topic's deletion kept the deleted topic's offsets, and the
+		// topic created again under its name inherited them. L1 at seeds
+		// 7, 15 and 19: a coordinator that loaded a KIP-848 group after
+		// its topic was deleted and created again with as many partitions
+		// dropped the topic from the target (which names topics by id)
+		// and never assigned the new topic's partitions.
+		{7, 30_000, 3, "recreate", nil}, {19, 30_000, 3, "recreate", nil},
+		// L1 (a transaction open for good on the re-created topic): a
+		// transaction added rc/0 while the old topic existed; its
+		// coordinator, behind on metadata (it had applied the deletion,
+		// not the re-creation), vouched for rc/0 when the new topic's
+		// leader verified the producer's batches, then skipped the marker
+		// of a topic its image did not hold.
+		{11011093, 60_000, 7, "recreate", nil},
+		// S3: a follower's fetch of a deleted topic's replica, held by a
+		// swizzle-clog past the re-creation, was served by name (the
+		// simulator's followers sent version 0) by the new topic's
+		// leader, which took its offset as the follower's position and
+		// moved its high watermark past the follower's log end.
+		// Production's followers fetch by id (v18); so do the
+		// simulator's now.
+		{11012062, 60_000, 3, "recreate", nil},
+		// Q8 (a checker's error): an idempotent producer's pipeline began
+		// on the deleted topic; the new topic took its later batch at any
+		// sequence (as Kafka takes an unknown producer's), refused the
+		// earlier one out of order, and the values sent again under a
+		// new producer id came after it.
+		{11211049, 60_000, 7, "recreate", nil}} {
 		opts := Options{Seed: c.seed, DurationMs: int64(c.ms), Nodes: c.nodes, AskEpochFirst: c.askEpochFirst}
 		if c.profile != "" {
 			p, _ := ProfileByName(c.profile, c.seed)

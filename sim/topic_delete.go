@@ -109,7 +109,15 @@ func (w *World) forgetTopic(name string, keepMeta bool) {
 	maps.DeleteFunc(c.joinedISRMs, func(k nodeTP, _ int64) bool { return of(k.tp) })
 	delete(c.lowestMinISR, name)
 	maps.DeleteFunc(w.lossEra, func(k tpKey, _ int) bool { return of(k) })
-	maps.DeleteFunc(w.stateLossEra, func(k tpKey, _ int) bool { return of(k) })
+	if keepMeta {
+		// Created again: its partitions' producer state starts empty, as
+		// after a loss of their records (out_of_order.go).
+		for p := range int32(recreateMaxPartitions) {
+			w.stateLossEra[tpKey{name, p}]++
+		}
+	} else {
+		maps.DeleteFunc(w.stateLossEra, func(k tpKey, _ int) bool { return of(k) })
+	}
 	maps.DeleteFunc(w.compaction, func(k tpKey, _ *compactionLog) bool { return of(k) })
 	for _, cl := range w.clients {
 		maps.DeleteFunc(cl.positions, func(k tpKey, _ int64) bool { return of(k) })

@@ -35,8 +35,9 @@ import (
 //     (actors/routes.go), which the consumers take as a cue to refresh
 //     their metadata (Stats.UnknownTopicIDFetches counts them).
 //
-// The topic is written by the plain producers and read by the assigned
-// consumers only (sharedTopicNames leaves it out, as it does deleteTopic).
+// The topic is written by the plain, idempotent and transactional
+// producers (topic_recreate_txn.go) and read by the assigned consumers and
+// the group members (topic_recreate_groups.go).
 
 // recreateTopic is the topic deleted and created again.
 const recreateTopic = "rc"
@@ -51,6 +52,11 @@ type recreations struct {
 	// ackedBy is, by value sent to recreateTopic, the topic id of the
 	// replica that acknowledged it.
 	ackedBy map[string]cluster.TopicID
+	// offsets is what S16 knows of the groups' commits to the topic
+	// (topic_recreate_groups.go).
+	offsets recreatedOffsets
+	// era counts the ids deleted (topic_recreate_txn.go).
+	era int
 }
 
 // recreateTopicSpec is the topic deleted and created again.
@@ -65,7 +71,8 @@ func (w *World) startRecreateTopic(admin *client) {
 	if w.profile.RecreateTopicEveryMs <= 0 {
 		return
 	}
-	rc := &recreations{r: newRand(w.opts.Seed, streamRecreateTopic), retired: map[cluster.TopicID]bool{}, ackedBy: map[string]cluster.TopicID{}}
+	rc := &recreations{r: newRand(w.opts.Seed, streamRecreateTopic), retired: map[cluster.TopicID]bool{}, ackedBy: map[string]cluster.TopicID{},
+		offsets: newRecreatedOffsets()}
 	w.recreated = rc
 	// First, so that the re-creations start early in the run.
 	admin.pendingTopics = append([]topicSpec{w.recreateTopicSpec()}, admin.pendingTopics...)
@@ -147,6 +154,8 @@ func (c *client) recreateTopic() {
 		}
 		rc.retired[id] = true
 		w.forgetTopic(recreateTopic, true)
+		rc.era++
+		w.recreatedForgotten()
 		w.stats.TopicsRecreated++
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)
 		if !c.stopped {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"gregor/groups"
 )
 
 // Options configure one run.
@@ -351,6 +353,9 @@ type World struct {
 	hist        *history
 	checks      *serverChecks
 	groupChecks *groupChecks
+	// plantTopics are, for the offsets-outlive-topic plant, the topics
+	// the group coordinators were ever told of (node_group.go).
+	plantTopics map[string]groups.Topic
 	// txn is the transaction side: the nodes' coordinators and producer
 	// ids, its checks and the history's transactions (node_txn.go,
 	// check_txn.go).

@@ -161,6 +161,9 @@ type Coordinator struct {
 	cfg     Config
 	loading bool
 	txns    map[string]*txnMeta
+	// partitions are the partition counts of the topics of the node's
+	// metadata image (SetTopics); nil until told.
+	partitions map[string]int32
 	// appending holds what to do when each append is reported.
 	appending    map[AppendID]func(code int16, now Time)
 	nextAppendID AppendID

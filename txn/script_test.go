@@ -120,6 +120,17 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		req.Transactions = append(req.Transactions, tx)
 		h.c.Handle(id, req, h.now)
+	case "topics":
+		// The topics of the coordinator's image: NAME=PARTITIONS.
+		counts := map[string]int32{}
+		for _, a := range td.CmdArgs {
+			n, err := strconv.Atoi(a.Vals[0])
+			if err != nil {
+				td.Fatalf(t, "topics NAME=PARTITIONS")
+			}
+			counts[a.Key] = int32(n)
+		}
+		h.c.SetTopics(counts)
 	case "local-add":
 		var pid int64
 		var epoch int16

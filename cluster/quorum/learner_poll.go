@@ -53,7 +53,11 @@ func (o *Outbox) Take(to int32) []HeldMessage {
 // polls have brought nothing for longer than the timeout (dead, or
 // deposed: raft keeps a learner's last known leader until a new leader's
 // messages reach it, and those wait at the new leader for the learner's
-// poll); then the voters, in turn.
+// poll); then the voters, in turn. A learner that polled nothing for
+// longer than the timeout (its process was paused or stalled) does not
+// count that time against the leader: it polls the leader once before it
+// turns to the voters (which may cost it a poll's timeout when one of
+// them does not answer).
 type LearnerPoll struct {
 	voters    []int32
 	timeoutMs int64
@@ -64,12 +68,14 @@ type LearnerPoll struct {
 	// heartbeats every tick).
 	leader        int32
 	leaderHeardMs int64
+	// endedMs is when the last poll ended (-1: none yet).
+	endedMs int64
 }
 
 // NewLearnerPoll is the poll of a learner of the quorum of voters; a
 // leader silent for longer than timeoutMs is polled no more alone.
 func NewLearnerPoll(voters []int32, timeoutMs int64) *LearnerPoll {
-	return &LearnerPoll{voters: slices.Clone(voters), timeoutMs: timeoutMs, leader: -1}
+	return &LearnerPoll{voters: slices.Clone(voters), timeoutMs: timeoutMs, leader: -1, endedMs: -1}
 }
 
 // Poll says which voter to poll now, leaderID being the leader raft knows
@@ -81,6 +87,11 @@ func (p *LearnerPoll) Poll(leaderID int32, nowMs int64) (int32, bool) {
 	}
 	if leaderID != p.leader {
 		p.leader, p.leaderHeardMs = leaderID, nowMs
+	}
+	if p.endedMs >= 0 && nowMs-p.endedMs > p.timeoutMs {
+		// The learner itself was silent: the leader gets one poll (it
+		// stays the one polled if the poll brings messages).
+		p.leaderHeardMs = max(p.leaderHeardMs, nowMs-p.timeoutMs)
 	}
 	target := leaderID
 	if target < 0 || !slices.Contains(p.voters, target) || nowMs-p.leaderHeardMs > p.timeoutMs {
@@ -95,12 +106,12 @@ func (p *LearnerPoll) Poll(leaderID int32, nowMs int64) (int32, bool) {
 // carried messages or not; it says whether to poll again at once (it did:
 // more may be waiting).
 func (p *LearnerPoll) Answered(from int32, messages bool, nowMs int64) bool {
-	p.polling = false
+	p.polling, p.endedMs = false, nowMs
 	if messages && from == p.leader {
 		p.leaderHeardMs = nowMs
 	}
 	return messages
 }
 
-// Failed takes a poll that was not sent or not answered.
-func (p *LearnerPoll) Failed() { p.polling = false }
+// Failed takes a poll that was not sent or not answered, at time nowMs.
+func (p *LearnerPoll) Failed(nowMs int64) { p.polling, p.endedMs = false, nowMs }

@@ -27,7 +27,7 @@ func TestLearnerPoll(t *testing.T) {
 	var got []int32
 	for i := range 4 {
 		got = append(got, poll(-1, int64(i)))
-		p.Failed()
+		p.Failed(int64(i))
 	}
 	if want := []int32{1, 2, 3, 1}; !slices.Equal(got, want) {
 		t.Fatalf("without a leader, polled %v, want %v", got, want)
@@ -69,6 +69,45 @@ func TestLearnerPoll(t *testing.T) {
 	// A leader that is not a voter (a stale or odd id) is never polled.
 	if to := poll(7, 9000); to == 7 {
 		t.Fatalf("polled node 7, not a voter")
+	}
+}
+
+// TestLearnerPollAfterItsOwnPause: a learner that polled nothing for longer
+// than the timeout (its process was paused) polls its leader first, rather
+// than the voters in turn, one of which may not answer for a poll's
+// timeout (the zombie-leader-read-after-unclean-election scenario: a
+// learner resumed and waited 2 s on a paused voter before it polled the
+// leader); the leader stays the one polled if it brings messages, and the
+// voters' turn comes if it does not.
+func TestLearnerPollAfterItsOwnPause(t *testing.T) {
+	p := NewLearnerPoll([]int32{1, 2, 3}, 1000)
+	if to, _ := p.Poll(1, 0); to != 1 {
+		t.Fatalf("polled %d, not the leader 1", to)
+	}
+	p.Answered(1, true, 5)
+	// Paused from 5 to 9000.
+	if to, _ := p.Poll(1, 9000); to != 1 {
+		t.Fatalf("after its own pause the learner polled %d, not the leader 1", to)
+	}
+	p.Answered(1, true, 9002)
+	if to, _ := p.Poll(1, 9100); to != 1 {
+		t.Fatalf("a leader that answered with messages lost the poll to %d", to)
+	}
+	p.Answered(1, false, 9101)
+	// Paused again, and the leader is silent when it resumes: one poll,
+	// then the voters in turn.
+	if to, _ := p.Poll(1, 20_000); to != 1 {
+		t.Fatalf("after its own pause the learner polled %d, not the leader 1", to)
+	}
+	p.Failed(20_001)
+	var got []int32
+	for now := int64(20_100); now < 20_400; now += 100 {
+		to, _ := p.Poll(1, now)
+		got = append(got, to)
+		p.Failed(now + 1)
+	}
+	if want := []int32{1, 2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("a leader silent since before the pause: then polled %v, not the voters in turn %v", got, want)
 	}
 }
 
