@@ -130,14 +130,19 @@ type heldBatches struct {
 	batches []*produceBatch
 }
 
-// send sends the held batches in the order they were made; nil sends
-// nothing.
+// send sends the held batches in the order they were made, the last
+// inline, or all of them when they are small (smallAppendBytes); nil
+// sends nothing.
 func (h *heldBatches) send() {
 	if h == nil {
 		return
 	}
+	total := 0
+	for _, b := range h.batches {
+		total += b.heldBytes()
+	}
 	for i, b := range h.batches {
-		b.inline = i == len(h.batches)-1 // not yet sent: nothing reads it
+		b.inline = total <= smallAppendBytes || i == len(h.batches)-1 // not yet sent: nothing reads it
 		h.root.Send(b.pid, b)
 	}
 }
@@ -169,17 +174,19 @@ func (b *produceBatch) answerUndelivered() {
 // request's connection, which sends the last partition's batch inline
 // (an idle partition appends it on this goroutine, inlineMessage): the
 // other partitions append on workers meanwhile, and a Produce to one
-// partition wakes no other goroutine. With held, the new batches wait in
-// it, for more produces to join them, until held is sent.
+// partition wakes no other goroutine. A small Produce (smallAppendBytes)
+// sends every partition's batch inline. With held, the new batches wait
+// in it, for more produces to join them, until held is sent.
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
+	small := sendsBytes(f.sends) <= smallAppendBytes
 	for i, s := range f.sends {
 		if held != nil {
 			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
 			continue
 		}
-		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, small || i == len(f.sends)-1)
 	}
 	f.sends = nil
 }

@@ -22,7 +22,10 @@ import "github.com/asynkron/protoactor-go/actor"
 // adds and produces) starts only once every marker of this one is written.
 
 // queueMarker sends msg, a marker's produce, to the partition actor pid
-// through the node's produce queues.
+// through the node's produce queues. A marker is one small record: an idle
+// partition appends it on the coordinator's goroutine (inlineMessage)
+// rather than on a worker woken for it (smallAppendBytes), and a busy one
+// takes it with what it queued.
 func (n *Node) queueMarker(pid *actor.PID, msg *producePartition) {
-	n.produceQueues.send(n.system.Root, pid, msg)
+	n.produceQueues.sendInline(n.system.Root, pid, msg, true)
 }

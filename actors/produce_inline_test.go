@@ -1,0 +1,142 @@
+package actors
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/txn"
+)
+
+// handOffCounter reads how many runs the mailboxes of some partitions
+// handed to worker goroutines (fetchBoard.handedOff).
+type handOffCounter struct {
+	boards []*fetchBoard
+}
+
+// countHandOffs watches every partition of topic on n.
+func countHandOffs(t *testing.T, n *Node, topics ...string) *handOffCounter {
+	t.Helper()
+	c := &handOffCounter{}
+	rt := n.routes.load()
+	for _, topic := range topics {
+		tp, ok := rt.image.Topic(topic)
+		if !ok {
+			t.Fatalf("no topic %s", topic)
+		}
+		for p := range tp.PartitionCount() {
+			board := n.fetchBoards.of(rt.partition(topic, int32(p)))
+			if board == nil {
+				t.Fatalf("no board for %s-%d", topic, p)
+			}
+			c.boards = append(c.boards, board)
+		}
+	}
+	return c
+}
+
+func (c *handOffCounter) total() int64 {
+	var sum int64
+	for _, b := range c.boards {
+		sum += b.handedOff.Load()
+	}
+	return sum
+}
+
+// TestSmallProduceAppendsOnItsReader: a Produce of a few records to six
+// partitions of one node appends every partition on the reader of its
+// connection (each finds its partition idle), not the last alone with five
+// workers woken for the others (smallAppendBytes).
+func TestSmallProduceAppendsOnItsReader(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "small"); err != nil {
+		t.Fatal(err)
+	}
+	// A linger longer than the Produce calls take, and a flush after
+	// them: each round's six records go in one request.
+	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	round := func() {
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round() // metadata, connections
+	count := countHandOffs(t, n, "small")
+	before := count.total()
+	const rounds = 20
+	for range rounds {
+		round()
+	}
+	// Each round handed five of its six partitions to workers before.
+	if got := count.total() - before; got > rounds/2 {
+		t.Errorf("%d hand-offs to workers for %d produces of one record to each of %d partitions, want at most %d", got, rounds, parts, rounds/2)
+	}
+}
+
+// TestSmallTransactionWakesNoWorkers: a transaction of a few records over
+// six partitions of one node appends its data on the reader (or on the
+// coordinator that let it through), its state records and its markers on
+// the transaction coordinator's goroutine: its partitions' mailboxes,
+// __transaction_state's included, almost never go to a worker. Before,
+// each transaction handed about thirteen to workers (five data appends,
+// six markers, two state appends), each a goroutine and often an idle
+// thread woken.
+func TestSmallTransactionWakesNoWorkers(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "txsmall"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("small-txn"),
+		kgo.DefaultProduceTopic("txsmall"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	transaction := func(i int) {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: fmt.Appendf(nil, "t%d", i)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	transaction(0) // __transaction_state made and loaded, producer id
+	count := countHandOffs(t, n, "txsmall", txn.StateTopic)
+	before := count.total()
+	const transactions = 20
+	for i := range transactions {
+		transaction(i + 1)
+	}
+	got := count.total() - before
+	t.Logf("%d hand-offs to workers for %d transactions", got, transactions)
+	// A transaction's next produce may find a partition still writing
+	// the last one's marker, and queue behind it for a worker.
+	if limit := int64(2 * transactions); got > limit {
+		t.Errorf("%d hand-offs to workers for %d transactions over %d partitions, want at most %d", got, transactions, parts, limit)
+	}
+}
