@@ -56,8 +56,10 @@ type produceBatch struct {
 	// common case) is one allocation.
 	first [4]any
 	// inline: the batch runs on its sender's goroutine if it finds the
-	// actor idle (runProduces).
-	inline bool
+	// actor idle (runProduces); deferTo, when set, takes that run for the
+	// sender to make after its other sends (inlineRuns).
+	inline  bool
+	deferTo *inlineRuns
 }
 
 // runsInline implements inlineMessage.
@@ -72,7 +74,14 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 // sendInline is send; a new batch it sends runs on this goroutine when it
 // finds the partition actor idle, if inline (inlineMessage).
 func (q *produceQueues) sendInline(root *actor.RootContext, pid *actor.PID, msg any, inline bool) {
+	q.sendTo(root, pid, msg, inline, nil)
+}
+
+// sendTo is sendInline; with runs, a new batch that finds the partition
+// actor idle is run by runs.run, not at once.
+func (q *produceQueues) sendTo(root *actor.RootContext, pid *actor.PID, msg any, inline bool, runs *inlineRuns) {
 	if b := q.add(pid, msg, inline); b != nil {
+		b.deferTo = runs
 		root.Send(pid, b)
 	}
 }
@@ -141,10 +150,13 @@ func (h *heldBatches) send() {
 	for _, b := range h.batches {
 		total += b.heldBytes()
 	}
+	runs := smallRuns(total <= smallAppendBytes)
 	for i, b := range h.batches {
-		b.inline = total <= smallAppendBytes || i == len(h.batches)-1 // not yet sent: nothing reads it
+		// Not yet sent: nothing reads them.
+		b.inline, b.deferTo = runs != nil || i == len(h.batches)-1, runs
 		h.root.Send(b.pid, b)
 	}
+	runs.run()
 }
 
 // take closes the batch (messages sent later go in a new one) and returns
@@ -180,15 +192,16 @@ func (b *produceBatch) answerUndelivered() {
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
-	small := sendsBytes(f.sends) <= smallAppendBytes
+	runs := smallRuns(held == nil && sendsBytes(f.sends) <= smallAppendBytes)
 	for i, s := range f.sends {
 		if held != nil {
 			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
 			continue
 		}
-		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, small || i == len(f.sends)-1)
+		n.produceQueues.sendTo(n.system.Root, s.pid, s.msg, runs != nil || i == len(f.sends)-1, runs)
 	}
 	f.sends = nil
+	runs.run()
 }
 
 // takeBatch takes the messages of b after yielding the actor's goroutine

@@ -140,3 +140,48 @@ func TestSmallTransactionWakesNoWorkers(t *testing.T) {
 		t.Errorf("%d hand-offs to workers for %d transactions over %d partitions, want at most %d", got, transactions, parts, limit)
 	}
 }
+
+// TestDeferredInlineRunsAfterEverySend: a produce batch sent with a
+// collector of runs (inlineRuns) to idle mailboxes is handled by neither
+// its post nor a worker, but by the collector's run, on the sender, once
+// every batch was sent: until then each partition counts its batch as
+// queued (fetchBoard.queued), so a Fetch that the first append wakes reads
+// the second partition behind its batch, not from a view about to change.
+func TestDeferredInlineRunsAfterEverySend(t *testing.T) {
+	m1, inv1, disp1, board1 := newTestMailbox()
+	m2, inv2, disp2, board2 := newTestMailbox()
+	runs := &inlineRuns{}
+	b1 := &produceBatch{inline: true, deferTo: runs}
+	b2 := &produceBatch{inline: true, deferTo: runs}
+	inv1.onUser = func(any) {
+		if q := board2.queued.Load(); q != 1 {
+			t.Errorf("while the first partition appends, the second counts %d queued, want 1", q)
+		}
+	}
+	m1.PostUserMessage(b1)
+	m2.PostUserMessage(b2)
+	wantHandled(t, inv1)
+	wantHandled(t, inv2)
+	if q1, q2 := board1.queued.Load(), board2.queued.Load(); q1 != 1 || q2 != 1 {
+		t.Fatalf("queued %d and %d before the runs, want 1 and 1", q1, q2)
+	}
+	runs.run()
+	wantHandled(t, inv1, b1)
+	wantHandled(t, inv2, b2)
+	if n := disp1.runAll() + disp2.runAll(); n != 0 {
+		t.Fatalf("%d runs handed to workers, want none", n)
+	}
+	// A mailbox already running takes the batch itself: nothing deferred.
+	m3, inv3, disp3, _ := newTestMailbox()
+	m3.PostUserMessage(&testMessage{name: "busy"})
+	later := &inlineRuns{}
+	b3 := &produceBatch{inline: true, deferTo: later}
+	m3.PostUserMessage(b3)
+	if len(later.runs) != 0 {
+		t.Fatalf("a busy mailbox deferred %d runs, want none", len(later.runs))
+	}
+	disp3.runAll()
+	if got := inv3.handled(); len(got) != 2 || got[1] != b3 {
+		t.Fatalf("busy mailbox handled %v, want the busy message then the batch", got)
+	}
+}

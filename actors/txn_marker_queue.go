@@ -23,9 +23,9 @@ import "github.com/asynkron/protoactor-go/actor"
 
 // queueMarker sends msg, a marker's produce, to the partition actor pid
 // through the node's produce queues. A marker is one small record: an idle
-// partition appends it on the coordinator's goroutine (inlineMessage)
-// rather than on a worker woken for it (smallAppendBytes), and a busy one
-// takes it with what it queued.
-func (n *Node) queueMarker(pid *actor.PID, msg *producePartition) {
-	n.produceQueues.sendInline(n.system.Root, pid, msg, true)
+// partition is run by runs, on the coordinator's goroutine once it sent
+// all its markers (inlineRuns), rather than on a worker woken for it
+// (smallAppendBytes); a busy one takes it with what it queued.
+func (n *Node) queueMarker(pid *actor.PID, msg *producePartition, runs *inlineRuns) {
+	n.produceQueues.sendTo(n.system.Root, pid, msg, true, runs)
 }
