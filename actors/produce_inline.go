@@ -6,13 +6,12 @@ package actors
 // every batch, so each partition counts its message as queued
 // (fetchBoard.queued) and a Fetch that one append wakes reads the others
 // behind theirs, then runs the partitions it found idle, in order
-// (inlineRuns). Handing a partition to a
-// worker wakes a goroutine, and often an idle thread of the Go scheduler
-// that steals it (sleeping first when it is the sender's next goroutine):
-// dearer than the write of a few kilobytes. A transaction of 100 records
-// of 100 B over six partitions (BenchmarkTransactions) handed five of its
-// six data appends to workers this way; larger produces still append
-// their partitions in parallel.
+// (inlineRuns). Handing a partition to a worker wakes a goroutine, and
+// often an idle thread of the Go scheduler that steals it (sleeping first
+// when it is the sender's next goroutine): dearer than the write of a few
+// kilobytes. A transaction of 100 records of 100 B over six partitions
+// (BenchmarkTransactions) handed five of its six data appends to workers;
+// larger produces still append their partitions in parallel.
 const smallAppendBytes = 64 << 10
 
 // sendsBytes counts the records of a fan-out's produces.
