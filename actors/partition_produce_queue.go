@@ -136,27 +136,8 @@ func (q *produceQueues) add(pid *actor.PID, msg any, inline bool) *produceBatch 
 // sends the batches first.
 type heldBatches struct {
 	root    *actor.RootContext
+	node    *Node
 	batches []*produceBatch
-}
-
-// send sends the held batches in the order they were made, the last
-// inline, or all of them when they are small (smallAppendBytes); nil
-// sends nothing.
-func (h *heldBatches) send() {
-	if h == nil {
-		return
-	}
-	total := 0
-	for _, b := range h.batches {
-		total += b.heldBytes()
-	}
-	runs := smallRuns(total <= smallAppendBytes)
-	for i, b := range h.batches {
-		// Not yet sent: nothing reads them.
-		b.inline, b.deferTo = runs != nil || i == len(h.batches)-1, runs
-		h.root.Send(b.pid, b)
-	}
-	runs.run()
 }
 
 // take closes the batch (messages sent later go in a new one) and returns
@@ -195,10 +176,15 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 	runs := smallRuns(held == nil && sendsBytes(f.sends) <= smallAppendBytes)
 	for i, s := range f.sends {
 		if held != nil {
+			held.node = n
 			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
 			continue
 		}
-		n.produceQueues.sendTo(n.system.Root, s.pid, s.msg, runs != nil || i == len(f.sends)-1, runs)
+		if runs != nil && n.runsSmall(s.pid) {
+			n.produceQueues.sendTo(n.system.Root, s.pid, s.msg, true, runs)
+			continue
+		}
+		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
 	}
 	f.sends = nil
 	runs.run()

@@ -1,5 +1,13 @@
 package actors
 
+import (
+	"math"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"gregor/logstore"
+)
+
 // smallAppendBytes bounds the records of a Produce (or of held batches)
 // whose every partition appends on the sender's goroutine, one after
 // another, where each finds its partition idle: the sender first sends
@@ -11,8 +19,23 @@ package actors
 // when it is the sender's next goroutine): dearer than the write of a few
 // kilobytes. A transaction of 100 records of 100 B over six partitions
 // (BenchmarkTransactions) handed five of its six data appends to workers;
-// larger produces still append their partitions in parallel.
+// larger produces still append their partitions in parallel, and so do
+// partitions whose log syncs after appends (syncsAppends): one after
+// another their syncs would add up.
 const smallAppendBytes = 64 << 10
+
+// syncsAppends says a log with cfg syncs after appends: flush.messages
+// is set (unset, 0 or the default, it never does).
+func syncsAppends(cfg logstore.Config) bool {
+	return cfg.FlushMessages > 0 && cfg.FlushMessages < math.MaxInt64
+}
+
+// runsSmall says whether pid, a partition actor of n, appends small batches
+// on their sender's goroutine: not when its log syncs after appends.
+func (n *Node) runsSmall(pid *actor.PID) bool {
+	board := n.fetchBoards.of(pid)
+	return board == nil || !board.syncsAppends.Load()
+}
 
 // sendsBytes counts the records of a fan-out's produces.
 func sendsBytes(sends []fanOutSend) int {
@@ -23,6 +46,30 @@ func sendsBytes(sends []fanOutSend) int {
 		}
 	}
 	return total
+}
+
+// send sends the held batches in the order they were made, the last
+// inline, or all of them when they are small (smallAppendBytes); nil
+// sends nothing.
+func (h *heldBatches) send() {
+	if h == nil {
+		return
+	}
+	total := 0
+	for _, b := range h.batches {
+		total += b.heldBytes()
+	}
+	runs := smallRuns(total <= smallAppendBytes)
+	for i, b := range h.batches {
+		// Not yet sent: nothing reads them.
+		if runs != nil && h.node.runsSmall(b.pid) {
+			b.inline, b.deferTo = true, runs
+		} else {
+			b.inline = i == len(h.batches)-1
+		}
+		h.root.Send(b.pid, b)
+	}
+	runs.run()
 }
 
 // heldBytes is the records' size of a batch not sent yet (heldBatches):

@@ -51,10 +51,32 @@ func (c *handOffCounter) total() int64 {
 // connection (each finds its partition idle), not the last alone with five
 // workers woken for the others (smallAppendBytes).
 func TestSmallProduceAppendsOnItsReader(t *testing.T) {
+	got, rounds := smallProduceHandOffs(t, nil)
+	// Each round handed five of its six partitions to workers before.
+	if got > int64(rounds/2) {
+		t.Errorf("%d hand-offs to workers for %d produces of one record to each of 6 partitions, want at most %d", got, rounds, rounds/2)
+	}
+}
+
+// TestSmallProduceToSyncingPartitionsUsesWorkers: where each append syncs
+// the log (flush.messages=1), the partitions of a small Produce still
+// append on workers but the last, so that their syncs overlap rather than
+// add up on the reader.
+func TestSmallProduceToSyncingPartitionsUsesWorkers(t *testing.T) {
+	got, rounds := smallProduceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")})
+	if want := int64(5 * rounds * 3 / 4); got < want {
+		t.Errorf("%d hand-offs to workers for %d produces to 6 syncing partitions, want at least %d", got, rounds, want)
+	}
+}
+
+// smallProduceHandOffs produces rounds of one record to each of six
+// partitions of a topic with configs, each round in one request, and
+// counts the hand-offs of the partitions' mailboxes to workers.
+func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs int64, rounds int) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 60*time.Second)
 	const parts = 6
-	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "small"); err != nil {
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, configs, "small"); err != nil {
 		t.Fatal(err)
 	}
 	// A linger longer than the Produce calls take, and a flush after
@@ -76,14 +98,11 @@ func TestSmallProduceAppendsOnItsReader(t *testing.T) {
 	round() // metadata, connections
 	count := countHandOffs(t, n, "small")
 	before := count.total()
-	const rounds = 20
+	rounds = 20
 	for range rounds {
 		round()
 	}
-	// Each round handed five of its six partitions to workers before.
-	if got := count.total() - before; got > rounds/2 {
-		t.Errorf("%d hand-offs to workers for %d produces of one record to each of %d partitions, want at most %d", got, rounds, parts, rounds/2)
-	}
+	return count.total() - before, rounds
 }
 
 // TestSmallTransactionWakesNoWorkers: a transaction of a few records over

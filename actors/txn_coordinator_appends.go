@@ -24,7 +24,9 @@ func (a *txnCoordinator) flushAppends() {
 		batch := txn.EncodeBatch(b.Records, a.x.n.cfg.Clock.Now().WallMs)
 		msg := &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
 			reply: func(res producePartitionResult) { root.Send(self, &txnAppended{batch: b, code: res.errorCode}) }}
-		send := func() { a.x.n.produceQueues.sendInline(root, a.partitionPID, msg, len(batch) <= smallAppendBytes) }
+		send := func() {
+			a.x.n.produceQueues.sendInline(root, a.partitionPID, msg, len(batch) <= smallAppendBytes && a.x.n.runsSmall(a.partitionPID))
+		}
 		if hold := a.x.holdAppend.Load(); hold != nil && (*hold)(send) {
 			continue
 		}

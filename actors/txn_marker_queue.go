@@ -25,7 +25,11 @@ import "github.com/asynkron/protoactor-go/actor"
 // through the node's produce queues. A marker is one small record: an idle
 // partition is run by runs, on the coordinator's goroutine once it sent
 // all its markers (inlineRuns), rather than on a worker woken for it
-// (smallAppendBytes); a busy one takes it with what it queued.
+// (smallAppendBytes), unless its log syncs after appends; a busy one
+// takes it with what it queued.
 func (n *Node) queueMarker(pid *actor.PID, msg *producePartition, runs *inlineRuns) {
-	n.produceQueues.sendTo(n.system.Root, pid, msg, true, runs)
+	if !n.runsSmall(pid) {
+		runs = nil
+	}
+	n.produceQueues.sendTo(n.system.Root, pid, msg, runs != nil, runs)
 }
