@@ -37,6 +37,10 @@ type fetchBoard struct {
 	// worker goroutine, not run inline by a sender (partitionMailbox;
 	// tests read it).
 	handedOff atomic.Int64
+	// syncsAppends says the partition's log syncs after appends
+	// (flush.messages): senders of small appends hand them to a worker,
+	// so that several partitions' syncs overlap (smallAppendBytes).
+	syncsAppends atomic.Bool
 
 	mu      sync.Mutex
 	waiters map[boardKey]boardWait

@@ -45,6 +45,8 @@ func (a *partitionActor) perform(rd *cluster.Ready) {
 	if rd.ConfigureLog != nil {
 		if err := a.log.SetConfig(*rd.ConfigureLog); err != nil {
 			a.logger.Error("topic configs not applied to the log", zap.Error(err))
+		} else {
+			a.board.syncsAppends.Store(syncsAppends(*rd.ConfigureLog))
 		}
 	}
 	if rd.AssignEpochStart != nil {

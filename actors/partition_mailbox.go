@@ -37,6 +37,11 @@ import (
 // on its own goroutine (partitionMailbox).
 type inlineMessage interface{ runsInline() bool }
 
+// deferredInline is an inline message whose sender runs the mailbox it
+// claimed later, once it sent its other messages (inlineRuns): deferRun
+// takes the run and says so (false: run now).
+type deferredInline interface{ deferRun(run func()) bool }
+
 // partitionMailbox is a partition actor's mailbox (above), and a group or
 // transaction coordinator's (coordinatorProps).
 type partitionMailbox struct {
@@ -66,6 +71,9 @@ func (m *partitionMailbox) PostUserMessage(msg any) {
 		return
 	}
 	if im, ok := actor.UnwrapEnvelopeMessage(msg).(inlineMessage); ok && im.runsInline() {
+		if d, ok := im.(deferredInline); ok && d.deferRun(m.runInline) {
+			return
+		}
 		m.runInline()
 		return
 	}

@@ -56,8 +56,10 @@ type produceBatch struct {
 	// common case) is one allocation.
 	first [4]any
 	// inline: the batch runs on its sender's goroutine if it finds the
-	// actor idle (runProduces).
-	inline bool
+	// actor idle (runProduces); deferTo, when set, takes that run for the
+	// sender to make after its other sends (inlineRuns).
+	inline  bool
+	deferTo *inlineRuns
 }
 
 // runsInline implements inlineMessage.
@@ -72,7 +74,14 @@ func (q *produceQueues) send(root *actor.RootContext, pid *actor.PID, msg any) {
 // sendInline is send; a new batch it sends runs on this goroutine when it
 // finds the partition actor idle, if inline (inlineMessage).
 func (q *produceQueues) sendInline(root *actor.RootContext, pid *actor.PID, msg any, inline bool) {
+	q.sendTo(root, pid, msg, inline, nil)
+}
+
+// sendTo is sendInline; with runs, a new batch that finds the partition
+// actor idle is run by runs.run, not at once.
+func (q *produceQueues) sendTo(root *actor.RootContext, pid *actor.PID, msg any, inline bool, runs *inlineRuns) {
 	if b := q.add(pid, msg, inline); b != nil {
+		b.deferTo = runs
 		root.Send(pid, b)
 	}
 }
@@ -127,19 +136,8 @@ func (q *produceQueues) add(pid *actor.PID, msg any, inline bool) *produceBatch 
 // sends the batches first.
 type heldBatches struct {
 	root    *actor.RootContext
+	node    *Node
 	batches []*produceBatch
-}
-
-// send sends the held batches in the order they were made; nil sends
-// nothing.
-func (h *heldBatches) send() {
-	if h == nil {
-		return
-	}
-	for i, b := range h.batches {
-		b.inline = i == len(h.batches)-1 // not yet sent: nothing reads it
-		h.root.Send(b.pid, b)
-	}
 }
 
 // take closes the batch (messages sent later go in a new one) and returns
@@ -169,19 +167,27 @@ func (b *produceBatch) answerUndelivered() {
 // request's connection, which sends the last partition's batch inline
 // (an idle partition appends it on this goroutine, inlineMessage): the
 // other partitions append on workers meanwhile, and a Produce to one
-// partition wakes no other goroutine. With held, the new batches wait in
-// it, for more produces to join them, until held is sent.
+// partition wakes no other goroutine. A small Produce (smallAppendBytes)
+// sends every partition's batch inline. With held, the new batches wait
+// in it, for more produces to join them, until held is sent.
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
+	runs := smallRuns(held == nil && sendsBytes(f.sends) <= smallAppendBytes)
 	for i, s := range f.sends {
 		if held != nil {
+			held.node = n
 			n.produceQueues.sendHeld(n.system.Root, s.pid, s.msg, held)
+			continue
+		}
+		if runs != nil && n.runsSmall(s.pid) {
+			n.produceQueues.sendTo(n.system.Root, s.pid, s.msg, true, runs)
 			continue
 		}
 		n.produceQueues.sendInline(n.system.Root, s.pid, s.msg, i == len(f.sends)-1)
 	}
 	f.sends = nil
+	runs.run()
 }
 
 // takeBatch takes the messages of b after yielding the actor's goroutine

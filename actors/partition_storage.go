@@ -37,6 +37,7 @@ func (a *partitionActor) start(ctx actor.Context) {
 	// A leader's core records where its epoch starts (AssignEpochStart);
 	// a follower's truncates first.
 	a.log = log
+	a.board.syncsAppends.Store(syncsAppends(pa.settings.Log))
 	a.incarnation, a.route = partitionIncarnations.Add(1), fetchRoute{}
 	if a.node.cfg.GroupCommit {
 		a.committer = logstore.NewGroupCommitter(log, groupCommitWaiters, a.logger)

@@ -14,14 +14,19 @@ const coordinatorAppendsInFlight = 2
 
 // flushAppends writes the batches the window lets go to the partition
 // (acks=all), through the node's produce queues, so that batches sent
-// while the partition is busy join its next append.
+// while the partition is busy join its next append. A small batch (most
+// are: a transaction's state) an idle partition appends on the
+// coordinator's goroutine (smallAppendBytes); its answer then waits in the
+// coordinator's mailbox for this message to end.
 func (a *txnCoordinator) flushAppends() {
 	for b := a.appends.Next(); b != nil; b = a.appends.Next() {
 		self, root := a.self, a.x.n.system.Root
 		batch := txn.EncodeBatch(b.Records, a.x.n.cfg.Clock.Now().WallMs)
 		msg := &producePartition{records: batch, ownRecords: true, acks: -1, timeoutMs: txnAppendTimeoutMs,
 			reply: func(res producePartitionResult) { root.Send(self, &txnAppended{batch: b, code: res.errorCode}) }}
-		send := func() { a.x.n.produceQueues.send(root, a.partitionPID, msg) }
+		send := func() {
+			a.x.n.produceQueues.sendInline(root, a.partitionPID, msg, len(batch) <= smallAppendBytes && a.x.n.runsSmall(a.partitionPID))
+		}
 		if hold := a.x.holdAppend.Load(); hold != nil && (*hold)(send) {
 			continue
 		}

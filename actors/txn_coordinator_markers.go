@@ -71,7 +71,9 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 			reply: func(res producePartitionResult) { mg.finish(func() { results[i].code = res.errorCode }) }}
 	}
 	mg.start(localMarkerWait)
+	runs := &inlineRuns{}
 	for i := range msgs {
-		a.x.n.queueMarker(pids[i], &msgs[i])
+		a.x.n.queueMarker(pids[i], &msgs[i], runs)
 	}
+	runs.run()
 }

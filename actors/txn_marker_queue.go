@@ -22,7 +22,14 @@ import "github.com/asynkron/protoactor-go/actor"
 // adds and produces) starts only once every marker of this one is written.
 
 // queueMarker sends msg, a marker's produce, to the partition actor pid
-// through the node's produce queues.
-func (n *Node) queueMarker(pid *actor.PID, msg *producePartition) {
-	n.produceQueues.send(n.system.Root, pid, msg)
+// through the node's produce queues. A marker is one small record: an idle
+// partition is run by runs, on the coordinator's goroutine once it sent
+// all its markers (inlineRuns), rather than on a worker woken for it
+// (smallAppendBytes), unless its log syncs after appends; a busy one
+// takes it with what it queued.
+func (n *Node) queueMarker(pid *actor.PID, msg *producePartition, runs *inlineRuns) {
+	if !n.runsSmall(pid) {
+		runs = nil
+	}
+	n.produceQueues.sendTo(n.system.Root, pid, msg, runs != nil, runs)
 }

@@ -1,0 +1,114 @@
+package actors
+
+import (
+	"math"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"gregor/logstore"
+)
+
+// smallAppendBytes bounds the records of a Produce (or of held batches)
+// whose every partition appends on the sender's goroutine, one after
+// another, where each finds its partition idle: the sender first sends
+// every batch, so each partition counts its message as queued
+// (fetchBoard.queued) and a Fetch that one append wakes reads the others
+// behind theirs, then runs the partitions it found idle, in order
+// (inlineRuns). Handing a partition to a worker wakes a goroutine, and
+// often an idle thread of the Go scheduler that steals it (sleeping first
+// when it is the sender's next goroutine): dearer than the write of a few
+// kilobytes. A transaction of 100 records of 100 B over six partitions
+// (BenchmarkTransactions) handed five of its six data appends to workers;
+// larger produces still append their partitions in parallel, and so do
+// partitions whose log syncs after appends (syncsAppends): one after
+// another their syncs would add up.
+const smallAppendBytes = 64 << 10
+
+// syncsAppends says a log with cfg syncs after appends: flush.messages
+// is set (unset, 0 or the default, it never does).
+func syncsAppends(cfg logstore.Config) bool {
+	return cfg.FlushMessages > 0 && cfg.FlushMessages < math.MaxInt64
+}
+
+// runsSmall says whether pid, a partition actor of n, appends small batches
+// on their sender's goroutine: not when its log syncs after appends.
+func (n *Node) runsSmall(pid *actor.PID) bool {
+	board := n.fetchBoards.of(pid)
+	return board == nil || !board.syncsAppends.Load()
+}
+
+// sendsBytes counts the records of a fan-out's produces.
+func sendsBytes(sends []fanOutSend) int {
+	total := 0
+	for _, s := range sends {
+		if p, ok := s.msg.(*producePartition); ok {
+			total += len(p.records)
+		}
+	}
+	return total
+}
+
+// send sends the held batches in the order they were made, the last
+// inline, or all of them when they are small (smallAppendBytes); nil
+// sends nothing.
+func (h *heldBatches) send() {
+	if h == nil {
+		return
+	}
+	total := 0
+	for _, b := range h.batches {
+		total += b.heldBytes()
+	}
+	runs := smallRuns(total <= smallAppendBytes)
+	for i, b := range h.batches {
+		// Not yet sent: nothing reads them.
+		if runs != nil && h.node.runsSmall(b.pid) {
+			b.inline, b.deferTo = true, runs
+		} else {
+			b.inline = i == len(h.batches)-1
+		}
+		h.root.Send(b.pid, b)
+	}
+	runs.run()
+}
+
+// heldBytes is the records' size of a batch not sent yet (heldBatches):
+// senders may still add to it.
+func (b *produceBatch) heldBytes() int {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return b.bytes
+}
+
+// inlineRuns are the runs of the mailboxes a sender found idle and claimed
+// (deferredInline), to make once it sent all its messages.
+type inlineRuns struct{ runs []func() }
+
+// smallRuns is a collector of deferred runs when small, else nil (no run
+// deferred).
+func smallRuns(small bool) *inlineRuns {
+	if !small {
+		return nil
+	}
+	return &inlineRuns{}
+}
+
+// run makes the runs in the order they were claimed; nil runs nothing.
+func (r *inlineRuns) run() {
+	if r == nil {
+		return
+	}
+	for _, fn := range r.runs {
+		fn()
+	}
+	r.runs = nil
+}
+
+// deferRun implements deferredInline.
+func (b *produceBatch) deferRun(run func()) bool {
+	if b.deferTo == nil {
+		return false
+	}
+	b.deferTo.runs = append(b.deferTo.runs, run)
+	return true
+}

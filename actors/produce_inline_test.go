@@ -1,0 +1,206 @@
+package actors
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/txn"
+)
+
+// handOffCounter reads how many runs the mailboxes of some partitions
+// handed to worker goroutines (fetchBoard.handedOff).
+type handOffCounter struct {
+	boards []*fetchBoard
+}
+
+// countHandOffs watches every partition of topic on n.
+func countHandOffs(t *testing.T, n *Node, topics ...string) *handOffCounter {
+	t.Helper()
+	c := &handOffCounter{}
+	rt := n.routes.load()
+	for _, topic := range topics {
+		tp, ok := rt.image.Topic(topic)
+		if !ok {
+			t.Fatalf("no topic %s", topic)
+		}
+		for p := range tp.PartitionCount() {
+			board := n.fetchBoards.of(rt.partition(topic, int32(p)))
+			if board == nil {
+				t.Fatalf("no board for %s-%d", topic, p)
+			}
+			c.boards = append(c.boards, board)
+		}
+	}
+	return c
+}
+
+func (c *handOffCounter) total() int64 {
+	var sum int64
+	for _, b := range c.boards {
+		sum += b.handedOff.Load()
+	}
+	return sum
+}
+
+// TestSmallProduceAppendsOnItsReader: a Produce of a few records to six
+// partitions of one node appends every partition on the reader of its
+// connection (each finds its partition idle), not the last alone with five
+// workers woken for the others (smallAppendBytes).
+func TestSmallProduceAppendsOnItsReader(t *testing.T) {
+	got, rounds := smallProduceHandOffs(t, nil)
+	// Each round handed five of its six partitions to workers before.
+	if got > int64(rounds/2) {
+		t.Errorf("%d hand-offs to workers for %d produces of one record to each of 6 partitions, want at most %d", got, rounds, rounds/2)
+	}
+}
+
+// TestSmallProduceToSyncingPartitionsUsesWorkers: where each append syncs
+// the log (flush.messages=1), the partitions of a small Produce still
+// append on workers but the last, so that their syncs overlap rather than
+// add up on the reader.
+func TestSmallProduceToSyncingPartitionsUsesWorkers(t *testing.T) {
+	got, rounds := smallProduceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")})
+	if want := int64(5 * rounds * 3 / 4); got < want {
+		t.Errorf("%d hand-offs to workers for %d produces to 6 syncing partitions, want at least %d", got, rounds, want)
+	}
+}
+
+// smallProduceHandOffs produces rounds of one record to each of six
+// partitions of a topic with configs, each round in one request, and
+// counts the hand-offs of the partitions' mailboxes to workers.
+func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs int64, rounds int) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, configs, "small"); err != nil {
+		t.Fatal(err)
+	}
+	// A linger longer than the Produce calls take, and a flush after
+	// them: each round's six records go in one request.
+	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	round := func() {
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round() // metadata, connections
+	count := countHandOffs(t, n, "small")
+	before := count.total()
+	rounds = 20
+	for range rounds {
+		round()
+	}
+	return count.total() - before, rounds
+}
+
+// TestSmallTransactionWakesNoWorkers: a transaction of a few records over
+// six partitions of one node appends its data on the reader (or on the
+// coordinator that let it through), its state records and its markers on
+// the transaction coordinator's goroutine: its partitions' mailboxes,
+// __transaction_state's included, almost never go to a worker. Before,
+// each transaction handed about thirteen to workers (five data appends,
+// six markers, two state appends), each a goroutine and often an idle
+// thread woken.
+func TestSmallTransactionWakesNoWorkers(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "txsmall"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("small-txn"),
+		kgo.DefaultProduceTopic("txsmall"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	transaction := func(i int) {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: fmt.Appendf(nil, "t%d", i)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	transaction(0) // __transaction_state made and loaded, producer id
+	count := countHandOffs(t, n, "txsmall", txn.StateTopic)
+	before := count.total()
+	const transactions = 20
+	for i := range transactions {
+		transaction(i + 1)
+	}
+	got := count.total() - before
+	t.Logf("%d hand-offs to workers for %d transactions", got, transactions)
+	// A transaction's next produce may find a partition still writing
+	// the last one's marker, and queue behind it for a worker.
+	if limit := int64(2 * transactions); got > limit {
+		t.Errorf("%d hand-offs to workers for %d transactions over %d partitions, want at most %d", got, transactions, parts, limit)
+	}
+}
+
+// TestDeferredInlineRunsAfterEverySend: a produce batch sent with a
+// collector of runs (inlineRuns) to idle mailboxes is handled by neither
+// its post nor a worker, but by the collector's run, on the sender, once
+// every batch was sent: until then each partition counts its batch as
+// queued (fetchBoard.queued), so a Fetch that the first append wakes reads
+// the second partition behind its batch, not from a view about to change.
+func TestDeferredInlineRunsAfterEverySend(t *testing.T) {
+	m1, inv1, disp1, board1 := newTestMailbox()
+	m2, inv2, disp2, board2 := newTestMailbox()
+	runs := &inlineRuns{}
+	b1 := &produceBatch{inline: true, deferTo: runs}
+	b2 := &produceBatch{inline: true, deferTo: runs}
+	inv1.onUser = func(any) {
+		if q := board2.queued.Load(); q != 1 {
+			t.Errorf("while the first partition appends, the second counts %d queued, want 1", q)
+		}
+	}
+	m1.PostUserMessage(b1)
+	m2.PostUserMessage(b2)
+	wantHandled(t, inv1)
+	wantHandled(t, inv2)
+	if q1, q2 := board1.queued.Load(), board2.queued.Load(); q1 != 1 || q2 != 1 {
+		t.Fatalf("queued %d and %d before the runs, want 1 and 1", q1, q2)
+	}
+	runs.run()
+	wantHandled(t, inv1, b1)
+	wantHandled(t, inv2, b2)
+	if n := disp1.runAll() + disp2.runAll(); n != 0 {
+		t.Fatalf("%d runs handed to workers, want none", n)
+	}
+	// A mailbox already running takes the batch itself: nothing deferred.
+	m3, inv3, disp3, _ := newTestMailbox()
+	m3.PostUserMessage(&testMessage{name: "busy"})
+	later := &inlineRuns{}
+	b3 := &produceBatch{inline: true, deferTo: later}
+	m3.PostUserMessage(b3)
+	if len(later.runs) != 0 {
+		t.Fatalf("a busy mailbox deferred %d runs, want none", len(later.runs))
+	}
+	disp3.runAll()
+	if got := inv3.handled(); len(got) != 2 || got[1] != b3 {
+		t.Fatalf("busy mailbox handled %v, want the busy message then the batch", got)
+	}
+}
