@@ -217,6 +217,7 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 // carryOut does what the core asks until it has nothing left, then arms
 // the next tick.
 func (a *txnCoordinator) carryOut() {
+	runs := &inlineRuns{}
 	for {
 		rd := a.core.Ready()
 		if rd.Empty() {
@@ -229,7 +230,7 @@ func (a *txnCoordinator) carryOut() {
 		// Before the markers and replies: a marker ends what was added.
 		a.x.partitionsAdded(rd.Added)
 		if len(rd.Markers) > 0 {
-			a.writeMarkers(rd.Markers)
+			a.writeMarkers(rd.Markers, runs)
 		}
 		for _, r := range rd.Replies {
 			if req := a.waiting[r.ID]; req != nil {
@@ -238,6 +239,7 @@ func (a *txnCoordinator) carryOut() {
 			}
 		}
 	}
+	runs.run() // the markers' appends, after the answers
 	a.flushAppends()
 	a.armTimer()
 }

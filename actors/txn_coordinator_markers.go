@@ -23,8 +23,12 @@ const localMarkerWait = 35 * time.Second
 // produce queues (txn_marker_queue.go), the others as
 // WriteTxnMarkers to their leaders (txnNode.writeMarkers), which is also
 // how markers to __consumer_offsets go, whose group coordinators must
-// learn them. Each marker's outcome comes back as txnMarkersWritten.
-func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
+// learn them. Each marker's outcome comes back as txnMarkersWritten. The
+// partitions found idle are claimed, the markers first in their
+// mailboxes, and run later by the caller (runs), once it answered the
+// requests the core replied to: an EndTxn does not wait for the appends
+// of its markers, as Kafka's does not.
+func (a *txnCoordinator) writeMarkers(markers []txn.Marker, runs *inlineRuns) {
 	rt := a.x.n.routes.load()
 	var rest []txn.Marker
 	results := make([]markerResult, 0, len(markers))
@@ -71,9 +75,7 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker) {
 			reply: func(res producePartitionResult) { mg.finish(func() { results[i].code = res.errorCode }) }}
 	}
 	mg.start(localMarkerWait)
-	runs := &inlineRuns{}
 	for i := range msgs {
 		a.x.n.queueMarker(pids[i], &msgs[i], runs)
 	}
-	runs.run()
 }
