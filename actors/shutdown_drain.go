@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -148,6 +149,38 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 		n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)))
 	case <-ctx.Done():
 	}
+}
+
+// toldOnMove wraps the answer to a member's request sent to a coordinator
+// here: NOT_COORDINATOR from the coordinator itself (its partition moved
+// or the node stopped it while the request was queued, or while a join
+// waited in it for the group's other members) tells the member as the
+// router's does (coordinatorConns.told). A franz-go member whose parked
+// join is answered so looks its coordinator up and sends nothing here
+// again, so a drain waited for it until its bound.
+func (r *router) toldOnMove(conn *netio.ConnInfo, respond func(kmsg.Response)) func(kmsg.Response) {
+	return func(resp kmsg.Response) {
+		respond(resp)
+		if membershipErrorCode(resp) == kerr.NotCoordinator.Code {
+			r.coordConns.told(conn)
+		}
+	}
+}
+
+// membershipErrorCode is the error code of the answer to a member's own
+// request (membershipRequest), 0 for any other answer.
+func membershipErrorCode(resp kmsg.Response) int16 {
+	switch r := resp.(type) {
+	case *kmsg.JoinGroupResponse:
+		return r.ErrorCode
+	case *kmsg.SyncGroupResponse:
+		return r.ErrorCode
+	case *kmsg.HeartbeatResponse:
+		return r.ErrorCode
+	case *kmsg.ConsumerGroupHeartbeatResponse:
+		return r.ErrorCode
+	}
+	return 0
 }
 
 // membershipRequest says whether body is a group member's own request (a
