@@ -66,7 +66,8 @@ func (r *router) toCoordinator(req *netio.Request, group string, respond func(km
 		return
 	}
 	if member {
-		r.coordConns.sent(req.Conn, r.node.cfg.Clock.Now().MonoMs)
+		r.coordConns.sent(req.Conn, req.Header.ClientID, r.node.cfg.Clock.Now().MonoMs)
+		respond = r.toldOnMove(req.Conn, respond)
 	}
 	keepGroupBytes(req.Body)
 	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})

@@ -3,9 +3,11 @@ package actors
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
@@ -40,6 +42,9 @@ import (
 type coordinatorConns struct {
 	mu     sync.Mutex
 	lastMs map[*netio.ConnInfo]int64
+	// clients are the client ids the connections last sent with (to name
+	// those a drain stopped waiting for).
+	clients map[*netio.ConnInfo]string
 	// draining: pending are the connections the drain waits for; drained
 	// closes when none is left.
 	draining bool
@@ -48,8 +53,8 @@ type coordinatorConns struct {
 }
 
 // sent notes that conn carried a member's request to a coordinator here
-// at nowMs.
-func (cc *coordinatorConns) sent(conn *netio.ConnInfo, nowMs int64) {
+// at nowMs, from client.
+func (cc *coordinatorConns) sent(conn *netio.ConnInfo, client string, nowMs int64) {
 	if conn == nil {
 		return
 	}
@@ -57,13 +62,14 @@ func (cc *coordinatorConns) sent(conn *netio.ConnInfo, nowMs int64) {
 	defer cc.mu.Unlock()
 	if _, known := cc.lastMs[conn]; !known {
 		if cc.lastMs == nil {
-			cc.lastMs = map[*netio.ConnInfo]int64{}
+			cc.lastMs, cc.clients = map[*netio.ConnInfo]int64{}, map[*netio.ConnInfo]string{}
 		}
 		if closed := conn.Closed(); closed.Done() != nil {
 			context.AfterFunc(closed, func() { cc.closed(conn) })
 		}
 	}
 	cc.lastMs[conn] = nowMs
+	cc.clients[conn] = client
 }
 
 // told notes that a member's request on conn was answered NOT_COORDINATOR
@@ -87,6 +93,7 @@ func (cc *coordinatorConns) closed(conn *netio.ConnInfo) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	delete(cc.lastMs, conn)
+	delete(cc.clients, conn)
 	cc.release(conn)
 }
 
@@ -121,6 +128,23 @@ func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64) (drained <-chan st
 	return cc.drained, len(cc.pending)
 }
 
+// notTold names the connections a drain still waits for: each peer's
+// address and the client id it last sent with, sorted.
+func (cc *coordinatorConns) notTold() []string {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	names := make([]string, 0, len(cc.pending))
+	for conn := range cc.pending {
+		addr := "?"
+		if conn.RemoteAddr != nil {
+			addr = conn.RemoteAddr.String()
+		}
+		names = append(names, addr+" "+cc.clients[conn])
+	}
+	slices.Sort(names)
+	return names
+}
+
 // drainCoordinatorClients keeps the listener answering after a controlled
 // shutdown (above), until the members that talked to this node's group
 // coordinators were told they moved, ShutdownDrainMs, or ctx, whichever
@@ -145,9 +169,42 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 	case <-drained:
 		n.logger.Info("group members told their coordinators moved", zap.Duration("after", time.Since(started)))
 	case <-bound.C:
-		n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)))
+		n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)),
+			zap.Strings("not_told", n.router.coordConns.notTold()))
 	case <-ctx.Done():
 	}
+}
+
+// toldOnMove wraps the answer to a member's request sent to a coordinator
+// here: NOT_COORDINATOR from the coordinator itself (its partition moved
+// or the node stopped it while the request was queued, or while a join
+// waited in it for the group's other members) tells the member as the
+// router's does (coordinatorConns.told). A franz-go member whose parked
+// join is answered so looks its coordinator up and sends nothing here
+// again, so a drain waited for it until its bound.
+func (r *router) toldOnMove(conn *netio.ConnInfo, respond func(kmsg.Response)) func(kmsg.Response) {
+	return func(resp kmsg.Response) {
+		respond(resp)
+		if membershipErrorCode(resp) == kerr.NotCoordinator.Code {
+			r.coordConns.told(conn)
+		}
+	}
+}
+
+// membershipErrorCode is the error code of the answer to a member's own
+// request (membershipRequest), 0 for any other answer.
+func membershipErrorCode(resp kmsg.Response) int16 {
+	switch r := resp.(type) {
+	case *kmsg.JoinGroupResponse:
+		return r.ErrorCode
+	case *kmsg.SyncGroupResponse:
+		return r.ErrorCode
+	case *kmsg.HeartbeatResponse:
+		return r.ErrorCode
+	case *kmsg.ConsumerGroupHeartbeatResponse:
+		return r.ErrorCode
+	}
+	return 0
 }
 
 // membershipRequest says whether body is a group member's own request (a

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"net"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,14 +27,15 @@ func TestCoordinatorConnsDrain(t *testing.T) {
 	var cc coordinatorConns
 	a, b, old := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}, &netio.ConnInfo{ID: 3}
 	movedEarlier, back := &netio.ConnInfo{ID: 4}, &netio.ConnInfo{ID: 5}
-	cc.sent(old, 1_000)
-	cc.sent(a, 9_000)
-	cc.sent(b, 9_500)
-	cc.sent(movedEarlier, 8_000)
+	cc.sent(old, "c", 1_000)
+	cc.sent(a, "c", 9_000)
+	b.RemoteAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+	cc.sent(b, "b-client", 9_500)
+	cc.sent(movedEarlier, "c", 8_000)
 	cc.told(movedEarlier)
-	cc.sent(back, 8_000)
+	cc.sent(back, "c", 8_000)
 	cc.told(back)
-	cc.sent(back, 9_000)
+	cc.sent(back, "c", 9_000)
 	drained, waiting := cc.beginDrain(10_000, 5_000)
 	if waiting != 3 {
 		t.Fatalf("waiting for %d connections, want 3 (a, b and back; old was quiet for 9 s, movedEarlier was told)", waiting)
@@ -42,6 +45,9 @@ func TestCoordinatorConnsDrain(t *testing.T) {
 	cc.told(a)
 	if drainedYet(drained) {
 		t.Fatal("drained before b was told")
+	}
+	if got := cc.notTold(); !slices.Equal(got, []string{"127.0.0.1:40000 b-client"}) {
+		t.Fatalf("not told: %q, want b's address and client id", got)
 	}
 	cc.closed(b)
 	if !drainedYet(drained) {

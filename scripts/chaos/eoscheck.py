@@ -52,9 +52,9 @@ for k, n in errs.most_common(15):
 commits.sort()
 ev = [(int(t), e.strip()) for t, e in (l.split(' ', 1) for l in open(out + '/events.txt'))]
 for i, (t0, e) in enumerate(ev):
-    if ' node ' not in e and ' client ' not in e or e.startswith(('up ', 'cont ')):
+    if ' node ' not in e and ' client ' not in e or e.startswith(('up ', 'cont ', 'exited ')):
         continue
-    t1 = next((t for t, e2 in ev[i + 1:] if not e2.startswith(('up ', 'cont '))), t0 + 60000)
+    t1 = next((t for t, e2 in ev[i + 1:] if not e2.startswith(('up ', 'cont ', 'exited '))), t0 + 60000)
     ts = [t0] + [t for t in commits if t0 <= t < t1] + [t1]
     print('  %-28s longest gap between commits %6d ms' % (e, max(b - a for a, b in zip(ts, ts[1:]))))
 sys.exit(1 if missing or dups or alien or lost else 0)

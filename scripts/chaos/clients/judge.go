@@ -86,6 +86,11 @@ func fcons(topic, group, out, instance string) {
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ClientID("judge-fcons"),
+		// A record's offset is committed only once its line is written
+		// out (below): with the default, a commit could take the offsets
+		// of records polled but still in the buffer when the member is
+		// killed (SIGKILL), and the judge counted them as never read.
+		kgo.AutoCommitMarks(),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			logf("setup assigned %v %d\n", fmt.Sprint(m[topic]), time.Now().UnixMilli())
 		}),
@@ -112,12 +117,19 @@ func fcons(topic, group, out, instance string) {
 			}
 		})
 		now := time.Now().UnixMilli()
-		fs.EachRecord(func(r *kgo.Record) {
+		recs := fs.Records()
+		for _, r := range recs {
 			logf("rec %d %d %s %d\n", r.Partition, r.Offset, r.Value, now)
-		})
+		}
+		if len(recs) > 0 {
+			mu.Lock()
+			w.Flush()
+			mu.Unlock()
+			cl.MarkCommitRecords(recs...)
+		}
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+	if err := cl.CommitMarkedOffsets(cctx); err != nil {
 		logf("err %d %q\n", time.Now().UnixMilli(), "final commit: "+err.Error())
 	}
 	cancel()
