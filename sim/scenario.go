@@ -20,7 +20,9 @@ import (
 // command, "----", its output). Each command's output is what it reports
 // plus the timeline lines of what happened meanwhile. The commands:
 //
-//	cluster [nodes=3]                   start the cluster, wait for the controller and the brokers
+//	cluster [nodes=3] [leader-balance-ms=300000]
+//	                                    start the cluster, wait for the controller and the brokers
+//	                                    (leader-balance-ms: leader.imbalance.check.interval, 0: off)
 //	topic name=T [partitions=1] [rf=3] [min-isr=2] [unclean=false] [assign=1,2,3] [compacted] [async]
 //	                                    create a topic, wait for its leaders (async: do not wait;
 //	                                    compacted: cleanup.policy=compact, small segments, keyed records)
@@ -193,6 +195,13 @@ func (s *Scenario) cluster(args []Arg) {
 	nodes, _ := strconv.Atoi(arg(args, "nodes", "3"))
 	p := QuietProfile()
 	p.Producers, p.Consumers, p.Topics, p.DetectP = 0, 0, 0, 1
+	// Periodic preferred-leader elections as production runs them, every
+	// leader.imbalance.check.interval.seconds at its default, 5 min, unless
+	// the scenario says (leader-balance-ms=0: off).
+	balanceMs, _ := strconv.Atoi(arg(args, "leader-balance-ms", "300000"))
+	if p.LeaderBalanceEveryMs = float64(balanceMs); balanceMs <= 0 {
+		p.LeaderBalanceEveryMs = -1
+	}
 	opts := s.opts
 	opts.Nodes, opts.Profile, opts.Timeline = nodes, &p, timelineWriter{s}
 	s.w = newWorld(opts)
