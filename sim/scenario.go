@@ -39,7 +39,7 @@ import (
 //	                      lives (its client timed out a request)
 //	partition 1|2,3 | isolate N | cut A->B | heal
 //	leader tp=T/P                       the partition as the controller and each replica see it
-//	wait-leader tp=T/P [not=N|last] [timeout=60s]
+//	wait-leader tp=T/P [not=N|last] [is=N] [timeout=60s]
 //	wait-isr tp=T/P size=K [timeout=60s]
 //	log N tp=T/P                        the stretches of node N's log that hold batches, and its ends
 //	check                               heal everything, converge, read everything back, check the history
@@ -508,10 +508,14 @@ func (s *Scenario) waitLeader(args []Arg) {
 	} else if v != "" {
 		not = int32(parseIDs(v, ",")[0])
 	}
+	is := int32(-2)
+	if v := arg(args, "is", ""); v != "" {
+		is = int32(parseIDs(v, ",")[0])
+	}
 	start := s.w.now
 	if s.until(durationArg(arg(args, "timeout", "60s")), "a leader of "+tp.String(), func() bool {
 		p, ok := s.partitionRecord(tp)
-		if !ok || p.Leader < 0 || p.Leader == not {
+		if !ok || p.Leader < 0 || p.Leader == not || is >= 0 && p.Leader != is {
 			return false
 		}
 		h := s.w.node(p.Leader).replicas[tp]
