@@ -306,11 +306,21 @@ func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 // maybeExpandISR asks to add a follower to the ISR once it reached the high
 // watermark with records of the current leader epoch (Kafka's
 // isFollowerInSync; S6), unless an ISR change is pending.
+//
+// Beyond Kafka, the follower must also have reported a log start offset at
+// or past the leader's: a DeleteRecords answered while it was out of the
+// ISR on a fenced broker did not wait for it (lowWatermark), and until it
+// learns the raised log start from a fetch answer (which a leader may hold
+// for replica.fetch.wait.max.ms when nothing is new) it holds the deleted
+// records. In the ISR it could be elected (a preferred-leader election
+// moves leadership to a preferred replica as soon as it joins) and serve
+// them again (the simulator's S13, seed 11613018 of its deleterecords
+// profile on 5 nodes). It joins at its next fetch instead.
 func (r *Replica) maybeExpandISR(id int32) {
 	l := r.leader
 	f := l.followers[id]
 	if l.isrChange != nil || l.epochStartPending || r.nowMs < l.isrRetryAfterMs || slices.Contains(r.partition.ISR, id) || r.ineligibleReplica(id) ||
-		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset {
+		f.logEndOffset < r.highWatermark || f.logEndOffset < l.epochStartOffset || f.logStartOffset < r.state.LogStartOffset {
 		return
 	}
 	r.proposeISR(sortedISR(append(slices.Clone(r.partition.ISR), id)), true)

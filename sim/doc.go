@@ -123,6 +123,13 @@
 //     which start its partitions over when an id is deleted, and the
 //     check S16 (a group is told no offset of a deleted id of its topic);
 //     the plant offsets-outlive-topic;
+//   - check_preferred.go: the controllers run production's periodic
+//     preferred-leader election (auto.leader.rebalance.enable, every
+//     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in
+//     swarm runs; 5 min, Kafka's default, in scenarios), and the check L4:
+//     after the heal and convergence, every partition whose preferred
+//     replica is active and in its ISR is led by it within one interval
+//     (and the cluster converges again); the plant no-leader-balance;
 //   - node_learner.go: learners (non-voters) poll the voters for the raft
 //     messages held for them (quorum.LearnerPoll, quorum.Outbox), as
 //     production's raft transport does; the plant poll-leader-only;

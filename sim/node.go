@@ -454,6 +454,12 @@ func (n *node) start() error {
 		StaticBrokerConfigs: w.staticConfigs, Entropy: w.ids, DeleteTopicEnable: true,
 		BrokerSessionTimeoutMs: w.timing.sessionTimeoutMs, BrokerHeartbeatIntervalMs: w.timing.heartbeatIntervalMs,
 		UncleanLeaderElectionIntervalMs: w.timing.uncleanIntervalMs,
+		// Production's periodic preferred-leader election
+		// (auto.leader.rebalance.enable, on by default), every
+		// leader.imbalance.check.interval; the plant no-leader-balance
+		// turns it off, as the simulator ran before.
+		AutoLeaderRebalanceEnable:      w.timing.leaderBalanceMs > 0 && w.opts.Plant != PlantNoLeaderBalance,
+		LeaderImbalanceCheckIntervalMs: w.timing.leaderBalanceMs,
 		// The first controller names the cluster and finalizes
 		// gregor.replication.version 1 (followers truncate on fetch) and
 		// eligible.leader.replicas.version 1 (KIP-966's ELR), as a new

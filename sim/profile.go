@@ -79,6 +79,12 @@ const (
 	// inherits them (S16). Only profiles that delete and create topics
 	// again reach it (recreate; topic_recreate_groups.go).
 	PlantOffsetsOutliveTopic Plant = "offsets-outlive-topic"
+	// PlantNoLeaderBalance: the controllers run without the periodic
+	// preferred-leader election (auto.leader.rebalance.enable off, as the
+	// simulator's did before production turned it on): a leadership a
+	// fault moved off the preferred replica stays off it after the heal
+	// (L4).
+	PlantNoLeaderBalance Plant = "no-leader-balance"
 )
 
 // String is the plant's name, "none" for none.
@@ -92,7 +98,8 @@ func (p Plant) String() string {
 // Plants lists every plant.
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
-		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic}
+		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
+		PlantNoLeaderBalance}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -315,6 +322,13 @@ type Profile struct {
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
 	RecreateTopicEveryMs float64
+	// LeaderBalanceEveryMs is the controllers'
+	// leader.imbalance.check.interval (auto.leader.rebalance.enable, on in
+	// production by default): every partition whose preferred replica is
+	// active and in its ISR gets a preferred-leader election that often.
+	// Zero draws it from the seed (drawLeaderBalance); negative turns it
+	// off.
+	LeaderBalanceEveryMs float64
 }
 
 // QuietProfile is a workload with no faults at all.
@@ -736,6 +750,14 @@ func drawRecreateTopic(seed uint64) float64 {
 	return 0
 }
 
+// drawLeaderBalance draws, from a stream of its own, a run's
+// leader.imbalance.check.interval: 2 to 30 s (production's default is
+// 5 min), so that runs of a minute go through several periodic
+// preferred-leader elections, some while faults still move leaders.
+func drawLeaderBalance(seed uint64) int64 {
+	return 2000 + newRand(seed, streamLeaderBalance).Int64N(28_001)
+}
+
 // RecreateProfile deletes and creates again a topic of the admin's every
 // 3 s (topic_recreate.go) under two acks=all producers, an idempotent and
 // two transactional producers (pipelining; topic_recreate_txn.go), two
@@ -811,6 +833,8 @@ func (p Profile) String() string {
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
 	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)
+	add(p.LeaderBalanceEveryMs > 0, "leader imbalance checks every %.0fs", p.LeaderBalanceEveryMs/1000)
+	add(p.LeaderBalanceEveryMs < 0, "no leader imbalance checks")
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
 	add(p.UnregisterEveryMs > 0, "down brokers unregistered every %.0fs", p.UnregisterEveryMs/1000)

@@ -32,6 +32,7 @@ const (
 	streamDeleteRecords
 	streamStretchPrefix
 	streamRecreateTopic
+	streamLeaderBalance
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

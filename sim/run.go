@@ -41,6 +41,9 @@ func (w *World) finalReport() *Report {
 // play is a whole swarm run.
 func (w *World) play() {
 	w.timelinef("start: %d nodes, profile: %s", len(w.nodes), w.profile)
+	if w.profile.LeaderBalanceEveryMs == 0 {
+		w.timelinef("leader imbalance checks every %s (drawn)", fmtMs(w.timing.leaderBalanceMs))
+	}
 	w.startDrift()
 	w.startCluster()
 	w.startWorkload()
@@ -57,7 +60,7 @@ func (w *World) play() {
 // finish waits for convergence, reads everything back and checks the
 // history (the liveness mode).
 func (w *World) finish() {
-	if !w.awaitRecreated(convergeBoundMs) || !w.awaitConvergence(convergeBoundMs) {
+	if !w.awaitRecreated(convergeBoundMs) || !w.awaitConvergence(convergeBoundMs) || !w.awaitPreferredLeaders() {
 		return
 	}
 	w.checkReplicasIdentical()

@@ -20,7 +20,9 @@ import (
 // command, "----", its output). Each command's output is what it reports
 // plus the timeline lines of what happened meanwhile. The commands:
 //
-//	cluster [nodes=3]                   start the cluster, wait for the controller and the brokers
+//	cluster [nodes=3] [leader-balance-ms=300000]
+//	                                    start the cluster, wait for the controller and the brokers
+//	                                    (leader-balance-ms: leader.imbalance.check.interval, 0: off)
 //	topic name=T [partitions=1] [rf=3] [min-isr=2] [unclean=false] [assign=1,2,3] [compacted] [async]
 //	                                    create a topic, wait for its leaders (async: do not wait;
 //	                                    compacted: cleanup.policy=compact, small segments, keyed records)
@@ -37,7 +39,7 @@ import (
 //	                      lives (its client timed out a request)
 //	partition 1|2,3 | isolate N | cut A->B | heal
 //	leader tp=T/P                       the partition as the controller and each replica see it
-//	wait-leader tp=T/P [not=N|last] [timeout=60s]
+//	wait-leader tp=T/P [not=N|last] [is=N] [timeout=60s]
 //	wait-isr tp=T/P size=K [timeout=60s]
 //	log N tp=T/P                        the stretches of node N's log that hold batches, and its ends
 //	check                               heal everything, converge, read everything back, check the history
@@ -193,6 +195,13 @@ func (s *Scenario) cluster(args []Arg) {
 	nodes, _ := strconv.Atoi(arg(args, "nodes", "3"))
 	p := QuietProfile()
 	p.Producers, p.Consumers, p.Topics, p.DetectP = 0, 0, 0, 1
+	// Periodic preferred-leader elections as production runs them, every
+	// leader.imbalance.check.interval.seconds at its default, 5 min, unless
+	// the scenario says (leader-balance-ms=0: off).
+	balanceMs, _ := strconv.Atoi(arg(args, "leader-balance-ms", "300000"))
+	if p.LeaderBalanceEveryMs = float64(balanceMs); balanceMs <= 0 {
+		p.LeaderBalanceEveryMs = -1
+	}
 	opts := s.opts
 	opts.Nodes, opts.Profile, opts.Timeline = nodes, &p, timelineWriter{s}
 	s.w = newWorld(opts)
@@ -499,10 +508,14 @@ func (s *Scenario) waitLeader(args []Arg) {
 	} else if v != "" {
 		not = int32(parseIDs(v, ",")[0])
 	}
+	is := int32(-2)
+	if v := arg(args, "is", ""); v != "" {
+		is = int32(parseIDs(v, ",")[0])
+	}
 	start := s.w.now
 	if s.until(durationArg(arg(args, "timeout", "60s")), "a leader of "+tp.String(), func() bool {
 		p, ok := s.partitionRecord(tp)
-		if !ok || p.Leader < 0 || p.Leader == not {
+		if !ok || p.Leader < 0 || p.Leader == not || is >= 0 && p.Leader != is {
 			return false
 		}
 		h := s.w.node(p.Leader).replicas[tp]

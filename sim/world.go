@@ -294,13 +294,18 @@ type timing struct {
 	requestTimeoutMs, deliveryTimeoutMs            int64
 	hwCheckpointIntervalMs, uncleanIntervalMs      int64
 	retryBackoffMs                                 int64
-	snapshotIntervalBytes                          uint64
+	// leaderBalanceMs is leader.imbalance.check.interval.seconds in ms;
+	// 0 turns auto.leader.rebalance.enable off.
+	leaderBalanceMs       int64
+	snapshotIntervalBytes uint64
 }
 
 // defaultTiming is Kafka's defaults, with two shortened so that runs of a
 // minute go through ISR changes and unclean elections:
 // replica.lag.time.max.ms 10 s (Kafka: 30 s) and
 // unclean.leader.election.interval.ms 10 s (Kafka: 5 min).
+// leader.imbalance.check.interval comes from the profile
+// (Profile.LeaderBalanceEveryMs).
 func defaultTiming() timing {
 	return timing{
 		electionTimeoutMs: 1000, raftHeartbeatMs: 100, raftTickMs: 100,
@@ -430,6 +435,14 @@ func newWorld(opts Options) *World {
 		w.profile = *opts.Profile
 	} else {
 		w.profile = DrawProfile(opts.Seed)
+	}
+	switch lb := w.profile.LeaderBalanceEveryMs; {
+	case lb < 0:
+		w.timing.leaderBalanceMs = 0
+	case lb > 0:
+		w.timing.leaderBalanceMs = int64(lb)
+	default:
+		w.timing.leaderBalanceMs = drawLeaderBalance(opts.Seed)
 	}
 	w.rngFaults = newRand(opts.Seed, streamFaults)
 	w.rngWorkload = newRand(opts.Seed, streamWorkload)

@@ -290,6 +290,11 @@ var unusedKafkaKeys = []string{
 	"controller.quorum.bootstrap.servers", "inter.broker.listener.name", "zookeeper.connect",
 	"zookeeper.connection.timeout.ms", "share.coordinator.state.topic.replication.factor",
 	"share.coordinator.state.topic.min.isr",
+	// Kafka's KRaft controller elects every partition not led by its
+	// preferred replica at each imbalance check, as gregor's does: only
+	// the ZooKeeper controller (gone in Kafka 4.0) waited for a broker's
+	// imbalance to pass this percentage.
+	"leader.imbalance.per.broker.percentage",
 }
 
 // configAlias is an older or alternative Kafka key for a known one. It

@@ -424,7 +424,7 @@ func TestNodeConfigRefusesWhatTheNodeCannotServe(t *testing.T) {
 }
 
 func TestBrokerConfigWarnsAboutUnknownKeys(t *testing.T) {
-	_, logs, err := buildFromOverrides(t, "log.retention.msec=1", "num.network.threads=3", "num.partitions=2")
+	_, logs, err := buildFromOverrides(t, "log.retention.msec=1", "num.network.threads=3", "num.partitions=2", "leader.imbalance.per.broker.percentage=10")
 	if err != nil {
 		t.Fatalf("an unknown key must not stop startup: %v", err)
 	}
@@ -434,6 +434,9 @@ func TestBrokerConfigWarnsAboutUnknownKeys(t *testing.T) {
 	}
 	if logs.FilterField(zap.String("key", "num.network.threads")).FilterLevelExact(zapcore.InfoLevel).Len() != 1 {
 		t.Errorf("num.network.threads, a Kafka key gregor ignores, should be noted at info level: %+v", logs.All())
+	}
+	if logs.FilterField(zap.String("key", "leader.imbalance.per.broker.percentage")).FilterLevelExact(zapcore.InfoLevel).Len() != 1 {
+		t.Errorf("leader.imbalance.per.broker.percentage, which Kafka's KRaft controller does not use either, should be noted at info level: %+v", logs.All())
 	}
 }
 
