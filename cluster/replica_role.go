@@ -37,7 +37,11 @@ func (r *Replica) PartitionChanged(p PartitionImage, now Instant) {
 		Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 		ELR: slices.Clone(p.ELR), LastKnownELR: slices.Clone(p.LastKnownELR)}
 	if p.Leader == r.opts.NodeID {
-		r.becomeLeader(newEpoch, p.PartitionEpoch != old.PartitionEpoch, now)
+		// An epoch this replica never saw may have had another leader,
+		// which the followers may have truncated to: what it knew of their
+		// logs is stale.
+		skipped := p.LeaderEpoch > old.LeaderEpoch+1
+		r.becomeLeader(newEpoch, p.PartitionEpoch != old.PartitionEpoch, skipped, now)
 		return
 	}
 	r.becomeFollower(old, newEpoch)
@@ -50,8 +54,14 @@ func (r *Replica) PartitionChanged(p PartitionImage, now Instant) {
 // commit it, and until its answer the high watermark must wait for the
 // replica it adds (KIP-497), or it may pass that replica's log end offset
 // and the replica, once in the ISR, be elected without records the high
-// watermark covered (replication model test).
-func (r *Replica) becomeLeader(newEpoch, newPartitionEpoch bool, now Instant) {
+// watermark covered (replication model test). A leader re-elected past
+// epochs it did not see (skippedEpochs: its metadata came from a later
+// image) starts its followers' progress over as a new leader does (unlike
+// Kafka's makeLeader, which keeps it for any re-elected leader): another
+// leader may have led those epochs and its followers truncated to it, and
+// their log end offsets known from before would let the high watermark
+// pass records they no longer hold.
+func (r *Replica) becomeLeader(newEpoch, newPartitionEpoch, skippedEpochs bool, now Instant) {
 	wasLeader := r.leader != nil
 	if !wasLeader {
 		if r.follower != nil {
@@ -71,7 +81,7 @@ func (r *Replica) becomeLeader(newEpoch, newPartitionEpoch bool, now Instant) {
 	l.syncFollowers(r.partition.Replicas, r.opts.NodeID)
 	if newEpoch || !wasLeader {
 		for _, id := range l.sortedFollowerIDs() {
-			l.followers[id].reset(now.MonoMs, r.state.LogEndOffset, !wasLeader, slices.Contains(r.partition.ISR, id))
+			l.followers[id].reset(now.MonoMs, r.state.LogEndOffset, !wasLeader || skippedEpochs, slices.Contains(r.partition.ISR, id))
 		}
 		l.epochStartPending = true
 	}
