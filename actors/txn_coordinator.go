@@ -171,11 +171,7 @@ func (a *txnCoordinator) refreshTopics() {
 		return
 	}
 	a.topicsEpoch = img.Epoch
-	counts := map[string]int32{}
-	for t := range img.Topics() {
-		counts[t.Name] = t.PartitionCount()
-	}
-	a.core.SetTopics(counts)
+	a.core.SetTopics(img.PartitionCounts())
 }
 
 func (a *txnCoordinator) now() txn.Time {

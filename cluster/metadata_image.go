@@ -210,6 +210,15 @@ func (m *MetadataImage) Topics() iter.Seq[*TopicImage] {
 	}
 }
 
+// PartitionCounts maps every topic's name to its partition count.
+func (m *MetadataImage) PartitionCounts() map[string]int32 {
+	counts := make(map[string]int32, m.topics.Len())
+	for t := range m.Topics() {
+		counts[t.Name] = t.PartitionCount()
+	}
+	return counts
+}
+
 // TopicNames lists every topic, sorted.
 func (m *MetadataImage) TopicNames() []string { return slices.Collect(m.topics.Keys()) }
 

@@ -46,12 +46,7 @@ func (w *World) awaitPreferredLeaders() bool {
 // its preferred replica, an active broker in the ISR, does not lead, or
 // says "".
 func (w *World) notPreferred() string {
-	var ctrl *node
-	for _, n := range w.nodes {
-		if n.up && n.ctrl != nil && n.ctrl.Active() {
-			ctrl = n
-		}
-	}
+	ctrl := w.activeController()
 	if ctrl == nil {
 		return "no active controller"
 	}

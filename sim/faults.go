@@ -445,12 +445,7 @@ func (w *World) jumpClock(n *node, deltaMs int64) {
 // the leader: the shape of CORRECTNESS.md B1 and B6.
 func (f *faultInjector) starveISR(r *rand.Rand) {
 	w := f.w
-	var ctrl *node
-	for _, n := range w.nodes {
-		if n.up && n.ctrl != nil && n.ctrl.Active() {
-			ctrl = n
-		}
-	}
+	ctrl := w.activeController()
 	if ctrl == nil {
 		return
 	}

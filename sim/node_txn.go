@@ -805,11 +805,7 @@ func (th *txnHost) refreshTopics() {
 		return
 	}
 	th.topicsEra = img.Epoch
-	counts := map[string]int32{}
-	for t := range img.Topics() {
-		counts[t.Name] = t.PartitionCount()
-	}
-	th.core.SetTopics(counts)
+	th.core.SetTopics(img.PartitionCounts())
 }
 
 // txnStateKey is the __transaction_state partition of a transactional id.

@@ -194,12 +194,7 @@ func (w *World) awaitConvergence(boundMs int64) bool {
 // checked a follower whose parked fetch had not yet brought the leader's
 // raise past an empty prefix); no producer has a send in flight.
 func (w *World) converged() string {
-	var ctrl *node
-	for _, n := range w.nodes {
-		if n.up && n.ctrl != nil && n.ctrl.Active() {
-			ctrl = n
-		}
-	}
+	ctrl := w.activeController()
 	if ctrl == nil {
 		return "no active controller"
 	}
