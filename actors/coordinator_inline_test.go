@@ -89,7 +89,10 @@ func TestOffsetCommitRunsOnItsReader(t *testing.T) {
 	}
 	got, coordGot := board.handedOff.Load()-before, n.groups.handOffs.Load()-coordBefore
 	t.Logf("%d partition and %d coordinator hand-offs to workers for %d offset commits", got, coordGot, commits)
-	if limit := int64(commits / 5); got > limit || coordGot > limit {
+	// Without inline runs every commit is a hand-off of each (50 and 50).
+	// The coordinators' count is the node's: it takes their timer ticks
+	// too, more on a loaded machine (11 in 50 commits seen under -race).
+	if limit := int64(commits / 2); got > limit || coordGot > limit {
 		t.Errorf("%d hand-offs of the __consumer_offsets partition and %d of its coordinator to workers for %d offset commits, want at most %d each",
 			got, coordGot, commits, limit)
 	}
@@ -148,7 +151,9 @@ func TestReplicatedOffsetCommitAnsweredOnTheFollowersReader(t *testing.T) {
 	}
 	got := coordinator.groups.handOffs.Load() - before
 	t.Logf("coordinator on node %d: %d hand-offs to workers for %d offset commits", found.NodeID, got, commits)
-	if limit := int64(commits / 5); got > limit {
+	// Without the inline answer 50 (99 without inline requests either);
+	// the count takes the node's coordinators' timer ticks too.
+	if limit := int64(commits / 2); got > limit {
 		t.Errorf("%d hand-offs of the coordinator's mailbox to workers for %d replicated offset commits, want at most %d", got, commits, limit)
 	}
 }

@@ -52,9 +52,11 @@ func (c *handOffCounter) total() int64 {
 // workers woken for the others (smallAppendBytes).
 func TestSmallProduceAppendsOnItsReader(t *testing.T) {
 	got, rounds := smallProduceHandOffs(t, nil)
-	// Each round handed five of its six partitions to workers before.
-	if got > int64(rounds/2) {
-		t.Errorf("%d hand-offs to workers for %d produces of one record to each of 6 partitions, want at most %d", got, rounds, rounds/2)
+	// Each round handed five of its six partitions to workers before (100
+	// in all). The partitions' timer ticks are hand-offs too, more on a
+	// loaded machine: the bound leaves them room.
+	if limit := int64(2 * rounds); got > limit {
+		t.Errorf("%d hand-offs to workers for %d produces of one record to each of 6 partitions, want at most %d", got, rounds, limit)
 	}
 }
 
@@ -155,7 +157,9 @@ func TestSmallTransactionWakesNoWorkers(t *testing.T) {
 	t.Logf("%d hand-offs to workers for %d transactions", got, transactions)
 	// A transaction's next produce may find a partition still writing
 	// the last one's marker, and queue behind it for a worker.
-	if limit := int64(2 * transactions); got > limit {
+	// 255 without inline runs; the partitions' and coordinators' timer
+	// ticks count too, more on a loaded machine.
+	if limit := int64(4 * transactions); got > limit {
 		t.Errorf("%d hand-offs to workers for %d transactions over %d partitions, want at most %d", got, transactions, parts, limit)
 	}
 }
