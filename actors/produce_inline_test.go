@@ -17,25 +17,30 @@ type handOffCounter struct {
 	boards []*fetchBoard
 }
 
-// countHandOffs watches every partition of topic on n.
+// countHandOffs watches every partition of topics on n.
 func countHandOffs(t *testing.T, n *Node, topics ...string) *handOffCounter {
 	t.Helper()
 	c := &handOffCounter{}
-	rt := n.routes.load()
 	for _, topic := range topics {
-		tp, ok := rt.image.Topic(topic)
+		tp, ok := n.routes.load().image.Topic(topic)
 		if !ok {
 			t.Fatalf("no topic %s", topic)
 		}
 		for p := range tp.PartitionCount() {
-			board := n.fetchBoards.of(rt.partition(topic, int32(p)))
-			if board == nil {
-				t.Fatalf("no board for %s-%d", topic, p)
-			}
-			c.boards = append(c.boards, board)
+			c.watch(t, n, topic, p)
 		}
 	}
 	return c
+}
+
+// watch adds one partition of n to those counted.
+func (c *handOffCounter) watch(t *testing.T, n *Node, topic string, partition int32) {
+	t.Helper()
+	board := n.fetchBoards.of(n.routes.load().partition(topic, partition))
+	if board == nil {
+		t.Fatalf("no board for %s-%d", topic, partition)
+	}
+	c.boards = append(c.boards, board)
 }
 
 func (c *handOffCounter) total() int64 {
@@ -147,7 +152,14 @@ func TestSmallTransactionWakesNoWorkers(t *testing.T) {
 		}
 	}
 	transaction(0) // __transaction_state made and loaded, producer id
-	count := countHandOffs(t, n, "txsmall", txn.StateTopic)
+	// The transactional id's __transaction_state partition (the others
+	// may still be starting).
+	count := countHandOffs(t, n, "txsmall")
+	state, ok := n.routes.load().image.Topic(txn.StateTopic)
+	if !ok {
+		t.Fatal("no __transaction_state after a transaction")
+	}
+	count.watch(t, n, txn.StateTopic, txn.PartitionFor("small-txn", state.PartitionCount()))
 	before := count.total()
 	const transactions = 20
 	for i := range transactions {
