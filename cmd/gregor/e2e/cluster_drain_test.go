@@ -78,12 +78,18 @@ func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.
 		return req.RequestWith(ctx, cl.Broker(int(coordinator)))
 	}
 	// joinWithID joins, and again with the member id the coordinator
-	// requires (JoinGroup v4+).
+	// requires (JoinGroup v4+). A coordinator FindCoordinator named may
+	// still be loading its partition of __consumer_offsets: a client
+	// retries COORDINATOR_LOAD_IN_PROGRESS, so the test does too.
 	joinWithID := func(cl *kgo.Client) string {
-		resp, err := join(cl, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		var resp *kmsg.JoinGroupResponse
+		waitFor(t, 30*time.Second, "the coordinator of "+group+" to load", func() bool {
+			var err error
+			if resp, err = join(cl, ""); err != nil {
+				t.Fatal(err)
+			}
+			return resp.ErrorCode != kerr.CoordinatorLoadInProgress.Code
+		})
 		if resp.ErrorCode != kerr.MemberIDRequired.Code {
 			t.Fatalf("first join: %v, want MEMBER_ID_REQUIRED", kerr.ErrorForCode(resp.ErrorCode))
 		}
