@@ -137,10 +137,7 @@ func (l *Log) recover(seq uint64) (State, error) {
 	}
 	if whole < len(p) {
 		l.logger.Warn("metadata log ends in a torn record; cut off", zap.String("segment", name), zap.Int("bytes", len(p)-whole))
-		if err := f.Truncate(int64(whole)); err == nil {
-			err = f.Sync()
-		}
-		if err != nil {
+		if err := f.Truncate(int64(whole)); err != nil {
 			_ = f.Close()
 			return State{}, fmt.Errorf("cut %s back to %d bytes: %w", name, whole, err)
 		}

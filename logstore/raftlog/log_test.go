@@ -3,6 +3,7 @@ package raftlog
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,6 +200,33 @@ func TestTornTailIsCut(t *testing.T) {
 		if _, st2 := openLog(t, fsys); st2.LastIndex() != next {
 			t.Fatalf("seed %d: after appending %d, last index %d", seed, next, st2.LastIndex())
 		}
+	}
+}
+
+// A torn tail that cannot be cut off fails the open: the log must not go
+// on from a size its file does not have.
+func TestFailedCutFailsOpen(t *testing.T) {
+	fsys := vfs.NewMem()
+	l, _ := openLog(t, fsys)
+	must(t, l.Save(Update{Entries: ents(1, 2, 1), MustSync: true}))
+	_ = l.Close()
+	f, err := fsys.OpenFile(testDir+"/"+segmentName(1), os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	_, err = f.Write([]byte{0, 0, 0, 9, 1})
+	must(t, err)
+	must(t, f.Close())
+	fsys.SetErrorHook(func(op vfs.Op, _ string) error {
+		if op == vfs.OpTruncate {
+			return syscall.EIO
+		}
+		return nil
+	})
+	l, _, err = Open(fsys, testDir, zaptest.NewLogger(t))
+	if !errors.Is(err, syscall.EIO) {
+		if err == nil {
+			_ = l.Close()
+		}
+		t.Fatalf("open with a failing truncate of the torn tail: %v", err)
 	}
 }
 
