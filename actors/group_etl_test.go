@@ -42,8 +42,7 @@ func (c *etlChecker) processed(stage int, r *kgo.Record, gen int32) {
 func startETLMember(t *testing.T, ctx context.Context, n *Node, stage int, check *etlChecker) *etlMember {
 	in, out := fmt.Sprint("etl-", stage), fmt.Sprint("etl-", stage+1)
 	m := &etlMember{stop: make(chan struct{}), done: make(chan struct{})}
-	var cl *kgo.Client
-	cl = newClient(t, n, kgo.ConsumerGroup(fmt.Sprint("etl-group-", stage)), kgo.ConsumeTopics(in),
+	cl := newClient(t, n, kgo.ConsumerGroup(fmt.Sprint("etl-group-", stage)), kgo.ConsumeTopics(in),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DefaultProduceTopic(out),
 		kgo.BlockRebalanceOnPoll(), kgo.AutoCommitMarks(), kgo.HeartbeatInterval(100*time.Millisecond),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, _ map[string][]int32) {

@@ -91,9 +91,6 @@ func (n *testNode) restart(p PartitionImage) error {
 	return n.open(p)
 }
 
-// up says whether the node runs.
-func (n *testNode) up() bool { return n.r != nil }
-
 func (n *testNode) note(format string, args ...any) {
 	n.effects = append(n.effects, fmt.Sprintf(format, args...))
 }

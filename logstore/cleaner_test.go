@@ -137,11 +137,11 @@ func TestCleanerTombstonesLastDeleteRetentionMs(t *testing.T) {
 	cfg.DeleteRetentionMs = 1000
 	l := openTestLog(t, vfs.NewMem(), "/p", cfg, nil, 0)
 	defer l.Close()
-	all := appendKeyed(t, l, 0, keyedRecord{key: "gone", value: "v1"}, keyedRecord{key: "back", value: "v1"})
-	all = append(all, fillKeyed(t, l, 40, 5, 10, "f")...)
-	all = append(all, appendKeyed(t, l, 100, keyedRecord{key: "gone", tombstone: true}, keyedRecord{key: "back", tombstone: true})...)
-	all = append(all, appendKeyed(t, l, 101, keyedRecord{key: "back", value: "v2"})...)
-	all = append(all, fillKeyed(t, l, 40, 5, 200, "g")...)
+	appendKeyed(t, l, 0, keyedRecord{key: "gone", value: "v1"}, keyedRecord{key: "back", value: "v1"})
+	fillKeyed(t, l, 40, 5, 10, "f")
+	appendKeyed(t, l, 100, keyedRecord{key: "gone", tombstone: true}, keyedRecord{key: "back", tombstone: true})
+	appendKeyed(t, l, 101, keyedRecord{key: "back", value: "v2"})
+	fillKeyed(t, l, 40, 5, 200, "g")
 
 	// Young: the tombstone of "gone" stays, its value goes; "back"'s
 	// tombstone is not its latest record and goes at once.

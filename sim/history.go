@@ -162,12 +162,6 @@ func (h *history) seek(process int32, tp tpKey, from, to, nowMs int64) {
 	h.seeks = append(h.seeks, &seekOp{process: process, tp: tp, from: from, to: to, atMs: nowMs})
 }
 
-// buildBatch encodes a RecordBatch v2 of one record holding value, as a
-// producer does (no key, no compression, no idempotence).
-func buildBatch(value string, timestampMs int64) []byte {
-	return buildKeyedBatch(nil, value, timestampMs)
-}
-
 // decodeRecords reads the records of fetched batches (uncompressed, as
 // the workload writes them), with their offsets. Control batches give one
 // entry of kind recControl per record; with readCommitted, the records of

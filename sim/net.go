@@ -64,12 +64,8 @@ type linkKey struct{ from, to int32 }
 
 // linkFaults degrade one directed link beyond the run's baseline.
 type linkFaults struct {
-	dropP, dupP   float64
-	extraDelayMs  float64 // mean of an added exponential delay (reordering)
-	untilMs       int64   // the degradation ends then
-	description   string
-	fromTo        linkKey
-	scheduledHeal bool
+	dropP, dupP  float64
+	extraDelayMs float64 // mean of an added exponential delay (reordering)
 }
 
 type network struct {

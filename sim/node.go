@@ -3,7 +3,6 @@ package sim
 import (
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -679,9 +678,6 @@ func (n *node) diskHook(op vfs.Op, path string) error {
 	n.w.tracef("%s: disk %s %s failed (EIO)", n.name(), op, path)
 	return &fs.PathError{Op: string(op), Path: path, Err: syscall.EIO}
 }
-
-// crashed says an error is the filesystem's simulated power loss.
-func crashed(err error) bool { return errors.Is(err, vfs.ErrCrashed) }
 
 func sortedIDs[V any, K ~int32 | ~uint64](m map[K]V) []K {
 	ids := make([]K, 0, len(m))

@@ -137,7 +137,7 @@ func (s *eosStage) run(ctx context.Context, m *eosMember) error {
 	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(s.c.bootstrap()...),
 		kgo.TransactionalID(m.txnID), kgo.TransactionTimeout(20*time.Second),
 		kgo.ConsumerGroup(s.group), kgo.ConsumeTopics(s.from), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.HeartbeatInterval(250*time.Millisecond),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.WithLogger(kgo.BasicLogger(s.clientLog, kgo.LogLevelInfo, func() string {
