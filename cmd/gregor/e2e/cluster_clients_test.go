@@ -15,7 +15,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // seenValues collects the values a consumer read, safe for concurrent use.
@@ -88,12 +87,7 @@ func TestClientsFollowALeaderMove(t *testing.T) {
 	bootstrap := c.bootstrap()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := kadm.NewClient(admin).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
+	if _, err := c.admin(t).CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
 		t.Fatal(err)
 	}
 	// Every node must know the topic before the clients start: kcat -C

@@ -10,9 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // committedCount is the number in the last "committed K" line the
@@ -38,16 +35,8 @@ func TestConfluentTransactionsAcrossCoordinatorKill(t *testing.T) {
 	c := clusterUp(t, 3, eosClusterSettings...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	const topic, partitions = "confluent-txn", 3
-	if _, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
-		t.Fatal(err)
-	}
-	c.waitFullISR(t, 1, 30*time.Second, topic)
+	c.createTopics(t, partitions, topic)
 
 	py := startPython(t, ctx, "testdata/txn_failover_confluent.py", strings.Join(c.bootstrap(), ","), topic, fmt.Sprint(partitions), "20")
 	defer func() {

@@ -26,7 +26,7 @@ import (
 // group until its session ends), then member y joins and waits for x.
 func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.T) {
 	const drainMs = 30000
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -34,12 +34,7 @@ func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
+	adm := c.admin(t)
 	// A group coordinated by a node that is not the controller.
 	var group string
 	var coordinator int32

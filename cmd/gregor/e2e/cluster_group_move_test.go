@@ -42,7 +42,7 @@ func TestCoordinatorMoveKeepsGroupMembers(t *testing.T) {
 
 func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	const topic, sessionMs = "held", 20000
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		"group.consumer.heartbeat.interval.ms=500", fmt.Sprintf("group.consumer.session.timeout.ms=%d", sessionMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
@@ -50,12 +50,7 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
+	adm := c.admin(t)
 	if _, err := adm.CreateTopic(ctx, 3, 3, nil, topic); err != nil {
 		t.Fatal(err)
 	}

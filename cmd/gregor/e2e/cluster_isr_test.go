@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,34 +10,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// clusterUpWith is clusterUp with settings for every node (cluster up
-// --set).
-func clusterUpWith(t *testing.T, nodes int, settings ...string) *localCluster {
-	t.Helper()
-	c := &localCluster{t: t, dir: t.TempDir(), basePort: freeBasePort(t, nodes), nodes: nodes}
-	args := []string{"cluster", "up", "--nodes", strconv.Itoa(nodes), "--dir", c.dir, "--base-port", strconv.Itoa(c.basePort)}
-	for _, s := range settings {
-		args = append(args, "--set", s)
-	}
-	out, err := gregor(t, args...)
-	t.Cleanup(func() {
-		if down, err := gregor(t, "cluster", "down", "--dir", c.dir, "--timeout", "20s"); err != nil {
-			t.Errorf("cluster down: %v\n%s", err, down)
-		}
-	})
-	if err != nil || !strings.Contains(out, "bootstrap: ") {
-		t.Fatalf("cluster up: %v\n%s", err, out)
-	}
-	return c
-}
-
 // A follower process paused (SIGSTOP) past replica.lag.time.max.ms leaves
 // the ISR; with min.insync.replicas=3 acks=all writes are then refused
 // NOT_ENOUGH_REPLICAS while acks=1 writes work; resumed (SIGCONT), the
 // follower catches up and rejoins the ISR, acks=all works again, and every
 // acknowledged record is read through it.
 func TestPausedFollowerLeavesAndRejoinsISR(t *testing.T) {
-	c := clusterUpWith(t, 3, "replica.lag.time.max.ms=1000")
+	c := clusterUp(t, 3, "replica.lag.time.max.ms=1000")
 	c.createOn(t, 1, "lag", 1, 2, 3)
 	c.setMinISR(t, 3, "lag")
 	isr := func(n int) bool {

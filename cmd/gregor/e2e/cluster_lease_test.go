@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -155,15 +154,7 @@ type groupAwayFromControllerSetup struct {
 // of src/0 committed.
 func groupAwayFromController(t *testing.T, prefix string) groupAwayFromControllerSetup {
 	t.Helper()
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i := 1; i <= 3; i++ {
-				log, _ := os.ReadFile(c.logFile(i))
-				t.Logf("node %d log:\n%s", i, tail(string(log), 80))
-			}
-		}
-	})
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0")
 	setupStart := time.Now()
 	md, err := c.metadata(1)
 	if err != nil {
@@ -171,12 +162,7 @@ func groupAwayFromController(t *testing.T, prefix string) groupAwayFromControlle
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
-	seeds, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(seeds.Close)
-	adm := kadm.NewClient(seeds)
+	adm := c.admin(t)
 	if _, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // metric reads one unlabelled sample from node i's /metrics.
@@ -89,14 +88,9 @@ func TestFailedPartitionStorageGoesOfflineOnItsNode(t *testing.T) {
 		t.Errorf("node 3 logged no offline partition")
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := kadm.NewClient(cl).ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"bad": {0: {}}, "good": {0: {}}})
+	res, err := c.admin(t).ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{"bad": {0: {}}, "good": {0: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,15 +121,10 @@ func TestFailedPartitionStorageGoesOfflineOnItsNode(t *testing.T) {
 // setMinISR sets min.insync.replicas on topics.
 func (c *localCluster) setMinISR(t *testing.T, n int, topics ...string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	v := strconv.Itoa(n)
-	resps, err := kadm.NewClient(cl).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: &v}}, topics...)
+	resps, err := c.admin(t).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: &v}}, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,7 @@ func (c *localCluster) leaderEpochs(t *testing.T, i int, topic string) (leaders,
 func pauseVictim(t *testing.T, topic string, controller bool) (c *localCluster, victim int, acked func() int64, stop func() (acked, failed int64)) {
 	t.Helper()
 	c = clusterUp(t, 3)
-	c.createTopic(t, topic, pauseTopicPartitions)
-	c.waitFullISR(t, 1, 30*time.Second, topic)
+	c.createTopics(t, pauseTopicPartitions, topic)
 	md, err := c.metadata(1)
 	if err != nil {
 		t.Fatal(err)

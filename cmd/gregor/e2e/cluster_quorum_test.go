@@ -48,32 +48,20 @@ func (c *localCluster) produceAcked(t *testing.T, topic string, partitions int32
 	return acked
 }
 
-// createTopic creates topic with RF=3 and min.insync.replicas=2 and waits
-// until every replica is in the ISR.
-func (c *localCluster) createTopic(t *testing.T, topic string, partitions int32) {
+// createTopics creates topics with RF=3 and min.insync.replicas=2 and
+// waits until node 1 sees every replica in the ISR.
+func (c *localCluster) createTopics(t *testing.T, partitions int32, topics ...string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resps, err := c.admin(t).CreateTopics(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topics...)
+	if err == nil {
+		err = resps.Error()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "every replica in the ISR", func() bool {
-		ps, _, ok := c.partitionState(1, topic)
-		if !ok || len(ps) != int(partitions) {
-			return false
-		}
-		for _, p := range ps {
-			if len(p.ISR) != 3 || p.Leader < 1 {
-				return false
-			}
-		}
-		return true
-	})
+	c.waitFullISR(t, 1, 60*time.Second, topics...)
 }
 
 // killAll kills every node with SIGKILL and waits until their client
@@ -160,7 +148,7 @@ func (c *localCluster) consumeAcked(t *testing.T, i int, topic string, acked map
 func TestWholeClusterRestartKeepsAcknowledged(t *testing.T) {
 	c := clusterUp(t, 3)
 	const topic, partitions = "whole", int32(3)
-	c.createTopic(t, topic, partitions)
+	c.createTopics(t, partitions, topic)
 	acked := c.produceAcked(t, topic, partitions, 50)
 	c.killAll(t, 1, 2, 3)
 	for i := 1; i <= 3; i++ {
@@ -191,7 +179,7 @@ func TestWholeClusterRestartKeepsAcknowledged(t *testing.T) {
 func TestTwoVotersDownRefuseMetadataButServeReads(t *testing.T) {
 	c := clusterUp(t, 3)
 	const topic, partitions = "survive", int32(3)
-	c.createTopic(t, topic, partitions)
+	c.createTopics(t, partitions, topic)
 	acked := c.produceAcked(t, topic, partitions, 20)
 	ps, _, _ := c.partitionState(1, topic)
 	survivor, led := int(ps[0].Leader), ps[0].Partition

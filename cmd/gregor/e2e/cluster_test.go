@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -140,6 +141,19 @@ func (c *localCluster) logFile(i int) string {
 	return filepath.Join(c.dir, fmt.Sprintf("node-%d", i), "gregor.log")
 }
 
+// admin is a kadm client seeded with every node, closed when the test
+// ends.
+func (c *localCluster) admin(t *testing.T) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// bootstrap lists every node's client address.
 func (c *localCluster) bootstrap() []string {
 	var out []string
 	for i := 1; i <= c.nodes; i++ {

@@ -317,16 +317,8 @@ func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 	c := clusterUp(t, 3, eosClusterSettings...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	topics := []string{"eos-in", "eos-mid", "eos-out"}
-	if _, err := kadm.NewClient(admin).CreateTopics(ctx, eosPartitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topics...); err != nil {
-		t.Fatal(err)
-	}
-	c.waitFullISR(t, 1, 30*time.Second, topics...)
+	c.createTopics(t, eosPartitions, topics...)
 
 	// The input: numbered records to every partition, a few at a time,
 	// until stopped.
@@ -467,7 +459,7 @@ func TestClusterExactlyOnceCoordinatorKilled(t *testing.T) {
 	}
 	// Stage a's offsets, committed in its transactions, end at eos-in's
 	// end once its markers reached __consumer_offsets.
-	adm := kadm.NewClient(admin)
+	adm := c.admin(t)
 	waitFor(t, 15*time.Second, "eos-a's offsets at eos-in's end", func() bool {
 		offsets, err := adm.FetchOffsets(ctx, "eos-a")
 		if err != nil {

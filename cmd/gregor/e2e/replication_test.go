@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -151,31 +150,9 @@ func leaderKilledUnderLoad(t *testing.T, killController bool) {
 	c := clusterUp(t, 3)
 	const topic, partitions = "kills", int32(3)
 	seeds := kgo.SeedBrokers(c.bootstrap()...)
-	admin, err := kgo.NewClient(seeds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
-		t.Fatal(err)
-	}
-	waitISRFull := func(observer int) {
-		waitFor(t, 60*time.Second, "every replica in the ISR", func() bool {
-			ps, _, ok := c.partitionState(observer, topic)
-			if !ok || len(ps) != int(partitions) {
-				return false
-			}
-			for _, p := range ps {
-				if len(p.ISR) != 3 {
-					return false
-				}
-			}
-			return true
-		})
-	}
-	waitISRFull(1)
+	c.createTopics(t, partitions, topic)
 
 	prod, err := kgo.NewClient(seeds, kgo.DisableIdempotentWrite(), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MetadataMinAge(100*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
@@ -311,7 +288,7 @@ func leaderKilledUnderLoad(t *testing.T, killController bool) {
 				round, allBack, clientRecoveryBound)
 		}
 		c.restart(victim)
-		waitISRFull(survivor)
+		c.waitFullISR(t, survivor, 60*time.Second, topic)
 		waitFor(t, 30*time.Second, "the load going on", func() bool { return ackedCount() > before+100 })
 	}
 	stopLoad()
@@ -354,7 +331,7 @@ func leaderKilledUnderLoad(t *testing.T, killController bool) {
 		})
 	}
 	// The replicas hold the same bytes (S12).
-	waitISRFull(1)
+	c.waitFullISR(t, 1, 60*time.Second, topic)
 	waitFor(t, 30*time.Second, "identical replicas", func() bool {
 		for p := range partitions {
 			var first []byte
