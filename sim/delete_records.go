@@ -62,11 +62,6 @@ type deleteAck struct {
 	leaderEpoch int32
 }
 
-// deleteTopicSpec is the topic DeleteRecords plays on.
-func (w *World) deleteTopicSpec() topicSpec {
-	return topicSpec{name: deleteTopic, partitions: 2, rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR}
-}
-
 // startDeleteRecords has the admin create deleteTopic and delete records
 // from it every Profile.DeleteRecordsEveryMs on average.
 func (w *World) startDeleteRecords(admin *client) {
@@ -74,16 +69,8 @@ func (w *World) startDeleteRecords(admin *client) {
 		return
 	}
 	w.deleted = &deletedRecords{r: newRand(w.opts.Seed, streamDeleteRecords), asked: map[tpKey]int64{}}
-	admin.pendingTopics = append(admin.pendingTopics, w.deleteTopicSpec())
-	var next func()
-	next = func() {
-		if w.phase != phaseFaulty || admin.stopped {
-			return
-		}
-		admin.deleteRecords()
-		w.schedule(w.now+1+expMs(w.deleted.r, w.profile.DeleteRecordsEveryMs), next)
-	}
-	w.schedule(w.now+1+expMs(w.deleted.r, w.profile.DeleteRecordsEveryMs), next)
+	admin.pendingTopics = append(admin.pendingTopics, w.adminTopicSpec(deleteTopic))
+	w.repeatWhileFaulty(w.deleted.r, w.profile.DeleteRecordsEveryMs, admin, admin.deleteRecords)
 }
 
 // deleteRecords asks the leader of a partition of deleteTopic to delete

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"gregor/groups"
@@ -120,30 +121,34 @@ func (w *World) startWorkload() {
 	w.startRecreateTopic(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {
-		var next func()
-		next = func() {
-			if w.phase != phaseFaulty {
-				return
-			}
+		w.repeatWhileFaulty(w.rngWorkload, p.CreateTopicEveryMs, nil, func() {
 			admin.pendingTopics = append(admin.pendingTopics, w.drawTopic(fmt.Sprintf("t%d", topics), 1+w.rngWorkload.IntN(3)))
 			topics++
-			w.schedule(w.now+1+expMs(w.rngWorkload, p.CreateTopicEveryMs), next)
-		}
-		w.schedule(w.now+1+expMs(w.rngWorkload, p.CreateTopicEveryMs), next)
+		})
 	}
 	if p.AddPartitionEveryMs > 0 {
-		var next func()
-		next = func() {
-			if w.phase != phaseFaulty {
-				return
-			}
+		w.repeatWhileFaulty(w.rngWorkload, p.AddPartitionEveryMs, nil, func() {
 			if names := admin.topicNames(); len(names) > 0 {
 				admin.createPartitions(names[w.rngWorkload.IntN(len(names))])
 			}
-			w.schedule(w.now+1+expMs(w.rngWorkload, p.AddPartitionEveryMs), next)
-		}
-		w.schedule(w.now+1+expMs(w.rngWorkload, p.AddPartitionEveryMs), next)
+		})
 	}
+}
+
+// repeatWhileFaulty runs fn after gaps drawn from r (exponential, of mean
+// meanMs, at least 1 ms) for as long as the run is in its faulty phase
+// and, when by is not nil, the client by runs: the admin's operations
+// that the faults interleave with.
+func (w *World) repeatWhileFaulty(r *rand.Rand, meanMs float64, by *client, fn func()) {
+	var next func()
+	next = func() {
+		if w.phase != phaseFaulty || by != nil && by.stopped {
+			return
+		}
+		fn()
+		w.schedule(w.now+1+expMs(r, meanMs), next)
+	}
+	w.schedule(w.now+1+expMs(r, meanMs), next)
 }
 
 // drawTopic is a topic of the workload: replicated on up to three brokers,

@@ -59,9 +59,11 @@ type recreations struct {
 	era int
 }
 
-// recreateTopicSpec is the topic deleted and created again.
-func (w *World) recreateTopicSpec() topicSpec {
-	return topicSpec{name: recreateTopic, partitions: 2, rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR}
+// adminTopicSpec is a topic the admin plays on (deleteTopic,
+// recreateTopic): two partitions, replicated on up to three brokers, with
+// the profile's min.insync.replicas.
+func (w *World) adminTopicSpec(name string) topicSpec {
+	return topicSpec{name: name, partitions: 2, rf: int16(min(3, len(w.nodes))), minISR: w.profile.MinISR}
 }
 
 // startRecreateTopic has the admin create recreateTopic, then delete and
@@ -75,18 +77,12 @@ func (w *World) startRecreateTopic(admin *client) {
 		offsets: newRecreatedOffsets()}
 	w.recreated = rc
 	// First, so that the re-creations start early in the run.
-	admin.pendingTopics = append([]topicSpec{w.recreateTopicSpec()}, admin.pendingTopics...)
-	var next func()
-	next = func() {
-		if w.phase != phaseFaulty || admin.stopped {
-			return
-		}
+	admin.pendingTopics = append([]topicSpec{w.adminTopicSpec(recreateTopic)}, admin.pendingTopics...)
+	w.repeatWhileFaulty(rc.r, w.profile.RecreateTopicEveryMs, admin, func() {
 		if !rc.busy {
 			admin.recreateTopic()
 		}
-		w.schedule(w.now+1+expMs(rc.r, w.profile.RecreateTopicEveryMs), next)
-	}
-	w.schedule(w.now+1+expMs(rc.r, w.profile.RecreateTopicEveryMs), next)
+	})
 }
 
 // recreateTopic deletes recreateTopic by its id in the active controller's
@@ -160,14 +156,14 @@ func (c *client) recreateTopic() {
 		w.timelinef("admin: topic %s (id %s) deleted: created again", recreateTopic, id)
 		if !c.stopped {
 			rc.busy = false
-			c.pendingTopics = append(c.pendingTopics, w.recreateTopicSpec())
+			c.pendingTopics = append(c.pendingTopics, w.adminTopicSpec(recreateTopic))
 			return
 		}
 		// The workload ended meanwhile (the admin creates no more
 		// topics): the topic is created again all the same, as the
 		// consumers still know it, before convergence and the final read
 		// (awaitRecreated).
-		c.pendingTopics = append([]topicSpec{w.recreateTopicSpec()}, c.pendingTopics...)
+		c.pendingTopics = append([]topicSpec{w.adminTopicSpec(recreateTopic)}, c.pendingTopics...)
 		var create func()
 		create = func() {
 			if len(c.pendingTopics) == 0 || c.pendingTopics[0].name != recreateTopic {
