@@ -73,8 +73,8 @@ type coordinatorKind struct {
 	name         string
 }
 
-// coordinatorKinds are the kinds by FindCoordinator's key type: 0 groups,
-// 1 transactional ids.
+// coordinatorKind is the kind of coordinator FindCoordinator's key type
+// asks for: 0 groups, 1 transactional ids.
 func (r *router) coordinatorKind(keyType int8) (coordinatorKind, bool) {
 	switch keyType {
 	case 0:

@@ -40,8 +40,9 @@
 // (fetcherDispatcher, replica_fetchers.go), and a partition actor's
 // mailbox runs the messages that ask for it (the leader's answers the
 // fetcher hands over, a Fetch's first reads) on their sender's goroutine
-// when it is idle (partitionMailbox): a replication round then hands off
-// between goroutines once, the Produce to its leader. A group
+// when it is idle (partitionMailbox), and so does a Produce's append: every
+// partition of a Produce of at most 64 KiB whose log does not sync after
+// appends, else the last one (produce_inline.go). A group
 // coordinator's mailbox runs a request its connection's reader sends the
 // same way, and the coordinator hands its appends to its partition so: an
 // offset commit on one node is handled, appended and answered on the
@@ -51,6 +52,9 @@
 //     the partition planning and committing each job;
 //   - Fetch responses are written by netio straight from the log's files and
 //     cached blocks (fetch_encode.go), the records released once written;
+//   - a restarted broker opens the partition logs its held images assign it
+//     while it catches up with the metadata log, each on a goroutine of its
+//     own, a bounded number at once (partition_preload.go);
 //   - the high watermark checkpoint is written by a goroutine of its own from
 //     what the partitions publish (hw_checkpoint.go);
 //   - a deleted partition's directory, renamed aside by the replica manager,

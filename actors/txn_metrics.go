@@ -16,12 +16,12 @@ import (
 // VerificationFailureRate and VerificationTimeMs) and the WriteTxnMarkers
 // requests its coordinators send, each by outcome.
 type txnMetrics struct {
-	// verifications counts the asks by outcome (askOutcome).
+	// verifications counts the asks by outcome (outcomeOK, ...).
 	verifications *prometheus.CounterVec
 	// verificationTime is the time from an ask to its answer.
 	verificationTime prometheus.Histogram
 	// markerRequests counts the WriteTxnMarkers requests by outcome
-	// (markerOutcome).
+	// (outcomeOK, ...).
 	markerRequests *prometheus.CounterVec
 }
 

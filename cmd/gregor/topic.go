@@ -19,7 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// adminTimeout bounds each topic verb, so a missing broker ends in an error
+// defaultAdminTimeout bounds each admin verb (topic, group, txn, features)
+// unless --timeout says otherwise, so a missing broker ends in an error
 // instead of kgo's retries going on for ever.
 const defaultAdminTimeout = 30 * time.Second
 
