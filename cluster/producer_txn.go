@@ -144,7 +144,7 @@ func (r *Replica) LastStableOffset() int64 {
 	return max(lso, min(r.state.LogStartOffset, r.highWatermark))
 }
 
-// describeTxnMarker is the marker for logs.
+// String describes the marker for logs.
 func (m TxnMarker) String() string {
 	kind := "abort"
 	if m.Commit {

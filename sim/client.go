@@ -516,7 +516,8 @@ func (c *client) polled(tp tpKey, position, sentMs int64, rp *kmsg.FetchResponse
 	}
 }
 
-// adminTick creates the topics and partitions the workload asks for.
+// startAdmin starts the admin's ticks (adminTick), which create the topics
+// and partitions the workload asks for.
 func (c *client) startAdmin() {
 	c.refreshMetadata()
 	c.at(c.w.now+500, c.adminTick)
