@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -200,4 +202,44 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	default:
 		k.logger.Debug(msg, fields...)
 	}
+}
+
+// defaultAdminTimeout bounds each admin verb's requests unless --timeout
+// says otherwise, so a missing broker ends in an error instead of kgo's
+// retries going on for ever.
+const defaultAdminTimeout = 30 * time.Second
+
+// adminOptions are the flags the admin verbs (topic, group, txn, features)
+// share: where to connect, and how long their requests may take.
+type adminOptions struct {
+	client  clientOptions
+	timeout time.Duration
+}
+
+// register adds the flags to cmd for its subcommands; what names the verb's
+// requests in --timeout's help ("" for none).
+func (o *adminOptions) register(cmd *cobra.Command, what string) {
+	o.client.register(cmd)
+	help := "how long a request may take"
+	if what != "" {
+		help = "how long a " + what + " request may take"
+	}
+	cmd.PersistentFlags().DurationVar(&o.timeout, "timeout", defaultAdminTimeout, help)
+}
+
+// withClient runs fn with a client and a context bounded by --timeout.
+func (o *adminOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, cl *kgo.Client) error) error {
+	session, err := o.client.open(cmd)
+	if err != nil {
+		return err
+	}
+	defer session.close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	return fn(ctx, session.client)
+}
+
+// withAdmin runs fn with an admin client and a context bounded by --timeout.
+func (o *adminOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	return o.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error { return fn(ctx, kadm.NewClient(cl)) })
 }

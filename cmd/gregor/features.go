@@ -21,13 +21,12 @@ import (
 // newFeaturesCommand is gregor's kafka-features: it shows the cluster's
 // feature levels (KIP-584) and moves them with UpdateFeatures.
 func newFeaturesCommand() *cobra.Command {
-	opts := &groupOptions{}
+	opts := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "features",
 		Short: "Show and change the cluster's finalized feature levels (transaction.version, eligible.leader.replicas.version, ...)",
 	}
-	opts.client.register(cmd)
-	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a request may take")
+	opts.register(cmd, "")
 	cmd.AddCommand(
 		newFeaturesDescribeCommand(opts),
 		newFeaturesUpdateCommand(opts, "upgrade", "Raise features to the levels named (refused while a broker does not support a level)"),
@@ -37,13 +36,13 @@ func newFeaturesCommand() *cobra.Command {
 	return cmd
 }
 
-func newFeaturesDescribeCommand(opts *groupOptions) *cobra.Command {
+func newFeaturesDescribeCommand(opts *adminOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe",
 		Short: "List the features the broker supports, with the level the cluster finalized",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
 				if err != nil {
 					return fmt.Errorf("api versions: %w", err)
@@ -67,7 +66,7 @@ func newFeaturesDescribeCommand(opts *groupOptions) *cobra.Command {
 
 // newFeaturesUpdateCommand is upgrade, downgrade or disable: one
 // UpdateFeatures of every --feature, all or nothing.
-func newFeaturesUpdateCommand(opts *groupOptions, verb, short string) *cobra.Command {
+func newFeaturesUpdateCommand(opts *adminOptions, verb, short string) *cobra.Command {
 	var features []string
 	var unsafe, dryRun bool
 	cmd := &cobra.Command{
@@ -79,7 +78,7 @@ func newFeaturesUpdateCommand(opts *groupOptions, verb, short string) *cobra.Com
 			if err != nil {
 				return err
 			}
-			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				levels, err := updateFeatures(ctx, cl, opts.timeout, dryRun, updates)
 				if err != nil {
 					return err

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,20 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// groupOptions are the flags shared by the group verbs.
-type groupOptions struct {
-	client  clientOptions
-	timeout time.Duration
-}
-
 func newGroupCommand() *cobra.Command {
-	opts := &groupOptions{}
+	opts := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "group",
 		Short: "List, describe, reset the offsets of and delete consumer groups",
 	}
-	opts.client.register(cmd)
-	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a group request may take")
+	opts.register(cmd, "group")
 	cmd.AddCommand(
 		newGroupListCommand(opts),
 		newGroupDescribeCommand(opts),
@@ -42,20 +34,7 @@ func newGroupCommand() *cobra.Command {
 	return cmd
 }
 
-// withAdmin runs fn with a client, its admin client and a context bounded
-// by --timeout.
-func (o *groupOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error) error {
-	session, err := o.client.open(cmd)
-	if err != nil {
-		return err
-	}
-	defer session.close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
-	defer cancel()
-	return fn(ctx, session.client, kadm.NewClient(session.client))
-}
-
-func newGroupListCommand(opts *groupOptions) *cobra.Command {
+func newGroupListCommand(opts *adminOptions) *cobra.Command {
 	var states, types []string
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -63,7 +42,7 @@ func newGroupListCommand(opts *groupOptions) *cobra.Command {
 		Short:   "List groups",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				listed, err := listGroups(ctx, cl, states, types)
 				if err != nil {
 					return err
@@ -108,13 +87,13 @@ func orDash(s string) string {
 	return s
 }
 
-func newGroupDescribeCommand(opts *groupOptions) *cobra.Command {
+func newGroupDescribeCommand(opts *adminOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe GROUP...",
 		Short: "Show a group's members, their assignments, and the committed offset, log end offset and lag of each partition",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
 				out := cmd.OutOrStdout()
 				for i, name := range names {
 					if i > 0 {
@@ -330,13 +309,13 @@ func assignmentString(assigned map[string][]int32) string {
 	return strings.Join(parts, " ")
 }
 
-func newGroupDeleteCommand(opts *groupOptions) *cobra.Command {
+func newGroupDeleteCommand(opts *adminOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete GROUP...",
 		Short: "Delete empty groups and their committed offsets",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
 				resps, err := adm.DeleteGroups(ctx, names...)
 				if err != nil {
 					return fmt.Errorf("delete groups: %w", err)

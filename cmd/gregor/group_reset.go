@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // resetOptions are reset-offsets' flags: the topics and exactly one way to
@@ -29,7 +28,7 @@ type resetOptions struct {
 	execute    bool
 }
 
-func newGroupResetOffsetsCommand(opts *groupOptions) *cobra.Command {
+func newGroupResetOffsetsCommand(opts *adminOptions) *cobra.Command {
 	r := &resetOptions{}
 	cmd := &cobra.Command{
 		Use:   "reset-offsets GROUP --topic TOPIC[:PARTITION,...] (--to-earliest|--to-latest|--to-offset N|--to-datetime TIME|--shift-by N)",
@@ -44,7 +43,7 @@ func newGroupResetOffsetsCommand(opts *groupOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return opts.withAdmin(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
 				return resetOffsets(ctx, cmd, adm, args[0], targets, mode, r)
 			})
 		},

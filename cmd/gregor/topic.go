@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,25 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// defaultAdminTimeout bounds each admin verb (topic, group, txn, features)
-// unless --timeout says otherwise, so a missing broker ends in an error
-// instead of kgo's retries going on for ever.
-const defaultAdminTimeout = 30 * time.Second
-
-// topicOptions are the flags shared by the topic verbs.
-type topicOptions struct {
-	client  clientOptions
-	timeout time.Duration
-}
-
 func newTopicCommand() *cobra.Command {
-	opts := &topicOptions{}
+	opts := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "topic",
 		Short: "Create, list, describe, delete, configure topics and add partitions",
 	}
-	opts.client.register(cmd)
-	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a topic request may take")
+	opts.register(cmd, "topic")
 	cmd.AddCommand(
 		newTopicCreateCommand(opts),
 		newTopicListCommand(opts),
@@ -49,24 +36,7 @@ func newTopicCommand() *cobra.Command {
 	return cmd
 }
 
-// withAdmin runs fn with an admin client and a context bounded by --timeout.
-func (o *topicOptions) withAdmin(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
-	return o.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error { return fn(ctx, kadm.NewClient(cl)) })
-}
-
-// withClient runs fn with a client and a context bounded by --timeout.
-func (o *topicOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, cl *kgo.Client) error) error {
-	session, err := o.client.open(cmd)
-	if err != nil {
-		return err
-	}
-	defer session.close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
-	defer cancel()
-	return fn(ctx, session.client)
-}
-
-func newTopicCreateCommand(opts *topicOptions) *cobra.Command {
+func newTopicCreateCommand(opts *adminOptions) *cobra.Command {
 	var (
 		partitions  int32
 		replicas    int16
@@ -175,7 +145,7 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 	return nil
 }
 
-func newTopicListCommand(opts *topicOptions) *cobra.Command {
+func newTopicListCommand(opts *adminOptions) *cobra.Command {
 	var internal bool
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -213,7 +183,7 @@ func replicationFactor(d kadm.TopicDetail) int {
 	return 0
 }
 
-func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
+func newTopicDeleteCommand(opts *adminOptions) *cobra.Command {
 	var ifExists bool
 	cmd := &cobra.Command{
 		Use:   "delete TOPIC...",
@@ -241,7 +211,7 @@ func newTopicDeleteCommand(opts *topicOptions) *cobra.Command {
 	return cmd
 }
 
-func newTopicAlterConfigCommand(opts *topicOptions) *cobra.Command {
+func newTopicAlterConfigCommand(opts *adminOptions) *cobra.Command {
 	var sets, deletes []string
 	cmd := &cobra.Command{
 		Use:   "alter-config TOPIC...",
@@ -293,7 +263,7 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 	return alters, nil
 }
 
-func newTopicDescribeCommand(opts *topicOptions) *cobra.Command {
+func newTopicDescribeCommand(opts *adminOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe [TOPIC...]",
 		Short: "Show a topic's summary, configs and partitions (every topic's without one, as kafka-topics --describe)",

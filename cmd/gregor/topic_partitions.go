@@ -12,7 +12,7 @@ import (
 // newTopicAddPartitionsCommand adds partitions to topics (CreatePartitions),
 // as kafka-topics --alter --partitions N does: --partitions is the count
 // each topic is to have, --add how many more each gets.
-func newTopicAddPartitionsCommand(opts *topicOptions) *cobra.Command {
+func newTopicAddPartitionsCommand(opts *adminOptions) *cobra.Command {
 	var total, more int
 	var validateOnly bool
 	cmd := &cobra.Command{

@@ -9,25 +9,23 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func newTxnCommand() *cobra.Command {
-	opts := &groupOptions{}
+	opts := &adminOptions{}
 	cmd := &cobra.Command{
 		Use:   "txn",
 		Short: "List and describe transactional producers' transactions",
 	}
-	opts.client.register(cmd)
-	cmd.PersistentFlags().DurationVar(&opts.timeout, "timeout", defaultAdminTimeout, "how long a request may take")
+	opts.register(cmd, "")
 	cmd.AddCommand(newTxnListCommand(opts), newTxnDescribeCommand(opts))
 	return cmd
 }
 
-func newTxnListCommand(opts *groupOptions) *cobra.Command {
+func newTxnListCommand(opts *adminOptions) *cobra.Command {
 	var states []string
 	var pids []int64
 	var longer time.Duration
@@ -37,7 +35,7 @@ func newTxnListCommand(opts *groupOptions) *cobra.Command {
 		Short:   "List transactional ids with their producer ids and transaction states",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				req := kmsg.NewPtrListTransactionsRequest()
 				req.StateFilters, req.ProducerIDFilters = states, pids
 				if longer > 0 {
@@ -72,13 +70,13 @@ func newTxnListCommand(opts *groupOptions) *cobra.Command {
 	return cmd
 }
 
-func newTxnDescribeCommand(opts *groupOptions) *cobra.Command {
+func newTxnDescribeCommand(opts *adminOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe TRANSACTIONAL-ID...",
 		Short: "Show a transactional id's producer id and epoch, timeout, transaction state and partitions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, ids []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				req := kmsg.NewPtrDescribeTransactionsRequest()
 				req.TransactionalIDs = ids
 				resp, err := req.RequestWith(ctx, cl)
