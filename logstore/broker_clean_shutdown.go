@@ -80,7 +80,7 @@ func writeBrokerShutdownMarker(fsys vfs.FS, dir string, m brokerShutdownMarker) 
 // err is a replacement or removal that failed.
 func TakeBrokerShutdown(fsys vfs.FS, dir, bootID string) (*int64, error) {
 	name := path.Join(dir, BrokerShutdownFile)
-	p, err := readWholeFile(fsys, name, 1<<10)
+	p, err := ReadWholeFile(fsys, name, 1<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -38,8 +38,10 @@ func writeFileAtomic(fsys vfs.FS, name string, data []byte) error {
 	return vfs.WriteFileAtomic(fsys, name, data)
 }
 
-// readWholeFile reads at most limitBytes of name.
-func readWholeFile(fsys vfs.FS, name string, limitBytes int64) ([]byte, error) {
+// ReadWholeFile reads the whole of name, a small file: one longer than
+// limitBytes is corruption (ErrCorruption), as no file of ours grows that
+// long.
+func ReadWholeFile(fsys vfs.FS, name string, limitBytes int64) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func decodeCheckpoint(p []byte) (int64, error) {
 // segments it held whole).
 func (l *Log) readCheckpoint(name string) (offset int64, ok bool, err error) {
 	full := path.Join(l.dir, name)
-	p, err := readWholeFile(l.fs, full, maxCheckpointBytes)
+	p, err := ReadWholeFile(l.fs, full, maxCheckpointBytes)
 	if err == nil {
 		offset, err = decodeCheckpoint(p)
 	}

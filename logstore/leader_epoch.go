@@ -312,7 +312,7 @@ func decodeEpochCheckpoint(p []byte) ([]EpochEntry, error) {
 // read is an error (readCheckpoint).
 func (l *Log) loadEpochCheckpoint() (bool, error) {
 	name := path.Join(l.dir, leaderEpochCheckpointFile)
-	p, err := readWholeFile(l.fs, name, maxLeaderEpochCheckpointBytes)
+	p, err := ReadWholeFile(l.fs, name, maxLeaderEpochCheckpointBytes)
 	var es []EpochEntry
 	if err == nil {
 		es, err = decodeEpochCheckpoint(p)

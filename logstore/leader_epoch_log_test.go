@@ -48,7 +48,7 @@ func wantEpochs(t *testing.T, l *Log, want ...EpochEntry) {
 
 func epochCheckpointText(t *testing.T, fsys vfs.FS, dir string) string {
 	t.Helper()
-	p, err := readWholeFile(fsys, path.Join(dir, leaderEpochCheckpointFile), 1<<20)
+	p, err := ReadWholeFile(fsys, path.Join(dir, leaderEpochCheckpointFile), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type TopicPartition struct {
 // names a partition twice or a topic WriteOffsetCheckpointFile would refuse,
 // is reported as ErrCorruption.
 func ReadOffsetCheckpointFile(fsys vfs.FS, path string) (map[TopicPartition]int64, error) {
-	p, err := readWholeFile(fsys, path, maxOffsetCheckpointBytes)
+	p, err := ReadWholeFile(fsys, path, maxOffsetCheckpointBytes)
 	if errors.Is(err, errNotExist) {
 		return map[TopicPartition]int64{}, nil
 	}

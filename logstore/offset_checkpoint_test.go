@@ -35,7 +35,7 @@ func TestOffsetCheckpointFormatIsKafkas(t *testing.T) {
 	if err := WriteOffsetCheckpointFile(mem, "/cp", offsets); err != nil {
 		t.Fatal(err)
 	}
-	p, err := readWholeFile(mem, "/cp", 1<<10)
+	p, err := ReadWholeFile(mem, "/cp", 1<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestOffsetCheckpointTornFileIsCorruption(t *testing.T) {
 	if err := WriteOffsetCheckpointFile(mem, "/cp", offsets); err != nil {
 		t.Fatal(err)
 	}
-	whole, err := readWholeFile(mem, "/cp", 1<<10)
+	whole, err := ReadWholeFile(mem, "/cp", 1<<10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func partitionMetadataField(lines []string, i int, key string) (string, bool) {
 // disk fails to read an error of its own.
 func ReadPartitionMetadata(fsys vfs.FS, dir string) (topicID [16]byte, ok bool, err error) {
 	name := path.Join(dir, PartitionMetadataFile)
-	p, err := readWholeFile(fsys, name, maxPartitionMetadataBytes)
+	p, err := ReadWholeFile(fsys, name, maxPartitionMetadataBytes)
 	switch {
 	case errors.Is(err, errNotExist):
 		return topicID, false, nil

@@ -202,7 +202,7 @@ func dirContents(t *testing.T, fsys vfs.FS, dir string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, name := range names {
-		p, err := readWholeFile(fsys, path.Join(dir, name), 1<<30)
+		p, err := ReadWholeFile(fsys, path.Join(dir, name), 1<<30)
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)
 		}

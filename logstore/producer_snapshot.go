@@ -185,7 +185,7 @@ func (l *Log) loadProducerState() error {
 			_ = l.fs.Remove(name)
 			continue
 		}
-		p, err := readWholeFile(l.fs, name, maxProducerSnapshotBytes)
+		p, err := ReadWholeFile(l.fs, name, maxProducerSnapshotBytes)
 		var s *ProducerStates
 		if err == nil {
 			s, err = decodeProducerSnapshot(p)

@@ -115,7 +115,7 @@ func (l *Log) loadTxnIndexes() {
 	var all []AbortedTxn
 	for _, seg := range l.segments {
 		name := path.Join(l.dir, segmentFileName(seg.baseOffset, txnIndexFileExt))
-		p, err := readWholeFile(l.fs, name, 64<<20)
+		p, err := ReadWholeFile(l.fs, name, 64<<20)
 		if err != nil {
 			continue
 		}

@@ -414,14 +414,14 @@ func (l *Log) resumeScan(seg *segment, size int64, onBatch func(b *Batch)) (bool
 // found later by scanning from the last entry.
 func (l *Log) loadIndexFiles(seg *segment, size int64, last bool) error {
 	dir := seg.dir
-	p, err := readWholeFile(l.fs, path.Join(dir, segmentFileName(seg.baseOffset, indexFileExt)), size/BatchHeaderBytes*offsetIndexEntryBytes+offsetIndexEntryBytes)
+	p, err := ReadWholeFile(l.fs, path.Join(dir, segmentFileName(seg.baseOffset, indexFileExt)), size/BatchHeaderBytes*offsetIndexEntryBytes+offsetIndexEntryBytes)
 	if err != nil {
 		return err
 	}
 	if seg.index, err = decodeOffsetIndex(p, size); err != nil {
 		return err
 	}
-	p, err = readWholeFile(l.fs, path.Join(dir, segmentFileName(seg.baseOffset, timeIndexFileExt)), size/BatchHeaderBytes*timeIndexEntryBytes+timeIndexEntryBytes)
+	p, err = ReadWholeFile(l.fs, path.Join(dir, segmentFileName(seg.baseOffset, timeIndexFileExt)), size/BatchHeaderBytes*timeIndexEntryBytes+timeIndexEntryBytes)
 	if err != nil {
 		return err
 	}

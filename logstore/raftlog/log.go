@@ -3,7 +3,6 @@ package raftlog
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -103,7 +102,7 @@ func Open(fsys vfs.FS, dir string, logger *zap.Logger) (*Log, State, error) {
 // torn tail, and opens it for appending.
 func (l *Log) recover(seq uint64) (State, error) {
 	name := path.Join(l.dir, segmentName(seq))
-	p, err := readWholeFile(l.fs, name, maxSegmentBytes)
+	p, err := logstore.ReadWholeFile(l.fs, name, maxSegmentBytes)
 	if err != nil {
 		return State{}, err
 	}
@@ -114,7 +113,7 @@ func (l *Log) recover(seq uint64) (State, error) {
 	var st State
 	if s.snapIndex > 0 {
 		snapName := path.Join(l.dir, snapshotName(s.snapIndex))
-		sp, err := readWholeFile(l.fs, snapName, maxSnapshotBytes)
+		sp, err := logstore.ReadWholeFile(l.fs, snapName, maxSnapshotBytes)
 		if errors.Is(err, fs.ErrNotExist) {
 			return State{}, fmt.Errorf("%w: %s continues snapshot %d, which is missing", logstore.ErrCorruption, name, s.snapIndex)
 		}
@@ -264,7 +263,7 @@ func (l *Log) Compact(snap *raftpb.Snapshot) error {
 		return fmt.Errorf("compact at %d: the log holds entries %d to %d", md.GetIndex(), l.snapIndex+1, l.lastIndex)
 	}
 	name := path.Join(l.dir, segmentName(l.seq))
-	p, err := readWholeFile(l.fs, name, maxSegmentBytes)
+	p, err := logstore.ReadWholeFile(l.fs, name, maxSegmentBytes)
 	if err != nil {
 		return err
 	}
@@ -445,25 +444,4 @@ func makeDirDurable(fsys vfs.FS, dir string) error {
 		}
 	}
 	return nil
-}
-
-// readWholeFile reads name, refusing one longer than limitBytes.
-func readWholeFile(fsys vfs.FS, name string, limitBytes int64) ([]byte, error) {
-	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, fmt.Errorf("size of %s: %w", name, err)
-	}
-	if size > limitBytes {
-		return nil, fmt.Errorf("%w: %s has %d bytes, more than %d", logstore.ErrCorruption, name, size, limitBytes)
-	}
-	p := make([]byte, size)
-	if _, err := f.ReadAt(p, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return p, nil
 }
