@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -148,15 +149,7 @@ func (cg *consumerGroup) sortedMembers() []*consumerMember {
 	for _, m := range cg.members {
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b *consumerMember) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *consumerMember) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 

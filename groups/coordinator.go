@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -391,15 +392,7 @@ func (c *Coordinator) sortedGroups() []*group {
 	for _, g := range c.groups {
 		out = append(out, g)
 	}
-	slices.SortFunc(out, func(a, b *group) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *group) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
