@@ -454,25 +454,3 @@ func encodeBatch(rb *kmsg.RecordBatch) []byte {
 	}
 	return p
 }
-
-// KeylessRecords counts the records of b that have no key, decompressing
-// them if needed: a compacted topic refuses such records at produce, as
-// Kafka's log validator does. A batch that does not decode fails with
-// ErrCorruption. It makes codecs for the one call; a caller checking many
-// compressed batches keeps a Codecs and calls its KeylessRecords.
-func KeylessRecords(b *Batch) (int, error) { return NewCodecs().KeylessRecords(b) }
-
-// KeylessRecords is the package's KeylessRecords decompressing with c.
-func (c *Codecs) KeylessRecords(b *Batch) (int, error) {
-	recs, err := decodeCompactionRecords(c, b)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for i := range recs {
-		if recs[i].Key == nil {
-			n++
-		}
-	}
-	return n, nil
-}

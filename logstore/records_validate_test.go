@@ -274,7 +274,7 @@ func FuzzValidateRecords(f *testing.F) {
 		// lookups, compaction) get the same batch, which followers do not
 		// validate: they must not panic either.
 		_ = eachRecord(codecs, &b, func(*kmsg.Record) bool { return true })
-		_, _ = codecs.KeylessRecords(&b)
+		_, _ = decodeCompactionRecords(codecs, &b)
 		if _, err := codecs.ValidateRecords(&b, RecordRules{RequireKeys: requireKeys}); err != nil {
 			var ire *InvalidRecordsError
 			if !errors.As(err, &ire) {
