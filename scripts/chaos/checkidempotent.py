@@ -1,5 +1,5 @@
 # Part of scripts/chaos (see run): one process of a chaos scenario.
-# Checks a run: python3 check.py DIR (producer log DIR/prod.jsonl, consumers DIR/cons-*.log, chaos DIR/chaos.jsonl)
+# Checks an idempotent run: python3 checkidempotent.py DIR (producer log DIR/prod.jsonl, consumers DIR/cons-*.log, chaos DIR/chaos.jsonl)
 import sys, json, glob, collections
 d = sys.argv[1]
 acked, failed, t_acks = {}, [], []

@@ -1,4 +1,5 @@
 # Part of scripts/chaos (see run): one process of a chaos scenario.
+# Checks a kcat run: python3 checkkcat.py DIR (the records fed to the kcat producer DIR/gen.count, its exit DIR/kcatp.rc and errors DIR/kcatp.stderr, the consumers DIR/cons-*.log)
 import sys, json, glob, collections
 d = sys.argv[1]
 n = int(open(f'{d}/gen.count').read())

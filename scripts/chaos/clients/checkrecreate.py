@@ -1,4 +1,4 @@
-# check3.py OUT: what a topic deleted and created again holds (scripts/chaos/run5 recreate)
+# checkrecreate.py OUT: what a topic deleted and created again holds (scripts/chaos/run5 recreate)
 import sys, collections, re
 out = sys.argv[1]
 t = dict(l.split() for l in open(out + '/times'))
