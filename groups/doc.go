@@ -25,7 +25,7 @@
 // protocol), offsets.go (offset commits, fetches, deletes, expiry), admin.go
 // (ListGroups, DescribeGroups, DeleteGroups, summaries), txn_offsets.go
 // (TxnOffsetCommit and the pending transactional offsets), consumer*.go
-// (KIP-848), records.go and replay.go (the partition's records), replies.go
+// (KIP-848) and assignors.go (its server assignors), records.go and replay.go (the partition's records), replies.go
 // (replies held for their records, the revert after a failed append),
 // refused_appends.go (an append refused unwritten fails alone),
 // tombstones.go (deletions appended in batches of bounded size), topics.go

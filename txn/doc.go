@@ -24,9 +24,14 @@
 // (one transactional id's state and its transitions), records.go (the
 // partition's records and batches), init.go (InitProducerId), add.go
 // (AddPartitionsToTxn, AddOffsetsToTxn), end.go (EndTxn, markers,
-// completion, timeouts, expiry), describe.go (DescribeTransactions,
-// ListTransactions), errors.go (answers for a request that cannot be
-// served), partition.go (PartitionFor).
+// completion, timeouts, expiry), complete.go (a completion record that
+// waits for the producer's next add, to share its append), describe.go
+// (DescribeTransactions, ListTransactions), errors.go (answers for a
+// request that cannot be served), partition.go (PartitionFor); and for the
+// shells, production's and the simulator's alike, append_window.go
+// (AppendWindow: the appends in flight, their outcomes handed back in
+// order) and ask_code.go (AskCode: what a partition leader answers a
+// produce whose coordinator could not vouch for it).
 //
 // It may import logstore only; never actors, netio, cluster, groups or sim.
 // Its cores are plain values with no goroutines, clocks, sockets, files or

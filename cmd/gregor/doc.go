@@ -8,7 +8,8 @@
 // named by -b/--brokers or GREGOR_BROKERS (default 127.0.0.1:9092).
 //
 // This package owns flags, configuration and the client verbs; it hands the
-// node's configuration to actors and imports nothing below actors. Commands
+// node's configuration to actors, hands gregor sim to the simulator (sim),
+// and reads only default values from cluster (config_replica_fetch.go). Commands
 // are built fresh by newRootCommand and read and write only through the
 // cobra command's input and outputs, so tests run them in-process. The
 // client verbs run on the calling goroutine plus the kgo client's own; they
