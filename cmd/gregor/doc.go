@@ -9,7 +9,8 @@
 //
 // This package owns flags, configuration and the client verbs; it hands the
 // node's configuration to actors, hands gregor sim to the simulator (sim),
-// and reads only default values from cluster (config_replica_fetch.go). Commands
+// and takes from cluster only default values (config_replica_fetch.go) and
+// EditDistance for its config key suggestions (config_suggest.go). Commands
 // are built fresh by newRootCommand and read and write only through the
 // cobra command's input and outputs, so tests run them in-process. The
 // client verbs run on the calling goroutine plus the kgo client's own; they
