@@ -34,8 +34,15 @@
 // active segment's last block is kept in memory), recent.go (the headers of
 // the batches appended since the last offset-index entry, which reads find
 // their batches by), codecs.go (record compression), compact.go, cleaner.go, cleaner_run.go
-// and replace.go (compaction), groupcommit.go (batched fsync), prealloc.go
-// (a segment's disk blocks reserved ahead of its appends), config.go.
+// and replace.go (compaction), empty_stretch.go (the empty batches
+// compaction leaves), groupcommit.go (batched fsync), prealloc*.go (a
+// segment's disk blocks reserved ahead of its appends), writev_*.go and
+// raw_writes.go (appends as one pwritev, through a raw system call),
+// held.go (a leader's recent appends served from the buffers they came in),
+// records_validate.go, records_each.go and decompress_bounded.go (a produced
+// batch's records checked, read and decompressed within a bound),
+// open_kind.go (whether an open rescans the log), broker_clean_shutdown.go
+// (the broker's shutdown marker, Kafka's .kafka_cleanshutdown), config.go.
 //
 // # Durability
 //

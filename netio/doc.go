@@ -14,8 +14,11 @@
 // writer_inline.go (answers written by the goroutine that answers), idle.go
 // (idle timeout and shutdown through read deadlines), decode.go (framing,
 // header, body), encode.go (response frames, EncodedResponse for pre-encoded
-// and zero-copy bodies), 18_api_versions.go, config.go, request.go (Handler,
-// Request, Observer, Retain), pool.go (the buffer pool by size class).
+// and zero-copy bodies), 18_api_versions.go and 18_api_versions_features.go
+// (ApiVersions, with the feature levels of v3+), config.go, request.go
+// (Handler, Request, Observer, Retain), pool.go (the buffer pool by size
+// class), rawio*.go (socket reads and writes without the scheduler's
+// syscall bookkeeping).
 //
 // Private APIs: Config.PrivateAPIs adds API keys kmsg does not know, with
 // request and response types the caller supplies (private.go); only the

@@ -98,8 +98,12 @@
 //     metadata_lag_scenario.go: the metadata lag (raft messages reach one
 //     node late while its RPCs flow, so its replicas act on an older
 //     image; the metalag profile, with a follower of the lagging leader
-//     starved), and its scenario commands; profile.go's mixed profile
-//     plays one named profile or a drawn one per seed;
+//     starved), and its scenario commands; metadata_log_loss.go: a
+//     broker-only node's metadata log lost with a power loss, which the
+//     quorum's leader sends a snapshot to; conns_closed.go: a stopped
+//     node's connections closed by its kernel, which lets the controller
+//     fence it before its session ends; profile.go's mixed profile plays
+//     one named profile or a drawn one per seed;
 //   - delete_records.go: DeleteRecords, sent by the admin on a topic of
 //     its own (the deleterecords profile, and 30% of the drawn ones),
 //     and its checks: S13 (no replica leads at the acknowledging leader
@@ -122,7 +126,9 @@
 //     topic_recreate_groups.go: group members on the re-created topic,
 //     which start its partitions over when an id is deleted, and the
 //     check S16 (a group is told no offset of a deleted id of its topic);
-//     the plant offsets-outlive-topic;
+//     the plant offsets-outlive-topic; topic_recreate_txn.go: the
+//     idempotent and transactional producers on it, whose producer state
+//     a deletion takes;
 //   - check_preferred.go: the controllers run production's periodic
 //     preferred-leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in
@@ -133,11 +139,13 @@
 //   - node_learner.go: learners (non-voters) poll the voters for the raft
 //     messages held for them (quorum.LearnerPoll, quorum.Outbox), as
 //     production's raft transport does; the plant poll-leader-only;
-//   - check_server.go, check_client.go: the checkers;
+//   - check_server.go, check_client.go, check_hold.go: the checkers
+//     (check_hold.go: S9's leadership-hold part);
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);
 //   - scenario.go: scripted scenarios (testdata/scenarios);
 //     scenario_faults.go: their clock, disk and consumer commands;
+//     scenario_shutdown.go: their graceful shutdown command;
 //     scenario_classes.go: which scenarios, and which swarm faults (with
 //     the Stats counter that shows them), play each known bug class
 //     B1–B21 of CORRECTNESS.md §3 (BugClasses), and which classes real
