@@ -101,8 +101,9 @@
 //     starved), and its scenario commands; metadata_log_loss.go: a
 //     broker-only node's metadata log lost with a power loss, which the
 //     quorum's leader sends a snapshot to; conns_closed.go: a stopped
-//     node's connections closed by its kernel, which lets the controller
-//     fence it before its session ends; profile.go's mixed profile plays
+//     process's connections to the voters closed by its kernel (a notice
+//     here), which lets the controller fence it, once membership reports
+//     it failed, before its session ends; profile.go's mixed profile plays
 //     one named profile or a drawn one per seed;
 //   - delete_records.go: DeleteRecords, sent by the admin on a topic of
 //     its own (the deleterecords profile, and 30% of the drawn ones),
