@@ -181,6 +181,11 @@
 //   - GREGOR_BENCH_RF3_ACKS1=1 adds the replication cell
 //     ref-gregor-rf3-acks1: replication factor 3 answered at acks=1, the
 //     brokers' replication work without the producer waiting for it.
+//   - GREGOR_BENCH_RF1_COPIES=0 leaves out the replication cell's floor,
+//     ref-gregor-rf1-x3-acks1 (every record stored three times without
+//     replication).
+//   - GREGOR_BENCH_CLUSTER_WARMUP=0 skips the three-node cluster's warm-up
+//     (a produce of every record set, whose pages the cells then reuse).
 //   - GREGOR_BENCH_PERF=PREFIX records every measured window with Linux
 //     perf (`perf record -g` over the brokers and the benchmark process,
 //     kernel included) into PREFIX.N.data.
