@@ -15,7 +15,7 @@ import (
 	"gregor/logstore"
 )
 
-// Scenarios are scripts of commands on a cluster with no random faults
+// A Scenario plays a script of commands on a cluster with no random faults
 // (sim/testdata/scenarios/*.txt, in cockroachdb/datadriven's format: a
 // command, "----", its output). Each command's output is what it reports
 // plus the timeline lines of what happened meanwhile. The commands:

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// ErrNameConflict: another live node gossips under this node's name, that is
-// with the same node id, from another address.
+// ErrNameConflict says another live node gossips under this node's name,
+// that is with the same node id, from another address.
 var ErrNameConflict = errors.New("gossip: another live node has this node id")
 
 // serfEventBuffer is the capacity of serf's event channel. serf sends to it
