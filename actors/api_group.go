@@ -72,6 +72,8 @@ func (r *router) toCoordinator(req *netio.Request, group string, respond func(km
 	if member {
 		r.coordConns.sent(req.Conn, k, req.Header.ClientID, r.node.cfg.Clock.Now().MonoMs)
 		respond = r.toldOnMove(k, respond)
+	} else if leave, ok := req.Body.(*kmsg.LeaveGroupRequest); ok {
+		r.coordConns.left(leave.Group, leavingMembers(leave))
 	}
 	keepGroupBytes(req.Body)
 	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})

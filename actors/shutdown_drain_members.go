@@ -50,8 +50,11 @@ type memberSeen struct {
 type coordinatorConns struct {
 	mu   sync.Mutex
 	seen map[memberKey]*memberSeen
-	// watched are the connections whose close forgets their members.
-	watched map[*netio.ConnInfo]struct{}
+	// byConn are, per connection (watched: its close forgets its
+	// members), the last member of each group that sent on it. A new
+	// member id of a group on a connection replaces the last (the client
+	// joined again with a new id: the old one will not be heard again).
+	byConn map[*netio.ConnInfo]map[string]memberKey
 	// draining: pending are the members the drain waits for; drained
 	// closes when none is left.
 	draining bool
@@ -68,15 +71,37 @@ func (cc *coordinatorConns) sent(conn *netio.ConnInfo, k memberKey, client strin
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.seen == nil {
-		cc.seen, cc.watched = map[memberKey]*memberSeen{}, map[*netio.ConnInfo]struct{}{}
+		cc.seen, cc.byConn = map[memberKey]*memberSeen{}, map[*netio.ConnInfo]map[string]memberKey{}
 	}
-	if _, ok := cc.watched[conn]; !ok {
-		cc.watched[conn] = struct{}{}
+	groups, ok := cc.byConn[conn]
+	if !ok {
+		groups = map[string]memberKey{}
+		cc.byConn[conn] = groups
 		if closed := conn.Closed(); closed.Done() != nil {
 			context.AfterFunc(closed, func() { cc.closed(conn) })
 		}
 	}
+	if prev, ok := groups[k.group]; ok && prev != k {
+		cc.forget(prev)
+	}
+	groups[k.group] = k
 	cc.seen[k] = &memberSeen{conn: conn, client: client, lastMs: nowMs}
+}
+
+// left notes that members of group left it (LeaveGroup): they will not
+// be heard again.
+func (cc *coordinatorConns) left(group string, members []string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, m := range members {
+		cc.forget(memberKey{group, m})
+	}
+}
+
+// forget drops k; called under cc.mu.
+func (cc *coordinatorConns) forget(k memberKey) {
+	delete(cc.seen, k)
+	cc.release(k)
 }
 
 // told notes that the member k's request was answered NOT_COORDINATOR (no
@@ -100,13 +125,12 @@ const toldMs = math.MinInt64
 func (cc *coordinatorConns) closed(conn *netio.ConnInfo) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	delete(cc.watched, conn)
-	for k, m := range cc.seen {
-		if m.conn == conn {
-			delete(cc.seen, k)
-			cc.release(k)
+	for _, k := range cc.byConn[conn] {
+		if m := cc.seen[k]; m != nil && m.conn == conn {
+			cc.forget(k)
 		}
 	}
+	delete(cc.byConn, conn)
 }
 
 // release takes k off the drain's list; called under cc.mu.
@@ -156,7 +180,7 @@ func (cc *coordinatorConns) recheck(movedAway func(group string) bool) {
 }
 
 // notTold names the members a drain still waits for: the peer's address
-// and client id of each one's last request, and its group, sorted.
+// and client id of each one's last request, its group and member id, sorted.
 func (cc *coordinatorConns) notTold() []string {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
@@ -169,8 +193,21 @@ func (cc *coordinatorConns) notTold() []string {
 			}
 			client = m.client
 		}
-		names = append(names, addr+" "+client+" "+k.group)
+		names = append(names, addr+" "+client+" "+k.group+" "+k.member)
 	}
 	slices.Sort(names)
 	return names
+}
+
+// leavingMembers are the member ids a LeaveGroup names (one before v3, a
+// list since).
+func leavingMembers(r *kmsg.LeaveGroupRequest) []string {
+	if r.Version < 3 {
+		return []string{r.MemberID}
+	}
+	ids := make([]string, 0, len(r.Members))
+	for _, m := range r.Members {
+		ids = append(ids, m.MemberID)
+	}
+	return ids
 }

@@ -52,8 +52,8 @@ func TestCoordinatorConnsDrain(t *testing.T) {
 	if drainedYet(drained) {
 		t.Fatal("drained before b was told")
 	}
-	if got := cc.notTold(); !slices.Equal(got, []string{"127.0.0.1:40000 b-client g"}) {
-		t.Fatalf("not told: %q, want b's address, client id and group", got)
+	if got := cc.notTold(); !slices.Equal(got, []string{"127.0.0.1:40000 b-client g b"}) {
+		t.Fatalf("not told: %q, want b's address, client id, group and id", got)
 	}
 	cc.closed(b)
 	if !drainedYet(drained) {
@@ -82,6 +82,38 @@ func TestCoordinatorConnsDrainCountsMembersNotConnections(t *testing.T) {
 	cc.told(memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: "m"}))
 	if !drainedYet(drained) {
 		t.Fatalf("not drained once m's heartbeat was told; still waiting for %q", cc.notTold())
+	}
+}
+
+// A member id is heard no more once its client joined its group again
+// with a new id on the same connection (sarama after UNKNOWN_MEMBER_ID),
+// or once it left (LeaveGroup, one member before v3, a list since): the
+// drain does not wait for it.
+func TestCoordinatorConnsDrainForgetsReplacedAndLeftMembers(t *testing.T) {
+	var cc coordinatorConns
+	conn, other := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}
+	key := func(id string) memberKey { return memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: id}) }
+	cc.sent(conn, key("old"), "c", 9_000)
+	cc.sent(conn, memberKeyOf(&kmsg.JoinGroupRequest{Group: "g", MemberID: "new"}), "c", 9_100)
+	cc.sent(other, key("x"), "c", 9_000)
+	cc.sent(other, key("y"), "c", 9_000) // replaces x too: one member per group and connection
+	cc.sent(other, memberKeyOf(&kmsg.HeartbeatRequest{Group: "h", MemberID: "z"}), "c", 9_000)
+	cc.sent(other, memberKeyOf(&kmsg.HeartbeatRequest{Group: "i", MemberID: "w"}), "c", 9_000)
+	cc.left("h", leavingMembers(&kmsg.LeaveGroupRequest{Version: 1, Group: "h", MemberID: "z"}))
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
+	if waiting != 3 {
+		t.Fatalf("waiting for %d members (%q), want 3 (new, y, w)", waiting, cc.notTold())
+	}
+	leave := &kmsg.LeaveGroupRequest{Version: 3, Group: "i"}
+	leave.Members = append(leave.Members, kmsg.LeaveGroupRequestMember{MemberID: "w"})
+	cc.left("i", leavingMembers(leave))
+	cc.told(memberKeyOf(&kmsg.SyncGroupRequest{Group: "g", MemberID: "new"}))
+	if drainedYet(drained) {
+		t.Fatal("drained before y was told")
+	}
+	cc.told(key("y"))
+	if !drainedYet(drained) {
+		t.Fatalf("not drained; still waiting for %q", cc.notTold())
 	}
 }
 
