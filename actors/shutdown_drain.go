@@ -40,6 +40,12 @@ import (
 // down or stopping too, as in gregor cluster down) has nowhere to be sent.
 // A node that still coordinates groups (no other broker took them), or
 // whose clients sent its coordinators nothing lately, does not wait.
+// Left: a franz-go member whose offset commit is answered NOT_COORDINATOR
+// before its next heartbeat learns the move there (its coordinator cache
+// is its client's) and heartbeats straight to the new coordinator; it is
+// never told here, and the drain waits for it until its bound (a commit
+// cannot count as told: sarama's heartbeat loop keeps its own coordinator
+// until a heartbeat fails).
 
 // drainCoordinatorClients keeps the listener answering after a controlled
 // shutdown (above), until the members that talked to this node's group

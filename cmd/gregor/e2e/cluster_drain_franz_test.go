@@ -54,7 +54,7 @@ func drainLines(c *localCluster, i int) []string {
 
 // A graceful stop waits for the group members that talked to its
 // coordinators to learn they moved (controlled.shutdown.drain.ms at most,
-// 20 s here). franz-go sends a member's joins and syncs on a connection of
+// 30 s here). franz-go sends a member's joins and syncs on a connection of
 // their own and its heartbeats on another; once the group settled, the
 // first carries nothing until the next rebalance. The stop counted
 // connections and waited for that one until its bound (in a judge's
@@ -62,7 +62,7 @@ func drainLines(c *localCluster, i int) []string {
 // 5 s); it counts members now, and a member whose heartbeat was told
 // NOT_COORDINATOR has learnt.
 func TestGracefulStopDoesNotWaitForSettledFranzGoMembers(t *testing.T) {
-	const drainMs, topic = 20000, "settled"
+	const drainMs, topic = 30000, "settled"
 	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
@@ -193,9 +193,9 @@ func silentMember(t *testing.T, ctx context.Context, c *localCluster, group stri
 // group of two franz-go members and a group of one member that joined and
 // then sends nothing until after the stop (a member between heartbeats):
 // a stop that waited until each member was told NOT_COORDINATOR waited
-// for that one until its bound (20 s here).
+// for that one until its bound (30 s here).
 func TestClusterDownDoesNotWaitForMembersWithNowhereToGo(t *testing.T) {
-	const drainMs, topic = 20000, "down"
+	const drainMs, topic = 30000, "down"
 	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
