@@ -58,16 +58,22 @@ func keepGroupBytes(body kmsg.Request) {
 func (r *router) toCoordinator(req *netio.Request, group string, respond func(kmsg.Response)) {
 	pid := r.node.groups.coordinatorFor(r.node.routes.load(), group)
 	member := membershipRequest(req.Body)
+	var k memberKey
+	if member {
+		k = memberKeyOf(req.Body)
+	}
 	if pid == nil {
 		respond(groups.ErrorResponse(req.Body, kerr.NotCoordinator.Code))
 		if member {
-			r.coordConns.told(req.Conn)
+			r.coordConns.told(k)
 		}
 		return
 	}
 	if member {
-		r.coordConns.sent(req.Conn, req.Header.ClientID, r.node.cfg.Clock.Now().MonoMs)
-		respond = r.toldOnMove(req.Conn, respond)
+		r.coordConns.sent(req.Conn, k, req.Header.ClientID, r.node.cfg.Clock.Now().MonoMs)
+		respond = r.toldOnMove(k, respond)
+	} else if leave, ok := req.Body.(*kmsg.LeaveGroupRequest); ok {
+		r.coordConns.left(leave.Group, leavingMembers(leave))
 	}
 	keepGroupBytes(req.Body)
 	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})

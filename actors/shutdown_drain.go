@@ -2,16 +2,13 @@ package actors
 
 import (
 	"context"
-	"math"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
-	"gregor/netio"
+	"gregor/groups"
 )
 
 // A graceful stop keeps the client listener answering for a while after
@@ -25,125 +22,30 @@ import (
 // coordinator without a backoff after a failed send), then it ended its
 // session, and its member joined again: a rebalance of its whole group.
 //
-// The drain ends once every connection that carried a member's requests
-// (joins, syncs, heartbeats) to a group coordinator here within the
-// drain's bound before it began was answered NOT_COORDINATOR to one of
-// them (or closed), at ShutdownDrainMs at the latest
+// The drain ends once every group member that sent a request of its own
+// (a join, sync or heartbeat) to a coordinator here within the drain's
+// bound before it began was answered NOT_COORDINATOR to one of them (or
+// its connection closed), at ShutdownDrainMs at the latest
 // (controlled.shutdown.drain.ms; members heartbeat every 3 s by default).
 // A member's heartbeat is what must learn of the move: sarama's heartbeat
 // loop shares its connection with its offset commits, and a commit told
 // NOT_COORDINATOR left the heartbeat sent right after to the closed
-// connection. A node that still coordinates groups (no other broker took them), or
+// connection. The drain counts members, not connections: franz-go sends
+// its joins and syncs on a connection of their own and its heartbeats on
+// another, and a member of a settled group sends nothing on the first
+// until its next rebalance (a drain that waited for that connection waited
+// its whole bound). Only members whose group's coordinator moved to another
+// live broker are waited for: one whose coordinator went nowhere (no
+// active broker took its __consumer_offsets partition: the other nodes are
+// down or stopping too, as in gregor cluster down) has nowhere to be sent.
+// A node that still coordinates groups (no other broker took them), or
 // whose clients sent its coordinators nothing lately, does not wait.
-
-// coordinatorConns keeps when each client connection last carried a
-// member's request to a group coordinator of this node and, during a
-// drain, which of those were not answered NOT_COORDINATOR to one yet.
-type coordinatorConns struct {
-	mu     sync.Mutex
-	lastMs map[*netio.ConnInfo]int64
-	// clients are the client ids the connections last sent with (to name
-	// those a drain stopped waiting for).
-	clients map[*netio.ConnInfo]string
-	// draining: pending are the connections the drain waits for; drained
-	// closes when none is left.
-	draining bool
-	pending  map[*netio.ConnInfo]struct{}
-	drained  chan struct{}
-}
-
-// sent notes that conn carried a member's request to a coordinator here
-// at nowMs, from client.
-func (cc *coordinatorConns) sent(conn *netio.ConnInfo, client string, nowMs int64) {
-	if conn == nil {
-		return
-	}
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if _, known := cc.lastMs[conn]; !known {
-		if cc.lastMs == nil {
-			cc.lastMs, cc.clients = map[*netio.ConnInfo]int64{}, map[*netio.ConnInfo]string{}
-		}
-		if closed := conn.Closed(); closed.Done() != nil {
-			context.AfterFunc(closed, func() { cc.closed(conn) })
-		}
-	}
-	cc.lastMs[conn] = nowMs
-	cc.clients[conn] = client
-}
-
-// told notes that a member's request on conn was answered NOT_COORDINATOR
-// by the router (no coordinator of its group here): its members went to
-// look for their coordinators elsewhere, and a drain does not wait for it
-// unless it comes back to a coordinator here.
-func (cc *coordinatorConns) told(conn *netio.ConnInfo) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if _, known := cc.lastMs[conn]; known {
-		cc.lastMs[conn] = toldMs
-	}
-	cc.release(conn)
-}
-
-// toldMs marks a connection told its coordinator moved (coordinatorConns.told).
-const toldMs = math.MinInt64
-
-// closed forgets a connection that closed.
-func (cc *coordinatorConns) closed(conn *netio.ConnInfo) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	delete(cc.lastMs, conn)
-	delete(cc.clients, conn)
-	cc.release(conn)
-}
-
-// release takes conn off the drain's list; called under cc.mu.
-func (cc *coordinatorConns) release(conn *netio.ConnInfo) {
-	if !cc.draining {
-		return
-	}
-	if _, ok := cc.pending[conn]; ok {
-		delete(cc.pending, conn)
-		if len(cc.pending) == 0 {
-			close(cc.drained)
-		}
-	}
-}
-
-// beginDrain lists the connections that carried a member's request to a
-// coordinator here within windowMs before nowMs; drained closes once each
-// was told or closed. It returns how many there are.
-func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64) (drained <-chan struct{}, waiting int) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	cc.draining, cc.drained, cc.pending = true, make(chan struct{}), map[*netio.ConnInfo]struct{}{}
-	for conn, at := range cc.lastMs {
-		if at != toldMs && nowMs-at <= windowMs {
-			cc.pending[conn] = struct{}{}
-		}
-	}
-	if len(cc.pending) == 0 {
-		close(cc.drained)
-	}
-	return cc.drained, len(cc.pending)
-}
-
-// notTold names the connections a drain still waits for: each peer's
-// address and the client id it last sent with, sorted.
-func (cc *coordinatorConns) notTold() []string {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	names := make([]string, 0, len(cc.pending))
-	for conn := range cc.pending {
-		addr := "?"
-		if conn.RemoteAddr != nil {
-			addr = conn.RemoteAddr.String()
-		}
-		names = append(names, addr+" "+cc.clients[conn])
-	}
-	slices.Sort(names)
-	return names
-}
+// Left: a franz-go member whose offset commit is answered NOT_COORDINATOR
+// before its next heartbeat learns the move there (its coordinator cache
+// is its client's) and heartbeats straight to the new coordinator; it is
+// never told here, and the drain waits for it until its bound (a commit
+// cannot count as told: sarama's heartbeat loop keeps its own coordinator
+// until a heartbeat fails).
 
 // drainCoordinatorClients keeps the listener answering after a controlled
 // shutdown (above), until the members that talked to this node's group
@@ -157,22 +59,52 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 		return
 	}
 	started := time.Now()
-	drained, waiting := n.router.coordConns.beginDrain(n.cfg.Clock.Now().MonoMs, boundMs)
+	cc := &n.router.coordConns
+	drained, waiting := cc.beginDrain(n.cfg.Clock.Now().MonoMs, boundMs, n.coordinatorMovedAway)
 	if waiting == 0 {
 		return
 	}
 	n.logger.Info("keeping the listener open until group members learn their coordinators moved",
-		zap.Int("connections", waiting), zap.Int64("at_most_ms", boundMs))
+		zap.Int("members", waiting), zap.Int64("at_most_ms", boundMs))
 	bound := time.NewTimer(time.Duration(boundMs) * time.Millisecond)
 	defer bound.Stop()
-	select {
-	case <-drained:
-		n.logger.Info("group members told their coordinators moved", zap.Duration("after", time.Since(started)))
-	case <-bound.C:
-		n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)),
-			zap.Strings("not_told", n.router.coordConns.notTold()))
-	case <-ctx.Done():
+	// The broker that took a coordinator may begin to stop too (gregor
+	// cluster down stops every node at once): its members are not waited
+	// for then.
+	recheck := time.NewTicker(100 * time.Millisecond)
+	defer recheck.Stop()
+	for {
+		select {
+		case <-drained:
+			n.logger.Info("group members told their coordinators moved", zap.Duration("after", time.Since(started)))
+			return
+		case <-recheck.C:
+			cc.recheck(n.coordinatorMovedAway)
+		case <-bound.C:
+			n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)),
+				zap.Strings("not_told", cc.notTold()))
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
+}
+
+// coordinatorMovedAway says whether group's coordinator is now on another
+// active broker (registered, not fenced, not in a controlled shutdown):
+// the leader of its __consumer_offsets partition in this node's metadata.
+func (n *Node) coordinatorMovedAway(group string) bool {
+	img := n.routes.load().image
+	t, ok := img.Topic(groups.OffsetsTopic)
+	if !ok || t.PartitionCount() == 0 {
+		return false
+	}
+	leader := t.Partitions[groups.PartitionFor(group, t.PartitionCount())].Leader
+	if leader < 0 || leader == n.cfg.NodeID {
+		return false
+	}
+	b, ok := img.Broker(leader)
+	return ok && b.Active()
 }
 
 // toldOnMove wraps the answer to a member's request sent to a coordinator
@@ -182,11 +114,11 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 // router's does (coordinatorConns.told). A franz-go member whose parked
 // join is answered so looks its coordinator up and sends nothing here
 // again, so a drain waited for it until its bound.
-func (r *router) toldOnMove(conn *netio.ConnInfo, respond func(kmsg.Response)) func(kmsg.Response) {
+func (r *router) toldOnMove(k memberKey, respond func(kmsg.Response)) func(kmsg.Response) {
 	return func(resp kmsg.Response) {
 		respond(resp)
 		if membershipErrorCode(resp) == kerr.NotCoordinator.Code {
-			r.coordConns.told(conn)
+			r.coordConns.told(k)
 		}
 	}
 }

@@ -19,47 +19,132 @@ func drainedYet(ch <-chan struct{}) bool {
 	}
 }
 
-// A drain waits for the connections that carried a member's request
-// within its window, each until it is told NOT_COORDINATOR or closes; a
-// connection quiet for longer, or told before the drain (its groups moved
-// earlier) and not back since, is not waited for.
+// everywhere: every group's coordinator moved to another live broker.
+func everywhere(string) bool { return true }
+
+// A drain waits for the members that sent a request of their own within
+// its window, each until it is told NOT_COORDINATOR or its connection
+// closes; a member quiet for longer, or told before the drain (its group
+// moved earlier) and not back since, is not waited for.
 func TestCoordinatorConnsDrain(t *testing.T) {
 	var cc coordinatorConns
 	a, b, old := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}, &netio.ConnInfo{ID: 3}
 	movedEarlier, back := &netio.ConnInfo{ID: 4}, &netio.ConnInfo{ID: 5}
-	cc.sent(old, "c", 1_000)
-	cc.sent(a, "c", 9_000)
+	member := func(id string) memberKey {
+		return memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: id})
+	}
+	cc.sent(old, member("old"), "c", 1_000)
+	cc.sent(a, member("a"), "c", 9_000)
 	b.RemoteAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
-	cc.sent(b, "b-client", 9_500)
-	cc.sent(movedEarlier, "c", 8_000)
-	cc.told(movedEarlier)
-	cc.sent(back, "c", 8_000)
-	cc.told(back)
-	cc.sent(back, "c", 9_000)
-	drained, waiting := cc.beginDrain(10_000, 5_000)
+	cc.sent(b, member("b"), "b-client", 9_500)
+	cc.sent(movedEarlier, member("m"), "c", 8_000)
+	cc.told(member("m"))
+	cc.sent(back, member("back"), "c", 8_000)
+	cc.told(member("back"))
+	cc.sent(back, member("back"), "c", 9_000)
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
 	if waiting != 3 {
-		t.Fatalf("waiting for %d connections, want 3 (a, b and back; old was quiet for 9 s, movedEarlier was told)", waiting)
+		t.Fatalf("waiting for %d members, want 3 (a, b and back; old was quiet for 9 s, m was told)", waiting)
 	}
 	cc.closed(back)
-	cc.told(old)
-	cc.told(a)
+	cc.told(member("old"))
+	cc.told(member("a"))
 	if drainedYet(drained) {
 		t.Fatal("drained before b was told")
 	}
-	if got := cc.notTold(); !slices.Equal(got, []string{"127.0.0.1:40000 b-client"}) {
-		t.Fatalf("not told: %q, want b's address and client id", got)
+	if got := cc.notTold(); !slices.Equal(got, []string{"127.0.0.1:40000 b-client g b"}) {
+		t.Fatalf("not told: %q, want b's address, client id, group and id", got)
 	}
 	cc.closed(b)
 	if !drainedYet(drained) {
 		t.Fatal("not drained once a was told and b closed")
 	}
-	cc.told(a) // again: harmless
+	cc.told(member("a")) // again: harmless
+}
+
+// franz-go sends a member's joins and syncs on a connection of their own
+// and its heartbeats on another: once its heartbeat is told
+// NOT_COORDINATOR, the member has learnt, though its join connection
+// carries nothing until its next rebalance. A first join (no member id
+// yet) is not waited for.
+func TestCoordinatorConnsDrainCountsMembersNotConnections(t *testing.T) {
+	var cc coordinatorConns
+	joins, heartbeats := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}
+	first := &netio.ConnInfo{ID: 3}
+	cc.sent(first, memberKeyOf(&kmsg.JoinGroupRequest{Group: "g"}), "c", 9_000)
+	cc.sent(joins, memberKeyOf(&kmsg.JoinGroupRequest{Group: "g", MemberID: "m"}), "c", 9_000)
+	cc.sent(joins, memberKeyOf(&kmsg.SyncGroupRequest{Group: "g", MemberID: "m"}), "c", 9_000)
+	cc.sent(heartbeats, memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: "m"}), "c", 9_500)
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
+	if waiting != 1 {
+		t.Fatalf("waiting for %d members, want 1 (m)", waiting)
+	}
+	cc.told(memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: "m"}))
+	if !drainedYet(drained) {
+		t.Fatalf("not drained once m's heartbeat was told; still waiting for %q", cc.notTold())
+	}
+}
+
+// A member id is heard no more once its client joined its group again
+// with a new id on the same connection (sarama after UNKNOWN_MEMBER_ID),
+// or once it left (LeaveGroup, one member before v3, a list since): the
+// drain does not wait for it.
+func TestCoordinatorConnsDrainForgetsReplacedAndLeftMembers(t *testing.T) {
+	var cc coordinatorConns
+	conn, other := &netio.ConnInfo{ID: 1}, &netio.ConnInfo{ID: 2}
+	key := func(id string) memberKey { return memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: id}) }
+	cc.sent(conn, key("old"), "c", 9_000)
+	cc.sent(conn, memberKeyOf(&kmsg.JoinGroupRequest{Group: "g", MemberID: "new"}), "c", 9_100)
+	cc.sent(other, key("x"), "c", 9_000)
+	cc.sent(other, key("y"), "c", 9_000) // replaces x too: one member per group and connection
+	cc.sent(other, memberKeyOf(&kmsg.HeartbeatRequest{Group: "h", MemberID: "z"}), "c", 9_000)
+	cc.sent(other, memberKeyOf(&kmsg.HeartbeatRequest{Group: "i", MemberID: "w"}), "c", 9_000)
+	cc.left("h", leavingMembers(&kmsg.LeaveGroupRequest{Version: 1, Group: "h", MemberID: "z"}))
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
+	if waiting != 3 {
+		t.Fatalf("waiting for %d members (%q), want 3 (new, y, w)", waiting, cc.notTold())
+	}
+	leave := &kmsg.LeaveGroupRequest{Version: 3, Group: "i"}
+	leave.Members = append(leave.Members, kmsg.LeaveGroupRequestMember{MemberID: "w"})
+	cc.left("i", leavingMembers(leave))
+	cc.told(memberKeyOf(&kmsg.SyncGroupRequest{Group: "g", MemberID: "new"}))
+	if drainedYet(drained) {
+		t.Fatal("drained before y was told")
+	}
+	cc.told(key("y"))
+	if !drainedYet(drained) {
+		t.Fatalf("not drained; still waiting for %q", cc.notTold())
+	}
+}
+
+// Members whose group's coordinator went to no other active broker (the
+// one that took it is stopping too) are not waited for, at the drain's
+// start or once the broker that took it begins to stop.
+func TestCoordinatorConnsDrainSkipsCoordinatorsThatWentNowhere(t *testing.T) {
+	var cc coordinatorConns
+	conn := &netio.ConnInfo{ID: 1}
+	cc.sent(conn, memberKeyOf(&kmsg.HeartbeatRequest{Group: "nowhere", MemberID: "a"}), "c", 9_000)
+	cc.sent(conn, memberKeyOf(&kmsg.HeartbeatRequest{Group: "later", MemberID: "b"}), "c", 9_000)
+	moved := map[string]bool{"later": true}
+	drained, waiting := cc.beginDrain(10_000, 5_000, func(g string) bool { return moved[g] })
+	if waiting != 1 {
+		t.Fatalf("waiting for %d members, want 1 (b of group later)", waiting)
+	}
+	cc.recheck(func(g string) bool { return moved[g] })
+	if drainedYet(drained) {
+		t.Fatal("drained while b's coordinator was on an active broker")
+	}
+	moved["later"] = false
+	cc.recheck(func(g string) bool { return moved[g] })
+	if !drainedYet(drained) {
+		t.Fatal("not drained once the broker that took b's coordinator stopped being active")
+	}
 }
 
 // Nothing recent: the drain is over at once.
 func TestCoordinatorConnsDrainWithNothingToWaitFor(t *testing.T) {
 	var cc coordinatorConns
-	drained, waiting := cc.beginDrain(10_000, 5_000)
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
 	if waiting != 0 || !drainedYet(drained) {
 		t.Fatalf("waiting %d, drained %v; want 0 and drained", waiting, drainedYet(drained))
 	}

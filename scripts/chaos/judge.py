@@ -13,7 +13,7 @@ ev = []
 for l in open(os.path.join(d, 'events.txt')):
     t, *rest = l.split(); ev.append((int(t), ' '.join(rest)))
 # event windows: start events and their end markers
-starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|stop|stopctrl|term|termctrl) node|kill9 client', e)]
+starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|kill9ctrlcreate|stop|stopctrl|term|termctrl|wipe) node|kill9 client', e)]
 def end_of(i):
     t0 = starts[i][0]
     nxt = starts[i+1][0] if i+1 < len(starts) else [t for t, e in ev if e == 'stopprod'][0]
@@ -72,10 +72,13 @@ pairs = [
  ('sarama sync idem', 'ssync-prod.txt', 'franz-go coop-sticky', 'fcoop-cons-*.txt', 'log-ssync.txt', True),
  ('sarama async idem', 'sasync-prod.txt', 'franz-go static', 'fstatic-cons-*.txt', 'log-sasync.txt', True),
  ('kafka-go Writer', 'kgo-prod.txt', 'kafka-go Reader group', 'kgo-cons-*.txt', 'log-kgo.txt', False),
+ ('confluent-kafka idem', 'py-prod.txt', 'confluent-kafka group', 'py-cons-*.txt', 'log-py.txt', True),
+ ('confluent-kafka idem', 'py-prod.txt', 'kcat -G group', 'kcat-cons-*.txt', 'log-py.txt', True),
 ]
 t_stop = [t for t, e in ev if e == 'stopprod'][0]
 base_t = [t for t, e in ev if e == 'start'][0]
 for pn, pf, cn, cf, lf, idem in pairs:
+    if not os.path.exists(os.path.join(d, pf)) or not glob.glob(os.path.join(d, cf)): continue
     ACKT.clear()
     acked, ackt, perr = load_prod(os.path.join(d, pf))
     seen, rect, reads, setups, revokes, lostp, cerr = load_cons(sorted(glob.glob(os.path.join(d, cf))))

@@ -1,0 +1,213 @@
+package actors
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/netio"
+)
+
+// The members a graceful stop's drain waits for (shutdown_drain.go).
+
+// memberKey names a group member: its group and member id.
+type memberKey struct{ group, member string }
+
+// memberKeyOf is the key of the member sending body (a membershipRequest).
+// A first join carries no member id yet: its key's member is empty, and
+// the drain does not count it (it is answered at once, MEMBER_ID_REQUIRED,
+// or waits in the coordinator, which answers it NOT_COORDINATOR when the
+// coordinator moves; the member's next requests carry its id).
+func memberKeyOf(body kmsg.Request) memberKey {
+	var k memberKey
+	switch r := body.(type) {
+	case *kmsg.JoinGroupRequest:
+		k.group, k.member = r.Group, r.MemberID
+	case *kmsg.SyncGroupRequest:
+		k.group, k.member = r.Group, r.MemberID
+	case *kmsg.HeartbeatRequest:
+		k.group, k.member = r.Group, r.MemberID
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		k.group, k.member = r.Group, r.MemberID
+	}
+	return k
+}
+
+// memberSeen is when a member last sent a request of its own to a
+// coordinator here, on which connection, with which client id.
+type memberSeen struct {
+	conn   *netio.ConnInfo
+	client string
+	lastMs int64
+}
+
+// coordinatorConns keeps when each group member last sent its own request
+// to a group coordinator of this node and, during a drain, which of those
+// were not answered NOT_COORDINATOR to one yet.
+type coordinatorConns struct {
+	mu   sync.Mutex
+	seen map[memberKey]*memberSeen
+	// byConn are, per connection (watched: its close forgets its
+	// members), the last member of each group that sent on it. A new
+	// member id of a group on a connection replaces the last (the client
+	// joined again with a new id: the old one will not be heard again).
+	byConn map[*netio.ConnInfo]map[string]memberKey
+	// draining: pending are the members the drain waits for; drained
+	// closes when none is left.
+	draining bool
+	pending  map[memberKey]struct{}
+	drained  chan struct{}
+}
+
+// sent notes that the member k sent a request of its own on conn to a
+// coordinator here at nowMs, from client.
+func (cc *coordinatorConns) sent(conn *netio.ConnInfo, k memberKey, client string, nowMs int64) {
+	if conn == nil || k.member == "" {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.seen == nil {
+		cc.seen, cc.byConn = map[memberKey]*memberSeen{}, map[*netio.ConnInfo]map[string]memberKey{}
+	}
+	groups, ok := cc.byConn[conn]
+	if !ok {
+		groups = map[string]memberKey{}
+		cc.byConn[conn] = groups
+		if closed := conn.Closed(); closed.Done() != nil {
+			context.AfterFunc(closed, func() { cc.closed(conn) })
+		}
+	}
+	if prev, ok := groups[k.group]; ok && prev != k {
+		cc.forget(prev)
+	}
+	groups[k.group] = k
+	cc.seen[k] = &memberSeen{conn: conn, client: client, lastMs: nowMs}
+}
+
+// left notes that members of group left it (LeaveGroup): they will not
+// be heard again.
+func (cc *coordinatorConns) left(group string, members []string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, m := range members {
+		cc.forget(memberKey{group, m})
+	}
+}
+
+// forget drops k; called under cc.mu.
+func (cc *coordinatorConns) forget(k memberKey) {
+	delete(cc.seen, k)
+	cc.release(k)
+}
+
+// told notes that the member k's request was answered NOT_COORDINATOR (no
+// coordinator of its group here): it went to look for its coordinator
+// elsewhere, and a drain does not wait for it unless it comes back to a
+// coordinator here.
+func (cc *coordinatorConns) told(k memberKey) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m, known := cc.seen[k]; known {
+		m.lastMs = toldMs
+	}
+	cc.release(k)
+}
+
+// toldMs marks a member told its coordinator moved (coordinatorConns.told).
+const toldMs = math.MinInt64
+
+// closed forgets the members whose last request came on a connection that
+// closed.
+func (cc *coordinatorConns) closed(conn *netio.ConnInfo) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, k := range cc.byConn[conn] {
+		if m := cc.seen[k]; m != nil && m.conn == conn {
+			cc.forget(k)
+		}
+	}
+	delete(cc.byConn, conn)
+}
+
+// release takes k off the drain's list; called under cc.mu.
+func (cc *coordinatorConns) release(k memberKey) {
+	if !cc.draining {
+		return
+	}
+	if _, ok := cc.pending[k]; ok {
+		delete(cc.pending, k)
+		if len(cc.pending) == 0 {
+			close(cc.drained)
+		}
+	}
+}
+
+// beginDrain lists the members that sent a request of their own to a
+// coordinator here within windowMs before nowMs and whose group's
+// coordinator moved to another live broker (movedAway); drained closes
+// once each was told, its connection closed, or its coordinator was found
+// to have gone nowhere (recheck). It returns how many there are.
+func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64, movedAway func(group string) bool) (drained <-chan struct{}, waiting int) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.draining, cc.drained, cc.pending = true, make(chan struct{}), map[memberKey]struct{}{}
+	for k, m := range cc.seen {
+		if m.lastMs != toldMs && nowMs-m.lastMs <= windowMs && movedAway(k.group) {
+			cc.pending[k] = struct{}{}
+		}
+	}
+	if len(cc.pending) == 0 {
+		close(cc.drained)
+	}
+	return cc.drained, len(cc.pending)
+}
+
+// recheck stops waiting for the members whose group's coordinator no
+// longer moved to another live broker (the broker that took it is
+// stopping too).
+func (cc *coordinatorConns) recheck(movedAway func(group string) bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for k := range cc.pending {
+		if !movedAway(k.group) {
+			cc.release(k)
+		}
+	}
+}
+
+// notTold names the members a drain still waits for: the peer's address
+// and client id of each one's last request, its group and member id, sorted.
+func (cc *coordinatorConns) notTold() []string {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	names := make([]string, 0, len(cc.pending))
+	for k := range cc.pending {
+		addr, client := "?", ""
+		if m := cc.seen[k]; m != nil {
+			if m.conn.RemoteAddr != nil {
+				addr = m.conn.RemoteAddr.String()
+			}
+			client = m.client
+		}
+		names = append(names, addr+" "+client+" "+k.group+" "+k.member)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// leavingMembers are the member ids a LeaveGroup names (one before v3, a
+// list since).
+func leavingMembers(r *kmsg.LeaveGroupRequest) []string {
+	if r.Version < 3 {
+		return []string{r.MemberID}
+	}
+	ids := make([]string, 0, len(r.Members))
+	for _, m := range r.Members {
+		ids = append(ids, m.MemberID)
+	}
+	return ids
+}
