@@ -63,7 +63,7 @@ func drainLines(c *localCluster, i int) []string {
 // NOT_COORDINATOR has learnt.
 func TestGracefulStopDoesNotWaitForSettledFranzGoMembers(t *testing.T) {
 	const drainMs, topic = 30000, "settled"
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
@@ -71,12 +71,7 @@ func TestGracefulStopDoesNotWaitForSettledFranzGoMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
+	adm := c.admin(t)
 	if _, err := adm.CreateTopic(ctx, 6, 3, nil, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -196,16 +191,11 @@ func silentMember(t *testing.T, ctx context.Context, c *localCluster, group stri
 // for that one until its bound (30 s here).
 func TestClusterDownDoesNotWaitForMembersWithNowhereToGo(t *testing.T) {
 	const drainMs, topic = 30000, "down"
-	c := clusterUpWith(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admClient.Close()
-	adm := kadm.NewClient(admClient)
+	adm := c.admin(t)
 	if _, err := adm.CreateTopic(ctx, 6, 3, nil, topic); err != nil {
 		t.Fatal(err)
 	}
