@@ -6,6 +6,6 @@ package logstore
 const canFold = false
 
 // fold is never called where canFold is false.
-func fold(acc *[foldBlockBytes]byte, p *byte, n int, first *[8]uint64, keys *[8]uint64) {
+func fold(acc *[foldAccBytes]byte, p *byte, n int, first *[8]uint64, keys *[16]uint64) {
 	panic("logstore: no CRC-32C folding on this architecture")
 }

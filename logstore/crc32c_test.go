@@ -52,7 +52,7 @@ func TestCRC32CFoldFindsEveryFlippedBit(t *testing.T) {
 }
 
 func BenchmarkCRC32C(b *testing.B) {
-	for _, n := range []int{1 << 10, 2 << 10, 4 << 10, 16 << 10, 1 << 20} {
+	for _, n := range []int{512, 1 << 10, 2 << 10, 4 << 10, 16 << 10, 1 << 20} {
 		p := make([]byte, n)
 		b.Run("fold/"+sizeName(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
