@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -33,8 +32,6 @@ const (
 	// offset and the length itself.
 	batchLengthOverhead = 12
 )
-
-var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrCorruption marks data that failed a structural or checksum check. Test
 // with errors.Is.
@@ -86,7 +83,7 @@ func ParseBatch(p []byte) (Batch, error) {
 		return Batch{}, fmt.Errorf("%w: magic %d, only 2 is supported", ErrCorruption, magic)
 	}
 	want := binary.BigEndian.Uint32(p[batchCRCPos:])
-	if got := crc32.Checksum(p[batchCRCCoveredStart:], crc32c); got != want {
+	if got := crc32cChecksum(p[batchCRCCoveredStart:]); got != want {
 		return Batch{}, fmt.Errorf("%w: crc32c %08x, header says %08x", ErrCorruption, got, want)
 	}
 	b := Batch{Raw: p}
@@ -128,7 +125,7 @@ func SetBatchLogAppendTime(p []byte, timestampMs int64) {
 	attrs := binary.BigEndian.Uint16(p[batchAttributesPos:])
 	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs|attrLogAppendTime)
 	binary.BigEndian.PutUint64(p[maxTimestampPos:], uint64(timestampMs))
-	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32cChecksum(p[batchCRCCoveredStart:]))
 }
 
 // SetBatchCreateTime sets the timestamp-type attribute to CreateTime and
@@ -143,10 +140,10 @@ func SetBatchCreateTime(p []byte, maxTimestampMs int64) {
 	}
 	binary.BigEndian.PutUint16(p[batchAttributesPos:], attrs&^attrLogAppendTime)
 	binary.BigEndian.PutUint64(p[batchMaxTimestampPos:], uint64(maxTimestampMs))
-	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32cChecksum(p[batchCRCCoveredStart:]))
 }
 
 // ChecksumBatch recomputes and stores the CRC-32C of the batch filling p.
 func ChecksumBatch(p []byte) {
-	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32.Checksum(p[batchCRCCoveredStart:], crc32c))
+	binary.BigEndian.PutUint32(p[batchCRCPos:], crc32cChecksum(p[batchCRCCoveredStart:]))
 }

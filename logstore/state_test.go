@@ -11,13 +11,14 @@ import (
 
 // TestNoPackageLevelMutableState fails when a non-test file of logstore or
 // its subpackages declares a package-level variable other than the immutable
-// ones listed here (sentinel errors, a lookup table, the stateless OS
-// filesystem, interface assertions). Counters, pools, codecs and caches
+// ones listed here (sentinel errors, lookup tables (CRC-32C's, the folding
+// keys), what the CPU can do, the stateless OS filesystem, interface
+// assertions). Counters, pools, codecs and caches
 // belong to whoever owns them: a Log, a job, the BlockCache.
 func TestNoPackageLevelMutableState(t *testing.T) {
 	allowed := map[string]bool{
 		"ErrCorruption": true, "ErrFailed": true, "ErrKeyOffsetMapFull": true, "ErrGroupCommitterClosed": true,
-		"errCleanJobAbandoned": true, "errNotExist": true, "crc32c": true,
+		"errCleanJobAbandoned": true, "errNotExist": true, "crc32c": true, "foldKeys": true, "canFold": true,
 		"ErrCrashed": true, "OS": true, "_": true,
 		"ErrDecompressedTooLarge": true, "errMalformedXerial": true,
 		"ErrInconsistentTopicID": true, "ErrPartitionMetadata": true,
