@@ -2,7 +2,6 @@ package actors
 
 import (
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -213,9 +212,4 @@ func (n *Node) lifecycleConfig() cluster.BrokerLifecycleConfig {
 		HeartbeatIntervalMs: cfg.BrokerHeartbeatIntervalMs, SessionTimeoutMs: cfg.BrokerSessionTimeoutMs,
 		PublishAfterCatchUp: true, PreviousBrokerEpoch: n.previousBrokerEpoch, WaitRunningMarker: true,
 	}
-}
-
-// brokerEndpointText is an endpoint as host:port.
-func brokerEndpointText(e cluster.BrokerEndpoint) string {
-	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
 }

@@ -63,9 +63,6 @@ func (m *clusterMetrics) quorumLeader(st quorum.Status) {
 	m.quorumCommit.Set(float64(st.HighWatermark))
 }
 
-// commit records the quorum's high watermark.
-func (m *clusterMetrics) commit(highWatermark int64) { m.quorumCommit.Set(float64(highWatermark)) }
-
 // brokerState records the broker's state.
 func (m *clusterMetrics) brokerState(s cluster.BrokerState) {
 	for _, x := range brokerStates {

@@ -223,7 +223,8 @@ func (m *MetadataImage) PartitionCounts() map[string]int32 {
 func (m *MetadataImage) TopicNames() []string { return slices.Collect(m.topics.Keys()) }
 
 // CollidingTopic returns an existing topic whose name is a different one
-// that becomes the same when '.' is read as '_' (TopicNamesCollide).
+// that becomes the same when '.' is read as '_', as Kafka's metric names
+// do; Kafka refuses the second.
 func (m *MetadataImage) CollidingTopic(name string) (string, bool) {
 	other, ok := m.metricNames.Get(metricName(name))
 	if !ok || other == name {

@@ -38,12 +38,6 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
-// TopicNamesCollide says whether two different names are the same once '.' is
-// read as '_', as Kafka's metric names do; Kafka refuses the second.
-func TopicNamesCollide(a, b string) bool {
-	return a != b && strings.ReplaceAll(a, ".", "_") == strings.ReplaceAll(b, ".", "_")
-}
-
 // ConfigType is a config's type as DescribeConfigs v3+ reports it.
 type ConfigType int8
 
