@@ -3,13 +3,12 @@ package actors
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"gregor/cluster"
+	"gregor/logstore"
 	"gregor/logstore/vfs"
 )
 
@@ -100,26 +99,10 @@ func removeFiles(fsys vfs.FS, dir string, files []string) error {
 	return nil
 }
 
-// readWholeFile reads a small file through the vfs.
+// readWholeFile reads a small metadata file through the vfs.
 func readWholeFile(fsys vfs.FS, path string) ([]byte, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
 	const maxMetadataBytes = 256 << 20
-	if size > maxMetadataBytes {
-		return nil, fmt.Errorf("%s is %d bytes, more than a metadata file may be", path, size)
-	}
-	p := make([]byte, size)
-	if _, err := f.ReadAt(p, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return p, nil
+	return logstore.ReadWholeFile(fsys, path, maxMetadataBytes)
 }
 
 // readMetaProperties reads the cluster id of the data directory ("" when
