@@ -190,15 +190,29 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 	runs.run()
 }
 
-// takeBatch takes the messages of b after yielding the actor's goroutine
-// once: the senders that are runnable meanwhile (connections with their
-// next produce, coordinators writing markers, the partition's other
-// producers) add theirs to b, and the partition writes them all in one
-// append instead of an append each (a write system call each: with 16
+// takeBatch takes the messages of b, after yielding the actor's goroutine
+// once when yield: the senders that are runnable meanwhile (connections
+// with their next produce, coordinators writing markers, the partition's
+// other producers) add theirs to b, and the partition writes them all in
+// one append instead of an append each (a write system call each: with 16
 // transactional producers on 6 partitions, 5.7 writes per transaction
 // became 4.0). With nothing else runnable the yield returns at once.
-func (a *partitionActor) takeBatch(b *produceBatch) []any {
-	yieldBeforeTake()
+//
+// A batch its sender asked to run inline (produceBatch.inline: a
+// connection's reader) takes no yield. runtime.Gosched puts the goroutine
+// at the back of the global run queue, and on a busy machine it waits
+// there behind every other runnable goroutine while the partition's
+// mailbox stays claimed and the reader reads nothing; a single producer's
+// transactions of 100 records over six partitions (six inline batches per
+// Produce) ran 1.5 times as fast without it. The reader's own next produce
+// cannot join meanwhile (the reader is the one yielding), and a batch that
+// found the partition busy waited in its mailbox open to others already.
+// Batches handed to a worker still yield: there the senders that join are
+// the reader that handed it over and the other connections.
+func (a *partitionActor) takeBatch(b *produceBatch, yield bool) []any {
+	if yield {
+		yieldBeforeTake()
+	}
 	return b.take()
 }
 

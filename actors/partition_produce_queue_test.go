@@ -150,7 +150,7 @@ func TestTakeBatchYieldsFirst(t *testing.T) {
 	root := actor.NewActorSystem().Root
 	defer func(yield func()) { yieldBeforeTake = yield }(yieldBeforeTake)
 	yieldBeforeTake = func() { q.send(root, pid, &producePartition{}) }
-	if msgs := (&partitionActor{}).takeBatch(b); len(msgs) != 2 {
+	if msgs := (&partitionActor{}).takeBatch(b, true); len(msgs) != 2 {
 		t.Fatalf("took %d messages, want 2 (the produce sent during the yield joined)", len(msgs))
 	}
 }
