@@ -139,7 +139,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.releaseProducing()
 		return
 	case *produceBatch:
-		a.produceAll(a.takeBatch(msg, !msg.inline))
+		a.produceAll(a.takeBatch(msg, msg.deferTo == nil))
 		return
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())

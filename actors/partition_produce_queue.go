@@ -198,17 +198,20 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 // transactional producers on 6 partitions, 5.7 writes per transaction
 // became 4.0). With nothing else runnable the yield returns at once.
 //
-// A batch its sender asked to run inline (produceBatch.inline: a
-// connection's reader) takes no yield. runtime.Gosched puts the goroutine
-// at the back of the global run queue, and on a busy machine it waits
-// there behind every other runnable goroutine while the partition's
-// mailbox stays claimed and the reader reads nothing; a single producer's
-// transactions of 100 records over six partitions (six inline batches per
-// Produce) ran 1.5 times as fast without it. The reader's own next produce
-// cannot join meanwhile (the reader is the one yielding), and a batch that
-// found the partition busy waited in its mailbox open to others already.
-// Batches handed to a worker still yield: there the senders that join are
-// the reader that handed it over and the other connections.
+// A batch of a small Produce its reader runs (produceBatch.deferTo: every
+// partition of the Produce appended on the reader, one after another,
+// smallAppendBytes) takes no yield. runtime.Gosched puts the goroutine at
+// the back of the global run queue, and on a busy machine it waits there
+// behind every other runnable goroutine while the partition's mailbox
+// stays claimed and the reader reads nothing, once per partition: a
+// single producer's transactions of 100 records over six partitions ran
+// about 1.3 times as fast without it, its idempotent producer about twice
+// (BenchmarkTransactions, interleaved rounds on a loaded machine). The
+// reader's own next Produce cannot join meanwhile (the reader is the one
+// yielding), and a batch that found the partition busy waited in its
+// mailbox open to others already. Batches handed to a worker, and the
+// last partition of a large Produce, which its reader appends while
+// workers append the others, still yield.
 func (a *partitionActor) takeBatch(b *produceBatch, yield bool) []any {
 	if yield {
 		yieldBeforeTake()
