@@ -114,6 +114,9 @@ type partitionActor struct {
 	alterCall *controllerCall
 	// appendFailures throttles the warnings of failing appends.
 	appendFailures appendFailureLog
+	// producers tells whether the partition's produces come from one
+	// producer or several (takeBatch).
+	producers producerMix
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter
@@ -139,7 +142,7 @@ func (a *partitionActor) Receive(ctx actor.Context) {
 		a.releaseProducing()
 		return
 	case *produceBatch:
-		a.produceAll(a.takeBatch(msg, msg.deferTo == nil))
+		a.produceAll(a.takeBatch(msg))
 		return
 	case *txnVerified:
 		a.core.TxnVerified(msg.id, msg.code, a.node.cfg.Clock.Now())

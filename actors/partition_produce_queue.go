@@ -191,32 +191,20 @@ func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Durat
 }
 
 // takeBatch takes the messages of b, after yielding the actor's goroutine
-// once when yield: the senders that are runnable meanwhile (connections
-// with their next produce, coordinators writing markers, the partition's
-// other producers) add theirs to b, and the partition writes them all in
-// one append instead of an append each (a write system call each: with 16
-// transactional producers on 6 partitions, 5.7 writes per transaction
-// became 4.0). With nothing else runnable the yield returns at once.
-//
-// A batch of a small Produce its reader runs (produceBatch.deferTo: every
-// partition of the Produce appended on the reader, one after another,
-// smallAppendBytes) takes no yield. runtime.Gosched puts the goroutine at
-// the back of the global run queue, and on a busy machine it waits there
-// behind every other runnable goroutine while the partition's mailbox
-// stays claimed and the reader reads nothing, once per partition: a
-// single producer's transactions of 100 records over six partitions ran
-// about 1.2 to 1.3 times as fast without it, at about a tenth less broker
-// CPU per record (BenchmarkTransactions, interleaved rounds on a loaded
-// machine). The reader's own next Produce cannot join meanwhile (the
-// reader is the one yielding), and a batch that found the partition busy
-// waited in its mailbox open to others already. Batches handed to a
-// worker, and the last partition of a large Produce, which its reader
-// appends while workers append the others, still yield.
-func (a *partitionActor) takeBatch(b *produceBatch, yield bool) []any {
-	if yield {
+// once when yieldsBefore says so: the senders that are runnable meanwhile
+// (connections with their next produce, coordinators writing markers, the
+// partition's other producers) add theirs to b, and the partition writes
+// them all in one append instead of an append each (a write system call
+// each: with 16 transactional producers on 6 partitions, 5.7 writes per
+// transaction became 4.0). With nothing else runnable the yield returns at
+// once.
+func (a *partitionActor) takeBatch(b *produceBatch) []any {
+	if a.yieldsBefore(b) {
 		yieldBeforeTake()
 	}
-	return b.take()
+	msgs := b.take()
+	a.producers.note(msgs)
+	return msgs
 }
 
 // yieldBeforeTake is how takeBatch yields: runtime.Gosched (tests run a
