@@ -122,11 +122,12 @@ func (b *produceBatch) deferRun(run func()) bool {
 // of the global run queue, and on a busy machine it waits there behind
 // every other runnable goroutine while the partition's mailbox stays
 // claimed and the reader reads nothing, once per partition. A single
-// producer's transactions of 100 records over six partitions ran about
-// 1.2 to 1.3 times as fast without it, at about a tenth less broker CPU
-// per record (BenchmarkTransactions, interleaved rounds on a loaded
-// machine): nobody joins its batches, and its reader's own next Produce
-// cannot (the reader is the one yielding). Where several producers share
+// producer's transactions of 100 records over six partitions ran 1.05 to
+// 1.3 times as fast without it (the more, the busier the machine), with
+// up to a tenth less broker CPU per record and an eighth fewer context
+// switches per transaction (BenchmarkTransactions, interleaved rounds):
+// nobody joins its batches, and its reader's own next Produce cannot (the
+// reader is the one yielding). Where several producers share
 // the partition, the yield lets them share its appends: without it, 4 and
 // 16 transactional producers at once cost 10-25% more CPU per record.
 func (a *partitionActor) yieldsBefore(b *produceBatch) bool {
