@@ -114,6 +114,9 @@ type partitionActor struct {
 	alterCall *controllerCall
 	// appendFailures throttles the warnings of failing appends.
 	appendFailures appendFailureLog
+	// producers tells whether the partition's produces come from one
+	// producer or several (takeBatch).
+	producers producerMix
 
 	// The partition's metrics, looked up once.
 	bytesIn, bytesOut         prometheus.Counter

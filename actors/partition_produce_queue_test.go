@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -152,5 +153,54 @@ func TestTakeBatchYieldsFirst(t *testing.T) {
 	yieldBeforeTake = func() { q.send(root, pid, &producePartition{}) }
 	if msgs := (&partitionActor{}).takeBatch(b); len(msgs) != 2 {
 		t.Fatalf("took %d messages, want 2 (the produce sent during the yield joined)", len(msgs))
+	}
+}
+
+// TestSmallBatchesYieldOnlyForSeveralProducers: a partition yields before
+// it takes a batch of a small Produce run on its reader only while its
+// produces come from several producers (by the producer id of their
+// batches or markers); every other batch it yields for.
+func TestSmallBatchesYieldOnlyForSeveralProducers(t *testing.T) {
+	q := &produceQueues{}
+	pid := &actor.PID{Id: "partition"}
+	a := &partitionActor{}
+	var yields int
+	defer func(yield func()) { yieldBeforeTake = yield }(yieldBeforeTake)
+	yieldBeforeTake = func() { yields++ }
+	batchOf := func(producer int64) []byte {
+		records := make([]byte, 61) // a RecordBatch v2 header
+		binary.BigEndian.PutUint64(records[43:], uint64(producer))
+		return records
+	}
+	for i, step := range []struct {
+		small     bool
+		produces  []*producePartition
+		wantYield bool
+	}{
+		{small: true, produces: []*producePartition{{records: batchOf(7)}}, wantYield: false},
+		{small: true, produces: []*producePartition{{records: batchOf(7)}, {marker: &cluster.TxnMarker{ProducerID: 7}}}, wantYield: false},
+		{small: true, produces: []*producePartition{{records: batchOf(7)}, {records: batchOf(8)}}, wantYield: false}, // one producer so far
+		{small: true, produces: []*producePartition{{records: batchOf(8)}}, wantYield: true},                         // 7 and 8 in the last batch
+		{small: true, produces: []*producePartition{{records: batchOf(8)}}, wantYield: false},
+		{small: true, produces: []*producePartition{{records: batchOf(9)}}, wantYield: false}, // a new producer after 8
+		{small: true, produces: []*producePartition{{records: batchOf(9)}}, wantYield: true},
+		{small: true, produces: []*producePartition{{records: []byte("short")}, {records: batchOf(-1)}}, wantYield: false},
+		{small: true, produces: []*producePartition{{records: batchOf(-1)}}, wantYield: true}, // 9, then no id
+		{small: true, produces: []*producePartition{{records: batchOf(-1)}}, wantYield: false},
+		{small: false, produces: []*producePartition{{records: batchOf(-1)}}, wantYield: true}, // handed to a worker, or a large Produce's
+	} {
+		b := &produceBatch{q: q, pid: pid}
+		if step.small {
+			b.deferTo = &inlineRuns{}
+		}
+		b.msgs = append(b.first[:0], &txnPartitionAdded{}) // not a produce: it does not count
+		for _, m := range step.produces {
+			b.msgs = append(b.msgs, m)
+		}
+		before := yields
+		a.takeBatch(b)
+		if got := yields > before; got != step.wantYield {
+			t.Fatalf("step %d: yielded %v, want %v", i, got, step.wantYield)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -111,4 +112,63 @@ func (b *produceBatch) deferRun(run func()) bool {
 	}
 	b.deferTo.runs = append(b.deferTo.runs, run)
 	return true
+}
+
+// yieldsBefore says whether the actor yields before it takes b: always,
+// but for a batch of a small Produce its reader runs (produceBatch.deferTo:
+// every partition of the Produce appended on the reader, one after
+// another, smallAppendBytes) while the partition's produces come from one
+// producer (producerMix). runtime.Gosched puts the goroutine at the back
+// of the global run queue, and on a busy machine it waits there behind
+// every other runnable goroutine while the partition's mailbox stays
+// claimed and the reader reads nothing, once per partition. A single
+// producer's transactions of 100 records over six partitions ran 1.05 to
+// 1.3 times as fast without it (the more, the busier the machine), with
+// up to a tenth less broker CPU per record and an eighth fewer context
+// switches per transaction (BenchmarkTransactions, interleaved rounds):
+// nobody joins its batches, and its reader's own next Produce cannot (the
+// reader is the one yielding). Where several producers share
+// the partition, the yield lets them share its appends: without it, 4 and
+// 16 transactional producers at once cost 10-25% more CPU per record.
+func (a *partitionActor) yieldsBefore(b *produceBatch) bool {
+	return b.deferTo == nil || a.producers.several
+}
+
+// producerMix follows the producer ids of a partition's produces (a batch's
+// header, a marker's producer): several says that two produces in a row
+// among the last batch's, or its first and the one before it, came from
+// different producers. Producers without an id (-1) count as one.
+type producerMix struct {
+	last    int64
+	seen    bool
+	several bool
+}
+
+// note takes the produces of a batch the partition took.
+func (p *producerMix) note(msgs []any) {
+	p.several = false
+	for _, m := range msgs {
+		pm, ok := m.(*producePartition)
+		if !ok {
+			continue
+		}
+		id := producerOf(pm)
+		if p.seen && id != p.last {
+			p.several = true
+		}
+		p.last, p.seen = id, true
+	}
+}
+
+// producerOf is the producer id of a produce: its marker's, or its first
+// batch's (the RecordBatch v2 header has it at byte 43); -1 for none.
+func producerOf(m *producePartition) int64 {
+	if m.marker != nil {
+		return m.marker.ProducerID
+	}
+	const at = 43
+	if len(m.records) < at+8 {
+		return -1
+	}
+	return int64(binary.BigEndian.Uint64(m.records[at:]))
 }

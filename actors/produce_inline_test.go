@@ -2,6 +2,8 @@ package actors
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,5 +220,58 @@ func TestDeferredInlineRunsAfterEverySend(t *testing.T) {
 	disp3.runAll()
 	if got := inv3.handled(); len(got) != 2 || got[1] != b3 {
 		t.Fatalf("busy mailbox handled %v, want the busy message then the batch", got)
+	}
+}
+
+// TestSmallProduceBatchesTakeNoYield: a partition takes a produce batch of
+// a small Produce, which its connection's reader runs (every partition on
+// the reader), without yielding first (takeBatch), and each batch of a
+// large one (its partitions on workers but the last) after one yield.
+func TestSmallProduceBatchesTakeNoYield(t *testing.T) {
+	var yields atomic.Int64
+	// Restored after the node's clean-up (clean-ups run last first): its
+	// partitions read the hook until they stop.
+	t.Cleanup(func(yield func()) func() { return func() { yieldBeforeTake = yield } }(yieldBeforeTake))
+	yieldBeforeTake = func() {
+		yields.Add(1)
+		runtime.Gosched()
+	}
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts, rounds = 6, 20
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "yields"); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, n, kgo.DefaultProduceTopic("yields"), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	// round produces one record of size bytes to each partition, in one
+	// request (a linger longer than the calls take, then a flush).
+	round := func(size int) {
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: make([]byte, size)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round(1) // metadata, connections
+	before := yields.Load()
+	for range rounds {
+		round(1)
+	}
+	if got := yields.Load() - before; got != 0 {
+		t.Errorf("%d yields for %d small produces to %d partitions, each run on the reader: want none", got, rounds, parts)
+	}
+	// Past smallAppendBytes: every partition but the last goes to a worker.
+	before = yields.Load()
+	for range rounds {
+		round(smallAppendBytes / (parts - 1))
+	}
+	if got, want := yields.Load()-before, int64(parts*rounds); got != want {
+		t.Errorf("%d yields for %d large produces to %d partitions, want %d (one per partition)", got, rounds, parts, want)
 	}
 }

@@ -102,7 +102,10 @@
 //	    both from the benchmark's monotonic clock (the value carries it; the
 //	    Kafka timestamp only has milliseconds). Reports p50-us, p99-us,
 //	    p999-us, records/s (the pace achieved) and the mean as ns/op, over
-//	    25k records per iteration after a warm-up.
+//	    25k records per iteration after a warm-up; for a broker in a process
+//	    of its own, also its CPU time per paced record (ns-cpu/rec) and its
+//	    threads' context switches per thousand (switches/krec), warm-up
+//	    included.
 //	BenchmarkGroupRebalance/{eager,cooperative,kip848}/{gregor,ref-kfake}
 //	    (groups_test.go) ten members of a group over 20 partitions; a round
 //	    is an eleventh joining, timed until every member holds a share and
@@ -117,7 +120,8 @@
 //	BenchmarkOffsetCommit/parts=10/{gregor,ref-kfake,ref-kfake-process}
 //	    four committers, each committing ten partitions' offsets to a group
 //	    of its own, one commit after another; commits/s, a commit's p50-us
-//	    and p99-us, and ns-cpu/commit for gregor and ref-kfake-process.
+//	    and p99-us, and ns-cpu/commit and switches/commit (the broker's
+//	    threads' context switches) for gregor and ref-kfake-process.
 //	BenchmarkTransactions/rec=100B/parts=6/mode={txn100,idempotent}/{gregor,ref-kfake,ref-kfake-process}
 //	    (txn_test.go) 100k × 100 B to six partitions, acks all, linger 0:
 //	    in transactions of 100 records committed one after another, or with

@@ -263,7 +263,8 @@ func benchRebalance(b *testing.B, t *target, proto string) {
 // partitions to a group of its own (outside group management), one after
 // another; an op is one commit. Reports commits/s, a commit's p50-us and
 // p99-us as its committer saw it and, for a broker in a process of its
-// own, ns-cpu/commit (the broker's CPU time per commit). ref-kfake-process
+// own, ns-cpu/commit (the broker's CPU time per commit) and
+// switches/commit (its threads' context switches per commit). ref-kfake-process
 // is kfake in a process of its own, behind the same process boundary as
 // gregor and with its CPU measured alike.
 //
@@ -307,7 +308,8 @@ func benchOffsetCommit(b *testing.B, t *target) {
 		commit(adm, fmt.Sprint(topic, "-committer-", i), 0) // finds the coordinator, outside the timer
 	}
 	b.ResetTimer()
-	cpu0 := t.cpu(b)
+	stopPerf := startPerf(b, t)
+	cpu0, switches0 := t.cpu(b), contextSwitches(t.processes())
 	b.StartTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -326,7 +328,8 @@ func benchOffsetCommit(b *testing.B, t *target) {
 	wg.Wait()
 	b.StopTimer()
 	elapsed := time.Since(start)
-	cpu := t.cpu(b) - cpu0
+	cpu, switches := t.cpu(b)-cpu0, contextSwitches(t.processes())-switches0
+	stopPerf()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commits/s")
 	all := slices.Concat(took...)
 	slices.Sort(all)
@@ -337,6 +340,7 @@ func benchOffsetCommit(b *testing.B, t *target) {
 	b.ReportMetric(pct(0.99), "p99-us")
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "ns-cpu/commit")
+		b.ReportMetric(float64(switches)/float64(b.N), "switches/commit")
 	}
 	t.deleteTopic(b, topic)
 }

@@ -33,9 +33,10 @@ func benchLatency(b *testing.B, t *target) {
 	n := scaled(latencyRecords)
 	var all []time.Duration
 	var paced time.Duration
+	var cost brokerCost
 	for i := 0; i < b.N; i++ {
 		topic := t.createTopic(b, "latency", 1)
-		lat, took := latencyRun(b, t, topic, n)
+		lat, took := latencyRun(b, t, topic, n, &cost)
 		all = append(all, lat...)
 		paced += took
 		t.deleteTopic(b, topic)
@@ -54,11 +55,24 @@ func benchLatency(b *testing.B, t *target) {
 	b.ReportMetric(pct(0.99), "p99-us")
 	b.ReportMetric(pct(0.999), "p999-us")
 	b.ReportMetric(float64(len(all))/paced.Seconds(), "records/s")
+	if cost.cpu > 0 && cost.records > 0 {
+		b.ReportMetric(float64(cost.cpu.Nanoseconds())/float64(cost.records), "ns-cpu/rec")
+		b.ReportMetric(float64(cost.switches)*1000/float64(cost.records), "switches/krec")
+	}
+}
+
+// brokerCost is what a broker process spent on the paced records (warm-up
+// included): its CPU time and context switches.
+type brokerCost struct {
+	cpu      time.Duration
+	switches int64
+	records  int
 }
 
 // latencyRun produces warm-up plus n paced records and returns the measured
-// records' latencies and how long producing them took.
-func latencyRun(b *testing.B, t *target, topic string, n int) ([]time.Duration, time.Duration) {
+// records' latencies and how long producing them took; it adds the
+// broker's cost of the paced run to cost.
+func latencyRun(b *testing.B, t *target, topic string, n int, cost *brokerCost) ([]time.Duration, time.Duration) {
 	b.Helper()
 	prod, err := kgo.NewClient(producerOpts(t.addr, kgo.AllISRAcks())...)
 	if err != nil {
@@ -146,6 +160,8 @@ func latencyRun(b *testing.B, t *target, topic string, n int) ([]time.Duration, 
 	}
 
 	interval := time.Second / latencyRate
+	stopPerf := startPerf(b, t)
+	cpu0, switches0 := t.cpu(b), contextSwitches(t.processes())
 	start := time.Now()
 	var measuredStart time.Time
 	b.StartTimer()
@@ -165,6 +181,10 @@ func latencyRun(b *testing.B, t *target, topic string, n int) ([]time.Duration, 
 		err = context.DeadlineExceeded
 	}
 	b.StopTimer()
+	cost.cpu += t.cpu(b) - cpu0
+	cost.switches += contextSwitches(t.processes()) - switches0
+	cost.records += total - 1
+	stopPerf()
 	mu.Lock()
 	perr := firstErr
 	mu.Unlock()
