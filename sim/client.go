@@ -86,6 +86,8 @@ type topicSpec struct {
 	// logAppendTime topics have message.timestamp.type=LogAppendTime
 	// (timestamps.go).
 	logAppendTime bool
+	// segmentBytes is segment.bytes, 64 KiB when zero.
+	segmentBytes int
 }
 
 type clientMeta struct {
@@ -559,6 +561,9 @@ func (c *client) createTopic(spec topicSpec) {
 	}
 	configs := [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
 		{"segment.bytes", "65536"}}
+	if spec.segmentBytes > 0 {
+		configs[2][1] = fmt.Sprint(spec.segmentBytes)
+	}
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
 	}

@@ -246,12 +246,17 @@ func (c *historyChecker) checkDeletedReads() bool {
 }
 
 // sharedTopicNames are the workload's topics that group members and
-// idempotent and transactional producers use: all but deleteTopic
-// (recreateTopic among them: topic_recreate_groups.go,
+// idempotent and transactional producers use: all but deleteTopic and
+// retentionTopic (recreateTopic among them: topic_recreate_groups.go,
 // topic_recreate_txn.go).
 func (c *client) sharedTopicNames() []string {
-	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
+	return slices.DeleteFunc(c.topicNames(), privateTopic)
 }
+
+// privateTopic says whether a topic is one group members and idempotent
+// and transactional producers leave out: records deleted there on purpose
+// (DeleteRecords, retention) are none of their checkers' business.
+func privateTopic(name string) bool { return name == deleteTopic || name == retentionTopic }
 
 // logStartOf is a replica's log start offset (its shadow's without a log).
 func logStartOf(h *replicaHost) int64 {

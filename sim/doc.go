@@ -123,6 +123,13 @@
 //     which start its partitions over when an id is deleted, and the
 //     check S16 (a group is told no offset of a deleted id of its topic);
 //     the plant offsets-outlive-topic;
+//   - retention.go: a topic of the admin's (written by two producers of
+//     its own) whose retention the operator sets mid-run (retention.bytes
+//     or retention.ms over 1 KiB segments, or none: the retention
+//     profile, and a quarter of the drawn ones and of mixed's named
+//     picks), and the check S17 (retention never raises a replica's log
+//     start past the partition's high watermark); records below a log
+//     start retention reached are no loss; the plant retention-past-hw;
 //   - check_preferred.go: the controllers run production's periodic
 //     preferred-leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in

@@ -85,6 +85,12 @@ const (
 	// fault moved off the preferred replica stays off it after the heal
 	// (L4).
 	PlantNoLeaderBalance Plant = "no-leader-balance"
+	// PlantRetentionPastHW: retention is bounded by a replica's log end
+	// offset instead of its high watermark: a leader deletes segments its
+	// followers have not fetched, a follower those it fetched but the
+	// partition has not committed (S17). Only profiles that set a
+	// retention reach it (retention; retention.go).
+	PlantRetentionPastHW Plant = "retention-past-hw"
 )
 
 // String is the plant's name, "none" for none.
@@ -99,7 +105,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance}
+		PlantNoLeaderBalance, PlantRetentionPastHW}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -318,6 +324,10 @@ type Profile struct {
 	// of a topic of its own below an offset (DeleteRecords,
 	// delete_records.go).
 	DeleteRecordsEveryMs float64
+	// RetentionEveryMs: the operator sets the retention of a topic of
+	// the admin's (retention.bytes or retention.ms over small segments,
+	// or none) this often on average (retention.go).
+	RetentionEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
@@ -524,7 +534,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" })
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -542,6 +552,11 @@ func MixedProfile(seed uint64) (Profile, string) {
 	if pick != "drawn" && p.RecreateTopicEveryMs == 0 {
 		if p.RecreateTopicEveryMs = drawRecreateTopic(seed); p.RecreateTopicEveryMs > 0 {
 			pick += "+recreate-topic"
+		}
+	}
+	if pick != "drawn" && p.RetentionEveryMs == 0 {
+		if p.RetentionEveryMs = drawRetention(seed); p.RetentionEveryMs > 0 {
+			pick += "+retention"
 		}
 	}
 	return p, pick
@@ -571,7 +586,8 @@ func ProfileByName(name string, seed uint64) (Profile, bool) {
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile,
+		"retention": RetentionProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -736,6 +752,7 @@ func DrawProfile(seed uint64) Profile {
 	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
+	p.RetentionEveryMs = drawRetention(seed)
 	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
 	return p
 }
@@ -746,6 +763,16 @@ func DrawProfile(seed uint64) Profile {
 func drawRecreateTopic(seed uint64) float64 {
 	if d := newRand(seed, streamRecreateTopic); d.Float64() < 0.3 {
 		return 3000 + d.Float64()*12000
+	}
+	return 0
+}
+
+// drawRetention draws, from a stream of its own, whether a seed's drawn
+// profile (or, under mixed, its named one) changes a topic's retention
+// (one seed in four), and how often.
+func drawRetention(seed uint64) float64 {
+	if d := newRand(seed, streamRetention); d.Float64() < 0.25 {
+		return 2000 + d.Float64()*13000
 	}
 	return 0
 }
@@ -791,6 +818,18 @@ func DeleteRecordsProfile() Profile {
 	p := ChurnProfile()
 	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
 	p.DeleteRecordsEveryMs = 1500
+	return p
+}
+
+// RetentionProfile is the churn profile (reassignments, crashes with power
+// losses, swizzle-clogs, unregistered brokers) with pauses every 10 s and
+// jumping wall clocks, while the operator sets the retention of a topic of
+// the admin's every 3 s (retention.go).
+func RetentionProfile() Profile {
+	p := ChurnProfile()
+	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
+	p.ClockJumpEveryMs = 15_000
+	p.RetentionEveryMs = 3000
 	return p
 }
 
@@ -859,6 +898,7 @@ func (p Profile) String() string {
 	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
+	add(p.RetentionEveryMs > 0, "a topic's retention set every %.0fs", p.RetentionEveryMs/1000)
 	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"

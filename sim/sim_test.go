@@ -153,6 +153,11 @@ var plantBounds = map[Plant]int{
 	// no-leader-balance: 18 of seeds 1-20 (first: seed 2), found by L4;
 	// it needs a leadership a fault moved off its preferred replica.
 	PlantNoLeaderBalance: 5,
+	// retention-past-hw: 3 of seeds 1-15 of the retention profile
+	// (first: seed 2), found by S17; it needs a replica whose log ends a
+	// segment or more past the partition's high watermark when its
+	// retention runs (a follower cut off, the ISR not yet shrunk).
+	PlantRetentionPastHW: 10,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -162,7 +167,7 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
-	PlantOffsetsOutliveTopic: "recreate"}
+	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation:      30_000,
@@ -179,6 +184,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantPollLeaderOnly:      30_000,
 	PlantOffsetsOutliveTopic: 30_000,
 	PlantNoLeaderBalance:     30_000,
+	PlantRetentionPastHW:     30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -200,6 +206,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantPollLeaderOnly:      {"L1"},
 		PlantOffsetsOutliveTopic: {"S16"},
 		PlantNoLeaderBalance:     {"L4"},
+		PlantRetentionPastHW:     {"S17"},
 	}
 	for _, plant := range Plants() {
 		found := false
