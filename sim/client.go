@@ -561,11 +561,15 @@ func (c *client) createTopic(spec topicSpec) {
 	}
 	configs := [][2]string{{"min.insync.replicas", fmt.Sprint(spec.minISR)}, {"unclean.leader.election.enable", fmt.Sprint(spec.unclean)},
 		{"segment.bytes", "65536"}}
-	if spec.segmentBytes > 0 {
-		configs[2][1] = fmt.Sprint(spec.segmentBytes)
-	}
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
+	}
+	if spec.segmentBytes > 0 {
+		for i := range configs {
+			if configs[i][0] == "segment.bytes" {
+				configs[i][1] = fmt.Sprint(spec.segmentBytes)
+			}
+		}
 	}
 	if spec.logAppendTime {
 		configs = append(configs, [2]string{"message.timestamp.type", "LogAppendTime"})

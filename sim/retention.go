@@ -12,7 +12,8 @@ import (
 // retentionTopic, which only the plain producers (two of its own among
 // them) and the assigned consumers use (sharedTopicNames leaves it out, as deleteTopic), and the
 // operator sets its retention with IncrementalAlterConfigs while the
-// faults go on: retention.bytes of up to
+// faults go on (on a compacted topic in half the runs, whose
+// cleanup.policy becomes compact,delete meanwhile): retention.bytes of up to
 // 3 KiB (0 too: every segment but the active one), or retention.ms of a few seconds (against the nodes' wall clocks,
 // which drift and jump), over segments of 1 KiB; or retention off again.
 // Every replica, leader or follower, applies it to its own log every
@@ -37,10 +38,12 @@ const retentionTopic = "rt"
 const retentionSegmentBytes = 1024
 
 // retained is what retention deleted: per partition, the highest log start
-// offset retention raised any replica's log to.
+// offset retention raised any replica's log to; and whether the topic is
+// compacted too (cleanup.policy=compact,delete while a retention is set).
 type retained struct {
-	r     *rand.Rand
-	below map[tpKey]int64
+	r         *rand.Rand
+	below     map[tpKey]int64
+	compacted bool
 }
 
 // startRetention has the admin create retentionTopic and the operator
@@ -50,8 +53,9 @@ func (w *World) startRetention(admin *client) {
 		return
 	}
 	w.retained = &retained{r: newRand(w.opts.Seed, streamRetention), below: map[tpKey]int64{}}
+	w.retained.compacted = w.retained.r.IntN(2) == 0
 	admin.pendingTopics = append(admin.pendingTopics, topicSpec{name: retentionTopic, partitions: 2, rf: int16(min(3, len(w.nodes))),
-		minISR: w.profile.MinISR, segmentBytes: retentionSegmentBytes})
+		minISR: w.profile.MinISR, segmentBytes: retentionSegmentBytes, compacted: w.retained.compacted})
 	// A producer of its own per partition (acks=all, acks=1), every
 	// 20 ms, so that segments roll faster than retention passes.
 	for i, acks := range []int16{-1, 1} {
@@ -87,13 +91,22 @@ func (c *client) alterRetention() {
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, retentionTopic
-	for _, kv := range [][2]string{{"retention.bytes", fmt.Sprint(bytes)}, {"retention.ms", fmt.Sprint(ms)}} {
+	configs := [][2]string{{"retention.bytes", fmt.Sprint(bytes)}, {"retention.ms", fmt.Sprint(ms)}}
+	if w.retained.compacted {
+		// The log cleaner's compaction and retention both, on the same
+		// segments (compaction.go).
+		configs = append(configs, [2]string{"cleanup.policy", map[bool]string{true: "compact,delete", false: "compact"}[bytes >= 0 || ms >= 0]})
+	}
+	for _, kv := range configs {
 		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
 		cfg.Name, cfg.Op, cfg.Value = kv[0], kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(kv[1])
 		rr.Configs = append(rr.Configs, cfg)
 	}
 	req.Resources = append(req.Resources, rr)
 	what := fmt.Sprintf("%s's retention.bytes to %d and retention.ms to %d", retentionTopic, bytes, ms)
+	if w.retained.compacted {
+		what += ", cleanup.policy to " + *rr.Configs[len(rr.Configs)-1].Value
+	}
 	w.stats.RetentionChanges++
 	w.timelinef("fault: the operator sets %s", what)
 	c.call(c.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
