@@ -81,7 +81,8 @@
 //     swarm's per-seed profiles and the plants; faults_clog.go: the
 //     swizzle-clog (nodes' links hold what they carry, then deliver it
 //     late); faults_operator.go: the operator's partition reassignments,
-//     preferred leader elections, min.insync.replicas settings and
+//     preferred leader elections, min.insync.replicas settings,
+//     unclean.leader.election.enable turned on and off, and
 //     unregistrations of brokers that are down; slow_disk.go: the slow
 //     disk (a node's follower appends complete a drawn time later, one
 //     after the other); slow_leader.go: its leader appends too (the

@@ -174,6 +174,9 @@ type Profile struct {
 	// MinISREveryMs: the operator sets a topic's min.insync.replicas
 	// (faults_operator.go).
 	MinISREveryMs float64
+	// UncleanToggleEveryMs: the operator turns a topic's
+	// unclean.leader.election.enable on or off (faults_operator.go).
+	UncleanToggleEveryMs float64
 	// UnregisterEveryMs: the operator unregisters a broker whose process
 	// is down (faults_operator.go); it registers again when it starts.
 	UnregisterEveryMs float64
@@ -753,6 +756,10 @@ func DrawProfile(seed uint64) Profile {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
 	p.RetentionEveryMs = drawRetention(seed)
+	// Unclean elections turned on and off, from a stream of their own.
+	if d := newRand(seed, streamUncleanToggle); d.Float64() < 0.2 {
+		p.UncleanToggleEveryMs = 5000 + d.Float64()*25000
+	}
 	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
 	return p
 }
@@ -824,12 +831,14 @@ func DeleteRecordsProfile() Profile {
 // RetentionProfile is the churn profile (reassignments, crashes with power
 // losses, swizzle-clogs, unregistered brokers) with pauses every 10 s and
 // jumping wall clocks, while the operator sets the retention of a topic of
-// the admin's every 3 s (retention.go).
+// the admin's every 3 s (retention.go) and turns a topic's unclean leader
+// elections on or off every 8 s.
 func RetentionProfile() Profile {
 	p := ChurnProfile()
 	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
 	p.ClockJumpEveryMs = 15_000
 	p.RetentionEveryMs = 3000
+	p.UncleanToggleEveryMs = 8000
 	return p
 }
 
@@ -876,6 +885,7 @@ func (p Profile) String() string {
 	add(p.LeaderBalanceEveryMs < 0, "no leader imbalance checks")
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
+	add(p.UncleanToggleEveryMs > 0, "unclean elections turned on or off every %.0fs", p.UncleanToggleEveryMs/1000)
 	add(p.UnregisterEveryMs > 0, "down brokers unregistered every %.0fs", p.UnregisterEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)

@@ -145,6 +145,9 @@ type Stats struct {
 	// DeleteRecords topic, RetentionRaises the log starts retention
 	// raised (retention.go).
 	RetentionChanges, RetentionRaises int64
+	// UncleanToggles are the operator's settings of a topic's
+	// unclean.leader.election.enable (faults_operator.go).
+	UncleanToggles int64
 	// StrayDirsRenamed are the partition directories nodes renamed aside
 	// at start (stray_dirs.go), StrayDirsOfOtherTopic those of them whose
 	// name the image gives the node for another topic id.
@@ -816,6 +819,9 @@ func (r *Report) Summary() string {
 	}
 	if s.DeleteRecordsAsked > 0 {
 		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)
+	}
+	if s.UncleanToggles > 0 {
+		fmt.Fprintf(&b, "operator: %d unclean.leader.election.enable settings\n", s.UncleanToggles)
 	}
 	if s.RetentionChanges > 0 {
 		fmt.Fprintf(&b, "retention: %d settings, %d log starts raised\n", s.RetentionChanges, s.RetentionRaises)
