@@ -557,9 +557,9 @@ func MixedProfile(seed uint64) (Profile, string) {
 			pick += "+recreate-topic"
 		}
 	}
-	if pick != "drawn" && p.RetentionEveryMs == 0 {
-		if p.RetentionEveryMs = drawRetention(seed); p.RetentionEveryMs > 0 {
-			pick += "+retention"
+	if pick != "drawn" && p.RetentionEveryMs == 0 && p.UncleanToggleEveryMs == 0 {
+		if p.RetentionEveryMs, p.UncleanToggleEveryMs = drawConfigChanges(seed); p.RetentionEveryMs > 0 {
+			pick += "+configs"
 		}
 	}
 	return p, pick
@@ -755,11 +755,7 @@ func DrawProfile(seed uint64) Profile {
 	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
-	p.RetentionEveryMs = drawRetention(seed)
-	// Unclean elections turned on and off, from a stream of their own.
-	if d := newRand(seed, streamUncleanToggle); d.Float64() < 0.2 {
-		p.UncleanToggleEveryMs = 5000 + d.Float64()*25000
-	}
+	p.RetentionEveryMs, p.UncleanToggleEveryMs = drawConfigChanges(seed)
 	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
 	return p
 }
@@ -774,14 +770,18 @@ func drawRecreateTopic(seed uint64) float64 {
 	return 0
 }
 
-// drawRetention draws, from a stream of its own, whether a seed's drawn
-// profile (or, under mixed, its named one) changes a topic's retention
-// (one seed in four), and how often.
-func drawRetention(seed uint64) float64 {
+// drawConfigChanges draws, from a stream of its own, whether a seed's
+// drawn profile (or, under mixed, its named one) changes topic configs
+// mid-run (one seed in four), and how often: a topic's retention, and, in
+// half of them, a topic's unclean.leader.election.enable.
+func drawConfigChanges(seed uint64) (retentionMs, uncleanMs float64) {
 	if d := newRand(seed, streamRetention); d.Float64() < 0.25 {
-		return 2000 + d.Float64()*13000
+		retentionMs = 2000 + d.Float64()*13000
+		if d.Float64() < 0.5 {
+			uncleanMs = 5000 + d.Float64()*25000
+		}
 	}
-	return 0
+	return retentionMs, uncleanMs
 }
 
 // drawLeaderBalance draws, from a stream of its own, a run's
