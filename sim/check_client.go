@@ -184,7 +184,7 @@ func (c *historyChecker) checkSends(final bool) bool {
 		case !read && final:
 			lost = fmt.Sprintf("offset %d was never read, not even by the final read", s.offset)
 		}
-		if lost == "" || (!read && (w.compactedAway(s.tp, s.offset) || w.deletedBelow(s.tp, s.offset))) {
+		if lost == "" || (!read && (w.compactedAway(s.tp, s.offset) || w.deletedBelow(s.tp, s.offset) || w.retainedBelow(s.tp, s.offset))) {
 			continue
 		}
 		if s.acks != -1 {

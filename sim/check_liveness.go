@@ -155,7 +155,7 @@ func (w *World) groupStable(ctrl *node, group string, members []*client, partiti
 			owner[p] = c
 		}
 	}
-	subscribed := func(topic string) bool { return topic != deleteTopic }
+	subscribed := func(topic string) bool { return !privateTopic(topic) }
 	if len(members) > 0 && members[0].member.classic {
 		subscribed = classicSubscribed(partitions)
 	}
@@ -185,7 +185,7 @@ func (w *World) activeController() *node {
 func classicSubscribed(partitions []tpKey) func(string) bool {
 	var names []string
 	for _, p := range partitions {
-		if !slices.Contains(names, p.topic) && p.topic != deleteTopic {
+		if !slices.Contains(names, p.topic) && !privateTopic(p.topic) {
 			names = append(names, p.topic)
 		}
 	}

@@ -86,6 +86,8 @@ type topicSpec struct {
 	// logAppendTime topics have message.timestamp.type=LogAppendTime
 	// (timestamps.go).
 	logAppendTime bool
+	// segmentBytes is segment.bytes, 64 KiB when zero.
+	segmentBytes int
 }
 
 type clientMeta struct {
@@ -562,6 +564,13 @@ func (c *client) createTopic(spec topicSpec) {
 		{"segment.bytes", "65536"}}
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
+	}
+	if spec.segmentBytes > 0 {
+		for i := range configs {
+			if configs[i][0] == "segment.bytes" {
+				configs[i][1] = fmt.Sprint(spec.segmentBytes)
+			}
+		}
 	}
 	if spec.logAppendTime {
 		configs = append(configs, [2]string{"message.timestamp.type", "LogAppendTime"})

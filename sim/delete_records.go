@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -24,6 +25,13 @@ import (
 //     answer or a later one, with its log starting below the offset
 //     (every one that may become leader had raised its log start before
 //     the answer).
+//
+// An election that may lose committed records (an unclean one, with
+// unclean.leader.election.enable turned on meanwhile, or one from the last
+// known ELR after power losses) may also bring deleted records back, as
+// on Kafka: S13 and Q15 hold no leader epoch from such an election on to
+// a deletion acknowledged before it (deletionLost), nor Q15 any poll of
+// the partition (polls do not record the leader epoch that answered).
 //
 // Records below an offset any DeleteRecords asked for, answered or not,
 // are gone on purpose: acknowledged writes there that no poll read are no
@@ -201,12 +209,19 @@ func (c *serverChecks) checkDeletedLeader(n *node, h *replicaHost) {
 	}
 	epoch, start := h.core.LeaderEpoch(), h.log.LogStartOffset()
 	for _, a := range w.deleted.acked {
-		if a.tp == h.key && epoch >= a.leaderEpoch && start < a.offset {
+		if a.tp == h.key && epoch >= a.leaderEpoch && start < a.offset && !c.deletionLost(a, epoch) {
 			w.violation("S13", fmt.Sprintf("%s leads %s at leader epoch %d with its log starting at %d, below the records deleted below %d at %s (leader epoch %d)",
 				n.name(), h.key, epoch, start, a.offset, fmtMs(a.atMs), a.leaderEpoch))
 			return
 		}
 	}
+}
+
+// deletionLost says an election that may lose committed records came
+// after the deletion a was acknowledged, at or before leader epoch epoch.
+func (c *serverChecks) deletionLost(a deleteAck, epoch int32) bool {
+	lossy, ok := c.lossyElection[a.tp]
+	return ok && lossy > a.leaderEpoch && lossy <= epoch
 }
 
 // checkDeletedReads is Q15: no poll sent after a DeleteRecords was
@@ -218,7 +233,7 @@ func (c *historyChecker) checkDeletedReads() bool {
 	}
 	for _, p := range w.hist.polls {
 		for _, a := range w.deleted.acked {
-			if a.tp != p.tp || a.atMs > p.sentMs || len(p.records) == 0 {
+			if a.tp != p.tp || a.atMs > p.sentMs || len(p.records) == 0 || w.checks.deletionLost(a, math.MaxInt32) {
 				continue
 			}
 			w.stats.InvariantsChecked++
@@ -233,12 +248,17 @@ func (c *historyChecker) checkDeletedReads() bool {
 }
 
 // sharedTopicNames are the workload's topics that group members and
-// idempotent and transactional producers use: all but deleteTopic
-// (recreateTopic among them: topic_recreate_groups.go,
+// idempotent and transactional producers use: all but deleteTopic and
+// retentionTopic (recreateTopic among them: topic_recreate_groups.go,
 // topic_recreate_txn.go).
 func (c *client) sharedTopicNames() []string {
-	return slices.DeleteFunc(c.topicNames(), func(s string) bool { return s == deleteTopic })
+	return slices.DeleteFunc(c.topicNames(), privateTopic)
 }
+
+// privateTopic says whether a topic is one group members and idempotent
+// and transactional producers leave out: records deleted there on purpose
+// (DeleteRecords, retention) are none of their checkers' business.
+func privateTopic(name string) bool { return name == deleteTopic || name == retentionTopic }
 
 // logStartOf is a replica's log start offset (its shadow's without a log).
 func logStartOf(h *replicaHost) int64 {

@@ -81,7 +81,8 @@
 //     swarm's per-seed profiles and the plants; faults_clog.go: the
 //     swizzle-clog (nodes' links hold what they carry, then deliver it
 //     late); faults_operator.go: the operator's partition reassignments,
-//     preferred leader elections, min.insync.replicas settings and
+//     preferred leader elections, min.insync.replicas settings,
+//     unclean.leader.election.enable turned on and off, and
 //     unregistrations of brokers that are down; slow_disk.go: the slow
 //     disk (a node's follower appends complete a drawn time later, one
 //     after the other); slow_leader.go: its leader appends too (the
@@ -130,6 +131,13 @@
 //     the plant offsets-outlive-topic; topic_recreate_txn.go: the
 //     idempotent and transactional producers on it, whose producer state
 //     a deletion takes;
+//   - retention.go: a topic of the admin's (written by two producers of
+//     its own) whose retention the operator sets mid-run (retention.bytes
+//     or retention.ms over 1 KiB segments, or none: the retention
+//     profile, and a quarter of the drawn ones and of mixed's named
+//     picks), and the check S17 (retention never raises a replica's log
+//     start past the partition's high watermark); records below a log
+//     start retention reached are no loss; the plant retention-past-hw;
 //   - check_preferred.go: the controllers run production's periodic
 //     preferred-leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in

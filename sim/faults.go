@@ -75,6 +75,7 @@ func (f *faultInjector) start() {
 	f.every(p.SlowDiskEveryMs, f.slowDisk)
 	// Armed last: profiles without it keep their fault clocks.
 	f.every(p.MetadataLagEveryMs, f.metadataLagFault)
+	f.every(p.UncleanToggleEveryMs, f.toggleUnclean)
 	f.startDetector()
 }
 

@@ -31,6 +31,13 @@ import (
 // setting for their high watermarks. The checkers hold each acknowledged
 // write to the lowest setting the topic had.
 //
+// The unclean toggle: the operator turns a workload topic's
+// unclean.leader.election.enable on or off (IncrementalAlterConfigs); the
+// controller's periodic unclean elections (and those of a partition's
+// next change) take the setting of its image at the time: S5 holds an
+// election to the setting of the image that commits it, and an unclean
+// election excuses what its partition loses, whatever is set later.
+//
 // The unregistration fault: the operator unregisters a broker whose
 // process is down (UnregisterBroker, Kafka's kafka-cluster.sh unregister,
 // as after a machine failure), voters of the controller quorum too (their
@@ -187,6 +194,38 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 	w.stats.MinISRChanges++
 	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
 	admin.setMinISR([]string{name}, v, nil)
+}
+
+// toggleUnclean is one unclean toggle.
+func (f *faultInjector) toggleUnclean(r *rand.Rand) {
+	w := f.w
+	admin := w.adminClient()
+	if admin == nil || admin.stopped {
+		return
+	}
+	names := slices.DeleteFunc(admin.topicNames(), func(s string) bool { return s == stretchTopic })
+	if len(names) == 0 {
+		return
+	}
+	name, on := names[r.IntN(len(names))], r.IntN(2) == 0
+	w.stats.UncleanToggles++
+	w.timelinef("fault: the operator sets %s's unclean.leader.election.enable to %v", name, on)
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Op, cfg.Value = "unclean.leader.election.enable", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(on))
+	rr.Configs = append(rr.Configs, cfg)
+	req.Resources = append(req.Resources, rr)
+	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
+		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
+		if err != nil || resp == nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode == kerr.NotController.Code {
+			admin.meta.controller = -1
+			admin.meta.next++
+			return
+		}
+		w.timelinef("admin: setting %s's unclean.leader.election.enable to %v: %s", name, on, map[bool]string{true: "done"}[resp.Resources[0].ErrorCode == 0]+errText(resp.Resources[0].ErrorCode))
+	})
 }
 
 // restoreMinISR sets the min.insync.replicas of every topic the operator

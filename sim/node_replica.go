@@ -238,8 +238,10 @@ func (h *replicaHost) perform(rd *cluster.Ready) {
 	}
 	log.RemoveProducers(rd.ExpireProducers)
 	if rd.DeleteRetainedSegments != nil {
-		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs, rd.DeleteRetainedSegments.HighWatermark)
+		before := log.LogStartOffset()
+		_, _ = log.DeleteRetainedSegments(rd.DeleteRetainedSegments.NowMs, h.retentionHighWatermark(rd.DeleteRetainedSegments.HighWatermark))
 		h.shadow.raiseStart(log.LogStartOffset())
+		h.retentionApplied(before, log.LogStartOffset())
 		core.RetentionApplied(log.LogStartOffset())
 	}
 	if rd.PlanCompaction != nil {

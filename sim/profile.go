@@ -85,6 +85,12 @@ const (
 	// fault moved off the preferred replica stays off it after the heal
 	// (L4).
 	PlantNoLeaderBalance Plant = "no-leader-balance"
+	// PlantRetentionPastHW: retention is bounded by a replica's log end
+	// offset instead of its high watermark: a leader deletes segments its
+	// followers have not fetched, a follower those it fetched but the
+	// partition has not committed (S17). Only profiles that set a
+	// retention reach it (retention; retention.go).
+	PlantRetentionPastHW Plant = "retention-past-hw"
 )
 
 // String is the plant's name, "none" for none.
@@ -99,7 +105,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance}
+		PlantNoLeaderBalance, PlantRetentionPastHW}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -168,6 +174,9 @@ type Profile struct {
 	// MinISREveryMs: the operator sets a topic's min.insync.replicas
 	// (faults_operator.go).
 	MinISREveryMs float64
+	// UncleanToggleEveryMs: the operator turns a topic's
+	// unclean.leader.election.enable on or off (faults_operator.go).
+	UncleanToggleEveryMs float64
 	// UnregisterEveryMs: the operator unregisters a broker whose process
 	// is down (faults_operator.go); it registers again when it starts.
 	UnregisterEveryMs float64
@@ -318,6 +327,10 @@ type Profile struct {
 	// of a topic of its own below an offset (DeleteRecords,
 	// delete_records.go).
 	DeleteRecordsEveryMs float64
+	// RetentionEveryMs: the operator sets the retention of a topic of
+	// the admin's (retention.bytes or retention.ms over small segments,
+	// or none) this often on average (retention.go).
+	RetentionEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
@@ -524,7 +537,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" })
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -542,6 +555,11 @@ func MixedProfile(seed uint64) (Profile, string) {
 	if pick != "drawn" && p.RecreateTopicEveryMs == 0 {
 		if p.RecreateTopicEveryMs = drawRecreateTopic(seed); p.RecreateTopicEveryMs > 0 {
 			pick += "+recreate-topic"
+		}
+	}
+	if pick != "drawn" && p.RetentionEveryMs == 0 && p.UncleanToggleEveryMs == 0 {
+		if p.RetentionEveryMs, p.UncleanToggleEveryMs = drawConfigChanges(seed); p.RetentionEveryMs > 0 {
+			pick += "+configs"
 		}
 	}
 	return p, pick
@@ -571,7 +589,8 @@ func ProfileByName(name string, seed uint64) (Profile, bool) {
 func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
-		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile}
+		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile,
+		"retention": RetentionProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -736,6 +755,7 @@ func DrawProfile(seed uint64) Profile {
 	if d := newRand(seed, streamDeleteRecords); d.Float64() < 0.3 {
 		p.DeleteRecordsEveryMs = 1000 + d.Float64()*9000
 	}
+	p.RetentionEveryMs, p.UncleanToggleEveryMs = drawConfigChanges(seed)
 	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
 	return p
 }
@@ -748,6 +768,20 @@ func drawRecreateTopic(seed uint64) float64 {
 		return 3000 + d.Float64()*12000
 	}
 	return 0
+}
+
+// drawConfigChanges draws, from a stream of its own, whether a seed's
+// drawn profile (or, under mixed, its named one) changes topic configs
+// mid-run (one seed in four), and how often: a topic's retention, and, in
+// half of them, a topic's unclean.leader.election.enable.
+func drawConfigChanges(seed uint64) (retentionMs, uncleanMs float64) {
+	if d := newRand(seed, streamRetention); d.Float64() < 0.25 {
+		retentionMs = 2000 + d.Float64()*13000
+		if d.Float64() < 0.5 {
+			uncleanMs = 5000 + d.Float64()*25000
+		}
+	}
+	return retentionMs, uncleanMs
 }
 
 // drawLeaderBalance draws, from a stream of its own, a run's
@@ -794,6 +828,20 @@ func DeleteRecordsProfile() Profile {
 	return p
 }
 
+// RetentionProfile is the churn profile (reassignments, crashes with power
+// losses, swizzle-clogs, unregistered brokers) with pauses every 10 s and
+// jumping wall clocks, while the operator sets the retention of a topic of
+// the admin's every 3 s (retention.go) and turns a topic's unclean leader
+// elections on or off every 8 s.
+func RetentionProfile() Profile {
+	p := ChurnProfile()
+	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
+	p.ClockJumpEveryMs = 15_000
+	p.RetentionEveryMs = 3000
+	p.UncleanToggleEveryMs = 8000
+	return p
+}
+
 // AutoCommitMembers is how many of the group members commit
 // automatically.
 func (p Profile) AutoCommitMembers() int {
@@ -837,6 +885,7 @@ func (p Profile) String() string {
 	add(p.LeaderBalanceEveryMs < 0, "no leader imbalance checks")
 	add(p.ReassignEveryMs > 0, "reassignments every %.0fs", p.ReassignEveryMs/1000)
 	add(p.MinISREveryMs > 0, "min.insync.replicas set every %.0fs", p.MinISREveryMs/1000)
+	add(p.UncleanToggleEveryMs > 0, "unclean elections turned on or off every %.0fs", p.UncleanToggleEveryMs/1000)
 	add(p.UnregisterEveryMs > 0, "down brokers unregistered every %.0fs", p.UnregisterEveryMs/1000)
 	add(p.LinkFaultEveryMs > 0, "link faults every %.0fs", p.LinkFaultEveryMs/1000)
 	add(p.ClientCutEveryMs > 0, "client cuts every %.0fs", p.ClientCutEveryMs/1000)
@@ -859,6 +908,7 @@ func (p Profile) String() string {
 	add(p.MetadataLagEveryMs > 0, "metadata lags every %.0fs (for %.0fs, %.1fs late%s)", p.MetadataLagEveryMs/1000, p.MetadataLagForMs/1000, p.MetadataLagMs/1000,
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
+	add(p.RetentionEveryMs > 0, "a topic's retention set every %.0fs", p.RetentionEveryMs/1000)
 	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"

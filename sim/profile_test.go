@@ -23,15 +23,16 @@ func TestReplayCommandNamesTheProfile(t *testing.T) {
 }
 
 // TestMixedProfile: mixed plays every named profile (slowleader too) but
-// recreate, and drawn ones, each as it is under its own name (the metadata
-// lag and the topic re-creation on top aside: the latter as the drawn
-// profile of the seed draws it), and the drawn profile never turns the
-// metadata lag on.
+// recreate and retention, and drawn ones, each as it is under its own name
+// (the metadata lag, the topic re-creation and the config changes on
+// top aside: the latter two as the drawn profile of the seed draws them),
+// and the drawn profile never turns the metadata lag on.
 func TestMixedProfile(t *testing.T) {
 	seen := map[string]int{}
-	recreated := 0
+	recreated, retained := 0, 0
 	for seed := uint64(1); seed <= 2000; seed++ {
 		p, pick := MixedProfile(seed)
+		pick, retention := strings.CutSuffix(pick, "+configs")
 		pick, recreate := strings.CutSuffix(pick, "+recreate-topic")
 		base, lagged := strings.CutSuffix(pick, "+metadata-lag")
 		seen[base]++
@@ -52,6 +53,14 @@ func TestMixedProfile(t *testing.T) {
 			}
 			p.RecreateTopicEveryMs = 0
 		}
+		if retention {
+			retained++
+			d := DrawProfile(seed)
+			if base == "drawn" || want.RetentionEveryMs != 0 || p.RetentionEveryMs != d.RetentionEveryMs || p.UncleanToggleEveryMs != d.UncleanToggleEveryMs {
+				t.Fatalf("seed %d: %s: config changes on top of %s, not as the seed's drawn profile draws them", seed, pick, base)
+			}
+			p.RetentionEveryMs, p.UncleanToggleEveryMs = 0, 0
+		}
 		if p != want {
 			t.Fatalf("seed %d: mixed's %s differs from the profile of that name:\n%s\n%s", seed, pick, p, want)
 		}
@@ -67,8 +76,11 @@ func TestMixedProfile(t *testing.T) {
 			t.Errorf("mixed never played %s in 2000 seeds: %v", name, seen)
 		}
 	}
-	if len(seen) != len(NamedProfiles()) || seen["recreate"] != 0 {
-		t.Errorf("mixed played %d profiles, want every named one but recreate, and drawn ones: %v", len(seen), seen)
+	if len(seen) != len(NamedProfiles())-1 || seen["recreate"] != 0 || seen["retention"] != 0 {
+		t.Errorf("mixed played %d profiles, want every named one but recreate and retention, and drawn ones: %v", len(seen), seen)
+	}
+	if retained < 200 || retained > 600 {
+		t.Errorf("mixed changes configs on top of %d named picks of 2000 seeds, want about one in four", retained)
 	}
 	if recreated < 300 || recreated > 700 {
 		t.Errorf("mixed re-creates topics on top of %d named picks of 2000 seeds, want about three in ten", recreated)

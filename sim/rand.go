@@ -33,6 +33,7 @@ const (
 	streamStretchPrefix
 	streamRecreateTopic
 	streamLeaderBalance
+	streamRetention
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

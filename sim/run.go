@@ -118,6 +118,7 @@ func (w *World) startWorkload() {
 	}
 	w.startTxnWorkload(admin)
 	w.startDeleteRecords(admin)
+	w.startRetention(admin)
 	w.startRecreateTopic(admin)
 	topics := p.Topics
 	if p.CreateTopicEveryMs > 0 {

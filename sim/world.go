@@ -141,6 +141,13 @@ type Stats struct {
 	// records of, DeleteRecordsAcked those answered without an error
 	// (delete_records.go).
 	DeleteRecordsAsked, DeleteRecordsAcked int64
+	// RetentionChanges are the operator's retention settings of the
+	// DeleteRecords topic, RetentionRaises the log starts retention
+	// raised (retention.go).
+	RetentionChanges, RetentionRaises int64
+	// UncleanToggles are the operator's settings of a topic's
+	// unclean.leader.election.enable (faults_operator.go).
+	UncleanToggles int64
 	// StrayDirsRenamed are the partition directories nodes renamed aside
 	// at start (stray_dirs.go), StrayDirsOfOtherTopic those of them whose
 	// name the image gives the node for another topic id.
@@ -378,6 +385,8 @@ type World struct {
 	// deleted is what DeleteRecords deleted (delete_records.go), nil
 	// when the profile sends none.
 	deleted *deletedRecords
+	// retained is what retention deleted (retention.go).
+	retained *retained
 	// recreated is what the run deleted and created again
 	// (topic_recreate.go), nil when the profile does not.
 	recreated *recreations
@@ -810,6 +819,12 @@ func (r *Report) Summary() string {
 	}
 	if s.DeleteRecordsAsked > 0 {
 		fmt.Fprintf(&b, "DeleteRecords: %d asked, %d acknowledged\n", s.DeleteRecordsAsked, s.DeleteRecordsAcked)
+	}
+	if s.UncleanToggles > 0 {
+		fmt.Fprintf(&b, "operator: %d unclean.leader.election.enable settings\n", s.UncleanToggles)
+	}
+	if s.RetentionChanges > 0 {
+		fmt.Fprintf(&b, "retention: %d settings, %d log starts raised\n", s.RetentionChanges, s.RetentionRaises)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)

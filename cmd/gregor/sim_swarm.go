@@ -99,6 +99,13 @@ type swarmPaths struct {
 	// DeleteRecords partitions sent and acknowledged.
 	DeleteRecordsAsked int64 `json:"delete_records_asked,omitempty"`
 	DeleteRecordsAcked int64 `json:"delete_records_acked,omitempty"`
+	// RetentionChanges are the operator's retention settings of the
+	// DeleteRecords topic, RetentionRaises the log starts retention raised.
+	RetentionChanges int64 `json:"retention_changes,omitempty"`
+	RetentionRaises  int64 `json:"retention_raises,omitempty"`
+	// UncleanToggles are the operator's unclean.leader.election.enable
+	// settings.
+	UncleanToggles int64 `json:"unclean_toggles,omitempty"`
 	// TopicsRecreated are the topics deleted and created again,
 	// UnknownTopicIDFetches the polls by an id their broker did not hold;
 	// LearnerPolls the learners' polls for their raft messages.
@@ -151,6 +158,9 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.PreferredElections, &t.seeds.PreferredElections, p.PreferredElections)
 	one(&t.sum.DeleteRecordsAsked, &t.seeds.DeleteRecordsAsked, p.DeleteRecordsAsked)
 	one(&t.sum.DeleteRecordsAcked, &t.seeds.DeleteRecordsAcked, p.DeleteRecordsAcked)
+	one(&t.sum.RetentionChanges, &t.seeds.RetentionChanges, p.RetentionChanges)
+	one(&t.sum.RetentionRaises, &t.seeds.RetentionRaises, p.RetentionRaises)
+	one(&t.sum.UncleanToggles, &t.seeds.UncleanToggles, p.UncleanToggles)
 	one(&t.sum.TopicsRecreated, &t.seeds.TopicsRecreated, p.TopicsRecreated)
 	one(&t.sum.UnknownTopicIDFetches, &t.seeds.UnknownTopicIDFetches, p.UnknownTopicIDFetches)
 	one(&t.sum.LearnerPolls, &t.seeds.LearnerPolls, p.LearnerPolls)
@@ -179,8 +189,9 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\nswizzle-clogs: %d (%d seeds) holding %d messages (%d seeds); reassignments taken: %d (%d seeds), ended after moving replicas: %d (%d seeds); preferred leader elections asked: %d (%d seeds)",
 			t.sum.Clogs, t.seeds.Clogs, t.sum.ClogHeld, t.seeds.ClogHeld, t.sum.Reassignments, t.seeds.Reassignments,
 			t.sum.ReassignmentsEnded, t.seeds.ReassignmentsEnded, t.sum.PreferredElections, t.seeds.PreferredElections) +
-		fmt.Sprintf("\nDeleteRecords: %d asked (%d seeds), %d acknowledged (%d seeds)",
-			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked) +
+		fmt.Sprintf("\nDeleteRecords: %d asked (%d seeds), %d acknowledged (%d seeds); retention set: %d (%d seeds), log starts it raised: %d (%d seeds); unclean elections turned on or off: %d (%d seeds)",
+			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked,
+			t.sum.RetentionChanges, t.seeds.RetentionChanges, t.sum.RetentionRaises, t.seeds.RetentionRaises, t.sum.UncleanToggles, t.seeds.UncleanToggles) +
 		fmt.Sprintf("\ntopics deleted and created again: %d (%d seeds), polls by a topic id the broker did not hold: %d (%d seeds); learners' raft polls: %d (%d seeds)",
 			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls)
 }
@@ -210,6 +221,8 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.Reassignments, res.Paths.PreferredElections = rep.Stats.ReassignmentsStarted, rep.Stats.PreferredElections
 	res.Paths.ReassignmentsEnded = rep.Stats.ReassignmentsEnded
 	res.Paths.DeleteRecordsAsked, res.Paths.DeleteRecordsAcked = rep.Stats.DeleteRecordsAsked, rep.Stats.DeleteRecordsAcked
+	res.Paths.RetentionChanges, res.Paths.RetentionRaises = rep.Stats.RetentionChanges, rep.Stats.RetentionRaises
+	res.Paths.UncleanToggles = rep.Stats.UncleanToggles
 	res.Paths.TopicsRecreated, res.Paths.UnknownTopicIDFetches = rep.Stats.TopicsRecreated, rep.Stats.UnknownTopicIDFetches
 	res.Paths.LearnerPolls = rep.Stats.LearnerPolls
 	if rep.Failed() {
