@@ -53,15 +53,23 @@ func (n *Node) startActors(opened *openedQuorum) error {
 func (n *Node) stop(ctx context.Context, graceful bool) {
 	n.stopOnce.Do(func() {
 		var errs []error
+		var phases []zap.Field // when each step ended, from the start
 		if n.router != nil {
 			// Answer the fetches waiting for data (and let no new one wait).
 			n.router.closing.Store(true)
 			n.router.wakeParkedFetches()
 		}
+		began := time.Now()
+		var left <-chan struct{}
 		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
 			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+			phases = append(phases, zap.Duration("controlled_shutdown", time.Since(began)))
+			// The broker's leadership moved: the others may learn it left
+			// while the members drain and the listener and actors stop.
+			left = n.leaveGossip()
 			n.drainCoordinatorClients(ctx)
 		}
+		phases = append(phases, zap.Duration("drained", time.Since(began)))
 		if n.groups != nil {
 			n.groups.shutdown()
 			n.txns.shutdown()
@@ -77,7 +85,12 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		} else if n.brokerListener != nil {
 			_ = n.brokerListener.Close()
 		}
-		n.stopGossip(graceful)
+		phases = append(phases, zap.Duration("listener_closed", time.Since(began)))
+		if graceful && left == nil {
+			left = n.leaveGossip()
+		}
+		n.stopGossip(left)
+		phases = append(phases, zap.Duration("gossip_left", time.Since(began)))
 		if graceful && n.quorum != nil && len(n.cfg.QuorumVoters) > 1 {
 			bounded, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.QuorumElectionTimeoutMs)*time.Millisecond)
 			n.awaitActor(bounded, n.quorum, func(done func()) any { return &transferLeadership{done: done} })
@@ -95,6 +108,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		n.stopping.Store(true)
 		n.stopActors()
+		phases = append(phases, zap.Duration("actors_stopped", time.Since(began)))
 		if err := n.markCleanShutdown(graceful); err != nil {
 			errs = append(errs, err)
 		}
@@ -112,7 +126,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			n.cache.Close()
 		}
 		n.stopErr = errors.Join(errs...)
-		n.logger.Info("node stopped", zap.Bool("graceful", graceful))
+		n.logger.Info("node stopped", append([]zap.Field{zap.Bool("graceful", graceful), zap.Duration("took", time.Since(began))}, phases...)...)
 		n.logsClosed.Store(true)
 	})
 }
