@@ -47,8 +47,8 @@ func (n *Node) startActors(opened *openedQuorum) error {
 
 // stop stops the node; graceful asks for a controlled shutdown, keeps
 // answering while group members learn their coordinators moved
-// (shutdown_drain.go), lets in-flight requests finish, leaves gossip and
-// hands the quorum's leadership on first. Without it the node stops as if
+// (shutdown_drain.go), lets in-flight requests finish, hands the quorum's
+// leadership on and leaves gossip (meanwhile) first. Without it the node stops as if
 // killed, but for its files (tests).
 func (n *Node) stop(ctx context.Context, graceful bool) {
 	n.stopOnce.Do(func() {
@@ -86,11 +86,11 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			_ = n.brokerListener.Close()
 		}
 		phases = append(phases, zap.Duration("listener_closed", time.Since(began)))
-		if graceful && left == nil {
+		if !graceful {
+			n.stopGossip(nil) // the others see a failure
+		} else if left == nil {
 			left = n.leaveGossip()
 		}
-		n.stopGossip(left)
-		phases = append(phases, zap.Duration("gossip_left", time.Since(began)))
 		if graceful && n.quorum != nil && len(n.cfg.QuorumVoters) > 1 {
 			bounded, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.QuorumElectionTimeoutMs)*time.Millisecond)
 			n.awaitActor(bounded, n.quorum, func(done func()) any { return &transferLeadership{done: done} })
@@ -109,6 +109,16 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		n.stopping.Store(true)
 		n.stopActors()
 		phases = append(phases, zap.Duration("actors_stopped", time.Since(began)))
+		// The leave spread its news while the partitions closed their
+		// logs; gossip stops before the actor system, which its events
+		// reach.
+		if graceful {
+			n.stopGossip(left)
+			phases = append(phases, zap.Duration("gossip_left", time.Since(began)))
+		}
+		if n.system != nil {
+			n.system.Shutdown()
+		}
 		if err := n.markCleanShutdown(graceful); err != nil {
 			errs = append(errs, err)
 		}
@@ -147,7 +157,7 @@ func (n *Node) awaitActor(ctx context.Context, pid *actor.PID, msg func(done fun
 // stopActors stops the broker lifecycle, the controller (so metadata no
 // longer changes here), the quorum actor (which closes the metadata log),
 // then the replica manager, whose children (every partition actor) stop
-// first.
+// first. The caller shuts the actor system down after.
 func (n *Node) stopActors() {
 	if n.system == nil {
 		return
@@ -160,7 +170,6 @@ func (n *Node) stopActors() {
 	if n.replicaManager != nil {
 		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
 	}
-	n.system.Shutdown()
 }
 
 // Failed is closed when the node failed while running: the controller
