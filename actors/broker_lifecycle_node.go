@@ -11,6 +11,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
+
+	"gregor/logstore/vfs"
 )
 
 // The node's own lifecycle, around its broker's: starting the metadata
@@ -119,7 +121,9 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		if n.system != nil {
 			n.system.Shutdown()
 		}
-		if err := n.markCleanShutdown(graceful); err != nil {
+		if err := n.syncLogMarkers(); err != nil {
+			errs = append(errs, err)
+		} else if err := n.markCleanShutdown(graceful); err != nil {
 			errs = append(errs, err)
 		}
 		if n.dispatcher != nil {
@@ -139,6 +143,21 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		n.logger.Info("node stopped", append([]zap.Field{zap.Bool("graceful", graceful), zap.Duration("took", time.Since(began))}, phases...)...)
 		n.logsClosed.Store(true)
 	})
+}
+
+// syncLogMarkers makes the clean shutdown markers of the logs the
+// partitions closed (logstore.Log.CloseForShutdown) durable: one sync of
+// the data directory's filesystem, where each log's own directory sync
+// cost a journal commit (a node with 1,500 partitions spent ~1 s on them).
+func (n *Node) syncLogMarkers() error {
+	s, ok := n.cfg.FS.(vfs.FSSyncer)
+	if !ok || n.cfg.DataDir == "" || n.system == nil {
+		return nil
+	}
+	if err := s.SyncFS(n.cfg.DataDir); err != nil {
+		return fmt.Errorf("sync the logs' clean shutdown markers: %w", err)
+	}
+	return nil
 }
 
 // awaitActor sends an actor a message built around a done callback and

@@ -130,3 +130,50 @@ func TestCrashDuringCloseKeepsTheLog(t *testing.T) {
 		}
 	}
 }
+
+// A log closed for the node's shutdown syncs nothing of an idle log: its
+// marker becomes durable at the node's one filesystem sync. A power loss
+// before that sync finds the log unclean, and it recovers whole; after it,
+// clean.
+func TestCloseForShutdownLeavesTheMarkerToTheFilesystemSync(t *testing.T) {
+	for _, synced := range []bool{false, true} {
+		fsys := vfs.NewMem()
+		l := openTestLog(t, fsys, "/p", DefaultConfig(), nil, 0)
+		appendN(t, l, 20, 100, 1000)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l = openTestLog(t, fsys, "/p", DefaultConfig(), nil, 0)
+		want := readAllBatches(t, l, 1<<20)
+		var syncs int
+		fsys.SetErrorHook(func(op vfs.Op, _ string) error {
+			if op == vfs.OpSync || op == vfs.OpSyncDir {
+				syncs++
+			}
+			return nil
+		})
+		if err := l.CloseForShutdown(); err != nil {
+			t.Fatal(err)
+		}
+		fsys.SetErrorHook(nil)
+		if syncs != 0 {
+			t.Errorf("closing an idle log for the shutdown synced %d times, want none", syncs)
+		}
+		if synced {
+			if err := fsys.SyncFS("/p"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fsys.Crash()
+		if NeedsRecovery(fsys, "/p") == synced {
+			t.Errorf("filesystem synced %v: the log needs recovery %v", synced, !synced)
+		}
+		l = openTestLog(t, fsys, "/p", DefaultConfig(), nil, 0)
+		if got := readAllBatches(t, l, 1<<20); !bytes.Equal(bytes.Join(got, nil), bytes.Join(want, nil)) {
+			t.Errorf("filesystem synced %v: %d batches read back, want %d", synced, len(got), len(want))
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -112,7 +112,36 @@ func (l *Log) CloseForDeletion() error {
 	return l.close(false)
 }
 
+// CloseForShutdown is Close for a node stopping with every one of its
+// logs, on an FS that is a vfs.FSSyncer: the clean shutdown marker is
+// created but its directory not synced, and the caller syncs the
+// filesystem once every log closed (vfs.FSSyncer), one commit for all the
+// markers. Until then a crash finds the log without its marker and
+// recovers it, as after any crash; everything the marker vouches for is
+// durable before the marker exists, as with Close. On another FS it is
+// Close.
+func (l *Log) CloseForShutdown() error {
+	if _, ok := l.fs.(vfs.FSSyncer); !ok {
+		return l.Close()
+	}
+	return l.closeWith(closeMarkerUnsynced)
+}
+
+// How a close ends.
+const (
+	closeUncleanly      = iota // no flush, no marker (CloseForDeletion)
+	closeCleanly               // flushed, marker durable (Close)
+	closeMarkerUnsynced        // flushed, marker durable at the caller's SyncFS
+)
+
 func (l *Log) close(cleanly bool) error {
+	if cleanly {
+		return l.closeWith(closeCleanly)
+	}
+	return l.closeWith(closeUncleanly)
+}
+
+func (l *Log) closeWith(how int) error {
 	if l.closed {
 		return nil
 	}
@@ -122,8 +151,8 @@ func (l *Log) close(cleanly bool) error {
 		l.cleanJob = nil
 	}
 	var err error
-	if cleanly {
-		err = l.closeCleanly()
+	if how != closeUncleanly {
+		err = l.closeCleanly(how == closeCleanly)
 	}
 	l.releaseAllHeld()
 	l.mu.Lock()
@@ -139,7 +168,7 @@ func (l *Log) close(cleanly bool) error {
 	return nil
 }
 
-func (l *Log) closeCleanly() error {
+func (l *Log) closeCleanly(syncMarker bool) error {
 	if err := l.failure(); err != nil {
 		return err
 	}
@@ -184,7 +213,7 @@ func (l *Log) closeCleanly() error {
 			return fmt.Errorf("sync %s before the clean shutdown marker: %w", l.dir, err)
 		}
 	}
-	return createDurably(l.fs, path.Join(l.dir, cleanShutdownFile))
+	return createMarker(l.fs, path.Join(l.dir, cleanShutdownFile), syncMarker)
 }
 
 // closeWriter replaces files as a clean close writes them: content synced,
@@ -214,15 +243,18 @@ func (w *closeWriter) replace(name string, data []byte) {
 	w.replaced = true
 }
 
-// createDurably creates name empty (the clean shutdown marker: its
-// existence is its content) and syncs its directory.
-func createDurably(fsys vfs.FS, name string) error {
+// createMarker creates name empty (the clean shutdown marker: its
+// existence is its content) and, with syncDir, syncs its directory.
+func createMarker(fsys vfs.FS, name string, syncDir bool) error {
 	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if !syncDir {
+		return nil
 	}
 	if err := fsys.SyncDir(path.Dir(name)); err != nil {
 		return fmt.Errorf("create %s: directory sync: %w", name, err)
