@@ -99,9 +99,30 @@ func (n *Node) startGossip() error {
 	return nil
 }
 
-// stopGossip leaves gossip (gracefully: the others see a departure, not a
-// failure) and shuts it down.
-func (n *Node) stopGossip(graceful bool) {
+// leaveGossip starts leaving gossip (the others see a departure, not a
+// failure) and returns a channel closed once the leave is done. Leave waits
+// for its news to spread (LeavePropagateDelay, ~0.5 s): a graceful stop
+// starts it once the controlled shutdown moved the broker's leadership,
+// and stops its listener and actors meanwhile.
+func (n *Node) leaveGossip() <-chan struct{} {
+	done := make(chan struct{})
+	g := n.gossip
+	if g == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		if err := g.Leave(); err != nil {
+			n.logger.Info("gossip leave", zap.Error(err))
+		}
+	}()
+	return done
+}
+
+// stopGossip shuts gossip down, after the leave a graceful stop started
+// (left; nil: none, the others see a failure).
+func (n *Node) stopGossip(left <-chan struct{}) {
 	if n.gossipStop != nil {
 		close(n.gossipStop)
 		n.gossipStop = nil
@@ -109,10 +130,8 @@ func (n *Node) stopGossip(graceful bool) {
 	if n.gossip == nil {
 		return
 	}
-	if graceful {
-		if err := n.gossip.Leave(); err != nil {
-			n.logger.Info("gossip leave", zap.Error(err))
-		}
+	if left != nil {
+		<-left
 	}
 	if err := n.gossip.Shutdown(); err != nil {
 		n.logger.Info("gossip shutdown", zap.Error(err))

@@ -78,8 +78,13 @@ func (a *partitionActor) stop(final bool) {
 	}
 	if a.log != nil {
 		closeLog := a.log.Close
-		if final && a.assigned.retired != nil && a.assigned.retired.Load() {
+		switch {
+		case final && a.assigned.retired != nil && a.assigned.retired.Load():
 			closeLog = a.log.CloseForDeletion
+		case final && a.node.stopping.Load():
+			// The node stops: it syncs the filesystem once for every
+			// log's clean shutdown marker (Node.stop).
+			closeLog = a.log.CloseForShutdown
 		}
 		if err := closeLog(); err != nil {
 			a.logger.Error("close log", zap.Error(err))

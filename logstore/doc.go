@@ -18,7 +18,11 @@
 // marker and partition.metadata (the id of the topic whose log it is,
 // written when a log is first opened for a topic), each replaced
 // atomically. Index files are written when a segment
-// rolls and at Close; the active segment's are rebuilt by recovery.
+// rolls and at Close; the active segment's are rebuilt by recovery. Close
+// rewrites only the files whose content changed (an idle log's hold theirs
+// from its last close) and syncs the directory once before it creates the
+// marker; CloseForShutdown leaves the marker's directory sync to one sync
+// of the whole filesystem by the stopping node (vfs.FSSyncer).
 //
 // The files, by responsibility: batch.go (RecordBatch v2 validation and
 // in-place rewrites), log.go (the Log, appends), segment.go and

@@ -1,8 +1,12 @@
 package logstore
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path"
+
+	"go.uber.org/zap"
 
 	"gregor/logstore/vfs"
 )
@@ -108,7 +112,36 @@ func (l *Log) CloseForDeletion() error {
 	return l.close(false)
 }
 
+// CloseForShutdown is Close for a node stopping with every one of its
+// logs, on an FS that is a vfs.FSSyncer: the clean shutdown marker is
+// created but its directory not synced, and the caller syncs the
+// filesystem once every log closed (vfs.FSSyncer), one commit for all the
+// markers. Until then a crash finds the log without its marker and
+// recovers it, as after any crash; everything the marker vouches for is
+// durable before the marker exists, as with Close. On another FS it is
+// Close.
+func (l *Log) CloseForShutdown() error {
+	if _, ok := l.fs.(vfs.FSSyncer); !ok {
+		return l.Close()
+	}
+	return l.closeWith(closeMarkerUnsynced)
+}
+
+// How a close ends.
+const (
+	closeUncleanly      = iota // no flush, no marker (CloseForDeletion)
+	closeCleanly               // flushed, marker durable (Close)
+	closeMarkerUnsynced        // flushed, marker durable at the caller's SyncFS
+)
+
 func (l *Log) close(cleanly bool) error {
+	if cleanly {
+		return l.closeWith(closeCleanly)
+	}
+	return l.closeWith(closeUncleanly)
+}
+
+func (l *Log) closeWith(how int) error {
 	if l.closed {
 		return nil
 	}
@@ -118,8 +151,8 @@ func (l *Log) close(cleanly bool) error {
 		l.cleanJob = nil
 	}
 	var err error
-	if cleanly {
-		err = l.closeCleanly()
+	if how != closeUncleanly {
+		err = l.closeCleanly(how == closeCleanly)
 	}
 	l.releaseAllHeld()
 	l.mu.Lock()
@@ -135,23 +168,96 @@ func (l *Log) close(cleanly bool) error {
 	return nil
 }
 
-func (l *Log) closeCleanly() error {
+func (l *Log) closeCleanly(syncMarker bool) error {
 	if err := l.failure(); err != nil {
 		return err
 	}
 	if err := l.Sync(); err != nil {
 		return err
 	}
-	if err := l.writeIndexFiles(l.active()); err != nil {
-		return err
+	// Each file below is replaced only when it does not hold its content
+	// already (an idle partition's hold theirs from the last close or roll),
+	// and its directory is synced once for all of them, before the marker:
+	// a broker with a thousand idle partitions stops in a fraction of the
+	// fsyncs (one per partition instead of eight).
+	w := closeWriter{fs: l.fs}
+	for _, f := range l.indexFiles(l.active()) {
+		w.replace(path.Join(l.dir, f.name), f.data)
+	}
+	if w.err != nil {
+		return w.err
 	}
 	l.trimPrealloc(l.active())
-	l.writeProducerSnapshot()
-	if err := l.writeCheckpoint(logStartOffsetCheckpointFile, l.LogStartOffset()); err != nil {
-		return err
+	if l.producers != nil {
+		name := path.Join(l.dir, segmentFileName(l.logEndOffset, producerSnapshotExt))
+		if w.replace(name, encodeProducerSnapshot(l.producers)); w.err != nil {
+			// A snapshot is only a shortcut for recovery (as in
+			// writeProducerSnapshot).
+			l.logger.Warn("producer snapshot not written", zap.Int64("offset", l.logEndOffset), zap.Error(w.err))
+			w.err = nil
+		} else {
+			l.dropOldProducerSnapshots()
+		}
 	}
-	if err := l.CheckpointRecoveryPoint(); err != nil {
-		return err
+	w.replace(path.Join(l.dir, logStartOffsetCheckpointFile), encodeCheckpoint(l.LogStartOffset()))
+	flushed := l.FlushedOffset()
+	w.replace(path.Join(l.dir, recoveryPointCheckpointFile), encodeCheckpoint(flushed))
+	if w.err != nil {
+		return w.err
 	}
-	return writeFileAtomic(l.fs, path.Join(l.dir, cleanShutdownFile), nil)
+	l.checkpointedRecoveryPt = flushed
+	// The marker says every file above holds what it should: their
+	// renames are made durable before the marker exists.
+	if w.replaced {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("sync %s before the clean shutdown marker: %w", l.dir, err)
+		}
+	}
+	return createMarker(l.fs, path.Join(l.dir, cleanShutdownFile), syncMarker)
+}
+
+// closeWriter replaces files as a clean close writes them: content synced,
+// renamed over the old file, the directory synced once by the caller. The
+// first error stops it.
+type closeWriter struct {
+	fs       vfs.FS
+	replaced bool
+	err      error
+}
+
+// replace makes name hold data unless it does already. A file whose name
+// holds data was written by vfs.ReplaceFile or vfs.WriteFileAtomic (no file
+// here is written otherwise), so its content was synced before it got its
+// name, and the caller's directory sync makes the name durable in any case.
+func (w *closeWriter) replace(name string, data []byte) {
+	if w.err != nil {
+		return
+	}
+	if held, err := ReadWholeFile(w.fs, name, int64(len(data))); err == nil && bytes.Equal(held, data) {
+		return
+	}
+	if err := vfs.ReplaceFile(w.fs, name, data); err != nil {
+		w.err = err
+		return
+	}
+	w.replaced = true
+}
+
+// createMarker creates name empty (the clean shutdown marker: its
+// existence is its content) and, with syncDir, syncs its directory.
+func createMarker(fsys vfs.FS, name string, syncDir bool) error {
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if !syncDir {
+		return nil
+	}
+	if err := fsys.SyncDir(path.Dir(name)); err != nil {
+		return fmt.Errorf("create %s: directory sync: %w", name, err)
+	}
+	return nil
 }

@@ -712,6 +712,17 @@ func (l *Log) newSegment(baseOffset int64, nowMs int64) *segment {
 // segment held when the next one began, which recovery checks a segment
 // that ends before the next one's base offset against (recovery.go).
 func (l *Log) writeIndexFiles(seg *segment) error {
+	for _, f := range l.indexFiles(seg) {
+		if err := writeFileAtomic(l.fs, path.Join(l.dir, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexFiles renders seg's .index and .timeindex as writeIndexFiles writes
+// them.
+func (l *Log) indexFiles(seg *segment) []namedFile {
 	l.mu.RLock()
 	index := seg.index
 	if n := len(index); seg.lastBatchKnown && (n == 0 || index[n-1].relOffset < seg.lastBatch.relOffset) {
@@ -724,17 +735,16 @@ func (l *Log) writeIndexFiles(seg *segment) error {
 		})
 	}
 	l.mu.RUnlock()
-	files := []struct {
-		ext  string
-		data []byte
-	}{{indexFileExt, encodeOffsetIndex(index)}, {timeIndexFileExt, encodeTimeIndex(timeIndex)}}
-	for _, f := range files {
-		name := path.Join(l.dir, segmentFileName(seg.baseOffset, f.ext))
-		if err := writeFileAtomic(l.fs, name, f.data); err != nil {
-			return err
-		}
+	return []namedFile{
+		{segmentFileName(seg.baseOffset, indexFileExt), encodeOffsetIndex(index)},
+		{segmentFileName(seg.baseOffset, timeIndexFileExt), encodeTimeIndex(timeIndex)},
 	}
-	return nil
+}
+
+// namedFile is a file's name in the log's directory and its content.
+type namedFile struct {
+	name string
+	data []byte
 }
 
 // segmentIndexFor returns the index in segs of the segment holding offset:

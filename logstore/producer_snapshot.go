@@ -159,6 +159,12 @@ func (l *Log) writeProducerSnapshot() {
 		l.logger.Warn("producer snapshot not written", zap.Int64("offset", at), zap.Error(err))
 		return
 	}
+	l.dropOldProducerSnapshots()
+}
+
+// dropOldProducerSnapshots removes the oldest snapshots past
+// producerSnapshotsKept.
+func (l *Log) dropOldProducerSnapshots() {
 	offsets, err := l.producerSnapshots()
 	if err != nil {
 		return

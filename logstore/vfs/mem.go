@@ -27,6 +27,7 @@ const (
 	OpReadDir   Op = "readdir"
 	OpStat      Op = "stat"
 	OpSyncDir   Op = "syncdir"
+	OpSyncFS    Op = "syncfs"
 	OpReadAt    Op = "readat"
 	OpWrite     Op = "write"
 	OpWriteAt   Op = "writeat"

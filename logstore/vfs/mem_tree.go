@@ -365,6 +365,40 @@ func (m *Mem) SyncDir(name string) error {
 	return nil
 }
 
+// SyncFS makes every file's content and every directory's entries
+// durable: Mem is one filesystem, and syncfs syncs the whole of it.
+func (m *Mem) SyncFS(dir string) error {
+	if err := m.begin(OpSyncFS, dir); err != nil {
+		return &fs.PathError{Op: "syncfs", Path: dir, Err: err}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.lookup(splitPath(dir)); err != nil {
+		return &fs.PathError{Op: "syncfs", Path: dir, Err: err}
+	}
+	syncTree(m.root, map[*memNode]bool{})
+	return nil
+}
+
+func syncTree(dir *memNode, visited map[*memNode]bool) {
+	if visited[dir] {
+		return
+	}
+	visited[dir] = true
+	dir.durableEntries = cloneEntries(dir.entries)
+	for _, n := range dir.entries {
+		if n.isDir {
+			syncTree(n, visited)
+			continue
+		}
+		n.synced = n.data[:len(n.data):len(n.data)]
+		n.syncedShared = true
+		n.lastWrite = nil
+	}
+}
+
+var _ FSSyncer = (*Mem)(nil)
+
 // memFileInfo is the os.FileInfo of a Mem node.
 type memFileInfo struct {
 	name  string

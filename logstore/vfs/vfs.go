@@ -48,3 +48,11 @@ type File interface {
 type OSFiler interface {
 	OSFile() *os.File
 }
+
+// FSSyncer is an FS that makes everything written to the filesystem that
+// holds a directory durable at once, file contents and directory entries
+// (Linux's syncfs): one journal commit, where syncing a thousand
+// directories one by one costs up to a commit each.
+type FSSyncer interface {
+	SyncFS(dir string) error
+}
