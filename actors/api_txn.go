@@ -42,7 +42,7 @@ func (r *router) toTxnCoordinator(body kmsg.Request, txnID string, respond func(
 		respond(txn.ErrorResponse(body, kerr.NotCoordinator.Code))
 		return
 	}
-	r.node.system.Root.Send(pid, &txnRequest{body: body, respond: respond})
+	r.node.system.Root.Send(pid, &txnRequest{body: body, respond: respond, inline: true})
 }
 
 // initTxnProducerID serves InitProducerId with a transactional id.

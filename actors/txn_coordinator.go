@@ -22,7 +22,13 @@ type txnRequest struct {
 	body      kmsg.Request
 	respond   func(kmsg.Response)
 	answerAdd func(code int16)
+	// inline: the coordinator handles it on its sender's goroutine (the
+	// connection's reader) if it finds the coordinator idle.
+	inline bool
 }
+
+// runsInline implements inlineMessage.
+func (m *txnRequest) runsInline() bool { return m.inline }
 
 // answerUndelivered answers a request that reached no coordinator (it
 // stopped): its transactional ids are coordinated elsewhere now.

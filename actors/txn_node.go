@@ -31,6 +31,9 @@ type txnNode struct {
 	// creating is set while a request to create __transaction_state is
 	// with the controller.
 	creating atomic.Bool
+	// handOffs counts the coordinators' mailbox runs handed to workers
+	// (coordinatorProps; groupNode.handOffs).
+	handOffs atomic.Int64
 	logger   *zap.Logger
 
 	mu      sync.Mutex
@@ -134,7 +137,7 @@ func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, pa
 	}
 	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
 		return newTxnCoordinator(x, p, epoch, partitionPID)
-	}, x.n.dispatcher))
+	}, countingDispatcher{Dispatcher: x.n.dispatcher, scheduled: &x.handOffs}))
 	x.setCoordinator(p, pid)
 	x.logger.Info("transaction coordinator started", zap.Int32("partition", p), zap.Int32("coordinator_epoch", epoch))
 }
