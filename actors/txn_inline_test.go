@@ -49,18 +49,19 @@ func TestTransactionRunsOnItsReader(t *testing.T) {
 	}
 	transaction() // __transaction_state made and loaded, producer id
 	before := n.txns.handOffs.Load()
-	const transactions = 40
+	const transactions = 100
 	for range transactions {
 		transaction()
 	}
 	got := n.txns.handOffs.Load() - before
 	t.Logf("%d coordinator hand-offs to workers for %d transactions", got, transactions)
-	// Two a transaction at least without inline runs (its produce's add,
-	// its EndTxn: 79 and 83 seen for 40); one is left, the markers'
-	// outcomes, which the partitions hand back to the running coordinator's
-	// mailbox. The coordinators' timer ticks count too (every
-	// coordinator's of the node), more on a loaded machine.
-	if limit := int64(transactions * 3 / 2); got > limit {
+	// Two a transaction without inline runs (its produce's add, its
+	// EndTxn), one with them if the markers' outcomes went to the
+	// coordinator's mailbox (markerOutcomes). The coordinators' timer ticks
+	// count too (every coordinator's of the node; a completion that waited
+	// its window out), more on a loaded machine: 5-18 seen for 40
+	// transactions at a load of 11 on two cores.
+	if limit := int64(transactions * 6 / 10); got > limit {
 		t.Errorf("%d coordinator hand-offs to workers for %d transactions, want at most %d", got, transactions, limit)
 	}
 }
