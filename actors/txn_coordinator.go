@@ -22,8 +22,8 @@ type txnRequest struct {
 	body      kmsg.Request
 	respond   func(kmsg.Response)
 	answerAdd func(code int16)
-	// inline: the coordinator handles it on its sender's goroutine (the
-	// connection's reader) if it finds the coordinator idle.
+	// inline: an idle coordinator handles it on its sender's goroutine,
+	// the connection's reader (txnNode.runsOnReader).
 	inline bool
 }
 

@@ -16,10 +16,11 @@ type txnLocalAsk struct{ ask txnAsk }
 
 // runsInline implements inlineMessage: a produce's add, which its
 // connection's reader asks (api_txn_produce.go), is handled on the reader
-// by an idle coordinator, which appends it to its partition there too (on
-// one node the add is then answered and the produce's partitions appended
-// without waking a worker); a partition leader's verification goes to a
-// worker, off the partition's goroutine.
+// by an idle coordinator whose partition has no follower
+// (txnNode.runsOnReader), which appends it to its partition there too:
+// the add is then answered and the produce's partitions appended without
+// waking a worker. A partition leader's verification goes to a worker,
+// off the partition's goroutine.
 func (m *txnLocalAsk) runsInline() bool { return m.ask.onReader }
 
 // answerUndelivered answers an ask that reached no coordinator: the

@@ -53,7 +53,8 @@ type txnAsk struct {
 	add  bool
 	done func(code int16)
 	// onReader says the ask is sent from a connection's reader, which
-	// may run an idle coordinator on this node (txnLocalAsk.runsInline).
+	// may run an idle coordinator on this node (txnLocalAsk.runsInline,
+	// txnNode.runsOnReader).
 	onReader bool
 }
 
