@@ -37,12 +37,13 @@ func (r *router) handleTxn(req *netio.Request, respond func(kmsg.Response)) bool
 // toTxnCoordinator sends a request about one transactional id to its
 // coordinator, or answers NOT_COORDINATOR when this node is not it.
 func (r *router) toTxnCoordinator(body kmsg.Request, txnID string, respond func(kmsg.Response)) {
-	pid := r.node.txns.coordinatorFor(r.node.routes.load(), txnID)
+	rt := r.node.routes.load()
+	pid := r.node.txns.coordinatorFor(rt, txnID)
 	if pid == nil {
 		respond(txn.ErrorResponse(body, kerr.NotCoordinator.Code))
 		return
 	}
-	r.node.system.Root.Send(pid, &txnRequest{body: body, respond: respond})
+	r.node.system.Root.Send(pid, &txnRequest{body: body, respond: respond, inline: r.node.txns.runsOnReader(rt, txnID)})
 }
 
 // initTxnProducerID serves InitProducerId with a transactional id.

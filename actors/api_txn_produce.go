@@ -71,7 +71,7 @@ func (r *router) addProducedPartitions(req *netio.Request, body *kmsg.ProduceReq
 	if x.partitionOf(rt, txnID) < 0 || x.unverified.Load() {
 		return false
 	}
-	ask := txnAsk{txnID: txnID, add: true}
+	ask := txnAsk{txnID: txnID, add: true, onReader: x.runsOnReader(rt, txnID)}
 	var pids []*actor.PID
 	seen := false
 	for _, t := range body.Topics {

@@ -22,7 +22,13 @@ type txnRequest struct {
 	body      kmsg.Request
 	respond   func(kmsg.Response)
 	answerAdd func(code int16)
+	// inline: an idle coordinator handles it on its sender's goroutine,
+	// the connection's reader (txnNode.runsOnReader).
+	inline bool
 }
+
+// runsInline implements inlineMessage.
+func (m *txnRequest) runsInline() bool { return m.inline }
 
 // answerUndelivered answers a request that reached no coordinator (it
 // stopped): its transactional ids are coordinated elsewhere now.
@@ -97,6 +103,9 @@ type txnCoordinator struct {
 	// topicsEpoch is the epoch of the image whose topics the core was
 	// told (-1: none yet).
 	topicsEpoch int64
+	// markerOutcomes takes the outcomes of local markers that come while
+	// carryOut runs their appends.
+	markerOutcomes markerOutcomes
 }
 
 func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.PID) *txnCoordinator {
@@ -213,29 +222,41 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 // carryOut does what the core asks until it has nothing left, then arms
 // the next tick.
 func (a *txnCoordinator) carryOut() {
-	runs := &inlineRuns{}
 	for {
-		rd := a.core.Ready()
-		if rd.Empty() {
-			break
-		}
-		for _, id := range rd.Allocs {
-			a.allocate(id)
-		}
-		a.appends.Queue(rd.Appends...)
-		// Before the markers and replies: a marker ends what was added.
-		a.x.partitionsAdded(rd.Added)
-		if len(rd.Markers) > 0 {
-			a.writeMarkers(rd.Markers, runs)
-		}
-		for _, r := range rd.Replies {
-			if req := a.waiting[r.ID]; req != nil {
-				delete(a.waiting, r.ID)
-				req.answer(r)
+		runs := &inlineRuns{}
+		for {
+			rd := a.core.Ready()
+			if rd.Empty() {
+				break
+			}
+			for _, id := range rd.Allocs {
+				a.allocate(id)
+			}
+			a.appends.Queue(rd.Appends...)
+			// Before the markers and replies: a marker ends what was added.
+			a.x.partitionsAdded(rd.Added)
+			if len(rd.Markers) > 0 {
+				a.writeMarkers(rd.Markers, runs)
+			}
+			for _, r := range rd.Replies {
+				if req := a.waiting[r.ID]; req != nil {
+					delete(a.waiting, r.ID)
+					req.answer(r)
+				}
 			}
 		}
+		// The markers' appends, after the answers; the outcomes of those
+		// that ran here go to the core now (markerOutcomes).
+		a.markerOutcomes.open()
+		runs.run()
+		written := a.markerOutcomes.close()
+		if len(written) == 0 {
+			break
+		}
+		for _, r := range written {
+			a.core.MarkerWritten(r.marker, r.code, a.now())
+		}
 	}
-	runs.run() // the markers' appends, after the answers
 	a.flushAppends()
 	a.armTimer()
 }

@@ -14,6 +14,15 @@ import (
 // coordinator on the same node.
 type txnLocalAsk struct{ ask txnAsk }
 
+// runsInline implements inlineMessage: a produce's add, which its
+// connection's reader asks (api_txn_produce.go), is handled on the reader
+// by an idle coordinator whose partition has no follower
+// (txnNode.runsOnReader), which appends it to its partition there too:
+// the add is then answered and the produce's partitions appended without
+// waking a worker. A partition leader's verification goes to a worker,
+// off the partition's goroutine.
+func (m *txnLocalAsk) runsInline() bool { return m.ask.onReader }
+
 // answerUndelivered answers an ask that reached no coordinator: the
 // producer retries.
 func (m *txnLocalAsk) answerUndelivered() { m.ask.done(kerr.NotEnoughReplicas.Code) }
@@ -24,9 +33,17 @@ type txnFlushAsks struct{}
 // gatherAsk holds a partition's ask until the asks already in the
 // mailbox are read: the partitions of one produce ask at about the same
 // time, and gathered they go to the core as one request (one append)
-// rather than one each.
+// rather than one each. A produce's ask from its reader carries all the
+// produce's partitions already: it goes to the core at once, with those
+// gathered before it, so that a coordinator the reader runs (runsInline)
+// appends it and takes the append's answer there too (a flush message
+// would come after the messages the reader's run handles).
 func (a *txnCoordinator) gatherAsk(ask txnAsk) {
 	a.asks = append(a.asks, ask)
+	if ask.onReader {
+		a.flushAsks()
+		return
+	}
 	if !a.flushQueued {
 		a.flushQueued = true
 		a.x.n.system.Root.Send(a.self, &txnFlushAsks{})

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -60,7 +61,12 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker, runs *inlineRuns) {
 	// The messages are made in one slab, their answers counted by one
 	// merger: a transaction's markers cost a few allocations, not a few
 	// each.
-	mg := &merger{done: func() { root.Send(self, &txnMarkersWritten{results: results}) }}
+	outcomes := &a.markerOutcomes
+	mg := &merger{done: func() {
+		if !outcomes.take(results) {
+			root.Send(self, &txnMarkersWritten{results: results})
+		}
+	}}
 	msgs := make([]producePartition, len(results))
 	var marker *cluster.TxnMarker
 	for i := range results {
@@ -78,4 +84,47 @@ func (a *txnCoordinator) writeMarkers(markers []txn.Marker, runs *inlineRuns) {
 	for i := range msgs {
 		a.x.n.queueMarker(pids[i], &msgs[i], runs)
 	}
+}
+
+// markerOutcomes are the outcomes of a coordinator's markers to partitions
+// of its node that come while it runs their appends itself (carryOut's
+// inline runs, after its answers): they go to the core in the same step,
+// not in a txnMarkersWritten behind the coordinator's run, which a
+// connection's reader running the coordinator would hand to a worker (a
+// goroutine woken per transaction, on the way of the producer's next add,
+// which waits for the markers). Outcomes that come later (a partition was
+// busy, its append ran on a worker) come as txnMarkersWritten.
+type markerOutcomes struct {
+	mu         sync.Mutex
+	collecting bool
+	results    []markerResult
+}
+
+// open starts taking outcomes.
+func (o *markerOutcomes) open() {
+	o.mu.Lock()
+	o.collecting = true
+	o.mu.Unlock()
+}
+
+// close stops taking outcomes and returns those taken.
+func (o *markerOutcomes) close() []markerResult {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.collecting = false
+	results := o.results
+	o.results = nil
+	return results
+}
+
+// take keeps results, from any goroutine, while open; false when closed
+// (the caller sends them).
+func (o *markerOutcomes) take(results []markerResult) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.collecting {
+		return false
+	}
+	o.results = append(o.results, results...)
+	return true
 }

@@ -52,6 +52,10 @@ type txnAsk struct {
 	more []logstore.TopicPartition
 	add  bool
 	done func(code int16)
+	// onReader says the ask is sent from a connection's reader, which
+	// may run an idle coordinator on this node (txnLocalAsk.runsInline,
+	// txnNode.runsOnReader).
+	onReader bool
 }
 
 // asks says whether tp is among the partitions a asks for.

@@ -1,0 +1,67 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestTransactionRunsOnItsReader: on one node, a transaction of a client
+// that negotiates transaction version 2 (franz-go: no AddPartitionsToTxn;
+// its Produce adds the partitions, EndTxn ends it) is handled by its
+// coordinator on the reader of the client's connection, which finds the
+// coordinator idle: the produce's add and the EndTxn are appended to
+// __transaction_state and answered there, without waking a worker for the
+// coordinator (each woke one before, and the coordinator's answer waited
+// for it).
+func TestTransactionRunsOnItsReader(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "txreader"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("reader-txn"),
+		kgo.DefaultProduceTopic("txreader"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	transaction := func() {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	transaction() // __transaction_state made and loaded, producer id
+	before := n.txns.handOffs.Load()
+	const transactions = 100
+	for range transactions {
+		transaction()
+	}
+	got := n.txns.handOffs.Load() - before
+	t.Logf("%d coordinator hand-offs to workers for %d transactions", got, transactions)
+	// Two a transaction without inline runs (its produce's add, its
+	// EndTxn), one with them if the markers' outcomes went to the
+	// coordinator's mailbox (markerOutcomes). The coordinators' timer ticks
+	// count too (every coordinator's of the node; a completion that waited
+	// its window out), more on a loaded machine: 5-18 seen for 40
+	// transactions at a load of 11 on two cores.
+	if limit := int64(transactions * 6 / 10); got > limit {
+		t.Errorf("%d coordinator hand-offs to workers for %d transactions, want at most %d", got, transactions, limit)
+	}
+}
