@@ -173,18 +173,28 @@ func errName(resp *kmsg.AlterPartitionAssignmentsResponse) string {
 	return kerrName(resp.ErrorCode)
 }
 
-// alterMinISR is one min.insync.replicas fault.
-func (f *faultInjector) alterMinISR(r *rand.Rand) {
-	w := f.w
-	admin := w.adminClient()
+// operatorTopic draws the topic an operator's config change goes to, any
+// the admin knows but stretchTopic; none while the admin is stopped or
+// knows no topic.
+func (f *faultInjector) operatorTopic(r *rand.Rand) (*client, string, bool) {
+	admin := f.w.adminClient()
 	if admin == nil || admin.stopped {
-		return
+		return nil, "", false
 	}
 	names := slices.DeleteFunc(admin.topicNames(), func(s string) bool { return s == stretchTopic })
 	if len(names) == 0 {
+		return nil, "", false
+	}
+	return admin, names[r.IntN(len(names))], true
+}
+
+// alterMinISR is one min.insync.replicas fault.
+func (f *faultInjector) alterMinISR(r *rand.Rand) {
+	w := f.w
+	admin, name, ok := f.operatorTopic(r)
+	if !ok {
 		return
 	}
-	name := names[r.IntN(len(names))]
 	lo := max(w.profile.MinISR, 1)
 	v := lo + r.IntN(max(3-lo, 0)+1)
 	if f.minISRSet == nil {
@@ -199,15 +209,11 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 // toggleUnclean is one unclean toggle.
 func (f *faultInjector) toggleUnclean(r *rand.Rand) {
 	w := f.w
-	admin := w.adminClient()
-	if admin == nil || admin.stopped {
+	admin, name, ok := f.operatorTopic(r)
+	if !ok {
 		return
 	}
-	names := slices.DeleteFunc(admin.topicNames(), func(s string) bool { return s == stretchTopic })
-	if len(names) == 0 {
-		return
-	}
-	name, on := names[r.IntN(len(names))], r.IntN(2) == 0
+	on := r.IntN(2) == 0
 	w.stats.UncleanToggles++
 	w.timelinef("fault: the operator sets %s's unclean.leader.election.enable to %v", name, on)
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
