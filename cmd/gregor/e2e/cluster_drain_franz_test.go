@@ -80,13 +80,9 @@ func TestGracefulStopDoesNotWaitForSettledFranzGoMembers(t *testing.T) {
 	var coordinator int32
 	for i := 0; group == ""; i++ {
 		g := fmt.Sprintf("%s-%d", topic, i)
-		var found kadm.FindCoordinatorResponse
-		waitFor(t, 30*time.Second, "the coordinator of "+g, func() bool {
-			found = adm.FindGroupCoordinators(ctx, g)[g]
-			return found.Err == nil
-		})
-		if found.NodeID != md.ControllerID {
-			group, coordinator = g, found.NodeID
+		found := groupCoordinator(t, ctx, adm, g)
+		if found != md.ControllerID {
+			group, coordinator = g, found
 		}
 	}
 	franzGoMembers(t, ctx, c, adm, group, topic, 3, time.Second)
@@ -203,20 +199,16 @@ func TestClusterDownDoesNotWaitForMembersWithNowhereToGo(t *testing.T) {
 	coordinated := map[int32]int{}
 	for i := 0; len(coordinated) < 3 || coordinated[1] < 2 || coordinated[2] < 2 || coordinated[3] < 2; i++ {
 		g := fmt.Sprintf("%s-%d", topic, i)
-		var found kadm.FindCoordinatorResponse
-		waitFor(t, 30*time.Second, "the coordinator of "+g, func() bool {
-			found = adm.FindGroupCoordinators(ctx, g)[g]
-			return found.Err == nil
-		})
-		switch coordinated[found.NodeID] {
+		found := groupCoordinator(t, ctx, adm, g)
+		switch coordinated[found] {
 		case 0:
 			franzGoMembers(t, ctx, c, adm, g, topic, 2, 3*time.Second)
 		case 1:
-			silentMember(t, ctx, c, g, found.NodeID)
+			silentMember(t, ctx, c, g, found)
 		default:
 			continue
 		}
-		coordinated[found.NodeID]++
+		coordinated[found]++
 	}
 	start := time.Now()
 	if out, err := gregor(t, "cluster", "down", "--dir", c.dir, "--timeout", "60s"); err != nil {

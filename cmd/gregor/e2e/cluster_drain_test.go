@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,13 +39,9 @@ func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.
 	var coordinator int32
 	for i := 0; group == ""; i++ {
 		g := fmt.Sprintf("drain-%d", i)
-		var found kadm.FindCoordinatorResponse
-		waitFor(t, 30*time.Second, "the coordinator of "+g, func() bool {
-			found = adm.FindGroupCoordinators(ctx, g)[g]
-			return found.Err == nil
-		})
-		if found.NodeID != md.ControllerID {
-			group, coordinator = g, found.NodeID
+		found := groupCoordinator(t, ctx, adm, g)
+		if found != md.ControllerID {
+			group, coordinator = g, found
 		}
 	}
 	// member is a client whose requests go to the coordinator's node on a

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -60,14 +59,9 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 	name := func(kind string) string {
 		for i := 0; ; i++ {
 			g := fmt.Sprintf("%s-%s-%d", topic, kind, i)
-			var found kadm.FindCoordinatorResponse
-			// The first asks create __consumer_offsets.
-			waitFor(t, 30*time.Second, "the coordinator of "+g, func() bool {
-				found = adm.FindGroupCoordinators(ctx, g)[g]
-				return found.Err == nil
-			})
-			if found.NodeID != md.ControllerID && (coordinator < 0 || found.NodeID == coordinator) {
-				coordinator = found.NodeID
+			found := groupCoordinator(t, ctx, adm, g)
+			if found != md.ControllerID && (coordinator < 0 || found == coordinator) {
+				coordinator = found
 				return g
 			}
 		}

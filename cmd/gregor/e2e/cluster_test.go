@@ -153,6 +153,18 @@ func (c *localCluster) admin(t *testing.T) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
+// groupCoordinator is the node coordinating group g, once FindCoordinator
+// names one (the first asks create __consumer_offsets).
+func groupCoordinator(t *testing.T, ctx context.Context, adm *kadm.Client, g string) int32 {
+	t.Helper()
+	var found kadm.FindCoordinatorResponse
+	waitFor(t, 30*time.Second, "the coordinator of "+g, func() bool {
+		found = adm.FindGroupCoordinators(ctx, g)[g]
+		return found.Err == nil
+	})
+	return found.NodeID
+}
+
 // bootstrap lists every node's client address.
 func (c *localCluster) bootstrap() []string {
 	var out []string
