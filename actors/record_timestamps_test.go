@@ -19,6 +19,13 @@ func withHeaderMax(batch []byte, maxMs int64) []byte {
 	return batch
 }
 
+// withFirstTimestamp rewrites a batch's first timestamp, the base of its
+// records' (its CRC is left to withHeaderMax).
+func withFirstTimestamp(batch []byte, firstMs int64) []byte {
+	binary.BigEndian.PutUint64(batch[27:], uint64(firstMs))
+	return batch
+}
+
 func errorMessage(m *string) string {
 	if m == nil {
 		return ""
@@ -41,12 +48,13 @@ func TestProduceTimestampsAsKafkaJudgesThem(t *testing.T) {
 	}
 	conn := dialRaw(t, n)
 	now := time.Now().UnixMilli()
-	// rvBatch stamps its records with the time now: a header two hours
-	// ahead of them, then one a day behind.
-	if p := conn.produce(t, "stamps", withHeaderMax(rvBatch(t, rvRecords([]byte("a")), 1, 0), now+2*3_600_000)); p.ErrorCode != 0 {
+	// The records are stamped ten seconds ago and now (whatever time
+	// rvBatch read): a header two hours ahead of them, then one a day
+	// behind.
+	if p := conn.produce(t, "stamps", withHeaderMax(withFirstTimestamp(rvBatch(t, rvRecords([]byte("a")), 1, 0), now-10_000), now+2*3_600_000)); p.ErrorCode != 0 {
 		t.Fatalf("a header ahead of its records: %v %v", kerr.ErrorForCode(p.ErrorCode), errorMessage(p.ErrorMessage))
 	}
-	if p := conn.produce(t, "stamps", withHeaderMax(rvBatch(t, rvRecords([]byte("b")), 1, 3), now-86_400_000)); p.ErrorCode != 0 {
+	if p := conn.produce(t, "stamps", withHeaderMax(withFirstTimestamp(rvBatch(t, rvRecords([]byte("b")), 1, 3), now), now-86_400_000)); p.ErrorCode != 0 {
 		t.Fatalf("a header behind its records: %v %v", kerr.ErrorForCode(p.ErrorCode), errorMessage(p.ErrorMessage))
 	}
 	ahead := rvBatch(t, rvRecords([]byte("c")), 1, 0)
@@ -57,13 +65,13 @@ func TestProduceTimestampsAsKafkaJudgesThem(t *testing.T) {
 	}
 	// The second batch's record, at offset 1, is found by its own
 	// timestamp, not passed over for its header's.
-	listed, err := adm.ListOffsetsAfterMilli(ctx, now+1, "stamps")
+	listed, err := adm.ListOffsetsAfterMilli(ctx, now-5_000, "stamps")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := listed.Lookup("stamps", 0)
 	if got.Err != nil || got.Offset != 1 {
-		t.Fatalf("first offset at or after %d: %+v", now+1, got)
+		t.Fatalf("first offset at or after %d: %+v", now-5_000, got)
 	}
 	ends, err := adm.ListEndOffsets(ctx, "stamps")
 	if err != nil {

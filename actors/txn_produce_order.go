@@ -95,7 +95,13 @@ func (p *producedAdds) begin(a txnAsk, run func(code int16, held *heldBatches)) 
 	}
 	q := &queuedProduce{run: run}
 	how := produceAsk
-	if lead := e.lastAsk(); lead != nil && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && a.within(lead.ask.asks) {
+	// A lead already answered with a failure is not followed: its
+	// outcome (a timed-out ask's refusal above all) belongs to the produces
+	// that came while it was in flight, and this one, come after, asks
+	// anew (a producer's retry, sent as soon as the refusal reached it,
+	// can find the failed add still at the head of the queue while drain
+	// hands it on).
+	if lead := e.lastAsk(); lead != nil && !(lead.ready && lead.code != 0) && lead.ask.producerID == a.producerID && lead.ask.epoch == a.epoch && a.within(lead.ask.asks) {
 		q.lead, how = lead, produceAfterAdd
 		if lead.ready {
 			q.ready, q.code = true, lead.code

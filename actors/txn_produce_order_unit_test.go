@@ -173,3 +173,19 @@ func TestHeldBatchesJoinAndGoInOrder(t *testing.T) {
 		t.Fatalf("b's batch holds %d messages, want 2", n)
 	}
 }
+
+// A produce that comes while a failed add is still being handed on (the
+// producer's retry, sent as soon as the refusal reached it) asks anew: it
+// does not take the failure of an add answered before it came.
+func TestProducedAddsRetryAfterAFailedAddAsksAgain(t *testing.T) {
+	var p producedAdds
+	ask := txnAsk{txnID: "x", producerID: 7, epoch: 1, tp: logstore.TopicPartition{Topic: "t", Partition: 0}}
+	var retryHow int
+	first, _ := p.begin(ask, func(int16, *heldBatches) {
+		_, retryHow = p.begin(ask, func(int16, *heldBatches) {})
+	})
+	p.ready(ask, first, kerr.RequestTimedOut.Code)
+	if retryHow != produceAsk {
+		t.Fatalf("a retry that came while the timed-out add was handed on: %d, want it to ask (%d)", retryHow, produceAsk)
+	}
+}
