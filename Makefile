@@ -40,8 +40,8 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m -skip '^TestSim' $$($(GO) list $(PKGS) | grep -v '/sim$$')
-	$(GO) test -count=1 -timeout 10m ./sim/...
-	$(GO) test -count=1 -timeout 10m -run '^TestSim' ./cmd/gregor
+	$(GO) test -count=1 -timeout 25m ./sim/...
+	$(GO) test -count=1 -timeout 25m -run '^TestSim' ./cmd/gregor
 
 # clientsuite: franz-go's kgo integration tests (group and transactional
 # ETL with connection chaos, and the produce/consume tests of issues met with
