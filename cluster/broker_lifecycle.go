@@ -31,6 +31,7 @@ const (
 	BrokerFailed
 )
 
+// String is the state as logs name it ("starting", ...).
 func (s BrokerState) String() string {
 	switch s {
 	case BrokerStarting:

@@ -75,7 +75,7 @@ func (c *Controller) newPartitionChange(w *MetadataImage, t *TopicImage, p Parti
 	pc := &partitionChange{id: t.ID, p: p, isr: slices.Clone(p.ISR), replicas: slices.Clone(p.Replicas),
 		adding: slices.Clone(p.AddingReplicas), removing: slices.Clone(p.RemovingReplicas),
 		elr: slices.Clone(p.ELR), lastKnownELR: slices.Clone(p.LastKnownELR), acceptable: online,
-		elrEnabled: elrEnabled(w), uncleanShutdown: noBroker}
+		elrEnabled: elrEnabled(w), uncleanShutdown: noBroker, election: electOnline}
 	if pc.elrEnabled {
 		pc.minISR = c.effectiveMinISR(w, t, p)
 	}

@@ -3,8 +3,10 @@
 // follower), the replica fetcher of one source broker, the Fetch request that
 // waits for data, the controller, the metadata image and the Raft metadata quorum, a
 // node's record of its offline replicas and when each starts again (OfflineReplicas,
-// offline_replicas.go: when a replica goes offline the replica core decides, Ready.Fatal),
-// plus the Membership interface (serf lives only in a subpackage).
+// offline_replicas.go: when a replica goes offline the replica core decides, Ready.Fatal).
+// Its subpackages are the metadata quorum's raft core (cluster/quorum) and
+// gossip membership over serf (cluster/gossip, the only importer of serf);
+// the interface the node holds gossip by is actors' Membership.
 //
 // It may import logstore and nothing else of gregor; never protoactor, serf
 // (outside its subpackage), netio, groups, txn, actors or sim.

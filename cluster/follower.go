@@ -44,6 +44,7 @@ const (
 	FollowerFetching
 )
 
+// String is the phase as logs name it ("idle", ...).
 func (p FollowerPhase) String() string {
 	switch p {
 	case FollowerIdle:

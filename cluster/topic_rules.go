@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"gregor/logstore/internaltopic"
 )
 
 // MaxTopicNameLength is Kafka's limit on a topic name.
@@ -16,7 +18,7 @@ const MaxTopicNameLength = 249
 // as Kafka marks them: the consumer offsets and the transaction state.
 // Clients read them; only their coordinators write to them.
 func IsInternalTopic(name string) bool {
-	return name == "__consumer_offsets" || name == "__transaction_state"
+	return internaltopic.IsInternal(name)
 }
 
 // ValidateTopicName applies Kafka's topic name rules: 1 to 249 characters of

@@ -16,27 +16,36 @@ func syncResponse(version int16, code int16) *kmsg.SyncGroupResponse {
 	return r
 }
 
+// classicMember finds the member of a classic group that a SyncGroup or
+// Heartbeat names, or says with the error code why there is none:
+// INVALID_GROUP_ID for no group id, UNKNOWN_MEMBER_ID for no such classic
+// group or member, COORDINATOR_NOT_AVAILABLE for a group being unloaded,
+// FENCED_INSTANCE_ID for a static instance id another member id holds.
+func (c *Coordinator) classicMember(groupID string, instanceID *string, memberID string) (*group, *member, int16) {
+	g := c.groups[groupID]
+	switch {
+	case groupID == "":
+		return nil, nil, kerr.InvalidGroupID.Code
+	case g == nil || g.kind != kindClassic:
+		return nil, nil, kerr.UnknownMemberID.Code
+	case g.state == stateDead:
+		return nil, nil, kerr.CoordinatorNotAvailable.Code
+	case g.staticFenced(instanceID, memberID):
+		return nil, nil, kerr.FencedInstanceID.Code
+	}
+	m, ok := g.byID[memberID]
+	if !ok {
+		return nil, nil, kerr.UnknownMemberID.Code
+	}
+	return g, m, 0
+}
+
 func (c *Coordinator) syncGroup(id RequestID, req *kmsg.SyncGroupRequest, now Time) {
 	fail := func(code int16) { c.reply(id, syncResponse(req.Version, code)) }
-	g := c.groups[req.Group]
+	g, m, code := c.classicMember(req.Group, req.InstanceID, req.MemberID)
 	switch {
-	case req.Group == "":
-		fail(kerr.InvalidGroupID.Code)
-		return
-	case g == nil || g.kind != kindClassic:
-		fail(kerr.UnknownMemberID.Code)
-		return
-	case g.state == stateDead:
-		fail(kerr.CoordinatorNotAvailable.Code)
-		return
-	case g.staticFenced(req.InstanceID, req.MemberID):
-		fail(kerr.FencedInstanceID.Code)
-		return
-	}
-	m, ok := g.byID[req.MemberID]
-	switch {
-	case !ok:
-		fail(kerr.UnknownMemberID.Code)
+	case code != 0:
+		fail(code)
 		return
 	case req.Generation != g.generation:
 		fail(kerr.IllegalGeneration.Code)
@@ -132,25 +141,10 @@ func (c *Coordinator) heartbeat(id RequestID, req *kmsg.HeartbeatRequest, now Ti
 		r.Version, r.ErrorCode = req.Version, code
 		c.reply(id, r)
 	}
-	g := c.groups[req.Group]
+	g, m, code := c.classicMember(req.Group, req.InstanceID, req.MemberID)
 	switch {
-	case req.Group == "":
-		answer(kerr.InvalidGroupID.Code)
-		return
-	case g == nil || g.kind != kindClassic:
-		answer(kerr.UnknownMemberID.Code)
-		return
-	case g.state == stateDead:
-		answer(kerr.CoordinatorNotAvailable.Code)
-		return
-	case g.staticFenced(req.InstanceID, req.MemberID):
-		answer(kerr.FencedInstanceID.Code)
-		return
-	}
-	m, ok := g.byID[req.MemberID]
-	switch {
-	case !ok:
-		answer(kerr.UnknownMemberID.Code)
+	case code != 0:
+		answer(code)
 	case req.Generation != g.generation:
 		answer(kerr.IllegalGeneration.Code)
 	case g.state == stateEmpty:

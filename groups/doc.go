@@ -25,13 +25,15 @@
 // protocol), offsets.go (offset commits, fetches, deletes, expiry), admin.go
 // (ListGroups, DescribeGroups, DeleteGroups, summaries), txn_offsets.go
 // (TxnOffsetCommit and the pending transactional offsets), consumer*.go
-// (KIP-848) and assignors.go (its server assignors), records.go and replay.go (the partition's records), replies.go
-// (replies held for their records, the revert after a failed append),
-// refused_appends.go (an append refused unwritten fails alone),
-// tombstones.go (deletions appended in batches of bounded size), topics.go
-// (the topics it is told of), errors.go (answers for a request that cannot
-// be served), partition.go (PartitionFor), lease_gate.go (LeaseGate: what a
-// group or transaction coordinator's shell does with requests and ticks
+// (KIP-848) and assignors.go (its server assignors), records.go and
+// replay.go (the partition's records), replies.go (replies held for their
+// records, the revert after a failed append), refused_appends.go (an append
+// refused unwritten fails alone), tombstones.go (deletions appended in
+// batches of bounded size), topics.go (the topics it is told of), errors.go
+// (answers for a request that cannot be served), partition.go (OffsetsTopic,
+// PartitionFor; the one copy of Kafka's key-to-partition hash is
+// logstore/internaltopic, which txn shares), lease_gate.go (LeaseGate: what
+// a group or transaction coordinator's shell does with requests and ticks
 // while its broker lease has lapsed).
 //
 // It may import logstore only; never actors, netio, cluster, txn or sim. Its

@@ -238,40 +238,29 @@ type batchDecoder struct {
 // valid batches.
 func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record, b batchInfo)) (int64, error) {
 	next := from
-	for len(p) > 0 {
-		size, err := logstore.BatchSize(p)
-		if err != nil {
-			return next, err
-		}
-		if size > len(p) {
-			return next, fmt.Errorf("%w: batch of %d bytes, %d read", logstore.ErrCorruption, size, len(p))
-		}
-		b, err := logstore.ParseBatch(p[:size])
-		if err != nil {
-			return next, err
-		}
-		p = p[size:]
+	err := logstore.EachBatch(p, func(b *logstore.Batch) error {
 		next = b.NextOffset()
 		info := batchInfo{transactional: b.Attributes&batchAttrTransactional != 0, producerID: b.ProducerID}
 		if b.Attributes&batchAttrControl != 0 {
 			// A marker: its one record's key is a version and a type
 			// (0 abort, 1 commit).
-			err := d.decodeRecords(&b, func(_ int64, r Record) {
+			err := d.decodeRecords(b, func(_ int64, r Record) {
 				if len(r.Key) >= 4 && info.transactional {
 					info.control, info.commit = true, binary.BigEndian.Uint16(r.Key[2:4]) == 1
 					fn(b.FirstOffset, r, info)
 				}
 			})
 			if err != nil {
-				return next, fmt.Errorf("control batch at offset %d: %w", b.FirstOffset, err)
+				return fmt.Errorf("control batch at offset %d: %w", b.FirstOffset, err)
 			}
-			continue
+			return nil
 		}
-		if err := d.decodeRecords(&b, func(offset int64, r Record) { fn(offset, r, info) }); err != nil {
-			return next, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
+		if err := d.decodeRecords(b, func(offset int64, r Record) { fn(offset, r, info) }); err != nil {
+			return fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
 		}
-	}
-	return next, nil
+		return nil
+	})
+	return next, err
 }
 
 func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {

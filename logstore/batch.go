@@ -96,6 +96,32 @@ func ParseBatch(p []byte) (Batch, error) {
 	return b, nil
 }
 
+// EachBatch parses the batches that fill p, in order, and calls fn with
+// each; it stops at fn's first error and returns it. A batch cut short by
+// the end of p, or one ParseBatch refuses, is corruption (ErrCorruption),
+// for readers of a log that promised whole, valid batches (the group and
+// transaction coordinators replaying their partitions).
+func EachBatch(p []byte, fn func(b *Batch) error) error {
+	for len(p) > 0 {
+		size, err := BatchSize(p)
+		if err != nil {
+			return err
+		}
+		if size > len(p) {
+			return fmt.Errorf("%w: batch of %d bytes, %d read", ErrCorruption, size, len(p))
+		}
+		b, err := ParseBatch(p[:size])
+		if err != nil {
+			return err
+		}
+		p = p[size:]
+		if err := fn(&b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetBatchBaseOffset rewrites the base offset of the batch at the start of p.
 func SetBatchBaseOffset(p []byte, offset int64) {
 	binary.BigEndian.PutUint64(p[batchBaseOffsetPos:], uint64(offset))

@@ -4,6 +4,9 @@
 // and durable checkpoints. It works over the filesystem interface in
 // logstore/vfs (the OS, or an in-memory one that simulates crashes), and caches
 // blocks through a small interface implemented by logstore/blockcache.
+// Beside it, logstore/internaltopic names the internal topics and hashes a
+// group or transactional id to its partition, for the cores above that
+// share them (groups, txn, cluster).
 //
 // It imports nothing of gregor outside logstore/... .
 //

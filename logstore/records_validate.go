@@ -61,6 +61,7 @@ type InvalidRecordsError struct {
 	Records []RecordError
 }
 
+// Error is the refusal's message (Message).
 func (e *InvalidRecordsError) Error() string { return e.Message }
 
 // recordBodyMinBytes is the smallest record body after its length prefix:

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // addPartitionsToTxn serves AddPartitionsToTxn: v0–v3 from a producer for
@@ -147,7 +149,7 @@ func (c *Coordinator) knownPartition(tp TopicPartition) bool {
 // of the group joins the transaction, so the group's TxnOffsetCommits are
 // committed or aborted with it.
 func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnRequest, now Time) {
-	tp := TopicPartition{OffsetsTopic, PartitionFor(r.Group, c.cfg.OffsetsPartitions)}
+	tp := TopicPartition{internaltopic.ConsumerOffsets, internaltopic.PartitionFor(r.Group, c.cfg.OffsetsPartitions)}
 	c.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []TopicPartition{tp}, false, now, func(code int16) {
 		resp := kmsg.NewPtrAddOffsetsToTxnResponse()
 		resp.Version, resp.ErrorCode = r.Version, fencedCode(code, r.Version, 2)

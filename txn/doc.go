@@ -20,18 +20,19 @@
 // Kafka's (TxnMetadataKey/Value), so tools that read __transaction_state
 // read ours, and its state is whatever replaying its partition gives.
 //
-// Files: coordinator.go (the core, its config and effects), metadata.go
-// (one transactional id's state and its transitions), records.go (the
-// partition's records and batches), init.go (InitProducerId), add.go
+// Files: coordinator.go (the core, its config and effects), metadata.go (one
+// transactional id's state and its transitions), records.go (the partition's
+// records and batches), init.go (InitProducerId), add.go
 // (AddPartitionsToTxn, AddOffsetsToTxn), end.go (EndTxn, markers,
-// completion, timeouts, expiry), complete.go (a completion record that
-// waits for the producer's next add, to share its append), describe.go
-// (DescribeTransactions, ListTransactions), errors.go (answers for a
-// request that cannot be served), partition.go (PartitionFor); and for the
-// shells, production's and the simulator's alike, append_window.go
-// (AppendWindow: the appends in flight, their outcomes handed back in
-// order) and ask_code.go (AskCode: what a partition leader answers a
-// produce whose coordinator could not vouch for it).
+// completion, timeouts, expiry), complete.go (a completion record that waits
+// for the producer's next add, to share its append), describe.go
+// (DescribeTransactions, ListTransactions), errors.go (answers for a request
+// that cannot be served), partition.go (StateTopic, PartitionFor, over
+// logstore/internaltopic, which groups shares); and for the shells,
+// production's and the simulator's alike, append_window.go (AppendWindow:
+// the appends in flight, their outcomes handed back in order) and
+// ask_code.go (AskCode: what a partition leader answers a produce whose
+// coordinator could not vouch for it).
 //
 // It may import logstore only; never actors, netio, cluster, groups or sim.
 // Its cores are plain values with no goroutines, clocks, sockets, files or

@@ -149,28 +149,17 @@ type batchDecoder struct {
 // empty). A batch that fails its checks is corruption.
 func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record)) (int64, error) {
 	next := from
-	for len(p) > 0 {
-		size, err := logstore.BatchSize(p)
-		if err != nil {
-			return next, err
-		}
-		if size > len(p) {
-			return next, fmt.Errorf("%w: batch of %d bytes, %d read", logstore.ErrCorruption, size, len(p))
-		}
-		b, err := logstore.ParseBatch(p[:size])
-		if err != nil {
-			return next, err
-		}
-		p = p[size:]
+	err := logstore.EachBatch(p, func(b *logstore.Batch) error {
 		next = b.NextOffset()
 		if b.Attributes&batchAttrControl != 0 {
-			continue
+			return nil
 		}
-		if err := d.decodeRecords(&b, fn); err != nil {
-			return next, fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
+		if err := d.decodeRecords(b, fn); err != nil {
+			return fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
 		}
-	}
-	return next, nil
+		return nil
+	})
+	return next, err
 }
 
 func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {

@@ -28,6 +28,7 @@ const (
 	NameConflict
 )
 
+// String is the event as logs name it ("joined", ...).
 func (k EventKind) String() string {
 	switch k {
 	case MemberJoined:

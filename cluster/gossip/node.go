@@ -32,6 +32,7 @@ const (
 	StatusFailed
 )
 
+// String is the status as logs name it ("alive", ...).
 func (s Status) String() string {
 	switch s {
 	case StatusAlive:

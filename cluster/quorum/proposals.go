@@ -28,6 +28,7 @@ const (
 	ProposalRefused
 )
 
+// String is the fate as logs name it ("committed", ...).
 func (f ProposalFate) String() string {
 	switch f {
 	case ProposalCommitted:

@@ -92,8 +92,9 @@ var (
 
 // brokerConfigKeys is every key gregor knows, with Kafka's name and default
 // (except where the issue embeds its own: listeners, log.dirs, node.id and
-// the replication factors of the internal topics, which suit one node).
-var brokerConfigKeys = append([]configKey{
+// the replication factors of the internal topics, which suit one node), and
+// the broker-wide topic defaults no field reads (withTopicDefaultKeys).
+var brokerConfigKeys = withTopicDefaultKeys(append([]configKey{
 	integerKey("node.id", "1", atLeastZero[int32](), func(c *brokerConfig) *int32 { return &c.NodeID },
 		"this node's id, unique in the cluster"),
 	{Name: "listeners", Default: "PLAINTEXT://127.0.0.1:9092", Doc: "addresses to accept Kafka clients on",
@@ -281,7 +282,7 @@ var brokerConfigKeys = append([]configKey{
 			c.DebugListener = v
 			return v, expected, true
 		}},
-}, slices.Concat(clusterConfigKeys, replicaFetchConfigKeys)...)
+}, slices.Concat(clusterConfigKeys, replicaFetchConfigKeys)...))
 
 // unusedKafkaKeys are Kafka broker keys a stock server.properties carries
 // that mean nothing to gregor: they are noted, not warned about.

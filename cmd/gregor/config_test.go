@@ -634,3 +634,42 @@ func TestCheckConfigTakesTheStockSingleNodeBootstrap(t *testing.T) {
 		t.Fatalf("serve --check-config with the stock bootstrap: %v\n%s", inv.err, inv.stderr)
 	}
 }
+
+// TestEveryTopicDefaultIsAServerKey: each broker-wide topic default Kafka's
+// server.properties takes (log.preallocate, log.cleaner.min.cleanable.ratio,
+// ...) is a known key whose value topics that do not set the config fall
+// back to, not a key warned about and ignored.
+func TestEveryTopicDefaultIsAServerKey(t *testing.T) {
+	var overrides []string
+	want := map[string]string{}
+	for _, spec := range cluster.TopicConfigSpecs() {
+		v := "2000000" // within every numeric key's range
+		switch spec.Type {
+		case cluster.ConfigBoolean:
+			v = "true"
+		case cluster.ConfigDouble:
+			v = "0.25"
+		case cluster.ConfigList, cluster.ConfigString:
+			continue // cleanup.policy and the choices have tests of their own
+		}
+		overrides = append(overrides, spec.BrokerKey+"="+v)
+		want[spec.Name] = v
+	}
+	cfg, logs, err := buildFromOverrides(t, overrides...)
+	if err != nil {
+		t.Fatalf("buildBrokerConfig: %v", err)
+	}
+	for _, e := range logs.FilterMessage("unknown configuration key").All() {
+		t.Errorf("warned: unknown configuration key %v", e.ContextMap()["key"])
+	}
+	got, err := nodeConfig(cfg)
+	if err != nil {
+		t.Fatalf("nodeConfig: %v", err)
+	}
+	broker := cluster.BrokerConfigs{Static: got.StaticBrokerConfigs}
+	for name, v := range want {
+		if got, src := cluster.TopicConfigValue(nil, broker, name); got != v || src != cluster.ConfigSourceStaticBroker {
+			t.Errorf("a topic's %s: %s from %v, want %s from server.properties", name, got, src, v)
+		}
+	}
+}

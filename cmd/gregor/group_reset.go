@@ -86,7 +86,7 @@ func parseResetTopics(values []string) (map[string][]int32, error) {
 	for _, v := range values {
 		topic, list, hasList := strings.Cut(v, ":")
 		if topic == "" {
-			return nil, fmt.Errorf("--topic %q: want TOPIC or TOPIC:PARTITION,...", v)
+			return nil, fmt.Errorf("--topic %q: want TOPIC or TOPIC:PARTITION[,PARTITION]", v)
 		}
 		if !hasList {
 			out[topic] = nil

@@ -199,3 +199,51 @@ func TestBrokerConfigTypes(t *testing.T) {
 		}
 	}
 }
+
+// A broker-wide topic default given in server.properties (log.preallocate,
+// log.cleaner.min.cleanable.ratio, ...) is what a topic that does not set
+// the config takes, and franz-go's kadm sees it so: the broker lists it as
+// STATIC_BROKER_CONFIG, and the topic's config comes from it. gregor used to warn about such keys and ignore them.
+func TestServerPropertiesTopicDefaults(t *testing.T) {
+	b := startBroker(t, "log.preallocate=true", "log.cleaner.min.cleanable.ratio=0.2", "log.roll.jitter.ms=7")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	resps, err := adm.DescribeBrokerConfigs(ctx, 1)
+	if err != nil || len(resps) != 1 || resps[0].Err != nil {
+		t.Fatalf("DescribeBrokerConfigs: %v %+v", err, resps)
+	}
+	got := map[string]string{}
+	for _, c := range resps[0].Configs {
+		got[c.Key] = fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+	}
+	for key, want := range map[string]string{
+		"log.preallocate":                 "true STATIC_BROKER_CONFIG",
+		"log.cleaner.min.cleanable.ratio": "0.2 STATIC_BROKER_CONFIG",
+		"log.roll.jitter.ms":              "7 STATIC_BROKER_CONFIG",
+	} {
+		if got[key] != want {
+			t.Errorf("broker %s: %q, want %q", key, got[key], want)
+		}
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "defaulted"); err != nil {
+		t.Fatal(err)
+	}
+	tcs, err := adm.DescribeTopicConfigs(ctx, "defaulted")
+	if err != nil || len(tcs) != 1 || tcs[0].Err != nil {
+		t.Fatalf("DescribeTopicConfigs: %v %+v", err, tcs)
+	}
+	topic := map[string]string{}
+	for _, c := range tcs[0].Configs {
+		topic[c.Key] = fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+	}
+	for key, want := range map[string]string{
+		"preallocate":               "true STATIC_BROKER_CONFIG",
+		"min.cleanable.dirty.ratio": "0.2 STATIC_BROKER_CONFIG",
+		"segment.jitter.ms":         "7 STATIC_BROKER_CONFIG",
+	} {
+		if topic[key] != want {
+			t.Errorf("topic %s: %q, want %q", key, topic[key], want)
+		}
+	}
+}
