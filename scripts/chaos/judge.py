@@ -13,7 +13,7 @@ ev = []
 for l in open(os.path.join(d, 'events.txt')):
     t, *rest = l.split(); ev.append((int(t), ' '.join(rest)))
 # event windows: start events and their end markers
-starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|kill9ctrlcreate|kill9grow|stop|stopctrl|term|termctrl|wipe) node|kill9 client', e)]
+starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|kill9ctrlcreate|kill9grow|grow|stop|stopctrl|term|termctrl|wipe) node|kill9 client', e)]
 def end_of(i):
     t0 = starts[i][0]
     nxt = starts[i+1][0] if i+1 < len(starts) else [t for t, e in ev if e == 'stopprod'][0]
