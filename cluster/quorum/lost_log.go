@@ -170,12 +170,15 @@ func (q *Quorum) lostLogNotice(m *raftpb.Message) bool {
 
 // handOffFromLostVoter hands this leader's leadership to a voter other
 // than node, a voter whose log ends (at logEnd) before the index it
-// acknowledged (match), unless a transfer is under way already.
+// acknowledged (match), unless a transfer is under way already. Only a
+// voter heard from lately takes it (the next notice tries again): with
+// none, no quorum runs without node anyway, and a transfer to a voter
+// that is down would only refuse proposals for an election timeout.
 func (q *Quorum) handOffFromLostVoter(node int32, match, logEnd uint64) {
 	if q.rn.Status().LeadTransferee != raft.None {
 		return
 	}
-	to, err := q.handOffLeadershipExcept(node)
+	to, err := q.handOffLeadershipExcept(node, true)
 	if err != nil || to < 0 {
 		return
 	}

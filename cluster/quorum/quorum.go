@@ -486,12 +486,13 @@ func (q *Quorum) TransferLeadership(to int32) error {
 // moved once a Ready's Leadership names another leader; if it did not
 // within an election timeout, this node leads on.
 func (q *Quorum) HandOffLeadership() (int32, error) {
-	return q.handOffLeadershipExcept(-1)
+	return q.handOffLeadershipExcept(-1, false)
 }
 
 // handOffLeadershipExcept is HandOffLeadership choosing among the voters
-// other than except too.
-func (q *Quorum) handOffLeadershipExcept(except int32) (int32, error) {
+// other than except too, and only among those heard from lately when
+// activeOnly.
+func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, error) {
 	st := q.Status()
 	if st.Role != RoleLeader {
 		return -1, nil
@@ -512,7 +513,7 @@ func (q *Quorum) handOffLeadershipExcept(except int32) (int32, error) {
 		return to
 	}
 	to := pick(true)
-	if to < 0 {
+	if to < 0 && !activeOnly {
 		to = pick(false)
 	}
 	if to < 0 {
