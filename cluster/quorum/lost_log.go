@@ -64,7 +64,7 @@ var ErrLogLost = errors.New("quorum: this voter's metadata log lost entries it h
 //     rejections are not taken for a lost log: under reordering a stale
 //     one may say the log ends before the match index.
 
-// lostLogMark marks, in a rejection's Context, the notice of a learner
+// lostLogMark marks, in a rejection's Context, the notice of a member
 // that lost its log; raft never sees it.
 const lostLogMark = "gregor-lost-log"
 
