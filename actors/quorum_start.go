@@ -75,9 +75,8 @@ func (n *Node) openQuorum() (*openedQuorum, error) {
 		_ = log.Close()
 		what := "or empty it to start this node as a new member"
 		if len(voters) > 1 {
-			what = "a voter of a quorum of several never starts over with an empty log (it could help elect a leader missing " +
-				"committed metadata, or vote twice in a term), and voters cannot be removed and added again yet (Kafka's KIP-853): " +
-				"until the log is restored the quorum runs on without this voter"
+			what = "or, to have this voter start over from an empty metadata log and catch up from the other voters, " +
+				"empty the whole data directory (meta.properties too); until then the quorum runs on without this voter"
 		}
 		return nil, fmt.Errorf("data directory %s belongs to cluster %s (%s) but %s holds no metadata log (%s): "+
 			"a node never starts a new metadata quorum over the directory of a formed cluster; "+

@@ -264,7 +264,7 @@ func (a *quorumActor) delivered(d *raftDelivered) {
 }
 
 // stepped notes the error of stepping a message from node: a voter that
-// lost its metadata log fails the node (quorum.ErrLogLost); any other
+// lost a part of its metadata log fails the node (quorum.ErrLogLost); any other
 // message is only not taken.
 func (a *quorumActor) stepped(from int32, err error) {
 	switch {

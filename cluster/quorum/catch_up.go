@@ -14,7 +14,7 @@ import (
 // could elect a leader missing committed metadata (an entry committed on
 // it and a voter now down), or a second leader of a term; campaigning, it
 // could be elected with the vote of a voter that lacks such an entry. The
-// leader that knew it stops it at its first heartbeat (ErrLogLost); one
+// leader that knew it hands its leadership on when told (lost_log.go); one
 // elected since knows nothing of it.
 //
 // So a voter that started over from an empty log catches up before it

@@ -43,9 +43,12 @@
 //
 // A node whose metadata log was lost (lost_log.go, catch_up.go): a learner
 // restarted empty rejoins under the same leader, which removes it and adds
-// it again so that raft sends it a snapshot; a voter the leader knew stops
-// (ErrLogLost); a voter that starts from an empty log takes part in
-// elections only once it caught up with a leader (Config.CatchingUp).
+// it again so that raft sends it a snapshot; a voter restarted empty
+// rejoins too, the leader that knew it handing its leadership to another
+// voter, which probes it afresh; a voter that starts from an empty log
+// takes part in elections only once it caught up with a leader
+// (Config.CatchingUp); a voter whose log lost a part of what it
+// acknowledged but is not empty stops (ErrLogLost).
 //
 // It may import cluster and logstore (raftlog's State and Update) and
 // nothing else of gregor. It passes the purity guard: no clock, timers,

@@ -13,12 +13,16 @@ import (
 )
 
 // ErrLogLost is Step's error on a voter whose metadata log lost entries it
-// had acknowledged (its directory wiped or its disk replaced): the leader's
+// had acknowledged while keeping others (its log rolled back: a disk that
+// lied about a sync, a directory restored from an old copy): the leader's
 // heartbeat commits past the end of its log. Such a voter must not go on:
 // its acknowledgements counted towards commits and its vote may have been
-// cast in the current term, so with them forgotten it could help elect a
-// leader missing committed metadata, or a second leader of a term. The
-// node stops; an operator restores the directory.
+// cast in the current term, and with a log that is not empty it is not
+// catching up (catch_up.go), so nothing keeps it from voting by what it
+// lost. The node stops; an operator restores the directory, or empties the
+// node's data directory whole so that it starts over and catches up. A
+// voter that lost its whole log (its directory wiped, its disk replaced)
+// starts over empty, catching up, and rejoins.
 var ErrLogLost = errors.New("quorum: this voter's metadata log lost entries it had acknowledged")
 
 // A node that lost its metadata log and restarted empty is still known to
@@ -32,26 +36,35 @@ var ErrLogLost = errors.New("quorum: this voter's metadata log lost entries it h
 // nothing). Kafka's followers fetch from their log end, offset 0 when the
 // log is gone, and the leader answers with its snapshot.
 //
-// Here the member and the leader each do their part, with no leader
-// change:
+// Here the member and the leader each do their part:
 //
 //   - A heartbeat commits at most what the member acknowledged, which its
 //     log held durably, and the log never shrinks but by loss: a heartbeat
 //     committing past the end of the log says the log lost entries, however
-//     late or out of order it came. A learner then takes the heartbeat with
+//     late or out of order it came. A learner, or a voter that started over
+//     from an empty log and is catching up, then takes the heartbeat with
 //     its commit index lowered to the end of its log (a commit index is
 //     knowledge, not a command, and knowing less is always safe), and
 //     tells the leader, with a rejection of an append marked lostLogMark,
-//     where its log ends. A voter refuses to go on (ErrLogLost).
+//     where its log ends. Any other voter refuses to go on (ErrLogLost).
 //   - The leader, told by a learner that its log ends before the index it
 //     acknowledged, removes it from the quorum and adds it again, one
 //     membership change each (driveRelearn): the learner's progress then
 //     starts afresh, and raft sends it the latest snapshot (which the
 //     leader takes on adding a member, so it names the learner), then the
-//     log. Raft's own rejections are not taken for a lost log: under
-//     reordering a stale one may say the log ends before the match index.
+//     log. Voters cannot be removed and added again (Kafka's KIP-853), so
+//     a leader told the same by a voter hands its leadership to another
+//     voter (as on a graceful shutdown): the new leader knows no member's
+//     match index and probes the voter from where its log ends. The voter,
+//     catching up, votes for no one meanwhile, so it cannot help elect a
+//     leader missing what it forgot, and it takes part again once it
+//     applied an entry of its new leader's term. So a voter whose
+//     directory was wiped rejoins whether or not the leader changed while
+//     it was down, as a voter of Kafka's static quorum does. Raft's own
+//     rejections are not taken for a lost log: under reordering a stale
+//     one may say the log ends before the match index.
 
-// lostLogMark marks, in a rejection's Context, the notice of a learner
+// lostLogMark marks, in a rejection's Context, the notice of a member
 // that lost its log; raft never sees it.
 const lostLogMark = "gregor-lost-log"
 
@@ -67,17 +80,22 @@ func (q *Quorum) lostLogHeartbeat(m *raftpb.Message) (*raftpb.Message, error) {
 	if m.GetCommit() <= last {
 		return m, nil
 	}
-	if q.isVoterSelf() {
+	voter := q.isVoterSelf()
+	if voter && !q.catchingUp {
 		q.logLost = true
-		return nil, fmt.Errorf("%w: node %d, a voter, got a heartbeat of leader %d (epoch %d) committing offset %d, past the end of its metadata log (%d); "+
-			"restore its metadata log directory (metadata.log.dir): a voter never rejoins the quorum with a lost log, "+
-			"and voters cannot be removed and added again yet (Kafka's KIP-853); until the log is restored the quorum runs on without this voter",
+		return nil, fmt.Errorf("%w: node %d, a voter, got a heartbeat of leader %d (epoch %d) committing offset %d, past the end of its metadata log (%d), "+
+			"which is not empty: it lost a part of what it acknowledged and would vote by the rest; "+
+			"restore its metadata log directory (metadata.log.dir), or empty the node's whole data directory (meta.properties too) "+
+			"so that it starts over from an empty log and catches up from the other voters; until then the quorum runs on without this voter",
 			ErrLogLost, q.cfg.NodeID, nodeID(m.GetFrom()), m.GetTerm(), m.GetCommit(), last)
 	}
 	if !q.lostLogNoted {
 		q.lostLogNoted = true
-		q.cfg.Logger.Warn("the metadata quorum's leader commits past the end of this learner's metadata log: it lost its log; "+
-			"telling the leader, which sends a snapshot",
+		what, then := "learner", "which sends a snapshot"
+		if voter {
+			what, then = "voter", "which hands its leadership to another voter; this voter catches up from the next leader"
+		}
+		q.cfg.Logger.Warn("the metadata quorum's leader commits past the end of this "+what+"'s metadata log: it lost its log; telling the leader, "+then,
 			zap.Int32("leader", nodeID(m.GetFrom())), zap.Uint64("commit", m.GetCommit()), zap.Uint64("last_offset", last))
 	}
 	q.lostLogNotices = append(q.lostLogNotices, &raftpb.Message{
@@ -114,12 +132,13 @@ func (q *Quorum) isVoterSelf() bool {
 	return slices.Contains(q.cfg.Voters, q.cfg.NodeID)
 }
 
-// lostLogNotice takes, on the active leader, a learner's notice that it
+// lostLogNotice takes, on the active leader, a member's notice that it
 // lost its log (a rejection marked lostLogMark, which raft never steps):
 // if its log ends before the index it acknowledged in this term (a notice
 // of an earlier leadership, or of a learner added again since, says
-// nothing), the learner is to be removed and added again (driveRelearn).
-// It says whether m was such a notice.
+// nothing), a learner is to be removed and added again (driveRelearn),
+// and for a voter this node hands its leadership to another voter. It
+// says whether m was such a notice.
 func (q *Quorum) lostLogNotice(m *raftpb.Message) bool {
 	if m.GetType() != raftpb.MsgAppResp || string(m.GetContext()) != lostLogMark {
 		return false
@@ -128,14 +147,18 @@ func (q *Quorum) lostLogNotice(m *raftpb.Message) bool {
 		return true
 	}
 	from := m.GetFrom()
-	var lost bool
+	var lost, learner bool
 	var match uint64
 	q.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 		if id == from {
-			lost, match = pr.IsLearner && m.GetRejectHint() < pr.Match, pr.Match
+			lost, learner, match = m.GetRejectHint() < pr.Match, pr.IsLearner, pr.Match
 		}
 	})
 	node := nodeID(from)
+	if lost && !learner {
+		q.handOffFromLostVoter(node, match, m.GetRejectHint())
+		return true
+	}
 	if !lost || slices.Contains(q.relearning, node) {
 		return true
 	}
@@ -143,6 +166,25 @@ func (q *Quorum) lostLogNotice(m *raftpb.Message) bool {
 		zap.Int32("learner", node), zap.Uint64("acknowledged", match), zap.Uint64("log_end", m.GetRejectHint()))
 	q.relearning = append(q.relearning, node)
 	return true
+}
+
+// handOffFromLostVoter hands this leader's leadership to a voter other
+// than node, a voter whose log ends (at logEnd) before the index it
+// acknowledged (match), unless a transfer is under way already. Only a
+// voter heard from lately takes it (the next notice tries again): with
+// none, no quorum runs without node anyway, and a transfer to a voter
+// that is down would only refuse proposals for an election timeout.
+func (q *Quorum) handOffFromLostVoter(node int32, match, logEnd uint64) {
+	if q.rn.Status().LeadTransferee != raft.None {
+		return
+	}
+	to, err := q.handOffLeadershipExcept(node, true)
+	if err != nil || to < 0 {
+		return
+	}
+	q.cfg.Logger.Info("a voter of the metadata quorum lost its metadata log: handing the leadership to another voter, "+
+		"which probes it from where its log ends",
+		zap.Int32("voter", node), zap.Uint64("acknowledged", match), zap.Uint64("log_end", logEnd), zap.Int32("to", to))
 }
 
 // driveRelearn removes each learner that lost its log from the quorum and

@@ -113,8 +113,8 @@ type Quorum struct {
 	// leader, sent its followers a heartbeat at once (beatOnLeading).
 	beatTerm uint64
 
-	// logLost says this voter found its log lost entries it had
-	// acknowledged (ErrLogLost); lostLogNoted that this learner logged
+	// logLost says this voter found its log, not empty, lost entries it
+	// had acknowledged (ErrLogLost); lostLogNoted that this node logged
 	// finding its log lost. relearning are the learners that lost their
 	// log, for the leader to remove and add again, the first one's removal
 	// proposed when relearnRemoving (lost_log.go).
@@ -124,7 +124,7 @@ type Quorum struct {
 	// relearnIDs are the proposals of driveRelearn awaiting their fate,
 	// which Ready leaves out.
 	relearnIDs []ProposalID
-	// lostLogNotices are this learner's notices to its leader that it
+	// lostLogNotices are this node's notices to its leader that it
 	// lost its log, for the next Ready.
 	lostLogNotices []*raftpb.Message
 	// catchingUp says this voter started over from an empty log and has
@@ -486,6 +486,13 @@ func (q *Quorum) TransferLeadership(to int32) error {
 // moved once a Ready's Leadership names another leader; if it did not
 // within an election timeout, this node leads on.
 func (q *Quorum) HandOffLeadership() (int32, error) {
+	return q.handOffLeadershipExcept(-1, false)
+}
+
+// handOffLeadershipExcept is HandOffLeadership choosing among the voters
+// other than except too, and only among those heard from lately when
+// activeOnly.
+func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, error) {
 	st := q.Status()
 	if st.Role != RoleLeader {
 		return -1, nil
@@ -499,14 +506,14 @@ func (q *Quorum) HandOffLeadership() (int32, error) {
 	pick := func(onlyActive bool) int32 {
 		to, best := int32(-1), int64(-1)
 		for _, v := range st.Voters {
-			if v.NodeID != st.NodeID && (!onlyActive || active[v.NodeID]) && v.LogEndOffset > best {
+			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) && v.LogEndOffset > best {
 				to, best = v.NodeID, v.LogEndOffset
 			}
 		}
 		return to
 	}
 	to := pick(true)
-	if to < 0 {
+	if to < 0 && !activeOnly {
 		to = pick(false)
 	}
 	if to < 0 {

@@ -3,6 +3,7 @@
 #
 #   jpy.py prod TOPIC OUT RATE     idempotent acks=all producer: "ack P OFFSET VALUE MS", "err VALUE MS MSG"
 #   jpy.py cons TOPIC GROUP OUT    a group member: "setup 0 [P...] MS", "revoked MS", "rec P OFFSET VALUE MS", "err MS MSG"
+#   jpy.py kcons TOPIC GROUP OUT   the same with kafka-python (metadata refreshed every 5 s, to see added partitions)
 #   jpy.py stamp OUT               kcat's "P OFFSET VALUE" lines on stdin to "rec P OFFSET VALUE MS"
 #
 # Brokers come from $GREGOR_BROKERS; stops on SIGTERM.
@@ -30,8 +31,37 @@ if mode == 'stamp':
         out.write('rec %s %d\n' % (line.rstrip('\n'), ms()))
         out.flush()
     sys.exit(0)
-from confluent_kafka import Producer, Consumer
 brokers = os.environ['GREGOR_BROKERS']
+if mode == 'kcons':
+    # kafka-python (not librdkafka): a group member, the same lines as cons.
+    from kafka import KafkaConsumer, ConsumerRebalanceListener
+    topic, group, out = sys.argv[2], sys.argv[3], open(sys.argv[4], 'w')
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_assigned(self, ps):
+            out.write('setup 0 %s %d\n' % (sorted(p.partition for p in ps), ms()))
+
+        def on_partitions_revoked(self, ps):
+            out.write('revoked %d\n' % ms())
+
+    c = KafkaConsumer(bootstrap_servers=brokers.split(','), group_id=group, auto_offset_reset='earliest',
+                      enable_auto_commit=True, auto_commit_interval_ms=1000, session_timeout_ms=10000,
+                      heartbeat_interval_ms=1000, metadata_max_age_ms=5000)
+    c.subscribe([topic], listener=Listener())
+    while not stop:
+        try:
+            batches = c.poll(timeout_ms=200)
+        except Exception as e:
+            out.write('err %d %s\n' % (ms(), str(e).replace(' ', '_')))
+            continue
+        for recs in batches.values():
+            for m in recs:
+                out.write('rec %d %d %s %d\n' % (m.partition, m.offset, m.value.decode(), ms()))
+        out.flush()
+    c.close()
+    out.close()
+    sys.exit(0)
+from confluent_kafka import Producer, Consumer
 if mode == 'prod':
     topic, out, rate = sys.argv[2], open(sys.argv[3], 'w'), float(sys.argv[4])
 
@@ -81,4 +111,4 @@ elif mode == 'cons':
     c.close()
     out.close()
 else:
-    sys.exit('jpy.py prod|cons|stamp')
+    sys.exit('jpy.py prod|cons|kcons|stamp')

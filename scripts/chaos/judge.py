@@ -13,7 +13,7 @@ ev = []
 for l in open(os.path.join(d, 'events.txt')):
     t, *rest = l.split(); ev.append((int(t), ' '.join(rest)))
 # event windows: start events and their end markers
-starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|kill9ctrlcreate|stop|stopctrl|term|termctrl|wipe) node|kill9 client', e)]
+starts = [(t, e) for t, e in ev if re.match(r'(kill9|kill9ctrl|kill9ctrlcreate|kill9grow|grow|stop|stopctrl|term|termctrl|wipe) node|kill9 client', e)]
 def end_of(i):
     t0 = starts[i][0]
     nxt = starts[i+1][0] if i+1 < len(starts) else [t for t, e in ev if e == 'stopprod'][0]
@@ -62,9 +62,13 @@ def e2e(acktimes, readfirst, t0, t1):
             best = max(best, readfirst[v] - ta)
     return best
 def stall(ts, t0, t1):
+    # A gap is the event's if it began in the event's window, or up to
+    # 500 ms before it (the last acknowledgement before a kill comes just
+    # before it); a gap that began just before the next event is the next
+    # event's, not this one's.
     best = 0
     for a, b in zip(ts, ts[1:]):
-        if b >= t0 and a < t1:
+        if t0 - 500 <= a < t1 - 500:
             best = max(best, b - a)
     return best
 pairs = [
@@ -74,6 +78,7 @@ pairs = [
  ('kafka-go Writer', 'kgo-prod.txt', 'kafka-go Reader group', 'kgo-cons-*.txt', 'log-kgo.txt', False),
  ('confluent-kafka idem', 'py-prod.txt', 'confluent-kafka group', 'py-cons-*.txt', 'log-py.txt', True),
  ('confluent-kafka idem', 'py-prod.txt', 'kcat -G group', 'kcat-cons-*.txt', 'log-py.txt', True),
+ ('sarama sync idem', 'ssync-prod.txt', 'kafka-python group', 'kpy-cons-*.txt', 'log-ssync.txt', True),
 ]
 t_stop = [t for t, e in ev if e == 'stopprod'][0]
 base_t = [t for t, e in ev if e == 'start'][0]

@@ -86,6 +86,10 @@ func fcons(topic, group, out, instance string) {
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ClientID("judge-fcons"),
+		// Partitions added to the topic (judge groups) are seen within 5 s,
+		// as the producers' (sarama's RefreshFrequency) and kafka-python's
+		// metadata_max_age_ms here; franz-go's default is 5 minutes.
+		kgo.MetadataMaxAge(5 * time.Second),
 		// A record's offset is committed only once its line is written
 		// out (below): with the default, a commit could take the offsets
 		// of records polled but still in the buffer when the member is
