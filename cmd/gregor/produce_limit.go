@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,10 +33,16 @@ func (l *batchLimit) opt() kgo.Opt {
 	return kgo.ProducerBatchMaxBytesFn(func(string) int32 { return l.bytes.Load() })
 }
 
+// learnTimeout bounds learn: past it the producer keeps kgo's default.
+const learnTimeout = 5 * time.Second
+
 // learn sets the limit to the topic's max.message.bytes, as its brokers
 // report it (the topic's own value or the broker default). A topic that does
 // not exist yet (produce creates it) or a failed request keeps kgo's default.
 func (l *batchLimit) learn(ctx context.Context, cl *kgo.Client, topic string) {
+	// A cluster slow to answer delays the first record at most this long.
+	ctx, cancel := context.WithTimeout(ctx, learnTimeout)
+	defer cancel()
 	configs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
 	if err != nil {
 		return
