@@ -206,6 +206,13 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 			return err
 		}
 	}
+	tally.mu.Lock()
+	firstErr := tally.firstErr
+	tally.mu.Unlock()
+	hint := belowMinISRHint(ctx, session.client, topic, firstErr)
+	tally.mu.Lock()
+	tally.hint = hint
+	tally.mu.Unlock()
 	return tally.result(session.stderr)
 }
 
@@ -323,6 +330,8 @@ type produceTally struct {
 	// ended says how a --transactional-id produce ended its transaction
 	// ("committed", "aborted (--abort)"), "" without one.
 	ended string
+	// hint follows the first failure: what the cluster shows of its cause.
+	hint string
 }
 
 // record is the kgo promise for each record.
@@ -356,7 +365,7 @@ func (t *produceTally) result(stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, summary)
 	if t.firstErr != nil {
-		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr))
+		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr)+t.hint)
 	}
 	if t.writeErr != nil {
 		return fmt.Errorf("write acknowledgements: %w", t.writeErr)

@@ -301,3 +301,16 @@ func TestProduceBatchesWithinTopicsMaxMessageBytes(t *testing.T) {
 	// A record over the topic's limit is still refused.
 	mustFail(t, strings.Repeat("x", 1000)+"\n", []string{"produce", "tiny", "-b", addr}, "MESSAGE_TOO_LARGE")
 }
+
+// TestProduceTimeoutBelowMinISRSaysWhy produces acks=all to a topic whose
+// min.insync.replicas its single replica can never reach: kgo retries the
+// brokers' NOT_ENOUGH_REPLICAS until the delivery timeout and reports a
+// timeout, so the error names the partitions below the minimum.
+func TestProduceTimeoutBelowMinISRSaysWhy(t *testing.T) {
+	addr := startTestNode(t)
+	mustRun(t, "", "topic", "create", "strict", "-c", "min.insync.replicas=2", "-b", addr)
+	mustFail(t, "x\n", []string{"produce", "strict", "--delivery-timeout", "1s", "-b", addr},
+		"timed out", "strict partitions [0] have fewer in-sync replicas than the topic's min.insync.replicas (2)", "NOT_ENOUGH_REPLICAS")
+	// acks=1 does not wait for the ISR.
+	mustRun(t, "x\n", "produce", "strict", "--acks", "1", "-b", addr)
+}
