@@ -306,8 +306,9 @@ func (c *Controller) checkBrokerConfigs(name string, configs map[string]string) 
 		if name != "" && (k == "min.insync.replicas" || k == "unclean.leader.election.enable") {
 			return newAPIError(kerr.InvalidConfig, "%s cannot be set for broker %s alone: the controller's elections read the cluster-wide value; set it for the default broker resource (\"\") or per topic", k, name)
 		}
-		if err := ValidateTopicConfig(topicKey, configs[k]); err != nil {
-			return newAPIError(kerr.InvalidConfig, "%s: %v", k, err)
+		spec, _ := LookupTopicConfig(topicKey)
+		if err := spec.validate(configs[k]); err != nil {
+			return newAPIError(kerr.InvalidConfig, "invalid value for %s: %v", k, err)
 		}
 	}
 	return nil

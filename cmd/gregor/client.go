@@ -51,13 +51,24 @@ func seedList(list []string) []string {
 	var seeds []string
 	for _, b := range list {
 		if b = strings.TrimSpace(b); b != "" {
-			seeds = append(seeds, b)
+			seeds = append(seeds, withDefaultPort(b))
 		}
 	}
 	if len(seeds) == 0 {
 		seeds = []string{defaultBrokers}
 	}
 	return seeds
+}
+
+// withDefaultPort gives a seed named without a port Kafka's 9092, the port
+// kgo dials it on, so that the seeds compare with the address a refused
+// connection names and liveSeeds can dial them.
+func withDefaultPort(addr string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	return net.JoinHostPort(host, "9092")
 }
 
 // seedDialTimeout bounds how long liveSeeds waits for a seed broker.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // resetOptions are reset-offsets' flags: the topics and exactly one way to
@@ -191,8 +192,15 @@ func planReset(topics []string, targets map[string][]int32, starts, ends kadm.Li
 	for _, topic := range topics {
 		parts := targets[topic]
 		if parts == nil {
-			for p := range ends[topic] {
-				parts = append(parts, p)
+			for p, end := range ends[topic] {
+				// kadm lists a topic it could not list as partition -1
+				// with the error.
+				if end.Err != nil && !errors.Is(end.Err, kerr.UnknownTopicOrPartition) {
+					return nil, fmt.Errorf("reset-offsets: list offsets of %s: %w", topic, end.Err)
+				}
+				if end.Err == nil {
+					parts = append(parts, p)
+				}
 			}
 			if len(parts) == 0 {
 				return nil, fmt.Errorf("reset-offsets: topic %s does not exist", topic)

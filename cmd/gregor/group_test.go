@@ -150,7 +150,7 @@ func TestGroupCommands(t *testing.T) {
 		t.Errorf("a commit past the log end: describe has no match for %s:\n%s", re, describe.stdout)
 	}
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders"), "exactly one of")
-	mustFail(t, "", group("reset-offsets", "app", "--topic", "nope", "--to-earliest"), "nope")
+	mustFail(t, "", group("reset-offsets", "app", "--topic", "nope", "--to-earliest"), "topic nope does not exist")
 
 	if del := mustRun(t, "", group("delete", "app")...); del.stdout != "GROUP  STATUS\napp    OK\n" {
 		t.Errorf("delete printed\n%s", del.stdout)

@@ -125,11 +125,13 @@ func runPerfProduce(cmd *cobra.Command, opts *perfProduceOptions, topic string) 
 	if err != nil {
 		return err
 	}
-	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation())...)
+	limit := newBatchLimit()
+	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation(), limit.opt())...)
 	if err != nil {
 		return err
 	}
 	defer session.close()
+	limit.learn(cmd.Context(), session.client, topic)
 
 	// One value serves every record: kgo never modifies it. Fixed-seed
 	// random bytes, so compression has nothing to gain and runs compare.

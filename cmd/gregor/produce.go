@@ -144,7 +144,7 @@ with --acks 0 the broker sends no reply, so no offset is known and only
 	flags.StringVarP(&opts.keySeparator, "key-separator", "k", "", "split each line at the first SEP into key and value")
 	flags.StringVarP(&opts.delimiter, "delimiter", "d", "\n", `record delimiter in the input, where \n, \t and \\ are escapes (\n also strips a trailing \r)`)
 	flags.StringArrayVarP(&opts.headers, "header", "H", nil, "header key=value for every record (repeatable)")
-	flags.IntVar(&opts.maxLineBytes, "max-line-bytes", 1<<20, "longest input record accepted")
+	flags.IntVar(&opts.maxLineBytes, "max-line-bytes", 1<<20, "longest input record accepted (the topic's max.message.bytes bounds what its brokers take)")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "do not print each record's partition and offset")
 	flags.StringVar(&opts.transactionalID, "transactional-id", "", "produce every record in one transaction of this transactional id, committed once all are acknowledged")
 	flags.BoolVar(&opts.abort, "abort", false, "with --transactional-id: abort the transaction instead of committing it")
@@ -174,11 +174,13 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 	if opts.transactionalID != "" {
 		producerOpts = append(producerOpts, kgo.TransactionalID(opts.transactionalID))
 	}
-	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation())...)
+	limit := newBatchLimit()
+	session, err := opts.client.open(cmd, append(producerOpts, kgo.AllowAutoTopicCreation(), limit.opt())...)
 	if err != nil {
 		return err
 	}
 	defer session.close()
+	limit.learn(cmd.Context(), session.client, topic)
 	if opts.transactionalID != "" {
 		if err := session.client.BeginTransaction(); err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
@@ -204,6 +206,13 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 			return err
 		}
 	}
+	tally.mu.Lock()
+	firstErr := tally.firstErr
+	tally.mu.Unlock()
+	hint := belowMinISRHint(ctx, session.client, topic, firstErr)
+	tally.mu.Lock()
+	tally.hint = hint
+	tally.mu.Unlock()
 	return tally.result(session.stderr)
 }
 
@@ -321,6 +330,8 @@ type produceTally struct {
 	// ended says how a --transactional-id produce ended its transaction
 	// ("committed", "aborted (--abort)"), "" without one.
 	ended string
+	// hint follows the first failure: what the cluster shows of its cause.
+	hint string
 }
 
 // record is the kgo promise for each record.
@@ -354,7 +365,7 @@ func (t *produceTally) result(stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, summary)
 	if t.firstErr != nil {
-		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr))
+		return fmt.Errorf("produce: %d of %d records failed, the first with: %w%s", t.failed, t.failed+t.produced, t.firstErr, missingTopicHint(t.firstErr)+t.hint)
 	}
 	if t.writeErr != nil {
 		return fmt.Errorf("write acknowledgements: %w", t.writeErr)

@@ -266,3 +266,51 @@ func TestProduceToAMissingTopicSaysHowToCreateIt(t *testing.T) {
 	mustFail(t, "", []string{"perf", "produce", "absent", "-b", addr, "-n", "1", "--no-progress", "--delivery-timeout", "2s"},
 		"UNKNOWN_TOPIC_OR_PARTITION", "create it with gregor topic create")
 }
+
+// TestProduceBatchesWithinTopicsMaxMessageBytes checks that produce and perf
+// produce build batches to the topic's max.message.bytes: a record larger
+// than kgo's own 1 MB cap goes to a topic that takes it, and small records
+// to a topic with a small limit go in batches the broker accepts (kgo does
+// not split a batch the broker refused, as Kafka's Java producer does).
+func TestProduceBatchesWithinTopicsMaxMessageBytes(t *testing.T) {
+	addr := startTestNode(t)
+	mustRun(t, "", "topic", "create", "big", "-c", "max.message.bytes=3000000", "-b", addr)
+	mustRun(t, "", "topic", "create", "tiny", "-c", "max.message.bytes=600", "-b", addr)
+
+	huge := strings.Repeat("h", 2_000_000)
+	inv := mustRun(t, huge+"\n", "produce", "big", "--max-line-bytes", "3000000", "-b", addr)
+	if inv.stdout != "big[0]@0\n" {
+		t.Errorf("produce of a 2 MB record printed %q, want big[0]@0", inv.stdout)
+	}
+	if got := fetchRecords(t, addr, "big", 1); len(got[0].Value) != len(huge) {
+		t.Errorf("read back a record of %d bytes, want %d", len(got[0].Value), len(huge))
+	}
+	perf := parsePerfSummary(t, mustRun(t, "", "perf", "produce", "big", "-n", "2", "-s", "2000000", "--no-progress", "-b", addr).stdout)
+	if perf.records != 2 || perf.failed != 0 {
+		t.Errorf("perf produce of 2 MB records: %+v, want 2 records, none failed", perf)
+	}
+
+	var small strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&small, "%050d\n", i)
+	}
+	mustRun(t, small.String(), "produce", "tiny", "-q", "-b", addr)
+	if got := fetchRecords(t, addr, "tiny", 100); len(got) != 100 {
+		t.Errorf("read back %d records of tiny, want 100", len(got))
+	}
+	// A record over the topic's limit is still refused.
+	mustFail(t, strings.Repeat("x", 1000)+"\n", []string{"produce", "tiny", "-b", addr}, "MESSAGE_TOO_LARGE")
+}
+
+// TestProduceTimeoutBelowMinISRSaysWhy produces acks=all to a topic whose
+// min.insync.replicas its single replica can never reach: kgo retries the
+// brokers' NOT_ENOUGH_REPLICAS until the delivery timeout and reports a
+// timeout, so the error names the partitions below the minimum.
+func TestProduceTimeoutBelowMinISRSaysWhy(t *testing.T) {
+	addr := startTestNode(t)
+	mustRun(t, "", "topic", "create", "strict", "-c", "min.insync.replicas=2", "-b", addr)
+	mustFail(t, "x\n", []string{"produce", "strict", "--delivery-timeout", "1s", "-b", addr},
+		"timed out", "strict partitions [0] have fewer in-sync replicas than the topic's min.insync.replicas (2)", "NOT_ENOUGH_REPLICAS")
+	// acks=1 does not wait for the ISR.
+	mustRun(t, "x\n", "produce", "strict", "--acks", "1", "-b", addr)
+}
