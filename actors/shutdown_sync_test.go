@@ -62,6 +62,10 @@ func TestGracefulStopSyncsTheLogsMarkersOnce(t *testing.T) {
 
 	fsys := &syncCountingFS{FS: vfs.OS}
 	n = startTestNode(t, dir, func(c *Config) { c.FS = fsys })
+	// The node answers before its partitions run: each log's open syncs
+	// its directory once (removing its clean shutdown marker), which
+	// would count as the stop's if it came after before is read.
+	waitLogsOpen(t, n, topic, partitions)
 	before := fsys.syncDirs.Load()
 	stop(n)
 	if got := fsys.syncDirs.Load() - before; got >= partitions/2 {
@@ -74,5 +78,27 @@ func TestGracefulStopSyncsTheLogsMarkersOnce(t *testing.T) {
 		if logstore.NeedsRecovery(vfs.OS, filepath.Join(dir, fmt.Sprintf("%s-%d", topic, p))) {
 			t.Errorf("partition %d has no clean shutdown marker after a graceful stop", p)
 		}
+	}
+}
+
+// waitLogsOpen waits until each of topic's partitions on n runs its actor
+// (which opens the partition's log as it starts) and answers a message.
+func waitLogsOpen(t *testing.T, n *Node, topic string, partitions int32) {
+	t.Helper()
+	for p := range partitions {
+		waitFor(t, 30*time.Second, fmt.Sprintf("%s-%d's actor with its log open", topic, p), func() bool {
+			pid := n.routes.load().partition(topic, p)
+			if pid == nil {
+				return false
+			}
+			answered := make(chan int64, 1)
+			n.system.Root.Send(pid, &logDirPartition{reply: func(size int64) { answered <- size }})
+			select {
+			case <-answered:
+				return true
+			case <-time.After(time.Second):
+				return false
+			}
+		})
 	}
 }

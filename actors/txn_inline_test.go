@@ -55,13 +55,16 @@ func TestTransactionRunsOnItsReader(t *testing.T) {
 	}
 	got := n.txns.handOffs.Load() - before
 	t.Logf("%d coordinator hand-offs to workers for %d transactions", got, transactions)
-	// Two a transaction without inline runs (its produce's add, its
-	// EndTxn), one with them if the markers' outcomes went to the
-	// coordinator's mailbox (markerOutcomes). The coordinators' timer ticks
-	// count too (every coordinator's of the node; a completion that waited
-	// its window out), more on a loaded machine: 5-18 seen for 40
-	// transactions at a load of 11 on two cores.
-	if limit := int64(transactions * 6 / 10); got > limit {
+	// 1.5 a transaction without inline runs (its produce's add, its
+	// EndTxn, some of the markers' outcomes): 150-151 for 100 with
+	// runsOnReader answering false. The coordinators' timer ticks and
+	// lease rechecks count too (every coordinator's of the node; a
+	// completion that waited its window out; a broker lease that lapsed
+	// under load), and they grow with the run's length on a loaded
+	// machine: 10-75 for 100 transactions in 20 runs under -race at a load
+	// of 37 on two cores (3 above the earlier limit of 60). One a
+	// transaction is still a third below what the regression costs.
+	if limit := int64(transactions); got > limit {
 		t.Errorf("%d coordinator hand-offs to workers for %d transactions, want at most %d", got, transactions, limit)
 	}
 }

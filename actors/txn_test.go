@@ -65,16 +65,38 @@ func markersServed() bool {
 	return false
 }
 
-// describeTxn describes one transactional id.
+// describeTxn describes one transactional id. While its coordinator is
+// not there to answer, it asks again until ctx ends, as a client does:
+// FindCoordinator answers COORDINATOR_NOT_AVAILABLE while the coordinator
+// loads or while the node's broker lease has lapsed (a controller
+// heartbeat answered late on a loaded machine), and franz-go hands that
+// answer back to a DescribeTransactions request without asking again.
 func describeTxn(ctx context.Context, t *testing.T, cl *kgo.Client, id string) kmsg.DescribeTransactionsResponseTransactionState {
 	t.Helper()
-	req := kmsg.NewPtrDescribeTransactionsRequest()
-	req.TransactionalIDs = []string{id}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || len(resp.TransactionStates) != 1 {
-		t.Fatalf("DescribeTransactions %s: %v %+v", id, err, resp)
+	for {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		resp, err := req.RequestWith(ctx, cl)
+		switch {
+		case err == nil && len(resp.TransactionStates) == 1 && !coordinatorAway(kerr.ErrorForCode(resp.TransactionStates[0].ErrorCode)):
+			return resp.TransactionStates[0]
+		case err == nil && len(resp.TransactionStates) == 1, coordinatorAway(err):
+		default:
+			t.Fatalf("DescribeTransactions %s: %v %+v", id, err, resp)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("DescribeTransactions %s: no coordinator answered: %v %+v", id, err, resp)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return resp.TransactionStates[0]
+}
+
+// coordinatorAway says err is an answer a client meets while its
+// coordinator loads, moves or cannot answer for now, and retries.
+func coordinatorAway(err error) bool {
+	return errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.NotCoordinator) ||
+		errors.Is(err, kerr.CoordinatorLoadInProgress)
 }
 
 // awaitTxnState polls id's state until done says yes, or fails at ctx's end.

@@ -205,10 +205,15 @@ func TestPythonConsumerGroups(t *testing.T) {
 func TestConfluentCooperativeStickyGroup(t *testing.T) {
 	b := startGroupBroker(t)
 	b.produceValues(t, "coop", 6, valuesN("c", 300))
-	out, err := exec.Command("/usr/bin/python3", "testdata/coop_confluent.py", b.addr, "coop", "coop-g", "6", "300").CombinedOutput()
+	// The script bounds each of its waits (60 s); this bounds it whole, so
+	// that a hang fails here with its output, not at the package's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/coop_confluent.py", b.addr, "coop", "coop-g", "6", "300").CombinedOutput()
 	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
 		t.Fatalf("coop_confluent.py: %v\n%s", err, out)
 	}
+	t.Logf("coop_confluent.py: %s", strings.TrimSpace(string(out)))
 	if got := b.committedTotal(t, "coop-g", "coop"); got != 300 {
 		t.Fatalf("committed %d of 300", got)
 	}
