@@ -213,19 +213,11 @@ func TestServerPropertiesTopicDefaults(t *testing.T) {
 	if err != nil || len(resps) != 1 || resps[0].Err != nil {
 		t.Fatalf("DescribeBrokerConfigs: %v %+v", err, resps)
 	}
-	got := map[string]string{}
-	for _, c := range resps[0].Configs {
-		got[c.Key] = fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
-	}
-	for key, want := range map[string]string{
+	checkConfigSources(t, "broker", resps[0].Configs, map[string]string{
 		"log.preallocate":                 "true STATIC_BROKER_CONFIG",
 		"log.cleaner.min.cleanable.ratio": "0.2 STATIC_BROKER_CONFIG",
 		"log.roll.jitter.ms":              "7 STATIC_BROKER_CONFIG",
-	} {
-		if got[key] != want {
-			t.Errorf("broker %s: %q, want %q", key, got[key], want)
-		}
-	}
+	})
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "defaulted"); err != nil {
 		t.Fatal(err)
 	}
@@ -233,17 +225,24 @@ func TestServerPropertiesTopicDefaults(t *testing.T) {
 	if err != nil || len(tcs) != 1 || tcs[0].Err != nil {
 		t.Fatalf("DescribeTopicConfigs: %v %+v", err, tcs)
 	}
-	topic := map[string]string{}
-	for _, c := range tcs[0].Configs {
-		topic[c.Key] = fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
-	}
-	for key, want := range map[string]string{
+	checkConfigSources(t, "topic", tcs[0].Configs, map[string]string{
 		"preallocate":               "true STATIC_BROKER_CONFIG",
 		"min.cleanable.dirty.ratio": "0.2 STATIC_BROKER_CONFIG",
 		"segment.jitter.ms":         "7 STATIC_BROKER_CONFIG",
-	} {
-		if topic[key] != want {
-			t.Errorf("topic %s: %q, want %q", key, topic[key], want)
+	})
+}
+
+// checkConfigSources checks that each key of want is among configs with
+// the value and source want gives ("value SOURCE").
+func checkConfigSources(t *testing.T, what string, configs []kadm.Config, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, c := range configs {
+		got[c.Key] = fmt.Sprintf("%s %s", c.MaybeValue(), c.Source)
+	}
+	for key, w := range want {
+		if got[key] != w {
+			t.Errorf("%s %s: %q, want %q", what, key, got[key], w)
 		}
 	}
 }
