@@ -235,7 +235,11 @@ type Stats struct {
 	InvariantsChecked, PlantFired int64
 	// MemberCrashes are the group members whose process crashed between
 	// polls and started again as a new member (the member-crash fault).
-	MemberCrashes                                   int64
+	MemberCrashes int64
+	// ClassicJoinsCapped are the classic members' JoinGroups that
+	// subscribed to the first classicMaxTopics topics only, of more
+	// (client_classic.go).
+	ClassicJoinsCapped                              int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// TxnBatchesPipelined are transactional batches sent while an earlier
 	// batch of the same producer to the same partition was in flight;
@@ -775,6 +779,9 @@ func (r *Report) Summary() string {
 	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
+	}
+	if s.ClassicJoinsCapped > 0 {
+		fmt.Fprintf(&b, "classic groups: %d joins subscribed to the first %d of more topics\n", s.ClassicJoinsCapped, classicMaxTopics)
 	}
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
