@@ -34,6 +34,7 @@ const (
 	streamRecreateTopic
 	streamLeaderBalance
 	streamRetention
+	streamBrokerConfigs
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.

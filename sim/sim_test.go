@@ -158,6 +158,12 @@ var plantBounds = map[Plant]int{
 	// segment or more past the partition's high watermark when its
 	// retention runs (a follower cut off, the ISR not yet shrunk).
 	PlantRetentionPastHW: 10,
+	// broker-retention-compacted: 5 of seeds 1-6 of the brokerconfigs
+	// profile at 30 s (first: seed 2), found by S18; it needs a
+	// broker-wide retention set and a compacted segment rolled under it.
+	// With S18 switched off, the group checks find it in 3 of seeds 1-8
+	// at 60 s (Q3, S11: offsets and group epochs retention deleted).
+	PlantBrokerRetentionCompacted: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -167,24 +173,26 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // plantProfiles are the named profiles the plants that need one are
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
-	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention"}
+	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention",
+	PlantBrokerRetentionCompacted: "brokerconfigs"}
 
 var plantDurationMs = map[Plant]int64{
-	PlantSkipTruncation:      30_000,
-	PlantEarlyHW:             30_000,
-	PlantUncleanElect:        60_000,
-	PlantDoubleOwner:         30_000,
-	PlantForgetSequence:      30_000,
-	PlantWrongMarker:         30_000,
-	PlantCommitReturned:      60_000,
-	PlantClockDrift:          30_000,
-	PlantDeleteEarly:         30_000,
-	PlantServeByName:         30_000,
-	PlantKeepDeleted:         30_000,
-	PlantPollLeaderOnly:      30_000,
-	PlantOffsetsOutliveTopic: 30_000,
-	PlantNoLeaderBalance:     30_000,
-	PlantRetentionPastHW:     30_000,
+	PlantSkipTruncation:           30_000,
+	PlantEarlyHW:                  30_000,
+	PlantUncleanElect:             60_000,
+	PlantDoubleOwner:              30_000,
+	PlantForgetSequence:           30_000,
+	PlantWrongMarker:              30_000,
+	PlantCommitReturned:           60_000,
+	PlantClockDrift:               30_000,
+	PlantDeleteEarly:              30_000,
+	PlantServeByName:              30_000,
+	PlantKeepDeleted:              30_000,
+	PlantPollLeaderOnly:           30_000,
+	PlantOffsetsOutliveTopic:      30_000,
+	PlantNoLeaderBalance:          30_000,
+	PlantRetentionPastHW:          30_000,
+	PlantBrokerRetentionCompacted: 30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -192,21 +200,22 @@ var plantDurationMs = map[Plant]int64{
 // plant breaks.
 func TestPlantsAreFound(t *testing.T) {
 	want := map[Plant][]string{
-		PlantSkipTruncation:      {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
-		PlantEarlyHW:             {"S3", "S2", "Q3", "Q4", "Q11"},
-		PlantUncleanElect:        {"S5"},
-		PlantDoubleOwner:         {"S11"},
-		PlantForgetSequence:      {"Q2", "Q8"},
-		PlantWrongMarker:         {"S8", "Q10", "Q5"},
-		PlantCommitReturned:      {"Q3"},
-		PlantClockDrift:          {"S10", "S9"},
-		PlantDeleteEarly:         {"S13", "Q15"},
-		PlantServeByName:         {"S14"},
-		PlantKeepDeleted:         {"S15"},
-		PlantPollLeaderOnly:      {"L1"},
-		PlantOffsetsOutliveTopic: {"S16"},
-		PlantNoLeaderBalance:     {"L4"},
-		PlantRetentionPastHW:     {"S17"},
+		PlantSkipTruncation:           {"S4", "S2", "Q1", "Q11", "S12", "Q3", "Q4"},
+		PlantEarlyHW:                  {"S3", "S2", "Q3", "Q4", "Q11"},
+		PlantUncleanElect:             {"S5"},
+		PlantDoubleOwner:              {"S11"},
+		PlantForgetSequence:           {"Q2", "Q8"},
+		PlantWrongMarker:              {"S8", "Q10", "Q5"},
+		PlantCommitReturned:           {"Q3"},
+		PlantClockDrift:               {"S10", "S9"},
+		PlantDeleteEarly:              {"S13", "Q15"},
+		PlantServeByName:              {"S14"},
+		PlantKeepDeleted:              {"S15"},
+		PlantPollLeaderOnly:           {"L1"},
+		PlantOffsetsOutliveTopic:      {"S16"},
+		PlantNoLeaderBalance:          {"L4"},
+		PlantRetentionPastHW:          {"S17"},
+		PlantBrokerRetentionCompacted: {"S18"},
 	}
 	for _, plant := range Plants() {
 		found := false

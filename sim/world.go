@@ -167,7 +167,11 @@ type Stats struct {
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
-	MinISRChanges                                int64
+	MinISRChanges int64
+	// BrokerConfigChanges are the operator's broker-wide config changes,
+	// TopicOverridesDeleted the topic configs it deleted so that the
+	// broker's apply (broker_configs.go).
+	BrokerConfigChanges, TopicOverridesDeleted   int64
 	Unregistrations, UnregistrationsTaken        int64
 	FalseSuspicions, Suspicions                  int64
 	ControllerChanges, LeaderChanges, ISRChanges int64
@@ -832,6 +836,9 @@ func (r *Report) Summary() string {
 	}
 	if s.RetentionChanges > 0 {
 		fmt.Fprintf(&b, "retention: %d settings, %d log starts raised\n", s.RetentionChanges, s.RetentionRaises)
+	}
+	if s.BrokerConfigChanges+s.TopicOverridesDeleted > 0 {
+		fmt.Fprintf(&b, "broker-wide configs: %d set or deleted, %d topics' own values deleted\n", s.BrokerConfigChanges, s.TopicOverridesDeleted)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)
