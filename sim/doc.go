@@ -141,7 +141,8 @@
 //   - broker_configs.go: the operator sets and deletes broker-wide
 //     defaults mid-run (min.insync.replicas,
 //     unclean.leader.election.enable, log.retention.ms and .bytes: the
-//     brokerconfigs profile, and a fifth of the drawn ones) and deletes
+//     brokerconfigs profile only: drawn, it would change the runs of the
+//     drawn regression seeds) and deletes
 //     workload topics' own values so that the defaults apply; the check
 //     S18 (retention never deletes a segment of a compact-only topic:
 //     group offsets and transaction states survive a broker-wide

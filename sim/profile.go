@@ -342,7 +342,9 @@ type Profile struct {
 	// default, min.insync.replicas, unclean.leader.election.enable,
 	// log.retention.ms or log.retention.bytes, or deletes a workload
 	// topic's own min.insync.replicas or unclean.leader.election.enable,
-	// this often on average (broker_configs.go).
+	// this often on average (broker_configs.go). Only the brokerconfigs
+	// profile sets it: drawn profiles do not, so that the drawn
+	// regression seeds (TestSwarmRegressions) keep their runs.
 	BrokerConfigEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
@@ -770,18 +772,7 @@ func DrawProfile(seed uint64) Profile {
 	}
 	p.RetentionEveryMs, p.UncleanToggleEveryMs = drawConfigChanges(seed)
 	p.RecreateTopicEveryMs = drawRecreateTopic(seed)
-	p.BrokerConfigEveryMs = drawBrokerConfigs(seed)
 	return p
-}
-
-// drawBrokerConfigs draws, from a stream of its own, whether a seed's
-// drawn profile changes broker-wide configs mid-run (one seed in five),
-// and how often.
-func drawBrokerConfigs(seed uint64) float64 {
-	if d := newRand(seed, streamBrokerConfigs); d.Float64() < 0.2 {
-		return 2000 + d.Float64()*13000
-	}
-	return 0
 }
 
 // drawRecreateTopic draws, from a stream of its own, whether a seed's

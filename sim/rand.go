@@ -34,7 +34,6 @@ const (
 	streamRecreateTopic
 	streamLeaderBalance
 	streamRetention
-	streamBrokerConfigs
 )
 
 // newRand is the PRNG of one subsystem of the run seeded with seed.
