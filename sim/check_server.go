@@ -204,14 +204,8 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 			}
 		}
 	case cluster.ConfigRecord:
-		if r.ResourceType == kmsg.ConfigResourceTypeTopic && r.Name == "min.insync.replicas" {
-			v := 1 // the broker's default
-			if r.Value != nil {
-				v, _ = strconv.Atoi(*r.Value)
-			}
-			if low, ok := c.lowestMinISR[r.ResourceName]; !ok || v < low {
-				c.lowestMinISR[r.ResourceName] = v
-			}
+		if r.Name == "min.insync.replicas" {
+			c.lowerMinISR(r, next)
 		}
 	case cluster.RegisterBrokerRecord:
 		w.timelinef("metadata: broker %d registered (broker epoch %d)", r.BrokerID, r.BrokerEpoch)
@@ -569,5 +563,37 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 			return
 		}
 		*cp = committedPrefix{end: s.batches[i].last + 1, chain: s.batches[i].chain, epoch: epoch, start: s.start}
+	}
+}
+
+// lowerMinISR takes a committed min.insync.replicas record into the lowest
+// value each topic had: a topic's own value, or, when it has none (deleted,
+// or never set), the brokers' default (the broker resource "", or
+// server.properties), which a broker-wide record changes for every topic
+// without its own (broker_configs.go).
+func (c *serverChecks) lowerMinISR(r cluster.ConfigRecord, next *cluster.MetadataImage) {
+	lower := func(name string, v int) {
+		if low, ok := c.lowestMinISR[name]; !ok || v < low {
+			c.lowestMinISR[name] = v
+		}
+	}
+	brokers := cluster.BrokerConfigs{Dynamic: next.BrokerConfigs(), Static: c.w.staticConfigs}
+	switch {
+	case r.ResourceType == kmsg.ConfigResourceTypeTopic && r.Value != nil:
+		v, _ := strconv.Atoi(*r.Value)
+		lower(r.ResourceName, v)
+	case r.ResourceType == kmsg.ConfigResourceTypeTopic:
+		t, _ := next.Topic(r.ResourceName) // nil: the brokers' value
+		s, _ := cluster.TopicConfigValue(t, brokers, "min.insync.replicas")
+		v, _ := strconv.Atoi(s)
+		lower(r.ResourceName, v)
+	case r.ResourceType == kmsg.ConfigResourceTypeBroker && r.ResourceName == "":
+		for t := range next.Topics() {
+			if _, own := t.Configs["min.insync.replicas"]; !own {
+				s, _ := cluster.TopicConfigValue(t, brokers, "min.insync.replicas")
+				v, _ := strconv.Atoi(s)
+				lower(t.Name, v)
+			}
+		}
 	}
 }

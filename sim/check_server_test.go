@@ -3,6 +3,8 @@ package sim
 import (
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"gregor/cluster"
 )
 
@@ -35,4 +37,48 @@ func TestElectionCompletingReassignment(t *testing.T) {
 			t.Errorf("%s: violation %t, want %t (%v)", c.name, got, c.violation, w.violations)
 		}
 	}
+}
+
+// TestLowestMinISRFollowsTheBrokerDefault: the lowest min.insync.replicas
+// a topic had, which the checks hold acknowledged writes to, takes the
+// brokers' default (broker_configs.go) for a topic without a value of its
+// own: one never set, and one whose own value the operator deleted.
+func TestLowestMinISRFollowsTheBrokerDefault(t *testing.T) {
+	w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+	c := w.checks
+	img := cluster.NewMetadataImage()
+	apply := func(recs ...cluster.MetadataRecord) {
+		for _, r := range recs {
+			next, err := img.Apply(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cr, ok := r.(cluster.ConfigRecord); ok {
+				c.lowerMinISR(cr, next)
+			}
+			img = next
+		}
+	}
+	v := func(s string) *string { return &s }
+	minISR := func(typ kmsg.ConfigResourceType, name string, value *string) cluster.ConfigRecord {
+		return cluster.ConfigRecord{ResourceType: typ, ResourceName: name, Name: "min.insync.replicas", Value: value}
+	}
+	apply(cluster.TopicRecord{Name: "own", TopicID: cluster.TopicID{1}}, cluster.TopicRecord{Name: "none", TopicID: cluster.TopicID{2}},
+		minISR(kmsg.ConfigResourceTypeTopic, "own", v("3")), minISR(kmsg.ConfigResourceTypeBroker, "", v("3")))
+	want := func(step string, own, none int) {
+		t.Helper()
+		if got := c.lowestMinISR["own"]; got != own {
+			t.Errorf("%s: own's lowest min.insync.replicas %d, want %d", step, got, own)
+		}
+		if got := c.lowestMinISR["none"]; got != none {
+			t.Errorf("%s: none's lowest min.insync.replicas %d, want %d", step, got, none)
+		}
+	}
+	want("broker default 3", 3, 3)
+	apply(minISR(kmsg.ConfigResourceTypeBroker, "", v("2")))
+	want("broker default 2", 3, 2)
+	apply(minISR(kmsg.ConfigResourceTypeTopic, "own", nil))
+	want("own's value deleted", 2, 2)
+	apply(minISR(kmsg.ConfigResourceTypeBroker, "", nil))
+	want("broker default deleted (server.properties: 1)", 1, 1)
 }

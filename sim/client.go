@@ -565,6 +565,7 @@ func (c *client) createTopic(spec topicSpec) {
 	if spec.compacted {
 		configs = append(configs[:2], compactedTopicConfigs()...)
 	}
+	configs = append(configs, w.ownRetentionOff(spec)...)
 	if spec.segmentBytes > 0 {
 		for i := range configs {
 			if configs[i][0] == "segment.bytes" {

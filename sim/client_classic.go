@@ -50,6 +50,9 @@ func (c *client) joinGroup() {
 	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 10_000, 10_000
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Topics = c.classicTopics()
+	if len(meta.Topics) < len(c.sharedTopicNames()) {
+		w.stats.ClassicJoinsCapped++
+	}
 	m.joinedWith, m.assignedWith = c.subscription(), ""
 	p := kmsg.NewJoinGroupRequestProtocol()
 	p.Name, p.Metadata = "range", meta.AppendTo(nil)

@@ -138,6 +138,15 @@
 //     picks), and the check S17 (retention never raises a replica's log
 //     start past the partition's high watermark); records below a log
 //     start retention reached are no loss; the plant retention-past-hw;
+//   - broker_configs.go: the operator sets and deletes broker-wide
+//     defaults mid-run (min.insync.replicas,
+//     unclean.leader.election.enable, log.retention.ms and .bytes: the
+//     brokerconfigs profile only: drawn, it would change the runs of the
+//     drawn regression seeds) and deletes
+//     workload topics' own values so that the defaults apply; the check
+//     S18 (retention never deletes a segment of a compact-only topic:
+//     group offsets and transaction states survive a broker-wide
+//     retention); the plant broker-retention-compacted;
 //   - check_preferred.go: the controllers run production's periodic
 //     preferred-leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in

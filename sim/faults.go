@@ -33,6 +33,9 @@ type faultInjector struct {
 	// minISRSet are the topics whose min.insync.replicas the operator
 	// set (faults_operator.go).
 	minISRSet map[string]bool
+	// brokerConfigs is what the broker-wide config fault changed
+	// (broker_configs.go).
+	brokerConfigs brokerConfigs
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -76,6 +79,7 @@ func (f *faultInjector) start() {
 	// Armed last: profiles without it keep their fault clocks.
 	f.every(p.MetadataLagEveryMs, f.metadataLagFault)
 	f.every(p.UncleanToggleEveryMs, f.toggleUnclean)
+	f.every(p.BrokerConfigEveryMs, f.alterBrokerConfig)
 	f.startDetector()
 }
 
@@ -634,4 +638,5 @@ func (w *World) heal() {
 	// is lost with its connection.
 	w.faults.unclogAll()
 	w.faults.restoreMinISR()
+	w.faults.restoreBrokerMinISR()
 }

@@ -537,7 +537,7 @@ func (n *node) startReplica(r cluster.LocalReplica) {
 func (w *World) topicSettings(img *cluster.MetadataImage, t *cluster.TopicImage) cluster.TopicSettings {
 	s := cluster.ResolveTopicSettings(t, cluster.BrokerConfigs{Dynamic: img.BrokerConfigs(), Static: w.staticConfigs}, false)
 	s.Log.CacheBlockBytes = 4 << 10
-	return s
+	return w.brokerRetentionTopicSettings(img, s)
 }
 
 // uncleanEnabled reads a topic's unclean.leader.election.enable.

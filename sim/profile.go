@@ -91,6 +91,13 @@ const (
 	// partition has not committed (S17). Only profiles that set a
 	// retention reach it (retention; retention.go).
 	PlantRetentionPastHW Plant = "retention-past-hw"
+	// PlantBrokerRetentionCompacted: a broker-wide log.retention.ms or
+	// log.retention.bytes gives every topic a delete policy, compacted
+	// ones too (__consumer_offsets, __transaction_state): retention
+	// deletes their segments, and the offsets and transaction states in
+	// them (S18). Only profiles that set broker-wide configs reach it
+	// (brokerconfigs; broker_configs.go).
+	PlantBrokerRetentionCompacted Plant = "broker-retention-compacted"
 )
 
 // String is the plant's name, "none" for none.
@@ -105,7 +112,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance, PlantRetentionPastHW}
+		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -331,6 +338,14 @@ type Profile struct {
 	// the admin's (retention.bytes or retention.ms over small segments,
 	// or none) this often on average (retention.go).
 	RetentionEveryMs float64
+	// BrokerConfigEveryMs: the operator sets (or deletes) a broker-wide
+	// default, min.insync.replicas, unclean.leader.election.enable,
+	// log.retention.ms or log.retention.bytes, or deletes a workload
+	// topic's own min.insync.replicas or unclean.leader.election.enable,
+	// this often on average (broker_configs.go). Only the brokerconfigs
+	// profile sets it: drawn profiles do not, so that the drawn
+	// regression seeds (TestSwarmRegressions) keep their runs.
+	BrokerConfigEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
@@ -537,7 +552,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" })
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" || s == "brokerconfigs" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -590,7 +605,7 @@ func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
 		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile,
-		"retention": RetentionProfile}
+		"retention": RetentionProfile, "brokerconfigs": BrokerConfigsProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -842,6 +857,19 @@ func RetentionProfile() Profile {
 	return p
 }
 
+// BrokerConfigsProfile is the churn profile (crashes, reassignments,
+// min.insync.replicas changes, clogs, unregistrations, group members,
+// idempotent and transactional producers, a copier) with pauses every
+// 10 s, the retention of a topic of its own set every 3 s, and a
+// broker-wide config set or deleted every 2 s (broker_configs.go).
+func BrokerConfigsProfile() Profile {
+	p := ChurnProfile()
+	p.PauseEveryMs, p.PauseForMs = 10_000, 3000
+	p.RetentionEveryMs = 3000
+	p.BrokerConfigEveryMs = 2000
+	return p
+}
+
 // AutoCommitMembers is how many of the group members commit
 // automatically.
 func (p Profile) AutoCommitMembers() int {
@@ -909,6 +937,7 @@ func (p Profile) String() string {
 		map[bool]string{true: ", a follower of the lagging leader starved"}[p.MetadataLagStarves])
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
 	add(p.RetentionEveryMs > 0, "a topic's retention set every %.0fs", p.RetentionEveryMs/1000)
+	add(p.BrokerConfigEveryMs > 0, "a broker-wide config set every %.0fs", p.BrokerConfigEveryMs/1000)
 	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"

@@ -150,6 +150,7 @@ func (h *replicaHost) retentionApplied(before, start int64) {
 		return
 	}
 	w.stats.RetentionRaises++
+	h.checkRetentionPolicy(before, start)
 	committed := int64(0)
 	if cp := w.checks.committed[h.key]; cp != nil {
 		committed = cp.end

@@ -167,7 +167,11 @@ type Stats struct {
 	// MinISRChanges are the operator's min.insync.replicas settings;
 	// Unregistrations its UnregisterBroker requests, UnregistrationsTaken
 	// those the controller took.
-	MinISRChanges                                int64
+	MinISRChanges int64
+	// BrokerConfigChanges are the operator's broker-wide config changes,
+	// TopicOverridesDeleted the topic configs it deleted so that the
+	// broker's apply (broker_configs.go).
+	BrokerConfigChanges, TopicOverridesDeleted   int64
 	Unregistrations, UnregistrationsTaken        int64
 	FalseSuspicions, Suspicions                  int64
 	ControllerChanges, LeaderChanges, ISRChanges int64
@@ -235,7 +239,11 @@ type Stats struct {
 	InvariantsChecked, PlantFired int64
 	// MemberCrashes are the group members whose process crashed between
 	// polls and started again as a new member (the member-crash fault).
-	MemberCrashes                                   int64
+	MemberCrashes int64
+	// ClassicJoinsCapped are the classic members' JoinGroups that
+	// subscribed to the first classicMaxTopics topics only, of more
+	// (client_classic.go).
+	ClassicJoinsCapped                              int64
 	Transactions, TxnCommits, TxnAborts, TxnUnknown int64
 	// TxnBatchesPipelined are transactional batches sent while an earlier
 	// batch of the same producer to the same partition was in flight;
@@ -776,6 +784,9 @@ func (r *Report) Summary() string {
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)
 	}
+	if s.ClassicJoinsCapped > 0 {
+		fmt.Fprintf(&b, "classic groups: %d joins subscribed to the first %d of more topics\n", s.ClassicJoinsCapped, classicMaxTopics)
+	}
 	fmt.Fprintf(&b, "network: %d messages, %d dropped, %d duplicated, %d cut, %d RPC timeouts\n",
 		s.Messages, s.MessagesDropped, s.MessagesDuplicated, s.MessagesCut, s.RPCTimeouts)
 	if s.Reassignments+s.PreferredElections > 0 {
@@ -825,6 +836,9 @@ func (r *Report) Summary() string {
 	}
 	if s.RetentionChanges > 0 {
 		fmt.Fprintf(&b, "retention: %d settings, %d log starts raised\n", s.RetentionChanges, s.RetentionRaises)
+	}
+	if s.BrokerConfigChanges+s.TopicOverridesDeleted > 0 {
+		fmt.Fprintf(&b, "broker-wide configs: %d set or deleted, %d topics' own values deleted\n", s.BrokerConfigChanges, s.TopicOverridesDeleted)
 	}
 	fmt.Fprintf(&b, "fetch reads: %d after their plan (%d after their replica changed, %d read other bytes than planned, %d short: connection closed)\n",
 		s.FetchReads, s.FetchReadsRaced, s.FetchReadsChanged, s.FetchReadsBroken)

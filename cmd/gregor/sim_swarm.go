@@ -106,6 +106,10 @@ type swarmPaths struct {
 	// UncleanToggles are the operator's unclean.leader.election.enable
 	// settings.
 	UncleanToggles int64 `json:"unclean_toggles,omitempty"`
+	// BrokerConfigChanges are the operator's broker-wide config changes,
+	// TopicOverridesDeleted the topics' own values it deleted.
+	BrokerConfigChanges   int64 `json:"broker_config_changes,omitempty"`
+	TopicOverridesDeleted int64 `json:"topic_overrides_deleted,omitempty"`
 	// TopicsRecreated are the topics deleted and created again,
 	// UnknownTopicIDFetches the polls by an id their broker did not hold;
 	// LearnerPolls the learners' polls for their raft messages.
@@ -161,6 +165,8 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.RetentionChanges, &t.seeds.RetentionChanges, p.RetentionChanges)
 	one(&t.sum.RetentionRaises, &t.seeds.RetentionRaises, p.RetentionRaises)
 	one(&t.sum.UncleanToggles, &t.seeds.UncleanToggles, p.UncleanToggles)
+	one(&t.sum.BrokerConfigChanges, &t.seeds.BrokerConfigChanges, p.BrokerConfigChanges)
+	one(&t.sum.TopicOverridesDeleted, &t.seeds.TopicOverridesDeleted, p.TopicOverridesDeleted)
 	one(&t.sum.TopicsRecreated, &t.seeds.TopicsRecreated, p.TopicsRecreated)
 	one(&t.sum.UnknownTopicIDFetches, &t.seeds.UnknownTopicIDFetches, p.UnknownTopicIDFetches)
 	one(&t.sum.LearnerPolls, &t.seeds.LearnerPolls, p.LearnerPolls)
@@ -192,6 +198,8 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\nDeleteRecords: %d asked (%d seeds), %d acknowledged (%d seeds); retention set: %d (%d seeds), log starts it raised: %d (%d seeds); unclean elections turned on or off: %d (%d seeds)",
 			t.sum.DeleteRecordsAsked, t.seeds.DeleteRecordsAsked, t.sum.DeleteRecordsAcked, t.seeds.DeleteRecordsAcked,
 			t.sum.RetentionChanges, t.seeds.RetentionChanges, t.sum.RetentionRaises, t.seeds.RetentionRaises, t.sum.UncleanToggles, t.seeds.UncleanToggles) +
+		fmt.Sprintf("\nbroker-wide configs set or deleted: %d (%d seeds); topics' own values deleted for them: %d (%d seeds)",
+			t.sum.BrokerConfigChanges, t.seeds.BrokerConfigChanges, t.sum.TopicOverridesDeleted, t.seeds.TopicOverridesDeleted) +
 		fmt.Sprintf("\ntopics deleted and created again: %d (%d seeds), polls by a topic id the broker did not hold: %d (%d seeds); learners' raft polls: %d (%d seeds)",
 			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls)
 }
@@ -223,6 +231,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.DeleteRecordsAsked, res.Paths.DeleteRecordsAcked = rep.Stats.DeleteRecordsAsked, rep.Stats.DeleteRecordsAcked
 	res.Paths.RetentionChanges, res.Paths.RetentionRaises = rep.Stats.RetentionChanges, rep.Stats.RetentionRaises
 	res.Paths.UncleanToggles = rep.Stats.UncleanToggles
+	res.Paths.BrokerConfigChanges, res.Paths.TopicOverridesDeleted = rep.Stats.BrokerConfigChanges, rep.Stats.TopicOverridesDeleted
 	res.Paths.TopicsRecreated, res.Paths.UnknownTopicIDFetches = rep.Stats.TopicsRecreated, rep.Stats.UnknownTopicIDFetches
 	res.Paths.LearnerPolls = rep.Stats.LearnerPolls
 	if rep.Failed() {
