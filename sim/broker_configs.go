@@ -134,9 +134,13 @@ func (admin *client) alterConfig(typ kmsg.ConfigResourceType, name, key string, 
 	}
 	rr.Configs = append(rr.Configs, cfg)
 	req.Resources = append(req.Resources, rr)
-	what := fmt.Sprintf("%s's %s", name, key)
+	target := fmt.Sprintf("%s's %s", name, key)
 	if typ == kmsg.ConfigResourceTypeBroker {
-		what = "the broker-wide " + key
+		target = "the broker-wide " + key
+	}
+	what := "deleting " + target
+	if value != nil {
+		what = fmt.Sprintf("setting %s to %s", target, *value)
 	}
 	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
 		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
@@ -149,7 +153,7 @@ func (admin *client) alterConfig(typ kmsg.ConfigResourceType, name, key string, 
 		if code == 0 && done != nil {
 			done()
 		}
-		w.timelinef("admin: altering %s: %s", what, map[bool]string{true: "done"}[code == 0]+errText(code))
+		w.timelinef("admin: %s: %s", what, map[bool]string{true: "done"}[code == 0]+errText(code))
 	})
 }
 

@@ -216,22 +216,7 @@ func (f *faultInjector) toggleUnclean(r *rand.Rand) {
 	on := r.IntN(2) == 0
 	w.stats.UncleanToggles++
 	w.timelinef("fault: the operator sets %s's unclean.leader.election.enable to %v", name, on)
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, name
-	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	cfg.Name, cfg.Op, cfg.Value = "unclean.leader.election.enable", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(fmt.Sprint(on))
-	rr.Configs = append(rr.Configs, cfg)
-	req.Resources = append(req.Resources, rr)
-	admin.call(admin.controller(), req, w.timing.requestTimeoutMs, func(body any, err error) {
-		resp, _ := body.(*kmsg.IncrementalAlterConfigsResponse)
-		if err != nil || resp == nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode == kerr.NotController.Code {
-			admin.meta.controller = -1
-			admin.meta.next++
-			return
-		}
-		w.timelinef("admin: setting %s's unclean.leader.election.enable to %v: %s", name, on, map[bool]string{true: "done"}[resp.Resources[0].ErrorCode == 0]+errText(resp.Resources[0].ErrorCode))
-	})
+	admin.alterConfig(kmsg.ConfigResourceTypeTopic, name, "unclean.leader.election.enable", kmsg.StringPtr(fmt.Sprint(on)), nil)
 }
 
 // restoreMinISR sets the min.insync.replicas of every topic the operator
