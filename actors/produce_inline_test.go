@@ -2,7 +2,6 @@ package actors
 
 import (
 	"encoding/binary"
-	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -128,35 +127,7 @@ func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs in
 // thread woken.
 func TestSmallTransactionWakesNoWorkers(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 60*time.Second)
-	const parts = 6
-	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "txsmall"); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("small-txn"),
-		kgo.DefaultProduceTopic("txsmall"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	transaction := func(i int) {
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		for p := range parts {
-			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: fmt.Appendf(nil, "t%d", i)}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Errorf("produce: %v", err)
-				}
-			})
-		}
-		if err := cl.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
-	}
+	transaction := transactionsOnSixPartitions(t, n, "txsmall", "small-txn")
 	transaction(0) // __transaction_state made and loaded, producer id
 	// The transactional id's __transaction_state partition (the others
 	// may still be starting).
@@ -178,7 +149,7 @@ func TestSmallTransactionWakesNoWorkers(t *testing.T) {
 	// 255 without inline runs; the partitions' and coordinators' timer
 	// ticks count too, more on a loaded machine.
 	if limit := int64(4 * transactions); got > limit {
-		t.Errorf("%d hand-offs to workers for %d transactions over %d partitions, want at most %d", got, transactions, parts, limit)
+		t.Errorf("%d hand-offs to workers for %d transactions over six partitions, want at most %d", got, transactions, limit)
 	}
 }
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,40 +19,12 @@ import (
 // for it).
 func TestTransactionRunsOnItsReader(t *testing.T) {
 	n := startTestNode(t, t.TempDir(), nil)
-	ctx := testContext(t, 60*time.Second)
-	const parts = 6
-	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, "txreader"); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID("reader-txn"),
-		kgo.DefaultProduceTopic("txreader"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	transaction := func() {
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		for p := range parts {
-			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Errorf("produce: %v", err)
-				}
-			})
-		}
-		if err := cl.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
-	}
-	transaction() // __transaction_state made and loaded, producer id
+	transaction := transactionsOnSixPartitions(t, n, "txreader", "reader-txn")
+	transaction(0) // __transaction_state made and loaded, producer id
 	before := n.txns.handOffs.Load()
 	const transactions = 100
-	for range transactions {
-		transaction()
+	for i := range transactions {
+		transaction(i + 1)
 	}
 	got := n.txns.handOffs.Load() - before
 	t.Logf("%d coordinator hand-offs to workers for %d transactions", got, transactions)
@@ -66,5 +39,41 @@ func TestTransactionRunsOnItsReader(t *testing.T) {
 	// transaction is still a third below what the regression costs.
 	if limit := int64(transactions); got > limit {
 		t.Errorf("%d coordinator hand-offs to workers for %d transactions, want at most %d", got, transactions, limit)
+	}
+}
+
+// transactionsOnSixPartitions creates topic with six partitions on n and
+// returns a transaction of one franz-go producer (transactional id
+// txnID): one record to each partition (value "t<i>"), committed.
+func transactionsOnSixPartitions(t *testing.T, n *Node, topic, txnID string) func(i int) {
+	t.Helper()
+	ctx := testContext(t, 60*time.Second)
+	const parts = 6
+	if _, err := kadm.NewClient(newClient(t, n)).CreateTopic(ctx, parts, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.Addr().String()), kgo.TransactionalID(txnID),
+		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return func(i int) {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range parts {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: fmt.Appendf(nil, "t%d", i)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
