@@ -146,17 +146,17 @@ func writeTopicResults(out io.Writer, verb string, results []topicResult) error 
 }
 
 func newTopicListCommand(opts *adminOptions) *cobra.Command {
-	var internal bool
+	var excludeInternal, internal bool
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
-		Short:   "List topics",
+		Short:   "List topics, internal ones (__consumer_offsets, __transaction_state) too unless --exclude-internal",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
-				list := adm.ListTopics
-				if internal {
-					list = adm.ListTopicsWithInternal
+				list := adm.ListTopicsWithInternal
+				if excludeInternal {
+					list = adm.ListTopics
 				}
 				details, err := list(ctx)
 				if err != nil {
@@ -171,7 +171,11 @@ func newTopicListCommand(opts *adminOptions) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&excludeInternal, "exclude-internal", false, "leave out internal topics (as kafka-topics --list --exclude-internal)")
+	// --internal (-i) asked for internal topics when they were left out by
+	// default; it is accepted still and changes nothing.
 	cmd.Flags().BoolVarP(&internal, "internal", "i", false, "include internal topics")
+	_ = cmd.Flags().MarkDeprecated("internal", "internal topics are listed by default now; --exclude-internal leaves them out")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -72,6 +74,41 @@ func TestTopicLifecycle(t *testing.T) {
 	list = mustRun(t, "", topic("list")...)
 	if want := "NAME    PARTITIONS  REPLICAS\norders  3           1\n"; list.stdout != want {
 		t.Errorf("after delete, list printed\n%s\nwant\n%s", list.stdout, want)
+	}
+}
+
+// TestTopicListShowsInternalTopics checks that topic list shows the
+// internal topics, as kafka-topics --list does, and leaves them out with
+// Kafka's --exclude-internal.
+func TestTopicListShowsInternalTopics(t *testing.T) {
+	addr := startTestNode(t)
+	b := []string{"-b", addr}
+	mustRun(t, "", "topic", "create", "orders", "-p", "2", "-b", addr)
+	// A group coordinator lookup creates __consumer_offsets, as in Kafka.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	for {
+		coordinator := kadm.NewClient(cl).FindGroupCoordinators(ctx, "g")["g"]
+		if coordinator.Err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("find the coordinator of group g: %v", coordinator.Err)
+		}
+	}
+
+	want := "NAME                PARTITIONS  REPLICAS\n__consumer_offsets  50          1\norders              2           1\n"
+	if list := mustRun(t, "", append([]string{"topic", "list"}, b...)...); list.stdout != want {
+		t.Errorf("list printed\n%s\nwant\n%s", list.stdout, want)
+	}
+	want = "NAME    PARTITIONS  REPLICAS\norders  2           1\n"
+	if list := mustRun(t, "", append([]string{"topic", "list", "--exclude-internal"}, b...)...); list.stdout != want {
+		t.Errorf("list --exclude-internal printed\n%s\nwant\n%s", list.stdout, want)
 	}
 }
 
