@@ -144,6 +144,23 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 	return s, nil
 }
 
+// reachTimeout bounds reach: long enough for a loaded broker to answer, and
+// for kgo's 10 s dial timeout to a host that drops connection attempts.
+const reachTimeout = 15 * time.Second
+
+// reach fails unless a seed broker answers a metadata request. A producer
+// needs it: kgo retries a record whose brokers cannot be dialled until its
+// delivery timeout (30 s by default), where the admin verbs fail at their
+// first request. kgo asks each seed once, so refused connections fail at once.
+func (s *clientSession) reach(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	if err := s.client.Ping(ctx); err != nil {
+		return fmt.Errorf("no seed broker answered: %w", err)
+	}
+	return nil
+}
+
 // connect makes another client to the same brokers, for options that only
 // NewClient takes (such as the partitions to consume).
 func (s *clientSession) connect(extra ...kgo.Opt) (*kgo.Client, error) {

@@ -131,6 +131,9 @@ func runPerfProduce(cmd *cobra.Command, opts *perfProduceOptions, topic string) 
 		return err
 	}
 	defer session.close()
+	if err := session.reach(cmd.Context()); err != nil {
+		return err
+	}
 	limit.learn(cmd.Context(), session.client, topic)
 
 	// One value serves every record: kgo never modifies it. Fixed-seed

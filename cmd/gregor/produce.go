@@ -180,6 +180,9 @@ func runProduce(cmd *cobra.Command, opts *produceOptions, topic string) error {
 		return err
 	}
 	defer session.close()
+	if err := session.reach(cmd.Context()); err != nil {
+		return err
+	}
 	limit.learn(cmd.Context(), session.client, topic)
 	if opts.transactionalID != "" {
 		if err := session.client.BeginTransaction(); err != nil {

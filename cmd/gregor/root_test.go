@@ -45,8 +45,10 @@ func TestUsageErrorsNameTheCommand(t *testing.T) {
 	}
 }
 
-// TestRefusedConnectionSaysWhereToPoint runs a client verb against a port
-// nobody listens on: the error must say how to name a broker.
+// TestRefusedConnectionSaysWhereToPoint runs client verbs against a port
+// nobody listens on: the error must say how to name a broker. The
+// producers must say so at once, not when their records time out (a
+// delivery timeout longer than the test's bound on a command).
 func TestRefusedConnectionSaysWhereToPoint(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -54,7 +56,15 @@ func TestRefusedConnectionSaysWhereToPoint(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	mustFail(t, "", []string{"topic", "list", "-b", addr}, "connection refused", "no broker listens there", "--brokers or $"+brokersEnv)
+	for _, args := range [][]string{
+		{"topic", "list"},
+		{"produce", "orders", "--delivery-timeout", "10m"},
+		{"perf", "produce", "orders", "--delivery-timeout", "10m", "-n", "10", "--no-progress"},
+	} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			mustFail(t, "a record\n", append(args, "-b", addr), "connection refused", "no broker listens there", "--brokers or $"+brokersEnv)
+		})
+	}
 }
 
 // TestWrongPortSaysSoWithoutStackTrace points a client verb at an HTTP
