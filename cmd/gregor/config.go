@@ -34,7 +34,7 @@ type brokerConfig struct {
 	MaxConnections                int32               // max.connections
 	ConnectionsMaxIdleMs          int64               // connections.max.idle.ms
 	LogSegmentBytes               int32               // log.segment.bytes
-	LogSegmentMs                  int64               // log.segment.ms (Kafka: log.roll.ms, log.roll.hours)
+	LogRollMs                     int64               // log.roll.ms (or log.roll.hours; gregor's old name log.segment.ms)
 	LogRetentionMs                int64               // log.retention.ms (or .minutes, .hours); -1 unlimited
 	LogRetentionBytes             int64               // log.retention.bytes; -1 unlimited
 	LogRetentionCheckIntervalMs   int64               // log.retention.check.interval.ms
@@ -95,7 +95,7 @@ type configSetting struct {
 	Value    string
 	Source   string // "default", "--set", "FILE:LINE", "derived from listeners", ...
 	Override bool   // from --set, which wins over the file
-	Alias    string // the Kafka alias it was given by (log.retention.hours), or ""
+	Alias    string // the Kafka alias it was given by (log.retention.hours), or "" (also for gregor's old names)
 }
 
 // configOptions carries what building a configuration needs from outside.

@@ -151,8 +151,8 @@ var brokerConfigKeys = withTopicDefaultKeys(append([]configKey{
 		"idle time after which a connection is closed"),
 	byteCountKey("log.segment.bytes", "1073741824", integerRange[int32]{minimum: 1 << 20, maximum: math.MaxInt32},
 		func(c *brokerConfig) *int32 { return &c.LogSegmentBytes }, "size at which a segment is rolled"),
-	integerKey("log.segment.ms", "604800000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogSegmentMs },
-		"age at which a segment is rolled (Kafka: log.roll.ms, log.roll.hours)"),
+	integerKey("log.roll.ms", "604800000", positive[int64](), func(c *brokerConfig) *int64 { return &c.LogRollMs },
+		"age at which a segment is rolled (also log.roll.hours)"),
 	integerKey("log.retention.ms", "604800000", unlimitedOrPositive[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionMs },
 		"age after which segments are deleted; -1 keeps them"),
 	byteCountKey("log.retention.bytes", "-1", unlimitedOrAtLeastZero[int64](), func(c *brokerConfig) *int64 { return &c.LogRetentionBytes },
@@ -307,21 +307,25 @@ type configAlias struct {
 	Target     string
 	Multiplier int64 // 0: the value is copied; otherwise an integer scaled into the target's unit
 	Minimum    int64 // smallest integer value; a negative one means "unlimited" (-1) in the target
+	// OldName marks gregor's own earlier name for Target, which Kafka does
+	// not know: it is read as Target itself, and DescribeConfigs does not
+	// list it.
+	OldName bool
 }
 
 // configAliases are in order of precedence within each target.
 var configAliases = []configAlias{
 	{Key: "broker.id", Target: "node.id"},
 	{Key: "log.dir", Target: "log.dirs"},
-	{Key: "log.roll.ms", Target: "log.segment.ms", Multiplier: 1, Minimum: 1},
-	{Key: "log.roll.hours", Target: "log.segment.ms", Multiplier: 3_600_000, Minimum: 1},
+	{Key: "log.segment.ms", Target: "log.roll.ms", Multiplier: 1, Minimum: 1, OldName: true},
+	{Key: "log.roll.hours", Target: "log.roll.ms", Multiplier: 3_600_000, Minimum: 1},
 	{Key: "log.retention.minutes", Target: "log.retention.ms", Multiplier: 60_000, Minimum: math.MinInt64},
 	{Key: "log.retention.hours", Target: "log.retention.ms", Multiplier: 3_600_000, Minimum: math.MinInt64},
 }
 
 // resolveConfigAliases folds each alias into its target when the target is
 // unset (or only set by the file while the alias is an override), and
-// removes every alias from latest. It returns the aliases given, as
+// removes every alias from latest. It returns Kafka's aliases given, as
 // written: DescribeConfigs shows each under its own key, as Kafka does.
 func resolveConfigAliases(latest map[string]configSetting) ([]configSetting, []error) {
 	var errs []error
@@ -332,7 +336,9 @@ func resolveConfigAliases(latest map[string]configSetting) ([]configSetting, []e
 			continue
 		}
 		delete(latest, a.Key)
-		given = append(given, configSetting{Key: a.Key, Value: strings.TrimSpace(s.Value), Source: s.Source, Override: s.Override})
+		if !a.OldName {
+			given = append(given, configSetting{Key: a.Key, Value: strings.TrimSpace(s.Value), Source: s.Source, Override: s.Override})
+		}
 		if target, set := latest[a.Target]; set && (target.Override || !s.Override) {
 			continue
 		}
@@ -341,7 +347,11 @@ func resolveConfigAliases(latest map[string]configSetting) ([]configSetting, []e
 			errs = append(errs, &configValueError{Key: a.Key, Value: s.Value, Source: s.Source, Expected: err.Error()})
 			continue
 		}
-		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override, Alias: a.Key}
+		alias := a.Key
+		if a.OldName {
+			alias = "" // the node is given the value under Target's name
+		}
+		latest[a.Target] = configSetting{Key: a.Target, Value: value, Source: s.Source + " as " + a.Key, Override: s.Override, Alias: alias}
 	}
 	return given, errs
 }

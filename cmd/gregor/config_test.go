@@ -56,7 +56,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 		"socket.receive.buffer.bytes=256KiB",
 		"metrics.listener=127.0.0.1:19644",
 		"debug.listener=127.0.0.1:19645",
-		"log.segment.ms=60000",
+		"log.roll.ms=60000",
 		"log.flush.group.commit=true",
 		"log.cache.bytes=0",
 		"log.retention.check.interval.ms=1000",
@@ -145,7 +145,7 @@ func TestNodeConfigMapsEveryKey(t *testing.T) {
 			"socket.receive.buffer.bytes":                     "262144",
 			"metrics.listener":                                "127.0.0.1:19644",
 			"debug.listener":                                  "127.0.0.1:19645",
-			"log.roll.ms":                                     "60000", // Kafka's name for log.segment.ms
+			"log.roll.ms":                                     "60000",
 			"log.flush.group.commit":                          "true",
 			"log.cache.bytes":                                 "0",
 			"log.retention.check.interval.ms":                 "1000",
@@ -239,9 +239,6 @@ func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Conf
 	t.Helper()
 	for _, s := range cfg.Settings {
 		key := s.Key
-		if key == "log.segment.ms" {
-			key = "log.roll.ms"
-		}
 		if !slices.Contains(got.BrokerConfigKeys, key) {
 			t.Errorf("%s is not among the BrokerConfigKeys", key)
 		}
@@ -596,6 +593,38 @@ func TestConfigAliasPrecedence(t *testing.T) {
 				t.Errorf("log.retention.ms = %q from %q, want %q from %q", s.Value, s.Source, tt.want, tt.source)
 			}
 		})
+	}
+}
+
+// TestCheckConfigPrintsKafkasKeys: --check-config names the segment age
+// log.roll.ms, Kafka's key, and still reads gregor's old name log.segment.ms
+// (and Kafka's log.roll.hours) as it.
+func TestCheckConfigPrintsKafkasKeys(t *testing.T) {
+	for _, tt := range []struct{ set, value, source string }{
+		{"", "604800000", "default"},
+		{"log.segment.ms=60000", "60000", "--set as log.segment.ms"},
+		{"log.roll.hours=2", "7200000", "--set as log.roll.hours"},
+		{"log.roll.ms=5000", "5000", "--set"},
+	} {
+		args := []string{"serve", "--check-config"}
+		if tt.set != "" {
+			args = append(args, "--set", tt.set)
+		}
+		inv := mustRun(t, "", args...)
+		values, sources := effectiveSettings(t, inv.stdout)
+		if values["log.roll.ms"] != tt.value || sources["log.roll.ms"] != tt.source {
+			t.Errorf("with %q: log.roll.ms = %q from %q, want %q from %q", tt.set, values["log.roll.ms"], sources["log.roll.ms"], tt.value, tt.source)
+		}
+		if v, ok := values["log.segment.ms"]; ok {
+			t.Errorf("with %q: --check-config prints log.segment.ms=%s, a key Kafka does not know", tt.set, v)
+		}
+	}
+	// Every key printed is Kafka's where Kafka has one: the only keys
+	// printed that Kafka's brokers lack are gregor's own settings.
+	for _, k := range brokerConfigKeys {
+		if strings.HasSuffix(k.Name, ".segment.ms") {
+			t.Errorf("key %s: Kafka's broker key for a segment's age is log.roll.ms", k.Name)
+		}
 	}
 }
 

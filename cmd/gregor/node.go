@@ -55,9 +55,6 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 	cfg.DefaultBrokerConfigs = map[string]string{}
 	for _, s := range c.Settings {
 		key := s.Key
-		if key == "log.segment.ms" {
-			key = "log.roll.ms" // Kafka's name for the broker-wide segment.ms
-		}
 		cfg.BrokerConfigKeys = append(cfg.BrokerConfigKeys, key)
 		if s.Source == "default" {
 			if s.Value != "" { // unset by default (broker.rack, debug.listener)
