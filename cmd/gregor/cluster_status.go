@@ -119,22 +119,38 @@ func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
 		fmt.Fprintf(tw, "\nQUORUM\t(unavailable: %v)\n", err)
 		return
 	}
-	p := resp.Topics[0].Partitions[0]
-	fmt.Fprintf(tw, "\nQUORUM LEADER\t%d\nQUORUM EPOCH\t%d\nHIGH WATERMARK\t%d\n\nQUORUM MEMBER\tROLE\tLOG-END-OFFSET\tLAG\tLAST-CAUGHT-UP\n",
+	writeQuorumMembers(tw, resp.Topics[0].Partitions[0], time.Now())
+}
+
+// quorumUnreachableAfter is how long the quorum leader may not hear from a
+// member before status calls it unreachable: Kafka's default
+// controller.quorum.fetch.timeout.ms, after which a voter that heard nothing
+// from its leader campaigns. gregor's leader reaches every member each
+// tenth of controller.quorum.election.timeout.ms (100 ms by default).
+const quorumUnreachableAfter = 2 * time.Second
+
+// writeQuorumMembers prints the quorum's leader, epoch and high watermark,
+// and a line per voter and observer with the times the leader last heard
+// from it and last saw it caught up, as long ago as of now (as
+// kafka-metadata-quorum describe --replication --human-readable shows
+// them). A member the leader has not heard from for quorumUnreachableAfter,
+// or at all, is marked unreachable: its log end offset and lag are the
+// last the leader knew.
+func writeQuorumMembers(tw io.Writer, p kmsg.DescribeQuorumResponseTopicPartition, now time.Time) {
+	fmt.Fprintf(tw, "\nQUORUM LEADER\t%d\nQUORUM EPOCH\t%d\nHIGH WATERMARK\t%d\n\nQUORUM MEMBER\tROLE\tLOG-END-OFFSET\tLAG\tLAST-FETCH\tLAST-CAUGHT-UP\n",
 		p.LeaderID, p.LeaderEpoch, p.HighWatermark)
 	member := func(r kmsg.DescribeQuorumResponseTopicPartitionReplicaState, role string) {
 		if r.ReplicaID == p.LeaderID {
 			role = "leader"
+		} else if r.LastFetchTimestamp <= 0 || now.Sub(time.UnixMilli(r.LastFetchTimestamp)) > quorumUnreachableAfter {
+			role += ", unreachable"
 		}
 		lag := "-"
 		if r.LogEndOffset >= 0 {
 			lag = fmt.Sprint(max(0, p.HighWatermark-r.LogEndOffset))
 		}
-		caughtUp := "-"
-		if r.LastCaughtUpTimestamp > 0 {
-			caughtUp = time.UnixMilli(r.LastCaughtUpTimestamp).Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", r.ReplicaID, role, r.LogEndOffset, lag, caughtUp)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", r.ReplicaID, role, r.LogEndOffset, lag,
+			timeAgo(r.LastFetchTimestamp, now), timeAgo(r.LastCaughtUpTimestamp, now))
 	}
 	for _, v := range p.CurrentVoters {
 		member(v, "voter")
@@ -142,6 +158,24 @@ func writeQuorumStatus(ctx context.Context, cl *kgo.Client, tw io.Writer) {
 	for _, o := range p.Observers {
 		member(o, "observer")
 	}
+}
+
+// timeAgo says how long before now the Unix ms timestamp ms was: "-" for
+// none (0 or -1), milliseconds under a second, tenths of seconds under a
+// minute, whole seconds beyond. A timestamp after now (the leader's clock
+// ahead of this machine's) is "0ms ago".
+func timeAgo(ms int64, now time.Time) string {
+	if ms <= 0 {
+		return "-"
+	}
+	d := max(0, now.Sub(time.UnixMilli(ms)))
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms ago", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs ago", d.Seconds())
+	}
+	return d.Round(time.Second).String() + " ago"
 }
 
 // writePartitionHealth lists the partitions without a leader and those
@@ -203,8 +237,9 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 	for _, id := range under {
 		underNames = append(underNames, fmt.Sprintf("%s-%d (isr %v of %v)", id.topic, id.partition, isr[id], replicas[id]))
 	}
-	fmt.Fprintf(tw, "\nPARTITIONS\t%d\nOFFLINE\t%d\t%s\nUNDER-REPLICATED\t%d\t%s\n", total,
-		len(offline), firstOf(offlineNames), len(under), firstOf(underNames))
+	fmt.Fprintf(tw, "\nPARTITIONS\t%d\n", total)
+	healthLine(tw, "OFFLINE", offlineNames)
+	healthLine(tw, "UNDER-REPLICATED", underNames)
 	if len(notInISR) > 0 {
 		var parts []string
 		replicasOut := 0
@@ -229,6 +264,17 @@ func writePartitionHealth(tw io.Writer, md *kmsg.MetadataResponse) {
 		}
 		fmt.Fprintf(tw, "OFFLINE REPLICAS\t%d\t%s (on running brokers: a corrupt log, a failing or full disk; see that broker's log)\n", count, strings.Join(parts, "; "))
 	}
+}
+
+// healthLine prints the count of names under label, and the first of them
+// when there are any (no empty cell, which tabwriter would pad with
+// trailing spaces).
+func healthLine(tw io.Writer, label string, names []string) {
+	if len(names) == 0 {
+		fmt.Fprintf(tw, "%s\t0\n", label)
+		return
+	}
+	fmt.Fprintf(tw, "%s\t%d\t%s\n", label, len(names), firstOf(names))
 }
 
 // healthListMax is how many partitions of a kind status names; while a

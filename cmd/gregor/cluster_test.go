@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -204,6 +205,60 @@ func TestPartitionHealthNamesTheFirstFew(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "OUT OF ISR\t25\treplicas; broker 2: 25\n") {
 		t.Errorf("no line naming broker 2 out of the ISR of 25 partitions:\n%s", out.String())
+	}
+}
+
+// TestQuorumMembersMarkUnreachable: the quorum table says how long ago the
+// leader heard from each member and marks those it has not heard from for
+// quorumUnreachableAfter, or at all, as unreachable; the status lines end
+// without trailing spaces, also where no partition is offline.
+func TestQuorumMembersMarkUnreachable(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000)
+	ago := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
+	p := kmsg.NewDescribeQuorumResponseTopicPartition()
+	p.LeaderID, p.LeaderEpoch, p.HighWatermark = 2, 4, 100
+	state := func(id int32, leo int64, fetch, caughtUp int64) kmsg.DescribeQuorumResponseTopicPartitionReplicaState {
+		r := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+		r.ReplicaID, r.LogEndOffset, r.LastFetchTimestamp, r.LastCaughtUpTimestamp = id, leo, fetch, caughtUp
+		return r
+	}
+	p.CurrentVoters = []kmsg.DescribeQuorumResponseTopicPartitionReplicaState{
+		state(1, 100, ago(80*time.Millisecond), ago(180*time.Millisecond)),
+		state(2, 100, ago(0), ago(0)),
+		state(3, 99, ago(4200*time.Millisecond), ago(4300*time.Millisecond)), // killed a moment ago
+		state(5, -1, -1, -1), // never heard from
+	}
+	p.Observers = []kmsg.DescribeQuorumResponseTopicPartitionReplicaState{state(4, 100, ago(95*time.Second), ago(95*time.Second))}
+	var out strings.Builder
+	tw := tabwriter.NewWriter(&out, 0, 4, 2, ' ', 0)
+	writeQuorumMembers(tw, p, now)
+	writePartitionHealth(tw, kmsg.NewPtrMetadataResponse())
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+QUORUM LEADER   2
+QUORUM EPOCH    4
+HIGH WATERMARK  100
+
+QUORUM MEMBER  ROLE                   LOG-END-OFFSET  LAG  LAST-FETCH  LAST-CAUGHT-UP
+1              voter                  100             0    80ms ago    180ms ago
+2              leader                 100             0    0ms ago     0ms ago
+3              voter, unreachable     99              1    4.2s ago    4.3s ago
+5              voter, unreachable     -1              -    -           -
+4              observer, unreachable  100             0    1m35s ago   1m35s ago
+
+PARTITIONS        0
+OFFLINE           0
+UNDER-REPLICATED  0
+`
+	if out.String() != want {
+		t.Errorf("status printed\n%s\nwant\n%s", out.String(), want)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.TrimRight(line, " ") != line {
+			t.Errorf("line %q ends with spaces", line)
+		}
 	}
 }
 

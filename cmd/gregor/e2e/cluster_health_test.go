@@ -67,17 +67,25 @@ func TestClusterStatusAndDescribeShowReplicaHealth(t *testing.T) {
 		md, err := c.metadata(1, "solo")
 		return ok1 && len(health[0].ISR) == 2 && err == nil && md.Topics[0].Partitions[0].Leader == -1
 	})
-	out, err = gregor(t, "cluster", "status", "--dir", c.dir)
-	if err != nil {
-		t.Fatalf("cluster status: %v\n%s", err, out)
-	}
+	// The quorum's leader (1 or 2 now) stops hearing from voter 3, and
+	// status says so once it has not for 2 s.
+	unreachable := regexp.MustCompile(`(?m)^3 +voter, unreachable +\d+ +\d+ +\d+(\.\d)?m?s ago +`)
+	waitFor(t, 30*time.Second, "cluster status marking voter 3 unreachable", func() bool {
+		out, err = gregor(t, "cluster", "status", "--dir", c.dir)
+		return err == nil && unreachable.MatchString(out)
+	})
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^OFFLINE +1 +solo-0$`),
 		regexp.MustCompile(`(?m)^UNDER-REPLICATED +1 +health-0 \(isr \[[12] [12]\] of \[1 2 3\]\)`),
+		regexp.MustCompile(`(?m)^[12] +leader +\d+ +\d+ +\S+ ago +`),
+		regexp.MustCompile(`(?m)^[12] +voter +\d+ +\d+ +\S+ ago +`), // not marked: heard from
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("cluster status does not match %s:\n%s", want, out)
 		}
+	}
+	if regexp.MustCompile(`(?m) $`).MatchString(out) {
+		t.Errorf("cluster status has lines ending in spaces:\n%q", out)
 	}
 	out, err = gregor(t, "topic", "describe", "-b", c.addr(1), "health")
 	if err != nil {
