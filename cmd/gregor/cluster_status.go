@@ -32,7 +32,9 @@ func newClusterStatusCommand() *cobra.Command {
 		Short: "Show the cluster's brokers, controller, metadata quorum, and offline and under-replicated partitions",
 		Long: `Show the cluster as its brokers report it: every live broker, the active
 controller, the metadata quorum (leader, epoch, high watermark, each voter's
-and observer's log end offset and lag), and the partitions that are offline
+and observer's log end offset and lag, and how long ago the leader last heard
+from it and saw it caught up: one unheard for 2 s is marked unreachable),
+and the partitions that are offline
 (no leader) or under-replicated (fewer in-sync replicas than replicas), and
 how many replicas are out of the ISR, by broker; with
 --dir, also which nodes of that cluster have a process running, and which
