@@ -51,9 +51,7 @@ func (c *Coordinator) describeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 		dg.Group = id
 		dg.AuthorizedOperations = -2147483648
 		g := c.groups[id]
-		switch {
-		case id == "":
-			dg.ErrorCode = kerr.InvalidGroupID.Code
+		switch { // "" is a group id here, as Kafka's coordinator keeps it for old clients
 		case g == nil || g.state == stateDead || g.kind != kindClassic:
 			dg.State = stateDead.String()
 			if req.Version >= 6 {
@@ -99,9 +97,7 @@ func (c *Coordinator) deleteGroups(id RequestID, req *kmsg.DeleteGroupsRequest, 
 		dg := kmsg.NewDeleteGroupsResponseGroup()
 		dg.Group = gid
 		g := c.groups[gid]
-		switch {
-		case gid == "":
-			dg.ErrorCode = kerr.InvalidGroupID.Code
+		switch { // "" is a group id here, as Kafka's coordinator keeps it for old clients
 		case g == nil || g.state == stateDead:
 			dg.ErrorCode = kerr.GroupIDNotFound.Code
 		case !g.isEmpty() || c.groupBusy(g):

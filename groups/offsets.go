@@ -235,7 +235,10 @@ func anonymousCommit(req *kmsg.OffsetCommitRequest) bool {
 // checks the committer of a classic group; offsetCommitGroup checks that of
 // a consumer group. transactional says req stands for a TxnOffsetCommit.
 func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, int16) {
-	if req.Group == "" {
+	// Kafka's coordinator takes offset commits for the group id "" from old
+	// clients (describes, fetches and deletes them too), but no
+	// transaction's commit.
+	if req.Group == "" && transactional {
 		return nil, kerr.InvalidGroupID.Code
 	}
 	generation := req.Generation
@@ -331,10 +334,6 @@ func (c *Coordinator) fetchGroupOffsets(version int16, rg kmsg.OffsetFetchReques
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
 	byID := version >= 10
-	if rg.Group == "" && version >= 2 {
-		out.ErrorCode = kerr.InvalidGroupID.Code
-		return out
-	}
 	g := c.groups[rg.Group]
 	if g != nil && g.kind == kindConsumer && rg.MemberID != nil {
 		if code := c.validateConsumerOffsetFetch(g, *rg.MemberID, rg.MemberEpoch); code != 0 {

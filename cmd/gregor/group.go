@@ -50,7 +50,7 @@ func newGroupListCommand(opts *adminOptions) *cobra.Command {
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "GROUP\tTYPE\tSTATE\tPROTOCOL-TYPE")
 				for _, g := range listed {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Group, orDash(g.GroupType), orDash(g.GroupState), orDash(g.ProtocolType))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", groupLabel(g.Group), orDash(g.GroupType), orDash(g.GroupState), orDash(g.ProtocolType))
 				}
 				return tw.Flush()
 			})
@@ -80,6 +80,17 @@ func listGroups(ctx context.Context, cl *kgo.Client, states, types []string) ([]
 	return out, nil
 }
 
+// groupLabel is how the CLI prints a group id: the id "" (a group of
+// offsets that old clients commit without a group, as Kafka keeps them) as
+// "" rather than as nothing.
+func groupLabel(id string) string {
+	if id == "" {
+		return `""`
+	}
+	return id
+}
+
+// orDash prints an empty string as "-".
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -267,7 +278,7 @@ func offsetOrDash(o int64) string {
 // writeGroup prints a group, its members and its partitions.
 func writeGroup(out io.Writer, view groupView, lags []partitionLag) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "GROUP\t%s\nTYPE\t%s\nSTATE\t%s\nPROTOCOL\t%s\nMEMBERS\t%d\n\n", view.name, view.typ, view.state, orDash(view.protocol), len(view.members))
+	fmt.Fprintf(tw, "GROUP\t%s\nTYPE\t%s\nSTATE\t%s\nPROTOCOL\t%s\nMEMBERS\t%d\n\n", groupLabel(view.name), view.typ, view.state, orDash(view.protocol), len(view.members))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -336,7 +347,7 @@ func newGroupDeleteCommand(opts *adminOptions) *cobra.Command {
 						failed++
 						status = r.Err.Error()
 					}
-					fmt.Fprintf(tw, "%s\t%s\n", r.Group, status)
+					fmt.Fprintf(tw, "%s\t%s\n", groupLabel(r.Group), status)
 				}
 				if err := tw.Flush(); err != nil {
 					return err

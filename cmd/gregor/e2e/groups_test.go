@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -327,5 +329,47 @@ func TestKadmOffsetDeleteUnknownAndLeaveEmptyGroup(t *testing.T) {
 	}
 	if resp.ErrorCode != kerr.InvalidGroupID.Code || len(resp.Members) != 0 {
 		t.Errorf("LeaveGroup v5 of group \"\": error %d, members %+v; want INVALID_GROUP_ID (%d) and no member", resp.ErrorCode, resp.Members, kerr.InvalidGroupID.Code)
+	}
+}
+
+// The group id "" is a group like any other for the offset APIs,
+// DescribeGroups and DeleteGroups, as Kafka's coordinator keeps it for old
+// clients that commit offsets without a group: kadm deletes it (no such
+// group at first, then the offsets committed to it), and gregor group
+// describe and delete name it "".
+func TestEmptyGroupIDIsAGroupForOffsetsAndDeletion(t *testing.T) {
+	b := startGroupBroker(t)
+	b.produceValues(t, "eg", 1, valuesN("v", 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	deleted, err := adm.DeleteGroups(ctx, "")
+	if err != nil || !errors.Is(deleted[""].Err, kerr.GroupIDNotFound) {
+		t.Fatalf("DeleteGroups of \"\" before any commit: %v %+v, want GROUP_ID_NOT_FOUND", err, deleted)
+	}
+	commit := kadm.Offsets{}
+	commit.AddOffset("eg", 0, 2, -1)
+	if err := adm.CommitAllOffsets(ctx, "", commit); err != nil {
+		t.Fatalf("commit offsets of group \"\": %v", err)
+	}
+	fetched, err := adm.FetchOffsets(ctx, "")
+	if o, ok := fetched.Lookup("eg", 0); err != nil || !ok || o.At != 2 {
+		t.Fatalf("fetch offsets of group \"\": %v %+v, want eg/0 at 2", err, fetched)
+	}
+	out, err := gregor(t, "group", "describe", "", "-b", b.addr)
+	if err != nil || !regexp.MustCompile(`(?m)^GROUP +""$`).MatchString(out) || !regexp.MustCompile(`(?m)^STATE +Empty$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^eg +0 +2 +3 +1 `).MatchString(out) {
+		t.Fatalf("gregor group describe \"\": %v\n%s", err, out)
+	}
+	out, err = gregor(t, "group", "delete", "", "-b", b.addr)
+	if err != nil || !regexp.MustCompile(`(?m)^"" +OK$`).MatchString(out) {
+		t.Fatalf("gregor group delete \"\": %v\n%s", err, out)
+	}
+	fetched, err = adm.FetchOffsets(ctx, "")
+	if _, ok := fetched.Lookup("eg", 0); err != nil || ok {
+		t.Errorf("offsets of group \"\" after its deletion: %v %+v, want none", err, fetched)
+	}
+	if _, err := gregor(t, "group", "delete", "", "-b", b.addr); err == nil {
+		t.Error("gregor group delete \"\" of a deleted group succeeded, want GROUP_ID_NOT_FOUND")
 	}
 }
