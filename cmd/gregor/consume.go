@@ -219,6 +219,8 @@ type consumeOptions struct {
 	// fromBeginning is Kafka's console consumer's --from-beginning: the
 	// same as --offset start.
 	fromBeginning bool
+	// group, when set, consumes as a member of this consumer group.
+	group string
 }
 
 func newConsumeCommand() *cobra.Command {
@@ -232,7 +234,14 @@ started (or after --idle-timeout without a record, which covers offsets
 that hold no visible record); with --follow it waits for new records.
 Like Kafka's console consumer it reads uncommitted records by default, so
 the records of aborted and open transactions are printed too;
---read-committed leaves them out.`,
+--read-committed leaves them out.
+
+With --group, consume is a member of that consumer group, as Kafka's console
+consumer with --group: it reads the partitions the group assigns it from the
+group's committed offsets (a partition without one from --offset start or
+end), commits the offsets of the records it printed when it ends, and
+without --follow ends after --idle-timeout without a record once it has its
+partitions (or after --num records).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return runConsume(cmd, opts, topics)
@@ -247,6 +256,7 @@ the records of aborted and open transactions are printed too;
 	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
 	flags.BoolVar(&opts.fromBeginning, "from-beginning", false, "the same as --offset start, as Kafka's console consumer names it")
+	flags.StringVarP(&opts.group, "group", "g", "", "consume as a member of this consumer group, committing what was printed (as Kafka's console consumer --group)")
 	flags.BoolVar(&opts.readCommitted, "read-committed", false, "read as read_committed: leave out aborted transactions' records, and stop at the last stable offset (open transactions' records wait for their end)")
 	acceptTopicFlag(cmd)
 	return cmd
@@ -271,6 +281,13 @@ func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error
 	if opts.count < 0 {
 		return fmt.Errorf("--num %d: want 0 (no limit) or more", opts.count)
 	}
+	isolation := kgo.ReadUncommitted()
+	if opts.readCommitted {
+		isolation = kgo.ReadCommitted()
+	}
+	if opts.group != "" {
+		return runGroupConsume(cmd, opts, topics, spec, isolation, formatter)
+	}
 	session, err := opts.client.open(cmd)
 	if err != nil {
 		return err
@@ -279,10 +296,6 @@ func runConsume(cmd *cobra.Command, opts *consumeOptions, topics []string) error
 	plan, err := planConsumption(cmd.Context(), kadm.NewClient(session.client), topics, opts.partitions, spec, opts.readCommitted)
 	if err != nil {
 		return err
-	}
-	isolation := kgo.ReadUncommitted()
-	if opts.readCommitted {
-		isolation = kgo.ReadCommitted()
 	}
 	consumer, err := session.connect(kgo.ConsumePartitions(plan.kgoOffsets()), kgo.FetchMaxWait(time.Second), kgo.FetchIsolationLevel(isolation))
 	if err != nil {
@@ -314,6 +327,10 @@ type consumeLoop struct {
 	idleTimeout time.Duration              // without follow: stop after this long with no record
 	left        map[string]map[int32]int64 // unfinished partitions → end offset
 	seen        int64
+	// member, when consuming in a group, is the group membership: the
+	// loop has no planned ends, and waits for its partitions.
+	member  *groupConsumer
+	started time.Time
 }
 
 // pollRecordsMax bounds the records taken from kgo per poll.
@@ -322,6 +339,7 @@ const pollRecordsMax = 10_000
 // run polls until done; a cancelled context ends it without error.
 func (l *consumeLoop) run(ctx context.Context, sink func(*kgo.Record) error) error {
 	for !l.done() {
+		assigned := l.member == nil || l.member.assigned.Load()
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if !l.follow {
 			pollCtx, cancel = context.WithTimeout(ctx, l.idleTimeout)
@@ -335,7 +353,13 @@ func (l *consumeLoop) run(ctx context.Context, sink func(*kgo.Record) error) err
 			return fmt.Errorf("consume: %w", err)
 		}
 		if fetches.NumRecords() == 0 && pollCtx.Err() != nil {
-			return nil // idle for idleTimeout: the rest holds no visible records
+			if l.member == nil {
+				return nil // idle for idleTimeout: the rest holds no visible records
+			}
+			if ends, err := l.member.idleEnds(assigned, l.started); ends {
+				return err
+			}
+			continue
 		}
 		var sinkErr error
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -364,13 +388,13 @@ func (l *consumeLoop) done() bool {
 	if l.count > 0 && l.seen >= l.count {
 		return true
 	}
-	return !l.follow && len(l.left) == 0
+	return !l.follow && l.member == nil && len(l.left) == 0
 }
 
 // wanted reports whether r is before its partition's planned end (always,
 // when following) and retires the partition once its end is reached.
 func (l *consumeLoop) wanted(r *kgo.Record) bool {
-	if l.follow {
+	if l.follow || l.member != nil {
 		return true
 	}
 	end, ok := l.left[r.Topic][r.Partition]

@@ -302,3 +302,62 @@ func TestConsumeSeveralTopics(t *testing.T) {
 	}
 	mustFail(t, "", []string{"consume", "first", "missing", "-b", addr}, "UNKNOWN_TOPIC_OR_PARTITION")
 }
+
+// TestConsumeInAGroup: consume --group reads as a member of the group, as
+// Kafka's console consumer --group does: from the group's committed
+// offsets, committing those of the records it printed (with --num, no
+// more), so that the next member goes on where it stopped.
+func TestConsumeInAGroup(t *testing.T) {
+	addr := startTestNode(t)
+	produceEvents(t, addr)
+	const format = `%p/%o %k=%v\n`
+	consume := func(args ...string) []string {
+		t.Helper()
+		base := []string{"consume", "events", "--group", "printers", "-F", format, "--idle-timeout", "1s", "-b", addr}
+		return sortedLines(mustRun(t, "", append(base, args...)...).stdout)
+	}
+	first := consume("-n", "3")
+	if len(first) != 3 {
+		t.Fatalf("consume --group -n 3 printed %q", first)
+	}
+	committed := func() int64 {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, "printers")
+		if err != nil {
+			t.Fatalf("fetch the group's offsets: %v", err)
+		}
+		var sum int64
+		offsets.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum
+	}
+	if got := committed(); got != 3 {
+		t.Errorf("after printing 3 records the group committed offsets summing to %d, want 3", got)
+	}
+	rest := consume()
+	all := append(slices.Clone(first), rest...)
+	slices.Sort(all)
+	want := []string{
+		"0/0 a0=x0", "0/1 a1=x1", "0/2 a2=x2", "0/3 a3=x3", "0/4 a4=x4",
+		"1/0 b0=y0", "1/1 b1=y1", "1/2 b2=y2", "1/3 b3=y3", "1/4 b4=y4"}
+	if !slices.Equal(all, want) {
+		t.Errorf("the two members printed %q and %q, want every record once: %q", first, rest, want)
+	}
+	if got := committed(); got != 10 {
+		t.Errorf("after every record the group committed offsets summing to %d, want 10", got)
+	}
+	if again := consume(); len(again) != 0 {
+		t.Errorf("a third member printed %q, want nothing: the group committed every record", again)
+	}
+
+	b := []string{"-b", addr}
+	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-o", "3"}, b...), "--offset 3 with --group: want start or end")
+	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-p", "0"}, b...), "--partitions with --group")
+	mustFail(t, "", append([]string{"consume", "nope", "--group", "g"}, b...), "topic nope", "gregor topic list")
+}
