@@ -12,7 +12,7 @@ PKGS      := ./...
 all: build
 
 build:
-	$(GO) build -o bin/gregor ./cmd/gregor
+	$(GO) build -buildvcs=auto -o bin/gregor ./cmd/gregor
 
 run: build
 	./bin/gregor serve $(ARGS)
