@@ -268,6 +268,7 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 }
 
 func newTopicDescribeCommand(opts *adminOptions) *cobra.Command {
+	var excludeInternal bool
 	cmd := &cobra.Command{
 		Use:   "describe [TOPIC...]",
 		Short: "Show a topic's summary, configs and partitions (every topic's without one, as kafka-topics --describe)",
@@ -275,7 +276,11 @@ func newTopicDescribeCommand(opts *adminOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, topics []string) error {
 			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
 				if len(topics) == 0 {
-					listed, err := kadm.NewClient(cl).ListTopics(ctx)
+					list := kadm.NewClient(cl).ListTopicsWithInternal
+					if excludeInternal {
+						list = kadm.NewClient(cl).ListTopics
+					}
+					listed, err := list(ctx)
 					if err != nil {
 						return fmt.Errorf("list topics: %w", err)
 					}
@@ -289,6 +294,7 @@ func newTopicDescribeCommand(opts *adminOptions) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&excludeInternal, "exclude-internal", false, "without a topic named, leave out internal topics (as kafka-topics --describe --exclude-internal)")
 	acceptTopicFlag(cmd)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,6 +110,21 @@ func TestTopicListShowsInternalTopics(t *testing.T) {
 	want = "NAME    PARTITIONS  REPLICAS\norders  2           1\n"
 	if list := mustRun(t, "", append([]string{"topic", "list", "--exclude-internal"}, b...)...); list.stdout != want {
 		t.Errorf("list --exclude-internal printed\n%s\nwant\n%s", list.stdout, want)
+	}
+	// So does describe without a topic named, as kafka-topics --describe.
+	names := regexp.MustCompile(`(?m)^NAME +(\S+)$`)
+	describedNames := func(args ...string) []string {
+		var out []string
+		for _, m := range names.FindAllStringSubmatch(mustRun(t, "", append(append([]string{"topic", "describe"}, args...), b...)...).stdout, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	if got := describedNames(); !slices.Equal(got, []string{"__consumer_offsets", "orders"}) {
+		t.Errorf("describe described %q, want __consumer_offsets and orders", got)
+	}
+	if got := describedNames("--exclude-internal"); !slices.Equal(got, []string{"orders"}) {
+		t.Errorf("describe --exclude-internal described %q, want orders", got)
 	}
 }
 
