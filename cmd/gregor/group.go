@@ -99,13 +99,31 @@ func orDash(s string) string {
 }
 
 func newGroupDescribeCommand(opts *adminOptions) *cobra.Command {
+	var allGroups bool
 	cmd := &cobra.Command{
-		Use:   "describe GROUP...",
-		Short: "Show a group's members, their assignments, and the committed offset, log end offset and lag of each partition",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "describe [GROUP...]",
+		Short: "Show a group's members, their assignments, and the committed offset, log end offset and lag of each partition (every group's without one)",
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, names []string) error {
-			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
+			if allGroups && len(names) > 0 {
+				return errors.New("--all-groups describes every group: name no group with it")
+			}
+			return opts.withClient(cmd, func(ctx context.Context, cl *kgo.Client) error {
+				adm := kadm.NewClient(cl)
 				out := cmd.OutOrStdout()
+				if len(names) == 0 {
+					listed, err := listGroups(ctx, cl, nil, nil)
+					if err != nil {
+						return err
+					}
+					if len(listed) == 0 {
+						fmt.Fprintln(out, "no groups")
+						return nil
+					}
+					for _, g := range listed {
+						names = append(names, g.Group)
+					}
+				}
 				for i, name := range names {
 					if i > 0 {
 						fmt.Fprintln(out)
@@ -126,6 +144,7 @@ func newGroupDescribeCommand(opts *adminOptions) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&allGroups, "all-groups", false, "describe every group, as kafka-consumer-groups --describe --all-groups (the same as naming none)")
 	acceptGroupFlag(cmd)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,27 @@ func TestGroupCommands(t *testing.T) {
 			t.Errorf("describe output has no match for %s:\n%s", re, describe.stdout)
 		}
 	}
+
+	// Without a group named (or with Kafka's --all-groups), describe
+	// describes every group: app and a group of offsets alone.
+	commit := kadm.Offsets{}
+	commit.AddOffset("orders", 0, 3, -1)
+	commitCtx, cancelCommit := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancelCommit()
+	if err := kadm.NewClient(member).CommitAllOffsets(commitCtx, "audit", commit); err != nil {
+		t.Fatal(err)
+	}
+	groupNames := regexp.MustCompile(`(?m)^GROUP +(\S+)$`)
+	for _, args := range [][]string{{"describe"}, {"describe", "--all-groups"}} {
+		var described []string
+		for _, m := range groupNames.FindAllStringSubmatch(mustRun(t, "", group(args...)...).stdout, -1) {
+			described = append(described, m[1])
+		}
+		if want := []string{"app", "audit"}; !slices.Equal(described, want) {
+			t.Errorf("group %s described %q, want %q", strings.Join(args, " "), described, want)
+		}
+	}
+	mustFail(t, "", group("describe", "app", "--all-groups"), "--all-groups describes every group: name no group with it")
 
 	// An active group's offsets are not reset.
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders", "--to-earliest"), "group app is active (Stable, 1 members)")
