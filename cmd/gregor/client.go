@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -148,17 +151,65 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 // for kgo's 10 s dial timeout to a host that drops connection attempts.
 const reachTimeout = 15 * time.Second
 
-// reach fails unless a seed broker answers a metadata request. A producer
-// needs it: kgo retries a record whose brokers cannot be dialled until its
-// delivery timeout (30 s by default), where the admin verbs fail at their
-// first request. kgo asks each seed once, so refused connections fail at once.
+// reach fails unless a seed broker answers a metadata request and a broker
+// that metadata names accepts connections. A producer needs it: kgo retries
+// a record whose brokers cannot be dialled until its delivery timeout (30 s
+// by default), where the admin verbs fail at their first request. Each seed
+// is asked once, so refused connections fail at once; so does a cluster
+// whose every advertised address refuses them (advertised.listeners naming
+// an address nothing listens on).
 func (s *clientSession) reach(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	defer cancel()
-	if err := s.client.Ping(ctx); err != nil {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	var md *kmsg.MetadataResponse
+	var err error
+	for _, seed := range s.client.SeedBrokers() {
+		var resp kmsg.Response
+		if resp, err = seed.Request(ctx, req); err == nil {
+			md = resp.(*kmsg.MetadataResponse)
+			break
+		}
+	}
+	if md == nil {
 		return fmt.Errorf("no seed broker answered: %w", err)
 	}
+	addrs := make([]string, 0, len(md.Brokers))
+	for _, b := range md.Brokers {
+		addrs = append(addrs, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+	}
+	if err := anyAccepts(addrs, seedDialTimeout); err != nil {
+		return fmt.Errorf("no broker of the cluster accepts connections: %w", err)
+	}
 	return nil
+}
+
+// anyAccepts dials addrs at once and returns nil as soon as one accepts a
+// TCP connection within timeout, else the error of the first to fail.
+func anyAccepts(addrs []string, timeout time.Duration) error {
+	if len(addrs) == 0 {
+		return nil // a cluster with no broker registered yet: kgo waits for one
+	}
+	errs := make(chan error, len(addrs))
+	for _, addr := range addrs {
+		go func() {
+			c, err := net.DialTimeout("tcp", addr, timeout)
+			if err == nil {
+				_ = c.Close()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range addrs {
+		err := <-errs
+		if err == nil {
+			return nil
+		}
+		first = cmp.Or(first, err)
+	}
+	return first
 }
 
 // connect makes another client to the same brokers, for options that only

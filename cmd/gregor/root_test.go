@@ -119,9 +119,15 @@ func TestRefusedMetadataAddressSaysSo(t *testing.T) {
 		defer cancel()
 		_ = node.Stop(ctx)
 	})
-	inv := mustFail(t, "", []string{"group", "list", "-b", node.Addr().String()},
-		"connection refused", "the cluster's metadata gives "+deadAddr.String()+" as a broker's address", "advertised.listeners")
-	if strings.Contains(inv.err.Error(), "no broker listens there") {
-		t.Errorf("the error says no broker listens at the seed that answered:\n%v", inv.err)
+	for _, args := range [][]string{
+		{"group", "list"},
+		// A producer says so at once, not when its records time out.
+		{"produce", "orders", "--delivery-timeout", "10m"},
+	} {
+		inv := mustFail(t, "a record\n", append(args, "-b", node.Addr().String()),
+			"connection refused", "the cluster's metadata gives "+deadAddr.String()+" as a broker's address", "advertised.listeners")
+		if strings.Contains(inv.err.Error(), "no broker listens there") {
+			t.Errorf("%s: the error says no broker listens at the seed that answered:\n%v", args[0], inv.err)
+		}
 	}
 }
