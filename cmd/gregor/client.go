@@ -136,6 +136,7 @@ func (o *clientOptions) open(cmd *cobra.Command, extra ...kgo.Opt) (*clientSessi
 	}
 	s := &clientSession{logger: logger, stderr: stderr, seeds: []kgo.Opt{
 		kgo.SeedBrokers(liveSeeds(o.seedBrokers(), seedDialTimeout)...),
+		kgo.ClientID(clientID(cmd)),
 		// The caller would always be kgoLogger.Log, and a stack trace
 		// kgo's internals: leave both out of a user's terminal.
 		kgo.WithLogger(kgoLogger{logger: logger.Named("kgo").WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.InvalidLevel)), level: level}),
@@ -210,6 +211,15 @@ func anyAccepts(addrs []string, timeout time.Duration) error {
 		first = cmp.Or(first, err)
 	}
 	return first
+}
+
+// clientID names the verb's clients to the brokers ("gregor-consume",
+// "gregor-perf-produce"), as Kafka's console consumer is
+// "console-consumer": group describe and the brokers' logs show which
+// clients are the CLI's.
+func clientID(cmd *cobra.Command) string {
+	path := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+	return "gregor-" + strings.ReplaceAll(path, " ", "-")
 }
 
 // connect makes another client to the same brokers, for options that only

@@ -356,6 +356,20 @@ func TestConsumeInAGroup(t *testing.T) {
 		t.Errorf("a third member printed %q, want nothing: the group committed every record", again)
 	}
 
+	// A member that follows stays in the group, named by its client id.
+	startGregor(t, "consume", "events", "--group", "watchers", "-f", "-b", addr)
+	member := regexp.MustCompile(`(?m)^\S+ +- +gregor-consume +/127\.0\.0\.1 +events\[0 1\]$`)
+	deadline := time.Now().Add(commandTimeout)
+	for {
+		out := runGregor(t, "", "group", "describe", "watchers", "-b", addr).stdout // GROUP_ID_NOT_FOUND until it joins
+		if member.MatchString(out) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group watchers shows no member gregor-consume holding events[0 1] after %s:\n%s", commandTimeout, out)
+		}
+	}
+
 	b := []string{"-b", addr}
 	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-o", "3"}, b...), "--offset 3 with --group: want start or end")
 	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-p", "0"}, b...), "--partitions with --group")
