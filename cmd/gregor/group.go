@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,6 +150,41 @@ func newGroupDescribeCommand(opts *adminOptions) *cobra.Command {
 	return cmd
 }
 
+// deleteGroups deletes the groups, asking again for those whose coordinator
+// is not ready yet (until ctx ends), but not for those answered: a group
+// deleted by the first ask would be not found by the next.
+func deleteGroups(ctx context.Context, adm *kadm.Client, names []string) (kadm.DeleteGroupResponses, error) {
+	answered := make(kadm.DeleteGroupResponses, len(names))
+	pending := names
+	err := untilCoordinatorReady(ctx, func() error {
+		resps, err := adm.DeleteGroups(ctx, pending...)
+		var again []string
+		for _, g := range pending {
+			r, ok := resps[g]
+			switch {
+			case ok && !coordinatorNotReady(r.Err):
+				answered[g] = r
+			case ok:
+				again, err = append(again, g), cmp.Or(err, r.Err)
+			default:
+				again = append(again, g)
+			}
+		}
+		pending = again
+		if len(pending) > 0 && err == nil {
+			err = fmt.Errorf("no answer for groups %v", pending)
+		}
+		return err
+	})
+	if len(answered) == 0 && err != nil {
+		return nil, err
+	}
+	for _, g := range pending { // not answered in time: each fails with the last error
+		answered[g] = kadm.DeleteGroupResponse{Group: g, Err: err}
+	}
+	return answered, nil
+}
+
 // groupView is what describe shows of a group, from either protocol.
 type groupView struct {
 	name, typ, state, protocol string
@@ -164,7 +200,14 @@ type memberView struct {
 // group.
 func describeGroup(ctx context.Context, adm *kadm.Client, name string) (groupView, error) {
 	view := groupView{name: name, typ: "classic"}
-	described, err := adm.DescribeGroups(ctx, name)
+	var described kadm.DescribedGroups
+	err := untilCoordinatorReady(ctx, func() (err error) {
+		described, err = adm.DescribeGroups(ctx, name)
+		if d, ok := described[name]; err == nil && ok && coordinatorNotReady(d.Err) {
+			return d.Err
+		}
+		return err
+	})
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return view, fmt.Errorf("describe group %s: %w", name, err)
 	}
@@ -346,7 +389,7 @@ func newGroupDeleteCommand(opts *adminOptions) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			return opts.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
-				resps, err := adm.DeleteGroups(ctx, names...)
+				resps, err := deleteGroups(ctx, adm, names)
 				if err != nil {
 					return fmt.Errorf("delete groups: %w", err)
 				}

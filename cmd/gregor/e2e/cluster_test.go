@@ -195,6 +195,9 @@ func tail(s string, n int) string {
 
 // gregor cluster up forms a cluster of three processes; cluster status
 // shows its brokers, controller and quorum, and kcat sees every broker.
+// The group commands right after it formed wait for the coordinators, as
+// Kafka's admin client retries COORDINATOR_NOT_AVAILABLE: the first lookup
+// of a group creates __consumer_offsets, whose partitions need leaders.
 func TestClusterUpStatusAndKcat(t *testing.T) {
 	c := clusterUp(t, 3)
 	if out, err := gregor(t, "topic", "create", "-b", c.addr(2), "orders", "-p", "6", "-r", "3"); err != nil {
@@ -212,6 +215,12 @@ func TestClusterUpStatusAndKcat(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		if !strings.Contains(out, c.addr(i)) {
 			t.Errorf("cluster status does not list broker %d at %s:\n%s", i, c.addr(i), out)
+		}
+	}
+	for _, args := range [][]string{{"group", "describe", "fresh"}, {"group", "delete", "fresh"}} {
+		out, err := gregor(t, append(args, "-b", c.addr(1))...)
+		if err == nil || !strings.Contains(out, "GROUP_ID_NOT_FOUND") || strings.Contains(out, "COORDINATOR_NOT_AVAILABLE") {
+			t.Errorf("gregor %s on a new cluster: %v\n%s\nwant GROUP_ID_NOT_FOUND", strings.Join(args, " "), err, out)
 		}
 	}
 	if _, err := exec.LookPath("kcat"); err != nil {
