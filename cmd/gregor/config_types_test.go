@@ -23,7 +23,7 @@ func TestBrokerConfigKeysHaveTypes(t *testing.T) {
 		keys = append(keys, a.Key)
 	}
 	for _, k := range keys {
-		if !topicDefaults[k] && !cluster.KnowsBrokerConfigType(k) {
+		if _, listed := cluster.BrokerConfigType(k); !topicDefaults[k] && !listed {
 			t.Errorf("%s has no type in cluster's brokerConfigTypes", k)
 		}
 	}
