@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+
+	"gregor/logstore/internaltopic"
 )
 
 // The records of consumer groups, as Kafka writes them to
@@ -75,7 +77,7 @@ func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
 // appendGroupEpoch makes the group's state durable (the records that
 // changed since it was last written) and calls done after; with nothing
 // changed nothing is appended and done is not called.
-func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)) {
+func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now internaltopic.Time)) {
 	c.appendConsumerRecords(c.diffConsumerRecords(g, c.consumerRecordsOf(g)), done)
 }
 
@@ -83,7 +85,7 @@ func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)
 // group's own records) may have changed: a heartbeat that moved no epoch,
 // whose member's records were written before. It encodes that member
 // alone, so a heartbeat costs the same in a group of many members.
-func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func(code int16, now Time)) {
+func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func(code int16, now internaltopic.Time)) {
 	id := m.id
 	if _, ok := g.consumer.written[string(consumerKey(keyConsumerGroupMemberMetadata, g.id, &id))]; !ok {
 		c.appendGroupEpoch(g, done)
@@ -100,7 +102,7 @@ func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func
 
 // appendConsumerRecords appends records in appends of at most
 // consumerAppendBytes, done called after the last.
-func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int16, now Time)) {
+func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int16, now internaltopic.Time)) {
 	for len(records) > 0 {
 		n, size := 0, 0
 		for n < len(records) && (n == 0 || size+len(records[n].Key)+len(records[n].Value) <= consumerAppendBytes) {
@@ -111,7 +113,7 @@ func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int
 			c.append(records, done)
 			return
 		}
-		c.append(records[:n], func(int16, Time) {})
+		c.append(records[:n], func(int16, internaltopic.Time) {})
 		records = records[n:]
 	}
 }
@@ -313,7 +315,7 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 	if version == keyConsumerGroupMetadata && r.Value == nil {
 		if g != nil && g.kind == kindConsumer {
 			offsets := g.offsets
-			*g = *newClassicGroup(id, Time{})
+			*g = *newClassicGroup(id, internaltopic.Time{})
 			g.offsets = offsets
 			c.dropIfGone(g)
 		}
@@ -326,12 +328,12 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 		return
 	}
 	if g == nil {
-		g = newClassicGroup(id, Time{})
+		g = newClassicGroup(id, internaltopic.Time{})
 		c.groups[id] = g
 	}
 	if g.kind != kindConsumer {
 		offsets := g.offsets
-		*g = *newClassicGroup(id, Time{})
+		*g = *newClassicGroup(id, internaltopic.Time{})
 		g.offsets = offsets
 		g.kind, g.consumer = kindConsumer, newConsumerGroup()
 	}
@@ -351,7 +353,7 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 // that must give partitions up. Partitions of topics that are gone are
 // dropped; if the subscribed topics changed while no coordinator ran, the
 // group epoch moves on.
-func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
+func (c *Coordinator) consumerGroupLoaded(g *group, now internaltopic.Time) {
 	cg := g.consumer
 	cg.assignmentEpoch = cg.epoch
 	members := map[string]*consumerMember{}
@@ -411,7 +413,7 @@ func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
 	// the target's records did not all reach the log.
 	if changed := c.subscriptionChanged(g); len(cg.members) > 0 && (changed || cg.assignmentEpoch != cg.epoch) {
 		c.bumpGroupEpoch(g, now)
-		c.appendGroupEpoch(g, func(int16, Time) {})
+		c.appendGroupEpoch(g, func(int16, internaltopic.Time) {})
 	}
 }
 

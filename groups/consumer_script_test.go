@@ -10,10 +10,12 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // consumerCommand runs the consumer group commands of the scripts.
-func consumerCommand(t *testing.T, h *harness, td *datadriven.TestData, id RequestID) {
+func consumerCommand(t *testing.T, h *harness, td *datadriven.TestData, id internaltopic.RequestID) {
 	switch td.Cmd {
 	case "consumer-heartbeat":
 		h.c.Handle(id, h.consumerHeartbeatRequest(t, td), Client{ID: "c", Host: "/127.0.0.1"}, h.now)
