@@ -47,7 +47,7 @@ func (a *groupCoordinator) flushAppends() {
 	}
 	records := a.queued[0].Records // one append: its records as they are
 	if n > 1 {
-		records = make([]groups.Record, 0, count)
+		records = make([]internaltopic.Record, 0, count)
 		for _, ap := range a.queued[:n] {
 			records = append(records, ap.Records...)
 		}

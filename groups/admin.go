@@ -95,7 +95,7 @@ func (c *Coordinator) describeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 func (c *Coordinator) deleteGroups(id internaltopic.RequestID, req *kmsg.DeleteGroupsRequest, now internaltopic.Time) {
 	resp := kmsg.NewPtrDeleteGroupsResponse()
 	resp.Version = req.Version
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	var deleted []int
 	for _, gid := range req.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()

@@ -566,11 +566,11 @@ func (c *Coordinator) scheduleHeartbeat(m *member, now internaltopic.Time) {
 // storeGroup appends the group's metadata with assignment (see
 // groupMetadataRecord) and calls done with the outcome.
 func (c *Coordinator) storeGroup(g *group, assignment map[string][]byte, done func(code int16, now internaltopic.Time)) {
-	c.append([]Record{groupMetadataRecord(g, assignment)}, done)
+	c.append([]internaltopic.Record{groupMetadataRecord(g, assignment)}, done)
 }
 
 // storeGroupRefusable is storeGroup for a record whose state applies only
 // once acknowledged (or which done undoes): a refusal fails it alone.
 func (c *Coordinator) storeGroupRefusable(g *group, assignment map[string][]byte, done func(code int16, now internaltopic.Time)) {
-	c.appendRefusable([]Record{groupMetadataRecord(g, assignment)}, nil, done)
+	c.appendRefusable([]internaltopic.Record{groupMetadataRecord(g, assignment)}, nil, done)
 }

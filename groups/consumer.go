@@ -692,7 +692,7 @@ func (c *Coordinator) assignmentOf(m *consumerMember) *kmsg.ConsumerGroupHeartbe
 // group, keeping its offsets.
 func (c *Coordinator) convertToConsumer(g *group, now internaltopic.Time) {
 	if g.generation > 0 || g.protocolType != "" {
-		c.append([]Record{groupTombstone(g.id)}, func(int16, internaltopic.Time) {})
+		c.append([]internaltopic.Record{groupTombstone(g.id)}, func(int16, internaltopic.Time) {})
 	}
 	offsets, pending := g.offsets, g.pendingCommits
 	*g = *newClassicGroup(g.id, now)

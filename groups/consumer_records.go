@@ -62,14 +62,16 @@ func consumerGroupKey(group string) []byte { return consumerKey(keyConsumerGroup
 func consumerValue() []byte { return kbin.AppendInt16(nil, consumerValueVersion) }
 
 // consumerGroupTombstone deletes a consumer group's metadata.
-func consumerGroupTombstone(group string) Record { return Record{Key: consumerGroupKey(group)} }
+func consumerGroupTombstone(group string) internaltopic.Record {
+	return internaltopic.Record{Key: consumerGroupKey(group)}
+}
 
 // consumerGroupTombstones are the records that delete g's consumer group
 // state: every key it wrote.
-func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
+func (c *Coordinator) consumerGroupTombstones(g *group) []internaltopic.Record {
 	out := c.diffConsumerRecords(g, map[string][]byte{})
 	if len(out) == 0 {
-		out = []Record{consumerGroupTombstone(g.id)}
+		out = []internaltopic.Record{consumerGroupTombstone(g.id)}
 	}
 	return out
 }
@@ -102,7 +104,7 @@ func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func
 
 // appendConsumerRecords appends records in appends of at most
 // consumerAppendBytes, done called after the last.
-func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int16, now internaltopic.Time)) {
+func (c *Coordinator) appendConsumerRecords(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	for len(records) > 0 {
 		n, size := 0, 0
 		for n < len(records) && (n == 0 || size+len(records[n].Key)+len(records[n].Value) <= consumerAppendBytes) {
@@ -130,12 +132,12 @@ const consumerAppendBytes = 1024
 
 // diffConsumerRecords returns the records that take the group's written
 // state to want, and remembers want as written.
-func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Record {
+func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []internaltopic.Record {
 	cg := g.consumer
 	out := c.diffRecords(g, want)
 	for k := range cg.written {
 		if _, ok := want[k]; !ok {
-			out = append(out, Record{Key: []byte(k)})
+			out = append(out, internaltopic.Record{Key: []byte(k)})
 		}
 	}
 	sortConsumerRecords(out)
@@ -145,25 +147,25 @@ func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Re
 
 // diffRecords are the records of want whose value is not the one written,
 // in the order they are written.
-func (c *Coordinator) diffRecords(g *group, want map[string][]byte) []Record {
-	var out []Record
+func (c *Coordinator) diffRecords(g *group, want map[string][]byte) []internaltopic.Record {
+	var out []internaltopic.Record
 	for k, v := range want {
 		if old, ok := g.consumer.written[k]; !ok || !bytes.Equal(old, v) {
-			out = append(out, Record{Key: []byte(k), Value: v})
+			out = append(out, internaltopic.Record{Key: []byte(k), Value: v})
 		}
 	}
 	sortConsumerRecords(out)
 	return out
 }
 
-func sortConsumerRecords(out []Record) {
-	rank := func(r Record) int {
+func sortConsumerRecords(out []internaltopic.Record) {
+	rank := func(r internaltopic.Record) int {
 		if r.Value == nil {
 			return tombstoneOrder[keyVersion(r.Key)] - 10 // tombstones first
 		}
 		return kindOrder[keyVersion(r.Key)]
 	}
-	slices.SortFunc(out, func(a, b Record) int {
+	slices.SortFunc(out, func(a, b internaltopic.Record) int {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
@@ -301,7 +303,7 @@ func (c *Coordinator) appendTopicPartitions(v []byte, set tpSet, epochs map[topi
 // epoch is taken at once; every record's latest value is kept by key
 // (a tombstone drops it) and the members are rebuilt from them when the
 // load ends (consumerGroupLoaded).
-func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
+func (c *Coordinator) replayConsumerRecord(version int16, r internaltopic.Record) {
 	kr := kbin.Reader{Src: r.Key}
 	kr.Int16()
 	id := kr.String()

@@ -85,7 +85,7 @@ func (h *harness) consumerHeartbeatRequest(t *testing.T, td *datadriven.TestData
 	return req
 }
 
-func describeConsumerRecord(t *testing.T, h *harness, r Record) string {
+func describeConsumerRecord(t *testing.T, h *harness, r internaltopic.Record) string {
 	kr := kbin.Reader{Src: r.Key}
 	version := kr.Int16()
 	group := kr.String()

@@ -108,7 +108,7 @@ type Reply struct {
 // acknowledged (or failed).
 type Append struct {
 	ID      internaltopic.AppendID
-	Records []Record
+	Records []internaltopic.Record
 	// Producer, when set, makes the records one transactional batch of
 	// that producer (TxnOffsetCommit): it must go alone, not merged with
 	// other appends.
@@ -202,7 +202,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	if !c.loading {
 		panic("groups: Load after Loaded")
 	}
-	return c.decoder.decode(p, from, func(_ int64, r Record, b batchInfo) {
+	return c.decoder.decode(p, from, func(_ int64, r internaltopic.Record, b batchInfo) {
 		switch {
 		case b.control:
 			c.replayMarker(b.producerID, b.commit)
@@ -370,7 +370,7 @@ func (c *Coordinator) PendingAppends() []internaltopic.AppendID {
 }
 
 // append asks for records to be appended and calls done with the outcome.
-func (c *Coordinator) append(records []Record, done func(code int16, now internaltopic.Time)) {
+func (c *Coordinator) append(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records})

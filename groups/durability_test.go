@@ -22,7 +22,7 @@ type durabilityModel struct {
 	cfg     Config
 	now     internaltopic.Time
 	topics  []Topic
-	log     []Record
+	log     []internaltopic.Record
 	pending []Append
 	nextID  internaltopic.RequestID
 	// asking maps a request in flight to its member; members is each

@@ -13,7 +13,7 @@ import (
 // (an abort here) the load has not reached. The core leaves it to the load.
 func TestMarkerHeardWhileLoading(t *testing.T) {
 	producer := &Producer{ID: 7}
-	offset := func(tp topicPartition, o int64) []Record {
+	offset := func(tp topicPartition, o int64) []internaltopic.Record {
 		return offsetCommitRecords("g", []plannedCommit{{tp: tp, entry: offsetEntry{offset: o, leaderEpoch: -1}}})
 	}
 	log := []testBatch{

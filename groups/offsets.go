@@ -413,7 +413,7 @@ func (c *Coordinator) offsetDelete(id internaltopic.RequestID, req *kmsg.OffsetD
 		c.reply(id, resp)
 		return
 	}
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
@@ -467,7 +467,7 @@ func (g *group) subscribedTo(topic string) bool {
 // stable consumer group no longer subscribes to; a simple group's, counting
 // from each commit. An empty group left with no offsets is deleted.
 func (c *Coordinator) expireOffsets(now internaltopic.Time) {
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	for _, g := range c.sortedGroups() {
 		var base func(e offsetEntry) int64
 		switch {
@@ -517,8 +517,8 @@ func (c *Coordinator) groupBusy(g *group) bool {
 
 // deleteGroupRecords removes g from memory and returns the tombstones that
 // remove it from the log: its offsets and its metadata.
-func (c *Coordinator) deleteGroupRecords(g *group) []Record {
-	var out []Record
+func (c *Coordinator) deleteGroupRecords(g *group) []internaltopic.Record {
+	var out []internaltopic.Record
 	for _, tp := range g.sortedOffsets() {
 		out = append(out, offsetTombstone(g.id, tp))
 	}
@@ -541,7 +541,7 @@ func (c *Coordinator) dropStaleOffsets(deleted []string) {
 	if c.loading {
 		return
 	}
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	for _, g := range c.sortedGroups() {
 		for _, tp := range g.sortedOffsets() {
 			if slices.Contains(deleted, tp.topic) || c.staleOffset(tp, g.offsets[tp]) {

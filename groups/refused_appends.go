@@ -43,7 +43,7 @@ func RefusedUnwritten(code int16) bool {
 // batch of producer when it is set) whose state applies only once
 // acknowledged, or which done undoes, so a refusal fails this operation
 // alone: done answers it with the error.
-func (c *Coordinator) appendRefusable(records []Record, producer *Producer, done func(code int16, now internaltopic.Time)) {
+func (c *Coordinator) appendRefusable(records []internaltopic.Record, producer *Producer, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.refusable[c.nextAppendID] = true

@@ -13,7 +13,7 @@ import (
 
 // replay applies one loaded record. Records it cannot read are skipped: a
 // newer broker's records, or another coordinator's.
-func (c *Coordinator) replay(r Record) {
+func (c *Coordinator) replay(r internaltopic.Record) {
 	switch v := keyVersion(r.Key); v {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey

@@ -17,7 +17,7 @@ type replayModel struct {
 	c        *Coordinator
 	cfg      Config
 	now      internaltopic.Time
-	log      []Record
+	log      []internaltopic.Record
 	nextID   internaltopic.RequestID
 	members  map[string][]string // group → member ids a reply handed out
 	replies  []Reply

@@ -484,7 +484,7 @@ func errCode(t *testing.T, td *datadriven.TestData, name string) int16 {
 	return 0
 }
 
-func (h *harness) describeRecord(t *testing.T, r Record) string {
+func (h *harness) describeRecord(t *testing.T, r internaltopic.Record) string {
 	switch keyVersion(r.Key) {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
@@ -718,7 +718,7 @@ func offsetsString(g *group) string {
 // testBatch is one batch of the scripts' log: an append's records (of a
 // producer's transaction when producer is set), or a transaction marker.
 type testBatch struct {
-	records  []Record
+	records  []internaltopic.Record
 	producer *Producer
 	marker   bool
 	commit   bool
@@ -748,7 +748,7 @@ func (h *harness) compact() {
 			n += max(len(b.records), 1)
 			continue
 		}
-		var kept []Record
+		var kept []internaltopic.Record
 		for _, r := range b.records {
 			if last[string(r.Key)] == n && r.Value != nil {
 				kept = append(kept, r)
@@ -771,7 +771,7 @@ func (b testBatch) encode(first, nowMs int64) []byte {
 		if b.commit {
 			key[3] = 1
 		}
-		p = EncodeTxnBatch([]Record{{Key: key, Value: []byte{0, 0, 0, 0, 0, 0}}}, nowMs, *b.producer)
+		p = EncodeTxnBatch([]internaltopic.Record{{Key: key, Value: []byte{0, 0, 0, 0, 0, 0}}}, nowMs, *b.producer)
 		p[22] |= batchAttrControl // attributes: the low byte of the int16 at 21
 	case b.producer != nil:
 		p = EncodeTxnBatch(b.records, nowMs, *b.producer)

@@ -26,8 +26,8 @@ const recordOverheadBytes = 16
 // appendTombstones asks for tombstones to be appended in batches of
 // bounded size and calls done once: with the first failure, or when the
 // last batch is acknowledged.
-func (c *Coordinator) appendTombstones(tombstones []Record, done func(code int16, now internaltopic.Time)) {
-	var chunks [][]Record
+func (c *Coordinator) appendTombstones(tombstones []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
+	var chunks [][]internaltopic.Record
 	start, size := 0, 0
 	for i, r := range tombstones {
 		n := len(r.Key) + len(r.Value) + recordOverheadBytes

@@ -148,7 +148,7 @@ func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 		groups = append(groups, id)
 	}
 	slices.Sort(groups)
-	var rewrite []Record
+	var rewrite []internaltopic.Record
 	for _, id := range groups {
 		g := c.loadedGroup(id)
 		for _, tp := range sortedPartitions(p[id]) {
@@ -199,7 +199,7 @@ func (c *Coordinator) PendingTxnProducers() []int64 {
 
 // replayTxnOffset applies a loaded record of producerID's transactional
 // batch: an offset commit pending until the transaction's marker.
-func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
+func (c *Coordinator) replayTxnOffset(producerID int64, r internaltopic.Record) {
 	if v := keyVersion(r.Key); v != 0 && v != 1 || r.Value == nil {
 		return
 	}

@@ -20,7 +20,7 @@ type AppendBatch struct {
 	// IDs are the core's appends in the batch, Records their records in
 	// order.
 	IDs     []internaltopic.AppendID
-	Records []Record
+	Records []internaltopic.Record
 	// Code is the append's error code once answered.
 	Code     int16
 	answered bool
@@ -44,7 +44,7 @@ func (w *AppendWindow) Next() *AppendBatch {
 	for _, ap := range w.queued {
 		count += len(ap.Records)
 	}
-	b := &AppendBatch{IDs: make([]internaltopic.AppendID, 0, len(w.queued)), Records: make([]Record, 0, count)}
+	b := &AppendBatch{IDs: make([]internaltopic.AppendID, 0, len(w.queued)), Records: make([]internaltopic.Record, 0, count)}
 	for _, ap := range w.queued {
 		b.IDs = append(b.IDs, ap.ID)
 		b.Records = append(b.Records, ap.Records...)

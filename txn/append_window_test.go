@@ -14,7 +14,7 @@ func TestAppendWindowKeepsTheOrderSent(t *testing.T) {
 	if w.Next() != nil {
 		t.Fatal("a batch with nothing queued")
 	}
-	w.Queue(Append{ID: 1, Records: []Record{{}}}, Append{ID: 2, Records: []Record{{}, {}}})
+	w.Queue(Append{ID: 1, Records: []internaltopic.Record{{}}}, Append{ID: 2, Records: []internaltopic.Record{{}, {}}})
 	first := w.Next()
 	if !slices.Equal(first.IDs, []internaltopic.AppendID{1, 2}) || len(first.Records) != 3 {
 		t.Fatalf("first batch %v with %d records, want [1 2] with 3", first.IDs, len(first.Records))

@@ -86,7 +86,7 @@ type Reply struct {
 // acknowledged (or failed).
 type Append struct {
 	ID      internaltopic.AppendID
-	Records []Record
+	Records []internaltopic.Record
 }
 
 // Marker asks the shell to write a transaction marker to a partition (a
@@ -178,7 +178,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	if !c.loading {
 		panic("txn: Load after Loaded")
 	}
-	return c.decoder.decode(p, from, func(_ int64, r Record) {
+	return c.decoder.decode(p, from, func(_ int64, r internaltopic.Record) {
 		c.loadedRecords++
 		c.replay(r)
 	})
@@ -300,7 +300,7 @@ func (c *Coordinator) reply(id internaltopic.RequestID, resp kmsg.Response) {
 }
 
 // append asks for records to be appended and calls done with the outcome.
-func (c *Coordinator) append(records []Record, done func(code int16, now internaltopic.Time)) {
+func (c *Coordinator) append(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records})

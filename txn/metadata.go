@@ -219,7 +219,7 @@ func (c *Coordinator) transitChain(t *txnMeta, chain []*txnMeta, done func(code 
 	}
 	next := chain[len(chain)-1]
 	t.pending = next
-	records := make([]Record, 0, len(chain))
+	records := make([]internaltopic.Record, 0, len(chain))
 	for _, s := range chain {
 		records = append(records, metadataRecord(s))
 	}

@@ -54,7 +54,7 @@ func runProperties(t *testing.T, seed uint64) {
 	c := NewCoordinator(cfg)
 	c.Loaded(internaltopic.Time{})
 	var (
-		log      []Record
+		log      []internaltopic.Record
 		pending  []Append
 		allocs   []AllocID
 		markers  []Marker
@@ -157,7 +157,7 @@ func runProperties(t *testing.T, seed uint64) {
 	}
 }
 
-func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string]durable, now internaltopic.Time) {
+func checkProperties(t *testing.T, c *Coordinator, log []internaltopic.Record, seen map[string]durable, now internaltopic.Time) {
 	t.Helper()
 	for id, m := range c.txns {
 		d := durableOf(m)
@@ -191,7 +191,7 @@ func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string
 // legalThroughCompletion says the log's last two records of id move from
 // a prepared transaction through its completion to to: a completion
 // appended with the next transaction's opening (complete), each step legal.
-func legalThroughCompletion(log []Record, id string, from, to State) bool {
+func legalThroughCompletion(log []internaltopic.Record, id string, from, to State) bool {
 	var states []State
 	for _, r := range log {
 		c := NewCoordinator(Config{})

@@ -56,7 +56,7 @@ type harness struct {
 	// markerVersions prints each marker's TransactionVersion.
 	markerVersions bool
 	nextPID        int64
-	log            []Record
+	log            []internaltopic.Record
 	pending        map[internaltopic.AppendID]Append
 	markers        []Marker // sent, not answered
 	out            strings.Builder
@@ -393,7 +393,7 @@ func describeMeta(t *txnMeta) string {
 	return s
 }
 
-func describeRecord(t *testing.T, r Record) string {
+func describeRecord(t *testing.T, r internaltopic.Record) string {
 	var k kmsg.TxnMetadataKey
 	if err := k.ReadFrom(r.Key); err != nil {
 		t.Fatalf("bad key: %v", err)

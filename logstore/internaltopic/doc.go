@@ -3,8 +3,8 @@
 // coordinator key (a group id or a transactional id), as Kafka computes it.
 //
 // It also holds what the two coordinators of these topics have in common:
-// the Time their cores are handed and the RequestID and AppendID under which
-// they are asked and ask for appends.
+// the Time their cores are handed, the RequestID and AppendID under which
+// they are asked and ask for appends, and the Record they append.
 //
 // The group and transaction cores both need these (a transaction's
 // AddOffsetsToTxn adds the group's __consumer_offsets partition), and cores
