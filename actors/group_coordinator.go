@@ -189,10 +189,7 @@ func (a *groupCoordinator) handle(msg *groupRequest) {
 	a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 }
 
-func (a *groupCoordinator) now() internaltopic.Time {
-	now := a.g.n.cfg.Clock.Now()
-	return internaltopic.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
-}
+func (a *groupCoordinator) now() internaltopic.Time { return a.g.now() }
 
 // refreshTopics tells the core the topics of the published image when it
 // changed since it was last told.

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/cluster"
+	"gregor/logstore/internaltopic"
 )
 
 // internalTopicCoordinators is what the group and the transaction
@@ -59,6 +60,12 @@ func (c *internalTopicCoordinators) setCoordinator(partition int32, pid *actor.P
 		next[partition] = pid
 	}
 	c.coordinators.Store(&next)
+}
+
+// now is the time of the node's clock, as a coordinator core is handed it.
+func (c *internalTopicCoordinators) now() internaltopic.Time {
+	now := c.n.cfg.Clock.Now()
+	return internaltopic.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
 }
 
 // leads says whether r is a partition of the topic that this node leads.

@@ -184,10 +184,7 @@ func (a *txnCoordinator) refreshTopics() {
 	a.core.SetTopics(img.PartitionCounts())
 }
 
-func (a *txnCoordinator) now() internaltopic.Time {
-	now := a.x.n.cfg.Clock.Now()
-	return internaltopic.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
-}
+func (a *txnCoordinator) now() internaltopic.Time { return a.x.now() }
 
 // readPartition asks the partition for its records from loadOffset on.
 func (a *txnCoordinator) readPartition() {
