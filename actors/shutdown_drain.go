@@ -82,7 +82,10 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 			n.logger.Info("group members told their coordinators moved", zap.Duration("after", time.Since(started)))
 			return
 		case <-recheck.C:
-			cc.recheck(n.cfg.Clock.Now().MonoMs, n.coordinatorMovedAway)
+			if learned := cc.recheck(n.cfg.Clock.Now().MonoMs, n.coordinatorMovedAway); len(learned) > 0 {
+				n.logger.Info("group members learned from their offset commit that their coordinators moved",
+					zap.Duration("after", time.Since(started)), zap.Strings("members", learned))
+			}
 		case <-bound.C:
 			n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)),
 				zap.Strings("not_told", cc.notTold()))

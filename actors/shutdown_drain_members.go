@@ -225,14 +225,23 @@ func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64, movedAway func(gro
 // longer moved to another live broker (the broker that took it is
 // stopping too), and for those that learned of the move elsewhere by
 // nowMs (memberSeen.learnedElsewhere).
-func (cc *coordinatorConns) recheck(nowMs int64, movedAway func(group string) bool) {
+// It returns the members let go for the second reason, named as notTold
+// names them.
+func (cc *coordinatorConns) recheck(nowMs int64, movedAway func(group string) bool) (learned []string) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	for k := range cc.pending {
-		if m := cc.seen[k]; !movedAway(k.group) || m != nil && m.learnedElsewhere(nowMs) {
+		m := cc.seen[k]
+		switch {
+		case !movedAway(k.group):
+			cc.release(k)
+		case m != nil && m.learnedElsewhere(nowMs):
+			learned = append(learned, cc.name(k))
 			cc.release(k)
 		}
 	}
+	slices.Sort(learned)
+	return learned
 }
 
 // notTold names the members a drain still waits for: the peer's address
@@ -242,17 +251,23 @@ func (cc *coordinatorConns) notTold() []string {
 	defer cc.mu.Unlock()
 	names := make([]string, 0, len(cc.pending))
 	for k := range cc.pending {
-		addr, client := "?", ""
-		if m := cc.seen[k]; m != nil {
-			if m.conn.RemoteAddr != nil {
-				addr = m.conn.RemoteAddr.String()
-			}
-			client = m.client
-		}
-		names = append(names, addr+" "+client+" "+k.group+" "+k.member)
+		names = append(names, cc.name(k))
 	}
 	slices.Sort(names)
 	return names
+}
+
+// name is the peer's address and client id of k's last request, its group
+// and member id; called under cc.mu.
+func (cc *coordinatorConns) name(k memberKey) string {
+	addr, client := "?", ""
+	if m := cc.seen[k]; m != nil {
+		if m.conn.RemoteAddr != nil {
+			addr = m.conn.RemoteAddr.String()
+		}
+		client = m.client
+	}
+	return addr + " " + client + " " + k.group + " " + k.member
 }
 
 // leavingMembers are the member ids a LeaveGroup names (one before v3, a

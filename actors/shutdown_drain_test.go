@@ -180,7 +180,9 @@ func TestCoordinatorConnsDrainLetsGoMembersToldThroughTheirCommit(t *testing.T) 
 	}
 	// sarama's next heartbeat comes here, on time.
 	beat("sarama", 12_500)
-	cc.recheck(13_500, everywhere)
+	if learned := cc.recheck(13_500, everywhere); !slices.Equal(learned, []string{"? c g franz"}) {
+		t.Fatalf("let go %q, want franz", learned)
+	}
 	want := []string{"? c g once", "? c g quiet", "? c g sarama"}
 	if got := cc.notTold(); !slices.Equal(got, want) {
 		t.Fatalf("waiting for %q, want %q (franz let go)", got, want)
