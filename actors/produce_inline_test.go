@@ -61,7 +61,7 @@ func (c *handOffCounter) total() int64 {
 // connection (each finds its partition idle), not the last alone with five
 // workers woken for the others (smallAppendBytes).
 func TestSmallProduceAppendsOnItsReader(t *testing.T) {
-	got, rounds := smallProduceHandOffs(t, nil)
+	got, rounds := produceHandOffs(t, nil, 1)
 	// Each round handed five of its six partitions to workers before (100
 	// in all). The partitions' timer ticks are hand-offs too, more on a
 	// loaded machine: the bound leaves them room.
@@ -75,16 +75,26 @@ func TestSmallProduceAppendsOnItsReader(t *testing.T) {
 // append on workers but the last, so that their syncs overlap rather than
 // add up on the reader.
 func TestSmallProduceToSyncingPartitionsUsesWorkers(t *testing.T) {
-	got, rounds := smallProduceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")})
+	got, rounds := produceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")}, 1)
 	if want := int64(5 * rounds * 3 / 4); got < want {
 		t.Errorf("%d hand-offs to workers for %d produces to 6 syncing partitions, want at least %d", got, rounds, want)
 	}
 }
 
-// smallProduceHandOffs produces rounds of one record to each of six
-// partitions of a topic with configs, each round in one request, and
+// TestLargeProduceAppendsOnItsReader: a Produce past smallAppendBytes
+// appends every partition on its reader too; before, it handed all but
+// its last partition to workers, five per round here.
+func TestLargeProduceAppendsOnItsReader(t *testing.T) {
+	got, rounds := produceHandOffs(t, nil, smallAppendBytes/2)
+	if limit := int64(2 * rounds); got > limit {
+		t.Errorf("%d hand-offs to workers for %d produces of %d KiB to each of 6 partitions, want at most %d", got, rounds, smallAppendBytes/2>>10, limit)
+	}
+}
+
+// produceHandOffs produces rounds of one record of size bytes to each of
+// six partitions of a topic with configs, each round in one request, and
 // counts the hand-offs of the partitions' mailboxes to workers.
-func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs int64, rounds int) {
+func produceHandOffs(t *testing.T, configs map[string]*string, size int) (handOffs int64, rounds int) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 60*time.Second)
 	const parts = 6
@@ -92,12 +102,14 @@ func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs in
 		t.Fatal(err)
 	}
 	// A linger longer than the Produce calls take, and a flush after
-	// them: each round's six records go in one request.
+	// them: each round's six records go in one request, uncompressed
+	// (its size is what counts).
 	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	round := func() {
 		for p := range parts {
-			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: make([]byte, size)}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					t.Errorf("produce: %v", err)
 				}
