@@ -62,18 +62,30 @@ func (r *router) toCoordinator(req *netio.Request, group string, respond func(km
 	if member {
 		k = memberKeyOf(req.Body)
 	}
+	commit, isCommit := req.Body.(*kmsg.OffsetCommitRequest)
 	if pid == nil {
 		respond(groups.ErrorResponse(req.Body, kerr.NotCoordinator.Code))
 		if member {
 			r.coordConns.told(k)
+		} else if isCommit {
+			r.coordConns.commitTold(memberKey{commit.Group, commit.MemberID})
 		}
 		return
 	}
-	if member {
-		r.coordConns.sent(req.Conn, k, req.Header.ClientID, r.node.cfg.Clock.Now().MonoMs)
+	switch {
+	case member:
+		now := r.node.cfg.Clock.Now().MonoMs
+		r.coordConns.sent(req.Conn, k, req.Header.ClientID, now)
+		if heartbeatRequest(req.Body) {
+			r.coordConns.heartbeated(k, now)
+		}
 		respond = r.toldOnMove(k, respond)
-	} else if leave, ok := req.Body.(*kmsg.LeaveGroupRequest); ok {
-		r.coordConns.left(leave.Group, leavingMembers(leave))
+	case isCommit:
+		respond = r.commitToldOnMove(memberKey{commit.Group, commit.MemberID}, respond)
+	default:
+		if leave, ok := req.Body.(*kmsg.LeaveGroupRequest); ok {
+			r.coordConns.left(leave.Group, leavingMembers(leave))
+		}
 	}
 	keepGroupBytes(req.Body)
 	r.node.system.Root.Send(pid, &groupRequest{body: req.Body, client: clientOf(req), respond: respond, inline: true})

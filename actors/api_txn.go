@@ -1,9 +1,6 @@
 package actors
 
 import (
-	"sync"
-	"time"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -82,26 +79,18 @@ func (r *router) addPartitionsToTxn(body *kmsg.AddPartitionsToTxnRequest, respon
 	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
 	resp.Version = body.Version
 	resp.Transactions = make([]kmsg.AddPartitionsToTxnResponseTransaction, len(body.Transactions))
-	if len(body.Transactions) == 0 {
-		respond(resp)
-		return
-	}
-	var mu sync.Mutex
-	left := len(body.Transactions)
-	for i, tx := range body.Transactions {
+	askEach(len(body.Transactions), func(i int, answered func(merge func())) {
+		tx := body.Transactions[i]
 		one := kmsg.NewPtrAddPartitionsToTxnRequest()
 		one.Version, one.Transactions = body.Version, []kmsg.AddPartitionsToTxnRequestTransaction{tx}
 		r.toTxnCoordinator(one, tx.TransactionalID, func(part kmsg.Response) {
-			mu.Lock()
-			defer mu.Unlock()
-			if p := part.(*kmsg.AddPartitionsToTxnResponse); len(p.Transactions) == 1 {
-				resp.Transactions[i] = p.Transactions[0]
-			}
-			if left--; left == 0 {
-				respond(resp)
-			}
+			answered(func() {
+				if p := part.(*kmsg.AddPartitionsToTxnResponse); len(p.Transactions) == 1 {
+					resp.Transactions[i] = p.Transactions[0]
+				}
+			})
 		})
-	}
+	}, func() { respond(resp) })
 }
 
 // describeTransactions splits the ids by coordinator and merges the
@@ -110,26 +99,18 @@ func (r *router) describeTransactions(body *kmsg.DescribeTransactionsRequest, re
 	resp := kmsg.NewPtrDescribeTransactionsResponse()
 	resp.Version = body.Version
 	resp.TransactionStates = make([]kmsg.DescribeTransactionsResponseTransactionState, len(body.TransactionalIDs))
-	if len(body.TransactionalIDs) == 0 {
-		respond(resp)
-		return
-	}
-	var mu sync.Mutex
-	left := len(body.TransactionalIDs)
-	for i, id := range body.TransactionalIDs {
+	askEach(len(body.TransactionalIDs), func(i int, answered func(merge func())) {
+		id := body.TransactionalIDs[i]
 		one := kmsg.NewPtrDescribeTransactionsRequest()
 		one.Version, one.TransactionalIDs = body.Version, []string{id}
 		r.toTxnCoordinator(one, id, func(part kmsg.Response) {
-			mu.Lock()
-			defer mu.Unlock()
-			if p := part.(*kmsg.DescribeTransactionsResponse); len(p.TransactionStates) == 1 {
-				resp.TransactionStates[i] = p.TransactionStates[0]
-			}
-			if left--; left == 0 {
-				respond(resp)
-			}
+			answered(func() {
+				if p := part.(*kmsg.DescribeTransactionsResponse); len(p.TransactionStates) == 1 {
+					resp.TransactionStates[i] = p.TransactionStates[0]
+				}
+			})
 		})
-	}
+	}, func() { respond(resp) })
 }
 
 // listTransactions asks every coordinator on this node and merges their
@@ -138,41 +119,16 @@ func (r *router) describeTransactions(body *kmsg.DescribeTransactionsRequest, re
 func (r *router) listTransactions(body *kmsg.ListTransactionsRequest, respond func(kmsg.Response)) {
 	resp := kmsg.NewPtrListTransactionsResponse()
 	resp.Version = body.Version
-	coordinators := *r.node.txns.coordinators.Load()
-	if len(coordinators) == 0 {
-		respond(resp)
-		return
-	}
-	var mu sync.Mutex
-	left, done := len(coordinators), false
-	finish := func() {
-		if !done {
-			done = true
-			respond(resp)
-		}
-	}
-	timer := time.AfterFunc(groupBatchTimeout, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		finish()
-	})
-	for _, pid := range coordinators {
-		r.node.system.Root.Send(pid, &txnRequest{body: body, respond: func(part kmsg.Response) {
-			mu.Lock()
-			defer mu.Unlock()
-			if done {
-				return
-			}
+	fo := &fanOut[kmsg.Response]{}
+	for _, pid := range *r.node.txns.coordinators.Load() {
+		fo.ask(pid, func(part kmsg.Response) {
 			p := part.(*kmsg.ListTransactionsResponse)
 			if p.ErrorCode != 0 && p.ErrorCode != kerr.NotCoordinator.Code && resp.ErrorCode == 0 {
 				resp.ErrorCode = p.ErrorCode
 			}
 			resp.TransactionStates = append(resp.TransactionStates, p.TransactionStates...)
 			resp.UnknownStateFilters = p.UnknownStateFilters
-			if left--; left == 0 {
-				timer.Stop()
-				finish()
-			}
-		}})
+		}, func(reply func(kmsg.Response)) any { return &txnRequest{body: body, respond: reply} })
 	}
+	fo.run(r.node.system.Root, groupBatchTimeout, func() { respond(resp) })
 }

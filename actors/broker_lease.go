@@ -63,8 +63,8 @@ func (n *Node) leaseHoldsAgain(at, now int64) {
 // leaseHolds says the node's coordinators may answer now; the first
 // refusal under each lapsed lease is logged.
 func (n *Node) leaseHolds() bool {
-	l, now := n.lease.current.Load(), n.cfg.Clock.Now().MonoMs
-	if l != nil && l.Valid(now, n.leadershipHold.Load()) {
+	l, now, hold := n.lease.current.Load(), n.cfg.Clock.Now().MonoMs, n.leadershipHold.Load()
+	if l != nil && l.Valid(now, hold) {
 		if at := n.lease.lapsedAtMs.Load(); at != 0 {
 			n.leaseHoldsAgain(at, now)
 		}
@@ -72,7 +72,7 @@ func (n *Node) leaseHolds() bool {
 	}
 	if l != nil {
 		if old := n.lease.refused.Load(); (old == nil || *old != *l) && n.lease.refused.CompareAndSwap(old, l) {
-			until, held := l.UntilMs()
+			until, held := l.UntilMs(hold)
 			n.logger.Warn("broker lease lapsed: the group and transaction coordinators hold requests (2 s at most, then NOT_COORDINATOR) "+
 				"and their timers until the controller acknowledges a heartbeat",
 				zap.Bool("held", held), zap.Int64("lease_until_mono_ms", until))

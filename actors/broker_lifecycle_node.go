@@ -97,6 +97,7 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			bounded, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.QuorumElectionTimeoutMs)*time.Millisecond)
 			n.awaitActor(bounded, n.quorum, func(done func()) any { return &transferLeadership{done: done} })
 			cancel()
+			phases = append(phases, zap.Duration("quorum_handed_on", time.Since(began)))
 		}
 		if n.controllerServer != nil {
 			_ = n.controllerServer.Close()
@@ -109,7 +110,9 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 			n.highWatermarks.beginShutdown()
 		}
 		n.stopping.Store(true)
-		n.stopActors()
+		n.stopSingletons()
+		phases = append(phases, zap.Duration("controller_stopped", time.Since(began)))
+		n.stopReplicas()
 		phases = append(phases, zap.Duration("actors_stopped", time.Since(began)))
 		// The leave spread its news while the partitions closed their
 		// logs; gossip stops before the actor system, which its events
@@ -173,11 +176,12 @@ func (n *Node) awaitActor(ctx context.Context, pid *actor.PID, msg func(done fun
 	}
 }
 
-// stopActors stops the broker lifecycle, the controller (so metadata no
-// longer changes here), the quorum actor (which closes the metadata log),
-// then the replica manager, whose children (every partition actor) stop
-// first. The caller shuts the actor system down after.
-func (n *Node) stopActors() {
+// stopSingletons stops the broker lifecycle, the controller (so metadata
+// no longer changes here) and the quorum actor (which closes the metadata
+// log); stopReplicas then stops the replica manager, whose children (every
+// partition actor) stop first. The caller shuts the actor system down
+// after.
+func (n *Node) stopSingletons() {
 	if n.system == nil {
 		return
 	}
@@ -186,7 +190,12 @@ func (n *Node) stopActors() {
 			_ = n.system.Root.StopFuture(n.system.NewLocalPID(name)).Wait()
 		}
 	}
-	if n.replicaManager != nil {
+}
+
+// stopReplicas stops the replica manager and with it every replica
+// (stopSingletons).
+func (n *Node) stopReplicas() {
+	if n.system != nil && n.replicaManager != nil {
 		_ = n.system.Root.StopFuture(n.replicaManager).Wait()
 	}
 }

@@ -25,7 +25,7 @@ func (n *Node) takeShutdownMarker() error {
 }
 
 // markCleanShutdown leaves the broker's clean shutdown marker once a
-// graceful stop closed every log (stopActors): the next process registers
+// graceful stop closed every log (stopReplicas): the next process registers
 // with this one's broker epoch (or the last one's, when this one never
 // registered), so the controller knows it lost nothing it had (KIP-966). A
 // node that failed, or had no epoch, leaves none.

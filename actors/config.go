@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"gregor/cluster/gossip"
 	"gregor/logstore/vfs"
 )
 
@@ -43,8 +42,6 @@ type Config struct {
 	GossipListener string
 	// GossipSeeds is gossip.seeds.
 	GossipSeeds []string
-	// GossipTimings are the failure detector's; zero: gossip.LANTimings.
-	GossipTimings gossip.Timings
 	// BrokerSessionTimeoutMs is broker.session.timeout.ms (0: the default).
 	BrokerSessionTimeoutMs int64
 	// BrokerHeartbeatIntervalMs is broker.heartbeat.interval.ms (0: the default).

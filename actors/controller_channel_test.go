@@ -21,7 +21,7 @@ func TestCancelledControllerCallStopsAsking(t *testing.T) {
 	srv, err := netio.NewServer(netio.Config{
 		Address:     "127.0.0.1:0",
 		APIVersions: []netio.APIVersionRange{{APIKey: 63, MinVersion: 0, MaxVersion: 2}},
-	}, netio.HandlerFunc(func(req *netio.Request, respond func(kmsg.Response)) {
+	}, handlerFunc(func(req *netio.Request, respond func(kmsg.Response)) {
 		asked.Add(1)
 		resp := req.Body.(*kmsg.BrokerHeartbeatRequest).ResponseKind().(*kmsg.BrokerHeartbeatResponse)
 		resp.ErrorCode = kerr.NotController.Code
@@ -58,3 +58,9 @@ func TestCancelledControllerCallStopsAsking(t *testing.T) {
 		t.Fatal("a cancelled call answered its caller")
 	}
 }
+
+// handlerFunc adapts a function to netio.Handler.
+type handlerFunc func(req *netio.Request, respond func(kmsg.Response))
+
+// Handle calls f.
+func (f handlerFunc) Handle(req *netio.Request, respond func(kmsg.Response)) { f(req, respond) }

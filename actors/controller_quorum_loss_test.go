@@ -45,28 +45,40 @@ func metadataRequests(timeoutMs int32) []kmsg.Request {
 	return []kmsg.Request{ct, dt, cp, ac}
 }
 
-// refusedWithin sends req to node i and fails unless an answer comes within
-// the request's timeout (plus a second for the round trips) and refuses it
-// with REQUEST_TIMED_OUT or NOT_CONTROLLER.
-func (c *testCluster) refusedWithin(i int, req kmsg.Request, timeoutMs int32) {
+// allRefusedWithin sends each of reqs to node i, all at once (each on a
+// client of its own), and fails unless each is answered within its timeout
+// (plus a second for the round trips) with REQUEST_TIMED_OUT or
+// NOT_CONTROLLER.
+func (c *testCluster) allRefusedWithin(i int, reqs []kmsg.Request, timeoutMs int32) {
 	c.t.Helper()
-	cl := newClient(c.t, c.node(i))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMs)*time.Millisecond+5*time.Second)
-	defer cancel()
-	started := time.Now()
-	resp, err := cl.SeedBrokers()[0].Request(ctx, req)
-	took := time.Since(started)
-	name := kmsg.NameForKey(req.Key())
-	if err != nil {
-		c.t.Fatalf("%s through node %d: no answer after %v: %v", name, i+1, took, err)
+	var wg sync.WaitGroup
+	for _, req := range reqs {
+		cl := newClient(c.t, c.node(i))
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutMs)*time.Millisecond+5*time.Second)
+			defer cancel()
+			started := time.Now()
+			resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+			took := time.Since(started)
+			name := kmsg.NameForKey(req.Key())
+			if err != nil {
+				c.t.Errorf("%s through node %d: no answer after %v: %v", name, i+1, took, err)
+				return
+			}
+			if limit := time.Duration(timeoutMs)*time.Millisecond + time.Second; took > limit {
+				c.t.Errorf("%s through node %d answered after %v, past its %d ms timeout", name, i+1, took, timeoutMs)
+			}
+			if code := controllerErrorCode(resp); code != kerr.RequestTimedOut.Code && code != kerr.NotController.Code {
+				c.t.Errorf("%s through node %d: error %v, want REQUEST_TIMED_OUT or NOT_CONTROLLER", name, i+1, kerr.ErrorForCode(code))
+				return
+			}
+			c.t.Logf("%s through node %d refused after %v: %v", name, i+1, took, kerr.ErrorForCode(controllerErrorCode(resp)))
+		})
 	}
-	if limit := time.Duration(timeoutMs)*time.Millisecond + time.Second; took > limit {
-		c.t.Fatalf("%s through node %d answered after %v, past its %d ms timeout", name, i+1, took, timeoutMs)
+	wg.Wait()
+	if c.t.Failed() {
+		c.t.FailNow()
 	}
-	if code := controllerErrorCode(resp); code != kerr.RequestTimedOut.Code && code != kerr.NotController.Code {
-		c.t.Fatalf("%s through node %d: error %v, want REQUEST_TIMED_OUT or NOT_CONTROLLER", name, i+1, kerr.ErrorForCode(code))
-	}
-	c.t.Logf("%s through node %d refused after %v: %v", name, i+1, took, kerr.ErrorForCode(controllerErrorCode(resp)))
 }
 
 // controllerErrorCode is the error a refused metadata request's answer
@@ -121,15 +133,11 @@ func TestMetadataRequestsAnsweredWithoutQuorum(t *testing.T) {
 	if !c.node(survivor).controllerActive.Load() {
 		t.Fatalf("node %d stepped down before the first request: the test needs a longer election timeout", survivor+1)
 	}
-	for _, req := range metadataRequests(quorumLossTimeoutMs) {
-		c.refusedWithin(survivor, req, quorumLossTimeoutMs)
-	}
+	c.allRefusedWithin(survivor, metadataRequests(quorumLossTimeoutMs), quorumLossTimeoutMs)
 	waitFor(t, 30*time.Second, "the survivor's controller to step down", func() bool {
 		return !c.node(survivor).controllerActive.Load()
 	})
-	for _, req := range metadataRequests(quorumLossTimeoutMs) {
-		c.refusedWithin(survivor, req, quorumLossTimeoutMs)
-	}
+	c.allRefusedWithin(survivor, metadataRequests(quorumLossTimeoutMs), quorumLossTimeoutMs)
 	if _, ok := c.node(survivor).routes.load().image.Topic("no-quorum"); ok {
 		t.Fatal("a topic was created without a quorum")
 	}

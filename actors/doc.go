@@ -41,8 +41,8 @@
 // mailbox runs the messages that ask for it (the leader's answers the
 // fetcher hands over, a Fetch's first reads) on their sender's goroutine
 // when it is idle (partitionMailbox), and so does a Produce's append: every
-// partition of a Produce of at most 64 KiB whose log does not sync after
-// appends, else the last one (produce_inline.go). A group
+// partition of a Produce whose log does not sync after appends, else the
+// last one (produce_inline.go). A group
 // coordinator's mailbox runs a request its connection's reader sends the
 // same way, and the coordinator hands its appends to its partition so: an
 // offset commit on one node is handled, appended and answered on the

@@ -47,7 +47,7 @@ func (n *Node) startGossip() error {
 	controller := n.controller
 	g, err := gossip.Start(gossip.Config{
 		NodeID: cfg.NodeID, Tags: tags, BindAddress: cfg.GossipListener, Seeds: cfg.GossipSeeds,
-		Timings: cfg.GossipTimings, Logger: n.logger.Named("gossip"),
+		Logger: n.logger.Named("gossip"),
 		OnEvent: func(e gossip.Event) {
 			if e.Kind == gossip.NameConflict && e.Member.NodeID == cfg.NodeID {
 				n.logger.Error("gossip: another live node has this node's id", zap.String("gossip_address", e.Member.GossipAddress))

@@ -96,6 +96,12 @@ func consumerAssignments(t *testing.T, ctx context.Context, adm *kadm.Client, gr
 	return out
 }
 
+// newPartitionsSoon lets a franz-go member refresh its metadata 100 ms after
+// the last refresh, not 5 s (MetadataMinAge): assigned a partition its
+// metadata does not know yet (the topic grew), it fetches it at once
+// instead of 5 s later.
+var newPartitionsSoon = kgo.MetadataMinAge(100 * time.Millisecond)
+
 // franz-go's KIP-848 consumer: the assignment is computed here, members
 // share the partitions, every record is read, and the group follows a
 // topic that grows.
@@ -111,7 +117,7 @@ func TestConsumerGroupProtocol(t *testing.T) {
 	seen := map[string]bool{}
 	member := func() *kgo.Client {
 		return newClient(t, n, kgo.ConsumerGroup("g848"), kgo.ConsumeTopics("next-gen"), kgo.ServerSideBalancer(),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), newPartitionsSoon)
 	}
 	a := startPoller(t, ctx, member(), &mu, seen)
 	consumerAssignments(t, ctx, adm, "g848", 1, 6)

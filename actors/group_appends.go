@@ -8,6 +8,7 @@ import (
 
 	"gregor/cluster"
 	"gregor/groups"
+	"gregor/logstore/internaltopic"
 )
 
 // appendBatchBytes bounds the records of one batch the coordinator writes
@@ -46,12 +47,12 @@ func (a *groupCoordinator) flushAppends() {
 	}
 	records := a.queued[0].Records // one append: its records as they are
 	if n > 1 {
-		records = make([]groups.Record, 0, count)
+		records = make([]internaltopic.Record, 0, count)
 		for _, ap := range a.queued[:n] {
 			records = append(records, ap.Records...)
 		}
 	}
-	a.appending = make([]groups.AppendID, 0, n)
+	a.appending = make([]internaltopic.AppendID, 0, n)
 	for _, ap := range a.queued[:n] {
 		a.appending = append(a.appending, ap.ID)
 	}
@@ -68,7 +69,7 @@ func (a *groupCoordinator) flushAppends() {
 // TxnOffsetCommit's offsets) as its own batch of the producer.
 func (a *groupCoordinator) flushTransactional(ap groups.Append) {
 	a.queued = a.queued[1:]
-	a.appending = []groups.AppendID{ap.ID}
+	a.appending = []internaltopic.AppendID{ap.ID}
 	self, root, ids := a.self, a.g.n.system.Root, a.appending
 	batch := groups.EncodeTxnBatch(ap.Records, a.g.n.cfg.Clock.Now().WallMs, *ap.Producer)
 	root.Send(a.partitionPID, &producePartition{records: batch, ownRecords: true, inline: true, acks: -1, timeoutMs: offsetsCommitTimeoutMs,
@@ -113,7 +114,7 @@ func (a *groupCoordinator) appended(msg *groupAppended) {
 // it once both are written (parts).
 func (a *groupCoordinator) splitAppend(ap groups.Append) {
 	if a.parts == nil {
-		a.parts = map[groups.AppendID]int{}
+		a.parts = map[internaltopic.AppendID]int{}
 	}
 	a.parts[ap.ID] = max(a.parts[ap.ID], 1) + 1
 	half := len(ap.Records) / 2

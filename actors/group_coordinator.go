@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/groups"
+	"gregor/logstore/internaltopic"
 )
 
 // groupRequest carries a group request to the coordinator of its group.
@@ -39,7 +40,7 @@ type groupLoadRead struct{ res fetchPartitionResult }
 // groupAppended reports the partition's answer to a coordinator's batch of
 // appends.
 type groupAppended struct {
-	ids  []groups.AppendID
+	ids  []internaltopic.AppendID
 	code int16
 }
 
@@ -88,8 +89,8 @@ type groupCoordinator struct {
 	core *groups.Coordinator
 	self *actor.PID
 	// waiting holds the requests the core owes an answer.
-	waiting map[groups.RequestID]*groupRequest
-	nextID  groups.RequestID
+	waiting map[internaltopic.RequestID]*groupRequest
+	nextID  internaltopic.RequestID
 	// loadOffset is where the load reads next; reading, whether a read
 	// is in flight.
 	loadOffset int64
@@ -101,7 +102,7 @@ type groupCoordinator struct {
 	// appending are the core's appends in the batch the partition is
 	// writing (nil: none); queued wait for it to finish, then go as one
 	// batch, so a busy coordinator writes many commits at once.
-	appending []groups.AppendID
+	appending []internaltopic.AppendID
 	queued    []groups.Append
 	// merged are the plain appends of the batch being written; alone
 	// counts the queued appends that go one per batch after a merged
@@ -111,7 +112,7 @@ type groupCoordinator struct {
 	// parts counts the parts not yet written of each splittable append
 	// split because the partition refused it for its size
 	// (group_appends.go).
-	parts map[groups.AppendID]int
+	parts map[internaltopic.AppendID]int
 	// closing is set once the node stops: every request is answered
 	// NOT_COORDINATOR.
 	closing bool
@@ -134,7 +135,7 @@ func newGroupCoordinator(g *groupNode, partition int32, partitionPID *actor.PID)
 func (a *groupCoordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.self, a.waiting, a.topicsEpoch = ctx.Self(), map[groups.RequestID]*groupRequest{}, -1
+		a.self, a.waiting, a.topicsEpoch = ctx.Self(), map[internaltopic.RequestID]*groupRequest{}, -1
 		a.gate.HoldMs = a.g.cfg.LeaseHoldMs
 		a.core = groups.NewCoordinator(a.g.cfg.coreConfig(a.g.n))
 		a.readPartition()
@@ -188,10 +189,7 @@ func (a *groupCoordinator) handle(msg *groupRequest) {
 	a.core.Handle(a.nextID, msg.body, msg.client, a.now())
 }
 
-func (a *groupCoordinator) now() groups.Time {
-	now := a.g.n.cfg.Clock.Now()
-	return groups.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
-}
+func (a *groupCoordinator) now() internaltopic.Time { return a.g.now() }
 
 // refreshTopics tells the core the topics of the published image when it
 // changed since it was last told.

@@ -117,3 +117,30 @@ func (m *merger) expire() {
 	m.mu.Unlock()
 	m.done()
 }
+
+// askEach asks for each of n parts: ask is given the part's index and the
+// function its answer calls with what merges it into the response. Merges
+// run one at a time; done runs once, after the last (at once for no part).
+// It sets no deadline: each part's answer must come, as a coordinator's
+// does (a request it never took is answered as undelivered, one it took
+// when it stops).
+func askEach(n int, ask func(i int, answered func(merge func())), done func()) {
+	if n == 0 {
+		done()
+		return
+	}
+	var mu sync.Mutex
+	left := n
+	for i := range n {
+		ask(i, func(merge func()) {
+			mu.Lock()
+			merge()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				done()
+			}
+		})
+	}
+}

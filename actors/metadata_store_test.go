@@ -127,7 +127,7 @@ func TestMetadataDirectoriesRefused(t *testing.T) {
 	}
 	cfg := testNodeConfig(dir)
 	voters(&cfg)
-	if _, err := Start(cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), "without controller.quorum.voters") {
+	if _, err := Start(context.Background(), cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), "without controller.quorum.voters") {
 		t.Fatalf("single-node metadata in a quorum of three: %v", err)
 	}
 
@@ -139,7 +139,7 @@ func TestMetadataDirectoriesRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg = testNodeConfig(dir)
-	if _, err := Start(cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "never starts a new metadata quorum") {
+	if _, err := Start(context.Background(), cfg, zaptest.NewLogger(t)); err == nil || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "never starts a new metadata quorum") {
 		t.Fatalf("a formed cluster's directory without its log: %v", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestMetaPropertiesOfAnotherClusterRefused(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := StartContext(ctx, testNodeConfig(dir), zaptest.NewLogger(t))
+	n, err := Start(ctx, testNodeConfig(dir), zaptest.NewLogger(t))
 	if err == nil {
 		stopNode(t, n)
 		t.Fatal("a node of another cluster started")
@@ -257,7 +257,7 @@ func TestMetadataLogDir(t *testing.T) {
 	start := func(metadataLogDir string) error {
 		cfg := testNodeConfig(data)
 		cfg.MetadataLogDir = metadataLogDir
-		n, err := Start(cfg, zaptest.NewLogger(t))
+		n, err := Start(context.Background(), cfg, zaptest.NewLogger(t))
 		if err == nil {
 			stopNode(t, n)
 		}

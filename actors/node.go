@@ -154,14 +154,10 @@ type Node struct {
 // Start opens the data directory, joins the metadata quorum, recovers the
 // partitions the metadata assigns this node and, on a broker, registers
 // with the active controller; it returns once the broker is unfenced and
-// its client listener serves (a controller-only node: once it runs).
-func Start(cfg Config, logger *zap.Logger) (*Node, error) {
-	return StartContext(context.Background(), cfg, logger)
-}
-
-// StartContext is Start, given up (and the node stopped) when ctx ends
-// before the broker is unfenced: a node waits for a quorum of its voters.
-func StartContext(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
+// its client listener serves (a controller-only node: once it runs). It
+// gives up, and stops the node, when ctx ends before the broker is
+// unfenced: a node waits for a quorum of its voters.
+func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
 	cfg = cfg.withProcessDefaults().withClusterDefaults()
 	if err := cfg.Check(); err != nil {
 		return nil, err

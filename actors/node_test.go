@@ -21,7 +21,7 @@ func startTestNode(t *testing.T, dir string, edit func(*Config)) *Node {
 	if edit != nil {
 		edit(&cfg)
 	}
-	n, err := Start(cfg, zaptest.NewLogger(t))
+	n, err := Start(context.Background(), cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestTopicsSurviveRestart(t *testing.T) {
 func TestInvalidStaticTopicDefaultRefused(t *testing.T) {
 	cfg := Config{NodeID: 1, ListenAddress: "127.0.0.1:0", DataDir: t.TempDir(),
 		StaticBrokerConfigs: map[string]string{"log.retention.ms": "soon"}}
-	n, err := Start(cfg, zaptest.NewLogger(t))
+	n, err := Start(context.Background(), cfg, zaptest.NewLogger(t))
 	if err == nil {
 		n.Stop(context.Background())
 		t.Fatal("a node started with log.retention.ms=soon")

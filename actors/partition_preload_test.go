@@ -130,7 +130,7 @@ func TestRestartedNodeOpensLogsWhileCatchingUp(t *testing.T) {
 	})
 	cfg := testNodeConfig(dir)
 	cfg.FS = fsys
-	n, err := Start(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).WithOptions(hook))
+	n, err := Start(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).WithOptions(hook))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,16 +164,17 @@ func (b *produceBatch) answerUndelivered() {
 // runProduces runs a fan-out of produces through the node's produce
 // queues, as fanOut.run sends its messages: done runs once every asked
 // partition answered, or at timeout. It runs on the reader of the
-// request's connection, which sends the last partition's batch inline
-// (an idle partition appends it on this goroutine, inlineMessage): the
-// other partitions append on workers meanwhile, and a Produce to one
-// partition wakes no other goroutine. A small Produce (smallAppendBytes)
-// sends every partition's batch inline. With held, the new batches wait
-// in it, for more produces to join them, until held is sent.
+// request's connection, which sends every partition's batch inline, and
+// once all are sent appends those it found idle, one after another
+// (inlineRuns): a Produce wakes no other goroutine, and its records are
+// copied to the log by the core that just read them. Partitions whose
+// log syncs after appends (runsSmall) append on workers but the last. With
+// held, the new batches wait in it, for more produces to join them, until
+// held is sent.
 func (n *Node) runProduces(f *fanOut[producePartitionResult], timeout time.Duration, held *heldBatches, done func()) {
 	f.m.done = done
 	f.m.start(timeout)
-	runs := smallRuns(held == nil && sendsBytes(f.sends) <= smallAppendBytes)
+	runs := smallRuns(held == nil)
 	for i, s := range f.sends {
 		if held != nil {
 			held.node = n

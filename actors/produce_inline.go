@@ -9,20 +9,23 @@ import (
 	"gregor/logstore"
 )
 
-// smallAppendBytes bounds the records of a Produce (or of held batches)
-// whose every partition appends on the sender's goroutine, one after
-// another, where each finds its partition idle: the sender first sends
-// every batch, so each partition counts its message as queued
-// (fetchBoard.queued) and a Fetch that one append wakes reads the others
-// behind theirs, then runs the partitions it found idle, in order
+// smallAppendBytes bounds the records of held batches (heldBatches), a
+// transaction coordinator's appends and its markers whose partitions each
+// append on the sender's goroutine where they find the partition idle.
+// A Produce's partitions always do, whatever its size (runProduces): the
+// reader sends every batch first, so each partition counts its message as
+// queued (fetchBoard.queued) and a Fetch that one append wakes reads the
+// others behind theirs, then runs the partitions it found idle, in order
 // (inlineRuns). Handing a partition to a worker wakes a goroutine, and
 // often an idle thread of the Go scheduler that steals it (sleeping first
 // when it is the sender's next goroutine): dearer than the write of a few
-// kilobytes. A transaction of 100 records of 100 B over six partitions
-// (BenchmarkTransactions) handed five of its six data appends to workers;
-// larger produces still append their partitions in parallel, and so do
-// partitions whose log syncs after appends (syncsAppends): one after
-// another their syncs would add up.
+// kilobytes, and a worker on another core copies records that the reader
+// just read into its own core's cache (a copy of memory another core just
+// wrote costs about twice as much). A transaction of 100 records of 100 B
+// over six partitions (BenchmarkTransactions) handed five of its six data
+// appends to workers. Partitions whose log syncs after appends
+// (syncsAppends) still append on workers but the last: one after another
+// their syncs would add up.
 const smallAppendBytes = 64 << 10
 
 // syncsAppends says a log with cfg syncs after appends: flush.messages
@@ -36,17 +39,6 @@ func syncsAppends(cfg logstore.Config) bool {
 func (n *Node) runsSmall(pid *actor.PID) bool {
 	board := n.fetchBoards.of(pid)
 	return board == nil || !board.syncsAppends.Load()
-}
-
-// sendsBytes counts the records of a fan-out's produces.
-func sendsBytes(sends []fanOutSend) int {
-	total := 0
-	for _, s := range sends {
-		if p, ok := s.msg.(*producePartition); ok {
-			total += len(p.records)
-		}
-	}
-	return total
 }
 
 // send sends the held batches in the order they were made, the last
@@ -114,22 +106,21 @@ func (b *produceBatch) deferRun(run func()) bool {
 	return true
 }
 
-// yieldsBefore says whether the actor yields before it takes b: always,
-// but for a batch of a small Produce its reader runs (produceBatch.deferTo:
-// every partition of the Produce appended on the reader, one after
-// another, smallAppendBytes) while the partition's produces come from one
-// producer (producerMix). runtime.Gosched puts the goroutine at the back
-// of the global run queue, and on a busy machine it waits there behind
-// every other runnable goroutine while the partition's mailbox stays
-// claimed and the reader reads nothing, once per partition. A single
-// producer's transactions of 100 records over six partitions ran 1.05 to
-// 1.3 times as fast without it (the more, the busier the machine), with
-// up to a tenth less broker CPU per record and an eighth fewer context
-// switches per transaction (BenchmarkTransactions, interleaved rounds):
-// nobody joins its batches, and its reader's own next Produce cannot (the
-// reader is the one yielding). Where several producers share
-// the partition, the yield lets them share its appends: without it, 4 and
-// 16 transactional producers at once cost 10-25% more CPU per record.
+// yieldsBefore says whether the actor yields before it takes b: always, but
+// for a batch its sender runs (produceBatch.deferTo: every partition of a
+// Produce appended on its reader, one after another, runProduces) while the
+// partition's produces come from one producer (producerMix). runtime.Gosched
+// puts the goroutine at the back of the global run queue, and on a busy
+// machine it waits there behind every other runnable goroutine while the
+// partition's mailbox stays claimed and the reader reads nothing, once per
+// partition. A single producer's transactions of 100 records over six
+// partitions ran 1.05 to 1.3 times as fast without it (the more, the busier
+// the machine), with up to a tenth less broker CPU per record and an eighth
+// fewer context switches per transaction (BenchmarkTransactions, interleaved
+// rounds): nobody joins its batches, and its reader's own next Produce
+// cannot (the reader is the one yielding). Where several producers share the
+// partition, the yield lets them share its appends: without it, 4 and 16
+// transactional producers at once cost 10-25% more CPU per record.
 func (a *partitionActor) yieldsBefore(b *produceBatch) bool {
 	return b.deferTo == nil || a.producers.several
 }

@@ -61,7 +61,7 @@ func (c *handOffCounter) total() int64 {
 // connection (each finds its partition idle), not the last alone with five
 // workers woken for the others (smallAppendBytes).
 func TestSmallProduceAppendsOnItsReader(t *testing.T) {
-	got, rounds := smallProduceHandOffs(t, nil)
+	got, rounds := produceHandOffs(t, nil, 1)
 	// Each round handed five of its six partitions to workers before (100
 	// in all). The partitions' timer ticks are hand-offs too, more on a
 	// loaded machine: the bound leaves them room.
@@ -75,16 +75,26 @@ func TestSmallProduceAppendsOnItsReader(t *testing.T) {
 // append on workers but the last, so that their syncs overlap rather than
 // add up on the reader.
 func TestSmallProduceToSyncingPartitionsUsesWorkers(t *testing.T) {
-	got, rounds := smallProduceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")})
+	got, rounds := produceHandOffs(t, map[string]*string{"flush.messages": kadm.StringPtr("1")}, 1)
 	if want := int64(5 * rounds * 3 / 4); got < want {
 		t.Errorf("%d hand-offs to workers for %d produces to 6 syncing partitions, want at least %d", got, rounds, want)
 	}
 }
 
-// smallProduceHandOffs produces rounds of one record to each of six
-// partitions of a topic with configs, each round in one request, and
+// TestLargeProduceAppendsOnItsReader: a Produce past smallAppendBytes
+// appends every partition on its reader too; before, it handed all but
+// its last partition to workers, five per round here.
+func TestLargeProduceAppendsOnItsReader(t *testing.T) {
+	got, rounds := produceHandOffs(t, nil, smallAppendBytes/2)
+	if limit := int64(2 * rounds); got > limit {
+		t.Errorf("%d hand-offs to workers for %d produces of %d KiB to each of 6 partitions, want at most %d", got, rounds, smallAppendBytes/2>>10, limit)
+	}
+}
+
+// produceHandOffs produces rounds of one record of size bytes to each of
+// six partitions of a topic with configs, each round in one request, and
 // counts the hand-offs of the partitions' mailboxes to workers.
-func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs int64, rounds int) {
+func produceHandOffs(t *testing.T, configs map[string]*string, size int) (handOffs int64, rounds int) {
 	n := startTestNode(t, t.TempDir(), nil)
 	ctx := testContext(t, 60*time.Second)
 	const parts = 6
@@ -92,12 +102,14 @@ func smallProduceHandOffs(t *testing.T, configs map[string]*string) (handOffs in
 		t.Fatal(err)
 	}
 	// A linger longer than the Produce calls take, and a flush after
-	// them: each round's six records go in one request.
+	// them: each round's six records go in one request, uncompressed
+	// (its size is what counts).
 	cl := newClient(t, n, kgo.DefaultProduceTopic("small"), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Second),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	round := func() {
 		for p := range parts {
-			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: []byte("v")}, func(_ *kgo.Record, err error) {
+			cl.Produce(ctx, &kgo.Record{Partition: int32(p), Value: make([]byte, size)}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					t.Errorf("produce: %v", err)
 				}
@@ -198,11 +210,12 @@ func TestDeferredInlineRunsAfterEverySend(t *testing.T) {
 	}
 }
 
-// TestSmallProduceBatchesTakeNoYield: a partition takes a produce batch of
-// a small Produce, which its connection's reader runs (every partition on
-// the reader), without yielding first (takeBatch), and each batch of a
-// large one (its partitions on workers but the last) after one yield.
-func TestSmallProduceBatchesTakeNoYield(t *testing.T) {
+// TestProduceBatchesTakeNoYield: a partition takes the produce batch of a
+// Produce, which its connection's reader runs (every partition on the
+// reader, small or large), without yielding first (takeBatch). Before,
+// each batch of a Produce past smallAppendBytes went to a worker, but the
+// last, and was taken after one yield.
+func TestProduceBatchesTakeNoYield(t *testing.T) {
 	var yields atomic.Int64
 	// Restored after the node's clean-up (clean-ups run last first): its
 	// partitions read the hook until they stop.
@@ -254,13 +267,13 @@ func TestSmallProduceBatchesTakeNoYield(t *testing.T) {
 	if got := yields.Load() - before; got != 0 {
 		t.Errorf("%d yields for %d small produces to %d partitions, each run on the reader: want none", got, rounds, parts)
 	}
-	// Past smallAppendBytes: every partition but the last goes to a worker.
+	// Past smallAppendBytes the reader still appends every partition.
 	before = yields.Load()
 	for range rounds {
 		round(smallAppendBytes / (parts - 1))
 	}
-	if got, want := yields.Load()-before, int64(parts*rounds); got != want {
-		t.Errorf("%d yields for %d large produces to %d partitions, want %d (one per partition)", got, rounds, parts, want)
+	if got := yields.Load() - before; got != 0 {
+		t.Errorf("%d yields for %d large produces to %d partitions, each run on the reader: want none", got, rounds, parts)
 	}
 }
 

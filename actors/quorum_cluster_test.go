@@ -19,6 +19,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+
+	"gregor/logstore/raftlog"
 )
 
 // testCluster is nodes of one cluster in this process, on loopback ports,
@@ -128,7 +130,7 @@ func (c *testCluster) tryStart(i int) error {
 	if c.logs != nil {
 		logger = logger.WithOptions(zap.WrapCore(func(core zapcore.Core) zapcore.Core { return zapcore.NewTee(core, c.logs) }))
 	}
-	n, err := StartContext(ctx, c.cfgs[i], logger)
+	n, err := Start(ctx, c.cfgs[i], logger)
 	if err != nil {
 		return err
 	}
@@ -311,7 +313,7 @@ func TestClusterRefusesDuplicateNodeID(t *testing.T) {
 	dup.ControllerListenAddress = "127.0.0.1:0"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := StartContext(ctx, dup, zaptest.NewLogger(t).With(zap.String("test_node", "duplicate")))
+	n, err := Start(ctx, dup, zaptest.NewLogger(t).With(zap.String("test_node", "duplicate")))
 	if err == nil {
 		stopNode(t, n)
 		t.Fatal("a second node 2 started")
@@ -320,4 +322,15 @@ func TestClusterRefusesDuplicateNodeID(t *testing.T) {
 		t.Fatalf("duplicate refused with: %v", err)
 	}
 	c.createTopicEventually(c.activeController(), "still-works", 1, 3)
+}
+
+// describeQuorumRequest is the DescribeQuorum of the metadata partition.
+func describeQuorumRequest() *kmsg.DescribeQuorumRequest {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = raftlog.DirName
+	p := kmsg.NewDescribeQuorumRequestTopicPartition()
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	return req
 }

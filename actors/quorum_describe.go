@@ -100,14 +100,3 @@ func splitAddress(addr string) (string, int32, bool) {
 	}
 	return host, int32(port), true
 }
-
-// describeQuorumRequest is the DescribeQuorum of the metadata partition.
-func describeQuorumRequest() *kmsg.DescribeQuorumRequest {
-	req := kmsg.NewPtrDescribeQuorumRequest()
-	t := kmsg.NewDescribeQuorumRequestTopic()
-	t.Topic = raftlog.DirName
-	p := kmsg.NewDescribeQuorumRequestTopicPartition()
-	t.Partitions = append(t.Partitions, p)
-	req.Topics = append(req.Topics, t)
-	return req
-}

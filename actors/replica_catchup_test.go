@@ -59,7 +59,7 @@ func TestRestartedNodeStartsReplicasOnlyAfterCatchingUp(t *testing.T) {
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Core(), core)).With(zap.Int("test_node", 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n, err := StartContext(ctx, c.cfgs[0], logger)
+	n, err := Start(ctx, c.cfgs[0], logger)
 	if err != nil {
 		t.Fatal(err)
 	}

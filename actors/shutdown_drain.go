@@ -40,12 +40,15 @@ import (
 // down or stopping too, as in gregor cluster down) has nowhere to be sent.
 // A node that still coordinates groups (no other broker took them), or
 // whose clients sent its coordinators nothing lately, does not wait.
-// Left: a franz-go member whose offset commit is answered NOT_COORDINATOR
-// before its next heartbeat learns the move there (its coordinator cache
-// is its client's) and heartbeats straight to the new coordinator; it is
-// never told here, and the drain waits for it until its bound (a commit
-// cannot count as told: sarama's heartbeat loop keeps its own coordinator
-// until a heartbeat fails).
+// A franz-go or kafka-python member whose offset commit is answered
+// NOT_COORDINATOR before its next heartbeat learns the move there (its
+// coordinator cache is its client's) and heartbeats straight to the new
+// coordinator; it is never told here. A commit cannot count as told:
+// sarama's heartbeat loop keeps its client's cached coordinator until a
+// heartbeat fails or its offset manager looks the coordinator up again.
+// So such a member is let go once no heartbeat of its came here for half
+// as long again as its heartbeats came apart (memberSeen.learnedElsewhere);
+// before, the drain waited for it until its bound.
 
 // drainCoordinatorClients keeps the listener answering after a controlled
 // shutdown (above), until the members that talked to this node's group
@@ -79,7 +82,10 @@ func (n *Node) drainCoordinatorClients(ctx context.Context) {
 			n.logger.Info("group members told their coordinators moved", zap.Duration("after", time.Since(started)))
 			return
 		case <-recheck.C:
-			cc.recheck(n.coordinatorMovedAway)
+			if learned := cc.recheck(n.cfg.Clock.Now().MonoMs, n.coordinatorMovedAway); len(learned) > 0 {
+				n.logger.Info("group members learned from their offset commit that their coordinators moved",
+					zap.Duration("after", time.Since(started)), zap.Strings("members", learned))
+			}
 		case <-bound.C:
 			n.logger.Info("stopped waiting for group members to learn their coordinators moved", zap.Duration("after", time.Since(started)),
 				zap.Strings("not_told", cc.notTold()))
@@ -121,6 +127,44 @@ func (r *router) toldOnMove(k memberKey, respond func(kmsg.Response)) func(kmsg.
 			r.coordConns.told(k)
 		}
 	}
+}
+
+// commitToldOnMove wraps the answer to a member's offset commit sent to a
+// coordinator here: NOT_COORDINATOR from the coordinator itself tells the
+// member as the router's does (coordinatorConns.commitTold).
+func (r *router) commitToldOnMove(k memberKey, respond func(kmsg.Response)) func(kmsg.Response) {
+	return func(resp kmsg.Response) {
+		respond(resp)
+		if offsetCommitNotCoordinator(resp) {
+			r.coordConns.commitTold(k)
+		}
+	}
+}
+
+// offsetCommitNotCoordinator says an OffsetCommit's answer refused a
+// partition NOT_COORDINATOR.
+func offsetCommitNotCoordinator(resp kmsg.Response) bool {
+	r, ok := resp.(*kmsg.OffsetCommitResponse)
+	if !ok {
+		return false
+	}
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == kerr.NotCoordinator.Code {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// heartbeatRequest says whether body is a member's heartbeat.
+func heartbeatRequest(body kmsg.Request) bool {
+	switch body.(type) {
+	case *kmsg.HeartbeatRequest, *kmsg.ConsumerGroupHeartbeatRequest:
+		return true
+	}
+	return false
 }
 
 // membershipErrorCode is the error code of the answer to a member's own

@@ -37,11 +37,35 @@ func memberKeyOf(body kmsg.Request) memberKey {
 }
 
 // memberSeen is when a member last sent a request of its own to a
-// coordinator here, on which connection, with which client id.
+// coordinator here, on which connection, with which client id; how far
+// apart its last heartbeats here came; and whether an offset commit of
+// its was answered NOT_COORDINATOR since.
 type memberSeen struct {
 	conn   *netio.ConnInfo
 	client string
 	lastMs int64
+	// heartbeatMs is when its last heartbeat came (0: none yet);
+	// heartbeatGapMs the larger of the gaps between its last three
+	// (0: fewer than two), lastGapMs the last of them.
+	heartbeatMs, heartbeatGapMs, lastGapMs int64
+	// commitTold says an offset commit of the member was answered
+	// NOT_COORDINATOR after its last request of its own here.
+	commitTold bool
+}
+
+// learnedElsewhere says the member learned its coordinator moved without
+// a request of its own being told so here, and heartbeats to the new
+// coordinator: its offset commit was told, and no heartbeat of its came
+// here since its last one for half as long again as its heartbeats came
+// apart. franz-go's and kafka-python's members learn the move from their
+// commit and look their coordinator up at once. sarama's heartbeat loop
+// keeps the client's cached coordinator until a heartbeat fails, or its
+// offset manager, whose refused commit stays due, looks the coordinator
+// up at its next commit (every second by default): before that, its next
+// heartbeat comes here, on time, and is told here.
+func (m *memberSeen) learnedElsewhere(nowMs int64) bool {
+	return m.commitTold && m.heartbeatGapMs > 0 && m.lastMs != toldMs &&
+		nowMs >= m.lastMs+m.heartbeatGapMs+m.heartbeatGapMs/2
 }
 
 // coordinatorConns keeps when each group member last sent its own request
@@ -85,7 +109,38 @@ func (cc *coordinatorConns) sent(conn *netio.ConnInfo, k memberKey, client strin
 		cc.forget(prev)
 	}
 	groups[k.group] = k
-	cc.seen[k] = &memberSeen{conn: conn, client: client, lastMs: nowMs}
+	m := cc.seen[k]
+	if m == nil {
+		m = &memberSeen{}
+		cc.seen[k] = m
+	}
+	m.conn, m.client, m.lastMs, m.commitTold = conn, client, nowMs, false
+}
+
+// heartbeated notes that the member k, just noted (sent), sent a heartbeat
+// at nowMs.
+func (cc *coordinatorConns) heartbeated(k memberKey, nowMs int64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	m := cc.seen[k]
+	if m == nil {
+		return
+	}
+	if m.heartbeatMs > 0 {
+		gap := nowMs - m.heartbeatMs
+		m.heartbeatGapMs, m.lastGapMs = max(gap, m.lastGapMs), gap
+	}
+	m.heartbeatMs = nowMs
+}
+
+// commitTold notes that an offset commit of the member k was answered
+// NOT_COORDINATOR (memberSeen.learnedElsewhere).
+func (cc *coordinatorConns) commitTold(k memberKey) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m := cc.seen[k]; m != nil {
+		m.commitTold = true
+	}
 }
 
 // left notes that members of group left it (LeaveGroup): they will not
@@ -168,15 +223,25 @@ func (cc *coordinatorConns) beginDrain(nowMs, windowMs int64, movedAway func(gro
 
 // recheck stops waiting for the members whose group's coordinator no
 // longer moved to another live broker (the broker that took it is
-// stopping too).
-func (cc *coordinatorConns) recheck(movedAway func(group string) bool) {
+// stopping too), and for those that learned of the move elsewhere by
+// nowMs (memberSeen.learnedElsewhere).
+// It returns the members let go for the second reason, named as notTold
+// names them.
+func (cc *coordinatorConns) recheck(nowMs int64, movedAway func(group string) bool) (learned []string) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	for k := range cc.pending {
-		if !movedAway(k.group) {
+		m := cc.seen[k]
+		switch {
+		case !movedAway(k.group):
+			cc.release(k)
+		case m != nil && m.learnedElsewhere(nowMs):
+			learned = append(learned, cc.name(k))
 			cc.release(k)
 		}
 	}
+	slices.Sort(learned)
+	return learned
 }
 
 // notTold names the members a drain still waits for: the peer's address
@@ -186,17 +251,23 @@ func (cc *coordinatorConns) notTold() []string {
 	defer cc.mu.Unlock()
 	names := make([]string, 0, len(cc.pending))
 	for k := range cc.pending {
-		addr, client := "?", ""
-		if m := cc.seen[k]; m != nil {
-			if m.conn.RemoteAddr != nil {
-				addr = m.conn.RemoteAddr.String()
-			}
-			client = m.client
-		}
-		names = append(names, addr+" "+client+" "+k.group+" "+k.member)
+		names = append(names, cc.name(k))
 	}
 	slices.Sort(names)
 	return names
+}
+
+// name is the peer's address and client id of k's last request, its group
+// and member id; called under cc.mu.
+func (cc *coordinatorConns) name(k memberKey) string {
+	addr, client := "?", ""
+	if m := cc.seen[k]; m != nil {
+		if m.conn.RemoteAddr != nil {
+			addr = m.conn.RemoteAddr.String()
+		}
+		client = m.client
+	}
+	return addr + " " + client + " " + k.group + " " + k.member
 }
 
 // leavingMembers are the member ids a LeaveGroup names (one before v3, a

@@ -130,14 +130,72 @@ func TestCoordinatorConnsDrainSkipsCoordinatorsThatWentNowhere(t *testing.T) {
 	if waiting != 1 {
 		t.Fatalf("waiting for %d members, want 1 (b of group later)", waiting)
 	}
-	cc.recheck(func(g string) bool { return moved[g] })
+	cc.recheck(10_000, func(g string) bool { return moved[g] })
 	if drainedYet(drained) {
 		t.Fatal("drained while b's coordinator was on an active broker")
 	}
 	moved["later"] = false
-	cc.recheck(func(g string) bool { return moved[g] })
+	cc.recheck(10_000, func(g string) bool { return moved[g] })
 	if !drainedYet(drained) {
 		t.Fatal("not drained once the broker that took b's coordinator stopped being active")
+	}
+}
+
+// A member whose offset commit was told NOT_COORDINATOR learned the move
+// (franz-go, kafka-python) and heartbeats to the new coordinator: the
+// drain lets it go once no heartbeat of its came here for half as long
+// again as its heartbeats came apart. A member whose heartbeat comes
+// here after its commit was told (sarama's loop keeps its coordinator)
+// is waited for until that heartbeat is told, as is one whose commit was
+// not told, or whose heartbeats' cadence is not known yet.
+func TestCoordinatorConnsDrainLetsGoMembersToldThroughTheirCommit(t *testing.T) {
+	var cc coordinatorConns
+	conns := map[string]*netio.ConnInfo{}
+	member := func(id string) memberKey {
+		return memberKeyOf(&kmsg.HeartbeatRequest{Group: "g", MemberID: id})
+	}
+	beat := func(id string, atMs int64) {
+		if conns[id] == nil {
+			conns[id] = &netio.ConnInfo{ID: uint64(len(conns) + 1)}
+		}
+		cc.sent(conns[id], member(id), "c", atMs)
+		cc.heartbeated(member(id), atMs)
+	}
+	for _, at := range []int64{3_000, 6_000, 9_000} {
+		beat("franz", at)
+		beat("sarama", at+500)
+		beat("quiet", at)
+	}
+	beat("once", 9_000)
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
+	if waiting != 4 {
+		t.Fatalf("waiting for %d members, want 4", waiting)
+	}
+	cc.commitTold(member("franz"))
+	cc.commitTold(member("sarama"))
+	cc.commitTold(member("once"))
+	cc.recheck(13_499, everywhere)
+	if got := cc.notTold(); len(got) != 4 {
+		t.Fatalf("let go before 1.5 heartbeat intervals passed: waiting for %q", got)
+	}
+	// sarama's next heartbeat comes here, on time.
+	beat("sarama", 12_500)
+	if learned := cc.recheck(13_500, everywhere); !slices.Equal(learned, []string{"? c g franz"}) {
+		t.Fatalf("let go %q, want franz", learned)
+	}
+	want := []string{"? c g once", "? c g quiet", "? c g sarama"}
+	if got := cc.notTold(); !slices.Equal(got, want) {
+		t.Fatalf("waiting for %q, want %q (franz let go)", got, want)
+	}
+	cc.recheck(20_000, everywhere)
+	if got := cc.notTold(); !slices.Equal(got, want) {
+		t.Fatalf("waiting for %q, want %q", got, want)
+	}
+	cc.told(member("sarama"))
+	cc.told(member("quiet"))
+	cc.told(member("once"))
+	if !drainedYet(drained) {
+		t.Fatal("not drained once every member was told or let go")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"gregor/groups"
+	"gregor/logstore/internaltopic"
 	"gregor/txn"
 )
 
@@ -81,8 +82,8 @@ type txnCoordinator struct {
 
 	core       *txn.Coordinator
 	self       *actor.PID
-	waiting    map[txn.RequestID]*txnRequest
-	nextID     txn.RequestID
+	waiting    map[internaltopic.RequestID]*txnRequest
+	nextID     internaltopic.RequestID
 	loadOffset int64
 	// appends are the core's appends to the partition: batched, in
 	// flight, their outcomes in the order sent (txn_coordinator_appends.go).
@@ -117,7 +118,7 @@ func newTxnCoordinator(x *txnNode, partition, epoch int32, partitionPID *actor.P
 func (a *txnCoordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.self, a.waiting = ctx.Self(), map[txn.RequestID]*txnRequest{}
+		a.self, a.waiting = ctx.Self(), map[internaltopic.RequestID]*txnRequest{}
 		a.gate.HoldMs = a.x.cfg.LeaseHoldMs
 		a.core = txn.NewCoordinator(a.x.cfg.coreConfig(a.x.n, a.epoch))
 		a.readPartition()
@@ -183,10 +184,7 @@ func (a *txnCoordinator) refreshTopics() {
 	a.core.SetTopics(img.PartitionCounts())
 }
 
-func (a *txnCoordinator) now() txn.Time {
-	now := a.x.n.cfg.Clock.Now()
-	return txn.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
-}
+func (a *txnCoordinator) now() internaltopic.Time { return a.x.now() }
 
 // readPartition asks the partition for its records from loadOffset on.
 func (a *txnCoordinator) readPartition() {

@@ -1,14 +1,12 @@
 package actors
 
 import (
-	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
@@ -22,19 +20,8 @@ import (
 // that topic when the first transactional request needs it, and the
 // clients that carry markers and verifications to other brokers.
 type txnNode struct {
-	n   *Node
+	internalTopicCoordinators
 	cfg TxnConfig
-	// coordinators maps a __transaction_state partition to its coordinator
-	// actor. Only the replica manager writes it (a copy each time); the
-	// router reads it without locks.
-	coordinators atomic.Pointer[map[int32]*actor.PID]
-	// creating is set while a request to create __transaction_state is
-	// with the controller.
-	creating atomic.Bool
-	// handOffs counts the coordinators' mailbox runs handed to workers
-	// (coordinatorProps; groupNode.handOffs).
-	handOffs atomic.Int64
-	logger   *zap.Logger
 
 	mu      sync.Mutex
 	clients map[brokerClientKey]*netio.Client
@@ -69,9 +56,8 @@ type txnNode struct {
 }
 
 func newTxnNode(n *Node) *txnNode {
-	x := &txnNode{n: n, cfg: n.cfg.Txns.withDefaults(), logger: n.logger.Named("txns"), clients: map[brokerClientKey]*netio.Client{},
-		metrics: newTxnMetrics(n.metrics.registry)}
-	x.coordinators.Store(&map[int32]*actor.PID{})
+	x := &txnNode{cfg: n.cfg.Txns.withDefaults(), clients: map[brokerClientKey]*netio.Client{}, metrics: newTxnMetrics(n.metrics.registry)}
+	x.setUp(n, txn.StateTopic, "transaction", n.logger.Named("txns"), x.partitionStarted)
 	x.markerSenders.send = x.sendMarkers
 	return x
 }
@@ -88,10 +74,6 @@ func (x *txnNode) askTimeout() time.Duration {
 func (x *txnNode) intercepted(a txnAsk) bool {
 	f := x.intercept.Load()
 	return f != nil && (*f)(a)
-}
-
-func (x *txnNode) coordinator(partition int32) *actor.PID {
-	return (*x.coordinators.Load())[partition]
 }
 
 // partitionOf is the __transaction_state partition of txnID, or -1 when
@@ -128,61 +110,16 @@ func (x *txnNode) runsOnReader(rt *routes, txnID string) bool {
 	return p >= 0 && len(t.Partitions[p].ISR) == 1 && t.Partitions[p].ISR[0] == x.n.cfg.NodeID
 }
 
-func (x *txnNode) setCoordinator(partition int32, pid *actor.PID) {
-	next := maps.Clone(*x.coordinators.Load())
-	if pid == nil {
-		delete(next, partition)
-	} else {
-		next[partition] = pid
-	}
-	x.coordinators.Store(&next)
-}
-
 // partitionStarted is the replica manager's hook after it started a
 // partition actor: a __transaction_state partition this node leads gets
 // its coordinator, a child of the manager beside the partition.
 func (x *txnNode) partitionStarted(ctx actor.Context, r cluster.LocalReplica, partitionPID *actor.PID) {
-	if r.Topic != txn.StateTopic || r.Partition.Leader != x.n.cfg.NodeID {
+	if !x.leads(r) {
 		return
 	}
 	p, epoch := r.Partition.Partition, r.Partition.LeaderEpoch
-	if old := x.coordinator(p); old != nil {
-		ctx.Stop(old)
-	}
-	pid := ctx.Spawn(coordinatorProps(func() actor.Actor {
-		return newTxnCoordinator(x, p, epoch, partitionPID)
-	}, countingDispatcher{Dispatcher: x.n.dispatcher, scheduled: &x.handOffs}))
-	x.setCoordinator(p, pid)
+	x.spawn(ctx, p, func() actor.Actor { return newTxnCoordinator(x, p, epoch, partitionPID) })
 	x.logger.Info("transaction coordinator started", zap.Int32("partition", p), zap.Int32("coordinator_epoch", epoch))
-}
-
-// partitionStopping is the replica manager's hook before it stops a
-// partition actor (or when the partition's leader moved away).
-func (x *txnNode) partitionStopping(ctx actor.Context, topic string, partition int32) {
-	if topic != txn.StateTopic {
-		return
-	}
-	if pid := x.coordinator(partition); pid != nil {
-		ctx.Stop(pid)
-		x.setCoordinator(partition, nil)
-		x.logger.Info("transaction coordinator stopped", zap.Int32("partition", partition))
-	}
-}
-
-// leadershipChanged is the replica manager's hook for a partition whose
-// record changed: the coordinator follows the leader, and starts afresh
-// (a new coordinator epoch) when the leader epoch moved.
-func (x *txnNode) leadershipChanged(ctx actor.Context, r cluster.LocalReplica, partitionPID *actor.PID) {
-	if r.Topic != txn.StateTopic {
-		return
-	}
-	leads := r.Partition.Leader == x.n.cfg.NodeID && partitionPID != nil
-	switch running := x.coordinator(r.Partition.Partition) != nil; {
-	case leads && !running:
-		x.partitionStarted(ctx, r, partitionPID)
-	case !leads && running:
-		x.partitionStopping(ctx, r.Topic, r.Partition.Partition)
-	}
 }
 
 // shutdown tells every coordinator that the node is stopping, and closes
@@ -261,33 +198,9 @@ func (x *txnNode) clientTo(id int32, markers bool) *netio.Client {
 // createStateTopic asks the controller to create __transaction_state
 // (once at a time); done runs when the controller answered.
 func (x *txnNode) createStateTopic(done func()) {
-	if !x.creating.CompareAndSwap(false, true) {
-		done()
-		return
-	}
-	rf := x.cfg.StateLogReplicationFactor
-	if brokers := x.n.groups.brokers(); int(rf) > brokers {
-		x.logger.Warn("transaction.state.log.replication.factor is above the brokers present: __transaction_state gets fewer replicas",
-			zap.Int16("replication_factor", rf), zap.Int("brokers", brokers))
-		rf = int16(brokers)
-	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 30000
-	t := kmsg.NewCreateTopicsRequestTopic()
-	t.Topic, t.NumPartitions, t.ReplicationFactor = txn.StateTopic, x.cfg.StateLogPartitions, rf
-	for _, kv := range [][2]string{{"cleanup.policy", "compact"}, {"compression.type", "uncompressed"},
-		{"segment.bytes", strconv.Itoa(int(x.cfg.StateLogSegmentBytes))},
-		{"min.insync.replicas", strconv.Itoa(int(min(x.cfg.StateLogMinISR, int32(rf))))}} {
-		c := kmsg.NewCreateTopicsRequestTopicConfig()
-		c.Name, c.Value = kv[0], kmsg.StringPtr(kv[1])
-		t.Configs = append(t.Configs, c)
-	}
-	req.Topics = append(req.Topics, t)
-	x.n.sendToController(req, func(resp kmsg.Response, _ error) {
-		x.creating.Store(false)
-		if r, ok := resp.(*kmsg.CreateTopicsResponse); ok && len(r.Topics) == 1 && r.Topics[0].ErrorCode != 0 && r.Topics[0].ErrorMessage != nil {
-			x.logger.Info("__transaction_state not created", zap.String("reason", *r.Topics[0].ErrorMessage))
-		}
-		done()
-	})
+	x.createTopic(x.cfg.StateLogPartitions, x.cfg.StateLogReplicationFactor, "transaction.state.log.replication.factor", func(rf int16) [][2]string {
+		return [][2]string{{"cleanup.policy", "compact"}, {"compression.type", "uncompressed"},
+			{"segment.bytes", strconv.Itoa(int(x.cfg.StateLogSegmentBytes))},
+			{"min.insync.replicas", strconv.Itoa(int(min(x.cfg.StateLogMinISR, int32(rf))))}}
+	}, done)
 }

@@ -5,19 +5,13 @@ package cluster
 // type for Kafka's keys, as its broker defines them (log.dirs is a STRING,
 // process.roles a LIST, offsets.topic.replication.factor a SHORT), and the
 // type of the value for gregor's own keys (gossip.seeds, log.cache.bytes).
-// A key not listed is a STRING.
-func BrokerConfigType(key string) ConfigType {
+// A key not listed is a STRING; listed says whether key is (a test keeps
+// every key the broker reads listed).
+func BrokerConfigType(key string) (t ConfigType, listed bool) {
 	if t, ok := brokerConfigTypes[key]; ok {
-		return t
+		return t, true
 	}
-	return ConfigString
-}
-
-// KnowsBrokerConfigType reports whether key has its type listed (a test
-// keeps every key the broker reads listed).
-func KnowsBrokerConfigType(key string) bool {
-	_, ok := brokerConfigTypes[key]
-	return ok
+	return ConfigString, false
 }
 
 // brokerConfigTypes are the types of the broker keys gregor reads, Kafka's

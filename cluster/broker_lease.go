@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // A broker's lease: how long it may go on acting on its own standing with
 // the controller without hearing from it. A broker cut off from the
@@ -41,6 +45,15 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // successor fences it as soon as it is active and knows the node gone
 // (gossip's report, its connections closed), instead of two heartbeat
 // intervals later.
+//
+// A node that is the quorum's only voter leads for ever: no successor can
+// fence its broker, and its own controller ignores membership's word that
+// its own node failed, so the lease its own answers grant runs for the
+// session timeout less the drift margin (BrokerSoleVoterLeaseMs). Else a
+// one-node cluster's coordinators would send every client away
+// (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR) whenever its heartbeats
+// stalled for more than two heartbeat intervals under load, from a node
+// that cannot lose its leadership.
 
 // brokerLeaseDriftPermille is how much shorter than BrokerFenceAfterMs a
 // lease is, in thousandths: it covers a broker's monotonic clock running
@@ -64,6 +77,26 @@ func BrokerLeaseMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
 	return fenceAfter - fenceAfter*brokerLeaseDriftPermille/1000
 }
 
+// BrokerSoleVoterLeaseMs is how long a broker's lease lasts from the send
+// of a heartbeat its own node's controller acknowledged unfenced, when that
+// node is the metadata quorum's only voter. No other controller can ever
+// become active then, and a controller never takes membership's or its
+// connections' word that its own node failed (Controller.BrokerFailed), so
+// it fences its own node's broker only after broker.session.timeout.ms
+// without a heartbeat (Controller.expired). Both read the same clock; the
+// drift margin is kept all the same. A one-node cluster's broker so keeps
+// its lease through a stall of its heartbeats (a starved process, a long
+// collection pause) of up to this long, not the two heartbeat intervals
+// another node's broker has, and its coordinators keep answering instead
+// of sending its clients to a coordinator that is not there.
+func BrokerSoleVoterLeaseMs(sessionTimeoutMs int64) int64 {
+	return sessionTimeoutMs - sessionTimeoutMs*brokerLeaseDriftPermille/1000
+}
+
+// SoleVoterHold is what quorum.Quorum.LeadershipHoldsUntilMs says of the
+// metadata quorum's only voter: its leadership holds for ever.
+const SoleVoterHold = math.MaxInt64
+
 // BrokerLease is a broker's lease at one moment, an immutable value the
 // shells can hand around: whether the controller last acknowledged the
 // broker unfenced, and until when (monotonic ms) that still holds. A part
@@ -72,12 +105,15 @@ func BrokerLeaseMs(sessionTimeoutMs, heartbeatIntervalMs int64) int64 {
 // while that node's quorum leadership holds as well: then every lease a
 // deposed controller granted its own node's broker lapsed before its
 // successor became active, and the successor may fence that broker as
-// soon as it knows it failed (Controller.Predecessor).
+// soon as it knows it failed (Controller.Predecessor). When that node is
+// the quorum's only voter, whose leadership holds for ever, that part
+// runs for BrokerSoleVoterLeaseMs instead.
 type BrokerLease struct {
 	held bool
 	// untilMs is until when the answers of other nodes' controllers
-	// granted it; localUntilMs, the answers of this node's own.
-	untilMs, localUntilMs int64
+	// granted it; localUntilMs, the answers of this node's own, and
+	// soleUntilMs the same answers when this node is the only voter.
+	untilMs, localUntilMs, soleUntilMs int64
 }
 
 // NoBrokerLease is the lease of a broker the controller has not
@@ -87,14 +123,29 @@ var NoBrokerLease = BrokerLease{}
 // Valid says the broker may still act as the controller last saw it at
 // nowMs (monotonic): its coordinators may answer. localHoldUntilMs is
 // until when this node's own quorum leadership is known to hold
-// (quorum.Quorum.LeadershipHoldsUntilMs; 0 when it does not lead).
+// (quorum.Quorum.LeadershipHoldsUntilMs; 0 when it does not lead,
+// SoleVoterHold when it is the only voter).
 func (l BrokerLease) Valid(nowMs, localHoldUntilMs int64) bool {
-	return l.held && (nowMs < l.untilMs || nowMs < l.localUntilMs && nowMs < localHoldUntilMs)
+	switch {
+	case !l.held:
+		return false
+	case nowMs < l.untilMs:
+		return true
+	case localHoldUntilMs == SoleVoterHold:
+		return nowMs < l.soleUntilMs
+	}
+	return nowMs < l.localUntilMs && nowMs < localHoldUntilMs
 }
 
-// UntilMs is when the lease lapses at the latest (monotonic ms); false
-// when none is held.
-func (l BrokerLease) UntilMs() (int64, bool) { return max(l.untilMs, l.localUntilMs), l.held }
+// UntilMs is when the lease lapses at the latest (monotonic ms), as long
+// as this node's quorum leadership holds until localHoldUntilMs (as
+// Valid takes it); false when none is held.
+func (l BrokerLease) UntilMs(localHoldUntilMs int64) (int64, bool) {
+	if localHoldUntilMs == SoleVoterHold {
+		return max(l.untilMs, l.soleUntilMs), l.held
+	}
+	return max(l.untilMs, l.localUntilMs), l.held
+}
 
 // extendLease grants the lease from a heartbeat sent at sentMs that the
 // controller acknowledged unfenced, local when this node's own controller
@@ -107,6 +158,7 @@ func (b *BrokerLifecycle) extendLease(sentMs int64, local bool) {
 	}
 	if local {
 		b.lease.localUntilMs = max(b.lease.localUntilMs, until)
+		b.lease.soleUntilMs = max(b.lease.soleUntilMs, sentMs+BrokerSoleVoterLeaseMs(b.cfg.SessionTimeoutMs))
 	} else {
 		b.lease.untilMs = max(b.lease.untilMs, until)
 	}

@@ -23,8 +23,10 @@ import (
 //	register T [epoch=E]
 //	                    shorthand: the registration is answered at T
 //	shutdown T          a controlled shutdown begins at T
-//	lease T [hold=H]    is the lease valid at T, and until when, while
-//	                    this node's quorum leadership holds until H (0)
+//	lease T [hold=H|sole]
+//	                    is the lease valid at T, and until when, while
+//	                    this node's quorum leadership holds until H (0),
+//	                    or for ever (sole: the quorum's only voter)
 //	leader T id=N       the broker learns at T that node N leads the quorum
 //	answer-old T ok     the request sent before the one in flight is
 //	                    answered at T (taken, or dropped as superseded)
@@ -139,14 +141,17 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 		return verdict + "\n" + h.drain()
 	case "lease":
 		h.timeArg(t, td)
-		l := h.b.Lease()
-		until, held := l.UntilMs()
-		if !held {
-			return fmt.Sprintf("%s: no lease\n", h.b.State())
-		}
 		var hold int64
 		if td.HasArg("hold") {
 			td.ScanArgs(t, "hold", &hold)
+		}
+		if td.HasArg("sole") {
+			hold = SoleVoterHold
+		}
+		l := h.b.Lease()
+		until, held := l.UntilMs(hold)
+		if !held {
+			return fmt.Sprintf("%s: no lease\n", h.b.State())
 		}
 		verdict := "lapsed"
 		if l.Valid(h.now, hold) {

@@ -440,9 +440,11 @@ func (c *Controller) unregisterBroker(r *kmsg.UnregisterBrokerRequest) decision 
 // that gossip lost but the controller still hears from, or one whose
 // process stopped but lives (its connections stay open), keeps its
 // partitions, and a broker that really died is fenced well before
-// broker.session.timeout.ms.
+// broker.session.timeout.ms. A report of the controller's own node is
+// ignored: that broker runs in this process (BrokerSoleVoterLeaseMs
+// relies on it).
 func (c *Controller) BrokerFailed(id int32, now Instant) {
-	if !c.active {
+	if !c.active || id == c.cfg.NodeID {
 		return
 	}
 	s := c.sessions[id]
@@ -461,9 +463,10 @@ func (c *Controller) BrokerFailed(id int32, now Instant) {
 // membership's report (BrokerFailed) it lets the controller fence the
 // broker two heartbeat intervals after it last heard from it instead of
 // at the end of its session. A heartbeat clears it. A shell reports it
-// again to a controller that becomes active when it still holds.
+// again to a controller that becomes active when it still holds. Like
+// BrokerFailed, it is ignored for the controller's own node.
 func (c *Controller) BrokerConnectionsClosed(id int32, now Instant) {
-	if !c.active {
+	if !c.active || id == c.cfg.NodeID {
 		return
 	}
 	s := c.sessions[id]

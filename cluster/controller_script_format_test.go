@@ -122,7 +122,7 @@ func formatLocalChanges(ch LocalReplicaChanges) string {
 		fmt.Fprintf(&out, "changed %s-%d replicas=%v isr=%v leader=%d leader_epoch=%d partition_epoch=%d\n",
 			r.Topic, p.Partition, p.Replicas, p.ISR, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 	}
-	if ch.Empty() {
+	if out.Len() == 0 {
 		out.WriteString("nothing\n")
 	}
 	return out.String()

@@ -164,7 +164,8 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	values := map[string]ConfigEntry{}
 	for k, v := range broker.Static {
 		_, dynamic := dynamicKeys[k]
-		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: BrokerConfigType(k), ReadOnly: !dynamic}
+		typ, _ := BrokerConfigType(k)
+		values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceStaticBrokerConfig, Type: typ, ReadOnly: !dynamic}
 	}
 	for k, spec := range dynamicKeys {
 		e, ok := values[k]
@@ -189,7 +190,8 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 	}
 	for k, v := range broker.Defaults {
 		if _, ok := values[k]; !ok {
-			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: BrokerConfigType(k), ReadOnly: true}
+			typ, _ := BrokerConfigType(k)
+			values[k] = ConfigEntry{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig, Type: typ, ReadOnly: true}
 		}
 	}
 	out := make([]ConfigEntry, 0, len(values))

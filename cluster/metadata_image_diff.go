@@ -48,11 +48,6 @@ func ReconfigureAfterChanges(old, next TopicSettings) bool {
 	return next.Replica.MinInsyncReplicas < old.Replica.MinInsyncReplicas
 }
 
-// Empty says there is nothing to do.
-func (c LocalReplicaChanges) Empty() bool {
-	return len(c.Stop) == 0 && len(c.Start) == 0 && len(c.Reconfigure) == 0 && len(c.Changed) == 0
-}
-
 // LocalChanges lists what node must do to go from hosting what old assigns
 // it to hosting what next assigns it. It visits only the topics that differ
 // (the images share the rest), unless the broker defaults changed, which

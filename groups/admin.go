@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // ListGroups, DescribeGroups and DeleteGroups.
@@ -88,10 +90,10 @@ func (c *Coordinator) describeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 
 // deleteGroups deletes empty groups with their offsets: they leave memory
 // at once, and the answer waits for their tombstones.
-func (c *Coordinator) deleteGroups(id RequestID, req *kmsg.DeleteGroupsRequest, now Time) {
+func (c *Coordinator) deleteGroups(id internaltopic.RequestID, req *kmsg.DeleteGroupsRequest, now internaltopic.Time) {
 	resp := kmsg.NewPtrDeleteGroupsResponse()
 	resp.Version = req.Version
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	var deleted []int
 	for _, gid := range req.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
@@ -116,7 +118,7 @@ func (c *Coordinator) deleteGroups(id RequestID, req *kmsg.DeleteGroupsRequest, 
 		c.reply(id, resp)
 		return
 	}
-	c.appendTombstones(tombstones, func(code int16, _ Time) {
+	c.appendTombstones(tombstones, func(code int16, _ internaltopic.Time) {
 		for _, i := range deleted {
 			resp.Groups[i].ErrorCode = storeErrorCode(code)
 		}

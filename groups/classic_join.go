@@ -3,6 +3,8 @@ package groups
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // The classic protocol's JoinGroup and the join phase of a rebalance, after
@@ -24,7 +26,7 @@ func protocolsOf(req *kmsg.JoinGroupRequest) []protocol {
 	return out
 }
 
-func (c *Coordinator) joinGroup(id RequestID, req *kmsg.JoinGroupRequest, client Client, now Time) {
+func (c *Coordinator) joinGroup(id internaltopic.RequestID, req *kmsg.JoinGroupRequest, client Client, now internaltopic.Time) {
 	fail := func(code int16) { c.reply(id, joinResponse(req.Version, req.MemberID, code)) }
 	switch {
 	case req.Group == "":
@@ -147,7 +149,7 @@ func (g *group) selectProtocol() string {
 	return best
 }
 
-func (c *Coordinator) joinNewMember(g *group, id RequestID, req *kmsg.JoinGroupRequest, client Client, now Time) {
+func (c *Coordinator) joinNewMember(g *group, id internaltopic.RequestID, req *kmsg.JoinGroupRequest, client Client, now internaltopic.Time) {
 	protocols := protocolsOf(req)
 	switch {
 	case g.state == stateDead:
@@ -171,7 +173,7 @@ func (c *Coordinator) joinNewMember(g *group, id RequestID, req *kmsg.JoinGroupR
 	}
 }
 
-func (c *Coordinator) joinKnownMember(g *group, id RequestID, req *kmsg.JoinGroupRequest, client Client, now Time) {
+func (c *Coordinator) joinKnownMember(g *group, id internaltopic.RequestID, req *kmsg.JoinGroupRequest, client Client, now internaltopic.Time) {
 	protocols := protocolsOf(req)
 	fail := func(code int16) { c.reply(id, joinResponse(req.Version, req.MemberID, code)) }
 	switch {
@@ -250,7 +252,7 @@ func (g *group) memberMetadata() []kmsg.JoinGroupResponseMember {
 // yet: a new instance joins like any new member; a known one takes over its
 // predecessor's place (KIP-345), fencing it, and in a stable group gets the
 // current generation back without a rebalance.
-func (c *Coordinator) joinStaticMember(g *group, id RequestID, req *kmsg.JoinGroupRequest, client Client, memberID string, now Time) {
+func (c *Coordinator) joinStaticMember(g *group, id internaltopic.RequestID, req *kmsg.JoinGroupRequest, client Client, memberID string, now internaltopic.Time) {
 	oldID, known := g.static[*req.InstanceID]
 	if !known {
 		c.addMemberAndRebalance(g, id, req, client, memberID, now)
@@ -273,7 +275,7 @@ func (c *Coordinator) joinStaticMember(g *group, id RequestID, req *kmsg.JoinGro
 		gen := g.generation
 		// On a failure the takeover is undone: a refusal fails this join
 		// alone (refused_appends.go).
-		c.storeGroupRefusable(g, nil, func(code int16, now Time) {
+		c.storeGroupRefusable(g, nil, func(code int16, now internaltopic.Time) {
 			if c.groups[g.id] != g || g.generation != gen || g.byID[memberID] != m {
 				c.reply(id, joinResponse(req.Version, "", kerr.RebalanceInProgress.Code))
 				return
@@ -351,7 +353,7 @@ func (g *group) setJoin(m *member, w *waiting, c *Coordinator) {
 	m.join = w
 }
 
-func (c *Coordinator) addMemberAndRebalance(g *group, id RequestID, req *kmsg.JoinGroupRequest, client Client, memberID string, now Time) {
+func (c *Coordinator) addMemberAndRebalance(g *group, id internaltopic.RequestID, req *kmsg.JoinGroupRequest, client Client, memberID string, now internaltopic.Time) {
 	m := &member{id: memberID, instanceID: req.InstanceID, clientID: client.ID, clientHost: client.Host,
 		rebalanceTimeoutMs: req.RebalanceTimeoutMillis, sessionTimeoutMs: req.SessionTimeoutMillis,
 		protocolType: req.ProtocolType, protocols: protocolsOf(req), isNew: true}
@@ -377,13 +379,13 @@ func (c *Coordinator) addMemberAndRebalance(g *group, id RequestID, req *kmsg.Jo
 	c.maybePrepareRebalance(g, now)
 }
 
-func (c *Coordinator) updateMemberAndRebalance(g *group, m *member, id RequestID, req *kmsg.JoinGroupRequest, now Time) {
+func (c *Coordinator) updateMemberAndRebalance(g *group, m *member, id internaltopic.RequestID, req *kmsg.JoinGroupRequest, now internaltopic.Time) {
 	m.protocols, m.rebalanceTimeoutMs, m.sessionTimeoutMs = protocolsOf(req), req.RebalanceTimeoutMillis, req.SessionTimeoutMillis
 	g.setJoin(m, &waiting{id: id, version: req.Version}, c)
 	c.maybePrepareRebalance(g, now)
 }
 
-func (c *Coordinator) maybePrepareRebalance(g *group, now Time) {
+func (c *Coordinator) maybePrepareRebalance(g *group, now internaltopic.Time) {
 	switch g.state {
 	case stateStable, stateCompletingRebalance, stateEmpty:
 		c.prepareRebalance(g, now)
@@ -402,7 +404,7 @@ func (g *group) rebalanceTimeoutMs() int64 {
 // prepareRebalance starts a rebalance: members awaiting their assignment
 // are told to rejoin, and the join phase begins (an empty group first waits
 // group.initial.rebalance.delay.ms for more members).
-func (c *Coordinator) prepareRebalance(g *group, now Time) {
+func (c *Coordinator) prepareRebalance(g *group, now internaltopic.Time) {
 	if g.state == stateCompletingRebalance {
 		c.resetAssignments(g, kerr.RebalanceInProgress.Code)
 	}
@@ -435,7 +437,7 @@ func (c *Coordinator) resetAssignments(g *group, code int16) {
 // maybeCompleteJoin ends the join phase once every member has rejoined and
 // no member id handed out is still expected (never during the initial
 // delay, which only its deadline ends).
-func (c *Coordinator) maybeCompleteJoin(g *group, now Time) {
+func (c *Coordinator) maybeCompleteJoin(g *group, now internaltopic.Time) {
 	if g.kind == kindClassic && g.state == statePreparingRebalance && !g.initialDelay &&
 		g.numAwaitingJoin == len(g.members) && len(g.pending) == 0 {
 		c.completeJoin(g, now)
@@ -444,7 +446,7 @@ func (c *Coordinator) maybeCompleteJoin(g *group, now Time) {
 
 // joinDeadlinePassed ends the join phase at its deadline; the initial delay
 // is extended while members keep joining.
-func (c *Coordinator) joinDeadlinePassed(g *group, now Time) {
+func (c *Coordinator) joinDeadlinePassed(g *group, now internaltopic.Time) {
 	if g.initialDelay && g.newMemberAdded && g.initialRemainingMs != 0 && c.cfg.InitialRebalanceDelayMs > 0 {
 		g.newMemberAdded = false
 		delay := min(c.cfg.InitialRebalanceDelayMs, g.initialRemainingMs)
@@ -457,7 +459,7 @@ func (c *Coordinator) joinDeadlinePassed(g *group, now Time) {
 
 // completeJoin ends the join phase: dynamic members that did not rejoin are
 // removed, a new generation starts, and every joined member is answered.
-func (c *Coordinator) completeJoin(g *group, now Time) {
+func (c *Coordinator) completeJoin(g *group, now internaltopic.Time) {
 	g.joinDeadlineMs, g.initialDelay, g.newMemberAdded = noDeadline, false, false
 	for _, m := range append([]*member(nil), g.members...) {
 		if m.join == nil && !m.isStatic() {
@@ -476,7 +478,7 @@ func (c *Coordinator) completeJoin(g *group, now Time) {
 		g.protocolName = ""
 		g.subscribedTopics = nil
 		g.transition(stateEmpty, now)
-		c.storeGroup(g, nil, func(int16, Time) {})
+		c.storeGroup(g, nil, func(int16, internaltopic.Time) {})
 		return
 	}
 	g.protocolName = g.selectProtocol()
@@ -557,18 +559,18 @@ func (g *group) consumerSubscriptions() map[string]bool {
 	return out
 }
 
-func (c *Coordinator) scheduleHeartbeat(m *member, now Time) {
+func (c *Coordinator) scheduleHeartbeat(m *member, now internaltopic.Time) {
 	m.heartbeatDeadlineMs = now.MonoMs + int64(m.sessionTimeoutMs)
 }
 
 // storeGroup appends the group's metadata with assignment (see
 // groupMetadataRecord) and calls done with the outcome.
-func (c *Coordinator) storeGroup(g *group, assignment map[string][]byte, done func(code int16, now Time)) {
-	c.append([]Record{groupMetadataRecord(g, assignment)}, done)
+func (c *Coordinator) storeGroup(g *group, assignment map[string][]byte, done func(code int16, now internaltopic.Time)) {
+	c.append([]internaltopic.Record{groupMetadataRecord(g, assignment)}, done)
 }
 
 // storeGroupRefusable is storeGroup for a record whose state applies only
 // once acknowledged (or which done undoes): a refusal fails it alone.
-func (c *Coordinator) storeGroupRefusable(g *group, assignment map[string][]byte, done func(code int16, now Time)) {
-	c.appendRefusable([]Record{groupMetadataRecord(g, assignment)}, nil, done)
+func (c *Coordinator) storeGroupRefusable(g *group, assignment map[string][]byte, done func(code int16, now internaltopic.Time)) {
+	c.appendRefusable([]internaltopic.Record{groupMetadataRecord(g, assignment)}, nil, done)
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // The classic protocol's SyncGroup, Heartbeat and LeaveGroup, and the
@@ -40,7 +42,7 @@ func (c *Coordinator) classicMember(groupID string, instanceID *string, memberID
 	return g, m, 0
 }
 
-func (c *Coordinator) syncGroup(id RequestID, req *kmsg.SyncGroupRequest, now Time) {
+func (c *Coordinator) syncGroup(id internaltopic.RequestID, req *kmsg.SyncGroupRequest, now internaltopic.Time) {
 	fail := func(code int16) { c.reply(id, syncResponse(req.Version, code)) }
 	g, m, code := c.classicMember(req.Group, req.InstanceID, req.MemberID)
 	switch {
@@ -97,7 +99,7 @@ func (g *group) syncResult(m *member, version int16) *kmsg.SyncGroupResponse {
 // storeAssignment makes the leader's assignment durable, then hands every
 // member waiting in SyncGroup its part and makes the group stable; members
 // the leader left out get an empty assignment.
-func (c *Coordinator) storeAssignment(g *group, req *kmsg.SyncGroupRequest, now Time) {
+func (c *Coordinator) storeAssignment(g *group, req *kmsg.SyncGroupRequest, now internaltopic.Time) {
 	assignment := make(map[string][]byte, len(g.members))
 	for _, a := range req.GroupAssignment {
 		if _, ok := g.byID[a.MemberID]; ok {
@@ -112,7 +114,7 @@ func (c *Coordinator) storeAssignment(g *group, req *kmsg.SyncGroupRequest, now 
 	gen := g.generation
 	// The assignment applies once acknowledged: a refusal (a record too
 	// large) fails this sync alone (refused_appends.go).
-	c.storeGroupRefusable(g, assignment, func(code int16, now Time) {
+	c.storeGroupRefusable(g, assignment, func(code int16, now internaltopic.Time) {
 		// The group may have moved on while the record was appended:
 		// then this assignment is stale and nothing is done.
 		if c.groups[g.id] != g || g.state != stateCompletingRebalance || g.generation != gen {
@@ -135,7 +137,7 @@ func (c *Coordinator) storeAssignment(g *group, req *kmsg.SyncGroupRequest, now 
 	})
 }
 
-func (c *Coordinator) heartbeat(id RequestID, req *kmsg.HeartbeatRequest, now Time) {
+func (c *Coordinator) heartbeat(id internaltopic.RequestID, req *kmsg.HeartbeatRequest, now internaltopic.Time) {
 	answer := func(code int16) {
 		r := kmsg.NewPtrHeartbeatResponse()
 		r.Version, r.ErrorCode = req.Version, code
@@ -160,7 +162,7 @@ func (c *Coordinator) heartbeat(id RequestID, req *kmsg.HeartbeatRequest, now Ti
 
 // heartbeated restarts m's session, unless m waits in a rebalance (which
 // bounds it instead).
-func (c *Coordinator) heartbeated(m *member, now Time) {
+func (c *Coordinator) heartbeated(m *member, now internaltopic.Time) {
 	if m.join != nil && !m.isNew || m.sync != nil {
 		m.heartbeatDeadlineMs = noDeadline
 		return
@@ -168,7 +170,7 @@ func (c *Coordinator) heartbeated(m *member, now Time) {
 	c.scheduleHeartbeat(m, now)
 }
 
-func (c *Coordinator) leaveGroup(id RequestID, req *kmsg.LeaveGroupRequest, now Time) {
+func (c *Coordinator) leaveGroup(id internaltopic.RequestID, req *kmsg.LeaveGroupRequest, now internaltopic.Time) {
 	resp := kmsg.NewPtrLeaveGroupResponse()
 	resp.Version = req.Version
 	if req.Group == "" {
@@ -208,7 +210,7 @@ func (c *Coordinator) leaveGroup(id RequestID, req *kmsg.LeaveGroupRequest, now 
 
 // leave removes one leaving member: by member id, or (an administrator's
 // request) by group instance id alone.
-func (c *Coordinator) leave(g *group, l kmsg.LeaveGroupRequestMember, now Time) int16 {
+func (c *Coordinator) leave(g *group, l kmsg.LeaveGroupRequestMember, now internaltopic.Time) int16 {
 	switch {
 	case l.MemberID == "":
 		if l.InstanceID == nil {
@@ -236,7 +238,7 @@ func (c *Coordinator) leave(g *group, l kmsg.LeaveGroupRequestMember, now Time) 
 
 // removeMemberAndUpdateGroup removes a member that left or whose session
 // ended: a stable group rebalances, a rebalancing one may finish joining.
-func (c *Coordinator) removeMemberAndUpdateGroup(g *group, m *member, now Time) {
+func (c *Coordinator) removeMemberAndUpdateGroup(g *group, m *member, now internaltopic.Time) {
 	if m.join != nil {
 		c.reply(m.join.id, joinResponse(m.join.version, m.id, kerr.UnknownMemberID.Code))
 	}
@@ -254,7 +256,7 @@ func (c *Coordinator) removeMemberAndUpdateGroup(g *group, m *member, now Time) 
 
 // classicTick ends what is due in a classic group, in deadline order of
 // kind: the join phase, the wait for SyncGroup, sessions, pending ids.
-func (c *Coordinator) classicTick(g *group, now Time) {
+func (c *Coordinator) classicTick(g *group, now internaltopic.Time) {
 	if g.state == statePreparingRebalance && now.MonoMs >= g.joinDeadlineMs {
 		c.joinDeadlinePassed(g, now)
 	}
@@ -289,7 +291,7 @@ func (c *Coordinator) classicTick(g *group, now Time) {
 
 // syncDeadlinePassed removes the members that joined but never sent
 // SyncGroup, and rebalances without them.
-func (c *Coordinator) syncDeadlinePassed(g *group, now Time) {
+func (c *Coordinator) syncDeadlinePassed(g *group, now internaltopic.Time) {
 	g.syncDeadlineMs = noDeadline
 	if g.state != stateCompletingRebalance && g.state != stateStable || len(g.pendingSync) == 0 {
 		return

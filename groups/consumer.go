@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // KIP-848 consumer groups: members heartbeat with ConsumerGroupHeartbeat,
@@ -200,7 +202,7 @@ func validHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest) (int16, string) {
 	return 0, ""
 }
 
-func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, client Client, now Time) {
+func (c *Coordinator) consumerHeartbeat(id internaltopic.RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, client Client, now internaltopic.Time) {
 	if code, msg := validHeartbeat(req); code != 0 {
 		c.reply(id, heartbeatResponse(req.Version, code, msg))
 		return
@@ -281,7 +283,7 @@ func (c *Coordinator) consumerHeartbeat(id RequestID, req *kmsg.ConsumerGroupHea
 // it joins (epoch 0); a member joining again with its own id keeps its
 // state; a static member that left for now is replaced by the same
 // instance's new member, keeping its assignment.
-func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbeatRequest, now Time) (*consumerMember, int16, string) {
+func (c *Coordinator) consumerMemberFor(g *group, req *kmsg.ConsumerGroupHeartbeatRequest, now internaltopic.Time) (*consumerMember, int16, string) {
 	cg := g.consumer
 	m := cg.members[req.MemberID]
 	if req.MemberEpoch > 0 {
@@ -420,7 +422,7 @@ func (c *Coordinator) ownedWithin(topics []kmsg.ConsumerGroupHeartbeatRequestTop
 	return true
 }
 
-func (c *Coordinator) consumerLeave(g *group, id RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, now Time) {
+func (c *Coordinator) consumerLeave(g *group, id internaltopic.RequestID, req *kmsg.ConsumerGroupHeartbeatRequest, now internaltopic.Time) {
 	cg := g.consumer
 	resp := heartbeatResponse(req.Version, 0, "")
 	resp.MemberID, resp.MemberEpoch = kmsg.StringPtr(req.MemberID), req.MemberEpoch
@@ -443,7 +445,7 @@ func (c *Coordinator) consumerLeave(g *group, id RequestID, req *kmsg.ConsumerGr
 }
 
 // removeConsumerMember drops a member and moves the group epoch on.
-func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember, now Time) {
+func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember, now internaltopic.Time) {
 	cg := g.consumer
 	delete(cg.members, m.id)
 	delete(cg.target, m.id)
@@ -455,7 +457,7 @@ func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember, now Time
 }
 
 // consumerTick ends sessions and revocations that ran out of time.
-func (c *Coordinator) consumerTick(g *group, now Time) {
+func (c *Coordinator) consumerTick(g *group, now internaltopic.Time) {
 	removed := false
 	for _, m := range g.consumer.sortedMembers() {
 		if now.MonoMs >= m.sessionDeadlineMs || now.MonoMs >= m.revocationDeadlineMs {
@@ -465,7 +467,7 @@ func (c *Coordinator) consumerTick(g *group, now Time) {
 	}
 	if removed {
 		// The members' next answers wait for this record.
-		c.appendGroupEpoch(g, func(int16, Time) {})
+		c.appendGroupEpoch(g, func(int16, internaltopic.Time) {})
 	}
 }
 
@@ -518,21 +520,21 @@ func (c *Coordinator) memberTopics(m *consumerMember) map[string]bool {
 // topicsChanged moves the epoch of every consumer group whose subscribed
 // topics changed (created, deleted, grown): members learn their new
 // targets on their next heartbeats.
-func (c *Coordinator) topicsChanged(now Time) {
+func (c *Coordinator) topicsChanged(now internaltopic.Time) {
 	if c.loading {
 		return
 	}
 	for _, g := range c.sortedGroups() {
 		if g.kind == kindConsumer && len(g.consumer.members) > 0 && c.subscriptionChanged(g) {
 			c.bumpGroupEpoch(g, now)
-			c.appendGroupEpoch(g, func(int16, Time) {})
+			c.appendGroupEpoch(g, func(int16, internaltopic.Time) {})
 		}
 	}
 }
 
 // bumpGroupEpoch moves the group epoch on and computes the new target
 // assignment.
-func (c *Coordinator) bumpGroupEpoch(g *group, now Time) {
+func (c *Coordinator) bumpGroupEpoch(g *group, now internaltopic.Time) {
 	cg := g.consumer
 	cg.epoch++
 	c.rebalances++
@@ -573,7 +575,7 @@ func (c *Coordinator) selectAssignor(cg *consumerGroup) string {
 // reconcile moves a member toward its target: it first gives up what the
 // target does not hold (keeping its epoch), then reaches the target epoch
 // and takes the target partitions no other member owns.
-func (c *Coordinator) reconcile(g *group, m *consumerMember, now Time) {
+func (c *Coordinator) reconcile(g *group, m *consumerMember, now internaltopic.Time) {
 	cg := g.consumer
 	if m.epoch == cg.assignmentEpoch && m.state == memberStable {
 		return
@@ -688,9 +690,9 @@ func (c *Coordinator) assignmentOf(m *consumerMember) *kmsg.ConsumerGroupHeartbe
 
 // convertToConsumer makes an empty classic group (or a new one) a consumer
 // group, keeping its offsets.
-func (c *Coordinator) convertToConsumer(g *group, now Time) {
+func (c *Coordinator) convertToConsumer(g *group, now internaltopic.Time) {
 	if g.generation > 0 || g.protocolType != "" {
-		c.append([]Record{groupTombstone(g.id)}, func(int16, Time) {})
+		c.append([]internaltopic.Record{groupTombstone(g.id)}, func(int16, internaltopic.Time) {})
 	}
 	offsets, pending := g.offsets, g.pendingCommits
 	*g = *newClassicGroup(g.id, now)
@@ -700,8 +702,8 @@ func (c *Coordinator) convertToConsumer(g *group, now Time) {
 
 // convertToClassic makes an empty consumer group a classic group, keeping
 // its offsets.
-func (c *Coordinator) convertToClassic(g *group, now Time) {
-	c.append(c.consumerGroupTombstones(g), func(int16, Time) {})
+func (c *Coordinator) convertToClassic(g *group, now internaltopic.Time) {
+	c.append(c.consumerGroupTombstones(g), func(int16, internaltopic.Time) {})
 	offsets, pending := g.offsets, g.pendingCommits
 	*g = *newClassicGroup(g.id, now)
 	g.offsets, g.pendingCommits = offsets, pending

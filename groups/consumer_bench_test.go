@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // benchGroup is a KIP-848 consumer group driven through the core: members
@@ -12,8 +14,8 @@ import (
 // nil otherwise), and every append is acknowledged at once.
 type benchGroup struct {
 	c       *Coordinator
-	now     Time
-	next    RequestID
+	now     internaltopic.Time
+	next    internaltopic.RequestID
 	topicID [16]byte
 	// epochs and owned are each member's view: its epoch and partitions.
 	epochs  map[string]int32
@@ -25,7 +27,7 @@ type benchGroup struct {
 
 func newBenchGroup(b *testing.B, partitions int32) *benchGroup {
 	c := NewCoordinator(Config{Entropy: &countingReader{}, Consumer: ConsumerConfig{SessionTimeoutMs: 1 << 30}})
-	c.Loaded(Time{})
+	c.Loaded(internaltopic.Time{})
 	g := &benchGroup{c: c, topicID: [16]byte{1}, epochs: map[string]int32{}, owned: map[string][]int32{}, changed: map[string]bool{}}
 	c.SetTopics([]Topic{{Name: "t", ID: g.topicID, Partitions: partitions}}, g.now)
 	g.drain(b)

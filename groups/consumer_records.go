@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+
+	"gregor/logstore/internaltopic"
 )
 
 // The records of consumer groups, as Kafka writes them to
@@ -60,14 +62,16 @@ func consumerGroupKey(group string) []byte { return consumerKey(keyConsumerGroup
 func consumerValue() []byte { return kbin.AppendInt16(nil, consumerValueVersion) }
 
 // consumerGroupTombstone deletes a consumer group's metadata.
-func consumerGroupTombstone(group string) Record { return Record{Key: consumerGroupKey(group)} }
+func consumerGroupTombstone(group string) internaltopic.Record {
+	return internaltopic.Record{Key: consumerGroupKey(group)}
+}
 
 // consumerGroupTombstones are the records that delete g's consumer group
 // state: every key it wrote.
-func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
+func (c *Coordinator) consumerGroupTombstones(g *group) []internaltopic.Record {
 	out := c.diffConsumerRecords(g, map[string][]byte{})
 	if len(out) == 0 {
-		out = []Record{consumerGroupTombstone(g.id)}
+		out = []internaltopic.Record{consumerGroupTombstone(g.id)}
 	}
 	return out
 }
@@ -75,7 +79,7 @@ func (c *Coordinator) consumerGroupTombstones(g *group) []Record {
 // appendGroupEpoch makes the group's state durable (the records that
 // changed since it was last written) and calls done after; with nothing
 // changed nothing is appended and done is not called.
-func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)) {
+func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now internaltopic.Time)) {
 	c.appendConsumerRecords(c.diffConsumerRecords(g, c.consumerRecordsOf(g)), done)
 }
 
@@ -83,7 +87,7 @@ func (c *Coordinator) appendGroupEpoch(g *group, done func(code int16, now Time)
 // group's own records) may have changed: a heartbeat that moved no epoch,
 // whose member's records were written before. It encodes that member
 // alone, so a heartbeat costs the same in a group of many members.
-func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func(code int16, now Time)) {
+func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func(code int16, now internaltopic.Time)) {
 	id := m.id
 	if _, ok := g.consumer.written[string(consumerKey(keyConsumerGroupMemberMetadata, g.id, &id))]; !ok {
 		c.appendGroupEpoch(g, done)
@@ -100,7 +104,7 @@ func (c *Coordinator) appendMemberRecords(g *group, m *consumerMember, done func
 
 // appendConsumerRecords appends records in appends of at most
 // consumerAppendBytes, done called after the last.
-func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int16, now Time)) {
+func (c *Coordinator) appendConsumerRecords(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	for len(records) > 0 {
 		n, size := 0, 0
 		for n < len(records) && (n == 0 || size+len(records[n].Key)+len(records[n].Value) <= consumerAppendBytes) {
@@ -111,7 +115,7 @@ func (c *Coordinator) appendConsumerRecords(records []Record, done func(code int
 			c.append(records, done)
 			return
 		}
-		c.append(records[:n], func(int16, Time) {})
+		c.append(records[:n], func(int16, internaltopic.Time) {})
 		records = records[n:]
 	}
 }
@@ -128,12 +132,12 @@ const consumerAppendBytes = 1024
 
 // diffConsumerRecords returns the records that take the group's written
 // state to want, and remembers want as written.
-func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Record {
+func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []internaltopic.Record {
 	cg := g.consumer
 	out := c.diffRecords(g, want)
 	for k := range cg.written {
 		if _, ok := want[k]; !ok {
-			out = append(out, Record{Key: []byte(k)})
+			out = append(out, internaltopic.Record{Key: []byte(k)})
 		}
 	}
 	sortConsumerRecords(out)
@@ -143,25 +147,25 @@ func (c *Coordinator) diffConsumerRecords(g *group, want map[string][]byte) []Re
 
 // diffRecords are the records of want whose value is not the one written,
 // in the order they are written.
-func (c *Coordinator) diffRecords(g *group, want map[string][]byte) []Record {
-	var out []Record
+func (c *Coordinator) diffRecords(g *group, want map[string][]byte) []internaltopic.Record {
+	var out []internaltopic.Record
 	for k, v := range want {
 		if old, ok := g.consumer.written[k]; !ok || !bytes.Equal(old, v) {
-			out = append(out, Record{Key: []byte(k), Value: v})
+			out = append(out, internaltopic.Record{Key: []byte(k), Value: v})
 		}
 	}
 	sortConsumerRecords(out)
 	return out
 }
 
-func sortConsumerRecords(out []Record) {
-	rank := func(r Record) int {
+func sortConsumerRecords(out []internaltopic.Record) {
+	rank := func(r internaltopic.Record) int {
 		if r.Value == nil {
 			return tombstoneOrder[keyVersion(r.Key)] - 10 // tombstones first
 		}
 		return kindOrder[keyVersion(r.Key)]
 	}
-	slices.SortFunc(out, func(a, b Record) int {
+	slices.SortFunc(out, func(a, b internaltopic.Record) int {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
@@ -299,7 +303,7 @@ func (c *Coordinator) appendTopicPartitions(v []byte, set tpSet, epochs map[topi
 // epoch is taken at once; every record's latest value is kept by key
 // (a tombstone drops it) and the members are rebuilt from them when the
 // load ends (consumerGroupLoaded).
-func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
+func (c *Coordinator) replayConsumerRecord(version int16, r internaltopic.Record) {
 	kr := kbin.Reader{Src: r.Key}
 	kr.Int16()
 	id := kr.String()
@@ -313,7 +317,7 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 	if version == keyConsumerGroupMetadata && r.Value == nil {
 		if g != nil && g.kind == kindConsumer {
 			offsets := g.offsets
-			*g = *newClassicGroup(id, Time{})
+			*g = *newClassicGroup(id, internaltopic.Time{})
 			g.offsets = offsets
 			c.dropIfGone(g)
 		}
@@ -326,12 +330,12 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 		return
 	}
 	if g == nil {
-		g = newClassicGroup(id, Time{})
+		g = newClassicGroup(id, internaltopic.Time{})
 		c.groups[id] = g
 	}
 	if g.kind != kindConsumer {
 		offsets := g.offsets
-		*g = *newClassicGroup(id, Time{})
+		*g = *newClassicGroup(id, internaltopic.Time{})
 		g.offsets = offsets
 		g.kind, g.consumer = kindConsumer, newConsumerGroup()
 	}
@@ -351,7 +355,7 @@ func (c *Coordinator) replayConsumerRecord(version int16, r Record) {
 // that must give partitions up. Partitions of topics that are gone are
 // dropped; if the subscribed topics changed while no coordinator ran, the
 // group epoch moves on.
-func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
+func (c *Coordinator) consumerGroupLoaded(g *group, now internaltopic.Time) {
 	cg := g.consumer
 	cg.assignmentEpoch = cg.epoch
 	members := map[string]*consumerMember{}
@@ -411,7 +415,7 @@ func (c *Coordinator) consumerGroupLoaded(g *group, now Time) {
 	// the target's records did not all reach the log.
 	if changed := c.subscriptionChanged(g); len(cg.members) > 0 && (changed || cg.assignmentEpoch != cg.epoch) {
 		c.bumpGroupEpoch(g, now)
-		c.appendGroupEpoch(g, func(int16, Time) {})
+		c.appendGroupEpoch(g, func(int16, internaltopic.Time) {})
 	}
 }
 

@@ -10,10 +10,12 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // consumerCommand runs the consumer group commands of the scripts.
-func consumerCommand(t *testing.T, h *harness, td *datadriven.TestData, id RequestID) {
+func consumerCommand(t *testing.T, h *harness, td *datadriven.TestData, id internaltopic.RequestID) {
 	switch td.Cmd {
 	case "consumer-heartbeat":
 		h.c.Handle(id, h.consumerHeartbeatRequest(t, td), Client{ID: "c", Host: "/127.0.0.1"}, h.now)
@@ -83,7 +85,7 @@ func (h *harness) consumerHeartbeatRequest(t *testing.T, td *datadriven.TestData
 	return req
 }
 
-func describeConsumerRecord(t *testing.T, h *harness, r Record) string {
+func describeConsumerRecord(t *testing.T, h *harness, r internaltopic.Record) string {
 	kr := kbin.Reader{Src: r.Key}
 	version := kr.Int16()
 	group := kr.String()

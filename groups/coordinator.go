@@ -10,20 +10,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
-
-// Time is the time a core is handed: wall time (Unix ms) for commit
-// timestamps and retention, monotonic ms (any origin) for every deadline.
-type Time struct {
-	WallMs, MonoMs int64
-}
-
-// RequestID names a request to the coordinator; its Reply carries it back.
-type RequestID uint64
-
-// AppendID names records the coordinator asked to append; Appended reports
-// the outcome under it.
-type AppendID uint64
 
 // Client is who sent a request: the header's client id and the peer's host.
 type Client struct {
@@ -110,7 +99,7 @@ func (c Config) withDefaults() Config {
 
 // Reply answers a request.
 type Reply struct {
-	ID       RequestID
+	ID       internaltopic.RequestID
 	Response kmsg.Response
 }
 
@@ -118,8 +107,8 @@ type Reply struct {
 // like a produce with acks=all, and to report with Appended once they are
 // acknowledged (or failed).
 type Append struct {
-	ID      AppendID
-	Records []Record
+	ID      internaltopic.AppendID
+	Records []internaltopic.Record
 	// Producer, when set, makes the records one transactional batch of
 	// that producer (TxnOffsetCommit): it must go alone, not merged with
 	// other appends.
@@ -170,17 +159,17 @@ type Coordinator struct {
 	// checked against the table then, those loaded after at Loaded.
 	topicsKnown bool
 	// appending holds what to do when each append is reported.
-	appending map[AppendID]func(code int16, now Time)
+	appending map[internaltopic.AppendID]func(code int16, now internaltopic.Time)
 	// refusable are the appends in appending that a refusal fails alone
 	// (refused_appends.go).
-	refusable    map[AppendID]bool
-	nextAppendID AppendID
+	refusable    map[internaltopic.AppendID]bool
+	nextAppendID internaltopic.AppendID
 	// acknowledged is the highest append id up to which every append was
 	// acknowledged.
-	acknowledged AppendID
+	acknowledged internaltopic.AppendID
 	// owed are the requests not answered yet; held, the answers waiting
 	// for their records (replies.go).
-	owed map[RequestID]kmsg.Request
+	owed map[internaltopic.RequestID]kmsg.Request
 	held []heldReply
 	// failed is set when an append failed: the core reverts at the next
 	// Ready; reverted, once it did.
@@ -203,8 +192,8 @@ type Coordinator struct {
 func NewCoordinator(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	return &Coordinator{cfg: cfg, loading: true, groups: map[string]*group{},
-		appending: map[AppendID]func(int16, Time){}, refusable: map[AppendID]bool{}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
-		owed: map[RequestID]kmsg.Request{}}
+		appending: map[internaltopic.AppendID]func(int16, internaltopic.Time){}, refusable: map[internaltopic.AppendID]bool{}, topics: newTopicTable(nil), txnOffsets: map[int64]txnPending{},
+		owed: map[internaltopic.RequestID]kmsg.Request{}}
 }
 
 // Load replays the batches filling p, read from the partition from offset
@@ -213,7 +202,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	if !c.loading {
 		panic("groups: Load after Loaded")
 	}
-	return c.decoder.decode(p, from, func(_ int64, r Record, b batchInfo) {
+	return c.decoder.decode(p, from, func(_ int64, r internaltopic.Record, b batchInfo) {
 		switch {
 		case b.control:
 			c.replayMarker(b.producerID, b.commit)
@@ -231,7 +220,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 // within their session timeouts from now on. Offsets loaded of a topic the
 // table (SetTopics) does not hold under the id they were committed for are
 // dropped, with tombstones.
-func (c *Coordinator) Loaded(now Time) {
+func (c *Coordinator) Loaded(now internaltopic.Time) {
 	c.loading = false
 	c.nextRetentionCheckMs = now.MonoMs + c.cfg.OffsetsRetentionCheckIntervalMs
 	if c.topicsKnown {
@@ -254,7 +243,7 @@ func (c *Coordinator) LoadedRecords() int { return c.loadedRecords }
 
 // Handle takes a group request from client at time now. Its answer comes in
 // a later Ready, at once or after records are appended or a rebalance ends.
-func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now Time) {
+func (c *Coordinator) Handle(id internaltopic.RequestID, req kmsg.Request, client Client, now internaltopic.Time) {
 	switch {
 	case c.loading:
 		c.release(Reply{ID: id, Response: ErrorResponse(req, kerr.CoordinatorLoadInProgress.Code)})
@@ -302,7 +291,7 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, client Client, now 
 // (refused_appends.go). After any other failure the
 // core only answers, with errors, the requests of other failed appends
 // reported before the next Ready, which reverts it.
-func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
+func (c *Coordinator) Appended(id internaltopic.AppendID, code int16, now internaltopic.Time) {
 	if c.reverted {
 		return
 	}
@@ -330,7 +319,7 @@ func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 
 // Tick tells the core the time: rebalances, sessions, pending members and
 // offsets whose time has come are dealt with.
-func (c *Coordinator) Tick(now Time) {
+func (c *Coordinator) Tick(now internaltopic.Time) {
 	if c.loading || c.failed {
 		return
 	}
@@ -371,8 +360,8 @@ func (c *Coordinator) Ready() Ready {
 }
 
 // PendingAppends lists the appends not yet reported, sorted.
-func (c *Coordinator) PendingAppends() []AppendID {
-	ids := make([]AppendID, 0, len(c.appending))
+func (c *Coordinator) PendingAppends() []internaltopic.AppendID {
+	ids := make([]internaltopic.AppendID, 0, len(c.appending))
 	for id := range c.appending {
 		ids = append(ids, id)
 	}
@@ -381,7 +370,7 @@ func (c *Coordinator) PendingAppends() []AppendID {
 }
 
 // append asks for records to be appended and calls done with the outcome.
-func (c *Coordinator) append(records []Record, done func(code int16, now Time)) {
+func (c *Coordinator) append(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records})

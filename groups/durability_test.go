@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"pgregory.net/rapid"
+
+	"gregor/logstore/internaltopic"
 )
 
 // durabilityModel drives a coordinator whose appends are acknowledged
@@ -18,14 +20,14 @@ import (
 type durabilityModel struct {
 	c       *Coordinator
 	cfg     Config
-	now     Time
+	now     internaltopic.Time
 	topics  []Topic
-	log     []Record
+	log     []internaltopic.Record
 	pending []Append
-	nextID  RequestID
+	nextID  internaltopic.RequestID
 	// asking maps a request in flight to its member; members is each
 	// member's view: its epoch (0: it must join) and its assignment.
-	asking   map[RequestID]string
+	asking   map[internaltopic.RequestID]string
 	epochs   map[string]int32
 	assigned map[string][]kmsg.ConsumerGroupHeartbeatResponseAssignmentTopic
 	// durableEpoch is group k's epoch in the acknowledged records; owners,
@@ -169,7 +171,7 @@ func (m *durabilityModel) answered(t *rapid.T, r Reply) {
 func TestRepliesWaitForRecords(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{InitialRebalanceDelayMs: -1, Entropy: &countingReader{}, Consumer: ConsumerConfig{SessionTimeoutMs: 8000}}
-		m := &durabilityModel{cfg: cfg, asking: map[RequestID]string{}, epochs: map[string]int32{},
+		m := &durabilityModel{cfg: cfg, asking: map[internaltopic.RequestID]string{}, epochs: map[string]int32{},
 			assigned: map[string][]kmsg.ConsumerGroupHeartbeatResponseAssignmentTopic{}, owners: map[int32]map[topicPartition]string{},
 			topics: []Topic{{Name: "a", ID: [16]byte{1}, Partitions: 3}, {Name: "b", ID: [16]byte{2}, Partitions: 2}}}
 		m.c = NewCoordinator(cfg)

@@ -3,6 +3,8 @@ package groups
 import (
 	"math"
 	"slices"
+
+	"gregor/logstore/internaltopic"
 )
 
 // groupKind says which protocol a group's members speak: they never mix.
@@ -142,14 +144,14 @@ type group struct {
 	consumer *consumerGroup
 }
 
-func newClassicGroup(id string, now Time) *group {
+func newClassicGroup(id string, now internaltopic.Time) *group {
 	return &group{id: id, kind: kindClassic, state: stateEmpty, stateSinceWallMs: now.WallMs,
 		joinDeadlineMs: noDeadline, syncDeadlineMs: noDeadline,
 		byID: map[string]*member{}, static: map[string]string{}, pending: map[string]int64{}, pendingSync: map[string]bool{},
 		offsets: map[topicPartition]offsetEntry{}, pendingCommits: map[topicPartition]int{}}
 }
 
-func (g *group) transition(s groupState, now Time) {
+func (g *group) transition(s groupState, now internaltopic.Time) {
 	g.state = s
 	g.stateSinceWallMs = now.WallMs
 }
@@ -226,7 +228,7 @@ type member struct {
 
 // waiting is a request the coordinator answers later.
 type waiting struct {
-	id      RequestID
+	id      internaltopic.RequestID
 	version int16
 }
 

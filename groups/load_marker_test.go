@@ -3,6 +3,8 @@ package groups
 import (
 	"reflect"
 	"testing"
+
+	"gregor/logstore/internaltopic"
 )
 
 // A marker the shell hears of while the coordinator loads is in the log
@@ -11,7 +13,7 @@ import (
 // (an abort here) the load has not reached. The core leaves it to the load.
 func TestMarkerHeardWhileLoading(t *testing.T) {
 	producer := &Producer{ID: 7}
-	offset := func(tp topicPartition, o int64) []Record {
+	offset := func(tp topicPartition, o int64) []internaltopic.Record {
 		return offsetCommitRecords("g", []plannedCommit{{tp: tp, entry: offsetEntry{offset: o, leaderEpoch: -1}}})
 	}
 	log := []testBatch{
@@ -34,7 +36,7 @@ func TestMarkerHeardWhileLoading(t *testing.T) {
 	if next, err := c.Load(tail, 1); err != nil || next != 4 {
 		t.Fatalf("load of the rest: %d, %v", next, err)
 	}
-	c.Loaded(Time{})
+	c.Loaded(internaltopic.Time{})
 	want := []CommittedOffset{{Group: "g", Topic: "a", Partition: 1, Offset: 9}}
 	if got := c.CommittedOffsets(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("committed offsets %+v, want %+v (a/0's transaction was aborted)", got, want)
@@ -44,7 +46,7 @@ func TestMarkerHeardWhileLoading(t *testing.T) {
 	if _, err := c2.Load(log[0].encode(0, 0), 0); err != nil {
 		t.Fatal(err)
 	}
-	c2.Loaded(Time{})
+	c2.Loaded(internaltopic.Time{})
 	c2.TransactionMarker(producer.ID, true)
 	want = []CommittedOffset{{Group: "g", Topic: "a", Partition: 0, Offset: 5}}
 	if got := c2.CommittedOffsets(); !reflect.DeepEqual(got, want) {

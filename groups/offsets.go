@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // OffsetCommit, OffsetFetch, OffsetDelete and the expiry of offsets.
@@ -68,7 +70,7 @@ type plannedCommit struct {
 	entry offsetEntry
 }
 
-func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, now Time) {
+func (c *Coordinator) offsetCommit(id internaltopic.RequestID, req *kmsg.OffsetCommitRequest, now internaltopic.Time) {
 	ans := newCommitAnswer(req)
 	if !c.refuseUnknownPartitions(req, ans) {
 		c.reply(id, ans.response())
@@ -90,7 +92,7 @@ func (c *Coordinator) offsetCommit(id RequestID, req *kmsg.OffsetCommitRequest, 
 	for _, cm := range commits {
 		g.pendingCommits[cm.tp]++
 	}
-	c.appendRefusable(records, nil, func(code int16, _ Time) {
+	c.appendRefusable(records, nil, func(code int16, _ internaltopic.Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = commitErrorCode(code)
 			if g.pendingCommits[cm.tp] == 0 {
@@ -157,7 +159,7 @@ func (c *Coordinator) commitTopic(name string, id [16]byte, byID bool) (string, 
 // planCommits checks each partition of an OffsetCommit (the topic exists,
 // the metadata fits, the fence lets it through), noting refusals in ans,
 // and returns the commits to write.
-func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, fence partitionFence, now Time) []plannedCommit {
+func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnswer, fence partitionFence, now internaltopic.Time) []plannedCommit {
 	n := 0
 	for _, t := range req.Topics {
 		n += len(t.Partitions)
@@ -200,7 +202,7 @@ func (c *Coordinator) planCommits(req *kmsg.OffsetCommitRequest, ans *commitAnsw
 // creates) the group an OffsetCommit commits to, and checks the committer
 // may: an error code refuses every partition; a fence, some of them.
 // transactional says req stands for a TxnOffsetCommit.
-func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, partitionFence, int16) {
+func (c *Coordinator) offsetCommitGroup(req *kmsg.OffsetCommitRequest, transactional bool, now internaltopic.Time) (*group, partitionFence, int16) {
 	g, code := c.offsetCommitGroupOf(req, transactional, now)
 	if code != 0 || g.kind != kindConsumer {
 		return g, nil, code
@@ -234,7 +236,7 @@ func anonymousCommit(req *kmsg.OffsetCommitRequest) bool {
 // offsetCommitGroupOf finds or creates the group of an OffsetCommit and
 // checks the committer of a classic group; offsetCommitGroup checks that of
 // a consumer group. transactional says req stands for a TxnOffsetCommit.
-func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, transactional bool, now Time) (*group, int16) {
+func (c *Coordinator) offsetCommitGroupOf(req *kmsg.OffsetCommitRequest, transactional bool, now internaltopic.Time) (*group, int16) {
 	// Kafka's coordinator takes offset commits for the group id "" from old
 	// clients (describes, fetches and deletes them too), but no
 	// transaction's commit.
@@ -394,7 +396,7 @@ func (c *Coordinator) fetchGroupOffsets(version int16, rg kmsg.OffsetFetchReques
 	return out
 }
 
-func (c *Coordinator) offsetDelete(id RequestID, req *kmsg.OffsetDeleteRequest, now Time) {
+func (c *Coordinator) offsetDelete(id internaltopic.RequestID, req *kmsg.OffsetDeleteRequest, now internaltopic.Time) {
 	resp := kmsg.NewPtrOffsetDeleteResponse()
 	resp.Version = req.Version
 	g := c.groups[req.Group]
@@ -410,7 +412,7 @@ func (c *Coordinator) offsetDelete(id RequestID, req *kmsg.OffsetDeleteRequest, 
 		c.reply(id, resp)
 		return
 	}
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
@@ -443,7 +445,7 @@ func (c *Coordinator) offsetDelete(id RequestID, req *kmsg.OffsetDeleteRequest, 
 		c.reply(id, resp)
 		return
 	}
-	c.appendTombstones(tombstones, func(code int16, _ Time) {
+	c.appendTombstones(tombstones, func(code int16, _ internaltopic.Time) {
 		if code != 0 {
 			resp.ErrorCode = storeErrorCode(code)
 		}
@@ -463,8 +465,8 @@ func (g *group) subscribedTo(topic string) bool {
 // an empty group's, counting from when it became empty; those of topics a
 // stable consumer group no longer subscribes to; a simple group's, counting
 // from each commit. An empty group left with no offsets is deleted.
-func (c *Coordinator) expireOffsets(now Time) {
-	var tombstones []Record
+func (c *Coordinator) expireOffsets(now internaltopic.Time) {
+	var tombstones []internaltopic.Record
 	for _, g := range c.sortedGroups() {
 		var base func(e offsetEntry) int64
 		switch {
@@ -502,7 +504,7 @@ func (c *Coordinator) expireOffsets(now Time) {
 		}
 	}
 	if len(tombstones) > 0 {
-		c.appendTombstones(tombstones, func(int16, Time) {})
+		c.appendTombstones(tombstones, func(int16, internaltopic.Time) {})
 	}
 }
 
@@ -514,8 +516,8 @@ func (c *Coordinator) groupBusy(g *group) bool {
 
 // deleteGroupRecords removes g from memory and returns the tombstones that
 // remove it from the log: its offsets and its metadata.
-func (c *Coordinator) deleteGroupRecords(g *group) []Record {
-	var out []Record
+func (c *Coordinator) deleteGroupRecords(g *group) []internaltopic.Record {
+	var out []internaltopic.Record
 	for _, tp := range g.sortedOffsets() {
 		out = append(out, offsetTombstone(g.id, tp))
 	}
@@ -524,7 +526,7 @@ func (c *Coordinator) deleteGroupRecords(g *group) []Record {
 	} else {
 		out = append(out, groupTombstone(g.id))
 	}
-	g.transition(stateDead, Time{WallMs: g.stateSinceWallMs})
+	g.transition(stateDead, internaltopic.Time{WallMs: g.stateSinceWallMs})
 	delete(c.groups, g.id)
 	return out
 }
@@ -538,7 +540,7 @@ func (c *Coordinator) dropStaleOffsets(deleted []string) {
 	if c.loading {
 		return
 	}
-	var tombstones []Record
+	var tombstones []internaltopic.Record
 	for _, g := range c.sortedGroups() {
 		for _, tp := range g.sortedOffsets() {
 			if slices.Contains(deleted, tp.topic) || c.staleOffset(tp, g.offsets[tp]) {
@@ -548,7 +550,7 @@ func (c *Coordinator) dropStaleOffsets(deleted []string) {
 		}
 	}
 	if len(tombstones) > 0 {
-		c.appendTombstones(tombstones, func(int16, Time) {})
+		c.appendTombstones(tombstones, func(int16, internaltopic.Time) {})
 	}
 }
 

@@ -7,13 +7,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+	"gregor/logstore/internaltopic"
 )
-
-// Record is one record of __consumer_offsets: a key and a value, or a
-// tombstone (nil Value) that deletes what the key names.
-type Record struct {
-	Key, Value []byte
-}
 
 // The key versions of __consumer_offsets records, as Kafka writes them: the
 // first int16 of a key says what it is.
@@ -70,13 +65,13 @@ func offsetValueBytes(metadata string, withID bool) int {
 // offsetCommitRecords are the records of group's planned commits, their
 // keys and values in one allocation (a commit of many partitions made
 // several per partition, each growing its slice).
-func offsetCommitRecords(group string, commits []plannedCommit) []Record {
+func offsetCommitRecords(group string, commits []plannedCommit) []internaltopic.Record {
 	size := 0
 	for _, cm := range commits {
 		size += offsetKeyBytes(group, cm.tp.topic) + offsetValueBytes(cm.entry.metadata, cm.entry.topicID != [16]byte{})
 	}
 	buf := make([]byte, 0, size)
-	records := make([]Record, len(commits))
+	records := make([]internaltopic.Record, len(commits))
 	for i, cm := range commits {
 		start := len(buf)
 		buf = appendOffsetKey(buf, group, cm.tp.topic, cm.tp.partition)
@@ -84,15 +79,15 @@ func offsetCommitRecords(group string, commits []plannedCommit) []Record {
 		start = len(buf)
 		v := offsetCommitValue(cm.entry)
 		buf = v.AppendTo(buf)
-		records[i] = Record{Key: key, Value: buf[start:len(buf):len(buf)]}
+		records[i] = internaltopic.Record{Key: key, Value: buf[start:len(buf):len(buf)]}
 	}
 	return records
 }
 
 // offsetCommitRecord is the record of a committed offset.
-func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) Record {
+func offsetCommitRecord(group string, tp topicPartition, o offsetEntry) internaltopic.Record {
 	v := offsetCommitValue(o)
-	return Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
+	return internaltopic.Record{Key: offsetKey(group, tp.topic, tp.partition), Value: v.AppendTo(nil)}
 }
 
 // offsetCommitValue is the value of a committed offset: v4 with its topic's
@@ -108,8 +103,8 @@ func offsetCommitValue(o offsetEntry) kmsg.OffsetCommitValue {
 }
 
 // offsetTombstone deletes a committed offset.
-func offsetTombstone(group string, tp topicPartition) Record {
-	return Record{Key: offsetKey(group, tp.topic, tp.partition)}
+func offsetTombstone(group string, tp topicPartition) internaltopic.Record {
+	return internaltopic.Record{Key: offsetKey(group, tp.topic, tp.partition)}
 }
 
 func groupKey(group string) []byte {
@@ -118,12 +113,14 @@ func groupKey(group string) []byte {
 }
 
 // groupTombstone deletes a group's metadata.
-func groupTombstone(group string) Record { return Record{Key: groupKey(group)} }
+func groupTombstone(group string) internaltopic.Record {
+	return internaltopic.Record{Key: groupKey(group)}
+}
 
 // groupMetadataRecord is a classic group's metadata with each member's
 // subscription (its metadata for the chosen protocol) and the assignment
 // given (members absent from assignment keep theirs).
-func groupMetadataRecord(g *group, assignment map[string][]byte) Record {
+func groupMetadataRecord(g *group, assignment map[string][]byte) internaltopic.Record {
 	v := kmsg.NewGroupMetadataValue()
 	v.Version = groupMetadataValueVersion
 	v.ProtocolType, v.Generation = g.protocolType, g.generation
@@ -151,23 +148,23 @@ func groupMetadataRecord(g *group, assignment map[string][]byte) Record {
 		}
 		v.Members = append(v.Members, vm)
 	}
-	return Record{Key: groupKey(g.id), Value: v.AppendTo(nil)}
+	return internaltopic.Record{Key: groupKey(g.id), Value: v.AppendTo(nil)}
 }
 
 // EncodeBatch encodes records as one uncompressed RecordBatch v2 stamped
 // with wall time nowMs (the partition assigns its offsets and epoch).
-func EncodeBatch(records []Record, nowMs int64) []byte {
+func EncodeBatch(records []internaltopic.Record, nowMs int64) []byte {
 	return encodeBatch(records, nowMs, nil)
 }
 
 // EncodeTxnBatch is EncodeBatch for a transactional batch of producer
 // (TxnOffsetCommit): it carries the producer id and epoch and no sequence,
 // as Kafka's coordinators write them.
-func EncodeTxnBatch(records []Record, nowMs int64, producer Producer) []byte {
+func EncodeTxnBatch(records []internaltopic.Record, nowMs int64, producer Producer) []byte {
 	return encodeBatch(records, nowMs, &producer)
 }
 
-func encodeBatch(records []Record, nowMs int64, producer *Producer) []byte {
+func encodeBatch(records []internaltopic.Record, nowMs int64, producer *Producer) []byte {
 	if len(records) == 0 {
 		panic("groups: an empty batch")
 	}
@@ -236,7 +233,7 @@ type batchDecoder struct {
 // order, and returns the offset after the last batch (from when p is empty).
 // A batch that fails its checks is corruption: the partition's log promised
 // valid batches.
-func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record, b batchInfo)) (int64, error) {
+func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r internaltopic.Record, b batchInfo)) (int64, error) {
 	next := from
 	err := logstore.EachBatch(p, func(b *logstore.Batch) error {
 		next = b.NextOffset()
@@ -244,7 +241,7 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 		if b.Attributes&batchAttrControl != 0 {
 			// A marker: its one record's key is a version and a type
 			// (0 abort, 1 commit).
-			err := d.decodeRecords(b, func(_ int64, r Record) {
+			err := d.decodeRecords(b, func(_ int64, r internaltopic.Record) {
 				if len(r.Key) >= 4 && info.transactional {
 					info.control, info.commit = true, binary.BigEndian.Uint16(r.Key[2:4]) == 1
 					fn(b.FirstOffset, r, info)
@@ -255,7 +252,7 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 			}
 			return nil
 		}
-		if err := d.decodeRecords(b, func(offset int64, r Record) { fn(offset, r, info) }); err != nil {
+		if err := d.decodeRecords(b, func(offset int64, r internaltopic.Record) { fn(offset, r, info) }); err != nil {
 			return fmt.Errorf("batch at offset %d: %w", b.FirstOffset, err)
 		}
 		return nil
@@ -263,11 +260,11 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 	return next, err
 }
 
-func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {
+func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r internaltopic.Record)) error {
 	if d.codecs == nil {
 		d.codecs = logstore.NewCodecs()
 	}
-	return d.codecs.EachRecord(b, func(offset int64, r *kmsg.Record) { fn(offset, Record{Key: r.Key, Value: r.Value}) })
+	return d.codecs.EachRecord(b, func(offset int64, r *kmsg.Record) { fn(offset, internaltopic.Record{Key: r.Key, Value: r.Value}) })
 }
 
 // keyVersion is the first int16 of a record key, or -1 for a key too short.

@@ -10,11 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+	"gregor/logstore/internaltopic"
 )
 
 // referenceBatch encodes records the plain way: each record on its own,
 // its length before it, the batch's header and CRC from kmsg and logstore.
-func referenceBatch(records []Record, nowMs int64, producer *Producer) []byte {
+func referenceBatch(records []internaltopic.Record, nowMs int64, producer *Producer) []byte {
 	var section []byte
 	for i, r := range records {
 		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value}
@@ -48,7 +49,7 @@ func TestEncodeBatchMatchesThePlainEncoding(t *testing.T) {
 	}
 	sizes := []int{0, 1, 20, 50, 60, 63, 64, 100, 8000, 8200, 70000}
 	for round := range 200 {
-		records := make([]Record, 1+rng.IntN(40))
+		records := make([]internaltopic.Record, 1+rng.IntN(40))
 		for i := range records {
 			records[i].Key = blob(sizes[rng.IntN(len(sizes))])
 			if rng.IntN(5) > 0 {
@@ -75,7 +76,7 @@ func TestOffsetCommitRecordsAllocateOnce(t *testing.T) {
 		commits[i] = plannedCommit{tp: topicPartition{topic: "orders", partition: int32(i)},
 			entry: offsetEntry{offset: int64(i) * 1000, leaderEpoch: 3, metadata: fmt.Sprint("m", i), commitWallMs: 1_700_000_000_000}}
 	}
-	var records []Record
+	var records []internaltopic.Record
 	if n := testing.AllocsPerRun(100, func() { records = offsetCommitRecords("a-group", commits) }); n > 2 {
 		t.Errorf("offsetCommitRecords: %.0f allocations for 10 partitions, want 2", n)
 	}

@@ -1,6 +1,10 @@
 package groups
 
-import "github.com/twmb/franz-go/pkg/kerr"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/logstore/internaltopic"
+)
 
 // Appends the partition refuses. An OffsetCommit's or a TxnOffsetCommit's
 // offsets change the coordinator's state only once their append is
@@ -39,7 +43,7 @@ func RefusedUnwritten(code int16) bool {
 // batch of producer when it is set) whose state applies only once
 // acknowledged, or which done undoes, so a refusal fails this operation
 // alone: done answers it with the error.
-func (c *Coordinator) appendRefusable(records []Record, producer *Producer, done func(code int16, now Time)) {
+func (c *Coordinator) appendRefusable(records []internaltopic.Record, producer *Producer, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.refusable[c.nextAppendID] = true
@@ -48,7 +52,7 @@ func (c *Coordinator) appendRefusable(records []Record, producer *Producer, done
 
 // refused reports a refused refusable append: its requests get the mapped
 // error, and the appends after it go on.
-func (c *Coordinator) refused(done func(int16, Time), code int16, now Time) {
+func (c *Coordinator) refused(done func(int16, internaltopic.Time), code int16, now internaltopic.Time) {
 	done(code, now)
 	if !c.failed {
 		c.advanceAcknowledged()

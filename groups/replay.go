@@ -2,6 +2,8 @@ package groups
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // Rebuilding the coordinator's state from its partition: each record is
@@ -11,7 +13,7 @@ import (
 
 // replay applies one loaded record. Records it cannot read are skipped: a
 // newer broker's records, or another coordinator's.
-func (c *Coordinator) replay(r Record) {
+func (c *Coordinator) replay(r internaltopic.Record) {
 	switch v := keyVersion(r.Key); v {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
@@ -35,7 +37,7 @@ func (c *Coordinator) replay(r Record) {
 func (c *Coordinator) loadedGroup(id string) *group {
 	g := c.groups[id]
 	if g == nil {
-		g = newClassicGroup(id, Time{})
+		g = newClassicGroup(id, internaltopic.Time{})
 		c.groups[id] = g
 	}
 	return g
@@ -69,7 +71,7 @@ func (c *Coordinator) replayGroupMetadata(id string, value []byte) {
 	if value == nil {
 		if g != nil && g.kind == kindClassic {
 			offsets := g.offsets
-			*g = *newClassicGroup(id, Time{})
+			*g = *newClassicGroup(id, internaltopic.Time{})
 			g.offsets = offsets
 			c.dropIfGone(g)
 		}
@@ -83,7 +85,7 @@ func (c *Coordinator) replayGroupMetadata(id string, value []byte) {
 	if g != nil {
 		offsets = g.offsets
 	}
-	g = newClassicGroup(id, Time{WallMs: v.CurrentStateTimestamp})
+	g = newClassicGroup(id, internaltopic.Time{WallMs: v.CurrentStateTimestamp})
 	g.offsets = offsets
 	c.groups[id] = g
 	g.protocolType, g.generation = v.ProtocolType, v.Generation
@@ -124,7 +126,7 @@ func (c *Coordinator) dropIfGone(g *group) {
 }
 
 // groupLoaded starts the timers of a group the load ended with.
-func (c *Coordinator) groupLoaded(g *group, now Time) {
+func (c *Coordinator) groupLoaded(g *group, now internaltopic.Time) {
 	if g.kind == kindConsumer {
 		c.consumerGroupLoaded(g, now)
 		return

@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"pgregory.net/rapid"
+
+	"gregor/logstore/internaltopic"
 )
 
 // replayModel drives a coordinator with random requests and ticks,
@@ -14,9 +16,9 @@ import (
 type replayModel struct {
 	c        *Coordinator
 	cfg      Config
-	now      Time
-	log      []Record
-	nextID   RequestID
+	now      internaltopic.Time
+	log      []internaltopic.Record
+	nextID   internaltopic.RequestID
 	members  map[string][]string // group → member ids a reply handed out
 	replies  []Reply
 	topics   []Topic

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // Replies wait for records, as in Kafka's coordinator runtime: an answer
@@ -23,13 +25,13 @@ import (
 // acknowledged.
 type heldReply struct {
 	reply   Reply
-	barrier AppendID
+	barrier internaltopic.AppendID
 }
 
 // reply answers request id once every append asked so far is
 // acknowledged; after a failed append (the failed append's own answers),
 // at once.
-func (c *Coordinator) reply(id RequestID, resp kmsg.Response) {
+func (c *Coordinator) reply(id internaltopic.RequestID, resp kmsg.Response) {
 	r := Reply{ID: id, Response: resp}
 	if c.failed || len(c.held) == 0 && c.nextAppendID <= c.acknowledged {
 		c.release(r)
@@ -71,8 +73,8 @@ func (c *Coordinator) advanceAcknowledged() {
 // failedAnswer is an append's done for a request whose answer was already
 // given (held): when the append fails, the request is answered with the
 // append's mapped error instead.
-func (c *Coordinator) failedAnswer(id RequestID, req kmsg.Request) func(code int16, now Time) {
-	return func(code int16, _ Time) {
+func (c *Coordinator) failedAnswer(id internaltopic.RequestID, req kmsg.Request) func(code int16, now internaltopic.Time) {
+	return func(code int16, _ internaltopic.Time) {
 		if code != 0 {
 			c.reply(id, ErrorResponse(req, storeErrorCode(code)))
 		}
@@ -85,7 +87,7 @@ func (c *Coordinator) failedAnswer(id RequestID, req kmsg.Request) func(code int
 func (c *Coordinator) revert() {
 	c.reverted = true
 	c.ready.Appends = nil
-	ids := make([]RequestID, 0, len(c.owed))
+	ids := make([]internaltopic.RequestID, 0, len(c.owed))
 	for id := range c.owed {
 		ids = append(ids, id)
 	}
@@ -93,6 +95,6 @@ func (c *Coordinator) revert() {
 	for _, id := range ids {
 		c.release(Reply{ID: id, Response: ErrorResponse(c.owed[id], kerr.NotCoordinator.Code)})
 	}
-	c.held, c.appending, c.refusable = nil, map[AppendID]func(int16, Time){}, map[AppendID]bool{}
+	c.held, c.appending, c.refusable = nil, map[internaltopic.AppendID]func(int16, internaltopic.Time){}, map[internaltopic.AppendID]bool{}
 	c.ready.Reload = true
 }

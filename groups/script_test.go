@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+
+	"gregor/logstore/internaltopic"
 )
 
 // TestCoordinatorScripts runs testdata/*.txt: a coordinator stepped command
@@ -71,11 +73,11 @@ func (r *countingReader) Read(p []byte) (int, error) {
 type harness struct {
 	c       *Coordinator
 	cfg     Config
-	now     Time
+	now     internaltopic.Time
 	manual  bool
 	topics  []Topic
 	log     []testBatch // acknowledged batches
-	pending map[AppendID]Append
+	pending map[internaltopic.AppendID]Append
 	aliases map[string]string // member id → alias
 	ids     map[string]string // alias → member id
 }
@@ -84,7 +86,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 	if td.Cmd != "new" && h.c == nil {
 		td.Fatalf(t, "%s before new", td.Cmd)
 	}
-	var id RequestID
+	var id internaltopic.RequestID
 	td.MaybeScanArgs(t, "id", &id)
 	switch td.Cmd {
 	case "new":
@@ -104,7 +106,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		if ms < h.now.MonoMs {
 			td.Fatalf(t, "time goes back from %d to %d", h.now.MonoMs, ms)
 		}
-		h.now = Time{WallMs: ms, MonoMs: ms}
+		h.now = internaltopic.Time{WallMs: ms, MonoMs: ms}
 		h.c.Tick(h.now)
 	case "join":
 		h.c.Handle(id, h.joinRequest(t, td), Client{ID: h.str(td, "client", "c"), Host: "/127.0.0.1"}, h.now)
@@ -144,7 +146,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 	case "offset-delete":
 		h.c.Handle(id, h.offsetDeleteRequest(td), Client{}, h.now)
 	case "appended":
-		var aid AppendID
+		var aid internaltopic.AppendID
 		td.ScanArgs(t, "id", &aid)
 		ap, ok := h.pending[aid]
 		if !ok {
@@ -181,7 +183,7 @@ func (h *harness) newCoordinator(t *testing.T, td *datadriven.TestData) {
 	td.MaybeScanArgs(t, "tombstone-bytes", &cfg.MaxTombstoneBatchBytes)
 	td.MaybeScanArgs(t, "heartbeat-interval", &cfg.Consumer.HeartbeatIntervalMs)
 	td.MaybeScanArgs(t, "consumer-session", &cfg.Consumer.SessionTimeoutMs)
-	*h = harness{cfg: cfg, manual: td.HasArg("manual-appends"), pending: map[AppendID]Append{},
+	*h = harness{cfg: cfg, manual: td.HasArg("manual-appends"), pending: map[internaltopic.AppendID]Append{},
 		aliases: map[string]string{}, ids: map[string]string{}}
 	h.c = NewCoordinator(cfg)
 	h.c.Loaded(h.now)
@@ -482,7 +484,7 @@ func errCode(t *testing.T, td *datadriven.TestData, name string) int16 {
 	return 0
 }
 
-func (h *harness) describeRecord(t *testing.T, r Record) string {
+func (h *harness) describeRecord(t *testing.T, r internaltopic.Record) string {
 	switch keyVersion(r.Key) {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
@@ -716,7 +718,7 @@ func offsetsString(g *group) string {
 // testBatch is one batch of the scripts' log: an append's records (of a
 // producer's transaction when producer is set), or a transaction marker.
 type testBatch struct {
-	records  []Record
+	records  []internaltopic.Record
 	producer *Producer
 	marker   bool
 	commit   bool
@@ -746,7 +748,7 @@ func (h *harness) compact() {
 			n += max(len(b.records), 1)
 			continue
 		}
-		var kept []Record
+		var kept []internaltopic.Record
 		for _, r := range b.records {
 			if last[string(r.Key)] == n && r.Value != nil {
 				kept = append(kept, r)
@@ -769,7 +771,7 @@ func (b testBatch) encode(first, nowMs int64) []byte {
 		if b.commit {
 			key[3] = 1
 		}
-		p = EncodeTxnBatch([]Record{{Key: key, Value: []byte{0, 0, 0, 0, 0, 0}}}, nowMs, *b.producer)
+		p = EncodeTxnBatch([]internaltopic.Record{{Key: key, Value: []byte{0, 0, 0, 0, 0, 0}}}, nowMs, *b.producer)
 		p[22] |= batchAttrControl // attributes: the low byte of the int16 at 21
 	case b.producer != nil:
 		p = EncodeTxnBatch(b.records, nowMs, *b.producer)

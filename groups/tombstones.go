@@ -1,5 +1,7 @@
 package groups
 
+import "gregor/logstore/internaltopic"
+
 // Tombstones go out in batches of bounded size. Expiring offsets, deleting
 // a topic's offsets or a group with many offsets can delete more records at
 // once than one batch of __consumer_offsets holds (max.message.bytes, about
@@ -24,8 +26,8 @@ const recordOverheadBytes = 16
 // appendTombstones asks for tombstones to be appended in batches of
 // bounded size and calls done once: with the first failure, or when the
 // last batch is acknowledged.
-func (c *Coordinator) appendTombstones(tombstones []Record, done func(code int16, now Time)) {
-	var chunks [][]Record
+func (c *Coordinator) appendTombstones(tombstones []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
+	var chunks [][]internaltopic.Record
 	start, size := 0, 0
 	for i, r := range tombstones {
 		n := len(r.Key) + len(r.Value) + recordOverheadBytes
@@ -39,7 +41,7 @@ func (c *Coordinator) appendTombstones(tombstones []Record, done func(code int16
 	answered := false
 	for i, chunk := range chunks {
 		last := i == len(chunks)-1
-		c.append(chunk, func(code int16, now Time) {
+		c.append(chunk, func(code int16, now internaltopic.Time) {
 			if answered || code == 0 && !last {
 				return
 			}

@@ -2,6 +2,8 @@ package groups
 
 import (
 	"slices"
+
+	"gregor/logstore/internaltopic"
 )
 
 // Topic is what the coordinator knows of a topic from the metadata image.
@@ -39,7 +41,7 @@ func (t *topicTable) nameOf(id [16]byte) (string, bool) {
 // deleted (so are those a load brought of such topics: Loaded); consumer
 // groups react to new partitions and topics on their members' next
 // heartbeats.
-func (c *Coordinator) SetTopics(topics []Topic, now Time) {
+func (c *Coordinator) SetTopics(topics []Topic, now internaltopic.Time) {
 	next := newTopicTable(topics)
 	var deleted []string
 	for _, name := range c.topics.names {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // Offsets committed inside transactions (TxnOffsetCommit): they are
@@ -32,7 +34,7 @@ type txnPending map[string]map[topicPartition]offsetEntry
 // txnOffsetCommit serves TxnOffsetCommit: the group and member are
 // checked as for OffsetCommit, the offsets are appended as the producer's
 // transactional records, and kept pending once appended.
-func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitRequest, now Time) {
+func (c *Coordinator) txnOffsetCommit(id internaltopic.RequestID, req *kmsg.TxnOffsetCommitRequest, now internaltopic.Time) {
 	// The checks of OffsetCommit, on the request seen as one (v8: names,
 	// generation and member; a commit from outside the group without
 	// them).
@@ -77,7 +79,7 @@ func (c *Coordinator) txnOffsetCommit(id RequestID, req *kmsg.TxnOffsetCommitReq
 	}
 	records := offsetCommitRecords(g.id, commits)
 	producer := Producer{ID: req.ProducerID, Epoch: req.ProducerEpoch, TransactionalID: req.TransactionalID, TxnOffsetCommitVersion: req.Version}
-	c.appendRefusable(records, &producer, func(code int16, _ Time) {
+	c.appendRefusable(records, &producer, func(code int16, _ internaltopic.Time) {
 		for _, cm := range commits {
 			ans.codes[cm.i][cm.j] = txnCommitErrorCode(code)
 			if code == 0 {
@@ -146,7 +148,7 @@ func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 		groups = append(groups, id)
 	}
 	slices.Sort(groups)
-	var rewrite []Record
+	var rewrite []internaltopic.Record
 	for _, id := range groups {
 		g := c.loadedGroup(id)
 		for _, tp := range sortedPartitions(p[id]) {
@@ -169,7 +171,7 @@ func (c *Coordinator) replayMarker(producerID int64, commit bool) {
 		c.dropIfGone(g)
 	}
 	if len(rewrite) > 0 {
-		c.appendTombstones(rewrite, func(int16, Time) {})
+		c.appendTombstones(rewrite, func(int16, internaltopic.Time) {})
 	}
 }
 
@@ -197,7 +199,7 @@ func (c *Coordinator) PendingTxnProducers() []int64 {
 
 // replayTxnOffset applies a loaded record of producerID's transactional
 // batch: an offset commit pending until the transaction's marker.
-func (c *Coordinator) replayTxnOffset(producerID int64, r Record) {
+func (c *Coordinator) replayTxnOffset(producerID int64, r internaltopic.Record) {
 	if v := keyVersion(r.Key); v != 0 && v != 1 || r.Value == nil {
 		return
 	}

@@ -12,7 +12,7 @@ package logstore
 //   - CleanJob.Run, on any goroutine, does the I/O: it maps the dirty part's
 //     keys to their latest offsets, then writes, for each group of
 //     consecutive segments that fits one segment, a cleaned copy
-//     "<base>.log.cleaned" with FilterBatch and the map's Keep, indexes it in
+//     "<base>.log.cleaned" with filterBatch and the map's Keep, indexes it in
 //     memory and fsyncs it. It reads only the files of the segments it holds
 //     and the settings captured by PlanClean.
 //   - CommitClean, on the appender, swaps the groups in, oldest first, with

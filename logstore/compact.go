@@ -2,8 +2,8 @@ package logstore
 
 // Record-level log compaction: pure functions over RecordBatch v2 bytes, no
 // files. The segment-level cleaner builds a KeyOffsetMap over the dirty part
-// of the log, then rewrites each batch with FilterBatch (or a run of batches
-// with FilterBatches) using the map's Keep decision.
+// of the log, then rewrites each batch with filterBatch using the map's Keep
+// decision.
 //
 // Choices, following Kafka's LogCleaner and MemoryRecords.filterTo:
 //   - A rewritten batch keeps its base offset, its last offset delta (so the
@@ -45,7 +45,7 @@ package logstore
 //     offset order; when it is full (ErrKeyOffsetMapFull) clean only up to
 //     the map's LatestOffset and leave the rest for the next round.
 //   - Rewriting: for each closed segment from the log start up to the map's
-//     end, in groups whose input fits one segment, FilterBatch into a new
+//     end, in groups whose input fits one segment, filterBatch into a new
 //     file named <base>.log.cleaned, index it in memory and fsync it; then,
 //     on the appender, swap it in with the .cleaned → .swap → .log replace of
 //     ReplaceSegments and advance the cleaner checkpoint (WriteFileAtomic).
@@ -74,7 +74,7 @@ const (
 	compactAttrControl       = 0x20
 )
 
-// ErrKeyOffsetMapFull is returned by KeyOffsetMap.AddBatch when the batch's
+// ErrKeyOffsetMapFull is returned by KeyOffsetMap.addBatch when the batch's
 // new keys do not fit; the map is unchanged and still valid up to its
 // LatestOffset.
 var ErrKeyOffsetMapFull = errors.New("key offset map full")
@@ -102,10 +102,6 @@ type KeyOffsetMap struct {
 	codecs       *Codecs
 }
 
-// NewKeyOffsetMap returns an empty map bounded to maxKeys keys, with codecs
-// of its own for the batches it is given.
-func NewKeyOffsetMap(maxKeys int) *KeyOffsetMap { return newKeyOffsetMap(maxKeys, NewCodecs()) }
-
 // newKeyOffsetMap is NewKeyOffsetMap decoding with codecs (a clean job
 // shares its log's).
 func newKeyOffsetMap(maxKeys int, codecs *Codecs) *KeyOffsetMap {
@@ -125,16 +121,13 @@ func (m *KeyOffsetMap) Latest(key []byte) (int64, bool) {
 	return off, ok
 }
 
-// AddBatch adds the keyed records of the batch that fills raw. Batches must
-// come in offset order. Control and transactional batches add no keys but
-// advance LatestOffset. If the batch's new keys would pass the bound, it
-// returns ErrKeyOffsetMapFull and changes nothing.
-func (m *KeyOffsetMap) AddBatch(raw []byte) error { return m.addBatch(raw, false) }
-
-// addBatch is AddBatch; with committed, a transactional data batch adds its
-// keys as any other data batch does (the cleaner's, which knows the batch's
-// transaction committed: Kafka's cleaner maps committed transactional
-// records and compacts them by key).
+// addBatch adds the keyed records of the batch that fills raw. Batches must
+// come in offset order. Control batches add no keys but advance
+// LatestOffset; so do transactional ones unless committed, which the
+// cleaner passes for a batch whose transaction it knows committed (Kafka's
+// cleaner maps committed transactional records and compacts them by key).
+// If the batch's new keys would pass the bound, it returns
+// ErrKeyOffsetMapFull and changes nothing.
 func (m *KeyOffsetMap) addBatch(raw []byte, committed bool) error {
 	b, err := ParseBatch(raw)
 	if err != nil {
@@ -170,27 +163,6 @@ func (m *KeyOffsetMap) addBatch(raw []byte, committed bool) error {
 	}
 	m.latestOffset = b.LastOffset()
 	return nil
-}
-
-// AddBatches adds the concatenated batches of log in order, and returns how
-// many bytes of log it added: all of them, or those before the batch that
-// failed (ErrKeyOffsetMapFull when the map filled up).
-func (m *KeyOffsetMap) AddBatches(log []byte) (int, error) {
-	pos := 0
-	for pos < len(log) {
-		size, err := BatchSize(log[pos:])
-		if err == nil && size > len(log)-pos {
-			err = fmt.Errorf("%w: batch of %d bytes, %d left", ErrCorruption, size, len(log)-pos)
-		}
-		if err == nil {
-			err = m.AddBatch(log[pos : pos+size])
-		}
-		if err != nil {
-			return pos, fmt.Errorf("at byte %d: %w", pos, err)
-		}
-		pos += size
-	}
-	return pos, nil
 }
 
 // Keep is the compaction decision over this map at time nowMs: a record is
@@ -229,7 +201,7 @@ func addSaturating(a, b int64) int64 {
 	return sum
 }
 
-// FilterResult is the outcome of FilterBatch.
+// FilterResult is the outcome of filterBatch.
 type FilterResult struct {
 	// Batch is the filtered batch: the input itself when nothing was
 	// dropped (or the batch is left alone), a new batch when some records
@@ -239,19 +211,12 @@ type FilterResult struct {
 	Kept, Dropped int
 }
 
-// FilterBatch keeps the records of the batch filling raw for which keep
+// filterBatch keeps the records of the batch filling raw for which keep
 // returns true, in a new valid batch as described at the top of this file.
-// Control and transactional batches are returned unchanged without consulting
-// keep. With retainEmpty, a batch with no record kept becomes an empty batch
-// instead of being dropped. It makes codecs for the one call (the cleaner
-// reuses its log's).
-func FilterBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
-	return filterBatch(NewCodecs(), raw, keep, retainEmpty, false)
-}
-
-// filterBatch is FilterBatch with codecs; with committed, a transactional
-// data batch is filtered as any other data batch (the cleaner's, which
-// knows the batch's transaction committed).
+// Control batches are returned unchanged without consulting keep; so are
+// transactional ones unless committed, which the cleaner passes for a batch
+// whose transaction it knows committed. With retainEmpty, a batch with no
+// record kept becomes an empty batch instead of being dropped.
 func filterBatch(codecs *Codecs, raw []byte, keep KeepFunc, retainEmpty, committed bool) (FilterResult, error) {
 	b, err := ParseBatch(raw)
 	if err != nil {
@@ -289,56 +254,6 @@ func filterBatch(codecs *Codecs, raw []byte, keep KeepFunc, retainEmpty, committ
 		return FilterResult{}, fmt.Errorf("filter batch at offset %d: %w", b.FirstOffset, err)
 	}
 	return res, nil
-}
-
-// FilterStats sums FilterBatch results over many batches.
-type FilterStats struct {
-	BatchesKept, BatchesDropped int
-	RecordsKept, RecordsDropped int
-}
-
-// FilterBatches filters each batch of the concatenated batches in log and
-// returns the concatenation of the results. retainEmpty (nil means never)
-// says which batches left with no record are kept empty. Its codecs serve
-// every batch of the call.
-func FilterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) ([]byte, FilterStats, error) {
-	codecs := NewCodecs()
-	var (
-		out   []byte
-		stats FilterStats
-	)
-	for pos := 0; pos < len(log); {
-		size, err := BatchSize(log[pos:])
-		if err == nil && size > len(log)-pos {
-			err = fmt.Errorf("%w: batch of %d bytes, %d left", ErrCorruption, size, len(log)-pos)
-		}
-		if err != nil {
-			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos, err)
-		}
-		raw := log[pos : pos+size]
-		pos += size
-		retain := false
-		if retainEmpty != nil {
-			b, err := ParseBatch(raw)
-			if err != nil {
-				return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
-			}
-			retain = retainEmpty(&b)
-		}
-		res, err := filterBatch(codecs, raw, keep, retain, false)
-		if err != nil {
-			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
-		}
-		stats.RecordsKept += res.Kept
-		stats.RecordsDropped += res.Dropped
-		if res.Batch == nil {
-			stats.BatchesDropped++
-			continue
-		}
-		stats.BatchesKept++
-		out = append(out, res.Batch...)
-	}
-	return out, stats, nil
 }
 
 // decodeCompactionRecords decompresses and decodes every record of b,

@@ -31,10 +31,10 @@ func FuzzFilterBatch(f *testing.F) {
 }
 
 func checkFilterNeverPanics(t *testing.T, data []byte) {
-	m := NewKeyOffsetMap(16)
-	_, _ = m.AddBatches(data)
+	m := newTestKeyOffsetMap(16)
+	_, _ = addBatches(m, data)
 	keepEven := func(r CompactionRecord) bool { return r.Offset%2 == 0 }
-	res, err := FilterBatch(data, keepEven, true)
+	res, err := filterOneBatch(data, keepEven, true)
 	if err != nil || res.Batch == nil {
 		return
 	}
@@ -45,9 +45,9 @@ func checkFilterNeverPanics(t *testing.T, data []byte) {
 	if int(b.NumRecords) != res.Kept {
 		t.Fatalf("output holds %d records, Kept says %d", b.NumRecords, res.Kept)
 	}
-	again, err := FilterBatch(res.Batch, func(CompactionRecord) bool { return true }, true)
+	again, err := filterOneBatch(res.Batch, func(CompactionRecord) bool { return true }, true)
 	if err != nil || again.Dropped != 0 || &again.Batch[0] != &res.Batch[0] {
 		t.Fatalf("keeping everything of the output: %+v, %v", again, err)
 	}
-	_, _, _ = FilterBatches(data, m.Keep(0, 0), nil)
+	_, _, _ = filterBatches(data, m.Keep(0, 0), nil)
 }

@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"sync"
 
@@ -143,3 +144,87 @@ func consumeLikeFranzGo(t compactTB, log []byte) []consumedRecord {
 
 // sameNullableBytes compares with nil and empty told apart.
 func sameNullableBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+// Test shorthands over the cleaner's pure compaction functions: a key offset
+// map with codecs of its own, the batches of a buffer added to it, and
+// filterBatch over one batch or over each of a buffer's batches.
+
+// newTestKeyOffsetMap returns an empty map bounded to maxKeys keys.
+func newTestKeyOffsetMap(maxKeys int) *KeyOffsetMap { return newKeyOffsetMap(maxKeys, NewCodecs()) }
+
+// addBatches adds the concatenated batches of log to m in order, none
+// counted as committed, and returns how many bytes of log it added: all of
+// them, or those before the batch that failed (ErrKeyOffsetMapFull when the
+// map filled up).
+func addBatches(m *KeyOffsetMap, log []byte) (int, error) {
+	pos := 0
+	for pos < len(log) {
+		size, err := BatchSize(log[pos:])
+		if err == nil && size > len(log)-pos {
+			err = fmt.Errorf("%w: batch of %d bytes, %d left", ErrCorruption, size, len(log)-pos)
+		}
+		if err == nil {
+			err = m.addBatch(log[pos:pos+size], false)
+		}
+		if err != nil {
+			return pos, fmt.Errorf("at byte %d: %w", pos, err)
+		}
+		pos += size
+	}
+	return pos, nil
+}
+
+// filterOneBatch is filterBatch with codecs of its own, the batch not
+// counted as committed.
+func filterOneBatch(raw []byte, keep KeepFunc, retainEmpty bool) (FilterResult, error) {
+	return filterBatch(NewCodecs(), raw, keep, retainEmpty, false)
+}
+
+// filterStats sums filterBatch results over many batches.
+type filterStats struct {
+	BatchesKept, BatchesDropped int
+	RecordsKept, RecordsDropped int
+}
+
+// filterBatches filters each batch of the concatenated batches in log and
+// returns the concatenation of the results. retainEmpty (nil means never)
+// says which batches left with no record are kept empty.
+func filterBatches(log []byte, keep KeepFunc, retainEmpty func(b *Batch) bool) ([]byte, filterStats, error) {
+	codecs := NewCodecs()
+	var (
+		out   []byte
+		stats filterStats
+	)
+	for pos := 0; pos < len(log); {
+		size, err := BatchSize(log[pos:])
+		if err == nil && size > len(log)-pos {
+			err = fmt.Errorf("%w: batch of %d bytes, %d left", ErrCorruption, size, len(log)-pos)
+		}
+		if err != nil {
+			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos, err)
+		}
+		raw := log[pos : pos+size]
+		pos += size
+		retain := false
+		if retainEmpty != nil {
+			b, err := ParseBatch(raw)
+			if err != nil {
+				return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
+			}
+			retain = retainEmpty(&b)
+		}
+		res, err := filterBatch(codecs, raw, keep, retain, false)
+		if err != nil {
+			return nil, stats, fmt.Errorf("filter batches at byte %d: %w", pos-size, err)
+		}
+		stats.RecordsKept += res.Kept
+		stats.RecordsDropped += res.Dropped
+		if res.Batch == nil {
+			stats.BatchesDropped++
+			continue
+		}
+		stats.BatchesKept++
+		out = append(out, res.Batch...)
+	}
+	return out, stats, nil
+}

@@ -48,9 +48,9 @@ func TestCompactionKeepsLatestPerKeyAndYoungTombstones(t *testing.T) {
 	const retentionMs = 10_000
 	for _, codec := range compactCodecs {
 		log := compactionTestLog(t, codec)
-		m := NewKeyOffsetMap(100)
-		if n, err := m.AddBatches(log); err != nil || n != len(log) {
-			t.Fatalf("AddBatches = %d, %v", n, err)
+		m := newTestKeyOffsetMap(100)
+		if n, err := addBatches(m, log); err != nil || n != len(log) {
+			t.Fatalf("addBatches = %d, %v", n, err)
 		}
 		if m.Len() != 5 || m.LatestOffset() != 9 {
 			t.Fatalf("map holds %d keys up to %d, want 5 up to 9", m.Len(), m.LatestOffset())
@@ -68,7 +68,7 @@ func TestCompactionKeepsLatestPerKeyAndYoungTombstones(t *testing.T) {
 			{nowMs: 5000 + retentionMs, want: []int64{6, 7, 8, 9}},
 			{nowMs: 9000 + retentionMs, want: []int64{6, 7, 8}},
 		} {
-			out, stats, err := FilterBatches(log, m.Keep(c.nowMs, retentionMs), nil)
+			out, stats, err := filterBatches(log, m.Keep(c.nowMs, retentionMs), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,13 +84,13 @@ func TestCompactionKeepsLatestPerKeyAndYoungTombstones(t *testing.T) {
 
 func TestCompactionRetainsEmptyBatchOnRequest(t *testing.T) {
 	log := compactionTestLog(t, kgo.CodecZstd)
-	m := NewKeyOffsetMap(100)
-	if _, err := m.AddBatches(log); err != nil {
+	m := newTestKeyOffsetMap(100)
+	if _, err := addBatches(m, log); err != nil {
 		t.Fatal(err)
 	}
 	// The first batch loses every record; keep it empty, as for the last
 	// batch of an active producer.
-	out, stats, err := FilterBatches(log, m.Keep(0, 1<<40), func(b *Batch) bool { return b.FirstOffset == 0 })
+	out, stats, err := filterBatches(log, m.Keep(0, 1<<40), func(b *Batch) bool { return b.FirstOffset == 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestCompactionRetainsEmptyBatchOnRequest(t *testing.T) {
 	if first.NumRecords != 0 || first.FirstOffset != 0 || first.NextOffset() != 3 || first.Attributes&0x07 != 0 {
 		t.Fatalf("empty batch header %+v", first.RecordBatch)
 	}
-	out, stats, err = FilterBatches(log, m.Keep(0, 1<<40), nil)
+	out, stats, err = filterBatches(log, m.Keep(0, 1<<40), nil)
 	if err != nil || stats.BatchesDropped != 1 {
 		t.Fatalf("without retain: stats %+v, %v", stats, err)
 	}
@@ -124,10 +124,10 @@ func mustBatchSize(t *testing.T, p []byte) int {
 // Records past the map's range, and keys the map never saw, are kept.
 func TestKeepOutsideTheMap(t *testing.T) {
 	log := compactionTestLog(t, kgo.CodecNone)
-	m := NewKeyOffsetMap(100)
+	m := newTestKeyOffsetMap(100)
 	second := log[mustBatchSize(t, log):]
 	n := mustBatchSize(t, second)
-	if _, err := m.AddBatches(second[:n]); err != nil { // offsets 3-5 only
+	if _, err := addBatches(m, second[:n]); err != nil { // offsets 3-5 only
 		t.Fatal(err)
 	}
 	keep := m.Keep(0, 1<<40)
@@ -149,25 +149,25 @@ func TestKeepOutsideTheMap(t *testing.T) {
 
 func TestKeyOffsetMapBoundAndOrder(t *testing.T) {
 	log := compactionTestLog(t, kgo.CodecSnappy)
-	m := NewKeyOffsetMap(3)
-	n, err := m.AddBatches(log)
+	m := newTestKeyOffsetMap(3)
+	n, err := addBatches(m, log)
 	if !errors.Is(err, ErrKeyOffsetMapFull) {
-		t.Fatalf("AddBatches into 3 keys: %v, want ErrKeyOffsetMapFull", err)
+		t.Fatalf("addBatches into 3 keys: %v, want ErrKeyOffsetMapFull", err)
 	}
 	// The first two batches (keys a, b, c) fit; the third brings d and e.
 	if first := mustBatchSize(t, log); n != first+mustBatchSize(t, log[first:]) || m.Len() != 3 || m.LatestOffset() != 5 {
 		t.Fatalf("added %d bytes, %d keys up to %d", n, m.Len(), m.LatestOffset())
 	}
-	if err := m.AddBatch(log[:mustBatchSize(t, log)]); err == nil {
+	if err := m.addBatch(log[:mustBatchSize(t, log)], false); err == nil {
 		t.Fatal("adding a batch out of offset order succeeded")
 	}
 }
 
 func TestKeyOffsetMapSkipsTransactionalBatches(t *testing.T) {
-	m := NewKeyOffsetMap(10)
+	m := newTestKeyOffsetMap(10)
 	data := buildCompactTestBatch(t, compactTestBatch{BaseOffset: 0, LastOffsetDelta: -1, Records: []compactTestRecord{kv(0, 1, "k", "committed")}})
 	txn := buildCompactTestBatch(t, compactTestBatch{BaseOffset: 1, LastOffsetDelta: -1, Transactional: true, ProducerID: 3, Records: []compactTestRecord{kv(0, 2, "k", "maybe aborted")}})
-	if _, err := m.AddBatches(append(append([]byte(nil), data...), txn...)); err != nil {
+	if _, err := addBatches(m, append(append([]byte(nil), data...), txn...)); err != nil {
 		t.Fatal(err)
 	}
 	if off, _ := m.Latest([]byte("k")); off != 0 || m.LatestOffset() != 1 {
@@ -208,18 +208,18 @@ func TestCompactionMatchesModel(t *testing.T) {
 				want = append(want, int64(i))
 			}
 		}
-		m := NewKeyOffsetMap(10)
-		if _, err := m.AddBatches(log); err != nil {
+		m := newTestKeyOffsetMap(10)
+		if _, err := addBatches(m, log); err != nil {
 			rt.Fatal(err)
 		}
-		out, _, err := FilterBatches(log, m.Keep(nowMs, retentionMs), nil)
+		out, _, err := filterBatches(log, m.Keep(nowMs, retentionMs), nil)
 		if err != nil {
 			rt.Fatal(err)
 		}
 		if got := offsetsOf(rt, out); fmt.Sprint(got) != fmt.Sprint(want) {
 			rt.Fatalf("kept offsets %v, model %v", got, want)
 		}
-		again, _, err := FilterBatches(out, m.Keep(nowMs, retentionMs), nil)
+		again, _, err := filterBatches(out, m.Keep(nowMs, retentionMs), nil)
 		if err != nil || !bytes.Equal(again, out) {
 			rt.Fatalf("second compaction changed the log (err %v)", err)
 		}

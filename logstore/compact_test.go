@@ -77,7 +77,7 @@ func TestFilterBatchKeepsExactlyThePredicate(t *testing.T) {
 
 		var seen []CompactionRecord
 		i := 0
-		res, err := FilterBatch(raw, func(r CompactionRecord) bool {
+		res, err := filterOneBatch(raw, func(r CompactionRecord) bool {
 			seen = append(seen, r)
 			i++
 			return keepIdx[i-1]
@@ -186,7 +186,7 @@ func TestFilterBatchRecomputesTimestamps(t *testing.T) {
 		{OffsetDelta: 1, TimestampMs: 5000, Key: []byte("b"), Value: []byte("2")},
 		{OffsetDelta: 2, TimestampMs: 3000, Key: []byte("c"), Value: []byte("3")},
 	}})
-	res, err := FilterBatch(raw, func(r CompactionRecord) bool { return r.Offset != 11 }, false)
+	res, err := filterOneBatch(raw, func(r CompactionRecord) bool { return r.Offset != 11 }, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestFilterBatchLeavesControlAndTransactionalAlone(t *testing.T) {
 	} {
 		raw := buildCompactTestBatch(t, tb)
 		called := false
-		res, err := FilterBatch(raw, func(CompactionRecord) bool { called = true; return false }, false)
+		res, err := filterOneBatch(raw, func(CompactionRecord) bool { called = true; return false }, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestFilterBatchRejectsCorruptInput(t *testing.T) {
 	good := buildCompactTestBatch(t, compactTestBatch{LastOffsetDelta: -1, Records: []compactTestRecord{{Key: []byte("k"), Value: []byte("v")}}})
 	bad := append([]byte(nil), good...)
 	bad[len(bad)-1] ^= 1
-	if _, err := FilterBatch(bad, func(CompactionRecord) bool { return true }, false); !errors.Is(err, ErrCorruption) {
+	if _, err := filterOneBatch(bad, func(CompactionRecord) bool { return true }, false); !errors.Is(err, ErrCorruption) {
 		t.Fatalf("flipped byte: %v, want ErrCorruption", err)
 	}
 	// Offsets that go backwards inside a batch are corruption, even with a
@@ -228,7 +228,7 @@ func TestFilterBatchRejectsCorruptInput(t *testing.T) {
 	backwards := buildCompactTestBatch(t, compactTestBatch{LastOffsetDelta: 3, Records: []compactTestRecord{
 		{OffsetDelta: 2, Key: []byte("a")}, {OffsetDelta: 1, Key: []byte("b")},
 	}})
-	if _, err := FilterBatch(backwards, func(CompactionRecord) bool { return true }, false); !errors.Is(err, ErrCorruption) {
+	if _, err := filterOneBatch(backwards, func(CompactionRecord) bool { return true }, false); !errors.Is(err, ErrCorruption) {
 		t.Fatalf("backwards offsets: %v, want ErrCorruption", err)
 	}
 }

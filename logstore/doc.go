@@ -110,7 +110,7 @@
 // compaction lags) hands out a CleanJob holding the closed segments it will
 // read; CleanJob.Run (any goroutine: the node's cleaner) maps keys to latest
 // offsets with a bounded KeyOffsetMap and writes cleaned copies of groups of
-// segments with FilterBatch (a group of several segments becomes one even
+// segments with filterBatch (a group of several segments becomes one even
 // when nothing in it goes); CommitClean (appender) swaps them in and
 // advances the cleaner-offset-checkpoint. The swap is ReplaceSegments': the
 // cleaned file becomes "<base>-<end>.swap", which recovery completes after a

@@ -55,21 +55,10 @@ const directReadBytes = readBufferBytes / 2
 // frame's buffer, so the kernel's copy is the only one. Frame buffers come
 // from pool (nil: a fresh allocation each); the caller releases them.
 type frameReader struct {
-	br       *bufio.Reader // nil: everything is read from raw
-	raw      io.Reader     // what br reads from
+	br       *bufio.Reader
+	raw      io.Reader // what br reads from
 	pool     *bufferPool
 	maxBytes int32
-}
-
-// readFrame reads one size-prefixed frame from r into a fresh buffer and
-// returns it without the prefix. io.EOF means the stream ended cleanly
-// between frames.
-func readFrame(r io.Reader, maxBytes int32) ([]byte, error) {
-	fr := frameReader{raw: r, maxBytes: maxBytes}
-	if br, ok := r.(*bufio.Reader); ok {
-		fr.br = br
-	}
-	return fr.next()
 }
 
 // next reads one frame and returns it without the size prefix. io.EOF means
@@ -91,13 +80,6 @@ func (fr *frameReader) next() ([]byte, error) {
 
 // readSize reads the size prefix.
 func (fr *frameReader) readSize() (int32, error) {
-	if fr.br == nil {
-		var sizeBuf [frameSizeBytes]byte
-		if _, err := io.ReadFull(fr.raw, sizeBuf[:]); err != nil {
-			return 0, err
-		}
-		return int32(binary.BigEndian.Uint32(sizeBuf[:])), nil
-	}
 	// Peek and Discard read the prefix without a buffer of its own.
 	p, err := fr.br.Peek(frameSizeBytes)
 	if err != nil {
@@ -152,10 +134,6 @@ func (fr *frameReader) readBody(size int) ([]byte, error) {
 // readFull fills dst: first with what the buffered reader holds, then, for a
 // large remainder, straight from the connection.
 func (fr *frameReader) readFull(dst []byte) error {
-	if fr.br == nil {
-		_, err := io.ReadFull(fr.raw, dst)
-		return err
-	}
 	n := 0
 	if fr.br.Buffered() > 0 {
 		n, _ = fr.br.Read(dst) // a copy of buffered bytes, no system call
@@ -193,15 +171,11 @@ func (d *decodedRequest) unsupportedAPIVersions() bool {
 	return d.body == nil && d.header.APIKey == apiVersionsKey
 }
 
-// decodeRequest parses a frame (size prefix excluded): the request header
-// v0–v2 and the body at the header's version, checked against the served
-// versions. On error the header holds what was parsed, for the log line.
-func decodeRequest(frame []byte, versions *versionTable) (decodedRequest, error) {
-	return decodeRequestAfter(frame, versions, "")
-}
-
-// decodeRequestAfter is decodeRequest on a connection whose previous request
-// had client id lastClientID: the same client id is not allocated again.
+// decodeRequestAfter parses a frame (size prefix excluded): the request
+// header v0–v2 and the body at the header's version, checked against the
+// served versions. On error the header holds what was parsed, for the log
+// line. lastClientID is the client id of the connection's previous request
+// ("" for none): the same client id is not allocated again.
 func decodeRequestAfter(frame []byte, versions *versionTable, lastClientID string) (decodedRequest, error) {
 	var d decodedRequest
 	r := kbin.Reader{Src: frame}

@@ -59,7 +59,7 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 		{MaxInFlightRequests: -1},
 		{APIVersions: []APIVersionRange{{3, 2, 1}}},
 	} {
-		if _, err := NewServer(cfg, HandlerFunc(func(*Request, func(kmsg.Response)) {}), nil); err == nil {
+		if _, err := NewServer(cfg, handlerFunc(func(*Request, func(kmsg.Response)) {}), nil); err == nil {
 			t.Fatalf("%+v accepted", cfg)
 		}
 	}
@@ -78,7 +78,7 @@ func TestDecodeRequestHeaders(t *testing.T) {
 
 	// Header v2 (flexible) and v1, client id read in both.
 	for _, v := range []int16{1, 9, 12} {
-		d, err := decodeRequest(frameBody(f.AppendRequest(nil, metadataRequest(v, "t"), 77)), table)
+		d, err := decodeRequestAfter(frameBody(f.AppendRequest(nil, metadataRequest(v, "t"), 77)), table, "")
 		if err != nil {
 			t.Fatalf("Metadata v%d: %v", v, err)
 		}
@@ -91,61 +91,62 @@ func TestDecodeRequestHeaders(t *testing.T) {
 	b := frameBody(f.AppendRequest(nil, metadataRequest(12, "t"), 1))
 	tagAt := 2 + 2 + 4 + 2 + len("client-1")
 	withTag := append(append(append([]byte{}, b[:tagAt]...), 1, 5, 2, 0xaa, 0xbb), b[tagAt+1:]...)
-	if d, err := decodeRequest(withTag, table); err != nil || *d.body.(*kmsg.MetadataRequest).Topics[0].Topic != "t" {
+	if d, err := decodeRequestAfter(withTag, table, ""); err != nil || *d.body.(*kmsg.MetadataRequest).Topics[0].Topic != "t" {
 		t.Fatalf("tagged header: %v", err)
 	}
 	// Null client id.
 	nullID := kmsg.NewRequestFormatter().AppendRequest(nil, metadataRequest(4, "t"), 2)
-	if d, err := decodeRequest(frameBody(nullID), table); err != nil || d.header.ClientID != "" {
+	if d, err := decodeRequestAfter(frameBody(nullID), table, ""); err != nil || d.header.ClientID != "" {
 		t.Fatalf("null client id: %+v %v", d.header, err)
 	}
 	// ControlledShutdown v0 has header v0: no client id.
 	// (kmsg's formatter writes no body for it, so build it by hand.)
 	cs := []byte{0, 7, 0, 0, 0, 0, 0, 3, 0, 0, 0, 5}
-	d, err := decodeRequest(cs, table)
+	d, err := decodeRequestAfter(cs, table, "")
 	if err != nil || d.body.(*kmsg.ControlledShutdownRequest).BrokerID != 5 || d.header.ClientID != "" {
 		t.Fatalf("header v0: %+v %v", d.header, err)
 	}
 	// ApiVersions out of range decodes to the KIP-511 case, body untouched.
 	av := frameBody(f.AppendRequest(nil, apiVersionsRequest(5), 4))
-	if d, err := decodeRequest(av, table); err != nil || !d.unsupportedAPIVersions() {
+	if d, err := decodeRequestAfter(av, table, ""); err != nil || !d.unsupportedAPIVersions() {
 		t.Fatalf("ApiVersions v5 unserved: %+v %v", d, err)
 	}
-	if _, err := decodeRequest(av[:5], table); !errors.Is(err, ErrMalformedHeader) {
+	if _, err := decodeRequestAfter(av[:5], table, ""); !errors.Is(err, ErrMalformedHeader) {
 		t.Fatalf("short header: %v", err)
 	}
 }
 
 func TestReadFrame(t *testing.T) {
 	stream := append(frameOf([]byte("abc")), frameOf(nil)...)
-	r := bytes.NewReader(stream)
-	if f, err := readFrame(r, 10); err != nil || string(f) != "abc" {
+	frames := connFrames(bytes.NewReader(stream), 10)
+	if f, err := frames.next(); err != nil || string(f) != "abc" {
 		t.Fatalf("first frame %q %v", f, err)
 	}
-	if f, err := readFrame(r, 10); err != nil || len(f) != 0 {
+	if f, err := frames.next(); err != nil || len(f) != 0 {
 		t.Fatalf("empty frame %q %v", f, err)
 	}
-	if _, err := readFrame(r, 10); err != io.EOF {
+	if _, err := frames.next(); err != io.EOF {
 		t.Fatalf("end of stream: %v", err)
 	}
-	if _, err := readFrame(bytes.NewReader(frameOf([]byte("abc"))[:5]), 10); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := connFrames(bytes.NewReader(frameOf([]byte("abc"))[:5]), 10).next(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("cut frame: %v", err)
 	}
-	if _, err := readFrame(bytes.NewReader(frameOf(make([]byte, 11))), 10); !errors.Is(err, ErrFrameSize) {
+	if _, err := connFrames(bytes.NewReader(frameOf(make([]byte, 11))), 10).next(); !errors.Is(err, ErrFrameSize) {
 		t.Fatalf("over limit: %v", err)
 	}
 	// A frame larger than one chunk is read whole as it grows.
 	big := bytes.Repeat([]byte{7}, 3*frameChunkBytes+5)
-	if f, err := readFrame(bytes.NewReader(frameOf(big)), 1<<30); err != nil || !bytes.Equal(f, big) {
+	if f, err := connFrames(bytes.NewReader(frameOf(big)), 1<<30).next(); err != nil || !bytes.Equal(f, big) {
 		t.Fatalf("big frame: %d bytes, %v", len(f), err)
 	}
 	// Announcing a huge frame and sending little allocates little.
-	if _, err := readFrame(bytes.NewReader(frameOf(big)[:100]), 1<<30); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := connFrames(bytes.NewReader(frameOf(big)[:100]), 1<<30).next(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("cut big frame: %v", err)
 	}
+	announced := connFrames(bytes.NewReader([]byte{0x7f, 0xff, 0xff, 0xff, 1}), 1<<31-1)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, _ = readFrame(bytes.NewReader([]byte{0x7f, 0xff, 0xff, 0xff, 1}), 1<<31-1)
+	_, _ = announced.next()
 	runtime.ReadMemStats(&after)
 	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 2*frameChunkBytes {
 		t.Fatalf("a 2 GiB announcement allocated %d bytes", allocated)

@@ -66,7 +66,7 @@ func TestEncodedResponseParts(t *testing.T) {
 	}
 
 	var broken sync.Once
-	h := HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+	h := handlerFunc(func(req *Request, respond func(kmsg.Response)) {
 		if topics := req.Body.(*kmsg.MetadataRequest).Topics; len(topics) > 0 && *topics[0].Topic == "short" {
 			broken.Do(func() {
 				respond(&EncodedResponse{Response: kmsg.NewPtrMetadataResponse(), Parts: []EncodedPart{

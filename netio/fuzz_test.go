@@ -1,7 +1,6 @@
 package netio
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -75,17 +74,17 @@ func fuzzSeeds() [][]byte {
 // decodeStream runs the whole decode path of a connection over b: framing,
 // header, body, and the encode of the answers netio gives itself.
 func decodeStream(t *testing.T, table *versionTable, b []byte) {
-	r := bufio.NewReader(bytes.NewReader(b))
+	frames := connFrames(bytes.NewReader(b), 1<<20)
 	fw := frameWriter{w: io.Discard}
 	for range 64 { // bounded: a stream of many tiny frames stops here
-		frame, err := readFrame(r, 1<<20)
+		frame, err := frames.next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFrameSize) {
-				t.Fatalf("readFrame: unexpected error class: %v", err)
+				t.Fatalf("read frame: unexpected error class: %v", err)
 			}
 			return
 		}
-		d, err := decodeRequest(frame, table)
+		d, err := decodeRequestAfter(frame, table, "")
 		if err != nil {
 			if !errors.Is(err, ErrMalformedHeader) && !errors.Is(err, ErrMalformedBody) &&
 				!errors.Is(err, ErrUnknownAPIKey) && !errors.Is(err, ErrUnsupportedVersion) {
@@ -123,16 +122,16 @@ func FuzzDecodeStream(f *testing.F) {
 func TestFuzzSeedsDecode(t *testing.T) {
 	table := everyKeyTable(t)
 	for i, s := range fuzzSeeds()[:len(fuzzSeeds())-2] {
-		r := bufio.NewReader(bytes.NewReader(s))
+		frames := connFrames(bytes.NewReader(s), 1<<20)
 		for {
-			frame, err := readFrame(r, 1<<20)
+			frame, err := frames.next()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
 				t.Fatalf("seed %d: %v", i, err)
 			}
-			if _, err := decodeRequest(frame, table); err != nil {
+			if _, err := decodeRequestAfter(frame, table, ""); err != nil {
 				t.Fatalf("seed %d: %v", i, err)
 			}
 		}

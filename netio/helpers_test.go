@@ -329,3 +329,15 @@ func testContext(t testing.TB, timeout time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// connFrames reads the frames of r as a connection's reader does, through a
+// buffered reader, each frame in a fresh buffer.
+func connFrames(r io.Reader, maxBytes int32) *frameReader {
+	return &frameReader{br: bufio.NewReaderSize(r, readBufferBytes), raw: r, maxBytes: maxBytes}
+}
+
+// handlerFunc adapts a function to Handler.
+type handlerFunc func(req *Request, respond func(kmsg.Response))
+
+// Handle calls f.
+func (f handlerFunc) Handle(req *Request, respond func(kmsg.Response)) { f(req, respond) }

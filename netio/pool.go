@@ -241,13 +241,3 @@ func (p *bufferPool) forget(b []byte) {
 		p.freeMu.Unlock()
 	}
 }
-
-// bufferPoolStats are the pool's counters, for tests and benchmarks.
-type bufferPoolStats struct {
-	gets, reuses uint64
-	keptBytes    int64
-}
-
-func (p *bufferPool) stats() bufferPoolStats {
-	return bufferPoolStats{gets: p.gets.Load(), reuses: p.reuses.Load(), keptBytes: p.keptBytes.Load()}
-}

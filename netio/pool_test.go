@@ -163,3 +163,14 @@ func TestBufferPoolTakesLargerClass(t *testing.T) {
 		t.Fatalf("kept %d bytes, want the 2 MiB buffer", st.keptBytes)
 	}
 }
+
+// bufferPoolStats are the pool's counters.
+type bufferPoolStats struct {
+	gets, reuses uint64
+	keptBytes    int64
+}
+
+// stats reads the pool's counters.
+func (p *bufferPool) stats() bufferPoolStats {
+	return bufferPoolStats{gets: p.gets.Load(), reuses: p.reuses.Load(), keptBytes: p.keptBytes.Load()}
+}

@@ -264,7 +264,7 @@ func TestPooledFramesSurviveConnectionClose(t *testing.T) {
 // Sequential requests reuse one frame buffer: a frame goes back to the pool
 // once its response is written.
 func TestPooledFramesReturnToPool(t *testing.T) {
-	s := startServer(t, pooledConfig(), HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+	s := startServer(t, pooledConfig(), handlerFunc(func(req *Request, respond func(kmsg.Response)) {
 		respond(req.Body.ResponseKind())
 	}))
 	c := dialRaw(t, s.Addr(), "sequential")
@@ -284,7 +284,7 @@ func TestPooledFramesReturnToPool(t *testing.T) {
 func TestRetainedForGoodIsNeverReused(t *testing.T) {
 	var mu sync.Mutex
 	var kept [][]byte
-	s := startServer(t, pooledConfig(), HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+	s := startServer(t, pooledConfig(), handlerFunc(func(req *Request, respond func(kmsg.Response)) {
 		if p, ok := req.Body.(*kmsg.ProduceRequest); ok {
 			req.Retain() // never released
 			mu.Lock()
@@ -312,7 +312,7 @@ func TestRetainedForGoodIsNeverReused(t *testing.T) {
 // Responses encoded into a Request.ResponseBuffer go back to the pool; the
 // writer's own buffer comes from the pool too.
 func TestResponseBufferReturnsToPool(t *testing.T) {
-	s := startServer(t, pooledConfig(), HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+	s := startServer(t, pooledConfig(), handlerFunc(func(req *Request, respond func(kmsg.Response)) {
 		resp := req.Body.ResponseKind()
 		buf := resp.AppendTo(req.ResponseBuffer(4096))
 		respond(&EncodedResponse{Response: resp, Parts: []EncodedPart{{Bytes: buf}}, Buffer: buf})
@@ -358,7 +358,7 @@ func TestRecordsForDiffer(t *testing.T) {
 // A response may alias its own request's frame: the frame stays valid until
 // the response is written, not just until respond.
 func TestResponseMayAliasItsRequest(t *testing.T) {
-	s := startServer(t, pooledConfig(), HandlerFunc(func(req *Request, respond func(kmsg.Response)) {
+	s := startServer(t, pooledConfig(), handlerFunc(func(req *Request, respond func(kmsg.Response)) {
 		records := req.Body.(*kmsg.ProduceRequest).Topics[0].Partitions[0].Records
 		respond(&EncodedResponse{Response: req.Body.ResponseKind(), Parts: []EncodedPart{{Bytes: records}}})
 	}))

@@ -33,12 +33,6 @@ type Handler interface {
 	Handle(req *Request, respond func(kmsg.Response))
 }
 
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(req *Request, respond func(kmsg.Response))
-
-// Handle calls f.
-func (f HandlerFunc) Handle(req *Request, respond func(kmsg.Response)) { f(req, respond) }
-
 // RequestHeader is the Kafka request header (v0–v2).
 type RequestHeader struct {
 	APIKey        int16

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+	"gregor/logstore/internaltopic"
 	"gregor/txn"
 )
 
@@ -98,7 +99,7 @@ func newTxnWorld(w *World, nodes int) *txnWorld {
 }
 
 // decided takes the records of an acknowledged coordinator append.
-func (c *txnChecks) decided(n *node, records []txn.Record) {
+func (c *txnChecks) decided(n *node, records []internaltopic.Record) {
 	for _, r := range records {
 		c.record(n, r.Key, r.Value, true)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gregor/cluster"
 	"gregor/groups"
+	"gregor/logstore/internaltopic"
 )
 
 // The group coordinators: as in production (actors/group_coordinator.go),
@@ -36,8 +37,8 @@ type groupHost struct {
 	core      *groups.Coordinator
 	loaded    bool
 	loading   *partitionLoad
-	waiting   map[groups.RequestID]*message
-	nextID    groups.RequestID
+	waiting   map[internaltopic.RequestID]*message
+	nextID    internaltopic.RequestID
 	topicsEra int64
 	// gate holds requests and ticks while the broker lease has lapsed
 	// (node_group_hold.go); recheckArmed says a look at the lease is
@@ -95,7 +96,7 @@ func (n *node) syncCoordinators() {
 		gh := n.coords[k.partition]
 		if gh == nil {
 			gh = &groupHost{n: n, key: k, epoch: h.core.LeaderEpoch(), core: groups.NewCoordinator(n.w.groupCoreConfig()),
-				waiting: map[groups.RequestID]*message{}, topicsEra: -1, lastAssigned: map[string]plantedAssignment{}}
+				waiting: map[internaltopic.RequestID]*message{}, topicsEra: -1, lastAssigned: map[string]plantedAssignment{}}
 			n.coords[k.partition] = gh
 			n.w.tracef("%s: group coordinator of %s starts (leader epoch %d)", n.name(), k, gh.epoch)
 		}
@@ -131,9 +132,9 @@ func (gh *groupHost) load(h *replicaHost) {
 	gh.loading.start(h.log.LogStartOffset())
 }
 
-func (gh *groupHost) now() groups.Time {
+func (gh *groupHost) now() internaltopic.Time {
 	now := gh.n.instant()
-	return groups.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
+	return internaltopic.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
 }
 
 // refreshTopics tells the core the topics of the node's image when it
@@ -249,7 +250,7 @@ func (gh *groupHost) append(ap groups.Append) {
 	})
 }
 
-func (gh *groupHost) appended(id groups.AppendID, code int16) {
+func (gh *groupHost) appended(id internaltopic.AppendID, code int16) {
 	n := gh.n
 	n.w.tracef("%s: group coordinator of %s: append %d answered %s", n.name(), gh.key, id, errorName(code))
 	if gh.core == nil {

@@ -28,7 +28,7 @@ func (n *node) leaseHolds() bool {
 	if lease.Valid(n.instant().MonoMs, n.localHoldUntilMs()) {
 		return true
 	}
-	if until, held := lease.UntilMs(); lease != n.leaseRefused {
+	if until, held := lease.UntilMs(n.localHoldUntilMs()); lease != n.leaseRefused {
 		n.leaseRefused = lease
 		if held {
 			n.w.timelinef("%s: broker lease lapsed at %.3fs: its coordinators hold requests (2 s at most), then answer NOT_COORDINATOR", n.name(), float64(n.monoToVirtual(until))/1000)
@@ -56,7 +56,7 @@ func (w *World) checkFencedAfterLease(r cluster.BrokerRegistrationChangeRecord) 
 		return
 	}
 	if lease := lc.Lease(); lease.Valid(n.instant().MonoMs, n.localHoldUntilMs()) {
-		until, _ := lease.UntilMs()
+		until, _ := lease.UntilMs(n.localHoldUntilMs())
 		w.violation("S10", fmt.Sprintf("broker %d (epoch %d) was fenced while its lease held, until %.3fs: its coordinators may answer beside the next ones",
 			r.BrokerID, r.BrokerEpoch, float64(n.monoToVirtual(until))/1000))
 	}

@@ -10,6 +10,7 @@ import (
 	"gregor/cluster"
 	"gregor/groups"
 	"gregor/logstore"
+	"gregor/logstore/internaltopic"
 	"gregor/txn"
 )
 
@@ -116,8 +117,8 @@ type txnHost struct {
 	core    *txn.Coordinator
 	loaded  bool
 	loading *partitionLoad
-	waiting map[txn.RequestID]pendingTxnRequest
-	nextID  txn.RequestID
+	waiting map[internaltopic.RequestID]pendingTxnRequest
+	nextID  internaltopic.RequestID
 	// appends are the core's appends to P: batched, in flight, their
 	// outcomes in the order sent (txn.AppendWindow, as production's).
 	appends *txn.AppendWindow
@@ -136,9 +137,9 @@ type pendingTxnRequest struct {
 	respond func(kmsg.Response)
 }
 
-func (th *txnHost) now() txn.Time {
+func (th *txnHost) now() internaltopic.Time {
 	now := th.n.instant()
-	return txn.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
+	return internaltopic.Time{WallMs: now.WallMs, MonoMs: now.MonoMs}
 }
 
 // txnConfig is a coordinator core's configuration; completions wait for
@@ -179,7 +180,7 @@ func (n *node) syncTxnCoordinators() {
 		th := t.coords[k.partition]
 		if th == nil {
 			th = &txnHost{n: n, key: k, epoch: h.core.LeaderEpoch(), core: txn.NewCoordinator(n.txnConfig(h.core.LeaderEpoch())),
-				waiting: map[txn.RequestID]pendingTxnRequest{}, appends: txn.NewAppendWindow(txnAppendsInFlight), topicsEra: -1}
+				waiting: map[internaltopic.RequestID]pendingTxnRequest{}, appends: txn.NewAppendWindow(txnAppendsInFlight), topicsEra: -1}
 			t.coords[k.partition] = th
 			n.w.tracef("%s: transaction coordinator of %s starts (coordinator epoch %d)", n.name(), k, th.epoch)
 		}

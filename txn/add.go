@@ -14,7 +14,7 @@ import (
 // verification only (KIP-890 part 1: is the partition in the ongoing
 // transaction?) or adding on the producer's behalf (part 2). Every
 // transaction of the request must hash to this coordinator.
-func (c *Coordinator) addPartitionsToTxn(id RequestID, r *kmsg.AddPartitionsToTxnRequest, now Time) {
+func (c *Coordinator) addPartitionsToTxn(id internaltopic.RequestID, r *kmsg.AddPartitionsToTxnRequest, now internaltopic.Time) {
 	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
 	resp.Version = r.Version
 	if r.Version <= 3 {
@@ -87,7 +87,7 @@ func (c *Coordinator) addPartitionsToTxn(id RequestID, r *kmsg.AddPartitionsToTx
 // coordinator's node: what AddPartitionsToTxn v5 with one transaction,
 // not verify-only, asks, without its request and answer built. Its Reply
 // carries the outcome in Code.
-func (c *Coordinator) HandleAdd(id RequestID, txnID string, producerID int64, epoch int16, tps []TopicPartition, now Time) {
+func (c *Coordinator) HandleAdd(id internaltopic.RequestID, txnID string, producerID int64, epoch int16, tps []TopicPartition, now internaltopic.Time) {
 	answer := func(code int16) { c.ready.Replies = append(c.ready.Replies, Reply{ID: id, Code: code}) }
 	if c.loading {
 		answer(kerr.CoordinatorLoadInProgress.Code)
@@ -148,7 +148,7 @@ func (c *Coordinator) knownPartition(tp TopicPartition) bool {
 // addOffsetsToTxn serves AddOffsetsToTxn: the __consumer_offsets partition
 // of the group joins the transaction, so the group's TxnOffsetCommits are
 // committed or aborted with it.
-func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnRequest, now Time) {
+func (c *Coordinator) addOffsetsToTxn(id internaltopic.RequestID, r *kmsg.AddOffsetsToTxnRequest, now internaltopic.Time) {
 	tp := TopicPartition{internaltopic.ConsumerOffsets, internaltopic.PartitionFor(r.Group, c.cfg.OffsetsPartitions)}
 	c.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, []TopicPartition{tp}, false, now, func(code int16) {
 		resp := kmsg.NewPtrAddOffsetsToTxnResponse()
@@ -163,7 +163,7 @@ func (c *Coordinator) addOffsetsToTxn(id RequestID, r *kmsg.AddOffsetsToTxnReque
 // broker adding for a producer of KIP-890 part 2: that broker's partition
 // asked, and is answered, so it is not told of the add (PartitionsAdded).
 func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16, tps []TopicPartition, byBroker bool,
-	now Time, done func(code int16)) {
+	now internaltopic.Time, done func(code int16)) {
 	if byBroker && slices.ContainsFunc(tps, func(tp TopicPartition) bool { return !c.knownPartition(tp) }) {
 		// A partition leader adds for a part 2 producer: as verify.
 		done(kerr.CoordinatorNotAvailable.Code)
@@ -177,7 +177,7 @@ func (c *Coordinator) addPartitions(txnID string, producerID int64, epoch int16,
 }
 
 // addParked is addPartitions of an add as it waits (parkedAdd).
-func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
+func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now internaltopic.Time) {
 	t := c.txns[txnID]
 	producerID, epoch, tps, byBroker, done := parkable.producerID, parkable.epoch, parkable.tps, parkable.byBroker, parkable.done
 	switch {
@@ -223,7 +223,7 @@ func (c *Coordinator) addParked(txnID string, parkable parkedAdd, now Time) {
 	next.state, next.lastUpdateWallMs = Ongoing, now.WallMs
 	next.tv2 = next.tv2 || byBroker
 	next.addPartitions(tps)
-	c.transit(t, next, func(code int16, _ Time) {
+	c.transit(t, next, func(code int16, _ internaltopic.Time) {
 		if code == 0 && len(parkable.announce) > 0 {
 			c.ready.Added = append(c.ready.Added, PartitionsAdded{ProducerID: next.producerID, ProducerEpoch: next.epoch, Partitions: parkable.announce})
 		}

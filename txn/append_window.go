@@ -1,5 +1,7 @@
 package txn
 
+import "gregor/logstore/internaltopic"
+
 // AppendWindow is what a coordinator's shell keeps of its appends to its
 // __transaction_state partition: the core's appends joined into batches,
 // at most a limit of them in flight, and their outcomes handed back in the
@@ -17,8 +19,8 @@ type AppendWindow struct {
 type AppendBatch struct {
 	// IDs are the core's appends in the batch, Records their records in
 	// order.
-	IDs     []AppendID
-	Records []Record
+	IDs     []internaltopic.AppendID
+	Records []internaltopic.Record
 	// Code is the append's error code once answered.
 	Code     int16
 	answered bool
@@ -42,7 +44,7 @@ func (w *AppendWindow) Next() *AppendBatch {
 	for _, ap := range w.queued {
 		count += len(ap.Records)
 	}
-	b := &AppendBatch{IDs: make([]AppendID, 0, len(w.queued)), Records: make([]Record, 0, count)}
+	b := &AppendBatch{IDs: make([]internaltopic.AppendID, 0, len(w.queued)), Records: make([]internaltopic.Record, 0, count)}
 	for _, ap := range w.queued {
 		b.IDs = append(b.IDs, ap.ID)
 		b.Records = append(b.Records, ap.Records...)

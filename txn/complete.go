@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // A transaction whose markers are all written is complete, but its
@@ -20,7 +22,7 @@ import (
 
 // markersDone follows the last marker of t written: the completion is
 // appended now, or waits for an add (CompleteDelayMs).
-func (c *Coordinator) markersDone(t *txnMeta, now Time) {
+func (c *Coordinator) markersDone(t *txnMeta, now internaltopic.Time) {
 	if c.cfg.CompleteDelayMs <= 0 || len(t.parked) > 0 {
 		c.complete(t, now)
 		return
@@ -30,7 +32,7 @@ func (c *Coordinator) markersDone(t *txnMeta, now Time) {
 }
 
 // completeNow appends t's waiting completion, if it waits.
-func (c *Coordinator) completeNow(t *txnMeta, now Time) {
+func (c *Coordinator) completeNow(t *txnMeta, now internaltopic.Time) {
 	if t.completeDueMs > 0 && t.pending == nil {
 		c.complete(t, now)
 	}
@@ -46,7 +48,7 @@ func (t *txnMeta) deferred() bool { return t.completeDueMs > 0 }
 // ListTransactions hold for every waiting completion they would show, so
 // that they show a transaction complete only once its completion is
 // durable, as a coordinator loading the partition would.
-func (c *Coordinator) completeFirst(id RequestID, req kmsg.Request, now Time) bool {
+func (c *Coordinator) completeFirst(id internaltopic.RequestID, req kmsg.Request, now internaltopic.Time) bool {
 	var txnID string
 	switch r := req.(type) {
 	case *kmsg.DescribeTransactionsRequest:
@@ -90,7 +92,7 @@ func (c *Coordinator) completeFirst(id RequestID, req kmsg.Request, now Time) bo
 	if t == nil || !t.deferred() {
 		return false
 	}
-	t.afterComplete = append(t.afterComplete, func(now Time) { c.Handle(id, req, now) })
+	t.afterComplete = append(t.afterComplete, func(now internaltopic.Time) { c.Handle(id, req, now) })
 	c.completeNow(t, now)
 	return true
 }
@@ -99,12 +101,12 @@ func (c *Coordinator) completeFirst(id RequestID, req kmsg.Request, now Time) bo
 // holds req until the last is appended (the coordinator's appends are
 // answered in order, so the others are by then), then handles it again.
 // It reports false when none waits.
-func (c *Coordinator) completeAllFirst(id RequestID, req kmsg.Request, waiting []*txnMeta, now Time) bool {
+func (c *Coordinator) completeAllFirst(id internaltopic.RequestID, req kmsg.Request, waiting []*txnMeta, now internaltopic.Time) bool {
 	if len(waiting) == 0 {
 		return false
 	}
 	last := waiting[len(waiting)-1]
-	last.afterComplete = append(last.afterComplete, func(now Time) { c.Handle(id, req, now) })
+	last.afterComplete = append(last.afterComplete, func(now internaltopic.Time) { c.Handle(id, req, now) })
 	for _, t := range waiting {
 		c.completeNow(t, now)
 	}
@@ -112,7 +114,7 @@ func (c *Coordinator) completeAllFirst(id RequestID, req kmsg.Request, waiting [
 }
 
 // runAfter runs the requests held for a completion.
-func runAfter(after []func(Time), now Time) {
+func runAfter(after []func(internaltopic.Time), now internaltopic.Time) {
 	for _, f := range after {
 		f(now)
 	}

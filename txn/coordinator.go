@@ -8,21 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
-
-// Time is the time a core is handed: wall time (Unix ms) for the
-// timestamps its records carry, monotonic ms (any origin) for every
-// deadline.
-type Time struct {
-	WallMs, MonoMs int64
-}
-
-// RequestID names a request to the coordinator; its Reply carries it back.
-type RequestID uint64
-
-// AppendID names records the coordinator asked to append; Appended reports
-// the outcome under it.
-type AppendID uint64
 
 // AllocID names a producer id the coordinator asked for; ProducerIDAllocated
 // reports it under this id.
@@ -87,7 +75,7 @@ func (c Config) withDefaults() Config {
 // Reply answers a request: Response, or for an add handed by HandleAdd
 // (Response nil) Code.
 type Reply struct {
-	ID       RequestID
+	ID       internaltopic.RequestID
 	Response kmsg.Response
 	// Code is HandleAdd's outcome: 0, or the error of every partition.
 	Code int16
@@ -97,8 +85,8 @@ type Reply struct {
 // like a produce with acks=all, and to report with Appended once they are
 // acknowledged (or failed).
 type Append struct {
-	ID      AppendID
-	Records []Record
+	ID      internaltopic.AppendID
+	Records []internaltopic.Record
 }
 
 // Marker asks the shell to write a transaction marker to a partition (a
@@ -165,10 +153,10 @@ type Coordinator struct {
 	// metadata image (SetTopics); nil until told.
 	partitions map[string]int32
 	// appending holds what to do when each append is reported.
-	appending    map[AppendID]func(code int16, now Time)
-	nextAppendID AppendID
+	appending    map[internaltopic.AppendID]func(code int16, now internaltopic.Time)
+	nextAppendID internaltopic.AppendID
 	// allocating holds what to do with each producer id asked for.
-	allocating  map[AllocID]func(producerID int64, code int16, now Time)
+	allocating  map[AllocID]func(producerID int64, code int16, now internaltopic.Time)
 	nextAllocID AllocID
 	// nextExpiryCheckMs is when idle transactional ids are next checked.
 	nextExpiryCheckMs int64
@@ -180,8 +168,8 @@ type Coordinator struct {
 // NewCoordinator starts a coordinator that is loading its partition.
 func NewCoordinator(cfg Config) *Coordinator {
 	return &Coordinator{cfg: cfg.withDefaults(), loading: true, txns: map[string]*txnMeta{},
-		appending:  map[AppendID]func(int16, Time){},
-		allocating: map[AllocID]func(int64, int16, Time){}}
+		appending:  map[internaltopic.AppendID]func(int16, internaltopic.Time){},
+		allocating: map[AllocID]func(int64, int16, internaltopic.Time){}}
 }
 
 // Load replays the batches filling p, read from the partition from offset
@@ -190,7 +178,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 	if !c.loading {
 		panic("txn: Load after Loaded")
 	}
-	return c.decoder.decode(p, from, func(_ int64, r Record) {
+	return c.decoder.decode(p, from, func(_ int64, r internaltopic.Record) {
 		c.loadedRecords++
 		c.replay(r)
 	})
@@ -199,7 +187,7 @@ func (c *Coordinator) Load(p []byte, from int64) (int64, error) {
 // Loaded ends the load at time now: transactions caught preparing get
 // their markers written again, open ones run out their timeouts from when
 // they started.
-func (c *Coordinator) Loaded(now Time) {
+func (c *Coordinator) Loaded(now internaltopic.Time) {
 	c.loading = false
 	c.nextExpiryCheckMs = now.MonoMs + c.cfg.ExpiryCheckIntervalMs
 	for _, t := range c.sorted() {
@@ -219,7 +207,7 @@ func (c *Coordinator) LoadedRecords() int { return c.loadedRecords }
 
 // Handle takes a transaction request at time now. Its answer comes in a
 // later Ready, at once or after records are appended.
-func (c *Coordinator) Handle(id RequestID, req kmsg.Request, now Time) {
+func (c *Coordinator) Handle(id internaltopic.RequestID, req kmsg.Request, now internaltopic.Time) {
 	if c.loading {
 		c.reply(id, ErrorResponse(req, kerr.CoordinatorLoadInProgress.Code))
 		return
@@ -247,7 +235,7 @@ func (c *Coordinator) Handle(id RequestID, req kmsg.Request, now Time) {
 
 // Appended reports the outcome of an append: code is 0, or the Kafka error
 // of the partition's produce answer.
-func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
+func (c *Coordinator) Appended(id internaltopic.AppendID, code int16, now internaltopic.Time) {
 	done, ok := c.appending[id]
 	if !ok {
 		panic(fmt.Sprintf("txn: append %d reported twice or never asked", id))
@@ -258,7 +246,7 @@ func (c *Coordinator) Appended(id AppendID, code int16, now Time) {
 
 // ProducerIDAllocated hands the coordinator the producer id it asked for
 // under id, or the error code that kept the shell from getting one.
-func (c *Coordinator) ProducerIDAllocated(id AllocID, producerID int64, code int16, now Time) {
+func (c *Coordinator) ProducerIDAllocated(id AllocID, producerID int64, code int16, now internaltopic.Time) {
 	done, ok := c.allocating[id]
 	if !ok {
 		panic(fmt.Sprintf("txn: producer id %d reported twice or never asked", id))
@@ -269,7 +257,7 @@ func (c *Coordinator) ProducerIDAllocated(id AllocID, producerID int64, code int
 
 // Tick tells the core the time: transactions past their timeout are
 // aborted, failed markers are sent again, idle transactional ids expire.
-func (c *Coordinator) Tick(now Time) {
+func (c *Coordinator) Tick(now internaltopic.Time) {
 	if c.loading {
 		return
 	}
@@ -307,19 +295,19 @@ func (c *Coordinator) Ready() Ready {
 	return rd
 }
 
-func (c *Coordinator) reply(id RequestID, resp kmsg.Response) {
+func (c *Coordinator) reply(id internaltopic.RequestID, resp kmsg.Response) {
 	c.ready.Replies = append(c.ready.Replies, Reply{ID: id, Response: resp})
 }
 
 // append asks for records to be appended and calls done with the outcome.
-func (c *Coordinator) append(records []Record, done func(code int16, now Time)) {
+func (c *Coordinator) append(records []internaltopic.Record, done func(code int16, now internaltopic.Time)) {
 	c.nextAppendID++
 	c.appending[c.nextAppendID] = done
 	c.ready.Appends = append(c.ready.Appends, Append{ID: c.nextAppendID, Records: records})
 }
 
 // allocate asks for a new producer id and calls done with it.
-func (c *Coordinator) allocate(done func(producerID int64, code int16, now Time)) {
+func (c *Coordinator) allocate(done func(producerID int64, code int16, now internaltopic.Time)) {
 	c.nextAllocID++
 	c.allocating[c.nextAllocID] = done
 	c.ready.Allocs = append(c.ready.Allocs, c.nextAllocID)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // shownState is the state DescribeTransactions and ListTransactions show:
@@ -56,7 +58,7 @@ func (c *Coordinator) describeTransactions(r *kmsg.DescribeTransactionsRequest) 
 // Kafka, the duration filter reads every state's start time: that of the
 // transaction Ongoing or ending, of the last one once complete, and -1 for an
 // id that began none since InitProducerId (Empty), which passes any filter.
-func (c *Coordinator) listTransactions(r *kmsg.ListTransactionsRequest, now Time) *kmsg.ListTransactionsResponse {
+func (c *Coordinator) listTransactions(r *kmsg.ListTransactionsRequest, now internaltopic.Time) *kmsg.ListTransactionsResponse {
 	resp := kmsg.NewPtrListTransactionsResponse()
 	resp.Version = r.Version
 	states := map[State]bool{}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // endTxn serves EndTxn: an ongoing transaction moves to PrepareCommit or
@@ -12,11 +14,11 @@ import (
 // markers are written; a retry of an end already done is answered again.
 // With v5 (KIP-890 part 2) every end bumps the epoch, and the answer
 // carries the producer id and epoch to use next.
-func (c *Coordinator) endTxn(id RequestID, r *kmsg.EndTxnRequest, now Time) {
+func (c *Coordinator) endTxn(id internaltopic.RequestID, r *kmsg.EndTxnRequest, now internaltopic.Time) {
 	c.endTxnWith(id, r, now, -1)
 }
 
-func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, newPID int64) {
+func (c *Coordinator) endTxnWith(id internaltopic.RequestID, r *kmsg.EndTxnRequest, now internaltopic.Time, newPID int64) {
 	resp := kmsg.NewPtrEndTxnResponse()
 	resp.Version, resp.ProducerID, resp.ProducerEpoch = r.Version, -1, -1
 	fail := func(code int16) {
@@ -96,13 +98,13 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 		next.tv2, next.epoch, next.lastEpoch, next.markersTV2 = true, t.epoch+1, t.epoch, true
 		if epochExhausted(next.epoch) {
 			if newPID < 0 {
-				c.withProducerID(fail, func(pid int64, now Time) { c.endTxnWith(id, r, now, pid) })
+				c.withProducerID(fail, func(pid int64, now internaltopic.Time) { c.endTxnWith(id, r, now, pid) })
 				return
 			}
 			next.nextProducerID = newPID
 		}
 	}
-	c.transit(t, next, func(code int16, now Time) {
+	c.transit(t, next, func(code int16, now internaltopic.Time) {
 		if code != 0 {
 			fail(code)
 			return
@@ -114,7 +116,7 @@ func (c *Coordinator) endTxnWith(id RequestID, r *kmsg.EndTxnRequest, now Time, 
 
 // sendMarkers asks for the marker of t's outcome on every partition of its
 // transaction; with none, the transaction completes at once.
-func (c *Coordinator) sendMarkers(t *txnMeta, now Time) {
+func (c *Coordinator) sendMarkers(t *txnMeta, now internaltopic.Time) {
 	t.markers = make([]markerState, len(t.partitions))
 	c.ready.Markers = slices.Grow(c.ready.Markers, len(t.partitions))
 	for i, tp := range t.partitions {
@@ -141,7 +143,7 @@ func (c *Coordinator) marker(t *txnMeta, tp TopicPartition) Marker {
 // (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) stops writing
 // the transaction's markers: its new coordinator finishes it. Other errors
 // are retried after a backoff.
-func (c *Coordinator) MarkerWritten(m Marker, code int16, now Time) {
+func (c *Coordinator) MarkerWritten(m Marker, code int16, now internaltopic.Time) {
 	t := c.txns[m.TransactionalID]
 	if t == nil || t.markers == nil || t.producerID != m.ProducerID || t.epoch != m.ProducerEpoch {
 		return
@@ -197,7 +199,7 @@ func (c *Coordinator) park(t *txnMeta, add parkedAdd) bool {
 // add appended: every add of the producer id and epoch of the first goes
 // as one (one append for the partitions of them all), and the others
 // after it is appended.
-func (c *Coordinator) runParked(t *txnMeta, now Time) {
+func (c *Coordinator) runParked(t *txnMeta, now internaltopic.Time) {
 	for len(t.parked) > 0 && t.pending == nil && t.state != PrepareCommit && t.state != PrepareAbort {
 		adds := takeParkedAdds(t, t.parked[0].producerID, t.parked[0].epoch)
 		merged := mergeAdds(adds)
@@ -252,7 +254,7 @@ func (c *Coordinator) refuseParked(t *txnMeta) {
 
 // retryMarkers sends again the markers whose backoff is over, and the
 // completion if its append failed.
-func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
+func (c *Coordinator) retryMarkers(t *txnMeta, now internaltopic.Time) {
 	for i := range t.markers {
 		if ms := &t.markers[i]; !ms.inflight && now.MonoMs >= ms.retryAtMs {
 			ms.inflight = true
@@ -274,7 +276,7 @@ func (c *Coordinator) retryMarkers(t *txnMeta, now Time) {
 // parked for the producer's next transaction open it in the same append:
 // its Ongoing record follows the completion's, so one append (and one
 // outcome) serves both.
-func (c *Coordinator) complete(t *txnMeta, now Time) {
+func (c *Coordinator) complete(t *txnMeta, now internaltopic.Time) {
 	t.markers, t.completeDueMs = nil, 0
 	after := t.afterComplete
 	t.afterComplete = nil
@@ -297,7 +299,7 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 		open.addPartitions(opened.tps)
 		chain = append(chain, open)
 	}
-	c.transitChain(t, chain, func(code int16, now Time) {
+	c.transitChain(t, chain, func(code int16, now internaltopic.Time) {
 		defer runAfter(after, now)
 		if code != 0 {
 			if code != kerr.NotCoordinator.Code {
@@ -320,11 +322,11 @@ func (c *Coordinator) complete(t *txnMeta, now Time) {
 
 // abortTimedOut aborts a transaction open longer than its timeout, fencing
 // its producer.
-func (c *Coordinator) abortTimedOut(t *txnMeta, now Time) { c.fenceAndAbort(t, now) }
+func (c *Coordinator) abortTimedOut(t *txnMeta, now internaltopic.Time) { c.fenceAndAbort(t, now) }
 
 // expireIDs removes transactional ids idle (no transaction open) for
 // longer than transactional.id.expiration.ms.
-func (c *Coordinator) expireIDs(now Time) {
+func (c *Coordinator) expireIDs(now internaltopic.Time) {
 	for _, t := range c.sorted() {
 		switch t.state {
 		case Empty, CompleteCommit, CompleteAbort:
@@ -336,6 +338,6 @@ func (c *Coordinator) expireIDs(now Time) {
 		}
 		next := t.clone()
 		next.state = Dead
-		c.transit(t, next, func(int16, Time) {})
+		c.transit(t, next, func(int16, internaltopic.Time) {})
 	}
 }

@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // initProducerID serves InitProducerId for a transactional id: a new id
@@ -13,7 +15,7 @@ import (
 // held it. An open transaction is aborted first, the caller told
 // CONCURRENT_TRANSACTIONS to retry. newPID is a producer id allocated for
 // this request (-1: none yet); the request runs again once one arrives.
-func (c *Coordinator) initProducerID(id RequestID, r *kmsg.InitProducerIDRequest, now Time, newPID int64) {
+func (c *Coordinator) initProducerID(id internaltopic.RequestID, r *kmsg.InitProducerIDRequest, now internaltopic.Time, newPID int64) {
 	resp := kmsg.NewPtrInitProducerIDResponse()
 	resp.Version, resp.ProducerID, resp.ProducerEpoch = r.Version, -1, -1
 	fail := func(code int16) {
@@ -31,7 +33,7 @@ func (c *Coordinator) initProducerID(id RequestID, r *kmsg.InitProducerIDRequest
 	t := c.txns[txnID]
 	if t == nil {
 		if newPID < 0 {
-			c.withProducerID(fail, func(pid int64, now Time) { c.initProducerID(id, r, now, pid) })
+			c.withProducerID(fail, func(pid int64, now internaltopic.Time) { c.initProducerID(id, r, now, pid) })
 			return
 		}
 		t = &txnMeta{id: txnID, producerID: newPID, prevProducerID: -1, nextProducerID: -1, epoch: noProducerEpoch,
@@ -78,7 +80,7 @@ func (c *Coordinator) initProducerID(id RequestID, r *kmsg.InitProducerIDRequest
 	next := t.clone()
 	if epochExhausted(t.epoch) {
 		if newPID < 0 {
-			c.withProducerID(fail, func(pid int64, now Time) { c.initProducerID(id, r, now, pid) })
+			c.withProducerID(fail, func(pid int64, now internaltopic.Time) { c.initProducerID(id, r, now, pid) })
 			return
 		}
 		next.prevProducerID, next.producerID, next.epoch, next.lastEpoch = t.producerID, newPID, 0, noProducerEpoch
@@ -87,7 +89,7 @@ func (c *Coordinator) initProducerID(id RequestID, r *kmsg.InitProducerIDRequest
 	}
 	next.state, next.partitions, next.nextProducerID = Empty, nil, -1
 	next.timeoutMs, next.lastUpdateWallMs, next.startWallMs = r.TransactionTimeoutMillis, now.WallMs, -1
-	c.transit(t, next, func(code int16, _ Time) {
+	c.transit(t, next, func(code int16, _ internaltopic.Time) {
 		if code != 0 {
 			fail(code)
 			return
@@ -99,8 +101,8 @@ func (c *Coordinator) initProducerID(id RequestID, r *kmsg.InitProducerIDRequest
 
 // withProducerID asks the shell for a new producer id and runs then with
 // it, or fail with the error that kept it from one.
-func (c *Coordinator) withProducerID(fail func(code int16), then func(pid int64, now Time)) {
-	c.allocate(func(pid int64, code int16, now Time) {
+func (c *Coordinator) withProducerID(fail func(code int16), then func(pid int64, now internaltopic.Time)) {
+	c.allocate(func(pid int64, code int16, now internaltopic.Time) {
 		if code != 0 || pid < 0 {
 			if code == 0 {
 				code = kerr.UnknownServerError.Code
@@ -116,7 +118,7 @@ func (c *Coordinator) withProducerID(fail func(code int16), then func(pid int64,
 // fenced, and aborts the transaction under the new epoch (a timeout, or
 // InitProducerId from a new producer). While the abort is appended the
 // transaction shows PrepareEpochFence.
-func (c *Coordinator) fenceAndAbort(t *txnMeta, now Time) {
+func (c *Coordinator) fenceAndAbort(t *txnMeta, now internaltopic.Time) {
 	next := t.clone()
 	if t.epoch < math.MaxInt16 {
 		next.epoch, next.markersTV2 = t.epoch+1, t.tv2
@@ -124,7 +126,7 @@ func (c *Coordinator) fenceAndAbort(t *txnMeta, now Time) {
 	next.lastEpoch = noProducerEpoch // no retry credit for the fenced producer
 	next.state, next.lastUpdateWallMs = PrepareAbort, now.WallMs
 	t.fencing = true
-	c.transit(t, next, func(code int16, now Time) {
+	c.transit(t, next, func(code int16, now internaltopic.Time) {
 		t.fencing = false
 		if code != 0 {
 			// Try again after a backoff: the timeout deadline moves.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"gregor/logstore/internaltopic"
 )
 
 // State is a transaction's state, numbered as Kafka's __transaction_state
@@ -114,7 +116,7 @@ type txnMeta struct {
 	completeDueMs int64
 	// afterComplete are requests that came while the completion waited:
 	// they run again once it is appended (or failed).
-	afterComplete []func(now Time)
+	afterComplete []func(now internaltopic.Time)
 	// parked are the producer's adds for its next transaction that came
 	// while this one completes, or while an add is appended (see park).
 	parked []parkedAdd
@@ -205,23 +207,23 @@ func (t *txnMeta) nextDeadlineMs() int64 {
 // transit appends the record of next, the state t moves to; once it is
 // appended t becomes next and done runs with 0, else t stays and done runs
 // with the error the request gets.
-func (c *Coordinator) transit(t *txnMeta, next *txnMeta, done func(code int16, now Time)) {
+func (c *Coordinator) transit(t *txnMeta, next *txnMeta, done func(code int16, now internaltopic.Time)) {
 	c.transitChain(t, []*txnMeta{next}, done)
 }
 
 // transitChain is transit through states one after the other, their
 // records appended together: t becomes the last once they are.
-func (c *Coordinator) transitChain(t *txnMeta, chain []*txnMeta, done func(code int16, now Time)) {
+func (c *Coordinator) transitChain(t *txnMeta, chain []*txnMeta, done func(code int16, now internaltopic.Time)) {
 	if t.pending != nil {
 		panic("txn: a transition while one is pending for " + t.id)
 	}
 	next := chain[len(chain)-1]
 	t.pending = next
-	records := make([]Record, 0, len(chain))
+	records := make([]internaltopic.Record, 0, len(chain))
 	for _, s := range chain {
 		records = append(records, metadataRecord(s))
 	}
-	c.append(records, func(code int16, now Time) {
+	c.append(records, func(code int16, now internaltopic.Time) {
 		t.pending = nil
 		if code != 0 {
 			done(storeErrorCode(code), now)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // durable is what a transactional id's record holds.
@@ -50,15 +52,15 @@ func runProperties(t *testing.T, seed uint64) {
 		cfg.CompleteDelayMs = 30 // completions wait for the next add
 	}
 	c := NewCoordinator(cfg)
-	c.Loaded(Time{})
+	c.Loaded(internaltopic.Time{})
 	var (
-		log      []Record
+		log      []internaltopic.Record
 		pending  []Append
 		allocs   []AllocID
 		markers  []Marker
-		now      Time
+		now      internaltopic.Time
 		nextPID  = int64(100)
-		nextReq  RequestID
+		nextReq  internaltopic.RequestID
 		seen     = map[string]durable{}
 		ids      = []string{"a", "b", "c"}
 		tps      = []string{"t", "u"}
@@ -144,7 +146,7 @@ func runProperties(t *testing.T, seed uint64) {
 			c.MarkerWritten(m, code, now)
 		default:
 			ms := int64(rng.IntN(2000))
-			now = Time{WallMs: now.WallMs + ms, MonoMs: now.MonoMs + ms}
+			now = internaltopic.Time{WallMs: now.WallMs + ms, MonoMs: now.MonoMs + ms}
 			c.Tick(now)
 		}
 		drain()
@@ -155,7 +157,7 @@ func runProperties(t *testing.T, seed uint64) {
 	}
 }
 
-func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string]durable, now Time) {
+func checkProperties(t *testing.T, c *Coordinator, log []internaltopic.Record, seen map[string]durable, now internaltopic.Time) {
 	t.Helper()
 	for id, m := range c.txns {
 		d := durableOf(m)
@@ -189,7 +191,7 @@ func checkProperties(t *testing.T, c *Coordinator, log []Record, seen map[string
 // legalThroughCompletion says the log's last two records of id move from
 // a prepared transaction through its completion to to: a completion
 // appended with the next transaction's opening (complete), each step legal.
-func legalThroughCompletion(log []Record, id string, from, to State) bool {
+func legalThroughCompletion(log []internaltopic.Record, id string, from, to State) bool {
 	var states []State
 	for _, r := range log {
 		c := NewCoordinator(Config{})

@@ -7,13 +7,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/logstore"
+	"gregor/logstore/internaltopic"
 )
-
-// Record is one record of __transaction_state: a key and a value, or a
-// tombstone (nil Value) that removes the transactional id.
-type Record struct {
-	Key, Value []byte
-}
 
 // keyVersion is the TxnMetadataKey version Kafka writes (and the only one).
 const keyVersion int16 = 0
@@ -40,9 +35,9 @@ func (t *txnMeta) recordKey() []byte {
 }
 
 // metadataRecord is the record of t's state (a tombstone when Dead).
-func metadataRecord(t *txnMeta) Record {
+func metadataRecord(t *txnMeta) internaltopic.Record {
 	if t.state == Dead {
-		return Record{Key: t.recordKey()}
+		return internaltopic.Record{Key: t.recordKey()}
 	}
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = valueVersionClassic
@@ -67,11 +62,11 @@ func metadataRecord(t *txnMeta) Record {
 		last := &v.Topics[len(v.Topics)-1]
 		last.Partitions = append(last.Partitions, tp.Partition)
 	}
-	return Record{Key: t.recordKey(), Value: v.AppendTo(make([]byte, 0, size))}
+	return internaltopic.Record{Key: t.recordKey(), Value: v.AppendTo(make([]byte, 0, size))}
 }
 
 // replay applies one loaded record; records it cannot read are skipped.
-func (c *Coordinator) replay(r Record) {
+func (c *Coordinator) replay(r internaltopic.Record) {
 	var k kmsg.TxnMetadataKey
 	if len(r.Key) < 2 || int16(binary.BigEndian.Uint16(r.Key)) != keyVersion || k.ReadFrom(r.Key) != nil {
 		return
@@ -108,7 +103,7 @@ func (c *Coordinator) replay(r Record) {
 
 // EncodeBatch encodes records as one uncompressed RecordBatch v2 stamped
 // with wall time nowMs (the partition assigns its offsets and epoch).
-func EncodeBatch(records []Record, nowMs int64) []byte {
+func EncodeBatch(records []internaltopic.Record, nowMs int64) []byte {
 	if len(records) == 0 {
 		panic("txn: an empty batch")
 	}
@@ -147,7 +142,7 @@ type batchDecoder struct {
 // decode calls fn for every record of the batches filling p, in offset
 // order, and returns the offset after the last batch (from when p is
 // empty). A batch that fails its checks is corruption.
-func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Record)) (int64, error) {
+func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r internaltopic.Record)) (int64, error) {
 	next := from
 	err := logstore.EachBatch(p, func(b *logstore.Batch) error {
 		next = b.NextOffset()
@@ -162,9 +157,9 @@ func (d *batchDecoder) decode(p []byte, from int64, fn func(offset int64, r Reco
 	return next, err
 }
 
-func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r Record)) error {
+func (d *batchDecoder) decodeRecords(b *logstore.Batch, fn func(offset int64, r internaltopic.Record)) error {
 	if d.codecs == nil {
 		d.codecs = logstore.NewCodecs()
 	}
-	return d.codecs.EachRecord(b, func(offset int64, r *kmsg.Record) { fn(offset, Record{Key: r.Key, Value: r.Value}) })
+	return d.codecs.EachRecord(b, func(offset int64, r *kmsg.Record) { fn(offset, internaltopic.Record{Key: r.Key, Value: r.Value}) })
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/logstore/internaltopic"
 )
 
 // TestCoordinatorScripts runs testdata/*.txt: a coordinator stepped command
@@ -48,14 +50,14 @@ func TestCoordinatorScripts(t *testing.T) {
 type harness struct {
 	c            *Coordinator
 	cfg          Config
-	now          Time
+	now          internaltopic.Time
 	manualAppend bool
 	manualAlloc  bool
 	// markerVersions prints each marker's TransactionVersion.
 	markerVersions bool
 	nextPID        int64
-	log            []Record
-	pending        map[AppendID]Append
+	log            []internaltopic.Record
+	pending        map[internaltopic.AppendID]Append
 	markers        []Marker // sent, not answered
 	out            strings.Builder
 }
@@ -65,7 +67,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		td.Fatalf(t, "%s before new", td.Cmd)
 	}
 	h.out.Reset()
-	var id RequestID
+	var id internaltopic.RequestID
 	td.MaybeScanArgs(t, "id", &id)
 	switch td.Cmd {
 	case "new":
@@ -77,7 +79,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		td.MaybeScanArgs(t, "complete-delay", &h.cfg.CompleteDelayMs)
 		h.manualAppend, h.manualAlloc = td.HasArg("manual-appends"), td.HasArg("manual-allocs")
 		h.markerVersions = td.HasArg("marker-versions")
-		h.nextPID, h.log, h.pending, h.markers = 1000, nil, map[AppendID]Append{}, nil
+		h.nextPID, h.log, h.pending, h.markers = 1000, nil, map[internaltopic.AppendID]Append{}, nil
 		h.c = NewCoordinator(h.cfg)
 		h.c.Loaded(h.now)
 	case "tick":
@@ -85,7 +87,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		if ms < h.now.MonoMs {
 			td.Fatalf(t, "time goes back from %d to %d", h.now.MonoMs, ms)
 		}
-		h.now = Time{WallMs: ms, MonoMs: ms}
+		h.now = internaltopic.Time{WallMs: ms, MonoMs: ms}
 		h.c.Tick(h.now)
 	case "init":
 		req := kmsg.NewPtrInitProducerIDRequest()
@@ -166,7 +168,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		h.c.Handle(id, req, h.now)
 	case "appended":
-		var aid AppendID
+		var aid internaltopic.AppendID
 		td.ScanArgs(t, "id", &aid)
 		ap, ok := h.pending[aid]
 		if !ok {
@@ -200,7 +202,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) string {
 		return ""
 	case "restart":
 		h.c = NewCoordinator(h.cfg)
-		h.pending, h.markers = map[AppendID]Append{}, nil
+		h.pending, h.markers = map[internaltopic.AppendID]Append{}, nil
 		if len(h.log) > 0 {
 			if _, err := h.c.Load(EncodeBatch(h.log, h.now.WallMs), 0); err != nil {
 				td.Fatalf(t, "load: %v", err)
@@ -391,7 +393,7 @@ func describeMeta(t *txnMeta) string {
 	return s
 }
 
-func describeRecord(t *testing.T, r Record) string {
+func describeRecord(t *testing.T, r internaltopic.Record) string {
 	var k kmsg.TxnMetadataKey
 	if err := k.ReadFrom(r.Key); err != nil {
 		t.Fatalf("bad key: %v", err)

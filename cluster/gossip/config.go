@@ -148,30 +148,6 @@ func LANTimings() Timings {
 	}
 }
 
-// FastTimings are for tests on loopback: failures reported in about half a
-// second, departed members reaped after about a second; a node that cannot
-// refute a suspicion within 300 ms (a test binary under -race on a loaded
-// machine) may be reported failed by mistake. Too eager outside tests.
-func FastTimings() Timings {
-	return Timings{
-		ProbeInterval:           100 * time.Millisecond,
-		ProbeTimeout:            50 * time.Millisecond,
-		SuspicionMult:           3,
-		SuspicionMaxTimeoutMult: 2,
-		GossipInterval:          10 * time.Millisecond,
-		PushPullInterval:        time.Second,
-		TCPTimeout:              200 * time.Millisecond,
-		GossipToTheDeadTime:     time.Second,
-		DeadNodeReclaimTime:     100 * time.Millisecond,
-		ReapInterval:            200 * time.Millisecond,
-		ReconnectInterval:       100 * time.Millisecond,
-		ReconnectTimeout:        time.Second,
-		TombstoneTimeout:        time.Second,
-		LeavePropagateDelay:     50 * time.Millisecond,
-		BroadcastTimeout:        500 * time.Millisecond,
-	}
-}
-
 // validate reports the first bad setting.
 func (cfg *Config) validate() error {
 	switch {

@@ -22,7 +22,7 @@
 // slow: serf never waits for it, and nothing but superseded news about the
 // same member is dropped.
 //
-// Files: config.go (Config, Timings and the LAN and fast profiles), node.go
+// Files: config.go (Config, Timings and their LAN profile), node.go
 // (Start, Join, Leave, Shutdown, tags, members), events.go (the event queue
 // and its goroutines), conflict.go (the name conflict guard), log.go (serf's
 // log lines through zap).

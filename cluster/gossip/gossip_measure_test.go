@@ -24,7 +24,7 @@ func TestMeasureTimings(t *testing.T) {
 	}
 	timings := LANTimings()
 	if mode == "fast" {
-		timings = FastTimings()
+		timings = fastTimings()
 	}
 	start := func(id int32, bind string) *testNode {
 		rec := &recorder{}

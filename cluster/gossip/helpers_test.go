@@ -88,7 +88,7 @@ func startNodeWith(t testing.TB, id int32, change func(*Config)) *testNode {
 			Rack:              "r1",
 		},
 		BindAddress: "127.0.0.1:0",
-		Timings:     FastTimings(),
+		Timings:     fastTimings(),
 		OnEvent:     rec.onEvent,
 		Logger:      zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)),
 	}
@@ -197,5 +197,29 @@ func joinRetrying(t testing.TB, n *testNode, addr string) error {
 			return err
 		}
 		t.Logf("join through %s timed out, trying again: %v", addr, err)
+	}
+}
+
+// fastTimings are for tests on loopback: failures reported in about half a
+// second, departed members reaped after about a second; a node that cannot
+// refute a suspicion within 300 ms (a test binary under -race on a loaded
+// machine) may be reported failed by mistake. Too eager outside tests.
+func fastTimings() Timings {
+	return Timings{
+		ProbeInterval:           100 * time.Millisecond,
+		ProbeTimeout:            50 * time.Millisecond,
+		SuspicionMult:           3,
+		SuspicionMaxTimeoutMult: 2,
+		GossipInterval:          10 * time.Millisecond,
+		PushPullInterval:        time.Second,
+		TCPTimeout:              200 * time.Millisecond,
+		GossipToTheDeadTime:     time.Second,
+		DeadNodeReclaimTime:     100 * time.Millisecond,
+		ReapInterval:            200 * time.Millisecond,
+		ReconnectInterval:       100 * time.Millisecond,
+		ReconnectTimeout:        time.Second,
+		TombstoneTimeout:        time.Second,
+		LeavePropagateDelay:     50 * time.Millisecond,
+		BroadcastTimeout:        500 * time.Millisecond,
 	}
 }

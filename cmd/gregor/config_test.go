@@ -260,9 +260,8 @@ func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Conf
 // nodeConfig leaves at its zero value: map the field's server.properties key
 // (or list the field here if it is not configuration).
 func TestNodeConfigSetsEveryField(t *testing.T) {
-	// Test and simulation seams (testHooks: settings only tests set);
-	// gossip's failure detector keeps its LAN timings outside tests.
-	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "testHooks": true, "GossipTimings": true,
+	// Test and simulation seams (testHooks: settings only tests set).
+	notConfiguration := map[string]bool{"FS": true, "Clock": true, "Entropy": true, "testHooks": true,
 		"BootID": true} // the machine's boot id, read from /proc (actors.machineBootID)
 	cfg, _, err := buildFromOverrides(t, "log.flush.group.commit=true", "log.cleaner.enable=false", "replica.truncate.on.fetch=false", "debug.listener=127.0.0.1:9645",
 		"listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",

@@ -30,7 +30,7 @@ func startTestNode(t *testing.T) string {
 		AutoCreateTopics: true, NumPartitions: 1, DefaultReplicationFactor: 1, DeleteTopicEnable: true,
 		CacheBytes: 4 << 20, StaticBrokerConfigs: map[string]string{},
 	}
-	node, err := actors.Start(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	node, err := actors.Start(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

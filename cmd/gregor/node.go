@@ -114,7 +114,7 @@ func runNode(ctx context.Context, cfg actors.Config, logger *zap.Logger) error {
 	defer stop()
 	// A node waits for a quorum of its controllers and for the controller
 	// to unfence its broker; a signal meanwhile stops it.
-	node, err := actors.StartContext(ctx, cfg, logger)
+	node, err := actors.Start(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

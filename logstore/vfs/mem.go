@@ -54,12 +54,6 @@ func WithTornWrites(seed uint64) MemOption {
 	return func(m *Mem) { m.tornRand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 }
 
-// WithSpaceLimit makes writes fail with ENOSPC once the files hold limitBytes
-// (see SetSpaceLimit).
-func WithSpaceLimit(limitBytes int64) MemOption {
-	return func(m *Mem) { m.SetSpaceLimit(limitBytes) }
-}
-
 // Mem is an in-memory FS that simulates crashes. Each file keeps its content as
 // of its last File.Sync beside its current content; each directory keeps its
 // entries as of its last SyncDir beside its current ones. Crash reverts both,

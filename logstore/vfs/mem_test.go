@@ -223,7 +223,8 @@ func TestMemErrorHook(t *testing.T) {
 }
 
 func TestMemSpaceLimit(t *testing.T) {
-	m := memWithDir(t, WithSpaceLimit(10))
+	m := memWithDir(t)
+	m.SetSpaceLimit(10)
 	f := mustOpen(t, m, "/d/a", os.O_RDWR|os.O_CREATE)
 	mustWrite(t, f, []byte("123456"))
 	n, err := f.Write([]byte("789abc"))
@@ -440,7 +441,8 @@ func dumpTree(t *testing.T, m *Mem, dir string, out *bytes.Buffer) int64 {
 // ignoring errors (some operations are bound to fail), and returns the final
 // tree.
 func randomWorkload(t *testing.T, seed uint64) string {
-	m := NewMem(WithTornWrites(seed), WithSpaceLimit(400))
+	m := NewMem(WithTornWrites(seed))
+	m.SetSpaceLimit(400)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dirs := []string{"/a", "/a/b", "/c"}
 	files := []string{"/a/1", "/a/2", "/a/b/3", "/c/4", "/5"}

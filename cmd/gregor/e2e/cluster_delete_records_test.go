@@ -19,7 +19,7 @@ import (
 // moved, and the new leader's log started at the previous round's offset.
 func TestDeleteRecordsSurviveLeaderKill(t *testing.T) {
 	c := clusterUp(t, 3)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.DefaultProduceTopic("dr"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.DefaultProduceTopic("dr"), kgo.RecordPartitioner(kgo.ManualPartitioner()), freshMetadata)
 	if err != nil {
 		t.Fatal(err)
 	}

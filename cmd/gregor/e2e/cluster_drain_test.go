@@ -141,3 +141,116 @@ func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.
 	}
 	t.Logf("the coordinator's node stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
+
+// A member whose offset commit is answered NOT_COORDINATOR before its next
+// heartbeat learns there that its coordinator moved (franz-go and
+// kafka-python look their coordinator up at once) and heartbeats to the
+// new one: the stopping node never tells it. Its stop lets it go once no
+// heartbeat of its came for half as long again as its heartbeats came
+// apart (sarama's heartbeat, which keeps its coordinator, comes on time
+// and is told), not at the drain's bound (30 s here). Raw requests make
+// the member: it joins, syncs and heartbeats every 500 ms; after SIGTERM
+// it only commits, until a commit is refused NOT_COORDINATOR.
+func TestGracefulStopLetsGoMembersToldThroughTheirCommit(t *testing.T) {
+	const drainMs = 30000
+	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
+		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	md, err := c.metadata(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := c.admin(t)
+	created, err := adm.CreateTopic(ctx, 1, 3, nil, "drain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var group string
+	var coordinator int32
+	for i := 0; group == ""; i++ {
+		g := fmt.Sprintf("commit-told-%d", i)
+		if found := groupCoordinator(t, ctx, adm, g); found != md.ControllerID {
+			group, coordinator = g, found
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	broker := cl.Broker(int(coordinator))
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group, join.ProtocolType = group, "consumer"
+	join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = 30000, 60000
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{"drain"}
+	proto := kmsg.NewJoinGroupRequestProtocol()
+	proto.Name, proto.Metadata = "range", meta.AppendTo(nil)
+	join.Protocols = append(join.Protocols, proto)
+	var joined *kmsg.JoinGroupResponse
+	waitFor(t, 30*time.Second, "x to join "+group, func() bool {
+		if joined, err = join.RequestWith(ctx, broker); err != nil {
+			t.Fatal(err)
+		}
+		if joined.ErrorCode == kerr.MemberIDRequired.Code {
+			join.MemberID = joined.MemberID
+		}
+		return joined.ErrorCode == 0
+	})
+	memberID, generation := joined.MemberID, joined.Generation
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation = group, memberID, generation
+	assignment := kmsg.NewSyncGroupRequestGroupAssignment()
+	empty := kmsg.NewConsumerMemberAssignment()
+	assignment.MemberID, assignment.MemberAssignment = memberID, empty.AppendTo(nil)
+	sync.GroupAssignment = append(sync.GroupAssignment, assignment)
+	if synced, err := sync.RequestWith(ctx, broker); err != nil || synced.ErrorCode != 0 {
+		t.Fatalf("x syncs: %v %+v", err, synced)
+	}
+	beat := time.NewTicker(500 * time.Millisecond)
+	defer beat.Stop()
+	for range 4 {
+		<-beat.C // the member's heartbeat interval
+		hb := kmsg.NewPtrHeartbeatRequest()
+		hb.Group, hb.MemberID, hb.Generation = group, memberID, generation
+		if resp, err := hb.RequestWith(ctx, broker); err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("x heartbeats: %v %+v", err, resp)
+		}
+	}
+	commit := func() int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.MemberID, req.Generation = group, memberID, generation
+		topic := kmsg.NewOffsetCommitRequestTopic()
+		topic.Topic, topic.TopicID = "drain", created.ID
+		part := kmsg.NewOffsetCommitRequestTopicPartition()
+		part.Offset = 1
+		topic.Partitions = append(topic.Partitions, part)
+		req.Topics = append(req.Topics, topic)
+		resp, err := req.RequestWith(ctx, broker)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("x commits: %v %+v", err, resp)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+
+	pid, start := c.pid(int(coordinator)), time.Now()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "x's commit to be refused NOT_COORDINATOR", func() bool {
+		code := commit()
+		if code != 0 && code != kerr.NotCoordinator.Code {
+			t.Fatalf("x's commit: %v", kerr.ErrorForCode(code))
+		}
+		return code == kerr.NotCoordinator.Code
+	})
+	t.Logf("x's commit refused NOT_COORDINATOR %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	for processRuns(pid) {
+		if took := time.Since(start); took > drainMs*time.Millisecond/2 {
+			t.Fatalf("the node still runs %v after SIGTERM: its stop waits for the member told through its commit", took.Round(time.Millisecond))
+		}
+		time.Sleep(10 * time.Millisecond) // polling a process's exit; nothing to wait on
+	}
+	t.Logf("the coordinator's node stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+}

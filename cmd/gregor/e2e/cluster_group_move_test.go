@@ -155,8 +155,13 @@ func testCoordinatorMoveKeepsGroupMembers(t *testing.T, graceful bool) {
 		}
 	}()
 
+	// The producer, like the members, times its requests out after 3 s and
+	// refreshes metadata often: with franz-go's defaults, a produce sent to
+	// the paused node's partition (its leadership moved with the fence)
+	// waited 50 s before it went to the new leader.
 	producer, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), kgo.DefaultProduceTopic(topic),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.RequestTimeoutOverhead(3*time.Second),
+		kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,11 +141,18 @@ func (c *localCluster) logFile(i int) string {
 	return filepath.Join(c.dir, fmt.Sprintf("node-%d", i), "gregor.log")
 }
 
-// admin is a kadm client seeded with every node, closed when the test
-// ends.
+// freshMetadata keeps a client's metadata at most 100 ms old. kadm answers
+// Metadata, ListTopics and the leader lookups of ListStartOffsets from its
+// client's cached metadata while it is younger than MetadataMinAge (5 s by
+// default), so a test polling for a new leader or ISR would see the change
+// up to 5 s late.
+var freshMetadata = kgo.MetadataMinAge(100 * time.Millisecond)
+
+// admin is a kadm client seeded with every node, with freshMetadata, closed
+// when the test ends.
 func (c *localCluster) admin(t *testing.T) *kadm.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap()...), freshMetadata)
 	if err != nil {
 		t.Fatal(err)
 	}
