@@ -438,13 +438,17 @@ func (n *node) start() error {
 	if err != nil {
 		return fmt.Errorf("open the metadata log: %w", err)
 	}
+	_, statErr := n.fs.Stat(catchUpMarker)
 	q, err := quorum.New(quorum.Config{
-		NodeID: n.id, Voters: w.voters,
+		NodeID: n.id, Voters: w.voters, CatchingUp: statErr == nil,
 		ElectionTimeoutMs: w.timing.electionTimeoutMs, HeartbeatIntervalMs: w.timing.raftHeartbeatMs, TickMs: w.timing.raftTickMs,
 		SpreadTicks: true, SnapshotIntervalBytes: w.timing.snapshotIntervalBytes, SnapshotCatchUpEntries: 100,
 	}, st)
 	if err != nil {
 		return fmt.Errorf("start the quorum core: %w", err)
+	}
+	if err := n.markCatchingUp(q, statErr == nil); err != nil {
+		return err
 	}
 	n.raftLog, n.q = log, q
 	n.startLearnerPoll()
