@@ -90,8 +90,10 @@ type node struct {
 	previousBrokerEpoch *int64
 	markedEpoch         int64
 	// unmarkedEpoch is the last epoch whose running marker failed.
-	unmarkedEpoch   int64
-	boots           int
+	unmarkedEpoch int64
+	boots         int
+	// wipes counts the wipes of the node's data directory (data_wipe.go).
+	wipes           int
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()

@@ -164,6 +164,11 @@ var plantBounds = map[Plant]int{
 	// With S18 switched off, the group checks find it in 3 of seeds 1-8
 	// at 60 s (Q3, S11: offsets and group epochs retention deleted).
 	PlantBrokerRetentionCompacted: 5,
+	// wipe-keeps-marker: 4 of seeds 1-8 of the wipe profile at 60 s
+	// (first: seed 1), found by S5; it needs a wiped node whose previous
+	// process the controller had fenced into a partition's ELR, elected
+	// from it before it fetched back into the ISR.
+	PlantWipeKeepsMarker: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -174,7 +179,7 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
 	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention",
-	PlantBrokerRetentionCompacted: "brokerconfigs"}
+	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation:           30_000,
@@ -193,6 +198,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantNoLeaderBalance:          30_000,
 	PlantRetentionPastHW:          30_000,
 	PlantBrokerRetentionCompacted: 30_000,
+	PlantWipeKeepsMarker:          60_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -216,6 +222,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantNoLeaderBalance:          {"L4"},
 		PlantRetentionPastHW:          {"S17"},
 		PlantBrokerRetentionCompacted: {"S18"},
+		PlantWipeKeepsMarker:          {"S5"},
 	}
 	for _, plant := range Plants() {
 		found := false
