@@ -887,15 +887,17 @@ func BrokerConfigsProfile() Profile {
 // WipeProfile is the churn profile (reassignments, min.insync.replicas
 // changes, clogs, unregistrations, group members, idempotent and
 // transactional producers, a copier) with its crashes every 15 s (half of
-// them power losses), controlled shutdowns every 20 s and network
-// partitions every 20 s, while a node's data directory is wiped every
-// 5 s, one node at a time (data_wipe.go: a wipe waits until the node
-// wiped before caught up).
+// them power losses), controlled shutdowns every 20 s, network
+// partitions every 20 s, DeleteRecords every 3 s and a topic's retention
+// set every 5 s (so that wiped replicas fetch from raised log starts),
+// while a node's data directory is wiped every 5 s, one node at a time
+// (data_wipe.go: a wipe waits until the node wiped before caught up).
 func WipeProfile() Profile {
 	p := ChurnProfile()
 	p.CrashEveryMs, p.ShutdownEveryMs = 15_000, 20_000
 	p.PartitionEveryMs, p.PartitionForMs = 20_000, 3000
 	p.WipeEveryMs = 5000
+	p.DeleteRecordsEveryMs, p.RetentionEveryMs = 3000, 5000
 	return p
 }
 
