@@ -12,8 +12,8 @@ import (
 )
 
 // The data wipe (Profile.WipeEveryMs; the wipe profile): a node's process
-// crashes and the node starts again with an empty data directory, all of
-// it: the metadata log (and a voter's catch-up marker), every partition
+// crashes (half of the time with a power loss: the disk is replaced) and
+// the node starts again with an empty data directory, all of it: the metadata log (and a voter's catch-up marker), every partition
 // log, the checkpoints and the broker's shutdown marker, as when an
 // operator empties the directory or a disk is replaced. The node starts
 // over as a new member would under the same node id:
@@ -52,7 +52,7 @@ func (f *faultInjector) wipeData(r *rand.Rand) {
 		return
 	}
 	f.wiped = n
-	w.wipe(n)
+	w.wipe(n, chance(r, 0.5))
 	w.schedule(w.now+200+expMs(r, w.profile.DownForMs), func() {
 		if w.phase == phaseFaulty {
 			w.restart(n)
@@ -98,11 +98,13 @@ func (w *World) wipeCatchingUp(n *node) string {
 	return ""
 }
 
-// wipe crashes n's process and empties its data directory: n gets a new,
-// empty disk. With the plant wipe-keeps-marker, the broker's shutdown
-// marker is kept.
-func (w *World) wipe(n *node) {
-	w.crash(n, false, "its data directory is wiped")
+// wipe crashes n's process (with power, in a power loss) and empties its
+// data directory: n gets a new, empty disk. With the plant
+// wipe-keeps-marker, the broker's shutdown marker is kept (it counts only
+// after a process crash: a power loss reboots the machine, and a running
+// marker of another boot counts for nothing).
+func (w *World) wipe(n *node, power bool) {
+	w.crash(n, power, "its data directory is wiped")
 	old := n.fs
 	n.wipes++
 	n.fs = vfs.NewMem(vfs.WithTornWrites(w.opts.Seed ^ uint64(n.id)*0x2545f4914f6cdd1d ^ uint64(n.wipes)*0x9e3779b97f4a7c15))

@@ -164,12 +164,13 @@ var plantBounds = map[Plant]int{
 	// With S18 switched off, the group checks find it in 3 of seeds 1-8
 	// at 60 s (Q3, S11: offsets and group epochs retention deleted).
 	PlantBrokerRetentionCompacted: 5,
-	// wipe-keeps-marker: 3 of seeds 1-8 of the wipe profile at 60 s
-	// (first: seed 2), found by S5; it needs a wiped node whose previous
+	// wipe-keeps-marker: 4 of seeds 1-16 of the wipe profile at 60 s
+	// (first: seed 2), found by S5; it needs a wipe without a power loss
+	// (the kept marker is of the same boot) of a node whose previous
 	// process the controller had fenced into a partition's ELR, elected
-	// from it before it fetched back into the ISR. With S5 off, seeds 1-6
-	// pass: the records the elected empty replica lost in seeds 2, 4 and
-	// 6 were transactional, and the transaction checks excuse a loss
+	// from it before it fetched back into the ISR. With S5 off, the seeds
+	// that found it before wipes could be power losses (2, 4 and 6) pass:
+	// the records the elected empty replica lost were transactional, and the transaction checks excuse a loss
 	// where any replica lost the offsets (not min.insync.replicas of
 	// them, as Q3 and Q4 do).
 	PlantWipeKeepsMarker: 5,
