@@ -58,7 +58,7 @@ var BugClasses = []BugClass{
 		[]string{"coordinator-cut-off-from-controller"},
 		"the compaction profile: __consumer_offsets compacted under group commits (Stats.Compactions)"},
 	{"B15", "membership change with crashes",
-		[]string{"controlled-shutdown", "controller-failover-topic-creation", "preferred-leader-back-under-load", "wiped-voter-rejoins"},
+		[]string{"controlled-shutdown", "controller-failover-topic-creation", "preferred-leader-back-under-load", "wiped-voter-rejoins", "wiped-voter-restarts-before-catching-up"},
 		"controlled shutdowns and controller crashes (Stats.ControlledShutdowns, ControllerChanges); the operator's partition reassignments, to other brokers and one replica more or fewer, their cancellations and preferred leader elections (faults_operator.go; Stats.Reassignments, PreferredElections); the controllers' periodic preferred-leader elections (auto.leader.rebalance.enable, every 2 to 30 s: profile's LeaderBalanceEveryMs; check L4); with four nodes or more, a broker added to the running cluster (profile's LateJoinMs); the operator's unregistrations of brokers that are down, which register anew when they start (faults_operator.go; Stats.Unregistrations); nodes, voters among them, started again with an empty data directory, one at a time while the other voters form a quorum, which catch up and rejoin under their node id (profile's WipeEveryMs; Stats.DataWipes; the wipe profile; data_wipe.go); changing the controllers is not played"},
 	{"B16", "disruptive servers, livelock",
 		[]string{"isolated-voter-heals", "restarted-voter-grants-no-vote", "deposed-controller-grants-no-lease"},
