@@ -192,12 +192,11 @@ func (w *World) awaitConvergence(boundMs int64) bool {
 }
 
 // converged says why the cluster has not converged yet, or "": every node
-// runs, registered and unfenced, with the active controller's image (a
-// voter that started over from an empty metadata log, wiped, caught up:
-// it votes again); every
-// partition has a leader that leads it with every replica in its ISR,
-// every log at the leader's end and none starting below the leader's log
-// start (a follower learns a raised one from its next fetch answer: S12
+// runs, registered and unfenced, with the active controller's image, and
+// every voter that started over from an empty metadata log (a wiped one)
+// caught up, so that it votes again; every partition has a leader that
+// leads it with every replica in its ISR, every log at the leader's end
+// and none starting below the leader's log start (a follower learns a raised one from its next fetch answer: S12
 // compares batches; seed 9100051 recovery 4 nodes, before the fence merge,
 // checked a follower whose parked fetch had not yet brought the leader's
 // raise past an empty prefix); no producer has a send in flight.
