@@ -136,7 +136,6 @@ func (w *World) wipe(n *node, power bool) {
 		w.stats.VoterDataWipes++
 	}
 	w.timelinef("fault: %s's data directory wiped (metadata log, partition logs, checkpoints, shutdown marker)", n.name())
-	w.rec.mark(w.now, "wipe", nil, "%s's data directory wiped", n.name())
 }
 
 // dataWiped records that a wipe of node's data directory took the offsets
