@@ -74,6 +74,9 @@ type serverChecks struct {
 	// (checkElection).
 	lostPowerMs map[int32]int64
 	joinedISRMs map[nodeTP]int64
+	// wipedMs is when each node's data directory was last wiped (also a
+	// power loss for lostPowerMs; data_wipe.go).
+	wipedMs map[int32]int64
 	// registeredMs is when each broker's registration was last written: a
 	// registration older than the broker's power loss is its dead
 	// process's, which must register again (uncleanly) before it serves.
@@ -116,14 +119,19 @@ type committedPrefix struct {
 type offsetRange struct {
 	node     int32
 	from, to int64
-	// why the offsets went, when not a power loss.
-	why string
+	// why the offsets went, when not a power loss or a wipe of the
+	// node's data directory; wiped says the latter.
+	why   string
+	wiped bool
 }
 
 // cause says what dropped the range.
 func (r offsetRange) cause() string {
 	if r.why != "" {
 		return r.why
+	}
+	if r.wiped {
+		return "the node's data directory was wiped"
 	}
 	return "a power loss dropped them"
 }
@@ -133,7 +141,7 @@ func newServerChecks(w *World) *serverChecks {
 		epochLeaders: map[epochKey]int32{}, newestEpoch: map[tpKey]int32{}, imageEpoch: map[tpKey]int32{}, replicaEpochs: map[nodeTP]int32{}, leaderHW: map[nodeEpoch]int64{},
 		chains: map[batchKey]uint64{}, committed: map[tpKey]*committedPrefix{}, dropped: map[tpKey][]offsetRange{}, truncated: map[tpKey][]offsetRange{}, unclean: map[tpKey]bool{}, lossyElection: map[tpKey]int32{},
 		lowestMinISR: map[string]int{},
-		lostPowerMs:  map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
+		lostPowerMs:  map[int32]int64{}, wipedMs: map[int32]int64{}, joinedISRMs: map[nodeTP]int64{}, registeredMs: map[int32]int64{}}
 }
 
 // raftLeadership checks S1 for the metadata quorum.
@@ -279,8 +287,12 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		w.stats.ELRElections++
 		lost, joined := c.lostPowerMs[after.Leader], c.joinedISRMs[nodeTP{after.Leader, tp}]
 		if lost > joined && c.registeredMs[after.Leader] > lost {
-			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the ELR %v, but it lost power at %d ms, after it last joined the ISR (at %d ms)",
-				tp, after.Leader, after.LeaderEpoch, before.ELR, lost, joined))
+			what := "lost power"
+			if c.wipedMs[after.Leader] == lost {
+				what = "lost its data directory"
+			}
+			w.violation("S5", fmt.Sprintf("%s: broker %d elected leader at epoch %d from the ELR %v, but it %s at %d ms, after it last joined the ISR (at %d ms)",
+				tp, after.Leader, after.LeaderEpoch, before.ELR, what, lost, joined))
 		}
 		return
 	}

@@ -147,6 +147,13 @@
 //     S18 (retention never deletes a segment of a compact-only topic:
 //     group offsets and transaction states survive a broker-wide
 //     retention); the plant broker-retention-compacted;
+//   - data_wipe.go: a node's process crashes and the node starts again
+//     with an empty data directory, metadata log and partition logs (the
+//     wipe profile), one node at a time and only while the other voters
+//     form a quorum; the checkers take it as a power loss of everything
+//     the node held; catch_up_marker.go: a voter that starts over from an
+//     empty metadata log keeps a marker until it caught up, as
+//     production's does; the plant wipe-keeps-marker;
 //   - check_preferred.go: the controllers run production's periodic
 //     preferred-leader election (auto.leader.rebalance.enable, every
 //     leader.imbalance.check.interval: drawn per seed, 2 to 30 s, in

@@ -36,6 +36,9 @@ type faultInjector struct {
 	// brokerConfigs is what the broker-wide config fault changed
 	// (broker_configs.go).
 	brokerConfigs brokerConfigs
+	// wiped is the node the data wipe last wiped, until it caught up
+	// (data_wipe.go).
+	wiped *node
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -80,6 +83,7 @@ func (f *faultInjector) start() {
 	f.every(p.MetadataLagEveryMs, f.metadataLagFault)
 	f.every(p.UncleanToggleEveryMs, f.toggleUnclean)
 	f.every(p.BrokerConfigEveryMs, f.alterBrokerConfig)
+	f.every(p.WipeEveryMs, f.wipeData)
 	f.startDetector()
 }
 

@@ -9,9 +9,10 @@ import "slices"
 // It restarts with an empty log; the quorum's leader, which remembers
 // what the node acknowledged, sends it a snapshot once the node says its
 // log is gone (cluster/quorum/lost_log.go). A voter never loses its log
-// here (one that does starts over catching up, and the leader that knew it
-// hands its leadership on: cluster/quorum/catch_up.go, lost_log.go; the
-// quorum's script testdata/lost_log.txt plays it). It draws from its
+// here: the wipe profile wipes whole data directories, voters' too
+// (data_wipe.go; a voter starts over catching up, and the leader that
+// knew it hands its leadership on: cluster/quorum/catch_up.go,
+// lost_log.go). It draws from its
 // own stream, and only for a learner when the share is set, so that other
 // profiles and three-node runs replay as before.
 func (w *World) loseMetadataLog(n *node) {

@@ -90,8 +90,10 @@ type node struct {
 	previousBrokerEpoch *int64
 	markedEpoch         int64
 	// unmarkedEpoch is the last epoch whose running marker failed.
-	unmarkedEpoch   int64
-	boots           int
+	unmarkedEpoch int64
+	boots         int
+	// wipes counts the wipes of the node's data directory (data_wipe.go).
+	wipes           int
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()
@@ -438,13 +440,17 @@ func (n *node) start() error {
 	if err != nil {
 		return fmt.Errorf("open the metadata log: %w", err)
 	}
+	_, statErr := n.fs.Stat(catchUpMarker)
 	q, err := quorum.New(quorum.Config{
-		NodeID: n.id, Voters: w.voters,
+		NodeID: n.id, Voters: w.voters, CatchingUp: statErr == nil,
 		ElectionTimeoutMs: w.timing.electionTimeoutMs, HeartbeatIntervalMs: w.timing.raftHeartbeatMs, TickMs: w.timing.raftTickMs,
 		SpreadTicks: true, SnapshotIntervalBytes: w.timing.snapshotIntervalBytes, SnapshotCatchUpEntries: 100,
 	}, st)
 	if err != nil {
 		return fmt.Errorf("start the quorum core: %w", err)
+	}
+	if err := n.markCatchingUp(q, statErr == nil); err != nil {
+		return err
 	}
 	n.raftLog, n.q = log, q
 	n.startLearnerPoll()

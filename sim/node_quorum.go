@@ -80,6 +80,9 @@ func (n *node) handleReady() {
 		n.leadershipChanged(*l)
 	}
 	n.q.Advance()
+	if rd.CaughtUp {
+		n.caughtUp()
+	}
 	if n.ctrl.Active() && n.ctrl.Image().Epoch != n.image.Epoch && len(n.ctrlProposals) == 0 {
 		n.w.violation("S9", fmt.Sprintf("%s: the active controller's committed image is at epoch %d, the applied log at %d",
 			n.name(), n.ctrl.Image().Epoch, n.image.Epoch))

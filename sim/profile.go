@@ -98,6 +98,14 @@ const (
 	// them (S18). Only profiles that set broker-wide configs reach it
 	// (brokerconfigs; broker_configs.go).
 	PlantBrokerRetentionCompacted Plant = "broker-retention-compacted"
+	// PlantWipeKeepsMarker: a wipe of a node's data directory keeps the
+	// broker's shutdown marker (as if it lived outside the directory):
+	// the node's next process registers as if it had stopped cleanly,
+	// with the broker epoch of the process before, and the controller
+	// keeps it in the ELR of the partitions it left, whose records it no
+	// longer has (S5). Only profiles that wipe nodes reach it (wipe;
+	// data_wipe.go).
+	PlantWipeKeepsMarker Plant = "wipe-keeps-marker"
 )
 
 // String is the plant's name, "none" for none.
@@ -112,7 +120,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted}
+		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted, PlantWipeKeepsMarker}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).
@@ -346,6 +354,12 @@ type Profile struct {
 	// profile sets it: drawn profiles do not, so that the drawn
 	// regression seeds (TestSwarmRegressions) keep their runs.
 	BrokerConfigEveryMs float64
+	// WipeEveryMs: a node's process crashes and the node starts again
+	// with an empty data directory, metadata log and partition logs
+	// alike, this often on average, one node at a time and only while the
+	// other voters form a quorum (data_wipe.go). Only the wipe profile
+	// sets it, so that the drawn regression seeds keep their runs.
+	WipeEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
@@ -552,7 +566,7 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" || s == "brokerconfigs" })
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" || s == "brokerconfigs" || s == "wipe" })
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -605,7 +619,7 @@ func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
 		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile,
-		"retention": RetentionProfile, "brokerconfigs": BrokerConfigsProfile}
+		"retention": RetentionProfile, "brokerconfigs": BrokerConfigsProfile, "wipe": WipeProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -870,6 +884,23 @@ func BrokerConfigsProfile() Profile {
 	return p
 }
 
+// WipeProfile is the churn profile (reassignments, min.insync.replicas
+// changes, clogs, unregistrations, group members, idempotent and
+// transactional producers, a copier) with its crashes every 15 s (half of
+// them power losses), controlled shutdowns every 20 s, network
+// partitions every 20 s, DeleteRecords every 3 s and a topic's retention
+// set every 5 s (so that wiped replicas fetch from raised log starts),
+// while a node's data directory is wiped every 5 s, one node at a time
+// (data_wipe.go: a wipe waits until the node wiped before caught up).
+func WipeProfile() Profile {
+	p := ChurnProfile()
+	p.CrashEveryMs, p.ShutdownEveryMs = 15_000, 20_000
+	p.PartitionEveryMs, p.PartitionForMs = 20_000, 3000
+	p.WipeEveryMs = 5000
+	p.DeleteRecordsEveryMs, p.RetentionEveryMs = 3000, 5000
+	return p
+}
+
 // AutoCommitMembers is how many of the group members commit
 // automatically.
 func (p Profile) AutoCommitMembers() int {
@@ -938,6 +969,7 @@ func (p Profile) String() string {
 	add(p.DeleteRecordsEveryMs > 0, "DeleteRecords every %.0fs", p.DeleteRecordsEveryMs/1000)
 	add(p.RetentionEveryMs > 0, "a topic's retention set every %.0fs", p.RetentionEveryMs/1000)
 	add(p.BrokerConfigEveryMs > 0, "a broker-wide config set every %.0fs", p.BrokerConfigEveryMs/1000)
+	add(p.WipeEveryMs > 0, "data directories wiped every %.0fs", p.WipeEveryMs/1000)
 	add(p.RecreateTopicEveryMs > 0, "a topic deleted and created again every %.0fs", p.RecreateTopicEveryMs/1000)
 	add(p.SlowWriteP > 0, "slow fetch writers %.1f%% (%.0fms)", 100*p.SlowWriteP, p.SlowWriteMs)
 	faults := "no faults"

@@ -192,10 +192,11 @@ func (w *World) awaitConvergence(boundMs int64) bool {
 }
 
 // converged says why the cluster has not converged yet, or "": every node
-// runs, registered and unfenced, with the active controller's image; every
-// partition has a leader that leads it with every replica in its ISR,
-// every log at the leader's end and none starting below the leader's log
-// start (a follower learns a raised one from its next fetch answer: S12
+// runs, registered and unfenced, with the active controller's image, and
+// every voter that started over from an empty metadata log (a wiped one)
+// caught up, so that it votes again; every partition has a leader that
+// leads it with every replica in its ISR, every log at the leader's end
+// and none starting below the leader's log start (a follower learns a raised one from its next fetch answer: S12
 // compares batches; seed 9100051 recovery 4 nodes, before the fence merge,
 // checked a follower whose parked fetch had not yet brought the leader's
 // raise past an empty prefix); no producer has a send in flight.
@@ -211,6 +212,8 @@ func (w *World) converged() string {
 			return n.name() + " is down"
 		case !n.replicasOn:
 			return n.name() + " has not registered"
+		case n.q.CatchingUp():
+			return n.name() + " catches up its metadata log (a voter that started over from an empty log, which votes for no one yet)"
 		case n.image.Epoch != img.Epoch:
 			return fmt.Sprintf("%s applied metadata to epoch %d, the controller %d", n.name(), n.image.Epoch, img.Epoch)
 		case !ok || b.Fenced:

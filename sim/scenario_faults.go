@@ -15,6 +15,7 @@ import (
 //	disk N full [spare=0] [for=5s] [data]
 //	                                    N's disk is full (but for spare bytes; data: only the disk of
 //	                                    its log.dirs, the metadata log on a disk of its own)
+//	wipe N [power]                    N's process crashes (power: in a power loss) and its data directory is emptied (data_wipe.go); restart N starts it again
 //	consume name=C [read-committed]   a consumer polls every partition from offset 0 in the background
 //	consumed name=C [tp=T/P]          what C read so far: polls, records delivered and skipped, position
 //	stop-consumer name=C              stop C (and print what it read)
@@ -32,6 +33,10 @@ func (s *Scenario) doFaults(cmd string, args []Arg) bool {
 		s.drift(args)
 	case "disk":
 		s.disk(args)
+	case "wipe":
+		if n := s.nodeArg(args); n != nil {
+			s.w.wipe(n, has(args, "power"))
+		}
 	case "consume":
 		s.consume(args)
 	case "consumed":

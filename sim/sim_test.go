@@ -164,6 +164,16 @@ var plantBounds = map[Plant]int{
 	// With S18 switched off, the group checks find it in 3 of seeds 1-8
 	// at 60 s (Q3, S11: offsets and group epochs retention deleted).
 	PlantBrokerRetentionCompacted: 5,
+	// wipe-keeps-marker: 4 of seeds 1-16 of the wipe profile at 60 s
+	// (first: seed 2), found by S5; it needs a wipe without a power loss
+	// (the kept marker is of the same boot) of a node whose previous
+	// process the controller had fenced into a partition's ELR, elected
+	// from it before it fetched back into the ISR. With S5 off, the seeds
+	// that found it before wipes could be power losses (2, 4 and 6) pass:
+	// the records the elected empty replica lost were transactional, and the transaction checks excuse a loss
+	// where any replica lost the offsets (not min.insync.replicas of
+	// them, as Q3 and Q4 do).
+	PlantWipeKeepsMarker: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -174,7 +184,7 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
 	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention",
-	PlantBrokerRetentionCompacted: "brokerconfigs"}
+	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation:           30_000,
@@ -193,6 +203,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantNoLeaderBalance:          30_000,
 	PlantRetentionPastHW:          30_000,
 	PlantBrokerRetentionCompacted: 30_000,
+	PlantWipeKeepsMarker:          60_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -216,6 +227,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantNoLeaderBalance:          {"L4"},
 		PlantRetentionPastHW:          {"S17"},
 		PlantBrokerRetentionCompacted: {"S18"},
+		PlantWipeKeepsMarker:          {"S5"},
 	}
 	for _, plant := range Plants() {
 		found := false

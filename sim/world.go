@@ -225,6 +225,10 @@ type Stats struct {
 	// MetadataLogsLost are the metadata logs of broker-only nodes (raft
 	// learners) that power losses took whole (metadata_log_loss.go).
 	MetadataLogsLost int64
+	// DataWipes are the nodes started again with an empty data
+	// directory (data_wipe.go), VoterDataWipes those of them that were
+	// voters of the metadata quorum.
+	DataWipes, VoterDataWipes int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -780,6 +784,9 @@ func (r *Report) Summary() string {
 	}
 	if s.MetadataLogsLost > 0 {
 		fmt.Fprintf(&b, "metadata logs: %d of broker-only nodes lost whole by power losses\n", s.MetadataLogsLost)
+	}
+	if s.DataWipes > 0 {
+		fmt.Fprintf(&b, "data wipes: %d nodes (%d of them voters) started again with an empty data directory\n", s.DataWipes, s.VoterDataWipes)
 	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)

@@ -116,6 +116,10 @@ type swarmPaths struct {
 	TopicsRecreated       int64 `json:"topics_recreated,omitempty"`
 	UnknownTopicIDFetches int64 `json:"unknown_topic_id_fetches,omitempty"`
 	LearnerPolls          int64 `json:"learner_polls,omitempty"`
+	// DataWipes are the nodes started again with an empty data
+	// directory, VoterDataWipes those that were quorum voters.
+	DataWipes      int64 `json:"data_wipes,omitempty"`
+	VoterDataWipes int64 `json:"voter_data_wipes,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -170,6 +174,8 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.TopicsRecreated, &t.seeds.TopicsRecreated, p.TopicsRecreated)
 	one(&t.sum.UnknownTopicIDFetches, &t.seeds.UnknownTopicIDFetches, p.UnknownTopicIDFetches)
 	one(&t.sum.LearnerPolls, &t.seeds.LearnerPolls, p.LearnerPolls)
+	one(&t.sum.DataWipes, &t.seeds.DataWipes, p.DataWipes)
+	one(&t.sum.VoterDataWipes, &t.seeds.VoterDataWipes, p.VoterDataWipes)
 }
 
 // String is the summary's line.
@@ -201,7 +207,9 @@ func (t *pathTotals) String() string {
 		fmt.Sprintf("\nbroker-wide configs set or deleted: %d (%d seeds); topics' own values deleted for them: %d (%d seeds)",
 			t.sum.BrokerConfigChanges, t.seeds.BrokerConfigChanges, t.sum.TopicOverridesDeleted, t.seeds.TopicOverridesDeleted) +
 		fmt.Sprintf("\ntopics deleted and created again: %d (%d seeds), polls by a topic id the broker did not hold: %d (%d seeds); learners' raft polls: %d (%d seeds)",
-			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls)
+			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls) +
+		fmt.Sprintf("\ndata directories wiped: %d (%d seeds), %d of them voters' (%d seeds)",
+			t.sum.DataWipes, t.seeds.DataWipes, t.sum.VoterDataWipes, t.seeds.VoterDataWipes)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -234,6 +242,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.BrokerConfigChanges, res.Paths.TopicOverridesDeleted = rep.Stats.BrokerConfigChanges, rep.Stats.TopicOverridesDeleted
 	res.Paths.TopicsRecreated, res.Paths.UnknownTopicIDFetches = rep.Stats.TopicsRecreated, rep.Stats.UnknownTopicIDFetches
 	res.Paths.LearnerPolls = rep.Stats.LearnerPolls
+	res.Paths.DataWipes, res.Paths.VoterDataWipes = rep.Stats.DataWipes, rep.Stats.VoterDataWipes
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
