@@ -61,7 +61,12 @@ const heartbeatMarkTag = 'h'
 // leadership transfer, which no lease holds back.
 const campaignTransfer = "CampaignTransfer"
 
-// ignoresVoteRequest says whether to drop m, a (pre-)vote request that is
+// ignoresVoteRequest says whether to drop m: a leadership transfer's
+// (pre-)vote request that reaches this node while it leads and hands its
+// leadership to no one, or to another node (a transfer it gave up, raft
+// gives one up after an election timeout, whose MsgTimeoutNow reached its
+// transferee late: the leader's hold stands again, and its own vote
+// would elect the transferee before it passed); a (pre-)vote request that is
 // no leadership transfer's, because this node's hold as a leader has not
 // passed yet; or, for one of its term or a later one, because it took a
 // leader's message less than an election timeout ago (lease.go); or, for
@@ -70,8 +75,12 @@ const campaignTransfer = "CampaignTransfer"
 // from a leader: no answer at all. One of an earlier term, or of its term
 // while it follows a leader, raft refuses.
 func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
-	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote || string(m.GetContext()) == campaignTransfer {
+	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote {
 		return false
+	}
+	if string(m.GetContext()) == campaignTransfer {
+		st := q.rn.BasicStatus()
+		return st.RaftState == raft.StateLeader && st.LeadTransferee != m.GetFrom()
 	}
 	if q.now.MonoMs < q.heldUntilMs {
 		return true

@@ -45,10 +45,11 @@ import (
 //	campaign ids=(2, 3)        each node campaigns at its first tick after
 //	                           its leader's silence lasted an election
 //	                           timeout, as raft's shortest draw makes it
-//	deliver to=N from=M type=T [term=+K] [reject]
+//	deliver to=N from=M type=T [term=+K] [reject] [transfer]
 //	                           hand node N a raft message of type T (as
 //	                           MsgAppResp) from node M, of N's term plus K,
-//	                           with M's last log entry; print N's view
+//	                           with M's last log entry (with transfer, a
+//	                           leadership transfer's context); print N's view
 //	status                     each node's view, and the applied history
 //	describe [id=N]            DescribeQuorum as node N (the active leader)
 //	                           answers it
@@ -302,6 +303,9 @@ func (s *quorumScript) deliver(t *testing.T, td *datadriven.TestData) string {
 	term := uint64(int64(n.q.rn.BasicStatus().GetTerm()) + int64(k))
 	m := &raftpb.Message{Type: raftpb.MessageType(mt).Enum(), From: proto.Uint64(raftID(src.id)), To: proto.Uint64(raftID(n.id)),
 		Term: &term, LogTerm: &logTerm, Index: &last, Reject: proto.Bool(td.HasArg("reject"))}
+	if td.HasArg("transfer") {
+		m.Context = []byte(campaignTransfer)
+	}
 	if err := n.q.Step(s.c.instant(n), m); err != nil {
 		return fmt.Sprintf("error: %v", err)
 	}
