@@ -94,6 +94,9 @@ type Config struct {
 	// BrokerConfigKeys are every key server.properties takes, given or not
 	// (the controller tells an unknown key from a static one by them).
 	BrokerConfigKeys []string
+	// BrokerConfigDocs describe server.properties keys, by Kafka key:
+	// DescribeConfigs gives them when asked for documentation.
+	BrokerConfigDocs map[string]string
 	// LogRecoveryThreads is num.recovery.threads.per.data.dir: how many
 	// partition logs that need recovery (not closed cleanly) the node
 	// opens at once; zero means 2, Kafka's default. New logs and logs

@@ -11,7 +11,7 @@ import (
 // defaults, over this node's server.properties.
 func (n *Node) brokerConfigs(image *cluster.MetadataImage) cluster.BrokerConfigs {
 	return cluster.BrokerConfigs{Node: image.NodeConfigs(n.cfg.NodeID), Dynamic: image.BrokerConfigs(),
-		Static: n.cfg.StaticBrokerConfigs, Defaults: n.cfg.DefaultBrokerConfigs}
+		Static: n.cfg.StaticBrokerConfigs, Defaults: n.cfg.DefaultBrokerConfigs, Docs: n.cfg.BrokerConfigDocs}
 }
 
 // topicSettings resolves a topic's effective configs from an image.

@@ -203,6 +203,10 @@ func BrokerConfigEntries(broker BrokerConfigs) []ConfigEntry {
 		} else if v, ok := broker.Defaults[k]; ok {
 			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: k, Value: v, Source: kmsg.ConfigSourceDefaultConfig})
 		}
+		e.Doc = broker.Docs[k]
+		if spec, ok := dynamicKeys[k]; ok && e.Doc == "" {
+			e.Doc = spec.Doc
+		}
 		e.Sensitive = strings.Contains(k, "password")
 		if e.Sensitive {
 			e.Value = ""

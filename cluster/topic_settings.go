@@ -29,12 +29,14 @@ const (
 // (AlterConfigs on the default broker resource), over the node's
 // server.properties, all by server.properties key, as in Kafka. Defaults are
 // the node's own defaults of the keys it was not given, which only
-// DescribeConfigs of the broker shows.
+// DescribeConfigs of the broker shows. Docs describe the node's
+// server.properties keys, for DescribeConfigs asked for documentation.
 type BrokerConfigs struct {
 	Node     map[string]string
 	Dynamic  map[string]string
 	Static   map[string]string
 	Defaults map[string]string
+	Docs     map[string]string
 }
 
 // TopicConfigValue is the effective value of a topic config and where it

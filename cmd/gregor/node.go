@@ -53,6 +53,12 @@ func nodeConfig(c *brokerConfig) (actors.Config, error) {
 		return actors.Config{}, err
 	}
 	cfg.DefaultBrokerConfigs = map[string]string{}
+	cfg.BrokerConfigDocs = map[string]string{}
+	for _, key := range brokerConfigKeys {
+		if key.Doc != "" {
+			cfg.BrokerConfigDocs[key.Name] = key.Doc
+		}
+	}
 	for _, s := range c.Settings {
 		key := s.Key
 		cfg.BrokerConfigKeys = append(cfg.BrokerConfigKeys, key)

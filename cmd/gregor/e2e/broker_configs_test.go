@@ -249,3 +249,52 @@ func checkConfigSources(t *testing.T, what string, configs []kadm.Config, want m
 		}
 	}
 }
+
+// DescribeConfigs (v3+) asked for documentation describes each config, of a
+// broker and of a topic, as Kafka's broker does; not asked, it leaves the
+// documentation out.
+func TestConfigDocumentation(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.admin(t).CreateTopic(ctx, 1, 1, nil, "documented"); err != nil {
+		t.Fatal(err)
+	}
+	describe := func(withDoc bool) map[string]*string {
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.IncludeDocumentation = withDoc
+		for _, r := range []struct {
+			typ  kmsg.ConfigResourceType
+			name string
+		}{{kmsg.ConfigResourceTypeBroker, "1"}, {kmsg.ConfigResourceTypeTopic, "documented"}} {
+			res := kmsg.NewDescribeConfigsRequestResource()
+			res.ResourceType, res.ResourceName = r.typ, r.name
+			req.Resources = append(req.Resources, res)
+		}
+		resp, err := req.RequestWith(ctx, b.client(t))
+		if err != nil || len(resp.Resources) != 2 {
+			t.Fatalf("DescribeConfigs: %v %+v", err, resp)
+		}
+		docs := map[string]*string{}
+		for _, res := range resp.Resources {
+			if res.ErrorCode != 0 {
+				t.Fatalf("DescribeConfigs %s: error %d", res.ResourceName, res.ErrorCode)
+			}
+			for _, c := range res.Configs {
+				docs[res.ResourceName+" "+c.Name] = c.Documentation
+			}
+		}
+		return docs
+	}
+	docs := describe(true)
+	for _, key := range []string{"1 log.dirs", "1 listeners", "1 log.retention.ms", "1 min.insync.replicas", "documented retention.ms", "documented cleanup.policy"} {
+		if d, ok := docs[key]; !ok || d == nil || *d == "" {
+			t.Errorf("%s: no documentation", key)
+		}
+	}
+	for key, d := range describe(false) {
+		if d != nil {
+			t.Errorf("%s: documentation %q given unasked", key, *d)
+		}
+	}
+}
