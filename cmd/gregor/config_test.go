@@ -233,14 +233,18 @@ func TestNodeConfigDefaults(t *testing.T) {
 
 // checkDefaultBrokerConfigs checks that got's DefaultBrokerConfigs hold the
 // effective value of every key of cfg that was not given and is set, none
-// of them in StaticBrokerConfigs too, and that BrokerConfigKeys list every
-// key, then clears both (for a comparison of the rest).
+// of them in StaticBrokerConfigs too, that BrokerConfigKeys list every
+// key and BrokerConfigDocs describe every key, then clears all three (for a
+// comparison of the rest).
 func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Config) {
 	t.Helper()
 	for _, s := range cfg.Settings {
 		key := s.Key
 		if !slices.Contains(got.BrokerConfigKeys, key) {
 			t.Errorf("%s is not among the BrokerConfigKeys", key)
+		}
+		if got.BrokerConfigDocs[key] == "" {
+			t.Errorf("%s has no description among the BrokerConfigDocs", key)
 		}
 		v, isDefault := got.DefaultBrokerConfigs[key]
 		_, isStatic := got.StaticBrokerConfigs[key]
@@ -253,7 +257,7 @@ func checkDefaultBrokerConfigs(t *testing.T, cfg *brokerConfig, got *actors.Conf
 			t.Errorf("%s, given (%s), is among the default broker configs", key, s.Source)
 		}
 	}
-	got.DefaultBrokerConfigs, got.BrokerConfigKeys = nil, nil
+	got.DefaultBrokerConfigs, got.BrokerConfigKeys, got.BrokerConfigDocs = nil, nil, nil
 }
 
 // TestNodeConfigSetsEveryField fails when actors.Config gains a field that
