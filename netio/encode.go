@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -167,6 +168,9 @@ type frameWriter struct {
 	sentBytes int
 	// iov is flushWith's vector, kept between writes.
 	iov [][]byte
+	// sysIov is an inline writev's vector (rawWritev), kept between
+	// writes.
+	sysIov []syscall.Iovec
 }
 
 // appendResponse adds the frame of resp (correlation id corr) to the buffer,

@@ -1,6 +1,10 @@
 package netio
 
 import (
+	"fmt"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
@@ -62,6 +66,46 @@ func inlineable(resp kmsg.Response) bool {
 	return true
 }
 
+// inlineable says whether the slot's answer may be written inline: it
+// encodes into the frame writer's buffer whole, or its body lies in memory
+// (parts) and goes out with one writev.
+func (s *responseSlot) inlineable() bool { return s.parts != nil || inlineable(s.resp) }
+
+// memoryParts is the body of resp where it lies, part by part in order,
+// when resp is an EncodedResponse whose From parts all hold their bytes in
+// memory (PartBuffers: held batches, the log's tail, cached blocks); nil
+// otherwise. The slices stay valid until resp's Release.
+func memoryParts(resp kmsg.Response) [][]byte {
+	enc, ok := resp.(*EncodedResponse)
+	if !ok {
+		return nil
+	}
+	parts := make([][]byte, 0, len(enc.Parts)+4)
+	for i := range enc.Parts {
+		p := &enc.Parts[i]
+		if p.From == nil {
+			parts = append(parts, p.Bytes)
+			continue
+		}
+		pb, ok := p.From.(PartBuffers)
+		if !ok {
+			return nil
+		}
+		before := len(parts)
+		if parts, ok = pb.AppendBuffers(parts); !ok {
+			return nil
+		}
+		var n int64
+		for _, b := range parts[before:] {
+			n += int64(len(b))
+		}
+		if n != p.FromBytes {
+			return nil // the writer goroutine's path reports it
+		}
+	}
+	return parts
+}
+
 // parkWriter gives up the writer goroutine's ownership before it waits for
 // a wake-up; false when there is work for it already (then it keeps it).
 func (c *conn) parkWriter() bool {
@@ -114,7 +158,7 @@ func (c *conn) writerExits() {
 func (c *conn) takeInlineHead() (responseSlot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.count == 0 || !c.ring[c.head].answered || !inlineable(c.ring[c.head].resp) {
+	if c.closed || c.count == 0 || !c.ring[c.head].answered || !c.ring[c.head].inlineable() {
 		return responseSlot{}, false
 	}
 	s := c.ring[c.head]
@@ -136,7 +180,11 @@ func (c *conn) writeInline() {
 				break
 			}
 			<-c.slots // never blocks: every slot in the ring holds a token
-			if err := c.writeSlot(fw, &slot); err != nil {
+			write := c.writeSlot
+			if slot.parts != nil {
+				write = c.writeSlotVectored
+			}
+			if err := write(fw, &slot); err != nil {
 				// Only encoding fails here: the frame is broken.
 				c.log.Debug("closing connection: encoding failed", zap.Error(err))
 				c.close()
@@ -167,7 +215,7 @@ func (c *conn) endInline(round int) bool {
 	case c.fw.buffered() > 0:
 		c.srv.inlineHandedOn.Add(1)
 		fallthrough
-	case c.closed || c.readerDone || (more && (round >= maxInlineRounds || !inlineable(c.ring[c.head].resp))):
+	case c.closed || c.readerDone || (more && (round >= maxInlineRounds || !c.ring[c.head].inlineable())):
 		c.owner = ownerWriter
 		c.mu.Unlock()
 		c.signalWriter()
@@ -202,4 +250,68 @@ func (c *conn) tryWrite(fw *frameWriter) {
 		fw.out = fw.out[:copy(fw.out, fw.out[n:])]
 	}
 	c.noteSent(fw)
+}
+
+// writeSlotVectored writes a slot whose body lies in memory (parts) with
+// one non-blocking writev: what the frame writer buffered, the frame's size
+// prefix and header, and the body from where it lies. What the socket does
+// not take is copied into the frame writer's buffer (the caller hands it to
+// the writer goroutine), so that the answer and its request frame are
+// released here as writeSlot releases them.
+func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
+	defer slot.frame.release()
+	enc := slot.resp.(*EncodedResponse)
+	defer c.releaseResponse(enc)
+	headerBytes := int64(4)
+	if responseHeaderHasTags(enc) {
+		headerBytes++
+	}
+	size := headerBytes + enc.bodyBytes()
+	if size > math.MaxInt32 {
+		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
+	}
+	fw.reserve(frameSizeBytes + int(headerBytes))
+	fw.out = kbin.AppendInt32(fw.out, int32(size))
+	fw.out = kbin.AppendInt32(fw.out, slot.corr)
+	if headerBytes == 5 {
+		fw.out = append(fw.out, 0)
+	}
+	bufs := append(append(fw.iov[:0], fw.out), slot.parts...)
+	n := 0
+	// An error (a deadline that passed, a closed socket) leaves the bytes
+	// to the writer goroutine, which writes them or meets it again.
+	_ = c.raw.Write(func(fd uintptr) bool {
+		n = rawWritev(fd, bufs, &fw.sysIov)
+		return true // one attempt, never a wait for the socket
+	})
+	fw.sentBytes += n
+	fw.keepUnwritten(bufs, n)
+	clear(bufs) // the parts' memory goes back with the response
+	fw.iov = bufs[:0]
+	c.noteSent(fw)
+	return nil
+}
+
+// keepUnwritten leaves in the buffer the bytes of bufs (the buffer itself
+// first) past the first n, which a write sent.
+func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int) {
+	left := -n
+	for _, b := range bufs {
+		left += len(b)
+	}
+	if left == 0 {
+		fw.emptyOut()
+		return
+	}
+	rest := fw.pool.get(max(left, writerBufferBytes))[:0]
+	for _, b := range bufs {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		rest = append(rest, b[n:]...)
+		n = 0
+	}
+	fw.pool.put(fw.out)
+	fw.out = rest
 }
