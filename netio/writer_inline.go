@@ -174,7 +174,7 @@ func (c *conn) takeInlineHead() (responseSlot, bool) {
 func (c *conn) writeInline() {
 	fw := &c.fw
 	for round := 1; ; round++ {
-		for fw.buffered() < flushThresholdBytes {
+		for fw.pending == nil && fw.buffered() < flushThresholdBytes {
 			slot, ok := c.takeInlineHead()
 			if !ok {
 				break
@@ -233,8 +233,8 @@ func (c *conn) endInline(round int) bool {
 // tryWrite writes what the frame writer buffered with one non-blocking
 // write; what the socket does not take stays buffered.
 func (c *conn) tryWrite(fw *frameWriter) {
-	if fw.buffered() == 0 {
-		return
+	if fw.buffered() == 0 || fw.pending != nil {
+		return // pending bytes go first, from the writer goroutine
 	}
 	n := 0
 	// An error (a deadline that passed, a closed socket) leaves the bytes
@@ -255,19 +255,23 @@ func (c *conn) tryWrite(fw *frameWriter) {
 // writeSlotVectored writes a slot whose body lies in memory (parts) with
 // one non-blocking writev: what the frame writer buffered, the frame's size
 // prefix and header, and the body from where it lies. What the socket does
-// not take is copied into the frame writer's buffer (the caller hands it to
-// the writer goroutine), so that the answer and its request frame are
-// released here as writeSlot releases them.
+// not take stays where it lies, pending (frameWriter.pending), for the
+// writer goroutine, to which the caller then hands the frame writer; the
+// answer and its request frame are released once it is written.
 func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
-	defer slot.frame.release()
 	enc := slot.resp.(*EncodedResponse)
-	defer c.releaseResponse(enc)
+	frame := slot.frame
+	done := func() {
+		c.releaseResponse(enc)
+		frame.release()
+	}
 	headerBytes := int64(4)
 	if responseHeaderHasTags(enc) {
 		headerBytes++
 	}
 	size := headerBytes + enc.bodyBytes()
 	if size > math.MaxInt32 {
+		done()
 		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
 	}
 	fw.reserve(frameSizeBytes + int(headerBytes))
@@ -285,33 +289,35 @@ func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
 		return true // one attempt, never a wait for the socket
 	})
 	fw.sentBytes += n
-	fw.keepUnwritten(bufs, n)
+	fw.keepUnwritten(bufs, n, done)
 	clear(bufs) // the parts' memory goes back with the response
 	fw.iov = bufs[:0]
 	c.noteSent(fw)
 	return nil
 }
 
-// keepUnwritten leaves in the buffer the bytes of bufs (the buffer itself
-// first) past the first n, which a write sent.
-func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int) {
-	left := -n
-	for _, b := range bufs {
-		left += len(b)
-	}
-	if left == 0 {
-		fw.emptyOut()
-		return
-	}
-	rest := fw.pool.get(max(left, writerBufferBytes))[:0]
+// keepUnwritten takes what a write of bufs (the frame writer's buffer
+// first, then a response's parts) left past its first n bytes: nothing
+// (done runs now), or the rest, pending from where it lies until the
+// writer goroutine writes it (the buffer then belongs to the pending
+// bytes, and the frame writer starts a new one).
+func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int, done func()) {
+	var rest [][]byte
+	left := 0
 	for _, b := range bufs {
 		if n >= len(b) {
 			n -= len(b)
 			continue
 		}
-		rest = append(rest, b[n:]...)
+		rest = append(rest, b[n:])
+		left += len(b) - n
 		n = 0
 	}
-	fw.pool.put(fw.out)
-	fw.out = rest
+	if left == 0 {
+		fw.emptyOut()
+		done()
+		return
+	}
+	fw.pending, fw.pendingBytes, fw.pendingBuffer, fw.pendingDone = rest, left, fw.out, done
+	fw.out = nil
 }
