@@ -88,6 +88,10 @@ type responseSlot struct {
 	// written or dropped (a response may alias its request); nil when not
 	// pooled.
 	frame *frameRef
+	// parts are resp's body where it lies in memory, set when the
+	// goroutine that answered may write it inline with one writev
+	// (memoryParts): its size prefix and header go before them.
+	parts [][]byte
 }
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
@@ -315,6 +319,13 @@ func checkResponseKind(resp kmsg.Response, apiKey int16, corr int32) {
 // answer stores the answer of slot idx, with the reference to its frame,
 // and wakes the writer if it waits on it.
 func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response, frame *frameRef) {
+	// A body whose bytes are all in memory (a follower's Fetch answered
+	// from the records a Produce brought) may go out inline too, from
+	// where it lies (writer_inline.go).
+	var parts [][]byte
+	if c.raw != nil && !inlineable(resp) {
+		parts = memoryParts(resp)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -330,11 +341,12 @@ func (c *conn) answer(idx int, seq uint64, corr int32, resp kmsg.Response, frame
 	s.answered = true
 	s.resp = resp
 	s.frame = frame
+	s.parts = parts
 	isHead := idx == c.head
 	// Only the one request in flight is written inline: answers that
 	// come in a burst (a Produce's pipelined requests completing together)
 	// go out in one write of the writer goroutine.
-	inline := isHead && c.count == 1 && c.owner == ownerNone && c.raw != nil && inlineable(resp)
+	inline := isHead && c.count == 1 && c.owner == ownerNone && c.raw != nil && s.inlineable()
 	switch {
 	case inline:
 		c.owner = ownerInline

@@ -50,8 +50,9 @@
 // the responses strictly in request order, batching those that are ready
 // into one write. The answer to a connection's only request in flight,
 // given while the writer goroutine waits, is written by the goroutine that
-// answers, with one non-blocking write (what the socket does not take goes
-// on to the writer goroutine); a client's request sent while its
+// answers, with one non-blocking write (a body in memory, such as a
+// follower's Fetch answer, with one writev from where it lies; what the
+// socket does not take goes on to the writer goroutine); a client's request sent while its
 // connection has nothing else queued or on the wire likewise goes out from
 // the goroutine that sends it. Either saves a goroutine wake-up per message. At most Config.MaxInFlightRequests requests per connection
 // are read and not yet written; when full the reader stops reading

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -167,11 +168,28 @@ type frameWriter struct {
 	sentBytes int
 	// iov is flushWith's vector, kept between writes.
 	iov [][]byte
+	// sysIov is an inline writev's vector (rawWritev), kept between
+	// writes.
+	sysIov []syscall.Iovec
+	// pending are the bytes an inline writev left unwritten
+	// (writeSlotVectored), in order, ahead of everything buffered after
+	// them: pendingBytes of them, in the buffer an inline write sent from
+	// (pendingBuffer, back to the pool once written) and the memory of a
+	// response that pendingDone releases.
+	pending       [][]byte
+	pendingBytes  int
+	pendingBuffer []byte
+	pendingDone   func()
 }
 
 // appendResponse adds the frame of resp (correlation id corr) to the buffer,
 // writing through for EncodedResponse parts that ask for it.
 func (fw *frameWriter) appendResponse(corr int32, resp kmsg.Response) error {
+	// What an inline write left pending goes first: the parts below may be
+	// written through.
+	if err := fw.flushPending(); err != nil {
+		return err
+	}
 	if enc, ok := resp.(*EncodedResponse); ok {
 		return fw.appendEncoded(corr, enc)
 	}
@@ -287,10 +305,42 @@ func (fw *frameWriter) prepareWrite() {
 }
 
 // buffered is the number of bytes waiting for flush.
-func (fw *frameWriter) buffered() int { return len(fw.out) }
+func (fw *frameWriter) buffered() int { return fw.pendingBytes + len(fw.out) }
 
-// flush writes the buffer.
+// flushPending writes the pending bytes, if any, and releases them.
+func (fw *frameWriter) flushPending() error {
+	if fw.pending == nil {
+		return nil
+	}
+	fw.prepareWrite()
+	v := net.Buffers(fw.pending)
+	n, err := v.WriteTo(fw.w)
+	fw.sentBytes += int(n)
+	fw.dropPending()
+	if err != nil {
+		return fmt.Errorf("write responses: %w", err)
+	}
+	return nil
+}
+
+// dropPending releases the pending bytes, written or not.
+func (fw *frameWriter) dropPending() {
+	if fw.pending == nil {
+		return
+	}
+	clear(fw.pending)
+	fw.pool.put(fw.pendingBuffer)
+	done := fw.pendingDone
+	fw.pending, fw.pendingBytes, fw.pendingBuffer, fw.pendingDone = nil, 0, nil, nil
+	done()
+}
+
+// flush writes the pending bytes, then the buffer.
 func (fw *frameWriter) flush() error {
+	if err := fw.flushPending(); err != nil {
+		fw.emptyOut()
+		return err
+	}
 	if len(fw.out) == 0 {
 		return nil
 	}
@@ -364,7 +414,7 @@ func (fw *frameWriter) reserve(n int) {
 // idle gives a large buffer back to the pool while nothing is waiting to be
 // written; the writer keeps up to writerBufferBytes for its next response.
 func (fw *frameWriter) idle() {
-	if len(fw.out) == 0 && cap(fw.out) > writerBufferBytes {
+	if fw.pending == nil && len(fw.out) == 0 && cap(fw.out) > writerBufferBytes {
 		fw.pool.put(fw.out)
 		fw.out = nil
 	}
@@ -372,6 +422,7 @@ func (fw *frameWriter) idle() {
 
 // release gives the buffer back to the pool for good: the writer is done.
 func (fw *frameWriter) release() {
+	fw.dropPending()
 	fw.pool.put(fw.out)
 	fw.out = nil
 }

@@ -85,6 +85,26 @@ func rawWrite(fd uintptr, p []byte) int {
 	}
 }
 
+// maxIovecs bounds the buffers of one writev (Linux's IOV_MAX is 1024).
+const maxIovecs = 1024
+
+// rawWritev writes bufs to the non-blocking socket fd with one raw writev
+// system call (the first maxIovecs of them; vec is the caller's scratch
+// vector) and reports how much it took (0 when it took nothing or failed,
+// as rawWrite).
+func rawWritev(fd uintptr, bufs [][]byte, vec *[]syscall.Iovec) int {
+	for {
+		r, e := sysWritev(fd, bufs, vec)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return 0
+		}
+		return r
+	}
+}
+
 // rawReader is an io.Reader of a socket through rawRead.
 type rawReader struct{ rc syscall.RawConn }
 
