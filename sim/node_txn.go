@@ -827,10 +827,12 @@ const hangingAfterHealMs = txnMarkerRPCMs + 5_000
 
 // abortHanging is the operator's part after healing (kafka-transactions.sh
 // abort, Kafka's AbortTransaction): a transaction still open on a
-// partition hangingAfterHealMs after the heal, whose records a loss the guarantees allow
-// may have cut from its coordinator (a loss of its __transaction_state
-// partition) or from the partition itself (its marker), hangs: nothing
-// will end it. The admin writes its abort marker (as the coordinator's
+// partition hangingAfterHealMs after the heal, whose records a loss the
+// guarantees allow may have cut from its coordinator (a loss of its
+// __transaction_state partition's committed records, World.lostCommitted)
+// or from the partition itself (its marker), hangs: nothing will end it.
+// A power loss or wipe of fewer replicas than min.insync.replicas cuts no
+// acknowledged record, so it leaves the transaction to the liveness check. The admin writes its abort marker (as the coordinator's
 // decision), and the loss is reported. Any other open transaction is left
 // to the liveness check.
 func (w *World) abortHanging(admin *client) {
@@ -868,7 +870,7 @@ func (w *World) abortHanging(admin *client) {
 				slices.Sort(pids)
 				for _, pid := range pids {
 					tid, known := tids[pid]
-					if w.lossEra[k] == 0 && (!known || w.lossEra[txnStateKey(tid)] == 0) {
+					if !w.lostCommitted(k) && (!known || !w.lostCommitted(txnStateKey(tid))) {
 						continue
 					}
 					e, _ := h.core.Producers().Get(pid)

@@ -91,7 +91,7 @@ func (w *World) outOfOrderKind(r outOfOrderRefusal) outOfOrderKind {
 		return outOfOrderRewound
 	case a.answerEpoch >= 0 && a.answerEpoch < w.checks.imageEpoch[r.tp]:
 		return outOfOrderDeposed
-	case w.stateLossEra[r.tp] != r.era, r.tid != "" && w.lossEra[txnStateKey(r.tid)] > 0:
+	case w.stateLossEra[r.tp] != r.era, r.tid != "" && w.lostCommitted(txnStateKey(r.tid)):
 		return outOfOrderLost
 	default:
 		return outOfOrderUnexplained
