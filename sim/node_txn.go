@@ -288,7 +288,8 @@ func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
 // (actors/txn_coordinator_appends.go).
 const txnAppendsInFlight = 2
 
-// flush appends the batch the window lets go with acks=all.
+// flush appends the batch the window lets go with acks=all (acks=1 under
+// the state-acks-one plant).
 func (th *txnHost) flush() {
 	if th.core == nil {
 		return
@@ -306,8 +307,13 @@ func (th *txnHost) flush() {
 	}
 	now := n.instant()
 	wid := h.await(waiter{kind: waitGroupAppend, done: done})
+	acks := int16(-1)
+	if n.w.opts.Plant == PlantStateAcksOne {
+		acks = 1
+		n.w.stats.PlantFired++
+	}
 	h.deliver(func() {
-		h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: -1, TimeoutMs: txnAppendTimeoutMs}, n.instant())
+		h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: acks, TimeoutMs: txnAppendTimeoutMs}, n.instant())
 		h.carryOut()
 	})
 }

@@ -171,6 +171,15 @@ var plantBounds = map[Plant]int{
 	// from it before it fetched back into the ISR. With S5 off, S2 finds
 	// it (TestWipeKeepsMarkerFoundWithoutS5).
 	PlantWipeKeepsMarker: 5,
+	// state-acks-one: 1 of seeds 1-40 of the wipe profile at 60 s (seed
+	// 2), found by L1: the coordinator on n2 acknowledged a
+	// __transaction_state record only n2 had, n2 was wiped and lost its
+	// leadership, and the next coordinator, lacking the record, left a
+	// copier's transaction open on __consumer_offsets/2. The old checks
+	// found it in none of seeds 1-40: a wipe of a replica of the
+	// coordinator's partition excused the transaction, and the harness's
+	// operator aborted it as hanging after a loss.
+	PlantStateAcksOne: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -181,7 +190,7 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
 	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention",
-	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe"}
+	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe", PlantStateAcksOne: "wipe"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation:           30_000,
@@ -201,6 +210,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantRetentionPastHW:          30_000,
 	PlantBrokerRetentionCompacted: 30_000,
 	PlantWipeKeepsMarker:          60_000,
+	PlantStateAcksOne:             60_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -225,6 +235,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantRetentionPastHW:          {"S17"},
 		PlantBrokerRetentionCompacted: {"S18"},
 		PlantWipeKeepsMarker:          {"S5"},
+		PlantStateAcksOne:             {"L1", "Q10", "Q5", "Q12"},
 	}
 	for _, plant := range Plants() {
 		found := false
