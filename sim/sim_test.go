@@ -367,30 +367,48 @@ func TestCheckersCatchBadHistories(t *testing.T) {
 		s.resentAfterUnknown = true
 		return s
 	}
+	// Power losses that dropped offset 0 from two replicas, and a wipe of
+	// the third: no committed record lost (KIP-966's rules elect none of
+	// them while they lack it), so nothing a reader saw or a producer was
+	// told may change.
+	powerLosses := func(w *World) {
+		w.checks.dataLost(tp, 1, 0, 2)
+		w.checks.dataLost(tp, 2, 0, 2)
+		w.checks.dataWiped(tp, 3, 2)
+	}
+	committedLoss := func(w *World) { w.stateLost(tp) }
 	for _, tc := range []struct {
 		name  string
 		sends []*sendOp
 		polls []*pollOp
 		want  string
+		loss  func(*World)
 	}{
-		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1"},
-		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11"},
-		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
-		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
-		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
+		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1", nil},
+		{"two values at an offset power losses dropped", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1", powerLosses},
+		{"two values at an offset after a loss of committed records", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "", committedLoss},
+		{"lost write power losses dropped", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3", powerLosses},
+		{"lost write after a loss of committed records", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "", committedLoss},
+		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11", nil},
+		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3", nil},
+		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4", nil},
+		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8", nil},
 		// franz-go's reset sends a value of unknown outcome again: its
 		// acknowledgement may come after a later value's (seed 5500032).
-		{"a value sent again after a reset, acknowledged after a later one", []*sendOp{resent("a", 1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, ""},
-		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9"},
-		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9"},
-		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, ""},
-		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, ""},
+		{"a value sent again after a reset, acknowledged after a later one", []*sendOp{resent("a", 1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "", nil},
+		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9", nil},
+		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9", nil},
+		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, "", nil},
+		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
 			c := w.newClient(consumerClient)
 			c.meta.topics["t"] = topic
 			w.hist.sends, w.hist.polls = tc.sends, tc.polls
+			if tc.loss != nil {
+				tc.loss(w)
+			}
 			w.checkHistory(true)
 			got := ""
 			if len(w.violations) > 0 {
