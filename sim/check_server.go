@@ -32,8 +32,8 @@ import (
 //     other node can (check_hold.go).
 //
 // Data a power loss or a wipe dropped (CORRECTNESS.md D2: Kafka
-// acknowledges before fsync) excuses S3 at the offsets it dropped. It
-// excuses S2 only on a partition that promises nothing past a power loss
+// acknowledges before fsync) excuses S3 for the ISR member that lost it,
+// until the controller takes that member out of the ISR. It excuses S2 only on a partition that promises nothing past a power loss
 // (min.insync.replicas 1, or one replica): elsewhere KIP-966's rules,
 // which the simulated cluster keeps, lose committed records only through
 // an election that may (an unclean one, or one from the last known ELR
@@ -374,6 +374,16 @@ func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
 	c.w.rec.mark(c.w.now, "lost", &tp, "n%d lost [%d, %d) to a power loss", node, from, to)
 }
 
+// lostSinceJoined says ISR member id of tp may lack records below end
+// that it held when it joined the ISR: it lost power (or its data
+// directory) since it last joined, and the controller has not taken it out
+// yet, or a cause other than a power loss dropped them from a replica
+// (emptyEndFell). A power loss or wipe of another replica excuses
+// nothing.
+func (c *serverChecks) lostSinceJoined(id int32, tp tpKey, end int64) bool {
+	return c.lostPowerMs[id] > c.joinedISRMs[nodeTP{id, tp}] || c.causeBelow(tp, end) != ""
+}
+
 // droppedBelow says a power loss (or a restart that lowered a log end,
 // emptyEndFell) dropped from some replica of tp an offset below end.
 func (c *serverChecks) droppedBelow(tp tpKey, end int64) bool {
@@ -536,7 +546,7 @@ func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
 			// leader, which is stale: its log answers to the new leader.
 			continue
 		}
-		if leo := f.core.LogEndOffset(); leo < hw && !c.droppedBelow(tp, hw) {
+		if leo := f.core.LogEndOffset(); leo < hw && !c.lostSinceJoined(id, tp, hw) {
 			w.violation("S3", fmt.Sprintf("%s %s: high watermark %d past the log end offset %d of ISR member %d (ISR %v, leader epoch %d)",
 				n.name(), tp, hw, leo, id, isr, epoch))
 			return
