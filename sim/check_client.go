@@ -22,10 +22,11 @@ import (
 //
 // Q3, Q4 and Q11 hold where the guarantees promise them (D1:
 // min.insync.replicas ≥ 2, more than one replica, unclean elections off);
-// elsewhere, and where power losses dropped the offset from at least
-// min.insync.replicas replicas (D2: with KIP-966's eligible leader replicas,
-// which the simulated cluster keeps, fewer lose nothing acknowledged), a
-// lost write is reported as a loss the guarantees allow. Writes acknowledged with acks=1 promise nothing: their losses are
+// elsewhere, and where the partition lost committed records (D2: with
+// KIP-966's eligible leader replicas, which the simulated cluster keeps,
+// only an election from the last known ELR after every member lost power
+// does; power losses and wipes of fewer replicas lose nothing
+// acknowledged), a lost write is reported as a loss the guarantees allow. Writes acknowledged with acks=1 promise nothing: their losses are
 // reported. A write at an offset compaction removed is no loss: C1 (checked
 // at each compaction) made sure a later record of its key was kept. A producer's retries may append a value twice (idempotence is
 // off), so values are not required to appear once.
@@ -116,14 +117,22 @@ func (c *historyChecker) promised(tp tpKey) (bool, string) {
 }
 
 // excused says why the guarantees allow a partition to change what an
-// offset holds: an unclean election, or a power loss that dropped the offset
-// from a replica; "" when they do not.
+// offset holds, or "" when they do not: an unclean election, a loss of the
+// partition's committed records (lostCommittedAt), or, on a partition
+// that promises nothing past a power loss (promised), a power loss that
+// dropped the offset from a replica. Where the partition promises its
+// acknowledged writes, a power loss or a wipe of fewer than
+// min.insync.replicas replicas changes nothing a reader saw or a producer
+// was told (D2, with KIP-966's rules, which the simulated cluster keeps).
 func (c *historyChecker) excused(tp tpKey, offset int64) string {
 	switch {
 	case c.w.checks.unclean[tp]:
 		return "the partition had an unclean election"
-	case c.droppedAt(tp, offset):
-		return "a power loss dropped the offset unsynced"
+	case c.lostCommittedAt(tp, offset):
+		return "the partition lost committed records"
+	}
+	if ok, why := c.promised(tp); !ok && c.droppedAt(tp, offset) {
+		return fmt.Sprintf("%s and a power loss dropped the offset unsynced", why)
 	}
 	return ""
 }
@@ -138,30 +147,26 @@ func (c *historyChecker) droppedAt(tp tpKey, offset int64) bool {
 	return false
 }
 
-// droppedFromMinISR says the guarantees excuse losing an acknowledged
-// acks=all write at offset of tp to what dropped it from a replica: a cause
-// other than a power loss, or a power loss while at least
-// min.insync.replicas replicas of tp suffered power losses that dropped
-// some of its records (D2: KIP-966's rules, which the simulated cluster
-// keeps, lose nothing acknowledged to fewer such crashes).
-func (c *historyChecker) droppedFromMinISR(tp tpKey, offset int64) bool {
-	dropped, nodes := false, map[int32]bool{}
+// lostCommittedAt says the guarantees excuse losing an acknowledged
+// acks=all write at offset of tp on a partition that promises it: the
+// partition lost committed records (World.stateLost: an unclean election
+// or one from the last known ELR after every member lost power, a leader
+// lacking committed records, the topic created again), or a cause other
+// than a power loss or a wipe dropped the offset from a replica
+// (emptyEndFell). Power losses and wipes alone lose nothing acknowledged
+// (D2: KIP-966's rules, which the simulated cluster keeps, elect only a
+// replica that holds every committed record unless such an election is
+// all that is left).
+func (c *historyChecker) lostCommittedAt(tp tpKey, offset int64) bool {
+	if c.w.stateLossEra[tp] > 0 {
+		return true
+	}
 	for _, r := range c.w.checks.dropped[tp] {
-		if r.why == "" {
-			nodes[r.node] = true
-		}
-		if r.from <= offset && offset < r.to {
-			if r.why != "" {
-				return true
-			}
-			dropped = true
+		if r.why != "" && r.from <= offset && offset < r.to {
+			return true
 		}
 	}
-	minISR := 1
-	if t, ok := c.topics[tp.topic]; ok {
-		minISR = t.minISR
-	}
-	return dropped && len(nodes) >= minISR
+	return false
 }
 
 // checkSends checks the acknowledged sends against the log view: Q1, Q3,
@@ -203,8 +208,8 @@ func (c *historyChecker) checkSends(final bool) bool {
 			w.loss("%s: acks=all write %q acknowledged at offset %d lost after an election that may lose records: %s", s.tp, s.value, s.offset, lost)
 			continue
 		}
-		if c.droppedFromMinISR(s.tp, s.offset) {
-			w.loss("%s: acks=all write %q acknowledged at offset %d lost to power losses that dropped it unsynced from min.insync.replicas replicas (outside D2): %s", s.tp, s.value, s.offset, lost)
+		if c.lostCommittedAt(s.tp, s.offset) {
+			w.loss("%s: acks=all write %q acknowledged at offset %d lost with the partition's committed records: %s", s.tp, s.value, s.offset, lost)
 			continue
 		}
 		check := "Q3"

@@ -150,7 +150,7 @@ func (c *historyChecker) checkProcessed() bool {
 				continue
 			}
 			w.stats.InvariantsChecked++
-			if g.processedBy[gp][s.offset] > 0 || w.compactedAway(s.tp, s.offset) || w.checks.unclean[s.tp] || c.droppedFromMinISR(s.tp, s.offset) {
+			if g.processedBy[gp][s.offset] > 0 || w.compactedAway(s.tp, s.offset) || w.checks.unclean[s.tp] || c.lostCommittedAt(s.tp, s.offset) {
 				continue
 			}
 			if ok, _ := c.promised(s.tp); !ok {

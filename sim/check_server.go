@@ -31,10 +31,15 @@ import (
 //     node leads a quorum epoch while an earlier epoch's leader says no
 //     other node can (check_hold.go).
 //
-// Data a power loss dropped (CORRECTNESS.md D2: Kafka acknowledges before
-// fsync) excuses S2 and S3 at the offsets it dropped; the loss is reported.
-// Topics with unclean elections are D4: their losses are reported, not
-// violations.
+// Data a power loss or a wipe dropped (CORRECTNESS.md D2: Kafka
+// acknowledges before fsync) excuses S3 for the ISR member that lost it,
+// until the controller takes that member out of the ISR. It excuses S2 only on a partition that promises nothing past a power loss
+// (min.insync.replicas 1, or one replica): elsewhere KIP-966's rules,
+// which the simulated cluster keeps, lose committed records only through
+// an election that may (an unclean one, or one from the last known ELR
+// after every member lost power: lossyElection) or a cause other than a
+// power loss (emptyEndFell). The loss is reported. Topics with unclean
+// elections are D4: their losses are reported, not violations.
 type serverChecks struct {
 	w           *World
 	raftLeaders map[uint64]int32
@@ -81,6 +86,9 @@ type serverChecks struct {
 	// registration older than the broker's power loss is its dead
 	// process's, which must register again (uncleanly) before it serves.
 	registeredMs map[int32]int64
+	// noElectionCheck turns S5 off (a test shows the other checkers
+	// catch the wipe-keeps-marker plant alone).
+	noElectionCheck bool
 }
 
 type epochKey struct {
@@ -271,7 +279,7 @@ func (c *serverChecks) recordCommitted(rec cluster.MetadataRecord, old, next *cl
 func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, after cluster.PartitionImage, img *cluster.MetadataImage) {
 	w := c.w
 	w.stats.InvariantsChecked++
-	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) {
+	if after.Leader < 0 || after.Leader == before.Leader || slices.Contains(before.ISR, after.Leader) || c.noElectionCheck {
 		return
 	}
 	if before.Reassigning() && !after.Reassigning() && !slices.Contains(after.Replicas, before.Leader) &&
@@ -300,7 +308,7 @@ func (c *serverChecks) checkElection(tp tpKey, t *cluster.TopicImage, before, af
 		c.unclean[tp] = true
 		c.lossyElection[tp] = after.LeaderEpoch
 		w.lossEra[tp]++
-		w.stateLossEra[tp]++
+		w.stateLost(tp)
 		w.loss("%s: unclean election of %d (ISR was %v) at leader epoch %d; records only the old ISR had may be lost", tp, after.Leader, before.ISR, after.LeaderEpoch)
 		return
 	}
@@ -338,7 +346,7 @@ func (c *serverChecks) checkLastKnownELRElection(tp tpKey, before, after cluster
 	c.unclean[tp] = true
 	c.lossyElection[tp] = after.LeaderEpoch
 	w.lossEra[tp]++
-	w.stateLossEra[tp]++
+	w.stateLost(tp)
 	w.loss("%s: broker %d elected leader at epoch %d from the last known ELR %v, each of which lost power; records they all lost are lost", tp, after.Leader, after.LeaderEpoch, before.LastKnownELR)
 }
 
@@ -364,6 +372,16 @@ func (c *serverChecks) dataLost(tp tpKey, node int32, from, to int64) {
 	c.w.lossEra[tp]++
 	c.w.timelinef("n%d: %s lost [%d, %d) to the power loss (not yet fsynced)", node, tp, from, to)
 	c.w.rec.mark(c.w.now, "lost", &tp, "n%d lost [%d, %d) to a power loss", node, from, to)
+}
+
+// lostSinceJoined says ISR member id of tp may lack records below end
+// that it held when it joined the ISR: it lost power (or its data
+// directory) since it last joined, and the controller has not taken it out
+// yet, or a cause other than a power loss dropped them from a replica
+// (emptyEndFell). A power loss or wipe of another replica excuses
+// nothing.
+func (c *serverChecks) lostSinceJoined(id int32, tp tpKey, end int64) bool {
+	return c.lostPowerMs[id] > c.joinedISRMs[nodeTP{id, tp}] || c.causeBelow(tp, end) != ""
 }
 
 // droppedBelow says a power loss (or a restart that lowered a log end,
@@ -528,7 +546,7 @@ func (c *serverChecks) checkLeader(n *node, h *replicaHost) {
 			// leader, which is stale: its log answers to the new leader.
 			continue
 		}
-		if leo := f.core.LogEndOffset(); leo < hw && !c.droppedBelow(tp, hw) {
+		if leo := f.core.LogEndOffset(); leo < hw && !c.lostSinceJoined(id, tp, hw) {
 			w.violation("S3", fmt.Sprintf("%s %s: high watermark %d past the log end offset %d of ISR member %d (ISR %v, leader epoch %d)",
 				n.name(), tp, hw, leo, id, isr, epoch))
 			return
@@ -552,15 +570,21 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 		i := s.find(cp.end - 1)
 		if i < 0 || s.batches[i].chain != cp.chain || s.batches[i].last != cp.end-1 {
 			w.lossEra[tp]++
-			w.stateLossEra[tp]++
+			w.stateLost(tp)
 			switch {
 			case h.unclean:
 				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d (unclean elections allowed)",
 					tp, n.id, epoch, cp.end, cp.epoch)
-			case c.droppedBelow(tp, cp.end):
+			case c.lossyElection[tp] > cp.epoch:
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: the election of leader epoch %d may lose committed records",
+					tp, n.id, epoch, cp.end, cp.epoch, c.lossyElection[tp])
+			case c.causeBelow(tp, cp.end) != "":
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: %s",
+					tp, n.id, epoch, cp.end, cp.epoch, c.causeBelow(tp, cp.end))
+			case !c.promisesCommitted(h) && c.droppedBelow(tp, cp.end):
 				r, _ := c.droppedRangeBelow(tp, cp.end)
-				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: %s (outside D2 without KIP-966)",
-					tp, n.id, epoch, cp.end, cp.epoch, r.cause())
+				w.loss("%s: leader %d at epoch %d lacks records below the high watermark %d committed at epoch %d: %s (min.insync.replicas %d on %d replicas promises nothing past a power loss)",
+					tp, n.id, epoch, cp.end, cp.epoch, r.cause(), c.minISROf(h), len(h.core.Replicas()))
 			default:
 				w.violation("S2", fmt.Sprintf("%s: leader %d at epoch %d does not hold the log below the high watermark %d that leader epoch %d committed",
 					tp, n.id, epoch, cp.end, cp.epoch))
@@ -576,6 +600,38 @@ func (c *serverChecks) checkCommitted(n *node, h *replicaHost, hw int64) {
 		}
 		*cp = committedPrefix{end: s.batches[i].last + 1, chain: s.batches[i].chain, epoch: epoch, start: s.start}
 	}
+}
+
+// promisesCommitted says whether h's partition promises its committed
+// records survive power losses and wipes of fewer than
+// min.insync.replicas of its replicas (D2, with KIP-966's rules, which
+// the simulated cluster keeps): min.insync.replicas (the lowest the topic
+// had) of at least 2, on more than one replica. Such a partition loses
+// committed records only through an election that may lose them (an
+// unclean one, or one from the last known ELR after every member lost
+// power: lossyElection) or a cause other than a power loss (causeBelow).
+func (c *serverChecks) promisesCommitted(h *replicaHost) bool {
+	return c.minISROf(h) >= 2 && len(h.core.Replicas()) >= 2
+}
+
+// minISROf is the min.insync.replicas of h's partition: the lowest its
+// topic had, or the replica's own setting.
+func (c *serverChecks) minISROf(h *replicaHost) int {
+	if low, ok := c.lowestMinISR[h.key.topic]; ok && low < h.minISR {
+		return low
+	}
+	return h.minISR
+}
+
+// causeBelow says what other than a power loss or a wipe dropped from a
+// replica of tp an offset below end (emptyEndFell), or "".
+func (c *serverChecks) causeBelow(tp tpKey, end int64) string {
+	for _, r := range c.dropped[tp] {
+		if r.why != "" && r.from < end {
+			return r.why
+		}
+	}
+	return ""
 }
 
 // lowerMinISR takes a committed min.insync.replicas record into the lowest

@@ -82,3 +82,46 @@ func TestLowestMinISRFollowsTheBrokerDefault(t *testing.T) {
 	apply(minISR(kmsg.ConfigResourceTypeBroker, "", nil))
 	want("broker default deleted (server.properties: 1)", 1, 1)
 }
+
+// TestLostSinceJoinedExcusesOnlyTheMember: S3 lets an ISR member's log end
+// lag the high watermark only when that member lost power (or its data
+// directory) since it last joined the ISR, and the controller has not
+// taken it out yet; not when another replica of the partition lost
+// records, nor when the member joined again after its loss. (With the
+// early-hw plant, seed 9 of the wipe profile at 30 s shows it: the plant
+// fired on t1/0 at 20.282 s, and S3 excused it then because a wipe had
+// dropped t1/0's offsets from another node.)
+func TestLostSinceJoinedExcusesOnlyTheMember(t *testing.T) {
+	tp := tpKey{"t", 0}
+	for _, c := range []struct {
+		name   string
+		set    func(c *serverChecks)
+		excuse bool
+	}{
+		{"no loss", func(*serverChecks) {}, false},
+		{"another replica wiped", func(c *serverChecks) {
+			c.joinedISRMs[nodeTP{2, tp}] = 1_000
+			c.w.now = 5_000
+			c.dataWiped(tp, 3, 100)
+			c.nodeWiped(3)
+		}, false},
+		{"the member lost power after it joined", func(c *serverChecks) {
+			c.joinedISRMs[nodeTP{2, tp}] = 1_000
+			c.w.now = 5_000
+			c.powerLost(2)
+			c.dataLost(tp, 2, 40, 100)
+		}, true},
+		{"the member joined again after its power loss", func(c *serverChecks) {
+			c.w.now = 5_000
+			c.powerLost(2)
+			c.dataLost(tp, 2, 40, 100)
+			c.joinedISRMs[nodeTP{2, tp}] = 6_000
+		}, false},
+	} {
+		w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+		c.set(w.checks)
+		if got := w.checks.lostSinceJoined(2, tp, 100); got != c.excuse {
+			t.Errorf("%s: excused %t, want %t", c.name, got, c.excuse)
+		}
+	}
+}

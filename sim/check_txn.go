@@ -37,9 +37,14 @@ import (
 //   - Q12: a copier (consume-transform-produce) delivers the copy of each
 //     input record once at most.
 //
-// As for the other checkers, offsets a power loss dropped, partitions with
-// unclean elections and topics without the D1 promise excuse what they
-// may have cost; it is reported as a loss.
+// Q5, Q10 and Q12 excuse only what the guarantees allow (txnExcused): a
+// loss of committed records of the written partition, or of the
+// coordinator's __transaction_state partition, since the transaction
+// began (an unclean election or one from the last known ELR, a leader
+// lacking committed records); on a partition without the D1 promise, a
+// power loss that dropped offsets at or past the write too. A power loss
+// or wipe of fewer than min.insync.replicas replicas excuses nothing. What
+// is excused is reported as a loss.
 type txnChecks struct {
 	w *World
 	// decisions is the latest decision (true: commit) for each producer id
@@ -359,21 +364,66 @@ func (c *historyChecker) excusedAny(tp tpKey, offsets ...int64) string {
 	return ""
 }
 
-// txnExcused says why the guarantees allow a transaction's write at
-// offset of tp to be delivered when it should not be, or not when it
-// should: a change at the offset, or a power loss that dropped offsets
-// past it (its marker, which a later marker of the producer may then stand
-// in for); "" when they do not.
-func (c *historyChecker) txnExcused(tp tpKey, offsets ...int64) string {
-	if why := c.excusedAny(tp, offsets...); why != "" {
-		return why
-	}
-	for _, r := range c.w.checks.dropped[tp] {
-		for _, o := range offsets {
-			if o >= 0 && r.to > o {
-				return fmt.Sprintf("a power loss dropped [%d, %d) from n%d, where its marker may have been", r.from, r.to, r.node)
+// txnExcused says why the guarantees allow transaction t's write at
+// offsets of tp to be delivered when it should not be, or not when it
+// should; "" when they do not.
+//
+// A partition that promises acknowledged acks=all writes (D1, D2:
+// min.insync.replicas ≥ 2 on more than one replica, which KIP-966's
+// rules keep through power losses and wipes of fewer replicas than that)
+// keeps the transaction's records and markers once acknowledged: only a
+// loss of its committed records (World.stateLost: an unclean election or
+// one from the last known ELR, a leader lacking committed records, a log
+// end fallen over a compacted stretch, the topic created again) that
+// struck once the transaction had begun excuses it. Records appended
+// after such a loss are on the log the partition went on with.
+//
+// Elsewhere a power loss may drop acknowledged records: one that dropped
+// an offset of the write, or offsets past it (its marker, which a later
+// marker of the producer may then stand in for), excuses it too, as an
+// unclean election does.
+func (c *historyChecker) txnExcused(t *txnOp, tp tpKey, offsets ...int64) string {
+	if ok, why := c.promised(tp); !ok {
+		if why := c.excusedAny(tp, offsets...); why != "" {
+			return why
+		}
+		for _, r := range c.w.checks.dropped[tp] {
+			for _, o := range offsets {
+				if o >= 0 && r.to > o {
+					return fmt.Sprintf("%s and %s dropped [%d, %d) from n%d, where its marker may have been", why, r.cause(), r.from, r.to, r.node)
+				}
 			}
 		}
+		return ""
+	}
+	return c.committedLostSince(tp, t.invokeMs)
+}
+
+// committedLostSince says how tp lost committed records at or after
+// sinceMs (World.stateLost), or "".
+func (c *historyChecker) committedLostSince(tp tpKey, sinceMs int64) string {
+	w := c.w
+	if w.stateLossEra[tp] > 0 && w.stateLostMs[tp] >= sinceMs {
+		return fmt.Sprintf("%s lost committed records at %s", tp, fmtMs(w.stateLostMs[tp]))
+	}
+	return ""
+}
+
+// stateLost says why transaction t's coordinator may have lost its
+// records, or "": its partition of __transaction_state lost committed
+// records once the transaction had begun (as txnExcused), or, when that
+// partition promises nothing (one replica, or min.insync.replicas 1), lost
+// any records.
+func (c *historyChecker) stateLost(t *txnOp) string {
+	k := txnStateKey(t.tid)
+	if ok, _ := c.promised(k); !ok {
+		if c.w.lossEra[k] > 0 {
+			return "its coordinator's partition lost records"
+		}
+		return ""
+	}
+	if why := c.committedLostSince(k, t.invokeMs); why != "" {
+		return "its coordinator's partition " + why
 	}
 	return ""
 }
@@ -427,15 +477,15 @@ func (c *historyChecker) checkTxns(final bool) bool {
 // checkTxn is Q5 and Q10 for one transaction.
 func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 	w := c.w
-	lostState := w.lossEra[txnStateKey(t.tid)] > 0
+	lostState := c.stateLost(t)
 	var seen, owed []*sendOp
 	for _, wr := range t.writes {
 		w.stats.InvariantsChecked++
 		if off, ok := v.delivered[wr.tp][wr.value]; ok {
 			if t.outcome == outcomeFail {
-				why := c.txnExcused(wr.tp, off, wr.offset)
-				if lostState {
-					why = "its coordinator's partition lost records"
+				why := c.txnExcused(t, wr.tp, off, wr.offset)
+				if lostState != "" {
+					why = lostState
 				}
 				if why != "" {
 					w.loss("%s: aborted transaction %d of %s delivered %q at %d (%s)", wr.tp, t.seq, t.tid, wr.value, off, why)
@@ -448,9 +498,9 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 			seen = append(seen, wr)
 			continue
 		}
-		if wr.offset < 0 || w.compactedAway(wr.tp, wr.offset) {
-			// Never appended, or compaction kept a later record of its
-			// key instead (C1).
+		if wr.offset < 0 || w.compactedAway(wr.tp, wr.offset) || w.deletedBelow(wr.tp, wr.offset) || w.retainedBelow(wr.tp, wr.offset) {
+			// Never appended, compaction kept a later record of its key
+			// instead (C1), or DeleteRecords or retention removed it.
 			continue
 		}
 		if w.recreatedGone(wr) {
@@ -465,9 +515,9 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 			}
 			continue
 		}
-		why := c.txnExcused(wr.tp, wr.offset)
-		if lostState {
-			why = "its coordinator's partition lost records"
+		why := c.txnExcused(t, wr.tp, wr.offset)
+		if lostState != "" {
+			why = lostState
 		}
 		if why != "" {
 			if t.outcome == outcomeOK && final {
@@ -495,8 +545,10 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 }
 
 // checkCopies is Q12: the copy of an input record by one group's copier
-// is delivered once at most, unless the copier's group lost committed offsets (a loss of its
-// __consumer_offsets partition) or the copy's partition lost records.
+// is delivered once at most, unless the copier's group lost committed
+// offsets (a loss of its __consumer_offsets partition's committed records,
+// World.lostCommitted) or the copy's partition lost records (txnExcused,
+// since the first copy's transaction began).
 func (c *historyChecker) checkCopies(v *txnView) bool {
 	w := c.w
 	type source struct {
@@ -505,6 +557,7 @@ func (c *historyChecker) checkCopies(v *txnView) bool {
 		offset int64
 	}
 	first := map[source]*sendOp{}
+	firstTxn := map[source]*txnOp{}
 	for _, t := range w.txn.txns {
 		for i, wr := range t.writes {
 			if i >= len(t.sources) {
@@ -518,15 +571,15 @@ func (c *historyChecker) checkCopies(v *txnView) bool {
 			w.stats.InvariantsChecked++
 			prev := first[src]
 			if prev == nil {
-				first[src] = wr
+				first[src], firstTxn[src] = wr, t
 				continue
 			}
 			prevOff := v.delivered[prev.tp][prev.value]
-			if w.lossEra[offsetsKey(t.group)] > 0 {
+			if w.lostCommitted(offsetsKey(t.group)) {
 				w.loss("%s@%d copied twice (%q and %q): the group %s lost committed offsets", src.tp, src.offset, prev.value, wr.value, t.group)
 				continue
 			}
-			if why := c.excusedAny(wr.tp, off, prevOff); why != "" {
+			if why := c.txnExcused(firstTxn[src], wr.tp, off, prevOff); why != "" {
 				w.loss("%s@%d copied twice (%q and %q): %s", src.tp, src.offset, prev.value, wr.value, why)
 				continue
 			}

@@ -237,7 +237,7 @@ func (c *serverChecks) emptyEndFell(tp tpKey, node int32, closed *shadowLog, end
 	c.dropped[tp] = append(c.dropped[tp], offsetRange{node: node, from: end, to: before,
 		why: fmt.Sprintf("n%d's log end fell from %d to %d at a restart, over a stretch compaction had emptied before a truncation cut into it", node, before, end)})
 	c.w.lossEra[tp]++
-	c.w.stateLossEra[tp]++
+	c.w.stateLost(tp)
 	c.w.loss("n%d %s: the log end fell from %d to %d at the restart: compaction had removed every batch there, and a truncation ended the log inside that stretch", node, tp, before, end)
 	c.w.timelinef("n%d: %s log end fell from %d to %d at the restart (a compacted stretch a truncation cut into)", node, tp, before, end)
 }

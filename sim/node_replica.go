@@ -613,11 +613,6 @@ func (s *shadowLog) push(b logstore.Batch) {
 // chainStart is the chain hash of an empty log.
 const chainStart = uint64(0xcbf29ce484222325)
 
-// pushID adds a batch known by its id alone (no producer).
-func (s *shadowLog) pushID(base, last int64, epoch int32, crc uint32) {
-	s.pushBatch(shadowBatch{base: base, last: last, epoch: epoch, crc: crc, pid: -1, pepoch: -1, seq: -1})
-}
-
 // pushBatch adds b (its chain hash computed here) at the shadow's end.
 func (s *shadowLog) pushBatch(b shadowBatch) {
 	base, last, epoch, crc := b.base, b.last, b.epoch, b.crc

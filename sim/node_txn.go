@@ -288,7 +288,8 @@ func (th *txnHost) partitionsAdded(added []txn.PartitionsAdded) {
 // (actors/txn_coordinator_appends.go).
 const txnAppendsInFlight = 2
 
-// flush appends the batch the window lets go with acks=all.
+// flush appends the batch the window lets go with acks=all (acks=1 under
+// the state-acks-one plant).
 func (th *txnHost) flush() {
 	if th.core == nil {
 		return
@@ -306,8 +307,13 @@ func (th *txnHost) flush() {
 	}
 	now := n.instant()
 	wid := h.await(waiter{kind: waitGroupAppend, done: done})
+	acks := int16(-1)
+	if n.w.opts.Plant == PlantStateAcksOne {
+		acks = 1
+		n.w.stats.PlantFired++
+	}
 	h.deliver(func() {
-		h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: -1, TimeoutMs: txnAppendTimeoutMs}, n.instant())
+		h.core.Produce(wid, cluster.ProduceRequest{Records: txn.EncodeBatch(records, now.WallMs), Acks: acks, TimeoutMs: txnAppendTimeoutMs}, n.instant())
 		h.carryOut()
 	})
 }
@@ -827,10 +833,12 @@ const hangingAfterHealMs = txnMarkerRPCMs + 5_000
 
 // abortHanging is the operator's part after healing (kafka-transactions.sh
 // abort, Kafka's AbortTransaction): a transaction still open on a
-// partition hangingAfterHealMs after the heal, whose records a loss the guarantees allow
-// may have cut from its coordinator (a loss of its __transaction_state
-// partition) or from the partition itself (its marker), hangs: nothing
-// will end it. The admin writes its abort marker (as the coordinator's
+// partition hangingAfterHealMs after the heal, whose records a loss the
+// guarantees allow may have cut from its coordinator (a loss of its
+// __transaction_state partition's committed records, World.lostCommitted)
+// or from the partition itself (its marker), hangs: nothing will end it.
+// A power loss or wipe of fewer replicas than min.insync.replicas cuts no
+// acknowledged record, so it leaves the transaction to the liveness check. The admin writes its abort marker (as the coordinator's
 // decision), and the loss is reported. Any other open transaction is left
 // to the liveness check.
 func (w *World) abortHanging(admin *client) {
@@ -868,7 +876,7 @@ func (w *World) abortHanging(admin *client) {
 				slices.Sort(pids)
 				for _, pid := range pids {
 					tid, known := tids[pid]
-					if w.lossEra[k] == 0 && (!known || w.lossEra[txnStateKey(tid)] == 0) {
+					if !w.lostCommitted(k) && (!known || !w.lostCommitted(txnStateKey(tid))) {
 						continue
 					}
 					e, _ := h.core.Producers().Get(pid)

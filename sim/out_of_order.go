@@ -23,7 +23,9 @@ import "fmt"
 //     power losses, a leader lacking committed records, a log end that
 //     fell at a restart): the leader's producer state went back. Or, for a
 //     transactional producer, its coordinator's partition of
-//     __transaction_state lost records at some time: a coordinator that
+//     __transaction_state lost committed records at some time (any
+//     records, when that partition promises nothing past a power loss;
+//     World.lostCommitted): a coordinator that
 //     rebuilt its state from what was left can hand out an epoch again
 //     that partitions have seen with sequences (seed 5200282: epoch 3
 //     issued again after __transaction_state/1 lost its records, and the
@@ -91,7 +93,7 @@ func (w *World) outOfOrderKind(r outOfOrderRefusal) outOfOrderKind {
 		return outOfOrderRewound
 	case a.answerEpoch >= 0 && a.answerEpoch < w.checks.imageEpoch[r.tp]:
 		return outOfOrderDeposed
-	case w.stateLossEra[r.tp] != r.era, r.tid != "" && w.lossEra[txnStateKey(r.tid)] > 0:
+	case w.stateLossEra[r.tp] != r.era, r.tid != "" && w.lostCommitted(txnStateKey(r.tid)):
 		return outOfOrderLost
 	default:
 		return outOfOrderUnexplained

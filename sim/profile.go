@@ -106,6 +106,15 @@ const (
 	// longer has (S5). Only profiles that wipe nodes reach it (wipe;
 	// data_wipe.go).
 	PlantWipeKeepsMarker Plant = "wipe-keeps-marker"
+	// PlantStateAcksOne: a transaction coordinator appends to its
+	// __transaction_state partition with acks=1 (Kafka's coordinator
+	// appends with acks=all): a decision it acted on (markers written) can
+	// be lost when its leader loses power or leadership before a follower
+	// fetched it, and the next coordinator ends the transaction the other
+	// way (Q10, Q5). Wipes and power losses of the partition's replicas
+	// happen in the same runs, so the transaction checks must not excuse
+	// a loss for any replica that lost records (wipe; data_wipe.go).
+	PlantStateAcksOne Plant = "state-acks-one"
 )
 
 // String is the plant's name, "none" for none.
@@ -120,7 +129,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted, PlantWipeKeepsMarker}
+		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted, PlantWipeKeepsMarker, PlantStateAcksOne}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).

@@ -168,12 +168,18 @@ var plantBounds = map[Plant]int{
 	// (first: seed 2), found by S5; it needs a wipe without a power loss
 	// (the kept marker is of the same boot) of a node whose previous
 	// process the controller had fenced into a partition's ELR, elected
-	// from it before it fetched back into the ISR. With S5 off, the seeds
-	// that found it before wipes could be power losses (2, 4 and 6) pass:
-	// the records the elected empty replica lost were transactional, and the transaction checks excuse a loss
-	// where any replica lost the offsets (not min.insync.replicas of
-	// them, as Q3 and Q4 do).
+	// from it before it fetched back into the ISR. With S5 off, S2 finds
+	// it (TestWipeKeepsMarkerFoundWithoutS5).
 	PlantWipeKeepsMarker: 5,
+	// state-acks-one: 1 of seeds 1-40 of the wipe profile at 60 s (seed
+	// 2), found by L1: the coordinator on n2 acknowledged a
+	// __transaction_state record only n2 had, n2 was wiped and lost its
+	// leadership, and the next coordinator, lacking the record, left a
+	// copier's transaction open on __consumer_offsets/2. The old checks
+	// found it in none of seeds 1-40: a wipe of a replica of the
+	// coordinator's partition excused the transaction, and the harness's
+	// operator aborted it as hanging after a loss.
+	PlantStateAcksOne: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -184,7 +190,7 @@ var plantNodes = map[Plant]int{PlantPollLeaderOnly: 4}
 // searched with (the others: the profile each seed draws).
 var plantProfiles = map[Plant]string{PlantDeleteEarly: "deleterecords", PlantServeByName: "recreate", PlantKeepDeleted: "recreate",
 	PlantOffsetsOutliveTopic: "recreate", PlantRetentionPastHW: "retention",
-	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe"}
+	PlantBrokerRetentionCompacted: "brokerconfigs", PlantWipeKeepsMarker: "wipe", PlantStateAcksOne: "wipe"}
 
 var plantDurationMs = map[Plant]int64{
 	PlantSkipTruncation:           30_000,
@@ -204,6 +210,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantRetentionPastHW:          30_000,
 	PlantBrokerRetentionCompacted: 30_000,
 	PlantWipeKeepsMarker:          60_000,
+	PlantStateAcksOne:             60_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -228,6 +235,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantRetentionPastHW:          {"S17"},
 		PlantBrokerRetentionCompacted: {"S18"},
 		PlantWipeKeepsMarker:          {"S5"},
+		PlantStateAcksOne:             {"L1", "Q10", "Q5", "Q12"},
 	}
 	for _, plant := range Plants() {
 		found := false
@@ -266,6 +274,36 @@ func TestPlantsAreFound(t *testing.T) {
 			t.Errorf("plant %s not found within %d seeds", plant, plantBounds[plant])
 		}
 	}
+}
+
+// TestWipeKeepsMarkerFoundWithoutS5 shows S2 holds a wiped replica's
+// loss to the guarantees: with S5 (which finds the wipe-keeps-marker plant
+// first) off, the empty replica the plant lets the controller elect from
+// the ELR lacks records the partition had committed, and S2 reports it.
+// One wiped replica of three, with min.insync.replicas 2, excuses no such
+// loss. Measured over seeds 1-16 of the wipe profile at 60 s: 5 found, all
+// by S2 (first: seed 2); S2 excused a loss wherever a wipe or a power loss
+// had dropped offsets from any replica before, and found none.
+func TestWipeKeepsMarkerFoundWithoutS5(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		p, _ := ProfileByName("wipe", seed)
+		w := func() *World {
+			defer seedCryptoRand(seed)()
+			w := newWorld(Options{Seed: seed, DurationMs: 60_000, Plant: PlantWipeKeepsMarker, Profile: &p, ProfileName: "wipe"})
+			w.checks.noElectionCheck = true
+			w.guard(w.play)
+			return w
+		}()
+		if len(w.violations) == 0 {
+			continue
+		}
+		if v := w.violations[0]; v.Check != "S2" {
+			t.Fatalf("seed %d: found by %s, not by S2: %s", seed, v.Check, v)
+		}
+		t.Logf("seed %d: %s", seed, w.violations[0])
+		return
+	}
+	t.Errorf("the wipe-keeps-marker plant was not found with S5 off within 8 seeds")
 }
 
 func contains(s []string, v string) bool {
@@ -329,30 +367,48 @@ func TestCheckersCatchBadHistories(t *testing.T) {
 		s.resentAfterUnknown = true
 		return s
 	}
+	// Power losses that dropped offset 0 from two replicas, and a wipe of
+	// the third: no committed record lost (KIP-966's rules elect none of
+	// them while they lack it), so nothing a reader saw or a producer was
+	// told may change.
+	powerLosses := func(w *World) {
+		w.checks.dataLost(tp, 1, 0, 2)
+		w.checks.dataLost(tp, 2, 0, 2)
+		w.checks.dataWiped(tp, 3, 2)
+	}
+	committedLoss := func(w *World) { w.stateLost(tp) }
 	for _, tc := range []struct {
 		name  string
 		sends []*sendOp
 		polls []*pollOp
 		want  string
+		loss  func(*World)
 	}{
-		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1"},
-		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11"},
-		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3"},
-		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4"},
-		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8"},
+		{"two values at an offset", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1", nil},
+		{"two values at an offset power losses dropped", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "Q1", powerLosses},
+		{"two values at an offset after a loss of committed records", nil, []*pollOp{poll(0, "a", "b"), poll(1, "c")}, "", committedLoss},
+		{"lost write power losses dropped", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3", powerLosses},
+		{"lost write after a loss of committed records", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "", committedLoss},
+		{"acknowledged offset holds another value", []*sendOp{send("a", 0, -1)}, []*pollOp{poll(0, "x")}, "Q11", nil},
+		{"lost write below a read", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(1, "b")}, "Q3", nil},
+		{"unseen write", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a")}, "Q4", nil},
+		{"sends out of order", []*sendOp{send("a", 1, -1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "Q8", nil},
 		// franz-go's reset sends a value of unknown outcome again: its
 		// acknowledgement may come after a later value's (seed 5500032).
-		{"a value sent again after a reset, acknowledged after a later one", []*sendOp{resent("a", 1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, ""},
-		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9"},
-		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9"},
-		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, ""},
-		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, ""},
+		{"a value sent again after a reset, acknowledged after a later one", []*sendOp{resent("a", 1), send("b", 0, -1)}, []*pollOp{poll(0, "b", "a")}, "", nil},
+		{"poll skips", nil, []*pollOp{poll(0, "a"), {tp: tp, position: 1, records: []readRecord{{offset: 2, value: "c"}}}}, "Q9", nil},
+		{"poll skips inside", nil, []*pollOp{{tp: tp, position: 0, records: []readRecord{{offset: 0, value: "a"}, {offset: 2, value: "c"}}}}, "Q9", nil},
+		{"an acks=1 loss is no violation", []*sendOp{send("a", 0, 1)}, []*pollOp{poll(0, "x")}, "", nil},
+		{"a good history", []*sendOp{send("a", 0, -1), send("b", 1, -1)}, []*pollOp{poll(0, "a"), poll(1, "b")}, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
 			c := w.newClient(consumerClient)
 			c.meta.topics["t"] = topic
 			w.hist.sends, w.hist.polls = tc.sends, tc.polls
+			if tc.loss != nil {
+				tc.loss(w)
+			}
 			w.checkHistory(true)
 			got := ""
 			if len(w.violations) > 0 {

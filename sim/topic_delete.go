@@ -113,10 +113,11 @@ func (w *World) forgetTopic(name string, keepMeta bool) {
 		// Created again: its partitions' producer state starts empty, as
 		// after a loss of their records (out_of_order.go).
 		for p := range int32(recreateMaxPartitions) {
-			w.stateLossEra[tpKey{name, p}]++
+			w.stateLost(tpKey{name, p})
 		}
 	} else {
 		maps.DeleteFunc(w.stateLossEra, func(k tpKey, _ int) bool { return of(k) })
+		maps.DeleteFunc(w.stateLostMs, func(k tpKey, _ int64) bool { return of(k) })
 	}
 	maps.DeleteFunc(w.compaction, func(k tpKey, _ *compactionLog) bool { return of(k) })
 	for _, cl := range w.clients {

@@ -6,6 +6,7 @@ import (
 
 	"gregor/cluster"
 	"gregor/logstore"
+	"gregor/txn"
 )
 
 // TestTxnWorkload: a seed with idempotent and transactional producers,
@@ -256,4 +257,123 @@ func TestWrongMarkerFoundByClients(t *testing.T) {
 		return
 	}
 	t.Errorf("the wrong-marker plant was not found by the client-side checkers within 30 seeds")
+}
+
+// TestWrongMarkerFoundByClientsInWipes: in the wipe profile, with S8 off,
+// the client-side checkers still find the wrong-marker plant. Wipes and
+// power losses there touch a replica of nearly every partition, and of
+// the coordinators' __transaction_state partitions; none loses committed
+// records, so none excuses a torn transaction. Measured over seeds 1-30
+// with 30 s faulty phases: 24 found (first: seed 2, all but one by Q10);
+// when any replica's lost offsets excused a transaction, 6 (first: seed
+// 4; of seeds 1-12, 3).
+func TestWrongMarkerFoundByClientsInWipes(t *testing.T) {
+	found := 0
+	for seed := uint64(1); seed <= 12; seed++ {
+		p, _ := ProfileByName("wipe", seed)
+		w := func() *World {
+			defer seedCryptoRand(seed)()
+			w := newWorld(Options{Seed: seed, DurationMs: 30_000, Plant: PlantWrongMarker, Profile: &p, ProfileName: "wipe"})
+			w.txn.checks.noMarkerCheck = true
+			w.guard(w.play)
+			return w
+		}()
+		if len(w.violations) == 0 {
+			continue
+		}
+		if v := w.violations[0]; v.Check != "Q10" && v.Check != "Q5" && v.Check != "Q12" {
+			t.Fatalf("seed %d: found by %s, not by Q10, Q5 or Q12: %s", seed, v.Check, v)
+		}
+		found++
+	}
+	if found < 8 {
+		t.Errorf("the wrong-marker plant was found by the client-side checkers in %d of seeds 1-12 of the wipe profile, want 8 or more", found)
+	}
+}
+
+// TestTxnChecksExcuseOnlyCommittedLosses shows which losses excuse a torn
+// or aborted-but-delivered transaction: on partitions that promise their
+// acknowledged writes (min.insync.replicas 2 of 3 replicas) only a loss of
+// committed records (World.stateLost) since the transaction began, of the
+// written partition or of the coordinator's __transaction_state
+// partition; not a power loss or wipe of one replica, which KIP-966's
+// rules survive. On a partition with min.insync.replicas 1, a power loss
+// that dropped offsets at or past the write still does.
+func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
+	tp, tp2 := tpKey{"t", 0}, tpKey{"t", 1}
+	state := txnStateKey("tx")
+	replicas := []int32{1, 2, 3}
+	topics := map[string]topicMetadata{
+		"t":            {name: "t", minISR: 2, partitions: []cluster.PartitionImage{{Partition: 0, Replicas: replicas}, {Partition: 1, Replicas: replicas}}},
+		txn.StateTopic: {name: txn.StateTopic, minISR: 2, partitions: make([]cluster.PartitionImage, txnStatePartitions)},
+	}
+	for i := range topics[txn.StateTopic].partitions {
+		topics[txn.StateTopic].partitions[i] = cluster.PartitionImage{Partition: int32(i), Replicas: replicas}
+	}
+	// A committed transaction begun at 10 s, torn: its write to t/1 is
+	// read as aborted.
+	torn := func() ([]*txnOp, []*pollOp) {
+		op := &txnOp{process: clientBase + 2, tid: "tx", seq: 1, outcome: outcomeOK, invokeMs: 10_000,
+			writes: []*sendOp{{tp: tp, value: "a", offset: 0, acks: -1, outcome: outcomeOK}, {tp: tp2, value: "b", offset: 0, acks: -1, outcome: outcomeOK}}}
+		return []*txnOp{op}, []*pollOp{
+			{tp: tp, position: 0, committed: true, process: clientBase + 1, records: []readRecord{{offset: 0, value: "a", kind: recData}, {offset: 1, kind: recControl}}},
+			{tp: tp2, position: 0, committed: true, process: clientBase + 1, records: []readRecord{{offset: 0, value: "b", kind: recAborted}, {offset: 1, kind: recControl}}}}
+	}
+	wipe := func(k tpKey) func(w *World) {
+		return func(w *World) {
+			w.now = 20_000
+			w.checks.dataWiped(k, 2, 5)
+		}
+	}
+	powerLoss := func(k tpKey) func(w *World) {
+		return func(w *World) {
+			w.now = 20_000
+			w.checks.dataLost(k, 1, 0, 2)
+		}
+	}
+	committedLoss := func(k tpKey, atMs int64) func(w *World) {
+		return func(w *World) {
+			w.now = atMs
+			w.lossEra[k]++
+			w.stateLost(k)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		minISR int
+		loss   func(w *World)
+		want   string
+	}{
+		{"no loss", 2, func(*World) {}, "Q10"},
+		{"a wipe of a replica of the written partition", 2, wipe(tp2), "Q10"},
+		{"a power loss on a replica of the written partition", 2, powerLoss(tp2), "Q10"},
+		{"a wipe of a replica of the coordinator's partition", 2, wipe(state), "Q10"},
+		{"a power loss on a replica of the coordinator's partition", 2, powerLoss(state), "Q10"},
+		{"the written partition lost committed records before the transaction", 2, committedLoss(tp2, 5_000), "Q10"},
+		{"the written partition lost committed records after it began", 2, committedLoss(tp2, 20_000), ""},
+		{"the coordinator's partition lost committed records before the transaction", 2, committedLoss(state, 5_000), "Q10"},
+		{"the coordinator's partition lost committed records after it began", 2, committedLoss(state, 20_000), ""},
+		{"a power loss on the written partition at min.insync.replicas 1", 1, powerLoss(tp2), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
+			c := w.newClient(consumerClient)
+			for name, m := range topics {
+				if name == "t" {
+					m.minISR = tc.minISR
+				}
+				c.meta.topics[name] = m
+			}
+			w.txn.txns, w.hist.polls = torn()
+			tc.loss(w)
+			w.checkHistory(true)
+			got := ""
+			if len(w.violations) > 0 {
+				got = w.violations[0].Check
+			}
+			if got != tc.want {
+				t.Errorf("checkers found %q (%v), want %q", got, w.violations, tc.want)
+			}
+		})
+	}
 }

@@ -414,8 +414,10 @@ type World struct {
 	// partition (a group's) starts a new era.
 	lossEra map[tpKey]int
 	// stateLossEra counts those of them that may have taken batches from
-	// a partition leader's log, and so producer state (out_of_order.go).
+	// a partition leader's log, and so producer state (out_of_order.go);
+	// stateLostMs is when the last of them struck (World.stateLost).
 	stateLossEra map[tpKey]int
+	stateLostMs  map[tpKey]int64
 	// phase is where the run stands: the faulty phase, healing, done.
 	phase         runPhase
 	convergedAtMs int64
@@ -482,6 +484,7 @@ func newWorld(opts Options) *World {
 	w.hist = newHistory()
 	w.lossEra = map[tpKey]int{}
 	w.stateLossEra = map[tpKey]int{}
+	w.stateLostMs = map[tpKey]int64{}
 	w.checks = newServerChecks(w)
 	w.groupChecks = newGroupChecks(w)
 	w.txn = newTxnWorld(w, opts.Nodes)
@@ -679,6 +682,30 @@ func (w *World) loss(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	w.losses = append(w.losses, line)
 	w.tracef("loss: %s", line)
+}
+
+// stateLost counts a loss the guarantees allow that may have taken
+// committed batches from tp's leader (stateLossEra), and notes when.
+func (w *World) stateLost(tp tpKey) {
+	w.stateLossEra[tp]++
+	w.stateLostMs[tp] = w.now
+}
+
+// lostCommitted says whether tp may have lost records its leader had
+// committed: when its replicas promise them (serverChecks.promisesCommitted),
+// only a loss that may take committed batches (stateLost) counts; when
+// they do not, or no replica of tp is open, any loss the guarantees
+// allow (lossEra) does.
+func (w *World) lostCommitted(tp tpKey) bool {
+	for _, n := range w.nodes {
+		if h := n.replicas[tp]; h != nil && h.core != nil {
+			if w.checks.promisesCommitted(h) {
+				return w.stateLossEra[tp] > 0
+			}
+			break
+		}
+	}
+	return w.lossEra[tp] > 0
 }
 
 // tracef adds a line to the event log.
