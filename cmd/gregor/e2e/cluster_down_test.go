@@ -15,7 +15,8 @@ import (
 // controller could answer its controlled shutdown: it waited out the
 // controlled shutdown timeout (broker.session.timeout.ms, 30 s here) before
 // it stopped. Its metadata shows no other active broker, so nothing could
-// take its leadership: it stops after one heartbeat interval now.
+// take its leadership: it stops after one heartbeat interval now, and stops
+// gossip without a leave nobody would hear.
 func TestClusterDownLastNodeStopsPromptly(t *testing.T) {
 	const topic = "down"
 	c := clusterUp(t, 3, "broker.session.timeout.ms=30000")
@@ -54,5 +55,24 @@ func TestClusterDownLastNodeStopsPromptly(t *testing.T) {
 	}
 	if took > 15*time.Second {
 		t.Fatalf("cluster down took %v to stop the last node", took.Round(time.Millisecond))
+	}
+	// Node 1 stopped while nodes 2 and 3 were active: it left gossip, so
+	// they learnt it at once. Node 2 had nobody to tell: it stopped gossip
+	// without a leave (one whose peers are gone or going waits out serf's
+	// broadcast timeout), and said so as news, not as a warning.
+	first, err := os.ReadFile(c.logFile(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(first), "EventMemberLeave: gregor-1 ") {
+		t.Error("node 1 stopped without leaving gossip while nodes 2 and 3 were active")
+	}
+	if strings.Contains(string(log), "EventMemberLeave: gregor-2 ") {
+		t.Error("node 2, the last broker, left gossip")
+	}
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "Shutdown without a Leave") && !strings.Contains(l, "\tINFO\t") {
+			t.Errorf("node 2 warned of its shutdown without a leave: %s", l)
+		}
 	}
 }
