@@ -132,11 +132,13 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		if n.system != nil {
 			n.system.Shutdown()
 		}
+		phases = append(phases, zap.Duration("system_stopped", time.Since(began)))
 		if err := n.syncLogMarkers(); err != nil {
 			errs = append(errs, err)
 		} else if err := n.markCleanShutdown(graceful); err != nil {
 			errs = append(errs, err)
 		}
+		phases = append(phases, zap.Duration("marked_clean", time.Since(began)))
 		if n.dispatcher != nil {
 			n.dispatcher.stop()
 		}
