@@ -143,6 +143,26 @@ func (r *router) toldOnMove(k memberKey, respond func(kmsg.Response)) func(kmsg.
 	}
 }
 
+// synced notes that the member k's SyncGroup was answered at nowMs: its
+// rebalance is over, and its heartbeats start again one interval later.
+func (cc *coordinatorConns) synced(k memberKey, nowMs int64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m := cc.seen[k]; m != nil {
+		m.heartbeatMs, m.heartbeatGapMs, m.lastGapMs = nowMs, 0, 0
+	}
+}
+
+// toldInterval notes the heartbeat interval the coordinator told the
+// member k (KIP-848).
+func (cc *coordinatorConns) toldInterval(k memberKey, intervalMs int64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m := cc.seen[k]; m != nil && intervalMs > 0 {
+		m.intervalMs = intervalMs
+	}
+}
+
 // commitToldOnMove wraps the answer to a member's offset commit sent to a
 // coordinator here: NOT_COORDINATOR from the coordinator itself tells the
 // member as the router's does (coordinatorConns.commitTold).

@@ -145,26 +145,6 @@ func (cc *coordinatorConns) heartbeated(k memberKey, nowMs int64) {
 	m.heartbeatMs = nowMs
 }
 
-// synced notes that the member k's SyncGroup was answered at nowMs: its
-// rebalance is over, and its heartbeats start again one interval later.
-func (cc *coordinatorConns) synced(k memberKey, nowMs int64) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if m := cc.seen[k]; m != nil {
-		m.heartbeatMs, m.heartbeatGapMs, m.lastGapMs = nowMs, 0, 0
-	}
-}
-
-// toldInterval notes the heartbeat interval the coordinator told the
-// member k (KIP-848).
-func (cc *coordinatorConns) toldInterval(k memberKey, intervalMs int64) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if m := cc.seen[k]; m != nil && intervalMs > 0 {
-		m.intervalMs = intervalMs
-	}
-}
-
 // commitTold notes that an offset commit of the member k was answered
 // NOT_COORDINATOR (memberSeen.learnedElsewhere).
 func (cc *coordinatorConns) commitTold(k memberKey) {
