@@ -90,6 +90,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 	case *routesPublished:
 		b.core.SetClusterID(b.node.ClusterID())
 		b.core.MetadataApplied(msg.epoch - 1)
+		b.core.OtherBrokersActive(b.node.routes.load().image.ActiveBrokerOtherThan(b.node.cfg.NodeID))
 	case *offlineReplicasChanged:
 		b.core.SetOfflineDirectories(msg.dirs)
 	case *beginControlledShutdown:
@@ -115,7 +116,9 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 // offset its routes include, the quorum's leader, the offline directories.
 func (b *brokerLifecycleActor) catchUp(now cluster.Instant) {
 	b.core.SetClusterID(b.node.ClusterID())
-	b.core.MetadataApplied(b.node.routes.load().image.LastOffset())
+	image := b.node.routes.load().image
+	b.core.MetadataApplied(image.LastOffset())
+	b.core.OtherBrokersActive(image.ActiveBrokerOtherThan(b.node.cfg.NodeID))
 	b.core.QuorumLeader(now, b.node.quorumLeader.Load())
 	if dirs := b.node.offlineDirs.Load(); dirs != nil {
 		b.core.SetOfflineDirectories(*dirs)

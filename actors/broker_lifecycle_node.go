@@ -63,12 +63,20 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		began := time.Now()
 		var left <-chan struct{}
+		leave := graceful
 		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
 			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
 			phases = append(phases, zap.Duration("controlled_shutdown", time.Since(began)))
 			// The broker's leadership moved: the others may learn it left
 			// while the members drain and the listener and actors stop.
-			left = n.leaveGossip()
+			// With no other active broker (a cluster going down: every
+			// other one fenced or shutting down too) nobody needs the
+			// news, and a leave whose peers are gone or going waits out
+			// serf's broadcast timeout (2 s, then 0.5 s more): gossip
+			// stops without it, as after a failure.
+			if leave = n.routes.load().image.ActiveBrokerOtherThan(n.cfg.NodeID); leave {
+				left = n.leaveGossip()
+			}
 			n.drainCoordinatorClients(ctx)
 		}
 		phases = append(phases, zap.Duration("drained", time.Since(began)))
@@ -89,8 +97,8 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		}
 		phases = append(phases, zap.Duration("listener_closed", time.Since(began)))
 		if !graceful {
-			n.stopGossip(nil) // the others see a failure
-		} else if left == nil {
+			n.stopGossip(nil, false) // the others see a failure
+		} else if leave && left == nil {
 			left = n.leaveGossip()
 		}
 		if graceful && n.quorum != nil && len(n.cfg.QuorumVoters) > 1 {
@@ -118,17 +126,19 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		// logs; gossip stops before the actor system, which its events
 		// reach.
 		if graceful {
-			n.stopGossip(left)
+			n.stopGossip(left, !leave)
 			phases = append(phases, zap.Duration("gossip_left", time.Since(began)))
 		}
 		if n.system != nil {
 			n.system.Shutdown()
 		}
+		phases = append(phases, zap.Duration("system_stopped", time.Since(began)))
 		if err := n.syncLogMarkers(); err != nil {
 			errs = append(errs, err)
 		} else if err := n.markCleanShutdown(graceful); err != nil {
 			errs = append(errs, err)
 		}
+		phases = append(phases, zap.Duration("marked_clean", time.Since(began)))
 		if n.dispatcher != nil {
 			n.dispatcher.stop()
 		}

@@ -20,6 +20,7 @@ type Membership interface {
 	GoneMembers() []gossip.Member
 	Leave() error
 	Shutdown() error
+	ShutdownWithoutLeave() error
 }
 
 // gossipJoinRetry is how often a node that reached none of gossip.seeds
@@ -121,8 +122,9 @@ func (n *Node) leaveGossip() <-chan struct{} {
 }
 
 // stopGossip shuts gossip down, after the leave a graceful stop started
-// (left; nil: none, the others see a failure).
-func (n *Node) stopGossip(left <-chan struct{}) {
+// (left; nil: none, the others see a failure; unannounced says that is on
+// purpose).
+func (n *Node) stopGossip(left <-chan struct{}, unannounced bool) {
 	if n.gossipStop != nil {
 		close(n.gossipStop)
 		n.gossipStop = nil
@@ -133,7 +135,11 @@ func (n *Node) stopGossip(left <-chan struct{}) {
 	if left != nil {
 		<-left
 	}
-	if err := n.gossip.Shutdown(); err != nil {
+	shutdown := n.gossip.Shutdown
+	if unannounced {
+		shutdown = n.gossip.ShutdownWithoutLeave
+	}
+	if err := shutdown(); err != nil {
 		n.logger.Info("gossip shutdown", zap.Error(err))
 	}
 }

@@ -120,12 +120,46 @@ func (n *Node) coordinatorMovedAway(group string) bool {
 // router's does (coordinatorConns.told). A franz-go member whose parked
 // join is answered so looks its coordinator up and sends nothing here
 // again, so a drain waited for it until its bound.
+//
+// It also notes what the answer says of the member's heartbeats: a
+// SyncGroup answered ends its rebalance, a ConsumerGroupHeartbeat answered
+// names its interval (memberSeen.learnedElsewhere).
 func (r *router) toldOnMove(k memberKey, respond func(kmsg.Response)) func(kmsg.Response) {
 	return func(resp kmsg.Response) {
 		respond(resp)
+		switch a := resp.(type) {
+		case *kmsg.SyncGroupResponse:
+			if a.ErrorCode == 0 {
+				r.coordConns.synced(k, r.node.cfg.Clock.Now().MonoMs)
+			}
+		case *kmsg.ConsumerGroupHeartbeatResponse:
+			if a.ErrorCode == 0 {
+				r.coordConns.toldInterval(k, int64(a.HeartbeatIntervalMillis))
+			}
+		}
 		if membershipErrorCode(resp) == kerr.NotCoordinator.Code {
 			r.coordConns.told(k)
 		}
+	}
+}
+
+// synced notes that the member k's SyncGroup was answered at nowMs: its
+// rebalance is over, and its heartbeats start again one interval later.
+func (cc *coordinatorConns) synced(k memberKey, nowMs int64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m := cc.seen[k]; m != nil {
+		m.heartbeatMs, m.heartbeatGapMs, m.lastGapMs = nowMs, 0, 0
+	}
+}
+
+// toldInterval notes the heartbeat interval the coordinator told the
+// member k (KIP-848).
+func (cc *coordinatorConns) toldInterval(k memberKey, intervalMs int64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if m := cc.seen[k]; m != nil && intervalMs > 0 {
+		m.intervalMs = intervalMs
 	}
 }
 

@@ -48,6 +48,9 @@ type memberSeen struct {
 	// heartbeatGapMs the larger of the gaps between its last three
 	// (0: fewer than two), lastGapMs the last of them.
 	heartbeatMs, heartbeatGapMs, lastGapMs int64
+	// intervalMs is the heartbeat interval the coordinator told the
+	// member (KIP-848's ConsumerGroupHeartbeat answer), 0 when none did.
+	intervalMs int64
 	// commitTold says an offset commit of the member was answered
 	// NOT_COORDINATOR after its last request of its own here.
 	commitTold bool
@@ -63,9 +66,18 @@ type memberSeen struct {
 // offset manager, whose refused commit stays due, looks the coordinator
 // up at its next commit (every second by default): before that, its next
 // heartbeat comes here, on time, and is told here.
+//
+// A member's heartbeat interval is what the coordinator told it (KIP-848),
+// else how far apart its heartbeats came here, counting the end of its
+// last rebalance (its SyncGroup's answer, after which a classic member's
+// heartbeats start again one interval later) as a heartbeat: so a member
+// that joined just before the stop and heartbeated once is let go too
+// (before, one needed two heartbeats here, and a member that joined within
+// two intervals of the stop was waited for until the drain's bound).
 func (m *memberSeen) learnedElsewhere(nowMs int64) bool {
-	return m.commitTold && m.heartbeatGapMs > 0 && m.lastMs != toldMs &&
-		nowMs >= m.lastMs+m.heartbeatGapMs+m.heartbeatGapMs/2
+	gapMs := max(m.heartbeatGapMs, m.intervalMs)
+	return m.commitTold && gapMs > 0 && m.lastMs != toldMs &&
+		nowMs >= m.lastMs+gapMs+gapMs/2
 }
 
 // coordinatorConns keeps when each group member last sent its own request

@@ -229,3 +229,43 @@ func TestMembershipRequests(t *testing.T) {
 		}
 	}
 }
+
+// A member that joined just before the stop is let go as soon as one that
+// heartbeated for long: its SyncGroup's answer starts its heartbeats, so
+// its first heartbeat here gives its interval; a KIP-848 member's interval
+// is what the coordinator told it. Before, two heartbeats here were needed,
+// and such a member was waited for until the drain's bound.
+func TestCoordinatorConnsDrainLetsGoMembersThatJustJoined(t *testing.T) {
+	var cc coordinatorConns
+	conn := &netio.ConnInfo{ID: 1}
+	classic := memberKeyOf(&kmsg.SyncGroupRequest{Group: "g", MemberID: "classic"})
+	cc.sent(conn, classic, "c", 6_000) // its SyncGroup
+	cc.synced(classic, 6_100)
+	cc.sent(conn, classic, "c", 9_100) // its first heartbeat
+	cc.heartbeated(classic, 9_100)
+	modern := memberKeyOf(&kmsg.ConsumerGroupHeartbeatRequest{Group: "h", MemberID: "modern"})
+	cc.sent(conn, modern, "c", 9_000) // its join: the first heartbeat
+	cc.heartbeated(modern, 9_000)
+	cc.toldInterval(modern, 2_000)
+	drained, waiting := cc.beginDrain(10_000, 5_000, everywhere)
+	if waiting != 2 {
+		t.Fatalf("waiting for %d members, want 2", waiting)
+	}
+	cc.commitTold(classic)
+	cc.commitTold(modern)
+	if learned := cc.recheck(11_999, everywhere); len(learned) != 0 {
+		t.Fatalf("let go %q before 1.5 heartbeat intervals passed", learned)
+	}
+	if learned := cc.recheck(12_000, everywhere); !slices.Equal(learned, []string{"? c h modern"}) {
+		t.Fatalf("let go %q at 12,000 ms, want the KIP-848 member (heartbeat at 9,000, interval 2,000)", learned)
+	}
+	if learned := cc.recheck(13_599, everywhere); len(learned) != 0 {
+		t.Fatalf("let go %q before 1.5 heartbeat intervals passed", learned)
+	}
+	if learned := cc.recheck(13_600, everywhere); !slices.Equal(learned, []string{"? c g classic"}) {
+		t.Fatalf("let go %q at 13,600 ms, want the classic member (synced at 6,100, heartbeat at 9,100)", learned)
+	}
+	if !drainedYet(drained) {
+		t.Fatal("not drained once every member was let go")
+	}
+}

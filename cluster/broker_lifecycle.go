@@ -120,11 +120,16 @@ type BrokerLifecycle struct {
 	nextSendMs int64
 	// duplicateSinceMs is when the controller first refused the
 	// registration as a duplicate, -1 when it did not.
-	duplicateSinceMs   int64
-	shutdownDeadlineMs int64
-	err                error
-	out                BrokerLifecycleReady
-	started            bool
+	duplicateSinceMs int64
+	// shutdownBeganMs is when the controlled shutdown began;
+	// shutdownDeadlineMs when it is given up.
+	shutdownBeganMs, shutdownDeadlineMs int64
+	// noOtherActive says the metadata applied shows no other broker that
+	// may lead (broker_lifecycle_last.go).
+	noOtherActive bool
+	err           error
+	out           BrokerLifecycleReady
+	started       bool
 	// offlineDirs are the directory ids of the node's offline replicas,
 	// sent in every heartbeat (SetOfflineDirectories).
 	offlineDirs [][16]byte
@@ -230,6 +235,9 @@ func (b *BrokerLifecycle) Tick(now Instant) {
 	}
 	if b.state == BrokerPendingControlledShutdown && now.MonoMs >= b.shutdownDeadlineMs {
 		b.moveTo(BrokerShuttingDown, fmt.Sprintf("the controlled shutdown took more than %d ms; stopping without it", b.cfg.ControlledShutdownTimeoutMs))
+		return
+	}
+	if b.stopAsLastBroker(now) {
 		return
 	}
 	if b.inFlight != nil || now.MonoMs < b.nextSendMs {
@@ -410,7 +418,7 @@ func (b *BrokerLifecycle) BeginControlledShutdown(now Instant) {
 		b.moveTo(BrokerShuttingDown, "stopping before registering")
 		return
 	}
-	b.shutdownDeadlineMs = now.MonoMs + b.cfg.ControlledShutdownTimeoutMs
+	b.shutdownBeganMs, b.shutdownDeadlineMs = now.MonoMs, now.MonoMs+b.cfg.ControlledShutdownTimeoutMs
 	b.nextSendMs = now.MonoMs
 	b.moveTo(BrokerPendingControlledShutdown, "asking the controller for a controlled shutdown")
 	b.Tick(now)
@@ -428,6 +436,9 @@ func (b *BrokerLifecycle) NextDeadline() (int64, bool) {
 	}
 	if b.state == BrokerPendingControlledShutdown && (!ok || b.shutdownDeadlineMs < next) {
 		next, ok = b.shutdownDeadlineMs, true
+	}
+	if at, last := b.lastBrokerDeadlineMs(); last && (!ok || at < next) {
+		next, ok = at, true
 	}
 	return next, ok
 }

@@ -353,7 +353,13 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 			return stateShutdownNow
 		case r.WantFence:
 			return stateFenced
-		case r.WantShutdown && leadsAny(c.working, b.ID):
+		case r.WantShutdown && leadsAny(c.working, b.ID) && c.otherActiveBroker(c.working, b.ID):
+			// Its leadership can move: it stops once it moved and the
+			// active brokers saw it. With no other active broker there
+			// is nowhere to move it (the fence leaves its partitions
+			// leaderless, as the controlled shutdown would): it stops
+			// now, the last broker of a cluster going down as promptly
+			// as any.
 			return stateControlledShutdown
 		case r.WantShutdown:
 			return stateShutdownNow
@@ -366,6 +372,16 @@ func (c *Controller) nextState(current brokerState, b *BrokerRegistration, s *br
 		return stateShutdownNow
 	}
 	return stateShutdownNow
+}
+
+// otherActiveBroker says a broker other than id may lead in w.
+func (c *Controller) otherActiveBroker(w *MetadataImage, id int32) bool {
+	for _, b := range c.knownBrokers(w) {
+		if b != id && c.activeBroker(w, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // unfenceOffset is the metadata offset a fenced broker must have applied

@@ -80,6 +80,7 @@ func (n *node) startLifecycle() {
 	})
 	n.lifecycle.SetClusterID(n.image.ClusterID())
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
+	n.lifecycle.OtherBrokersActive(n.image.ActiveBrokerOtherThan(n.id))
 	n.lifecycle.QuorumLeader(n.instant(), n.leadership.LeaderID)
 	n.lifecycle.Start(n.instant())
 	n.driveLifecycle()
@@ -180,6 +181,7 @@ func (n *node) metadataApplied() {
 	if n.lifecycle != nil {
 		n.lifecycle.SetClusterID(n.image.ClusterID())
 		n.lifecycle.MetadataApplied(n.image.LastOffset())
+		n.lifecycle.OtherBrokersActive(n.image.ActiveBrokerOtherThan(n.id))
 	}
 }
 

@@ -18,7 +18,13 @@ type levelWriter struct {
 	// muted drops every line: set at Shutdown, after which memberlist's
 	// goroutines still finishing a probe only log their closed sockets.
 	muted atomic.Bool
+	// unannounced says the node shuts down without a leave on purpose
+	// (Node.ShutdownWithoutLeave): serf's warning about it is news only.
+	unannounced atomic.Bool
 }
+
+// noLeaveWarning is serf's warning at a Shutdown without a Leave.
+var noLeaveWarning = []byte("serf: Shutdown without a Leave")
 
 func newLevelWriter(logger *zap.Logger) *levelWriter {
 	return &levelWriter{log: logger.Named("serf").WithOptions(zap.AddCallerSkip(3))}
@@ -40,6 +46,8 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		w.log.Warn(string(msg))
 	case level == "ERR" || level == "ERROR":
 		w.log.Error(string(msg))
+	case level == "WARN" && w.unannounced.Load() && bytes.Equal(msg, noLeaveWarning):
+		w.log.Info(string(msg))
 	case level == "WARN":
 		w.log.Warn(string(msg))
 	case level == "INFO":

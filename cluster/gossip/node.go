@@ -212,6 +212,14 @@ func (n *Node) Shutdown() error {
 	return n.shutErr
 }
 
+// ShutdownWithoutLeave is Shutdown for a node that stops gossip without a
+// leave on purpose (the others see a failure): serf's warning about the
+// missing leave is logged as news.
+func (n *Node) ShutdownWithoutLeave() error {
+	n.logs.unannounced.Store(true)
+	return n.Shutdown()
+}
+
 // member converts a serf member; false for a node without a valid node id
 // tag (not one of ours).
 func (n *Node) member(m serf.Member) (Member, bool) {

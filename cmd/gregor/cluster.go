@@ -202,11 +202,14 @@ func (c localCluster) runningPID(i int) int {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(p)))
-	if err != nil || pid <= 0 || syscall.Kill(pid, 0) != nil || zombie(pid) {
+	if err != nil || pid <= 0 || !alive(pid) {
 		return 0
 	}
 	return pid
 }
+
+// alive says process pid runs: signal 0 reaches it and it is no zombie.
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil && !zombie(pid) }
 
 // zombie says whether process pid exited and waits to be reaped (Linux's
 // /proc; elsewhere it says no). Signal 0 still reaches a zombie, and a node
@@ -581,11 +584,13 @@ func (c localCluster) stop(out io.Writer, nodes []int, timeout time.Duration) {
 		if !ok {
 			continue
 		}
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+		// A node that exited is a zombie until whoever adopted it reaps
+		// it (in a container, up to seconds later): it has stopped.
+		for alive(pid) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		how := "stopped"
-		if syscall.Kill(pid, 0) == nil {
+		if alive(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			how = "killed (it did not stop within " + timeout.String() + ")"
 		}

@@ -376,3 +376,28 @@ func TestPerNodeSetting(t *testing.T) {
 		t.Errorf("absoluteDirs = %q, want %q", got, want)
 	}
 }
+
+// TestClusterDownCountsAZombieStopped: a node that exited on cluster down's
+// SIGTERM is a zombie until whoever adopted it reaps it (in a container,
+// seconds later, or never); cluster down must count it stopped then, not
+// wait for the reaping or out its --timeout and report it killed. The
+// "node" here is a sleep this test starts and never waits for.
+func TestClusterDownCountsAZombieStopped(t *testing.T) {
+	c := localCluster{dir: t.TempDir(), nodes: 1, basePort: 1}
+	if err := os.MkdirAll(c.nodeDir(1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command("sleep", "60")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Process.Kill(); _ = proc.Wait() })
+	if err := os.WriteFile(c.pidFile(1), []byte(strconv.Itoa(proc.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	c.stop(&out, []int{1}, 10*time.Second)
+	if want := "node 1 stopped\n"; out.String() != want {
+		t.Fatalf("cluster down printed %q, want %q", out.String(), want)
+	}
+}

@@ -152,6 +152,23 @@ func TestGracefulStopDoesNotWaitForMembersAnsweredByTheirCoordinator(t *testing.
 // the member: it joins, syncs and heartbeats every 500 ms; after SIGTERM
 // it only commits, until a commit is refused NOT_COORDINATOR.
 func TestGracefulStopLetsGoMembersToldThroughTheirCommit(t *testing.T) {
+	gracefulStopLetsGoMemberToldThroughItsCommit(t, 4)
+}
+
+// A member that joined just before the stop, and heartbeated once since
+// its SyncGroup was answered, is let go as one that heartbeated for long
+// is: its heartbeats came one interval after its sync. Before, the drain
+// needed two heartbeats to know its interval and waited for it until its
+// bound.
+func TestGracefulStopLetsGoMemberThatJustJoined(t *testing.T) {
+	gracefulStopLetsGoMemberToldThroughItsCommit(t, 1)
+}
+
+// gracefulStopLetsGoMemberToldThroughItsCommit makes a member that
+// heartbeats the given number of times after its sync, then stops its
+// coordinator's node and has the member commit until told; the node must
+// stop well before its drain's bound.
+func gracefulStopLetsGoMemberToldThroughItsCommit(t *testing.T, heartbeats int) {
 	const drainMs = 30000
 	c := clusterUp(t, 3, "offsets.topic.num.partitions=6", "group.initial.rebalance.delay.ms=0",
 		fmt.Sprintf("controlled.shutdown.drain.ms=%d", drainMs))
@@ -210,7 +227,7 @@ func TestGracefulStopLetsGoMembersToldThroughTheirCommit(t *testing.T) {
 	}
 	beat := time.NewTicker(500 * time.Millisecond)
 	defer beat.Stop()
-	for range 4 {
+	for range heartbeats {
 		<-beat.C // the member's heartbeat interval
 		hb := kmsg.NewPtrHeartbeatRequest()
 		hb.Group, hb.MemberID, hb.Generation = group, memberID, generation

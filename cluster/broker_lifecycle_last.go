@@ -1,0 +1,56 @@
+package cluster
+
+import "fmt"
+
+// The last broker standing. A broker in controlled shutdown waits for the
+// controller to move its leadership away. When the metadata it applied
+// shows no other broker that may lead (every other one fenced or shutting
+// down itself, as when a whole cluster goes down), there is nowhere to move
+// it: the controller can only make its partitions leaderless, and it says
+// so at once (Controller.brokerHeartbeat). But the metadata quorum may have
+// gone with the other nodes, and then no controller answers at all: the
+// broker waited out ControlledShutdownTimeoutMs. So with no other active
+// broker it waits for the controller's answer one heartbeat interval from
+// the start of its controlled shutdown, and then stops without it. A broker
+// that sees another active broker still waits for the controller, as long
+// as the timeout allows: its leadership can move.
+
+// OtherBrokersActive reports whether the metadata the node applied shows a
+// registered broker other than this one that may lead: unfenced and not in
+// controlled shutdown (MetadataImage.ActiveBrokerOtherThan). Until told,
+// the lifecycle assumes one does. Call Tick when NextDeadline says.
+func (b *BrokerLifecycle) OtherBrokersActive(active bool) { b.noOtherActive = !active }
+
+// lastBrokerDeadlineMs is when a broker in controlled shutdown that sees no
+// other active broker stops without the controller's answer; false when
+// none applies.
+func (b *BrokerLifecycle) lastBrokerDeadlineMs() (int64, bool) {
+	if b.state != BrokerPendingControlledShutdown || !b.noOtherActive {
+		return 0, false
+	}
+	return min(b.shutdownBeganMs+b.cfg.HeartbeatIntervalMs, b.shutdownDeadlineMs), true
+}
+
+// stopAsLastBroker ends the controlled shutdown of a broker that sees no
+// other active broker once its wait is over; it says whether it did.
+func (b *BrokerLifecycle) stopAsLastBroker(now Instant) bool {
+	at, ok := b.lastBrokerDeadlineMs()
+	if !ok || now.MonoMs < at {
+		return false
+	}
+	b.moveTo(BrokerShuttingDown, fmt.Sprintf(
+		"no other broker is active to take this broker's leadership, and no controller answered within %d ms; stopping without it",
+		now.MonoMs-b.shutdownBeganMs))
+	return true
+}
+
+// ActiveBrokerOtherThan says a registered broker other than id is active
+// (unfenced, not in controlled shutdown) in m: one that may lead.
+func (m *MetadataImage) ActiveBrokerOtherThan(id int32) bool {
+	for b := range m.Brokers() {
+		if b.ID != id && b.Active() {
+			return true
+		}
+	}
+	return false
+}
