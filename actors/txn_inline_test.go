@@ -2,6 +2,8 @@ package actors
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,5 +77,35 @@ func transactionsOnSixPartitions(t *testing.T, n *Node, topic, txnID string) fun
 		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestTransactionTakesNoYield: on one node, the partitions a single
+// producer's transactions write, __transaction_state's included, take
+// their batches without yielding first (partitionActor.takeBatch): the
+// coordinator's appends of a transaction's state run as deferred runs of
+// the coordinator's goroutine (txnCoordinator.flushAppends), as the
+// Produce's data and the markers do. Before, each transaction yielded
+// twice (before its add's append and before PrepareCommit's), each yield a
+// trip through the scheduler's global run queue.
+func TestTransactionTakesNoYield(t *testing.T) {
+	var yields atomic.Int64
+	// Restored after the node's clean-up (clean-ups run last first): its
+	// partitions read the hook until they stop.
+	t.Cleanup(func(yield func()) func() { return func() { yieldBeforeTake = yield } }(yieldBeforeTake))
+	yieldBeforeTake = func() {
+		yields.Add(1)
+		runtime.Gosched()
+	}
+	n := startTestNode(t, t.TempDir(), nil)
+	transaction := transactionsOnSixPartitions(t, n, "txyield", "yield-txn")
+	transaction(0) // __transaction_state made and loaded, producer id
+	before := yields.Load()
+	const transactions = 20
+	for i := range transactions {
+		transaction(i + 1)
+	}
+	if got := yields.Load() - before; got != 0 {
+		t.Errorf("%d yields before taking a batch in %d transactions of one producer, want none", got, transactions)
 	}
 }
