@@ -57,6 +57,11 @@ type partitionMailbox struct {
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
+	// runInlineFn is runInline, bound once (RegisterHandlers): a deferred
+	// run hands it over for every message that claims the idle mailbox (a
+	// Produce's partitions, a transaction's markers and state), and the
+	// method value bound there was a heap allocation each time.
+	runInlineFn func()
 }
 
 // PostUserMessage implements actor.Mailbox.
@@ -71,7 +76,7 @@ func (m *partitionMailbox) PostUserMessage(msg any) {
 		return
 	}
 	if im, ok := actor.UnwrapEnvelopeMessage(msg).(inlineMessage); ok && im.runsInline() {
-		if d, ok := im.(deferredInline); ok && d.deferRun(m.runInline) {
+		if d, ok := im.(deferredInline); ok && d.deferRun(m.runInlineFn) {
 			return
 		}
 		m.runInline()
@@ -103,7 +108,7 @@ func (m *partitionMailbox) handOff() {
 
 // RegisterHandlers implements actor.Mailbox.
 func (m *partitionMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
-	m.invoker, m.dispatcher = invoker, dispatcher
+	m.invoker, m.dispatcher, m.runInlineFn = invoker, dispatcher, m.runInline
 }
 
 // Start implements actor.Mailbox.

@@ -108,8 +108,11 @@ func (b *produceBatch) deferRun(run func()) bool {
 
 // yieldsBefore says whether the actor yields before it takes b: always, but
 // for a batch its sender runs (produceBatch.deferTo: every partition of a
-// Produce appended on its reader, one after another, runProduces) while the
-// partition's produces come from one producer (producerMix). runtime.Gosched
+// Produce appended on its reader, one after another, runProduces; a
+// transaction coordinator's markers and its __transaction_state appends,
+// on its goroutine) while the partition's produces come from one producer
+// (producerMix; the coordinator's appends have no producer id, and nobody
+// else writes its partition). runtime.Gosched
 // puts the goroutine at the back of the global run queue, and on a busy
 // machine it waits there behind every other runnable goroutine while the
 // partition's mailbox stays claimed and the reader reads nothing, once per

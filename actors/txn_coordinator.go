@@ -232,7 +232,7 @@ func (a *txnCoordinator) carryOut() {
 			}
 			a.appends.Queue(rd.Appends...)
 			// Before the markers and replies: a marker ends what was added.
-			a.x.partitionsAdded(rd.Added)
+			a.x.partitionsAdded(rd.Added, runs)
 			if len(rd.Markers) > 0 {
 				a.writeMarkers(rd.Markers, runs)
 			}

@@ -54,13 +54,27 @@ type txnPartitionAdded struct {
 // coordinator's goroutine before the replies, so each message is ahead of
 // the producer's produce and of the transaction's markers in the
 // partition's mailbox.
-func (x *txnNode) partitionsAdded(added []txn.PartitionsAdded) {
+//
+// A partition found idle is run by runs, on the coordinator's goroutine
+// once it answered (as its markers are, txnCoordinator.writeMarkers), not
+// on a worker woken for it: a client's AddPartitionsToTxn (transaction
+// version 1: librdkafka, sarama, the Java client before 4.0) woke a
+// goroutine for each partition it added, for a message the partition
+// handles in a few hundred nanoseconds. A produce that reaches the
+// partition before that run joins the message's batch and is appended
+// with it.
+func (x *txnNode) partitionsAdded(added []txn.PartitionsAdded, runs *inlineRuns) {
 	rts, root := x.n.routes.load(), x.n.system.Root
 	for _, a := range added {
 		for _, tp := range a.Partitions {
 			if pid := rts.partition(tp.Topic, tp.Partition); pid != nil {
 				// Through the produce queue, which the produce takes too.
-				x.n.produceQueues.send(root, pid, &txnPartitionAdded{producerID: a.ProducerID, producerEpoch: a.ProducerEpoch})
+				msg := &txnPartitionAdded{producerID: a.ProducerID, producerEpoch: a.ProducerEpoch}
+				if x.n.runsSmall(pid) {
+					x.n.produceQueues.sendTo(root, pid, msg, true, runs)
+					continue
+				}
+				x.n.produceQueues.send(root, pid, msg)
 			}
 		}
 	}
