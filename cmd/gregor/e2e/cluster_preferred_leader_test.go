@@ -58,10 +58,16 @@ func TestLeadershipReturnsToPreferredReplicas(t *testing.T) {
 	if out, err := gregor(t, "cluster", "up", "--dir", c.dir); err != nil {
 		t.Fatalf("cluster up to restart node 1: %v\n%s", err, out)
 	}
-	waitFor(t, 30*time.Second, "every partition led by its preferred replica again", func() bool {
-		md, err := c.metadata(3, "pref")
-		ok, _ := ledByPreferred(md, "pref")
-		return err == nil && ok
+	// Every node's image, since kcat -L asks whichever broker it reaches
+	// first, and an image can trail the controller's by a moment.
+	waitFor(t, 30*time.Second, "every partition led by its preferred replica again, on every node", func() bool {
+		for node := 1; node <= 3; node++ {
+			md, err := c.metadata(node, "pref")
+			if ok, _ := ledByPreferred(md, "pref"); err != nil || !ok {
+				return false
+			}
+		}
+		return true
 	})
 
 	if _, err := exec.LookPath("kcat"); err != nil {
