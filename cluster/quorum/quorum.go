@@ -89,9 +89,10 @@ type Quorum struct {
 	lastCaughtUp map[int32]cluster.Instant
 
 	// heardSince is, for each voter, the send time of the newest marked
-	// heartbeat of term heardTerm it answered (leadership_hold.go).
-	heardTerm  uint64
-	heardSince map[int32]int64
+	// heartbeat of term heardTerm, saying heardOver of this node's
+	// transfers were over, it answered (leadership_hold.go).
+	heardTerm, heardOver uint64
+	heardSince           map[int32]int64
 	// heldUntilMs is the latest hold this node had as a leader
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
@@ -130,6 +131,14 @@ type Quorum struct {
 	// catchingUp says this voter started over from an empty log and has
 	// not caught up yet (catch_up.go).
 	catchingUp bool
+
+	// transfers counts the leadership transfers this node started as a
+	// leader; overTerm and over are the newest a leader's heartbeat (this
+	// node's own too) said of its transfers: the leader of overTerm had
+	// given up or ended the first over; campaign is this node's campaign
+	// as a transferee (transfer_mark.go).
+	transfers, overTerm, over uint64
+	campaign                  transferCampaign
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -340,12 +349,18 @@ func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 		return nil
 	}
 	defer q.driveRelearn()
-	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
+	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) ||
+		q.staleTimeoutNow(m) || m.GetType() == raftpb.MsgTransferLeader {
+		// A transfer starts only through TransferLeadership, on the
+		// leader; no node forwards one.
 		return nil
 	}
 	q.takeLease(m, now.MonoMs)
+	q.takeTransfersOver(m)
 	q.heardFromLeader(m)
-	err = q.rn.Step(q.heartbeatAnswered(m))
+	term := q.rn.BasicStatus().GetTerm()
+	err = q.rn.Step(unmarkTransferVote(q.heartbeatAnswered(m)))
+	q.startedCampaign(m, term)
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.
 		return nil
@@ -471,7 +486,11 @@ func (q *Quorum) TransferLeadership(to int32) error {
 	if to == q.cfg.NodeID || !slices.Contains(q.membership.GetVoters(), raftID(to)) {
 		return fmt.Errorf("quorum: node %d is not another voter", to)
 	}
+	before := q.rn.BasicStatus().LeadTransferee
 	q.rn.TransferLeader(raftID(to))
+	if after := q.rn.BasicStatus().LeadTransferee; after != raft.None && after != before {
+		q.transfers++ // raft started a transfer (transfer_mark.go)
+	}
 	return nil
 }
 

@@ -176,6 +176,8 @@ func (q *Quorum) Ready() Ready {
 			continue
 		}
 		q.markHeartbeat(m)
+		q.markTimeoutNow(m)
+		q.markTransferVote(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
 			out.Messages = append(out.Messages, env)
