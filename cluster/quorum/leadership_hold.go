@@ -143,13 +143,31 @@ func (q *Quorum) markHeartbeat(m *raftpb.Message) {
 	q.noteTransfersOver(m.GetTerm(), over)
 }
 
-// parseHeartbeatMark reads a heartbeat's mark (markHeartbeat); ok is false
-// when ctx is none.
-func parseHeartbeatMark(ctx []byte) (term uint64, sentMs int64, over uint64, ok bool) {
-	if len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
-		return 0, 0, 0, false
+// freshTag, after a heartbeat's mark in a voter's answer, says the voter
+// started less than an election timeout ago (markFreshAnswer).
+const freshTag = 'f'
+
+// parseHeartbeatMark reads a heartbeat's mark (markHeartbeat), or its echo
+// in an answer (markFreshAnswer); ok is false when ctx is none.
+func parseHeartbeatMark(ctx []byte) (term uint64, sentMs int64, over uint64, fresh, ok bool) {
+	if len(ctx) == heartbeatMarkLen+1 && ctx[heartbeatMarkLen] == freshTag {
+		ctx, fresh = ctx[:heartbeatMarkLen], true
 	}
-	return binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:])), binary.BigEndian.Uint64(ctx[17:]), true
+	if len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
+		return 0, 0, 0, false, false
+	}
+	return binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:])), binary.BigEndian.Uint64(ctx[17:]), fresh, true
+}
+
+// markFreshAnswer tells the leader, in m, this node's answer to its
+// marked heartbeat, that this node started less than an election timeout
+// ago: it drops a transfer's MsgTimeoutNow (transfer_mark.go), so a
+// leader handing its leadership on picks another voter if it can.
+func (q *Quorum) markFreshAnswer(m *raftpb.Message) {
+	if m.GetType() != raftpb.MsgHeartbeatResp || len(m.GetContext()) != heartbeatMarkLen || !q.fresh() {
+		return
+	}
+	m.Context = append(slices.Clone(m.GetContext()), freshTag)
 }
 
 // takeTransfersOver keeps what m, a leader's marked heartbeat of this
@@ -158,7 +176,7 @@ func (q *Quorum) takeTransfersOver(m *raftpb.Message) {
 	if m.GetType() != raftpb.MsgHeartbeat || m.GetTerm() < q.rn.BasicStatus().GetTerm() {
 		return
 	}
-	if term, _, over, ok := parseHeartbeatMark(m.GetContext()); ok && term == m.GetTerm() {
+	if term, _, over, _, ok := parseHeartbeatMark(m.GetContext()); ok && term == m.GetTerm() {
 		q.noteTransfersOver(term, over)
 	}
 }
@@ -173,9 +191,14 @@ func (q *Quorum) heartbeatAnswered(m *raftpb.Message) *raftpb.Message {
 	if m.GetType() != raftpb.MsgHeartbeatResp {
 		return m
 	}
-	term, sentMs, over, ok := parseHeartbeatMark(m.GetContext())
+	term, sentMs, over, fresh, ok := parseHeartbeatMark(m.GetContext())
 	if !ok {
 		return m
+	}
+	if fresh {
+		q.freshVoters[nodeID(m.GetFrom())] = true
+	} else {
+		delete(q.freshVoters, nodeID(m.GetFrom()))
 	}
 	if term > q.heardTerm || term == q.heardTerm && over > q.heardOver {
 		q.heardTerm, q.heardOver, q.heardSince = term, over, map[int32]int64{}

@@ -139,6 +139,9 @@ type Quorum struct {
 	// as a transferee (transfer_mark.go).
 	transfers, overTerm, over uint64
 	campaign                  transferCampaign
+	// freshVoters are the voters whose last answer to this leader's
+	// heartbeat said they started less than an election timeout ago.
+	freshVoters map[int32]bool
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -158,6 +161,7 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		followed:     followedLeader{leader: -1},
 		lastContact:  map[int32]cluster.Instant{},
 		lastCaughtUp: map[int32]cluster.Instant{},
+		freshVoters:  map[int32]bool{},
 	}
 	snap := durable.Snapshot
 	if durable.Empty() && slices.Contains(cfg.Voters, cfg.NodeID) {
@@ -498,7 +502,10 @@ func (q *Quorum) TransferLeadership(to int32) error {
 // gracefully does, to the voter furthest along (the one raft brings up to
 // date soonest; the lowest id of equals) among those heard from within the
 // last election timeout (raft's recently active; any voter when none is),
-// so that the quorum need not wait an election timeout to miss this node:
+// and of those, one that did not say in its last answer to a heartbeat
+// that it started less than an election timeout ago, when there is one
+// (such a voter drops a transfer's MsgTimeoutNow: transfer_mark.go), so
+// that the quorum need not wait an election timeout to miss this node:
 // a voter that is down would take no leadership, and the quorum refuses
 // proposals while a transfer is under way. It returns that voter, or -1
 // when this node does not lead or no other voter exists. The leadership
@@ -522,18 +529,22 @@ func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, 
 			active[nodeID(id)] = true
 		}
 	})
-	pick := func(onlyActive bool) int32 {
+	pick := func(onlyActive, settled bool) int32 {
 		to, best := int32(-1), int64(-1)
 		for _, v := range st.Voters {
-			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) && v.LogEndOffset > best {
+			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) &&
+				(!settled || !q.freshVoters[v.NodeID]) && v.LogEndOffset > best {
 				to, best = v.NodeID, v.LogEndOffset
 			}
 		}
 		return to
 	}
-	to := pick(true)
+	to := pick(true, true)
+	if to < 0 {
+		to = pick(true, false)
+	}
 	if to < 0 && !activeOnly {
-		to = pick(false)
+		to = pick(false, false)
 	}
 	if to < 0 {
 		return -1, nil

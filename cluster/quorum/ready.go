@@ -178,6 +178,7 @@ func (q *Quorum) Ready() Ready {
 		q.markHeartbeat(m)
 		q.markTimeoutNow(m)
 		q.markTransferVote(m)
+		q.markFreshAnswer(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
 			out.Messages = append(out.Messages, env)
