@@ -33,11 +33,12 @@ import (
 //     (transfersOver); a follower keeps the newest of these it took
 //     (overTerm, over), and the leader its own, from the heartbeats it
 //     sends;
-//   - a node drops a MsgTimeoutNow, and grants no transfer's vote request
-//     (it leads and transfers to that candidate now, or it drops it), whose
-//     transfer it knows is over: its mark's term is older than the newest
-//     a heartbeat told, or the same with that transfer among those over;
-//     or whose mark is missing;
+//   - a node that does not lead drops a MsgTimeoutNow or a transfer's vote
+//     request whose transfer it knows is over (its mark's term is older
+//     than the newest a heartbeat told it of, or the same with that
+//     transfer among those over), or that carries no mark; a leader drops
+//     every transfer's vote request but that of the transfer it makes now
+//     (ignoresVoteRequest);
 //   - the hold counts only the answers to heartbeats that said every
 //     transfer this leader started is over (heartbeatAnswered): each voter
 //     that answered one drops the given-up transfer's MsgTimeoutNow and
