@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 
 	"gregor/cluster"
@@ -105,6 +106,11 @@ type testNode struct {
 	// its leader's silence lasted an election timeout (the script's
 	// campaign).
 	campaignWhenSilent bool
+	// paused says the node's process stands still (the script's pause):
+	// it neither ticks nor steps; what arrives meanwhile waits in backlog,
+	// which it steps on resuming, before its overdue ticks.
+	paused  bool
+	backlog []inflightMessage
 
 	maxTerm    uint64
 	leadership Leadership
@@ -223,6 +229,7 @@ func (c *testCluster) crash(n *testNode) {
 	_ = n.log.Close()
 	n.fs.Crash()
 	n.up, n.q, n.log = false, nil, nil
+	n.paused, n.backlog = false, nil
 	c.stats.crashes++
 	c.note("n%d: crashed", n.id)
 }
@@ -256,7 +263,7 @@ func (c *testCluster) step() {
 	c.now += stepMs
 	c.deliver()
 	for _, n := range c.nodes {
-		if n.up {
+		if n.up && !n.paused {
 			n.q.Tick(c.instant(n))
 			c.campaignIfSilent(n)
 			c.handleReadies(n)
@@ -568,17 +575,21 @@ func (c *testCluster) status() string {
 }
 
 // testNetwork holds messages in flight, ordered by delivery time, and the
-// links cut by partitions.
+// links cut by partitions; messages of the types in holding it keeps in
+// held until released (the script's hold and release).
 type testNetwork struct {
 	inflight []inflightMessage
 	seq      uint64
 	cut      map[[2]int32]bool
+	holding  []raftpb.MessageType
+	held     []inflightMessage
 }
 
 type inflightMessage struct {
 	at       int64
 	seq      uint64
 	from, to int32
+	typ      raftpb.MessageType
 	data     []byte
 }
 
@@ -601,8 +612,22 @@ func (c *testCluster) send(from *testNode, env Envelope) {
 		return
 	}
 	delay := c.opts.minDelayMs + c.rng.Int64N(c.opts.maxDelayMs-c.opts.minDelayMs+1)
+	m := inflightMessage{at: c.now + delay, from: from.id, to: env.To, typ: env.Message.GetType(), data: data}
+	if slices.Contains(c.net.holding, env.Message.GetType()) {
+		m.at = delay // from its release
+		c.net.held = append(c.net.held, m)
+		if m.typ != raftpb.MsgHeartbeat {
+			c.note("n%d: %s to n%d held", from.id, m.typ, env.To)
+		}
+		return
+	}
+	c.enqueue(m)
+}
+
+// enqueue puts m in flight, after the messages due no later.
+func (c *testCluster) enqueue(m inflightMessage) {
 	c.net.seq++
-	m := inflightMessage{at: c.now + delay, seq: c.net.seq, from: from.id, to: env.To, data: data}
+	m.seq = c.net.seq
 	i := sort.Search(len(c.net.inflight), func(i int) bool {
 		o := c.net.inflight[i]
 		return o.at > m.at || (o.at == m.at && o.seq > m.seq)
@@ -620,17 +645,75 @@ func (c *testCluster) deliver() {
 		if !n.up || c.net.cut[[2]int32{m.from, m.to}] {
 			continue
 		}
-		err := n.q.StepBytes(c.instant(n), m.data)
-		if errors.Is(err, ErrLogLost) {
-			// The shell stops the node, as on a failed write.
-			_ = n.log.Close()
-			n.up, n.q, n.log = false, nil, nil
-			c.note("n%d: stopped: %v", n.id, err)
+		if n.paused {
+			n.backlog = append(n.backlog, m)
 			continue
 		}
-		if err != nil {
-			c.t.Fatalf("n%d: step a message from n%d: %v", m.to, m.from, err)
+		c.stepMessage(n, m)
+	}
+}
+
+// stepMessage has node n step message m.
+func (c *testCluster) stepMessage(n *testNode, m inflightMessage) {
+	err := n.q.StepBytes(c.instant(n), m.data)
+	if errors.Is(err, ErrLogLost) {
+		// The shell stops the node, as on a failed write.
+		_ = n.log.Close()
+		n.up, n.q, n.log = false, nil, nil
+		c.note("n%d: stopped: %v", n.id, err)
+		return
+	}
+	if err != nil {
+		c.t.Fatalf("n%d: step a message from n%d: %v", m.to, m.from, err)
+	}
+}
+
+// pause stands node n still (testNode.paused).
+func (c *testCluster) pause(n *testNode) {
+	n.paused = true
+	c.note("n%d: paused", n.id)
+}
+
+// resume has a paused node step its backlog, then go on (its overdue
+// ticks come with the next step).
+func (c *testCluster) resume(n *testNode) {
+	if !n.paused {
+		return
+	}
+	n.paused = false
+	c.note("n%d: resumed (%d messages waiting)", n.id, len(n.backlog))
+	backlog := n.backlog
+	n.backlog = nil
+	for _, m := range backlog {
+		if !n.up {
+			return
 		}
+		c.stepMessage(n, m)
+		c.handleReadies(n)
+	}
+}
+
+// release sends on the messages held of the types given (every type when
+// none is), each due after its delay from now, and holds those types no
+// more.
+func (c *testCluster) release(types ...raftpb.MessageType) {
+	if len(types) == 0 {
+		types = c.net.holding
+	}
+	var held, kept []inflightMessage
+	for _, m := range c.net.held {
+		if slices.Contains(types, m.typ) {
+			held = append(held, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	c.net.held = kept
+	c.net.holding = slices.DeleteFunc(c.net.holding, func(t raftpb.MessageType) bool { return slices.Contains(types, t) })
+	c.note("released %d held messages", len(held))
+	for _, m := range held {
+		m.at += c.now
+		c.enqueue(m)
 	}
 }
 
@@ -665,6 +748,13 @@ func (c *testCluster) isolate(id int32) {
 		}
 	}
 	c.partition([]int32{id}, others)
+}
+
+// cut cuts the link from node from to node to, one way.
+func (c *testCluster) cut(from, to int32) {
+	c.net.cut[[2]int32{from, to}] = true
+	c.stats.partitions++
+	c.note("cut n%d -> n%d", from, to)
 }
 
 func (c *testCluster) heal() {

@@ -43,7 +43,11 @@ import (
 // The leader learns it without a message of its own: it marks each
 // heartbeat it sends with the term and the time in raft's Context, which
 // the follower sends back in its answer (raft does so for ReadIndex; the
-// quorum issues no ReadIndex, so Context is otherwise empty).
+// quorum issues no ReadIndex, so Context is otherwise empty). The mark
+// also says how many of the leader's leadership transfers are over, and
+// the hold counts only answers to heartbeats that said all were: a voter
+// that answered one drops a given-up transfer's vote request, which raft
+// would let past its lease (transfer_mark.go).
 
 // holdDriftPermille is how much shorter than the followers' election
 // timeout the hold is, in thousandths, for clocks that run at different
@@ -51,8 +55,9 @@ import (
 const holdDriftPermille = 100
 
 // heartbeatMarkLen is the length of a heartbeat's mark: a tag byte, the
-// term and the monotonic ms it was sent at.
-const heartbeatMarkLen = 17
+// term, the monotonic ms it was sent at, and how many of the leader's
+// transfers are over (transfersOver).
+const heartbeatMarkLen = 25
 
 // heartbeatMarkTag starts a heartbeat's mark.
 const heartbeatMarkTag = 'h'
@@ -66,21 +71,25 @@ const campaignTransfer = "CampaignTransfer"
 // leadership to no one, or to another node (a transfer it gave up, raft
 // gives one up after an election timeout, whose MsgTimeoutNow reached its
 // transferee late: the leader's hold stands again, and its own vote
-// would elect the transferee before it passed); a (pre-)vote request that is
-// no leadership transfer's, because this node's hold as a leader has not
-// passed yet; or, for one of its term or a later one, because it took a
-// leader's message less than an election timeout ago (lease.go); or, for
-// one of a later term, because this node started less than an election
-// timeout ago (see above). Dropping it is raft's own answer while it hears
-// from a leader: no answer at all. One of an earlier term, or of its term
-// while it follows a leader, raft refuses.
+// would elect the transferee before it passed), or while it does not lead
+// and knows the transfer over (transfer_mark.go); a (pre-)vote request
+// that is no leadership transfer's, because this node's hold as a leader
+// has not passed yet; or, for one of its term or a later one, because it
+// took a leader's message less than an election timeout ago (lease.go); or,
+// for one of a later term, because this node started less than an
+// election timeout ago (see above). Dropping it is raft's own answer while
+// it hears from a leader: no answer at all. One of an earlier term, or of
+// its term while it follows a leader, raft refuses.
 func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if m.GetType() != raftpb.MsgVote && m.GetType() != raftpb.MsgPreVote {
 		return false
 	}
-	if string(m.GetContext()) == campaignTransfer {
+	if isTransferVote(m) {
 		st := q.rn.BasicStatus()
-		return st.RaftState == raft.StateLeader && st.LeadTransferee != m.GetFrom()
+		if st.RaftState == raft.StateLeader {
+			return st.LeadTransferee != m.GetFrom()
+		}
+		return q.staleTransferVote(m)
 	}
 	if q.now.MonoMs < q.heldUntilMs {
 		return true
@@ -97,7 +106,7 @@ func (q *Quorum) ignoresVoteRequest(m *raftpb.Message) bool {
 	if m.GetTerm() == term {
 		return false
 	}
-	return !q.started || q.ticks < int64(q.cfg.electionTicks())
+	return q.fresh()
 }
 
 // beatOnLeading makes a node that just became the leader send every
@@ -117,33 +126,84 @@ func (q *Quorum) beatOnLeading() {
 	}
 }
 
-// markHeartbeat marks a heartbeat this leader sends with its term and the
-// time; others are left alone.
+// markHeartbeat marks a heartbeat this leader sends with its term, the
+// time and how many of its transfers are over, which it keeps as a
+// follower would (transfer_mark.go); others are left alone.
 func (q *Quorum) markHeartbeat(m *raftpb.Message) {
 	if m.GetType() != raftpb.MsgHeartbeat || len(m.GetContext()) > 0 {
 		return
 	}
+	over := q.transfersOver()
 	mark := make([]byte, heartbeatMarkLen)
 	mark[0] = heartbeatMarkTag
 	binary.BigEndian.PutUint64(mark[1:], m.GetTerm())
 	binary.BigEndian.PutUint64(mark[9:], uint64(q.now.MonoMs))
+	binary.BigEndian.PutUint64(mark[17:], over)
 	m.Context = mark
+	q.noteTransfersOver(m.GetTerm(), over)
+}
+
+// freshTag, after a heartbeat's mark in a voter's answer, says the voter
+// started less than an election timeout ago (markFreshAnswer).
+const freshTag = 'f'
+
+// parseHeartbeatMark reads a heartbeat's mark (markHeartbeat), or its echo
+// in an answer (markFreshAnswer); ok is false when ctx is none.
+func parseHeartbeatMark(ctx []byte) (term uint64, sentMs int64, over uint64, fresh, ok bool) {
+	if len(ctx) == heartbeatMarkLen+1 && ctx[heartbeatMarkLen] == freshTag {
+		ctx, fresh = ctx[:heartbeatMarkLen], true
+	}
+	if len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
+		return 0, 0, 0, false, false
+	}
+	return binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:])), binary.BigEndian.Uint64(ctx[17:]), fresh, true
+}
+
+// markFreshAnswer tells the leader, in m, this node's answer to its
+// marked heartbeat, that this node started less than an election timeout
+// ago: it drops a transfer's MsgTimeoutNow (transfer_mark.go), so a
+// leader handing its leadership on picks another voter if it can.
+func (q *Quorum) markFreshAnswer(m *raftpb.Message) {
+	if m.GetType() != raftpb.MsgHeartbeatResp || len(m.GetContext()) != heartbeatMarkLen || !q.fresh() {
+		return
+	}
+	m.Context = append(slices.Clone(m.GetContext()), freshTag)
+}
+
+// takeTransfersOver keeps what m, a leader's marked heartbeat of this
+// node's term or a later one (one raft takes), says of its transfers.
+func (q *Quorum) takeTransfersOver(m *raftpb.Message) {
+	if m.GetType() != raftpb.MsgHeartbeat || m.GetTerm() < q.rn.BasicStatus().GetTerm() {
+		return
+	}
+	if term, _, over, _, ok := parseHeartbeatMark(m.GetContext()); ok && term == m.GetTerm() {
+		q.noteTransfersOver(term, over)
+	}
 }
 
 // heartbeatAnswered notes a voter's answer to a marked heartbeat: it heard
-// from this leader no sooner than the mark's time. It returns the message
-// raft is to step: the answer without its mark (raft would take it for a
-// ReadIndex's), else m.
+// from this leader no sooner than the mark's time, and knew the transfers
+// the mark said were over. Only the answers to the heartbeats that said
+// the most transfers were over count (LeadershipHoldsUntilMs counts them
+// once that is all of them). It returns the message raft is to step: the
+// answer without its mark (raft would take it for a ReadIndex's), else m.
 func (q *Quorum) heartbeatAnswered(m *raftpb.Message) *raftpb.Message {
-	ctx := m.GetContext()
-	if m.GetType() != raftpb.MsgHeartbeatResp || len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
+	if m.GetType() != raftpb.MsgHeartbeatResp {
 		return m
 	}
-	term, sentMs := binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:]))
-	if term > q.heardTerm {
-		q.heardTerm, q.heardSince = term, map[int32]int64{}
+	term, sentMs, over, fresh, ok := parseHeartbeatMark(m.GetContext())
+	if !ok {
+		return m
 	}
-	if term == q.heardTerm {
+	if fresh {
+		q.freshVoters[nodeID(m.GetFrom())] = true
+	} else {
+		delete(q.freshVoters, nodeID(m.GetFrom()))
+	}
+	if term > q.heardTerm || term == q.heardTerm && over > q.heardOver {
+		q.heardTerm, q.heardOver, q.heardSince = term, over, map[int32]int64{}
+	}
+	if term == q.heardTerm && over == q.heardOver {
 		from := nodeID(m.GetFrom())
 		q.heardSince[from] = max(q.heardSince[from], sentMs)
 		if hold := q.LeadershipHoldsUntilMs(); hold < math.MaxInt64 {
@@ -168,7 +228,9 @@ func (q *Quorum) LeadershipHoldsUntilMs() int64 {
 	if len(voters) == 1 && voters[0] == q.self {
 		return math.MaxInt64
 	}
-	if q.heardTerm != st.GetTerm() {
+	if q.heardTerm != st.GetTerm() || q.heardOver != q.transfers {
+		// No answer yet to a heartbeat of this term that said every
+		// transfer this node started is over (transfer_mark.go).
 		return 0
 	}
 	// The times the other voters heard from this leader, newest first;

@@ -89,9 +89,10 @@ type Quorum struct {
 	lastCaughtUp map[int32]cluster.Instant
 
 	// heardSince is, for each voter, the send time of the newest marked
-	// heartbeat of term heardTerm it answered (leadership_hold.go).
-	heardTerm  uint64
-	heardSince map[int32]int64
+	// heartbeat of term heardTerm, saying heardOver of this node's
+	// transfers were over, it answered (leadership_hold.go).
+	heardTerm, heardOver uint64
+	heardSince           map[int32]int64
 	// heldUntilMs is the latest hold this node had as a leader
 	// (LeadershipHoldsUntilMs): it grants no vote before then, deposed or
 	// not (leadership_hold.go).
@@ -130,6 +131,17 @@ type Quorum struct {
 	// catchingUp says this voter started over from an empty log and has
 	// not caught up yet (catch_up.go).
 	catchingUp bool
+
+	// transfers counts the leadership transfers this node started as a
+	// leader; overTerm and over are the newest a leader's heartbeat (this
+	// node's own too) said of its transfers: the leader of overTerm had
+	// given up or ended the first over; campaign is this node's campaign
+	// as a transferee (transfer_mark.go).
+	transfers, overTerm, over uint64
+	campaign                  transferCampaign
+	// freshVoters are the voters whose last answer to this leader's
+	// heartbeat said they started less than an election timeout ago.
+	freshVoters map[int32]bool
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -149,6 +161,7 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		followed:     followedLeader{leader: -1},
 		lastContact:  map[int32]cluster.Instant{},
 		lastCaughtUp: map[int32]cluster.Instant{},
+		freshVoters:  map[int32]bool{},
 	}
 	snap := durable.Snapshot
 	if durable.Empty() && slices.Contains(cfg.Voters, cfg.NodeID) {
@@ -340,12 +353,18 @@ func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 		return nil
 	}
 	defer q.driveRelearn()
-	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) {
+	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) ||
+		q.staleTimeoutNow(m) || m.GetType() == raftpb.MsgTransferLeader {
+		// A transfer starts only through TransferLeadership, on the
+		// leader; no node forwards one.
 		return nil
 	}
 	q.takeLease(m, now.MonoMs)
+	q.takeTransfersOver(m)
 	q.heardFromLeader(m)
-	err = q.rn.Step(q.heartbeatAnswered(m))
+	term := q.rn.BasicStatus().GetTerm()
+	err = q.rn.Step(unmarkTransferVote(q.heartbeatAnswered(m)))
+	q.startedCampaign(m, term)
 	if errors.Is(err, raft.ErrStepPeerNotFound) {
 		// A late answer from a node no longer in the quorum.
 		return nil
@@ -471,7 +490,11 @@ func (q *Quorum) TransferLeadership(to int32) error {
 	if to == q.cfg.NodeID || !slices.Contains(q.membership.GetVoters(), raftID(to)) {
 		return fmt.Errorf("quorum: node %d is not another voter", to)
 	}
+	before := q.rn.BasicStatus().LeadTransferee
 	q.rn.TransferLeader(raftID(to))
+	if after := q.rn.BasicStatus().LeadTransferee; after != raft.None && after != before {
+		q.transfers++ // raft started a transfer (transfer_mark.go)
+	}
 	return nil
 }
 
@@ -479,7 +502,10 @@ func (q *Quorum) TransferLeadership(to int32) error {
 // gracefully does, to the voter furthest along (the one raft brings up to
 // date soonest; the lowest id of equals) among those heard from within the
 // last election timeout (raft's recently active; any voter when none is),
-// so that the quorum need not wait an election timeout to miss this node:
+// and of those, one that did not say in its last answer to a heartbeat
+// that it started less than an election timeout ago, when there is one
+// (such a voter drops a transfer's MsgTimeoutNow: transfer_mark.go), so
+// that the quorum need not wait an election timeout to miss this node:
 // a voter that is down would take no leadership, and the quorum refuses
 // proposals while a transfer is under way. It returns that voter, or -1
 // when this node does not lead or no other voter exists. The leadership
@@ -503,18 +529,22 @@ func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, 
 			active[nodeID(id)] = true
 		}
 	})
-	pick := func(onlyActive bool) int32 {
+	pick := func(onlyActive, settled bool) int32 {
 		to, best := int32(-1), int64(-1)
 		for _, v := range st.Voters {
-			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) && v.LogEndOffset > best {
+			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) &&
+				(!settled || !q.freshVoters[v.NodeID]) && v.LogEndOffset > best {
 				to, best = v.NodeID, v.LogEndOffset
 			}
 		}
 		return to
 	}
-	to := pick(true)
+	to := pick(true, true)
+	if to < 0 {
+		to = pick(true, false)
+	}
 	if to < 0 && !activeOnly {
-		to = pick(false)
+		to = pick(false, false)
 	}
 	if to < 0 {
 		return -1, nil

@@ -176,6 +176,9 @@ func (q *Quorum) Ready() Ready {
 			continue
 		}
 		q.markHeartbeat(m)
+		q.markTimeoutNow(m)
+		q.markTransferVote(m)
+		q.markFreshAnswer(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
 			out.Messages = append(out.Messages, env)

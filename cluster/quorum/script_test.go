@@ -37,7 +37,16 @@ import (
 //	isolate id=N|leader|follower
 //	                           cut a node off from every other: node N, the
 //	                           active leader, or a voter following it
+//	cut from=N to=M            cut the link from node N to node M, one way
 //	heal                       restore every link
+//	hold type=T                hold back every message of type T (as
+//	                           MsgTimeoutNow) sent from now on
+//	release [type=T]           send on the messages held (of type T), and
+//	                           hold them no more
+//	pause id=N                 stand node N still: it neither ticks nor
+//	                           steps what arrives meanwhile
+//	resume id=N                the paused node steps what arrived, in
+//	                           order, then ticks on
 //	crash id=N|leader|follower power loss: the node loses unsynced writes
 //	restart id=N [wipe]        the node recovers its log and rejoins; with
 //	                           wipe, its metadata log is gone (a disk
@@ -177,8 +186,39 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		s.c.partition(groups...)
 	case "isolate":
 		s.c.isolate(s.target(t, td).id)
+	case "cut":
+		var from, to int
+		td.ScanArgs(t, "from", &from)
+		td.ScanArgs(t, "to", &to)
+		s.c.cut(int32(from), int32(to))
 	case "heal":
 		s.c.heal()
+	case "hold":
+		var typ string
+		td.ScanArgs(t, "type", &typ)
+		mt, ok := raftpb.MessageType_value[typ]
+		if !ok {
+			td.Fatalf(t, "no message type %q", typ)
+		}
+		s.c.net.holding = append(s.c.net.holding, raftpb.MessageType(mt))
+	case "release":
+		var types []raftpb.MessageType
+		if td.HasArg("type") {
+			var typ string
+			td.ScanArgs(t, "type", &typ)
+			mt, ok := raftpb.MessageType_value[typ]
+			if !ok {
+				td.Fatalf(t, "no message type %q", typ)
+			}
+			types = append(types, raftpb.MessageType(mt))
+		}
+		s.c.release(types...)
+	case "pause":
+		s.c.pause(s.target(t, td))
+	case "resume":
+		var id int
+		td.ScanArgs(t, "id", &id)
+		s.c.resume(s.c.node(int32(id)))
 	case "crash":
 		s.c.crash(s.target(t, td))
 	case "restart":
