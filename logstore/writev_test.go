@@ -127,6 +127,11 @@ func TestRawWritesLeaveAProcessorFree(t *testing.T) {
 	if slots.take(rawWriteMaxBytes + 1) {
 		t.Fatalf("a write of %d bytes took a raw slot", rawWriteMaxBytes+1)
 	}
+	// A produce batch at Kafka's default 1 MiB writes raw (RawWriteSlots).
+	if !slots.take(1 << 20) {
+		t.Fatal("a write of a 1 MiB batch took no raw slot")
+	}
+	slots.give()
 	for _, procs := range []int{1, 2, 4} {
 		runtime.GOMAXPROCS(procs)
 		taken := 0

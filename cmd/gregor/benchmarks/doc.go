@@ -192,7 +192,8 @@
 //     (a produce of every record set, whose pages the cells then reuse).
 //   - GREGOR_BENCH_PERF=PREFIX records every measured window with Linux
 //     perf (`perf record -g` over the brokers and the benchmark process,
-//     kernel included) into PREFIX.N.data.
+//     kernel included) into PREFIX.N.data; GREGOR_BENCH_PERF_EVENTS=EVENTS
+//     records those events instead (e.g. raw_syscalls:sys_enter).
 //   - GREGOR_BENCH_PPROF="PREFIX SECONDS ADDR..." takes a Go CPU profile of
 //     SECONDS from each ADDR (a debug.listener: with the cluster,
 //     GREGOR_BENCH_CLUSTER_SET="debug.listener=127.0.0.1:P" gives node i

@@ -20,6 +20,9 @@ import (
 // of what the whole cell costs the machine, kernel included, without the
 // set-up, topic changes and quiescence around the windows. Off (no perf
 // started) unless set; perf must be installed and allowed to attach.
+// GREGOR_BENCH_PERF_EVENTS=EVENTS records those events instead of samples
+// (`perf record -e EVENTS`, e.g. raw_syscalls:sys_enter to count system
+// calls per record with perf script).
 var perfWindows struct {
 	mu sync.Mutex
 	n  int
@@ -43,7 +46,11 @@ func startPerf(b *testing.B, t *target) func() {
 		pids = append(pids, strconv.Itoa(pid))
 	}
 	out := fmt.Sprintf("%s.%d.data", prefix, n)
-	cmd := exec.Command("perf", "record", "-q", "-g", "-F", "999", "-o", out, "-p", strings.Join(pids, ","))
+	args := []string{"record", "-q", "-g", "-F", "999"}
+	if events := os.Getenv("GREGOR_BENCH_PERF_EVENTS"); events != "" {
+		args = []string{"record", "-q", "-e", events}
+	}
+	cmd := exec.Command("perf", append(args, "-o", out, "-p", strings.Join(pids, ","))...)
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("GREGOR_BENCH_PERF: %v", err)
 	}
