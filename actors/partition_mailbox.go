@@ -59,8 +59,8 @@ type partitionMailbox struct {
 	dispatcher actor.Dispatcher
 	// runInlineFn is runInline, bound once (RegisterHandlers): a deferred
 	// run hands it over for every message that claims the idle mailbox (a
-	// Produce's partitions, a transaction's markers and state), and the
-	// method value bound there was a heap allocation each time.
+	// Produce's partitions, a transaction's markers and state), where
+	// binding the method value would be a heap allocation each time.
 	runInlineFn func()
 }
 

@@ -71,9 +71,8 @@ type memberSeen struct {
 // else how far apart its heartbeats came here, counting the end of its
 // last rebalance (its SyncGroup's answer, after which a classic member's
 // heartbeats start again one interval later) as a heartbeat: so a member
-// that joined just before the stop and heartbeated once is let go too
-// (before, one needed two heartbeats here, and a member that joined within
-// two intervals of the stop was waited for until the drain's bound).
+// that joined just before the stop and heartbeated once here is let go
+// too, not waited for until the drain's bound.
 func (m *memberSeen) learnedElsewhere(nowMs int64) bool {
 	gapMs := max(m.heartbeatGapMs, m.intervalMs)
 	return m.commitTold && gapMs > 0 && m.lastMs != toldMs &&

@@ -55,14 +55,16 @@ type txnPartitionAdded struct {
 // the producer's produce and of the transaction's markers in the
 // partition's mailbox.
 //
-// A partition found idle is run by runs, on the coordinator's goroutine
-// once it answered (as its markers are, txnCoordinator.writeMarkers), not
-// on a worker woken for it: a client's AddPartitionsToTxn (transaction
-// version 1: librdkafka, sarama, the Java client before 4.0) woke a
-// goroutine for each partition it added, for a message the partition
-// handles in a few hundred nanoseconds. A produce that reaches the
-// partition before that run joins the message's batch and is appended
-// with it.
+// A partition that appends small batches on their sender's goroutine
+// (runsSmall) and is found idle is run by runs, on the coordinator's
+// goroutine once it answered (as its markers are,
+// txnCoordinator.writeMarkers), not on a worker woken for it: a client's
+// AddPartitionsToTxn (transaction version 1: librdkafka, sarama, the Java
+// client before 4.0) would otherwise wake a goroutine for each partition
+// it added, for a message the partition handles in a few hundred
+// nanoseconds. A produce that reaches the partition before that run joins
+// the message's batch and is appended with it. A partition whose log syncs
+// after appends gets the message through a worker (produceQueues.send).
 func (x *txnNode) partitionsAdded(added []txn.PartitionsAdded, runs *inlineRuns) {
 	rts, root := x.n.routes.load(), x.n.system.Root
 	for _, a := range added {

@@ -27,11 +27,11 @@ import (
 // rawWriteMaxBytes, which bounds how long a raw call keeps its P.
 //
 // Produce batches of up to 1 MiB (Kafka's default batch and fetch sizes)
-// write raw too. Session 41 kept them plain on a hint from three rounds;
-// 16 interleaved rounds (ABBA, RF3 acks=all, six partitions, three nodes)
-// measured the brokers' context switches per 1,000 records 19% lower at
-// 1 KiB (13 of 16 rounds) and 11% at 100 B with them raw, and broker CPU
-// per record unchanged at 1 KiB (pair median -0.5%).
+// write raw too: 16 interleaved rounds (ABBA, RF3 acks=all, six
+// partitions, three nodes) measured the brokers' context switches per
+// 1,000 records 19% lower at 1 KiB (13 of 16 rounds) and 11% at 100 B
+// with them raw than with them plain, and broker CPU per record the same
+// at 1 KiB (pair median -0.5%).
 type RawWriteSlots struct {
 	taken atomic.Int32
 }

@@ -52,10 +52,12 @@
 // given while the writer goroutine waits, is written by the goroutine that
 // answers, with one non-blocking write (a body in memory, such as a
 // follower's Fetch answer, with one writev from where it lies; what the
-// socket does not take goes on to the writer goroutine); a client's request sent while its
-// connection has nothing else queued or on the wire likewise goes out from
-// the goroutine that sends it. Either saves a goroutine wake-up per message. At most Config.MaxInFlightRequests requests per connection
-// are read and not yet written; when full the reader stops reading
+// socket does not take goes on to the writer goroutine); a client's
+// request sent while its connection has nothing else queued or on the wire
+// likewise goes out from the goroutine that sends it. Either saves a
+// goroutine wake-up per message. At most Config.MaxInFlightRequests
+// requests per connection are read and not yet written; when full the
+// reader stops reading
 // (backpressure, nothing dropped). A Handler may be called concurrently from
 // many connections, and may answer from any goroutine.
 package netio

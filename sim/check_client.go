@@ -26,9 +26,11 @@ import (
 // KIP-966's eligible leader replicas, which the simulated cluster keeps,
 // only an election from the last known ELR after every member lost power
 // does; power losses and wipes of fewer replicas lose nothing
-// acknowledged), a lost write is reported as a loss the guarantees allow. Writes acknowledged with acks=1 promise nothing: their losses are
-// reported. A write at an offset compaction removed is no loss: C1 (checked
-// at each compaction) made sure a later record of its key was kept. A producer's retries may append a value twice (idempotence is
+// acknowledged), a lost write is reported as a loss the guarantees allow.
+// Writes acknowledged with acks=1 promise nothing: their losses are
+// reported. A write at an offset compaction removed is no loss: C1
+// (checked at each compaction) made sure a later record of its key was
+// kept. A producer's retries may append a value twice (idempotence is
 // off), so values are not required to appear once.
 type historyChecker struct {
 	w *World

@@ -33,7 +33,8 @@ import (
 //
 // Data a power loss or a wipe dropped (CORRECTNESS.md D2: Kafka
 // acknowledges before fsync) excuses S3 for the ISR member that lost it,
-// until the controller takes that member out of the ISR. It excuses S2 only on a partition that promises nothing past a power loss
+// until the controller takes that member out of the ISR. It excuses S2
+// only on a partition that promises nothing past a power loss
 // (min.insync.replicas 1, or one replica): elsewhere KIP-966's rules,
 // which the simulated cluster keeps, lose committed records only through
 // an election that may (an unclean one, or one from the last known ELR

@@ -17,10 +17,10 @@ import (
 // transferee), and a transferee that takes it campaigns at once, with vote
 // requests raft lets past every voter's lease (raft's campaignTransfer:
 // "we know we are not recovering from a partition"). Then the voters the
-// hold counts on elect it before the hold ends (S9). The leader already
-// drops such a request (ignoresVoteRequest), but a follower had no way to
-// tell a stale transfer from a live one, and the transferee none to tell a
-// stale MsgTimeoutNow.
+// hold counts on elect it before the hold ends (S9). The leader drops
+// such a request unless it transfers to its sender now
+// (ignoresVoteRequest); raft alone gives a follower no way to tell a stale
+// transfer from a live one, nor the transferee a stale MsgTimeoutNow.
 //
 // So a leader counts the transfers it starts (Quorum.transfers) and tells
 // its followers which of them are over:
@@ -54,10 +54,10 @@ import (
 // nothing while it transfers, and its followers have been told of no
 // transfer that is over but earlier ones.
 //
-// This is the "full fix" of session 41's note: raft's rules are kept (a
-// transfer's vote still passes the lease), and the leader need not step
-// down when raft gives a transfer up, which would leave the quorum
-// without a leader for an election timeout after every failed transfer.
+// Raft's rules are kept (a transfer's vote still passes the lease), and
+// the leader does not step down when raft gives a transfer up, which would
+// leave the quorum without a leader for an election timeout after every
+// failed transfer.
 
 // transferMarkTag starts the mark of a MsgTimeoutNow and of the vote
 // requests of the campaign it starts.
