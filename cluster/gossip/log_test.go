@@ -36,3 +36,37 @@ func TestLogLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownWithoutLeaveIsNews: serf warns of a shutdown without a leave;
+// a node that stops so on purpose (ShutdownWithoutLeave: nobody is left to
+// hear a leave) logs it as news, and one that did not mean to (Shutdown)
+// as a warning.
+func TestShutdownWithoutLeaveIsNews(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		onPurpose bool
+		want      zapcore.Level
+	}{
+		{"ShutdownWithoutLeave", true, zapcore.InfoLevel},
+		{"Shutdown", false, zapcore.WarnLevel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.DebugLevel)
+			n := startNodeWith(t, 1, func(c *Config) { c.Logger = zap.New(core) })
+			shutdown := n.Shutdown
+			if tc.onPurpose {
+				shutdown = n.ShutdownWithoutLeave
+			}
+			if err := shutdown(); err != nil {
+				t.Fatal(err)
+			}
+			got := logs.FilterMessage(string(noLeaveWarning)).All()
+			if len(got) != 1 {
+				t.Fatalf("serf's warning logged %d times, want once", len(got))
+			}
+			if got[0].Level != tc.want {
+				t.Errorf("serf's warning at %v, want %v", got[0].Level, tc.want)
+			}
+		})
+	}
+}
