@@ -838,7 +838,8 @@ const hangingAfterHealMs = txnMarkerRPCMs + 5_000
 // __transaction_state partition's committed records, World.lostCommitted)
 // or from the partition itself (its marker), hangs: nothing will end it.
 // A power loss or wipe of fewer replicas than min.insync.replicas cuts no
-// acknowledged record, so it leaves the transaction to the liveness check. The admin writes its abort marker (as the coordinator's
+// acknowledged record, so it leaves the transaction to the liveness
+// check. The admin writes its abort marker (as the coordinator's
 // decision), and the loss is reported. Any other open transaction is left
 // to the liveness check.
 func (w *World) abortHanging(admin *client) {
