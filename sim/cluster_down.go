@@ -71,13 +71,16 @@ func (f *faultInjector) clusterDown(r *rand.Rand) {
 	left := len(stopping)
 	for _, n := range stopping {
 		w.controlledShutdown(n, func() {
-			if left--; left > 0 {
+			left--
+			if w.phase != phaseFaulty {
+				// Healing began while it shut down: heal found it
+				// up, so it starts here.
+				w.schedule(w.now, func() { w.restart(n) })
 				return
 			}
-			if w.phase != phaseFaulty {
-				return // heal starts them
+			if left == 0 {
+				w.schedule(w.now+downMs, startAll)
 			}
-			w.schedule(w.now+downMs, startAll)
 		})
 	}
 	w.schedule(w.now+clusterDownWaitMs, func() {
