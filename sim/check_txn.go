@@ -547,8 +547,10 @@ func (c *historyChecker) checkTxn(t *txnOp, v *txnView, final bool) bool {
 // checkCopies is Q12: the copy of an input record by one group's copier
 // is delivered once at most, unless the copier's group lost committed
 // offsets (a loss of its __consumer_offsets partition's committed records,
-// World.lostCommitted) or the copy's partition lost records (txnExcused,
-// since the first copy's transaction began).
+// World.lostCommitted), the first copy's transaction's coordinator lost
+// its state (stateLost, as Q10 excuses that transaction) or the copy's
+// partition lost records (txnExcused, since the first copy's transaction
+// began).
 func (c *historyChecker) checkCopies(v *txnView) bool {
 	w := c.w
 	type source struct {
@@ -577,6 +579,15 @@ func (c *historyChecker) checkCopies(v *txnView) bool {
 			prevOff := v.delivered[prev.tp][prev.value]
 			if w.lostCommitted(offsetsKey(t.group)) {
 				w.loss("%s@%d copied twice (%q and %q): the group %s lost committed offsets", src.tp, src.offset, prev.value, wr.value, t.group)
+				continue
+			}
+			if why := c.stateLost(firstTxn[src]); why != "" {
+				// The coordinator's decision for the first copy's
+				// transaction may have been lost: its copier saw it fail
+				// and copied again, while the next coordinator committed
+				// it (Q10 excuses that transaction the same way).
+				w.loss("%s@%d copied twice (%q and %q): transaction %d of %s: %s", src.tp, src.offset, prev.value, wr.value,
+					firstTxn[src].seq, firstTxn[src].tid, why)
 				continue
 			}
 			if why := c.txnExcused(firstTxn[src], wr.tp, off, prevOff); why != "" {

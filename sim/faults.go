@@ -39,6 +39,9 @@ type faultInjector struct {
 	// wiped is the node the data wipe last wiped, until it caught up
 	// (data_wipe.go).
 	wiped *node
+	// clusterDownAt is when the cluster-down fault under way stopped
+	// every node, 0 when none is under way (cluster_down.go).
+	clusterDownAt int64
 }
 
 func newFaultInjector(w *World) *faultInjector {
@@ -84,6 +87,7 @@ func (f *faultInjector) start() {
 	f.every(p.UncleanToggleEveryMs, f.toggleUnclean)
 	f.every(p.BrokerConfigEveryMs, f.alterBrokerConfig)
 	f.every(p.WipeEveryMs, f.wipeData)
+	f.every(p.ClusterDownEveryMs, f.clusterDown)
 	f.startDetector()
 }
 

@@ -369,6 +369,12 @@ type Profile struct {
 	// other voters form a quorum (data_wipe.go). Only the wipe profile
 	// sets it, so that the drawn regression seeds keep their runs.
 	WipeEveryMs float64
+	// ClusterDownEveryMs: the operator stops every node at once, each a
+	// controlled shutdown, and starts them all again about DownForMs
+	// after the last stopped (cluster_down.go). Only the clusterdown
+	// profile sets it, so that the drawn regression seeds keep their
+	// runs.
+	ClusterDownEveryMs float64
 	// RecreateTopicEveryMs: the admin deletes a topic of its own (by its
 	// id) and, once no running node holds it, creates it again under its
 	// name (topic_recreate.go).
@@ -575,7 +581,9 @@ const MixedProfileName = "mixed"
 // them here plays it as under that name, but for the lag on top.
 func MixedProfile(seed uint64) (Profile, string) {
 	r := newRand(seed, streamMixed)
-	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool { return s == "recreate" || s == "retention" || s == "brokerconfigs" || s == "wipe" })
+	names := slices.DeleteFunc(slices.Sorted(maps.Keys(NamedProfiles())), func(s string) bool {
+		return s == "recreate" || s == "retention" || s == "brokerconfigs" || s == "wipe" || s == "clusterdown"
+	})
 	names = append(names, "drawn")
 	pick := names[r.IntN(len(names))]
 	var p Profile
@@ -628,7 +636,8 @@ func NamedProfiles() map[string]func() Profile {
 	return map[string]func() Profile{"quiet": QuietProfile, "compaction": CompactionProfile, "churn": ChurnProfile, "disk": DiskProfile,
 		"clog": ClogProfile, "drift": DriftProfile, "timestamps": TimestampsProfile, "slowdisk": SlowDiskProfile, "slowleader": SlowLeaderProfile,
 		"recovery": RecoveryProfile, "metalag": MetadataLagProfile, "deleterecords": DeleteRecordsProfile, "recreate": RecreateProfile,
-		"retention": RetentionProfile, "brokerconfigs": BrokerConfigsProfile, "wipe": WipeProfile}
+		"retention": RetentionProfile, "brokerconfigs": BrokerConfigsProfile, "wipe": WipeProfile,
+		"clusterdown": ClusterDownProfile}
 }
 
 // DrawProfile draws the profile of a seed: every fault is on or off, and
@@ -910,6 +919,20 @@ func WipeProfile() Profile {
 	return p
 }
 
+// ClusterDownProfile is the churn profile (crashes, half of them power
+// losses, reassignments, min.insync.replicas changes, clogs,
+// unregistrations, group members, idempotent and transactional producers,
+// a copier) with a controlled shutdown of one node every 10 s, pauses
+// every 15 s, and the whole cluster stopped every 12 s, each node a
+// controlled shutdown, and started again (cluster_down.go).
+func ClusterDownProfile() Profile {
+	p := ChurnProfile()
+	p.ShutdownEveryMs = 10_000
+	p.PauseEveryMs, p.PauseForMs = 15_000, 2000
+	p.ClusterDownEveryMs = 12_000
+	return p
+}
+
 // AutoCommitMembers is how many of the group members commit
 // automatically.
 func (p Profile) AutoCommitMembers() int {
@@ -946,6 +969,7 @@ func (p Profile) String() string {
 	add(p.DropP > 0 || p.DupP > 0, "loss %.1f%% dup %.1f%%", 100*p.DropP, 100*p.DupP)
 	add(p.CrashEveryMs > 0, "crashes every %.0fs (%.0f%% power loss)", p.CrashEveryMs/1000, 100*p.PowerLossShare)
 	add(p.ShutdownEveryMs > 0, "controlled shutdowns every %.0fs", p.ShutdownEveryMs/1000)
+	add(p.ClusterDownEveryMs > 0, "the whole cluster stopped every %.0fs", p.ClusterDownEveryMs/1000)
 	add(p.PauseEveryMs > 0, "pauses every %.0fs", p.PauseEveryMs/1000)
 	add(p.PartitionEveryMs > 0, "partitions every %.0fs", p.PartitionEveryMs/1000)
 	add(p.ClogEveryMs > 0, "swizzle-clogs every %.0fs (held %.0fs)", p.ClogEveryMs/1000, p.ClogForMs/1000)

@@ -76,8 +76,9 @@ func TestMixedProfile(t *testing.T) {
 			t.Errorf("mixed never played %s in 2000 seeds: %v", name, seen)
 		}
 	}
-	if len(seen) != len(NamedProfiles())-3 || seen["recreate"] != 0 || seen["retention"] != 0 || seen["brokerconfigs"] != 0 || seen["wipe"] != 0 {
-		t.Errorf("mixed played %d profiles, want every named one but recreate, retention, brokerconfigs and wipe, and drawn ones: %v", len(seen), seen)
+	if len(seen) != len(NamedProfiles())-4 || seen["recreate"] != 0 || seen["retention"] != 0 || seen["brokerconfigs"] != 0 || seen["wipe"] != 0 ||
+		seen["clusterdown"] != 0 {
+		t.Errorf("mixed played %d profiles, want every named one but recreate, retention, brokerconfigs, wipe and clusterdown, and drawn ones: %v", len(seen), seen)
 	}
 	if retained < 200 || retained > 600 {
 		t.Errorf("mixed changes configs on top of %d named picks of 2000 seeds, want about one in four", retained)

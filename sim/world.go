@@ -229,6 +229,9 @@ type Stats struct {
 	// directory (data_wipe.go), VoterDataWipes those of them that were
 	// voters of the metadata quorum.
 	DataWipes, VoterDataWipes int64
+	// ClusterDowns are the operator's stops of every node at once
+	// (cluster_down.go).
+	ClusterDowns int64
 	// EmptyStretches are the empty batches followers took over stretches
 	// of their leaders' logs that hold no batch (cluster's emptyStretch).
 	EmptyStretches int64
@@ -814,6 +817,9 @@ func (r *Report) Summary() string {
 	}
 	if s.DataWipes > 0 {
 		fmt.Fprintf(&b, "data wipes: %d nodes (%d of them voters) started again with an empty data directory\n", s.DataWipes, s.VoterDataWipes)
+	}
+	if s.ClusterDowns > 0 {
+		fmt.Fprintf(&b, "cluster downs: %d stops of every node at once, each node a controlled shutdown\n", s.ClusterDowns)
 	}
 	if s.MemberCrashes > 0 {
 		fmt.Fprintf(&b, "group members: %d crashed between polls and started again as new members\n", s.MemberCrashes)

@@ -120,6 +120,8 @@ type swarmPaths struct {
 	// directory, VoterDataWipes those that were quorum voters.
 	DataWipes      int64 `json:"data_wipes,omitempty"`
 	VoterDataWipes int64 `json:"voter_data_wipes,omitempty"`
+	// ClusterDowns are the operator's stops of every node at once.
+	ClusterDowns int64 `json:"cluster_downs,omitempty"`
 }
 
 // pathTotals sums the paths of a swarm's seeds, and counts the seeds that
@@ -176,6 +178,7 @@ func (t *pathTotals) add(p swarmPaths) {
 	one(&t.sum.LearnerPolls, &t.seeds.LearnerPolls, p.LearnerPolls)
 	one(&t.sum.DataWipes, &t.seeds.DataWipes, p.DataWipes)
 	one(&t.sum.VoterDataWipes, &t.seeds.VoterDataWipes, p.VoterDataWipes)
+	one(&t.sum.ClusterDowns, &t.seeds.ClusterDowns, p.ClusterDowns)
 }
 
 // String is the summary's line.
@@ -208,8 +211,8 @@ func (t *pathTotals) String() string {
 			t.sum.BrokerConfigChanges, t.seeds.BrokerConfigChanges, t.sum.TopicOverridesDeleted, t.seeds.TopicOverridesDeleted) +
 		fmt.Sprintf("\ntopics deleted and created again: %d (%d seeds), polls by a topic id the broker did not hold: %d (%d seeds); learners' raft polls: %d (%d seeds)",
 			t.sum.TopicsRecreated, t.seeds.TopicsRecreated, t.sum.UnknownTopicIDFetches, t.seeds.UnknownTopicIDFetches, t.sum.LearnerPolls, t.seeds.LearnerPolls) +
-		fmt.Sprintf("\ndata directories wiped: %d (%d seeds), %d of them voters' (%d seeds)",
-			t.sum.DataWipes, t.seeds.DataWipes, t.sum.VoterDataWipes, t.seeds.VoterDataWipes)
+		fmt.Sprintf("\ndata directories wiped: %d (%d seeds), %d of them voters' (%d seeds); whole cluster stopped: %d (%d seeds)",
+			t.sum.DataWipes, t.seeds.DataWipes, t.sum.VoterDataWipes, t.seeds.VoterDataWipes, t.sum.ClusterDowns, t.seeds.ClusterDowns)
 }
 
 func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
@@ -243,6 +246,7 @@ func runSeed(flags *simFlags, seed uint64) (seedResult, error) {
 	res.Paths.TopicsRecreated, res.Paths.UnknownTopicIDFetches = rep.Stats.TopicsRecreated, rep.Stats.UnknownTopicIDFetches
 	res.Paths.LearnerPolls = rep.Stats.LearnerPolls
 	res.Paths.DataWipes, res.Paths.VoterDataWipes = rep.Stats.DataWipes, rep.Stats.VoterDataWipes
+	res.Paths.ClusterDowns = rep.Stats.ClusterDowns
 	if rep.Failed() {
 		v := rep.Violations[0].String()
 		if i := strings.Index(v, "\n"); i >= 0 {
