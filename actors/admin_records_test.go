@@ -106,7 +106,7 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 	})
 	written := make(chan struct{}, 1)
 	consumer := newClient(t, n, kgo.ConsumeTopics("poll"), kgo.FetchMaxWait(5*time.Second), kgo.WithHooks(fetchWritten(written)))
-	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"))
+	producer := newClient(t, n, kgo.DefaultProduceTopic("poll"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	done := make(chan time.Duration, 1)
 	go func() {
 		start := time.Now()
@@ -118,14 +118,19 @@ func TestLongPollReturnsWhenDataArrives(t *testing.T) {
 			}
 		}
 	}()
-	// Produce once a fetch is on its way to the broker, to wait there.
+	// Produce once a fetch is on its way to the broker, to wait there: a
+	// record to each partition, since the consumer's first Fetch may hold
+	// only one of them (it sends one as soon as one partition's offset is
+	// loaded, and adds the other to its next Fetch), and that Fetch rightly
+	// waits out its max wait when only a partition it did not ask for gets
+	// a record.
 	select {
 	case <-written:
 	case <-ctx.Done():
 		t.Fatal("the consumer never sent a fetch")
 	}
 	sent := time.Now()
-	if err := producer.ProduceSync(ctx, kgo.StringRecord("wake")).FirstErr(); err != nil {
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("wake"), Partition: 0}, &kgo.Record{Value: []byte("wake"), Partition: 1}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	waited := <-done
