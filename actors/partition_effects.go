@@ -21,6 +21,7 @@ func (a *partitionActor) carryOut() {
 	for {
 		rd := a.core.Ready()
 		if rd.Empty() {
+			a.core.Recycle(&rd)
 			break
 		}
 		a.perform(&rd)
@@ -30,6 +31,7 @@ func (a *partitionActor) carryOut() {
 			a.logger.Error("partition offline: its log is corrupt or cannot be written", zap.Error(rd.Fatal))
 			panic(fmt.Errorf("%w: %w", errPartitionUnusable, rd.Fatal))
 		}
+		a.core.Recycle(&rd)
 	}
 	hw := a.core.HighWatermark()
 	a.highWatermark.Store(hw)

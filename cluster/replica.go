@@ -266,6 +266,19 @@ type Replica struct {
 	compaction            compactionState
 
 	ready Ready
+	// spare holds the emptied slices of Readys given back (Recycle), for
+	// the next Ready to fill.
+	spare readySpare
+}
+
+// readySpare is the arrays of a Ready given back through Recycle that the
+// effects of a busy partition fill on every produce: its appends, durable
+// waits and replies.
+type readySpare struct {
+	appends        []AppendBatches
+	awaitDurable   []int64
+	produceReplies []ProduceReply
+	fetchReplies   []FetchReply
 }
 
 // compactionState is where the replica's one compaction job stands.
@@ -646,8 +659,33 @@ func (r *Replica) Ready() Ready {
 		r.alterAsked, r.ready.AbandonAlterPartition = nil, true
 	}
 	rd := r.ready
-	r.ready, r.batchSlab = Ready{}, nil
+	r.ready, r.batchSlab = Ready{Appends: r.spare.appends, AwaitDurable: r.spare.awaitDurable,
+		ProduceReplies: r.spare.produceReplies, FetchReplies: r.spare.fetchReplies}, nil
+	r.spare = readySpare{}
 	return rd
+}
+
+// Recycle gives back rd, taken from Ready, once the caller has carried out
+// its effects and reads it no more: its appends', durable waits' and
+// replies' arrays, emptied, are filled by a later Ready's effects, so a
+// busy partition's produces do not allocate them anew every time. A caller
+// that does not recycle loses nothing but the reuse.
+func (r *Replica) Recycle(rd *Ready) {
+	r.spare.appends = recycled(r.spare.appends, rd.Appends)
+	r.spare.awaitDurable = recycled(r.spare.awaitDurable, rd.AwaitDurable)
+	r.spare.produceReplies = recycled(r.spare.produceReplies, rd.ProduceReplies)
+	r.spare.fetchReplies = recycled(r.spare.fetchReplies, rd.FetchReplies)
+	*rd = Ready{}
+}
+
+// recycled is the spare array to keep: the one held, or else given,
+// emptied (nothing it held stays reachable).
+func recycled[T any](held, given []T) []T {
+	if cap(held) > 0 || cap(given) == 0 {
+		return held
+	}
+	clear(given)
+	return given[:0]
 }
 
 // Tick tells the core the time: produces waiting past their request timeout

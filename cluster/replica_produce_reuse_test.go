@@ -85,3 +85,40 @@ func TestOneBatchSlab(t *testing.T) {
 		t.Fatal("the next Ready's slice came from the last one's slab")
 	}
 }
+
+// A Ready given back (Recycle) lends its arrays to a later Ready: a
+// partition producing over and over fills the same appends and replies
+// arrays (two of each, in turn) and allocates none anew, and an array
+// given back holds nothing of what it held.
+func TestRecycledReadyArraysAreReused(t *testing.T) {
+	const now = 1_000_000_000
+	r := newTestReplica(testReplicaConfig(), ReplicaState{})
+	appendArrays, replyArrays := map[*AppendBatches]bool{}, map[*ProduceReply]bool{}
+	var leo int64
+	for i := range 6 {
+		at := Instant{WallMs: now, MonoMs: int64(i + 1)}
+		id := RequestID(i + 1)
+		r.Produce(id, ProduceRequest{Records: idempotentBatch(t, 2, now, 7, int32(2*i)), Acks: -1, TimeoutMs: 30_000}, at)
+		rd := r.Ready()
+		if len(rd.Appends) != 1 {
+			t.Fatalf("produce %d: %d appends", id, len(rd.Appends))
+		}
+		appendArrays[&rd.Appends[:1][0]] = true
+		r.AppendCompleted(id, AppendOutcome{BaseOffset: leo, LogEndOffset: leo + 2, FlushedOffset: leo + 2}, nil)
+		leo += 2
+		appends := rd.Appends
+		r.Recycle(&rd)
+		if appends[0].Batches != nil || appends[0].ID != 0 {
+			t.Fatalf("produce %d: a recycled append still holds %+v", id, appends[0])
+		}
+		rd = r.Ready()
+		if reps := rd.ProduceReplies; len(reps) != 1 || reps[0].ID != id || reps[0].ErrorCode != 0 {
+			t.Fatalf("produce %d: replies %+v", id, reps)
+		}
+		replyArrays[&rd.ProduceReplies[0]] = true
+		r.Recycle(&rd)
+	}
+	if len(appendArrays) > 2 || len(replyArrays) > 2 {
+		t.Fatalf("6 produces filled %d appends arrays and %d replies arrays, want at most 2 each", len(appendArrays), len(replyArrays))
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,8 +20,27 @@ const maxIovecs = 1024
 // iovecScratch is an appender's pwritev(2) vector, kept between appends so
 // that a write of many batches (every follower append) allocates nothing.
 // Its entries are cleared after each call: it keeps no buffer alive.
+//
+// It also keeps what a write costs no allocation for: the raw connection
+// of the file it last wrote (os.File.SyscallConn allocates one a call), and
+// the write under way in call, which control (bound once) carries out
+// inside RawConn.Control, where a closure over the call's arguments was two
+// allocations a write.
 type iovecScratch struct {
 	iovs []unix.Iovec
+
+	file    *os.File
+	raw     syscall.RawConn
+	call    vectoredCall
+	control func(fd uintptr)
+}
+
+// vectoredCall is the arguments and result of the write under way.
+type vectoredCall struct {
+	bufs  [][]byte
+	off   int64
+	slots *RawWriteSlots
+	err   error
 }
 
 // writeVectored writes bufs back to back at off in f with pwritev(2), one
@@ -32,25 +53,43 @@ type iovecScratch struct {
 // scratch is the appender's vector; the write is a raw system call when
 // slots has one free (RawWriteSlots).
 func writeVectored(f vfs.File, bufs [][]byte, off int64, scratch *iovecScratch, slots *RawWriteSlots) (handled bool, err error) {
-	raw, ok := rawConnOf(f)
-	if !ok {
+	osf, isOS := f.(vfs.OSFiler)
+	if !isOS {
 		return false, nil
 	}
-	var werr error
-	if cerr := raw.Control(func(fd uintptr) {
-		var n int64
-		for _, b := range bufs {
-			n += int64(len(b))
+	if file := osf.OSFile(); file != scratch.file {
+		raw, err := file.SyscallConn()
+		if err != nil {
+			return false, nil
 		}
-		rawCall := slots.take(n)
-		werr = scratch.pwritevAll(int(fd), bufs, off, rawCall)
-		if rawCall {
-			slots.give()
-		}
-	}); cerr != nil {
+		scratch.file, scratch.raw = file, raw
+	}
+	if scratch.control == nil {
+		scratch.control = scratch.write
+	}
+	scratch.call = vectoredCall{bufs: bufs, off: off, slots: slots}
+	cerr := scratch.raw.Control(scratch.control)
+	werr := scratch.call.err
+	scratch.call = vectoredCall{} // keeps no buffer alive
+	if cerr != nil {
 		return true, cerr
 	}
 	return true, werr
+}
+
+// write carries out s.call on fd, through a raw system call when its
+// slots have one free (RawWriteSlots).
+func (s *iovecScratch) write(fd uintptr) {
+	c := &s.call
+	var n int64
+	for _, b := range c.bufs {
+		n += int64(len(b))
+	}
+	rawCall := c.slots.take(n)
+	c.err = s.pwritevAll(int(fd), c.bufs, c.off, rawCall)
+	if rawCall {
+		c.slots.give()
+	}
 }
 
 // pwritevAll writes every byte of bufs at off, continuing short writes,

@@ -160,7 +160,7 @@ func (c *Client) connect() (*clientConn, error) {
 	var src io.Reader = nc
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			src = rawReader{raw}
+			src = newRawReader(raw)
 			if !c.cfg.noInlineWrites {
 				cc.raw = raw
 			}

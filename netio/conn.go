@@ -58,9 +58,9 @@ type conn struct {
 	// raw is the socket, for the inline writes' non-blocking attempts;
 	// nil when the connection has none (inline writes are off).
 	raw syscall.RawConn
-	// rawRead is the socket, for the reader's raw reads (rawio.go); nil
-	// when it is not a socket.
-	rawRead syscall.RawConn
+	// rawRead reads the socket for the reader, with raw system calls
+	// (rawio.go); nil when it is not a socket.
+	rawRead *rawReader
 
 	mu         sync.Mutex
 	owner      writerOwner
@@ -119,7 +119,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	c.fw = frameWriter{w: nc, pool: s.pool, beforeWrite: c.armWriteDeadline}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.rawRead = raw
+			c.rawRead = newRawReader(raw)
 			if !s.cfg.noInlineWrites {
 				c.raw = raw
 			}

@@ -37,7 +37,7 @@ func (r *idleAwareReader) Read(p []byte) (int, error) {
 // connection is known (rawio.go).
 func (c *conn) read(p []byte) (int, error) {
 	if c.rawRead != nil {
-		return rawRead(c.rawRead, p)
+		return c.rawRead.Read(p)
 	}
 	return c.netConn.Read(p)
 }

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -173,4 +174,27 @@ type bufferPoolStats struct {
 // stats reads the pool's counters.
 func (p *bufferPool) stats() bufferPoolStats {
 	return bufferPoolStats{gets: p.gets.Load(), reuses: p.reuses.Load(), keptBytes: p.keptBytes.Load()}
+}
+
+// A Retain of a pooled frame allocates one object, its release function
+// (two before: the function and a flag of its own), for each of a frame's
+// first 64; every release function, past the 64th too, is good for one
+// call.
+func TestRetainAllocatesItsReleaseOnly(t *testing.T) {
+	p := newBufferPool(1<<20, true)
+	f := &frameRef{pool: p, buf: p.get(600)}
+	f.refs.Store(1)
+	req := &Request{frame: f}
+	releases := make([]func(), 0, 100)
+	if n := testing.AllocsPerRun(50, func() { releases = append(releases, req.Retain()) }); n > 1 {
+		t.Fatalf("%v allocations a Retain, want 1", n)
+	}
+	for len(releases) < 70 {
+		releases = append(releases, req.Retain())
+	}
+	for i, release := range releases {
+		release()
+		mustPanic(t, fmt.Sprintf("release %d called twice", i), release)
+	}
+	f.release()
 }

@@ -33,28 +33,36 @@ import (
 // compared: not kept. Sysmon's polls are also what retakes a processor
 // from a thread blocked in a long pwrite.
 
-// rawRead reads into p what the socket holds, waiting (through the
-// poller, under the connection's read deadline) when it holds nothing:
-// net.Conn.Read with a raw read system call.
-func rawRead(rc syscall.RawConn, p []byte) (int, error) {
+// rawReader reads a socket with raw read system calls: net.Conn.Read
+// without the scheduler's bookkeeping. It is one reader's (a connection's
+// reader goroutine): its fields carry a read's buffer and result into
+// readFD, which fn holds bound once, so a read allocates nothing (a
+// closure over them was two allocations a read).
+type rawReader struct {
+	rc    syscall.RawConn
+	p     []byte
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+// newRawReader reads the socket rc.
+func newRawReader(rc syscall.RawConn) *rawReader {
+	r := &rawReader{rc: rc}
+	r.fn = r.readFD
+	return r
+}
+
+// Read reads into p what the socket holds, waiting (through the poller,
+// under the connection's read deadline) when it holds nothing.
+func (r *rawReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			r, e := sysRead(fd, p)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = r, e
-			return true
-		}
-	})
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Read(r.fn)
+	n, errno := r.n, r.errno
+	r.p = nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -64,6 +72,22 @@ func rawRead(rc syscall.RawConn, p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// readFD is one attempt of Read on fd: false (wait for the poller) when
+// the socket holds nothing yet.
+func (r *rawReader) readFD(fd uintptr) bool {
+	for {
+		n, e := sysRead(fd, r.p)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		r.n, r.errno = n, e
+		return true
+	}
 }
 
 // rawWrite writes p to the non-blocking socket fd with one raw write
@@ -104,8 +128,3 @@ func rawWritev(fd uintptr, bufs [][]byte, vec *[]syscall.Iovec) int {
 		return r
 	}
 }
-
-// rawReader is an io.Reader of a socket through rawRead.
-type rawReader struct{ rc syscall.RawConn }
-
-func (r rawReader) Read(p []byte) (int, error) { return rawRead(r.rc, p) }

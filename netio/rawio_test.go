@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestRawReadAsConnRead: rawRead reads what the peer wrote, waits for data
+// TestRawReadAsConnRead: a rawReader reads what the peer wrote, waits for data
 // when there is none, reports the connection's read deadline as a
 // timeout, and the peer's close as io.EOF; rawWrite writes what the socket
 // takes.
@@ -50,22 +50,22 @@ func TestRawReadAsConnRead(t *testing.T) {
 	}
 	read := make(chan result, 1)
 	go func() {
-		n, err := rawRead(rc, buf)
+		n, err := newRawReader(rc).Read(buf)
 		read <- result{n, err}
 	}()
 	if _, err := client.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	if r := <-read; r.err != nil || string(buf[:r.n]) != "hello" {
-		t.Fatalf("rawRead = %q, %v; want hello", buf[:r.n], r.err)
+		t.Fatalf("Read = %q, %v; want hello", buf[:r.n], r.err)
 	}
 
 	if err := server.SetReadDeadline(time.Now().Add(10 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	var ne net.Error
-	if _, err := rawRead(rc, buf); !errors.As(err, &ne) || !ne.Timeout() {
-		t.Fatalf("rawRead past the deadline: %v, want a timeout", err)
+	if _, err := newRawReader(rc).Read(buf); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Read past the deadline: %v, want a timeout", err)
 	}
 	if err := server.SetReadDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestRawReadAsConnRead(t *testing.T) {
 	}
 
 	client.Close()
-	if _, err := rawRead(rc, buf); err != io.EOF {
-		t.Fatalf("rawRead after the peer closed: %v, want io.EOF", err)
+	if _, err := newRawReader(rc).Read(buf); err != io.EOF {
+		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
 	}
 }

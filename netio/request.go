@@ -119,6 +119,17 @@ func (r *Request) Retain() (release func()) {
 	if f.refs.Add(1) <= 1 {
 		panic("netio: Retain on a request whose frame was already released")
 	}
+	if i := f.retains.Add(1) - 1; i < 64 {
+		// Told apart by its bit in f.released: one allocation, the
+		// function, where a flag of its own was a second.
+		bit := uint64(1) << i
+		return func() {
+			if f.released.Or(bit)&bit != 0 {
+				panic("netio: a request frame's release function was called twice")
+			}
+			f.release()
+		}
+	}
 	var released atomic.Bool
 	return func() {
 		if released.Swap(true) {
@@ -147,6 +158,11 @@ type frameRef struct {
 	pool *bufferPool
 	buf  []byte
 	refs atomic.Int32
+	// retains counts the Retains handed out; the release of each of the
+	// first 64 sets its bit in released (a frameRef is never reused, so a
+	// second call finds its bit set).
+	retains  atomic.Int32
+	released atomic.Uint64
 }
 
 // release drops one reference; nil-safe.

@@ -37,11 +37,18 @@ func PartitionFor(key string, partitions int32) int32 {
 
 // javaStringHash is Java's String.hashCode: h = 31*h + c over the string's
 // UTF-16 code units, wrapping on overflow. Bytes that are not UTF-8 count as
-// U+FFFD, as Java's decoder reads them.
+// U+FFFD, as Java's decoder reads them. It allocates nothing: ranging over
+// the string yields those runes, and a rune past U+FFFF counts as its two
+// surrogates.
 func javaStringHash(s string) int32 {
 	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
+	for _, r := range s {
+		if r > 0xFFFF {
+			hi, lo := utf16.EncodeRune(r)
+			h = 31*(31*h+hi) + lo
+			continue
+		}
+		h = 31*h + r
 	}
 	return h
 }

@@ -48,3 +48,15 @@ func TestIsInternal(t *testing.T) {
 		}
 	}
 }
+
+// Hashing a key allocates nothing (the string's runes and their UTF-16
+// units were two allocations for a 45-byte key, the units one for some
+// shorter ones: a transactional Produce looks its id's coordinator
+// partition up).
+func TestJavaStringHashAllocatesNothing(t *testing.T) {
+	for _, key := range []string{"txn", "a😀b", "orders-exactly-once-transactional-producer-17"} {
+		if n := testing.AllocsPerRun(100, func() { javaStringHash(key) }); n != 0 {
+			t.Errorf("hash(%q): %v allocations, want 0", key, n)
+		}
+	}
+}
