@@ -14,34 +14,7 @@ import (
 // timeout, and the peer's close as io.EOF; rawWrite writes what the socket
 // takes.
 func TestRawReadAsConnRead(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	defer server.Close()
-	rc, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server, rc := rawConnPair(t)
 
 	buf := make([]byte, 16)
 	type result struct {
@@ -84,4 +57,39 @@ func TestRawReadAsConnRead(t *testing.T) {
 	if _, err := newRawReader(rc).Read(buf); err != io.EOF {
 		t.Fatalf("Read after the peer closed: %v, want io.EOF", err)
 	}
+}
+
+// rawConnPair connects a client to a server over loopback TCP, both closed
+// when the test ends, and gives the server side's raw connection.
+func rawConnPair(t *testing.T) (client, server net.Conn, rc syscall.RawConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close() })
+	rc, err = server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, server, rc
 }
