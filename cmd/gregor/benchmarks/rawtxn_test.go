@@ -80,6 +80,9 @@ type rawProducer struct {
 	markers                     int64          // one per partition of each ended transaction
 	warmRecords                 int64          // records written (and aborted) before the window
 	retries                     int64          // requests told CONCURRENT_TRANSACTIONS
+	// produceTime and endTime are the transactions' Produce and EndTxn
+	// round trips summed (from the request's write to its answer read).
+	produceTime, endTime time.Duration
 }
 
 // newRawProducer connects to t's broker, checks it leads every partition
@@ -421,9 +424,11 @@ func (p *rawProducer) transaction(k int, commit bool) error {
 			time.Sleep(rawBackoff(retry))
 		}
 		resp := &kmsg.ProduceResponse{}
+		start := time.Now()
 		if err := p.c.roundTrip(p.produceRequest(pending), resp); err != nil {
 			return fmt.Errorf("Produce: %w", err)
 		}
+		p.produceTime += time.Since(start)
 		var err error
 		if pending, err = p.checkProduce(resp, pending, true); err != nil {
 			return err
@@ -494,9 +499,11 @@ func (p *rawProducer) endTxn(commit bool) error {
 		req.SetVersion(p.endV)
 		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.txnID, p.id, p.epoch, commit
 		resp := &kmsg.EndTxnResponse{}
+		start := time.Now()
 		if err := p.c.roundTrip(req, resp); err != nil {
 			return fmt.Errorf("EndTxn: %w", err)
 		}
+		p.endTime += time.Since(start)
 		switch resp.ErrorCode {
 		case 0:
 		case kerr.ConcurrentTransactions.Code:
@@ -521,6 +528,9 @@ type rawRun struct {
 	switches int64 // the broker processes' context switches in the window
 	retries  int64 // requests told CONCURRENT_TRANSACTIONS
 	txns     int64
+	// produceTime and endTime are the window's transactional Produce and
+	// EndTxn round trips summed.
+	produceTime, endTime time.Duration
 }
 
 func (r *rawRun) add(o rawRun) {
@@ -528,6 +538,21 @@ func (r *rawRun) add(o rawRun) {
 	r.switches += o.switches
 	r.retries += o.retries
 	r.txns += o.txns
+	r.produceTime += o.produceTime
+	r.endTime += o.endTime
+}
+
+// report adds retries/txn (requests told CONCURRENT_TRANSACTIONS per
+// transaction) and the mean Produce and EndTxn round trips of the
+// transactions, produce-us and endtxn-us: where a transaction's wall time
+// goes. Nothing for idempotent runs.
+func (r *rawRun) report(b *testing.B) {
+	if r.txns == 0 {
+		return
+	}
+	b.ReportMetric(float64(r.retries)/float64(r.txns), "retries/txn")
+	b.ReportMetric(float64(r.produceTime.Microseconds())/float64(r.txns), "produce-us")
+	b.ReportMetric(float64(r.endTime.Microseconds())/float64(r.txns), "endtxn-us")
 }
 
 // produceRaw writes set to topic (parts partitions) with producers raw
@@ -559,6 +584,7 @@ func produceRaw(b *testing.B, t *target, topic string, parts int, set recordSet,
 		if err := p.warmUp(i % parts); err != nil {
 			t.fail(b, "%s: raw producer warm-up: %v", t.name, err)
 		}
+		p.produceTime, p.endTime, p.retries = 0, 0, 0 // the window's alone
 		ps[i] = p
 	}
 	errs := make([]error, producers)
@@ -594,6 +620,8 @@ func produceRaw(b *testing.B, t *target, topic string, parts int, set recordSet,
 		acked += p.acked - p.warmRecords
 		expected += p.acked + p.markers
 		run.retries += p.retries
+		run.produceTime += p.produceTime
+		run.endTime += p.endTime
 	}
 	if acked != int64(set.n) {
 		t.fail(b, "%s: %d records acknowledged, want %d", t.name, acked, set.n)
@@ -666,9 +694,7 @@ func benchRaw(b *testing.B, t *target, set recordSet, mode string, producers int
 	report(b, t, set, total.w)
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(float64(total.w.client.Nanoseconds())/records, "client-ns/rec")
-	if total.txns > 0 {
-		b.ReportMetric(float64(total.retries)/float64(total.txns), "retries/txn")
-	}
+	total.report(b)
 }
 
 // benchRawRatio is the raw ratio cell: in every iteration the idempotent
@@ -690,5 +716,5 @@ func benchRawRatio(b *testing.B, t *target, set recordSet, producers int) {
 		}
 	}
 	reportTxnRatio(b, t, float64(set.n)*float64(b.N), idem.w, txn.w, idem.w.client, txn.w.client, idem.switches, txn.switches)
-	b.ReportMetric(float64(txn.retries)/float64(txn.txns), "retries/txn")
+	txn.report(b)
 }
