@@ -694,6 +694,15 @@ func benchRaw(b *testing.B, t *target, set recordSet, mode string, producers int
 	report(b, t, set, total.w)
 	records := float64(set.n) * float64(b.N)
 	b.ReportMetric(float64(total.w.client.Nanoseconds())/records, "client-ns/rec")
+	if len(t.processes()) != 0 {
+		// The broker's context switches per transaction, or per 100
+		// idempotent records (one Produce).
+		unit := "switches/txn"
+		if mode != "txn100" {
+			unit = "switches/100rec"
+		}
+		b.ReportMetric(float64(total.switches)/(records/txnRecords), unit)
+	}
 	total.report(b)
 }
 
