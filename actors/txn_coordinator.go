@@ -62,9 +62,8 @@ type (
 		pid  int64
 		code int16
 	}
-	txnMarkersWritten struct{ results []markerResult }
-	txnTick           struct{}
-	txnShutdown       struct{}
+	txnTick     struct{}
+	txnShutdown struct{}
 )
 
 // txnCoordinator is the thin shell around one __transaction_state
