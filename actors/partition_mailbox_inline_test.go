@@ -301,3 +301,27 @@ func TestLocalMarkerOutcomesRunOnTheirSender(t *testing.T) {
 	}
 	wantHandled(t, inv, local, remote)
 }
+
+// TestCollectingSixRunsAllocatesOnlyTheCollector: a sender that defers the
+// runs of six idle mailboxes (a Produce over six partitions, a
+// transaction's six markers) allocates its collector and nothing more
+// (the runs grew a slice before: five allocations).
+func TestCollectingSixRunsAllocatesOnlyTheCollector(t *testing.T) {
+	b := &produceBatch{}
+	ran := 0
+	fn := func() { ran++ }
+	collect := func() {
+		runs := smallRuns(true)
+		b.deferTo = runs
+		for range 6 {
+			b.deferRun(fn)
+		}
+		runs.run()
+	}
+	if got := testing.AllocsPerRun(1000, collect); got != 1 {
+		t.Errorf("%v allocations to collect and make six deferred runs, want 1 (the collector)", got)
+	}
+	if ran != 6*1001 {
+		t.Errorf("%d runs made, want %d", ran, 6*1001)
+	}
+}

@@ -220,7 +220,7 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 // the next tick.
 func (a *txnCoordinator) carryOut() {
 	for {
-		runs := &inlineRuns{}
+		runs := newInlineRuns()
 		for {
 			rd := a.core.Ready()
 			if rd.Empty() {
