@@ -75,7 +75,21 @@ func (b *produceBatch) heldBytes() int {
 
 // inlineRuns are the runs of the mailboxes a sender found idle and claimed
 // (deferredInline), to make once it sent all its messages.
-type inlineRuns struct{ runs []func() }
+type inlineRuns struct {
+	runs []func()
+	// first holds the first runs (a Produce's six partitions, a
+	// transaction's six markers), so that collecting them allocates
+	// nothing but the collector: a slice grown run by run cost four
+	// allocations for six, a tenth of a transaction's.
+	first [8]func()
+}
+
+// newInlineRuns is an empty collector of deferred runs.
+func newInlineRuns() *inlineRuns {
+	r := &inlineRuns{}
+	r.runs = r.first[:0]
+	return r
+}
 
 // smallRuns is a collector of deferred runs when small, else nil (no run
 // deferred).
@@ -83,7 +97,7 @@ func smallRuns(small bool) *inlineRuns {
 	if !small {
 		return nil
 	}
-	return &inlineRuns{}
+	return newInlineRuns()
 }
 
 // run makes the runs in the order they were claimed; nil runs nothing.
@@ -94,7 +108,8 @@ func (r *inlineRuns) run() {
 	for _, fn := range r.runs {
 		fn()
 	}
-	r.runs = nil
+	clear(r.first[:])
+	r.runs = r.first[:0]
 }
 
 // deferRun implements deferredInline.

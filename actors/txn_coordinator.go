@@ -62,9 +62,8 @@ type (
 		pid  int64
 		code int16
 	}
-	txnMarkersWritten struct{ results []markerResult }
-	txnTick           struct{}
-	txnShutdown       struct{}
+	txnTick     struct{}
+	txnShutdown struct{}
 )
 
 // txnCoordinator is the thin shell around one __transaction_state
@@ -221,7 +220,7 @@ func (a *txnCoordinator) loadRead(res fetchPartitionResult) {
 // the next tick.
 func (a *txnCoordinator) carryOut() {
 	for {
-		runs := &inlineRuns{}
+		runs := newInlineRuns()
 		for {
 			rd := a.core.Ready()
 			if rd.Empty() {

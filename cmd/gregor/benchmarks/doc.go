@@ -5,7 +5,8 @@
 // time a benchmark needs it.
 //
 // Every benchmark runs the same franz-go client (kgo) with the same settings
-// against each target:
+// against each target (but the client=kmsg-raw cells of
+// BenchmarkTransactions, which run a load generator of their own, below):
 //
 //   - gregor: the gregor binary built from this tree, started once per process
 //     as `gregor serve` over a fresh data directory with default settings. Its
@@ -142,6 +143,37 @@
 //	    the transactions of those cells alone, with no idempotent run
 //	    between: the cells to profile the broker in (records/s and the
 //	    per-record costs of transactions only).
+//	BenchmarkTransactions/rec=100B/parts=6/client=kmsg-raw/producers={1,4,16}/mode={txn100,idempotent,ratio}/{gregor,ref-kfake,ref-kfake-process}
+//	    (rawtxn_test.go) the same records, transactions and idempotent
+//	    runs, but from a load generator written on kmsg over raw TCP
+//	    instead of franz-go, whose own CPU per transactional record
+//	    (~2,000 ns, against ~520 per idempotent one) bounds the franz-go
+//	    cells' ratio on a 2-core machine: these cells show what the broker
+//	    can do. It is no product client. Each producer has one connection
+//	    of its own to the one broker node (it refuses a topic led by
+//	    several, or a coordinator elsewhere) and its own producer id; a
+//	    transaction is one Produce of 100 records over the six partitions
+//	    (a batch of 16-17 records each; Produce v12 with no
+//	    AddPartitionsToTxn where the broker finalizes transaction.version
+//	    2, as both brokers do, else AddPartitionsToTxn first), acks=all,
+//	    then EndTxn commit, whose answer (transaction.version 2) gives the
+//	    next transaction's bumped epoch; an idempotent producer sends the
+//	    same Produces, sequences running on, five in flight. No batching,
+//	    lingering, compression, metadata refresh, failover or retries but
+//	    of CONCURRENT_TRANSACTIONS (counted: retries/txn). Every answer is
+//	    checked (error codes, every partition answered once, base offsets
+//	    rising, every record acknowledged), and after each run the
+//	    partitions' end offsets must sum to exactly the records and
+//	    markers written (none lost, none twice) and, for transactions, the
+//	    last stable offsets reach them; any failure fails the benchmark.
+//	    One aborted transaction of one record (idempotent: one record) per
+//	    producer before the window. mode=ratio reports what the franz-go
+//	    ratio cells do (txn/idempotent, each mode's records/s, broker
+//	    CPU per record and switches, client CPU per record); txn100 and
+//	    idempotent alone report records/s, ns-cpu/rec and client-ns/rec;
+//	    the transactional cells also produce-us and endtxn-us (the mean
+//	    Produce and EndTxn round trips: where a transaction's wall time
+//	    goes).
 //	BenchmarkPhysical/rec={100B,1KiB}/{tcp,disk-append,crc32c}
 //	    (physical_test.go) the kernel's and the CPU's floors for one copy of
 //	    a record set, in this process: a loopback TCP transfer, an append to
@@ -180,6 +212,10 @@
 //     that range instead of letting the kernel pick them (and the three-node
 //     clusters' from it, instead of 20000-49999), for machines
 //     where each user of loopback keeps to a range of its own.
+//   - GREGOR_BENCH_RAW_TXN_VERSION=1 makes the client=kmsg-raw cells'
+//     transactional producers add their partitions with AddPartitionsToTxn
+//     (Produce up to v11, EndTxn up to v4) even where the broker finalizes
+//     transaction.version 2.
 //   - GREGOR_BENCH_SET="key=value ..." starts gregor with those settings
 //     (each becomes a --set), e.g. socket.send.buffer.bytes=-1.
 //   - GREGOR_BENCH_RF3_ACKS1=1 adds the replication cell
