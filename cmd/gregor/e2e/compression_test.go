@@ -112,3 +112,47 @@ func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic strin
 	}
 	return codecs
 }
+
+// kcat (librdkafka 2.0) compresses with every codec: it turns gzip, snappy
+// and lz4 on only for a broker whose ApiVersions lists Produce v2, which
+// gregor lists from v0 as Kafka 4 does (KAFKA-18659) while it serves v3 up.
+// Before, librdkafka logged "Broker does not support compression type gzip:
+// not compressing batch" and produced uncompressed.
+func TestKcatCompressesEveryCodec(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	codecs := map[string]int16{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+	cl := b.client(t)
+	for name, want := range codecs {
+		topic := "kcat-" + name
+		if _, err := b.admin(t).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for i := range 20 {
+			values = append(values, fmt.Sprintf("%s-%d-%s", name, i, strings.Repeat("y", 300)))
+		}
+		produce := exec.CommandContext(ctx, "kcat", "-b", b.addr, "-P", "-t", topic, "-p", "0", "-z", name)
+		produce.Stdin = strings.NewReader(strings.Join(values, "\n") + "\n")
+		if out, err := produce.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P -z %s: %v\n%s", name, err, out)
+		}
+		out, err := exec.CommandContext(ctx, "kcat", "-b", b.addr, "-C", "-t", topic, "-e", "-q").Output()
+		if err != nil {
+			t.Fatalf("kcat -C -t %s: %v\n%s", topic, err, out)
+		}
+		if got := strings.Fields(string(out)); !slices.Equal(got, values) {
+			t.Errorf("%s: kcat read back %d records, want %d", topic, len(got), len(values))
+		}
+		got := storedCodecs(ctx, t, cl, topic)
+		if len(got) == 0 {
+			t.Fatalf("%s: a fetch from offset 0 returned no batch", topic)
+		}
+		for i, codec := range got {
+			if codec != want {
+				t.Errorf("kcat -z %s: batch %d stored with codec %d, want %d", name, i, codec, want)
+			}
+		}
+	}
+}
