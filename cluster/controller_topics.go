@@ -96,6 +96,10 @@ func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 	}}
 }
 
+// clusterMetadataTopic is the name of KRaft's metadata log, which Kafka's
+// tools and clients know; no topic may take it.
+const clusterMetadataTopic = "__cluster_metadata"
+
 // duplicateTopic is the answer to a topic a request names more than once.
 func duplicateTopic(name string) *apiError {
 	return newAPIError(kerr.InvalidRequest, "topic %q is listed more than once", name)
@@ -195,6 +199,10 @@ func (c *Controller) newTopic(w *MetadataImage, name string, partitions int32, r
 func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError {
 	if err := ValidateTopicName(name); err != nil {
 		return newAPIError(kerr.InvalidTopicException, "%v", err)
+	}
+	if name == clusterMetadataTopic {
+		// As Kafka's controller: the name is the metadata log's.
+		return newAPIError(kerr.InvalidRequest, "creation of internal topic %s is prohibited", name)
 	}
 	if _, ok := w.Topic(name); ok {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)

@@ -27,6 +27,12 @@ try:
     failures.append('creating kp twice succeeded')
 except TopicAlreadyExistsError:
     pass
+# KRaft's metadata log has the name __cluster_metadata: Kafka refuses it.
+try:
+    a.create_topics([NewTopic('__cluster_metadata', 1, 1)])
+    failures.append('creating __cluster_metadata succeeded')
+except InvalidRequestError:
+    pass
 check('list_topics', sorted(t for t in a.list_topics() if not t.startswith('__')), ['kp'])
 (desc,) = a.describe_topics(['kp'])
 check('describe_topics partitions', sorted(p['partition'] for p in desc['partitions']), [0, 1, 2])
