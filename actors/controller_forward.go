@@ -86,12 +86,18 @@ func imageShows(req kmsg.Request, resp kmsg.Response) func(*cluster.MetadataImag
 		if !ok || q.ValidateOnly {
 			break
 		}
+		// The answer has a topic once, where the request may have it twice
+		// (answered INVALID_REQUEST): its count is the request's by name.
+		counts := make(map[string]int32, len(q.Topics))
+		for _, t := range q.Topics {
+			counts[t.Topic] = t.Count
+		}
 		return func(img *cluster.MetadataImage) bool {
-			for i, t := range r.Topics {
-				if t.ErrorCode != 0 || i >= len(q.Topics) {
+			for _, t := range r.Topics {
+				if t.ErrorCode != 0 {
 					continue
 				}
-				if it, ok := img.Topic(t.Topic); !ok || it.PartitionCount() < q.Topics[i].Count {
+				if it, ok := img.Topic(t.Topic); !ok || it.PartitionCount() < counts[t.Topic] {
 					return false
 				}
 			}

@@ -55,8 +55,11 @@ func (n *Node) startListeners() error {
 			ReceiveBufferBytes:   cfg.SocketReceiveBufferBytes,
 			ConnectionsMaxIdleMs: cfg.ConnectionsMaxIdleMs,
 			APIVersions:          servedAPIVersions(),
-			Observer:             n.metrics,
-			Features:             n.apiFeatures,
+			// As Kafka 4 (KAFKA-18659): else librdkafka produces without
+			// gzip, snappy or lz4. v0-v2 requests are refused all the same.
+			AdvertiseFromZero: []int16{int16(kmsg.Produce)},
+			Observer:          n.metrics,
+			Features:          n.apiFeatures,
 			// Produce records are held (Request.Retain) until their
 			// partition appended them; every other request is done with its
 			// frame when it is answered.

@@ -18,10 +18,21 @@ func (c *Controller) alterConfigs(req *kmsg.AlterConfigsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	var a configAlteration
 	a.w = c.working
+	listed := map[configResource]int{}
+	for _, res := range req.Resources {
+		listed[configResource{res.ResourceType, res.ResourceName}]++
+	}
 	for _, res := range req.Resources {
 		set := map[string]string{}
-		var aerr *apiError
+		names := make([]string, 0, len(res.Configs))
 		for _, cfg := range res.Configs {
+			names = append(names, cfg.Name)
+		}
+		aerr := checkListedOnce(listed[configResource{res.ResourceType, res.ResourceName}], names)
+		for _, cfg := range res.Configs {
+			if aerr != nil {
+				break
+			}
 			if cfg.Value == nil {
 				aerr = newAPIError(kerr.InvalidConfig, "config %s has a null value", cfg.Name)
 				break
@@ -55,8 +66,20 @@ func (c *Controller) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRe
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	var a configAlteration
 	a.w = c.working
+	listed := map[configResource]int{}
 	for _, res := range req.Resources {
-		current, aerr := currentConfigs(a.w, res.ResourceType, res.ResourceName)
+		listed[configResource{res.ResourceType, res.ResourceName}]++
+	}
+	for _, res := range req.Resources {
+		names := make([]string, 0, len(res.Configs))
+		for _, cfg := range res.Configs {
+			names = append(names, cfg.Name)
+		}
+		var current map[string]string
+		aerr := checkListedOnce(listed[configResource{res.ResourceType, res.ResourceName}], names)
+		if aerr == nil {
+			current, aerr = currentConfigs(a.w, res.ResourceType, res.ResourceName)
+		}
 		if aerr == nil {
 			aerr = applyIncremental(current, res.Configs, res.ResourceType)
 		}
@@ -79,6 +102,33 @@ func (c *Controller) incrementalAlterConfigs(req *kmsg.IncrementalAlterConfigsRe
 		}
 		return &out
 	}}
+}
+
+// configResource is a resource an AlterConfigs or IncrementalAlterConfigs
+// request names.
+type configResource struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// checkListedOnce refuses, as Kafka's brokers do before they forward the
+// request, a resource the request lists more than once (each of its
+// entries is answered INVALID_REQUEST and none is applied: which should
+// win is not said) and a resource that names a config more than once.
+// listed is how many entries name the resource, names its entry's config
+// names.
+func checkListedOnce(listed int, names []string) *apiError {
+	if listed > 1 {
+		return newAPIError(kerr.InvalidRequest, "each resource must appear at most once: this one is listed %d times", listed)
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			return newAPIError(kerr.InvalidRequest, "config %s is listed more than once", n)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 // configAlteration gathers the records of one request's resources.

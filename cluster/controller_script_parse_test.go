@@ -272,10 +272,19 @@ func atoi(t *testing.T, s string) int {
 	return n
 }
 
+// deleteTopics reads one topic per line: NAME, id=N, NAME id=N (both) or
+// - (neither); up to v5 a NAME goes in TopicNames.
 func deleteTopics(t *testing.T, td *datadriven.TestData, version int16) *kmsg.DeleteTopicsRequest {
 	r := kmsg.NewPtrDeleteTopicsRequest()
 	for _, line := range lines(td.Input) {
-		if idText, ok := strings.CutPrefix(line, "id="); ok {
+		if name, idText, ok := strings.Cut(line, " id="); ok { // both, which is invalid
+			rt := kmsg.NewDeleteTopicsRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			rt.TopicID[15] = byte(atoi(t, idText))
+			r.Topics = append(r.Topics, rt)
+		} else if line == "-" { // neither, which is invalid
+			r.Topics = append(r.Topics, kmsg.NewDeleteTopicsRequestTopic())
+		} else if idText, ok := strings.CutPrefix(line, "id="); ok {
 			rt := kmsg.NewDeleteTopicsRequestTopic()
 			rt.TopicID[15] = byte(atoi(t, idText))
 			r.Topics = append(r.Topics, rt)

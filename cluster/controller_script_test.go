@@ -226,14 +226,28 @@ func (s *controllerScript) run(t *testing.T, td *datadriven.TestData) string {
 		s.c.BecomeLeader(s.c.Image(), s.now())
 	case "predecessor":
 		s.c.Predecessor(s.now(), int32(intArg(t, td, "node", -1)), int64(intArg(t, td, "since", 0)))
-	default:
-		req := s.request(t, td)
-		if !s.c.Handle(s.now(), req, s.token) {
-			td.Fatalf(t, "the controller does not handle %s", td.Cmd)
+	case "each":
+		// each CMD: every input line is a request of its own (CMD with that
+		// line), as a request may not name one resource twice.
+		for _, line := range lines(td.Input) {
+			one := *td
+			one.Cmd, one.CmdArgs, one.Input = td.CmdArgs[0].Key, td.CmdArgs[1:], line
+			s.handle(t, &one)
+			s.drain(t, &out, td.HasArg("commit-fails"))
 		}
+		return out.String()
+	default:
+		s.handle(t, td)
 	}
 	s.drain(t, &out, td.HasArg("commit-fails"))
 	return out.String()
+}
+
+// handle gives the controller the request the command describes.
+func (s *controllerScript) handle(t *testing.T, td *datadriven.TestData) {
+	if !s.c.Handle(s.now(), s.request(t, td), s.token) {
+		td.Fatalf(t, "the controller does not handle %s", td.Cmd)
+	}
 }
 
 func (s *controllerScript) newController(t *testing.T, td *datadriven.TestData) {

@@ -25,7 +25,11 @@ func (c *Controller) topicRecords(w *MetadataImage, p *topicPlan) []MetadataReco
 }
 
 // createTopics decides a CreateTopics request. Each topic is checked
-// against the image as the topics before it in the request leave it.
+// against the image as the topics before it in the request leave it. A
+// topic named more than once is created under none of its entries and
+// answered once, INVALID_REQUEST, as Kafka's controller does: the answer's
+// topics are keyed by name (librdkafka fails to parse an answer that names
+// a topic twice).
 func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
@@ -36,12 +40,22 @@ func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 	var recs []MetadataRecord
 	var created []int // answers that need the records
 	for _, t := range req.Topics {
+		if seen[t.Topic] < 0 {
+			continue // a duplicate answered already
+		}
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
 		var aerr *apiError
+		if seen[t.Topic] > 1 {
+			seen[t.Topic] = -1
+			aerr = duplicateTopic(t.Topic)
+		}
 		configs := map[string]string{}
 		for _, cfg := range t.Configs {
+			if aerr != nil {
+				break
+			}
 			if cfg.Value == nil {
 				aerr = newAPIError(kerr.InvalidConfig, "config %s of topic %q has a null value", cfg.Name, t.Topic)
 				break
@@ -49,11 +63,7 @@ func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 			configs[cfg.Name] = *cfg.Value
 		}
 		var plan *topicPlan
-		switch {
-		case aerr != nil:
-		case seen[t.Topic] > 1:
-			aerr = newAPIError(kerr.InvalidRequest, "topic %q is listed more than once", t.Topic)
-		default:
+		if aerr == nil {
 			plan, aerr = c.newTopic(w, t.Topic, t.NumPartitions, t.ReplicationFactor, t.ReplicaAssignment, configs)
 		}
 		if aerr != nil {
@@ -84,6 +94,15 @@ func (c *Controller) createTopics(req *kmsg.CreateTopicsRequest) decision {
 		}
 		return &out
 	}}
+}
+
+// clusterMetadataTopic is the name of KRaft's metadata log, which Kafka's
+// tools and clients know; no topic may take it.
+const clusterMetadataTopic = "__cluster_metadata"
+
+// duplicateTopic is the answer to a topic a request names more than once.
+func duplicateTopic(name string) *apiError {
+	return newAPIError(kerr.InvalidRequest, "topic %q is listed more than once", name)
 }
 
 // AutoCreateTopics creates the named topics that do not exist, with the
@@ -181,6 +200,10 @@ func (c *Controller) checkNewTopicName(w *MetadataImage, name string) *apiError 
 	if err := ValidateTopicName(name); err != nil {
 		return newAPIError(kerr.InvalidTopicException, "%v", err)
 	}
+	if name == clusterMetadataTopic {
+		// As Kafka's controller: the name is the metadata log's.
+		return newAPIError(kerr.InvalidRequest, "creation of internal topic %s is prohibited", name)
+	}
 	if _, ok := w.Topic(name); ok {
 		return newAPIError(kerr.TopicAlreadyExists, "topic %q already exists", name)
 	}
@@ -202,46 +225,63 @@ func checkTopicConfigs(configs map[string]string) *apiError {
 }
 
 // deleteTopics decides a DeleteTopics request (by name up to v5, by name
-// or id from v6).
+// or id from v6). As Kafka's controller: a topic named (or given by id)
+// more than once is deleted by none of its entries and answered once,
+// INVALID_REQUEST; so is a topic given both by its name and by its id; an
+// entry with both a name and an id, or with neither, is INVALID_REQUEST.
 func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
-	type target struct {
-		name *string
-		id   TopicID
-	}
-	var targets []target
+	var targets []deleteTarget
 	for _, n := range req.TopicNames {
-		targets = append(targets, target{name: kmsg.StringPtr(n)})
+		targets = append(targets, deleteTarget{name: kmsg.StringPtr(n)})
 	}
 	for _, t := range req.Topics {
-		targets = append(targets, target{name: t.Topic, id: t.TopicID})
+		targets = append(targets, deleteTarget{name: t.Topic, id: t.TopicID})
 	}
 	w := c.working
+	entries := map[deleteKey]int{} // by name or by id
+	reached := map[TopicID]int{}   // by the topic an entry finds
+	for _, tg := range targets {
+		entries[tg.key()]++
+		if topic, ok := tg.find(w); ok && tg.valid() {
+			reached[topic.ID]++
+		}
+	}
 	var recs []MetadataRecord
 	var deleted []int
 	for _, tg := range targets {
+		if entries[tg.key()] < 0 {
+			continue // a duplicate answered already
+		}
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = tg.name, tg.id
-		var topic *TopicImage
-		var ok bool
-		if tg.name != nil {
-			topic, ok = w.Topic(*tg.name)
-		} else {
-			topic, ok = w.TopicByID(tg.id)
-		}
+		topic, ok := tg.find(w)
+		var aerr *apiError
 		switch {
 		case !c.cfg.DeleteTopicEnable:
-			rt.ErrorCode = kerr.TopicDeletionDisabled.Code
+			aerr = newAPIError(kerr.TopicDeletionDisabled, "topic deletion is disabled (delete.topic.enable=false)")
+		case !tg.valid() && tg.name == nil:
+			aerr = newAPIError(kerr.InvalidRequest, "neither a topic name nor a topic id was given")
+		case !tg.valid():
+			aerr = newAPIError(kerr.InvalidRequest, "both a topic name and a topic id were given for %q", *tg.name)
+		case entries[tg.key()] > 1:
+			entries[tg.key()] = -1
+			aerr = newAPIError(kerr.InvalidRequest, "topic %s is listed more than once", tg)
 		case !ok && tg.name == nil:
 			rt.ErrorCode = kerr.UnknownTopicID.Code
 		case !ok:
 			rt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		case reached[topic.ID] > 1:
+			aerr = newAPIError(kerr.InvalidRequest, "topic %q is listed both by its name and by its id", topic.Name)
 		default:
 			rt.Topic, rt.TopicID = kmsg.StringPtr(topic.Name), topic.ID
 			rec := []MetadataRecord{RemoveTopicRecord{TopicID: topic.ID}}
 			w = mustApply(w, rec)
 			recs = append(recs, rec...)
 			deleted = append(deleted, len(resp.Topics))
+		}
+		if aerr != nil {
+			rt.ErrorCode, rt.ErrorMessage = aerr.code, &aerr.msg
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -256,16 +296,73 @@ func (c *Controller) deleteTopics(req *kmsg.DeleteTopicsRequest) decision {
 	}}
 }
 
-// createPartitions decides a CreatePartitions request.
+// deleteTarget is one topic of a DeleteTopics request: a name, an id, or
+// (invalidly) both or neither.
+type deleteTarget struct {
+	name *string
+	id   TopicID
+}
+
+// valid says the target has a name or an id, not both.
+func (tg deleteTarget) valid() bool { return (tg.name == nil) != (tg.id == TopicID{}) }
+
+// deleteKey is what two entries that name the same topic share: the name
+// (hasName), or the id.
+type deleteKey struct {
+	name    string
+	hasName bool
+	id      TopicID
+}
+
+func (tg deleteTarget) key() deleteKey {
+	if tg.name != nil {
+		return deleteKey{name: *tg.name, hasName: true, id: tg.id}
+	}
+	return deleteKey{id: tg.id}
+}
+
+// find looks the target's topic up in w, by name when it has one.
+func (tg deleteTarget) find(w *MetadataImage) (*TopicImage, bool) {
+	if tg.name != nil {
+		return w.Topic(*tg.name)
+	}
+	return w.TopicByID(tg.id)
+}
+
+// String names the target as an answer's message does.
+func (tg deleteTarget) String() string {
+	if tg.name != nil {
+		return fmt.Sprintf("%q", *tg.name)
+	}
+	return fmt.Sprintf("id %v", tg.id)
+}
+
+// createPartitions decides a CreatePartitions request. A topic named more
+// than once grows under none of its entries and is answered once,
+// INVALID_REQUEST, as by Kafka's controller.
 func (c *Controller) createPartitions(req *kmsg.CreatePartitionsRequest) decision {
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, t := range req.Topics {
+		seen[t.Topic]++
+	}
 	w := c.working
 	var recs []MetadataRecord
 	var grown []int
 	for _, t := range req.Topics {
+		if seen[t.Topic] < 0 {
+			continue // a duplicate answered already
+		}
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
-		precs, aerr := c.addPartitions(w, t)
+		var precs []MetadataRecord
+		var aerr *apiError
+		if seen[t.Topic] > 1 {
+			seen[t.Topic] = -1
+			aerr = duplicateTopic(t.Topic)
+		} else {
+			precs, aerr = c.addPartitions(w, t)
+		}
 		switch {
 		case aerr != nil:
 			rt.ErrorCode, rt.ErrorMessage = aerr.code, &aerr.msg

@@ -52,6 +52,13 @@ type ReplicaConfig struct {
 	// Compacted is cleanup.policy containing compact: every record must
 	// have a key, and the log is handed to the log cleaner when due.
 	Compacted bool
+	// Recompress and Codec are compression.type: with Recompress, every
+	// produced batch is stored with Codec (0 none, 1 gzip, 2 snappy, 3
+	// lz4, 4 zstd), re-encoded when its producer used another, as by
+	// Kafka's log validator; without (compression.type=producer), each
+	// batch keeps its producer's codec.
+	Recompress bool
+	Codec      int8
 }
 
 // ReplicaState is what the replica core recovers on start: the partition's

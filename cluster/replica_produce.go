@@ -191,7 +191,29 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 	if r.cfg.TimestampType == CreateTime {
 		logstore.SetBatchCreateTime(records, maxTs)
 	}
+	if r.cfg.Recompress && int8(b.Attributes&0x07) != r.cfg.Codec {
+		out, err := r.codecs().Recompress(records, r.cfg.Codec)
+		if err != nil {
+			return nil, kerr.CorruptMessage.Code, err.Error(), nil
+		}
+		// As Kafka: the batch as stored must fit max.message.bytes.
+		if len(out) > int(r.cfg.MaxMessageBytes) {
+			return nil, kerr.MessageTooLarge.Code, fmt.Sprintf("record batch of %d bytes recompressed to %d bytes (compression.type %s) is larger than max.message.bytes %d",
+				len(records), len(out), codecName(r.cfg.Codec), r.cfg.MaxMessageBytes), nil
+		}
+		records = out
+	}
 	return records, 0, "", nil
+}
+
+// codecName is compression.type's name of a record batch codec.
+func codecName(codec int8) string {
+	for name, c := range storedCodecs {
+		if c == codec {
+			return name
+		}
+	}
+	return fmt.Sprintf("codec %d", codec)
 }
 
 // AppendCompleted reports the outcome of an AppendBatches, or an error (then

@@ -120,5 +120,13 @@ func ResolveTopicSettings(topic *TopicImage, broker BrokerConfigs, durableHighWa
 	if value("message.timestamp.type") == "LogAppendTime" {
 		rc.TimestampType = LogAppendTime
 	}
+	if codec, ok := storedCodecs[value("compression.type")]; ok {
+		rc.Recompress, rc.Codec = true, codec
+	}
 	return TopicSettings{Log: lc, Replica: rc}
 }
+
+// storedCodecs are the compression.type values that name the codec a
+// topic stores its batches in (the record batch's codec bits); producer
+// keeps each producer's.
+var storedCodecs = map[string]int8{"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}

@@ -77,3 +77,35 @@ func (c *Codecs) makeCompressors() {
 		c.compressors[typ] = comp
 	}
 }
+
+// Recompress re-encodes the record section of raw, one whole batch, with
+// codec (0: none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), as Kafka's log
+// validator stores a batch on a topic whose compression.type names another
+// codec than the producer's: the header (offsets, producer id, epoch and
+// sequence, timestamps, the transactional bit) is kept, the codec bits,
+// length and CRC are the new encoding's. raw's records must have passed
+// ValidateRecords, which bounds what they decompress to.
+func (c *Codecs) Recompress(raw []byte, codec int8) ([]byte, error) {
+	if codec < 0 || codec > 4 {
+		return nil, fmt.Errorf("recompress: unknown codec %d", codec)
+	}
+	b, err := ParseBatch(raw)
+	if err != nil {
+		return nil, err
+	}
+	section := b.Records
+	if from := b.Attributes & compactAttrCodecMask; from != 0 {
+		if section, err = c.decompress(section, kgo.CompressionCodecType(from)); err != nil {
+			return nil, err
+		}
+	}
+	if codec != 0 {
+		if section, err = c.compress(section, kgo.CompressionCodecType(codec)); err != nil {
+			return nil, err
+		}
+	}
+	out := b.RecordBatch
+	out.Attributes = out.Attributes&^compactAttrCodecMask | int16(codec)
+	out.Records = section
+	return encodeBatch(&out), nil
+}

@@ -18,8 +18,9 @@ import (
 //   - v5+ (only when the Config names the cluster): ClusterID and NodeID are
 //     both set or both unset, else INVALID_REQUEST; if set and not us,
 //     REBOOTSTRAP_REQUIRED (KIP-1242);
-//   - otherwise every served key with its range, sorted by key, and (v3+)
-//     the feature levels the Config's Features gives (KIP-584).
+//   - otherwise every served key with its range (from v0 for a key of
+//     Config.AdvertiseFromZero), sorted by key, and (v3+) the feature
+//     levels the Config's Features gives (KIP-584).
 //
 // The response header of ApiVersions never has a tag byte (see
 // responseHeaderHasTags).
@@ -55,6 +56,9 @@ func answerAPIVersions(d *decodedRequest, versions *versionTable, identity broke
 		key := kmsg.NewApiVersionsResponseApiKey()
 		key.ApiKey = r.APIKey
 		key.MinVersion = r.MinVersion
+		if versions.fromZero[r.APIKey] {
+			key.MinVersion = 0
+		}
 		key.MaxVersion = r.MaxVersion
 		resp.ApiKeys = append(resp.ApiKeys, key)
 	}

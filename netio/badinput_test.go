@@ -143,3 +143,29 @@ func TestApiVersionsAnswers(t *testing.T) {
 	expect(kmsg.StringPtr("other-cluster"), 3, kerr.RebootstrapRequired.Code)
 	expect(kmsg.StringPtr(testClusterID), 4, kerr.RebootstrapRequired.Code)
 }
+
+// A key served AdvertiseFromZero is listed from v0 in the ApiVersions
+// answer (Kafka 4's Produce, KAFKA-18659) while a request below its served
+// range still closes the connection; an advertised key that is not served
+// is a configuration error.
+func TestAdvertiseFromZero(t *testing.T) {
+	s := startServer(t, Config{AdvertiseFromZero: []int16{0}}, &memoryHandler{})
+	c := dialRaw(t, s.Addr(), "librdkafka")
+	resp := c.roundTrip(apiVersionsRequest(3), 1).(*kmsg.ApiVersionsResponse)
+	listed := map[int16][2]int16{}
+	for _, k := range resp.ApiKeys {
+		listed[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	if got, want := listed[0], [2]int16{0, 12}; got != want {
+		t.Fatalf("Produce listed as v%d..v%d, want v%d..v%d", got[0], got[1], want[0], want[1])
+	}
+	if got, want := listed[3], [2]int16{0, 12}; got != want {
+		t.Fatalf("Metadata listed as v%d..v%d, want v%d..v%d", got[0], got[1], want[0], want[1])
+	}
+	c.roundTrip(produceRequest(3, 1, "x"), 2)
+	c.send(produceRequest(2, 1, "x"), 3)
+	c.expectClosed()
+	if _, err := NewServer(Config{APIVersions: testVersions, AdvertiseFromZero: []int16{1}}, &memoryHandler{}, nil); err == nil {
+		t.Fatal("a server advertising an API key it does not serve was made")
+	}
+}

@@ -87,6 +87,13 @@ type Config struct {
 	// closes its connection. ApiVersions (key 18) is answered by netio and
 	// added to the table unless listed here (then within 0..5).
 	APIVersions []APIVersionRange
+	// AdvertiseFromZero are served keys the ApiVersions answer lists from
+	// version 0 while their APIVersions range is served (a request below
+	// it closes its connection as any version not served does). Kafka 4
+	// lists Produce so (KAFKA-18659): librdkafka turns gzip, snappy and lz4
+	// on only for a broker that lists Produce v2, and else produces
+	// uncompressed.
+	AdvertiseFromZero []int16
 	// PrivateAPIs are API keys unknown to kmsg that this listener also
 	// serves and advertises in ApiVersions, with request and response
 	// types the caller supplies (gregor's inter-node APIs, such as the
@@ -174,6 +181,9 @@ func (cfg *Config) validate() error {
 type versionTable struct {
 	byKey  []versionRangeEntry
 	sorted []APIVersionRange // the ApiVersions response entries, by key
+	// fromZero are the keys the ApiVersions answer lists from version 0
+	// (Config.AdvertiseFromZero).
+	fromZero map[int16]bool
 	// private holds the served keys unknown to kmsg (private.go).
 	private map[int16]privateEntry
 }
@@ -236,4 +246,19 @@ func (t *versionTable) lookup(key int16) (versionRangeEntry, bool) {
 		return t.lookupPrivate(key)
 	}
 	return t.byKey[key], true
+}
+
+// advertiseFromZero marks keys the ApiVersions answer lists from version 0;
+// each must be served.
+func (t *versionTable) advertiseFromZero(keys []int16) error {
+	for _, k := range keys {
+		if _, ok := t.lookup(k); !ok {
+			return fmt.Errorf("API key %d is advertised from version 0 but not served", k)
+		}
+		if t.fromZero == nil {
+			t.fromZero = make(map[int16]bool, len(keys))
+		}
+		t.fromZero[k] = true
+	}
+	return nil
 }

@@ -71,6 +71,9 @@ func NewServer(cfg Config, handler Handler, logger *zap.Logger) (*Server, error)
 	if err == nil {
 		err = versions.addPrivate(cfg.PrivateAPIs)
 	}
+	if err == nil {
+		err = versions.advertiseFromZero(cfg.AdvertiseFromZero)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("netio config: %w", err)
 	}

@@ -55,7 +55,7 @@ func newGroupResetOffsetsCommand(opts *adminOptions) *cobra.Command {
 	f.BoolVar(&r.toLatest, "to-latest", false, "reset to each partition's log end offset")
 	f.Int64Var(&r.toOffset, "to-offset", 0, "reset to this offset (kept within each partition's log)")
 	f.StringVar(&r.toDatetime, "to-datetime", "", "reset to the first record at or after this time (RFC 3339, 2006-01-02T15:04:05[.000] local, or Unix ms)")
-	f.Int64Var(&r.shiftBy, "shift-by", 0, "move each committed offset by this many records (negative: back)")
+	f.Int64Var(&r.shiftBy, "shift-by", 0, "move each committed offset by this many records (negative: back; a partition without one is refused, as by kafka-consumer-groups)")
 	f.BoolVar(&r.dryRun, "dry-run", false, "show the new offsets without committing them")
 	f.BoolVar(&r.execute, "execute", false, "commit the new offsets: what reset-offsets does without --dry-run (accepted because Kafka's kafka-consumer-groups only previews without it)")
 	_ = cmd.MarkFlagRequired("topic")
@@ -231,11 +231,15 @@ func planReset(topics []string, targets map[string][]int32, starts, ends kadm.Li
 					next = o.Offset
 				}
 			case "shift-by":
-				base := current
-				if base < 0 {
-					base = start.Offset
+				// As Kafka's kafka-consumer-groups: there is nothing to
+				// shift, and starting from the log start would commit an
+				// offset the group's auto.offset.reset may not have chosen.
+				if current < 0 {
+					return nil, fmt.Errorf("reset-offsets: cannot shift partition %s/%d: the group has no committed offset there "+
+						"(name the partitions that have one with --topic %s:P,..., or give --to-earliest, --to-latest, --to-offset or --to-datetime)",
+						topic, p, topic)
 				}
-				next = base + r.shiftBy
+				next = current + r.shiftBy
 			}
 			next = min(max(next, start.Offset), end.Offset)
 			lines = append(lines, resetLine{topic: topic, partition: p, current: current, newOffs: next})

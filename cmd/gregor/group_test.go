@@ -141,6 +141,11 @@ func TestGroupCommands(t *testing.T) {
 		}
 	}
 	mustFail(t, "", group("reset-offsets", "app", "--topic", "orders:1", "--shift-by", "3", "--execute", "--dry-run"), "contradict")
+	// audit has committed an offset of partition 0 alone: as Kafka's
+	// kafka-consumer-groups, --shift-by refuses a partition without one.
+	mustFail(t, "", group("reset-offsets", "audit", "--topic", "orders", "--shift-by", "1", "--dry-run"),
+		"cannot shift partition orders/1: the group has no committed offset there")
+	mustRun(t, "", group("reset-offsets", "audit", "--topic", "orders:0", "--shift-by", "1", "--dry-run")...)
 	mustRun(t, "", group("reset-offsets", "app", "--topic", "orders:1", "--shift-by", "3", "--execute")...)
 	describe = mustRun(t, "", group("describe", "app")...)
 	for _, re := range []*regexp.Regexp{

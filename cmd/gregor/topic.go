@@ -264,6 +264,15 @@ func topicConfigAlterations(sets, deletes []string) ([]kadm.AlterConfig, error) 
 		}
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: strings.TrimSpace(key)})
 	}
+	// A broker refuses a request that changes a config twice
+	// (INVALID_REQUEST, as Kafka's): say which flags did.
+	given := make(map[string]bool, len(alters))
+	for _, a := range alters {
+		if given[a.Name] {
+			return nil, fmt.Errorf("alter-config: %s is given more than once (--set, --delete): change a config once per request", a.Name)
+		}
+		given[a.Name] = true
+	}
 	return alters, nil
 }
 

@@ -163,6 +163,8 @@ func TestTopicErrors(t *testing.T) {
 			[]string{"INVALID_CONFIG"}},
 		{"alter-config nothing to do", topic("alter-config", "exists"),
 			[]string{"give at least one --set key=value or --delete key"}},
+		{"alter-config a key twice", topic("alter-config", "exists", "--set", "retention.ms=1000", "--delete", "retention.ms"),
+			[]string{"alter-config: retention.ms is given more than once (--set, --delete)"}},
 		{"no topic", topic("create"),
 			[]string{"requires at least 1 arg"}},
 	}

@@ -40,6 +40,19 @@ check('create_partitions', outcome(a.create_partitions([NewPartitions('cf', 4)])
 check('create_partitions validate_only', outcome(a.create_partitions([NewPartitions('cf', 8)], validate_only=True)), {'cf': 'ok'})
 check('create_partitions refused', outcome(a.create_partitions([NewPartitions('cf', 2)])), {'cf': 'INVALID_PARTITIONS'})
 check('create_partitions of no topic', outcome(a.create_partitions([NewPartitions('nope', 2)])), {'nope': 'UNKNOWN_TOPIC_OR_PART'})
+# A topic one request names twice is refused once, INVALID_REQUEST, and left
+# as it was, as by Kafka's controller (librdkafka cannot parse an answer that
+# names a topic twice; 2.0.2 crashes on one that answers fewer topics than
+# it asked for, which is what Kafka answers beside a duplicate).
+check('create_topics twice', outcome(a.create_topics([NewTopic('cf-twice', 1, 1), NewTopic('cf-twice', 2, 1)])),
+      {'cf-twice': 'INVALID_REQUEST'})
+check('create_topics', outcome(a.create_topics([NewTopic('cf-once', 1, 1)])), {'cf-once': 'ok'})
+check('create_partitions twice', outcome(a.create_partitions([NewPartitions('cf-once', 2), NewPartitions('cf-once', 3)])),
+      {'cf-once': 'INVALID_REQUEST'})
+check('delete_topics twice', outcome(a.delete_topics(['cf-once', 'cf-once'])), {'cf-once': 'INVALID_REQUEST'})
+md = a.list_topics(timeout=10)
+check('topics named twice', ('cf-twice' in md.topics, len(md.topics['cf-once'].partitions) if 'cf-once' in md.topics else 0), (False, 1))
+check('delete_topics', outcome(a.delete_topics(['cf-once'])), {'cf-once': 'ok'})
 md = a.list_topics(timeout=10)
 check('partitions after create_partitions', len(md.topics['cf'].partitions), 4)
 check('partitions of the default topic', len(md.topics['cf-default'].partitions), 1)

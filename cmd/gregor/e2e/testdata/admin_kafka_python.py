@@ -7,7 +7,7 @@ from kafka.admin import (NewTopic, NewPartitions, ConfigResource, ConfigResource
                          ACLOperation, ACLPermissionType, ResourcePattern, ResourcePatternFilter,
                          ResourceType, ACLResourcePatternType)
 from kafka.errors import TopicAlreadyExistsError, SecurityDisabledError, GroupLoadInProgressError, \
-    GroupIdNotFoundError, NoError
+    GroupIdNotFoundError, NoError, InvalidRequestError
 from kafka.structs import OffsetAndMetadata
 
 addr = sys.argv[1]
@@ -27,6 +27,12 @@ try:
     failures.append('creating kp twice succeeded')
 except TopicAlreadyExistsError:
     pass
+# KRaft's metadata log has the name __cluster_metadata: Kafka refuses it.
+try:
+    a.create_topics([NewTopic('__cluster_metadata', 1, 1)])
+    failures.append('creating __cluster_metadata succeeded')
+except InvalidRequestError:
+    pass
 check('list_topics', sorted(t for t in a.list_topics() if not t.startswith('__')), ['kp'])
 (desc,) = a.describe_topics(['kp'])
 check('describe_topics partitions', sorted(p['partition'] for p in desc['partitions']), [0, 1, 2])
@@ -41,6 +47,19 @@ check('describe_configs retention.ms', [(e[0], e[1], e[3]) for e in entries], [(
 a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, 'kp', configs={'retention.ms': '500000'})])
 res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, 'kp', configs={'retention.ms': None})])
 check('retention.ms after alter_configs', res[0].resources[0][4][0][1], '500000')
+# A resource or topic one request names twice is refused, INVALID_REQUEST, and
+# left as it was, as by Kafka (which entry should win is not said).
+resp = a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, 'kp', configs={'retention.ms': '600000'}),
+                        ConfigResource(ConfigResourceType.TOPIC, 'kp', configs={'retention.ms': '700000'})])
+check('alter_configs of a topic twice', [r[0] for r in resp.resources], [InvalidRequestError.errno] * 2)
+res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, 'kp', configs={'retention.ms': None})])
+check('retention.ms after alter_configs twice', res[0].resources[0][4][0][1], '500000')
+try:
+    a.delete_topics(['kp', 'kp'])
+    failures.append('deleting kp twice in one request succeeded')
+except InvalidRequestError:
+    pass
+check('kp after deleting it twice in one request', 'kp' in a.list_topics(), True)
 
 p = KafkaProducer(bootstrap_servers=addr, acks='all')
 for i in range(20):
