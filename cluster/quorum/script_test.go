@@ -33,6 +33,8 @@ import (
 //	transfer id=N              the active leader hands leadership to N
 //	hand-off                   the active leader hands leadership to the
 //	                           voter furthest along (a graceful shutdown)
+//	stopping id=N [awaiting]   node N stops gracefully (Stopping), its
+//	                           broker awaiting a controller with awaiting
 //	partition                  cut the network: one group of ids per line
 //	isolate id=N|leader|follower
 //	                           cut a node off from every other: node N, the
@@ -170,6 +172,12 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		s.c.noteHold(l)
 		return fmt.Sprintf("n%d hands leadership to %d", l.q.cfg.NodeID, to)
+	case "stopping":
+		var id int
+		td.ScanArgs(t, "id", &id)
+		n := s.c.node(int32(id))
+		n.q.Stopping(td.HasArg("awaiting"))
+		s.c.handleReadies(n)
 	case "partition":
 		var groups [][]int32
 		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
