@@ -14,6 +14,34 @@ import "fmt"
 // the start of its controlled shutdown, and then stops without it. A broker
 // that sees another active broker still waits for the controller, as long
 // as the timeout allows: its leadership can move.
+//
+// It stops at once, without waiting that interval, when it also knows no
+// controller can answer: the metadata quorum's last leader resigned (it
+// stopped gracefully while every other voter was stopping too, and handed
+// its leadership to no one: quorum.Leadership.Resigned, which this node's
+// quorum learned from the leader's resignation notice and holds until its
+// term moves on), and the metadata this broker applied holds every offset
+// that leader had committed, so no record the broker has not seen makes
+// another broker active. Any controller still to come would be elected
+// among voters that are all stopping, an election timeout later at the
+// soonest.
+
+// QuorumResigned tells the core that the metadata quorum's leader resigned
+// with no successor, having committed up to offset (stopping.go in
+// cluster/quorum), or, with a negative offset, that a leader may lead
+// again (the quorum's term moved on). Until told, the core assumes one
+// may.
+func (b *BrokerLifecycle) QuorumResigned(now Instant, offset int64) {
+	b.lastNowMs = now.MonoMs
+	b.resignedOffset = offset
+	b.Tick(now)
+}
+
+// noControllerToCome says the broker knows no controller can answer, and
+// that the metadata it applied is whole (see above).
+func (b *BrokerLifecycle) noControllerToCome() bool {
+	return b.resignedOffset >= 0 && b.metadataOffset >= b.resignedOffset
+}
 
 // OtherBrokersActive reports whether the metadata the node applied shows a
 // registered broker other than this one that may lead: unfenced and not in
@@ -28,6 +56,9 @@ func (b *BrokerLifecycle) lastBrokerDeadlineMs() (int64, bool) {
 	if b.state != BrokerPendingControlledShutdown || !b.noOtherActive {
 		return 0, false
 	}
+	if b.noControllerToCome() {
+		return b.shutdownBeganMs, true
+	}
 	return min(b.shutdownBeganMs+b.cfg.HeartbeatIntervalMs, b.shutdownDeadlineMs), true
 }
 
@@ -37,6 +68,12 @@ func (b *BrokerLifecycle) stopAsLastBroker(now Instant) bool {
 	at, ok := b.lastBrokerDeadlineMs()
 	if !ok || now.MonoMs < at {
 		return false
+	}
+	if b.noControllerToCome() {
+		b.moveTo(BrokerShuttingDown, fmt.Sprintf(
+			"no other broker is active to take this broker's leadership, and the metadata quorum's last leader resigned after committing offset %d, "+
+				"which this broker applied: no controller is left to answer; stopping without it", b.resignedOffset))
+		return true
 	}
 	b.moveTo(BrokerShuttingDown, fmt.Sprintf(
 		"no other broker is active to take this broker's leadership, and no controller answered within %d ms; stopping without it",
