@@ -51,8 +51,13 @@ type lifecycleAnswer struct {
 
 // quorumLeaderKnown says which node this node now knows to lead the
 // metadata quorum (-1 while none): a heartbeat stuck at the one before is
-// sent again, to it (cluster.BrokerLifecycle.QuorumLeader).
-type quorumLeaderKnown struct{ leader int32 }
+// sent again, to it (cluster.BrokerLifecycle.QuorumLeader); and the offset
+// its last leader had committed when it resigned with no successor, -1
+// when it did not (cluster.BrokerLifecycle.QuorumResigned).
+type quorumLeaderKnown struct {
+	leader         int32
+	resignedOffset int64
+}
 
 // lifecycleTick wakes the lifecycle at the core's next deadline.
 type lifecycleTick struct{}
@@ -83,6 +88,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		}
 	case *quorumLeaderKnown:
 		b.core.QuorumLeader(now, msg.leader)
+		b.core.QuorumResigned(now, msg.resignedOffset)
 	case *lifecycleTick:
 		b.core.Tick(now)
 	case *caughtUpPublished:
@@ -120,6 +126,7 @@ func (b *brokerLifecycleActor) catchUp(now cluster.Instant) {
 	b.core.MetadataApplied(image.LastOffset())
 	b.core.OtherBrokersActive(image.ActiveBrokerOtherThan(b.node.cfg.NodeID))
 	b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+	b.core.QuorumResigned(now, b.node.quorumResigned.Load())
 	if dirs := b.node.offlineDirs.Load(); dirs != nil {
 		b.core.SetOfflineDirectories(*dirs)
 	}

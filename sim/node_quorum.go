@@ -195,10 +195,12 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 	if l.LeaderID != prev.LeaderID && l.LeaderID == n.id {
 		n.w.tracef("%s: leads the quorum in epoch %d", n.name(), l.LeaderEpoch)
 	}
-	if n.lifecycle != nil && l.LeaderID != prev.LeaderID {
+	if n.lifecycle != nil && (l.LeaderID != prev.LeaderID || l.Resigned != prev.Resigned) {
 		// A heartbeat stuck at the controller before goes again, to this
-		// one (as the broker lifecycle actor hears of the quorum actor).
+		// one (as the broker lifecycle actor hears of the quorum actor);
+		// a resignation tells a last broker that no controller is left.
 		n.lifecycle.QuorumLeader(now, l.LeaderID)
+		n.lifecycle.QuorumResigned(now, resignedOffset(l))
 		n.driveLifecycle()
 	}
 	if n.handOffDone != nil && l.LeaderID != n.id {
@@ -217,10 +219,16 @@ func (n *node) handOffLeadership(then func()) {
 		then()
 		return
 	}
+	n.q.Stopping(false)
 	to, err := n.q.HandOffLeadership()
 	if err != nil || to < 0 {
 		if err != nil {
 			n.w.tracef("%s: quorum leadership not handed off: %v", n.name(), err)
+		}
+		if n.q.Resigned() {
+			// Its notices go out before the process stops.
+			n.w.timelinef("controller: %s resigns the quorum's leadership: every other voter is stopping", n.name())
+			n.settle()
 		}
 		then()
 		return
@@ -229,6 +237,15 @@ func (n *node) handOffLeadership(then func()) {
 	n.handOffDone = then
 	n.after(n.w.timing.electionTimeoutMs, n.handedOff)
 	n.settle()
+}
+
+// resignedOffset is the offset the quorum's last leader had committed when
+// it resigned, as l tells it; -1 when it did not.
+func resignedOffset(l quorum.Leadership) int64 {
+	if !l.Resigned {
+		return -1
+	}
+	return l.ResignedOffset
 }
 
 // handedOff ends a hand-off of the quorum's leadership: the process may

@@ -150,9 +150,10 @@ type Quorum struct {
 	stopNotified   stopNotified
 	stoppingVoters map[int32]voterStop
 	// resignNotices are this leader's resignation notices for the next
-	// Ready; resigned is the resignation of a leader this node took, not
+	// Ready, hasResigned that it resigned; resigned is the resignation of a leader this node took, not
 	// yet reported in a Ready's Leadership when resignedUnreported.
 	resignNotices      []*raftpb.Message
+	hasResigned        bool
 	resigned           resignation
 	resignedUnreported bool
 }

@@ -202,6 +202,7 @@ func (q *Quorum) noteStopStage(node int32, tags heartbeatAnswerTags, sentMs int6
 func (q *Quorum) resign() {
 	st := q.rn.BasicStatus()
 	commit := st.GetCommit()
+	q.hasResigned = true
 	ctx := make([]byte, resignNoticeLen)
 	ctx[0] = resignNoticeTag
 	binary.BigEndian.PutUint64(ctx[1:], commit)
@@ -217,6 +218,10 @@ func (q *Quorum) resign() {
 	q.cfg.Logger.Info("every other voter of the metadata quorum is stopping and needs no controller: resigning the leadership, handing it to no one",
 		zap.Uint64("epoch", st.GetTerm()), zap.Uint64("committed_offset", commit))
 }
+
+// Resigned says this node resigned its leadership (HandOffLeadership
+// handed it to no one, every other voter stopping too).
+func (q *Quorum) Resigned() bool { return q.hasResigned }
 
 // takeResignNotice takes m when it is a leader's resignation: from the
 // leader this node follows, in its term, it knows no node leads until its
