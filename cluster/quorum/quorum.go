@@ -529,13 +529,16 @@ func (q *Quorum) TransferLeadership(to int32) error {
 //     election timeout ago, when there is one (such a voter drops a
 //     transfer's MsgTimeoutNow: transfer_mark.go);
 //   - a voter heard from lately that is stopping while its broker awaits a
-//     controller's answer;
+//     controller's answer, when such voters and those not stopping (heard
+//     from lately, this node not counted) still make a majority: a leader
+//     without one commits nothing, so no controller would answer;
 //   - a voter not known to stop that was not heard from lately;
 //
 // and among equals the one furthest along (the one raft brings up to date
-// soonest; the lowest id of equals). When every other voter is stopping
-// and needs no controller, it hands the leadership to no one and resigns:
-// the other members learn that no node leads (Leadership.Resigned).
+// soonest; the lowest id of equals). When there is none (every other
+// voter is stopping, and either needs no controller or would lead no
+// majority), it hands the leadership to no one and resigns: the other
+// members learn that no node leads (Leadership.Resigned).
 //
 // It returns the voter picked, or -1 when this node does not lead, no
 // other voter exists, or it resigned. The leadership moved once a Ready's
@@ -580,7 +583,7 @@ func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, 
 	if to < 0 {
 		to = pick(true, false, stopNone)
 	}
-	if to < 0 {
+	if to < 0 && q.quorumOutlivesStops(st, active) {
 		to = pick(true, false, stopAwaitsController)
 	}
 	if to < 0 && !activeOnly {

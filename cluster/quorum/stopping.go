@@ -196,6 +196,20 @@ func (q *Quorum) noteStopStage(node int32, tags heartbeatAnswerTags, sentMs int6
 	}
 }
 
+// quorumOutlivesStops says whether the voters heard from lately (active)
+// that do not stop, or stop while their broker awaits a controller, make
+// a majority of the voters without this node: a leader among them could
+// commit, and its controller answer the brokers still stopping.
+func (q *Quorum) quorumOutlivesStops(st Status, active map[int32]bool) bool {
+	staying := 0
+	for _, v := range st.Voters {
+		if v.NodeID != st.NodeID && active[v.NodeID] && q.stoppingVoters[v.NodeID].stage != stopLeaving {
+			staying++
+		}
+	}
+	return staying >= len(st.Voters)/2+1
+}
+
 // resign ends this leader's leadership with no successor: every other
 // member is told, with the offset this node committed, and the caller
 // stops at once (see above).
