@@ -219,7 +219,12 @@ func (n *node) handOffLeadership(then func()) {
 		then()
 		return
 	}
+	// Its controlled shutdown is over: it needs no controller now.
 	n.q.Stopping(false)
+	n.settle()
+	if !n.up || n.q == nil {
+		return
+	}
 	to, err := n.q.HandOffLeadership()
 	if err != nil || to < 0 {
 		if err != nil {

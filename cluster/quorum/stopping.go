@@ -229,7 +229,7 @@ func (q *Quorum) resign() {
 			Context: ctx,
 		})
 	})
-	q.cfg.Logger.Info("every other voter of the metadata quorum is stopping and needs no controller: resigning the leadership, handing it to no one",
+	q.cfg.Logger.Info("every other voter of the metadata quorum is stopping, and none could be the controller the stopping brokers need: resigning the leadership, handing it to no one",
 		zap.Uint64("epoch", st.GetTerm()), zap.Uint64("committed_offset", commit))
 }
 
