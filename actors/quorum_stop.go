@@ -5,6 +5,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
+
+	"gregor/cluster/quorum"
 )
 
 // The quorum actor's part in a graceful stop: it tells the leader how far
@@ -61,13 +63,18 @@ func (a *quorumActor) transfer(ctx actor.Context, msg *transferLeadership) {
 // node's resignation: a voter once its CONTROLLER listener took (or
 // refused) a frame sent after it, a learner once it polled for what is
 // held for it; voters known unreachable are not waited for. At most two
-// raft ticks (a learner polls every tick), within the caller's own bound.
+// raft ticks (a learner polls every tick), within the caller's own bound;
+// a member not heard from for two ticks is not waited for.
 func (a *quorumActor) awaitResignation(ctx actor.Context, done func()) {
 	a.resignWait = map[int32]bool{}
-	m := a.core.Membership()
-	for _, id := range append(append([]int32(nil), m.Voters...), m.Learners...) {
-		if id != a.node.cfg.NodeID && !a.net.unreachable[id] {
-			a.resignWait[id] = true
+	st := a.core.Status()
+	tickMs := max(a.node.cfg.QuorumElectionTimeoutMs/10, 1)
+	heardSinceMs := a.node.cfg.Clock.Now().WallMs - 2*tickMs
+	for _, m := range append(append([]quorum.ReplicaStatus(nil), st.Voters...), st.Observers...) {
+		// A member alive answers or polls every raft tick: one silent for
+		// two has gone (or will not hear it in time either).
+		if m.NodeID != a.node.cfg.NodeID && !a.net.unreachable[m.NodeID] && m.LastFetchTimestamp >= heardSinceMs {
+			a.resignWait[m.NodeID] = true
 		}
 	}
 	a.transferDone = done
