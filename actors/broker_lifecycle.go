@@ -52,8 +52,9 @@ type lifecycleAnswer struct {
 // quorumLeaderKnown says which node this node now knows to lead the
 // metadata quorum (-1 while none): a heartbeat stuck at the one before is
 // sent again, to it (cluster.BrokerLifecycle.QuorumLeader); and the offset
-// its last leader had committed when it resigned with no successor, -1
-// when it did not (cluster.BrokerLifecycle.QuorumResigned).
+// past which no controller commits (its last leader resigned with no
+// successor, or this node leads alone among stopping voters), -1 when a
+// controller may (cluster.BrokerLifecycle.QuorumResigned).
 type quorumLeaderKnown struct {
 	leader         int32
 	resignedOffset int64

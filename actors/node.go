@@ -118,8 +118,8 @@ type Node struct {
 
 	// controllerActive says this node's controller leads; quorumLeader is
 	// the quorum's leader as this node knows it (-1 unknown);
-	// quorumResigned the offset its last leader had committed when it
-	// resigned with no successor (-1: it did not).
+	// quorumResigned the offset past which no controller commits, as the
+	// quorum actor last saw (-1: a controller may; quorum_stop.go).
 	controllerActive atomic.Bool
 	quorumLeader     atomic.Int32
 	quorumResigned   atomic.Int64

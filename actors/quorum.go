@@ -214,6 +214,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 		}
 	}
 	a.node.leadershipHold.Store(a.core.LeadershipHoldsUntilMs())
+	a.tellNoController()
 	a.addLearners()
 }
 
@@ -221,12 +222,8 @@ func (a *quorumActor) drive(ctx actor.Context) {
 func (a *quorumActor) led(l quorum.Leadership) {
 	a.leadership = l
 	a.node.quorumLeader.Store(l.LeaderID)
-	resigned := int64(-1)
-	if l.Resigned {
-		resigned = l.ResignedOffset
-	}
-	a.node.quorumResigned.Store(resigned)
-	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID, resignedOffset: resigned})
+	a.node.quorumResigned.Store(a.noControllerPast())
+	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID, resignedOffset: a.node.quorumResigned.Load()})
 	if a.transferDone != nil && l.LeaderID != a.node.cfg.NodeID {
 		a.transferDone()
 		a.transferDone = nil

@@ -103,3 +103,28 @@ func (a *quorumActor) resignHeard(member int32) {
 		a.transferDone = nil
 	}
 }
+
+// noControllerPast is the offset past which no controller commits, as this
+// node knows: its leader resigned (quorum.Leadership.Resigned), or it leads
+// alone among voters that all stop (quorum.Quorum.StoppingAlone); -1 when
+// a controller may.
+func (a *quorumActor) noControllerPast() int64 {
+	if l := a.leadership; l.Resigned {
+		return l.ResignedOffset
+	}
+	if committed, ok := a.core.StoppingAlone(); ok {
+		return committed
+	}
+	return -1
+}
+
+// tellNoController tells the broker lifecycle when noControllerPast
+// changed (cluster.BrokerLifecycle.QuorumResigned).
+func (a *quorumActor) tellNoController() {
+	off := a.noControllerPast()
+	if off == a.node.quorumResigned.Load() {
+		return
+	}
+	a.node.quorumResigned.Store(off)
+	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: a.leadership.LeaderID, resignedOffset: off})
+}

@@ -16,21 +16,27 @@ import "fmt"
 // as the timeout allows: its leadership can move.
 //
 // It stops at once, without waiting that interval, when it also knows no
-// controller can answer: the metadata quorum's last leader resigned (it
-// stopped gracefully while every other voter was stopping too, and handed
-// its leadership to no one: quorum.Leadership.Resigned, which this node's
-// quorum learned from the leader's resignation notice and holds until its
-// term moves on), and the metadata this broker applied holds every offset
-// that leader had committed, so no record the broker has not seen makes
-// another broker active. Any controller still to come would be elected
-// among voters that are all stopping, an election timeout later at the
-// soonest.
+// controller can answer, and the metadata it applied holds every offset
+// any controller committed, so no record the broker has not seen makes
+// another broker active. Its node's quorum core knows it (stopping.go in
+// cluster/quorum) when:
+//
+//   - the quorum's last leader resigned: it stopped gracefully while every
+//     other voter was stopping too, and handed its leadership to no one
+//     (quorum.Leadership.Resigned, learned from the leader's resignation
+//     notice and held until the term moves on); any controller still to
+//     come would be elected among voters that are all stopping, an
+//     election timeout later at the soonest;
+//   - or this node leads the quorum, stops, and every other voter said it
+//     stops and needs no controller (quorum.Quorum.StoppingAlone): they
+//     leave the quorum moments later, and this node's controller then
+//     commits nothing, its answer included.
 
-// QuorumResigned tells the core that the metadata quorum's leader resigned
-// with no successor, having committed up to offset (stopping.go in
-// cluster/quorum), or, with a negative offset, that a leader may lead
-// again (the quorum's term moved on). Until told, the core assumes one
-// may.
+// QuorumResigned tells the core the offset past which no controller
+// commits (above: the quorum's last leader resigned having committed it,
+// or this node leads alone among stopping voters), or, with a negative
+// offset, that a controller may (the quorum's term moved on). Until told,
+// the core assumes one may.
 func (b *BrokerLifecycle) QuorumResigned(now Instant, offset int64) {
 	b.lastNowMs = now.MonoMs
 	b.resignedOffset = offset
@@ -71,8 +77,8 @@ func (b *BrokerLifecycle) stopAsLastBroker(now Instant) bool {
 	}
 	if b.noControllerToCome() {
 		b.moveTo(BrokerShuttingDown, fmt.Sprintf(
-			"no other broker is active to take this broker's leadership, and the metadata quorum's last leader resigned after committing offset %d, "+
-				"which this broker applied: no controller is left to answer; stopping without it", b.resignedOffset))
+			"no other broker is active to take this broker's leadership, and no controller is left to commit past offset %d, "+
+				"which this broker applied (the metadata quorum's voters are all stopping); stopping without its answer", b.resignedOffset))
 		return true
 	}
 	b.moveTo(BrokerShuttingDown, fmt.Sprintf(

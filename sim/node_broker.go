@@ -82,7 +82,8 @@ func (n *node) startLifecycle() {
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
 	n.lifecycle.OtherBrokersActive(n.image.ActiveBrokerOtherThan(n.id))
 	n.lifecycle.QuorumLeader(n.instant(), n.leadership.LeaderID)
-	n.lifecycle.QuorumResigned(n.instant(), resignedOffset(n.leadership))
+	n.noController = n.noControllerPast()
+	n.lifecycle.QuorumResigned(n.instant(), n.noController)
 	n.lifecycle.Start(n.instant())
 	n.driveLifecycle()
 }

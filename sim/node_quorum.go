@@ -40,6 +40,7 @@ func (n *node) settle() {
 		}
 		if !progress {
 			n.addLearners()
+			n.tellNoController()
 			return
 		}
 	}
@@ -200,7 +201,8 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 		// one (as the broker lifecycle actor hears of the quorum actor);
 		// a resignation tells a last broker that no controller is left.
 		n.lifecycle.QuorumLeader(now, l.LeaderID)
-		n.lifecycle.QuorumResigned(now, resignedOffset(l))
+		n.noController = n.noControllerPast()
+		n.lifecycle.QuorumResigned(now, n.noController)
 		n.driveLifecycle()
 	}
 	if n.handOffDone != nil && l.LeaderID != n.id {
@@ -244,13 +246,33 @@ func (n *node) handOffLeadership(then func()) {
 	n.settle()
 }
 
-// resignedOffset is the offset the quorum's last leader had committed when
-// it resigned, as l tells it; -1 when it did not.
-func resignedOffset(l quorum.Leadership) int64 {
-	if !l.Resigned {
-		return -1
+// noControllerPast is the offset past which no controller commits, as the
+// node knows: its leader resigned, or it leads alone among voters that all
+// stop; -1 when a controller may (as production's quorum actor tells its
+// broker lifecycle: actors/quorum_stop.go).
+func (n *node) noControllerPast() int64 {
+	if l := n.leadership; l.Resigned {
+		return l.ResignedOffset
 	}
-	return l.ResignedOffset
+	if n.q != nil {
+		if committed, ok := n.q.StoppingAlone(); ok {
+			return committed
+		}
+	}
+	return -1
+}
+
+// tellNoController tells the broker lifecycle when noControllerPast
+// changed.
+func (n *node) tellNoController() {
+	if n.lifecycle == nil {
+		return
+	}
+	if off := n.noControllerPast(); off != n.noController {
+		n.noController = off
+		n.lifecycle.QuorumResigned(n.instant(), off)
+		n.driveLifecycle()
+	}
 }
 
 // handedOff ends a hand-off of the quorum's leadership: the process may

@@ -233,6 +233,27 @@ func (q *Quorum) resign() {
 		zap.Uint64("epoch", st.GetTerm()), zap.Uint64("committed_offset", commit))
 }
 
+// StoppingAlone says this node leads the quorum, stops itself, and every
+// other voter said it stops and needs no controller (stopLeaving): such a
+// voter leaves the quorum moments later (its node closes its CONTROLLER
+// listener right after its hand-off), and then this node's controller
+// commits nothing more, nor does any other before the voters start again.
+// committed is this node's commit offset: its image holds every record
+// committed. A broker of this node in controlled shutdown that sees no
+// other active broker in that image need not wait for the controller
+// (cluster.BrokerLifecycle.QuorumResigned), as when its leader resigned.
+func (q *Quorum) StoppingAlone() (committed int64, ok bool) {
+	if q.stop == stopNone || !q.activeLeader() {
+		return 0, false
+	}
+	for _, v := range q.membership.GetVoters() {
+		if v != q.self && q.stoppingVoters[nodeID(v)].stage != stopLeaving {
+			return 0, false
+		}
+	}
+	return int64(q.rn.BasicStatus().GetCommit()), true
+}
+
 // Resigned says this node resigned its leadership (HandOffLeadership
 // handed it to no one, every other voter stopping too).
 func (q *Quorum) Resigned() bool { return q.hasResigned }
