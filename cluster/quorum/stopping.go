@@ -234,9 +234,11 @@ func (q *Quorum) resign() {
 }
 
 // StoppingAlone says this node leads the quorum, stops itself, and every
-// other voter said it stops and needs no controller (stopLeaving): such a
-// voter leaves the quorum moments later (its node closes its CONTROLLER
-// listener right after its hand-off), and then this node's controller
+// other voter either said it stops and needs no controller (stopLeaving:
+// it leaves the quorum moments later, its node closing its CONTROLLER
+// listener right after its hand-off) or was not heard from for an
+// election timeout (gone, or cut off: raft's check-quorum would depose a
+// leader that no majority answers that long): then this node's controller
 // commits nothing more, nor does any other before the voters start again.
 // committed is this node's commit offset: its image holds every record
 // committed. A broker of this node in controlled shutdown that sees no
@@ -247,7 +249,11 @@ func (q *Quorum) StoppingAlone() (committed int64, ok bool) {
 		return 0, false
 	}
 	for _, v := range q.membership.GetVoters() {
-		if v != q.self && q.stoppingVoters[nodeID(v)].stage != stopLeaving {
+		node := nodeID(v)
+		if v == q.self || q.stoppingVoters[node].stage == stopLeaving {
+			continue
+		}
+		if heard, ok := q.lastContact[node]; ok && q.now.MonoMs-heard.MonoMs < q.cfg.ElectionTimeoutMs {
 			return 0, false
 		}
 	}
