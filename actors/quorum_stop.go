@@ -59,12 +59,14 @@ func (a *quorumActor) transfer(ctx actor.Context, msg *transferLeadership) {
 	a.transferDone = msg.done
 }
 
-// awaitResignation runs done once every other member heard of this
-// node's resignation: a voter once its CONTROLLER listener took (or
-// refused) a frame sent after it, a learner once it polled for what is
-// held for it; voters known unreachable are not waited for. At most two
-// raft ticks (a learner polls every tick), within the caller's own bound;
-// a member not heard from for two ticks is not waited for.
+// awaitResignation runs done once every other member that may need it
+// heard of this node's resignation: a voter once its CONTROLLER listener
+// took (or refused) a frame sent after it, a learner once it polled for
+// what is held for it. A member that said it stops and needs no
+// controller, one known unreachable, and one not heard from for two raft
+// ticks are not waited for (a frame to a node just gone waits out the
+// bound). At most two raft ticks (a learner polls every tick), within the
+// caller's own bound.
 func (a *quorumActor) awaitResignation(ctx actor.Context, done func()) {
 	a.resignWait = map[int32]bool{}
 	st := a.core.Status()
@@ -73,7 +75,8 @@ func (a *quorumActor) awaitResignation(ctx actor.Context, done func()) {
 	for _, m := range append(append([]quorum.ReplicaStatus(nil), st.Voters...), st.Observers...) {
 		// A member alive answers or polls every raft tick: one silent for
 		// two has gone (or will not hear it in time either).
-		if m.NodeID != a.node.cfg.NodeID && !a.net.unreachable[m.NodeID] && m.LastFetchTimestamp >= heardSinceMs {
+		if m.NodeID != a.node.cfg.NodeID && !a.net.unreachable[m.NodeID] && m.LastFetchTimestamp >= heardSinceMs &&
+			!a.core.MemberLeaving(m.NodeID) {
 			a.resignWait[m.NodeID] = true
 		}
 	}

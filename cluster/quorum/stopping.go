@@ -260,6 +260,13 @@ func (q *Quorum) StoppingAlone() (committed int64, ok bool) {
 	return int64(q.rn.BasicStatus().GetCommit()), true
 }
 
+// MemberLeaving says whether member said, in its last word to this leader,
+// that it stops and needs no controller (a learner's answers to heartbeats
+// say so too): it need not hear of a resignation.
+func (q *Quorum) MemberLeaving(member int32) bool {
+	return q.stoppingVoters[member].stage == stopLeaving
+}
+
 // Resigned says this node resigned its leadership (HandOffLeadership
 // handed it to no one, every other voter stopping too).
 func (q *Quorum) Resigned() bool { return q.hasResigned }
