@@ -51,8 +51,14 @@ type lifecycleAnswer struct {
 
 // quorumLeaderKnown says which node this node now knows to lead the
 // metadata quorum (-1 while none): a heartbeat stuck at the one before is
-// sent again, to it (cluster.BrokerLifecycle.QuorumLeader).
-type quorumLeaderKnown struct{ leader int32 }
+// sent again, to it (cluster.BrokerLifecycle.QuorumLeader); and the offset
+// past which no controller commits (its last leader resigned with no
+// successor, or this node leads alone among stopping voters), -1 when a
+// controller may (cluster.BrokerLifecycle.QuorumResigned).
+type quorumLeaderKnown struct {
+	leader         int32
+	resignedOffset int64
+}
 
 // lifecycleTick wakes the lifecycle at the core's next deadline.
 type lifecycleTick struct{}
@@ -83,6 +89,7 @@ func (b *brokerLifecycleActor) Receive(ctx actor.Context) {
 		}
 	case *quorumLeaderKnown:
 		b.core.QuorumLeader(now, msg.leader)
+		b.core.QuorumResigned(now, msg.resignedOffset)
 	case *lifecycleTick:
 		b.core.Tick(now)
 	case *caughtUpPublished:
@@ -120,6 +127,7 @@ func (b *brokerLifecycleActor) catchUp(now cluster.Instant) {
 	b.core.MetadataApplied(image.LastOffset())
 	b.core.OtherBrokersActive(image.ActiveBrokerOtherThan(b.node.cfg.NodeID))
 	b.core.QuorumLeader(now, b.node.quorumLeader.Load())
+	b.core.QuorumResigned(now, b.node.quorumResigned.Load())
 	if dirs := b.node.offlineDirs.Load(); dirs != nil {
 		b.core.SetOfflineDirectories(*dirs)
 	}

@@ -64,8 +64,13 @@ func (n *Node) stop(ctx context.Context, graceful bool) {
 		began := time.Now()
 		var left <-chan struct{}
 		leave := graceful
-		if lifecycle := n.lifecycle.Load(); graceful && lifecycle != nil {
+		lifecycle := n.lifecycle.Load()
+		if graceful {
+			n.tellQuorumStopping(lifecycle != nil)
+		}
+		if graceful && lifecycle != nil {
 			n.awaitActor(ctx, lifecycle, func(done func()) any { return &beginControlledShutdown{done: done} })
+			n.tellQuorumStopping(false)
 			phases = append(phases, zap.Duration("controlled_shutdown", time.Since(began)))
 			// The broker's leadership moved: the others may learn it left
 			// while the members drain and the listener and actors stop.

@@ -117,9 +117,12 @@ type Node struct {
 	fetcherDir fetcherDirectory
 
 	// controllerActive says this node's controller leads; quorumLeader is
-	// the quorum's leader as this node knows it (-1 unknown).
+	// the quorum's leader as this node knows it (-1 unknown);
+	// quorumResigned the offset past which no controller commits, as the
+	// quorum actor last saw (-1: a controller may; quorum_stop.go).
 	controllerActive atomic.Bool
 	quorumLeader     atomic.Int32
+	quorumResigned   atomic.Int64
 	// leadershipHold is until when (monotonic ms) no other node can lead
 	// the quorum, as the quorum actor last saw (0 when this node does not
 	// lead): the controller grants broker leases only until then.
@@ -169,6 +172,7 @@ func Start(ctx context.Context, cfg Config, logger *zap.Logger) (*Node, error) {
 	n.logger = gatedLogger(logger, &n.logsClosed).With(zap.Int32("node_id", cfg.NodeID))
 	n.logOpens, n.logRecoveries = make(chan struct{}, logOpenSlots), make(chan struct{}, cfg.LogRecoveryThreads)
 	n.quorumLeader.Store(-1)
+	n.quorumResigned.Store(-1)
 	n.controllers = &controllerClients{node: n}
 	clusterID, err := readClusterID(cfg)
 	if err != nil {

@@ -39,8 +39,10 @@ type quorumActor struct {
 	// without a word.
 	refused    proposalRef
 	leadership quorum.Leadership
-	// transferDone runs once the leadership moved away (a graceful stop).
+	// transferDone runs once the leadership moved away (a graceful stop),
+	// or once the voters in resignWait heard of its resignation.
 	transferDone func()
+	resignWait   map[int32]bool
 	timer        *time.Timer
 	// failed: the metadata log cannot go on; stopped: the log is closed.
 	failed, stopped bool
@@ -140,6 +142,7 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 			return
 		}
 	case *raftDelivered:
+		a.resignHeard(msg.to)
 		if a.delivered(msg); a.lost != nil {
 			a.fail(ctx, a.lost)
 			return
@@ -154,7 +157,11 @@ func (a *quorumActor) Receive(ctx actor.Context) {
 	case *describeQuorumLocal:
 		msg.respond(describeQuorum(msg.req, a.core.Status(), a.node.cfg))
 	case *transferLeadership:
-		a.transfer(msg)
+		a.transfer(ctx, msg)
+	case *quorumStopping:
+		a.core.Stopping(msg.awaitingController)
+	case *resignWaitOver:
+		a.resignHeard(-1)
 	case *actor.Stopping:
 		a.stop()
 		return
@@ -207,6 +214,7 @@ func (a *quorumActor) drive(ctx actor.Context) {
 		}
 	}
 	a.node.leadershipHold.Store(a.core.LeadershipHoldsUntilMs())
+	a.tellNoController()
 	a.addLearners()
 }
 
@@ -214,14 +222,15 @@ func (a *quorumActor) drive(ctx actor.Context) {
 func (a *quorumActor) led(l quorum.Leadership) {
 	a.leadership = l
 	a.node.quorumLeader.Store(l.LeaderID)
-	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID})
+	a.node.quorumResigned.Store(a.noControllerPast())
+	a.node.send(a.node.lifecycle.Load(), &quorumLeaderKnown{leader: l.LeaderID, resignedOffset: a.node.quorumResigned.Load()})
 	if a.transferDone != nil && l.LeaderID != a.node.cfg.NodeID {
 		a.transferDone()
 		a.transferDone = nil
 	}
 	a.node.clusterMetrics.quorumLeader(a.core.Status())
 	a.logger.Info("metadata quorum leadership", zap.Int32("leader", l.LeaderID),
-		zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Bool("active", l.Active))
+		zap.Uint64("leader_epoch", l.LeaderEpoch), zap.Bool("active", l.Active), zap.Bool("resigned", l.Resigned))
 }
 
 // propose hands a controller's batch to raft, unless it belongs to a run of

@@ -6,34 +6,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/zap"
 
 	"gregor/cluster/quorum"
 	"gregor/logstore/raftlog"
 )
-
-// transferLeadership asks the quorum actor, on a graceful stop, to hand the
-// leadership to another voter; done runs once it moved (or there is none to
-// hand it to).
-type transferLeadership struct{ done func() }
-
-// transfer hands the leadership on (the quorum core picks the voter), so
-// that the quorum need not wait an election timeout for this node to be
-// missed.
-func (a *quorumActor) transfer(msg *transferLeadership) {
-	to, err := a.core.HandOffLeadership()
-	switch {
-	case err != nil:
-		a.logger.Info("metadata quorum leadership not transferred", zap.Error(err))
-		msg.done()
-		return
-	case to < 0:
-		msg.done()
-		return
-	}
-	a.logger.Info("transferring the metadata quorum leadership", zap.Int32("to", to))
-	a.transferDone = msg.done
-}
 
 // describeQuorum answers DescribeQuorum from this node's view of the
 // quorum. Only the leader knows every member's progress: any other node

@@ -217,6 +217,9 @@ func (a *quorumActor) inbound(msg *raftInbound) bool {
 func (a *quorumActor) answer() {
 	for i, msg := range a.answers {
 		msg.respond(&raftResponse{Messages: a.net.take(msg.req.From)})
+		if a.node.cfg.voterAddress(msg.req.From) == "" {
+			a.resignHeard(msg.req.From) // a learner's poll
+		}
 		a.answers[i] = nil
 	}
 	a.answers = a.answers[:0]

@@ -28,6 +28,12 @@ import (
 //	                    this node's quorum leadership holds until H (0),
 //	                    or for ever (sole: the quorum's only voter)
 //	leader T id=N       the broker learns at T that node N leads the quorum
+//	others T active|gone
+//	                    the metadata applied at T shows another active
+//	                    broker, or none
+//	applied T offset=N  the node applied metadata up to offset N at T
+//	resigned T offset=N the quorum's leader resigned at T, having committed
+//	                    offset N (-1: a leader may lead again)
 //	answer-old T ok     the request sent before the one in flight is
 //	                    answered at T (taken, or dropped as superseded)
 func TestBrokerLeaseScripts(t *testing.T) {
@@ -128,6 +134,24 @@ func (h *leaseHarness) run(t *testing.T, td *datadriven.TestData) string {
 		var id int
 		td.ScanArgs(t, "id", &id)
 		h.b.QuorumLeader(h.at(), int32(id))
+		return h.drain()
+	case "others":
+		h.timeArg(t, td)
+		h.b.OtherBrokersActive(td.HasArg("active"))
+		h.b.Tick(h.at())
+		return h.drain()
+	case "applied":
+		h.timeArg(t, td)
+		var offset int64
+		td.ScanArgs(t, "offset", &offset)
+		h.b.MetadataApplied(offset)
+		h.b.Tick(h.at())
+		return h.drain()
+	case "resigned":
+		h.timeArg(t, td)
+		var offset int64
+		td.ScanArgs(t, "offset", &offset)
+		h.b.QuorumResigned(h.at(), offset)
 		return h.drain()
 	case "answer-old":
 		h.timeArg(t, td)

@@ -127,9 +127,13 @@ type BrokerLifecycle struct {
 	// noOtherActive says the metadata applied shows no other broker that
 	// may lead (broker_lifecycle_last.go).
 	noOtherActive bool
-	err           error
-	out           BrokerLifecycleReady
-	started       bool
+	// resignedOffset is the offset the metadata quorum's last leader had
+	// committed when it resigned with no successor, -1 while a leader may
+	// lead (QuorumResigned).
+	resignedOffset int64
+	err            error
+	out            BrokerLifecycleReady
+	started        bool
 	// offlineDirs are the directory ids of the node's offline replicas,
 	// sent in every heartbeat (SetOfflineDirectories).
 	offlineDirs [][16]byte
@@ -186,7 +190,7 @@ func NewBrokerLifecycle(cfg BrokerLifecycleConfig) *BrokerLifecycle {
 	if cfg.RetryBackoffMs <= 0 {
 		cfg.RetryBackoffMs = 100
 	}
-	return &BrokerLifecycle{cfg: cfg, epoch: -1, metadataOffset: -1, duplicateSinceMs: -1, markedEpoch: -1}
+	return &BrokerLifecycle{cfg: cfg, epoch: -1, metadataOffset: -1, duplicateSinceMs: -1, markedEpoch: -1, resignedOffset: -1}
 }
 
 // State is where the broker stands.

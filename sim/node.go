@@ -97,6 +97,9 @@ type node struct {
 	lifecycle       *cluster.BrokerLifecycle
 	controllerGuess int
 	shutdownDone    func()
+	// noController is what the lifecycle was last told of the offset past
+	// which no controller commits (noControllerPast).
+	noController int64
 	// leaseRefused is the lease under which the coordinators last refused
 	// a request, so the timeline notes each lapse once (node_lease.go).
 	leaseRefused cluster.BrokerLease

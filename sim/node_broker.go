@@ -82,6 +82,8 @@ func (n *node) startLifecycle() {
 	n.lifecycle.MetadataApplied(n.image.LastOffset())
 	n.lifecycle.OtherBrokersActive(n.image.ActiveBrokerOtherThan(n.id))
 	n.lifecycle.QuorumLeader(n.instant(), n.leadership.LeaderID)
+	n.noController = n.noControllerPast()
+	n.lifecycle.QuorumResigned(n.instant(), n.noController)
 	n.lifecycle.Start(n.instant())
 	n.driveLifecycle()
 }
@@ -573,6 +575,12 @@ func (w *World) controlledShutdown(n *node, then func()) {
 	n.at(w.now, func() {
 		n.lifecycle.BeginControlledShutdown(n.instant())
 		n.driveLifecycle()
+		if n.q != nil && n.shutdownDone != nil {
+			// The quorum's leader hears this voter stops, and awaits a
+			// controller (node_quorum.go says when it needs none).
+			n.q.Stopping(true)
+			n.settle()
+		}
 	})
 }
 

@@ -40,6 +40,7 @@ func (n *node) settle() {
 		}
 		if !progress {
 			n.addLearners()
+			n.tellNoController()
 			return
 		}
 	}
@@ -195,10 +196,13 @@ func (n *node) leadershipChanged(l quorum.Leadership) {
 	if l.LeaderID != prev.LeaderID && l.LeaderID == n.id {
 		n.w.tracef("%s: leads the quorum in epoch %d", n.name(), l.LeaderEpoch)
 	}
-	if n.lifecycle != nil && l.LeaderID != prev.LeaderID {
+	if n.lifecycle != nil && (l.LeaderID != prev.LeaderID || l.Resigned != prev.Resigned) {
 		// A heartbeat stuck at the controller before goes again, to this
-		// one (as the broker lifecycle actor hears of the quorum actor).
+		// one (as the broker lifecycle actor hears of the quorum actor);
+		// a resignation tells a last broker that no controller is left.
 		n.lifecycle.QuorumLeader(now, l.LeaderID)
+		n.noController = n.noControllerPast()
+		n.lifecycle.QuorumResigned(now, n.noController)
 		n.driveLifecycle()
 	}
 	if n.handOffDone != nil && l.LeaderID != n.id {
@@ -217,10 +221,21 @@ func (n *node) handOffLeadership(then func()) {
 		then()
 		return
 	}
+	// Its controlled shutdown is over: it needs no controller now.
+	n.q.Stopping(false)
+	n.settle()
+	if !n.up || n.q == nil {
+		return
+	}
 	to, err := n.q.HandOffLeadership()
 	if err != nil || to < 0 {
 		if err != nil {
 			n.w.tracef("%s: quorum leadership not handed off: %v", n.name(), err)
+		}
+		if n.q.Resigned() {
+			// Its notices go out before the process stops.
+			n.w.timelinef("controller: %s resigns the quorum's leadership: every other voter is stopping", n.name())
+			n.settle()
 		}
 		then()
 		return
@@ -229,6 +244,35 @@ func (n *node) handOffLeadership(then func()) {
 	n.handOffDone = then
 	n.after(n.w.timing.electionTimeoutMs, n.handedOff)
 	n.settle()
+}
+
+// noControllerPast is the offset past which no controller commits, as the
+// node knows: its leader resigned, or it leads alone among voters that all
+// stop; -1 when a controller may (as production's quorum actor tells its
+// broker lifecycle: actors/quorum_stop.go).
+func (n *node) noControllerPast() int64 {
+	if l := n.leadership; l.Resigned {
+		return l.ResignedOffset
+	}
+	if n.q != nil {
+		if committed, ok := n.q.StoppingAlone(); ok {
+			return committed
+		}
+	}
+	return -1
+}
+
+// tellNoController tells the broker lifecycle when noControllerPast
+// changed.
+func (n *node) tellNoController() {
+	if n.lifecycle == nil {
+		return
+	}
+	if off := n.noControllerPast(); off != n.noController {
+		n.noController = off
+		n.lifecycle.QuorumResigned(n.instant(), off)
+		n.driveLifecycle()
+	}
 }
 
 // handedOff ends a hand-off of the quorum's leadership: the process may

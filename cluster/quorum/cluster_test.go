@@ -468,6 +468,8 @@ func (c *testCluster) leadershipChanged(n *testNode, l Leadership) {
 		c.note("n%d: leads epoch %d", n.id, l.LeaderEpoch)
 	case l.LeaderID >= 0:
 		c.note("n%d: follows %d in epoch %d", n.id, l.LeaderID, l.LeaderEpoch)
+	case l.Resigned:
+		c.note("n%d: no leader in epoch %d (its leader resigned, having committed offset %d)", n.id, l.LeaderEpoch, l.ResignedOffset)
 	default:
 		c.note("n%d: no leader in epoch %d", n.id, l.LeaderEpoch)
 	}

@@ -34,6 +34,11 @@
 //		}
 //	}
 //
+// On a graceful stop the shell calls Stopping (and again once its broker's
+// controlled shutdown is over), then HandOffLeadership, and waits until the
+// leadership moved, or, when the core Resigned, until its notices left
+// (stopping.go).
+//
 // The controller runs while Leadership.Active says so (from the image as
 // applied when it turned active), proposes through Propose, and answers a
 // request when its proposal's fate arrives: committed (at an offset whose

@@ -144,30 +144,55 @@ func (q *Quorum) markHeartbeat(m *raftpb.Message) {
 }
 
 // freshTag, after a heartbeat's mark in a voter's answer, says the voter
-// started less than an election timeout ago (markFreshAnswer).
+// started less than an election timeout ago (markAnswer).
 const freshTag = 'f'
 
-// parseHeartbeatMark reads a heartbeat's mark (markHeartbeat), or its echo
-// in an answer (markFreshAnswer); ok is false when ctx is none.
-func parseHeartbeatMark(ctx []byte) (term uint64, sentMs int64, over uint64, fresh, ok bool) {
-	if len(ctx) == heartbeatMarkLen+1 && ctx[heartbeatMarkLen] == freshTag {
-		ctx, fresh = ctx[:heartbeatMarkLen], true
-	}
-	if len(ctx) != heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
-		return 0, 0, 0, false, false
-	}
-	return binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:])), binary.BigEndian.Uint64(ctx[17:]), fresh, true
+// heartbeatAnswerTags is what a voter says of itself after the mark it
+// echoes: it started lately (freshTag), how far its graceful stop came
+// (stopping.go).
+type heartbeatAnswerTags struct {
+	fresh bool
+	stop  stopStage
 }
 
-// markFreshAnswer tells the leader, in m, this node's answer to its
-// marked heartbeat, that this node started less than an election timeout
-// ago: it drops a transfer's MsgTimeoutNow (transfer_mark.go), so a
-// leader handing its leadership on picks another voter if it can.
-func (q *Quorum) markFreshAnswer(m *raftpb.Message) {
-	if m.GetType() != raftpb.MsgHeartbeatResp || len(m.GetContext()) != heartbeatMarkLen || !q.fresh() {
+// parseHeartbeatMark reads a heartbeat's mark (markHeartbeat), or its echo
+// in an answer with the tags the voter added (markAnswer); a tag this node
+// does not know is skipped. ok is false when ctx is none.
+func parseHeartbeatMark(ctx []byte) (term uint64, sentMs int64, over uint64, tags heartbeatAnswerTags, ok bool) {
+	if len(ctx) < heartbeatMarkLen || ctx[0] != heartbeatMarkTag {
+		return 0, 0, 0, tags, false
+	}
+	for _, tag := range ctx[heartbeatMarkLen:] {
+		if tag == freshTag {
+			tags.fresh = true
+		} else if stage, ok := stopStageOfTag(tag); ok {
+			tags.stop = stage
+		}
+	}
+	return binary.BigEndian.Uint64(ctx[1:]), int64(binary.BigEndian.Uint64(ctx[9:])), binary.BigEndian.Uint64(ctx[17:]), tags, true
+}
+
+// markAnswer tags m, this node's answer to a leader's marked heartbeat,
+// with what the leader handing its leadership on needs to know: that this
+// node started less than an election timeout ago (it drops a transfer's
+// MsgTimeoutNow: transfer_mark.go), and how far its graceful stop came
+// (stopping.go), so that the leader picks another voter if it can.
+func (q *Quorum) markAnswer(m *raftpb.Message) {
+	if m.GetType() != raftpb.MsgHeartbeatResp || len(m.GetContext()) != heartbeatMarkLen {
 		return
 	}
-	m.Context = append(slices.Clone(m.GetContext()), freshTag)
+	fresh, stop := q.fresh(), q.stop.tag()
+	if !fresh && stop == 0 {
+		return
+	}
+	ctx := slices.Clone(m.GetContext())
+	if fresh {
+		ctx = append(ctx, freshTag)
+	}
+	if stop != 0 {
+		ctx = append(ctx, stop)
+	}
+	m.Context = ctx
 }
 
 // takeTransfersOver keeps what m, a leader's marked heartbeat of this
@@ -191,15 +216,16 @@ func (q *Quorum) heartbeatAnswered(m *raftpb.Message) *raftpb.Message {
 	if m.GetType() != raftpb.MsgHeartbeatResp {
 		return m
 	}
-	term, sentMs, over, fresh, ok := parseHeartbeatMark(m.GetContext())
+	term, sentMs, over, tags, ok := parseHeartbeatMark(m.GetContext())
 	if !ok {
 		return m
 	}
-	if fresh {
+	if tags.fresh {
 		q.freshVoters[nodeID(m.GetFrom())] = true
 	} else {
 		delete(q.freshVoters, nodeID(m.GetFrom()))
 	}
+	q.noteStopStage(nodeID(m.GetFrom()), tags, sentMs)
 	if term > q.heardTerm || term == q.heardTerm && over > q.heardOver {
 		q.heardTerm, q.heardOver, q.heardSince = term, over, map[int32]int64{}
 	}

@@ -142,6 +142,20 @@ type Quorum struct {
 	// freshVoters are the voters whose last answer to this leader's
 	// heartbeat said they started less than an election timeout ago.
 	freshVoters map[int32]bool
+
+	// stop is how far this node's graceful stop came, stopNotified what it
+	// last told a leader of it; stoppingVoters what the voters last told
+	// this leader of theirs (stopping.go).
+	stop           stopStage
+	stopNotified   stopNotified
+	stoppingVoters map[int32]voterStop
+	// resignNotices are this leader's resignation notices for the next
+	// Ready, hasResigned that it resigned; resigned is the resignation of a leader this node took, not
+	// yet reported in a Ready's Leadership when resignedUnreported.
+	resignNotices      []*raftpb.Message
+	hasResigned        bool
+	resigned           resignation
+	resignedUnreported bool
 }
 
 // New starts the core from what the durable log recovered. A voter whose
@@ -162,6 +176,8 @@ func New(cfg Config, durable raftlog.State) (*Quorum, error) {
 		lastContact:  map[int32]cluster.Instant{},
 		lastCaughtUp: map[int32]cluster.Instant{},
 		freshVoters:  map[int32]bool{},
+
+		stoppingVoters: map[int32]voterStop{},
 	}
 	snap := durable.Snapshot
 	if durable.Empty() && slices.Contains(cfg.Voters, cfg.NodeID) {
@@ -352,6 +368,9 @@ func (q *Quorum) Step(now cluster.Instant, m *raftpb.Message) error {
 		q.driveRelearn()
 		return nil
 	}
+	if q.takeStopNotice(m) || q.takeResignNotice(m) {
+		return nil
+	}
 	defer q.driveRelearn()
 	if q.catchUpIgnores(m) || q.ignoresVoteRequest(m) || q.yieldsNoPreVote(m) || q.staleGrant(m) ||
 		q.staleTimeoutNow(m) || m.GetType() == raftpb.MsgTransferLeader {
@@ -499,25 +518,43 @@ func (q *Quorum) TransferLeadership(to int32) error {
 }
 
 // HandOffLeadership hands the leadership on, as a controller shutting down
-// gracefully does, to the voter furthest along (the one raft brings up to
-// date soonest; the lowest id of equals) among those heard from within the
-// last election timeout (raft's recently active; any voter when none is),
-// and of those, one that did not say in its last answer to a heartbeat
-// that it started less than an election timeout ago, when there is one
-// (such a voter drops a transfer's MsgTimeoutNow: transfer_mark.go), so
-// that the quorum need not wait an election timeout to miss this node:
-// a voter that is down would take no leadership, and the quorum refuses
-// proposals while a transfer is under way. It returns that voter, or -1
-// when this node does not lead or no other voter exists. The leadership
-// moved once a Ready's Leadership names another leader; if it did not
-// within an election timeout, this node leads on.
+// gracefully does, so that the quorum need not wait an election timeout to
+// miss this node (a voter that is down would take no leadership, and the
+// quorum refuses proposals while a transfer is under way). It picks, in
+// this order (stopping.go):
+//
+//   - a voter heard from within the last election timeout (raft's
+//     recently active) that is not stopping, and of those one that did not
+//     say in its last answer to a heartbeat that it started less than an
+//     election timeout ago, when there is one (such a voter drops a
+//     transfer's MsgTimeoutNow: transfer_mark.go);
+//   - a voter heard from lately that is stopping while its broker awaits a
+//     controller's answer, when such voters and those not stopping (heard
+//     from lately, this node not counted) still make a majority: a leader
+//     without one commits nothing, so no controller would answer;
+//   - a voter not known to stop that was not heard from lately;
+//
+// and among equals the one furthest along (the one raft brings up to date
+// soonest; the lowest id of equals). When there is none (every other
+// voter is stopping, and either needs no controller or would lead no
+// majority), it hands the leadership to no one and resigns: the other
+// members learn that no node leads (Leadership.Resigned).
+//
+// It returns the voter picked, or -1 when this node does not lead, no
+// other voter exists, or it resigned. The leadership moved once a Ready's
+// Leadership names another leader; if it did not within an election
+// timeout, this node leads on.
 func (q *Quorum) HandOffLeadership() (int32, error) {
-	return q.handOffLeadershipExcept(-1, false)
+	to, err := q.handOffLeadershipExcept(-1, false)
+	if to < 0 && err == nil && q.Status().Role == RoleLeader && len(q.membership.GetVoters()) > 1 {
+		q.resign()
+	}
+	return to, err
 }
 
 // handOffLeadershipExcept is HandOffLeadership choosing among the voters
 // other than except too, and only among those heard from lately when
-// activeOnly.
+// activeOnly; it never resigns.
 func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, error) {
 	st := q.Status()
 	if st.Role != RoleLeader {
@@ -529,22 +566,28 @@ func (q *Quorum) handOffLeadershipExcept(except int32, activeOnly bool) (int32, 
 			active[nodeID(id)] = true
 		}
 	})
-	pick := func(onlyActive, settled bool) int32 {
+	// pick is the voter furthest along among the others heard from lately
+	// (any, unless onlyActive), not starting lately when settled, at stop
+	// stage stage.
+	pick := func(onlyActive, settled bool, stage stopStage) int32 {
 		to, best := int32(-1), int64(-1)
 		for _, v := range st.Voters {
 			if v.NodeID != st.NodeID && v.NodeID != except && (!onlyActive || active[v.NodeID]) &&
-				(!settled || !q.freshVoters[v.NodeID]) && v.LogEndOffset > best {
+				(!settled || !q.freshVoters[v.NodeID]) && q.stoppingVoters[v.NodeID].stage == stage && v.LogEndOffset > best {
 				to, best = v.NodeID, v.LogEndOffset
 			}
 		}
 		return to
 	}
-	to := pick(true, true)
+	to := pick(true, true, stopNone)
 	if to < 0 {
-		to = pick(true, false)
+		to = pick(true, false, stopNone)
+	}
+	if to < 0 && q.quorumOutlivesStops(st, active) {
+		to = pick(true, false, stopAwaitsController)
 	}
 	if to < 0 && !activeOnly {
-		to = pick(false, false)
+		to = pick(false, false, stopNone)
 	}
 	if to < 0 {
 		return -1, nil

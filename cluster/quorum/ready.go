@@ -128,6 +128,14 @@ type Leadership struct {
 	// sooner (cluster.Controller.Predecessor).
 	Predecessor        int32
 	PredecessorSinceMs int64
+	// Resigned says the leader of LeaderEpoch resigned when it stopped
+	// gracefully, handing its leadership to no one because every other
+	// voter was stopping too (stopping.go): no node leads in this epoch
+	// (LeaderID is -1), and none will before an election among voters
+	// that are all stopping. ResignedOffset is the last offset it had
+	// committed: an image that applied it holds every record committed.
+	Resigned       bool
+	ResignedOffset int64
 }
 
 // followedLeader is the last leader this node heard from while following,
@@ -144,7 +152,8 @@ func (q *Quorum) HasReady() bool {
 	if q.outstanding != nil {
 		return false
 	}
-	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || len(q.lostLogNotices) > 0 || q.rn.HasReady()
+	return q.bootstrap != nil || q.recovered != nil || len(q.lostOutcomes) > 0 || len(q.lostLogNotices) > 0 || q.rn.HasReady() ||
+		len(q.resignNotices) > 0 || q.resignedUnreported || q.stopNoticeDue()
 }
 
 // Ready hands out what the core needs done (see Ready for the order). The
@@ -178,7 +187,7 @@ func (q *Quorum) Ready() Ready {
 		q.markHeartbeat(m)
 		q.markTimeoutNow(m)
 		q.markTransferVote(m)
-		q.markFreshAnswer(m)
+		q.markAnswer(m)
 		env := Envelope{To: nodeID(m.GetTo()), Message: m}
 		if answersOnPersist(m) {
 			out.Messages = append(out.Messages, env)
@@ -191,6 +200,14 @@ func (q *Quorum) Ready() Ready {
 		out.SendFirst = append(out.SendFirst, Envelope{To: nodeID(m.GetTo()), Message: m})
 	}
 	q.lostLogNotices = nil
+	for _, m := range q.resignNotices {
+		out.SendFirst = append(out.SendFirst, Envelope{To: nodeID(m.GetTo()), Message: m})
+	}
+	q.resignNotices = nil
+	if q.stopNoticeDue() {
+		m := q.stopNotice()
+		out.SendFirst = append(out.SendFirst, Envelope{To: nodeID(m.GetTo()), Message: m})
+	}
 	q.applySnapshot(&out, rd.Snapshot)
 	st := q.rn.BasicStatus()
 	// ownTerm is the term of this node's leadership, 0 when it follows.
@@ -326,6 +343,10 @@ func (q *Quorum) updateLeadership(out *Ready) {
 		q.followed = followedLeader{leader: lead, term: st.GetTerm(), sinceMs: q.now.MonoMs}
 	}
 	now := Leadership{LeaderID: nodeID(st.Lead), LeaderEpoch: st.GetTerm(), Active: leads && q.activeTerm == st.GetTerm(), Predecessor: -1}
+	if r, ok := q.resignedNow(); ok {
+		now.LeaderID, now.Resigned, now.ResignedOffset = -1, true, int64(r.offset)
+	}
+	q.resignedUnreported = false
 	if now.Active && q.followed.leader >= 0 && (q.followed.term+1 == st.GetTerm() || q.followed.term == q.electedLogTerm) {
 		// Raft elects one leader a term: none led between them. Or
 		// elections failed between them (a split vote), and the log this

@@ -33,6 +33,10 @@ import (
 //	transfer id=N              the active leader hands leadership to N
 //	hand-off                   the active leader hands leadership to the
 //	                           voter furthest along (a graceful shutdown)
+//	stopping id=N [awaiting]   node N stops gracefully (Stopping), its
+//	                           broker awaiting a controller with awaiting
+//	stopping-alone id=N        does node N lead alone among stopping voters
+//	                           (StoppingAlone)
 //	partition                  cut the network: one group of ids per line
 //	isolate id=N|leader|follower
 //	                           cut a node off from every other: node N, the
@@ -170,6 +174,20 @@ func (s *quorumScript) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		s.c.noteHold(l)
 		return fmt.Sprintf("n%d hands leadership to %d", l.q.cfg.NodeID, to)
+	case "stopping":
+		var id int
+		td.ScanArgs(t, "id", &id)
+		n := s.c.node(int32(id))
+		n.q.Stopping(td.HasArg("awaiting"))
+		s.c.handleReadies(n)
+	case "stopping-alone":
+		var id int
+		td.ScanArgs(t, "id", &id)
+		n := s.c.node(int32(id))
+		if committed, ok := n.q.StoppingAlone(); ok {
+			return fmt.Sprintf("n%d leads alone among stopping voters, committed offset %d", n.id, committed)
+		}
+		return fmt.Sprintf("n%d does not", n.id)
 	case "partition":
 		var groups [][]int32
 		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
