@@ -233,9 +233,10 @@ func (r *Replica) shouldWaitToJoinISR(id int32, f *followerProgress) bool {
 
 // currentIncarnation says whether the leader's record of a follower may
 // stand for its broker as registered now (Kafka's isBrokerEpochIsrEligible):
-// its fetches carried the broker epoch the image gives the broker, or none
-// (-1: unknown, or a fetch that did not say), or the replica was not told
-// the image's epochs.
+// the follower fetched in this leadership (a new leader knows nothing of it,
+// as Kafka's unset broker epoch), and its fetches carried the broker epoch
+// the image gives the broker, or none (-1: a fetch that did not say), or
+// the replica was not told the image's epochs.
 //
 // A broker that was killed and started again registers anew, with a new
 // epoch, and is unfenced once it caught up with the metadata; the leader's
@@ -246,6 +247,9 @@ func (r *Replica) shouldWaitToJoinISR(id int32, f *followerProgress) bool {
 // fetches this one: every acks=all write to the partition would stall that
 // long (1.5-2.2 s on a node holding 540 partitions).
 func (r *Replica) currentIncarnation(id int32, f *followerProgress) bool {
+	if f.logEndOffset < 0 {
+		return false
+	}
 	if f.brokerEpoch < 0 || r.brokerEpochs == nil {
 		return true
 	}
