@@ -315,10 +315,24 @@ func (r *Replica) maybeExpandISRAtEligible(id int32, brokerEpochs map[int32]int6
 // offset, and it caught up at this fetch if the offset reaches the leader's
 // log end offset, or at its previous fetch if it reaches the leader's log end
 // offset then. The ISR may then grow, and the high watermark advance.
+//
+// The first fetch of a new incarnation of a follower's broker outside the
+// ISR (its broker epoch is not the one the leader recorded) starts its
+// catching up afresh: the earlier incarnation's says nothing of a process
+// that started again from what its log kept (Kafka keeps it, and the high
+// watermark then waits for the restarted follower from its first fetch, as
+// for one that lags by no more than replica.lag.time.max.ms, until a later
+// fetch of it reaches the leader's log end offset: on a broker that opens
+// hundreds of partitions' logs at its start, seconds of stalled acks=all
+// writes). It counts as caught up once a fetch of its own reaches the
+// leader's log end offset, now or at its previous fetch.
 func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 	l := r.leader
 	id, logStartOffset, nowMs := ff.ReplicaID, ff.LogStartOffset, ff.FetchedAtMs
 	f := l.followers[id]
+	if f.brokerEpoch >= 0 && ff.BrokerEpoch >= 0 && ff.BrokerEpoch != f.brokerEpoch && !slices.Contains(r.partition.ISR, id) {
+		f.lastCaughtUpTimeMs, f.lastFetchTimeMs, f.lastFetchLeaderLogEndOffset = neverMs, neverMs, -1
+	}
 	f.brokerEpoch = ff.BrokerEpoch
 	leo := r.state.LogEndOffset
 	switch {
