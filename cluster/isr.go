@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"math"
 	"slices"
 
@@ -223,9 +224,37 @@ func (r *Replica) highWatermarkCandidate() int64 {
 // shouldWaitForReplicaToJoinIsr with isReplicaIsrEligible). A fenced broker
 // may not: without that check, a leader whose follower died keeps waiting
 // for it for replica.lag.time.max.ms after the controller has fenced it and
-// taken it out of the ISR, and acks=all stalls that long.
+// taken it out of the ISR, and acks=all stalls that long. Nor may a broker
+// whose fetches the leader last saw came from an earlier incarnation
+// (currentIncarnation).
 func (r *Replica) shouldWaitToJoinISR(id int32, f *followerProgress) bool {
-	return !r.ineligibleReplica(id) && f.caughtUp(r.state.LogEndOffset, r.nowMs, r.opts.ReplicaLagTimeMaxMs)
+	return !r.ineligibleReplica(id) && r.currentIncarnation(id, f) && f.caughtUp(r.state.LogEndOffset, r.nowMs, r.opts.ReplicaLagTimeMaxMs)
+}
+
+// currentIncarnation says whether the leader's record of a follower may
+// stand for its broker as registered now (Kafka's isBrokerEpochIsrEligible):
+// the follower fetched in this leadership (a new leader knows nothing of it,
+// as Kafka's unset broker epoch), and its fetches carried the broker epoch
+// the image gives the broker, or none (-1: a fetch that did not say), or
+// the replica was not told the image's epochs.
+//
+// A broker that was killed and started again registers anew, with a new
+// epoch, and is unfenced once it caught up with the metadata; the leader's
+// record of its replica is still that of its last fetch before the kill,
+// caught up a moment ago. Counted, that record would make the high
+// watermark wait for the replica from the moment its broker is unfenced
+// until the restarted broker, which opens all of its partitions' logs,
+// fetches this one: every acks=all write to the partition would stall that
+// long (1.5-2.2 s on a node holding 540 partitions).
+func (r *Replica) currentIncarnation(id int32, f *followerProgress) bool {
+	if f.logEndOffset < 0 {
+		return false
+	}
+	if f.brokerEpoch < 0 || r.brokerEpochs == nil {
+		return true
+	}
+	epoch, ok := r.brokerEpochs[id]
+	return ok && epoch == f.brokerEpoch
 }
 
 // ineligibleReplica says whether broker id may join no ISR now.
@@ -240,7 +269,9 @@ func (r *Replica) ineligibleReplica(id int32) bool {
 // join the ISR before it advances the high watermark nor asks to add them;
 // the high watermark may advance at once. Every broker is eligible until
 // this is called. brokerEpochs are the registered brokers' epochs in the
-// same image, by id (nil if unknown).
+// same image, by id (nil if unknown): nor does the high watermark wait for
+// a follower whose latest fetch came from an earlier incarnation of its
+// broker (currentIncarnation).
 //
 // A follower whose broker becomes eligible is asked for at once when the
 // leader's record of it says it is in sync (maybeExpandISRAtEligible), not
@@ -248,9 +279,9 @@ func (r *Replica) ineligibleReplica(id int32) bool {
 func (r *Replica) SetIneligibleReplicas(ids []int32, brokerEpochs map[int32]int64, now Instant) {
 	r.observe(now)
 	ineligible := slices.Compact(slices.Sorted(slices.Values(ids)))
-	changed := !slices.Equal(ineligible, r.ineligible)
+	changed := !slices.Equal(ineligible, r.ineligible) || !maps.Equal(brokerEpochs, r.brokerEpochs)
 	was := r.ineligible
-	r.ineligible = ineligible
+	r.ineligible, r.brokerEpochs = ineligible, brokerEpochs
 	if !changed || r.leader == nil {
 		return
 	}
@@ -284,10 +315,24 @@ func (r *Replica) maybeExpandISRAtEligible(id int32, brokerEpochs map[int32]int6
 // offset, and it caught up at this fetch if the offset reaches the leader's
 // log end offset, or at its previous fetch if it reaches the leader's log end
 // offset then. The ISR may then grow, and the high watermark advance.
+//
+// The first fetch of a new incarnation of a follower's broker outside the
+// ISR (its broker epoch is not the one the leader recorded) starts its
+// catching up afresh: the earlier incarnation's says nothing of a process
+// that started again from what its log kept (Kafka keeps it, and the high
+// watermark then waits for the restarted follower from its first fetch, as
+// for one that lags by no more than replica.lag.time.max.ms, until a later
+// fetch of it reaches the leader's log end offset: on a broker that opens
+// hundreds of partitions' logs at its start, seconds of stalled acks=all
+// writes). It counts as caught up once a fetch of its own reaches the
+// leader's log end offset, now or at its previous fetch.
 func (r *Replica) followerFetched(ff *FollowerFetch, fetchOffset int64) {
 	l := r.leader
 	id, logStartOffset, nowMs := ff.ReplicaID, ff.LogStartOffset, ff.FetchedAtMs
 	f := l.followers[id]
+	if f.brokerEpoch >= 0 && ff.BrokerEpoch >= 0 && ff.BrokerEpoch != f.brokerEpoch && !slices.Contains(r.partition.ISR, id) {
+		f.lastCaughtUpTimeMs, f.lastFetchTimeMs, f.lastFetchLeaderLogEndOffset = neverMs, neverMs, -1
+	}
 	f.brokerEpoch = ff.BrokerEpoch
 	leo := r.state.LogEndOffset
 	switch {

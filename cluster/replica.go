@@ -208,6 +208,11 @@ type Replica struct {
 	// controlled shutdown), in id order: the high watermark does not wait
 	// for them to join.
 	ineligible []int32
+	// brokerEpochs are the registered brokers' epochs by id in the image
+	// that gave ineligible (read only, shared; nil when not told): a
+	// follower's record from an earlier incarnation of its broker does not
+	// hold the high watermark (currentIncarnation).
+	brokerEpochs map[int32]int64
 	// follower is the follower role's state, nil when leading.
 	follower *followerState
 
