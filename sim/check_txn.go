@@ -13,7 +13,7 @@ import (
 )
 
 // The transaction and idempotence checkers (CORRECTNESS.md S7, S8, Q2, Q5,
-// Q10, Q12).
+// Q6, Q10, Q12).
 //
 // Server-side, after every event:
 //   - S7: in every replica's log, the batches of a producer id follow each
@@ -31,6 +31,9 @@ import (
 //     offset of its partition at most;
 //   - Q5: no read_committed poll delivers a value of an aborted
 //     transaction;
+//   - Q6: no read_committed poll delivers a value of a transaction before
+//     a leader appended its marker on the partition
+//     (check_read_committed.go);
 //   - Q10: a committed transaction is delivered whole by the final read; a
 //     transaction whose outcome the client does not know is delivered
 //     whole or not at all;
@@ -57,6 +60,12 @@ type txnChecks struct {
 	// noMarkerCheck turns the marker check off (a test shows the client
 	// side catches the wrong-marker plant alone).
 	noMarkerCheck bool
+	// markers are the transaction markers leaders appended, by partition
+	// and producer id (Q6, check_read_committed.go).
+	markers map[tpKey]map[int64][]markerAppend
+	// noReadCommittedCheck turns Q6 off (a test shows it alone finds the
+	// read-open plant in some runs).
+	noReadCommittedCheck bool
 }
 
 type pidEpoch struct {
@@ -197,9 +206,7 @@ func (c *txnChecks) record(n *node, key, value []byte, live bool) {
 // S2 answers for anything of it that a reader could see.
 func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int64) {
 	w := c.w
-	if h.core != nil && h.core.LeaderEpoch() < w.checks.newestEpoch[h.key] {
-		return
-	}
+	deposed := h.core != nil && h.core.LeaderEpoch() < w.checks.newestEpoch[h.key]
 	for i, b := range batches {
 		if len(b) < logstore.BatchHeaderBytes || b[22]&0x20 == 0 {
 			continue
@@ -208,6 +215,10 @@ func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int
 		offset := int64(-1)
 		if i < len(bases) {
 			offset = bases[i]
+		}
+		c.markerAppended(h.key, info.ProducerID, offset)
+		if deposed {
+			continue
 		}
 		kind := map[bool]string{true: "commit", false: "abort"}
 		w.rec.mark(w.now, kind[info.Commit], &h.key, "%s marker of producer %d epoch %d at %d", kind[info.Commit], info.ProducerID, info.ProducerEpoch, offset)

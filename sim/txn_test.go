@@ -144,15 +144,23 @@ func TestTxnCheckersCatchBadHistories(t *testing.T) {
 			[]*pollOp{poll(tp, true, 0, "a", "!b", "")}, "Q10"},
 		{"an unknown transaction not delivered", nil, []*txnOp{txnOf(outcomeInfo, write(tp, "a", 0), write(tp, "b", 1))},
 			[]*pollOp{poll(tp, true, 0, "!a", "!b", "")}, ""},
-		{"an input copied twice", nil, []*txnOp{copyTxn("c1", 0, 7), copyTxn("c2", 1, 7)}, []*pollOp{poll(tp2, true, 0, "c1", "c2")}, "Q12"},
+		{"an input copied twice", nil, []*txnOp{copyTxn("c1", 0, 7), copyTxn("c2", 1, 7)}, []*pollOp{poll(tp2, true, 0, "c1", "c2", "")}, "Q12"},
 		{"a good history", []*sendOp{idem("x", 0)}, []*txnOp{txnOf(outcomeOK, write(tp, "a", 2), write(tp2, "b", 0)), copyTxn("c1", 2, 7)},
-			[]*pollOp{poll(tp, true, 0, "x", "", "a", ""), poll(tp2, true, 0, "b", "", "c1")}, ""},
+			[]*pollOp{poll(tp, true, 0, "x", "", "a", ""), poll(tp2, true, 0, "b", "", "c1", "")}, ""},
+		{"an open transaction's value delivered", nil, []*txnOp{txnOf(outcomeOK, write(tp, "a", 0))}, []*pollOp{poll(tp, true, 0, "a")}, "Q6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
 			c := w.newClient(consumerClient)
 			c.meta.topics["t"] = topic
 			w.hist.sends, w.hist.polls, w.txn.txns = tc.sends, tc.polls, tc.txns
+			for _, p := range tc.polls {
+				for _, r := range p.records {
+					if r.kind == recControl { // a marker a leader appended before the poll (Q6)
+						w.txn.checks.markerAppended(p.tp, 0, r.offset)
+					}
+				}
+			}
 			w.checkHistory(true)
 			got := ""
 			if len(w.violations) > 0 {
@@ -365,6 +373,10 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 				c.meta.topics[name] = m
 			}
 			w.txn.txns, w.hist.polls = torn()
+			// The markers the polls read at offset 1, appended before them
+			// (Q6).
+			w.txn.checks.markerAppended(tp, 0, 1)
+			w.txn.checks.markerAppended(tp2, 0, 1)
 			tc.loss(w)
 			w.checkHistory(true)
 			got := ""
