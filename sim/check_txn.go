@@ -17,7 +17,8 @@ import (
 //
 // Server-side, after every event:
 //   - S7: in every replica's log, the batches of a producer id follow each
-//     other's sequences within an epoch, and a newer epoch starts at 0;
+//     other's sequences within an epoch, a newer epoch starts at 0, and no
+//     batch of an older (fenced) epoch follows a newer epoch's;
 //   - S8: a leader's last stable offset never passes its high watermark;
 //     every marker a leader appends agrees with the coordinator's decision
 //     for the producer id and epoch (the latest PrepareCommit or
@@ -278,6 +279,10 @@ func (c *txnChecks) scanSequences(h *replicaHost) {
 			case b.pepoch > prev.epoch && b.seq != 0:
 				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d starts epoch %d at sequence %d (offset %d), not 0",
 					h.n.name(), h.key, b.pid, b.pepoch, b.seq, b.base))
+				return
+			case b.pepoch < prev.epoch:
+				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d has a batch of epoch %d at offset %d after epoch %d: a fenced epoch's batch appended",
+					h.n.name(), h.key, b.pid, b.pepoch, b.base, prev.epoch))
 				return
 			}
 		}

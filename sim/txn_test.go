@@ -201,6 +201,10 @@ func TestTxnServerChecks(t *testing.T) {
 		{"a gap", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 0, 2)}, "S7"},
 		{"a repeat", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 0, 0)}, "S7"},
 		{"a new epoch not at 0", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 1, 1)}, "S7"},
+		// A fenced epoch's batch appended after the newer epoch's, even
+		// at the sequence that epoch would go on with.
+		{"an older epoch after a newer", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 1, 0), b(2, 7, 0, 1)}, "S7"},
+		{"an older epoch after a newer, from 0", []shadowBatch{b(0, 7, 1, 0), b(1, 7, 0, 0)}, "S7"},
 	} {
 		if got := seqCase(tc.batches...); got != tc.want {
 			t.Errorf("%s: checks found %q, want %q", tc.name, got, tc.want)
@@ -214,6 +218,9 @@ func TestTxnServerChecks(t *testing.T) {
 	}
 	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "" {
 		t.Errorf("a gap after a power loss dropped offsets between: checks found %q, want none", got)
+	}
+	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 1, 0), b(1, 7, 0, 0)); got != "" {
+		t.Errorf("an older epoch after a power loss dropped offsets between: checks found %q, want none", got)
 	}
 	if got := seqCaseDropped([]offsetRange{{node: 1, from: 10, to: 15}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "S7" {
 		t.Errorf("a gap with a power loss elsewhere: checks found %q, want S7", got)
