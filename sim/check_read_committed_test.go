@@ -3,23 +3,27 @@ package sim
 import "testing"
 
 // TestReadCommittedCheck is Q6 on hand-built histories: a read_committed
-// poll may deliver a transaction's record only once a leader appended a
-// marker of its producer past the record.
+// poll may deliver a transaction's record only once a marker of its
+// producer past the record was below a leader's high watermark.
 func TestReadCommittedCheck(t *testing.T) {
 	tp := tpKey{"t", 0}
-	type marker struct{ pid, offset, atMs int64 }
+	// A marker appended at appendMs, passed by a high watermark at hwMs
+	// (-1: never).
+	type marker struct{ pid, offset, appendMs, hwMs int64 }
 	for _, tc := range []struct {
 		name      string
 		markers   []marker
 		committed bool
 		want      string
 	}{
-		{"marker appended before the poll", []marker{{5, 1, 50}}, true, ""},
-		{"marker appended at the poll's instant", []marker{{5, 1, 100}}, true, ""},
+		{"marker below the high watermark before the poll", []marker{{5, 1, 40, 50}}, true, ""},
+		{"marker below the high watermark at the poll's instant", []marker{{5, 1, 100, 100}}, true, ""},
 		{"no marker", nil, true, "Q6"},
-		{"marker appended after the poll", []marker{{5, 1, 150}}, true, "Q6"},
-		{"marker of another producer", []marker{{6, 1, 50}}, true, "Q6"},
-		{"marker of the producer's earlier transaction", []marker{{5, -1, 50}}, true, "Q6"},
+		{"marker appended before the poll, the high watermark past it after", []marker{{5, 1, 50, 150}}, true, "Q6"},
+		{"marker appended before the poll, never below the high watermark", []marker{{5, 1, 50, -1}}, true, "Q6"},
+		{"marker appended after the poll", []marker{{5, 1, 150, 160}}, true, "Q6"},
+		{"marker of another producer", []marker{{6, 1, 40, 50}}, true, "Q6"},
+		{"marker of the producer's earlier transaction", []marker{{5, -1, 40, 50}}, true, "Q6"},
 		{"read_uncommitted poll of an open transaction", nil, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -31,8 +35,13 @@ func TestReadCommittedCheck(t *testing.T) {
 			w.hist.polls = []*pollOp{{tp: tp, position: 0, process: clientBase + 1, atMs: 100, committed: tc.committed,
 				records: []readRecord{{offset: 0, value: "a"}}}}
 			for _, m := range tc.markers {
-				w.now = m.atMs
+				w.now = m.appendMs
 				w.txn.checks.markerAppended(tp, m.pid, m.offset)
+				w.txn.checks.leaderHighWatermark(tp, m.offset) // not past it yet
+				if m.hwMs >= 0 {
+					w.now = m.hwMs
+					w.txn.checks.leaderHighWatermark(tp, m.offset+1)
+				}
 			}
 			w.now = 200
 			w.checkHistory(false)
@@ -48,9 +57,9 @@ func TestReadCommittedCheck(t *testing.T) {
 }
 
 // TestReadOpenFoundOnlyByQ6: with the read-open plant, seed 9 (30 s) has a
-// read_committed consumer deliver records of transactions still open, all
-// of which commit later: Q6 finds it, and without Q6 no checker does (Q5
-// sees only a transaction read while open that then aborts).
+// read_committed consumer deliver records of transactions still open, none
+// of which aborts: Q6 finds it, and without Q6 no checker does (Q5 sees
+// only a transaction read while open that then aborts).
 func TestReadOpenFoundOnlyByQ6(t *testing.T) {
 	const seed = 9
 	play := func(noQ6 bool) *World {

@@ -33,7 +33,7 @@ import (
 //   - Q5: no read_committed poll delivers a value of an aborted
 //     transaction;
 //   - Q6: no read_committed poll delivers a value of a transaction before
-//     a leader appended its marker on the partition
+//     its marker on the partition was below a leader's high watermark
 //     (check_read_committed.go);
 //   - Q10: a committed transaction is delivered whole by the final read; a
 //     transaction whose outcome the client does not know is delivered
@@ -63,7 +63,8 @@ type txnChecks struct {
 	noMarkerCheck bool
 	// markers are the transaction markers leaders appended, by partition
 	// and producer id (Q6, check_read_committed.go).
-	markers map[tpKey]map[int64][]markerAppend
+	markers        map[tpKey]map[int64][]markerAppend
+	pendingMarkers map[tpKey][]pendingMarker
 	// noReadCommittedCheck turns Q6 off (a test shows it alone finds the
 	// read-open plant in some runs).
 	noReadCommittedCheck bool
@@ -249,6 +250,7 @@ func (c *txnChecks) replica(n *node, h *replicaHost) {
 			w.violation("S8", fmt.Sprintf("%s %s: last stable offset %d past the high watermark %d", n.name(), h.key, lso, hw))
 			return
 		}
+		c.leaderHighWatermark(h.key, core.HighWatermark())
 	}
 	c.scanSequences(h)
 }

@@ -180,10 +180,10 @@ var plantBounds = map[Plant]int{
 	// coordinator's partition excused the transaction, and the harness's
 	// operator aborted it as hanging after a loss.
 	PlantStateAcksOne: 5,
-	// read-open: 6 of seeds 1-40 at 30 s (first: seed 3), all found by
+	// read-open: 8 of seeds 1-40 at 30 s (first: seed 3), all found by
 	// Q6; it needs a read_committed consumer (drawn by a share of the
 	// seeds) or a copier. With Q6 off, Q5 finds it in 1 of them (seed 3):
-	// only a transaction read while open that later aborts shows there.
+	// only a transaction read while open that then aborts shows there.
 	PlantReadOpen: 5,
 }
 

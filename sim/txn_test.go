@@ -156,8 +156,9 @@ func TestTxnCheckersCatchBadHistories(t *testing.T) {
 			w.hist.sends, w.hist.polls, w.txn.txns = tc.sends, tc.polls, tc.txns
 			for _, p := range tc.polls {
 				for _, r := range p.records {
-					if r.kind == recControl { // a marker a leader appended before the poll (Q6)
+					if r.kind == recControl { // a marker below the high watermark before the poll (Q6)
 						w.txn.checks.markerAppended(p.tp, 0, r.offset)
+						w.txn.checks.leaderHighWatermark(p.tp, r.offset+1)
 					}
 				}
 			}
@@ -380,10 +381,12 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 				c.meta.topics[name] = m
 			}
 			w.txn.txns, w.hist.polls = torn()
-			// The markers the polls read at offset 1, appended before them
-			// (Q6).
+			// The markers the polls read at offset 1, appended and below
+			// the high watermark before them (Q6).
 			w.txn.checks.markerAppended(tp, 0, 1)
 			w.txn.checks.markerAppended(tp2, 0, 1)
+			w.txn.checks.leaderHighWatermark(tp, 2)
+			w.txn.checks.leaderHighWatermark(tp2, 2)
 			tc.loss(w)
 			w.checkHistory(true)
 			got := ""
