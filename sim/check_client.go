@@ -59,7 +59,7 @@ func (w *World) checkHistory(final bool) {
 		return
 	}
 	c.checkSendOrder()
-	if !w.stopped {
+	if !w.stopped && c.checkReadCommitted() {
 		c.checkTxns(final)
 	}
 }

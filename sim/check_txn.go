@@ -13,11 +13,12 @@ import (
 )
 
 // The transaction and idempotence checkers (CORRECTNESS.md S7, S8, Q2, Q5,
-// Q10, Q12).
+// Q6, Q10, Q12).
 //
 // Server-side, after every event:
 //   - S7: in every replica's log, the batches of a producer id follow each
-//     other's sequences within an epoch, and a newer epoch starts at 0;
+//     other's sequences within an epoch, a newer epoch starts at 0, and no
+//     batch of an older (fenced) epoch follows a newer epoch's;
 //   - S8: a leader's last stable offset never passes its high watermark;
 //     every marker a leader appends agrees with the coordinator's decision
 //     for the producer id and epoch (the latest PrepareCommit or
@@ -31,6 +32,9 @@ import (
 //     offset of its partition at most;
 //   - Q5: no read_committed poll delivers a value of an aborted
 //     transaction;
+//   - Q6: no read_committed poll delivers a value of a transaction before
+//     its marker on the partition was below a leader's high watermark
+//     (check_read_committed.go);
 //   - Q10: a committed transaction is delivered whole by the final read; a
 //     transaction whose outcome the client does not know is delivered
 //     whole or not at all;
@@ -57,6 +61,13 @@ type txnChecks struct {
 	// noMarkerCheck turns the marker check off (a test shows the client
 	// side catches the wrong-marker plant alone).
 	noMarkerCheck bool
+	// markers are the transaction markers leaders appended, by partition
+	// and producer id (Q6, check_read_committed.go).
+	markers        map[tpKey]map[int64][]markerAppend
+	pendingMarkers map[tpKey][]pendingMarker
+	// noReadCommittedCheck turns Q6 off (a test shows it alone finds the
+	// read-open plant in some runs).
+	noReadCommittedCheck bool
 }
 
 type pidEpoch struct {
@@ -197,9 +208,7 @@ func (c *txnChecks) record(n *node, key, value []byte, live bool) {
 // S2 answers for anything of it that a reader could see.
 func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int64) {
 	w := c.w
-	if h.core != nil && h.core.LeaderEpoch() < w.checks.newestEpoch[h.key] {
-		return
-	}
+	deposed := h.core != nil && h.core.LeaderEpoch() < w.checks.newestEpoch[h.key]
 	for i, b := range batches {
 		if len(b) < logstore.BatchHeaderBytes || b[22]&0x20 == 0 {
 			continue
@@ -208,6 +217,10 @@ func (c *txnChecks) leaderAppended(h *replicaHost, batches [][]byte, bases []int
 		offset := int64(-1)
 		if i < len(bases) {
 			offset = bases[i]
+		}
+		c.markerAppended(h.key, info.ProducerID, offset)
+		if deposed {
+			continue
 		}
 		kind := map[bool]string{true: "commit", false: "abort"}
 		w.rec.mark(w.now, kind[info.Commit], &h.key, "%s marker of producer %d epoch %d at %d", kind[info.Commit], info.ProducerID, info.ProducerEpoch, offset)
@@ -237,6 +250,7 @@ func (c *txnChecks) replica(n *node, h *replicaHost) {
 			w.violation("S8", fmt.Sprintf("%s %s: last stable offset %d past the high watermark %d", n.name(), h.key, lso, hw))
 			return
 		}
+		c.leaderHighWatermark(h.key, core.HighWatermark())
 	}
 	c.scanSequences(h)
 }
@@ -267,6 +281,10 @@ func (c *txnChecks) scanSequences(h *replicaHost) {
 			case b.pepoch > prev.epoch && b.seq != 0:
 				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d starts epoch %d at sequence %d (offset %d), not 0",
 					h.n.name(), h.key, b.pid, b.pepoch, b.seq, b.base))
+				return
+			case b.pepoch < prev.epoch:
+				c.w.violation("S7", fmt.Sprintf("%s %s: producer %d has a batch of epoch %d at offset %d after epoch %d: a fenced epoch's batch appended",
+					h.n.name(), h.key, b.pid, b.pepoch, b.base, prev.epoch))
 				return
 			}
 		}

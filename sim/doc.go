@@ -165,7 +165,9 @@
 //     messages held for them (quorum.LearnerPoll, quorum.Outbox), as
 //     production's raft transport does; the plant poll-leader-only;
 //   - check_server.go, check_client.go, check_hold.go: the checkers
-//     (check_hold.go: S9's leadership-hold part);
+//     (check_hold.go: S9's leadership-hold part); check_read_committed.go:
+//     Q6, read_committed polls deliver only ended transactions' records,
+//     and the plant read-open;
 //   - run.go, check_liveness.go: a swarm run (faults, then heal; the
 //     liveness mode: converge, groups stable, read back; then check);
 //   - scenario.go: scripted scenarios (testdata/scenarios);

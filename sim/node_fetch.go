@@ -288,7 +288,7 @@ func (s *fetchServer) read() {
 		if t.h.busy {
 			s.n.w.stats.SlowLeaderReadsHeld++
 		}
-		id, h, part, isolation := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i}), t.h, t.part, s.isolation
+		id, h, part, isolation := t.h.await(waiter{kind: waitFetchRead, srv: s, index: i}), t.h, t.part, s.readIsolation()
 		h.deliver(func() {
 			h.core.Fetch(id, part, isolation)
 			h.carryOut()
@@ -299,11 +299,23 @@ func (s *fetchServer) read() {
 	}
 }
 
+// readIsolation is the isolation s reads at: its consumer's, but
+// read_uncommitted for a read_committed consumer under the read-open plant
+// (whose answer still lists the aborted transactions among its records, so
+// that only open transactions' records show).
+func (s *fetchServer) readIsolation() cluster.IsolationLevel {
+	if s.isolation == cluster.ReadCommitted && s.n.w.opts.Plant == PlantReadOpen {
+		s.n.w.stats.PlantFired++
+		return cluster.ReadUncommitted
+	}
+	return s.isolation
+}
+
 // readFromView answers target i of s from its replica's fetch view, when
 // the view answers it.
 func (h *replicaHost) readFromView(s *fetchServer, i int) bool {
 	h.core.FetchView(&s.n.view)
-	rd, ok := s.n.view.ReadFromView(s.targets[i].part, s.isolation, s.n.instant().MonoMs)
+	rd, ok := s.n.view.ReadFromView(s.targets[i].part, s.readIsolation(), s.n.instant().MonoMs)
 	if !ok {
 		return false
 	}

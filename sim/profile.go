@@ -115,6 +115,12 @@ const (
 	// happen in the same runs, so the transaction checks must not excuse
 	// a loss for any replica that lost records (wipe; data_wipe.go).
 	PlantStateAcksOne Plant = "state-acks-one"
+	// PlantReadOpen: a node reads a read_committed consumer's fetch up to
+	// the high watermark instead of the last stable offset (its answer
+	// still lists the aborted transactions among the records): records of
+	// open transactions reach read_committed consumers and copiers (Q6;
+	// Q5 only when such a transaction later aborts).
+	PlantReadOpen Plant = "read-open"
 )
 
 // String is the plant's name, "none" for none.
@@ -129,7 +135,7 @@ func (p Plant) String() string {
 func Plants() []Plant {
 	return []Plant{PlantSkipTruncation, PlantEarlyHW, PlantUncleanElect, PlantDoubleOwner, PlantForgetSequence, PlantWrongMarker,
 		PlantCommitReturned, PlantClockDrift, PlantDeleteEarly, PlantServeByName, PlantKeepDeleted, PlantPollLeaderOnly, PlantOffsetsOutliveTopic,
-		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted, PlantWipeKeepsMarker, PlantStateAcksOne}
+		PlantNoLeaderBalance, PlantRetentionPastHW, PlantBrokerRetentionCompacted, PlantWipeKeepsMarker, PlantStateAcksOne, PlantReadOpen}
 }
 
 // ParsePlant reads a plant's name ("" and "none" are none).

@@ -180,6 +180,11 @@ var plantBounds = map[Plant]int{
 	// coordinator's partition excused the transaction, and the harness's
 	// operator aborted it as hanging after a loss.
 	PlantStateAcksOne: 5,
+	// read-open: 8 of seeds 1-40 at 30 s (first: seed 3), all found by
+	// Q6; it needs a read_committed consumer (drawn by a share of the
+	// seeds) or a copier. With Q6 off, Q5 finds it in 1 of them (seed 3):
+	// only a transaction read while open that then aborts shows there.
+	PlantReadOpen: 5,
 }
 
 // plantNodes are the cluster sizes the plants that need more than three
@@ -211,6 +216,7 @@ var plantDurationMs = map[Plant]int64{
 	PlantBrokerRetentionCompacted: 30_000,
 	PlantWipeKeepsMarker:          60_000,
 	PlantStateAcksOne:             60_000,
+	PlantReadOpen:                 30_000,
 }
 
 // TestPlantsAreFound shows each checker catches its bug: with a plant, the
@@ -236,6 +242,7 @@ func TestPlantsAreFound(t *testing.T) {
 		PlantBrokerRetentionCompacted: {"S18"},
 		PlantWipeKeepsMarker:          {"S5"},
 		PlantStateAcksOne:             {"L1", "Q10", "Q5", "Q12"},
+		PlantReadOpen:                 {"Q6", "Q5"},
 	}
 	for _, plant := range Plants() {
 		found := false

@@ -144,15 +144,24 @@ func TestTxnCheckersCatchBadHistories(t *testing.T) {
 			[]*pollOp{poll(tp, true, 0, "a", "!b", "")}, "Q10"},
 		{"an unknown transaction not delivered", nil, []*txnOp{txnOf(outcomeInfo, write(tp, "a", 0), write(tp, "b", 1))},
 			[]*pollOp{poll(tp, true, 0, "!a", "!b", "")}, ""},
-		{"an input copied twice", nil, []*txnOp{copyTxn("c1", 0, 7), copyTxn("c2", 1, 7)}, []*pollOp{poll(tp2, true, 0, "c1", "c2")}, "Q12"},
+		{"an input copied twice", nil, []*txnOp{copyTxn("c1", 0, 7), copyTxn("c2", 1, 7)}, []*pollOp{poll(tp2, true, 0, "c1", "c2", "")}, "Q12"},
 		{"a good history", []*sendOp{idem("x", 0)}, []*txnOp{txnOf(outcomeOK, write(tp, "a", 2), write(tp2, "b", 0)), copyTxn("c1", 2, 7)},
-			[]*pollOp{poll(tp, true, 0, "x", "", "a", ""), poll(tp2, true, 0, "b", "", "c1")}, ""},
+			[]*pollOp{poll(tp, true, 0, "x", "", "a", ""), poll(tp2, true, 0, "b", "", "c1", "")}, ""},
+		{"an open transaction's value delivered", nil, []*txnOp{txnOf(outcomeOK, write(tp, "a", 0))}, []*pollOp{poll(tp, true, 0, "a")}, "Q6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
 			c := w.newClient(consumerClient)
 			c.meta.topics["t"] = topic
 			w.hist.sends, w.hist.polls, w.txn.txns = tc.sends, tc.polls, tc.txns
+			for _, p := range tc.polls {
+				for _, r := range p.records {
+					if r.kind == recControl { // a marker below the high watermark before the poll (Q6)
+						w.txn.checks.markerAppended(p.tp, 0, r.offset)
+						w.txn.checks.leaderHighWatermark(p.tp, r.offset+1)
+					}
+				}
+			}
 			w.checkHistory(true)
 			got := ""
 			if len(w.violations) > 0 {
@@ -193,6 +202,10 @@ func TestTxnServerChecks(t *testing.T) {
 		{"a gap", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 0, 2)}, "S7"},
 		{"a repeat", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 0, 0)}, "S7"},
 		{"a new epoch not at 0", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 1, 1)}, "S7"},
+		// A fenced epoch's batch appended after the newer epoch's, even
+		// at the sequence that epoch would go on with.
+		{"an older epoch after a newer", []shadowBatch{b(0, 7, 0, 0), b(1, 7, 1, 0), b(2, 7, 0, 1)}, "S7"},
+		{"an older epoch after a newer, from 0", []shadowBatch{b(0, 7, 1, 0), b(1, 7, 0, 0)}, "S7"},
 	} {
 		if got := seqCase(tc.batches...); got != tc.want {
 			t.Errorf("%s: checks found %q, want %q", tc.name, got, tc.want)
@@ -206,6 +219,9 @@ func TestTxnServerChecks(t *testing.T) {
 	}
 	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "" {
 		t.Errorf("a gap after a power loss dropped offsets between: checks found %q, want none", got)
+	}
+	if got := seqCaseDropped([]offsetRange{{node: 1, from: 1, to: 5}}, b(0, 7, 1, 0), b(1, 7, 0, 0)); got != "" {
+		t.Errorf("an older epoch after a power loss dropped offsets between: checks found %q, want none", got)
 	}
 	if got := seqCaseDropped([]offsetRange{{node: 1, from: 10, to: 15}}, b(0, 7, 0, 0), b(1, 7, 0, 4)); got != "S7" {
 		t.Errorf("a gap with a power loss elsewhere: checks found %q, want S7", got)
@@ -365,6 +381,12 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 				c.meta.topics[name] = m
 			}
 			w.txn.txns, w.hist.polls = torn()
+			// The markers the polls read at offset 1, appended and below
+			// the high watermark before them (Q6).
+			w.txn.checks.markerAppended(tp, 0, 1)
+			w.txn.checks.markerAppended(tp2, 0, 1)
+			w.txn.checks.leaderHighWatermark(tp, 2)
+			w.txn.checks.leaderHighWatermark(tp2, 2)
 			tc.loss(w)
 			w.checkHistory(true)
 			got := ""
