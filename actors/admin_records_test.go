@@ -246,3 +246,63 @@ func TestListOffsetsDuplicatePartitions(t *testing.T) {
 		t.Fatalf("answers %v, want %s", got, want)
 	}
 }
+
+// A partition named more than once in one DeleteRecords request is answered
+// once and deleted up to its last entry's offset, and a topic named in two
+// entries is answered in one, as by Kafka's broker (which collects the
+// request into a map from partition to offset).
+func TestDeleteRecordsDuplicatePartitions(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), nil)
+	ctx := testContext(t, 20*time.Second)
+	cl := newClient(t, n, kgo.DefaultProduceTopic("deldup"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "deldup"); err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 2; p++ {
+		for i := 0; i < 5; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("x")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 10000
+	// Partition 0 up to 3, then (last entry) up to 1; partition 1 in a
+	// second entry of the topic.
+	for _, ps := range [][][2]int64{{{0, 3}}, {{1, 2}, {0, 1}}} {
+		rt := kmsg.NewDeleteRecordsRequestTopic()
+		rt.Topic = "deldup"
+		for _, p := range ps {
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Partition, rp.Offset = int32(p[0]), p[1]
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	brokers := cl.DiscoveredBrokers() // straight to the broker: kgo would merge the topic's entries
+	if len(brokers) != 1 {
+		t.Fatalf("%d brokers discovered, want 1", len(brokers))
+	}
+	kresp, err := brokers[0].Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, rt := range kresp.(*kmsg.DeleteRecordsResponse).Topics {
+		for _, p := range rt.Partitions {
+			got = append(got, fmt.Sprintf("%s/%d:%d/%d", rt.Topic, p.Partition, p.ErrorCode, p.LowWatermark))
+		}
+	}
+	if want := "deldup/0:0/1 deldup/1:0/2"; strings.Join(got, " ") != want {
+		t.Fatalf("answers %v, want %s", got, want)
+	}
+	offs, err := kadm.NewClient(cl).ListStartOffsets(ctx, "deldup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range []int64{1, 2} {
+		if o, _ := offs.Lookup("deldup", int32(p)); o.Offset != want {
+			t.Errorf("partition %d starts at %d, want %d", p, o.Offset, want)
+		}
+	}
+}

@@ -126,11 +126,15 @@ func listOffsetsTimestampAllowed(timestampMs int64, version int16) bool {
 	return true
 }
 
+// deleteRecords answers each partition once, as Kafka's broker does: a
+// partition the request names more than once (in one topic entry or in two
+// entries of its topic) is deleted up to the offset its last entry gives, and
+// a topic named in several entries is answered in one.
 func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kmsg.Response)) {
 	resp := body.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	rt := r.node.routes.load()
 	fo := &fanOut[deleteRecordsResult]{}
-	for ti, t := range body.Topics {
+	for ti, t := range mergeDeleteRecordsTopics(body.Topics) {
 		rtopic := kmsg.NewDeleteRecordsResponseTopic()
 		rtopic.Topic = t.Topic
 		topic, ok := rt.image.Topic(t.Topic)
@@ -152,4 +156,50 @@ func (r *router) deleteRecords(body *kmsg.DeleteRecordsRequest, respond func(kms
 		resp.Topics = append(resp.Topics, rtopic)
 	}
 	fo.run(r.node.system.Root, offsetsRequestTimeout, func() { respond(resp) })
+}
+
+// mergeDeleteRecordsTopics returns the request's topics with each topic and
+// each of its partitions once, in the order they first appear; a partition
+// named more than once keeps the offset of its last entry (Kafka's broker
+// collects the request into a map from partition to offset). A request
+// without repeats is returned as it is.
+func mergeDeleteRecordsTopics(topics []kmsg.DeleteRecordsRequestTopic) []kmsg.DeleteRecordsRequestTopic {
+	seen := map[topicPartitionKey]bool{}
+	topicSeen := map[string]bool{}
+	repeated := false
+	for _, t := range topics {
+		repeated = repeated || topicSeen[t.Topic]
+		topicSeen[t.Topic] = true
+		for _, p := range t.Partitions {
+			k := topicPartitionKey{t.Topic, p.Partition}
+			repeated = repeated || seen[k]
+			seen[k] = true
+		}
+	}
+	if !repeated {
+		return topics
+	}
+	var out []kmsg.DeleteRecordsRequestTopic
+	topicAt := map[string]int{}
+	partitionAt := map[topicPartitionKey]int{}
+	for _, t := range topics {
+		ti, ok := topicAt[t.Topic]
+		if !ok {
+			ti = len(out)
+			topicAt[t.Topic] = ti
+			merged := kmsg.NewDeleteRecordsRequestTopic()
+			merged.Topic = t.Topic
+			out = append(out, merged)
+		}
+		for _, p := range t.Partitions {
+			k := topicPartitionKey{t.Topic, p.Partition}
+			if pi, ok := partitionAt[k]; ok {
+				out[ti].Partitions[pi].Offset = p.Offset
+				continue
+			}
+			partitionAt[k] = len(out[ti].Partitions)
+			out[ti].Partitions = append(out[ti].Partitions, p)
+		}
+	}
+	return out
 }

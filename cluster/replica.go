@@ -59,6 +59,10 @@ type ReplicaConfig struct {
 	// batch keeps its producer's codec.
 	Recompress bool
 	Codec      int8
+	// CodecLevel is Codec's level as its topic config
+	// compression.<codec>.level gives it (Kafka's scale, see
+	// logstore.Codecs.Recompress); snappy and none have none.
+	CodecLevel int32
 }
 
 // ReplicaState is what the replica core recovers on start: the partition's

@@ -192,7 +192,7 @@ func (r *Replica) validateBatch(records []byte, nowMs int64) ([]byte, int16, str
 		logstore.SetBatchCreateTime(records, maxTs)
 	}
 	if r.cfg.Recompress && int8(b.Attributes&0x07) != r.cfg.Codec {
-		out, err := r.codecs().Recompress(records, r.cfg.Codec)
+		out, err := r.codecs().Recompress(records, r.cfg.Codec, r.cfg.CodecLevel)
 		if err != nil {
 			return nil, kerr.CorruptMessage.Code, err.Error(), nil
 		}

@@ -93,6 +93,18 @@ func intBetween(lo, hi int64) func(string) error {
 	}
 }
 
+// gzipLevel is compression.gzip.level's check, as Kafka's: 1 to 9, or -1
+// (the codec's default).
+func gzipLevel(v string) error {
+	if strings.TrimSpace(v) == "-1" {
+		return nil
+	}
+	if err := intBetween(1, 9)(v); err != nil {
+		return fmt.Errorf("%w, and not -1", err)
+	}
+	return nil
+}
+
 func oneOf(values ...string) func(string) error {
 	return func(v string) error {
 		for _, ok := range values {
@@ -138,7 +150,10 @@ var maxLong = strconv.FormatInt(math.MaxInt64, 10)
 // roll small segments.
 var topicConfigSpecs = []TopicConfigSpec{
 	{Name: "cleanup.policy", Type: ConfigList, Default: "delete", BrokerKey: "log.cleanup.policy", validate: listOf("delete", "compact"), Doc: "delete or compact old segments, or both"},
+	{Name: "compression.gzip.level", Type: ConfigInt, Default: "-1", BrokerKey: "compression.gzip.level", validate: gzipLevel, Doc: "gzip level (1 fastest to 9 smallest, -1 the codec's default) of batches the broker stores with compression.type gzip"},
+	{Name: "compression.lz4.level", Type: ConfigInt, Default: "9", BrokerKey: "compression.lz4.level", validate: intBetween(1, 17), Doc: "lz4 level (1 to 17; 9, the default, is lz4's fast compressor, the others its high-compression one at that level, 10 to 17 as 9) of batches the broker stores with compression.type lz4"},
 	{Name: "compression.type", Type: ConfigString, Default: "producer", BrokerKey: "compression.type", validate: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"), Doc: "codec the broker stores batches in; producer keeps the producer's"},
+	{Name: "compression.zstd.level", Type: ConfigInt, Default: "3", BrokerKey: "compression.zstd.level", validate: intBetween(-131072, 22), Doc: "zstd level (-131072 to 22, 3 the default) of batches the broker stores with compression.type zstd; the encoder has four speeds: below 3, 3 to 5, 6 to 9, and 10 up"},
 	{Name: "delete.retention.ms", Type: ConfigLong, Default: "86400000", BrokerKey: "log.cleaner.delete.retention.ms", validate: longAtLeast(0), Doc: "how long a compacted topic keeps delete markers (tombstones) before the cleaner may drop them"},
 	{Name: "file.delete.delay.ms", Type: ConfigLong, Default: "60000", BrokerKey: "log.segment.delete.delay.ms", validate: longAtLeast(0), Doc: "delay between removing a segment from the log and deleting its files"},
 	{Name: "flush.messages", Type: ConfigLong, Default: maxLong, BrokerKey: "log.flush.interval.messages", validate: longAtLeast(1), Doc: "records appended between forced syncs of the log to disk"},

@@ -122,6 +122,9 @@ func ResolveTopicSettings(topic *TopicImage, broker BrokerConfigs, durableHighWa
 	}
 	if codec, ok := storedCodecs[value("compression.type")]; ok {
 		rc.Recompress, rc.Codec = true, codec
+		if key, ok := codecLevelKeys[codec]; ok {
+			rc.CodecLevel = int32(intOf(key))
+		}
 	}
 	return TopicSettings{Log: lc, Replica: rc}
 }
@@ -130,3 +133,7 @@ func ResolveTopicSettings(topic *TopicImage, broker BrokerConfigs, durableHighWa
 // topic stores its batches in (the record batch's codec bits); producer
 // keeps each producer's.
 var storedCodecs = map[string]int8{"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+
+// codecLevelKeys are the topic configs (KIP-390) of the level a codec
+// stores batches with.
+var codecLevelKeys = map[int8]string{1: "compression.gzip.level", 3: "compression.lz4.level", 4: "compression.zstd.level"}

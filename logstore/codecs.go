@@ -27,8 +27,15 @@ type Codecs struct {
 	pooled     *boundedDecompressor
 	pool       decompressBufferPool
 
-	compressorsOnce sync.Once
-	compressors     map[kgo.CompressionCodecType]kgo.Compressor
+	compressorsMu sync.Mutex
+	compressors   map[codecLevel]kgo.Compressor
+}
+
+// codecLevel names a compressor: a codec (1 to 4) and its level in kgo's
+// terms (0: the codec's default).
+type codecLevel struct {
+	codec kgo.CompressionCodecType
+	level int
 }
 
 // NewCodecs returns codecs that make their decoders and encoders on first
@@ -45,12 +52,12 @@ func (c *Codecs) decompress(section []byte, codec kgo.CompressionCodecType) ([]b
 	return data, nil
 }
 
-// compress compresses a record section with codec (1 to 4).
-func (c *Codecs) compress(section []byte, codec kgo.CompressionCodecType) ([]byte, error) {
-	c.compressorsOnce.Do(c.makeCompressors)
-	comp, ok := c.compressors[codec]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorruption, codec)
+// compress compresses a record section with codec (1 to 4) at level (kgo's
+// terms, 0 the codec's default).
+func (c *Codecs) compress(section []byte, codec kgo.CompressionCodecType, level int) ([]byte, error) {
+	comp, err := c.compressor(codecLevel{codec, level})
+	if err != nil {
+		return nil, err
 	}
 	out, used := comp.Compress(new(bytes.Buffer), section)
 	if used != codec {
@@ -59,33 +66,86 @@ func (c *Codecs) compress(section []byte, codec kgo.CompressionCodecType) ([]byt
 	return out, nil
 }
 
-// makeCompressors makes one compressor per codec; kgo compressors pool their
-// encoders and are safe for concurrent use.
-func (c *Codecs) makeCompressors() {
-	codecs := map[kgo.CompressionCodecType]kgo.CompressionCodec{
-		kgo.CodecGzip:   kgo.GzipCompression(),
-		kgo.CodecSnappy: kgo.SnappyCompression(),
-		kgo.CodecLz4:    kgo.Lz4Compression(),
-		kgo.CodecZstd:   kgo.ZstdCompression(),
+// compressor returns the compressor of cl, made on first use; kgo
+// compressors pool their encoders and are safe for concurrent use.
+func (c *Codecs) compressor(cl codecLevel) (kgo.Compressor, error) {
+	c.compressorsMu.Lock()
+	defer c.compressorsMu.Unlock()
+	if comp, ok := c.compressors[cl]; ok {
+		return comp, nil
 	}
-	c.compressors = make(map[kgo.CompressionCodecType]kgo.Compressor, len(codecs))
-	for typ, codec := range codecs {
-		comp, err := kgo.DefaultCompressor(codec)
-		if err != nil {
-			panic(fmt.Sprintf("logstore: kgo compressor for built-in codec %d: %v", typ, err))
+	var codec kgo.CompressionCodec
+	switch cl.codec {
+	case kgo.CodecGzip:
+		codec = kgo.GzipCompression()
+	case kgo.CodecSnappy:
+		codec = kgo.SnappyCompression()
+	case kgo.CodecLz4:
+		codec = kgo.Lz4Compression()
+	case kgo.CodecZstd:
+		codec = kgo.ZstdCompression()
+	default:
+		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorruption, cl.codec)
+	}
+	if cl.level != 0 {
+		codec = codec.WithLevel(cl.level)
+	}
+	comp, err := kgo.DefaultCompressor(codec)
+	if err != nil {
+		return nil, fmt.Errorf("compressor of codec %d level %d: %w", cl.codec, cl.level, err)
+	}
+	if c.compressors == nil {
+		c.compressors = map[codecLevel]kgo.Compressor{}
+	}
+	c.compressors[cl] = comp
+	return comp, nil
+}
+
+// kgoLevel turns a codec's level on Kafka's scale (its topic config
+// compression.<codec>.level, KIP-390) into kgo's:
+//   - gzip: the same (1 fastest to 9 smallest, -1 the default);
+//   - lz4: 9, Kafka's default, is Kafka's fast compressor, kgo's 0 (lz4's
+//     Fast); another level is lz4's high-compression compressor at that
+//     level, which the Go lz4 has up to 9 (levels 10 to 17 compress as 9);
+//   - zstd: the Go encoder has four speeds, chosen as zstd levels map onto
+//     them (below 3 fastest, 3 to 5 and 0 default, 6 to 9 better, 10 up
+//     best).
+//
+// Snappy has no level.
+func kgoLevel(codec int8, level int32) int {
+	switch kgo.CompressionCodecType(codec) {
+	case kgo.CodecGzip:
+		return int(level)
+	case kgo.CodecLz4:
+		if level == 9 || level < 1 {
+			return 0
 		}
-		c.compressors[typ] = comp
+		return 1 << (8 + min(level, 9)) // lz4.Level1 is 1<<9, ... Level9 1<<17
+	case kgo.CodecZstd:
+		switch {
+		case level == 0: // zstd's 0 is its default, 3
+			return 2
+		case level < 3:
+			return 1 // zstd.SpeedFastest
+		case level < 6:
+			return 2 // zstd.SpeedDefault
+		case level < 10:
+			return 3 // zstd.SpeedBetterCompression
+		}
+		return 4 // zstd.SpeedBestCompression
 	}
+	return 0
 }
 
 // Recompress re-encodes the record section of raw, one whole batch, with
-// codec (0: none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), as Kafka's log
+// codec (0: none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) at level (on Kafka's
+// scale, see kgoLevel; ignored for none and snappy), as Kafka's log
 // validator stores a batch on a topic whose compression.type names another
 // codec than the producer's: the header (offsets, producer id, epoch and
 // sequence, timestamps, the transactional bit) is kept, the codec bits,
 // length and CRC are the new encoding's. raw's records must have passed
 // ValidateRecords, which bounds what they decompress to.
-func (c *Codecs) Recompress(raw []byte, codec int8) ([]byte, error) {
+func (c *Codecs) Recompress(raw []byte, codec int8, level int32) ([]byte, error) {
 	if codec < 0 || codec > 4 {
 		return nil, fmt.Errorf("recompress: unknown codec %d", codec)
 	}
@@ -100,7 +160,7 @@ func (c *Codecs) Recompress(raw []byte, codec int8) ([]byte, error) {
 		}
 	}
 	if codec != 0 {
-		if section, err = c.compress(section, kgo.CompressionCodecType(codec)); err != nil {
+		if section, err = c.compress(section, kgo.CompressionCodecType(codec), kgoLevel(codec, level)); err != nil {
 			return nil, err
 		}
 	}

@@ -307,7 +307,7 @@ func rewriteBatch(codecs *Codecs, b *Batch, kept []kmsg.Record) ([]byte, error) 
 	codec := kgo.CompressionCodecType(b.Attributes & compactAttrCodecMask)
 	if codec != 0 {
 		var err error
-		if section, err = codecs.compress(section, codec); err != nil {
+		if section, err = codecs.compress(section, codec, 0); err != nil {
 			return nil, err
 		}
 	}

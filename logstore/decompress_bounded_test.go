@@ -60,7 +60,7 @@ func compressedForms(t *testing.T, data []byte) map[string]struct {
 		section []byte
 	}{}
 	for _, codec := range []kgo.CompressionCodecType{kgo.CodecGzip, kgo.CodecSnappy, kgo.CodecLz4, kgo.CodecZstd} {
-		section, err := c.compress(data, codec)
+		section, err := c.compress(data, codec, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestBoundedDecompressMalformed(t *testing.T) {
 // A produced batch whose records inflate past MaxDecompressedBatchBytes is
 // refused as TooLargeRecords (MESSAGE_TOO_LARGE), not decoded whole.
 func TestValidateRecordsRefusesBomb(t *testing.T) {
-	section, err := NewCodecs().compress(make([]byte, MaxDecompressedBatchBytes+1), kgo.CodecZstd)
+	section, err := NewCodecs().compress(make([]byte, MaxDecompressedBatchBytes+1), kgo.CodecZstd, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func FuzzBoundedDecompress(f *testing.F) {
 	data := bytes.Repeat([]byte("fuzzed records "), 40)
 	c := NewCodecs()
 	for _, codec := range []kgo.CompressionCodecType{kgo.CodecGzip, kgo.CodecSnappy, kgo.CodecLz4, kgo.CodecZstd} {
-		section, err := c.compress(data, codec)
+		section, err := c.compress(data, codec, 0)
 		if err != nil {
 			f.Fatal(err)
 		}

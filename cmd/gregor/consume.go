@@ -239,7 +239,9 @@ the records of aborted and open transactions are printed too;
 With --group, consume is a member of that consumer group, as Kafka's console
 consumer with --group: it reads the partitions the group assigns it from the
 group's committed offsets (a partition without one from --offset start or
-end), commits the offsets of the records it printed when it ends, and
+end), commits its position in every partition it was assigned when it ends
+(after the last record it printed, or where it started a partition it printed
+nothing from; with --num, never past a record it did not print), and
 without --follow ends after --idle-timeout without a record once it has its
 partitions (or after --num records).`,
 		Args: cobra.MinimumNArgs(1),
@@ -256,7 +258,7 @@ partitions (or after --num records).`,
 	flags.StringVarP(&opts.format, "format", "F", "value", recordFormatHelp)
 	flags.DurationVar(&opts.idleTimeout, "idle-timeout", 5*time.Second, "without --follow, stop after this long without a record")
 	flags.BoolVar(&opts.fromBeginning, "from-beginning", false, "the same as --offset start, as Kafka's console consumer names it")
-	flags.StringVarP(&opts.group, "group", "g", "", "consume as a member of this consumer group, committing what was printed (as Kafka's console consumer --group)")
+	flags.StringVarP(&opts.group, "group", "g", "", "consume as a member of this consumer group, committing its position in every assigned partition (as Kafka's console consumer --group)")
 	flags.BoolVar(&opts.readCommitted, "read-committed", false, "read as read_committed: leave out aborted transactions' records, and stop at the last stable offset (open transactions' records wait for their end)")
 	acceptTopicFlag(cmd)
 	return cmd

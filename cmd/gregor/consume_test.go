@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -376,4 +377,54 @@ func TestConsumeInAGroup(t *testing.T) {
 	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-o", "3"}, b...), "--offset 3 with --group: want start or end")
 	mustFail(t, "", append([]string{"consume", "events", "--group", "g", "-p", "0"}, b...), "--partitions with --group")
 	mustFail(t, "", append([]string{"consume", "nope", "--group", "g"}, b...), "topic nope", "gregor topic list")
+}
+
+// TestConsumeInAGroupCommitsEveryAssignedPartition: consume --group commits
+// the position of every partition it was assigned when it ends, as Kafka's
+// console consumer (its consumer commits every assigned partition's position
+// on close): a partition it printed nothing from is committed where the
+// member started it, so a group that began at the end (-o end) goes on from
+// there and reads records produced after it, and no partition shows an
+// unknown lag.
+func TestConsumeInAGroupCommitsEveryAssignedPartition(t *testing.T) {
+	addr := startTestNode(t)
+	mustRun(t, "", "topic", "create", "sparse", "-p", "3", "-b", addr)
+	mustRun(t, "k0:v0\nk1:v1\nk2:v2\nk3:v3\n", "produce", "sparse", "-b", addr, "-q", "-k", ":", "-p", "1")
+	committed := func(group string) map[int32]int64 {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+		if err != nil {
+			t.Fatalf("fetch the offsets of group %s: %v", group, err)
+		}
+		got := map[int32]int64{}
+		offsets.Each(func(o kadm.OffsetResponse) { got[o.Partition] = o.At })
+		return got
+	}
+	const format = `%p/%o %k=%v\n`
+	if out := sortedLines(mustRun(t, "", "consume", "sparse", "--group", "all", "-n", "4", "--idle-timeout", "30s", "-F", format, "-b", addr).stdout); len(out) != 4 {
+		t.Fatalf("consume --group all -n 4 printed %q", out)
+	}
+	if got, want := committed("all"), map[int32]int64{0: 0, 1: 4, 2: 0}; !maps.Equal(got, want) {
+		t.Errorf("group all committed %v, want %v (every assigned partition)", got, want)
+	}
+	// Nothing to print: the member started every partition at its end.
+	if out := mustRun(t, "", "consume", "sparse", "--group", "tail", "-o", "end", "--idle-timeout", "2s", "-b", addr).stdout; out != "" {
+		t.Fatalf("consume --group tail -o end printed %q", out)
+	}
+	if got, want := committed("tail"), map[int32]int64{0: 0, 1: 4, 2: 0}; !maps.Equal(got, want) {
+		t.Errorf("group tail committed %v, want %v (every assigned partition at its end)", got, want)
+	}
+	// Records produced since: the group reads them, from where it stopped.
+	mustRun(t, "n0:w0\nn1:w1\n", "produce", "sparse", "-b", addr, "-q", "-k", ":", "-p", "2")
+	out := sortedLines(mustRun(t, "", "consume", "sparse", "--group", "tail", "-o", "end", "-n", "2", "--idle-timeout", "30s", "-F", format, "-b", addr).stdout)
+	if want := []string{"2/0 n0=w0", "2/1 n1=w1"}; !slices.Equal(out, want) {
+		t.Errorf("group tail then printed %q, want %q", out, want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,7 +138,10 @@ func TestKcatEveryCodec(t *testing.T) {
 	b := startBroker(t)
 	var want []string
 	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
-		lines := fmt.Sprintf("%[1]s-1\n%[1]s-2\n%[1]s-3\n", codec)
+		// Compressible: librdkafka sends a batch uncompressed when its
+		// codec would not make it smaller.
+		pad := strings.Repeat("x", 300)
+		lines := fmt.Sprintf("%[1]s-1-%[2]s\n%[1]s-2-%[2]s\n%[1]s-3-%[2]s\n", codec, pad)
 		cmd := exec.Command("kcat", "-P", "-b", b.addr, "-t", "kcat", "-p", "0", "-z", codec, "-X", "acks=all")
 		cmd.Stdin = strings.NewReader(lines)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -162,6 +166,11 @@ func TestKcatEveryCodec(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("kcat read %v, want %v", got, want)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got := slices.Compact(storedCodecs(ctx, t, b.client(t), "kcat")); !slices.Equal(got, []int16{0, 1, 2, 3, 4}) {
+		t.Errorf("kcat's batches were stored with codecs %v in turn, want none, gzip, snappy, lz4, zstd", got)
+	}
 	meta, err := exec.Command("kcat", "-L", "-b", b.addr, "-t", "kcat").Output()
 	if err != nil || !strings.Contains(string(meta), "leader 1") {
 		t.Fatalf("kcat -L: %v\n%s", err, meta)
@@ -171,12 +180,22 @@ func TestKcatEveryCodec(t *testing.T) {
 // TestKafkaPythonEveryCodec produces and consumes through kafka-python with
 // each codec it has (gzip, snappy, lz4, zstd: Debian's python3-snappy,
 // python3-lz4 and python3-zstandard, which .ci/install-test-deps installs),
-// keys and headers included.
+// keys and headers included, and checks that each batch was stored with the
+// codec kafka-python was asked for (a client that silently sent its batches
+// uncompressed would pass the round trip).
 func TestKafkaPythonEveryCodec(t *testing.T) {
 	b := startBroker(t)
 	out, err := exec.Command("/usr/bin/python3", "testdata/codecs_kafka_python.py", b.addr, "codec", "200").CombinedOutput()
 	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
 		t.Fatalf("codecs_kafka_python.py: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := b.client(t)
+	for name, want := range map[string]int16{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4} {
+		if got := slices.Compact(storedCodecs(ctx, t, cl, "codec-"+name)); !slices.Equal(got, []int16{want}) {
+			t.Errorf("kafka-python's %s batches were stored with codecs %v, want %d", name, got, want)
+		}
 	}
 }
 
@@ -193,5 +212,11 @@ func TestPythonClients(t *testing.T) {
 		if err != nil || !strings.HasPrefix(strings.TrimSpace(string(out)), "ok") {
 			t.Fatalf("%s: %v\n%s", script, err, out)
 		}
+	}
+	// confluent-kafka (librdkafka) produced one codec after another.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got := slices.Compact(storedCodecs(ctx, t, b.client(t), "roundtrip_confluent")); !slices.Equal(got, []int16{0, 1, 2, 3, 4}) {
+		t.Errorf("confluent-kafka's batches were stored with codecs %v in turn, want none, gzip, snappy, lz4, zstd", got)
 	}
 }

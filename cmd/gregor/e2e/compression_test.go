@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -81,6 +83,22 @@ func TestTopicCompressionTypeIsTheStoredCodec(t *testing.T) {
 // codec of each record batch, as stored.
 func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) []int16 {
 	t.Helper()
+	var codecs []int16
+	for raw := fetchStored(ctx, t, cl, topic); len(raw) > 0; {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(raw); err != nil {
+			t.Fatalf("fetch of %s: batch %d: %v", topic, len(codecs), err)
+		}
+		codecs = append(codecs, rb.Attributes&0x07)
+		raw = raw[12+int(rb.Length):]
+	}
+	return codecs
+}
+
+// fetchStored fetches a one-partition topic from offset 0 with a raw Fetch
+// (franz-go's kmsg) and returns its record batches as the broker sent them.
+func fetchStored(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) []byte {
+	t.Helper()
 	meta := kmsg.NewPtrMetadataRequest()
 	mt := kmsg.NewMetadataRequestTopic()
 	mt.Topic = kmsg.StringPtr(topic)
@@ -101,16 +119,7 @@ func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic strin
 	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("fetch of %s: %v %+v", topic, err, resp)
 	}
-	var codecs []int16
-	for raw := resp.Topics[0].Partitions[0].RecordBatches; len(raw) > 0; {
-		var rb kmsg.RecordBatch
-		if err := rb.ReadFrom(raw); err != nil {
-			t.Fatalf("fetch of %s: batch %d: %v", topic, len(codecs), err)
-		}
-		codecs = append(codecs, rb.Attributes&0x07)
-		raw = raw[12+int(rb.Length):]
-	}
-	return codecs
+	return resp.Topics[0].Partitions[0].RecordBatches
 }
 
 // kcat (librdkafka 2.0) compresses with every codec: it turns gzip, snappy
@@ -155,4 +164,64 @@ func TestKcatCompressesEveryCodec(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The level a topic stores gzip batches with is compression.gzip.level
+// (KIP-390), or the broker's key of the same name for a topic that does not
+// set it: the stored batch's gzip header says which (XFL 4 for level 1, 2 for
+// 9, 0 for the others). A level outside Kafka's range is refused
+// INVALID_CONFIG.
+func TestTopicCompressionLevelIsTheStoredLevel(t *testing.T) {
+	b := startBroker(t, "compression.gzip.level=9")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	cases := []struct {
+		topic string
+		level *string // nil: the broker's 9
+		xfl   byte
+	}{{"gzip-1", kadm.StringPtr("1"), 4}, {"gzip-default", kadm.StringPtr("-1"), 0}, {"gzip-broker", nil, 2}}
+	producer := b.client(t, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	cl := b.client(t)
+	for _, c := range cases {
+		configs := map[string]*string{"compression.type": kadm.StringPtr("gzip")}
+		if c.level != nil {
+			configs["compression.gzip.level"] = c.level
+		}
+		if _, err := adm.CreateTopic(ctx, 1, 1, configs, c.topic); err != nil {
+			t.Fatal(err)
+		}
+		if err := producer.ProduceSync(ctx, &kgo.Record{Topic: c.topic, Value: []byte(strings.Repeat("compressible ", 100))}).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", c.topic, err)
+		}
+		sections := storedSections(ctx, t, cl, c.topic)
+		if len(sections) != 1 || len(sections[0]) < 10 {
+			t.Fatalf("%s: stored record sections %q, want one gzip stream", c.topic, sections)
+		}
+		if got := sections[0][8]; got != c.xfl {
+			t.Errorf("%s: stored gzip header XFL %d, want %d", c.topic, got, c.xfl)
+		}
+	}
+	for key, value := range map[string]string{"compression.gzip.level": "0", "compression.lz4.level": "18", "compression.zstd.level": "23"} {
+		resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{key: kadm.StringPtr(value)}, "bad-level")
+		if !errors.Is(err, kerr.InvalidConfig) {
+			t.Errorf("create a topic with %s=%s: %v (%s), want INVALID_CONFIG", key, value, err, resp.ErrMessage)
+		}
+	}
+}
+
+// storedSections fetches a one-partition topic from offset 0 and returns
+// the record section of each record batch, as stored.
+func storedSections(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) [][]byte {
+	t.Helper()
+	var sections [][]byte
+	for raw := fetchStored(ctx, t, cl, topic); len(raw) > 0; {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(raw); err != nil {
+			t.Fatalf("fetch of %s: batch %d: %v", topic, len(sections), err)
+		}
+		sections = append(sections, rb.Records)
+		raw = raw[12+int(rb.Length):]
+	}
+	return sections
 }
