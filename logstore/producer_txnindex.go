@@ -126,7 +126,7 @@ func (l *Log) rewriteTxnIndex(base, end int64) error {
 }
 
 // loadTxnIndexes reads the .txnindex of every segment, keeping the aborts
-// whose marker lies in the segment, below the log end offset.
+// whose marker lies in the segment's range, below the log end offset.
 //
 // An index is written durably when its marker is appended, before the
 // marker itself is synced: after a power loss (or a recovery that cut a
@@ -139,8 +139,15 @@ func (l *Log) rewriteTxnIndex(base, end int64) error {
 func (l *Log) loadTxnIndexes() error {
 	var all []AbortedTxn
 	var rewrite [][2]int64 // [base, end) of the segments whose index names markers past their end
-	for _, seg := range l.segments {
+	for i, seg := range l.segments {
 		name := path.Join(l.dir, segmentFileName(seg.baseOffset, txnIndexFileExt))
+		// A segment covers the offsets up to the next one's base (a
+		// cleaned segment may have lost the marker of an abort its
+		// index keeps for readers), the active one up to the log end.
+		end := l.logEndOffset
+		if i+1 < len(l.segments) {
+			end = min(end, l.segments[i+1].baseOffset)
+		}
 		p, err := ReadWholeFile(l.fs, name, 64<<20)
 		if err != nil {
 			continue
@@ -150,7 +157,6 @@ func (l *Log) loadTxnIndexes() error {
 			l.logger.Warn("ignoring transaction index", zap.String("file", name), zap.Error(err))
 			continue
 		}
-		end := min(seg.nextOffset, l.logEndOffset)
 		stale := false
 		for _, a := range entries {
 			if a.LastOffset >= seg.baseOffset && a.LastOffset < end {
