@@ -263,3 +263,23 @@ func TestAbortLostToPowerLossStaysLost(t *testing.T) {
 		t.Fatalf("aborted after the restart: %+v", got)
 	}
 }
+
+// A .txnindex whose segment is gone (recovery dropped it) is removed at
+// open with the other indexes without a log: a segment made later at the
+// same base offset would read its entries.
+func TestOrphanTxnIndexRemovedAtOpen(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := "/p/" + segmentFileName(40, txnIndexFileExt)
+	if err := writeFileAtomic(mem, orphan, encodeTxnIndex([]AbortedTxn{{ProducerID: 1, FirstOffset: 40, LastOffset: 41, LastStableOffset: 41}})); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	defer l.Close()
+	if _, err := mem.Stat(orphan); err == nil {
+		t.Fatalf("%s still there after the open", orphan)
+	}
+}

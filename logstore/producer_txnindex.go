@@ -111,7 +111,9 @@ func (l *Log) rewriteTxnIndex(base, end int64) error {
 	l.mu.RUnlock()
 	name := path.Join(l.dir, segmentFileName(base, txnIndexFileExt))
 	if len(entries) == 0 {
-		if err := l.fs.Remove(name); err != nil && !errors.Is(err, errNotExist) {
+		if err := l.fs.Remove(name); errors.Is(err, errNotExist) {
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
 		if err := l.fs.SyncDir(l.dir); err != nil {
