@@ -183,7 +183,9 @@ func (l *Log) loadProducerState() error {
 	if err != nil {
 		return err
 	}
-	l.loadTxnIndexes()
+	if err := l.loadTxnIndexes(); err != nil {
+		return err
+	}
 	state, from := NewProducerStates(), l.logStartOffset
 	for i := len(offsets) - 1; i >= 0; i-- {
 		name := path.Join(l.dir, segmentFileName(offsets[i], producerSnapshotExt))

@@ -201,3 +201,85 @@ func TestProducerStateLastEndedTransaction(t *testing.T) {
 		t.Fatalf("version 1 snapshot: %+v", e)
 	}
 }
+
+// An abort marker lost to a power loss (its .txnindex entry written
+// durably, the marker not yet synced) is gone for good: once the log grows
+// past the marker's offset again with other batches, neither a restart nor
+// a truncation (both reload the index files) brings the entry back, which
+// would mark the new batches of the same producer aborted for
+// read_committed readers (simulator seed 13500145: a committed
+// transaction never delivered).
+func TestAbortLostToPowerLossStaysLost(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	txn := func(pid int64, seq int32) []byte {
+		b := idempotentBatch(t, pid, 0, seq, 2, 1000)
+		b[batchAttributesPos+1] |= 0x10
+		ChecksumBatch(b)
+		return b
+	}
+	appendProducerBatches(t, l, txn(1, 0)) // 0-1
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	appendProducerBatches(t, l, txn(1, 2))                            // 2-3, not synced
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 4: abort 1, not synced
+	if got := l.AbortedTransactions(0, 5); len(got) != 1 {
+		t.Fatalf("aborted before the power loss: %+v", got)
+	}
+	mem.Crash()
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	if end := l.LogEndOffset(); end != 2 {
+		t.Fatalf("log end offset %d after the power loss, want 2", end)
+	}
+	if got := l.AbortedTransactions(0, 10); len(got) != 0 {
+		t.Fatalf("aborted after the power loss: %+v", got)
+	}
+	// The same producer's next transaction lands past the lost marker's
+	// offset and commits.
+	appendProducerBatches(t, l, txn(1, 2))                            // 2-3: its first records' retry
+	appendProducerBatches(t, l, txn(1, 4))                            // 4-5
+	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, true, 1000))  // 6: commit 1
+	appendProducerBatches(t, l, idempotentBatch(t, 2, 0, 0, 2, 1000)) // 7-8
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AbortedTransactions(0, 10); len(got) != 0 {
+		t.Fatalf("aborted after the commit: %+v", got)
+	}
+	if err := l.Truncate(7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AbortedTransactions(0, 10); len(got) != 0 {
+		t.Fatalf("aborted after a truncation: %+v", got)
+	}
+	mem.Crash()
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	defer l.Close()
+	if end := l.LogEndOffset(); end != 7 {
+		t.Fatalf("log end offset %d after the restart, want 7", end)
+	}
+	if got := l.AbortedTransactions(0, 10); len(got) != 0 {
+		t.Fatalf("aborted after the restart: %+v", got)
+	}
+}
+
+// A .txnindex whose segment is gone (recovery dropped it) is removed at
+// open with the other indexes without a log: a segment made later at the
+// same base offset would read its entries.
+func TestOrphanTxnIndexRemovedAtOpen(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := "/p/" + segmentFileName(40, txnIndexFileExt)
+	if err := writeFileAtomic(mem, orphan, encodeTxnIndex([]AbortedTxn{{ProducerID: 1, FirstOffset: 40, LastOffset: 41, LastStableOffset: 41}})); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, mem, "/p", smallConfig(), nil, 0)
+	defer l.Close()
+	if _, err := mem.Stat(orphan); err == nil {
+		t.Fatalf("%s still there after the open", orphan)
+	}
+}

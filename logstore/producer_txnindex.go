@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -89,6 +90,17 @@ func (l *Log) noteCompletedTxn(seg *segment, done CompletedTxn) {
 
 // writeTxnIndex rewrites the .txnindex of the segment [base, end).
 func (l *Log) writeTxnIndex(base, end int64) {
+	if err := l.rewriteTxnIndex(base, end); err != nil {
+		// The markers are in the log: a restart without the index
+		// rebuilds it from the batches after the producer snapshot.
+		l.logger.Warn("transaction index not written", zap.Error(err))
+	}
+}
+
+// rewriteTxnIndex replaces the .txnindex of the segment [base, end) with
+// the aborts in memory whose marker it holds (removes it when there is
+// none), durably.
+func (l *Log) rewriteTxnIndex(base, end int64) error {
 	l.mu.RLock()
 	var entries []AbortedTxn
 	for _, a := range l.aborted {
@@ -99,22 +111,45 @@ func (l *Log) writeTxnIndex(base, end int64) {
 	l.mu.RUnlock()
 	name := path.Join(l.dir, segmentFileName(base, txnIndexFileExt))
 	if len(entries) == 0 {
-		_ = l.fs.Remove(name)
-		return
+		if err := l.fs.Remove(name); errors.Is(err, errNotExist) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("sync directory after removing %s: %w", name, err)
+		}
+		return nil
 	}
 	if err := writeFileAtomic(l.fs, name, encodeTxnIndex(entries)); err != nil {
-		// The markers are in the log: a restart without the index
-		// rebuilds it from the batches after the producer snapshot.
-		l.logger.Warn("transaction index not written", zap.String("file", name), zap.Error(err))
+		return fmt.Errorf("write %s: %w", name, err)
 	}
+	return nil
 }
 
 // loadTxnIndexes reads the .txnindex of every segment, keeping the aborts
-// whose marker is below the log end offset.
-func (l *Log) loadTxnIndexes() {
+// whose marker lies in the segment's range, below the log end offset.
+//
+// An index is written durably when its marker is appended, before the
+// marker itself is synced: after a power loss (or a recovery that cut a
+// torn tail) it can name markers the log no longer holds. Those entries
+// are dropped from the files here, not only from memory: the log grows
+// past their offsets again with other batches, and an entry read back
+// then would mark another transaction's records aborted for read_committed
+// consumers (a committed transaction never delivered). A file that cannot
+// be rewritten fails the load.
+func (l *Log) loadTxnIndexes() error {
 	var all []AbortedTxn
-	for _, seg := range l.segments {
+	var rewrite [][2]int64 // [base, end) of the segments whose index names markers past their end
+	for i, seg := range l.segments {
 		name := path.Join(l.dir, segmentFileName(seg.baseOffset, txnIndexFileExt))
+		// A segment covers the offsets up to the next one's base (a
+		// cleaned segment may have lost the marker of an abort its
+		// index keeps for readers), the active one up to the log end.
+		end := l.logEndOffset
+		if i+1 < len(l.segments) {
+			end = min(end, l.segments[i+1].baseOffset)
+		}
 		p, err := ReadWholeFile(l.fs, name, 64<<20)
 		if err != nil {
 			continue
@@ -124,10 +159,18 @@ func (l *Log) loadTxnIndexes() {
 			l.logger.Warn("ignoring transaction index", zap.String("file", name), zap.Error(err))
 			continue
 		}
+		stale := false
 		for _, a := range entries {
-			if a.LastOffset < l.logEndOffset {
+			if a.LastOffset >= seg.baseOffset && a.LastOffset < end {
 				all = append(all, a)
+			} else {
+				stale = true
 			}
+		}
+		if stale {
+			l.logger.Warn("transaction index names markers the log does not hold, rewriting it", zap.String("file", name),
+				zap.Int64("log_end_offset", l.logEndOffset))
+			rewrite = append(rewrite, [2]int64{seg.baseOffset, end})
 		}
 	}
 	slices.SortFunc(all, func(a, b AbortedTxn) int { return int(max(min(a.LastOffset-b.LastOffset, 1), -1)) })
@@ -135,6 +178,12 @@ func (l *Log) loadTxnIndexes() {
 	l.mu.Lock()
 	l.aborted = all
 	l.mu.Unlock()
+	for _, r := range rewrite {
+		if err := l.rewriteTxnIndex(r[0], r[1]); err != nil {
+			return fmt.Errorf("drop stale transaction index entries: %w", err)
+		}
+	}
+	return nil
 }
 
 // truncateAbortedTxns forgets the aborts whose marker is at or past end and

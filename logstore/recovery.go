@@ -200,6 +200,12 @@ func (l *Log) listSegments() (bases []int64, clean bool, err error) {
 		if !isIndex {
 			stem, isIndex = strings.CutSuffix(name, timeIndexFileExt)
 		}
+		if !isIndex {
+			// An aborted-transaction index without its segment (one
+			// recovery dropped) would name markers that are gone to a
+			// segment later made at the same base offset.
+			stem, isIndex = strings.CutSuffix(name, txnIndexFileExt)
+		}
 		orphan := isIndex && !logs[stem]
 		leftover := strings.HasSuffix(name, tmpFileExt) || strings.HasSuffix(name, deletedFileExt) || strings.HasSuffix(name, cleanedFileExt)
 		if orphan || leftover {
@@ -547,7 +553,7 @@ func (r *segmentScanner) bytes(pos, n int64) ([]byte, error) {
 func (l *Log) dropSegmentsFrom(bases []int64) error {
 	for _, base := range bases {
 		l.logger.Warn("deleting segment after one that lost records", zap.Int64("base_offset", base))
-		for _, ext := range []string{logFileExt, indexFileExt, timeIndexFileExt} {
+		for _, ext := range []string{logFileExt, indexFileExt, timeIndexFileExt, txnIndexFileExt} {
 			if err := l.fs.Remove(path.Join(l.dir, segmentFileName(base, ext))); err != nil && !errors.Is(err, errNotExist) {
 				return fmt.Errorf("remove segment %d: %w", base, err)
 			}
