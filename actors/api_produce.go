@@ -38,7 +38,10 @@ type producePartition struct {
 	// not answered in time, api_txn_produce.go): it asks nothing.
 	addRefusal int16
 	reply      func(producePartitionResult)
-	release    func()
+	// slot, when set, is where the answer goes instead of reply: the
+	// partition's place in a Produce's answer (producePartitions).
+	slot    *produceSlot
+	release func()
 	// ownRecords says records were built for this append alone (a
 	// coordinator's batch) and nothing touches them after it: a leader's
 	// log may hold them for its followers' fetches as it holds a
@@ -48,6 +51,46 @@ type producePartition struct {
 	// inline: the append runs on its sender's goroutine if it finds the
 	// partition actor idle (a coordinator's batch, flushAppends).
 	inline bool
+}
+
+// answers says whether the produce wants an answer (acks is not 0).
+func (m *producePartition) answers() bool { return m.slot != nil || m.reply != nil }
+
+// answer gives the produce's answer (once): to its slot or its reply.
+func (m *producePartition) answer(res producePartitionResult) {
+	if m.slot != nil {
+		m.slot.answer(res)
+		return
+	}
+	m.reply(res)
+}
+
+// produceSlot is one partition's place in a Produce's fan-out: its message
+// and where in the answer its result goes. A request makes its slots in one
+// slab, and each message answers through its slot, so a partition costs the
+// request no closure (a fill and a reply closure each before: two
+// allocations per partition of every Produce).
+type produceSlot struct {
+	msg    producePartition
+	fan    *produceFan
+	ti, pi int
+}
+
+// produceFan is a Produce's fan-out and the answer it fills.
+type produceFan struct {
+	fo    fanOut[producePartitionResult]
+	resp  *kmsg.ProduceResponse
+	hints [][]*cluster.LeaderHint
+}
+
+// answer fills the slot's partition of the answer, unless the request was
+// answered already (its deadline passed).
+func (s *produceSlot) answer(res producePartitionResult) {
+	f := s.fan
+	f.fo.m.finish(func() {
+		setProduceResult(&f.resp.Topics[s.ti].Partitions[s.pi], res)
+		f.hints[s.ti][s.pi] = res.currentLeader
+	})
 }
 
 // runsInline implements inlineMessage.
@@ -107,18 +150,18 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition, held *heldBatches) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
-	fo := &fanOut[producePartitionResult]{}
 	byID := body.Version >= 13
-	// hints are the leader hints of the partitions, by topic and partition.
-	hints := make([][]*cluster.LeaderHint, len(body.Topics))
-	// The partitions' messages, leader hints and sends are made in one
-	// slab each (one allocation, not one per partition), the answer's
-	// lists at their final sizes.
+	// The partitions' slots, leader hints and sends are made in one slab
+	// each (one allocation, not one per partition), the answer's lists at
+	// their final sizes.
 	count := 0
 	for _, t := range body.Topics {
 		count += len(t.Partitions)
 	}
-	msgs := make([]producePartition, count)
+	// hints are the leader hints of the partitions, by topic and partition.
+	fan := &produceFan{resp: resp, hints: make([][]*cluster.LeaderHint, len(body.Topics))}
+	fo, hints := &fan.fo, fan.hints
+	slots := make([]produceSlot, count)
 	hintSlab := make([]*cluster.LeaderHint, count)
 	fo.sends = make([]fanOutSend, 0, count)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(body.Topics))
@@ -138,8 +181,10 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			}
 			rp.ErrorCode = code
 			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
-			msg := &msgs[0]
-			msgs = msgs[1:]
+			slot := &slots[0]
+			slots = slots[1:]
+			slot.fan, slot.ti, slot.pi = fan, ti, pi
+			msg := &slot.msg
 			*msg = producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
@@ -153,11 +198,8 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			default:
 				// Overwritten by the answer; stays if none comes in time.
 				rp.ErrorCode = kerr.RequestTimedOut.Code
-				fo.ask(pid, func(res producePartitionResult) {
-					setProduceResult(&resp.Topics[ti].Partitions[pi], res)
-					hints[ti][pi] = res.currentLeader
-				},
-					func(reply func(producePartitionResult)) any { msg.reply = reply; return msg })
+				msg.slot = slot
+				fo.expectAnswer(pid, msg)
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
