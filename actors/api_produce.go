@@ -65,8 +65,8 @@ func (m *producePartition) answer(res producePartitionResult) {
 	m.reply(res)
 }
 
-// produceSlot is one partition's place in a Produce's fan-out: its message
-// and where in the answer its result goes. A request makes its slots in one
+// produceSlot is one partition's place in a Produce's fan-out: its message,
+// where in the answer its result goes and its leader hint. A request makes its slots in one
 // slab, and each message answers through its slot, so a partition costs the
 // request no closure (a fill and a reply closure each before: two
 // allocations per partition of every Produce).
@@ -74,13 +74,15 @@ type produceSlot struct {
 	msg    producePartition
 	fan    *produceFan
 	ti, pi int
+	// hint is the partition's leader hint: the image's, then its
+	// answer's.
+	hint *cluster.LeaderHint
 }
 
 // produceFan is a Produce's fan-out and the answer it fills.
 type produceFan struct {
-	fo    fanOut[producePartitionResult]
-	resp  *kmsg.ProduceResponse
-	hints [][]*cluster.LeaderHint
+	fo   fanOut[producePartitionResult]
+	resp *kmsg.ProduceResponse
 }
 
 // answer fills the slot's partition of the answer, unless the request was
@@ -89,7 +91,7 @@ func (s *produceSlot) answer(res producePartitionResult) {
 	f := s.fan
 	f.fo.m.finish(func() {
 		setProduceResult(&f.resp.Topics[s.ti].Partitions[s.pi], res)
-		f.hints[s.ti][s.pi] = res.currentLeader
+		s.hint = res.currentLeader
 	})
 }
 
@@ -151,18 +153,17 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
 	byID := body.Version >= 13
-	// The partitions' slots, leader hints and sends are made in one slab
-	// each (one allocation, not one per partition), the answer's lists at
-	// their final sizes.
+	// The partitions' slots (with their leader hints) and sends are made
+	// in one slab each (one allocation, not one per partition), the
+	// answer's lists at their final sizes.
 	count := 0
 	for _, t := range body.Topics {
 		count += len(t.Partitions)
 	}
-	// hints are the leader hints of the partitions, by topic and partition.
-	fan := &produceFan{resp: resp, hints: make([][]*cluster.LeaderHint, len(body.Topics))}
-	fo, hints := &fan.fo, fan.hints
+	fan := &produceFan{resp: resp}
+	fo := &fan.fo
 	slots := make([]produceSlot, count)
-	hintSlab := make([]*cluster.LeaderHint, count)
+	all := slots // in the answer's order
 	fo.sends = make([]fanOutSend, 0, count)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(body.Topics))
 	for ti, t := range body.Topics {
@@ -170,7 +171,6 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
 		rtopic.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(t.Partitions))
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
-		hints[ti], hintSlab = hintSlab[:len(t.Partitions):len(t.Partitions)], hintSlab[len(t.Partitions):]
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -180,10 +180,10 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 				pid, code = nil, kerr.InvalidTopicException.Code
 			}
 			rp.ErrorCode = code
-			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
 			slot := &slots[0]
 			slots = slots[1:]
 			slot.fan, slot.ti, slot.pi = fan, ti, pi
+			slot.hint = r.node.imageLeaderHint(topic, ok, p.Partition)
 			msg := &slot.msg
 			*msg = producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
@@ -213,10 +213,11 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			return
 		}
 		var leaders hintedLeaders
-		for ti := range resp.Topics {
-			for pi := range resp.Topics[ti].Partitions {
-				hintProducePartition(&resp.Topics[ti].Partitions[pi], body.Version, hints[ti][pi], &leaders)
-			}
+		for i := range all {
+			// Its message may still be in a partition's hands (after the
+			// deadline): only the slot's own fields are read.
+			slot := &all[i]
+			hintProducePartition(&resp.Topics[slot.ti].Partitions[slot.pi], body.Version, slot.hint, &leaders)
 		}
 		r.node.produceResponseBrokers(resp, leaders)
 		respond(resp)
