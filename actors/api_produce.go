@@ -38,7 +38,10 @@ type producePartition struct {
 	// not answered in time, api_txn_produce.go): it asks nothing.
 	addRefusal int16
 	reply      func(producePartitionResult)
-	release    func()
+	// slot, when set, is where the answer goes instead of reply: the
+	// partition's place in a Produce's answer (producePartitions).
+	slot    *produceSlot
+	release func()
 	// ownRecords says records were built for this append alone (a
 	// coordinator's batch) and nothing touches them after it: a leader's
 	// log may hold them for its followers' fetches as it holds a
@@ -48,6 +51,48 @@ type producePartition struct {
 	// inline: the append runs on its sender's goroutine if it finds the
 	// partition actor idle (a coordinator's batch, flushAppends).
 	inline bool
+}
+
+// answers says whether the produce wants an answer (acks is not 0).
+func (m *producePartition) answers() bool { return m.slot != nil || m.reply != nil }
+
+// answer gives the produce's answer (once): to its slot or its reply.
+func (m *producePartition) answer(res producePartitionResult) {
+	if m.slot != nil {
+		m.slot.answer(res)
+		return
+	}
+	m.reply(res)
+}
+
+// produceSlot is one partition's place in a Produce's fan-out: its message,
+// where in the answer its result goes and its leader hint. A request makes its slots in one
+// slab, and each message answers through its slot, so a partition costs the
+// request no closure (a fill and a reply closure each before: two
+// allocations per partition of every Produce).
+type produceSlot struct {
+	msg    producePartition
+	fan    *produceFan
+	ti, pi int
+	// hint is the partition's leader hint: the image's, then its
+	// answer's.
+	hint *cluster.LeaderHint
+}
+
+// produceFan is a Produce's fan-out and the answer it fills.
+type produceFan struct {
+	fo   fanOut[producePartitionResult]
+	resp *kmsg.ProduceResponse
+}
+
+// answer fills the slot's partition of the answer, unless the request was
+// answered already (its deadline passed).
+func (s *produceSlot) answer(res producePartitionResult) {
+	f := s.fan
+	f.fo.m.finish(func() {
+		setProduceResult(&f.resp.Topics[s.ti].Partitions[s.pi], res)
+		s.hint = res.currentLeader
+	})
 }
 
 // runsInline implements inlineMessage.
@@ -107,19 +152,18 @@ func (r *router) produce(req *netio.Request, body *kmsg.ProduceRequest, respond 
 func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest, respond func(kmsg.Response), added *producedAddition, held *heldBatches) {
 	rt := r.node.routes.load()
 	resp := body.ResponseKind().(*kmsg.ProduceResponse)
-	fo := &fanOut[producePartitionResult]{}
 	byID := body.Version >= 13
-	// hints are the leader hints of the partitions, by topic and partition.
-	hints := make([][]*cluster.LeaderHint, len(body.Topics))
-	// The partitions' messages, leader hints and sends are made in one
-	// slab each (one allocation, not one per partition), the answer's
-	// lists at their final sizes.
+	// The partitions' slots (with their leader hints) and sends are made
+	// in one slab each (one allocation, not one per partition), the
+	// answer's lists at their final sizes.
 	count := 0
 	for _, t := range body.Topics {
 		count += len(t.Partitions)
 	}
-	msgs := make([]producePartition, count)
-	hintSlab := make([]*cluster.LeaderHint, count)
+	fan := &produceFan{resp: resp}
+	fo := &fan.fo
+	slots := make([]produceSlot, count)
+	all := slots // in the answer's order
 	fo.sends = make([]fanOutSend, 0, count)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(body.Topics))
 	for ti, t := range body.Topics {
@@ -127,7 +171,6 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 		rtopic.Topic, rtopic.TopicID = t.Topic, t.TopicID
 		rtopic.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(t.Partitions))
 		topic, ok := rt.lookupTopic(t.Topic, t.TopicID, byID)
-		hints[ti], hintSlab = hintSlab[:len(t.Partitions):len(t.Partitions)], hintSlab[len(t.Partitions):]
 		for pi, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = p.Partition
@@ -137,9 +180,11 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 				pid, code = nil, kerr.InvalidTopicException.Code
 			}
 			rp.ErrorCode = code
-			hints[ti][pi] = r.node.imageLeaderHint(topic, ok, p.Partition)
-			msg := &msgs[0]
-			msgs = msgs[1:]
+			slot := &slots[0]
+			slots = slots[1:]
+			slot.fan, slot.ti, slot.pi = fan, ti, pi
+			slot.hint = r.node.imageLeaderHint(topic, ok, p.Partition)
+			msg := &slot.msg
 			*msg = producePartition{records: p.Records, acks: body.Acks, timeoutMs: body.TimeoutMillis, transactionalID: transactionalIDOf(body),
 				txnOperation: cluster.TxnOperationForProduce(body.Version)}
 			if code == 0 {
@@ -153,11 +198,8 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			default:
 				// Overwritten by the answer; stays if none comes in time.
 				rp.ErrorCode = kerr.RequestTimedOut.Code
-				fo.ask(pid, func(res producePartitionResult) {
-					setProduceResult(&resp.Topics[ti].Partitions[pi], res)
-					hints[ti][pi] = res.currentLeader
-				},
-					func(reply func(producePartitionResult)) any { msg.reply = reply; return msg })
+				msg.slot = slot
+				fo.expectAnswer(pid, msg)
 			}
 			rtopic.Partitions = append(rtopic.Partitions, rp)
 		}
@@ -171,10 +213,11 @@ func (r *router) producePartitions(req *netio.Request, body *kmsg.ProduceRequest
 			return
 		}
 		var leaders hintedLeaders
-		for ti := range resp.Topics {
-			for pi := range resp.Topics[ti].Partitions {
-				hintProducePartition(&resp.Topics[ti].Partitions[pi], body.Version, hints[ti][pi], &leaders)
-			}
+		for i := range all {
+			// Its message may still be in a partition's hands (after the
+			// deadline): only the slot's own fields are read.
+			slot := &all[i]
+			hintProducePartition(&resp.Topics[slot.ti].Partitions[slot.pi], body.Version, slot.hint, &leaders)
 		}
 		r.node.produceResponseBrokers(resp, leaders)
 		respond(resp)

@@ -38,6 +38,13 @@ func (f *fanOut[R]) ask(pid *actor.PID, fill func(R), build func(reply func(R)) 
 	})})
 }
 
+// expectAnswer queues a message that answers through the fan-out's merger
+// itself (m.finish, as a produceSlot does). Call it before run.
+func (f *fanOut[R]) expectAnswer(pid *actor.PID, msg any) {
+	f.m.expect()
+	f.sends = append(f.sends, fanOutSend{pid: pid, msg: msg})
+}
+
 // tell queues a message that expects no answer (acks=0 produce).
 func (f *fanOut[R]) tell(pid *actor.PID, msg any) {
 	f.sends = append(f.sends, fanOutSend{pid: pid, msg: msg})

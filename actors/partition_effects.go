@@ -115,7 +115,7 @@ func (a *partitionActor) lookup(l cluster.LookupTimestamp) {
 func (a *partitionActor) reply(rd *cluster.Ready) {
 	for _, rep := range rd.ProduceReplies {
 		if msg, ok := a.take(rep.ID).(*producePartition); ok {
-			msg.reply(producePartitionResult{errorCode: rep.ErrorCode, errorMessage: rep.ErrorMessage, recordErrors: rep.RecordErrors,
+			msg.answer(producePartitionResult{errorCode: rep.ErrorCode, errorMessage: rep.ErrorMessage, recordErrors: rep.RecordErrors,
 				baseOffset: rep.BaseOffset, logAppendTimeMs: rep.LogAppendTimeMs, logStartOffset: rep.LogStartOffset,
 				currentLeader: hintOf(rep.CurrentLeader)})
 		}

@@ -239,7 +239,7 @@ func (a *partitionActor) startProduce(msg *producePartition, now cluster.Instant
 	}
 	req := cluster.ProduceRequest{Records: msg.records, Acks: msg.acks, TimeoutMs: msg.timeoutMs, Marker: msg.marker,
 		TransactionalID: msg.transactionalID, TxnOperation: msg.txnOperation}
-	id := a.await(msg, msg.reply != nil)
+	id := a.await(msg, msg.answers())
 	a.producing.add(id, msg)
 	a.core.Produce(id, req, now)
 }

@@ -165,8 +165,8 @@ func answerUndelivered(msg interface{}) {
 	switch m := msg.(type) {
 	case *producePartition:
 		m.releaseRecords()
-		if m.reply != nil {
-			m.reply(producePartitionResult{errorCode: notLeader, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
+		if m.answers() {
+			m.answer(producePartitionResult{errorCode: notLeader, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1})
 		}
 	case *fetchPartition:
 		m.reply(fetchPartitionResult{errorCode: notLeader, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1})

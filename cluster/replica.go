@@ -295,6 +295,9 @@ type readySpare struct {
 	awaitDurable   []int64
 	produceReplies []ProduceReply
 	fetchReplies   []FetchReply
+	// batchSlab is the slab of a Ready's one-batch slices (oneBatch):
+	// once the Ready is given back, none of them is read again.
+	batchSlab [][]byte
 }
 
 // compactionState is where the replica's one compaction job stands.
@@ -453,6 +456,11 @@ type Ready struct {
 	// that cannot record its leader epoch or be truncated): after the
 	// replies, the shell stops and the partition goes offline.
 	Fatal error
+
+	// batchSlab is the slab the one-batch slices of Appends were cut from
+	// (oneBatch; the last one, when they took several), for Recycle to
+	// give to a later Ready.
+	batchSlab [][]byte
 }
 
 // Empty says whether there is nothing to do.
@@ -675,22 +683,25 @@ func (r *Replica) Ready() Ready {
 		r.alterAsked, r.ready.AbandonAlterPartition = nil, true
 	}
 	rd := r.ready
+	rd.batchSlab = r.batchSlab
 	r.ready, r.batchSlab = Ready{Appends: r.spare.appends, AwaitDurable: r.spare.awaitDurable,
-		ProduceReplies: r.spare.produceReplies, FetchReplies: r.spare.fetchReplies}, nil
+		ProduceReplies: r.spare.produceReplies, FetchReplies: r.spare.fetchReplies}, r.spare.batchSlab
 	r.spare = readySpare{}
 	return rd
 }
 
 // Recycle gives back rd, taken from Ready, once the caller has carried out
 // its effects and reads it no more: its appends', durable waits' and
-// replies' arrays, emptied, are filled by a later Ready's effects, so a
-// busy partition's produces do not allocate them anew every time. A caller
-// that does not recycle loses nothing but the reuse.
+// replies' arrays and the slab of its appends' batch slices, emptied, are
+// filled by a later Ready's effects, so a busy partition's produces do not
+// allocate them anew every time. A caller that does not recycle loses
+// nothing but the reuse.
 func (r *Replica) Recycle(rd *Ready) {
 	r.spare.appends = recycled(r.spare.appends, rd.Appends)
 	r.spare.awaitDurable = recycled(r.spare.awaitDurable, rd.AwaitDurable)
 	r.spare.produceReplies = recycled(r.spare.produceReplies, rd.ProduceReplies)
 	r.spare.fetchReplies = recycled(r.spare.fetchReplies, rd.FetchReplies)
+	r.spare.batchSlab = recycled(r.spare.batchSlab, rd.batchSlab)
 	*rd = Ready{}
 }
 

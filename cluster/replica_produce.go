@@ -414,7 +414,8 @@ func (r *Replica) expire(nowMs int64) {
 // the core together (a batch of them: partition_produce_queue.go) cost one
 // allocation here, not one each. A slice handed out is never written again
 // (the slab only grows past it, and a full one is replaced), and Ready
-// starts the next slab, so none outlives the Ready that carries it.
+// starts the next slab (the one a Ready given back left, emptied:
+// Recycle), so none outlives the Ready that carries it.
 func (r *Replica) oneBatch(batch []byte) [][]byte {
 	if len(r.batchSlab) == cap(r.batchSlab) {
 		r.batchSlab = make([][]byte, 0, max(4, 2*cap(r.batchSlab)))

@@ -88,12 +88,12 @@ func TestOneBatchSlab(t *testing.T) {
 
 // A Ready given back (Recycle) lends its arrays to a later Ready: a
 // partition producing over and over fills the same appends and replies
-// arrays (two of each, in turn) and allocates none anew, and an array
-// given back holds nothing of what it held.
+// arrays and batch slabs (two of each, in turn) and allocates none anew,
+// and an array given back holds nothing of what it held.
 func TestRecycledReadyArraysAreReused(t *testing.T) {
 	const now = 1_000_000_000
 	r := newTestReplica(testReplicaConfig(), ReplicaState{})
-	appendArrays, replyArrays := map[*AppendBatches]bool{}, map[*ProduceReply]bool{}
+	appendArrays, replyArrays, slabs := map[*AppendBatches]bool{}, map[*ProduceReply]bool{}, map[*[]byte]bool{}
 	var leo int64
 	for i := range 6 {
 		at := Instant{WallMs: now, MonoMs: int64(i + 1)}
@@ -104,12 +104,17 @@ func TestRecycledReadyArraysAreReused(t *testing.T) {
 			t.Fatalf("produce %d: %d appends", id, len(rd.Appends))
 		}
 		appendArrays[&rd.Appends[:1][0]] = true
+		slab := rd.Appends[0].Batches
+		slabs[&slab[0]] = true
 		r.AppendCompleted(id, AppendOutcome{BaseOffset: leo, LogEndOffset: leo + 2, FlushedOffset: leo + 2}, nil)
 		leo += 2
 		appends := rd.Appends
 		r.Recycle(&rd)
 		if appends[0].Batches != nil || appends[0].ID != 0 {
 			t.Fatalf("produce %d: a recycled append still holds %+v", id, appends[0])
+		}
+		if slab[0] != nil {
+			t.Fatalf("produce %d: a recycled slab still holds its batch", id)
 		}
 		rd = r.Ready()
 		if reps := rd.ProduceReplies; len(reps) != 1 || reps[0].ID != id || reps[0].ErrorCode != 0 {
@@ -118,7 +123,8 @@ func TestRecycledReadyArraysAreReused(t *testing.T) {
 		replyArrays[&rd.ProduceReplies[0]] = true
 		r.Recycle(&rd)
 	}
-	if len(appendArrays) > 2 || len(replyArrays) > 2 {
-		t.Fatalf("6 produces filled %d appends arrays and %d replies arrays, want at most 2 each", len(appendArrays), len(replyArrays))
+	if len(appendArrays) > 2 || len(replyArrays) > 2 || len(slabs) > 2 {
+		t.Fatalf("6 produces filled %d appends arrays, %d replies arrays and %d batch slabs, want at most 2 each",
+			len(appendArrays), len(replyArrays), len(slabs))
 	}
 }

@@ -76,6 +76,9 @@ type Options struct {
 type Log struct {
 	// iovecs is the appender's pwritev vector (writev_linux.go).
 	iovecs iovecScratch
+	// baseOffsets is the array of the last leader append's
+	// AppendResult.BaseOffsets, which the next one reuses. Appender-only.
+	baseOffsets []int64
 	// noPrealloc says the log's filesystem cannot preallocate
 	// (prealloc.go); preallocPays that it is one where preallocation pays
 	// by default, once preallocChecked. Appender-only.
@@ -238,7 +241,9 @@ func (l *Log) active() *segment { return l.segments[len(l.segments)-1] }
 
 // AppendResult is what Append assigned.
 type AppendResult struct {
-	// BaseOffsets holds each batch's assigned base offset, in order.
+	// BaseOffsets holds each batch's assigned base offset, in order. It is
+	// valid until the log's next append: the log reuses its array (one
+	// allocation per append otherwise, for an answer read at once).
 	BaseOffsets []int64
 	// LogEndOffset is the log end offset after the append.
 	LogEndOffset int64
@@ -278,7 +283,10 @@ func (l *Log) appendAsLeader(batches [][]byte, leaderEpoch int32, nowMs int64, v
 		return AppendResult{}, err
 	}
 	next := l.logEndOffset
-	res := AppendResult{BaseOffsets: make([]int64, len(batches))}
+	if cap(l.baseOffsets) < len(batches) {
+		l.baseOffsets = make([]int64, len(batches), max(len(batches), 8))
+	}
+	res := AppendResult{BaseOffsets: l.baseOffsets[:len(batches):len(batches)]}
 	for i, p := range batches {
 		lastOffsetDelta, err := validate(p)
 		if err != nil {

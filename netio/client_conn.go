@@ -35,7 +35,7 @@ type clientConn struct {
 	c  *Client
 	nc net.Conn
 	// raw is nc's socket, for inline writes (nil: none).
-	raw    syscall.RawConn
+	raw    *rawWriter
 	frames frameReader
 	// peer is the peer's ApiVersions table, by key.
 	peer map[int16]APIVersionRange
@@ -162,7 +162,7 @@ func (c *Client) connect() (*clientConn, error) {
 		if raw, err := sc.SyscallConn(); err == nil {
 			src = newRawReader(raw)
 			if !c.cfg.noInlineWrites {
-				cc.raw = raw
+				cc.raw = newRawWriter(raw)
 			}
 		}
 	}

@@ -84,13 +84,9 @@ func (cc *clientConn) tryWrite() {
 	if len(cc.wbuf) == 0 {
 		return
 	}
-	n := 0
 	// An error (a closed socket) leaves the bytes to the writer
 	// goroutine, which meets it again and fails the connection.
-	_ = cc.raw.Write(func(fd uintptr) bool {
-		n = rawWrite(fd, cc.wbuf)
-		return true // one attempt, never a wait for the socket
-	})
+	n := cc.raw.write(cc.wbuf)
 	cc.c.inlineWritten.Add(1)
 	cc.wbuf = cc.wbuf[:copy(cc.wbuf, cc.wbuf[n:])]
 	if len(cc.wbuf) == 0 {

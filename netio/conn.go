@@ -57,7 +57,7 @@ type conn struct {
 	fw frameWriter
 	// raw is the socket, for the inline writes' non-blocking attempts;
 	// nil when the connection has none (inline writes are off).
-	raw syscall.RawConn
+	raw *rawWriter
 	// rawRead reads the socket for the reader, with raw system calls
 	// (rawio.go); nil when it is not a socket.
 	rawRead *rawReader
@@ -121,7 +121,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.rawRead = newRawReader(raw)
 			if !s.cfg.noInlineWrites {
-				c.raw = raw
+				c.raw = newRawWriter(raw)
 			}
 		}
 	}

@@ -248,13 +248,9 @@ func (c *conn) tryWrite(fw *frameWriter) {
 	if fw.buffered() == 0 || fw.pending != nil {
 		return // pending bytes go first, from the writer goroutine
 	}
-	n := 0
 	// An error (a deadline that passed, a closed socket) leaves the bytes
 	// to the writer goroutine, which writes them or meets it again.
-	_ = c.raw.Write(func(fd uintptr) bool {
-		n = rawWrite(fd, fw.out)
-		return true // one attempt, never a wait for the socket
-	})
+	n := c.raw.write(fw.out)
 	fw.sentBytes += n
 	if n == len(fw.out) {
 		fw.emptyOut()
@@ -273,17 +269,14 @@ func (c *conn) tryWrite(fw *frameWriter) {
 func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
 	enc := slot.resp.(*EncodedResponse)
 	frame := slot.frame
-	done := func() {
-		c.releaseResponse(enc)
-		frame.release()
-	}
 	headerBytes := int64(4)
 	if responseHeaderHasTags(enc) {
 		headerBytes++
 	}
 	size := headerBytes + enc.bodyBytes()
 	if size > math.MaxInt32 {
-		done()
+		c.releaseResponse(enc)
+		frame.release()
 		return fmt.Errorf("encoded %s response: %d bytes exceed a frame", kmsg.NameForKey(enc.Key()), size)
 	}
 	fw.reserve(frameSizeBytes + int(headerBytes))
@@ -293,15 +286,21 @@ func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
 		fw.out = append(fw.out, 0)
 	}
 	bufs := append(append(fw.iov[:0], fw.out), slot.parts...)
-	n := 0
 	// An error (a deadline that passed, a closed socket) leaves the bytes
 	// to the writer goroutine, which writes them or meets it again.
-	_ = c.raw.Write(func(fd uintptr) bool {
-		n = rawWritev(fd, bufs, &fw.sysIov)
-		return true // one attempt, never a wait for the socket
-	})
+	n := c.raw.writev(bufs, &fw.sysIov)
 	fw.sentBytes += n
-	fw.keepUnwritten(bufs, n, done)
+	if fw.keepUnwritten(bufs, n) {
+		// The pending bytes hold the answer's memory until written (the
+		// release made only then: a closure is an allocation).
+		fw.pendingDone = func() {
+			c.releaseResponse(enc)
+			frame.release()
+		}
+	} else {
+		c.releaseResponse(enc)
+		frame.release()
+	}
 	clear(bufs) // the parts' memory goes back with the response
 	fw.iov = bufs[:0]
 	c.noteSent(fw)
@@ -310,10 +309,11 @@ func (c *conn) writeSlotVectored(fw *frameWriter, slot *responseSlot) error {
 
 // keepUnwritten takes what a write of bufs (the frame writer's buffer
 // first, then a response's parts) left past its first n bytes: nothing
-// (done runs now), or the rest, pending from where it lies until the
-// writer goroutine writes it (the buffer then belongs to the pending
-// bytes, and the frame writer starts a new one).
-func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int, done func()) {
+// (false: the caller releases the response now), or the rest, pending from
+// where it lies until the writer goroutine writes it (true: the buffer
+// then belongs to the pending bytes, the frame writer starts a new one, and
+// the caller sets pendingDone, which releases the response once written).
+func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int) bool {
 	var rest [][]byte
 	left := 0
 	for _, b := range bufs {
@@ -327,9 +327,9 @@ func (fw *frameWriter) keepUnwritten(bufs [][]byte, n int, done func()) {
 	}
 	if left == 0 {
 		fw.emptyOut()
-		done()
-		return
+		return false
 	}
-	fw.pending, fw.pendingBytes, fw.pendingBuffer, fw.pendingDone = rest, left, fw.out, done
+	fw.pending, fw.pendingBytes, fw.pendingBuffer = rest, left, fw.out
 	fw.out = nil
+	return true
 }
