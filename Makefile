@@ -21,6 +21,8 @@ run: build
 # targets) under the race detector, but the simulator's and the CLI's sim
 # commands (TestSim*): a simulation runs on one goroutine, and without the
 # detector it plays its full 200 seeds and the CLI's plant swarms in minutes.
+# The allocation tests (names with Alloc) run once more without the detector,
+# which allocates and drops pooled items, so they skip or are not built under it.
 # testdeps first installs the clients the end-to-end tests drive (kcat,
 # python3-kafka, python3-confluent-kafka, node and npm) and the browser the simulator's
 # page is checked in (chromium) when they are missing. clientsuite last:
@@ -40,6 +42,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m -skip '^TestSim' $$($(GO) list $(PKGS) | grep -v '/sim$$')
+	$(GO) test -count=1 -timeout 5m -run 'Alloc' ./actors/ ./netio/ ./logstore/... ./groups/
 	$(GO) test -count=1 -timeout 25m ./sim/...
 	$(GO) test -count=1 -timeout 25m -run '^TestSim' ./cmd/gregor
 
