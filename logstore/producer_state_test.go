@@ -100,26 +100,29 @@ func TestLogProducerStateSurvivesRestartAndTruncation(t *testing.T) {
 	_ = l2.Close()
 }
 
+// transactionalBatch is a batch of two records of producer pid (epoch 0),
+// marked transactional, from sequence seq.
+func transactionalBatch(t *testing.T, pid int64, seq int32) []byte {
+	b := idempotentBatch(t, pid, 0, seq, 2, 1000)
+	b[batchAttributesPos+1] |= 0x10
+	ChecksumBatch(b)
+	return b
+}
+
 // Transactions: the open ones set the first unstable offset, an abort
 // marker lands in the aborted-transaction index, which survives a restart
 // (with or without its .txnindex file) and follows a truncation.
 func TestLogAbortedTransactions(t *testing.T) {
 	mem := vfs.NewMem()
 	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
-	txn := func(pid int64, seq int32) []byte {
-		b := idempotentBatch(t, pid, 0, seq, 2, 1000)
-		b[batchAttributesPos+1] |= 0x10
-		ChecksumBatch(b)
-		return b
-	}
-	appendProducerBatches(t, l, txn(1, 0)) // 0-1
-	appendProducerBatches(t, l, txn(2, 0)) // 2-3
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 0)) // 0-1
+	appendProducerBatches(t, l, transactionalBatch(t, 2, 0)) // 2-3
 	if first, ok := l.ProducerStates().FirstUnstableOffset(); !ok || first != 0 {
 		t.Fatalf("first unstable offset %d %t", first, ok)
 	}
 	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 4: abort 1
 	appendProducerBatches(t, l, TxnMarkerBatch(2, 0, 5, true, 1000))  // 5: commit 2
-	appendProducerBatches(t, l, txn(1, 2))                            // 6-7
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 2))          // 6-7
 	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 8: abort 1
 	want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0, LastOffset: 4, LastStableOffset: 4}, {ProducerID: 1, FirstOffset: 6, LastOffset: 8, LastStableOffset: 8}}
 	if got := l.AbortedTransactions(0, 9); !reflect.DeepEqual(got, want) {
@@ -212,17 +215,11 @@ func TestProducerStateLastEndedTransaction(t *testing.T) {
 func TestAbortLostToPowerLossStaysLost(t *testing.T) {
 	mem := vfs.NewMem()
 	l := openTestLog(t, mem, "/p", smallConfig(), nil, 0)
-	txn := func(pid int64, seq int32) []byte {
-		b := idempotentBatch(t, pid, 0, seq, 2, 1000)
-		b[batchAttributesPos+1] |= 0x10
-		ChecksumBatch(b)
-		return b
-	}
-	appendProducerBatches(t, l, txn(1, 0)) // 0-1
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 0)) // 0-1
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	appendProducerBatches(t, l, txn(1, 2))                            // 2-3, not synced
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 2))          // 2-3, not synced
 	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, false, 1000)) // 4: abort 1, not synced
 	if got := l.AbortedTransactions(0, 5); len(got) != 1 {
 		t.Fatalf("aborted before the power loss: %+v", got)
@@ -237,8 +234,8 @@ func TestAbortLostToPowerLossStaysLost(t *testing.T) {
 	}
 	// The same producer's next transaction lands past the lost marker's
 	// offset and commits.
-	appendProducerBatches(t, l, txn(1, 2))                            // 2-3: its first records' retry
-	appendProducerBatches(t, l, txn(1, 4))                            // 4-5
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 2))          // 2-3: its first records' retry
+	appendProducerBatches(t, l, transactionalBatch(t, 1, 4))          // 4-5
 	appendProducerBatches(t, l, TxnMarkerBatch(1, 0, 5, true, 1000))  // 6: commit 1
 	appendProducerBatches(t, l, idempotentBatch(t, 2, 0, 0, 2, 1000)) // 7-8
 	if err := l.Sync(); err != nil {
