@@ -107,6 +107,36 @@ type txnWorld struct {
 	// delivered is the newest transaction request each link delivered
 	// (txnEnvelope).
 	delivered map[linkKey]envelopeSeq
+	// reissued is when a coordinator first handed out again a producer id
+	// and epoch a transaction of the same transactional id had already
+	// begun under (noteEpochIssued).
+	reissued map[txnEpoch]int64
+}
+
+// txnEpoch is a transactional id's producer id and epoch.
+type txnEpoch struct {
+	tid string
+	pidEpoch
+}
+
+// noteEpochIssued takes an InitProducerId answer of tid's coordinator at
+// nowMs: an epoch a transaction already began under is handed out again
+// (which a coordinator that kept its records never does, as it bumps the
+// epoch).
+func (tw *txnWorld) noteEpochIssued(tid string, pid int64, epoch int16, nowMs int64) {
+	k := txnEpoch{tid, pidEpoch{pid, epoch}}
+	if _, ok := tw.reissued[k]; ok {
+		return
+	}
+	for _, o := range tw.txns {
+		if o.tid == tid && o.pid == pid && o.epoch == epoch && o.invokeMs <= nowMs {
+			if tw.reissued == nil {
+				tw.reissued = map[txnEpoch]int64{}
+			}
+			tw.reissued[k] = nowMs
+			return
+		}
+	}
 }
 
 func newTxnWorld(w *World, nodes int) *txnWorld {
@@ -429,9 +459,17 @@ func (c *historyChecker) committedLostSince(tp tpKey, sinceMs int64) string {
 
 // stateLost says why transaction t's coordinator may have lost its
 // records, or "": its partition of __transaction_state lost committed
-// records once the transaction had begun (as txnExcused), or, when that
-// partition promises nothing (one replica, or min.insync.replicas 1), lost
-// any records.
+// records once t's producer epoch was in use, if the coordinator handed
+// that epoch out again (as txnExcused), or, when that partition promises
+// nothing (one replica, or min.insync.replicas 1), lost any records.
+//
+// The epoch counts, not t alone: a coordinator that lost the record of an
+// epoch it handed out hands the same producer id and epoch out again, and
+// the partitions still hold the sequences an earlier transaction wrote
+// under it (perhaps still open). A later transaction's Produce at those
+// sequences is then answered as a duplicate of the earlier batch (as
+// Kafka's partition leaders answer it), and its commit marker commits
+// the earlier transaction's records instead of its own.
 func (c *historyChecker) stateLost(t *txnOp) string {
 	k := txnStateKey(t.tid)
 	if ok, _ := c.promised(k); !ok {
@@ -440,10 +478,28 @@ func (c *historyChecker) stateLost(t *txnOp) string {
 		}
 		return ""
 	}
-	if why := c.committedLostSince(k, t.invokeMs); why != "" {
+	if why := c.committedLostSince(k, c.epochSince(t)); why != "" {
 		return "its coordinator's partition " + why
 	}
 	return ""
+}
+
+// epochSince is when t's producer id and epoch were first in use when
+// its coordinator handed them out again before t began
+// (txnWorld.reissued): the earliest start of a transaction of t's
+// transactional id under them. Otherwise it is t's start.
+func (c *historyChecker) epochSince(t *txnOp) int64 {
+	since := t.invokeMs
+	at, ok := c.w.txn.reissued[txnEpoch{t.tid, pidEpoch{t.pid, t.epoch}}]
+	if !ok || at > t.invokeMs {
+		return since
+	}
+	for _, o := range c.w.txn.txns {
+		if o.tid == t.tid && o.pid == t.pid && o.epoch == t.epoch && o.invokeMs < since {
+			since = o.invokeMs
+		}
+	}
+	return since
 }
 
 // checkTxns runs the client-side transaction and idempotence checkers.

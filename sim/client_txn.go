@@ -286,6 +286,9 @@ func (c *client) initProducer() {
 		default:
 			p.pid, p.epoch, p.seqs = resp.ProducerID, resp.ProducerEpoch, map[tpKey]int32{}
 			p.lastInit = ""
+			if p.tid != "" {
+				w.txn.noteEpochIssued(p.tid, p.pid, p.epoch, w.now)
+			}
 			w.tracef("%s: producer id %d epoch %d%s", c.name(), p.pid, p.epoch, map[bool]string{true: " for " + p.tid}[p.tid != ""])
 		}
 	})

@@ -203,7 +203,10 @@ func (f *faultInjector) alterMinISR(r *rand.Rand) {
 	f.minISRSet[name] = true
 	w.stats.MinISRChanges++
 	w.timelinef("fault: the operator sets %s's min.insync.replicas to %d", name, v)
-	admin.setMinISR([]string{name}, v, nil)
+	// Marked again when the controller takes it: a fault's request still
+	// in flight at the heal may be taken after restoreMinISR's, which
+	// then sets the topic back once more.
+	admin.setMinISR([]string{name}, v, func(name string) { f.minISRSet[name] = true })
 }
 
 // toggleUnclean is one unclean toggle.

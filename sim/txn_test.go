@@ -314,7 +314,12 @@ func TestWrongMarkerFoundByClientsInWipes(t *testing.T) {
 // written partition or of the coordinator's __transaction_state
 // partition; not a power loss or wipe of one replica, which KIP-966's
 // rules survive. On a partition with min.insync.replicas 1, a power loss
-// that dropped offsets at or past the write still does.
+// that dropped offsets at or past the write still does. A loss of the
+// coordinator's partition since an earlier transaction under the same
+// producer id and epoch began excuses it too: the coordinator may hand that
+// epoch out again, and the partitions then take the transaction's batches
+// for duplicates of the earlier one's (seed 13466057 of the deleterecords
+// profile at 7b2f106).
 func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 	tp, tp2 := tpKey{"t", 0}, tpKey{"t", 1}
 	state := txnStateKey("tx")
@@ -329,7 +334,7 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 	// A committed transaction begun at 10 s, torn: its write to t/1 is
 	// read as aborted.
 	torn := func() ([]*txnOp, []*pollOp) {
-		op := &txnOp{process: clientBase + 2, tid: "tx", seq: 1, outcome: outcomeOK, invokeMs: 10_000,
+		op := &txnOp{process: clientBase + 2, tid: "tx", seq: 2, epoch: 1, outcome: outcomeOK, invokeMs: 10_000,
 			writes: []*sendOp{{tp: tp, value: "a", offset: 0, acks: -1, outcome: outcomeOK}, {tp: tp2, value: "b", offset: 0, acks: -1, outcome: outcomeOK}}}
 		return []*txnOp{op}, []*pollOp{
 			{tp: tp, position: 0, committed: true, process: clientBase + 1, records: []readRecord{{offset: 0, value: "a", kind: recData}, {offset: 1, kind: recControl}}},
@@ -347,6 +352,7 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 			w.checks.dataLost(k, 1, 0, 2)
 		}
 	}
+	epoch0, epoch1 := int16(0), int16(1)
 	committedLoss := func(k tpKey, atMs int64) func(w *World) {
 		return func(w *World) {
 			w.now = atMs
@@ -359,17 +365,22 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 		minISR int
 		loss   func(w *World)
 		want   string
+		// earlier, when not nil, is the epoch of an aborted transaction of
+		// the same producer id (0) begun at 2 s.
+		earlier *int16
 	}{
-		{"no loss", 2, func(*World) {}, "Q10"},
-		{"a wipe of a replica of the written partition", 2, wipe(tp2), "Q10"},
-		{"a power loss on a replica of the written partition", 2, powerLoss(tp2), "Q10"},
-		{"a wipe of a replica of the coordinator's partition", 2, wipe(state), "Q10"},
-		{"a power loss on a replica of the coordinator's partition", 2, powerLoss(state), "Q10"},
-		{"the written partition lost committed records before the transaction", 2, committedLoss(tp2, 5_000), "Q10"},
-		{"the written partition lost committed records after it began", 2, committedLoss(tp2, 20_000), ""},
-		{"the coordinator's partition lost committed records before the transaction", 2, committedLoss(state, 5_000), "Q10"},
-		{"the coordinator's partition lost committed records after it began", 2, committedLoss(state, 20_000), ""},
-		{"a power loss on the written partition at min.insync.replicas 1", 1, powerLoss(tp2), ""},
+		{"no loss", 2, func(*World) {}, "Q10", nil},
+		{"a wipe of a replica of the written partition", 2, wipe(tp2), "Q10", nil},
+		{"a power loss on a replica of the written partition", 2, powerLoss(tp2), "Q10", nil},
+		{"a wipe of a replica of the coordinator's partition", 2, wipe(state), "Q10", nil},
+		{"a power loss on a replica of the coordinator's partition", 2, powerLoss(state), "Q10", nil},
+		{"the written partition lost committed records before the transaction", 2, committedLoss(tp2, 5_000), "Q10", nil},
+		{"the written partition lost committed records after it began", 2, committedLoss(tp2, 20_000), "", nil},
+		{"the coordinator's partition lost committed records before the transaction", 2, committedLoss(state, 5_000), "Q10", nil},
+		{"the coordinator's partition lost committed records after it began", 2, committedLoss(state, 20_000), "", nil},
+		{"a power loss on the written partition at min.insync.replicas 1", 1, powerLoss(tp2), "", nil},
+		{"the coordinator's partition lost committed records after an earlier transaction of its epoch began", 2, committedLoss(state, 5_000), "", &epoch1},
+		{"the coordinator's partition lost committed records after an earlier transaction of an older epoch began", 2, committedLoss(state, 5_000), "Q10", &epoch0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(Options{Seed: 1, Profile: &Profile{}})
@@ -381,6 +392,13 @@ func TestTxnChecksExcuseOnlyCommittedLosses(t *testing.T) {
 				c.meta.topics[name] = m
 			}
 			w.txn.txns, w.hist.polls = torn()
+			if tc.earlier != nil {
+				earlier := &txnOp{process: clientBase + 2, tid: "tx", seq: 1, epoch: *tc.earlier, outcome: outcomeFail, invokeMs: 2_000, doneMs: 3_000}
+				w.txn.txns = append([]*txnOp{earlier}, w.txn.txns...)
+				// The coordinator hands epoch 1 out (again, for an earlier
+				// transaction under it) at 8 s.
+				w.txn.noteEpochIssued("tx", 0, 1, 8_000)
+			}
 			// The markers the polls read at offset 1, appended and below
 			// the high watermark before them (Q6).
 			w.txn.checks.markerAppended(tp, 0, 1)
