@@ -93,4 +93,5 @@ var ClassSuites = map[string]string{
 
 // OtherScenarios are the named scenarios of gregor's own bug classes, none
 // of CORRECTNESS.md §3's.
-var OtherScenarios = []string{"compaction-empty-stretch", "paused-broker-keeps-partitions", "compaction-empty-prefix", "topic-recreated-while-a-replica-is-down"}
+var OtherScenarios = []string{"compaction-empty-stretch", "paused-broker-keeps-partitions", "compaction-empty-prefix", "topic-recreated-while-a-replica-is-down",
+	"abort-lost-to-power-loss-then-commit"}
